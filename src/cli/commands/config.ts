@@ -1,0 +1,41 @@
+import { displayValue, loadSettings } from '../../config/load.js';
+import { schema, settingNames } from '../../config/schema.js';
+import { parseFlags, type Command } from '../command.js';
+
+export const configCommand: Command = {
+  name: 'config',
+  summary: 'Print the effective settings and where each came from.',
+  help: `Usage: corral config [--json]
+
+Reads .env (or CORRAL_ENV_FILE) and the environment exactly as \`corral start\` would, and prints
+every setting with its value and source (default, .env, environment, alias NAME). Secrets are
+redacted. Exits 78 listing every invalid setting.
+
+Options:
+  --json     machine-readable output
+  -h, --help this text`,
+  async run(argv) {
+    const { values } = parseFlags(argv, { json: { type: 'boolean' } });
+    if (values.help) {
+      process.stdout.write(`${this.help}\n`);
+      return 0;
+    }
+    const loaded = loadSettings();
+    const rows = settingNames.map((name) => ({
+      name,
+      value: displayValue(name, loaded.settings[name]),
+      source: loaded.sources[name],
+      description: schema[name].description,
+    }));
+    if (values.json) {
+      process.stdout.write(`${JSON.stringify({ envFile: loaded.envFile ?? null, settings: rows, warnings: loaded.warnings }, null, 2)}\n`);
+      return 0;
+    }
+    const w = Math.max(...rows.map((r) => r.name.length));
+    const v = Math.min(40, Math.max(...rows.map((r) => r.value.length)));
+    process.stdout.write(`# env file: ${loaded.envFile ?? '(none)'}\n`);
+    for (const r of rows) process.stdout.write(`${r.name.padEnd(w)}  ${r.value.padEnd(v)}  ${r.source}\n`);
+    for (const warning of loaded.warnings) process.stderr.write(`warning: ${warning}\n`);
+    return 0;
+  },
+};

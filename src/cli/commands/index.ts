@@ -1,0 +1,7 @@
+// Every subcommand, in the order `corral --help` lists them.
+
+import type { Command } from '../command.js';
+import { configCommand } from './config.js';
+import { versionCommand } from './version.js';
+
+export const commands: readonly Command[] = [configCommand, versionCommand];

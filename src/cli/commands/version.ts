@@ -1,0 +1,17 @@
+import { readFileSync } from 'node:fs';
+import type { Command } from '../command.js';
+
+export function packageVersion(): string {
+  const pkg = JSON.parse(readFileSync(new URL('../../../../package.json', import.meta.url), 'utf8')) as { version: string };
+  return pkg.version;
+}
+
+export const versionCommand: Command = {
+  name: 'version',
+  summary: 'Print the corral version.',
+  help: 'Usage: corral version\n\nPrints the corral version and the Node.js version.',
+  async run() {
+    process.stdout.write(`corral ${packageVersion()} (node ${process.version})\n`);
+    return 0;
+  },
+};

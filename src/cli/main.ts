@@ -1,0 +1,55 @@
+// CLI entry: dispatches to a subcommand and maps errors to named exit codes.
+
+import { ConfigError, CorralError, EXIT } from '../errors.js';
+import { commands } from './commands/index.js';
+
+function usage(): string {
+  const w = Math.max(...commands.map((c) => c.name.length));
+  return [
+    'Usage: corral <command> [options]',
+    '',
+    'A process supervisor for Node.js HTTP apps (master + workers), with a cached Google Sheets layer.',
+    '',
+    'Commands:',
+    ...commands.map((c) => `  ${c.name.padEnd(w)}  ${c.summary}`),
+    '',
+    'Run `corral <command> --help` for details. Settings come from .env and the environment; see `corral config`.',
+  ].join('\n');
+}
+
+export async function main(argv: readonly string[]): Promise<void> {
+  // `corral config | head` closes the pipe early; that is not an error.
+  process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code === 'EPIPE') process.exit(0);
+  });
+  const [name, ...rest] = argv;
+  if (!name || name === '--help' || name === '-h' || name === 'help') {
+    process.stdout.write(`${usage()}\n`);
+    process.exitCode = name ? 0 : EXIT.USAGE;
+    return;
+  }
+  if (name === '--version' || name === '-v') argv = ['version'];
+  const command = commands.find((c) => c.name === (argv[0] ?? ''));
+  if (!command) {
+    process.stderr.write(`corral: unknown command "${name}"\n\n${usage()}\n`);
+    process.exitCode = EXIT.USAGE;
+    return;
+  }
+  try {
+    process.exitCode = await command.run(rest);
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      process.stderr.write(`corral: ${err.message}\n`);
+      process.exitCode = EXIT.CONFIG;
+    } else if (err instanceof CorralError && err.code === 'CORRAL_ERR_USAGE') {
+      process.stderr.write(`corral ${command.name}: ${err.message}\n\n${command.help}\n`);
+      process.exitCode = EXIT.USAGE;
+    } else if (err instanceof CorralError) {
+      process.stderr.write(`corral ${command.name}: [${err.code}] ${err.message}\n`);
+      process.exitCode = EXIT.FAILURE;
+    } else {
+      process.stderr.write(`corral ${command.name}: ${(err as Error)?.stack ?? String(err)}\n`);
+      process.exitCode = EXIT.FAILURE;
+    }
+  }
+}

@@ -1,0 +1,163 @@
+// Reads settings once: .env file (dotenv.parse, never mutating process.env), then the real
+// environment on top, then aliases; every problem is collected and reported together.
+
+import { readFileSync } from 'node:fs';
+import { isAbsolute, resolve } from 'node:path';
+import dotenv from 'dotenv';
+import { ConfigError, CorralError, type ConfigProblem } from '../errors.js';
+import { IGNORED_WITH_NOTE, META_SETTINGS, schema, settingNames, type SettingName, type Settings } from './schema.js';
+import type { SettingSpec } from './spec.js';
+
+export type SettingSource = 'default' | '.env' | 'environment' | `alias ${string}`;
+
+export interface LoadedSettings {
+  readonly settings: Settings;
+  readonly sources: Readonly<Record<SettingName, SettingSource>>;
+  /** Human-readable notes: alias use, ignored names, did-you-mean. Logged once by the master. */
+  readonly warnings: readonly string[];
+  /** The .env file that was read, if any. */
+  readonly envFile: string | undefined;
+  /**
+   * The merged environment (file values under real ones) handed to child processes, with
+   * CORRAL_ENV_FILE=none so they never re-read a file the master may be re-reading on reload.
+   */
+  readonly childEnv: Readonly<Record<string, string>>;
+}
+
+export interface LoadOptions {
+  env?: NodeJS.ProcessEnv;
+  cwd?: string;
+}
+
+/** Settings holding file paths, resolved against the working directory at load time. */
+const PATH_SETTINGS: readonly SettingName[] = ['CORRAL_PIDFILE', 'CORRAL_LOG_FILE', 'CORRAL_DATA_DIR', 'GOOGLE_APPLICATION_CREDENTIALS'];
+
+const KNOWN_PREFIXES = ['CORRAL_', 'GUNICORN_', 'SHEET_', 'SHEETS_'];
+
+function readEnvFile(env: NodeJS.ProcessEnv, cwd: string): { file: string | undefined; values: Record<string, string> } {
+  const named = env.CORRAL_ENV_FILE;
+  if (named === 'none') return { file: undefined, values: {} };
+  const file = resolve(cwd, named && named !== '' ? named : '.env');
+  try {
+    return { file, values: dotenv.parse(readFileSync(file)) };
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    // A missing default ./.env is normal; a missing file the operator named is an error.
+    if (code === 'ENOENT' && !named) return { file: undefined, values: {} };
+    throw new CorralError('CORRAL_ERR_ENV_FILE', `cannot read env file ${file}: ${(err as Error).message}`, { cause: err });
+  }
+}
+
+function levenshtein(a: string, b: string): number {
+  const row = Array.from({ length: b.length + 1 }, (_, i) => i);
+  for (let i = 1; i <= a.length; i++) {
+    let prev = row[0] ?? 0;
+    row[0] = i;
+    for (let j = 1; j <= b.length; j++) {
+      const cur = row[j] ?? 0;
+      row[j] = Math.min(cur + 1, (row[j - 1] ?? 0) + 1, prev + (a[i - 1] === b[j - 1] ? 0 : 1));
+      prev = cur;
+    }
+  }
+  return row[b.length] ?? 0;
+}
+
+const aliasOf = new Map<string, SettingName>();
+for (const name of settingNames) for (const alias of (schema[name] as SettingSpec<unknown>).aliases ?? []) aliasOf.set(alias, name);
+
+function suggest(unknown: string): string | undefined {
+  let best: { name: string; d: number } | undefined;
+  for (const name of [...settingNames, ...aliasOf.keys(), ...Object.keys(META_SETTINGS)]) {
+    const d = levenshtein(unknown, name);
+    if (!best || d < best.d) best = { name, d };
+  }
+  return best && best.d <= Math.max(2, Math.floor(unknown.length / 4)) ? best.name : undefined;
+}
+
+/** Applies a setting's default (literal or computed). */
+export function defaultOf<T>(spec: SettingSpec<T>): T {
+  return typeof spec.default === 'function' ? (spec.default as () => T)() : spec.default;
+}
+
+export function loadSettings(options: LoadOptions = {}): LoadedSettings {
+  const env = options.env ?? process.env;
+  const cwd = options.cwd ?? process.cwd();
+  const { file, values: fileValues } = readEnvFile(env, cwd);
+
+  const merged: Record<string, string> = { ...fileValues };
+  for (const [k, v] of Object.entries(env)) if (v !== undefined) merged[k] = v;
+
+  const fromFile = (k: string) => Object.hasOwn(fileValues, k) && env[k] === undefined;
+  const warnings: string[] = [];
+  const problems: ConfigProblem[] = [];
+  const out: Record<string, unknown> = {};
+  const sources: Record<string, SettingSource> = {};
+
+  for (const name of settingNames) {
+    const spec = schema[name] as SettingSpec<unknown>;
+    let raw = merged[name];
+    let source: SettingSource = fromFile(name) ? '.env' : 'environment';
+    if (raw === undefined) {
+      for (const alias of spec.aliases ?? []) {
+        if (merged[alias] !== undefined) {
+          raw = merged[alias];
+          source = `alias ${alias}`;
+          warnings.push(`${alias} is a deprecated alias of ${name}; rename it in your env file (value used: ${raw})`);
+          break;
+        }
+      }
+    } else {
+      for (const alias of spec.aliases ?? []) {
+        if (merged[alias] !== undefined) warnings.push(`${alias} is ignored because ${name} is also set`);
+      }
+    }
+    if (raw === undefined) {
+      out[name] = defaultOf(spec);
+      sources[name] = 'default';
+      continue;
+    }
+    const parsed = spec.parse(raw);
+    if (!parsed.ok) {
+      problems.push({ name, value: spec.secret ? '<redacted>' : raw, allowed: parsed.allowed, source });
+      continue;
+    }
+    out[name] = parsed.value;
+    sources[name] = source;
+  }
+
+  for (const [name, note] of Object.entries(IGNORED_WITH_NOTE)) if (merged[name] !== undefined) warnings.push(note);
+  for (const key of Object.keys(merged)) {
+    if (!KNOWN_PREFIXES.some((p) => key.startsWith(p))) continue;
+    if (key in schema || aliasOf.has(key) || key in IGNORED_WITH_NOTE || key in META_SETTINGS) continue;
+    if (key.startsWith('CORRAL_INTERNAL_')) continue;
+    const guess = suggest(key);
+    warnings.push(`unknown setting ${key}${guess ? `: did you mean ${guess}?` : ' (ignored)'}`);
+  }
+
+  if (problems.length > 0) throw new ConfigError(problems);
+
+  for (const name of PATH_SETTINGS) {
+    const v = out[name];
+    if (typeof v === 'string' && !isAbsolute(v)) out[name] = resolve(cwd, v);
+  }
+  if (out.CORRAL_MAX_REQUESTS_JITTER !== 0 && out.CORRAL_MAX_REQUESTS === 0) {
+    warnings.push('CORRAL_MAX_REQUESTS_JITTER has no effect while CORRAL_MAX_REQUESTS is 0');
+  }
+
+  const childEnv = { ...merged, CORRAL_ENV_FILE: 'none' };
+  return {
+    settings: Object.freeze(out) as Settings,
+    sources: Object.freeze(sources) as Record<SettingName, SettingSource>,
+    warnings,
+    envFile: file,
+    childEnv,
+  };
+}
+
+/** Printable value of a setting, with secrets redacted. */
+export function displayValue(name: SettingName, value: unknown): string {
+  const spec = schema[name] as SettingSpec<unknown>;
+  if (value === undefined) return '(unset)';
+  if (spec.secret) return '<redacted>';
+  return spec.format(value);
+}

@@ -1,0 +1,50 @@
+// Settings of the bundled players app and its capacity limits.
+
+import { int, str } from './spec.js';
+
+export const appSchema = {
+  SHEET_PLAYERS_RANGE: str({
+    description: 'Sheet tab (or A1 range) holding the players roster.',
+    default: 'Players',
+  }),
+  SHEET_EVENTS_RANGE: str({
+    description: 'Sheet tab receiving appended events.',
+    default: 'Events',
+  }),
+  CORRAL_SESSION_SECRET: str({
+    description: 'HMAC secret for session tokens (unset = generated once and kept in CORRAL_DATA_DIR).',
+    default: undefined,
+    secret: true,
+    minLength: 32,
+  }),
+  CORRAL_SESSION_TTL: int({
+    description: 'Seconds a session token stays valid.',
+    default: 43200,
+    min: 60,
+    max: 2592000,
+  }),
+  CORRAL_RATE_LIMIT: int({
+    description: 'Requests per minute per client IP, shared by all workers (0 = off).',
+    default: 100,
+    min: 0,
+    max: 1000000,
+  }),
+  CORRAL_MAX_CONNECTIONS: int({
+    description: 'Host-wide connection cap for the capacity status (0 = workers x worker connections).',
+    default: 0,
+    min: 0,
+    max: 10000000,
+  }),
+  CORRAL_RAM_ALERT_PERCENT: int({
+    description: 'Log an alert when host RAM use passes this percentage.',
+    default: 80,
+    min: 1,
+    max: 100,
+  }),
+  CORRAL_EXPORT_THREADS: int({
+    description: 'Threads per worker for CSV exports (piscina).',
+    default: 1,
+    min: 1,
+    max: 64,
+  }),
+} as const;

@@ -1,0 +1,140 @@
+// Settings of the supervisor itself: master, workers, logs, admin listener.
+
+import { availableParallelism } from 'node:os';
+import { bool, hostPort, int, list, oneOf, str } from './spec.js';
+
+export const daemonSchema = {
+  CORRAL_BIND: hostPort({
+    description: 'Address the workers serve HTTP on.',
+    default: { host: '0.0.0.0', port: 8080 },
+    aliases: ['GUNICORN_BIND'],
+  }),
+  CORRAL_WORKERS: int({
+    description: 'Number of worker processes (more than the CPU count costs throughput on Node; see README).',
+    default: () => availableParallelism() * 4,
+    defaultText: 'CPU count x 4',
+    min: 1,
+    max: 512,
+    aliases: ['GUNICORN_WORKERS'],
+  }),
+  CORRAL_WORKER_CONNECTIONS: int({
+    description: 'Open connections per worker; one more gets an immediate 503.',
+    default: 1000,
+    min: 1,
+    max: 100000,
+    aliases: ['GUNICORN_WORKER_CONNECTIONS'],
+  }),
+  CORRAL_TIMEOUT: int({
+    description: 'Seconds of heartbeat silence before a worker is killed and replaced.',
+    default: 30,
+    min: 1,
+    max: 3600,
+    aliases: ['GUNICORN_TIMEOUT'],
+  }),
+  CORRAL_GRACEFUL_TIMEOUT: int({
+    description: 'Seconds in-flight requests get to finish on stop, reload or recycle.',
+    default: 30,
+    min: 0,
+    max: 3600,
+    aliases: ['GUNICORN_GRACEFUL_TIMEOUT'],
+  }),
+  CORRAL_KEEPALIVE: int({
+    description: 'Seconds an idle keep-alive connection stays open.',
+    default: 5,
+    min: 0,
+    max: 3600,
+    aliases: ['GUNICORN_KEEPALIVE'],
+  }),
+  CORRAL_MAX_REQUESTS: int({
+    description: 'Recycle a worker after this many requests (0 = never).',
+    default: 0,
+    min: 0,
+    max: 1e9,
+    aliases: ['GUNICORN_MAX_REQUESTS'],
+  }),
+  CORRAL_MAX_REQUESTS_JITTER: int({
+    description: 'Random extra requests (0..N) added to CORRAL_MAX_REQUESTS per worker, so they do not recycle together.',
+    default: 0,
+    min: 0,
+    max: 1e9,
+  }),
+  CORRAL_MAX_WORKER_MEMORY_MB: int({
+    description: 'Recycle a worker whose RSS exceeds this many MiB (0 = never).',
+    default: 0,
+    min: 0,
+    max: 1048576,
+  }),
+  CORRAL_APP: str({
+    description: 'Module of the app to serve (exports createApp(ctx) or a default request listener); unset = the bundled app.',
+    default: undefined,
+  }),
+  CORRAL_PIDFILE: str({
+    description: 'File the master writes its pid to; reload/stop/status find it there.',
+    default: 'corral.pid',
+  }),
+  CORRAL_LOG_FILE: str({
+    description: 'JSON log file shared by all processes (unset = stdout). USR1 reopens it.',
+    default: undefined,
+  }),
+  CORRAL_LOG_LEVEL: oneOf({
+    description: 'Minimum log level.',
+    default: 'info',
+    values: ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const,
+  }),
+  CORRAL_ACCESS_LOG: bool({
+    description: 'Log one line per request (method, path, status, ms, bytes, remote, worker).',
+    default: true,
+  }),
+  CORRAL_ADMIN_BIND: hostPort({
+    description: 'Address of the master\'s admin API and /admin dashboard (port 0 = off).',
+    default: { host: '127.0.0.1', port: 9090 },
+  }),
+  CORRAL_ADMIN_TOKEN: str({
+    description: 'Bearer token for the admin API; required when CORRAL_ADMIN_BIND is not loopback.',
+    default: undefined,
+    secret: true,
+    minLength: 16,
+  }),
+  CORRAL_DATA_DIR: str({
+    description: 'Directory for the write journal, offline sheet and generated secrets.',
+    default: 'data',
+  }),
+  CORRAL_BOOT_ATTEMPTS: int({
+    description: 'Failed boots in a row (no worker ready) before the master gives up and exits 3.',
+    default: 5,
+    min: 1,
+    max: 100,
+  }),
+  CORRAL_LIMIT_REQUEST_FIELDS: int({
+    description: 'Maximum number of request header fields (more = 431).',
+    default: 100,
+    min: 1,
+    max: 10000,
+  }),
+  CORRAL_LIMIT_REQUEST_HEADER_BYTES: int({
+    description: 'Maximum total size of request headers in bytes (more = 431).',
+    default: 16384,
+    min: 1024,
+    max: 1048576,
+  }),
+  CORRAL_LIMIT_REQUEST_BODY_BYTES: int({
+    description: 'Maximum request body size in bytes (more = 413).',
+    default: 1048576,
+    min: 0,
+    max: 1073741824,
+  }),
+  CORRAL_HEADERS_TIMEOUT: int({
+    description: 'Seconds a client has to send complete request headers (slower = 408).',
+    default: 10,
+    min: 1,
+    max: 600,
+  }),
+  CORRAL_STUCK_STACKS: bool({
+    description: 'Before killing a stuck worker, pause it through the V8 inspector (loopback, one-shot) and log its stack.',
+    default: true,
+  }),
+  CORRAL_TRUSTED_PROXIES: list({
+    description: 'Addresses whose X-Forwarded-For is believed (e.g. 127.0.0.1 for a local nginx).',
+    default: [],
+  }),
+} as const;

@@ -1,0 +1,77 @@
+// Settings of the Google Sheets layer (client, cache, quota, journal).
+
+import { int, str } from './spec.js';
+
+export const sheetsSchema = {
+  SHEET_ID: str({
+    description: 'Spreadsheet id from its URL; unset = the offline sample sheet under CORRAL_DATA_DIR.',
+    default: undefined,
+  }),
+  SHEETS_API_URL: str({
+    description: 'Sheets API base URL (the emulator\'s URL in tests).',
+    default: 'https://sheets.googleapis.com',
+    pattern: /^https?:\/\/[^\s]+$/,
+    patternText: 'an http(s) URL',
+  }),
+  GOOGLE_APPLICATION_CREDENTIALS: str({
+    description: 'Path to a service-account key JSON file.',
+    default: undefined,
+  }),
+  GOOGLE_SERVICE_ACCOUNT_JSON: str({
+    description: 'The service-account key JSON inline (\\n-escaped private keys are accepted).',
+    default: undefined,
+    secret: true,
+  }),
+  SHEETS_API_KEY: str({
+    description: 'API key for public sheets (reads only).',
+    default: undefined,
+    secret: true,
+  }),
+  SHEET_CACHE_TTL: int({
+    description: 'Seconds a cached range is fresh; after that it is served stale while one refresh runs.',
+    default: 30,
+    min: 1,
+    max: 86400,
+  }),
+  SHEET_CACHE_MAX_STALE: int({
+    description: 'Seconds a stale range may still be served while Google fails.',
+    default: 3600,
+    min: 0,
+    max: 604800,
+  }),
+  SHEETS_READS_PER_MINUTE: int({
+    description: 'Host-wide ceiling on read calls to Google per minute.',
+    default: 300,
+    min: 1,
+    max: 100000,
+  }),
+  SHEETS_WRITES_PER_MINUTE: int({
+    description: 'Host-wide ceiling on write calls to Google per minute.',
+    default: 300,
+    min: 1,
+    max: 100000,
+  }),
+  SHEETS_TIMEOUT: int({
+    description: 'Seconds before a Sheets call is abandoned and retried.',
+    default: 10,
+    min: 1,
+    max: 300,
+  }),
+  SHEETS_FLUSH_INTERVAL_MS: int({
+    description: 'Milliseconds between journal flushes (batched appends).',
+    default: 500,
+    min: 10,
+    max: 600000,
+  }),
+  CORRAL_L1_CACHE_MB: int({
+    description: 'Per-worker cache size in MiB (in front of the host-wide cache).',
+    default: 32,
+    min: 1,
+    max: 4096,
+  }),
+  REDIS_URL: str({
+    description: 'Redis URL for sharing the cache, quota and rate limits across hosts (unset = this host only).',
+    default: undefined,
+    secret: true,
+  }),
+} as const;

@@ -1,0 +1,157 @@
+// Setting constructors: each setting declares its type, default, allowed range and one-line
+// description once; parsing, `corral config`, `.env.example` and the README table all derive
+// from these declarations.
+
+import { isIP } from 'node:net';
+
+export type ParseResult<T> = { ok: true; value: T } | { ok: false; allowed: string };
+
+export interface SettingSpec<T> {
+  readonly type: string;
+  readonly description: string;
+  /** A literal default, or a function of the machine (CPU count). `undefined` = unset. */
+  readonly default: T | (() => T);
+  /** Old names accepted with a warning (e.g. GUNICORN_WORKERS). */
+  readonly aliases?: readonly string[];
+  /** Redacted by `corral config` and in logs. */
+  readonly secret?: boolean;
+  /** Shown in `.env.example` instead of the computed default. */
+  readonly defaultText?: string;
+  readonly parse: (raw: string) => ParseResult<T>;
+  readonly format: (value: T) => string;
+}
+
+interface Common<T> {
+  description: string;
+  default: T | (() => T);
+  aliases?: readonly string[];
+  secret?: boolean;
+  defaultText?: string;
+}
+
+export function int(o: Common<number> & { min: number; max: number }): SettingSpec<number> {
+  return {
+    ...o,
+    type: `integer ${o.min}..${o.max}`,
+    parse: (raw) => {
+      const t = raw.trim();
+      const n = Number(t);
+      if (t === '' || !Number.isInteger(n) || n < o.min || n > o.max) {
+        return { ok: false, allowed: `an integer from ${o.min} to ${o.max}` };
+      }
+      return { ok: true, value: n };
+    },
+    format: String,
+  };
+}
+
+export function num(o: Common<number> & { min: number; max: number }): SettingSpec<number> {
+  return {
+    ...o,
+    type: `number ${o.min}..${o.max}`,
+    parse: (raw) => {
+      const t = raw.trim();
+      const n = Number(t);
+      if (t === '' || !Number.isFinite(n) || n < o.min || n > o.max) {
+        return { ok: false, allowed: `a number from ${o.min} to ${o.max}` };
+      }
+      return { ok: true, value: n };
+    },
+    format: String,
+  };
+}
+
+const TRUE = new Set(['1', 'true', 'yes', 'on']);
+const FALSE = new Set(['0', 'false', 'no', 'off']);
+
+export function bool(o: Common<boolean>): SettingSpec<boolean> {
+  return {
+    ...o,
+    type: 'boolean',
+    parse: (raw) => {
+      const t = raw.trim().toLowerCase();
+      if (TRUE.has(t)) return { ok: true, value: true };
+      if (FALSE.has(t)) return { ok: true, value: false };
+      return { ok: false, allowed: 'true or false (also 1/0, yes/no, on/off)' };
+    },
+    format: String,
+  };
+}
+
+export function str(o: Common<string | undefined> & { pattern?: RegExp; patternText?: string; minLength?: number }): SettingSpec<string | undefined> {
+  return {
+    ...o,
+    type: 'string',
+    parse: (raw) => {
+      if (o.minLength !== undefined && raw.length < o.minLength) {
+        return { ok: false, allowed: `at least ${o.minLength} characters` };
+      }
+      if (o.pattern && !o.pattern.test(raw)) return { ok: false, allowed: o.patternText ?? `text matching ${o.pattern}` };
+      return { ok: true, value: raw === '' ? undefined : raw };
+    },
+    format: (v) => v ?? '',
+  };
+}
+
+export function oneOf<const V extends string>(o: Common<V> & { values: readonly V[] }): SettingSpec<V> {
+  return {
+    ...o,
+    type: o.values.join('|'),
+    parse: (raw) => {
+      const t = raw.trim().toLowerCase() as V;
+      return o.values.includes(t) ? { ok: true, value: t } : { ok: false, allowed: `one of ${o.values.join(', ')}` };
+    },
+    format: String,
+  };
+}
+
+export interface HostPort {
+  readonly host: string;
+  readonly port: number;
+}
+
+/** `host:port`, `[v6]:port`, or `:port`/`port` for all interfaces. */
+export function parseHostPort(raw: string): HostPort | undefined {
+  const t = raw.trim();
+  let host = '0.0.0.0';
+  let portText = t;
+  const v6 = /^\[([^\]]+)\]:(\d+)$/.exec(t);
+  if (v6) {
+    host = v6[1] ?? '';
+    portText = v6[2] ?? '';
+  } else if (t.includes(':')) {
+    const i = t.lastIndexOf(':');
+    host = t.slice(0, i) || '0.0.0.0';
+    portText = t.slice(i + 1);
+  }
+  const port = Number(portText);
+  if (!/^\d+$/.test(portText) || port > 65535) return undefined;
+  if (host !== 'localhost' && isIP(host) === 0 && !/^[a-z0-9.-]+$/i.test(host)) return undefined;
+  return { host, port };
+}
+
+export function hostPort(o: Common<HostPort>): SettingSpec<HostPort> {
+  return {
+    ...o,
+    type: 'host:port',
+    parse: (raw) => {
+      const hp = parseHostPort(raw);
+      return hp ? { ok: true, value: hp } : { ok: false, allowed: 'host:port, e.g. 0.0.0.0:8080 or 127.0.0.1:9090 (port 0..65535)' };
+    },
+    format: (v) => (v.host.includes(':') ? `[${v.host}]:${v.port}` : `${v.host}:${v.port}`),
+  };
+}
+
+export function list(o: Common<readonly string[]>): SettingSpec<readonly string[]> {
+  return {
+    ...o,
+    type: 'comma-separated list',
+    parse: (raw) => ({ ok: true, value: raw.split(',').map((s) => s.trim()).filter(Boolean) }),
+    format: (v) => v.join(','),
+  };
+}
+
+/** Is this bind address reachable only from this host? */
+export function isLoopback(host: string): boolean {
+  return host === 'localhost' || host === '::1' || host.startsWith('127.');
+}

@@ -1,0 +1,100 @@
+// Every error corral throws or logs carries a stable `code` from this file, so operators can grep
+// for it and tests can assert on it. A unit test checks the codes are unique and documented here.
+
+/** Stable error codes, with the one-line meaning an operator reads in the README. */
+export const ERROR_CODES = {
+  CORRAL_ERR_CONFIG_INVALID: 'One or more settings have invalid values; all problems are listed together.',
+  CORRAL_ERR_ENV_FILE: 'The .env file named by CORRAL_ENV_FILE (or ./.env) could not be read.',
+  CORRAL_ERR_USAGE: 'The command line was not understood.',
+  CORRAL_ERR_NOT_RUNNING: 'No running master was found through the pidfile.',
+  CORRAL_ERR_ALREADY_RUNNING: 'The pidfile names a master that is still alive.',
+  CORRAL_ERR_APP_LOAD: 'The application module (CORRAL_APP) could not be imported or did not export a request listener.',
+  CORRAL_ERR_LISTEN: 'A socket could not be bound (address in use, permission denied).',
+  CORRAL_ERR_BOOT_EXHAUSTED: 'No worker could boot after the bounded number of attempts.',
+  CORRAL_ERR_WORKER_TIMEOUT: 'A worker stopped sending heartbeats and was killed.',
+  CORRAL_ERR_REQUEST: 'A request handler threw; the client got a 500.',
+  CORRAL_ERR_UNCAUGHT: 'An exception escaped to the process level; the worker drains and exits.',
+  CORRAL_ERR_ADMIN_UNSAFE: 'The admin listener is bound beyond loopback without CORRAL_ADMIN_TOKEN.',
+  CORRAL_ERR_SHEETS_AUTH: 'Google refused the service-account credentials (invalid_grant: key revoked or clock skew).',
+  CORRAL_ERR_SHEETS_CREDENTIALS: 'The service-account key could not be read or parsed.',
+  CORRAL_ERR_SHEETS_FORBIDDEN: 'The sheet is not shared with the service account (HTTP 403).',
+  CORRAL_ERR_SHEETS_NOT_FOUND: 'The spreadsheet does not exist: check SHEET_ID (HTTP 404).',
+  CORRAL_ERR_SHEETS_BAD_RANGE: 'Google rejected the request, usually a bad A1 range (HTTP 400).',
+  CORRAL_ERR_SHEETS_QUOTA: 'Google answered 429 RESOURCE_EXHAUSTED; the call is retried with backoff.',
+  CORRAL_ERR_SHEETS_UNAVAILABLE: 'Google answered 5xx or did not answer in time.',
+  CORRAL_ERR_SHEETS_TIMEOUT: 'A Sheets call did not answer within SHEETS_TIMEOUT.',
+  CORRAL_ERR_SHEETS_UPSTREAM: 'Google answered with an unexpected status or body.',
+  CORRAL_ERR_KEEPER_UNAVAILABLE: 'A worker could not reach the keeper process.',
+  CORRAL_ERR_JOURNAL: 'The write journal could not be written or replayed.',
+  CORRAL_ERR_QUEUE_FULL: 'The bounded queue in front of the Sheets quota is full.',
+  CORRAL_ERR_LOADTEST_INPUT: 'The loadtest arguments or profile are invalid.',
+  CORRAL_ERR_LOADTEST_TARGET: 'The loadtest target is unreachable or not allowed.',
+  CORRAL_ERR_NOTIFY: 'A message to systemd (sd_notify) could not be sent.',
+} as const;
+
+export type ErrorCode = keyof typeof ERROR_CODES;
+
+/** Base class: a message for humans, a code for machines, and the original error as `cause`. */
+export class CorralError extends Error {
+  readonly code: ErrorCode;
+  constructor(code: ErrorCode, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'CorralError';
+    this.code = code;
+  }
+}
+
+/** One problem found while reading settings; all of them are reported together. */
+export interface ConfigProblem {
+  readonly name: string;
+  readonly value: string;
+  readonly allowed: string;
+  readonly source: string;
+}
+
+export class ConfigError extends CorralError {
+  readonly problems: readonly ConfigProblem[];
+  constructor(problems: readonly ConfigProblem[]) {
+    const lines = problems.map((p) => `  ${p.name}=${JSON.stringify(p.value)} (from ${p.source}): ${p.allowed}`);
+    super('CORRAL_ERR_CONFIG_INVALID', `invalid settings, nothing was started:\n${lines.join('\n')}`);
+    this.name = 'ConfigError';
+    this.problems = problems;
+  }
+}
+
+/**
+ * Named exit codes. The master reads a worker's exit code to tell "can never boot" from
+ * "crashed once" (gunicorn's WORKER_BOOT_ERROR / APP_LOAD_ERROR idea).
+ */
+export const EXIT = {
+  OK: 0,
+  FAILURE: 1,
+  /** LSB: `status` when the program is not running. */
+  NOT_RUNNING: 3,
+  /** Master: no worker could boot after the bounded attempts. */
+  BOOT_EXHAUSTED: 3,
+  /** Worker: the app module failed to import or export a listener. */
+  APP_LOAD_ERROR: 4,
+  /** Worker: the listening socket could not be bound. */
+  LISTEN_ERROR: 5,
+  /** Worker: its IPC channel to the master closed (master gone). */
+  MASTER_GONE: 6,
+  /** sysexits EX_USAGE. */
+  USAGE: 64,
+  /** sysexits EX_SOFTWARE: an uncaught exception. */
+  UNCAUGHT: 70,
+  /** sysexits EX_CONFIG: invalid settings. */
+  CONFIG: 78,
+} as const;
+
+/** Exit codes that mean "this worker can never boot as configured"; retries only help if the files change. */
+export const BOOT_FAILURE_EXITS: ReadonlySet<number> = new Set([EXIT.APP_LOAD_ERROR, EXIT.LISTEN_ERROR, EXIT.CONFIG]);
+
+/** Extracts a printable message and code from anything thrown. */
+export function describeError(err: unknown): { message: string; code?: string; stack?: string } {
+  if (err instanceof Error) {
+    const code = (err as { code?: unknown }).code;
+    return { message: err.message, ...(typeof code === 'string' ? { code } : {}), ...(err.stack ? { stack: err.stack } : {}) };
+  }
+  return { message: String(err) };
+}

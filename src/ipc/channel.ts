@@ -1,0 +1,58 @@
+// A typed channel over a Node IPC endpoint (process or cluster worker): messages are tagged on
+// send, validated on receipt and dispatched through a handler table; unknown ones are dropped.
+
+import { IPC_TAG, isChildMessage, isMasterMessage, type ChildMessage, type MasterMessage } from './messages.js';
+
+type Handlers<M extends { type: string }> = { [K in M['type']]?: (msg: Extract<M, { type: K }>) => void };
+
+interface Endpoint {
+  send?: ((message: unknown, ...rest: never[]) => boolean) | undefined;
+  connected?: boolean;
+  isConnected?: () => boolean;
+  on(event: 'message', listener: (message: unknown) => void): unknown;
+}
+
+function connected(ep: Endpoint): boolean {
+  if (typeof ep.isConnected === 'function') return ep.isConnected();
+  return ep.connected !== false && typeof ep.send === 'function';
+}
+
+function sendTagged(ep: Endpoint, msg: object): boolean {
+  if (!connected(ep) || !ep.send) return false;
+  try {
+    // Errors (EPIPE after the peer died) surface through the callback-less send as 'error' events on
+    // the process; the caller only needs to know whether it was handed to the channel.
+    return (ep.send as (m: unknown) => boolean)({ tag: IPC_TAG, ...msg });
+  } catch {
+    return false;
+  }
+}
+
+/** Used by a child process to talk to the master. */
+export function childChannel(ep: Endpoint = process as unknown as Endpoint) {
+  return {
+    send: (msg: ChildMessage) => sendTagged(ep, msg),
+    listen(handlers: Handlers<MasterMessage>) {
+      ep.on('message', (raw) => {
+        if (!isMasterMessage(raw)) return;
+        (handlers[raw.type] as ((m: MasterMessage) => void) | undefined)?.(raw);
+      });
+    },
+  };
+}
+
+/** Used by the master to talk to one child (a cluster worker or a forked process). */
+export function masterChannel(ep: Endpoint) {
+  return {
+    send: (msg: MasterMessage) => sendTagged(ep, msg),
+    listen(handlers: Handlers<ChildMessage>) {
+      ep.on('message', (raw) => {
+        if (!isChildMessage(raw)) return;
+        (handlers[raw.type] as ((m: ChildMessage) => void) | undefined)?.(raw);
+      });
+    },
+  };
+}
+
+export type ChildChannel = ReturnType<typeof childChannel>;
+export type MasterChannel = ReturnType<typeof masterChannel>;

@@ -1,0 +1,43 @@
+// The interface the app sees. Workers get an implementation backed by a per-worker L1 cache in
+// front of the keeper (host-wide cache, quota, journal); the app never talks to Google itself.
+
+/** One cached read of a range. */
+export interface SheetRead {
+  /** The range as requested (e.g. `Players` or `'My Tab'!A1:D`). */
+  readonly range: string;
+  /** Raw rows as the Sheets API returns them: header row first, trailing empty cells trimmed. */
+  readonly values: readonly (readonly string[])[];
+  /** Epoch ms of the upstream fetch this value came from. */
+  readonly fetchedAt: number;
+  /** True when served after SHEET_CACHE_TTL (stale-while-revalidate or stale-if-error). */
+  readonly stale: boolean;
+  /** Seconds past the TTL (0 when fresh). */
+  readonly staleSeconds: number;
+  /** Journaled rows not yet flushed to Google, already merged into `values` (read-your-writes). */
+  readonly pendingRows: number;
+}
+
+/** Rows keyed by the header row. */
+export interface SheetRecords {
+  readonly header: readonly string[];
+  readonly records: readonly Readonly<Record<string, string>>[];
+  readonly read: SheetRead;
+}
+
+/** Receipt of a durable append: written to the journal and fsynced, not yet necessarily in Google. */
+export interface AppendReceipt {
+  readonly id: string;
+  readonly rows: number;
+}
+
+export interface SheetsClient {
+  /** Which backend serves this host: Google (or the emulator), or the offline local sheet. */
+  readonly backend: 'google' | 'offline';
+  read(range: string): Promise<SheetRead>;
+  records(range: string): Promise<SheetRecords>;
+  /** Resolves only once the rows are durable in the journal. */
+  append(range: string, rows: readonly (readonly string[])[]): Promise<AppendReceipt>;
+  /** Figures for the heartbeat (`extra`): cache hits/misses, staleness, etc. */
+  figures(): Readonly<Record<string, number | string | boolean | null>>;
+  close(): Promise<void>;
+}
