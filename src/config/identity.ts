@@ -1,0 +1,27 @@
+// Who this process is, as set by the master when it forks a child. Kept apart from the settings
+// schema because operators never set these; the master does.
+
+export type ChildRole = 'worker' | 'keeper';
+
+export interface ChildIdentity {
+  readonly role: ChildRole;
+  /** Worker number (1..), stable across the process's life; 0 for the keeper. */
+  readonly workerId: number;
+  readonly generation: number;
+}
+
+const ROLE = 'CORRAL_INTERNAL_ROLE';
+const WORKER_ID = 'CORRAL_INTERNAL_WORKER_ID';
+const GENERATION = 'CORRAL_INTERNAL_GENERATION';
+
+/** Env entries the master adds when forking a child. */
+export function identityEnv(identity: ChildIdentity): Record<string, string> {
+  return { [ROLE]: identity.role, [WORKER_ID]: String(identity.workerId), [GENERATION]: String(identity.generation) };
+}
+
+/** Reads this child's identity; undefined in the master or a CLI process. */
+export function readIdentity(env: NodeJS.ProcessEnv = process.env): ChildIdentity | undefined {
+  const role = env[ROLE];
+  if (role !== 'worker' && role !== 'keeper') return undefined;
+  return { role, workerId: Number(env[WORKER_ID] ?? 0), generation: Number(env[GENERATION] ?? 0) };
+}

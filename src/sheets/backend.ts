@@ -1,0 +1,29 @@
+// What the keeper needs from wherever the sheet lives: Google's Sheets API v4 (or the emulator),
+// or the offline local sheet. Shapes follow the API's ValueRange wire format.
+
+/** The Sheets API `ValueRange` object. `values` is absent when the range is empty, as Google sends it. */
+export interface ValueRange {
+  readonly range: string;
+  readonly majorDimension: 'ROWS' | 'COLUMNS';
+  readonly values?: string[][];
+}
+
+export interface AppendResult {
+  /** Exact A1 range the rows landed in (e.g. `Events!A12:E14`). */
+  readonly updatedRange: string;
+  readonly updatedRows: number;
+}
+
+export interface SheetsBackend {
+  readonly kind: 'google' | 'offline';
+  /** Human-readable description for the log (`google sheet 1AbC… via https://…`, `offline sheet in data/sheet`). */
+  readonly description: string;
+  getValues(range: string, signal?: AbortSignal): Promise<ValueRange>;
+  batchGetValues(ranges: readonly string[], signal?: AbortSignal): Promise<ValueRange[]>;
+  /**
+   * Appends rows. Rejects with a SheetsError whose `applied` says whether Google may have written
+   * the rows ('no' = safe to resend, 'maybe' = the journal must check before resending).
+   */
+  appendValues(range: string, rows: readonly (readonly string[])[], signal?: AbortSignal): Promise<AppendResult>;
+  close(): Promise<void>;
+}
