@@ -1,0 +1,36 @@
+// What the admin API may read from and ask of the arbiter. The admin server never touches the
+// registry or cluster directly: it reads snapshots and records intents, like a signal would.
+
+import type { Settings } from '../../config/schema.js';
+import type { ChildFigures } from '../../ipc/messages.js';
+
+export type ChildState = 'booting' | 'ready' | 'draining';
+
+export interface ChildSnapshot {
+  /** Worker number (1..) or 0 for the keeper. */
+  readonly id: number;
+  readonly role: 'worker' | 'keeper';
+  readonly pid: number;
+  readonly generation: number;
+  readonly state: ChildState;
+  readonly startedAt: number;
+  readonly readyAt: number | undefined;
+  readonly lastBeatAt: number | undefined;
+  /** Latest heartbeat figures, undefined before the first beat. */
+  readonly figures: ChildFigures | undefined;
+}
+
+export interface AdminView {
+  readonly startedAt: number;
+  settings(): Settings;
+  /** Live children (workers and the keeper), newest state. */
+  children(): readonly ChildSnapshot[];
+  /** The worker count the arbiter is steering towards (CORRAL_WORKERS ± TTIN/TTOU). */
+  expectedWorkers(): number;
+  /** The current (newest) generation number. */
+  generation(): number;
+  /** Records a reload intent, exactly as SIGHUP does. */
+  requestReload(): void;
+  /** Records a worker-count change, exactly as SIGTTIN (+1) / SIGTTOU (-1) do. */
+  requestWorkerDelta(delta: 1 | -1): void;
+}
