@@ -1,0 +1,55 @@
+// Host-wide capacity, as the operators' system-limits guide defines it: active connections summed
+// over workers against CORRAL_MAX_CONNECTIONS (or workers × worker connections).
+
+export type CapacityStatus = 'LOW' | 'HEALTHY' | 'WARNING' | 'FULL';
+
+/** The seeds' `/api/admin/capacity` shape. */
+export interface Capacity {
+  readonly current_connections: number;
+  readonly max_connections: number;
+  readonly percent_used: number;
+  readonly available_slots: number;
+  readonly status: CapacityStatus;
+  readonly can_accept_new: boolean;
+}
+
+export interface CapacityInput {
+  readonly activeConnections: readonly number[];
+  readonly workers: number;
+  readonly workerConnections: number;
+  /** CORRAL_MAX_CONNECTIONS; 0 = workers × worker connections. */
+  readonly maxConnections: number;
+}
+
+export function maxConnectionsOf(workers: number, workerConnections: number, maxConnections: number): number {
+  const product = workers * workerConnections;
+  return maxConnections > 0 ? Math.min(maxConnections, product) : product;
+}
+
+/** Per-worker share of a lower host-wide cap, so workers can refuse locally without asking anyone. */
+export function perWorkerCap(workers: number, workerConnections: number, maxConnections: number): number {
+  if (maxConnections <= 0) return workerConnections;
+  return Math.max(1, Math.min(workerConnections, Math.ceil(maxConnections / Math.max(1, workers))));
+}
+
+export function statusOf(percent: number): CapacityStatus {
+  if (percent >= 100) return 'FULL';
+  if (percent >= 80) return 'WARNING';
+  if (percent >= 50) return 'HEALTHY';
+  return 'LOW';
+}
+
+export function computeCapacity(input: CapacityInput): Capacity {
+  const max = maxConnectionsOf(input.workers, input.workerConnections, input.maxConnections);
+  const current = input.activeConnections.reduce((a, b) => a + b, 0);
+  const percent = max > 0 ? Math.round((current / max) * 1000) / 10 : 100;
+  const status = statusOf(percent);
+  return {
+    current_connections: current,
+    max_connections: max,
+    percent_used: percent,
+    available_slots: max - current,
+    status,
+    can_accept_new: status !== 'FULL',
+  };
+}
