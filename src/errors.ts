@@ -24,6 +24,7 @@ export const ERROR_CODES = {
   CORRAL_ERR_SHEETS_UNAVAILABLE: 'Google answered 5xx or did not answer in time.',
   CORRAL_ERR_SHEETS_TIMEOUT: 'A Sheets call did not answer within SHEETS_TIMEOUT.',
   CORRAL_ERR_SHEETS_UPSTREAM: 'Google answered with an unexpected status or body.',
+  CORRAL_ERR_SHEETS_READ_ONLY: 'A write was refused locally: the Sheets backend is read-only (API key or read-only scope).',
   CORRAL_ERR_KEEPER_UNAVAILABLE: 'A worker could not reach the keeper process.',
   CORRAL_ERR_JOURNAL: 'The write journal could not be written or replayed.',
   CORRAL_ERR_QUEUE_FULL: 'The bounded queue in front of the Sheets quota is full.',
