@@ -28,6 +28,7 @@ export const ERROR_CODES = {
   CORRAL_ERR_KEEPER_UNAVAILABLE: 'A worker could not reach the keeper process.',
   CORRAL_ERR_JOURNAL: 'The write journal could not be written or replayed.',
   CORRAL_ERR_QUEUE_FULL: 'The bounded queue in front of the Sheets quota is full.',
+  CORRAL_ERR_APPEND_INVALID: 'An append was refused: rows must be lists of strings with a unique, non-empty id in the first cell.',
   CORRAL_ERR_LOADTEST_INPUT: 'The loadtest arguments or profile are invalid.',
   CORRAL_ERR_LOADTEST_TARGET: 'The loadtest target is unreachable or not allowed.',
   CORRAL_ERR_NOTIFY: 'A message to systemd (sd_notify) could not be sent.',
@@ -80,6 +81,8 @@ export const EXIT = {
   LISTEN_ERROR: 5,
   /** Worker: its IPC channel to the master closed (master gone). */
   MASTER_GONE: 6,
+  /** Keeper: the Sheets backend cannot start (bad credentials file, unreadable CORRAL_DATA_DIR). */
+  KEEPER_BOOT_ERROR: 7,
   /** sysexits EX_USAGE. */
   USAGE: 64,
   /** sysexits EX_SOFTWARE: an uncaught exception. */
@@ -89,7 +92,7 @@ export const EXIT = {
 } as const;
 
 /** Exit codes that mean "this worker can never boot as configured"; retries only help if the files change. */
-export const BOOT_FAILURE_EXITS: ReadonlySet<number> = new Set([EXIT.APP_LOAD_ERROR, EXIT.LISTEN_ERROR, EXIT.CONFIG]);
+export const BOOT_FAILURE_EXITS: ReadonlySet<number> = new Set([EXIT.APP_LOAD_ERROR, EXIT.LISTEN_ERROR, EXIT.CONFIG, EXIT.KEEPER_BOOT_ERROR]);
 
 /** Extracts a printable message and code from anything thrown. */
 export function describeError(err: unknown): { message: string; code?: string; stack?: string } {
