@@ -1,0 +1,125 @@
+// sd_notify(3) transport: turns Notifier calls into datagrams on $NOTIFY_SOCKET.
+//
+// How the datagram is sent, and why: Node has no AF_UNIX SOCK_DGRAM sockets, so corral ships a
+// one-function N-API addon (native/sd_notify.c, built by node-gyp during `npm ci`). It sends from
+// the master itself, so the unit can keep NotifyAccess=main; it reaches abstract sockets
+// ("@name"); and it never blocks (MSG_DONTWAIT). Spawning systemd-notify(1) instead would need
+// NotifyAccess=all and still lose messages: systemd looks up the sender's cgroup after the
+// short-lived child exited (systemd issue #2737). The unix-dgram package cannot address abstract
+// sockets. Details in docs/operations.md.
+
+import { existsSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { SystemdEnv } from '../config/systemd-env.js';
+import { CorralError } from '../errors.js';
+import type { Logger } from '../log/logger.js';
+import { noopNotifier, type Notifier } from './notify.js';
+
+/** Sends one datagram; throws an Error with an errno `code` on failure. */
+export type DatagramSend = (address: string, payload: Buffer) => void;
+
+interface Addon {
+  send: DatagramSend;
+}
+
+/** Where node-gyp puts the addon, relative to the package root (dist/src/master -> ../../..). */
+export function addonPath(): string {
+  const here = dirname(fileURLToPath(import.meta.url));
+  return resolve(here, '../../../build/Release/sd_notify.node');
+}
+
+/** Loads the native sender; throws CORRAL_ERR_NOTIFY with the fix when it was not built. */
+export function loadDatagramSend(path: string = addonPath()): DatagramSend {
+  if (!existsSync(path)) {
+    throw new CorralError(
+      'CORRAL_ERR_NOTIFY',
+      `NOTIFY_SOCKET is set but the sd_notify addon is missing (${path}); rebuild it with \`npm rebuild\` or \`npm ci\` (needs python3, make and g++)`,
+    );
+  }
+  try {
+    const addon = createRequire(import.meta.url)(path) as Addon;
+    return addon.send;
+  } catch (err) {
+    throw new CorralError('CORRAL_ERR_NOTIFY', `cannot load the sd_notify addon ${path}: ${(err as Error).message}`, { cause: err });
+  }
+}
+
+/** CLOCK_MONOTONIC in microseconds: libuv's hrtime reads CLOCK_MONOTONIC on Linux, as systemd expects. */
+export function monotonicUsec(): bigint {
+  return process.hrtime.bigint() / 1000n;
+}
+
+/** STATUS= must be one line: systemd splits the datagram on newlines. */
+export function oneLine(text: string): string {
+  return text.replace(/[\r\n]+/g, ' ').trim();
+}
+
+export interface NotifierOptions {
+  /** The datagram sender; defaults to the native addon. Tests may pass another real sender. */
+  send?: DatagramSend;
+}
+
+/**
+ * Returns a Notifier that speaks to systemd, or `noopNotifier` when corral was not started by
+ * systemd with Type=notify (no NOTIFY_SOCKET). Throws CORRAL_ERR_NOTIFY when systemd expects
+ * notifications but the addon is missing: failing at once beats a start that hangs until
+ * TimeoutStartSec.
+ */
+export function createNotifier(systemdEnv: SystemdEnv, logger: Logger, options: NotifierOptions = {}): Notifier {
+  const address = systemdEnv.notifySocket;
+  if (address === undefined) return noopNotifier;
+  const send = options.send ?? loadDatagramSend();
+  let closed = false;
+  // Log a failing send once per distinct error, not once per watchdog tick; log the recovery.
+  let lastErrorCode: string | undefined;
+
+  function notify(fields: readonly string[]): void {
+    if (closed) return;
+    const payload = Buffer.from(fields.join('\n'), 'utf8');
+    try {
+      send(address as string, payload);
+      if (lastErrorCode !== undefined) {
+        logger.info({ event: 'systemd.notify.recovered', socket: address }, 'sd_notify works again');
+        lastErrorCode = undefined;
+      }
+      logger.debug({ event: 'systemd.notify', fields }, 'sd_notify sent');
+    } catch (err) {
+      const code = String((err as NodeJS.ErrnoException).code ?? 'EUNKNOWN');
+      if (code !== lastErrorCode) {
+        lastErrorCode = code;
+        logger.warn(
+          { event: 'systemd.notify.failed', code: 'CORRAL_ERR_NOTIFY', errno: code, socket: address, fields, err: (err as Error).message },
+          'could not send a notification to systemd',
+        );
+      }
+    }
+  }
+
+  const watchdogIntervalMs = systemdEnv.watchdogUsec === undefined ? undefined : Math.max(1, Math.floor(systemdEnv.watchdogUsec / 2000));
+
+  return {
+    ready(status) {
+      notify(['READY=1', `STATUS=${oneLine(status)}`]);
+    },
+    reloading(status) {
+      // MONOTONIC_USEC lets systemd ≥253 (Type=notify-reload) match this RELOADING=1 to the
+      // reload it asked for; systemd 252 ignores the field and still honours RELOADING/READY.
+      notify(['RELOADING=1', `MONOTONIC_USEC=${monotonicUsec()}`, `STATUS=${oneLine(status)}`]);
+    },
+    stopping(status) {
+      notify(['STOPPING=1', `STATUS=${oneLine(status)}`]);
+    },
+    status(status) {
+      notify([`STATUS=${oneLine(status)}`]);
+    },
+    watchdog() {
+      if (watchdogIntervalMs !== undefined) notify(['WATCHDOG=1']);
+    },
+    watchdogIntervalMs,
+    close() {
+      closed = true;
+    },
+  };
+}

@@ -1,0 +1,124 @@
+import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { readSystemdEnv } from '../../src/config/systemd-env.js';
+import { createLogger } from '../../src/log/logger.js';
+import { noopNotifier } from '../../src/master/notify.js';
+import { addonPath, createNotifier, loadDatagramSend, monotonicUsec } from '../../src/master/sd-notify.js';
+import { python3Available, startNotifyReceiver, type NotifyReceiver } from '../system/notify-receiver.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'corral-sdnotify-'));
+after(() => rmSync(dir, { recursive: true, force: true }));
+
+function fileLogger(name: string) {
+  const file = join(dir, name);
+  const log = createLogger({ CORRAL_LOG_FILE: file, CORRAL_LOG_LEVEL: 'debug' }, { role: 'master' });
+  return {
+    logger: log.logger,
+    /** The parsed lines once `ready` holds for them (bounded poll: pino opens the file asynchronously). */
+    async lines(ready: (lines: Array<Record<string, unknown>>) => boolean): Promise<Array<Record<string, unknown>>> {
+      const deadline = Date.now() + 5000;
+      for (;;) {
+        log.flush();
+        let lines: Array<Record<string, unknown>> = [];
+        try {
+          lines = readFileSync(file, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>);
+        } catch (err) {
+          if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+        }
+        if (ready(lines) || Date.now() > deadline) return lines;
+        await new Promise((r) => setTimeout(r, 20));
+      }
+    },
+  };
+}
+
+test('without NOTIFY_SOCKET the notifier is the no-op one and needs no addon', () => {
+  const n = createNotifier(readSystemdEnv({}), fileLogger('noop.log').logger, {
+    send: () => assert.fail('nothing may be sent'),
+  });
+  assert.equal(n, noopNotifier);
+  assert.equal(n.watchdogIntervalMs, undefined);
+});
+
+test('a missing addon is a clear CORRAL_ERR_NOTIFY, not a silent no-op', () => {
+  assert.throws(() => loadDatagramSend(join(dir, 'nope.node')), (err: Error & { code?: string }) => {
+    assert.equal(err.code, 'CORRAL_ERR_NOTIFY');
+    assert.match(err.message, /npm rebuild|npm ci/);
+    return true;
+  });
+});
+
+const skipReason = python3Available() ? false : 'python3 is needed to play the datagram receiver';
+
+for (const kind of ['path', 'abstract'] as const) {
+  describe(`over a real AF_UNIX datagram socket (${kind})`, { skip: skipReason }, () => {
+    let receiver: NotifyReceiver;
+    before(async () => {
+      const address = kind === 'path' ? join(dir, `notify-${kind}.sock`) : `@corral-test/${process.pid}/${Date.now()}`;
+      receiver = await startNotifyReceiver(address);
+    });
+    after(() => receiver.close());
+
+    test('each call is one datagram, sent by this very process (NotifyAccess=main works)', async () => {
+      const log = fileLogger(`ok-${kind}.log`);
+      const env = readSystemdEnv({ NOTIFY_SOCKET: receiver.address, WATCHDOG_USEC: '4000000' });
+      const n = createNotifier(env, log.logger);
+      assert.equal(n.watchdogIntervalMs, 2000, 'pings at half the period, like sd_watchdog_enabled advises');
+      const before = monotonicUsec();
+      n.ready('2/2 workers ready\nsecond line');
+      n.status('capacity ok');
+      n.reloading('reloading: generation 2');
+      n.watchdog();
+      n.stopping('stopping: draining 2 workers');
+      const after = monotonicUsec();
+      const got = await receiver.waitFor(5);
+      assert.deepEqual(
+        got.map((d) => d.pid),
+        got.map(() => process.pid),
+      );
+      assert.equal(got[0]?.text, 'READY=1\nSTATUS=2/2 workers ready second line');
+      assert.equal(got[1]?.text, 'STATUS=capacity ok');
+      const reload = got[2]?.text.split('\n') ?? [];
+      assert.equal(reload[0], 'RELOADING=1');
+      const usec = BigInt((reload[1] ?? '').replace(/^MONOTONIC_USEC=/, ''));
+      assert.ok(usec >= before && usec <= after, `MONOTONIC_USEC ${usec} within [${before}, ${after}]`);
+      assert.equal(reload[2], 'STATUS=reloading: generation 2');
+      assert.equal(got[3]?.text, 'WATCHDOG=1');
+      assert.equal(got[4]?.text, 'STOPPING=1\nSTATUS=stopping: draining 2 workers');
+      n.close();
+      n.status('after close');
+      n.close();
+      const sent = (await log.lines((ls) => ls.filter((l) => l.event === 'systemd.notify').length >= 5)).filter((l) => l.event === 'systemd.notify');
+      assert.equal(sent.length, 5);
+      assert.equal(receiver.received.length, 5, 'nothing is sent after close()');
+    });
+
+    test('WATCHDOG=1 is not sent when the watchdog belongs to another pid', async () => {
+      const start = receiver.received.length;
+      const n = createNotifier(readSystemdEnv({ NOTIFY_SOCKET: receiver.address, WATCHDOG_USEC: '4000000', WATCHDOG_PID: '1' }, process.pid), fileLogger(`wd-${kind}.log`).logger);
+      assert.equal(n.watchdogIntervalMs, undefined);
+      n.watchdog();
+      n.status('marker');
+      const got = await receiver.waitFor(start + 1);
+      assert.deepEqual(got.slice(start).map((d) => d.text), ['STATUS=marker']);
+    });
+  });
+}
+
+test('a socket nobody listens on: calls never throw and the failure is logged once per error', async () => {
+  const log = fileLogger('fail.log');
+  const n = createNotifier(readSystemdEnv({ NOTIFY_SOCKET: join(dir, 'absent.sock'), WATCHDOG_USEC: '1000000' }), log.logger, {
+    send: loadDatagramSend(addonPath()),
+  });
+  for (let i = 0; i < 5; i++) n.watchdog();
+  n.ready('ready');
+  n.close();
+  const lines = await log.lines((ls) => ls.some((l) => l.event === 'systemd.notify.failed'));
+  const failures = lines.filter((l) => l.event === 'systemd.notify.failed');
+  assert.equal(failures.length, 1);
+  assert.equal(failures[0]?.code, 'CORRAL_ERR_NOTIFY');
+  assert.equal(failures[0]?.errno, 'ENOENT');
+});
