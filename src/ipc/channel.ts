@@ -6,9 +6,11 @@ import { IPC_TAG, isChildMessage, isMasterMessage, type ChildMessage, type Maste
 type Handlers<M extends { type: string }> = { [K in M['type']]?: (msg: Extract<M, { type: K }>) => void };
 
 interface Endpoint {
-  send?: ((message: unknown, ...rest: never[]) => boolean) | undefined;
+  // Method syntax on purpose: parameters are checked bivariantly, so process, ChildProcess and
+  // cluster.Worker (whose send() takes Serializable) all fit.
+  send?(message: object): boolean;
   connected?: boolean;
-  isConnected?: () => boolean;
+  isConnected?(): boolean;
   on(event: 'message', listener: (message: unknown) => void): unknown;
 }
 
@@ -22,7 +24,7 @@ function sendTagged(ep: Endpoint, msg: object): boolean {
   try {
     // Errors (EPIPE after the peer died) surface through the callback-less send as 'error' events on
     // the process; the caller only needs to know whether it was handed to the channel.
-    return (ep.send as (m: unknown) => boolean)({ tag: IPC_TAG, ...msg });
+    return ep.send({ tag: IPC_TAG, ...msg });
   } catch {
     return false;
   }

@@ -2,6 +2,7 @@
 
 import type { Command } from '../command.js';
 import { configCommand } from './config.js';
+import { startCommand } from './start.js';
 import { versionCommand } from './version.js';
 
-export const commands: readonly Command[] = [configCommand, versionCommand];
+export const commands: readonly Command[] = [startCommand, configCommand, versionCommand];

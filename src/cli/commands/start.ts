@@ -1,0 +1,41 @@
+import { fileURLToPath } from 'node:url';
+import { loadSettings } from '../../config/load.js';
+import { runMaster } from '../../master/run.js';
+import { parseFlags, type Command } from '../command.js';
+
+/** The CLI is the one place that knows every entry point. */
+export const ENTRY_POINTS = {
+  workerExec: fileURLToPath(new URL('../../worker/entry.js', import.meta.url)),
+  keeperExec: fileURLToPath(new URL('../../sheets/keeper-main.js', import.meta.url)),
+};
+
+export const startCommand: Command = {
+  name: 'start',
+  summary: 'Start the master and its workers in the foreground.',
+  help: `Usage: corral start
+
+Starts the master in the foreground (systemd, a container or a terminal supervise it). The master
+forks CORRAL_WORKERS workers serving CORRAL_BIND, the Sheets keeper, and the admin API on
+CORRAL_ADMIN_BIND. Settings come from .env (or CORRAL_ENV_FILE) and the environment: see
+\`corral config\` and config/.env.example.
+
+Signals to the master:
+  TERM, INT   graceful stop (in-flight requests finish, up to CORRAL_GRACEFUL_TIMEOUT)
+  QUIT        fast stop
+  HUP         zero-downtime reload (re-reads .env, new generation of workers)
+  TTIN, TTOU  one worker more / less
+  USR1        reopen the log file (after logrotate)
+
+Exit codes: 0 stopped cleanly, 3 no worker could boot, 78 invalid settings.`,
+  async run(argv) {
+    const { values } = parseFlags(argv, {});
+    if (values.help) {
+      process.stdout.write(`${this.help}\n`);
+      return 0;
+    }
+    const loaded = loadSettings();
+    await runMaster(loaded, ENTRY_POINTS);
+    // The master exits through its own lifecycle; keep the CLI promise pending.
+    return new Promise<number>(() => {});
+  },
+};

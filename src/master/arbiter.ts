@@ -1,0 +1,598 @@
+// The arbiter: forks and supervises the children. Signal handlers and child events only record
+// intent; one reconcile tick does all the work, in order: intents → reap → murder → manage.
+// (gunicorn's arbiter loop, without its sleep-on-a-pipe: Node's event loop is the loop.)
+
+import type { LoadedSettings } from '../config/load.js';
+import type { ChildIdentity } from '../config/identity.js';
+import type { Settings } from '../config/schema.js';
+import { BOOT_FAILURE_EXITS, EXIT, describeError } from '../errors.js';
+import type { ChildMessage } from '../ipc/messages.js';
+import type { Logger } from '../log/logger.js';
+import type { AdminView } from './admin/view.js';
+import { exponentialBackoff } from './backoff.js';
+import { computeCapacity, type Capacity } from './capacity.js';
+import type { Notifier } from './notify.js';
+import { snapshotOf, type ChildRecord, type RetireReason } from './registry.js';
+import type { Spawner } from './spawner.js';
+import { captureStuckStack, formatStack, type StderrRelay } from './stack-capture.js';
+
+export type Intent = 'reload' | 'stop' | 'quit' | 'ttin' | 'ttou' | 'reopen-logs';
+
+export interface ArbiterOptions {
+  readonly loaded: LoadedSettings;
+  /** Re-reads .env and the environment for a reload; throws ConfigError on bad values. */
+  readonly reloadSettings: () => LoadedSettings;
+  readonly spawner: Spawner;
+  readonly withKeeper: boolean;
+  readonly logger: Logger;
+  readonly reopenLogs: () => void;
+  readonly notifier: Notifier;
+  /** Called once with the exit code when the master is done. */
+  readonly onExit: (code: number) => void;
+  readonly now?: () => number;
+}
+
+/** A crash this soon after ready counts towards the crash-loop backoff. */
+const QUICK_CRASH_MS = 10_000;
+const BACKOFF = exponentialBackoff(250, 30_000);
+/** A child that has not reported ready after this long is killed as a failed boot. */
+const BOOT_TIMEOUT_FLOOR_MS = 60_000;
+/** Time allowed to pause a stuck worker and read its stack before the kill. */
+const STACK_CAPTURE_MS = 1500;
+const TICK_MS = 250;
+
+interface ReloadState {
+  readonly previous: LoadedSettings;
+  readonly previousGeneration: number;
+  readonly startedAt: number;
+}
+
+export class Arbiter {
+  private loaded: LoadedSettings;
+  private generation = 1;
+  private expected: number;
+  private phase: 'booting' | 'running' | 'stopping' = 'booting';
+  private readonly children = new Map<number, ChildRecord>();
+  private readonly relays = new Map<number, StderrRelay | undefined>();
+  private readonly intents: Intent[] = [];
+  private readonly exits: { record: ChildRecord; code: number | null; signal: NodeJS.Signals | null }[] = [];
+  private nextId = 1;
+  private bootFailures = 0;
+  private lastBootError: ChildRecord['bootError'];
+  private quickCrashes = 0;
+  private lastCrashAt = 0;
+  private nextSpawnAt = 0;
+  private keeperFailures = 0;
+  private nextKeeperSpawnAt = 0;
+  private keeperGaveWay = false;
+  private reload: ReloadState | undefined;
+  private stopDeadline = 0;
+  private keeperDrainSent = false;
+  private port: number | undefined;
+  private timer: NodeJS.Timeout | undefined;
+  private tickQueued = false;
+  private lastCapacityFull = false;
+  private lastStatusAt = 0;
+  private lastWatchdogAt = 0;
+  private finished = false;
+  readonly startedAt: number;
+  private readonly now: () => number;
+  private readonly log: Logger;
+
+  constructor(private readonly o: ArbiterOptions) {
+    this.loaded = o.loaded;
+    this.expected = o.loaded.settings.CORRAL_WORKERS;
+    this.now = o.now ?? Date.now;
+    this.log = o.logger;
+    this.startedAt = this.now();
+  }
+
+  get settings(): Settings {
+    return this.loaded.settings;
+  }
+
+  /** Starts the loop. */
+  start(): void {
+    const s = this.settings;
+    this.log.info(
+      { event: 'master.start', workers: this.expected, bind: `${s.CORRAL_BIND.host}:${s.CORRAL_BIND.port}`, timeout_s: s.CORRAL_TIMEOUT, env_file: this.loaded.envFile ?? null },
+      `corral master starting ${this.expected} workers`,
+    );
+    for (const warning of this.loaded.warnings) this.log.warn({ event: 'config.warning' }, warning);
+    this.timer = setInterval(() => this.tick(), TICK_MS);
+    this.requestTick();
+  }
+
+  /** Records an intent (from a signal or the admin API) and schedules a tick. Never does the work itself. */
+  record(intent: Intent): void {
+    this.intents.push(intent);
+    this.requestTick();
+  }
+
+  private requestTick(): void {
+    if (this.tickQueued) return;
+    this.tickQueued = true;
+    setImmediate(() => {
+      this.tickQueued = false;
+      this.tick();
+    });
+  }
+
+  // ---------------------------------------------------------------- the tick
+
+  tick(): void {
+    if (this.finished) return;
+    try {
+      this.handleIntents();
+      this.reap();
+      this.murder();
+      this.manage();
+      this.report();
+    } catch (err) {
+      this.log.error({ event: 'master.tick_failed', err: describeError(err) }, 'reconcile tick failed');
+    }
+  }
+
+  private handleIntents(): void {
+    for (let intent = this.intents.shift(); intent; intent = this.intents.shift()) {
+      if (this.phase === 'stopping' && intent !== 'quit' && intent !== 'reopen-logs') continue;
+      switch (intent) {
+        case 'stop':
+        case 'quit':
+          this.beginStop(intent === 'quit');
+          break;
+        case 'reload':
+          this.beginReload();
+          break;
+        case 'ttin':
+          this.expected++;
+          this.log.info({ event: 'workers.scale', expected: this.expected, delta: 1 }, `scaling to ${this.expected} workers`);
+          break;
+        case 'ttou':
+          if (this.expected > 1) this.expected--;
+          this.log.info({ event: 'workers.scale', expected: this.expected, delta: -1 }, `scaling to ${this.expected} workers`);
+          break;
+        case 'reopen-logs':
+          this.o.reopenLogs();
+          for (const c of this.children.values()) c.handle.send({ type: 'reopen-logs' });
+          this.log.info({ event: 'logs.reopen' }, 'log files reopened');
+          break;
+      }
+    }
+  }
+
+  private beginStop(fast: boolean): void {
+    const gracefulMs = fast ? 0 : this.settings.CORRAL_GRACEFUL_TIMEOUT * 1000;
+    if (this.phase !== 'stopping') {
+      this.log.info({ event: 'shutdown.start', fast, graceful_s: gracefulMs / 1000 }, fast ? 'fast shutdown' : 'graceful shutdown');
+      this.o.notifier.stopping('stopping');
+    }
+    this.phase = 'stopping';
+    this.stopDeadline = this.now() + gracefulMs + 2000;
+    for (const c of this.workers()) this.drain(c, fast ? 'quit' : 'shutdown', gracefulMs);
+    if (fast) this.drainKeeper(0);
+  }
+
+  private beginReload(): void {
+    if (this.reload) {
+      this.log.warn({ event: 'reload.ignored' }, 'a reload is already in progress');
+      return;
+    }
+    let next: LoadedSettings;
+    try {
+      next = this.o.reloadSettings();
+    } catch (err) {
+      this.log.error({ event: 'reload.failed', err: describeError(err) }, `reload refused, old workers keep serving: ${describeError(err).message}`);
+      return;
+    }
+    for (const warning of next.warnings) this.log.warn({ event: 'config.warning' }, warning);
+    this.reload = { previous: this.loaded, previousGeneration: this.generation, startedAt: this.now() };
+    this.loaded = next;
+    this.generation++;
+    this.expected = next.settings.CORRAL_WORKERS;
+    this.bootFailures = 0;
+    this.nextSpawnAt = 0;
+    this.o.notifier.reloading(`reloading: starting generation ${this.generation}`);
+    this.log.info({ event: 'reload.start', generation: this.generation, workers: this.expected }, `reload: starting generation ${this.generation}`);
+  }
+
+  private reap(): void {
+    for (let e = this.exits.shift(); e; e = this.exits.shift()) {
+      const { record: c, code, signal } = e;
+      this.children.delete(c.id);
+      this.relays.delete(c.id);
+      const wasReady = c.readyAt !== undefined;
+      const expectedExit = c.stopReason !== undefined;
+      const fields = { event: `${c.role}.exit`, worker_id: c.id, worker_pid: c.handle.pid, generation: c.generation, code, signal, reason: c.stopReason ?? null };
+      if (expectedExit) {
+        this.log.info(fields, `${c.role} ${c.id} exited (${c.stopReason})`);
+        continue;
+      }
+      if (c.role === 'keeper') {
+        this.keeperFailures++;
+        this.nextKeeperSpawnAt = this.now() + BACKOFF.delayMs(this.keeperFailures);
+        this.log.error({ ...fields, boot_error: c.bootError ?? null }, `keeper exited unexpectedly (code ${code}, signal ${signal}); restarting`);
+        continue;
+      }
+      if (!wasReady) {
+        this.bootFailures++;
+        this.lastBootError = c.bootError ?? { code: 'CORRAL_ERR_APP_LOAD', message: `worker exited with code ${code} signal ${signal} before it was ready` };
+        const kind = code !== null && BOOT_FAILURE_EXITS.has(code) ? 'cannot boot' : 'failed to boot';
+        this.log.error(
+          { ...fields, event: 'worker.boot_failed', failures: this.bootFailures, boot_error: this.lastBootError },
+          `worker ${c.id} ${kind}: ${this.lastBootError.message}`,
+        );
+        this.nextSpawnAt = this.now() + BACKOFF.delayMs(this.bootFailures);
+        continue;
+      }
+      const uptime = this.now() - (c.readyAt ?? c.startedAt);
+      if (uptime < QUICK_CRASH_MS) this.quickCrashes++;
+      else this.quickCrashes = Math.max(0, this.quickCrashes - 1);
+      this.lastCrashAt = this.now();
+      const delay = BACKOFF.delayMs(this.quickCrashes);
+      this.nextSpawnAt = Math.max(this.nextSpawnAt, this.now() + delay);
+      this.log.error(
+        { ...fields, uptime_ms: uptime, crash_loop: this.quickCrashes, respawn_in_ms: delay },
+        `worker ${c.id} (pid ${c.handle.pid}) died unexpectedly (code ${code}, signal ${signal}); replacing`,
+      );
+    }
+    if (this.quickCrashes > 0 && this.now() - this.lastCrashAt > 2 * QUICK_CRASH_MS) this.quickCrashes = 0;
+  }
+
+  private murder(): void {
+    const now = this.now();
+    const timeoutMs = this.settings.CORRAL_TIMEOUT * 1000;
+    for (const c of this.children.values()) {
+      if (c.state === 'killing') continue;
+      if (c.state === 'draining') {
+        if (c.drainDeadline !== undefined && now > c.drainDeadline) {
+          this.log.warn({ event: `${c.role}.kill`, worker_id: c.id, worker_pid: c.handle.pid, reason: 'drain deadline passed' }, `${c.role} ${c.id} did not finish draining; killing`);
+          c.state = 'killing';
+          c.handle.kill('SIGKILL');
+        }
+        continue;
+      }
+      const silentMs = now - c.lastBeatAt;
+      if (silentMs > timeoutMs) {
+        this.killStuck(c, silentMs);
+      } else if (c.state === 'booting' && now - c.startedAt > Math.max(BOOT_TIMEOUT_FLOOR_MS, timeoutMs)) {
+        c.bootError = { code: 'CORRAL_ERR_APP_LOAD', message: `not ready after ${Math.round((now - c.startedAt) / 1000)} s (createApp never resolved?)` };
+        c.state = 'killing';
+        c.handle.kill('SIGKILL');
+      }
+    }
+  }
+
+  private killStuck(c: ChildRecord, silentMs: number): void {
+    c.state = 'killing';
+    c.stopReason = 'timeout';
+    const seconds = Math.round(silentMs / 100) / 10;
+    this.log.error(
+      { event: 'worker.timeout', code: 'CORRAL_ERR_WORKER_TIMEOUT', worker_id: c.id, worker_pid: c.handle.pid, generation: c.generation, seconds_silent: seconds },
+      `${c.role} ${c.id} (pid ${c.handle.pid}) silent for ${seconds} s: killing and replacing`,
+    );
+    const relay = this.relays.get(c.id);
+    const kill = () => c.handle.kill('SIGKILL');
+    if (!this.settings.CORRAL_STUCK_STACKS || !relay) {
+      kill();
+      return;
+    }
+    void captureStuckStack(c.handle.pid, relay, STACK_CAPTURE_MS).then(
+      (frames) => {
+        if (frames && frames.length > 0) {
+          this.log.error({ event: 'worker.stack', worker_id: c.id, worker_pid: c.handle.pid, frames }, `stack of stuck ${c.role} ${c.id}:\n${formatStack(frames)}`);
+        } else {
+          this.log.warn({ event: 'worker.stack', worker_id: c.id, worker_pid: c.handle.pid, frames: null }, `could not capture the stack of ${c.role} ${c.id}`);
+        }
+        kill();
+      },
+      kill,
+    );
+  }
+
+  private manage(): void {
+    const now = this.now();
+    if (this.phase === 'stopping') {
+      this.manageStop(now);
+      return;
+    }
+    if (this.o.withKeeper && !this.keeper() && now >= this.nextKeeperSpawnAt) this.spawn('keeper');
+    // Workers wait for the keeper at first boot so the first requests find it, but not forever.
+    const keeper = this.keeper();
+    if (this.o.withKeeper && this.phase === 'booting' && keeper?.state !== 'ready' && !this.keeperGaveWay) {
+      if (this.keeperFailures < this.settings.CORRAL_BOOT_ATTEMPTS && now - this.startedAt < BOOT_TIMEOUT_FLOOR_MS) return;
+      this.keeperGaveWay = true;
+      this.log.error({ event: 'keeper.unavailable' }, 'the keeper is not ready; starting workers without it (Sheets reads will fail until it is)');
+    }
+
+    const current = this.workers().filter((c) => c.generation === this.generation && c.retire === undefined && c.state !== 'draining' && c.state !== 'killing');
+    // Scale down: retire the oldest of the current generation.
+    for (let excess = current.length - this.expected; excess > 0; excess--) {
+      const oldest = current.shift();
+      if (oldest) this.markRetire(oldest, 'scale-down');
+    }
+    this.promoteOneRecycle();
+
+    const activeCurrent = this.workers().filter((c) => c.generation === this.generation && c.retire === undefined && (c.state === 'booting' || c.state === 'ready'));
+    if (this.bootFailures >= this.settings.CORRAL_BOOT_ATTEMPTS) {
+      if (this.giveUpOnBoot()) return;
+    }
+    const missing = this.expected - activeCurrent.length;
+    if (missing > 0 && now >= this.nextSpawnAt) {
+      // After failures, probe with one worker at a time rather than a burst of doomed forks.
+      const n = this.bootFailures > 0 || this.quickCrashes > 1 ? 1 : missing;
+      for (let i = 0; i < n; i++) this.spawn('worker');
+      if (n > 0 && (this.bootFailures > 0 || this.quickCrashes > 1)) {
+        this.log.info({ event: 'worker.respawn', failures: this.bootFailures, crash_loop: this.quickCrashes }, 'respawning after backoff');
+      }
+    }
+
+    // Retire outgoing workers (old generation, or asked to be recycled) only while enough
+    // current ones are ready to take their place: zero downtime.
+    const readyCurrent = activeCurrent.filter((c) => c.state === 'ready').length;
+    const outgoing = this.workers().filter((c) => (c.generation !== this.generation || c.retire !== undefined) && c.state !== 'draining' && c.state !== 'killing');
+    let readyOutgoing = outgoing.filter((c) => c.state === 'ready').length;
+    for (const c of outgoing) {
+      if (c.state === 'booting') {
+        this.drain(c, 'superseded', 0);
+        continue;
+      }
+      if (c.retire === 'uncaught' || readyCurrent + readyOutgoing - 1 >= this.expected) {
+        this.drain(c, c.retire ?? `reload to generation ${this.generation}`, this.settings.CORRAL_GRACEFUL_TIMEOUT * 1000);
+        readyOutgoing--;
+      }
+    }
+
+    if (this.phase === 'booting' && readyCurrent >= this.expected) {
+      this.phase = 'running';
+      const admin = this.adminPort;
+      this.log.info(
+        { event: 'master.ready', workers: readyCurrent, port: this.port ?? null, admin_port: admin ?? null, generation: this.generation },
+        `corral ready: ${readyCurrent} workers on port ${this.port}`,
+      );
+      this.o.notifier.ready(this.statusLine());
+    }
+    if (this.reload && readyCurrent >= this.expected && !this.workers().some((c) => c.generation !== this.generation)) {
+      this.log.info({ event: 'reload.done', generation: this.generation, workers: readyCurrent, ms: now - this.reload.startedAt }, `reload done: generation ${this.generation} serving`);
+      this.reload = undefined;
+      this.o.notifier.ready(this.statusLine());
+    }
+  }
+
+  /** Returns true when the master is exiting. */
+  private giveUpOnBoot(): boolean {
+    const err = this.lastBootError;
+    if (this.reload && this.workers().some((c) => c.generation === this.reload?.previousGeneration && c.state === 'ready')) {
+      const r = this.reload;
+      this.log.error(
+        { event: 'reload.failed', generation: this.generation, boot_error: err ?? null },
+        `reload failed: the new generation cannot boot (${err?.message}); generation ${r.previousGeneration} keeps serving`,
+      );
+      for (const c of this.workers()) if (c.generation === this.generation) this.drain(c, 'reload failed', 0);
+      this.loaded = r.previous;
+      this.generation = r.previousGeneration;
+      this.expected = r.previous.settings.CORRAL_WORKERS;
+      this.reload = undefined;
+      this.bootFailures = 0;
+      this.o.notifier.ready(this.statusLine());
+      return false;
+    }
+    if (this.workers().some((c) => c.state === 'ready')) return false;
+    this.log.fatal(
+      { event: 'boot.exhausted', code: 'CORRAL_ERR_BOOT_EXHAUSTED', attempts: this.bootFailures, boot_error: err ?? null },
+      `no worker could boot after ${this.bootFailures} attempts: ${err?.message}`,
+    );
+    this.finish(EXIT.BOOT_EXHAUSTED);
+    return true;
+  }
+
+  /** Recycling replaces one worker at a time: only one retiree may be waiting for its replacement. */
+  private promoteOneRecycle(): void {
+    const inProgress = this.workers().some((c) => c.retire !== undefined && c.retire !== 'uncaught' && c.state !== 'draining' && c.state !== 'killing');
+    if (inProgress) return;
+    const next = this.workers().find((c) => c.pendingRetire !== undefined && c.state === 'ready');
+    if (next) {
+      this.markRetire(next, next.pendingRetire as RetireReason);
+      next.pendingRetire = undefined;
+    }
+  }
+
+  private markRetire(c: ChildRecord, reason: RetireReason): void {
+    if (c.retire) return;
+    c.retire = reason;
+    this.log.info({ event: 'worker.recycle', worker_id: c.id, worker_pid: c.handle.pid, reason }, `recycling worker ${c.id} (${reason})`);
+  }
+
+  private manageStop(now: number): void {
+    const workersLeft = this.workers().length;
+    const keeper = this.keeper();
+    if (workersLeft === 0 && keeper && !this.keeperDrainSent) this.drainKeeper(Math.max(5000, this.stopDeadline - now));
+    if (workersLeft === 0 && !keeper) {
+      this.log.info({ event: 'shutdown.done' }, 'all children stopped');
+      this.finish(EXIT.OK);
+      return;
+    }
+    if (now > this.stopDeadline + (keeper && workersLeft === 0 ? 5000 : 0)) {
+      for (const c of this.children.values()) {
+        if (c.state !== 'killing') {
+          this.log.warn({ event: `${c.role}.kill`, worker_id: c.id, worker_pid: c.handle.pid, reason: 'graceful timeout' }, `killing ${c.role} ${c.id} after the graceful timeout`);
+          c.state = 'killing';
+          c.stopReason ??= 'shutdown';
+          c.handle.kill('SIGKILL');
+        }
+      }
+    }
+  }
+
+  private drainKeeper(gracefulMs: number): void {
+    const keeper = this.keeper();
+    if (!keeper) return;
+    this.keeperDrainSent = true;
+    this.drain(keeper, 'shutdown', gracefulMs);
+  }
+
+  private drain(c: ChildRecord, reason: string, gracefulMs: number): void {
+    if (c.state === 'draining' || c.state === 'killing') return;
+    c.stopReason = reason;
+    if (c.state === 'booting') {
+      c.state = 'killing';
+      c.handle.kill('SIGTERM');
+      return;
+    }
+    c.state = 'draining';
+    c.drainDeadline = this.now() + gracefulMs + 2000;
+    if (!c.handle.send({ type: 'drain', reason, gracefulMs })) c.handle.kill('SIGTERM');
+  }
+
+  private spawn(role: 'worker' | 'keeper'): void {
+    const id = role === 'keeper' ? 0 : this.nextId++;
+    const identity: ChildIdentity = { role, workerId: id, generation: this.generation };
+    const now = this.now();
+    let record: ChildRecord | undefined;
+    const spawned = this.o.spawner.spawn(identity, this.loaded.childEnv, {
+      onMessage: (msg) => {
+        if (record) this.onMessage(record, msg);
+      },
+      onExit: (code, signal) => {
+        if (!record) return;
+        this.exits.push({ record, code, signal });
+        this.requestTick();
+      },
+    });
+    record = {
+      id,
+      role,
+      generation: this.generation,
+      handle: spawned.handle,
+      startedAt: now,
+      state: 'booting',
+      readyAt: undefined,
+      lastBeatAt: now,
+      figures: undefined,
+      port: undefined,
+      bootError: undefined,
+      retire: undefined,
+      pendingRetire: undefined,
+      drainDeadline: undefined,
+      stopReason: undefined,
+    };
+    this.children.set(id, record);
+    this.relays.set(id, spawned.relay);
+    this.log.info({ event: `${role}.boot`, worker_id: id, worker_pid: spawned.handle.pid, generation: this.generation }, `booting ${role} ${id} (pid ${spawned.handle.pid})`);
+  }
+
+  private onMessage(c: ChildRecord, msg: ChildMessage): void {
+    const now = this.now();
+    switch (msg.type) {
+      case 'heartbeat':
+        c.lastBeatAt = now;
+        c.figures = msg.figures;
+        this.checkMemory(c);
+        return;
+      case 'ready':
+        c.lastBeatAt = now;
+        if (c.state !== 'booting') return;
+        c.state = 'ready';
+        c.readyAt = now;
+        if (msg.port !== undefined) {
+          c.port = msg.port;
+          this.port = msg.port;
+        }
+        if (c.role === 'keeper') this.keeperFailures = 0;
+        else this.bootFailures = 0;
+        this.log.info({ event: `${c.role}.ready`, worker_id: c.id, worker_pid: c.handle.pid, generation: c.generation, port: msg.port ?? null, boot_ms: now - c.startedAt }, `${c.role} ${c.id} ready`);
+        break;
+      case 'boot-failed':
+        c.bootError = { code: msg.code, message: msg.message, ...(msg.stack ? { stack: msg.stack } : {}) };
+        return;
+      case 'retire':
+        if (msg.reason === 'uncaught') this.markRetire(c, 'uncaught');
+        else c.pendingRetire ??= msg.reason;
+        break;
+      case 'drained':
+        return;
+    }
+    this.requestTick();
+  }
+
+  private checkMemory(c: ChildRecord): void {
+    const limitMb = this.settings.CORRAL_MAX_WORKER_MEMORY_MB;
+    if (c.role !== 'worker' || limitMb <= 0 || c.state !== 'ready' || c.retire || c.pendingRetire || !c.figures) return;
+    const rssMb = c.figures.rssBytes / 1048576;
+    if (rssMb > limitMb) {
+      this.log.warn({ event: 'worker.memory_limit', worker_id: c.id, worker_pid: c.handle.pid, rss_mb: Math.round(rssMb), limit_mb: limitMb }, `worker ${c.id} RSS ${Math.round(rssMb)} MiB over the limit`);
+      c.pendingRetire = 'memory';
+    }
+  }
+
+  // ---------------------------------------------------------------- reporting
+
+  private report(): void {
+    const now = this.now();
+    const capacity = this.capacity();
+    if ((capacity.status === 'FULL') !== this.lastCapacityFull || now - this.lastStatusAt >= 5000) {
+      this.lastCapacityFull = capacity.status === 'FULL';
+      for (const c of this.workers()) c.handle.send({ type: 'capacity', full: this.lastCapacityFull, current: capacity.current_connections, max: capacity.max_connections });
+    }
+    if (now - this.lastStatusAt >= 5000) {
+      this.lastStatusAt = now;
+      this.o.notifier.status(this.statusLine());
+    }
+    const wd = this.o.notifier.watchdogIntervalMs;
+    if (wd !== undefined && now - this.lastWatchdogAt >= wd) {
+      // The watchdog is fed only while at least one worker beats: a host with every worker stuck
+      // should be restarted by systemd.
+      const timeoutMs = this.settings.CORRAL_TIMEOUT * 1000;
+      if (this.workers().some((c) => c.state === 'ready' && now - c.lastBeatAt <= timeoutMs)) {
+        this.lastWatchdogAt = now;
+        this.o.notifier.watchdog();
+      }
+    }
+  }
+
+  statusLine(): string {
+    const ready = this.workers().filter((c) => c.state === 'ready').length;
+    const cap = this.capacity();
+    return `${ready}/${this.expected} workers ready, generation ${this.generation}, capacity ${cap.status} (${cap.current_connections}/${cap.max_connections})`;
+  }
+
+  capacity(): Capacity {
+    return computeCapacity({
+      activeConnections: this.workers().map((c) => c.figures?.activeConnections ?? 0),
+      workers: this.expected,
+      workerConnections: this.settings.CORRAL_WORKER_CONNECTIONS,
+      maxConnections: this.settings.CORRAL_MAX_CONNECTIONS,
+    });
+  }
+
+  adminPort: number | undefined;
+
+  private workers(): ChildRecord[] {
+    return [...this.children.values()].filter((c) => c.role === 'worker');
+  }
+
+  private keeper(): ChildRecord | undefined {
+    return this.children.get(0);
+  }
+
+  private finish(code: number): void {
+    if (this.finished) return;
+    this.finished = true;
+    if (this.timer) clearInterval(this.timer);
+    for (const c of this.children.values()) c.handle.kill('SIGKILL');
+    this.o.onExit(code);
+  }
+
+  /** The admin API's window on the arbiter. */
+  view(): AdminView {
+    return {
+      startedAt: this.startedAt,
+      settings: () => this.settings,
+      children: () => [...this.children.values()].map(snapshotOf),
+      expectedWorkers: () => this.expected,
+      generation: () => this.generation,
+      requestReload: () => this.record('reload'),
+      requestWorkerDelta: (delta) => this.record(delta > 0 ? 'ttin' : 'ttou'),
+    };
+  }
+}

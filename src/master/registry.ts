@@ -1,0 +1,49 @@
+// The arbiter's book of live children. Plain data: the arbiter's tick is the only writer.
+
+import type { ChildFigures, MasterMessage } from '../ipc/messages.js';
+import type { ChildSnapshot, ChildState } from './admin/view.js';
+
+export interface ChildHandle {
+  readonly pid: number;
+  send(msg: MasterMessage): boolean;
+  kill(signal: NodeJS.Signals): void;
+}
+
+export type RetireReason = 'max-requests' | 'uncaught' | 'memory' | 'scale-down';
+
+export interface ChildRecord {
+  readonly id: number;
+  readonly role: 'worker' | 'keeper';
+  readonly generation: number;
+  readonly handle: ChildHandle;
+  readonly startedAt: number;
+  state: ChildState | 'killing';
+  readyAt: number | undefined;
+  lastBeatAt: number;
+  figures: ChildFigures | undefined;
+  port: number | undefined;
+  /** The last boot-failed report, logged when the child exits. */
+  bootError: { code: string; message: string; stack?: string } | undefined;
+  /** Asked to be replaced; the replacement is started before this one drains. */
+  retire: RetireReason | undefined;
+  /** Asked to be recycled, waiting for its turn (recycling replaces one worker at a time). */
+  pendingRetire: RetireReason | undefined;
+  /** Set when a drain was sent: after this, the child is killed. */
+  drainDeadline: number | undefined;
+  /** Why we are stopping it (so its exit is not read as a crash). */
+  stopReason: string | undefined;
+}
+
+export function snapshotOf(r: ChildRecord): ChildSnapshot {
+  return {
+    id: r.id,
+    role: r.role,
+    pid: r.handle.pid,
+    generation: r.generation,
+    state: r.state === 'killing' ? 'draining' : r.state,
+    startedAt: r.startedAt,
+    readyAt: r.readyAt,
+    lastBeatAt: r.lastBeatAt,
+    figures: r.figures,
+  };
+}

@@ -1,0 +1,84 @@
+// Forks real children: workers through node:cluster (they share the listening socket), the keeper
+// through child_process.fork (one per host, no shared socket). Both get stderr piped to the
+// master, which relays it line by line and reads the inspector URL from it (see stack-capture.ts).
+
+import { fork, type ChildProcess } from 'node:child_process';
+import cluster, { type Worker } from 'node:cluster';
+import { identityEnv, type ChildIdentity } from '../config/identity.js';
+import type { ChildMessage } from '../ipc/messages.js';
+import { masterChannel } from '../ipc/channel.js';
+import type { ChildHandle } from './registry.js';
+import { relayStderr, type StderrRelay } from './stack-capture.js';
+
+export interface SpawnedChild {
+  readonly handle: ChildHandle;
+  readonly relay: StderrRelay | undefined;
+}
+
+export interface ChildEvents {
+  onMessage(msg: ChildMessage): void;
+  onExit(code: number | null, signal: NodeJS.Signals | null): void;
+}
+
+export interface Spawner {
+  spawn(identity: ChildIdentity, env: Readonly<Record<string, string>>, events: ChildEvents): SpawnedChild;
+}
+
+export interface SpawnerOptions {
+  readonly workerExec: string;
+  readonly keeperExec: string | undefined;
+  /** Let the master pause a stuck child through the inspector (SIGUSR1 opens it on a random loopback port). */
+  readonly inspectable: boolean;
+}
+
+const STDIO: ['inherit', 'inherit', 'pipe', 'ipc'] = ['inherit', 'inherit', 'pipe', 'ipc'];
+
+function relayOf(stderr: NodeJS.ReadableStream | null | undefined): StderrRelay | undefined {
+  if (!stderr) return undefined;
+  return relayStderr(stderr as import('node:stream').Readable, (line) => process.stderr.write(line));
+}
+
+function attach(ep: Parameters<typeof masterChannel>[0], events: ChildEvents) {
+  const channel = masterChannel(ep);
+  const forward = (m: ChildMessage) => events.onMessage(m);
+  channel.listen({ ready: forward, heartbeat: forward, 'boot-failed': forward, retire: forward, drained: forward });
+  return channel;
+}
+
+function handleOf(pid: number | undefined, channel: ReturnType<typeof masterChannel>, proc: ChildProcess): ChildHandle {
+  return {
+    pid: pid ?? -1,
+    send: (m) => channel.send(m),
+    kill: (sig) => {
+      try {
+        proc.kill(sig);
+      } catch {
+        // already gone
+      }
+    },
+  };
+}
+
+export function createSpawner(o: SpawnerOptions): Spawner {
+  const execArgv = o.inspectable ? ['--inspect-port=127.0.0.1:0'] : [];
+  return {
+    spawn(identity, env, events) {
+      const fullEnv = { ...env, ...identityEnv(identity) };
+      if (identity.role === 'worker') {
+        cluster.setupPrimary({ exec: o.workerExec, execArgv, stdio: STDIO, silent: false });
+        const worker: Worker = cluster.fork(fullEnv);
+        const channel = attach(worker, events);
+        worker.on('exit', (code, signal) => events.onExit(code, signal as NodeJS.Signals | null));
+        // EPIPE on a channel to a dying worker is expected; the exit event tells the story.
+        worker.on('error', () => {});
+        return { handle: handleOf(worker.process.pid, channel, worker.process), relay: relayOf(worker.process.stderr) };
+      }
+      if (!o.keeperExec) throw new Error('no keeper entry point configured');
+      const child: ChildProcess = fork(o.keeperExec, [], { env: fullEnv, execArgv, stdio: STDIO });
+      const channel = attach(child, events);
+      child.on('exit', (code, signal) => events.onExit(code, signal));
+      child.on('error', () => {});
+      return { handle: handleOf(child.pid, channel, child), relay: relayOf(child.stderr) };
+    },
+  };
+}

@@ -1,0 +1,50 @@
+// Loads the app module named by CORRAL_APP: `createApp(ctx)` (sync or async) returning a request
+// listener, or a default export that is itself a listener (an Express app runs unchanged).
+
+import type { RequestListener } from 'node:http';
+import { isAbsolute, resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import type { AppContext } from '../contract.js';
+import { CorralError } from '../errors.js';
+
+/** The bundled players app, used when CORRAL_APP is unset. */
+export const BUNDLED_APP = new URL('../app/index.js', import.meta.url).href;
+
+function specifierOf(app: string | undefined): string {
+  if (!app) return BUNDLED_APP;
+  if (app.startsWith('file:') || app.startsWith('node:')) return app;
+  // Paths (relative to the working directory) become file URLs; bare names are packages.
+  if (app.startsWith('.') || isAbsolute(app)) return pathToFileURL(resolve(app)).href;
+  return app;
+}
+
+function isListener(v: unknown): v is RequestListener {
+  return typeof v === 'function';
+}
+
+export async function loadApp(app: string | undefined, ctx: AppContext): Promise<RequestListener> {
+  const specifier = specifierOf(app);
+  let mod: Record<string, unknown>;
+  try {
+    mod = (await import(specifier)) as Record<string, unknown>;
+  } catch (err) {
+    throw new CorralError('CORRAL_ERR_APP_LOAD', `cannot import app module ${app ?? '(bundled app)'}: ${(err as Error).message}`, { cause: err });
+  }
+  // CommonJS modules arrive as { default: module.exports }.
+  const cjs = (mod.default && typeof mod.default === 'object' ? mod.default : undefined) as Record<string, unknown> | undefined;
+  const factory = mod.createApp ?? cjs?.createApp;
+  let listener: unknown;
+  try {
+    if (typeof factory === 'function') listener = await (factory as (c: AppContext) => unknown)(ctx);
+    else listener = mod.default;
+  } catch (err) {
+    throw new CorralError('CORRAL_ERR_APP_LOAD', `createApp() of ${app ?? '(bundled app)'} threw: ${(err as Error).message}`, { cause: err });
+  }
+  if (!isListener(listener)) {
+    throw new CorralError(
+      'CORRAL_ERR_APP_LOAD',
+      `app module ${app ?? '(bundled app)'} must export createApp(ctx) returning a request listener (req, res) => void, or a default export that is one`,
+    );
+  }
+  return listener;
+}

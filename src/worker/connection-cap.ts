@@ -1,0 +1,56 @@
+// Per-worker connection cap. A connection over the cap is still parsed (so the client reads a
+// proper HTTP answer, not a reset), gets an immediate 503 JSON with Retry-After, and is closed.
+// Over-cap connections that never send a request are dropped after a short timeout.
+
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
+
+const OVER_CAP = Symbol('corral.overCap');
+const OVER_CAP_IDLE_MS = 2000;
+
+type TaggedSocket = Socket & { [OVER_CAP]?: true };
+
+export interface ConnectionCap {
+  /** Connections counted against the cap (over-cap ones excluded). */
+  active(): number;
+  /** Host-wide FULL as broadcast by the master: refuse new connections even under the local cap. */
+  setHostFull(full: boolean, current: number, max: number): void;
+  /** Answers 503 and returns true when this request arrived on an over-cap connection. */
+  refuse(req: IncomingMessage, res: ServerResponse): boolean;
+}
+
+export function attachConnectionCap(server: Server, cap: number): ConnectionCap {
+  let active = 0;
+  let hostFull: { current: number; max: number } | undefined;
+  server.on('connection', (socket: TaggedSocket) => {
+    if (active >= cap || hostFull) {
+      socket[OVER_CAP] = true;
+      socket.setTimeout(OVER_CAP_IDLE_MS, () => socket.destroy());
+      return;
+    }
+    active++;
+    socket.once('close', () => {
+      active--;
+    });
+  });
+  return {
+    active: () => active,
+    setHostFull(full, current, max) {
+      hostFull = full ? { current, max } : undefined;
+    },
+    refuse(req, res) {
+      const socket = req.socket as TaggedSocket;
+      if (!socket[OVER_CAP]) return false;
+      const used = hostFull ?? { current: active, max: cap };
+      const body = JSON.stringify({ error: 'server_full', message: `server full (${used.current}/${used.max})`, retry_after: 1 });
+      res.writeHead(503, {
+        'content-type': 'application/json',
+        'content-length': Buffer.byteLength(body),
+        'retry-after': '1',
+        connection: 'close',
+      });
+      res.end(body);
+      return true;
+    },
+  };
+}

@@ -1,0 +1,74 @@
+// Request limits with clear JSON errors: header count/size (431), body size (413), slow headers
+// (408) and malformed requests (400). Node's parser detects most of them and reports through
+// 'clientError'; we answer with JSON instead of its bare default.
+
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
+import type { Duplex } from 'node:stream';
+
+export interface LimitSettings {
+  readonly CORRAL_LIMIT_REQUEST_FIELDS: number;
+  readonly CORRAL_LIMIT_REQUEST_BODY_BYTES: number;
+}
+
+function rawReply(socket: Duplex, status: number, reason: string, error: string, message: string): void {
+  if (!socket.writable) {
+    socket.destroy();
+    return;
+  }
+  const body = JSON.stringify({ error, message });
+  socket.end(`HTTP/1.1 ${status} ${reason}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`);
+}
+
+/** Maps parser errors to JSON answers. */
+export function attachClientErrorHandler(server: Server, onError: (code: string) => void): void {
+  server.on('clientError', (err: NodeJS.ErrnoException, socket: Duplex) => {
+    const code = err.code ?? 'UNKNOWN';
+    onError(code);
+    if (code === 'ECONNRESET' || code === 'EPIPE') {
+      socket.destroy();
+      return;
+    }
+    if (code === 'HPE_HEADER_OVERFLOW') rawReply(socket, 431, 'Request Header Fields Too Large', 'headers_too_large', 'request headers are too large');
+    else if (code === 'ERR_HTTP_REQUEST_TIMEOUT') rawReply(socket, 408, 'Request Timeout', 'request_timeout', 'request headers were not received in time');
+    else rawReply(socket, 400, 'Bad Request', 'bad_request', `malformed request (${code})`);
+  });
+}
+
+function reply(res: ServerResponse, status: number, error: string, message: string): void {
+  const body = JSON.stringify({ error, message });
+  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body), connection: 'close' });
+  res.end(body);
+}
+
+/**
+ * Checks header count and declared body size before the app sees the request, and caps chunked
+ * bodies while they stream. Returns false when the request was answered here.
+ */
+export function enforceRequestLimits(req: IncomingMessage, res: ServerResponse, limits: LimitSettings): boolean {
+  if (req.rawHeaders.length / 2 > limits.CORRAL_LIMIT_REQUEST_FIELDS) {
+    reply(res, 431, 'too_many_headers', `more than ${limits.CORRAL_LIMIT_REQUEST_FIELDS} header fields`);
+    return false;
+  }
+  const max = limits.CORRAL_LIMIT_REQUEST_BODY_BYTES;
+  const declared = req.headers['content-length'];
+  if (declared !== undefined && Number(declared) > max) {
+    reply(res, 413, 'body_too_large', `request body over ${max} bytes`);
+    req.resume();
+    return false;
+  }
+  if (declared === undefined && req.headers['transfer-encoding'] !== undefined) {
+    // Chunked bodies have no declared size: count what the parser pushes, whoever reads it.
+    let received = 0;
+    const push = req.push.bind(req);
+    req.push = (chunk: unknown, encoding?: BufferEncoding) => {
+      if (chunk) received += (chunk as Buffer).length;
+      if (received > max) {
+        if (!res.headersSent) reply(res, 413, 'body_too_large', `request body over ${max} bytes`);
+        req.socket.destroySoon();
+        return false;
+      }
+      return push(chunk, encoding);
+    };
+  }
+  return true;
+}

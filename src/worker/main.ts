@@ -1,0 +1,141 @@
+// Entry point of a worker process (forked by the master through node:cluster).
+
+import { loadSettings } from '../config/load.js';
+import { readIdentity } from '../config/identity.js';
+import type { AppContext } from '../contract.js';
+import { ConfigError, CorralError, EXIT, describeError } from '../errors.js';
+import { childChannel } from '../ipc/channel.js';
+import { createLogger } from '../log/logger.js';
+import { perWorkerCap } from '../master/capacity.js';
+import type { SheetsClient } from '../sheets/types.js';
+import { loadApp } from './app-loader.js';
+import { startHeartbeat } from './heartbeat.js';
+import { createWorkerServer } from './server.js';
+import { createSheetsAccess } from './sheets-access.js';
+
+export async function runWorker(): Promise<void> {
+  const identity = readIdentity() ?? { role: 'worker' as const, workerId: 0, generation: 0 };
+  const channel = childChannel();
+  // No master, no worker: an orphan must never keep serving.
+  process.on('disconnect', () => process.exit(EXIT.MASTER_GONE));
+  // Ctrl-C reaches the whole process group; the master decides how workers stop.
+  process.on('SIGINT', () => {});
+
+  let loaded;
+  try {
+    loaded = loadSettings();
+  } catch (err) {
+    const d = describeError(err);
+    channel.send({ type: 'boot-failed', code: d.code ?? 'CORRAL_ERR_CONFIG_INVALID', message: d.message });
+    process.exit(err instanceof ConfigError ? EXIT.CONFIG : EXIT.FAILURE);
+  }
+  const settings = loaded.settings;
+  const log = createLogger(settings, { role: 'worker', worker: identity.workerId, generation: identity.generation });
+  const logger = log.logger;
+
+  let server: ReturnType<typeof createWorkerServer> | undefined;
+  const closers: (() => Promise<void> | void)[] = [];
+  const sheets = await createSheetsAccess(settings, logger);
+  let retireSent = false;
+  const jitter = settings.CORRAL_MAX_REQUESTS_JITTER > 0 ? Math.floor(Math.random() * (settings.CORRAL_MAX_REQUESTS_JITTER + 1)) : 0;
+  const maxRequests = settings.CORRAL_MAX_REQUESTS > 0 ? settings.CORRAL_MAX_REQUESTS + jitter : 0;
+
+  const heartbeat = startHeartbeat(
+    (figures) => channel.send({ type: 'heartbeat', figures }),
+    () => ({
+      activeConnections: server?.cap.active() ?? 0,
+      requestsServed: server?.stats.served() ?? 0,
+      errorsServed: server?.stats.errors() ?? 0,
+      latencyP99Ms: server?.stats.takeP99() ?? 0,
+      ...(sheets.created() ? { extra: sheets.client()?.figures() ?? {} } : {}),
+    }),
+  );
+
+  const bootFail = (err: unknown, exitCode: number) => {
+    const d = describeError(err);
+    logger.error({ event: 'worker.boot_failed', code: d.code, err: d }, d.message);
+    channel.send({ type: 'boot-failed', code: d.code ?? 'CORRAL_ERR_APP_LOAD', message: d.message, ...(d.stack ? { stack: d.stack } : {}) });
+    log.flush();
+    process.exit(exitCode);
+  };
+
+  let exiting = false;
+  const drainAndExit = async (gracefulMs: number, code: number) => {
+    if (exiting) return;
+    exiting = true;
+    await server?.drain(gracefulMs);
+    for (const close of closers.reverse()) {
+      try {
+        await close();
+      } catch (err) {
+        logger.warn({ event: 'worker.close_failed', err: describeError(err) }, 'cleanup hook failed');
+      }
+    }
+    await sheets.close();
+    heartbeat.stop();
+    channel.send({ type: 'drained' });
+    log.flush();
+    process.exit(code);
+  };
+
+  process.on('uncaughtException', (err) => {
+    logger.error({ event: 'worker.uncaught', code: 'CORRAL_ERR_UNCAUGHT', err: describeError(err) }, 'uncaught exception: draining this worker');
+    // The master starts a replacement first, then tells this worker to drain; the timer is the
+    // fallback if the master never answers.
+    channel.send({ type: 'retire', reason: 'uncaught' });
+    setTimeout(() => void drainAndExit(settings.CORRAL_GRACEFUL_TIMEOUT * 1000, EXIT.UNCAUGHT), settings.CORRAL_GRACEFUL_TIMEOUT * 1000).unref();
+  });
+  process.on('unhandledRejection', (reason) => {
+    logger.error({ event: 'worker.unhandled_rejection', err: describeError(reason) }, 'unhandled promise rejection');
+  });
+
+  channel.listen({
+    drain: (m) => {
+      logger.info({ event: 'worker.draining', reason: m.reason }, 'draining');
+      void drainAndExit(m.gracefulMs, EXIT.OK);
+    },
+    'reopen-logs': () => log.reopen(),
+    capacity: (m) => server?.cap.setHostFull(m.full, m.current, m.max),
+  });
+  process.on('SIGTERM', () => void drainAndExit(settings.CORRAL_GRACEFUL_TIMEOUT * 1000, EXIT.OK));
+
+  const ctx: AppContext = {
+    settings,
+    logger,
+    get sheets(): SheetsClient | undefined {
+      return sheets.client();
+    },
+    workerId: identity.workerId,
+    generation: identity.generation,
+    onClose: (fn) => void closers.push(fn),
+  };
+
+  let listener;
+  try {
+    listener = await loadApp(settings.CORRAL_APP, ctx);
+  } catch (err) {
+    return bootFail(err, EXIT.APP_LOAD_ERROR);
+  }
+
+  server = createWorkerServer(listener, {
+    settings,
+    logger,
+    workerId: identity.workerId,
+    generation: identity.generation,
+    perWorkerCap: perWorkerCap(settings.CORRAL_WORKERS, settings.CORRAL_WORKER_CONNECTIONS, settings.CORRAL_MAX_CONNECTIONS),
+    onServed: (served) => {
+      if (maxRequests > 0 && served >= maxRequests && !retireSent) {
+        retireSent = true;
+        logger.info({ event: 'worker.max_requests', served, limit: maxRequests }, 'max requests reached, asking to be recycled');
+        channel.send({ type: 'retire', reason: 'max-requests' });
+      }
+    },
+  });
+  try {
+    const { address, port } = await server.listen();
+    logger.info({ event: 'worker.listening', address, port }, `listening on ${address}:${port}`);
+    channel.send({ type: 'ready', address, port });
+  } catch (err) {
+    bootFail(new CorralError('CORRAL_ERR_LISTEN', `cannot listen on ${settings.CORRAL_BIND.host}:${settings.CORRAL_BIND.port}: ${(err as Error).message}`, { cause: err }), EXIT.LISTEN_ERROR);
+  }
+}

@@ -1,0 +1,53 @@
+// Per-worker request figures for the heartbeat and the access log.
+
+import { createHistogram } from 'node:perf_hooks';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Logger } from '../log/logger.js';
+
+export interface RequestStats {
+  /** Call at the start of each request; logs and counts it when the response finishes. */
+  track(req: IncomingMessage, res: ServerResponse): void;
+  served(): number;
+  errors(): number;
+  /** p99 in ms since the last call (then reset). */
+  takeP99(): number;
+}
+
+export function createRequestStats(logger: Logger, accessLog: boolean, workerId: number, onServed: (n: number) => void): RequestStats {
+  let served = 0;
+  let errors = 0;
+  const latency = createHistogram();
+  return {
+    track(req, res) {
+      const started = process.hrtime.bigint();
+      const socket = req.socket;
+      const bytesBefore = socket.bytesWritten;
+      res.once('close', () => {
+        const ms = Number(process.hrtime.bigint() - started) / 1e6;
+        latency.record(Math.max(1, Math.round(ms * 1000)));
+        served++;
+        if (res.statusCode >= 500) errors++;
+        if (accessLog) {
+          logger.info({
+            event: 'access',
+            method: req.method,
+            path: req.url,
+            status: res.statusCode,
+            ms: Math.round(ms * 100) / 100,
+            bytes: socket.bytesWritten - bytesBefore,
+            remote: socket.remoteAddress,
+            worker: workerId,
+          });
+        }
+        onServed(served);
+      });
+    },
+    served: () => served,
+    errors: () => errors,
+    takeP99() {
+      const p99 = latency.count > 0 ? latency.percentile(99) / 1000 : 0;
+      latency.reset();
+      return Math.round(p99 * 10) / 10;
+    },
+  };
+}

@@ -1,0 +1,123 @@
+// The worker's HTTP server: limits, connection cap, health, access log, per-request error
+// isolation, and a graceful drain (stop accepting, Connection: close, wait, force).
+
+import { createServer, type IncomingMessage, type RequestListener, type Server, type ServerResponse } from 'node:http';
+import type { Settings } from '../config/schema.js';
+import type { Logger } from '../log/logger.js';
+import { describeError } from '../errors.js';
+import { attachConnectionCap, type ConnectionCap } from './connection-cap.js';
+import { attachClientErrorHandler, enforceRequestLimits } from './limits.js';
+import { createRequestStats, type RequestStats } from './request-stats.js';
+
+/** Answered by every worker, whatever the app, for load balancers. */
+export const HEALTH_PATH = '/api/admin/health';
+
+export interface WorkerServer {
+  readonly server: Server;
+  readonly cap: ConnectionCap;
+  readonly stats: RequestStats;
+  listen(): Promise<{ address: string; port: number }>;
+  /** Idempotent: stop accepting, close keep-alive, wait for in-flight requests up to gracefulMs. */
+  drain(gracefulMs: number): Promise<void>;
+  isDraining(): boolean;
+}
+
+export interface WorkerServerOptions {
+  readonly settings: Settings;
+  readonly logger: Logger;
+  readonly workerId: number;
+  readonly generation: number;
+  readonly perWorkerCap: number;
+  readonly onServed: (served: number) => void;
+}
+
+function sendJson(res: ServerResponse, status: number, body: unknown): void {
+  const text = JSON.stringify(body);
+  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });
+  res.end(text);
+}
+
+export function createWorkerServer(app: RequestListener, o: WorkerServerOptions): WorkerServer {
+  const { settings, logger } = o;
+  let draining = false;
+  let drainPromise: Promise<void> | undefined;
+
+  const stats = createRequestStats(logger, settings.CORRAL_ACCESS_LOG, o.workerId, o.onServed);
+
+  const handleError = (err: unknown, req: IncomingMessage, res: ServerResponse) => {
+    logger.error({ event: 'request.error', code: 'CORRAL_ERR_REQUEST', method: req.method, path: req.url, err: describeError(err) }, 'request handler threw');
+    if (!res.headersSent) sendJson(res, 500, { error: 'internal_error', message: 'the server failed to answer this request' });
+    else res.destroy();
+  };
+
+  const onRequest = (req: IncomingMessage, res: ServerResponse) => {
+    if (cap.refuse(req, res)) return;
+    stats.track(req, res);
+    // While draining, tell keep-alive clients to reconnect (to a fresh worker).
+    if (draining) res.setHeader('connection', 'close');
+    if (!enforceRequestLimits(req, res, settings)) return;
+    if (req.url === HEALTH_PATH && req.method === 'GET') {
+      sendJson(res, draining ? 503 : 200, { status: draining ? 'draining' : 'ok', worker: o.workerId, generation: o.generation });
+      return;
+    }
+    try {
+      const result = app(req, res) as unknown;
+      if (result && typeof (result as Promise<unknown>).then === 'function') {
+        (result as Promise<unknown>).catch((err) => handleError(err, req, res));
+      }
+    } catch (err) {
+      handleError(err, req, res);
+    }
+  };
+
+  const server = createServer(
+    {
+      maxHeaderSize: settings.CORRAL_LIMIT_REQUEST_HEADER_BYTES,
+      headersTimeout: settings.CORRAL_HEADERS_TIMEOUT * 1000,
+      requestTimeout: 0,
+      keepAliveTimeout: settings.CORRAL_KEEPALIVE * 1000,
+      // Check slow-header deadlines every second, not Node's default 30 s.
+      connectionsCheckingInterval: 1000,
+    },
+    onRequest,
+  );
+  // One more than the limit, so a request over it is detected rather than silently truncated.
+  server.maxHeadersCount = settings.CORRAL_LIMIT_REQUEST_FIELDS + 1;
+  const cap = attachConnectionCap(server, o.perWorkerCap);
+  attachClientErrorHandler(server, (code) => logger.debug({ event: 'request.client_error', code }));
+
+  return {
+    server,
+    cap,
+    stats,
+    isDraining: () => draining,
+    listen() {
+      const { host, port } = settings.CORRAL_BIND;
+      return new Promise((resolve, reject) => {
+        server.once('error', reject);
+        server.listen({ host, port }, () => {
+          server.off('error', reject);
+          const addr = server.address();
+          resolve(typeof addr === 'object' && addr ? { address: addr.address, port: addr.port } : { address: host, port });
+        });
+      });
+    },
+    drain(gracefulMs) {
+      if (drainPromise) return drainPromise;
+      draining = true;
+      drainPromise = new Promise<void>((resolve) => {
+        const force = setTimeout(() => {
+          logger.warn({ event: 'worker.drain_forced', open_connections: cap.active() }, 'graceful timeout reached, closing remaining connections');
+          server.closeAllConnections();
+          resolve();
+        }, gracefulMs);
+        server.close(() => {
+          clearTimeout(force);
+          resolve();
+        });
+        server.closeIdleConnections();
+      });
+      return drainPromise;
+    },
+  };
+}
