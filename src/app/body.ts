@@ -1,0 +1,37 @@
+// Reads a small JSON request body with a byte limit, answering clear 4xx errors.
+
+import type { IncomingMessage } from 'node:http';
+import { HttpError } from './http.js';
+
+/** App bodies are tiny ({name, code}, {kind, detail}); this keeps a slow-loris body cheap. */
+export const DEFAULT_BODY_LIMIT = 16 * 1024;
+
+export async function readJsonObject(req: IncomingMessage, limitBytes = DEFAULT_BODY_LIMIT): Promise<Record<string, unknown>> {
+  const type = String(req.headers['content-type'] ?? '').split(';')[0]?.trim().toLowerCase() ?? '';
+  if (type !== 'application/json' && !type.endsWith('+json')) {
+    throw new HttpError(415, 'unsupported_media_type', 'send the body as JSON with Content-Type: application/json');
+  }
+  const declared = Number(req.headers['content-length'] ?? NaN);
+  if (Number.isFinite(declared) && declared > limitBytes) {
+    throw new HttpError(413, 'body_too_large', `the body may be at most ${limitBytes} bytes`);
+  }
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req as AsyncIterable<Buffer>) {
+    size += chunk.length;
+    if (size > limitBytes) throw new HttpError(413, 'body_too_large', `the body may be at most ${limitBytes} bytes`);
+    chunks.push(chunk);
+  }
+  const text = Buffer.concat(chunks).toString('utf8');
+  if (text.trim() === '') throw new HttpError(400, 'invalid_json', 'the body is empty; send a JSON object');
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (err) {
+    throw new HttpError(400, 'invalid_json', `the body is not valid JSON: ${(err as Error).message}`);
+  }
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    throw new HttpError(400, 'invalid_json', 'the body must be a JSON object');
+  }
+  return value as Record<string, unknown>;
+}

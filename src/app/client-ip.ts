@@ -1,0 +1,60 @@
+// The client's address. X-Forwarded-For is believed only when the direct peer is a trusted proxy
+// (CORRAL_TRUSTED_PROXIES: addresses or CIDR blocks), and then only up to the first hop that is not
+// itself trusted: reading it from the right stops a client from forging its own address.
+
+import type { IncomingMessage } from 'node:http';
+import { BlockList, isIP } from 'node:net';
+
+export type ClientIpResolver = (req: IncomingMessage) => string;
+
+/** `::ffff:10.0.0.1` → `10.0.0.1`, so one client has one key whatever the socket family. */
+export function normalizeIp(ip: string): string {
+  const t = ip.trim();
+  return t.toLowerCase().startsWith('::ffff:') && isIP(t.slice(7)) === 4 ? t.slice(7) : t;
+}
+
+export function buildTrustList(entries: readonly string[]): BlockList {
+  const list = new BlockList();
+  for (const raw of entries) {
+    const entry = raw.trim();
+    const [addr, bits] = entry.split('/');
+    const ip = normalizeIp(addr ?? '');
+    const family = isIP(ip);
+    if (family === 0) throw new Error(`CORRAL_TRUSTED_PROXIES: ${entry} is not an IP address or CIDR block`);
+    const type = family === 4 ? 'ipv4' : 'ipv6';
+    if (bits === undefined) list.addAddress(ip, type);
+    else {
+      const prefix = Number(bits);
+      if (!Number.isInteger(prefix) || prefix < 0 || prefix > (family === 4 ? 32 : 128)) {
+        throw new Error(`CORRAL_TRUSTED_PROXIES: ${entry} has a bad prefix length`);
+      }
+      list.addSubnet(ip, prefix, type);
+    }
+  }
+  return list;
+}
+
+function trusted(list: BlockList, ip: string): boolean {
+  const family = isIP(ip);
+  return family !== 0 && list.check(ip, family === 4 ? 'ipv4' : 'ipv6');
+}
+
+export function createClientIpResolver(trustedProxies: readonly string[]): ClientIpResolver {
+  const list = buildTrustList(trustedProxies);
+  const any = trustedProxies.length > 0;
+  return (req) => {
+    const peer = normalizeIp(req.socket.remoteAddress ?? '');
+    if (!any || !trusted(list, peer)) return peer;
+    const header = req.headers['x-forwarded-for'];
+    const hops = (Array.isArray(header) ? header.join(',') : header ?? '')
+      .split(',')
+      .map((h) => normalizeIp(h))
+      .filter((h) => h !== '');
+    for (let i = hops.length - 1; i >= 0; i--) {
+      const hop = hops[i] ?? '';
+      if (isIP(hop) === 0) return peer; // garbage in the chain: fall back to what we know
+      if (!trusted(list, hop)) return hop;
+    }
+    return hops[0] ?? peer;
+  };
+}

@@ -1,0 +1,73 @@
+// What route handlers share: settings, logger, the Sheets client, sessions, and the auth checks.
+
+import type { IncomingMessage } from 'node:http';
+import type { AppContext } from '../contract.js';
+import type { SheetRecords, SheetsClient } from '../sheets/types.js';
+import { bearerToken, HttpError } from './http.js';
+import { safeEqual, type SessionClaims, type Sessions } from './session.js';
+
+export interface AppDeps {
+  readonly ctx: AppContext;
+  readonly sessions: Sessions;
+  /** The Sheets client, or a 503 when this worker has none. */
+  sheets(): SheetsClient;
+  /** Header-keyed rows of a range, or a 503 (400 for a bad range when `field` names the input). */
+  records(range: string, field?: string): Promise<SheetRecords>;
+  readonly playersRange: string;
+  readonly eventsRange: string;
+  /** The caller's session claims, or a 401. */
+  requirePlayer(req: IncomingMessage): SessionClaims;
+  /** Checks `Authorization: Bearer $CORRAL_ADMIN_TOKEN`, or throws 401/403. */
+  requireAdmin(req: IncomingMessage): void;
+}
+
+const CHALLENGE = { 'WWW-Authenticate': 'Bearer' };
+
+export function createDeps(ctx: AppContext, sessions: Sessions): AppDeps {
+  const sheets = (): SheetsClient => {
+    if (!ctx.sheets) throw new HttpError(503, 'sheets_unavailable', 'the sheet is not available on this worker', { headers: { 'Retry-After': '5' } });
+    return ctx.sheets;
+  };
+  return {
+    ctx,
+    sessions,
+    sheets,
+    playersRange: ctx.settings.SHEET_PLAYERS_RANGE ?? 'Players',
+    eventsRange: ctx.settings.SHEET_EVENTS_RANGE ?? 'Events',
+    async records(range, field) {
+      try {
+        return await sheets().records(range);
+      } catch (err) {
+        throw sheetsFailure(err, field);
+      }
+    },
+    requirePlayer(req) {
+      const token = bearerToken(req);
+      const claims = token ? sessions.verify(token) : undefined;
+      if (!claims) {
+        throw new HttpError(401, 'unauthorized', token ? 'the session token is invalid or expired; log in again' : 'send Authorization: Bearer <token> from POST /api/login', {
+          headers: CHALLENGE,
+        });
+      }
+      return claims;
+    },
+    requireAdmin(req) {
+      const configured = ctx.settings.CORRAL_ADMIN_TOKEN;
+      if (!configured) throw new HttpError(403, 'admin_token_unset', 'set CORRAL_ADMIN_TOKEN to use admin routes');
+      const token = bearerToken(req);
+      if (!token || !safeEqual(token, configured)) {
+        throw new HttpError(401, 'unauthorized', 'this route needs Authorization: Bearer $CORRAL_ADMIN_TOKEN', { headers: CHALLENGE });
+      }
+    },
+  };
+}
+
+/** Maps a Sheets-layer failure to an HTTP answer (the code says which kind, see src/errors.ts). */
+export function sheetsFailure(err: unknown, field?: string): HttpError {
+  if (err instanceof HttpError) return err;
+  const code = (err as { code?: unknown } | null)?.code;
+  if (code === 'CORRAL_ERR_SHEETS_BAD_RANGE' && field) {
+    return new HttpError(400, 'invalid_field', `the sheet refused this range: ${(err as Error).message}`, { field });
+  }
+  return new HttpError(503, 'sheets_unavailable', 'the sheet cannot be reached right now; retry shortly', { headers: { 'Retry-After': '5' } });
+}

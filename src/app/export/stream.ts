@@ -1,0 +1,83 @@
+// Streams a sheet as CSV: rows go to the thread pool in chunks, at most two chunks ahead of the
+// socket, through gzip (zlib runs on libuv's threadpool) when the client accepts it. The event
+// loop only slices arrays and moves buffers, so heartbeats and other requests keep flowing.
+
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { once } from 'node:events';
+import type { Writable } from 'node:stream';
+import { createGzip } from 'node:zlib';
+import type { CsvPool } from './pool.js';
+
+export const CHUNK_ROWS = 2000;
+const AHEAD = 2;
+
+export function acceptsGzip(req: IncomingMessage): boolean {
+  const h = String(req.headers['accept-encoding'] ?? '');
+  return h.split(',').some((part) => {
+    const [coding, ...params] = part.trim().toLowerCase().split(';');
+    if (coding !== 'gzip' && coding !== '*') return false;
+    const q = params.map((p) => p.trim()).find((p) => p.startsWith('q='));
+    return q === undefined || Number(q.slice(2)) > 0;
+  });
+}
+
+export async function streamCsv(
+  req: IncomingMessage,
+  res: ServerResponse,
+  pool: CsvPool,
+  values: readonly (readonly string[])[],
+  filename: string,
+): Promise<void> {
+  const gzip = acceptsGzip(req);
+  res.writeHead(200, {
+    'Content-Type': 'text/csv; charset=utf-8',
+    'Content-Disposition': `attachment; filename="${filename.replace(/[^A-Za-z0-9._-]/g, '_')}.csv"`,
+    'Cache-Control': 'no-store',
+    Vary: 'Accept-Encoding',
+    ...(gzip ? { 'Content-Encoding': 'gzip' } : {}),
+  });
+  if (req.method === 'HEAD') {
+    res.end();
+    return;
+  }
+  let aborted = false;
+  // One listener for the whole stream: a per-drain `once(res, 'close')` would pile up listeners.
+  const closed = new Promise<void>((resolve) =>
+    res.once('close', () => {
+      aborted = !res.writableFinished;
+      resolve();
+    }),
+  );
+  const zip = gzip ? createGzip() : undefined;
+  if (zip) {
+    zip.pipe(res);
+    zip.once('error', () => res.destroy());
+  }
+  const out: Writable = zip ?? res;
+  const width = values[0]?.length ?? 0;
+  const pending: Promise<Buffer>[] = [];
+  let next = 0;
+  const schedule = () => {
+    while (pending.length < AHEAD && next < values.length) {
+      pending.push(pool.format({ rows: values.slice(next, next + CHUNK_ROWS), width }));
+      next += CHUNK_ROWS;
+    }
+  };
+  try {
+    schedule();
+    while (pending.length > 0 && !aborted) {
+      const chunk = await (pending.shift() as Promise<Buffer>);
+      schedule();
+      if (!out.write(chunk) && !aborted) await Promise.race([once(out, 'drain'), closed]);
+    }
+  } finally {
+    // Let in-flight chunks settle so no rejection goes unhandled after an abort.
+    await Promise.allSettled(pending);
+  }
+  if (aborted) {
+    zip?.destroy();
+    return;
+  }
+  out.end();
+  await once(res, 'finish').catch(() => undefined);
+}

@@ -1,0 +1,17 @@
+// Piscina task: formats one chunk of rows as CSV bytes off the worker's event loop. The bytes come
+// back in their own ArrayBuffer, moved (not copied) to the caller.
+
+import { move } from 'piscina';
+import { csvRows } from './csv.js';
+
+export interface CsvTask {
+  readonly rows: readonly (readonly string[])[];
+  readonly width: number;
+}
+
+const encoder = new TextEncoder();
+
+export default function formatCsv(task: CsvTask): Uint8Array {
+  const bytes = encoder.encode(csvRows(task.rows, task.width));
+  return move(bytes) as Uint8Array;
+}

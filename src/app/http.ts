@@ -1,0 +1,52 @@
+// JSON answers and the one error type routes throw. Every error body has the same shape:
+// {"error": <stable snake_case code>, "message": <sentence for humans>, "field"?: <input name>}.
+
+import type { IncomingMessage, ServerResponse } from 'node:http';
+
+export class HttpError extends Error {
+  readonly status: number;
+  readonly error: string;
+  readonly field: string | undefined;
+  readonly headers: Readonly<Record<string, string>>;
+  constructor(status: number, error: string, message: string, options: { field?: string; headers?: Record<string, string> } = {}) {
+    super(message);
+    this.name = 'HttpError';
+    this.status = status;
+    this.error = error;
+    this.field = options.field;
+    this.headers = options.headers ?? {};
+  }
+
+  body(): Record<string, string> {
+    return { error: this.error, message: this.message, ...(this.field !== undefined ? { field: this.field } : {}) };
+  }
+}
+
+/** A 400 about one input field: `{"error":"invalid_field","field":…,"message":…}`. */
+export function invalidField(field: string, message: string): HttpError {
+  return new HttpError(400, 'invalid_field', message, { field });
+}
+
+export function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
+  const text = JSON.stringify(body);
+  res.writeHead(status, {
+    ...headers,
+    'Content-Type': 'application/json; charset=utf-8',
+    'Content-Length': Buffer.byteLength(text),
+    'Cache-Control': 'no-store',
+    'X-Content-Type-Options': 'nosniff',
+  });
+  res.end(text);
+}
+
+export function sendError(res: ServerResponse, err: HttpError): void {
+  sendJson(res, err.status, err.body(), err.headers);
+}
+
+/** The bearer credential of a request, or undefined. */
+export function bearerToken(req: IncomingMessage): string | undefined {
+  const h = req.headers.authorization;
+  if (typeof h !== 'string') return undefined;
+  const m = /^Bearer[ ]+([^\s]+)\s*$/i.exec(h);
+  return m?.[1];
+}

@@ -1,0 +1,85 @@
+// The bundled players app (the default CORRAL_APP): login, roster, events, export, health.
+// Order of work per request: parse the URL → health (never limited) → per-IP rate limit → route.
+
+import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http';
+import type { AppContext } from '../contract.js';
+import { createClientIpResolver } from './client-ip.js';
+import { createDeps } from './deps.js';
+import { createCsvPool } from './export/pool.js';
+import { HttpError, sendError, sendJson } from './http.js';
+import { applyRateLimitHeaders, createRateLimit, tooManyRequests } from './rate-limit.js';
+import { createRouter } from './router.js';
+import { loginRoute, meRoute } from './routes/auth.js';
+import { eventsRoute } from './routes/events.js';
+import { exportRoute } from './routes/export.js';
+import { healthRoute } from './routes/health.js';
+import { playersRoute } from './routes/players.js';
+import { loadSessionSecret } from './secret.js';
+import { createSessions } from './session.js';
+
+export const HEALTH_PATH = '/api/admin/health';
+
+export interface AppOptions {
+  /** Where the rate-limit counters live; 'auto' = the master's in a cluster worker. */
+  readonly rateLimitStore?: 'auto' | 'memory' | 'cluster';
+}
+
+export async function createApp(ctx: AppContext, options: AppOptions = {}): Promise<RequestListener> {
+  const { settings, logger } = ctx;
+  const secret = await loadSessionSecret(settings.CORRAL_SESSION_SECRET, settings.CORRAL_DATA_DIR ?? 'data');
+  const sessions = createSessions(secret, settings.CORRAL_SESSION_TTL);
+  const deps = createDeps(ctx, sessions);
+  const clientIp = createClientIpResolver(settings.CORRAL_TRUSTED_PROXIES);
+  const rateLimit = createRateLimit({ perMinute: settings.CORRAL_RATE_LIMIT, logger, store: options.rateLimitStore ?? 'auto' });
+  const pool = createCsvPool(settings.CORRAL_EXPORT_THREADS);
+  ctx.onClose(() => pool.close());
+
+  const health = healthRoute(deps);
+  const router = createRouter()
+    .on('GET', HEALTH_PATH, health)
+    .on('POST', '/api/login', loginRoute(deps))
+    .on('GET', '/api/players', playersRoute(deps))
+    .on('GET', '/api/me', meRoute(deps))
+    .on('POST', '/api/events', eventsRoute(deps))
+    .on('GET', '/api/export', exportRoute(deps, pool));
+
+  async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    let url: URL;
+    try {
+      url = new URL(req.url ?? '/', 'http://app.invalid');
+    } catch {
+      throw new HttpError(400, 'bad_request', 'the request target is not a valid URL');
+    }
+    const handler = router.resolve(req.method ?? 'GET', url.pathname);
+    if (handler !== health && rateLimit) {
+      const decision = await rateLimit.consume(clientIp(req));
+      if (!decision.allowed) throw tooManyRequests(decision);
+      applyRateLimitHeaders(res, decision);
+    }
+    await handler({ req, res, url });
+  }
+
+  logger.info(
+    { event: 'app.ready', rate_limit: settings.CORRAL_RATE_LIMIT, sheets: ctx.sheets?.backend ?? 'none' },
+    'players app ready',
+  );
+
+  return (req, res) => {
+    handle(req, res).catch((err: unknown) => {
+      if (res.headersSent) {
+        // Mid-stream failure (an export): the only honest signal left is cutting the connection.
+        logger.error({ event: 'app.stream_failed', err, path: req.url }, 'response failed after headers were sent');
+        res.destroy();
+        return;
+      }
+      if (err instanceof HttpError) {
+        // Unread request bodies would otherwise be parsed as the next request on a keep-alive socket.
+        if (!req.complete) res.setHeader('Connection', 'close');
+        sendError(res, err);
+        return;
+      }
+      logger.error({ event: 'app.error', code: 'CORRAL_ERR_REQUEST', err, path: req.url }, 'request handler failed');
+      sendJson(res, 500, { error: 'internal', message: 'internal error; the log has the details' });
+    });
+  };
+}

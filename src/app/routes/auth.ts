@@ -1,0 +1,36 @@
+// POST /api/login and GET /api/me.
+
+import { readJsonObject } from '../body.js';
+import type { AppDeps } from '../deps.js';
+import { HttpError, sendJson } from '../http.js';
+import { checkLogin, findPlayer, publicFields } from '../players.js';
+import type { Handler } from '../router.js';
+import { onlyFields, requireText } from '../validate.js';
+
+export function loginRoute(deps: AppDeps): Handler {
+  const range = deps.playersRange;
+  return async ({ req, res }) => {
+    const body = await readJsonObject(req);
+    onlyFields(body, ['name', 'code']);
+    const name = requireText(body, 'name', { min: 1, max: 100 });
+    const code = requireText(body, 'code', { min: 1, max: 200 });
+    const sheet = await deps.records(range);
+    const record = checkLogin(sheet, name, code);
+    // One answer for an unknown name and a wrong code: the caller learns nothing about which.
+    if (!record) throw new HttpError(401, 'invalid_credentials', 'name or code is incorrect');
+    const { token, claims } = deps.sessions.issue(name.trim());
+    sendJson(res, 200, { token, expires_at: new Date(claims.exp * 1000).toISOString(), player: publicFields(record) });
+  };
+}
+
+export function meRoute(deps: AppDeps): Handler {
+  const range = deps.playersRange;
+  return async ({ req, res }) => {
+    const claims = deps.requirePlayer(req);
+    const sheet = await deps.records(range);
+    const record = findPlayer(sheet, claims.sub);
+    // A player removed from the roster loses access even with a still-valid token.
+    if (!record) throw new HttpError(401, 'unauthorized', 'this player is no longer in the roster', { headers: { 'WWW-Authenticate': 'Bearer' } });
+    sendJson(res, 200, { player: publicFields(record), expires_at: new Date(claims.exp * 1000).toISOString() });
+  };
+}

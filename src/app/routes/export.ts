@@ -1,0 +1,27 @@
+// GET /api/export?sheet=<tab or A1 range> (admin token): the sheet as a streamed CSV.
+
+import type { AppDeps } from '../deps.js';
+import { sheetsFailure } from '../deps.js';
+import type { CsvPool } from '../export/pool.js';
+import { streamCsv } from '../export/stream.js';
+import { invalidField } from '../http.js';
+import type { Handler } from '../router.js';
+
+export function exportRoute(deps: AppDeps, pool: CsvPool): Handler {
+  return async ({ req, res, url }) => {
+    deps.requireAdmin(req);
+    const sheets = url.searchParams.getAll('sheet');
+    if (sheets.length !== 1 || (sheets[0] ?? '').trim() === '') throw invalidField('sheet', 'give exactly one sheet=<tab name or A1 range>');
+    const sheet = (sheets[0] ?? '').trim();
+    if (sheet.length > 200 || /[\u0000-\u001f\u007f]/.test(sheet)) throw invalidField('sheet', 'sheet must be a tab name or A1 range of at most 200 characters');
+    let values: readonly (readonly string[])[];
+    try {
+      values = (await deps.sheets().read(sheet)).values;
+    } catch (err) {
+      throw sheetsFailure(err, 'sheet');
+    }
+    const started = Date.now();
+    await streamCsv(req, res, pool, values, sheet.split('!')[0]?.replaceAll("'", '') || 'export');
+    deps.ctx.logger.info({ event: 'app.export', sheet, rows: values.length, ms: Date.now() - started }, 'sheet exported');
+  };
+}

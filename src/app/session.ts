@@ -1,0 +1,59 @@
+// Stateless session tokens: `v1.<base64url(payload)>.<base64url(HMAC-SHA256)>`. Any worker on any
+// host holding the same secret verifies them without shared state; expiry is inside the payload.
+
+import { createHmac, timingSafeEqual } from 'node:crypto';
+
+export interface SessionClaims {
+  /** The player's name as written in the sheet. */
+  readonly sub: string;
+  /** Issued at, epoch seconds. */
+  readonly iat: number;
+  /** Expires at, epoch seconds. */
+  readonly exp: number;
+}
+
+export interface Sessions {
+  issue(player: string, nowMs?: number): { token: string; claims: SessionClaims };
+  /** The claims of a valid, unexpired token, else undefined (never says why, to the client). */
+  verify(token: string, nowMs?: number): SessionClaims | undefined;
+}
+
+const PREFIX = 'v1';
+
+export function createSessions(secret: Buffer | string, ttlSeconds: number): Sessions {
+  const key = typeof secret === 'string' ? Buffer.from(secret, 'utf8') : secret;
+  const sign = (data: string) => createHmac('sha256', key).update(data).digest();
+  return {
+    issue(player, nowMs = Date.now()) {
+      const iat = Math.floor(nowMs / 1000);
+      const claims: SessionClaims = { sub: player, iat, exp: iat + ttlSeconds };
+      const data = `${PREFIX}.${Buffer.from(JSON.stringify(claims)).toString('base64url')}`;
+      return { token: `${data}.${sign(data).toString('base64url')}`, claims };
+    },
+    verify(token, nowMs = Date.now()) {
+      const parts = token.split('.');
+      if (parts.length !== 3 || parts[0] !== PREFIX) return undefined;
+      const data = `${parts[0]}.${parts[1]}`;
+      const given = Buffer.from(parts[2] ?? '', 'base64url');
+      const expected = sign(data);
+      if (given.length !== expected.length || !timingSafeEqual(given, expected)) return undefined;
+      let claims: unknown;
+      try {
+        claims = JSON.parse(Buffer.from(parts[1] ?? '', 'base64url').toString('utf8'));
+      } catch {
+        return undefined;
+      }
+      const c = claims as Partial<SessionClaims>;
+      if (typeof c.sub !== 'string' || typeof c.exp !== 'number' || typeof c.iat !== 'number') return undefined;
+      if (Math.floor(nowMs / 1000) >= c.exp) return undefined;
+      return { sub: c.sub, iat: c.iat, exp: c.exp };
+    },
+  };
+}
+
+/** Constant-time string equality (hashing first so lengths leak nothing either). */
+export function safeEqual(a: string, b: string): boolean {
+  const ha = createHmac('sha256', 'corral-compare').update(a).digest();
+  const hb = createHmac('sha256', 'corral-compare').update(b).digest();
+  return timingSafeEqual(ha, hb);
+}

@@ -1,0 +1,60 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { EVENT_COLUMNS } from '../../src/app/routes/events.js';
+import { createFakeSheets, SAMPLE_EVENTS, SAMPLE_PLAYERS, type FakeSheets } from '../fixtures/fake-sheets.js';
+import { postJson, startApp, type AppHarness } from '../fixtures/app-harness.js';
+
+describe('POST /api/events', () => {
+  let app: AppHarness;
+  let sheets: FakeSheets;
+  let auth: Record<string, string>;
+  before(async () => {
+    sheets = createFakeSheets({ Players: SAMPLE_PLAYERS, Events: SAMPLE_EVENTS });
+    app = await startApp({ CORRAL_RATE_LIMIT: '0' }, sheets);
+    const res = await postJson(`${app.url}/api/login`, { name: 'Bob', code: 'b-secret-2' });
+    auth = { authorization: `Bearer ${((await res.json()) as { token: string }).token}` };
+  });
+  after(() => app.close());
+
+  it('needs a session', async () => {
+    const res = await postJson(`${app.url}/api/events`, { kind: 'tag' });
+    assert.equal(res.status, 401);
+    assert.equal(sheets.appended.length, 0);
+  });
+
+  it('appends [event_id, player, kind, detail, at] and answers 201 with the id', async () => {
+    const before = Date.now();
+    const res = await postJson(`${app.url}/api/events`, { kind: ' tag ', detail: 'caught Alice\nnear the gate' }, auth);
+    assert.equal(res.status, 201);
+    const { id } = (await res.json()) as { id: string };
+    assert.match(id, /^[0-9a-f-]{36}$/);
+    assert.deepEqual(EVENT_COLUMNS, ['event_id', 'player', 'kind', 'detail', 'at']);
+    const last = sheets.appended.at(-1);
+    assert.equal(last?.range, 'Events');
+    const row = last?.rows[0] ?? [];
+    assert.deepEqual(row.slice(0, 4), [id, 'Bob', 'tag', 'caught Alice\nnear the gate']);
+    const at = Date.parse(row[4] ?? '');
+    assert.ok(at >= before - 1000 && at <= Date.now() + 1000);
+  });
+
+  it('gives every event its own id', async () => {
+    const ids = new Set<string>();
+    for (let i = 0; i < 20; i++) {
+      const res = await postJson(`${app.url}/api/events`, { kind: 'ping' }, auth);
+      ids.add(((await res.json()) as { id: string }).id);
+    }
+    assert.equal(ids.size, 20);
+  });
+
+  it('answers 503 (not 201) when the durable append fails', async () => {
+    sheets.failAppends = true;
+    try {
+      const res = await postJson(`${app.url}/api/events`, { kind: 'tag' }, auth);
+      assert.equal(res.status, 503);
+      assert.equal(res.headers.get('retry-after'), '5');
+      assert.equal(((await res.json()) as { error: string }).error, 'sheets_unavailable');
+    } finally {
+      sheets.failAppends = false;
+    }
+  });
+});

@@ -1,0 +1,92 @@
+import assert from 'node:assert/strict';
+import { request } from 'node:http';
+import { after, before, describe, it } from 'node:test';
+import { gunzipSync } from 'node:zlib';
+import { csvField, csvRows } from '../../src/app/export/csv.js';
+import { acceptsGzip } from '../../src/app/export/stream.js';
+import { createFakeSheets } from '../fixtures/fake-sheets.js';
+import { startApp, type AppHarness } from '../fixtures/app-harness.js';
+
+const TOKEN = 'admin-token-0123456789';
+
+/** Raw GET (fetch would transparently gunzip and hide Content-Encoding). */
+function rawGet(url: string, headers: Record<string, string>): Promise<{ status: number; headers: Record<string, unknown>; body: Buffer }> {
+  return new Promise((resolve, reject) => {
+    request(url, { headers }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks) }));
+      res.on('error', reject);
+    })
+      .on('error', reject)
+      .end();
+  });
+}
+
+describe('CSV encoding', () => {
+  it('quotes only what needs quoting (RFC 4180)', () => {
+    assert.equal(csvField('plain'), 'plain');
+    assert.equal(csvField('a,b'), '"a,b"');
+    assert.equal(csvField('say "hi"'), '"say ""hi"""');
+    assert.equal(csvField('two\nlines'), '"two\nlines"');
+    assert.equal(csvField(' padded'), '" padded"');
+  });
+
+  it('pads trimmed rows to the header width', () => {
+    assert.equal(csvRows([['a', 'b', 'c'], ['1'], []], 3), 'a,b,c\r\n1,,\r\n,,\r\n');
+  });
+
+  it('reads Accept-Encoding with q-values', () => {
+    const req = (v?: string) => ({ headers: v === undefined ? {} : { 'accept-encoding': v } }) as never;
+    assert.equal(acceptsGzip(req('gzip, deflate, br')), true);
+    assert.equal(acceptsGzip(req('br;q=1.0, gzip;q=0')), false);
+    assert.equal(acceptsGzip(req('identity')), false);
+    assert.equal(acceptsGzip(req()), false);
+  });
+});
+
+describe('GET /api/export', () => {
+  const ROWS = 50_000;
+  let app: AppHarness;
+  let expected: string;
+  before(async () => {
+    const values: string[][] = [['id', 'name', 'note']];
+    for (let i = 1; i <= ROWS; i++) values.push([String(i), `player ${i}`, i % 1000 === 0 ? 'has, comma' : 'x']);
+    expected = csvRows(values, 3);
+    app = await startApp({ CORRAL_ADMIN_TOKEN: TOKEN, CORRAL_RATE_LIMIT: '0', CORRAL_EXPORT_THREADS: '2' }, createFakeSheets({ Big: values }));
+  });
+  after(() => app.close());
+
+  it('refuses a missing or wrong admin token', async () => {
+    assert.equal((await rawGet(`${app.url}/api/export?sheet=Big`, {})).status, 401);
+    assert.equal((await rawGet(`${app.url}/api/export?sheet=Big`, { authorization: 'Bearer nope' })).status, 401);
+    const r = await rawGet(`${app.url}/api/export?sheet=Big`, { authorization: `Bearer ${TOKEN}x` });
+    assert.equal(r.status, 401);
+    assert.ok(!r.body.toString().includes('player 1'));
+  });
+
+  it('validates the sheet parameter', async () => {
+    const auth = { authorization: `Bearer ${TOKEN}` };
+    const missing = await rawGet(`${app.url}/api/export`, auth);
+    assert.equal(missing.status, 400);
+    assert.equal(JSON.parse(missing.body.toString()).field, 'sheet');
+    const unknown = await rawGet(`${app.url}/api/export?sheet=Nope`, auth);
+    assert.equal(unknown.status, 400);
+    assert.equal(JSON.parse(unknown.body.toString()).field, 'sheet');
+  });
+
+  it('streams 50,000 rows as CSV, plain and gzipped, byte for byte', async () => {
+    const plain = await rawGet(`${app.url}/api/export?sheet=Big`, { authorization: `Bearer ${TOKEN}` });
+    assert.equal(plain.status, 200);
+    assert.match(String(plain.headers['content-type']), /text\/csv/);
+    assert.equal(plain.headers['content-encoding'], undefined);
+    assert.equal(plain.headers['transfer-encoding'], 'chunked');
+    assert.equal(plain.body.toString('utf8'), expected);
+
+    const zipped = await rawGet(`${app.url}/api/export?sheet=Big`, { authorization: `Bearer ${TOKEN}`, 'accept-encoding': 'gzip' });
+    assert.equal(zipped.status, 200);
+    assert.equal(zipped.headers['content-encoding'], 'gzip');
+    assert.ok(zipped.body.length < plain.body.length / 3, 'gzip actually compressed');
+    assert.equal(gunzipSync(zipped.body).toString('utf8'), expected);
+  });
+});

@@ -1,0 +1,60 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { HttpError } from '../../src/app/http.js';
+import { createRouter } from '../../src/app/router.js';
+import { createFakeSheets, SAMPLE_EVENTS, SAMPLE_PLAYERS } from '../fixtures/fake-sheets.js';
+import { startApp, type AppHarness } from '../fixtures/app-harness.js';
+
+describe('router', () => {
+  const ok = () => undefined;
+  const router = createRouter().on('GET', '/a', ok).on('POST', '/b', ok);
+
+  it('finds a handler by method and exact path, tolerating one trailing slash', () => {
+    assert.equal(router.resolve('GET', '/a'), ok);
+    assert.equal(router.resolve('GET', '/a/'), ok);
+    assert.equal(router.resolve('HEAD', '/a'), ok);
+  });
+
+  it('throws 404 for unknown paths and 405 with Allow for other methods', () => {
+    assert.throws(() => router.resolve('GET', '/nope'), (e: unknown) => e instanceof HttpError && e.status === 404 && e.error === 'not_found');
+    assert.throws(
+      () => router.resolve('DELETE', '/a'),
+      (e: unknown) => e instanceof HttpError && e.status === 405 && e.headers.Allow === 'GET, HEAD',
+    );
+    assert.throws(() => router.resolve('GET', '/b'), (e: unknown) => e instanceof HttpError && e.headers.Allow === 'POST');
+  });
+});
+
+describe('app routing over HTTP', () => {
+  let app: AppHarness;
+  before(async () => {
+    app = await startApp({}, createFakeSheets({ Players: SAMPLE_PLAYERS, Events: SAMPLE_EVENTS }));
+  });
+  after(() => app.close());
+
+  it('answers 404 JSON for an unknown route', async () => {
+    const res = await fetch(`${app.url}/api/nothing-here`);
+    assert.equal(res.status, 404);
+    assert.match(res.headers.get('content-type') ?? '', /application\/json/);
+    assert.equal(((await res.json()) as { error: string }).error, 'not_found');
+  });
+
+  it('answers 405 with Allow for a wrong method', async () => {
+    const res = await fetch(`${app.url}/api/login`);
+    assert.equal(res.status, 405);
+    assert.equal(res.headers.get('allow'), 'POST');
+    assert.equal(((await res.json()) as { error: string }).error, 'method_not_allowed');
+    const res2 = await fetch(`${app.url}/api/players`, { method: 'DELETE' });
+    assert.equal(res2.status, 405);
+    assert.equal(res2.headers.get('allow'), 'GET, HEAD');
+    await res2.body?.cancel();
+  });
+
+  it('answers health on the public port', async () => {
+    const res = await fetch(`${app.url}/api/admin/health`);
+    assert.equal(res.status, 200);
+    const body = (await res.json()) as { status: string; worker: number; pid: number };
+    assert.equal(body.status, 'ok');
+    assert.equal(body.pid, process.pid);
+  });
+});

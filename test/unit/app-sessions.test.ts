@@ -1,0 +1,111 @@
+import assert from 'node:assert/strict';
+import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { PRIVATE_COLUMNS } from '../../src/app/players.js';
+import { loadSessionSecret, SECRET_FILE } from '../../src/app/secret.js';
+import { createSessions } from '../../src/app/session.js';
+import { createFakeSheets, SAMPLE_EVENTS, SAMPLE_PLAYERS } from '../fixtures/fake-sheets.js';
+import { postJson, startApp, type AppHarness } from '../fixtures/app-harness.js';
+
+describe('session tokens', () => {
+  const sessions = createSessions('s'.repeat(40), 60);
+
+  it('verifies its own tokens and returns the claims', () => {
+    const now = Date.UTC(2025, 0, 1);
+    const { token, claims } = sessions.issue('Alice', now);
+    assert.equal(claims.exp - claims.iat, 60);
+    assert.deepEqual(sessions.verify(token, now + 1000), claims);
+  });
+
+  it('refuses a token once expired', () => {
+    const now = Date.UTC(2025, 0, 1);
+    const { token } = sessions.issue('Alice', now);
+    assert.ok(sessions.verify(token, now + 59_000));
+    assert.equal(sessions.verify(token, now + 60_000), undefined);
+  });
+
+  it('refuses tampered tokens and tokens signed with another secret', () => {
+    const { token } = sessions.issue('Alice');
+    const [v, payload, sig] = token.split('.') as [string, string, string];
+    const forged = Buffer.from(JSON.stringify({ sub: 'Bob', iat: 0, exp: 9e9 })).toString('base64url');
+    assert.equal(sessions.verify(`${v}.${forged}.${sig}`), undefined);
+    assert.equal(sessions.verify(`${v}.${payload}.${sig.slice(0, -2)}`), undefined);
+    assert.equal(sessions.verify('garbage'), undefined);
+    assert.equal(createSessions('t'.repeat(40), 60).verify(token), undefined);
+  });
+});
+
+describe('session secret file', () => {
+  let dir: string;
+  before(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'corral-secret-'));
+  });
+  after(() => rm(dir, { recursive: true, force: true }));
+
+  it('is generated once, mode 0600, and concurrent loaders agree on it', async () => {
+    const secrets = await Promise.all(Array.from({ length: 8 }, () => loadSessionSecret(undefined, dir)));
+    for (const s of secrets) assert.deepEqual(s, secrets[0]);
+    const file = join(dir, SECRET_FILE);
+    assert.equal((await stat(file)).mode & 0o777, 0o600);
+    assert.equal((await readFile(file, 'utf8')).trim(), secrets[0]?.toString('utf8'));
+    assert.deepEqual(await loadSessionSecret(undefined, dir), secrets[0]);
+  });
+
+  it('prefers the configured secret', async () => {
+    assert.equal((await loadSessionSecret('x'.repeat(32), dir)).toString(), 'x'.repeat(32));
+  });
+});
+
+describe('login, me and players over HTTP', () => {
+  let app: AppHarness;
+  before(async () => {
+    app = await startApp({ CORRAL_RATE_LIMIT: '0', CORRAL_SESSION_TTL: '60' }, createFakeSheets({ Players: SAMPLE_PLAYERS, Events: SAMPLE_EVENTS }));
+  });
+  after(() => app.close());
+
+  it('logs in with the right code and returns token, expiry and public fields', async () => {
+    const res = await postJson(`${app.url}/api/login`, { name: 'alice ', code: 'a-secret-1' });
+    assert.equal(res.status, 200);
+    const body = (await res.json()) as { token: string; expires_at: string; player: Record<string, string> };
+    assert.deepEqual(body.player, { name: 'Alice', team: 'red', score: '12' });
+    const ttl = Date.parse(body.expires_at) - Date.now();
+    assert.ok(ttl > 50_000 && ttl <= 60_000, `expires in ${ttl} ms`);
+    const me = await fetch(`${app.url}/api/me`, { headers: { authorization: `Bearer ${body.token}` } });
+    assert.equal(me.status, 200);
+    assert.deepEqual(((await me.json()) as { player: unknown }).player, { name: 'Alice', team: 'red', score: '12' });
+  });
+
+  it('answers the same 401 for a wrong code and an unknown name', async () => {
+    const wrong = await postJson(`${app.url}/api/login`, { name: 'Alice', code: 'b-secret-2' });
+    const unknown = await postJson(`${app.url}/api/login`, { name: 'Mallory', code: 'a-secret-1' });
+    assert.equal(wrong.status, 401);
+    assert.equal(unknown.status, 401);
+    assert.deepEqual(await wrong.json(), await unknown.json());
+  });
+
+  it('refuses /api/me without a token, with a bad one, and with an expired one', async () => {
+    assert.equal((await fetch(`${app.url}/api/me`)).status, 401);
+    const bad = await fetch(`${app.url}/api/me`, { headers: { authorization: 'Bearer v1.abc.def' } });
+    assert.equal(bad.status, 401);
+    assert.equal(bad.headers.get('www-authenticate'), 'Bearer');
+    const secret = await loadSessionSecret(undefined, app.dataDir);
+    const old = createSessions(secret, 60).issue('Alice', Date.now() - 61_000).token;
+    const expired = await fetch(`${app.url}/api/me`, { headers: { authorization: `Bearer ${old}` } });
+    assert.equal(expired.status, 401);
+    const fresh = createSessions(secret, 60).issue('Alice').token;
+    assert.equal((await fetch(`${app.url}/api/me`, { headers: { authorization: `Bearer ${fresh}` } })).status, 200);
+  });
+
+  it('lists players without any private column', async () => {
+    const res = await fetch(`${app.url}/api/players`);
+    assert.equal(res.status, 200);
+    const text = await res.text();
+    const body = JSON.parse(text) as { players: Record<string, string>[]; count: number };
+    assert.equal(body.count, 3, 'the empty row is not a player');
+    for (const p of body.players) for (const col of PRIVATE_COLUMNS) assert.equal(p[col], undefined);
+    for (const code of ['a-secret-1', 'b-secret-2', 'c-secret-3']) assert.ok(!text.includes(code), `${code} leaked`);
+    assert.deepEqual(body.players[2], { name: 'Chloé', team: 'red', score: '' });
+  });
+});

@@ -1,0 +1,72 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { createFakeSheets, SAMPLE_EVENTS, SAMPLE_PLAYERS, type FakeSheets } from '../fixtures/fake-sheets.js';
+import { postJson, startApp, type AppHarness } from '../fixtures/app-harness.js';
+
+interface ErrorBody {
+  error: string;
+  message: string;
+  field?: string;
+}
+
+describe('input validation', () => {
+  let app: AppHarness;
+  let sheets: FakeSheets;
+  let token: string;
+  before(async () => {
+    sheets = createFakeSheets({ Players: SAMPLE_PLAYERS, Events: SAMPLE_EVENTS });
+    app = await startApp({ CORRAL_RATE_LIMIT: '0' }, sheets);
+    const res = await postJson(`${app.url}/api/login`, { name: 'Alice', code: 'a-secret-1' });
+    token = ((await res.json()) as { token: string }).token;
+  });
+  after(() => app.close());
+
+  async function expect400(body: unknown, field: string | undefined, error = 'invalid_field', init?: RequestInit): Promise<void> {
+    const res = init
+      ? await fetch(`${app.url}/api/events`, init)
+      : await postJson(`${app.url}/api/events`, body, { authorization: `Bearer ${token}` });
+    const json = (await res.json()) as ErrorBody;
+    assert.equal(res.status, 400, JSON.stringify(json));
+    assert.equal(json.error, error);
+    assert.equal(json.field, field);
+    assert.ok(json.message.length > 0);
+  }
+
+  it('names the missing or bad field', async () => {
+    await expect400({}, 'kind');
+    await expect400({ kind: '' }, 'kind');
+    await expect400({ kind: '   ' }, 'kind');
+    await expect400({ kind: 42 }, 'kind');
+    await expect400({ kind: 'x'.repeat(65) }, 'kind');
+    await expect400({ kind: 'a\nb' }, 'kind');
+    await expect400({ kind: 'ok', detail: 7 }, 'detail');
+    await expect400({ kind: 'ok', detail: 'd'.repeat(2001) }, 'detail');
+    await expect400({ kind: 'ok', detail: 'bell\u0007' }, 'detail');
+    await expect400({ kind: 'ok', knd: 'typo' }, 'knd');
+    assert.equal(sheets.appended.length, 0, 'nothing invalid was appended');
+  });
+
+  it('refuses malformed JSON and non-object bodies with 400', async () => {
+    const headers = { 'content-type': 'application/json', authorization: `Bearer ${token}` };
+    await expect400(undefined, undefined, 'invalid_json', { method: 'POST', headers, body: '{"kind":' });
+    await expect400(undefined, undefined, 'invalid_json', { method: 'POST', headers, body: '[1,2]' });
+    await expect400(undefined, undefined, 'invalid_json', { method: 'POST', headers, body: '' });
+  });
+
+  it('refuses a non-JSON content type with 415 and an oversized body with 413', async () => {
+    const r1 = await fetch(`${app.url}/api/login`, { method: 'POST', headers: { 'content-type': 'text/plain' }, body: 'name=a' });
+    assert.equal(r1.status, 415);
+    assert.equal(((await r1.json()) as ErrorBody).error, 'unsupported_media_type');
+    const r2 = await postJson(`${app.url}/api/login`, { name: 'a', code: 'x'.repeat(20_000) });
+    assert.equal(r2.status, 413);
+    assert.equal(((await r2.json()) as ErrorBody).error, 'body_too_large');
+  });
+
+  it('validates login fields before looking anything up', async () => {
+    const before = sheets.reads;
+    const res = await postJson(`${app.url}/api/login`, { name: 'Alice' });
+    assert.equal(res.status, 400);
+    assert.equal(((await res.json()) as ErrorBody).field, 'code');
+    assert.equal(sheets.reads, before);
+  });
+});
