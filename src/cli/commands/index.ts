@@ -3,6 +3,7 @@
 import type { Command } from '../command.js';
 import { configCommand } from './config.js';
 import { startCommand } from './start.js';
+import { systemdUnitCommand } from './systemd-unit.js';
 import { versionCommand } from './version.js';
 
-export const commands: readonly Command[] = [startCommand, configCommand, versionCommand];
+export const commands: readonly Command[] = [startCommand, configCommand, systemdUnitCommand, versionCommand];

@@ -1,0 +1,114 @@
+// `corral systemd-unit`: prints the systemd unit for this install, so operators never hand-edit
+// paths, user or limits. Sizing (workers, connections, timeouts, port) comes from the settings
+// file the unit will use, read exactly as the service will see it: that file alone, no shell env.
+
+import { dirname, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { loadSettings, type LoadedSettings } from '../../config/load.js';
+import { CorralError } from '../../errors.js';
+import { REFERENCE_UNIT_OPTIONS, renderUnit, type UnitOptions } from '../../systemd/unit.js';
+import { parseFlags, type Command } from '../command.js';
+
+/** The npm package root this CLI runs from (dist/src/cli/commands -> ../../../..). */
+function packageRoot(): string {
+  return resolve(dirname(fileURLToPath(import.meta.url)), '../../../..');
+}
+
+function intFlag(name: string, raw: string | undefined): number | undefined {
+  if (raw === undefined) return undefined;
+  if (!/^\d+$/.test(raw)) throw new CorralError('CORRAL_ERR_USAGE', `--${name} must be a non-negative integer, got ${JSON.stringify(raw)}`);
+  return Number(raw);
+}
+
+/** Settings as the service will load them: the env file only (systemd passes no shell environment). */
+function serviceSettings(envFile: string, dataDir: string): { loaded: LoadedSettings; note?: string } {
+  try {
+    return { loaded: loadSettings({ env: { CORRAL_ENV_FILE: envFile }, cwd: dataDir }) };
+  } catch (err) {
+    if (err instanceof CorralError && err.code === 'CORRAL_ERR_ENV_FILE') {
+      return {
+        loaded: loadSettings({ env: { CORRAL_ENV_FILE: 'none' }, cwd: dataDir }),
+        note: `${envFile} is not readable yet (${(err.cause as Error | undefined)?.message ?? err.message}); sized with the defaults`,
+      };
+    }
+    throw err;
+  }
+}
+
+export const systemdUnitCommand: Command = {
+  name: 'systemd-unit',
+  summary: 'Print a systemd unit (corral.service) for this install.',
+  help: `Usage: corral systemd-unit [options] > /etc/systemd/system/corral.service
+
+Prints a Type=notify unit with hardening, for the install this command runs from. Workers,
+connections per worker, timeouts and the port are read from the settings file (--settings-file)
+the way the service will read it, to size LimitNOFILE, TimeoutStopSec, WatchdogSec and the
+capability for ports below 1024. Regenerate after changing those settings.
+
+Options:
+  --install-dir DIR         package root holding bin/corral (default: this install, ${packageRoot()})
+  --node PATH               node binary (default: the one running this command, ${process.execPath})
+  --user NAME               service user (default ${REFERENCE_UNIT_OPTIONS.user})
+  --group NAME              service group (default: same as --user)
+  --settings-file PATH      corral settings file, CORRAL_ENV_FILE of the service (default ${REFERENCE_UNIT_OPTIONS.envFile})
+  --node-env-file PATH      optional extra variables for node (NODE_OPTIONS...) (default ${REFERENCE_UNIT_OPTIONS.processEnvFile})
+  --data-dir DIR            working and state directory (default ${REFERENCE_UNIT_OPTIONS.dataDir})
+  --log-dir DIR             directory of CORRAL_LOG_FILE (default ${REFERENCE_UNIT_OPTIONS.logDir})
+  --workers N               override CORRAL_WORKERS from the settings file
+  --worker-connections N    override CORRAL_WORKER_CONNECTIONS
+  --graceful-timeout S      override CORRAL_GRACEFUL_TIMEOUT
+  --timeout S               override CORRAL_TIMEOUT
+  --port N                  override the port of CORRAL_BIND
+  -h, --help                this text`,
+  async run(argv) {
+    const { values } = parseFlags(argv, {
+      'install-dir': { type: 'string' },
+      node: { type: 'string' },
+      user: { type: 'string' },
+      group: { type: 'string' },
+      'settings-file': { type: 'string' },
+      'node-env-file': { type: 'string' },
+      'data-dir': { type: 'string' },
+      'log-dir': { type: 'string' },
+      workers: { type: 'string' },
+      'worker-connections': { type: 'string' },
+      'graceful-timeout': { type: 'string' },
+      timeout: { type: 'string' },
+      port: { type: 'string' },
+    });
+    if (values.help) {
+      process.stdout.write(`${this.help}\n`);
+      return 0;
+    }
+    const envFile = resolve(values['settings-file'] ?? REFERENCE_UNIT_OPTIONS.envFile);
+    const dataDir = resolve(values['data-dir'] ?? REFERENCE_UNIT_OPTIONS.dataDir);
+    const { loaded, note } = serviceSettings(envFile, dataDir);
+    const s = loaded.settings;
+    const user = values.user ?? REFERENCE_UNIT_OPTIONS.user;
+    const options: UnitOptions = {
+      installDir: resolve(values['install-dir'] ?? packageRoot()),
+      nodePath: resolve(values.node ?? process.execPath),
+      user,
+      group: values.group ?? user,
+      envFile,
+      processEnvFile: resolve(values['node-env-file'] ?? REFERENCE_UNIT_OPTIONS.processEnvFile),
+      dataDir,
+      logDir: resolve(values['log-dir'] ?? REFERENCE_UNIT_OPTIONS.logDir),
+      workers: intFlag('workers', values.workers) ?? s.CORRAL_WORKERS,
+      workerConnections: intFlag('worker-connections', values['worker-connections']) ?? s.CORRAL_WORKER_CONNECTIONS,
+      gracefulTimeout: intFlag('graceful-timeout', values['graceful-timeout']) ?? s.CORRAL_GRACEFUL_TIMEOUT,
+      timeout: intFlag('timeout', values.timeout) ?? s.CORRAL_TIMEOUT,
+      bindPort: intFlag('port', values.port) ?? s.CORRAL_BIND.port,
+    };
+    let text: string;
+    try {
+      text = renderUnit(options);
+    } catch (err) {
+      throw new CorralError('CORRAL_ERR_USAGE', (err as Error).message, { cause: err });
+    }
+    if (note) process.stderr.write(`note: ${note}\n`);
+    for (const warning of loaded.warnings) process.stderr.write(`warning: ${warning}\n`);
+    process.stdout.write(text);
+    return 0;
+  },
+};

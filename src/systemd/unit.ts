@@ -1,0 +1,192 @@
+// Text of the systemd unit for one install of corral. `corral systemd-unit` prints it, and
+// systemd/corral.service is this output for REFERENCE_UNIT_OPTIONS (a test keeps them equal).
+// Every directive is explained in the generated text, since operators read the unit, not this file.
+
+import { posix } from 'node:path';
+
+export interface UnitOptions {
+  /** Directory holding bin/corral, dist/ and node_modules/ (the npm package root). */
+  readonly installDir: string;
+  /** Absolute path of the node binary. */
+  readonly nodePath: string;
+  readonly user: string;
+  readonly group: string;
+  /** corral's settings file, passed as CORRAL_ENV_FILE so that a reload re-reads it. */
+  readonly envFile: string;
+  /** Optional file of extra process variables for systemd's EnvironmentFile= (NODE_OPTIONS...). */
+  readonly processEnvFile: string;
+  /** Writable state (journal, offline sheet, generated secrets); also the working directory. */
+  readonly dataDir: string;
+  /** Writable directory for CORRAL_LOG_FILE. */
+  readonly logDir: string;
+  readonly workers: number;
+  readonly workerConnections: number;
+  /** CORRAL_GRACEFUL_TIMEOUT, seconds. */
+  readonly gracefulTimeout: number;
+  /** CORRAL_TIMEOUT, seconds. */
+  readonly timeout: number;
+  /** Port of CORRAL_BIND: below 1024 the unit grants CAP_NET_BIND_SERVICE and nothing else. */
+  readonly bindPort: number;
+}
+
+/** The options systemd/corral.service was generated with (a typical 4-CPU host, defaults elsewhere). */
+export const REFERENCE_UNIT_OPTIONS: UnitOptions = {
+  installDir: '/opt/corral',
+  nodePath: '/usr/bin/node',
+  user: 'corral',
+  group: 'corral',
+  envFile: '/etc/corral/corral.env',
+  processEnvFile: '/etc/corral/node.env',
+  dataDir: '/var/lib/corral',
+  logDir: '/var/log/corral',
+  workers: 16,
+  workerConnections: 1000,
+  gracefulTimeout: 30,
+  timeout: 30,
+  bindPort: 8080,
+};
+
+/** The kernel's default fs.nr_open: a LimitNOFILE above it makes the unit fail to start. */
+export const NR_OPEN_DEFAULT = 1_048_576;
+
+/**
+ * RLIMIT_NOFILE is per process. A worker needs its CORRAL_WORKER_CONNECTIONS plus a few dozen fds
+ * (IPC, log file, keep-alive pools); the master, with node:cluster's round-robin, accepts every
+ * connection and holds it until a worker takes it, so under a burst it may briefly hold up to all
+ * of them. Hence workers x connections plus a margin, at least 65536, at most nr_open.
+ */
+export function limitNoFile(workers: number, workerConnections: number): number {
+  const wanted = workers * workerConnections + 4096 + 256 * workers;
+  return Math.min(NR_OPEN_DEFAULT, Math.max(65_536, wanted));
+}
+
+/** Seconds systemd waits after SIGTERM before SIGKILL: the drain, then the master's own exit (keeper journal flush). */
+export function timeoutStopSec(gracefulTimeout: number): number {
+  return gracefulTimeout + 15;
+}
+
+/**
+ * The watchdog is the last resort. The master already kills a worker silent for CORRAL_TIMEOUT and
+ * boots another, and it stops pinging only while no worker is healthy; WatchdogSec leaves room for
+ * two rounds of that before systemd restarts the whole service.
+ */
+export function watchdogSec(timeout: number): number {
+  return Math.max(30, 2 * timeout + 30);
+}
+
+const SYSTEMD_MANAGED_PARENTS = { state: '/var/lib', logs: '/var/log' } as const;
+
+/** `/var/lib/corral` -> `corral` (StateDirectory=), or undefined for a path systemd does not manage. */
+function managedName(dir: string, parent: string): string | undefined {
+  const rel = posix.relative(parent, posix.normalize(dir));
+  return rel !== '' && !rel.startsWith('..') && !posix.isAbsolute(rel) ? rel : undefined;
+}
+
+function assertAbsolute(name: string, value: string): void {
+  if (!posix.isAbsolute(value)) throw new TypeError(`${name} must be an absolute path, got ${JSON.stringify(value)}`);
+  // systemd unit syntax: whitespace and quotes would need escaping; operators' paths do not have them.
+  if (/[\s"'\\]/.test(value)) throw new TypeError(`${name} must not contain whitespace, quotes or backslashes: ${JSON.stringify(value)}`);
+}
+
+export function validateUnitOptions(o: UnitOptions): void {
+  for (const key of ['installDir', 'nodePath', 'envFile', 'processEnvFile', 'dataDir', 'logDir'] as const) assertAbsolute(key, o[key]);
+  for (const key of ['user', 'group'] as const) {
+    if (!/^[a-z_][a-z0-9_-]{0,31}$/.test(o[key])) throw new TypeError(`${key} must be a valid user/group name, got ${JSON.stringify(o[key])}`);
+  }
+  for (const key of ['workers', 'workerConnections', 'gracefulTimeout', 'timeout', 'bindPort'] as const) {
+    if (!Number.isInteger(o[key]) || o[key] < 0) throw new TypeError(`${key} must be a non-negative integer, got ${o[key]}`);
+  }
+}
+
+export function renderUnit(o: UnitOptions): string {
+  validateUnitOptions(o);
+  const stateName = managedName(o.dataDir, SYSTEMD_MANAGED_PARENTS.state);
+  const logsName = managedName(o.logDir, SYSTEMD_MANAGED_PARENTS.logs);
+  const nofile = limitNoFile(o.workers, o.workerConnections);
+  const privilegedPort = o.bindPort > 0 && o.bindPort < 1024;
+  const corral = posix.join(o.installDir, 'bin', 'corral');
+
+  const lines = [
+    `# corral.service: generated by \`corral systemd-unit\`; regenerate rather than edit, or override`,
+    `# single directives with \`systemctl edit corral\`. Install steps: docs/operations.md.`,
+    `# Generated for: ${o.workers} workers x ${o.workerConnections} connections, graceful timeout ${o.gracefulTimeout}s, timeout ${o.timeout}s, port ${o.bindPort}.`,
+    '',
+    '[Unit]',
+    'Description=corral: Node.js HTTP process supervisor (master + workers)',
+    `Documentation=file:${posix.join(o.installDir, 'README.md')}`,
+    'After=network-online.target',
+    'Wants=network-online.target',
+    '',
+    '[Service]',
+    '# The master sends READY=1 once every initial worker listens, RELOADING=1/READY=1 around a',
+    '# HUP reload, STOPPING=1, STATUS= lines and WATCHDOG=1, all from its own pid: hence',
+    '# NotifyAccess=main (workers cannot speak for the service).',
+    'Type=notify',
+    'NotifyAccess=main',
+    `ExecStart=${o.nodePath} ${corral} start`,
+    '# Zero-downtime reload: re-reads the settings file, boots a new generation, retires the old one.',
+    '# ($MAINPID is expanded by systemd.) Type=notify-reload would do the same from systemd 253 on.',
+    'ExecReload=/bin/kill -HUP $MAINPID',
+    '# SIGTERM goes to the master only, which drains its workers; whatever is left after',
+    '# TimeoutStopSec gets SIGKILL, master and workers alike.',
+    'KillMode=mixed',
+    'KillSignal=SIGTERM',
+    `TimeoutStopSec=${timeoutStopSec(o.gracefulTimeout)}`,
+    'TimeoutStartSec=120',
+    'Restart=on-failure',
+    'RestartSec=2',
+    `WatchdogSec=${watchdogSec(o.timeout)}`,
+    '',
+    `User=${o.user}`,
+    `Group=${o.group}`,
+    `WorkingDirectory=${o.dataDir}`,
+    '# corral reads its settings file itself, at start and again on every reload; with',
+    '# EnvironmentFile= the values systemd read at start would win over the edited file.',
+    `Environment=CORRAL_ENV_FILE=${o.envFile}`,
+    '# Optional extra variables for the node processes (NODE_OPTIONS, proxies); read at start only.',
+    `EnvironmentFile=-${o.processEnvFile}`,
+    `# Per-process fd limit: ${o.workers} x ${o.workerConnections} connections plus margin (see limitNoFile).`,
+    `LimitNOFILE=${nofile}`,
+    'UMask=0027',
+    'SyslogIdentifier=corral',
+    '',
+    '# Writable paths: everything else is read-only (ProtectSystem=strict).',
+    'RuntimeDirectory=corral',
+    ...(stateName ? [`StateDirectory=${stateName}`] : [`ReadWritePaths=${o.dataDir}`]),
+    ...(logsName ? [`LogsDirectory=${logsName}`] : [`ReadWritePaths=${o.logDir}`]),
+    '',
+    '# Hardening. Not set, on purpose: MemoryDenyWriteExecute= (V8 JIT-compiles into writable and',
+    '# executable pages, node would abort), ProcSubset=pid (hides /proc/stat and /proc/meminfo,',
+    '# which the master reads for CPU and RAM), PrivateNetwork= (corral serves HTTP).',
+    'NoNewPrivileges=yes',
+    ...(privilegedPort
+      ? ['# CORRAL_BIND uses a port below 1024: the only capability granted.', 'AmbientCapabilities=CAP_NET_BIND_SERVICE', 'CapabilityBoundingSet=CAP_NET_BIND_SERVICE']
+      : ['CapabilityBoundingSet=']),
+    'ProtectSystem=strict',
+    'ProtectHome=yes',
+    'PrivateTmp=yes',
+    'PrivateDevices=yes',
+    'ProtectKernelTunables=yes',
+    'ProtectKernelModules=yes',
+    'ProtectKernelLogs=yes',
+    'ProtectControlGroups=yes',
+    'ProtectClock=yes',
+    'ProtectHostname=yes',
+    'ProtectProc=invisible',
+    'RestrictSUIDSGID=yes',
+    'RestrictRealtime=yes',
+    'RestrictNamespaces=yes',
+    'LockPersonality=yes',
+    'RemoveIPC=yes',
+    '# AF_NETLINK: os.networkInterfaces() (getifaddrs) needs it.',
+    'RestrictAddressFamilies=AF_UNIX AF_INET AF_INET6 AF_NETLINK',
+    'SystemCallArchitectures=native',
+    'SystemCallFilter=@system-service',
+    'SystemCallErrorNumber=EPERM',
+    '',
+    '[Install]',
+    'WantedBy=multi-user.target',
+    '',
+  ];
+  return lines.join('\n');
+}

@@ -1,0 +1,136 @@
+import assert from 'node:assert/strict';
+import { execFile, spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { after, test } from 'node:test';
+import { limitNoFile, NR_OPEN_DEFAULT, REFERENCE_UNIT_OPTIONS, renderUnit, timeoutStopSec, watchdogSec } from '../../src/systemd/unit.js';
+
+const run = promisify(execFile);
+// dist/test/unit -> repo root
+const root = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
+const corral = join(root, 'bin', 'corral');
+const dir = mkdtempSync(join(tmpdir(), 'corral-unit-'));
+after(() => rmSync(dir, { recursive: true, force: true }));
+
+/** Directive values of a unit text (comments and section headers dropped). */
+function directives(text: string): Array<[string, string]> {
+  return text
+    .split('\n')
+    .filter((l) => /^[A-Za-z]+=/.test(l))
+    .map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)] as [string, string]);
+}
+function value(text: string, key: string): string | undefined {
+  return directives(text).find(([k]) => k === key)?.[1];
+}
+
+const referenceFlags = [
+  '--install-dir', REFERENCE_UNIT_OPTIONS.installDir,
+  '--node', REFERENCE_UNIT_OPTIONS.nodePath,
+  '--settings-file', REFERENCE_UNIT_OPTIONS.envFile,
+  '--node-env-file', REFERENCE_UNIT_OPTIONS.processEnvFile,
+  '--workers', String(REFERENCE_UNIT_OPTIONS.workers),
+  '--worker-connections', String(REFERENCE_UNIT_OPTIONS.workerConnections),
+  '--graceful-timeout', String(REFERENCE_UNIT_OPTIONS.gracefulTimeout),
+  '--timeout', String(REFERENCE_UNIT_OPTIONS.timeout),
+  '--port', String(REFERENCE_UNIT_OPTIONS.bindPort),
+];
+
+test('systemd/corral.service is exactly the generator output for the reference options', () => {
+  const committed = readFileSync(join(root, 'systemd', 'corral.service'), 'utf8');
+  assert.equal(renderUnit(REFERENCE_UNIT_OPTIONS), committed, 'regenerate with: corral systemd-unit <reference flags> > systemd/corral.service');
+});
+
+test('`corral systemd-unit` with the reference flags prints the committed unit', async () => {
+  const { stdout } = await run(process.execPath, [corral, 'systemd-unit', ...referenceFlags], { cwd: dir });
+  assert.equal(stdout, readFileSync(join(root, 'systemd', 'corral.service'), 'utf8'));
+});
+
+test('the unit has the service contract operators rely on', () => {
+  const u = renderUnit(REFERENCE_UNIT_OPTIONS);
+  assert.equal(value(u, 'Type'), 'notify');
+  assert.equal(value(u, 'NotifyAccess'), 'main');
+  assert.equal(value(u, 'ExecStart'), '/usr/bin/node /opt/corral/bin/corral start');
+  assert.equal(value(u, 'ExecReload'), '/bin/kill -HUP $MAINPID');
+  assert.equal(value(u, 'KillMode'), 'mixed');
+  assert.equal(value(u, 'Restart'), 'on-failure');
+  assert.ok(Number(value(u, 'TimeoutStopSec')) > REFERENCE_UNIT_OPTIONS.gracefulTimeout);
+  assert.ok(Number(value(u, 'WatchdogSec')) > REFERENCE_UNIT_OPTIONS.timeout);
+  assert.ok(Number(value(u, 'LimitNOFILE')) >= REFERENCE_UNIT_OPTIONS.workers * REFERENCE_UNIT_OPTIONS.workerConnections);
+  assert.equal(value(u, 'User'), 'corral');
+  assert.equal(value(u, 'Environment'), 'CORRAL_ENV_FILE=/etc/corral/corral.env');
+  assert.equal(value(u, 'EnvironmentFile'), '-/etc/corral/node.env');
+  for (const key of ['NoNewPrivileges', 'ProtectHome', 'PrivateTmp', 'ProtectKernelTunables', 'ProtectControlGroups', 'RestrictSUIDSGID', 'LockPersonality']) {
+    assert.equal(value(u, key), 'yes', key);
+  }
+  assert.equal(value(u, 'ProtectSystem'), 'strict');
+  assert.equal(value(u, 'StateDirectory'), 'corral');
+  assert.equal(value(u, 'LogsDirectory'), 'corral');
+  assert.equal(value(u, 'MemoryDenyWriteExecute'), undefined, 'V8 needs writable+executable pages');
+  assert.equal(value(u, 'AmbientCapabilities'), undefined);
+  assert.equal(value(u, 'CapabilityBoundingSet'), '');
+});
+
+test('LimitNOFILE covers workers x connections, with a floor and the kernel nr_open cap', () => {
+  assert.equal(limitNoFile(8, 1000), 65_536);
+  assert.equal(limitNoFile(64, 2000), 64 * 2000 + 4096 + 256 * 64);
+  assert.equal(limitNoFile(512, 100_000), NR_OPEN_DEFAULT);
+  assert.equal(timeoutStopSec(30), 45);
+  assert.ok(watchdogSec(30) >= 2 * 30);
+});
+
+test('paths outside /var/lib and /var/log become ReadWritePaths; ports below 1024 get only CAP_NET_BIND_SERVICE', () => {
+  const u = renderUnit({ ...REFERENCE_UNIT_OPTIONS, dataDir: '/srv/corral/data', logDir: '/srv/corral/logs', bindPort: 80 });
+  const rw = directives(u).filter(([k]) => k === 'ReadWritePaths').map(([, v]) => v);
+  assert.deepEqual(rw, ['/srv/corral/data', '/srv/corral/logs']);
+  assert.equal(value(u, 'StateDirectory'), undefined);
+  assert.equal(value(u, 'AmbientCapabilities'), 'CAP_NET_BIND_SERVICE');
+  assert.equal(value(u, 'CapabilityBoundingSet'), 'CAP_NET_BIND_SERVICE');
+  assert.equal(value(u, 'WorkingDirectory'), '/srv/corral/data');
+});
+
+test('bad options are refused with a usage error', async () => {
+  assert.throws(() => renderUnit({ ...REFERENCE_UNIT_OPTIONS, dataDir: 'relative' }), /absolute/);
+  assert.throws(() => renderUnit({ ...REFERENCE_UNIT_OPTIONS, user: 'Bad User' }), /user/);
+  assert.throws(() => renderUnit({ ...REFERENCE_UNIT_OPTIONS, installDir: '/opt/my corral' }), /whitespace/);
+  const r = spawnSync(process.execPath, [corral, 'systemd-unit', '--workers', 'many'], { cwd: dir, encoding: 'utf8' });
+  assert.equal(r.status, 64);
+  assert.match(r.stderr, /--workers must be a non-negative integer/);
+});
+
+test('sizing comes from the settings file alone, as the service will see it (shell env ignored)', async () => {
+  const file = join(dir, 'corral.env');
+  writeFileSync(file, 'CORRAL_WORKERS=100\nCORRAL_WORKER_CONNECTIONS=5000\nCORRAL_GRACEFUL_TIMEOUT=60\nCORRAL_TIMEOUT=10\nCORRAL_BIND=0.0.0.0:443\n');
+  const { stdout } = await run(process.execPath, [corral, 'systemd-unit', '--settings-file', file, '--user', 'web', '--data-dir', '/var/lib/corral-web'], {
+    cwd: dir,
+    env: { ...process.env, CORRAL_WORKERS: '3', CORRAL_ENV_FILE: 'none' },
+  });
+  assert.equal(value(stdout, 'LimitNOFILE'), String(limitNoFile(100, 5000)));
+  assert.equal(value(stdout, 'TimeoutStopSec'), '75');
+  assert.equal(value(stdout, 'WatchdogSec'), String(watchdogSec(10)));
+  assert.equal(value(stdout, 'AmbientCapabilities'), 'CAP_NET_BIND_SERVICE');
+  assert.equal(value(stdout, 'User'), 'web');
+  assert.equal(value(stdout, 'Group'), 'web');
+  assert.equal(value(stdout, 'StateDirectory'), 'corral-web');
+  assert.equal(value(stdout, 'Environment'), `CORRAL_ENV_FILE=${file}`);
+  assert.equal(value(stdout, 'ExecStart'), `${process.execPath} ${corral} start`);
+});
+
+test('an invalid settings file fails like `corral start` would: exit 78 naming the setting', () => {
+  const file = join(dir, 'bad.env');
+  writeFileSync(file, 'CORRAL_WORKERS=zero\n');
+  const r = spawnSync(process.execPath, [corral, 'systemd-unit', '--settings-file', file], { cwd: dir, encoding: 'utf8' });
+  assert.equal(r.status, 78);
+  assert.match(r.stderr, /CORRAL_WORKERS/);
+});
+
+test('systemd-analyze verify accepts the unit for this install', { skip: spawnSync('systemd-analyze', ['--version']).status === 0 ? false : 'systemd-analyze is not installed' }, async () => {
+  const unit = join(dir, 'corral.service');
+  const { stdout } = await run(process.execPath, [corral, 'systemd-unit'], { cwd: dir });
+  writeFileSync(unit, stdout);
+  const r = spawnSync('systemd-analyze', ['verify', unit], { encoding: 'utf8' });
+  assert.equal(r.status, 0, r.stderr);
+  assert.doesNotMatch(r.stderr, /corral\.service/, `no warning about the unit: ${r.stderr}`);
+});
