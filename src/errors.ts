@@ -56,9 +56,10 @@ export interface ConfigProblem {
 
 export class ConfigError extends CorralError {
   readonly problems: readonly ConfigProblem[];
-  constructor(problems: readonly ConfigProblem[]) {
+  constructor(problems: readonly ConfigProblem[], warnings: readonly string[] = []) {
     const lines = problems.map((p) => `  ${p.name}=${JSON.stringify(p.value)} (from ${p.source}): ${p.allowed}`);
-    super('CORRAL_ERR_CONFIG_INVALID', `invalid settings, nothing was started:\n${lines.join('\n')}`);
+    const notes = warnings.map((w) => `  note: ${w}`);
+    super('CORRAL_ERR_CONFIG_INVALID', `invalid settings, nothing was started:\n${[...lines, ...notes].join('\n')}`);
     this.name = 'ConfigError';
     this.problems = problems;
   }

@@ -134,7 +134,7 @@ export function loadSettings(options: LoadOptions = {}): LoadedSettings {
     warnings.push(`unknown setting ${key}${guess ? `: did you mean ${guess}?` : ' (ignored)'}`);
   }
 
-  if (problems.length > 0) throw new ConfigError(problems);
+  if (problems.length > 0) throw new ConfigError(problems, warnings);
 
   for (const name of PATH_SETTINGS) {
     const v = out[name];

@@ -53,7 +53,7 @@ export async function runWorker(): Promise<void> {
 
   const bootFail = (err: unknown, exitCode: number) => {
     const d = describeError(err);
-    logger.error({ event: 'worker.boot_failed', code: d.code, err: d }, d.message);
+    logger.error({ event: 'app.load_failed', code: d.code, err: d }, d.message);
     channel.send({ type: 'boot-failed', code: d.code ?? 'CORRAL_ERR_APP_LOAD', message: d.message, ...(d.stack ? { stack: d.stack } : {}) });
     log.flush();
     process.exit(exitCode);

@@ -1,0 +1,150 @@
+// Spawns the real master (`bin/corral start`) on ephemeral ports with its own temp directory,
+// and reads its JSON log file. Every test closes what it opens: call stop() in a finally/after.
+
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, existsSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const REPO_ROOT = fileURLToPath(new URL('../../../', import.meta.url));
+export const CORRAL_BIN = join(REPO_ROOT, 'bin', 'corral');
+/** Fixture apps live in the source tree (plain .mjs, not compiled). */
+export const FIXTURE_APPS = join(REPO_ROOT, 'test', 'fixtures', 'apps');
+
+export type LogLine = Record<string, unknown> & { event?: string; level?: string; msg?: string; role?: string };
+
+export interface StartOptions {
+  /** Extra environment (CORRAL_* settings). */
+  env?: Record<string, string>;
+  /** Fixture app file name under test/fixtures/apps, or a path. */
+  app?: string;
+  /** Worker count (default 2); null leaves CORRAL_WORKERS unset. */
+  workers?: number | null;
+  /** Wait for master.ready (default true). */
+  waitReady?: boolean;
+  readyTimeoutMs?: number;
+  /** Working directory (default: a fresh temp dir). */
+  cwd?: string;
+}
+
+export interface CorralProcess {
+  readonly dir: string;
+  readonly logFile: string;
+  readonly pidFile: string;
+  readonly dataDir: string;
+  readonly proc: ChildProcess;
+  readonly pid: number;
+  /** http://127.0.0.1:<port> once ready. */
+  url: string;
+  /** http://127.0.0.1:<admin port> once ready (admin server present). */
+  adminUrl: string;
+  readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  stderr(): string;
+  logs(): LogLine[];
+  events(name: string): LogLine[];
+  waitForLog(predicate: (line: LogLine) => boolean, timeoutMs?: number, what?: string): Promise<LogLine>;
+  kill(signal: NodeJS.Signals): void;
+  /** SIGTERM, wait for exit (SIGKILL after timeoutMs), remove the temp dir. Idempotent. */
+  stop(timeoutMs?: number): Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+}
+
+export function readLogLines(file: string): LogLine[] {
+  if (!existsSync(file)) return [];
+  const text = readFileSync(file, 'utf8');
+  const out: LogLine[] = [];
+  for (const line of text.split('\n')) {
+    if (line.trim() === '') continue;
+    out.push(JSON.parse(line) as LogLine);
+  }
+  return out;
+}
+
+export async function waitFor<T>(check: () => T | undefined | false | Promise<T | undefined | false>, timeoutMs: number, what: string): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await check();
+    if (v) return v;
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+export async function startCorral(o: StartOptions = {}): Promise<CorralProcess> {
+  const dir = o.cwd ?? mkdtempSync(join(tmpdir(), 'corral-test-'));
+  const logFile = join(dir, 'corral.log');
+  const pidFile = join(dir, 'corral.pid');
+  const dataDir = join(dir, 'data');
+  const env: Record<string, string> = {
+    PATH: process.env.PATH ?? '/usr/bin:/bin',
+    HOME: process.env.HOME ?? dir,
+    CORRAL_ENV_FILE: 'none',
+    CORRAL_BIND: '127.0.0.1:0',
+    CORRAL_ADMIN_BIND: '127.0.0.1:0',
+    CORRAL_LOG_FILE: logFile,
+    CORRAL_PIDFILE: pidFile,
+    CORRAL_DATA_DIR: dataDir,
+    ...(o.workers === null ? {} : { CORRAL_WORKERS: String(o.workers ?? 2) }),
+    CORRAL_GRACEFUL_TIMEOUT: '10',
+    ...(o.app ? { CORRAL_APP: o.app.includes('/') ? o.app : join(FIXTURE_APPS, o.app) } : {}),
+    ...o.env,
+  };
+  const proc = spawn(process.execPath, [CORRAL_BIN, 'start'], { cwd: dir, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  let stderr = '';
+  proc.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
+  proc.stdout?.resume();
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => proc.once('exit', (code, signal) => resolve({ code, signal })));
+  let done = false;
+  void exited.then(() => (done = true));
+
+  const c: CorralProcess = {
+    dir,
+    logFile,
+    pidFile,
+    dataDir,
+    proc,
+    pid: proc.pid ?? -1,
+    url: '',
+    adminUrl: '',
+    exited,
+    stderr: () => stderr,
+    logs: () => readLogLines(logFile),
+    events: (name) => readLogLines(logFile).filter((l) => l.event === name),
+    waitForLog(predicate, timeoutMs = 15000, what = 'a log line') {
+      return waitFor(
+        () => {
+          const hit = readLogLines(logFile).find(predicate);
+          if (hit) return hit;
+          if (done) throw new Error(`corral exited while waiting for ${what}; stderr:\n${stderr}`);
+          return undefined;
+        },
+        timeoutMs,
+        what,
+      );
+    },
+    kill(signal) {
+      if (!done) proc.kill(signal);
+    },
+    async stop(timeoutMs = 20000) {
+      if (!done) {
+        proc.kill('SIGTERM');
+        const t = setTimeout(() => proc.kill('SIGKILL'), timeoutMs);
+        await exited;
+        clearTimeout(t);
+      }
+      if (!o.cwd) rmSync(dir, { recursive: true, force: true });
+      return exited;
+    },
+  };
+  if (o.waitReady !== false) {
+    try {
+      const ready = await c.waitForLog((l) => l.event === 'master.ready', o.readyTimeoutMs ?? 30000, 'master.ready');
+      c.url = `http://127.0.0.1:${String(ready.port)}`;
+      if (ready.admin_port) c.adminUrl = `http://127.0.0.1:${String(ready.admin_port)}`;
+    } catch (err) {
+      await c.stop();
+      throw err;
+    }
+  }
+  return c;
+}

@@ -1,0 +1,62 @@
+// Small HTTP helpers for tests: one-off requests and a concurrent client loop that counts failures.
+
+import { Agent, request } from 'undici';
+
+export interface Reply {
+  status: number;
+  headers: Record<string, string | string[] | undefined>;
+  text: string;
+  json<T = Record<string, unknown>>(): T;
+}
+
+export async function http(url: string, init: { method?: string; headers?: Record<string, string>; body?: string; dispatcher?: Agent; timeoutMs?: number } = {}): Promise<Reply> {
+  const res = await request(url, {
+    method: (init.method ?? 'GET') as 'GET',
+    ...(init.headers ? { headers: init.headers } : {}),
+    ...(init.body !== undefined ? { body: init.body } : {}),
+    ...(init.dispatcher ? { dispatcher: init.dispatcher } : {}),
+    headersTimeout: init.timeoutMs ?? 15000,
+    bodyTimeout: init.timeoutMs ?? 15000,
+  });
+  const text = await res.body.text();
+  return { status: res.statusCode, headers: res.headers, text, json: <T>() => JSON.parse(text) as T };
+}
+
+export interface LoopResult {
+  ok: number;
+  failed: number;
+  failures: string[];
+  statuses: Map<number, number>;
+}
+
+/**
+ * Runs `concurrency` keep-alive clients against `url` until `stop()` resolves. A failure is any
+ * non-2xx answer or transport error.
+ */
+export async function clientLoop(url: string, concurrency: number, stop: Promise<unknown>): Promise<LoopResult> {
+  const agent = new Agent({ connections: concurrency, keepAliveTimeout: 30_000 });
+  const result: LoopResult = { ok: 0, failed: 0, failures: [], statuses: new Map() };
+  let stopped = false;
+  void stop.then(() => (stopped = true));
+  const one = async () => {
+    while (!stopped) {
+      try {
+        const r = await http(url, { dispatcher: agent });
+        result.statuses.set(r.status, (result.statuses.get(r.status) ?? 0) + 1);
+        if (r.status >= 200 && r.status < 300) result.ok++;
+        else {
+          result.failed++;
+          if (result.failures.length < 20) result.failures.push(`${r.status} ${r.text.slice(0, 200)}`);
+        }
+      } catch (err) {
+        result.failed++;
+        if (result.failures.length < 20) result.failures.push(String((err as Error).message));
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: concurrency }, one));
+  await agent.close();
+  return result;
+}
+
+export const delay = (ms: number) => new Promise((r) => setTimeout(r, ms));

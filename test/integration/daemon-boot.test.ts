@@ -1,0 +1,135 @@
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { CORRAL_BIN, startCorral, waitFor } from '../helpers/corral.js';
+import { http } from '../helpers/http.js';
+
+async function distinctWorkers(url: string, want: number): Promise<Set<number>> {
+  const seen = new Set<number>();
+  await waitFor(async () => {
+    // New connection each time: the master round-robins connections across workers.
+    const r = await http(url, { headers: { connection: 'close' } });
+    seen.add(r.json<{ worker: number }>().worker);
+    return seen.size >= want;
+  }, 10000, `${want} distinct workers answering`);
+  return seen;
+}
+
+test('CORRAL_WORKERS=3 boots 3 workers that all serve', async () => {
+  const c = await startCorral({ app: 'basic.mjs', workers: 3 });
+  try {
+    assert.equal(c.events('worker.ready').length, 3);
+    const ready = c.events('master.ready')[0];
+    assert.equal(ready?.workers, 3);
+    assert.equal((await distinctWorkers(c.url, 3)).size, 3);
+    for (const line of c.logs()) {
+      assert.ok(['master', 'worker', 'keeper'].includes(String(line.role)), 'every line has a role');
+      assert.equal(typeof line.pid, 'number');
+      assert.ok('gen' in line && 'worker' in line);
+    }
+  } finally {
+    await c.stop();
+  }
+});
+
+test('kill -9 of a worker: it is replaced and the others keep serving', async () => {
+  const c = await startCorral({ app: 'basic.mjs', workers: 2 });
+  try {
+    const victim = c.events('worker.ready')[0];
+    assert.ok(victim);
+    process.kill(Number(victim.worker_pid), 'SIGKILL');
+    let served = 0;
+    const replaced = await waitFor(async () => {
+      const r = await http(c.url, { headers: { connection: 'close' } });
+      assert.equal(r.status, 200);
+      served++;
+      return c.events('worker.ready').find((l) => Number(l.worker_id) > 2);
+    }, 15000, 'a replacement worker');
+    assert.ok(served > 0);
+    const exit = c.events('worker.exit').find((l) => l.worker_pid === victim.worker_pid);
+    assert.equal(exit?.signal, 'SIGKILL');
+    assert.ok(replaced);
+  } finally {
+    await c.stop();
+  }
+});
+
+test('a bad .env exits 78 and lists every bad setting, starting nothing', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'corral-env-'));
+  try {
+    writeFileSync(join(dir, '.env'), 'CORRAL_WORKERS=lots\nCORRAL_TIMEOUT=-5\nCORRAL_BIND=nowhere:99999\nCORRAL_WORKRES=3\n');
+    const r = spawnSync(process.execPath, [CORRAL_BIN, 'start'], { cwd: dir, env: { PATH: process.env.PATH ?? '' }, encoding: 'utf8', timeout: 15000 });
+    assert.equal(r.status, 78, r.stderr);
+    for (const name of ['CORRAL_WORKERS', 'CORRAL_TIMEOUT', 'CORRAL_BIND']) assert.match(r.stderr, new RegExp(`${name}=`), `${name} listed`);
+    assert.match(r.stderr, /an integer from 1 to/);
+    assert.match(r.stderr, /did you mean CORRAL_WORKERS/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('GUNICORN_* aliases from the old deployment are honoured, with a warning each', async () => {
+  const c = await startCorral({
+    app: 'basic.mjs',
+    workers: null,
+    env: { GUNICORN_WORKERS: '3', GUNICORN_TIMEOUT: '7', GUNICORN_KEEPALIVE: '2', GUNICORN_WORKER_CLASS: 'gevent' },
+  });
+  try {
+    assert.equal(c.events('worker.ready').length, 3);
+    assert.equal(c.events('master.start')[0]?.timeout_s, 7);
+    const warnings = c.events('config.warning').map((l) => String(l.msg));
+    for (const alias of ['GUNICORN_WORKERS', 'GUNICORN_TIMEOUT', 'GUNICORN_KEEPALIVE']) {
+      assert.equal(warnings.filter((w) => w.startsWith(`${alias} is a deprecated alias`)).length, 1, `one warning for ${alias}`);
+    }
+    assert.ok(warnings.some((w) => /GUNICORN_WORKER_CLASS is ignored/.test(w)));
+    const cfg = spawnSync(process.execPath, [CORRAL_BIN, 'config', '--json'], {
+      env: { PATH: process.env.PATH ?? '', CORRAL_ENV_FILE: 'none', GUNICORN_WORKERS: '3' },
+      encoding: 'utf8',
+    });
+    const rows = (JSON.parse(cfg.stdout) as { settings: { name: string; value: string; source: string }[] }).settings;
+    assert.deepEqual(rows.find((r) => r.name === 'CORRAL_WORKERS'), { name: 'CORRAL_WORKERS', value: '3', source: 'alias GUNICORN_WORKERS', description: rows.find((r) => r.name === 'CORRAL_WORKERS')?.['description' as 'name'] });
+  } finally {
+    await c.stop();
+  }
+});
+
+test('an app that cannot be imported: bounded retries, then exit 3 with the app error in the log', async () => {
+  const c = await startCorral({ app: 'broken-import.mjs', workers: 2, waitReady: false, env: { CORRAL_BOOT_ATTEMPTS: '3' } });
+  try {
+    const { code } = await c.exited;
+    assert.equal(code, 3);
+    const failures = c.events('worker.boot_failed');
+    assert.ok(failures.length >= 3, `at least 3 boot attempts, saw ${failures.length}`);
+    assert.match(JSON.stringify(failures[0]?.boot_error), /missing dependency/);
+    const exhausted = c.events('boot.exhausted')[0];
+    assert.ok(exhausted, 'boot.exhausted logged');
+    assert.match(String(exhausted.msg), /missing dependency/);
+    // Backoff: attempts are spread out, not a burst.
+    const times = c.events('worker.boot').map((l) => Date.parse(String(l.time)));
+    assert.ok((times.at(-1) ?? 0) - (times[0] ?? 0) >= 250, 'retries are spaced by backoff');
+  } finally {
+    await c.stop();
+  }
+});
+
+test('when the master is killed with SIGKILL, its workers exit (no orphans serving)', async () => {
+  const c = await startCorral({ app: 'basic.mjs', workers: 2 });
+  const pids = c.events('worker.ready').map((l) => Number(l.worker_pid));
+  try {
+    c.kill('SIGKILL');
+    await c.exited;
+    await waitFor(() => pids.every((pid) => {
+      try {
+        process.kill(pid, 0);
+        return false;
+      } catch {
+        return true;
+      }
+    }), 10000, 'workers to exit after the master died');
+  } finally {
+    await c.stop();
+  }
+});
