@@ -1,0 +1,96 @@
+// `corral loadtest`: "can this server carry N users?" answered with a verdict and a report.
+
+import { LoadtestError, LOADTEST_EXIT } from '../../loadtest/exit.js';
+import { parseLoadtestArgs } from '../../loadtest/options.js';
+import { runLoadtest } from '../../loadtest/run.js';
+import type { Command } from '../command.js';
+import { packageVersion } from './version.js';
+
+const HELP = `Usage: corral loadtest --target URL [options]
+
+Drives virtual users against corral's bundled app: each logs in once (POST /api/login), then loops
+over reads (GET /api/players, GET /api/me), event writes (POST /api/events) and exports
+(GET /api/export?sheet=Players) in the given mix, pausing between requests. Latency is kept in
+HDR histograms; each step is judged by the capacity criteria: p95 < 500 ms, no 5xx, no timeouts,
+no connection errors, no 429, and with --admin: CPU < 80 % (step mean), RAM < 50 % (step max).
+Ends with a verdict ("supports 100 concurrent users: yes (p95 41 ms, 0 errors, CPU 35 %)") and
+the first failing step, and writes result.json and a self-contained report.html.
+
+How many users (pick one; default: --steps 5,10,25,50,100,200):
+  --steps LIST          progressive test, e.g. 5,10,25,50,100,200 (strictly increasing)
+  --step-duration D     how long each step lasts (default 30s)
+  --profile FILE        Locust-style JSON profile: users.{total,simultaneous,distribution.
+                        {ramp_up,plateau,ramp_down}.{duration,users}}, actions.NAME.{duration,
+                        requests,frequency}, distribution.{read,write,export}
+  --time-scale F        compress the profile's durations (0.01 turns 45 min into 27 s)
+  --users N             a constant number of users for --duration (default 1m)
+
+Options:
+  --target URL          the app's base URL (loopback only unless --allow-remote)
+  --duration D          run length for --users; a hard cap for --steps and --profile
+  --think-time D        pause between a user's requests, ±50 % (default 1s; a profile's actions
+                        pace users by duration/requests when this is not given)
+  --mix SHARES          read=0.6,write=0.3,export=0.1 (default; shares must sum to 1)
+  --admin URL           the master's admin API (e.g. http://127.0.0.1:9090) for CPU, RAM and
+                        connections; sampled every second
+  --admin-token T       CORRAL_ADMIN_TOKEN: for the admin API and for exports (without it
+                        exports are skipped and the mix renormalised)
+  --users-file FILE     CSV (name,code columns) or JSON [{"name","code"}] of players to log in as
+                        (default: config/sample-sheet/Players.csv)
+  --timeout D           per-request timeout, counted as a failure (default 10s)
+  --out DIR             where result.json and report.html go (default ./loadtest-<timestamp>/)
+  --allow-remote        allow a target that is not this machine
+  -h, --help            this text
+
+Durations are a number with a unit: 500ms, 30s, 2m, 1h, 1m30s.
+Progress goes to stderr (one line redrawn on a terminal, a line every 5 s otherwise); the steps
+table and the verdict go to stdout. Ctrl-C stops early and still writes the report.
+
+Exit codes:
+  0    every step met the criteria
+  2    the run completed but a step failed the criteria (see the verdict)
+  64   bad arguments, profile or users file, or a remote target without --allow-remote
+  69   the target is not answering
+  130  interrupted (SIGINT); the partial report was written
+  1    an unexpected failure`;
+
+export const loadtestCommand: Command = {
+  name: 'loadtest',
+  summary: 'Load-test a corral app with virtual users: verdict, JSON result and HTML report.',
+  help: HELP,
+  async run(argv) {
+    try {
+      const parsed = parseLoadtestArgs(argv, process.cwd());
+      if (parsed.help) {
+        process.stdout.write(`${HELP}\n`);
+        return 0;
+      }
+      let interrupts = 0;
+      const report = await runLoadtest(parsed.options, {
+        stdout: process.stdout,
+        stderr: process.stderr,
+        version: packageVersion(),
+        onInterrupt: (fn) => {
+          // First Ctrl-C: stop and write the report. Second: leave now.
+          const handler = (): void => {
+            interrupts++;
+            if (interrupts > 1) process.exit(LOADTEST_EXIT.INTERRUPTED);
+            fn();
+          };
+          process.on('SIGINT', handler);
+          return () => process.off('SIGINT', handler);
+        },
+      });
+      return report.exitCode;
+    } catch (err) {
+      if (err instanceof LoadtestError) {
+        process.stderr.write(`corral loadtest: ${err.message}\n`);
+        if (err.exitCode === LOADTEST_EXIT.USAGE && err.code === 'CORRAL_ERR_LOADTEST_INPUT' && /^(Unknown option|Option|Unexpected argument)/.test(err.message)) {
+          process.stderr.write('Run `corral loadtest --help` for the options.\n');
+        }
+        return err.exitCode;
+      }
+      throw err;
+    }
+  },
+};

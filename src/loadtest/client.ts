@@ -1,0 +1,151 @@
+// The HTTP side of the virtual users: one undici Pool to the target with keep-alive connections
+// (as browsers and reverse proxies use them), a per-request timeout, and the run's abort signal so
+// the hard deadline cancels whatever is still in flight.
+
+import { performance } from 'node:perf_hooks';
+import { Pool } from 'undici';
+
+export type RequestKind = 'login' | 'read' | 'write' | 'export';
+
+/** ok: 2xx; http: an answer with another status; aborted: cancelled by the end of the run. */
+export type Outcome = 'ok' | 'http' | 'timeout' | 'connection' | 'aborted';
+
+export interface Sample {
+  readonly kind: RequestKind;
+  /** "GET /api/players" */
+  readonly route: string;
+  /** 0 when no answer came. */
+  readonly status: number;
+  readonly outcome: Outcome;
+  /** From sending to the last body byte, in microseconds. */
+  readonly latencyUs: number;
+  /** Milliseconds since the run started. */
+  readonly startMs: number;
+  readonly endMs: number;
+  readonly bytes: number;
+  /** Error code for timeouts and connection failures (ECONNREFUSED, UND_ERR_SOCKET, ...). */
+  readonly error?: string;
+}
+
+export interface SendRequest {
+  readonly kind: RequestKind;
+  readonly method: 'GET' | 'POST';
+  readonly path: string;
+  readonly headers?: Readonly<Record<string, string>>;
+  readonly json?: unknown;
+  /** Parse the body as JSON (login); otherwise it is read and counted only. */
+  readonly parseJson?: boolean;
+}
+
+export interface Reply {
+  readonly sample: Sample;
+  readonly json: unknown;
+}
+
+export interface ClientOptions {
+  readonly connections: number;
+  readonly timeoutMs: number;
+  /** Aborted at the hard deadline or on SIGINT. */
+  readonly signal: AbortSignal;
+  /** Milliseconds since the run started. */
+  readonly clock: () => number;
+}
+
+const TIMEOUT_CODES = new Set(['UND_ERR_CONNECT_TIMEOUT', 'UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT', 'ETIMEDOUT']);
+
+export class TargetClient {
+  readonly #pool: Pool;
+  readonly #opts: ClientOptions;
+  readonly #origin: string;
+
+  constructor(target: URL, opts: ClientOptions) {
+    this.#origin = target.origin;
+    this.#opts = opts;
+    this.#pool = new Pool(target.origin, {
+      connections: Math.max(1, opts.connections),
+      pipelining: 1,
+      keepAliveTimeout: 30_000,
+      connect: { timeout: opts.timeoutMs },
+      // Our own timer covers the whole request; these only stop undici's defaults (300 s) biting first.
+      headersTimeout: opts.timeoutMs + 1000,
+      bodyTimeout: opts.timeoutMs + 1000,
+    });
+  }
+
+  get origin(): string {
+    return this.#origin;
+  }
+
+  async send(req: SendRequest): Promise<Reply> {
+    const { signal: runSignal, clock, timeoutMs } = this.#opts;
+    const route = `${req.method} ${req.path.split('?')[0] ?? req.path}`;
+    const startMs = clock();
+    const t0 = performance.now();
+    const sample = (status: number, outcome: Outcome, bytes: number, error?: string): Sample => ({
+      kind: req.kind,
+      route,
+      status,
+      outcome,
+      latencyUs: Math.max(1, Math.round((performance.now() - t0) * 1000)),
+      startMs,
+      endMs: clock(),
+      bytes,
+      ...(error === undefined ? {} : { error }),
+    });
+    if (runSignal.aborted) return { sample: sample(0, 'aborted', 0), json: undefined };
+
+    // One controller per request, tied to the run's signal by hand: AbortSignal.any() on a
+    // long-lived signal grows that signal's dependant set (nodejs/node#55351).
+    const controller = new AbortController();
+    let timedOut = false;
+    const timer = setTimeout(() => {
+      timedOut = true;
+      controller.abort(new Error('request timeout'));
+    }, timeoutMs);
+    const onRunAbort = (): void => controller.abort(new Error('run ended'));
+    runSignal.addEventListener('abort', onRunAbort, { once: true });
+    let status = 0;
+    let bytes = 0;
+    try {
+      const headers: Record<string, string> = { ...req.headers };
+      let body: string | undefined;
+      if (req.json !== undefined) {
+        body = JSON.stringify(req.json);
+        headers['content-type'] = 'application/json';
+      }
+      const res = await this.#pool.request({ method: req.method, path: req.path, headers, body, signal: controller.signal });
+      status = res.statusCode;
+      const chunks: Buffer[] = [];
+      for await (const chunk of res.body) {
+        const buf = chunk as Buffer;
+        bytes += buf.length;
+        if (req.parseJson) chunks.push(buf);
+      }
+      let json: unknown;
+      if (req.parseJson) {
+        try {
+          json = JSON.parse(Buffer.concat(chunks).toString('utf8'));
+        } catch {
+          json = undefined;
+        }
+      }
+      return { sample: sample(status, status >= 200 && status < 300 ? 'ok' : 'http', bytes), json };
+    } catch (err) {
+      const code = (err as { code?: unknown }).code;
+      if (timedOut) return { sample: sample(status, 'timeout', bytes, 'timeout'), json: undefined };
+      if (runSignal.aborted) return { sample: sample(status, 'aborted', bytes), json: undefined };
+      const name = typeof code === 'string' ? code : (err as Error).name;
+      if (TIMEOUT_CODES.has(name)) return { sample: sample(status, 'timeout', bytes, name), json: undefined };
+      return { sample: sample(status, 'connection', bytes, name), json: undefined };
+    } finally {
+      clearTimeout(timer);
+      runSignal.removeEventListener('abort', onRunAbort);
+    }
+  }
+
+  /** Drops every connection, in flight or idle. Idempotent. */
+  async close(): Promise<void> {
+    if (this.#pool.destroyed) return;
+    await this.#pool.destroy();
+  }
+}

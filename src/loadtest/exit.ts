@@ -1,0 +1,41 @@
+// Exit codes and the error type of `corral loadtest`. The command maps every failure to one of
+// these, so scripts and CI can tell "bad arguments" from "target down" from "target too slow".
+
+import { CorralError, EXIT, type ErrorCode } from '../errors.js';
+
+export const LOADTEST_EXIT = {
+  /** The run completed and every judged step met the criteria. */
+  PASS: 0,
+  /** An unexpected internal failure (a bug, a disk error while writing the report). */
+  FAILURE: EXIT.FAILURE,
+  /** The run completed, but at least one step failed the criteria (the verdict says which). */
+  CRITERIA_FAILED: 2,
+  /** Bad arguments, a bad profile or users file, or a remote target without --allow-remote. */
+  USAGE: EXIT.USAGE,
+  /** sysexits EX_UNAVAILABLE: the target (or its login) did not answer before the run. */
+  TARGET_UNREACHABLE: 69,
+  /** Stopped by SIGINT; the partial report was still written. */
+  INTERRUPTED: 130,
+} as const;
+
+/** A loadtest failure that already knows its exit code. */
+export class LoadtestError extends CorralError {
+  readonly exitCode: number;
+  constructor(code: ErrorCode, message: string, exitCode: number, options?: { cause?: unknown }) {
+    super(code, message, options);
+    this.name = 'LoadtestError';
+    this.exitCode = exitCode;
+  }
+}
+
+export function inputError(message: string, cause?: unknown): LoadtestError {
+  return new LoadtestError('CORRAL_ERR_LOADTEST_INPUT', message, LOADTEST_EXIT.USAGE, cause === undefined ? undefined : { cause });
+}
+
+export function targetRefused(message: string): LoadtestError {
+  return new LoadtestError('CORRAL_ERR_LOADTEST_TARGET', message, LOADTEST_EXIT.USAGE);
+}
+
+export function targetUnreachable(message: string, cause?: unknown): LoadtestError {
+  return new LoadtestError('CORRAL_ERR_LOADTEST_TARGET', message, LOADTEST_EXIT.TARGET_UNREACHABLE, cause === undefined ? undefined : { cause });
+}

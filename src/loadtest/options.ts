@@ -1,0 +1,170 @@
+// `corral loadtest` flags → validated options. Everything is checked before a single request is
+// sent, and each problem names the flag.
+
+import { resolve } from 'node:path';
+import { parseFlags } from '../cli/command.js';
+import { CorralError } from '../errors.js';
+import { parseDuration } from './duration.js';
+import { inputError } from './exit.js';
+import { DEFAULT_MIX, parseMix, type Mix } from './mix.js';
+import { loadProfile, MAX_PROFILE_USERS, type Profile } from './profile.js';
+
+export type LoadtestMode = 'steps' | 'profile' | 'constant';
+
+export interface LoadtestOptions {
+  readonly target: URL;
+  readonly mode: LoadtestMode;
+  readonly steps: readonly number[];
+  readonly stepDurationMs: number;
+  readonly profile: Profile | undefined;
+  readonly profileFile: string | undefined;
+  readonly timeScale: number;
+  /** --duration: the run length for --users, a hard cap otherwise. */
+  readonly durationMs: number | undefined;
+  readonly users: number | undefined;
+  /** --think-time when given; otherwise the profile's actions or DEFAULT_THINK_MS pace users. */
+  readonly thinkTimeMs: number | undefined;
+  readonly mix: Mix;
+  readonly mixSource: 'default' | 'flag' | 'profile';
+  readonly admin: URL | undefined;
+  readonly adminToken: string | undefined;
+  readonly outDir: string;
+  readonly timeoutMs: number;
+  readonly allowRemote: boolean;
+  /** Undefined: the bundled sample sheet's players. */
+  readonly usersFile: string | undefined;
+}
+
+/** The seeds' progressive test (seeds/001 "Test progressif"). */
+export const DEFAULT_STEPS: readonly number[] = [5, 10, 25, 50, 100, 200];
+export const DEFAULT_STEP_MS = 30_000;
+export const DEFAULT_CONSTANT_MS = 60_000;
+export const DEFAULT_THINK_MS = 1000;
+export const DEFAULT_TIMEOUT_MS = 10_000;
+/** No run, however configured, lasts longer than this. */
+export const MAX_RUN_MS = 24 * 3_600_000;
+
+export const FLAGS = {
+  target: { type: 'string' },
+  steps: { type: 'string' },
+  'step-duration': { type: 'string' },
+  profile: { type: 'string' },
+  'time-scale': { type: 'string' },
+  duration: { type: 'string' },
+  users: { type: 'string' },
+  'think-time': { type: 'string' },
+  mix: { type: 'string' },
+  admin: { type: 'string' },
+  'admin-token': { type: 'string' },
+  out: { type: 'string' },
+  timeout: { type: 'string' },
+  'allow-remote': { type: 'boolean' },
+  'users-file': { type: 'string' },
+} as const;
+
+function positiveInt(text: string, flag: string, max: number): number {
+  const n = Number(text.trim());
+  if (!/^\s*\d+\s*$/.test(text) || !Number.isSafeInteger(n) || n < 1 || n > max) {
+    throw inputError(`${flag}: ${JSON.stringify(text)} must be a whole number from 1 to ${max}`);
+  }
+  return n;
+}
+
+function parseSteps(text: string): number[] {
+  const steps = text.split(',').map((part) => positiveInt(part, '--steps', MAX_PROFILE_USERS));
+  for (let i = 1; i < steps.length; i++) {
+    if ((steps[i] ?? 0) <= (steps[i - 1] ?? 0)) throw inputError(`--steps: ${text} must be strictly increasing (e.g. 5,10,25,50,100,200)`);
+  }
+  return steps;
+}
+
+function durationFlag(text: string, flag: string, minMs: number, maxMs: number): number {
+  const ms = parseDuration(text, flag);
+  if (ms < minMs || ms > maxMs) throw inputError(`${flag}: ${text} must be between ${minMs}ms and ${maxMs / 1000}s`);
+  return ms;
+}
+
+function urlFlag(text: string, flag: string): URL {
+  let url: URL;
+  try {
+    url = new URL(text);
+  } catch {
+    throw inputError(`${flag}: ${JSON.stringify(text)} is not a URL (e.g. http://127.0.0.1:8000)`);
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') throw inputError(`${flag}: ${text} must be http:// or https://`);
+  if (url.search || url.hash) throw inputError(`${flag}: ${text} must not carry a query string or fragment`);
+  return url;
+}
+
+function timestamp(now: Date): string {
+  const p = (n: number): string => String(n).padStart(2, '0');
+  return `${now.getFullYear()}${p(now.getMonth() + 1)}${p(now.getDate())}-${p(now.getHours())}${p(now.getMinutes())}${p(now.getSeconds())}`;
+}
+
+export type ParsedArgs = { help: true } | { help: false; options: LoadtestOptions };
+
+export function parseLoadtestArgs(argv: readonly string[], cwd: string, now = new Date()): ParsedArgs {
+  let values;
+  try {
+    values = parseFlags(argv, FLAGS).values;
+  } catch (err) {
+    throw inputError(err instanceof CorralError ? err.message : String(err), err);
+  }
+  if (values.help) return { help: true };
+  if (!values.target) throw inputError('--target URL is required (e.g. --target http://127.0.0.1:8000)');
+  const target = urlFlag(values.target, '--target');
+
+  const modes = [values.steps !== undefined && '--steps', values.profile !== undefined && '--profile', values.users !== undefined && '--users'].filter(Boolean);
+  if (modes.length > 1) throw inputError(`${modes.join(' and ')} cannot be combined: pick one way to set the users`);
+  const mode: LoadtestMode = values.profile !== undefined ? 'profile' : values.users !== undefined ? 'constant' : 'steps';
+  if (values['time-scale'] !== undefined && mode !== 'profile') throw inputError('--time-scale applies to --profile only');
+  if (values['step-duration'] !== undefined && mode !== 'steps') throw inputError('--step-duration applies to --steps only');
+
+  let timeScale = 1;
+  if (values['time-scale'] !== undefined) {
+    timeScale = Number(values['time-scale']);
+    if (!Number.isFinite(timeScale) || timeScale <= 0 || timeScale > 1000) {
+      throw inputError(`--time-scale: ${JSON.stringify(values['time-scale'])} must be a number above 0 (0.01 turns 45 min into 27 s)`);
+    }
+  }
+  const profileFile = values.profile === undefined ? undefined : resolve(cwd, values.profile);
+  const profile = profileFile === undefined ? undefined : loadProfile(profileFile);
+
+  let mix: Mix = DEFAULT_MIX;
+  let mixSource: LoadtestOptions['mixSource'] = 'default';
+  if (values.mix !== undefined) {
+    mix = parseMix(values.mix);
+    mixSource = 'flag';
+  } else if (profile?.distribution) {
+    mix = profile.distribution;
+    mixSource = 'profile';
+  }
+
+  const admin = values.admin === undefined ? undefined : urlFlag(values.admin, '--admin');
+  const adminToken = values['admin-token'];
+  if (adminToken !== undefined && adminToken.trim() === '') throw inputError('--admin-token is empty');
+
+  return {
+    help: false,
+    options: {
+      target,
+      mode,
+      steps: mode === 'steps' ? (values.steps === undefined ? DEFAULT_STEPS : parseSteps(values.steps)) : [],
+      stepDurationMs: values['step-duration'] === undefined ? DEFAULT_STEP_MS : durationFlag(values['step-duration'], '--step-duration', 100, MAX_RUN_MS),
+      profile,
+      profileFile,
+      timeScale,
+      durationMs: values.duration === undefined ? undefined : durationFlag(values.duration, '--duration', 100, MAX_RUN_MS),
+      users: values.users === undefined ? undefined : positiveInt(values.users, '--users', MAX_PROFILE_USERS),
+      thinkTimeMs: values['think-time'] === undefined ? undefined : durationFlag(values['think-time'], '--think-time', 0, 600_000),
+      mix,
+      mixSource,
+      admin,
+      adminToken,
+      outDir: resolve(cwd, values.out ?? `loadtest-${timestamp(now)}`),
+      timeoutMs: values.timeout === undefined ? DEFAULT_TIMEOUT_MS : durationFlag(values.timeout, '--timeout', 1, 600_000),
+      allowRemote: values['allow-remote'] === true,
+      usersFile: values['users-file'] === undefined ? undefined : resolve(cwd, values['users-file']),
+    },
+  };
+}

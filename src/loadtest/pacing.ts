@@ -1,0 +1,74 @@
+// How long a virtual user waits between requests. Either a flat think time, or the profile's
+// Locust-style actions: pick an action by its frequency, spread its `requests` evenly over its
+// (time-scaled) `duration`, then pick the next one.
+
+import type { ProfileAction } from './profile.js';
+
+export interface Pacer {
+  /** Called before each request; returns the action's name when a new action begins. */
+  beforeRequest(): string | undefined;
+  /** Milliseconds to wait after a request. */
+  pauseMs(): number;
+}
+
+/** ±50 % uniform jitter, so users that started together do not stay in lockstep. */
+function jitter(ms: number, random: () => number): number {
+  return ms * (0.5 + random());
+}
+
+export class ThinkTimePacer implements Pacer {
+  readonly #thinkMs: number;
+  readonly #random: () => number;
+  constructor(thinkMs: number, random: () => number) {
+    this.#thinkMs = thinkMs;
+    this.#random = random;
+  }
+  beforeRequest(): string | undefined {
+    return undefined;
+  }
+  pauseMs(): number {
+    return jitter(this.#thinkMs, this.#random);
+  }
+}
+
+export class ActionPacer implements Pacer {
+  readonly #actions: readonly ProfileAction[];
+  readonly #totalWeight: number;
+  readonly #timeScale: number;
+  readonly #random: () => number;
+  #current: ProfileAction | undefined;
+  #left = 0;
+
+  constructor(actions: readonly ProfileAction[], timeScale: number, random: () => number) {
+    if (actions.length === 0) throw new Error('ActionPacer needs at least one action');
+    this.#actions = actions;
+    this.#totalWeight = actions.reduce((sum, a) => sum + a.perHour, 0);
+    this.#timeScale = timeScale;
+    this.#random = random;
+  }
+
+  beforeRequest(): string | undefined {
+    if (this.#left > 0 && this.#current) {
+      this.#left--;
+      return undefined;
+    }
+    this.#current = this.#pick();
+    this.#left = this.#current.requests - 1;
+    return this.#current.name;
+  }
+
+  pauseMs(): number {
+    const a = this.#current;
+    if (!a) return 0;
+    return jitter((a.durationMs / a.requests) * this.#timeScale, this.#random);
+  }
+
+  #pick(): ProfileAction {
+    let r = this.#random() * this.#totalWeight;
+    for (const a of this.#actions) {
+      r -= a.perHour;
+      if (r < 0) return a;
+    }
+    return this.#actions[this.#actions.length - 1] as ProfileAction;
+  }
+}

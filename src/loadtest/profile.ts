@@ -1,0 +1,149 @@
+// The seeds' Locust-style JSON profile (seeds/003), validated field by field. Every problem names
+// the field path (users.distribution.plateau.duration), because an operator edits this by hand.
+
+import { readFileSync } from 'node:fs';
+import { parseDuration, parseRate } from './duration.js';
+import { inputError } from './exit.js';
+import { checkMix, type Mix } from './mix.js';
+
+export const PHASE_NAMES = ['ramp_up', 'plateau', 'ramp_down'] as const;
+export type PhaseName = (typeof PHASE_NAMES)[number];
+
+export interface ProfilePhase {
+  readonly name: PhaseName;
+  readonly durationMs: number;
+  /** Users at the end of the phase; the phase moves linearly from the previous phase's end. */
+  readonly users: number;
+}
+
+/** A Locust-style task: `requests` requests spread over `duration`, picked by `frequency`. */
+export interface ProfileAction {
+  readonly name: string;
+  readonly durationMs: number;
+  readonly requests: number;
+  readonly perHour: number;
+}
+
+export interface Profile {
+  /** Distinct users over the whole campaign; informational (the run recycles the users file). */
+  readonly totalUsers: number | undefined;
+  /** The concurrency ceiling; no phase may ask for more. */
+  readonly simultaneous: number;
+  readonly phases: readonly ProfilePhase[];
+  readonly actions: readonly ProfileAction[];
+  readonly distribution: Mix | undefined;
+}
+
+/** Upper bound on users in any phase: this is a load generator on the same host, not a botnet. */
+export const MAX_PROFILE_USERS = 10_000;
+
+type Json = Record<string, unknown>;
+
+function fail(path: string, problem: string): never {
+  throw inputError(`profile field ${path}: ${problem}`);
+}
+
+function object(value: unknown, path: string, allowed: readonly string[], required: readonly string[]): Json {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) fail(path, `must be an object, got ${JSON.stringify(value)}`);
+  const obj = value as Json;
+  for (const key of Object.keys(obj)) {
+    if (allowed.length > 0 && !allowed.includes(key)) {
+      const where = path === '' ? key : `${path}.${key}`;
+      throw inputError(`unknown profile field ${where} (allowed here: ${allowed.join(', ')})`);
+    }
+  }
+  for (const key of required) {
+    if (!(key in obj)) fail(path === '' ? key : `${path}.${key}`, 'is required');
+  }
+  return obj;
+}
+
+function integer(value: unknown, path: string, min: number, max: number): number {
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
+    fail(path, `must be an integer from ${min} to ${max}, got ${JSON.stringify(value)}`);
+  }
+  return value;
+}
+
+function durationField(value: unknown, path: string): number {
+  if (typeof value !== 'string') fail(path, `must be a duration string like "10m", got ${JSON.stringify(value)}`);
+  return parseDuration(value, `profile field ${path}`);
+}
+
+function parsePhases(value: unknown): ProfilePhase[] {
+  const dist = object(value, 'users.distribution', PHASE_NAMES, []);
+  const phases: ProfilePhase[] = [];
+  for (const name of PHASE_NAMES) {
+    if (!(name in dist)) continue;
+    const path = `users.distribution.${name}`;
+    const phase = object(dist[name], path, ['duration', 'users'], ['duration', 'users']);
+    phases.push({
+      name,
+      durationMs: durationField(phase.duration, `${path}.duration`),
+      users: integer(phase.users, `${path}.users`, 0, MAX_PROFILE_USERS),
+    });
+  }
+  if (phases.length === 0) fail('users.distribution', `needs at least one of ${PHASE_NAMES.join(', ')}`);
+  if (phases.every((p) => p.durationMs === 0)) fail('users.distribution', 'every phase lasts 0s');
+  return phases;
+}
+
+function parseActions(value: unknown): ProfileAction[] {
+  const actions = object(value, 'actions', [], []);
+  const out: ProfileAction[] = [];
+  for (const [name, spec] of Object.entries(actions)) {
+    const path = `actions.${name}`;
+    const action = object(spec, path, ['duration', 'requests', 'frequency'], ['duration', 'requests', 'frequency']);
+    const durationMs = durationField(action.duration, `${path}.duration`);
+    const requests = integer(action.requests, `${path}.requests`, 1, 1_000_000);
+    if (typeof action.frequency !== 'string') fail(`${path}.frequency`, `must be a rate string like "100/h", got ${JSON.stringify(action.frequency)}`);
+    const perHour = parseRate(action.frequency, `profile field ${path}.frequency`);
+    if (perHour <= 0) fail(`${path}.frequency`, 'must be above 0');
+    out.push({ name, durationMs, requests, perHour });
+  }
+  if (out.length === 0) fail('actions', 'is empty; remove it or list at least one action');
+  return out;
+}
+
+/** Validates a parsed JSON value as a profile. */
+export function parseProfile(value: unknown): Profile {
+  const root = object(value, '', ['users', 'actions', 'distribution'], ['users']);
+  const users = object(root.users, 'users', ['total', 'simultaneous', 'distribution'], ['distribution']);
+  const phases = parsePhases(users.distribution);
+  const peak = Math.max(...phases.map((p) => p.users));
+  const simultaneous = users.simultaneous === undefined ? peak : integer(users.simultaneous, 'users.simultaneous', 1, MAX_PROFILE_USERS);
+  const totalUsers = users.total === undefined ? undefined : integer(users.total, 'users.total', 1, Number.MAX_SAFE_INTEGER);
+  if (totalUsers !== undefined && totalUsers < simultaneous) fail('users.total', `${totalUsers} is below users.simultaneous (${simultaneous})`);
+  for (const phase of phases) {
+    if (phase.users > simultaneous) fail(`users.distribution.${phase.name}.users`, `${phase.users} is above users.simultaneous (${simultaneous})`);
+  }
+  if (peak === 0) fail('users.distribution', 'no phase has any users');
+  const actions = root.actions === undefined ? [] : parseActions(root.actions);
+  let distribution: Mix | undefined;
+  if (root.distribution !== undefined) {
+    distribution = checkMix(object(root.distribution, 'distribution', [], []), 'profile');
+  }
+  return { totalUsers, simultaneous, phases, actions, distribution };
+}
+
+/** Reads and validates a profile file; JSON syntax errors and field problems name the file. */
+export function loadProfile(file: string): Profile {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    throw inputError(`--profile: cannot read ${file}: ${(err as Error).message}`, err);
+  }
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (err) {
+    throw inputError(`--profile: ${file} is not valid JSON: ${(err as Error).message}`, err);
+  }
+  try {
+    return parseProfile(json);
+  } catch (err) {
+    if (err instanceof Error) err.message = `--profile ${file}: ${err.message}`;
+    throw err;
+  }
+}

@@ -1,0 +1,73 @@
+// The live progress line on stderr: redrawn in place on a terminal, a plain line every few
+// seconds otherwise (CI logs, `2> file`), so neither floods nor stays silent.
+
+import { formatClock } from './duration.js';
+import { formatMs } from './verdict.js';
+
+export interface ProgressState {
+  readonly elapsedMs: number;
+  readonly totalMs: number;
+  readonly segmentLabel: string;
+  readonly users: number;
+  readonly rps: number;
+  readonly p95Ms: number | undefined;
+  readonly errors: number;
+  readonly requests: number;
+}
+
+export interface ProgressStream {
+  write(text: string): unknown;
+  readonly isTTY?: boolean;
+}
+
+export function progressLine(s: ProgressState): string {
+  const remaining = Math.max(0, s.totalMs - s.elapsedMs);
+  return [
+    `[${formatClock(s.elapsedMs)} elapsed, ${formatClock(remaining)} left]`,
+    s.segmentLabel,
+    `users ${s.users}`,
+    `${s.rps.toFixed(1)} req/s`,
+    `p95 ${s.p95Ms === undefined ? '-' : formatMs(s.p95Ms)}`,
+    `errors ${s.errors}/${s.requests}`,
+  ].join('  ');
+}
+
+export class Progress {
+  readonly #stream: ProgressStream;
+  readonly #tty: boolean;
+  readonly #plainEveryMs: number;
+  #lastPlain = -Infinity;
+  #lastDraw = -Infinity;
+  #lastLabel = '';
+  #drawn = false;
+
+  constructor(stream: ProgressStream, plainEveryMs = 5000) {
+    this.#stream = stream;
+    this.#tty = stream.isTTY === true;
+    this.#plainEveryMs = plainEveryMs;
+  }
+
+  update(state: ProgressState): void {
+    const line = progressLine(state);
+    if (this.#tty) {
+      // Four redraws a second are plenty for a human and cheap for the terminal.
+      if (state.elapsedMs - this.#lastDraw < 250) return;
+      this.#lastDraw = state.elapsedMs;
+      this.#stream.write(`\r${line}\x1b[K`);
+      this.#drawn = true;
+      return;
+    }
+    // A plain line on every step change and every few seconds in between.
+    if (state.segmentLabel !== this.#lastLabel || state.elapsedMs - this.#lastPlain >= this.#plainEveryMs) {
+      this.#stream.write(`${line}\n`);
+      this.#lastPlain = state.elapsedMs;
+      this.#lastLabel = state.segmentLabel;
+    }
+  }
+
+  /** Ends the in-place line so later output starts on a fresh line. */
+  done(): void {
+    if (this.#tty && this.#drawn) this.#stream.write('\n');
+    this.#drawn = false;
+  }
+}

@@ -1,0 +1,137 @@
+// Everything measured during a run: per segment (the verdict), per second (the charts), per
+// request kind and route (the report), and overall.
+
+import type { RequestKind, Sample } from './client.js';
+import { segmentIndexAt, type Schedule } from './schedule.js';
+import { Tally, type Counts, type LatencySummary } from './tally.js';
+
+export interface SecondPoint {
+  /** Seconds since the start of the run (start of the bucket). */
+  readonly t: number;
+  /** Bucket length in seconds (the last one may be shorter). */
+  readonly span: number;
+  /** Most virtual users active during the second. */
+  readonly users: number;
+  readonly requests: number;
+  readonly rps: number;
+  readonly errors: number;
+  readonly status5xx: number;
+  readonly status429: number;
+  readonly statusOther: number;
+  readonly timeouts: number;
+  readonly connection: number;
+  /** Milliseconds; null when nothing was answered in that second. */
+  readonly p50: number | null;
+  readonly p95: number | null;
+  readonly p99: number | null;
+}
+
+export class Recorder {
+  readonly overall = new Tally();
+  readonly segments: Tally[];
+  readonly segmentUsersMax: number[];
+  readonly kinds = new Map<RequestKind, Tally>();
+  readonly routes = new Map<string, Tally>();
+  readonly actions = new Map<string, number>();
+  readonly timeline: SecondPoint[] = [];
+  readonly #schedule: Schedule;
+  #sec = 0;
+  #secTally = new Tally();
+  #secUsers = 0;
+  #users = 0;
+  #finished = false;
+
+  constructor(schedule: Schedule) {
+    this.#schedule = schedule;
+    this.segments = schedule.segments.map(() => new Tally());
+    this.segmentUsersMax = schedule.segments.map(() => 0);
+  }
+
+  record(s: Sample): void {
+    if (this.#finished) return;
+    this.overall.record(s);
+    // A request belongs to the step it started in: that is the load it was sent under.
+    this.segments[segmentIndexAt(this.#schedule, s.startMs)]?.record(s);
+    this.#tallyFor(this.kinds, s.kind).record(s);
+    this.#tallyFor(this.routes, s.route).record(s);
+    if (s.outcome === 'aborted') return;
+    this.#advance(s.endMs);
+    this.#secTally.record(s);
+  }
+
+  actionStarted(name: string): void {
+    this.actions.set(name, (this.actions.get(name) ?? 0) + 1);
+  }
+
+  /** Called on every scheduler tick with the active user count. */
+  users(count: number, tMs: number): void {
+    if (this.#finished) return;
+    this.#advance(tMs);
+    this.#users = count;
+    this.#secUsers = Math.max(this.#secUsers, count);
+    const seg = segmentIndexAt(this.#schedule, tMs);
+    this.segmentUsersMax[seg] = Math.max(this.segmentUsersMax[seg] ?? 0, count);
+  }
+
+  /** Requests per second over the last complete second (the progress line). */
+  lastRps(): number {
+    return this.timeline[this.timeline.length - 1]?.rps ?? 0;
+  }
+
+  /** Closes the last (partial) second at endMs. */
+  finish(endMs: number): void {
+    if (this.#finished) return;
+    this.#advance(endMs);
+    const span = endMs / 1000 - this.#sec;
+    if (span > 0.05 || this.#secTally.counts.requests > 0) this.#flush(Math.max(span, 0.001));
+    this.#finished = true;
+  }
+
+  segmentLatency(i: number): LatencySummary | undefined {
+    return this.segments[i]?.latency();
+  }
+
+  segmentCounts(i: number): Counts | undefined {
+    return this.segments[i]?.counts;
+  }
+
+  #tallyFor<K>(map: Map<K, Tally>, key: K): Tally {
+    let t = map.get(key);
+    if (!t) {
+      t = new Tally();
+      map.set(key, t);
+    }
+    return t;
+  }
+
+  #advance(tMs: number): void {
+    const sec = Math.floor(tMs / 1000);
+    while (this.#sec < sec) this.#flush(1);
+  }
+
+  #flush(span: number): void {
+    const t = this.#secTally;
+    const c = t.counts;
+    const lat = t.latency();
+    this.timeline.push({
+      t: this.#sec,
+      span: Math.round(span * 1000) / 1000,
+      users: this.#secUsers,
+      requests: c.requests,
+      rps: Math.round((c.requests / span) * 10) / 10,
+      errors: c.errors,
+      status5xx: c.status5xx,
+      status429: c.status429,
+      statusOther: c.statusOther,
+      timeouts: c.timeouts,
+      connection: c.connection,
+      p50: lat?.p50 ?? null,
+      p95: lat?.p95 ?? null,
+      p99: lat?.p99 ?? null,
+    });
+    t.release();
+    this.#secTally = new Tally();
+    this.#secUsers = this.#users;
+    this.#sec++;
+  }
+}

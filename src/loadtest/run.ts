@@ -1,0 +1,290 @@
+// `corral loadtest` from validated options to the written report: check the target is allowed
+// and answering, plan the schedule, run the virtual users, judge, write JSON and HTML.
+
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { TargetClient, type Reply } from './client.js';
+import { loadCredentials, type Credential } from './credentials.js';
+import { formatDuration } from './duration.js';
+import { inputError, LOADTEST_EXIT, targetRefused, targetUnreachable } from './exit.js';
+import { formatMix, withoutExports, type Mix } from './mix.js';
+import { DEFAULT_CONSTANT_MS, DEFAULT_THINK_MS, MAX_RUN_MS, type LoadtestOptions } from './options.js';
+import { ActionPacer, ThinkTimePacer, type Pacer } from './pacing.js';
+import { Progress, type ProgressStream } from './progress.js';
+import { Recorder } from './recorder.js';
+import { renderReport } from './report-html.js';
+import { actionsResult, mapResult, RESULT_SCHEMA, scheduleResult, tallyResult, type LoadtestResult, type SegmentResult } from './result.js';
+import { runSchedule } from './runner.js';
+import { AdminSampler } from './sampler.js';
+import { capSchedule, constantSchedule, profileSchedule, segmentPeak, stepsSchedule, type Schedule } from './schedule.js';
+import { apiPath, checkTargetAllowed } from './target.js';
+import { CRITERIA, briefFigures, formatMs, judgeSegment, overallVerdict, RATE_LIMIT_HINT, type JudgedSegment } from './verdict.js';
+import { VirtualUser } from './vuser.js';
+
+export interface RunIo {
+  readonly stdout: { write(text: string): unknown };
+  readonly stderr: ProgressStream;
+  /** Calls fn on an interrupt (SIGINT); returns a function that removes the handler. */
+  readonly onInterrupt?: (fn: () => void) => () => void;
+  readonly random?: () => number;
+  readonly version: string;
+}
+
+export interface RunReport {
+  readonly exitCode: number;
+  readonly result: LoadtestResult;
+  readonly jsonFile: string;
+  readonly htmlFile: string;
+}
+
+export function planSchedule(opts: LoadtestOptions): Schedule {
+  let schedule: Schedule;
+  if (opts.mode === 'profile' && opts.profile) schedule = profileSchedule(opts.profile, opts.timeScale);
+  else if (opts.mode === 'constant') schedule = constantSchedule(opts.users ?? 1, opts.durationMs ?? DEFAULT_CONSTANT_MS);
+  else schedule = stepsSchedule(opts.steps, opts.stepDurationMs);
+  if (opts.durationMs !== undefined && opts.mode !== 'constant') schedule = capSchedule(schedule, opts.durationMs);
+  if (schedule.totalMs > MAX_RUN_MS) {
+    throw inputError(`the run would last ${formatDuration(schedule.totalMs)}, more than ${formatDuration(MAX_RUN_MS)}: shorten it with --time-scale, --step-duration or --duration`);
+  }
+  if (schedule.totalMs <= 0 || schedule.segments.length === 0) throw inputError('the schedule is empty: nothing would run');
+  return schedule;
+}
+
+/** The pacing every virtual user follows, and a sentence saying so for the notes. */
+export function planPacing(opts: LoadtestOptions, random: () => number): { make: () => Pacer; note: string } {
+  if (opts.thinkTimeMs !== undefined) {
+    return { make: () => new ThinkTimePacer(opts.thinkTimeMs ?? 0, random), note: `think time ${formatDuration(opts.thinkTimeMs)} ±50 % between requests (--think-time)` };
+  }
+  const actions = opts.profile?.actions ?? [];
+  if (opts.mode === 'profile' && actions.length > 0) {
+    const described = actions.map((a) => `${a.name}: ${a.requests} requests over ${formatDuration(a.durationMs)} (one every ${formatDuration((a.durationMs / a.requests) * opts.timeScale)} after --time-scale), weight ${a.perHour}/h`);
+    return { make: () => new ActionPacer(actions, opts.timeScale, random), note: `pacing from the profile's actions, picked by frequency: ${described.join('; ')}` };
+  }
+  return { make: () => new ThinkTimePacer(DEFAULT_THINK_MS, random), note: `think time ${formatDuration(DEFAULT_THINK_MS)} ±50 % between requests (default)` };
+}
+
+/** Checks before any load: the target answers, looks like corral's app, and accepts a login. */
+async function preflight(opts: LoadtestOptions, credential: Credential, usersFile: string, notes: string[]): Promise<void> {
+  const controller = new AbortController();
+  const client = new TargetClient(opts.target, { connections: 1, timeoutMs: Math.min(opts.timeoutMs, 5000), signal: controller.signal, clock: () => 0 });
+  try {
+    const players = await client.send({ kind: 'read', method: 'GET', path: apiPath(opts.target, '/api/players') });
+    const s = players.sample;
+    if (s.outcome === 'connection' || s.outcome === 'timeout') {
+      throw targetUnreachable(`target ${opts.target.origin} is not answering (${s.error ?? s.outcome}); is corral running there?`);
+    }
+    if (s.status === 404) throw targetRefused(`target ${opts.target.href} answered 404 for GET /api/players: it does not look like corral's bundled app`);
+    const login = await client.send({ kind: 'login', method: 'POST', path: apiPath(opts.target, '/api/login'), json: credential, parseJson: true });
+    const l = login.sample;
+    if (l.outcome === 'connection' || l.outcome === 'timeout') throw targetUnreachable(`target ${opts.target.origin} did not answer a login (${l.error ?? l.outcome})`);
+    if (l.status === 404) throw targetRefused(`target ${opts.target.href} answered 404 for POST /api/login: it does not look like corral's bundled app`);
+    if (l.status === 401 || l.status === 400) {
+      throw inputError(`the target refused the login of ${JSON.stringify(credential.name)} from ${usersFile} (HTTP ${l.status}): --users-file must list name,code pairs of the target's Players sheet`);
+    }
+    if (s.status === 429 || l.status === 429) notes.push(`already rate limited before the run started: ${RATE_LIMIT_HINT}`);
+  } finally {
+    controller.abort();
+    await client.close();
+  }
+}
+
+export async function runLoadtest(opts: LoadtestOptions, io: RunIo): Promise<RunReport> {
+  const random = io.random ?? Math.random;
+  await checkTargetAllowed(opts.target, opts.allowRemote);
+  const { file: usersFile, credentials } = loadCredentials(opts.usersFile);
+  const schedule = planSchedule(opts);
+  const notes: string[] = [];
+  const say = (line: string): void => {
+    notes.push(line);
+    io.stderr.write(`note: ${line}\n`);
+  };
+
+  let mix: Mix = opts.mix;
+  if (opts.adminToken === undefined && mix.export > 0) {
+    mix = withoutExports(opts.mix);
+    say(`exports (${Math.round(opts.mix.export * 100)} % of the mix) are skipped: they need the admin token (--admin-token); the mix is renormalised to ${formatMix(mix)}`);
+  }
+  if (schedule.truncated) say(`--duration ${formatDuration(opts.durationMs ?? 0)} cuts the planned ${formatDuration(schedule.plannedMs)} schedule short`);
+  if (opts.profile?.totalUsers !== undefined) {
+    say(`profile users.total (${opts.profile.totalUsers}) is informational: at most ${schedule.maxUsers} virtual users run at once, logging in round-robin as the ${credentials.length} players of ${usersFile}`);
+  }
+  const pacing = planPacing(opts, random);
+  notes.push(pacing.note);
+
+  await preflight(opts, credentials[0] as Credential, usersFile, notes);
+
+  let serverProblem: string | undefined = opts.admin ? undefined : 'no --admin URL given';
+  let sampler: AdminSampler | undefined;
+  if (opts.admin) {
+    const s = new AdminSampler(opts.admin, opts.adminToken);
+    const probe = await s.probe(0);
+    if (probe.ok) sampler = s;
+    else {
+      serverProblem = probe.problem;
+      say(`${probe.problem ?? 'the admin API is unusable'}: CPU and RAM are not judged`);
+      await s.close();
+    }
+  }
+
+  try {
+    mkdirSync(opts.outDir, { recursive: true });
+  } catch (err) {
+    throw inputError(`--out: cannot create ${opts.outDir}: ${(err as Error).message}`, err);
+  }
+
+  const controller = new AbortController();
+  const t0 = performance.now();
+  const clock = (): number => performance.now() - t0;
+  const startedAt = new Date();
+  const recorder = new Recorder(schedule);
+  const client = new TargetClient(opts.target, { connections: schedule.maxUsers, timeoutMs: opts.timeoutMs, signal: controller.signal, clock });
+  const progress = new Progress(io.stderr);
+  let warned429 = false;
+  const onReply = (reply: Reply): void => {
+    recorder.record(reply.sample);
+    if (reply.sample.status === 429 && !warned429) {
+      warned429 = true;
+      progress.done();
+      io.stderr.write(`warning: ${RATE_LIMIT_HINT}\n`);
+    }
+  };
+  const env = { target: opts.target, send: client.send.bind(client), onReply, onAction: (name: string) => recorder.actionStarted(name), mix, exportToken: opts.adminToken, runSignal: controller.signal, random };
+  const removeInterrupt = io.onInterrupt?.(() => {
+    progress.done();
+    io.stderr.write('interrupted: stopping the virtual users and writing the report\n');
+    controller.abort(new Error('interrupted'));
+  });
+
+  io.stderr.write(`loadtest: ${opts.target.origin}, ${schedule.segments.length} ${opts.mode === 'steps' ? 'steps' : 'phases'}, up to ${schedule.maxUsers} users, ${formatDuration(schedule.totalMs)}\n`);
+  sampler?.start(clock);
+  let outcome;
+  try {
+    outcome = await runSchedule({
+      schedule,
+      controller,
+      t0,
+      createUser: (id) => new VirtualUser(id, env, credentials[id % credentials.length] as Credential, pacing.make()),
+      onTick: (tick) => {
+        recorder.users(tick.users, tick.elapsedMs);
+        const seg = schedule.segments[tick.segment];
+        progress.update({
+          elapsedMs: tick.elapsedMs,
+          totalMs: schedule.totalMs,
+          segmentLabel: seg ? `${seg.label} (${segmentPeak(seg)} users)` : '',
+          users: tick.users,
+          rps: recorder.lastRps(),
+          p95Ms: recorder.segments[tick.segment]?.p95(),
+          errors: recorder.overall.counts.errors,
+          requests: recorder.overall.counts.requests,
+        });
+      },
+    });
+  } finally {
+    removeInterrupt?.();
+    progress.done();
+    await Promise.all([sampler?.close(), client.close()]);
+  }
+  recorder.finish(outcome.endedAtMs);
+  const finishedAt = new Date();
+
+  const serverSamples = sampler?.samples ?? [];
+  const segments: SegmentResult[] = [];
+  const judged: JudgedSegment[] = [];
+  schedule.segments.forEach((seg, i) => {
+    const tally = recorder.segments[i];
+    if (!tally) return;
+    const ran = seg.startMs < outcome.stoppedAtMs;
+    const end = Math.min(seg.endMs, outcome.stoppedAtMs);
+    const judgement = judgeSegment({
+      label: seg.label,
+      users: segmentPeak(seg),
+      counts: tally.counts,
+      latency: tally.latency(),
+      statuses: tally.statuses,
+      errorCodes: tally.errorCodes,
+      server: serverSamples.filter((s) => s.t >= seg.startMs && s.t < end),
+      serverProblem,
+    });
+    const base = tallyResult(tally);
+    segments.push({
+      ...base,
+      label: seg.label,
+      kind: seg.kind,
+      users: segmentPeak(seg),
+      usersFrom: seg.usersFrom,
+      usersTo: seg.usersTo,
+      usersActiveMax: recorder.segmentUsersMax[i] ?? 0,
+      startMs: seg.startMs,
+      endMs: seg.endMs,
+      ran,
+      rps: ran && end > seg.startMs ? Math.round((tally.counts.requests / ((end - seg.startMs) / 1000)) * 10) / 10 : 0,
+      server: judgement.server,
+      pass: ran && judgement.pass,
+      checks: judgement.checks,
+      reasons: judgement.reasons,
+    });
+    judged.push({ label: seg.label, users: segmentPeak(seg), ran, counts: tally.counts, latency: tally.latency(), judgement });
+  });
+  const verdict = overallVerdict(judged, outcome.interrupted);
+  const totals = tallyResult(recorder.overall);
+  if (totals.counts.status429 > 0) notes.push(`${totals.counts.status429} answers were 429 Too Many Requests: ${RATE_LIMIT_HINT}`);
+  if (outcome.interrupted) notes.push(`interrupted after ${formatDuration(outcome.stoppedAtMs)} of ${formatDuration(schedule.totalMs)}`);
+
+  const result: LoadtestResult = {
+    schema: RESULT_SCHEMA,
+    tool: { name: 'corral loadtest', version: io.version, node: process.version },
+    target: opts.target.href,
+    startedAt: startedAt.toISOString(),
+    finishedAt: finishedAt.toISOString(),
+    mode: opts.mode,
+    options: {
+      steps: opts.steps,
+      stepDurationMs: opts.mode === 'steps' ? opts.stepDurationMs : null,
+      profileFile: opts.profileFile ?? null,
+      timeScale: opts.mode === 'profile' ? opts.timeScale : null,
+      durationMs: opts.durationMs ?? (opts.mode === 'constant' ? schedule.totalMs : null),
+      users: opts.users ?? null,
+      thinkTimeMs: opts.thinkTimeMs ?? null,
+      timeoutMs: opts.timeoutMs,
+      mixRequested: opts.mix,
+      mixSource: opts.mixSource,
+      mix,
+      admin: opts.admin?.href ?? null,
+      usersFile,
+      credentials: credentials.length,
+      profileTotalUsers: opts.profile?.totalUsers ?? null,
+    },
+    criteria: CRITERIA,
+    schedule: scheduleResult(schedule),
+    run: { ...outcome, elapsedS: Math.round(outcome.stoppedAtMs) / 1000 },
+    totals: { ...totals, rps: outcome.stoppedAtMs > 0 ? Math.round((totals.counts.requests / (outcome.stoppedAtMs / 1000)) * 10) / 10 : 0 },
+    segments,
+    byKind: mapResult(recorder.kinds),
+    byRoute: mapResult(recorder.routes),
+    actions: actionsResult(recorder),
+    timeline: recorder.timeline,
+    server: { available: sampler !== undefined, problem: serverProblem ?? null, samples: serverSamples },
+    verdict,
+    notes,
+  };
+
+  const jsonFile = join(opts.outDir, 'result.json');
+  const htmlFile = join(opts.outDir, 'report.html');
+  writeFileSync(jsonFile, `${JSON.stringify(result, null, 2)}\n`);
+  writeFileSync(htmlFile, renderReport(result));
+
+  const out = io.stdout;
+  for (const s of segments) {
+    const status = !s.ran ? 'not run' : s.pass ? 'pass' : 'FAIL';
+    const lat = s.latencyMs ? `p95 ${formatMs(s.latencyMs.p95)}` : 'no answers';
+    const j = judged[segments.indexOf(s)];
+    out.write(`${s.label.padEnd(10)} ${String(s.users).padStart(5)} users  ${status.padEnd(7)}  ${String(s.rps).padStart(7)} req/s  ${lat}, ${j ? briefFigures(j).replace(/^p95 [^,]+, |^no answers, /, '') : ''}\n`);
+  }
+  out.write(`verdict: ${verdict.headline}\n`);
+  for (const line of verdict.lines) out.write(`  ${line}\n`);
+  out.write(`result: ${jsonFile}\nreport: ${htmlFile}\n`);
+
+  const exitCode = outcome.interrupted ? LOADTEST_EXIT.INTERRUPTED : verdict.pass ? LOADTEST_EXIT.PASS : LOADTEST_EXIT.CRITERIA_FAILED;
+  return { exitCode, result, jsonFile, htmlFile };
+}

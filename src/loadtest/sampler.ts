@@ -1,0 +1,164 @@
+// Reads the target's admin API (served by the master) once a second during the run: capacity
+// (connections, status) and host CPU/RAM, for the charts and the CPU < 80 % / RAM < 50 % criteria.
+// It tolerates missing fields and a missing API: the run goes on and the verdict says what it
+// could not judge.
+
+import { Agent, request } from 'undici';
+
+export interface ServerSample {
+  /** Milliseconds since the run started. */
+  readonly t: number;
+  readonly cpu: number | null;
+  readonly ram: number | null;
+  readonly connections: number | null;
+  readonly maxConnections: number | null;
+  readonly status: string | null;
+}
+
+export interface AdminProbe {
+  readonly ok: boolean;
+  /** Why the admin API cannot be used (unreachable, 401, ...). */
+  readonly problem?: string;
+  readonly sample?: ServerSample;
+}
+
+type Json = Record<string, unknown>;
+
+function isObject(v: unknown): v is Json {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+function num(v: unknown): number | null {
+  return typeof v === 'number' && Number.isFinite(v) ? v : null;
+}
+
+function at(root: unknown, path: string): unknown {
+  let v: unknown = root;
+  for (const key of path.split('.')) {
+    if (!isObject(v)) return undefined;
+    v = v[key];
+  }
+  return v;
+}
+
+/** Paths tried in order before a breadth-first search for a key that names the figure. */
+const CPU_PATHS = ['host.cpu_percent', 'host.cpu', 'system.cpu_percent', 'system.cpu', 'cpu_percent', 'cpu.percent', 'cpu.load', 'cpu'];
+const RAM_PATHS = ['host.ram_percent', 'host.memory_percent', 'host.mem_percent', 'host.ram', 'system.ram_percent', 'system.memory_percent', 'ram_percent', 'memory_percent', 'ram.percent', 'memory.percent', 'ram'];
+const CPU_KEY = /^(host_?)?cpu(_?(percent|pct|load|usage|used))?$/i;
+const RAM_KEY = /^(host_?)?(ram|mem|memory)(_?(used_?)?(percent|pct|usage))?$/i;
+
+/** A percentage under /stats, wherever the master put it (the shallowest match wins: host, not a worker). */
+export function findPercent(stats: unknown, paths: readonly string[], key: RegExp): number | null {
+  for (const p of paths) {
+    const v = num(at(stats, p));
+    if (v !== null && v >= 0 && v <= 100) return v;
+  }
+  let level: unknown[] = [stats];
+  for (let depth = 0; depth < 4 && level.length > 0; depth++) {
+    const next: unknown[] = [];
+    for (const node of level) {
+      if (!isObject(node)) continue;
+      for (const [k, v] of Object.entries(node)) {
+        const n = num(v);
+        if (n !== null && key.test(k) && n >= 0 && n <= 100) return n;
+        if (isObject(v)) next.push(v);
+      }
+    }
+    level = next;
+  }
+  return null;
+}
+
+export function sampleFrom(t: number, capacityBody: unknown, statsBody: unknown): ServerSample {
+  const cap = isObject(capacityBody) && isObject(capacityBody.capacity) ? capacityBody.capacity : isObject(capacityBody) ? capacityBody : {};
+  const status = cap.status;
+  return {
+    t,
+    cpu: findPercent(statsBody, CPU_PATHS, CPU_KEY),
+    ram: findPercent(statsBody, RAM_PATHS, RAM_KEY),
+    connections: num(cap.current_connections),
+    maxConnections: num(cap.max_connections),
+    status: typeof status === 'string' ? status : null,
+  };
+}
+
+export class AdminSampler {
+  readonly samples: ServerSample[] = [];
+  readonly #base: URL;
+  readonly #token: string | undefined;
+  readonly #agent = new Agent({ connections: 2, keepAliveTimeout: 10_000 });
+  #timer: NodeJS.Timeout | undefined;
+  #inFlight: Promise<void> | undefined;
+  #failures = 0;
+  readonly #closing = new AbortController();
+
+  constructor(base: URL, token: string | undefined) {
+    this.#base = base;
+    this.#token = token;
+  }
+
+  async #get(path: string): Promise<{ status: number; body: unknown }> {
+    const url = new URL(path.replace(/^\//, ''), this.#base.href.endsWith('/') ? this.#base : new URL(`${this.#base.href}/`));
+    const res = await request(url, {
+      dispatcher: this.#agent,
+      headers: this.#token ? { authorization: `Bearer ${this.#token}` } : {},
+      headersTimeout: 2000,
+      bodyTimeout: 2000,
+      signal: AbortSignal.any([AbortSignal.timeout(2500), this.#closing.signal]),
+    });
+    const text = await res.body.text();
+    let body: unknown;
+    try {
+      body = JSON.parse(text);
+    } catch {
+      body = undefined;
+    }
+    return { status: res.statusCode, body };
+  }
+
+  /** One sample before the run, to say up front whether CPU/RAM can be judged. */
+  async probe(t: number): Promise<AdminProbe> {
+    try {
+      const [cap, stats] = await Promise.all([this.#get('/api/admin/capacity'), this.#get('/api/admin/stats')]);
+      for (const r of [cap, stats]) {
+        if (r.status === 401 || r.status === 403) return { ok: false, problem: `the admin API refused the token (HTTP ${r.status}); check --admin-token` };
+      }
+      if (cap.status !== 200 && stats.status !== 200) return { ok: false, problem: `the admin API answered HTTP ${cap.status} / ${stats.status}` };
+      const sample = sampleFrom(t, cap.status === 200 ? cap.body : undefined, stats.status === 200 ? stats.body : undefined);
+      return { ok: true, sample };
+    } catch (err) {
+      const code = (err as { code?: unknown }).code;
+      return { ok: false, problem: `the admin API at ${this.#base.origin} is not reachable (${typeof code === 'string' ? code : (err as Error).message})` };
+    }
+  }
+
+  /** Samples every intervalMs; clock() gives ms since the run started. */
+  start(clock: () => number, intervalMs = 1000): void {
+    const once = async (): Promise<void> => {
+      const t = clock();
+      try {
+        const [cap, stats] = await Promise.all([this.#get('/api/admin/capacity'), this.#get('/api/admin/stats')]);
+        this.samples.push(sampleFrom(t, cap.status === 200 ? cap.body : undefined, stats.status === 200 ? stats.body : undefined));
+      } catch {
+        // A missed sample leaves a gap in the chart; the master may be busy, which is itself data.
+        this.#failures++;
+      }
+    };
+    this.#timer = setInterval(() => {
+      if (!this.#inFlight) this.#inFlight = once().finally(() => (this.#inFlight = undefined));
+    }, intervalMs);
+    this.#inFlight = once().finally(() => (this.#inFlight = undefined));
+  }
+
+  get failures(): number {
+    return this.#failures;
+  }
+
+  async close(): Promise<void> {
+    if (this.#timer) clearInterval(this.#timer);
+    this.#timer = undefined;
+    this.#closing.abort();
+    await this.#inFlight;
+    await this.#agent.close();
+  }
+}

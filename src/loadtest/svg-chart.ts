@@ -1,0 +1,100 @@
+// Line charts as inline SVG, rendered here so the report opens offline with no script at all.
+// Each series carries its values in data-values, so tests (and curious operators) can read the
+// exact numbers behind a line.
+
+export interface Series {
+  readonly name: string;
+  readonly color: string;
+  /** One value per x; null leaves a gap (no answer in that second, no sample). */
+  readonly values: readonly (number | null)[];
+}
+
+export interface ChartSpec {
+  readonly id: string;
+  readonly title: string;
+  readonly unit: string;
+  /** X positions in seconds since the start of the run. */
+  readonly xs: readonly number[];
+  readonly xMax: number;
+  readonly series: readonly Series[];
+  readonly thresholds?: readonly { readonly value: number; readonly label: string }[];
+  /** Vertical lines, e.g. step boundaries. */
+  readonly markers?: readonly { readonly x: number; readonly label: string }[];
+  /** Fixed top of the y axis (100 for percentages). */
+  readonly yMax?: number;
+}
+
+const W = 880;
+const H = 230;
+const M = { left: 56, right: 16, top: 30, bottom: 30 };
+
+export function escapeHtml(text: string): string {
+  return text.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c] ?? c);
+}
+
+/** 1, 2, 2.5, 5 × 10^n at or above v. */
+export function niceCeil(v: number): number {
+  if (!(v > 0)) return 1;
+  const exp = 10 ** Math.floor(Math.log10(v));
+  for (const m of [1, 2, 2.5, 5, 10]) if (m * exp >= v) return m * exp;
+  return 10 * exp;
+}
+
+function fmt(n: number): string {
+  return Number.isInteger(n) ? String(n) : n.toFixed(n < 1 ? 2 : 1);
+}
+
+function clock(s: number): string {
+  const m = Math.floor(s / 60);
+  const sec = Math.round(s % 60);
+  return m > 0 ? `${m}:${String(sec).padStart(2, '0')}` : `${sec}s`;
+}
+
+export function lineChart(spec: ChartSpec): string {
+  const pw = W - M.left - M.right;
+  const ph = H - M.top - M.bottom;
+  const dataMax = Math.max(0, ...spec.series.flatMap((s) => s.values.filter((v): v is number => v !== null)), ...(spec.thresholds ?? []).map((t) => t.value));
+  const yMax = spec.yMax ?? niceCeil(dataMax * 1.05);
+  const xMax = Math.max(1, spec.xMax);
+  const x = (v: number): number => Math.round((M.left + (v / xMax) * pw) * 10) / 10;
+  const y = (v: number): number => Math.round((M.top + ph - (Math.min(v, yMax) / yMax) * ph) * 10) / 10;
+  const out: string[] = [];
+  out.push(`<svg class="chart" id="chart-${escapeHtml(spec.id)}" data-chart="${escapeHtml(spec.id)}" data-unit="${escapeHtml(spec.unit)}" data-xs="${escapeHtml(JSON.stringify(spec.xs))}" data-xmax="${xMax}" data-plot="${M.left},${M.top},${pw},${ph}" viewBox="0 0 ${W} ${H}" width="100%" role="img" aria-label="${escapeHtml(spec.title)}" xmlns="http://www.w3.org/2000/svg">`);
+  out.push(`<text x="${M.left}" y="18" class="title">${escapeHtml(spec.title)}${spec.unit ? ` (${escapeHtml(spec.unit)})` : ''}</text>`);
+  for (let i = 0; i <= 4; i++) {
+    const v = (yMax * i) / 4;
+    out.push(`<line x1="${M.left}" x2="${W - M.right}" y1="${y(v)}" y2="${y(v)}" class="grid"/><text x="${M.left - 6}" y="${y(v) + 4}" class="ytick">${fmt(v)}</text>`);
+  }
+  const xStep = niceCeil(xMax / 8);
+  for (let v = 0; v <= xMax + 1e-9; v += xStep) out.push(`<text x="${x(v)}" y="${H - 10}" class="xtick">${clock(v)}</text>`);
+  for (const m of spec.markers ?? []) {
+    out.push(`<line x1="${x(m.x)}" x2="${x(m.x)}" y1="${M.top}" y2="${M.top + ph}" class="marker"/><text x="${x(m.x) + 3}" y="${M.top + 10}" class="mlabel">${escapeHtml(m.label)}</text>`);
+  }
+  for (const t of spec.thresholds ?? []) {
+    out.push(`<line x1="${M.left}" x2="${W - M.right}" y1="${y(t.value)}" y2="${y(t.value)}" class="threshold"/><text x="${W - M.right - 4}" y="${y(t.value) - 4}" class="tlabel">${escapeHtml(t.label)}</text>`);
+  }
+  let legendX = W - M.right;
+  const legend: string[] = [];
+  for (const s of [...spec.series].reverse()) {
+    legendX -= 12 + s.name.length * 7 + 16;
+    legend.push(`<rect x="${legendX}" y="9" width="10" height="10" fill="${s.color}"/><text x="${legendX + 14}" y="18" class="legend">${escapeHtml(s.name)}</text>`);
+  }
+  out.push(...legend);
+  for (const s of spec.series) {
+    let d = '';
+    let pen = false;
+    s.values.forEach((v, i) => {
+      const xv = spec.xs[i];
+      if (v === null || xv === undefined) {
+        pen = false;
+        return;
+      }
+      d += `${pen ? 'L' : 'M'}${x(xv)} ${y(v)} `;
+      pen = true;
+    });
+    out.push(`<path class="series" data-series="${escapeHtml(s.name)}" data-values="${escapeHtml(JSON.stringify(s.values))}" d="${d.trim()}" stroke="${s.color}" fill="none" stroke-width="1.8"/>`);
+  }
+  out.push(`<rect x="${M.left}" y="${M.top}" width="${pw}" height="${ph}" class="hover"/>`);
+  out.push('</svg>');
+  return out.join('\n');
+}

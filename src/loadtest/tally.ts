@@ -1,0 +1,115 @@
+// Counts and an HDR latency histogram for one slice of the run (a step, a second, a route).
+
+import { build, type Histogram } from 'hdr-histogram-js';
+import type { Sample } from './client.js';
+
+export interface Counts {
+  /** Requests that finished (answered, timed out or failed); aborted ones are counted apart. */
+  requests: number;
+  ok: number;
+  /** requests - ok */
+  errors: number;
+  status5xx: number;
+  /** Of status5xx: 503, the "server full" answer the seeds count separately. */
+  status503: number;
+  /** Rate limited by the target (CORRAL_RATE_LIMIT). */
+  status429: number;
+  /** Any other non-2xx answer (400, 401, 404, ...): usually a test set-up problem. */
+  statusOther: number;
+  timeouts: number;
+  connection: number;
+  /** Cancelled by the end of the run (hard deadline or SIGINT); not an error of the target. */
+  aborted: number;
+  bytes: number;
+}
+
+export interface LatencySummary {
+  readonly p50: number;
+  readonly p95: number;
+  readonly p99: number;
+  readonly max: number;
+  readonly mean: number;
+}
+
+export function emptyCounts(): Counts {
+  return { requests: 0, ok: 0, errors: 0, status5xx: 0, status503: 0, status429: 0, statusOther: 0, timeouts: 0, connection: 0, aborted: 0, bytes: 0 };
+}
+
+/** Microsecond resolution with 3 significant digits; grows as needed (timeouts can be minutes). */
+export function newHistogram(): Histogram {
+  return build({ lowestDiscernibleValue: 1, highestTrackableValue: 60_000_000, numberOfSignificantValueDigits: 3, autoResize: true });
+}
+
+function ms(us: number): number {
+  return Math.round(us) / 1000;
+}
+
+export class Tally {
+  readonly counts: Counts = emptyCounts();
+  readonly statuses = new Map<number, number>();
+  readonly errorCodes = new Map<string, number>();
+  #hist: Histogram | undefined = newHistogram();
+
+  record(s: Sample): void {
+    const c = this.counts;
+    if (s.outcome === 'aborted') {
+      c.aborted++;
+      return;
+    }
+    c.requests++;
+    c.bytes += s.bytes;
+    if (s.status > 0) this.statuses.set(s.status, (this.statuses.get(s.status) ?? 0) + 1);
+    if (s.outcome === 'ok' || s.outcome === 'http') this.#hist?.recordValue(s.latencyUs);
+    switch (s.outcome) {
+      case 'ok':
+        c.ok++;
+        return;
+      case 'http':
+        if (s.status >= 500) {
+          c.status5xx++;
+          if (s.status === 503) c.status503++;
+        } else if (s.status === 429) {
+          c.status429++;
+        } else {
+          c.statusOther++;
+        }
+        break;
+      case 'timeout':
+        c.timeouts++;
+        break;
+      case 'connection':
+        c.connection++;
+        break;
+    }
+    c.errors++;
+    if (s.error) this.errorCodes.set(s.error, (this.errorCodes.get(s.error) ?? 0) + 1);
+  }
+
+  /** Latency of answered requests in milliseconds; undefined when nothing was answered. */
+  latency(): LatencySummary | undefined {
+    const h = this.#hist;
+    if (!h || h.totalCount === 0) return undefined;
+    return {
+      p50: ms(h.getValueAtPercentile(50)),
+      p95: ms(h.getValueAtPercentile(95)),
+      p99: ms(h.getValueAtPercentile(99)),
+      max: ms(h.maxValue),
+      mean: ms(h.mean),
+    };
+  }
+
+  p95(): number | undefined {
+    const h = this.#hist;
+    return h && h.totalCount > 0 ? ms(h.getValueAtPercentile(95)) : undefined;
+  }
+
+  /** Frees the histogram once its figures are read (per-second tallies). */
+  release(): void {
+    this.#hist?.destroy();
+    this.#hist = undefined;
+  }
+}
+
+export function sortedEntries<K extends string | number>(map: Map<K, number>): Record<string, number> {
+  return Object.fromEntries([...map.entries()].sort((a, b) => (a[0] < b[0] ? -1 : 1)).map(([k, v]) => [String(k), v]));
+}

@@ -1,0 +1,167 @@
+// Judging: each segment against the seeds' success criteria (seeds/001 "Critères de succès":
+// response time < 500 ms, 0 errors 503, 0 timeouts, CPU < 80 %, RAM < 50 %), then one plain
+// sentence for the whole run.
+
+import type { ServerSample } from './sampler.js';
+import type { Counts, LatencySummary } from './tally.js';
+
+export const CRITERIA = Object.freeze({ p95Ms: 500, cpuPercent: 80, ramPercent: 50 });
+
+export type CheckName = 'answered' | 'p95' | 'status5xx' | 'timeouts' | 'connection' | 'rate_limited' | 'unexpected_status' | 'cpu' | 'ram';
+
+export interface Check {
+  readonly name: CheckName;
+  /** null: could not be measured (no admin API); it neither passes nor fails the step. */
+  readonly pass: boolean | null;
+  readonly value: number | null;
+  readonly limit: number | null;
+  /** Why it failed (or why it was not judged), for the verdict and the report. */
+  readonly detail: string;
+}
+
+export interface ServerFigures {
+  readonly cpuMean: number | null;
+  readonly cpuMax: number | null;
+  readonly ramMax: number | null;
+  readonly connectionsMax: number | null;
+}
+
+export interface SegmentJudgement {
+  readonly pass: boolean;
+  readonly checks: readonly Check[];
+  /** The failed checks' details, in check order. */
+  readonly reasons: readonly string[];
+  readonly server: ServerFigures;
+}
+
+export interface SegmentInput {
+  readonly label: string;
+  readonly users: number;
+  readonly counts: Counts;
+  readonly latency: LatencySummary | undefined;
+  readonly statuses: ReadonlyMap<number, number>;
+  readonly errorCodes: ReadonlyMap<string, number>;
+  /** Admin samples taken while this segment ran. */
+  readonly server: readonly ServerSample[];
+  /** Why CPU/RAM cannot be judged, when they cannot. */
+  readonly serverProblem: string | undefined;
+}
+
+export function formatMs(ms: number): string {
+  return ms < 10 ? `${ms.toFixed(1)} ms` : `${Math.round(ms)} ms`;
+}
+
+function pct(n: number): string {
+  return `${Math.round(n)} %`;
+}
+
+function list(map: ReadonlyMap<string | number, number>, keep: (key: string | number) => boolean): string {
+  return [...map.entries()]
+    .filter(([k]) => keep(k))
+    .map(([k, v]) => `${k}×${v}`)
+    .join(', ');
+}
+
+export function serverFigures(samples: readonly ServerSample[]): ServerFigures {
+  const vals = (f: (s: ServerSample) => number | null): number[] => samples.map(f).filter((v): v is number => v !== null);
+  const cpu = vals((s) => s.cpu);
+  const ram = vals((s) => s.ram);
+  const conn = vals((s) => s.connections);
+  const r = (n: number): number => Math.round(n * 10) / 10;
+  return {
+    cpuMean: cpu.length ? r(cpu.reduce((a, b) => a + b, 0) / cpu.length) : null,
+    cpuMax: cpu.length ? r(Math.max(...cpu)) : null,
+    ramMax: ram.length ? r(Math.max(...ram)) : null,
+    connectionsMax: conn.length ? Math.max(...conn) : null,
+  };
+}
+
+export const RATE_LIMIT_HINT =
+  "the target's per-client-IP rate limit answered 429: every virtual user comes from this one IP, so raise CORRAL_RATE_LIMIT on the target (0 turns it off) for the test, or run the load through a proxy listed in CORRAL_TRUSTED_PROXIES";
+
+export function judgeSegment(input: SegmentInput): SegmentJudgement {
+  const c = input.counts;
+  const checks: Check[] = [];
+  const add = (name: CheckName, pass: boolean | null, value: number | null, limit: number | null, detail: string): void => {
+    checks.push({ name, pass, value, limit, detail });
+  };
+  add('answered', c.requests > 0, c.requests, null, c.requests > 0 ? `${c.requests} requests` : 'no request completed in this step');
+  const p95 = input.latency?.p95;
+  add('p95', p95 === undefined ? false : p95 < CRITERIA.p95Ms, p95 ?? null, CRITERIA.p95Ms,
+    p95 === undefined ? 'no answer to measure' : `p95 ${formatMs(p95)} ${p95 < CRITERIA.p95Ms ? '<' : '≥'} ${CRITERIA.p95Ms} ms`);
+  const fives = list(input.statuses, (k) => Number(k) >= 500);
+  add('status5xx', c.status5xx === 0, c.status5xx, 0, c.status5xx === 0 ? 'no 5xx' : `${c.status5xx} server errors (${fives})${c.status503 > 0 ? '; 503 means the server was full or unavailable' : ''}`);
+  add('timeouts', c.timeouts === 0, c.timeouts, 0, c.timeouts === 0 ? 'no timeouts' : `${c.timeouts} timeouts`);
+  const codes = list(input.errorCodes, (k) => k !== 'timeout' && !String(k).includes('TIMEOUT'));
+  add('connection', c.connection === 0, c.connection, 0, c.connection === 0 ? 'no connection errors' : `${c.connection} connection errors (${codes})`);
+  add('rate_limited', c.status429 === 0, c.status429, 0, c.status429 === 0 ? 'not rate limited' : `${c.status429} answers 429 Too Many Requests: ${RATE_LIMIT_HINT}`);
+  const other = list(input.statuses, (k) => Number(k) !== 429 && Number(k) < 500 && (Number(k) < 200 || Number(k) >= 300));
+  add('unexpected_status', c.statusOther === 0, c.statusOther, 0,
+    c.statusOther === 0 ? 'no unexpected answers' : `${c.statusOther} unexpected answers (${other}); 401 usually means --users-file or --admin-token does not match the target`);
+  const server = serverFigures(input.server);
+  if (server.cpuMean === null) add('cpu', null, null, CRITERIA.cpuPercent, `CPU not judged: ${input.serverProblem ?? 'no CPU figure from the admin API'}`);
+  else add('cpu', server.cpuMean < CRITERIA.cpuPercent, server.cpuMean, CRITERIA.cpuPercent, `CPU ${pct(server.cpuMean)} on average (max ${pct(server.cpuMax ?? server.cpuMean)}) ${server.cpuMean < CRITERIA.cpuPercent ? '<' : '≥'} ${CRITERIA.cpuPercent} %`);
+  if (server.ramMax === null) add('ram', null, null, CRITERIA.ramPercent, `RAM not judged: ${input.serverProblem ?? 'no RAM figure from the admin API'}`);
+  else add('ram', server.ramMax < CRITERIA.ramPercent, server.ramMax, CRITERIA.ramPercent, `RAM ${pct(server.ramMax)} at most ${server.ramMax < CRITERIA.ramPercent ? '<' : '≥'} ${CRITERIA.ramPercent} %`);
+  const reasons = checks.filter((ch) => ch.pass === false).map((ch) => ch.detail);
+  return { pass: reasons.length === 0, checks, reasons, server };
+}
+
+export interface JudgedSegment {
+  readonly label: string;
+  readonly users: number;
+  /** False when the run ended (deadline cap or SIGINT) before this segment began. */
+  readonly ran: boolean;
+  readonly counts: Counts;
+  readonly latency: LatencySummary | undefined;
+  readonly judgement: SegmentJudgement;
+}
+
+export interface Verdict {
+  readonly pass: boolean;
+  /** The most users of a passing segment with every earlier segment passing; null if none. */
+  readonly supportedUsers: number | null;
+  readonly headline: string;
+  readonly firstFailure: { readonly label: string; readonly users: number; readonly reasons: readonly string[] } | null;
+  /** Printed under the headline. */
+  readonly lines: readonly string[];
+}
+
+/** "p95 41 ms, 0 errors, CPU 35 %" */
+export function briefFigures(seg: JudgedSegment): string {
+  const parts = [seg.latency ? `p95 ${formatMs(seg.latency.p95)}` : 'no answers', `${seg.counts.errors} error${seg.counts.errors === 1 ? '' : 's'}`];
+  const cpu = seg.judgement.server.cpuMean;
+  parts.push(cpu === null ? 'CPU not measured' : `CPU ${pct(cpu)}`);
+  return parts.join(', ');
+}
+
+export function overallVerdict(segments: readonly JudgedSegment[], interrupted: boolean): Verdict {
+  const ran = segments.filter((s) => s.ran);
+  const firstFailIdx = ran.findIndex((s) => !s.judgement.pass);
+  const passedPrefix = firstFailIdx < 0 ? ran : ran.slice(0, firstFailIdx);
+  const best = passedPrefix.reduce<JudgedSegment | undefined>((acc, s) => (!acc || s.users >= acc.users ? s : acc), undefined);
+  const failed = firstFailIdx < 0 ? undefined : ran[firstFailIdx];
+  const lines: string[] = [];
+  let headline: string;
+  if (ran.length === 0) {
+    headline = 'no step ran: nothing to judge';
+  } else if (best) {
+    headline = `supports ${best.users} concurrent users: yes (${briefFigures(best)})`;
+  } else {
+    const first = failed as JudgedSegment;
+    headline = `supports ${first.users} concurrent users: no (${briefFigures(first)})`;
+  }
+  if (failed) lines.push(`first failing step: ${failed.label}, ${failed.users} users: ${failed.judgement.reasons.join('; ')}`);
+  else if (ran.length > 0) lines.push(`every step passed (${ran.length} of ${segments.length} ran)`);
+  const notRun = segments.filter((s) => !s.ran);
+  if (notRun.length > 0) lines.push(`not run${interrupted ? ' (interrupted)' : ''}: ${notRun.map((s) => `${s.label} (${s.users} users)`).join(', ')}`);
+  const unjudged = ran.flatMap((s) => s.judgement.checks.filter((c) => c.pass === null)).map((c) => c.detail);
+  if (unjudged.length > 0) lines.push([...new Set(unjudged)].join('; '));
+  return {
+    pass: ran.length > 0 && !failed && !interrupted,
+    supportedUsers: best?.users ?? null,
+    headline,
+    firstFailure: failed ? { label: failed.label, users: failed.users, reasons: failed.judgement.reasons } : null,
+    lines,
+  };
+}

@@ -1,0 +1,132 @@
+// One virtual user: logs in once, then loops over reads, event writes and exports in the mix,
+// pausing between requests as its pacer says. Stopping is graceful (the request in flight
+// finishes) unless the run itself is aborted, which cancels the request too.
+
+import type { Reply, RequestKind, SendRequest } from './client.js';
+import type { Credential } from './credentials.js';
+import { pickKind, type ActionKind, type Mix } from './mix.js';
+import type { Pacer } from './pacing.js';
+import { apiPath } from './target.js';
+
+export interface VuEnv {
+  readonly target: URL;
+  readonly send: (req: SendRequest) => Promise<Reply>;
+  readonly onReply: (reply: Reply) => void;
+  readonly onAction: (name: string) => void;
+  readonly mix: Mix;
+  /** Bearer token for exports; exports are left out of the mix without it. */
+  readonly exportToken: string | undefined;
+  readonly runSignal: AbortSignal;
+  readonly random: () => number;
+}
+
+/** Share of reads that fetch the caller's own row rather than the roster. */
+const ME_SHARE = 0.25;
+
+export class VirtualUser {
+  readonly id: number;
+  readonly #env: VuEnv;
+  readonly #credential: Credential;
+  readonly #pacer: Pacer;
+  readonly #sleepStop = new AbortController();
+  #token: string | undefined;
+  #stopping = false;
+  #writes = 0;
+  #done: Promise<void> | undefined;
+
+  constructor(id: number, env: VuEnv, credential: Credential, pacer: Pacer) {
+    this.id = id;
+    this.#env = env;
+    this.#credential = credential;
+    this.#pacer = pacer;
+  }
+
+  start(): Promise<void> {
+    this.#done ??= this.#loop();
+    return this.#done;
+  }
+
+  /** Ends the loop after the request in flight; a pause in progress ends at once. */
+  stop(): void {
+    this.#stopping = true;
+    this.#sleepStop.abort();
+  }
+
+  get loggedIn(): boolean {
+    return this.#token !== undefined;
+  }
+
+  #active(): boolean {
+    return !this.#stopping && !this.#env.runSignal.aborted;
+  }
+
+  async #loop(): Promise<void> {
+    while (this.#active()) {
+      if (this.#token === undefined) {
+        await this.#login();
+      } else {
+        const action = this.#pacer.beforeRequest();
+        if (action !== undefined) this.#env.onAction(action);
+        await this.#act(pickKind(this.#env.mix, this.#env.random()));
+      }
+      if (!this.#active()) break;
+      await this.#sleep(this.#pacer.pauseMs());
+    }
+  }
+
+  async #request(kind: RequestKind, req: Omit<SendRequest, 'kind'>): Promise<Reply> {
+    const reply = await this.#env.send({ kind, ...req, path: apiPath(this.#env.target, req.path) });
+    this.#env.onReply(reply);
+    // An expired or refused session: log in again on the next turn, as a browser would.
+    if (reply.sample.status === 401 && kind !== 'login' && kind !== 'export') this.#token = undefined;
+    return reply;
+  }
+
+  async #login(): Promise<void> {
+    const { name, code } = this.#credential;
+    const reply = await this.#request('login', { method: 'POST', path: '/api/login', json: { name, code }, parseJson: true });
+    const token = (reply.json as { token?: unknown } | undefined)?.token;
+    if (reply.sample.outcome === 'ok' && typeof token === 'string' && token !== '') this.#token = token;
+  }
+
+  async #act(kind: ActionKind): Promise<void> {
+    const auth = { authorization: `Bearer ${this.#token ?? ''}` };
+    switch (kind) {
+      case 'read':
+        if (this.#env.random() < ME_SHARE) await this.#request('read', { method: 'GET', path: '/api/me', headers: auth });
+        else await this.#request('read', { method: 'GET', path: '/api/players' });
+        return;
+      case 'write':
+        this.#writes++;
+        await this.#request('write', {
+          method: 'POST',
+          path: '/api/events',
+          headers: auth,
+          json: { kind: 'loadtest', detail: `virtual user ${this.id}, write ${this.#writes}` },
+        });
+        return;
+      case 'export':
+        await this.#request('export', {
+          method: 'GET',
+          path: '/api/export?sheet=Players',
+          headers: { authorization: `Bearer ${this.#env.exportToken ?? ''}` },
+        });
+        return;
+    }
+  }
+
+  #sleep(ms: number): Promise<void> {
+    if (!this.#active()) return Promise.resolve();
+    if (ms <= 0) return new Promise((resolve) => setImmediate(resolve));
+    return new Promise((resolve) => {
+      const signals = [this.#sleepStop.signal, this.#env.runSignal];
+      const done = (): void => {
+        clearTimeout(timer);
+        for (const s of signals) s.removeEventListener('abort', done);
+        resolve();
+      };
+      const timer = setTimeout(done, ms);
+      for (const s of signals) s.addEventListener('abort', done, { once: true });
+    });
+  }
+}
