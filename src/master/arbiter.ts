@@ -337,7 +337,7 @@ export class Arbiter {
         this.drain(c, 'superseded', 0);
         continue;
       }
-      if (c.retire === 'uncaught' || readyCurrent + readyOutgoing - 1 >= this.expected) {
+      if (readyCurrent + readyOutgoing - 1 >= this.expected) {
         this.drain(c, c.retire ?? `reload to generation ${this.generation}`, this.settings.CORRAL_GRACEFUL_TIMEOUT * 1000);
         readyOutgoing--;
       }

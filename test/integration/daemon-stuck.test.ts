@@ -1,0 +1,102 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { startCorral, waitFor } from '../helpers/corral.js';
+import { Client } from 'undici';
+import { http } from '../helpers/http.js';
+
+/** Opens keep-alive connections until one is bound to each of `n` distinct workers. */
+async function clientsPerWorker(url: string, n: number): Promise<Map<number, Client>> {
+  const byPid = new Map<number, Client>();
+  await waitFor(async () => {
+    const client = new Client(url, { keepAliveTimeout: 60_000, pipelining: 1 });
+    const r = await client.request({ path: '/', method: 'GET' });
+    const { pid } = (await r.body.json()) as { pid: number };
+    if (byPid.has(pid)) await client.close();
+    else byPid.set(pid, client);
+    return byPid.size >= n;
+  }, 10000, `connections to ${n} workers`);
+  return byPid;
+}
+
+test('a worker stuck in a busy loop is killed within CORRAL_TIMEOUT + 2 s, its stack logged, and replaced while others serve', async () => {
+  const c = await startCorral({ app: 'basic.mjs', workers: 2, env: { CORRAL_TIMEOUT: '2' } });
+  try {
+    const clients = await clientsPerWorker(c.url, 2);
+    const [[stuckPid, stuckClient], [healthyPid, healthyClient]] = [...clients.entries()] as [[number, Client], [number, Client]];
+    const spinSentAt = Date.now();
+    const spin = stuckClient.request({ path: '/spin', method: 'GET', headersTimeout: 20000 }).then((r) => r.statusCode, (err: Error) => err);
+    // While one worker spins, the other keeps answering.
+    let answered = 0;
+    while (c.events('worker.timeout').length === 0 && Date.now() - spinSentAt < 15000) {
+      const r = await healthyClient.request({ path: '/', method: 'GET' });
+      assert.equal(r.statusCode, 200);
+      assert.equal(((await r.body.json()) as { pid: number }).pid, healthyPid);
+      answered++;
+      await new Promise((res) => setTimeout(res, 100));
+    }
+    assert.ok(answered >= 10, `the healthy worker answered ${answered} requests during the stall`);
+    const timeoutLine = c.events('worker.timeout')[0];
+    assert.ok(timeoutLine, 'worker.timeout logged');
+    assert.equal(Number(timeoutLine.worker_pid), stuckPid);
+    assert.ok(Number(timeoutLine.seconds_silent) >= 2 && Number(timeoutLine.seconds_silent) < 4, `killed after ${String(timeoutLine.seconds_silent)} s`);
+    const exit = await c.waitForLog((l) => l.event === 'worker.exit' && l.worker_pid === stuckPid, 5000, 'stuck worker exit');
+    assert.equal(exit.signal, 'SIGKILL');
+    const killedAt = Date.parse(String(exit.time));
+    const bootOfStuck = c.events('worker.ready').find((l) => Number(l.worker_pid) === stuckPid);
+    assert.ok(bootOfStuck);
+    const stack = c.events('worker.stack').find((l) => Number(l.worker_pid) === stuckPid);
+    assert.ok(stack, 'a worker.stack line was logged');
+    const frames = stack.frames as { fn: string; url: string; line: number }[];
+    assert.ok(frames.some((f) => f.url.endsWith('basic.mjs')), `the stack points into the app: ${JSON.stringify(frames.slice(0, 3))}`);
+    assert.ok(killedAt - Date.parse(String(timeoutLine.time)) < 2000, 'kill follows the timeout within the capture bound');
+    await waitFor(() => c.events('worker.ready').length >= 3, 10000, 'a replacement worker');
+    assert.ok(killedAt - spinSentAt < 2000 + 2000, `killed ${killedAt - spinSentAt} ms after the stall began (timeout 2 s + 2 s)`);
+    assert.ok((await spin) instanceof Error, 'the spinning request was cut off');
+    await Promise.all([...clients.values()].map((cl) => cl.destroy()));
+  } finally {
+    await c.stop();
+  }
+});
+
+test('a request awaiting 5 s of async I/O with CORRAL_TIMEOUT=2 completes: slow I/O is not stuck', async () => {
+  const c = await startCorral({ app: 'basic.mjs', workers: 1, env: { CORRAL_TIMEOUT: '2' } });
+  try {
+    const r = await http(`${c.url}/sleep?ms=5000`, { timeoutMs: 15000 });
+    assert.equal(r.status, 200);
+    assert.equal(r.json<{ slept: number }>().slept, 5000);
+    assert.equal(c.events('worker.timeout').length, 0);
+    assert.equal(c.events('worker.exit').length, 0);
+  } finally {
+    await c.stop();
+  }
+});
+
+test('an exception in a request gives that client a 500 JSON body and the worker keeps serving', async () => {
+  const c = await startCorral({ app: 'basic.mjs', workers: 1 });
+  try {
+    const r = await http(`${c.url}/throw`);
+    assert.equal(r.status, 500);
+    assert.equal(r.json().error, 'internal_error');
+    assert.equal((await http(c.url)).status, 200);
+    const line = c.events('request.error')[0];
+    assert.equal(line?.code, 'CORRAL_ERR_REQUEST');
+    assert.equal(c.events('worker.exit').length, 0);
+  } finally {
+    await c.stop();
+  }
+});
+
+test('an uncaught exception at process level: logged, the worker is replaced first, then drains and exits', async () => {
+  const c = await startCorral({ app: 'basic.mjs', workers: 1 });
+  try {
+    const first = c.events('worker.ready')[0];
+    assert.equal((await http(`${c.url}/crash`)).status, 200);
+    await c.waitForLog((l) => l.event === 'worker.uncaught', 5000, 'worker.uncaught');
+    await c.waitForLog((l) => l.event === 'worker.ready' && l.worker_pid !== first?.worker_pid, 10000, 'replacement ready');
+    const exit = await c.waitForLog((l) => l.event === 'worker.exit' && l.worker_pid === first?.worker_pid, 15000, 'crashed worker exit');
+    assert.equal(exit.reason, 'uncaught');
+    assert.equal((await http(c.url)).status, 200);
+  } finally {
+    await c.stop();
+  }
+});
