@@ -1,0 +1,212 @@
+// A1 notation, shared by the Google client (encoding ranges into URL paths) and the emulator
+// (resolving ranges against a grid). Grammar follows the Sheets API documentation:
+//   Sheet1!A1:B2   bounded          Sheet1!A:C    whole columns      Sheet1!2:5    whole rows
+//   Sheet1!A2:C    open-ended rows  Sheet1        whole tab          A1:B2         first tab
+//   'My Tab'!A1    quoted name; a quote inside a quoted name is doubled ('Bob''s')
+// https://developers.google.com/sheets/api/guides/concepts#cell
+
+/** 1-based, inclusive. An undefined bound is open (to the edge of the grid). */
+export interface GridArea {
+  readonly startRow?: number;
+  readonly endRow?: number;
+  readonly startCol?: number;
+  readonly endCol?: number;
+}
+
+export interface A1Range {
+  /** Tab title, unquoted; undefined when the range names no tab (it then means the first tab). */
+  readonly sheet: string | undefined;
+  /** Undefined = the whole tab. */
+  readonly area: GridArea | undefined;
+}
+
+/** Largest column the Sheets UI allows (ZZZ). */
+export const MAX_COLUMN = 18278;
+/** Sheets caps a spreadsheet at 10 million cells, so no row index can pass this. */
+export const MAX_ROW = 10_000_000;
+
+export class A1ParseError extends Error {
+  constructor(readonly range: string, detail: string) {
+    super(`Unable to parse range: ${range} (${detail})`);
+    this.name = 'A1ParseError';
+  }
+}
+
+/** 1 → A, 27 → AA. */
+export function columnToLetters(column: number): string {
+  if (!Number.isInteger(column) || column < 1) throw new RangeError(`column index must be >= 1, got ${column}`);
+  let n = column;
+  let out = '';
+  while (n > 0) {
+    const rem = (n - 1) % 26;
+    out = String.fromCharCode(65 + rem) + out;
+    n = Math.floor((n - 1) / 26);
+  }
+  return out;
+}
+
+/** A → 1, aa → 27. Returns NaN for anything that is not letters. */
+export function lettersToColumn(letters: string): number {
+  if (!/^[A-Za-z]+$/.test(letters)) return Number.NaN;
+  let n = 0;
+  for (const ch of letters.toUpperCase()) n = n * 26 + (ch.charCodeAt(0) - 64);
+  return n;
+}
+
+interface Endpoint {
+  col?: number;
+  row?: number;
+}
+
+function parseEndpoint(text: string): Endpoint | undefined {
+  const m = /^([A-Za-z]{0,3})(\d{0,8})$/.exec(text);
+  if (!m || text === '') return undefined;
+  const letters = m[1] ?? '';
+  const digits = m[2] ?? '';
+  const out: Endpoint = {};
+  if (letters) {
+    const col = lettersToColumn(letters);
+    if (!(col >= 1 && col <= MAX_COLUMN)) return undefined;
+    out.col = col;
+  }
+  if (digits) {
+    if (digits.startsWith('0')) return undefined;
+    const row = Number(digits);
+    if (!(row >= 1 && row <= MAX_ROW)) return undefined;
+    out.row = row;
+  }
+  return out;
+}
+
+/** Parses the part after `!`. Returns undefined when it is not A1 cell notation. */
+export function parseArea(text: string): GridArea | undefined {
+  const parts = text.split(':');
+  if (parts.length > 2) return undefined;
+  const a = parseEndpoint(parts[0] ?? '');
+  if (!a) return undefined;
+  if (parts.length === 1) {
+    // A lone endpoint must be a cell ("A1"); "A" or "1" alone is not a range.
+    return a.col !== undefined && a.row !== undefined ? { startRow: a.row, endRow: a.row, startCol: a.col, endCol: a.col } : undefined;
+  }
+  const b = parseEndpoint(parts[1] ?? '');
+  if (!b) return undefined;
+  const cols = a.col !== undefined && b.col !== undefined ? order(a.col, b.col) : undefined;
+  const rows = a.row !== undefined && b.row !== undefined ? order(a.row, b.row) : undefined;
+  if (a.col !== undefined && a.row !== undefined && b.col !== undefined && b.row !== undefined) {
+    return { startRow: rows?.[0], endRow: rows?.[1], startCol: cols?.[0], endCol: cols?.[1] }; // A1:C5
+  }
+  if (a.col !== undefined && a.row === undefined && b.col !== undefined && b.row === undefined) {
+    return { startCol: cols?.[0], endCol: cols?.[1] }; // A:C
+  }
+  if (a.col === undefined && a.row !== undefined && b.col === undefined && b.row !== undefined) {
+    return { startRow: rows?.[0], endRow: rows?.[1] }; // 2:5
+  }
+  if (a.col !== undefined && a.row !== undefined && b.col !== undefined && b.row === undefined) {
+    const [c1, c2] = order(a.col, b.col);
+    return { startRow: a.row, startCol: c1, endCol: c2 }; // A2:C (rows open below)
+  }
+  return undefined;
+}
+
+function order(x: number, y: number): [number, number] {
+  return x <= y ? [x, y] : [y, x];
+}
+
+/** Splits `'My Tab'!A1:C` into the unquoted tab title and the cell part. */
+function splitSheet(range: string): { sheet: string | undefined; cells: string | undefined } {
+  if (range.startsWith("'")) {
+    let i = 1;
+    let name = '';
+    for (;;) {
+      if (i >= range.length) throw new A1ParseError(range, 'unterminated quoted sheet name');
+      const ch = range[i];
+      if (ch === "'") {
+        if (range[i + 1] === "'") {
+          name += "'";
+          i += 2;
+          continue;
+        }
+        i += 1;
+        break;
+      }
+      name += ch;
+      i += 1;
+    }
+    if (name === '') throw new A1ParseError(range, 'empty sheet name');
+    if (i === range.length) return { sheet: name, cells: undefined };
+    if (range[i] !== '!') throw new A1ParseError(range, 'expected ! after the quoted sheet name');
+    return { sheet: name, cells: range.slice(i + 1) };
+  }
+  const bang = range.indexOf('!');
+  if (bang === -1) return { sheet: undefined, cells: range };
+  const name = range.slice(0, bang);
+  if (name === '') throw new A1ParseError(range, 'empty sheet name');
+  if (name.includes("'")) throw new A1ParseError(range, 'a sheet name with a quote must itself be quoted');
+  return { sheet: name, cells: range.slice(bang + 1) };
+}
+
+/**
+ * Parses an A1 range. Without `!`, text that reads as cells (`A1:C5`) addresses the first tab,
+ * anything else is taken as a tab title, as the Sheets API does.
+ */
+export function parseA1(range: string): A1Range {
+  if (range.length === 0) throw new A1ParseError(range, 'empty range');
+  const { sheet, cells } = splitSheet(range);
+  if (sheet === undefined) {
+    const area = parseArea(cells ?? '');
+    return area ? { sheet: undefined, area } : { sheet: range, area: undefined };
+  }
+  if (cells === undefined) return { sheet, area: undefined };
+  const area = parseArea(cells);
+  if (!area) throw new A1ParseError(range, `"${cells}" is not A1 cell notation`);
+  return { sheet, area };
+}
+
+const PLAIN_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
+/** Names that would read as a cell (A1, XFD12) or an R1C1 reference must be quoted. */
+const CELL_LIKE = /^([A-Za-z]{1,3}\d+|R\d*C\d*)$/i;
+
+/** Quotes a tab title when A1 notation requires it, doubling inner quotes. */
+export function quoteSheetName(name: string): string {
+  if (PLAIN_NAME.test(name) && !CELL_LIKE.test(name)) return name;
+  return `'${name.replaceAll("'", "''")}'`;
+}
+
+function endpointText(col: number | undefined, row: number | undefined): string {
+  return `${col === undefined ? '' : columnToLetters(col)}${row === undefined ? '' : String(row)}`;
+}
+
+/** Formats the cell part of a range: `A1`, `A1:C5`, `A:C`, `2:5`, `A2:C`. */
+export function formatArea(area: GridArea): string {
+  const start = endpointText(area.startCol, area.startRow);
+  const end = endpointText(area.endCol, area.endRow);
+  if (start === end && area.startRow !== undefined && area.startCol !== undefined) return start;
+  return `${start}:${end}`;
+}
+
+/** Formats a range the way the API echoes it: `Players!A1:E6`, `'My Tab'!A1`. */
+export function formatA1(sheet: string, area?: GridArea): string {
+  const name = quoteSheetName(sheet);
+  return area ? `${name}!${formatArea(area)}` : name;
+}
+
+/**
+ * Percent-encodes a range for the `values/{range}` path segment. encodeURIComponent leaves
+ * `!'()*` alone; they are legal in a path, but encoding them too matches what Google's client
+ * libraries send (`Sheet1%21A1%3AB2`) and keeps a `:` inside the range from being read as the
+ * `:append` verb suffix.
+ */
+export function encodeRangeForPath(range: string): string {
+  return encodeURIComponent(range).replace(/[!'()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
+}
+
+/** The first row of a range (its header row): `Players` → `Players!1:1`, `'T'!B3:D` → `'T'!B3:D3`. */
+export function firstRowOf(range: string): string {
+  const parsed = parseA1(range);
+  const prefix = parsed.sheet === undefined ? '' : `${quoteSheetName(parsed.sheet)}!`;
+  const area = parsed.area;
+  if (!area) return `${prefix}1:1`;
+  const row = area.startRow ?? 1;
+  if (area.startCol === undefined) return `${prefix}${row}:${row}`;
+  return `${prefix}${formatArea({ startRow: row, endRow: row, startCol: area.startCol, endCol: area.endCol ?? area.startCol })}`;
+}

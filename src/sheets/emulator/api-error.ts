@@ -1,0 +1,63 @@
+// Errors the emulator answers with, in Google's envelope:
+// {"error":{"code":403,"message":"The caller does not have permission","status":"PERMISSION_DENIED"}}
+
+import type { WireErrorEnvelope } from '../google/wire.js';
+
+const STATUS_TEXT: Readonly<Record<number, string>> = {
+  400: 'INVALID_ARGUMENT',
+  401: 'UNAUTHENTICATED',
+  403: 'PERMISSION_DENIED',
+  404: 'NOT_FOUND',
+  429: 'RESOURCE_EXHAUSTED',
+  500: 'INTERNAL',
+  502: 'UNAVAILABLE',
+  503: 'UNAVAILABLE',
+  504: 'DEADLINE_EXCEEDED',
+};
+
+const MESSAGES: Readonly<Record<number, string>> = {
+  500: 'Internal error encountered.',
+  502: 'Bad Gateway',
+  503: 'The service is currently unavailable.',
+  504: 'The service is currently unavailable.',
+};
+
+export class ApiError extends Error {
+  constructor(
+    readonly code: number,
+    message: string,
+    readonly reason?: string,
+    readonly metadata?: Record<string, string>,
+  ) {
+    super(message);
+    this.name = 'ApiError';
+  }
+
+  envelope(): WireErrorEnvelope {
+    return {
+      error: {
+        code: this.code,
+        message: this.message,
+        status: STATUS_TEXT[this.code] ?? 'UNKNOWN',
+        ...(this.reason
+          ? { details: [{ '@type': 'type.googleapis.com/google.rpc.ErrorInfo', reason: this.reason, domain: 'googleapis.com', metadata: { service: 'sheets.googleapis.com', ...this.metadata } }] }
+          : {}),
+      },
+    };
+  }
+}
+
+export function serverError(code: number): ApiError {
+  return new ApiError(code, MESSAGES[code] ?? 'Internal error encountered.');
+}
+
+export function badRange(range: string): ApiError {
+  return new ApiError(400, `Unable to parse range: ${range}`);
+}
+
+export const PERMISSION_DENIED = 'The caller does not have permission';
+export const NOT_FOUND = 'Requested entity was not found.';
+export const MISSING_CREDENTIALS =
+  'Request is missing required authentication credential. Expected OAuth 2 access token, login cookie or other valid authentication credential. See https://developers.google.com/identity/sign-in/web/devconsole-project.';
+export const INVALID_CREDENTIALS =
+  'Request had invalid authentication credentials. Expected OAuth 2 access token, login cookie or other valid authentication credential. See https://developers.google.com/identity/sign-in/web/devconsole-project.';

@@ -1,0 +1,10 @@
+// Public surface of the Sheets API emulator.
+
+export { startEmulator } from './server.js';
+export type { Emulator, EmulatorOptions, RegisterOptions } from './server.js';
+export { DEFAULT_FAULTS, parseFaults } from './faults.js';
+export type { EmulatorCounters, EmulatorMethod, Faults } from './faults.js';
+export { defaultSeed, loadSeedFile, parseSeed, DEFAULT_SPREADSHEET_ID } from './seed.js';
+export type { SheetSeed } from './seed.js';
+export { generateServiceAccountKey } from './keys.js';
+export type { ShareRole } from './store.js';

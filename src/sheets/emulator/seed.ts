@@ -1,0 +1,55 @@
+// The emulator's starting spreadsheet: a JSON file
+//   { "spreadsheetId": "...", "sheets": { "Players": [[header...], [row...]], "Events": [[...]] } }
+// or, by default, a small Players/Events sheet shaped like the bundled app expects.
+
+import { readFileSync } from 'node:fs';
+
+export interface SheetSeed {
+  readonly spreadsheetId: string;
+  /** Tab title → rows (first row = header). Tabs keep the file's order. */
+  readonly sheets: Readonly<Record<string, readonly (readonly string[])[]>>;
+}
+
+export const DEFAULT_SPREADSHEET_ID = 'emulator-sheet-0001';
+
+export function defaultSeed(spreadsheetId: string = DEFAULT_SPREADSHEET_ID): SheetSeed {
+  return {
+    spreadsheetId,
+    sheets: {
+      Players: [
+        ['name', 'code', 'team', 'role', 'joined'],
+        ['Alice Martin', 'P001', 'Rouge', 'captain', '2024-01-15'],
+        ['Bruno Lefèvre', 'P002', 'Rouge', 'player', '2024-02-03'],
+        ['Chloé Dubois', 'P003', 'Bleu', 'captain', '2024-02-20'],
+        ['David Moreau', 'P004', 'Bleu', 'player', '2024-03-11'],
+        ['Emma Laurent', 'P005', 'Vert', 'player', '2024-04-02'],
+      ],
+      Events: [
+        ['event_id', 'player', 'kind', 'detail', 'at'],
+        ['E0001', 'P001', 'joined', 'team Rouge', '2024-01-15T09:00:00Z'],
+        ['E0002', 'P003', 'joined', 'team Bleu', '2024-02-20T18:30:00Z'],
+      ],
+    },
+  };
+}
+
+/** Validates a parsed seed document; throws Error with a message naming the problem. */
+export function parseSeed(raw: unknown, source: string): SheetSeed {
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw new Error(`${source}: expected a JSON object`);
+  const o = raw as Record<string, unknown>;
+  const id = o.spreadsheetId ?? DEFAULT_SPREADSHEET_ID;
+  if (typeof id !== 'string' || !/^[A-Za-z0-9_-]+$/.test(id)) throw new Error(`${source}: spreadsheetId must be letters, digits, - or _`);
+  const sheets = o.sheets;
+  if (typeof sheets !== 'object' || sheets === null || Array.isArray(sheets)) throw new Error(`${source}: "sheets" must map tab titles to arrays of rows`);
+  const out: Record<string, string[][]> = {};
+  for (const [title, rows] of Object.entries(sheets as Record<string, unknown>)) {
+    if (!Array.isArray(rows) || !rows.every(Array.isArray)) throw new Error(`${source}: sheets["${title}"] must be an array of rows (arrays)`);
+    out[title] = (rows as unknown[][]).map((r) => r.map((v) => (v === null || v === undefined ? '' : String(v))));
+  }
+  if (Object.keys(out).length === 0) throw new Error(`${source}: "sheets" has no tab`);
+  return { spreadsheetId: id, sheets: out };
+}
+
+export function loadSeedFile(path: string): SheetSeed {
+  return parseSeed(JSON.parse(readFileSync(path, 'utf8')) as unknown, path);
+}

@@ -1,0 +1,234 @@
+// The emulator's spreadsheets: tabs as grids of strings with a row/column count like a real
+// sheet (new tabs are 1000 x 26), and the values operations resolved against them the way the
+// Sheets API does: open ranges run to the grid edge, answers trim trailing empty cells and rows
+// and omit `values` when nothing is left, appends land after the last row of the table found in
+// the range.
+
+import { A1ParseError, columnToLetters, formatA1, parseA1, type GridArea } from '../a1.js';
+import type { InsertDataOption, MajorDimension, WireAppendValuesResponse, WireUpdateValuesResponse, WireValueRange } from '../google/wire.js';
+import { ApiError, badRange, NOT_FOUND } from './api-error.js';
+
+export type ShareRole = 'reader' | 'writer';
+
+export interface Tab {
+  title: string;
+  rows: string[][];
+  rowCount: number;
+  columnCount: number;
+}
+
+export interface Spreadsheet {
+  readonly id: string;
+  readonly tabs: Tab[];
+  readonly shares: Map<string, ShareRole>;
+  /** "Anyone with the link can view": readable with an API key. */
+  public: boolean;
+}
+
+interface Resolved {
+  readonly tab: Tab;
+  readonly area: GridArea | undefined;
+}
+
+interface Rect {
+  readonly r1: number;
+  readonly r2: number;
+  readonly c1: number;
+  readonly c2: number;
+}
+
+const DEFAULT_ROWS = 1000;
+const DEFAULT_COLUMNS = 26;
+
+function cell(tab: Tab, row: number, col: number): string {
+  return tab.rows[row - 1]?.[col - 1] ?? '';
+}
+
+function trimRows(rows: string[][]): string[][] {
+  const out = rows.map((r) => {
+    let end = r.length;
+    while (end > 0 && r[end - 1] === '') end -= 1;
+    return r.slice(0, end);
+  });
+  while (out.length > 0 && (out[out.length - 1]?.length ?? 0) === 0) out.pop();
+  return out;
+}
+
+function rectText(tab: Tab, rect: Rect): string {
+  return formatA1(tab.title, { startRow: rect.r1, endRow: rect.r2, startCol: rect.c1, endCol: rect.c2 });
+}
+
+/** Stores cells the way Sheets keeps them: as text. */
+export function cellValue(value: unknown, userEntered: boolean): string {
+  if (value === null || value === undefined) return '';
+  if (typeof value === 'boolean') return value ? 'TRUE' : 'FALSE';
+  const text = String(value);
+  // With USER_ENTERED a leading apostrophe forces text and is not shown, as in the Sheets UI.
+  return userEntered && text.startsWith("'") ? text.slice(1) : text;
+}
+
+export class Store {
+  readonly spreadsheets = new Map<string, Spreadsheet>();
+
+  ensureSpreadsheet(id: string): Spreadsheet {
+    let s = this.spreadsheets.get(id);
+    if (!s) {
+      s = { id, tabs: [], shares: new Map(), public: false };
+      this.spreadsheets.set(id, s);
+    }
+    return s;
+  }
+
+  spreadsheet(id: string): Spreadsheet {
+    const s = this.spreadsheets.get(id);
+    if (!s) throw new ApiError(404, NOT_FOUND);
+    return s;
+  }
+
+  /** Creates or replaces a tab's content; the grid grows to fit but never below 1000 x 26. */
+  setSheet(id: string, title: string, rows: readonly (readonly unknown[])[]): void {
+    const s = this.ensureSpreadsheet(id);
+    const data = rows.map((r) => r.map((v) => cellValue(v, false)));
+    const width = Math.max(0, ...data.map((r) => r.length));
+    const tab: Tab = { title, rows: data, rowCount: Math.max(DEFAULT_ROWS, data.length), columnCount: Math.max(DEFAULT_COLUMNS, width) };
+    const i = s.tabs.findIndex((t) => t.title === title);
+    if (i === -1) s.tabs.push(tab);
+    else s.tabs[i] = tab;
+  }
+
+  /** A tab's rows as stored (trailing empties trimmed), or undefined. */
+  getSheet(id: string, title: string): string[][] | undefined {
+    const tab = this.spreadsheets.get(id)?.tabs.find((t) => t.title === title);
+    return tab ? trimRows(tab.rows.map((r) => [...r])) : undefined;
+  }
+
+  resolve(s: Spreadsheet, range: string): Resolved {
+    let parsed;
+    try {
+      parsed = parseA1(range);
+    } catch (err) {
+      if (err instanceof A1ParseError) throw badRange(range);
+      throw err;
+    }
+    if (parsed.sheet === undefined) {
+      const first = s.tabs[0];
+      if (!first) throw badRange(range);
+      return { tab: first, area: parsed.area };
+    }
+    const want = parsed.sheet;
+    const tab = s.tabs.find((t) => t.title === want) ?? s.tabs.find((t) => t.title.toLowerCase() === want.toLowerCase());
+    if (!tab) throw badRange(range);
+    return { tab, area: parsed.area };
+  }
+
+  /** The rectangle a read covers; bounded ranges past the grid are refused as Google does. */
+  #readRect(tab: Tab, area: GridArea | undefined): Rect {
+    const rect = { r1: area?.startRow ?? 1, r2: area?.endRow ?? tab.rowCount, c1: area?.startCol ?? 1, c2: area?.endCol ?? tab.columnCount };
+    if (rect.r2 > tab.rowCount || rect.c2 > tab.columnCount || rect.r1 > tab.rowCount || rect.c1 > tab.columnCount) {
+      throw new ApiError(400, `Range (${rectText(tab, rect)}) exceeds grid limits. Max rows: ${tab.rowCount}, max columns: ${tab.columnCount}`);
+    }
+    return rect;
+  }
+
+  get(s: Spreadsheet, range: string, majorDimension: MajorDimension): WireValueRange {
+    const { tab, area } = this.resolve(s, range);
+    const rect = this.#readRect(tab, area);
+    const grid: string[][] = [];
+    if (majorDimension === 'ROWS') {
+      const lastData = Math.min(rect.r2, tab.rows.length);
+      for (let r = rect.r1; r <= lastData; r += 1) {
+        const row: string[] = [];
+        for (let c = rect.c1; c <= rect.c2; c += 1) row.push(cell(tab, r, c));
+        grid.push(row);
+      }
+    } else {
+      const lastData = Math.min(rect.r2, tab.rows.length);
+      for (let c = rect.c1; c <= rect.c2; c += 1) {
+        const col: string[] = [];
+        for (let r = rect.r1; r <= lastData; r += 1) col.push(cell(tab, r, c));
+        grid.push(col);
+      }
+    }
+    const values = trimRows(grid);
+    return { range: rectText(tab, rect), majorDimension, ...(values.length > 0 ? { values } : {}) };
+  }
+
+  #write(tab: Tab, r1: number, c1: number, values: readonly (readonly unknown[])[], userEntered: boolean): WireUpdateValuesResponse {
+    let width = 0;
+    let cells = 0;
+    values.forEach((row, i) => {
+      const r = r1 + i;
+      while (tab.rows.length < r) tab.rows.push([]);
+      const target = tab.rows[r - 1] ?? [];
+      tab.rows[r - 1] = target;
+      row.forEach((v, j) => {
+        const c = c1 + j;
+        while (target.length < c - 1) target.push('');
+        target[c - 1] = cellValue(v, userEntered);
+        cells += 1;
+      });
+      width = Math.max(width, row.length);
+    });
+    const rect = { r1, r2: r1 + Math.max(values.length, 1) - 1, c1, c2: c1 + Math.max(width, 1) - 1 };
+    tab.rowCount = Math.max(tab.rowCount, rect.r2);
+    tab.columnCount = Math.max(tab.columnCount, rect.c2);
+    return { spreadsheetId: '', updatedRange: rectText(tab, rect), updatedRows: values.length, updatedColumns: width, updatedCells: cells };
+  }
+
+  update(s: Spreadsheet, range: string, values: readonly (readonly unknown[])[], userEntered: boolean): WireUpdateValuesResponse {
+    const { tab, area } = this.resolve(s, range);
+    const r1 = area?.startRow ?? 1;
+    const c1 = area?.startCol ?? 1;
+    if (area?.endRow !== undefined && values.length > area.endRow - r1 + 1) {
+      throw new ApiError(400, `Requested writing within range [${range}], but tried writing to row [${r1 + values.length - 1}]`);
+    }
+    const width = Math.max(0, ...values.map((r) => r.length));
+    if (area?.endCol !== undefined && width > area.endCol - c1 + 1) {
+      throw new ApiError(400, `Requested writing within range [${range}], but tried writing to column [${columnToLetters(c1 + width - 1)}]`);
+    }
+    return { ...this.#write(tab, r1, c1, values, userEntered), spreadsheetId: s.id };
+  }
+
+  /**
+   * values.append: the table is the block from the first to the last row holding data in the
+   * range's columns; rows go right after it, starting at its first column.
+   */
+  append(s: Spreadsheet, range: string, values: readonly (readonly unknown[])[], userEntered: boolean, insert: InsertDataOption): WireAppendValuesResponse {
+    const { tab, area } = this.resolve(s, range);
+    const r1 = area?.startRow ?? 1;
+    const rEnd = Math.min(area?.endRow ?? tab.rowCount, Math.max(tab.rows.length, r1));
+    const c1 = area?.startCol ?? 1;
+    const c2 = area?.endCol ?? tab.columnCount;
+    let first = 0;
+    let last = 0;
+    let colMin = Number.POSITIVE_INFINITY;
+    let colMax = 0;
+    for (let r = r1; r <= rEnd; r += 1) {
+      const row = tab.rows[r - 1];
+      if (!row) continue;
+      for (let c = c1; c <= Math.min(c2, row.length); c += 1) {
+        if (row[c - 1] === '') continue;
+        if (first === 0) first = r;
+        last = r;
+        colMin = Math.min(colMin, c);
+        colMax = Math.max(colMax, c);
+      }
+    }
+    const hasTable = first !== 0;
+    const startRow = hasTable ? last + 1 : r1;
+    const startCol = hasTable ? colMin : c1;
+    if (insert === 'INSERT_ROWS' && values.length > 0 && startRow - 1 < tab.rows.length) {
+      // New rows are inserted, pushing whatever sat below the table down.
+      tab.rows.splice(startRow - 1, 0, ...values.map(() => [] as string[]));
+      tab.rowCount += values.length;
+    } else if (insert === 'INSERT_ROWS') {
+      tab.rowCount = Math.max(tab.rowCount, startRow - 1) + values.length;
+    }
+    const updates = this.#write(tab, startRow, startCol, values, userEntered);
+    return {
+      spreadsheetId: s.id,
+      ...(hasTable ? { tableRange: rectText(tab, { r1: first, r2: last, c1: colMin, c2: colMax }) } : {}),
+      updates: { ...updates, spreadsheetId: s.id },
+    };
+  }
+}

@@ -1,0 +1,200 @@
+// Routing and checks of the emulated values endpoints, in the order Google applies them:
+// authentication (401) → quota (429) → spreadsheet (404) → scope and sharing (403) → request
+// validation and ranges (400) → the operation.
+
+import type { InsertDataOption, MajorDimension, WireBatchGetResponse, WireBatchUpdateValuesResponse, WireUpdateValuesResponse } from '../google/wire.js';
+import { Accounts, type IssuedToken } from './accounts.js';
+import { ApiError, INVALID_CREDENTIALS, MISSING_CREDENTIALS, NOT_FOUND, PERMISSION_DENIED } from './api-error.js';
+import type { EmulatorMethod } from './faults.js';
+import type { Spreadsheet, Store } from './store.js';
+
+export type ValuesMethod = Exclude<EmulatorMethod, 'token'>;
+
+export interface ValuesRoute {
+  readonly method: ValuesMethod;
+  readonly spreadsheetId: string;
+  /** Decoded range of the path (get, update, append). */
+  readonly range?: string;
+}
+
+const WRITES: ReadonlySet<ValuesMethod> = new Set(['values.append', 'values.update', 'values.batchUpdate']);
+
+export function isWrite(method: ValuesMethod): boolean {
+  return WRITES.has(method);
+}
+
+/** Maps method + raw path to a values route; undefined when it is no values endpoint. */
+export function matchValuesRoute(httpMethod: string, rawPath: string): ValuesRoute | undefined {
+  const m = /^\/v4\/spreadsheets\/([^/]+)\/values(?::(batchGet|batchUpdate)|\/([^/]+))$/.exec(rawPath);
+  if (!m) return undefined;
+  let spreadsheetId: string;
+  try {
+    spreadsheetId = decodeURIComponent(m[1] ?? '');
+  } catch {
+    return undefined;
+  }
+  if (m[2] === 'batchGet') return httpMethod === 'GET' ? { method: 'values.batchGet', spreadsheetId } : undefined;
+  if (m[2] === 'batchUpdate') return httpMethod === 'POST' ? { method: 'values.batchUpdate', spreadsheetId } : undefined;
+  let segment = m[3] ?? '';
+  let verb: string | undefined;
+  // The range is percent-encoded, so a raw ':' can only start the custom verb (`:append`).
+  const colon = segment.lastIndexOf(':');
+  if (colon !== -1 && /^:[a-zA-Z]+$/.test(segment.slice(colon))) {
+    verb = segment.slice(colon + 1);
+    segment = segment.slice(0, colon);
+  }
+  let range: string;
+  try {
+    range = decodeURIComponent(segment);
+  } catch {
+    throw new ApiError(400, `Unable to parse range: ${segment}`);
+  }
+  if (verb === 'append') return httpMethod === 'POST' ? { method: 'values.append', spreadsheetId, range } : undefined;
+  if (verb !== undefined) return undefined;
+  if (httpMethod === 'GET') return { method: 'values.get', spreadsheetId, range };
+  if (httpMethod === 'PUT') return { method: 'values.update', spreadsheetId, range };
+  return undefined;
+}
+
+export type Principal = { readonly kind: 'token'; readonly token: IssuedToken } | { readonly kind: 'api-key' };
+
+/** 401 checks: a valid bearer token, or a registered API key (reads only). */
+export function authenticate(accounts: Accounts, authorization: string | undefined, apiKey: string | null, write: boolean): Principal {
+  if (authorization !== undefined) {
+    const m = /^Bearer\s+(\S+)$/i.exec(authorization);
+    const token = m ? accounts.lookup(m[1] ?? '') : undefined;
+    if (!token) throw new ApiError(401, INVALID_CREDENTIALS, 'ACCESS_TOKEN_EXPIRED');
+    return { kind: 'token', token };
+  }
+  if (apiKey !== null) {
+    if (!accounts.hasApiKey(apiKey)) throw new ApiError(400, 'API key not valid. Please pass a valid API key.', 'API_KEY_INVALID');
+    if (write) {
+      throw new ApiError(
+        401,
+        'API keys are not supported by this API. Expected OAuth2 access token or other authentication credentials that assert a principal. See https://cloud.google.com/docs/authentication',
+        'CREDENTIALS_MISSING',
+      );
+    }
+    return { kind: 'api-key' };
+  }
+  throw new ApiError(401, MISSING_CREDENTIALS, 'CREDENTIALS_MISSING');
+}
+
+/** 403 checks: scope, then the spreadsheet's sharing. */
+export function authorize(principal: Principal, sheet: Spreadsheet, write: boolean): void {
+  if (principal.kind === 'api-key') {
+    if (!sheet.public) throw new ApiError(403, PERMISSION_DENIED);
+    return;
+  }
+  if (write && !Accounts.canWrite(principal.token)) {
+    throw new ApiError(403, 'Request had insufficient authentication scopes.', 'ACCESS_TOKEN_SCOPE_INSUFFICIENT');
+  }
+  const role = sheet.shares.get(principal.token.email);
+  if (!role || (write && role !== 'writer')) throw new ApiError(403, PERMISSION_DENIED);
+}
+
+function majorDimension(q: URLSearchParams): MajorDimension {
+  const v = q.get('majorDimension') ?? 'ROWS';
+  if (v === 'ROWS' || v === 'COLUMNS' || v === 'DIMENSION_UNSPECIFIED') return v === 'COLUMNS' ? 'COLUMNS' : 'ROWS';
+  throw new ApiError(400, `Invalid value at 'major_dimension' (type.googleapis.com/google.apps.sheets.v4.Dimension), "${v}"`);
+}
+
+function valueInputOption(raw: unknown): boolean {
+  if (raw === null || raw === undefined || raw === '') throw new ApiError(400, "'valueInputOption' is required but not specified");
+  if (raw === 'RAW') return false;
+  if (raw === 'USER_ENTERED') return true;
+  throw new ApiError(400, `Invalid value at 'value_input_option' (type.googleapis.com/google.apps.sheets.v4.ValueInputOption), "${String(raw)}"`);
+}
+
+function insertDataOption(raw: string | null): InsertDataOption {
+  if (raw === null || raw === 'OVERWRITE') return 'OVERWRITE';
+  if (raw === 'INSERT_ROWS') return 'INSERT_ROWS';
+  throw new ApiError(400, `Invalid value at 'insert_data_option' (type.googleapis.com/google.apps.sheets.v4.InsertDataOption), "${raw}"`);
+}
+
+function parseJson(body: Buffer): Record<string, unknown> {
+  let value: unknown;
+  try {
+    value = body.length === 0 ? {} : JSON.parse(body.toString('utf8'));
+  } catch (err) {
+    throw new ApiError(400, `Invalid JSON payload received. ${(err as Error).message}`);
+  }
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new ApiError(400, 'Invalid JSON payload received. Expected an object.');
+  return value as Record<string, unknown>;
+}
+
+function valuesOf(o: Record<string, unknown>, where: string): unknown[][] {
+  const v = o.values ?? [];
+  if (!Array.isArray(v) || !v.every(Array.isArray)) throw new ApiError(400, `Invalid value at '${where}values': expected a list of lists`);
+  for (const row of v as unknown[][]) {
+    for (const cell of row) {
+      if (cell !== null && typeof cell !== 'string' && typeof cell !== 'number' && typeof cell !== 'boolean') {
+        throw new ApiError(400, `Invalid value at '${where}values': cells must be strings, numbers, booleans or null`);
+      }
+    }
+  }
+  if (o.majorDimension !== undefined && o.majorDimension !== 'ROWS') throw new ApiError(400, 'the emulator only accepts majorDimension ROWS in writes');
+  return v as unknown[][];
+}
+
+export interface ValuesResult {
+  readonly body: unknown;
+  /** Rows written (appends), for the counters. */
+  readonly rowsAppended: number;
+}
+
+/** Runs a values call that passed the auth, quota and sharing checks. */
+export function runValues(store: Store, sheet: Spreadsheet, route: ValuesRoute, query: URLSearchParams, body: Buffer): ValuesResult {
+  switch (route.method) {
+    case 'values.get':
+      return { body: store.get(sheet, route.range ?? '', majorDimension(query)), rowsAppended: 0 };
+    case 'values.batchGet': {
+      const dim = majorDimension(query);
+      const ranges = query.getAll('ranges');
+      const res: WireBatchGetResponse = { spreadsheetId: sheet.id, valueRanges: ranges.map((r) => store.get(sheet, r, dim)) };
+      if (ranges.length === 0) delete res.valueRanges;
+      return { body: res, rowsAppended: 0 };
+    }
+    case 'values.append': {
+      const userEntered = valueInputOption(query.get('valueInputOption'));
+      const insert = insertDataOption(query.get('insertDataOption'));
+      const values = valuesOf(parseJson(body), '');
+      const res = store.append(sheet, route.range ?? '', values, userEntered, insert);
+      return { body: res, rowsAppended: values.length };
+    }
+    case 'values.update': {
+      const userEntered = valueInputOption(query.get('valueInputOption'));
+      const values = valuesOf(parseJson(body), '');
+      return { body: store.update(sheet, route.range ?? '', values, userEntered), rowsAppended: 0 };
+    }
+    case 'values.batchUpdate': {
+      const o = parseJson(body);
+      const userEntered = valueInputOption(o.valueInputOption);
+      const data = o.data ?? [];
+      if (!Array.isArray(data)) throw new ApiError(400, "Invalid value at 'data': expected a list");
+      const checked = data.map((d, i) => {
+        if (typeof d !== 'object' || d === null || typeof (d as { range?: unknown }).range !== 'string') throw new ApiError(400, `Invalid data[${i}]: missing range`);
+        return { range: (d as { range: string }).range, values: valuesOf(d as Record<string, unknown>, `data[${i}].`) };
+      });
+      // Resolve every range first so a bad one fails the whole batch, as Google does.
+      for (const d of checked) store.resolve(sheet, d.range);
+      const responses: WireUpdateValuesResponse[] = checked.map((d) => store.update(sheet, d.range, d.values, userEntered));
+      const res: WireBatchUpdateValuesResponse = {
+        spreadsheetId: sheet.id,
+        totalUpdatedRows: responses.reduce((n, r) => n + (r.updatedRows ?? 0), 0),
+        totalUpdatedColumns: responses.reduce((n, r) => n + (r.updatedColumns ?? 0), 0),
+        totalUpdatedCells: responses.reduce((n, r) => n + (r.updatedCells ?? 0), 0),
+        totalUpdatedSheets: new Set(responses.map((r) => r.updatedRange.split('!')[0])).size,
+        responses,
+      };
+      return { body: res, rowsAppended: 0 };
+    }
+  }
+}
+
+/** The spreadsheet of a route, or Google's 404. */
+export function spreadsheetOf(store: Store, id: string): Spreadsheet {
+  const s = store.spreadsheets.get(id);
+  if (!s) throw new ApiError(404, NOT_FOUND);
+  return s;
+}

@@ -1,0 +1,197 @@
+// How requests prove who they are: a service account's OAuth access token (obtained with a
+// signed JWT, cached, refreshed ahead of expiry, one refresh at a time however many callers
+// need it), or an API key for public sheets (reads only).
+
+import type { Dispatcher } from 'undici';
+import type { Logger } from '../../log/logger.js';
+import { SheetsError } from '../errors.js';
+import type { LoadedServiceAccount } from './credentials.js';
+import { mapTokenError, mapTransportError, type AuthIdentity, type ErrorContext } from './error-map.js';
+import { httpCall, TransportError } from './http.js';
+import { MAX_ASSERTION_LIFETIME_S, signJwt } from './jwt.js';
+import { JWT_BEARER_GRANT, type WireTokenResponse } from './wire.js';
+
+export interface Authorization {
+  readonly headers: Readonly<Record<string, string>>;
+  /** Extra query parameters (`key=` for an API key). */
+  readonly query: readonly [string, string][];
+  /** The access token used, handed back to `rejected()` when Google answers 401. */
+  readonly token?: string;
+}
+
+export interface RequestAuth {
+  readonly identity: AuthIdentity;
+  readonly canWrite: boolean;
+  authorize(signal?: AbortSignal): Promise<Authorization>;
+  /** Google answered 401 to a request made with this token: forget it so the next call fetches a new one. */
+  rejected(token: string | undefined): void;
+}
+
+export class ApiKeyAuth implements RequestAuth {
+  readonly identity: AuthIdentity = { kind: 'api-key' };
+  readonly canWrite = false;
+  readonly #query: readonly [string, string][];
+  constructor(apiKey: string) {
+    this.#query = [['key', apiKey]];
+  }
+  async authorize(): Promise<Authorization> {
+    return { headers: {}, query: this.#query };
+  }
+  rejected(): void {}
+}
+
+export interface TokenAuthOptions {
+  readonly account: LoadedServiceAccount;
+  readonly scope: string;
+  readonly dispatcher: Dispatcher;
+  readonly timeoutMs: number;
+  readonly logger: Logger;
+  readonly spreadsheetId: string;
+  /** Refresh when the token has less than this left (google-auth-library uses 5 minutes). */
+  readonly refreshMarginMs?: number;
+  readonly now?: () => number;
+}
+
+interface CachedToken {
+  readonly token: string;
+  readonly expiresAt: number;
+}
+
+export const DEFAULT_REFRESH_MARGIN_MS = 5 * 60_000;
+
+export class ServiceAccountAuth implements RequestAuth {
+  readonly identity: AuthIdentity;
+  readonly canWrite: boolean;
+  /** Token fetches made so far (a test and `corral check` read it). */
+  fetches = 0;
+  readonly #o: TokenAuthOptions;
+  readonly #now: () => number;
+  readonly #margin: number;
+  readonly #tokenUrl: URL;
+  #cached: CachedToken | undefined;
+  #inflight: Promise<CachedToken> | undefined;
+
+  constructor(options: TokenAuthOptions) {
+    this.#o = options;
+    this.#now = options.now ?? Date.now;
+    this.#margin = options.refreshMarginMs ?? DEFAULT_REFRESH_MARGIN_MS;
+    this.#tokenUrl = new URL(options.account.key.token_uri);
+    this.identity = { kind: 'service-account', clientEmail: options.account.key.client_email, source: options.account.source };
+    this.canWrite = !options.scope.split(' ').every((s) => s.endsWith('.readonly'));
+  }
+
+  get clientEmail(): string {
+    return this.#o.account.key.client_email;
+  }
+
+  /** Expiry (epoch ms) of the cached token, if any. */
+  get expiresAt(): number | undefined {
+    return this.#cached?.expiresAt;
+  }
+
+  async authorize(signal?: AbortSignal): Promise<Authorization> {
+    const token = await this.getToken(signal);
+    return { headers: { authorization: `Bearer ${token}` }, query: [], token };
+  }
+
+  rejected(token: string | undefined): void {
+    if (token !== undefined && this.#cached?.token === token) this.#cached = undefined;
+  }
+
+  /** A valid access token: the cached one while it has more than the margin left, else a fresh one. */
+  async getToken(signal?: AbortSignal): Promise<string> {
+    const cached = this.#cached;
+    const now = this.#now();
+    if (cached && now < cached.expiresAt - this.#margin) return cached.token;
+    try {
+      return (await this.#refresh(signal)).token;
+    } catch (err) {
+      // Inside the margin the old token still works: a token endpoint hiccup must not fail the call.
+      if (cached && this.#now() < cached.expiresAt - 10_000 && !signal?.aborted) {
+        this.#o.logger.warn({ err: (err as SheetsError).toLog?.() ?? String(err) }, 'access token refresh failed; using the current token until it expires');
+        return cached.token;
+      }
+      throw err;
+    }
+  }
+
+  #refresh(signal?: AbortSignal): Promise<CachedToken> {
+    // One fetch for every concurrent caller. It is not tied to any caller's signal: one caller
+    // giving up must not fail the others waiting on the same fetch.
+    this.#inflight ??= this.#fetch().finally(() => {
+      this.#inflight = undefined;
+    });
+    const shared = this.#inflight;
+    if (!signal) return shared;
+    return new Promise<CachedToken>((resolve, reject) => {
+      if (signal.aborted) {
+        reject(signal.reason);
+        return;
+      }
+      const onAbort = () => reject(signal.reason);
+      signal.addEventListener('abort', onAbort, { once: true });
+      shared.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort));
+    });
+  }
+
+  async #fetch(): Promise<CachedToken> {
+    const key = this.#o.account.key;
+    const started = this.#now();
+    const iat = Math.floor(started / 1000);
+    const assertion = signJwt(
+      { iss: key.client_email, scope: this.#o.scope, aud: key.token_uri, iat, exp: iat + MAX_ASSERTION_LIFETIME_S },
+      this.#o.account.privateKey,
+      key.private_key_id,
+    );
+    const body = new URLSearchParams({ grant_type: JWT_BEARER_GRANT, assertion }).toString();
+    const ctx: ErrorContext = {
+      operation: 'token',
+      spreadsheetId: this.#o.spreadsheetId,
+      ranges: [],
+      auth: this.identity,
+      write: false,
+      host: this.#tokenUrl.host,
+    };
+    this.fetches += 1;
+    let res;
+    try {
+      res = await httpCall(this.#o.dispatcher, {
+        origin: this.#tokenUrl.origin,
+        path: `${this.#tokenUrl.pathname}${this.#tokenUrl.search}`,
+        method: 'POST',
+        headers: { 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json' },
+        body,
+        timeoutMs: this.#o.timeoutMs,
+      });
+    } catch (err) {
+      if (err instanceof TransportError) throw mapTransportError(err, ctx);
+      throw err;
+    }
+    if (res.status !== 200) throw mapTokenError(res, ctx);
+    let parsed: Partial<WireTokenResponse>;
+    try {
+      parsed = JSON.parse(res.body.toString('utf8')) as Partial<WireTokenResponse>;
+    } catch (err) {
+      throw new SheetsError('CORRAL_ERR_SHEETS_UPSTREAM', `the token endpoint ${ctx.host} answered 200 with a body that is not JSON`, {
+        status: 200,
+        reason: 'BAD_BODY',
+        applied: 'no',
+        retryable: true,
+        cause: err,
+      });
+    }
+    if (typeof parsed.access_token !== 'string' || parsed.access_token === '' || typeof parsed.expires_in !== 'number') {
+      throw new SheetsError('CORRAL_ERR_SHEETS_UPSTREAM', `the token endpoint ${ctx.host} answered 200 without access_token/expires_in`, {
+        status: 200,
+        reason: 'BAD_BODY',
+        applied: 'no',
+        retryable: true,
+      });
+    }
+    // Count the lifetime from when we asked, not when the answer came: errs on the early side.
+    const cached = { token: parsed.access_token, expiresAt: started + parsed.expires_in * 1000 };
+    this.#cached = cached;
+    this.#o.logger.debug({ clientEmail: key.client_email, expiresInS: parsed.expires_in, scope: this.#o.scope }, 'sheets access token fetched');
+    return cached;
+  }
+}

@@ -1,0 +1,337 @@
+// The Sheets API v4 values calls, over undici, with Google's backoff on 429/5xx/timeouts.
+// Appends are the one non-idempotent call: they are retried only while Google certainly has not
+// applied them (error-map.ts explains how that is decided). values.update and batchUpdate write
+// the same cells on a resend, so they are retried like reads.
+
+import type { Dispatcher } from 'undici';
+import type { Logger } from '../../log/logger.js';
+import { encodeRangeForPath } from '../a1.js';
+import { SheetsError } from '../errors.js';
+import type { RequestAuth } from './auth.js';
+import { mapApiError, mapBadBody, mapTransportError, type ErrorContext, type SheetsOperation } from './error-map.js';
+import { httpCall, TransportError, type HttpResponse } from './http.js';
+import { retryDelay, sleep as defaultSleep, type RetryPolicy } from './retry.js';
+import type {
+  InsertDataOption,
+  MajorDimension,
+  ValueInputOption,
+  WireAppendValuesResponse,
+  WireBatchGetResponse,
+  WireBatchUpdateValuesResponse,
+  WireUpdateValuesResponse,
+  WireValueRange,
+} from './wire.js';
+
+/** Told before every HTTP attempt, retries included: the keeper's quota bucket hooks in here. */
+export interface AttemptInfo {
+  readonly operation: SheetsOperation;
+  readonly kind: 'read' | 'write';
+  /** 1 for the first attempt. */
+  readonly attempt: number;
+}
+
+export interface SheetsApiClientOptions {
+  readonly spreadsheetId: string;
+  /** SHEETS_API_URL: `https://sheets.googleapis.com`, or the emulator's URL. */
+  readonly apiUrl: string;
+  readonly auth: RequestAuth;
+  readonly dispatcher: Dispatcher;
+  /** Per attempt (SHEETS_TIMEOUT). */
+  readonly timeoutMs: number;
+  readonly retry: RetryPolicy;
+  readonly logger: Logger;
+  readonly random?: () => number;
+  readonly sleep?: (ms: number, signal?: AbortSignal) => Promise<void>;
+  readonly beforeAttempt?: (info: AttemptInfo, signal?: AbortSignal) => Promise<void> | void;
+}
+
+/** A ValueRange whose cells are all strings. */
+export interface StringValueRange {
+  readonly range: string;
+  readonly majorDimension: MajorDimension;
+  readonly values?: string[][];
+}
+
+export interface ClientStats {
+  /** HTTP attempts per operation, retries included. */
+  readonly attempts: Record<SheetsOperation, number>;
+  /** Attempts that were retries. */
+  readonly retries: number;
+}
+
+interface CallSpec<T> {
+  readonly operation: SheetsOperation;
+  readonly method: 'GET' | 'POST' | 'PUT';
+  /** Path after `/v4/spreadsheets/{id}`. */
+  readonly suffix: string;
+  readonly query: readonly [string, string][];
+  readonly body?: unknown;
+  readonly ranges: readonly string[];
+  readonly write: boolean;
+  /** False only for append: a resend of an applied request would duplicate rows. */
+  readonly idempotent: boolean;
+  readonly parse: (json: unknown) => T;
+}
+
+class BadBody extends Error {}
+
+function cellText(cell: unknown): string {
+  if (typeof cell === 'string') return cell;
+  if (cell === null || cell === undefined) return '';
+  return String(cell);
+}
+
+function toValueRange(json: unknown): StringValueRange {
+  if (typeof json !== 'object' || json === null) throw new BadBody('not an object');
+  const o = json as Partial<WireValueRange>;
+  if (typeof o.range !== 'string') throw new BadBody('no "range"');
+  const majorDimension: MajorDimension = o.majorDimension === 'COLUMNS' ? 'COLUMNS' : 'ROWS';
+  if (o.values === undefined) return { range: o.range, majorDimension };
+  if (!Array.isArray(o.values) || !o.values.every(Array.isArray)) throw new BadBody('"values" is not an array of arrays');
+  return { range: o.range, majorDimension, values: o.values.map((row) => row.map(cellText)) };
+}
+
+function toUpdate(json: unknown): WireUpdateValuesResponse {
+  const o = json as Partial<WireUpdateValuesResponse> | null;
+  if (typeof o !== 'object' || o === null || typeof o.updatedRange !== 'string') throw new BadBody('no "updatedRange"');
+  return o as WireUpdateValuesResponse;
+}
+
+export class SheetsApiClient {
+  readonly spreadsheetId: string;
+  readonly #o: SheetsApiClientOptions;
+  readonly #origin: string;
+  readonly #prefix: string;
+  readonly #host: string;
+  readonly #sleep: (ms: number, signal?: AbortSignal) => Promise<void>;
+  readonly #attempts: Record<SheetsOperation, number> = {
+    'values.get': 0,
+    'values.batchGet': 0,
+    'values.append': 0,
+    'values.update': 0,
+    'values.batchUpdate': 0,
+  };
+  #retries = 0;
+
+  constructor(options: SheetsApiClientOptions) {
+    this.#o = options;
+    this.spreadsheetId = options.spreadsheetId;
+    const base = new URL(options.apiUrl);
+    this.#origin = base.origin;
+    this.#prefix = base.pathname.replace(/\/+$/, '');
+    this.#host = base.host;
+    this.#sleep = options.sleep ?? defaultSleep;
+  }
+
+  stats(): ClientStats {
+    return { attempts: { ...this.#attempts }, retries: this.#retries };
+  }
+
+  /** spreadsheets.values.get */
+  getValues(range: string, signal?: AbortSignal, majorDimension: MajorDimension = 'ROWS'): Promise<StringValueRange> {
+    return this.#execute(
+      {
+        operation: 'values.get',
+        method: 'GET',
+        suffix: `/values/${encodeRangeForPath(range)}`,
+        query: [['majorDimension', majorDimension]],
+        ranges: [range],
+        write: false,
+        idempotent: true,
+        parse: toValueRange,
+      },
+      signal,
+    );
+  }
+
+  /** spreadsheets.values.batchGet: one request, one `ranges=` parameter per range. */
+  batchGetValues(ranges: readonly string[], signal?: AbortSignal, majorDimension: MajorDimension = 'ROWS'): Promise<StringValueRange[]> {
+    if (ranges.length === 0) return Promise.resolve([]);
+    return this.#execute(
+      {
+        operation: 'values.batchGet',
+        method: 'GET',
+        suffix: '/values:batchGet',
+        query: [...ranges.map((r): [string, string] => ['ranges', r]), ['majorDimension', majorDimension]],
+        ranges,
+        write: false,
+        idempotent: true,
+        parse: (json) => {
+          const o = json as Partial<WireBatchGetResponse> | null;
+          if (typeof o !== 'object' || o === null) throw new BadBody('not an object');
+          const list = o.valueRanges ?? [];
+          if (!Array.isArray(list) || list.length !== ranges.length) throw new BadBody(`expected ${ranges.length} valueRanges`);
+          return list.map(toValueRange);
+        },
+      },
+      signal,
+    );
+  }
+
+  /** spreadsheets.values.append with insertDataOption (INSERT_ROWS by default). Never resent once Google may have applied it. */
+  appendValues(
+    range: string,
+    rows: readonly (readonly string[])[],
+    options: { valueInputOption?: ValueInputOption; insertDataOption?: InsertDataOption } = {},
+    signal?: AbortSignal,
+  ): Promise<WireAppendValuesResponse> {
+    return this.#execute(
+      {
+        operation: 'values.append',
+        method: 'POST',
+        suffix: `/values/${encodeRangeForPath(range)}:append`,
+        query: [
+          ['valueInputOption', options.valueInputOption ?? 'RAW'],
+          ['insertDataOption', options.insertDataOption ?? 'INSERT_ROWS'],
+          ['includeValuesInResponse', 'false'],
+        ],
+        body: { range, majorDimension: 'ROWS', values: rows },
+        ranges: [range],
+        write: true,
+        idempotent: false,
+        parse: (json) => {
+          const o = json as Partial<WireAppendValuesResponse> | null;
+          if (typeof o !== 'object' || o === null) throw new BadBody('not an object');
+          const updates = toUpdate(o.updates);
+          return { spreadsheetId: String(o.spreadsheetId ?? this.spreadsheetId), ...(typeof o.tableRange === 'string' ? { tableRange: o.tableRange } : {}), updates };
+        },
+      },
+      signal,
+    );
+  }
+
+  /** spreadsheets.values.update (PUT): idempotent, so retried like a read. */
+  updateValues(range: string, rows: readonly (readonly string[])[], options: { valueInputOption?: ValueInputOption } = {}, signal?: AbortSignal): Promise<WireUpdateValuesResponse> {
+    return this.#execute(
+      {
+        operation: 'values.update',
+        method: 'PUT',
+        suffix: `/values/${encodeRangeForPath(range)}`,
+        query: [['valueInputOption', options.valueInputOption ?? 'RAW']],
+        body: { range, majorDimension: 'ROWS', values: rows },
+        ranges: [range],
+        write: true,
+        idempotent: true,
+        parse: toUpdate,
+      },
+      signal,
+    );
+  }
+
+  /** spreadsheets.values.batchUpdate: several ranges written in one request. */
+  batchUpdateValues(
+    data: readonly { readonly range: string; readonly values: readonly (readonly string[])[] }[],
+    options: { valueInputOption?: ValueInputOption } = {},
+    signal?: AbortSignal,
+  ): Promise<WireBatchUpdateValuesResponse> {
+    return this.#execute(
+      {
+        operation: 'values.batchUpdate',
+        method: 'POST',
+        suffix: '/values:batchUpdate',
+        query: [],
+        body: {
+          valueInputOption: options.valueInputOption ?? 'RAW',
+          includeValuesInResponse: false,
+          data: data.map((d) => ({ range: d.range, majorDimension: 'ROWS', values: d.values })),
+        },
+        ranges: data.map((d) => d.range),
+        write: true,
+        idempotent: true,
+        parse: (json) => {
+          const o = json as Partial<WireBatchUpdateValuesResponse> | null;
+          if (typeof o !== 'object' || o === null || typeof o.spreadsheetId !== 'string') throw new BadBody('no "spreadsheetId"');
+          return o as WireBatchUpdateValuesResponse;
+        },
+      },
+      signal,
+    );
+  }
+
+  async #execute<T>(spec: CallSpec<T>, signal?: AbortSignal): Promise<T> {
+    const ctx: ErrorContext = {
+      operation: spec.operation,
+      spreadsheetId: this.spreadsheetId,
+      ranges: spec.ranges,
+      auth: this.#o.auth.identity,
+      write: spec.write,
+      host: this.#host,
+    };
+    const policy = this.#o.retry;
+    let backoffs = 0;
+    let refreshedAfter401 = false;
+    for (let attempt = 1; ; attempt += 1) {
+      await this.#o.beforeAttempt?.({ operation: spec.operation, kind: spec.write ? 'write' : 'read', attempt }, signal);
+      this.#attempts[spec.operation] += 1;
+      if (attempt > 1) this.#retries += 1;
+      let token: string | undefined;
+      let error: SheetsError;
+      try {
+        const authz = await this.#o.auth.authorize(signal);
+        token = authz.token;
+        const res = await this.#send(spec, authz.headers, authz.query, signal);
+        if (res.status >= 200 && res.status < 300) return this.#parse(spec, res, ctx);
+        error = mapApiError(res, ctx);
+      } catch (err) {
+        if (err instanceof TransportError) error = mapTransportError(err, ctx);
+        else if (err instanceof SheetsError) error = err;
+        else throw err;
+      }
+      error.attempts = attempt;
+      let giveUp = false;
+      if (error.status === 401) {
+        // A token Google stopped accepting (revoked, expired early): drop it and try once more at
+        // once with a fresh one; a second 401 is final.
+        this.#o.auth.rejected(token);
+        if (!refreshedAfter401 && attempt < policy.maxAttempts && !signal?.aborted) {
+          refreshedAfter401 = true;
+          continue;
+        }
+        giveUp = true;
+      }
+      const resendable = spec.idempotent || error.applied === 'no';
+      if (giveUp || !error.retryable || !resendable || attempt >= policy.maxAttempts || signal?.aborted) {
+        if (attempt > 1) error.message += ` (gave up after ${attempt} attempts)`;
+        throw error;
+      }
+      const delay = retryDelay(backoffs, policy, error.retryAfterMs, this.#o.random);
+      backoffs += 1;
+      this.#o.logger.warn({ sheets: error.toLog(), operation: spec.operation, attempt, retryInMs: Math.round(delay) }, `sheets ${spec.operation} failed, retrying with backoff`);
+      try {
+        await this.#sleep(delay, signal);
+      } catch {
+        throw error; // the caller gave up while we waited: report what went wrong upstream
+      }
+    }
+  }
+
+  #send(spec: CallSpec<unknown>, authHeaders: Readonly<Record<string, string>>, authQuery: readonly [string, string][], signal?: AbortSignal): Promise<HttpResponse> {
+    const query = new URLSearchParams([...spec.query, ...authQuery]).toString();
+    const path = `${this.#prefix}/v4/spreadsheets/${encodeURIComponent(this.spreadsheetId)}${spec.suffix}${query ? `?${query}` : ''}`;
+    const headers: Record<string, string> = { accept: 'application/json', 'user-agent': 'corral-sheets/1', ...authHeaders };
+    let body: string | undefined;
+    if (spec.body !== undefined) {
+      body = JSON.stringify(spec.body);
+      headers['content-type'] = 'application/json; charset=utf-8';
+    }
+    return httpCall(this.#o.dispatcher, {
+      origin: this.#origin,
+      path,
+      method: spec.method,
+      headers,
+      ...(body === undefined ? {} : { body }),
+      timeoutMs: this.#o.timeoutMs,
+      ...(signal ? { signal } : {}),
+    });
+  }
+
+  #parse<T>(spec: CallSpec<T>, res: HttpResponse, ctx: ErrorContext): T {
+    let json: unknown;
+    try {
+      json = JSON.parse(res.body.toString('utf8'));
+      return spec.parse(json);
+    } catch (err) {
+      throw mapBadBody(res, ctx, err instanceof BadBody ? err.message : 'not JSON');
+    }
+  }
+}

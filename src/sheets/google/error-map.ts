@@ -1,0 +1,171 @@
+// Turns what Google answered (or failed to answer) into a SheetsError an operator can act on:
+// a stable code, a message that says what to fix, and the retryable/applied facts the retry loop
+// and the write journal decide with.
+//
+// How `applied` is decided (it matters for appends only: resending an applied append duplicates rows):
+// - The request never left this host (DNS failure, connection refused, connect/TLS failure, our
+//   deadline expiring while the request was still queued, the token fetch failing): 'no'. The
+//   transport knows this exactly, see http.ts.
+// - Google answered 400/401/403/404/429: 'no'. These are decided by Google's front end (request
+//   validation, auth, ACLs, quota) before the operation runs; a 429 in particular is Google saying
+//   "not executed, slow down".
+// - Google answered 5xx, or the connection dropped / our deadline expired after the request was
+//   written, or a 2xx body could not be read: 'maybe'. Google may have written the rows and the
+//   answer was lost; only looking at the sheet can tell.
+
+import type { ErrorCode } from '../../errors.js';
+import { SheetsError, type Applied } from '../errors.js';
+import type { HttpResponse, TransportError } from './http.js';
+import { parseRetryAfter } from './retry.js';
+import type { WireErrorEnvelope, WireTokenError } from './wire.js';
+
+export type SheetsOperation = 'values.get' | 'values.batchGet' | 'values.append' | 'values.update' | 'values.batchUpdate';
+
+export type AuthIdentity = { readonly kind: 'service-account'; readonly clientEmail: string; readonly source: string } | { readonly kind: 'api-key' };
+
+export interface ErrorContext {
+  readonly operation: SheetsOperation | 'token';
+  readonly spreadsheetId: string;
+  readonly ranges: readonly string[];
+  readonly auth: AuthIdentity;
+  readonly write: boolean;
+  /** Host called, for network messages. */
+  readonly host: string;
+}
+
+interface Envelope {
+  readonly code: number;
+  readonly message: string;
+  readonly status: string;
+  readonly reasons: readonly string[];
+}
+
+export function parseEnvelope(body: Buffer): Envelope | undefined {
+  try {
+    const parsed = JSON.parse(body.toString('utf8')) as Partial<WireErrorEnvelope>;
+    const e = parsed.error;
+    if (!e || typeof e !== 'object') return undefined;
+    const reasons = (e.details ?? []).map((d) => d.reason).filter((r): r is string => typeof r === 'string');
+    return { code: Number(e.code), message: String(e.message ?? ''), status: String(e.status ?? ''), reasons };
+  } catch {
+    return undefined;
+  }
+}
+
+function make(code: ErrorCode, message: string, init: { status?: number; reason: string; applied: Applied; retryable: boolean; googleMessage?: string; retryAfterMs?: number; cause?: unknown }): SheetsError {
+  return new SheetsError(code, message, init);
+}
+
+function rangesText(ctx: ErrorContext): string {
+  return ctx.ranges.map((r) => JSON.stringify(r)).join(', ');
+}
+
+function forbiddenMessage(ctx: ErrorContext, env: Envelope): string {
+  const said = `(Google said: ${env.message})`;
+  if (env.reasons.includes('ACCESS_TOKEN_SCOPE_INSUFFICIENT') || /insufficient authentication scopes/i.test(env.message)) {
+    return `the access token has the read-only scope, so Google refused this ${ctx.operation}; this process was set up read-only ${said}`;
+  }
+  if (env.reasons.includes('SERVICE_DISABLED') || /has not been used in project|is disabled/i.test(env.message)) {
+    return `the Google Sheets API is not enabled for the service account's Cloud project: enable "Google Sheets API" in the Cloud console (APIs & Services > Library) and retry in a few minutes ${said}`;
+  }
+  if (ctx.auth.kind === 'api-key') {
+    return `the sheet ${ctx.spreadsheetId} is not public: SHEETS_API_KEY can only read sheets shared as "Anyone with the link can view"; share it that way or use a service account (GOOGLE_APPLICATION_CREDENTIALS) ${said}`;
+  }
+  const email = ctx.auth.clientEmail;
+  const right = ctx.write ? 'Editor' : 'Viewer (Editor if corral appends rows)';
+  return `the sheet is not shared with ${email}: open spreadsheet ${ctx.spreadsheetId} in Google Sheets, click Share and add ${email} as ${right} ${said}`;
+}
+
+/** Maps a non-2xx answer of the Sheets API. */
+export function mapApiError(res: HttpResponse, ctx: ErrorContext): SheetsError {
+  const env = parseEnvelope(res.body) ?? { code: res.status, message: res.body.toString('utf8').slice(0, 300), status: '', reasons: [] };
+  const base = { status: res.status, reason: env.status || `HTTP_${res.status}`, googleMessage: env.message };
+  const s = res.status;
+  if (s === 400) {
+    if (env.reasons.includes('API_KEY_INVALID') || /API key not valid/i.test(env.message)) {
+      return make('CORRAL_ERR_SHEETS_AUTH', `SHEETS_API_KEY was refused by Google: check the key in the Cloud console (APIs & Services > Credentials) (Google said: ${env.message})`, { ...base, applied: 'no', retryable: false });
+    }
+    return make(
+      'CORRAL_ERR_SHEETS_BAD_RANGE',
+      `Google rejected the range ${rangesText(ctx)} of ${ctx.operation}: ${env.message}. Check that the tab exists in spreadsheet ${ctx.spreadsheetId} and the A1 range is valid (SHEET_PLAYERS_RANGE / SHEET_EVENTS_RANGE; quote tab names with spaces: 'My Tab'!A1:E)`,
+      { ...base, applied: 'no', retryable: false },
+    );
+  }
+  if (s === 401) {
+    // An access token Google no longer accepts (revoked, expired early): the caller refreshes it once.
+    const who = ctx.auth.kind === 'service-account' ? `the access token of ${ctx.auth.clientEmail}` : 'SHEETS_API_KEY';
+    return make('CORRAL_ERR_SHEETS_AUTH', `Google refused ${who} (HTTP 401 ${env.status || 'UNAUTHENTICATED'}): ${env.message}`, { ...base, applied: 'no', retryable: true });
+  }
+  if (s === 403) return make('CORRAL_ERR_SHEETS_FORBIDDEN', forbiddenMessage(ctx, env), { ...base, applied: 'no', retryable: false });
+  if (s === 404) {
+    return make(
+      'CORRAL_ERR_SHEETS_NOT_FOUND',
+      `spreadsheet ${ctx.spreadsheetId} was not found: check SHEET_ID (the long id between /d/ and /edit in the sheet's URL) (Google said: ${env.message})`,
+      { ...base, applied: 'no', retryable: false },
+    );
+  }
+  const retryAfterMs = parseRetryAfter(res.headers['retry-after']);
+  const wait = retryAfterMs === undefined ? {} : { retryAfterMs };
+  if (s === 429) {
+    return make('CORRAL_ERR_SHEETS_QUOTA', `Google's Sheets quota is exhausted (429 RESOURCE_EXHAUSTED) for ${ctx.operation}: ${env.message}`, { ...base, ...wait, applied: 'no', retryable: true });
+  }
+  if (s >= 500 || s === 408) {
+    return make('CORRAL_ERR_SHEETS_UNAVAILABLE', `Google answered ${s} ${env.status} to ${ctx.operation}: ${env.message || 'no message'}`, { ...base, ...wait, applied: 'maybe', retryable: true });
+  }
+  return make('CORRAL_ERR_SHEETS_UPSTREAM', `Google answered an unexpected ${s} to ${ctx.operation}: ${env.message}`, { ...base, applied: 'maybe', retryable: false });
+}
+
+/** A 2xx whose body is not the JSON we expect. */
+export function mapBadBody(res: HttpResponse, ctx: ErrorContext, detail: string): SheetsError {
+  return make('CORRAL_ERR_SHEETS_UPSTREAM', `Google answered ${res.status} to ${ctx.operation} with an unreadable body (${detail})`, {
+    status: res.status,
+    reason: 'BAD_BODY',
+    applied: 'maybe',
+    retryable: true,
+  });
+}
+
+/** Maps a failed exchange (no complete answer). */
+export function mapTransportError(err: TransportError, ctx: ErrorContext): SheetsError {
+  // A failed token fetch happens before the API call, which therefore was never sent.
+  const applied: Applied = err.phase === 'queued' || ctx.operation === 'token' ? 'no' : 'maybe';
+  const where = err.phase === 'queued' ? 'before the request was sent' : err.phase === 'sent' ? 'after the request was sent' : 'while reading the answer';
+  const what = ctx.operation === 'token' ? `the token endpoint ${ctx.host}` : `${ctx.operation} on ${ctx.host}`;
+  if (err.kind === 'aborted') {
+    return make('CORRAL_ERR_SHEETS_TIMEOUT', `${what} was cancelled by the caller ${where}`, { reason: 'ABORTED', applied, retryable: false, cause: err });
+  }
+  if (err.kind === 'timeout') {
+    return make('CORRAL_ERR_SHEETS_TIMEOUT', `${what} did not answer within SHEETS_TIMEOUT (${err.message}, ${where})`, { reason: 'TIMEOUT', applied, retryable: true, cause: err });
+  }
+  const code = err.causeCode;
+  return make('CORRAL_ERR_SHEETS_UNAVAILABLE', `cannot reach ${what}: ${err.message}${code ? ` (${code})` : ''}, ${where}`, { reason: 'NETWORK', applied, retryable: true, cause: err });
+}
+
+/** Maps a failed answer of the OAuth token endpoint. The API call was never sent: applied 'no'. */
+export function mapTokenError(res: HttpResponse, ctx: ErrorContext): SheetsError {
+  let parsed: Partial<WireTokenError> = {};
+  try {
+    parsed = JSON.parse(res.body.toString('utf8')) as Partial<WireTokenError>;
+  } catch {
+    // Not JSON (a proxy error page): fall through to the status-based mapping.
+  }
+  const error = typeof parsed.error === 'string' ? parsed.error : '';
+  const description = typeof parsed.error_description === 'string' ? parsed.error_description : res.body.toString('utf8').slice(0, 200);
+  const email = ctx.auth.kind === 'service-account' ? ctx.auth.clientEmail : 'the service account';
+  const source = ctx.auth.kind === 'service-account' ? ctx.auth.source : 'the key';
+  const base = { status: res.status, reason: error || `HTTP_${res.status}`, googleMessage: description, applied: 'no' as const };
+  if (error === 'invalid_grant') {
+    return make(
+      'CORRAL_ERR_SHEETS_AUTH',
+      `Google refused the service-account key of ${email} (invalid_grant: ${description}). Either the key was deleted or revoked (create a new JSON key for ${email} and point ${source.split('=')[0]} at it), or this host's clock is off (JWTs are valid for one hour; check \`timedatectl\` / NTP)`,
+      { ...base, retryable: false },
+    );
+  }
+  if (error === 'invalid_client' || error === 'unauthorized_client' || error === 'invalid_scope' || error === 'unsupported_grant_type') {
+    return make('CORRAL_ERR_SHEETS_AUTH', `Google's token endpoint refused ${email} (${error}: ${description}); check the key in ${source}`, { ...base, retryable: false });
+  }
+  if (res.status === 429 || res.status >= 500) {
+    return make('CORRAL_ERR_SHEETS_UNAVAILABLE', `Google's token endpoint answered ${res.status}: ${description}`, { ...base, retryable: true });
+  }
+  return make('CORRAL_ERR_SHEETS_AUTH', `Google's token endpoint answered ${res.status} for ${email}: ${error} ${description}`, { ...base, retryable: false });
+}
