@@ -1,6 +1,7 @@
 // The worker's HTTP server: limits, connection cap, health, access log, per-request error
 // isolation, and a graceful drain (stop accepting, Connection: close, wait, force).
 
+import { Server as NetServer } from 'node:net';
 import { createServer, type IncomingMessage, type RequestListener, type Server, type ServerResponse } from 'node:http';
 import type { Settings } from '../config/schema.js';
 import type { Logger } from '../log/logger.js';
@@ -8,6 +9,8 @@ import { describeError } from '../errors.js';
 import { attachConnectionCap, type ConnectionCap } from './connection-cap.js';
 import { attachClientErrorHandler, enforceRequestLimits } from './limits.js';
 import { createRequestStats, type RequestStats } from './request-stats.js';
+
+const netClose = NetServer.prototype.close;
 
 /** Answered by every worker, whatever the app, for load balancers. */
 export const HEALTH_PATH = '/api/admin/health';
@@ -111,11 +114,14 @@ export function createWorkerServer(app: RequestListener, o: WorkerServerOptions)
           server.closeAllConnections();
           resolve();
         }, gracefulMs);
-        server.close(() => {
+        // net.Server's close, not http.Server's: since Node 19 the latter also closes idle
+        // keep-alive sockets at once, racing clients that are just sending their next request on
+        // them ("socket hang up"). Instead each keep-alive connection ends after its next
+        // response (Connection: close) or at the keep-alive timeout, which clients anticipate.
+        netClose.call(server, () => {
           clearTimeout(force);
           resolve();
         });
-        server.closeIdleConnections();
       });
       return drainPromise;
     },

@@ -1,0 +1,72 @@
+import assert from 'node:assert/strict';
+import { copyFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { FIXTURE_APPS, startCorral, waitFor } from '../helpers/corral.js';
+import { clientLoop, delay, http } from '../helpers/http.js';
+
+test('SIGHUP under a 50-client loop: zero failed requests, and every worker is of the new generation', async () => {
+  const c = await startCorral({ app: 'basic.mjs', workers: 3 });
+  try {
+    let stopLoop!: () => void;
+    const stopped = new Promise<void>((r) => (stopLoop = r));
+    const loop = clientLoop(c.url, 50, stopped);
+    await delay(500);
+    c.kill('SIGHUP');
+    await c.waitForLog((l) => l.event === 'reload.done', 20000, 'reload.done');
+    await delay(500);
+    stopLoop();
+    const result = await loop;
+    assert.equal(result.failed, 0, `failures: ${result.failures.join('; ')}`);
+    assert.ok(result.ok > 100, `${result.ok} requests answered during the reload`);
+    const oldPids = new Set(c.events('worker.ready').filter((l) => l.generation === 1).map((l) => l.worker_pid));
+    const exits = c.events('worker.exit').filter((l) => oldPids.has(l.worker_pid));
+    assert.equal(exits.length, 3, 'the three old workers exited');
+    assert.ok(exits.every((l) => l.code === 0), 'old workers drained and exited cleanly');
+    const seen = new Set<number>();
+    for (let i = 0; i < 12; i++) seen.add((await http(c.url, { headers: { connection: 'close' } })).json<{ generation: number }>().generation);
+    assert.deepEqual([...seen], [2]);
+  } finally {
+    await c.stop();
+  }
+});
+
+test('SIGHUP after the app module was broken on disk: the old workers keep serving and the log says why', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'corral-app-'));
+  const appFile = join(dir, 'app.mjs');
+  copyFileSync(join(FIXTURE_APPS, 'basic.mjs'), appFile);
+  const c = await startCorral({ app: appFile, workers: 2, env: { CORRAL_BOOT_ATTEMPTS: '2' } });
+  try {
+    // ESM caches by URL, but each reload forks fresh processes, which read the file anew.
+    writeFileSync(appFile, "throw new Error('syntax slip in the new release');\n");
+    c.kill('SIGHUP');
+    const failed = await c.waitForLog((l) => l.event === 'reload.failed', 20000, 'reload.failed');
+    assert.match(String(failed.msg), /syntax slip in the new release/);
+    assert.match(String(failed.msg), /generation 1 keeps serving/);
+    for (let i = 0; i < 6; i++) {
+      const r = await http(c.url, { headers: { connection: 'close' } });
+      assert.equal(r.status, 200);
+      assert.equal(r.json<{ generation: number }>().generation, 1);
+    }
+    assert.equal(c.proc.exitCode, null, 'the master is still running');
+  } finally {
+    await c.stop();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('TTIN and TTOU add and remove one worker', async () => {
+  const c = await startCorral({ app: 'basic.mjs', workers: 2 });
+  try {
+    c.kill('SIGTTIN');
+    await waitFor(() => c.events('worker.ready').length === 3, 10000, 'a third worker');
+    c.kill('SIGTTOU');
+    const exit = await c.waitForLog((l) => l.event === 'worker.exit', 10000, 'one worker retired');
+    assert.equal(exit.reason, 'scale-down');
+    assert.equal(exit.code, 0);
+    assert.deepEqual(c.events('workers.scale').map((l) => l.expected), [3, 2]);
+  } finally {
+    await c.stop();
+  }
+});
