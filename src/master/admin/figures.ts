@@ -1,0 +1,144 @@
+// Read-only views computed from AdminView snapshots: capacity, the stats document, and the
+// Sheets figures found in the keeper's heartbeat `extra`.
+
+import { computeCapacity, type Capacity } from '../capacity.js';
+import type { HostSample } from '../host-monitor.js';
+import type { AdminView, ChildSnapshot } from './view.js';
+
+type Extra = Readonly<Record<string, number | string | boolean | null>>;
+
+/** Same inputs as the arbiter's own capacity(): every worker's connections against the expected count. */
+export function capacityFromView(view: AdminView): Capacity {
+  const s = view.settings();
+  return computeCapacity({
+    activeConnections: view.children().filter((c) => c.role === 'worker').map((c) => c.figures?.activeConnections ?? 0),
+    workers: view.expectedWorkers(),
+    workerConnections: s.CORRAL_WORKER_CONNECTIONS,
+    maxConnections: s.CORRAL_MAX_CONNECTIONS,
+  });
+}
+
+export function workersReady(view: AdminView): number {
+  return view.children().filter((c) => c.role === 'worker' && c.state === 'ready').length;
+}
+
+function num(extra: Extra | undefined, ...names: string[]): number | undefined {
+  if (!extra) return undefined;
+  for (const n of names) {
+    const v = extra[n];
+    if (typeof v === 'number' && Number.isFinite(v)) return v;
+  }
+  return undefined;
+}
+
+/** Sheets figures as the admin stats show them; null where the keeper does not report one. */
+export interface SheetsFigures {
+  readonly cache_hits: number | null;
+  readonly cache_misses: number | null;
+  readonly cache_hit_ratio: number | null;
+  readonly upstream_calls_total: number | null;
+  readonly upstream_calls_per_minute: number | null;
+  readonly quota_reads_left: number | null;
+  readonly quota_writes_left: number | null;
+  readonly journal_backlog: number | null;
+  readonly max_stale_seconds: number | null;
+}
+
+/**
+ * The keeper reports camelCase keys (src/sheets/keeper/*: cacheHits, cacheMisses, upstreamReads,
+ * maxStaleSeconds, ...). Several spellings are accepted for the figures still being settled, so
+ * the admin page keeps working while the keeper's list grows.
+ */
+export function sheetsFigures(extra: Extra | undefined): SheetsFigures {
+  const hits = num(extra, 'cacheHits');
+  const misses = num(extra, 'cacheMisses');
+  const reads = num(extra, 'upstreamReads', 'upstreamReadsTotal');
+  const writes = num(extra, 'upstreamWrites', 'upstreamWritesTotal', 'upstreamAppends');
+  const perMinute =
+    num(extra, 'upstreamPerMinute', 'upstreamCallsPerMinute') ??
+    sumDefined(num(extra, 'upstreamReadsPerMinute', 'readsPerMinute'), num(extra, 'upstreamWritesPerMinute', 'writesPerMinute'));
+  return {
+    cache_hits: hits ?? null,
+    cache_misses: misses ?? null,
+    cache_hit_ratio: hits !== undefined && misses !== undefined && hits + misses > 0 ? Math.round((hits / (hits + misses)) * 1000) / 1000 : null,
+    upstream_calls_total: sumDefined(reads, writes) ?? null,
+    upstream_calls_per_minute: perMinute ?? null,
+    quota_reads_left: num(extra, 'quotaReadsLeft', 'quotaReadTokens', 'readTokens') ?? null,
+    quota_writes_left: num(extra, 'quotaWritesLeft', 'quotaWriteTokens', 'writeTokens') ?? null,
+    journal_backlog: num(extra, 'journalBacklog', 'journalPending', 'pendingRows') ?? null,
+    max_stale_seconds: num(extra, 'maxStaleSeconds', 'staleSeconds') ?? null,
+  };
+}
+
+function sumDefined(a: number | undefined, b: number | undefined): number | undefined {
+  return a === undefined && b === undefined ? undefined : (a ?? 0) + (b ?? 0);
+}
+
+export function keeperOf(view: AdminView): ChildSnapshot | undefined {
+  return view.children().find((c) => c.role === 'keeper');
+}
+
+function childStats(c: ChildSnapshot, now: number) {
+  const f = c.figures;
+  return {
+    id: c.id,
+    role: c.role,
+    pid: c.pid,
+    generation: c.generation,
+    state: c.state,
+    uptime_s: Math.max(0, Math.round((now - c.startedAt) / 1000)),
+    last_beat_s_ago: c.lastBeatAt === undefined ? null : Math.max(0, Math.round((now - c.lastBeatAt) / 100) / 10),
+    rss_bytes: f?.rssBytes ?? null,
+    heap_used_bytes: f?.heapUsedBytes ?? null,
+    heap_total_bytes: f?.heapTotalBytes ?? null,
+    event_loop_lag_ms: f ? Math.round(f.eventLoopLagMs * 100) / 100 : null,
+    active_connections: f?.activeConnections ?? null,
+    requests_served: f?.requestsServed ?? null,
+    errors_served: f?.errorsServed ?? null,
+    latency_p99_ms: f ? Math.round(f.latencyP99Ms * 100) / 100 : null,
+  };
+}
+
+export interface StatsExtras {
+  readonly host: HostSample | undefined;
+  readonly requestsPerSecond: number | null;
+  readonly upstreamPerMinute: number | null;
+  readonly alerts?: unknown;
+}
+
+/** The `/api/admin/stats` document. */
+export function statsOf(view: AdminView, extras: StatsExtras, now = Date.now()) {
+  const children = view.children();
+  const workers = children.filter((c) => c.role === 'worker').sort((a, b) => a.id - b.id);
+  const keeper = children.find((c) => c.role === 'keeper');
+  const mem = process.memoryUsage();
+  const sheets = sheetsFigures(keeper?.figures?.extra);
+  const h = extras.host;
+  return {
+    success: true,
+    at: new Date(now).toISOString(),
+    master: {
+      pid: process.pid,
+      generation: view.generation(),
+      uptime_s: Math.round((now - view.startedAt) / 1000),
+      rss_bytes: mem.rss,
+      heap_used_bytes: mem.heapUsed,
+    },
+    host: h
+      ? { cpu_percent: h.cpuPercent, ram_percent: h.ramPercent, ram_used_bytes: h.ramUsedBytes, ram_total_bytes: h.ramTotalBytes, cpus: h.cpuCount, sampled_at: new Date(h.at).toISOString() }
+      : null,
+    capacity: capacityFromView(view),
+    workers_expected: view.expectedWorkers(),
+    workers_ready: workers.filter((w) => w.state === 'ready').length,
+    totals: {
+      active_connections: workers.reduce((a, w) => a + (w.figures?.activeConnections ?? 0), 0),
+      requests_served: workers.reduce((a, w) => a + (w.figures?.requestsServed ?? 0), 0),
+      requests_per_second: extras.requestsPerSecond,
+      rss_bytes: workers.reduce((a, w) => a + (w.figures?.rssBytes ?? 0), 0),
+    },
+    workers: workers.map((w) => childStats(w, now)),
+    keeper: keeper ? { ...childStats(keeper, now), extra: keeper.figures?.extra ?? {} } : null,
+    sheets: { ...sheets, upstream_calls_per_minute: sheets.upstream_calls_per_minute ?? extras.upstreamPerMinute },
+    alerts: extras.alerts ?? null,
+  };
+}

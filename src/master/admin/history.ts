@@ -1,0 +1,79 @@
+// The dashboard's memory: a ring buffer of samples (default one per 5 s for 10 minutes) of
+// requests/s, worst-worker p99, CPU, RAM, connections and upstream calls per minute. Rates come
+// from cumulative counters per process, so a recycled worker does not make the rate jump backwards.
+
+import type { HostSample } from '../host-monitor.js';
+import { sheetsFigures } from './figures.js';
+import type { AdminView } from './view.js';
+
+export interface HistorySample {
+  /** Epoch ms. */
+  readonly t: number;
+  readonly rps: number | null;
+  /** The worst worker's p99 over its last beat interval (percentiles of workers cannot be merged). */
+  readonly p99_ms: number | null;
+  readonly cpu: number | null;
+  readonly ram: number | null;
+  readonly connections: number;
+  readonly upstream_per_min: number | null;
+}
+
+/** Monotonic total of a per-process cumulative counter across processes that come and go. */
+export class CounterAcrossProcesses {
+  private readonly last = new Map<number, number>();
+  private total = 0;
+
+  /** Feeds the current value of every live process; returns the running total. */
+  observe(values: ReadonlyMap<number, number>): number {
+    for (const [pid, v] of values) {
+      const prev = this.last.get(pid) ?? 0;
+      this.total += v >= prev ? v - prev : v;
+      this.last.set(pid, v);
+    }
+    for (const pid of [...this.last.keys()]) if (!values.has(pid)) this.last.delete(pid);
+    return this.total;
+  }
+}
+
+export interface History {
+  record(view: AdminView, host: HostSample | undefined, now?: number): HistorySample;
+  samples(): HistorySample[];
+  latest(): HistorySample | undefined;
+}
+
+export function createHistory(options: { capacity?: number } = {}): History {
+  const capacity = options.capacity ?? 120;
+  const ring: HistorySample[] = [];
+  const requests = new CounterAcrossProcesses();
+  const upstream = new CounterAcrossProcesses();
+  let prev: { t: number; requests: number; upstream: number } | undefined;
+  return {
+    record(view, host, now = Date.now()) {
+      const children = view.children();
+      const workers = children.filter((c) => c.role === 'worker' && c.figures);
+      const keeper = children.find((c) => c.role === 'keeper');
+      const sheets = sheetsFigures(keeper?.figures?.extra);
+      const reqTotal = requests.observe(new Map(workers.map((w) => [w.pid, w.figures?.requestsServed ?? 0])));
+      const upTotal = upstream.observe(new Map(keeper && sheets.upstream_calls_total !== null ? [[keeper.pid, sheets.upstream_calls_total]] : []));
+      const dt = prev ? (now - prev.t) / 1000 : 0;
+      const rps = prev && dt > 0 ? Math.round(((reqTotal - prev.requests) / dt) * 10) / 10 : null;
+      const upDerived = prev && dt > 0 && sheets.upstream_calls_total !== null ? Math.round(((upTotal - prev.upstream) / dt) * 60 * 10) / 10 : null;
+      prev = { t: now, requests: reqTotal, upstream: upTotal };
+      const p99s = workers.map((w) => w.figures?.latencyP99Ms ?? 0);
+      const sample: HistorySample = {
+        t: now,
+        rps,
+        p99_ms: p99s.length > 0 ? Math.round(Math.max(...p99s) * 100) / 100 : null,
+        cpu: host?.cpuPercent ?? null,
+        ram: host?.ramPercent ?? null,
+        connections: workers.reduce((a, w) => a + (w.figures?.activeConnections ?? 0), 0),
+        upstream_per_min: sheets.upstream_calls_per_minute ?? upDerived,
+      };
+      ring.push(sample);
+      if (ring.length > capacity) ring.splice(0, ring.length - capacity);
+      return sample;
+    },
+    samples: () => [...ring],
+    latest: () => ring.at(-1),
+  };
+}

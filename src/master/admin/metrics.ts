@@ -1,0 +1,108 @@
+// GET /metrics: Prometheus text built at scrape time from the heartbeat figures the master already
+// holds (no extra IPC). Per-worker series carry a `worker` label; totals are sums; the request
+// counters stay monotonic across recycled workers (CounterAcrossProcesses).
+
+import { Counter, Gauge, Registry } from 'prom-client';
+import type { HostSample } from '../host-monitor.js';
+import { capacityFromView, sheetsFigures } from './figures.js';
+import { CounterAcrossProcesses } from './history.js';
+import type { AdminView, ChildSnapshot } from './view.js';
+
+export interface AdminMetrics {
+  readonly contentType: string;
+  render(): Promise<string>;
+}
+
+const STATUSES = ['LOW', 'HEALTHY', 'WARNING', 'FULL'] as const;
+
+export function createAdminMetrics(view: AdminView, host: () => HostSample | undefined): AdminMetrics {
+  const registry = new Registry();
+  const registers = [registry];
+  const workers = (): ChildSnapshot[] => view.children().filter((c) => c.role === 'worker');
+  const keeper = () => view.children().find((c) => c.role === 'keeper');
+
+  const perWorker = (name: string, help: string, pick: (c: ChildSnapshot) => number | undefined) =>
+    new Gauge({
+      name,
+      help,
+      labelNames: ['worker', 'role'],
+      registers,
+      collect() {
+        this.reset();
+        for (const c of view.children()) {
+          const v = pick(c);
+          if (v !== undefined) this.set({ worker: String(c.id), role: c.role }, v);
+        }
+      },
+    });
+
+  const total = (name: string, help: string, pick: (c: ChildSnapshot) => number) => {
+    const tracker = new CounterAcrossProcesses();
+    let seen = 0;
+    return new Counter({
+      name,
+      help,
+      registers,
+      collect() {
+        const now = tracker.observe(new Map(workers().filter((w) => w.figures).map((w) => [w.pid, pick(w)])));
+        if (now > seen) this.inc(now - seen);
+        seen = now;
+      },
+    });
+  };
+
+  new Gauge({ name: 'corral_up', help: 'The master answers (always 1 when scraped).', registers, collect() { this.set(1); } });
+  new Gauge({ name: 'corral_generation', help: 'Current worker generation (bumped by each reload).', registers, collect() { this.set(view.generation()); } });
+  new Gauge({ name: 'corral_workers_expected', help: 'Worker count the master steers towards.', registers, collect() { this.set(view.expectedWorkers()); } });
+  new Gauge({
+    name: 'corral_workers',
+    help: 'Live workers by state.',
+    labelNames: ['state'],
+    registers,
+    collect() {
+      const ws = workers();
+      for (const state of ['booting', 'ready', 'draining'] as const) this.set({ state }, ws.filter((w) => w.state === state).length);
+    },
+  });
+  new Gauge({ name: 'corral_connections_active', help: 'Open client connections, summed over workers.', registers, collect() { this.set(capacityFromView(view).current_connections); } });
+  new Gauge({ name: 'corral_connections_max', help: 'Host-wide connection cap.', registers, collect() { this.set(capacityFromView(view).max_connections); } });
+  new Gauge({ name: 'corral_capacity_used_ratio', help: 'Connections used over the cap (1 = FULL).', registers, collect() { this.set(capacityFromView(view).percent_used / 100); } });
+  new Gauge({
+    name: 'corral_capacity_status',
+    help: 'Capacity status (1 for the current one): LOW < 50 %, HEALTHY < 80 %, WARNING < 100 %, FULL.',
+    labelNames: ['status'],
+    registers,
+    collect() {
+      const s = capacityFromView(view).status;
+      for (const status of STATUSES) this.set({ status }, status === s ? 1 : 0);
+    },
+  });
+  total('corral_requests_total', 'Requests served by all workers.', (w) => w.figures?.requestsServed ?? 0);
+  total('corral_request_errors_total', 'Requests answered with a 5xx by all workers.', (w) => w.figures?.errorsServed ?? 0);
+  perWorker('corral_process_resident_memory_bytes', 'RSS of each child process.', (c) => c.figures?.rssBytes);
+  perWorker('corral_process_heap_used_bytes', 'V8 heap used by each child process.', (c) => c.figures?.heapUsedBytes);
+  perWorker('corral_event_loop_lag_seconds', 'Mean event-loop delay over the last heartbeat interval.', (c) => (c.figures ? c.figures.eventLoopLagMs / 1000 : undefined));
+  perWorker('corral_worker_connections_active', 'Open connections per worker.', (c) => (c.role === 'worker' ? c.figures?.activeConnections : undefined));
+  perWorker('corral_worker_requests_served', 'Requests served by this worker process since it started.', (c) => (c.role === 'worker' ? c.figures?.requestsServed : undefined));
+  perWorker('corral_worker_latency_p99_seconds', 'Request latency p99 over the last heartbeat interval.', (c) => (c.role === 'worker' && c.figures ? c.figures.latencyP99Ms / 1000 : undefined));
+  perWorker('corral_process_uptime_seconds', 'Seconds since each child was forked.', (c) => (Date.now() - c.startedAt) / 1000);
+  new Gauge({ name: 'corral_master_resident_memory_bytes', help: 'RSS of the master.', registers, collect() { this.set(process.memoryUsage().rss); } });
+  new Gauge({ name: 'corral_host_cpu_ratio', help: 'Host CPU busy share over the last sample (0..1).', registers, collect() { const h = host(); if (h) this.set(h.cpuPercent / 100); } });
+  new Gauge({ name: 'corral_host_memory_ratio', help: 'Host memory in use (0..1), page cache excluded.', registers, collect() { const h = host(); if (h) this.set(h.ramPercent / 100); } });
+  new Gauge({
+    name: 'corral_sheets',
+    help: 'Sheets layer figures reported by the keeper (cache hits, upstream calls, quota, journal backlog, staleness).',
+    labelNames: ['figure'],
+    registers,
+    collect() {
+      this.reset();
+      const f = sheetsFigures(keeper()?.figures?.extra);
+      for (const [figure, v] of Object.entries(f)) if (typeof v === 'number') this.set({ figure }, v);
+    },
+  });
+
+  return {
+    contentType: registry.contentType,
+    render: () => registry.metrics(),
+  };
+}

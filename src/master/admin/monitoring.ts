@@ -1,0 +1,66 @@
+// The master's background watch: host CPU/RAM sampling, capacity/host alerts (every second) and
+// the dashboard history (every 5 s). Runs whether or not the admin listener is on; timers are
+// unref'd and every step is a cheap read of snapshots the arbiter already holds.
+
+import type { Logger } from '../../log/logger.js';
+import { createAlerts, type Alerts } from '../alerts.js';
+import { createHostMonitor, type HostMonitor } from '../host-monitor.js';
+import { capacityFromView } from './figures.js';
+import { createHistory, type History } from './history.js';
+import type { AdminView } from './view.js';
+
+export interface Monitoring {
+  readonly host: HostMonitor;
+  readonly alerts: Alerts;
+  readonly history: History;
+  /** Runs the alert check now (the timers call it; tests and the arbiter may too). */
+  checkAlerts(): void;
+  /** Records one history sample now. */
+  recordHistory(now?: number): void;
+  close(): void;
+}
+
+export interface MonitoringOptions {
+  readonly alertIntervalMs?: number;
+  readonly historyIntervalMs?: number;
+  readonly hostIntervalMs?: number;
+  /** Samples kept (default 10 minutes' worth at the history interval). */
+  readonly historySamples?: number;
+}
+
+export function startMonitoring(view: AdminView, logger: Logger, options: MonitoringOptions = {}): Monitoring {
+  const historyIntervalMs = options.historyIntervalMs ?? 5000;
+  const host = createHostMonitor({ intervalMs: options.hostIntervalMs ?? 5000 });
+  const alerts = createAlerts(logger, {
+    // Read on every check so a reload that changes the threshold applies at once.
+    get ramAlertPercent() {
+      return view.settings().CORRAL_RAM_ALERT_PERCENT;
+    },
+  });
+  const history = createHistory({ capacity: options.historySamples ?? Math.ceil(600_000 / historyIntervalMs) });
+  const safe = (what: string, fn: () => void) => {
+    try {
+      fn();
+    } catch (err) {
+      logger.error({ event: 'monitor.error', what, err }, `monitoring step ${what} failed`);
+    }
+  };
+  const monitoring: Monitoring = {
+    host,
+    alerts,
+    history,
+    checkAlerts: () => safe('alerts', () => alerts.observe(capacityFromView(view), host.latest())),
+    recordHistory: (now) => safe('history', () => void history.record(view, host.latest(), now)),
+    close() {
+      clearInterval(alertTimer);
+      clearInterval(historyTimer);
+      host.close();
+    },
+  };
+  const alertTimer = setInterval(monitoring.checkAlerts, options.alertIntervalMs ?? 1000);
+  const historyTimer = setInterval(() => monitoring.recordHistory(), historyIntervalMs);
+  alertTimer.unref();
+  historyTimer.unref();
+  monitoring.recordHistory();
+  return monitoring;
+}

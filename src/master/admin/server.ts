@@ -1,0 +1,211 @@
+// The admin HTTP listener, run by the master on CORRAL_ADMIN_BIND. It reads arbiter snapshots and
+// records intents through AdminView only, so it answers even when every worker is stuck.
+
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { CorralError } from '../../errors.js';
+import type { Logger } from '../../log/logger.js';
+import { checkAdminAuth } from './auth.js';
+import { capacityFromView, statsOf, workersReady } from './figures.js';
+import { createAdminMetrics } from './metrics.js';
+import { startMonitoring, type Monitoring } from './monitoring.js';
+import { loadDashboard, type StaticFile } from './static.js';
+import type { AdminView } from './view.js';
+
+export interface AdminServerOptions {
+  /** Overrides CORRAL_ADMIN_BIND's host/port (tests use port 0). */
+  readonly host?: string;
+  readonly port?: number;
+  /** The master's monitoring; when absent the server starts (and later stops) its own. */
+  readonly monitoring?: Monitoring;
+}
+
+export interface AdminServer {
+  readonly port: number;
+  close(): Promise<void>;
+}
+
+type Json = Record<string, unknown>;
+
+function send(res: ServerResponse, status: number, body: Json, headers: Record<string, string> = {}): void {
+  const text = JSON.stringify(body);
+  res.writeHead(status, {
+    ...headers,
+    'Content-Type': 'application/json; charset=utf-8',
+    'Content-Length': Buffer.byteLength(text),
+    'Cache-Control': 'no-store',
+    'X-Content-Type-Options': 'nosniff',
+  });
+  res.end(text);
+}
+
+const fail = (res: ServerResponse, status: number, error: string, message: string, headers: Record<string, string> = {}) =>
+  send(res, status, { success: false, error, message }, headers);
+
+async function readSmallJson(req: IncomingMessage, limit = 1024): Promise<unknown> {
+  let size = 0;
+  const chunks: Buffer[] = [];
+  for await (const c of req as AsyncIterable<Buffer>) {
+    size += c.length;
+    if (size > limit) throw new Error(`body over ${limit} bytes`);
+    chunks.push(c);
+  }
+  const text = Buffer.concat(chunks).toString('utf8').trim();
+  return text === '' ? {} : JSON.parse(text);
+}
+
+// The dashboard page loads only its own files and talks only to this origin.
+const PAGE_HEADERS = {
+  'Content-Security-Policy': "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; base-uri 'none'; frame-ancestors 'none'",
+  'X-Frame-Options': 'DENY',
+  'Referrer-Policy': 'no-referrer',
+  'X-Content-Type-Options': 'nosniff',
+};
+
+const ROUTES: Readonly<Record<string, readonly string[]>> = {
+  '/api/admin/health': ['GET'],
+  '/api/admin/capacity': ['GET'],
+  '/api/admin/stats': ['GET'],
+  '/api/admin/history': ['GET'],
+  '/metrics': ['GET'],
+  '/api/admin/reload': ['POST'],
+  '/api/admin/workers': ['POST'],
+};
+
+export async function startAdminServer(view: AdminView, logger: Logger, options: AdminServerOptions = {}): Promise<AdminServer> {
+  const bind = view.settings().CORRAL_ADMIN_BIND;
+  const host = options.host ?? bind.host;
+  const port = options.port ?? bind.port;
+  const ownMonitoring = options.monitoring === undefined;
+  const monitoring = options.monitoring ?? startMonitoring(view, logger);
+  const metrics = createAdminMetrics(view, () => monitoring.host.latest());
+  let files: Map<string, StaticFile>;
+  try {
+    files = await loadDashboard();
+  } catch (err) {
+    // The API is worth more than the page: serve it without the dashboard and say why.
+    logger.error({ event: 'admin.dashboard_missing', err }, 'the /admin dashboard files could not be read; the admin API still works');
+    files = new Map();
+  }
+
+  const serveFile = (req: IncomingMessage, res: ServerResponse, f: StaticFile) => {
+    if (req.headers['if-none-match'] === f.etag) {
+      res.writeHead(304, { ETag: f.etag });
+      res.end();
+      return;
+    }
+    res.writeHead(200, { ...PAGE_HEADERS, 'Content-Type': f.type, 'Content-Length': f.body.length, ETag: f.etag, 'Cache-Control': 'no-cache' });
+    res.end(req.method === 'HEAD' ? undefined : f.body);
+  };
+
+  async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const url = new URL(req.url ?? '/', 'http://admin.invalid');
+    const path = url.pathname.length > 1 && url.pathname.endsWith('/') ? url.pathname.slice(0, -1) : url.pathname;
+    const method = req.method === 'HEAD' ? 'GET' : (req.method ?? 'GET');
+
+    if (path === '/' && method === 'GET') {
+      res.writeHead(302, { Location: '/admin' });
+      res.end();
+      return;
+    }
+    // Static dashboard files carry no data; the page asks for the token and sends it with every API call.
+    const file = files.get(path);
+    if (file) {
+      if (method !== 'GET') return fail(res, 405, 'method_not_allowed', `${req.method} is not allowed on ${path}`, { Allow: 'GET, HEAD' });
+      return serveFile(req, res, file);
+    }
+    const allowed = ROUTES[path];
+    if (!allowed) return fail(res, 404, 'not_found', `no admin route for ${path}`);
+    if (!allowed.includes(method)) {
+      const allow = allowed.includes('GET') ? [...allowed, 'HEAD'] : allowed;
+      return fail(res, 405, 'method_not_allowed', `${req.method} is not allowed on ${path}; use ${allow.join(', ')}`, { Allow: allow.join(', ') });
+    }
+
+    if (path === '/api/admin/health') {
+      const ready = workersReady(view);
+      const expected = view.expectedWorkers();
+      const status = ready === 0 ? 'unavailable' : ready < expected ? 'degraded' : 'ok';
+      return send(res, ready > 0 ? 200 : 503, { status, workers_ready: ready, workers_expected: expected });
+    }
+
+    const auth = checkAdminAuth(req, view.settings().CORRAL_ADMIN_TOKEN);
+    if (!auth.ok) return fail(res, auth.status, auth.error, auth.message, auth.status === 401 ? { 'WWW-Authenticate': 'Bearer realm="corral-admin"' } : {});
+
+    switch (path) {
+      case '/api/admin/capacity':
+        return send(res, 200, { success: true, capacity: capacityFromView(view) });
+      case '/api/admin/stats': {
+        const latest = monitoring.history.latest();
+        return send(res, 200, statsOf(view, { host: monitoring.host.latest(), requestsPerSecond: latest?.rps ?? null, upstreamPerMinute: latest?.upstream_per_min ?? null, alerts: monitoring.alerts.active() }));
+      }
+      case '/api/admin/history':
+        return send(res, 200, { success: true, interval_s: 5, samples: monitoring.history.samples() });
+      case '/metrics': {
+        const text = await metrics.render();
+        res.writeHead(200, { 'Content-Type': metrics.contentType, 'Cache-Control': 'no-store' });
+        res.end(text);
+        return;
+      }
+      case '/api/admin/reload':
+        view.requestReload();
+        logger.info({ event: 'admin.reload', remote: req.socket.remoteAddress }, 'reload requested through the admin API');
+        return send(res, 202, { success: true, message: 'reload requested', generation: view.generation() });
+      case '/api/admin/workers': {
+        let body: unknown;
+        try {
+          body = await readSmallJson(req);
+        } catch (err) {
+          return send(res, 400, { success: false, error: 'invalid_json', message: (err as Error).message });
+        }
+        const delta = (body as { delta?: unknown } | null)?.delta;
+        if (delta !== 1 && delta !== -1) return send(res, 400, { success: false, error: 'invalid_field', field: 'delta', message: 'delta must be 1 or -1' });
+        const before = view.expectedWorkers();
+        if (delta === -1 && before <= 1) return fail(res, 409, 'min_workers', 'corral keeps at least one worker');
+        view.requestWorkerDelta(delta);
+        logger.info({ event: 'admin.workers', delta, before, remote: req.socket.remoteAddress }, `worker count change ${delta > 0 ? '+1' : '-1'} requested through the admin API`);
+        return send(res, 202, { success: true, delta, workers_expected_before: before, workers_expected: before + delta });
+      }
+    }
+  }
+
+  const server = createServer((req, res) => {
+    handle(req, res).catch((err: unknown) => {
+      logger.error({ event: 'admin.error', err, path: req.url }, 'admin request failed');
+      if (!res.headersSent) fail(res, 500, 'internal', 'admin request failed; see the master log');
+      else res.destroy();
+    });
+  });
+  // Admin clients are few; idle keep-alive sockets should not linger past a dashboard refresh.
+  server.keepAliveTimeout = 10_000;
+  server.headersTimeout = 10_000;
+  server.requestTimeout = 30_000;
+
+  await new Promise<void>((resolve, reject) => {
+    const onError = (err: Error) => {
+      if (ownMonitoring) monitoring.close();
+      reject(new CorralError('CORRAL_ERR_LISTEN', `admin listener cannot bind ${host}:${port}: ${err.message}`, { cause: err }));
+    };
+    server.once('error', onError);
+    server.listen(port, host, () => {
+      server.off('error', onError);
+      resolve();
+    });
+  });
+  const actual = (server.address() as AddressInfo).port;
+  logger.info({ event: 'admin.listening', host, port: actual, token: Boolean(view.settings().CORRAL_ADMIN_TOKEN) }, `admin API on http://${host.includes(':') ? `[${host}]` : host}:${actual}/admin`);
+
+  let closing: Promise<void> | undefined;
+  return {
+    port: actual,
+    close() {
+      closing ??= new Promise<void>((resolve) => {
+        if (ownMonitoring) monitoring.close();
+        server.close(() => resolve());
+        server.closeIdleConnections();
+        // Dashboards hold keep-alive sockets; admin requests are instant, so do not wait on them.
+        setTimeout(() => server.closeAllConnections(), 1000).unref();
+      });
+      return closing;
+    },
+  };
+}

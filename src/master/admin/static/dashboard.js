@@ -1,0 +1,177 @@
+// corral /admin dashboard: plain browser JS, no build step. Polls the admin API every 5 s with the
+// bearer token kept in sessionStorage (or taken once from #token=… in the URL).
+/* global uPlot */
+'use strict';
+
+const REFRESH_MS = 5000;
+const TOKEN_KEY = 'corral-admin-token';
+const $ = (id) => document.getElementById(id);
+
+function takeTokenFromHash() {
+  const m = /(?:^#|&)token=([^&]+)/.exec(location.hash);
+  if (!m) return;
+  sessionStorage.setItem(TOKEN_KEY, decodeURIComponent(m[1]));
+  // Do not leave the secret in the address bar or the history.
+  history.replaceState(null, '', location.pathname + location.search);
+}
+
+function token() { return sessionStorage.getItem(TOKEN_KEY) || ''; }
+
+class AuthError extends Error {}
+
+async function api(path, init = {}) {
+  const res = await fetch(path, { ...init, headers: { ...(init.headers || {}), Authorization: `Bearer ${token()}` }, cache: 'no-store' });
+  if (res.status === 401 || res.status === 403) {
+    const body = await res.json().catch(() => ({}));
+    throw new AuthError(body.message || `HTTP ${res.status}`);
+  }
+  if (!res.ok && res.status !== 202) throw new Error(`${path}: HTTP ${res.status}`);
+  return res.json();
+}
+
+const fmt = {
+  int: (n) => (n === null || n === undefined ? '–' : Math.round(n).toLocaleString('en-US')),
+  num: (n, d = 1) => (n === null || n === undefined ? '–' : Number(n).toFixed(d)),
+  bytes(n) {
+    if (n === null || n === undefined) return '–';
+    const u = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
+    let i = 0;
+    while (n >= 1024 && i < u.length - 1) { n /= 1024; i++; }
+    return `${n.toFixed(i === 0 ? 0 : 1)} ${u[i]}`;
+  },
+  dur(s) {
+    if (s === null || s === undefined) return '–';
+    if (s < 60) return `${s}s`;
+    if (s < 3600) return `${Math.floor(s / 60)}m${String(s % 60).padStart(2, '0')}s`;
+    if (s < 86400) return `${Math.floor(s / 3600)}h${String(Math.floor((s % 3600) / 60)).padStart(2, '0')}m`;
+    return `${Math.floor(s / 86400)}d${Math.floor((s % 86400) / 3600)}h`;
+  },
+};
+
+function set(id, text) { const el = $(id); if (el) el.textContent = text; }
+
+function renderStats(s) {
+  const c = s.capacity;
+  const status = $('status');
+  status.textContent = c.status;
+  status.dataset.status = c.status;
+  set('connections-used', fmt.int(c.current_connections));
+  set('connections-max', fmt.int(c.max_connections));
+  set('percent-used', fmt.num(c.percent_used));
+  set('available-slots', fmt.int(c.available_slots));
+  const bar = $('capacity-bar');
+  bar.style.width = `${Math.min(100, Math.max(0, c.percent_used))}%`;
+  bar.dataset.status = c.status;
+  set('generation', String(s.master.generation));
+  set('master-pid', String(s.master.pid));
+  set('master-uptime', fmt.dur(s.master.uptime_s));
+  set('workers-ready', String(s.workers_ready));
+  set('workers-expected', String(s.workers_expected));
+  set('rps', fmt.num(s.totals.requests_per_second));
+  set('requests-total', fmt.int(s.totals.requests_served));
+  set('cpu', s.host ? fmt.num(s.host.cpu_percent) : '–');
+  set('cpus', s.host ? String(s.host.cpus) : '–');
+  set('ram', s.host ? fmt.num(s.host.ram_percent) : '–');
+  set('ram-used', s.host ? fmt.bytes(s.host.ram_used_bytes) : '–');
+  set('ram-total', s.host ? fmt.bytes(s.host.ram_total_bytes) : '–');
+  const sh = s.sheets;
+  set('sheets-hit-ratio', sh.cache_hit_ratio === null ? '–' : `${(sh.cache_hit_ratio * 100).toFixed(1)}%`);
+  set('sheets-upstream', fmt.num(sh.upstream_calls_per_minute));
+  set('sheets-quota', `${fmt.int(sh.quota_reads_left)} / ${fmt.int(sh.quota_writes_left)}`);
+  set('sheets-journal', fmt.int(sh.journal_backlog));
+  set('sheets-stale', sh.max_stale_seconds === null ? '–' : `${sh.max_stale_seconds}s`);
+
+  const body = $('workers-body');
+  const rows = s.workers.map((w) => {
+    const tr = document.createElement('tr');
+    tr.dataset.pid = String(w.pid);
+    tr.dataset.state = w.state;
+    const cells = [w.id, w.pid, w.generation, w.state, fmt.dur(w.uptime_s), fmt.bytes(w.rss_bytes), fmt.bytes(w.heap_used_bytes),
+      w.event_loop_lag_ms === null ? '–' : `${fmt.num(w.event_loop_lag_ms, 1)} ms`, fmt.int(w.active_connections), fmt.int(w.requests_served),
+      w.latency_p99_ms === null ? '–' : `${fmt.num(w.latency_p99_ms, 1)} ms`];
+    for (const v of cells) { const td = document.createElement('td'); td.textContent = String(v); tr.appendChild(td); }
+    return tr;
+  });
+  body.replaceChildren(...rows);
+  set('updated', new Date().toLocaleTimeString());
+}
+
+const CHARTS = [
+  { id: 'chart-rps', key: 'rps', label: 'requests/s', color: '#2b6cb0' },
+  { id: 'chart-p99', key: 'p99_ms', label: 'p99 latency (ms, worst worker)', color: '#c05621' },
+  { id: 'chart-cpu', key: 'cpu', label: 'CPU %', color: '#6b46c1', max: 100 },
+  { id: 'chart-ram', key: 'ram', label: 'RAM %', color: '#2f855a', max: 100 },
+  { id: 'chart-upstream', key: 'upstream_per_min', label: 'Sheets upstream calls/min', color: '#b7791f' },
+];
+const plots = new Map();
+
+function renderHistory(samples) {
+  if (typeof uPlot === 'undefined') return;
+  const xs = samples.map((p) => p.t / 1000);
+  for (const c of CHARTS) {
+    const data = [xs, samples.map((p) => p[c.key])];
+    let plot = plots.get(c.id);
+    if (!plot) {
+      const el = $(c.id);
+      plot = new uPlot({
+        title: c.label,
+        width: Math.max(280, el.clientWidth - 16),
+        height: 160,
+        scales: { x: { time: true }, y: c.max ? { range: [0, c.max] } : { range: (u, min, max) => [0, Math.max(1, max * 1.1)] } },
+        series: [{}, { label: c.label, stroke: c.color, width: 2, spanGaps: true, points: { show: false } }],
+        axes: [{}, { size: 50 }],
+        legend: { show: false },
+      }, data, el);
+      plots.set(c.id, plot);
+    } else {
+      plot.setData(data);
+    }
+  }
+}
+
+function showTokenForm(message) {
+  $('token-form').hidden = false;
+  $('main').hidden = true;
+  set('token-error', message || '');
+  $('token-input').focus();
+}
+
+let timer;
+async function refresh() {
+  clearTimeout(timer);
+  try {
+    const [stats, hist] = await Promise.all([api('/api/admin/stats'), api('/api/admin/history')]);
+    $('token-form').hidden = true;
+    $('main').hidden = false;
+    renderStats(stats);
+    renderHistory(hist.samples);
+  } catch (err) {
+    if (err instanceof AuthError) { showTokenForm(err.message); return; }
+    set('updated', `failed: ${err.message}`);
+  }
+  timer = setTimeout(refresh, REFRESH_MS);
+}
+
+async function action(path, body) {
+  try {
+    const r = await api(path, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(body || {}) });
+    set('action-result', r.message || (r.workers_expected !== undefined ? `workers → ${r.workers_expected}` : 'ok'));
+  } catch (err) {
+    set('action-result', err.message);
+  }
+  setTimeout(refresh, 1000);
+}
+
+document.addEventListener('DOMContentLoaded', () => {
+  takeTokenFromHash();
+  $('token-form').addEventListener('submit', (e) => {
+    e.preventDefault();
+    sessionStorage.setItem(TOKEN_KEY, $('token-input').value.trim());
+    $('token-input').value = '';
+    refresh();
+  });
+  $('btn-reload').addEventListener('click', () => { if (confirm('Reload all workers (zero downtime)?')) action('/api/admin/reload'); });
+  $('btn-add').addEventListener('click', () => action('/api/admin/workers', { delta: 1 }));
+  $('btn-remove').addEventListener('click', () => action('/api/admin/workers', { delta: -1 }));
+  if (!token()) showTokenForm(''); else refresh();
+});

@@ -1,0 +1,73 @@
+// Capacity and host alerts in the log, once per crossing. A level fires when the figure reaches it
+// and re-arms only after the figure falls a band below it (hysteresis), so a value hovering at the
+// threshold gives one line, not one per tick.
+
+import type { Logger } from '../log/logger.js';
+import type { Capacity } from './capacity.js';
+import type { HostSample } from './host-monitor.js';
+
+/** The seeds' alert levels: 80 % warn, 95 % urgent, 100 % full. */
+export const CAPACITY_LEVELS = [80, 95, 100] as const;
+export const CPU_ALERT_PERCENT = 80;
+/** How far below a level a figure must fall before that level can fire again. */
+export const HYSTERESIS_POINTS = 5;
+
+export interface AlertOptions {
+  readonly ramAlertPercent: number;
+}
+
+export interface Alerts {
+  /** Call every tick (or every sample); logs only on crossings. */
+  observe(capacity: Capacity, host: HostSample | undefined): void;
+  /** Levels currently fired, for the stats page. */
+  active(): { capacity: number[]; cpu: boolean; ram: boolean };
+}
+
+export function createAlerts(logger: Logger, options: AlertOptions): Alerts {
+  const fired = new Set<number>();
+  let cpuHigh = false;
+  let ramHigh = false;
+
+  const observeCapacity = (c: Capacity) => {
+    const p = c.percent_used;
+    for (const level of CAPACITY_LEVELS) {
+      if (!fired.has(level) && p >= level) {
+        fired.add(level);
+        const fields = { event: 'capacity.alert', threshold: level, percent_used: p, current_connections: c.current_connections, max_connections: c.max_connections, status: c.status };
+        const msg = `capacity at ${p}% (${c.current_connections}/${c.max_connections}): passed ${level}%`;
+        if (level >= 100) logger.error(fields, `${msg}; new connections are refused`);
+        else if (level >= 95) logger.error(fields, msg);
+        else logger.warn(fields, msg);
+      } else if (fired.has(level) && p < level - HYSTERESIS_POINTS) {
+        fired.delete(level);
+        logger.info({ event: 'capacity.recovered', threshold: level, percent_used: p, current_connections: c.current_connections, max_connections: c.max_connections, status: c.status }, `capacity back under ${level}% (${p}%)`);
+      }
+    }
+  };
+
+  const observeHost = (h: HostSample) => {
+    if (!cpuHigh && h.cpuPercent > CPU_ALERT_PERCENT) {
+      cpuHigh = true;
+      logger.warn({ event: 'host.cpu_high', cpu_percent: h.cpuPercent, threshold: CPU_ALERT_PERCENT }, `host CPU at ${h.cpuPercent}% (over ${CPU_ALERT_PERCENT}%)`);
+    } else if (cpuHigh && h.cpuPercent < CPU_ALERT_PERCENT - HYSTERESIS_POINTS * 2) {
+      cpuHigh = false;
+      logger.info({ event: 'host.cpu_normal', cpu_percent: h.cpuPercent, threshold: CPU_ALERT_PERCENT }, `host CPU back to ${h.cpuPercent}%`);
+    }
+    const ramLimit = options.ramAlertPercent;
+    if (!ramHigh && h.ramPercent > ramLimit) {
+      ramHigh = true;
+      logger.warn({ event: 'host.ram_high', ram_percent: h.ramPercent, threshold: ramLimit, ram_used_bytes: h.ramUsedBytes, ram_total_bytes: h.ramTotalBytes }, `host RAM at ${h.ramPercent}% (over CORRAL_RAM_ALERT_PERCENT=${ramLimit}%)`);
+    } else if (ramHigh && h.ramPercent < ramLimit - HYSTERESIS_POINTS) {
+      ramHigh = false;
+      logger.info({ event: 'host.ram_normal', ram_percent: h.ramPercent, threshold: ramLimit }, `host RAM back to ${h.ramPercent}%`);
+    }
+  };
+
+  return {
+    observe(capacity, host) {
+      observeCapacity(capacity);
+      if (host) observeHost(host);
+    },
+    active: () => ({ capacity: [...fired].sort((a, b) => a - b), cpu: cpuHigh, ram: ramHigh }),
+  };
+}

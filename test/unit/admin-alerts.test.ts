@@ -1,0 +1,51 @@
+import assert from 'node:assert/strict';
+import { Writable } from 'node:stream';
+import { describe, it } from 'node:test';
+import { pino } from 'pino';
+import { createAlerts } from '../../src/master/alerts.js';
+import { computeCapacity } from '../../src/master/capacity.js';
+import type { HostSample } from '../../src/master/host-monitor.js';
+
+function capturingLogger() {
+  const lines: Record<string, unknown>[] = [];
+  const stream = new Writable({
+    write(chunk: Buffer, _enc, cb) {
+      for (const l of chunk.toString().split('\n')) if (l) lines.push(JSON.parse(l) as Record<string, unknown>);
+      cb();
+    },
+  });
+  return { logger: pino({ level: 'info' }, stream), lines };
+}
+
+const cap = (current: number) => computeCapacity({ activeConnections: [current], workers: 1, workerConnections: 100, maxConnections: 0 });
+const host = (cpu: number, ram: number): HostSample => ({ at: Date.now(), cpuPercent: cpu, ramPercent: ram, ramUsedBytes: 1, ramTotalBytes: 2, cpuCount: 2 });
+const flush = () => new Promise((r) => setImmediate(r));
+
+describe('alerts', () => {
+  it('logs each capacity level once per crossing, with hysteresis', async () => {
+    const { logger, lines } = capturingLogger();
+    const alerts = createAlerts(logger, { ramAlertPercent: 90 });
+    for (const n of [10, 50, 79, 80, 81, 80, 82, 79, 96, 100, 120, 100, 97, 94, 90, 96, 70, 85]) alerts.observe(cap(n), undefined);
+    await flush();
+    assert.deepEqual(
+      lines.map((l) => `${String(l.event)}@${String(l.threshold)}`),
+      ['capacity.alert@80', 'capacity.alert@95', 'capacity.alert@100', 'capacity.recovered@100', 'capacity.recovered@80', 'capacity.recovered@95', 'capacity.alert@80'],
+    );
+    assert.equal(lines[2]?.level, 50, '100 % is logged as an error');
+    assert.equal(lines[0]?.level, 40, '80 % is logged as a warning');
+    assert.equal(alerts.active().capacity.join(','), '80');
+  });
+
+  it('logs CPU and RAM crossings once, with the configured RAM threshold', async () => {
+    const { logger, lines } = capturingLogger();
+    const alerts = createAlerts(logger, { ramAlertPercent: 60 });
+    const c = cap(0);
+    for (const [cpu, ram] of [[10, 50], [85, 61], [90, 70], [75, 58], [65, 54], [95, 65]] as const) alerts.observe(c, host(cpu, ram));
+    await flush();
+    assert.deepEqual(
+      lines.map((l) => l.event),
+      ['host.cpu_high', 'host.ram_high', 'host.cpu_normal', 'host.ram_normal', 'host.cpu_high', 'host.ram_high'],
+    );
+    assert.equal(lines.find((l) => l.event === 'host.ram_high')?.threshold, 60);
+  });
+});

@@ -1,0 +1,58 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { CounterAcrossProcesses, createHistory } from '../../src/master/admin/history.js';
+import { createHostMonitor } from '../../src/master/host-monitor.js';
+import { child, createFakeView, testSettings } from '../fixtures/fake-admin-view.js';
+
+describe('CounterAcrossProcesses', () => {
+  it('stays monotonic when processes come and go', () => {
+    const c = new CounterAcrossProcesses();
+    assert.equal(c.observe(new Map([[1, 10], [2, 5]])), 15);
+    assert.equal(c.observe(new Map([[1, 12], [2, 9]])), 21);
+    assert.equal(c.observe(new Map([[1, 20], [3, 4]])), 33, 'pid 2 retired, pid 3 new');
+    assert.equal(c.observe(new Map([[1, 20]])), 33);
+  });
+});
+
+describe('history ring buffer', () => {
+  it('derives requests/s and upstream calls/min from cumulative counters and keeps the last N samples', () => {
+    const view = createFakeView(testSettings(), [
+      child(1, 11, 'ready', { requestsServed: 0, latencyP99Ms: 3, activeConnections: 2 }),
+      child(0, 10, 'ready', { extra: { upstreamReads: 1 } }, 'keeper'),
+    ]);
+    const h = createHistory({ capacity: 3 });
+    const host = { at: 0, cpuPercent: 12.5, ramPercent: 40, ramUsedBytes: 1, ramTotalBytes: 2, cpuCount: 2 };
+    const first = h.record(view, host, 1_000);
+    assert.equal(first.rps, null, 'no rate from a single point');
+    view.kids = [child(1, 11, 'ready', { requestsServed: 500, latencyP99Ms: 7, activeConnections: 4 }), child(0, 10, 'ready', { extra: { upstreamReads: 3 } }, 'keeper')];
+    const s = h.record(view, host, 6_000);
+    assert.equal(s.rps, 100);
+    assert.equal(s.upstream_per_min, 24);
+    assert.equal(s.p99_ms, 7);
+    assert.equal(s.cpu, 12.5);
+    assert.equal(s.connections, 4);
+    h.record(view, undefined, 11_000);
+    h.record(view, undefined, 16_000);
+    assert.deepEqual(h.samples().map((x) => x.t), [6_000, 11_000, 16_000]);
+    assert.equal(h.latest()?.rps, 0);
+    assert.equal(h.latest()?.cpu, null);
+  });
+});
+
+describe('host monitor', () => {
+  it('samples CPU and RAM percentages in range without blocking callers', async () => {
+    const m = createHostMonitor({ intervalMs: 60_000 });
+    try {
+      await m.sample();
+      await new Promise((r) => setTimeout(r, 150));
+      const s = await m.sample();
+      assert.ok(s);
+      assert.ok(s.cpuPercent >= 0 && s.cpuPercent <= 100, `cpu ${s.cpuPercent}`);
+      assert.ok(s.ramPercent > 0 && s.ramPercent < 100, `ram ${s.ramPercent}`);
+      assert.ok(s.ramTotalBytes > s.ramUsedBytes);
+      assert.equal(m.latest(), s);
+    } finally {
+      m.close();
+    }
+  });
+});

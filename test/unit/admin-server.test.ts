@@ -1,0 +1,195 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { assertAdminBindSafe } from '../../src/master/admin/auth.js';
+import { startAdminServer, type AdminServer } from '../../src/master/admin/server.js';
+import { startMonitoring, type Monitoring } from '../../src/master/admin/monitoring.js';
+import { createLogger } from '../../src/log/logger.js';
+import { CorralError } from '../../src/errors.js';
+import { child, createFakeView, testSettings, type FakeView } from '../fixtures/fake-admin-view.js';
+
+const TOKEN = 'admin-token-0123456789abcdef';
+const logger = createLogger({ CORRAL_LOG_FILE: undefined, CORRAL_LOG_LEVEL: 'silent' }, { role: 'master' }).logger;
+
+describe('assertAdminBindSafe', () => {
+  it('refuses a non-loopback bind without a token', () => {
+    assert.throws(
+      () => assertAdminBindSafe(testSettings({ CORRAL_ADMIN_BIND: '0.0.0.0:9090' })),
+      (e: unknown) => e instanceof CorralError && e.code === 'CORRAL_ERR_ADMIN_UNSAFE',
+    );
+  });
+  it('accepts loopback without a token, any bind with a token, and a disabled listener', () => {
+    assertAdminBindSafe(testSettings({ CORRAL_ADMIN_BIND: '127.0.0.1:9090' }));
+    assertAdminBindSafe(testSettings({ CORRAL_ADMIN_BIND: '[::1]:9090' }));
+    assertAdminBindSafe(testSettings({ CORRAL_ADMIN_BIND: '0.0.0.0:9090', CORRAL_ADMIN_TOKEN: TOKEN }));
+    assertAdminBindSafe(testSettings({ CORRAL_ADMIN_BIND: '0.0.0.0:0' }));
+  });
+});
+
+describe('admin server with a token', () => {
+  let view: FakeView;
+  let server: AdminServer;
+  let monitoring: Monitoring;
+  let base: string;
+  const auth = { authorization: `Bearer ${TOKEN}` };
+  before(async () => {
+    const settings = testSettings({ CORRAL_ADMIN_TOKEN: TOKEN, CORRAL_WORKERS: '2', CORRAL_WORKER_CONNECTIONS: '10' });
+    view = createFakeView(settings, [
+      child(1, 1001, 'ready', { activeConnections: 6, requestsServed: 100, latencyP99Ms: 4 }),
+      child(2, 1002, 'ready', { activeConnections: 3, requestsServed: 50, latencyP99Ms: 9 }),
+      child(0, 1000, 'ready', { extra: { cacheHits: 90, cacheMisses: 10, upstreamReads: 12, maxStaleSeconds: 3, journalBacklog: 2 } }, 'keeper'),
+    ]);
+    monitoring = startMonitoring(view, logger, { historyIntervalMs: 60_000, alertIntervalMs: 60_000 });
+    server = await startAdminServer(view, logger, { host: '127.0.0.1', port: 0, monitoring });
+    base = `http://127.0.0.1:${server.port}`;
+  });
+  after(async () => {
+    await server.close();
+    await server.close(); // idempotent
+    monitoring.close();
+  });
+
+  it('answers health without a token', async () => {
+    const res = await fetch(`${base}/api/admin/health`);
+    assert.equal(res.status, 200);
+    assert.deepEqual(await res.json(), { status: 'ok', workers_ready: 2, workers_expected: 2 });
+  });
+
+  it('refuses every other route without the right token', async () => {
+    for (const [method, path] of [
+      ['GET', '/api/admin/capacity'],
+      ['GET', '/api/admin/stats'],
+      ['GET', '/api/admin/history'],
+      ['GET', '/metrics'],
+      ['POST', '/api/admin/reload'],
+      ['POST', '/api/admin/workers'],
+    ] as const) {
+      const variants: Record<string, string>[] = [{}, { authorization: 'Bearer wrong-token' }, { authorization: `Bearer ${TOKEN}x` }, { authorization: TOKEN }];
+      for (const headers of variants) {
+        const res = await fetch(`${base}${path}`, { method, headers });
+        assert.equal(res.status, 401, `${method} ${path} with ${JSON.stringify(headers)}`);
+        assert.match(res.headers.get('www-authenticate') ?? '', /^Bearer/);
+        assert.equal(((await res.json()) as { error: string }).error, 'unauthorized');
+      }
+    }
+    assert.equal(view.reloads, 0);
+    assert.deepEqual(view.deltas, []);
+  });
+
+  it('returns capacity in the seeds\' shape', async () => {
+    const res = await fetch(`${base}/api/admin/capacity`, { headers: auth });
+    assert.equal(res.status, 200);
+    assert.deepEqual(await res.json(), {
+      success: true,
+      capacity: { current_connections: 9, max_connections: 20, percent_used: 45, available_slots: 11, status: 'LOW', can_accept_new: true },
+    });
+  });
+
+  it('returns stats with master, worker, host and Sheets figures', async () => {
+    await monitoring.host.sample();
+    const res = await fetch(`${base}/api/admin/stats`, { headers: auth });
+    const s = (await res.json()) as Record<string, any>;
+    assert.equal(s.success, true);
+    assert.equal(s.master.pid, process.pid);
+    assert.equal(s.workers.length, 2);
+    assert.deepEqual(
+      s.workers.map((w: any) => [w.pid, w.state, w.active_connections, w.requests_served, w.rss_bytes]),
+      [[1001, 'ready', 6, 100, 50 * 1048576], [1002, 'ready', 3, 50, 50 * 1048576]],
+    );
+    assert.equal(s.workers[0].event_loop_lag_ms, 1.5);
+    assert.ok(s.workers[0].uptime_s >= 59);
+    assert.equal(s.totals.active_connections, 9);
+    assert.equal(s.sheets.cache_hit_ratio, 0.9);
+    assert.equal(s.sheets.journal_backlog, 2);
+    assert.equal(s.sheets.max_stale_seconds, 3);
+    assert.equal(s.keeper.pid, 1000);
+    assert.ok(s.host.cpu_percent >= 0 && s.host.cpu_percent <= 100);
+    assert.ok(s.host.ram_percent > 0 && s.host.ram_percent <= 100);
+    assert.equal(s.capacity.status, 'LOW');
+  });
+
+  it('serves Prometheus text aggregated across workers', async () => {
+    const res = await fetch(`${base}/metrics`, { headers: auth });
+    assert.equal(res.status, 200);
+    assert.match(res.headers.get('content-type') ?? '', /text\/plain/);
+    const text = await res.text();
+    assert.match(text, /^corral_requests_total 150$/m);
+    assert.match(text, /^corral_connections_active 9$/m);
+    assert.match(text, /^corral_connections_max 20$/m);
+    assert.match(text, /^corral_capacity_status\{status="LOW"\} 1$/m);
+    assert.match(text, /^corral_workers\{state="ready"\} 2$/m);
+    assert.match(text, /^corral_worker_connections_active\{worker="1",role="worker"\} 6$/m);
+    assert.match(text, /^corral_sheets\{figure="cache_hit_ratio"\} 0.9$/m);
+    assert.match(text, /# TYPE corral_requests_total counter/);
+  });
+
+  it('keeps the request counter monotonic when a worker is replaced', async () => {
+    const old = view.kids;
+    view.kids = [old[0]!, child(3, 1003, 'ready', { requestsServed: 5 }), old[2]!];
+    const text = await (await fetch(`${base}/metrics`, { headers: auth })).text();
+    assert.match(text, /^corral_requests_total 155$/m);
+    view.kids = old;
+  });
+
+  it('records reload and worker-count intents', async () => {
+    const r = await fetch(`${base}/api/admin/reload`, { method: 'POST', headers: auth });
+    assert.equal(r.status, 202);
+    assert.equal(view.reloads, 1);
+    const w = await fetch(`${base}/api/admin/workers`, { method: 'POST', headers: { ...auth, 'content-type': 'application/json' }, body: '{"delta":1}' });
+    assert.equal(w.status, 202);
+    assert.equal(((await w.json()) as { workers_expected: number }).workers_expected, 3);
+    const bad = await fetch(`${base}/api/admin/workers`, { method: 'POST', headers: auth, body: '{"delta":2}' });
+    assert.equal(bad.status, 400);
+    assert.equal(((await bad.json()) as { field: string }).field, 'delta');
+    const junk = await fetch(`${base}/api/admin/workers`, { method: 'POST', headers: auth, body: '{nope' });
+    assert.equal(junk.status, 400);
+    assert.deepEqual(view.deltas, [1]);
+  });
+
+  it('answers 404 and 405 as JSON', async () => {
+    const nf = await fetch(`${base}/api/admin/nope`, { headers: auth });
+    assert.equal(nf.status, 404);
+    const m = await fetch(`${base}/api/admin/reload`, { headers: auth });
+    assert.equal(m.status, 405);
+    assert.equal(m.headers.get('allow'), 'POST');
+    await m.body?.cancel();
+    await nf.body?.cancel();
+  });
+
+  it('serves the dashboard and uPlot without a CDN', async () => {
+    const page = await fetch(`${base}/admin`);
+    assert.equal(page.status, 200);
+    assert.match(page.headers.get('content-security-policy') ?? '', /script-src 'self'/);
+    const html = await page.text();
+    assert.match(html, /\/admin\/vendor\/uPlot\.iife\.min\.js/);
+    assert.doesNotMatch(html, /https?:\/\//);
+    for (const p of ['/admin/dashboard.js', '/admin/dashboard.css', '/admin/vendor/uPlot.iife.min.js', '/admin/vendor/uPlot.min.css']) {
+      const r = await fetch(`${base}${p}`);
+      assert.equal(r.status, 200, p);
+      assert.ok((await r.arrayBuffer()).byteLength > 100, p);
+    }
+  });
+});
+
+describe('admin server health and token policy', () => {
+  it('answers 503 when no worker is ready, and 403 on data routes when no token is set', async () => {
+    const view = createFakeView(testSettings({ CORRAL_WORKERS: '2' }), [child(1, 2001, 'booting', undefined), child(2, 2002, 'draining', { activeConnections: 1 })], 2);
+    const server = await startAdminServer(view, logger, { host: '127.0.0.1', port: 0 });
+    try {
+      const base = `http://127.0.0.1:${server.port}`;
+      const h = await fetch(`${base}/api/admin/health`);
+      assert.equal(h.status, 503);
+      assert.deepEqual(await h.json(), { status: 'unavailable', workers_ready: 0, workers_expected: 2 });
+      const c = await fetch(`${base}/api/admin/capacity`, { headers: { authorization: 'Bearer anything-at-all' } });
+      assert.equal(c.status, 403);
+      const body = (await c.json()) as { error: string; message: string };
+      assert.equal(body.error, 'admin_token_unset');
+      assert.match(body.message, /CORRAL_ADMIN_TOKEN/);
+      view.kids = [child(1, 2001, 'ready', {}), child(2, 2002, 'booting', undefined)];
+      const d = await fetch(`${base}/api/admin/health`);
+      assert.equal(d.status, 200);
+      assert.equal(((await d.json()) as { status: string }).status, 'degraded');
+    } finally {
+      await server.close();
+    }
+  });
+});
