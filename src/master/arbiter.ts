@@ -388,7 +388,8 @@ export class Arbiter {
 
   /** Recycling replaces one worker at a time: only one retiree may be waiting for its replacement. */
   private promoteOneRecycle(): void {
-    const inProgress = this.workers().some((c) => c.retire !== undefined && c.retire !== 'uncaught' && c.state !== 'draining' && c.state !== 'killing');
+    // In progress until the retiree has exited, so capacity never dips by more than one worker.
+    const inProgress = this.workers().some((c) => c.retire !== undefined && c.retire !== 'uncaught');
     if (inProgress) return;
     const next = this.workers().find((c) => c.pendingRetire !== undefined && c.state === 'ready');
     if (next) {

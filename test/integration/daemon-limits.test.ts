@@ -1,0 +1,98 @@
+import assert from 'node:assert/strict';
+import { connect, type Socket } from 'node:net';
+import { test } from 'node:test';
+import { startCorral } from '../helpers/corral.js';
+import { http } from '../helpers/http.js';
+
+/** Sends raw bytes and returns everything the server answers until it closes. */
+function raw(port: number, payload: string | undefined, opts: { holdOpen?: boolean; timeoutMs?: number } = {}): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const s: Socket = connect(port, '127.0.0.1');
+    let out = '';
+    const t = setTimeout(() => {
+      s.destroy();
+      resolve(out);
+    }, opts.timeoutMs ?? 5000);
+    s.on('connect', () => {
+      if (payload !== undefined) s.write(payload);
+    });
+    s.on('data', (d) => (out += d.toString()));
+    s.on('close', () => {
+      clearTimeout(t);
+      resolve(out);
+    });
+    s.on('error', reject);
+  });
+}
+
+function portOf(url: string): number {
+  return Number(new URL(url).port);
+}
+
+test('connections over the per-worker cap get an immediate 503 with Retry-After, never a hang', async () => {
+  const c = await startCorral({ app: 'basic.mjs', workers: 1, env: { CORRAL_WORKER_CONNECTIONS: '3' } });
+  const held: Socket[] = [];
+  try {
+    // Hold three connections open (each mid-request: headers sent, no end of headers).
+    for (let i = 0; i < 3; i++) {
+      const s = connect(portOf(c.url), '127.0.0.1');
+      await new Promise<void>((r) => s.once('connect', () => r()));
+      s.write('GET /sleep?ms=10000 HTTP/1.1\r\nHost: x\r\n\r\n');
+      held.push(s);
+    }
+    // Let the worker account for them.
+    await new Promise((r) => setTimeout(r, 300));
+    const t0 = Date.now();
+    const answer = await raw(portOf(c.url), 'GET / HTTP/1.1\r\nHost: x\r\n\r\n');
+    assert.ok(Date.now() - t0 < 2000, 'answered quickly');
+    assert.match(answer, /^HTTP\/1\.1 503 /);
+    assert.match(answer, /retry-after: 1/i);
+    assert.match(answer, /connection: close/i);
+    const body = JSON.parse(answer.slice(answer.indexOf('\r\n\r\n') + 4)) as { error: string; message: string };
+    assert.equal(body.error, 'server_full');
+    assert.match(body.message, /server full \(3\/3\)/);
+  } finally {
+    for (const s of held) s.destroy();
+    await c.stop();
+  }
+});
+
+test('request limits answer with clear JSON errors: 431, 413, 400, 408', async () => {
+  const c = await startCorral({
+    app: 'basic.mjs',
+    workers: 1,
+    env: { CORRAL_LIMIT_REQUEST_FIELDS: '20', CORRAL_LIMIT_REQUEST_HEADER_BYTES: '4096', CORRAL_LIMIT_REQUEST_BODY_BYTES: '1000', CORRAL_HEADERS_TIMEOUT: '1' },
+  });
+  try {
+    const many: Record<string, string> = {};
+    for (let i = 0; i < 30; i++) many[`x-h${i}`] = 'v';
+    const tooMany = await http(c.url, { headers: many });
+    assert.equal(tooMany.status, 431);
+    assert.equal(tooMany.json().error, 'too_many_headers');
+
+    const huge = await raw(portOf(c.url), `GET / HTTP/1.1\r\nHost: x\r\nX-Big: ${'a'.repeat(8000)}\r\n\r\n`);
+    assert.match(huge, /^HTTP\/1\.1 431 /);
+    assert.match(huge, /headers_too_large/);
+
+    const bigBody = await http(`${c.url}/echo`, { method: 'POST', body: 'x'.repeat(5000) });
+    assert.equal(bigBody.status, 413);
+    assert.equal(bigBody.json().error, 'body_too_large');
+
+    const chunked = await raw(portOf(c.url), `POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n${'800\r\n' + 'y'.repeat(0x800) + '\r\n'}0\r\n\r\n`);
+    assert.match(chunked, /^HTTP\/1\.1 413 /);
+
+    const okBody = await http(`${c.url}/echo`, { method: 'POST', body: 'x'.repeat(500) });
+    assert.equal(okBody.json().bytes, 500);
+
+    const garbage = await raw(portOf(c.url), 'THIS IS NOT HTTP\r\n\r\n');
+    assert.match(garbage, /^HTTP\/1\.1 400 /);
+    assert.match(garbage, /bad_request/);
+
+    const t0 = Date.now();
+    const slow = await raw(portOf(c.url), 'GET / HTTP/1.1\r\nHost: x\r\n', { timeoutMs: 8000 });
+    assert.match(slow, /^HTTP\/1\.1 408 /);
+    assert.ok(Date.now() - t0 < 6000);
+  } finally {
+    await c.stop();
+  }
+});

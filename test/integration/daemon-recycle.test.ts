@@ -1,0 +1,37 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { startCorral, waitFor } from '../helpers/corral.js';
+import { clientLoop } from '../helpers/http.js';
+
+test('max-requests recycling replaces workers one at a time with no failed requests', async () => {
+  const c = await startCorral({ app: 'basic.mjs', workers: 3, env: { CORRAL_MAX_REQUESTS: '150', CORRAL_MAX_REQUESTS_JITTER: '50' } });
+  try {
+    let stopLoop!: () => void;
+    const loop = clientLoop(c.url, 20, new Promise<void>((r) => (stopLoop = r)));
+    await waitFor(() => c.events('worker.exit').length >= 4, 30000, 'four recycled workers');
+    stopLoop();
+    const result = await loop;
+    assert.equal(result.failed, 0, result.failures.join('; '));
+    const exits = c.events('worker.exit');
+    assert.ok(exits.every((l) => l.code === 0 && l.reason === 'max-requests'), JSON.stringify(exits.map((l) => [l.code, l.reason])));
+    // One at a time: at no point were two workers recycling (marked) together, and the number of
+    // ready workers never fell below the configured count between marks and exits.
+    const lines = c.logs().filter((l) => l.role === 'master' && ['worker.recycle', 'worker.exit', 'worker.ready'].includes(String(l.event)));
+    let recycling = 0;
+    let maxRecycling = 0;
+    for (const l of lines) {
+      if (l.event === 'worker.recycle') recycling++;
+      if (l.event === 'worker.exit') recycling--;
+      maxRecycling = Math.max(maxRecycling, recycling);
+    }
+    assert.equal(maxRecycling, 1, 'recycling is one worker at a time');
+    // Each recycle is followed by a replacement ready before the old one exits.
+    for (const exit of exits) {
+      const recycleIdx = lines.findIndex((l) => l.event === 'worker.recycle' && l.worker_pid === exit.worker_pid);
+      const exitIdx = lines.findIndex((l) => l.event === 'worker.exit' && l.worker_pid === exit.worker_pid);
+      assert.ok(lines.slice(recycleIdx, exitIdx).some((l) => l.event === 'worker.ready'), 'replacement ready before the old worker exits');
+    }
+  } finally {
+    await c.stop();
+  }
+});
