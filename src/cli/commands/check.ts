@@ -1,0 +1,149 @@
+// `corral check`: is the Sheets setup usable? Loads settings exactly as `corral start` does,
+// fetches an access token (key problems show up here, apart from sharing problems), then reads
+// the header rows of the players and events tabs in one batchGet, and prints one plain verdict.
+
+import { loadSettings } from '../../config/load.js';
+import type { Settings } from '../../config/schema.js';
+import { createLogger } from '../../log/logger.js';
+import { firstRowOf, parseA1 } from '../../sheets/a1.js';
+import { createGoogleBackend, type GoogleBackend } from '../../sheets/google/backend.js';
+import { parseFlags, type Command } from '../command.js';
+
+interface TabReport {
+  readonly setting: 'SHEET_PLAYERS_RANGE' | 'SHEET_EVENTS_RANGE';
+  readonly range: string;
+  readonly tab: string;
+  readonly header: readonly string[];
+}
+
+interface Verdict {
+  readonly ok: boolean;
+  readonly backend: 'offline' | 'google';
+  readonly stage?: 'settings' | 'credentials' | 'sheet access';
+  readonly spreadsheetId?: string;
+  readonly identity?: string;
+  readonly tabs?: readonly TabReport[];
+  readonly warnings: readonly string[];
+  readonly error?: { readonly code: string; readonly message: string };
+  readonly line: string;
+}
+
+function tabName(range: string): string {
+  try {
+    return parseA1(range).sheet ?? 'first tab';
+  } catch {
+    return range;
+  }
+}
+
+function describeTabs(tabs: readonly TabReport[]): string {
+  return tabs
+    .map((t) => {
+      if (t.header.length === 0) return `tab ${t.tab}: no header row`;
+      const names = t.header.length <= 8 ? `: ${t.header.join(', ')}` : '';
+      return `tab ${t.tab}, ${t.header.length} column${t.header.length === 1 ? '' : 's'}${names}`;
+    })
+    .join('; ');
+}
+
+function failure(stage: Verdict['stage'], err: unknown, base: Partial<Verdict>): Verdict {
+  const raw = (err as { code?: unknown } | undefined)?.code;
+  const code = typeof raw === 'string' ? raw : 'ERROR';
+  const message = err instanceof Error ? err.message : String(err);
+  return { ok: false, backend: 'google', stage, warnings: [], ...base, error: { code, message }, line: `FAIL (${stage}): ${message} [${code}]` };
+}
+
+async function checkGoogle(settings: Settings, backend: GoogleBackend): Promise<Verdict> {
+  const spreadsheetId = backend.spreadsheetId;
+  let identity: string;
+  try {
+    const creds = await backend.verifyCredentials();
+    identity = creds.kind === 'service-account' ? `service account ${creds.clientEmail ?? ''}` : 'the API key (SHEETS_API_KEY)';
+  } catch (err) {
+    return failure('credentials', err, { spreadsheetId });
+  }
+  const wanted = [
+    { setting: 'SHEET_PLAYERS_RANGE' as const, range: settings.SHEET_PLAYERS_RANGE ?? 'Players' },
+    { setting: 'SHEET_EVENTS_RANGE' as const, range: settings.SHEET_EVENTS_RANGE ?? 'Events' },
+  ];
+  let tabs: TabReport[];
+  try {
+    const heads = wanted.map((w) => firstRowOf(w.range));
+    const got = await backend.batchGetValues(heads);
+    tabs = wanted.map((w, i) => ({ ...w, tab: tabName(w.range), header: got[i]?.values?.[0] ?? [] }));
+  } catch (err) {
+    return failure('sheet access', err, { spreadsheetId, identity });
+  }
+  const warnings: string[] = [];
+  for (const t of tabs) {
+    if (t.header.length === 0) warnings.push(`${t.setting}=${t.range}: the first row is empty; corral keys records by the header row, so add one`);
+  }
+  if (backend.auth.identity.kind === 'api-key') warnings.push('reads only: appends (events) need a service account shared as Editor');
+  return {
+    ok: true,
+    backend: 'google',
+    spreadsheetId,
+    identity,
+    tabs,
+    warnings,
+    line: `OK: ${identity} can read sheet ${spreadsheetId} (${describeTabs(tabs)})`,
+  };
+}
+
+export const checkCommand: Command = {
+  name: 'check',
+  summary: 'Verify the Google Sheets credentials and sheet access, and print a verdict.',
+  help: `Usage: corral check [--json]
+
+Reads .env (or CORRAL_ENV_FILE) and the environment exactly as \`corral start\` would, then:
+  1. with no SHEET_ID: says the offline sheet (under CORRAL_DATA_DIR) is in use, exit 0;
+  2. loads the service-account key (GOOGLE_APPLICATION_CREDENTIALS or GOOGLE_SERVICE_ACCOUNT_JSON)
+     and fetches an access token from its token_uri (or uses SHEETS_API_KEY for a public sheet);
+  3. reads the header row of SHEET_PLAYERS_RANGE and SHEET_EVENTS_RANGE in one values:batchGet.
+Prints one line, "OK: ..." or "FAIL (stage): what is wrong and how to fix it", and exits 0 when
+corral can read the sheet, 1 otherwise. Works against the emulator (SHEETS_API_URL).
+
+Options:
+  --json     machine-readable verdict
+  -h, --help this text`,
+  async run(argv) {
+    const { values } = parseFlags(argv, { json: { type: 'boolean' } });
+    if (values.help) {
+      process.stdout.write(`${this.help}\n`);
+      return 0;
+    }
+    const { settings } = loadSettings();
+    let verdict: Verdict;
+    if (!settings.SHEET_ID) {
+      verdict = {
+        ok: true,
+        backend: 'offline',
+        warnings: [],
+        line: `OK: no SHEET_ID is set, so the offline sheet is in use (local files under CORRAL_DATA_DIR=${settings.CORRAL_DATA_DIR ?? ''}); set SHEET_ID and GOOGLE_APPLICATION_CREDENTIALS to use Google Sheets`,
+      };
+    } else {
+      const log = createLogger(
+        { CORRAL_LOG_FILE: settings.CORRAL_LOG_FILE, CORRAL_LOG_LEVEL: settings.CORRAL_LOG_FILE ? settings.CORRAL_LOG_LEVEL : 'silent' },
+        { role: 'cli' },
+      );
+      let backend: GoogleBackend | undefined;
+      try {
+        // Read-only scope: check never writes. Two attempts keep a check against a down Google short.
+        backend = createGoogleBackend(settings, log.logger, { readOnly: true, retry: { maxAttempts: 2 } });
+        verdict = await checkGoogle(settings, backend);
+      } catch (err) {
+        verdict = failure('settings', err, { spreadsheetId: settings.SHEET_ID });
+      } finally {
+        await backend?.close();
+        log.flush();
+      }
+    }
+    if (values.json) {
+      process.stdout.write(`${JSON.stringify(verdict, null, 2)}\n`);
+    } else {
+      process.stdout.write(`${verdict.line}\n`);
+      for (const w of verdict.warnings) process.stdout.write(`warning: ${w}\n`);
+    }
+    return verdict.ok ? 0 : 1;
+  },
+};

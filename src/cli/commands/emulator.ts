@@ -1,0 +1,169 @@
+// `corral emulator`: runs the Sheets API emulator in the foreground, for benchmarks, multi-process
+// tests and trying corral without a Google account. With --key-out it writes a service-account
+// key whose token_uri points at the emulator, so corral is pointed at it with ordinary settings.
+
+import { writeFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { CorralError } from '../../errors.js';
+import { defaultSeed, loadSeedFile, startEmulator, type Faults, type ShareRole, type SheetSeed } from '../../sheets/emulator/index.js';
+import { parseFlags, type Command } from '../command.js';
+
+function number(name: string, raw: string | undefined, min: number, max: number, integer = false): number | undefined {
+  if (raw === undefined) return undefined;
+  const n = Number(raw);
+  if (raw.trim() === '' || !Number.isFinite(n) || n < min || n > max || (integer && !Number.isInteger(n))) {
+    throw new CorralError('CORRAL_ERR_USAGE', `--${name} must be ${integer ? 'an integer' : 'a number'} from ${min} to ${max}, got "${raw}"`);
+  }
+  return n;
+}
+
+const FLAGS = {
+  port: { type: 'string' },
+  host: { type: 'string' },
+  'latency-ms': { type: 'string' },
+  'latency-jitter-ms': { type: 'string' },
+  'error-rate': { type: 'string' },
+  'error-status': { type: 'string' },
+  'hang-rate': { type: 'string' },
+  'reset-rate': { type: 'string' },
+  'applied-error-rate': { type: 'string' },
+  'reads-per-minute': { type: 'string' },
+  'writes-per-minute': { type: 'string' },
+  'sheet-file': { type: 'string' },
+  'spreadsheet-id': { type: 'string' },
+  'key-out': { type: 'string' },
+  'client-email': { type: 'string' },
+  share: { type: 'string' },
+  'api-key': { type: 'string' },
+  public: { type: 'boolean' },
+  'random-seed': { type: 'string' },
+  'token-lifetime': { type: 'string' },
+} as const;
+
+export const emulatorCommand: Command = {
+  name: 'emulator',
+  summary: 'Run a local Google Sheets API emulator (token endpoint, values API, quotas, faults).',
+  help: `Usage: corral emulator [--port 8085] [options]
+
+Serves the Sheets API v4 values endpoints and Google's OAuth token endpoint on HTTP, with the
+same JSON bodies and errors, per-minute quotas and injectable faults. Stops on Ctrl-C / SIGTERM.
+
+Options:
+  --port P                  listen port (default 8085; 0 = any free port)
+  --host H                  listen address (default 127.0.0.1; control endpoints are unauthenticated)
+  --sheet-file FILE         seed JSON: {"spreadsheetId": "...", "sheets": {"Players": [[...], ...]}}
+                            (default: a small Players/Events sheet)
+  --spreadsheet-id ID       override the seed's spreadsheet id
+  --key-out FILE            write a service-account key (token_uri = this emulator) to FILE, shared
+                            on the sheet; then: GOOGLE_APPLICATION_CREDENTIALS=FILE
+  --client-email EMAIL      client_email of that key (default corral-1@corral-emulator.iam.gserviceaccount.com)
+  --share writer|reader|none  how the sheet is shared with that key (default writer)
+  --api-key KEY             accept KEY as SHEETS_API_KEY (reads of public sheets only)
+  --public                  make the sheet readable with an API key ("anyone with the link")
+  --latency-ms N            latency added to every values call (default 0)
+  --latency-jitter-ms N     plus a uniform random 0..N ms (default 0)
+  --error-rate R            share of values calls answered 5xx, 0..1 (default 0)
+  --error-status S          500, 502, 503 or 504 (default 503)
+  --hang-rate R             share of values calls never answered, 0..1 (default 0)
+  --reset-rate R            share of calls carried out, then cut mid-answer, 0..1 (default 0)
+  --applied-error-rate R    share of writes carried out, then answered 500, 0..1 (default 0)
+  --reads-per-minute N      read quota per minute, 0 = unlimited (default 300, as Google)
+  --writes-per-minute N     write quota per minute, 0 = unlimited (default 300, as Google)
+  --random-seed N           seed of the fault-injection randomness (replayable runs)
+  --token-lifetime S        access-token lifetime in seconds (default 3599, as Google)
+  -h, --help                this text
+
+Control over HTTP (for benchmarks and multi-process tests):
+  GET  /__emulator/counters            calls per method, statuses, injected faults, rows appended
+  POST /__emulator/counters/reset      returns the counters, then zeroes them
+  GET  /__emulator/faults              current faults and quotas
+  POST /__emulator/faults              JSON partial, e.g. {"errorRate": 1} ... {"errorRate": 0}
+  GET  /__emulator/spreadsheets/ID/sheets/TAB   a tab's rows
+  POST /__emulator/revoke-tokens       the next call with an old token gets 401`,
+  async run(argv) {
+    const { values: v } = parseFlags(argv, FLAGS);
+    if (v.help) {
+      process.stdout.write(`${this.help}\n`);
+      return 0;
+    }
+    const faults: Partial<Faults> = {};
+    const set = <K extends keyof Faults>(k: K, value: Faults[K] | undefined) => {
+      if (value !== undefined) faults[k] = value;
+    };
+    set('latencyMs', number('latency-ms', v['latency-ms'], 0, 600_000));
+    set('latencyJitterMs', number('latency-jitter-ms', v['latency-jitter-ms'], 0, 600_000));
+    set('errorRate', number('error-rate', v['error-rate'], 0, 1));
+    set('hangRate', number('hang-rate', v['hang-rate'], 0, 1));
+    set('resetRate', number('reset-rate', v['reset-rate'], 0, 1));
+    set('appliedErrorRate', number('applied-error-rate', v['applied-error-rate'], 0, 1));
+    set('readsPerMinute', number('reads-per-minute', v['reads-per-minute'], 0, 10_000_000, true));
+    set('writesPerMinute', number('writes-per-minute', v['writes-per-minute'], 0, 10_000_000, true));
+    const status = number('error-status', v['error-status'], 500, 504, true);
+    if (status !== undefined) {
+      if (status !== 500 && status !== 502 && status !== 503 && status !== 504) throw new CorralError('CORRAL_ERR_USAGE', '--error-status must be 500, 502, 503 or 504');
+      faults.errorStatus = status;
+    }
+    const share = v.share ?? 'writer';
+    if (share !== 'writer' && share !== 'reader' && share !== 'none') throw new CorralError('CORRAL_ERR_USAGE', '--share must be writer, reader or none');
+    let seed: SheetSeed;
+    try {
+      seed = v['sheet-file'] ? loadSeedFile(resolve(v['sheet-file'])) : defaultSeed();
+    } catch (err) {
+      throw new CorralError('CORRAL_ERR_USAGE', `cannot use --sheet-file: ${(err as Error).message}`, { cause: err });
+    }
+    if (v['spreadsheet-id']) seed = { ...seed, spreadsheetId: v['spreadsheet-id'] };
+    const randomSeed = number('random-seed', v['random-seed'], 0, 2 ** 32 - 1, true);
+    const tokenLifetimeS = number('token-lifetime', v['token-lifetime'], 1, 86_400, true);
+
+    let emulator;
+    try {
+      emulator = await startEmulator({
+        port: number('port', v.port, 0, 65535, true) ?? 8085,
+        host: v.host ?? '127.0.0.1',
+        seed,
+        faults,
+        ...(randomSeed === undefined ? {} : { randomSeed }),
+        ...(tokenLifetimeS === undefined ? {} : { tokenLifetimeS }),
+      });
+    } catch (err) {
+      throw new CorralError('CORRAL_ERR_LISTEN', `the emulator cannot listen: ${(err as Error).message}`, { cause: err });
+    }
+    const out = (line: string) => process.stdout.write(`${line}\n`);
+    out(`corral emulator listening on ${emulator.url}`);
+    out(`  spreadsheet ${emulator.spreadsheetId}: tabs ${Object.keys(seed.sheets).join(', ')}`);
+    const env = [`SHEET_ID=${emulator.spreadsheetId}`, `SHEETS_API_URL=${emulator.url}`];
+    if (v['key-out']) {
+      const file = resolve(v['key-out']);
+      const key = emulator.registerServiceAccount({ ...(v['client-email'] ? { clientEmail: v['client-email'] } : {}), share: share as ShareRole | 'none' });
+      writeFileSync(file, `${JSON.stringify(key, null, 2)}\n`, { mode: 0o600 });
+      out(`  key ${file}: ${key.client_email} (shared as ${share})`);
+      env.push(`GOOGLE_APPLICATION_CREDENTIALS=${file}`);
+    }
+    if (v['api-key']) {
+      emulator.registerApiKey(v['api-key']);
+      env.push(`SHEETS_API_KEY=${v['api-key']}`);
+    }
+    if (v.public) emulator.setPublic(emulator.spreadsheetId, true);
+    const f = emulator.faults();
+    out(`  use: ${env.join(' ')}`);
+    out(
+      `  faults: latency ${f.latencyMs}+${f.latencyJitterMs} ms, errors ${f.errorRate} (${f.errorStatus}), hangs ${f.hangRate}, resets ${f.resetRate}, applied-errors ${f.appliedErrorRate}; quotas ${f.readsPerMinute || 'unlimited'} reads/min, ${f.writesPerMinute || 'unlimited'} writes/min`,
+    );
+    out('  control: GET /__emulator/counters, POST /__emulator/faults');
+
+    await new Promise<void>((done) => {
+      const stop = (signal: NodeJS.Signals) => {
+        process.off('SIGINT', stop);
+        process.off('SIGTERM', stop);
+        out(`corral emulator: ${signal}, stopping`);
+        done();
+      };
+      process.on('SIGINT', stop);
+      process.on('SIGTERM', stop);
+    });
+    const c = emulator.counters();
+    await emulator.close();
+    out(`corral emulator: served ${JSON.stringify(c.calls)}; statuses ${JSON.stringify(c.statuses)}`);
+    return 0;
+  },
+};
