@@ -1,0 +1,60 @@
+import assert from 'node:assert/strict';
+import { readFileSync, renameSync } from 'node:fs';
+import { test } from 'node:test';
+import { readLogLines, startCorral, waitFor } from '../helpers/corral.js';
+import { clientLoop, http } from '../helpers/http.js';
+
+test('8 workers under load share one log file: every line is whole JSON with role, worker, pid and generation', async () => {
+  const c = await startCorral({ app: 'basic.mjs', workers: 8 });
+  try {
+    let stopLoop!: () => void;
+    const loop = clientLoop(c.url, 40, new Promise<void>((r) => (stopLoop = r)));
+    await waitFor(() => c.events('access').length >= 3000, 30000, '3000 access lines');
+    stopLoop();
+    const result = await loop;
+    assert.equal(result.failed, 0);
+    await new Promise((r) => setTimeout(r, 500));
+    const text = readFileSync(c.logFile, 'utf8');
+    const lines = text.split('\n').filter((l) => l !== '');
+    assert.ok(text.endsWith('\n'));
+    const workers = new Set<unknown>();
+    for (const line of lines) {
+      const parsed = JSON.parse(line) as Record<string, unknown>; // throws on a torn line
+      assert.ok('role' in parsed && 'pid' in parsed && 'gen' in parsed && 'worker' in parsed);
+      if (parsed.event === 'access') {
+        workers.add(parsed.worker);
+        for (const k of ['method', 'path', 'status', 'ms', 'bytes', 'remote', 'worker']) assert.ok(k in parsed, `access line has ${k}`);
+      }
+    }
+    assert.equal(workers.size, 8, 'all 8 workers wrote access lines');
+  } finally {
+    await c.stop();
+  }
+});
+
+test('USR1 reopens the log file after logrotate moved it, losing no lines', async () => {
+  const c = await startCorral({ app: 'basic.mjs', workers: 2 });
+  try {
+    for (let i = 0; i < 20; i++) assert.equal((await http(`${c.url}/?before=${i}`)).status, 200);
+    renameSync(c.logFile, `${c.logFile}.1`);
+    // Until USR1, lines keep going to the moved file (same inode), as with logrotate's create mode.
+    c.kill('SIGUSR1');
+    await waitFor(() => readLogLines(c.logFile).some((l) => l.event === 'logs.reopen'), 5000, 'logs.reopen in the new file');
+    // Workers reopen on the master's IPC message; give them a moment to receive it.
+    await waitFor(async () => {
+      await http(`${c.url}/?probe=1`, { headers: { connection: 'close' } });
+      const access = readLogLines(c.logFile).filter((l) => l.event === 'access');
+      return new Set(access.map((l) => l.worker)).size === 2;
+    }, 10000, 'both workers writing to the new file');
+    for (let i = 0; i < 20; i++) assert.equal((await http(`${c.url}/?after=${i}`)).status, 200);
+    await new Promise((r) => setTimeout(r, 500));
+    const all = [...readLogLines(`${c.logFile}.1`), ...readLogLines(c.logFile)].filter((l) => l.event === 'access');
+    for (let i = 0; i < 20; i++) {
+      assert.equal(all.filter((l) => l.path === `/?before=${i}`).length, 1, `before=${i} logged once`);
+      assert.equal(all.filter((l) => l.path === `/?after=${i}`).length, 1, `after=${i} logged once`);
+    }
+    assert.ok(readLogLines(c.logFile).some((l) => l.path === '/?after=19'), 'new lines land in the new file');
+  } finally {
+    await c.stop();
+  }
+});
