@@ -1,0 +1,193 @@
+// `corral recommend`: sizing from this machine's figures instead of the seeds' static RAM table.
+// Reads CPU and RAM with systeminformation, the per-worker memory measured by a running corral
+// (its admin stats), and prints CORRAL_WORKERS, CORRAL_WORKER_CONNECTIONS and CORRAL_MAX_CONNECTIONS
+// with the reasoning behind each number.
+
+import { readFile } from 'node:fs/promises';
+import { availableParallelism } from 'node:os';
+import si from 'systeminformation';
+import { loadSettings } from '../../config/load.js';
+import { parseFlags, type Command } from '../command.js';
+
+const MiB = 1048576;
+
+/**
+ * Fallbacks when no corral is running, measured on the reference machine (Node 20, 2 cores):
+ * a bundled-app worker after warm-up, the keeper, the master, and one idle keep-alive
+ * connection (16.7 KiB measured with 2,000 sockets; doubled for request buffers in flight).
+ */
+export const DEFAULTS = {
+  workerRssBytes: 64 * MiB,
+  keeperRssBytes: 64 * MiB,
+  masterRssBytes: 56 * MiB,
+  connectionBytes: 32 * 1024,
+} as const;
+
+export interface SizingInput {
+  readonly cpus: number;
+  readonly ramTotalBytes: number;
+  /** Share of RAM corral may use (the seeds' success criterion: RAM < 50 %). */
+  readonly ramBudgetPercent: number;
+  readonly workerRssBytes: number;
+  readonly keeperRssBytes: number;
+  readonly masterRssBytes: number;
+  readonly connectionBytes: number;
+  /** Soft RLIMIT_NOFILE of a worker (each connection is a file descriptor). */
+  readonly fdLimit: number;
+  /** Where the memory figures came from, for the explanation. */
+  readonly measuredFrom: string;
+}
+
+export interface Sizing {
+  readonly workers: number;
+  readonly workerConnections: number;
+  readonly maxConnections: number;
+  readonly reasons: readonly string[];
+}
+
+const FD_RESERVE = 64;
+/** Above this a single Node worker spends more on bookkeeping than it gains; more workers or hosts instead. */
+const CONNECTIONS_CEILING = 20_000;
+
+export function recommend(i: SizingInput): Sizing {
+  const mb = (b: number) => `${Math.round(b / MiB)} MiB`;
+  const budget = (i.ramTotalBytes * i.ramBudgetPercent) / 100;
+  const fixed = i.masterRssBytes + i.keeperRssBytes;
+  const byRam = Math.max(1, Math.floor((budget - fixed) / i.workerRssBytes));
+  const workers = Math.max(1, Math.min(i.cpus, byRam));
+  const reasons: string[] = [
+    `RAM budget: ${i.ramBudgetPercent}% of ${mb(i.ramTotalBytes)} = ${mb(budget)}; master ${mb(i.masterRssBytes)} + keeper ${mb(i.keeperRssBytes)} leave ${mb(Math.max(0, budget - fixed))} (${i.measuredFrom}).`,
+    `Workers: one per CPU core (${i.cpus}) gives the most requests/s on Node (on the 2-core reference machine, 2 workers served ~62k req/s, 8 workers ~37k). RAM would allow ${byRam} worker(s) of ${mb(i.workerRssBytes)} each, so CORRAL_WORKERS=${workers}.`,
+    `The default CPU x 4 (${i.cpus * 4}) only pays off when requests block the event loop (they should not: exports run in a thread pool, Sheets calls are async).`,
+  ];
+  const leftForConnections = Math.max(0, budget - fixed - workers * i.workerRssBytes);
+  const byRamConns = Math.floor(leftForConnections / workers / i.connectionBytes);
+  const byFd = Math.max(1, i.fdLimit - FD_RESERVE);
+  const workerConnections = Math.max(1, Math.min(byRamConns, byFd, CONNECTIONS_CEILING));
+  reasons.push(
+    `Connections per worker: memory left after the workers (${mb(leftForConnections)}) at ${Math.round(i.connectionBytes / 1024)} KiB per open connection allows ${byRamConns.toLocaleString('en-US')}; the open-files limit allows ${byFd.toLocaleString('en-US')} (RLIMIT_NOFILE ${i.fdLimit} of this shell minus ${FD_RESERVE} reserved; raise LimitNOFILE= in the unit to lift it); capped at ${CONNECTIONS_CEILING.toLocaleString('en-US')} per worker. CORRAL_WORKER_CONNECTIONS=${workerConnections}.`,
+  );
+  const maxConnections = workers * workerConnections;
+  reasons.push(
+    `Capacity: ${workers} x ${workerConnections} = ${maxConnections.toLocaleString('en-US')} simultaneous connections; the status turns WARNING at 80% (${Math.floor(maxConnections * 0.8).toLocaleString('en-US')}) and FULL refuses new connections at 100%. Scale up or out before WARNING is the norm.`,
+  );
+  return { workers, workerConnections, maxConnections, reasons };
+}
+
+async function fdLimit(): Promise<number> {
+  try {
+    const text = await readFile('/proc/self/limits', 'utf8');
+    const m = /^Max open files\s+(\d+|unlimited)/m.exec(text);
+    if (m?.[1] === 'unlimited') return 1_048_576;
+    if (m?.[1]) return Number(m[1]);
+  } catch {
+    // not Linux
+  }
+  return 1024;
+}
+
+interface Measured {
+  workerRssBytes: number;
+  keeperRssBytes: number;
+  masterRssBytes: number;
+  from: string;
+}
+
+/** Asks a running corral for its measured process sizes; undefined when none answers. */
+async function measuredFromAdmin(url: string, token: string | undefined): Promise<Measured | undefined> {
+  try {
+    const res = await fetch(new URL('/api/admin/stats', url), {
+      headers: token ? { authorization: `Bearer ${token}` } : {},
+      signal: AbortSignal.timeout(2000),
+    });
+    if (!res.ok) return undefined;
+    const s = (await res.json()) as {
+      master?: { rss_bytes?: number };
+      workers?: { state?: string; rss_bytes?: number | null }[];
+      keeper?: { rss_bytes?: number | null } | null;
+    };
+    const rss = (s.workers ?? []).filter((w) => w.state === 'ready' && typeof w.rss_bytes === 'number').map((w) => w.rss_bytes as number);
+    if (rss.length === 0) return undefined;
+    // The largest worker, not the mean: sizing must hold for the worst one.
+    return {
+      workerRssBytes: Math.max(...rss),
+      keeperRssBytes: s.keeper?.rss_bytes ?? DEFAULTS.keeperRssBytes,
+      masterRssBytes: s.master?.rss_bytes ?? DEFAULTS.masterRssBytes,
+      from: `measured on the running corral at ${url}: largest of ${rss.length} worker(s)`,
+    };
+  } catch {
+    return undefined;
+  }
+}
+
+export const recommendCommand: Command = {
+  name: 'recommend',
+  summary: 'Recommend CORRAL_WORKERS, CORRAL_WORKER_CONNECTIONS and a capacity for this machine.',
+  help: `Usage: corral recommend [--admin-url URL] [--ram-budget PERCENT] [--json]
+
+Reads this machine's CPU count and RAM (systeminformation) and the per-process memory measured by
+a running corral (GET /api/admin/stats on CORRAL_ADMIN_BIND, with CORRAL_ADMIN_TOKEN). With no
+corral running it uses figures measured on the reference machine and says so. Prints recommended
+settings and the reasoning behind each.
+
+Options:
+  --admin-url URL        admin API to ask (default http://CORRAL_ADMIN_BIND)
+  --ram-budget PERCENT   share of RAM corral may use (default 50, the seeds' "RAM < 50 %")
+  --json                 machine-readable output
+  -h, --help             this text`,
+  async run(argv) {
+    const { values } = parseFlags(argv, { 'admin-url': { type: 'string' }, 'ram-budget': { type: 'string' }, json: { type: 'boolean' } });
+    if (values.help) {
+      process.stdout.write(`${this.help}\n`);
+      return 0;
+    }
+    const budget = Number(values['ram-budget'] ?? 50);
+    if (!Number.isFinite(budget) || budget <= 0 || budget > 100) {
+      process.stderr.write('corral recommend: --ram-budget must be a percentage from 1 to 100\n');
+      return 64;
+    }
+    const { settings } = loadSettings();
+    const bind = settings.CORRAL_ADMIN_BIND;
+    const host = bind.host === '0.0.0.0' ? '127.0.0.1' : bind.host === '::' ? '::1' : bind.host;
+    const adminUrl = values['admin-url'] ?? `http://${host.includes(':') ? `[${host}]` : host}:${bind.port}`;
+    const [cpu, mem, fds, measured] = await Promise.all([
+      si.cpu(),
+      si.mem(),
+      fdLimit(),
+      bind.port === 0 && !values['admin-url'] ? Promise.resolve(undefined) : measuredFromAdmin(adminUrl, settings.CORRAL_ADMIN_TOKEN),
+    ]);
+    const cpus = Math.max(1, availableParallelism());
+    const m: Measured = measured ?? {
+      ...DEFAULTS,
+      from: `no running corral answered at ${adminUrl}; using figures measured on the reference machine (start corral and run this again for this machine's own)`,
+    };
+    const sizing = recommend({
+      cpus,
+      ramTotalBytes: mem.total,
+      ramBudgetPercent: budget,
+      workerRssBytes: m.workerRssBytes,
+      keeperRssBytes: m.keeperRssBytes,
+      masterRssBytes: m.masterRssBytes,
+      connectionBytes: DEFAULTS.connectionBytes,
+      fdLimit: fds,
+      measuredFrom: m.from,
+    });
+    const machine = { cpu: `${cpu.manufacturer} ${cpu.brand}`.trim(), cpus, ram_total_bytes: mem.total, fd_limit: fds, measured: Boolean(measured) };
+    if (values.json) {
+      process.stdout.write(`${JSON.stringify({ machine, recommended: { CORRAL_WORKERS: sizing.workers, CORRAL_WORKER_CONNECTIONS: sizing.workerConnections, CORRAL_MAX_CONNECTIONS: sizing.maxConnections }, reasons: sizing.reasons }, null, 2)}\n`);
+      return 0;
+    }
+    const out = [
+      `# this machine: ${machine.cpu}, ${cpus} CPU(s), ${Math.round(mem.total / MiB)} MiB RAM, open-files limit ${fds}`,
+      '',
+      `CORRAL_WORKERS=${sizing.workers}`,
+      `CORRAL_WORKER_CONNECTIONS=${sizing.workerConnections}`,
+      `CORRAL_MAX_CONNECTIONS=${sizing.maxConnections}`,
+      '',
+      'Why:',
+      ...sizing.reasons.map((r) => `- ${r}`),
+    ];
+    process.stdout.write(`${out.join('\n')}\n`);
+    return 0;
+  },
+};
