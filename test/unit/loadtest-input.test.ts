@@ -1,0 +1,204 @@
+// Arguments, durations, mixes and profiles of `corral loadtest`: everything refused before a
+// request is sent, with a message naming the flag or field and exit code 64.
+
+import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import { describe, it } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { formatClock, parseDuration, parseRate } from '../../src/loadtest/duration.js';
+import { LoadtestError, LOADTEST_EXIT } from '../../src/loadtest/exit.js';
+import { DEFAULT_MIX, parseMix, pickKind, withoutExports } from '../../src/loadtest/mix.js';
+import { DEFAULT_STEPS, parseLoadtestArgs, type LoadtestOptions } from '../../src/loadtest/options.js';
+import { loadProfile, parseProfile } from '../../src/loadtest/profile.js';
+
+const PROFILES = fileURLToPath(new URL('../../../test/fixtures/profiles/', import.meta.url));
+
+function refused(fn: () => unknown, pattern: RegExp): void {
+  assert.throws(fn, (err: unknown) => {
+    assert.ok(err instanceof LoadtestError, `expected a LoadtestError, got ${String(err)}`);
+    assert.equal(err.exitCode, LOADTEST_EXIT.USAGE);
+    assert.equal(err.code, 'CORRAL_ERR_LOADTEST_INPUT');
+    assert.match(err.message, pattern);
+    return true;
+  });
+}
+
+function options(...argv: string[]): LoadtestOptions {
+  const parsed = parseLoadtestArgs(['--target', 'http://127.0.0.1:8000', ...argv], '/tmp', new Date(2025, 0, 2, 3, 4, 5));
+  assert.equal(parsed.help, false);
+  if (parsed.help) throw new Error('unreachable');
+  return parsed.options;
+}
+
+describe('durations and rates', () => {
+  it('reads the units the seeds use, alone and combined', () => {
+    assert.equal(parseDuration('500ms', 'x'), 500);
+    assert.equal(parseDuration('30s', 'x'), 30_000);
+    assert.equal(parseDuration('10m', 'x'), 600_000);
+    assert.equal(parseDuration('1h', 'x'), 3_600_000);
+    assert.equal(parseDuration('1m30s', 'x'), 90_000);
+    assert.equal(parseDuration('1.5s', 'x'), 1500);
+    assert.equal(parseDuration('0', 'x'), 0);
+  });
+
+  it('refuses malformed durations, naming where they came from', () => {
+    for (const bad of ['10x', '10', '', 's', '5 m', '-3s', '1m30', 'abc']) {
+      refused(() => parseDuration(bad, '--step-duration'), /--step-duration: .* is not a duration/);
+    }
+  });
+
+  it('reads rates per hour', () => {
+    assert.equal(parseRate('100/h', 'x'), 100);
+    assert.equal(parseRate('5/min', 'x'), 300);
+    assert.equal(parseRate('2/s', 'x'), 7200);
+    refused(() => parseRate('100 per hour', 'actions.a.frequency'), /actions\.a\.frequency: .* is not a rate/);
+  });
+
+  it('formats a clock', () => {
+    assert.equal(formatClock(65_000), '01:05');
+    assert.equal(formatClock(3_723_000), '1:02:03');
+  });
+});
+
+describe('mix', () => {
+  it('parses shares and refuses sums other than 1', () => {
+    assert.deepEqual({ ...parseMix('read=0.6,write=0.3,export=0.1') }, { read: 0.6, write: 0.3, export: 0.1 });
+    assert.deepEqual({ ...parseMix('read=1') }, { read: 1, write: 0, export: 0 });
+    refused(() => parseMix('read=0.5,write=0.3'), /--mix: the shares sum to 0\.8, they must sum to 1/);
+    refused(() => parseMix('read=0.6,write=0.3,delete=0.1'), /unknown kind "delete"/);
+    refused(() => parseMix('read=abc,write=1'), /--mix read: "abc" must be a share/);
+    refused(() => parseMix('read'), /is not kind=share/);
+    refused(() => parseMix('read=0.5,read=0.5'), /given twice/);
+  });
+
+  it('drops exports and renormalises when there is no admin token', () => {
+    const m = withoutExports(DEFAULT_MIX);
+    assert.equal(m.export, 0);
+    assert.ok(Math.abs(m.read - 2 / 3) < 1e-9 && Math.abs(m.write - 1 / 3) < 1e-9);
+    refused(() => withoutExports(parseMix('export=1')), /only exports/);
+  });
+
+  it('picks kinds by share', () => {
+    assert.equal(pickKind(DEFAULT_MIX, 0), 'read');
+    assert.equal(pickKind(DEFAULT_MIX, 0.65), 'write');
+    assert.equal(pickKind(DEFAULT_MIX, 0.95), 'export');
+    assert.equal(pickKind(withoutExports(DEFAULT_MIX), 0.9999), 'write');
+  });
+});
+
+describe('arguments', () => {
+  it('defaults to the seeds progressive test', () => {
+    const o = options();
+    assert.equal(o.mode, 'steps');
+    assert.deepEqual(o.steps, DEFAULT_STEPS);
+    assert.equal(o.stepDurationMs, 30_000);
+    assert.equal(o.timeoutMs, 10_000);
+    assert.equal(o.outDir, '/tmp/loadtest-20250102-030405');
+    assert.equal(o.allowRemote, false);
+    assert.equal(o.mixSource, 'default');
+  });
+
+  it('reads every flag', () => {
+    const o = options('--steps', '2,4', '--step-duration', '1s', '--think-time', '50ms', '--mix', 'read=1', '--timeout', '2s', '--out', 'here', '--admin', 'http://127.0.0.1:9090', '--admin-token', 't', '--allow-remote', '--users-file', 'u.csv', '--duration', '3s');
+    assert.deepEqual(o.steps, [2, 4]);
+    assert.equal(o.stepDurationMs, 1000);
+    assert.equal(o.thinkTimeMs, 50);
+    assert.equal(o.mix.read, 1);
+    assert.equal(o.mixSource, 'flag');
+    assert.equal(o.timeoutMs, 2000);
+    assert.equal(o.outDir, '/tmp/here');
+    assert.equal(o.admin?.href, 'http://127.0.0.1:9090/');
+    assert.equal(o.adminToken, 't');
+    assert.equal(o.allowRemote, true);
+    assert.equal(o.usersFile, '/tmp/u.csv');
+    assert.equal(o.durationMs, 3000);
+  });
+
+  it('takes the mix from the profile unless --mix is given', () => {
+    const seeds = join(PROFILES, 'seeds-003.json');
+    assert.equal(options('--profile', seeds).mixSource, 'profile');
+    assert.equal(options('--profile', seeds, '--mix', 'read=1').mix.read, 1);
+  });
+
+  it('refuses bad arguments, naming the flag', () => {
+    const p = join(PROFILES, 'small.json');
+    refused(() => parseLoadtestArgs([], '/tmp'), /--target URL is required/);
+    refused(() => options('--step-duration', '10x'), /--step-duration: "10x" is not a duration/);
+    refused(() => options('--duration', '2'), /--duration: "2" is not a duration/);
+    refused(() => options('--think-time', 'soon'), /--think-time/);
+    refused(() => options('--timeout', '0s'), /--timeout: 0s must be between/);
+    refused(() => options('--steps', '5,3'), /strictly increasing/);
+    refused(() => options('--steps', '5,x'), /--steps: "x" must be a whole number/);
+    refused(() => options('--steps', '0'), /--steps/);
+    refused(() => options('--users', '-1'), /--users/);
+    refused(() => options('--steps', '2', '--users', '3'), /--steps and --users cannot be combined/);
+    refused(() => options('--steps', '2', '--profile', p), /--steps and --profile cannot be combined/);
+    refused(() => options('--time-scale', '0.1'), /--time-scale applies to --profile only/);
+    refused(() => options('--profile', p, '--time-scale', '0'), /--time-scale: "0" must be a number above 0/);
+    refused(() => options('--users', '2', '--step-duration', '1s'), /--step-duration applies to --steps only/);
+    refused(() => options('--mix', 'read=0.7,write=0.2'), /must sum to 1/);
+    refused(() => options('--admin', 'ftp://x'), /--admin: ftp:\/\/x must be http/);
+    refused(() => parseLoadtestArgs(['--target', 'not a url'], '/tmp'), /--target: "not a url" is not a URL/);
+    refused(() => parseLoadtestArgs(['--target', 'http://127.0.0.1:1', '--nope'], '/tmp'), /Unknown option '--nope'/);
+    refused(() => parseLoadtestArgs(['--target', 'http://127.0.0.1:1', 'extra'], '/tmp'), /Unexpected argument/);
+  });
+
+  it('answers --help', () => {
+    assert.deepEqual(parseLoadtestArgs(['--help'], '/tmp'), { help: true });
+  });
+});
+
+describe('profile', () => {
+  it('accepts the seeds profile exactly as written', () => {
+    const p = loadProfile(join(PROFILES, 'seeds-003.json'));
+    assert.equal(p.totalUsers, 10_000);
+    assert.equal(p.simultaneous, 300);
+    assert.deepEqual(p.phases, [
+      { name: 'ramp_up', durationMs: 600_000, users: 300 },
+      { name: 'plateau', durationMs: 1_800_000, users: 300 },
+      { name: 'ramp_down', durationMs: 300_000, users: 0 },
+    ]);
+    assert.deepEqual(p.actions, [
+      { name: 'create_client', durationMs: 120_000, requests: 5, perHour: 100 },
+      { name: 'view_data', durationMs: 60_000, requests: 3, perHour: 200 },
+    ]);
+    assert.deepEqual({ ...p.distribution }, { read: 0.6, write: 0.3, export: 0.1 });
+  });
+
+  const cases: [string, RegExp][] = [
+    ['bad-unknown-field.json', /unknown profile field users\.distribution\.plateu \(allowed here: ramp_up, plateau, ramp_down\)/],
+    ['bad-duration.json', /profile field actions\.view_data\.duration: "10x" is not a duration/],
+    ['bad-distribution.json', /profile field distribution: the shares sum to 0\.9/],
+    ['bad-users.json', /profile field users\.distribution\.plateau\.users: 400 is above users\.simultaneous \(300\)/],
+    ['bad-action-field.json', /unknown profile field actions\.create_client\.think/],
+  ];
+  for (const [file, pattern] of cases) {
+    it(`refuses ${file}, naming the field`, () => {
+      refused(() => loadProfile(join(PROFILES, file)), pattern);
+      // The file name is in the message too, so the operator knows which file to open.
+      refused(() => loadProfile(join(PROFILES, file)), new RegExp(file.replace('.', '\\.')));
+    });
+  }
+
+  it('names the field for type and shape mistakes', () => {
+    const base = (): Record<string, unknown> => ({ users: { distribution: { plateau: { duration: '1m', users: 5 } } } });
+    assert.equal(parseProfile(base()).simultaneous, 5);
+    refused(() => parseProfile({}), /profile field users: is required/);
+    refused(() => parseProfile({ ...base(), extra: 1 }), /unknown profile field extra/);
+    refused(() => parseProfile({ users: { distribution: { plateau: { duration: 60, users: 5 } } } }), /users\.distribution\.plateau\.duration: must be a duration string/);
+    refused(() => parseProfile({ users: { distribution: { plateau: { duration: '1m', users: 2.5 } } } }), /users\.distribution\.plateau\.users: must be an integer/);
+    refused(() => parseProfile({ users: { distribution: { plateau: { duration: '1m' } } } }), /users\.distribution\.plateau\.users: is required/);
+    refused(() => parseProfile({ users: { distribution: {} } }), /users\.distribution: needs at least one of/);
+    refused(() => parseProfile({ users: { total: 2, distribution: { plateau: { duration: '1m', users: 5 } } } }), /users\.total: 2 is below users\.simultaneous/);
+    refused(() => parseProfile({ ...base(), actions: { a: { duration: '1m', requests: 0, frequency: '1/h' } } }), /actions\.a\.requests: must be an integer from 1/);
+    refused(() => parseProfile({ ...base(), actions: { a: { duration: '1m', requests: 1, frequency: 'often' } } }), /actions\.a\.frequency: "often" is not a rate/);
+    refused(() => parseProfile({ ...base(), actions: { a: 'x' } }), /profile field actions\.a: must be an object/);
+    refused(() => parseProfile({ ...base(), distribution: { read: 0.5, write: 0.5, delete: 0 } }), /unknown profile field distribution\.delete/);
+    refused(() => parseProfile({ ...base(), distribution: { read: '0.5', write: 0.5 } }), /profile field distribution\.read: "0\.5" must be a share/);
+  });
+
+  it('refuses a file that is not JSON, naming the file', () => {
+    refused(() => loadProfile(join(PROFILES, 'README.md')), /README\.md is not valid JSON/);
+    refused(() => loadProfile(join(PROFILES, 'missing.json')), /cannot read .*missing\.json/);
+  });
+});

@@ -1,0 +1,84 @@
+// What the run records: per-step tallies attributed by start time, a per-second timeline for the
+// charts, aborted requests kept apart from errors.
+
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import type { Outcome, Sample } from '../../src/loadtest/client.js';
+import { Recorder } from '../../src/loadtest/recorder.js';
+import { stepsSchedule } from '../../src/loadtest/schedule.js';
+import { Tally } from '../../src/loadtest/tally.js';
+
+function sample(startMs: number, endMs: number, status: number, outcome: Outcome = status >= 200 && status < 300 ? 'ok' : 'http', error?: string): Sample {
+  return { kind: 'read', route: 'GET /api/players', status, outcome, latencyUs: (endMs - startMs) * 1000, startMs, endMs, bytes: 100, ...(error ? { error } : {}) };
+}
+
+describe('tally', () => {
+  it('classifies answers and failures', () => {
+    const t = new Tally();
+    for (const s of [
+      sample(0, 10, 200),
+      sample(0, 20, 201),
+      sample(0, 30, 503),
+      sample(0, 40, 500),
+      sample(0, 5, 429),
+      sample(0, 5, 401),
+      sample(0, 5000, 0, 'timeout', 'timeout'),
+      sample(0, 1, 0, 'connection', 'ECONNRESET'),
+      sample(0, 1, 0, 'aborted'),
+    ]) t.record(s);
+    assert.deepEqual(t.counts, { requests: 8, ok: 2, errors: 6, status5xx: 2, status503: 1, status429: 1, statusOther: 1, timeouts: 1, connection: 1, aborted: 1, bytes: 800 });
+    assert.deepEqual([...t.statuses.entries()].sort(), [[200, 1], [201, 1], [401, 1], [429, 1], [500, 1], [503, 1]]);
+    assert.deepEqual([...t.errorCodes.entries()].sort(), [['ECONNRESET', 1], ['timeout', 1]]);
+    // Latency covers answered requests only: 6 of them, 5 ms to 40 ms.
+    const lat = t.latency();
+    assert.ok(lat);
+    assert.equal(lat.max, 40);
+    assert.ok(lat.p50 >= 5 && lat.p50 <= 20);
+  });
+
+  it('has no latency before anything is answered', () => {
+    assert.equal(new Tally().latency(), undefined);
+  });
+});
+
+describe('recorder', () => {
+  it('attributes requests to the step they started in, and buckets seconds by completion', () => {
+    const r = new Recorder(stepsSchedule([2, 4], 1000));
+    r.users(2, 0);
+    r.record(sample(100, 200, 200));
+    r.record(sample(900, 1100, 200)); // started in step 1, finished in second 1
+    r.users(4, 1000);
+    r.record(sample(1200, 1300, 503));
+    r.record(sample(1900, 1950, 0, 'aborted'));
+    r.finish(2000);
+    assert.equal(r.segments[0]?.counts.requests, 2);
+    assert.equal(r.segments[1]?.counts.requests, 1);
+    assert.equal(r.segments[1]?.counts.aborted, 1);
+    assert.deepEqual(r.segmentUsersMax, [2, 4]);
+    assert.equal(r.timeline.length, 2);
+    const [s0, s1] = r.timeline;
+    assert.equal(s0?.t, 0);
+    assert.equal(s0?.requests, 1);
+    assert.equal(s0?.users, 2);
+    assert.equal(s1?.t, 1);
+    assert.equal(s1?.requests, 2);
+    assert.equal(s1?.status5xx, 1);
+    assert.equal(s1?.errors, 1);
+    assert.equal(s1?.users, 4);
+    // HDR keeps 3 significant digits: 200 ms comes back within 0.1 %.
+    assert.ok(Math.abs((s1?.p95 ?? 0) - 200) < 0.2, String(s1?.p95));
+    assert.equal(r.overall.counts.requests, 3);
+    assert.equal(r.overall.counts.aborted, 1);
+  });
+
+  it('leaves empty seconds with null latency and counts a short last second at its real length', () => {
+    const r = new Recorder(stepsSchedule([1], 3000));
+    r.record(sample(0, 100, 200));
+    r.users(1, 2100);
+    r.record(sample(2200, 2300, 200));
+    r.finish(2500);
+    assert.deepEqual(r.timeline.map((p) => [p.t, p.requests, p.p50 === null ? null : Math.round(p.p50)]), [[0, 1, 100], [1, 0, null], [2, 1, 100]]);
+    assert.equal(r.timeline[2]?.span, 0.5);
+    assert.equal(r.timeline[2]?.rps, 2);
+  });
+});

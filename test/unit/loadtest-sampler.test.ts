@@ -1,0 +1,81 @@
+// The admin API sampler: finds CPU/RAM wherever /stats puts them, reads the seeds' capacity shape,
+// and says plainly when the admin API cannot be used.
+
+import assert from 'node:assert/strict';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { after, before, describe, it } from 'node:test';
+import { AdminSampler, findPercent, sampleFrom } from '../../src/loadtest/sampler.js';
+import { startAdminFixture, type AdminFixture } from '../fixtures/loadtest-target.js';
+
+const CPU_KEY = /^(host_?)?cpu(_?(percent|pct|load|usage|used))?$/i;
+
+describe('reading figures', () => {
+  it('takes the capacity shape of the seeds', () => {
+    const s = sampleFrom(1500, { success: true, capacity: { current_connections: 12, max_connections: 400, percent_used: 3, available_slots: 388, status: 'LOW', can_accept_new: true } }, { host: { cpu_percent: 35.5, ram_percent: 22 } });
+    assert.deepEqual(s, { t: 1500, cpu: 35.5, ram: 22, connections: 12, maxConnections: 400, status: 'LOW' });
+  });
+
+  it('finds CPU in the shapes a stats endpoint may use, preferring the host over workers', () => {
+    assert.equal(findPercent({ system: { cpu: 40 } }, ['system.cpu'], CPU_KEY), 40);
+    assert.equal(findPercent({ master: { host: { cpuPercent: 12 } }, workers: [{ cpuPercent: 99 }] }, [], CPU_KEY), 12);
+    assert.equal(findPercent({ workers: { w1: { cpu_percent: 90 } }, cpu_percent: 30 }, [], CPU_KEY), 30);
+    assert.equal(findPercent({ cpu: 'busy' }, ['cpu'], CPU_KEY), null);
+    assert.equal(findPercent({ cpu_percent: 250 }, [], CPU_KEY), null, 'not a percentage');
+    assert.equal(findPercent(undefined, ['cpu'], CPU_KEY), null);
+  });
+
+  it('tolerates missing fields', () => {
+    assert.deepEqual(sampleFrom(0, undefined, {}), { t: 0, cpu: null, ram: null, connections: null, maxConnections: null, status: null });
+  });
+});
+
+describe('sampling a live admin API', () => {
+  let admin: AdminFixture;
+  let cpu = 10;
+  before(async () => {
+    admin = await startAdminFixture({ token: 'tok', stats: () => ({ host: { cpu_percent: (cpu += 10), ram_percent: 30 } }) });
+  });
+  after(async () => {
+    await admin.close();
+  });
+
+  it('probes, then samples until closed', async () => {
+    const s = new AdminSampler(new URL(admin.url), 'tok');
+    try {
+      const probe = await s.probe(0);
+      assert.equal(probe.ok, true);
+      assert.equal(probe.sample?.connections, 3);
+      s.start(() => 42, 20);
+      const deadline = Date.now() + 5000;
+      while (s.samples.length < 3 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+      assert.ok(s.samples.length >= 3);
+      assert.ok(s.samples.every((x) => x.t === 42 && x.ram === 30 && x.cpu !== null));
+    } finally {
+      await s.close();
+    }
+    const n = s.samples.length;
+    await new Promise((r) => setTimeout(r, 60));
+    assert.equal(s.samples.length, n, 'no sample after close()');
+  });
+
+  it('reports a refused token', async () => {
+    const s = new AdminSampler(new URL(admin.url), 'wrong');
+    const probe = await s.probe(0);
+    await s.close();
+    assert.equal(probe.ok, false);
+    assert.match(probe.problem ?? '', /refused the token \(HTTP 401\); check --admin-token/);
+  });
+
+  it('reports an admin API that is not there', async () => {
+    const server = createServer();
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const port = (server.address() as AddressInfo).port;
+    await new Promise<void>((r) => server.close(() => r()));
+    const s = new AdminSampler(new URL(`http://127.0.0.1:${port}`), 'tok');
+    const probe = await s.probe(0);
+    await s.close();
+    assert.equal(probe.ok, false);
+    assert.match(probe.problem ?? '', /not reachable \(ECONNREFUSED\)/);
+  });
+});

@@ -1,0 +1,105 @@
+// The run's timeline: progressive steps, the seeds' profile time-scaled, the --duration cap, and
+// the pacing a profile's actions imply.
+
+import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import { describe, it } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { parseLoadtestArgs, type LoadtestOptions } from '../../src/loadtest/options.js';
+import { ActionPacer, ThinkTimePacer } from '../../src/loadtest/pacing.js';
+import { loadProfile } from '../../src/loadtest/profile.js';
+import { planPacing, planSchedule } from '../../src/loadtest/run.js';
+import { capSchedule, profileSchedule, segmentIndexAt, stepsSchedule, usersAt } from '../../src/loadtest/schedule.js';
+
+const SEEDS = fileURLToPath(new URL('../../../test/fixtures/profiles/seeds-003.json', import.meta.url));
+
+function options(...argv: string[]): LoadtestOptions {
+  const parsed = parseLoadtestArgs(['--target', 'http://127.0.0.1:8000', ...argv], '/tmp');
+  if (parsed.help) throw new Error('unexpected help');
+  return parsed.options;
+}
+
+describe('schedule', () => {
+  it('holds each progressive step for its duration', () => {
+    const s = stepsSchedule([2, 4], 1000);
+    assert.equal(s.totalMs, 2000);
+    assert.equal(s.maxUsers, 4);
+    assert.deepEqual(s.segments.map((g) => [g.label, g.startMs, g.endMs, g.usersFrom, g.usersTo]), [
+      ['step 1/2', 0, 1000, 2, 2],
+      ['step 2/2', 1000, 2000, 4, 4],
+    ]);
+    assert.equal(usersAt(s, 0), 2);
+    assert.equal(usersAt(s, 999), 2);
+    assert.equal(usersAt(s, 1000), 4);
+    assert.equal(usersAt(s, 2000), 0);
+    assert.equal(segmentIndexAt(s, 1500), 1);
+  });
+
+  it('compresses the seeds profile with --time-scale 0.01: 45 min become 27 s', () => {
+    const s = planSchedule(options('--profile', SEEDS, '--time-scale', '0.01'));
+    assert.equal(s.totalMs, 27_000);
+    assert.equal(s.maxUsers, 300);
+    assert.deepEqual(s.segments.map((g) => [g.label, g.startMs, g.endMs, g.usersFrom, g.usersTo]), [
+      ['ramp_up', 0, 6000, 0, 300],
+      ['plateau', 6000, 24_000, 300, 300],
+      ['ramp_down', 24_000, 27_000, 300, 0],
+    ]);
+    // Linear ramps: half-way up is half the users, half-way down likewise.
+    assert.equal(usersAt(s, 0), 0);
+    assert.equal(usersAt(s, 3000), 150);
+    assert.equal(usersAt(s, 6000), 300);
+    assert.equal(usersAt(s, 15_000), 300);
+    assert.equal(usersAt(s, 25_500), 150);
+    assert.equal(usersAt(s, 27_000), 0);
+  });
+
+  it('runs the seeds profile unscaled as 45 minutes', () => {
+    const s = profileSchedule(loadProfile(SEEDS), 1);
+    assert.equal(s.totalMs, 45 * 60_000);
+  });
+
+  it('cuts a plan at --duration and says so', () => {
+    const s = planSchedule(options('--profile', SEEDS, '--time-scale', '0.01', '--duration', '3s'));
+    assert.equal(s.truncated, true);
+    assert.equal(s.plannedMs, 27_000);
+    assert.equal(s.totalMs, 3000);
+    assert.deepEqual(s.segments.map((g) => [g.label, g.endMs, g.usersTo]), [['ramp_up', 3000, 150]]);
+    assert.equal(capSchedule(stepsSchedule([1, 2], 1000), 5000).truncated, false);
+    const steps = planSchedule(options('--steps', '1,2,3', '--step-duration', '1s', '--duration', '1500ms'));
+    assert.deepEqual(steps.segments.map((g) => [g.label, g.startMs, g.endMs]), [['step 1/3', 0, 1000], ['step 2/3', 1000, 1500]]);
+  });
+
+  it('runs --users for --duration, one minute by default', () => {
+    assert.equal(planSchedule(options('--users', '3')).totalMs, 60_000);
+    const s = planSchedule(options('--users', '3', '--duration', '2s'));
+    assert.deepEqual(s.segments.map((g) => [g.label, g.usersFrom, g.endMs]), [['constant', 3, 2000]]);
+  });
+
+  it('refuses a plan longer than a day', () => {
+    assert.throws(() => planSchedule(options('--steps', '1,2', '--step-duration', '13h')), /more than 24h/);
+  });
+});
+
+describe('pacing', () => {
+  it('spreads a profile action over its time-scaled duration, picked by frequency', () => {
+    const p = loadProfile(SEEDS);
+    // random 0.1 picks create_client (weight 100 of 300): 5 requests over 2 min → 24 s apart, × 0.01 = 240 ms.
+    const pacer = new ActionPacer(p.actions, 0.01, () => 0.1);
+    const names: (string | undefined)[] = [];
+    for (let i = 0; i < 6; i++) names.push(pacer.beforeRequest());
+    assert.deepEqual(names, ['create_client', undefined, undefined, undefined, undefined, 'create_client'], 'a new action every 5 requests');
+    assert.ok(Math.abs(pacer.pauseMs() - 240 * (0.5 + 0.1)) < 1e-9, 'jitter 0.5 + random');
+    // view_data (weight 200 of 300) for random ≥ 1/3.
+    const picks = new ActionPacer(p.actions, 1, () => 0.9);
+    assert.equal(picks.beforeRequest(), 'view_data');
+    assert.equal(picks.pauseMs(), 20_000 * 1.4);
+  });
+
+  it('prefers --think-time, then the profile actions, then 1 s', () => {
+    assert.ok(planPacing(options('--profile', SEEDS, '--time-scale', '0.01'), Math.random).make() instanceof ActionPacer);
+    const explicit = planPacing(options('--profile', SEEDS, '--think-time', '200ms'), () => 0.5);
+    assert.ok(explicit.make() instanceof ThinkTimePacer);
+    assert.equal(explicit.make().pauseMs(), 200);
+    assert.match(planPacing(options('--steps', '1'), Math.random).note, /think time 1s/);
+  });
+});

@@ -1,0 +1,97 @@
+// Judging steps by the seeds' criteria and saying it in one sentence.
+
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import type { ServerSample } from '../../src/loadtest/sampler.js';
+import { emptyCounts, type Counts, type LatencySummary } from '../../src/loadtest/tally.js';
+import { judgeSegment, overallVerdict, type JudgedSegment, type SegmentInput } from '../../src/loadtest/verdict.js';
+
+const fast: LatencySummary = { p50: 2, p95: 41.2, p99: 60, max: 80, mean: 10 };
+const cpu = (v: number, ram = 20): ServerSample => ({ t: 0, cpu: v, ram, connections: 4, maxConnections: 100, status: 'LOW' });
+
+function input(over: Partial<Counts> = {}, more: Partial<SegmentInput> = {}): SegmentInput {
+  const counts = { ...emptyCounts(), requests: 100, ok: 100, ...over };
+  counts.errors = counts.requests - counts.ok;
+  return { label: 'step 1/2', users: 4, counts, latency: fast, statuses: new Map([[200, counts.ok]]), errorCodes: new Map(), server: [cpu(30), cpu(40)], serverProblem: undefined, ...more };
+}
+
+function judged(users: number, seg: SegmentInput, ran = true): JudgedSegment {
+  return { label: `step ${users}`, users, ran, counts: seg.counts, latency: seg.latency, judgement: judgeSegment(seg) };
+}
+
+describe('judging a step', () => {
+  it('passes a fast, clean step under the CPU and RAM limits', () => {
+    const j = judgeSegment(input());
+    assert.equal(j.pass, true);
+    assert.deepEqual(j.reasons, []);
+    assert.equal(j.server.cpuMean, 35);
+    assert.equal(j.server.cpuMax, 40);
+  });
+
+  it('fails on each criterion with a reason', () => {
+    const slow = judgeSegment(input({}, { latency: { ...fast, p95: 812 } }));
+    assert.deepEqual(slow.reasons, ['p95 812 ms ≥ 500 ms']);
+    const five = judgeSegment(input({ ok: 95, status5xx: 5, status503: 5 }, { statuses: new Map([[200, 95], [503, 5]]) }));
+    assert.match(five.reasons.join(), /5 server errors \(503×5\); 503 means the server was full/);
+    const to = judgeSegment(input({ ok: 98, timeouts: 2 }, { errorCodes: new Map([['timeout', 2]]) }));
+    assert.deepEqual(to.reasons, ['2 timeouts']);
+    const conn = judgeSegment(input({ ok: 97, connection: 3 }, { errorCodes: new Map([['ECONNREFUSED', 3]]) }));
+    assert.deepEqual(conn.reasons, ['3 connection errors (ECONNREFUSED×3)']);
+    const limited = judgeSegment(input({ ok: 90, status429: 10 }, { statuses: new Map([[200, 90], [429, 10]]) }));
+    assert.match(limited.reasons.join(), /10 answers 429 Too Many Requests: .*CORRAL_RATE_LIMIT.*CORRAL_TRUSTED_PROXIES/);
+    const other = judgeSegment(input({ ok: 99, statusOther: 1 }, { statuses: new Map([[200, 99], [401, 1]]) }));
+    assert.match(other.reasons.join(), /1 unexpected answers \(401×1\)/);
+    const hot = judgeSegment(input({}, { server: [cpu(85, 20), cpu(90, 55)] }));
+    assert.deepEqual(hot.reasons, ['CPU 88 % on average (max 90 %) ≥ 80 %', 'RAM 55 % at most ≥ 50 %']);
+    const empty = judgeSegment(input({ requests: 0, ok: 0 }, { latency: undefined }));
+    assert.equal(empty.pass, false);
+    assert.match(empty.reasons.join(), /no request completed/);
+  });
+
+  it('does not judge CPU and RAM without the admin API, and says why', () => {
+    const j = judgeSegment(input({}, { server: [], serverProblem: 'no --admin URL given' }));
+    assert.equal(j.pass, true);
+    const cpuCheck = j.checks.find((c) => c.name === 'cpu');
+    assert.equal(cpuCheck?.pass, null);
+    assert.match(cpuCheck?.detail ?? '', /CPU not judged: no --admin URL given/);
+  });
+});
+
+describe('the verdict', () => {
+  it('names the largest passing step when every step passed', () => {
+    const v = overallVerdict([judged(2, input()), judged(4, input())], false);
+    assert.equal(v.pass, true);
+    assert.equal(v.supportedUsers, 4);
+    assert.equal(v.headline, 'supports 4 concurrent users: yes (p95 41 ms, 0 errors, CPU 35 %)');
+    assert.equal(v.firstFailure, null);
+  });
+
+  it('names the last good step and the first failing one, with why', () => {
+    const bad = input({ ok: 90, timeouts: 10 }, { latency: { ...fast, p95: 900 } });
+    const v = overallVerdict([judged(5, input()), judged(10, input()), judged(25, bad), judged(50, input())], false);
+    assert.equal(v.pass, false);
+    assert.equal(v.supportedUsers, 10);
+    assert.match(v.headline, /^supports 10 concurrent users: yes/);
+    assert.equal(v.firstFailure?.users, 25);
+    assert.equal(v.lines[0], 'first failing step: step 25, 25 users: p95 900 ms ≥ 500 ms; 10 timeouts');
+  });
+
+  it('says no when the first step fails', () => {
+    const v = overallVerdict([judged(5, input({ ok: 50, status5xx: 50 }, { statuses: new Map([[500, 50]]) }))], false);
+    assert.equal(v.supportedUsers, null);
+    assert.equal(v.headline, 'supports 5 concurrent users: no (p95 41 ms, 50 errors, CPU 35 %)');
+  });
+
+  it('lists the steps an interruption left out and never passes an interrupted run', () => {
+    const v = overallVerdict([judged(2, input()), judged(4, input(), false)], true);
+    assert.equal(v.pass, false);
+    assert.equal(v.supportedUsers, 2);
+    assert.ok(v.lines.includes('not run (interrupted): step 4 (4 users)'));
+  });
+
+  it('writes "CPU not measured" without the admin API', () => {
+    const v = overallVerdict([judged(2, input({}, { server: [], serverProblem: 'no --admin URL given' }))], false);
+    assert.equal(v.headline, 'supports 2 concurrent users: yes (p95 41 ms, 0 errors, CPU not measured)');
+    assert.ok(v.lines.some((l) => /CPU not judged: no --admin URL given/.test(l)));
+  });
+});
