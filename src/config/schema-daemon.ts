@@ -86,7 +86,7 @@ export const daemonSchema = {
     default: true,
   }),
   CORRAL_ADMIN_BIND: hostPort({
-    description: 'Address of the master\'s admin API and /admin dashboard (port 0 = off).',
+    description: 'Address of the master\'s admin API and /admin dashboard (port 0 = any free port, logged).',
     default: { host: '127.0.0.1', port: 9090 },
   }),
   CORRAL_ADMIN_TOKEN: str({

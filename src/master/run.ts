@@ -1,9 +1,12 @@
 // Runs the master: pidfile, logger, signals → intents, the arbiter, and an orderly exit.
 
 import { existsSync } from 'node:fs';
+import { RateLimiterClusterMaster } from 'rate-limiter-flexible';
 import { loadSettings, type LoadedSettings } from '../config/load.js';
 import { EXIT, describeError } from '../errors.js';
 import { createLogger } from '../log/logger.js';
+import { assertAdminBindSafe } from './admin/auth.js';
+import { startAdminServer, type AdminServer } from './admin/server.js';
 import { Arbiter, type Intent } from './arbiter.js';
 import { noopNotifier, type Notifier } from './notify.js';
 import { removePidfile, writePidfile } from './pidfile.js';
@@ -34,6 +37,8 @@ export interface MasterHooks {
 
 export async function runMaster(loaded: LoadedSettings, entry: MasterEntryPoints, hooks: MasterHooks = {}): Promise<void> {
   const settings = loaded.settings;
+  // Refuse before anything starts: an admin API open to the network without a token.
+  assertAdminBindSafe(settings);
   const log = createLogger(settings, { role: 'master' });
   const logger = log.logger;
   const pidfile = settings.CORRAL_PIDFILE;
@@ -42,8 +47,10 @@ export async function runMaster(loaded: LoadedSettings, entry: MasterEntryPoints
   const keeperExec = entry.keeperExec && existsSync(entry.keeperExec) ? entry.keeperExec : undefined;
 
   let arbiter: Arbiter | undefined;
+  let admin: AdminServer | undefined;
   const exit = (code: number) => {
     if (pidfile) removePidfile(pidfile);
+    void admin?.close();
     notifier.close();
     logger.info({ event: 'master.exit', code }, `master exiting with code ${code}`);
     log.flush();
@@ -70,5 +77,15 @@ export async function runMaster(loaded: LoadedSettings, entry: MasterEntryPoints
     arbiter?.record('stop');
     setTimeout(() => exit(EXIT.UNCAUGHT), (settings.CORRAL_GRACEFUL_TIMEOUT + 5) * 1000).unref();
   });
+  // Per-IP rate-limit counters shared by all workers live here (rate-limiter-flexible's cluster
+  // store); the workers' RateLimiterCluster instances talk to it over the cluster IPC channel.
+  new RateLimiterClusterMaster();
+  try {
+    admin = await startAdminServer(arbiter.view(), logger);
+    arbiter.adminPort = admin.port;
+  } catch (err) {
+    // The admin API is for operators; its port being taken must not keep the site down.
+    logger.error({ event: 'admin.failed', code: 'CORRAL_ERR_LISTEN', err: describeError(err) }, `admin API not started: ${describeError(err).message}`);
+  }
   arbiter.start();
 }

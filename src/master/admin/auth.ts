@@ -31,7 +31,8 @@ export function checkAdminAuth(req: IncomingMessage, token: string | undefined):
 /** Throws CORRAL_ERR_ADMIN_UNSAFE when the admin API would listen beyond loopback without a token. */
 export function assertAdminBindSafe(settings: Pick<Settings, 'CORRAL_ADMIN_BIND' | 'CORRAL_ADMIN_TOKEN'>): void {
   const { host, port } = settings.CORRAL_ADMIN_BIND;
-  if (port === 0 || isLoopback(host) || settings.CORRAL_ADMIN_TOKEN) return;
+  // Port 0 binds an ephemeral port on that host: just as reachable, so it is checked too.
+  if (isLoopback(host) || settings.CORRAL_ADMIN_TOKEN) return;
   throw new CorralError(
     'CORRAL_ERR_ADMIN_UNSAFE',
     `CORRAL_ADMIN_BIND=${host}:${port} is reachable from other hosts but CORRAL_ADMIN_TOKEN is unset; set a token (at least 16 characters) or bind to 127.0.0.1`,
