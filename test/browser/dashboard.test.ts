@@ -1,0 +1,126 @@
+// The /admin dashboard in headless Chromium (Debian's /usr/bin/chromium driven by playwright-core):
+// the page loads with the token from #token=, shows the numbers the admin API returns, charts the
+// history, and a screenshot is saved to test-artifacts/dashboard.png.
+
+import assert from 'node:assert/strict';
+import { existsSync, mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { after, before, describe, it } from 'node:test';
+import { chromium, type Browser } from 'playwright-core';
+import { createLogger } from '../../src/log/logger.js';
+import { startAdminServer, type AdminServer } from '../../src/master/admin/server.js';
+import { startMonitoring, type Monitoring } from '../../src/master/admin/monitoring.js';
+import { child, createFakeView, testSettings, type FakeView } from '../fixtures/fake-admin-view.js';
+
+const CHROMIUM = '/usr/bin/chromium';
+const TOKEN = 'dashboard-token-0123456789';
+const ARTIFACTS = fileURLToPath(new URL('../../../test-artifacts/', import.meta.url));
+const skip = existsSync(CHROMIUM) ? false : `${CHROMIUM} is missing (apt-get install -y chromium)`;
+
+describe('/admin dashboard in Chromium', { skip }, () => {
+  let view: FakeView;
+  let monitoring: Monitoring;
+  let server: AdminServer;
+  let browser: Browser;
+  let base: string;
+  const logger = createLogger({ CORRAL_LOG_FILE: undefined, CORRAL_LOG_LEVEL: 'silent' }, { role: 'master' }).logger;
+
+  before(async () => {
+    view = createFakeView(testSettings({ CORRAL_ADMIN_TOKEN: TOKEN, CORRAL_WORKERS: '3', CORRAL_WORKER_CONNECTIONS: '100' }), [
+      child(1, 4101, 'ready', { activeConnections: 120, requestsServed: 1000, latencyP99Ms: 12.5, eventLoopLagMs: 1.2, rssBytes: 70 * 1048576 }),
+      child(2, 4102, 'ready', { activeConnections: 130, requestsServed: 900, latencyP99Ms: 8, eventLoopLagMs: 0.8, rssBytes: 66 * 1048576 }),
+      child(3, 4103, 'booting', undefined),
+      child(0, 4100, 'ready', { extra: { cacheHits: 950, cacheMisses: 50, upstreamReads: 4, maxStaleSeconds: 0, journalBacklog: 1 } }, 'keeper'),
+    ]);
+    monitoring = startMonitoring(view, logger, { historyIntervalMs: 60_000, alertIntervalMs: 60_000 });
+    // A few minutes of history so the charts have lines to draw.
+    const t0 = Date.now() - 12 * 5000;
+    const served = [1000, 900];
+    for (let i = 0; i <= 12; i++) {
+      served[0] = (served[0] ?? 0) + 250 + i * 20;
+      served[1] = (served[1] ?? 0) + 200;
+      view.kids[0] = child(1, 4101, 'ready', { activeConnections: 120, requestsServed: served[0], latencyP99Ms: 5 + i, eventLoopLagMs: 1.2, rssBytes: 70 * 1048576 });
+      view.kids[1] = child(2, 4102, 'ready', { activeConnections: 130, requestsServed: served[1], latencyP99Ms: 8, eventLoopLagMs: 0.8, rssBytes: 66 * 1048576 });
+      monitoring.history.record(view, { at: t0, cpuPercent: 20 + i * 3, ramPercent: 41, ramUsedBytes: 4e9, ramTotalBytes: 1e10, cpuCount: 2 }, t0 + i * 5000);
+    }
+    await monitoring.host.sample();
+    server = await startAdminServer(view, logger, { host: '127.0.0.1', port: 0, monitoring });
+    base = `http://127.0.0.1:${server.port}`;
+    browser = await chromium.launch({
+      executablePath: CHROMIUM,
+      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+    });
+  });
+
+  after(async () => {
+    await browser?.close();
+    await server?.close();
+    monitoring?.close();
+  });
+
+  it('asks for the token when none is stored', async () => {
+    const page = await browser.newPage();
+    try {
+      await page.goto(`${base}/admin`);
+      await page.waitForSelector('#token-form:not([hidden])');
+      await page.fill('#token-input', 'not-the-token');
+      await page.click('#token-form button');
+      await page.waitForFunction(() => (document.getElementById('token-error')?.textContent ?? '').length > 0);
+      assert.match((await page.textContent('#token-error')) ?? '', /CORRAL_ADMIN_TOKEN/);
+    } finally {
+      await page.close();
+    }
+  });
+
+  it('shows the figures the API returns, draws the charts and saves a screenshot', async () => {
+    const page = await browser.newPage({ viewport: { width: 1280, height: 1100 } });
+    const errors: string[] = [];
+    page.on('pageerror', (e) => errors.push(e.message));
+    page.on('console', (m) => {
+      if (m.type() === 'error') errors.push(m.text());
+    });
+    try {
+      await page.goto(`${base}/admin#token=${TOKEN}`);
+      await page.waitForFunction(() => document.querySelectorAll('#workers-body tr').length === 3, undefined, { timeout: 10_000 });
+      assert.equal(new URL(page.url()).hash, '', 'the token is removed from the address bar');
+
+      const stats = (await (await fetch(`${base}/api/admin/stats`, { headers: { authorization: `Bearer ${TOKEN}` } })).json()) as {
+        capacity: { status: string; current_connections: number; max_connections: number; percent_used: number; available_slots: number };
+        workers: { pid: number; state: string }[];
+        workers_ready: number;
+        workers_expected: number;
+      };
+      const text = async (sel: string) => ((await page.textContent(sel)) ?? '').trim();
+      assert.equal(stats.capacity.status, 'WARNING');
+      assert.equal(await text('#status'), stats.capacity.status);
+      assert.equal(await page.getAttribute('#status', 'data-status'), 'WARNING');
+      assert.equal(await text('#connections-used'), String(stats.capacity.current_connections));
+      assert.equal(await text('#connections-max'), String(stats.capacity.max_connections));
+      assert.equal(await text('#percent-used'), stats.capacity.percent_used.toFixed(1));
+      assert.equal(await text('#available-slots'), String(stats.capacity.available_slots));
+      assert.equal(await text('#workers-ready'), String(stats.workers_ready));
+      assert.equal(await text('#workers-expected'), String(stats.workers_expected));
+      assert.equal(await text('#sheets-hit-ratio'), '95.0%');
+      const rows = await page.$$eval('#workers-body tr', (trs) => trs.map((tr) => [tr.getAttribute('data-pid'), tr.getAttribute('data-state')]));
+      assert.deepEqual(rows, stats.workers.map((w) => [String(w.pid), w.state]));
+      const firstRow = await page.$$eval('#workers-body tr:first-child td', (tds) => tds.map((td) => td.textContent));
+      assert.equal(firstRow[5], '70.0 MiB');
+
+      // Five uPlot charts, each with a canvas.
+      await page.waitForFunction(() => document.querySelectorAll('.chart .uplot canvas').length === 5);
+
+      mkdirSync(ARTIFACTS, { recursive: true });
+      await page.screenshot({ path: join(ARTIFACTS, 'dashboard.png'), fullPage: true });
+      assert.ok(existsSync(join(ARTIFACTS, 'dashboard.png')));
+      assert.deepEqual(errors, [], 'no script or CSP errors');
+
+      // It refreshes: change the figures and wait for the page to follow (every 5 s).
+      view.kids[1] = child(2, 4102, 'ready', { activeConnections: 180, requestsServed: 5000, latencyP99Ms: 8 });
+      await page.waitForFunction(() => document.getElementById('status')?.textContent === 'FULL', undefined, { timeout: 12_000 });
+      assert.equal(await text('#connections-used'), '300');
+    } finally {
+      await page.close();
+    }
+  });
+});
