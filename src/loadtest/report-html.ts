@@ -47,7 +47,8 @@ function tallyRows(map: Record<string, TallyResult>): string {
 }
 
 export function charts(r: LoadtestResult): ChartSpec[] {
-  const xs = r.timeline.map((p) => p.t);
+  // Each per-second figure is drawn at the middle of its second.
+  const xs = r.timeline.map((p) => Math.round((p.t + p.span / 2) * 1000) / 1000);
   const xMax = Math.max(r.run.stoppedAtMs / 1000, ...r.timeline.map((p) => p.t + p.span));
   const markers = r.schedule.segments.slice(1).map((s) => ({ x: s.startMs / 1000, label: `${s.label.replace(/^step /, '')} · ${Math.max(s.usersFrom, s.usersTo)}u` }));
   const col = <K extends keyof (typeof r.timeline)[number]>(k: K): (typeof r.timeline)[number][K][] => r.timeline.map((p) => p[k]);

@@ -54,7 +54,8 @@ export function lineChart(spec: ChartSpec): string {
   const pw = W - M.left - M.right;
   const ph = H - M.top - M.bottom;
   const dataMax = Math.max(0, ...spec.series.flatMap((s) => s.values.filter((v): v is number => v !== null)), ...(spec.thresholds ?? []).map((t) => t.value));
-  const yMax = spec.yMax ?? niceCeil(dataMax * 1.05);
+  // Four gridlines at a round step, so integer figures (users, errors) get integer ticks.
+  const yMax = spec.yMax ?? 4 * niceCeil((dataMax * 1.05) / 4);
   const xMax = Math.max(1, spec.xMax);
   const x = (v: number): number => Math.round((M.left + (v / xMax) * pw) * 10) / 10;
   const y = (v: number): number => Math.round((M.top + ph - (Math.min(v, yMax) / yMax) * ph) * 10) / 10;
@@ -65,7 +66,7 @@ export function lineChart(spec: ChartSpec): string {
     const v = (yMax * i) / 4;
     out.push(`<line x1="${M.left}" x2="${W - M.right}" y1="${y(v)}" y2="${y(v)}" class="grid"/><text x="${M.left - 6}" y="${y(v) + 4}" class="ytick">${fmt(v)}</text>`);
   }
-  const xStep = niceCeil(xMax / 8);
+  const xStep = Math.max(1, niceCeil(xMax / 8));
   for (let v = 0; v <= xMax + 1e-9; v += xStep) out.push(`<text x="${x(v)}" y="${H - 10}" class="xtick">${clock(v)}</text>`);
   for (const m of spec.markers ?? []) {
     out.push(`<line x1="${x(m.x)}" x2="${x(m.x)}" y1="${M.top}" y2="${M.top + ph}" class="marker"/><text x="${x(m.x) + 3}" y="${M.top + 10}" class="mlabel">${escapeHtml(m.label)}</text>`);

@@ -1,0 +1,314 @@
+// `corral loadtest` end to end: the real CLI (bin/corral) against an in-process stand-in for the
+// bundled app (test/fixtures/loadtest-target.ts), then against a real corral when it can start.
+
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import type { LoadtestResult } from '../../src/loadtest/result.js';
+import { startAdminFixture, startTargetFixture, type AdminFixture, type Player, type TargetFixture } from '../fixtures/loadtest-target.js';
+
+const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
+const BIN = join(ROOT, 'bin', 'corral');
+const PROFILES = join(ROOT, 'test', 'fixtures', 'profiles');
+const PLAYERS: Player[] = [
+  { name: 'Alice Martin', code: 'P001', team: 'Red' },
+  { name: 'Bruno Leroy', code: 'P002', team: 'Red' },
+  { name: 'Chloé Dubois', code: 'P003', team: 'Blue' },
+  { name: 'David Moreau', code: 'P004', team: 'Blue' },
+];
+
+interface CliRun {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs bin/corral loadtest; `onStderr` may act on progress output (e.g. send SIGINT). */
+function loadtest(args: string[], cwd: string, onStderr?: (text: string, child: ReturnType<typeof spawn>) => void): Promise<CliRun> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [BIN, 'loadtest', ...args], { cwd, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    const guard = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`loadtest did not end within 60 s\nstdout:\n${stdout}\nstderr:\n${stderr}`));
+    }, 60_000);
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on('data', (d: Buffer) => {
+      stderr += d.toString();
+      onStderr?.(stderr, child);
+    });
+    child.on('exit', (code) => {
+      clearTimeout(guard);
+      resolve({ code, stdout, stderr });
+    });
+  });
+}
+
+function unescapeAttr(s: string): string {
+  return s.replace(/&quot;/g, '"').replace(/&#39;/g, "'").replace(/&lt;/g, '<').replace(/&gt;/g, '>').replace(/&amp;/g, '&');
+}
+
+interface ParsedChart {
+  xs: number[];
+  series: Map<string, { values: (number | null)[]; points: number }>;
+}
+
+/** Reads the report the way a tool would: the embedded JSON and every chart's series. */
+function parseReport(html: string): { embedded: unknown; charts: Map<string, ParsedChart>; verdict: string } {
+  const json = /<script type="application\/json" id="loadtest-result">([\s\S]*?)<\/script>/.exec(html);
+  assert.ok(json?.[1], 'the report embeds the JSON result');
+  const charts = new Map<string, ParsedChart>();
+  for (const svg of html.matchAll(/<svg class="chart"[^>]*data-chart="([^"]+)"[^>]*data-xs="([^"]*)"[^>]*>([\s\S]*?)<\/svg>/g)) {
+    const series = new Map<string, { values: (number | null)[]; points: number }>();
+    for (const p of (svg[3] ?? '').matchAll(/<path class="series" data-series="([^"]+)" data-values="([^"]*)" d="([^"]*)"/g)) {
+      series.set(unescapeAttr(p[1] ?? ''), { values: JSON.parse(unescapeAttr(p[2] ?? '')) as (number | null)[], points: ((p[3] ?? '').match(/[ML]/g) ?? []).length });
+    }
+    charts.set(svg[1] ?? '', { xs: JSON.parse(unescapeAttr(svg[2] ?? '')) as number[], series });
+  }
+  const verdict = /<div class="verdict [a-z]+" id="verdict"><strong>([^<]*)<\/strong>/.exec(html);
+  return { embedded: JSON.parse(json[1]) as unknown, charts, verdict: unescapeAttr(verdict?.[1] ?? '') };
+}
+
+function readResult(dir: string): { result: LoadtestResult; html: string } {
+  const result = JSON.parse(readFileSync(join(dir, 'result.json'), 'utf8')) as LoadtestResult;
+  return { result, html: readFileSync(join(dir, 'report.html'), 'utf8') };
+}
+
+/** Checks the report's charts carry exactly the JSON result's figures. */
+function assertReportMatches(result: LoadtestResult, html: string): void {
+  const report = parseReport(html);
+  assert.deepEqual(report.embedded, result, 'embedded JSON equals result.json');
+  assert.equal(report.verdict, result.verdict.headline);
+  const timeline = result.timeline;
+  assert.ok(timeline.length > 0, 'a per-second timeline');
+  const chart = (id: string): ParsedChart => {
+    const c = report.charts.get(id);
+    assert.ok(c, `chart ${id} present`);
+    return c;
+  };
+  const check = (id: string, name: string, values: (number | null)[]): void => {
+    const s = chart(id).series.get(name);
+    assert.ok(s, `series ${name} in chart ${id}`);
+    assert.deepEqual(s.values, values, `${id}/${name} values`);
+    assert.equal(s.points, values.filter((v) => v !== null).length, `${id}/${name} draws one point per value`);
+    assert.equal(chart(id).xs.length, values.length);
+  };
+  check('users', 'users', timeline.map((p) => p.users));
+  check('throughput', 'req/s', timeline.map((p) => p.rps));
+  check('latency', 'p50', timeline.map((p) => p.p50));
+  check('latency', 'p95', timeline.map((p) => p.p95));
+  check('latency', 'p99', timeline.map((p) => p.p99));
+  check('errors', '5xx', timeline.map((p) => p.status5xx));
+  check('errors', 'timeouts', timeline.map((p) => p.timeouts));
+  if (result.server.samples.length > 0) {
+    check('server', 'CPU', result.server.samples.map((s) => s.cpu));
+    check('server', 'RAM', result.server.samples.map((s) => s.ram));
+    check('connections', 'connections', result.server.samples.map((s) => s.connections));
+  } else {
+    assert.equal(report.charts.has('server'), false);
+  }
+  // Self-contained: nothing is fetched from anywhere.
+  assert.doesNotMatch(html, /<link\b|\bsrc="|@import|url\(|https?:\/\/(?!127\.0\.0\.1|www\.w3\.org\/2000\/svg)/);
+  // The per-second figures add up to the totals.
+  assert.equal(timeline.reduce((a, p) => a + p.requests, 0), result.totals.counts.requests);
+  assert.equal(timeline.reduce((a, p) => a + p.errors, 0), result.totals.counts.errors);
+  assert.equal(result.segments.reduce((a, s) => a + s.counts.requests, 0), result.totals.counts.requests);
+}
+
+describe('corral loadtest against the fixture app', () => {
+  let dir: string;
+  let usersFile: string;
+  const open: { close(): Promise<void> }[] = [];
+  const target = async (o: Omit<Parameters<typeof startTargetFixture>[0], 'players'> = {}): Promise<TargetFixture> => {
+    const t = await startTargetFixture({ players: PLAYERS, ...o });
+    open.push(t);
+    return t;
+  };
+  const admin = async (): Promise<AdminFixture> => {
+    const a = await startAdminFixture({ token: 'admintok', stats: () => ({ host: { cpu_percent: 35, ram_percent: 20 } }) });
+    open.push(a);
+    return a;
+  };
+
+  before(() => {
+    dir = mkdtempSync(join(tmpdir(), 'corral-loadtest-'));
+    usersFile = join(dir, 'players.csv');
+    writeFileSync(usersFile, `name,code,team\n${PLAYERS.map((p) => `${p.name},${p.code},${p.team ?? ''}`).join('\n')}\n`);
+  });
+  after(async () => {
+    await Promise.all(open.map((o) => o.close()));
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('runs --steps 2,4, prints a verdict and writes a JSON result and an HTML report that agree', async () => {
+    const t = await target({ adminToken: 'admintok' });
+    const a = await admin();
+    const out = join(dir, 'steps');
+    const run = await loadtest(['--target', t.url, '--steps', '2,4', '--step-duration', '1s', '--think-time', '20ms', '--users-file', usersFile, '--admin', a.url, '--admin-token', 'admintok', '--out', out], dir);
+    assert.equal(run.code, 0, run.stderr);
+    assert.match(run.stdout, /^verdict: supports 4 concurrent users: yes \(p95 [\d.]+ ms, 0 errors, CPU 35 %\)$/m);
+    assert.match(run.stdout, /every step passed \(2 of 2 ran\)/);
+    assert.match(run.stderr, /step 1\/2 \(2 users\)\s+users \d/, 'a progress line on stderr');
+    const { result, html } = readResult(out);
+    assert.equal(result.schema, 'corral-loadtest/1');
+    assert.equal(result.mode, 'steps');
+    assert.deepEqual(result.segments.map((s) => [s.label, s.users, s.ran, s.pass]), [['step 1/2', 2, true, true], ['step 2/2', 4, true, true]]);
+    assert.deepEqual(result.segments.map((s) => s.usersActiveMax), [2, 4]);
+    assert.equal(result.verdict.pass, true);
+    assert.equal(result.verdict.supportedUsers, 4);
+    assert.equal(result.run.interrupted, false);
+    assert.equal(result.server.available, true);
+    assert.ok(result.server.samples.length >= 1);
+    assert.equal(result.segments[0]?.server.cpuMean, 35);
+    for (const kind of ['login', 'read', 'write', 'export']) assert.ok((result.byKind[kind]?.counts.ok ?? 0) > 0, `${kind} requests were made`);
+    assert.equal(result.totals.counts.errors, 0);
+    // What the client counted matches what the server saw (the preflight sent one players read and one login).
+    const preflight: Record<string, number> = { 'GET /api/players': 1, 'POST /api/login': 1 };
+    for (const [route, tally] of Object.entries(result.byRoute)) {
+      const seen = (t.counts.get(route) ?? 0) - (preflight[route] ?? 0);
+      assert.ok(seen >= tally.counts.requests && seen <= tally.counts.requests + tally.counts.aborted, `${route}: server ${seen}, client ${tally.counts.requests}+${tally.counts.aborted}`);
+    }
+    assert.equal(result.byRoute['POST /api/login']?.counts.ok, 4, 'each virtual user logs in once');
+    const writes = result.byKind.write?.counts;
+    assert.ok(writes && t.events.length >= writes.ok && t.events.length <= writes.ok + writes.aborted);
+    assertReportMatches(result, html);
+  });
+
+  it('names the first failing step and why, and exits 2', async () => {
+    // The 3rd and 4th players (virtual users 3 and 4, which only step 2 starts) get 503 on writes.
+    const t = await target({ override: (path, { player }) => (path === '/api/events' && (player === PLAYERS[2]?.name || player === PLAYERS[3]?.name) ? 503 : undefined) });
+    const out = join(dir, 'failing');
+    const run = await loadtest(['--target', t.url, '--steps', '2,4', '--step-duration', '1s', '--think-time', '20ms', '--mix', 'write=1', '--users-file', usersFile, '--out', out], dir);
+    assert.equal(run.code, 2, run.stderr);
+    assert.match(run.stdout, /^verdict: supports 2 concurrent users: yes \(p95 [\d.]+ ms, 0 errors, CPU not measured\)$/m);
+    assert.match(run.stdout, /first failing step: step 2\/2, 4 users: \d+ server errors \(503×\d+\); 503 means the server was full or unavailable/);
+    const { result, html } = readResult(out);
+    assert.equal(result.verdict.pass, false);
+    assert.equal(result.verdict.firstFailure?.users, 4);
+    assert.ok((result.segments[1]?.counts.status503 ?? 0) > 0);
+    assert.equal(result.segments[0]?.counts.errors, 0);
+    assert.equal(result.server.available, false);
+    assert.match(result.server.problem ?? '', /no --admin URL given/);
+    assertReportMatches(result, html);
+  });
+
+  it('says clearly when the target rate-limits the test', async () => {
+    const t = await target({ rateLimitPerMin: 10 });
+    const out = join(dir, 'limited');
+    const run = await loadtest(['--target', t.url, '--users', '2', '--duration', '1s', '--think-time', '20ms', '--mix', 'read=1', '--users-file', usersFile, '--out', out], dir);
+    assert.equal(run.code, 2, run.stderr);
+    assert.match(run.stderr, /warning: .*429.*CORRAL_RATE_LIMIT.*CORRAL_TRUSTED_PROXIES/);
+    assert.match(run.stdout, /first failing step: constant, 2 users: .*\d+ answers 429 Too Many Requests/);
+    const { result } = readResult(out);
+    assert.ok(result.totals.counts.status429 > 0);
+    assert.ok(result.notes.some((n) => /429 Too Many Requests: .*CORRAL_RATE_LIMIT/.test(n)));
+  });
+
+  it('accepts a profile in the seeds shape, time-scaled, paced by its actions; exports skipped without a token', async () => {
+    const t = await target();
+    const out = join(dir, 'profile');
+    const run = await loadtest(['--target', t.url, '--profile', join(PROFILES, 'small.json'), '--time-scale', '0.01', '--users-file', usersFile, '--out', out], dir);
+    assert.equal(run.code, 0, `${run.stdout}\n${run.stderr}`);
+    assert.match(run.stderr, /note: exports \(10 % of the mix\) are skipped: they need the admin token \(--admin-token\); the mix is renormalised to read 66\.667 %, write 33\.333 %, export 0 %/);
+    const { result, html } = readResult(out);
+    assert.equal(result.mode, 'profile');
+    assert.equal(result.options.timeScale, 0.01);
+    assert.deepEqual(result.schedule.segments.map((s) => [s.label, s.startMs, s.endMs, s.usersFrom, s.usersTo]), [
+      ['ramp_up', 0, 1000, 0, 3],
+      ['plateau', 1000, 2000, 3, 3],
+      ['ramp_down', 2000, 2500, 3, 0],
+    ]);
+    assert.deepEqual(result.segments.map((s) => s.label), ['ramp_up', 'plateau', 'ramp_down']);
+    assert.equal(result.segments[1]?.usersActiveMax, 3);
+    assert.ok(result.timeline.every((p) => p.users <= 3));
+    assert.equal(result.byKind.export, undefined, 'no export was sent');
+    assert.equal(result.options.mix.export, 0);
+    assert.equal(result.options.profileTotalUsers, 50);
+    const actions = Object.keys(result.actions);
+    assert.ok(actions.length > 0 && actions.every((a) => a === 'create_client' || a === 'view_data'), JSON.stringify(result.actions));
+    assert.match(result.verdict.headline, /^supports 3 concurrent users: yes/);
+    assertReportMatches(result, html);
+  });
+
+  it('never outlasts --duration: requests in flight at the deadline are aborted, not waited for', async () => {
+    // Every write hangs for 20 s; the run must end at its 1 s deadline regardless.
+    const t = await target({ delayMs: (path) => (path === '/api/events' ? 20_000 : 0) });
+    const out = join(dir, 'deadline');
+    const started = Date.now();
+    const run = await loadtest(['--target', t.url, '--users', '2', '--duration', '1s', '--timeout', '30s', '--think-time', '10ms', '--mix', 'write=1', '--users-file', usersFile, '--out', out], dir);
+    assert.ok(Date.now() - started < 20_000, 'ended before the hanging writes would have');
+    const { result } = readResult(out);
+    assert.equal(result.totals.counts.aborted, 2, 'both virtual users had a write in flight');
+    assert.equal(result.totals.counts.timeouts, 0, 'aborted at the deadline is not a timeout');
+    assert.ok(result.run.stoppedAtMs < 20_000);
+    assert.equal(result.run.interrupted, false);
+    assert.equal(run.code, 0, 'the logins were fast and clean');
+  });
+
+  it('stops on SIGINT and still writes the report', async () => {
+    const t = await target();
+    const out = join(dir, 'sigint');
+    let sent = false;
+    const run = await loadtest(['--target', t.url, '--steps', '2,4', '--step-duration', '30s', '--think-time', '20ms', '--users-file', usersFile, '--out', out], dir, (text, child) => {
+      if (!sent && /users 2\b/.test(text)) {
+        sent = true;
+        child.kill('SIGINT');
+      }
+    });
+    assert.equal(run.code, 130, run.stderr);
+    assert.match(run.stderr, /interrupted: stopping the virtual users and writing the report/);
+    const { result, html } = readResult(out);
+    assert.equal(result.run.interrupted, true);
+    assert.equal(result.verdict.pass, false);
+    assert.deepEqual(result.segments.map((s) => s.ran), [true, false]);
+    assert.ok(result.verdict.lines.some((l) => l.startsWith('not run (interrupted): step 2/2 (4 users)')));
+    assert.ok(result.run.stoppedAtMs < 30_000);
+    assertReportMatches(result, html);
+  });
+
+  it('refuses an unreachable target with exit 69', async () => {
+    const server = createServer();
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const port = (server.address() as AddressInfo).port;
+    await new Promise<void>((r) => server.close(() => r()));
+    const run = await loadtest(['--target', `http://127.0.0.1:${port}`, '--steps', '1', '--step-duration', '1s', '--users-file', usersFile, '--out', join(dir, 'unreachable')], dir);
+    assert.equal(run.code, 69);
+    assert.match(run.stderr, /target http:\/\/127\.0\.0\.1:\d+ is not answering \(ECONNREFUSED\)/);
+    assert.equal(existsSync(join(dir, 'unreachable')), false, 'nothing written');
+  });
+
+  it('refuses a non-loopback target without --allow-remote, with exit 64', async () => {
+    const run = await loadtest(['--target', 'http://192.0.2.10:8000', '--users-file', usersFile], dir);
+    assert.equal(run.code, 64);
+    assert.match(run.stderr, /target 192\.0\.2\.10:8000 is not a loopback address; pass --allow-remote/);
+  });
+
+  it('refuses bad profiles, durations and users files with exit 64 and the field or flag named', async () => {
+    const t = await target();
+    const cases: [string[], RegExp][] = [
+      [['--profile', join(PROFILES, 'bad-unknown-field.json')], /unknown profile field users\.distribution\.plateu/],
+      [['--profile', join(PROFILES, 'bad-duration.json')], /profile field actions\.view_data\.duration: "10x" is not a duration/],
+      [['--steps', '2,4', '--step-duration', '10x'], /--step-duration: "10x" is not a duration/],
+      [['--mix', 'read=0.5,write=0.2'], /--mix: the shares sum to 0\.7/],
+    ];
+    // Independent refusals: run them side by side to keep the test short.
+    const runs = await Promise.all(cases.map(([args]) => loadtest(['--target', t.url, '--users-file', usersFile, ...args], dir)));
+    cases.forEach(([args, pattern], i) => {
+      const run = runs[i];
+      assert.equal(run?.code, 64, `${args.join(' ')}: ${run?.stderr}`);
+      assert.match(run?.stderr ?? '', pattern);
+    });
+    const wrong = join(dir, 'wrong.csv');
+    writeFileSync(wrong, 'name,code\nNobody,X\n');
+    const run = await loadtest(['--target', t.url, '--steps', '1', '--users-file', wrong, '--out', join(dir, 'wrong')], dir);
+    assert.equal(run.code, 64);
+    assert.match(run.stderr, /the target refused the login of "Nobody" from .*wrong\.csv \(HTTP 401\)/);
+  });
+});
