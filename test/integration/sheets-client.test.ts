@@ -1,0 +1,392 @@
+// The Google Sheets client against the emulator, over real HTTP on loopback: auth (JWT, token
+// cache, coalesced refresh, 401 refresh), reads (batchGet, trailing-empty shapes, quoted tab
+// names), operator-facing errors (403/404/400/invalid_grant), retries with backoff (429, 5xx), the
+// SHEETS_TIMEOUT deadline, and API-key / read-only restrictions.
+
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { SheetsError } from '../../src/sheets/errors.js';
+import { createGoogleBackend } from '../../src/sheets/google/index.js';
+import { FAST_RETRY, fakeClock, startHarness, type Harness } from '../fixtures/sheets/harness.js';
+
+async function withHarness(fn: (h: Harness) => Promise<void>, options: Parameters<typeof startHarness>[0] = {}): Promise<void> {
+  const h = await startHarness(options);
+  try {
+    await fn(h);
+  } finally {
+    await h.close();
+  }
+}
+
+async function rejection(p: Promise<unknown>): Promise<SheetsError> {
+  try {
+    await p;
+  } catch (err) {
+    assert.ok(err instanceof SheetsError, `expected a SheetsError, got ${String(err)}`);
+    return err;
+  }
+  assert.fail('expected the call to fail');
+}
+
+describe('service-account auth against the emulator', () => {
+  it('signs a JWT the emulator accepts and reuses the token across calls', () =>
+    withHarness(async (h) => {
+      const b = h.backend();
+      const first = await b.getValues('Players');
+      assert.equal(first.values?.[0]?.[0], 'name');
+      await b.getValues('Events');
+      await b.batchGetValues(['Players!A1:B2', 'Events!A:A']);
+      const c = h.emulator.counters();
+      assert.equal(c.calls.token, 1);
+      assert.equal(c.ok.token, 1);
+      assert.equal(c.ok['values.get'], 2);
+      assert.equal(c.ok['values.batchGet'], 1);
+      assert.equal(b.stats().tokenFetches, 1);
+    }));
+
+  it('refuses a JWT signed with another key: invalid_grant, message points at the key or the clock, nothing sent', () =>
+    withHarness(async (h) => {
+      const other = h.emulator.registerServiceAccount();
+      // The right client_email with somebody else's private key: the signature cannot verify.
+      const forged = { ...h.key, private_key: other.private_key };
+      const b = h.backend({}, { GOOGLE_SERVICE_ACCOUNT_JSON: JSON.stringify(forged) });
+      const e = await rejection(b.getValues('Players'));
+      assert.equal(e.code, 'CORRAL_ERR_SHEETS_AUTH');
+      assert.equal(e.reason, 'invalid_grant');
+      assert.match(e.message, /Invalid JWT Signature/);
+      assert.match(e.message, new RegExp(`service-account key of ${h.key.client_email.replace(/[.]/g, '\\.')}`));
+      assert.match(e.message, /deleted or revoked.*clock/s);
+      assert.equal(e.applied, 'no');
+      assert.equal(e.retryable, false);
+      const c = h.emulator.counters();
+      assert.equal(c.calls.token, 1, 'not retried');
+      assert.equal(c.ok.token, 0);
+      assert.equal(c.calls['values.get'], 0, 'no values call without a token');
+    }));
+
+  it('a host clock two hours ahead gets invalid_grant about the timeframe', () =>
+    withHarness(async (h) => {
+      const b = h.backend({ now: () => Date.now() + 2 * 3600_000 });
+      const e = await rejection(b.getValues('Players'));
+      assert.equal(e.reason, 'invalid_grant');
+      assert.match(e.message, /short-lived token .* reasonable timeframe/);
+      assert.match(e.message, /clock is off/);
+    }));
+
+  it('reuses the token until it is within the refresh margin of expiry, then fetches a new one', async () => {
+    const clock = fakeClock();
+    await withHarness(
+      async (h) => {
+        const b = h.backend({ now: clock.now });
+        await b.getValues('Players');
+        clock.advance(3000_000); // 50 min: 599 s left, more than the 5 min margin
+        await b.getValues('Players');
+        assert.equal(h.emulator.counters().calls.token, 1);
+        clock.advance(400_000); // 56 min 40 s: 199 s left, inside the margin
+        await b.getValues('Players');
+        assert.equal(h.emulator.counters().calls.token, 2);
+        clock.advance(60_000);
+        await b.getValues('Players');
+        assert.equal(h.emulator.counters().calls.token, 2, 'the new token is reused in turn');
+        assert.equal(h.emulator.counters().ok['values.get'], 4);
+      },
+      { now: clock.now },
+    );
+  });
+
+  it('coalesces concurrent refreshes into one token fetch', async () => {
+    const clock = fakeClock();
+    await withHarness(
+      async (h) => {
+        const b = h.backend({ now: clock.now });
+        const cold = await Promise.all(Array.from({ length: 20 }, () => b.getValues('Players!A1:A2')));
+        assert.equal(cold.length, 20);
+        assert.equal(h.emulator.counters().calls.token, 1, 'twenty callers with no token: one fetch');
+        clock.advance(3500_000);
+        await Promise.all(Array.from({ length: 20 }, () => b.getValues('Players!A1:A2')));
+        assert.equal(h.emulator.counters().calls.token, 2, 'twenty callers inside the margin: one refresh');
+        assert.equal(h.emulator.counters().ok['values.get'], 40);
+      },
+      { now: clock.now },
+    );
+  });
+
+  it('a token Google stopped accepting (401) is dropped and the call succeeds with a new one', () =>
+    withHarness(async (h) => {
+      const b = h.backend();
+      await b.getValues('Players');
+      h.emulator.revokeTokens();
+      const again = await b.getValues('Players');
+      assert.equal(again.values?.length, 6);
+      const c = h.emulator.counters();
+      assert.equal(c.calls.token, 2);
+      assert.equal(c.statuses['401'], 1);
+      assert.equal(c.ok['values.get'], 2);
+    }));
+
+  it('tolerates a key whose private key has literal \\n escapes (as pasted into .env)', () =>
+    withHarness(async (h) => {
+      const escaped = JSON.stringify({ ...h.key, private_key: h.key.private_key.replace(/\n/g, '\\n') });
+      assert.ok(escaped.includes('\\\\n'), 'double-escaped in the JSON text');
+      const b = h.backend({}, { GOOGLE_SERVICE_ACCOUNT_JSON: escaped });
+      assert.equal((await b.getValues('Players!A1')).values?.[0]?.[0], 'name');
+    }));
+});
+
+describe('reads', () => {
+  it('batchGet answers several ranges in order, quoted tab names included', () =>
+    withHarness(async (h) => {
+      h.emulator.setSheet(h.emulator.spreadsheetId, 'My Tab', [['a', 'b', 'c'], ['1', '2', '3']]);
+      h.emulator.setSheet(h.emulator.spreadsheetId, "Bob's: Q1/Q2", [['x'], ['y']]);
+      const b = h.backend();
+      const got = await b.batchGetValues(['Players!A1:B2', "'My Tab'!A2:C", "'Bob''s: Q1/Q2'", 'Events!A:B', 'Events!G1:H9']);
+      assert.deepEqual(
+        got.map((v) => v.range),
+        ['Players!A1:B2', "'My Tab'!A2:C1000", "'Bob''s: Q1/Q2'!A1:Z1000", 'Events!A1:B1000', 'Events!G1:H9'],
+      );
+      assert.deepEqual(got[0]?.values, [
+        ['name', 'code'],
+        ['Alice Martin', 'P001'],
+      ]);
+      assert.deepEqual(got[1]?.values, [['1', '2', '3']]);
+      assert.deepEqual(got[2]?.values, [['x'], ['y']]);
+      assert.equal(got[3]?.values?.length, 3);
+      assert.equal(got[4]?.values, undefined, 'an empty range has no values key');
+      assert.ok(!('values' in (got[4] ?? {})));
+      assert.equal(h.emulator.counters().calls['values.batchGet'], 1, 'one request for all ranges');
+    }));
+
+  it('trailing empty cells and rows are trimmed; empty rows inside stay; an empty tab has no values', () =>
+    withHarness(async (h) => {
+      const id = h.emulator.spreadsheetId;
+      h.emulator.setSheet(id, 'Ragged', [
+        ['h1', 'h2', 'h3', ''],
+        ['a', '', '', ''],
+        ['', '', '', ''],
+        ['', 'b', '', ''],
+        ['', '', '', ''],
+        ['', '', '', ''],
+      ]);
+      h.emulator.setSheet(id, 'Empty', []);
+      const b = h.backend();
+      const ragged = await b.getValues('Ragged');
+      assert.deepEqual(ragged.values, [['h1', 'h2', 'h3'], ['a'], [], ['', 'b']]);
+      const cols = await b.api.getValues('Ragged!A1:C', undefined, 'COLUMNS');
+      assert.deepEqual(cols.values, [['h1', 'a'], ['h2', '', '', 'b'], ['h3']]);
+      const empty = await b.getValues('Empty');
+      assert.equal(empty.range, 'Empty!A1:Z1000');
+      assert.ok(!('values' in empty));
+      const pastData = await b.getValues('Ragged!A5:C9');
+      assert.ok(!('values' in pastData));
+    }));
+
+  it('appends to a tab whose name needs quoting and percent-encoding', () =>
+    withHarness(async (h) => {
+      const id = h.emulator.spreadsheetId;
+      const tab = "Équipe #1 (Bob's)";
+      h.emulator.setSheet(id, tab, [['k', 'v']]);
+      const b = h.backend();
+      const res = await b.appendValues(`'Équipe #1 (Bob''s)'!A:B`, [['x', '1']]);
+      assert.equal(res.updatedRange, `'Équipe #1 (Bob''s)'!A2:B2`);
+      assert.deepEqual(h.emulator.getSheet(id, tab), [
+        ['k', 'v'],
+        ['x', '1'],
+      ]);
+    }));
+});
+
+describe('errors an operator can act on', () => {
+  it('403: the sheet is not shared with <client_email>', () =>
+    withHarness(async (h) => {
+      const stranger = h.emulator.registerServiceAccount({ share: 'none', clientEmail: 'stranger@corral-emulator.iam.gserviceaccount.com' });
+      const b = h.backend({}, { GOOGLE_SERVICE_ACCOUNT_JSON: JSON.stringify(stranger) });
+      const e = await rejection(b.getValues('Players'));
+      assert.equal(e.code, 'CORRAL_ERR_SHEETS_FORBIDDEN');
+      assert.equal(e.status, 403);
+      assert.match(e.message, /^the sheet is not shared with stranger@corral-emulator\.iam\.gserviceaccount\.com: .*click Share/);
+      assert.equal(h.emulator.counters().calls['values.get'], 1, 'not retried');
+    }));
+
+  it('403 on a write by a Viewer says so too', () =>
+    withHarness(async (h) => {
+      const viewer = h.emulator.registerServiceAccount({ share: 'reader' });
+      const b = h.backend({}, { GOOGLE_SERVICE_ACCOUNT_JSON: JSON.stringify(viewer) });
+      assert.equal((await b.getValues('Players!A1')).values?.[0]?.[0], 'name');
+      const e = await rejection(b.appendValues('Events', [['E9', 'P001', 'x', '', '']]));
+      assert.equal(e.code, 'CORRAL_ERR_SHEETS_FORBIDDEN');
+      assert.match(e.message, new RegExp(`not shared with ${viewer.client_email.replace(/[.]/g, '\\.')}.* as Editor`));
+      assert.equal(e.applied, 'no');
+    }));
+
+  it('404: check SHEET_ID', () =>
+    withHarness(async (h) => {
+      const b = h.backend({}, { SHEET_ID: '1NoSuchSheetxxxxxxxxxxxxxxxxxxxx' });
+      const e = await rejection(b.getValues('Players'));
+      assert.equal(e.code, 'CORRAL_ERR_SHEETS_NOT_FOUND');
+      assert.match(e.message, /spreadsheet 1NoSuchSheetx+ was not found: check SHEET_ID/);
+    }));
+
+  it('400: bad ranges, with Google\'s "Unable to parse range"', () =>
+    withHarness(async (h) => {
+      const b = h.backend();
+      for (const range of ['Nope!A1:C', 'Players!A1:[5', "'Unclosed!A1"]) {
+        const e = await rejection(b.getValues(range));
+        assert.equal(e.code, 'CORRAL_ERR_SHEETS_BAD_RANGE', range);
+        assert.match(e.message, /Unable to parse range/);
+        assert.ok(e.message.includes(JSON.stringify(range)), e.message);
+      }
+      const grid = await rejection(b.getValues('Players!A1:A5000'));
+      assert.match(grid.message, /exceeds grid limits/);
+      assert.equal(h.emulator.counters().calls['values.get'], 4, 'a 400 is never retried');
+    }));
+
+  it('no credentials at all, or an unreadable key file, fail at construction with a clear message', async () => {
+    const h = await startHarness();
+    try {
+      const noCreds = () => createGoogleBackend(h.settings({ GOOGLE_SERVICE_ACCOUNT_JSON: undefined }), h.log.logger);
+      assert.throws(noCreds, (e: unknown) => e instanceof SheetsError && e.code === 'CORRAL_ERR_SHEETS_CREDENTIALS' && /GOOGLE_APPLICATION_CREDENTIALS/.test(e.message));
+      const missingFile = () => createGoogleBackend(h.settings({ GOOGLE_SERVICE_ACCOUNT_JSON: undefined, GOOGLE_APPLICATION_CREDENTIALS: `${h.dir}/absent.json` }), h.log.logger);
+      assert.throws(missingFile, /cannot read the service-account key GOOGLE_APPLICATION_CREDENTIALS=.*absent\.json/);
+      const badPem = () => createGoogleBackend(h.settings({ GOOGLE_SERVICE_ACCOUNT_JSON: JSON.stringify({ ...h.key, private_key: 'nope' }) }), h.log.logger);
+      assert.throws(badPem, /not a valid PEM private key/);
+    } finally {
+      await h.close();
+    }
+  });
+});
+
+describe('retries with backoff', () => {
+  it('429 RESOURCE_EXHAUSTED, then success once the quota refills', async () => {
+    const clock = fakeClock();
+    await withHarness(
+      async (h) => {
+        // The first read uses the minute's quota; the retry happens after the minute boundary.
+        const b = h.backend({
+          now: clock.now,
+          beforeAttempt: (info) => {
+            if (info.attempt === 2) clock.advance(60_000);
+          },
+        });
+        await b.getValues('Players!A1');
+        const got = await b.getValues('Players!A2');
+        assert.equal(got.values?.[0]?.[0], 'Alice Martin');
+        const c = h.emulator.counters();
+        assert.equal(c.quotaRejections, 1);
+        assert.equal(c.statuses['429'], 1);
+        assert.equal(c.calls['values.get'], 3);
+        assert.equal(b.stats().retries, 1);
+        const lines = await h.logLines();
+        const retry = lines.find((l) => l.msg === 'sheets values.get failed, retrying with backoff');
+        assert.ok(retry, 'the retry is logged');
+        assert.equal((retry.sheets as { code: string }).code, 'CORRAL_ERR_SHEETS_QUOTA');
+        const wait = retry.retryInMs as number;
+        assert.ok(wait >= FAST_RETRY.baseDelayMs && wait <= FAST_RETRY.baseDelayMs + FAST_RETRY.jitterMs, `first backoff ${wait} ms`);
+      },
+      { now: clock.now, faults: { readsPerMinute: 1 } },
+    );
+  });
+
+  it('429 that never clears gives up after the bounded attempts with the quota code', () =>
+    withHarness(
+      async (h) => {
+        const b = h.backend();
+        await b.getValues('Players!A1');
+        const e = await rejection(b.getValues('Players!A1'));
+        assert.equal(e.code, 'CORRAL_ERR_SHEETS_QUOTA');
+        assert.equal(e.attempts, FAST_RETRY.maxAttempts);
+        assert.match(e.message, /gave up after 3 attempts/);
+        assert.equal(h.emulator.counters().quotaRejections, 3);
+      },
+      { faults: { readsPerMinute: 1 } },
+    ));
+
+  it('5xx is retried and the read succeeds when Google recovers', () =>
+    withHarness(async (h) => {
+      h.emulator.setFaults({ errorRate: 1, errorStatus: 503 });
+      const b = h.backend({
+        retry: { ...FAST_RETRY, maxAttempts: 4 },
+        beforeAttempt: (info) => {
+          if (info.attempt === 3) h.emulator.setFaults({ errorRate: 0 });
+        },
+      });
+      const got = await b.getValues('Players');
+      assert.equal(got.values?.length, 6);
+      const c = h.emulator.counters();
+      assert.equal(c.injectedErrors, 2);
+      assert.equal(c.ok['values.get'], 1);
+    }));
+
+  it('a hanging upstream times out after SHEETS_TIMEOUT, each attempt', () =>
+    withHarness(
+      async (h) => {
+        const b = h.backend({ retry: { ...FAST_RETRY, maxAttempts: 2 } }, { SHEETS_TIMEOUT: 1 });
+        const started = Date.now();
+        const e = await rejection(b.getValues('Players'));
+        assert.equal(e.code, 'CORRAL_ERR_SHEETS_TIMEOUT');
+        assert.equal(e.reason, 'TIMEOUT');
+        assert.match(e.message, /did not answer within SHEETS_TIMEOUT \(no complete answer within 1000 ms/);
+        assert.equal(e.attempts, 2);
+        assert.equal(h.emulator.counters().hangs, 2);
+        assert.ok(Date.now() - started >= 2000, 'both attempts waited for the deadline');
+      },
+      { faults: { hangRate: 1 } },
+    ));
+
+  it('the caller can abort a hung call', () =>
+    withHarness(
+      async (h) => {
+        const b = h.backend();
+        const ac = new AbortController();
+        const p = b.getValues('Players', ac.signal);
+        for (let i = 0; i < 100 && h.emulator.hungRequests() === 0; i += 1) await new Promise((r) => setTimeout(r, 10));
+        ac.abort();
+        const e = await rejection(p);
+        assert.equal(e.reason, 'ABORTED');
+        assert.equal(e.retryable, false);
+      },
+      { faults: { hangRate: 1 } },
+    ));
+});
+
+describe('API key and read-only scope', () => {
+  it('an API key reads a public sheet; appends are refused before any request', () =>
+    withHarness(async (h) => {
+      const apiKey = h.emulator.registerApiKey();
+      h.emulator.setPublic(h.emulator.spreadsheetId, true);
+      const b = h.backend({}, { GOOGLE_SERVICE_ACCOUNT_JSON: undefined, SHEETS_API_KEY: apiKey });
+      assert.equal(b.readOnly, true);
+      assert.match(b.description, /with an API key \(read-only\)/);
+      assert.equal((await b.getValues('Players!B2')).values?.[0]?.[0], 'P001');
+      const e = await rejection(b.appendValues('Events', [['E9']]));
+      assert.equal(e.code, 'CORRAL_ERR_SHEETS_READ_ONLY');
+      assert.match(e.message, /SHEETS_API_KEY allows reads only; writes need a service account/);
+      assert.equal(e.applied, 'no');
+      assert.equal(h.emulator.counters().calls['values.append'], 0);
+      assert.equal(h.emulator.counters().calls.token, 0);
+    }));
+
+  it('an API key on a private sheet: 403 says it is not public', () =>
+    withHarness(async (h) => {
+      const apiKey = h.emulator.registerApiKey();
+      const b = h.backend({}, { GOOGLE_SERVICE_ACCOUNT_JSON: undefined, SHEETS_API_KEY: apiKey });
+      const e = await rejection(b.getValues('Players'));
+      assert.equal(e.code, 'CORRAL_ERR_SHEETS_FORBIDDEN');
+      assert.match(e.message, /is not public/);
+      const wrong = h.backend({}, { GOOGLE_SERVICE_ACCOUNT_JSON: undefined, SHEETS_API_KEY: 'AIzaWrong' });
+      const bad = await rejection(wrong.getValues('Players'));
+      assert.equal(bad.code, 'CORRAL_ERR_SHEETS_AUTH');
+      assert.match(bad.message, /SHEETS_API_KEY was refused/);
+    }));
+
+  it('a read-only backend asks for the readonly scope and the emulator refuses its writes', () =>
+    withHarness(async (h) => {
+      const b = h.backend({ readOnly: true });
+      assert.equal((await b.getValues('Players!A1')).values?.[0]?.[0], 'name');
+      const local = await rejection(b.appendValues('Events', [['x']]));
+      assert.equal(local.code, 'CORRAL_ERR_SHEETS_READ_ONLY');
+      // Bypassing the local guard, Google itself refuses a write with a read-only token.
+      const remote = await rejection(b.api.updateValues('Events!A10', [['x']]));
+      assert.equal(remote.code, 'CORRAL_ERR_SHEETS_FORBIDDEN');
+      assert.match(remote.message, /read-only scope/);
+    }));
+});

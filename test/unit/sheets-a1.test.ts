@@ -1,0 +1,111 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import {
+  A1ParseError,
+  columnToLetters,
+  encodeRangeForPath,
+  firstRowOf,
+  formatA1,
+  lettersToColumn,
+  parseA1,
+  quoteSheetName,
+} from '../../src/sheets/a1.js';
+
+describe('A1 columns', () => {
+  it('converts between letters and 1-based indexes, both ways', () => {
+    const pairs: [number, string][] = [
+      [1, 'A'],
+      [26, 'Z'],
+      [27, 'AA'],
+      [52, 'AZ'],
+      [53, 'BA'],
+      [702, 'ZZ'],
+      [703, 'AAA'],
+      [18278, 'ZZZ'],
+    ];
+    for (const [n, s] of pairs) {
+      assert.equal(columnToLetters(n), s);
+      assert.equal(lettersToColumn(s), n);
+      assert.equal(lettersToColumn(s.toLowerCase()), n);
+    }
+    assert.ok(Number.isNaN(lettersToColumn('A1')));
+    assert.throws(() => columnToLetters(0), RangeError);
+  });
+});
+
+describe('parseA1', () => {
+  it('reads bounded, open and whole-tab ranges', () => {
+    assert.deepEqual(parseA1('Players!A1:C5'), { sheet: 'Players', area: { startRow: 1, endRow: 5, startCol: 1, endCol: 3 } });
+    assert.deepEqual(parseA1('Players!A:C'), { sheet: 'Players', area: { startCol: 1, endCol: 3 } });
+    assert.deepEqual(parseA1('Players!A2:C'), { sheet: 'Players', area: { startRow: 2, startCol: 1, endCol: 3 } });
+    assert.deepEqual(parseA1('Players!2:4'), { sheet: 'Players', area: { startRow: 2, endRow: 4 } });
+    assert.deepEqual(parseA1('Players!B7'), { sheet: 'Players', area: { startRow: 7, endRow: 7, startCol: 2, endCol: 2 } });
+    assert.deepEqual(parseA1('Players'), { sheet: 'Players', area: undefined });
+    assert.deepEqual(parseA1('My Tab'), { sheet: 'My Tab', area: undefined });
+  });
+
+  it('takes cell notation without a tab as the first tab', () => {
+    assert.deepEqual(parseA1('A1:B2'), { sheet: undefined, area: { startRow: 1, endRow: 2, startCol: 1, endCol: 2 } });
+    assert.deepEqual(parseA1('c:a'), { sheet: undefined, area: { startCol: 1, endCol: 3 } });
+  });
+
+  it('orders reversed corners like the API', () => {
+    assert.deepEqual(parseA1('T!C5:A1').area, { startRow: 1, endRow: 5, startCol: 1, endCol: 3 });
+  });
+
+  it('reads quoted names, with doubled quotes and ! inside', () => {
+    assert.deepEqual(parseA1("'My Tab'!A1:C"), { sheet: 'My Tab', area: { startRow: 1, startCol: 1, endCol: 3 } });
+    assert.deepEqual(parseA1("'Bob''s tab'!A1"), { sheet: "Bob's tab", area: { startRow: 1, endRow: 1, startCol: 1, endCol: 1 } });
+    assert.deepEqual(parseA1("'Q1!Q2'"), { sheet: 'Q1!Q2', area: undefined });
+    assert.deepEqual(parseA1("'''quoted'''!A:A"), { sheet: "'quoted'", area: { startCol: 1, endCol: 1 } });
+  });
+
+  it('refuses what the API cannot parse', () => {
+    for (const bad of ["'unterminated!A1", "'x'A1", 'T!A1:[5', 'T!A0', 'T!A', 'T!1', 'T!A1:B2:C3', "Bob's!A1", '!A1', "''!A1", 'T!AAAA1', 'T!A:B5', '']) {
+      assert.throws(() => parseA1(bad), A1ParseError, bad);
+    }
+  });
+});
+
+describe('formatting and encoding', () => {
+  it('quotes tab names only when A1 needs it', () => {
+    assert.equal(quoteSheetName('Players'), 'Players');
+    assert.equal(quoteSheetName('Sheet_2'), 'Sheet_2');
+    assert.equal(quoteSheetName('My Tab'), "'My Tab'");
+    assert.equal(quoteSheetName("Bob's"), "'Bob''s'");
+    assert.equal(quoteSheetName('2024'), "'2024'");
+    assert.equal(quoteSheetName('A1'), "'A1'");
+    assert.equal(quoteSheetName('R1C1'), "'R1C1'");
+    assert.equal(quoteSheetName('Équipe'), "'Équipe'");
+  });
+
+  it('formats ranges the way the API echoes them', () => {
+    assert.equal(formatA1('Players', { startRow: 1, endRow: 1000, startCol: 1, endCol: 26 }), 'Players!A1:Z1000');
+    assert.equal(formatA1('My Tab', { startRow: 3, endRow: 3, startCol: 2, endCol: 2 }), "'My Tab'!B3");
+    assert.equal(formatA1('T', { startCol: 1, endCol: 3 }), 'T!A:C');
+    assert.equal(formatA1('T', { startRow: 2, startCol: 1, endCol: 3 }), 'T!A2:C');
+    assert.equal(formatA1('T'), 'T');
+  });
+
+  it('round-trips parse and format', () => {
+    for (const r of ['Players!A1:C5', "'My Tab'!A2:C", "'Bob''s'!B:D", 'T!3:9', "'x y'!Z99"]) {
+      const p = parseA1(r);
+      assert.equal(formatA1(p.sheet ?? '', p.area), r);
+    }
+  });
+
+  it('percent-encodes a range for the values/{range} path segment', () => {
+    assert.equal(encodeRangeForPath('Sheet1!A1:B2'), 'Sheet1%21A1%3AB2');
+    assert.equal(encodeRangeForPath("'My Tab'!A1:C"), '%27My%20Tab%27%21A1%3AC');
+    assert.equal(encodeRangeForPath("'a/b?c#d'!A1"), '%27a%2Fb%3Fc%23d%27%21A1');
+    assert.ok(!/[!':/?#()* ]/.test(encodeRangeForPath("'(x)*'!A:B")));
+    assert.equal(decodeURIComponent(encodeRangeForPath("'Équipe ''A'''!A1")), "'Équipe ''A'''!A1");
+  });
+
+  it('finds the header row of a range', () => {
+    assert.equal(firstRowOf('Players'), 'Players!1:1');
+    assert.equal(firstRowOf("'My Tab'!B3:D"), "'My Tab'!B3:D3");
+    assert.equal(firstRowOf('A:C'), 'A1:C1');
+    assert.equal(firstRowOf("'T'!2:9"), 'T!2:2');
+  });
+});
