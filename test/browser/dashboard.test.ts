@@ -31,7 +31,7 @@ describe('/admin dashboard in Chromium', { skip }, () => {
       child(1, 4101, 'ready', { activeConnections: 120, requestsServed: 1000, latencyP99Ms: 12.5, eventLoopLagMs: 1.2, rssBytes: 70 * 1048576 }),
       child(2, 4102, 'ready', { activeConnections: 130, requestsServed: 900, latencyP99Ms: 8, eventLoopLagMs: 0.8, rssBytes: 66 * 1048576 }),
       child(3, 4103, 'booting', undefined),
-      child(0, 4100, 'ready', { extra: { cacheHits: 950, cacheMisses: 50, upstreamReads: 4, maxStaleSeconds: 0, journalBacklog: 1 } }, 'keeper'),
+      child(0, 4100, 'ready', { extra: { cacheHits: 950, cacheMisses: 50, upstreamReads: 4, maxStaleSeconds: 0, journalBacklogRows: 1 } }, 'keeper'),
     ]);
     monitoring = startMonitoring(view, logger, { historyIntervalMs: 60_000, alertIntervalMs: 60_000 });
     // A few minutes of history so the charts have lines to draw.

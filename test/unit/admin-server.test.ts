@@ -36,7 +36,7 @@ describe('admin server with a token', () => {
     view = createFakeView(settings, [
       child(1, 1001, 'ready', { activeConnections: 6, requestsServed: 100, latencyP99Ms: 4 }),
       child(2, 1002, 'ready', { activeConnections: 3, requestsServed: 50, latencyP99Ms: 9 }),
-      child(0, 1000, 'ready', { extra: { cacheHits: 90, cacheMisses: 10, upstreamReads: 12, maxStaleSeconds: 3, journalBacklog: 2 } }, 'keeper'),
+      child(0, 1000, 'ready', { extra: { cacheHits: 90, cacheMisses: 10, upstreamReads: 12, maxStaleSeconds: 3, journalBacklogRows: 2 } }, 'keeper'),
     ]);
     monitoring = startMonitoring(view, logger, { historyIntervalMs: 60_000, alertIntervalMs: 60_000 });
     server = await startAdminServer(view, logger, { host: '127.0.0.1', port: 0, monitoring });

@@ -13,13 +13,13 @@ const MiB = 1048576;
 
 /**
  * Fallbacks when no corral is running, measured on the reference machine (Node 20, 2 cores):
- * a bundled-app worker after warm-up, the keeper, the master, and one idle keep-alive
+ * a bundled-app worker after boot (77-82 MB), the keeper, the master, and one idle keep-alive
  * connection (16.7 KiB measured with 2,000 sockets; doubled for request buffers in flight).
  */
 export const DEFAULTS = {
-  workerRssBytes: 64 * MiB,
-  keeperRssBytes: 64 * MiB,
-  masterRssBytes: 56 * MiB,
+  workerRssBytes: 80 * MiB,
+  keeperRssBytes: 68 * MiB,
+  masterRssBytes: 84 * MiB,
   connectionBytes: 32 * 1024,
 } as const;
 

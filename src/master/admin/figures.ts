@@ -45,15 +45,15 @@ export interface SheetsFigures {
 }
 
 /**
- * The keeper reports camelCase keys (src/sheets/keeper/*: cacheHits, cacheMisses, upstreamReads,
- * maxStaleSeconds, ...). Several spellings are accepted for the figures still being settled, so
- * the admin page keeps working while the keeper's list grows.
+ * The keeper reports camelCase keys (src/sheets/keeper/*): cacheHits, cacheMisses, upstreamReads,
+ * journalAppendCalls, upstreamCallsPerMinute, readTokensLeft, writeTokensLeft, journalBacklogRows,
+ * maxStaleSeconds. A second spelling is accepted for some, so a rename does not blank the page.
  */
 export function sheetsFigures(extra: Extra | undefined): SheetsFigures {
   const hits = num(extra, 'cacheHits');
   const misses = num(extra, 'cacheMisses');
   const reads = num(extra, 'upstreamReads', 'upstreamReadsTotal');
-  const writes = num(extra, 'upstreamWrites', 'upstreamWritesTotal', 'upstreamAppends');
+  const writes = num(extra, 'journalAppendCalls', 'upstreamWrites', 'upstreamWritesTotal');
   const perMinute =
     num(extra, 'upstreamPerMinute', 'upstreamCallsPerMinute') ??
     sumDefined(num(extra, 'upstreamReadsPerMinute', 'readsPerMinute'), num(extra, 'upstreamWritesPerMinute', 'writesPerMinute'));
@@ -63,9 +63,9 @@ export function sheetsFigures(extra: Extra | undefined): SheetsFigures {
     cache_hit_ratio: hits !== undefined && misses !== undefined && hits + misses > 0 ? Math.round((hits / (hits + misses)) * 1000) / 1000 : null,
     upstream_calls_total: sumDefined(reads, writes) ?? null,
     upstream_calls_per_minute: perMinute ?? null,
-    quota_reads_left: num(extra, 'quotaReadsLeft', 'quotaReadTokens', 'readTokens') ?? null,
-    quota_writes_left: num(extra, 'quotaWritesLeft', 'quotaWriteTokens', 'writeTokens') ?? null,
-    journal_backlog: num(extra, 'journalBacklog', 'journalPending', 'pendingRows') ?? null,
+    quota_reads_left: num(extra, 'readTokensLeft', 'quotaReadsLeft') ?? null,
+    quota_writes_left: num(extra, 'writeTokensLeft', 'quotaWritesLeft') ?? null,
+    journal_backlog: num(extra, 'journalBacklogRows', 'journalBacklog') ?? null,
     max_stale_seconds: num(extra, 'maxStaleSeconds', 'staleSeconds') ?? null,
   };
 }
