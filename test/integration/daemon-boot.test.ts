@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { CORRAL_BIN, startCorral, waitFor } from '../helpers/corral.js';
+import { Client } from 'undici';
 import { http } from '../helpers/http.js';
 
 async function distinctWorkers(url: string, want: number): Promise<Set<number>> {
@@ -12,7 +13,7 @@ async function distinctWorkers(url: string, want: number): Promise<Set<number>> 
   await waitFor(async () => {
     // New connection each time: the master round-robins connections across workers.
     const r = await http(url, { headers: { connection: 'close' } });
-    seen.add(r.json<{ worker: number }>().worker);
+    seen.add(r.json<{ pid: number }>().pid);
     return seen.size >= want;
   }, 10000, `${want} distinct workers answering`);
   return seen;
@@ -37,22 +38,32 @@ test('CORRAL_WORKERS=3 boots 3 workers that all serve', async () => {
 
 test('kill -9 of a worker: it is replaced and the others keep serving', async () => {
   const c = await startCorral({ app: 'basic.mjs', workers: 2 });
+  const survivor = new Client(c.url, { keepAliveTimeout: 60_000 });
   try {
-    const victim = c.events('worker.ready')[0];
+    // A keep-alive connection pinned to one worker; the other one is the victim.
+    const first = await survivor.request({ path: '/', method: 'GET' });
+    const survivorPid = ((await first.body.json()) as { pid: number }).pid;
+    const victim = c.events('worker.ready').find((l) => Number(l.worker_pid) !== survivorPid);
     assert.ok(victim);
     process.kill(Number(victim.worker_pid), 'SIGKILL');
     let served = 0;
     const replaced = await waitFor(async () => {
-      const r = await http(c.url, { headers: { connection: 'close' } });
-      assert.equal(r.status, 200);
+      const r = await survivor.request({ path: '/', method: 'GET' });
+      assert.equal(r.statusCode, 200);
+      assert.equal(((await r.body.json()) as { pid: number }).pid, survivorPid);
       served++;
       return c.events('worker.ready').find((l) => Number(l.worker_id) > 2);
     }, 15000, 'a replacement worker');
     assert.ok(served > 0);
     const exit = c.events('worker.exit').find((l) => l.worker_pid === victim.worker_pid);
     assert.equal(exit?.signal, 'SIGKILL');
+    assert.match(String(exit?.msg), /died unexpectedly/);
+    // New connections reach both the survivor and the replacement.
+    const pids = await distinctWorkers(c.url, 2);
+    assert.ok(pids.size === 2);
     assert.ok(replaced);
   } finally {
+    await survivor.close();
     await c.stop();
   }
 });
