@@ -1,0 +1,48 @@
+// Chooses where the sheet lives: Google (or the emulator, by SHEETS_API_URL) when SHEET_ID is set,
+// else the offline sheet under CORRAL_DATA_DIR. Logs the choice once: the first thing an operator
+// wants to know when rows do not show up where expected.
+
+import { join } from 'node:path';
+import type { Settings } from '../config/schema.js';
+import type { Logger } from '../log/logger.js';
+import type { SheetsBackend } from './backend.js';
+import { createGoogleBackend } from './google/index.js';
+import { paced, type BeforeAttempt } from './keeper/pacing.js';
+import { dataDirOf } from './keeper/socket-path.js';
+import { createOfflineBackend } from './offline/backend.js';
+
+export type BackendSettings = Pick<
+  Settings,
+  | 'SHEET_ID'
+  | 'SHEETS_API_URL'
+  | 'GOOGLE_APPLICATION_CREDENTIALS'
+  | 'GOOGLE_SERVICE_ACCOUNT_JSON'
+  | 'SHEETS_API_KEY'
+  | 'SHEETS_TIMEOUT'
+  | 'CORRAL_DATA_DIR'
+>;
+
+/** The kind of backend these settings select, without opening it (workers report it). */
+export function backendKind(settings: Pick<Settings, 'SHEET_ID'>): 'google' | 'offline' {
+  return settings.SHEET_ID ? 'google' : 'offline';
+}
+
+/** Where the offline sheet's tabs live. */
+export function offlineSheetDir(settings: Pick<Settings, 'CORRAL_DATA_DIR'>): string {
+  return join(dataDirOf(settings), 'sheet');
+}
+
+/**
+ * Opens the backend with `beforeAttempt` run before every upstream attempt (the keeper's quota):
+ * Google's client calls it per HTTP attempt, retries included; the offline sheet is wrapped.
+ */
+export async function openBackend(settings: BackendSettings, logger: Logger, beforeAttempt: BeforeAttempt): Promise<SheetsBackend> {
+  let backend: SheetsBackend;
+  if (backendKind(settings) === 'google') {
+    backend = createGoogleBackend(settings, logger, { beforeAttempt: (info, signal) => beforeAttempt(info, signal) });
+  } else {
+    backend = paced(await createOfflineBackend({ dir: offlineSheetDir(settings), logger }), beforeAttempt);
+  }
+  logger.info({ backend: backend.kind, description: backend.description }, `sheets backend: ${backend.description}`);
+  return backend;
+}

@@ -1,0 +1,145 @@
+// Entry point of the keeper process, forked by the master (child_process.fork with IPC), one per
+// host. Boot: settings → logger → backend → data dir lock → journal replay → local socket →
+// `ready`. Then a heartbeat every second; `drain` flushes the journal as far as the quota allows
+// and exits 0; a lost IPC channel (master gone) closes at once and exits.
+
+import { monitorEventLoopDelay } from 'node:perf_hooks';
+import { readIdentity } from './../config/identity.js';
+import { loadSettings } from '../config/load.js';
+import type { Settings } from '../config/schema.js';
+import { describeError, EXIT } from '../errors.js';
+import { childChannel } from '../ipc/channel.js';
+import { createLogger, type CorralLogger } from '../log/logger.js';
+import { openBackend } from './create-backend.js';
+import { Keeper } from './keeper/keeper.js';
+import { keeperSocketPath, dataDirOf } from './keeper/socket-path.js';
+
+const HEARTBEAT_MS = 1000;
+/** Leave this much of the graceful timeout for closing files and exiting. */
+const EXIT_MARGIN_MS = 500;
+
+const channel = childChannel();
+const identity = readIdentity();
+let log: CorralLogger | undefined;
+let keeper: Keeper | undefined;
+let exiting = false;
+
+function exit(code: number): never {
+  log?.flush();
+  process.exit(code);
+}
+
+function bootFailed(code: string, message: string, exitCode: number, stack?: string): never {
+  channel.send({ type: 'boot-failed', code, message, ...(stack ? { stack } : {}) });
+  log?.logger.fatal({ code, event: 'keeper.boot_failed' }, `keeper cannot start: ${message}`);
+  exit(exitCode);
+}
+
+/** Errors that retrying cannot fix without an operator: bad credentials, an unusable data dir. */
+function isPermanent(err: unknown): boolean {
+  const code = (err as { code?: unknown }).code;
+  if (code === 'CORRAL_ERR_SHEETS_CREDENTIALS' || code === 'CORRAL_ERR_SHEETS_AUTH') return true;
+  return typeof code === 'string' && ['EACCES', 'EPERM', 'ENOTDIR', 'EROFS', 'ENOSPC'].includes(code);
+}
+
+async function shutdown(reason: string, gracefulMs: number): Promise<void> {
+  if (exiting || !keeper) return;
+  exiting = true;
+  const started = Date.now();
+  const left = await keeper.drain(started + Math.max(0, gracefulMs - EXIT_MARGIN_MS)).catch((err) => {
+    log?.logger.error({ err: describeError(err) }, 'keeper: drain failed');
+    return -1;
+  });
+  log?.logger.info(
+    { event: 'keeper.drained', reason, rowsLeftInJournal: left, ms: Date.now() - started },
+    left > 0 ? `keeper drained; ${left} journaled rows are kept for the next start` : 'keeper drained; journal flushed',
+  );
+  channel.send({ type: 'drained' });
+  exit(EXIT.OK);
+}
+
+function startHeartbeat(k: Keeper): void {
+  const delay = monitorEventLoopDelay({ resolution: 20 });
+  delay.enable();
+  let lastRequests = 0;
+  const beat = async () => {
+    const mem = process.memoryUsage();
+    const lag = Number.isFinite(delay.mean) ? Math.max(0, delay.mean / 1e6 - 20) : 0;
+    delay.reset();
+    const stats = k.requestStats();
+    lastRequests = stats.requests;
+    channel.send({
+      type: 'heartbeat',
+      figures: {
+        rssBytes: mem.rss,
+        heapUsedBytes: mem.heapUsed,
+        heapTotalBytes: mem.heapTotal,
+        eventLoopLagMs: Math.round(lag * 10) / 10,
+        activeConnections: await k.connections(),
+        requestsServed: lastRequests,
+        errorsServed: stats.errors,
+        latencyP99Ms: 0,
+        extra: k.figures(),
+      },
+    });
+  };
+  const timer = setInterval(() => void beat().catch(() => undefined), HEARTBEAT_MS);
+  timer.unref();
+  void beat().catch(() => undefined);
+}
+
+async function main(): Promise<void> {
+  let settings: Settings;
+  try {
+    settings = loadSettings().settings;
+  } catch (err) {
+    const d = describeError(err);
+    bootFailed(d.code ?? 'CORRAL_ERR_CONFIG_INVALID', d.message, EXIT.CONFIG);
+  }
+  log = createLogger(settings, { role: 'keeper', worker: 0, generation: identity?.generation ?? 0 });
+  const logger = log.logger;
+
+  // The master is gone (killed, crashed): nobody will restart or drain us. Appends in flight
+  // become "unsure" in the journal and are read back by the next keeper before any resend.
+  process.on('disconnect', () => {
+    logger.warn({ event: 'keeper.master_gone' }, 'keeper: IPC channel to the master closed; exiting');
+    if (keeper) void keeper.close().finally(() => exit(EXIT.MASTER_GONE));
+    else exit(EXIT.MASTER_GONE);
+  });
+  process.on('uncaughtException', (err) => {
+    logger.fatal({ err: describeError(err), code: 'CORRAL_ERR_UNCAUGHT' }, 'keeper: uncaught exception');
+    if (keeper) void keeper.close().finally(() => exit(EXIT.UNCAUGHT));
+    else exit(EXIT.UNCAUGHT);
+  });
+  channel.listen({
+    drain: (m) => void shutdown(m.reason, m.gracefulMs),
+    'reopen-logs': () => log?.reopen(),
+  });
+  // A terminal's Ctrl-C or systemd's stop reaches the whole process group: drain like on `drain`.
+  for (const sig of ['SIGTERM', 'SIGINT'] as const) process.on(sig, () => void shutdown(sig, settings.CORRAL_GRACEFUL_TIMEOUT * 1000));
+
+  const socketPath = keeperSocketPath(dataDirOf(settings));
+  try {
+    keeper = await Keeper.start({
+      settings,
+      logger,
+      socketPath,
+      openBackend: (beforeAttempt) => openBackend(settings, logger, beforeAttempt),
+    });
+  } catch (err) {
+    const d = describeError(err);
+    if (isPermanent(err)) bootFailed(d.code ?? 'CORRAL_ERR_JOURNAL', d.message, EXIT.KEEPER_BOOT_ERROR, d.stack);
+    // Transient (a previous keeper still holds the data dir, Google unreachable): exit and let the
+    // master restart us with its backoff.
+    logger.error({ err: d, event: 'keeper.boot_error' }, `keeper could not start: ${d.message}`);
+    exit(EXIT.FAILURE);
+  }
+  logger.info(
+    { event: 'keeper.ready', socket: socketPath, backend: keeper.backend.kind, ttl: settings.SHEET_CACHE_TTL, readsPerMinute: settings.SHEETS_READS_PER_MINUTE, writesPerMinute: settings.SHEETS_WRITES_PER_MINUTE },
+    `keeper serving on ${socketPath}`,
+  );
+  channel.send({ type: 'ready', address: socketPath });
+  startHeartbeat(keeper);
+}
+
+void main();

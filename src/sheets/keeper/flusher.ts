@@ -1,0 +1,254 @@
+// Moves journaled rows to the sheet: every SHEETS_FLUSH_INTERVAL_MS, one values:append per target
+// range with every row due for it; the backend pays each call with a token of the host-wide quota.
+//
+// Whether a failed append may be resent is decided by the error's `applied` (src/sheets/errors.ts):
+//   'no'    → Google certainly did not apply it (refused before or without processing): resend
+//             after a backoff;
+//   'maybe' → the request may have been applied (timeout or connection lost after sending, 5xx):
+//             the entries become UNSURE and are only resent after a read-back of the target range
+//             shows their row ids are absent. Errors without that field count as 'maybe'.
+// A process that dies between `send` and `done` leaves the same UNSURE state in the file.
+
+import { describeError } from '../../errors.js';
+import type { Logger } from '../../log/logger.js';
+import type { SheetsBackend } from '../backend.js';
+import { backoffMs } from './backoff.js';
+import { systemClock, type Clock } from './clock.js';
+import type { Journal, JournalEntry } from './journal.js';
+import type { QuotaBucket } from './quota.js';
+
+/** Google accepts up to 10 MB per request; this many rows stays well below for normal rows. */
+const MAX_BATCH_ROWS = 5000;
+
+export interface FlusherOptions {
+  readonly journal: Journal;
+  /** Paced by the host-wide quotas (see pacing.ts); the buckets are only consulted here. */
+  readonly backend: SheetsBackend;
+  readonly writeQuota: QuotaBucket;
+  readonly readQuota: QuotaBucket;
+  readonly logger: Logger;
+  readonly intervalMs: number;
+  /** Minimum wait before reading back after an append failed with applied: 'maybe'. */
+  readonly unsureDelayMs?: number;
+  readonly clock?: Clock;
+  readonly random?: () => number;
+}
+
+export interface FlushResult {
+  /** Rows Google confirmed by answering an append. */
+  readonly sent: number;
+  /** Rows a read-back found already in the sheet (not resent). */
+  readonly found: number;
+  readonly failedCalls: number;
+  /** True when a call was skipped because no quota token was free (non-waiting flush). */
+  readonly quotaLimited: boolean;
+}
+
+export function appliedOf(err: unknown): 'no' | 'maybe' {
+  const e = err as { applied?: unknown; code?: unknown } | null;
+  // A full or closed quota queue refuses before anything is sent.
+  if (e?.code === 'CORRAL_ERR_QUEUE_FULL') return 'no';
+  return e?.applied === 'no' ? 'no' : 'maybe';
+}
+
+export class Flusher {
+  private timer: NodeJS.Timeout | undefined;
+  private running: Promise<FlushResult> | undefined;
+  private readonly abort = new AbortController();
+  private readonly clock: Clock;
+  private readonly random: () => number;
+  private readonly unsureDelayMs: number;
+  private counts = { appends: 0, rowsSent: 0, rowsFound: 0, failures: 0, verifications: 0 };
+
+  constructor(private readonly o: FlusherOptions) {
+    this.clock = o.clock ?? systemClock;
+    this.random = o.random ?? Math.random;
+    this.unsureDelayMs = o.unsureDelayMs ?? 3000;
+  }
+
+  start(): void {
+    if (this.timer) return;
+    this.timer = setInterval(() => {
+      if (this.running) return;
+      this.flushOnce({ wait: true }).catch((err) => this.o.logger.error({ err: describeError(err) }, 'sheets: journal flush failed'));
+    }, this.o.intervalMs);
+    this.timer.unref();
+  }
+
+  stop(): void {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = undefined;
+  }
+
+  /** One pass over every due range. Concurrent calls share the pass in progress. */
+  flushOnce(opts: { wait: boolean }): Promise<FlushResult> {
+    this.running ??= this.pass(opts).finally(() => {
+      this.running = undefined;
+    });
+    return this.running;
+  }
+
+  private async pass(opts: { wait: boolean }): Promise<FlushResult> {
+    let sent = 0;
+    let found = 0;
+    let failedCalls = 0;
+    let quotaLimited = false;
+    for (const [range, entries] of this.o.journal.due(this.clock.now())) {
+      if (this.abort.signal.aborted) break;
+      const unsure = entries.filter((e) => e.state === 'unsure');
+      if (unsure.length > 0) {
+        const r = await this.verify(range, unsure, opts.wait);
+        if (r === 'quota') {
+          quotaLimited = true;
+          continue;
+        }
+        if (r === 'failed') {
+          failedCalls++;
+          continue;
+        }
+        found += r;
+      }
+      const pending = entries.filter((e) => e.state === 'pending');
+      while (pending.length > 0 && !this.abort.signal.aborted) {
+        const batch: JournalEntry[] = [];
+        let rows = 0;
+        while (pending.length > 0 && (batch.length === 0 || rows + (pending[0] as JournalEntry).rows.length <= MAX_BATCH_ROWS)) {
+          const e = pending.shift() as JournalEntry;
+          batch.push(e);
+          rows += e.rows.length;
+        }
+        const r = await this.send(range, batch, opts.wait);
+        if (r === 'quota') {
+          quotaLimited = true;
+          break;
+        }
+        if (r === 'failed') {
+          failedCalls++;
+          break;
+        }
+        sent += r;
+      }
+    }
+    return { sent, found, failedCalls, quotaLimited };
+  }
+
+  /** A non-waiting pass (drain) skips a call when its bucket has no token free right now. */
+  private canCall(quota: QuotaBucket, wait: boolean): boolean {
+    return wait || (quota.tokensLeft() > 0 && quota.queued() === 0);
+  }
+
+  private retryAt(entries: readonly JournalEntry[], applied: 'no' | 'maybe'): number {
+    const attempts = Math.max(1, ...entries.map((e) => e.attempts));
+    const wait = backoffMs(attempts, this.random);
+    return this.clock.now() + (applied === 'maybe' ? Math.max(wait, this.unsureDelayMs) : wait);
+  }
+
+  private async send(range: string, batch: JournalEntry[], wait: boolean): Promise<number | 'quota' | 'failed'> {
+    if (!this.canCall(this.o.writeQuota, wait)) return 'quota';
+    try {
+      await this.o.journal.markSending(batch);
+    } catch (err) {
+      // The send record is not durable, so nothing may leave: back to pending, try later.
+      for (const e of batch) e.state = 'pending';
+      this.o.journal.postpone(batch, this.retryAt(batch, 'no'));
+      this.o.logger.error({ err: describeError(err), range }, 'sheets: cannot write the journal; append postponed');
+      return 'failed';
+    }
+    const rows = batch.flatMap((e) => e.rows);
+    this.counts.appends++;
+    try {
+      const res = await this.o.backend.appendValues(range, rows, this.abort.signal);
+      this.counts.rowsSent += rows.length;
+      await this.o.journal.markDone(batch, 'sent', res.updatedRange).catch((err) => {
+        this.o.logger.error({ err: describeError(err), range }, 'sheets: append applied but its done record failed; a restart will read back');
+      });
+      return rows.length;
+    } catch (err) {
+      this.counts.failures++;
+      const applied = appliedOf(err);
+      const retryAt = this.retryAt(batch, applied);
+      await this.o.journal.markFailed(batch, applied, retryAt).catch(() => undefined);
+      this.o.logger.warn(
+        { range, rows: rows.length, applied, retryInMs: retryAt - this.clock.now(), err: describeError(err) },
+        applied === 'no'
+          ? 'sheets: append refused; rows stay in the journal and are resent later'
+          : 'sheets: append outcome unknown; the sheet will be read back before any resend',
+      );
+      return 'failed';
+    }
+  }
+
+  /** Reads the target back and settles unsure entries: found → done, absent → pending. */
+  private async verify(range: string, unsure: JournalEntry[], wait: boolean): Promise<number | 'quota' | 'failed'> {
+    if (!this.canCall(this.o.readQuota, wait)) return 'quota';
+    this.counts.verifications++;
+    let ids: Set<string>;
+    try {
+      const vr = await this.o.backend.getValues(range, this.abort.signal);
+      // The values start at the range's first column, where appended rows put their id.
+      ids = new Set((vr.values ?? []).map((row) => String(row[0] ?? '')));
+    } catch (err) {
+      const retryAt = this.clock.now() + Math.max(this.unsureDelayMs, backoffMs(Math.max(1, ...unsure.map((e) => e.attempts)), this.random));
+      this.o.journal.postpone(unsure, retryAt);
+      this.o.logger.warn({ range, err: describeError(err) }, 'sheets: read-back of unsure appends failed; retried later');
+      return 'failed';
+    }
+    const present: JournalEntry[] = [];
+    const absent: JournalEntry[] = [];
+    let found = 0;
+    for (const e of unsure) {
+      const missing = e.rows.filter((row) => !ids.has(row[0] ?? ''));
+      if (missing.length === 0) {
+        present.push(e);
+        found += e.rows.length;
+      } else if (missing.length === e.rows.length) {
+        absent.push(e);
+      } else {
+        this.o.logger.warn({ range, entry: e.id, missing: missing.length, rows: e.rows.length }, 'sheets: read-back found part of an append; resending the missing rows only');
+        await this.o.journal.split(e, missing);
+        found += e.rows.length - missing.length;
+      }
+    }
+    if (present.length > 0) await this.o.journal.markDone(present, 'found');
+    if (absent.length > 0) await this.o.journal.markAbsent(absent);
+    this.counts.rowsFound += found;
+    if (found > 0 || absent.length > 0) {
+      this.o.logger.info({ range, alreadyThere: found, toResend: absent.reduce((n, e) => n + e.rows.length, 0) }, 'sheets: read back unsure appends');
+    }
+    return found;
+  }
+
+  /**
+   * Flushes until the journal is empty, the deadline passes, or the write quota has no token left
+   * ("as far as the quota allows"). Returns the rows left in the journal.
+   */
+  async drain(deadline: number): Promise<number> {
+    while (this.o.journal.backlogRows() > 0 && this.clock.now() < deadline && !this.abort.signal.aborted) {
+      const r = await this.flushOnce({ wait: false });
+      if (r.quotaLimited) break;
+      if (r.sent + r.found === 0) {
+        // Everything left is backing off: wait for the earliest retry if it comes before the deadline.
+        const next = Math.min(...this.o.journal.live().map((e) => e.nextAttemptAt));
+        if (!Number.isFinite(next) || next >= deadline) break;
+        await new Promise((res) => setTimeout(res, Math.max(10, next - this.clock.now())));
+      }
+    }
+    return this.o.journal.backlogRows();
+  }
+
+  figures(): Record<string, number> {
+    return {
+      journalAppendCalls: this.counts.appends,
+      journalRowsSent: this.counts.rowsSent,
+      journalRowsFoundOnReadBack: this.counts.rowsFound,
+      journalAppendFailures: this.counts.failures,
+      journalReadBacks: this.counts.verifications,
+    };
+  }
+
+  /** Stops the timer and aborts a call in flight (it then counts as unsure). Idempotent. */
+  close(): void {
+    this.stop();
+    this.abort.abort(new Error('keeper closing'));
+  }
+}

@@ -1,0 +1,209 @@
+// The journal's file: one record per line, `<checksum> <json>\n`, appended and fsynced in groups
+// (every record queued while the previous fsync ran goes out in the next single write + fsync, so
+// 300 concurrent appends cost a handful of fsyncs, not 300). Only the tail can be torn by a crash
+// (each group is written after the previous one was durable), so opening the file keeps the records
+// up to the first bad line and truncates the rest: those were never acknowledged.
+
+import { createHash } from 'node:crypto';
+import { constants, type FileHandle, open, rename, rm } from 'node:fs/promises';
+import { dirname } from 'node:path';
+
+export type JournalRecord = Readonly<Record<string, unknown>> & { readonly k: string };
+
+function checksum(json: string): string {
+  return createHash('sha256').update(json).digest('hex').slice(0, 12);
+}
+
+export function encodeRecord(rec: JournalRecord): string {
+  const json = JSON.stringify(rec);
+  return `${checksum(json)} ${json}\n`;
+}
+
+/** Parses one line; undefined when torn or corrupt. */
+export function decodeRecord(line: string): JournalRecord | undefined {
+  const sp = line.indexOf(' ');
+  if (sp !== 12) return undefined;
+  const json = line.slice(13);
+  if (checksum(json) !== line.slice(0, 12)) return undefined;
+  try {
+    const v = JSON.parse(json) as unknown;
+    return typeof v === 'object' && v !== null && typeof (v as { k?: unknown }).k === 'string' ? (v as JournalRecord) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+async function fsyncDir(dir: string): Promise<void> {
+  const fh = await open(dir, constants.O_RDONLY);
+  try {
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
+}
+
+interface Op {
+  records: readonly JournalRecord[] | undefined;
+  /** A compaction: replace the whole file with the records this returns when the op runs. */
+  rewrite: (() => readonly JournalRecord[]) | undefined;
+  /** Runs synchronously once the records are durable, before any later op (see Journal.add). */
+  afterSync: (() => void) | undefined;
+  resolve: () => void;
+  reject: (err: Error) => void;
+}
+
+export class JournalFile {
+  private fh: FileHandle | undefined;
+  private size = 0;
+  private readonly queue: Op[] = [];
+  /** Set and cleared synchronously with the queue check, so no op is ever left without a drainer. */
+  private draining = false;
+  private idle: Promise<void> = Promise.resolve();
+  private fsyncs = 0;
+
+  private constructor(readonly path: string) {}
+
+  /** Opens (creating) the file, returns it and the valid records, truncating a torn tail. */
+  static async open(path: string): Promise<{ file: JournalFile; records: JournalRecord[]; truncatedBytes: number }> {
+    const file = new JournalFile(path);
+    const fh = await open(path, constants.O_RDWR | constants.O_CREAT | constants.O_APPEND, 0o600);
+    const buf = await fh.readFile();
+    const records: JournalRecord[] = [];
+    let good = 0;
+    let start = 0;
+    while (start < buf.length) {
+      const nl = buf.indexOf(0x0a, start);
+      if (nl < 0) break;
+      const rec = decodeRecord(buf.subarray(start, nl).toString('utf8'));
+      if (!rec) break;
+      records.push(rec);
+      start = nl + 1;
+      good = start;
+    }
+    if (good < buf.length) {
+      await fh.truncate(good);
+      await fh.sync();
+    }
+    if (buf.length === 0) await fsyncDir(dirname(path));
+    file.fh = fh;
+    file.size = good;
+    return { file, records, truncatedBytes: buf.length - good };
+  }
+
+  bytes(): number {
+    return this.size;
+  }
+
+  syncCount(): number {
+    return this.fsyncs;
+  }
+
+  /** Resolves once the records are written and fsynced. */
+  append(records: readonly JournalRecord[], afterSync?: () => void): Promise<void> {
+    return this.enqueue(records, undefined, afterSync);
+  }
+
+  /**
+   * Atomically replaces the file content (write temp, fsync, rename, fsync dir). The snapshot is
+   * taken when the op runs, after every earlier append is durable, so nothing queued is lost.
+   */
+  rewrite(snapshot: () => readonly JournalRecord[]): Promise<void> {
+    return this.enqueue(undefined, snapshot, undefined);
+  }
+
+  private enqueue(
+    records: readonly JournalRecord[] | undefined,
+    rewrite: (() => readonly JournalRecord[]) | undefined,
+    afterSync: (() => void) | undefined,
+  ): Promise<void> {
+    if (!this.fh) return Promise.reject(new Error(`journal ${this.path} is closed`));
+    return new Promise((resolve, reject) => {
+      this.queue.push({ records, rewrite, afterSync, resolve, reject });
+      if (!this.draining) {
+        this.draining = true;
+        this.idle = this.drain();
+      }
+    });
+  }
+
+  private async drain(): Promise<void> {
+    // `draining` is cleared in the same synchronous step as the final empty-queue check.
+    while (this.queue.length > 0) {
+      const head = this.queue[0] as Op;
+      if (head.rewrite) {
+        this.queue.shift();
+        try {
+          await this.doRewrite(head.rewrite());
+          head.resolve();
+        } catch (err) {
+          head.reject(err as Error);
+        }
+        continue;
+      }
+      // Group every plain append queued up to the next rewrite into one write + one fsync.
+      const group: Op[] = [];
+      while (this.queue.length > 0 && !(this.queue[0] as Op).rewrite) group.push(this.queue.shift() as Op);
+      const text = group.flatMap((op) => (op.records ?? []).map(encodeRecord)).join('');
+      try {
+        await this.writeAll(Buffer.from(text, 'utf8'));
+        for (const op of group) op.afterSync?.();
+        for (const op of group) op.resolve();
+      } catch (err) {
+        for (const op of group) op.reject(err as Error);
+      }
+    }
+    this.draining = false;
+  }
+
+  private async writeAll(buf: Buffer): Promise<void> {
+    const fh = this.fh;
+    if (!fh) throw new Error(`journal ${this.path} is closed`);
+    const before = this.size;
+    try {
+      let off = 0;
+      while (off < buf.length) {
+        const { bytesWritten } = await fh.write(buf, off, buf.length - off);
+        off += bytesWritten;
+      }
+      await fh.datasync();
+      this.fsyncs++;
+      this.size = before + buf.length;
+    } catch (err) {
+      // A half-written group (ENOSPC, EIO) must not stay in front of later records: cut it off.
+      await fh.truncate(before).catch(() => undefined);
+      throw err;
+    }
+  }
+
+  private async doRewrite(records: readonly JournalRecord[]): Promise<void> {
+    const tmp = `${this.path}.tmp`;
+    const text = records.map(encodeRecord).join('');
+    const out = await open(tmp, constants.O_WRONLY | constants.O_CREAT | constants.O_TRUNC, 0o600);
+    try {
+      await out.writeFile(text, 'utf8');
+      await out.sync();
+    } finally {
+      await out.close();
+    }
+    try {
+      await rename(tmp, this.path);
+    } catch (err) {
+      await rm(tmp, { force: true });
+      throw err;
+    }
+    await fsyncDir(dirname(this.path));
+    const old = this.fh;
+    this.fh = await open(this.path, constants.O_RDWR | constants.O_APPEND);
+    this.size = Buffer.byteLength(text);
+    this.fsyncs++;
+    await old?.close();
+  }
+
+  /** Waits for queued writes, then closes. Idempotent. */
+  async close(): Promise<void> {
+    while (this.draining) await this.idle.catch(() => undefined);
+    const fh = this.fh;
+    this.fh = undefined;
+    await fh?.close();
+  }
+}

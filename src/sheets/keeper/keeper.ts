@@ -1,0 +1,234 @@
+// The keeper: the one-per-host owner of everything between the workers and the Sheets backend
+// (host-wide cache with single-flight and stale-while-revalidate, the quota buckets, the durable
+// write journal and its flusher), serving the workers on a local socket.
+
+import { mkdir } from 'node:fs/promises';
+import type { Settings } from '../../config/schema.js';
+import type { Logger } from '../../log/logger.js';
+import type { SheetsBackend } from '../backend.js';
+import { ChangeFeed, type WatchAnswer } from './change-feed.js';
+import { systemClock, type Clock } from './clock.js';
+import { Flusher } from './flusher.js';
+import { Journal, sheetKey, type Receipt } from './journal.js';
+import { acquireKeeperLock, type KeeperLock } from './lock.js';
+import { mergePending } from './merge.js';
+import { pacer, type BeforeAttempt } from './pacing.js';
+import type { WireRead } from './protocol.js';
+import { QuotaBucket } from './quota.js';
+import { ReadTier, type TierRead } from './read-tier.js';
+import { KeeperServer } from './server.js';
+import { dataDirOf } from './socket-path.js';
+import { UpstreamMeter } from './upstream-meter.js';
+
+export type KeeperSettings = Pick<
+  Settings,
+  | 'CORRAL_DATA_DIR'
+  | 'SHEET_CACHE_TTL'
+  | 'SHEET_CACHE_MAX_STALE'
+  | 'SHEETS_READS_PER_MINUTE'
+  | 'SHEETS_WRITES_PER_MINUTE'
+  | 'SHEETS_FLUSH_INTERVAL_MS'
+  | 'CORRAL_L1_CACHE_MB'
+>;
+
+export interface KeeperOptions {
+  readonly settings: KeeperSettings;
+  readonly logger: Logger;
+  /**
+   * Opens the backend with the quota hook to run before every upstream attempt (Google's client
+   * takes it as `beforeAttempt`; other backends are wrapped with `paced()`). The keeper owns and
+   * closes the backend.
+   */
+  readonly openBackend: (beforeAttempt: BeforeAttempt) => Promise<SheetsBackend>;
+  /** Where to listen; undefined = no server (in-process use by tests). */
+  readonly socketPath: string | undefined;
+  readonly clock?: Clock;
+  /** Waiters allowed in the read quota queue (default: one minute of quota). */
+  readonly readQueueMax?: number;
+  /** How long to wait for a previous keeper to release the data dir. */
+  readonly lockWaitMs?: number;
+  readonly unsureDelayMs?: number;
+}
+
+export interface KeeperRead extends WireRead {
+  readonly via: TierRead['via'];
+}
+
+export class Keeper {
+  backend!: SheetsBackend;
+  private readonly feed = new ChangeFeed();
+  private readonly meter: UpstreamMeter;
+  private readonly readQuota: QuotaBucket;
+  private readonly writeQuota: QuotaBucket;
+  private tier!: ReadTier;
+  private server: KeeperServer | undefined;
+  private flusher!: Flusher;
+  private journal!: Journal;
+  private lock: KeeperLock | undefined;
+  private closed: Promise<void> | undefined;
+
+  private constructor(private readonly o: KeeperOptions) {
+    const s = o.settings;
+    const clock = o.clock ?? systemClock;
+    this.meter = new UpstreamMeter(clock);
+    this.readQuota = new QuotaBucket({ name: 'sheets reads', perMinute: s.SHEETS_READS_PER_MINUTE, maxQueue: o.readQueueMax ?? s.SHEETS_READS_PER_MINUTE, clock });
+    // The flusher is the only writer and waits for one token at a time: a small queue is enough.
+    this.writeQuota = new QuotaBucket({ name: 'sheets writes', perMinute: s.SHEETS_WRITES_PER_MINUTE, maxQueue: 16, clock });
+  }
+
+  private startTier(): void {
+    const s = this.o.settings;
+    this.tier = new ReadTier({
+      backend: this.backend,
+      logger: this.o.logger,
+      ttlMs: s.SHEET_CACHE_TTL * 1000,
+      maxStaleMs: s.SHEET_CACHE_MAX_STALE * 1000,
+      // The host tier holds what every worker's L1 holds, and then some.
+      maxBytes: s.CORRAL_L1_CACHE_MB * 4 * 1024 * 1024,
+      ...(this.o.clock ? { clock: this.o.clock } : {}),
+      onChange: (range) => this.feed.publish(sheetKey(range)),
+    });
+  }
+
+  /** Takes the data dir lock, replays the journal, starts the flusher and (optionally) the server. */
+  static async start(o: KeeperOptions): Promise<Keeper> {
+    const k = new Keeper(o);
+    const s = o.settings;
+    const dataDir = dataDirOf(s);
+    await mkdir(dataDir, { recursive: true });
+    k.lock = await acquireKeeperLock(dataDir, o.lockWaitMs ?? 15_000, (pid) =>
+      o.logger.info({ pid }, 'keeper: waiting for the previous keeper to release the data dir'),
+    );
+    try {
+      k.backend = await o.openBackend(pacer(k.readQuota, k.writeQuota, k.meter));
+      k.startTier();
+      const { journal, replayed } = await Journal.open({ dir: dataDir, ...(o.clock ? { clock: o.clock } : {}), ...(o.unsureDelayMs !== undefined ? { unsureDelayMs: o.unsureDelayMs } : {}) });
+      k.journal = journal;
+      journal.onChange((sheet) => k.feed.publish(sheet));
+      if (replayed.pending + replayed.unsure > 0 || replayed.truncatedBytes > 0) {
+        o.logger.info({ journal: journal.path, ...replayed }, 'keeper: replaying the write journal (unsure entries are read back before any resend)');
+      }
+      k.flusher = new Flusher({
+        journal,
+        backend: k.backend,
+        writeQuota: k.writeQuota,
+        readQuota: k.readQuota,
+        logger: o.logger,
+        intervalMs: s.SHEETS_FLUSH_INTERVAL_MS,
+        ...(o.clock ? { clock: o.clock } : {}),
+        ...(o.unsureDelayMs !== undefined ? { unsureDelayMs: o.unsureDelayMs } : {}),
+      });
+      if (o.socketPath) {
+        k.server = new KeeperServer(
+          o.socketPath,
+          {
+            read: async (range) => JSON.stringify(await k.read(range)),
+            append: (range, rows) => k.append(range, rows),
+            watch: (since, epoch, timeoutMs) => k.watch(since, epoch, timeoutMs),
+            figures: () => k.figures(),
+          },
+          o.logger,
+        );
+        await k.server.listen();
+      }
+      k.flusher.start();
+      return k;
+    } catch (err) {
+      await k.close();
+      throw err;
+    }
+  }
+
+  /** A cached read with this host's journaled rows for the tab merged in. */
+  async read(range: string): Promise<KeeperRead> {
+    const r = await this.tier.get(range);
+    const v = r.value;
+    let sheet: string;
+    try {
+      sheet = sheetKey(range);
+    } catch {
+      sheet = range;
+    }
+    const merged = mergePending(range, v.values, this.journal.rowsFor(sheet, v.fetchStartedAt));
+    return {
+      range,
+      values: merged.values,
+      fetchedAt: v.fetchedAt,
+      expiresAt: v.expiresAt,
+      stale: r.stale,
+      staleSeconds: r.staleSeconds,
+      pendingRows: merged.added,
+      backend: this.backend.kind,
+      via: r.via,
+    };
+  }
+
+  append(range: string, rows: unknown): Promise<Receipt> {
+    return this.journal.add(range, rows);
+  }
+
+  watch(since: number, epoch: string | undefined, timeoutMs: number): Promise<WatchAnswer> {
+    return this.feed.wait(since, epoch, timeoutMs);
+  }
+
+  /** One flush pass now (tests; the timer does this every SHEETS_FLUSH_INTERVAL_MS). */
+  flush(): ReturnType<Flusher['flushOnce']> {
+    return this.flusher.flushOnce({ wait: true });
+  }
+
+  /** The `extra` figures of the keeper's heartbeat. */
+  figures(): Record<string, number | string | boolean | null> {
+    return {
+      backend: this.backend.kind,
+      ...this.tier.figures(),
+      ...this.flusher.figures(),
+      upstreamCallsPerMinute: this.meter.perMinute('read') + this.meter.perMinute('write'),
+      upstreamReadsPerMinute: this.meter.perMinute('read'),
+      upstreamWritesPerMinute: this.meter.perMinute('write'),
+      readTokensLeft: this.readQuota.tokensLeft(),
+      writeTokensLeft: this.writeQuota.tokensLeft(),
+      readQueue: this.readQuota.queued(),
+      journalBacklogRows: this.journal.backlogRows(),
+      journalBytes: this.journal.fileBytes(),
+      journalFsyncs: this.journal.fsyncs(),
+      keeperRequests: this.server?.stats().requests ?? 0,
+    };
+  }
+
+  connections(): Promise<number> {
+    return this.server?.connections() ?? Promise.resolve(0);
+  }
+
+  requestStats(): { requests: number; errors: number } {
+    return this.server?.stats() ?? { requests: 0, errors: 0 };
+  }
+
+  /**
+   * Drain: stop accepting workers, flush the journal as far as the write quota allows before
+   * `deadline`, then close. Returns the rows left in the journal for the next start.
+   */
+  async drain(deadline: number): Promise<number> {
+    this.server?.stopAccepting();
+    this.feed.close();
+    this.flusher.stop();
+    const left = await this.flusher.drain(deadline);
+    await this.close();
+    return left;
+  }
+
+  /** Idempotent: aborts upstream calls in flight (appends in flight become unsure), closes files. */
+  close(): Promise<void> {
+    this.closed ??= (async () => {
+      this.feed.close();
+      this.flusher?.close();
+      this.tier?.close();
+      this.readQuota.close();
+      this.writeQuota.close();
+      await this.server?.close();
+      await this.journal?.close();
+      await this.backend?.close().catch(() => undefined);
+      await this.lock?.release();
+    })();
+    return this.closed;
+  }
+}

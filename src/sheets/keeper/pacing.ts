@@ -1,0 +1,38 @@
+// Every call that reaches the Sheets API pays one token of the host-wide quota first, retries
+// included. The Google backend takes this as its `beforeAttempt` hook (it runs before each HTTP
+// attempt); backends without such a hook (the offline sheet, test fakes) are wrapped by `paced()`,
+// one token per call.
+
+import type { SheetsBackend } from '../backend.js';
+import type { QuotaBucket } from './quota.js';
+import type { UpstreamMeter } from './upstream-meter.js';
+
+export type BeforeAttempt = (info: { readonly kind: 'read' | 'write' }, signal?: AbortSignal) => Promise<void>;
+
+export function pacer(readQuota: QuotaBucket, writeQuota: QuotaBucket, meter: UpstreamMeter): BeforeAttempt {
+  return async (info, signal) => {
+    await (info.kind === 'write' ? writeQuota : readQuota).acquire(signal);
+    meter.record(info.kind);
+  };
+}
+
+/** Wraps a backend that does not pace itself. */
+export function paced(backend: SheetsBackend, before: BeforeAttempt): SheetsBackend {
+  return {
+    kind: backend.kind,
+    description: backend.description,
+    async getValues(range, signal) {
+      await before({ kind: 'read' }, signal);
+      return backend.getValues(range, signal);
+    },
+    async batchGetValues(ranges, signal) {
+      await before({ kind: 'read' }, signal);
+      return backend.batchGetValues(ranges, signal);
+    },
+    async appendValues(range, rows, signal) {
+      await before({ kind: 'write' }, signal);
+      return backend.appendValues(range, rows, signal);
+    },
+    close: () => backend.close(),
+  };
+}

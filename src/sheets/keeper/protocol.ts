@@ -1,0 +1,35 @@
+// What travels between a worker's client and the keeper over the local socket (HTTP + JSON).
+//   GET  /read?range=R          → WireRead
+//   POST /append {range, rows}  → WireReceipt, only after the rows are fsynced in the journal
+//   GET  /watch?since=V&epoch=E → WatchAnswer (long poll: answered when a tab changes)
+//   GET  /figures               → the keeper's figures (debugging)
+// Errors answer a non-2xx status with WireError; `code` is one of src/errors.ts.
+
+export interface WireRead {
+  readonly range: string;
+  readonly values: readonly (readonly string[])[];
+  readonly fetchedAt: number;
+  /** When the keeper's copy stops being fresh; the worker's L1 keeps it until then. */
+  readonly expiresAt: number;
+  readonly stale: boolean;
+  readonly staleSeconds: number;
+  readonly pendingRows: number;
+  readonly backend: 'google' | 'offline';
+}
+
+export interface WireReceipt {
+  readonly id: string;
+  readonly rows: number;
+  readonly duplicates: number;
+}
+
+export interface WireError {
+  readonly code: string;
+  readonly message: string;
+}
+
+/** Long polls are answered empty after this long, so dead peers are noticed. */
+export const WATCH_TIMEOUT_MS = 25_000;
+
+/** Largest append body the keeper accepts. */
+export const MAX_APPEND_BYTES = 8 * 1024 * 1024;

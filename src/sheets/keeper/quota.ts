@@ -1,0 +1,158 @@
+// The host-wide quota bucket. Google counts requests per minute per project; a classic refilling
+// token bucket (capacity N, N/60 tokens a second) lets 2N calls through in some 60 s windows, which
+// is exactly how the old setup drew 429s. Here each token comes back 60 s after it was spent
+// (a sliding-window log), so NO 60 s window ever holds more than N grants, whatever the callers do.
+// Callers that find no token wait in a bounded FIFO queue; a full queue fails fast with
+// CORRAL_ERR_QUEUE_FULL instead of piling up work that would time out anyway.
+
+import { CorralError } from '../../errors.js';
+import { systemClock, type Clock } from './clock.js';
+
+export const QUOTA_WINDOW_MS = 60_000;
+
+export interface QuotaOptions {
+  readonly name: string;
+  readonly perMinute: number;
+  /** Waiters beyond this are refused (CORRAL_ERR_QUEUE_FULL). */
+  readonly maxQueue: number;
+  readonly clock?: Clock;
+}
+
+interface Waiter {
+  resolve: () => void;
+  reject: (err: Error) => void;
+  signal: AbortSignal | undefined;
+  onAbort: (() => void) | undefined;
+}
+
+export class QuotaBucket {
+  readonly name: string;
+  readonly perMinute: number;
+  readonly maxQueue: number;
+  private readonly clock: Clock;
+  /** Times of grants, oldest first; entries before `head` have left the window. */
+  private grants: number[] = [];
+  private head = 0;
+  private readonly waiters: Waiter[] = [];
+  private timer: unknown;
+  private closed = false;
+  private granted = 0;
+  private refused = 0;
+
+  constructor(options: QuotaOptions) {
+    this.name = options.name;
+    this.perMinute = options.perMinute;
+    this.maxQueue = options.maxQueue;
+    this.clock = options.clock ?? systemClock;
+  }
+
+  private prune(now: number): void {
+    while (this.head < this.grants.length && (this.grants[this.head] ?? 0) <= now - QUOTA_WINDOW_MS) this.head++;
+    // Compact now and then instead of shift()ing: O(1) amortised even at 100k/min.
+    if (this.head > 1024 && this.head * 2 > this.grants.length) {
+      this.grants = this.grants.slice(this.head);
+      this.head = 0;
+    }
+  }
+
+  /** Grants inside the current window. */
+  private inWindow(): number {
+    return this.grants.length - this.head;
+  }
+
+  /** Tokens available right now. */
+  tokensLeft(): number {
+    this.prune(this.clock.now());
+    return Math.max(0, this.perMinute - this.inWindow());
+  }
+
+  queued(): number {
+    return this.waiters.length;
+  }
+
+  /** Grants handed out since start (for figures and tests). */
+  stats(): { granted: number; refused: number; queued: number; tokensLeft: number } {
+    return { granted: this.granted, refused: this.refused, queued: this.waiters.length, tokensLeft: this.tokensLeft() };
+  }
+
+  private take(now: number): void {
+    this.grants.push(now);
+    this.granted++;
+  }
+
+  /** Takes a token if one is free now, without queueing. */
+  tryAcquire(): boolean {
+    if (this.closed || this.waiters.length > 0) return false;
+    const now = this.clock.now();
+    this.prune(now);
+    if (this.inWindow() >= this.perMinute) return false;
+    this.take(now);
+    return true;
+  }
+
+  /** Resolves when a token is granted; queues (FIFO, bounded) while none is free. */
+  acquire(signal?: AbortSignal): Promise<void> {
+    if (this.closed) return Promise.reject(new CorralError('CORRAL_ERR_QUEUE_FULL', `${this.name} quota bucket is closed`));
+    if (signal?.aborted) return Promise.reject(signal.reason instanceof Error ? signal.reason : new Error('aborted'));
+    if (this.tryAcquire()) return Promise.resolve();
+    if (this.waiters.length >= this.maxQueue) {
+      this.refused++;
+      return Promise.reject(
+        new CorralError(
+          'CORRAL_ERR_QUEUE_FULL',
+          `${this.name} queue is full (${this.maxQueue} waiting for the ${this.perMinute}/min quota)`,
+        ),
+      );
+    }
+    return new Promise<void>((resolve, reject) => {
+      const waiter: Waiter = { resolve, reject, signal, onAbort: undefined };
+      if (signal) {
+        waiter.onAbort = () => {
+          const i = this.waiters.indexOf(waiter);
+          if (i >= 0) this.waiters.splice(i, 1);
+          reject(signal.reason instanceof Error ? signal.reason : new Error('aborted'));
+        };
+        signal.addEventListener('abort', waiter.onAbort, { once: true });
+      }
+      this.waiters.push(waiter);
+      this.schedule();
+    });
+  }
+
+  private schedule(): void {
+    if (this.timer !== undefined || this.waiters.length === 0) return;
+    const now = this.clock.now();
+    this.prune(now);
+    // The waiter at the head can go when the grant perMinute places back leaves the window.
+    const blocking = this.grants[this.grants.length - this.perMinute];
+    const wait = this.inWindow() < this.perMinute || blocking === undefined ? 0 : blocking + QUOTA_WINDOW_MS - now;
+    this.timer = this.clock.setTimeout(() => {
+      this.timer = undefined;
+      this.release();
+    }, Math.max(0, wait));
+  }
+
+  private release(): void {
+    const now = this.clock.now();
+    this.prune(now);
+    while (this.waiters.length > 0 && this.inWindow() < this.perMinute) {
+      const w = this.waiters.shift() as Waiter;
+      if (w.signal && w.onAbort) w.signal.removeEventListener('abort', w.onAbort);
+      this.take(now);
+      w.resolve();
+    }
+    this.schedule();
+  }
+
+  /** Refuses everything still waiting; used on drain. Idempotent. */
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    if (this.timer !== undefined) this.clock.clearTimeout(this.timer);
+    this.timer = undefined;
+    for (const w of this.waiters.splice(0)) {
+      if (w.signal && w.onAbort) w.signal.removeEventListener('abort', w.onAbort);
+      w.reject(new CorralError('CORRAL_ERR_QUEUE_FULL', `${this.name} quota bucket closed while waiting`));
+    }
+  }
+}

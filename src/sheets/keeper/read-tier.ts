@@ -1,0 +1,200 @@
+// The host-wide cache tier (L2). Per range:
+//   fresh (age < TTL)                       → answer from memory;
+//   expired but within SHEET_CACHE_MAX_STALE → answer the stale value at once and start ONE
+//                                             background refresh (stale-while-revalidate); while
+//                                             Google fails, keep answering it (stale-if-error);
+//   absent, or staler than that             → wait for the refresh, shared by every caller
+//                                             (single-flight: one upstream call for all waiters).
+// A value expires TTL after its fetch COMPLETED, so two upstream reads of one range are always at
+// least a TTL apart: one call per range per TTL for the whole host. Failed refreshes are retried
+// no sooner than a backoff, so a failing Google is not hammered by every request.
+
+import { LRUCache } from 'lru-cache';
+import { describeError } from '../../errors.js';
+import type { Logger } from '../../log/logger.js';
+import type { SheetsBackend } from '../backend.js';
+import { backoffMs } from './backoff.js';
+import { systemClock, type Clock } from './clock.js';
+
+export interface CachedValue {
+  readonly range: string;
+  readonly values: readonly (readonly string[])[];
+  /** `values` as JSON, computed once per fetch (the keeper's answers reuse it). */
+  readonly json: string;
+  readonly fetchStartedAt: number;
+  readonly fetchedAt: number;
+  readonly expiresAt: number;
+}
+
+export interface TierRead {
+  readonly value: CachedValue;
+  readonly stale: boolean;
+  readonly staleSeconds: number;
+  /** How the answer was obtained. */
+  readonly via: 'fresh' | 'stale' | 'miss';
+}
+
+interface RangeState {
+  value: CachedValue | undefined;
+  inflight: Promise<CachedValue> | undefined;
+  failures: number;
+  failingSince: number | undefined;
+  nextRetryAt: number;
+  warned: boolean;
+  lastError: unknown;
+  lastServedAt: number;
+  lastServedStale: number;
+}
+
+export interface ReadTierOptions {
+  /** Paced by the host-wide read quota (see pacing.ts). */
+  readonly backend: SheetsBackend;
+  readonly logger: Logger;
+  readonly ttlMs: number;
+  readonly maxStaleMs: number;
+  /** Upper bound on memory held by cached values. */
+  readonly maxBytes: number;
+  readonly clock?: Clock;
+  /** Called when a range's upstream value changed (push invalidation of the L1s). */
+  readonly onChange?: (range: string) => void;
+}
+
+export class ReadTier {
+  private readonly states: LRUCache<string, RangeState>;
+  private readonly clock: Clock;
+  private readonly abort = new AbortController();
+  private counts = { fresh: 0, stale: 0, miss: 0, upstream: 0, upstreamErrors: 0 };
+
+  constructor(private readonly o: ReadTierOptions) {
+    this.clock = o.clock ?? systemClock;
+    this.states = new LRUCache<string, RangeState>({
+      maxSize: o.maxBytes,
+      sizeCalculation: (st) => Math.max(1, (st.value?.json.length ?? 0) * 2 + (st.value?.range.length ?? 0)),
+    });
+  }
+
+  private state(range: string): RangeState {
+    let st = this.states.get(range);
+    if (!st) {
+      st = { value: undefined, inflight: undefined, failures: 0, failingSince: undefined, nextRetryAt: 0, warned: false, lastError: undefined, lastServedAt: 0, lastServedStale: 0 };
+      this.states.set(range, st);
+    }
+    return st;
+  }
+
+  async get(range: string): Promise<TierRead> {
+    const st = this.state(range);
+    const now = this.clock.now();
+    const v = st.value;
+    if (v && now < v.expiresAt) {
+      this.counts.fresh++;
+      return this.served(st, v, now, 'fresh');
+    }
+    if (v && now - v.expiresAt <= this.o.maxStaleMs) {
+      if (!st.inflight && now >= st.nextRetryAt) this.refresh(range, st).catch(() => undefined);
+      this.counts.stale++;
+      return this.served(st, v, now, 'stale');
+    }
+    this.counts.miss++;
+    // A range that just failed is not fetched again for every caller: they get the same error
+    // until the backoff passed (no stampede on a failing Google).
+    if (!st.inflight && st.failingSince !== undefined && now < st.nextRetryAt) throw st.lastError;
+    const fetched = await (st.inflight ?? this.refresh(range, st));
+    return this.served(st, fetched, this.clock.now(), 'miss');
+  }
+
+  private served(st: RangeState, v: CachedValue, now: number, via: TierRead['via']): TierRead {
+    const staleMs = Math.max(0, now - v.expiresAt);
+    st.lastServedAt = now;
+    st.lastServedStale = staleMs / 1000;
+    return { value: v, stale: now >= v.expiresAt, staleSeconds: Math.floor(staleMs / 1000), via };
+  }
+
+  /** One upstream fetch for the range; every concurrent caller shares it. */
+  private refresh(range: string, st: RangeState): Promise<CachedValue> {
+    const p = this.fetch(range, st).finally(() => {
+      st.inflight = undefined;
+    });
+    st.inflight = p;
+    return p;
+  }
+
+  private async fetch(range: string, st: RangeState): Promise<CachedValue> {
+    try {
+      const started = this.clock.now();
+      this.counts.upstream++;
+      const vr = await this.o.backend.getValues(range, this.abort.signal);
+      const done = this.clock.now();
+      const values = (vr.values ?? []).map((row) => row.map((c) => (typeof c === 'string' ? c : String(c ?? ''))));
+      const json = JSON.stringify(values);
+      const changed = st.value?.json !== json;
+      const value: CachedValue = { range, values, json, fetchStartedAt: started, fetchedAt: done, expiresAt: done + this.o.ttlMs };
+      st.value = value;
+      if (st.failingSince !== undefined) {
+        this.o.logger.info(
+          { range, failedForSeconds: Math.round((done - st.failingSince) / 1000), failures: st.failures },
+          'sheets: range refreshed again after upstream failures',
+        );
+      }
+      st.failures = 0;
+      st.failingSince = undefined;
+      st.warned = false;
+      st.lastError = undefined;
+      st.nextRetryAt = 0;
+      // Re-set so the LRU accounts for the new size.
+      this.states.set(range, st);
+      if (changed) this.o.onChange?.(range);
+      return value;
+    } catch (err) {
+      this.onFailure(range, st, err);
+      throw err;
+    }
+  }
+
+  private onFailure(range: string, st: RangeState, err: unknown): void {
+    const now = this.clock.now();
+    this.counts.upstreamErrors++;
+    st.failures++;
+    st.failingSince ??= now;
+    st.lastError = err;
+    st.nextRetryAt = now + Math.min(this.o.ttlMs, backoffMs(st.failures));
+    if (st.warned || this.abort.signal.aborted) return;
+    // Once per range per failure episode, not per request.
+    st.warned = true;
+    const v = st.value;
+    const stale = v ? Math.max(0, Math.round((now - v.expiresAt) / 1000)) : null;
+    this.o.logger.warn(
+      { range, err: describeError(err), staleSeconds: stale, maxStaleSeconds: this.o.maxStaleMs / 1000 },
+      v && now - v.expiresAt <= this.o.maxStaleMs
+        ? 'sheets: upstream read failed; serving the last good value until it recovers or passes SHEET_CACHE_MAX_STALE'
+        : 'sheets: upstream read failed and no usable cached value exists; reads of this range fail',
+    );
+  }
+
+  /** Entries currently cached and the worst staleness served in the last minute. */
+  figures(): Record<string, number> {
+    const now = this.clock.now();
+    let maxStale = 0;
+    let failing = 0;
+    for (const st of this.states.values()) {
+      if (st.lastServedAt > now - 60_000) maxStale = Math.max(maxStale, st.lastServedStale);
+      if (st.failingSince !== undefined) failing++;
+    }
+    return {
+      cacheHits: this.counts.fresh + this.counts.stale,
+      cacheFreshHits: this.counts.fresh,
+      cacheStaleHits: this.counts.stale,
+      cacheMisses: this.counts.miss,
+      upstreamReads: this.counts.upstream,
+      upstreamReadErrors: this.counts.upstreamErrors,
+      rangesCached: this.states.size,
+      rangesFailing: failing,
+      maxStaleSeconds: Math.round(maxStale),
+    };
+  }
+
+  /** Aborts in-flight fetches; idempotent. */
+  close(): void {
+    this.abort.abort(new Error('keeper closing'));
+  }
+}

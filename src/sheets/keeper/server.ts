@@ -1,0 +1,160 @@
+// The keeper's local endpoint: HTTP/1.1 over a unix socket, so workers reuse keep-alive
+// connections (undici Pool) and nothing is reachable from the network.
+
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { chmod, unlink } from 'node:fs/promises';
+import { CorralError, describeError } from '../../errors.js';
+import type { Logger } from '../../log/logger.js';
+import type { WatchAnswer } from './change-feed.js';
+import { MAX_APPEND_BYTES, WATCH_TIMEOUT_MS, type WireError } from './protocol.js';
+
+export interface KeeperHandlers {
+  /** The answer body as JSON text (cached values are serialised once, not per request). */
+  read(range: string): Promise<string>;
+  append(range: string, rows: unknown): Promise<object>;
+  watch(since: number, epoch: string | undefined, timeoutMs: number): Promise<WatchAnswer>;
+  figures(): object;
+}
+
+const STATUS: Record<string, number> = {
+  CORRAL_ERR_APPEND_INVALID: 400,
+  CORRAL_ERR_SHEETS_BAD_RANGE: 400,
+  CORRAL_ERR_SHEETS_NOT_FOUND: 404,
+  CORRAL_ERR_SHEETS_FORBIDDEN: 403,
+  CORRAL_ERR_QUEUE_FULL: 503,
+  CORRAL_ERR_KEEPER_UNAVAILABLE: 503,
+  CORRAL_ERR_JOURNAL: 507,
+};
+
+function send(res: ServerResponse, status: number, body: string): void {
+  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) });
+  res.end(body);
+}
+
+function sendError(res: ServerResponse, err: unknown): void {
+  const d = describeError(err);
+  const code = d.code ?? 'CORRAL_ERR_SHEETS_UPSTREAM';
+  const body: WireError = { code, message: d.message };
+  send(res, STATUS[code] ?? 502, JSON.stringify(body));
+}
+
+function readBody(req: IncomingMessage): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    req.on('data', (c: Buffer) => {
+      size += c.length;
+      if (size > MAX_APPEND_BYTES) {
+        reject(new CorralError('CORRAL_ERR_APPEND_INVALID', `append body larger than ${MAX_APPEND_BYTES} bytes`));
+        req.destroy();
+        return;
+      }
+      chunks.push(c);
+    });
+    req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
+    req.on('error', reject);
+  });
+}
+
+export class KeeperServer {
+  private readonly server: Server;
+  private closing = false;
+  private requests = 0;
+  private errors = 0;
+
+  constructor(
+    private readonly socketPath: string,
+    private readonly h: KeeperHandlers,
+    private readonly logger: Logger,
+  ) {
+    this.server = createServer((req, res) => {
+      this.handle(req, res).catch((err) => {
+        this.logger.error({ err: describeError(err) }, 'keeper: request handler failed');
+        if (!res.headersSent) sendError(res, err);
+      });
+    });
+    // Workers hold keep-alive connections for their whole life; keep them longer than undici's 4 s.
+    this.server.keepAliveTimeout = 65_000;
+    this.server.requestTimeout = 0;
+    this.server.headersTimeout = 60_000;
+  }
+
+  /** Binds the socket; a stale socket file from a dead keeper is removed first (the lock says it is dead). */
+  async listen(): Promise<void> {
+    await unlink(this.socketPath).catch((err: NodeJS.ErrnoException) => {
+      if (err.code !== 'ENOENT') throw err;
+    });
+    await new Promise<void>((resolve, reject) => {
+      this.server.once('error', reject);
+      this.server.listen(this.socketPath, () => {
+        this.server.off('error', reject);
+        resolve();
+      });
+    });
+    // Only this user's processes may talk to the keeper.
+    await chmod(this.socketPath, 0o600);
+  }
+
+  private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    this.requests++;
+    const url = new URL(req.url ?? '/', 'http://keeper');
+    try {
+      if (req.method === 'GET' && url.pathname === '/read') {
+        const range = url.searchParams.get('range');
+        if (!range) throw new CorralError('CORRAL_ERR_SHEETS_BAD_RANGE', 'missing ?range=');
+        send(res, 200, await this.h.read(range));
+        return;
+      }
+      if (req.method === 'POST' && url.pathname === '/append') {
+        if (this.closing) throw new CorralError('CORRAL_ERR_KEEPER_UNAVAILABLE', 'the keeper is draining');
+        let body: { range?: unknown; rows?: unknown };
+        try {
+          body = JSON.parse(await readBody(req)) as { range?: unknown; rows?: unknown };
+        } catch (err) {
+          if (err instanceof CorralError) throw err;
+          throw new CorralError('CORRAL_ERR_APPEND_INVALID', 'append body is not JSON', { cause: err });
+        }
+        if (typeof body.range !== 'string' || body.range === '') throw new CorralError('CORRAL_ERR_APPEND_INVALID', 'append needs a range');
+        send(res, 200, JSON.stringify(await this.h.append(body.range, body.rows)));
+        return;
+      }
+      if (req.method === 'GET' && url.pathname === '/watch') {
+        const since = Number(url.searchParams.get('since') ?? '0');
+        const epoch = url.searchParams.get('epoch') || undefined;
+        const answer = await this.h.watch(Number.isFinite(since) ? since : 0, epoch, this.closing ? 0 : WATCH_TIMEOUT_MS);
+        send(res, 200, JSON.stringify(answer));
+        return;
+      }
+      if (req.method === 'GET' && url.pathname === '/figures') {
+        send(res, 200, JSON.stringify(this.h.figures()));
+        return;
+      }
+      send(res, 404, JSON.stringify({ code: 'CORRAL_ERR_USAGE', message: `no route ${req.method} ${url.pathname}` }));
+    } catch (err) {
+      this.errors++;
+      sendError(res, err);
+    }
+  }
+
+  stats(): { requests: number; errors: number } {
+    return { requests: this.requests, errors: this.errors };
+  }
+
+  connections(): Promise<number> {
+    return new Promise((resolve) => this.server.getConnections((_e, n) => resolve(n ?? 0)));
+  }
+
+  /** Stops accepting connections; existing ones keep working until close(). */
+  stopAccepting(): void {
+    if (this.closing) return;
+    this.closing = true;
+    this.server.close();
+  }
+
+  /** Closes everything and removes the socket file. Idempotent. */
+  async close(): Promise<void> {
+    this.stopAccepting();
+    this.server.closeAllConnections();
+    await unlink(this.socketPath).catch(() => undefined);
+  }
+}

@@ -1,0 +1,76 @@
+// A worker's own cache (L1), bounded by bytes (CORRAL_L1_CACHE_MB), in front of the keeper.
+//
+// How its staleness relates to the TTL: an entry is served from L1 until the keeper's copy
+// expires (`expiresAt` = upstream fetch + SHEET_CACHE_TTL), never longer, so L1 adds no staleness
+// of its own beyond the keeper's; a stale answer from the keeper (its refresh is running) is held
+// only STALE_HOLD_MS. The keeper also pushes invalidations (a tab got new rows or a new upstream
+// value) over the watch long-poll, which ends entries early. L1 never calls Google itself: every
+// miss goes to the keeper, whose single-flight makes the host's one upstream call per range per TTL.
+// Expired entries stay (LRU-bounded) as a last resort while the keeper is unreachable, within
+// SHEET_CACHE_MAX_STALE.
+
+import { LRUCache } from 'lru-cache';
+import { parseA1 } from './a1.js';
+import type { WireRead } from './keeper/protocol.js';
+
+/** How long a stale keeper answer is reused before asking again (its refresh is in flight). */
+export const STALE_HOLD_MS = 1000;
+
+export interface L1Entry {
+  readonly read: WireRead;
+  readonly sheet: string;
+  /** Served from L1 until then; 0 once invalidated. */
+  holdUntil: number;
+}
+
+function sheetOf(range: string): string {
+  try {
+    return parseA1(range).sheet ?? '';
+  } catch {
+    return range;
+  }
+}
+
+export class L1Cache {
+  private readonly lru: LRUCache<string, L1Entry>;
+
+  constructor(maxBytes: number) {
+    this.lru = new LRUCache<string, L1Entry>({
+      maxSize: maxBytes,
+      // Strings in V8 take ~1-2 bytes per char; the JSON length of the values is a fair measure.
+      sizeCalculation: (e) => Math.max(1, e.read.range.length + e.read.values.reduce((n, row) => n + row.reduce((m, c) => m + c.length + 4, 8), 64)),
+    });
+  }
+
+  /** The entry, fresh or not (callers decide); undefined when absent or evicted. */
+  peek(range: string): L1Entry | undefined {
+    return this.lru.get(range);
+  }
+
+  set(range: string, read: WireRead, now: number): L1Entry {
+    const entry: L1Entry = { read, sheet: sheetOf(range), holdUntil: read.expiresAt > now ? read.expiresAt : now + STALE_HOLD_MS };
+    this.lru.set(range, entry);
+    return entry;
+  }
+
+  /** Ends the hold of every entry of a tab (kept as a fallback). */
+  expireSheet(sheet: string): void {
+    for (const e of this.lru.values()) if (e.sheet === sheet) e.holdUntil = 0;
+  }
+
+  expireAll(): void {
+    for (const e of this.lru.values()) e.holdUntil = 0;
+  }
+
+  get size(): number {
+    return this.lru.size;
+  }
+
+  get bytes(): number {
+    return this.lru.calculatedSize;
+  }
+
+  clear(): void {
+    this.lru.clear();
+  }
+}

@@ -1,0 +1,169 @@
+// The offline default (no SHEET_ID): a local sheet of CSV files, one per tab, under
+// $CORRAL_DATA_DIR/sheet/, seeded from config/sample-sheet/ on first start. It answers in the
+// Sheets API's shapes (trailing empty cells and rows trimmed, no `values` key for an empty range,
+// the exact `updatedRange` of an append, Google's 400 for an unknown tab), so the keeper and the
+// app cannot tell it from Google. Appends rewrite the tab atomically (temp file, fsync, rename):
+// a crash leaves the old or the new tab, never a torn row the journal's read-back could misread.
+
+import { constants } from 'node:fs';
+import { copyFile, mkdir, open, readdir, readFile, rename, rm, stat } from 'node:fs/promises';
+import { fileURLToPath } from 'node:url';
+import { basename, join } from 'node:path';
+import type { Logger } from '../../log/logger.js';
+import { A1ParseError, formatA1, parseA1, type GridArea } from '../a1.js';
+import type { AppendResult, SheetsBackend, ValueRange } from '../backend.js';
+import { SheetsError } from '../errors.js';
+import { parseCsv, stringifyCsv } from './csv.js';
+
+/** config/sample-sheet/ of the installed package (dist/src/sheets/offline → package root). */
+export const SAMPLE_SHEET_DIR = fileURLToPath(new URL('../../../../config/sample-sheet/', import.meta.url));
+
+export interface OfflineOptions {
+  /** Directory holding the tabs (created and seeded when missing). */
+  readonly dir: string;
+  readonly sampleDir?: string;
+  readonly logger: Logger;
+}
+
+function badRange(range: string, detail: string): SheetsError {
+  return new SheetsError('CORRAL_ERR_SHEETS_BAD_RANGE', `Unable to parse range: ${range} (${detail})`, {
+    status: 400,
+    reason: 'INVALID_ARGUMENT',
+    applied: 'no',
+    retryable: false,
+  });
+}
+
+function trimRow(row: readonly string[]): string[] {
+  let end = row.length;
+  while (end > 0 && row[end - 1] === '') end--;
+  return row.slice(0, end);
+}
+
+async function fsyncPath(path: string, flags: number): Promise<void> {
+  const fh = await open(path, flags);
+  try {
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
+}
+
+/** Seeds `dir` from the sample sheet unless it already exists. Returns whether it copied. */
+export async function seedOfflineSheet(dir: string, sampleDir: string = SAMPLE_SHEET_DIR): Promise<boolean> {
+  try {
+    if ((await stat(dir)).isDirectory()) return false;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+  }
+  const tmp = `${dir}.seeding`;
+  await rm(tmp, { recursive: true, force: true });
+  await mkdir(tmp, { recursive: true });
+  for (const name of await readdir(sampleDir)) {
+    if (name.endsWith('.csv')) await copyFile(join(sampleDir, name), join(tmp, name));
+  }
+  // Whole or nothing: a crash mid-copy leaves no half-seeded sheet behind.
+  await rename(tmp, dir);
+  return true;
+}
+
+export class OfflineBackend implements SheetsBackend {
+  readonly kind = 'offline' as const;
+  readonly description: string;
+  /** Appends run one at a time: each rewrites a whole tab. */
+  private chain: Promise<unknown> = Promise.resolve();
+
+  constructor(private readonly dir: string) {
+    this.description = `offline sheet in ${dir}`;
+  }
+
+  private async tabs(): Promise<string[]> {
+    return (await readdir(this.dir)).filter((n) => n.endsWith('.csv')).map((n) => basename(n, '.csv')).sort();
+  }
+
+  private async resolve(range: string): Promise<{ sheet: string; area: GridArea | undefined }> {
+    let parsed;
+    try {
+      parsed = parseA1(range);
+    } catch (err) {
+      throw badRange(range, err instanceof A1ParseError ? err.message : String(err));
+    }
+    const tabs = await this.tabs();
+    const sheet = parsed.sheet ?? tabs[0];
+    if (sheet === undefined || !tabs.includes(sheet) || sheet.includes('/')) throw badRange(range, `no tab named ${JSON.stringify(sheet ?? '')}`);
+    return { sheet, area: parsed.area };
+  }
+
+  private async rows(sheet: string): Promise<string[][]> {
+    const rows = parseCsv(await readFile(join(this.dir, `${sheet}.csv`), 'utf8')).map(trimRow);
+    while (rows.length > 0 && (rows[rows.length - 1] as string[]).length === 0) rows.pop();
+    return rows;
+  }
+
+  async getValues(range: string): Promise<ValueRange> {
+    const { sheet, area } = await this.resolve(range);
+    const all = await this.rows(sheet);
+    const r0 = (area?.startRow ?? 1) - 1;
+    const r1 = area?.endRow ?? all.length;
+    const c0 = (area?.startCol ?? 1) - 1;
+    const c1 = area?.endCol;
+    const values = all.slice(r0, r1).map((row) => trimRow(row.slice(c0, c1)));
+    while (values.length > 0 && (values[values.length - 1] as string[]).length === 0) values.pop();
+    const width = Math.max(1, ...values.map((r) => r.length));
+    const echo = formatA1(sheet, {
+      startRow: r0 + 1,
+      startCol: c0 + 1,
+      endRow: area?.endRow ?? Math.max(r0 + 1, r0 + values.length),
+      endCol: c1 ?? c0 + width,
+    });
+    return values.length > 0 ? { range: echo, majorDimension: 'ROWS', values } : { range: echo, majorDimension: 'ROWS' };
+  }
+
+  async batchGetValues(ranges: readonly string[]): Promise<ValueRange[]> {
+    return Promise.all(ranges.map((r) => this.getValues(r)));
+  }
+
+  appendValues(range: string, rows: readonly (readonly string[])[]): Promise<AppendResult> {
+    const run = this.chain.then(() => this.doAppend(range, rows));
+    this.chain = run.catch(() => undefined);
+    return run;
+  }
+
+  private async doAppend(range: string, rows: readonly (readonly string[])[]): Promise<AppendResult> {
+    const { sheet, area } = await this.resolve(range);
+    const existing = await this.rows(sheet);
+    const col = (area?.startCol ?? 1) - 1;
+    const added = rows.map((r) => [...(Array(col).fill('') as string[]), ...r.map(String)]);
+    const path = join(this.dir, `${sheet}.csv`);
+    const tmp = `${path}.tmp`;
+    const fh = await open(tmp, constants.O_WRONLY | constants.O_CREAT | constants.O_TRUNC, 0o644);
+    try {
+      await fh.writeFile(stringifyCsv([...existing, ...added]), 'utf8');
+      await fh.sync();
+    } finally {
+      await fh.close();
+    }
+    await rename(tmp, path);
+    await fsyncPath(this.dir, constants.O_RDONLY);
+    const width = Math.max(1, ...rows.map((r) => r.length));
+    return {
+      updatedRange: formatA1(sheet, { startRow: existing.length + 1, endRow: existing.length + rows.length, startCol: col + 1, endCol: col + width }),
+      updatedRows: rows.length,
+    };
+  }
+
+  async close(): Promise<void> {
+    await this.chain;
+  }
+}
+
+/** Seeds the data dir on first start and opens the offline sheet. */
+export async function createOfflineBackend(options: OfflineOptions): Promise<OfflineBackend> {
+  await mkdir(join(options.dir, '..'), { recursive: true });
+  if (await seedOfflineSheet(options.dir, options.sampleDir)) {
+    options.logger.info({ dir: options.dir, from: options.sampleDir ?? SAMPLE_SHEET_DIR }, 'sheets: offline sheet created from the sample sheet');
+  }
+  // Fail at boot, not on the first request, when the dir is unreadable.
+  await readdir(options.dir);
+  return new OfflineBackend(options.dir);
+}

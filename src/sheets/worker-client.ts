@@ -1,0 +1,194 @@
+// The SheetsClient a worker hands its app (ctx.sheets): a per-worker L1 cache (l1-cache.ts) in
+// front of the host's keeper, which owns the upstream calls, the quota and the write journal.
+// Concurrent misses of one range inside this worker make one keeper request; the keeper's own
+// single-flight makes them one upstream call across all workers.
+
+import type { Settings } from '../config/schema.js';
+import { describeError } from '../errors.js';
+import type { Logger } from '../log/logger.js';
+import { parseA1 } from './a1.js';
+import { KeeperLink } from './keeper-link.js';
+import type { WatchAnswer } from './keeper/change-feed.js';
+import type { WireRead, WireReceipt } from './keeper/protocol.js';
+import { dataDirOf, keeperSocketPath } from './keeper/socket-path.js';
+import { L1Cache, type L1Entry } from './l1-cache.js';
+import { toRecords } from './records.js';
+import type { AppendReceipt, SheetRead, SheetRecords, SheetsClient } from './types.js';
+
+export type WorkerSheetsSettings = Pick<Settings, 'SHEET_ID' | 'CORRAL_DATA_DIR' | 'CORRAL_L1_CACHE_MB' | 'SHEET_CACHE_MAX_STALE'>;
+
+export interface WorkerClientOptions {
+  /** Overrides the socket derived from CORRAL_DATA_DIR (tests). */
+  readonly socketPath?: string;
+  readonly retryDelayMs?: number;
+  /** Push invalidation from the keeper (default on). */
+  readonly watch?: boolean;
+  readonly now?: () => number;
+}
+
+/** Errors after which a stale L1 copy is better than no answer. */
+const FALL_BACK_ON: ReadonlySet<string> = new Set([
+  'CORRAL_ERR_KEEPER_UNAVAILABLE',
+  'CORRAL_ERR_QUEUE_FULL',
+  'CORRAL_ERR_SHEETS_UNAVAILABLE',
+  'CORRAL_ERR_SHEETS_TIMEOUT',
+  'CORRAL_ERR_SHEETS_QUOTA',
+  'CORRAL_ERR_SHEETS_UPSTREAM',
+]);
+
+class WorkerSheetsClient implements SheetsClient {
+  readonly backend: 'google' | 'offline';
+  private readonly link: KeeperLink;
+  private readonly l1: L1Cache;
+  private readonly inflight = new Map<string, Promise<L1Entry>>();
+  private readonly now: () => number;
+  private readonly maxStaleMs: number;
+  private readonly watchAbort = new AbortController();
+  private closed: Promise<void> | undefined;
+  private falling = false;
+  private counts = { hits: 0, misses: 0, staleFallbacks: 0, appends: 0, errors: 0, invalidations: 0 };
+  private maxStaleSeen = 0;
+
+  constructor(
+    settings: WorkerSheetsSettings,
+    private readonly logger: Logger,
+    o: WorkerClientOptions,
+  ) {
+    // Same rule as create-backend.ts, without loading the backends into every worker.
+    this.backend = settings.SHEET_ID ? 'google' : 'offline';
+    this.now = o.now ?? Date.now;
+    this.maxStaleMs = settings.SHEET_CACHE_MAX_STALE * 1000;
+    this.l1 = new L1Cache(settings.CORRAL_L1_CACHE_MB * 1024 * 1024);
+    this.link = new KeeperLink({ socketPath: o.socketPath ?? keeperSocketPath(dataDirOf(settings)), ...(o.retryDelayMs !== undefined ? { retryDelayMs: o.retryDelayMs } : {}) });
+    if (o.watch !== false) void this.watchLoop();
+  }
+
+  private toRead(e: L1Entry, now: number): SheetRead {
+    const staleMs = Math.max(0, now - e.read.expiresAt);
+    const staleSeconds = Math.floor(staleMs / 1000);
+    if (staleSeconds > this.maxStaleSeen) this.maxStaleSeen = staleSeconds;
+    return {
+      range: e.read.range,
+      values: e.read.values,
+      fetchedAt: e.read.fetchedAt,
+      stale: now >= e.read.expiresAt,
+      staleSeconds,
+      pendingRows: e.read.pendingRows,
+    };
+  }
+
+  async read(range: string): Promise<SheetRead> {
+    const now = this.now();
+    const cached = this.l1.peek(range);
+    if (cached && now < cached.holdUntil) {
+      this.counts.hits++;
+      return this.toRead(cached, now);
+    }
+    this.counts.misses++;
+    try {
+      return this.toRead(await this.fetch(range), this.now());
+    } catch (err) {
+      const code = (err as { code?: unknown }).code;
+      const t = this.now();
+      if (cached && typeof code === 'string' && FALL_BACK_ON.has(code) && t - cached.read.expiresAt <= this.maxStaleMs) {
+        this.counts.staleFallbacks++;
+        if (!this.falling) {
+          this.falling = true;
+          this.logger.warn({ range, err: describeError(err) }, 'sheets: keeper read failed; serving this worker\'s last copy');
+        }
+        return this.toRead(cached, t);
+      }
+      this.counts.errors++;
+      throw err;
+    }
+  }
+
+  private fetch(range: string): Promise<L1Entry> {
+    let p = this.inflight.get(range);
+    if (!p) {
+      p = this.link
+        .call<WireRead>('GET', `/read?range=${encodeURIComponent(range)}`)
+        .then((wire) => {
+          this.falling = false;
+          return this.l1.set(range, wire, this.now());
+        })
+        .finally(() => this.inflight.delete(range));
+      this.inflight.set(range, p);
+    }
+    return p;
+  }
+
+  async records(range: string): Promise<SheetRecords> {
+    return toRecords(await this.read(range));
+  }
+
+  async append(range: string, rows: readonly (readonly string[])[]): Promise<AppendReceipt> {
+    const receipt = await this.link.call<WireReceipt>('POST', '/append', JSON.stringify({ range, rows }));
+    this.counts.appends++;
+    // Read-your-writes in this worker: the next read asks the keeper, which merges the journal.
+    try {
+      this.l1.expireSheet(parseA1(range).sheet ?? '');
+    } catch {
+      this.l1.expireAll();
+    }
+    return { id: receipt.id, rows: receipt.rows };
+  }
+
+  /** Keeps one long poll open; the keeper answers it when a tab changed. */
+  private async watchLoop(): Promise<void> {
+    let epoch = '';
+    let version = 0;
+    const signal = this.watchAbort.signal;
+    while (!signal.aborted) {
+      try {
+        const a = await this.link.watch<WatchAnswer>(`/watch?since=${version}&epoch=${encodeURIComponent(epoch)}`, signal);
+        if (a.all) this.l1.expireAll();
+        for (const sheet of a.sheets) this.l1.expireSheet(sheet);
+        this.counts.invalidations += a.sheets.length + (a.all ? 1 : 0);
+        epoch = a.epoch;
+        version = a.version;
+      } catch {
+        if (signal.aborted) return;
+        // The keeper is restarting: entries may miss invalidations meanwhile, so stop trusting them.
+        this.l1.expireAll();
+        await new Promise((r) => setTimeout(r, 1000).unref());
+      }
+    }
+  }
+
+  figures(): Readonly<Record<string, number | string | boolean | null>> {
+    const maxStale = this.maxStaleSeen;
+    this.maxStaleSeen = 0;
+    return {
+      sheetsBackend: this.backend,
+      l1Hits: this.counts.hits,
+      l1Misses: this.counts.misses,
+      l1Entries: this.l1.size,
+      l1Bytes: this.l1.bytes,
+      l1StaleFallbacks: this.counts.staleFallbacks,
+      sheetsReadErrors: this.counts.errors,
+      sheetsAppends: this.counts.appends,
+      keeperRetries: this.link.retries,
+      keeperUnavailable: this.link.failures,
+      sheetsMaxStaleSeconds: maxStale,
+    };
+  }
+
+  close(): Promise<void> {
+    this.closed ??= (async () => {
+      this.watchAbort.abort();
+      await this.link.close();
+      this.l1.clear();
+    })();
+    return this.closed;
+  }
+}
+
+/**
+ * The worker's Sheets client. Connects lazily: creating it never fails, even before the keeper
+ * is up; calls made while the keeper is unreachable are retried once, then fail with
+ * CORRAL_ERR_KEEPER_UNAVAILABLE (reads fall back to this worker's last copy when it has one).
+ */
+export function createWorkerSheetsClient(settings: WorkerSheetsSettings, logger: Logger, options: WorkerClientOptions = {}): SheetsClient {
+  return new WorkerSheetsClient(settings, logger, options);
+}

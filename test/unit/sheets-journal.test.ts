@@ -1,0 +1,258 @@
+import assert from 'node:assert/strict';
+import { appendFileSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, it } from 'node:test';
+import { Flusher } from '../../src/sheets/keeper/flusher.js';
+import { decodeRecord } from '../../src/sheets/keeper/journal-file.js';
+import { Journal } from '../../src/sheets/keeper/journal.js';
+import { QuotaBucket } from '../../src/sheets/keeper/quota.js';
+import { captureLogger, type CapturedLogger } from '../fixtures/capture-logger.js';
+import { FakeClock } from '../fixtures/fake-clock.js';
+import { FakeBackend } from '../fixtures/fake-sheets-backend.js';
+
+const HEADER = ['event_id', 'player', 'kind', 'detail', 'at'];
+const row = (id: string) => [id, 'P001', 'goal', `detail ${id}`, '2024-03-02T15:12:00Z'];
+
+describe('write journal', () => {
+  let dir: string;
+  let clock: FakeClock;
+  let backend: FakeBackend;
+  let log: CapturedLogger;
+  const open: Journal[] = [];
+
+  beforeEach(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'corral-journal-'));
+    clock = new FakeClock();
+    backend = new FakeBackend({ Events: [HEADER], Players: [['name', 'code']] });
+    log = await captureLogger();
+  });
+  afterEach(async () => {
+    for (const j of open.splice(0)) await j.close();
+    log.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  async function openJournal(extra: { compactBytes?: number } = {}) {
+    const r = await Journal.open({ dir, clock, unsureDelayMs: 1000, ...extra });
+    open.push(r.journal);
+    return r;
+  }
+
+  function flusherFor(journal: Journal): Flusher {
+    return new Flusher({
+      journal,
+      backend,
+      writeQuota: new QuotaBucket({ name: 'writes', perMinute: 1000, maxQueue: 10, clock }),
+      readQuota: new QuotaBucket({ name: 'reads', perMinute: 1000, maxQueue: 10, clock }),
+      logger: log.logger,
+      intervalMs: 500,
+      unsureDelayMs: 1000,
+      clock,
+      random: () => 0,
+    });
+  }
+
+  function fileRecords(journal: Journal) {
+    return readFileSync(journal.path, 'utf8')
+      .split('\n')
+      .filter((l) => l !== '')
+      .map((l) => decodeRecord(l));
+  }
+
+  it('add() resolves once the rows are in the file (fsynced), with group commit under concurrency', async () => {
+    const { journal } = await openJournal();
+    const before = journal.fsyncs();
+    const receipt = await journal.add('Events', [row('e1')]);
+    assert.equal(receipt.rows, 1);
+    const recs = fileRecords(journal);
+    assert.ok(recs.every((r) => r !== undefined), 'every line carries a valid checksum');
+    assert.deepEqual(recs.at(-1)?.rows, [row('e1')]);
+    assert.equal(journal.fsyncs(), before + 1);
+
+    const many = await Promise.all(Array.from({ length: 100 }, (_, i) => journal.add('Events', [row(`c${i}`)])));
+    assert.equal(new Set(many.map((r) => r.id)).size, 100);
+    const syncs = journal.fsyncs() - before - 1;
+    console.log(`journal: 100 concurrent appends cost ${syncs} fsyncs`);
+    assert.ok(syncs <= 3, `grouped: ${syncs} fsyncs for 100 appends`);
+    assert.equal(journal.backlogRows(), 101);
+  });
+
+  it('replays pending rows after a restart and flushes each exactly once', async () => {
+    const first = await openJournal();
+    for (let i = 0; i < 5; i++) await first.journal.add('Events', [row(`r${i}`)]);
+    await first.journal.close();
+    open.splice(open.indexOf(first.journal), 1);
+
+    const { journal, replayed } = await openJournal();
+    assert.equal(replayed.pending, 5);
+    assert.equal(replayed.unsure, 0);
+    const result = await flusherFor(journal).flushOnce({ wait: true });
+    assert.equal(result.sent, 5);
+    assert.equal(backend.count('append'), 1, 'one values:append for the range');
+    assert.deepEqual(backend.ids('Events'), ['event_id', 'r0', 'r1', 'r2', 'r3', 'r4']);
+    assert.equal(journal.backlogRows(), 0);
+    assert.equal((await flusherFor(journal).flushOnce({ wait: true })).sent, 0);
+  });
+
+  it('one values:append per target range per flush', async () => {
+    const { journal } = await openJournal();
+    await Promise.all([
+      journal.add('Events', [row('a')]),
+      journal.add('Events', [row('b'), row('c')]),
+      journal.add('Players', [['Zoé', 'P099']]),
+      journal.add('Events', [row('d')]),
+    ]);
+    await flusherFor(journal).flushOnce({ wait: true });
+    assert.equal(backend.count('append', 'Events'), 1);
+    assert.equal(backend.count('append', 'Players'), 1);
+    assert.deepEqual(backend.ids('Events').slice(1).sort(), ['a', 'b', 'c', 'd']);
+  });
+
+  it('a torn last line (crash mid-write) is cut off and everything before it kept', async () => {
+    const first = await openJournal();
+    await first.journal.add('Events', [row('kept')]);
+    await first.journal.close();
+    open.splice(open.indexOf(first.journal), 1);
+    appendFileSync(first.journal.path, '3f2a9c0d1e7b {"k":"add","id":"x","r":"Events","rows":[["torn');
+    const { journal, replayed } = await openJournal();
+    assert.ok(replayed.truncatedBytes > 0);
+    assert.equal(replayed.pending, 1);
+    assert.deepEqual(journal.live().map((e) => e.rows[0]?.[0]), ['kept']);
+    assert.ok(fileRecords(journal).every((r) => r !== undefined));
+  });
+
+  it('after a crash between send and done, rows Google already has are not sent again', async () => {
+    const first = await openJournal();
+    await first.journal.add('Events', [row('landed1'), row('landed2')]);
+    await first.journal.add('Events', [row('lost')]);
+    const [landed, lost] = first.journal.live();
+    assert.ok(landed && lost);
+    // The keeper sent both, Google applied only the first call, then the process died.
+    await first.journal.markSending([landed]);
+    await first.journal.markSending([lost]);
+    backend.tabs.get('Events')?.push(row('landed1'), row('landed2'));
+    await first.journal.close();
+    open.splice(open.indexOf(first.journal), 1);
+
+    const { journal, replayed } = await openJournal();
+    assert.equal(replayed.unsure, 2);
+    const flusher = flusherFor(journal);
+    assert.equal((await flusher.flushOnce({ wait: true })).sent, 0, 'unsure entries wait a moment before the read-back');
+    await clock.advance(1000);
+    const r = await flusher.flushOnce({ wait: true });
+    assert.equal(r.found, 2);
+    assert.equal(r.sent, 1);
+    assert.equal(backend.count('get', 'Events'), 1, 'one read-back');
+    assert.deepEqual(backend.ids('Events'), ['event_id', 'landed1', 'landed2', 'lost']);
+    assert.equal(journal.backlogRows(), 0);
+  });
+
+  it("applied: 'maybe' (answer lost after Google applied it) never duplicates rows", async () => {
+    const { journal } = await openJournal();
+    await journal.add('Events', [row('m1'), row('m2')]);
+    const flusher = flusherFor(journal);
+    backend.failAppends = 'lost-after';
+    const r1 = await flusher.flushOnce({ wait: true });
+    assert.equal(r1.failedCalls, 1);
+    assert.equal(journal.live()[0]?.state, 'unsure');
+    backend.failAppends = 'none';
+    await clock.advance(1000);
+    const r2 = await flusher.flushOnce({ wait: true });
+    assert.equal(r2.found, 2);
+    assert.equal(backend.count('append'), 1, 'not resent');
+    assert.deepEqual(backend.ids('Events'), ['event_id', 'm1', 'm2']);
+    assert.ok(log.lines().some((l) => l.level === 'warn' && l.applied === 'maybe'));
+  });
+
+  it("applied: 'maybe' when Google did not apply it: read back, then resent once", async () => {
+    const { journal } = await openJournal();
+    await journal.add('Events', [row('t1')]);
+    const flusher = flusherFor(journal);
+    backend.failAppends = 'lost-before';
+    await flusher.flushOnce({ wait: true });
+    backend.failAppends = 'none';
+    await clock.advance(1000);
+    const r = await flusher.flushOnce({ wait: true });
+    assert.equal(r.found, 0);
+    assert.equal(r.sent, 1);
+    assert.deepEqual(backend.ids('Events'), ['event_id', 't1']);
+  });
+
+  it("applied: 'no' (429) is resent after the backoff without a read-back", async () => {
+    const { journal } = await openJournal();
+    await journal.add('Events', [row('q1')]);
+    const flusher = flusherFor(journal);
+    backend.failAppends = 'refused';
+    await flusher.flushOnce({ wait: true });
+    assert.equal(journal.live()[0]?.state, 'pending');
+    backend.failAppends = 'none';
+    assert.equal((await flusher.flushOnce({ wait: true })).sent, 0, 'still backing off');
+    await clock.advance(1000);
+    assert.equal((await flusher.flushOnce({ wait: true })).sent, 1);
+    assert.equal(backend.count('get'), 0);
+    assert.deepEqual(backend.ids('Events'), ['event_id', 'q1']);
+    // A restart now must not resend: the done record is durable.
+    await journal.close();
+    open.splice(open.indexOf(journal), 1);
+    const again = await openJournal();
+    assert.equal(again.replayed.pending + again.replayed.unsure, 0);
+  });
+
+  it('a retried identical append is recognised; the same id with other content is refused', async () => {
+    const { journal } = await openJournal();
+    const a = await journal.add('Events', [row('x1'), row('x2')]);
+    const b = await journal.add('Events', [row('x1'), row('x2')]);
+    assert.equal(b.duplicates, 2);
+    assert.equal(b.id, a.id);
+    const c = await journal.add('Events', [row('x2'), row('x3')]);
+    assert.equal(c.duplicates, 1);
+    await assert.rejects(journal.add('Events', [[...row('x1').slice(0, 4), 'other time']]), (e: Error & { code?: string }) => e.code === 'CORRAL_ERR_APPEND_INVALID');
+    await flusherFor(journal).flushOnce({ wait: true });
+    assert.deepEqual(backend.ids('Events'), ['event_id', 'x1', 'x2', 'x3']);
+  });
+
+  it('refuses rows without an id, with non-string cells, or with an id twice', async () => {
+    const { journal } = await openJournal();
+    const bad = async (rows: unknown) =>
+      assert.rejects(journal.add('Events', rows), (e: Error & { code?: string }) => e.code === 'CORRAL_ERR_APPEND_INVALID');
+    await bad([]);
+    await bad([['', 'P001']]);
+    await bad([['e1', 3]]);
+    await bad([row('dup'), row('dup')]);
+    await bad('not rows');
+    await assert.rejects(journal.add("'unterminated", [row('z')]), (e: Error & { code?: string }) => e.code === 'CORRAL_ERR_APPEND_INVALID');
+    assert.equal(journal.backlogRows(), 0);
+  });
+
+  it('read-your-writes: rows show until an upstream fetch started after they reached Google', async () => {
+    const { journal } = await openJournal();
+    await journal.add('Events', [row('y1')]);
+    const fetchBefore = clock.now();
+    assert.deepEqual(journal.rowsFor('Events', fetchBefore), [row('y1')]);
+    assert.deepEqual(journal.rowsFor('Players', fetchBefore), []);
+    await clock.advance(10);
+    await flusherFor(journal).flushOnce({ wait: true });
+    // A cached value fetched before the flush still needs the row merged in...
+    assert.deepEqual(journal.rowsFor('Events', fetchBefore), [row('y1')]);
+    await clock.advance(10);
+    // ...a value fetched after it already has it.
+    assert.deepEqual(journal.rowsFor('Events', clock.now()), []);
+  });
+
+  it('compacts the file once done entries pile up', async () => {
+    const { journal } = await openJournal({ compactBytes: 4096 });
+    const flusher = flusherFor(journal);
+    for (let round = 0; round < 10; round++) {
+      await Promise.all(Array.from({ length: 10 }, (_, i) => journal.add('Events', [row(`k${round}-${i}`)])));
+      await flusher.flushOnce({ wait: true });
+    }
+    assert.equal(backend.ids('Events').length, 101);
+    assert.ok(statSync(journal.path).size < 8192, `journal file stays small (${statSync(journal.path).size} bytes)`);
+    await journal.add('Events', [row('last')]);
+    await journal.close();
+    open.splice(open.indexOf(journal), 1);
+    const again = await openJournal();
+    assert.equal(again.replayed.pending, 1);
+  });
+});

@@ -1,0 +1,168 @@
+import assert from 'node:assert/strict';
+import { afterEach, beforeEach, describe, it } from 'node:test';
+import { paced, pacer } from '../../src/sheets/keeper/pacing.js';
+import { QuotaBucket } from '../../src/sheets/keeper/quota.js';
+import { ReadTier } from '../../src/sheets/keeper/read-tier.js';
+import { UpstreamMeter } from '../../src/sheets/keeper/upstream-meter.js';
+import { captureLogger, type CapturedLogger } from '../fixtures/capture-logger.js';
+import { FakeClock, settle } from '../fixtures/fake-clock.js';
+import { FakeBackend } from '../fixtures/fake-sheets-backend.js';
+
+const PLAYERS = [
+  ['name', 'code'],
+  ['Alice', 'P001'],
+];
+const TTL = 30_000;
+const MAX_STALE = 600_000;
+
+describe('keeper cache tier (L2)', () => {
+  let clock: FakeClock;
+  let backend: FakeBackend;
+  let log: CapturedLogger;
+  let tier: ReadTier;
+  let changes: string[];
+
+  beforeEach(async () => {
+    clock = new FakeClock();
+    backend = new FakeBackend({ Players: PLAYERS });
+    log = await captureLogger();
+    changes = [];
+    tier = new ReadTier({ backend, logger: log.logger, ttlMs: TTL, maxStaleMs: MAX_STALE, maxBytes: 1 << 20, clock, onChange: (r) => changes.push(r) });
+  });
+  afterEach(() => {
+    tier.close();
+    log.close();
+  });
+
+  it('single-flight: 200 concurrent misses on one range make one upstream call', async () => {
+    backend.hold();
+    const reads = Array.from({ length: 200 }, () => tier.get('Players'));
+    await settle();
+    assert.equal(backend.count('get', 'Players'), 1);
+    backend.release();
+    const answers = await Promise.all(reads);
+    assert.equal(backend.count('get', 'Players'), 1);
+    for (const a of answers) assert.deepEqual(a.value.values, PLAYERS);
+    assert.equal(answers.filter((a) => a.via === 'miss').length, 200);
+    assert.deepEqual(changes, ['Players']);
+  });
+
+  it('fresh within the TTL: no upstream call', async () => {
+    await tier.get('Players');
+    await clock.advance(TTL - 1);
+    const a = await tier.get('Players');
+    assert.equal(a.via, 'fresh');
+    assert.equal(a.stale, false);
+    assert.equal(backend.count('get'), 1);
+  });
+
+  it('stale-while-revalidate: an expired value is answered at once while ONE refresh runs', async () => {
+    await tier.get('Players');
+    await clock.advance(TTL + 5000);
+    backend.hold();
+    (backend.tabs.get('Players') as string[][]).push(['Bob', 'P002']);
+    // Many readers after expiry: all answered from the stale copy, one background refresh.
+    const answers = await Promise.all(Array.from({ length: 50 }, () => tier.get('Players')));
+    for (const a of answers) {
+      assert.equal(a.via, 'stale');
+      assert.equal(a.stale, true);
+      assert.equal(a.staleSeconds, 5);
+      assert.equal(a.value.values.length, 2, 'the old value, not waiting for the refresh');
+    }
+    assert.equal(backend.count('get'), 2, 'exactly one refresh started');
+    backend.release();
+    await settle();
+    const after = await tier.get('Players');
+    assert.equal(after.via, 'fresh');
+    assert.equal(after.value.values.length, 3);
+    assert.equal(backend.count('get'), 2);
+  });
+
+  it('the next refresh comes a full TTL after the previous fetch completed', async () => {
+    backend.hold();
+    const first = tier.get('Players');
+    await clock.advance(800);
+    backend.release();
+    await first;
+    // Expires TTL after completion (t=800), not after the start (t=0).
+    await clock.advance(TTL - 1);
+    assert.equal((await tier.get('Players')).via, 'fresh');
+    await clock.advance(1);
+    assert.equal((await tier.get('Players')).via, 'stale');
+    await settle();
+    assert.equal(backend.count('get'), 2);
+  });
+
+  it('stale-if-error: serves the last good value while upstream fails, warns once per episode', async () => {
+    await tier.get('Players');
+    backend.failReads = true;
+    await clock.advance(TTL);
+    const seen: number[] = [];
+    // Two minutes of failing upstream, a read every second.
+    for (let i = 0; i < 120; i++) {
+      const a = await tier.get('Players');
+      assert.deepEqual(a.value.values, PLAYERS);
+      assert.equal(a.stale, true);
+      seen.push(a.staleSeconds);
+      await clock.advance(1000);
+    }
+    assert.ok((seen.at(-1) ?? 0) >= 119, 'the staleness figure grows');
+    assert.ok((tier.figures().maxStaleSeconds ?? 0) >= 119);
+    assert.equal(tier.figures().rangesFailing, 1);
+    const upstreamCalls = backend.count('get');
+    assert.ok(upstreamCalls < 30, `failed refreshes back off instead of hammering (${upstreamCalls} calls in 120 s)`);
+    const warnings = log.lines().filter((l) => l.level === 'warn' && l.range === 'Players');
+    assert.equal(warnings.length, 1, 'one warning for the whole failure episode');
+    // Recovery: a new value, a recovery line, and a later failure warns again.
+    backend.failReads = false;
+    await clock.advance(TTL);
+    await tier.get('Players');
+    await settle();
+    const fresh = await tier.get('Players');
+    assert.equal(fresh.stale, false);
+    assert.ok(log.lines().some((l) => l.level === 'info' && String(l.msg).includes('refreshed again')));
+    backend.failReads = true;
+    await clock.advance(TTL + 1);
+    await tier.get('Players');
+    await settle();
+    assert.equal(log.lines().filter((l) => l.level === 'warn' && l.range === 'Players').length, 2);
+  });
+
+  it('past SHEET_CACHE_MAX_STALE the value is no longer served: the error reaches the caller', async () => {
+    await tier.get('Players');
+    backend.failReads = true;
+    await clock.advance(TTL + MAX_STALE + 1);
+    await assert.rejects(tier.get('Players'), (err: Error & { code?: string }) => err.code === 'CORRAL_ERR_SHEETS_UNAVAILABLE');
+  });
+
+  it('a cold miss while upstream fails errors, without a second call per caller', async () => {
+    backend.failReads = true;
+    const results = await Promise.allSettled(Array.from({ length: 20 }, () => tier.get('Players')));
+    assert.ok(results.every((r) => r.status === 'rejected'));
+    assert.equal(backend.count('get'), 1);
+    await assert.rejects(tier.get('Players'));
+    assert.equal(backend.count('get'), 1, 'inside the backoff, callers get the last error');
+  });
+
+  it('pacing: reads beyond the host quota queue instead of reaching upstream', async () => {
+    const quota = new QuotaBucket({ name: 'reads', perMinute: 3, maxQueue: 1, clock });
+    const writes = new QuotaBucket({ name: 'writes', perMinute: 3, maxQueue: 1, clock });
+    const meter = new UpstreamMeter(clock);
+    const pacedTier = new ReadTier({ backend: paced(backend, pacer(quota, writes, meter)), logger: log.logger, ttlMs: TTL, maxStaleMs: MAX_STALE, maxBytes: 1 << 20, clock });
+    backend.tabs.set('A', [['x']]);
+    backend.tabs.set('B', [['x']]);
+    backend.tabs.set('C', [['x']]);
+    backend.tabs.set('D', [['x']]);
+    backend.tabs.set('E', [['x']]);
+    await Promise.all(['A', 'B', 'C'].map((r) => pacedTier.get(r)));
+    const d = pacedTier.get('D');
+    await assert.rejects(pacedTier.get('E'), (err: Error & { code?: string }) => err.code === 'CORRAL_ERR_QUEUE_FULL');
+    await settle();
+    assert.equal(backend.count('get'), 3, 'D waits for a token; E was refused');
+    assert.equal(meter.perMinute('read'), 3);
+    await clock.advance(60_000);
+    await d;
+    assert.equal(backend.count('get'), 4);
+    pacedTier.close();
+  });
+});

@@ -1,0 +1,173 @@
+// The keeper behind its unix socket with real worker clients in front (same process: the wire,
+// the L1s, the push invalidation and the restart handling are all real).
+
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, it } from 'node:test';
+import { Keeper, type KeeperSettings } from '../../src/sheets/keeper/keeper.js';
+import { paced } from '../../src/sheets/keeper/pacing.js';
+import { keeperSocketPath } from '../../src/sheets/keeper/socket-path.js';
+import type { SheetsClient } from '../../src/sheets/types.js';
+import { createWorkerSheetsClient } from '../../src/sheets/worker-client.js';
+import { captureLogger, type CapturedLogger } from '../fixtures/capture-logger.js';
+import { FakeBackend } from '../fixtures/fake-sheets-backend.js';
+
+const HEADER = ['event_id', 'player', 'kind', 'detail', 'at'];
+
+async function until<T>(fn: () => Promise<T | undefined | false> | T | undefined | false, what: string, timeoutMs = 5000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await fn();
+    if (v) return v;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+describe('keeper over its local socket, with worker clients', () => {
+  let dir: string;
+  let backend: FakeBackend;
+  let log: CapturedLogger;
+  let keeper: Keeper | undefined;
+  const clients: SheetsClient[] = [];
+  let settings: KeeperSettings & { SHEET_ID: string | undefined };
+
+  beforeEach(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'corral-keeper-'));
+    backend = new FakeBackend({ Events: [HEADER, ['ev-1', 'P001', 'joined', '', '2024-01-01']], Players: [['name', 'code'], ['Alice', 'P001']] });
+    log = await captureLogger();
+    settings = {
+      CORRAL_DATA_DIR: dir,
+      SHEET_ID: 'fake',
+      SHEET_CACHE_TTL: 60,
+      SHEET_CACHE_MAX_STALE: 3600,
+      SHEETS_READS_PER_MINUTE: 300,
+      SHEETS_WRITES_PER_MINUTE: 300,
+      SHEETS_FLUSH_INTERVAL_MS: 50,
+      CORRAL_L1_CACHE_MB: 4,
+    };
+  });
+  afterEach(async () => {
+    for (const c of clients.splice(0)) await c.close();
+    await keeper?.close();
+    keeper = undefined;
+    log.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  async function startKeeper(b: FakeBackend = backend): Promise<Keeper> {
+    keeper = await Keeper.start({ settings, logger: log.logger, socketPath: keeperSocketPath(dir), openBackend: async (pace) => paced(b, pace), lockWaitMs: 2000 });
+    return keeper;
+  }
+
+  function client(): SheetsClient {
+    const c = createWorkerSheetsClient({ ...settings, SHEET_CACHE_MAX_STALE: 3600 }, log.logger, { retryDelayMs: 100 });
+    clients.push(c);
+    return c;
+  }
+
+  it('reads through the keeper once, then from each worker\'s L1', async () => {
+    await startKeeper();
+    const [a, b] = [client(), client()];
+    backend.hold();
+    const first = Promise.all([...Array.from({ length: 20 }, () => a.read('Players')), ...Array.from({ length: 20 }, () => b.read('Players'))]);
+    await until(() => backend.count('get') === 1, 'the upstream call');
+    backend.release();
+    const reads = await first;
+    for (const r of reads) assert.deepEqual(r.values, [['name', 'code'], ['Alice', 'P001']]);
+    assert.equal(backend.count('get'), 1, 'two workers, 40 concurrent misses: one upstream call');
+    for (let i = 0; i < 50; i++) await a.read('Players');
+    assert.equal(a.figures().l1Hits, 50);
+    assert.equal(a.figures().l1Misses, 20);
+    assert.equal(backend.count('get'), 1);
+    const rec = await b.records('Players');
+    assert.deepEqual(rec.records, [{ name: 'Alice', code: 'P001' }]);
+    const kf = keeper?.figures() ?? {};
+    for (const k of ['cacheHits', 'cacheMisses', 'upstreamCallsPerMinute', 'readTokensLeft', 'writeTokensLeft', 'journalBacklogRows', 'maxStaleSeconds', 'backend']) {
+      assert.ok(k in kf, `keeper figure ${k}`);
+    }
+    assert.equal(kf.upstreamCallsPerMinute, 1);
+    assert.equal(kf.readTokensLeft, 299);
+  });
+
+  it('append is durable before it resolves, and every worker reads its own writes', async () => {
+    await startKeeper();
+    const [a, b] = [client(), client()];
+    await a.read('Events');
+    await b.read('Events');
+    backend.hold(); // Google is slow: the rows stay in the journal for now.
+    const receipt = await a.append('Events', [['ev-2', 'P002', 'goal', 'a header', '2024-03-02']]);
+    assert.equal(receipt.rows, 1);
+    assert.ok(receipt.id);
+    assert.equal(keeper?.figures().journalBacklogRows, 1);
+    const mine = await a.read('Events');
+    assert.equal(mine.pendingRows, 1);
+    assert.deepEqual(mine.values.at(-1), ['ev-2', 'P002', 'goal', 'a header', '2024-03-02']);
+    // The other worker had Events in its L1: the keeper's push invalidation ends that copy.
+    const theirs = await until(async () => {
+      const r = await b.read('Events');
+      return r.pendingRows === 1 ? r : undefined;
+    }, 'worker b to see the journaled row');
+    assert.equal(theirs.values.length, 3);
+    backend.release();
+    await until(() => backend.ids('Events').includes('ev-2'), 'the flush');
+    await until(() => keeper?.figures().journalBacklogRows === 0, 'the done record');
+    // Flushed but the cached value predates it: still shown once, not twice.
+    const after = await a.read('Events');
+    assert.equal(after.values.filter((r) => r[0] === 'ev-2').length, 1);
+  });
+
+  it('keeper errors reach the app with their codes', async () => {
+    await startKeeper();
+    const a = client();
+    await assert.rejects(a.read('Nope'), (e: Error & { code?: string }) => e.code === 'CORRAL_ERR_SHEETS_BAD_RANGE');
+    await assert.rejects(a.append('Events', [['', 'no id']]), (e: Error & { code?: string }) => e.code === 'CORRAL_ERR_APPEND_INVALID');
+  });
+
+  it('survives a keeper restart: retry once, stale L1 while it is down, CORRAL_ERR_KEEPER_UNAVAILABLE without a copy', async () => {
+    await startKeeper();
+    const a = client();
+    await a.read('Players');
+    await a.append('Events', [['ev-9', 'P009', 'joined', '', '2024-04-01']]);
+    await until(() => backend.ids('Events').includes('ev-9'), 'the flush');
+    await keeper?.close();
+    keeper = undefined;
+    // Keeper down: the watch loop notices and stops trusting the L1 copy, which still serves as a fallback.
+    const stale = await until(async () => {
+      const r = await a.read('Players');
+      return (a.figures().l1StaleFallbacks as number) > 0 ? r : undefined;
+    }, 'a fallback read');
+    assert.deepEqual(stale.values, [['name', 'code'], ['Alice', 'P001']]);
+    await assert.rejects(a.read('Events'), (e: Error & { code?: string }) => e.code === 'CORRAL_ERR_KEEPER_UNAVAILABLE');
+    await assert.rejects(a.append('Events', [['ev-10', 'P010', 'joined', '', '2024-04-02']]), (e: Error & { code?: string }) => e.code === 'CORRAL_ERR_KEEPER_UNAVAILABLE');
+    assert.ok((a.figures().keeperRetries as number) >= 2, 'each failed call was retried once');
+    // A new keeper on the same data dir: the same client recovers without being recreated.
+    const restarted = new FakeBackend({ Events: backend.tabs.get('Events') ?? [], Players: [['name', 'code'], ['Alice', 'P001'], ['Bob', 'P002']] });
+    await startKeeper(restarted);
+    const fresh = await until(async () => {
+      const r = await a.read('Players').catch(() => undefined);
+      return r && r.values.length === 3 ? r : undefined;
+    }, 'a read from the new keeper');
+    assert.equal(fresh.stale, false);
+    const ok = await a.append('Events', [['ev-11', 'P011', 'joined', '', '2024-04-03']]);
+    assert.equal(ok.rows, 1);
+    await until(() => restarted.ids('Events').includes('ev-11'), 'the flush by the new keeper');
+    assert.equal(restarted.ids('Events').filter((id) => id === 'ev-9').length, 1);
+  });
+
+  it('drain flushes the journal before closing', async () => {
+    await startKeeper();
+    const a = client();
+    backend.failAppends = 'refused';
+    await a.append('Events', [['ev-d1', 'P001', 'goal', '', '2024-05-01']]);
+    await until(() => backend.count('append') >= 1, 'a refused append');
+    backend.failAppends = 'none';
+    const left = await (keeper as Keeper).drain(Date.now() + 5000);
+    keeper = undefined;
+    assert.equal(left, 0);
+    assert.ok(backend.ids('Events').includes('ev-d1'));
+    assert.ok(backend.closed);
+  });
+});
