@@ -1,0 +1,84 @@
+// An event acknowledged with 201 survives a crash of every worker right after the answer: the row
+// was fsynced in the keeper's journal before the 201, so it reaches the sheet exactly once.
+
+import assert from 'node:assert/strict';
+import { readFileSync, rmSync } from 'node:fs';
+import { createServer, type AddressInfo } from 'node:net';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { startCorral, waitFor, type CorralProcess } from '../helpers/corral.js';
+import { http } from '../helpers/http.js';
+import { prepareWorkDir, sampleCodes } from '../fixtures/offline-sheet.js';
+
+const TOKEN = 'integration-admin-token-1234';
+
+async function freePort(): Promise<number> {
+  const srv = createServer();
+  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
+  const { port } = srv.address() as AddressInfo;
+  await new Promise((r) => srv.close(r));
+  return port;
+}
+
+describe('bundled app: durable events on the real master', () => {
+  let c: CorralProcess;
+  let dir: string;
+  before(async () => {
+    dir = prepareWorkDir();
+    // A fixed port: with every worker killed, cluster closes the shared listener and an ephemeral
+    // (port 0) bind would come back on another port.
+    const port = await freePort();
+    c = await startCorral({ cwd: dir, workers: 2, env: { CORRAL_BIND: `127.0.0.1:${port}`, CORRAL_RATE_LIMIT: '0', CORRAL_ADMIN_TOKEN: TOKEN } });
+  });
+  after(async () => {
+    await c?.stop();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('validates, needs a session, and survives kill -9 of every worker right after the 201', async () => {
+    const code = sampleCodes().get('Chloé Dubois') ?? '';
+    const auth = (
+      await http(`${c.url}/api/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ name: 'Chloé Dubois', code }) })
+    ).json<{ token: string }>().token;
+    const post = (body: unknown, token?: string) =>
+      http(`${c.url}/api/events`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) },
+        body: JSON.stringify(body),
+      });
+
+    assert.equal((await post({ kind: 'goal' })).status, 401);
+    const bad = await post({ kind: '' }, auth);
+    assert.equal(bad.status, 400);
+    assert.equal(bad.json<{ field: string }>().field, 'kind');
+
+    const stats = await http(`${c.adminUrl}/api/admin/stats`, { headers: { authorization: `Bearer ${TOKEN}` } });
+    const pids = stats.json<{ workers: { pid: number }[] }>().workers.map((w) => w.pid);
+    assert.equal(pids.length, 2);
+
+    const created = await post({ kind: 'goal', detail: 'Match 7, "header", 88th minute' }, auth);
+    assert.equal(created.status, 201, created.text);
+    const { id } = created.json<{ id: string }>();
+    // Crash every worker right after the acknowledgement.
+    for (const pid of pids) process.kill(pid, 'SIGKILL');
+
+    await waitFor(async () => {
+      const s = await http(`${c.adminUrl}/api/admin/stats`, { headers: { authorization: `Bearer ${TOKEN}` } });
+      const ws = s.json<{ workers: { pid: number; state: string }[] }>().workers;
+      return ws.filter((w) => w.state === 'ready' && !pids.includes(w.pid)).length === 2;
+    }, 20_000, 'two replacement workers');
+
+    // Read-your-writes through the app, from a new worker...
+    const exported = await http(`${c.url}/api/export?sheet=Events`, { headers: { authorization: `Bearer ${TOKEN}` } });
+    assert.equal(exported.status, 200);
+    assert.equal(exported.text.split(id).length - 1, 1, 'the event is in the Events tab once');
+    assert.ok(exported.text.includes('"Match 7, ""header"", 88th minute"'));
+
+    // ...and on disk in the sheet itself, exactly once, once the journal has flushed.
+    const file = join(c.dataDir, 'sheet', 'Events.csv');
+    await waitFor(() => readFileSync(file, 'utf8').includes(id), 20_000, 'the journal to flush the event into the sheet');
+    const rows = readFileSync(file, 'utf8').split(/\r?\n/).filter((l) => l.startsWith(id));
+    assert.equal(rows.length, 1);
+    assert.match(rows[0] ?? '', new RegExp(`^${id},Chloé Dubois,goal,`));
+  });
+});
