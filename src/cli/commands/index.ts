@@ -6,8 +6,11 @@ import { configCommand } from './config.js';
 import { emulatorCommand } from './emulator.js';
 import { loadtestCommand } from './loadtest.js';
 import { recommendCommand } from './recommend.js';
+import { reloadCommand } from './reload.js';
 import { startCommand } from './start.js';
+import { statusCommand } from './status.js';
+import { stopCommand } from './stop.js';
 import { systemdUnitCommand } from './systemd-unit.js';
 import { versionCommand } from './version.js';
 
-export const commands: readonly Command[] = [startCommand, configCommand, systemdUnitCommand, checkCommand, emulatorCommand, loadtestCommand, recommendCommand, versionCommand];
+export const commands: readonly Command[] = [startCommand, reloadCommand, stopCommand, statusCommand, configCommand, systemdUnitCommand, checkCommand, emulatorCommand, loadtestCommand, recommendCommand, versionCommand];

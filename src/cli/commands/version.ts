@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import type { Command } from '../command.js';
+import { parseFlags, type Command } from '../command.js';
 
 export function packageVersion(): string {
   const pkg = JSON.parse(readFileSync(new URL('../../../../package.json', import.meta.url), 'utf8')) as { version: string };
@@ -10,7 +10,11 @@ export const versionCommand: Command = {
   name: 'version',
   summary: 'Print the corral version.',
   help: 'Usage: corral version\n\nPrints the corral version and the Node.js version.',
-  async run() {
+  async run(argv) {
+    if (parseFlags(argv, {}).values.help) {
+      process.stdout.write(`${this.help}\n`);
+      return 0;
+    }
     process.stdout.write(`corral ${packageVersion()} (node ${process.version})\n`);
     return 0;
   },

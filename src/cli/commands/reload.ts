@@ -1,0 +1,27 @@
+import { loadSettings } from '../../config/load.js';
+import { parseFlags, type Command } from '../command.js';
+import { findMaster } from '../master-process.js';
+
+export const reloadCommand: Command = {
+  name: 'reload',
+  summary: 'Zero-downtime reload of a running corral (SIGHUP to the master).',
+  help: `Usage: corral reload
+
+Sends SIGHUP to the master named in CORRAL_PIDFILE. The master re-reads .env, starts a new
+generation of workers and retires each old worker only once its replacement is ready. If the new
+generation cannot boot, the old one keeps serving and the log (event reload.failed) says why.
+Under systemd, prefer \`systemctl reload corral\` (it does the same).
+
+Exit codes: 0 signal sent, 3 not running.`,
+  async run(argv) {
+    const { values } = parseFlags(argv, {});
+    if (values.help) {
+      process.stdout.write(`${this.help}\n`);
+      return 0;
+    }
+    const pid = findMaster(loadSettings().settings);
+    process.kill(pid, 'SIGHUP');
+    process.stdout.write(`reload requested (SIGHUP to master pid ${pid}); watch the log for reload.done or reload.failed\n`);
+    return 0;
+  },
+};

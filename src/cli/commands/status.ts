@@ -1,0 +1,97 @@
+import { request } from 'undici';
+import { loadSettings } from '../../config/load.js';
+import { EXIT } from '../../errors.js';
+import { parseFlags, type Command } from '../command.js';
+import { adminBaseUrl, findMaster } from '../master-process.js';
+
+interface WorkerRow {
+  id: number;
+  pid: number;
+  generation: number;
+  state: string;
+  uptime_s: number;
+  requests_served: number | null;
+  rss_bytes: number | null;
+}
+
+interface Stats {
+  master: { pid: number; generation: number; uptime_s: number };
+  capacity: { status: string; current_connections: number; max_connections: number };
+  workers_ready: number;
+  workers_expected: number;
+  workers: WorkerRow[];
+}
+
+async function getJson(url: string, token: string | undefined): Promise<{ status: number; body: unknown }> {
+  const res = await request(url, { headers: token ? { authorization: `Bearer ${token}` } : {}, headersTimeout: 3000, bodyTimeout: 3000 });
+  return { status: res.statusCode, body: await res.body.json() };
+}
+
+function duration(s: number): string {
+  if (s < 120) return `${s}s`;
+  if (s < 7200) return `${Math.round(s / 60)}m`;
+  return `${Math.round(s / 3600)}h`;
+}
+
+export const statusCommand: Command = {
+  name: 'status',
+  summary: 'Show the master and each worker (pid, generation, uptime, requests); non-zero when not running.',
+  help: `Usage: corral status [--json]
+
+Finds the master through CORRAL_PIDFILE and asks its admin API (CORRAL_ADMIN_BIND, with
+CORRAL_ADMIN_TOKEN) for the master and per-worker figures. Without a token it shows the health
+summary only.
+
+Exit codes: 0 running, 3 not running, 1 running but the admin API did not answer.`,
+  async run(argv) {
+    const { values } = parseFlags(argv, { json: { type: 'boolean' } });
+    if (values.help) {
+      process.stdout.write(`${this.help}\n`);
+      return 0;
+    }
+    const settings = loadSettings().settings;
+    let pid: number;
+    try {
+      pid = findMaster(settings);
+    } catch (err) {
+      process.stderr.write(`${(err as Error).message}\n`);
+      return EXIT.NOT_RUNNING;
+    }
+    const base = adminBaseUrl(settings);
+    if (!base) {
+      process.stdout.write(`corral is running (master pid ${pid}); the admin API port is ephemeral (CORRAL_ADMIN_BIND port 0), so no details\n`);
+      return 0;
+    }
+    try {
+      const token = settings.CORRAL_ADMIN_TOKEN;
+      const stats = token ? await getJson(`${base}/api/admin/stats`, token) : undefined;
+      if (!stats || stats.status !== 200) {
+        const health = await getJson(`${base}/api/admin/health`, undefined);
+        const h = health.body as { status: string; workers_ready: number; workers_expected: number };
+        if (values.json) process.stdout.write(`${JSON.stringify({ pid, health: h })}\n`);
+        else process.stdout.write(`corral is running: master pid ${pid}, ${h.workers_ready}/${h.workers_expected} workers ready (${h.status}); set CORRAL_ADMIN_TOKEN for per-worker figures\n`);
+        return 0;
+      }
+      const s = stats.body as Stats;
+      if (values.json) {
+        process.stdout.write(`${JSON.stringify(s, null, 2)}\n`);
+        return 0;
+      }
+      const lines = [
+        `corral is running: master pid ${s.master.pid}, generation ${s.master.generation}, up ${duration(s.master.uptime_s)}`,
+        `workers ${s.workers_ready}/${s.workers_expected} ready, capacity ${s.capacity.status} (${s.capacity.current_connections}/${s.capacity.max_connections} connections)`,
+        '',
+        `${'ID'.padStart(4)} ${'PID'.padStart(8)} ${'GEN'.padStart(4)} ${'STATE'.padEnd(9)} ${'UPTIME'.padStart(7)} ${'REQUESTS'.padStart(10)} ${'RSS MiB'.padStart(8)}`,
+        ...s.workers.map(
+          (w) =>
+            `${String(w.id).padStart(4)} ${String(w.pid).padStart(8)} ${String(w.generation).padStart(4)} ${w.state.padEnd(9)} ${duration(w.uptime_s).padStart(7)} ${String(w.requests_served ?? '-').padStart(10)} ${(w.rss_bytes === null ? '-' : (w.rss_bytes / 1048576).toFixed(0)).padStart(8)}`,
+        ),
+      ];
+      process.stdout.write(`${lines.join('\n')}\n`);
+      return 0;
+    } catch (err) {
+      process.stderr.write(`corral master pid ${pid} is running but its admin API at ${base} did not answer: ${(err as Error).message}\n`);
+      return 1;
+    }
+  },
+};

@@ -1,0 +1,43 @@
+import { loadSettings } from '../../config/load.js';
+import { isAlive } from '../../master/pidfile.js';
+import { parseFlags, type Command } from '../command.js';
+import { findMaster } from '../master-process.js';
+
+export const stopCommand: Command = {
+  name: 'stop',
+  summary: 'Stop a running corral gracefully (SIGTERM), or fast with --fast (SIGQUIT).',
+  help: `Usage: corral stop [--fast] [--no-wait]
+
+Sends SIGTERM to the master named in CORRAL_PIDFILE: workers stop accepting, in-flight requests
+finish (up to CORRAL_GRACEFUL_TIMEOUT), then everything exits. Waits until the master is gone.
+
+Options:
+  --fast      SIGQUIT: do not wait for in-flight requests
+  --no-wait   return as soon as the signal is sent
+
+Exit codes: 0 stopped, 1 still running after the graceful timeout + 10 s, 3 not running.`,
+  async run(argv) {
+    const { values } = parseFlags(argv, { fast: { type: 'boolean' }, 'no-wait': { type: 'boolean' } });
+    if (values.help) {
+      process.stdout.write(`${this.help}\n`);
+      return 0;
+    }
+    const settings = loadSettings().settings;
+    const pid = findMaster(settings);
+    process.kill(pid, values.fast ? 'SIGQUIT' : 'SIGTERM');
+    if (values['no-wait']) {
+      process.stdout.write(`stop requested (master pid ${pid})\n`);
+      return 0;
+    }
+    const deadline = Date.now() + (settings.CORRAL_GRACEFUL_TIMEOUT + 10) * 1000;
+    while (isAlive(pid)) {
+      if (Date.now() > deadline) {
+        process.stderr.write(`master pid ${pid} is still running after ${settings.CORRAL_GRACEFUL_TIMEOUT + 10} s\n`);
+        return 1;
+      }
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    process.stdout.write(`corral stopped (master pid ${pid})\n`);
+    return 0;
+  },
+};

@@ -1,0 +1,22 @@
+// Finds a running master through the pidfile, for reload/stop/status.
+
+import type { Settings } from '../config/schema.js';
+import { CorralError } from '../errors.js';
+import { isAlive, readPid } from '../master/pidfile.js';
+
+export function findMaster(settings: Settings): number {
+  const file = settings.CORRAL_PIDFILE;
+  if (!file) throw new CorralError('CORRAL_ERR_NOT_RUNNING', 'CORRAL_PIDFILE is empty, so the master cannot be found; use systemctl or kill -HUP <pid>');
+  const pid = readPid(file);
+  if (pid === undefined) throw new CorralError('CORRAL_ERR_NOT_RUNNING', `corral is not running (no pidfile at ${file})`);
+  if (!isAlive(pid)) throw new CorralError('CORRAL_ERR_NOT_RUNNING', `corral is not running (stale pidfile ${file} names pid ${pid})`);
+  return pid;
+}
+
+/** The admin API base URL as seen from this host, or undefined when its port is ephemeral. */
+export function adminBaseUrl(settings: Settings): string | undefined {
+  const { host, port } = settings.CORRAL_ADMIN_BIND;
+  if (port === 0) return undefined;
+  const h = host === '0.0.0.0' ? '127.0.0.1' : host === '::' ? '[::1]' : host.includes(':') ? `[${host}]` : host;
+  return `http://${h}:${port}`;
+}

@@ -1,0 +1,80 @@
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { promisify } from 'node:util';
+import { CORRAL_BIN, FIXTURE_APPS, startCorral } from '../helpers/corral.js';
+import { freePort } from '../helpers/ports.js';
+
+const run = promisify(execFile);
+
+async function corral(dir: string, ...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  try {
+    const r = await run(process.execPath, [CORRAL_BIN, ...args], { cwd: dir, env: { PATH: process.env.PATH ?? '' }, timeout: 30000 });
+    return { code: 0, stdout: r.stdout, stderr: r.stderr };
+  } catch (err) {
+    const e = err as { code: number; stdout: string; stderr: string };
+    return { code: e.code, stdout: e.stdout, stderr: e.stderr };
+  }
+}
+
+test('status, reload and stop find the master through the pidfile and .env', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'corral-cli-'));
+  const adminPort = await freePort();
+  const token = 'cli-test-token-0123456789';
+  // The CLI reads the same .env as the master, so both agree on the pidfile and the admin API.
+  writeFileSync(
+    join(dir, '.env'),
+    [`CORRAL_BIND=127.0.0.1:0`, `CORRAL_ADMIN_BIND=127.0.0.1:${adminPort}`, `CORRAL_ADMIN_TOKEN=${token}`, `CORRAL_WORKERS=2`, `CORRAL_APP=${join(FIXTURE_APPS, 'basic.mjs')}`, `CORRAL_LOG_FILE=${join(dir, 'corral.log')}`].join('\n'),
+  );
+  const c = await startCorral({ cwd: dir, workers: null, env: { CORRAL_ENV_FILE: '.env', CORRAL_LOG_FILE: join(dir, 'corral.log'), CORRAL_PIDFILE: join(dir, 'corral.pid'), CORRAL_ADMIN_BIND: `127.0.0.1:${adminPort}` } });
+  try {
+    const status = await corral(dir, 'status');
+    assert.equal(status.code, 0, status.stderr);
+    assert.match(status.stdout, new RegExp(`master pid ${c.pid}, generation 1`));
+    assert.match(status.stdout, /workers 2\/2 ready/);
+    const rows = status.stdout.split('\n').filter((l) => /^\s+\d+\s+\d+\s+1\s+ready/.test(l));
+    assert.equal(rows.length, 2, status.stdout);
+
+    const reload = await corral(dir, 'reload');
+    assert.equal(reload.code, 0);
+    await c.waitForLog((l) => l.event === 'reload.done', 20000, 'reload.done');
+    const after = await corral(dir, 'status', '--json');
+    const s = JSON.parse(after.stdout) as { master: { generation: number }; workers: { generation: number }[] };
+    assert.equal(s.master.generation, 2);
+    assert.ok(s.workers.every((w) => w.generation === 2));
+
+    const stop = await corral(dir, 'stop');
+    assert.equal(stop.code, 0, stop.stderr);
+    assert.match(stop.stdout, /corral stopped/);
+    assert.equal((await c.exited).code, 0);
+
+    const gone = await corral(dir, 'status');
+    assert.equal(gone.code, 3);
+    assert.match(gone.stderr, /not running/);
+  } finally {
+    await c.stop();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('every command answers --help, and an unknown command or flag is a usage error', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'corral-cli-'));
+  try {
+    for (const name of ['start', 'reload', 'stop', 'status', 'config', 'version']) {
+      const r = await corral(dir, name, '--help');
+      assert.equal(r.code, 0, `${name} --help`);
+      assert.match(r.stdout, new RegExp(`Usage: corral ${name}`));
+    }
+    const unknown = await corral(dir, 'frobnicate');
+    assert.equal(unknown.code, 64);
+    assert.match(unknown.stderr, /unknown command "frobnicate"/);
+    const badFlag = await corral(dir, 'stop', '--sideways');
+    assert.equal(badFlag.code, 64);
+    assert.match(badFlag.stderr, /Unknown option '--sideways'/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
