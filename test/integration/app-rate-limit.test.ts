@@ -1,0 +1,57 @@
+// The per-IP rate limit is one budget for the whole host: a client spreading its requests over
+// 8 workers gets 429 after CORRAL_RATE_LIMIT requests in total, not 8 times that.
+
+import assert from 'node:assert/strict';
+import { rmSync } from 'node:fs';
+import { after, before, describe, it } from 'node:test';
+import { startCorral, waitFor, type CorralProcess } from '../helpers/corral.js';
+import { http } from '../helpers/http.js';
+import { prepareWorkDir } from '../fixtures/offline-sheet.js';
+
+const TOKEN = 'integration-admin-token-1234';
+
+describe('rate limit across workers on the real master', () => {
+  let c: CorralProcess;
+  let dir: string;
+  before(async () => {
+    dir = prepareWorkDir();
+    c = await startCorral({ cwd: dir, workers: 8, readyTimeoutMs: 60_000, env: { CORRAL_RATE_LIMIT: '100', CORRAL_ADMIN_TOKEN: TOKEN, CORRAL_TRUSTED_PROXIES: '127.0.0.1' } });
+  });
+  after(async () => {
+    await c?.stop();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('a client hitting 8 workers gets 429 after 100 requests in total', async () => {
+    const statuses: number[] = [];
+    let last429: Awaited<ReturnType<typeof http>> | undefined;
+    // One connection per request: the master hands each to the next worker in turn. Ten at a time.
+    for (let batch = 0; batch < 12; batch++) {
+      const replies = await Promise.all(
+        Array.from({ length: 10 }, () => http(`${c.url}/api/players`, { headers: { connection: 'close', 'x-forwarded-for': '198.51.100.23' } })),
+      );
+      for (const r of replies) {
+        statuses.push(r.status);
+        if (r.status === 429) last429 = r;
+      }
+    }
+    assert.equal(statuses.filter((s) => s === 200).length, 100);
+    assert.equal(statuses.filter((s) => s === 429).length, 20);
+    assert.ok(last429);
+    const retry = Number(last429.headers['retry-after']);
+    assert.ok(retry >= 1 && retry <= 60, `Retry-After ${retry}`);
+    assert.equal(last429.headers['ratelimit-limit'], '100');
+    assert.equal(last429.headers['ratelimit-remaining'], '0');
+
+    // The requests really were spread over the workers (figures arrive with the next heartbeats).
+    await waitFor(async () => {
+      const stats = await http(`${c.adminUrl}/api/admin/stats`, { headers: { authorization: `Bearer ${TOKEN}` } });
+      return stats.json<{ workers: { requests_served: number | null }[] }>().workers.filter((w) => (w.requests_served ?? 0) > 0).length >= 4;
+    }, 10_000, 'at least 4 workers reporting served requests');
+
+    // Another client (by X-Forwarded-For from the trusted local proxy) has its own budget.
+    const other = await http(`${c.url}/api/players`, { headers: { 'x-forwarded-for': '198.51.100.24' } });
+    assert.equal(other.status, 200);
+    assert.equal(other.headers['ratelimit-remaining'], '99');
+  });
+});
