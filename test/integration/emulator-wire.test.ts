@@ -1,0 +1,226 @@
+// The emulator's wire format, checked with raw HTTP (fetch), not with corral's client: the token
+// endpoint's JWT checks and error bodies, the values endpoints' shapes and error envelopes,
+// quotas, fault injection and the /__emulator control endpoints.
+
+import assert from 'node:assert/strict';
+import { createPrivateKey, sign } from 'node:crypto';
+import { after, before, describe, it } from 'node:test';
+import { encodeRangeForPath } from '../../src/sheets/a1.js';
+import { startEmulator, type Emulator } from '../../src/sheets/emulator/index.js';
+import type { ServiceAccountKey } from '../../src/sheets/google/credentials.js';
+import { signJwt } from '../../src/sheets/google/jwt.js';
+import { JWT_BEARER_GRANT, SCOPE_READWRITE } from '../../src/sheets/google/wire.js';
+
+interface Json {
+  status: number;
+  body: any; // eslint-disable-line @typescript-eslint/no-explicit-any
+}
+
+async function call(url: string, init: RequestInit = {}): Promise<Json> {
+  const res = await fetch(url, init);
+  const text = await res.text();
+  return { status: res.status, body: text ? (JSON.parse(text) as unknown) : undefined };
+}
+
+/** Signs any claims, including ones corral's signJwt refuses to produce (lifetime over an hour). */
+function assertion(key: ServiceAccountKey, claims: Partial<{ iss: string; scope: string; aud: string; iat: number; exp: number }> = {}): string {
+  const iat = Math.floor(Date.now() / 1000);
+  const body = { iss: key.client_email, scope: SCOPE_READWRITE, aud: key.token_uri, iat, exp: iat + 3600, ...claims };
+  const input = `${Buffer.from(JSON.stringify({ alg: 'RS256', typ: 'JWT' })).toString('base64url')}.${Buffer.from(JSON.stringify(body)).toString('base64url')}`;
+  return `${input}.${sign('sha256', Buffer.from(input), createPrivateKey(key.private_key)).toString('base64url')}`;
+}
+
+function tokenRequest(emu: Emulator, form: Record<string, string>): Promise<Json> {
+  return call(emu.tokenUri, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams(form).toString() });
+}
+
+describe('emulator token endpoint', () => {
+  let emu: Emulator;
+  let key: ServiceAccountKey;
+  before(async () => {
+    emu = await startEmulator();
+    key = emu.registerServiceAccount();
+  });
+  after(() => emu.close());
+
+  it('exchanges a valid JWT bearer assertion for an access token', async () => {
+    const r = await tokenRequest(emu, { grant_type: JWT_BEARER_GRANT, assertion: assertion(key) });
+    assert.equal(r.status, 200);
+    assert.match(r.body.access_token, /^ya29\./);
+    assert.equal(r.body.expires_in, 3599);
+    assert.equal(r.body.token_type, 'Bearer');
+  });
+
+  it('answers Google\'s OAuth error bodies', async () => {
+    const other = emu.registerServiceAccount();
+    const forged = signJwt(
+      { iss: key.client_email, scope: SCOPE_READWRITE, aud: key.token_uri, iat: Math.floor(Date.now() / 1000), exp: Math.floor(Date.now() / 1000) + 3600 },
+      createPrivateKey(other.private_key),
+    );
+    const cases: [Record<string, string>, string, RegExp][] = [
+      [{ grant_type: 'client_credentials', assertion: assertion(key) }, 'unsupported_grant_type', /Invalid grant_type/],
+      [{ grant_type: JWT_BEARER_GRANT, assertion: forged }, 'invalid_grant', /^Invalid JWT Signature\.$/],
+      [{ grant_type: JWT_BEARER_GRANT, assertion: assertion(key, { aud: 'https://example.com/token' }) }, 'invalid_grant', /audience/],
+      [{ grant_type: JWT_BEARER_GRANT, assertion: assertion(key, { exp: Math.floor(Date.now() / 1000) + 7200 }) }, 'invalid_grant', /short-lived token/],
+      [{ grant_type: JWT_BEARER_GRANT, assertion: assertion(key, { iat: 1000, exp: 4600 }) }, 'invalid_grant', /reasonable timeframe/],
+      [{ grant_type: JWT_BEARER_GRANT, assertion: assertion(key, { iss: 'nobody@x.iam.gserviceaccount.com' }) }, 'invalid_grant', /account not found/],
+      [{ grant_type: JWT_BEARER_GRANT, assertion: assertion(key, { scope: 'https://www.googleapis.com/auth/gmail' }) }, 'invalid_scope', /scope/],
+      [{ grant_type: JWT_BEARER_GRANT, assertion: 'not.a.jwt' }, 'invalid_grant', /malformed/],
+    ];
+    for (const [form, error, description] of cases) {
+      const r = await tokenRequest(emu, form);
+      assert.equal(r.status, 400, JSON.stringify(r.body));
+      assert.equal(r.body.error, error);
+      assert.match(r.body.error_description, description);
+    }
+  });
+});
+
+describe('emulator values endpoints', () => {
+  let emu: Emulator;
+  let token: string;
+  let base: string;
+  const auth = () => ({ authorization: `Bearer ${token}` });
+  before(async () => {
+    emu = await startEmulator({ faults: { readsPerMinute: 0, writesPerMinute: 0 } });
+    const key = emu.registerServiceAccount();
+    token = (await tokenRequest(emu, { grant_type: JWT_BEARER_GRANT, assertion: assertion(key) })).body.access_token;
+    base = `${emu.url}/v4/spreadsheets/${emu.spreadsheetId}`;
+    emu.setSheet(emu.spreadsheetId, 'Sparse', [['', '', ''], ['', 'b2', 'c2'], ['', 'b3', ''], ['', '', ''], ['', '', 'c5']]);
+  });
+  after(() => emu.close());
+
+  it('values.get echoes the resolved range and trims, and omits values when empty', async () => {
+    const whole = await call(`${base}/values/Players`, { headers: auth() });
+    assert.equal(whole.body.range, 'Players!A1:Z1000');
+    assert.equal(whole.body.majorDimension, 'ROWS');
+    assert.equal(whole.body.values.length, 6);
+    const open = await call(`${base}/values/${encodeRangeForPath('Sparse!B2:C')}`, { headers: auth() });
+    assert.deepEqual(open.body, { range: 'Sparse!B2:C1000', majorDimension: 'ROWS', values: [['b2', 'c2'], ['b3'], [], ['', 'c5']] });
+    const empty = await call(`${base}/values/${encodeRangeForPath('Sparse!A1:A9')}`, { headers: auth() });
+    assert.deepEqual(empty.body, { range: 'Sparse!A1:A9', majorDimension: 'ROWS' });
+    const raw = await call(`${base}/values/Players!A1:B1`, { headers: auth() });
+    assert.equal(raw.body.range, 'Players!A1:B1', 'an unencoded range is read too');
+  });
+
+  it('values:batchGet takes repeated ranges= and answers them in order', async () => {
+    const r = await call(`${base}/values:batchGet?ranges=${encodeURIComponent('Players!A1')}&ranges=Sparse&ranges=${encodeURIComponent('Events!A2:B')}`, { headers: auth() });
+    assert.equal(r.status, 200);
+    assert.equal(r.body.spreadsheetId, emu.spreadsheetId);
+    assert.deepEqual(
+      r.body.valueRanges.map((v: { range: string }) => v.range),
+      ['Players!A1', 'Sparse!A1:Z1000', 'Events!A2:B1000'],
+    );
+    assert.deepEqual(r.body.valueRanges[0].values, [['name']]);
+  });
+
+  it('error envelopes: 401 without credentials, 404 unknown spreadsheet, 400 bad range', async () => {
+    const none = await call(`${base}/values/Players`);
+    assert.equal(none.status, 401);
+    assert.equal(none.body.error.status, 'UNAUTHENTICATED');
+    const bad = await call(`${base}/values/Players`, { headers: { authorization: 'Bearer ya29.forged' } });
+    assert.equal(bad.status, 401);
+    assert.match(bad.body.error.message, /^Request had invalid authentication credentials/);
+    const missing = await call(`${emu.url}/v4/spreadsheets/nope/values/Players`, { headers: auth() });
+    assert.deepEqual(missing.body, { error: { code: 404, message: 'Requested entity was not found.', status: 'NOT_FOUND' } });
+    const range = await call(`${base}/values/${encodeRangeForPath('Nope!A1:B2')}`, { headers: auth() });
+    assert.deepEqual(range.body, { error: { code: 400, message: 'Unable to parse range: Nope!A1:B2', status: 'INVALID_ARGUMENT' } });
+  });
+
+  it('append requires valueInputOption and reports tableRange and the exact updatedRange', async () => {
+    const url = (q: string) => `${base}/values/${encodeRangeForPath('Sparse!B:C')}:append${q}`;
+    const headers = { ...auth(), 'content-type': 'application/json' };
+    const missing = await call(url(''), { method: 'POST', headers, body: JSON.stringify({ values: [['x']] }) });
+    assert.equal(missing.status, 400);
+    assert.match(missing.body.error.message, /'valueInputOption' is required/);
+    const ok = await call(url('?valueInputOption=RAW&insertDataOption=INSERT_ROWS'), { method: 'POST', headers, body: JSON.stringify({ values: [['b6', 'c6'], ['b7']] }) });
+    assert.equal(ok.status, 200);
+    assert.deepEqual(ok.body, {
+      spreadsheetId: emu.spreadsheetId,
+      tableRange: 'Sparse!B2:C5',
+      updates: { spreadsheetId: emu.spreadsheetId, updatedRange: 'Sparse!B6:C7', updatedRows: 2, updatedColumns: 2, updatedCells: 3 },
+    });
+    emu.setSheet(emu.spreadsheetId, 'Blank', []);
+    const first = await call(`${base}/values/Blank:append?valueInputOption=USER_ENTERED`, { method: 'POST', headers, body: JSON.stringify({ values: [["'007", 1, true]] }) });
+    assert.equal(first.body.tableRange, undefined, 'no table yet');
+    assert.equal(first.body.updates.updatedRange, 'Blank!A1:C1');
+    assert.deepEqual(emu.getSheet(emu.spreadsheetId, 'Blank'), [['007', '1', 'TRUE']]);
+  });
+
+  it('update (PUT) and batchUpdate answer like Google', async () => {
+    const headers = { ...auth(), 'content-type': 'application/json' };
+    const put = await call(`${base}/values/${encodeRangeForPath('Sparse!E1:F2')}?valueInputOption=RAW`, { method: 'PUT', headers, body: JSON.stringify({ values: [['e1', 'f1'], ['e2']] }) });
+    assert.deepEqual(put.body, { spreadsheetId: emu.spreadsheetId, updatedRange: 'Sparse!E1:F2', updatedRows: 2, updatedColumns: 2, updatedCells: 3 });
+    const tooBig = await call(`${base}/values/${encodeRangeForPath('Sparse!E1:E1')}?valueInputOption=RAW`, { method: 'PUT', headers, body: JSON.stringify({ values: [['a'], ['b']] }) });
+    assert.equal(tooBig.status, 400);
+    assert.match(tooBig.body.error.message, /tried writing to row \[2\]/);
+    const batch = await call(`${base}/values:batchUpdate`, {
+      method: 'POST',
+      headers,
+      body: JSON.stringify({ valueInputOption: 'RAW', data: [{ range: 'Sparse!G1', values: [['g1']] }, { range: 'Players!H1:H2', values: [['h1'], ['h2']] }] }),
+    });
+    assert.equal(batch.body.totalUpdatedCells, 3);
+    assert.equal(batch.body.totalUpdatedSheets, 2);
+  });
+});
+
+describe('emulator quotas, faults and control endpoints', () => {
+  let emu: Emulator;
+  let token: string;
+  before(async () => {
+    emu = await startEmulator({ faults: { readsPerMinute: 2 } });
+    const key = emu.registerServiceAccount();
+    token = (await tokenRequest(emu, { grant_type: JWT_BEARER_GRANT, assertion: assertion(key) })).body.access_token;
+  });
+  after(() => emu.close());
+  const get = () => call(`${emu.url}/v4/spreadsheets/${emu.spreadsheetId}/values/Players`, { headers: { authorization: `Bearer ${token}` } });
+
+  it('answers 429 RESOURCE_EXHAUSTED with Google\'s body past the per-minute quota', async () => {
+    assert.equal((await get()).status, 200);
+    assert.equal((await get()).status, 200);
+    const r = await get();
+    assert.equal(r.status, 429);
+    assert.equal(r.body.error.status, 'RESOURCE_EXHAUSTED');
+    assert.match(r.body.error.message, /^Quota exceeded for quota metric 'Read requests' and limit 'Read requests per minute'/);
+    assert.equal(r.body.error.details[0].reason, 'RATE_LIMIT_EXCEEDED');
+    assert.equal(r.body.error.details[0].metadata.quota_limit_value, '2');
+  });
+
+  it('changes faults over HTTP and counts calls per method', async () => {
+    const reset = await call(`${emu.url}/__emulator/counters/reset`, { method: 'POST' });
+    assert.equal(reset.body.calls['values.get'], 3);
+    const set = await call(`${emu.url}/__emulator/faults`, { method: 'POST', body: JSON.stringify({ errorRate: 1, errorStatus: 500, readsPerMinute: 0 }) });
+    assert.equal(set.status, 200);
+    assert.equal(set.body.errorRate, 1);
+    const failing = await get();
+    assert.deepEqual(failing.body, { error: { code: 500, message: 'Internal error encountered.', status: 'INTERNAL' } });
+    await call(`${emu.url}/__emulator/faults`, { method: 'POST', body: JSON.stringify({ errorRate: 0 }) });
+    assert.equal((await get()).status, 200);
+    const counters = await call(`${emu.url}/__emulator/counters`);
+    assert.equal(counters.body.calls['values.get'], 2);
+    assert.equal(counters.body.ok['values.get'], 1);
+    assert.equal(counters.body.injectedErrors, 1);
+    assert.deepEqual(counters.body.statuses, { '200': 1, '500': 1 });
+    const invalid = await call(`${emu.url}/__emulator/faults`, { method: 'POST', body: JSON.stringify({ errorRate: 2 }) });
+    assert.equal(invalid.status, 400);
+    assert.match(invalid.body.error, /errorRate must be a number from 0 to 1/);
+    const tab = await call(`${emu.url}/__emulator/spreadsheets/${emu.spreadsheetId}/sheets/Players`);
+    assert.equal(tab.body.values[1][1], 'P001');
+  });
+
+  it('latency is added to values calls, and hung calls are released on close', async () => {
+    emu.setFaults({ latencyMs: 150 });
+    const t0 = Date.now();
+    assert.equal((await get()).status, 200);
+    assert.ok(Date.now() - t0 >= 140, 'the configured latency was applied');
+    emu.setFaults({ latencyMs: 0, hangRate: 1 });
+    const hung = get().then(
+      () => 'answered',
+      () => 'connection closed',
+    );
+    for (let i = 0; i < 100 && emu.hungRequests() === 0; i += 1) await new Promise((r) => setTimeout(r, 10));
+    assert.equal(emu.hungRequests(), 1);
+    await emu.close();
+    assert.equal(await hung, 'connection closed');
+  });
+});

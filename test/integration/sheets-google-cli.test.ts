@@ -1,0 +1,183 @@
+// `corral check` and `corral emulator` as an operator runs them: real processes, settings from
+// the environment, verdicts on stdout, exit codes.
+
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { after, before, describe, it } from 'node:test';
+import { startEmulator, type Emulator } from '../../src/sheets/emulator/index.js';
+
+const BIN = fileURLToPath(new URL('../../../bin/corral', import.meta.url));
+
+interface Run {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+function corral(args: string[], env: Record<string, string>, cwd: string, timeoutMs = 30_000): Promise<Run> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [BIN, ...args], { cwd, env: { PATH: process.env.PATH ?? '', CORRAL_ENV_FILE: 'none', ...env } });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`corral ${args.join(' ')} did not finish in ${timeoutMs} ms\n${stdout}\n${stderr}`));
+    }, timeoutMs);
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout, stderr });
+    });
+  });
+}
+
+describe('corral check', () => {
+  let emu: Emulator;
+  let dir: string;
+  let keyFile: string;
+  let email: string;
+  const env = (extra: Record<string, string> = {}) => ({
+    SHEET_ID: emu.spreadsheetId,
+    SHEETS_API_URL: emu.url,
+    GOOGLE_APPLICATION_CREDENTIALS: keyFile,
+    CORRAL_DATA_DIR: join(dir, 'data'),
+    ...extra,
+  });
+  const keyFor = (name: string, key: unknown) => {
+    const file = join(dir, name);
+    writeFileSync(file, JSON.stringify(key));
+    return file;
+  };
+
+  before(async () => {
+    emu = await startEmulator();
+    dir = mkdtempSync(join(tmpdir(), 'corral-check-'));
+    const key = emu.registerServiceAccount({ clientEmail: 'roster@corral-emulator.iam.gserviceaccount.com' });
+    email = key.client_email;
+    keyFile = keyFor('key.json', key);
+  });
+  after(async () => {
+    await emu.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('prints OK with the service account, the sheet and its tabs, exit 0', async () => {
+    const r = await corral(['check'], env(), dir);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(
+      r.stdout.trim(),
+      `OK: service account ${email} can read sheet ${emu.spreadsheetId} (tab Players, 5 columns: name, code, team, role, joined; tab Events, 5 columns: event_id, player, kind, detail, at)`,
+    );
+    assert.equal(emu.counters().ok.token >= 1, true);
+  });
+
+  it('says the offline sheet is in use when SHEET_ID is unset', async () => {
+    const r = await corral(['check'], { CORRAL_DATA_DIR: join(dir, 'data') }, dir);
+    assert.equal(r.code, 0);
+    assert.match(r.stdout, /^OK: no SHEET_ID is set, so the offline sheet is in use/);
+  });
+
+  it('403: not shared with the client_email, exit 1', async () => {
+    const stranger = emu.registerServiceAccount({ share: 'none', clientEmail: 'stranger@corral-emulator.iam.gserviceaccount.com' });
+    const r = await corral(['check'], env({ GOOGLE_APPLICATION_CREDENTIALS: keyFor('stranger.json', stranger) }), dir);
+    assert.equal(r.code, 1);
+    assert.match(r.stdout, /^FAIL \(sheet access\): the sheet is not shared with stranger@corral-emulator\.iam\.gserviceaccount\.com: .*\[CORRAL_ERR_SHEETS_FORBIDDEN\]$/m);
+  });
+
+  it('404: check SHEET_ID, exit 1', async () => {
+    const r = await corral(['check'], env({ SHEET_ID: 'wrong-id' }), dir);
+    assert.equal(r.code, 1);
+    assert.match(r.stdout, /FAIL \(sheet access\): spreadsheet wrong-id was not found: check SHEET_ID/);
+  });
+
+  it('400: a tab that does not exist, exit 1', async () => {
+    const r = await corral(['check'], env({ SHEET_PLAYERS_RANGE: "'Joueurs 2024'!A:E" }), dir);
+    assert.equal(r.code, 1);
+    assert.match(r.stdout, /FAIL \(sheet access\): Google rejected the range .*Unable to parse range: 'Joueurs 2024'!A1:E1/);
+  });
+
+  it('invalid_grant: the key or the clock, exit 1', async () => {
+    const key = JSON.parse(readFileSync(keyFile, 'utf8')) as Record<string, string>;
+    const revoked = keyFor('revoked.json', { ...key, client_email: 'deleted@corral-emulator.iam.gserviceaccount.com' });
+    const r = await corral(['check'], env({ GOOGLE_APPLICATION_CREDENTIALS: revoked }), dir);
+    assert.equal(r.code, 1);
+    assert.match(r.stdout, /^FAIL \(credentials\): Google refused the service-account key of deleted@corral-emulator\.iam\.gserviceaccount\.com \(invalid_grant/);
+    assert.match(r.stdout, /clock/);
+  });
+
+  it('no credentials: says which settings to set', async () => {
+    const r = await corral(['check'], env({ GOOGLE_APPLICATION_CREDENTIALS: '' }), dir);
+    assert.equal(r.code, 1);
+    assert.match(r.stdout, /FAIL \(settings\): SHEET_ID is set but no credentials are: set GOOGLE_APPLICATION_CREDENTIALS/);
+  });
+
+  it('--json gives a machine-readable verdict', async () => {
+    const r = await corral(['check', '--json'], env(), dir);
+    assert.equal(r.code, 0);
+    const v = JSON.parse(r.stdout) as { ok: boolean; backend: string; tabs: { tab: string; header: string[] }[] };
+    assert.equal(v.ok, true);
+    assert.equal(v.backend, 'google');
+    assert.deepEqual(v.tabs.map((t) => [t.tab, t.header.length]), [['Players', 5], ['Events', 5]]);
+  });
+});
+
+describe('corral emulator', () => {
+  it('serves a seed sheet, writes a usable key, answers control endpoints, stops on SIGTERM', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'corral-emu-'));
+    const seed = join(dir, 'seed.json');
+    writeFileSync(seed, JSON.stringify({ spreadsheetId: 'bench-sheet', sheets: { Players: [['name', 'code'], ['Zoé', 'Z1']], Events: [['event_id']] } }));
+    const keyOut = join(dir, 'key.json');
+    const child = spawn(process.execPath, [BIN, 'emulator', '--port', '0', '--sheet-file', seed, '--key-out', keyOut, '--latency-ms', '5'], {
+      cwd: dir,
+      env: { PATH: process.env.PATH ?? '', CORRAL_ENV_FILE: 'none' },
+    });
+    let out = '';
+    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    const exited = new Promise<number | null>((r) => child.on('close', r));
+    try {
+      for (let i = 0; i < 200 && !/control:/.test(out); i += 1) await new Promise((r) => setTimeout(r, 25));
+      const url = /listening on (http:\/\/[\d.]+:\d+)/.exec(out)?.[1];
+      assert.ok(url, `no listening line in:\n${out}`);
+      assert.match(out, /use: SHEET_ID=bench-sheet SHEETS_API_URL=http:\/\/127\.0\.0\.1:\d+ GOOGLE_APPLICATION_CREDENTIALS=.*key\.json/);
+      const key = JSON.parse(readFileSync(keyOut, 'utf8')) as { token_uri: string; type: string };
+      assert.equal(key.type, 'service_account');
+      assert.equal(key.token_uri, `${url}/token`);
+
+      const r = await corral(['check'], { SHEET_ID: 'bench-sheet', SHEETS_API_URL: url, GOOGLE_APPLICATION_CREDENTIALS: keyOut, CORRAL_DATA_DIR: join(dir, 'data') }, dir);
+      assert.equal(r.code, 0, r.stdout + r.stderr);
+      assert.match(r.stdout, /^OK: .* can read sheet bench-sheet \(tab Players, 2 columns: name, code; tab Events, 1 column: event_id\)/);
+
+      const counters = (await (await fetch(`${url}/__emulator/counters`)).json()) as { calls: Record<string, number> };
+      assert.equal(counters.calls['values.batchGet'], 1);
+      const faults = (await (await fetch(`${url}/__emulator/faults`, { method: 'POST', body: '{"errorRate":1}' })).json()) as { errorRate: number; latencyMs: number };
+      assert.deepEqual([faults.errorRate, faults.latencyMs], [1, 5]);
+      const failing = await corral(['check'], { SHEET_ID: 'bench-sheet', SHEETS_API_URL: url, GOOGLE_APPLICATION_CREDENTIALS: keyOut, CORRAL_DATA_DIR: join(dir, 'data') }, dir);
+      assert.equal(failing.code, 1);
+      assert.match(failing.stdout, /FAIL \(sheet access\): Google answered 503 UNAVAILABLE .*gave up after 2 attempts/);
+    } finally {
+      child.kill('SIGTERM');
+      assert.equal(await exited, 0);
+      rmSync(dir, { recursive: true, force: true });
+    }
+    assert.match(out, /SIGTERM, stopping/);
+  });
+
+  it('refuses bad flags with a usage error', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'corral-emu-'));
+    try {
+      const r = await corral(['emulator', '--error-rate', '3'], {}, dir);
+      assert.equal(r.code, 64);
+      assert.match(r.stderr, /--error-rate must be a number from 0 to 1/);
+      const help = await corral(['emulator', '--help'], {}, dir);
+      assert.equal(help.code, 0);
+      assert.match(help.stdout, /POST \/__emulator\/faults/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
