@@ -1,0 +1,103 @@
+// Capacity on the real master: connections held open move the status LOW -> WARNING -> FULL, the
+// alerts are logged once per crossing, FULL answers 503 "server full" with Retry-After, and
+// closing connections brings the status (and service) back.
+
+import assert from 'node:assert/strict';
+import { connect, type Socket } from 'node:net';
+import { after, before, describe, it } from 'node:test';
+import { startCorral, waitFor, type CorralProcess } from '../helpers/corral.js';
+import { http } from '../helpers/http.js';
+
+const TOKEN = 'integration-admin-token-1234';
+
+interface Capacity {
+  current_connections: number;
+  max_connections: number;
+  percent_used: number;
+  available_slots: number;
+  status: string;
+  can_accept_new: boolean;
+}
+
+/** A keep-alive connection that completed one request and now sits idle, counted by its worker. */
+async function holdConnection(port: number): Promise<{ socket: Socket; status: number }> {
+  const socket = connect(port, '127.0.0.1');
+  await new Promise<void>((resolve, reject) => socket.once('connect', resolve).once('error', reject));
+  socket.write('GET /api/admin/health HTTP/1.1\r\nHost: test\r\nConnection: keep-alive\r\n\r\n');
+  const head = await new Promise<string>((resolve, reject) => {
+    let buf = '';
+    socket.on('data', (d: Buffer) => {
+      buf += d.toString();
+      if (buf.includes('\r\n\r\n')) resolve(buf);
+    });
+    socket.once('error', reject);
+  });
+  return { socket, status: Number(head.split(' ')[1]) };
+}
+
+describe('capacity on the real master', () => {
+  let c: CorralProcess;
+  const sockets: Socket[] = [];
+  const capacity = async () =>
+    (await http(`${c.adminUrl}/api/admin/capacity`, { headers: { authorization: `Bearer ${TOKEN}` } })).json<{ success: boolean; capacity: Capacity }>();
+  const waitStatus = (want: string, current: number) =>
+    waitFor(async () => {
+      const body = await capacity();
+      return body.capacity.status === want && body.capacity.current_connections === current ? body.capacity : undefined;
+    }, 10_000, `capacity ${want} with ${current} connections`);
+
+  before(async () => {
+    c = await startCorral({ workers: 2, env: { CORRAL_WORKER_CONNECTIONS: '5', CORRAL_KEEPALIVE: '120', CORRAL_ADMIN_TOKEN: TOKEN, CORRAL_RATE_LIMIT: '0' } });
+  });
+  after(async () => {
+    for (const s of sockets) s.destroy();
+    await c?.stop();
+  });
+
+  it('moves LOW -> WARNING -> FULL as connections are held open, and FULL answers 503', async () => {
+    const port = Number(new URL(c.url).port);
+    const hold = async (n: number) => {
+      for (let i = 0; i < n; i++) {
+        const h = await holdConnection(port);
+        assert.equal(h.status, 200);
+        sockets.push(h.socket);
+      }
+    };
+    assert.deepEqual((await capacity()).capacity, {
+      current_connections: 0,
+      max_connections: 10,
+      percent_used: 0,
+      available_slots: 10,
+      status: 'LOW',
+      can_accept_new: true,
+    });
+    await hold(3);
+    assert.equal((await waitStatus('LOW', 3)).percent_used, 30);
+    await hold(5);
+    assert.equal((await waitStatus('WARNING', 8)).available_slots, 2);
+    await hold(2);
+    const full = await waitStatus('FULL', 10);
+    assert.equal(full.can_accept_new, false);
+    assert.equal(full.percent_used, 100);
+
+    // Over capacity: the worker answers at once with 503, Retry-After, and closes.
+    const refused = await waitFor(async () => {
+      const r = await http(`${c.url}/api/players`, { headers: { connection: 'close' } });
+      return r.status === 503 ? r : undefined;
+    }, 5000, 'a 503 once FULL');
+    assert.equal(refused.headers['retry-after'], '1');
+    const body = refused.json<{ error: string; message: string }>();
+    assert.equal(body.error, 'server_full');
+    assert.match(body.message, /^server full \(\d+\/\d+\)$/);
+
+    // The alerts: each level logged once.
+    await c.waitForLog((l) => l.event === 'capacity.alert' && l.threshold === 100, 5000, 'the 100 % alert');
+    assert.deepEqual(c.events('capacity.alert').map((l) => l.threshold), [80, 95, 100]);
+
+    // Freeing connections brings service back.
+    for (const s of sockets.splice(0, 6)) s.destroy();
+    await waitStatus('LOW', 4);
+    await waitFor(async () => (await http(`${c.url}/api/players`, { headers: { connection: 'close' } })).status === 200, 5000, 'service back');
+    await c.waitForLog((l) => l.event === 'capacity.recovered' && l.threshold === 80, 5000, 'the recovery line');
+  });
+});
