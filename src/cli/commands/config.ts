@@ -1,3 +1,4 @@
+import { renderEnvExample } from '../../config/env-example.js';
 import { displayValue, loadSettings } from '../../config/load.js';
 import { schema, settingNames } from '../../config/schema.js';
 import { parseFlags, type Command } from '../command.js';
@@ -13,11 +14,16 @@ redacted. Exits 78 listing every invalid setting.
 
 Options:
   --json     machine-readable output
+  --example  print a commented .env with every setting and its default (config/.env.example)
   -h, --help this text`,
   async run(argv) {
-    const { values } = parseFlags(argv, { json: { type: 'boolean' } });
+    const { values } = parseFlags(argv, { json: { type: 'boolean' }, example: { type: 'boolean' } });
     if (values.help) {
       process.stdout.write(`${this.help}\n`);
+      return 0;
+    }
+    if (values.example) {
+      process.stdout.write(renderEnvExample());
       return 0;
     }
     const loaded = loadSettings();

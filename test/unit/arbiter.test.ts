@@ -1,0 +1,207 @@
+// The arbiter's tick driven by hand: a fake spawner stands in for fork(), a fake clock for time.
+
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { loadSettings } from '../../src/config/load.js';
+import type { ChildIdentity } from '../../src/config/identity.js';
+import type { ChildMessage, MasterMessage } from '../../src/ipc/messages.js';
+import { Arbiter } from '../../src/master/arbiter.js';
+import type { Notifier } from '../../src/master/notify.js';
+import type { ChildEvents, Spawner } from '../../src/master/spawner.js';
+import { captureLogger } from '../fixtures/capture-logger.js';
+
+interface FakeChild {
+  identity: ChildIdentity;
+  pid: number;
+  events: ChildEvents;
+  sent: MasterMessage[];
+  kills: NodeJS.Signals[];
+  say(msg: ChildMessage): void;
+  exit(code: number | null, signal?: NodeJS.Signals | null): void;
+}
+
+function fakeSpawner() {
+  const children: FakeChild[] = [];
+  let pid = 1000;
+  const spawner: Spawner = {
+    spawn(identity, _env, events) {
+      const child: FakeChild = {
+        identity,
+        pid: ++pid,
+        events,
+        sent: [],
+        kills: [],
+        say: (msg) => events.onMessage(msg),
+        exit: (code, signal = null) => events.onExit(code, signal),
+      };
+      children.push(child);
+      return {
+        handle: { pid: child.pid, send: (m) => (child.sent.push(m), true), kill: (s) => void child.kills.push(s) },
+        relay: undefined,
+      };
+    },
+  };
+  return { spawner, children };
+}
+
+function recordingNotifier() {
+  const calls: string[] = [];
+  const n: Notifier = {
+    ready: (s) => void calls.push(`ready:${s}`),
+    reloading: () => void calls.push('reloading'),
+    stopping: () => void calls.push('stopping'),
+    status: () => {},
+    watchdog: () => void calls.push('watchdog'),
+    watchdogIntervalMs: 1000,
+    close: () => {},
+  };
+  return { n, calls };
+}
+
+async function setup(env: Record<string, string> = {}) {
+  let now = 1_000_000;
+  const exits: number[] = [];
+  const { spawner, children } = fakeSpawner();
+  const { n, calls } = recordingNotifier();
+  const log = await captureLogger('worker');
+  const base = { CORRAL_ENV_FILE: 'none', CORRAL_WORKERS: '2', CORRAL_TIMEOUT: '5', CORRAL_STUCK_STACKS: 'false', ...env };
+  const arbiter = new Arbiter({
+    loaded: loadSettings({ env: base }),
+    reloadSettings: () => loadSettings({ env: { ...base, ...nextEnv } }),
+    spawner,
+    withKeeper: false,
+    logger: log.logger,
+    reopenLogs: () => {},
+    notifier: n,
+    onExit: (code) => void exits.push(code),
+    now: () => now,
+  });
+  let nextEnv: Record<string, string> = {};
+  return {
+    arbiter,
+    children,
+    calls,
+    exits,
+    log,
+    advance: (ms: number) => (now += ms),
+    setNextEnv: (e: Record<string, string>) => (nextEnv = e),
+  } as const;
+}
+
+const ready = (c: FakeChild) => c.say({ type: 'ready', port: 8080 });
+const beatAll = (cs: FakeChild[]) => cs.forEach((c) => c.say({ type: 'heartbeat', figures: { rssBytes: 1, heapUsedBytes: 1, heapTotalBytes: 1, eventLoopLagMs: 0, activeConnections: 0, requestsServed: 0, errorsServed: 0, latencyP99Ms: 0 } }));
+
+test('boot: the tick forks the configured workers; READY is sent once all of them listen', async () => {
+  const t = await setup();
+  try {
+    t.arbiter.tick();
+    assert.equal(t.children.length, 2);
+    ready(t.children[0]!);
+    t.arbiter.tick();
+    assert.ok(!t.calls.some((c) => c.startsWith('ready')));
+    ready(t.children[1]!);
+    t.arbiter.tick();
+    assert.equal(t.calls.filter((c) => c.startsWith('ready')).length, 1);
+    assert.match(t.calls.find((c) => c.startsWith('ready')) ?? '', /2\/2 workers ready/);
+    t.arbiter.tick();
+    assert.equal(t.children.length, 2, 'no extra forks once the count is met');
+  } finally {
+    t.log.close();
+  }
+});
+
+test('murder: a worker silent for CORRAL_TIMEOUT is killed with SIGKILL; its exit brings a replacement', async () => {
+  const t = await setup();
+  try {
+    t.arbiter.tick();
+    t.children.forEach(ready);
+    t.arbiter.tick();
+    t.advance(3000);
+    beatAll([t.children[1]!]);
+    t.arbiter.tick();
+    assert.deepEqual(t.children[0]!.kills, []);
+    t.advance(2500);
+    beatAll([t.children[1]!]);
+    t.arbiter.tick();
+    assert.deepEqual(t.children[0]!.kills, ['SIGKILL']);
+    assert.deepEqual(t.children[1]!.kills, []);
+    t.children[0]!.exit(null, 'SIGKILL');
+    t.arbiter.tick();
+    assert.equal(t.children.length, 3, 'a replacement was forked');
+    const line = t.log.lines().find((l) => l.event === 'worker.timeout');
+    assert.equal(line?.seconds_silent, 5.5);
+  } finally {
+    t.log.close();
+  }
+});
+
+test('reload: old workers are told to drain only as new ones become ready', async () => {
+  const t = await setup();
+  try {
+    t.arbiter.tick();
+    t.children.forEach(ready);
+    t.arbiter.tick();
+    t.arbiter.record('reload');
+    t.arbiter.tick();
+    assert.ok(t.calls.includes('reloading'));
+    const fresh = t.children.filter((c) => c.identity.generation === 2);
+    assert.equal(fresh.length, 2);
+    const old = t.children.filter((c) => c.identity.generation === 1);
+    assert.ok(old.every((c) => c.sent.every((m) => m.type !== 'drain')), 'nobody drains before a replacement is ready');
+    ready(fresh[0]!);
+    t.arbiter.tick();
+    assert.equal(old.filter((c) => c.sent.some((m) => m.type === 'drain')).length, 1, 'one old worker drains per ready replacement');
+    ready(fresh[1]!);
+    t.arbiter.tick();
+    assert.equal(old.filter((c) => c.sent.some((m) => m.type === 'drain')).length, 2);
+    old.forEach((c) => c.exit(0));
+    t.arbiter.tick();
+    assert.equal(t.calls.filter((c) => c.startsWith('ready')).length, 2, 'READY again when the reload is done');
+    assert.ok(t.log.lines().some((l) => l.event === 'reload.done'));
+  } finally {
+    t.log.close();
+  }
+});
+
+test('boot exhaustion: workers that never get ready are retried with backoff, then the master exits 3', async () => {
+  const t = await setup({ CORRAL_BOOT_ATTEMPTS: '3' });
+  try {
+    t.arbiter.tick();
+    for (let i = 0; i < 10 && t.exits.length === 0; i++) {
+      for (const c of t.children) {
+        if (!c.kills.length && !(c as { done?: boolean }).done) {
+          (c as { done?: boolean }).done = true;
+          c.say({ type: 'boot-failed', code: 'CORRAL_ERR_APP_LOAD', message: 'cannot find module x' });
+          c.exit(4);
+        }
+      }
+      t.arbiter.tick();
+      const before = t.children.length;
+      t.arbiter.tick();
+      assert.equal(t.children.length, before, 'no respawn before the backoff delay');
+      t.advance(60_000);
+      t.arbiter.tick();
+    }
+    assert.deepEqual(t.exits, [3], JSON.stringify(t.log.lines().map((l) => [l.event, l.msg])));
+    const exhausted = t.log.lines().find((l) => l.event === 'boot.exhausted');
+    assert.match(String(exhausted?.msg), /cannot find module x/);
+  } finally {
+    t.log.close();
+  }
+});
+
+test('the systemd watchdog is fed only while at least one worker beats', async () => {
+  const t = await setup();
+  try {
+    t.arbiter.tick();
+    t.children.forEach(ready);
+    t.advance(1000);
+    t.arbiter.tick();
+    assert.equal(t.calls.filter((c) => c === 'watchdog').length, 1);
+    t.advance(6000);
+    t.arbiter.tick();
+    assert.equal(t.calls.filter((c) => c === 'watchdog').length, 1, 'no watchdog while every worker is silent');
+  } finally {
+    t.log.close();
+  }
+});

@@ -1,0 +1,42 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { exponentialBackoff } from '../../src/master/backoff.js';
+import { computeCapacity, perWorkerCap, statusOf } from '../../src/master/capacity.js';
+
+test('capacity statuses follow the system-limits guide (LOW < 50 <= HEALTHY < 80 <= WARNING < 100 <= FULL)', () => {
+  assert.equal(statusOf(0), 'LOW');
+  assert.equal(statusOf(49.9), 'LOW');
+  assert.equal(statusOf(50), 'HEALTHY');
+  assert.equal(statusOf(79.9), 'HEALTHY');
+  assert.equal(statusOf(80), 'WARNING');
+  assert.equal(statusOf(99.9), 'WARNING');
+  assert.equal(statusOf(100), 'FULL');
+  assert.equal(statusOf(125), 'FULL');
+});
+
+test('the seeds example: 160 of 200 is WARNING with 40 slots; 250 of 200 is FULL with -50', () => {
+  const warn = computeCapacity({ activeConnections: [80, 80], workers: 2, workerConnections: 1000, maxConnections: 200 });
+  assert.deepEqual(warn, { current_connections: 160, max_connections: 200, percent_used: 80, available_slots: 40, status: 'WARNING', can_accept_new: true });
+  const full = computeCapacity({ activeConnections: [250], workers: 2, workerConnections: 1000, maxConnections: 200 });
+  assert.equal(full.status, 'FULL');
+  assert.equal(full.available_slots, -50);
+  assert.equal(full.can_accept_new, false);
+});
+
+test('without CORRAL_MAX_CONNECTIONS the cap is workers x worker connections, and per-worker shares round up', () => {
+  assert.equal(computeCapacity({ activeConnections: [], workers: 8, workerConnections: 1000, maxConnections: 0 }).max_connections, 8000);
+  assert.equal(perWorkerCap(8, 1000, 0), 1000);
+  assert.equal(perWorkerCap(3, 1000, 200), 67);
+  assert.equal(perWorkerCap(8, 10, 200), 10);
+});
+
+test('backoff grows exponentially with jitter, never zero, capped', () => {
+  const low = exponentialBackoff(250, 30000, () => 0);
+  const high = exponentialBackoff(250, 30000, () => 1);
+  assert.equal(low.delayMs(0), 0);
+  assert.equal(low.delayMs(1), 125);
+  assert.equal(high.delayMs(1), 250);
+  assert.equal(high.delayMs(3), 1000);
+  assert.equal(high.delayMs(20), 30000);
+  assert.equal(low.delayMs(20), 15000);
+});

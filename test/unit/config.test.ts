@@ -1,0 +1,122 @@
+import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { exampleNames, renderEnvExample } from '../../src/config/env-example.js';
+import { displayValue, loadSettings } from '../../src/config/load.js';
+import { schema, settingNames } from '../../src/config/schema.js';
+import type { SettingSpec } from '../../src/config/spec.js';
+import { ConfigError } from '../../src/errors.js';
+import { REPO_ROOT } from '../helpers/corral.js';
+
+function withDir<T>(fn: (dir: string) => T): T {
+  const dir = mkdtempSync(join(tmpdir(), 'corral-config-'));
+  try {
+    return fn(dir);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+test('defaults apply when nothing is set, and the result is frozen', () => {
+  const { settings, sources } = loadSettings({ env: { CORRAL_ENV_FILE: 'none' } });
+  assert.deepEqual(settings.CORRAL_BIND, { host: '0.0.0.0', port: 8080 });
+  assert.equal(settings.CORRAL_WORKER_CONNECTIONS, 1000);
+  assert.equal(settings.CORRAL_TIMEOUT, 30);
+  assert.equal(settings.CORRAL_ACCESS_LOG, true);
+  assert.ok(settings.CORRAL_WORKERS >= 4 && settings.CORRAL_WORKERS % 4 === 0, 'CPU count x 4');
+  assert.equal(sources.CORRAL_TIMEOUT, 'default');
+  assert.ok(Object.isFrozen(settings));
+});
+
+test('.env is read, and real environment variables win over it', () => {
+  withDir((dir) => {
+    writeFileSync(join(dir, '.env'), 'CORRAL_TIMEOUT=45\nCORRAL_KEEPALIVE=9\n');
+    const { settings, sources, envFile } = loadSettings({ env: { CORRAL_KEEPALIVE: '3' }, cwd: dir });
+    assert.equal(envFile, join(dir, '.env'));
+    assert.equal(settings.CORRAL_TIMEOUT, 45);
+    assert.equal(sources.CORRAL_TIMEOUT, '.env');
+    assert.equal(settings.CORRAL_KEEPALIVE, 3);
+    assert.equal(sources.CORRAL_KEEPALIVE, 'environment');
+  });
+});
+
+test('CORRAL_ENV_FILE names the file; a named file that is missing is an error', () => {
+  withDir((dir) => {
+    writeFileSync(join(dir, 'prod.env'), 'CORRAL_WORKERS=6\n');
+    assert.equal(loadSettings({ env: { CORRAL_ENV_FILE: 'prod.env' }, cwd: dir }).settings.CORRAL_WORKERS, 6);
+    assert.throws(() => loadSettings({ env: { CORRAL_ENV_FILE: 'nope.env' }, cwd: dir }), { code: 'CORRAL_ERR_ENV_FILE' });
+  });
+});
+
+test('every bad value is reported at once with its name, value, source and what is allowed', () => {
+  try {
+    loadSettings({ env: { CORRAL_ENV_FILE: 'none', CORRAL_WORKERS: '0', CORRAL_ACCESS_LOG: 'maybe', CORRAL_LOG_LEVEL: 'loud', CORRAL_ADMIN_BIND: 'x:y', CORRAL_ADMIN_TOKEN: 'short' } });
+    assert.fail('should throw');
+  } catch (err) {
+    assert.ok(err instanceof ConfigError);
+    assert.equal(err.code, 'CORRAL_ERR_CONFIG_INVALID');
+    const names = err.problems.map((p) => p.name).sort();
+    assert.deepEqual(names, ['CORRAL_ACCESS_LOG', 'CORRAL_ADMIN_BIND', 'CORRAL_ADMIN_TOKEN', 'CORRAL_LOG_LEVEL', 'CORRAL_WORKERS']);
+    assert.match(err.message, /CORRAL_WORKERS="0" \(from environment\): an integer from 1 to 512/);
+    assert.match(err.message, /CORRAL_LOG_LEVEL="loud".*one of trace, debug/);
+    // Secrets are never echoed back, even when wrong.
+    assert.doesNotMatch(err.message, /short/);
+  }
+});
+
+test('gunicorn aliases apply with a warning; the new name wins when both are set', () => {
+  const a = loadSettings({ env: { CORRAL_ENV_FILE: 'none', GUNICORN_WORKERS: '5', GUNICORN_BIND: '127.0.0.1:7000', GUNICORN_WORKER_CLASS: 'gevent' } });
+  assert.equal(a.settings.CORRAL_WORKERS, 5);
+  assert.equal(a.sources.CORRAL_WORKERS, 'alias GUNICORN_WORKERS');
+  assert.deepEqual(a.settings.CORRAL_BIND, { host: '127.0.0.1', port: 7000 });
+  assert.ok(a.warnings.some((w) => w.startsWith('GUNICORN_WORKERS is a deprecated alias of CORRAL_WORKERS')));
+  assert.ok(a.warnings.some((w) => /GUNICORN_WORKER_CLASS is ignored/.test(w)));
+  const b = loadSettings({ env: { CORRAL_ENV_FILE: 'none', GUNICORN_WORKERS: '5', CORRAL_WORKERS: '2' } });
+  assert.equal(b.settings.CORRAL_WORKERS, 2);
+  assert.ok(b.warnings.some((w) => w === 'GUNICORN_WORKERS is ignored because CORRAL_WORKERS is also set'));
+});
+
+test('unknown CORRAL_* names get a did-you-mean warning', () => {
+  const { warnings } = loadSettings({ env: { CORRAL_ENV_FILE: 'none', CORRAL_WORKER: '3', CORRAL_TIMEOUTT: '4', CORRAL_ZZZZZZZZZZZZZ: '1' } });
+  assert.ok(warnings.includes('unknown setting CORRAL_WORKER: did you mean CORRAL_WORKERS?'));
+  assert.ok(warnings.includes('unknown setting CORRAL_TIMEOUTT: did you mean CORRAL_TIMEOUT?'));
+  assert.ok(warnings.includes('unknown setting CORRAL_ZZZZZZZZZZZZZ (ignored)'));
+});
+
+test('paths resolve against the working directory; children get the merged env without a file', () => {
+  withDir((dir) => {
+    writeFileSync(join(dir, '.env'), 'CORRAL_PIDFILE=run/corral.pid\nCORRAL_TIMEOUT=12\n');
+    const loaded = loadSettings({ env: { PATH: '/bin' }, cwd: dir });
+    assert.equal(loaded.settings.CORRAL_PIDFILE, join(dir, 'run', 'corral.pid'));
+    assert.equal(loaded.childEnv.CORRAL_TIMEOUT, '12');
+    assert.equal(loaded.childEnv.CORRAL_ENV_FILE, 'none');
+    assert.equal(loaded.childEnv.PATH, '/bin');
+  });
+});
+
+test('secrets are redacted for display', () => {
+  assert.equal(displayValue('CORRAL_ADMIN_TOKEN', 'abcdefghijklmnopq'), '<redacted>');
+  assert.equal(displayValue('CORRAL_ADMIN_TOKEN', undefined), '(unset)');
+  assert.equal(displayValue('CORRAL_TIMEOUT', 30), '30');
+});
+
+test('every setting has a description and a type, and each default parses back to itself', () => {
+  for (const name of settingNames) {
+    const spec = schema[name] as SettingSpec<unknown>;
+    assert.ok(spec.description.length > 10, `${name} has a description`);
+    assert.ok(spec.type.length > 0);
+    const d = typeof spec.default === 'function' ? (spec.default as () => unknown)() : spec.default;
+    if (d === undefined) continue;
+    const parsed = spec.parse(spec.format(d));
+    assert.ok(parsed.ok, `${name}'s default round-trips`);
+    assert.deepEqual(parsed.value, d);
+  }
+});
+
+test('config/.env.example documents every setting and matches the schema exactly', () => {
+  const committed = readFileSync(join(REPO_ROOT, 'config', '.env.example'), 'utf8');
+  assert.equal(committed, renderEnvExample(), 'regenerate with: node bin/corral config --example > config/.env.example');
+  assert.deepEqual(exampleNames(committed).sort(), [...settingNames].sort());
+});
