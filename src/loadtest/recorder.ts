@@ -83,7 +83,8 @@ export class Recorder {
     if (this.#finished) return;
     this.#advance(endMs);
     const span = endMs / 1000 - this.#sec;
-    if (span > 0.05 || this.#secTally.counts.requests > 0) this.#flush(Math.max(span, 0.001));
+    // Keep a short tail only if it holds something; but never leave the charts without a point.
+    if (span > 0.05 || this.#secTally.counts.requests > 0 || this.timeline.length === 0) this.#flush(Math.max(span, 0.001));
     this.#finished = true;
   }
 

@@ -158,6 +158,7 @@ export function renderReport(r: LoadtestResult): string {
     ['Latency', t.latencyMs ? `p50 ${ms(t.latencyMs.p50)}, p95 ${ms(t.latencyMs.p95)}, p99 ${ms(t.latencyMs.p99)}, max ${ms(t.latencyMs.max)}` : 'no answers'],
     ['Mix', `${formatMix(r.options.mix)} (${r.options.mixSource})`],
     ['Virtual users', `${r.run.usersStarted} started, ${r.options.credentials} logins from ${r.options.usersFile}`],
+    ['Load generator CPU', `${r.run.generatorCpuPercent} % of this host (all cores)`],
     ['Server figures', r.server.available ? `${r.server.samples.length} samples from ${r.options.admin ?? ''}` : (r.server.problem ?? 'not sampled')],
   ];
   return `<!doctype html>

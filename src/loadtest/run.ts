@@ -18,7 +18,7 @@ import { actionsResult, mapResult, RESULT_SCHEMA, scheduleResult, tallyResult, t
 import { runSchedule } from './runner.js';
 import { AdminSampler } from './sampler.js';
 import { capSchedule, constantSchedule, profileSchedule, segmentPeak, stepsSchedule, type Schedule } from './schedule.js';
-import { apiPath, checkTargetAllowed } from './target.js';
+import { apiPath, checkTargetAllowed, isLoopbackAddress } from './target.js';
 import { CRITERIA, briefFigures, formatMs, judgeSegment, overallVerdict, RATE_LIMIT_HINT, type JudgedSegment } from './verdict.js';
 import { VirtualUser } from './vuser.js';
 
@@ -229,6 +229,10 @@ export async function runLoadtest(opts: LoadtestOptions, io: RunIo): Promise<Run
   const verdict = overallVerdict(judged, outcome.interrupted);
   const totals = tallyResult(recorder.overall);
   if (totals.counts.status429 > 0) notes.push(`${totals.counts.status429} answers were 429 Too Many Requests: ${RATE_LIMIT_HINT}`);
+  // On loopback the generator shares the host it measures; say how much of the CPU figure is ours.
+  if (sampler && (isLoopbackAddress(opts.target.hostname) || opts.target.hostname === 'localhost')) {
+    notes.push(`the load generator runs on the target's host and used ${outcome.generatorCpuPercent} % of its CPU, which the server CPU figure includes`);
+  }
   if (outcome.interrupted) notes.push(`interrupted after ${formatDuration(outcome.stoppedAtMs)} of ${formatDuration(schedule.totalMs)}`);
 
   const result: LoadtestResult = {

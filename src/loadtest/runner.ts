@@ -3,6 +3,7 @@
 // the start is the hard deadline: it aborts the run signal, which cancels every request in
 // flight and every pause, so the run never outlasts its schedule.
 
+import { availableParallelism } from 'node:os';
 import { performance } from 'node:perf_hooks';
 import { segmentIndexAt, usersAt, type Schedule } from './schedule.js';
 import type { VirtualUser } from './vuser.js';
@@ -33,6 +34,8 @@ export interface RunOutcome {
   readonly endedAtMs: number;
   readonly interrupted: boolean;
   readonly usersStarted: number;
+  /** This process's CPU time over the run, as a share of the whole host (all cores), in %. */
+  readonly generatorCpuPercent: number;
 }
 
 export async function runSchedule(opts: RunnerOptions): Promise<RunOutcome> {
@@ -44,6 +47,7 @@ export async function runSchedule(opts: RunnerOptions): Promise<RunOutcome> {
   let nextId = 0;
   let deadlineHit = false;
 
+  const cpu0 = process.cpuUsage();
   const deadline = setTimeout(() => {
     deadlineHit = true;
     controller.abort(new Error('deadline'));
@@ -78,5 +82,8 @@ export async function runSchedule(opts: RunnerOptions): Promise<RunOutcome> {
   clearTimeout(deadline);
   for (const r of running) r.vu.stop();
   await Promise.all([...running.map((r) => r.done), ...stopped]);
-  return { stoppedAtMs, endedAtMs: now(), interrupted: !deadlineHit, usersStarted: nextId };
+  const endedAtMs = now();
+  const cpu = process.cpuUsage(cpu0);
+  const generatorCpuPercent = endedAtMs > 0 ? Math.round(((cpu.user + cpu.system) / 1000 / (endedAtMs * availableParallelism())) * 1000) / 10 : 0;
+  return { stoppedAtMs, endedAtMs, interrupted: !deadlineHit, usersStarted: nextId, generatorCpuPercent };
 }

@@ -73,7 +73,7 @@ export function sampleFrom(t: number, capacityBody: unknown, statsBody: unknown)
   const cap = isObject(capacityBody) && isObject(capacityBody.capacity) ? capacityBody.capacity : isObject(capacityBody) ? capacityBody : {};
   const status = cap.status;
   return {
-    t,
+    t: Math.round(t),
     cpu: findPercent(statsBody, CPU_PATHS, CPU_KEY),
     ram: findPercent(statsBody, RAM_PATHS, RAM_KEY),
     connections: num(cap.current_connections),

@@ -12,6 +12,7 @@ import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import type { LoadtestResult } from '../../src/loadtest/result.js';
 import { startAdminFixture, startTargetFixture, type AdminFixture, type Player, type TargetFixture } from '../fixtures/loadtest-target.js';
+import { startCorral, type CorralProcess } from '../helpers/corral.js';
 
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 const BIN = join(ROOT, 'bin', 'corral');
@@ -244,6 +245,7 @@ describe('corral loadtest against the fixture app', () => {
     const started = Date.now();
     const run = await loadtest(['--target', t.url, '--users', '2', '--duration', '1s', '--timeout', '30s', '--think-time', '10ms', '--mix', 'write=1', '--users-file', usersFile, '--out', out], dir);
     assert.ok(Date.now() - started < 20_000, 'ended before the hanging writes would have');
+    assert.ok(existsSync(join(out, 'result.json')), `no result; exit ${run.code}\n${run.stdout}\n${run.stderr}`);
     const { result } = readResult(out);
     assert.equal(result.totals.counts.aborted, 2, 'both virtual users had a write in flight');
     assert.equal(result.totals.counts.timeouts, 0, 'aborted at the deadline is not a timeout');
@@ -255,13 +257,18 @@ describe('corral loadtest against the fixture app', () => {
   it('stops on SIGINT and still writes the report', async () => {
     const t = await target();
     const out = join(dir, 'sigint');
-    let sent = false;
+    const served = (): number => [...t.counts.values()].reduce((a, b) => a + b, 0);
+    let poll: NodeJS.Timeout | undefined;
+    // Once the run is under way and the app has served a few requests, press Ctrl-C.
     const run = await loadtest(['--target', t.url, '--steps', '2,4', '--step-duration', '30s', '--think-time', '20ms', '--users-file', usersFile, '--out', out], dir, (text, child) => {
-      if (!sent && /users 2\b/.test(text)) {
-        sent = true;
+      if (poll || !/users 2\b/.test(text)) return;
+      poll = setInterval(() => {
+        if (served() < 10) return;
+        clearInterval(poll);
         child.kill('SIGINT');
-      }
+      }, 20);
     });
+    clearInterval(poll);
     assert.equal(run.code, 130, run.stderr);
     assert.match(run.stderr, /interrupted: stopping the virtual users and writing the report/);
     const { result, html } = readResult(out);
@@ -270,6 +277,7 @@ describe('corral loadtest against the fixture app', () => {
     assert.deepEqual(result.segments.map((s) => s.ran), [true, false]);
     assert.ok(result.verdict.lines.some((l) => l.startsWith('not run (interrupted): step 2/2 (4 users)')));
     assert.ok(result.run.stoppedAtMs < 30_000);
+    assert.ok(result.totals.counts.ok > 0);
     assertReportMatches(result, html);
   });
 
@@ -310,5 +318,43 @@ describe('corral loadtest against the fixture app', () => {
     const run = await loadtest(['--target', t.url, '--steps', '1', '--users-file', wrong, '--out', join(dir, 'wrong')], dir);
     assert.equal(run.code, 64);
     assert.match(run.stderr, /the target refused the login of "Nobody" from .*wrong\.csv \(HTTP 401\)/);
+  });
+});
+
+describe('corral loadtest against a real corral', () => {
+  const ADMIN_TOKEN = 'loadtest-admin-token-0123456789abcdef';
+  let corral: CorralProcess | undefined;
+  let dir: string;
+
+  before(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'corral-loadtest-real-'));
+    // Every virtual user comes from 127.0.0.1: the per-IP limit (100/min) would be the first thing measured.
+    corral = await startCorral({ env: { CORRAL_RATE_LIMIT: '0', CORRAL_ADMIN_TOKEN: ADMIN_TOKEN } });
+  });
+  after(async () => {
+    await corral?.stop();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('runs --steps 2,4 against the bundled app with the admin API and writes a consistent report', async () => {
+    const c = corral as CorralProcess;
+    const out = join(dir, 'real');
+    // No --users-file: the bundled app serves the sample sheet, whose players are the default logins.
+    const run = await loadtest(['--target', c.url, '--steps', '2,4', '--step-duration', '1s', '--think-time', '50ms', '--admin', c.adminUrl, '--admin-token', ADMIN_TOKEN, '--out', out], dir);
+    // Pass or fail depends on this shared 2-core host's CPU and RAM; either way there is a verdict.
+    assert.ok(run.code === 0 || run.code === 2, `${run.stdout}\n${run.stderr}`);
+    assert.match(run.stdout, /^verdict: supports \d+ concurrent users: (yes|no) \(p95 [\d.]+ ms, \d+ errors?, CPU (\d+ %|not measured)\)$/m);
+    const { result, html } = readResult(out);
+    assert.deepEqual(result.segments.map((s) => [s.users, s.ran]), [[2, true], [4, true]]);
+    // Every route of the contract answered with success: login, players, me, events, export.
+    for (const route of ['POST /api/login', 'GET /api/players', 'GET /api/me', 'POST /api/events', 'GET /api/export']) {
+      const tally = result.byRoute[route];
+      assert.ok(tally && tally.counts.ok > 0, `${route} was exercised: ${JSON.stringify(result.byRoute)}`);
+      assert.equal(tally.counts.errors, 0, `${route}: ${JSON.stringify(tally.statuses)}`);
+    }
+    assert.equal(result.server.available, true, result.server.problem ?? '');
+    assert.ok(result.server.samples.some((s) => s.connections !== null && s.maxConnections !== null && s.status !== null), 'capacity read from the admin API');
+    assert.ok(result.notes.some((n) => /load generator runs on the target's host/.test(n)));
+    assertReportMatches(result, html);
   });
 });

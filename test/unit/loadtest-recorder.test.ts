@@ -81,4 +81,13 @@ describe('recorder', () => {
     assert.equal(r.timeline[2]?.span, 0.5);
     assert.equal(r.timeline[2]?.rps, 2);
   });
+
+  it('keeps one point even when the run stops at once (Ctrl-C right after the start)', () => {
+    const r = new Recorder(stepsSchedule([2], 10_000));
+    r.users(2, 0);
+    r.finish(20);
+    assert.equal(r.timeline.length, 1);
+    assert.equal(r.timeline[0]?.users, 2);
+    assert.equal(r.timeline[0]?.requests, 0);
+  });
 });
