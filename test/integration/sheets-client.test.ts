@@ -111,6 +111,41 @@ describe('service-account auth against the emulator', () => {
     );
   });
 
+  it('a token endpoint outage inside the refresh margin keeps the current token in use', async () => {
+    const clock = fakeClock();
+    await withHarness(
+      async (h) => {
+        const b = h.backend({ now: clock.now });
+        await b.getValues('Players!A1');
+        clock.advance(3400_000); // inside the 5 min margin, 199 s still valid
+        h.emulator.setFaults({ tokenErrorRate: 1 });
+        const got = await b.getValues('Players!A1');
+        assert.equal(got.values?.[0]?.[0], 'name');
+        assert.equal(h.emulator.counters().calls.token, 2, 'a refresh was attempted');
+        assert.equal(h.emulator.counters().ok.token, 1);
+        const lines = await h.logLines();
+        assert.ok(lines.some((l) => l.msg === 'access token refresh failed; using the current token until it expires'));
+      },
+      { now: clock.now },
+    );
+  });
+
+  it('a token endpoint outage with no usable token is retried with backoff until it recovers', () =>
+    withHarness(async (h) => {
+      h.emulator.setFaults({ tokenErrorRate: 1 });
+      const b = h.backend({
+        beforeAttempt: (info) => {
+          if (info.attempt === 2) h.emulator.setFaults({ tokenErrorRate: 0 });
+        },
+      });
+      const got = await b.getValues('Players!A1');
+      assert.equal(got.values?.[0]?.[0], 'name');
+      const c = h.emulator.counters();
+      assert.equal(c.calls.token, 2);
+      assert.equal(c.statuses['503'], 1);
+      assert.equal(c.calls['values.get'], 1, 'the values call was only sent once a token existed');
+    }));
+
   it('a token Google stopped accepting (401) is dropped and the call succeeds with a new one', () =>
     withHarness(async (h) => {
       const b = h.backend();

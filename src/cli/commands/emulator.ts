@@ -27,6 +27,7 @@ const FLAGS = {
   'hang-rate': { type: 'string' },
   'reset-rate': { type: 'string' },
   'applied-error-rate': { type: 'string' },
+  'token-error-rate': { type: 'string' },
   'reads-per-minute': { type: 'string' },
   'writes-per-minute': { type: 'string' },
   'sheet-file': { type: 'string' },
@@ -67,6 +68,7 @@ Options:
   --hang-rate R             share of values calls never answered, 0..1 (default 0)
   --reset-rate R            share of calls carried out, then cut mid-answer, 0..1 (default 0)
   --applied-error-rate R    share of writes carried out, then answered 500, 0..1 (default 0)
+  --token-error-rate R      share of token-endpoint calls answered 503, 0..1 (default 0)
   --reads-per-minute N      read quota per minute, 0 = unlimited (default 300, as Google)
   --writes-per-minute N     write quota per minute, 0 = unlimited (default 300, as Google)
   --random-seed N           seed of the fault-injection randomness (replayable runs)
@@ -96,6 +98,7 @@ Control over HTTP (for benchmarks and multi-process tests):
     set('hangRate', number('hang-rate', v['hang-rate'], 0, 1));
     set('resetRate', number('reset-rate', v['reset-rate'], 0, 1));
     set('appliedErrorRate', number('applied-error-rate', v['applied-error-rate'], 0, 1));
+    set('tokenErrorRate', number('token-error-rate', v['token-error-rate'], 0, 1));
     set('readsPerMinute', number('reads-per-minute', v['reads-per-minute'], 0, 10_000_000, true));
     set('writesPerMinute', number('writes-per-minute', v['writes-per-minute'], 0, 10_000_000, true));
     const status = number('error-status', v['error-status'], 500, 504, true);
@@ -147,7 +150,7 @@ Control over HTTP (for benchmarks and multi-process tests):
     const f = emulator.faults();
     out(`  use: ${env.join(' ')}`);
     out(
-      `  faults: latency ${f.latencyMs}+${f.latencyJitterMs} ms, errors ${f.errorRate} (${f.errorStatus}), hangs ${f.hangRate}, resets ${f.resetRate}, applied-errors ${f.appliedErrorRate}; quotas ${f.readsPerMinute || 'unlimited'} reads/min, ${f.writesPerMinute || 'unlimited'} writes/min`,
+      `  faults: latency ${f.latencyMs}+${f.latencyJitterMs} ms, errors ${f.errorRate} (${f.errorStatus}), hangs ${f.hangRate}, resets ${f.resetRate}, applied-errors ${f.appliedErrorRate}, token errors ${f.tokenErrorRate}; quotas ${f.readsPerMinute || 'unlimited'} reads/min, ${f.writesPerMinute || 'unlimited'} writes/min`,
     );
     out('  control: GET /__emulator/counters, POST /__emulator/faults');
 

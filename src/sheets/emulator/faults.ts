@@ -16,6 +16,8 @@ export interface Faults {
   resetRate: number;
   /** Share of write calls carried out, then answered with 500 (the rows ARE in the sheet). */
   appliedErrorRate: number;
+  /** Share of token-endpoint calls answered 503 (an OAuth outage). */
+  tokenErrorRate: number;
   /** Per-minute quotas (Google's default: 300 each); 0 = unlimited. */
   readsPerMinute: number;
   writesPerMinute: number;
@@ -29,11 +31,12 @@ export const DEFAULT_FAULTS: Readonly<Faults> = Object.freeze({
   hangRate: 0,
   resetRate: 0,
   appliedErrorRate: 0,
+  tokenErrorRate: 0,
   readsPerMinute: 300,
   writesPerMinute: 300,
 });
 
-const RATE_KEYS = ['errorRate', 'hangRate', 'resetRate', 'appliedErrorRate'] as const;
+const RATE_KEYS = ['errorRate', 'hangRate', 'resetRate', 'appliedErrorRate', 'tokenErrorRate'] as const;
 const NUMBER_KEYS = ['latencyMs', 'latencyJitterMs', 'readsPerMinute', 'writesPerMinute'] as const;
 
 /** Validates a partial fault update (from the in-process API or POST /__emulator/faults). */

@@ -256,6 +256,12 @@ class EmulatorServer implements Emulator {
       sendJson(res, 400, { error: 'invalid_request', error_description: 'Content-Type must be application/x-www-form-urlencoded' });
       return;
     }
+    if (this.#faults.tokenErrorRate > 0 && this.#random() < this.#faults.tokenErrorRate) {
+      this.#counters.injectedErrors += 1;
+      this.#counters.status(503);
+      sendJson(res, 503, { error: 'temporarily_unavailable', error_description: 'The service is currently unavailable.' });
+      return;
+    }
     // The audience must name this token endpoint: as written in the keys, or as the client reached it.
     const audiences = [this.tokenUri, `http://${req.headers.host ?? ''}/token`];
     try {
