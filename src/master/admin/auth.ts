@@ -38,8 +38,3 @@ export function assertAdminBindSafe(settings: Pick<Settings, 'CORRAL_ADMIN_BIND'
     `CORRAL_ADMIN_BIND=${host}:${port} is reachable from other hosts but CORRAL_ADMIN_TOKEN is unset; set a token (at least 16 characters) or bind to 127.0.0.1`,
   );
 }
-
-/** Is the admin listener enabled at all? (port 0 = off) */
-export function adminEnabled(settings: Pick<Settings, 'CORRAL_ADMIN_BIND'>): boolean {
-  return settings.CORRAL_ADMIN_BIND.port !== 0;
-}
