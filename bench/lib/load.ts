@@ -1,0 +1,71 @@
+// Drives HTTP load from a separate process: wrk when installed (C, cheap on a 2-core box),
+// otherwise autocannon (npm). Returns requests/s, latency percentiles and errors.
+
+import { execFile, spawnSync } from 'node:child_process';
+import { promisify } from 'node:util';
+
+const run = promisify(execFile);
+
+export interface LoadResult {
+  readonly tool: 'wrk' | 'autocannon';
+  readonly connections: number;
+  readonly keepAlive: boolean;
+  readonly seconds: number;
+  readonly requests: number;
+  readonly rps: number;
+  readonly p50Ms: number;
+  readonly p99Ms: number;
+  /** Transport errors plus non-2xx answers. */
+  readonly errors: number;
+}
+
+export function haveWrk(): boolean {
+  return spawnSync('wrk', ['--version'], { encoding: 'utf8' }).error === undefined;
+}
+
+function ms(text: string | undefined): number {
+  if (!text) return NaN;
+  const m = /^([\d.]+)(us|ms|s|m)$/.exec(text.trim());
+  if (!m) return NaN;
+  const v = Number(m[1]);
+  return m[2] === 'us' ? v / 1000 : m[2] === 's' ? v * 1000 : m[2] === 'm' ? v * 60000 : v;
+}
+
+async function wrk(url: string, connections: number, seconds: number, keepAlive: boolean, method: string, body: string | undefined): Promise<LoadResult> {
+  const threads = Math.min(2, connections);
+  const args = ['-t', String(threads), '-c', String(connections), '-d', `${seconds}s`, '--latency', '--timeout', '10s'];
+  if (!keepAlive) args.push('-H', 'Connection: close');
+  let script: string | undefined;
+  if (method !== 'GET' || body !== undefined) {
+    const { writeFileSync, mkdtempSync } = await import('node:fs');
+    const { join } = await import('node:path');
+    const { tmpdir } = await import('node:os');
+    script = join(mkdtempSync(join(tmpdir(), 'wrk-')), 'req.lua');
+    writeFileSync(script, `wrk.method = ${JSON.stringify(method)}\nwrk.body = ${JSON.stringify(body ?? '')}\nwrk.headers["Content-Type"] = "application/json"\n`);
+    args.push('-s', script);
+  }
+  args.push(url);
+  const { stdout } = await run('wrk', args, { maxBuffer: 1 << 20 });
+  const requests = Number(/(\d+) requests in/.exec(stdout)?.[1] ?? 0);
+  const rps = Number(/Requests\/sec:\s+([\d.]+)/.exec(stdout)?.[1] ?? 0);
+  const p50 = ms(/\s50%\s+(\S+)/.exec(stdout)?.[1]);
+  const p99 = ms(/\s99%\s+(\S+)/.exec(stdout)?.[1]);
+  const sock = /Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)/.exec(stdout);
+  const socketErrors = sock ? sock.slice(1).reduce((a, b) => a + Number(b), 0) : 0;
+  const non2xx = Number(/Non-2xx or 3xx responses: (\d+)/.exec(stdout)?.[1] ?? 0);
+  // Without keep-alive wrk counts the server's orderly close after each answer as a read error.
+  const errors = non2xx + (keepAlive ? socketErrors : socketErrors - Number(sock?.[2] ?? 0));
+  return { tool: 'wrk', connections, keepAlive, seconds, requests, rps, p50Ms: p50, p99Ms: p99, errors };
+}
+
+async function autocannon(url: string, connections: number, seconds: number, keepAlive: boolean, method: string, body: string | undefined): Promise<LoadResult> {
+  const { default: ac } = (await import('autocannon')) as unknown as { default: (o: object) => Promise<{ requests: { total: number; average: number }; latency: { p50: number; p99: number }; errors: number; timeouts: number; non2xx: number }> };
+  const r = await ac({ url, connections, duration: seconds, method, ...(body !== undefined ? { body, headers: { 'content-type': 'application/json' } } : {}), ...(keepAlive ? {} : { headers: { connection: 'close' } }) });
+  return { tool: 'autocannon', connections, keepAlive, seconds, requests: r.requests.total, rps: r.requests.average, p50Ms: r.latency.p50, p99Ms: r.latency.p99, errors: r.errors + r.timeouts + r.non2xx };
+}
+
+export async function load(url: string, o: { connections: number; seconds: number; keepAlive?: boolean; method?: string; body?: string }): Promise<LoadResult> {
+  const keepAlive = o.keepAlive ?? true;
+  const method = o.method ?? 'GET';
+  return haveWrk() ? wrk(url, o.connections, o.seconds, keepAlive, method, o.body) : autocannon(url, o.connections, o.seconds, keepAlive, method, o.body);
+}

@@ -1,0 +1,45 @@
+// Starts the servers under test as separate processes, on loopback.
+
+import { spawn } from 'node:child_process';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { FIXTURE_APPS, REPO_ROOT, startCorral, type CorralProcess, type StartOptions } from '../../test/helpers/corral.js';
+
+export interface Running {
+  readonly url: string;
+  stop(): Promise<void>;
+}
+
+export async function startBare(workers: number): Promise<Running> {
+  const proc = spawn(process.execPath, [join(REPO_ROOT, 'bench', 'fixtures', 'bare-cluster.mjs')], {
+    env: { ...process.env, BARE_WORKERS: String(workers), BARE_BODY_MODULE: pathToFileURL(join(FIXTURE_APPS, 'body-12k.mjs')).href },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  const port = await new Promise<number>((resolve, reject) => {
+    let buf = '';
+    proc.stdout?.on('data', (d: Buffer) => {
+      buf += d.toString();
+      const line = buf.split('\n').find((l) => l.includes('"ready"'));
+      if (line) resolve((JSON.parse(line) as { port: number }).port);
+    });
+    proc.once('exit', (code) => reject(new Error(`bare server exited ${code}`)));
+  });
+  return {
+    url: `http://127.0.0.1:${port}`,
+    async stop() {
+      proc.kill('SIGTERM');
+      await new Promise((r) => proc.once('exit', r));
+    },
+  };
+}
+
+export async function startCorralFor(bench: StartOptions): Promise<Running & { corral: CorralProcess }> {
+  const corral = await startCorral({ ...bench, readyTimeoutMs: 60000 });
+  return {
+    url: corral.url,
+    corral,
+    async stop() {
+      await corral.stop();
+    },
+  };
+}

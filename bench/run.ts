@@ -1,0 +1,19 @@
+// `npm run bench [section...]`: runs the benchmarks in one session and prints ratios against a
+// reference measured in the same run. Sections: daemon (default: all).
+
+import { benchDaemon } from './daemon.js';
+
+const SECTIONS: Record<string, () => Promise<void>> = {
+  daemon: () => benchDaemon({ seconds: Number(process.env.BENCH_SECONDS ?? 10), workerCounts: [2, 8], connections: [100, 1000] }),
+};
+
+const wanted = process.argv.slice(2).filter((a) => !a.startsWith('-'));
+const names = wanted.length > 0 ? wanted : Object.keys(SECTIONS);
+for (const name of names) {
+  const section = SECTIONS[name];
+  if (!section) {
+    console.error(`unknown bench section "${name}"; known: ${Object.keys(SECTIONS).join(', ')}`);
+    process.exit(64);
+  }
+  await section();
+}
