@@ -183,6 +183,8 @@ export class Arbiter {
       next = this.o.reloadSettings();
     } catch (err) {
       this.log.error({ event: 'reload.failed', err: describeError(err) }, `reload refused, old workers keep serving: ${describeError(err).message}`);
+      // systemctl reload announced RELOADING=1 (ExecReload, NotifyAccess=exec): only READY=1 ends it.
+      this.o.notifier.ready(`reload refused (invalid settings); ${this.statusLine()}`);
       return;
     }
     for (const warning of next.warnings) this.log.warn({ event: 'config.warning' }, warning);

@@ -51,9 +51,12 @@ test('`corral systemd-unit` with the reference flags prints the committed unit',
 test('the unit has the service contract operators rely on', () => {
   const u = renderUnit(REFERENCE_UNIT_OPTIONS);
   assert.equal(value(u, 'Type'), 'notify');
-  assert.equal(value(u, 'NotifyAccess'), 'main');
+  assert.equal(value(u, 'NotifyAccess'), 'exec');
   assert.equal(value(u, 'ExecStart'), '/usr/bin/node /opt/corral/bin/corral start');
-  assert.equal(value(u, 'ExecReload'), '/bin/kill -HUP $MAINPID');
+  assert.deepEqual(
+    directives(u).filter(([k]) => k === 'ExecReload').map(([, v]) => v),
+    ['/bin/systemd-notify RELOADING=1', '/bin/kill -HUP $MAINPID'],
+  );
   assert.equal(value(u, 'KillMode'), 'mixed');
   assert.equal(value(u, 'Restart'), 'on-failure');
   assert.ok(Number(value(u, 'TimeoutStopSec')) > REFERENCE_UNIT_OPTIONS.gracefulTimeout);

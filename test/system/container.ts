@@ -1,0 +1,280 @@
+// A throwaway Debian machine with a real systemd as PID 1, for tests that must prove behaviour
+// under systemd rather than read a unit file. The root is built once with debootstrap into a
+// git-ignored cache and booted with systemd-nspawn --volatile=overlay, so every run starts from
+// the same pristine tree (changes land in a tmpfs and vanish at power-off).
+//
+// Commands run inside with nsenter into every namespace of the container's systemd, with a clean
+// environment (the host's variables, e.g. NODE_EXTRA_CA_CERTS, mean nothing in there).
+
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+
+export const DEBIAN_SUITE = 'bookworm';
+/** procps: /bin/kill for ExecReload=; logrotate: the rotation test; dbus: systemctl talks to PID 1 through it. */
+export const ROOT_PACKAGES = ['systemd', 'systemd-sysv', 'dbus', 'logrotate', 'procps'] as const;
+const ROOT_STAMP = 'corral-root.json';
+const CLEAN_ENV = ['env', '-i', 'PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin', 'LANG=C.UTF-8', 'SYSTEMD_PAGER=', 'SYSTEMD_COLORS=0'];
+
+export interface RunResult {
+  readonly code: number | null;
+  readonly signal: NodeJS.Signals | null;
+  readonly stdout: string;
+  readonly stderr: string;
+  readonly ms: number;
+}
+
+/** Runs a command to completion, killing it (SIGKILL) if it outlives `timeoutMs`. */
+export function run(cmd: string, args: readonly string[], opts: { timeoutMs: number; input?: string } = { timeoutMs: 60_000 }): Promise<RunResult> {
+  const started = Date.now();
+  return new Promise((resolve, reject) => {
+    const child = spawn(cmd, args, { stdio: [opts.input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout!.setEncoding('utf8').on('data', (d: string) => (stdout += d));
+    child.stderr!.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+    if (opts.input !== undefined) child.stdin!.end(opts.input);
+    const timer = setTimeout(() => {
+      stderr += `\n[killed after ${opts.timeoutMs} ms]`;
+      child.kill('SIGKILL');
+    }, opts.timeoutMs);
+    child.once('error', (err) => {
+      clearTimeout(timer);
+      reject(err);
+    });
+    child.once('close', (code, signal) => {
+      clearTimeout(timer);
+      resolve({ code, signal, stdout, stderr, ms: Date.now() - started });
+    });
+  });
+}
+
+function onPath(name: string): boolean {
+  return spawnSync('sh', ['-c', `command -v ${name}`], { stdio: 'ignore' }).status === 0;
+}
+
+/** Why the systemd test cannot run here, or undefined when it can. */
+export function systemdTestSkipReason(): string | undefined {
+  if (process.platform !== 'linux') return 'needs Linux (systemd-nspawn)';
+  if (process.getuid?.() !== 0) return 'needs root to debootstrap and boot a systemd-nspawn container';
+  const missing = ['debootstrap', 'systemd-nspawn', 'nsenter'].filter((n) => !onPath(n));
+  if (missing.length > 0) return `missing ${missing.join(', ')} (apt-get install debootstrap systemd-container util-linux)`;
+  return undefined;
+}
+
+/**
+ * The Debian mirror this machine's apt uses (deb822 .sources or one-line sources.list), so
+ * debootstrap works wherever apt-get does.
+ */
+export function aptMirror(): string {
+  const candidates: string[] = [];
+  const dir = '/etc/apt/sources.list.d';
+  const files = existsSync(dir) ? readdirSync(dir).filter((f) => f.endsWith('.sources') || f.endsWith('.list')).map((f) => join(dir, f)) : [];
+  if (existsSync('/etc/apt/sources.list')) files.unshift('/etc/apt/sources.list');
+  for (const file of files) {
+    const text = readFileSync(file, 'utf8');
+    if (file.endsWith('.sources')) {
+      for (const stanza of text.split(/\n\s*\n/)) {
+        const field = (name: string) => new RegExp(`^${name}:\\s*(.+)$`, 'mi').exec(stanza)?.[1]?.trim().split(/\s+/) ?? [];
+        if (field('Enabled')[0]?.toLowerCase() === 'no') continue;
+        if (!field('Types').includes('deb') || !field('Suites').includes(DEBIAN_SUITE)) continue;
+        candidates.push(...field('URIs'));
+      }
+    } else {
+      for (const line of text.split('\n')) {
+        const m = /^\s*deb\s+(?:\[[^\]]*\]\s+)?(\S+)\s+(\S+)/.exec(line);
+        if (m && m[2] === DEBIAN_SUITE && m[1]) candidates.push(m[1]);
+      }
+    }
+  }
+  return candidates.find((u) => /^https?:\/\//.test(u) && !/security/.test(u)) ?? 'http://deb.debian.org/debian';
+}
+
+function pidAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+export interface RootInfo {
+  readonly dir: string;
+  /** True when this call ran debootstrap (false: reused the cache). */
+  readonly built: boolean;
+  readonly ms: number;
+}
+
+/**
+ * Returns the cached root, building it first if absent or made with another package list.
+ * Built in a temp directory and renamed when complete, so a half-built root is never booted.
+ */
+export async function ensureRoot(cacheDir: string, timeoutMs: number): Promise<RootInfo> {
+  const started = Date.now();
+  const dir = join(cacheDir, 'systemd-root');
+  const want = JSON.stringify({ suite: DEBIAN_SUITE, variant: 'minbase', packages: ROOT_PACKAGES });
+  const stamp = join(dir, ROOT_STAMP);
+  if (existsSync(stamp) && readFileSync(stamp, 'utf8') === want) return { dir, built: false, ms: Date.now() - started };
+
+  mkdirSync(cacheDir, { recursive: true });
+  // Leftovers of runs that were killed mid-build.
+  for (const name of readdirSync(cacheDir)) {
+    const m = /^systemd-root\.(?:tmp|old)-(\d+)-/.exec(name);
+    if (m && !pidAlive(Number(m[1]))) rmSync(join(cacheDir, name), { recursive: true, force: true });
+  }
+  const tmp = join(cacheDir, `systemd-root.tmp-${process.pid}-${Date.now()}`);
+  const mirror = aptMirror();
+  const r = await run('debootstrap', ['--variant=minbase', `--include=${ROOT_PACKAGES.join(',')}`, DEBIAN_SUITE, tmp, mirror], { timeoutMs });
+  if (r.code !== 0) {
+    rmSync(tmp, { recursive: true, force: true });
+    throw new Error(`debootstrap from ${mirror} failed (${r.code ?? r.signal}):\n${(r.stdout + r.stderr).slice(-3000)}`);
+  }
+  writeFileSync(join(tmp, ROOT_STAMP), want);
+  if (existsSync(dir)) {
+    const old = join(cacheDir, `systemd-root.old-${process.pid}-${Date.now()}`);
+    renameSync(dir, old);
+    rmSync(old, { recursive: true, force: true });
+  }
+  renameSync(tmp, dir);
+  return { dir, built: true, ms: Date.now() - started };
+}
+
+export interface Bind {
+  readonly host: string;
+  readonly container: string;
+}
+
+export interface Container {
+  /** Host pid of the container's PID 1 (systemd). */
+  readonly initPid: number;
+  /** Runs a command inside every namespace of the container, with a clean environment. */
+  exec(args: readonly string[], opts?: { timeoutMs?: number; input?: string }): Promise<RunResult>;
+  /** exec(['sh', '-c', script]), failing with the output when the exit code is not 0. */
+  sh(script: string, timeoutMs?: number): Promise<string>;
+  /** A long-running command inside (e.g. tail -F); the caller kills it. */
+  spawn(args: readonly string[]): ChildProcess;
+  /** Writes a file in the container's (overlay) root from the host. */
+  writeFile(path: string, content: string): void;
+  readFile(path: string): string;
+  /** The container console so far (for failure messages). */
+  console(): string;
+  /** systemctl poweroff, then SIGKILL of nspawn if it did not stop in time. Idempotent. */
+  poweroff(timeoutMs?: number): Promise<void>;
+}
+
+function childrenOf(pid: number): Array<{ pid: number; comm: string }> {
+  const out: Array<{ pid: number; comm: string }> = [];
+  for (const name of readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    try {
+      const stat = readFileSync(`/proc/${name}/stat`, 'utf8');
+      // pid (comm) state ppid ...: comm may contain spaces and parentheses, so cut at the last ')'.
+      const close = stat.lastIndexOf(')');
+      const comm = stat.slice(stat.indexOf('(') + 1, close);
+      const ppid = Number(stat.slice(close + 2).split(' ')[1]);
+      if (ppid === pid) out.push({ pid: Number(name), comm });
+    } catch {
+      // The process exited while we looked.
+    }
+  }
+  return out;
+}
+
+async function until<T>(what: string, timeoutMs: number, probe: () => T | undefined | Promise<T | undefined>): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await probe();
+    if (v !== undefined) return v;
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+export async function bootContainer(opts: { root: string; machine: string; binds: readonly Bind[]; bootTimeoutMs: number }): Promise<Container> {
+  const args = [
+    '--register=no', // no systemd-machined on the host: nothing to register with
+    '--keep-unit', // and no host systemd to create a scope unit
+    '--volatile=overlay', // the cached root stays pristine; writes go to a tmpfs
+    `--machine=${opts.machine}`,
+    '--console=pipe',
+    '-D',
+    opts.root,
+    ...opts.binds.map((b) => `--bind-ro=${b.host}:${b.container}`),
+    '-b',
+  ];
+  const nspawn = spawn('systemd-nspawn', args, { stdio: ['pipe', 'pipe', 'pipe'] });
+  let consoleText = '';
+  const keep = (d: Buffer) => {
+    consoleText = (consoleText + d.toString('utf8')).slice(-20_000);
+  };
+  nspawn.stdout!.on('data', keep);
+  nspawn.stderr!.on('data', keep);
+  let exited = false;
+  const exit = new Promise<void>((resolve) => nspawn.once('exit', () => ((exited = true), resolve())));
+
+  const kill = async () => {
+    if (!exited) nspawn.kill('SIGKILL');
+    await exit;
+  };
+  try {
+    const initPid = await until('the container systemd to start', opts.bootTimeoutMs, () => {
+      if (exited) throw new Error(`systemd-nspawn exited early:\n${consoleText}`);
+      // nspawn forks once more for the container; that child execs systemd as PID 1.
+      for (const c of childrenOf(nspawn.pid!)) {
+        if (c.comm === 'systemd') return c.pid;
+        const grand = childrenOf(c.pid).find((g) => g.comm === 'systemd');
+        if (grand) return grand.pid;
+      }
+      return undefined;
+    });
+
+    const exec: Container['exec'] = (cmd, o = {}) =>
+      run('nsenter', ['-t', String(initPid), '-a', ...CLEAN_ENV, ...cmd], { timeoutMs: o.timeoutMs ?? 60_000, ...(o.input !== undefined ? { input: o.input } : {}) });
+
+    // systemctl needs PID 1's private bus socket, created a moment after systemd starts.
+    await until('the container systemd to listen on its bus', opts.bootTimeoutMs, () => {
+      if (exited) throw new Error(`systemd-nspawn exited early:\n${consoleText}`);
+      return existsSync(`/proc/${initPid}/root/run/systemd/private`) ? true : undefined;
+    });
+    const state = await exec(['systemctl', 'is-system-running', '--wait'], { timeoutMs: opts.bootTimeoutMs });
+    const s = state.stdout.trim();
+    if (s !== 'running' && s !== 'degraded') throw new Error(`container did not finish booting (${s}): ${state.stderr}\n${consoleText}`);
+
+    let off: Promise<void> | undefined;
+    return {
+      initPid,
+      exec,
+      async sh(script, timeoutMs = 60_000) {
+        const r = await exec(['sh', '-c', script], { timeoutMs });
+        if (r.code !== 0) throw new Error(`in container: ${script}\nexit ${r.code ?? r.signal}\n${r.stdout}\n${r.stderr}`);
+        return r.stdout;
+      },
+      spawn(cmd) {
+        return spawn('nsenter', ['-t', String(initPid), '-a', ...CLEAN_ENV, ...cmd], { stdio: ['ignore', 'pipe', 'pipe'] });
+      },
+      writeFile(path, content) {
+        const target = join(`/proc/${initPid}/root`, path);
+        mkdirSync(dirname(target), { recursive: true });
+        writeFileSync(target, content);
+      },
+      readFile(path) {
+        return readFileSync(join(`/proc/${initPid}/root`, path), 'utf8');
+      },
+      console: () => consoleText,
+      poweroff(timeoutMs = 30_000) {
+        off ??= (async () => {
+          if (exited) return;
+          await exec(['systemctl', 'poweroff'], { timeoutMs: 10_000 }).catch(() => undefined);
+          const timer = setTimeout(() => void kill(), timeoutMs);
+          await exit;
+          clearTimeout(timer);
+        })();
+        return off;
+      },
+    };
+  } catch (err) {
+    await kill();
+    throw err;
+  }
+}

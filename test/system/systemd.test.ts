@@ -1,0 +1,332 @@
+// corral under a real systemd: a minimal Debian booted with systemd-nspawn, corral installed the
+// way docs/operations.md says (dedicated user, settings file, `corral systemd-unit` > unit), then
+// driven with systemctl like an operator would. Skips (with the reason) when not root or when
+// debootstrap / systemd-nspawn are missing; .ci/run installs them.
+//
+// The container shares the host's network namespace (no --private-network), so the test talks to
+// corral over the host's loopback on a free high port.
+
+import assert from 'node:assert/strict';
+import { existsSync, readFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { Agent, request } from 'undici';
+import { clientLoop, http } from '../helpers/http.js';
+import { bootContainer, ensureRoot, systemdTestSkipReason, type Container } from './container.js';
+
+const REPO = fileURLToPath(new URL('../../../', import.meta.url));
+const CACHE = join(REPO, '.cache');
+const INSTALL = '/opt/corral';
+const ENV_FILE = '/etc/corral/corral.env';
+const UNIT = '/etc/systemd/system/corral.service';
+const LOG_DIR = '/var/log/corral';
+const LOG_FILE = `${LOG_DIR}/corral.log`;
+const APP = `${INSTALL}/test/fixtures/apps/systemd-app.mjs`;
+const INSTALLED = ['package.json', 'bin', 'dist', 'config', 'systemd', 'README.md', 'node_modules', 'build', 'test/fixtures'];
+/** The test's own drop-in: a short watchdog so its effects show within seconds. */
+const WATCHDOG_SEC = 6;
+
+const skip = systemdTestSkipReason();
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const port = (srv.address() as { port: number }).port;
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+async function until<T>(what: string, timeoutMs: number, probe: () => Promise<T | undefined>): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  for (;;) {
+    try {
+      const v = await probe();
+      if (v !== undefined) return v;
+    } catch (err) {
+      last = err;
+    }
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last ? `: ${String(last)}` : ''}`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
+type Json = Record<string, unknown>;
+
+function parseJsonLines(text: string): { lines: Json[]; bad: string[] } {
+  const lines: Json[] = [];
+  const bad: string[] = [];
+  for (const l of text.split('\n')) {
+    if (l === '') continue;
+    try {
+      lines.push(JSON.parse(l) as Json);
+    } catch {
+      bad.push(l);
+    }
+  }
+  return { lines, bad };
+}
+
+describe('corral under a real systemd (debootstrap + systemd-nspawn)', { skip: skip ?? false, timeout: 15 * 60_000 }, () => {
+  let c: Container;
+  let base: string;
+  let settings: Record<string, string>;
+
+  const show = async (prop: string) => (await c.sh(`systemctl show corral.service -p ${prop} --value`)).trim();
+  const writeSettings = async (extra: Record<string, string>) => {
+    settings = { ...settings, ...extra };
+    c.writeFile(ENV_FILE, Object.entries(settings).map(([k, v]) => `${k}=${v}`).join('\n') + '\n');
+    await c.sh(`chown root:corral ${ENV_FILE} && chmod 0640 ${ENV_FILE}`);
+  };
+
+  /** Timings gathered in before(), reported by the first test (hooks have no diagnostic()). */
+  const notes: string[] = [];
+
+  before(
+    async () => {
+      const root = await ensureRoot(CACHE, 10 * 60_000);
+      notes.push(`debian root ${root.built ? 'built with debootstrap' : 'reused from .cache'} in ${root.ms} ms`);
+      const port = await freePort();
+      base = `http://127.0.0.1:${port}`;
+      const started = Date.now();
+      c = await bootContainer({
+        root: root.dir,
+        machine: `corral-test-${process.pid}`,
+        bootTimeoutMs: 90_000,
+        binds: [
+          { host: process.execPath, container: '/usr/bin/node' },
+          // What `npm ci` leaves in an install (package.json "files" + node_modules + the addon), and our fixture.
+          ...INSTALLED.filter((p) => existsSync(join(REPO, p))).map((p) => ({ host: join(REPO, p), container: `${INSTALL}/${p}` })),
+        ],
+      });
+      notes.push(`container booted in ${Date.now() - started} ms`);
+      // The daily logrotate.timer would fire at boot (Persistent=true) and rotate at a random moment.
+      await c.sh('systemctl stop logrotate.timer');
+      // Install as docs/operations.md says: dedicated user, settings file, generated unit.
+      await c.sh('useradd --system --user-group --home-dir /var/lib/corral --no-create-home --shell /usr/sbin/nologin corral && install -d -m 0755 /etc/corral');
+      settings = {};
+      await writeSettings({
+        CORRAL_BIND: `127.0.0.1:${port}`,
+        CORRAL_WORKERS: '2',
+        // The admin listener is off: the container shares the host's ports with other tests.
+        CORRAL_ADMIN_BIND: '127.0.0.1:0',
+        CORRAL_APP: APP,
+        CORRAL_GRACEFUL_TIMEOUT: '10',
+        CORRAL_PIDFILE: '/run/corral/corral.pid',
+        CORRAL_DATA_DIR: '/var/lib/corral',
+      });
+      c.writeFile('/etc/logrotate.d/corral', readFileSync(join(REPO, 'config', 'logrotate', 'corral'), 'utf8'));
+      await c.sh(`/usr/bin/node ${INSTALL}/bin/corral systemd-unit --settings-file ${ENV_FILE} > ${UNIT}`);
+      c.writeFile('/etc/systemd/system/corral.service.d/test-watchdog.conf', `[Service]\nWatchdogSec=${WATCHDOG_SEC}\nTimeoutAbortSec=2\n`);
+      await c.sh('systemctl daemon-reload');
+    },
+    { timeout: 12 * 60_000 },
+  );
+
+  after(async () => {
+    await c?.poweroff();
+  });
+
+  test('systemd-analyze verify accepts the unit generated inside the container', async (t) => {
+    for (const n of notes) t.diagnostic(n);
+    const unit = c.readFile(UNIT);
+    assert.match(unit, new RegExp(`^ExecStart=/usr/bin/node ${INSTALL}/bin/corral start$`, 'm'));
+    assert.match(unit, /^Environment=CORRAL_ENV_FILE=\/etc\/corral\/corral\.env$/m);
+    const r = await c.exec(['systemd-analyze', 'verify', UNIT]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.doesNotMatch(r.stderr, /corral\.service/, `verify complained about the unit:\n${r.stderr}`);
+  });
+
+  test('systemctl start returns only once the workers listen: a request right after succeeds', async () => {
+    await c.sh('systemctl start corral');
+    const r = await http(`${base}/`);
+    assert.equal(r.status, 200);
+    assert.equal(r.json().generation, 1);
+    assert.match(await show('StatusText'), /^2\/2 workers ready, generation 1/);
+    assert.equal(await show('ActiveState'), 'active');
+    assert.equal(await show('MainPID'), (await c.sh('cat /run/corral/corral.pid')).trim(), 'the master is the main pid');
+  });
+
+  test('systemctl status shows the STATUS line', async () => {
+    const out = await c.sh('systemctl status corral --no-pager --lines=0');
+    assert.match(out, /Status: "2\/2 workers ready, generation 1, capacity \w+ \(\d+\/\d+\)"/);
+  });
+
+  test('the master feeds the watchdog while its workers are healthy', async () => {
+    const first = Number(await show('WatchdogTimestampMonotonic'));
+    assert.equal(await show('WatchdogUSec'), `${WATCHDOG_SEC}s`);
+    await until('a newer WATCHDOG=1', WATCHDOG_SEC * 2000, async () => (Number(await show('WatchdogTimestampMonotonic')) > first ? true : undefined));
+  });
+
+  test('systemctl reload during a client loop: zero failed requests, and the edited settings file is read', async () => {
+    await writeSettings({ CORRAL_WORKERS: '3' });
+    let stop!: () => void;
+    const stopped = new Promise<void>((r) => (stop = r));
+    const loop = clientLoop(`${base}/`, 8, stopped);
+    const counted = async (n: number) => until(`${n} answers`, 20_000, async () => ((await peek()) >= n ? true : undefined));
+    // The loop's counters are only returned at the end; probe progress with our own requests.
+    let served = 0;
+    const peek = async () => {
+      const r = await http(`${base}/`);
+      if (r.status === 200) served++;
+      return served;
+    };
+    await counted(5);
+    const reload = await c.exec(['systemctl', 'reload', 'corral'], { timeoutMs: 60_000 });
+    assert.equal(reload.code, 0, reload.stderr);
+    // `systemctl reload` waits for READY=1 after RELOADING=1: the new generation is serving now.
+    assert.match(await show('StatusText'), /^3\/3 workers ready, generation 2/);
+    await counted(served + 5);
+    stop();
+    const result = await loop;
+    assert.equal(result.failed, 0, `failed requests: ${result.failures.join('; ')}`);
+    assert.ok(result.ok > 0);
+    assert.equal((await http(`${base}/`)).json().generation, 2);
+  });
+
+  test('systemctl reload with a broken settings file returns, and the old generation keeps serving', async () => {
+    const good = { ...settings };
+    await writeSettings({ CORRAL_WORKERS: 'zero' });
+    const reload = await c.exec(['systemctl', 'reload', 'corral'], { timeoutMs: 30_000 });
+    assert.equal(reload.code, 0, `systemctl reload must not hang in "reloading": ${reload.stderr}`);
+    assert.equal(await show('ActiveState'), 'active');
+    assert.match(await show('StatusText'), /^reload refused \(invalid settings\); 3\/3 workers ready, generation 2/);
+    assert.equal((await http(`${base}/`)).json().generation, 2);
+    await writeSettings(good);
+  });
+
+  test('kill -9 of the master: systemd restarts corral, no old worker survives', async () => {
+    const oldMain = await show('MainPID');
+    const oldWorkers = (await c.sh(`ps -o pid= --ppid ${oldMain}`)).trim().split(/\s+/).filter(Boolean);
+    assert.ok(oldWorkers.length >= 3, `workers of ${oldMain}: ${oldWorkers.join(',')}`);
+    await c.sh(`kill -9 ${oldMain}`);
+    const newMain = await until('a new MainPID serving', 30_000, async () => {
+      const pid = await show('MainPID');
+      if (pid === '0' || pid === oldMain || (await show('ActiveState')) !== 'active') return undefined;
+      return (await http(`${base}/`)).status === 200 ? pid : undefined;
+    });
+    assert.notEqual(newMain, oldMain);
+    assert.ok(Number(await show('NRestarts')) >= 1);
+    const alive = await c.exec(['ps', '-o', 'pid=', '-p', oldWorkers.join(',')]);
+    assert.equal(alive.stdout.trim(), '', 'old workers were killed with their master (KillMode=mixed)');
+  });
+
+  test('a master that stops feeding the watchdog is restarted by systemd', async () => {
+    const oldMain = await show('MainPID');
+    const restarts = Number(await show('NRestarts'));
+    // A frozen master loop (SIGSTOP) sends no WATCHDOG=1; after WatchdogSec systemd aborts it.
+    await c.sh(`kill -STOP ${oldMain}`);
+    await until('the watchdog restart', (WATCHDOG_SEC + 20) * 1000, async () => {
+      const pid = await show('MainPID');
+      return pid !== '0' && pid !== oldMain && (await show('ActiveState')) === 'active' ? pid : undefined;
+    });
+    assert.equal(Number(await show('NRestarts')), restarts + 1);
+    const journal = await c.sh('journalctl -u corral --no-pager -o cat');
+    assert.match(journal, /Watchdog timeout/i);
+    await until('serving after the watchdog restart', 20_000, async () => ((await http(`${base}/`)).status === 200 ? true : undefined));
+  });
+
+  test('journalctl -u corral has the lifecycle events (CORRAL_LOG_FILE unset: JSON lines to the journal)', async () => {
+    // A restart adds the graceful shutdown of the running master to the journal.
+    await c.sh('systemctl restart corral');
+    const { lines } = parseJsonLines(
+      (await c.sh('journalctl -u corral --no-pager -o cat'))
+        .split('\n')
+        .filter((l) => l.startsWith('{'))
+        .join('\n'),
+    );
+    const events = new Set(lines.map((l) => l.event));
+    for (const e of ['master.ready', 'worker.ready', 'reload.start', 'reload.done', 'shutdown.start']) assert.ok(events.has(e), `journal lacks ${e}; has ${[...events].join(', ')}`);
+    assert.ok(lines.every((l) => typeof l.pid === 'number' && typeof l.role === 'string'));
+  });
+
+  test('the JSON log file: whole lines that tail -F follows, and logrotate + USR1 moves to a new file without losing a line', async () => {
+    await writeSettings({ CORRAL_LOG_FILE: LOG_FILE });
+    await c.sh('systemctl restart corral');
+    assert.equal((await http(`${base}/`)).status, 200);
+    const tail = c.spawn(['tail', '-n', '+1', '-F', LOG_FILE]);
+    let tailed = '';
+    tail.stdout!.setEncoding('utf8').on('data', (d: string) => (tailed += d));
+    const tailExit = new Promise((r) => tail.once('exit', r));
+    try {
+      const agent = new Agent({ connections: 4 });
+      const total = 400;
+      let next = 0;
+      const failures: string[] = [];
+      const client = async () => {
+        for (let n = next++; n < total; n = next++) {
+          try {
+            const r = await http(`${base}/seq/${n}`, { dispatcher: agent });
+            if (r.status !== 200) failures.push(`${n}: ${r.status}`);
+          } catch (err) {
+            failures.push(`${n}: ${(err as Error).message}`);
+          }
+        }
+      };
+      // Rotate while the requests (and their access-log lines) are flowing.
+      const clients = Promise.all([client(), client(), client(), client()]);
+      await until('a first batch of requests', 20_000, async () => (next > 100 ? true : undefined));
+      const rotate = await c.exec(['logrotate', '--force', '--verbose', '/etc/logrotate.d/corral'], { timeoutMs: 30_000 });
+      assert.equal(rotate.code, 0, rotate.stderr + rotate.stdout);
+      await clients;
+      await agent.close();
+      assert.deepEqual(failures, []);
+
+      const files = (await c.sh(`ls -1 ${LOG_DIR}`)).trim().split('\n');
+      assert.deepEqual(files.sort(), ['corral.log', 'corral.log.1'], 'moved aside and recreated, not copied and truncated');
+      assert.equal((await c.sh(`stat -c '%U:%G %a' ${LOG_FILE}`)).trim(), 'corral:corral 640');
+
+      const seqOf = (l: Json) => (l.event === 'access' && typeof l.path === 'string' ? /^\/seq\/(\d+)$/.exec(l.path)?.[1] : undefined);
+      const { rotated, current } = await until('every request logged in one of the two files', 20_000, async () => {
+        const rotated = parseJsonLines(c.readFile(`${LOG_FILE}.1`));
+        const current = parseJsonLines(c.readFile(LOG_FILE));
+        const seen = [...rotated.lines, ...current.lines].map(seqOf).filter((s) => s !== undefined);
+        return seen.length >= total ? { rotated, current } : undefined;
+      });
+      assert.deepEqual([...rotated.bad, ...current.bad], [], 'every line of both files is whole JSON');
+      const seen = [...rotated.lines, ...current.lines].map(seqOf).filter((s): s is string => s !== undefined);
+      assert.equal(seen.length, total, 'no access line lost or duplicated');
+      assert.equal(new Set(seen).size, total);
+      assert.ok(current.lines.some((l) => l.event === 'logs.reopen'), 'the master reopened the log file (USR1 from postrotate)');
+      assert.ok(current.lines.some((l) => seqOf(l) !== undefined), 'requests after the rotation went to the new file');
+
+      await until('tail -F to catch up with the new file', 10_000, async () => (parseJsonLines(tailed).lines.some((l) => l.event === 'logs.reopen') ? true : undefined));
+      const followed = parseJsonLines(tailed.split('\n').filter((l) => !l.startsWith('tail: ')).join('\n'));
+      assert.deepEqual(followed.bad, [], 'tail -F shows only whole JSON lines');
+      assert.ok(followed.lines.length > total / 2);
+    } finally {
+      tail.kill('SIGTERM');
+      await tailExit;
+    }
+  });
+
+  test('systemctl stop lets an in-flight slow request finish, then corral exits 0', async () => {
+    const slowMs = 3000;
+    const agent = new Agent({ connections: 1 });
+    try {
+      // undici resolves at the response headers, which the fixture sends at once: the request is
+      // now in flight inside a worker.
+      const res = await request(`${base}/slow?ms=${slowMs}`, { dispatcher: agent, headersTimeout: 10_000, bodyTimeout: 30_000 });
+      assert.equal(res.statusCode, 200);
+      const stopping = c.exec(['systemctl', 'stop', 'corral'], { timeoutMs: 60_000 });
+      const body = (await res.body.json()) as Json;
+      assert.equal(body.slept, slowMs, 'the slow request completed during the stop');
+      const stop = await stopping;
+      assert.equal(stop.code, 0, stop.stderr);
+      assert.equal(await show('ActiveState'), 'inactive');
+      assert.equal(await show('Result'), 'success');
+      assert.equal(await show('ExecMainStatus'), '0');
+      const { lines } = parseJsonLines(c.readFile(LOG_FILE));
+      const events = lines.map((l) => l.event);
+      assert.ok(events.includes('shutdown.start'));
+      assert.equal(lines.find((l) => l.event === 'master.exit')?.code, 0);
+    } finally {
+      await agent.close();
+    }
+  });
+});
