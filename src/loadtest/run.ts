@@ -138,7 +138,7 @@ export async function runLoadtest(opts: LoadtestOptions, io: RunIo): Promise<Run
   const clock = (): number => performance.now() - t0;
   const startedAt = new Date();
   const recorder = new Recorder(schedule);
-  const client = new TargetClient(opts.target, { connections: schedule.maxUsers, timeoutMs: opts.timeoutMs, signal: controller.signal, clock });
+  const client = new TargetClient(opts.target, { connections: schedule.maxUsers, timeoutMs: opts.timeoutMs, signal: controller.signal, clock, deadlineMs: schedule.totalMs });
   const progress = new Progress(io.stderr);
   let warned429 = false;
   const onReply = (reply: Reply): void => {

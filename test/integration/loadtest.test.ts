@@ -3,7 +3,7 @@
 
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -13,10 +13,14 @@ import { fileURLToPath } from 'node:url';
 import type { LoadtestResult } from '../../src/loadtest/result.js';
 import { startAdminFixture, startTargetFixture, type AdminFixture, type Player, type TargetFixture } from '../fixtures/loadtest-target.js';
 import { startCorral, type CorralProcess } from '../helpers/corral.js';
+import { chromium } from 'playwright-core';
+
 
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 const BIN = join(ROOT, 'bin', 'corral');
 const PROFILES = join(ROOT, 'test', 'fixtures', 'profiles');
+const CHROMIUM = '/usr/bin/chromium';
+const ARTIFACTS = join(ROOT, 'test-artifacts');
 const PLAYERS: Player[] = [
   { name: 'Alice Martin', code: 'P001', team: 'Red' },
   { name: 'Bruno Leroy', code: 'P002', team: 'Red' },
@@ -126,6 +130,7 @@ function assertReportMatches(result: LoadtestResult, html: string): void {
 describe('corral loadtest against the fixture app', () => {
   let dir: string;
   let usersFile: string;
+  let stepsReport: string | undefined;
   const open: { close(): Promise<void> }[] = [];
   const target = async (o: Omit<Parameters<typeof startTargetFixture>[0], 'players'> = {}): Promise<TargetFixture> => {
     const t = await startTargetFixture({ players: PLAYERS, ...o });
@@ -152,6 +157,7 @@ describe('corral loadtest against the fixture app', () => {
     const t = await target({ adminToken: 'admintok' });
     const a = await admin();
     const out = join(dir, 'steps');
+    stepsReport = join(out, 'report.html');
     const run = await loadtest(['--target', t.url, '--steps', '2,4', '--step-duration', '1s', '--think-time', '20ms', '--users-file', usersFile, '--admin', a.url, '--admin-token', 'admintok', '--out', out], dir);
     assert.equal(run.code, 0, run.stderr);
     assert.match(run.stdout, /^verdict: supports 4 concurrent users: yes \(p95 [\d.]+ ms, 0 errors, CPU 35 %\)$/m);
@@ -180,6 +186,42 @@ describe('corral loadtest against the fixture app', () => {
     const writes = result.byKind.write?.counts;
     assert.ok(writes && t.events.length >= writes.ok && t.events.length <= writes.ok + writes.aborted);
     assertReportMatches(result, html);
+  });
+
+  it('the report opens offline in Chromium: charts drawn, hover readout, nothing fetched', { skip: existsSync(CHROMIUM) ? false : `${CHROMIUM} is missing` }, async () => {
+    assert.ok(stepsReport && existsSync(stepsReport), 'the steps run wrote a report');
+    const browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'] });
+    try {
+      const page = await browser.newPage({ viewport: { width: 1000, height: 900 } });
+      const errors: string[] = [];
+      const fetched: string[] = [];
+      page.on('pageerror', (e) => errors.push(e.message));
+      // Offline: any request other than the file itself is refused and recorded.
+      await page.route('**/*', (route) => {
+        const url = route.request().url();
+        if (url.startsWith('file:')) return route.continue();
+        fetched.push(url);
+        return route.abort();
+      });
+      await page.goto(`file://${stepsReport}`);
+      const embedded = JSON.parse((await page.textContent('#loadtest-result')) ?? 'null') as LoadtestResult;
+      assert.equal(await page.textContent('#verdict strong'), embedded.verdict.headline);
+      const charts = await page.$$eval('svg.chart', (svgs) => svgs.map((s) => ({ id: s.getAttribute('data-chart'), width: s.getBoundingClientRect().width, paths: s.querySelectorAll('path.series').length })));
+      assert.deepEqual(charts.map((c) => c.id), ['users', 'throughput', 'latency', 'errors', 'server', 'connections']);
+      assert.ok(charts.every((c) => c.width > 300 && c.paths > 0));
+      await page.locator('#chart-latency').scrollIntoViewIfNeeded();
+      const box = await page.locator('#chart-latency rect.hover').boundingBox();
+      assert.ok(box);
+      await page.mouse.move(box.x + box.width * 0.3, box.y + box.height / 2);
+      const tip = await page.textContent('#tip');
+      assert.match(tip ?? '', /^t = [\d.]+ s\np50: [\d.]+ ms\np95: [\d.]+ ms\np99: [\d.]+ ms$/);
+      mkdirSync(ARTIFACTS, { recursive: true });
+      await page.screenshot({ path: join(ARTIFACTS, 'loadtest-report.png'), fullPage: true });
+      assert.deepEqual(errors, []);
+      assert.deepEqual(fetched, [], 'the report fetched nothing');
+    } finally {
+      await browser.close();
+    }
   });
 
   it('names the first failing step and why, and exits 2', async () => {

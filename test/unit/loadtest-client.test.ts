@@ -1,0 +1,172 @@
+// The HTTP client pool and the virtual user loop: outcomes are classified (ok, http, timeout,
+// connection, aborted), the deadline is kept even by a late timer, and users log in once, follow
+// the mix, log in again after a 401, and stop when told.
+
+import assert from 'node:assert/strict';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { after, before, describe, it } from 'node:test';
+import { TargetClient, type Reply, type SendRequest } from '../../src/loadtest/client.js';
+import { parseMix } from '../../src/loadtest/mix.js';
+import { ThinkTimePacer } from '../../src/loadtest/pacing.js';
+import { VirtualUser } from '../../src/loadtest/vuser.js';
+
+describe('TargetClient', () => {
+  let server: Server;
+  let url: URL;
+  let hits = 0;
+  before(async () => {
+    server = createServer((req, res) => {
+      hits++;
+      if (req.url === '/hang') return; // never answers
+      if (req.url === '/login') {
+        res.writeHead(200, { 'content-type': 'application/json' });
+        return res.end('{"token":"abc"}');
+      }
+      res.writeHead(req.url?.startsWith('/boom') ? 503 : 200);
+      res.end('x'.repeat(1000));
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    url = new URL(`http://127.0.0.1:${(server.address() as AddressInfo).port}`);
+  });
+  after(async () => {
+    server.closeAllConnections();
+    await new Promise((r) => server.close(r));
+  });
+
+  const client = (o: { timeoutMs?: number; deadlineMs?: number; signal?: AbortSignal; clock?: () => number } = {}): TargetClient =>
+    new TargetClient(url, { connections: 2, timeoutMs: o.timeoutMs ?? 5000, signal: o.signal ?? new AbortController().signal, clock: o.clock ?? (() => 0), ...(o.deadlineMs === undefined ? {} : { deadlineMs: o.deadlineMs }) });
+
+  it('classifies answers and reads bodies', async () => {
+    const c = client();
+    try {
+      const ok = await c.send({ kind: 'read', method: 'GET', path: '/players' });
+      assert.equal(ok.sample.outcome, 'ok');
+      assert.equal(ok.sample.status, 200);
+      assert.equal(ok.sample.bytes, 1000);
+      assert.equal(ok.sample.route, 'GET /players');
+      assert.ok(ok.sample.latencyUs > 0);
+      const bad = await c.send({ kind: 'read', method: 'GET', path: '/boom?x=1' });
+      assert.equal(bad.sample.outcome, 'http');
+      assert.equal(bad.sample.status, 503);
+      assert.equal(bad.sample.route, 'GET /boom');
+      const login = await c.send({ kind: 'login', method: 'POST', path: '/login', json: { name: 'a', code: 'b' }, parseJson: true });
+      assert.deepEqual(login.json, { token: 'abc' });
+    } finally {
+      await c.close();
+    }
+  });
+
+  it('times out a request that gets no answer', async () => {
+    const c = client({ timeoutMs: 100 });
+    try {
+      const r = await c.send({ kind: 'read', method: 'GET', path: '/hang' });
+      assert.equal(r.sample.outcome, 'timeout');
+    } finally {
+      await c.close();
+    }
+  });
+
+  it('aborts requests in flight when the run ends, without calling it a timeout', async () => {
+    const run = new AbortController();
+    const c = client({ signal: run.signal });
+    try {
+      const pending = c.send({ kind: 'read', method: 'GET', path: '/hang' });
+      const before = hits;
+      while (hits === before) await new Promise((r) => setTimeout(r, 5));
+      run.abort();
+      assert.equal((await pending).sample.outcome, 'aborted');
+      assert.equal((await c.send({ kind: 'read', method: 'GET', path: '/players' })).sample.outcome, 'aborted');
+    } finally {
+      await c.close();
+    }
+  });
+
+  it('starts nothing at or past the deadline, even before the deadline timer fires', async () => {
+    let now = 0;
+    const c = client({ deadlineMs: 1000, clock: () => now });
+    try {
+      assert.equal((await c.send({ kind: 'read', method: 'GET', path: '/players' })).sample.outcome, 'ok');
+      now = 1000;
+      const before = hits;
+      assert.equal((await c.send({ kind: 'read', method: 'GET', path: '/players' })).sample.outcome, 'aborted');
+      assert.equal(hits, before, 'nothing was sent');
+    } finally {
+      await c.close();
+    }
+  });
+
+  it('reports a refused connection by its code', async () => {
+    const s = createServer();
+    await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
+    const port = (s.address() as AddressInfo).port;
+    await new Promise((r) => s.close(r));
+    const c = new TargetClient(new URL(`http://127.0.0.1:${port}`), { connections: 1, timeoutMs: 2000, signal: new AbortController().signal, clock: () => 0 });
+    try {
+      const r = await c.send({ kind: 'read', method: 'GET', path: '/' });
+      assert.equal(r.sample.outcome, 'connection');
+      assert.equal(r.sample.error, 'ECONNREFUSED');
+    } finally {
+      await c.close();
+    }
+  });
+});
+
+describe('VirtualUser', () => {
+  /** A fake target: answers from a script, records what was asked. */
+  function fakeSend(statusFor: (req: SendRequest, n: number) => number, asked: SendRequest[]): (req: SendRequest) => Promise<Reply> {
+    return async (req) => {
+      asked.push(req);
+      const status = statusFor(req, asked.length);
+      const outcome = status === 0 ? 'aborted' : status < 300 ? 'ok' : 'http';
+      await new Promise((r) => setImmediate(r));
+      return {
+        sample: { kind: req.kind, route: `${req.method} ${req.path}`, status, outcome, latencyUs: 10, startMs: 0, endMs: 0, bytes: 0 },
+        json: req.kind === 'login' && status === 200 ? { token: `tok${asked.length}` } : undefined,
+      };
+    };
+  }
+
+  function user(send: (req: SendRequest) => Promise<Reply>, mix = 'read=0.5,write=0.3,export=0.2', run = new AbortController()): VirtualUser {
+    let seed = 1;
+    const random = (): number => ((seed = (seed * 16807) % 2147483647) / 2147483647);
+    return new VirtualUser(7, { target: new URL('http://127.0.0.1:1/base/'), send, onReply: () => {}, onAction: () => {}, mix: parseMix(mix), exportToken: 'adm', runSignal: run.signal, random }, { name: 'Alice', code: 'P1' }, new ThinkTimePacer(0, random));
+  }
+
+  it('logs in once, then follows the mix with the session token', async () => {
+    const asked: SendRequest[] = [];
+    const vu = user(fakeSend(() => 200, asked));
+    const done = vu.start();
+    while (asked.length < 200) await new Promise((r) => setImmediate(r));
+    vu.stop();
+    await done;
+    assert.equal(asked[0]?.kind, 'login');
+    assert.deepEqual(asked[0]?.json, { name: 'Alice', code: 'P1' });
+    assert.equal(asked[0]?.path, '/base/api/login', 'the target base path is kept');
+    assert.equal(asked.filter((r) => r.kind === 'login').length, 1);
+    const kinds = new Set(asked.slice(1).map((r) => r.kind));
+    assert.deepEqual([...kinds].sort(), ['export', 'read', 'write']);
+    const write = asked.find((r) => r.kind === 'write');
+    assert.equal(write?.headers?.authorization, 'Bearer tok1');
+    assert.equal((write?.json as { kind?: string })?.kind, 'loadtest');
+    assert.equal(asked.find((r) => r.kind === 'export')?.headers?.authorization, 'Bearer adm');
+    assert.ok(asked.some((r) => r.path === '/base/api/players') && asked.some((r) => r.path === '/base/api/me'));
+  });
+
+  it('logs in again after its session is refused', async () => {
+    const asked: SendRequest[] = [];
+    const vu = user(fakeSend((req, n) => (req.kind === 'write' && n < 10 ? 401 : req.kind === 'write' ? 201 : 200), asked), 'write=1');
+    const done = vu.start();
+    while (asked.length < 12) await new Promise((r) => setImmediate(r));
+    vu.stop();
+    await done;
+    assert.deepEqual(asked.slice(0, 4).map((r) => r.kind), ['login', 'write', 'login', 'write']);
+  });
+
+  it('leaves as soon as a request is aborted (the run is over)', async () => {
+    const asked: SendRequest[] = [];
+    const vu = user(fakeSend((_r, n) => (n >= 3 ? 0 : 200), asked), 'read=1');
+    await vu.start();
+    assert.equal(asked.length, 3);
+  });
+});
