@@ -1,0 +1,93 @@
+// The keeper's small pieces: read-your-writes merging, the change feed behind push invalidation,
+// the socket path rule, header-keyed records and the offline sheet's CSV.
+
+import assert from 'node:assert/strict';
+import { tmpdir } from 'node:os';
+import { describe, it } from 'node:test';
+import { ChangeFeed } from '../../src/sheets/keeper/change-feed.js';
+import { appliedOf } from '../../src/sheets/keeper/flusher.js';
+import { mergePending } from '../../src/sheets/keeper/merge.js';
+import { keeperSocketPath } from '../../src/sheets/keeper/socket-path.js';
+import { parseCsv, stringifyCsv } from '../../src/sheets/offline/csv.js';
+import { toRecords } from '../../src/sheets/records.js';
+import { CorralError } from '../../src/errors.js';
+
+const EVENTS = [
+  ['event_id', 'player', 'kind', 'detail', 'at'],
+  ['e1', 'P001', 'goal', '', '2024'],
+];
+
+describe('keeper parts', () => {
+  it('merges journaled rows into reads that reach the bottom of the tab, once', () => {
+    const pending = [
+      ['e2', 'P002', 'card', '', ''],
+      ['e1', 'P001', 'goal', '', '2024'],
+    ];
+    const whole = mergePending('Events', EVENTS, pending);
+    assert.equal(whole.added, 1, 'e1 is already upstream: not shown twice');
+    assert.deepEqual(whole.values.at(-1), ['e2', 'P002', 'card'], 'trailing empty cells trimmed like the API');
+    assert.equal(mergePending('Events!A:E', EVENTS, pending).added, 1);
+    assert.deepEqual(mergePending('Events!B:C', [['player', 'kind']], pending).values.at(-1), ['P001', 'goal']);
+    assert.equal(mergePending('Events!A1:E10', EVENTS, pending).added, 0, 'a bounded block is shown as Google has it');
+    assert.equal(mergePending('Events', EVENTS, []).values, EVENTS, 'no copy when nothing is pending');
+  });
+
+  it('change feed: answers waiters on change, tells a restarted keeper apart, times out empty', async () => {
+    const feed = new ChangeFeed();
+    const first = await feed.wait(0, undefined, 1000);
+    assert.equal(first.all, false);
+    assert.equal(first.epoch, feed.epoch);
+    const waiting = feed.wait(first.version, feed.epoch, 5000);
+    feed.publish('Events');
+    feed.publish('Events');
+    const a = await waiting;
+    assert.deepEqual(a.sheets, ['Events']);
+    assert.equal(a.version, 1, 'answered at the first change');
+    const caughtUp = await feed.wait(a.version, feed.epoch, 1000);
+    assert.deepEqual(caughtUp.sheets, ['Events'], 'a change made between two polls is not lost');
+    assert.equal(caughtUp.version, 2);
+    feed.publish('Players');
+    assert.deepEqual((await feed.wait(2, feed.epoch, 1000)).sheets, ['Players']);
+    assert.equal((await feed.wait(3, 'an-old-epoch', 1000)).all, true, 'another keeper: drop everything');
+    const quiet = await feed.wait(3, feed.epoch, 20);
+    assert.deepEqual(quiet.sheets, []);
+    const pending = feed.wait(3, feed.epoch, 60_000);
+    feed.close();
+    assert.deepEqual((await pending).sheets, []);
+  });
+
+  it('puts the socket in the data dir, or in the temp dir when that path is too long', () => {
+    assert.equal(keeperSocketPath('/var/lib/corral'), '/var/lib/corral/keeper.sock');
+    const long = `/srv/${'very-long-directory-name/'.repeat(5)}data`;
+    const p = keeperSocketPath(long);
+    assert.ok(p.startsWith(tmpdir()));
+    assert.ok(Buffer.byteLength(p) < 100);
+    assert.equal(keeperSocketPath(long), p, 'the same path in every process');
+    assert.notEqual(keeperSocketPath(`${long}2`), p);
+  });
+
+  it('keys rows by the header, tolerating short rows, blank rows and blank headers', () => {
+    const read = { range: 'Players', values: [['name', '', 'team'], ['Alice', 'x', 'Red'], [], ['', '', ''], ['Bob']], fetchedAt: 0, stale: false, staleSeconds: 0, pendingRows: 0 };
+    const r = toRecords(read);
+    assert.deepEqual(r.header, ['name', '', 'team']);
+    assert.deepEqual(r.records, [
+      { name: 'Alice', team: 'Red' },
+      { name: 'Bob', team: '' },
+    ]);
+    assert.deepEqual(toRecords({ ...read, values: [] }).records, []);
+  });
+
+  it('CSV round-trips quotes, commas, line breaks and spaces; reads CRLF and a BOM', () => {
+    const rows = [['a', 'b,c', 'say "hi"', 'two\nlines', ' padded ', '']];
+    assert.deepEqual(parseCsv(stringifyCsv(rows)), rows);
+    assert.deepEqual(parseCsv('\ufeffx,y\r\n1,2\r\n'), [['x', 'y'], ['1', '2']]);
+    assert.deepEqual(parseCsv('x,y\n1,2'), [['x', 'y'], ['1', '2']], 'no final line break');
+  });
+
+  it("decides resend vs read-back from the error's applied field", () => {
+    assert.equal(appliedOf({ applied: 'no' }), 'no');
+    assert.equal(appliedOf({ applied: 'maybe' }), 'maybe');
+    assert.equal(appliedOf(new Error('unknown')), 'maybe', 'anything unknown is treated as possibly applied');
+    assert.equal(appliedOf(new CorralError('CORRAL_ERR_QUEUE_FULL', 'full')), 'no', 'refused by our own queue before sending');
+  });
+});
