@@ -6,6 +6,7 @@ import { loadSettings, type LoadedSettings } from '../config/load.js';
 import { EXIT, describeError } from '../errors.js';
 import { createLogger } from '../log/logger.js';
 import { assertAdminBindSafe } from './admin/auth.js';
+import { startMonitoring, type Monitoring } from './admin/monitoring.js';
 import { startAdminServer, type AdminServer } from './admin/server.js';
 import { Arbiter, type Intent } from './arbiter.js';
 import { noopNotifier, type Notifier } from './notify.js';
@@ -48,8 +49,10 @@ export async function runMaster(loaded: LoadedSettings, entry: MasterEntryPoints
 
   let arbiter: Arbiter | undefined;
   let admin: AdminServer | undefined;
+  let monitoring: Monitoring | undefined;
   const exit = (code: number) => {
     if (pidfile) removePidfile(pidfile);
+    monitoring?.close();
     void admin?.close();
     notifier.close();
     logger.info({ event: 'master.exit', code }, `master exiting with code ${code}`);
@@ -80,8 +83,10 @@ export async function runMaster(loaded: LoadedSettings, entry: MasterEntryPoints
   // Per-IP rate-limit counters shared by all workers live here (rate-limiter-flexible's cluster
   // store); the workers' RateLimiterCluster instances talk to it over the cluster IPC channel.
   new RateLimiterClusterMaster();
+  // Capacity and host alerts run whether or not the admin listener could bind.
+  monitoring = startMonitoring(arbiter.view(), logger);
   try {
-    admin = await startAdminServer(arbiter.view(), logger);
+    admin = await startAdminServer(arbiter.view(), logger, { monitoring });
     arbiter.adminPort = admin.port;
   } catch (err) {
     // The admin API is for operators; its port being taken must not keep the site down.

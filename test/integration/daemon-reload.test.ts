@@ -70,3 +70,20 @@ test('TTIN and TTOU add and remove one worker', async () => {
     await c.stop();
   }
 });
+
+test('SIGHUP re-reads .env: a new CORRAL_WORKERS applies to the new generation', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'corral-envreload-'));
+  writeFileSync(join(dir, 'corral.env'), 'CORRAL_WORKERS=2\n');
+  const c = await startCorral({ app: 'basic.mjs', workers: null, env: { CORRAL_ENV_FILE: join(dir, 'corral.env') } });
+  try {
+    assert.equal(c.events('worker.ready').length, 2);
+    writeFileSync(join(dir, 'corral.env'), 'CORRAL_WORKERS=3\n');
+    c.kill('SIGHUP');
+    const done = await c.waitForLog((l) => l.event === 'reload.done', 20000, 'reload.done');
+    assert.equal(done.workers, 3);
+    assert.equal(c.events('worker.ready').filter((l) => l.generation === 2).length, 3);
+  } finally {
+    await c.stop();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});

@@ -1,0 +1,55 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { startCorral } from '../helpers/corral.js';
+import { http } from '../helpers/http.js';
+
+test('a CommonJS module exporting a request listener (an Express app) runs unchanged', async () => {
+  const c = await startCorral({ app: 'plain-listener.cjs', workers: 1 });
+  try {
+    const r = await http(c.url);
+    assert.equal(r.status, 200);
+    assert.equal(r.json().style, 'commonjs listener');
+  } finally {
+    await c.stop();
+  }
+});
+
+test('an async createApp(ctx) receives the settings and a logger', async () => {
+  const c = await startCorral({ app: 'async-factory.cjs', workers: 2 });
+  try {
+    const r = await http(c.url);
+    assert.deepEqual({ ...r.json<Record<string, unknown>>(), worker: 0 }, { style: 'async factory', workers: 2, worker: 0 });
+    const created = c.events('fixture.created');
+    assert.equal(created.length, 2);
+    assert.ok(created.every((l) => l.role === 'worker' && typeof l.worker === 'number'));
+  } finally {
+    await c.stop();
+  }
+});
+
+test('a module without createApp or a default listener is refused with a message saying what to export', async () => {
+  const c = await startCorral({ app: 'not-an-app.mjs', workers: 1, waitReady: false, env: { CORRAL_BOOT_ATTEMPTS: '1' } });
+  try {
+    assert.equal((await c.exited).code, 3);
+    const failed = c.events('worker.boot_failed')[0];
+    assert.match(JSON.stringify(failed?.boot_error), /must export createApp\(ctx\) returning a request listener/);
+    assert.equal((failed?.boot_error as { code?: string })?.code, 'CORRAL_ERR_APP_LOAD');
+  } finally {
+    await c.stop();
+  }
+});
+
+test('a worker over CORRAL_MAX_WORKER_MEMORY_MB is recycled gracefully, replacement first', async () => {
+  // Every worker is over 1 MiB, so recycling runs continuously, one worker at a time.
+  const c = await startCorral({ app: 'basic.mjs', workers: 2, env: { CORRAL_MAX_WORKER_MEMORY_MB: '1' } });
+  try {
+    const line = await c.waitForLog((l) => l.event === 'worker.memory_limit', 10000, 'worker.memory_limit');
+    assert.ok(Number(line.rss_mb) > 1);
+    const exit = await c.waitForLog((l) => l.event === 'worker.exit' && l.worker_pid === line.worker_pid, 15000, 'the recycled worker exits');
+    assert.equal(exit.reason, 'memory');
+    assert.equal(exit.code, 0);
+    assert.equal((await http(c.url)).status, 200);
+  } finally {
+    await c.stop();
+  }
+});
