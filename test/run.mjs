@@ -1,0 +1,45 @@
+// Runs the compiled test files in phases: unit tests in parallel, then the tests that spawn real
+// processes (integration, browser, system) with less parallelism, since on a small machine many
+// masters at once starve each other's heartbeats. Extra arguments are passed to `node --test`.
+
+import { spawnSync } from 'node:child_process';
+import { readdirSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = fileURLToPath(new URL('../dist/test/', import.meta.url));
+
+function testFiles(dir) {
+  let out = [];
+  let entries;
+  try {
+    entries = readdirSync(dir);
+  } catch {
+    return out;
+  }
+  for (const name of entries.sort()) {
+    const p = join(dir, name);
+    if (statSync(p).isDirectory()) out = out.concat(testFiles(p));
+    else if (name.endsWith('.test.js')) out.push(p);
+  }
+  return out;
+}
+
+const phases = [
+  { name: 'unit', dirs: ['unit'], concurrency: 2 },
+  { name: 'integration', dirs: ['integration'], concurrency: 2 },
+  { name: 'browser and system', dirs: ['browser', 'system'], concurrency: 1 },
+];
+
+const extra = process.argv.slice(2);
+let failed = false;
+for (const phase of phases) {
+  const files = phase.dirs.flatMap((d) => testFiles(join(root, d)));
+  if (files.length === 0) continue;
+  const started = Date.now();
+  process.stdout.write(`\n# phase: ${phase.name} (${files.length} files)\n`);
+  const r = spawnSync(process.execPath, ['--test', `--test-concurrency=${phase.concurrency}`, ...extra, ...files], { stdio: 'inherit' });
+  process.stdout.write(`# phase ${phase.name}: ${r.status === 0 ? 'passed' : 'FAILED'} in ${Math.round((Date.now() - started) / 1000)} s\n`);
+  if (r.status !== 0) failed = true;
+}
+process.exit(failed ? 1 : 0);
