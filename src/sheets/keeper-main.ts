@@ -78,7 +78,7 @@ function startHeartbeat(k: Keeper): void {
         activeConnections: await k.connections(),
         requestsServed: lastRequests,
         errorsServed: stats.errors,
-        latencyP99Ms: 0,
+        latencyP99Ms: k.takeLatencyP99(),
         extra: k.figures(),
       },
     });

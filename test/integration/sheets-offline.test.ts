@@ -82,6 +82,14 @@ describe('offline sheet backend', () => {
       const bad = await http(`${c.url}/append`, { method: 'POST', body: JSON.stringify({ range: 'Events', rows: [['', 'no id']] }) });
       assert.equal(bad.status, 400);
       assert.equal(bad.json<{ code: string }>().code, 'CORRAL_ERR_APPEND_INVALID');
+      // A row acknowledged just before stop is flushed by the keeper's drain.
+      const late = await http(`${c.url}/append`, { method: 'POST', body: JSON.stringify({ range: 'Events', rows: [['ev-int-late', 'P004', 'goal', '', '']] }) });
+      assert.equal(late.status, 201);
+      c.kill('SIGTERM');
+      await c.exited;
+      const drained = c.logs().find((l) => l.event === 'keeper.drained');
+      assert.equal(drained?.rowsLeftInJournal, 0);
+      assert.ok(readFileSync(csv, 'utf8').includes('ev-int-late'));
     } finally {
       await c.stop();
     }

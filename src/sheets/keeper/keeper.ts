@@ -203,6 +203,11 @@ export class Keeper {
     return this.server?.stats() ?? { requests: 0, errors: 0 };
   }
 
+  /** p99 of the keeper's answers to reads and appends since the last call, in ms. */
+  takeLatencyP99(): number {
+    return this.server?.takeLatencyP99() ?? 0;
+  }
+
   /**
    * Drain: stop accepting workers, flush the journal as far as the write quota allows before
    * `deadline`, then close. Returns the rows left in the journal for the next start.
@@ -211,9 +216,16 @@ export class Keeper {
     this.server?.stopAccepting();
     this.feed.close();
     this.flusher.stop();
-    const left = await this.flusher.drain(deadline);
+    // A hung upstream must not hold the drain past its deadline: close() then aborts the call,
+    // which the journal already records as sent (a later start reads it back).
+    let timer: NodeJS.Timeout | undefined;
+    const expired = new Promise<void>((resolve) => {
+      timer = setTimeout(resolve, Math.max(0, deadline - Date.now()));
+    });
+    await Promise.race([this.flusher.drain(deadline).catch(() => undefined), expired]);
+    clearTimeout(timer);
     await this.close();
-    return left;
+    return this.journal.backlogRows();
   }
 
   /** Idempotent: aborts upstream calls in flight (appends in flight become unsure), closes files. */

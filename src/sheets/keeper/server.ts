@@ -61,6 +61,8 @@ export class KeeperServer {
   private closing = false;
   private requests = 0;
   private errors = 0;
+  /** Durations (ms) of reads and appends since the last heartbeat; long polls excluded. */
+  private durations: number[] = [];
 
   constructor(
     private readonly socketPath: string,
@@ -98,6 +100,12 @@ export class KeeperServer {
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     this.requests++;
     const url = new URL(req.url ?? '/', 'http://keeper');
+    if (url.pathname !== '/watch') {
+      const started = performance.now();
+      res.once('finish', () => {
+        if (this.durations.length < 100_000) this.durations.push(performance.now() - started);
+      });
+    }
     try {
       if (req.method === 'GET' && url.pathname === '/read') {
         const range = url.searchParams.get('range');
@@ -138,6 +146,12 @@ export class KeeperServer {
 
   stats(): { requests: number; errors: number } {
     return { requests: this.requests, errors: this.errors };
+  }
+
+  takeLatencyP99(): number {
+    const d = this.durations.sort((a, b) => a - b);
+    this.durations = [];
+    return d.length === 0 ? 0 : Math.round((d[Math.min(d.length - 1, Math.floor(d.length * 0.99))] ?? 0) * 10) / 10;
   }
 
   connections(): Promise<number> {
