@@ -35,7 +35,7 @@ export async function runWorker(): Promise<void> {
 
   let server: ReturnType<typeof createWorkerServer> | undefined;
   const closers: (() => Promise<void> | void)[] = [];
-  const sheets = await createSheetsAccess(settings, logger);
+  const sheets = createSheetsAccess(settings, logger);
   let retireSent = false;
   const jitter = settings.CORRAL_MAX_REQUESTS_JITTER > 0 ? Math.floor(Math.random() * (settings.CORRAL_MAX_REQUESTS_JITTER + 1)) : 0;
   const maxRequests = settings.CORRAL_MAX_REQUESTS > 0 ? settings.CORRAL_MAX_REQUESTS + jitter : 0;

@@ -4,8 +4,7 @@
 import type { Settings } from '../config/schema.js';
 import type { Logger } from '../log/logger.js';
 import type { SheetsClient } from '../sheets/types.js';
-
-type Factory = (settings: Settings, logger: Logger) => SheetsClient;
+import { createWorkerSheetsClient } from '../sheets/worker-client.js';
 
 export interface SheetsAccess {
   client(): SheetsClient | undefined;
@@ -13,19 +12,11 @@ export interface SheetsAccess {
   close(): Promise<void>;
 }
 
-export async function createSheetsAccess(settings: Settings, logger: Logger): Promise<SheetsAccess> {
-  // Loaded by path so the worker builds while the Sheets layer is developed alongside it.
-  const modulePath = '../sheets/worker-client.js';
-  let factory: Factory | undefined;
-  try {
-    factory = ((await import(modulePath)) as { createWorkerSheetsClient?: Factory }).createWorkerSheetsClient;
-  } catch {
-    factory = undefined;
-  }
+export function createSheetsAccess(settings: Settings, logger: Logger): SheetsAccess {
   let instance: SheetsClient | undefined;
   return {
     client() {
-      if (!instance && factory) instance = factory(settings, logger);
+      instance ??= createWorkerSheetsClient(settings, logger);
       return instance;
     },
     created: () => instance !== undefined,
