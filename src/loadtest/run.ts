@@ -2,6 +2,7 @@
 // and answering, plan the schedule, run the virtual users, judge, write JSON and HTML.
 
 import { mkdirSync, writeFileSync } from 'node:fs';
+import { setMaxListeners } from 'node:events';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { TargetClient, type Reply } from './client.js';
@@ -134,6 +135,8 @@ export async function runLoadtest(opts: LoadtestOptions, io: RunIo): Promise<Run
   }
 
   const controller = new AbortController();
+  // Every request in flight and every pause listens on the run's signal: thousands, by design.
+  setMaxListeners(0, controller.signal);
   const t0 = performance.now();
   const clock = (): number => performance.now() - t0;
   const startedAt = new Date();
@@ -156,7 +159,8 @@ export async function runLoadtest(opts: LoadtestOptions, io: RunIo): Promise<Run
     controller.abort(new Error('interrupted'));
   });
 
-  io.stderr.write(`loadtest: ${opts.target.origin}, ${schedule.segments.length} ${opts.mode === 'steps' ? 'steps' : 'phases'}, up to ${schedule.maxUsers} users, ${formatDuration(schedule.totalMs)}\n`);
+  const shape = opts.mode === 'steps' ? `${schedule.segments.length} steps` : opts.mode === 'profile' ? `${schedule.segments.length} phases` : 'constant load';
+  io.stderr.write(`loadtest: ${opts.target.origin}, ${shape}, up to ${schedule.maxUsers} users, ${formatDuration(schedule.totalMs)}\n`);
   sampler?.start(clock);
   let outcome;
   try {

@@ -1,0 +1,38 @@
+// The progress line: redrawn in place on a terminal, a plain line every few seconds otherwise.
+
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { Progress, progressLine, type ProgressState } from '../../src/loadtest/progress.js';
+
+const state = (elapsedMs: number, segmentLabel = 'step 1/2 (2 users)'): ProgressState => ({ elapsedMs, totalMs: 60_000, segmentLabel, users: 2, rps: 38.25, p95Ms: 4.12, errors: 1, requests: 120 });
+
+function sink(isTTY: boolean): { writes: string[]; isTTY: boolean; write(t: string): boolean } {
+  const writes: string[] = [];
+  return { writes, isTTY, write: (t) => writes.push(t) > 0 };
+}
+
+describe('progress', () => {
+  it('shows users, req/s, p95, errors, elapsed and remaining', () => {
+    assert.equal(progressLine(state(12_000)), '[00:12 elapsed, 00:48 left]  step 1/2 (2 users)  users 2  38.3 req/s  p95 4.1 ms  errors 1/120');
+    assert.match(progressLine({ ...state(0), p95Ms: undefined }), /p95 -/);
+  });
+
+  it('redraws one line on a terminal, at most four times a second, and ends it with a newline', () => {
+    const s = sink(true);
+    const p = new Progress(s);
+    for (let t = 0; t < 1000; t += 100) p.update(state(t));
+    assert.equal(s.writes.length, 4);
+    assert.ok(s.writes.every((w) => w.startsWith('\r') && w.endsWith('\x1b[K') && !w.includes('\n')));
+    p.done();
+    assert.equal(s.writes.at(-1), '\n');
+  });
+
+  it('prints a plain line every 5 s and on each step change when not a terminal', () => {
+    const s = sink(false);
+    const p = new Progress(s);
+    for (let t = 0; t <= 12_000; t += 100) p.update(state(t, t < 7000 ? 'step 1/2 (2 users)' : 'step 2/2 (4 users)'));
+    p.done();
+    assert.deepEqual(s.writes.map((w) => w.slice(0, 7)), ['[00:00 ', '[00:05 ', '[00:07 ', '[00:12 ']);
+    assert.ok(s.writes.every((w) => w.endsWith('\n') && !w.includes('\r')));
+  });
+});
