@@ -76,7 +76,6 @@ export class ChangeFeed {
           resolve({ epoch: this.epoch, version: this.version, sheets: [], all: false });
         }, timeoutMs),
       };
-      w.timer.unref();
       const now = this.since(since, epoch);
       if (now.sheets.length > 0 || now.all || epoch !== this.epoch) {
         clearTimeout(w.timer);

@@ -168,12 +168,18 @@ export class Flusher {
       const applied = appliedOf(err);
       const retryAt = this.retryAt(batch, applied);
       await this.o.journal.markFailed(batch, applied, retryAt).catch(() => undefined);
-      this.o.logger.warn(
-        { range, rows: rows.length, applied, retryInMs: retryAt - this.clock.now(), err: describeError(err) },
-        applied === 'no'
-          ? 'sheets: append refused; rows stay in the journal and are resent later'
-          : 'sheets: append outcome unknown; the sheet will be read back before any resend',
-      );
+      const fields = { range, rows: rows.length, applied, retryInMs: retryAt - this.clock.now(), err: describeError(err) };
+      if ((err as { retryable?: unknown }).retryable === false) {
+        // 403/404/400: waiting will not help until the operator fixes sharing, SHEET_ID or the tab.
+        this.o.logger.error(fields, 'sheets: append refused and retrying will not help until the sheet is fixed; rows stay in the journal');
+      } else {
+        this.o.logger.warn(
+          fields,
+          applied === 'no'
+            ? 'sheets: append refused; rows stay in the journal and are resent later'
+            : 'sheets: append outcome unknown; the sheet will be read back before any resend',
+        );
+      }
       return 'failed';
     }
   }

@@ -22,6 +22,25 @@ function alive(pid: number): boolean {
   }
 }
 
+/**
+ * The process's start time (clock ticks since boot, /proc/<pid>/stat field 22), so a pid reused by
+ * an unrelated process after a crash is not mistaken for the owner. Undefined without /proc.
+ */
+async function startTime(pid: number): Promise<string | undefined> {
+  try {
+    const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
+    // The command name (field 2) may hold spaces and parentheses: count fields after the last ')'.
+    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19];
+  } catch {
+    return undefined;
+  }
+}
+
+async function ownerOf(path: string): Promise<{ pid: number; start: string | undefined }> {
+  const [pid, start] = (await readFile(path, 'utf8').catch(() => '')).trim().split(/\s+/);
+  return { pid: Number(pid), start: start || undefined };
+}
+
 export async function acquireKeeperLock(dataDir: string, waitMs: number, onWait?: (pid: number) => void): Promise<KeeperLock> {
   const path = join(dataDir, 'keeper.lock');
   const deadline = Date.now() + waitMs;
@@ -29,20 +48,20 @@ export async function acquireKeeperLock(dataDir: string, waitMs: number, onWait?
   for (;;) {
     try {
       const fh = await open(path, 'wx', 0o600);
-      await fh.writeFile(`${process.pid}\n`);
+      await fh.writeFile(`${process.pid} ${(await startTime(process.pid)) ?? ''}\n`);
       await fh.close();
       return {
         path,
         async release() {
-          const owner = Number((await readFile(path, 'utf8').catch(() => '')).trim());
-          if (owner === process.pid) await unlink(path).catch(() => undefined);
+          if ((await ownerOf(path)).pid === process.pid) await unlink(path).catch(() => undefined);
         },
       };
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
     }
-    const owner = Number((await readFile(path, 'utf8').catch(() => '')).trim());
-    if (!Number.isInteger(owner) || owner <= 0 || owner === process.pid || !alive(owner)) {
+    const { pid: owner, start } = await ownerOf(path);
+    const reused = start !== undefined && (await startTime(owner)) !== start;
+    if (!Number.isInteger(owner) || owner <= 0 || owner === process.pid || !alive(owner) || reused) {
       await unlink(path).catch(() => undefined);
       continue;
     }
