@@ -15,12 +15,13 @@ import { ActionPacer, ThinkTimePacer, type Pacer } from './pacing.js';
 import { Progress, type ProgressStream } from './progress.js';
 import { Recorder } from './recorder.js';
 import { renderReport } from './report-html.js';
-import { actionsResult, mapResult, RESULT_SCHEMA, scheduleResult, tallyResult, type LoadtestResult, type SegmentResult } from './result.js';
+import { actionsResult, mapResult, RESULT_SCHEMA, scheduleResult, tallyResult, type LoadtestResult } from './result.js';
+import { judgeSegments, printSummary } from './segments.js';
 import { runSchedule } from './runner.js';
 import { AdminSampler } from './sampler.js';
 import { capSchedule, constantSchedule, profileSchedule, segmentPeak, stepsSchedule, type Schedule } from './schedule.js';
 import { apiPath, checkTargetAllowed, isLoopbackAddress } from './target.js';
-import { CRITERIA, briefFigures, formatMs, judgeSegment, overallVerdict, RATE_LIMIT_HINT, type JudgedSegment } from './verdict.js';
+import { CRITERIA, overallVerdict, RATE_LIMIT_HINT } from './verdict.js';
 import { VirtualUser } from './vuser.js';
 
 export interface RunIo {
@@ -193,43 +194,7 @@ export async function runLoadtest(opts: LoadtestOptions, io: RunIo): Promise<Run
   const finishedAt = new Date();
 
   const serverSamples = sampler?.samples ?? [];
-  const segments: SegmentResult[] = [];
-  const judged: JudgedSegment[] = [];
-  schedule.segments.forEach((seg, i) => {
-    const tally = recorder.segments[i];
-    if (!tally) return;
-    const ran = seg.startMs < outcome.stoppedAtMs;
-    const end = Math.min(seg.endMs, outcome.stoppedAtMs);
-    const judgement = judgeSegment({
-      label: seg.label,
-      users: segmentPeak(seg),
-      counts: tally.counts,
-      latency: tally.latency(),
-      statuses: tally.statuses,
-      errorCodes: tally.errorCodes,
-      server: serverSamples.filter((s) => s.t >= seg.startMs && s.t < end),
-      serverProblem,
-    });
-    const base = tallyResult(tally);
-    segments.push({
-      ...base,
-      label: seg.label,
-      kind: seg.kind,
-      users: segmentPeak(seg),
-      usersFrom: seg.usersFrom,
-      usersTo: seg.usersTo,
-      usersActiveMax: recorder.segmentUsersMax[i] ?? 0,
-      startMs: seg.startMs,
-      endMs: seg.endMs,
-      ran,
-      rps: ran && end > seg.startMs ? Math.round((tally.counts.requests / ((end - seg.startMs) / 1000)) * 10) / 10 : 0,
-      server: judgement.server,
-      pass: ran && judgement.pass,
-      checks: judgement.checks,
-      reasons: judgement.reasons,
-    });
-    judged.push({ label: seg.label, users: segmentPeak(seg), ran, counts: tally.counts, latency: tally.latency(), judgement });
-  });
+  const { segments, judged } = judgeSegments(schedule, recorder, outcome.stoppedAtMs, serverSamples, serverProblem);
   const verdict = overallVerdict(judged, outcome.interrupted);
   const totals = tallyResult(recorder.overall);
   if (totals.counts.status429 > 0) notes.push(`${totals.counts.status429} answers were 429 Too Many Requests: ${RATE_LIMIT_HINT}`);
@@ -282,16 +247,7 @@ export async function runLoadtest(opts: LoadtestOptions, io: RunIo): Promise<Run
   writeFileSync(jsonFile, `${JSON.stringify(result, null, 2)}\n`);
   writeFileSync(htmlFile, renderReport(result));
 
-  const out = io.stdout;
-  for (const s of segments) {
-    const status = !s.ran ? 'not run' : s.pass ? 'pass' : 'FAIL';
-    const lat = s.latencyMs ? `p95 ${formatMs(s.latencyMs.p95)}` : 'no answers';
-    const j = judged[segments.indexOf(s)];
-    out.write(`${s.label.padEnd(10)} ${String(s.users).padStart(5)} users  ${status.padEnd(7)}  ${String(s.rps).padStart(7)} req/s  ${lat}, ${j ? briefFigures(j).replace(/^p95 [^,]+, |^no answers, /, '') : ''}\n`);
-  }
-  out.write(`verdict: ${verdict.headline}\n`);
-  for (const line of verdict.lines) out.write(`  ${line}\n`);
-  out.write(`result: ${jsonFile}\nreport: ${htmlFile}\n`);
+  printSummary(io.stdout, segments, judged, verdict, jsonFile, htmlFile);
 
   const exitCode = outcome.interrupted ? LOADTEST_EXIT.INTERRUPTED : verdict.pass ? LOADTEST_EXIT.PASS : LOADTEST_EXIT.CRITERIA_FAILED;
   return { exitCode, result, jsonFile, htmlFile };

@@ -1,0 +1,75 @@
+// Each segment of the run, judged and turned into its part of the result.
+
+import type { Recorder } from './recorder.js';
+import type { SegmentResult } from './result.js';
+import { tallyResult } from './result.js';
+import type { ServerSample } from './sampler.js';
+import { segmentPeak, type Schedule } from './schedule.js';
+import { briefFigures, formatMs, judgeSegment, type JudgedSegment, type Verdict } from './verdict.js';
+
+export function judgeSegments(
+  schedule: Schedule,
+  recorder: Recorder,
+  stoppedAtMs: number,
+  serverSamples: readonly ServerSample[],
+  serverProblem: string | undefined,
+): { segments: SegmentResult[]; judged: JudgedSegment[] } {
+  const segments: SegmentResult[] = [];
+  const judged: JudgedSegment[] = [];
+  schedule.segments.forEach((seg, i) => {
+    const tally = recorder.segments[i];
+    if (!tally) return;
+    const ran = seg.startMs < stoppedAtMs;
+    const end = Math.min(seg.endMs, stoppedAtMs);
+    const judgement = judgeSegment({
+      label: seg.label,
+      users: segmentPeak(seg),
+      counts: tally.counts,
+      latency: tally.latency(),
+      statuses: tally.statuses,
+      errorCodes: tally.errorCodes,
+      server: serverSamples.filter((s) => s.t >= seg.startMs && s.t < end),
+      serverProblem,
+    });
+    segments.push({
+      ...tallyResult(tally),
+      label: seg.label,
+      kind: seg.kind,
+      users: segmentPeak(seg),
+      usersFrom: seg.usersFrom,
+      usersTo: seg.usersTo,
+      usersActiveMax: recorder.segmentUsersMax[i] ?? 0,
+      startMs: seg.startMs,
+      endMs: seg.endMs,
+      ran,
+      rps: ran && end > seg.startMs ? Math.round((tally.counts.requests / ((end - seg.startMs) / 1000)) * 10) / 10 : 0,
+      server: judgement.server,
+      pass: ran && judgement.pass,
+      checks: judgement.checks,
+      reasons: judgement.reasons,
+    });
+    judged.push({ label: seg.label, users: segmentPeak(seg), ran, counts: tally.counts, latency: tally.latency(), judgement });
+  });
+  return { segments, judged };
+}
+
+/** The steps table and the verdict, on stdout. */
+export function printSummary(
+  out: { write(text: string): unknown },
+  segments: readonly SegmentResult[],
+  judged: readonly JudgedSegment[],
+  verdict: Verdict,
+  jsonFile: string,
+  htmlFile: string,
+): void {
+  segments.forEach((s, i) => {
+    const status = !s.ran ? 'not run' : s.pass ? 'pass' : 'FAIL';
+    const lat = s.latencyMs ? `p95 ${formatMs(s.latencyMs.p95)}` : 'no answers';
+    const j = judged[i];
+    const rest = j ? briefFigures(j).replace(/^p95 [^,]+, |^no answers, /, '') : '';
+    out.write(`${s.label.padEnd(10)} ${String(s.users).padStart(5)} users  ${status.padEnd(7)}  ${String(s.rps).padStart(7)} req/s  ${lat}, ${rest}\n`);
+  });
+  out.write(`verdict: ${verdict.headline}\n`);
+  for (const line of verdict.lines) out.write(`  ${line}\n`);
+  out.write(`result: ${jsonFile}\nreport: ${htmlFile}\n`);
+}
