@@ -3,7 +3,7 @@
 
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -244,8 +244,12 @@ describe('corral loadtest against the fixture app', () => {
 
   it('says clearly when the target rate-limits the test', async () => {
     const t = await target({ rateLimitPerMin: 10 });
-    const out = join(dir, 'limited');
-    const run = await loadtest(['--target', t.url, '--users', '2', '--duration', '1s', '--think-time', '20ms', '--mix', 'read=1', '--users-file', usersFile, '--out', out], dir);
+    // No --out: the result goes to ./loadtest-<timestamp>/ in the working directory.
+    const run = await loadtest(['--target', t.url, '--users', '2', '--duration', '1s', '--think-time', '20ms', '--mix', 'read=1', '--users-file', usersFile], dir);
+    const defaults = readdirSync(dir).filter((n) => /^loadtest-\d{8}-\d{6}$/.test(n));
+    assert.equal(defaults.length, 1, readdirSync(dir).join(', '));
+    const out = join(dir, defaults[0] ?? '');
+    assert.match(run.stdout, new RegExp(`^result: ${out}/result\\.json$`, 'm'));
     assert.equal(run.code, 2, run.stderr);
     assert.match(run.stderr, /warning: .*429.*CORRAL_RATE_LIMIT.*CORRAL_TRUSTED_PROXIES/);
     assert.match(run.stdout, /first failing step: constant, 2 users: .*\d+ answers 429 Too Many Requests/);
@@ -349,7 +353,10 @@ describe('corral loadtest against the fixture app', () => {
       [['--mix', 'read=0.5,write=0.2'], /--mix: the shares sum to 0\.7/],
     ];
     // Independent refusals: run them side by side to keep the test short.
-    const runs = await Promise.all(cases.map(([args]) => loadtest(['--target', t.url, '--users-file', usersFile, ...args], dir)));
+    const [help, ...runs] = await Promise.all([loadtest(['--help'], dir), ...cases.map(([args]) => loadtest(['--target', t.url, '--users-file', usersFile, ...args], dir))]);
+    assert.equal(help?.code, 0);
+    assert.match(help?.stdout ?? '', /^Usage: corral loadtest --target URL/);
+    assert.match(help?.stdout ?? '', /69 +the target is not answering/);
     cases.forEach(([args, pattern], i) => {
       const run = runs[i];
       assert.equal(run?.code, 64, `${args.join(' ')}: ${run?.stderr}`);
