@@ -10,8 +10,8 @@
  *  - the unix-dgram package: copies the address with strncpy and a fixed sizeof(sockaddr_un)
  *    length, so it cannot reach abstract-namespace sockets ("@name"), which sd_notify supports.
  * This file does exactly what libsystemd's sd_notify does for the AF_UNIX case, from the
- * calling process (so NotifyAccess=main works), with MSG_DONTWAIT so that a busy or hung
- * PID 1 can never block the master's event loop.
+ * calling process (the service's main pid, so no NotifyAccess=all), with MSG_DONTWAIT so that
+ * a busy or hung PID 1 can never block the master's event loop.
  *
  * JS API: send(address: string, payload: Buffer) -> undefined; throws an Error whose `code` is
  * the errno name (ENOENT, ECONNREFUSED, EAGAIN, ...) and whose `errno` is the number.

@@ -2,7 +2,8 @@
 //
 // How the datagram is sent, and why: Node has no AF_UNIX SOCK_DGRAM sockets, so corral ships a
 // one-function N-API addon (native/sd_notify.c, built by node-gyp during `npm ci`). It sends from
-// the master itself, so the unit can keep NotifyAccess=main; it reaches abstract sockets
+// the master itself, the unit's main pid, so workers need no notify access (NotifyAccess=exec
+// admits only the main process and the ExecReload= commands); it reaches abstract sockets
 // ("@name"); and it never blocks (MSG_DONTWAIT). Spawning systemd-notify(1) instead would need
 // NotifyAccess=all and still lose messages: systemd looks up the sender's cgroup after the
 // short-lived child exited (systemd issue #2737). The unix-dgram package cannot address abstract
