@@ -1,10 +1,14 @@
 // `npm run bench [section...]`: runs the benchmarks in one session and prints ratios against a
 // reference measured in the same run. Sections: daemon (default: all).
 
+import { benchCompare } from './compare.js';
 import { benchDaemon } from './daemon.js';
+import { benchSheets } from './sheets.js';
 
 const SECTIONS: Record<string, () => Promise<void>> = {
   daemon: () => benchDaemon({ seconds: Number(process.env.BENCH_SECONDS ?? 10), workerCounts: [2, 8], connections: [100, 1000] }),
+  sheets: () => benchSheets({ seconds: Number(process.env.BENCH_SECONDS ?? 10), workers: 8, connections: [100, 300, 1000], ttlS: 30, latencyMs: 800 }),
+  compare: () => benchCompare({ seconds: Number(process.env.BENCH_SECONDS ?? 10), workerCounts: (process.env.BENCH_COMPARE_WORKERS ?? '8,2').split(',').map(Number), ttlS: 30, latencyMs: 800 }),
 };
 
 const wanted = process.argv.slice(2).filter((a) => !a.startsWith('-'));

@@ -60,7 +60,8 @@ async function wrk(url: string, connections: number, seconds: number, keepAlive:
 
 async function autocannon(url: string, connections: number, seconds: number, keepAlive: boolean, method: string, body: string | undefined): Promise<LoadResult> {
   const { default: ac } = (await import('autocannon')) as unknown as { default: (o: object) => Promise<{ requests: { total: number; average: number }; latency: { p50: number; p99: number }; errors: number; timeouts: number; non2xx: number }> };
-  const r = await ac({ url, connections, duration: seconds, method, ...(body !== undefined ? { body, headers: { 'content-type': 'application/json' } } : {}), ...(keepAlive ? {} : { headers: { connection: 'close' } }) });
+  const headers = { ...(body !== undefined ? { 'content-type': 'application/json' } : {}), ...(keepAlive ? {} : { connection: 'close' }) };
+  const r = await ac({ url, connections, duration: seconds, method, headers, ...(body !== undefined ? { body } : {}) });
   return { tool: 'autocannon', connections, keepAlive, seconds, requests: r.requests.total, rps: r.requests.average, p50Ms: r.latency.p50, p99Ms: r.latency.p99, errors: r.errors + r.timeouts + r.non2xx };
 }
 

@@ -10,9 +10,10 @@ export interface Running {
   stop(): Promise<void>;
 }
 
-export async function startBare(workers: number): Promise<Running> {
+/** `bodyModule`: file URL of a module exporting BODY (default: the 12 KB fixture body). */
+export async function startBare(workers: number, bodyModule: string = pathToFileURL(join(FIXTURE_APPS, 'body-12k.mjs')).href): Promise<Running> {
   const proc = spawn(process.execPath, [join(REPO_ROOT, 'bench', 'fixtures', 'bare-cluster.mjs')], {
-    env: { ...process.env, BARE_WORKERS: String(workers), BARE_BODY_MODULE: pathToFileURL(join(FIXTURE_APPS, 'body-12k.mjs')).href },
+    env: { ...process.env, BARE_WORKERS: String(workers), BARE_BODY_MODULE: bodyModule },
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   const port = await new Promise<number>((resolve, reject) => {

@@ -1,0 +1,246 @@
+// Issue #6's comparison benchmark, one command, one run, same machine: corral's bundled app
+// (cached GET /api/players and POST /api/login, in front of the Sheets API emulator with 800 ms
+// latency and a 30 s TTL) vs
+//   1. the ceiling: a bare node:cluster server answering the body corral answered, same worker count;
+//   2. the seeds' original setup: a Flask app with a per-worker 30 s cache in front of the same kind
+//      of emulator, under `gunicorn -k gevent -w N --worker-connections 1000` (skipped, with a
+//      message, when Debian's gunicorn / python3-gevent / python3-flask are missing).
+// Every server runs for the whole section; for each load the three are measured back to back, in
+// a rotating order, so drift on a shared box favours none of them. Ratios are what to read.
+
+import { loadavg } from 'node:os';
+import { readCalls, startEmulatorProcess, type EmulatorProcess } from './lib/emulator-proc.js';
+import { GUNICORN_SKIP, gunicornMissing, gunicornVersion, startGunicorn } from './lib/gunicorn.js';
+import { load, type LoadResult } from './lib/load.js';
+import { machine, save, table } from './lib/report.js';
+import { ROUTES, startBareWithBody, startCorralOnEmulator, ttlWindows, warmUp, type Route } from './lib/sheets-app.js';
+import type { Running } from './lib/servers.js';
+
+export interface CompareOptions {
+  readonly seconds: number;
+  /** The first count gets the full matrix; the others only GET /api/players at 100 keep-alive connections. */
+  readonly workerCounts: readonly number[];
+  readonly ttlS: number;
+  readonly latencyMs: number;
+}
+
+interface LoadShape {
+  readonly connections: number;
+  readonly keepAlive: boolean;
+}
+
+const FULL: readonly LoadShape[] = [
+  { connections: 10, keepAlive: true },
+  { connections: 100, keepAlive: true },
+  { connections: 300, keepAlive: true },
+  { connections: 1000, keepAlive: true },
+  { connections: 100, keepAlive: false },
+];
+const SHORT: readonly LoadShape[] = [{ connections: 100, keepAlive: true }];
+
+type Kind = 'bare' | 'corral' | 'gunicorn';
+
+interface Row {
+  workers: number;
+  route: string;
+  connections: number;
+  keepAlive: boolean;
+  bare: LoadResult;
+  corral: LoadResult;
+  gunicorn?: LoadResult;
+  upstream: { corral: number; gunicorn?: number };
+}
+
+interface Upstream {
+  calls: number;
+  elapsedS: number;
+  windows: number;
+  quotaRejections: number;
+}
+
+interface Goal {
+  readonly what: string;
+  readonly figure: string;
+  readonly met: boolean | undefined;
+}
+
+const fmt = (n: number | undefined, digits = 1) => (n !== undefined && Number.isFinite(n) ? n.toFixed(digits) : 'n/a');
+const ratio = (a: LoadResult | undefined, b: LoadResult | undefined) => (a && b && b.rps > 0 ? a.rps / b.rps : NaN);
+const shape = (l: LoadShape) => `${l.connections}${l.keepAlive ? '' : ' close'}`;
+
+async function upstreamSince(emu: EmulatorProcess, baseCalls: number, baseRejections: number, t0: number, ttlS: number): Promise<Upstream> {
+  const c = await emu.counters();
+  const elapsedS = (Date.now() - t0) / 1000;
+  return { calls: readCalls(c) - baseCalls, elapsedS, windows: ttlWindows(elapsedS, ttlS), quotaRejections: c.quotaRejections - baseRejections };
+}
+
+async function runWorkers(workers: number, loads: readonly LoadShape[], routes: readonly Route[], o: CompareOptions, withGunicorn: boolean) {
+  const rows: Row[] = [];
+  const stops: (() => Promise<void>)[] = [];
+  const upstream: { corral?: Upstream; gunicorn?: Upstream } = {};
+  let gunicornArgs: readonly string[] | undefined;
+  try {
+    const emuCorral = await startEmulatorProcess({ latencyMs: o.latencyMs });
+    stops.push(() => emuCorral.stop());
+    const corral = await startCorralOnEmulator(workers, emuCorral, o.ttlS);
+    stops.push(() => corral.stop());
+    // The one warm-up request; its answer is the body the ceiling serves. The login answer is
+    // captured the same way (from the cache the warm-up filled).
+    const bodies = new Map<string, string>();
+    for (const route of routes) bodies.set(route.name, await warmUp(corral.url, route));
+    const bare = new Map<string, Running>();
+    for (const route of routes) {
+      const b = await startBareWithBody(workers, bodies.get(route.name) ?? '');
+      stops.push(() => b.stop());
+      bare.set(route.name, b);
+    }
+    let gunicornUrl: string | undefined;
+    let emuGunicorn: EmulatorProcess | undefined;
+    if (withGunicorn) {
+      emuGunicorn = await startEmulatorProcess({ latencyMs: o.latencyMs });
+      const emu = emuGunicorn;
+      stops.push(() => emu.stop());
+      const g = await startGunicorn({ workers, env: { ...emu.env, SHEET_CACHE_TTL: String(o.ttlS) } });
+      stops.push(() => g.stop());
+      gunicornArgs = g.args;
+      const first = routes[0];
+      if (first) await warmUp(g.url, first);
+      gunicornUrl = g.url;
+    }
+    const cBase = await emuCorral.counters();
+    const gBase = emuGunicorn ? await emuGunicorn.counters() : undefined;
+    const t0 = Date.now();
+
+    let turn = 0;
+    for (const route of routes) {
+      for (const l of loads) {
+        const kinds: Kind[] = gunicornUrl ? ['bare', 'corral', 'gunicorn'] : ['bare', 'corral'];
+        // Rotate who goes first from one load to the next.
+        const order = kinds.map((_, i) => kinds[(i + turn) % kinds.length] as Kind);
+        turn += 1;
+        const results: Partial<Record<Kind, LoadResult>> = {};
+        const calls: Partial<Record<Kind, number>> = {};
+        for (const kind of order) {
+          const base = kind === 'bare' ? bare.get(route.name)?.url : kind === 'corral' ? corral.url : gunicornUrl;
+          const emu = kind === 'corral' ? emuCorral : kind === 'gunicorn' ? emuGunicorn : undefined;
+          const before = emu ? readCalls(await emu.counters()) : 0;
+          results[kind] = await load(`${base}${route.path}`, {
+            connections: l.connections,
+            seconds: o.seconds,
+            keepAlive: l.keepAlive,
+            method: route.method,
+            ...(route.body !== undefined ? { body: route.body } : {}),
+          });
+          if (emu) calls[kind] = readCalls(await emu.counters()) - before;
+        }
+        const row: Row = {
+          workers,
+          route: route.name,
+          connections: l.connections,
+          keepAlive: l.keepAlive,
+          bare: results.bare as LoadResult,
+          corral: results.corral as LoadResult,
+          ...(results.gunicorn ? { gunicorn: results.gunicorn } : {}),
+          upstream: { corral: calls.corral ?? 0, ...(calls.gunicorn !== undefined ? { gunicorn: calls.gunicorn } : {}) },
+        };
+        rows.push(row);
+        console.log(
+          `N=${workers} ${route.name} ${shape(l)} conns: bare ${row.bare.rps.toFixed(0)} req/s, corral ${row.corral.rps.toFixed(0)} req/s (p99 ${fmt(row.corral.p99Ms)} ms, ${row.corral.errors} errors, ${row.upstream.corral} upstream)` +
+            (row.gunicorn ? `, gunicorn ${row.gunicorn.rps.toFixed(0)} req/s (p99 ${fmt(row.gunicorn.p99Ms)} ms, ${row.gunicorn.errors} errors, ${row.upstream.gunicorn} upstream)` : '') +
+            `; corral/bare ${fmt(ratio(row.corral, row.bare), 2)}${row.gunicorn ? `, corral/gunicorn ${fmt(ratio(row.corral, row.gunicorn), 1)}` : ''}`,
+        );
+      }
+    }
+    upstream.corral = await upstreamSince(emuCorral, readCalls(cBase), cBase.quotaRejections, t0, o.ttlS);
+    if (emuGunicorn && gBase) upstream.gunicorn = await upstreamSince(emuGunicorn, readCalls(gBase), gBase.quotaRejections, t0, o.ttlS);
+  } finally {
+    for (const stop of stops.reverse()) await stop().catch((err: unknown) => console.error(`bench compare: stopping a server failed: ${String(err)}`));
+  }
+  return { rows, upstream, gunicornArgs };
+}
+
+function goalsFor(rows: readonly Row[], upstream: { corral?: Upstream }, gunicorn: boolean): Goal[] {
+  const goals: Goal[] = [];
+  for (const route of ROUTES) {
+    const at = (c: number) => rows.find((r) => r.route === route.name && r.connections === c && r.keepAlive);
+    const r100 = at(100);
+    const r1000 = at(1000);
+    if (r100) {
+      const cb = ratio(r100.corral, r100.bare);
+      goals.push({ what: `${route.name}: corral/bare ≥ 0.9 at 100 connections`, figure: fmt(cb, 2), met: cb >= 0.9 });
+      const cg = ratio(r100.corral, r100.gunicorn);
+      goals.push({ what: `${route.name}: corral/gunicorn ≥ 10 at 100 connections`, figure: gunicorn ? fmt(cg, 1) : 'gunicorn skipped', met: gunicorn ? cg >= 10 : undefined });
+    }
+    if (r1000) goals.push({ what: `${route.name}: corral p99 < 50 ms at 1000 connections`, figure: `${fmt(r1000.corral.p99Ms)} ms`, met: r1000.corral.p99Ms < 50 });
+  }
+  const u = upstream.corral;
+  if (u) goals.push({ what: 'corral: ≤ 1 upstream call per TTL window per range', figure: `${u.calls} calls / ${u.windows} windows = ${fmt(u.calls / u.windows, 2)}`, met: u.calls <= u.windows });
+  return goals;
+}
+
+export async function benchCompare(o: CompareOptions): Promise<void> {
+  const missing = gunicornMissing();
+  console.log(
+    `\n## compare: corral vs bare node:cluster vs gunicorn + gevent + Flask (issue 6)\nmachine: ${machine()}; load average at start ${loadavg().map((l) => l.toFixed(2)).join(' ')}\n` +
+      `workers: ${o.workerCounts.join(', ')} (the same N for all three servers; the first count gets the full matrix, the others GET /api/players at 100 keep-alive connections)\n` +
+      `upstream: one corral emulator per server under test, ${o.latencyMs} ms latency on every values call, Google's default quota (300 reads/min); TTL ${o.ttlS} s; ${o.seconds} s per load\n` +
+      `corral: bundled app, CORRAL_RATE_LIMIT=0 (per-IP limit off for a one-IP load generator), access log off\n` +
+      `gunicorn: ${missing ? `${GUNICORN_SKIP} (${missing})` : `${gunicornVersion()}, bench/fixtures/flask/app.py, -k gevent --worker-connections 1000 --timeout 120, no access log (default)`}\n`,
+  );
+  const all: Row[] = [];
+  const upstreamBy: Record<number, { corral?: Upstream; gunicorn?: Upstream }> = {};
+  let goals: Goal[] = [];
+  let gunicornArgs: readonly string[] | undefined;
+  for (const [i, workers] of o.workerCounts.entries()) {
+    const full = i === 0;
+    const r = await runWorkers(workers, full ? FULL : SHORT, full ? ROUTES : ROUTES.slice(0, 1), o, !missing);
+    all.push(...r.rows);
+    upstreamBy[workers] = r.upstream;
+    gunicornArgs ??= r.gunicornArgs;
+    if (full) goals = goalsFor(r.rows, r.upstream, !missing);
+  }
+
+  for (const workers of o.workerCounts) {
+    const rows = all.filter((r) => r.workers === workers);
+    console.log(
+      `\n### N = ${workers} workers\n${table(
+        ['route', 'conns', 'bare req/s', 'corral req/s', 'gunicorn req/s', 'corral/bare', 'corral/gunicorn', 'p50/p99 ms bare', 'corral', 'gunicorn', 'errors b/c/g', 'upstream c/g'],
+        rows.map((r) => [
+          r.route,
+          shape(r),
+          Math.round(r.bare.rps),
+          Math.round(r.corral.rps),
+          r.gunicorn ? Math.round(r.gunicorn.rps) : 'skipped',
+          fmt(ratio(r.corral, r.bare), 2),
+          r.gunicorn ? fmt(ratio(r.corral, r.gunicorn), 1) : 'n/a',
+          `${fmt(r.bare.p50Ms)}/${fmt(r.bare.p99Ms)}`,
+          `${fmt(r.corral.p50Ms)}/${fmt(r.corral.p99Ms)}`,
+          r.gunicorn ? `${fmt(r.gunicorn.p50Ms)}/${fmt(r.gunicorn.p99Ms)}` : 'n/a',
+          `${r.bare.errors}/${r.corral.errors}/${r.gunicorn?.errors ?? '-'}`,
+          `${r.upstream.corral}/${r.upstream.gunicorn ?? '-'}`,
+        ]),
+      )}`,
+    );
+    const u = upstreamBy[workers];
+    for (const kind of ['corral', 'gunicorn'] as const) {
+      const x = u?.[kind];
+      if (x) {
+        console.log(
+          `${kind}: ${x.calls} upstream read calls in ${x.elapsedS.toFixed(1)} s after the warm-up (${x.windows} TTL windows) = ${fmt(x.calls / x.windows, 2)} per window for one range (Players); ${x.quotaRejections} refused by the quota (429)`,
+        );
+      }
+    }
+  }
+  console.log(`\ngoals (N = ${o.workerCounts[0]}):`);
+  for (const g of goals) console.log(`  ${g.met === undefined ? 'n/a   ' : g.met ? 'met   ' : 'MISSED'}  ${g.what}: ${g.figure}`);
+  console.log(`(load tool: ${all[0]?.bare.tool ?? 'n/a'}; errors = transport errors + non-2xx answers)`);
+  console.log(
+    `saved ${save('compare', {
+      settings: { ...o, readsPerMinute: 300, rateLimit: 0, accessLog: false, gunicorn: missing ? { skipped: missing } : { version: gunicornVersion(), args: gunicornArgs } },
+      loadavgAtEnd: loadavg(),
+      rows: all,
+      upstream: upstreamBy,
+      goals,
+    })}`,
+  );
+}

@@ -1,0 +1,82 @@
+// The Sheets API emulator as its own process (`corral emulator`), as an operator would run it: the
+// servers under test reach it over loopback HTTP, and its upstream-call counters are read over
+// GET /__emulator/counters. One emulator per server under test, so neither Google's per-minute
+// quota nor the call counts of one server leak into another's figures.
+
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { EmulatorCounters } from '../../src/sheets/emulator/index.js';
+import { CORRAL_BIN } from '../../test/helpers/corral.js';
+
+export interface EmulatorProcess {
+  readonly url: string;
+  readonly spreadsheetId: string;
+  /** Service-account key file (token_uri = this emulator), shared as writer on the sheet. */
+  readonly keyFile: string;
+  /** Settings that point corral (or the Flask app) at this emulator. */
+  readonly env: Readonly<Record<string, string>>;
+  counters(): Promise<EmulatorCounters>;
+  stop(): Promise<void>;
+}
+
+export interface EmulatorProcessOptions {
+  readonly latencyMs: number;
+  /** Google's default is 300 per minute; kept unless told otherwise. */
+  readonly readsPerMinute?: number;
+}
+
+/** Upstream read calls (values.get + values.batchGet) in a counters snapshot. */
+export function readCalls(c: EmulatorCounters): number {
+  return c.calls['values.get'] + c.calls['values.batchGet'];
+}
+
+export async function startEmulatorProcess(o: EmulatorProcessOptions): Promise<EmulatorProcess> {
+  const dir = mkdtempSync(join(tmpdir(), 'corral-bench-emu-'));
+  const keyFile = join(dir, 'key.json');
+  const args = [CORRAL_BIN, 'emulator', '--port', '0', '--latency-ms', String(o.latencyMs), '--key-out', keyFile];
+  if (o.readsPerMinute !== undefined) args.push('--reads-per-minute', String(o.readsPerMinute));
+  const proc = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  let err = '';
+  proc.stderr?.on('data', (d: Buffer) => (err += d.toString()));
+  const exited = new Promise<void>((resolve) => proc.once('exit', () => resolve()));
+  const started = await new Promise<{ url: string; spreadsheetId: string }>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`corral emulator did not start in 30 s:\n${out}${err}`)), 30_000);
+    proc.stdout?.on('data', (d: Buffer) => {
+      out += d.toString();
+      // The "control:" line is printed last, after the key file is written.
+      const url = /listening on (\S+)/.exec(out)?.[1];
+      const id = /spreadsheet (\S+):/.exec(out)?.[1];
+      if (url && id && out.includes('control:')) {
+        clearTimeout(timer);
+        resolve({ url, spreadsheetId: id });
+      }
+    });
+    proc.once('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`corral emulator exited ${code}:\n${out}${err}`));
+    });
+  });
+  proc.stdout?.resume();
+  return {
+    ...started,
+    keyFile,
+    env: { SHEET_ID: started.spreadsheetId, SHEETS_API_URL: started.url, GOOGLE_APPLICATION_CREDENTIALS: keyFile },
+    async counters() {
+      const res = await fetch(`${started.url}/__emulator/counters`);
+      if (!res.ok) throw new Error(`emulator counters: HTTP ${res.status}`);
+      return (await res.json()) as EmulatorCounters;
+    },
+    async stop() {
+      if (proc.exitCode === null && proc.signalCode === null) {
+        proc.kill('SIGTERM');
+        const t = setTimeout(() => proc.kill('SIGKILL'), 10_000);
+        await exited;
+        clearTimeout(t);
+      }
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}

@@ -1,0 +1,92 @@
+// What the Sheets benchmarks share: corral's bundled app pointed at an emulator process, the
+// requests they send, the warm-up, a bare server answering a captured body, and the arithmetic of
+// "upstream calls per TTL window".
+
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { waitFor } from '../../test/helpers/corral.js';
+import type { EmulatorProcess } from './emulator-proc.js';
+import { startBare, startCorralFor, type Running } from './servers.js';
+
+export const PLAYERS_PATH = '/api/players';
+export const LOGIN_PATH = '/api/login';
+/** A real player of the emulator's default sheet, with the right code: every login answers 200. */
+export const LOGIN_BODY = JSON.stringify({ name: 'Alice Martin', code: 'P001' });
+
+export interface Route {
+  readonly name: string;
+  readonly path: string;
+  readonly method: 'GET' | 'POST';
+  readonly body?: string;
+}
+
+export const ROUTES: readonly Route[] = [
+  { name: 'GET /api/players', path: PLAYERS_PATH, method: 'GET' },
+  { name: 'POST /api/login', path: LOGIN_PATH, method: 'POST', body: LOGIN_BODY },
+];
+
+/**
+ * Settings of corral in the Sheets benchmarks. CORRAL_RATE_LIMIT=0: the per-IP limit (100/min by
+ * default) would turn a load generator on one IP into a stream of 429s. CORRAL_ACCESS_LOG=false:
+ * gunicorn, the comparison, writes no access log by default either.
+ */
+export function corralSheetsEnv(emu: EmulatorProcess, ttlS: number): Record<string, string> {
+  return { ...emu.env, SHEET_CACHE_TTL: String(ttlS), CORRAL_RATE_LIMIT: '0', CORRAL_ACCESS_LOG: 'false' };
+}
+
+/** corral's bundled app (the default CORRAL_APP) in front of `emu`. */
+export function startCorralOnEmulator(workers: number, emu: EmulatorProcess, ttlS: number): ReturnType<typeof startCorralFor> {
+  return startCorralFor({ workers, env: corralSheetsEnv(emu, ttlS) });
+}
+
+/** One request; the status and body text. */
+export async function send(base: string, route: Route): Promise<{ status: number; text: string }> {
+  const res = await fetch(`${base}${route.path}`, {
+    method: route.method,
+    ...(route.body !== undefined ? { body: route.body, headers: { 'content-type': 'application/json' } } : {}),
+  });
+  return { status: res.status, text: await res.text() };
+}
+
+/** The one warm-up request: waits (bounded) until the route answers 200, returns that body. */
+export async function warmUp(base: string, route: Route): Promise<string> {
+  let last = '';
+  return waitFor(
+    async () => {
+      const r = await send(base, route).catch((err: unknown) => ({ status: 0, text: String(err) }));
+      last = `${r.status} ${r.text.slice(0, 200)}`;
+      return r.status === 200 ? r.text : undefined;
+    },
+    60_000,
+    `${route.name} to answer 200 at ${base} (last: ${last})`,
+  );
+}
+
+/** The ceiling: a bare node:cluster server answering exactly `body` to every request. */
+export async function startBareWithBody(workers: number, body: string): Promise<Running> {
+  const dir = mkdtempSync(join(tmpdir(), 'corral-bench-body-'));
+  const file = join(dir, 'body.mjs');
+  writeFileSync(file, `export const BODY = Buffer.from(${JSON.stringify(Buffer.from(body).toString('base64'))}, 'base64');\n`);
+  const bare = await startBare(workers, pathToFileURL(file).href).catch((err: unknown) => {
+    rmSync(dir, { recursive: true, force: true });
+    throw err;
+  });
+  return {
+    url: bare.url,
+    async stop() {
+      await bare.stop();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/**
+ * TTL windows in `elapsedS` seconds after a fill: a cache that refreshes a range at most once per
+ * TTL makes at most floor(elapsed / TTL) + 1 calls in that time, whatever the phase; that is the
+ * number of windows "≤ 1 upstream call per TTL window" is judged against.
+ */
+export function ttlWindows(elapsedS: number, ttlS: number): number {
+  return Math.floor(elapsedS / ttlS) + 1;
+}

@@ -1,0 +1,80 @@
+// Issue #3's benchmark: corral's bundled app in front of the Sheets API emulator (800 ms upstream
+// latency, 30 s TTL), cached read GET /api/players at 100, 300 and 1000 keep-alive connections after
+// one warm-up request: upstream calls (and per TTL window), p50/p99 latency. The three loads run
+// back to back against the same corral, so the run spans at least one TTL expiry.
+
+import { loadavg } from 'node:os';
+import { readCalls, startEmulatorProcess } from './lib/emulator-proc.js';
+import { load, type LoadResult } from './lib/load.js';
+import { machine, save, table } from './lib/report.js';
+import { ROUTES, startCorralOnEmulator, ttlWindows, warmUp } from './lib/sheets-app.js';
+
+export interface SheetsBenchOptions {
+  readonly seconds: number;
+  readonly workers: number;
+  readonly connections: readonly number[];
+  readonly ttlS: number;
+  readonly latencyMs: number;
+}
+
+interface Row {
+  connections: number;
+  result: LoadResult;
+  upstreamCalls: number;
+  windows: number;
+}
+
+const fmt = (n: number) => (Number.isFinite(n) ? n.toFixed(1) : 'n/a');
+
+export async function benchSheets(o: SheetsBenchOptions): Promise<void> {
+  const players = ROUTES[0];
+  if (!players) throw new Error('no players route');
+  console.log(
+    `\n## sheets: cached GET /api/players through corral's keeper (issue 3)\nmachine: ${machine()}; load average ${loadavg().map((l) => l.toFixed(2)).join(' ')}\n` +
+      `corral: bundled app, ${o.workers} workers, SHEET_CACHE_TTL=${o.ttlS}, CORRAL_RATE_LIMIT=0 (per-IP limit off for a one-IP load generator), access log off\n` +
+      `upstream: corral emulator, ${o.latencyMs} ms latency on every values call, Google's default quota (300 reads/min); ${o.seconds} s per load, keep-alive\n`,
+  );
+  const emu = await startEmulatorProcess({ latencyMs: o.latencyMs });
+  const rows: Row[] = [];
+  let total = { calls: 0, elapsedS: 0, windows: 0 };
+  try {
+    const corral = await startCorralOnEmulator(o.workers, emu, o.ttlS);
+    try {
+      await warmUp(corral.url, players);
+      const base = readCalls(await emu.counters());
+      const t0 = Date.now();
+      for (const connections of o.connections) {
+        const before = readCalls(await emu.counters());
+        const result = await load(`${corral.url}${players.path}`, { connections, seconds: o.seconds });
+        const upstreamCalls = readCalls(await emu.counters()) - before;
+        const windows = ttlWindows(result.seconds, o.ttlS);
+        rows.push({ connections, result, upstreamCalls, windows });
+        console.log(
+          `${connections} connections: ${result.rps.toFixed(0)} req/s, p50 ${fmt(result.p50Ms)} ms, p99 ${fmt(result.p99Ms)} ms, ${result.errors} errors, ${upstreamCalls} upstream calls`,
+        );
+      }
+      const elapsedS = (Date.now() - t0) / 1000;
+      total = { calls: readCalls(await emu.counters()) - base, elapsedS, windows: ttlWindows(elapsedS, o.ttlS) };
+    } finally {
+      await corral.stop();
+    }
+  } finally {
+    await emu.stop();
+  }
+
+  const p99At1000 = rows.find((r) => r.connections === 1000)?.result.p99Ms;
+  const perWindow = total.calls / total.windows;
+  const worstRow = Math.max(...rows.map((r) => r.upstreamCalls / r.windows));
+  console.log(
+    `\n${table(
+      ['conns', 'req/s', 'p50 ms', 'p99 ms', 'errors', 'upstream calls', 'TTL windows', 'calls/window'],
+      rows.map((r) => [r.connections, Math.round(r.result.rps), fmt(r.result.p50Ms), fmt(r.result.p99Ms), r.result.errors, r.upstreamCalls, r.windows, (r.upstreamCalls / r.windows).toFixed(2)]),
+    )}\n` +
+      `whole run after the warm-up: ${total.calls} upstream read calls in ${total.elapsedS.toFixed(1)} s = ${total.windows} TTL windows of ${o.ttlS} s ` +
+      `(at most floor(elapsed/TTL)+1 refreshes fit), ${perWindow.toFixed(2)} calls per window for the one range read (Players)\n` +
+      `goal ≤ 1 upstream call per TTL window per range: ${Math.max(perWindow, worstRow) <= 1 ? 'met' : 'MISSED'} (whole run ${perWindow.toFixed(2)}, worst load ${worstRow.toFixed(2)})\n` +
+      (p99At1000 !== undefined ? `p99 at 1000 connections: ${fmt(p99At1000)} ms (issue 6 goal < 50 ms: ${p99At1000 < 50 ? 'met' : 'MISSED'})\n` : '') +
+      `(load tool: ${rows[0]?.result.tool ?? 'n/a'})`,
+  );
+  console.log(`saved ${save('sheets', { settings: { ...o, readsPerMinute: 300, rateLimit: 0, accessLog: false }, loadavg: loadavg(), rows, total })}`);
+}
