@@ -1,0 +1,71 @@
+// config/nginx/corral.conf: the upstream keep-alive settings are all there (each one alone does
+// nothing), and nginx itself accepts the file when nginx is installed.
+
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, test } from 'node:test';
+import { fileURLToPath } from 'node:url';
+
+const file = fileURLToPath(new URL('../../../config/nginx/corral.conf', import.meta.url));
+const text = readFileSync(file, 'utf8');
+/** Directives only: comments stripped. */
+const conf = text.replace(/#.*$/gm, '');
+const dir = mkdtempSync(join(tmpdir(), 'corral-nginx-'));
+after(() => rmSync(dir, { recursive: true, force: true }));
+
+function block(name: RegExp): string {
+  const start = conf.search(name);
+  assert.ok(start >= 0, `no ${name} block`);
+  let depth = 0;
+  for (let i = conf.indexOf('{', start); i < conf.length; i++) {
+    if (conf[i] === '{') depth++;
+    else if (conf[i] === '}' && --depth === 0) return conf.slice(start, i + 1);
+  }
+  throw new Error(`unbalanced ${name} block`);
+}
+
+test('the upstream keeps connections alive, for several corral hosts', () => {
+  const upstream = block(/upstream\s+corral\s*\{/);
+  assert.match(upstream, /^\s*keepalive\s+\d+;/m);
+  assert.match(upstream, /^\s*server\s+\S+:\d+/m);
+  assert.match(text, /#\s*server\s+\S+:\d+/, 'commented examples of more hosts');
+  const timeout = /keepalive_timeout\s+(\d+)s;/.exec(upstream);
+  assert.ok(timeout && Number(timeout[1]) < 5, 'below CORRAL_KEEPALIVE (default 5 s), so nginx closes idle connections first');
+});
+
+test('the proxied location speaks HTTP/1.1 upstream with an empty Connection header', () => {
+  const location = block(/location\s+\/\s*\{/);
+  assert.match(location, /proxy_pass\s+http:\/\/corral;/);
+  assert.match(location, /proxy_http_version\s+1\.1;/);
+  assert.match(location, /proxy_set_header\s+Connection\s+"";/);
+});
+
+test('the file explains why keep-alive matters', () => {
+  assert.match(text, /accept\(\)s every\s+NEW connection/i);
+});
+
+const nginx = spawnSync('nginx', ['-v'], { encoding: 'utf8' });
+const openssl = spawnSync('openssl', ['version'], { encoding: 'utf8' });
+const skip = nginx.status !== 0 ? 'nginx is not installed' : openssl.status !== 0 ? 'openssl is not installed' : false;
+
+test('nginx -t accepts the file (certificate paths swapped for a throwaway certificate)', { skip }, () => {
+  const cert = join(dir, 'cert.pem');
+  const key = join(dir, 'key.pem');
+  const made = spawnSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', key, '-out', cert, '-days', '1', '-subj', '/CN=api.example.org'], { encoding: 'utf8' });
+  assert.equal(made.status, 0, made.stderr);
+  const site = text
+    .replace('/etc/ssl/certs/api.example.org.pem', cert)
+    .replace('/etc/ssl/private/api.example.org.key', key)
+    // Unprivileged, unused ports: nginx -t binds nothing, but keep the test harmless anyway.
+    .replace(/listen 80;/g, 'listen 127.0.0.1:18081;')
+    .replace(/listen 443 ssl http2;/g, 'listen 127.0.0.1:18443 ssl http2;')
+    .replace(/^\s*listen \[::\]:\d+.*$/gm, '');
+  writeFileSync(join(dir, 'site.conf'), site);
+  writeFileSync(join(dir, 'nginx.conf'), `pid ${dir}/nginx.pid;\nerror_log ${dir}/error.log;\nevents {}\nhttp {\n  access_log off;\n  include ${dir}/site.conf;\n}\n`);
+  const r = spawnSync('nginx', ['-t', '-p', dir, '-c', join(dir, 'nginx.conf')], { encoding: 'utf8' });
+  assert.equal(r.status, 0, r.stderr);
+  assert.match(r.stderr, /syntax is ok/);
+});
