@@ -39,7 +39,8 @@ export async function startGunicorn(o: GunicornOptions): Promise<Running & { rea
   // The seeds' flags: gevent workers, 1000 connections each, 120 s timeout. No access log (the
   // default), like corral with CORRAL_ACCESS_LOG=false in the same comparison.
   const args = ['-k', 'gevent', '-w', String(o.workers), '--worker-connections', '1000', '--timeout', '120', '--graceful-timeout', '5', '-b', '127.0.0.1:0', '--chdir', FLASK_DIR, '--log-level', 'info', 'app:app'];
-  const env: Record<string, string> = { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: process.env.HOME ?? '/tmp', ...o.env };
+  // No __pycache__ written into the source tree.
+  const env: Record<string, string> = { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: process.env.HOME ?? '/tmp', PYTHONDONTWRITEBYTECODE: '1', ...o.env };
   const proc = spawn('gunicorn', args, { env, stdio: ['ignore', 'ignore', 'pipe'] });
   let log = '';
   proc.stderr?.on('data', (d: Buffer) => {
