@@ -26,7 +26,7 @@ const LOG_FILE = `${LOG_DIR}/corral.log`;
 const APP = `${INSTALL}/test/fixtures/apps/systemd-app.mjs`;
 const INSTALLED = ['package.json', 'bin', 'dist', 'config', 'systemd', 'README.md', 'node_modules', 'build', 'test/fixtures'];
 /** The test's own drop-in: a short watchdog so its effects show within seconds. */
-const WATCHDOG_SEC = 6;
+const WATCHDOG_SEC = 10;
 
 const skip = systemdTestSkipReason();
 
