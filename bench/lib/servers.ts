@@ -7,6 +7,8 @@ import { FIXTURE_APPS, REPO_ROOT, startCorral, type CorralProcess, type StartOpt
 
 export interface Running {
   readonly url: string;
+  /** Root pid of the server's process tree (for CPU accounting). */
+  readonly pid?: number;
   stop(): Promise<void>;
 }
 
@@ -27,6 +29,7 @@ export async function startBare(workers: number, bodyModule: string = pathToFile
   });
   return {
     url: `http://127.0.0.1:${port}`,
+    pid: proc.pid ?? -1,
     async stop() {
       proc.kill('SIGTERM');
       await new Promise((r) => proc.once('exit', r));
@@ -38,6 +41,7 @@ export async function startCorralFor(bench: StartOptions): Promise<Running & { c
   const corral = await startCorral({ ...bench, readyTimeoutMs: 60000 });
   return {
     url: corral.url,
+    pid: corral.pid,
     corral,
     async stop() {
       await corral.stop();

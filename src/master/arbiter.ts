@@ -37,6 +37,8 @@ const QUICK_CRASH_MS = 10_000;
 const BACKOFF = exponentialBackoff(250, 30_000);
 /** A child that has not reported ready after this long is killed as a failed boot. */
 const BOOT_TIMEOUT_FLOOR_MS = 60_000;
+/** At first boot, workers wait this long for the keeper (it normally needs well under a second). */
+const KEEPER_FIRST_WAIT_MS = 10_000;
 /** Time allowed to pause a stuck worker and read its stack before the kill. */
 const STACK_CAPTURE_MS = 1500;
 const TICK_MS = 250;
@@ -302,7 +304,7 @@ export class Arbiter {
     // Workers wait for the keeper at first boot so the first requests find it, but not forever.
     const keeper = this.keeper();
     if (this.o.withKeeper && this.phase === 'booting' && keeper?.state !== 'ready' && !this.keeperGaveWay) {
-      if (this.keeperFailures < this.settings.CORRAL_BOOT_ATTEMPTS && now - this.startedAt < BOOT_TIMEOUT_FLOOR_MS) return;
+      if (this.keeperFailures < this.settings.CORRAL_BOOT_ATTEMPTS && now - this.startedAt < KEEPER_FIRST_WAIT_MS) return;
       this.keeperGaveWay = true;
       this.log.error({ event: 'keeper.unavailable' }, 'the keeper is not ready; starting workers without it (Sheets reads will fail until it is)');
     }
