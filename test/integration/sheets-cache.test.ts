@@ -34,12 +34,17 @@ async function load(base: string, path: string, clients: number, durationMs: num
   const one = async (i: number) => {
     // Spread the clients over the first think interval so they do not move in lockstep.
     await new Promise((r) => setTimeout(r, (i * thinkMs) / clients));
+    let warm = false;
     while (Date.now() < end) {
       const t0 = process.hrtime.bigint();
+      // Each client's first request opens its connection (accepted by the master, handed to a
+      // worker): that cost is TCP and cluster, not the Sheets layer, so it is not in the latencies.
+      const measured = warm;
+      warm = true;
       try {
         const res = await request(`${base}${path}`, { dispatcher: agent, headersTimeout: 10_000, bodyTimeout: 10_000 });
         const text = await res.body.text();
-        out.latenciesMs.push(Number(process.hrtime.bigint() - t0) / 1e6);
+        if (measured) out.latenciesMs.push(Number(process.hrtime.bigint() - t0) / 1e6);
         out.requests++;
         if (res.statusCode !== 200) {
           if (out.errors.length < 20) out.errors.push(`${res.statusCode} ${text.slice(0, 200)}`);
@@ -124,7 +129,7 @@ describe('host-wide Sheets cache with the real master', () => {
       console.log(
         `cache: ${r.requests} requests in ${elapsedS.toFixed(1)} s from 300 clients over ${r.workers.size} workers; ` +
           `upstream values.get calls: ${calls} (TTL ${TTL_S} s, at most ${allowed} allowed; first fill excluded); ` +
-          `latency p50 ${p50.toFixed(1)} ms, p99 ${p99.toFixed(1)} ms, max ${max.toFixed(1)} ms, over 100 ms: ${slow}; stale answers: ${r.staleAnswers}; ` +
+          `latency (connection set-up excluded) p50 ${p50.toFixed(1)} ms, p99 ${p99.toFixed(1)} ms, max ${max.toFixed(1)} ms, over 100 ms: ${slow}; stale answers: ${r.staleAnswers}; ` +
           `keeper: ${(after.cacheHits ?? 0) - (before.cacheHits ?? 0)} answers from its cache, ${waited} that waited for upstream`,
       );
       assert.deepEqual(r.errors.slice(0, 5), [], `${r.errors.length} errors`);
