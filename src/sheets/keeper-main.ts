@@ -43,8 +43,13 @@ function isPermanent(err: unknown): boolean {
 }
 
 async function shutdown(reason: string, gracefulMs: number): Promise<void> {
-  if (exiting || !keeper) return;
+  if (exiting) return;
   exiting = true;
+  if (!keeper) {
+    // Still booting: nothing is served yet and every journaled row is already on disk.
+    log?.logger.info({ event: 'keeper.drained', reason, rowsLeftInJournal: null }, 'keeper stopped while booting');
+    exit(EXIT.OK);
+  }
   const started = Date.now();
   const left = await keeper.drain(started + Math.max(0, gracefulMs - EXIT_MARGIN_MS)).catch((err) => {
     log?.logger.error({ err: describeError(err) }, 'keeper: drain failed');
