@@ -42,8 +42,15 @@ export async function startEmulatorProcess(o: EmulatorProcessOptions): Promise<E
   let err = '';
   proc.stderr?.on('data', (d: Buffer) => (err += d.toString()));
   const exited = new Promise<void>((resolve) => proc.once('exit', () => resolve()));
+  // A bench that dies half-way (an exception, process.exit) must not leave the emulator behind.
+  const orphanGuard = () => proc.kill('SIGTERM');
+  process.once('exit', orphanGuard);
+  void exited.then(() => process.off('exit', orphanGuard));
   const started = await new Promise<{ url: string; spreadsheetId: string }>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`corral emulator did not start in 30 s:\n${out}${err}`)), 30_000);
+    const timer = setTimeout(() => {
+      proc.kill('SIGTERM');
+      reject(new Error(`corral emulator did not start in 30 s:\n${out}${err}`));
+    }, 30_000);
     proc.stdout?.on('data', (d: Buffer) => {
       out += d.toString();
       // The "control:" line is printed last, after the key file is written.

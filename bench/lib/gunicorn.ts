@@ -3,8 +3,8 @@
 // python3-flask. When they are missing the comparison says so and goes on without it.
 
 import { spawn, spawnSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { accessSync, constants, readFileSync } from 'node:fs';
+import { delimiter, join } from 'node:path';
 import { REPO_ROOT, waitFor } from '../../test/helpers/corral.js';
 import type { Running } from './servers.js';
 
@@ -12,11 +12,24 @@ export const GUNICORN_SKIP = 'skipped: install gunicorn python3-gevent python3-f
 
 const FLASK_DIR = join(REPO_ROOT, 'bench', 'fixtures', 'flask');
 
+function onPath(name: string): string | undefined {
+  for (const dir of (process.env.PATH ?? '').split(delimiter)) {
+    if (dir === '') continue;
+    const file = join(dir, name);
+    try {
+      accessSync(file, constants.X_OK);
+      return file;
+    } catch {
+      // not in this directory
+    }
+  }
+  return undefined;
+}
+
 /** Why the gunicorn setup cannot run here, or undefined when it can. */
 export function gunicornMissing(): string | undefined {
-  const which = spawnSync('sh', ['-c', 'command -v gunicorn'], { encoding: 'utf8' });
-  const bin = which.stdout.trim();
-  if (which.status !== 0 || bin === '') return 'gunicorn is not on PATH';
+  const bin = onPath('gunicorn');
+  if (!bin) return 'gunicorn is not on PATH';
   // The Python that runs gunicorn (its shebang) must have Flask and gevent.
   const shebang = /^#!\s*(\S+)/.exec(readFileSync(bin, 'utf8').split('\n', 1)[0] ?? '')?.[1];
   const python = shebang && !shebang.endsWith('/env') ? shebang : 'python3';
@@ -48,6 +61,10 @@ export async function startGunicorn(o: GunicornOptions): Promise<Running & { rea
     log = (log + d.toString()).slice(-20_000);
   });
   const exited = new Promise<void>((resolve) => proc.once('exit', () => resolve()));
+  // A bench that dies half-way must not leave gunicorn behind (SIGTERM: its workers follow it).
+  const orphanGuard = () => proc.kill('SIGTERM');
+  process.once('exit', orphanGuard);
+  void exited.then(() => process.off('exit', orphanGuard));
   let gone = false;
   void exited.then(() => (gone = true));
   const stop = async () => {
@@ -83,7 +100,7 @@ export async function startGunicorn(o: GunicornOptions): Promise<Running & { rea
       60_000,
       'gunicorn workers to answer',
     );
-    return { url, args, stop };
+    return { url, pid: proc.pid ?? -1, args, stop };
   } catch (err) {
     await stop();
     throw err;

@@ -75,6 +75,7 @@ export async function startBareWithBody(workers: number, body: string): Promise<
   });
   return {
     url: bare.url,
+    ...(bare.pid !== undefined ? { pid: bare.pid } : {}),
     async stop() {
       await bare.stop();
       rmSync(dir, { recursive: true, force: true });
