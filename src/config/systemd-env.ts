@@ -43,3 +43,14 @@ export function withoutSystemdNotifyEnv<T extends Record<string, string | undefi
   for (const name of SYSTEMD_NOTIFY_VARS) delete copy[name];
   return copy;
 }
+
+/**
+ * Reads the notify variables and removes them from this process's environment, like libsystemd's
+ * sd_notify(unset_environment=1): node:cluster merges process.env into every worker's
+ * environment, and only the master may speak to systemd.
+ */
+export function takeSystemdEnv(env: NodeJS.ProcessEnv = process.env): SystemdEnv {
+  const taken = readSystemdEnv(env);
+  for (const name of SYSTEMD_NOTIFY_VARS) delete env[name];
+  return taken;
+}

@@ -3,6 +3,7 @@
 import { existsSync } from 'node:fs';
 import { RateLimiterClusterMaster } from 'rate-limiter-flexible';
 import { loadSettings, type LoadedSettings } from '../config/load.js';
+import { withoutSystemdNotifyEnv } from '../config/systemd-env.js';
 import { EXIT, describeError } from '../errors.js';
 import { createLogger } from '../log/logger.js';
 import { assertAdminBindSafe } from './admin/auth.js';
@@ -42,9 +43,10 @@ export async function runMaster(loaded: LoadedSettings, entry: MasterEntryPoints
   assertAdminBindSafe(settings);
   const log = createLogger(settings, { role: 'master' });
   const logger = log.logger;
+  // The notifier may refuse to start (NOTIFY_SOCKET set but no transport): before the pidfile.
+  const notifier = hooks.notifier?.(logger) ?? noopNotifier;
   const pidfile = settings.CORRAL_PIDFILE;
   if (pidfile) writePidfile(pidfile);
-  const notifier = hooks.notifier?.(logger) ?? noopNotifier;
   const keeperExec = entry.keeperExec && existsSync(entry.keeperExec) ? entry.keeperExec : undefined;
 
   let arbiter: Arbiter | undefined;
@@ -63,7 +65,7 @@ export async function runMaster(loaded: LoadedSettings, entry: MasterEntryPoints
   arbiter = new Arbiter({
     loaded,
     reloadSettings: () => loadSettings(),
-    spawner: createSpawner({ workerExec: entry.workerExec, keeperExec, inspectable: settings.CORRAL_STUCK_STACKS }),
+    spawner: createSpawner({ workerExec: entry.workerExec, keeperExec, inspectable: settings.CORRAL_STUCK_STACKS, envFilter: withoutSystemdNotifyEnv }),
     withKeeper: keeperExec !== undefined,
     logger,
     reopenLogs: () => log.reopen(),

@@ -29,6 +29,8 @@ export interface SpawnerOptions {
   readonly keeperExec: string | undefined;
   /** Let the master pause a stuck child through the inspector (SIGUSR1 opens it on a random loopback port). */
   readonly inspectable: boolean;
+  /** Removes what children must not inherit (systemd's NOTIFY_SOCKET: only the master speaks to systemd). */
+  readonly envFilter?: (env: Readonly<Record<string, string>>) => Readonly<Record<string, string>>;
 }
 
 const STDIO: ['inherit', 'inherit', 'pipe', 'ipc'] = ['inherit', 'inherit', 'pipe', 'ipc'];
@@ -63,7 +65,7 @@ export function createSpawner(o: SpawnerOptions): Spawner {
   const execArgv = o.inspectable ? ['--inspect-port=127.0.0.1:0'] : [];
   return {
     spawn(identity, env, events) {
-      const fullEnv = { ...env, ...identityEnv(identity) };
+      const fullEnv = { ...(o.envFilter ? o.envFilter(env) : env), ...identityEnv(identity) };
       if (identity.role === 'worker') {
         cluster.setupPrimary({ exec: o.workerExec, execArgv, stdio: STDIO, silent: false });
         const worker: Worker = cluster.fork(fullEnv);

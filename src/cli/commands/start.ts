@@ -1,6 +1,6 @@
 import { fileURLToPath } from 'node:url';
 import { loadSettings } from '../../config/load.js';
-import { readSystemdEnv } from '../../config/systemd-env.js';
+import { takeSystemdEnv } from '../../config/systemd-env.js';
 import { runMaster } from '../../master/run.js';
 import { createNotifier } from '../../master/sd-notify.js';
 import { parseFlags, type Command } from '../command.js';
@@ -36,7 +36,7 @@ Exit codes: 0 stopped cleanly, 3 no worker could boot, 78 invalid settings.`,
       return 0;
     }
     const loaded = loadSettings();
-    await runMaster(loaded, ENTRY_POINTS, { notifier: (logger) => createNotifier(readSystemdEnv(), logger) });
+    await runMaster(loaded, ENTRY_POINTS, { notifier: (logger) => createNotifier(takeSystemdEnv(), logger) });
     // The master exits through its own lifecycle; keep the CLI promise pending.
     return new Promise<number>(() => {});
   },
