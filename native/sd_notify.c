@@ -2,7 +2,7 @@
  * sd_notify(3) transport for corral: sends one datagram to $NOTIFY_SOCKET.
  *
  * Why a native addon: Node has no AF_UNIX SOCK_DGRAM sockets (node:dgram is UDP only, node:net
- * is stream only). The alternatives were weighed in docs/operations.md:
+ * is stream only). The alternatives were weighed in README.md (Operations):
  *  - spawning systemd-notify(1): the message then comes from a short-lived child, not the main
  *    PID, so it needs NotifyAccess=all, and systemd attributes a message by reading
  *    /proc/<sender>/cgroup, which is gone once the child exited: messages are dropped at random

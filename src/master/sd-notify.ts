@@ -7,7 +7,7 @@
 // ("@name"); and it never blocks (MSG_DONTWAIT). Spawning systemd-notify(1) instead would need
 // NotifyAccess=all and still lose messages: systemd looks up the sender's cgroup after the
 // short-lived child exited (systemd issue #2737). The unix-dgram package cannot address abstract
-// sockets. Details in docs/operations.md.
+// sockets. Details in README.md (Operations).
 
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';

@@ -1,5 +1,5 @@
 // corral under a real systemd: a minimal Debian booted with systemd-nspawn, corral installed the
-// way docs/operations.md says (dedicated user, settings file, `corral systemd-unit` > unit), then
+// way README.md (Operations) says (dedicated user, settings file, `corral systemd-unit` > unit), then
 // driven with systemctl like an operator would. Skips (with the reason) when not root or when
 // debootstrap / systemd-nspawn are missing; .ci/run installs them.
 //
@@ -107,7 +107,7 @@ describe('corral under a real systemd (debootstrap + systemd-nspawn)', { skip: s
       notes.push(`container booted in ${Date.now() - started} ms`);
       // The daily logrotate.timer would fire at boot (Persistent=true) and rotate at a random moment.
       await c.sh('systemctl stop logrotate.timer');
-      // Install as docs/operations.md says: dedicated user, settings file, generated unit.
+      // Install as README.md (Operations) says: dedicated user, settings file, generated unit.
       await c.sh('useradd --system --user-group --home-dir /var/lib/corral --no-create-home --shell /usr/sbin/nologin corral && install -d -m 0755 /etc/corral');
       settings = {};
       await writeSettings({
