@@ -67,7 +67,9 @@ export function createSpawner(o: SpawnerOptions): Spawner {
     spawn(identity, env, events) {
       const fullEnv = { ...(o.envFilter ? o.envFilter(env) : env), ...identityEnv(identity) };
       if (identity.role === 'worker') {
-        cluster.setupPrimary({ exec: o.workerExec, execArgv, stdio: STDIO, silent: false });
+        // With an --inspect* flag, node:cluster appends --inspect-port=<9229 + n> for each worker;
+        // inspectPort 0 keeps it on a random loopback port, so two corrals never collide.
+        cluster.setupPrimary({ exec: o.workerExec, execArgv, stdio: STDIO, silent: false, ...(o.inspectable ? { inspectPort: 0 } : {}) });
         const worker: Worker = cluster.fork(fullEnv);
         const channel = attach(worker, events);
         worker.on('exit', (code, signal) => events.onExit(code, signal as NodeJS.Signals | null));
