@@ -212,6 +212,35 @@ describe('write journal', () => {
     assert.deepEqual(backend.ids('Events'), ['event_id', 'x1', 'x2', 'x3']);
   });
 
+  it('a concurrent identical retry is acknowledged only once the first copy is fsynced', async () => {
+    const { journal } = await openJournal();
+    const before = journal.fsyncs();
+    const first = journal.add('Events', [row('s1')]);
+    const retry = await journal.add('Events', [row('s1')]);
+    assert.equal(retry.duplicates, 1);
+    assert.equal(journal.fsyncs(), before + 1, 'the first copy was fsynced before the retry was acknowledged');
+    assert.ok(fileRecords(journal).some((r) => r?.k === 'add' && JSON.stringify(r.rows) === JSON.stringify([row('s1')])));
+    assert.equal((await first).id, retry.id);
+  });
+
+  it('a concurrent identical retry fails with the first copy when its write fails', async () => {
+    const { journal } = await openJournal();
+    // The disk refuses the next write (EIO), as a full or failing disk would.
+    const file = (journal as unknown as { file: { append: (...a: unknown[]) => Promise<void> } }).file;
+    const realAppend = file.append.bind(file);
+    file.append = () => Promise.reject(Object.assign(new Error('EIO: i/o error, write'), { code: 'EIO' }));
+    const first = journal.add('Events', [row('f1')]);
+    file.append = realAppend;
+    const retry = journal.add('Events', [row('f1')]);
+    const isJournalError = (e: Error & { code?: string }) => e.code === 'CORRAL_ERR_JOURNAL';
+    await assert.rejects(first, isJournalError);
+    await assert.rejects(retry, isJournalError, 'a retry of rows that never reached the disk is not acknowledged');
+    // A later retry journals the rows for real.
+    const again = await journal.add('Events', [row('f1')]);
+    assert.equal(again.duplicates, 0);
+    assert.equal(journal.backlogRows(), 1);
+  });
+
   it('refuses rows without an id, with non-string cells, or with an id twice', async () => {
     const { journal } = await openJournal();
     const bad = async (rows: unknown) =>

@@ -91,6 +91,12 @@ export class Journal {
   private readonly entries = new Map<string, JournalEntry>();
   /** sheet → row id → [entry id, row as JSON], for live and retained done entries. */
   private readonly ids = new Map<string, Map<string, [string, string]>>();
+  /**
+   * entry id → the fsync of its add record, while that is still running. A concurrent identical
+   * retry finds the rows in `ids` before they are durable and must wait on (and fail with) this
+   * write: acknowledging it earlier would promise rows a crash can still lose.
+   */
+  private readonly syncing = new Map<string, Promise<void>>();
   private readonly clock: Clock;
   private compactAt: number;
   private readonly baseCompactBytes: number;
@@ -242,6 +248,7 @@ export class Journal {
     const known = this.ids.get(sheet);
     const fresh: string[][] = [];
     let firstKnown: string | undefined;
+    const inFlight = new Set<Promise<void>>();
     for (const row of rows) {
       const hit = known?.get(row[0] ?? '');
       if (!hit) {
@@ -252,8 +259,13 @@ export class Journal {
         throw invalid(`row id ${JSON.stringify(row[0])} is already journaled for ${JSON.stringify(sheet)} with different content`);
       }
       firstKnown ??= hit[0];
+      const sync = this.syncing.get(hit[0]);
+      if (sync) inFlight.add(sync);
     }
-    if (fresh.length === 0) return { id: firstKnown ?? '', rows: rows.length, duplicates: rows.length };
+    if (fresh.length === 0) {
+      await this.awaitSynced(inFlight);
+      return { id: firstKnown ?? '', rows: rows.length, duplicates: rows.length };
+    }
     const now = this.clock.now();
     const entry: JournalEntry = {
       id: randomUUID(),
@@ -270,16 +282,38 @@ export class Journal {
     // Registered before the write so concurrent identical retries are caught; invisible until durable.
     this.entries.set(entry.id, entry);
     this.index(entry);
+    const write = this.file.append([{ k: 'add', id: entry.id, r: range, rows: fresh, at: now }], () => {
+      entry.durable = true;
+      this.syncing.delete(entry.id);
+    });
+    this.syncing.set(entry.id, write);
     try {
-      await this.file.append([{ k: 'add', id: entry.id, r: range, rows: fresh, at: now }], () => {
-        entry.durable = true;
-      });
+      await write;
     } catch (err) {
+      this.syncing.delete(entry.id);
       this.forget(entry);
-      throw new CorralError('CORRAL_ERR_JOURNAL', `cannot write the journal ${this.file.path}: ${(err as Error).message}`, { cause: err });
+      throw this.writeFailed(err);
     }
     this.emit(sheet);
+    // Rows of this append that an earlier, still unsynced append holds are only promised once that
+    // one is durable too.
+    await this.awaitSynced(inFlight);
     return { id: entry.id, rows: rows.length, duplicates: rows.length - fresh.length };
+  }
+
+  private writeFailed(err: unknown): CorralError {
+    if (err instanceof CorralError && err.code === 'CORRAL_ERR_JOURNAL') return err;
+    return new CorralError('CORRAL_ERR_JOURNAL', `cannot write the journal ${this.file.path}: ${(err as Error).message}`, { cause: err });
+  }
+
+  /** Waits for other appends' add records; their failure fails this append too (not acknowledged). */
+  private async awaitSynced(writes: ReadonlySet<Promise<void>>): Promise<void> {
+    if (writes.size === 0) return;
+    try {
+      await Promise.all(writes);
+    } catch (err) {
+      throw this.writeFailed(err);
+    }
   }
 
   private emit(sheet: string): void {
