@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, it } from 'node:test';
 import { Flusher } from '../../src/sheets/keeper/flusher.js';
-import { decodeRecord } from '../../src/sheets/keeper/journal-file.js';
+import { decodeRecord, JournalFile } from '../../src/sheets/keeper/journal-file.js';
 import { Journal } from '../../src/sheets/keeper/journal.js';
 import { QuotaBucket } from '../../src/sheets/keeper/quota.js';
 import { captureLogger, type CapturedLogger } from '../fixtures/capture-logger.js';
@@ -239,6 +239,28 @@ describe('write journal', () => {
     const again = await journal.add('Events', [row('f1')]);
     assert.equal(again.duplicates, 0);
     assert.equal(journal.backlogRows(), 1);
+  });
+
+  it('a compaction whose directory fsync fails leaves appends on the renamed file, durable once the fsync succeeds', async () => {
+    let dirSyncFails = false;
+    const syncDir = async () => {
+      if (dirSyncFails) throw Object.assign(new Error('EIO: i/o error, fsync'), { code: 'EIO' });
+    };
+    const path = join(dir, 'file.journal');
+    const { file } = await JournalFile.open(path, { syncDir });
+    try {
+      await file.append([{ k: 'add', id: 'a' }]);
+      dirSyncFails = true;
+      await assert.rejects(file.rewrite(() => [{ k: 'add', id: 'a' }]), /EIO/);
+      // The rename happened; until the directory is synced an append is not durable: refused.
+      await assert.rejects(file.append([{ k: 'add', id: 'b' }]), /EIO/);
+      dirSyncFails = false;
+      await file.append([{ k: 'add', id: 'c' }]);
+      const ids = readFileSync(path, 'utf8').split('\n').filter((l) => l !== '').map((l) => decodeRecord(l)?.id);
+      assert.deepEqual(ids, ['a', 'c'], 'the append went to the file at the journal path, not the unlinked old one');
+    } finally {
+      await file.close();
+    }
   });
 
   it('refuses rows without an id, with non-string cells, or with an id twice', async () => {

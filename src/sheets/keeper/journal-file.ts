@@ -52,6 +52,11 @@ interface Op {
   reject: (err: Error) => void;
 }
 
+export interface JournalFileOptions {
+  /** Makes a rename in `dir` durable; tests inject failures here. */
+  readonly syncDir?: (dir: string) => Promise<void>;
+}
+
 export class JournalFile {
   private fh: FileHandle | undefined;
   private size = 0;
@@ -60,12 +65,24 @@ export class JournalFile {
   private draining = false;
   private idle: Promise<void> = Promise.resolve();
   private fsyncs = 0;
+  /**
+   * A compaction renamed the new file into place but could not fsync the directory: until that
+   * succeeds a crash may bring the old file back, so appends (to the new file) are not durable.
+   * The next write retries the directory fsync first and fails while it still fails.
+   */
+  private dirSyncPending = false;
+  private readonly syncDir: (dir: string) => Promise<void>;
 
-  private constructor(readonly path: string) {}
+  private constructor(
+    readonly path: string,
+    options: JournalFileOptions,
+  ) {
+    this.syncDir = options.syncDir ?? fsyncDir;
+  }
 
   /** Opens (creating) the file, returns it and the valid records, truncating a torn tail. */
-  static async open(path: string): Promise<{ file: JournalFile; records: JournalRecord[]; truncatedBytes: number }> {
-    const file = new JournalFile(path);
+  static async open(path: string, options: JournalFileOptions = {}): Promise<{ file: JournalFile; records: JournalRecord[]; truncatedBytes: number }> {
+    const file = new JournalFile(path, options);
     const fh = await open(path, constants.O_RDWR | constants.O_CREAT | constants.O_APPEND, 0o600);
     const buf = await fh.readFile();
     const records: JournalRecord[] = [];
@@ -84,7 +101,7 @@ export class JournalFile {
       await fh.truncate(good);
       await fh.sync();
     }
-    if (buf.length === 0) await fsyncDir(dirname(path));
+    if (buf.length === 0) await file.syncDir(dirname(path));
     file.fh = fh;
     file.size = good;
     return { file, records, truncatedBytes: buf.length - good };
@@ -158,6 +175,10 @@ export class JournalFile {
   private async writeAll(buf: Buffer): Promise<void> {
     const fh = this.fh;
     if (!fh) throw new Error(`journal ${this.path} is closed`);
+    if (this.dirSyncPending) {
+      await this.syncDir(dirname(this.path));
+      this.dirSyncPending = false;
+    }
     const before = this.size;
     try {
       let off = 0;
@@ -178,25 +199,29 @@ export class JournalFile {
   private async doRewrite(records: readonly JournalRecord[]): Promise<void> {
     const tmp = `${this.path}.tmp`;
     const text = records.map(encodeRecord).join('');
-    const out = await open(tmp, constants.O_WRONLY | constants.O_CREAT | constants.O_TRUNC, 0o600);
+    // The new file is written through the handle later appends use: once the rename is done there
+    // is no step left that could fail and leave `fh` on the old, unlinked file.
+    const out = await open(tmp, constants.O_RDWR | constants.O_CREAT | constants.O_TRUNC | constants.O_APPEND, 0o600);
     try {
       await out.writeFile(text, 'utf8');
       await out.sync();
-    } finally {
-      await out.close();
-    }
-    try {
       await rename(tmp, this.path);
     } catch (err) {
+      await out.close().catch(() => undefined);
       await rm(tmp, { force: true });
       throw err;
     }
-    await fsyncDir(dirname(this.path));
     const old = this.fh;
-    this.fh = await open(this.path, constants.O_RDWR | constants.O_APPEND);
+    this.fh = out;
     this.size = Buffer.byteLength(text);
     this.fsyncs++;
-    await old?.close();
+    await old?.close().catch(() => undefined);
+    try {
+      await this.syncDir(dirname(this.path));
+    } catch (err) {
+      this.dirSyncPending = true;
+      throw err;
+    }
   }
 
   /** Waits for queued writes, then closes. Idempotent. */
