@@ -1,7 +1,7 @@
 // Entry point of the keeper process, forked by the master (child_process.fork with IPC), one per
 // host. Boot: settings → logger → backend → data dir lock → journal replay → local socket →
-// `ready`. Then a heartbeat every second; `drain` flushes the journal as far as the quota allows
-// and exits 0; a lost IPC channel (master gone) closes at once and exits.
+// `ready`. A heartbeat every second from process start; `drain` flushes the journal as far as the
+// quota allows and exits 0; a lost IPC channel (master gone) closes at once and exits.
 
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { readIdentity } from './../config/identity.js';
@@ -63,16 +63,19 @@ async function shutdown(reason: string, gracefulMs: number): Promise<void> {
   exit(EXIT.OK);
 }
 
-function startHeartbeat(k: Keeper): void {
+/**
+ * Beats from process start, not from `ready`: the master kills a child silent for CORRAL_TIMEOUT,
+ * and a boot (journal replay, a lock still held, Google slow to answer) may take that long.
+ */
+function startHeartbeat(): void {
   const delay = monitorEventLoopDelay({ resolution: 20 });
   delay.enable();
-  let lastRequests = 0;
   const beat = async () => {
     const mem = process.memoryUsage();
     const lag = Number.isFinite(delay.mean) ? Math.max(0, delay.mean / 1e6 - 20) : 0;
     delay.reset();
-    const stats = k.requestStats();
-    lastRequests = stats.requests;
+    const k = keeper;
+    const stats = k?.requestStats() ?? { requests: 0, errors: 0 };
     channel.send({
       type: 'heartbeat',
       figures: {
@@ -80,11 +83,11 @@ function startHeartbeat(k: Keeper): void {
         heapUsedBytes: mem.heapUsed,
         heapTotalBytes: mem.heapTotal,
         eventLoopLagMs: Math.round(lag * 10) / 10,
-        activeConnections: await k.connections(),
-        requestsServed: lastRequests,
+        activeConnections: k ? await k.connections() : 0,
+        requestsServed: stats.requests,
         errorsServed: stats.errors,
-        latencyP99Ms: k.takeLatencyP99(),
-        extra: k.figures(),
+        latencyP99Ms: k?.takeLatencyP99() ?? 0,
+        ...(k ? { extra: k.figures() } : {}),
       },
     });
   };
@@ -94,6 +97,10 @@ function startHeartbeat(k: Keeper): void {
 }
 
 async function main(): Promise<void> {
+  // Ctrl-C in a terminal reaches the whole process group: the master decides how children stop
+  // (it drains the keeper over IPC after the workers), as workers do.
+  process.on('SIGINT', () => {});
+  startHeartbeat();
   let settings: Settings;
   try {
     settings = loadSettings().settings;
@@ -120,8 +127,9 @@ async function main(): Promise<void> {
     drain: (m) => void shutdown(m.reason, m.gracefulMs),
     'reopen-logs': () => log?.reopen(),
   });
-  // A terminal's Ctrl-C or systemd's stop reaches the whole process group: drain like on `drain`.
-  for (const sig of ['SIGTERM', 'SIGINT'] as const) process.on(sig, () => void shutdown(sig, settings.CORRAL_GRACEFUL_TIMEOUT * 1000));
+  // SIGTERM comes from the master itself (a keeper still booting, or an IPC channel it could not
+  // write to) or from an operator's kill; systemd (KillMode=mixed) signals only the master.
+  process.on('SIGTERM', () => void shutdown('SIGTERM', settings.CORRAL_GRACEFUL_TIMEOUT * 1000));
 
   const socketPath = keeperSocketPath(dataDirOf(settings));
   try {
@@ -144,7 +152,6 @@ async function main(): Promise<void> {
     `keeper serving on ${socketPath}`,
   );
   channel.send({ type: 'ready', address: socketPath });
-  startHeartbeat(keeper);
 }
 
 void main();

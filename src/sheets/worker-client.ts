@@ -23,7 +23,31 @@ export interface WorkerClientOptions {
   readonly retryDelayMs?: number;
   /** Push invalidation from the keeper (default on). */
   readonly watch?: boolean;
+  /** Pause after an empty /watch answer that came back at once (default WATCH_IDLE_PAUSE_MS). */
+  readonly watchPauseMs?: number;
   readonly now?: () => number;
+}
+
+/**
+ * A keeper that is closing answers every /watch at once with nothing: without a pause the watch
+ * loop would spin on the local socket until the keeper is gone.
+ */
+const WATCH_IDLE_PAUSE_MS = 250;
+/** An empty answer faster than this did not wait for changes (a normal one waits WATCH_TIMEOUT_MS). */
+const WATCH_QUICK_MS = 100;
+
+/** Resolves after `ms`, or at once when `signal` aborts (close() must not wait for it). */
+function pause(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const done = () => {
+      clearTimeout(timer);
+      signal.removeEventListener('abort', done);
+      resolve();
+    };
+    const timer = setTimeout(done, ms);
+    timer.unref();
+    signal.addEventListener('abort', done, { once: true });
+  });
 }
 
 /** Errors after which a stale L1 copy is better than no answer. */
@@ -44,6 +68,7 @@ class WorkerSheetsClient implements SheetsClient {
   private readonly now: () => number;
   private readonly maxStaleMs: number;
   private readonly watchAbort = new AbortController();
+  private readonly watchPauseMs: number;
   private closed: Promise<void> | undefined;
   private falling = false;
   private counts = { hits: 0, misses: 0, staleFallbacks: 0, appends: 0, errors: 0, invalidations: 0 };
@@ -58,6 +83,7 @@ class WorkerSheetsClient implements SheetsClient {
     this.backend = settings.SHEET_ID ? 'google' : 'offline';
     this.now = o.now ?? Date.now;
     this.maxStaleMs = settings.SHEET_CACHE_MAX_STALE * 1000;
+    this.watchPauseMs = o.watchPauseMs ?? WATCH_IDLE_PAUSE_MS;
     this.l1 = new L1Cache(settings.CORRAL_L1_CACHE_MB * 1024 * 1024);
     this.link = new KeeperLink({ socketPath: o.socketPath ?? keeperSocketPath(dataDirOf(settings)), ...(o.retryDelayMs !== undefined ? { retryDelayMs: o.retryDelayMs } : {}) });
     if (o.watch !== false) void this.watchLoop();
@@ -141,17 +167,20 @@ class WorkerSheetsClient implements SheetsClient {
     const signal = this.watchAbort.signal;
     while (!signal.aborted) {
       try {
+        const asked = Date.now();
         const a = await this.link.watch<WatchAnswer>(`/watch?since=${version}&epoch=${encodeURIComponent(epoch)}`, signal);
         if (a.all) this.l1.expireAll();
         for (const sheet of a.sheets) this.l1.expireSheet(sheet);
         this.counts.invalidations += a.sheets.length + (a.all ? 1 : 0);
+        const idle = a.sheets.length === 0 && !a.all && a.epoch === epoch;
         epoch = a.epoch;
         version = a.version;
+        if (idle && Date.now() - asked < WATCH_QUICK_MS) await pause(this.watchPauseMs, signal);
       } catch {
         if (signal.aborted) return;
         // The keeper is restarting: entries may miss invalidations meanwhile, so stop trusting them.
         this.l1.expireAll();
-        await new Promise((r) => setTimeout(r, 1000).unref());
+        await pause(1000, signal);
       }
     }
   }

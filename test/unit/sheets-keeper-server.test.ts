@@ -3,6 +3,7 @@
 
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, it } from 'node:test';
@@ -155,6 +156,31 @@ describe('keeper over its local socket, with worker clients', () => {
     assert.equal(ok.rows, 1);
     await until(() => restarted.ids('Events').includes('ev-11'), 'the flush by the new keeper');
     assert.equal(restarted.ids('Events').filter((id) => id === 'ev-9').length, 1);
+  });
+
+  it('a closing keeper that answers /watch at once with nothing is not polled in a tight loop', async () => {
+    // What a draining keeper does: every watch answered immediately, nothing changed, same epoch.
+    let watches = 0;
+    const socketPath = join(dir, 'closing.sock');
+    const server = createServer((req, res) => {
+      if (req.url?.startsWith('/watch')) watches++;
+      res.setHeader('content-type', 'application/json');
+      res.end(JSON.stringify({ epoch: 'e1', version: 3, sheets: [], all: false }));
+    });
+    await new Promise<void>((r) => server.listen(socketPath, r));
+    try {
+      const c = createWorkerSheetsClient(settings, log.logger, { socketPath, watchPauseMs: 200 });
+      clients.push(c);
+      await until(() => watches >= 2, 'the first watches');
+      const before = watches;
+      await new Promise((r) => setTimeout(r, 500));
+      // 200 ms pauses: about 2-3 polls in 500 ms; a tight loop makes hundreds.
+      assert.ok(watches - before <= 5, `${watches - before} watch requests in 500 ms`);
+      await c.close();
+    } finally {
+      server.closeAllConnections();
+      await new Promise((r) => server.close(r));
+    }
   });
 
   it('drain flushes the journal before closing', async () => {

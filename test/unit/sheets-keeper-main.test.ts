@@ -1,0 +1,79 @@
+// The keeper's process entry, forked as the master forks it: it beats from process start and
+// leaves stopping to the master (a terminal's Ctrl-C reaches the whole process group).
+
+import assert from 'node:assert/strict';
+import { fork, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { after, before, describe, it } from 'node:test';
+import { identityEnv } from '../../src/config/identity.js';
+import { IPC_TAG } from '../../src/ipc/messages.js';
+
+const KEEPER_MAIN = fileURLToPath(new URL('../../src/sheets/keeper-main.js', import.meta.url));
+
+interface Msg {
+  readonly type: string;
+  readonly [k: string]: unknown;
+}
+
+describe('keeper process', () => {
+  let dir: string;
+  let child: ChildProcess;
+  const seen: Msg[] = [];
+  let waiters: Array<() => void> = [];
+  let exited: Promise<number | null>;
+
+  /** Resolves with the first message (from index `from` on) that matches; bounded. */
+  async function next(pred: (m: Msg) => boolean, from: number, what: string, timeoutMs = 10_000): Promise<number> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const i = seen.findIndex((m, j) => j >= from && pred(m));
+      if (i >= 0) return i;
+      if (Date.now() > deadline || child.exitCode !== null) throw new Error(`no ${what} (got ${seen.map((m) => m.type).join(', ')})`);
+      await new Promise<void>((r) => {
+        const t = setTimeout(r, 100);
+        waiters.push(() => {
+          clearTimeout(t);
+          r();
+        });
+      });
+    }
+  }
+
+  before(() => {
+    dir = mkdtempSync(join(tmpdir(), 'corral-keeper-main-'));
+    child = fork(KEEPER_MAIN, [], {
+      cwd: dir,
+      env: { CORRAL_DATA_DIR: join(dir, 'data'), CORRAL_LOG_LEVEL: 'warn', ...identityEnv({ role: 'keeper', workerId: 0, generation: 1 }) },
+      stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
+    });
+    exited = new Promise((r) => child.once('exit', (code) => r(code)));
+    child.on('message', (m) => {
+      seen.push(m as Msg);
+      for (const w of waiters.splice(0)) w();
+    });
+  });
+  after(async () => {
+    if (child.exitCode === null && child.signalCode === null) {
+      child.kill('SIGKILL');
+      await exited;
+    }
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('beats before it is ready, ignores SIGINT, and drains on the master\'s IPC drain', async () => {
+    const ready = await next((m) => m.type === 'ready', 0, 'ready');
+    assert.equal(seen[0]?.type, 'heartbeat', 'the first message is a heartbeat, sent while booting');
+    child.kill('SIGINT');
+    // Two beats after the signal: the keeper is still there (a drain would have exited by now).
+    const beat = await next((m) => m.type === 'heartbeat', ready + 1, 'a heartbeat after SIGINT');
+    await next((m) => m.type === 'heartbeat', beat + 1, 'a second heartbeat after SIGINT');
+    assert.ok(!seen.some((m) => m.type === 'drained'), 'SIGINT did not drain the keeper');
+    assert.equal(child.exitCode, null);
+    child.send({ tag: IPC_TAG, type: 'drain', reason: 'test', gracefulMs: 5000 });
+    await next((m) => m.type === 'drained', 0, 'drained');
+    assert.equal(await exited, 0);
+  });
+});
