@@ -20,3 +20,16 @@ export function adminBaseUrl(settings: Settings): string | undefined {
   const h = host === '0.0.0.0' ? '127.0.0.1' : host === '::' ? '[::1]' : host.includes(':') ? `[${host}]` : host;
   return `http://${h}:${port}`;
 }
+
+/** findMaster for commands that exit 3 when corral is not running: prints why, returns undefined. */
+export function findMasterOrSay(settings: Settings): number | undefined {
+  try {
+    return findMaster(settings);
+  } catch (err) {
+    if (err instanceof CorralError && err.code === 'CORRAL_ERR_NOT_RUNNING') {
+      process.stderr.write(`${err.message}\n`);
+      return undefined;
+    }
+    throw err;
+  }
+}

@@ -140,6 +140,12 @@ export function loadSettings(options: LoadOptions = {}): LoadedSettings {
     const v = out[name];
     if (typeof v === 'string' && !isAbsolute(v)) out[name] = resolve(cwd, v);
   }
+  if ((out.CORRAL_HEADERS_TIMEOUT as number) > (out.CORRAL_REQUEST_TIMEOUT as number)) {
+    warnings.push('CORRAL_HEADERS_TIMEOUT is longer than CORRAL_REQUEST_TIMEOUT; the request timeout applies to headers too');
+  }
+  if (out.REDIS_URL !== undefined) {
+    warnings.push('REDIS_URL is set but not implemented yet: the cache, quota and rate limits are shared by this host only');
+  }
   if (out.CORRAL_MAX_REQUESTS_JITTER !== 0 && out.CORRAL_MAX_REQUESTS === 0) {
     warnings.push('CORRAL_MAX_REQUESTS_JITTER has no effect while CORRAL_MAX_REQUESTS is 0');
   }

@@ -1,7 +1,7 @@
 // Settings of the supervisor itself: master, workers, logs, admin listener.
 
 import { availableParallelism } from 'node:os';
-import { bool, hostPort, int, list, oneOf, str } from './spec.js';
+import { addressList, bool, hostPort, int, oneOf, str } from './spec.js';
 
 export const daemonSchema = {
   CORRAL_BIND: hostPort({
@@ -39,7 +39,7 @@ export const daemonSchema = {
     aliases: ['GUNICORN_GRACEFUL_TIMEOUT'],
   }),
   CORRAL_KEEPALIVE: int({
-    description: 'Seconds an idle keep-alive connection stays open.',
+    description: 'Seconds an idle keep-alive connection stays open (0 = no keep-alive: every response closes its connection).',
     default: 5,
     min: 0,
     max: 3600,
@@ -123,6 +123,12 @@ export const daemonSchema = {
     min: 0,
     max: 1073741824,
   }),
+  CORRAL_REQUEST_TIMEOUT: int({
+    description: 'Seconds a client has to send a whole request, headers and body (slower = 408; stops slow-body clients holding slots).',
+    default: 60,
+    min: 1,
+    max: 3600,
+  }),
   CORRAL_HEADERS_TIMEOUT: int({
     description: 'Seconds a client has to send complete request headers (slower = 408).',
     default: 10,
@@ -133,7 +139,7 @@ export const daemonSchema = {
     description: 'Before killing a stuck worker, pause it through the V8 inspector (loopback, one-shot) and log its stack.',
     default: true,
   }),
-  CORRAL_TRUSTED_PROXIES: list({
+  CORRAL_TRUSTED_PROXIES: addressList({
     description: 'Addresses whose X-Forwarded-For is believed (e.g. 127.0.0.1 for a local nginx).',
     default: [],
   }),

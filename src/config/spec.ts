@@ -151,6 +151,28 @@ export function list(o: Common<readonly string[]>): SettingSpec<readonly string[
   };
 }
 
+/** IP addresses or CIDR blocks (e.g. 127.0.0.1, 10.0.0.0/8, ::1), comma-separated. */
+export function addressList(o: Common<readonly string[]>): SettingSpec<readonly string[]> {
+  return {
+    ...o,
+    type: 'comma-separated IP addresses or CIDR blocks',
+    parse: (raw) => {
+      const entries = raw.split(',').map((e) => e.trim()).filter(Boolean);
+      for (const entry of entries) {
+        const [addr = '', bits, extra] = entry.split('/');
+        const family = isIP(addr.toLowerCase().startsWith('::ffff:') ? addr.slice(7) : addr);
+        const max = family === 4 ? 32 : 128;
+        const prefixOk = bits === undefined || (/^\d+$/.test(bits) && Number(bits) <= max);
+        if (family === 0 || !prefixOk || extra !== undefined) {
+          return { ok: false, allowed: `IP addresses or CIDR blocks separated by commas (${JSON.stringify(entry)} is neither)` };
+        }
+      }
+      return { ok: true, value: entries };
+    },
+    format: (v) => v.join(','),
+  };
+}
+
 /** Is this bind address reachable only from this host? */
 export function isLoopback(host: string): boolean {
   return host === 'localhost' || host === '::1' || host.startsWith('127.');

@@ -5,6 +5,7 @@
 import type { LoadedSettings } from '../config/load.js';
 import type { ChildIdentity } from '../config/identity.js';
 import type { Settings } from '../config/schema.js';
+import { sheetsSchema } from '../config/schema-sheets.js';
 import { BOOT_FAILURE_EXITS, EXIT, describeError } from '../errors.js';
 import type { ChildMessage } from '../ipc/messages.js';
 import type { Logger } from '../log/logger.js';
@@ -32,6 +33,9 @@ export interface ArbiterOptions {
   readonly now?: () => number;
 }
 
+/** Settings the keeper reads: a reload that changes one restarts the keeper. */
+const KEEPER_SETTINGS = [...(Object.keys(sheetsSchema) as (keyof typeof sheetsSchema)[]), 'CORRAL_DATA_DIR', 'CORRAL_LOG_FILE', 'CORRAL_LOG_LEVEL'] as const;
+
 /** A crash this soon after ready counts towards the crash-loop backoff. */
 const QUICK_CRASH_MS = 10_000;
 const BACKOFF = exponentialBackoff(250, 30_000);
@@ -40,7 +44,7 @@ const BOOT_TIMEOUT_FLOOR_MS = 60_000;
 /** At first boot, workers wait this long for the keeper (it normally needs well under a second). */
 const KEEPER_FIRST_WAIT_MS = 10_000;
 /** Time allowed to pause a stuck worker and read its stack before the kill. */
-const STACK_CAPTURE_MS = 1500;
+const STACK_CAPTURE_MS = 1000;
 const TICK_MS = 250;
 
 interface ReloadState {
@@ -52,6 +56,8 @@ interface ReloadState {
 export class Arbiter {
   private loaded: LoadedSettings;
   private generation = 1;
+  /** Generations are never reused, even after a failed reload rolled back. */
+  private lastGeneration = 1;
   private expected: number;
   private phase: 'booting' | 'running' | 'stopping' = 'booting';
   private readonly children = new Map<number, ChildRecord>();
@@ -67,6 +73,8 @@ export class Arbiter {
   private keeperFailures = 0;
   private nextKeeperSpawnAt = 0;
   private keeperGaveWay = false;
+  /** A reload changed the keeper's settings: new workers wait for the new keeper. */
+  private keeperRestarting = false;
   private reload: ReloadState | undefined;
   private stopDeadline = 0;
   private keeperDrainSent = false;
@@ -192,12 +200,27 @@ export class Arbiter {
     for (const warning of next.warnings) this.log.warn({ event: 'config.warning' }, warning);
     this.reload = { previous: this.loaded, previousGeneration: this.generation, startedAt: this.now() };
     this.loaded = next;
-    this.generation++;
+    this.generation = ++this.lastGeneration;
     this.expected = next.settings.CORRAL_WORKERS;
+    this.restartKeeperIfChanged(this.reload.previous.settings, next.settings);
     this.bootFailures = 0;
     this.nextSpawnAt = 0;
     this.o.notifier.reloading(`reloading: starting generation ${this.generation}`);
     this.log.info({ event: 'reload.start', generation: this.generation, workers: this.expected }, `reload: starting generation ${this.generation}`);
+  }
+
+  /**
+   * The keeper outlives reloads (its cache stays warm), unless a setting it reads changed: then it
+   * is drained and a new one started before the new generation of workers boots.
+   */
+  private restartKeeperIfChanged(before: Settings, after: Settings): void {
+    const keeper = this.keeper();
+    if (!keeper) return;
+    const changed = KEEPER_SETTINGS.filter((name) => JSON.stringify(before[name]) !== JSON.stringify(after[name]));
+    if (changed.length === 0) return;
+    this.keeperRestarting = true;
+    this.log.info({ event: 'keeper.restart', changed }, `keeper settings changed (${changed.join(', ')}): restarting the keeper first`);
+    this.drain(keeper, 'reload: keeper settings changed', 5000);
   }
 
   private reap(): void {
@@ -268,9 +291,15 @@ export class Arbiter {
   }
 
   private killStuck(c: ChildRecord, silentMs: number): void {
-    c.state = 'killing';
-    c.stopReason = 'timeout';
     const seconds = Math.round(silentMs / 100) / 10;
+    if (c.state === 'booting') {
+      // Silent before ready (an import that blocks the loop): a failed boot, so it counts towards
+      // the backoff and CORRAL_BOOT_ATTEMPTS instead of being respawned at once, forever.
+      c.bootError = { code: 'CORRAL_ERR_WORKER_TIMEOUT', message: `silent for ${seconds} s while booting (the app blocks the event loop at import or in createApp?)` };
+    } else {
+      c.stopReason = 'timeout';
+    }
+    c.state = 'killing';
     this.log.error(
       { event: 'worker.timeout', code: 'CORRAL_ERR_WORKER_TIMEOUT', worker_id: c.id, worker_pid: c.handle.pid, generation: c.generation, seconds_silent: seconds },
       `${c.role} ${c.id} (pid ${c.handle.pid}) silent for ${seconds} s: killing and replacing`,
@@ -307,6 +336,12 @@ export class Arbiter {
       if (this.keeperFailures < this.settings.CORRAL_BOOT_ATTEMPTS && now - this.startedAt < KEEPER_FIRST_WAIT_MS) return;
       this.keeperGaveWay = true;
       this.log.error({ event: 'keeper.unavailable' }, 'the keeper is not ready; starting workers without it (Sheets reads will fail until it is)');
+    }
+
+    if (this.keeperRestarting) {
+      if (keeper?.state === 'ready' || this.keeperFailures >= this.settings.CORRAL_BOOT_ATTEMPTS) this.keeperRestarting = false;
+      // The old generation keeps serving (from its caches) while the new keeper starts.
+      else return;
     }
 
     const current = this.workers().filter((c) => c.generation === this.generation && c.retire === undefined && c.state !== 'draining' && c.state !== 'killing');

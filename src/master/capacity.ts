@@ -42,8 +42,11 @@ export function statusOf(percent: number): CapacityStatus {
 export function computeCapacity(input: CapacityInput): Capacity {
   const max = maxConnectionsOf(input.workers, input.workerConnections, input.maxConnections);
   const current = input.activeConnections.reduce((a, b) => a + b, 0);
-  const percent = max > 0 ? Math.round((current / max) * 1000) / 10 : 100;
-  const status = statusOf(percent);
+  const exact = max > 0 ? (current / max) * 100 : 100;
+  // The status comes from the exact ratio: rounding 7996/8000 up to 100.0 % must not say FULL
+  // while 4 slots are free.
+  const status = current >= max ? 'FULL' : statusOf(Math.min(exact, 99.999));
+  const percent = Math.round(exact * 10) / 10;
   return {
     current_connections: current,
     max_connections: max,

@@ -78,16 +78,18 @@ export async function runWorker(): Promise<void> {
     process.exit(code);
   };
 
+  let ready = false;
   process.on('uncaughtException', (err) => {
+    // Before ready, there is nothing to drain: it is a failed boot, and the master counts it.
+    if (!ready) return bootFail(err, EXIT.UNCAUGHT);
     logger.error({ event: 'worker.uncaught', code: 'CORRAL_ERR_UNCAUGHT', err: describeError(err) }, 'uncaught exception: draining this worker');
     // The master starts a replacement first, then tells this worker to drain; the timer is the
     // fallback if the master never answers.
     channel.send({ type: 'retire', reason: 'uncaught' });
     setTimeout(() => void drainAndExit(settings.CORRAL_GRACEFUL_TIMEOUT * 1000, EXIT.UNCAUGHT), settings.CORRAL_GRACEFUL_TIMEOUT * 1000).unref();
   });
-  process.on('unhandledRejection', (reason) => {
-    logger.error({ event: 'worker.unhandled_rejection', err: describeError(reason) }, 'unhandled promise rejection');
-  });
+  // No 'unhandledRejection' listener on purpose: Node then raises it as an uncaught exception,
+  // so a forgotten rejection gets the same policy as a throw (log, replace, drain, exit).
 
   channel.listen({
     drain: (m) => {
@@ -117,22 +119,27 @@ export async function runWorker(): Promise<void> {
     return bootFail(err, EXIT.APP_LOAD_ERROR);
   }
 
-  server = createWorkerServer(listener, {
-    settings,
-    logger,
-    workerId: identity.workerId,
-    generation: identity.generation,
-    perWorkerCap: perWorkerCap(settings.CORRAL_WORKERS, settings.CORRAL_WORKER_CONNECTIONS, settings.CORRAL_MAX_CONNECTIONS),
-    onServed: (served) => {
-      if (maxRequests > 0 && served >= maxRequests && !retireSent) {
-        retireSent = true;
-        logger.info({ event: 'worker.max_requests', served, limit: maxRequests }, 'max requests reached, asking to be recycled');
-        channel.send({ type: 'retire', reason: 'max-requests' });
-      }
-    },
-  });
+  try {
+    server = createWorkerServer(listener, {
+      settings,
+      logger,
+      workerId: identity.workerId,
+      generation: identity.generation,
+      perWorkerCap: perWorkerCap(settings.CORRAL_WORKERS, settings.CORRAL_WORKER_CONNECTIONS, settings.CORRAL_MAX_CONNECTIONS),
+      onServed: (served) => {
+        if (maxRequests > 0 && served >= maxRequests && !retireSent) {
+          retireSent = true;
+          logger.info({ event: 'worker.max_requests', served, limit: maxRequests }, 'max requests reached, asking to be recycled');
+          channel.send({ type: 'retire', reason: 'max-requests' });
+        }
+      },
+    });
+  } catch (err) {
+    return bootFail(err, EXIT.FAILURE);
+  }
   try {
     const { address, port } = await server.listen();
+    ready = true;
     logger.info({ event: 'worker.listening', address, port }, `listening on ${address}:${port}`);
     channel.send({ type: 'ready', address, port });
   } catch (err) {

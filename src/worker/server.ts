@@ -43,6 +43,7 @@ function sendJson(res: ServerResponse, status: number, body: unknown): void {
 export function createWorkerServer(app: RequestListener, o: WorkerServerOptions): WorkerServer {
   const { settings, logger } = o;
   let draining = false;
+  const keepAliveOff = settings.CORRAL_KEEPALIVE === 0;
   let drainPromise: Promise<void> | undefined;
 
   const stats = createRequestStats(logger, settings.CORRAL_ACCESS_LOG, o.workerId, o.onServed);
@@ -57,7 +58,7 @@ export function createWorkerServer(app: RequestListener, o: WorkerServerOptions)
     if (cap.refuse(req, res)) return;
     stats.track(req, res);
     // While draining, tell keep-alive clients to reconnect (to a fresh worker).
-    if (draining) res.setHeader('connection', 'close');
+    if (draining || keepAliveOff) res.setHeader('connection', 'close');
     if (!enforceRequestLimits(req, res, settings)) return;
     if (req.url === HEALTH_PATH && req.method === 'GET') {
       sendJson(res, draining ? 503 : 200, { status: draining ? 'draining' : 'ok', worker: o.workerId, generation: o.generation });
@@ -76,9 +77,12 @@ export function createWorkerServer(app: RequestListener, o: WorkerServerOptions)
   const server = createServer(
     {
       maxHeaderSize: settings.CORRAL_LIMIT_REQUEST_HEADER_BYTES,
-      headersTimeout: settings.CORRAL_HEADERS_TIMEOUT * 1000,
-      requestTimeout: 0,
-      keepAliveTimeout: settings.CORRAL_KEEPALIVE * 1000,
+      // Node requires headersTimeout <= requestTimeout.
+      headersTimeout: Math.min(settings.CORRAL_HEADERS_TIMEOUT, settings.CORRAL_REQUEST_TIMEOUT) * 1000,
+      requestTimeout: settings.CORRAL_REQUEST_TIMEOUT * 1000,
+      // 0 would mean "never time out" to Node; CORRAL_KEEPALIVE=0 means no keep-alive (as in
+      // gunicorn), handled per response below.
+      keepAliveTimeout: Math.max(1, settings.CORRAL_KEEPALIVE) * 1000,
       // Check slow-header deadlines every second, not Node's default 30 s.
       connectionsCheckingInterval: 1000,
     },

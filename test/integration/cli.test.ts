@@ -51,9 +51,11 @@ test('status, reload and stop find the master through the pidfile and .env', asy
     assert.match(stop.stdout, /corral stopped/);
     assert.equal((await c.exited).code, 0);
 
-    const gone = await corral(dir, 'status');
-    assert.equal(gone.code, 3);
-    assert.match(gone.stderr, /not running/);
+    for (const cmd of ['status', 'stop', 'reload']) {
+      const gone = await corral(dir, cmd);
+      assert.equal(gone.code, 3, `${cmd} exits 3 when corral is not running`);
+      assert.match(gone.stderr, /not running/);
+    }
   } finally {
     await c.stop();
     rmSync(dir, { recursive: true, force: true });

@@ -96,3 +96,26 @@ test('request limits answer with clear JSON errors: 431, 413, 400, 408', async (
     await c.stop();
   }
 });
+
+test('a client that stalls its body is answered 408 after CORRAL_REQUEST_TIMEOUT instead of holding a slot', async () => {
+  const c = await startCorral({ app: 'basic.mjs', workers: 1, env: { CORRAL_REQUEST_TIMEOUT: '2' } });
+  try {
+    const t0 = Date.now();
+    const answer = await raw(portOf(c.url), 'POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\nonly a few bytes', { timeoutMs: 10000 });
+    assert.match(answer, /^HTTP\/1\.1 408 /);
+    assert.ok(Date.now() - t0 < 8000, 'closed well before the test gave up');
+  } finally {
+    await c.stop();
+  }
+});
+
+test('CORRAL_KEEPALIVE=0 means no keep-alive: every response closes its connection', async () => {
+  const c = await startCorral({ app: 'basic.mjs', workers: 1, env: { CORRAL_KEEPALIVE: '0' } });
+  try {
+    const answer = await raw(portOf(c.url), 'GET / HTTP/1.1\r\nHost: x\r\n\r\n', { timeoutMs: 5000 });
+    assert.match(answer, /^HTTP\/1\.1 200 /);
+    assert.match(answer, /connection: close/i);
+  } finally {
+    await c.stop();
+  }
+});

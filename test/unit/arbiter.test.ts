@@ -58,7 +58,7 @@ function recordingNotifier() {
   return { n, calls };
 }
 
-async function setup(env: Record<string, string> = {}) {
+async function setup(env: Record<string, string> = {}, withKeeper = false) {
   let now = 1_000_000;
   const exits: number[] = [];
   const { spawner, children } = fakeSpawner();
@@ -69,7 +69,7 @@ async function setup(env: Record<string, string> = {}) {
     loaded: loadSettings({ env: base }),
     reloadSettings: () => loadSettings({ env: { ...base, ...nextEnv } }),
     spawner,
-    withKeeper: false,
+    withKeeper,
     logger: log.logger,
     reopenLogs: () => {},
     notifier: n,
@@ -163,7 +163,7 @@ test('reload: old workers are told to drain only as new ones become ready', asyn
   }
 });
 
-test('boot exhaustion: workers that never get ready are retried with backoff, then the master exits 3', async () => {
+test('boot exhaustion: workers that fail before ready are retried with backoff, then the master exits 3', async () => {
   const t = await setup({ CORRAL_BOOT_ATTEMPTS: '3' });
   try {
     t.arbiter.tick();
@@ -201,6 +201,77 @@ test('the systemd watchdog is fed only while at least one worker beats', async (
     t.advance(6000);
     t.arbiter.tick();
     assert.equal(t.calls.filter((c) => c === 'watchdog').length, 1, 'no watchdog while every worker is silent');
+  } finally {
+    t.log.close();
+  }
+});
+
+test('a worker silent while booting counts as a failed boot: backoff, then exit 3 (not an endless respawn)', async () => {
+  const t = await setup({ CORRAL_BOOT_ATTEMPTS: '3', CORRAL_WORKERS: '1' });
+  try {
+    for (let round = 0; round < 20 && t.exits.length === 0; round++) {
+      t.arbiter.tick();
+      t.advance(6000);
+      t.arbiter.tick();
+      for (const c of t.children) {
+        if (c.kills.includes('SIGKILL') && !(c as { done?: boolean }).done) {
+          (c as { done?: boolean }).done = true;
+          c.exit(null, 'SIGKILL');
+        }
+      }
+      t.arbiter.tick();
+      t.advance(60_000);
+    }
+    assert.deepEqual(t.exits, [3]);
+    assert.ok(t.children.length <= 4, `${t.children.length} forks before giving up`);
+    const failed = t.log.lines().filter((l) => l.event === 'worker.boot_failed');
+    assert.equal(failed.length, 3);
+    assert.match(JSON.stringify(failed[0]?.boot_error), /silent for .* while booting/);
+  } finally {
+    t.log.close();
+  }
+});
+
+test('a reload that changes a keeper setting restarts the keeper before the new workers boot', async () => {
+  const t = await setup({}, true);
+  try {
+    t.arbiter.tick();
+    const keeper = t.children.find((c) => c.identity.role === 'keeper');
+    assert.ok(keeper);
+    keeper.say({ type: 'ready' });
+    t.arbiter.tick();
+    t.children.filter((c) => c.identity.role === 'worker').forEach(ready);
+    t.arbiter.tick();
+    t.setNextEnv({ SHEET_CACHE_TTL: '90' });
+    t.arbiter.record('reload');
+    t.arbiter.tick();
+    assert.ok(keeper.sent.some((m) => m.type === 'drain'), 'the old keeper drains');
+    assert.equal(t.children.filter((c) => c.identity.generation === 2 && c.identity.role === 'worker').length, 0, 'no new worker before the new keeper');
+    keeper.exit(0);
+    t.arbiter.tick();
+    const fresh = t.children.filter((c) => c.identity.role === 'keeper' && c !== keeper);
+    assert.equal(fresh.length, 1, 'a new keeper was started');
+    fresh[0]!.say({ type: 'ready' });
+    t.arbiter.tick();
+    assert.equal(t.children.filter((c) => c.identity.generation === 2 && c.identity.role === 'worker').length, 2);
+    assert.deepEqual(t.log.lines().find((l) => l.event === 'keeper.restart')?.changed, ['SHEET_CACHE_TTL']);
+  } finally {
+    t.log.close();
+  }
+});
+
+test('a reload that changes no keeper setting keeps the keeper (and its warm cache)', async () => {
+  const t = await setup({}, true);
+  try {
+    t.arbiter.tick();
+    const keeper = t.children.find((c) => c.identity.role === 'keeper');
+    keeper?.say({ type: 'ready' });
+    t.arbiter.tick();
+    t.setNextEnv({ CORRAL_WORKERS: '3' });
+    t.arbiter.record('reload');
+    t.arbiter.tick();
+    assert.ok(!keeper?.sent.some((m) => m.type === 'drain'));
+    assert.equal(t.children.filter((c) => c.identity.generation === 2).length, 3);
   } finally {
     t.log.close();
   }

@@ -78,6 +78,20 @@ test('gunicorn aliases apply with a warning; the new name wins when both are set
   assert.ok(b.warnings.some((w) => w === 'GUNICORN_WORKERS is ignored because CORRAL_WORKERS is also set'));
 });
 
+test('CORRAL_TRUSTED_PROXIES takes addresses and CIDR blocks, and names the entry that is neither', () => {
+  const ok = loadSettings({ env: { CORRAL_ENV_FILE: 'none', CORRAL_TRUSTED_PROXIES: '127.0.0.1, 10.0.0.0/8,::1' } });
+  assert.deepEqual(ok.settings.CORRAL_TRUSTED_PROXIES, ['127.0.0.1', '10.0.0.0/8', '::1']);
+  assert.throws(
+    () => loadSettings({ env: { CORRAL_ENV_FILE: 'none', CORRAL_TRUSTED_PROXIES: 'nginx.local,10.0.0.0/33' } }),
+    (err: unknown) => err instanceof ConfigError && /"nginx.local" is neither/.test(err.message),
+  );
+});
+
+test('REDIS_URL is accepted but said to be not implemented yet', () => {
+  const { warnings } = loadSettings({ env: { CORRAL_ENV_FILE: 'none', REDIS_URL: 'redis://127.0.0.1:6379' } });
+  assert.ok(warnings.some((w) => /REDIS_URL is set but not implemented yet/.test(w)));
+});
+
 test('unknown CORRAL_* names get a did-you-mean warning', () => {
   const { warnings } = loadSettings({ env: { CORRAL_ENV_FILE: 'none', CORRAL_WORKER: '3', CORRAL_TIMEOUTT: '4', CORRAL_ZZZZZZZZZZZZZ: '1' } });
   assert.ok(warnings.includes('unknown setting CORRAL_WORKER: did you mean CORRAL_WORKERS?'));

@@ -1,6 +1,7 @@
 import { loadSettings } from '../../config/load.js';
+import { EXIT } from '../../errors.js';
 import { parseFlags, type Command } from '../command.js';
-import { findMaster } from '../master-process.js';
+import { findMasterOrSay } from '../master-process.js';
 
 export const reloadCommand: Command = {
   name: 'reload',
@@ -19,7 +20,8 @@ Exit codes: 0 signal sent, 3 not running.`,
       process.stdout.write(`${this.help}\n`);
       return 0;
     }
-    const pid = findMaster(loadSettings().settings);
+    const pid = findMasterOrSay(loadSettings().settings);
+    if (pid === undefined) return EXIT.NOT_RUNNING;
     process.kill(pid, 'SIGHUP');
     process.stdout.write(`reload requested (SIGHUP to master pid ${pid}); watch the log for reload.done or reload.failed\n`);
     return 0;

@@ -2,7 +2,7 @@ import { request } from 'undici';
 import { loadSettings } from '../../config/load.js';
 import { EXIT } from '../../errors.js';
 import { parseFlags, type Command } from '../command.js';
-import { adminBaseUrl, findMaster } from '../master-process.js';
+import { adminBaseUrl, findMasterOrSay } from '../master-process.js';
 
 interface WorkerRow {
   id: number;
@@ -50,13 +50,8 @@ Exit codes: 0 running, 3 not running, 1 running but the admin API did not answer
       return 0;
     }
     const settings = loadSettings().settings;
-    let pid: number;
-    try {
-      pid = findMaster(settings);
-    } catch (err) {
-      process.stderr.write(`${(err as Error).message}\n`);
-      return EXIT.NOT_RUNNING;
-    }
+    const pid = findMasterOrSay(settings);
+    if (pid === undefined) return EXIT.NOT_RUNNING;
     const base = adminBaseUrl(settings);
     if (!base) {
       process.stdout.write(`corral is running (master pid ${pid}); the admin API port is ephemeral (CORRAL_ADMIN_BIND port 0), so no details\n`);

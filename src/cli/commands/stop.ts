@@ -1,7 +1,8 @@
 import { loadSettings } from '../../config/load.js';
 import { isAlive } from '../../master/pidfile.js';
+import { EXIT } from '../../errors.js';
 import { parseFlags, type Command } from '../command.js';
-import { findMaster } from '../master-process.js';
+import { findMasterOrSay } from '../master-process.js';
 
 export const stopCommand: Command = {
   name: 'stop',
@@ -23,7 +24,8 @@ Exit codes: 0 stopped, 1 still running after the graceful timeout + 10 s, 3 not 
       return 0;
     }
     const settings = loadSettings().settings;
-    const pid = findMaster(settings);
+    const pid = findMasterOrSay(settings);
+    if (pid === undefined) return EXIT.NOT_RUNNING;
     process.kill(pid, values.fast ? 'SIGQUIT' : 'SIGTERM');
     if (values['no-wait']) {
       process.stdout.write(`stop requested (master pid ${pid})\n`);
