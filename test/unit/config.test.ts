@@ -134,3 +134,9 @@ test('config/.env.example documents every setting and matches the schema exactly
   assert.equal(committed, renderEnvExample(), 'regenerate with: node bin/corral config --example > config/.env.example');
   assert.deepEqual(exampleNames(committed).sort(), [...settingNames].sort());
 });
+
+test('the README settings table lists every setting', () => {
+  const readme = readFileSync(join(REPO_ROOT, 'README.md'), 'utf8');
+  const missing = settingNames.filter((name) => !readme.includes(`| \`${name}\` |`));
+  assert.deepEqual(missing, [], 'add them to the Settings table in README.md');
+});
