@@ -4,7 +4,16 @@ import type { IncomingMessage } from 'node:http';
 import type { AppContext } from '../contract.js';
 import type { SheetRecords, SheetsClient } from '../sheets/types.js';
 import { bearerToken, HttpError } from './http.js';
+import { findPlayer, playerName } from './players.js';
 import { safeEqual, type SessionClaims, type Sessions } from './session.js';
+
+/** A caller whose token is valid and who is still in the roster. */
+export interface RosterPlayer {
+  readonly claims: SessionClaims;
+  /** The name as the sheet writes it (what the Events tab records). */
+  readonly name: string;
+  readonly record: Readonly<Record<string, string>>;
+}
 
 export interface AppDeps {
   readonly ctx: AppContext;
@@ -17,6 +26,11 @@ export interface AppDeps {
   readonly eventsRange: string;
   /** The caller's session claims, or a 401. */
   requirePlayer(req: IncomingMessage): SessionClaims;
+  /**
+   * The caller and their roster record, or a 401: a player removed from the roster loses access
+   * at once, not when their token expires. Reads the roster (cached), so 503 when it cannot.
+   */
+  requireRosterPlayer(req: IncomingMessage): Promise<RosterPlayer>;
   /** Checks `Authorization: Bearer $CORRAL_ADMIN_TOKEN`, or throws 401/403. */
   requireAdmin(req: IncomingMessage): void;
 }
@@ -28,7 +42,7 @@ export function createDeps(ctx: AppContext, sessions: Sessions): AppDeps {
     if (!ctx.sheets) throw new HttpError(503, 'sheets_unavailable', 'the sheet is not available on this worker', { headers: { 'Retry-After': '5' } });
     return ctx.sheets;
   };
-  return {
+  const deps: AppDeps = {
     ctx,
     sessions,
     sheets,
@@ -51,6 +65,13 @@ export function createDeps(ctx: AppContext, sessions: Sessions): AppDeps {
       }
       return claims;
     },
+    async requireRosterPlayer(req) {
+      const claims = deps.requirePlayer(req);
+      const sheet = await deps.records(deps.playersRange);
+      const record = findPlayer(sheet, claims.sub);
+      if (!record) throw new HttpError(401, 'unauthorized', 'this player is no longer in the roster', { headers: CHALLENGE });
+      return { claims, name: playerName(sheet, record), record };
+    },
     requireAdmin(req) {
       const configured = ctx.settings.CORRAL_ADMIN_TOKEN;
       if (!configured) throw new HttpError(403, 'admin_token_unset', 'set CORRAL_ADMIN_TOKEN to use admin routes');
@@ -60,6 +81,7 @@ export function createDeps(ctx: AppContext, sessions: Sessions): AppDeps {
       }
     },
   };
+  return deps;
 }
 
 /** Maps a Sheets-layer failure to an HTTP answer (the code says which kind, see src/errors.ts). */

@@ -46,6 +46,23 @@ describe('POST /api/events', () => {
     assert.equal(ids.size, 20);
   });
 
+  it('refuses a player removed from the roster, although the token is still valid', async () => {
+    const login = await postJson(`${app.url}/api/login`, { name: 'Chloé', code: 'c-secret-3' });
+    const chloe = { authorization: `Bearer ${((await login.json()) as { token: string }).token}` };
+    const players = sheets.tabs.get('Players') ?? [];
+    const at = players.findIndex((r) => r[0] === 'Chloé');
+    const [removed] = players.splice(at, 1);
+    try {
+      const appended = sheets.appended.length;
+      const res = await postJson(`${app.url}/api/events`, { kind: 'tag' }, chloe);
+      assert.equal(res.status, 401);
+      assert.equal(((await res.json()) as { error: string }).error, 'unauthorized');
+      assert.equal(sheets.appended.length, appended, 'nothing written');
+    } finally {
+      if (removed) players.splice(at, 0, removed);
+    }
+  });
+
   it('answers 503 (not 201) when the durable append fails', async () => {
     sheets.failAppends = true;
     try {

@@ -3,7 +3,7 @@
 import { readJsonObject } from '../body.js';
 import type { AppDeps } from '../deps.js';
 import { HttpError, sendJson } from '../http.js';
-import { checkLogin, findPlayer, publicFields } from '../players.js';
+import { checkLogin, publicFields } from '../players.js';
 import type { Handler } from '../router.js';
 import { onlyFields, requireText } from '../validate.js';
 
@@ -24,13 +24,8 @@ export function loginRoute(deps: AppDeps): Handler {
 }
 
 export function meRoute(deps: AppDeps): Handler {
-  const range = deps.playersRange;
   return async ({ req, res }) => {
-    const claims = deps.requirePlayer(req);
-    const sheet = await deps.records(range);
-    const record = findPlayer(sheet, claims.sub);
-    // A player removed from the roster loses access even with a still-valid token.
-    if (!record) throw new HttpError(401, 'unauthorized', 'this player is no longer in the roster', { headers: { 'WWW-Authenticate': 'Bearer' } });
+    const { claims, record } = await deps.requireRosterPlayer(req);
     sendJson(res, 200, { player: publicFields(record), expires_at: new Date(claims.exp * 1000).toISOString() });
   };
 }

@@ -18,14 +18,15 @@ export const DETAIL_MAX = 2000;
 export function eventsRoute(deps: AppDeps): Handler {
   const range = deps.eventsRange;
   return async ({ req, res }) => {
-    const claims = deps.requirePlayer(req);
+    // A player removed from the roster cannot post, even with a token that has not expired yet.
+    const player = await deps.requireRosterPlayer(req);
     const body = await readJsonObject(req);
     onlyFields(body, ['kind', 'detail']);
     const kind = requireText(body, 'kind', { min: 1, max: KIND_MAX });
     const detail = optionalText(body, 'detail', { min: 0, max: DETAIL_MAX, multiline: true });
     const id = randomUUID();
     const at = new Date().toISOString();
-    const row: string[] = [id, claims.sub, kind, detail, at];
+    const row: string[] = [id, player.name, kind, detail, at];
     try {
       await deps.sheets().append(range, [row]);
     } catch (err) {
