@@ -63,6 +63,18 @@ describe('POST /api/events', () => {
     }
   });
 
+  it('writes the name as the sheet spells it, whatever case and form were typed at login', async () => {
+    // "chloe\u0301" (e + combining accent, NFD) and lower case: the same player as the sheet's "Chloé".
+    const login = await postJson(`${app.url}/api/login`, { name: ' chloe\u0301 ', code: 'c-secret-3' });
+    assert.equal(login.status, 200);
+    const token = ((await login.json()) as { token: string }).token;
+    const claims = JSON.parse(Buffer.from(token.split('.')[1] ?? '', 'base64url').toString('utf8')) as { sub: string };
+    assert.equal(claims.sub, 'Chloé', 'the session names the sheet\'s player, not what was typed');
+    const res = await postJson(`${app.url}/api/events`, { kind: 'tag' }, { authorization: `Bearer ${token}` });
+    assert.equal(res.status, 201);
+    assert.equal(sheets.appended.at(-1)?.rows[0]?.[1], 'Chloé');
+  });
+
   it('answers 503 (not 201) when the durable append fails', async () => {
     sheets.failAppends = true;
     try {

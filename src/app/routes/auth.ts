@@ -3,7 +3,7 @@
 import { readJsonObject } from '../body.js';
 import type { AppDeps } from '../deps.js';
 import { HttpError, sendJson } from '../http.js';
-import { checkLogin, publicFields } from '../players.js';
+import { checkLogin, playerName, publicFields } from '../players.js';
 import type { Handler } from '../router.js';
 import { onlyFields, requireText } from '../validate.js';
 
@@ -18,7 +18,9 @@ export function loginRoute(deps: AppDeps): Handler {
     const record = checkLogin(sheet, name, code);
     // One answer for an unknown name and a wrong code: the caller learns nothing about which.
     if (!record) throw new HttpError(401, 'invalid_credentials', 'name or code is incorrect');
-    const { token, claims } = deps.sessions.issue(name.trim());
+    // The sheet's spelling, not the one typed (the lookup ignores case and Unicode form): the
+    // token's name is what POST /api/events writes into the Events tab.
+    const { token, claims } = deps.sessions.issue(playerName(sheet, record));
     sendJson(res, 200, { token, expires_at: new Date(claims.exp * 1000).toISOString(), player: publicFields(record) });
   };
 }
