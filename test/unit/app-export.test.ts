@@ -32,6 +32,20 @@ describe('CSV encoding', () => {
     assert.equal(csvField(' padded'), '" padded"');
   });
 
+  it('defuses cells a spreadsheet would run as formulas (OWASP CSV injection)', () => {
+    assert.equal(csvField('=HYPERLINK("http://evil","x")'), `"'=HYPERLINK(""http://evil"",""x"")"`);
+    assert.equal(csvField('+cmd'), "'+cmd");
+    assert.equal(csvField('-2+3'), "'-2+3");
+    assert.equal(csvField('@SUM(A1)'), "'@SUM(A1)");
+    assert.equal(csvField('\t=1'), "'\t=1");
+    assert.equal(csvField('\r=1'), `"'\r=1"`);
+    // Plain numbers and text with a sign elsewhere are left as they are.
+    assert.equal(csvField('-5'), '-5');
+    assert.equal(csvField('+3.25'), '+3.25');
+    assert.equal(csvField('a=b'), 'a=b');
+    assert.equal(csvRows([['id', 'note'], ['1', '=1+1']], 2), "id,note\r\n1,'=1+1\r\n");
+  });
+
   it('pads trimmed rows to the header width', () => {
     assert.equal(csvRows([['a', 'b', 'c'], ['1'], []], 3), 'a,b,c\r\n1,,\r\n,,\r\n');
   });

@@ -1,9 +1,25 @@
 // RFC 4180 CSV: CRLF line ends, fields quoted when they hold a comma, quote, CR/LF or edge spaces.
+// The export is opened in spreadsheet programs, so cells that would run as formulas are defused.
 
 const NEEDS_QUOTES = /[",\r\n]|^\s|\s$/;
 
+/**
+ * CSV ("formula") injection, per OWASP's CSV Injection page: Excel, LibreOffice and Google Sheets
+ * evaluate a cell starting with `=`, `+`, `-` or `@` (tab and CR too, which some skip first), so a
+ * player's `=HYPERLINK(...)` in the Events tab would run on the exporting admin's machine. A
+ * leading `'` makes such a cell text. Plain numbers (`-5`, `+3.2`) cannot be formulas and stay
+ * numbers.
+ */
+const FORMULA_START = /^[=+\-@\t\r]/;
+const PLAIN_NUMBER = /^[+-]?(?:\d+(?:\.\d*)?|\.\d+)$/;
+
+export function defuseFormula(value: string): string {
+  return FORMULA_START.test(value) && !PLAIN_NUMBER.test(value) ? `'${value}` : value;
+}
+
 export function csvField(value: string): string {
-  return NEEDS_QUOTES.test(value) ? `"${value.replaceAll('"', '""')}"` : value;
+  const v = defuseFormula(value);
+  return NEEDS_QUOTES.test(v) ? `"${v.replaceAll('"', '""')}"` : v;
 }
 
 /** Rows to CSV text. Short rows (the Sheets API trims trailing empty cells) are padded to `width`. */
