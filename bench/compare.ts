@@ -9,6 +9,7 @@
 // a rotating order, so drift on a shared box favours none of them. Ratios are what to read.
 
 import { loadavg } from 'node:os';
+import { treeCpuSeconds } from './lib/cpu.js';
 import { readCalls, startEmulatorProcess, type EmulatorProcess } from './lib/emulator-proc.js';
 import { GUNICORN_SKIP, gunicornMissing, gunicornVersion, startGunicorn } from './lib/gunicorn.js';
 import { load, type LoadResult } from './lib/load.js';
@@ -39,15 +40,18 @@ const FULL: readonly LoadShape[] = [
 const SHORT: readonly LoadShape[] = [{ connections: 100, keepAlive: true }];
 
 type Kind = 'bare' | 'corral' | 'gunicorn';
+/** A load's figures plus the server process tree's CPU microseconds per request: on a shared,
+ * noisy 2-core box this holds up where requests/s does not. */
+type Measured = LoadResult & { cpuUsPerRequest: number };
 
 interface Row {
   workers: number;
   route: string;
   connections: number;
   keepAlive: boolean;
-  bare: LoadResult;
-  corral: LoadResult;
-  gunicorn?: LoadResult;
+  bare: Measured;
+  corral: Measured;
+  gunicorn?: Measured;
   upstream: { corral: number; gunicorn?: number };
 }
 
@@ -66,6 +70,8 @@ interface Goal {
 
 const fmt = (n: number | undefined, digits = 1) => (n !== undefined && Number.isFinite(n) ? n.toFixed(digits) : 'n/a');
 const ratio = (a: LoadResult | undefined, b: LoadResult | undefined) => (a && b && b.rps > 0 ? a.rps / b.rps : NaN);
+/** How many times less CPU per request corral spends than `other` (>1: corral is cheaper). */
+const cpuRatio = (corral: Measured | undefined, other: Measured | undefined) => (corral && other && corral.cpuUsPerRequest > 0 ? other.cpuUsPerRequest / corral.cpuUsPerRequest : NaN);
 const shape = (l: LoadShape) => `${l.connections}${l.keepAlive ? '' : ' close'}`;
 
 async function upstreamSince(emu: EmulatorProcess, baseCalls: number, baseRejections: number, t0: number, ttlS: number): Promise<Upstream> {
@@ -94,6 +100,7 @@ async function runWorkers(workers: number, loads: readonly LoadShape[], routes: 
       stops.push(() => b.stop());
       bare.set(route.name, b);
     }
+    const pids: Partial<Record<Kind, number>> = { corral: corral.pid };
     let gunicornUrl: string | undefined;
     let emuGunicorn: EmulatorProcess | undefined;
     if (withGunicorn) {
@@ -103,6 +110,7 @@ async function runWorkers(workers: number, loads: readonly LoadShape[], routes: 
       const g = await startGunicorn({ workers, env: { ...emu.env, SHEET_CACHE_TTL: String(o.ttlS) } });
       stops.push(() => g.stop());
       gunicornArgs = g.args;
+      pids.gunicorn = g.pid;
       const first = routes[0];
       if (first) await warmUp(g.url, first);
       gunicornUrl = g.url;
@@ -118,19 +126,23 @@ async function runWorkers(workers: number, loads: readonly LoadShape[], routes: 
         // Rotate who goes first from one load to the next.
         const order = kinds.map((_, i) => kinds[(i + turn) % kinds.length] as Kind);
         turn += 1;
-        const results: Partial<Record<Kind, LoadResult>> = {};
+        const results: Partial<Record<Kind, Measured>> = {};
         const calls: Partial<Record<Kind, number>> = {};
         for (const kind of order) {
           const base = kind === 'bare' ? bare.get(route.name)?.url : kind === 'corral' ? corral.url : gunicornUrl;
           const emu = kind === 'corral' ? emuCorral : kind === 'gunicorn' ? emuGunicorn : undefined;
           const before = emu ? readCalls(await emu.counters()) : 0;
-          results[kind] = await load(`${base}${route.path}`, {
+          const pid = (kind === 'bare' ? bare.get(route.name)?.pid : pids[kind]) ?? -1;
+          const cpuBefore = treeCpuSeconds(pid);
+          const r = await load(`${base}${route.path}`, {
             connections: l.connections,
             seconds: o.seconds,
             keepAlive: l.keepAlive,
             method: route.method,
             ...(route.body !== undefined ? { body: route.body } : {}),
           });
+          const cpu = treeCpuSeconds(pid) - cpuBefore;
+          results[kind] = { ...r, cpuUsPerRequest: r.requests > 0 ? (cpu * 1e6) / r.requests : NaN };
           if (emu) calls[kind] = readCalls(await emu.counters()) - before;
         }
         const row: Row = {
@@ -138,8 +150,8 @@ async function runWorkers(workers: number, loads: readonly LoadShape[], routes: 
           route: route.name,
           connections: l.connections,
           keepAlive: l.keepAlive,
-          bare: results.bare as LoadResult,
-          corral: results.corral as LoadResult,
+          bare: results.bare as Measured,
+          corral: results.corral as Measured,
           ...(results.gunicorn ? { gunicorn: results.gunicorn } : {}),
           upstream: { corral: calls.corral ?? 0, ...(calls.gunicorn !== undefined ? { gunicorn: calls.gunicorn } : {}) },
         };
@@ -147,7 +159,8 @@ async function runWorkers(workers: number, loads: readonly LoadShape[], routes: 
         console.log(
           `N=${workers} ${route.name} ${shape(l)} conns: bare ${row.bare.rps.toFixed(0)} req/s, corral ${row.corral.rps.toFixed(0)} req/s (p99 ${fmt(row.corral.p99Ms)} ms, ${row.corral.errors} errors, ${row.upstream.corral} upstream)` +
             (row.gunicorn ? `, gunicorn ${row.gunicorn.rps.toFixed(0)} req/s (p99 ${fmt(row.gunicorn.p99Ms)} ms, ${row.gunicorn.errors} errors, ${row.upstream.gunicorn} upstream)` : '') +
-            `; corral/bare ${fmt(ratio(row.corral, row.bare), 2)}${row.gunicorn ? `, corral/gunicorn ${fmt(ratio(row.corral, row.gunicorn), 1)}` : ''}`,
+            `; corral/bare ${fmt(ratio(row.corral, row.bare), 2)}${row.gunicorn ? `, corral/gunicorn ${fmt(ratio(row.corral, row.gunicorn), 1)}` : ''}` +
+            `; CPU µs/req ${fmt(row.bare.cpuUsPerRequest, 0)}/${fmt(row.corral.cpuUsPerRequest, 0)}/${fmt(row.gunicorn?.cpuUsPerRequest, 0)}`,
         );
       }
     }
@@ -167,9 +180,11 @@ function goalsFor(rows: readonly Row[], upstream: { corral?: Upstream }, gunicor
     const r1000 = at(1000);
     if (r100) {
       const cb = ratio(r100.corral, r100.bare);
-      goals.push({ what: `${route.name}: corral/bare ≥ 0.9 at 100 connections`, figure: fmt(cb, 2), met: cb >= 0.9 });
+      const cpuB = `(CPU per request: bare ${fmt(r100.bare.cpuUsPerRequest, 0)} µs, corral ${fmt(r100.corral.cpuUsPerRequest, 0)} µs = ${fmt(1 / cpuRatio(r100.corral, r100.bare), 2)}x)`;
+      goals.push({ what: `${route.name}: corral/bare ≥ 0.9 at 100 connections`, figure: `${fmt(cb, 2)} ${cpuB}`, met: cb >= 0.9 });
       const cg = ratio(r100.corral, r100.gunicorn);
-      goals.push({ what: `${route.name}: corral/gunicorn ≥ 10 at 100 connections`, figure: gunicorn ? fmt(cg, 1) : 'gunicorn skipped', met: gunicorn ? cg >= 10 : undefined });
+      const cpuG = `(CPU per request: gunicorn ${fmt(r100.gunicorn?.cpuUsPerRequest, 0)} µs, corral ${fmt(r100.corral.cpuUsPerRequest, 0)} µs = ${fmt(cpuRatio(r100.corral, r100.gunicorn), 1)}x less)`;
+      goals.push({ what: `${route.name}: corral/gunicorn ≥ 10 at 100 connections`, figure: gunicorn ? `${fmt(cg, 1)} ${cpuG}` : 'gunicorn skipped', met: gunicorn ? cg >= 10 : undefined });
     }
     if (r1000) goals.push({ what: `${route.name}: corral p99 < 50 ms at 1000 connections`, figure: `${fmt(r1000.corral.p99Ms)} ms`, met: r1000.corral.p99Ms < 50 });
   }
@@ -204,7 +219,7 @@ export async function benchCompare(o: CompareOptions): Promise<void> {
     const rows = all.filter((r) => r.workers === workers);
     console.log(
       `\n### N = ${workers} workers\n${table(
-        ['route', 'conns', 'bare req/s', 'corral req/s', 'gunicorn req/s', 'corral/bare', 'corral/gunicorn', 'p50/p99 ms bare', 'corral', 'gunicorn', 'errors b/c/g', 'upstream c/g'],
+        ['route', 'conns', 'bare req/s', 'corral req/s', 'gunicorn req/s', 'corral/bare', 'corral/gunicorn', 'p50/p99 ms bare', 'corral', 'gunicorn', 'CPU µs/req b/c/g', 'errors b/c/g', 'upstream c/g'],
         rows.map((r) => [
           r.route,
           shape(r),
@@ -216,6 +231,7 @@ export async function benchCompare(o: CompareOptions): Promise<void> {
           `${fmt(r.bare.p50Ms)}/${fmt(r.bare.p99Ms)}`,
           `${fmt(r.corral.p50Ms)}/${fmt(r.corral.p99Ms)}`,
           r.gunicorn ? `${fmt(r.gunicorn.p50Ms)}/${fmt(r.gunicorn.p99Ms)}` : 'n/a',
+          `${fmt(r.bare.cpuUsPerRequest, 0)}/${fmt(r.corral.cpuUsPerRequest, 0)}/${r.gunicorn ? fmt(r.gunicorn.cpuUsPerRequest, 0) : '-'}`,
           `${r.bare.errors}/${r.corral.errors}/${r.gunicorn?.errors ?? '-'}`,
           `${r.upstream.corral}/${r.upstream.gunicorn ?? '-'}`,
         ]),
@@ -233,7 +249,9 @@ export async function benchCompare(o: CompareOptions): Promise<void> {
   }
   console.log(`\ngoals (N = ${o.workerCounts[0]}):`);
   for (const g of goals) console.log(`  ${g.met === undefined ? 'n/a   ' : g.met ? 'met   ' : 'MISSED'}  ${g.what}: ${g.figure}`);
-  console.log(`(load tool: ${all[0]?.bare.tool ?? 'n/a'}; errors = transport errors + non-2xx answers)`);
+  console.log(
+    `(load tool: ${all[0]?.bare.tool ?? 'n/a'}; errors = transport errors + non-2xx answers; CPU µs/req = user+system CPU of the server's whole process tree, emulator excluded, per request served)`,
+  );
   console.log(
     `saved ${save('compare', {
       settings: { ...o, readsPerMinute: 300, rateLimit: 0, accessLog: false, gunicorn: missing ? { skipped: missing } : { version: gunicornVersion(), args: gunicornArgs } },
