@@ -18,13 +18,13 @@ describe('history ring buffer', () => {
   it('derives requests/s and upstream calls/min from cumulative counters and keeps the last N samples', () => {
     const view = createFakeView(testSettings(), [
       child(1, 11, 'ready', { requestsServed: 0, latencyP99Ms: 3, activeConnections: 2 }),
-      child(0, 10, 'ready', { extra: { upstreamReads: 1 } }, 'keeper'),
+      child(0, 10, 'ready', { extra: { upstreamCallsTotal: 1 } }, 'keeper'),
     ]);
     const h = createHistory({ capacity: 3 });
     const host = { at: 0, cpuPercent: 12.5, ramPercent: 40, ramUsedBytes: 1, ramTotalBytes: 2, cpuCount: 2 };
     const first = h.record(view, host, 1_000);
     assert.equal(first.rps, null, 'no rate from a single point');
-    view.kids = [child(1, 11, 'ready', { requestsServed: 500, latencyP99Ms: 7, activeConnections: 4 }), child(0, 10, 'ready', { extra: { upstreamReads: 3 } }, 'keeper')];
+    view.kids = [child(1, 11, 'ready', { requestsServed: 500, latencyP99Ms: 7, activeConnections: 4 }), child(0, 10, 'ready', { extra: { upstreamCallsTotal: 3 } }, 'keeper')];
     const s = h.record(view, host, 6_000);
     assert.equal(s.rps, 100);
     assert.equal(s.upstream_per_min, 24);

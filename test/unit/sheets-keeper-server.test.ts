@@ -86,7 +86,7 @@ describe('keeper over its local socket, with worker clients', () => {
     const rec = await b.records('Players');
     assert.deepEqual(rec.records, [{ name: 'Alice', code: 'P001' }]);
     const kf = keeper?.figures() ?? {};
-    for (const k of ['cacheHits', 'cacheMisses', 'upstreamCallsPerMinute', 'readTokensLeft', 'writeTokensLeft', 'journalBacklogRows', 'maxStaleSeconds', 'backend']) {
+    for (const k of ['cacheHits', 'cacheMisses', 'upstreamCallsTotal', 'upstreamCallsPerMinute', 'readTokensLeft', 'writeTokensLeft', 'journalBacklogRows', 'maxStaleSeconds', 'backend']) {
       assert.ok(k in kf, `keeper figure ${k}`);
     }
     assert.equal(kf.upstreamCallsPerMinute, 1);
@@ -118,6 +118,20 @@ describe('keeper over its local socket, with worker clients', () => {
     // Flushed but the cached value predates it: still shown once, not twice.
     const after = await a.read('Events');
     assert.equal(after.values.filter((r) => r[0] === 'ev-2').length, 1);
+  });
+
+  it('upstreamCallsTotal counts every call that reached the backend, retried appends included', async () => {
+    await startKeeper();
+    const a = client();
+    await a.read('Events');
+    backend.failAppends = 'refused';
+    await a.append('Events', [['ev-r1', 'P001', 'goal', '', '2024-03-02']]);
+    await until(() => backend.count('append') >= 1, 'a refused append');
+    backend.failAppends = 'none';
+    await until(() => backend.ids('Events').includes('ev-r1'), 'the retried append');
+    const calls = backend.count('get') + backend.count('append');
+    assert.ok(calls >= 3, `one read and at least two appends (${calls})`);
+    assert.equal(keeper?.figures().upstreamCallsTotal, calls);
   });
 
   it('keeper errors reach the app with their codes', async () => {

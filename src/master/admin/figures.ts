@@ -31,11 +31,24 @@ function num(extra: Extra | undefined, ...names: string[]): number | undefined {
   return undefined;
 }
 
-/** Sheets figures as the admin stats show them; null where the keeper does not report one. */
+/** Sheets figures as the admin stats show them; null where no process reports one. */
 export interface SheetsFigures {
+  /** Reads answered from a cache tier: a worker's L1, or the keeper's host tier (fresh or stale). */
   readonly cache_hits: number | null;
+  /** Reads that waited for an upstream fetch (the keeper's misses). */
   readonly cache_misses: number | null;
+  /**
+   * cache_hits / (cache_hits + cache_misses): the share of the app's reads that did not wait for
+   * Google. A read an L1 misses goes to the keeper, whose tier then counts it as a hit or a miss,
+   * so it is counted once; L1 misses that joined another in-flight read of the same worker are
+   * counted by that read. Counters restart with each process.
+   */
   readonly cache_hit_ratio: number | null;
+  readonly l1_hits: number | null;
+  readonly l1_misses: number | null;
+  /** Answers older than SHEET_CACHE_TTL: the keeper's stale hits plus workers' stale fallbacks. */
+  readonly stale_answers: number | null;
+  /** Every call that reached the Sheets API since the keeper started: retries and read-backs included. */
   readonly upstream_calls_total: number | null;
   readonly upstream_calls_per_minute: number | null;
   readonly quota_reads_left: number | null;
@@ -44,16 +57,24 @@ export interface SheetsFigures {
   readonly max_stale_seconds: number | null;
 }
 
+function sumOver(extras: readonly (Extra | undefined)[], ...names: string[]): number | undefined {
+  let total: number | undefined;
+  for (const e of extras) total = sumDefined(total, num(e, ...names));
+  return total;
+}
+
 /**
- * The keeper reports camelCase keys (src/sheets/keeper/*): cacheHits, cacheMisses, upstreamReads,
- * journalAppendCalls, upstreamCallsPerMinute, readTokensLeft, writeTokensLeft, journalBacklogRows,
- * maxStaleSeconds. A second spelling is accepted for some, so a rename does not blank the page.
+ * The keeper reports camelCase keys (src/sheets/keeper/*): cacheHits, cacheMisses, cacheStaleHits,
+ * upstreamCallsTotal (its upstream meter, the same count as the per-minute figure),
+ * upstreamCallsPerMinute, readTokensLeft, writeTokensLeft, journalBacklogRows, maxStaleSeconds.
+ * Workers report their L1's l1Hits, l1Misses and l1StaleFallbacks (src/sheets/worker-client.ts).
+ * A second spelling is accepted for some, so a rename does not blank the page.
  */
-export function sheetsFigures(extra: Extra | undefined): SheetsFigures {
-  const hits = num(extra, 'cacheHits');
+export function sheetsFigures(extra: Extra | undefined, workerExtras: readonly (Extra | undefined)[] = []): SheetsFigures {
+  const keeperHits = num(extra, 'cacheHits');
   const misses = num(extra, 'cacheMisses');
-  const reads = num(extra, 'upstreamReads', 'upstreamReadsTotal');
-  const writes = num(extra, 'journalAppendCalls', 'upstreamWrites', 'upstreamWritesTotal');
+  const l1Hits = sumOver(workerExtras, 'l1Hits');
+  const hits = sumDefined(keeperHits, l1Hits);
   const perMinute =
     num(extra, 'upstreamPerMinute', 'upstreamCallsPerMinute') ??
     sumDefined(num(extra, 'upstreamReadsPerMinute', 'readsPerMinute'), num(extra, 'upstreamWritesPerMinute', 'writesPerMinute'));
@@ -61,13 +82,25 @@ export function sheetsFigures(extra: Extra | undefined): SheetsFigures {
     cache_hits: hits ?? null,
     cache_misses: misses ?? null,
     cache_hit_ratio: hits !== undefined && misses !== undefined && hits + misses > 0 ? Math.round((hits / (hits + misses)) * 1000) / 1000 : null,
-    upstream_calls_total: sumDefined(reads, writes) ?? null,
+    l1_hits: l1Hits ?? null,
+    l1_misses: sumOver(workerExtras, 'l1Misses') ?? null,
+    stale_answers: sumDefined(num(extra, 'cacheStaleHits'), sumOver(workerExtras, 'l1StaleFallbacks')) ?? null,
+    upstream_calls_total: num(extra, 'upstreamCallsTotal') ?? null,
     upstream_calls_per_minute: perMinute ?? null,
     quota_reads_left: num(extra, 'readTokensLeft', 'quotaReadsLeft') ?? null,
     quota_writes_left: num(extra, 'writeTokensLeft', 'quotaWritesLeft') ?? null,
     journal_backlog: num(extra, 'journalBacklogRows', 'journalBacklog') ?? null,
     max_stale_seconds: num(extra, 'maxStaleSeconds', 'staleSeconds') ?? null,
   };
+}
+
+/** The Sheets figures of these children: the keeper's, with every worker's L1 counts added. */
+export function sheetsFiguresOf(children: readonly ChildSnapshot[]): SheetsFigures {
+  const keeper = children.find((c) => c.role === 'keeper');
+  return sheetsFigures(
+    keeper?.figures?.extra,
+    children.filter((c) => c.role === 'worker').map((c) => c.figures?.extra),
+  );
 }
 
 function sumDefined(a: number | undefined, b: number | undefined): number | undefined {
@@ -112,7 +145,7 @@ export function statsOf(view: AdminView, extras: StatsExtras, now = Date.now()) 
   const workers = children.filter((c) => c.role === 'worker').sort((a, b) => a.id - b.id);
   const keeper = children.find((c) => c.role === 'keeper');
   const mem = process.memoryUsage();
-  const sheets = sheetsFigures(keeper?.figures?.extra);
+  const sheets = sheetsFiguresOf(children);
   const h = extras.host;
   return {
     success: true,

@@ -3,7 +3,7 @@
 // from cumulative counters per process, so a recycled worker does not make the rate jump backwards.
 
 import type { HostSample } from '../host-monitor.js';
-import { sheetsFigures } from './figures.js';
+import { sheetsFiguresOf } from './figures.js';
 import type { AdminView } from './view.js';
 
 export interface HistorySample {
@@ -52,7 +52,7 @@ export function createHistory(options: { capacity?: number } = {}): History {
       const children = view.children();
       const workers = children.filter((c) => c.role === 'worker' && c.figures);
       const keeper = children.find((c) => c.role === 'keeper');
-      const sheets = sheetsFigures(keeper?.figures?.extra);
+      const sheets = sheetsFiguresOf(children);
       const reqTotal = requests.observe(new Map(workers.map((w) => [w.pid, w.figures?.requestsServed ?? 0])));
       const upTotal = upstream.observe(new Map(keeper && sheets.upstream_calls_total !== null ? [[keeper.pid, sheets.upstream_calls_total]] : []));
       const dt = prev ? (now - prev.t) / 1000 : 0;

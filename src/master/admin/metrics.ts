@@ -4,7 +4,7 @@
 
 import { Counter, Gauge, Registry } from 'prom-client';
 import type { HostSample } from '../host-monitor.js';
-import { capacityFromView, sheetsFigures } from './figures.js';
+import { capacityFromView, sheetsFiguresOf } from './figures.js';
 import { CounterAcrossProcesses } from './history.js';
 import type { AdminView, ChildSnapshot } from './view.js';
 
@@ -19,7 +19,6 @@ export function createAdminMetrics(view: AdminView, host: () => HostSample | und
   const registry = new Registry();
   const registers = [registry];
   const workers = (): ChildSnapshot[] => view.children().filter((c) => c.role === 'worker');
-  const keeper = () => view.children().find((c) => c.role === 'keeper');
 
   const perWorker = (name: string, help: string, pick: (c: ChildSnapshot) => number | undefined) =>
     new Gauge({
@@ -96,7 +95,7 @@ export function createAdminMetrics(view: AdminView, host: () => HostSample | und
     registers,
     collect() {
       this.reset();
-      const f = sheetsFigures(keeper()?.figures?.extra);
+      const f = sheetsFiguresOf(view.children());
       for (const [figure, v] of Object.entries(f)) if (typeof v === 'number') this.set({ figure }, v);
     },
   });

@@ -182,6 +182,9 @@ export class Keeper {
       backend: this.backend.kind,
       ...this.tier.figures(),
       ...this.flusher.figures(),
+      // Every call that reached the backend, retries and read-backs included (the meter counts
+      // each quota token paid), so it agrees with the per-minute figure.
+      upstreamCallsTotal: this.meter.total('read') + this.meter.total('write'),
       upstreamCallsPerMinute: this.meter.perMinute('read') + this.meter.perMinute('write'),
       upstreamReadsPerMinute: this.meter.perMinute('read'),
       upstreamWritesPerMinute: this.meter.perMinute('write'),
