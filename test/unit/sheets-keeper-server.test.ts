@@ -134,6 +134,33 @@ describe('keeper over its local socket, with worker clients', () => {
     assert.equal(keeper?.figures().upstreamCallsTotal, calls);
   });
 
+  it("a read with nothing pending reuses the tier's JSON of the values instead of serialising them again", async () => {
+    const k = await startKeeper();
+    await k.read('Events');
+    const realStringify = JSON.stringify;
+    let valuesSerialised = 0;
+    JSON.stringify = ((value: unknown, ...rest: never[]) => {
+      if (typeof value === 'object' && value !== null && 'values' in value) valuesSerialised++;
+      return realStringify(value, ...rest);
+    }) as typeof JSON.stringify;
+    let plain: string;
+    try {
+      plain = await k.readJson('Events');
+    } finally {
+      JSON.stringify = realStringify;
+    }
+    assert.equal(valuesSerialised, 0);
+    const { via: _via, ...expected } = await k.read('Events');
+    assert.deepEqual(JSON.parse(plain), { ...expected, via: 'fresh' });
+    // With a journaled row to merge, the answer carries it.
+    backend.hold();
+    await k.append('Events', [['ev-j1', 'P001', 'goal', '', '2024-03-02']]);
+    const merged = JSON.parse(await k.readJson('Events')) as { values: string[][]; pendingRows: number };
+    assert.equal(merged.pendingRows, 1);
+    assert.deepEqual(merged.values.at(-1), ['ev-j1', 'P001', 'goal', '', '2024-03-02']);
+    backend.release();
+  });
+
   it('keeper errors reach the app with their codes', async () => {
     await startKeeper();
     const a = client();
