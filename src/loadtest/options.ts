@@ -3,6 +3,7 @@
 
 import { resolve } from 'node:path';
 import { parseFlags } from '../cli/command.js';
+import { readLoadtestEnv, type LoadtestEnv } from '../config/loadtest-env.js';
 import { CorralError } from '../errors.js';
 import { parseDuration } from './duration.js';
 import { inputError } from './exit.js';
@@ -103,7 +104,7 @@ function timestamp(now: Date): string {
 
 export type ParsedArgs = { help: true } | { help: false; options: LoadtestOptions };
 
-export function parseLoadtestArgs(argv: readonly string[], cwd: string, now = new Date()): ParsedArgs {
+export function parseLoadtestArgs(argv: readonly string[], cwd: string, now = new Date(), env: LoadtestEnv = readLoadtestEnv()): ParsedArgs {
   let values;
   try {
     values = parseFlags(argv, FLAGS).values;
@@ -141,8 +142,10 @@ export function parseLoadtestArgs(argv: readonly string[], cwd: string, now = ne
   }
 
   const admin = values.admin === undefined ? undefined : urlFlag(values.admin, '--admin');
-  const adminToken = values['admin-token'];
-  if (adminToken !== undefined && adminToken.trim() === '') throw inputError('--admin-token is empty');
+  const flagToken = values['admin-token'];
+  if (flagToken !== undefined && flagToken.trim() === '') throw inputError('--admin-token is empty');
+  // The flag wins; $CORRAL_ADMIN_TOKEN keeps the secret out of the process list.
+  const adminToken = flagToken ?? env.adminToken;
 
   return {
     help: false,

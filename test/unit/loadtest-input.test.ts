@@ -8,6 +8,7 @@ import { fileURLToPath } from 'node:url';
 import { formatClock, parseDuration, parseRate } from '../../src/loadtest/duration.js';
 import { LoadtestError, LOADTEST_EXIT } from '../../src/loadtest/exit.js';
 import { DEFAULT_MIX, parseMix, pickKind, withoutExports } from '../../src/loadtest/mix.js';
+import { readLoadtestEnv, type LoadtestEnv } from '../../src/config/loadtest-env.js';
 import { DEFAULT_STEPS, parseLoadtestArgs, type LoadtestOptions } from '../../src/loadtest/options.js';
 import { loadProfile, parseProfile } from '../../src/loadtest/profile.js';
 
@@ -23,11 +24,16 @@ function refused(fn: () => unknown, pattern: RegExp): void {
   });
 }
 
-function options(...argv: string[]): LoadtestOptions {
-  const parsed = parseLoadtestArgs(['--target', 'http://127.0.0.1:8000', ...argv], '/tmp', new Date(2025, 0, 2, 3, 4, 5));
+function optionsWithEnv(env: LoadtestEnv, ...argv: string[]): LoadtestOptions {
+  const parsed = parseLoadtestArgs(['--target', 'http://127.0.0.1:8000', ...argv], '/tmp', new Date(2025, 0, 2, 3, 4, 5), env);
   assert.equal(parsed.help, false);
   if (parsed.help) throw new Error('unreachable');
   return parsed.options;
+}
+
+/** Options as parsed with no CORRAL_ADMIN_TOKEN in the environment. */
+function options(...argv: string[]): LoadtestOptions {
+  return optionsWithEnv({ adminToken: undefined }, ...argv);
 }
 
 describe('durations and rates', () => {
@@ -112,6 +118,15 @@ describe('arguments', () => {
     assert.equal(o.allowRemote, true);
     assert.equal(o.usersFile, '/tmp/u.csv');
     assert.equal(o.durationMs, 3000);
+  });
+
+  it('takes the admin token from CORRAL_ADMIN_TOKEN (kept out of ps) unless --admin-token is given', () => {
+    assert.equal(options().adminToken, undefined);
+    const env = readLoadtestEnv({ CORRAL_ADMIN_TOKEN: ' from-env ' });
+    assert.equal(optionsWithEnv(env).adminToken, 'from-env');
+    assert.equal(optionsWithEnv(env, '--admin-token', 'from-flag').adminToken, 'from-flag');
+    assert.equal(readLoadtestEnv({ CORRAL_ADMIN_TOKEN: '' }).adminToken, undefined);
+    assert.equal(readLoadtestEnv({}).adminToken, undefined);
   });
 
   it('takes the mix from the profile unless --mix is given', () => {

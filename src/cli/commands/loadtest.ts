@@ -34,7 +34,8 @@ Options:
   --admin URL           the master's admin API (e.g. http://127.0.0.1:9090) for CPU, RAM and
                         connections; sampled every second
   --admin-token T       CORRAL_ADMIN_TOKEN: for the admin API and for exports (without it
-                        exports are skipped and the mix renormalised)
+                        exports are skipped and the mix renormalised). Default: the
+                        CORRAL_ADMIN_TOKEN environment variable, which ps does not show
   --users-file FILE     CSV (name,code columns) or JSON [{"name","code"}] of players to log in as
                         (default: config/sample-sheet/Players.csv)
   --timeout D           per-request timeout, counted as a failure (default 10s)
