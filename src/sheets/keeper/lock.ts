@@ -1,16 +1,30 @@
 // One keeper per data dir. When the master is killed, its keeper notices the lost IPC channel and
 // exits, but the new master's keeper may start before the old one is gone; two keepers flushing
 // the same journal would send rows twice. The lock file holds the owner's pid: a new keeper waits
-// (bounded) for a live owner to exit and takes over a dead owner's lock. Only the previous
-// generation is ever expected to hold it; concurrent masters on one data dir are not supported.
-
-import { open, readFile, unlink } from 'node:fs/promises';
+// (bounded) for a live owner to exit and takes over a dead owner's lock.
+//
+// Keepers starting at once must not both win:
+// - the lock is written under a temporary name and link()ed into place, which fails when the lock
+//   exists: nobody ever sees it empty or half written (an empty file once read as "dead owner");
+// - each lock's content is unique (pid, start time, nonce), and a dead owner's lock is removed
+//   only under a guard file named after that content (link() again: one breaker per dead lock),
+//   after checking the lock still holds that content. Nothing else can replace an existing lock
+//   meanwhile, so a keeper that judged a lock dead never removes a newer, live one.
+import { createHash, randomBytes } from 'node:crypto';
+import { link, readFile, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { CorralError } from '../../errors.js';
 
 export interface KeeperLock {
   readonly path: string;
   release(): Promise<void>;
+}
+
+/** Who is asking and how owners are checked; tests stand in for several processes. */
+export interface LockSelf {
+  readonly pid: number;
+  readonly alive: (pid: number) => boolean;
+  readonly startTime: (pid: number) => Promise<string | undefined>;
 }
 
 function alive(pid: number): boolean {
@@ -36,33 +50,80 @@ async function startTime(pid: number): Promise<string | undefined> {
   }
 }
 
-async function ownerOf(path: string): Promise<{ pid: number; start: string | undefined }> {
-  const [pid, start] = (await readFile(path, 'utf8').catch(() => '')).trim().split(/\s+/);
-  return { pid: Number(pid), start: start || undefined };
+const thisProcess: LockSelf = { pid: process.pid, alive, startTime };
+
+async function readOwner(path: string): Promise<string | undefined> {
+  try {
+    return await readFile(path, 'utf8');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw err;
+  }
 }
 
-export async function acquireKeeperLock(dataDir: string, waitMs: number, onWait?: (pid: number) => void): Promise<KeeperLock> {
+/** `pid start nonce`; start is '-' where /proc is missing (older keepers wrote `pid start` or `pid `). */
+function parseOwner(text: string): { pid: number; start: string | undefined } {
+  const [pid, start] = text.trim().split(/\s+/);
+  return { pid: Number(pid), start: start && start !== '-' ? start : undefined };
+}
+
+/** Writes `content` under a fresh temporary name and links it to `path`; false when `path` exists. */
+async function createExclusive(path: string, content: string): Promise<boolean> {
+  const tmp = `${path}.tmp-${randomBytes(6).toString('hex')}`;
+  await writeFile(tmp, content, { mode: 0o600 });
+  try {
+    await link(tmp, path);
+    return true;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'EEXIST') return false;
+    throw err;
+  } finally {
+    await unlink(tmp).catch(() => undefined);
+  }
+}
+
+/**
+ * Removes the lock if it still holds `judged` (a dead owner's content). Returns false when another
+ * keeper is breaking it right now (the caller should pause before looking again).
+ */
+async function breakLock(path: string, judged: string, mine: string, self: LockSelf): Promise<boolean> {
+  const guard = `${path}.break-${createHash('sha256').update(judged).digest('hex').slice(0, 16)}`;
+  if (!(await createExclusive(guard, mine))) {
+    const holder = await readOwner(guard);
+    // A breaker that died inside this few-millisecond section left its guard: remove it. (This one
+    // removal is not guarded; it needs that crash and several keepers starting together.)
+    if (holder !== undefined && !self.alive(parseOwner(holder).pid)) await unlink(guard).catch(() => undefined);
+    return false;
+  }
+  try {
+    if ((await readOwner(path)) === judged) await unlink(path).catch(() => undefined);
+  } finally {
+    await unlink(guard).catch(() => undefined);
+  }
+  return true;
+}
+
+export async function acquireKeeperLock(dataDir: string, waitMs: number, onWait?: (pid: number) => void, self: LockSelf = thisProcess): Promise<KeeperLock> {
   const path = join(dataDir, 'keeper.lock');
+  // The nonce makes every acquisition's content unique, even for a reused pid without /proc.
+  const mine = `${self.pid} ${(await self.startTime(self.pid)) ?? '-'} ${randomBytes(8).toString('hex')}\n`;
   const deadline = Date.now() + waitMs;
   let told = false;
   for (;;) {
-    try {
-      const fh = await open(path, 'wx', 0o600);
-      await fh.writeFile(`${process.pid} ${(await startTime(process.pid)) ?? ''}\n`);
-      await fh.close();
+    if (await createExclusive(path, mine)) {
       return {
         path,
         async release() {
-          if ((await ownerOf(path)).pid === process.pid) await unlink(path).catch(() => undefined);
+          if ((await readOwner(path)) === mine) await unlink(path).catch(() => undefined);
         },
       };
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
     }
-    const { pid: owner, start } = await ownerOf(path);
-    const reused = start !== undefined && (await startTime(owner)) !== start;
-    if (!Number.isInteger(owner) || owner <= 0 || owner === process.pid || !alive(owner) || reused) {
-      await unlink(path).catch(() => undefined);
+    const text = await readOwner(path);
+    if (text === undefined) continue; // Released meanwhile.
+    const { pid: owner, start } = parseOwner(text);
+    const reused = start !== undefined && (await self.startTime(owner)) !== start;
+    if (!Number.isInteger(owner) || owner <= 0 || owner === self.pid || !self.alive(owner) || reused) {
+      if (!(await breakLock(path, text, mine, self))) await new Promise((r) => setTimeout(r, 10));
       continue;
     }
     if (Date.now() >= deadline) {
