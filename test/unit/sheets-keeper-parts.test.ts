@@ -4,6 +4,7 @@
 import assert from 'node:assert/strict';
 import { tmpdir } from 'node:os';
 import { describe, it } from 'node:test';
+import { backoffMs } from '../../src/sheets/keeper/backoff.js';
 import { ChangeFeed } from '../../src/sheets/keeper/change-feed.js';
 import { appliedOf } from '../../src/sheets/keeper/flusher.js';
 import { mergePending } from '../../src/sheets/keeper/merge.js';
@@ -18,6 +19,12 @@ const EVENTS = [
 ];
 
 describe('keeper parts', () => {
+  it("waits after failed attempt n as Google's backoff does before retry n-1", () => {
+    assert.deepEqual([1, 2, 3, 4, 5, 6, 20].map((n) => backoffMs(n, () => 0)), [1000, 2000, 4000, 8000, 16000, 32000, 32000]);
+    assert.equal(backoffMs(2, () => 0.5), 2500);
+    assert.equal(backoffMs(0, () => 0), 1000);
+  });
+
   it('merges journaled rows into reads that reach the bottom of the tab, once', () => {
     const pending = [
       ['e2', 'P002', 'card', '', ''],
