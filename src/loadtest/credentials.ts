@@ -3,6 +3,7 @@
 
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import { parseCsv as parseSheetCsv } from '../sheets/offline/csv.js';
 import { inputError } from './exit.js';
 
 export interface Credential {
@@ -16,44 +17,9 @@ export function defaultUsersFile(): string {
   return fileURLToPath(new URL('../../../config/sample-sheet/Players.csv', import.meta.url));
 }
 
-/** RFC 4180 rows: quoted fields, doubled quotes, CRLF or LF. */
+/** RFC 4180 rows (the offline sheet's parser), without blank lines. */
 export function parseCsv(text: string): string[][] {
-  const rows: string[][] = [];
-  let row: string[] = [];
-  let field = '';
-  let quoted = false;
-  let i = text.charCodeAt(0) === 0xfeff ? 1 : 0;
-  for (; i < text.length; i++) {
-    const c = text[i];
-    if (quoted) {
-      if (c === '"' && text[i + 1] === '"') {
-        field += '"';
-        i++;
-      } else if (c === '"') {
-        quoted = false;
-      } else {
-        field += c;
-      }
-    } else if (c === '"' && field === '') {
-      quoted = true;
-    } else if (c === ',') {
-      row.push(field);
-      field = '';
-    } else if (c === '\n' || c === '\r') {
-      if (c === '\r' && text[i + 1] === '\n') i++;
-      row.push(field);
-      rows.push(row);
-      row = [];
-      field = '';
-    } else {
-      field += c;
-    }
-  }
-  if (field !== '' || row.length > 0) {
-    row.push(field);
-    rows.push(row);
-  }
-  return rows.filter((r) => r.some((f) => f.trim() !== ''));
+  return parseSheetCsv(text).filter((r) => r.some((f) => f.trim() !== ''));
 }
 
 function fromCsv(text: string, file: string): Credential[] {
