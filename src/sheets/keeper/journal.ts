@@ -1,16 +1,7 @@
 // The durable write journal. `add()` resolves only once the rows are in the journal file and
 // fsynced; the flusher then moves each entry pending → sending → done (or back to pending / unsure).
 //
-// Record kinds (one JSON object per line, see journal-file.ts):
-//   add   {id, r: range, rows, at}      acknowledged rows
-//   send  {ids, at}                      an append with these entries is about to leave
-//   done  {ids, at, u?, how}             Google has them (how: 'sent' = answered, 'found' = read back)
-//   nack  {ids, at}                      the append certainly did not apply (applied: 'no')
-//   split {id, nid, rows, at}            a read-back found only some rows of entry `id`: it is
-//                                        done, and the missing rows live on as pending entry `nid`
-// Replay: an entry with `send` but neither `done` nor `nack` after it is UNSURE: the process died
-// (or the call failed with applied: 'maybe') while Google may have applied it. Unsure entries are
-// never resent blindly: the flusher reads the sheet back and looks for their row ids first.
+// Record kinds and replay: journal-replay.ts.
 //
 // Row identity: the journal relies on the first cell of every appended row being an id unique in
 // its tab (the app's event_id). It is what the read-back matches on, and what makes a client
@@ -20,26 +11,14 @@ import { randomUUID } from 'node:crypto';
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { CorralError } from '../../errors.js';
-import { parseA1 } from '../a1.js';
 import { systemClock, type Clock } from './clock.js';
 import { JournalFile, type JournalRecord } from './journal-file.js';
+import { replayRecords, type JournalEntry } from './journal-replay.js';
+import { appendInvalid, sheetKey, validateRows } from './journal-rows.js';
+import { RowIndex } from './row-index.js';
 
-export type EntryState = 'pending' | 'sending' | 'unsure' | 'done';
-
-export interface JournalEntry {
-  readonly id: string;
-  readonly range: string;
-  /** Tab title ('' = the first tab), the key rows are grouped and merged by. */
-  readonly sheet: string;
-  readonly rows: readonly (readonly string[])[];
-  readonly at: number;
-  state: EntryState;
-  /** False until the add record is fsynced; such entries are invisible to the flusher and reads. */
-  durable: boolean;
-  attempts: number;
-  nextAttemptAt: number;
-  doneAt: number | undefined;
-}
+export type { EntryState, JournalEntry } from './journal-replay.js';
+export { sheetKey, validateRows } from './journal-rows.js';
 
 export interface JournalOptions {
   readonly dir: string;
@@ -60,43 +39,9 @@ export interface Receipt {
   readonly duplicates: number;
 }
 
-/** The tab a range writes to or reads from; '' for ranges that name no tab (the first tab). */
-export function sheetKey(range: string): string {
-  return parseA1(range).sheet ?? '';
-}
-
-function invalid(message: string): CorralError {
-  return new CorralError('CORRAL_ERR_APPEND_INVALID', message);
-}
-
-/** Checks the wire shape of rows and that each has a non-empty, distinct id in its first cell. */
-export function validateRows(rows: unknown): string[][] {
-  if (!Array.isArray(rows) || rows.length === 0) throw invalid('rows must be a non-empty list of rows');
-  const seen = new Set<string>();
-  return rows.map((row, i) => {
-    if (!Array.isArray(row) || row.length === 0) throw invalid(`row ${i} must be a non-empty list of cells`);
-    const cells = row.map((c, j) => {
-      if (typeof c !== 'string') throw invalid(`row ${i} cell ${j} must be a string`);
-      return c;
-    });
-    const id = cells[0] ?? '';
-    if (id.trim() === '') throw invalid(`row ${i} has no id in its first cell (the journal de-duplicates by it)`);
-    if (seen.has(id)) throw invalid(`row id ${JSON.stringify(id)} appears twice in one append`);
-    seen.add(id);
-    return cells;
-  });
-}
-
 export class Journal {
-  private readonly entries = new Map<string, JournalEntry>();
-  /** sheet → row id → [entry id, row as JSON], for live and retained done entries. */
-  private readonly ids = new Map<string, Map<string, [string, string]>>();
-  /**
-   * entry id → the fsync of its add record, while that is still running. A concurrent identical
-   * retry finds the rows in `ids` before they are durable and must wait on (and fail with) this
-   * write: acknowledging it earlier would promise rows a crash can still lose.
-   */
-  private readonly syncing = new Map<string, Promise<void>>();
+  private entries = new Map<string, JournalEntry>();
+  private readonly rowIds = new RowIndex();
   private readonly clock: Clock;
   private compactAt: number;
   private readonly baseCompactBytes: number;
@@ -124,7 +69,7 @@ export class Journal {
     const path = join(options.dir, 'sheets.journal');
     const { file, records, truncatedBytes } = await JournalFile.open(path);
     const journal = new Journal(file, options);
-    journal.replay(records);
+    journal.restore(replayRecords(records));
     const live = [...journal.entries.values()];
     // Start clean: the replayed state in as few records as possible.
     await journal.compact();
@@ -147,68 +92,11 @@ export class Journal {
     this.listeners.push(fn);
   }
 
-  private replay(records: readonly JournalRecord[]): void {
-    for (const rec of records) {
-      const ids = Array.isArray(rec.ids) ? (rec.ids as string[]) : [];
-      switch (rec.k) {
-        case 'add': {
-          const id = String(rec.id);
-          if (this.entries.has(id)) break;
-          const range = String(rec.r);
-          const entry: JournalEntry = {
-            id,
-            range,
-            sheet: sheetKey(range),
-            rows: rec.rows as string[][],
-            at: Number(rec.at),
-            state: 'pending',
-            durable: true,
-            attempts: 0,
-            nextAttemptAt: 0,
-            doneAt: undefined,
-          };
-          this.entries.set(id, entry);
-          this.index(entry);
-          break;
-        }
-        case 'send':
-          for (const id of ids) {
-            const e = this.entries.get(id);
-            if (e && e.state !== 'done') e.state = 'unsure';
-          }
-          break;
-        case 'nack':
-          for (const id of ids) {
-            const e = this.entries.get(id);
-            if (e && e.state !== 'done') e.state = 'pending';
-          }
-          break;
-        case 'split': {
-          const old = this.entries.get(String(rec.id));
-          if (!old) break;
-          if (old.state !== 'done') {
-            old.state = 'done';
-            old.doneAt = Number(rec.at);
-            this.retainedRows += old.rows.length;
-          }
-          const entry: JournalEntry = { ...old, id: String(rec.nid), rows: rec.rows as string[][], state: 'pending', doneAt: undefined, attempts: 0 };
-          this.entries.set(entry.id, entry);
-          this.index(entry);
-          break;
-        }
-        case 'done':
-          for (const id of ids) {
-            const e = this.entries.get(id);
-            if (e && e.state !== 'done') {
-              e.state = 'done';
-              e.doneAt = Number(rec.at);
-              this.retainedRows += e.rows.length;
-            }
-          }
-          break;
-        default:
-          break;
-      }
+  private restore(entries: Map<string, JournalEntry>): void {
+    this.entries = entries;
+    for (const e of entries.values()) {
+      this.rowIds.add(e);
+      if (e.state === 'done') this.retainedRows += e.rows.length;
     }
     // Done entries from before the restart stay a while (trimDone): a worker retrying an append
     // whose answer the crash swallowed is then recognised instead of journaled twice.
@@ -219,16 +107,9 @@ export class Journal {
     for (const e of this.entries.values()) if (e.state === 'unsure') e.nextAttemptAt = verifyAt;
   }
 
-  private index(e: JournalEntry): void {
-    let m = this.ids.get(e.sheet);
-    if (!m) this.ids.set(e.sheet, (m = new Map()));
-    for (const row of e.rows) m.set(row[0] ?? '', [e.id, JSON.stringify(row)]);
-  }
-
   private forget(e: JournalEntry): void {
     this.entries.delete(e.id);
-    const m = this.ids.get(e.sheet);
-    if (m) for (const row of e.rows) if (m.get(row[0] ?? '')?.[0] === e.id) m.delete(row[0] ?? '');
+    this.rowIds.remove(e);
     if (e.state === 'done') this.retainedRows -= e.rows.length;
   }
 
@@ -242,26 +123,10 @@ export class Journal {
     try {
       sheet = sheetKey(range);
     } catch (err) {
-      throw new CorralError('CORRAL_ERR_APPEND_INVALID', `bad range ${JSON.stringify(range)}: ${(err as Error).message}`, { cause: err });
+      throw appendInvalid(`bad range ${JSON.stringify(range)}: ${(err as Error).message}`, err);
     }
     const rows = validateRows(rawRows);
-    const known = this.ids.get(sheet);
-    const fresh: string[][] = [];
-    let firstKnown: string | undefined;
-    const inFlight = new Set<Promise<void>>();
-    for (const row of rows) {
-      const hit = known?.get(row[0] ?? '');
-      if (!hit) {
-        fresh.push(row);
-        continue;
-      }
-      if (hit[1] !== JSON.stringify(row)) {
-        throw invalid(`row id ${JSON.stringify(row[0])} is already journaled for ${JSON.stringify(sheet)} with different content`);
-      }
-      firstKnown ??= hit[0];
-      const sync = this.syncing.get(hit[0]);
-      if (sync) inFlight.add(sync);
-    }
+    const { fresh, firstKnown, inFlight } = this.rowIds.match(sheet, rows);
     if (fresh.length === 0) {
       await this.awaitSynced(inFlight);
       return { id: firstKnown ?? '', rows: rows.length, duplicates: rows.length };
@@ -281,16 +146,15 @@ export class Journal {
     };
     // Registered before the write so concurrent identical retries are caught; invisible until durable.
     this.entries.set(entry.id, entry);
-    this.index(entry);
+    this.rowIds.add(entry);
     const write = this.file.append([{ k: 'add', id: entry.id, r: range, rows: fresh, at: now }], () => {
       entry.durable = true;
-      this.syncing.delete(entry.id);
+      this.rowIds.written(entry.id);
     });
-    this.syncing.set(entry.id, write);
+    this.rowIds.writing(entry.id, write);
     try {
       await write;
     } catch (err) {
-      this.syncing.delete(entry.id);
       this.forget(entry);
       throw this.writeFailed(err);
     }
@@ -385,7 +249,7 @@ export class Journal {
     entry.doneAt = now;
     this.retainedRows += entry.rows.length;
     this.entries.set(next.id, next);
-    this.index(next);
+    this.rowIds.add(next);
   }
 
   /** Puts entries back for a later attempt without a record (nothing was sent). */

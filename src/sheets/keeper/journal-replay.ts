@@ -1,0 +1,95 @@
+// The journal's entries in memory, and how the file's records rebuild them after a restart.
+//
+// Record kinds (one JSON object per line, see journal-file.ts):
+//   add   {id, r: range, rows, at}      acknowledged rows
+//   send  {ids, at}                      an append with these entries is about to leave
+//   done  {ids, at, u?, how}             Google has them (how: 'sent' = answered, 'found' = read back)
+//   nack  {ids, at}                      the append certainly did not apply (applied: 'no')
+//   split {id, nid, rows, at}            a read-back found only some rows of entry `id`: it is
+//                                        done, and the missing rows live on as pending entry `nid`
+// Replay: an entry with `send` but neither `done` nor `nack` after it is UNSURE: the process died
+// (or the call failed with applied: 'maybe') while Google may have applied it. Unsure entries are
+// never resent blindly: the flusher reads the sheet back and looks for their row ids first.
+
+import type { JournalRecord } from './journal-file.js';
+import { sheetKey } from './journal-rows.js';
+
+export type EntryState = 'pending' | 'sending' | 'unsure' | 'done';
+
+export interface JournalEntry {
+  readonly id: string;
+  readonly range: string;
+  /** Tab title ('' = the first tab), the key rows are grouped and merged by. */
+  readonly sheet: string;
+  readonly rows: readonly (readonly string[])[];
+  readonly at: number;
+  state: EntryState;
+  /** False until the add record is fsynced; such entries are invisible to the flusher and reads. */
+  durable: boolean;
+  attempts: number;
+  nextAttemptAt: number;
+  doneAt: number | undefined;
+}
+
+function markDone(e: JournalEntry, at: number): void {
+  if (e.state === 'done') return;
+  e.state = 'done';
+  e.doneAt = at;
+}
+
+/** The entries the records describe, in the order they were first journaled. */
+export function replayRecords(records: readonly JournalRecord[]): Map<string, JournalEntry> {
+  const entries = new Map<string, JournalEntry>();
+  for (const rec of records) {
+    const ids = Array.isArray(rec.ids) ? (rec.ids as string[]) : [];
+    switch (rec.k) {
+      case 'add': {
+        const id = String(rec.id);
+        if (entries.has(id)) break;
+        const range = String(rec.r);
+        entries.set(id, {
+          id,
+          range,
+          sheet: sheetKey(range),
+          rows: rec.rows as string[][],
+          at: Number(rec.at),
+          state: 'pending',
+          durable: true,
+          attempts: 0,
+          nextAttemptAt: 0,
+          doneAt: undefined,
+        });
+        break;
+      }
+      case 'send':
+        for (const id of ids) {
+          const e = entries.get(id);
+          if (e && e.state !== 'done') e.state = 'unsure';
+        }
+        break;
+      case 'nack':
+        for (const id of ids) {
+          const e = entries.get(id);
+          if (e && e.state !== 'done') e.state = 'pending';
+        }
+        break;
+      case 'split': {
+        const old = entries.get(String(rec.id));
+        if (!old) break;
+        markDone(old, Number(rec.at));
+        const entry: JournalEntry = { ...old, id: String(rec.nid), rows: rec.rows as string[][], state: 'pending', doneAt: undefined, attempts: 0 };
+        entries.set(entry.id, entry);
+        break;
+      }
+      case 'done':
+        for (const id of ids) {
+          const e = entries.get(id);
+          if (e) markDone(e, Number(rec.at));
+        }
+        break;
+      default:
+        break;
+    }
+  }
+  return entries;
+}
