@@ -126,6 +126,8 @@ function renderHistory(samples) {
     } else {
       plot.setData(data);
     }
+    // Until there are two samples, show the last ten minutes rather than uPlot's empty-data guess.
+    if (xs.length < 2) plot.setScale('x', { min: Date.now() / 1000 - 600, max: Date.now() / 1000 });
   }
 }
 
