@@ -8,7 +8,7 @@ import { treeCpuSeconds } from './lib/cpu.js';
 import { readCalls, startEmulatorProcess } from './lib/emulator-proc.js';
 import { load, type LoadResult } from './lib/load.js';
 import { machine, save, table } from './lib/report.js';
-import { ROUTES, startCorralOnEmulator, ttlWindows, warmUp } from './lib/sheets-app.js';
+import { keeperFigures, ROUTES, startCorralOnEmulator, ttlWindows, warmUp } from './lib/sheets-app.js';
 
 export interface SheetsBenchOptions {
   readonly seconds: number;
@@ -40,10 +40,12 @@ export async function benchSheets(o: SheetsBenchOptions): Promise<void> {
   const emu = await startEmulatorProcess({ latencyMs: o.latencyMs });
   const rows: Row[] = [];
   let total = { calls: 0, elapsedS: 0, windows: 0 };
+  let keeper: { hits: number; waited: number } | undefined;
   try {
     const corral = await startCorralOnEmulator(o.workers, emu, o.ttlS);
     try {
       await warmUp(corral.url, players);
+      const keeperBefore = await keeperFigures(corral.corral.dataDir).catch(() => undefined);
       const base = readCalls(await emu.counters());
       const t0 = Date.now();
       for (const connections of o.connections) {
@@ -60,6 +62,10 @@ export async function benchSheets(o: SheetsBenchOptions): Promise<void> {
       }
       const elapsedS = (Date.now() - t0) / 1000;
       total = { calls: readCalls(await emu.counters()) - base, elapsedS, windows: ttlWindows(elapsedS, o.ttlS) };
+      const keeperAfter = await keeperFigures(corral.corral.dataDir).catch(() => undefined);
+      if (keeperBefore && keeperAfter) {
+        keeper = { hits: (keeperAfter.cacheHits ?? 0) - (keeperBefore.cacheHits ?? 0), waited: (keeperAfter.cacheMisses ?? 0) - (keeperBefore.cacheMisses ?? 0) };
+      }
     } finally {
       await corral.stop();
     }
@@ -77,9 +83,12 @@ export async function benchSheets(o: SheetsBenchOptions): Promise<void> {
     )}\n` +
       `whole run after the warm-up: ${total.calls} upstream read calls in ${total.elapsedS.toFixed(1)} s = ${total.windows} TTL windows of ${o.ttlS} s ` +
       `(at most floor(elapsed/TTL)+1 refreshes fit), ${perWindow.toFixed(2)} calls per window for the one range read (Players)\n` +
+      (keeper
+        ? `keeper after the warm-up: ${keeper.hits} answers to workers from its cache (their L1 copies expire), ${keeper.waited} that waited for upstream (stale-while-revalidate: expected 0)\n`
+        : 'keeper figures unavailable\n') +
       `goal ≤ 1 upstream call per TTL window per range: ${Math.max(perWindow, worstRow) <= 1 ? 'met' : 'MISSED'} (whole run ${perWindow.toFixed(2)}, worst load ${worstRow.toFixed(2)})\n` +
       (p99At1000 !== undefined ? `p99 at 1000 connections: ${fmt(p99At1000)} ms (issue 6 goal < 50 ms: ${p99At1000 < 50 ? 'met' : 'MISSED'})\n` : '') +
       `(load tool: ${rows[0]?.result.tool ?? 'n/a'})`,
   );
-  console.log(`saved ${save('sheets', { settings: { ...o, readsPerMinute: 300, rateLimit: 0, accessLog: false }, loadavg: loadavg(), rows, total })}`);
+  console.log(`saved ${save('sheets', { settings: { ...o, readsPerMinute: 300, rateLimit: 0, accessLog: false }, loadavg: loadavg(), rows, total, keeper })}`);
 }

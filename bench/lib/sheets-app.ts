@@ -6,6 +6,8 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
+import { Client } from 'undici';
+import { keeperSocketPath } from '../../src/sheets/keeper/socket-path.js';
 import { waitFor } from '../../test/helpers/corral.js';
 import type { EmulatorProcess } from './emulator-proc.js';
 import { startBare, startCorralFor, type Running } from './servers.js';
@@ -90,4 +92,15 @@ export async function startBareWithBody(workers: number, body: string): Promise<
  */
 export function ttlWindows(elapsedS: number, ttlS: number): number {
   return Math.floor(elapsedS / ttlS) + 1;
+}
+
+/** The keeper's own figures (cache hits, misses that waited for upstream, ...), over its local socket. */
+export async function keeperFigures(dataDir: string): Promise<Record<string, number>> {
+  const client = new Client('http://keeper', { socketPath: keeperSocketPath(dataDir) });
+  try {
+    const res = await client.request({ method: 'GET', path: '/figures' });
+    return (await res.body.json()) as Record<string, number>;
+  } finally {
+    await client.close();
+  }
 }
