@@ -3,8 +3,21 @@
 
 import type { SheetRead, SheetRecords } from './types.js';
 
+// Cached reads hand out the same `values` array until the range changes, so the records built
+// from it are kept with it: a hot route does not rebuild twenty objects per request.
+const built = new WeakMap<SheetRead['values'], Pick<SheetRecords, 'header' | 'records'>>();
+
 export function toRecords(read: SheetRead): SheetRecords {
-  const [headerRow, ...rows] = read.values;
+  let r = built.get(read.values);
+  if (!r) {
+    r = buildRecords(read.values);
+    built.set(read.values, r);
+  }
+  return { header: r.header, records: r.records, read };
+}
+
+function buildRecords(values: SheetRead['values']): Pick<SheetRecords, 'header' | 'records'> {
+  const [headerRow, ...rows] = values;
   const header = (headerRow ?? []).map((h) => h.trim());
   const records: Record<string, string>[] = [];
   for (const row of rows) {
@@ -14,7 +27,7 @@ export function toRecords(read: SheetRead): SheetRecords {
       // A column without a header has no key to live under; the app cannot ask for it.
       if (name !== '') rec[name] = row[i] ?? '';
     });
-    records.push(rec);
+    records.push(Object.freeze(rec));
   }
-  return { header, records, read };
+  return { header: Object.freeze(header), records: Object.freeze(records) };
 }
