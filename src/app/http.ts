@@ -2,6 +2,9 @@
 // {"error": <stable snake_case code>, "message": <sentence for humans>, "field"?: <input name>}.
 
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { sendJson } from '../http/json.js';
+
+export { sendJson, sendJsonText } from '../http/json.js';
 
 export class HttpError extends Error {
   readonly status: number;
@@ -25,22 +28,6 @@ export class HttpError extends Error {
 /** A 400 about one input field: `{"error":"invalid_field","field":…,"message":…}`. */
 export function invalidField(field: string, message: string): HttpError {
   return new HttpError(400, 'invalid_field', message, { field });
-}
-
-export function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
-  sendJsonText(res, status, JSON.stringify(body), headers);
-}
-
-/** Sends JSON that is already serialized (hot routes keep their body between requests). */
-export function sendJsonText(res: ServerResponse, status: number, text: string, headers: Record<string, string> = {}): void {
-  res.writeHead(status, {
-    ...headers,
-    'Content-Type': 'application/json; charset=utf-8',
-    'Content-Length': Buffer.byteLength(text),
-    'Cache-Control': 'no-store',
-    'X-Content-Type-Options': 'nosniff',
-  });
-  res.end(text);
 }
 
 export function sendError(res: ServerResponse, err: HttpError): void {

@@ -35,6 +35,11 @@ export async function main(argv: readonly string[]): Promise<void> {
     process.exitCode = EXIT.USAGE;
     return;
   }
+  if (rest.includes('--help') || rest.includes('-h')) {
+    process.stdout.write(`${command.help}\n`);
+    process.exitCode = 0;
+    return;
+  }
   try {
     process.exitCode = await command.run(rest);
   } catch (err) {

@@ -18,10 +18,6 @@ Options:
   -h, --help this text`,
   async run(argv) {
     const { values } = parseFlags(argv, { json: { type: 'boolean' }, example: { type: 'boolean' } });
-    if (values.help) {
-      process.stdout.write(`${this.help}\n`);
-      return 0;
-    }
     if (values.example) {
       process.stdout.write(renderEnvExample());
       return 0;

@@ -15,11 +15,7 @@ Under systemd, prefer \`systemctl reload corral\` (it does the same).
 
 Exit codes: 0 signal sent, 3 not running.`,
   async run(argv) {
-    const { values } = parseFlags(argv, {});
-    if (values.help) {
-      process.stdout.write(`${this.help}\n`);
-      return 0;
-    }
+    parseFlags(argv, {});
     const pid = findMasterOrSay(loadSettings().settings);
     if (pid === undefined) return EXIT.NOT_RUNNING;
     process.kill(pid, 'SIGHUP');

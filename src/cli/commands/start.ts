@@ -30,11 +30,7 @@ Signals to the master:
 
 Exit codes: 0 stopped cleanly, 3 no worker could boot, 78 invalid settings.`,
   async run(argv) {
-    const { values } = parseFlags(argv, {});
-    if (values.help) {
-      process.stdout.write(`${this.help}\n`);
-      return 0;
-    }
+    parseFlags(argv, {});
     const loaded = loadSettings();
     await runMaster(loaded, ENTRY_POINTS, { notifier: (logger) => createNotifier(takeSystemdEnv(), logger) });
     // The master exits through its own lifecycle; keep the CLI promise pending.

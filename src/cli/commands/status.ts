@@ -45,10 +45,6 @@ summary only.
 Exit codes: 0 running, 3 not running, 1 running but the admin API did not answer.`,
   async run(argv) {
     const { values } = parseFlags(argv, { json: { type: 'boolean' } });
-    if (values.help) {
-      process.stdout.write(`${this.help}\n`);
-      return 0;
-    }
     const settings = loadSettings().settings;
     const pid = findMasterOrSay(settings);
     if (pid === undefined) return EXIT.NOT_RUNNING;

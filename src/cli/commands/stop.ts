@@ -19,10 +19,6 @@ Options:
 Exit codes: 0 stopped, 1 still running after the graceful timeout + 10 s, 3 not running.`,
   async run(argv) {
     const { values } = parseFlags(argv, { fast: { type: 'boolean' }, 'no-wait': { type: 'boolean' } });
-    if (values.help) {
-      process.stdout.write(`${this.help}\n`);
-      return 0;
-    }
     const settings = loadSettings().settings;
     const pid = findMasterOrSay(settings);
     if (pid === undefined) return EXIT.NOT_RUNNING;

@@ -11,10 +11,7 @@ export const versionCommand: Command = {
   summary: 'Print the corral version.',
   help: 'Usage: corral version\n\nPrints the corral version and the Node.js version.',
   async run(argv) {
-    if (parseFlags(argv, {}).values.help) {
-      process.stdout.write(`${this.help}\n`);
-      return 0;
-    }
+    parseFlags(argv, {});
     process.stdout.write(`corral ${packageVersion()} (node ${process.version})\n`);
     return 0;
   },

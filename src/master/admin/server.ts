@@ -4,6 +4,7 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { CorralError } from '../../errors.js';
+import { sendJson } from '../../http/json.js';
 import type { Logger } from '../../log/logger.js';
 import { checkAdminAuth } from './auth.js';
 import { capacityFromView, statsOf, workersReady } from './figures.js';
@@ -27,17 +28,7 @@ export interface AdminServer {
 
 type Json = Record<string, unknown>;
 
-function send(res: ServerResponse, status: number, body: Json, headers: Record<string, string> = {}): void {
-  const text = JSON.stringify(body);
-  res.writeHead(status, {
-    ...headers,
-    'Content-Type': 'application/json; charset=utf-8',
-    'Content-Length': Buffer.byteLength(text),
-    'Cache-Control': 'no-store',
-    'X-Content-Type-Options': 'nosniff',
-  });
-  res.end(text);
-}
+const send = (res: ServerResponse, status: number, body: Json, headers: Record<string, string> = {}): void => sendJson(res, status, body, headers);
 
 const fail = (res: ServerResponse, status: number, error: string, message: string, headers: Record<string, string> = {}) =>
   send(res, status, { success: false, error, message }, headers);

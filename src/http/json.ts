@@ -1,0 +1,20 @@
+// The one way corral answers JSON over HTTP (the app and the admin API alike): explicit length,
+// no caching, no content sniffing.
+
+import type { ServerResponse } from 'node:http';
+
+/** Sends JSON that is already serialized (hot routes keep their body between requests). */
+export function sendJsonText(res: ServerResponse, status: number, text: string, headers: Record<string, string> = {}): void {
+  res.writeHead(status, {
+    ...headers,
+    'Content-Type': 'application/json; charset=utf-8',
+    'Content-Length': Buffer.byteLength(text),
+    'Cache-Control': 'no-store',
+    'X-Content-Type-Options': 'nosniff',
+  });
+  res.end(text);
+}
+
+export function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
+  sendJsonText(res, status, JSON.stringify(body), headers);
+}
