@@ -7,26 +7,8 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { SheetsError } from '../../src/sheets/errors.js';
 import { createGoogleBackend } from '../../src/sheets/google/index.js';
-import { FAST_RETRY, fakeClock, startHarness, type Harness } from '../fixtures/sheets/harness.js';
+import { FAST_RETRY, fakeClock, rejection, startHarness, withHarness, type Harness } from '../fixtures/sheets/harness.js';
 
-async function withHarness(fn: (h: Harness) => Promise<void>, options: Parameters<typeof startHarness>[0] = {}): Promise<void> {
-  const h = await startHarness(options);
-  try {
-    await fn(h);
-  } finally {
-    await h.close();
-  }
-}
-
-async function rejection(p: Promise<unknown>): Promise<SheetsError> {
-  try {
-    await p;
-  } catch (err) {
-    assert.ok(err instanceof SheetsError, `expected a SheetsError, got ${String(err)}`);
-    return err;
-  }
-  assert.fail('expected the call to fail');
-}
 
 describe('service-account auth against the emulator', () => {
   it('signs a JWT the emulator accepts and reuses the token across calls', () =>

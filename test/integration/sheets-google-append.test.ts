@@ -5,27 +5,8 @@
 import assert from 'node:assert/strict';
 import { createServer } from 'node:net';
 import { describe, it } from 'node:test';
-import { SheetsError } from '../../src/sheets/errors.js';
-import { fakeClock, FAST_RETRY, startHarness, type Harness } from '../fixtures/sheets/harness.js';
+import { fakeClock, FAST_RETRY, rejection, withHarness, type Harness } from '../fixtures/sheets/harness.js';
 
-async function withHarness(fn: (h: Harness) => Promise<void>, options: Parameters<typeof startHarness>[0] = {}): Promise<void> {
-  const h = await startHarness(options);
-  try {
-    await fn(h);
-  } finally {
-    await h.close();
-  }
-}
-
-async function rejection(p: Promise<unknown>): Promise<SheetsError> {
-  try {
-    await p;
-  } catch (err) {
-    assert.ok(err instanceof SheetsError, `expected a SheetsError, got ${String(err)}`);
-    return err;
-  }
-  assert.fail('expected the call to fail');
-}
 
 function eventsCount(h: Harness): number {
   return h.emulator.getSheet(h.emulator.spreadsheetId, 'Events')?.length ?? 0;
