@@ -22,6 +22,8 @@ export interface AppDeps {
   sheets(): SheetsClient;
   /** Header-keyed rows of a range, or a 503 (400 for a bad range when `field` names the input). */
   records(range: string, field?: string): Promise<SheetRecords>;
+  /** The rows of a range this worker holds now, or undefined (then ask records()). */
+  cachedRecords(range: string): SheetRecords | undefined;
   readonly playersRange: string;
   readonly eventsRange: string;
   /** The caller's session claims, or a 401. */
@@ -48,6 +50,7 @@ export function createDeps(ctx: AppContext, sessions: Sessions): AppDeps {
     sheets,
     playersRange: ctx.settings.SHEET_PLAYERS_RANGE ?? 'Players',
     eventsRange: ctx.settings.SHEET_EVENTS_RANGE ?? 'Events',
+    cachedRecords: (range) => ctx.sheets?.cachedRecords(range),
     async records(range, field) {
       try {
         return await sheets().records(range);

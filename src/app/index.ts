@@ -1,5 +1,5 @@
 // The bundled players app (the default CORRAL_APP): login, roster, events, export, health.
-// Order of work per request: parse the URL → health (never limited) → per-IP rate limit → route.
+// Order of work per request: find the path (request-target.ts) → health (never limited) → per-IP rate limit → route.
 
 import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http';
 import type { AppContext } from '../contract.js';
@@ -8,6 +8,7 @@ import { createDeps } from './deps.js';
 import { createCsvPool } from './export/pool.js';
 import { HttpError, sendError, sendJson } from './http.js';
 import { applyRateLimitHeaders, createRateLimit, tooManyRequests } from './rate-limit.js';
+import { RequestTarget } from './request-target.js';
 import { createRouter } from './router.js';
 import { loginRoute, meRoute } from './routes/auth.js';
 import { eventsRoute } from './routes/events.js';
@@ -43,20 +44,16 @@ export async function createApp(ctx: AppContext, options: AppOptions = {}): Prom
     .on('POST', '/api/events', eventsRoute(deps))
     .on('GET', '/api/export', exportRoute(deps, pool));
 
-  async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    let url: URL;
-    try {
-      url = new URL(req.url ?? '/', 'http://app.invalid');
-    } catch {
-      throw new HttpError(400, 'bad_request', 'the request target is not a valid URL');
-    }
-    const handler = router.resolve(req.method ?? 'GET', url.pathname);
-    if (handler !== health && rateLimit) {
-      const decision = await rateLimit.consume(clientIp(req));
+  // Not async: a handler that answers synchronously (a held cached read) costs no promise.
+  function handle(req: IncomingMessage, res: ServerResponse): Promise<void> | void {
+    const target = new RequestTarget(req.url);
+    const handler = router.resolve(req.method ?? 'GET', target.pathname);
+    if (handler === health || !rateLimit) return handler({ req, res, target });
+    return rateLimit.consume(clientIp(req)).then((decision) => {
       if (!decision.allowed) throw tooManyRequests(decision);
       applyRateLimitHeaders(res, decision);
-    }
-    await handler({ req, res, url });
+      return handler({ req, res, target });
+    });
   }
 
   logger.info(
@@ -64,22 +61,29 @@ export async function createApp(ctx: AppContext, options: AppOptions = {}): Prom
     'players app ready',
   );
 
+  const fail = (req: IncomingMessage, res: ServerResponse, err: unknown): void => {
+    if (res.headersSent) {
+      // Mid-stream failure (an export): the only honest signal left is cutting the connection.
+      logger.error({ event: 'app.stream_failed', err, path: req.url }, 'response failed after headers were sent');
+      res.destroy();
+      return;
+    }
+    if (err instanceof HttpError) {
+      // Unread request bodies would otherwise be parsed as the next request on a keep-alive socket.
+      if (!req.complete) res.setHeader('Connection', 'close');
+      sendError(res, err);
+      return;
+    }
+    logger.error({ event: 'app.error', code: 'CORRAL_ERR_REQUEST', err, path: req.url }, 'request handler failed');
+    sendJson(res, 500, { error: 'internal', message: 'internal error; the log has the details' });
+  };
+
   return (req, res) => {
-    handle(req, res).catch((err: unknown) => {
-      if (res.headersSent) {
-        // Mid-stream failure (an export): the only honest signal left is cutting the connection.
-        logger.error({ event: 'app.stream_failed', err, path: req.url }, 'response failed after headers were sent');
-        res.destroy();
-        return;
-      }
-      if (err instanceof HttpError) {
-        // Unread request bodies would otherwise be parsed as the next request on a keep-alive socket.
-        if (!req.complete) res.setHeader('Connection', 'close');
-        sendError(res, err);
-        return;
-      }
-      logger.error({ event: 'app.error', code: 'CORRAL_ERR_REQUEST', err, path: req.url }, 'request handler failed');
-      sendJson(res, 500, { error: 'internal', message: 'internal error; the log has the details' });
-    });
+    try {
+      const pending = handle(req, res);
+      if (pending) pending.catch((err: unknown) => fail(req, res, err));
+    } catch (err) {
+      fail(req, res, err);
+    }
   };
 }

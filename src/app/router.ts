@@ -3,13 +3,15 @@
 
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { HttpError } from './http.js';
+import type { RequestTarget } from './request-target.js';
 
 export type Method = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
 
 export interface RequestInfo {
   readonly req: IncomingMessage;
   readonly res: ServerResponse;
-  readonly url: URL;
+  /** The path and, parsed on first use, the whole URL. */
+  readonly target: RequestTarget;
 }
 
 export type Handler = (info: RequestInfo) => Promise<void> | void;

@@ -3,8 +3,11 @@
 
 import type { ServerResponse } from 'node:http';
 
-/** Sends JSON that is already serialized (hot routes keep their body between requests). */
-export function sendJsonText(res: ServerResponse, status: number, text: string, headers: Record<string, string> = {}): void {
+/**
+ * Sends JSON that is already serialized. Hot routes keep their body between requests as bytes:
+ * a string body is encoded to UTF-8 twice per answer (length, then write).
+ */
+export function sendJsonText(res: ServerResponse, status: number, text: string | Buffer, headers: Record<string, string> = {}): void {
   res.writeHead(status, {
     ...headers,
     'Content-Type': 'application/json; charset=utf-8',

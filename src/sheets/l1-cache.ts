@@ -12,6 +12,7 @@
 import { LRUCache } from 'lru-cache';
 import { parseA1 } from './a1.js';
 import type { WireRead } from './keeper/protocol.js';
+import type { SheetRead } from './types.js';
 
 /** How long a stale keeper answer is reused before asking again (its refresh is in flight). */
 export const STALE_HOLD_MS = 1000;
@@ -21,6 +22,8 @@ export interface L1Entry {
   readonly sheet: string;
   /** Served from L1 until then; 0 once invalidated. */
   holdUntil: number;
+  /** The last answer built from this entry, reused while its staleness figures still hold. */
+  served?: SheetRead;
 }
 
 function sheetOf(range: string): string {

@@ -6,14 +6,21 @@ import type { SheetRead, SheetRecords } from './types.js';
 // Cached reads hand out the same `values` array until the range changes, so the records built
 // from it are kept with it: a hot route does not rebuild twenty objects per request.
 const built = new WeakMap<SheetRead['values'], Pick<SheetRecords, 'header' | 'records'>>();
+// And a reused answer (the worker client hands out one SheetRead per copy and staleness) gets the
+// same SheetRecords back.
+const wrapped = new WeakMap<SheetRead, SheetRecords>();
 
 export function toRecords(read: SheetRead): SheetRecords {
+  const done = wrapped.get(read);
+  if (done) return done;
   let r = built.get(read.values);
   if (!r) {
     r = buildRecords(read.values);
     built.set(read.values, r);
   }
-  return { header: r.header, records: r.records, read };
+  const records: SheetRecords = { header: r.header, records: r.records, read };
+  wrapped.set(read, records);
+  return records;
 }
 
 function buildRecords(values: SheetRead['values']): Pick<SheetRecords, 'header' | 'records'> {

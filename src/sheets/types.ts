@@ -35,6 +35,11 @@ export interface SheetsClient {
   readonly backend: 'google' | 'offline';
   read(range: string): Promise<SheetRead>;
   records(range: string): Promise<SheetRecords>;
+  /**
+   * The records of a copy this process already holds and may serve now, without waiting; undefined
+   * when records() has to ask (a miss, an expired copy). Lets hot routes answer synchronously.
+   */
+  cachedRecords(range: string): SheetRecords | undefined;
   /** Resolves only once the rows are durable in the journal. */
   append(range: string, rows: readonly (readonly string[])[]): Promise<AppendReceipt>;
   /** Figures for the heartbeat (`extra`): cache hits/misses, staleness, etc. */

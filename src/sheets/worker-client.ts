@@ -93,23 +93,37 @@ class WorkerSheetsClient implements SheetsClient {
     const staleMs = Math.max(0, now - e.read.expiresAt);
     const staleSeconds = Math.floor(staleMs / 1000);
     if (staleSeconds > this.maxStaleSeen) this.maxStaleSeen = staleSeconds;
-    return {
+    const stale = now >= e.read.expiresAt;
+    // Entries never change, only their staleness: the same answer object serves until it does,
+    // so callers memoizing on it (records, the players body) hit their memo.
+    if (e.served?.stale === stale && e.served.staleSeconds === staleSeconds) return e.served;
+    e.served = {
       range: e.read.range,
       values: e.read.values,
       fetchedAt: e.read.fetchedAt,
-      stale: now >= e.read.expiresAt,
+      stale,
       staleSeconds,
       pendingRows: e.read.pendingRows,
     };
+    return e.served;
+  }
+
+  /** The L1 answer while its entry is held (counted as a hit), else undefined. */
+  private heldRead(entry: L1Entry | undefined, now: number): SheetRead | undefined {
+    if (!entry || now >= entry.holdUntil) return undefined;
+    this.counts.hits++;
+    return this.toRead(entry, now);
+  }
+
+  cachedRecords(range: string): SheetRecords | undefined {
+    const read = this.heldRead(this.l1.peek(range), this.now());
+    return read && toRecords(read);
   }
 
   async read(range: string): Promise<SheetRead> {
-    const now = this.now();
     const cached = this.l1.peek(range);
-    if (cached && now < cached.holdUntil) {
-      this.counts.hits++;
-      return this.toRead(cached, now);
-    }
+    const held = this.heldRead(cached, this.now());
+    if (held) return held;
     this.counts.misses++;
     try {
       return this.toRead(await this.fetch(range), this.now());

@@ -8,9 +8,9 @@ import { invalidField } from '../http.js';
 import type { Handler } from '../router.js';
 
 export function exportRoute(deps: AppDeps, pool: CsvPool): Handler {
-  return async ({ req, res, url }) => {
+  return async ({ req, res, target }) => {
     deps.requireAdmin(req);
-    const sheets = url.searchParams.getAll('sheet');
+    const sheets = target.url.searchParams.getAll('sheet');
     if (sheets.length !== 1 || (sheets[0] ?? '').trim() === '') throw invalidField('sheet', 'give exactly one sheet=<tab name or A1 range>');
     const sheet = (sheets[0] ?? '').trim();
     if (sheet.length > 200 || /[\u0000-\u001f\u007f]/.test(sheet)) throw invalidField('sheet', 'sheet must be a tab name or A1 range of at most 200 characters');

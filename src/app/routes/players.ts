@@ -1,6 +1,7 @@
 // GET /api/players: the roster's public columns (PRIVATE_COLUMNS never leave the server).
-// The hot read path: the answer body is built once per cached copy of the roster (and staleness
-// state) and reused until the copy changes, so a request costs about what a static body does.
+// The hot read path: the answer body is built and encoded once per cached copy of the roster (and
+// staleness state) and reused until the copy changes, so a request costs about what a static body
+// does.
 
 import type { SheetRecords } from '../../sheets/types.js';
 import type { AppDeps } from '../deps.js';
@@ -9,30 +10,29 @@ import { playerName, publicFields } from '../players.js';
 import type { Handler } from '../router.js';
 
 interface BuiltBody {
-  readonly key: string;
-  readonly text: string;
+  readonly fetchedAt: number;
+  readonly stale: boolean;
+  readonly bytes: Buffer;
 }
 
 const bodies = new WeakMap<SheetRecords['records'], BuiltBody>();
 
-function bodyOf(sheet: SheetRecords): string {
-  const key = `${sheet.read.fetchedAt}|${sheet.read.stale}`;
+function bodyOf(sheet: SheetRecords): Buffer {
+  const { fetchedAt, stale } = sheet.read;
   const hit = bodies.get(sheet.records);
-  if (hit?.key === key) return hit.text;
+  if (hit && hit.fetchedAt === fetchedAt && hit.stale === stale) return hit.bytes;
   const players = sheet.records.filter((r) => playerName(sheet, r) !== '').map(publicFields);
-  const text = JSON.stringify({
-    players,
-    count: players.length,
-    fetched_at: new Date(sheet.read.fetchedAt).toISOString(),
-    stale: sheet.read.stale,
-  });
-  bodies.set(sheet.records, { key, text });
-  return text;
+  const bytes = Buffer.from(JSON.stringify({ players, count: players.length, fetched_at: new Date(fetchedAt).toISOString(), stale }));
+  bodies.set(sheet.records, { fetchedAt, stale, bytes });
+  return bytes;
 }
 
 export function playersRoute(deps: AppDeps): Handler {
   const range = deps.playersRange;
-  return async ({ res }) => {
-    sendJsonText(res, 200, bodyOf(await deps.records(range)));
+  return ({ res }) => {
+    // Held copy: answered within this call, no promise (this is most requests).
+    const held = deps.cachedRecords(range);
+    if (held) return sendJsonText(res, 200, bodyOf(held));
+    return deps.records(range).then((sheet) => sendJsonText(res, 200, bodyOf(sheet)));
   };
 }
