@@ -85,6 +85,11 @@ describe('keeper over its local socket, with worker clients', () => {
     assert.equal(backend.count('get'), 1);
     const rec = await b.records('Players');
     assert.deepEqual(rec.records, [{ name: 'Alice', code: 'P001' }]);
+    // The held copy is served synchronously, as the same object while its staleness holds.
+    assert.equal(client().cachedRecords('Players'), undefined, 'a fresh worker holds nothing');
+    const held = b.cachedRecords('Players');
+    assert.deepEqual(held?.records, rec.records);
+    assert.equal(b.cachedRecords('Players'), held);
     const kf = keeper?.figures() ?? {};
     for (const k of ['cacheHits', 'cacheMisses', 'upstreamCallsTotal', 'upstreamCallsPerMinute', 'readTokensLeft', 'writeTokensLeft', 'journalBacklogRows', 'maxStaleSeconds', 'backend']) {
       assert.ok(k in kf, `keeper figure ${k}`);
@@ -99,8 +104,10 @@ describe('keeper over its local socket, with worker clients', () => {
     await a.read('Events');
     await b.read('Events');
     backend.hold(); // Google is slow: the rows stay in the journal for now.
+    assert.ok(a.cachedRecords('Events'));
     const receipt = await a.append('Events', [['ev-2', 'P002', 'goal', 'a header', '2024-03-02']]);
     assert.equal(receipt.rows, 1);
+    assert.equal(a.cachedRecords('Events'), undefined, 'after its own append, a worker asks the keeper again');
     assert.ok(receipt.id);
     assert.equal(keeper?.figures().journalBacklogRows, 1);
     const mine = await a.read('Events');
