@@ -2,7 +2,8 @@
 // leave the server (matched case-insensitively against the sheet's header row).
 
 import type { SheetRecords } from '../sheets/types.js';
-import { safeEqual } from './session.js';
+import { timingSafeEqual } from 'node:crypto';
+import { digestOf } from './session.js';
 
 export const PRIVATE_COLUMNS: readonly string[] = ['code', 'password', 'pin', 'secret'];
 
@@ -13,11 +14,19 @@ export function isPrivateColumn(column: string): boolean {
 }
 
 export type PublicPlayer = Readonly<Record<string, string>>;
+type PlayerRecord = Readonly<Record<string, string>>;
+
+const publicCopies = new WeakMap<PlayerRecord, PublicPlayer>();
 
 /** A record with every private column removed (and empty header names dropped). */
-export function publicFields(record: Readonly<Record<string, string>>): PublicPlayer {
-  const out: Record<string, string> = {};
-  for (const [k, v] of Object.entries(record)) if (k.trim() !== '' && !isPrivateColumn(k)) out[k] = v;
+export function publicFields(record: PlayerRecord): PublicPlayer {
+  let out = publicCopies.get(record);
+  if (!out) {
+    const fields: Record<string, string> = {};
+    for (const [k, v] of Object.entries(record)) if (k.trim() !== '' && !isPrivateColumn(k)) fields[k] = v;
+    out = Object.freeze(fields);
+    publicCopies.set(record, out);
+  }
   return out;
 }
 
@@ -30,26 +39,64 @@ function normName(s: string): string {
   return s.normalize('NFC').trim().toLowerCase();
 }
 
-export function findPlayer(sheet: SheetRecords, name: string): Readonly<Record<string, string>> | undefined {
-  const nameCol = column(sheet.header, 'name');
-  if (!nameCol) return undefined;
-  const wanted = normName(name);
-  return sheet.records.find((r) => normName(r[nameCol] ?? '') === wanted && wanted !== '');
+/**
+ * What lookups need from one cached copy of the roster, built once per copy (a cached copy's
+ * records array never changes): logins and token checks then cost a map lookup, not a scan that
+ * normalizes every name.
+ */
+interface Roster {
+  readonly nameCol: string | undefined;
+  /** Records by normalized name; the first row wins when a name is repeated. */
+  readonly byName: ReadonlyMap<string, PlayerRecord>;
+  /** Digest of each findable record's code (absent: no code, that player cannot log in). */
+  readonly codeDigests: ReadonlyMap<PlayerRecord, Buffer>;
 }
 
-export function playerName(sheet: SheetRecords, record: Readonly<Record<string, string>>): string {
-  const nameCol = column(sheet.header, 'name');
+const rosters = new WeakMap<SheetRecords['records'], Roster>();
+
+function rosterOf(sheet: SheetRecords): Roster {
+  let roster = rosters.get(sheet.records);
+  if (!roster) {
+    const nameCol = column(sheet.header, 'name');
+    const codeCol = column(sheet.header, 'code');
+    const byName = new Map<string, PlayerRecord>();
+    const codeDigests = new Map<PlayerRecord, Buffer>();
+    if (nameCol) {
+      for (const r of sheet.records) {
+        const key = normName(r[nameCol] ?? '');
+        if (key === '' || byName.has(key)) continue;
+        byName.set(key, r);
+        // Digested up front, so a login costs the same for every name (no first-time cost).
+        const code = codeCol ? (r[codeCol] ?? '').trim() : '';
+        if (code !== '') codeDigests.set(r, digestOf(code));
+      }
+    }
+    roster = { nameCol, byName, codeDigests };
+    rosters.set(sheet.records, roster);
+  }
+  return roster;
+}
+
+export function findPlayer(sheet: SheetRecords, name: string): PlayerRecord | undefined {
+  return rosterOf(sheet).byName.get(normName(name));
+}
+
+export function playerName(sheet: SheetRecords, record: PlayerRecord): string {
+  const nameCol = rosterOf(sheet).nameCol;
   return (nameCol ? record[nameCol] : undefined)?.trim() ?? '';
 }
+
+/** Compared against when the name is unknown or has no code, so every login costs the same. */
+const NO_CODE = digestOf('\u0000no-code\u0000');
 
 /**
  * Checks a login. Runs the same constant-time comparison whether or not the name exists, so the
  * answer time does not tell an attacker which names are real.
  */
-export function checkLogin(sheet: SheetRecords, name: string, code: string): Readonly<Record<string, string>> | undefined {
-  const record = findPlayer(sheet, name);
-  const codeCol = column(sheet.header, 'code');
-  const stored = record && codeCol ? (record[codeCol] ?? '').trim() : '';
-  const ok = safeEqual(stored === '' ? '\u0000no-code\u0000' : stored, code);
-  return ok && record && stored !== '' ? record : undefined;
+export function checkLogin(sheet: SheetRecords, name: string, code: string): PlayerRecord | undefined {
+  const roster = rosterOf(sheet);
+  const record = roster.byName.get(normName(name));
+  const expected = (record && roster.codeDigests.get(record)) ?? NO_CODE;
+  const ok = timingSafeEqual(expected, digestOf(code));
+  return ok && expected !== NO_CODE ? record : undefined;
 }

@@ -1,7 +1,7 @@
 // Stateless session tokens: `v1.<base64url(payload)>.<base64url(HMAC-SHA256)>`. Any worker on any
 // host holding the same secret verifies them without shared state; expiry is inside the payload.
 
-import { createHmac, timingSafeEqual } from 'node:crypto';
+import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
 
 export interface SessionClaims {
   /** The player's name as written in the sheet. */
@@ -51,9 +51,12 @@ export function createSessions(secret: Buffer | string, ttlSeconds: number): Ses
   };
 }
 
+/** SHA-256 of a string: equal-length values to compare in constant time, whatever the inputs' lengths. */
+export function digestOf(s: string): Buffer {
+  return createHash('sha256').update(s).digest();
+}
+
 /** Constant-time string equality (hashing first so lengths leak nothing either). */
 export function safeEqual(a: string, b: string): boolean {
-  const ha = createHmac('sha256', 'corral-compare').update(a).digest();
-  const hb = createHmac('sha256', 'corral-compare').update(b).digest();
-  return timingSafeEqual(ha, hb);
+  return timingSafeEqual(digestOf(a), digestOf(b));
 }

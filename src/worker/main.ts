@@ -123,6 +123,7 @@ export async function runWorker(): Promise<void> {
     server = createWorkerServer(listener, {
       settings,
       logger,
+      accessLogger: settings.CORRAL_ACCESS_LOG ? log.access() : undefined,
       workerId: identity.workerId,
       generation: identity.generation,
       perWorkerCap: perWorkerCap(settings.CORRAL_WORKERS, settings.CORRAL_WORKER_CONNECTIONS, settings.CORRAL_MAX_CONNECTIONS),

@@ -13,7 +13,8 @@ export interface RequestStats {
   takeP99(): number;
 }
 
-export function createRequestStats(logger: Logger, accessLog: boolean, workerId: number, onServed: (n: number) => void): RequestStats {
+/** `accessLogger` undefined: no access log. */
+export function createRequestStats(accessLogger: Logger | undefined, workerId: number, onServed: (n: number) => void): RequestStats {
   let served = 0;
   let errors = 0;
   const latency = createHistogram();
@@ -23,14 +24,14 @@ export function createRequestStats(logger: Logger, accessLog: boolean, workerId:
       // access log. This runs on every request: keep it lean.
       const started = performance.now();
       const socket = req.socket;
-      const bytesBefore = accessLog ? socket.bytesWritten : 0;
+      const bytesBefore = accessLogger ? socket.bytesWritten : 0;
       res.once('close', () => {
         const ms = performance.now() - started;
         latency.record(Math.max(1, Math.round(ms * 1000)));
         served++;
         if (res.statusCode >= 500) errors++;
-        if (accessLog) {
-          logger.info({
+        if (accessLogger) {
+          accessLogger.info({
             event: 'access',
             method: req.method,
             path: req.url,

@@ -28,6 +28,8 @@ export interface WorkerServer {
 export interface WorkerServerOptions {
   readonly settings: Settings;
   readonly logger: Logger;
+  /** Where access lines go; undefined when CORRAL_ACCESS_LOG is off. */
+  readonly accessLogger: Logger | undefined;
   readonly workerId: number;
   readonly generation: number;
   readonly perWorkerCap: number;
@@ -46,7 +48,7 @@ export function createWorkerServer(app: RequestListener, o: WorkerServerOptions)
   const keepAliveOff = settings.CORRAL_KEEPALIVE === 0;
   let drainPromise: Promise<void> | undefined;
 
-  const stats = createRequestStats(logger, settings.CORRAL_ACCESS_LOG, o.workerId, o.onServed);
+  const stats = createRequestStats(o.accessLogger, o.workerId, o.onServed);
 
   const handleError = (err: unknown, req: IncomingMessage, res: ServerResponse) => {
     logger.error({ event: 'request.error', code: 'CORRAL_ERR_REQUEST', method: req.method, path: req.url, err: describeError(err) }, 'request handler threw');

@@ -13,7 +13,9 @@ test('8 workers under load share one log file: every line is whole JSON with rol
     stopLoop();
     const result = await loop;
     assert.equal(result.failed, 0);
-    await new Promise((r) => setTimeout(r, 500));
+    // Read what the running processes have written so far: a line still being written would show
+    // as a torn last line, so the file must end on a newline.
+    await waitFor(() => readFileSync(c.logFile, 'utf8').endsWith('\n'), 5000, 'a whole last line');
     const text = readFileSync(c.logFile, 'utf8');
     const lines = text.split('\n').filter((l) => l !== '');
     assert.ok(text.endsWith('\n'));
@@ -47,8 +49,10 @@ test('USR1 reopens the log file after logrotate moved it, losing no lines', asyn
       return new Set(access.map((l) => l.worker)).size === 2;
     }, 10000, 'both workers writing to the new file');
     for (let i = 0; i < 20; i++) assert.equal((await http(`${c.url}/?after=${i}`)).status, 200);
-    await new Promise((r) => setTimeout(r, 500));
-    const all = [...readLogLines(`${c.logFile}.1`), ...readLogLines(c.logFile)].filter((l) => l.event === 'access');
+    // Access lines are written in batches (at most ACCESS_FLUSH_MS late).
+    const accessLines = () => [...readLogLines(`${c.logFile}.1`), ...readLogLines(c.logFile)].filter((l) => l.event === 'access');
+    await waitFor(() => accessLines().some((l) => l.path === '/?after=19'), 5000, 'the last access line');
+    const all = accessLines();
     for (let i = 0; i < 20; i++) {
       assert.equal(all.filter((l) => l.path === `/?before=${i}`).length, 1, `before=${i} logged once`);
       assert.equal(all.filter((l) => l.path === `/?after=${i}`).length, 1, `after=${i} logged once`);
