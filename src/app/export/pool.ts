@@ -1,7 +1,7 @@
 // The per-worker export thread pool (CORRAL_EXPORT_THREADS threads), created on the first export
 // and destroyed when the worker drains.
 
-import { Piscina } from 'piscina';
+import type { Piscina } from 'piscina';
 import type { CsvTask } from './worker-thread.js';
 
 export interface CsvPool {
@@ -10,19 +10,25 @@ export interface CsvPool {
 }
 
 export function createCsvPool(threads: number): CsvPool {
-  let pool: Piscina<CsvTask, Uint8Array> | undefined;
+  // A promise, so concurrent first exports share one pool and close() can wait for it.
+  let pool: Promise<Piscina<CsvTask, Uint8Array>> | undefined;
   let closed = false;
   return {
     async format(task) {
       if (closed) throw new Error('export pool is closed');
-      pool ??= new Piscina<CsvTask, Uint8Array>({
-        filename: new URL('./worker-thread.js', import.meta.url).href,
-        minThreads: 0,
-        maxThreads: threads,
-        // Threads are reaped after a quiet minute: exports are rare, memory is not free.
-        idleTimeout: 60_000,
-      });
-      const bytes = await pool.run(task);
+      // Loaded with the first export: piscina adds about 10 MB to a process, and most workers
+      // never export.
+      pool ??= import('piscina').then(
+        ({ Piscina }) =>
+          new Piscina<CsvTask, Uint8Array>({
+            filename: new URL('./worker-thread.js', import.meta.url).href,
+            minThreads: 0,
+            maxThreads: threads,
+            // Threads are reaped after a quiet minute: exports are rare, memory is not free.
+            idleTimeout: 60_000,
+          }),
+      );
+      const bytes = await (await pool).run(task);
       return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
     },
     async close() {
@@ -30,7 +36,7 @@ export function createCsvPool(threads: number): CsvPool {
       closed = true;
       const p = pool;
       pool = undefined;
-      await p?.destroy();
+      await (await p)?.destroy();
     },
   };
 }
