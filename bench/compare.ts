@@ -23,6 +23,11 @@ export interface CompareOptions {
   readonly workerCounts: readonly number[];
   readonly ttlS: number;
   readonly latencyMs: number;
+  /**
+   * Rounds of the rows the ratio goals are judged on (100 keep-alive connections): one 10 s load
+   * of each server moves by ±15 % on a shared 2-core box, so those rows show the median round.
+   */
+  readonly goalRounds: number;
 }
 
 interface LoadShape {
@@ -53,6 +58,8 @@ interface Row {
   corral: Measured;
   gunicorn?: Measured;
   upstream: { corral: number; gunicorn?: number };
+  /** req/s of every round, when the row was measured in several (the row shows the median one). */
+  roundsRps?: Partial<Record<Kind, number[]>>;
 }
 
 interface Upstream {
@@ -72,6 +79,8 @@ const fmt = (n: number | undefined, digits = 1) => (n !== undefined && Number.is
 const ratio = (a: LoadResult | undefined, b: LoadResult | undefined) => (a && b && b.rps > 0 ? a.rps / b.rps : NaN);
 /** How many times less CPU per request corral spends than `other` (>1: corral is cheaper). */
 const cpuRatio = (corral: Measured | undefined, other: Measured | undefined) => (corral && other && corral.cpuUsPerRequest > 0 ? other.cpuUsPerRequest / corral.cpuUsPerRequest : NaN);
+/** The round with the median req/s (a real round, so its latencies and CPU belong to it). */
+const medianRound = (runs: readonly Measured[]): Measured | undefined => [...runs].sort((a, b) => a.rps - b.rps)[Math.floor((runs.length - 1) / 2)];
 const shape = (l: LoadShape) => `${l.connections}${l.keepAlive ? '' : ' close'}`;
 
 async function upstreamSince(emu: EmulatorProcess, baseCalls: number, baseRejections: number, t0: number, ttlS: number): Promise<Upstream> {
@@ -123,12 +132,10 @@ async function runWorkers(workers: number, loads: readonly LoadShape[], routes: 
     for (const route of routes) {
       for (const l of loads) {
         const kinds: Kind[] = gunicornUrl ? ['bare', 'corral', 'gunicorn'] : ['bare', 'corral'];
-        // Rotate who goes first from one load to the next.
-        const order = kinds.map((_, i) => kinds[(i + turn) % kinds.length] as Kind);
-        turn += 1;
-        const results: Partial<Record<Kind, Measured>> = {};
+        const rounds = l.connections === 100 && l.keepAlive ? o.goalRounds : 1;
+        const measured: Partial<Record<Kind, Measured[]>> = {};
         const calls: Partial<Record<Kind, number>> = {};
-        for (const kind of order) {
+        const measureOne = async (kind: Kind): Promise<void> => {
           const base = kind === 'bare' ? bare.get(route.name)?.url : kind === 'corral' ? corral.url : gunicornUrl;
           const emu = kind === 'corral' ? emuCorral : kind === 'gunicorn' ? emuGunicorn : undefined;
           const before = emu ? readCalls(await emu.counters()) : 0;
@@ -142,8 +149,19 @@ async function runWorkers(workers: number, loads: readonly LoadShape[], routes: 
             ...(route.body !== undefined ? { body: route.body } : {}),
           });
           const cpu = treeCpuSeconds(pid) - cpuBefore;
-          results[kind] = { ...r, cpuUsPerRequest: r.requests > 0 ? (cpu * 1e6) / r.requests : NaN };
-          if (emu) calls[kind] = readCalls(await emu.counters()) - before;
+          (measured[kind] ??= []).push({ ...r, cpuUsPerRequest: r.requests > 0 ? (cpu * 1e6) / r.requests : NaN });
+          if (emu) calls[kind] = (calls[kind] ?? 0) + readCalls(await emu.counters()) - before;
+        };
+        for (let round = 0; round < rounds; round++) {
+          // Rotate who goes first from one load (or round) to the next.
+          const order = kinds.map((_, i) => kinds[(i + turn) % kinds.length] as Kind);
+          turn += 1;
+          for (const kind of order) await measureOne(kind);
+        }
+        const results: Partial<Record<Kind, Measured>> = {};
+        for (const kind of kinds) {
+          const m = medianRound(measured[kind] ?? []);
+          if (m) results[kind] = m;
         }
         const row: Row = {
           workers,
@@ -154,10 +172,11 @@ async function runWorkers(workers: number, loads: readonly LoadShape[], routes: 
           corral: results.corral as Measured,
           ...(results.gunicorn ? { gunicorn: results.gunicorn } : {}),
           upstream: { corral: calls.corral ?? 0, ...(calls.gunicorn !== undefined ? { gunicorn: calls.gunicorn } : {}) },
+          ...(rounds > 1 ? { roundsRps: Object.fromEntries(kinds.map((k) => [k, (measured[k] ?? []).map((m) => Math.round(m.rps))])) } : {}),
         };
         rows.push(row);
         console.log(
-          `N=${workers} ${route.name} ${shape(l)} conns: bare ${row.bare.rps.toFixed(0)} req/s, corral ${row.corral.rps.toFixed(0)} req/s (p99 ${fmt(row.corral.p99Ms)} ms, ${row.corral.errors} errors, ${row.upstream.corral} upstream)` +
+          `N=${workers} ${route.name} ${shape(l)} conns${rounds > 1 ? ` (median of ${rounds} rounds)` : ''}: bare ${row.bare.rps.toFixed(0)} req/s, corral ${row.corral.rps.toFixed(0)} req/s (p99 ${fmt(row.corral.p99Ms)} ms, ${row.corral.errors} errors, ${row.upstream.corral} upstream)` +
             (row.gunicorn ? `, gunicorn ${row.gunicorn.rps.toFixed(0)} req/s (p99 ${fmt(row.gunicorn.p99Ms)} ms, ${row.gunicorn.errors} errors, ${row.upstream.gunicorn} upstream)` : '') +
             `; corral/bare ${fmt(ratio(row.corral, row.bare), 2)}${row.gunicorn ? `, corral/gunicorn ${fmt(ratio(row.corral, row.gunicorn), 1)}` : ''}` +
             `; CPU µs/req ${fmt(row.bare.cpuUsPerRequest, 0)}/${fmt(row.corral.cpuUsPerRequest, 0)}/${fmt(row.gunicorn?.cpuUsPerRequest, 0)}`,

@@ -8,7 +8,14 @@ import { benchSheets } from './sheets.js';
 const SECTIONS: Record<string, () => Promise<void>> = {
   daemon: async () => void (await benchDaemon({ seconds: Number(process.env.BENCH_SECONDS ?? 5), rounds: Number(process.env.BENCH_ROUNDS ?? 3), workerCounts: [2, 8], connections: [100, 1000] })),
   sheets: () => benchSheets({ seconds: Number(process.env.BENCH_SECONDS ?? 10), workers: 8, connections: [100, 300, 1000], ttlS: 30, latencyMs: 800 }),
-  compare: () => benchCompare({ seconds: Number(process.env.BENCH_SECONDS ?? 10), workerCounts: (process.env.BENCH_COMPARE_WORKERS ?? '8,2').split(',').map(Number), ttlS: 30, latencyMs: 800 }),
+  compare: () =>
+    benchCompare({
+      seconds: Number(process.env.BENCH_SECONDS ?? 10),
+      workerCounts: (process.env.BENCH_COMPARE_WORKERS ?? '8,2').split(',').map(Number),
+      ttlS: 30,
+      latencyMs: 800,
+      goalRounds: Number(process.env.BENCH_ROUNDS ?? 3),
+    }),
 };
 
 const wanted = process.argv.slice(2).filter((a) => !a.startsWith('-'));
