@@ -50,12 +50,21 @@ function isoTime(): string {
 
 type Destination = ReturnType<typeof pino.destination>;
 
-export function createLogger(settings: LogSettings, identity: LogIdentity): CorralLogger {
+export interface LoggerOptions {
+  /**
+   * Write every line before the logging call returns, access lines included (no batching). For
+   * readers of the file that cannot wait: flush() cannot complete a write already in flight.
+   */
+  readonly sync?: boolean;
+}
+
+export function createLogger(settings: LogSettings, identity: LogIdentity, o: LoggerOptions = {}): CorralLogger {
   const file = settings.CORRAL_LOG_FILE;
+  const sync = o.sync ?? false;
   // A shared file is written with O_APPEND; each write is a buffer of whole lines, so lines from
   // several processes never interleave mid-line.
   const open = (batch: { minLength: number; periodicFlush: number } | undefined): Destination =>
-    pino.destination({ dest: file ?? 1, ...(file ? { append: true, mkdir: true } : {}), sync: false, ...batch });
+    pino.destination({ dest: file ?? 1, ...(file ? { append: true, mkdir: true } : {}), sync, ...(sync ? {} : batch) });
   const options = {
     level: settings.CORRAL_LOG_LEVEL,
     base: { role: identity.role, worker: identity.worker ?? null, pid: process.pid, gen: identity.generation ?? null },
