@@ -3,6 +3,7 @@
 
 import { benchCompare } from './compare.js';
 import { benchDaemon } from './daemon.js';
+import { benchRateLimit } from './ratelimit.js';
 import { benchSheets } from './sheets.js';
 
 const SECTIONS: Record<string, () => Promise<void>> = {
@@ -16,6 +17,7 @@ const SECTIONS: Record<string, () => Promise<void>> = {
       latencyMs: 800,
       goalRounds: Number(process.env.BENCH_ROUNDS ?? 3),
     }),
+  ratelimit: () => benchRateLimit({ seconds: Number(process.env.BENCH_SECONDS ?? 8), rounds: Number(process.env.BENCH_ROUNDS ?? 3), workers: 8, connections: 100, clients: 1000 }),
 };
 
 const wanted = process.argv.slice(2).filter((a) => !a.startsWith('-'));

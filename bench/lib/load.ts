@@ -31,17 +31,33 @@ function ms(text: string | undefined): number {
   return m[2] === 'us' ? v / 1000 : m[2] === 's' ? v * 1000 : m[2] === 'm' ? v * 60000 : v;
 }
 
-async function wrk(url: string, connections: number, seconds: number, keepAlive: boolean, method: string, body: string | undefined): Promise<LoadResult> {
+/** Lua for wrk: the method and body, and, with `clients`, X-Forwarded-For cycling over that many addresses. */
+function wrkScript(method: string, body: string | undefined, clients: number | undefined): string | undefined {
+  if (method === 'GET' && body === undefined && clients === undefined) return undefined;
+  let lua = `wrk.method = ${JSON.stringify(method)}\n`;
+  if (body !== undefined) lua += `wrk.body = ${JSON.stringify(body)}\nwrk.headers["Content-Type"] = "application/json"\n`;
+  if (clients !== undefined) {
+    lua +=
+      `local n = 0\n` +
+      `request = function()\n` +
+      `  n = (n + 1) % ${clients}\n` +
+      `  return wrk.format(nil, nil, { ["X-Forwarded-For"] = string.format("10.%d.%d.%d", math.floor(n / 65536) % 256, math.floor(n / 256) % 256, n % 256) })\n` +
+      `end\n`;
+  }
+  return lua;
+}
+
+async function wrk(url: string, connections: number, seconds: number, keepAlive: boolean, method: string, body: string | undefined, clients: number | undefined): Promise<LoadResult> {
   const threads = Math.min(2, connections);
   const args = ['-t', String(threads), '-c', String(connections), '-d', `${seconds}s`, '--latency', '--timeout', '10s'];
   if (!keepAlive) args.push('-H', 'Connection: close');
-  let script: string | undefined;
-  if (method !== 'GET' || body !== undefined) {
+  const lua = wrkScript(method, body, clients);
+  if (lua !== undefined) {
     const { writeFileSync, mkdtempSync } = await import('node:fs');
     const { join } = await import('node:path');
     const { tmpdir } = await import('node:os');
-    script = join(mkdtempSync(join(tmpdir(), 'wrk-')), 'req.lua');
-    writeFileSync(script, `wrk.method = ${JSON.stringify(method)}\nwrk.body = ${JSON.stringify(body ?? '')}\nwrk.headers["Content-Type"] = "application/json"\n`);
+    const script = join(mkdtempSync(join(tmpdir(), 'wrk-')), 'req.lua');
+    writeFileSync(script, lua);
     args.push('-s', script);
   }
   args.push(url);
@@ -65,8 +81,20 @@ async function autocannon(url: string, connections: number, seconds: number, kee
   return { tool: 'autocannon', connections, keepAlive, seconds, requests: r.requests.total, rps: r.requests.average, p50Ms: r.latency.p50, p99Ms: r.latency.p99, errors: r.errors + r.timeouts + r.non2xx };
 }
 
-export async function load(url: string, o: { connections: number; seconds: number; keepAlive?: boolean; method?: string; body?: string }): Promise<LoadResult> {
+export interface LoadOptions {
+  readonly connections: number;
+  readonly seconds: number;
+  readonly keepAlive?: boolean;
+  readonly method?: string;
+  readonly body?: string;
+  /** Spread requests over this many client addresses (X-Forwarded-For); needs wrk. */
+  readonly clients?: number;
+}
+
+export async function load(url: string, o: LoadOptions): Promise<LoadResult> {
   const keepAlive = o.keepAlive ?? true;
   const method = o.method ?? 'GET';
-  return haveWrk() ? wrk(url, o.connections, o.seconds, keepAlive, method, o.body) : autocannon(url, o.connections, o.seconds, keepAlive, method, o.body);
+  if (haveWrk()) return wrk(url, o.connections, o.seconds, keepAlive, method, o.body, o.clients);
+  if (o.clients !== undefined) throw new Error('spreading requests over client addresses needs wrk (apt-get install wrk)');
+  return autocannon(url, o.connections, o.seconds, keepAlive, method, o.body);
 }

@@ -1,0 +1,75 @@
+// What the per-IP rate limit (CORRAL_RATE_LIMIT, on by default) costs: corral's bundled app on its
+// offline sheet, cached GET /api/players, with the limit off and on. Requests come from 1000
+// client addresses through X-Forwarded-For (127.0.0.1 trusted as the proxy) and the limit is set
+// high enough never to refuse one, so both runs do the same work apart from the limiter's round
+// trip to the master. Rounds alternate which setting goes first; medians are compared.
+
+import { treeCpuSeconds } from './lib/cpu.js';
+import { haveWrk, load, type LoadResult } from './lib/load.js';
+import { machine, save, table } from './lib/report.js';
+import { PLAYERS_PATH } from './lib/sheets-app.js';
+import { startCorralFor } from './lib/servers.js';
+
+export interface RateLimitBenchOptions {
+  readonly seconds: number;
+  readonly rounds: number;
+  readonly workers: number;
+  readonly connections: number;
+  readonly clients: number;
+}
+
+type Setting = 'off' | 'on';
+type Measured = LoadResult & { cpuUsPerRequest: number };
+
+const median = (xs: readonly number[]) => [...xs].sort((a, b) => a - b)[Math.floor((xs.length - 1) / 2)] ?? NaN;
+
+async function measure(setting: Setting, o: RateLimitBenchOptions): Promise<Measured> {
+  const server = await startCorralFor({
+    workers: o.workers,
+    env: {
+      CORRAL_ACCESS_LOG: 'false',
+      CORRAL_TRUSTED_PROXIES: '127.0.0.1',
+      // On: the largest allowed, far above what each of 1000 clients sends in a minute here, so
+      // nothing is refused.
+      CORRAL_RATE_LIMIT: setting === 'on' ? '1000000' : '0',
+    },
+  });
+  try {
+    await load(`${server.url}${PLAYERS_PATH}`, { connections: o.connections, seconds: 1, clients: o.clients });
+    const before = treeCpuSeconds(server.pid ?? -1);
+    const r = await load(`${server.url}${PLAYERS_PATH}`, { connections: o.connections, seconds: o.seconds, clients: o.clients });
+    const cpu = treeCpuSeconds(server.pid ?? -1) - before;
+    return { ...r, cpuUsPerRequest: r.requests > 0 ? (cpu * 1e6) / r.requests : NaN };
+  } finally {
+    await server.stop();
+  }
+}
+
+export async function benchRateLimit(o: RateLimitBenchOptions): Promise<void> {
+  console.log(
+    `\n## ratelimit: what the per-IP limit costs (cached GET /api/players, offline sheet, ${o.workers} workers, ${o.connections} connections, ` +
+      `${o.clients} client addresses, ${o.rounds} rounds of ${o.seconds} s, medians)\nmachine: ${machine()}\n`,
+  );
+  if (!haveWrk()) {
+    console.log('skipped: spreading requests over client addresses needs wrk (apt-get install wrk)');
+    return;
+  }
+  const runs: Record<Setting, Measured[]> = { off: [], on: [] };
+  for (let round = 0; round < o.rounds; round++) {
+    const order: Setting[] = round % 2 === 0 ? ['off', 'on'] : ['on', 'off'];
+    for (const s of order) runs[s].push(await measure(s, o));
+  }
+  const m = (s: Setting, f: (x: Measured) => number) => median(runs[s].map(f));
+  const errors = (s: Setting) => runs[s].reduce((n, r) => n + r.errors, 0);
+  console.log(
+    table(
+      ['CORRAL_RATE_LIMIT', 'req/s', 'p50 ms', 'p99 ms', 'CPU µs/req', 'errors (all rounds)'],
+      (['off', 'on'] as const).map((s) => [s === 'off' ? '0 (off)' : 'on', Math.round(m(s, (x) => x.rps)), m(s, (x) => x.p50Ms).toFixed(1), m(s, (x) => x.p99Ms).toFixed(1), Math.round(m(s, (x) => x.cpuUsPerRequest)), errors(s)]),
+    ),
+  );
+  console.log(
+    `with the limit on: x${(m('on', (x) => x.rps) / m('off', (x) => x.rps)).toFixed(2)} the req/s, ` +
+      `+${Math.round(m('on', (x) => x.cpuUsPerRequest) - m('off', (x) => x.cpuUsPerRequest))} µs of CPU per request (one IPC round trip to the master each)`,
+  );
+  console.log(`saved ${save('ratelimit', { settings: o, runs })}`);
+}
