@@ -31,7 +31,7 @@ export async function createApp(ctx: AppContext, options: AppOptions = {}): Prom
   const sessions = createSessions(secret, settings.CORRAL_SESSION_TTL);
   const deps = createDeps(ctx, sessions);
   const clientIp = createClientIpResolver(settings.CORRAL_TRUSTED_PROXIES);
-  const rateLimit = createRateLimit({ perMinute: settings.CORRAL_RATE_LIMIT, logger, store: options.rateLimitStore ?? 'auto' });
+  const rateLimit = await createRateLimit({ perMinute: settings.CORRAL_RATE_LIMIT, logger, store: options.rateLimitStore ?? 'auto' });
   const pool = createCsvPool(settings.CORRAL_EXPORT_THREADS);
   ctx.onClose(() => pool.close());
 

@@ -5,7 +5,7 @@
 
 import cluster from 'node:cluster';
 import type { ServerResponse } from 'node:http';
-import { RateLimiterCluster, RateLimiterMemory, RateLimiterRes, type RateLimiterAbstract } from 'rate-limiter-flexible';
+import type { RateLimiterAbstract, RateLimiterRes } from 'rate-limiter-flexible';
 import type { Logger } from '../log/logger.js';
 import { HttpError } from './http.js';
 
@@ -34,9 +34,11 @@ export interface RateLimitOptions {
 
 const WINDOW_SECONDS = 60;
 
-export function createRateLimit(options: RateLimitOptions): RateLimit | undefined {
+/** Undefined when the limit is off (rate-limiter-flexible is then not loaded at all). */
+export async function createRateLimit(options: RateLimitOptions): Promise<RateLimit | undefined> {
   const { perMinute, logger } = options;
   if (perMinute <= 0) return undefined;
+  const { RateLimiterCluster, RateLimiterMemory, RateLimiterRes } = await import('rate-limiter-flexible');
   const store = options.store === undefined || options.store === 'auto' ? (cluster.isWorker ? 'cluster' : 'memory') : options.store;
   // The limit is part of the key prefix: the master keeps a limiter per prefix for its whole life,
   // so a reload that changes CORRAL_RATE_LIMIT must get a fresh one, not the old points.

@@ -16,8 +16,7 @@ export function createCsvPool(threads: number): CsvPool {
   return {
     async format(task) {
       if (closed) throw new Error('export pool is closed');
-      // Loaded with the first export: piscina adds about 10 MB to a process, and most workers
-      // never export.
+      // Loaded with the first export: most workers never export.
       pool ??= import('piscina').then(
         ({ Piscina }) =>
           new Piscina<CsvTask, Uint8Array>({
