@@ -24,6 +24,19 @@ export const daemonSchema = {
     max: 100000,
     aliases: ['GUNICORN_WORKER_CONNECTIONS'],
   }),
+  CORRAL_ACCEPT: oneOf({
+    description:
+      'Who accepts connections: round-robin = the master, dealing them to workers in turn (even spread, exact per-worker caps); shared = every worker from one shared socket, as gunicorn does (the master leaves the connection path: faster new connections, shorter tails under bursts; see README).',
+    default: 'round-robin',
+    values: ['round-robin', 'shared'] as const,
+  }),
+  CORRAL_BACKLOG: int({
+    description: 'Connections the kernel queues before they are accepted (capped by net.core.somaxconn).',
+    default: 2048,
+    min: 1,
+    max: 65535,
+    aliases: ['GUNICORN_BACKLOG'],
+  }),
   CORRAL_TIMEOUT: int({
     description: 'Seconds of heartbeat silence before a worker is killed and replaced.',
     default: 30,

@@ -36,6 +36,12 @@ export interface ArbiterOptions {
 /** Settings the keeper reads: a reload that changes one restarts the keeper. */
 const KEEPER_SETTINGS = [...(Object.keys(sheetsSchema) as (keyof typeof sheetsSchema)[]), 'CORRAL_DATA_DIR', 'CORRAL_LOG_FILE', 'CORRAL_LOG_LEVEL'] as const;
 
+/**
+ * Settings of the listening socket, which node:cluster creates once and keeps while any worker
+ * listens on the address: a reload cannot change them, only a restart (the log says so).
+ */
+const RESTART_ONLY_SETTINGS = ['CORRAL_ACCEPT', 'CORRAL_BACKLOG'] as const;
+
 /** A crash this soon after ready counts towards the crash-loop backoff. */
 const QUICK_CRASH_MS = 10_000;
 const BACKOFF = exponentialBackoff(250, 30_000);
@@ -198,6 +204,10 @@ export class Arbiter {
       return;
     }
     for (const warning of next.warnings) this.log.warn({ event: 'config.warning' }, warning);
+    for (const name of RESTART_ONLY_SETTINGS) {
+      const [was, now] = [this.loaded.settings[name], next.settings[name]];
+      if (was !== now) this.log.warn({ event: 'config.restart_needed', setting: name, running: was, configured: now }, `${name} changed from ${was} to ${now}: it takes effect at the next restart (systemctl restart corral), not on reload`);
+    }
     this.reload = { previous: this.loaded, previousGeneration: this.generation, startedAt: this.now() };
     this.loaded = next;
     this.generation = ++this.lastGeneration;

@@ -26,9 +26,18 @@ export function maxConnectionsOf(workers: number, workerConnections: number, max
   return maxConnections > 0 ? Math.min(maxConnections, product) : product;
 }
 
-/** Per-worker share of a lower host-wide cap, so workers can refuse locally without asking anyone. */
-export function perWorkerCap(workers: number, workerConnections: number, maxConnections: number): number {
+/**
+ * The cap a worker enforces on its own, without asking anyone.
+ * - round-robin: the master deals connections in turn, so each worker's even share of a lower
+ *   host-wide cap adds up to that cap exactly.
+ * - shared: workers take connections from one socket as they are free, so the spread is uneven
+ *   and an even share would refuse early on the busiest worker while others sit idle. A worker
+ *   then refuses only over CORRAL_WORKER_CONNECTIONS or the whole host's cap; the host-wide count
+ *   is enforced by the master's FULL broadcast (one heartbeat behind).
+ */
+export function perWorkerCap(workers: number, workerConnections: number, maxConnections: number, accept: 'round-robin' | 'shared' = 'round-robin'): number {
   if (maxConnections <= 0) return workerConnections;
+  if (accept === 'shared') return Math.max(1, Math.min(workerConnections, maxConnections));
   return Math.max(1, Math.min(workerConnections, Math.ceil(maxConnections / Math.max(1, workers))));
 }
 

@@ -31,6 +31,8 @@ export interface SpawnerOptions {
   readonly inspectable: boolean;
   /** Removes what children must not inherit (systemd's NOTIFY_SOCKET: only the master speaks to systemd). */
   readonly envFilter?: (env: Readonly<Record<string, string>>) => Readonly<Record<string, string>>;
+  /** CORRAL_ACCEPT: who accepts connections on the workers' shared address. */
+  readonly accept: 'round-robin' | 'shared';
 }
 
 const STDIO: ['inherit', 'inherit', 'pipe', 'ipc'] = ['inherit', 'inherit', 'pipe', 'ipc'];
@@ -62,6 +64,11 @@ function handleOf(pid: number | undefined, channel: ReturnType<typeof masterChan
 }
 
 export function createSpawner(o: SpawnerOptions): Spawner {
+  // node:cluster reads the policy when the first worker is forked and keeps it for the life of the
+  // master (a reload that changes CORRAL_ACCEPT is told so in the log). SCHED_NONE: the master
+  // binds the socket and every worker accepts on it; SCHED_RR: the master accepts each connection
+  // and passes it to a worker over IPC. This overrides NODE_CLUSTER_SCHED_POLICY from the environment.
+  cluster.schedulingPolicy = o.accept === 'shared' ? cluster.SCHED_NONE : cluster.SCHED_RR;
   const execArgv = o.inspectable ? ['--inspect-port=127.0.0.1:0'] : [];
   return {
     spawn(identity, env, events) {

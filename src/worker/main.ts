@@ -126,7 +126,7 @@ export async function runWorker(): Promise<void> {
       accessLogger: settings.CORRAL_ACCESS_LOG ? log.access() : undefined,
       workerId: identity.workerId,
       generation: identity.generation,
-      perWorkerCap: perWorkerCap(settings.CORRAL_WORKERS, settings.CORRAL_WORKER_CONNECTIONS, settings.CORRAL_MAX_CONNECTIONS),
+      perWorkerCap: perWorkerCap(settings.CORRAL_WORKERS, settings.CORRAL_WORKER_CONNECTIONS, settings.CORRAL_MAX_CONNECTIONS, settings.CORRAL_ACCEPT),
       onServed: (served) => {
         if (maxRequests > 0 && served >= maxRequests && !retireSent) {
           retireSent = true;

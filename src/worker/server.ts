@@ -104,7 +104,9 @@ export function createWorkerServer(app: RequestListener, o: WorkerServerOptions)
       const { host, port } = settings.CORRAL_BIND;
       return new Promise((resolve, reject) => {
         server.once('error', reject);
-        server.listen({ host, port }, () => {
+        // In a cluster worker the socket is the master's (both accept modes): node:cluster passes
+        // the backlog of the first worker's listen() to it.
+        server.listen({ host, port, backlog: settings.CORRAL_BACKLOG }, () => {
           server.off('error', reject);
           const addr = server.address();
           resolve(typeof addr === 'object' && addr ? { address: addr.address, port: addr.port } : { address: host, port });

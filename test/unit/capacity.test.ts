@@ -30,6 +30,13 @@ test('without CORRAL_MAX_CONNECTIONS the cap is workers x worker connections, an
   assert.equal(perWorkerCap(8, 10, 200), 10);
 });
 
+test('with CORRAL_ACCEPT=shared a worker is not held to an even share (the spread is uneven), only to its own cap and the host cap', () => {
+  assert.equal(perWorkerCap(3, 1000, 200, 'shared'), 200);
+  assert.equal(perWorkerCap(8, 10, 200, 'shared'), 10);
+  assert.equal(perWorkerCap(8, 1000, 0, 'shared'), 1000);
+  assert.equal(perWorkerCap(3, 1000, 200, 'round-robin'), 67);
+});
+
 test('backoff grows exponentially with jitter, never zero, capped', () => {
   const low = exponentialBackoff(250, 30000, () => 0);
   const high = exponentialBackoff(250, 30000, () => 1);

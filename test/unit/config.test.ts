@@ -52,13 +52,14 @@ test('CORRAL_ENV_FILE names the file; a named file that is missing is an error',
 
 test('every bad value is reported at once with its name, value, source and what is allowed', () => {
   try {
-    loadSettings({ env: { CORRAL_ENV_FILE: 'none', CORRAL_WORKERS: '0', CORRAL_ACCESS_LOG: 'maybe', CORRAL_LOG_LEVEL: 'loud', CORRAL_ADMIN_BIND: 'x:y', CORRAL_ADMIN_TOKEN: 'short' } });
+    loadSettings({ env: { CORRAL_ENV_FILE: 'none', CORRAL_WORKERS: '0', CORRAL_ACCESS_LOG: 'maybe', CORRAL_LOG_LEVEL: 'loud', CORRAL_ADMIN_BIND: 'x:y', CORRAL_ADMIN_TOKEN: 'short', CORRAL_ACCEPT: 'random' } });
     assert.fail('should throw');
   } catch (err) {
     assert.ok(err instanceof ConfigError);
     assert.equal(err.code, 'CORRAL_ERR_CONFIG_INVALID');
     const names = err.problems.map((p) => p.name).sort();
-    assert.deepEqual(names, ['CORRAL_ACCESS_LOG', 'CORRAL_ADMIN_BIND', 'CORRAL_ADMIN_TOKEN', 'CORRAL_LOG_LEVEL', 'CORRAL_WORKERS']);
+    assert.deepEqual(names, ['CORRAL_ACCEPT', 'CORRAL_ACCESS_LOG', 'CORRAL_ADMIN_BIND', 'CORRAL_ADMIN_TOKEN', 'CORRAL_LOG_LEVEL', 'CORRAL_WORKERS']);
+    assert.match(err.message, /CORRAL_ACCEPT="random" \(from environment\): one of round-robin, shared/);
     assert.match(err.message, /CORRAL_WORKERS="0" \(from environment\): an integer from 1 to 512/);
     assert.match(err.message, /CORRAL_LOG_LEVEL="loud".*one of trace, debug/);
     // Secrets are never echoed back, even when wrong.
@@ -73,6 +74,9 @@ test('gunicorn aliases apply with a warning; the new name wins when both are set
   assert.deepEqual(a.settings.CORRAL_BIND, { host: '127.0.0.1', port: 7000 });
   assert.ok(a.warnings.some((w) => w.startsWith('GUNICORN_WORKERS is a deprecated alias of CORRAL_WORKERS')));
   assert.ok(a.warnings.some((w) => /GUNICORN_WORKER_CLASS is ignored/.test(w)));
+  const backlog = loadSettings({ env: { CORRAL_ENV_FILE: 'none', GUNICORN_BACKLOG: '4096' } });
+  assert.equal(backlog.settings.CORRAL_BACKLOG, 4096);
+  assert.equal(backlog.sources.CORRAL_BACKLOG, 'alias GUNICORN_BACKLOG');
   const b = loadSettings({ env: { CORRAL_ENV_FILE: 'none', GUNICORN_WORKERS: '5', CORRAL_WORKERS: '2' } });
   assert.equal(b.settings.CORRAL_WORKERS, 2);
   assert.ok(b.warnings.some((w) => w === 'GUNICORN_WORKERS is ignored because CORRAL_WORKERS is also set'));

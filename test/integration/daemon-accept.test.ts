@@ -1,0 +1,132 @@
+// CORRAL_ACCEPT: who accepts connections. round-robin = the master accepts each one and passes it
+// to a worker over IPC; shared = every worker accepts on the master's socket itself, as gunicorn's
+// workers do. CORRAL_BACKLOG sizes that socket's queue.
+
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { get } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { Client } from 'undici';
+import { startCorral, waitFor, type CorralProcess } from '../helpers/corral.js';
+
+interface Answer {
+  readonly status: number;
+  readonly pid: number;
+}
+
+/** GET on a connection of its own (no pooling): the accept path is exercised every time. */
+function getOnNewConnection(url: string, timeoutMs: number): Promise<Answer> {
+  return new Promise((resolve, reject) => {
+    const req = get(url, { agent: false, headers: { connection: 'close' }, timeout: timeoutMs }, (res) => {
+      let text = '';
+      res.setEncoding('utf8');
+      res.on('data', (chunk: string) => (text += chunk));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, pid: (JSON.parse(text) as { pid: number }).pid }));
+    });
+    req.on('timeout', () => req.destroy(new Error(`no answer within ${timeoutMs} ms`)));
+    req.on('error', reject);
+  });
+}
+
+/** The listening socket's backlog as the kernel holds it (ss shows it as Send-Q of a LISTEN socket). */
+function listenBacklog(port: number): number {
+  const out = execFileSync('ss', ['-ltnH', `sport = :${port}`], { encoding: 'utf8' }).trim();
+  const fields = out.split(/\s+/);
+  assert.equal(fields[0], 'LISTEN', `ss: ${out}`);
+  return Number(fields[2]);
+}
+
+const portOf = (c: CorralProcess) => Number(new URL(c.url).port);
+
+/** A process's user + system CPU time, in clock ticks (1/100 s). */
+function cpuTicks(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return Number(fields[11]) + Number(fields[12]);
+}
+
+test('CORRAL_ACCEPT=shared: workers accept on their own, so new connections are served while the master is stopped', async () => {
+  const c = await startCorral({ app: 'basic.mjs', workers: 2, env: { CORRAL_ACCEPT: 'shared', CORRAL_BACKLOG: '77' } });
+  try {
+    assert.equal(listenBacklog(portOf(c)), 77);
+    c.kill('SIGSTOP');
+    try {
+      for (let i = 0; i < 10; i++) assert.equal((await getOnNewConnection(`${c.url}/`, 5000)).status, 200);
+    } finally {
+      c.kill('SIGCONT');
+    }
+  } finally {
+    await c.stop();
+  }
+});
+
+test('CORRAL_ACCEPT=round-robin (the default): the master deals every new connection, so none is served while it is stopped', async () => {
+  const c = await startCorral({ app: 'basic.mjs', workers: 2, env: { CORRAL_BACKLOG: '91' } });
+  try {
+    assert.equal(listenBacklog(portOf(c)), 91);
+    c.kill('SIGSTOP');
+    let pending: Promise<Answer>;
+    try {
+      pending = getOnNewConnection(`${c.url}/`, 15000);
+      // The kernel completes the handshake, but nobody accepts the connection until the master runs.
+      const early = await Promise.race([pending.then(() => 'answered'), new Promise((r) => setTimeout(r, 500, 'waiting'))]);
+      assert.equal(early, 'waiting');
+    } finally {
+      c.kill('SIGCONT');
+    }
+    assert.equal((await pending).status, 200);
+  } finally {
+    await c.stop();
+  }
+});
+
+test('CORRAL_ACCEPT=shared: a worker stuck in a busy loop is handed no new connections; the others serve them all', async () => {
+  // CORRAL_TIMEOUT long enough that the stuck worker is still there while the connections arrive.
+  const c = await startCorral({ app: 'basic.mjs', workers: 2, env: { CORRAL_ACCEPT: 'shared', CORRAL_TIMEOUT: '60', CORRAL_GRACEFUL_TIMEOUT: '1' } });
+  const stuckClient = new Client(c.url, { keepAliveTimeout: 60_000, pipelining: 1 });
+  try {
+    const who = await stuckClient.request({ path: '/', method: 'GET' });
+    const stuckPid = ((await who.body.json()) as { pid: number }).pid;
+    const cpuBefore = cpuTicks(stuckPid);
+    // The answer never comes (the loop spins until the worker is killed at stop()).
+    stuckClient.request({ path: '/spin', method: 'GET' }).catch(() => {});
+    // Spinning, not just sent: an idle worker never burns 300 ms of CPU.
+    await waitFor(() => cpuTicks(stuckPid) - cpuBefore >= 30, 10_000, 'the worker spinning');
+    const answers: Answer[] = [];
+    for (let i = 0; i < 20; i++) answers.push(await getOnNewConnection(`${c.url}/`, 5000));
+    assert.deepEqual(answers.map((a) => a.status), Array<number>(20).fill(200));
+    assert.ok(answers.every((a) => a.pid !== stuckPid), `answered by ${[...new Set(answers.map((a) => a.pid))].join(', ')}; stuck: ${stuckPid}`);
+  } finally {
+    await stuckClient.destroy().catch(() => {});
+    await c.stop();
+  }
+});
+
+test('a reload that changes CORRAL_ACCEPT or CORRAL_BACKLOG says they need a restart, and keeps serving', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'corral-accept-reload-'));
+  const envFile = join(dir, 'corral.env');
+  writeFileSync(envFile, 'CORRAL_ACCEPT=round-robin\nCORRAL_BACKLOG=64\n');
+  const c = await startCorral({ app: 'basic.mjs', workers: 1, env: { CORRAL_ENV_FILE: envFile } });
+  try {
+    writeFileSync(envFile, 'CORRAL_ACCEPT=shared\nCORRAL_BACKLOG=128\n');
+    c.kill('SIGHUP');
+    await c.waitForLog((l) => l.event === 'reload.done', 20000, 'reload.done');
+    const lines = c.events('config.restart_needed');
+    assert.deepEqual(
+      lines.map((l) => [l.setting, l.running, l.configured]),
+      [
+        ['CORRAL_ACCEPT', 'round-robin', 'shared'],
+        ['CORRAL_BACKLOG', 64, 128],
+      ],
+    );
+    assert.match(String(lines[0]?.msg), /takes effect at the next restart/);
+    assert.equal(listenBacklog(portOf(c)), 64);
+    assert.equal((await getOnNewConnection(`${c.url}/`, 5000)).status, 200);
+  } finally {
+    await c.stop();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
