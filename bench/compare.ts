@@ -5,6 +5,8 @@
 //   2. the seeds' original setup: a Flask app with a per-worker 30 s cache in front of the same kind
 //      of emulator, under `gunicorn -k gevent -w N --worker-connections 1000` (skipped, with a
 //      message, when Debian's gunicorn / python3-gevent / python3-flask are missing).
+// On the loads that open connections (1000 keep-alive, 100 without keep-alive) corral is also
+// measured with CORRAL_ACCEPT=shared, where the workers accept on the master's socket themselves.
 // Every server runs for the whole section; for each load the three are measured back to back, in
 // a rotating order, so drift on a shared box favours none of them. Ratios are what to read.
 
@@ -44,7 +46,17 @@ const FULL: readonly LoadShape[] = [
 ];
 const SHORT: readonly LoadShape[] = [{ connections: 100, keepAlive: true }];
 
-type Kind = 'bare' | 'corral' | 'gunicorn';
+type Kind = 'bare' | 'corral' | 'gunicorn' | 'corralShared';
+
+/**
+ * Rows where corral is also measured with CORRAL_ACCEPT=shared (workers accept on the master's
+ * socket themselves): the loads that open connections, where who accepts them matters.
+ */
+const SHARED_ROWS: readonly LoadShape[] = [
+  { connections: 1000, keepAlive: true },
+  { connections: 100, keepAlive: false },
+];
+const isSharedRow = (l: LoadShape) => SHARED_ROWS.some((x) => x.connections === l.connections && x.keepAlive === l.keepAlive);
 /** A load's figures plus the server process tree's CPU microseconds per request: on a shared,
  * noisy 2-core box this holds up where requests/s does not. */
 type Measured = LoadResult & { cpuUsPerRequest: number };
@@ -57,6 +69,8 @@ interface Row {
   bare: Measured;
   corral: Measured;
   gunicorn?: Measured;
+  /** corral with CORRAL_ACCEPT=shared, on the SHARED_ROWS loads of the full matrix. */
+  corralShared?: Measured;
   upstream: { corral: number; gunicorn?: number };
   /** req/s of every round, when the row was measured in several (the row shows the median one). */
   roundsRps?: Partial<Record<Kind, number[]>>;
@@ -99,6 +113,17 @@ async function runWorkers(workers: number, loads: readonly LoadShape[], routes: 
     stops.push(() => emuCorral.stop());
     const corral = await startCorralOnEmulator(workers, emuCorral, o.ttlS);
     stops.push(() => corral.stop());
+    // The same corral with CORRAL_ACCEPT=shared, on an emulator of its own (its upstream calls are
+    // not corral's default figures), for the full matrix only.
+    let shared: { url: string; pid: number; emu: EmulatorProcess } | undefined;
+    if (loads === FULL) {
+      const emu = await startEmulatorProcess({ latencyMs: o.latencyMs });
+      stops.push(() => emu.stop());
+      const s = await startCorralOnEmulator(workers, emu, o.ttlS, { CORRAL_ACCEPT: 'shared' });
+      stops.push(() => s.stop());
+      for (const route of routes) await warmUp(s.url, route);
+      shared = { url: s.url, pid: s.pid ?? -1, emu };
+    }
     // The one warm-up request; its answer is the body the ceiling serves. The login answer is
     // captured the same way (from the cache the warm-up filled).
     const bodies = new Map<string, string>();
@@ -109,7 +134,7 @@ async function runWorkers(workers: number, loads: readonly LoadShape[], routes: 
       stops.push(() => b.stop());
       bare.set(route.name, b);
     }
-    const pids: Partial<Record<Kind, number>> = { corral: corral.pid };
+    const pids: Partial<Record<Kind, number>> = { corral: corral.pid, ...(shared ? { corralShared: shared.pid } : {}) };
     let gunicornUrl: string | undefined;
     let emuGunicorn: EmulatorProcess | undefined;
     if (withGunicorn) {
@@ -132,12 +157,13 @@ async function runWorkers(workers: number, loads: readonly LoadShape[], routes: 
     for (const route of routes) {
       for (const l of loads) {
         const kinds: Kind[] = gunicornUrl ? ['bare', 'corral', 'gunicorn'] : ['bare', 'corral'];
+        if (shared && route === routes[0] && isSharedRow(l)) kinds.push('corralShared');
         const rounds = l.connections === 100 && l.keepAlive ? o.goalRounds : 1;
         const measured: Partial<Record<Kind, Measured[]>> = {};
         const calls: Partial<Record<Kind, number>> = {};
         const measureOne = async (kind: Kind): Promise<void> => {
-          const base = kind === 'bare' ? bare.get(route.name)?.url : kind === 'corral' ? corral.url : gunicornUrl;
-          const emu = kind === 'corral' ? emuCorral : kind === 'gunicorn' ? emuGunicorn : undefined;
+          const base = kind === 'bare' ? bare.get(route.name)?.url : kind === 'corral' ? corral.url : kind === 'corralShared' ? shared?.url : gunicornUrl;
+          const emu = kind === 'corral' ? emuCorral : kind === 'gunicorn' ? emuGunicorn : kind === 'corralShared' ? shared?.emu : undefined;
           const before = emu ? readCalls(await emu.counters()) : 0;
           const pid = (kind === 'bare' ? bare.get(route.name)?.pid : pids[kind]) ?? -1;
           const cpuBefore = treeCpuSeconds(pid);
@@ -171,6 +197,7 @@ async function runWorkers(workers: number, loads: readonly LoadShape[], routes: 
           bare: results.bare as Measured,
           corral: results.corral as Measured,
           ...(results.gunicorn ? { gunicorn: results.gunicorn } : {}),
+          ...(results.corralShared ? { corralShared: results.corralShared } : {}),
           upstream: { corral: calls.corral ?? 0, ...(calls.gunicorn !== undefined ? { gunicorn: calls.gunicorn } : {}) },
           ...(rounds > 1 ? { roundsRps: Object.fromEntries(kinds.map((k) => [k, (measured[k] ?? []).map((m) => Math.round(m.rps))])) } : {}),
         };
@@ -179,7 +206,8 @@ async function runWorkers(workers: number, loads: readonly LoadShape[], routes: 
           `N=${workers} ${route.name} ${shape(l)} conns${rounds > 1 ? ` (median of ${rounds} rounds)` : ''}: bare ${row.bare.rps.toFixed(0)} req/s, corral ${row.corral.rps.toFixed(0)} req/s (p99 ${fmt(row.corral.p99Ms)} ms, ${row.corral.errors} errors, ${row.upstream.corral} upstream)` +
             (row.gunicorn ? `, gunicorn ${row.gunicorn.rps.toFixed(0)} req/s (p99 ${fmt(row.gunicorn.p99Ms)} ms, ${row.gunicorn.errors} errors, ${row.upstream.gunicorn} upstream)` : '') +
             `; corral/bare ${fmt(ratio(row.corral, row.bare), 2)}${row.gunicorn ? `, corral/gunicorn ${fmt(ratio(row.corral, row.gunicorn), 1)}` : ''}` +
-            `; CPU µs/req ${fmt(row.bare.cpuUsPerRequest, 0)}/${fmt(row.corral.cpuUsPerRequest, 0)}/${fmt(row.gunicorn?.cpuUsPerRequest, 0)}`,
+            `; CPU µs/req ${fmt(row.bare.cpuUsPerRequest, 0)}/${fmt(row.corral.cpuUsPerRequest, 0)}/${fmt(row.gunicorn?.cpuUsPerRequest, 0)}` +
+            (row.corralShared ? `; corral CORRAL_ACCEPT=shared ${row.corralShared.rps.toFixed(0)} req/s (p99 ${fmt(row.corralShared.p99Ms)} ms, ${row.corralShared.errors} errors, ${fmt(row.corralShared.cpuUsPerRequest, 0)} µs/req)` : ''),
         );
       }
     }
@@ -218,7 +246,7 @@ export async function benchCompare(o: CompareOptions): Promise<void> {
     `\n## compare: corral vs bare node:cluster vs gunicorn + gevent + Flask (issue 6)\nmachine: ${machine()}; load average at start ${loadavg().map((l) => l.toFixed(2)).join(' ')}\n` +
       `workers: ${o.workerCounts.join(', ')} (the same N for all three servers; the first count gets the full matrix, the others GET /api/players at 100 keep-alive connections)\n` +
       `upstream: one corral emulator per server under test, ${o.latencyMs} ms latency on every values call, Google's default quota (300 reads/min); TTL ${o.ttlS} s; ${o.seconds} s per load\n` +
-      `corral: bundled app, CORRAL_RATE_LIMIT=0 (per-IP limit off for a one-IP load generator), access log off\n` +
+      `corral: bundled app, CORRAL_RATE_LIMIT=0 (per-IP limit off for a one-IP load generator), access log off; CORRAL_ACCEPT=round-robin (the default) unless a line says shared\n` +
       `gunicorn: ${missing ? `${GUNICORN_SKIP} (${missing})` : `${gunicornVersion()}, bench/fixtures/flask/app.py, -k gevent --worker-connections 1000 --timeout 120, no access log (default)`}\n`,
   );
   const all: Row[] = [];
@@ -256,6 +284,28 @@ export async function benchCompare(o: CompareOptions): Promise<void> {
         ]),
       )}`,
     );
+    const sharedRows = rows.filter((r) => r.corralShared);
+    if (sharedRows.length > 0) {
+      console.log(
+        `\nwho accepts connections (CORRAL_ACCEPT), N = ${workers}:\n${table(
+          ['route', 'conns', 'round-robin req/s', 'shared req/s', 'shared/rr', 'p50/p99 ms round-robin', 'shared', 'CPU µs/req rr/shared', 'errors rr/shared'],
+          sharedRows.map((r) => {
+            const sh = r.corralShared as Measured;
+            return [
+              r.route,
+              shape(r),
+              Math.round(r.corral.rps),
+              Math.round(sh.rps),
+              fmt(ratio(sh, r.corral), 2),
+              `${fmt(r.corral.p50Ms)}/${fmt(r.corral.p99Ms)}`,
+              `${fmt(sh.p50Ms)}/${fmt(sh.p99Ms)}`,
+              `${fmt(r.corral.cpuUsPerRequest, 0)}/${fmt(sh.cpuUsPerRequest, 0)}`,
+              `${r.corral.errors}/${sh.errors}`,
+            ];
+          }),
+        )}`,
+      );
+    }
     const u = upstreamBy[workers];
     for (const kind of ['corral', 'gunicorn'] as const) {
       const x = u?.[kind];

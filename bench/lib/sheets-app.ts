@@ -39,8 +39,8 @@ export function corralSheetsEnv(emu: EmulatorProcess, ttlS: number): Record<stri
 }
 
 /** corral's bundled app (the default CORRAL_APP) in front of `emu`. */
-export function startCorralOnEmulator(workers: number, emu: EmulatorProcess, ttlS: number): ReturnType<typeof startCorralFor> {
-  return startCorralFor({ workers, env: corralSheetsEnv(emu, ttlS) });
+export function startCorralOnEmulator(workers: number, emu: EmulatorProcess, ttlS: number, extraEnv: Record<string, string> = {}): ReturnType<typeof startCorralFor> {
+  return startCorralFor({ workers, env: { ...corralSheetsEnv(emu, ttlS), ...extraEnv } });
 }
 
 /** One request; the status and body text. */
