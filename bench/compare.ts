@@ -114,16 +114,23 @@ async function runWorkers(workers: number, loads: readonly LoadShape[], routes: 
     const corral = await startCorralOnEmulator(workers, emuCorral, o.ttlS);
     stops.push(() => corral.stop());
     // The same corral with CORRAL_ACCEPT=shared, on an emulator of its own (its upstream calls are
-    // not corral's default figures), for the full matrix only.
-    let shared: { url: string; pid: number; emu: EmulatorProcess } | undefined;
-    if (loads === FULL) {
+    // not corral's default figures). It runs only while its rows are measured, so its idle workers
+    // do not share the cores with the other rows.
+    let shared: { url: string; pid: number; emu: EmulatorProcess; stop: () => Promise<void> } | undefined;
+    const startShared = async () => {
       const emu = await startEmulatorProcess({ latencyMs: o.latencyMs });
-      stops.push(() => emu.stop());
-      const s = await startCorralOnEmulator(workers, emu, o.ttlS, { CORRAL_ACCEPT: 'shared' });
-      stops.push(() => s.stop());
-      for (const route of routes) await warmUp(s.url, route);
-      shared = { url: s.url, pid: s.pid ?? -1, emu };
-    }
+      const s = await startCorralOnEmulator(workers, emu, o.ttlS, { CORRAL_ACCEPT: 'shared' }).catch(async (err: unknown) => {
+        await emu.stop();
+        throw err;
+      });
+      const stop = async () => {
+        await s.stop();
+        await emu.stop();
+      };
+      stops.push(() => (shared?.stop === stop ? stop() : Promise.resolve()));
+      await warmUp(s.url, ROUTES[0] as Route);
+      return { url: s.url, pid: s.pid ?? -1, emu, stop };
+    };
     // The one warm-up request; its answer is the body the ceiling serves. The login answer is
     // captured the same way (from the cache the warm-up filled).
     const bodies = new Map<string, string>();
@@ -134,7 +141,7 @@ async function runWorkers(workers: number, loads: readonly LoadShape[], routes: 
       stops.push(() => b.stop());
       bare.set(route.name, b);
     }
-    const pids: Partial<Record<Kind, number>> = { corral: corral.pid, ...(shared ? { corralShared: shared.pid } : {}) };
+    const pids: Partial<Record<Kind, number>> = { corral: corral.pid };
     let gunicornUrl: string | undefined;
     let emuGunicorn: EmulatorProcess | undefined;
     if (withGunicorn) {
@@ -157,7 +164,11 @@ async function runWorkers(workers: number, loads: readonly LoadShape[], routes: 
     for (const route of routes) {
       for (const l of loads) {
         const kinds: Kind[] = gunicornUrl ? ['bare', 'corral', 'gunicorn'] : ['bare', 'corral'];
-        if (shared && route === routes[0] && isSharedRow(l)) kinds.push('corralShared');
+        if (loads === FULL && route === routes[0] && isSharedRow(l)) {
+          shared ??= await startShared();
+          pids.corralShared = shared.pid;
+          kinds.push('corralShared');
+        }
         const rounds = l.connections === 100 && l.keepAlive ? o.goalRounds : 1;
         const measured: Partial<Record<Kind, Measured[]>> = {};
         const calls: Partial<Record<Kind, number>> = {};
@@ -209,6 +220,12 @@ async function runWorkers(workers: number, loads: readonly LoadShape[], routes: 
             `; CPU µs/req ${fmt(row.bare.cpuUsPerRequest, 0)}/${fmt(row.corral.cpuUsPerRequest, 0)}/${fmt(row.gunicorn?.cpuUsPerRequest, 0)}` +
             (row.corralShared ? `; corral CORRAL_ACCEPT=shared ${row.corralShared.rps.toFixed(0)} req/s (p99 ${fmt(row.corralShared.p99Ms)} ms, ${row.corralShared.errors} errors, ${fmt(row.corralShared.cpuUsPerRequest, 0)} µs/req)` : ''),
         );
+      }
+      // Its rows are done: the shared corral leaves the cores to the rest.
+      if (shared) {
+        const done = shared;
+        shared = undefined;
+        await done.stop();
       }
     }
     upstream.corral = await upstreamSince(emuCorral, readCalls(cBase), cBase.quotaRejections, t0, o.ttlS);

@@ -26,7 +26,7 @@ export const daemonSchema = {
   }),
   CORRAL_ACCEPT: oneOf({
     description:
-      'Who accepts connections: round-robin = the master, dealing them to workers in turn (even spread, exact per-worker caps); shared = every worker from one shared socket, as gunicorn does (the master leaves the connection path: faster new connections, shorter tails under bursts; see README).',
+      'Who accepts connections: round-robin = the master, dealing them to workers in turn (even spread, exact per-worker caps); shared = every worker from one shared socket, as gunicorn does (the master leaves the connection path: new connections cost half the CPU, a stuck worker takes none; uneven spread; see README).',
     default: 'round-robin',
     values: ['round-robin', 'shared'] as const,
   }),
