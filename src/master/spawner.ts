@@ -31,8 +31,12 @@ export interface SpawnerOptions {
   readonly inspectable: boolean;
   /** Removes what children must not inherit (systemd's NOTIFY_SOCKET: only the master speaks to systemd). */
   readonly envFilter?: (env: Readonly<Record<string, string>>) => Readonly<Record<string, string>>;
-  /** CORRAL_ACCEPT: who accepts connections on the workers' shared address. */
-  readonly accept: 'round-robin' | 'shared';
+  /**
+   * The listening socket's settings as the master started with them (CORRAL_ACCEPT, CORRAL_BACKLOG).
+   * Every worker gets these, even after a reload that changed them: the socket keeps its mode and
+   * queue until a restart, and a worker's cap depends on the mode actually in force.
+   */
+  readonly listenSocket: { readonly accept: 'round-robin' | 'shared'; readonly backlog: number };
 }
 
 const STDIO: ['inherit', 'inherit', 'pipe', 'ipc'] = ['inherit', 'inherit', 'pipe', 'ipc'];
@@ -68,11 +72,12 @@ export function createSpawner(o: SpawnerOptions): Spawner {
   // master (a reload that changes CORRAL_ACCEPT is told so in the log). SCHED_NONE: the master
   // binds the socket and every worker accepts on it; SCHED_RR: the master accepts each connection
   // and passes it to a worker over IPC. This overrides NODE_CLUSTER_SCHED_POLICY from the environment.
-  cluster.schedulingPolicy = o.accept === 'shared' ? cluster.SCHED_NONE : cluster.SCHED_RR;
+  cluster.schedulingPolicy = o.listenSocket.accept === 'shared' ? cluster.SCHED_NONE : cluster.SCHED_RR;
+  const socketEnv = { CORRAL_ACCEPT: o.listenSocket.accept, CORRAL_BACKLOG: String(o.listenSocket.backlog) };
   const execArgv = o.inspectable ? ['--inspect-port=127.0.0.1:0'] : [];
   return {
     spawn(identity, env, events) {
-      const fullEnv = { ...(o.envFilter ? o.envFilter(env) : env), ...identityEnv(identity) };
+      const fullEnv = { ...(o.envFilter ? o.envFilter(env) : env), ...socketEnv, ...identityEnv(identity) };
       if (identity.role === 'worker') {
         // With an --inspect* flag, node:cluster appends --inspect-port=<9229 + n> for each worker;
         // inspectPort 0 keeps it on a random loopback port, so two corrals never collide.

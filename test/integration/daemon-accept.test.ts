@@ -48,16 +48,36 @@ function cpuTicks(pid: number): number {
   return Number(fields[11]) + Number(fields[12]);
 }
 
+/** With round-robin accept, a new connection is not answered while the master is stopped, and is once it runs. */
+async function assertWaitsForMaster(c: CorralProcess): Promise<void> {
+  c.kill('SIGSTOP');
+  let pending: Promise<Answer>;
+  try {
+    pending = getOnNewConnection(`${c.url}/`, 15000);
+    // The kernel completes the handshake, but nobody accepts the connection until the master runs.
+    const early = await Promise.race([pending.then(() => 'answered'), new Promise((r) => setTimeout(r, 500, 'waiting'))]);
+    assert.equal(early, 'waiting');
+  } finally {
+    c.kill('SIGCONT');
+  }
+  assert.equal((await pending).status, 200);
+}
+
+/** With shared accept, new connections are answered while the master is stopped. */
+async function assertServedWithoutMaster(c: CorralProcess): Promise<void> {
+  c.kill('SIGSTOP');
+  try {
+    for (let i = 0; i < 10; i++) assert.equal((await getOnNewConnection(`${c.url}/`, 5000)).status, 200);
+  } finally {
+    c.kill('SIGCONT');
+  }
+}
+
 test('CORRAL_ACCEPT=shared: workers accept on their own, so new connections are served while the master is stopped', async () => {
   const c = await startCorral({ app: 'basic.mjs', workers: 2, env: { CORRAL_ACCEPT: 'shared', CORRAL_BACKLOG: '77' } });
   try {
     assert.equal(listenBacklog(portOf(c)), 77);
-    c.kill('SIGSTOP');
-    try {
-      for (let i = 0; i < 10; i++) assert.equal((await getOnNewConnection(`${c.url}/`, 5000)).status, 200);
-    } finally {
-      c.kill('SIGCONT');
-    }
+    await assertServedWithoutMaster(c);
   } finally {
     await c.stop();
   }
@@ -67,17 +87,7 @@ test('CORRAL_ACCEPT=round-robin (the default): the master deals every new connec
   const c = await startCorral({ app: 'basic.mjs', workers: 2, env: { CORRAL_BACKLOG: '91' } });
   try {
     assert.equal(listenBacklog(portOf(c)), 91);
-    c.kill('SIGSTOP');
-    let pending: Promise<Answer>;
-    try {
-      pending = getOnNewConnection(`${c.url}/`, 15000);
-      // The kernel completes the handshake, but nobody accepts the connection until the master runs.
-      const early = await Promise.race([pending.then(() => 'answered'), new Promise((r) => setTimeout(r, 500, 'waiting'))]);
-      assert.equal(early, 'waiting');
-    } finally {
-      c.kill('SIGCONT');
-    }
-    assert.equal((await pending).status, 200);
+    await assertWaitsForMaster(c);
   } finally {
     await c.stop();
   }
@@ -108,23 +118,25 @@ test('CORRAL_ACCEPT=shared: a worker stuck in a busy loop is handed no new conne
 test('a reload that changes CORRAL_ACCEPT or CORRAL_BACKLOG says they need a restart, and keeps serving', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'corral-accept-reload-'));
   const envFile = join(dir, 'corral.env');
-  writeFileSync(envFile, 'CORRAL_ACCEPT=round-robin\nCORRAL_BACKLOG=64\n');
+  writeFileSync(envFile, 'CORRAL_ACCEPT=shared\nCORRAL_BACKLOG=64\n');
   const c = await startCorral({ app: 'basic.mjs', workers: 1, env: { CORRAL_ENV_FILE: envFile } });
   try {
-    writeFileSync(envFile, 'CORRAL_ACCEPT=shared\nCORRAL_BACKLOG=128\n');
+    writeFileSync(envFile, 'CORRAL_ACCEPT=round-robin\nCORRAL_BACKLOG=128\n');
     c.kill('SIGHUP');
     await c.waitForLog((l) => l.event === 'reload.done', 20000, 'reload.done');
     const lines = c.events('config.restart_needed');
     assert.deepEqual(
       lines.map((l) => [l.setting, l.running, l.configured]),
       [
-        ['CORRAL_ACCEPT', 'round-robin', 'shared'],
+        ['CORRAL_ACCEPT', 'shared', 'round-robin'],
         ['CORRAL_BACKLOG', 64, 128],
       ],
     );
     assert.match(String(lines[0]?.msg), /takes effect at the next restart/);
+    // The new generation runs with the socket as it is: the same queue (a shared-mode worker's own
+    // listen() would resize it), and still accepting without the master.
     assert.equal(listenBacklog(portOf(c)), 64);
-    assert.equal((await getOnNewConnection(`${c.url}/`, 5000)).status, 200);
+    await assertServedWithoutMaster(c);
   } finally {
     await c.stop();
     rmSync(dir, { recursive: true, force: true });
