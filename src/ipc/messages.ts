@@ -29,7 +29,14 @@ export type ChildMessage =
 export type MasterMessage =
   | { readonly type: 'drain'; readonly reason: string; readonly gracefulMs: number }
   | { readonly type: 'reopen-logs' }
-  | { readonly type: 'capacity'; readonly full: boolean; readonly current: number; readonly max: number };
+  | {
+      readonly type: 'capacity';
+      readonly full: boolean;
+      readonly current: number;
+      readonly max: number;
+      /** The connections this worker may hold, from the current worker count (TTIN/TTOU change it). */
+      readonly workerCap: number;
+    };
 
 export type ChildMessageType = ChildMessage['type'];
 export type MasterMessageType = MasterMessage['type'];

@@ -11,7 +11,7 @@ import type { ChildMessage } from '../ipc/messages.js';
 import type { Logger } from '../log/logger.js';
 import type { AdminView } from './admin/view.js';
 import { exponentialBackoff } from './backoff.js';
-import { computeCapacity, type Capacity } from './capacity.js';
+import { computeCapacity, perWorkerCap, type Capacity } from './capacity.js';
 import type { Notifier } from './notify.js';
 import { snapshotOf, type ChildRecord, type RetireReason } from './registry.js';
 import type { Spawner } from './spawner.js';
@@ -88,6 +88,9 @@ export class Arbiter {
   private timer: NodeJS.Timeout | undefined;
   private tickQueued = false;
   private lastCapacityFull = false;
+  private lastWorkerCap: number | undefined;
+  /** CORRAL_ACCEPT as the listening socket was created: a reload does not change it. */
+  private readonly acceptMode: Settings['CORRAL_ACCEPT'];
   private lastStatusAt = 0;
   private lastWatchdogAt = 0;
   private finished = false;
@@ -98,6 +101,7 @@ export class Arbiter {
   constructor(private readonly o: ArbiterOptions) {
     this.loaded = o.loaded;
     this.expected = o.loaded.settings.CORRAL_WORKERS;
+    this.acceptMode = o.loaded.settings.CORRAL_ACCEPT;
     this.now = o.now ?? Date.now;
     this.log = o.logger;
     this.startedAt = this.now();
@@ -580,9 +584,12 @@ export class Arbiter {
   private report(): void {
     const now = this.now();
     const capacity = this.capacity();
-    if ((capacity.status === 'FULL') !== this.lastCapacityFull || now - this.lastStatusAt >= 5000) {
+    // A worker's share of CORRAL_MAX_CONNECTIONS follows the worker count, which TTIN/TTOU change.
+    const workerCap = perWorkerCap(this.expected, this.settings.CORRAL_WORKER_CONNECTIONS, this.settings.CORRAL_MAX_CONNECTIONS, this.acceptMode);
+    if ((capacity.status === 'FULL') !== this.lastCapacityFull || workerCap !== this.lastWorkerCap || now - this.lastStatusAt >= 5000) {
       this.lastCapacityFull = capacity.status === 'FULL';
-      for (const c of this.workers()) c.handle.send({ type: 'capacity', full: this.lastCapacityFull, current: capacity.current_connections, max: capacity.max_connections });
+      this.lastWorkerCap = workerCap;
+      for (const c of this.workers()) c.handle.send({ type: 'capacity', full: this.lastCapacityFull, current: capacity.current_connections, max: capacity.max_connections, workerCap });
     }
     if (now - this.lastStatusAt >= 5000) {
       this.lastStatusAt = now;

@@ -13,13 +13,16 @@ type TaggedSocket = Socket & { [OVER_CAP]?: true };
 export interface ConnectionCap {
   /** Connections counted against the cap (over-cap ones excluded). */
   active(): number;
+  /** The master's current per-worker cap (it follows the worker count); true when it changed. */
+  setLimit(cap: number): boolean;
   /** Host-wide FULL as broadcast by the master: refuse new connections even under the local cap. */
   setHostFull(full: boolean, current: number, max: number): void;
   /** Answers 503 and returns true when this request arrived on an over-cap connection. */
   refuse(req: IncomingMessage, res: ServerResponse): boolean;
 }
 
-export function attachConnectionCap(server: Server, cap: number): ConnectionCap {
+export function attachConnectionCap(server: Server, initialCap: number): ConnectionCap {
+  let cap = initialCap;
   let active = 0;
   let hostFull: { current: number; max: number } | undefined;
   server.on('connection', (socket: TaggedSocket) => {
@@ -35,6 +38,12 @@ export function attachConnectionCap(server: Server, cap: number): ConnectionCap 
   });
   return {
     active: () => active,
+    setLimit(next) {
+      // Connections already open above a lowered cap stay; only new ones are refused.
+      if (next === cap) return false;
+      cap = next;
+      return true;
+    },
     setHostFull(full, current, max) {
       hostFull = full ? { current, max } : undefined;
     },

@@ -97,7 +97,11 @@ export async function runWorker(): Promise<void> {
       void drainAndExit(m.gracefulMs, EXIT.OK);
     },
     'reopen-logs': () => log.reopen(),
-    capacity: (m) => server?.cap.setHostFull(m.full, m.current, m.max),
+    capacity: (m) => {
+      if (!server) return;
+      server.cap.setHostFull(m.full, m.current, m.max);
+      if (server.cap.setLimit(m.workerCap)) logger.info({ event: 'worker.cap', cap: m.workerCap }, `connection cap now ${m.workerCap} (from the master's worker count)`);
+    },
   });
   process.on('SIGTERM', () => void drainAndExit(settings.CORRAL_GRACEFUL_TIMEOUT * 1000, EXIT.OK));
 

@@ -4,7 +4,7 @@
 
 import assert from 'node:assert/strict';
 import { connect, type Socket } from 'node:net';
-import { after, before, describe, it } from 'node:test';
+import { after, before, describe, it, test } from 'node:test';
 import { startCorral, waitFor, type CorralProcess } from '../helpers/corral.js';
 import { http } from '../helpers/http.js';
 
@@ -100,4 +100,28 @@ describe('capacity on the real master', () => {
     await waitFor(async () => (await http(`${c.url}/api/players`, { headers: { connection: 'close' } })).status === 200, 5000, 'service back');
     await c.waitForLog((l) => l.event === 'capacity.recovered' && l.threshold === 80, 5000, 'the recovery line');
   });
+});
+
+test('after TTOU the remaining worker takes over the departed worker\'s share of CORRAL_MAX_CONNECTIONS', async () => {
+  // 2 workers share a host cap of 4: 2 each. With one worker left, it may hold all 4.
+  const c = await startCorral({ workers: 2, env: { CORRAL_MAX_CONNECTIONS: '4', CORRAL_KEEPALIVE: '120', CORRAL_RATE_LIMIT: '0' } });
+  const sockets: Socket[] = [];
+  try {
+    c.kill('SIGTTOU');
+    const exit = await c.waitForLog((l) => l.event === 'worker.exit' && l.reason === 'scale-down', 10_000, 'one worker retired');
+    const cap = await c.waitForLog((l) => l.event === 'worker.cap' && l.pid !== exit.worker_pid, 10_000, 'the remaining worker told its new cap');
+    assert.equal(cap.cap, 4);
+    const port = Number(new URL(c.url).port);
+    for (let i = 0; i < 4; i++) {
+      const h = await holdConnection(port);
+      sockets.push(h.socket);
+      assert.equal(h.status, 200, `connection ${i + 1} of 4`);
+    }
+    const over = await holdConnection(port);
+    sockets.push(over.socket);
+    assert.equal(over.status, 503);
+  } finally {
+    for (const s of sockets) s.destroy();
+    await c.stop();
+  }
 });
