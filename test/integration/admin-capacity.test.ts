@@ -104,11 +104,13 @@ describe('capacity on the real master', () => {
 
 test('after TTOU the remaining worker takes over the departed worker\'s share of CORRAL_MAX_CONNECTIONS', async () => {
   // 2 workers share a host cap of 4: 2 each. With one worker left, it may hold all 4.
-  const c = await startCorral({ workers: 2, env: { CORRAL_MAX_CONNECTIONS: '4', CORRAL_KEEPALIVE: '120', CORRAL_RATE_LIMIT: '0' } });
+  // CORRAL_GRACEFUL_TIMEOUT=2: a retiring worker lets idle keep-alive connections (the start-up
+  // probe's, say) run to their timeout, which is long here so the held connections stay open.
+  const c = await startCorral({ workers: 2, env: { CORRAL_MAX_CONNECTIONS: '4', CORRAL_KEEPALIVE: '120', CORRAL_GRACEFUL_TIMEOUT: '2', CORRAL_RATE_LIMIT: '0' } });
   const sockets: Socket[] = [];
   try {
     c.kill('SIGTTOU');
-    const exit = await c.waitForLog((l) => l.event === 'worker.exit' && l.reason === 'scale-down', 10_000, 'one worker retired');
+    const exit = await c.waitForLog((l) => l.event === 'worker.exit' && l.reason === 'scale-down', 15_000, 'one worker retired');
     const cap = await c.waitForLog((l) => l.event === 'worker.cap' && l.pid !== exit.worker_pid, 10_000, 'the remaining worker told its new cap');
     assert.equal(cap.cap, 4);
     const port = Number(new URL(c.url).port);
