@@ -1,6 +1,7 @@
 // `npm run bench [section...]`: runs the benchmarks in one session and prints ratios against a
-// reference measured in the same run. Sections: daemon (default: all).
+// reference measured in the same run. Sections: daemon, sheets, compare, accept, ratelimit (default: all).
 
+import { benchAccept } from './accept.js';
 import { benchCompare } from './compare.js';
 import { benchDaemon } from './daemon.js';
 import { benchRateLimit } from './ratelimit.js';
@@ -17,6 +18,7 @@ const SECTIONS: Record<string, () => Promise<void>> = {
       latencyMs: 800,
       goalRounds: Number(process.env.BENCH_ROUNDS ?? 3),
     }),
+  accept: () => benchAccept({ seconds: Number(process.env.BENCH_SECONDS ?? 10), rounds: Number(process.env.BENCH_ROUNDS ?? 3), workers: 8, connections: 1000 }),
   ratelimit: () => benchRateLimit({ seconds: Number(process.env.BENCH_SECONDS ?? 8), rounds: Number(process.env.BENCH_ROUNDS ?? 3), workers: 8, connections: 100, clients: 1000 }),
 };
 

@@ -13,9 +13,10 @@ export interface Running {
 }
 
 /** `bodyModule`: file URL of a module exporting BODY (default: the 12 KB fixture body). */
-export async function startBare(workers: number, bodyModule: string = pathToFileURL(join(FIXTURE_APPS, 'body-12k.mjs')).href): Promise<Running> {
+/** `env`: extra environment (NODE_CLUSTER_SCHED_POLICY=none makes its workers accept themselves). */
+export async function startBare(workers: number, bodyModule: string = pathToFileURL(join(FIXTURE_APPS, 'body-12k.mjs')).href, env: Record<string, string> = {}): Promise<Running> {
   const proc = spawn(process.execPath, [join(REPO_ROOT, 'bench', 'fixtures', 'bare-cluster.mjs')], {
-    env: { ...process.env, BARE_WORKERS: String(workers), BARE_BODY_MODULE: bodyModule },
+    env: { ...process.env, ...env, BARE_WORKERS: String(workers), BARE_BODY_MODULE: bodyModule },
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   const port = await new Promise<number>((resolve, reject) => {

@@ -67,11 +67,11 @@ export async function warmUp(base: string, route: Route): Promise<string> {
 }
 
 /** The ceiling: a bare node:cluster server answering exactly `body` to every request. */
-export async function startBareWithBody(workers: number, body: string): Promise<Running> {
+export async function startBareWithBody(workers: number, body: string, env: Record<string, string> = {}): Promise<Running> {
   const dir = mkdtempSync(join(tmpdir(), 'corral-bench-body-'));
   const file = join(dir, 'body.mjs');
   writeFileSync(file, `export const BODY = Buffer.from(${JSON.stringify(Buffer.from(body).toString('base64'))}, 'base64');\n`);
-  const bare = await startBare(workers, pathToFileURL(file).href).catch((err: unknown) => {
+  const bare = await startBare(workers, pathToFileURL(file).href, env).catch((err: unknown) => {
     rmSync(dir, { recursive: true, force: true });
     throw err;
   });
