@@ -1,6 +1,8 @@
 // Host-wide capacity, as the operators' system-limits guide defines it: active connections summed
 // over workers against CORRAL_MAX_CONNECTIONS (or workers × worker connections).
 
+import type { Settings } from '../config/schema.js';
+
 export type CapacityStatus = 'LOW' | 'HEALTHY' | 'WARNING' | 'FULL';
 
 /** The seeds' `/api/admin/capacity` shape. */
@@ -35,7 +37,7 @@ export function maxConnectionsOf(workers: number, workerConnections: number, max
  *   then refuses only over CORRAL_WORKER_CONNECTIONS or the whole host's cap; the host-wide count
  *   is enforced by the master's FULL broadcast (one heartbeat behind).
  */
-export function perWorkerCap(workers: number, workerConnections: number, maxConnections: number, accept: 'round-robin' | 'shared' = 'round-robin'): number {
+export function perWorkerCap(workers: number, workerConnections: number, maxConnections: number, accept: Settings['CORRAL_ACCEPT'] = 'round-robin'): number {
   if (maxConnections <= 0) return workerConnections;
   if (accept === 'shared') return Math.max(1, Math.min(workerConnections, maxConnections));
   return Math.max(1, Math.min(workerConnections, Math.ceil(maxConnections / Math.max(1, workers))));

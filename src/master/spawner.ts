@@ -5,6 +5,7 @@
 import { fork, type ChildProcess } from 'node:child_process';
 import cluster, { type Worker } from 'node:cluster';
 import { identityEnv, type ChildIdentity } from '../config/identity.js';
+import type { Settings } from '../config/schema.js';
 import type { ChildMessage } from '../ipc/messages.js';
 import { masterChannel } from '../ipc/channel.js';
 import type { ChildHandle } from './registry.js';
@@ -36,7 +37,7 @@ export interface SpawnerOptions {
    * Every worker gets these, even after a reload that changed them: the socket keeps its mode and
    * queue until a restart, and a worker's cap depends on the mode actually in force.
    */
-  readonly listenSocket: { readonly accept: 'round-robin' | 'shared'; readonly backlog: number };
+  readonly listenSocket: { readonly accept: Settings['CORRAL_ACCEPT']; readonly backlog: number };
 }
 
 const STDIO: ['inherit', 'inherit', 'pipe', 'ipc'] = ['inherit', 'inherit', 'pipe', 'ipc'];

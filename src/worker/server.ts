@@ -104,8 +104,9 @@ export function createWorkerServer(app: RequestListener, o: WorkerServerOptions)
       const { host, port } = settings.CORRAL_BIND;
       return new Promise((resolve, reject) => {
         server.once('error', reject);
-        // In a cluster worker the socket is the master's (both accept modes): node:cluster passes
-        // the backlog of the first worker's listen() to it.
+        // In a cluster worker the socket is the master's. With round-robin accept the first
+        // worker's listen() sizes its queue; with shared accept every worker's listen() does,
+        // which is why the master hands all workers the CORRAL_BACKLOG it started with.
         server.listen({ host, port, backlog: settings.CORRAL_BACKLOG }, () => {
           server.off('error', reject);
           const addr = server.address();
