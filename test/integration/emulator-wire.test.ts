@@ -168,7 +168,10 @@ describe('emulator quotas, faults and control endpoints', () => {
   let emu: Emulator;
   let token: string;
   before(async () => {
-    emu = await startEmulator({ faults: { readsPerMinute: 2 } });
+    // A clock that stays in one minute: the quota is a fixed window per wall-clock minute, and
+    // three calls straddling a minute boundary would all be allowed.
+    const clockAt = Date.now();
+    emu = await startEmulator({ faults: { readsPerMinute: 2 }, now: () => clockAt });
     const key = emu.registerServiceAccount();
     token = (await tokenRequest(emu, { grant_type: JWT_BEARER_GRANT, assertion: assertion(key) })).body.access_token;
   });
