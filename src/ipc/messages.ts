@@ -23,11 +23,24 @@ export type ChildMessage =
   | { readonly type: 'heartbeat'; readonly figures: ChildFigures }
   | { readonly type: 'boot-failed'; readonly code: string; readonly message: string; readonly stack?: string }
   | { readonly type: 'retire'; readonly reason: 'max-requests' | 'uncaught' }
+  /**
+   * Server closed and connections done. A worker then waits for 'release' before it exits; the
+   * keeper, which takes no connections from the listening socket, exits at once.
+   */
   | { readonly type: 'drained' };
 
 /** Master → child. */
 export type MasterMessage =
   | { readonly type: 'drain'; readonly reason: string; readonly gracefulMs: number }
+  /**
+   * The answer to a worker's 'drained'. The worker's cluster-internal "server closed" notice went
+   * out before 'drained' on the same ordered pipe, so by the time the master reads 'drained' its
+   * round-robin handle no longer picks this worker, and any connection it had already sent travels
+   * ahead of 'release'. A worker that exits on reading 'release' has answered every handoff. One
+   * that exited sooner could strand a connection in flight: node:cluster never closes it, and its
+   * client waits until its own timeout.
+   */
+  | { readonly type: 'release' }
   | { readonly type: 'reopen-logs' }
   | {
       readonly type: 'capacity';
@@ -42,7 +55,7 @@ export type ChildMessageType = ChildMessage['type'];
 export type MasterMessageType = MasterMessage['type'];
 
 const CHILD_TYPES: ReadonlySet<string> = new Set<ChildMessageType>(['ready', 'heartbeat', 'boot-failed', 'retire', 'drained']);
-const MASTER_TYPES: ReadonlySet<string> = new Set<MasterMessageType>(['drain', 'reopen-logs', 'capacity']);
+const MASTER_TYPES: ReadonlySet<string> = new Set<MasterMessageType>(['drain', 'release', 'reopen-logs', 'capacity']);
 
 /** Our messages carry this tag so cluster-internal and foreign messages are ignored. */
 export const IPC_TAG = 'corral' as const;

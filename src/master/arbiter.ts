@@ -564,6 +564,9 @@ export class Arbiter {
         else c.pendingRetire ??= msg.reason;
         break;
       case 'drained':
+        // Its server's close was read before this message (one ordered pipe), so no handoff can
+        // follow; the worker exits once it reads this answer.
+        if (c.role === 'worker') c.handle.send({ type: 'release' });
         return;
     }
     this.requestTick();

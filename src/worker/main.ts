@@ -60,6 +60,8 @@ export async function runWorker(): Promise<void> {
   };
 
   let exiting = false;
+  let release!: () => void;
+  const released = new Promise<void>((resolve) => (release = resolve));
   const drainAndExit = async (gracefulMs: number, code: number) => {
     if (exiting) return;
     exiting = true;
@@ -73,7 +75,9 @@ export async function runWorker(): Promise<void> {
     }
     await sheets.close();
     heartbeat.stop();
-    channel.send({ type: 'drained' });
+    // Exit only on the master's 'release' (see MasterMessage): it proves no connection is still
+    // on its way to this worker. A master that is gone ends the wait through 'disconnect'.
+    if (channel.send({ type: 'drained' })) await released;
     log.flush();
     process.exit(code);
   };
@@ -96,6 +100,7 @@ export async function runWorker(): Promise<void> {
       logger.info({ event: 'worker.draining', reason: m.reason }, 'draining');
       void drainAndExit(m.gracefulMs, EXIT.OK);
     },
+    release: () => release(),
     'reopen-logs': () => log.reopen(),
     capacity: (m) => {
       if (!server) return;

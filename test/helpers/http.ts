@@ -29,19 +29,27 @@ export interface LoopResult {
   statuses: Map<number, number>;
 }
 
+export interface LoopOptions {
+  /** A new connection for every request (Connection: close), as clients without keep-alive do. */
+  freshConnections?: boolean;
+  /** How long one request may wait for its answer before it counts as failed. */
+  timeoutMs?: number;
+}
+
 /**
- * Runs `concurrency` keep-alive clients against `url` until `stop()` resolves. A failure is any
- * non-2xx answer or transport error.
+ * Runs `concurrency` clients against `url` until `stop()` resolves, over keep-alive connections
+ * unless told otherwise. A failure is any non-2xx answer or transport error.
  */
-export async function clientLoop(url: string, concurrency: number, stop: Promise<unknown>): Promise<LoopResult> {
+export async function clientLoop(url: string, concurrency: number, stop: Promise<unknown>, o: LoopOptions = {}): Promise<LoopResult> {
   const agent = new Agent({ connections: concurrency, keepAliveTimeout: 30_000 });
+  const headers = o.freshConnections ? { connection: 'close' } : undefined;
   const result: LoopResult = { ok: 0, failed: 0, failures: [], statuses: new Map() };
   let stopped = false;
   void stop.then(() => (stopped = true));
   const one = async () => {
     while (!stopped) {
       try {
-        const r = await http(url, { dispatcher: agent });
+        const r = await http(url, { dispatcher: agent, ...(headers ? { headers } : {}), ...(o.timeoutMs ? { timeoutMs: o.timeoutMs } : {}) });
         result.statuses.set(r.status, (result.statuses.get(r.status) ?? 0) + 1);
         if (r.status >= 200 && r.status < 300) result.ok++;
         else {

@@ -35,3 +35,23 @@ test('max-requests recycling replaces workers one at a time with no failed reque
     await c.stop();
   }
 });
+
+// With round-robin accept the master hands each new connection to a worker over IPC and closes
+// its own copy only when the worker answers. A retiring worker that exited with such a handoff
+// still unread left the connection open in the master with nobody to serve it: before workers
+// waited for the master's 'release', this load stranded about one connection a second here.
+test('recycling under a stream of new connections: none is stranded between the master and a retiring worker', async () => {
+  const c = await startCorral({ app: 'basic.mjs', workers: 3, env: { CORRAL_MAX_REQUESTS: '40', CORRAL_MAX_REQUESTS_JITTER: '0' } });
+  try {
+    let stopLoop!: () => void;
+    const loop = clientLoop(c.url, 16, new Promise<void>((r) => (stopLoop = r)), { freshConnections: true, timeoutMs: 3000 });
+    await waitFor(() => c.events('worker.exit').length >= 30, 60000, 'thirty recycled workers');
+    stopLoop();
+    const result = await loop;
+    assert.equal(result.failed, 0, result.failures.join('; '));
+    assert.ok(result.ok >= 30 * 40, `${result.ok} requests answered`);
+    assert.ok(c.events('worker.exit').every((l) => l.code === 0), 'every retiring worker exited cleanly');
+  } finally {
+    await c.stop();
+  }
+});
