@@ -163,6 +163,32 @@ test('reload: old workers are told to drain only as new ones become ready', asyn
   }
 });
 
+test("a draining worker's 'drained' is answered with 'release' (its cue to exit); the keeper's is not", async () => {
+  const t = await setup({}, true);
+  try {
+    t.arbiter.tick();
+    const keeper = t.children.find((c) => c.identity.role === 'keeper')!;
+    keeper.say({ type: 'ready' });
+    t.arbiter.tick();
+    const workers = t.children.filter((c) => c.identity.role === 'worker');
+    workers.forEach(ready);
+    t.arbiter.tick();
+    t.arbiter.record('stop');
+    t.arbiter.tick();
+    assert.ok(workers.every((c) => c.sent.some((m) => m.type === 'drain')));
+    assert.ok(workers.every((c) => !c.sent.some((m) => m.type === 'release')), 'no release before the worker says it is drained');
+    workers[0]!.say({ type: 'drained' });
+    assert.deepEqual(workers[0]!.sent.filter((m) => m.type === 'release'), [{ type: 'release' }]);
+    assert.ok(!workers[1]!.sent.some((m) => m.type === 'release'), 'only the worker that drained is released');
+    workers.forEach((c) => c.exit(0));
+    t.arbiter.tick();
+    keeper.say({ type: 'drained' });
+    assert.ok(!keeper.sent.some((m) => m.type === 'release'), 'the keeper exits on its own');
+  } finally {
+    t.log.close();
+  }
+});
+
 test('boot exhaustion: workers that fail before ready are retried with backoff, then the master exits 3', async () => {
   const t = await setup({ CORRAL_BOOT_ATTEMPTS: '3' });
   try {
