@@ -62,9 +62,12 @@ export async function runWorker(): Promise<void> {
   let exiting = false;
   let release!: () => void;
   const released = new Promise<void>((resolve) => (release = resolve));
+  // Set while listen() waits for the master: a drain must let it settle, then close the server.
+  let listening: Promise<unknown> | undefined;
   const drainAndExit = async (gracefulMs: number, code: number) => {
     if (exiting) return;
     exiting = true;
+    await listening?.catch(() => undefined);
     await server?.drain(gracefulMs);
     for (const close of closers.reverse()) {
       try {
@@ -127,6 +130,9 @@ export async function runWorker(): Promise<void> {
   } catch (err) {
     return bootFail(err, EXIT.APP_LOAD_ERROR);
   }
+  // Told to drain while the app was loading (superseded by a newer generation): never listen, or
+  // the master would start handing connections to a worker on its way out.
+  if (exiting) return;
 
   try {
     server = createWorkerServer(listener, {
@@ -148,7 +154,10 @@ export async function runWorker(): Promise<void> {
     return bootFail(err, EXIT.FAILURE);
   }
   try {
-    const { address, port } = await server.listen();
+    const listen = server.listen();
+    listening = listen;
+    const { address, port } = await listen;
+    if (exiting) return;
     ready = true;
     logger.info({ event: 'worker.listening', address, port }, `listening on ${address}:${port}`);
     channel.send({ type: 'ready', address, port });

@@ -1,7 +1,9 @@
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { test } from 'node:test';
-import { startCorral } from '../helpers/corral.js';
+import { startCorral, waitFor } from '../helpers/corral.js';
 import { delay, http } from '../helpers/http.js';
 
 test('SIGTERM with a slow request in flight: it completes, then the master exits 0 and removes its pidfile', async () => {
@@ -40,5 +42,27 @@ test('SIGQUIT stops fast, without waiting for slow requests', async () => {
     assert.ok((await slow) instanceof Error);
   } finally {
     await c.stop();
+  }
+});
+
+test('SIGTERM while the workers are still loading the app: they never start listening, and the master exits 0', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'corral-stop-booting-'));
+  const timings = join(dir, 'timings.json');
+  // The app loads for 1.5 s; the close hook it registers first takes 3 s. Stopped mid-load, a
+  // worker is still running that hook when its app finishes loading.
+  writeFileSync(timings, JSON.stringify({ bootMs: 1500, closeMs: 3000 }));
+  const c = await startCorral({ app: 'slow-boot.mjs', workers: 2, waitReady: false, env: { FIXTURE_TIMINGS: timings } });
+  try {
+    await waitFor(() => c.events('fixture.loading').length === 2, 10000, 'both workers loading the app');
+    c.kill('SIGTERM');
+    const exit = await Promise.race([c.exited, delay(15000).then(() => undefined)]);
+    assert.deepEqual(exit, { code: 0, signal: null }, 'the master exited 0');
+    assert.equal(c.events('worker.listening').length, 0, 'no worker listened after it was told to stop');
+    const workerExits = c.events('worker.exit');
+    assert.equal(workerExits.length, 2);
+    assert.ok(workerExits.every((l) => l.code === 0), JSON.stringify(workerExits.map((l) => [l.code, l.signal])));
+  } finally {
+    await c.stop();
+    rmSync(dir, { recursive: true, force: true });
   }
 });
