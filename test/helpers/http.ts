@@ -36,16 +36,21 @@ export interface LoopOptions {
   timeoutMs?: number;
 }
 
+export interface ClientLoop {
+  /** Stops the clients and resolves with what they saw, once every request in flight is done. Idempotent. */
+  stop(): Promise<LoopResult>;
+}
+
 /**
- * Runs `concurrency` clients against `url` until `stop()` resolves, over keep-alive connections
- * unless told otherwise. A failure is any non-2xx answer or transport error.
+ * Starts `concurrency` clients looping on `url` until `stop()`, over keep-alive connections unless
+ * told otherwise. A failure is any non-2xx answer or transport error. Call `stop()` in a `finally`
+ * too: a loop left running keeps the test process alive.
  */
-export async function clientLoop(url: string, concurrency: number, stop: Promise<unknown>, o: LoopOptions = {}): Promise<LoopResult> {
+export function startClientLoop(url: string, concurrency: number, o: LoopOptions = {}): ClientLoop {
   const agent = new Agent({ connections: concurrency, keepAliveTimeout: 30_000 });
   const headers = o.freshConnections ? { connection: 'close' } : undefined;
   const result: LoopResult = { ok: 0, failed: 0, failures: [], statuses: new Map() };
   let stopped = false;
-  void stop.then(() => (stopped = true));
   const one = async () => {
     while (!stopped) {
       try {
@@ -62,9 +67,16 @@ export async function clientLoop(url: string, concurrency: number, stop: Promise
       }
     }
   };
-  await Promise.all(Array.from({ length: concurrency }, one));
-  await agent.close();
-  return result;
+  const done = Promise.all(Array.from({ length: concurrency }, one)).then(async () => {
+    await agent.close();
+    return result;
+  });
+  return {
+    stop() {
+      stopped = true;
+      return done;
+    },
+  };
 }
 
 export const delay = (ms: number) => new Promise((r) => setTimeout(r, ms));

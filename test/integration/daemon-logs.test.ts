@@ -2,16 +2,14 @@ import assert from 'node:assert/strict';
 import { readFileSync, renameSync } from 'node:fs';
 import { test } from 'node:test';
 import { readLogLines, startCorral, waitFor } from '../helpers/corral.js';
-import { clientLoop, http } from '../helpers/http.js';
+import { http, startClientLoop } from '../helpers/http.js';
 
 test('8 workers under load share one log file: every line is whole JSON with role, worker, pid and generation', async () => {
   const c = await startCorral({ app: 'basic.mjs', workers: 8 });
+  const loop = startClientLoop(c.url, 40);
   try {
-    let stopLoop!: () => void;
-    const loop = clientLoop(c.url, 40, new Promise<void>((r) => (stopLoop = r)));
     await waitFor(() => c.events('access').length >= 3000, 30000, '3000 access lines');
-    stopLoop();
-    const result = await loop;
+    const result = await loop.stop();
     assert.equal(result.failed, 0);
     // Read what the running processes have written so far: a line still being written would show
     // as a torn last line, so the file must end on a newline.
@@ -30,6 +28,7 @@ test('8 workers under load share one log file: every line is whole JSON with rol
     }
     assert.equal(workers.size, 8, 'all 8 workers wrote access lines');
   } finally {
+    await loop.stop();
     await c.stop();
   }
 });

@@ -1,16 +1,14 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { startCorral, waitFor } from '../helpers/corral.js';
-import { clientLoop } from '../helpers/http.js';
+import { startClientLoop } from '../helpers/http.js';
 
 test('max-requests recycling replaces workers one at a time with no failed requests', async () => {
   const c = await startCorral({ app: 'basic.mjs', workers: 3, env: { CORRAL_MAX_REQUESTS: '150', CORRAL_MAX_REQUESTS_JITTER: '50' } });
+  const loop = startClientLoop(c.url, 20);
   try {
-    let stopLoop!: () => void;
-    const loop = clientLoop(c.url, 20, new Promise<void>((r) => (stopLoop = r)));
     await waitFor(() => c.events('worker.exit').length >= 4, 30000, 'four recycled workers');
-    stopLoop();
-    const result = await loop;
+    const result = await loop.stop();
     assert.equal(result.failed, 0, result.failures.join('; '));
     const exits = c.events('worker.exit');
     assert.ok(exits.every((l) => l.code === 0 && l.reason === 'max-requests'), JSON.stringify(exits.map((l) => [l.code, l.reason])));
@@ -32,6 +30,7 @@ test('max-requests recycling replaces workers one at a time with no failed reque
       assert.ok(lines.slice(recycleIdx, exitIdx).some((l) => l.event === 'worker.ready'), 'replacement ready before the old worker exits');
     }
   } finally {
+    await loop.stop();
     await c.stop();
   }
 });
@@ -42,16 +41,15 @@ test('max-requests recycling replaces workers one at a time with no failed reque
 // waited for the master's 'release', this load stranded about one connection a second here.
 test('recycling under a stream of new connections: none is stranded between the master and a retiring worker', async () => {
   const c = await startCorral({ app: 'basic.mjs', workers: 3, env: { CORRAL_MAX_REQUESTS: '40', CORRAL_MAX_REQUESTS_JITTER: '0' } });
+  const loop = startClientLoop(c.url, 16, { freshConnections: true, timeoutMs: 3000 });
   try {
-    let stopLoop!: () => void;
-    const loop = clientLoop(c.url, 16, new Promise<void>((r) => (stopLoop = r)), { freshConnections: true, timeoutMs: 3000 });
     await waitFor(() => c.events('worker.exit').length >= 30, 60000, 'thirty recycled workers');
-    stopLoop();
-    const result = await loop;
+    const result = await loop.stop();
     assert.equal(result.failed, 0, result.failures.join('; '));
     assert.ok(result.ok >= 30 * 40, `${result.ok} requests answered`);
     assert.ok(c.events('worker.exit').every((l) => l.code === 0), 'every retiring worker exited cleanly');
   } finally {
+    await loop.stop();
     await c.stop();
   }
 });

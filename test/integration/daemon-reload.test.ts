@@ -4,20 +4,17 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { FIXTURE_APPS, startCorral, waitFor } from '../helpers/corral.js';
-import { clientLoop, delay, http } from '../helpers/http.js';
+import { delay, http, startClientLoop } from '../helpers/http.js';
 
 test('SIGHUP under a 50-client loop: zero failed requests, and every worker is of the new generation', async () => {
   const c = await startCorral({ app: 'basic.mjs', workers: 3 });
+  const loop = startClientLoop(c.url, 50);
   try {
-    let stopLoop!: () => void;
-    const stopped = new Promise<void>((r) => (stopLoop = r));
-    const loop = clientLoop(c.url, 50, stopped);
     await delay(500);
     c.kill('SIGHUP');
     await c.waitForLog((l) => l.event === 'reload.done', 20000, 'reload.done');
     await delay(500);
-    stopLoop();
-    const result = await loop;
+    const result = await loop.stop();
     assert.equal(result.failed, 0, `failures: ${result.failures.join('; ')}`);
     assert.ok(result.ok > 100, `${result.ok} requests answered during the reload`);
     const oldPids = new Set(c.events('worker.ready').filter((l) => l.generation === 1).map((l) => l.worker_pid));
@@ -28,6 +25,7 @@ test('SIGHUP under a 50-client loop: zero failed requests, and every worker is o
     for (let i = 0; i < 12; i++) seen.add((await http(c.url, { headers: { connection: 'close' } })).json<{ generation: number }>().generation);
     assert.deepEqual([...seen], [2]);
   } finally {
+    await loop.stop();
     await c.stop();
   }
 });

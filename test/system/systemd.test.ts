@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { Agent, request } from 'undici';
-import { clientLoop, http } from '../helpers/http.js';
+import { http, startClientLoop } from '../helpers/http.js';
 import { bootContainer, ensureRoot, systemdTestSkipReason, type Container } from './container.js';
 
 const REPO = fileURLToPath(new URL('../../../', import.meta.url));
@@ -165,28 +165,29 @@ describe('corral under a real systemd (debootstrap + systemd-nspawn)', { skip: s
 
   test('systemctl reload during a client loop: zero failed requests, and the edited settings file is read', async () => {
     await writeSettings({ CORRAL_WORKERS: '3' });
-    let stop!: () => void;
-    const stopped = new Promise<void>((r) => (stop = r));
-    const loop = clientLoop(`${base}/`, 8, stopped);
-    const counted = async (n: number) => until(`${n} answers`, 20_000, async () => ((await peek()) >= n ? true : undefined));
-    // The loop's counters are only returned at the end; probe progress with our own requests.
-    let served = 0;
-    const peek = async () => {
-      const r = await http(`${base}/`);
-      if (r.status === 200) served++;
-      return served;
-    };
-    await counted(5);
-    const reload = await c.exec(['systemctl', 'reload', 'corral'], { timeoutMs: 60_000 });
-    assert.equal(reload.code, 0, reload.stderr);
-    // `systemctl reload` waits for READY=1 after RELOADING=1: the new generation is serving now.
-    assert.match(await show('StatusText'), /^3\/3 workers ready, generation 2/);
-    await counted(served + 5);
-    stop();
-    const result = await loop;
-    assert.equal(result.failed, 0, `failed requests: ${result.failures.join('; ')}`);
-    assert.ok(result.ok > 0);
-    assert.equal((await http(`${base}/`)).json().generation, 2);
+    const loop = startClientLoop(`${base}/`, 8);
+    try {
+      // The loop's counts come only when it stops; probe progress with our own requests.
+      let served = 0;
+      const peek = async () => {
+        const r = await http(`${base}/`);
+        if (r.status === 200) served++;
+        return served;
+      };
+      const counted = async (n: number) => until(`${n} answers`, 20_000, async () => ((await peek()) >= n ? true : undefined));
+      await counted(5);
+      const reload = await c.exec(['systemctl', 'reload', 'corral'], { timeoutMs: 60_000 });
+      assert.equal(reload.code, 0, reload.stderr);
+      // `systemctl reload` waits for READY=1 after RELOADING=1: the new generation is serving now.
+      assert.match(await show('StatusText'), /^3\/3 workers ready, generation 2/);
+      await counted(served + 5);
+      const result = await loop.stop();
+      assert.equal(result.failed, 0, `failed requests: ${result.failures.join('; ')}`);
+      assert.ok(result.ok > 0);
+      assert.equal((await http(`${base}/`)).json().generation, 2);
+    } finally {
+      await loop.stop();
+    }
   });
 
   test('systemctl reload with a broken settings file returns, and the old generation keeps serving', async () => {
