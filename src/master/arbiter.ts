@@ -82,6 +82,8 @@ export class Arbiter {
   /** A reload changed the keeper's settings: new workers wait for the new keeper. */
   private keeperRestarting = false;
   private reload: ReloadState | undefined;
+  /** A SIGHUP arrived during a reload: run one more as soon as this one ends (the .env may have changed again). */
+  private reloadPending = false;
   private stopDeadline = 0;
   private keeperDrainSent = false;
   private port: number | undefined;
@@ -195,7 +197,8 @@ export class Arbiter {
 
   private beginReload(): void {
     if (this.reload) {
-      this.log.warn({ event: 'reload.ignored' }, 'a reload is already in progress');
+      if (!this.reloadPending) this.log.info({ event: 'reload.queued', generation: this.generation }, `a reload to generation ${this.generation} is in progress; another will start when it ends`);
+      this.reloadPending = true;
       return;
     }
     let next: LoadedSettings;
@@ -409,7 +412,14 @@ export class Arbiter {
       this.log.info({ event: 'reload.done', generation: this.generation, workers: readyCurrent, ms: now - this.reload.startedAt }, `reload done: generation ${this.generation} serving`);
       this.reload = undefined;
       this.o.notifier.ready(this.statusLine());
+      this.startPendingReload();
     }
+  }
+
+  private startPendingReload(): void {
+    if (!this.reloadPending) return;
+    this.reloadPending = false;
+    this.record('reload');
   }
 
   /** Returns true when the master is exiting. */
@@ -428,6 +438,7 @@ export class Arbiter {
       this.reload = undefined;
       this.bootFailures = 0;
       this.o.notifier.ready(this.statusLine());
+      this.startPendingReload();
       return false;
     }
     if (this.workers().some((c) => c.state === 'ready')) return false;

@@ -189,6 +189,32 @@ test("a draining worker's 'drained' is answered with 'release' (its cue to exit)
   }
 });
 
+test('a SIGHUP during a reload is not lost: one more reload starts when the current one is done (several coalesce)', async () => {
+  const t = await setup();
+  try {
+    t.arbiter.tick();
+    t.children.forEach(ready);
+    t.arbiter.tick();
+    t.arbiter.record('reload');
+    t.arbiter.tick();
+    t.arbiter.record('reload');
+    t.arbiter.record('reload');
+    t.arbiter.tick();
+    assert.equal(t.log.lines().filter((l) => l.event === 'reload.queued').length, 1);
+    assert.equal(t.children.filter((c) => c.identity.generation === 3).length, 0, 'no third generation while the second boots');
+    t.children.filter((c) => c.identity.generation === 2).forEach(ready);
+    t.arbiter.tick();
+    t.children.filter((c) => c.identity.generation === 1).forEach((c) => c.exit(0));
+    t.arbiter.tick();
+    assert.ok(t.log.lines().some((l) => l.event === 'reload.done' && l.generation === 2));
+    t.arbiter.tick();
+    assert.deepEqual(t.log.lines().filter((l) => l.event === 'reload.start').map((l) => l.generation), [2, 3], 'exactly one more reload');
+    assert.equal(t.children.filter((c) => c.identity.generation === 3).length, 2);
+  } finally {
+    t.log.close();
+  }
+});
+
 test('boot exhaustion: workers that fail before ready are retried with backoff, then the master exits 3', async () => {
   const t = await setup({ CORRAL_BOOT_ATTEMPTS: '3' });
   try {
