@@ -84,6 +84,12 @@ async function setup(env: Record<string, string> = {}, withKeeper = false) {
     exits,
     log,
     advance: (ms: number) => (now += ms),
+    /** Forks the configured workers and has each of them report ready. */
+    bootAll: () => {
+      arbiter.tick();
+      children.forEach(ready);
+      arbiter.tick();
+    },
     setNextEnv: (e: Record<string, string>) => (nextEnv = e),
   } as const;
 }
@@ -113,9 +119,7 @@ test('boot: the tick forks the configured workers; READY is sent once all of the
 test('murder: a worker silent for CORRAL_TIMEOUT is killed with SIGKILL; its exit brings a replacement', async () => {
   const t = await setup();
   try {
-    t.arbiter.tick();
-    t.children.forEach(ready);
-    t.arbiter.tick();
+    t.bootAll();
     t.advance(3000);
     beatAll([t.children[1]!]);
     t.arbiter.tick();
@@ -138,9 +142,7 @@ test('murder: a worker silent for CORRAL_TIMEOUT is killed with SIGKILL; its exi
 test('reload: old workers are told to drain only as new ones become ready', async () => {
   const t = await setup();
   try {
-    t.arbiter.tick();
-    t.children.forEach(ready);
-    t.arbiter.tick();
+    t.bootAll();
     t.arbiter.record('reload');
     t.arbiter.tick();
     assert.ok(t.calls.includes('reloading'));
@@ -192,9 +194,7 @@ test("a draining worker's 'drained' is answered with 'release' (its cue to exit)
 test('a SIGHUP during a reload is not lost: one more reload starts when the current one is done (several coalesce)', async () => {
   const t = await setup();
   try {
-    t.arbiter.tick();
-    t.children.forEach(ready);
-    t.arbiter.tick();
+    t.bootAll();
     t.arbiter.record('reload');
     t.arbiter.tick();
     t.arbiter.record('reload');
