@@ -11,6 +11,7 @@ export const reloadCommand: Command = {
 Sends SIGHUP to the master named in CORRAL_PIDFILE. The master re-reads .env, starts a new
 generation of workers and retires each old worker only once its replacement is ready. If the new
 generation cannot boot, the old one keeps serving and the log (event reload.failed) says why.
+Asked during a reload, the master queues one more (event reload.queued) for when it ends.
 Under systemd, prefer \`systemctl reload corral\` (it does the same).
 
 Exit codes: 0 signal sent, 3 not running.`,
