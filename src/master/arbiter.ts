@@ -411,15 +411,19 @@ export class Arbiter {
     if (this.reload && readyCurrent >= this.expected && !this.workers().some((c) => c.generation !== this.generation)) {
       this.log.info({ event: 'reload.done', generation: this.generation, workers: readyCurrent, ms: now - this.reload.startedAt }, `reload done: generation ${this.generation} serving`);
       this.reload = undefined;
-      this.o.notifier.ready(this.statusLine());
-      this.startPendingReload();
+      if (!this.startPendingReload()) this.o.notifier.ready(this.statusLine());
     }
   }
 
-  private startPendingReload(): void {
-    if (!this.reloadPending) return;
+  /**
+   * Starts the reload queued during the one that just ended. READY=1 then waits for that one: a
+   * `systemctl reload` whose SIGHUP was queued returns only once its own settings serve.
+   */
+  private startPendingReload(): boolean {
+    if (!this.reloadPending) return false;
     this.reloadPending = false;
     this.record('reload');
+    return true;
   }
 
   /** Returns true when the master is exiting. */
@@ -437,8 +441,7 @@ export class Arbiter {
       this.expected = r.previous.settings.CORRAL_WORKERS;
       this.reload = undefined;
       this.bootFailures = 0;
-      this.o.notifier.ready(this.statusLine());
-      this.startPendingReload();
+      if (!this.startPendingReload()) this.o.notifier.ready(this.statusLine());
       return false;
     }
     if (this.workers().some((c) => c.state === 'ready')) return false;

@@ -209,7 +209,16 @@ test('a SIGHUP during a reload is not lost: one more reload starts when the curr
     assert.ok(t.log.lines().some((l) => l.event === 'reload.done' && l.generation === 2));
     t.arbiter.tick();
     assert.deepEqual(t.log.lines().filter((l) => l.event === 'reload.start').map((l) => l.generation), [2, 3], 'exactly one more reload');
-    assert.equal(t.children.filter((c) => c.identity.generation === 3).length, 2);
+    const fresh = t.children.filter((c) => c.identity.generation === 3);
+    assert.equal(fresh.length, 2);
+    // systemd hears READY=1 only once the queued reload serves (boot, then the end of the last reload).
+    assert.equal(t.calls.filter((c) => c.startsWith('ready')).length, 1, 'no READY=1 between the two reloads');
+    fresh.forEach(ready);
+    t.arbiter.tick();
+    t.children.filter((c) => c.identity.generation === 2).forEach((c) => c.exit(0));
+    t.arbiter.tick();
+    assert.equal(t.calls.filter((c) => c.startsWith('ready')).length, 2);
+    assert.match(t.calls.at(-1) ?? '', /^ready:.*generation 3/);
   } finally {
     t.log.close();
   }
