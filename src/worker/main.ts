@@ -130,8 +130,8 @@ export async function runWorker(): Promise<void> {
   } catch (err) {
     return bootFail(err, EXIT.APP_LOAD_ERROR);
   }
-  // Told to drain while the app was loading (superseded by a newer generation): never listen, or
-  // the master would start handing connections to a worker on its way out.
+  // Told to stop while the app was loading (a shutdown, or a newer generation superseding this
+  // one): never listen, or the master would hand connections to a worker on its way out.
   if (exiting) return;
 
   try {
