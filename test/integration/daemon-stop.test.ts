@@ -48,14 +48,14 @@ test('SIGQUIT stops fast, without waiting for slow requests', async () => {
 test('SIGTERM while the workers are still loading the app: they never start listening, and the master exits 0', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'corral-stop-booting-'));
   const timings = join(dir, 'timings.json');
-  // The app loads for 1.5 s; the close hook it registers first takes 3 s. Stopped mid-load, a
+  // The app loads for 3 s; the close hook it registers first takes 5 s. Stopped mid-load, a
   // worker is still running that hook when its app finishes loading.
-  writeFileSync(timings, JSON.stringify({ bootMs: 1500, closeMs: 3000 }));
+  writeFileSync(timings, JSON.stringify({ bootMs: 3000, closeMs: 5000 }));
   const c = await startCorral({ app: 'slow-boot.mjs', workers: 2, waitReady: false, env: { FIXTURE_TIMINGS: timings } });
   try {
     await waitFor(() => c.events('fixture.loading').length === 2, 10000, 'both workers loading the app');
     c.kill('SIGTERM');
-    const exit = await Promise.race([c.exited, delay(15000).then(() => undefined)]);
+    const exit = await Promise.race([c.exited, new Promise<undefined>((r) => setTimeout(r, 20_000, undefined).unref())]);
     assert.deepEqual(exit, { code: 0, signal: null }, 'the master exited 0');
     assert.equal(c.events('worker.listening').length, 0, 'no worker listened after it was told to stop');
     const workerExits = c.events('worker.exit');
