@@ -85,3 +85,35 @@ test('SIGHUP re-reads .env: a new CORRAL_WORKERS applies to the new generation',
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('a SIGHUP during a reload is queued: the reload after it applies the .env as edited last', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'corral-queued-reload-'));
+  const envFile = join(dir, 'corral.env');
+  const timings = join(dir, 'timings.json');
+  writeFileSync(envFile, 'CORRAL_WORKERS=2\n');
+  writeFileSync(timings, JSON.stringify({ bootMs: 0 }));
+  const c = await startCorral({ app: 'slow-boot.mjs', workers: null, env: { CORRAL_ENV_FILE: envFile, FIXTURE_TIMINGS: timings } });
+  try {
+    // Generation 2 takes 2 s to load its app; the operator edits .env again meanwhile.
+    writeFileSync(timings, JSON.stringify({ bootMs: 2000 }));
+    c.kill('SIGHUP');
+    await c.waitForLog((l) => l.event === 'reload.start' && l.generation === 2, 10000, 'reload to generation 2');
+    writeFileSync(timings, JSON.stringify({ bootMs: 0 }));
+    writeFileSync(envFile, 'CORRAL_WORKERS=3\n');
+    c.kill('SIGHUP');
+    c.kill('SIGHUP');
+    const queued = await c.waitForLog((l) => l.event === 'reload.queued', 10000, 'reload.queued');
+    assert.equal(queued.generation, 2);
+    const done = await c.waitForLog((l) => l.event === 'reload.done' && l.generation === 3, 20000, 'reload to generation 3');
+    assert.equal(done.workers, 3, 'the .env as edited last is running');
+    assert.equal(c.events('reload.queued').length, 1, 'two SIGHUPs during one reload queue one more');
+    assert.deepEqual(c.events('reload.start').map((l) => l.generation), [2, 3]);
+    assert.ok(c.events('reload.done').some((l) => l.generation === 2), 'the reload in progress finished first');
+    const seen = new Set<number>();
+    for (let i = 0; i < 9; i++) seen.add((await http(c.url, { headers: { connection: 'close' } })).json<{ generation: number }>().generation);
+    assert.deepEqual([...seen], [3]);
+  } finally {
+    await c.stop();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
