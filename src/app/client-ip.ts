@@ -34,17 +34,34 @@ export function buildTrustList(entries: readonly string[]): BlockList {
   return list;
 }
 
-function trusted(list: BlockList, ip: string): boolean {
-  const family = isIP(ip);
-  return family !== 0 && list.check(ip, family === 4 ? 'ipv4' : 'ipv6');
+/** Enough for every proxy and client of a busy host; past it the answers are forgotten at once. */
+const REMEMBERED_ANSWERS = 10_000;
+
+/**
+ * Whether an address is trusted, remembered per address: BlockList.check() builds a SocketAddress
+ * for every call, which cost more than the rest of a rate-limited request's own work.
+ */
+function trustCheck(list: BlockList): (ip: string) => boolean {
+  const answers = new Map<string, boolean>();
+  return (ip) => {
+    let ok = answers.get(ip);
+    if (ok === undefined) {
+      const family = isIP(ip);
+      ok = family !== 0 && list.check(ip, family === 4 ? 'ipv4' : 'ipv6');
+      // Bounded: forged hops in X-Forwarded-For must not grow it without limit.
+      if (answers.size >= REMEMBERED_ANSWERS) answers.clear();
+      answers.set(ip, ok);
+    }
+    return ok;
+  };
 }
 
 export function createClientIpResolver(trustedProxies: readonly string[]): ClientIpResolver {
-  const list = buildTrustList(trustedProxies);
+  const trusted = trustCheck(buildTrustList(trustedProxies));
   const any = trustedProxies.length > 0;
   return (req) => {
     const peer = normalizeIp(req.socket.remoteAddress ?? '');
-    if (!any || !trusted(list, peer)) return peer;
+    if (!any || !trusted(peer)) return peer;
     const header = req.headers['x-forwarded-for'];
     const hops = (Array.isArray(header) ? header.join(',') : header ?? '')
       .split(',')
@@ -53,7 +70,7 @@ export function createClientIpResolver(trustedProxies: readonly string[]): Clien
     for (let i = hops.length - 1; i >= 0; i--) {
       const hop = hops[i] ?? '';
       if (isIP(hop) === 0) return peer; // garbage in the chain: fall back to what we know
-      if (!trusted(list, hop)) return hop;
+      if (!trusted(hop)) return hop;
     }
     return hops[0] ?? peer;
   };
