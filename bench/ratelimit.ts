@@ -1,8 +1,9 @@
 // What the per-IP rate limit (CORRAL_RATE_LIMIT, on by default) costs: corral's bundled app on its
 // offline sheet, cached GET /api/players, with the limit off and on. Requests come from 1000
 // client addresses through X-Forwarded-For (127.0.0.1 trusted as the proxy) and the limit is set
-// high enough never to refuse one, so both runs do the same work apart from the limiter's round
-// trip to the master. Rounds alternate which setting goes first; medians are compared.
+// high enough never to refuse one, so both runs do the same work apart from the limit itself:
+// finding the client's address and counting the request in the master (one IPC round trip per
+// event-loop turn of a worker). Rounds alternate which setting goes first; medians are compared.
 
 import { treeCpuSeconds } from './lib/cpu.js';
 import { haveWrk, load, type LoadResult } from './lib/load.js';
@@ -69,7 +70,7 @@ export async function benchRateLimit(o: RateLimitBenchOptions): Promise<void> {
   );
   console.log(
     `with the limit on: x${(m('on', (x) => x.rps) / m('off', (x) => x.rps)).toFixed(2)} the req/s, ` +
-      `+${Math.round(m('on', (x) => x.cpuUsPerRequest) - m('off', (x) => x.cpuUsPerRequest))} µs of CPU per request (one IPC round trip to the master each)`,
+      `+${Math.round(m('on', (x) => x.cpuUsPerRequest) - m('off', (x) => x.cpuUsPerRequest))} µs of CPU per request (client address, and the count in the master)`,
   );
   console.log(`saved ${save('ratelimit', { settings: o, runs })}`);
 }

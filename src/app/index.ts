@@ -20,18 +20,13 @@ import { createSessions } from './session.js';
 
 export const HEALTH_PATH = '/api/admin/health';
 
-export interface AppOptions {
-  /** Where the rate-limit counters live; 'auto' = the master's in a cluster worker. */
-  readonly rateLimitStore?: 'auto' | 'memory' | 'cluster';
-}
-
-export async function createApp(ctx: AppContext, options: AppOptions = {}): Promise<RequestListener> {
+export async function createApp(ctx: AppContext): Promise<RequestListener> {
   const { settings, logger } = ctx;
   const secret = await loadSessionSecret(settings.CORRAL_SESSION_SECRET, settings.CORRAL_DATA_DIR ?? 'data');
   const sessions = createSessions(secret, settings.CORRAL_SESSION_TTL);
   const deps = createDeps(ctx, sessions);
   const clientIp = createClientIpResolver(settings.CORRAL_TRUSTED_PROXIES);
-  const rateLimit = await createRateLimit({ perMinute: settings.CORRAL_RATE_LIMIT, logger, store: options.rateLimitStore ?? 'auto' });
+  const rateLimit = await createRateLimit({ perMinute: settings.CORRAL_RATE_LIMIT, logger, hostCounters: ctx.hostCounters });
   const pool = createCsvPool(settings.CORRAL_EXPORT_THREADS);
   ctx.onClose(() => pool.close());
 

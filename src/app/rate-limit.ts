@@ -1,11 +1,10 @@
 // Per-client-IP rate limit, CORRAL_RATE_LIMIT requests per minute, shared by every worker of the
-// host. In a cluster worker the counters live in the master (rate-limiter-flexible's
-// RateLimiterCluster talks to the RateLimiterClusterMaster the arbiter creates); elsewhere (unit
-// tests, a single process) they live in memory. Answers carry the IETF RateLimit headers.
+// host: in a corral worker the counters live in the master (AppContext.hostCounters, one batched
+// IPC round trip per event-loop turn); run elsewhere (unit tests, one process) they live in this
+// process. Answers carry the IETF RateLimit headers.
 
-import cluster from 'node:cluster';
 import type { ServerResponse } from 'node:http';
-import type { RateLimiterAbstract, RateLimiterRes } from 'rate-limiter-flexible';
+import type { HostCounters } from '../contract.js';
 import type { Logger } from '../log/logger.js';
 import { HttpError } from './http.js';
 
@@ -26,34 +25,25 @@ export interface RateLimit {
 export interface RateLimitOptions {
   readonly perMinute: number;
   readonly logger: Logger;
-  /** 'auto' = cluster store inside a cluster worker, memory otherwise. */
-  readonly store?: 'auto' | 'memory' | 'cluster';
-  /** How long a worker waits for the master's answer before letting the request through. */
-  readonly timeoutMs?: number;
+  /** The host's counters; undefined outside a corral worker, and then counted in this process. */
+  readonly hostCounters: HostCounters | undefined;
 }
 
 const WINDOW_SECONDS = 60;
 
-/** Undefined when the limit is off (rate-limiter-flexible is then not loaded at all). */
+/** Undefined when the limit is off (nothing is counted, and no counter store is loaded). */
 export async function createRateLimit(options: RateLimitOptions): Promise<RateLimit | undefined> {
   const { perMinute, logger } = options;
   if (perMinute <= 0) return undefined;
-  const { RateLimiterCluster, RateLimiterMemory, RateLimiterRes } = await import('rate-limiter-flexible');
-  const store = options.store === undefined || options.store === 'auto' ? (cluster.isWorker ? 'cluster' : 'memory') : options.store;
-  // The limit is part of the key prefix: the master keeps a limiter per prefix for its whole life,
-  // so a reload that changes CORRAL_RATE_LIMIT must get a fresh one, not the old points.
-  const opts = { points: perMinute, duration: WINDOW_SECONDS, keyPrefix: `corral-ip-${perMinute}` };
-  const limiter: RateLimiterAbstract =
-    store === 'cluster' ? new RateLimiterCluster({ ...opts, timeoutMs: options.timeoutMs ?? 2000 }) : new RateLimiterMemory(opts);
+  const counters = options.hostCounters ?? (await import('../window-counters.js')).createWindowCounters();
   let lastFailureLog = 0;
   return {
     limit: perMinute,
     async consume(key) {
       try {
-        const res = await limiter.consume(key, 1);
-        return decision(true, perMinute, res);
+        const hit = await counters.hit(key, perMinute);
+        return { allowed: hit.allowed, limit: perMinute, remaining: hit.remaining, resetSeconds: Math.max(1, Math.ceil(hit.msBeforeReset / 1000)) };
       } catch (err) {
-        if (err instanceof RateLimiterRes) return decision(false, perMinute, err);
         // Failing open: a missing or slow master must not turn into an outage of the app.
         const now = Date.now();
         if (now - lastFailureLog > 60_000) {
@@ -63,15 +53,6 @@ export async function createRateLimit(options: RateLimitOptions): Promise<RateLi
         return { allowed: true, limit: perMinute, remaining: perMinute, resetSeconds: WINDOW_SECONDS };
       }
     },
-  };
-}
-
-function decision(allowed: boolean, limit: number, res: RateLimiterRes): RateDecision {
-  return {
-    allowed,
-    limit,
-    remaining: Math.max(0, res.remainingPoints),
-    resetSeconds: Math.max(1, Math.ceil(res.msBeforeNext / 1000)),
   };
 }
 

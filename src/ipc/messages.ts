@@ -27,7 +27,12 @@ export type ChildMessage =
    * Server closed and connections done. A worker then waits for 'release' before it exits; the
    * keeper, which takes no connections from the listening socket, exits at once.
    */
-  | { readonly type: 'drained' };
+  | { readonly type: 'drained' }
+  /**
+   * Hits on host-wide counters (the per-IP rate limit): every hit a worker's requests made in one
+   * turn of its event loop, in one message. `limit` is per 60 s window; the answer carries `id`.
+   */
+  | { readonly type: 'count'; readonly id: number; readonly limit: number; readonly keys: readonly string[] };
 
 /** Master → child. */
 export type MasterMessage =
@@ -49,13 +54,21 @@ export type MasterMessage =
       readonly max: number;
       /** The connections this worker may hold, from the current worker count (TTIN/TTOU change it). */
       readonly workerCap: number;
-    };
+    }
+  /**
+   * The answer to 'count' number `id`: one [allowed 0|1, hits left, ms until the window resets]
+   * per key, in the order asked.
+   */
+  | { readonly type: 'counted'; readonly id: number; readonly results: readonly CountResult[] };
+
+/** One key's result in a 'counted' answer: compact, as a busy worker sends one per request. */
+export type CountResult = readonly [allowed: 0 | 1, remaining: number, msBeforeReset: number];
 
 export type ChildMessageType = ChildMessage['type'];
 export type MasterMessageType = MasterMessage['type'];
 
-const CHILD_TYPES: ReadonlySet<string> = new Set<ChildMessageType>(['ready', 'heartbeat', 'boot-failed', 'retire', 'drained']);
-const MASTER_TYPES: ReadonlySet<string> = new Set<MasterMessageType>(['drain', 'release', 'reopen-logs', 'capacity']);
+const CHILD_TYPES: ReadonlySet<string> = new Set<ChildMessageType>(['ready', 'heartbeat', 'boot-failed', 'retire', 'drained', 'count']);
+const MASTER_TYPES: ReadonlySet<string> = new Set<MasterMessageType>(['drain', 'release', 'reopen-logs', 'capacity', 'counted']);
 
 /** Our messages carry this tag so cluster-internal and foreign messages are ignored. */
 export const IPC_TAG = 'corral' as const;

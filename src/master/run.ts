@@ -1,7 +1,6 @@
 // Runs the master: pidfile, logger, signals → intents, the arbiter, and an orderly exit.
 
 import { existsSync } from 'node:fs';
-import { RateLimiterClusterMaster } from 'rate-limiter-flexible';
 import { loadSettings, type LoadedSettings } from '../config/load.js';
 import { withoutSystemdNotifyEnv } from '../config/systemd-env.js';
 import { EXIT, describeError } from '../errors.js';
@@ -10,6 +9,7 @@ import { assertAdminBindSafe } from './admin/auth.js';
 import { startMonitoring, type Monitoring } from './admin/monitoring.js';
 import { startAdminServer, type AdminServer } from './admin/server.js';
 import { Arbiter, type Intent } from './arbiter.js';
+import { createHostCounters } from './host-counters.js';
 import { noopNotifier, type Notifier } from './notify.js';
 import { removePidfile, writePidfile } from './pidfile.js';
 import { createSpawner } from './spawner.js';
@@ -65,7 +65,7 @@ export async function runMaster(loaded: LoadedSettings, entry: MasterEntryPoints
   arbiter = new Arbiter({
     loaded,
     reloadSettings: () => loadSettings(),
-    spawner: createSpawner({ workerExec: entry.workerExec, keeperExec, inspectable: settings.CORRAL_STUCK_STACKS, envFilter: withoutSystemdNotifyEnv, listenSocket: { accept: settings.CORRAL_ACCEPT, backlog: settings.CORRAL_BACKLOG } }),
+    spawner: createSpawner({ workerExec: entry.workerExec, keeperExec, inspectable: settings.CORRAL_STUCK_STACKS, envFilter: withoutSystemdNotifyEnv, listenSocket: { accept: settings.CORRAL_ACCEPT, backlog: settings.CORRAL_BACKLOG }, counters: createHostCounters() }),
     withKeeper: keeperExec !== undefined,
     logger,
     reopenLogs: () => log.reopen(),
@@ -82,9 +82,6 @@ export async function runMaster(loaded: LoadedSettings, entry: MasterEntryPoints
     arbiter?.record('stop');
     setTimeout(() => exit(EXIT.UNCAUGHT), (settings.CORRAL_GRACEFUL_TIMEOUT + 5) * 1000).unref();
   });
-  // Per-IP rate-limit counters shared by all workers live here (rate-limiter-flexible's cluster
-  // store); the workers' RateLimiterCluster instances talk to it over the cluster IPC channel.
-  new RateLimiterClusterMaster();
   // Capacity and host alerts run whether or not the admin listener could bind.
   monitoring = startMonitoring(arbiter.view(), logger);
   try {

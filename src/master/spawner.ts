@@ -8,6 +8,7 @@ import { identityEnv, type ChildIdentity } from '../config/identity.js';
 import type { Settings } from '../config/schema.js';
 import type { ChildMessage } from '../ipc/messages.js';
 import { masterChannel } from '../ipc/channel.js';
+import type { HostCounterService } from './host-counters.js';
 import type { ChildHandle } from './registry.js';
 import { relayStderr, type StderrRelay } from './stack-capture.js';
 
@@ -38,6 +39,8 @@ export interface SpawnerOptions {
    * queue until a restart, and a worker's cap depends on the mode actually in force.
    */
   readonly listenSocket: { readonly accept: Settings['CORRAL_ACCEPT']; readonly backlog: number };
+  /** Answers the workers' 'count' messages (the per-IP rate limit) without going through the arbiter. */
+  readonly counters?: HostCounterService;
 }
 
 const STDIO: ['inherit', 'inherit', 'pipe', 'ipc'] = ['inherit', 'inherit', 'pipe', 'ipc'];
@@ -47,10 +50,18 @@ function relayOf(stderr: NodeJS.ReadableStream | null | undefined): StderrRelay 
   return relayStderr(stderr as import('node:stream').Readable, (line) => process.stderr.write(line));
 }
 
-function attach(ep: Parameters<typeof masterChannel>[0], events: ChildEvents) {
+function attach(ep: Parameters<typeof masterChannel>[0], events: ChildEvents, counters?: HostCounterService) {
   const channel = masterChannel(ep);
   const forward = (m: ChildMessage) => events.onMessage(m);
-  channel.listen({ ready: forward, heartbeat: forward, 'boot-failed': forward, retire: forward, drained: forward });
+  channel.listen({
+    ready: forward,
+    heartbeat: forward,
+    'boot-failed': forward,
+    retire: forward,
+    drained: forward,
+    // A malformed request gets no answer: the worker's own timeout then lets its requests through.
+    ...(counters ? { count: (m) => void counters.answer(m).then((answer) => channel.send(answer), () => undefined) } : {}),
+  });
   return channel;
 }
 
@@ -84,7 +95,7 @@ export function createSpawner(o: SpawnerOptions): Spawner {
         // inspectPort 0 keeps it on a random loopback port, so two corrals never collide.
         cluster.setupPrimary({ exec: o.workerExec, execArgv, stdio: STDIO, silent: false, ...(o.inspectable ? { inspectPort: 0 } : {}) });
         const worker: Worker = cluster.fork(fullEnv);
-        const channel = attach(worker, events);
+        const channel = attach(worker, events, o.counters);
         worker.on('exit', (code, signal) => events.onExit(code, signal as NodeJS.Signals | null));
         // EPIPE on a channel to a dying worker is expected; the exit event tells the story.
         worker.on('error', () => {});

@@ -9,9 +9,13 @@ import { createLogger } from '../log/logger.js';
 import { perWorkerCap } from '../master/capacity.js';
 import type { SheetsClient } from '../sheets/types.js';
 import { loadApp } from './app-loader.js';
+import { createCounterClient } from './counter-client.js';
 import { startHeartbeat } from './heartbeat.js';
 import { createWorkerServer } from './server.js';
 import { createSheetsAccess } from './sheets-access.js';
+
+/** A master slower than this to count a request lets it through (see the bundled app's rate limit). */
+const COUNTER_TIMEOUT_MS = 2000;
 
 export async function runWorker(): Promise<void> {
   const identity = readIdentity() ?? { role: 'worker' as const, workerId: 0, generation: 0 };
@@ -36,6 +40,7 @@ export async function runWorker(): Promise<void> {
   let server: ReturnType<typeof createWorkerServer> | undefined;
   const closers: (() => Promise<void> | void)[] = [];
   const sheets = createSheetsAccess(settings, logger);
+  const counters = createCounterClient((m) => channel.send(m), { timeoutMs: COUNTER_TIMEOUT_MS });
   let retireSent = false;
   const jitter = settings.CORRAL_MAX_REQUESTS_JITTER > 0 ? Math.floor(Math.random() * (settings.CORRAL_MAX_REQUESTS_JITTER + 1)) : 0;
   const maxRequests = settings.CORRAL_MAX_REQUESTS > 0 ? settings.CORRAL_MAX_REQUESTS + jitter : 0;
@@ -105,6 +110,7 @@ export async function runWorker(): Promise<void> {
     },
     release: () => release(),
     'reopen-logs': () => log.reopen(),
+    counted: (m) => counters.onCounted(m),
     capacity: (m) => {
       if (!server) return;
       server.cap.setHostFull(m.full, m.current, m.max);
@@ -119,6 +125,7 @@ export async function runWorker(): Promise<void> {
     get sheets(): SheetsClient | undefined {
       return sheets.client();
     },
+    hostCounters: counters,
     workerId: identity.workerId,
     generation: identity.generation,
     onClose: (fn) => void closers.push(fn),
