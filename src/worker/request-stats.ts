@@ -13,8 +13,8 @@ export interface RequestStats {
   takeP99(): number;
 }
 
-/** `accessLogger` undefined: no access log. */
-export function createRequestStats(accessLogger: Logger | undefined, workerId: number, onServed: (n: number) => void): RequestStats {
+/** `accessLogger` undefined: no access log. Its lines carry the worker's id from the logger's base fields. */
+export function createRequestStats(accessLogger: Logger | undefined, onServed: (n: number) => void): RequestStats {
   let served = 0;
   let errors = 0;
   const latency = createHistogram();
@@ -39,7 +39,6 @@ export function createRequestStats(accessLogger: Logger | undefined, workerId: n
             ms: Math.round(ms * 100) / 100,
             bytes: socket.bytesWritten - bytesBefore,
             remote: socket.remoteAddress,
-            worker: workerId,
           });
         }
         onServed(served);

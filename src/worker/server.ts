@@ -48,7 +48,7 @@ export function createWorkerServer(app: RequestListener, o: WorkerServerOptions)
   const keepAliveOff = settings.CORRAL_KEEPALIVE === 0;
   let drainPromise: Promise<void> | undefined;
 
-  const stats = createRequestStats(o.accessLogger, o.workerId, o.onServed);
+  const stats = createRequestStats(o.accessLogger, o.onServed);
 
   const handleError = (err: unknown, req: IncomingMessage, res: ServerResponse) => {
     logger.error({ event: 'request.error', code: 'CORRAL_ERR_REQUEST', method: req.method, path: req.url, err: describeError(err) }, 'request handler threw');

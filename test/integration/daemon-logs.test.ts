@@ -24,6 +24,8 @@ test('8 workers under load share one log file: every line is whole JSON with rol
       if (parsed.event === 'access') {
         workers.add(parsed.worker);
         for (const k of ['method', 'path', 'status', 'ms', 'bytes', 'remote', 'worker']) assert.ok(k in parsed, `access line has ${k}`);
+        // JSON.parse keeps the last of two equal keys; the line must not carry one twice.
+        assert.equal(line.split('"worker":').length, 2, `one worker field: ${line}`);
       }
     }
     assert.equal(workers.size, 8, 'all 8 workers wrote access lines');
