@@ -39,6 +39,22 @@ describe('append: where rows land', () => {
     }));
 });
 
+describe('append: request size', () => {
+  it("a body over Google's 10 MiB limit is refused with 400 before anything is written: applied no, not retryable", () =>
+    withHarness(async (h) => {
+      const b = h.backend();
+      const before = eventsCount(h);
+      const huge = ['E0200', 'P001', 'note', 'x'.repeat(11 * 1024 * 1024), '2024-05-01T10:00:00Z'];
+      const e = await rejection(b.appendValues('Events', [huge]));
+      assert.equal(e.status, 400);
+      assert.equal(e.applied, 'no');
+      assert.equal(e.retryable, false);
+      assert.match(e.message, /over its 10 MiB limit/);
+      assert.match(e.message, /Request payload size exceeds the limit: 10485760 bytes/);
+      assert.equal(eventsCount(h), before);
+    }));
+});
+
 describe('append failures Google may have applied are never resent', () => {
   it('written, then answered 500: applied maybe, one request, the row is there once', () =>
     withHarness(

@@ -9,7 +9,7 @@ import { Journal } from '../../src/sheets/keeper/journal.js';
 import { QuotaBucket } from '../../src/sheets/keeper/quota.js';
 import { captureLogger, type CapturedLogger } from '../fixtures/capture-logger.js';
 import { FakeClock } from '../fixtures/fake-clock.js';
-import { FakeBackend } from '../fixtures/fake-sheets-backend.js';
+import { FakeBackend, GOOGLE_MAX_REQUEST_BYTES } from '../fixtures/fake-sheets-backend.js';
 
 const HEADER = ['event_id', 'player', 'kind', 'detail', 'at'];
 const row = (id: string) => [id, 'P001', 'goal', `detail ${id}`, '2024-03-02T15:12:00Z'];
@@ -93,6 +93,21 @@ describe('write journal', () => {
     assert.deepEqual(backend.ids('Events'), ['event_id', 'r0', 'r1', 'r2', 'r3', 'r4']);
     assert.equal(journal.backlogRows(), 0);
     assert.equal((await flusherFor(journal).flushOnce({ wait: true })).sent, 0);
+  });
+
+  it("splits a backlog too big for one request into appends under Google's 10 MiB limit", async () => {
+    const { journal } = await openJournal();
+    // 24 rows of 1 MiB each (2 bytes per character in UTF-8): one request would be refused.
+    const big = 'é'.repeat(512 * 1024);
+    for (let i = 0; i < 24; i++) await journal.add('Events', [[`b${i}`, 'P001', 'note', big, '2024-03-02T15:12:00Z']]);
+    const result = await flusherFor(journal).flushOnce({ wait: true });
+    assert.equal(result.failedCalls, 0);
+    assert.equal(result.sent, 24);
+    const appends = backend.calls.filter((c) => c.op === 'append');
+    assert.ok(appends.length >= 3, `${appends.length} appends`);
+    for (const a of appends) assert.ok((a.bytes ?? Infinity) <= GOOGLE_MAX_REQUEST_BYTES, `an append of ${a.bytes} bytes`);
+    assert.deepEqual(backend.ids('Events').slice(1), Array.from({ length: 24 }, (_, i) => `b${i}`));
+    assert.equal(journal.backlogRows(), 0);
   });
 
   it('one values:append per target range per flush', async () => {

@@ -2,24 +2,24 @@
 
 import type { IncomingMessage, ServerResponse } from 'node:http';
 
-const MAX_BODY = 20 * 1024 * 1024;
+/** Google's limit on a request body; over it the API answers 400 INVALID_ARGUMENT. */
+export const MAX_REQUEST_BYTES = 10 * 1024 * 1024;
 
 export class BodyTooLarge extends Error {}
 
+/** The whole body; over MAX_REQUEST_BYTES the rest is read and dropped, then BodyTooLarge. */
 export function readBody(req: IncomingMessage): Promise<Buffer> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;
     req.on('data', (chunk: Buffer) => {
       size += chunk.length;
-      if (size > MAX_BODY) {
-        reject(new BodyTooLarge(`request body over ${MAX_BODY} bytes`));
-        req.destroy();
-        return;
-      }
-      chunks.push(chunk);
+      if (size <= MAX_REQUEST_BYTES) chunks.push(chunk);
     });
-    req.on('end', () => resolve(Buffer.concat(chunks)));
+    req.on('end', () => {
+      if (size > MAX_REQUEST_BYTES) reject(new BodyTooLarge(`Request payload size exceeds the limit: ${MAX_REQUEST_BYTES} bytes.`));
+      else resolve(Buffer.concat(chunks));
+    });
     req.on('error', reject);
   });
 }

@@ -211,7 +211,7 @@ class EmulatorServer implements Emulator {
     try {
       body = await readBody(req);
     } catch (err) {
-      if (err instanceof BodyTooLarge) sendJson(res, 413, new ApiError(400, err.message).envelope());
+      if (err instanceof BodyTooLarge) sendJson(res, 400, new ApiError(400, err.message).envelope());
       return;
     }
     if (url.pathname.startsWith('/__emulator/')) {

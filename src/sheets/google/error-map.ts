@@ -85,6 +85,13 @@ export function mapApiError(res: HttpResponse, ctx: ErrorContext): SheetsError {
     if (env.reasons.includes('API_KEY_INVALID') || /API key not valid/i.test(env.message)) {
       return make('CORRAL_ERR_SHEETS_AUTH', `SHEETS_API_KEY was refused by Google: check the key in the Cloud console (APIs & Services > Credentials) (Google said: ${env.message})`, { ...base, applied: 'no', retryable: false });
     }
+    if (/payload size exceeds the limit/i.test(env.message)) {
+      return make(
+        'CORRAL_ERR_SHEETS_BAD_RANGE',
+        `Google refused ${ctx.operation} of ${rangesText(ctx)}: the request body is over its 10 MiB limit (Google said: ${env.message})`,
+        { ...base, applied: 'no', retryable: false },
+      );
+    }
     return make(
       'CORRAL_ERR_SHEETS_BAD_RANGE',
       `Google rejected the range ${rangesText(ctx)} of ${ctx.operation}: ${env.message}. Check that the tab exists in spreadsheet ${ctx.spreadsheetId} and the A1 range is valid (SHEET_PLAYERS_RANGE / SHEET_EVENTS_RANGE; quote tab names with spaces: 'My Tab'!A1:E)`,
