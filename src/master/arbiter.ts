@@ -287,7 +287,16 @@ export class Arbiter {
     const now = this.now();
     const timeoutMs = this.settings.CORRAL_TIMEOUT * 1000;
     for (const c of this.children.values()) {
-      if (c.state === 'killing') continue;
+      if (c.state === 'killing') {
+        // A booting child told to stop with SIGTERM whose close hooks hang, or whose event loop is
+        // blocked: without this it would hold a reload, or the master's exit, for good.
+        if (c.sigkillAt !== undefined && now > c.sigkillAt) {
+          c.sigkillAt = undefined;
+          this.log.warn({ event: `${c.role}.kill`, worker_id: c.id, worker_pid: c.handle.pid, reason: 'no exit after SIGTERM' }, `${c.role} ${c.id} did not exit after SIGTERM; killing`);
+          c.handle.kill('SIGKILL');
+        }
+        continue;
+      }
       if (c.state === 'draining') {
         if (c.drainDeadline !== undefined && now > c.drainDeadline) {
           this.log.warn({ event: `${c.role}.kill`, worker_id: c.id, worker_pid: c.handle.pid, reason: 'drain deadline passed' }, `${c.role} ${c.id} did not finish draining; killing`);
@@ -500,10 +509,14 @@ export class Arbiter {
   }
 
   private drain(c: ChildRecord, reason: string, gracefulMs: number): void {
+    // A later, shorter stop (SIGQUIT after SIGTERM) brings the SIGKILL of a booting child forward.
+    if (c.state === 'killing' && c.sigkillAt !== undefined) c.sigkillAt = Math.min(c.sigkillAt, this.now() + gracefulMs + 2000);
     if (c.state === 'draining' || c.state === 'killing') return;
     c.stopReason = reason;
     if (c.state === 'booting') {
+      // Not listening yet, so there is nothing to drain: SIGTERM runs its close hooks and exits.
       c.state = 'killing';
+      c.sigkillAt = this.now() + gracefulMs + 2000;
       c.handle.kill('SIGTERM');
       return;
     }
@@ -542,6 +555,7 @@ export class Arbiter {
       retire: undefined,
       pendingRetire: undefined,
       drainDeadline: undefined,
+      sigkillAt: undefined,
       stopReason: undefined,
     };
     this.children.set(id, record);

@@ -30,6 +30,8 @@ export interface ChildRecord {
   pendingRetire: RetireReason | undefined;
   /** Set when a drain was sent: after this, the child is killed. */
   drainDeadline: number | undefined;
+  /** Set when a booting child was sent SIGTERM: still alive after this, it gets SIGKILL. */
+  sigkillAt: number | undefined;
   /** Why we are stopping it (so its exit is not read as a crash). */
   stopReason: string | undefined;
 }

@@ -337,3 +337,65 @@ test('a reload that changes no keeper setting keeps the keeper (and its warm cac
     t.log.close();
   }
 });
+
+test('stop: a booting worker that does not exit on SIGTERM gets SIGKILL after the graceful timeout, and the master exits', async () => {
+  const t = await setup({ CORRAL_GRACEFUL_TIMEOUT: '3' });
+  try {
+    t.arbiter.tick();
+    const [a, b] = t.children;
+    t.arbiter.record('stop');
+    t.arbiter.tick();
+    assert.deepEqual(a?.kills, ['SIGTERM']);
+    // Both hang in their close hooks (or a blocked loop), beating all the while.
+    for (let ms = 0; ms < 4_500; ms += 500) {
+      t.advance(500);
+      beatAll(t.children);
+      t.arbiter.tick();
+    }
+    assert.deepEqual(a?.kills, ['SIGTERM'], 'not before the graceful timeout + 2 s');
+    t.advance(1_000);
+    t.arbiter.tick();
+    assert.deepEqual(a?.kills, ['SIGTERM', 'SIGKILL']);
+    assert.deepEqual(b?.kills, ['SIGTERM', 'SIGKILL']);
+    a?.exit(null, 'SIGKILL');
+    b?.exit(null, 'SIGKILL');
+    t.arbiter.tick();
+    assert.deepEqual(t.exits, [0]);
+  } finally {
+    t.log.close();
+  }
+});
+
+test('reload: an old-generation worker still booting is superseded with SIGTERM, then SIGKILL 2 s later if it hangs, so the reload ends', async () => {
+  const t = await setup();
+  try {
+    t.bootAll();
+    const [a] = t.children;
+    // a crashes and its replacement is still booting when the reload starts.
+    a?.exit(1);
+    for (let i = 0; i < 20 && t.children.length < 3; i++) {
+      t.advance(1_000);
+      beatAll(t.children);
+      t.arbiter.tick();
+    }
+    const booting = t.children[2];
+    assert.equal(booting?.identity.generation, 1);
+    t.arbiter.record('reload');
+    t.arbiter.tick();
+    assert.deepEqual(booting?.kills, ['SIGTERM']);
+    for (const c of t.children.slice(3)) ready(c);
+    t.advance(2_500);
+    beatAll(t.children);
+    t.arbiter.tick();
+    assert.deepEqual(booting?.kills, ['SIGTERM', 'SIGKILL']);
+    booting?.exit(null, 'SIGKILL');
+    // The ready old worker drains and exits; the reload then ends with READY=1.
+    const old = t.children[1];
+    assert.equal(old?.sent.at(-1)?.type, 'drain');
+    old?.exit(0);
+    t.arbiter.tick();
+    assert.ok(t.log.lines().some((l) => l.event === 'reload.done'), 'reload.done logged');
+  } finally {
+    t.log.close();
+  }
+});
