@@ -52,7 +52,11 @@ export async function runMaster(loaded: LoadedSettings, entry: MasterEntryPoints
   let arbiter: Arbiter | undefined;
   let admin: AdminServer | undefined;
   let monitoring: Monitoring | undefined;
-  const exit = (code: number) => {
+  // Set by an uncaught exception: the clean stop that follows must still exit non-zero, so that
+  // systemd (Restart=on-failure) brings corral back.
+  let crashed = false;
+  const exit = (stopCode: number) => {
+    const code = crashed && stopCode === EXIT.OK ? EXIT.UNCAUGHT : stopCode;
     if (pidfile) removePidfile(pidfile);
     monitoring?.close();
     void admin?.close();
@@ -79,6 +83,7 @@ export async function runMaster(loaded: LoadedSettings, entry: MasterEntryPoints
   process.on('uncaughtException', (err) => {
     // The master must outlive its own bugs long enough to stop its children cleanly.
     logger.fatal({ event: 'master.uncaught', code: 'CORRAL_ERR_UNCAUGHT', err: describeError(err) }, 'uncaught exception in the master');
+    crashed = true;
     arbiter?.record('stop');
     setTimeout(() => exit(EXIT.UNCAUGHT), (settings.CORRAL_GRACEFUL_TIMEOUT + 5) * 1000).unref();
   });

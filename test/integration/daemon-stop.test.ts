@@ -3,7 +3,7 @@ import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { startCorral, waitFor } from '../helpers/corral.js';
+import { REPO_ROOT, startCorral, waitFor } from '../helpers/corral.js';
 import { delay, http } from '../helpers/http.js';
 
 test('SIGTERM with a slow request in flight: it completes, then the master exits 0 and removes its pidfile', async () => {
@@ -64,5 +64,21 @@ test('SIGTERM while the workers are still loading the app: they never start list
   } finally {
     await c.stop();
     rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('an uncaught exception in the master stops the workers cleanly, then exits 70 so systemd restarts corral', async () => {
+  const fault = join(REPO_ROOT, 'test', 'fixtures', 'master-fault.cjs');
+  const c = await startCorral({ app: 'basic.mjs', workers: 2, env: { NODE_OPTIONS: `--require ${fault}` } });
+  try {
+    c.kill('SIGUSR2');
+    const { code } = await c.exited;
+    assert.equal(code, 70, 'EXIT.UNCAUGHT, not 0');
+    const events = c.logs().map((l) => l.event);
+    assert.ok(events.includes('master.uncaught'), 'master.uncaught logged');
+    assert.ok(events.includes('shutdown.done'), 'the workers were stopped first');
+    assert.equal(c.logs().find((l) => l.event === 'master.exit')?.code, 70);
+  } finally {
+    await c.stop();
   }
 });
