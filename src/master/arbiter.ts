@@ -207,7 +207,8 @@ export class Arbiter {
     } catch (err) {
       this.log.error({ event: 'reload.failed', err: describeError(err) }, `reload refused, old workers keep serving: ${describeError(err).message}`);
       // systemctl reload announced RELOADING=1 (ExecReload, NotifyAccess=exec): only READY=1 ends it.
-      this.o.notifier.ready(`reload refused (invalid settings); ${this.statusLine()}`);
+      // Still booting, READY=1 is the end of the boot's own and must wait for the workers.
+      if (this.phase !== 'booting') this.o.notifier.ready(`reload refused (invalid settings); ${this.statusLine()}`);
       return;
     }
     for (const warning of next.warnings) this.log.warn({ event: 'config.warning' }, warning);

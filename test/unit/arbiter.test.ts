@@ -399,3 +399,20 @@ test('reload: an old-generation worker still booting is superseded with SIGTERM,
     t.log.close();
   }
 });
+
+test('reload refused while booting: READY=1 still waits for the workers', async () => {
+  const t = await setup();
+  try {
+    t.arbiter.tick();
+    t.setNextEnv({ CORRAL_WORKERS: '0' });
+    t.arbiter.record('reload');
+    t.arbiter.tick();
+    assert.ok(t.log.lines().some((l) => l.event === 'reload.failed'));
+    assert.ok(!t.calls.some((c) => c.startsWith('ready')), 'no READY=1 with 0 workers ready');
+    t.children.forEach(ready);
+    t.arbiter.tick();
+    assert.equal(t.calls.filter((c) => c.startsWith('ready')).length, 1);
+  } finally {
+    t.log.close();
+  }
+});
