@@ -52,6 +52,12 @@ const KEEPER_FIRST_WAIT_MS = 10_000;
 /** Time allowed to pause a stuck worker and read its stack before the kill. */
 const STACK_CAPTURE_MS = 1000;
 const TICK_MS = 250;
+/**
+ * Ticks further apart than this mean the master itself did not run (SIGSTOP, a paused VM, a
+ * wall-clock step). Heartbeats sent meanwhile still wait in the pipes, so that time is not counted
+ * as the children's silence.
+ */
+const MASTER_STALL_MS = 5000;
 
 interface ReloadState {
   readonly previous: LoadedSettings;
@@ -96,6 +102,7 @@ export class Arbiter {
   private lastStatusAt = 0;
   private lastWatchdogAt = 0;
   private finished = false;
+  private lastTickAt: number | undefined;
   readonly startedAt: number;
   private readonly now: () => number;
   private readonly log: Logger;
@@ -145,6 +152,7 @@ export class Arbiter {
   tick(): void {
     if (this.finished) return;
     try {
+      this.discountStall();
       this.handleIntents();
       this.reap();
       this.murder();
@@ -153,6 +161,15 @@ export class Arbiter {
     } catch (err) {
       this.log.error({ event: 'master.tick_failed', err: describeError(err) }, 'reconcile tick failed');
     }
+  }
+
+  private discountStall(): void {
+    const now = this.now();
+    const gap = now - (this.lastTickAt ?? now);
+    this.lastTickAt = now;
+    if (gap <= MASTER_STALL_MS) return;
+    for (const c of this.children.values()) c.lastBeatAt += gap;
+    this.log.warn({ event: 'master.stalled', ms: gap }, `the master did not run for ${Math.round(gap / 100) / 10} s; that time does not count as its children's silence`);
   }
 
   private handleIntents(): void {

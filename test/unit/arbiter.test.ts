@@ -84,6 +84,13 @@ async function setup(env: Record<string, string> = {}, withKeeper = false) {
     exits,
     log,
     advance: (ms: number) => (now += ms),
+    /** Lets `ms` pass as the running master sees it: a tick every 250 ms (longer gaps read as a stalled master). */
+    run: (ms: number) => {
+      for (let left = ms; left > 0; left -= 250) {
+        now += Math.min(250, left);
+        arbiter.tick();
+      }
+    },
     /** Forks the configured workers and has each of them report ready. */
     bootAll: () => {
       arbiter.tick();
@@ -259,9 +266,11 @@ test('the systemd watchdog is fed only while at least one worker beats', async (
     t.advance(1000);
     t.arbiter.tick();
     assert.equal(t.calls.filter((c) => c === 'watchdog').length, 1);
-    t.advance(6000);
-    t.arbiter.tick();
-    assert.equal(t.calls.filter((c) => c === 'watchdog').length, 1, 'no watchdog while every worker is silent');
+    // No beats from here: fed while the last beat is within CORRAL_TIMEOUT (5 s), then never.
+    t.run(5000);
+    const fed = t.calls.filter((c) => c === 'watchdog').length;
+    t.run(5000);
+    assert.equal(t.calls.filter((c) => c === 'watchdog').length, fed, 'no watchdog while every worker is silent');
   } finally {
     t.log.close();
   }
@@ -272,8 +281,7 @@ test('a worker silent while booting counts as a failed boot: backoff, then exit 
   try {
     for (let round = 0; round < 20 && t.exits.length === 0; round++) {
       t.arbiter.tick();
-      t.advance(6000);
-      t.arbiter.tick();
+      t.run(6000);
       for (const c of t.children) {
         if (c.kills.includes('SIGKILL') && !(c as { done?: boolean }).done) {
           (c as { done?: boolean }).done = true;
@@ -412,6 +420,29 @@ test('reload refused while booting: READY=1 still waits for the workers', async 
     t.children.forEach(ready);
     t.arbiter.tick();
     assert.equal(t.calls.filter((c) => c.startsWith('ready')).length, 1);
+  } finally {
+    t.log.close();
+  }
+});
+
+test('a master that did not run for longer than CORRAL_TIMEOUT does not kill its children as stuck', async () => {
+  const t = await setup();
+  try {
+    t.bootAll();
+    // SIGSTOP for 40 s (CORRAL_TIMEOUT is 5 s): the workers' beats wait unread in the pipes.
+    t.advance(40_000);
+    t.arbiter.tick();
+    assert.deepEqual(t.children.map((c) => c.kills), [[], []]);
+    assert.ok(t.log.lines().some((l) => l.event === 'master.stalled'));
+    beatAll([t.children[1]!]);
+    // A worker silent while the master runs is still killed once the timeout has passed.
+    for (let i = 0; i < 12; i++) {
+      t.advance(500);
+      beatAll([t.children[1]!]);
+      t.arbiter.tick();
+    }
+    assert.deepEqual(t.children[0]!.kills, ['SIGKILL']);
+    assert.deepEqual(t.children[1]!.kills, []);
   } finally {
     t.log.close();
   }
