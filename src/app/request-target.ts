@@ -37,7 +37,11 @@ export class RequestTarget {
 
 function parse(target: string): URL {
   try {
-    return new URL(target, BASE);
+    // An origin-form target is a path, whatever follows its first `/`: resolved against a base,
+    // `//evil/api/admin/health` (or `/\evil/...`) would be read as a host and a different path,
+    // and get past a proxy's path rules (the shipped nginx block on /api/admin/). Appended to the
+    // base instead, it stays the path it is and routes to 404.
+    return target.startsWith('/') ? new URL(BASE + target) : new URL(target, BASE);
   } catch {
     throw new HttpError(400, 'bad_request', 'the request target is not a valid URL');
   }

@@ -16,7 +16,9 @@ describe('request target', () => {
     assert.equal(new RequestTarget('/api/%70layers').pathname, '/api/%70layers');
     assert.equal(new RequestTarget('/api\\players').pathname, '/api/players');
     assert.equal(new RequestTarget('/api/players#x').pathname, '/api/players');
-    assert.equal(new RequestTarget('//host/api/players').pathname, '/api/players');
+    // Never a host: a leading // or /\ stays part of the path (and routes to 404).
+    assert.equal(new RequestTarget('//host/api/players').pathname, '//host/api/players');
+    assert.equal(new RequestTarget('/\\host/api/admin/health').pathname, '//host/api/admin/health');
     assert.equal(new RequestTarget(undefined).pathname, '/');
   });
 

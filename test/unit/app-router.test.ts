@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { request } from 'node:http';
 import { after, before, describe, it } from 'node:test';
 import { HttpError } from '../../src/app/http.js';
 import { createRouter } from '../../src/app/router.js';
@@ -48,6 +49,23 @@ describe('app routing over HTTP', () => {
     assert.equal(res2.status, 405);
     assert.equal(res2.headers.get('allow'), 'GET, HEAD');
     await res2.body?.cancel();
+  });
+
+  it('reads a target starting with // as a path, never as a host that hides another path', async () => {
+    // As a proxy forwards it: nginx merges slashes only to choose its location, then passes the
+    // raw target on, so /api/admin/ rules must not be escapable this way.
+    const raw = (path: string) =>
+      new Promise<number>((resolve, reject) => {
+        const req = request(`${app.url}/`, { path }, (res) => {
+          res.resume();
+          resolve(res.statusCode ?? 0);
+        });
+        req.on('error', reject);
+        req.end();
+      });
+    assert.equal(await raw('//evil/api/admin/health'), 404);
+    assert.equal(await raw('/\\evil/api/players'), 404);
+    assert.equal(await raw('/api/admin/health'), 200);
   });
 
   it('answers health on the public port', async () => {
