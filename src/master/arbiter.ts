@@ -453,7 +453,7 @@ export class Arbiter {
     return true;
   }
 
-  /** Returns true when the master is exiting. */
+  /** Returns true when this tick must manage no further: the master is exiting, or a reload was rolled back. */
   private giveUpOnBoot(): boolean {
     const err = this.lastBootError;
     if (this.reload && this.workers().some((c) => c.generation === this.reload?.previousGeneration && c.state === 'ready')) {
@@ -462,14 +462,18 @@ export class Arbiter {
         { event: 'reload.failed', generation: this.generation, boot_error: err ?? null },
         `reload failed: the new generation cannot boot (${err?.message}); generation ${r.previousGeneration} keeps serving`,
       );
-      for (const c of this.workers()) if (c.generation === this.generation) this.drain(c, 'reload failed', 0);
+      // The new generation's workers are now outgoing: manage() stops those still booting and
+      // drains the ready ones gracefully, each only once a worker of the old generation is ready
+      // to take its place (cutting them at once dropped their requests and the capacity).
       this.loaded = r.previous;
       this.generation = r.previousGeneration;
       this.expected = r.previous.settings.CORRAL_WORKERS;
       this.reload = undefined;
       this.bootFailures = 0;
       if (!this.startPendingReload()) this.o.notifier.ready(this.statusLine());
-      return false;
+      // This tick's lists of current and outgoing workers are stale now: manage again next tick.
+      this.requestTick();
+      return true;
     }
     if (this.workers().some((c) => c.state === 'ready')) return false;
     this.log.fatal(

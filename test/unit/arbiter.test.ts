@@ -447,3 +447,39 @@ test('a master that did not run for longer than CORRAL_TIMEOUT does not kill its
     t.log.close();
   }
 });
+
+test('a reload rolled back keeps its ready new workers serving until the old generation is back to strength', async () => {
+  const t = await setup({ CORRAL_BOOT_ATTEMPTS: '2', CORRAL_GRACEFUL_TIMEOUT: '30' });
+  try {
+    t.bootAll();
+    t.arbiter.record('reload');
+    t.arbiter.tick();
+    const [n1, n2] = t.children.filter((c) => c.identity.generation === 2);
+    ready(n1!);
+    t.arbiter.tick();
+    const drainedOld = t.children.filter((c) => c.identity.generation === 1 && c.sent.some((m) => m.type === 'drain'));
+    assert.equal(drainedOld.length, 1, 'one old worker made way for the ready new one');
+    drainedOld[0]!.exit(0);
+    t.arbiter.tick();
+    // The other new worker cannot boot, nor its replacement: the reload gives up.
+    n2!.exit(3);
+    for (let i = 0; i < 120 && !t.log.lines().some((l) => l.event === 'reload.failed'); i++) {
+      t.run(500);
+      beatAll(t.children);
+      for (const c of t.children) if (c.identity.generation === 2 && c !== n1 && c !== n2 && !(c as { gone?: boolean }).gone) ((c as { gone?: boolean }).gone = true), c.exit(3);
+    }
+    assert.ok(t.log.lines().some((l) => l.event === 'reload.failed'), 'reload rolled back');
+    assert.ok(!n1!.sent.some((m) => m.type === 'drain'), 'the ready new worker keeps serving');
+    // A worker of the old generation is forked; once it is ready, the new one drains gracefully.
+    t.run(250);
+    const back = t.children.filter((c) => c.identity.generation === 1 && !c.sent.some((m) => m.type === 'drain'));
+    const fresh = back.find((c) => c !== t.children[0] && c !== t.children[1]);
+    assert.ok(fresh, 'an old-generation replacement was forked');
+    ready(fresh);
+    t.run(250);
+    const drain = n1!.sent.find((m) => m.type === 'drain');
+    assert.deepEqual(drain && { type: drain.type, gracefulMs: (drain as { gracefulMs: number }).gracefulMs }, { type: 'drain', gracefulMs: 30_000 });
+  } finally {
+    t.log.close();
+  }
+});
