@@ -57,6 +57,11 @@ export async function createApp(ctx: AppContext): Promise<RequestListener> {
   );
 
   const fail = (req: IncomingMessage, res: ServerResponse, err: unknown): void => {
+    if (res.destroyed && !res.headersSent) {
+      // The client went away (mid-upload, say): nobody to answer, and not a fault of the server.
+      logger.debug({ event: 'request.aborted', path: req.url, err: (err as Error).message }, 'client closed the connection before its answer');
+      return;
+    }
     if (res.headersSent) {
       // Mid-stream failure (an export): the only honest signal left is cutting the connection.
       logger.error({ event: 'app.stream_failed', err, path: req.url }, 'response failed after headers were sent');

@@ -35,7 +35,9 @@ export function createRequestStats(accessLogger: Logger | undefined, onServed: (
             event: 'access',
             method: req.method,
             path: req.url,
-            status: res.statusCode,
+            // nginx's 499: the connection closed before the whole answer went out (statusCode
+            // would still say 200 for a request that was never answered).
+            status: res.writableFinished ? res.statusCode : 499,
             ms: Math.round(ms * 100) / 100,
             bytes: socket.bytesWritten - bytesBefore,
             remote: socket.remoteAddress,

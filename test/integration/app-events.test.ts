@@ -3,7 +3,7 @@
 
 import assert from 'node:assert/strict';
 import { readFileSync, rmSync } from 'node:fs';
-import { createServer, type AddressInfo } from 'node:net';
+import { connect, createServer, type AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { startCorral, waitFor, type CorralProcess } from '../helpers/corral.js';
@@ -80,5 +80,19 @@ describe('bundled app: durable events on the real master', () => {
     const rows = readFileSync(file, 'utf8').split(/\r?\n/).filter((l) => l.startsWith(id));
     assert.equal(rows.length, 1);
     assert.match(rows[0] ?? '', new RegExp(`^${id},Chloé Dubois,goal,`));
+  });
+
+  it('a client that closes mid-upload is logged as an access line with 499, not as a server error', async () => {
+    const { port } = new URL(c.url);
+    const sock = connect(Number(port), '127.0.0.1');
+    await new Promise<void>((r) => sock.once('connect', () => r()));
+    sock.write('POST /api/login?aborted=1 HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{"name":');
+    // Time for the headers to reach the worker; were it too short, no request (and no access
+    // line) would exist, and the wait below would fail rather than pass.
+    await new Promise((r) => setTimeout(r, 200));
+    sock.destroy();
+    const line = await c.waitForLog((l) => l.event === 'access' && l.path === '/api/login?aborted=1', 10_000, 'the access line of the aborted upload');
+    assert.equal(line.status, 499);
+    assert.deepEqual(c.logs().filter((l) => l.level === 'error' && l.event === 'app.error'), []);
   });
 });
