@@ -20,6 +20,10 @@ import { createSessions } from './session.js';
 
 export const HEALTH_PATH = '/api/admin/health';
 
+function hasBody(req: IncomingMessage): boolean {
+  return req.headers['transfer-encoding'] !== undefined || Number(req.headers['content-length'] ?? 0) > 0;
+}
+
 export async function createApp(ctx: AppContext): Promise<RequestListener> {
   const { settings, logger } = ctx;
   const secret = await loadSessionSecret(settings.CORRAL_SESSION_SECRET, settings.CORRAL_DATA_DIR ?? 'data');
@@ -69,8 +73,10 @@ export async function createApp(ctx: AppContext): Promise<RequestListener> {
       return;
     }
     if (err instanceof HttpError) {
-      // Unread request bodies would otherwise be parsed as the next request on a keep-alive socket.
-      if (!req.complete) res.setHeader('Connection', 'close');
+      // A body left unread (a 413, a 404 for a POST) is not worth reading through: close instead.
+      // A request without a body keeps its connection (req.complete is still false while the
+      // handler runs synchronously, so it cannot tell the two apart).
+      if (!req.complete && hasBody(req)) res.setHeader('Connection', 'close');
       sendError(res, err);
       return;
     }

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { request } from 'node:http';
+import { Agent, request } from 'node:http';
 import { after, before, describe, it } from 'node:test';
 import { HttpError } from '../../src/app/http.js';
 import { createRouter } from '../../src/app/router.js';
@@ -66,6 +66,29 @@ describe('app routing over HTTP', () => {
     assert.equal(await raw('//evil/api/admin/health'), 404);
     assert.equal(await raw('/\\evil/api/players'), 404);
     assert.equal(await raw('/api/admin/health'), 200);
+  });
+
+  it('keeps the connection after a 404 or 405 to a request without a body, and closes it when a body was left unread', async () => {
+    const agent = new Agent({ keepAlive: true, maxSockets: 1 });
+    const get = (path: string, method = 'GET', body?: string) =>
+      new Promise<{ status: number; connection: string | undefined; socket: unknown }>((resolve, reject) => {
+        const req = request(`${app.url}${path}`, { method, agent, headers: body ? { 'content-type': 'application/json', 'content-length': String(body.length) } : {} }, (res) => {
+          res.resume();
+          res.on('end', () => resolve({ status: res.statusCode ?? 0, connection: res.headers.connection, socket: req.socket }));
+        });
+        req.on('error', reject);
+        req.end(body);
+      });
+    try {
+      const first = await get('/nope');
+      const second = await get('/api/players', 'DELETE');
+      assert.deepEqual([first.status, first.connection, second.status, second.connection], [404, 'keep-alive', 405, 'keep-alive']);
+      assert.equal(first.socket, second.socket, 'one connection for both');
+      const withBody = await get('/nope', 'POST', '{"a":1}');
+      assert.deepEqual([withBody.status, withBody.connection], [404, 'close']);
+    } finally {
+      agent.destroy();
+    }
   });
 
   it('answers health on the public port', async () => {
