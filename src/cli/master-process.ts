@@ -1,5 +1,6 @@
 // Finds a running master through the pidfile, for reload/stop/status.
 
+import { loadSettings } from '../config/load.js';
 import type { Settings } from '../config/schema.js';
 import { CorralError } from '../errors.js';
 import { isAlive, readPid } from '../master/pidfile.js';
@@ -19,6 +20,32 @@ export function adminBaseUrl(settings: Settings): string | undefined {
   if (port === 0) return undefined;
   const h = host === '0.0.0.0' ? '127.0.0.1' : host === '::' ? '[::1]' : host.includes(':') ? `[${host}]` : host;
   return `http://${h}:${port}`;
+}
+
+/**
+ * Sends `signal` to the master. A master run by another user (the service account) refuses with
+ * EPERM: say how to reach it instead of a stack trace.
+ */
+export function signalMaster(pid: number, signal: NodeJS.Signals): void {
+  try {
+    process.kill(pid, signal);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'EPERM') throw err;
+    throw new CorralError(
+      'CORRAL_ERR_SIGNAL_DENIED',
+      `not allowed to send ${signal} to the master (pid ${pid}): it runs as another user. Run this as that user (sudo -u <user> corral ...) or as root, or use systemctl (systemctl reload|stop corral)`,
+    );
+  }
+}
+
+/** Settings that stop and status read; other invalid settings must not keep them from working. */
+export const MASTER_LOOKUP_SETTINGS = ['CORRAL_PIDFILE', 'CORRAL_GRACEFUL_TIMEOUT', 'CORRAL_ADMIN_BIND', 'CORRAL_ADMIN_TOKEN'] as const;
+
+/** Loads the settings for stop/status, printing the warnings (a broken .env is worth knowing of). */
+export function loadLookupSettings(): Settings {
+  const loaded = loadSettings({ judgeOnly: MASTER_LOOKUP_SETTINGS });
+  for (const w of loaded.warnings) process.stderr.write(`corral: warning: ${w}\n`);
+  return loaded.settings;
 }
 
 /** findMaster for commands that exit 3 when corral is not running: prints why, returns undefined. */

@@ -27,6 +27,12 @@ export interface LoadedSettings {
 export interface LoadOptions {
   env?: NodeJS.ProcessEnv;
   cwd?: string;
+  /**
+   * Only these settings must be valid; an invalid other one falls back to its default, with a
+   * warning. For commands that only find and signal a running master (stop, status): a bad edit
+   * elsewhere in .env must not keep the operator from stopping or inspecting it.
+   */
+  judgeOnly?: readonly SettingName[];
 }
 
 /** Settings holding file paths, resolved against the working directory at load time. */
@@ -117,6 +123,12 @@ export function loadSettings(options: LoadOptions = {}): LoadedSettings {
       continue;
     }
     const parsed = spec.parse(raw);
+    if (!parsed.ok && options.judgeOnly && !options.judgeOnly.includes(name)) {
+      warnings.push(`${name}=${spec.secret ? '<redacted>' : JSON.stringify(raw)} (from ${source}) is invalid (${parsed.allowed}); this command does not need it, but corral will not start or reload until it is fixed`);
+      out[name] = defaultOf(spec);
+      sources[name] = 'default';
+      continue;
+    }
     if (!parsed.ok) {
       problems.push({ name, value: spec.secret ? '<redacted>' : raw, allowed: parsed.allowed, source });
       continue;

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { appendFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
@@ -56,6 +56,53 @@ test('status, reload and stop find the master through the pidfile and .env', asy
       assert.equal(gone.code, 3, `${cmd} exits 3 when corral is not running`);
       assert.match(gone.stderr, /not running/);
     }
+  } finally {
+    await c.stop();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+/** The CLI as another user (nobody) that can still read every file (ambient DAC capabilities) but may not signal root's processes. */
+async function corralAsNobody(dir: string, ...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  const caps = '+dac_override,+dac_read_search';
+  try {
+    const r = await run('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', `--inh-caps=${caps}`, `--ambient-caps=${caps}`, process.execPath, CORRAL_BIN, ...args], {
+      cwd: dir,
+      env: { PATH: process.env.PATH ?? '' },
+      timeout: 30000,
+    });
+    return { code: 0, stdout: r.stdout, stderr: r.stderr };
+  } catch (err) {
+    const e = err as { code: number; stdout: string; stderr: string };
+    return { code: e.code, stdout: e.stdout, stderr: e.stderr };
+  }
+}
+
+test('stop and status work after a bad edit elsewhere in .env; a master of another user is refused with a message, not a stack', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'corral-cli-'));
+  writeFileSync(join(dir, '.env'), [`CORRAL_BIND=127.0.0.1:0`, `CORRAL_ADMIN_BIND=127.0.0.1:0`, `CORRAL_WORKERS=1`, `CORRAL_APP=${join(FIXTURE_APPS, 'basic.mjs')}`].join('\n'));
+  const c = await startCorral({ cwd: dir, workers: null, env: { CORRAL_ENV_FILE: '.env', CORRAL_LOG_FILE: join(dir, 'corral.log'), CORRAL_PIDFILE: join(dir, 'corral.pid') } });
+  try {
+    for (const cmd of ['reload', 'stop']) {
+      const denied = await corralAsNobody(dir, cmd, ...(cmd === 'stop' ? ['--no-wait'] : []));
+      assert.equal(denied.code, 1, `${cmd} as nobody: ${denied.stderr}`);
+      assert.match(denied.stderr, /\[CORRAL_ERR_SIGNAL_DENIED\] not allowed to send SIG(HUP|TERM) to the master/);
+      assert.doesNotMatch(denied.stderr, /\n\s+at /, 'no stack trace');
+    }
+
+    appendFileSync(join(dir, '.env'), '\nCORRAL_WORKERS=0\n');
+    const status = await corral(dir, 'status');
+    assert.equal(status.code, 0, status.stderr);
+    assert.match(status.stdout, new RegExp(`master pid ${c.pid}`));
+    assert.match(status.stderr, /warning: CORRAL_WORKERS="0" \(from \.env\) is invalid/);
+    // A reload would be refused by the master too: the CLI says so at once, and sends nothing.
+    const reload = await corral(dir, 'reload');
+    assert.equal(reload.code, 78);
+    assert.match(reload.stderr, /CORRAL_WORKERS/);
+
+    const stop = await corral(dir, 'stop');
+    assert.equal(stop.code, 0, stop.stderr);
+    assert.equal((await c.exited).code, 0);
   } finally {
     await c.stop();
     rmSync(dir, { recursive: true, force: true });

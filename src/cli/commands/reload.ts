@@ -1,7 +1,7 @@
 import { loadSettings } from '../../config/load.js';
 import { EXIT } from '../../errors.js';
 import { parseFlags, type Command } from '../command.js';
-import { findMasterOrSay } from '../master-process.js';
+import { findMasterOrSay, signalMaster } from '../master-process.js';
 
 export const reloadCommand: Command = {
   name: 'reload',
@@ -19,7 +19,7 @@ Exit codes: 0 signal sent, 3 not running.`,
     parseFlags(argv, {});
     const pid = findMasterOrSay(loadSettings().settings);
     if (pid === undefined) return EXIT.NOT_RUNNING;
-    process.kill(pid, 'SIGHUP');
+    signalMaster(pid, 'SIGHUP');
     process.stdout.write(`reload requested (SIGHUP to master pid ${pid}); watch the log for reload.done or reload.failed\n`);
     return 0;
   },

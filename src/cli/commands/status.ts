@@ -1,8 +1,7 @@
 import { request } from 'undici';
-import { loadSettings } from '../../config/load.js';
 import { EXIT } from '../../errors.js';
 import { parseFlags, type Command } from '../command.js';
-import { adminBaseUrl, findMasterOrSay } from '../master-process.js';
+import { adminBaseUrl, findMasterOrSay, loadLookupSettings } from '../master-process.js';
 
 interface WorkerRow {
   id: number;
@@ -40,12 +39,13 @@ export const statusCommand: Command = {
 
 Finds the master through CORRAL_PIDFILE and asks its admin API (CORRAL_ADMIN_BIND, with
 CORRAL_ADMIN_TOKEN) for the master and per-worker figures. Without a token it shows the health
-summary only.
+summary only. Of the settings, only CORRAL_PIDFILE and the admin API's must be valid: a bad
+edit elsewhere in .env is reported as a warning.
 
 Exit codes: 0 running, 3 not running, 1 running but the admin API did not answer.`,
   async run(argv) {
     const { values } = parseFlags(argv, { json: { type: 'boolean' } });
-    const settings = loadSettings().settings;
+    const settings = loadLookupSettings();
     const pid = findMasterOrSay(settings);
     if (pid === undefined) return EXIT.NOT_RUNNING;
     const base = adminBaseUrl(settings);

@@ -1,8 +1,7 @@
-import { loadSettings } from '../../config/load.js';
 import { isAlive } from '../../master/pidfile.js';
 import { EXIT } from '../../errors.js';
 import { parseFlags, type Command } from '../command.js';
-import { findMasterOrSay } from '../master-process.js';
+import { findMasterOrSay, loadLookupSettings, signalMaster } from '../master-process.js';
 
 export const stopCommand: Command = {
   name: 'stop',
@@ -16,13 +15,17 @@ Options:
   --fast      SIGQUIT: do not wait for in-flight requests
   --no-wait   return as soon as the signal is sent
 
-Exit codes: 0 stopped, 1 still running after the graceful timeout + 10 s, 3 not running.`,
+Of the settings, only CORRAL_PIDFILE and CORRAL_GRACEFUL_TIMEOUT must be valid: a bad edit
+elsewhere in .env is reported as a warning and does not keep you from stopping corral.
+
+Exit codes: 0 stopped, 1 still running after the graceful timeout + 10 s (or not allowed to
+signal it: run as the user corral runs as, or use systemctl), 3 not running.`,
   async run(argv) {
     const { values } = parseFlags(argv, { fast: { type: 'boolean' }, 'no-wait': { type: 'boolean' } });
-    const settings = loadSettings().settings;
+    const settings = loadLookupSettings();
     const pid = findMasterOrSay(settings);
     if (pid === undefined) return EXIT.NOT_RUNNING;
-    process.kill(pid, values.fast ? 'SIGQUIT' : 'SIGTERM');
+    signalMaster(pid, values.fast ? 'SIGQUIT' : 'SIGTERM');
     if (values['no-wait']) {
       process.stdout.write(`stop requested (master pid ${pid})\n`);
       return 0;
