@@ -83,8 +83,12 @@ export function str(o: Common<string | undefined> & { pattern?: RegExp; patternT
     ...o,
     type: 'string',
     parse: (raw) => {
+      // Empty means unset for a setting that is off by default: `CORRAL_ADMIN_TOKEN=` is not a
+      // short token.
+      if (raw === '' && o.default === undefined) return { ok: true, value: undefined };
       if (o.minLength !== undefined && raw.length < o.minLength) {
-        return { ok: false, allowed: `at least ${o.minLength} characters` };
+        // dotenv ends an unquoted value at ` #`: a token with one arrives cut short.
+        return { ok: false, allowed: `at least ${o.minLength} characters${o.secret ? ' (in .env, quote a value that contains #)' : ''}` };
       }
       if (o.pattern && !o.pattern.test(raw)) return { ok: false, allowed: o.patternText ?? `text matching ${o.pattern}` };
       return { ok: true, value: raw === '' ? undefined : raw };

@@ -67,6 +67,14 @@ test('every bad value is reported at once with its name, value, source and what 
   }
 });
 
+test('an empty secret is unset, like any empty setting that is off by default; a short one says to quote # in .env', () => {
+  const { settings } = loadSettings({ env: { CORRAL_ENV_FILE: 'none', CORRAL_ADMIN_TOKEN: '', CORRAL_SESSION_SECRET: '' } });
+  assert.equal(settings.CORRAL_ADMIN_TOKEN, undefined);
+  assert.equal(settings.CORRAL_SESSION_SECRET, undefined);
+  assert.throws(() => loadSettings({ env: { CORRAL_ENV_FILE: 'none', CORRAL_ADMIN_TOKEN: 'abc' } }), /at least 16 characters \(in \.env, quote a value that contains #\)/);
+  assert.throws(() => loadSettings({ env: { CORRAL_ENV_FILE: 'none', SHEETS_API_URL: '' } }), /SHEETS_API_URL="" .*an http\(s\) URL/);
+});
+
 test('gunicorn aliases apply with a warning; the new name wins when both are set', () => {
   const a = loadSettings({ env: { CORRAL_ENV_FILE: 'none', GUNICORN_WORKERS: '5', GUNICORN_BIND: '127.0.0.1:7000', GUNICORN_WORKER_CLASS: 'gevent' } });
   assert.equal(a.settings.CORRAL_WORKERS, 5);
