@@ -123,6 +123,14 @@ test('every command answers --help, and an unknown command or flag is a usage er
     const badFlag = await corral(dir, 'stop', '--sideways');
     assert.equal(badFlag.code, 64);
     assert.match(badFlag.stderr, /Unknown option '--sideways'/);
+    // The emulator: a bad value is a usage error; a key file it cannot write stops it (it used
+    // to print a stack and go on listening).
+    const badPort = await corral(dir, 'emulator', '--port', 'abc');
+    assert.equal(badPort.code, 64);
+    assert.match(badPort.stderr, /--port must be an integer from 0 to 65535, got "abc"/);
+    const badKey = await corral(dir, 'emulator', '--port', '0', '--key-out', join(dir, 'missing', 'key.json'));
+    assert.equal(badKey.code, 64, badKey.stderr);
+    assert.match(badKey.stderr, /cannot write --key-out .*ENOENT/);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

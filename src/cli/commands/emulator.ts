@@ -118,10 +118,12 @@ Control over HTTP (for benchmarks and multi-process tests):
     const randomSeed = number('random-seed', v['random-seed'], 0, 2 ** 32 - 1, true);
     const tokenLifetimeS = number('token-lifetime', v['token-lifetime'], 1, 86_400, true);
 
+    // Checked before listening: a bad value is a usage error, not a listen failure.
+    const port = number('port', v.port, 0, 65535, true) ?? 8085;
     let emulator;
     try {
       emulator = await startEmulator({
-        port: number('port', v.port, 0, 65535, true) ?? 8085,
+        port,
         host: v.host ?? '127.0.0.1',
         seed,
         faults,
@@ -138,7 +140,13 @@ Control over HTTP (for benchmarks and multi-process tests):
     if (v['key-out']) {
       const file = resolve(v['key-out']);
       const key = emulator.registerServiceAccount({ ...(v['client-email'] ? { clientEmail: v['client-email'] } : {}), share: share as ShareRole | 'none' });
-      writeFileSync(file, `${JSON.stringify(key, null, 2)}\n`, { mode: 0o600 });
+      try {
+        writeFileSync(file, `${JSON.stringify(key, null, 2)}\n`, { mode: 0o600 });
+      } catch (err) {
+        // Nothing must keep listening for a run that has already failed.
+        await emulator.close();
+        throw new CorralError('CORRAL_ERR_USAGE', `cannot write --key-out ${file}: ${(err as Error).message}`, { cause: err });
+      }
       out(`  key ${file}: ${key.client_email} (shared as ${share})`);
       env.push(`GOOGLE_APPLICATION_CREDENTIALS=${file}`);
     }
