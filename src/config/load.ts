@@ -146,6 +146,20 @@ export function loadSettings(options: LoadOptions = {}): LoadedSettings {
     warnings.push(`unknown setting ${key}${guess ? `: did you mean ${guess}?` : ' (ignored)'}`);
   }
 
+  // Google needs credentials: without them the keeper could only fail, over and over, behind a
+  // master that looks healthy. Judged here so that start exits 78 and a reload is refused.
+  const judged = (name: SettingName) => !options.judgeOnly || options.judgeOnly.includes(name);
+  const credentialSettings = ['GOOGLE_APPLICATION_CREDENTIALS', 'GOOGLE_SERVICE_ACCOUNT_JSON', 'SHEETS_API_KEY'] as const;
+  if (judged('SHEET_ID') && out.SHEET_ID !== undefined && !problems.some((p) => (credentialSettings as readonly string[]).includes(p.name)) && credentialSettings.every((n) => out[n] === undefined)) {
+    problems.push({
+      name: 'SHEET_ID',
+      value: String(out.SHEET_ID),
+      source: sources.SHEET_ID ?? 'environment',
+      allowed:
+        'set with credentials, which are missing: GOOGLE_APPLICATION_CREDENTIALS (path of a service-account JSON key) or GOOGLE_SERVICE_ACCOUNT_JSON, or SHEETS_API_KEY for a public sheet (reads only); without SHEET_ID the offline sheet is used',
+    });
+  }
+
   if (problems.length > 0) throw new ConfigError(problems, warnings);
 
   for (const name of PATH_SETTINGS) {

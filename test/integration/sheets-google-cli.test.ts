@@ -113,7 +113,7 @@ describe('corral check', () => {
   it('no credentials: says which settings to set', async () => {
     const r = await corral(['check'], env({ GOOGLE_APPLICATION_CREDENTIALS: '' }), dir);
     assert.equal(r.code, 1);
-    assert.match(r.stdout, /FAIL \(settings\): SHEET_ID is set but no credentials are: set GOOGLE_APPLICATION_CREDENTIALS/);
+    assert.match(r.stdout, /FAIL \(settings\): SHEET_ID="[^"]+" \(from environment\): set with credentials, which are missing: GOOGLE_APPLICATION_CREDENTIALS/);
   });
 
   it('--json gives a machine-readable verdict', async () => {

@@ -75,6 +75,15 @@ test('an empty secret is unset, like any empty setting that is off by default; a
   assert.throws(() => loadSettings({ env: { CORRAL_ENV_FILE: 'none', SHEETS_API_URL: '' } }), /SHEETS_API_URL="" .*an http\(s\) URL/);
 });
 
+test('SHEET_ID without any credentials is refused up front (the keeper could only crash-loop behind a healthy-looking master)', () => {
+  assert.throws(() => loadSettings({ env: { CORRAL_ENV_FILE: 'none', SHEET_ID: 'abc' } }), /SHEET_ID="abc" \(from environment\): set with credentials, which are missing/);
+  for (const creds of [{ GOOGLE_APPLICATION_CREDENTIALS: '/etc/corral/key.json' }, { SHEETS_API_KEY: 'AIza-test-key' }]) {
+    assert.equal(loadSettings({ env: { CORRAL_ENV_FILE: 'none', SHEET_ID: 'abc', ...creds } }).settings.SHEET_ID, 'abc');
+  }
+  // stop and status do not judge it.
+  assert.equal(loadSettings({ env: { CORRAL_ENV_FILE: 'none', SHEET_ID: 'abc' }, judgeOnly: ['CORRAL_PIDFILE'] }).settings.SHEET_ID, 'abc');
+});
+
 test('gunicorn aliases apply with a warning; the new name wins when both are set', () => {
   const a = loadSettings({ env: { CORRAL_ENV_FILE: 'none', GUNICORN_WORKERS: '5', GUNICORN_BIND: '127.0.0.1:7000', GUNICORN_WORKER_CLASS: 'gevent' } });
   assert.equal(a.settings.CORRAL_WORKERS, 5);

@@ -4,6 +4,7 @@
 
 import { loadSettings } from '../../config/load.js';
 import type { Settings } from '../../config/schema.js';
+import { ConfigError } from '../../errors.js';
 import { createLogger } from '../../log/logger.js';
 import { firstRowOf, parseA1 } from '../../sheets/a1.js';
 import { createGoogleBackend, type GoogleBackend } from '../../sheets/google/backend.js';
@@ -112,7 +113,15 @@ Options:
       process.stdout.write(`${this.help}\n`);
       return 0;
     }
-    const { settings } = loadSettings();
+    let settings: Settings;
+    try {
+      ({ settings } = loadSettings());
+    } catch (err) {
+      if (!(err instanceof ConfigError)) throw err;
+      // check's own verdict (FAIL, exit 1), so scripts read every failure the same way.
+      const message = err.problems.map((p) => `${p.name}=${JSON.stringify(p.value)} (from ${p.source}): ${p.allowed}`).join('; ');
+      return report({ ok: false, backend: 'google', stage: 'settings', warnings: [], error: { code: err.code, message }, line: `FAIL (settings): ${message} [${err.code}]` }, values.json === true);
+    }
     let verdict: Verdict;
     if (!settings.SHEET_ID) {
       verdict = {
@@ -138,12 +147,16 @@ Options:
         log.flush();
       }
     }
-    if (values.json) {
-      process.stdout.write(`${JSON.stringify(verdict, null, 2)}\n`);
-    } else {
-      process.stdout.write(`${verdict.line}\n`);
-      for (const w of verdict.warnings) process.stdout.write(`warning: ${w}\n`);
-    }
-    return verdict.ok ? 0 : 1;
+    return report(verdict, values.json === true);
   },
 };
+
+function report(verdict: Verdict, json: boolean): number {
+  if (json) {
+    process.stdout.write(`${JSON.stringify(verdict, null, 2)}\n`);
+  } else {
+    process.stdout.write(`${verdict.line}\n`);
+    for (const w of verdict.warnings) process.stdout.write(`warning: ${w}\n`);
+  }
+  return verdict.ok ? 0 : 1;
+}
