@@ -36,6 +36,9 @@ function sheetOf(range: string): string {
 
 export class L1Cache {
   private readonly lru: LRUCache<string, L1Entry>;
+  /** Bumped by every expiry of a tab (and of all tabs): a read begun before one may miss its rows. */
+  private readonly sheetVersions = new Map<string, number>();
+  private allVersion = 0;
 
   constructor(maxBytes: number) {
     this.lru = new LRUCache<string, L1Entry>({
@@ -50,18 +53,32 @@ export class L1Cache {
     return this.lru.get(range);
   }
 
-  set(range: string, read: WireRead, now: number): L1Entry {
-    const entry: L1Entry = { read, sheet: sheetOf(range), holdUntil: read.expiresAt > now ? read.expiresAt : now + STALE_HOLD_MS };
+  /** Changes whenever the tab of `range` is expired: compare it before and after a read. */
+  versionOf(range: string): string {
+    return `${this.allVersion}.${this.sheetVersions.get(sheetOf(range)) ?? 0}`;
+  }
+
+  /**
+   * Stores a read. One begun before its tab was last expired (`version` is then out of date) is
+   * kept as a fallback but not held: it may lack rows written since, and holding it would hide
+   * them until its expiry.
+   */
+  set(range: string, read: WireRead, now: number, version?: string): L1Entry {
+    const current = version === undefined || version === this.versionOf(range);
+    const holdUntil = !current ? 0 : read.expiresAt > now ? read.expiresAt : now + STALE_HOLD_MS;
+    const entry: L1Entry = { read, sheet: sheetOf(range), holdUntil };
     this.lru.set(range, entry);
     return entry;
   }
 
   /** Ends the hold of every entry of a tab (kept as a fallback). */
   expireSheet(sheet: string): void {
+    this.sheetVersions.set(sheet, (this.sheetVersions.get(sheet) ?? 0) + 1);
     for (const e of this.lru.values()) if (e.sheet === sheet) e.holdUntil = 0;
   }
 
   expireAll(): void {
+    this.allVersion++;
     for (const e of this.lru.values()) e.holdUntil = 0;
   }
 

@@ -64,7 +64,8 @@ class WorkerSheetsClient implements SheetsClient {
   readonly backend: 'google' | 'offline';
   private readonly link: KeeperLink;
   private readonly l1: L1Cache;
-  private readonly inflight = new Map<string, Promise<L1Entry>>();
+  /** Reads on their way, by range, with the tab's version when each began. */
+  private readonly inflight = new Map<string, { readonly version: string; readonly entry: Promise<L1Entry> }>();
   private readonly now: () => number;
   private readonly maxStaleMs: number;
   private readonly watchAbort = new AbortController();
@@ -143,19 +144,29 @@ class WorkerSheetsClient implements SheetsClient {
     }
   }
 
+  /**
+   * One read per range at a time, shared by the callers that arrive meanwhile; but a caller that
+   * arrives after its tab was written (or invalidated) does not join a read begun before: that
+   * answer may lack the new rows (read-your-writes).
+   */
   private fetch(range: string): Promise<L1Entry> {
-    let p = this.inflight.get(range);
-    if (!p) {
-      p = this.link
+    const version = this.l1.versionOf(range);
+    const joined = this.inflight.get(range);
+    if (joined && joined.version === version) return joined.entry;
+    const flight = {
+      version,
+      entry: this.link
         .call<WireRead>('GET', `/read?range=${encodeURIComponent(range)}`)
         .then((wire) => {
           this.falling = false;
-          return this.l1.set(range, wire, this.now());
+          return this.l1.set(range, wire, this.now(), version);
         })
-        .finally(() => this.inflight.delete(range));
-      this.inflight.set(range, p);
-    }
-    return p;
+        .finally(() => {
+          if (this.inflight.get(range) === flight) this.inflight.delete(range);
+        }),
+    };
+    this.inflight.set(range, flight);
+    return flight.entry;
   }
 
   async records(range: string): Promise<SheetRecords> {

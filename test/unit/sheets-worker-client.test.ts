@@ -1,0 +1,119 @@
+// The worker's Sheets client against a scripted keeper on its local socket: which reads share an
+// answer, and which answers the worker's L1 may hold.
+
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, it } from 'node:test';
+import type { WireRead, WireReceipt } from '../../src/sheets/keeper/protocol.js';
+import { createWorkerSheetsClient } from '../../src/sheets/worker-client.js';
+import type { SheetsClient } from '../../src/sheets/types.js';
+import { captureLogger, type CapturedLogger } from '../fixtures/capture-logger.js';
+
+const HEADER = ['event_id', 'player', 'kind', 'detail', 'at'];
+const OLD_ROW = ['ev-1', 'P001', 'joined', '', '2024-01-01'];
+const NEW_ROW = ['ev-2', 'P002', 'goal', '', '2024-03-02'];
+
+/** A keeper that answers /read when the test says so, with the rows the test says. */
+class ScriptedKeeper {
+  readonly reads: Array<{ answer(values: readonly (readonly string[])[]): void }> = [];
+  private server: Server | undefined;
+
+  async listen(socketPath: string): Promise<void> {
+    this.server = createServer((req, res) => this.handle(req, res));
+    await new Promise<void>((resolve) => this.server?.listen(socketPath, resolve));
+  }
+
+  private handle(req: IncomingMessage, res: ServerResponse): void {
+    const send = (body: unknown) => {
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end(JSON.stringify(body));
+    };
+    req.resume();
+    req.on('end', () => {
+      if (req.url?.startsWith('/read')) {
+        this.reads.push({
+          answer: (values) => {
+            const now = Date.now();
+            const read: WireRead = { range: 'Events', values, fetchedAt: now, expiresAt: now + 60_000, stale: false, staleSeconds: 0, pendingRows: 0, backend: 'google' };
+            send(read);
+          },
+        });
+      } else if (req.url === '/append') {
+        const receipt: WireReceipt = { id: 'r-1', rows: 1, duplicates: 0 };
+        send(receipt);
+      } else {
+        res.writeHead(404).end();
+      }
+    });
+  }
+
+  async close(): Promise<void> {
+    this.server?.closeAllConnections();
+    await new Promise<void>((resolve) => (this.server ? this.server.close(() => resolve()) : resolve()));
+  }
+}
+
+async function until<T>(check: () => T | undefined | false, what: string): Promise<T> {
+  for (let i = 0; i < 400; i++) {
+    const v = check();
+    if (v) return v;
+    await new Promise((r) => setTimeout(r, 10));
+  }
+  throw new Error(`timed out waiting for ${what}`);
+}
+
+describe('worker Sheets client', () => {
+  let dir: string;
+  let keeper: ScriptedKeeper;
+  let client: SheetsClient;
+  let log: CapturedLogger;
+
+  beforeEach(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'corral-worker-client-'));
+    keeper = new ScriptedKeeper();
+    const socketPath = join(dir, 'keeper.sock');
+    await keeper.listen(socketPath);
+    log = await captureLogger();
+    client = createWorkerSheetsClient({ SHEET_ID: 'fake', CORRAL_DATA_DIR: dir, CORRAL_L1_CACHE_MB: 4, SHEET_CACHE_MAX_STALE: 3600 }, log.logger, { socketPath, watch: false, retryDelayMs: 50 });
+  });
+  afterEach(async () => {
+    await client.close();
+    await keeper.close();
+    log.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('a read issued after this worker appended does not share a read begun before, nor is that older answer held', async () => {
+    const before = client.read('Events');
+    const alsoBefore = client.read('Events');
+    await until(() => keeper.reads.length === 1, 'the first /read');
+    await client.append('Events', [NEW_ROW]);
+    const after = client.read('Events');
+    await until(() => keeper.reads.length === 2, 'a second /read for the read issued after the append');
+    // The older answer arrives last-but-one and lacks the row; the newer one has it.
+    keeper.reads[0]?.answer([HEADER, OLD_ROW]);
+    assert.equal((await before).values.length, 2);
+    assert.equal((await alsoBefore).values.length, 2, 'callers from before the append still share one read');
+    keeper.reads[1]?.answer([HEADER, OLD_ROW, NEW_ROW]);
+    assert.deepEqual((await after).values.at(-1), NEW_ROW);
+    // Held now, from the newer answer: no third /read, and the row is there.
+    const held = await client.read('Events');
+    assert.deepEqual(held.values.at(-1), NEW_ROW);
+    assert.equal(keeper.reads.length, 2);
+  });
+
+  it('an answer that comes back after its tab was written is kept only as a fallback, not held', async () => {
+    const before = client.read('Events');
+    await until(() => keeper.reads.length === 1, 'the first /read');
+    await client.append('Events', [NEW_ROW]);
+    keeper.reads[0]?.answer([HEADER, OLD_ROW]);
+    await before;
+    const next = client.read('Events');
+    await until(() => keeper.reads.length === 2, 'a fresh /read instead of the stale answer');
+    keeper.reads[1]?.answer([HEADER, OLD_ROW, NEW_ROW]);
+    assert.deepEqual((await next).values.at(-1), NEW_ROW);
+  });
+});
