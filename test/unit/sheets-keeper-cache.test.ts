@@ -44,6 +44,21 @@ describe('keeper cache tier (L2)', () => {
     assert.equal(backend.count('get', 'Players'), 1);
     for (const a of answers) assert.deepEqual(a.value.values, PLAYERS);
     assert.equal(answers.filter((a) => a.via === 'miss').length, 200);
+    // A first fill is no change: no worker holds a copy of it from this keeper yet.
+    assert.deepEqual(changes, []);
+  });
+
+  it('a refresh that changed the values tells the workers; one that did not, stays quiet', async () => {
+    await tier.get('Players');
+    await clock.advance(TTL + 1);
+    await tier.get('Players');
+    await settle();
+    assert.equal(backend.count('get'), 2);
+    assert.deepEqual(changes, [], 'same values');
+    (backend.tabs.get('Players') as string[][]).push(['Bob', 'P002']);
+    await clock.advance(TTL + 1);
+    await tier.get('Players');
+    await settle();
     assert.deepEqual(changes, ['Players']);
   });
 

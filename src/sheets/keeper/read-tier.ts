@@ -59,8 +59,17 @@ export interface ReadTierOptions {
   readonly onChange?: (range: string) => void;
 }
 
+const MAX_REMEMBERED_RANGES = 10_000;
+
 export class ReadTier {
   private readonly states: LRUCache<string, RangeState>;
+  /**
+   * Ranges filled at least once by this keeper. A first fill is no change: no worker can hold a
+   * copy from this keeper yet (older copies go with the previous keeper's epoch), and a notice
+   * would only make the workers drop the answer to the very read that caused the fill. A range
+   * evicted, then filled again, does notify.
+   */
+  private readonly everFilled = new Set<string>();
   private readonly clock: Clock;
   private readonly abort = new AbortController();
   private counts = { fresh: 0, stale: 0, miss: 0, upstream: 0, upstreamErrors: 0 };
@@ -127,7 +136,12 @@ export class ReadTier {
       const done = this.clock.now();
       const values = (vr.values ?? []).map((row) => row.map((c) => (typeof c === 'string' ? c : String(c ?? ''))));
       const json = JSON.stringify(values);
-      const changed = st.value?.json !== json;
+      const changed = st.value ? st.value.json !== json : this.everFilled.has(range);
+      // Bounded: past this many ranges the memory is dropped, and a range evicted, then filled
+      // again, goes without its notice; workers then keep their copy until its expiry, as they
+      // would without push invalidation.
+      if (this.everFilled.size >= MAX_REMEMBERED_RANGES) this.everFilled.clear();
+      this.everFilled.add(range);
       const value: CachedValue = { range, values, json, fetchStartedAt: started, fetchedAt: done, expiresAt: done + this.o.ttlMs };
       st.value = value;
       if (st.failingSince !== undefined) {
