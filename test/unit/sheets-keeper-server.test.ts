@@ -14,6 +14,7 @@ import type { SheetsClient } from '../../src/sheets/types.js';
 import { createWorkerSheetsClient } from '../../src/sheets/worker-client.js';
 import { captureLogger, type CapturedLogger } from '../fixtures/capture-logger.js';
 import { FakeBackend } from '../fixtures/fake-sheets-backend.js';
+import { FakeClock } from '../fixtures/fake-clock.js';
 
 const HEADER = ['event_id', 'player', 'kind', 'detail', 'at'];
 
@@ -125,6 +126,23 @@ describe('keeper over its local socket, with worker clients', () => {
     // Flushed but the cached value predates it: still shown once, not twice.
     const after = await a.read('Events');
     assert.equal(after.values.filter((r) => r[0] === 'ev-2').length, 1);
+  });
+
+  it('a flushed row stays in reads of a cached copy fetched before it reached Google, past the journal retention', async () => {
+    const clock = new FakeClock(Date.now());
+    settings = { ...settings, SHEET_CACHE_TTL: 3600, SHEETS_FLUSH_INTERVAL_MS: 600_000 };
+    keeper = await Keeper.start({ settings, logger: log.logger, socketPath: undefined, clock, openBackend: async (pace) => paced(backend, pace), lockWaitMs: 2000 });
+    const ids = async () => (await (keeper as Keeper).read('Events')).values.map((r) => r[0]);
+    assert.deepEqual(await ids(), ['event_id', 'ev-1']);
+    await keeper.append('Events', [['ev-X', 'P002', 'goal', '', '2024-03-02']]);
+    await keeper.flush();
+    assert.ok(backend.ids('Events').includes('ev-X'), 'in Google');
+    // 11 minutes on (the journal keeps done entries 10), another flush trims the journal; the
+    // cached copy (TTL 1 h) is from before ev-X reached Google.
+    await clock.advance(11 * 60_000);
+    await keeper.append('Events', [['ev-Y', 'P003', 'goal', '', '2024-03-02']]);
+    await keeper.flush();
+    assert.deepEqual(await ids(), ['event_id', 'ev-1', 'ev-X', 'ev-Y']);
   });
 
   it('upstreamCallsTotal counts every call that reached the backend, retried appends included', async () => {

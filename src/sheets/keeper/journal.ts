@@ -30,6 +30,12 @@ export interface JournalOptions {
   readonly retainDoneRows?: number;
   /** Wait before reading back entries found unsure at replay. */
   readonly unsureDelayMs?: number;
+  /**
+   * Whether a cached copy of `sheet` fetched no later than `doneAt` is still being served. A done entry
+   * past its retention is kept while one is: reads of that copy show its rows from the journal,
+   * and forgetting it would make acknowledged rows vanish until the copy is refreshed.
+   */
+  readonly copyOlderThan?: (sheet: string, doneAt: number) => boolean;
 }
 
 export interface Receipt {
@@ -50,6 +56,7 @@ export class Journal {
   private readonly retainDoneRows: number;
   private retainedRows = 0;
   private readonly unsureDelayMs: number;
+  private readonly copyOlderThan: JournalOptions['copyOlderThan'];
   private listeners: Array<(sheet: string) => void> = [];
 
   private constructor(
@@ -62,6 +69,7 @@ export class Journal {
     this.retainDoneMs = options.retainDoneMs ?? 10 * 60_000;
     this.retainDoneRows = options.retainDoneRows ?? 20_000;
     this.unsureDelayMs = options.unsureDelayMs ?? 3000;
+    this.copyOlderThan = options.copyOlderThan;
   }
 
   static async open(options: JournalOptions): Promise<{ journal: Journal; replayed: { pending: number; unsure: number; truncatedBytes: number } }> {
@@ -261,7 +269,8 @@ export class Journal {
     for (const e of this.entries.values()) {
       if (e.state !== 'done') continue;
       // Map order is insertion order: the oldest done entries come first.
-      if (this.retainedRows > this.retainDoneRows || (e.doneAt ?? 0) < now - this.retainDoneMs) this.forget(e);
+      const due = this.retainedRows > this.retainDoneRows || (e.doneAt ?? 0) < now - this.retainDoneMs;
+      if (due && !this.copyOlderThan?.(e.sheet, e.doneAt ?? 0)) this.forget(e);
     }
   }
 

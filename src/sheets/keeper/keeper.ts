@@ -20,6 +20,15 @@ import { KeeperServer } from './server.js';
 import { dataDirOf } from './socket-path.js';
 import { UpstreamMeter } from './upstream-meter.js';
 
+/** The journal's key of the tab a range reads (the range itself when it does not parse). */
+function sheetOfRange(range: string): string {
+  try {
+    return sheetKey(range);
+  } catch {
+    return range;
+  }
+}
+
 export type KeeperSettings = Pick<
   Settings,
   | 'CORRAL_DATA_DIR'
@@ -102,7 +111,12 @@ export class Keeper {
     try {
       k.backend = await o.openBackend(pacer(k.readQuota, k.writeQuota, k.meter));
       k.startTier();
-      const { journal, replayed } = await Journal.open({ dir: dataDir, ...(o.clock ? { clock: o.clock } : {}), ...(o.unsureDelayMs !== undefined ? { unsureDelayMs: o.unsureDelayMs } : {}) });
+      const { journal, replayed } = await Journal.open({
+        dir: dataDir,
+        ...(o.clock ? { clock: o.clock } : {}),
+        ...(o.unsureDelayMs !== undefined ? { unsureDelayMs: o.unsureDelayMs } : {}),
+        copyOlderThan: (sheet, doneAt) => k.tier.hasValueFetchedBy((range) => sheetOfRange(range) === sheet, doneAt),
+      });
       k.journal = journal;
       journal.onChange((sheet) => k.feed.publish(sheet));
       if (replayed.pending + replayed.unsure > 0 || replayed.truncatedBytes > 0) {
@@ -142,12 +156,7 @@ export class Keeper {
   private async resolve(range: string): Promise<{ read: KeeperRead; valuesJson: string | undefined }> {
     const r = await this.tier.get(range);
     const v = r.value;
-    let sheet: string;
-    try {
-      sheet = sheetKey(range);
-    } catch {
-      sheet = range;
-    }
+    const sheet = sheetOfRange(range);
     const merged = mergePending(range, v.values, this.journal.rowsFor(sheet, v.fetchStartedAt));
     const read: KeeperRead = {
       range,

@@ -185,6 +185,17 @@ export class ReadTier {
     );
   }
 
+  /**
+   * Whether a cached value of a range that `matches` was fetched (begun) at or before `t`: such a
+   * copy may lack what reached Google at `t` (the journal's rowsFor() uses the same bound).
+   */
+  hasValueFetchedBy(matches: (range: string) => boolean, t: number): boolean {
+    for (const [range, st] of this.states.entries()) {
+      if (st.value && st.value.fetchStartedAt <= t && matches(range)) return true;
+    }
+    return false;
+  }
+
   /** Entries currently cached and the worst staleness served in the last minute. */
   figures(): Record<string, number> {
     const now = this.clock.now();
