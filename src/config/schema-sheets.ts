@@ -63,6 +63,12 @@ export const sheetsSchema = {
     min: 10,
     max: 600000,
   }),
+  SHEETS_UNSURE_DELAY: int({
+    description: 'Seconds to wait before reading back an append whose outcome is unknown (timeout, 5xx, crash), so a late one lands first.',
+    default: 60,
+    min: 1,
+    max: 3600,
+  }),
   CORRAL_L1_CACHE_MB: int({
     description: 'Per-worker cache size in MiB (in front of the host-wide cache).',
     default: 32,

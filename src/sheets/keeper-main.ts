@@ -137,6 +137,7 @@ async function main(): Promise<void> {
       settings,
       logger,
       socketPath,
+      unsureDelayMs: settings.SHEETS_UNSURE_DELAY * 1000,
       openBackend: (beforeAttempt) => openBackend(settings, logger, beforeAttempt),
     });
   } catch (err) {

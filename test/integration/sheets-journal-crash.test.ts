@@ -47,6 +47,8 @@ describe('write journal across crashes', () => {
       GOOGLE_SERVICE_ACCOUNT_JSON: key,
       SHEETS_FLUSH_INTERVAL_MS: '100',
       SHEETS_TIMEOUT: '3',
+      // The emulator applies or refuses each append before it answers: nothing lands late here.
+      SHEETS_UNSURE_DELAY: '3',
       CORRAL_ACCESS_LOG: 'false',
     };
     const acked = new Set<string>();
@@ -134,7 +136,7 @@ describe('write journal across crashes', () => {
       app: 'sheets-app.mjs',
       workers: 2,
       readyTimeoutMs: 60_000,
-      env: { SHEET_ID: emu.spreadsheetId, SHEETS_API_URL: emu.url, GOOGLE_SERVICE_ACCOUNT_JSON: key, SHEETS_FLUSH_INTERVAL_MS: '100', CORRAL_ACCESS_LOG: 'false' },
+      env: { SHEET_ID: emu.spreadsheetId, SHEETS_API_URL: emu.url, GOOGLE_SERVICE_ACCOUNT_JSON: key, SHEETS_FLUSH_INTERVAL_MS: '100', SHEETS_UNSURE_DELAY: '3', CORRAL_ACCESS_LOG: 'false' },
     });
     const agent = new Agent({ connections: 8 });
     try {

@@ -62,7 +62,11 @@ export interface FlusherOptions {
   readonly readQuota: QuotaBucket;
   readonly logger: Logger;
   readonly intervalMs: number;
-  /** Minimum wait before reading back after an append failed with applied: 'maybe'. */
+  /**
+   * Minimum wait before reading back after an append failed with applied: 'maybe'. Google may
+   * still apply a request our deadline gave up on: a read-back before it lands finds nothing, and
+   * the resend writes the rows twice. The daemon uses SHEETS_UNSURE_DELAY (60 s).
+   */
   readonly unsureDelayMs?: number;
   readonly clock?: Clock;
   readonly random?: () => number;
