@@ -58,6 +58,8 @@ const TICK_MS = 250;
  * as the children's silence.
  */
 const MASTER_STALL_MS = 5000;
+/** Failed boots of the keeper, restarted by a reload with new settings, before that reload is rolled back. */
+const KEEPER_RELOAD_ATTEMPTS = 3;
 
 interface ReloadState {
   readonly previous: LoadedSettings;
@@ -87,6 +89,7 @@ export class Arbiter {
   private keeperGaveWay = false;
   /** A reload changed the keeper's settings: new workers wait for the new keeper. */
   private keeperRestarting = false;
+  private lastKeeperError: ChildRecord['bootError'];
   private reload: ReloadState | undefined;
   /** A SIGHUP arrived during a reload: run one more as soon as this one ends (the .env may have changed again). */
   private reloadPending = false;
@@ -254,6 +257,7 @@ export class Arbiter {
     const changed = KEEPER_SETTINGS.filter((name) => JSON.stringify(before[name]) !== JSON.stringify(after[name]));
     if (changed.length === 0) return;
     this.keeperRestarting = true;
+    this.keeperFailures = 0;
     this.log.info({ event: 'keeper.restart', changed }, `keeper settings changed (${changed.join(', ')}): restarting the keeper first`);
     this.drain(keeper, 'reload: keeper settings changed', 5000);
   }
@@ -272,6 +276,7 @@ export class Arbiter {
       }
       if (c.role === 'keeper') {
         this.keeperFailures++;
+        this.lastKeeperError = c.bootError ?? { code: 'CORRAL_ERR_KEEPER_UNAVAILABLE', message: `keeper exited with code ${code} signal ${signal}` };
         this.nextKeeperSpawnAt = this.now() + BACKOFF.delayMs(this.keeperFailures);
         this.log.error({ ...fields, boot_error: c.bootError ?? null }, `keeper exited unexpectedly (code ${code}, signal ${signal}); restarting`);
         continue;
@@ -383,7 +388,13 @@ export class Arbiter {
     }
 
     if (this.keeperRestarting) {
-      if (keeper?.state === 'ready' || this.keeperFailures >= this.settings.CORRAL_BOOT_ATTEMPTS) this.keeperRestarting = false;
+      if (keeper?.state === 'ready') this.keeperRestarting = false;
+      else if (this.reload && this.keeperFailures >= KEEPER_RELOAD_ATTEMPTS) {
+        // The new settings keep the keeper from booting (a credentials file that is not there):
+        // go back to the settings it ran with, as a reload whose workers cannot boot does.
+        this.rollBackReload(`the keeper cannot boot with the new settings (${this.keeperFailures} attempts)`, this.lastKeeperError);
+        return;
+      }
       // The old generation keeps serving (from its caches) while the new keeper starts.
       else return;
     }
@@ -457,22 +468,7 @@ export class Arbiter {
   private giveUpOnBoot(): boolean {
     const err = this.lastBootError;
     if (this.reload && this.workers().some((c) => c.generation === this.reload?.previousGeneration && c.state === 'ready')) {
-      const r = this.reload;
-      this.log.error(
-        { event: 'reload.failed', generation: this.generation, boot_error: err ?? null },
-        `reload failed: the new generation cannot boot (${err?.message}); generation ${r.previousGeneration} keeps serving`,
-      );
-      // The new generation's workers are now outgoing: manage() stops those still booting and
-      // drains the ready ones gracefully, each only once a worker of the old generation is ready
-      // to take its place (cutting them at once dropped their requests and the capacity).
-      this.loaded = r.previous;
-      this.generation = r.previousGeneration;
-      this.expected = r.previous.settings.CORRAL_WORKERS;
-      this.reload = undefined;
-      this.bootFailures = 0;
-      if (!this.startPendingReload()) this.o.notifier.ready(this.statusLine());
-      // This tick's lists of current and outgoing workers are stale now: manage again next tick.
-      this.requestTick();
+      this.rollBackReload(`the new generation cannot boot (${err?.message})`, err);
       return true;
     }
     if (this.workers().some((c) => c.state === 'ready')) return false;
@@ -482,6 +478,32 @@ export class Arbiter {
     );
     this.finish(EXIT.BOOT_EXHAUSTED);
     return true;
+  }
+
+  /** Goes back to the settings and generation the reload started from; the old generation keeps serving. */
+  private rollBackReload(why: string, bootError: ChildRecord['bootError']): void {
+    const r = this.reload;
+    if (!r) return;
+    this.log.error({ event: 'reload.failed', generation: this.generation, boot_error: bootError ?? null }, `reload failed: ${why}; generation ${r.previousGeneration} keeps serving`);
+    // The new generation's workers are now outgoing: manage() stops those still booting and
+    // drains the ready ones gracefully, each only once a worker of the old generation is ready to
+    // take its place (cutting them at once dropped their requests and the capacity).
+    this.loaded = r.previous;
+    this.generation = r.previousGeneration;
+    this.expected = r.previous.settings.CORRAL_WORKERS;
+    this.reload = undefined;
+    this.bootFailures = 0;
+    if (this.keeperRestarting) {
+      // A keeper still trying the new settings makes way for one with the old.
+      this.keeperRestarting = false;
+      this.keeperFailures = 0;
+      this.nextKeeperSpawnAt = 0;
+      const keeper = this.keeper();
+      if (keeper) this.drain(keeper, 'reload failed', 0);
+    }
+    if (!this.startPendingReload()) this.o.notifier.ready(this.statusLine());
+    // This tick's lists of current and outgoing workers are stale now: manage again next tick.
+    this.requestTick();
   }
 
   /** Recycling replaces one worker at a time: only one retiree may be waiting for its replacement. */

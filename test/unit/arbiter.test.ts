@@ -483,3 +483,42 @@ test('a reload rolled back keeps its ready new workers serving until the old gen
     t.log.close();
   }
 });
+
+test('a reload whose new keeper cannot boot is rolled back: the keeper starts again with the old settings', async () => {
+  const t = await setup({}, true);
+  try {
+    t.arbiter.tick();
+    const keeper = t.children.find((c) => c.identity.role === 'keeper')!;
+    keeper.say({ type: 'ready' });
+    t.arbiter.tick();
+    t.children.filter((c) => c.identity.role === 'worker').forEach(ready);
+    t.arbiter.tick();
+    t.setNextEnv({ SHEET_CACHE_TTL: '90' });
+    t.arbiter.record('reload');
+    t.arbiter.tick();
+    keeper.exit(0);
+    // Each new keeper reports a failed boot (say, a credentials file that is not there) and exits.
+    const keepers = () => t.children.filter((c) => c.identity.role === 'keeper');
+    for (let i = 0; i < 200 && !t.log.lines().some((l) => l.event === 'reload.failed'); i++) {
+      t.run(250);
+      beatAll(t.children);
+      const last = keepers().at(-1)!;
+      if (last !== keeper && !(last as { gone?: boolean }).gone) {
+        (last as { gone?: boolean }).gone = true;
+        last.say({ type: 'boot-failed', code: 'CORRAL_ERR_SHEETS_CREDENTIALS', message: 'cannot read /etc/corral/missing.json' });
+        last.exit(7);
+      }
+    }
+    const failed = t.log.lines().find((l) => l.event === 'reload.failed');
+    assert.ok(failed, 'reload rolled back');
+    assert.match(String(failed.msg), /the keeper cannot boot with the new settings \(3 attempts\)/);
+    assert.equal(t.children.filter((c) => c.identity.role === 'worker' && c.identity.generation === 2).length, 0, 'no new worker was started');
+    assert.ok(t.calls.some((c) => c.startsWith('ready')), 'READY=1 ends the reload for systemd');
+    t.run(250);
+    const back = keepers().at(-1)!;
+    assert.ok(!(back as { gone?: boolean }).gone, 'a keeper was started again');
+    assert.equal(back.identity.generation, 1, 'with the settings the workers run');
+  } finally {
+    t.log.close();
+  }
+});
