@@ -36,7 +36,8 @@ export function int(o: Common<number> & { min: number; max: number }): SettingSp
     parse: (raw) => {
       const t = raw.trim();
       const n = Number(t);
-      if (t === '' || !Number.isInteger(n) || n < o.min || n > o.max) {
+      // Decimal digits only: Number() would also take 0x10, 1e2 or 0b11.
+      if (!/^[+-]?\d+$/.test(t) || !Number.isSafeInteger(n) || n < o.min || n > o.max) {
         return { ok: false, allowed: `an integer from ${o.min} to ${o.max}` };
       }
       return { ok: true, value: n };

@@ -84,6 +84,13 @@ test('SHEET_ID without any credentials is refused up front (the keeper could onl
   assert.equal(loadSettings({ env: { CORRAL_ENV_FILE: 'none', SHEET_ID: 'abc' }, judgeOnly: ['CORRAL_PIDFILE'] }).settings.SHEET_ID, 'abc');
 });
 
+test('integers are decimal digits: 0x10, 1e2 and 4.0 are refused', () => {
+  for (const v of ['0x10', '1e2', '4.0', '0b11', ' ']) {
+    assert.throws(() => loadSettings({ env: { CORRAL_ENV_FILE: 'none', CORRAL_WORKERS: v } }), /CORRAL_WORKERS=.*an integer from 1 to 512/, v);
+  }
+  assert.equal(loadSettings({ env: { CORRAL_ENV_FILE: 'none', CORRAL_WORKERS: ' 16 ' } }).settings.CORRAL_WORKERS, 16);
+});
+
 test('gunicorn aliases apply with a warning; the new name wins when both are set', () => {
   const a = loadSettings({ env: { CORRAL_ENV_FILE: 'none', GUNICORN_WORKERS: '5', GUNICORN_BIND: '127.0.0.1:7000', GUNICORN_WORKER_CLASS: 'gevent' } });
   assert.equal(a.settings.CORRAL_WORKERS, 5);
