@@ -131,6 +131,16 @@ test('every command answers --help, and an unknown command or flag is a usage er
     const badKey = await corral(dir, 'emulator', '--port', '0', '--key-out', join(dir, 'missing', 'key.json'));
     assert.equal(badKey.code, 64, badKey.stderr);
     assert.match(badKey.stderr, /cannot write --key-out .*ENOENT/);
+    // systemd-unit overrides are judged by the settings' own ranges.
+    for (const [flag, value, says] of [
+      ['--workers', '0', /--workers \(CORRAL_WORKERS\) must be an integer from 1 to 512/],
+      ['--timeout', '0', /--timeout \(CORRAL_TIMEOUT\) must be an integer from 1 to/],
+      ['--port', '70000', /--port must be an integer from 1 to 65535/],
+    ] as const) {
+      const r = await corral(dir, 'systemd-unit', flag, value);
+      assert.equal(r.code, 64, `${flag} ${value}`);
+      assert.match(r.stderr, says);
+    }
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

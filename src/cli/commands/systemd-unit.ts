@@ -5,6 +5,7 @@
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { loadSettings, type LoadedSettings } from '../../config/load.js';
+import { schema } from '../../config/schema.js';
 import { CorralError } from '../../errors.js';
 import { REFERENCE_UNIT_OPTIONS, renderUnit, type UnitOptions } from '../../systemd/unit.js';
 import { parseFlags, type Command } from '../command.js';
@@ -14,10 +15,20 @@ function packageRoot(): string {
   return resolve(dirname(fileURLToPath(import.meta.url)), '../../../..');
 }
 
-function intFlag(name: string, raw: string | undefined): number | undefined {
+/** An override of an integer setting, judged by that setting's own range in the schema. */
+function settingFlag(flag: string, raw: string | undefined, setting: 'CORRAL_WORKERS' | 'CORRAL_WORKER_CONNECTIONS' | 'CORRAL_GRACEFUL_TIMEOUT' | 'CORRAL_TIMEOUT'): number | undefined {
   if (raw === undefined) return undefined;
-  if (!/^\d+$/.test(raw)) throw new CorralError('CORRAL_ERR_USAGE', `--${name} must be a non-negative integer, got ${JSON.stringify(raw)}`);
-  return Number(raw);
+  const parsed = schema[setting].parse(raw);
+  if (!parsed.ok) throw new CorralError('CORRAL_ERR_USAGE', `--${flag} (${setting}) must be ${parsed.allowed}, got ${JSON.stringify(raw)}`);
+  return parsed.value;
+}
+
+/** A service listens on a fixed port: 1 to 65535. */
+function portFlag(raw: string | undefined): number | undefined {
+  if (raw === undefined) return undefined;
+  const n = Number(raw);
+  if (!/^\d+$/.test(raw) || n < 1 || n > 65535) throw new CorralError('CORRAL_ERR_USAGE', `--port must be an integer from 1 to 65535, got ${JSON.stringify(raw)}`);
+  return n;
 }
 
 /** Settings as the service will load them: the env file only (systemd passes no shell environment). */
@@ -94,11 +105,11 @@ Options:
       processEnvFile: resolve(values['node-env-file'] ?? REFERENCE_UNIT_OPTIONS.processEnvFile),
       dataDir,
       logDir: resolve(values['log-dir'] ?? REFERENCE_UNIT_OPTIONS.logDir),
-      workers: intFlag('workers', values.workers) ?? s.CORRAL_WORKERS,
-      workerConnections: intFlag('worker-connections', values['worker-connections']) ?? s.CORRAL_WORKER_CONNECTIONS,
-      gracefulTimeout: intFlag('graceful-timeout', values['graceful-timeout']) ?? s.CORRAL_GRACEFUL_TIMEOUT,
-      timeout: intFlag('timeout', values.timeout) ?? s.CORRAL_TIMEOUT,
-      bindPort: intFlag('port', values.port) ?? s.CORRAL_BIND.port,
+      workers: settingFlag('workers', values.workers, 'CORRAL_WORKERS') ?? s.CORRAL_WORKERS,
+      workerConnections: settingFlag('worker-connections', values['worker-connections'], 'CORRAL_WORKER_CONNECTIONS') ?? s.CORRAL_WORKER_CONNECTIONS,
+      gracefulTimeout: settingFlag('graceful-timeout', values['graceful-timeout'], 'CORRAL_GRACEFUL_TIMEOUT') ?? s.CORRAL_GRACEFUL_TIMEOUT,
+      timeout: settingFlag('timeout', values.timeout, 'CORRAL_TIMEOUT') ?? s.CORRAL_TIMEOUT,
+      bindPort: portFlag(values.port) ?? s.CORRAL_BIND.port,
     };
     let text: string;
     try {
