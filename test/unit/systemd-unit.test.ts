@@ -100,7 +100,7 @@ test('bad options are refused with a usage error', async () => {
   assert.throws(() => renderUnit({ ...REFERENCE_UNIT_OPTIONS, installDir: '/opt/my corral' }), /whitespace/);
   const r = spawnSync(process.execPath, [corral, 'systemd-unit', '--workers', 'many'], { cwd: dir, encoding: 'utf8' });
   assert.equal(r.status, 64);
-  assert.match(r.stderr, /--workers must be a non-negative integer/);
+  assert.match(r.stderr, /--workers \(CORRAL_WORKERS\) must be an integer from 1 to 512, got "many"/);
 });
 
 test('sizing comes from the settings file alone, as the service will see it (shell env ignored)', async () => {
