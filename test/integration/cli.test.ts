@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { appendFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { appendFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
@@ -37,6 +37,11 @@ test('status, reload and stop find the master through the pidfile and .env', asy
     assert.match(status.stdout, /workers 2\/2 ready/);
     const rows = status.stdout.split('\n').filter((l) => /^\s+\d+\s+\d+\s+1\s+ready/.test(l));
     assert.equal(rows.length, 2, status.stdout);
+
+    // A token the master does not know: status says so, not "set CORRAL_ADMIN_TOKEN".
+    writeFileSync(join(dir, 'wrong.env'), readFileSync(join(dir, '.env'), 'utf8').replace(token, 'not-the-token-0123456789'));
+    const wrong = await run(process.execPath, [CORRAL_BIN, 'status'], { cwd: dir, env: { PATH: process.env.PATH ?? '', CORRAL_ENV_FILE: 'wrong.env' }, timeout: 30000 });
+    assert.match(wrong.stdout, /the admin API refused CORRAL_ADMIN_TOKEN \(HTTP 401\)/);
 
     const reload = await corral(dir, 'reload');
     assert.equal(reload.code, 0);

@@ -59,8 +59,10 @@ Exit codes: 0 running, 3 not running, 1 running but the admin API did not answer
       if (!stats || stats.status !== 200) {
         const health = await getJson(`${base}/api/admin/health`, undefined);
         const h = health.body as { status: string; workers_ready: number; workers_expected: number };
+        // No token, or one the master refused (the .env edited since it started, or another file).
+        const hint = !stats ? 'set CORRAL_ADMIN_TOKEN for per-worker figures' : `the admin API refused CORRAL_ADMIN_TOKEN (HTTP ${stats.status}): it must be the token the master started with`;
         if (values.json) process.stdout.write(`${JSON.stringify({ pid, health: h })}\n`);
-        else process.stdout.write(`corral is running: master pid ${pid}, ${h.workers_ready}/${h.workers_expected} workers ready (${h.status}); set CORRAL_ADMIN_TOKEN for per-worker figures\n`);
+        else process.stdout.write(`corral is running: master pid ${pid}, ${h.workers_ready}/${h.workers_expected} workers ready (${h.status}); ${hint}\n`);
         return 0;
       }
       const s = stats.body as Stats;
