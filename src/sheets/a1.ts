@@ -210,3 +210,15 @@ export function firstRowOf(range: string): string {
   if (area.startCol === undefined) return `${prefix}${row}:${row}`;
   return `${prefix}${formatArea({ startRow: row, endRow: row, startCol: area.startCol, endCol: area.endCol ?? area.startCol })}`;
 }
+
+/**
+ * The first column of a range, over every row: `Events!A1:E100` → `Events!A:A`, `'T'!B3:D` →
+ * `'T'!B:B`. Google appends after the last row of the table it finds in a range, beyond the
+ * range's last row if need be, and starting at its first column: where an appended row's id lands.
+ */
+export function idColumnOf(range: string): string {
+  const parsed = parseA1(range);
+  const prefix = parsed.sheet === undefined ? '' : `${quoteSheetName(parsed.sheet)}!`;
+  const col = parsed.area?.startCol ?? 1;
+  return `${prefix}${formatArea({ startCol: col, endCol: col })}`;
+}

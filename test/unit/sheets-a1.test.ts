@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import {
+  idColumnOf,
   A1ParseError,
   columnToLetters,
   encodeRangeForPath,
@@ -64,6 +65,16 @@ describe('parseA1', () => {
     for (const bad of ["'unterminated!A1", "'x'A1", 'T!A1:[5', 'T!A0', 'T!A', 'T!1', 'T!A1:B2:C3', "Bob's!A1", '!A1', "''!A1", 'T!AAAA1', 'T!A:B5', '']) {
       assert.throws(() => parseA1(bad), A1ParseError, bad);
     }
+  });
+});
+
+describe('idColumnOf', () => {
+  it("gives the range's first column over every row, where an appended row's id lands", () => {
+    assert.equal(idColumnOf('Events'), 'Events!A:A');
+    assert.equal(idColumnOf('Events!A1:E100'), 'Events!A:A');
+    assert.equal(idColumnOf("'My Tab'!B3:D"), "'My Tab'!B:B");
+    assert.equal(idColumnOf('C2:F9'), 'C:C');
+    assert.equal(idColumnOf('Events!2:5'), 'Events!A:A');
   });
 });
 

@@ -10,6 +10,7 @@
 // A process that dies between `send` and `done` leaves the same UNSURE state in the file.
 
 import { describeError } from '../../errors.js';
+import { idColumnOf } from '../a1.js';
 import type { Logger } from '../../log/logger.js';
 import type { SheetsBackend } from '../backend.js';
 import { backoffMs } from './backoff.js';
@@ -222,8 +223,9 @@ export class Flusher {
     this.counts.verifications++;
     let ids: Set<string>;
     try {
-      const vr = await this.o.backend.getValues(range, this.abort.signal);
-      // The values start at the range's first column, where appended rows put their id.
+      // Appended rows put their id in the range's first column, possibly below its last row: read
+      // that column over the whole tab.
+      const vr = await this.o.backend.getValues(idColumnOf(range), this.abort.signal);
       ids = new Set((vr.values ?? []).map((row) => String(row[0] ?? '')));
     } catch (err) {
       const retryAt = this.clock.now() + Math.max(this.unsureDelayMs, backoffMs(Math.max(1, ...unsure.map((e) => e.attempts)), this.random));
