@@ -69,6 +69,9 @@ export async function createApp(ctx: AppContext): Promise<RequestListener> {
     if (res.headersSent) {
       // Mid-stream failure (an export): the only honest signal left is cutting the connection.
       logger.error({ event: 'app.stream_failed', err, path: req.url }, 'response failed after headers were sent');
+      // Too late for the client, but the access line and the error count must not read it as a
+      // client that went away (499).
+      res.statusCode = 500;
       res.destroy();
       return;
     }

@@ -38,10 +38,13 @@ export class RequestTarget {
 function parse(target: string): URL {
   try {
     // An origin-form target is a path, whatever follows its first `/`: resolved against a base,
-    // `//evil/api/admin/health` (or `/\evil/...`) would be read as a host and a different path,
+    // `//evil/api/admin/health` would be read as a host and a different path,
     // and get past a proxy's path rules (the shipped nginx block on /api/admin/). Appended to the
     // base instead, it stays the path it is and routes to 404.
-    return target.startsWith('/') ? new URL(BASE + target) : new URL(target, BASE);
+    // A backslash stays a character of the path too (as %5C): the URL parser would turn it into a
+    // `/` that nginx never saw, so /api\admin/health would reach /api/admin/health.
+    const path = target.replace(/\\/g, '%5C');
+    return path.startsWith('/') ? new URL(BASE + path) : new URL(path, BASE);
   } catch {
     throw new HttpError(400, 'bad_request', 'the request target is not a valid URL');
   }

@@ -19,12 +19,15 @@ function connected(ep: Endpoint): boolean {
   return ep.connected !== false && typeof ep.send === 'function';
 }
 
+/** True when the message was handed to the channel; false when there is no channel to the peer. */
 function sendTagged(ep: Endpoint, msg: object): boolean {
   if (!connected(ep) || !ep.send) return false;
   try {
     // Errors (EPIPE after the peer died) surface through the callback-less send as 'error' events on
-    // the process; the caller only needs to know whether it was handed to the channel.
-    return ep.send({ tag: IPC_TAG, ...msg });
+    // the process. send() also returns false when the channel is merely backlogged (the message is
+    // queued and still delivered): that is not a failure, so its result is not passed on.
+    ep.send({ tag: IPC_TAG, ...msg });
+    return true;
   } catch {
     return false;
   }

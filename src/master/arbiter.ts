@@ -171,7 +171,8 @@ export class Arbiter {
     const gap = now - (this.lastTickAt ?? now);
     this.lastTickAt = now;
     if (gap <= MASTER_STALL_MS) return;
-    for (const c of this.children.values()) c.lastBeatAt += gap;
+    // Never past now: beats read since the master resumed are already counted as of now.
+    for (const c of this.children.values()) c.lastBeatAt = Math.min(now, c.lastBeatAt + gap);
     this.log.warn({ event: 'master.stalled', ms: gap }, `the master did not run for ${Math.round(gap / 100) / 10} s; that time does not count as its children's silence`);
   }
 
@@ -395,6 +396,8 @@ export class Arbiter {
         this.rollBackReload(`the keeper cannot boot with the new settings (${this.keeperFailures} attempts)`, this.lastKeeperError);
         return;
       }
+      // Not even with the settings it ran with: stop waiting, the workers go on without it.
+      else if (this.keeperFailures >= this.settings.CORRAL_BOOT_ATTEMPTS) this.keeperRestarting = false;
       // The old generation keeps serving (from its caches) while the new keeper starts.
       else return;
     }
@@ -484,6 +487,7 @@ export class Arbiter {
   private rollBackReload(why: string, bootError: ChildRecord['bootError']): void {
     const r = this.reload;
     if (!r) return;
+    const failed = this.loaded.settings;
     this.log.error({ event: 'reload.failed', generation: this.generation, boot_error: bootError ?? null }, `reload failed: ${why}; generation ${r.previousGeneration} keeps serving`);
     // The new generation's workers are now outgoing: manage() stops those still booting and
     // drains the ready ones gracefully, each only once a worker of the old generation is ready to
@@ -493,15 +497,15 @@ export class Arbiter {
     this.expected = r.previous.settings.CORRAL_WORKERS;
     this.reload = undefined;
     this.bootFailures = 0;
-    if (this.keeperRestarting) {
-      // A keeper still trying the new settings makes way for one with the old.
-      this.keeperRestarting = false;
-      this.keeperFailures = 0;
-      this.nextKeeperSpawnAt = 0;
-      const keeper = this.keeper();
-      if (keeper) this.drain(keeper, 'reload failed', 0);
-    }
-    if (!this.startPendingReload()) this.o.notifier.ready(this.statusLine());
+    // The keeper goes back to the old settings too, whether it is still trying the new ones or
+    // already runs them (the workers were what failed).
+    this.keeperRestarting = false;
+    this.nextKeeperSpawnAt = 0;
+    const keeper = this.keeper();
+    if (keeper?.state === 'booting') this.drain(keeper, 'reload failed', 0);
+    else this.restartKeeperIfChanged(failed, r.previous.settings);
+    // Still booting, READY=1 is the end of the boot's own and waits for the workers.
+    if (!this.startPendingReload() && this.phase !== 'booting') this.o.notifier.ready(this.statusLine());
     // This tick's lists of current and outgoing workers are stale now: manage again next tick.
     this.requestTick();
   }

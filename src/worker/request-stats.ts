@@ -36,8 +36,9 @@ export function createRequestStats(accessLogger: Logger | undefined, onServed: (
             method: req.method,
             path: req.url,
             // nginx's 499: the connection closed before the whole answer went out (statusCode
-            // would still say 200 for a request that was never answered).
-            status: res.writableFinished ? res.statusCode : 499,
+            // would still say 200 for a request that was never answered), unless the server cut it
+            // itself after a failure and said so with a 5xx statusCode.
+            status: res.writableFinished || res.statusCode >= 500 ? res.statusCode : 499,
             ms: Math.round(ms * 100) / 100,
             bytes: socket.bytesWritten - bytesBefore,
             remote: socket.remoteAddress,

@@ -11,14 +11,16 @@ describe('request target', () => {
     }
   });
 
-  it('normalizes the targets parsing would change: dot segments, escapes, backslashes, //', () => {
+  it('normalizes the targets parsing would change (dot segments, escapes), keeping backslashes and // in the path', () => {
     assert.equal(new RequestTarget('/api/../api/players').pathname, '/api/players');
     assert.equal(new RequestTarget('/api/%70layers').pathname, '/api/%70layers');
-    assert.equal(new RequestTarget('/api\\players').pathname, '/api/players');
+    // A backslash is kept as a character (nginx does not turn it into a slash either).
+    assert.equal(new RequestTarget('/api\\players').pathname, '/api%5Cplayers');
+    assert.equal(new RequestTarget('/api\\admin/health').pathname, '/api%5Cadmin/health');
     assert.equal(new RequestTarget('/api/players#x').pathname, '/api/players');
     // Never a host: a leading // or /\ stays part of the path (and routes to 404).
     assert.equal(new RequestTarget('//host/api/players').pathname, '//host/api/players');
-    assert.equal(new RequestTarget('/\\host/api/admin/health').pathname, '//host/api/admin/health');
+    assert.equal(new RequestTarget('/\\host/api/admin/health').pathname, '/%5Chost/api/admin/health');
     assert.equal(new RequestTarget(undefined).pathname, '/');
   });
 

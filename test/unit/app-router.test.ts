@@ -65,6 +65,7 @@ describe('app routing over HTTP', () => {
       });
     assert.equal(await raw('//evil/api/admin/health'), 404);
     assert.equal(await raw('/\\evil/api/players'), 404);
+    assert.equal(await raw('/api\\admin/health'), 404);
     assert.equal(await raw('/api/admin/health'), 200);
   });
 

@@ -493,6 +493,7 @@ test('a reload whose new keeper cannot boot is rolled back: the keeper starts ag
     t.arbiter.tick();
     t.children.filter((c) => c.identity.role === 'worker').forEach(ready);
     t.arbiter.tick();
+    const readyBefore = t.calls.filter((c) => c.startsWith('ready')).length;
     t.setNextEnv({ SHEET_CACHE_TTL: '90' });
     t.arbiter.record('reload');
     t.arbiter.tick();
@@ -513,11 +514,72 @@ test('a reload whose new keeper cannot boot is rolled back: the keeper starts ag
     assert.ok(failed, 'reload rolled back');
     assert.match(String(failed.msg), /the keeper cannot boot with the new settings \(3 attempts\)/);
     assert.equal(t.children.filter((c) => c.identity.role === 'worker' && c.identity.generation === 2).length, 0, 'no new worker was started');
-    assert.ok(t.calls.some((c) => c.startsWith('ready')), 'READY=1 ends the reload for systemd');
+    assert.equal(t.calls.filter((c) => c.startsWith('ready')).length, readyBefore + 1, 'READY=1 ends the reload for systemd');
     t.run(250);
     const back = keepers().at(-1)!;
     assert.ok(!(back as { gone?: boolean }).gone, 'a keeper was started again');
     assert.equal(back.identity.generation, 1, 'with the settings the workers run');
+  } finally {
+    t.log.close();
+  }
+});
+
+test('a stalled master whose children beat before its first tick back still kills a stuck one later', async () => {
+  const t = await setup();
+  try {
+    t.bootAll();
+    t.advance(40_000);
+    // On resume the queued beats of the healthy worker are read before the timer fires.
+    beatAll([t.children[1]!]);
+    t.arbiter.tick();
+    assert.deepEqual(t.children.map((c) => c.kills), [[], []]);
+    for (let i = 0; i < 12; i++) {
+      t.advance(500);
+      beatAll([t.children[0]!]);
+      t.arbiter.tick();
+    }
+    assert.deepEqual(t.children[1]!.kills, ['SIGKILL'], 'silent for 6 s after the stall: killed');
+    assert.deepEqual(t.children[0]!.kills, []);
+  } finally {
+    t.log.close();
+  }
+});
+
+test('a reload rolled back after its new keeper got ready restarts the keeper with the old settings', async () => {
+  const t = await setup({ CORRAL_BOOT_ATTEMPTS: '2' }, true);
+  try {
+    t.arbiter.tick();
+    const keeper = t.children.find((c) => c.identity.role === 'keeper')!;
+    keeper.say({ type: 'ready' });
+    t.arbiter.tick();
+    t.children.filter((c) => c.identity.role === 'worker').forEach(ready);
+    t.arbiter.tick();
+    t.setNextEnv({ SHEET_CACHE_TTL: '90' });
+    t.arbiter.record('reload');
+    t.arbiter.tick();
+    keeper.exit(0);
+    t.arbiter.tick();
+    const newKeeper = t.children.filter((c) => c.identity.role === 'keeper').at(-1)!;
+    assert.equal(newKeeper.identity.generation, 2);
+    newKeeper.say({ type: 'ready' });
+    // The new keeper runs; the new workers cannot boot.
+    for (let i = 0; i < 200 && !t.log.lines().some((l) => l.event === 'reload.failed'); i++) {
+      t.run(250);
+      beatAll(t.children);
+      for (const c of t.children) {
+        if (c.identity.role === 'worker' && c.identity.generation === 2 && !(c as { gone?: boolean }).gone) {
+          (c as { gone?: boolean }).gone = true;
+          c.exit(4);
+        }
+      }
+    }
+    assert.ok(t.log.lines().some((l) => l.event === 'reload.failed'));
+    assert.ok(newKeeper.sent.some((m) => m.type === 'drain'), 'the keeper on the new settings drains');
+    newKeeper.exit(0);
+    t.run(250);
+    const back = t.children.filter((c) => c.identity.role === 'keeper').at(-1)!;
+    assert.notEqual(back, newKeeper);
+    assert.equal(back.identity.generation, 1, 'a keeper on the old settings');
   } finally {
     t.log.close();
   }
