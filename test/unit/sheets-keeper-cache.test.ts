@@ -62,6 +62,18 @@ describe('keeper cache tier (L2)', () => {
     assert.deepEqual(changes, ['Players']);
   });
 
+  it('tells the journal whether a copy from before a time can still be served (and so still needs its rows)', async () => {
+    const t0 = clock.now();
+    await tier.get('Players');
+    const isPlayers = (r: string) => r === 'Players';
+    assert.equal(tier.hasValueFetchedBy(isPlayers, t0), true);
+    assert.equal(tier.hasValueFetchedBy(isPlayers, t0 - 1), false, 'fetched after that time');
+    assert.equal(tier.hasValueFetchedBy((r) => r === 'Events', t0), false);
+    // Past its max staleness the copy is never served again, so it holds nothing back.
+    await clock.advance(TTL + MAX_STALE + 1);
+    assert.equal(tier.hasValueFetchedBy(isPlayers, t0), false);
+  });
+
   it('fresh within the TTL: no upstream call', async () => {
     await tier.get('Players');
     await clock.advance(TTL - 1);

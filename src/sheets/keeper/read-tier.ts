@@ -190,8 +190,10 @@ export class ReadTier {
    * copy may lack what reached Google at `t` (the journal's rowsFor() uses the same bound).
    */
   hasValueFetchedBy(matches: (range: string) => boolean, t: number): boolean {
+    // Only a value that can still be served counts: past its max staleness it never is again.
+    const servableFrom = this.clock.now() - this.o.maxStaleMs;
     for (const [range, st] of this.states.entries()) {
-      if (st.value && st.value.fetchStartedAt <= t && matches(range)) return true;
+      if (st.value && st.value.fetchStartedAt <= t && st.value.expiresAt >= servableFrom && matches(range)) return true;
     }
     return false;
   }
