@@ -90,6 +90,7 @@ export class Arbiter {
   /** A reload changed the keeper's settings: new workers wait for the new keeper. */
   private keeperRestarting = false;
   private lastKeeperError: ChildRecord['bootError'];
+  private readonly exitedServed = { requests: 0, errors: 0 };
   private reload: ReloadState | undefined;
   /** A SIGHUP arrived during a reload: run one more as soon as this one ends (the .env may have changed again). */
   private reloadPending = false;
@@ -268,6 +269,10 @@ export class Arbiter {
       const { record: c, code, signal } = e;
       this.children.delete(c.id);
       this.relays.delete(c.id);
+      if (c.role === 'worker') {
+        this.exitedServed.requests += c.figures?.requestsServed ?? 0;
+        this.exitedServed.errors += c.figures?.errorsServed ?? 0;
+      }
       const wasReady = c.readyAt !== undefined;
       const expectedExit = c.stopReason !== undefined;
       const fields = { event: `${c.role}.exit`, worker_id: c.id, worker_pid: c.handle.pid, generation: c.generation, code, signal, reason: c.stopReason ?? null };
@@ -725,6 +730,7 @@ export class Arbiter {
       startedAt: this.startedAt,
       settings: () => this.settings,
       children: () => [...this.children.values()].map(snapshotOf),
+      servedByExited: () => ({ ...this.exitedServed }),
       expectedWorkers: () => this.expected,
       generation: () => this.generation,
       requestReload: () => this.record('reload'),

@@ -8,7 +8,8 @@ import type { ChildFigures } from '../ipc/messages.js';
 export const HEARTBEAT_INTERVAL_MS = 1000;
 
 export interface Heartbeat {
-  stop(): void;
+  /** Stops beating; `final` sends one last beat first, so the master gets the last figures. */
+  stop(options?: { final?: boolean }): void;
 }
 
 export function startHeartbeat(send: (figures: ChildFigures) => void, collect: () => Omit<ChildFigures, 'rssBytes' | 'heapUsedBytes' | 'heapTotalBytes' | 'eventLoopLagMs'>): Heartbeat {
@@ -26,8 +27,9 @@ export function startHeartbeat(send: (figures: ChildFigures) => void, collect: (
   // The server keeps the loop alive; the beat alone must not keep a draining worker around.
   timer.unref();
   return {
-    stop() {
+    stop(options) {
       clearInterval(timer);
+      if (options?.final) beat();
       delay.disable();
     },
   };

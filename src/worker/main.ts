@@ -82,7 +82,9 @@ export async function runWorker(): Promise<void> {
       }
     }
     await sheets.close();
-    heartbeat.stop();
+    // The last figures (requests served since the last beat) reach the master before 'drained':
+    // its request totals keep what this worker served.
+    heartbeat.stop({ final: true });
     // Exit only on the master's 'release' (see MasterMessage): it proves no connection is still
     // on its way to this worker. A master that is gone ends the wait through 'disconnect'.
     if (channel.send({ type: 'drained' })) await released;

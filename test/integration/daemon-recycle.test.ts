@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { startCorral, waitFor } from '../helpers/corral.js';
-import { startClientLoop } from '../helpers/http.js';
+import { http, startClientLoop } from '../helpers/http.js';
 
 test('max-requests recycling replaces workers one at a time with no failed requests', async () => {
   const c = await startCorral({ app: 'basic.mjs', workers: 3, env: { CORRAL_MAX_REQUESTS: '150', CORRAL_MAX_REQUESTS_JITTER: '50' } });
@@ -51,6 +51,26 @@ test('recycling under a stream of new connections: none is stranded between the 
     assert.ok(c.events('worker.exit').every((l) => l.code === 0), 'every retiring worker exited cleanly');
   } finally {
     await loop.stop();
+    await c.stop();
+  }
+});
+
+test("the request counter in /metrics keeps what recycled workers served", async () => {
+  const token = 'recycle-metrics-token-0123';
+  const c = await startCorral({ app: 'basic.mjs', workers: 2, env: { CORRAL_MAX_REQUESTS: '30', CORRAL_MAX_REQUESTS_JITTER: '0', CORRAL_ADMIN_TOKEN: token } });
+  try {
+    const total = async () => {
+      const text = await (await fetch(`${c.adminUrl}/metrics`, { headers: { authorization: `Bearer ${token}` } })).text();
+      return Number(/^corral_requests_total (\d+)$/m.exec(text)?.[1] ?? NaN);
+    };
+    const before = await total();
+    for (let i = 0; i < 200; i++) assert.equal((await http(`${c.url}/`, { headers: { connection: 'close' } })).status, 200);
+    await c.waitForLog((l) => l.event === 'worker.recycle', 10_000, 'a recycle');
+    // Live workers report with their next heartbeat; exited ones with their last.
+    const after = await waitFor(async () => ((await total()) - before >= 200 ? total() : undefined), 15_000, 'all 200 requests counted');
+    assert.equal(after - before, 200);
+    assert.ok(c.events('worker.exit').length >= 2, `${c.events('worker.exit').length} workers exited`);
+  } finally {
     await c.stop();
   }
 });

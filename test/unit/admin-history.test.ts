@@ -39,6 +39,18 @@ describe('history ring buffer', () => {
   });
 });
 
+describe('history across worker replacements', () => {
+  it('counts the requests of workers that exited between two samples', () => {
+    const view = createFakeView(testSettings(), [child(1, 11, 'ready', { requestsServed: 100 })]);
+    const h = createHistory();
+    h.record(view, undefined, 1_000);
+    // Worker 1 served 100 more and exited; worker 2 came and served 50; one more came and went (30).
+    view.exited = { requests: 200 + 30, errors: 0 };
+    view.kids = [child(2, 12, 'ready', { requestsServed: 50 })];
+    assert.equal(h.record(view, undefined, 2_000).rps, 180);
+  });
+});
+
 describe('host monitor', () => {
   it('samples CPU and RAM percentages in range without blocking callers', async () => {
     const m = createHostMonitor({ intervalMs: 60_000 });

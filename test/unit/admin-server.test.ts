@@ -123,11 +123,13 @@ describe('admin server with a token', () => {
     assert.match(text, /# TYPE corral_requests_total counter/);
   });
 
-  it('keeps the request counter monotonic when a worker is replaced', async () => {
+  it('keeps what exited workers served in the request counter, even one that came and went between two scrapes', async () => {
     const old = view.kids;
+    // Worker 2 (50 served) was replaced by worker 3; another worker served 30 and exited in between.
+    view.exited = { requests: 50 + 30, errors: 0 };
     view.kids = [old[0]!, child(3, 1003, 'ready', { requestsServed: 5 }), old[2]!];
     const text = await (await fetch(`${base}/metrics`, { headers: auth })).text();
-    assert.match(text, /^corral_requests_total 155$/m);
+    assert.match(text, /^corral_requests_total 185$/m);
     view.kids = old;
   });
 

@@ -44,7 +44,6 @@ export interface History {
 export function createHistory(options: { capacity?: number } = {}): History {
   const capacity = options.capacity ?? 120;
   const ring: HistorySample[] = [];
-  const requests = new CounterAcrossProcesses();
   const upstream = new CounterAcrossProcesses();
   let prev: { t: number; requests: number; upstream: number } | undefined;
   return {
@@ -53,7 +52,7 @@ export function createHistory(options: { capacity?: number } = {}): History {
       const workers = children.filter((c) => c.role === 'worker' && c.figures);
       const keeper = children.find((c) => c.role === 'keeper');
       const sheets = sheetsFiguresOf(children);
-      const reqTotal = requests.observe(new Map(workers.map((w) => [w.pid, w.figures?.requestsServed ?? 0])));
+      const reqTotal = view.servedByExited().requests + workers.reduce((sum, w) => sum + (w.figures?.requestsServed ?? 0), 0);
       const upTotal = upstream.observe(new Map(keeper && sheets.upstream_calls_total !== null ? [[keeper.pid, sheets.upstream_calls_total]] : []));
       const dt = prev ? (now - prev.t) / 1000 : 0;
       const rps = prev && dt > 0 ? Math.round(((reqTotal - prev.requests) / dt) * 10) / 10 : null;

@@ -35,17 +35,18 @@ export function createAdminMetrics(view: AdminView, host: () => HostSample | und
       },
     });
 
-  const total = (name: string, help: string, pick: (c: ChildSnapshot) => number) => {
-    const tracker = new CounterAcrossProcesses();
+  // What exited workers served (the master adds each one's last report) plus what the live ones
+  // report: it only grows, whichever workers come and go between two scrapes.
+  const total = (name: string, help: string, pick: (c: ChildSnapshot) => number, exited: () => number) => {
     let seen = 0;
     return new Counter({
       name,
       help,
       registers,
       collect() {
-        const now = tracker.observe(new Map(workers().filter((w) => w.figures).map((w) => [w.pid, pick(w)])));
+        const now = exited() + workers().reduce((sum, w) => sum + pick(w), 0);
         if (now > seen) this.inc(now - seen);
-        seen = now;
+        seen = Math.max(seen, now);
       },
     });
   };
@@ -76,8 +77,8 @@ export function createAdminMetrics(view: AdminView, host: () => HostSample | und
       for (const status of STATUSES) this.set({ status }, status === s ? 1 : 0);
     },
   });
-  total('corral_requests_total', 'Requests served by all workers.', (w) => w.figures?.requestsServed ?? 0);
-  total('corral_request_errors_total', 'Requests answered with a 5xx by all workers.', (w) => w.figures?.errorsServed ?? 0);
+  total('corral_requests_total', 'Requests served by all workers, those that have exited included.', (w) => w.figures?.requestsServed ?? 0, () => view.servedByExited().requests);
+  total('corral_request_errors_total', 'Requests answered with a 5xx by all workers, those that have exited included.', (w) => w.figures?.errorsServed ?? 0, () => view.servedByExited().errors);
   perWorker('corral_process_resident_memory_bytes', 'RSS of each child process.', (c) => c.figures?.rssBytes);
   perWorker('corral_process_heap_used_bytes', 'V8 heap used by each child process.', (c) => c.figures?.heapUsedBytes);
   perWorker('corral_event_loop_lag_seconds', 'Mean event-loop delay over the last heartbeat interval.', (c) => (c.figures ? c.figures.eventLoopLagMs / 1000 : undefined));

@@ -25,6 +25,11 @@ export interface AdminView {
   settings(): Settings;
   /** Live children (workers and the keeper), newest state. */
   children(): readonly ChildSnapshot[];
+  /**
+   * Requests (and 5xx answers) served by workers that have exited, as of their last report: with
+   * the live workers' figures, totals that never go back when workers are replaced.
+   */
+  servedByExited(): { readonly requests: number; readonly errors: number };
   /** The worker count the arbiter is steering towards (CORRAL_WORKERS ± TTIN/TTOU). */
   expectedWorkers(): number;
   /** The current (newest) generation number. */
