@@ -2,13 +2,14 @@
 // intent; one reconcile tick does all the work, in order: intents → reap → murder → manage.
 // (gunicorn's arbiter loop, without its sleep-on-a-pipe: Node's event loop is the loop.)
 
-import type { LoadedSettings } from '../config/load.js';
+import { displayValue, type LoadedSettings } from '../config/load.js';
 import type { ChildIdentity } from '../config/identity.js';
 import type { Settings } from '../config/schema.js';
 import { sheetsSchema } from '../config/schema-sheets.js';
 import { BOOT_FAILURE_EXITS, EXIT, describeError } from '../errors.js';
 import type { ChildMessage } from '../ipc/messages.js';
 import type { Logger } from '../log/logger.js';
+import { assertAdminBindSafe } from './admin/auth.js';
 import type { AdminView } from './admin/view.js';
 import { exponentialBackoff } from './backoff.js';
 import { computeCapacity, perWorkerCap, type Capacity } from './capacity.js';
@@ -40,7 +41,7 @@ const KEEPER_SETTINGS = [...(Object.keys(sheetsSchema) as (keyof typeof sheetsSc
  * Settings of the listening socket, which node:cluster creates once and keeps while any worker
  * listens on the address: a reload cannot change them, only a restart (the log says so).
  */
-const RESTART_ONLY_SETTINGS = ['CORRAL_ACCEPT', 'CORRAL_BACKLOG'] as const;
+const RESTART_ONLY_SETTINGS = ['CORRAL_ACCEPT', 'CORRAL_BACKLOG', 'CORRAL_ADMIN_BIND'] as const;
 
 /** A crash this soon after ready counts towards the crash-loop backoff. */
 const QUICK_CRASH_MS = 10_000;
@@ -226,6 +227,8 @@ export class Arbiter {
     let next: LoadedSettings;
     try {
       next = this.o.reloadSettings();
+      // Settings the next start would refuse are refused now, not found out at the next reboot.
+      assertAdminBindSafe(next.settings);
     } catch (err) {
       this.log.error({ event: 'reload.failed', err: describeError(err) }, `reload refused, old workers keep serving: ${describeError(err).message}`);
       // systemctl reload announced RELOADING=1 (ExecReload, NotifyAccess=exec): only READY=1 ends it.
@@ -235,7 +238,7 @@ export class Arbiter {
     }
     for (const warning of next.warnings) this.log.warn({ event: 'config.warning' }, warning);
     for (const name of RESTART_ONLY_SETTINGS) {
-      const [was, now] = [this.loaded.settings[name], next.settings[name]];
+      const [was, now] = [displayValue(name, this.loaded.settings[name]), displayValue(name, next.settings[name])];
       if (was !== now) this.log.warn({ event: 'config.restart_needed', setting: name, running: was, configured: now }, `${name} changed from ${was} to ${now}: it takes effect at the next restart (systemctl restart corral), not on reload`);
     }
     this.reload = { previous: this.loaded, previousGeneration: this.generation, startedAt: this.now() };

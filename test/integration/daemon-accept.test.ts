@@ -129,7 +129,7 @@ test('a reload that changes CORRAL_ACCEPT or CORRAL_BACKLOG says they need a res
       lines.map((l) => [l.setting, l.running, l.configured]),
       [
         ['CORRAL_ACCEPT', 'shared', 'round-robin'],
-        ['CORRAL_BACKLOG', 64, 128],
+        ['CORRAL_BACKLOG', '64', '128'],
       ],
     );
     assert.match(String(lines[0]?.msg), /takes effect at the next restart/);

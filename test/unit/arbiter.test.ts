@@ -584,3 +584,24 @@ test('a reload rolled back after its new keeper got ready restarts the keeper wi
     t.log.close();
   }
 });
+
+test('a reload to an admin bind the next start would refuse is refused now; a safe one says it needs a restart', async () => {
+  const t = await setup();
+  try {
+    t.bootAll();
+    t.setNextEnv({ CORRAL_ADMIN_BIND: '0.0.0.0:19999' });
+    t.arbiter.record('reload');
+    t.arbiter.tick();
+    const failed = t.log.lines().find((l) => l.event === 'reload.failed');
+    assert.match(String(failed?.msg), /CORRAL_ADMIN_BIND=0\.0\.0\.0:19999 is reachable from other hosts but CORRAL_ADMIN_TOKEN is unset/);
+    assert.ok(!t.log.lines().some((l) => l.event === 'reload.start'));
+    t.setNextEnv({ CORRAL_ADMIN_BIND: '0.0.0.0:19999', CORRAL_ADMIN_TOKEN: 'a-long-enough-token-1234' });
+    t.arbiter.record('reload');
+    t.arbiter.tick();
+    assert.ok(t.log.lines().some((l) => l.event === 'reload.start'));
+    const note = t.log.lines().find((l) => l.event === 'config.restart_needed');
+    assert.deepEqual([note?.setting, note?.configured], ['CORRAL_ADMIN_BIND', '0.0.0.0:19999']);
+  } finally {
+    t.log.close();
+  }
+});
