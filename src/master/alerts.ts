@@ -30,15 +30,17 @@ export function createAlerts(logger: Logger, options: AlertOptions): Alerts {
 
   const observeCapacity = (c: Capacity) => {
     const p = c.percent_used;
+    // Thresholds are judged on the exact ratio: percent_used is rounded, and 94.96 % has not passed 95.
+    const exact = c.status === 'FULL' ? 100 : Math.min(c.max_connections > 0 ? (c.current_connections / c.max_connections) * 100 : 100, 99.999);
     for (const level of CAPACITY_LEVELS) {
-      if (!fired.has(level) && p >= level) {
+      if (!fired.has(level) && exact >= level) {
         fired.add(level);
         const fields = { event: 'capacity.alert', threshold: level, percent_used: p, current_connections: c.current_connections, max_connections: c.max_connections, status: c.status };
         const msg = `capacity at ${p}% (${c.current_connections}/${c.max_connections}): passed ${level}%`;
         if (level >= 100) logger.error(fields, `${msg}; new connections are refused`);
         else if (level >= 95) logger.error(fields, msg);
         else logger.warn(fields, msg);
-      } else if (fired.has(level) && p < level - HYSTERESIS_POINTS) {
+      } else if (fired.has(level) && exact < level - HYSTERESIS_POINTS) {
         fired.delete(level);
         logger.info({ event: 'capacity.recovered', threshold: level, percent_used: p, current_connections: c.current_connections, max_connections: c.max_connections, status: c.status }, `capacity back under ${level}% (${p}%)`);
       }

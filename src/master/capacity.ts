@@ -57,7 +57,8 @@ export function computeCapacity(input: CapacityInput): Capacity {
   // The status comes from the exact ratio: rounding 7996/8000 up to 100.0 % must not say FULL
   // while 4 slots are free.
   const status = current >= max ? 'FULL' : statusOf(Math.min(exact, 99.999));
-  const percent = Math.round(exact * 10) / 10;
+  // Shown to one decimal, but never 100 while a slot is free (the ratio gauge says 1 = FULL).
+  const percent = Math.min(Math.round(exact * 10) / 10, status === 'FULL' ? Infinity : 99.9);
   return {
     current_connections: current,
     max_connections: max,

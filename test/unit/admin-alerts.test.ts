@@ -36,6 +36,21 @@ describe('alerts', () => {
     assert.equal(alerts.active().capacity.join(','), '80');
   });
 
+  it('judges thresholds on the exact ratio: 7996 of 8000 is no "refused" alert, 94.96 % has not passed 95', async () => {
+    const { logger, lines } = capturingLogger();
+    const alerts = createAlerts(logger, { ramAlertPercent: 90 });
+    const big = (current: number) => computeCapacity({ activeConnections: [current], workers: 8, workerConnections: 1000, maxConnections: 0 });
+    alerts.observe(big(7597), undefined);
+    await flush();
+    assert.deepEqual(lines.map((l) => `${String(l.event)}@${String(l.threshold)}`), ['capacity.alert@80'], '94.96 %');
+    alerts.observe(big(7996), undefined);
+    await flush();
+    assert.deepEqual(lines.map((l) => `${String(l.event)}@${String(l.threshold)}`), ['capacity.alert@80', 'capacity.alert@95'], '99.95 %: not "refused"');
+    alerts.observe(big(8000), undefined);
+    await flush();
+    assert.deepEqual(lines.map((l) => `${String(l.event)}@${String(l.threshold)}`), ['capacity.alert@80', 'capacity.alert@95', 'capacity.alert@100']);
+  });
+
   it('logs CPU and RAM crossings once, with the configured RAM threshold', async () => {
     const { logger, lines } = capturingLogger();
     const alerts = createAlerts(logger, { ramAlertPercent: 60 });

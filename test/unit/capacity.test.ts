@@ -48,9 +48,9 @@ test('backoff grows exponentially with jitter, never zero, capped', () => {
   assert.equal(low.delayMs(20), 15000);
 });
 
-test('FULL only when every slot is taken: 7996 of 8000 is WARNING with 4 slots, though it rounds to 100 %', () => {
+test('FULL only when every slot is taken: 7996 of 8000 is WARNING with 4 slots, shown as 99.9 % (not rounded up to 100)', () => {
   const c = computeCapacity({ activeConnections: [7996], workers: 8, workerConnections: 1000, maxConnections: 0 });
-  assert.equal(c.percent_used, 100);
+  assert.equal(c.percent_used, 99.9);
   assert.equal(c.status, 'WARNING');
   assert.equal(c.available_slots, 4);
   assert.equal(c.can_accept_new, true);
