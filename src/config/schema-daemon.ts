@@ -107,6 +107,9 @@ export const daemonSchema = {
     default: undefined,
     secret: true,
     minLength: 16,
+    // It travels in an Authorization header: a space or a non-ASCII character could never match.
+    pattern: /^[\x21-\x7e]+$/,
+    patternText: 'printable ASCII without spaces (it is sent in an HTTP header)',
   }),
   CORRAL_DATA_DIR: str({
     description: 'Directory for the write journal, offline sheet and generated secrets.',

@@ -73,6 +73,20 @@ describe('/admin dashboard in Chromium', { skip }, () => {
     }
   });
 
+  it('a #token= with a stray % does not stop the page: the token is taken as typed and refused as wrong', async () => {
+    const page = await browser.newPage();
+    const errors: string[] = [];
+    page.on('pageerror', (e) => errors.push(e.message));
+    try {
+      await page.goto(`${base}/admin#token=100%-not-the-token`);
+      await page.waitForSelector('#token-form:not([hidden])');
+      await page.waitForFunction(() => (document.getElementById('token-error')?.textContent ?? '').length > 0);
+      assert.deepEqual(errors, []);
+    } finally {
+      await page.close();
+    }
+  });
+
   it('shows the figures the API returns, draws the charts and saves a screenshot', async () => {
     const page = await browser.newPage({ viewport: { width: 1280, height: 1100 } });
     const errors: string[] = [];

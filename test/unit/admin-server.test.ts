@@ -123,6 +123,20 @@ describe('admin server with a token', () => {
     assert.match(text, /# TYPE corral_requests_total counter/);
   });
 
+  it('a target starting with // is a path, not a host: a redirect, 404 or 400, never a 500', async () => {
+    const { request } = await import('node:http');
+    const status = (path: string) =>
+      new Promise<number>((resolve, reject) => {
+        const req = request(`${base}/`, { path }, (res) => {
+          res.resume();
+          resolve(res.statusCode ?? 0);
+        });
+        req.on('error', reject);
+        req.end();
+      });
+    for (const path of ['//', '//a:b', '//[x', '//api/admin/health']) assert.ok([302, 400, 404].includes(await status(path)), path);
+  });
+
   it('keeps what exited workers served in the request counter, even one that came and went between two scrapes', async () => {
     const old = view.kids;
     // Worker 2 (50 served) was replaced by worker 3; another worker served 30 and exited in between.

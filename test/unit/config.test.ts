@@ -73,6 +73,10 @@ test('an empty secret is unset, like any empty setting that is off by default; a
   assert.equal(settings.CORRAL_SESSION_SECRET, undefined);
   assert.throws(() => loadSettings({ env: { CORRAL_ENV_FILE: 'none', CORRAL_ADMIN_TOKEN: 'abc' } }), /at least 16 characters \(in \.env, quote a value that contains #\)/);
   assert.throws(() => loadSettings({ env: { CORRAL_ENV_FILE: 'none', SHEETS_API_URL: '' } }), /SHEETS_API_URL="" .*an http\(s\) URL/);
+  // A token travels in a header: a space or non-ASCII character could never match.
+  for (const bad of ['correct horse battery staple', 'pässwörd-pässwörd-pä']) {
+    assert.throws(() => loadSettings({ env: { CORRAL_ENV_FILE: 'none', CORRAL_ADMIN_TOKEN: bad } }), /CORRAL_ADMIN_TOKEN="<redacted>".*printable ASCII without spaces/);
+  }
 });
 
 test('SHEET_ID without any credentials is refused up front (the keeper could only crash-loop behind a healthy-looking master)', () => {

@@ -60,7 +60,11 @@ Exit codes: 0 running, 3 not running, 1 running but the admin API did not answer
         const health = await getJson(`${base}/api/admin/health`, undefined);
         const h = health.body as { status: string; workers_ready: number; workers_expected: number };
         // No token, or one the master refused (the .env edited since it started, or another file).
-        const hint = !stats ? 'set CORRAL_ADMIN_TOKEN for per-worker figures' : `the admin API refused CORRAL_ADMIN_TOKEN (HTTP ${stats.status}): it must be the token the master started with`;
+        const hint = !stats
+          ? 'set CORRAL_ADMIN_TOKEN for per-worker figures'
+          : stats.status === 401 || stats.status === 403
+            ? `the admin API refused CORRAL_ADMIN_TOKEN (HTTP ${stats.status}): it must be the token the master started with`
+            : `the admin API answered HTTP ${stats.status} for the figures; see the master's log`;
         if (values.json) process.stdout.write(`${JSON.stringify({ pid, health: h })}\n`);
         else process.stdout.write(`corral is running: master pid ${pid}, ${h.workers_ready}/${h.workers_expected} workers ready (${h.status}); ${hint}\n`);
         return 0;

@@ -90,7 +90,16 @@ export async function startAdminServer(view: AdminView, logger: Logger, options:
   };
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const url = new URL(req.url ?? '/', 'http://admin.invalid');
+    // Appended to the base, not resolved against it: a target starting with // is a path here,
+    // never a host (`//x` would otherwise be parsed as one, and `//[x` throw).
+    const target = (req.url ?? '/').replace(/\\/g, '%5C');
+    let url: URL;
+    try {
+      url = new URL(target.startsWith('/') ? `http://admin.invalid${target}` : target, 'http://admin.invalid');
+    } catch {
+      sendJson(res, 400, { error: 'bad_request', message: 'the request target is not a valid URL' });
+      return;
+    }
     const path = url.pathname.length > 1 && url.pathname.endsWith('/') ? url.pathname.slice(0, -1) : url.pathname;
     const method = req.method === 'HEAD' ? 'GET' : (req.method ?? 'GET');
 

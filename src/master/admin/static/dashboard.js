@@ -10,7 +10,10 @@ const $ = (id) => document.getElementById(id);
 function takeTokenFromHash() {
   const m = /(?:^#|&)token=([^&]+)/.exec(location.hash);
   if (!m) return;
-  sessionStorage.setItem(TOKEN_KEY, decodeURIComponent(m[1]));
+  let value = m[1];
+  // A token with a stray % is not an escape: take it as typed rather than stop the page.
+  try { value = decodeURIComponent(value); } catch { /* kept as is */ }
+  sessionStorage.setItem(TOKEN_KEY, value);
   // Do not leave the secret in the address bar or the history.
   history.replaceState(null, '', location.pathname + location.search);
 }
