@@ -103,6 +103,19 @@ test('bad options are refused with a usage error', async () => {
   assert.match(r.stderr, /--workers \(CORRAL_WORKERS\) must be an integer from 1 to 512, got "many"/);
 });
 
+test('paths the unit hides from the service (ProtectHome=yes) are warned about', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'corral-unit-home-'));
+  try {
+    const r = spawnSync(process.execPath, [corral, 'systemd-unit', '--install-dir', '/home/ops/corral', '--node', '/root/.nvm/bin/node', '--data-dir', '/srv/corral'], { cwd: dir, encoding: 'utf8' });
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(r.stderr, /warning: --install-dir \/home\/ops\/corral is under \/home, \/root or \/run\/user, which the unit's ProtectHome=yes hides/);
+    assert.match(r.stderr, /warning: --node \/root\/\.nvm\/bin\/node is under/);
+    assert.doesNotMatch(r.stderr, /--data-dir/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
 test('sizing comes from the settings file alone, as the service will see it (shell env ignored)', async () => {
   const file = join(dir, 'corral.env');
   writeFileSync(file, 'CORRAL_WORKERS=100\nCORRAL_WORKER_CONNECTIONS=5000\nCORRAL_GRACEFUL_TIMEOUT=60\nCORRAL_TIMEOUT=10\nCORRAL_BIND=0.0.0.0:443\n');

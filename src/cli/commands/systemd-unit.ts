@@ -118,6 +118,19 @@ Options:
       throw new CorralError('CORRAL_ERR_USAGE', (err as Error).message, { cause: err });
     }
     if (note) process.stderr.write(`note: ${note}\n`);
+    // ProtectHome=yes hides these trees from the service: it could not even start node.
+    const hidden = (
+      [
+        ['--install-dir', options.installDir],
+        ['--node', options.nodePath],
+        ['--settings-file', options.envFile],
+        ['--data-dir', options.dataDir],
+        ['--log-dir', options.logDir],
+      ] as const
+    ).filter(([, path]) => /^\/(home|root|run\/user)(\/|$)/.test(path));
+    for (const [flag, path] of hidden) {
+      process.stderr.write(`warning: ${flag} ${path} is under /home, /root or /run/user, which the unit's ProtectHome=yes hides from the service: put it under /opt or /srv\n`);
+    }
     for (const warning of loaded.warnings) process.stderr.write(`warning: ${warning}\n`);
     process.stdout.write(text);
     return 0;
