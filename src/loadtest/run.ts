@@ -194,7 +194,7 @@ export async function runLoadtest(opts: LoadtestOptions, io: RunIo): Promise<Run
   const finishedAt = new Date();
 
   const serverSamples = sampler?.samples ?? [];
-  const { segments, judged } = judgeSegments(schedule, recorder, outcome.stoppedAtMs, serverSamples, serverProblem);
+  const { segments, judged } = judgeSegments(schedule, recorder, outcome.stoppedAtMs, outcome.interrupted, serverSamples, serverProblem);
   const verdict = overallVerdict(judged, outcome.interrupted);
   const totals = tallyResult(recorder.overall);
   if (totals.counts.status429 > 0) notes.push(`${totals.counts.status429} answers were 429 Too Many Requests: ${RATE_LIMIT_HINT}`);

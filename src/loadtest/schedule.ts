@@ -14,6 +14,8 @@ export interface Segment {
   readonly endMs: number;
   readonly usersFrom: number;
   readonly usersTo: number;
+  /** True for the segment that --duration cut before its planned end. */
+  readonly cutShort?: boolean;
 }
 
 export interface Schedule {
@@ -79,7 +81,7 @@ export function capSchedule(schedule: Schedule, capMs: number): Schedule {
       segments.push(s);
       continue;
     }
-    segments.push({ ...s, endMs: capMs, usersTo: Math.round(usersIn(s, capMs)) });
+    segments.push({ ...s, endMs: capMs, usersTo: Math.round(usersIn(s, capMs)), cutShort: true });
   }
   return finish(segments, true, schedule.plannedMs);
 }

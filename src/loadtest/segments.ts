@@ -11,6 +11,7 @@ export function judgeSegments(
   schedule: Schedule,
   recorder: Recorder,
   stoppedAtMs: number,
+  interrupted: boolean,
   serverSamples: readonly ServerSample[],
   serverProblem: string | undefined,
 ): { segments: SegmentResult[]; judged: JudgedSegment[] } {
@@ -48,7 +49,9 @@ export function judgeSegments(
       checks: judgement.checks,
       reasons: judgement.reasons,
     });
-    judged.push({ label: seg.label, users: segmentPeak(seg), ran, counts: tally.counts, latency: tally.latency(), judgement });
+    // Held to its planned end: not cut by --duration, not interrupted before its end.
+    const complete = ran && seg.cutShort !== true && (!interrupted || seg.endMs <= stoppedAtMs);
+    judged.push({ label: seg.label, users: segmentPeak(seg), ran, complete, steady: seg.usersFrom === seg.usersTo, counts: tally.counts, latency: tally.latency(), judgement });
   });
   return { segments, judged };
 }
@@ -63,7 +66,7 @@ export function printSummary(
   htmlFile: string,
 ): void {
   segments.forEach((s, i) => {
-    const status = !s.ran ? 'not run' : s.pass ? 'pass' : 'FAIL';
+    const status = !s.ran ? 'not run' : !s.pass ? 'FAIL' : judged[i]?.complete === false ? 'partial' : 'pass';
     const lat = s.latencyMs ? `p95 ${formatMs(s.latencyMs.p95)}` : 'no answers';
     const j = judged[i];
     const rest = j ? briefFigures(j).replace(/^p95 [^,]+, |^no answers, /, '') : '';

@@ -112,6 +112,10 @@ export interface JudgedSegment {
   readonly users: number;
   /** False when the run ended (deadline cap or SIGINT) before this segment began. */
   readonly ran: boolean;
+  /** False when the run ended before this segment's planned end: it is judged, but proves no capacity. */
+  readonly complete: boolean;
+  /** The same number of users from start to end (a step, a plateau), not a ramp. */
+  readonly steady: boolean;
   readonly counts: Counts;
   readonly latency: LatencySummary | undefined;
   readonly judgement: SegmentJudgement;
@@ -119,7 +123,10 @@ export interface JudgedSegment {
 
 export interface Verdict {
   readonly pass: boolean;
-  /** The most users of a passing segment with every earlier segment passing; null if none. */
+  /**
+   * The most users of a steady, complete, passing segment with every earlier segment passing; null
+   * if none. A ramp (it holds its peak for an instant) or a step cut short proves no capacity.
+   */
   readonly supportedUsers: number | null;
   readonly headline: string;
   readonly firstFailure: { readonly label: string; readonly users: number; readonly reasons: readonly string[] } | null;
@@ -139,7 +146,8 @@ export function overallVerdict(segments: readonly JudgedSegment[], interrupted: 
   const ran = segments.filter((s) => s.ran);
   const firstFailIdx = ran.findIndex((s) => !s.judgement.pass);
   const passedPrefix = firstFailIdx < 0 ? ran : ran.slice(0, firstFailIdx);
-  const best = passedPrefix.reduce<JudgedSegment | undefined>((acc, s) => (!acc || s.users >= acc.users ? s : acc), undefined);
+  // The first of the steady, complete segments with the most users: its figures are the headline.
+  const best = passedPrefix.filter((s) => s.steady && s.complete).reduce<JudgedSegment | undefined>((acc, s) => (!acc || s.users > acc.users ? s : acc), undefined);
   const failed = firstFailIdx < 0 ? undefined : ran[firstFailIdx];
   const lines: string[] = [];
   let headline: string;
@@ -147,18 +155,23 @@ export function overallVerdict(segments: readonly JudgedSegment[], interrupted: 
     headline = 'no step ran: nothing to judge';
   } else if (best) {
     headline = `supports ${best.users} concurrent users: yes (${briefFigures(best)})`;
+  } else if (failed) {
+    headline = `supports ${failed.users} concurrent users: no (${briefFigures(failed)})`;
   } else {
-    const first = failed as JudgedSegment;
-    headline = `supports ${first.users} concurrent users: no (${briefFigures(first)})`;
+    // Everything that ran passed, but nothing ran steady to its end (a ramp only, or cut short).
+    const most = ran.reduce((acc, s) => (s.users > acc.users ? s : acc));
+    headline = `supports ${most.users} concurrent users: not shown (no step held its users to the end; ${briefFigures(most)})`;
   }
   if (failed) lines.push(`first failing step: ${failed.label}, ${failed.users} users: ${failed.judgement.reasons.join('; ')}`);
   else if (ran.length > 0) lines.push(`every step passed (${ran.length} of ${segments.length} ran)`);
+  const partial = ran.filter((s) => !s.complete);
+  if (partial.length > 0) lines.push(`cut short, so proving no capacity: ${partial.map((s) => `${s.label} (${s.users} users)`).join(', ')}`);
   const notRun = segments.filter((s) => !s.ran);
   if (notRun.length > 0) lines.push(`not run${interrupted ? ' (interrupted)' : ''}: ${notRun.map((s) => `${s.label} (${s.users} users)`).join(', ')}`);
   const unjudged = ran.flatMap((s) => s.judgement.checks.filter((c) => c.pass === null)).map((c) => c.detail);
   if (unjudged.length > 0) lines.push([...new Set(unjudged)].join('; '));
   return {
-    pass: ran.length > 0 && !failed && !interrupted,
+    pass: ran.length > 0 && !failed && !interrupted && partial.length === 0,
     supportedUsers: best?.users ?? null,
     headline,
     firstFailure: failed ? { label: failed.label, users: failed.users, reasons: failed.judgement.reasons } : null,

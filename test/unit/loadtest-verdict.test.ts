@@ -15,8 +15,8 @@ function input(over: Partial<Counts> = {}, more: Partial<SegmentInput> = {}): Se
   return { label: 'step 1/2', users: 4, counts, latency: fast, statuses: new Map([[200, counts.ok]]), errorCodes: new Map(), server: [cpu(30), cpu(40)], serverProblem: undefined, ...more };
 }
 
-function judged(users: number, seg: SegmentInput, ran = true): JudgedSegment {
-  return { label: `step ${users}`, users, ran, counts: seg.counts, latency: seg.latency, judgement: judgeSegment(seg) };
+function judged(users: number, seg: SegmentInput, ran = true, more: Partial<JudgedSegment> = {}): JudgedSegment {
+  return { label: `step ${users}`, users, ran, complete: ran, steady: true, counts: seg.counts, latency: seg.latency, judgement: judgeSegment(seg), ...more };
 }
 
 describe('judging a step', () => {
@@ -87,6 +87,38 @@ describe('the verdict', () => {
     assert.equal(v.pass, false);
     assert.equal(v.supportedUsers, 2);
     assert.ok(v.lines.includes('not run (interrupted): step 4 (4 users)'));
+  });
+
+  it('a passing ramp proves no capacity: a plateau that fails at the same users makes it a no', () => {
+    const bad = input({ ok: 80, timeouts: 20 });
+    const v = overallVerdict(
+      [judged(4, input(), true, { label: 'ramp_up', steady: false }), judged(4, bad, true, { label: 'plateau' }), judged(4, input(), true, { label: 'ramp_down', steady: false })],
+      false,
+    );
+    assert.equal(v.supportedUsers, null);
+    assert.match(v.headline, /^supports 4 concurrent users: no/);
+    assert.equal(v.firstFailure?.label, 'plateau');
+  });
+
+  it('takes the plateau, not the ramp down, for the headline of a passing profile', () => {
+    const plateau = input({}, { latency: { ...fast, p95: 128 } });
+    const down = input({}, { latency: { ...fast, p95: 73 } });
+    const v = overallVerdict(
+      [judged(300, input(), true, { label: 'ramp_up', steady: false }), judged(300, plateau, true, { label: 'plateau' }), judged(300, down, true, { label: 'ramp_down', steady: false })],
+      false,
+    );
+    assert.equal(v.supportedUsers, 300);
+    assert.match(v.headline, /^supports 300 concurrent users: yes \(p95 128 ms/);
+  });
+
+  it('a step cut short by --duration or an interruption is judged but proves nothing, and the run does not pass', () => {
+    const v = overallVerdict([judged(2, input()), judged(40, input(), true, { complete: false })], false);
+    assert.equal(v.supportedUsers, 2);
+    assert.equal(v.pass, false);
+    assert.ok(v.lines.includes('cut short, so proving no capacity: step 40 (40 users)'), v.lines.join(' | '));
+    const only = overallVerdict([judged(40, input(), true, { complete: false })], true);
+    assert.equal(only.supportedUsers, null);
+    assert.match(only.headline, /^supports 40 concurrent users: not shown/);
   });
 
   it('writes "CPU not measured" without the admin API', () => {
