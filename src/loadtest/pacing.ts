@@ -1,6 +1,7 @@
 // How long a virtual user waits between requests. Either a flat think time, or the profile's
 // Locust-style actions: pick an action by its frequency, spread its `requests` evenly over its
-// (time-scaled) `duration`, then pick the next one.
+// `duration`, then pick the next one. --time-scale compresses the profile's phases, never a
+// user's pace: "supports N users" must mean N users sending what N users send.
 
 import type { ProfileAction } from './profile.js';
 
@@ -34,16 +35,14 @@ export class ThinkTimePacer implements Pacer {
 export class ActionPacer implements Pacer {
   readonly #actions: readonly ProfileAction[];
   readonly #totalWeight: number;
-  readonly #timeScale: number;
   readonly #random: () => number;
   #current: ProfileAction | undefined;
   #left = 0;
 
-  constructor(actions: readonly ProfileAction[], timeScale: number, random: () => number) {
+  constructor(actions: readonly ProfileAction[], random: () => number) {
     if (actions.length === 0) throw new Error('ActionPacer needs at least one action');
     this.#actions = actions;
     this.#totalWeight = actions.reduce((sum, a) => sum + a.perHour, 0);
-    this.#timeScale = timeScale;
     this.#random = random;
   }
 
@@ -60,7 +59,7 @@ export class ActionPacer implements Pacer {
   pauseMs(): number {
     const a = this.#current;
     if (!a) return 0;
-    return jitter((a.durationMs / a.requests) * this.#timeScale, this.#random);
+    return jitter(a.durationMs / a.requests, this.#random);
   }
 
   #pick(): ProfileAction {

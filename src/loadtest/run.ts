@@ -60,8 +60,8 @@ export function planPacing(opts: LoadtestOptions, random: () => number): { make:
   }
   const actions = opts.profile?.actions ?? [];
   if (opts.mode === 'profile' && actions.length > 0) {
-    const described = actions.map((a) => `${a.name}: ${a.requests} requests over ${formatDuration(a.durationMs)} (one every ${formatDuration((a.durationMs / a.requests) * opts.timeScale)} after --time-scale), weight ${a.perHour}/h`);
-    return { make: () => new ActionPacer(actions, opts.timeScale, random), note: `pacing from the profile's actions, picked by frequency: ${described.join('; ')}` };
+    const described = actions.map((a) => `${a.name}: ${a.requests} requests over ${formatDuration(a.durationMs)} (one every ${formatDuration(a.durationMs / a.requests)}, whatever --time-scale), weight ${a.perHour}/h`);
+    return { make: () => new ActionPacer(actions, random), note: `pacing from the profile's actions, picked by frequency: ${described.join('; ')}` };
   }
   return { make: () => new ThinkTimePacer(DEFAULT_THINK_MS, random), note: `think time ${formatDuration(DEFAULT_THINK_MS)} ±50 % between requests (default)` };
 }

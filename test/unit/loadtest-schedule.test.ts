@@ -81,16 +81,16 @@ describe('schedule', () => {
 });
 
 describe('pacing', () => {
-  it('spreads a profile action over its time-scaled duration, picked by frequency', () => {
+  it('spreads a profile action over its duration, picked by frequency (--time-scale does not speed users up)', () => {
     const p = loadProfile(SEEDS);
-    // random 0.1 picks create_client (weight 100 of 300): 5 requests over 2 min → 24 s apart, × 0.01 = 240 ms.
-    const pacer = new ActionPacer(p.actions, 0.01, () => 0.1);
+    // random 0.1 picks create_client (weight 100 of 300): 5 requests over 2 min → 24 s apart.
+    const pacer = new ActionPacer(p.actions, () => 0.1);
     const names: (string | undefined)[] = [];
     for (let i = 0; i < 6; i++) names.push(pacer.beforeRequest());
     assert.deepEqual(names, ['create_client', undefined, undefined, undefined, undefined, 'create_client'], 'a new action every 5 requests');
-    assert.ok(Math.abs(pacer.pauseMs() - 240 * (0.5 + 0.1)) < 1e-9, 'jitter 0.5 + random');
+    assert.ok(Math.abs(pacer.pauseMs() - 24_000 * (0.5 + 0.1)) < 1e-9, 'jitter 0.5 + random');
     // view_data (weight 200 of 300) for random ≥ 1/3.
-    const picks = new ActionPacer(p.actions, 1, () => 0.9);
+    const picks = new ActionPacer(p.actions, () => 0.9);
     assert.equal(picks.beforeRequest(), 'view_data');
     assert.equal(picks.pauseMs(), 20_000 * 1.4);
   });

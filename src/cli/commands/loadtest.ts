@@ -22,7 +22,8 @@ How many users (pick one; default: --steps 5,10,25,50,100,200):
   --profile FILE        Locust-style JSON profile: users.{total,simultaneous,distribution.
                         {ramp_up,plateau,ramp_down}.{duration,users}}, actions.NAME.{duration,
                         requests,frequency}, distribution.{read,write,export}
-  --time-scale F        compress the profile's durations (0.01 turns 45 min into 27 s)
+  --time-scale F        compress the profile's phases (0.01 turns 45 min into 27 s); each user keeps
+                        the pace of its actions
   --users N             a constant number of users for --duration (default 1m)
 
 Options:
