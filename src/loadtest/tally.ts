@@ -59,7 +59,9 @@ export class Tally {
     c.requests++;
     c.bytes += s.bytes;
     if (s.status > 0) this.statuses.set(s.status, (this.statuses.get(s.status) ?? 0) + 1);
-    if (s.outcome === 'ok' || s.outcome === 'http') this.#hist?.recordValue(s.latencyUs);
+    // A timeout is a latency too, the longest of all (its wait, at least --timeout): leaving it out
+    // would report the p95 of the requests that were lucky. A refused connection answered nothing.
+    if (s.outcome === 'ok' || s.outcome === 'http' || s.outcome === 'timeout') this.#hist?.recordValue(s.latencyUs);
     switch (s.outcome) {
       case 'ok':
         c.ok++;
@@ -89,18 +91,14 @@ export class Tally {
   latency(): LatencySummary | undefined {
     const h = this.#hist;
     if (!h || h.totalCount === 0) return undefined;
-    return {
-      p50: ms(h.getValueAtPercentile(50)),
-      p95: ms(h.getValueAtPercentile(95)),
-      p99: ms(h.getValueAtPercentile(99)),
-      max: ms(h.maxValue),
-      mean: ms(h.mean),
-    };
+    // HDR answers a bucket's highest equivalent value, which can pass the largest value recorded.
+    const at = (p: number) => ms(Math.min(h.getValueAtPercentile(p), h.maxValue));
+    return { p50: at(50), p95: at(95), p99: at(99), max: ms(h.maxValue), mean: ms(h.mean) };
   }
 
   p95(): number | undefined {
     const h = this.#hist;
-    return h && h.totalCount > 0 ? ms(h.getValueAtPercentile(95)) : undefined;
+    return h && h.totalCount > 0 ? ms(Math.min(h.getValueAtPercentile(95), h.maxValue)) : undefined;
   }
 
   /** Frees the histogram once its figures are read (per-second tallies). */
