@@ -10,6 +10,11 @@ export interface ServerSample {
   readonly t: number;
   readonly cpu: number | null;
   readonly ram: number | null;
+  /**
+   * When the master measured cpu and ram, in ms since the run started: it samples the host every
+   * few seconds, so a figure fetched now can describe a moment before this step (or the run) began.
+   */
+  readonly hostT: number;
   readonly connections: number | null;
   readonly maxConnections: number | null;
   readonly status: string | null;
@@ -69,13 +74,17 @@ export function findPercent(stats: unknown, paths: readonly string[], key: RegEx
   return null;
 }
 
-export function sampleFrom(t: number, capacityBody: unknown, statsBody: unknown): ServerSample {
+/** `t` is now, in ms since the run started; `nowWall` the same moment by the wall clock. */
+export function sampleFrom(t: number, capacityBody: unknown, statsBody: unknown, nowWall = Date.now()): ServerSample {
   const cap = isObject(capacityBody) && isObject(capacityBody.capacity) ? capacityBody.capacity : isObject(capacityBody) ? capacityBody : {};
   const status = cap.status;
+  const sampledAt = at(statsBody, 'host.sampled_at');
+  const age = typeof sampledAt === 'string' && Number.isFinite(Date.parse(sampledAt)) ? Math.max(0, nowWall - Date.parse(sampledAt)) : 0;
   return {
     t: Math.round(t),
     cpu: findPercent(statsBody, CPU_PATHS, CPU_KEY),
     ram: findPercent(statsBody, RAM_PATHS, RAM_KEY),
+    hostT: Math.round(t - age),
     connections: num(cap.current_connections),
     maxConnections: num(cap.max_connections),
     status: typeof status === 'string' ? status : null,

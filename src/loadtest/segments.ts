@@ -7,6 +7,18 @@ import type { ServerSample } from './sampler.js';
 import { segmentPeak, type Schedule } from './schedule.js';
 import { briefFigures, formatMs, judgeSegment, type JudgedSegment, type Verdict } from './verdict.js';
 
+/**
+ * The admin figures that describe [start, end): connections as fetched in it, and CPU/RAM as the
+ * master measured them in it (each host measurement once, however many fetches returned it).
+ */
+function samplesFor(samples: readonly ServerSample[], start: number, end: number): ServerSample[] {
+  const within = (t: number) => t >= start && t < end;
+  const connections = samples.filter((s) => within(s.t)).map((s) => ({ ...s, cpu: null, ram: null }));
+  const seen = new Set<number>();
+  const host = samples.filter((s) => within(s.hostT) && !seen.has(s.hostT) && (seen.add(s.hostT), true)).map((s) => ({ ...s, connections: null }));
+  return [...connections, ...host];
+}
+
 export function judgeSegments(
   schedule: Schedule,
   recorder: Recorder,
@@ -29,7 +41,7 @@ export function judgeSegments(
       latency: tally.latency(),
       statuses: tally.statuses,
       errorCodes: tally.errorCodes,
-      server: serverSamples.filter((s) => s.t >= seg.startMs && s.t < end),
+      server: samplesFor(serverSamples, seg.startMs, end),
       serverProblem,
     });
     segments.push({

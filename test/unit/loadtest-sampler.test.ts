@@ -13,7 +13,14 @@ const CPU_KEY = /^(host_?)?cpu(_?(percent|pct|load|usage|used))?$/i;
 describe('reading figures', () => {
   it('takes the capacity shape of the seeds', () => {
     const s = sampleFrom(1500, { success: true, capacity: { current_connections: 12, max_connections: 400, percent_used: 3, available_slots: 388, status: 'LOW', can_accept_new: true } }, { host: { cpu_percent: 35.5, ram_percent: 22 } });
-    assert.deepEqual(s, { t: 1500, cpu: 35.5, ram: 22, connections: 12, maxConnections: 400, status: 'LOW' });
+    assert.deepEqual(s, { t: 1500, cpu: 35.5, ram: 22, hostT: 1500, connections: 12, maxConnections: 400, status: 'LOW' });
+  });
+
+  it('dates CPU and RAM by when the master measured them, not when they were fetched', () => {
+    const now = Date.parse('2026-11-22T12:00:10.000Z');
+    const s = sampleFrom(3000, {}, { host: { cpu_percent: 37, ram_percent: 20, sampled_at: '2026-11-22T12:00:06.000Z' } }, now);
+    assert.equal(s.t, 3000);
+    assert.equal(s.hostT, -1000, 'measured 4 s before the fetch: before the run began');
   });
 
   it('finds CPU in the shapes a stats endpoint may use, preferring the host over workers', () => {
@@ -26,7 +33,7 @@ describe('reading figures', () => {
   });
 
   it('tolerates missing fields', () => {
-    assert.deepEqual(sampleFrom(0, undefined, {}), { t: 0, cpu: null, ram: null, connections: null, maxConnections: null, status: null });
+    assert.deepEqual(sampleFrom(0, undefined, {}), { t: 0, cpu: null, ram: null, hostT: 0, connections: null, maxConnections: null, status: null });
   });
 });
 
