@@ -13,15 +13,21 @@ export function parseDuration(text: string, what: string): number {
   if (trimmed === '0') return 0;
   let total = 0;
   let pos = 0;
+  // Units in order, each once: "1m30s", not "1m1m" nor "30s1m".
+  let lastUnit = Number.POSITIVE_INFINITY;
+  let ordered = true;
   PART.lastIndex = 0;
   while (pos < trimmed.length) {
     PART.lastIndex = pos;
     const m = PART.exec(trimmed);
     if (!m) break;
-    total += Number(m[1]) * (UNIT_MS[m[2] ?? ''] ?? Number.NaN);
+    const unit = UNIT_MS[m[2] ?? ''] ?? Number.NaN;
+    if (!(unit < lastUnit)) ordered = false;
+    lastUnit = unit;
+    total += Number(m[1]) * unit;
     pos = PART.lastIndex;
   }
-  if (trimmed === '' || pos !== trimmed.length || !Number.isFinite(total)) {
+  if (trimmed === '' || pos !== trimmed.length || !ordered || !Number.isFinite(total)) {
     throw inputError(`${what}: ${JSON.stringify(text)} is not a duration (write a number with a unit: 500ms, 30s, 2m, 1h, or 1m30s)`);
   }
   return Math.round(total);

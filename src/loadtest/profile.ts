@@ -95,6 +95,8 @@ function parseActions(value: unknown): ProfileAction[] {
     const path = `actions.${name}`;
     const action = object(spec, path, ['duration', 'requests', 'frequency'], ['duration', 'requests', 'frequency']);
     const durationMs = durationField(action.duration, `${path}.duration`);
+    // Zero would mean no pause between a user's requests at all: a flood, not a profile.
+    if (durationMs <= 0) fail(`${path}.duration`, 'must be longer than 0s (the time its requests are spread over)');
     const requests = integer(action.requests, `${path}.requests`, 1, 1_000_000);
     if (typeof action.frequency !== 'string') fail(`${path}.frequency`, `must be a rate string like "100/h", got ${JSON.stringify(action.frequency)}`);
     const perHour = parseRate(action.frequency, `profile field ${path}.frequency`);

@@ -54,7 +54,8 @@ export function constantSchedule(users: number, durationMs: number): Schedule {
 
 /**
  * A profile's phases, compressed by timeScale (0.01 turns 45 min into 27 s). Each phase moves
- * linearly from the previous phase's end count (0 before the first) to its own `users`.
+ * linearly from the previous phase's end count (0 before the first) to its own `users`; a plateau
+ * holds its users from its start, even when no ramp leads up to it.
  */
 export function profileSchedule(profile: Profile, timeScale: number): Schedule {
   const segments: Segment[] = [];
@@ -63,7 +64,8 @@ export function profileSchedule(profile: Profile, timeScale: number): Schedule {
   for (const phase of profile.phases) {
     const durationMs = Math.round(phase.durationMs * timeScale);
     if (durationMs > 0) {
-      segments.push({ label: phase.name, kind: 'phase', startMs: t, endMs: t + durationMs, usersFrom: users, usersTo: phase.users });
+      const from = phase.name === 'plateau' ? phase.users : users;
+      segments.push({ label: phase.name, kind: 'phase', startMs: t, endMs: t + durationMs, usersFrom: from, usersTo: phase.users });
       t += durationMs;
     }
     users = phase.users;

@@ -48,7 +48,7 @@ describe('durations and rates', () => {
   });
 
   it('refuses malformed durations, naming where they came from', () => {
-    for (const bad of ['10x', '10', '', 's', '5 m', '-3s', '1m30', 'abc']) {
+    for (const bad of ['10x', '10', '', 's', '5 m', '-3s', '1m30', 'abc', '1m1m', '30s1m']) {
       refused(() => parseDuration(bad, '--step-duration'), /--step-duration: .* is not a duration/);
     }
   });

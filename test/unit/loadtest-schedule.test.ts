@@ -7,7 +7,7 @@ import { describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { parseLoadtestArgs, type LoadtestOptions } from '../../src/loadtest/options.js';
 import { ActionPacer, ThinkTimePacer } from '../../src/loadtest/pacing.js';
-import { loadProfile } from '../../src/loadtest/profile.js';
+import { loadProfile, parseProfile } from '../../src/loadtest/profile.js';
 import { planPacing, planSchedule } from '../../src/loadtest/run.js';
 import { capSchedule, profileSchedule, segmentIndexAt, stepsSchedule, usersAt } from '../../src/loadtest/schedule.js';
 
@@ -77,6 +77,24 @@ describe('schedule', () => {
 
   it('refuses a plan longer than a day', () => {
     assert.throws(() => planSchedule(options('--steps', '1,2', '--step-duration', '13h')), /more than 24h/);
+  });
+});
+
+describe('profile edge cases', () => {
+  const profile = (distribution: object, actionDuration = '1m') =>
+    parseProfile({
+      users: { total: 10, simultaneous: 10, distribution },
+      actions: { view_data: { duration: actionDuration, requests: 3, frequency: '100/h' } },
+      distribution: { read: 1, write: 0, export: 0 },
+    });
+
+  it('a plateau with no ramp before it holds its users from its start', () => {
+    const s = profileSchedule(profile({ plateau: { duration: '10s', users: 5 } }), 1);
+    assert.deepEqual(s.segments.map((x) => [x.label, x.usersFrom, x.usersTo]), [['plateau', 5, 5]]);
+  });
+
+  it('refuses an action spread over 0s (no pause between requests at all)', () => {
+    assert.throws(() => profile({ plateau: { duration: '10s', users: 5 } }, '0s'), /profile field actions\.view_data\.duration: must be longer than 0s/);
   });
 });
 
