@@ -4,6 +4,7 @@
 
 import { performance } from 'node:perf_hooks';
 import { Pool } from 'undici';
+import type { PinnedAddresses } from './target.js';
 
 export type RequestKind = 'login' | 'read' | 'write' | 'export';
 
@@ -51,6 +52,20 @@ export interface ClientOptions {
   readonly clock: () => number;
   /** No request starts at or after this clock value, even if the deadline timer runs late. */
   readonly deadlineMs?: number;
+  /** Connect only to these (the addresses the target's name was checked against), never re-resolve. */
+  readonly pinned?: PinnedAddresses;
+}
+
+type LookupCallback = (err: Error | null, address: string | { address: string; family: number }[], family?: number) => void;
+
+/** A net.connect lookup that answers from the pinned addresses. */
+function pinnedLookup(pinned: PinnedAddresses) {
+  return (_host: string, options: { all?: boolean } | number | undefined, cb: LookupCallback): void => {
+    const first = pinned[0];
+    if (typeof options === 'object' && options?.all) cb(null, pinned.map((a) => ({ address: a.address, family: a.family })));
+    else if (first) cb(null, first.address, first.family);
+    else cb(new Error('no pinned address'), '', 0);
+  };
 }
 
 const TIMEOUT_CODES = new Set(['UND_ERR_CONNECT_TIMEOUT', 'UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT', 'ETIMEDOUT']);
@@ -67,7 +82,7 @@ export class TargetClient {
       connections: Math.max(1, opts.connections),
       pipelining: 1,
       keepAliveTimeout: 30_000,
-      connect: { timeout: opts.timeoutMs },
+      connect: { timeout: opts.timeoutMs, ...(opts.pinned ? { lookup: pinnedLookup(opts.pinned) } : {}) },
       // Our own timer covers the whole request; these only stop undici's defaults (300 s) biting first.
       headersTimeout: opts.timeoutMs + 1000,
       bodyTimeout: opts.timeoutMs + 1000,

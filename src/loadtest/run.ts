@@ -20,7 +20,7 @@ import { judgeSegments, printSummary } from './segments.js';
 import { runSchedule } from './runner.js';
 import { AdminSampler } from './sampler.js';
 import { capSchedule, constantSchedule, profileSchedule, segmentPeak, stepsSchedule, type Schedule } from './schedule.js';
-import { apiPath, checkTargetAllowed, isLoopbackAddress } from './target.js';
+import { apiPath, checkTargetAllowed, isLoopbackAddress, type PinnedAddresses } from './target.js';
 import { CRITERIA, overallVerdict, RATE_LIMIT_HINT } from './verdict.js';
 import { VirtualUser } from './vuser.js';
 
@@ -67,9 +67,9 @@ export function planPacing(opts: LoadtestOptions, random: () => number): { make:
 }
 
 /** Checks before any load: the target answers, looks like corral's app, and accepts a login. */
-async function preflight(opts: LoadtestOptions, credential: Credential, usersFile: string, notes: string[]): Promise<void> {
+async function preflight(opts: LoadtestOptions, credential: Credential, usersFile: string, notes: string[], pinned: PinnedAddresses | undefined): Promise<void> {
   const controller = new AbortController();
-  const client = new TargetClient(opts.target, { connections: 1, timeoutMs: Math.min(opts.timeoutMs, 5000), signal: controller.signal, clock: () => 0 });
+  const client = new TargetClient(opts.target, { connections: 1, timeoutMs: Math.min(opts.timeoutMs, 5000), signal: controller.signal, clock: () => 0, ...(pinned ? { pinned } : {}) });
   try {
     const players = await client.send({ kind: 'read', method: 'GET', path: apiPath(opts.target, '/api/players') });
     const s = players.sample;
@@ -93,7 +93,7 @@ async function preflight(opts: LoadtestOptions, credential: Credential, usersFil
 
 export async function runLoadtest(opts: LoadtestOptions, io: RunIo): Promise<RunReport> {
   const random = io.random ?? Math.random;
-  await checkTargetAllowed(opts.target, opts.allowRemote);
+  const pinned = await checkTargetAllowed(opts.target, opts.allowRemote);
   const { file: usersFile, credentials } = loadCredentials(opts.usersFile);
   const schedule = planSchedule(opts);
   const notes: string[] = [];
@@ -114,7 +114,7 @@ export async function runLoadtest(opts: LoadtestOptions, io: RunIo): Promise<Run
   const pacing = planPacing(opts, random);
   notes.push(pacing.note);
 
-  await preflight(opts, credentials[0] as Credential, usersFile, notes);
+  await preflight(opts, credentials[0] as Credential, usersFile, notes, pinned);
 
   let serverProblem: string | undefined = opts.admin ? undefined : 'no --admin URL given';
   let sampler: AdminSampler | undefined;
@@ -142,7 +142,7 @@ export async function runLoadtest(opts: LoadtestOptions, io: RunIo): Promise<Run
   const clock = (): number => performance.now() - t0;
   const startedAt = new Date();
   const recorder = new Recorder(schedule);
-  const client = new TargetClient(opts.target, { connections: schedule.maxUsers, timeoutMs: opts.timeoutMs, signal: controller.signal, clock, deadlineMs: schedule.totalMs });
+  const client = new TargetClient(opts.target, { connections: schedule.maxUsers, timeoutMs: opts.timeoutMs, signal: controller.signal, clock, deadlineMs: schedule.totalMs, ...(pinned ? { pinned } : {}) });
   const progress = new Progress(io.stderr);
   let warned429 = false;
   const onReply = (reply: Reply): void => {

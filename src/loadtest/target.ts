@@ -2,42 +2,49 @@
 // this machine (loopback), and --allow-remote is the operator saying "I own that server".
 
 import { lookup } from 'node:dns/promises';
-import { isIP } from 'node:net';
+import { BlockList, isIP } from 'node:net';
 import { targetRefused } from './exit.js';
+
+/** 127.0.0.0/8, ::1 and the IPv4-mapped 127.x (which the URL parser writes as ::ffff:7f00:1). */
+const LOOPBACK = new BlockList();
+LOOPBACK.addSubnet('127.0.0.0', 8, 'ipv4');
+LOOPBACK.addAddress('::1', 'ipv6');
+LOOPBACK.addSubnet('::ffff:127.0.0.0', 104, 'ipv6');
 
 export function isLoopbackAddress(address: string): boolean {
   const a = address.replace(/^\[|\]$/g, '').toLowerCase();
-  if (isIP(a) === 4) return a.startsWith('127.');
-  if (isIP(a) === 6) {
-    if (a === '::1' || a === '0:0:0:0:0:0:0:1') return true;
-    const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/.exec(a);
-    return mapped?.[1] !== undefined && mapped[1].startsWith('127.');
-  }
-  return false;
+  const family = isIP(a);
+  return family !== 0 && LOOPBACK.check(a, family === 4 ? 'ipv4' : 'ipv6');
 }
+
+/** The addresses a host name was checked against: the client connects to these and no others. */
+export type PinnedAddresses = readonly { readonly address: string; readonly family: number }[];
 
 /**
  * Refuses a target that is not loopback unless allowRemote. Host names are resolved and every
  * address must be loopback ("localhost" normally is; a name that also resolves elsewhere is not).
+ * Returns the addresses checked, for a host name: resolving it again when connecting could give
+ * others (DNS rebinding), so the client is pinned to these.
  */
-export async function checkTargetAllowed(target: URL, allowRemote: boolean): Promise<void> {
-  if (allowRemote) return;
+export async function checkTargetAllowed(target: URL, allowRemote: boolean): Promise<PinnedAddresses | undefined> {
+  if (allowRemote) return undefined;
   const host = target.hostname.replace(/^\[|\]$/g, '');
   const hint = 'pass --allow-remote if you own that server and mean to load it';
   if (isIP(host)) {
     if (!isLoopbackAddress(host)) throw targetRefused(`target ${target.host} is not a loopback address; ${hint}`);
-    return;
+    return undefined;
   }
-  let addresses: string[];
+  let addresses: { address: string; family: number }[];
   try {
-    addresses = (await lookup(host, { all: true })).map((a) => a.address);
+    addresses = await lookup(host, { all: true });
   } catch (err) {
     throw targetRefused(`target host ${host} could not be resolved (${(err as Error).message}), so it is not known to be loopback; ${hint}`);
   }
-  const remote = addresses.filter((a) => !isLoopbackAddress(a));
+  const remote = addresses.filter((a) => !isLoopbackAddress(a.address)).map((a) => a.address);
   if (addresses.length === 0 || remote.length > 0) {
     throw targetRefused(`target host ${host} resolves to ${remote.join(', ') || 'nothing'}, not loopback; ${hint}`);
   }
+  return addresses;
 }
 
 /** Joins the target's base path (a proxy prefix such as /corral) and an API path. */

@@ -37,6 +37,18 @@ describe('TargetClient', () => {
   const client = (o: { timeoutMs?: number; deadlineMs?: number; signal?: AbortSignal; clock?: () => number } = {}): TargetClient =>
     new TargetClient(url, { connections: 2, timeoutMs: o.timeoutMs ?? 5000, signal: o.signal ?? new AbortController().signal, clock: o.clock ?? (() => 0), ...(o.deadlineMs === undefined ? {} : { deadlineMs: o.deadlineMs }) });
 
+  it('connects to the pinned addresses only, never resolving the name again', async () => {
+    // A name that resolves nowhere: only the pinned address can make this work.
+    const named = new URL(`http://pinned.invalid:${url.port}`);
+    const c = new TargetClient(named, { connections: 1, timeoutMs: 2000, signal: new AbortController().signal, clock: () => 0, pinned: [{ address: '127.0.0.1', family: 4 }] });
+    try {
+      const r = await c.send({ kind: 'read', method: 'GET', path: '/players' });
+      assert.equal(r.sample.outcome, 'ok');
+    } finally {
+      await c.close();
+    }
+  });
+
   it('classifies answers and reads bodies', async () => {
     const c = client();
     try {

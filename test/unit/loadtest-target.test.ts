@@ -11,7 +11,8 @@ import { apiPath, checkTargetAllowed, isLoopbackAddress } from '../../src/loadte
 
 describe('target', () => {
   it('knows loopback addresses', () => {
-    for (const a of ['127.0.0.1', '127.1.2.3', '::1', '[::1]', '::ffff:127.0.0.1']) assert.equal(isLoopbackAddress(a), true, a);
+    // ::ffff:7f00:1 is how the URL parser writes [::ffff:127.0.0.1].
+    for (const a of ['127.0.0.1', '127.1.2.3', '::1', '[::1]', '::ffff:127.0.0.1', '::ffff:7f00:1', new URL('http://[::ffff:127.0.0.1]:80').hostname]) assert.equal(isLoopbackAddress(a), true, a);
     for (const a of ['10.0.0.1', '0.0.0.0', '192.168.1.1', '::', 'fe80::1', '::ffff:10.0.0.1', 'localhost']) assert.equal(isLoopbackAddress(a), false, a);
   });
 
@@ -19,6 +20,10 @@ describe('target', () => {
     await checkTargetAllowed(new URL('http://127.0.0.1:8000'), false);
     await checkTargetAllowed(new URL('http://[::1]:8000'), false);
     await checkTargetAllowed(new URL('http://localhost:8000'), false);
+    await checkTargetAllowed(new URL('http://[::ffff:127.0.0.1]:8000'), false);
+    // A name is pinned to the addresses it was checked against.
+    const pinned = await checkTargetAllowed(new URL('http://localhost:8000'), false);
+    assert.ok(pinned && pinned.length > 0 && pinned.every((a) => isLoopbackAddress(a.address)));
   });
 
   it('refuses a non-loopback target without --allow-remote, saying which flag allows it', async () => {
