@@ -283,7 +283,7 @@ export async function benchCompare(o: CompareOptions): Promise<void> {
     const rows = all.filter((r) => r.workers === workers);
     console.log(
       `\n### N = ${workers} workers\n${table(
-        ['route', 'conns', 'bare req/s', 'corral req/s', 'gunicorn req/s', 'corral/bare', 'corral/gunicorn', 'p50/p99 ms bare', 'corral', 'gunicorn', 'CPU µs/req b/c/g', 'errors b/c/g', 'upstream c/g'],
+        ['route', 'conns', 'bare req/s', 'corral req/s', 'gunicorn req/s', 'corral/bare', 'corral/gunicorn', 'p50/p99 ms bare', 'corral', 'gunicorn', 'CPU µs/req b/c/g', 'errors b/c/g', 'upstream c/g (all rounds)'],
         rows.map((r) => [
           r.route,
           shape(r),

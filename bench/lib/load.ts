@@ -11,8 +11,14 @@ export interface LoadResult {
   readonly connections: number;
   readonly keepAlive: boolean;
   readonly seconds: number;
+  /** Answers received, whatever their status. */
   readonly requests: number;
+  /**
+   * Successful (2xx) answers per second. A server answering errors fast must not look fast:
+   * wrk's own Requests/sec counts every answer (that figure is `answeredRps`).
+   */
   readonly rps: number;
+  readonly answeredRps: number;
   readonly p50Ms: number;
   readonly p99Ms: number;
   /** Transport errors plus non-2xx answers. */
@@ -63,7 +69,7 @@ async function wrk(url: string, connections: number, seconds: number, keepAlive:
   args.push(url);
   const { stdout } = await run('wrk', args, { maxBuffer: 1 << 20 });
   const requests = Number(/(\d+) requests in/.exec(stdout)?.[1] ?? 0);
-  const rps = Number(/Requests\/sec:\s+([\d.]+)/.exec(stdout)?.[1] ?? 0);
+  const answeredRps = Number(/Requests\/sec:\s+([\d.]+)/.exec(stdout)?.[1] ?? 0);
   const p50 = ms(/\s50%\s+(\S+)/.exec(stdout)?.[1]);
   const p99 = ms(/\s99%\s+(\S+)/.exec(stdout)?.[1]);
   const sock = /Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)/.exec(stdout);
@@ -71,14 +77,17 @@ async function wrk(url: string, connections: number, seconds: number, keepAlive:
   const non2xx = Number(/Non-2xx or 3xx responses: (\d+)/.exec(stdout)?.[1] ?? 0);
   // Without keep-alive wrk counts the server's orderly close after each answer as a read error.
   const errors = non2xx + (keepAlive ? socketErrors : socketErrors - Number(sock?.[2] ?? 0));
-  return { tool: 'wrk', connections, keepAlive, seconds, requests, rps, p50Ms: p50, p99Ms: p99, errors };
+  const rps = requests > 0 ? (answeredRps * Math.max(0, requests - non2xx)) / requests : 0;
+  return { tool: 'wrk', connections, keepAlive, seconds, requests, rps, answeredRps, p50Ms: p50, p99Ms: p99, errors };
 }
 
 async function autocannon(url: string, connections: number, seconds: number, keepAlive: boolean, method: string, body: string | undefined): Promise<LoadResult> {
   const { default: ac } = (await import('autocannon')) as unknown as { default: (o: object) => Promise<{ requests: { total: number; average: number }; latency: { p50: number; p99: number }; errors: number; timeouts: number; non2xx: number }> };
   const headers = { ...(body !== undefined ? { 'content-type': 'application/json' } : {}), ...(keepAlive ? {} : { connection: 'close' }) };
   const r = await ac({ url, connections, duration: seconds, method, headers, ...(body !== undefined ? { body } : {}) });
-  return { tool: 'autocannon', connections, keepAlive, seconds, requests: r.requests.total, rps: r.requests.average, p50Ms: r.latency.p50, p99Ms: r.latency.p99, errors: r.errors + r.timeouts + r.non2xx };
+  const ok = Math.max(0, r.requests.total - r.non2xx);
+  // autocannon's `errors` already includes its timeouts.
+  return { tool: 'autocannon', connections, keepAlive, seconds, requests: r.requests.total, rps: r.requests.total > 0 ? (r.requests.average * ok) / r.requests.total : 0, answeredRps: r.requests.average, p50Ms: r.latency.p50, p99Ms: r.latency.p99, errors: r.errors + r.non2xx };
 }
 
 export interface LoadOptions {
