@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { SheetsError } from '../../src/sheets/errors.js';
 import { createGoogleBackend } from '../../src/sheets/google/index.js';
-import { FAST_RETRY, fakeClock, rejection, startHarness, withHarness, type Harness } from '../fixtures/sheets/harness.js';
+import { FAST_RETRY, fakeClock, rejection, startHarness, withHarness } from '../fixtures/sheets/harness.js';
 
 
 describe('service-account auth against the emulator', () => {

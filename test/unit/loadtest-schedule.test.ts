@@ -2,7 +2,6 @@
 // the pacing a profile's actions imply.
 
 import assert from 'node:assert/strict';
-import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { parseLoadtestArgs, type LoadtestOptions } from '../../src/loadtest/options.js';

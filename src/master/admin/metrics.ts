@@ -1,11 +1,10 @@
 // GET /metrics: Prometheus text built at scrape time from the heartbeat figures the master already
 // holds (no extra IPC). Per-worker series carry a `worker` label; totals are sums; the request
-// counters stay monotonic across recycled workers (CounterAcrossProcesses).
+// counters add what exited workers served (the arbiter keeps it), so they never lose requests.
 
 import { Counter, Gauge, Registry } from 'prom-client';
 import type { HostSample } from '../host-monitor.js';
 import { capacityFromView, sheetsFiguresOf } from './figures.js';
-import { CounterAcrossProcesses } from './history.js';
 import type { AdminView, ChildSnapshot } from './view.js';
 
 export interface AdminMetrics {
