@@ -504,7 +504,9 @@ export class Arbiter {
     this.generation = r.previousGeneration;
     this.expected = r.previous.settings.CORRAL_WORKERS;
     this.reload = undefined;
+    // The backoff was the failing generation's: the old one's replacements start at once.
     this.bootFailures = 0;
+    this.nextSpawnAt = 0;
     // The keeper goes back to the old settings too, whether it is still trying the new ones or
     // already runs them (the workers were what failed).
     this.keeperRestarting = false;

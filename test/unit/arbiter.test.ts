@@ -16,6 +16,8 @@ interface FakeChild {
   events: ChildEvents;
   sent: MasterMessage[];
   kills: NodeJS.Signals[];
+  /** Set once exit() was called. */
+  exited: boolean;
   say(msg: ChildMessage): void;
   exit(code: number | null, signal?: NodeJS.Signals | null): void;
 }
@@ -31,8 +33,12 @@ function fakeSpawner() {
         events,
         sent: [],
         kills: [],
+        exited: false,
         say: (msg) => events.onMessage(msg),
-        exit: (code, signal = null) => events.onExit(code, signal),
+        exit: (code, signal = null) => {
+          child.exited = true;
+          events.onExit(code, signal);
+        },
       };
       children.push(child);
       return {
@@ -98,6 +104,28 @@ async function setup(env: Record<string, string> = {}, withKeeper = false) {
       arbiter.tick();
     },
     setNextEnv: (e: Record<string, string>) => (nextEnv = e),
+    /** The keeper, then the workers, fork and report ready; returns the keeper. */
+    bootWithKeeper: () => {
+      arbiter.tick();
+      const keeper = children.find((c) => c.identity.role === 'keeper');
+      assert.ok(keeper, 'a keeper was forked');
+      keeper.say({ type: 'ready' });
+      arbiter.tick();
+      children.filter((c) => c.identity.role === 'worker').forEach(ready);
+      arbiter.tick();
+      return keeper;
+    },
+    keepers: () => children.filter((c) => c.identity.role === 'keeper'),
+    /** Lets time pass, tick by tick with every child beating, until `event` is logged; `each` runs after every step. */
+    runUntilLogged: (event: string, each: () => void) => {
+      for (let i = 0; i < 200 && !log.lines().some((l) => l.event === event); i++) {
+        now += 250;
+        arbiter.tick();
+        beatAll(children);
+        each();
+      }
+      return log.lines().find((l) => l.event === event);
+    },
   } as const;
 }
 
@@ -237,8 +265,7 @@ test('boot exhaustion: workers that fail before ready are retried with backoff, 
     t.arbiter.tick();
     for (let i = 0; i < 10 && t.exits.length === 0; i++) {
       for (const c of t.children) {
-        if (!c.kills.length && !(c as { done?: boolean }).done) {
-          (c as { done?: boolean }).done = true;
+        if (!c.kills.length && !c.exited) {
           c.say({ type: 'boot-failed', code: 'CORRAL_ERR_APP_LOAD', message: 'cannot find module x' });
           c.exit(4);
         }
@@ -283,10 +310,7 @@ test('a worker silent while booting counts as a failed boot: backoff, then exit 
       t.arbiter.tick();
       t.run(6000);
       for (const c of t.children) {
-        if (c.kills.includes('SIGKILL') && !(c as { done?: boolean }).done) {
-          (c as { done?: boolean }).done = true;
-          c.exit(null, 'SIGKILL');
-        }
+        if (c.kills.includes('SIGKILL') && !c.exited) c.exit(null, 'SIGKILL');
       }
       t.arbiter.tick();
       t.advance(60_000);
@@ -304,13 +328,7 @@ test('a worker silent while booting counts as a failed boot: backoff, then exit 
 test('a reload that changes a keeper setting restarts the keeper before the new workers boot', async () => {
   const t = await setup({}, true);
   try {
-    t.arbiter.tick();
-    const keeper = t.children.find((c) => c.identity.role === 'keeper');
-    assert.ok(keeper);
-    keeper.say({ type: 'ready' });
-    t.arbiter.tick();
-    t.children.filter((c) => c.identity.role === 'worker').forEach(ready);
-    t.arbiter.tick();
+    const keeper = t.bootWithKeeper();
     t.setNextEnv({ SHEET_CACHE_TTL: '90' });
     t.arbiter.record('reload');
     t.arbiter.tick();
@@ -463,12 +481,10 @@ test('a reload rolled back keeps its ready new workers serving until the old gen
     t.arbiter.tick();
     // The other new worker cannot boot, nor its replacement: the reload gives up.
     n2!.exit(3);
-    for (let i = 0; i < 120 && !t.log.lines().some((l) => l.event === 'reload.failed'); i++) {
-      t.run(500);
-      beatAll(t.children);
-      for (const c of t.children) if (c.identity.generation === 2 && c !== n1 && c !== n2 && !(c as { gone?: boolean }).gone) ((c as { gone?: boolean }).gone = true), c.exit(3);
-    }
-    assert.ok(t.log.lines().some((l) => l.event === 'reload.failed'), 'reload rolled back');
+    const failed = t.runUntilLogged('reload.failed', () => {
+      for (const c of t.children) if (c.identity.generation === 2 && c !== n1 && !c.exited) c.exit(3);
+    });
+    assert.ok(failed, 'reload rolled back');
     assert.ok(!n1!.sent.some((m) => m.type === 'drain'), 'the ready new worker keeps serving');
     // A worker of the old generation is forked; once it is ready, the new one drains gracefully.
     t.run(250);
@@ -487,59 +503,27 @@ test('a reload rolled back keeps its ready new workers serving until the old gen
 test('a reload whose new keeper cannot boot is rolled back: the keeper starts again with the old settings', async () => {
   const t = await setup({}, true);
   try {
-    t.arbiter.tick();
-    const keeper = t.children.find((c) => c.identity.role === 'keeper')!;
-    keeper.say({ type: 'ready' });
-    t.arbiter.tick();
-    t.children.filter((c) => c.identity.role === 'worker').forEach(ready);
-    t.arbiter.tick();
+    const keeper = t.bootWithKeeper();
     const readyBefore = t.calls.filter((c) => c.startsWith('ready')).length;
     t.setNextEnv({ SHEET_CACHE_TTL: '90' });
     t.arbiter.record('reload');
     t.arbiter.tick();
     keeper.exit(0);
     // Each new keeper reports a failed boot (say, a credentials file that is not there) and exits.
-    const keepers = () => t.children.filter((c) => c.identity.role === 'keeper');
-    for (let i = 0; i < 200 && !t.log.lines().some((l) => l.event === 'reload.failed'); i++) {
-      t.run(250);
-      beatAll(t.children);
-      const last = keepers().at(-1)!;
-      if (last !== keeper && !(last as { gone?: boolean }).gone) {
-        (last as { gone?: boolean }).gone = true;
-        last.say({ type: 'boot-failed', code: 'CORRAL_ERR_SHEETS_CREDENTIALS', message: 'cannot read /etc/corral/missing.json' });
-        last.exit(7);
-      }
-    }
-    const failed = t.log.lines().find((l) => l.event === 'reload.failed');
+    const failed = t.runUntilLogged('reload.failed', () => {
+      const last = t.keepers().at(-1)!;
+      if (last.exited) return;
+      last.say({ type: 'boot-failed', code: 'CORRAL_ERR_SHEETS_CREDENTIALS', message: 'cannot read /etc/corral/missing.json' });
+      last.exit(7);
+    });
     assert.ok(failed, 'reload rolled back');
     assert.match(String(failed.msg), /the keeper cannot boot with the new settings \(3 attempts\)/);
     assert.equal(t.children.filter((c) => c.identity.role === 'worker' && c.identity.generation === 2).length, 0, 'no new worker was started');
     assert.equal(t.calls.filter((c) => c.startsWith('ready')).length, readyBefore + 1, 'READY=1 ends the reload for systemd');
     t.run(250);
-    const back = keepers().at(-1)!;
-    assert.ok(!(back as { gone?: boolean }).gone, 'a keeper was started again');
+    const back = t.keepers().at(-1)!;
+    assert.ok(!back.exited, 'a keeper was started again');
     assert.equal(back.identity.generation, 1, 'with the settings the workers run');
-  } finally {
-    t.log.close();
-  }
-});
-
-test('a stalled master whose children beat before its first tick back still kills a stuck one later', async () => {
-  const t = await setup();
-  try {
-    t.bootAll();
-    t.advance(40_000);
-    // On resume the queued beats of the healthy worker are read before the timer fires.
-    beatAll([t.children[1]!]);
-    t.arbiter.tick();
-    assert.deepEqual(t.children.map((c) => c.kills), [[], []]);
-    for (let i = 0; i < 12; i++) {
-      t.advance(500);
-      beatAll([t.children[0]!]);
-      t.arbiter.tick();
-    }
-    assert.deepEqual(t.children[1]!.kills, ['SIGKILL'], 'silent for 6 s after the stall: killed');
-    assert.deepEqual(t.children[0]!.kills, []);
   } finally {
     t.log.close();
   }
@@ -548,36 +532,24 @@ test('a stalled master whose children beat before its first tick back still kill
 test('a reload rolled back after its new keeper got ready restarts the keeper with the old settings', async () => {
   const t = await setup({ CORRAL_BOOT_ATTEMPTS: '2' }, true);
   try {
-    t.arbiter.tick();
-    const keeper = t.children.find((c) => c.identity.role === 'keeper')!;
-    keeper.say({ type: 'ready' });
-    t.arbiter.tick();
-    t.children.filter((c) => c.identity.role === 'worker').forEach(ready);
-    t.arbiter.tick();
+    const keeper = t.bootWithKeeper();
     t.setNextEnv({ SHEET_CACHE_TTL: '90' });
     t.arbiter.record('reload');
     t.arbiter.tick();
     keeper.exit(0);
     t.arbiter.tick();
-    const newKeeper = t.children.filter((c) => c.identity.role === 'keeper').at(-1)!;
+    const newKeeper = t.keepers().at(-1)!;
     assert.equal(newKeeper.identity.generation, 2);
     newKeeper.say({ type: 'ready' });
     // The new keeper runs; the new workers cannot boot.
-    for (let i = 0; i < 200 && !t.log.lines().some((l) => l.event === 'reload.failed'); i++) {
-      t.run(250);
-      beatAll(t.children);
-      for (const c of t.children) {
-        if (c.identity.role === 'worker' && c.identity.generation === 2 && !(c as { gone?: boolean }).gone) {
-          (c as { gone?: boolean }).gone = true;
-          c.exit(4);
-        }
-      }
-    }
-    assert.ok(t.log.lines().some((l) => l.event === 'reload.failed'));
+    const failed = t.runUntilLogged('reload.failed', () => {
+      for (const c of t.children) if (c.identity.role === 'worker' && c.identity.generation === 2 && !c.exited) c.exit(4);
+    });
+    assert.ok(failed);
     assert.ok(newKeeper.sent.some((m) => m.type === 'drain'), 'the keeper on the new settings drains');
     newKeeper.exit(0);
     t.run(250);
-    const back = t.children.filter((c) => c.identity.role === 'keeper').at(-1)!;
+    const back = t.keepers().at(-1)!;
     assert.notEqual(back, newKeeper);
     assert.equal(back.identity.generation, 1, 'a keeper on the old settings');
   } finally {
