@@ -10,15 +10,19 @@ import { freePort } from '../helpers/ports.js';
 
 const run = promisify(execFile);
 
-async function corral(dir: string, ...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+/** Runs `prefix... node corral args...` in `dir` with only PATH set; never throws on a non-zero exit. */
+async function exec(dir: string, prefix: readonly string[], args: readonly string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  const [file, ...rest] = [...prefix, process.execPath, CORRAL_BIN, ...args] as [string, ...string[]];
   try {
-    const r = await run(process.execPath, [CORRAL_BIN, ...args], { cwd: dir, env: { PATH: process.env.PATH ?? '' }, timeout: 30000 });
+    const r = await run(file, rest, { cwd: dir, env: { PATH: process.env.PATH ?? '' }, timeout: 30000 });
     return { code: 0, stdout: r.stdout, stderr: r.stderr };
   } catch (err) {
     const e = err as { code: number; stdout: string; stderr: string };
     return { code: e.code, stdout: e.stdout, stderr: e.stderr };
   }
 }
+
+const corral = (dir: string, ...args: string[]) => exec(dir, [], args);
 
 test('status, reload and stop find the master through the pidfile and .env', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'corral-cli-'));
@@ -68,20 +72,9 @@ test('status, reload and stop find the master through the pidfile and .env', asy
 });
 
 /** The CLI as another user (nobody) that can still read every file (ambient DAC capabilities) but may not signal root's processes. */
-async function corralAsNobody(dir: string, ...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  const caps = '+dac_override,+dac_read_search';
-  try {
-    const r = await run('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', `--inh-caps=${caps}`, `--ambient-caps=${caps}`, process.execPath, CORRAL_BIN, ...args], {
-      cwd: dir,
-      env: { PATH: process.env.PATH ?? '' },
-      timeout: 30000,
-    });
-    return { code: 0, stdout: r.stdout, stderr: r.stderr };
-  } catch (err) {
-    const e = err as { code: number; stdout: string; stderr: string };
-    return { code: e.code, stdout: e.stdout, stderr: e.stderr };
-  }
-}
+const DAC_CAPS = '+dac_override,+dac_read_search';
+const corralAsNobody = (dir: string, ...args: string[]) =>
+  exec(dir, ['setpriv', '--reuid=65534', '--regid=65534', '--clear-groups', `--inh-caps=${DAC_CAPS}`, `--ambient-caps=${DAC_CAPS}`], args);
 
 test('stop and status work after a bad edit elsewhere in .env; a master of another user is refused with a message, not a stack', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'corral-cli-'));
