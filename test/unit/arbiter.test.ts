@@ -577,3 +577,24 @@ test('a reload to an admin bind the next start would refuse is refused now; a sa
     t.log.close();
   }
 });
+
+test('a stalled master whose children beat before its first tick back still kills a stuck one later', async () => {
+  const t = await setup();
+  try {
+    t.bootAll();
+    t.advance(40_000);
+    // On resume the queued beats of the healthy worker are read before the timer fires.
+    beatAll([t.children[1]!]);
+    t.arbiter.tick();
+    assert.deepEqual(t.children.map((c) => c.kills), [[], []]);
+    for (let i = 0; i < 12; i++) {
+      t.advance(500);
+      beatAll([t.children[0]!]);
+      t.arbiter.tick();
+    }
+    assert.deepEqual(t.children[1]!.kills, ['SIGKILL'], 'silent for 6 s after the stall: killed');
+    assert.deepEqual(t.children[0]!.kills, []);
+  } finally {
+    t.log.close();
+  }
+});
