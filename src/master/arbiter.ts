@@ -583,8 +583,17 @@ export class Arbiter {
     if (!c.handle.send({ type: 'drain', reason, gracefulMs })) c.handle.kill('SIGTERM');
   }
 
+  /** The lowest slot (1..) no live worker holds. */
+  private freeSlot(): number {
+    const taken = new Set(this.workers().map((c) => c.slot));
+    let slot = 1;
+    while (taken.has(slot)) slot++;
+    return slot;
+  }
+
   private spawn(role: 'worker' | 'keeper'): void {
     const id = role === 'keeper' ? 0 : this.nextId++;
+    const slot = role === 'keeper' ? 0 : this.freeSlot();
     const identity: ChildIdentity = { role, workerId: id, generation: this.generation };
     const now = this.now();
     let record: ChildRecord | undefined;
@@ -600,6 +609,7 @@ export class Arbiter {
     });
     record = {
       id,
+      slot,
       role,
       generation: this.generation,
       handle: spawned.handle,

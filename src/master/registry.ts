@@ -13,6 +13,8 @@ export type RetireReason = 'max-requests' | 'uncaught' | 'memory' | 'scale-down'
 
 export interface ChildRecord {
   readonly id: number;
+  /** See ChildSnapshot.slot. */
+  readonly slot: number;
   readonly role: 'worker' | 'keeper';
   readonly generation: number;
   readonly handle: ChildHandle;
@@ -39,6 +41,7 @@ export interface ChildRecord {
 export function snapshotOf(r: ChildRecord): ChildSnapshot {
   return {
     id: r.id,
+    slot: r.slot,
     role: r.role,
     pid: r.handle.pid,
     generation: r.generation,

@@ -598,3 +598,22 @@ test('a stalled master whose children beat before its first tick back still kill
     t.log.close();
   }
 });
+
+test('a replacement takes the slot of the worker it replaces, so per-worker metric series stay bounded', async () => {
+  const t = await setup();
+  try {
+    t.bootAll();
+    const slots = () => t.arbiter.view().children().filter((c) => c.role === 'worker').map((c) => [c.id, c.slot]);
+    assert.deepEqual(slots(), [[1, 1], [2, 2]]);
+    t.children[0]!.exit(1);
+    t.run(5_000);
+    assert.deepEqual(slots(), [[2, 2], [3, 1]], 'worker 3 took slot 1');
+    // A reload runs both generations side by side: the new one takes the next free slots.
+    t.children.filter((c) => !c.exited).forEach(ready);
+    t.arbiter.record('reload');
+    t.arbiter.tick();
+    assert.deepEqual(slots(), [[2, 2], [3, 1], [4, 3], [5, 4]]);
+  } finally {
+    t.log.close();
+  }
+});

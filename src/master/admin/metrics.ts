@@ -1,5 +1,6 @@
 // GET /metrics: Prometheus text built at scrape time from the heartbeat figures the master already
-// holds (no extra IPC). Per-worker series carry a `worker` label; totals are sums; the request
+// holds (no extra IPC). Per-worker series carry a `worker` label, the worker's slot (reused by its
+// replacement, so recycling does not grow the series); totals are sums; the request
 // counters add what exited workers served (the arbiter keeps it), so they never lose requests.
 
 import { Counter, Gauge, Registry } from 'prom-client';
@@ -29,7 +30,7 @@ export function createAdminMetrics(view: AdminView, host: () => HostSample | und
         this.reset();
         for (const c of view.children()) {
           const v = pick(c);
-          if (v !== undefined) this.set({ worker: String(c.id), role: c.role }, v);
+          if (v !== undefined) this.set({ worker: String(c.slot), role: c.role }, v);
         }
       },
     });

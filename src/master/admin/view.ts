@@ -9,6 +9,12 @@ export type ChildState = 'booting' | 'ready' | 'draining';
 export interface ChildSnapshot {
   /** Worker number (1..) or 0 for the keeper. */
   readonly id: number;
+  /**
+   * The lowest number not held by another live worker when this one was forked (0 for the
+   * keeper): a replacement takes its predecessor's slot, so per-worker metric series stay bounded
+   * (N, 2N during a reload) however many workers are recycled.
+   */
+  readonly slot: number;
   readonly role: 'worker' | 'keeper';
   readonly pid: number;
   readonly generation: number;
