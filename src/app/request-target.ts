@@ -4,6 +4,7 @@
 // segments, backslashes, `//`, anything not starting with `/`) take the full WHATWG parse, and the
 // query string is parsed only when a handler asks for `url`.
 
+import { urlOfTarget } from '../http/target.js';
 import { HttpError } from './http.js';
 
 const BASE = 'http://app.invalid';
@@ -37,14 +38,7 @@ export class RequestTarget {
 
 function parse(target: string): URL {
   try {
-    // An origin-form target is a path, whatever follows its first `/`: resolved against a base,
-    // `//evil/api/admin/health` would be read as a host and a different path,
-    // and get past a proxy's path rules (the shipped nginx block on /api/admin/). Appended to the
-    // base instead, it stays the path it is and routes to 404.
-    // A backslash stays a character of the path too (as %5C): the URL parser would turn it into a
-    // `/` that nginx never saw, so /api\admin/health would reach /api/admin/health.
-    const path = target.replace(/\\/g, '%5C');
-    return path.startsWith('/') ? new URL(BASE + path) : new URL(path, BASE);
+    return urlOfTarget(target, BASE);
   } catch {
     throw new HttpError(400, 'bad_request', 'the request target is not a valid URL');
   }

@@ -5,6 +5,7 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import type { AddressInfo } from 'node:net';
 import { CorralError } from '../../errors.js';
 import { sendJson } from '../../http/json.js';
+import { urlOfTarget } from '../../http/target.js';
 import type { Logger } from '../../log/logger.js';
 import { checkAdminAuth } from './auth.js';
 import { capacityFromView, statsOf, workersReady } from './figures.js';
@@ -90,12 +91,9 @@ export async function startAdminServer(view: AdminView, logger: Logger, options:
   };
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    // Appended to the base, not resolved against it: a target starting with // is a path here,
-    // never a host (`//x` would otherwise be parsed as one, and `//[x` throw).
-    const target = (req.url ?? '/').replace(/\\/g, '%5C');
     let url: URL;
     try {
-      url = new URL(target.startsWith('/') ? `http://admin.invalid${target}` : target, 'http://admin.invalid');
+      url = urlOfTarget(req.url ?? '/', 'http://admin.invalid');
     } catch {
       sendJson(res, 400, { error: 'bad_request', message: 'the request target is not a valid URL' });
       return;
