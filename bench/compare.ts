@@ -16,7 +16,7 @@ import { readCalls, startEmulatorProcess, type EmulatorProcess } from './lib/emu
 import { GUNICORN_SKIP, gunicornMissing, gunicornVersion, startGunicorn } from './lib/gunicorn.js';
 import { load, type LoadResult } from './lib/load.js';
 import { machine, save, table } from './lib/report.js';
-import { ROUTES, startBareWithBody, startCorralOnEmulator, ttlWindows, warmUp, type Route } from './lib/sheets-app.js';
+import { ROUTES, startBareWithBody, startCorralOnEmulator, ttlWindows, warmLoad, warmUp, type Route } from './lib/sheets-app.js';
 import type { Running } from './lib/servers.js';
 
 export interface CompareOptions {
@@ -30,6 +30,8 @@ export interface CompareOptions {
    * of each server moves by ±15 % on a shared 2-core box, so those rows show the median round.
    */
   readonly goalRounds: number;
+  /** Seconds of unmeasured load on each route of each server before its first measured round. */
+  readonly warmupSeconds: number;
 }
 
 interface LoadShape {
@@ -129,6 +131,7 @@ async function runWorkers(workers: number, loads: readonly LoadShape[], routes: 
       };
       stops.push(() => (shared?.stop === stop ? stop() : Promise.resolve()));
       await warmUp(s.url, ROUTES[0] as Route);
+      await warmLoad(s.url, ROUTES[0] as Route, o.warmupSeconds);
       return { url: s.url, pid: s.pid ?? -1, emu, stop };
     };
     // The one warm-up request; its answer is the body the ceiling serves. The login answer is
@@ -155,6 +158,12 @@ async function runWorkers(workers: number, loads: readonly LoadShape[], routes: 
       const first = routes[0];
       if (first) await warmUp(g.url, first);
       gunicornUrl = g.url;
+    }
+    // Every server under test, on every route, before anything is measured (see warmLoad).
+    for (const route of routes) {
+      await warmLoad(corral.url, route, o.warmupSeconds);
+      await warmLoad(bare.get(route.name)?.url ?? '', route, o.warmupSeconds);
+      if (gunicornUrl) await warmLoad(gunicornUrl, route, o.warmupSeconds);
     }
     const cBase = await emuCorral.counters();
     const gBase = emuGunicorn ? await emuGunicorn.counters() : undefined;
@@ -262,7 +271,7 @@ export async function benchCompare(o: CompareOptions): Promise<void> {
   console.log(
     `\n## compare: corral vs bare node:cluster vs gunicorn + gevent + Flask (issue 6)\nmachine: ${machine()}; load average at start ${loadavg().map((l) => l.toFixed(2)).join(' ')}\n` +
       `workers: ${o.workerCounts.join(', ')} (the same N for all three servers; the first count gets the full matrix, the others GET /api/players at 100 keep-alive connections)\n` +
-      `upstream: one corral emulator per server under test, ${o.latencyMs} ms latency on every values call, Google's default quota (300 reads/min); TTL ${o.ttlS} s; ${o.seconds} s per load\n` +
+      `upstream: one corral emulator per server under test, ${o.latencyMs} ms latency on every values call, Google's default quota (300 reads/min); TTL ${o.ttlS} s; ${o.seconds} s per load, after ${o.warmupSeconds} s of unmeasured load on each route of each server (BENCH_WARMUP_SECONDS)\n` +
       `corral: bundled app, CORRAL_RATE_LIMIT=0 (per-IP limit off for a one-IP load generator), access log off; CORRAL_ACCEPT=round-robin (the default) unless a line says shared\n` +
       `gunicorn: ${missing ? `${GUNICORN_SKIP} (${missing})` : `${gunicornVersion()}, bench/fixtures/flask/app.py, -k gevent --worker-connections 1000 --timeout 120, no access log (default)`}\n`,
   );

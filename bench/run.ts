@@ -17,6 +17,7 @@ const SECTIONS: Record<string, () => Promise<void>> = {
       ttlS: 30,
       latencyMs: 800,
       goalRounds: Number(process.env.BENCH_ROUNDS ?? 3),
+      warmupSeconds: Number(process.env.BENCH_WARMUP_SECONDS ?? 10),
     }),
   accept: () => benchAccept({ seconds: Number(process.env.BENCH_SECONDS ?? 10), rounds: Number(process.env.BENCH_ROUNDS ?? 3), workers: 8, connections: 1000 }),
   ratelimit: () => benchRateLimit({ seconds: Number(process.env.BENCH_SECONDS ?? 8), rounds: Number(process.env.BENCH_ROUNDS ?? 3), workers: 8, connections: 100, clients: 1000 }),
