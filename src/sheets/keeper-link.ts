@@ -1,15 +1,12 @@
-// A worker's connection to the keeper: HTTP over the keeper's unix socket with node:http agents
-// keeping connections alive. When the keeper is restarting (socket missing, connection refused or
-// dropped) a call is retried once after a short pause, then fails with
-// CORRAL_ERR_KEEPER_UNAVAILABLE. Retrying an append is safe: the journal recognises rows it
-// already holds by their ids and does not add them twice (see keeper/journal.ts).
-//
-// node:http rather than undici: every worker process holds this link, and loading undici made
-// each worker about 9 MB larger (more cache pressure on every request when workers share few
-// cores) for a local socket that needs nothing beyond keep-alive and timeouts.
+// A worker's connection to the keeper: HTTP over the keeper's unix socket, on a few keep-alive
+// connections of its own (keeper-client/connection.ts says why not node:http). When the keeper is
+// restarting (socket missing, connection refused or dropped) a call is retried once after a short
+// pause, then fails with CORRAL_ERR_KEEPER_UNAVAILABLE. Retrying an append is safe: the journal
+// recognises rows it already holds by their ids and does not add them twice (see keeper/journal.ts).
 
-import { Agent, request } from 'node:http';
 import { CorralError, ERROR_CODES, type ErrorCode } from '../errors.js';
+import { KeeperConnection } from './keeper-client/connection.js';
+import type { ParsedResponse } from './keeper-client/response-parser.js';
 import type { WireError } from './keeper/protocol.js';
 
 export interface KeeperLinkOptions {
@@ -26,11 +23,65 @@ function isErrorCode(code: string): code is ErrorCode {
   return Object.hasOwn(ERROR_CODES, code);
 }
 
+/** Keep-alive connections to one socket, at most `max` at a time; callers beyond wait their turn. */
+class ConnectionPool {
+  private readonly idle: KeeperConnection[] = [];
+  /** Every connection of the pool, idle or in use (close() ends them all). */
+  private readonly all = new Set<KeeperConnection>();
+  private readonly waiting: Array<(c: KeeperConnection) => void> = [];
+
+  constructor(
+    private readonly socketPath: string,
+    private readonly max: number,
+  ) {}
+
+  async use<T>(fn: (c: KeeperConnection) => Promise<T>): Promise<T> {
+    const c = await this.take();
+    try {
+      return await fn(c);
+    } finally {
+      this.give(c);
+    }
+  }
+
+  destroy(): void {
+    for (const c of this.all) c.close();
+    this.all.clear();
+    this.idle.length = 0;
+  }
+
+  /** An idle usable connection, a new one while under `max`, or the next one given back. */
+  private take(): Promise<KeeperConnection> {
+    for (let c = this.idle.pop(); c; c = this.idle.pop()) {
+      // An idle connection the keeper closed (keep-alive timeout, restart) is dropped here.
+      if (c.usable()) return Promise.resolve(c);
+      this.all.delete(c);
+    }
+    if (this.all.size < this.max) {
+      const c = new KeeperConnection(this.socketPath);
+      this.all.add(c);
+      return Promise.resolve(c);
+    }
+    return new Promise((resolve) => this.waiting.push(resolve));
+  }
+
+  private give(c: KeeperConnection): void {
+    const next = this.waiting.shift();
+    if (c.usable()) {
+      if (next) next(c);
+      else this.idle.push(c);
+      return;
+    }
+    // Its slot is free: the next caller gets a fresh connection.
+    this.all.delete(c);
+    if (next) void this.take().then(next);
+  }
+}
+
 export class KeeperLink {
-  private readonly socketPath: string;
-  private readonly agent: Agent;
+  private readonly pool: ConnectionPool;
   /** Long polls get their own connection so they never hold up reads. */
-  private readonly watchAgent: Agent;
+  private readonly watchPool: ConnectionPool;
   private readonly timeoutMs: number;
   private readonly retryDelayMs: number;
   private closed = false;
@@ -38,64 +89,23 @@ export class KeeperLink {
   failures = 0;
 
   constructor(o: KeeperLinkOptions) {
-    this.socketPath = o.socketPath;
     this.timeoutMs = o.timeoutMs ?? 120_000;
-    this.agent = new Agent({ keepAlive: true, maxSockets: o.connections ?? 8 });
-    this.watchAgent = new Agent({ keepAlive: true, maxSockets: 1 });
+    this.pool = new ConnectionPool(o.socketPath, o.connections ?? 8);
+    this.watchPool = new ConnectionPool(o.socketPath, 1);
     this.retryDelayMs = o.retryDelayMs ?? 500;
   }
 
-  private once<T>(agent: Agent, method: 'GET' | 'POST', path: string, body: string | undefined, signal?: AbortSignal): Promise<T> {
-    return new Promise<T>((resolve, reject) => {
-      const headers: Record<string, string | number> = body === undefined ? {} : { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) };
-      const req = request({ socketPath: this.socketPath, agent, method, path, headers, timeout: this.timeoutMs, ...(signal ? { signal } : {}) }, (res) => {
-        const chunks: Buffer[] = [];
-        res.on('data', (c: Buffer) => chunks.push(c));
-        res.on('error', reject);
-        res.on('end', () => {
-          const text = Buffer.concat(chunks).toString('utf8');
-          const status = res.statusCode ?? 0;
-          if (status >= 200 && status < 300) {
-            try {
-              resolve(JSON.parse(text) as T);
-            } catch (err) {
-              reject(new CorralError('CORRAL_ERR_KEEPER_UNAVAILABLE', `keeper sent a malformed answer: ${(err as Error).message}`));
-            }
-            return;
-          }
-          let wire: WireError;
-          try {
-            wire = JSON.parse(text) as WireError;
-          } catch {
-            wire = { code: 'CORRAL_ERR_KEEPER_UNAVAILABLE', message: `keeper answered ${status}` };
-          }
-          reject(new CorralError(isErrorCode(wire.code) ? wire.code : 'CORRAL_ERR_SHEETS_UPSTREAM', wire.message));
-        });
-      });
-      // `timeout` is socket inactivity: a keeper that stops answering mid-way is given up on too.
-      req.on('timeout', () => req.destroy(new Error(`no answer from the keeper in ${this.timeoutMs} ms`)));
-      req.on('error', reject);
-      req.end(body);
-    });
+  private async once<T>(pool: ConnectionPool, method: 'GET' | 'POST', path: string, body: string | undefined, signal?: AbortSignal): Promise<T> {
+    const answer = await pool.use((c) => c.request({ method, path, ...(body !== undefined ? { body } : {}), timeoutMs: this.timeoutMs, ...(signal ? { signal } : {}) }));
+    return decode<T>(answer);
   }
 
   /** One call, retried once when the keeper could not be reached. */
   async call<T>(method: 'GET' | 'POST', path: string, body?: string, signal?: AbortSignal): Promise<T> {
-    return this.callOn<T>(this.agent, method, path, body, signal);
-  }
-
-  /** A long poll on the dedicated connection (no retry: the watch loop has its own pacing). */
-  watch<T>(path: string, signal: AbortSignal): Promise<T> {
-    return this.once<T>(this.watchAgent, 'GET', path, undefined, signal).catch((err) => {
-      throw err instanceof CorralError ? err : new CorralError('CORRAL_ERR_KEEPER_UNAVAILABLE', `keeper unreachable: ${(err as Error).message}`, { cause: err });
-    });
-  }
-
-  private async callOn<T>(agent: Agent, method: 'GET' | 'POST', path: string, body: string | undefined, signal?: AbortSignal): Promise<T> {
     for (let attempt = 1; ; attempt++) {
       if (this.closed) throw new CorralError('CORRAL_ERR_KEEPER_UNAVAILABLE', 'the Sheets client is closed');
       try {
-        return await this.once<T>(agent, method, path, body, signal);
+        return await this.once<T>(this.pool, method, path, body, signal);
       } catch (err) {
         // An answer from the keeper (even an error) is final; only an unreachable keeper is retried.
         if (err instanceof CorralError || signal?.aborted) throw err;
@@ -109,11 +119,37 @@ export class KeeperLink {
     }
   }
 
+  /** A long poll on the dedicated connection (no retry: the watch loop has its own pacing). */
+  watch<T>(path: string, signal: AbortSignal): Promise<T> {
+    return this.once<T>(this.watchPool, 'GET', path, undefined, signal).catch((err: unknown) => {
+      throw err instanceof CorralError ? err : new CorralError('CORRAL_ERR_KEEPER_UNAVAILABLE', `keeper unreachable: ${(err as Error).message}`, { cause: err });
+    });
+  }
+
   /** Idempotent. */
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    this.agent.destroy();
-    this.watchAgent.destroy();
+    this.pool.destroy();
+    this.watchPool.destroy();
   }
+}
+
+/** The JSON of a 2xx answer, or the keeper's error (a CorralError with its code). */
+function decode<T>(answer: ParsedResponse): T {
+  const text = answer.body.toString('utf8');
+  if (answer.status >= 200 && answer.status < 300) {
+    try {
+      return JSON.parse(text) as T;
+    } catch (err) {
+      throw new CorralError('CORRAL_ERR_KEEPER_UNAVAILABLE', `keeper sent a malformed answer: ${(err as Error).message}`);
+    }
+  }
+  let wire: WireError;
+  try {
+    wire = JSON.parse(text) as WireError;
+  } catch {
+    wire = { code: 'CORRAL_ERR_KEEPER_UNAVAILABLE', message: `keeper answered ${answer.status}` };
+  }
+  throw new CorralError(isErrorCode(wire.code) ? wire.code : 'CORRAL_ERR_SHEETS_UPSTREAM', wire.message);
 }

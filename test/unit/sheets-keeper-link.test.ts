@@ -1,0 +1,212 @@
+// The worker's link to the keeper (keeper-link.ts, keeper-client/): HTTP/1.1 answers as node:http
+// sends them, byte by byte or whole, keep-alive reuse, the pool limit, and what each failure
+// becomes (a keeper error keeps its code; an unreachable keeper is retried once, then
+// CORRAL_ERR_KEEPER_UNAVAILABLE).
+
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer as createHttpServer, type Server as HttpServer } from 'node:http';
+import { createServer as createNetServer, type Server as NetServer, type Socket } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, it } from 'node:test';
+import { ResponseParser } from '../../src/sheets/keeper-client/response-parser.js';
+import { KeeperLink } from '../../src/sheets/keeper-link.js';
+
+function feed(parser: ResponseParser, text: string, step: number) {
+  const bytes = Buffer.from(text);
+  let out;
+  for (let i = 0; i < bytes.length; i += step) {
+    assert.equal(out, undefined, 'no answer before its last byte');
+    out = parser.push(bytes.subarray(i, i + step));
+  }
+  return out;
+}
+
+describe('keeper answer parser', () => {
+  it('reads a Content-Length answer, whole or one byte at a time', () => {
+    const text = 'HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 11\r\n\r\n{"a":"é!"}';
+    for (const step of [1, 7, text.length]) {
+      const r = feed(new ResponseParser(), text, step);
+      assert.equal(r?.status, 200);
+      assert.equal(r?.body.toString('utf8'), '{"a":"é!"}');
+      assert.equal(r?.close, false);
+    }
+  });
+
+  it('reads a chunked answer, whole or one byte at a time, and Connection: close', () => {
+    const text = 'HTTP/1.1 503 Service Unavailable\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n4\r\n{"co\r\n9;ext=1\r\nde":"x"} \r\n0\r\n\r\n';
+    for (const step of [1, 5, text.length]) {
+      const r = feed(new ResponseParser(), text, step);
+      assert.equal(r?.status, 503);
+      assert.equal(r?.body.toString('utf8'), '{"code":"x"} ');
+      assert.equal(r?.close, true);
+    }
+  });
+
+  it('refuses what is not a keeper answer', () => {
+    const bad: Array<[string, RegExp]> = [
+      ['SSH-2.0-OpenSSH\r\n\r\n', /not an HTTP\/1.1 answer/],
+      ['HTTP/1.1 200 OK\r\n\r\n', /without Content-Length/],
+      ['HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n{}x', /after the end/],
+      ['HTTP/1.1 200 OK\r\nContent-Length: 1x\r\n\r\n', /bad Content-Length/],
+      ['HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip\r\n\r\n', /unsupported Transfer-Encoding/],
+      ['HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n', /malformed chunk size/],
+      ['HTTP/1.1 100 Continue\r\n\r\n', /interim/],
+    ];
+    for (const [text, error] of bad) assert.throws(() => new ResponseParser().push(Buffer.from(text)), error, text);
+    assert.throws(() => new ResponseParser().push(Buffer.alloc(70 * 1024, 'a')), /head over/);
+  });
+});
+
+describe('keeper link', () => {
+  let dir: string;
+  let socketPath: string;
+  let servers: Array<HttpServer | NetServer>;
+  beforeEach(() => {
+    dir = mkdtempSync(join(tmpdir(), 'corral-link-'));
+    socketPath = join(dir, 'keeper.sock');
+    servers = [];
+  });
+  afterEach(async () => {
+    for (const s of servers) {
+      if ('closeAllConnections' in s) s.closeAllConnections();
+      await new Promise<void>((resolve) => s.close(() => resolve()));
+    }
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  async function listen<T extends HttpServer | NetServer>(server: T): Promise<T> {
+    servers.push(server);
+    await new Promise<void>((resolve) => server.listen(socketPath, resolve));
+    return server;
+  }
+
+  it('answers JSON, keeps the connection for the next call, and passes a keeper error on with its code', async () => {
+    const sockets = new Set<Socket>();
+    const seen: string[] = [];
+    await listen(
+      createHttpServer((req, res) => {
+        sockets.add(req.socket);
+        let body = '';
+        req.on('data', (c: Buffer) => (body += c.toString()));
+        req.on('end', () => {
+          seen.push(`${req.method} ${req.url} ${body}`);
+          if (req.url === '/bad') {
+            res.writeHead(422, { 'content-type': 'application/json' });
+            res.end(JSON.stringify({ code: 'CORRAL_ERR_APPEND_INVALID', message: 'append needs a range' }));
+            return;
+          }
+          // No Content-Length: node:http sends this one chunked.
+          res.writeHead(200, { 'content-type': 'application/json' });
+          res.end(JSON.stringify({ ok: req.url, body }));
+        });
+      }),
+    );
+    const link = new KeeperLink({ socketPath, retryDelayMs: 10 });
+    try {
+      assert.deepEqual(await link.call('GET', '/read?range=Players'), { ok: '/read?range=Players', body: '' });
+      assert.deepEqual(await link.call('POST', '/append', '{"range":"Events","rows":[["é"]]}'), { ok: '/append', body: '{"range":"Events","rows":[["é"]]}' });
+      await assert.rejects(link.call('GET', '/bad'), (err: Error & { code?: string }) => err.code === 'CORRAL_ERR_APPEND_INVALID' && /append needs a range/.test(err.message));
+      assert.equal(sockets.size, 1, 'one keep-alive connection carried the three calls');
+      assert.equal(link.retries, 0);
+    } finally {
+      await link.close();
+    }
+  });
+
+  it('opens at most `connections` at once; the calls beyond wait their turn', async () => {
+    const open = new Set<Socket>();
+    let inFlight = 0;
+    let most = 0;
+    await listen(
+      createHttpServer((req, res) => {
+        open.add(req.socket);
+        inFlight++;
+        most = Math.max(most, inFlight);
+        setTimeout(() => {
+          inFlight--;
+          res.writeHead(200, { 'content-type': 'application/json', 'content-length': 2 });
+          res.end('{}');
+        }, 20);
+      }),
+    );
+    const link = new KeeperLink({ socketPath, connections: 3 });
+    try {
+      const answers = await Promise.all(Array.from({ length: 10 }, () => link.call('GET', '/read?range=Players')));
+      assert.equal(answers.length, 10);
+      assert.equal(most, 3);
+      assert.equal(open.size, 3);
+    } finally {
+      await link.close();
+    }
+  });
+
+  it('replaces a connection the keeper closed while it was idle', async () => {
+    const server = await listen(
+      createHttpServer((_req, res) => {
+        res.writeHead(200, { 'content-type': 'application/json', 'content-length': 2 });
+        res.end('{}');
+      }),
+    );
+    const link = new KeeperLink({ socketPath, retryDelayMs: 10 });
+    try {
+      await link.call('GET', '/read?range=A');
+      server.closeIdleConnections();
+      await new Promise((r) => setTimeout(r, 50));
+      assert.deepEqual(await link.call('GET', '/read?range=A'), {});
+      assert.equal(link.retries, 0, 'the closed connection was dropped, not tried');
+    } finally {
+      await link.close();
+    }
+  });
+
+  it('an unreachable keeper is retried once, then CORRAL_ERR_KEEPER_UNAVAILABLE', async () => {
+    const link = new KeeperLink({ socketPath: join(dir, 'missing.sock'), retryDelayMs: 10 });
+    await assert.rejects(link.call('GET', '/read?range=A'), (err: Error & { code?: string }) => err.code === 'CORRAL_ERR_KEEPER_UNAVAILABLE');
+    assert.equal(link.retries, 1);
+    assert.equal(link.failures, 1);
+    await link.close();
+  });
+
+  it('a keeper that cuts the connection mid-answer, or sends garbage, is unreachable, not an answer', async () => {
+    let calls = 0;
+    await listen(
+      createNetServer((socket) => {
+        socket.once('data', () => {
+          calls++;
+          if (calls === 1) socket.end('HTTP/1.1 200 OK\r\nContent-Length: 50\r\n\r\n{"cut":');
+          else socket.end('garbage\r\n\r\n');
+        });
+      }),
+    );
+    const link = new KeeperLink({ socketPath, retryDelayMs: 10 });
+    try {
+      await assert.rejects(link.call('GET', '/read?range=A'), (err: Error & { code?: string }) => {
+        assert.equal(err.code, 'CORRAL_ERR_KEEPER_UNAVAILABLE');
+        assert.match(err.message, /malformed answer from the keeper: not an HTTP\/1.1 answer/);
+        return true;
+      });
+      assert.equal(calls, 2, 'the cut answer was retried once');
+    } finally {
+      await link.close();
+    }
+  });
+
+  it('a silent keeper times out; a watch is cut at once by its abort signal', async () => {
+    // It reads what it is sent (so it sees the link close its end) and never answers.
+    await listen(createNetServer((socket) => socket.resume()));
+    const link = new KeeperLink({ socketPath, retryDelayMs: 10, timeoutMs: 100 });
+    try {
+      const started = Date.now();
+      await assert.rejects(link.call('GET', '/read?range=A'), /keeper unreachable: no answer from the keeper in 100 ms/);
+      assert.ok(Date.now() - started >= 200, 'two attempts of 100 ms');
+      const abort = new AbortController();
+      const watching = link.watch('/watch?since=0&epoch=', abort.signal);
+      setTimeout(() => abort.abort(), 20);
+      await assert.rejects(watching, (err: Error & { code?: string }) => err.code === 'CORRAL_ERR_KEEPER_UNAVAILABLE');
+    } finally {
+      await link.close();
+    }
+  });
+});
