@@ -28,7 +28,8 @@ class ConnectionPool {
   private readonly idle: KeeperConnection[] = [];
   /** Every connection of the pool, idle or in use (close() ends them all). */
   private readonly all = new Set<KeeperConnection>();
-  private readonly waiting: Array<(c: KeeperConnection) => void> = [];
+  private readonly waiting: Array<{ resolve(c: KeeperConnection): void; reject(err: Error): void }> = [];
+  private closed = false;
 
   constructor(
     private readonly socketPath: string,
@@ -44,14 +45,18 @@ class ConnectionPool {
     }
   }
 
+  /** Idempotent: ends every connection; callers still waiting for one fail. */
   destroy(): void {
+    this.closed = true;
     for (const c of this.all) c.close();
     this.all.clear();
     this.idle.length = 0;
+    for (const w of this.waiting.splice(0)) w.reject(new Error('the keeper link is closed'));
   }
 
   /** An idle usable connection, a new one while under `max`, or the next one given back. */
   private take(): Promise<KeeperConnection> {
+    if (this.closed) return Promise.reject(new Error('the keeper link is closed'));
     for (let c = this.idle.pop(); c; c = this.idle.pop()) {
       // An idle connection the keeper closed (keep-alive timeout, restart) is dropped here.
       if (c.usable()) return Promise.resolve(c);
@@ -62,19 +67,19 @@ class ConnectionPool {
       this.all.add(c);
       return Promise.resolve(c);
     }
-    return new Promise((resolve) => this.waiting.push(resolve));
+    return new Promise((resolve, reject) => this.waiting.push({ resolve, reject }));
   }
 
   private give(c: KeeperConnection): void {
     const next = this.waiting.shift();
-    if (c.usable()) {
-      if (next) next(c);
+    if (c.usable() && !this.closed) {
+      if (next) next.resolve(c);
       else this.idle.push(c);
       return;
     }
     // Its slot is free: the next caller gets a fresh connection.
     this.all.delete(c);
-    if (next) void this.take().then(next);
+    if (next) this.take().then(next.resolve, next.reject);
   }
 }
 

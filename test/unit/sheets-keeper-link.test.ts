@@ -44,6 +44,24 @@ describe('keeper answer parser', () => {
     }
   });
 
+  it('reads a body of several megabytes arriving in 64 KiB reads, framed either way', () => {
+    const body = Buffer.alloc(3 * 1024 * 1024 + 17, 'x');
+    const framings = [
+      Buffer.concat([Buffer.from(`HTTP/1.1 200 OK\r\nContent-Length: ${body.length}\r\n\r\n`), body]),
+      Buffer.concat([Buffer.from(`HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n${body.length.toString(16)}\r\n`), body, Buffer.from('\r\n0\r\n\r\n')]),
+    ];
+    for (const bytes of framings) {
+      const parser = new ResponseParser();
+      let out;
+      for (let i = 0; i < bytes.length; i += 65536) {
+        assert.equal(out, undefined);
+        out = parser.push(bytes.subarray(i, i + 65536));
+      }
+      assert.equal(out?.body.length, body.length);
+      assert.ok(out?.body.equals(body));
+    }
+  });
+
   it('refuses what is not a keeper answer', () => {
     const bad: Array<[string, RegExp]> = [
       ['SSH-2.0-OpenSSH\r\n\r\n', /not an HTTP\/1.1 answer/],
@@ -53,6 +71,8 @@ describe('keeper answer parser', () => {
       ['HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip\r\n\r\n', /unsupported Transfer-Encoding/],
       ['HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n', /malformed chunk size/],
       ['HTTP/1.1 100 Continue\r\n\r\n', /interim/],
+      ['HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\n{}0\r\n', /chunk not followed by CRLF/],
+      ['HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n0\r\nX-Trailer: 1\r\n\r\n', /trailers/],
     ];
     for (const [text, error] of bad) assert.throws(() => new ResponseParser().push(Buffer.from(text)), error, text);
     assert.throws(() => new ResponseParser().push(Buffer.alloc(70 * 1024, 'a')), /head over/);
@@ -139,6 +159,23 @@ describe('keeper link', () => {
       assert.equal(open.size, 3);
     } finally {
       await link.close();
+    }
+  });
+
+  it('close() ends the calls on their way and those waiting for a connection', async () => {
+    await listen(
+      createHttpServer((_req, res) => {
+        setTimeout(() => res.writeHead(200, { 'content-length': 2 }).end('{}'), 500);
+      }),
+    );
+    const link = new KeeperLink({ socketPath, connections: 1, retryDelayMs: 10 });
+    const calls = [1, 2, 3].map(() => link.call('GET', '/read?range=A'));
+    await new Promise((r) => setTimeout(r, 50));
+    await link.close();
+    const settled = await Promise.allSettled(calls);
+    for (const s of settled) {
+      assert.equal(s.status, 'rejected');
+      assert.equal((s as PromiseRejectedResult).reason.code, 'CORRAL_ERR_KEEPER_UNAVAILABLE');
     }
   });
 

@@ -13,6 +13,13 @@
 import { connect, type Socket } from 'node:net';
 import { ResponseParser, type ParsedResponse } from './response-parser.js';
 
+/**
+ * An idle connection is closed by the worker after this long, before the keeper's keep-alive
+ * timeout (65 s) closes it: the end of a socket read through `onread` still passes through the
+ * stream code once, which the rest of this file keeps out of the worker.
+ */
+const IDLE_CLOSE_MS = 30_000;
+
 /** Reused for every read of every connection: `onread` copies into it, the parser copies out. */
 const READ_BUFFER = Buffer.allocUnsafe(64 * 1024);
 
@@ -45,7 +52,10 @@ export class KeeperConnection {
     this.socket.on('connect', () => (this.connected = true));
     this.socket.on('error', (err) => this.fail(err));
     this.socket.on('close', () => this.fail(new Error(this.connected ? 'the keeper closed the connection before answering' : 'the keeper socket closed')));
-    this.socket.on('timeout', () => this.socket.destroy(new Error('timeout')));
+    this.socket.on('timeout', () => {
+      if (this.pending) this.socket.destroy(new Error('timeout'));
+      else this.retire();
+    });
   }
 
   /** False once the connection failed, closed, or the keeper asked to close it. */
@@ -59,7 +69,9 @@ export class KeeperConnection {
       const onAbort = () => this.socket.destroy(new Error('aborted'));
       const settle = () => {
         o.signal?.removeEventListener('abort', onAbort);
-        this.socket.setTimeout(0);
+        this.socket.setTimeout(IDLE_CLOSE_MS);
+        // An idle connection does not keep the worker alive (as node:http's agents do).
+        this.socket.unref();
         this.pending = undefined;
       };
       this.pending = {
@@ -75,6 +87,7 @@ export class KeeperConnection {
       };
       if (o.signal?.aborted) return onAbort();
       o.signal?.addEventListener('abort', onAbort, { once: true });
+      this.socket.ref();
       this.socket.setTimeout(o.timeoutMs);
       const body = o.body ?? '';
       const head =

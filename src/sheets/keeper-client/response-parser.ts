@@ -1,12 +1,16 @@
 // Reads one HTTP/1.1 response from bytes as they arrive: the status line, the headers, and a body
 // framed by Content-Length or by chunked transfer coding (what node:http answers send). Only what a
-// keeper answer can be: no 1xx answers, no trailers kept, no bodyless methods (the link sends no
-// HEAD). Anything else is an error, and the connection it came on is not reused.
+// keeper answer can be: no 1xx answers, no trailers, no bodyless methods (the link sends no HEAD).
+// Anything else is an error, and the connection it came on is not reused. Body bytes are copied
+// once, into the answer: a sheet of several megabytes arrives in many reads.
 
-const CRLF = Buffer.from('\r\n');
 const HEAD_END = Buffer.from('\r\n\r\n');
 /** A head larger than this is not the keeper talking. */
 const MAX_HEAD_BYTES = 64 * 1024;
+/** A chunk-size line (hex size, maybe an extension) larger than this is not either. */
+const MAX_SIZE_LINE_BYTES = 1024;
+const CR = 13;
+const LF = 10;
 
 export interface ParsedResponse {
   readonly status: number;
@@ -15,60 +19,85 @@ export interface ParsedResponse {
   readonly close: boolean;
 }
 
-type State = { readonly kind: 'head' } | { readonly kind: 'length'; readonly length: number } | { readonly kind: 'chunked' };
+type State =
+  | { readonly kind: 'head' }
+  | { readonly kind: 'body'; remaining: number }
+  | { readonly kind: 'chunk-size' }
+  | { readonly kind: 'chunk-data'; remaining: number }
+  /** The CRLF after a chunk's data (`last`: after the zero-size chunk, ending the answer). */
+  | { readonly kind: 'chunk-end'; readonly last: boolean; seen: number };
 
 export class ResponseParser {
-  private pending: Buffer = Buffer.alloc(0);
+  /** Bytes of the head or of a chunk-size line not complete yet (both bounded). */
+  private partial: Buffer = Buffer.alloc(0);
   private state: State = { kind: 'head' };
   private status = 0;
   private close = false;
   private readonly bodyParts: Buffer[] = [];
   private bodyBytes = 0;
+  private finished = false;
 
   /**
    * Adds bytes; returns the response once it is complete, else undefined. Throws on bytes that are
    * not an HTTP/1.1 response, or on bytes after the end of one (the link never pipelines).
    */
   push(chunk: Buffer): ParsedResponse | undefined {
-    this.pending = this.pending.length === 0 ? chunk : Buffer.concat([this.pending, chunk]);
-    for (;;) {
+    let at = 0;
+    while (at < chunk.length) {
+      if (this.finished) throw new Error('bytes after the end of the answer');
       const s = this.state;
       if (s.kind === 'head') {
-        const end = this.pending.indexOf(HEAD_END);
+        const buf = this.partial.length === 0 ? chunk.subarray(at) : Buffer.concat([this.partial, chunk.subarray(at)]);
+        const end = buf.indexOf(HEAD_END);
         if (end === -1) {
-          if (this.pending.length > MAX_HEAD_BYTES) throw new Error(`answer head over ${MAX_HEAD_BYTES} bytes`);
+          if (buf.length > MAX_HEAD_BYTES) throw new Error(`answer head over ${MAX_HEAD_BYTES} bytes`);
+          this.partial = Buffer.from(buf);
           return undefined;
         }
-        this.readHead(this.pending.toString('latin1', 0, end));
-        this.pending = this.pending.subarray(end + HEAD_END.length);
-        continue;
+        // Where the head ends within this chunk (part of it may have come in earlier chunks).
+        at += end + HEAD_END.length - this.partial.length;
+        this.partial = Buffer.alloc(0);
+        this.readHead(buf.toString('latin1', 0, end));
+        if (this.state.kind === 'body' && this.state.remaining === 0) this.finished = true;
+      } else if (s.kind === 'body' || s.kind === 'chunk-data') {
+        const take = Math.min(s.remaining, chunk.length - at);
+        this.bodyParts.push(chunk.subarray(at, at + take));
+        this.bodyBytes += take;
+        s.remaining -= take;
+        at += take;
+        if (s.remaining === 0) {
+          if (s.kind === 'body') this.finished = true;
+          else this.state = { kind: 'chunk-end', last: false, seen: 0 };
+        }
+      } else if (s.kind === 'chunk-size') {
+        const lf = chunk.indexOf(LF, at);
+        const piece = chunk.subarray(at, lf === -1 ? chunk.length : lf + 1);
+        const line = this.partial.length === 0 ? piece : Buffer.concat([this.partial, piece]);
+        if (line.length > MAX_SIZE_LINE_BYTES) throw new Error('chunk-size line too long');
+        at += piece.length;
+        if (lf === -1) {
+          this.partial = Buffer.from(line);
+          continue;
+        }
+        this.partial = Buffer.alloc(0);
+        if (line.length < 2 || line[line.length - 2] !== CR) throw new Error('chunk-size line not ended by CRLF');
+        const sizeText = line.toString('latin1', 0, line.length - 2).split(';', 1)[0]?.trim() ?? '';
+        if (!/^[0-9a-fA-F]{1,8}$/.test(sizeText)) throw new Error(`malformed chunk size "${sizeText.slice(0, 20)}"`);
+        const size = parseInt(sizeText, 16);
+        this.state = size === 0 ? { kind: 'chunk-end', last: true, seen: 0 } : { kind: 'chunk-data', remaining: size };
+      } else {
+        // chunk-end: exactly CRLF (after the last chunk, a CR here would start a trailer).
+        const want = s.seen === 0 ? CR : LF;
+        if (chunk[at] !== want) throw new Error(s.last ? 'trailers in a keeper answer' : 'chunk not followed by CRLF');
+        at++;
+        s.seen++;
+        if (s.seen === 2) {
+          if (s.last) this.finished = true;
+          else this.state = { kind: 'chunk-size' };
+        }
       }
-      if (s.kind === 'length') {
-        if (this.pending.length < s.length) return undefined;
-        if (this.pending.length > s.length) throw new Error('bytes after the end of the answer');
-        return this.done(this.pending);
-      }
-      // Chunked: <hex size>[;ext]\r\n<data>\r\n ... 0\r\n[trailers]\r\n
-      const lineEnd = this.pending.indexOf(CRLF);
-      if (lineEnd === -1) return undefined;
-      const sizeText = this.pending.toString('latin1', 0, lineEnd).split(';', 1)[0]?.trim() ?? '';
-      if (!/^[0-9a-fA-F]{1,8}$/.test(sizeText)) throw new Error(`malformed chunk size "${sizeText.slice(0, 20)}"`);
-      const size = parseInt(sizeText, 16);
-      if (size === 0) {
-        // The last chunk, then an empty line (node:http sends no trailers; the link takes none).
-        const rest = this.pending.subarray(lineEnd + CRLF.length);
-        if (rest.length < CRLF.length) return undefined;
-        if (!rest.subarray(0, CRLF.length).equals(CRLF)) throw new Error('trailers in a keeper answer');
-        if (rest.length > CRLF.length) throw new Error('bytes after the end of the answer');
-        return this.done(Buffer.concat(this.bodyParts, this.bodyBytes));
-      }
-      const dataStart = lineEnd + CRLF.length;
-      if (this.pending.length < dataStart + size + CRLF.length) return undefined;
-      this.bodyParts.push(this.pending.subarray(dataStart, dataStart + size));
-      this.bodyBytes += size;
-      if (!this.pending.subarray(dataStart + size, dataStart + size + CRLF.length).equals(CRLF)) throw new Error('chunk not followed by CRLF');
-      this.pending = this.pending.subarray(dataStart + size + CRLF.length);
     }
+    return this.finished ? this.answer() : undefined;
   }
 
   private readHead(head: string): void {
@@ -94,15 +123,14 @@ export class ResponseParser {
         this.close = value.toLowerCase().split(',').some((t) => t.trim() === 'close');
       }
     }
-    if (chunked) this.state = { kind: 'chunked' };
-    else if (length !== undefined) this.state = { kind: 'length', length };
-    else if (this.status === 204 || this.status === 304) this.state = { kind: 'length', length: 0 };
+    if (chunked) this.state = { kind: 'chunk-size' };
+    else if (length !== undefined) this.state = { kind: 'body', remaining: length };
+    else if (this.status === 204 || this.status === 304) this.state = { kind: 'body', remaining: 0 };
     // An answer delimited by the end of the connection cannot be told from a cut one.
     else throw new Error('answer without Content-Length or chunked coding');
   }
 
-  private done(body: Buffer): ParsedResponse {
-    this.pending = Buffer.alloc(0);
-    return { status: this.status, body, close: this.close };
+  private answer(): ParsedResponse {
+    return { status: this.status, body: Buffer.concat(this.bodyParts, this.bodyBytes), close: this.close };
   }
 }
