@@ -5,7 +5,7 @@
 // recognises rows it already holds by their ids and does not add them twice (see keeper/journal.ts).
 
 import { CorralError, ERROR_CODES, type ErrorCode } from '../errors.js';
-import { KeeperConnection } from './keeper-client/connection.js';
+import { IDLE_CLOSE_MS, KeeperConnection } from './keeper-client/connection.js';
 import type { ParsedResponse } from './keeper-client/response-parser.js';
 import type { WireError } from './keeper/protocol.js';
 
@@ -17,6 +17,8 @@ export interface KeeperLinkOptions {
   readonly retryDelayMs?: number;
   /** Longest silence while waiting for an answer (a cold miss waits for Google and its backoff). */
   readonly timeoutMs?: number;
+  /** An idle connection is closed after this long (tests shorten it). */
+  readonly idleCloseMs?: number;
 }
 
 function isErrorCode(code: string): code is ErrorCode {
@@ -34,6 +36,7 @@ class ConnectionPool {
   constructor(
     private readonly socketPath: string,
     private readonly max: number,
+    private readonly idleCloseMs: number,
   ) {}
 
   async use<T>(fn: (c: KeeperConnection) => Promise<T>): Promise<T> {
@@ -63,7 +66,7 @@ class ConnectionPool {
       this.all.delete(c);
     }
     if (this.all.size < this.max) {
-      const c = new KeeperConnection(this.socketPath);
+      const c = new KeeperConnection(this.socketPath, this.idleCloseMs);
       this.all.add(c);
       return Promise.resolve(c);
     }
@@ -95,8 +98,9 @@ export class KeeperLink {
 
   constructor(o: KeeperLinkOptions) {
     this.timeoutMs = o.timeoutMs ?? 120_000;
-    this.pool = new ConnectionPool(o.socketPath, o.connections ?? 8);
-    this.watchPool = new ConnectionPool(o.socketPath, 1);
+    const idleCloseMs = o.idleCloseMs ?? IDLE_CLOSE_MS;
+    this.pool = new ConnectionPool(o.socketPath, o.connections ?? 8, idleCloseMs);
+    this.watchPool = new ConnectionPool(o.socketPath, 1, idleCloseMs);
     this.retryDelayMs = o.retryDelayMs ?? 500;
   }
 

@@ -179,6 +179,33 @@ describe('keeper link', () => {
     }
   });
 
+  it('closes a connection left idle for idleCloseMs itself, and opens a new one for the next call', async () => {
+    const closed: Socket[] = [];
+    const opened = new Set<Socket>();
+    await listen(
+      createHttpServer((req, res) => {
+        if (!opened.has(req.socket)) {
+          opened.add(req.socket);
+          req.socket.once('close', () => closed.push(req.socket));
+        }
+        res.writeHead(200, { 'content-length': 2 }).end('{}');
+      }),
+    );
+    const link = new KeeperLink({ socketPath, idleCloseMs: 100 });
+    try {
+      await link.call('GET', '/read?range=A');
+      await link.call('GET', '/read?range=A');
+      assert.equal(opened.size, 1, 'reused while busy enough');
+      await new Promise((r) => setTimeout(r, 400));
+      assert.equal(closed.length, 1, 'the link closed its idle connection');
+      await link.call('GET', '/read?range=A');
+      assert.equal(opened.size, 2);
+      assert.equal(link.retries, 0);
+    } finally {
+      await link.close();
+    }
+  });
+
   it('replaces a connection the keeper closed while it was idle', async () => {
     const server = await listen(
       createHttpServer((_req, res) => {

@@ -18,7 +18,7 @@ import { ResponseParser, type ParsedResponse } from './response-parser.js';
  * timeout (65 s) closes it: the end of a socket read through `onread` still passes through the
  * stream code once, which the rest of this file keeps out of the worker.
  */
-const IDLE_CLOSE_MS = 30_000;
+export const IDLE_CLOSE_MS = 30_000;
 
 /** Reused for every read of every connection: `onread` copies into it, the parser copies out. */
 const READ_BUFFER = Buffer.allocUnsafe(64 * 1024);
@@ -44,7 +44,10 @@ export class KeeperConnection {
   private connected = false;
   private broken = false;
 
-  constructor(socketPath: string) {
+  constructor(
+    socketPath: string,
+    private readonly idleCloseMs: number = IDLE_CLOSE_MS,
+  ) {
     this.socket = connect({
       path: socketPath,
       onread: { buffer: READ_BUFFER, callback: (n: number, buf: Uint8Array) => this.onData(Buffer.from(buf.subarray(0, n))) },
@@ -69,7 +72,7 @@ export class KeeperConnection {
       const onAbort = () => this.socket.destroy(new Error('aborted'));
       const settle = () => {
         o.signal?.removeEventListener('abort', onAbort);
-        this.socket.setTimeout(IDLE_CLOSE_MS);
+        this.socket.setTimeout(this.idleCloseMs);
         // An idle connection does not keep the worker alive (as node:http's agents do).
         this.socket.unref();
         this.pending = undefined;
