@@ -5,7 +5,7 @@
 // connections, then opens the 1000; rounds rotate the order. The p99 is what to read.
 
 import { haveWrk, load, type LoadResult } from './lib/load.js';
-import { machine, save, table } from './lib/report.js';
+import { machine, median, save, table } from './lib/report.js';
 import { ROUTES, startBareWithBody, warmUp, type Route } from './lib/sheets-app.js';
 import { startCorralFor, type Running } from './lib/servers.js';
 
@@ -21,7 +21,6 @@ interface Server {
   readonly start: () => Promise<Running>;
 }
 
-const median = (xs: readonly number[]) => [...xs].sort((a, b) => a - b)[Math.floor((xs.length - 1) / 2)] ?? NaN;
 const fmt = (n: number, digits = 1) => (Number.isFinite(n) ? n.toFixed(digits) : 'n/a');
 
 const corralEnv = { CORRAL_RATE_LIMIT: '0', CORRAL_ACCESS_LOG: 'false' };

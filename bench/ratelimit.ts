@@ -7,7 +7,7 @@
 
 import { treeCpuSeconds } from './lib/cpu.js';
 import { haveWrk, load, type LoadResult } from './lib/load.js';
-import { machine, save, table } from './lib/report.js';
+import { machine, median, save, table } from './lib/report.js';
 import { PLAYERS_PATH } from './lib/sheets-app.js';
 import { startCorralFor } from './lib/servers.js';
 
@@ -21,8 +21,6 @@ export interface RateLimitBenchOptions {
 
 type Setting = 'off' | 'on';
 type Measured = LoadResult & { cpuUsPerRequest: number };
-
-const median = (xs: readonly number[]) => [...xs].sort((a, b) => a - b)[Math.floor((xs.length - 1) / 2)] ?? NaN;
 
 async function measure(setting: Setting, o: RateLimitBenchOptions): Promise<Measured> {
   const server = await startCorralFor({

@@ -6,7 +6,7 @@
 
 import { treeCpuSeconds } from './lib/cpu.js';
 import { load, type LoadResult } from './lib/load.js';
-import { machine, save, table } from './lib/report.js';
+import { machine, median, save, table } from './lib/report.js';
 import { startBare, type Running } from './lib/servers.js';
 
 export interface StreamsBenchOptions {
@@ -20,8 +20,6 @@ export interface StreamsBenchOptions {
 const SIDES = ['none', 'data', 'onread'] as const;
 type Side = (typeof SIDES)[number];
 type Measured = LoadResult & { cpuUsPerRequest: number };
-
-const median = (xs: readonly number[]) => [...xs].sort((a, b) => a - b)[Math.floor((xs.length - 1) / 2)] ?? NaN;
 
 export async function benchStreams(o: StreamsBenchOptions): Promise<void> {
   console.log(

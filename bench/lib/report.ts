@@ -17,6 +17,11 @@ export function table(headers: readonly string[], rows: readonly (readonly (stri
   return [line(cells[0] ?? []), `|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`, ...cells.slice(1).map(line)].join('\n');
 }
 
+/** The lower median (a value that was measured, not an average of two rounds); NaN when empty. */
+export function median(xs: readonly number[]): number {
+  return [...xs].sort((a, b) => a - b)[Math.floor((xs.length - 1) / 2)] ?? NaN;
+}
+
 export function save(section: string, data: unknown): string {
   const dir = join(REPO_ROOT, 'bench', 'results');
   mkdirSync(dir, { recursive: true });

@@ -24,24 +24,24 @@ function feed(parser: ResponseParser, text: string, step: number) {
 }
 
 describe('keeper answer parser', () => {
-  it('reads a Content-Length answer, whole or one byte at a time', () => {
-    const text = 'HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 11\r\n\r\n{"a":"é!"}';
-    for (const step of [1, 7, text.length]) {
+  /** Feeds `text` whole and in pieces of each size of `steps`; every way gives the same answer. */
+  function assertAnswer(text: string, steps: readonly number[], expected: { status: number; body: string; close: boolean }) {
+    for (const step of [...steps, text.length]) {
       const r = feed(new ResponseParser(), text, step);
-      assert.equal(r?.status, 200);
-      assert.equal(r?.body.toString('utf8'), '{"a":"é!"}');
-      assert.equal(r?.close, false);
+      assert.deepEqual(r && { status: r.status, body: r.body.toString('utf8'), close: r.close }, expected, `in pieces of ${step}`);
     }
+  }
+
+  it('reads a Content-Length answer, whole or one byte at a time', () => {
+    assertAnswer('HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 11\r\n\r\n{"a":"é!"}', [1, 7], { status: 200, body: '{"a":"é!"}', close: false });
   });
 
   it('reads a chunked answer, whole or one byte at a time, and Connection: close', () => {
-    const text = 'HTTP/1.1 503 Service Unavailable\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n4\r\n{"co\r\n9;ext=1\r\nde":"x"} \r\n0\r\n\r\n';
-    for (const step of [1, 5, text.length]) {
-      const r = feed(new ResponseParser(), text, step);
-      assert.equal(r?.status, 503);
-      assert.equal(r?.body.toString('utf8'), '{"code":"x"} ');
-      assert.equal(r?.close, true);
-    }
+    assertAnswer('HTTP/1.1 503 Service Unavailable\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n4\r\n{"co\r\n9;ext=1\r\nde":"x"} \r\n0\r\n\r\n', [1, 5], {
+      status: 503,
+      body: '{"code":"x"} ',
+      close: true,
+    });
   });
 
   it('reads a body of several megabytes arriving in 64 KiB reads, framed either way', () => {
