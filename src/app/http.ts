@@ -4,7 +4,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { sendJson } from '../http/json.js';
 
-export { sendJson, sendJsonText } from '../http/json.js';
+export { prepareJson, sendJson, sendJsonText, sendPrepared, type PreparedJson } from '../http/json.js';
 
 export class HttpError extends Error {
   readonly status: number;

@@ -45,8 +45,11 @@ export async function createApp(ctx: AppContext): Promise<RequestListener> {
 
   // Not async: a handler that answers synchronously (a held cached read) costs no promise.
   function handle(req: IncomingMessage, res: ServerResponse): Promise<void> | void {
-    const target = new RequestTarget(req.url);
-    const handler = router.resolve(req.method ?? 'GET', target.pathname);
+    const raw = req.url ?? '/';
+    const method = req.method ?? 'GET';
+    const known = router.exact(method, raw);
+    const target = known ? RequestTarget.plainPath(raw) : new RequestTarget(raw);
+    const handler = known ?? router.resolve(method, target.pathname);
     if (handler === health || !rateLimit) return handler({ req, res, target });
     return rateLimit.consume(clientIp(req)).then((decision) => {
       if (!decision.allowed) throw tooManyRequests(decision);

@@ -10,6 +10,12 @@ import { HttpError } from './http.js';
 const BASE = 'http://app.invalid';
 /** Paths the WHATWG parser leaves as they are: `/`, then segments of unreserved characters. */
 const PLAIN_PATH = /^(?:\/[A-Za-z0-9_~-]+)*\/?$/;
+const PLAIN = Symbol('plain path');
+
+/** True when URL parsing would give `path` back unchanged (and it has no query). */
+export function isPlainPath(path: string): boolean {
+  return path !== '' && PLAIN_PATH.test(path);
+}
 
 export class RequestTarget {
   /** The normalized path, without the query. */
@@ -18,16 +24,25 @@ export class RequestTarget {
   private parsed: URL | undefined;
 
   /** Throws a 400 HttpError when the target cannot be a URL. */
-  constructor(raw: string | undefined) {
+  constructor(raw: string | undefined, plain?: typeof PLAIN) {
     this.raw = raw ?? '/';
+    if (plain === PLAIN) {
+      this.pathname = this.raw;
+      return;
+    }
     const q = this.raw.indexOf('?');
     const path = q === -1 ? this.raw : this.raw.slice(0, q);
-    if (path !== '' && !this.raw.includes('#') && PLAIN_PATH.test(path)) {
+    if (!this.raw.includes('#') && isPlainPath(path)) {
       this.pathname = path;
     } else {
       this.parsed = parse(this.raw);
       this.pathname = this.parsed.pathname;
     }
+  }
+
+  /** A target known to be a plain path already (a registered route, matched exactly): not checked again. */
+  static plainPath(path: string): RequestTarget {
+    return new RequestTarget(path, PLAIN);
   }
 
   /** The whole target (query included), parsed on first use. */

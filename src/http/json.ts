@@ -3,18 +3,40 @@
 
 import type { ServerResponse } from 'node:http';
 
-/**
- * Sends JSON that is already serialized. Hot routes keep their body between requests as bytes:
- * a string body is encoded to UTF-8 twice per answer (length, then write).
- */
-export function sendJsonText(res: ServerResponse, status: number, text: string | Buffer, headers: Record<string, string> = {}): void {
-  res.writeHead(status, {
-    ...headers,
+/** A JSON body serialized once, with the headers that go with it. */
+export interface PreparedJson {
+  readonly bytes: Buffer;
+  readonly headers: Readonly<Record<string, string | number>>;
+}
+
+function jsonHeaders(length: number, extra: Readonly<Record<string, string>>): Record<string, string | number> {
+  return {
+    ...extra,
     'Content-Type': 'application/json; charset=utf-8',
-    'Content-Length': Buffer.byteLength(text),
+    'Content-Length': length,
     'Cache-Control': 'no-store',
     'X-Content-Type-Options': 'nosniff',
-  });
+  };
+}
+
+/**
+ * For a body a hot route answers many times (a cached read): the bytes and the header object are
+ * built once and handed to writeHead() as they are. node:http only reads that object, so it is
+ * frozen and shared by every answer; this saves building and sizing them on every request.
+ */
+export function prepareJson(text: string | Buffer): PreparedJson {
+  const bytes = typeof text === 'string' ? Buffer.from(text) : text;
+  return Object.freeze({ bytes, headers: Object.freeze(jsonHeaders(bytes.length, {})) });
+}
+
+export function sendPrepared(res: ServerResponse, status: number, body: PreparedJson): void {
+  res.writeHead(status, body.headers);
+  res.end(body.bytes);
+}
+
+/** Sends JSON that is already serialized. */
+export function sendJsonText(res: ServerResponse, status: number, text: string | Buffer, headers: Record<string, string> = {}): void {
+  res.writeHead(status, jsonHeaders(Buffer.byteLength(text), headers));
   res.end(text);
 }
 

@@ -13,39 +13,58 @@ export interface RequestStats {
   takeP99(): number;
 }
 
+/**
+ * What one request needs at its end, kept on the response itself. This runs on every request: one
+ * listener function shared by all responses, with no closure and no `once` wrapper per request,
+ * costs about half a microsecond less per request than `res.once('close', () => ...)` (a cached
+ * GET costs about 40 µs of CPU in all; issue 6).
+ */
+const STARTED = Symbol('corral.started');
+const BYTES_BEFORE = Symbol('corral.bytesBefore');
+
+type TrackedResponse = ServerResponse & { [STARTED]: number; [BYTES_BEFORE]: number };
+
 /** `accessLogger` undefined: no access log. Its lines carry the worker's id from the logger's base fields. */
 export function createRequestStats(accessLogger: Logger | undefined, onServed: (n: number) => void): RequestStats {
   let served = 0;
   let errors = 0;
   const latency = createHistogram();
+
+  // 'close' is emitted once per response (node:http emits it after 'finish', or when the
+  // connection ends first), and a response is never reused: nothing to remove afterwards.
+  function onClose(this: TrackedResponse): void {
+    const res = this;
+    const ms = performance.now() - res[STARTED];
+    latency.record(Math.max(1, Math.round(ms * 1000)));
+    served++;
+    if (res.statusCode >= 500) errors++;
+    if (accessLogger) {
+      const req = res.req;
+      const socket = req.socket;
+      accessLogger.info({
+        event: 'access',
+        method: req.method,
+        path: req.url,
+        // nginx's 499: the connection closed before the whole answer went out (statusCode would
+        // still say 200 for a request that was never answered), unless the server cut it itself
+        // after a failure and said so with a 5xx statusCode.
+        status: res.writableFinished || res.statusCode >= 500 ? res.statusCode : 499,
+        ms: Math.round(ms * 100) / 100,
+        bytes: socket.bytesWritten - res[BYTES_BEFORE],
+        remote: socket.remoteAddress,
+      });
+    }
+    onServed(served);
+  }
+
   return {
     track(req, res) {
+      const tracked = res as TrackedResponse;
       // performance.now() is a plain double (no BigInt per request); bytes are read only for the
-      // access log. This runs on every request: keep it lean.
-      const started = performance.now();
-      const socket = req.socket;
-      const bytesBefore = accessLogger ? socket.bytesWritten : 0;
-      res.once('close', () => {
-        const ms = performance.now() - started;
-        latency.record(Math.max(1, Math.round(ms * 1000)));
-        served++;
-        if (res.statusCode >= 500) errors++;
-        if (accessLogger) {
-          accessLogger.info({
-            event: 'access',
-            method: req.method,
-            path: req.url,
-            // nginx's 499: the connection closed before the whole answer went out (statusCode
-            // would still say 200 for a request that was never answered), unless the server cut it
-            // itself after a failure and said so with a 5xx statusCode.
-            status: res.writableFinished || res.statusCode >= 500 ? res.statusCode : 499,
-            ms: Math.round(ms * 100) / 100,
-            bytes: socket.bytesWritten - bytesBefore,
-            remote: socket.remoteAddress,
-          });
-        }
-        onServed(served);
-      });
+      // access log.
+      tracked[STARTED] = performance.now();
+      tracked[BYTES_BEFORE] = accessLogger ? req.socket.bytesWritten : 0;
+      res.on('close', onClose);
     },
     served: () => served,
     errors: () => errors,

@@ -24,6 +24,13 @@ describe('request target', () => {
     assert.equal(new RequestTarget(undefined).pathname, '/');
   });
 
+  it('takes a known plain path as it is, and still parses it when asked for the URL', () => {
+    const target = RequestTarget.plainPath('/api/players');
+    assert.equal(target.pathname, '/api/players');
+    assert.equal(target.url.pathname, '/api/players');
+    assert.equal(target.url.search, '');
+  });
+
   it('parses the query only when asked, and the same URL each time', () => {
     const target = new RequestTarget('/api/export?sheet=Players&sheet=Events');
     assert.deepEqual(target.url.searchParams.getAll('sheet'), ['Players', 'Events']);

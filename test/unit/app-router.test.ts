@@ -24,6 +24,21 @@ describe('router', () => {
     );
     assert.throws(() => router.resolve('GET', '/b'), (e: unknown) => e instanceof HttpError && e.headers.Allow === 'POST');
   });
+
+  it('finds a handler from the raw target only when it is a registered path as written', () => {
+    assert.equal(router.exact('GET', '/a'), ok);
+    assert.equal(router.exact('HEAD', '/a'), ok);
+    // Anything else goes through normalizing and resolve(), which answer 404/405 or find it.
+    for (const [method, target] of [['GET', '/a/'], ['GET', '/a?x=1'], ['GET', '/a#f'], ['POST', '/a'], ['GET', '/b'], ['GET', '/nope']] as const) {
+      assert.equal(router.exact(method, target), undefined, `${method} ${target}`);
+    }
+  });
+
+  it('refuses to register a path that URL parsing would change', () => {
+    for (const path of ['api/x', '/a%20b', '/a/../b', '/a?x=1', '//a', '']) {
+      assert.throws(() => createRouter().on('GET', path, ok), /not a plain path/, path);
+    }
+  });
 });
 
 describe('app routing over HTTP', () => {

@@ -1,0 +1,85 @@
+import assert from 'node:assert/strict';
+import { createServer, request, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { after, before, describe, it } from 'node:test';
+import { createRequestStats, type RequestStats } from '../../src/worker/request-stats.js';
+import { captureLogger, type CapturedLogger } from '../fixtures/capture-logger.js';
+
+describe('request stats', () => {
+  let log: CapturedLogger;
+  let stats: RequestStats;
+  let server: Server;
+  let base: string;
+  const servedCalls: number[] = [];
+  let held: (() => void) | undefined;
+  before(async () => {
+    log = await captureLogger('worker');
+    stats = createRequestStats(log.logger, (n) => servedCalls.push(n));
+    server = createServer((req, res) => {
+      stats.track(req, res);
+      if (req.url === '/fail') {
+        res.writeHead(500).end('no');
+      } else if (req.url === '/hang') {
+        // Never answered: the client gives up first.
+        held = () => res.end();
+      } else {
+        res.end('hello');
+      }
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  });
+  after(async () => {
+    held?.();
+    server.closeAllConnections();
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+    log.close();
+  });
+
+  const accessLines = () => log.lines().filter((l) => l.event === 'access');
+
+  it('counts every answer, the 5xx among them, and logs one access line each with its bytes', async () => {
+    for (const path of ['/a', '/fail', '/b']) await (await fetch(`${base}${path}`)).text();
+    await waitUntil(() => stats.served() === 3);
+    assert.equal(stats.errors(), 1);
+    assert.deepEqual(servedCalls, [1, 2, 3]);
+    const lines = accessLines();
+    assert.deepEqual(
+      lines.map((l) => [l.method, l.path, l.status]),
+      [
+        ['GET', '/a', 200],
+        ['GET', '/fail', 500],
+        ['GET', '/b', 200],
+      ],
+    );
+    for (const l of lines) {
+      assert.equal(typeof l.ms, 'number');
+      assert.ok((l.bytes as number) > 'hello'.length, 'bytes count the status line and headers too');
+      assert.equal(l.remote, '127.0.0.1');
+    }
+  });
+
+  it('logs 499 for a request whose client left before its answer, and reports a p99 once', async () => {
+    const req = request(`${base}/hang`);
+    const gone = new Promise<void>((resolve) => req.on('error', () => resolve()));
+    req.end();
+    // Left 50 ms after the server began the request, so the request lasted at least that long.
+    await waitUntil(() => held !== undefined);
+    setTimeout(() => req.destroy(), 50);
+    await gone;
+    await waitUntil(() => stats.served() === 4);
+    assert.equal(accessLines().at(-1)?.status, 499);
+    assert.equal(stats.errors(), 1);
+    const p99 = stats.takeP99();
+    assert.ok(p99 >= 45, `p99 ${p99} ms covers the request of about 50 ms`);
+    assert.equal(stats.takeP99(), 0, 'reset after it was taken');
+  });
+});
+
+async function waitUntil(check: () => boolean, ms = 5000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error('condition not met in time');
+    await new Promise((r) => setImmediate(r));
+  }
+}
