@@ -3,12 +3,12 @@
 // `ready`. A heartbeat every second from process start; `drain` flushes the journal as far as the
 // quota allows and exits 0; a lost IPC channel (master gone) closes at once and exits.
 
-import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { readIdentity } from './../config/identity.js';
 import { loadSettings } from '../config/load.js';
 import type { Settings } from '../config/schema.js';
 import { describeError, EXIT } from '../errors.js';
 import { childChannel } from '../ipc/channel.js';
+import { startLoopLag } from '../loop-lag.js';
 import { createLogger, type CorralLogger } from '../log/logger.js';
 import { openBackend } from './create-backend.js';
 import { Keeper } from './keeper/keeper.js';
@@ -68,12 +68,10 @@ async function shutdown(reason: string, gracefulMs: number): Promise<void> {
  * and a boot (journal replay, a lock still held, Google slow to answer) may take that long.
  */
 function startHeartbeat(): void {
-  const delay = monitorEventLoopDelay({ resolution: 20 });
-  delay.enable();
+  const lag = startLoopLag();
   const beat = async () => {
     const mem = process.memoryUsage();
-    const lag = Number.isFinite(delay.mean) ? Math.max(0, delay.mean / 1e6 - 20) : 0;
-    delay.reset();
+    const eventLoopLagMs = lag.takeMs();
     const k = keeper;
     const stats = k?.requestStats() ?? { requests: 0, errors: 0 };
     channel.send({
@@ -82,7 +80,7 @@ function startHeartbeat(): void {
         rssBytes: mem.rss,
         heapUsedBytes: mem.heapUsed,
         heapTotalBytes: mem.heapTotal,
-        eventLoopLagMs: Math.round(lag * 10) / 10,
+        eventLoopLagMs,
         activeConnections: k ? await k.connections() : 0,
         requestsServed: stats.requests,
         errorsServed: stats.errors,

@@ -2,8 +2,8 @@
 // synchronous parse) stops the beats, while slow async I/O does not. The master kills a worker
 // whose beats stop for CORRAL_TIMEOUT.
 
-import { monitorEventLoopDelay } from 'node:perf_hooks';
 import type { ChildFigures } from '../ipc/messages.js';
+import { startLoopLag } from '../loop-lag.js';
 
 export const HEARTBEAT_INTERVAL_MS = 1000;
 
@@ -13,14 +13,10 @@ export interface Heartbeat {
 }
 
 export function startHeartbeat(send: (figures: ChildFigures) => void, collect: () => Omit<ChildFigures, 'rssBytes' | 'heapUsedBytes' | 'heapTotalBytes' | 'eventLoopLagMs'>): Heartbeat {
-  const delay = monitorEventLoopDelay({ resolution: 20 });
-  delay.enable();
+  const lag = startLoopLag();
   const beat = () => {
     const mem = process.memoryUsage();
-    // The histogram reports nanoseconds of delay beyond the resolution; mean is NaN when empty.
-    const lag = Number.isFinite(delay.mean) ? Math.max(0, delay.mean / 1e6 - 20) : 0;
-    delay.reset();
-    send({ rssBytes: mem.rss, heapUsedBytes: mem.heapUsed, heapTotalBytes: mem.heapTotal, eventLoopLagMs: Math.round(lag * 10) / 10, ...collect() });
+    send({ rssBytes: mem.rss, heapUsedBytes: mem.heapUsed, heapTotalBytes: mem.heapTotal, eventLoopLagMs: lag.takeMs(), ...collect() });
   };
   beat();
   const timer = setInterval(beat, HEARTBEAT_INTERVAL_MS);
@@ -30,7 +26,7 @@ export function startHeartbeat(send: (figures: ChildFigures) => void, collect: (
     stop(options) {
       clearInterval(timer);
       if (options?.final) beat();
-      delay.disable();
+      lag.stop();
     },
   };
 }
