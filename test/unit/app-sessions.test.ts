@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { createHmac } from 'node:crypto';
 import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -17,6 +18,16 @@ describe('session tokens', () => {
     const { token, claims } = sessions.issue('Alice', now);
     assert.equal(claims.exp - claims.iat, 60);
     assert.deepEqual(sessions.verify(token, now + 1000), claims);
+  });
+
+  it('writes the token format that tokens already issued use: v1.<claims>.<HMAC-SHA256 of both>', () => {
+    const now = Date.UTC(2025, 0, 1);
+    const { token } = sessions.issue('Alice', now);
+    const [v, payload, sig] = token.split('.') as [string, string, string];
+    assert.deepEqual(JSON.parse(Buffer.from(payload, 'base64url').toString('utf8')), { sub: 'Alice', iat: now / 1000, exp: now / 1000 + 60 });
+    assert.equal(sig, createHmac('sha256', 's'.repeat(40)).update(`${v}.${payload}`).digest('base64url'));
+    // A secret given as bytes signs as the same secret given as text.
+    assert.deepEqual(createSessions(Buffer.from('s'.repeat(40)), 60).verify(token, now), sessions.verify(token, now));
   });
 
   it('refuses a token once expired', () => {

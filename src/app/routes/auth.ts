@@ -14,7 +14,8 @@ export function loginRoute(deps: AppDeps): Handler {
     onlyFields(body, ['name', 'code']);
     const name = requireText(body, 'name', { min: 1, max: 100 });
     const code = requireText(body, 'code', { min: 1, max: 200 });
-    const sheet = await deps.records(range);
+    // A held copy of the roster is used as it is: no promise to wait for.
+    const sheet = deps.cachedRecords(range) ?? (await deps.records(range));
     const record = checkLogin(sheet, name, code);
     // One answer for an unknown name and a wrong code: the caller learns nothing about which.
     if (!record) throw new HttpError(401, 'invalid_credentials', 'name or code is incorrect');
