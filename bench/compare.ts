@@ -15,7 +15,7 @@ import { treeCpuSeconds } from './lib/cpu.js';
 import { readCalls, startEmulatorProcess, type EmulatorProcess } from './lib/emulator-proc.js';
 import { GUNICORN_SKIP, gunicornMissing, gunicornVersion, startGunicorn } from './lib/gunicorn.js';
 import { load, type LoadResult } from './lib/load.js';
-import { machine, save, table } from './lib/report.js';
+import { machine, median, save, table } from './lib/report.js';
 import { ROUTES, startBareWithBody, startCorralOnEmulator, ttlWindows, warmLoad, warmUp, type Route } from './lib/sheets-app.js';
 import type { Running } from './lib/servers.js';
 
@@ -111,10 +111,8 @@ const shape = (l: LoadShape) => `${l.connections}${l.keepAlive ? '' : ' close'}`
  * of two separately chosen median rounds can pair a fast round of one with a slow round of the other.
  */
 function pairedRatio(a: readonly Measured[] | undefined, b: readonly Measured[] | undefined): number {
-  if (!a || !b || a.length !== b.length || a.length === 0) return NaN;
-  const ratios = a.map((x, i) => ratio(x, b[i])).sort((p, q) => p - q);
-  const mid = Math.floor(ratios.length / 2);
-  return ratios.length % 2 === 1 ? (ratios[mid] as number) : ((ratios[mid - 1] as number) + (ratios[mid] as number)) / 2;
+  if (!a || !b || a.length !== b.length) return NaN;
+  return median(a.map((x, i) => ratio(x, b[i])));
 }
 /** corral/other as the row shows it: paired over rounds when it had several, else its one load. */
 const rowRatio = (r: Row, other: 'bare' | 'gunicorn'): number => r.pairedRatios?.[other] ?? ratio(r.corral, r[other]);
@@ -290,7 +288,7 @@ function goalsFor(rows: readonly Row[], upstream: { corral?: Upstream }, gunicor
     if (r1000) {
       // 1000 connections that each wait for their answer before sending again: by Little's law the
       // mean latency is connections / throughput, whatever the server does with its time.
-      const meanMs = (c: Measured) => (c.rps > 0 ? (1000 * 1000) / c.answeredRps : NaN);
+      const meanMs = (c: Measured) => (c.answeredRps > 0 ? (c.connections * 1000) / c.answeredRps : NaN);
       goals.push({
         what: `${route.name}: corral p99 < 50 ms at 1000 connections`,
         figure: `${fmt(r1000.corral.p99Ms)} ms (mean by Little's law at this throughput: corral ${fmt(meanMs(r1000.corral))} ms, bare ${fmt(meanMs(r1000.bare))} ms)`,
