@@ -1,11 +1,12 @@
 // `npm run bench [section...]`: runs the benchmarks in one session and prints ratios against a
-// reference measured in the same run. Sections: daemon, sheets, compare, accept, ratelimit, streams (default: all).
+// reference measured in the same run. Sections: daemon, sheets, compare, accept, ratelimit, streams, spread (default: all).
 
 import { benchAccept } from './accept.js';
 import { benchCompare } from './compare.js';
 import { benchDaemon } from './daemon.js';
 import { benchRateLimit } from './ratelimit.js';
 import { benchSheets } from './sheets.js';
+import { benchSpread } from './spread.js';
 import { benchStreams } from './streams.js';
 
 const SECTIONS: Record<string, () => Promise<void>> = {
@@ -24,6 +25,15 @@ const SECTIONS: Record<string, () => Promise<void>> = {
   accept: () => benchAccept({ seconds: Number(process.env.BENCH_SECONDS ?? 10), rounds: Number(process.env.BENCH_ROUNDS ?? 3), workers: 8, connections: 1000 }),
   streams: () =>
     benchStreams({ seconds: Number(process.env.BENCH_SECONDS ?? 8), rounds: Number(process.env.BENCH_ROUNDS ?? 3), workers: 2, connections: 100, warmupSeconds: Number(process.env.BENCH_WARMUP_SECONDS ?? 5) }),
+  spread: () =>
+    benchSpread({
+      seconds: Number(process.env.BENCH_SECONDS ?? 3),
+      rounds: Number(process.env.BENCH_ROUNDS ?? 8),
+      workers: Number(process.env.BENCH_SPREAD_WORKERS ?? 8),
+      copies: 3,
+      connections: 100,
+      warmupSeconds: Number(process.env.BENCH_WARMUP_SECONDS ?? 5),
+    }),
   ratelimit: () => benchRateLimit({ seconds: Number(process.env.BENCH_SECONDS ?? 8), rounds: Number(process.env.BENCH_ROUNDS ?? 3), workers: 8, connections: 100, clients: 1000 }),
 };
 
