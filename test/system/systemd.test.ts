@@ -24,7 +24,7 @@ const UNIT = '/etc/systemd/system/corral.service';
 const LOG_DIR = '/var/log/corral';
 const LOG_FILE = `${LOG_DIR}/corral.log`;
 const APP = `${INSTALL}/test/fixtures/apps/systemd-app.mjs`;
-const INSTALLED = ['package.json', 'bin', 'dist', 'config', 'systemd', 'README.md', 'node_modules', 'build', 'test/fixtures'];
+const INSTALLED = ['package.json', 'bin', 'dist', 'src/master/admin/static', 'config', 'systemd', 'README.md', 'node_modules', 'build', 'test/fixtures'];
 /** The test's own drop-in: a short watchdog so its effects show within seconds. */
 const WATCHDOG_SEC = 10;
 
@@ -57,6 +57,21 @@ async function until<T>(what: string, timeoutMs: number, probe: () => Promise<T 
 }
 
 type Json = Record<string, unknown>;
+
+/**
+ * corral's JSON lines in the journal of the unit, optionally since a time (epoch seconds). journald
+ * reads a service's stdout on its own schedule: a line written just before a command returned may
+ * not be in the journal yet, so callers poll with until().
+ */
+async function journalLines(c: Container, since?: string): Promise<Json[]> {
+  const text = await c.sh(`journalctl -u corral${since ? ` --since=@${since}` : ''} --no-pager -o cat | grep '^{' || true`);
+  return parseJsonLines(text).lines;
+}
+
+/** journald's own lines about messages of the unit it dropped (rate limiting), for failure messages. */
+async function journalSuppressed(c: Container): Promise<string> {
+  return (await c.sh(`journalctl --no-pager -o cat | grep -i 'suppressed' | tail -n 3 || true`)).trim() || 'no suppressed messages';
+}
 
 function parseJsonLines(text: string): { lines: Json[]; bad: string[] } {
   const lines: Json[] = [];
@@ -200,9 +215,12 @@ describe('corral under a real systemd (debootstrap + systemd-nspawn)', { skip: s
       assert.equal(await show('ActiveState'), 'active');
       assert.equal((await http(`${base}/`)).json().generation, 2);
       // The STATUS line says so until the next periodic one; the journal keeps it.
-      const { lines } = parseJsonLines((await c.sh(`journalctl -u corral --since=@${since} --no-pager -o cat | grep '^{' || true`)));
-      const failed = lines.find((l) => l.event === 'reload.failed');
-      assert.ok(failed, 'reload.failed logged');
+      const failed = await until('reload.failed in the journal', 10_000, async () => (await journalLines(c, since)).find((l) => l.event === 'reload.failed')).catch(
+        async (err: unknown) =>
+          assert.fail(
+            `${(err as Error).message}; the journal, but for access lines:\n${await c.sh(`journalctl -o short-precise --no-pager | grep -v '"event":"access"' | tail -n 40 || true`)}\n(journald: ${await journalSuppressed(c)})`,
+          ),
+      );
       assert.match(JSON.stringify(failed), /CORRAL_WORKERS/);
     } finally {
       await writeSettings(good);
@@ -243,15 +261,16 @@ describe('corral under a real systemd (debootstrap + systemd-nspawn)', { skip: s
   test('journalctl -u corral has the lifecycle events (CORRAL_LOG_FILE unset: JSON lines to the journal)', async () => {
     // A restart adds the graceful shutdown of the running master to the journal.
     await c.sh('systemctl restart corral');
-    const { lines } = parseJsonLines(
-      (await c.sh('journalctl -u corral --no-pager -o cat'))
-        .split('\n')
-        .filter((l) => l.startsWith('{'))
-        .join('\n'),
-    );
-    const events = new Set(lines.map((l) => l.event));
-    for (const e of ['master.ready', 'worker.ready', 'reload.start', 'reload.done', 'shutdown.start']) assert.ok(events.has(e), `journal lacks ${e}; has ${[...events].join(', ')}`);
+    const wanted = ['master.ready', 'worker.ready', 'reload.start', 'reload.done', 'shutdown.start'];
+    let events = new Set<unknown>();
+    const lines = await until(`${wanted.join(', ')} in the journal`, 10_000, async () => {
+      const now = await journalLines(c);
+      events = new Set(now.map((l) => l.event));
+      return wanted.every((e) => events.has(e)) ? now : undefined;
+    }).catch(async (err: unknown) => assert.fail(`${(err as Error).message}; the journal has ${[...events].join(', ')} (journald: ${await journalSuppressed(c)})`));
     assert.ok(lines.every((l) => typeof l.pid === 'number' && typeof l.role === 'string'));
+    // Installed as package.json "files" lists, the master finds its dashboard files.
+    assert.ok(!events.has('admin.dashboard_missing'), 'admin.dashboard_missing in the journal: the installed layout lacks the dashboard files');
   });
 
   test('the JSON log file: whole lines that tail -F follows, and logrotate + USR1 moves to a new file without losing a line', async () => {
