@@ -19,6 +19,12 @@ export async function startBare(workers: number, bodyModule: string = pathToFile
     env: { ...process.env, ...env, BARE_WORKERS: String(workers), BARE_BODY_MODULE: bodyModule },
     stdio: ['ignore', 'pipe', 'inherit'],
   });
+  const exited = new Promise<void>((resolve) => proc.once('exit', () => resolve()));
+  // A bench that dies half-way (an exception, process.exit) must not leave the server and its
+  // workers behind to share the cores with the next run, as for the emulator.
+  const orphanGuard = () => proc.kill('SIGTERM');
+  process.once('exit', orphanGuard);
+  void exited.then(() => process.off('exit', orphanGuard));
   const port = await new Promise<number>((resolve, reject) => {
     let buf = '';
     proc.stdout?.on('data', (d: Buffer) => {
@@ -32,8 +38,9 @@ export async function startBare(workers: number, bodyModule: string = pathToFile
     url: `http://127.0.0.1:${port}`,
     pid: proc.pid ?? -1,
     async stop() {
+      // Waits on the one 'exit' promise: a server that already exited does not hang the stop.
       proc.kill('SIGTERM');
-      await new Promise((r) => proc.once('exit', r));
+      await exited;
     },
   };
 }

@@ -218,7 +218,7 @@ describe('corral under a real systemd (debootstrap + systemd-nspawn)', { skip: s
       const failed = await until('reload.failed in the journal', 10_000, async () => (await journalLines(c, since)).find((l) => l.event === 'reload.failed')).catch(
         async (err: unknown) =>
           assert.fail(
-            `${(err as Error).message}; the journal, but for access lines:\n${await c.sh(`journalctl -o short-precise --no-pager | grep -v '"event":"access"' | tail -n 40 || true`)}\n(journald: ${await journalSuppressed(c)})`,
+            `${(err as Error).message}; ${await c.sh('systemctl show -p StatusText -p MainPID corral')}; the journal, but for access lines:\n${await c.sh(`journalctl -o short-precise --no-pager | grep -v '"event":"access"' | tail -n 40 || true`)}\n(journald: ${await journalSuppressed(c)})`,
           ),
       );
       assert.match(JSON.stringify(failed), /CORRAL_WORKERS/);
