@@ -11,8 +11,16 @@ export interface SystemdEnv {
   readonly watchdogUsec: number | undefined;
   /** $INVOCATION_ID: set by systemd for every unit run; lets logs be tied to `journalctl _SYSTEMD_INVOCATION_ID=`. */
   readonly invocationId: string | undefined;
-  /** True when stderr is connected to the journal ($JOURNAL_STREAM). */
-  readonly journalStream: boolean;
+  /**
+   * $JOURNAL_STREAM: device and inode of the stream systemd connected stdout/stderr to. Set does not
+   * mean connected: compare with fstat() of the descriptor (systemd.exec(5)), as src/log/journal.ts does.
+   */
+  readonly journalStream: JournalStreamId | undefined;
+}
+
+export interface JournalStreamId {
+  readonly dev: bigint;
+  readonly ino: bigint;
 }
 
 /**
@@ -34,7 +42,13 @@ export function readSystemdEnv(env: NodeJS.ProcessEnv = process.env, pid: number
   const watchdogPid = positiveInt(env.WATCHDOG_PID);
   const watchdogUsec = watchdogPid !== undefined && watchdogPid !== pid ? undefined : positiveInt(env.WATCHDOG_USEC);
   const invocationId = env.INVOCATION_ID && /^[0-9a-f]{32}$/i.test(env.INVOCATION_ID) ? env.INVOCATION_ID : undefined;
-  return { notifySocket, watchdogUsec, invocationId, journalStream: Boolean(env.JOURNAL_STREAM) };
+  return { notifySocket, watchdogUsec, invocationId, journalStream: journalStreamId(env.JOURNAL_STREAM) };
+}
+
+/** "<dev>:<ino>" in decimal, as systemd writes it; anything else is not a journal stream. */
+function journalStreamId(raw: string | undefined): JournalStreamId | undefined {
+  const m = raw === undefined ? null : /^(\d+):(\d+)$/.exec(raw);
+  return m?.[1] && m[2] ? { dev: BigInt(m[1]), ino: BigInt(m[2]) } : undefined;
 }
 
 /** A copy of `env` without the variables that address systemd's notify socket. */

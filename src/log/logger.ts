@@ -2,6 +2,7 @@
 // generation; all processes may share one file (O_APPEND, whole lines per write).
 
 import { pino, type Logger } from 'pino';
+import { ACCESS_PRIORITY, isJournalFd, priorityOf } from './journal.js';
 
 export type Role = 'master' | 'worker' | 'keeper' | 'cli';
 
@@ -56,11 +57,20 @@ export interface LoggerOptions {
    * readers of the file that cannot wait: flush() cannot complete a write already in flight.
    */
   readonly sync?: boolean;
+  /**
+   * Begin each line with its syslog priority (`<3>{"level":"error",...`), which journald reads and
+   * strips (see journal.ts). Default: when the lines go to stdout and stdout is the journal.
+   */
+  readonly journal?: boolean;
 }
+
+const accessPriority = (line: string) => ACCESS_PRIORITY + line;
+const withPriority = (line: string) => priorityOf(line) + line;
 
 export function createLogger(settings: LogSettings, identity: LogIdentity, o: LoggerOptions = {}): CorralLogger {
   const file = settings.CORRAL_LOG_FILE;
   const sync = o.sync ?? false;
+  const journal = o.journal ?? (file === undefined && isJournalFd(1));
   // A shared file is written with O_APPEND; each write is a buffer of whole lines, so lines from
   // several processes never interleave mid-line.
   const open = (batch: { minLength: number; periodicFlush: number } | undefined): Destination =>
@@ -72,7 +82,7 @@ export function createLogger(settings: LogSettings, identity: LogIdentity, o: Lo
     formatters: { level: (label: string) => ({ level: label }) },
   };
   const destinations: Destination[] = [open(undefined)];
-  const logger = pino(options, destinations[0]);
+  const logger = pino(journal ? { ...options, hooks: { streamWrite: withPriority } } : options, destinations[0]);
   let access: Logger | undefined;
   return {
     logger,
@@ -80,7 +90,7 @@ export function createLogger(settings: LogSettings, identity: LogIdentity, o: Lo
       if (!access) {
         const batched = open({ minLength: ACCESS_BATCH_BYTES, periodicFlush: ACCESS_FLUSH_MS });
         destinations.push(batched);
-        access = pino(options, batched);
+        access = pino(journal ? { ...options, hooks: { streamWrite: accessPriority } } : options, batched);
       }
       return access;
     },

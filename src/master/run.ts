@@ -4,6 +4,7 @@ import { existsSync } from 'node:fs';
 import { loadSettings, type LoadedSettings } from '../config/load.js';
 import { withoutSystemdNotifyEnv } from '../config/systemd-env.js';
 import { EXIT, describeError } from '../errors.js';
+import { isJournalFd, STDERR_PRIORITY } from '../log/journal.js';
 import { createLogger } from '../log/logger.js';
 import { assertAdminBindSafe } from './admin/auth.js';
 import { startMonitoring, type Monitoring } from './admin/monitoring.js';
@@ -69,7 +70,7 @@ export async function runMaster(loaded: LoadedSettings, entry: MasterEntryPoints
   arbiter = new Arbiter({
     loaded,
     reloadSettings: () => loadSettings(),
-    spawner: createSpawner({ workerExec: entry.workerExec, keeperExec, inspectable: settings.CORRAL_STUCK_STACKS, envFilter: withoutSystemdNotifyEnv, listenSocket: { accept: settings.CORRAL_ACCEPT, backlog: settings.CORRAL_BACKLOG }, counters: createHostCounters() }),
+    spawner: createSpawner({ workerExec: entry.workerExec, keeperExec, inspectable: settings.CORRAL_STUCK_STACKS, envFilter: withoutSystemdNotifyEnv, listenSocket: { accept: settings.CORRAL_ACCEPT, backlog: settings.CORRAL_BACKLOG }, counters: createHostCounters(), stderrPrefix: isJournalFd(2) ? STDERR_PRIORITY : '' }),
     withKeeper: keeperExec !== undefined,
     logger,
     reopenLogs: () => log.reopen(),

@@ -41,13 +41,15 @@ export interface SpawnerOptions {
   readonly listenSocket: { readonly accept: Settings['CORRAL_ACCEPT']; readonly backlog: number };
   /** Answers the workers' 'count' messages (the per-IP rate limit) without going through the arbiter. */
   readonly counters?: HostCounterService;
+  /** Put before each relayed stderr line: a syslog priority when stderr is the journal (log/journal.ts). */
+  readonly stderrPrefix?: string;
 }
 
 const STDIO: ['inherit', 'inherit', 'pipe', 'ipc'] = ['inherit', 'inherit', 'pipe', 'ipc'];
 
-function relayOf(stderr: NodeJS.ReadableStream | null | undefined): StderrRelay | undefined {
+function relayOf(stderr: NodeJS.ReadableStream | null | undefined, prefix: string): StderrRelay | undefined {
   if (!stderr) return undefined;
-  return relayStderr(stderr as import('node:stream').Readable, (line) => process.stderr.write(line));
+  return relayStderr(stderr as import('node:stream').Readable, (line) => process.stderr.write(prefix + line));
 }
 
 function attach(ep: Parameters<typeof masterChannel>[0], events: ChildEvents, counters?: HostCounterService) {
@@ -99,14 +101,14 @@ export function createSpawner(o: SpawnerOptions): Spawner {
         worker.on('exit', (code, signal) => events.onExit(code, signal as NodeJS.Signals | null));
         // EPIPE on a channel to a dying worker is expected; the exit event tells the story.
         worker.on('error', () => {});
-        return { handle: handleOf(worker.process.pid, channel, worker.process), relay: relayOf(worker.process.stderr) };
+        return { handle: handleOf(worker.process.pid, channel, worker.process), relay: relayOf(worker.process.stderr, o.stderrPrefix ?? '') };
       }
       if (!o.keeperExec) throw new Error('no keeper entry point configured');
       const child: ChildProcess = fork(o.keeperExec, [], { env: fullEnv, execArgv, stdio: STDIO });
       const channel = attach(child, events);
       child.on('exit', (code, signal) => events.onExit(code, signal));
       child.on('error', () => {});
-      return { handle: handleOf(child.pid, channel, child), relay: relayOf(child.stderr) };
+      return { handle: handleOf(child.pid, channel, child), relay: relayOf(child.stderr, o.stderrPrefix ?? '') };
     },
   };
 }

@@ -27,6 +27,8 @@ const APP = `${INSTALL}/test/fixtures/apps/systemd-app.mjs`;
 const INSTALLED = ['package.json', 'bin', 'dist', 'src/master/admin/static', 'config', 'systemd', 'README.md', 'node_modules', 'build', 'test/fixtures'];
 /** The test's own drop-in: a short watchdog so its effects show within seconds. */
 const WATCHDOG_SEC = 10;
+/** Lines per 30 s and priority pool that journald keeps of the unit (times 1 to 6 for free disk space). */
+const LOG_RATE_LIMIT_BURST = 1000;
 
 const skip = systemdTestSkipReason();
 
@@ -138,6 +140,10 @@ describe('corral under a real systemd (debootstrap + systemd-nspawn)', { skip: s
       c.writeFile('/etc/logrotate.d/corral', readFileSync(join(REPO, 'config', 'logrotate', 'corral'), 'utf8'));
       await c.sh(`/usr/bin/node ${INSTALL}/bin/corral systemd-unit --settings-file ${ENV_FILE} > ${UNIT}`);
       c.writeFile('/etc/systemd/system/corral.service.d/test-watchdog.conf', `[Service]\nWatchdogSec=${WATCHDOG_SEC}\nTimeoutAbortSec=2\n`);
+      // journald's rate limit, lowered so that the client loop of the reload check trips it in every
+      // run, as a busy site's access lines trip the default one: lifecycle lines, warnings and errors
+      // must still reach the journal (they carry priorities of their own; src/log/journal.ts).
+      c.writeFile('/etc/systemd/system/corral.service.d/test-log-rate-limit.conf', `[Service]\nLogRateLimitIntervalSec=30s\nLogRateLimitBurst=${LOG_RATE_LIMIT_BURST}\n`);
       await c.sh('systemctl daemon-reload');
     },
     { timeout: 12 * 60_000 },
@@ -269,6 +275,15 @@ describe('corral under a real systemd (debootstrap + systemd-nspawn)', { skip: s
       return wanted.every((e) => events.has(e)) ? now : undefined;
     }).catch(async (err: unknown) => assert.fail(`${(err as Error).message}; the journal has ${[...events].join(', ')} (journald: ${await journalSuppressed(c)})`));
     assert.ok(lines.every((l) => typeof l.pid === 'number' && typeof l.role === 'string'));
+    // Each line carries the priority of its level: the refused reload is an error, access lines are
+    // debug, so `-p info` is the daemon's life without its traffic.
+    const atMost = async (priority: string) => parseJsonLines(await c.sh(`journalctl -u corral -p ${priority} --no-pager -o cat | grep '^{' || true`)).lines;
+    assert.ok((await atMost('err')).some((l) => l.event === 'reload.failed'), 'reload.failed is in journalctl -p err');
+    assert.ok((await atMost('err')).every((l) => l.level === 'error' || l.level === 'fatal'));
+    const info = await atMost('info');
+    assert.ok(info.some((l) => l.event === 'master.ready'));
+    assert.ok(!info.some((l) => l.event === 'access'), 'access lines are debug: not in journalctl -p info');
+    assert.ok(lines.some((l) => l.event === 'access'), 'access lines are in the journal');
     // Installed as package.json "files" lists, the master finds its dashboard files.
     assert.ok(!events.has('admin.dashboard_missing'), 'admin.dashboard_missing in the journal: the installed layout lacks the dashboard files');
   });

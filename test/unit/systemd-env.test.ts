@@ -3,7 +3,7 @@ import { test } from 'node:test';
 import { readSystemdEnv, withoutSystemdNotifyEnv } from '../../src/config/systemd-env.js';
 
 test('outside systemd nothing is set', () => {
-  assert.deepEqual(readSystemdEnv({}, 100), { notifySocket: undefined, watchdogUsec: undefined, invocationId: undefined, journalStream: false });
+  assert.deepEqual(readSystemdEnv({}, 100), { notifySocket: undefined, watchdogUsec: undefined, invocationId: undefined, journalStream: undefined });
 });
 
 test('reads the notify socket, path or abstract, and rejects anything else', () => {
@@ -25,7 +25,9 @@ test('the watchdog applies only to the process WATCHDOG_PID names (or any when u
 test('invocation id and journal stream', () => {
   const e = readSystemdEnv({ INVOCATION_ID: '0123456789abcdef0123456789abcdef', JOURNAL_STREAM: '8:12345' }, 1);
   assert.equal(e.invocationId, '0123456789abcdef0123456789abcdef');
-  assert.equal(e.journalStream, true);
+  assert.deepEqual(e.journalStream, { dev: 8n, ino: 12345n });
+  assert.equal(readSystemdEnv({ JOURNAL_STREAM: '8:' }, 1).journalStream, undefined);
+  assert.equal(readSystemdEnv({ JOURNAL_STREAM: 'journal' }, 1).journalStream, undefined);
   assert.equal(readSystemdEnv({ INVOCATION_ID: 'not-an-id' }, 1).invocationId, undefined);
 });
 
