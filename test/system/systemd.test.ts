@@ -284,6 +284,12 @@ describe('corral under a real systemd (debootstrap + systemd-nspawn)', { skip: s
     assert.ok(info.some((l) => l.event === 'master.ready'));
     assert.ok(!info.some((l) => l.event === 'access'), 'access lines are debug: not in journalctl -p info');
     assert.ok(lines.some((l) => l.event === 'access'), 'access lines are in the journal');
+    // A line a worker writes to stderr outside its logger is relayed by the master as a warning.
+    const marker = `stderr-probe-${Date.now()}`;
+    assert.equal((await http(`${base}/stderr?text=${marker}`)).status, 200);
+    await until('the relayed stderr line at priority warning', 10_000, async () =>
+      (await c.sh(`journalctl -u corral -p warning..warning --no-pager -o cat | grep -c '^${marker}$' || true`)).trim() === '1' ? true : undefined,
+    );
     // Installed as package.json "files" lists, the master finds its dashboard files.
     assert.ok(!events.has('admin.dashboard_missing'), 'admin.dashboard_missing in the journal: the installed layout lacks the dashboard files');
   });
