@@ -278,8 +278,9 @@ describe('corral under a real systemd (debootstrap + systemd-nspawn)', { skip: s
     // Each line carries the priority of its level: the refused reload is an error, access lines are
     // debug, so `-p info` is the daemon's life without its traffic.
     const atMost = async (priority: string) => parseJsonLines(await c.sh(`journalctl -u corral -p ${priority} --no-pager -o cat | grep '^{' || true`)).lines;
-    assert.ok((await atMost('err')).some((l) => l.event === 'reload.failed'), 'reload.failed is in journalctl -p err');
-    assert.ok((await atMost('err')).every((l) => l.level === 'error' || l.level === 'fatal'));
+    const errors = await atMost('err');
+    assert.ok(errors.some((l) => l.event === 'reload.failed'), 'reload.failed is in journalctl -p err');
+    assert.ok(errors.every((l) => l.level === 'error' || l.level === 'fatal'));
     const info = await atMost('info');
     assert.ok(info.some((l) => l.event === 'master.ready'));
     assert.ok(!info.some((l) => l.event === 'access'), 'access lines are debug: not in journalctl -p info');
