@@ -28,9 +28,9 @@ function testFiles(dir) {
 const phases = [
   { name: 'unit', dirs: ['unit'], concurrency: 2 },
   { name: 'integration', dirs: ['integration'], concurrency: 2 },
-  // Alone: tests whose bounds (latency) or resources (a browser, a booted systemd) would measure
-  // or starve whatever ran beside them.
-  { name: 'latency, browser and system', dirs: ['latency', 'browser', 'system'], concurrency: 1 },
+  // Alone: tests whose bounds (latency) or resources (a browser, a booted systemd, a benchmark
+  // that loads both cores) would measure or starve whatever ran beside them.
+  { name: 'latency, browser, system and bench', dirs: ['latency', 'browser', 'system', 'bench'], concurrency: 1 },
 ];
 
 // A backstop, per test file: a file whose test failed while something it started (a client loop,

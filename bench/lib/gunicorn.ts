@@ -26,10 +26,25 @@ function onPath(name: string): string | undefined {
   return undefined;
 }
 
+/**
+ * The gunicorn to run: BENCH_GUNICORN (a path, or a name looked up on PATH, e.g. the one in a
+ * virtualenv) or `gunicorn` on PATH. Undefined when there is none.
+ */
+function gunicornBin(): string | undefined {
+  const wanted = process.env.BENCH_GUNICORN || 'gunicorn';
+  if (!wanted.includes('/')) return onPath(wanted);
+  try {
+    accessSync(wanted, constants.X_OK);
+    return wanted;
+  } catch {
+    return undefined;
+  }
+}
+
 /** Why the gunicorn setup cannot run here, or undefined when it can. */
 export function gunicornMissing(): string | undefined {
-  const bin = onPath('gunicorn');
-  if (!bin) return 'gunicorn is not on PATH';
+  const bin = gunicornBin();
+  if (!bin) return process.env.BENCH_GUNICORN ? `BENCH_GUNICORN=${process.env.BENCH_GUNICORN} is not an executable` : 'gunicorn is not on PATH';
   // The Python that runs gunicorn (its shebang) must have Flask and gevent.
   const shebang = /^#!\s*(\S+)/.exec(readFileSync(bin, 'utf8').split('\n', 1)[0] ?? '')?.[1];
   const python = shebang && !shebang.endsWith('/env') ? shebang : 'python3';
@@ -39,7 +54,7 @@ export function gunicornMissing(): string | undefined {
 }
 
 export function gunicornVersion(): string {
-  return spawnSync('gunicorn', ['--version'], { encoding: 'utf8' }).stdout.trim();
+  return spawnSync(gunicornBin() ?? 'gunicorn', ['--version'], { encoding: 'utf8' }).stdout.trim();
 }
 
 export interface GunicornOptions {
@@ -54,7 +69,7 @@ export async function startGunicorn(o: GunicornOptions): Promise<Running & { rea
   const args = ['-k', 'gevent', '-w', String(o.workers), '--worker-connections', '1000', '--timeout', '120', '--graceful-timeout', '5', '-b', '127.0.0.1:0', '--chdir', FLASK_DIR, '--log-level', 'info', 'app:app'];
   // No __pycache__ written into the source tree.
   const env: Record<string, string> = { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: process.env.HOME ?? '/tmp', PYTHONDONTWRITEBYTECODE: '1', ...o.env };
-  const proc = spawn('gunicorn', args, { env, stdio: ['ignore', 'ignore', 'pipe'] });
+  const proc = spawn(gunicornBin() ?? 'gunicorn', args, { env, stdio: ['ignore', 'ignore', 'pipe'] });
   let log = '';
   proc.stderr?.on('data', (d: Buffer) => {
     // Keep the start-up lines and the last warnings only; a stampede logs one line per failure.

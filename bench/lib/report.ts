@@ -22,8 +22,9 @@ export function median(xs: readonly number[]): number {
   return [...xs].sort((a, b) => a - b)[Math.floor((xs.length - 1) / 2)] ?? NaN;
 }
 
+/** bench/results/ holds the figures the README quotes; BENCH_RESULTS_DIR sends a run's elsewhere. */
 export function save(section: string, data: unknown): string {
-  const dir = join(REPO_ROOT, 'bench', 'results');
+  const dir = process.env.BENCH_RESULTS_DIR || join(REPO_ROOT, 'bench', 'results');
   mkdirSync(dir, { recursive: true });
   const file = join(dir, `${section}.json`);
   writeFileSync(file, `${JSON.stringify({ machine: machine(), at: new Date().toISOString(), ...(data as object) }, null, 2)}\n`);

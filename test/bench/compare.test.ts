@@ -1,0 +1,151 @@
+// `npm run bench -- compare` end to end (issue #6's comparison benchmark), in its shortest form:
+// 2 workers, 1 s loads, no warm-up. It checks that the run completes and reports what the README
+// quotes from it (every row, rounds, goals, the gunicorn part or the message that skips it),
+// never how fast anything was: figures from a run this short, on a box shared with the test
+// runner, mean nothing. Runs alone (test/run.mjs), since it loads both cores.
+
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, describe, it } from 'node:test';
+import { GUNICORN_SKIP, gunicornMissing } from '../../bench/lib/gunicorn.js';
+import { REPO_ROOT } from '../helpers/corral.js';
+
+const RUN = join(REPO_ROOT, 'dist', 'bench', 'run.js');
+const COMMITTED = join(REPO_ROOT, 'bench', 'results', 'compare.json');
+const WORKERS = 2;
+
+/** The parts of a load's figures this test reads (bench/lib/load.ts has the whole). */
+interface Load {
+  readonly requests: number;
+  readonly rps: number;
+  readonly errors: number;
+  readonly p99Ms: number;
+  readonly cpuUsPerRequest: number;
+}
+interface Row {
+  readonly workers: number;
+  readonly route: string;
+  readonly connections: number;
+  readonly keepAlive: boolean;
+  readonly bare: Load;
+  readonly corral: Load;
+  readonly gunicorn?: Load;
+  readonly corralShared?: Load;
+  readonly roundsRps?: Record<string, number[]>;
+  readonly roundsP99?: Record<string, number[]>;
+}
+interface Saved {
+  readonly settings: { readonly gunicorn: { readonly skipped?: string; readonly version?: string } };
+  readonly rows: readonly Row[];
+  readonly upstream: Record<string, { readonly corral?: { readonly calls: number; readonly windows: number } }>;
+  readonly goals: readonly { readonly what: string; readonly figure: string; readonly met?: boolean }[];
+}
+
+interface BenchRun {
+  readonly stdout: string;
+  readonly saved: Saved;
+}
+
+const scratch = mkdtempSync(join(tmpdir(), 'corral-bench-test-'));
+after(() => rmSync(scratch, { recursive: true, force: true }));
+
+async function benchCompare(name: string, env: Record<string, string>): Promise<BenchRun> {
+  const dir = join(scratch, name);
+  const child = spawn(process.execPath, [RUN, 'compare'], {
+    env: { ...process.env, BENCH_RESULTS_DIR: dir, BENCH_SECONDS: '1', BENCH_WARMUP_SECONDS: '0', BENCH_COMPARE_WORKERS: String(WORKERS), ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+    // Its own process group, so a bench that hangs can be stopped with every server it started.
+    detached: true,
+  });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+  // A bench that hangs must fail here, not hold the run or leave its servers on the cores.
+  const guard = setTimeout(() => process.kill(-(child.pid ?? 0), 'SIGKILL'), 5 * 60_000);
+  const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
+  clearTimeout(guard);
+  assert.equal(code, 0, `bench compare exited ${code}\nstdout:\n${stdout}\nstderr:\n${stderr}`);
+  return { stdout, saved: JSON.parse(readFileSync(join(dir, 'compare.json'), 'utf8')) as Saved };
+}
+
+/** Every row of the full matrix at N = WORKERS (the first count gets it): two routes, five loads. */
+function assertMatrix(saved: Saved, rounds: number, withGunicorn: boolean): void {
+  const rows = saved.rows.filter((r) => r.workers === WORKERS);
+  const shapes = rows.map((r) => `${r.route} ${r.connections}${r.keepAlive ? '' : ' close'}`);
+  const loads = ['10', '100', '300', '1000', '100 close'];
+  assert.deepEqual(shapes, [...loads.map((l) => `GET /api/players ${l}`), ...loads.map((l) => `POST /api/login ${l}`)]);
+  for (const r of rows) {
+    const where = `${r.route} at ${r.connections}${r.keepAlive ? '' : ' close'}`;
+    assert.ok(r.bare.rps > 0 && r.corral.rps > 0, `${where}: bare and corral answered`);
+    // corral answers every request of every load: the old setup's failure was errors under load.
+    assert.equal(r.corral.errors, 0, `${where}: corral errors`);
+    assert.ok(Number.isFinite(r.corral.p99Ms) && Number.isFinite(r.corral.cpuUsPerRequest), `${where}: corral latency and CPU figures`);
+    if (withGunicorn) {
+      const g = r.gunicorn;
+      assert.ok(g && g.requests + g.errors > 0, `${where}: gunicorn was loaded`);
+    } else assert.equal(r.gunicorn, undefined, `${where}: no gunicorn figures`);
+    // CORRAL_ACCEPT=shared on the GET loads that open connections, and only there.
+    const sharedRow = r.route === 'GET /api/players' && (r.connections === 1000 || !r.keepAlive);
+    assert.equal(r.corralShared !== undefined, sharedRow, `${where}: shared accept measured`);
+    // The goal loads (100 and 1000 keep-alive) in rounds, with every server's p99 kept per round.
+    const goalLoad = r.keepAlive && (r.connections === 100 || r.connections === 1000);
+    if (goalLoad && rounds > 1) {
+      const kinds = ['bare', 'corral', ...(withGunicorn ? ['gunicorn'] : []), ...(sharedRow ? ['corralShared'] : [])];
+      assert.deepEqual(Object.keys(r.roundsP99 ?? {}).sort(), kinds.sort(), `${where}: p99 by round`);
+      for (const k of kinds) {
+        assert.equal(r.roundsRps?.[k]?.length, rounds, `${where}: ${k} req/s rounds`);
+        assert.equal(r.roundsP99?.[k]?.length, rounds, `${where}: ${k} p99 rounds`);
+      }
+    } else assert.equal(r.roundsP99, undefined, `${where}: one load, no rounds`);
+  }
+}
+
+function goal(saved: Saved, what: string) {
+  const g = saved.goals.find((x) => x.what === what);
+  assert.ok(g, `goal "${what}" in ${JSON.stringify(saved.goals.map((x) => x.what))}`);
+  return g;
+}
+
+describe('bench compare', () => {
+  const missing = gunicornMissing();
+  it('against bare node:cluster and gunicorn + gevent: every load, rounds, goals, and the figures saved where asked', { skip: missing ? `${GUNICORN_SKIP} (${missing})` : false }, async () => {
+    const committedBefore = statSync(COMMITTED).mtimeMs;
+    const rounds = 2;
+    const { stdout, saved } = await benchCompare('with-gunicorn', { BENCH_ROUNDS: String(rounds) });
+    assert.equal(statSync(COMMITTED).mtimeMs, committedBefore, 'BENCH_RESULTS_DIR keeps the committed figures as they are');
+    assert.match(saved.settings.gunicorn.version ?? '', /gunicorn/);
+    assertMatrix(saved, rounds, true);
+    for (const route of ['GET /api/players', 'POST /api/login']) {
+      for (const what of [`${route}: corral/bare ≥ 0.9 at 100 connections`, `${route}: corral/gunicorn ≥ 10 at 100 connections`, `${route}: corral p99 < 50 ms at 1000 connections`]) {
+        assert.equal(typeof goal(saved, what).met, 'boolean', `${what} is judged`);
+      }
+      assert.match(goal(saved, `${route}: corral p99 < 50 ms at 1000 connections`).figure, new RegExp(`median of ${rounds} rounds`));
+      assert.match(goal(saved, `${route}: corral/gunicorn ≥ 10 at 100 connections`).figure, /the ceiling, bare\/gunicorn: \d/);
+    }
+    assert.match(goal(saved, 'GET /api/players: corral p99 < 50 ms at 1000 connections, CORRAL_ACCEPT=shared').figure, /median of 2 rounds/);
+    // One range behind one keeper: at most one upstream call per TTL window, however many
+    // workers and connections asked (the cache's single flight, not a timing).
+    const up = saved.upstream[WORKERS]?.corral;
+    assert.ok(up && up.windows >= 1, 'corral upstream counted');
+    assert.ok(up.calls <= up.windows, `corral made ${up.calls} upstream calls in ${up.windows} TTL windows`);
+    assert.equal(goal(saved, 'corral: ≤ 1 upstream call per TTL window per range').met, true);
+    assert.match(stdout, new RegExp(`### N = ${WORKERS} workers`));
+    assert.match(stdout, new RegExp(`goals \\(N = ${WORKERS}\\):`));
+  });
+
+  it('without gunicorn: says how to install it and compares corral with the bare server alone', async () => {
+    const { stdout, saved } = await benchCompare('without-gunicorn', { BENCH_ROUNDS: '1', BENCH_GUNICORN: join(scratch, 'no-such-gunicorn') });
+    assert.ok(stdout.includes(`gunicorn: ${GUNICORN_SKIP}`), `the skip message in:\n${stdout}`);
+    assert.match(saved.settings.gunicorn.skipped ?? '', /BENCH_GUNICORN=.*no-such-gunicorn is not an executable/);
+    assertMatrix(saved, 1, false);
+    const g = goal(saved, 'GET /api/players: corral/gunicorn ≥ 10 at 100 connections');
+    assert.equal(g.figure, 'gunicorn skipped');
+    assert.equal(g.met, undefined, 'not judged without gunicorn');
+    assert.match(goal(saved, 'GET /api/players: corral p99 < 50 ms at 1000 connections').figure, /one load/);
+    assert.equal(typeof goal(saved, 'GET /api/players: corral/bare ≥ 0.9 at 100 connections').met, 'boolean');
+  });
+});
