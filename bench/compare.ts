@@ -78,7 +78,7 @@ interface Row {
   roundsRps?: Partial<Record<Kind, number[]>>;
   /**
    * p99 (ms) of every round, when the row was measured in several. The p99 goal is judged on their
-   * median: one 10 s load at 1000 connections gave the same corral a p99 of 27 ms and of 1.5 s
+   * median: 10 s loads at 1000 connections gave the same corral a p99 of 27 ms and of 892 ms
    * (see isGoalLoad).
    */
   roundsP99?: Partial<Record<Kind, number[]>>;
@@ -112,9 +112,10 @@ const shape = (l: LoadShape) => `${l.connections}${l.keepAlive ? '' : ' close'}`
 /**
  * The loads a goal is judged on get several rounds: 100 keep-alive connections (the req/s ratios)
  * and 1000 (the p99). A single 10 s load is not enough for either on a shared 2-core box: req/s
- * moves by ±15 %, and the p99 at 1000 connections moved from 27 ms to 1.5 s between loads of the
- * same corral, because it measures whenever the load generator, which shares the cores, was kept
- * off them while answers waited in its sockets, as much as the server.
+ * moves by ±15 %, and the p99 at 1000 connections moved from 27 ms to 892 ms between loads of the
+ * same corral. That p99 follows how long the master took to hand out the load's 1000 new
+ * connections (round-robin: one per busy worker per turn of its event loop) and how long wrk,
+ * which shares the cores, was kept off them while answers waited in its sockets.
  */
 const isGoalLoad = (l: LoadShape) => l.keepAlive && (l.connections === 100 || l.connections === 1000);
 /** p99 of the median round by p99 (a real round's figure); NaN without rounds. */
