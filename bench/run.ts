@@ -9,41 +9,72 @@ import { benchSheets } from './sheets.js';
 import { benchSpread } from './spread.js';
 import { benchStreams } from './streams.js';
 
+const USAGE = 64;
+
+function refuse(message: string): never {
+  console.error(`bench: ${message}`);
+  process.exit(USAGE);
+}
+
+/**
+ * A whole number from the environment, or undefined when unset. Checked when this file loads,
+ * before any section starts its servers: wrk takes whole seconds only, and a NaN or a 0 s load
+ * used to fail minutes into a run.
+ */
+function envInt(name: string, min: number): number | undefined {
+  const raw = process.env[name];
+  if (raw === undefined || raw.trim() === '') return undefined;
+  if (!/^\d+$/.test(raw.trim()) || Number(raw) < min) refuse(`${name}=${raw}: must be a whole number ≥ ${min}`);
+  return Number(raw);
+}
+
+function envIntList(name: string, fallback: readonly number[]): number[] {
+  const raw = process.env[name];
+  if (raw === undefined || raw.trim() === '') return [...fallback];
+  const parts = raw.split(',').map((p) => p.trim());
+  if (parts.some((p) => !/^\d+$/.test(p) || Number(p) < 1)) refuse(`${name}=${raw}: must be worker counts ≥ 1 separated by commas, e.g. ${fallback.join(',')}`);
+  return parts.map(Number);
+}
+
+// Each section has its own defaults; these override them all when set.
+const SECONDS = envInt('BENCH_SECONDS', 1);
+const ROUNDS = envInt('BENCH_ROUNDS', 1);
+const WARMUP_SECONDS = envInt('BENCH_WARMUP_SECONDS', 0);
+const seconds = (fallback: number) => SECONDS ?? fallback;
+const rounds = (fallback: number) => ROUNDS ?? fallback;
+const warmupSeconds = (fallback: number) => WARMUP_SECONDS ?? fallback;
+const compareWorkers = envIntList('BENCH_COMPARE_WORKERS', [8, 2]);
+const spreadWorkers = envInt('BENCH_SPREAD_WORKERS', 1) ?? 8;
+
 const SECTIONS: Record<string, () => Promise<void>> = {
-  daemon: async () => void (await benchDaemon({ seconds: Number(process.env.BENCH_SECONDS ?? 5), rounds: Number(process.env.BENCH_ROUNDS ?? 3), workerCounts: [2, 8], connections: [100, 1000] })),
-  sheets: () => benchSheets({ seconds: Number(process.env.BENCH_SECONDS ?? 10), workers: 8, connections: [100, 300, 1000], ttlS: 30, latencyMs: 800 }),
+  daemon: async () => void (await benchDaemon({ seconds: seconds(5), rounds: rounds(3), workerCounts: [2, 8], connections: [100, 1000] })),
+  sheets: () => benchSheets({ seconds: seconds(10), workers: 8, connections: [100, 300, 1000], ttlS: 30, latencyMs: 800 }),
   compare: () =>
     benchCompare({
-      seconds: Number(process.env.BENCH_SECONDS ?? 10),
-      workerCounts: (process.env.BENCH_COMPARE_WORKERS ?? '8,2').split(',').map(Number),
+      seconds: seconds(10),
+      workerCounts: compareWorkers,
       ttlS: 30,
       latencyMs: 800,
       // Five, not three: at three rounds one slow round of the shared box still moved the ratio.
-      goalRounds: Number(process.env.BENCH_ROUNDS ?? 5),
-      warmupSeconds: Number(process.env.BENCH_WARMUP_SECONDS ?? 10),
+      goalRounds: rounds(5),
+      warmupSeconds: warmupSeconds(10),
     }),
-  accept: () => benchAccept({ seconds: Number(process.env.BENCH_SECONDS ?? 10), rounds: Number(process.env.BENCH_ROUNDS ?? 3), workers: 8, connections: 1000 }),
-  streams: () =>
-    benchStreams({ seconds: Number(process.env.BENCH_SECONDS ?? 8), rounds: Number(process.env.BENCH_ROUNDS ?? 3), workers: 2, connections: 100, warmupSeconds: Number(process.env.BENCH_WARMUP_SECONDS ?? 5) }),
+  accept: () => benchAccept({ seconds: seconds(10), rounds: rounds(3), workers: 8, connections: 1000 }),
+  streams: () => benchStreams({ seconds: seconds(8), rounds: rounds(3), workers: 2, connections: 100, warmupSeconds: warmupSeconds(5) }),
   spread: () =>
     benchSpread({
-      seconds: Number(process.env.BENCH_SECONDS ?? 3),
-      rounds: Number(process.env.BENCH_ROUNDS ?? 8),
-      workers: Number(process.env.BENCH_SPREAD_WORKERS ?? 8),
+      seconds: seconds(3),
+      rounds: rounds(8),
+      workers: spreadWorkers,
       copies: 3,
       connections: 100,
-      warmupSeconds: Number(process.env.BENCH_WARMUP_SECONDS ?? 5),
+      warmupSeconds: warmupSeconds(5),
     }),
-  ratelimit: () => benchRateLimit({ seconds: Number(process.env.BENCH_SECONDS ?? 8), rounds: Number(process.env.BENCH_ROUNDS ?? 3), workers: 8, connections: 100, clients: 1000 }),
+  ratelimit: () => benchRateLimit({ seconds: seconds(8), rounds: rounds(3), workers: 8, connections: 100, clients: 1000 }),
 };
 
 const wanted = process.argv.slice(2).filter((a) => !a.startsWith('-'));
 const names = wanted.length > 0 ? wanted : Object.keys(SECTIONS);
-for (const name of names) {
-  const section = SECTIONS[name];
-  if (!section) {
-    console.error(`unknown bench section "${name}"; known: ${Object.keys(SECTIONS).join(', ')}`);
-    process.exit(64);
-  }
-  await section();
-}
+const unknown = names.filter((n) => !SECTIONS[n]);
+if (unknown.length > 0) refuse(`unknown bench section "${unknown.join('", "')}"; known: ${Object.keys(SECTIONS).join(', ')}`);
+for (const name of names) await (SECTIONS[name] as () => Promise<void>)();

@@ -29,7 +29,7 @@ export async function benchStreams(o: StreamsBenchOptions): Promise<void> {
   const servers = new Map<Side, Running>();
   try {
     for (const side of SIDES) servers.set(side, await startBare(o.workers, undefined, { BARE_SIDE_SOCKET: side }));
-    for (const s of servers.values()) await load(s.url, { connections: o.connections, seconds: o.warmupSeconds });
+    if (o.warmupSeconds > 0) for (const s of servers.values()) await load(s.url, { connections: o.connections, seconds: o.warmupSeconds });
     const runs: Record<Side, Measured[]> = { none: [], data: [], onread: [] };
     for (let round = 0; round < o.rounds; round++) {
       for (let i = 0; i < SIDES.length; i++) {

@@ -1,12 +1,13 @@
-// `npm run bench -- compare` end to end (issue #6's comparison benchmark), in its shortest form:
-// 2 workers, 1 s loads, no warm-up. It checks that the run completes and reports what the README
-// quotes from it (every row, rounds, goals, the gunicorn part or the message that skips it),
-// never how fast anything was: figures from a run this short, on a box shared with the test
-// runner, mean nothing. Runs alone (test/run.mjs), since it loads both cores.
+// `npm run bench` end to end, in its shortest form (2 workers, 1 s loads, no warm-up): `compare`
+// (issue #6's comparison benchmark) with gunicorn, then every section without it. It checks that
+// the runs complete and report what the README quotes from them (every row, rounds, goals, the
+// gunicorn part or the message that skips it), never how fast anything was: figures from a run
+// this short, on a box shared with the test runner, mean nothing. Runs alone (test/run.mjs),
+// since it loads both cores.
 
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
@@ -46,16 +47,27 @@ interface Saved {
 
 interface BenchRun {
   readonly stdout: string;
+  /** Where the run saved its figures (BENCH_RESULTS_DIR). */
+  readonly dir: string;
   readonly saved: Saved;
 }
 
 const scratch = mkdtempSync(join(tmpdir(), 'corral-bench-test-'));
 after(() => rmSync(scratch, { recursive: true, force: true }));
 
-async function benchCompare(name: string, env: Record<string, string>): Promise<BenchRun> {
+/** node dist/bench/run.js [sections...], as `npm run bench` runs it after its build, in its shortest form. */
+async function bench(name: string, sections: readonly string[], env: Record<string, string>): Promise<BenchRun> {
   const dir = join(scratch, name);
-  const child = spawn(process.execPath, [RUN, 'compare'], {
-    env: { ...process.env, BENCH_RESULTS_DIR: dir, BENCH_SECONDS: '1', BENCH_WARMUP_SECONDS: '0', BENCH_COMPARE_WORKERS: String(WORKERS), ...env },
+  const child = spawn(process.execPath, [RUN, ...sections], {
+    env: {
+      ...process.env,
+      BENCH_RESULTS_DIR: dir,
+      BENCH_SECONDS: '1',
+      BENCH_WARMUP_SECONDS: '0',
+      BENCH_COMPARE_WORKERS: String(WORKERS),
+      BENCH_SPREAD_WORKERS: String(WORKERS),
+      ...env,
+    },
     stdio: ['ignore', 'pipe', 'pipe'],
     // Its own process group, so a bench that hangs can be stopped with every server it started.
     detached: true,
@@ -68,8 +80,8 @@ async function benchCompare(name: string, env: Record<string, string>): Promise<
   const guard = setTimeout(() => process.kill(-(child.pid ?? 0), 'SIGKILL'), 5 * 60_000);
   const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
   clearTimeout(guard);
-  assert.equal(code, 0, `bench compare exited ${code}\nstdout:\n${stdout}\nstderr:\n${stderr}`);
-  return { stdout, saved: JSON.parse(readFileSync(join(dir, 'compare.json'), 'utf8')) as Saved };
+  assert.equal(code, 0, `bench ${sections.join(' ') || '(every section)'} exited ${code}\nstdout:\n${stdout}\nstderr:\n${stderr}`);
+  return { stdout, dir, saved: JSON.parse(readFileSync(join(dir, 'compare.json'), 'utf8')) as Saved };
 }
 
 /** Every row of the full matrix at N = WORKERS (the first count gets it): two routes, five loads. */
@@ -110,12 +122,12 @@ function goal(saved: Saved, what: string) {
   return g;
 }
 
-describe('bench compare', () => {
+describe('npm run bench', () => {
   const missing = gunicornMissing();
-  it('against bare node:cluster and gunicorn + gevent: every load, rounds, goals, and the figures saved where asked', { skip: missing ? `${GUNICORN_SKIP} (${missing})` : false }, async () => {
+  it('compare against bare node:cluster and gunicorn + gevent: every load, rounds, goals, and the figures saved where asked', { skip: missing ? `${GUNICORN_SKIP} (${missing})` : false }, async () => {
     const committedBefore = statSync(COMMITTED).mtimeMs;
     const rounds = 2;
-    const { stdout, saved } = await benchCompare('with-gunicorn', { BENCH_ROUNDS: String(rounds) });
+    const { stdout, saved } = await bench('with-gunicorn', ['compare'], { BENCH_ROUNDS: String(rounds) });
     assert.equal(statSync(COMMITTED).mtimeMs, committedBefore, 'BENCH_RESULTS_DIR keeps the committed figures as they are');
     assert.match(saved.settings.gunicorn.version ?? '', /gunicorn/);
     assertMatrix(saved, rounds, true);
@@ -137,8 +149,9 @@ describe('bench compare', () => {
     assert.match(stdout, new RegExp(`goals \\(N = ${WORKERS}\\):`));
   });
 
-  it('without gunicorn: says how to install it and compares corral with the bare server alone', async () => {
-    const { stdout, saved } = await benchCompare('without-gunicorn', { BENCH_ROUNDS: '1', BENCH_GUNICORN: join(scratch, 'no-such-gunicorn') });
+  it('npm run bench without gunicorn: every section runs, and compare says how to install gunicorn and compares corral with the bare server alone', async () => {
+    const { stdout, dir, saved } = await bench('without-gunicorn', [], { BENCH_ROUNDS: '1', BENCH_GUNICORN: join(scratch, 'no-such-gunicorn') });
+    assert.deepEqual(readdirSync(dir).sort(), ['accept', 'compare', 'daemon', 'ratelimit', 'sheets', 'spread', 'streams'].map((s) => `${s}.json`));
     assert.ok(stdout.includes(`gunicorn: ${GUNICORN_SKIP}`), `the skip message in:\n${stdout}`);
     assert.match(saved.settings.gunicorn.skipped ?? '', /BENCH_GUNICORN=.*no-such-gunicorn is not an executable/);
     assertMatrix(saved, 1, false);
