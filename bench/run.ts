@@ -21,18 +21,20 @@ function refuse(message: string): never {
  * before any section starts its servers: wrk takes whole seconds only, and a NaN or a 0 s load
  * used to fail minutes into a run.
  */
+const wholeAtLeast = (text: string, min: number): boolean => /^\d+$/.test(text) && Number(text) >= min;
+
 function envInt(name: string, min: number): number | undefined {
-  const raw = process.env[name];
-  if (raw === undefined || raw.trim() === '') return undefined;
-  if (!/^\d+$/.test(raw.trim()) || Number(raw) < min) refuse(`${name}=${raw}: must be a whole number ≥ ${min}`);
+  const raw = process.env[name]?.trim();
+  if (raw === undefined || raw === '') return undefined;
+  if (!wholeAtLeast(raw, min)) refuse(`${name}=${raw}: must be a whole number ≥ ${min}`);
   return Number(raw);
 }
 
 function envIntList(name: string, fallback: readonly number[]): number[] {
-  const raw = process.env[name];
-  if (raw === undefined || raw.trim() === '') return [...fallback];
+  const raw = process.env[name]?.trim();
+  if (raw === undefined || raw === '') return [...fallback];
   const parts = raw.split(',').map((p) => p.trim());
-  if (parts.some((p) => !/^\d+$/.test(p) || Number(p) < 1)) refuse(`${name}=${raw}: must be worker counts ≥ 1 separated by commas, e.g. ${fallback.join(',')}`);
+  if (!parts.every((p) => wholeAtLeast(p, 1))) refuse(`${name}=${raw}: must be worker counts ≥ 1 separated by commas, e.g. ${fallback.join(',')}`);
   return parts.map(Number);
 }
 
