@@ -177,8 +177,3 @@ export function addressList(o: Common<readonly string[]>): SettingSpec<readonly 
     format: (v) => v.join(','),
   };
 }
-
-/** Is this bind address reachable only from this host? */
-export function isLoopback(host: string): boolean {
-  return host === 'localhost' || host === '::1' || host.startsWith('127.');
-}

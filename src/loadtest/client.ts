@@ -8,8 +8,12 @@ import type { PinnedAddresses } from './target.js';
 
 export type RequestKind = 'login' | 'read' | 'write' | 'export';
 
-/** ok: 2xx; http: an answer with another status; aborted: cancelled by the end of the run. */
-export type Outcome = 'ok' | 'http' | 'timeout' | 'connection' | 'aborted';
+/**
+ * ok: 2xx; http: an answer with another status; unanswered: still waiting when the run ended,
+ * after longer than the client's unansweredAfterMs; aborted: cancelled by the end of the run
+ * sooner than that (or never sent).
+ */
+export type Outcome = 'ok' | 'http' | 'timeout' | 'connection' | 'unanswered' | 'aborted';
 
 export interface Sample {
   readonly kind: RequestKind;
@@ -50,6 +54,11 @@ export interface ClientOptions {
   readonly signal: AbortSignal;
   /** Milliseconds since the run started. */
   readonly clock: () => number;
+  /**
+   * A request the end of the run cancels after waiting this long is 'unanswered' (a failure), not
+   * 'aborted': a target that never answers must not pass because the run ended first. Unset: never.
+   */
+  readonly unansweredAfterMs?: number;
   /** No request starts at or after this clock value, even if the deadline timer runs late. */
   readonly deadlineMs?: number;
   /** Connect only to these (the addresses the target's name was checked against), never re-resolve. */
@@ -152,7 +161,11 @@ export class TargetClient {
     } catch (err) {
       const code = (err as { code?: unknown }).code;
       if (timedOut) return { sample: sample(status, 'timeout', bytes, 'timeout'), json: undefined };
-      if (runSignal.aborted) return { sample: sample(status, 'aborted', bytes), json: undefined };
+      if (runSignal.aborted) {
+        const waitedMs = performance.now() - t0;
+        const unanswered = this.#opts.unansweredAfterMs !== undefined && waitedMs >= this.#opts.unansweredAfterMs;
+        return { sample: sample(status, unanswered ? 'unanswered' : 'aborted', bytes), json: undefined };
+      }
       const name = typeof code === 'string' ? code : (err as Error).name;
       if (TIMEOUT_CODES.has(name)) return { sample: sample(status, 'timeout', bytes, name), json: undefined };
       return { sample: sample(status, 'connection', bytes, name), json: undefined };

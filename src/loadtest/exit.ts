@@ -4,11 +4,14 @@
 import { CorralError, EXIT, type ErrorCode } from '../errors.js';
 
 export const LOADTEST_EXIT = {
-  /** The run completed and every judged step met the criteria. */
+  /**
+   * The run completed, no step that ran failed the criteria, and at least one measured a request
+   * (steps cut short by --duration or with no request to judge may be among them).
+   */
   PASS: 0,
   /** An unexpected internal failure (a bug, a disk error while writing the report). */
   FAILURE: EXIT.FAILURE,
-  /** The run completed, but at least one step failed the criteria (the verdict says which). */
+  /** The run completed, but at least one step failed the criteria (the verdict says which), or no request finished in any step. */
   CRITERIA_FAILED: 2,
   /** Bad arguments, a bad profile or users file, or a remote target without --allow-remote. */
   USAGE: EXIT.USAGE,

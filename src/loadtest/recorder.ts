@@ -20,6 +20,8 @@ export interface SecondPoint {
   readonly statusOther: number;
   readonly timeouts: number;
   readonly connection: number;
+  /** Still waiting when the run ended, after longer than the p95 criterion (only in the last second). */
+  readonly unanswered: number;
   /** Milliseconds; null when nothing was answered in that second. */
   readonly p50: number | null;
   readonly p95: number | null;
@@ -126,6 +128,7 @@ export class Recorder {
       statusOther: c.statusOther,
       timeouts: c.timeouts,
       connection: c.connection,
+      unanswered: c.unanswered,
       p50: lat?.p50 ?? null,
       p95: lat?.p95 ?? null,
       p99: lat?.p99 ?? null,

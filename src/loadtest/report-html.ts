@@ -7,7 +7,7 @@ import type { LoadtestResult, SegmentResult, TallyResult } from './result.js';
 import { escapeHtml, lineChart, type ChartSpec } from './svg-chart.js';
 import { formatMs } from './verdict.js';
 
-const COLORS = { users: '#4c6ef5', rps: '#2b8a3e', p50: '#74c0fc', p95: '#f08c00', p99: '#c92a2a', s5xx: '#c92a2a', s429: '#e8590c', timeouts: '#862e9c', connection: '#495057', other: '#f59f00', cpu: '#d6336c', ram: '#1c7ed6', conn: '#0ca678' };
+const COLORS = { users: '#4c6ef5', rps: '#2b8a3e', p50: '#74c0fc', p95: '#f08c00', p99: '#c92a2a', s5xx: '#c92a2a', s429: '#e8590c', timeouts: '#862e9c', unanswered: '#5f3dc4', connection: '#495057', other: '#f59f00', cpu: '#d6336c', ram: '#1c7ed6', conn: '#0ca678' };
 
 /** JSON inside <script>: "</script>" and "<!--" must not appear literally. */
 function scriptJson(value: unknown): string {
@@ -30,12 +30,13 @@ function errorsCell(t: TallyResult): string {
     c.statusOther && `other ${c.statusOther}`,
     c.timeouts && `timeouts ${c.timeouts}`,
     c.connection && `conn ${c.connection}`,
+    c.unanswered && `unanswered ${c.unanswered}`,
   ].filter(Boolean);
   return parts.length ? `${c.errors} (${parts.join(', ')})` : '0';
 }
 
 function segmentRow(s: SegmentResult): string {
-  const status = !s.ran ? '<td class="skip">not run</td>' : s.pass ? '<td class="pass">pass</td>' : `<td class="fail">fail</td>`;
+  const status = !s.ran ? '<td class="skip">not run</td>' : s.pass === null ? '<td class="skip">no data</td>' : s.pass ? '<td class="pass">pass</td>' : `<td class="fail">fail</td>`;
   const users = s.usersFrom === s.usersTo ? `${s.users}` : `${s.usersFrom}→${s.usersTo}`;
   return `<tr>${status}<td>${escapeHtml(s.label)}</td><td>${users}</td><td>${s.counts.requests}</td><td>${s.rps}</td><td>${ms(s.latencyMs?.p50)}</td><td>${ms(s.latencyMs?.p95)}</td><td>${ms(s.latencyMs?.p99)}</td><td>${errorsCell(s)}</td><td>${pct(s.server.cpuMean)}</td><td>${pct(s.server.ramMax)}</td><td>${s.server.connectionsMax ?? '–'}</td><td class="reasons">${escapeHtml(s.reasons.join('; '))}</td></tr>`;
 }
@@ -81,6 +82,7 @@ export function charts(r: LoadtestResult): ChartSpec[] {
         { name: '429', color: COLORS.s429, values: col('status429') },
         { name: 'timeouts', color: COLORS.timeouts, values: col('timeouts') },
         { name: 'connection', color: COLORS.connection, values: col('connection') },
+        { name: 'unanswered', color: COLORS.unanswered, values: col('unanswered') },
         { name: 'other', color: COLORS.other, values: col('statusOther') },
       ],
     },
@@ -154,7 +156,7 @@ export function renderReport(r: LoadtestResult): string {
     ['Target', r.target],
     ['Mode', r.mode === 'steps' ? `progressive steps ${r.options.steps.join(', ')} × ${formatDuration(r.options.stepDurationMs ?? 0)}` : r.mode === 'profile' ? `profile ${r.options.profileFile ?? ''} × time scale ${r.options.timeScale}` : `${r.options.users} users constant`],
     ['Ran', `${elapsed} of ${formatDuration(r.schedule.totalMs)} planned${r.schedule.truncated ? ` (cut from ${formatDuration(r.schedule.plannedMs)} by --duration)` : ''}${r.run.interrupted ? ' — interrupted' : ''}`],
-    ['Requests', `${t.counts.requests} (${t.rps} req/s), ${t.counts.errors} errors, ${t.counts.aborted} aborted at the end`],
+    ['Requests', `${t.counts.requests} (${t.rps} req/s), ${t.counts.errors} errors (${t.counts.unanswered} unanswered when the run ended), ${t.counts.aborted} in flight under ${r.criteria.p95Ms} ms dropped at the end`],
     ['Latency', t.latencyMs ? `p50 ${ms(t.latencyMs.p50)}, p95 ${ms(t.latencyMs.p95)}, p99 ${ms(t.latencyMs.p99)}, max ${ms(t.latencyMs.max)}` : 'no answers'],
     ['Mix', `${formatMix(r.options.mix)} (${r.options.mixSource})`],
     ['Virtual users', `${r.run.usersStarted} started, ${r.options.credentials} logins from ${r.options.usersFile}`],
@@ -171,7 +173,7 @@ export function renderReport(r: LoadtestResult): string {
 <div class="verdict ${v.pass ? 'pass' : 'fail'}" id="verdict"><strong>${escapeHtml(v.headline)}</strong>${v.lines.map((l) => `<p>${escapeHtml(l)}</p>`).join('')}</div>
 <table id="summary">${summary.map(([k, val]) => `<tr><th>${escapeHtml(k)}</th><td>${escapeHtml(val)}</td></tr>`).join('')}</table>
 <h2>Steps</h2>
-<p class="meta">Criteria per step: p95 &lt; ${r.criteria.p95Ms} ms, no 5xx, no timeouts, no connection errors, no 429, no unexpected status, CPU &lt; ${r.criteria.cpuPercent} % (mean), RAM &lt; ${r.criteria.ramPercent} % (max).</p>
+<p class="meta">Criteria per step: p95 &lt; ${r.criteria.p95Ms} ms, no 5xx, no timeouts, no connection errors, no request left unanswered for ${r.criteria.p95Ms} ms or more when the run ended, no 429, no unexpected status, CPU &lt; ${r.criteria.cpuPercent} % (mean), RAM &lt; ${r.criteria.ramPercent} % (max).</p>
 <table id="segments"><tr><th></th><th>step</th><th>users</th><th>requests</th><th>req/s</th><th>p50</th><th>p95</th><th>p99</th><th>errors</th><th>CPU</th><th>RAM</th><th>conn</th><th>why</th></tr>
 ${r.segments.map(segmentRow).join('\n')}</table>
 <h2>Over time</h2>

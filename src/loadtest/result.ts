@@ -33,7 +33,8 @@ export interface SegmentResult extends TallyResult {
   readonly ran: boolean;
   readonly rps: number;
   readonly server: ServerFigures;
-  readonly pass: boolean;
+  /** false: a check failed, or the segment did not run; null: it ran, failed nothing, and measured nothing (no request finished in it). */
+  readonly pass: boolean | null;
   readonly checks: readonly Check[];
   readonly reasons: readonly string[];
 }

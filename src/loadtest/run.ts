@@ -5,6 +5,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { setMaxListeners } from 'node:events';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
+import { isLoopbackHost } from '../loopback.js';
 import { TargetClient, type Reply } from './client.js';
 import { loadCredentials, type Credential } from './credentials.js';
 import { formatDuration } from './duration.js';
@@ -20,7 +21,7 @@ import { judgeSegments, printSummary } from './segments.js';
 import { runSchedule } from './runner.js';
 import { AdminSampler } from './sampler.js';
 import { capSchedule, constantSchedule, profileSchedule, segmentPeak, stepsSchedule, type Schedule } from './schedule.js';
-import { apiPath, checkTargetAllowed, isLoopbackAddress, type PinnedAddresses } from './target.js';
+import { apiPath, checkTargetAllowed, type PinnedAddresses } from './target.js';
 import { CRITERIA, overallVerdict, RATE_LIMIT_HINT } from './verdict.js';
 import { VirtualUser } from './vuser.js';
 
@@ -142,7 +143,7 @@ export async function runLoadtest(opts: LoadtestOptions, io: RunIo): Promise<Run
   const clock = (): number => performance.now() - t0;
   const startedAt = new Date();
   const recorder = new Recorder(schedule);
-  const client = new TargetClient(opts.target, { connections: schedule.maxUsers, timeoutMs: opts.timeoutMs, signal: controller.signal, clock, deadlineMs: schedule.totalMs, ...(pinned ? { pinned } : {}) });
+  const client = new TargetClient(opts.target, { connections: schedule.maxUsers, timeoutMs: opts.timeoutMs, signal: controller.signal, clock, unansweredAfterMs: CRITERIA.p95Ms, deadlineMs: schedule.totalMs, ...(pinned ? { pinned } : {}) });
   const progress = new Progress(io.stderr);
   let warned429 = false;
   const onReply = (reply: Reply): void => {
@@ -199,7 +200,7 @@ export async function runLoadtest(opts: LoadtestOptions, io: RunIo): Promise<Run
   const totals = tallyResult(recorder.overall);
   if (totals.counts.status429 > 0) notes.push(`${totals.counts.status429} answers were 429 Too Many Requests: ${RATE_LIMIT_HINT}`);
   // On loopback the generator shares the host it measures; say how much of the CPU figure is ours.
-  if (sampler && (isLoopbackAddress(opts.target.hostname) || opts.target.hostname === 'localhost')) {
+  if (sampler && isLoopbackHost(opts.target.hostname)) {
     notes.push(`the load generator runs on the target's host and used ${outcome.generatorCpuPercent} % of its CPU, which the server CPU figure includes`);
   }
   if (outcome.interrupted) notes.push(`interrupted after ${formatDuration(outcome.stoppedAtMs)} of ${formatDuration(schedule.totalMs)}`);

@@ -57,7 +57,8 @@ export function judgeSegments(
       ran,
       rps: ran && end > seg.startMs ? Math.round((tally.counts.requests / ((end - seg.startMs) / 1000)) * 10) / 10 : 0,
       server: judgement.server,
-      pass: ran && judgement.pass,
+      // null: it ran and failed nothing, but no request finished in it: nothing to call a pass.
+      pass: ran && judgement.pass ? (judgement.measured ? true : null) : false,
       checks: judgement.checks,
       reasons: judgement.reasons,
     });
@@ -78,7 +79,7 @@ export function printSummary(
   htmlFile: string,
 ): void {
   segments.forEach((s, i) => {
-    const status = !s.ran ? 'not run' : !s.pass ? 'FAIL' : judged[i]?.complete === false ? 'partial' : 'pass';
+    const status = !s.ran ? 'not run' : s.pass === false ? 'FAIL' : s.pass === null ? 'no data' : judged[i]?.complete === false ? 'partial' : 'pass';
     const lat = s.latencyMs ? `p95 ${formatMs(s.latencyMs.p95)}` : 'no answers';
     const j = judged[i];
     const rest = j ? briefFigures(j).replace(/^p95 [^,]+, |^no answers, /, '') : '';

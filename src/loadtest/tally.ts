@@ -18,7 +18,12 @@ export interface Counts {
   statusOther: number;
   timeouts: number;
   connection: number;
-  /** Cancelled by the end of the run (hard deadline or SIGINT); not an error of the target. */
+  /**
+   * Still waiting for an answer when the run ended, after longer than the p95 criterion: an error,
+   * as a timeout is, whose wait so far counts as its latency.
+   */
+  unanswered: number;
+  /** Cancelled by the end of the run sooner than that (or never sent); not an error of the target. */
   aborted: number;
   bytes: number;
 }
@@ -32,7 +37,7 @@ export interface LatencySummary {
 }
 
 export function emptyCounts(): Counts {
-  return { requests: 0, ok: 0, errors: 0, status5xx: 0, status503: 0, status429: 0, statusOther: 0, timeouts: 0, connection: 0, aborted: 0, bytes: 0 };
+  return { requests: 0, ok: 0, errors: 0, status5xx: 0, status503: 0, status429: 0, statusOther: 0, timeouts: 0, connection: 0, unanswered: 0, aborted: 0, bytes: 0 };
 }
 
 /** Microsecond resolution with 3 significant digits; grows as needed (timeouts can be minutes). */
@@ -60,8 +65,9 @@ export class Tally {
     c.bytes += s.bytes;
     if (s.status > 0) this.statuses.set(s.status, (this.statuses.get(s.status) ?? 0) + 1);
     // A timeout is a latency too, the longest of all (its wait, at least --timeout): leaving it out
-    // would report the p95 of the requests that were lucky. A refused connection answered nothing.
-    if (s.outcome === 'ok' || s.outcome === 'http' || s.outcome === 'timeout') this.#hist?.recordValue(s.latencyUs);
+    // would report the p95 of the requests that were lucky. So is an unanswered request's wait (a
+    // lower bound). A refused connection answered nothing.
+    if (s.outcome !== 'connection') this.#hist?.recordValue(s.latencyUs);
     switch (s.outcome) {
       case 'ok':
         c.ok++;
@@ -81,6 +87,9 @@ export class Tally {
         break;
       case 'connection':
         c.connection++;
+        break;
+      case 'unanswered':
+        c.unanswered++;
         break;
     }
     c.errors++;

@@ -2,20 +2,9 @@
 // this machine (loopback), and --allow-remote is the operator saying "I own that server".
 
 import { lookup } from 'node:dns/promises';
-import { BlockList, isIP } from 'node:net';
+import { isIP } from 'node:net';
+import { isLoopbackAddress } from '../loopback.js';
 import { targetRefused } from './exit.js';
-
-/** 127.0.0.0/8, ::1 and the IPv4-mapped 127.x (which the URL parser writes as ::ffff:7f00:1). */
-const LOOPBACK = new BlockList();
-LOOPBACK.addSubnet('127.0.0.0', 8, 'ipv4');
-LOOPBACK.addAddress('::1', 'ipv6');
-LOOPBACK.addSubnet('::ffff:127.0.0.0', 104, 'ipv6');
-
-export function isLoopbackAddress(address: string): boolean {
-  const a = address.replace(/^\[|\]$/g, '').toLowerCase();
-  const family = isIP(a);
-  return family !== 0 && LOOPBACK.check(a, family === 4 ? 'ipv4' : 'ipv6');
-}
 
 /** The addresses a host name was checked against: the client connects to these and no others. */
 export type PinnedAddresses = readonly { readonly address: string; readonly family: number }[];

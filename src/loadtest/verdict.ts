@@ -7,7 +7,7 @@ import type { Counts, LatencySummary } from './tally.js';
 
 export const CRITERIA = Object.freeze({ p95Ms: 500, cpuPercent: 80, ramPercent: 50 });
 
-export type CheckName = 'answered' | 'p95' | 'status5xx' | 'timeouts' | 'connection' | 'rate_limited' | 'unexpected_status' | 'cpu' | 'ram';
+export type CheckName = 'answered' | 'p95' | 'status5xx' | 'timeouts' | 'connection' | 'unanswered' | 'rate_limited' | 'unexpected_status' | 'cpu' | 'ram';
 
 export interface Check {
   readonly name: CheckName;
@@ -27,7 +27,13 @@ export interface ServerFigures {
 }
 
 export interface SegmentJudgement {
+  /** No check failed. */
   readonly pass: boolean;
+  /**
+   * At least one request finished (or was left unanswered) in this step. A step with none, e.g.
+   * a phase shorter than the profile's pace, failed nothing but shows nothing either.
+   */
+  readonly measured: boolean;
   readonly checks: readonly Check[];
   /** The failed checks' details, in check order. */
   readonly reasons: readonly string[];
@@ -85,15 +91,22 @@ export function judgeSegment(input: SegmentInput): SegmentJudgement {
   const add = (name: CheckName, pass: boolean | null, value: number | null, limit: number | null, detail: string): void => {
     checks.push({ name, pass, value, limit, detail });
   };
-  add('answered', c.requests > 0, c.requests, null, c.requests > 0 ? `${c.requests} requests` : 'no request completed in this step');
+  // A target that never answers shows up as timeouts or 'unanswered', never as an empty step: a step
+  // with no request is one where none was due (or all were cut, briefly in flight, by the end).
+  const measured = c.requests > 0;
+  const idle = c.aborted > 0 ? `no request finished in this step (${c.aborted} in flight under ${CRITERIA.p95Ms} ms when the run ended)` : 'no request was due in this step';
+  add('answered', measured ? true : null, c.requests, null, measured ? `${c.requests} requests` : `not measured: ${idle}`);
   const p95 = input.latency?.p95;
-  add('p95', p95 === undefined ? false : p95 < CRITERIA.p95Ms, p95 ?? null, CRITERIA.p95Ms,
+  if (!measured) add('p95', null, null, CRITERIA.p95Ms, 'p95 not measured: no request');
+  else add('p95', p95 === undefined ? false : p95 < CRITERIA.p95Ms, p95 ?? null, CRITERIA.p95Ms,
     p95 === undefined ? 'no answer to measure' : `p95 ${formatMs(p95)} ${p95 < CRITERIA.p95Ms ? '<' : '≥'} ${CRITERIA.p95Ms} ms`);
   const fives = list(input.statuses, (k) => Number(k) >= 500);
   add('status5xx', c.status5xx === 0, c.status5xx, 0, c.status5xx === 0 ? 'no 5xx' : `${c.status5xx} server errors (${fives})${c.status503 > 0 ? '; 503 means the server was full or unavailable' : ''}`);
   add('timeouts', c.timeouts === 0, c.timeouts, 0, c.timeouts === 0 ? 'no timeouts' : `${c.timeouts} timeouts`);
   const codes = list(input.errorCodes, (k) => k !== 'timeout' && !String(k).includes('TIMEOUT'));
   add('connection', c.connection === 0, c.connection, 0, c.connection === 0 ? 'no connection errors' : `${c.connection} connection errors (${codes})`);
+  add('unanswered', c.unanswered === 0, c.unanswered, 0,
+    c.unanswered === 0 ? 'none left unanswered at the end' : `${c.unanswered} requests still unanswered when the run ended, after waiting ${CRITERIA.p95Ms} ms or more`);
   add('rate_limited', c.status429 === 0, c.status429, 0, c.status429 === 0 ? 'not rate limited' : `${c.status429} answers 429 Too Many Requests: ${RATE_LIMIT_HINT}`);
   const other = list(input.statuses, (k) => Number(k) !== 429 && Number(k) < 500 && (Number(k) < 200 || Number(k) >= 300));
   add('unexpected_status', c.statusOther === 0, c.statusOther, 0,
@@ -104,7 +117,7 @@ export function judgeSegment(input: SegmentInput): SegmentJudgement {
   if (server.ramMax === null) add('ram', null, null, CRITERIA.ramPercent, `RAM not judged: ${input.serverProblem ?? 'no RAM figure from the admin API'}`);
   else add('ram', server.ramMax < CRITERIA.ramPercent, server.ramMax, CRITERIA.ramPercent, `RAM ${pct(server.ramMax)} at most ${server.ramMax < CRITERIA.ramPercent ? '<' : '≥'} ${CRITERIA.ramPercent} %`);
   const reasons = checks.filter((ch) => ch.pass === false).map((ch) => ch.detail);
-  return { pass: reasons.length === 0, checks, reasons, server };
+  return { pass: reasons.length === 0, measured, checks, reasons, server };
 }
 
 export interface JudgedSegment {
@@ -122,10 +135,16 @@ export interface JudgedSegment {
 }
 
 export interface Verdict {
+  /**
+   * No step that ran failed, at least one measured a request, and the run was not interrupted. A
+   * step cut short by --duration or with no request to judge does not stop a pass: only its
+   * capacity claim is withheld (the lines say so).
+   */
   readonly pass: boolean;
   /**
-   * The most users of a steady, complete, passing segment with every earlier segment passing; null
-   * if none. A ramp (it holds its peak for an instant) or a step cut short proves no capacity.
+   * The most users of a steady, complete, measured, passing segment with every earlier segment
+   * passing; null if none. A ramp (it holds its peak for an instant), a step cut short or a step in
+   * which no request finished proves no capacity.
    */
   readonly supportedUsers: number | null;
   readonly headline: string;
@@ -147,8 +166,9 @@ export function overallVerdict(segments: readonly JudgedSegment[], interrupted: 
   const firstFailIdx = ran.findIndex((s) => !s.judgement.pass);
   const passedPrefix = firstFailIdx < 0 ? ran : ran.slice(0, firstFailIdx);
   // The first of the steady, complete segments with the most users: its figures are the headline.
-  const best = passedPrefix.filter((s) => s.steady && s.complete).reduce<JudgedSegment | undefined>((acc, s) => (!acc || s.users > acc.users ? s : acc), undefined);
+  const best = passedPrefix.filter((s) => s.steady && s.complete && s.judgement.measured).reduce<JudgedSegment | undefined>((acc, s) => (!acc || s.users > acc.users ? s : acc), undefined);
   const failed = firstFailIdx < 0 ? undefined : ran[firstFailIdx];
+  const measured = ran.filter((s) => s.judgement.measured);
   const lines: string[] = [];
   let headline: string;
   if (ran.length === 0) {
@@ -158,20 +178,30 @@ export function overallVerdict(segments: readonly JudgedSegment[], interrupted: 
   } else if (failed) {
     headline = `supports ${failed.users} concurrent users: no (${briefFigures(failed)})`;
   } else {
-    // Everything that ran passed, but nothing ran steady to its end (a ramp only, or cut short).
-    const most = ran.reduce((acc, s) => (s.users > acc.users ? s : acc));
-    headline = `supports ${most.users} concurrent users: not shown (no step held its users to the end; ${briefFigures(most)})`;
+    // Nothing failed, but nothing ran steady to its end with a request measured (a ramp only, cut
+    // short, or no request due): name the figures of the largest step that measured something.
+    const shown = measured.length > 0 ? measured : ran;
+    const most = shown.reduce((acc, s) => (s.users > acc.users ? s : acc));
+    const why = measured.length === 0 ? 'no request finished in any step' : ran.some((s) => s.steady && s.complete) ? 'no step held to its end had a request to judge' : 'no step held its users to the end';
+    headline = `supports ${most.users} concurrent users: not shown (${why}; ${briefFigures(most)})`;
   }
+  const unmeasured = ran.filter((s) => !s.judgement.measured);
   if (failed) lines.push(`first failing step: ${failed.label}, ${failed.users} users: ${failed.judgement.reasons.join('; ')}`);
+  else if (ran.length > 0 && measured.length === 0) lines.push(`nothing to judge: no request finished in any step (${ran.length} of ${segments.length} ran)`);
+  else if (unmeasured.length > 0) lines.push(`no step failed (${ran.length} of ${segments.length} ran)`);
   else if (ran.length > 0) lines.push(`every step passed (${ran.length} of ${segments.length} ran)`);
   const partial = ran.filter((s) => !s.complete);
   if (partial.length > 0) lines.push(`cut short, so proving no capacity: ${partial.map((s) => `${s.label} (${s.users} users)`).join(', ')}`);
+  if (unmeasured.length > 0 && measured.length > 0) {
+    lines.push(`no request finished, so not measured and proving no capacity: ${unmeasured.map((s) => `${s.label} (${s.users} users)`).join(', ')}`);
+  }
   const notRun = segments.filter((s) => !s.ran);
   if (notRun.length > 0) lines.push(`not run${interrupted ? ' (interrupted)' : ''}: ${notRun.map((s) => `${s.label} (${s.users} users)`).join(', ')}`);
-  const unjudged = ran.flatMap((s) => s.judgement.checks.filter((c) => c.pass === null)).map((c) => c.detail);
+  // The line above already names the steps with no request; this one says what else went unjudged.
+  const unjudged = ran.flatMap((s) => s.judgement.checks.filter((c) => c.pass === null && c.name !== 'answered' && c.name !== 'p95')).map((c) => c.detail);
   if (unjudged.length > 0) lines.push([...new Set(unjudged)].join('; '));
   return {
-    pass: ran.length > 0 && !failed && !interrupted && partial.length === 0,
+    pass: measured.length > 0 && !failed && !interrupted,
     supportedUsers: best?.users ?? null,
     headline,
     firstFailure: failed ? { label: failed.label, users: failed.users, reasons: failed.judgement.reasons } : null,

@@ -77,8 +77,8 @@ export class VirtualUser {
   async #request(kind: RequestKind, req: Omit<SendRequest, 'kind'>): Promise<Reply> {
     const reply = await this.#env.send({ kind, ...req, path: apiPath(this.#env.target, req.path) });
     this.#env.onReply(reply);
-    // Aborted means the run is over (deadline or Ctrl-C): leave rather than try again.
-    if (reply.sample.outcome === 'aborted') this.#stopping = true;
+    // Aborted or unanswered means the run is over (deadline or Ctrl-C): leave rather than try again.
+    if (reply.sample.outcome === 'aborted' || reply.sample.outcome === 'unanswered') this.#stopping = true;
     // An expired or refused session: log in again on the next turn, as a browser would.
     if (reply.sample.status === 401 && kind !== 'login' && kind !== 'export') this.#token = undefined;
     return reply;

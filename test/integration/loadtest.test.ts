@@ -112,6 +112,7 @@ function assertReportMatches(result: LoadtestResult, html: string): void {
   check('latency', 'p99', timeline.map((p) => p.p99));
   check('errors', '5xx', timeline.map((p) => p.status5xx));
   check('errors', 'timeouts', timeline.map((p) => p.timeouts));
+  check('errors', 'unanswered', timeline.map((p) => p.unanswered));
   if (result.server.samples.length > 0) {
     check('server', 'CPU', result.server.samples.map((s) => s.cpu));
     check('server', 'RAM', result.server.samples.map((s) => s.ram));
@@ -284,20 +285,28 @@ describe('corral loadtest against the fixture app', () => {
     assertReportMatches(result, html);
   });
 
-  it('never outlasts --duration: requests in flight at the deadline are aborted, not waited for', async () => {
-    // Every write hangs for 20 s; the run must end at its 1 s deadline regardless.
+  it('never outlasts --duration, and fails the writes left unanswered at the deadline rather than dropping them', async () => {
+    // Every write hangs for 20 s (a target that never answers POST /api/events); the run must end at
+    // its 1 s deadline regardless, and must not call that target good because the run ended first.
     const t = await target({ delayMs: (path) => (path === '/api/events' ? 20_000 : 0) });
     const out = join(dir, 'deadline');
     const started = Date.now();
     const run = await loadtest(['--target', t.url, '--users', '2', '--duration', '1s', '--timeout', '30s', '--think-time', '10ms', '--mix', 'write=1', '--users-file', usersFile, '--out', out], dir);
     assert.ok(Date.now() - started < 20_000, 'ended before the hanging writes would have');
     assert.ok(existsSync(join(out, 'result.json')), `no result; exit ${run.code}\n${run.stdout}\n${run.stderr}`);
-    const { result } = readResult(out);
-    assert.equal(result.totals.counts.aborted, 2, 'both virtual users had a write in flight');
-    assert.equal(result.totals.counts.timeouts, 0, 'aborted at the deadline is not a timeout');
+    const { result, html } = readResult(out);
+    // Each user logged in at once and then waited on its first write for most of the second.
+    assert.equal(result.totals.counts.unanswered, 2, 'both virtual users had a write in flight for over 500 ms');
+    assert.equal(result.totals.counts.aborted, 0);
+    assert.equal(result.totals.counts.timeouts, 0, 'cut at the deadline is not a timeout');
+    assert.equal(result.byRoute['POST /api/events']?.counts.errors, 2);
     assert.ok(result.run.stoppedAtMs < 20_000);
     assert.equal(result.run.interrupted, false);
-    assert.equal(run.code, 0, 'the logins were fast and clean');
+    assert.equal(run.code, 2, `${run.stdout}\n${run.stderr}`);
+    assert.match(run.stdout, /^verdict: supports 2 concurrent users: no \(p95 [\d.]+ ms, 2 errors, CPU not measured\)$/m);
+    assert.match(run.stdout, /first failing step: constant, 2 users: .*2 requests still unanswered when the run ended, after waiting 500 ms or more/);
+    assert.deepEqual(result.segments[0]?.reasons.filter((r) => /unanswered/.test(r)), ['2 requests still unanswered when the run ended, after waiting 500 ms or more']);
+    assertReportMatches(result, html);
   });
 
   it('stops on SIGINT and still writes the report', async () => {
@@ -334,14 +343,14 @@ describe('corral loadtest against the fixture app', () => {
     await new Promise<void>((r) => server.close(() => r()));
     const run = await loadtest(['--target', `http://127.0.0.1:${port}`, '--steps', '1', '--step-duration', '1s', '--users-file', usersFile, '--out', join(dir, 'unreachable')], dir);
     assert.equal(run.code, 69);
-    assert.match(run.stderr, /target http:\/\/127\.0\.0\.1:\d+ is not answering \(ECONNREFUSED\)/);
+    assert.match(run.stderr, /^corral loadtest: \[CORRAL_ERR_LOADTEST_TARGET\] target http:\/\/127\.0\.0\.1:\d+ is not answering \(ECONNREFUSED\)/m);
     assert.equal(existsSync(join(dir, 'unreachable')), false, 'nothing written');
   });
 
   it('refuses a non-loopback target without --allow-remote, with exit 64', async () => {
     const run = await loadtest(['--target', 'http://192.0.2.10:8000', '--users-file', usersFile], dir);
     assert.equal(run.code, 64);
-    assert.match(run.stderr, /target 192\.0\.2\.10:8000 is not a loopback address; pass --allow-remote/);
+    assert.match(run.stderr, /^corral loadtest: \[CORRAL_ERR_LOADTEST_TARGET\] target 192\.0\.2\.10:8000 is not a loopback address; pass --allow-remote/m);
   });
 
   it('refuses bad profiles, durations and users files with exit 64 and the field or flag named', async () => {
@@ -353,14 +362,17 @@ describe('corral loadtest against the fixture app', () => {
       [['--mix', 'read=0.5,write=0.2'], /--mix: the shares sum to 0\.7/],
     ];
     // Independent refusals: run them side by side to keep the test short.
-    const [help, ...runs] = await Promise.all([loadtest(['--help'], dir), ...cases.map(([args]) => loadtest(['--target', t.url, '--users-file', usersFile, ...args], dir))]);
+    const [help, bare, ...runs] = await Promise.all([loadtest(['--help'], dir), loadtest([], dir), ...cases.map(([args]) => loadtest(['--target', t.url, '--users-file', usersFile, ...args], dir))]);
     assert.equal(help?.code, 0);
+    assert.equal(bare?.code, 64);
+    assert.match(bare?.stderr ?? '', /^corral loadtest: \[CORRAL_ERR_LOADTEST_INPUT\] --target URL is required/m, 'printed with its stable code');
     assert.match(help?.stdout ?? '', /^Usage: corral loadtest --target URL/);
     assert.match(help?.stdout ?? '', /69 +the target is not answering/);
     cases.forEach(([args, pattern], i) => {
       const run = runs[i];
       assert.equal(run?.code, 64, `${args.join(' ')}: ${run?.stderr}`);
       assert.match(run?.stderr ?? '', pattern);
+      assert.match(run?.stderr ?? '', /^corral loadtest: \[CORRAL_ERR_LOADTEST_INPUT\] /m);
     });
     const wrong = join(dir, 'wrong.csv');
     writeFileSync(wrong, 'name,code\nNobody,X\n');

@@ -34,8 +34,30 @@ describe('TargetClient', () => {
     await new Promise((r) => server.close(r));
   });
 
-  const client = (o: { timeoutMs?: number; deadlineMs?: number; signal?: AbortSignal; clock?: () => number } = {}): TargetClient =>
-    new TargetClient(url, { connections: 2, timeoutMs: o.timeoutMs ?? 5000, signal: o.signal ?? new AbortController().signal, clock: o.clock ?? (() => 0), ...(o.deadlineMs === undefined ? {} : { deadlineMs: o.deadlineMs }) });
+  const client = (o: { timeoutMs?: number; deadlineMs?: number; unansweredAfterMs?: number; signal?: AbortSignal; clock?: () => number } = {}): TargetClient =>
+    new TargetClient(url, {
+      connections: 2,
+      timeoutMs: o.timeoutMs ?? 5000,
+      signal: o.signal ?? new AbortController().signal,
+      clock: o.clock ?? (() => 0),
+      ...(o.deadlineMs === undefined ? {} : { deadlineMs: o.deadlineMs }),
+      ...(o.unansweredAfterMs === undefined ? {} : { unansweredAfterMs: o.unansweredAfterMs }),
+    });
+
+  /** Sends GET /hang, waits until the server has it, ends the run, and returns the outcome. */
+  async function hangThenEndRun(unansweredAfterMs: number): Promise<string> {
+    const run = new AbortController();
+    const c = client({ signal: run.signal, unansweredAfterMs });
+    try {
+      const before = hits;
+      const pending = c.send({ kind: 'read', method: 'GET', path: '/hang' });
+      while (hits === before) await new Promise((r) => setTimeout(r, 5));
+      run.abort();
+      return (await pending).sample.outcome;
+    } finally {
+      await c.close();
+    }
+  }
 
   it('connects to the pinned addresses only, never resolving the name again', async () => {
     // A name that resolves nowhere: only the pinned address can make this work.
@@ -92,6 +114,12 @@ describe('TargetClient', () => {
     } finally {
       await c.close();
     }
+  });
+
+  it('calls a request the end of the run cancels "unanswered" once it waited unansweredAfterMs, "aborted" before', async () => {
+    // 0: any wait is long enough; 60 s: no wait in this test is. No timing race either way.
+    assert.equal(await hangThenEndRun(0), 'unanswered');
+    assert.equal(await hangThenEndRun(60_000), 'aborted');
   });
 
   it('starts nothing at or past the deadline, even before the deadline timer fires', async () => {

@@ -1,5 +1,5 @@
 // What the run records: per-step tallies attributed by start time, a per-second timeline for the
-// charts, aborted requests kept apart from errors.
+// charts, requests dropped at the end kept apart from errors, requests left unanswered counted as errors.
 
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
@@ -25,15 +25,16 @@ describe('tally', () => {
       sample(0, 5000, 0, 'timeout', 'timeout'),
       sample(0, 1, 0, 'connection', 'ECONNRESET'),
       sample(0, 1, 0, 'aborted'),
+      sample(0, 6000, 0, 'unanswered'),
     ]) t.record(s);
-    assert.deepEqual(t.counts, { requests: 8, ok: 2, errors: 6, status5xx: 2, status503: 1, status429: 1, statusOther: 1, timeouts: 1, connection: 1, aborted: 1, bytes: 800 });
+    assert.deepEqual(t.counts, { requests: 9, ok: 2, errors: 7, status5xx: 2, status503: 1, status429: 1, statusOther: 1, timeouts: 1, connection: 1, unanswered: 1, aborted: 1, bytes: 900 });
     assert.deepEqual([...t.statuses.entries()].sort(), [[200, 1], [201, 1], [401, 1], [429, 1], [500, 1], [503, 1]]);
     assert.deepEqual([...t.errorCodes.entries()].sort(), [['ECONNRESET', 1], ['timeout', 1]]);
-    // Latency covers answers and timeouts (a timeout is the longest wait of all), not refused
-    // connections: 7 values, 5 ms to 5 s.
+    // Latency covers answers, timeouts (a timeout is the longest wait of all) and the wait of a
+    // request unanswered at the end, not refused connections or dropped ones: 8 values, 5 ms to 6 s.
     const lat = t.latency();
     assert.ok(lat);
-    assert.equal(lat.max, 5000);
+    assert.equal(lat.max, 6000);
     assert.ok(lat.p99 <= lat.max, 'no percentile above the largest value');
     assert.ok(lat.p50 >= 5 && lat.p50 <= 30);
   });
@@ -52,9 +53,12 @@ describe('recorder', () => {
     r.users(4, 1000);
     r.record(sample(1200, 1300, 503));
     r.record(sample(1900, 1950, 0, 'aborted'));
+    r.record(sample(1100, 1990, 0, 'unanswered'));
     r.finish(2000);
     assert.equal(r.segments[0]?.counts.requests, 2);
-    assert.equal(r.segments[1]?.counts.requests, 1);
+    assert.equal(r.segments[1]?.counts.requests, 2);
+    assert.equal(r.segments[1]?.counts.errors, 2, 'the 503 and the request unanswered at the end');
+    assert.equal(r.segments[1]?.counts.unanswered, 1);
     assert.equal(r.segments[1]?.counts.aborted, 1);
     assert.deepEqual(r.segmentUsersMax, [2, 4]);
     assert.equal(r.timeline.length, 2);
@@ -63,13 +67,14 @@ describe('recorder', () => {
     assert.equal(s0?.requests, 1);
     assert.equal(s0?.users, 2);
     assert.equal(s1?.t, 1);
-    assert.equal(s1?.requests, 2);
+    assert.equal(s1?.requests, 3);
     assert.equal(s1?.status5xx, 1);
-    assert.equal(s1?.errors, 1);
+    assert.equal(s1?.unanswered, 1);
+    assert.equal(s1?.errors, 2);
     assert.equal(s1?.users, 4);
-    // HDR keeps 3 significant digits: 200 ms comes back within 0.1 %.
-    assert.ok(Math.abs((s1?.p95 ?? 0) - 200) < 0.2, String(s1?.p95));
-    assert.equal(r.overall.counts.requests, 3);
+    // HDR keeps 3 significant digits: the unanswered request's 890 ms wait comes back within 0.1 %.
+    assert.ok(Math.abs((s1?.p95 ?? 0) - 890) < 0.9, String(s1?.p95));
+    assert.equal(r.overall.counts.requests, 4);
     assert.equal(r.overall.counts.aborted, 1);
   });
 

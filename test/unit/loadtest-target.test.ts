@@ -7,7 +7,8 @@ import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { defaultUsersFile, loadCredentials, parseCsv } from '../../src/loadtest/credentials.js';
 import { LoadtestError, LOADTEST_EXIT } from '../../src/loadtest/exit.js';
-import { apiPath, checkTargetAllowed, isLoopbackAddress } from '../../src/loadtest/target.js';
+import { isLoopbackAddress } from '../../src/loopback.js';
+import { apiPath, checkTargetAllowed } from '../../src/loadtest/target.js';
 
 describe('target', () => {
   it('knows loopback addresses', () => {

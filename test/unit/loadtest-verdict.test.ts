@@ -37,15 +37,29 @@ describe('judging a step', () => {
     assert.deepEqual(to.reasons, ['2 timeouts']);
     const conn = judgeSegment(input({ ok: 97, connection: 3 }, { errorCodes: new Map([['ECONNREFUSED', 3]]) }));
     assert.deepEqual(conn.reasons, ['3 connection errors (ECONNREFUSED×3)']);
+    const hung = judgeSegment(input({ ok: 97, unanswered: 3 }));
+    assert.deepEqual(hung.reasons, ['3 requests still unanswered when the run ended, after waiting 500 ms or more']);
+    assert.equal(hung.checks.find((c) => c.name === 'unanswered')?.value, 3);
     const limited = judgeSegment(input({ ok: 90, status429: 10 }, { statuses: new Map([[200, 90], [429, 10]]) }));
     assert.match(limited.reasons.join(), /10 answers 429 Too Many Requests: .*CORRAL_RATE_LIMIT.*CORRAL_TRUSTED_PROXIES/);
     const other = judgeSegment(input({ ok: 99, statusOther: 1 }, { statuses: new Map([[200, 99], [401, 1]]) }));
     assert.match(other.reasons.join(), /1 unexpected answers \(401×1\)/);
     const hot = judgeSegment(input({}, { server: [cpu(85, 20), cpu(90, 55)] }));
     assert.deepEqual(hot.reasons, ['CPU 88 % on average (max 90 %) ≥ 80 %', 'RAM 55 % at most ≥ 50 %']);
-    const empty = judgeSegment(input({ requests: 0, ok: 0 }, { latency: undefined }));
-    assert.equal(empty.pass, false);
-    assert.match(empty.reasons.join(), /no request completed/);
+  });
+
+  it('does not fail a step in which no request was due, but marks it not measured', () => {
+    const idle = judgeSegment(input({ requests: 0, ok: 0 }, { latency: undefined, statuses: new Map() }));
+    assert.equal(idle.pass, true, 'nothing failed');
+    assert.equal(idle.measured, false);
+    assert.deepEqual(idle.reasons, []);
+    const answered = idle.checks.find((c) => c.name === 'answered');
+    assert.equal(answered?.pass, null);
+    assert.equal(answered?.detail, 'not measured: no request was due in this step');
+    assert.equal(idle.checks.find((c) => c.name === 'p95')?.pass, null);
+    const cut = judgeSegment(input({ requests: 0, ok: 0, aborted: 2 }, { latency: undefined, statuses: new Map() }));
+    assert.equal(cut.checks.find((c) => c.name === 'answered')?.detail, 'not measured: no request finished in this step (2 in flight under 500 ms when the run ended)');
+    assert.equal(judgeSegment(input()).measured, true);
   });
 
   it('does not judge CPU and RAM without the admin API, and says why', () => {
@@ -111,14 +125,39 @@ describe('the verdict', () => {
     assert.match(v.headline, /^supports 300 concurrent users: yes \(p95 128 ms/);
   });
 
-  it('a step cut short by --duration or an interruption is judged but proves nothing, and the run does not pass', () => {
+  it('a step cut short by --duration or an interruption is judged but proves nothing; only the interruption stops a pass', () => {
     const v = overallVerdict([judged(2, input()), judged(40, input(), true, { complete: false })], false);
     assert.equal(v.supportedUsers, 2);
-    assert.equal(v.pass, false);
+    assert.equal(v.pass, true, 'no step that ran failed: exit 0, with the cut-short step named');
+    assert.match(v.headline, /^supports 2 concurrent users: yes/);
     assert.ok(v.lines.includes('cut short, so proving no capacity: step 40 (40 users)'), v.lines.join(' | '));
     const only = overallVerdict([judged(40, input(), true, { complete: false })], true);
+    assert.equal(only.pass, false, 'interrupted');
     assert.equal(only.supportedUsers, null);
     assert.match(only.headline, /^supports 40 concurrent users: not shown/);
+  });
+
+  it('claims no capacity from a step that measured nothing, without failing the run for it', () => {
+    const idle = input({ requests: 0, ok: 0 }, { latency: undefined, statuses: new Map() });
+    // A time-scaled profile whose actions pace each user slower than the phases last.
+    const profile = overallVerdict(
+      [judged(3, input(), true, { label: 'ramp_up', steady: false }), judged(3, idle, true, { label: 'plateau' }), judged(3, idle, true, { label: 'ramp_down', steady: false })],
+      false,
+    );
+    assert.equal(profile.supportedUsers, null);
+    assert.equal(profile.pass, true, 'no step failed');
+    assert.equal(profile.firstFailure, null);
+    assert.equal(profile.headline, 'supports 3 concurrent users: not shown (no step held to its end had a request to judge; p95 41 ms, 0 errors, CPU 35 %)');
+    assert.deepEqual(profile.lines, ['no step failed (3 of 3 ran)', 'no request finished, so not measured and proving no capacity: plateau (3 users), ramp_down (3 users)']);
+    const steps = overallVerdict([judged(2, input()), judged(4, idle)], false);
+    assert.equal(steps.supportedUsers, 2);
+    assert.match(steps.headline, /^supports 2 concurrent users: yes/);
+    assert.equal(steps.pass, true);
+    const nothing = overallVerdict([judged(2, idle), judged(4, idle)], false);
+    assert.equal(nothing.pass, false, 'a run that measured nothing shows nothing');
+    assert.equal(nothing.supportedUsers, null);
+    assert.match(nothing.headline, /^supports 4 concurrent users: not shown \(no request finished in any step; no answers/);
+    assert.equal(nothing.lines[0], 'nothing to judge: no request finished in any step (2 of 2 ran)');
   });
 
   it('writes "CPU not measured" without the admin API', () => {

@@ -13,6 +13,10 @@ over reads (GET /api/players, GET /api/me), event writes (POST /api/events) and 
 (GET /api/export?sheet=Players) in the given mix, pausing between requests. Latency is kept in
 HDR histograms; each step is judged by the capacity criteria: p95 < 500 ms, no 5xx, no timeouts,
 no connection errors, no 429, and with --admin: CPU < 80 % (step mean), RAM < 50 % (step max).
+A request still unanswered when the run ends counts against the step it started in, as an error
+and with its wait as latency, once it has waited 500 ms; one sent later than that is dropped. A
+step in which no request finished (a profile phase shorter than its actions' pace) fails nothing
+and proves nothing: it is shown as "no data".
 Ends with a verdict ("supports 100 concurrent users: yes (p95 41 ms, 0 errors, CPU 35 %)") and
 the first failing step, and writes result.json and a self-contained report.html.
 
@@ -23,7 +27,8 @@ How many users (pick one; default: --steps 5,10,25,50,100,200):
                         {ramp_up,plateau,ramp_down}.{duration,users}}, actions.NAME.{duration,
                         requests,frequency}, distribution.{read,write,export}
   --time-scale F        compress the profile's phases (0.01 turns 45 min into 27 s); each user keeps
-                        the pace of its actions
+                        the pace of its actions, so a phase shorter than that pace may see no
+                        request ("no data")
   --users N             a constant number of users for --duration (default 1m)
 
 Options:
@@ -49,8 +54,11 @@ Progress goes to stderr (one line redrawn on a terminal, a line every 5 s otherw
 table and the verdict go to stdout. Ctrl-C stops early and still writes the report.
 
 Exit codes:
-  0    every step met the criteria
-  2    the run completed but a step failed the criteria (see the verdict)
+  0    no step that ran failed the criteria and at least one measured a request
+       (a step cut short by --duration or with no data proves no capacity: the
+       verdict says so)
+  2    the run completed but a step failed the criteria (see the verdict), or
+       no request finished in any step
   64   bad arguments, profile or users file, or a remote target without --allow-remote
   69   the target is not answering
   130  interrupted (SIGINT); the partial report was written
@@ -86,7 +94,8 @@ export const loadtestCommand: Command = {
       return report.exitCode;
     } catch (err) {
       if (err instanceof LoadtestError) {
-        process.stderr.write(`corral loadtest: ${err.message}\n`);
+        // The same "[CODE] message" shape as every other CLI error (src/cli/main.ts).
+        process.stderr.write(`corral loadtest: [${err.code}] ${err.message}\n`);
         if (err.exitCode === LOADTEST_EXIT.USAGE && err.code === 'CORRAL_ERR_LOADTEST_INPUT' && /^(Unknown option|Option|Unexpected argument)/.test(err.message)) {
           process.stderr.write('Run `corral loadtest --help` for the options.\n');
         }

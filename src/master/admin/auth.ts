@@ -7,9 +7,9 @@
 
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
-import { isLoopback } from '../../config/spec.js';
 import type { Settings } from '../../config/schema.js';
 import { CorralError } from '../../errors.js';
+import { isLoopbackHost } from '../../loopback.js';
 
 export type AuthResult = { ok: true } | { ok: false; status: 401 | 403; error: string; message: string };
 
@@ -32,7 +32,7 @@ export function checkAdminAuth(req: IncomingMessage, token: string | undefined):
 export function assertAdminBindSafe(settings: Pick<Settings, 'CORRAL_ADMIN_BIND' | 'CORRAL_ADMIN_TOKEN'>): void {
   const { host, port } = settings.CORRAL_ADMIN_BIND;
   // Port 0 binds an ephemeral port on that host: just as reachable, so it is checked too.
-  if (isLoopback(host) || settings.CORRAL_ADMIN_TOKEN) return;
+  if (isLoopbackHost(host) || settings.CORRAL_ADMIN_TOKEN) return;
   throw new CorralError(
     'CORRAL_ERR_ADMIN_UNSAFE',
     `CORRAL_ADMIN_BIND=${host}:${port} is reachable from other hosts but CORRAL_ADMIN_TOKEN is unset; set a token (at least 16 characters) or bind to 127.0.0.1`,
