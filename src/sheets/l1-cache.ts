@@ -44,7 +44,10 @@ export class L1Cache {
     this.lru = new LRUCache<string, L1Entry>({
       maxSize: maxBytes,
       // Strings in V8 take ~1-2 bytes per char; the JSON length of the values is a fair measure.
-      sizeCalculation: (e) => Math.max(1, e.read.range.length + e.read.values.reduce((n, row) => n + row.reduce((m, c) => m + c.length + 4, 8), 64)),
+      // Capped at half the budget: lru-cache refuses an entry larger than maxSize, and a range
+      // bigger than the cache would then go to the keeper on every read, with no fallback copy.
+      // Half, not all: counted as the whole budget it would evict, and be evicted by, any other.
+      sizeCalculation: (e) => Math.min(Math.max(1, Math.floor(maxBytes / 2)), Math.max(1, e.read.range.length + e.read.values.reduce((n, row) => n + row.reduce((m, c) => m + c.length + 4, 8), 64))),
     });
   }
 

@@ -147,6 +147,61 @@ describe('emulator values endpoints', () => {
     assert.deepEqual(emu.getSheet(emu.spreadsheetId, 'Blank'), [['007', '1', 'TRUE']]);
   });
 
+  it('append to a header-row range finds the table below it and appends after its last row', async () => {
+    const headers = { ...auth(), 'content-type': 'application/json' };
+    const players = [
+      ['name', 'code', 'team'],
+      ['Alice', 'P001', 'Rouge'],
+      ['Bruno', 'P002', 'Rouge'],
+      ['Chloé', 'P003', 'Bleu'],
+    ];
+    const append = (range: string, q: string, values: string[][]) =>
+      call(`${base}/values/${encodeRangeForPath(range)}:append?valueInputOption=RAW${q}`, { method: 'POST', headers, body: JSON.stringify({ values }) });
+
+    // INSERT_ROWS: the row goes after the table, not between the header and the data.
+    emu.setSheet(emu.spreadsheetId, 'Header', players);
+    const inserted = await append('Header!A1:C1', '&insertDataOption=INSERT_ROWS', [['NEW', 'X1']]);
+    assert.equal(inserted.status, 200);
+    assert.deepEqual(inserted.body, {
+      spreadsheetId: emu.spreadsheetId,
+      tableRange: 'Header!A1:C4',
+      updates: { spreadsheetId: emu.spreadsheetId, updatedRange: 'Header!A5:B5', updatedRows: 1, updatedColumns: 2, updatedCells: 2 },
+    });
+    assert.deepEqual(emu.getSheet(emu.spreadsheetId, 'Header'), [...players, ['NEW', 'X1']]);
+
+    // OVERWRITE (the default): nothing of the table is overwritten.
+    emu.setSheet(emu.spreadsheetId, 'Header', players);
+    const overwrite = await append('Header!A1:C1', '', [['NEW', 'X1']]);
+    assert.equal(overwrite.body.tableRange, 'Header!A1:C4');
+    assert.equal(overwrite.body.updates.updatedRange, 'Header!A5:B5');
+    assert.deepEqual(emu.getSheet(emu.spreadsheetId, 'Header'), [...players, ['NEW', 'X1']]);
+
+    // A single cell: the idiom `Sheet!A1`.
+    emu.setSheet(emu.spreadsheetId, 'Header', players);
+    const cell = await append('Header!A1', '&insertDataOption=INSERT_ROWS', [['NEW', 'X1', 'Vert']]);
+    assert.equal(cell.body.updates.updatedRange, 'Header!A5:C5');
+    // Rows and the first column are pinned; how wide Google reports the table of a one-column
+    // range (A1:A4 or the whole block A1:C4) is not.
+    assert.match(cell.body.tableRange, /^Header!A1:[A-C]4$/);
+    assert.deepEqual(emu.getSheet(emu.spreadsheetId, 'Header'), [...players, ['NEW', 'X1', 'Vert']]);
+
+    // The table stops at the first row with nothing in the range's columns: rows further down
+    // belong to another table, and an inserted row pushes them down.
+    emu.setSheet(emu.spreadsheetId, 'Header', [...players, [], ['notes', 'below']]);
+    const gap = await append('Header!A1:C1', '&insertDataOption=INSERT_ROWS', [['NEW', 'X1']]);
+    assert.equal(gap.body.tableRange, 'Header!A1:C4');
+    assert.equal(gap.body.updates.updatedRange, 'Header!A5:B5');
+    assert.deepEqual(emu.getSheet(emu.spreadsheetId, 'Header'), [...players, ['NEW', 'X1'], [], ['notes', 'below']]);
+
+    // Whole-sheet and whole-column ranges are unchanged: after the last row with data.
+    const whole = await append('Events', '&insertDataOption=INSERT_ROWS', [['E9001', 'P001']]);
+    assert.equal(whole.body.tableRange, 'Events!A1:E3');
+    assert.equal(whole.body.updates.updatedRange, 'Events!A4:B4');
+    const columns = await append('Events!A:E', '&insertDataOption=INSERT_ROWS', [['E9002', 'P001']]);
+    assert.equal(columns.body.tableRange, 'Events!A1:E4');
+    assert.equal(columns.body.updates.updatedRange, 'Events!A5:B5');
+  });
+
   it('update (PUT) and batchUpdate answer like Google', async () => {
     const headers = { ...auth(), 'content-type': 'application/json' };
     const put = await call(`${base}/values/${encodeRangeForPath('Sparse!E1:F2')}?valueInputOption=RAW`, { method: 'PUT', headers, body: JSON.stringify({ values: [['e1', 'f1'], ['e2']] }) });

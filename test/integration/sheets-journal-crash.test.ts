@@ -25,14 +25,23 @@ function alive(pid: number): boolean {
   }
 }
 
-async function keeperBacklog(dataDir: string): Promise<number> {
+interface KeeperFigures {
+  journalBacklogRows: number;
+  writeTokensLeft: number;
+}
+
+async function keeperFigures(dataDir: string): Promise<KeeperFigures> {
   const client = new Client('http://keeper', { socketPath: keeperSocketPath(dataDir) });
   try {
     const res = await client.request({ method: 'GET', path: '/figures' });
-    return ((await res.body.json()) as { journalBacklogRows: number }).journalBacklogRows;
+    return (await res.body.json()) as KeeperFigures;
   } finally {
     await client.close();
   }
+}
+
+async function keeperBacklog(dataDir: string): Promise<number> {
+  return (await keeperFigures(dataDir)).journalBacklogRows;
 }
 
 describe('write journal across crashes', () => {
@@ -201,6 +210,58 @@ describe('write journal across crashes', () => {
       assert.ok(c.events('keeper.exit').some((l) => l.signal === 'SIGKILL'), 'the master saw the keeper die');
     } finally {
       await agent.close().catch(() => undefined);
+      await c.stop();
+      await emu.close();
+    }
+  });
+
+  it("keeper kill -9 does not reset the quota: the new keeper counts its predecessor's calls of the last minute", async () => {
+    const emu = await startEmulator({ randomSeed: 5 });
+    const key = JSON.stringify(emu.registerServiceAccount());
+    const c = await startCorral({
+      app: 'sheets-app.mjs',
+      workers: 1,
+      readyTimeoutMs: 60_000,
+      env: {
+        SHEET_ID: emu.spreadsheetId,
+        SHEETS_API_URL: emu.url,
+        GOOGLE_SERVICE_ACCOUNT_JSON: key,
+        SHEETS_WRITES_PER_MINUTE: '3',
+        SHEETS_FLUSH_INTERVAL_MS: '100',
+        CORRAL_ACCESS_LOG: 'false',
+      },
+    });
+    const appends = () => emu.counters().calls['values.append'];
+    const append = async (i: number) => {
+      const res = await request(`${c.url}/append`, { method: 'POST', body: JSON.stringify({ range: 'Events', rows: [rowOf(i)] }) });
+      assert.equal(res.statusCode, 201, await res.body.text());
+    };
+    try {
+      const keeper = await c.waitForLog((l) => l.event === 'keeper.ready' && l.role === 'keeper', 30_000, 'keeper.ready');
+      // Three rows, each its own values:append: the minute's write quota is spent.
+      for (let i = 0; i < 3; i++) {
+        await append(i);
+        await waitFor(() => appends() === i + 1, 10_000, `append ${i + 1} to reach the emulator`);
+      }
+      await append(3);
+      await waitFor(async () => (await keeperFigures(c.dataDir)).writeTokensLeft === 0 && appends() === 3, 10_000, 'the fourth row to wait for quota');
+      process.kill(Number(keeper.pid), 'SIGKILL');
+      await c.waitForLog((l) => l.event === 'keeper.ready' && l.role === 'keeper' && l.pid !== keeper.pid, 30_000, 'the restarted keeper');
+      const restored = await c.waitForLog((l) => l.event === 'quota.restored', 5_000, 'quota.restored');
+      assert.equal(restored.writes, 3);
+      const after = await keeperFigures(c.dataDir);
+      assert.equal(after.writeTokensLeft, 0, 'the restarted keeper has no write token this minute');
+      assert.equal(after.journalBacklogRows, 1, 'the fourth row waits in the journal');
+      // Before the ledger, the new keeper sent the waiting row within one flush interval (100 ms);
+      // a second is ten of them.
+      const deadline = Date.now() + 1000;
+      while (Date.now() < deadline) {
+        assert.equal(appends(), 3, 'no fourth values:append within the minute');
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      const replay = c.logs().find((l) => l.pid !== keeper.pid && String(l.msg).startsWith('keeper: replaying the write journal'));
+      assert.deepEqual({ pending: replay?.pending, unsure: replay?.unsure }, { pending: 1, unsure: 0 }, 'the row waiting for quota was not journaled as sent');
+    } finally {
       await c.stop();
       await emu.close();
     }

@@ -54,6 +54,28 @@ describe('offline sheet backend', () => {
     }
   });
 
+  it('reads a tab with more rows than a function takes arguments (200k), and appends after it', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'corral-offline-big-'));
+    const log = await captureLogger();
+    try {
+      const sheetDir = join(dir, 'sheet');
+      (await createOfflineBackend({ dir: sheetDir, logger: log.logger })).close();
+      const rows = ['event_id,player,kind,detail,at'];
+      for (let i = 0; i < 200_000; i++) rows.push(`big-${i},P001,goal,,2024-06-01T10:00:00Z`);
+      writeFileSync(join(sheetDir, 'Events.csv'), `${rows.join('\n')}\n`);
+      const b = await createOfflineBackend({ dir: sheetDir, logger: log.logger });
+      const events = await b.getValues('Events');
+      assert.equal(events.values?.length, 200_001);
+      assert.equal(events.range, 'Events!A1:E200001');
+      const res = await b.appendValues('Events', [['big-last', 'P002', 'card', '', '']]);
+      assert.equal(res.updatedRange, 'Events!A200002:E200002');
+      await b.close();
+    } finally {
+      log.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it('with no SHEET_ID the daemon serves and stores rows in the offline sheet', async () => {
     const c = await startCorral({ app: 'sheets-app.mjs', workers: 2, env: { SHEETS_FLUSH_INTERVAL_MS: '100' } });
     try {

@@ -39,11 +39,11 @@ describe('write journal', () => {
     return r;
   }
 
-  function flusherFor(journal: Journal): Flusher {
+  function flusherFor(journal: Journal, writeQuota = new QuotaBucket({ name: 'writes', perMinute: 1000, maxQueue: 10, clock })): Flusher {
     return new Flusher({
       journal,
       backend,
-      writeQuota: new QuotaBucket({ name: 'writes', perMinute: 1000, maxQueue: 10, clock }),
+      writeQuota,
       readQuota: new QuotaBucket({ name: 'reads', perMinute: 1000, maxQueue: 10, clock }),
       logger: log.logger,
       intervalMs: 500,
@@ -192,6 +192,29 @@ describe('write journal', () => {
     assert.equal(r.found, 0);
     assert.equal(r.sent, 1);
     assert.deepEqual(backend.ids('Events'), ['event_id', 't1']);
+  });
+
+  it('rows waiting for a write token are not journaled as sent: a keeper that dies then replays them as pending', async () => {
+    const first = await openJournal();
+    await first.journal.add('Events', [row('queued')]);
+    const writeQuota = new QuotaBucket({ name: 'writes', perMinute: 1, maxQueue: 10, clock });
+    assert.ok(writeQuota.tryAcquire(), 'the minute is spent');
+    const flusher = flusherFor(first.journal, writeQuota);
+    const pass = flusher.flushOnce({ wait: true });
+    await clock.advance(30_000);
+    assert.deepEqual(
+      fileRecords(first.journal).map((r) => r?.k),
+      ['add'],
+      'half a minute into the wait, the file holds no send record',
+    );
+    // The keeper dies here; closing the flusher ends the wait the way the process's end would.
+    flusher.close();
+    assert.equal((await pass).quotaLimited, true);
+    await first.journal.close();
+    open.splice(open.indexOf(first.journal), 1);
+    const { replayed } = await openJournal();
+    assert.deepEqual({ pending: replayed.pending, unsure: replayed.unsure }, { pending: 1, unsure: 0 });
+    assert.equal(backend.count('append'), 0);
   });
 
   it("applied: 'no' (429) is resent after the backoff without a read-back", async () => {

@@ -171,6 +171,44 @@ describe('keeper cache tier (L2)', () => {
     assert.equal(backend.count('get'), 1, 'inside the backoff, callers get the last error');
   });
 
+  it('a range bigger than the whole byte budget is still cached (alone): one upstream read per TTL', async () => {
+    const small = new ReadTier({ backend, logger: log.logger, ttlMs: TTL, maxStaleMs: MAX_STALE, maxBytes: 4096, clock });
+    backend.tabs.set('Big', Array.from({ length: 200 }, (_, i) => [`row${i}`, 'x'.repeat(50)]));
+    assert.equal((await small.get('Big')).via, 'miss');
+    for (let i = 0; i < 5; i++) {
+      await clock.advance(1000);
+      assert.equal((await small.get('Big')).via, 'fresh');
+    }
+    assert.equal(backend.count('get', 'Big'), 1);
+    small.close();
+  });
+
+  it('cached values are bounded by bytes: filling past the budget evicts the least recently used ranges', async () => {
+    const small = new ReadTier({ backend, logger: log.logger, ttlMs: TTL, maxStaleMs: MAX_STALE, maxBytes: 16_384, clock });
+    const rows = Array.from({ length: 20 }, (_, i) => [`r${i}`, 'x'.repeat(50)]);
+    for (let i = 0; i < 50; i++) backend.tabs.set(`Tab_${i}`, rows);
+    for (let i = 0; i < 50; i++) await small.get(`Tab_${i}`);
+    // Each value is about 2.4 KB (x2 for V8's strings): a 16 KB budget holds a handful, not 50.
+    const cached = small.figures().rangesCached ?? 0;
+    assert.ok(cached <= 8, `${cached} ranges cached`);
+    assert.equal((await small.get('Tab_49')).via, 'fresh');
+    assert.equal((await small.get('Tab_0')).via, 'miss');
+    small.close();
+  });
+
+  it('one range bigger than the budget and a small one, read alternately: one upstream read each per TTL', async () => {
+    const small = new ReadTier({ backend, logger: log.logger, ttlMs: TTL, maxStaleMs: MAX_STALE, maxBytes: 4096, clock });
+    backend.tabs.set('Big', Array.from({ length: 200 }, (_, i) => [`row${i}`, 'x'.repeat(50)]));
+    for (let i = 0; i < 5; i++) {
+      await small.get('Big');
+      await small.get('Players');
+      await clock.advance(1000);
+    }
+    assert.equal(backend.count('get', 'Big'), 1);
+    assert.equal(backend.count('get', 'Players'), 1);
+    small.close();
+  });
+
   it('pacing: reads beyond the host quota queue instead of reaching upstream', async () => {
     const quota = new QuotaBucket({ name: 'reads', perMinute: 3, maxQueue: 1, clock });
     const writes = new QuotaBucket({ name: 'writes', perMinute: 3, maxQueue: 1, clock });

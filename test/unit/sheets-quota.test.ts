@@ -1,6 +1,11 @@
 import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { QuotaBucket, QUOTA_WINDOW_MS } from '../../src/sheets/keeper/quota.js';
+import { QUOTA_LEDGER_FILE, QuotaLedger } from '../../src/sheets/keeper/quota-ledger.js';
+import { captureLogger } from '../fixtures/capture-logger.js';
 import { FakeClock, settle } from '../fixtures/fake-clock.js';
 
 /** Largest number of grants inside any window of 60 s. */
@@ -94,5 +99,105 @@ describe('host-wide quota bucket', () => {
     await fourth;
     assert.deepEqual(order, ['aborted', 'first', 'third', 'fourth:CORRAL_ERR_QUEUE_FULL']);
     assert.equal(clock.pending(), 0, 'no timer left behind');
+  });
+
+  it('whenFree waits for a token without taking it, and stops waiting on abort', async () => {
+    const clock = new FakeClock();
+    const q = new QuotaBucket({ name: 'writes', perMinute: 2, maxQueue: 5, clock });
+    await q.whenFree();
+    assert.equal(q.tokensLeft(), 2, 'asking takes nothing');
+    assert.ok(q.tryAcquire());
+    await clock.advance(10_000);
+    assert.ok(q.tryAcquire());
+    assert.equal(q.msUntilFree(), QUOTA_WINDOW_MS - 10_000, 'the first grant comes back first');
+    let freed = false;
+    const waiting = q.whenFree().then(() => (freed = true));
+    await clock.advance(QUOTA_WINDOW_MS - 10_001);
+    assert.equal(freed, false);
+    await clock.advance(1);
+    await waiting;
+    assert.equal(q.tokensLeft(), 1);
+    assert.ok(q.tryAcquire());
+    const ac = new AbortController();
+    const aborted = q.whenFree(ac.signal);
+    ac.abort(new Error('keeper closing'));
+    await assert.rejects(aborted, /keeper closing/);
+    assert.equal(clock.pending(), 0, 'no timer left behind');
+  });
+});
+
+describe('quota ledger', () => {
+  async function withDir(fn: (dir: string) => Promise<void>): Promise<void> {
+    const dir = mkdtempSync(join(tmpdir(), 'corral-ledger-'));
+    try {
+      await fn(dir);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }
+  const bucketsOn = (clock: FakeClock, perMinute: number) => ({
+    reads: new QuotaBucket({ name: 'reads', perMinute, maxQueue: 10, clock }),
+    writes: new QuotaBucket({ name: 'writes', perMinute, maxQueue: 10, clock }),
+  });
+
+  it("a restarted keeper's buckets count the calls its predecessor made in the last minute", async () => {
+    await withDir(async (dir) => {
+      const log = await captureLogger();
+      try {
+        const clock = new FakeClock();
+        const first = bucketsOn(clock, 3);
+        const ledger = QuotaLedger.open(dir, first, log.logger);
+        for (let i = 0; i < 3; i++) {
+          assert.ok(first.writes.tryAcquire());
+          await clock.advance(10_000);
+        }
+        assert.ok(first.reads.tryAcquire());
+        // The keeper dies here (nothing is closed); its successor starts 10 s later.
+        await clock.advance(10_000);
+        const second = bucketsOn(clock, 3);
+        QuotaLedger.open(dir, second, log.logger);
+        assert.equal(second.writes.tokensLeft(), 0, 'the three writes of the last 40 s still count');
+        assert.equal(second.reads.tokensLeft(), 2);
+        assert.equal(second.writes.msUntilFree(), QUOTA_WINDOW_MS - 40_000, 'the first write comes back 60 s after it was made');
+        await clock.advance(QUOTA_WINDOW_MS - 40_000);
+        assert.equal(second.writes.tokensLeft(), 1);
+        assert.ok(log.lines().some((l) => l.event === 'quota.restored' && l.writes === 3 && l.reads === 1));
+        // Closing stops the recording: a grant after it is not in the file.
+        ledger.close();
+        const before = readFileSync(join(dir, QUOTA_LEDGER_FILE), 'utf8');
+        assert.ok(first.writes.tryAcquire());
+        assert.equal(readFileSync(join(dir, QUOTA_LEDGER_FILE), 'utf8'), before);
+      } finally {
+        log.close();
+      }
+    });
+  });
+
+  it('drops grants older than the window, counts grants ahead of the clock as now, and survives a bad file', async () => {
+    await withDir(async (dir) => {
+      const log = await captureLogger();
+      try {
+        const clock = new FakeClock();
+        const now = clock.now();
+        const path = join(dir, QUOTA_LEDGER_FILE);
+        writeFileSync(path, JSON.stringify({ v: 1, reads: [now - QUOTA_WINDOW_MS - 1, now - 1000, 'x'], writes: [now + 3_600_000] }));
+        const restored = bucketsOn(clock, 5);
+        QuotaLedger.open(dir, restored, log.logger);
+        assert.deepEqual(restored.reads.recentGrants(), [now - 1000]);
+        assert.deepEqual(restored.writes.recentGrants(), [now], 'a time an hour ahead holds its token one window, not an hour');
+
+        writeFileSync(path, '{"v":1,"reads":[');
+        const fresh = bucketsOn(clock, 5);
+        QuotaLedger.open(dir, fresh, log.logger);
+        assert.equal(fresh.reads.tokensLeft(), 5);
+        const warning = log.lines().find((l) => l.event === 'quota.ledger_unreadable');
+        assert.ok(warning, 'an unreadable ledger is reported');
+        assert.match(String(warning.problem), /not JSON/);
+        assert.ok(fresh.reads.tryAcquire());
+        assert.deepEqual(JSON.parse(readFileSync(path, 'utf8')), { v: 1, reads: [now], writes: [] }, 'and replaced at the next grant');
+      } finally {
+        log.close();
+      }
+    });
   });
 });

@@ -2,7 +2,7 @@
 // sheet (new tabs are 1000 x 26), and the values operations resolved against them the way the
 // Sheets API does: open ranges run to the grid edge, answers trim trailing empty cells and rows
 // and omit `values` when nothing is left, appends land after the last row of the table found in
-// the range.
+// the range (which may run on below a range that only covers its header).
 
 import { A1ParseError, columnToLetters, formatA1, parseA1, type GridArea } from '../a1.js';
 import type { InsertDataOption, MajorDimension, WireAppendValuesResponse, WireUpdateValuesResponse, WireValueRange } from '../google/wire.js';
@@ -190,29 +190,44 @@ export class Store {
   }
 
   /**
-   * values.append: the table is the block from the first to the last row holding data in the
-   * range's columns; rows go right after it, starting at its first column.
+   * values.append: the table starts at the first row holding data in the range's columns and
+   * runs to the last such row in the range; if it reaches the range's last row it goes on below
+   * the range for as long as the rows hold data in those columns (so `T!A1:E1` or `T!A1`, the
+   * header row, finds the whole table under it). Rows go right after the table, starting at its
+   * first column; tableRange is the table before the append.
    */
   append(s: Spreadsheet, range: string, values: readonly (readonly unknown[])[], userEntered: boolean, insert: InsertDataOption): WireAppendValuesResponse {
     const { tab, area } = this.resolve(s, range);
     const r1 = area?.startRow ?? 1;
-    const rEnd = Math.min(area?.endRow ?? tab.rowCount, Math.max(tab.rows.length, r1));
+    const rangeEnd = area?.endRow ?? tab.rowCount;
+    const rEnd = Math.min(rangeEnd, Math.max(tab.rows.length, r1));
     const c1 = area?.startCol ?? 1;
     const c2 = area?.endCol ?? tab.columnCount;
     let first = 0;
     let last = 0;
     let colMin = Number.POSITIVE_INFINITY;
     let colMax = 0;
-    for (let r = r1; r <= rEnd; r += 1) {
+    /** Takes row r's cells in the range's columns into the table; false if it has none. */
+    const take = (r: number): boolean => {
       const row = tab.rows[r - 1];
-      if (!row) continue;
+      if (!row) return false;
+      let any = false;
       for (let c = c1; c <= Math.min(c2, row.length); c += 1) {
         if (row[c - 1] === '') continue;
-        if (first === 0) first = r;
-        last = r;
+        any = true;
         colMin = Math.min(colMin, c);
         colMax = Math.max(colMax, c);
       }
+      if (any) {
+        if (first === 0) first = r;
+        last = r;
+      }
+      return any;
+    };
+    for (let r = r1; r <= rEnd; r += 1) take(r);
+    if (first !== 0 && last === rangeEnd) {
+      let r = rangeEnd + 1;
+      while (r <= tab.rows.length && take(r)) r += 1;
     }
     const hasTable = first !== 0;
     const startRow = hasTable ? last + 1 : r1;

@@ -40,6 +40,11 @@ function fail(message: string, cause?: unknown): never {
   });
 }
 
+/** A JSON.parse message without the quoted source text some of them carry. */
+function withoutSnippet(message: string): string {
+  return message.replace(/,\s*(?:\.\.\.)?".*$/s, '');
+}
+
 function parseJson(text: string, source: string): unknown {
   try {
     return JSON.parse(text);
@@ -48,7 +53,10 @@ function parseJson(text: string, source: string): unknown {
     try {
       return JSON.parse(text.replace(/\r?\n/g, '\\n'));
     } catch {
-      fail(`${source} is not valid JSON: ${(first as Error).message}`, first);
+      // V8 quotes the text around the error (`Unexpected token 'M', ..."ate_key": MIIE..." is not
+      // valid JSON`): that text is the key itself, so only the kind of error and its position are
+      // kept, and the SyntaxError is not attached as the cause (it would be logged with it).
+      fail(`${source} is not valid JSON: ${withoutSnippet((first as Error).message)}`);
     }
   }
 }

@@ -55,6 +55,16 @@ export function takeBatch(pending: JournalEntry[]): JournalEntry[] {
   return batch;
 }
 
+/**
+ * The most attempts any of `entries` has had, at least 1. A loop, not Math.max(...entries): a
+ * backlog of more entries than V8 takes arguments (about 120k, a long outage) would throw.
+ */
+function mostAttempts(entries: readonly JournalEntry[]): number {
+  let most = 1;
+  for (const e of entries) if (e.attempts > most) most = e.attempts;
+  return most;
+}
+
 export interface FlusherOptions {
   readonly journal: Journal;
   /** Paced by the host-wide quotas (see pacing.ts); the buckets are only consulted here. */
@@ -171,13 +181,22 @@ export class Flusher {
   }
 
   private retryAt(entries: readonly JournalEntry[], applied: 'no' | 'maybe'): number {
-    const attempts = Math.max(1, ...entries.map((e) => e.attempts));
+    const attempts = mostAttempts(entries);
     const wait = backoffMs(attempts, this.random);
     return this.clock.now() + (applied === 'maybe' ? Math.max(wait, this.unsureDelayMs) : wait);
   }
 
   private async send(range: string, batch: JournalEntry[], wait: boolean): Promise<number | 'quota' | 'failed'> {
     if (!this.canCall(this.o.writeQuota, wait)) return 'quota';
+    try {
+      // The token first, then the send record: a keeper that dies while it waits for quota has
+      // sent nothing, and its rows must replay as pending, not as unsure (a read-back and
+      // SHEETS_UNSURE_DELAY before they go out). The flusher is the bucket's only taker, so the
+      // token is still free when the backend asks for it.
+      await this.o.writeQuota.whenFree(this.abort.signal);
+    } catch {
+      return 'quota';
+    }
     try {
       await this.o.journal.markSending(batch);
     } catch (err) {
@@ -228,7 +247,7 @@ export class Flusher {
       const vr = await this.o.backend.getValues(idColumnOf(range), this.abort.signal);
       ids = new Set((vr.values ?? []).map((row) => String(row[0] ?? '')));
     } catch (err) {
-      const retryAt = this.clock.now() + Math.max(this.unsureDelayMs, backoffMs(Math.max(1, ...unsure.map((e) => e.attempts)), this.random));
+      const retryAt = this.clock.now() + Math.max(this.unsureDelayMs, backoffMs(mostAttempts(unsure), this.random));
       this.o.journal.postpone(unsure, retryAt);
       this.o.logger.warn({ range, err: describeError(err) }, 'sheets: read-back of unsure appends failed; retried later');
       return 'failed';
@@ -268,7 +287,8 @@ export class Flusher {
       if (r.quotaLimited) break;
       if (r.sent + r.found === 0) {
         // Everything left is backing off: wait for the earliest retry if it comes before the deadline.
-        const next = Math.min(...this.o.journal.live().map((e) => e.nextAttemptAt));
+        let next = Number.POSITIVE_INFINITY;
+        for (const e of this.o.journal.live()) next = Math.min(next, e.nextAttemptAt);
         if (!Number.isFinite(next) || next >= deadline) break;
         await new Promise((res) => setTimeout(res, Math.max(10, next - this.clock.now())));
       }

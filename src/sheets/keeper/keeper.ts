@@ -15,6 +15,7 @@ import { mergePending } from './merge.js';
 import { pacer, type BeforeAttempt } from './pacing.js';
 import type { WireRead } from './protocol.js';
 import { QuotaBucket } from './quota.js';
+import { QuotaLedger } from './quota-ledger.js';
 import { ReadTier, type TierRead } from './read-tier.js';
 import { KeeperServer } from './server.js';
 import { dataDirOf } from './socket-path.js';
@@ -74,6 +75,7 @@ export class Keeper {
   private flusher!: Flusher;
   private journal!: Journal;
   private lock: KeeperLock | undefined;
+  private ledger: QuotaLedger | undefined;
   private closed: Promise<void> | undefined;
 
   private constructor(private readonly o: KeeperOptions) {
@@ -109,6 +111,8 @@ export class Keeper {
       o.logger.info({ pid }, 'keeper: waiting for the previous keeper to release the data dir'),
     );
     try {
+      // Under the lock and before the first call: what the previous keeper spent this minute counts.
+      k.ledger = QuotaLedger.open(dataDir, { reads: k.readQuota, writes: k.writeQuota }, o.logger);
       k.backend = await o.openBackend(pacer(k.readQuota, k.writeQuota, k.meter));
       k.startTier();
       const { journal, replayed } = await Journal.open({
@@ -267,6 +271,7 @@ export class Keeper {
       this.tier?.close();
       this.readQuota.close();
       this.writeQuota.close();
+      this.ledger?.close();
       await this.server?.close();
       await this.journal?.close();
       await this.backend?.close().catch(() => undefined);

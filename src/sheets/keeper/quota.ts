@@ -38,6 +38,7 @@ export class QuotaBucket {
   private closed = false;
   private granted = 0;
   private refused = 0;
+  private onGrant: (() => void) | undefined;
 
   constructor(options: QuotaOptions) {
     this.name = options.name;
@@ -78,6 +79,69 @@ export class QuotaBucket {
   private take(now: number): void {
     this.grants.push(now);
     this.granted++;
+    // Before the caller's request leaves: a grant the ledger has not seen must not reach Google.
+    this.onGrant?.();
+  }
+
+  /** Called synchronously after every grant (the keeper's quota ledger records it). */
+  setGrantListener(listener: (() => void) | undefined): void {
+    this.onGrant = listener;
+  }
+
+  /** Grant times still inside the window, oldest first (what a ledger keeps). */
+  recentGrants(): number[] {
+    this.prune(this.clock.now());
+    return this.grants.slice(this.head);
+  }
+
+  /**
+   * Counts grants a previous keeper made (from the ledger) in this bucket's window, so a restart
+   * does not hand out a fresh minute of tokens. Times older than the window are dropped; times
+   * ahead of the clock (the wall clock stepped back) count as now, which holds their token a
+   * full window rather than longer.
+   */
+  restore(times: readonly number[]): void {
+    const now = this.clock.now();
+    const kept = times.filter((t) => Number.isFinite(t) && t > now - QUOTA_WINDOW_MS).map((t) => Math.min(t, now));
+    this.grants = [...kept, ...this.grants.slice(this.head)].sort((a, b) => a - b);
+    this.head = 0;
+  }
+
+  /** Milliseconds until a token is free (0: one is free now and nobody is queued ahead). */
+  msUntilFree(): number {
+    const now = this.clock.now();
+    this.prune(now);
+    if (this.waiters.length > 0) return Math.max(1, this.nextReleaseMs(now));
+    return this.inWindow() < this.perMinute ? 0 : this.nextReleaseMs(now);
+  }
+
+  /**
+   * Resolves once a token is free, without taking it. For a caller that must do something durable
+   * before it spends the token (the flusher journals a send) and is the bucket's only taker, so
+   * the token is still free when it asks for it.
+   */
+  async whenFree(signal?: AbortSignal): Promise<void> {
+    for (let wait = this.msUntilFree(); wait > 0; wait = this.msUntilFree()) {
+      if (this.closed) throw new CorralError('CORRAL_ERR_QUEUE_FULL', `${this.name} quota bucket is closed`);
+      await new Promise<void>((resolve, reject) => {
+        const onAbort = () => {
+          this.clock.clearTimeout(timer);
+          reject(signal?.reason instanceof Error ? signal.reason : new Error('aborted'));
+        };
+        const timer = this.clock.setTimeout(() => {
+          signal?.removeEventListener('abort', onAbort);
+          resolve();
+        }, wait);
+        if (signal?.aborted) onAbort();
+        else signal?.addEventListener('abort', onAbort, { once: true });
+      });
+    }
+  }
+
+  /** When the grant `perMinute` places back leaves the window (0 when under the limit). */
+  private nextReleaseMs(now: number): number {
+    const blocking = this.grants[this.grants.length - this.perMinute];
+    return this.inWindow() < this.perMinute || blocking === undefined ? 0 : Math.max(0, blocking + QUOTA_WINDOW_MS - now);
   }
 
   /** Takes a token if one is free now, without queueing. */
@@ -124,12 +188,10 @@ export class QuotaBucket {
     const now = this.clock.now();
     this.prune(now);
     // The waiter at the head can go when the grant perMinute places back leaves the window.
-    const blocking = this.grants[this.grants.length - this.perMinute];
-    const wait = this.inWindow() < this.perMinute || blocking === undefined ? 0 : blocking + QUOTA_WINDOW_MS - now;
     this.timer = this.clock.setTimeout(() => {
       this.timer = undefined;
       this.release();
-    }, Math.max(0, wait));
+    }, this.nextReleaseMs(now));
   }
 
   private release(): void {

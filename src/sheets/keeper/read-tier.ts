@@ -78,7 +78,11 @@ export class ReadTier {
     this.clock = o.clock ?? systemClock;
     this.states = new LRUCache<string, RangeState>({
       maxSize: o.maxBytes,
-      sizeCalculation: (st) => Math.max(1, (st.value?.json.length ?? 0) * 2 + (st.value?.range.length ?? 0)),
+      // Capped at half the budget: lru-cache refuses (and deletes) an entry larger than maxSize, so
+      // a range bigger than the budget would never stay cached and every read of it would go
+      // upstream; counted as the whole budget, it and any other range would evict each other on
+      // every alternate read. Half lets one huge range stay next to the small ones.
+      sizeCalculation: (st) => Math.min(Math.max(1, Math.floor(o.maxBytes / 2)), Math.max(1, (st.value?.json.length ?? 0) * 2 + (st.value?.range.length ?? 0))),
     });
   }
 
@@ -155,7 +159,9 @@ export class ReadTier {
       st.warned = false;
       st.lastError = undefined;
       st.nextRetryAt = 0;
-      // Re-set so the LRU accounts for the new size.
+      // Re-set so the LRU accounts for the new size. lru-cache recomputes a size only when the
+      // value object changes, and this is the same state object: delete it first.
+      this.states.delete(range);
       this.states.set(range, st);
       if (changed) this.o.onChange?.(range);
       return value;

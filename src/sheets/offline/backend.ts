@@ -67,6 +67,16 @@ export async function seedOfflineSheet(dir: string, sampleDir: string = SAMPLE_S
   return true;
 }
 
+/**
+ * The longest row's length, at least 1. A loop, not Math.max(...rows): spreading a tab of more
+ * rows than V8 takes arguments (about 120k) throws "Maximum call stack size exceeded".
+ */
+function widestRow(rows: readonly (readonly unknown[])[]): number {
+  let width = 1;
+  for (const r of rows) if (r.length > width) width = r.length;
+  return width;
+}
+
 export class OfflineBackend implements SheetsBackend {
   readonly kind = 'offline' as const;
   readonly description: string;
@@ -109,7 +119,7 @@ export class OfflineBackend implements SheetsBackend {
     const c1 = area?.endCol;
     const values = all.slice(r0, r1).map((row) => trimRow(row.slice(c0, c1)));
     while (values.length > 0 && (values[values.length - 1] as string[]).length === 0) values.pop();
-    const width = Math.max(1, ...values.map((r) => r.length));
+    const width = widestRow(values);
     const echo = formatA1(sheet, {
       startRow: r0 + 1,
       startCol: c0 + 1,
@@ -145,7 +155,7 @@ export class OfflineBackend implements SheetsBackend {
     }
     await rename(tmp, path);
     await fsyncPath(this.dir, constants.O_RDONLY);
-    const width = Math.max(1, ...rows.map((r) => r.length));
+    const width = widestRow(rows);
     return {
       updatedRange: formatA1(sheet, { startRow: existing.length + 1, endRow: existing.length + rows.length, startCol: col + 1, endCol: col + width }),
       updatedRows: rows.length,
