@@ -9,10 +9,14 @@ export interface TextRule {
   readonly multiline?: boolean;
 }
 
-// Control characters other than \t \n \r, and the Unicode line/paragraph separators, are refused:
-// they corrupt CSV exports and log lines and nobody types them on purpose.
-const CONTROL = /[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f\u2028\u2029]/;
+// Control characters other than \t \n \r (C0, DEL and C1: U+0085 NEL is a line break, U+009B a
+// terminal CSI), and the Unicode line/paragraph separators, are refused: they corrupt CSV exports
+// and log lines and nobody types them on purpose.
+const CONTROL = /[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f-\u009f\u2028\u2029]/;
 const NEWLINE = /[\r\n\t]/;
+// A surrogate code unit without its pair (JSON's "\ud83d" parses to one): no UTF-8 spelling, so it
+// would be stored as U+FFFD, not as what was accepted. In `u` mode paired surrogates never match.
+const LONE_SURROGATE = /\p{Cs}/u;
 
 /** A required string field, trimmed, within the rule. */
 export function requireText(body: Record<string, unknown>, field: string, rule: TextRule): string {
@@ -35,6 +39,7 @@ function checkText(v: unknown, field: string, rule: TextRule): string {
   if (length < rule.min) throw invalidField(field, rule.min <= 1 ? `${field} must not be empty` : `${field} must have at least ${rule.min} characters`);
   if (length > rule.max) throw invalidField(field, `${field} must have at most ${rule.max} characters`);
   if (CONTROL.test(t) || (!rule.multiline && NEWLINE.test(t))) throw invalidField(field, `${field} contains control characters`);
+  if (LONE_SURROGATE.test(t)) throw invalidField(field, `${field} is not valid Unicode text (unpaired surrogate)`);
   return t;
 }
 

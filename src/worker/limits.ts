@@ -4,10 +4,20 @@
 
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
+import { answeredOnSocket } from './request-stats.js';
 
 export interface LimitSettings {
   readonly CORRAL_LIMIT_REQUEST_FIELDS: number;
   readonly CORRAL_LIMIT_REQUEST_BODY_BYTES: number;
+}
+
+/**
+ * The response of a request already handed to the app when the error came in its body (node:http's
+ * current message on the socket, its headers not sent yet), else undefined.
+ */
+function pendingResponse(socket: Duplex): ServerResponse | undefined {
+  const res = (socket as Duplex & { _httpMessage?: ServerResponse | null })._httpMessage;
+  return res && !res.headersSent ? res : undefined;
 }
 
 function rawReply(socket: Duplex, status: number, reason: string, error: string, message: string): void {
@@ -15,6 +25,10 @@ function rawReply(socket: Duplex, status: number, reason: string, error: string,
     socket.destroy();
     return;
   }
+  // That request's own response will never go out: its access line must say what the client
+  // got, not 499.
+  const pending = pendingResponse(socket);
+  if (pending) answeredOnSocket(pending, status);
   const body = JSON.stringify({ error, message });
   socket.end(`HTTP/1.1 ${status} ${reason}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`);
 }
@@ -24,13 +38,18 @@ export function attachClientErrorHandler(server: Server, onError: (code: string)
   server.on('clientError', (err: NodeJS.ErrnoException, socket: Duplex) => {
     const code = err.code ?? 'UNKNOWN';
     onError(code);
-    if (code === 'ECONNRESET' || code === 'EPIPE') {
+    // The client went away (a reset, or its end of the connection in the middle of a request:
+    // node's parser reports HPE_INVALID_EOF_STATE): nobody to answer, and its request, if one had
+    // started, is logged as the client's 499, not as a 400 the client never read.
+    if (code === 'ECONNRESET' || code === 'EPIPE' || code === 'HPE_INVALID_EOF_STATE') {
       socket.destroy();
       return;
     }
     if (code === 'HPE_HEADER_OVERFLOW') rawReply(socket, 431, 'Request Header Fields Too Large', 'headers_too_large', 'request headers are too large');
-    else if (code === 'ERR_HTTP_REQUEST_TIMEOUT') rawReply(socket, 408, 'Request Timeout', 'request_timeout', 'request headers were not received in time');
-    else rawReply(socket, 400, 'Bad Request', 'bad_request', `malformed request (${code})`);
+    else if (code === 'ERR_HTTP_REQUEST_TIMEOUT') {
+      const what = pendingResponse(socket) ? 'the request body was' : 'request headers were';
+      rawReply(socket, 408, 'Request Timeout', 'request_timeout', `${what} not received in time`);
+    } else rawReply(socket, 400, 'Bad Request', 'bad_request', `malformed request (${code})`);
   });
 }
 

@@ -21,8 +21,17 @@ export interface RequestStats {
  */
 const STARTED = Symbol('corral.started');
 const BYTES_BEFORE = Symbol('corral.bytesBefore');
+const RAW_STATUS = Symbol('corral.rawStatus');
 
-type TrackedResponse = ServerResponse & { [STARTED]: number; [BYTES_BEFORE]: number };
+type TrackedResponse = ServerResponse & { [STARTED]: number; [BYTES_BEFORE]: number; [RAW_STATUS]?: number };
+
+/**
+ * The request of `res` was answered on its socket, not through `res` (a parser error or a request
+ * timeout in the middle of its body): its access line shows that status, not 499.
+ */
+export function answeredOnSocket(res: ServerResponse, status: number): void {
+  (res as TrackedResponse)[RAW_STATUS] = status;
+}
 
 /** `accessLogger` undefined: no access log. Its lines carry the worker's id from the logger's base fields. */
 export function createRequestStats(accessLogger: Logger | undefined, onServed: (n: number) => void): RequestStats {
@@ -48,7 +57,7 @@ export function createRequestStats(accessLogger: Logger | undefined, onServed: (
         // nginx's 499: the connection closed before the whole answer went out (statusCode would
         // still say 200 for a request that was never answered), unless the server cut it itself
         // after a failure and said so with a 5xx statusCode.
-        status: res.writableFinished || res.statusCode >= 500 ? res.statusCode : 499,
+        status: res[RAW_STATUS] ?? (res.writableFinished || res.statusCode >= 500 ? res.statusCode : 499),
         ms: Math.round(ms * 100) / 100,
         bytes: socket.bytesWritten - res[BYTES_BEFORE],
         remote: socket.remoteAddress,
@@ -63,7 +72,12 @@ export function createRequestStats(accessLogger: Logger | undefined, onServed: (
       // performance.now() is a plain double (no BigInt per request); bytes are read only for the
       // access log.
       tracked[STARTED] = performance.now();
-      tracked[BYTES_BEFORE] = accessLogger ? req.socket.bytesWritten : 0;
+      if (accessLogger) {
+        tracked[BYTES_BEFORE] = req.socket.bytesWritten;
+        // Read now: net caches the peer address on first use, and a socket the client already
+        // closed has none to give, so a 499's access line would have no remote.
+        void req.socket.remoteAddress;
+      } else tracked[BYTES_BEFORE] = 0;
       res.on('close', onClose);
     },
     served: () => served,

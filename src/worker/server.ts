@@ -2,7 +2,15 @@
 // isolation, and a graceful drain (stop accepting, Connection: close, wait, force).
 
 import { Server as NetServer } from 'node:net';
-import { createServer, type IncomingMessage, type RequestListener, type Server, type ServerResponse } from 'node:http';
+import {
+  createServer,
+  ServerResponse,
+  type IncomingMessage,
+  type OutgoingHttpHeader,
+  type OutgoingHttpHeaders,
+  type RequestListener,
+  type Server,
+} from 'node:http';
 import type { Settings } from '../config/schema.js';
 import type { Logger } from '../log/logger.js';
 import { describeError } from '../errors.js';
@@ -59,10 +67,9 @@ export function createWorkerServer(app: RequestListener, o: WorkerServerOptions)
   const onRequest = (req: IncomingMessage, res: ServerResponse) => {
     if (cap.refuse(req, res)) return;
     stats.track(req, res);
-    // While draining, tell keep-alive clients to reconnect (to a fresh worker).
-    if (draining || keepAliveOff) res.setHeader('connection', 'close');
     if (!enforceRequestLimits(req, res, settings)) return;
-    if (req.url === HEALTH_PATH && req.method === 'GET') {
+    // HEAD too (node:http sends the headers without the body): load balancers probe with either.
+    if (req.url === HEALTH_PATH && (req.method === 'GET' || req.method === 'HEAD')) {
       sendJson(res, draining ? 503 : 200, { status: draining ? 'draining' : 'ok', worker: o.workerId, generation: o.generation });
       return;
     }
@@ -76,8 +83,23 @@ export function createWorkerServer(app: RequestListener, o: WorkerServerOptions)
     }
   };
 
+  // While draining, tell keep-alive clients to reconnect (to a fresh worker). Decided when the
+  // headers go out, not when the request arrives: a request already in flight when the drain
+  // starts must close its connection too, or the worker waits for the keep-alive timeout.
+  class WorkerResponse extends ServerResponse {
+    override writeHead(statusCode: number, statusMessage?: string, headers?: OutgoingHttpHeaders | OutgoingHttpHeader[]): this;
+    override writeHead(statusCode: number, headers?: OutgoingHttpHeaders | OutgoingHttpHeader[]): this;
+    // Two fixed parameters, not a rest array: this runs on every response. node:http reads a
+    // missing or undefined second argument alike.
+    override writeHead(statusCode: number, reasonOrHeaders?: string | OutgoingHttpHeaders | OutgoingHttpHeader[], headers?: OutgoingHttpHeaders | OutgoingHttpHeader[]): this {
+      if (draining || keepAliveOff) this.shouldKeepAlive = false;
+      return super.writeHead(statusCode, reasonOrHeaders as string, headers);
+    }
+  }
+
   const server = createServer(
     {
+      ServerResponse: WorkerResponse,
       maxHeaderSize: settings.CORRAL_LIMIT_REQUEST_HEADER_BYTES,
       // Node requires headersTimeout <= requestTimeout.
       headersTimeout: Math.min(settings.CORRAL_HEADERS_TIMEOUT, settings.CORRAL_REQUEST_TIMEOUT) * 1000,

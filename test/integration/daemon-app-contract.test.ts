@@ -53,3 +53,20 @@ test('a worker over CORRAL_MAX_WORKER_MEMORY_MB is recycled gracefully, replacem
     await c.stop();
   }
 });
+
+test('the worker answers GET and HEAD /api/admin/health itself, whatever the app routes', async () => {
+  // basic.mjs answers 404 to every path it does not know, /api/admin/health included.
+  const c = await startCorral({ app: 'basic.mjs', workers: 1 });
+  try {
+    const get = await http(`${c.url}/api/admin/health`);
+    assert.equal(get.status, 200);
+    assert.equal(get.json().status, 'ok');
+    // Load balancers often probe with HEAD: same status and headers, no body.
+    const head = await http(`${c.url}/api/admin/health`, { method: 'HEAD' });
+    assert.equal(head.status, 200);
+    assert.equal(head.headers['content-length'], get.headers['content-length']);
+    assert.equal(head.text, '');
+  } finally {
+    await c.stop();
+  }
+});

@@ -98,12 +98,17 @@ test('request limits answer with clear JSON errors: 431, 413, 400, 408', async (
 });
 
 test('a client that stalls its body is answered 408 after CORRAL_REQUEST_TIMEOUT instead of holding a slot', async () => {
-  const c = await startCorral({ app: 'basic.mjs', workers: 1, env: { CORRAL_REQUEST_TIMEOUT: '2' } });
+  const c = await startCorral({ app: 'basic.mjs', workers: 1, env: { CORRAL_REQUEST_TIMEOUT: '2', CORRAL_ACCESS_LOG: '1' } });
   try {
     const t0 = Date.now();
     const answer = await raw(portOf(c.url), 'POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\nonly a few bytes', { timeoutMs: 10000 });
     assert.match(answer, /^HTTP\/1\.1 408 /);
+    assert.match(answer, /the request body was not received in time/);
     assert.ok(Date.now() - t0 < 8000, 'closed well before the test gave up');
+    // The server cut it with a 408: not a client that went away (499).
+    const line = await c.waitForLog((l) => l.event === 'access' && l.path === '/echo', 5000, 'the access line');
+    assert.equal(line.status, 408);
+    assert.equal(line.remote, '127.0.0.1');
   } finally {
     await c.stop();
   }

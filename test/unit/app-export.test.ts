@@ -1,5 +1,7 @@
 import assert from 'node:assert/strict';
+import { once } from 'node:events';
 import { request } from 'node:http';
+import { connect } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { gunzipSync } from 'node:zlib';
 import { csvField, csvRows } from '../../src/app/export/csv.js';
@@ -57,6 +59,16 @@ describe('CSV encoding', () => {
     assert.equal(acceptsGzip(req('identity')), false);
     assert.equal(acceptsGzip(req()), false);
   });
+
+  it('lets an explicit gzip;q=0 win over * (RFC 9110 §12.5.3)', () => {
+    const req = (v: string) => ({ headers: { 'accept-encoding': v } }) as never;
+    assert.equal(acceptsGzip(req('gzip;q=0, *')), false);
+    assert.equal(acceptsGzip(req('*, gzip;q=0')), false);
+    assert.equal(acceptsGzip(req('gzip ; q=0.5')), true);
+    assert.equal(acceptsGzip(req('*;q=0, gzip')), true);
+    assert.equal(acceptsGzip(req('br, *')), true);
+    assert.equal(acceptsGzip(req('*;q=0')), false);
+  });
 });
 
 describe('GET /api/export', () => {
@@ -102,5 +114,41 @@ describe('GET /api/export', () => {
     assert.equal(zipped.headers['content-encoding'], 'gzip');
     assert.ok(zipped.body.length < plain.body.length / 3, 'gzip actually compressed');
     assert.equal(gunzipSync(zipped.body).toString('utf8'), expected);
+  });
+});
+
+describe('GET /api/export, client gone mid-stream', () => {
+  let app: AppHarness;
+  before(async () => {
+    // About 27 MB of CSV: far more than the loopback socket buffers hold.
+    const cell = 'x'.repeat(300);
+    const values: string[][] = [['id', 'a', 'b', 'c']];
+    for (let i = 1; i <= 30_000; i++) values.push([String(i), cell, cell, cell]);
+    app = await startApp({ CORRAL_ADMIN_TOKEN: TOKEN, CORRAL_RATE_LIMIT: '0', CORRAL_EXPORT_THREADS: '1' }, createFakeSheets({ Fat: values }));
+  });
+  after(() => app.close());
+
+  it('does not log an export the client abandoned as exported', async () => {
+    const events: string[] = [];
+    const logger = app.ctx.logger as unknown as { info: (obj: unknown, ...rest: unknown[]) => void };
+    const info = logger.info.bind(logger);
+    logger.info = (obj: unknown, ...rest: unknown[]) => {
+      const event = (obj as { event?: unknown } | null)?.event;
+      if (typeof event === 'string') events.push(event);
+      info(obj, ...rest);
+    };
+    const { port } = new URL(app.url);
+    const socket = connect(Number(port), '127.0.0.1');
+    socket.write(`GET /api/export?sheet=Fat HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${TOKEN}\r\n\r\n`);
+    await once(socket, 'data');
+    socket.pause();
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    socket.destroy();
+    const deadline = Date.now() + 10_000;
+    while (!events.some((e) => e.startsWith('app.export')) && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20));
+    assert.deepEqual(
+      events.filter((e) => e.startsWith('app.export')),
+      ['app.export_aborted'],
+    );
   });
 });

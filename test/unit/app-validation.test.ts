@@ -46,6 +46,27 @@ describe('input validation', () => {
     assert.equal(sheets.appended.length, 0, 'nothing invalid was appended');
   });
 
+  it('refuses unpaired surrogates (they would be stored as U+FFFD), keeps paired ones', async () => {
+    const before = sheets.appended.length;
+    await expect400({ kind: 'a\ud83d' }, 'kind');
+    await expect400({ kind: 'ok', detail: '\udc00x' }, 'detail');
+    assert.equal(sheets.appended.length, before, 'nothing invalid was appended');
+    const res = await postJson(`${app.url}/api/events`, { kind: 'goal \u{1F600}' }, { authorization: `Bearer ${token}` });
+    assert.equal(res.status, 201);
+    assert.equal(sheets.appended.at(-1)?.rows[0]?.[2], 'goal \u{1F600}');
+  });
+
+  it('refuses C1 control characters too (NEL breaks lines, CSI drives terminals)', async () => {
+    const before = sheets.appended.length;
+    await expect400({ kind: 'a\u0085b' }, 'kind');
+    await expect400({ kind: 'ok', detail: 'x\u009b31mred' }, 'detail');
+    await postJson(`${app.url}/api/login`, { name: 'Alice\u0080', code: 'a-secret-1' }).then(async (res) => {
+      assert.equal(res.status, 400);
+      assert.equal(((await res.json()) as ErrorBody).field, 'name');
+    });
+    assert.equal(sheets.appended.length, before, 'nothing invalid was appended');
+  });
+
   it('refuses malformed JSON and non-object bodies with 400', async () => {
     const headers = { 'content-type': 'application/json', authorization: `Bearer ${token}` };
     await expect400(undefined, undefined, 'invalid_json', { method: 'POST', headers, body: '{"kind":' });

@@ -69,6 +69,8 @@ describe('request stats', () => {
     await gone;
     await waitUntil(() => stats.served() === 4);
     assert.equal(accessLines().at(-1)?.status, 499);
+    // Whose request it was matters most for the requests that went wrong.
+    assert.equal(accessLines().at(-1)?.remote, '127.0.0.1');
     assert.equal(stats.errors(), 1);
     const p99 = stats.takeP99();
     assert.ok(p99 >= 45, `p99 ${p99} ms covers the request of about 50 ms`);

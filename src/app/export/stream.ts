@@ -13,21 +13,29 @@ const AHEAD = 2;
 
 export function acceptsGzip(req: IncomingMessage): boolean {
   const h = String(req.headers['accept-encoding'] ?? '');
-  return h.split(',').some((part) => {
-    const [coding, ...params] = part.trim().toLowerCase().split(';');
-    if (coding !== 'gzip' && coding !== '*') return false;
-    const q = params.map((p) => p.trim()).find((p) => p.startsWith('q='));
-    return q === undefined || Number(q.slice(2)) > 0;
-  });
+  // An explicit `gzip` entry decides; `*` only speaks for codings not listed (RFC 9110 §12.5.3),
+  // so `gzip;q=0, *` refuses gzip.
+  let gzip: boolean | undefined;
+  let any: boolean | undefined;
+  for (const part of h.split(',')) {
+    const [coding, ...params] = part.split(';').map((p) => p.trim().toLowerCase());
+    if (coding !== 'gzip' && coding !== 'x-gzip' && coding !== '*') continue;
+    const q = params.find((p) => p.startsWith('q='));
+    const ok = q === undefined || Number(q.slice(2)) > 0;
+    if (coding === '*') any = ok;
+    else gzip = ok;
+  }
+  return gzip ?? any ?? false;
 }
 
+/** Resolves true once the whole CSV went out, false when the client closed the connection first. */
 export async function streamCsv(
   req: IncomingMessage,
   res: ServerResponse,
   pool: CsvPool,
   values: readonly (readonly string[])[],
   filename: string,
-): Promise<void> {
+): Promise<boolean> {
   const gzip = acceptsGzip(req);
   res.writeHead(200, {
     'Content-Type': 'text/csv; charset=utf-8',
@@ -38,7 +46,7 @@ export async function streamCsv(
   });
   if (req.method === 'HEAD') {
     res.end();
-    return;
+    return true;
   }
   let aborted = false;
   // One listener for the whole stream: a per-drain `once(res, 'close')` would pile up listeners.
@@ -76,8 +84,9 @@ export async function streamCsv(
   }
   if (aborted) {
     zip?.destroy();
-    return;
+    return false;
   }
   out.end();
   await once(res, 'finish').catch(() => undefined);
+  return true;
 }

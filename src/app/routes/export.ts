@@ -21,7 +21,8 @@ export function exportRoute(deps: AppDeps, pool: CsvPool): Handler {
       throw sheetsFailure(err, 'sheet');
     }
     const started = Date.now();
-    await streamCsv(req, res, pool, values, sheet.split('!')[0]?.replaceAll("'", '') || 'export');
-    deps.ctx.logger.info({ event: 'app.export', sheet, rows: values.length, ms: Date.now() - started }, 'sheet exported');
+    const complete = await streamCsv(req, res, pool, values, sheet.split('!')[0]?.replaceAll("'", '') || 'export');
+    if (complete) deps.ctx.logger.info({ event: 'app.export', sheet, rows: values.length, ms: Date.now() - started }, 'sheet exported');
+    else deps.ctx.logger.info({ event: 'app.export_aborted', sheet, rows: values.length, ms: Date.now() - started }, 'the client closed the connection before the end of the export');
   };
 }
