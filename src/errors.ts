@@ -5,6 +5,7 @@
 export const ERROR_CODES = {
   CORRAL_ERR_CONFIG_INVALID: 'One or more settings have invalid values; all problems are listed together.',
   CORRAL_ERR_ENV_FILE: 'The .env file named by CORRAL_ENV_FILE (or ./.env) could not be read.',
+  CORRAL_ERR_LOG_FILE: 'CORRAL_LOG_FILE could not be opened for appending (its directory cannot be created, or is not writable).',
   CORRAL_ERR_USAGE: 'The command line was not understood.',
   CORRAL_ERR_NOT_RUNNING: 'No running master was found through the pidfile.',
   CORRAL_ERR_ALREADY_RUNNING: 'The pidfile names a master that is still alive.',
@@ -92,6 +93,22 @@ export const EXIT = {
   /** sysexits EX_CONFIG: invalid settings. */
   CONFIG: 78,
 } as const;
+
+/**
+ * The exit code for an error a process cannot go on after, by its code: the one place that says so.
+ * Settings problems exit 78 whether a value is invalid or the .env file cannot be read (missing,
+ * a directory, no permission): either way nothing was started and the fix is in the settings.
+ */
+const EXIT_BY_CODE: Partial<Record<ErrorCode, number>> = {
+  CORRAL_ERR_CONFIG_INVALID: EXIT.CONFIG,
+  CORRAL_ERR_ENV_FILE: EXIT.CONFIG,
+  CORRAL_ERR_LOG_FILE: EXIT.CONFIG,
+  CORRAL_ERR_USAGE: EXIT.USAGE,
+};
+
+export function exitCodeFor(err: unknown): number {
+  return (err instanceof CorralError ? EXIT_BY_CODE[err.code] : undefined) ?? EXIT.FAILURE;
+}
 
 /** Exit codes that mean "this worker can never boot as configured"; retries only help if the files change. */
 export const BOOT_FAILURE_EXITS: ReadonlySet<number> = new Set([EXIT.APP_LOAD_ERROR, EXIT.LISTEN_ERROR, EXIT.CONFIG, EXIT.KEEPER_BOOT_ERROR]);

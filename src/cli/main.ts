@@ -1,6 +1,6 @@
 // CLI entry: dispatches to a subcommand and maps errors to named exit codes.
 
-import { ConfigError, CorralError, EXIT } from '../errors.js';
+import { CorralError, EXIT, exitCodeFor } from '../errors.js';
 import { commands } from './commands/index.js';
 
 function usage(): string {
@@ -43,15 +43,12 @@ export async function main(argv: readonly string[]): Promise<void> {
   try {
     process.exitCode = await command.run(rest);
   } catch (err) {
-    if (err instanceof ConfigError) {
-      process.stderr.write(`corral: ${err.message}\n`);
-      process.exitCode = EXIT.CONFIG;
-    } else if (err instanceof CorralError && err.code === 'CORRAL_ERR_USAGE') {
+    if (err instanceof CorralError && err.code === 'CORRAL_ERR_USAGE') {
       process.stderr.write(`corral ${command.name}: ${err.message}\n\n${command.help}\n`);
-      process.exitCode = EXIT.USAGE;
+      process.exitCode = exitCodeFor(err);
     } else if (err instanceof CorralError) {
       process.stderr.write(`corral ${command.name}: [${err.code}] ${err.message}\n`);
-      process.exitCode = EXIT.FAILURE;
+      process.exitCode = exitCodeFor(err);
     } else {
       process.stderr.write(`corral ${command.name}: ${(err as Error)?.stack ?? String(err)}\n`);
       process.exitCode = EXIT.FAILURE;

@@ -3,15 +3,18 @@
 import { loadSettings } from '../config/load.js';
 import type { Settings } from '../config/schema.js';
 import { CorralError } from '../errors.js';
-import { isAlive, readPid } from '../master/pidfile.js';
+import { checkPidfile } from '../master/pidfile.js';
 
 export function findMaster(settings: Settings): number {
   const file = settings.CORRAL_PIDFILE;
   if (!file) throw new CorralError('CORRAL_ERR_NOT_RUNNING', 'CORRAL_PIDFILE is empty, so the master cannot be found; use systemctl or kill -HUP <pid>');
-  const pid = readPid(file);
-  if (pid === undefined) throw new CorralError('CORRAL_ERR_NOT_RUNNING', `corral is not running (no pidfile at ${file})`);
-  if (!isAlive(pid)) throw new CorralError('CORRAL_ERR_NOT_RUNNING', `corral is not running (stale pidfile ${file} names pid ${pid})`);
-  return pid;
+  const state = checkPidfile(file);
+  if (state === undefined) throw new CorralError('CORRAL_ERR_NOT_RUNNING', `corral is not running (no pidfile at ${file})`);
+  if (state.status === 'dead') throw new CorralError('CORRAL_ERR_NOT_RUNNING', `corral is not running (stale pidfile ${file} names pid ${state.pid})`);
+  // A live pid is not proof: after a master died without removing its pidfile, the kernel may have
+  // given that pid to anything, which must not get our SIGTERM or SIGHUP.
+  if (state.status === 'reused') throw new CorralError('CORRAL_ERR_NOT_RUNNING', `no corral master running (stale pidfile ${file}: ${state.why}); nothing was signalled`);
+  return state.pid;
 }
 
 /** The admin API base URL as seen from this host, or undefined when its port is ephemeral. */

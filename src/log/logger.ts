@@ -1,7 +1,10 @@
 // The only place that creates pino loggers. Every line carries role, worker id, pid and
 // generation; all processes may share one file (O_APPEND, whole lines per write).
 
+import { closeSync, mkdirSync, openSync } from 'node:fs';
+import { dirname } from 'node:path';
 import { pino, type Logger } from 'pino';
+import { CorralError } from '../errors.js';
 import { ACCESS_PRIORITY, isJournalFd, priorityOf } from './journal.js';
 
 export type Role = 'master' | 'worker' | 'keeper' | 'cli';
@@ -29,6 +32,12 @@ export interface CorralLogger {
   reopen(): void;
   /** Writes out buffered lines; call before a deliberate exit. */
   flush(): void;
+  /**
+   * Applies the log settings a reload read (the master outlives reloads; children get theirs at
+   * spawn). The level always; a new file in place of the old one. False when the file cannot
+   * change in place (between stdout and a file): that takes a restart.
+   */
+  configure(settings: LogSettings): boolean;
 }
 
 /** Access lines are written once this many bytes are waiting... */
@@ -67,8 +76,24 @@ export interface LoggerOptions {
 const accessPriority = (line: string) => ACCESS_PRIORITY + line;
 const withPriority = (line: string) => priorityOf(line) + line;
 
+/**
+ * Opens the log file (creating its directory) once, synchronously, so that a path that cannot be
+ * written is a clear error up front. pino's destination opens it asynchronously and, failing,
+ * crashed the master with an fd of -1 at its first line, leaving the pidfile behind.
+ */
+export function assertLogFileWritable(file: string | undefined): void {
+  if (file === undefined) return;
+  try {
+    mkdirSync(dirname(file), { recursive: true });
+    closeSync(openSync(file, 'a'));
+  } catch (err) {
+    throw new CorralError('CORRAL_ERR_LOG_FILE', `cannot open CORRAL_LOG_FILE ${file}: ${(err as Error).message}`, { cause: err });
+  }
+}
+
 export function createLogger(settings: LogSettings, identity: LogIdentity, o: LoggerOptions = {}): CorralLogger {
-  const file = settings.CORRAL_LOG_FILE;
+  let file = settings.CORRAL_LOG_FILE;
+  assertLogFileWritable(file);
   const sync = o.sync ?? false;
   const journal = o.journal ?? (file === undefined && isJournalFd(1));
   // A shared file is written with O_APPEND; each write is a buffer of whole lines, so lines from
@@ -96,6 +121,15 @@ export function createLogger(settings: LogSettings, identity: LogIdentity, o: Lo
     },
     reopen() {
       if (file) for (const d of destinations) d.reopen();
+    },
+    configure(next) {
+      logger.level = next.CORRAL_LOG_LEVEL;
+      if (access) access.level = next.CORRAL_LOG_LEVEL;
+      if (next.CORRAL_LOG_FILE === file) return true;
+      if (file === undefined || next.CORRAL_LOG_FILE === undefined) return false;
+      file = next.CORRAL_LOG_FILE;
+      for (const d of destinations) d.reopen(file);
+      return true;
     },
     flush() {
       for (const d of destinations) {

@@ -8,7 +8,7 @@ import type { Settings } from '../config/schema.js';
 import { sheetsSchema } from '../config/schema-sheets.js';
 import { BOOT_FAILURE_EXITS, EXIT, describeError } from '../errors.js';
 import type { ChildMessage } from '../ipc/messages.js';
-import type { Logger } from '../log/logger.js';
+import { assertLogFileWritable, type Logger } from '../log/logger.js';
 import { assertAdminBindSafe } from './admin/auth.js';
 import type { AdminView } from './admin/view.js';
 import { exponentialBackoff } from './backoff.js';
@@ -28,6 +28,8 @@ export interface ArbiterOptions {
   readonly withKeeper: boolean;
   readonly logger: Logger;
   readonly reopenLogs: () => void;
+  /** Applies a reload's CORRAL_LOG_LEVEL and CORRAL_LOG_FILE to the master's own logger; false = needs a restart. */
+  readonly configureLogs?: (settings: Settings) => boolean;
   readonly notifier: Notifier;
   /** Called once with the exit code when the master is done. */
   readonly onExit: (code: number) => void;
@@ -229,6 +231,7 @@ export class Arbiter {
       next = this.o.reloadSettings();
       // Settings the next start would refuse are refused now, not found out at the next reboot.
       assertAdminBindSafe(next.settings);
+      assertLogFileWritable(next.settings.CORRAL_LOG_FILE);
     } catch (err) {
       this.log.error({ event: 'reload.failed', err: describeError(err) }, `reload refused, old workers keep serving: ${describeError(err).message}`);
       // systemctl reload announced RELOADING=1 (ExecReload, NotifyAccess=exec): only READY=1 ends it.
@@ -240,6 +243,10 @@ export class Arbiter {
     for (const name of RESTART_ONLY_SETTINGS) {
       const [was, now] = [displayValue(name, this.loaded.settings[name]), displayValue(name, next.settings[name])];
       if (was !== now) this.log.warn({ event: 'config.restart_needed', setting: name, running: was, configured: now }, `${name} changed from ${was} to ${now}: it takes effect at the next restart (systemctl restart corral), not on reload`);
+    }
+    if (this.o.configureLogs?.(next.settings) === false) {
+      const [was, now] = [displayValue('CORRAL_LOG_FILE', this.loaded.settings.CORRAL_LOG_FILE), displayValue('CORRAL_LOG_FILE', next.settings.CORRAL_LOG_FILE)];
+      this.log.warn({ event: 'config.restart_needed', setting: 'CORRAL_LOG_FILE', running: was, configured: now }, `CORRAL_LOG_FILE changed from ${was} to ${now}: the master's own lines move at the next restart (systemctl restart corral)`);
     }
     this.reload = { previous: this.loaded, previousGeneration: this.generation, startedAt: this.now() };
     this.loaded = next;
@@ -301,18 +308,49 @@ export class Arbiter {
         this.nextSpawnAt = this.now() + BACKOFF.delayMs(this.bootFailures);
         continue;
       }
-      const uptime = this.now() - (c.readyAt ?? c.startedAt);
-      if (uptime < QUICK_CRASH_MS) this.quickCrashes++;
-      else this.quickCrashes = Math.max(0, this.quickCrashes - 1);
-      this.lastCrashAt = this.now();
-      const delay = BACKOFF.delayMs(this.quickCrashes);
-      this.nextSpawnAt = Math.max(this.nextSpawnAt, this.now() + delay);
+      if (c.crashCounted) {
+        // Its uncaught exception was counted when it was reported; it gave up waiting for the
+        // master's drain (or died meanwhile). Counting the exit too would double its backoff.
+        this.log.error({ ...fields, crash_loop: this.quickCrashes }, `worker ${c.id} (pid ${c.handle.pid}) exited after an uncaught exception (code ${code}, signal ${signal})`);
+        continue;
+      }
+      const { uptime, delay } = this.countCrash(c);
       this.log.error(
         { ...fields, uptime_ms: uptime, crash_loop: this.quickCrashes, respawn_in_ms: delay },
         `worker ${c.id} (pid ${c.handle.pid}) died unexpectedly (code ${code}, signal ${signal}); replacing`,
       );
     }
     if (this.quickCrashes > 0 && this.now() - this.lastCrashAt > 2 * QUICK_CRASH_MS) this.quickCrashes = 0;
+  }
+
+  /**
+   * Counts a worker's crash towards the crash-loop backoff: one soon after ready makes the next
+   * fork wait longer, one after a long life eases it. Returns what the log line reports.
+   */
+  private countCrash(c: ChildRecord): { uptime: number; delay: number } {
+    const now = this.now();
+    const uptime = now - (c.readyAt ?? c.startedAt);
+    if (uptime < QUICK_CRASH_MS) this.quickCrashes++;
+    else this.quickCrashes = Math.max(0, this.quickCrashes - 1);
+    this.lastCrashAt = now;
+    const delay = BACKOFF.delayMs(this.quickCrashes);
+    this.nextSpawnAt = Math.max(this.nextSpawnAt, now + delay);
+    return { uptime, delay };
+  }
+
+  /**
+   * A worker reported an uncaught exception. It is a crash like an exit, and is counted now: the
+   * worker is then drained on purpose, and an expected exit is never counted (without this, a
+   * worker throwing soon after boot was replaced about three times a second, for good). The
+   * replacement waits for the backoff; meanwhile the crashed worker keeps serving, so the
+   * capacity does not drop.
+   */
+  private retireCrashed(c: ChildRecord): void {
+    // Every further throw reports again: one crash per worker.
+    if (c.crashCounted) return;
+    c.crashCounted = true;
+    const { uptime, delay } = this.countCrash(c);
+    this.markRetire(c, 'uncaught', { uptime_ms: uptime, crash_loop: this.quickCrashes, respawn_in_ms: delay });
   }
 
   private murder(): void {
@@ -501,6 +539,7 @@ export class Arbiter {
     // drains the ready ones gracefully, each only once a worker of the old generation is ready to
     // take its place (cutting them at once dropped their requests and the capacity).
     this.loaded = r.previous;
+    this.o.configureLogs?.(r.previous.settings);
     this.generation = r.previousGeneration;
     this.expected = r.previous.settings.CORRAL_WORKERS;
     this.reload = undefined;
@@ -532,10 +571,10 @@ export class Arbiter {
     }
   }
 
-  private markRetire(c: ChildRecord, reason: RetireReason): void {
+  private markRetire(c: ChildRecord, reason: RetireReason, extra: Record<string, number> = {}): void {
     if (c.retire) return;
     c.retire = reason;
-    this.log.info({ event: 'worker.recycle', worker_id: c.id, worker_pid: c.handle.pid, reason }, `recycling worker ${c.id} (${reason})`);
+    this.log.info({ event: 'worker.recycle', worker_id: c.id, worker_pid: c.handle.pid, reason, ...extra }, `recycling worker ${c.id} (${reason})`);
   }
 
   private manageStop(now: number): void {
@@ -625,6 +664,7 @@ export class Arbiter {
       drainDeadline: undefined,
       sigkillAt: undefined,
       stopReason: undefined,
+      crashCounted: false,
     };
     this.children.set(id, record);
     this.relays.set(id, spawned.relay);
@@ -656,7 +696,7 @@ export class Arbiter {
         c.bootError = { code: msg.code, message: msg.message, ...(msg.stack ? { stack: msg.stack } : {}) };
         return;
       case 'retire':
-        if (msg.reason === 'uncaught') this.markRetire(c, 'uncaught');
+        if (msg.reason === 'uncaught') this.retireCrashed(c);
         else c.pendingRetire ??= msg.reason;
         break;
       case 'drained':
@@ -746,8 +786,12 @@ export class Arbiter {
       settings: () => this.settings,
       children: () => [...this.children.values()].map(snapshotOf),
       servedByExited: () => ({ ...this.exitedServed }),
-      expectedWorkers: () => this.expected,
+      // Counting TTIN/TTOU not yet handled (they wait for the next tick), as the tick will apply
+      // them: three TTOUs sent at once from 3 workers leave 1, and the third is refused, not
+      // answered 202 'workers_expected 1' and then dropped.
+      expectedWorkers: () => this.intents.reduce((n, i) => (i === 'ttin' ? n + 1 : i === 'ttou' ? Math.max(1, n - 1) : n), this.expected),
       generation: () => this.generation,
+      stopping: () => this.phase === 'stopping',
       requestReload: () => this.record('reload'),
       requestWorkerDelta: (delta) => this.record(delta > 0 ? 'ttin' : 'ttou'),
     };

@@ -50,6 +50,9 @@ export function statusOf(percent: number): CapacityStatus {
   return 'LOW';
 }
 
+/** The highest percent_used shown for each status: the next status's threshold minus one decimal. */
+const SHOWN_BELOW: Readonly<Record<CapacityStatus, number>> = { LOW: 49.9, HEALTHY: 79.9, WARNING: 99.9, FULL: Infinity };
+
 export function computeCapacity(input: CapacityInput): Capacity {
   const max = maxConnectionsOf(input.workers, input.workerConnections, input.maxConnections);
   const current = input.activeConnections.reduce((a, b) => a + b, 0);
@@ -57,8 +60,9 @@ export function computeCapacity(input: CapacityInput): Capacity {
   // The status comes from the exact ratio: rounding 7996/8000 up to 100.0 % must not say FULL
   // while 4 slots are free.
   const status = current >= max ? 'FULL' : statusOf(Math.min(exact, 99.999));
-  // Shown to one decimal, but never 100 while a slot is free (the ratio gauge says 1 = FULL).
-  const percent = Math.min(Math.round(exact * 10) / 10, status === 'FULL' ? Infinity : 99.9);
+  // Shown to one decimal, but never rounded up into the next status: not 100 while a slot is free
+  // (the ratio gauge says 1 = FULL), nor 80.0 while HEALTHY (1599/2000) or 50.0 while LOW.
+  const percent = Math.min(Math.round(exact * 10) / 10, SHOWN_BELOW[status]);
   return {
     current_connections: current,
     max_connections: max,

@@ -36,6 +36,8 @@ export interface ChildRecord {
   sigkillAt: number | undefined;
   /** Why we are stopping it (so its exit is not read as a crash). */
   stopReason: string | undefined;
+  /** Its uncaught exception already counted towards the crash-loop backoff (its exit must not again). */
+  crashCounted: boolean;
 }
 
 export function snapshotOf(r: ChildRecord): ChildSnapshot {

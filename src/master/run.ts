@@ -47,7 +47,9 @@ export async function runMaster(loaded: LoadedSettings, entry: MasterEntryPoints
   // The notifier may refuse to start (NOTIFY_SOCKET set but no transport): before the pidfile.
   const notifier = hooks.notifier?.(logger) ?? noopNotifier;
   const pidfile = settings.CORRAL_PIDFILE;
-  if (pidfile) writePidfile(pidfile);
+  const replaced = pidfile ? writePidfile(pidfile) : undefined;
+  // A master that died without its exit path (SIGKILL, the OOM killer, a power cut) left its pidfile.
+  if (replaced) logger.warn({ event: 'pidfile.stale', pidfile }, replaced);
   const keeperExec = entry.keeperExec && existsSync(entry.keeperExec) ? entry.keeperExec : undefined;
 
   let arbiter: Arbiter | undefined;
@@ -74,6 +76,7 @@ export async function runMaster(loaded: LoadedSettings, entry: MasterEntryPoints
     withKeeper: keeperExec !== undefined,
     logger,
     reopenLogs: () => log.reopen(),
+    configureLogs: (next) => log.configure(next),
     notifier,
     onExit: exit,
   });

@@ -3,7 +3,7 @@
 import { loadSettings } from '../config/load.js';
 import { readIdentity } from '../config/identity.js';
 import type { AppContext } from '../contract.js';
-import { ConfigError, CorralError, EXIT, describeError } from '../errors.js';
+import { CorralError, EXIT, describeError, exitCodeFor } from '../errors.js';
 import { childChannel } from '../ipc/channel.js';
 import { createLogger } from '../log/logger.js';
 import { perWorkerCap } from '../master/capacity.js';
@@ -31,7 +31,7 @@ export async function runWorker(): Promise<void> {
   } catch (err) {
     const d = describeError(err);
     channel.send({ type: 'boot-failed', code: d.code ?? 'CORRAL_ERR_CONFIG_INVALID', message: d.message });
-    process.exit(err instanceof ConfigError ? EXIT.CONFIG : EXIT.FAILURE);
+    process.exit(exitCodeFor(err));
   }
   const settings = loaded.settings;
   const log = createLogger(settings, { role: 'worker', worker: identity.workerId, generation: identity.generation });
@@ -65,6 +65,9 @@ export async function runWorker(): Promise<void> {
   };
 
   let exiting = false;
+  // Set by an uncaught exception after ready: however the drain that follows was started (the
+  // master's 'drain' usually comes first), the worker exits EXIT.UNCAUGHT, not 0.
+  let crashed = false;
   let release!: () => void;
   const released = new Promise<void>((resolve) => (release = resolve));
   // Set while listen() waits for the master: a drain must let it settle, then close the server.
@@ -89,13 +92,14 @@ export async function runWorker(): Promise<void> {
     // on its way to this worker. A master that is gone ends the wait through 'disconnect'.
     if (channel.send({ type: 'drained' })) await released;
     log.flush();
-    process.exit(code);
+    process.exit(crashed ? EXIT.UNCAUGHT : code);
   };
 
   let ready = false;
   process.on('uncaughtException', (err) => {
     // Before ready, there is nothing to drain: it is a failed boot, and the master counts it.
     if (!ready) return bootFail(err, EXIT.UNCAUGHT);
+    crashed = true;
     logger.error({ event: 'worker.uncaught', code: 'CORRAL_ERR_UNCAUGHT', err: describeError(err) }, 'uncaught exception: draining this worker');
     // The master starts a replacement first, then tells this worker to drain; the timer is the
     // fallback if the master never answers.

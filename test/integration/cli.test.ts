@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
-import { appendFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { appendFileSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
@@ -10,11 +10,11 @@ import { freePort } from '../helpers/ports.js';
 
 const run = promisify(execFile);
 
-/** Runs `prefix... node corral args...` in `dir` with only PATH set; never throws on a non-zero exit. */
-async function exec(dir: string, prefix: readonly string[], args: readonly string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+/** Runs `prefix... node corral args...` in `dir` with only PATH (and `env`) set; never throws on a non-zero exit. */
+async function exec(dir: string, prefix: readonly string[], args: readonly string[], env: Record<string, string> = {}): Promise<{ code: number; stdout: string; stderr: string }> {
   const [file, ...rest] = [...prefix, process.execPath, CORRAL_BIN, ...args] as [string, ...string[]];
   try {
-    const r = await run(file, rest, { cwd: dir, env: { PATH: process.env.PATH ?? '' }, timeout: 30000 });
+    const r = await run(file, rest, { cwd: dir, env: { PATH: process.env.PATH ?? '', ...env }, timeout: 30000 });
     return { code: 0, stdout: r.stdout, stderr: r.stderr };
   } catch (err) {
     const e = err as { code: number; stdout: string; stderr: string };
@@ -67,6 +67,62 @@ test('status, reload and stop find the master through the pidfile and .env', asy
     }
   } finally {
     await c.stop();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+const alive = (pid: number) => {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+};
+
+test('a pidfile left by a dead master whose pid was reused: stop, reload and status signal nothing and exit 3; start replaces it', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'corral-cli-'));
+  const pidfile = join(dir, 'corral.pid');
+  writeFileSync(join(dir, '.env'), [`CORRAL_BIND=127.0.0.1:0`, `CORRAL_ADMIN_BIND=127.0.0.1:0`, `CORRAL_WORKERS=1`, `CORRAL_APP=${join(FIXTURE_APPS, 'basic.mjs')}`].join('\n'));
+  // Stand-ins for whatever got the pid after a kill -9: any process, and one whose command line
+  // looks like a master's (only the start stamp next to the pidfile tells it apart).
+  const others: ChildProcess[] = [
+    spawn('sleep', ['300'], { stdio: 'ignore' }),
+    spawn(process.execPath, ['-e', 'setInterval(() => {}, 1e9)', join(dir, 'corral'), 'start'], { stdio: 'ignore' }),
+  ];
+  let c: Awaited<ReturnType<typeof startCorral>> | undefined;
+  try {
+    const [sleeper, lookalike] = others.map((p) => p.pid!) as [number, number];
+    // The look-alike's argv must be in /proc before the CLI reads it.
+    await new Promise((r) => setTimeout(r, 300));
+    const cases = [
+      { pid: sleeper, stamp: undefined, why: /is not a corral master: sleep 300/ },
+      { pid: lookalike, stamp: { pid: lookalike, start_ticks: 1, boot_id: null }, why: /the pid was reused/ },
+    ];
+    for (const { pid, stamp, why } of cases) {
+      writeFileSync(pidfile, `${pid}\n`);
+      if (stamp) writeFileSync(`${pidfile}.start`, JSON.stringify(stamp));
+      else rmSync(`${pidfile}.start`, { force: true });
+      for (const cmd of ['stop', 'reload', 'status']) {
+        const r = await corral(dir, cmd);
+        assert.equal(r.code, 3, `${cmd} exits 3 (not running): ${r.stdout}${r.stderr}`);
+        assert.match(r.stderr, /no corral master running \(stale pidfile /);
+        assert.match(r.stderr, why);
+        assert.ok(alive(pid), `${cmd} sent no signal to pid ${pid}`);
+      }
+    }
+
+    c = await startCorral({ cwd: dir, workers: null, env: { CORRAL_ENV_FILE: '.env', CORRAL_LOG_FILE: join(dir, 'corral.log'), CORRAL_PIDFILE: pidfile } });
+    assert.equal(readFileSync(pidfile, 'utf8').trim(), String(c.pid), 'start replaced the stale pidfile');
+    assert.match(String(c.events('pidfile.stale')[0]?.msg), /the pid was reused/);
+    const stop = await corral(dir, 'stop');
+    assert.equal(stop.code, 0, stop.stderr);
+    assert.equal((await c.exited).code, 0);
+    assert.ok(!existsSync(pidfile) && !existsSync(`${pidfile}.start`), 'the master removes its pidfile and start stamp');
+    assert.ok(alive(lookalike), 'the process that reused the pid was left alone');
+  } finally {
+    await c?.stop();
+    for (const p of others) p.kill('SIGKILL');
     rmSync(dir, { recursive: true, force: true });
   }
 });
@@ -129,6 +185,11 @@ test('every command answers --help, and an unknown command or flag is a usage er
     const badKey = await corral(dir, 'emulator', '--port', '0', '--key-out', join(dir, 'missing', 'key.json'));
     assert.equal(badKey.code, 64, badKey.stderr);
     assert.match(badKey.stderr, /cannot write --key-out .*ENOENT/);
+    for (const budget of ['0.5', '101', 'lots']) {
+      const r = await corral(dir, 'recommend', '--ram-budget', budget);
+      assert.equal(r.code, 64, `--ram-budget ${budget}`);
+      assert.match(r.stderr, new RegExp(`--ram-budget must be a percentage from 1 to 100, got "${budget}"`));
+    }
     // systemd-unit overrides are judged by the settings' own ranges.
     for (const [flag, value, says] of [
       ['--workers', '0', /--workers \(CORRAL_WORKERS\) must be an integer from 1 to 512/],
@@ -138,6 +199,37 @@ test('every command answers --help, and an unknown command or flag is a usage er
       const r = await corral(dir, 'systemd-unit', flag, value);
       assert.equal(r.code, 64, `${flag} ${value}`);
       assert.match(r.stderr, says);
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('invalid settings exit 78 with their stable code, as every other CorralError is printed', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'corral-cli-'));
+  try {
+    for (const cmd of ['config', 'start']) {
+      const r = await exec(dir, [], [cmd], { CORRAL_WORKERS: 'abc' });
+      assert.equal(r.code, 78, `${cmd}: ${r.stderr}`);
+      assert.match(r.stderr, new RegExp(`^corral ${cmd}: \\[CORRAL_ERR_CONFIG_INVALID\\] invalid settings, nothing was started:\n  CORRAL_WORKERS="abc" \\(from environment\\)`));
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('an env file that cannot be read (missing, a directory) exits 78 with its code, starting nothing', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'corral-cli-'));
+  try {
+    for (const [cmd, file, reason] of [
+      ['start', join(dir, 'missing.env'), 'ENOENT'],
+      ['config', join(dir, 'missing.env'), 'ENOENT'],
+      ['start', dir, 'EISDIR'],
+    ] as const) {
+      const r = await exec(dir, [], [cmd], { CORRAL_ENV_FILE: file, CORRAL_PIDFILE: join(dir, 'corral.pid') });
+      assert.equal(r.code, 78, `${cmd} with CORRAL_ENV_FILE=${file}: ${r.stderr}`);
+      assert.match(r.stderr, new RegExp(`^corral ${cmd}: \\[CORRAL_ERR_ENV_FILE\\] cannot read env file .*${reason}`));
+      assert.equal(existsSync(join(dir, 'corral.pid')), false, 'nothing was started');
     }
   } finally {
     rmSync(dir, { recursive: true, force: true });

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
@@ -82,6 +82,22 @@ test('a bad .env exits 78 and lists every bad setting, starting nothing', () => 
   }
 });
 
+test('a CORRAL_LOG_FILE that cannot be opened exits 78 with the path and why, leaving no pidfile', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'corral-logfile-'));
+  try {
+    // A plain file where the log directory should be: not creatable, even by root.
+    writeFileSync(join(dir, 'logs'), '');
+    const env = { PATH: process.env.PATH ?? '', CORRAL_LOG_FILE: join(dir, 'logs', 'corral.log'), CORRAL_BIND: '127.0.0.1:0', CORRAL_ADMIN_BIND: '127.0.0.1:0', CORRAL_WORKERS: '1' };
+    const r = spawnSync(process.execPath, [CORRAL_BIN, 'start'], { cwd: dir, env, encoding: 'utf8', timeout: 15000 });
+    assert.equal(r.status, 78, r.stderr);
+    assert.match(r.stderr, /\[CORRAL_ERR_LOG_FILE\] cannot open CORRAL_LOG_FILE .*logs\/corral\.log/);
+    assert.doesNotMatch(r.stderr, /RangeError|    at /, 'no stack trace');
+    assert.equal(existsSync(join(dir, 'corral.pid')), false, 'no pidfile left behind');
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
 test('GUNICORN_* aliases from the old deployment are honoured, with a warning each', async () => {
   const c = await startCorral({
     app: 'basic.mjs',
@@ -142,5 +158,29 @@ test('when the master is killed with SIGKILL, its workers exit (no orphans servi
     }), 10000, 'workers to exit after the master died');
   } finally {
     await c.stop();
+  }
+});
+
+test('workers that crash soon after boot back off, whether they exit or throw an uncaught exception', async () => {
+  // Both failure modes side by side, over the same window. Without backoff an uncaught exception
+  // 300 ms after boot brought about 24 forks in 8 s; with it, a handful, like exit(1).
+  const [thrown, exited] = await Promise.all(['throw', 'exit'].map((mode) => startCorral({ app: 'crash-after-boot.mjs', workers: 2, env: { CRASH_MODE: mode } })));
+  try {
+    await new Promise((r) => setTimeout(r, 8000));
+    for (const [c, mode] of [[thrown, 'throw'], [exited, 'exit']] as const) {
+      const boots = c!.events('worker.boot').length;
+      assert.ok(boots <= 12, `${mode}: ${boots} worker boots in 8 s`);
+      // worker.recycle reports an uncaught exception, worker.exit an unexpected exit.
+      const crashes = c!.events(mode === 'throw' ? 'worker.recycle' : 'worker.exit').filter((l) => l.crash_loop !== undefined);
+      assert.ok(crashes.length >= 3, `${mode}: ${crashes.length} crashes counted`);
+      crashes.forEach((l, i) => assert.equal(l.crash_loop, i + 1, `${mode}: crash_loop counts every crash`));
+      const delays = crashes.map((l) => Number(l.respawn_in_ms));
+      assert.ok(delays.at(-1)! >= 2 * delays[0]!, `${mode}: respawn delays grow: ${delays.join(', ')}`);
+    }
+    const uncaughtExits = thrown!.events('worker.exit');
+    assert.ok(uncaughtExits.length > 0);
+    for (const l of uncaughtExits) assert.equal(l.code, 70, 'a worker that threw exits EXIT.UNCAUGHT, even when the master drained it');
+  } finally {
+    await Promise.all([thrown?.stop(), exited?.stop()]);
   }
 });

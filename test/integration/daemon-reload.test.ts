@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { copyFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import { connect } from 'node:net';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { FIXTURE_APPS, startCorral, waitFor } from '../helpers/corral.js';
@@ -26,6 +27,31 @@ test('SIGHUP under a 50-client loop: zero failed requests, and every worker is o
     assert.deepEqual([...seen], [2]);
   } finally {
     await loop.stop();
+    await c.stop();
+  }
+});
+
+test('a request in flight when its worker starts draining is answered with Connection: close, and its connection ends at once', async () => {
+  // A long keep-alive: without Connection: close the old worker would hold this connection (and
+  // its own exit) until the keep-alive timeout.
+  const c = await startCorral({ app: 'basic.mjs', workers: 1, env: { CORRAL_KEEPALIVE: '30' } });
+  const s = connect(Number(new URL(c.url).port), '127.0.0.1');
+  try {
+    await new Promise<void>((r) => s.once('connect', () => r()));
+    let answer = '';
+    s.on('data', (d: Buffer) => (answer += d.toString()));
+    const closed = new Promise<void>((r) => s.once('close', () => r()));
+    s.write('GET /sleep?ms=2500 HTTP/1.1\r\nHost: x\r\n\r\n');
+    await delay(300);
+    c.kill('SIGHUP');
+    await c.waitForLog((l) => l.event === 'worker.draining', 15000, 'the old worker draining');
+    const t0 = Date.now();
+    await Promise.race([closed, delay(10000)]);
+    assert.match(answer, /^HTTP\/1\.1 200 /);
+    assert.match(answer, /\r\nconnection: close\r\n/i);
+    assert.ok(Date.now() - t0 < 5000, 'the connection ended with its answer, not at the keep-alive timeout');
+  } finally {
+    s.destroy();
     await c.stop();
   }
 });
@@ -112,6 +138,28 @@ test('a SIGHUP during a reload is queued: the reload after it applies the .env a
     const seen = new Set<number>();
     for (let i = 0; i < 9; i++) seen.add((await http(c.url, { headers: { connection: 'close' } })).json<{ generation: number }>().generation);
     assert.deepEqual([...seen], [3]);
+  } finally {
+    await c.stop();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('SIGHUP applies a new CORRAL_LOG_LEVEL to the master too, not only to the new workers', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'corral-levelreload-'));
+  const envFile = join(dir, 'corral.env');
+  writeFileSync(envFile, 'CORRAL_LOG_LEVEL=info\n');
+  const c = await startCorral({ app: 'basic.mjs', env: { CORRAL_ENV_FILE: envFile } });
+  try {
+    writeFileSync(envFile, 'CORRAL_LOG_LEVEL=warn\n');
+    c.kill('SIGHUP');
+    await delay(3000);
+    writeFileSync(envFile, 'CORRAL_LOG_LEVEL=info\n');
+    c.kill('SIGHUP');
+    await c.waitForLog((l) => l.event === 'reload.done' && l.generation === 3, 20000, 'reload.done of generation 3');
+    // Logged while generation 2 ran at warn (its exits are logged by the reload to 3, at info again).
+    const duringGen2 = ['reload.start', 'worker.boot', 'worker.ready', 'reload.done', 'worker.listening'];
+    const infoOfGen2 = c.logs().filter((l) => l.level === 'info' && (l.generation === 2 || l.gen === 2) && duringGen2.includes(l.event ?? ''));
+    assert.deepEqual(infoOfGen2.map((l) => `${l.role} ${l.event}`), [], 'at warn, no process logs the info lines of generation 2');
   } finally {
     await c.stop();
     rmSync(dir, { recursive: true, force: true });

@@ -24,6 +24,19 @@ describe('assertAdminBindSafe', () => {
     // Port 0 is an ephemeral port on that host, just as reachable.
     assert.throws(() => assertAdminBindSafe(testSettings({ CORRAL_ADMIN_BIND: '0.0.0.0:0' })), /CORRAL_ADMIN_TOKEN/);
   });
+  it('takes localhost and loopback addresses as loopback, but not a host name that starts with 127.', () => {
+    assertAdminBindSafe(testSettings({ CORRAL_ADMIN_BIND: 'localhost:9090' }));
+    assertAdminBindSafe(testSettings({ CORRAL_ADMIN_BIND: '127.8.9.10:9090' }));
+    assertAdminBindSafe(testSettings({ CORRAL_ADMIN_BIND: '[::ffff:127.0.0.1]:9090' }));
+    // DNS decides where such a name points, so it may reach other hosts.
+    for (const bind of ['127.corp.example:9090', '127.0.0.1.nip.io:9090', '[::ffff:10.0.0.1]:9090']) {
+      assert.throws(
+        () => assertAdminBindSafe(testSettings({ CORRAL_ADMIN_BIND: bind })),
+        (e: unknown) => e instanceof CorralError && e.code === 'CORRAL_ERR_ADMIN_UNSAFE',
+        bind,
+      );
+    }
+  });
 });
 
 describe('admin server with a token', () => {
@@ -160,6 +173,28 @@ describe('admin server with a token', () => {
     const junk = await fetch(`${base}/api/admin/workers`, { method: 'POST', headers: auth, body: '{nope' });
     assert.equal(junk.status, 400);
     assert.deepEqual(view.deltas, [1]);
+  });
+
+  it('refuses reload and worker-count changes with 409 once a shutdown has begun (the arbiter drops them)', async () => {
+    view.shuttingDown = true;
+    try {
+      const reloadsBefore = view.reloads;
+      const deltasBefore = view.deltas.length;
+      const r = await fetch(`${base}/api/admin/reload`, { method: 'POST', headers: auth });
+      assert.equal(r.status, 409);
+      assert.equal(((await r.json()) as { error: string }).error, 'shutting_down');
+      const w = await fetch(`${base}/api/admin/workers`, { method: 'POST', headers: { ...auth, 'content-type': 'application/json' }, body: '{"delta":1}' });
+      assert.equal(w.status, 409);
+      assert.equal(((await w.json()) as { error: string }).error, 'shutting_down');
+      assert.equal(view.reloads, reloadsBefore);
+      assert.equal(view.deltas.length, deltasBefore);
+      // Reads still answer while the workers drain.
+      const c = await fetch(`${base}/api/admin/capacity`, { headers: auth });
+      assert.equal(c.status, 200);
+      await c.body?.cancel();
+    } finally {
+      view.shuttingDown = false;
+    }
   });
 
   it('answers 404 and 405 as JSON', async () => {

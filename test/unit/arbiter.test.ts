@@ -210,8 +210,10 @@ test("a draining worker's 'drained' is answered with 'release' (its cue to exit)
     const workers = t.children.filter((c) => c.identity.role === 'worker');
     workers.forEach(ready);
     t.arbiter.tick();
+    assert.equal(t.arbiter.view().stopping(), false);
     t.arbiter.record('stop');
     t.arbiter.tick();
+    assert.equal(t.arbiter.view().stopping(), true, 'the admin API sees the shutdown (it refuses reload/TTIN then)');
     assert.ok(workers.every((c) => c.sent.some((m) => m.type === 'drain')));
     assert.ok(workers.every((c) => !c.sent.some((m) => m.type === 'release')), 'no release before the worker says it is drained');
     workers[0]!.say({ type: 'drained' });
@@ -613,6 +615,109 @@ test('a replacement takes the slot of the worker it replaces, so per-worker metr
     t.arbiter.record('reload');
     t.arbiter.tick();
     assert.deepEqual(slots(), [[2, 2], [3, 1], [4, 3], [5, 4]]);
+  } finally {
+    t.log.close();
+  }
+});
+
+test('an uncaught exception soon after ready backs off like a crash: each replacement waits longer, and the drained exit is not counted again', async () => {
+  const t = await setup({ CORRAL_WORKERS: '1' });
+  try {
+    t.bootAll();
+    let previousDelay = 0;
+    for (let crash = 1; crash <= 5; crash++) {
+      const crashed = t.children.filter((c) => !c.exited).at(-1)!;
+      t.run(250);
+      crashed.say({ type: 'retire', reason: 'uncaught' });
+      // Each further throw reports again: still one crash.
+      crashed.say({ type: 'retire', reason: 'uncaught' });
+      t.arbiter.tick();
+      const line = t.log.lines().filter((l) => l.event === 'worker.recycle').at(-1);
+      assert.equal(line?.reason, 'uncaught');
+      assert.equal(line?.crash_loop, crash, 'one crash per uncaught worker, its exit not counted');
+      const delay = Number(line?.respawn_in_ms);
+      assert.ok(delay >= 125 * 2 ** (crash - 1) && delay >= previousDelay, `respawn_in_ms ${delay} grows (was ${previousDelay})`);
+      previousDelay = delay;
+      const forked = t.children.length;
+      let waited = 0;
+      while (t.children.length === forked) {
+        assert.ok(waited < 40_000, 'a replacement is forked after the backoff');
+        t.advance(25);
+        waited += 25;
+        beatAll(t.children.filter((c) => !c.exited));
+        t.arbiter.tick();
+      }
+      assert.ok(waited >= delay, `the replacement waited ${waited} ms, at least respawn_in_ms ${delay}`);
+      assert.equal(crashed.sent.filter((m) => m.type === 'drain').length, 0, 'the crashed worker serves until its replacement is ready');
+      ready(t.children.at(-1)!);
+      t.arbiter.tick();
+      const drain = crashed.sent.find((m) => m.type === 'drain');
+      assert.equal(drain?.type === 'drain' ? drain.reason : undefined, 'uncaught');
+      crashed.exit(70);
+      t.arbiter.tick();
+    }
+    const exits = t.log.lines().filter((l) => l.event === 'worker.exit');
+    assert.equal(exits.length, 5);
+    assert.ok(exits.every((l) => l.reason === 'uncaught' && l.code === 70));
+  } finally {
+    t.log.close();
+  }
+});
+
+test('a worker that exits by itself after reporting an uncaught exception is counted once', async () => {
+  const t = await setup();
+  try {
+    t.bootAll();
+    t.run(500);
+    t.children[0]!.say({ type: 'retire', reason: 'uncaught' });
+    t.arbiter.tick();
+    // Its own fallback ran before the master drained it.
+    t.children[0]!.exit(70);
+    t.arbiter.tick();
+    const exit = t.log.lines().find((l) => l.event === 'worker.exit');
+    assert.equal(exit?.crash_loop, 1);
+    t.run(1000);
+    t.children[1]!.say({ type: 'retire', reason: 'uncaught' });
+    t.arbiter.tick();
+    const second = t.log.lines().filter((l) => l.event === 'worker.recycle').at(-1);
+    assert.equal(second?.crash_loop, 2);
+  } finally {
+    t.log.close();
+  }
+});
+
+test('recycling after max requests is not a crash: the replacement starts at once', async () => {
+  const t = await setup();
+  try {
+    t.bootAll();
+    t.children[0]!.say({ type: 'retire', reason: 'max-requests' });
+    t.arbiter.tick();
+    assert.equal(t.children.length, 3, 'replacement forked in the same tick');
+    const line = t.log.lines().find((l) => l.event === 'worker.recycle');
+    assert.equal(line?.reason, 'max-requests');
+    assert.equal(line?.crash_loop, undefined);
+  } finally {
+    t.log.close();
+  }
+});
+
+test('the admin view counts worker-count changes not yet handled, so concurrent TTOUs cannot go under one worker unnoticed', async () => {
+  const t = await setup({ CORRAL_WORKERS: '3' });
+  try {
+    t.bootAll();
+    const view = t.arbiter.view();
+    assert.equal(view.expectedWorkers(), 3);
+    // Three admin requests answered before the next tick.
+    view.requestWorkerDelta(-1);
+    assert.equal(view.expectedWorkers(), 2);
+    view.requestWorkerDelta(-1);
+    assert.equal(view.expectedWorkers(), 1);
+    view.requestWorkerDelta(-1);
+    assert.equal(view.expectedWorkers(), 1, 'the arbiter keeps one worker');
+    view.requestWorkerDelta(1);
+    assert.equal(view.expectedWorkers(), 2);
+    t.arbiter.tick();
+    assert.equal(view.expectedWorkers(), 2, 'what the tick applied');
   } finally {
     t.log.close();
   }

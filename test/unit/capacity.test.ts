@@ -55,3 +55,17 @@ test('FULL only when every slot is taken: 7996 of 8000 is WARNING with 4 slots, 
   assert.equal(c.available_slots, 4);
   assert.equal(c.can_accept_new, true);
 });
+
+test('percent_used is never rounded up into the next status: 1599 of 2000 is HEALTHY at 79.9 %, 999 of 2000 LOW at 49.9 %', () => {
+  const healthy = computeCapacity({ activeConnections: [1599], workers: 2, workerConnections: 1000, maxConnections: 0 });
+  assert.equal(healthy.status, 'HEALTHY');
+  assert.equal(healthy.percent_used, 79.9);
+  const low = computeCapacity({ activeConnections: [999], workers: 2, workerConnections: 1000, maxConnections: 0 });
+  assert.equal(low.status, 'LOW');
+  assert.equal(low.percent_used, 49.9);
+  // Exactly on a threshold is that status, shown as is.
+  const warn = computeCapacity({ activeConnections: [1600], workers: 2, workerConnections: 1000, maxConnections: 0 });
+  assert.deepEqual([warn.status, warn.percent_used], ['WARNING', 80]);
+  const half = computeCapacity({ activeConnections: [1000], workers: 2, workerConnections: 1000, maxConnections: 0 });
+  assert.deepEqual([half.status, half.percent_used], ['HEALTHY', 50]);
+});

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { ERROR_CODES, EXIT } from '../../src/errors.js';
+import { ConfigError, CorralError, ERROR_CODES, EXIT, exitCodeFor } from '../../src/errors.js';
 import { REPO_ROOT } from '../helpers/corral.js';
 
 function sources(dir: string): string[] {
@@ -40,4 +40,13 @@ test('named exit codes are documented in the README', () => {
   for (const [name, code] of Object.entries(EXIT)) {
     assert.ok(readme.includes(`| ${code} |`) || readme.includes(`| \`${code}\` |`), `exit code ${code} (${name}) is in the README`);
   }
+});
+
+test('settings problems exit 78, an unreadable .env included; usage errors 64; anything else 1', () => {
+  assert.equal(exitCodeFor(new ConfigError([{ name: 'CORRAL_WORKERS', value: 'abc', allowed: 'an integer', source: 'environment' }])), EXIT.CONFIG);
+  assert.equal(exitCodeFor(new CorralError('CORRAL_ERR_ENV_FILE', 'cannot read env file /nonexistent')), EXIT.CONFIG);
+  assert.equal(exitCodeFor(new CorralError('CORRAL_ERR_USAGE', 'unknown option')), EXIT.USAGE);
+  assert.equal(exitCodeFor(new CorralError('CORRAL_ERR_NOT_RUNNING', 'not running')), EXIT.FAILURE);
+  assert.equal(exitCodeFor(new Error('a bug')), EXIT.FAILURE);
+  assert.equal(exitCodeFor('thrown string'), EXIT.FAILURE);
 });

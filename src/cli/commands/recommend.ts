@@ -7,6 +7,7 @@ import { readFile } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
 import si from 'systeminformation';
 import { loadSettings } from '../../config/load.js';
+import { CorralError } from '../../errors.js';
 import { parseFlags, type Command } from '../command.js';
 
 const MiB = 1048576;
@@ -142,9 +143,8 @@ Options:
       return 0;
     }
     const budget = Number(values['ram-budget'] ?? 50);
-    if (!Number.isFinite(budget) || budget <= 0 || budget > 100) {
-      process.stderr.write('corral recommend: --ram-budget must be a percentage from 1 to 100\n');
-      return 64;
+    if (!Number.isFinite(budget) || budget < 1 || budget > 100) {
+      throw new CorralError('CORRAL_ERR_USAGE', `--ram-budget must be a percentage from 1 to 100, got ${JSON.stringify(values['ram-budget'])}`);
     }
     const { settings } = loadSettings();
     const bind = settings.CORRAL_ADMIN_BIND;

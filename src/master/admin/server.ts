@@ -129,6 +129,9 @@ export async function startAdminServer(view: AdminView, logger: Logger, options:
     const auth = checkAdminAuth(req, view.settings().CORRAL_ADMIN_TOKEN);
     if (!auth.ok) return fail(res, auth.status, auth.error, auth.message, auth.status === 401 ? { 'WWW-Authenticate': 'Bearer realm="corral-admin"' } : {});
 
+    // The arbiter drops these intents once a shutdown has begun: say so rather than 202.
+    if (method === 'POST' && view.stopping()) return fail(res, 409, 'shutting_down', 'corral is shutting down; reload and worker-count changes are ignored');
+
     switch (path) {
       case '/api/admin/capacity':
         return send(res, 200, { success: true, capacity: capacityFromView(view) });

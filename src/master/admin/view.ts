@@ -36,10 +36,12 @@ export interface AdminView {
    * the live workers' figures, totals that never go back when workers are replaced.
    */
   servedByExited(): { readonly requests: number; readonly errors: number };
-  /** The worker count the arbiter is steering towards (CORRAL_WORKERS ± TTIN/TTOU). */
+  /** The worker count the arbiter is steering towards (CORRAL_WORKERS ± TTIN/TTOU, pending ones included). */
   expectedWorkers(): number;
   /** The current (newest) generation number. */
   generation(): number;
+  /** True once a shutdown has begun: the arbiter then drops reload and worker-count intents. */
+  stopping(): boolean;
   /** Records a reload intent, exactly as SIGHUP does. */
   requestReload(): void;
   /** Records a worker-count change, exactly as SIGTTIN (+1) / SIGTTOU (-1) do. */

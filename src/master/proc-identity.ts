@@ -1,0 +1,62 @@
+// What tells a process apart from a later one given the same pid: the kernel reuses pids, so a
+// pidfile left behind by a master killed with SIGKILL (or by an OOM kill, or across a reboot) can
+// name an unrelated live process. Linux only (/proc); elsewhere nothing can be checked.
+
+import { readFileSync } from 'node:fs';
+import { basename } from 'node:path';
+
+export interface ProcStamp {
+  readonly pid: number;
+  /** Field 22 of /proc/<pid>/stat: clock ticks after boot, immune to wall-clock steps. */
+  readonly startTicks: number;
+  /** /proc/sys/kernel/random/boot_id; null where hidden (systemd's ProcSubset=pid). */
+  readonly bootId: string | null;
+}
+
+export function procStamp(pid: number): ProcStamp | undefined {
+  let stat: string;
+  try {
+    stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  } catch {
+    return undefined;
+  }
+  // The command name (field 2) may hold spaces and parentheses: count fields after the last ')'.
+  // There, index 0 is field 3, so field 22 is index 19.
+  const startTicks = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19]);
+  if (!Number.isSafeInteger(startTicks)) return undefined;
+  return { pid, startTicks, bootId: readBootId() };
+}
+
+function readBootId(): string | null {
+  try {
+    return readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim() || null;
+  } catch {
+    return null;
+  }
+}
+
+/** True unless both stamps are known and name different processes. */
+export function sameProcess(recorded: ProcStamp, actual: ProcStamp): boolean {
+  if (recorded.pid !== actual.pid || recorded.startTicks !== actual.startTicks) return false;
+  return recorded.bootId === null || actual.bootId === null || recorded.bootId === actual.bootId;
+}
+
+/** The process's argv, or undefined when it cannot be read (no /proc, another user's hidepid). */
+export function procArgv(pid: number): string[] | undefined {
+  try {
+    const raw = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
+    // Zombies and kernel threads have an empty command line: nothing to judge by.
+    if (raw === '') return undefined;
+    return raw.replace(/\0$/, '').split('\0');
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Whether an argv is that of `corral start` (`node …/bin/corral start`, as bin/corral, the npm
+ * bin link and the generated systemd unit all run it). Only for pidfiles without a start stamp.
+ */
+export function looksLikeMaster(argv: readonly string[]): boolean {
+  return argv.includes('start') && argv.some((a) => basename(a) === 'corral');
+}
