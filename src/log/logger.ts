@@ -33,6 +33,13 @@ export interface CorralLogger {
   /** Writes out buffered lines; call before a deliberate exit. */
   flush(): void;
   /**
+   * Resolves once the log file is open (at once on stdout), or after `timeoutMs`. pino opens a
+   * file asynchronously: a process that exits sooner (a worker whose app fails to import within
+   * milliseconds) loses the lines it logged, and pino's exit hook throws "sonic boom is not ready
+   * yet", which then reads as the reason the process failed.
+   */
+  opened(timeoutMs: number): Promise<void>;
+  /**
    * Applies the log settings a reload read (the master outlives reloads; children get theirs at
    * spawn). The level always; a new file in place of the old one. False when the file cannot
    * change in place (between stdout and a file): that takes a restart.
@@ -107,6 +114,20 @@ export function createLogger(settings: LogSettings, identity: LogIdentity, o: Lo
     formatters: { level: (label: string) => ({ level: label }) },
   };
   const destinations: Destination[] = [open(undefined)];
+  // Only the first destination opens at startup; access() adds one later, long after boot.
+  const first = destinations[0]!;
+  const firstOpen: Promise<void> = file === undefined ? Promise.resolve() : new Promise((resolve) => {
+    // Listening for 'error' only until the open settles: a later write error must still reach
+    // the process as before. A failed open has nothing to wait for (assertLogFileWritable makes
+    // it rare: the file was just opened).
+    const settle = () => {
+      first.off('ready', settle);
+      first.off('error', settle);
+      resolve();
+    };
+    first.once('ready', settle);
+    first.once('error', settle);
+  });
   const logger = pino(journal ? { ...options, hooks: { streamWrite: withPriority } } : options, destinations[0]);
   let access: Logger | undefined;
   return {
@@ -130,6 +151,11 @@ export function createLogger(settings: LogSettings, identity: LogIdentity, o: Lo
       file = next.CORRAL_LOG_FILE;
       for (const d of destinations) d.reopen(file);
       return true;
+    },
+    async opened(timeoutMs) {
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([firstOpen, new Promise<void>((resolve) => (timer = setTimeout(resolve, timeoutMs)))]);
+      clearTimeout(timer);
     },
     flush() {
       for (const d of destinations) {

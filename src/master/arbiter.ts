@@ -693,7 +693,8 @@ export class Arbiter {
         this.log.info({ event: `${c.role}.ready`, worker_id: c.id, worker_pid: c.handle.pid, generation: c.generation, port: msg.port ?? null, boot_ms: now - c.startedAt }, `${c.role} ${c.id} ready`);
         break;
       case 'boot-failed':
-        c.bootError = { code: msg.code, message: msg.message, ...(msg.stack ? { stack: msg.stack } : {}) };
+        // The first report is the cause; anything a failing child reports after it is fallout.
+        c.bootError ??= { code: msg.code, message: msg.message, ...(msg.stack ? { stack: msg.stack } : {}) };
         return;
       case 'retire':
         if (msg.reason === 'uncaught') this.retireCrashed(c);

@@ -16,6 +16,8 @@ import { createSheetsAccess } from './sheets-access.js';
 
 /** A master slower than this to count a request lets it through (see the bundled app's rate limit). */
 const COUNTER_TIMEOUT_MS = 2000;
+/** How long an exit waits for the log file to open, so the lines that say why reach it. */
+const LOG_OPEN_WAIT_MS = 2000;
 
 export async function runWorker(): Promise<void> {
   const identity = readIdentity() ?? { role: 'worker' as const, workerId: 0, generation: 0 };
@@ -56,15 +58,24 @@ export async function runWorker(): Promise<void> {
     }),
   );
 
-  const bootFail = (err: unknown, exitCode: number) => {
-    const d = describeError(err);
-    logger.error({ event: 'app.load_failed', code: d.code, err: d }, d.message);
-    channel.send({ type: 'boot-failed', code: d.code ?? 'CORRAL_ERR_APP_LOAD', message: d.message, ...(d.stack ? { stack: d.stack } : {}) });
+  let exiting = false;
+  /** Flushes the log, then exits; the file may still be opening when a boot fails fast. */
+  const flushAndExit = async (code: number): Promise<void> => {
+    await log.opened(LOG_OPEN_WAIT_MS);
     log.flush();
-    process.exit(exitCode);
+    process.exit(code);
+  };
+  const bootFail = (err: unknown, exitCode: number) => {
+    // The first failure is the one to report: the master keeps one reason per worker, and what
+    // follows it (an exception thrown while exiting) would only hide the app's own error.
+    if (exiting) return;
+    exiting = true;
+    const d = describeError(err);
+    channel.send({ type: 'boot-failed', code: d.code ?? 'CORRAL_ERR_APP_LOAD', message: d.message, ...(d.stack ? { stack: d.stack } : {}) });
+    logger.error({ event: 'app.load_failed', code: d.code, err: d }, d.message);
+    void flushAndExit(exitCode);
   };
 
-  let exiting = false;
   // Set by an uncaught exception after ready: however the drain that follows was started (the
   // master's 'drain' usually comes first), the worker exits EXIT.UNCAUGHT, not 0.
   let crashed = false;
@@ -91,8 +102,7 @@ export async function runWorker(): Promise<void> {
     // Exit only on the master's 'release' (see MasterMessage): it proves no connection is still
     // on its way to this worker. A master that is gone ends the wait through 'disconnect'.
     if (channel.send({ type: 'drained' })) await released;
-    log.flush();
-    process.exit(crashed ? EXIT.UNCAUGHT : code);
+    await flushAndExit(crashed ? EXIT.UNCAUGHT : code);
   };
 
   let ready = false;
