@@ -158,8 +158,10 @@ describe('quota ledger', () => {
         QuotaLedger.open(dir, second, log.logger);
         assert.equal(second.writes.tokensLeft(), 0, 'the three writes of the last 40 s still count');
         assert.equal(second.reads.tokensLeft(), 2);
-        assert.equal(second.writes.msUntilFree(), QUOTA_WINDOW_MS - 40_000, 'the first write comes back 60 s after it was made');
-        await clock.advance(QUOTA_WINDOW_MS - 40_000);
+        // The file counts grants per second and dates each at its second's end: held up to 999 ms
+        // longer than the window, never shorter.
+        assert.equal(second.writes.msUntilFree(), QUOTA_WINDOW_MS - 40_000 + 999, 'the first write comes back 60 s after the end of its second');
+        await clock.advance(QUOTA_WINDOW_MS - 40_000 + 999);
         assert.equal(second.writes.tokensLeft(), 1);
         assert.ok(log.lines().some((l) => l.event === 'quota.restored' && l.writes === 3 && l.reads === 1));
         // Closing stops the recording: a grant after it is not in the file.
@@ -180,10 +182,12 @@ describe('quota ledger', () => {
         const clock = new FakeClock();
         const now = clock.now();
         const path = join(dir, QUOTA_LEDGER_FILE);
-        writeFileSync(path, JSON.stringify({ v: 1, reads: [now - QUOTA_WINDOW_MS - 1, now - 1000, 'x'], writes: [now + 3_600_000] }));
+        const second = (t: number) => Math.floor(t / 1000);
+        writeFileSync(path, JSON.stringify({ v: 1, reads: [[second(now - QUOTA_WINDOW_MS - 1000), 1], [second(now - 1000), 2], 'x', [second(now), 0]], writes: [[second(now + 3_600_000), 1]] }));
         const restored = bucketsOn(clock, 5);
         QuotaLedger.open(dir, restored, log.logger);
-        assert.deepEqual(restored.reads.recentGrants(), [now - 1000]);
+        // The clock starts on a whole second: the second before now ends 1 ms before it.
+        assert.deepEqual(restored.reads.recentGrants(), [now - 1, now - 1]);
         assert.deepEqual(restored.writes.recentGrants(), [now], 'a time an hour ahead holds its token one window, not an hour');
 
         writeFileSync(path, '{"v":1,"reads":[');
@@ -194,7 +198,41 @@ describe('quota ledger', () => {
         assert.ok(warning, 'an unreadable ledger is reported');
         assert.match(String(warning.problem), /not JSON/);
         assert.ok(fresh.reads.tryAcquire());
-        assert.deepEqual(JSON.parse(readFileSync(path, 'utf8')), { v: 1, reads: [now], writes: [] }, 'and replaced at the next grant');
+        assert.deepEqual(JSON.parse(readFileSync(path, 'utf8')), { v: 1, reads: [[second(now), 1]], writes: [] }, 'and replaced at the next grant');
+      } finally {
+        log.close();
+      }
+    });
+  });
+
+  it('keeps one entry a second whatever the rate, and a second restart within the minute still counts the first keeper', async () => {
+    await withDir(async (dir) => {
+      const log = await captureLogger();
+      try {
+        const clock = new FakeClock();
+        const first = bucketsOn(clock, 100_000);
+        QuotaLedger.open(dir, first, log.logger);
+        // 4,000 reads over 40 s: with a list of every grant, each write rewrote the whole minute.
+        for (let i = 0; i < 4_000; i++) {
+          assert.ok(first.reads.tryAcquire());
+          if (i % 100 === 99) await clock.advance(1000);
+        }
+        const file = JSON.parse(readFileSync(join(dir, QUOTA_LEDGER_FILE), 'utf8')) as { reads: [number, number][] };
+        assert.equal(file.reads.length, 40, 'one entry a second');
+        assert.equal(file.reads.reduce((n, [, c]) => n + c, 0), 4_000);
+        const second = bucketsOn(clock, 100_000);
+        QuotaLedger.open(dir, second, log.logger);
+        assert.equal(second.reads.tokensLeft(), 96_000);
+        // The second keeper grants once and dies; the third still counts the first keeper's grants.
+        assert.ok(second.reads.tryAcquire());
+        const third = bucketsOn(clock, 100_000);
+        QuotaLedger.open(dir, third, log.logger);
+        assert.equal(third.reads.tokensLeft(), 96_000 - 1);
+        // A window after the second keeper's grant (and its second's end), the old seconds leave
+        // the file at the next grant.
+        await clock.advance(QUOTA_WINDOW_MS + 1000);
+        assert.ok(third.reads.tryAcquire());
+        assert.deepEqual(JSON.parse(readFileSync(join(dir, QUOTA_LEDGER_FILE), 'utf8')).reads, [[Math.floor(clock.now() / 1000), 1]]);
       } finally {
         log.close();
       }

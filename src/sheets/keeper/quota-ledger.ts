@@ -4,30 +4,37 @@
 // spent, and that minute would hold up to twice the quota (the promise is that no 60 s window
 // holds more than SHEETS_*_PER_MINUTE calls).
 //
-// The file is rewritten (temporary file, then rename) on every grant, before the call it pays
-// for leaves: at most SHEETS_READS_PER_MINUTE + SHEETS_WRITES_PER_MINUTE small writes a minute.
-// It is not fsynced: it must outlive the keeper process, and a host that reboots has been down
-// for longer than the window anyway.
+// The file holds grants counted per second of the wall clock (at most 61 entries a bucket,
+// whatever the rate), and is rewritten (temporary file, then rename) on every grant, before the
+// call it pays for leaves. A list of every grant time made each write cost as much as the
+// minute's grants, so the cost of a minute grew with the square of the quota (20,000 grants a
+// minute blocked the keeper for about 18 s of it). A restored count is dated at the end of its
+// second: its token is held up to a second too long, never too short. The file is not fsynced: it
+// must outlive the keeper process, and a host that reboots has been down for longer than the
+// window anyway.
 
 import { readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Logger } from '../../log/logger.js';
-import type { QuotaBucket } from './quota.js';
+import { QUOTA_WINDOW_MS, type QuotaBucket } from './quota.js';
 
 export const QUOTA_LEDGER_FILE = 'quota.json';
 
 /** The buckets a ledger keeps, by the name their grants have in the file. */
 export type LedgerBuckets = Readonly<Record<'reads' | 'writes', QuotaBucket>>;
+type BucketName = keyof LedgerBuckets;
+const NAMES: readonly BucketName[] = ['reads', 'writes'];
 
-export interface LedgerContents {
-  readonly reads: readonly number[];
-  readonly writes: readonly number[];
-}
+/** [second of the wall clock (ms / 1000, floored), grants in it], oldest first. */
+export type SecondCount = readonly [number, number];
+
+export type LedgerContents = Readonly<Record<BucketName, readonly SecondCount[]>>;
 
 const EMPTY: LedgerContents = { reads: [], writes: [] };
 
-function timesOf(value: unknown): number[] {
-  return Array.isArray(value) ? value.filter((t): t is number => typeof t === 'number' && Number.isFinite(t)) : [];
+function countsOf(value: unknown): SecondCount[] {
+  if (!Array.isArray(value)) return [];
+  return value.filter((e): e is SecondCount => Array.isArray(e) && e.length === 2 && Number.isSafeInteger(e[0]) && Number.isSafeInteger(e[1]) && e[1] > 0);
 }
 
 /**
@@ -46,15 +53,37 @@ export function readLedger(path: string): { contents: LedgerContents; problem?: 
   try {
     const parsed = JSON.parse(text) as { v?: unknown; reads?: unknown; writes?: unknown };
     if (parsed.v !== 1) return { contents: EMPTY, problem: `unknown ledger version ${JSON.stringify(parsed.v)}` };
-    return { contents: { reads: timesOf(parsed.reads), writes: timesOf(parsed.writes) } };
+    return { contents: { reads: countsOf(parsed.reads), writes: countsOf(parsed.writes) } };
   } catch (err) {
     return { contents: EMPTY, problem: `not JSON: ${(err as Error).message}` };
+  }
+}
+
+/** The grant times a count stands for: all at the last millisecond of its second. */
+function timesOf(counts: readonly SecondCount[]): number[] {
+  return counts.flatMap(([second, n]) => Array.from({ length: n }, () => second * 1000 + 999));
+}
+
+/** Grants per second over the last window; old seconds are dropped as new ones come. */
+class PerSecond {
+  private readonly counts = new Map<number, number>();
+
+  add(at: number): void {
+    const second = Math.floor(at / 1000);
+    this.counts.set(second, (this.counts.get(second) ?? 0) + 1);
+    // A second whose every grant has left the window (its last millisecond included).
+    for (const s of this.counts.keys()) if (s * 1000 + 999 <= at - QUOTA_WINDOW_MS) this.counts.delete(s);
+  }
+
+  entries(): SecondCount[] {
+    return [...this.counts.entries()].sort((a, b) => a[0] - b[0]);
   }
 }
 
 export class QuotaLedger {
   readonly path: string;
   private readonly tmpPath: string;
+  private readonly seconds: Record<BucketName, PerSecond> = { reads: new PerSecond(), writes: new PerSecond() };
   private lastFailureLog = 0;
 
   private constructor(
@@ -74,19 +103,25 @@ export class QuotaLedger {
     const ledger = new QuotaLedger(dataDir, buckets, logger);
     const { contents, problem } = readLedger(ledger.path);
     if (problem) logger.warn({ event: 'quota.ledger_unreadable', path: ledger.path, problem }, 'quota ledger unreadable; the quota starts from a fresh minute');
-    buckets.reads.restore(contents.reads);
-    buckets.writes.restore(contents.writes);
-    const restored = { reads: buckets.reads.recentGrants().length, writes: buckets.writes.recentGrants().length };
+    const restored = { reads: 0, writes: 0 };
+    for (const name of NAMES) {
+      buckets[name].restore(timesOf(contents[name]));
+      // The predecessor's grants stay in the file this keeper writes: a second restart within the
+      // minute must still count them.
+      const kept = buckets[name].recentGrants();
+      for (const at of kept) ledger.seconds[name].add(at);
+      restored[name] = kept.length;
+      buckets[name].setGrantListener((at) => ledger.record(name, at));
+    }
     if (restored.reads + restored.writes > 0) {
       logger.info({ event: 'quota.restored', ...restored }, "quota: the previous keeper's calls of the last minute still count");
     }
-    buckets.reads.setGrantListener(() => ledger.save());
-    buckets.writes.setGrantListener(() => ledger.save());
     return ledger;
   }
 
-  private save(): void {
-    const contents = { v: 1, reads: this.buckets.reads.recentGrants(), writes: this.buckets.writes.recentGrants() };
+  private record(name: BucketName, at: number): void {
+    this.seconds[name].add(at);
+    const contents = { v: 1, reads: this.seconds.reads.entries(), writes: this.seconds.writes.entries() };
     try {
       writeFileSync(this.tmpPath, JSON.stringify(contents));
       renameSync(this.tmpPath, this.path);
@@ -102,7 +137,6 @@ export class QuotaLedger {
 
   /** Stops recording (the keeper is closing). Idempotent. */
   close(): void {
-    this.buckets.reads.setGrantListener(undefined);
-    this.buckets.writes.setGrantListener(undefined);
+    for (const name of NAMES) this.buckets[name].setGrantListener(undefined);
   }
 }

@@ -38,7 +38,7 @@ export class QuotaBucket {
   private closed = false;
   private granted = 0;
   private refused = 0;
-  private onGrant: (() => void) | undefined;
+  private onGrant: ((at: number) => void) | undefined;
 
   constructor(options: QuotaOptions) {
     this.name = options.name;
@@ -80,11 +80,11 @@ export class QuotaBucket {
     this.grants.push(now);
     this.granted++;
     // Before the caller's request leaves: a grant the ledger has not seen must not reach Google.
-    this.onGrant?.();
+    this.onGrant?.(now);
   }
 
-  /** Called synchronously after every grant (the keeper's quota ledger records it). */
-  setGrantListener(listener: (() => void) | undefined): void {
+  /** Called synchronously after every grant, with its time (the keeper's quota ledger records it). */
+  setGrantListener(listener: ((at: number) => void) | undefined): void {
     this.onGrant = listener;
   }
 
