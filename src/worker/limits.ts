@@ -11,17 +11,23 @@ export interface LimitSettings {
   readonly CORRAL_LIMIT_REQUEST_BODY_BYTES: number;
 }
 
-/**
- * The response of a request already handed to the app when the error came in its body (node:http's
- * current message on the socket, its headers not sent yet), else undefined.
- */
+/** The response of the request already handed to the app on this socket (node:http's current message), if any. */
+function currentResponse(socket: Duplex): ServerResponse | undefined {
+  return (socket as Duplex & { _httpMessage?: ServerResponse | null })._httpMessage ?? undefined;
+}
+
+/** That response if its headers have not gone out yet: the error came in its request's body. */
 function pendingResponse(socket: Duplex): ServerResponse | undefined {
-  const res = (socket as Duplex & { _httpMessage?: ServerResponse | null })._httpMessage;
+  const res = currentResponse(socket);
   return res && !res.headersSent ? res : undefined;
 }
 
 function rawReply(socket: Duplex, status: number, reason: string, error: string, message: string): void {
-  if (!socket.writable) {
+  const started = currentResponse(socket);
+  if (!socket.writable || started?.headersSent) {
+    // A raw answer now would land inside the body the app is already sending (node:http's own
+    // socketOnError skips writing then too): cut the connection. The access line says why.
+    if (started?.headersSent) answeredOnSocket(started, status);
     socket.destroy();
     return;
   }

@@ -114,6 +114,22 @@ test('a client that stalls its body is answered 408 after CORRAL_REQUEST_TIMEOUT
   }
 });
 
+test('a stalled body whose answer is already streaming is cut after CORRAL_REQUEST_TIMEOUT, with no raw 408 inside that answer', async () => {
+  const c = await startCorral({ app: 'basic.mjs', workers: 1, env: { CORRAL_REQUEST_TIMEOUT: '2', CORRAL_ACCESS_LOG: '1' } });
+  try {
+    const t0 = Date.now();
+    const answer = await raw(portOf(c.url), 'POST /stream-echo HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\nonly a few bytes', { timeoutMs: 10000 });
+    assert.ok(Date.now() - t0 < 8000, 'closed well before the test gave up');
+    assert.match(answer, /^HTTP\/1\.1 200 /);
+    assert.match(answer, /only a few bytes/);
+    assert.doesNotMatch(answer, /408|request_timeout/, 'no second status line in the middle of the body');
+    const line = await c.waitForLog((l) => l.event === 'access' && l.path === '/stream-echo', 5000, 'the access line');
+    assert.equal(line.status, 408, 'the access line says why the server cut it');
+  } finally {
+    await c.stop();
+  }
+});
+
 test('CORRAL_KEEPALIVE=0 means no keep-alive: every response closes its connection', async () => {
   const c = await startCorral({ app: 'basic.mjs', workers: 1, env: { CORRAL_KEEPALIVE: '0' } });
   try {

@@ -119,24 +119,35 @@ describe('GET /api/export', () => {
 
 describe('GET /api/export, client gone mid-stream', () => {
   let app: AppHarness;
+  let fake: ReturnType<typeof createFakeSheets>;
   before(async () => {
     // About 27 MB of CSV: far more than the loopback socket buffers hold.
     const cell = 'x'.repeat(300);
     const values: string[][] = [['id', 'a', 'b', 'c']];
     for (let i = 1; i <= 30_000; i++) values.push([String(i), cell, cell, cell]);
-    app = await startApp({ CORRAL_ADMIN_TOKEN: TOKEN, CORRAL_RATE_LIMIT: '0', CORRAL_EXPORT_THREADS: '1' }, createFakeSheets({ Fat: values }));
+    fake = createFakeSheets({ Fat: values });
+    app = await startApp({ CORRAL_ADMIN_TOKEN: TOKEN, CORRAL_RATE_LIMIT: '0', CORRAL_EXPORT_THREADS: '1' }, fake);
   });
   after(() => app.close());
 
-  it('does not log an export the client abandoned as exported', async () => {
-    const events: string[] = [];
+  /** The app.export* events the app logs from now until stop(). */
+  function captureExportEvents(): string[] & { stop(): void } {
+    const events = [] as unknown as string[] & { stop(): void };
     const logger = app.ctx.logger as unknown as { info: (obj: unknown, ...rest: unknown[]) => void };
-    const info = logger.info.bind(logger);
+    const info = logger.info;
     logger.info = (obj: unknown, ...rest: unknown[]) => {
       const event = (obj as { event?: unknown } | null)?.event;
-      if (typeof event === 'string') events.push(event);
-      info(obj, ...rest);
+      if (typeof event === 'string' && event.startsWith('app.export')) events.push(event);
+      info.call(logger, obj, ...rest);
     };
+    events.stop = () => {
+      logger.info = info;
+    };
+    return events;
+  }
+
+  it('does not log an export the client abandoned as exported', async () => {
+    const events = captureExportEvents();
     const { port } = new URL(app.url);
     const socket = connect(Number(port), '127.0.0.1');
     socket.write(`GET /api/export?sheet=Fat HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${TOKEN}\r\n\r\n`);
@@ -145,10 +156,34 @@ describe('GET /api/export, client gone mid-stream', () => {
     await new Promise((resolve) => setTimeout(resolve, 100));
     socket.destroy();
     const deadline = Date.now() + 10_000;
-    while (!events.some((e) => e.startsWith('app.export')) && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20));
-    assert.deepEqual(
-      events.filter((e) => e.startsWith('app.export')),
-      ['app.export_aborted'],
-    );
+    while (events.length === 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20));
+    events.stop();
+    assert.deepEqual([...events], ['app.export_aborted']);
   });
+
+  for (const gzip of [false, true]) {
+    it(`ends an export whose client left while the sheet was read${gzip ? ' (gzip)' : ''}, logged as aborted`, async () => {
+      // Each export waits 300 ms for its sheet; the client is gone after 50. Its response was
+      // already closed when streaming began: waiting for 'drain' or 'close' then never ended.
+      const read = fake.read;
+      fake.read = async (range) => {
+        await new Promise((resolve) => setTimeout(resolve, 300));
+        return read(range);
+      };
+      const events = captureExportEvents();
+      try {
+        const { port } = new URL(app.url);
+        const socket = connect(Number(port), '127.0.0.1');
+        socket.write(`GET /api/export?sheet=Fat HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${TOKEN}\r\n${gzip ? 'Accept-Encoding: gzip\r\n' : ''}\r\n`);
+        await new Promise((resolve) => setTimeout(resolve, 50));
+        socket.destroy();
+        const deadline = Date.now() + 5_000;
+        while (events.length === 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20));
+        assert.deepEqual([...events], ['app.export_aborted']);
+      } finally {
+        fake.read = read;
+        events.stop();
+      }
+    });
+  }
 });

@@ -36,6 +36,9 @@ export async function streamCsv(
   values: readonly (readonly string[])[],
   filename: string,
 ): Promise<boolean> {
+  // The client left while the sheet was read: its 'close' has come and gone, so nothing below
+  // would ever see it, and a write to the closed response never drains.
+  if (res.destroyed) return false;
   const gzip = acceptsGzip(req);
   res.writeHead(200, {
     'Content-Type': 'text/csv; charset=utf-8',
@@ -87,6 +90,10 @@ export async function streamCsv(
     return false;
   }
   out.end();
-  await once(res, 'finish').catch(() => undefined);
-  return true;
+  // 'close' too: a client that leaves after the last chunk, while gzip still holds the tail, ends
+  // the response with 'close' and no 'finish' (awaiting 'finish' alone hung the handler).
+  await Promise.race([once(res, 'finish').catch(() => undefined), closed]);
+  if (res.writableFinished) return true;
+  zip?.destroy();
+  return false;
 }
