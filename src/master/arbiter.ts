@@ -320,7 +320,10 @@ export class Arbiter {
         `worker ${c.id} (pid ${c.handle.pid}) died unexpectedly (code ${code}, signal ${signal}); replacing`,
       );
     }
-    if (this.quickCrashes > 0 && this.now() - this.lastCrashAt > 2 * QUICK_CRASH_MS) this.quickCrashes = 0;
+    // Calm means 2 × QUICK_CRASH_MS with no crash after the replacement was allowed to start:
+    // counted from the last crash, a respawn delay near the 30 s cap was itself taken for calm,
+    // and the loop started over at 250 ms.
+    if (this.quickCrashes > 0 && this.now() - Math.max(this.lastCrashAt, this.nextSpawnAt) > 2 * QUICK_CRASH_MS) this.quickCrashes = 0;
   }
 
   /**
@@ -348,6 +351,9 @@ export class Arbiter {
   private retireCrashed(c: ChildRecord): void {
     // Every further throw reports again: one crash per worker.
     if (c.crashCounted) return;
+    // Already told to stop (a reload, a recycle, a shutdown): its replacement is on its way or not
+    // wanted, and how long it lived says nothing of the code that will run next.
+    if (c.stopReason !== undefined) return;
     c.crashCounted = true;
     const { uptime, delay } = this.countCrash(c);
     this.markRetire(c, 'uncaught', { uptime_ms: uptime, crash_loop: this.quickCrashes, respawn_in_ms: delay });

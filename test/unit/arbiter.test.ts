@@ -664,6 +664,63 @@ test('an uncaught exception soon after ready backs off like a crash: each replac
   }
 });
 
+test('a crash loop keeps backing off at the cap: waiting out a long respawn delay does not count as calm', async () => {
+  // Delays double to the 30 s cap; the counter used to be zeroed once 20 s passed without a crash,
+  // which the wait before the 8th replacement itself outlasts, so the loop started over at 250 ms.
+  const t = await setup({ CORRAL_WORKERS: '1' });
+  try {
+    t.bootAll();
+    for (let crash = 1; crash <= 10; crash++) {
+      const worker = t.children.filter((c) => !c.exited).at(-1)!;
+      t.run(250);
+      worker.exit(1);
+      t.arbiter.tick();
+      const line = t.log.lines().filter((l) => l.event === 'worker.exit').at(-1);
+      assert.equal(line?.crash_loop, crash, `crash ${crash} is counted as the ${crash}th of the loop`);
+      const forked = t.children.length;
+      let waited = 0;
+      while (t.children.length === forked) {
+        assert.ok(waited < 40_000, 'a replacement is forked after the backoff');
+        t.advance(100);
+        waited += 100;
+        t.arbiter.tick();
+      }
+      if (crash >= 8) assert.ok(waited >= 15_000, `crash ${crash}: the replacement waited ${waited} ms, at the cap (30 s, jittered)`);
+      ready(t.children.at(-1)!);
+      t.arbiter.tick();
+    }
+  } finally {
+    t.log.close();
+  }
+});
+
+test('an uncaught exception in a worker already draining is not counted as a crash', async () => {
+  const t = await setup({ CORRAL_WORKERS: '1' });
+  try {
+    t.bootAll();
+    t.run(500);
+    const old = t.children[0]!;
+    t.arbiter.record('reload');
+    t.arbiter.tick();
+    ready(t.children.at(-1)!);
+    t.arbiter.tick();
+    assert.ok(old.sent.some((m) => m.type === 'drain'), 'the old worker is draining');
+    old.say({ type: 'retire', reason: 'uncaught' });
+    t.arbiter.tick();
+    old.exit(70);
+    t.arbiter.tick();
+    assert.equal(t.log.lines().filter((l) => l.event === 'worker.recycle').length, 0);
+    assert.equal(t.log.lines().find((l) => l.event === 'worker.exit')?.crash_loop, undefined, 'an expected exit');
+    // The next real crash is the first of a loop.
+    t.run(500);
+    t.children.at(-1)!.exit(1);
+    t.arbiter.tick();
+    assert.equal(t.log.lines().filter((l) => l.event === 'worker.exit').at(-1)?.crash_loop, 1);
+  } finally {
+    t.log.close();
+  }
+});
+
 test('a worker that exits by itself after reporting an uncaught exception is counted once', async () => {
   const t = await setup();
   try {
