@@ -244,8 +244,10 @@ export class Arbiter {
       const [was, now] = [displayValue(name, this.loaded.settings[name]), displayValue(name, next.settings[name])];
       if (was !== now) this.log.warn({ event: 'config.restart_needed', setting: name, running: was, configured: now }, `${name} changed from ${was} to ${now}: it takes effect at the next restart (systemctl restart corral), not on reload`);
     }
-    if (this.o.configureLogs?.(next.settings) === false) {
-      const [was, now] = [displayValue('CORRAL_LOG_FILE', this.loaded.settings.CORRAL_LOG_FILE), displayValue('CORRAL_LOG_FILE', next.settings.CORRAL_LOG_FILE)];
+    const logsApplied = this.o.configureLogs?.(next.settings) ?? true;
+    const [was, now] = [displayValue('CORRAL_LOG_FILE', this.loaded.settings.CORRAL_LOG_FILE), displayValue('CORRAL_LOG_FILE', next.settings.CORRAL_LOG_FILE)];
+    // Once per change of the setting: the reloads after it, with the same value, change nothing.
+    if (!logsApplied && was !== now) {
       this.log.warn({ event: 'config.restart_needed', setting: 'CORRAL_LOG_FILE', running: was, configured: now }, `CORRAL_LOG_FILE changed from ${was} to ${now}: the master's own lines move at the next restart (systemctl restart corral)`);
     }
     this.reload = { previous: this.loaded, previousGeneration: this.generation, startedAt: this.now() };

@@ -1,11 +1,14 @@
 // The arbiter's tick driven by hand: a fake spawner stands in for fork(), a fake clock for time.
 
 import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { test } from 'node:test';
 import { loadSettings } from '../../src/config/load.js';
 import type { ChildIdentity } from '../../src/config/identity.js';
 import type { ChildMessage, MasterMessage } from '../../src/ipc/messages.js';
-import { Arbiter } from '../../src/master/arbiter.js';
+import { Arbiter, type ArbiterOptions } from '../../src/master/arbiter.js';
 import type { Notifier } from '../../src/master/notify.js';
 import type { ChildEvents, Spawner } from '../../src/master/spawner.js';
 import { captureLogger } from '../fixtures/capture-logger.js';
@@ -64,7 +67,7 @@ function recordingNotifier() {
   return { n, calls };
 }
 
-async function setup(env: Record<string, string> = {}, withKeeper = false) {
+async function setup(env: Record<string, string> = {}, withKeeper = false, options: Partial<ArbiterOptions> = {}) {
   let now = 1_000_000;
   const exits: number[] = [];
   const { spawner, children } = fakeSpawner();
@@ -81,6 +84,7 @@ async function setup(env: Record<string, string> = {}, withKeeper = false) {
     notifier: n,
     onExit: (code) => void exits.push(code),
     now: () => now,
+    ...options,
   });
   let nextEnv: Record<string, string> = {};
   return {
@@ -718,6 +722,38 @@ test('an uncaught exception in a worker already draining is not counted as a cra
     assert.equal(t.log.lines().filter((l) => l.event === 'worker.exit').at(-1)?.crash_loop, 1);
   } finally {
     t.log.close();
+  }
+});
+
+test('a reload that moves CORRAL_LOG_FILE where the master cannot follow warns once, not at every reload after it', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'corral-arbiter-log-'));
+  // The master writes to stdout: it can change its level, not move to a file.
+  const t = await setup({ CORRAL_WORKERS: '1' }, false, { configureLogs: (next) => next.CORRAL_LOG_FILE === undefined });
+  try {
+    t.bootAll();
+    let generation = 1;
+    const reloadTo = (env: Record<string, string>) => {
+      t.setNextEnv(env);
+      t.arbiter.record('reload');
+      t.arbiter.tick();
+      generation++;
+      t.children.filter((c) => c.identity.generation === generation).forEach(ready);
+      t.arbiter.tick();
+      t.children.filter((c) => !c.exited && c.identity.generation < generation).forEach((c) => c.exit(0));
+      t.arbiter.tick();
+    };
+    const warnings = () => t.log.lines().filter((l) => l.event === 'config.restart_needed' && l.setting === 'CORRAL_LOG_FILE');
+    const file = join(dir, 'corral.log');
+    reloadTo({ CORRAL_LOG_FILE: file });
+    assert.equal(warnings().length, 1);
+    assert.equal(warnings()[0]?.configured, file);
+    reloadTo({ CORRAL_LOG_FILE: file, CORRAL_WORKERS: '2' });
+    reloadTo({ CORRAL_LOG_FILE: file });
+    assert.equal(t.log.lines().filter((l) => l.event === 'reload.done').length, 3);
+    assert.equal(warnings().length, 1, 'the reloads that kept the same file said nothing more');
+  } finally {
+    t.log.close();
+    rmSync(dir, { recursive: true, force: true });
   }
 });
 
