@@ -800,7 +800,8 @@ export class Arbiter {
       // answered 202 'workers_expected 1' and then dropped.
       expectedWorkers: () => this.intents.reduce((n, i) => (i === 'ttin' ? n + 1 : i === 'ttou' ? Math.max(1, n - 1) : n), this.expected),
       generation: () => this.generation,
-      stopping: () => this.phase === 'stopping',
+      // A stop recorded but not yet handled by the tick counts: the tick drops what comes after it.
+      stopping: () => this.phase === 'stopping' || this.intents.some((i) => i === 'stop' || i === 'quit'),
       requestReload: () => this.record('reload'),
       requestWorkerDelta: (delta) => this.record(delta > 0 ? 'ttin' : 'ttou'),
     };

@@ -197,6 +197,30 @@ describe('admin server with a token', () => {
     }
   });
 
+  it('refuses a worker-count change whose body was still arriving when the shutdown began', async () => {
+    const { request } = await import('node:http');
+    try {
+      const answer = await new Promise<{ status: number; body: string }>((resolve, reject) => {
+        const req = request(`${base}/api/admin/workers`, { method: 'POST', headers: { ...auth, 'content-type': 'application/json', 'content-length': '11' } }, (res) => {
+          let body = '';
+          res.on('data', (c: Buffer) => (body += c.toString()));
+          res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+        });
+        req.on('error', reject);
+        // Half the body, then the shutdown, then the rest.
+        req.write('{"delta"');
+        setTimeout(() => {
+          view.shuttingDown = true;
+          req.end(':1}');
+        }, 100);
+      });
+      assert.equal(answer.status, 409, answer.body);
+      assert.equal((JSON.parse(answer.body) as { error: string }).error, 'shutting_down');
+    } finally {
+      view.shuttingDown = false;
+    }
+  });
+
   it('answers 404 and 405 as JSON', async () => {
     const nf = await fetch(`${base}/api/admin/nope`, { headers: auth });
     assert.equal(nf.status, 404);

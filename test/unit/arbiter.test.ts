@@ -216,6 +216,7 @@ test("a draining worker's 'drained' is answered with 'release' (its cue to exit)
     t.arbiter.tick();
     assert.equal(t.arbiter.view().stopping(), false);
     t.arbiter.record('stop');
+    assert.equal(t.arbiter.view().stopping(), true, 'already before the tick handles it: the tick drops what comes after a stop');
     t.arbiter.tick();
     assert.equal(t.arbiter.view().stopping(), true, 'the admin API sees the shutdown (it refuses reload/TTIN then)');
     assert.ok(workers.every((c) => c.sent.some((m) => m.type === 'drain')));

@@ -160,6 +160,8 @@ export async function startAdminServer(view: AdminView, logger: Logger, options:
         }
         const delta = (body as { delta?: unknown } | null)?.delta;
         if (delta !== 1 && delta !== -1) return send(res, 400, { success: false, error: 'invalid_field', field: 'delta', message: 'delta must be 1 or -1' });
+        // A stop may have begun while the body arrived.
+        if (view.stopping()) return fail(res, 409, 'shutting_down', 'corral is shutting down; reload and worker-count changes are ignored');
         const before = view.expectedWorkers();
         if (delta === -1 && before <= 1) return fail(res, 409, 'min_workers', 'corral keeps at least one worker');
         view.requestWorkerDelta(delta);
