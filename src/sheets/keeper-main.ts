@@ -6,7 +6,7 @@
 import { readIdentity } from './../config/identity.js';
 import { loadSettings } from '../config/load.js';
 import type { Settings } from '../config/schema.js';
-import { describeError, EXIT } from '../errors.js';
+import { describeError, EXIT, exitCodeFor } from '../errors.js';
 import { childChannel } from '../ipc/channel.js';
 import { startLoopLag } from '../loop-lag.js';
 import { createLogger, type CorralLogger } from '../log/logger.js';
@@ -102,11 +102,12 @@ async function main(): Promise<void> {
   let settings: Settings;
   try {
     settings = loadSettings().settings;
+    // Fails only if the log file the master just opened became unwritable: a boot that cannot succeed.
+    log = createLogger(settings, { role: 'keeper', worker: 0, generation: identity?.generation ?? 0 });
   } catch (err) {
     const d = describeError(err);
-    bootFailed(d.code ?? 'CORRAL_ERR_CONFIG_INVALID', d.message, EXIT.CONFIG);
+    bootFailed(d.code ?? 'CORRAL_ERR_CONFIG_INVALID', d.message, exitCodeFor(err));
   }
-  log = createLogger(settings, { role: 'keeper', worker: 0, generation: identity?.generation ?? 0 });
   const logger = log.logger;
 
   // The master is gone (killed, crashed): nobody will restart or drain us. Appends in flight

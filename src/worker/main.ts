@@ -27,16 +27,18 @@ export async function runWorker(): Promise<void> {
   // Ctrl-C reaches the whole process group; the master decides how workers stop.
   process.on('SIGINT', () => {});
 
-  let loaded;
+  let settings;
+  let log;
   try {
-    loaded = loadSettings();
+    settings = loadSettings().settings;
+    // The master opened the same file a moment ago; this fails only if it changed since (its
+    // directory removed or made read-only): a boot that cannot succeed, said as such.
+    log = createLogger(settings, { role: 'worker', worker: identity.workerId, generation: identity.generation });
   } catch (err) {
     const d = describeError(err);
     channel.send({ type: 'boot-failed', code: d.code ?? 'CORRAL_ERR_CONFIG_INVALID', message: d.message });
     process.exit(exitCodeFor(err));
   }
-  const settings = loaded.settings;
-  const log = createLogger(settings, { role: 'worker', worker: identity.workerId, generation: identity.generation });
   const logger = log.logger;
 
   let server: ReturnType<typeof createWorkerServer> | undefined;

@@ -1,10 +1,10 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { CORRAL_BIN, startCorral, waitFor } from '../helpers/corral.js';
+import { CORRAL_BIN, readLogLines, startCorral, waitFor } from '../helpers/corral.js';
 import { Client } from 'undici';
 import { http } from '../helpers/http.js';
 
@@ -94,6 +94,28 @@ test('a CORRAL_LOG_FILE that cannot be opened exits 78 with the path and why, le
     assert.doesNotMatch(r.stderr, /RangeError|    at /, 'no stack trace');
     assert.equal(existsSync(join(dir, 'corral.pid')), false, 'no pidfile left behind');
   } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('a worker that cannot open the log file the master opened reports why and counts as a boot that cannot succeed', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'corral-childlog-'));
+  const logs = join(dir, 'logs');
+  const c = await startCorral({ app: 'basic.mjs', workers: 1, waitReady: false, env: { CORRAL_LOG_FILE: join(logs, 'corral.log'), CORRAL_BOOT_ATTEMPTS: '2' } });
+  try {
+    await waitFor(() => readLogLines(join(logs, 'corral.log')).some((l) => l.event === 'master.ready'), 15000, 'master.ready');
+    // The master keeps writing to its open file, now under logs.old; a new process cannot create
+    // logs/corral.log, since logs is now a plain file (not creatable, even by root).
+    renameSync(logs, `${logs}.old`);
+    writeFileSync(logs, '');
+    c.kill('SIGTTIN');
+    const masterLog = join(`${logs}.old`, 'corral.log');
+    const failed = await waitFor(() => readLogLines(masterLog).find((l) => l.event === 'worker.boot_failed'), 15000, 'worker.boot_failed');
+    assert.equal(failed.code, 78);
+    assert.match(String(failed.msg), /cannot boot: cannot open CORRAL_LOG_FILE .*logs\/corral\.log/);
+    assert.equal((failed.boot_error as { code?: string } | undefined)?.code, 'CORRAL_ERR_LOG_FILE');
+  } finally {
+    await c.stop();
     rmSync(dir, { recursive: true, force: true });
   }
 });
