@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { once } from 'node:events';
+import { chmodSync, copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
@@ -18,13 +19,19 @@ test('a process start stamp names this process, and not one started later with t
 
 test('a command name with spaces and parentheses does not shift the stat fields', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'corral-pid-'));
+  // The binary itself carries the odd name, so the kernel's comm (field 2 of stat) is "a b) c".
   const odd = join(dir, 'a b) c');
-  writeFileSync(odd, '#!/bin/sh\nexec sleep 30\n', { mode: 0o755 });
-  const child = spawn(odd, [], { stdio: 'ignore' });
+  copyFileSync('/bin/sleep', odd);
+  chmodSync(odd, 0o755);
+  const child = spawn(odd, ['30'], { stdio: 'ignore' });
   try {
-    await new Promise((r) => setTimeout(r, 200));
-    const s = procStamp(child.pid!);
-    assert.ok(s && s.startTicks > 0 && s.startTicks >= procStamp(process.pid)!.startTicks);
+    await once(child, 'spawn');
+    const stat = readFileSync(`/proc/${child.pid}/stat`, 'utf8');
+    assert.ok(stat.includes('(a b) c)'), stat);
+    // Split naively on spaces, field 22 would be two fields off.
+    const reference = Number(/^\d+ \(.*\) (.*)$/s.exec(stat)![1]!.split(' ')[19]);
+    assert.notEqual(Number(stat.split(' ')[21]), reference, 'the name does shift a naive split');
+    assert.equal(procStamp(child.pid!)?.startTicks, reference);
   } finally {
     child.kill('SIGKILL');
     rmSync(dir, { recursive: true, force: true });
