@@ -96,13 +96,16 @@ export const EXIT = {
 
 /**
  * The exit code for an error a process cannot go on after, by its code: the one place that says so.
- * Settings problems exit 78 whether a value is invalid or the .env file cannot be read (missing,
- * a directory, no permission): either way nothing was started and the fix is in the settings.
+ * Settings problems exit 78 whether a value is invalid, the .env file cannot be read (missing, a
+ * directory, no permission), the log file cannot be opened or the settings together are refused
+ * (an admin API open beyond loopback without a token): nothing was started, and the fix is in the
+ * settings, so a supervisor's restart cannot help.
  */
 const EXIT_BY_CODE: Partial<Record<ErrorCode, number>> = {
   CORRAL_ERR_CONFIG_INVALID: EXIT.CONFIG,
   CORRAL_ERR_ENV_FILE: EXIT.CONFIG,
   CORRAL_ERR_LOG_FILE: EXIT.CONFIG,
+  CORRAL_ERR_ADMIN_UNSAFE: EXIT.CONFIG,
   CORRAL_ERR_USAGE: EXIT.USAGE,
 };
 

@@ -120,6 +120,19 @@ test('a worker that cannot open the log file the master opened reports why and c
   }
 });
 
+test('an admin API beyond loopback without a token exits 78 naming the fix, leaving no pidfile', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'corral-adminbind-'));
+  try {
+    const env = { PATH: process.env.PATH ?? '', CORRAL_BIND: '127.0.0.1:0', CORRAL_ADMIN_BIND: '0.0.0.0:0', CORRAL_WORKERS: '1' };
+    const r = spawnSync(process.execPath, [CORRAL_BIN, 'start'], { cwd: dir, env, encoding: 'utf8', timeout: 15000 });
+    assert.equal(r.status, 78, r.stderr);
+    assert.match(r.stderr, /\[CORRAL_ERR_ADMIN_UNSAFE\] CORRAL_ADMIN_BIND=0\.0\.0\.0:0 is reachable from other hosts but CORRAL_ADMIN_TOKEN is unset/);
+    assert.equal(existsSync(join(dir, 'corral.pid')), false, 'no pidfile left behind');
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
 test('GUNICORN_* aliases from the old deployment are honoured, with a warning each', async () => {
   const c = await startCorral({
     app: 'basic.mjs',
