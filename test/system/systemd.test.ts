@@ -385,4 +385,23 @@ describe('corral under a real systemd (debootstrap + systemd-nspawn)', { skip: s
       await agent.close();
     }
   });
+
+  test('systemctl start with a broken settings file fails with status 78, says why, and is not restarted', async () => {
+    const good = { ...settings };
+    await writeSettings({ CORRAL_WORKERS: 'zero' });
+    try {
+      const restarts = Number(await show('NRestarts'));
+      const start = await c.exec(['systemctl', 'start', 'corral'], { timeoutMs: 60_000 });
+      assert.notEqual(start.code, 0, 'systemctl start reports the failure');
+      // Restart=on-failure alone would put it in auto-restart ("activating") every 2 s instead.
+      await until('the unit to be failed', 20_000, async () => ((await show('ActiveState')) === 'failed' ? true : undefined));
+      assert.equal(await show('Result'), 'exit-code');
+      assert.equal(await show('ExecMainStatus'), '78');
+      assert.equal(Number(await show('NRestarts')), restarts, 'not restarted');
+      assert.match(await c.sh('journalctl -u corral --no-pager -o cat -n 20'), /\[CORRAL_ERR_CONFIG_INVALID\][\s\S]*CORRAL_WORKERS="zero"/);
+    } finally {
+      await writeSettings(good);
+      await c.sh('systemctl reset-failed corral');
+    }
+  });
 });

@@ -7,6 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { after, test } from 'node:test';
 import { limitNoFile, NR_OPEN_DEFAULT, REFERENCE_UNIT_OPTIONS, renderUnit, timeoutStopSec, watchdogSec } from '../../src/systemd/unit.js';
+import { EXIT } from '../../src/errors.js';
 
 const run = promisify(execFile);
 // dist/test/unit -> repo root
@@ -59,6 +60,7 @@ test('the unit has the service contract operators rely on', () => {
   );
   assert.equal(value(u, 'KillMode'), 'mixed');
   assert.equal(value(u, 'Restart'), 'on-failure');
+  assert.equal(value(u, 'RestartPreventExitStatus'), String(EXIT.CONFIG), 'a settings mistake is not retried');
   assert.ok(Number(value(u, 'TimeoutStopSec')) > REFERENCE_UNIT_OPTIONS.gracefulTimeout);
   assert.ok(Number(value(u, 'WatchdogSec')) > REFERENCE_UNIT_OPTIONS.timeout);
   assert.ok(Number(value(u, 'LimitNOFILE')) >= REFERENCE_UNIT_OPTIONS.workers * REFERENCE_UNIT_OPTIONS.workerConnections);
