@@ -171,15 +171,22 @@ describe('keeper cache tier (L2)', () => {
     assert.equal(backend.count('get'), 1, 'inside the backoff, callers get the last error');
   });
 
-  it('a range bigger than the whole byte budget is still cached (alone): one upstream read per TTL', async () => {
-    const small = new ReadTier({ backend, logger: log.logger, ttlMs: TTL, maxStaleMs: MAX_STALE, maxBytes: 4096, clock });
+  it('a range bigger than the whole byte budget is still cached: one upstream read per TTL, and one warning that the budget is exceeded', async () => {
+    const small = new ReadTier({ backend, logger: log.logger, ttlMs: TTL, maxStaleMs: MAX_STALE, maxBytes: 4096, budgetSetting: 'CORRAL_L1_CACHE_MB', clock });
     backend.tabs.set('Big', Array.from({ length: 200 }, (_, i) => [`row${i}`, 'x'.repeat(50)]));
+    const warnings = () => log.lines().filter((l) => l.event === 'sheets.range_over_budget' && l.range === 'Big');
+    const before = warnings().length;
     assert.equal((await small.get('Big')).via, 'miss');
     for (let i = 0; i < 5; i++) {
       await clock.advance(1000);
       assert.equal((await small.get('Big')).via, 'fresh');
     }
     assert.equal(backend.count('get', 'Big'), 1);
+    // Refreshed after its TTL: the range is still as large, and still reported only once.
+    await clock.advance(TTL);
+    await small.get('Big');
+    assert.equal(warnings().length - before, 1);
+    assert.match(String(warnings().at(-1)?.msg), /more than half the cache budget of 0\.0 MB: it stays cached .*raise CORRAL_L1_CACHE_MB$/);
     small.close();
   });
 

@@ -96,6 +96,7 @@ export class Keeper {
       maxStaleMs: s.SHEET_CACHE_MAX_STALE * 1000,
       // The host tier holds what every worker's L1 holds, and then some.
       maxBytes: s.CORRAL_L1_CACHE_MB * 4 * 1024 * 1024,
+      budgetSetting: 'CORRAL_L1_CACHE_MB (the keeper holds 4 times it)',
       ...(this.o.clock ? { clock: this.o.clock } : {}),
       onChange: (range) => this.feed.publish(sheetKey(range)),
     });

@@ -52,14 +52,24 @@ export interface ReadTierOptions {
   readonly logger: Logger;
   readonly ttlMs: number;
   readonly maxStaleMs: number;
-  /** Upper bound on memory held by cached values. */
+  /**
+   * Upper bound on memory held by cached values, but for a range larger than half of it: that one
+   * is kept anyway (counted as half), since not caching it would send every read of it upstream.
+   */
   readonly maxBytes: number;
+  /** The setting that sizes maxBytes, named in the warning about a range over the budget. */
+  readonly budgetSetting?: string;
   readonly clock?: Clock;
   /** Called when a range's upstream value changed (push invalidation of the L1s). */
   readonly onChange?: (range: string) => void;
 }
 
 const MAX_REMEMBERED_RANGES = 10_000;
+
+/** The bytes a cached value holds, roughly: V8 strings take up to two bytes a character. */
+function sizeOf(value: CachedValue | undefined): number {
+  return Math.max(1, (value?.json.length ?? 0) * 2 + (value?.range.length ?? 0));
+}
 
 export class ReadTier {
   private readonly states: LRUCache<string, RangeState>;
@@ -70,6 +80,8 @@ export class ReadTier {
    * evicted, then filled again, does notify.
    */
   private readonly everFilled = new Set<string>();
+  /** Ranges already reported as larger than half the budget (once each, bounded like everFilled). */
+  private readonly warnedLarge = new Set<string>();
   private readonly clock: Clock;
   private readonly abort = new AbortController();
   private counts = { fresh: 0, stale: 0, miss: 0, upstream: 0, upstreamErrors: 0 };
@@ -81,8 +93,9 @@ export class ReadTier {
       // Capped at half the budget: lru-cache refuses (and deletes) an entry larger than maxSize, so
       // a range bigger than the budget would never stay cached and every read of it would go
       // upstream; counted as the whole budget, it and any other range would evict each other on
-      // every alternate read. Half lets one huge range stay next to the small ones.
-      sizeCalculation: (st) => Math.min(Math.max(1, Math.floor(o.maxBytes / 2)), Math.max(1, (st.value?.json.length ?? 0) * 2 + (st.value?.range.length ?? 0))),
+      // every alternate read. Half lets one huge range stay next to the small ones. Memory then
+      // exceeds the budget, so fill() says so once per range.
+      sizeCalculation: (st) => Math.min(this.halfBudget(), sizeOf(st.value)),
     });
   }
 
@@ -148,6 +161,7 @@ export class ReadTier {
       this.everFilled.add(range);
       const value: CachedValue = { range, values, json, fetchStartedAt: started, fetchedAt: done, expiresAt: done + this.o.ttlMs };
       st.value = value;
+      this.warnIfLarge(value);
       if (st.failingSince !== undefined) {
         this.o.logger.info(
           { range, failedForSeconds: Math.round((done - st.failingSince) / 1000), failures: st.failures },
@@ -169,6 +183,23 @@ export class ReadTier {
       this.onFailure(range, st, err);
       throw err;
     }
+  }
+
+  private halfBudget(): number {
+    return Math.max(1, Math.floor(this.o.maxBytes / 2));
+  }
+
+  private warnIfLarge(value: CachedValue): void {
+    const bytes = sizeOf(value);
+    if (bytes <= this.halfBudget() || this.warnedLarge.has(value.range)) return;
+    if (this.warnedLarge.size >= MAX_REMEMBERED_RANGES) this.warnedLarge.clear();
+    this.warnedLarge.add(value.range);
+    const mb = (n: number) => `${(n / 1048576).toFixed(1)} MB`;
+    const raise = this.o.budgetSetting ? `; raise ${this.o.budgetSetting}` : '';
+    this.o.logger.warn(
+      { event: 'sheets.range_over_budget', range: value.range, bytes, budget_bytes: this.o.maxBytes, setting: this.o.budgetSetting ?? null },
+      `sheets: range ${value.range} takes about ${mb(bytes)}, more than half the cache budget of ${mb(this.o.maxBytes)}: it stays cached (else every read of it would go upstream), so the cache holds more than its budget${raise}`,
+    );
   }
 
   private onFailure(range: string, st: RangeState, err: unknown): void {
