@@ -108,6 +108,19 @@ async function setup(env: Record<string, string> = {}, withKeeper = false, optio
       arbiter.tick();
     },
     setNextEnv: (e: Record<string, string>) => (nextEnv = e),
+    /** Ticks every `stepMs`, the live children beating, until a child is forked; returns how long that took. */
+    untilForked: (stepMs: number): number => {
+      const forked = children.length;
+      let waited = 0;
+      while (children.length === forked) {
+        assert.ok(waited < 40_000, 'a replacement is forked after the backoff');
+        now += stepMs;
+        waited += stepMs;
+        beatAll(children.filter((c) => !c.exited));
+        arbiter.tick();
+      }
+      return waited;
+    },
     /** The keeper, then the workers, fork and report ready; returns the keeper. */
     bootWithKeeper: () => {
       arbiter.tick();
@@ -643,15 +656,7 @@ test('an uncaught exception soon after ready backs off like a crash: each replac
       const delay = Number(line?.respawn_in_ms);
       assert.ok(delay >= 125 * 2 ** (crash - 1) && delay >= previousDelay, `respawn_in_ms ${delay} grows (was ${previousDelay})`);
       previousDelay = delay;
-      const forked = t.children.length;
-      let waited = 0;
-      while (t.children.length === forked) {
-        assert.ok(waited < 40_000, 'a replacement is forked after the backoff');
-        t.advance(25);
-        waited += 25;
-        beatAll(t.children.filter((c) => !c.exited));
-        t.arbiter.tick();
-      }
+      const waited = t.untilForked(25);
       assert.ok(waited >= delay, `the replacement waited ${waited} ms, at least respawn_in_ms ${delay}`);
       assert.equal(crashed.sent.filter((m) => m.type === 'drain').length, 0, 'the crashed worker serves until its replacement is ready');
       ready(t.children.at(-1)!);
@@ -682,14 +687,7 @@ test('a crash loop keeps backing off at the cap: waiting out a long respawn dela
       t.arbiter.tick();
       const line = t.log.lines().filter((l) => l.event === 'worker.exit').at(-1);
       assert.equal(line?.crash_loop, crash, `crash ${crash} is counted as the ${crash}th of the loop`);
-      const forked = t.children.length;
-      let waited = 0;
-      while (t.children.length === forked) {
-        assert.ok(waited < 40_000, 'a replacement is forked after the backoff');
-        t.advance(100);
-        waited += 100;
-        t.arbiter.tick();
-      }
+      const waited = t.untilForked(100);
       if (crash >= 8) assert.ok(waited >= 15_000, `crash ${crash}: the replacement waited ${waited} ms, at the cap (30 s, jittered)`);
       ready(t.children.at(-1)!);
       t.arbiter.tick();
