@@ -14,6 +14,7 @@ import {
 import type { Settings } from '../config/schema.js';
 import type { Logger } from '../log/logger.js';
 import { describeError } from '../errors.js';
+import { closeAfterAnswer, withoutConnection } from './connection-close.js';
 import { attachConnectionCap, type ConnectionCap } from './connection-cap.js';
 import { attachClientErrorHandler, enforceRequestLimits } from './limits.js';
 import { createRequestStats, type RequestStats } from './request-stats.js';
@@ -85,14 +86,20 @@ export function createWorkerServer(app: RequestListener, o: WorkerServerOptions)
 
   // While draining, tell keep-alive clients to reconnect (to a fresh worker). Decided when the
   // headers go out, not when the request arrives: a request already in flight when the drain
-  // starts must close its connection too, or the worker waits for the keep-alive timeout.
+  // starts must close its connection too, or the worker waits for the keep-alive timeout. So
+  // must one whose app asked for keep-alive itself (see connection-close.ts).
   class WorkerResponse extends ServerResponse {
     override writeHead(statusCode: number, statusMessage?: string, headers?: OutgoingHttpHeaders | OutgoingHttpHeader[]): this;
     override writeHead(statusCode: number, headers?: OutgoingHttpHeaders | OutgoingHttpHeader[]): this;
     // Two fixed parameters, not a rest array: this runs on every response. node:http reads a
     // missing or undefined second argument alike.
     override writeHead(statusCode: number, reasonOrHeaders?: string | OutgoingHttpHeaders | OutgoingHttpHeader[], headers?: OutgoingHttpHeaders | OutgoingHttpHeader[]): this {
-      if (draining || keepAliveOff) this.shouldKeepAlive = false;
+      if (draining || keepAliveOff) {
+        closeAfterAnswer(this);
+        // The app's own `Connection: keep-alive`, passed here, would win over it too.
+        if (typeof reasonOrHeaders === 'string') headers = withoutConnection(headers);
+        else reasonOrHeaders = withoutConnection(reasonOrHeaders);
+      }
       return super.writeHead(statusCode, reasonOrHeaders as string, headers);
     }
   }

@@ -31,30 +31,34 @@ test('SIGHUP under a 50-client loop: zero failed requests, and every worker is o
   }
 });
 
-test('a request in flight when its worker starts draining is answered with Connection: close, and its connection ends at once', async () => {
-  // A long keep-alive: without Connection: close the old worker would hold this connection (and
-  // its own exit) until the keep-alive timeout.
-  const c = await startCorral({ app: 'basic.mjs', workers: 1, env: { CORRAL_KEEPALIVE: '30' } });
-  const s = connect(Number(new URL(c.url).port), '127.0.0.1');
-  try {
-    await new Promise<void>((r) => s.once('connect', () => r()));
-    let answer = '';
-    s.on('data', (d: Buffer) => (answer += d.toString()));
-    const closed = new Promise<void>((r) => s.once('close', () => r()));
-    s.write('GET /sleep?ms=2500 HTTP/1.1\r\nHost: x\r\n\r\n');
-    await delay(300);
-    c.kill('SIGHUP');
-    await c.waitForLog((l) => l.event === 'worker.draining', 15000, 'the old worker draining');
-    const t0 = Date.now();
-    await Promise.race([closed, delay(10000)]);
-    assert.match(answer, /^HTTP\/1\.1 200 /);
-    assert.match(answer, /\r\nconnection: close\r\n/i);
-    assert.ok(Date.now() - t0 < 5000, 'the connection ended with its answer, not at the keep-alive timeout');
-  } finally {
-    s.destroy();
-    await c.stop();
-  }
-});
+for (const keepalive of ['', 'set', 'args'] as const) {
+  const asked = keepalive === '' ? '' : ` (the app asking for keep-alive through ${keepalive === 'set' ? 'setHeader' : "writeHead's headers"})`;
+  test(`a request in flight when its worker starts draining is answered with Connection: close, and its connection ends at once${asked}`, async () => {
+    // A long keep-alive: without Connection: close the old worker would hold this connection (and
+    // its own exit) until the keep-alive timeout.
+    const c = await startCorral({ app: 'basic.mjs', workers: 1, env: { CORRAL_KEEPALIVE: '30' } });
+    const s = connect(Number(new URL(c.url).port), '127.0.0.1');
+    try {
+      await new Promise<void>((r) => s.once('connect', () => r()));
+      let answer = '';
+      s.on('data', (d: Buffer) => (answer += d.toString()));
+      const closed = new Promise<void>((r) => s.once('close', () => r()));
+      s.write(`GET /sleep?ms=2500&keepalive=${keepalive} HTTP/1.1\r\nHost: x\r\n\r\n`);
+      await delay(300);
+      c.kill('SIGHUP');
+      await c.waitForLog((l) => l.event === 'worker.draining', 15000, 'the old worker draining');
+      const t0 = Date.now();
+      await Promise.race([closed, delay(10000)]);
+      assert.match(answer, /^HTTP\/1\.1 200 /);
+      assert.match(answer, /\r\nconnection: close\r\n/i);
+      assert.doesNotMatch(answer, /keep-alive/i);
+      assert.ok(Date.now() - t0 < 5000, 'the connection ended with its answer, not at the keep-alive timeout');
+    } finally {
+      s.destroy();
+      await c.stop();
+    }
+  });
+}
 
 test('SIGHUP after the app module was broken on disk: the old workers keep serving and the log says why', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'corral-app-'));
