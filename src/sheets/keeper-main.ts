@@ -11,6 +11,7 @@ import { childChannel } from '../ipc/channel.js';
 import { startLoopLag } from '../loop-lag.js';
 import { createLogger, type CorralLogger } from '../log/logger.js';
 import { openBackend } from './create-backend.js';
+import { systemClock } from './keeper/clock.js';
 import { Keeper } from './keeper/keeper.js';
 import { keeperSocketPath, dataDirOf } from './keeper/socket-path.js';
 
@@ -51,7 +52,8 @@ async function shutdown(reason: string, gracefulMs: number): Promise<void> {
     exit(EXIT.OK);
   }
   const started = Date.now();
-  const left = await keeper.drain(started + Math.max(0, gracefulMs - EXIT_MARGIN_MS)).catch((err) => {
+  // The deadline on the keeper's own clock (keeper/clock.ts), which a system clock step does not move.
+  const left = await keeper.drain(systemClock.now() + Math.max(0, gracefulMs - EXIT_MARGIN_MS)).catch((err) => {
     log?.logger.error({ err: describeError(err) }, 'keeper: drain failed');
     return -1;
   });

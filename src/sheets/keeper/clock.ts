@@ -8,7 +8,12 @@ export interface Clock {
 }
 
 export const systemClock: Clock = {
-  now: () => Date.now(),
+  // The wall clock at process start, then monotonic time: a step of the system clock (NTP, a
+  // `date -s`) moves neither the quota window nor TTLs and backoffs. With Date.now() a step back of
+  // an hour held every quota token for an hour (no read reached Google), a step forward emptied
+  // the window at once. Times still read as wall-clock milliseconds, so the quota ledger of one
+  // keeper reads right in the next.
+  now: () => performance.timeOrigin + performance.now(),
   setTimeout: (fn, ms) => {
     const t = setTimeout(fn, ms);
     // A pending quota or backoff timer must never keep a draining process alive.

@@ -246,7 +246,8 @@ export class Keeper {
 
   /**
    * Drain: stop accepting workers, flush the journal as far as the write quota allows before
-   * `deadline`, then close. Returns the rows left in the journal for the next start.
+   * `deadline` (a time of the keeper's clock), then close. Returns the rows left in the journal
+   * for the next start.
    */
   async drain(deadline: number): Promise<number> {
     this.server?.stopAccepting();
@@ -256,7 +257,7 @@ export class Keeper {
     // which the journal already records as sent (a later start reads it back).
     let timer: NodeJS.Timeout | undefined;
     const expired = new Promise<void>((resolve) => {
-      timer = setTimeout(resolve, Math.max(0, deadline - Date.now()));
+      timer = setTimeout(resolve, Math.max(0, deadline - (this.o.clock ?? systemClock).now()));
     });
     await Promise.race([this.flusher.drain(deadline).catch(() => undefined), expired]);
     clearTimeout(timer);
