@@ -97,9 +97,10 @@ describe('write journal', () => {
 
   it("splits a backlog too big for one request into appends under Google's 10 MiB limit", async () => {
     const { journal } = await openJournal();
-    // 24 rows of 1 MiB each (2 bytes per character in UTF-8): one request would be refused.
-    const big = 'é'.repeat(512 * 1024);
-    for (let i = 0; i < 24; i++) await journal.add('Events', [[`b${i}`, 'P001', 'note', big, '2024-03-02T15:12:00Z']]);
+    // 24 rows of about 1 MiB each (21 cells of 25,000 'é', 2 bytes each in UTF-8, within Google's
+    // 50,000 characters a cell): one request would be refused.
+    const big = Array.from({ length: 21 }, () => 'é'.repeat(25_000));
+    for (let i = 0; i < 24; i++) await journal.add('Events', [[`b${i}`, ...big]]);
     const result = await flusherFor(journal).flushOnce({ wait: true });
     assert.equal(result.failedCalls, 0);
     assert.equal(result.sent, 24);
@@ -310,8 +311,44 @@ describe('write journal', () => {
     await bad([['e1', 3]]);
     await bad([row('dup'), row('dup')]);
     await bad('not rows');
+    // Google refuses a whole append for one cell over 50,000 characters: such a row is refused
+    // before it is acknowledged, not journaled to be refused at every retry.
+    await bad([['e2', 'x'.repeat(50_001)]]);
+    assert.equal((await journal.add('Events', [['e3', 'x'.repeat(50_000)]])).rows, 1, 'the limit itself is fine');
+    await flusherFor(journal).flushOnce({ wait: true });
     await assert.rejects(journal.add("'unterminated", [row('z')]), (e: Error & { code?: string }) => e.code === 'CORRAL_ERR_APPEND_INVALID');
     assert.equal(journal.backlogRows(), 0);
+  });
+
+  it('a row Google refuses does not hold back the rows batched with it: the batch is halved down to it', async () => {
+    const { journal } = await openJournal();
+    backend.refusedIds.add('bad');
+    const ids = ['g1', 'g2', 'g3', 'bad', 'g4', 'g5'];
+    await Promise.all(ids.map((id) => journal.add('Events', [row(id)])));
+    const result = await flusherFor(journal).flushOnce({ wait: true });
+    assert.equal(result.sent, 5);
+    // In the order the halves went out: g5 before g4, which shared the refused half longer.
+    assert.deepEqual(backend.ids('Events').slice(1), ['g1', 'g2', 'g3', 'g5', 'g4']);
+    assert.deepEqual(journal.live().map((e) => e.rows[0]?.[0]), ['bad'], 'the refused row stays journaled');
+    // The whole batch, then halves of 3 and 3, then of the refused 3: halves of 2 and 1, then of 2.
+    assert.equal(backend.count('append'), 7);
+    assert.ok(log.lines().some((l) => /refuses this journaled append on its own/.test(String(l.msg)) && JSON.stringify(l.rowIds) === '["bad"]'));
+    // When it comes due again, the rows journaled meanwhile go through as well.
+    await journal.add('Events', [row('g6')]);
+    await clock.advance(10 * 60_000);
+    await flusherFor(journal).flushOnce({ wait: true });
+    assert.deepEqual(backend.ids('Events').slice(1), ['g1', 'g2', 'g3', 'g5', 'g4', 'g6']);
+  });
+
+  it('an append refused as a whole (both halves refused too) is not split further', async () => {
+    const { journal } = await openJournal();
+    // A tab that does not exist: every request to it is invalid, whatever its rows.
+    await Promise.all(['n1', 'n2', 'n3', 'n4'].map((id) => journal.add('Nope', [row(id)])));
+    const result = await flusherFor(journal).flushOnce({ wait: true });
+    assert.equal(result.sent, 0);
+    assert.equal(result.failedCalls, 1);
+    assert.equal(backend.count('append', 'Nope'), 3, 'the batch and its two halves, no more');
+    assert.equal(journal.backlogRows(), 4);
   });
 
   it('read-your-writes: rows show until an upstream fetch started after they reached Google', async () => {

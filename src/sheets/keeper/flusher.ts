@@ -160,7 +160,7 @@ export class Flusher {
       const pending = entries.filter((e) => e.state === 'pending');
       while (pending.length > 0 && !this.abort.signal.aborted) {
         const batch = takeBatch(pending);
-        const r = await this.send(range, batch, opts.wait);
+        const r = await this.sendIsolating(range, batch, opts.wait);
         if (r === 'quota') {
           quotaLimited = true;
           break;
@@ -186,7 +186,39 @@ export class Flusher {
     return this.clock.now() + (applied === 'maybe' ? Math.max(wait, this.unsureDelayMs) : wait);
   }
 
-  private async send(range: string, batch: JournalEntry[], wait: boolean): Promise<number | 'quota' | 'failed'> {
+  /**
+   * Sends a batch. Google refuses a whole append as invalid (400) for one row it will not take,
+   * and a refused batch comes due again with whatever was journaled meanwhile: one such row would
+   * hold back every row batched with it, for good. So a refused batch of several entries is sent
+   * again at once in halves, down to the entry at fault, for as long as one half goes through;
+   * when both halves are refused too, the fault is the request's (a range Google cannot parse),
+   * not a row's, and the entries wait for their retry like any failure.
+   */
+  private async sendIsolating(range: string, batch: JournalEntry[], wait: boolean): Promise<number | 'quota' | 'failed'> {
+    let refused = batch;
+    const first = await this.send(range, refused, wait);
+    if (first !== 'invalid') return first;
+    let sent = 0;
+    while (refused.length > 1 && !this.abort.signal.aborted) {
+      const half = Math.ceil(refused.length / 2);
+      const halves = [refused.slice(0, half), refused.slice(half)];
+      const results: Array<number | 'quota' | 'failed' | 'invalid'> = [];
+      for (const part of halves) results.push(await this.send(range, part, wait));
+      for (const r of results) if (typeof r === 'number') sent += r;
+      const invalid = halves.filter((_, i) => results[i] === 'invalid');
+      if (invalid.length !== 1 || results.some((r) => r === 'quota' || r === 'failed')) break;
+      refused = invalid[0]!;
+    }
+    if (batch.length > 1 && refused.length === 1) {
+      this.o.logger.error(
+        { range, entry: refused[0]!.id, rowIds: refused[0]!.rows.map((r) => r[0]) },
+        'sheets: Google refuses this journaled append on its own; the rows journaled with it were sent without it, and it stays in the journal',
+      );
+    }
+    return sent > 0 ? sent : 'failed';
+  }
+
+  private async send(range: string, batch: JournalEntry[], wait: boolean): Promise<number | 'quota' | 'failed' | 'invalid'> {
     if (!this.canCall(this.o.writeQuota, wait)) return 'quota';
     try {
       // The token first, then the send record: a keeper that dies while it waits for quota has
@@ -224,6 +256,8 @@ export class Flusher {
       if ((err as { retryable?: unknown }).retryable === false) {
         // 403/404/400: waiting will not help until the operator fixes sharing, SHEET_ID or the tab.
         this.o.logger.error(fields, 'sheets: append refused and retrying will not help until the sheet is fixed; rows stay in the journal');
+        // 400: the request is invalid, which may be one row of it (see sendIsolating).
+        if ((err as { status?: unknown }).status === 400 && applied === 'no') return 'invalid';
       } else {
         this.o.logger.warn(
           fields,

@@ -13,7 +13,17 @@ export function appendInvalid(message: string, cause?: unknown): CorralError {
   return new CorralError('CORRAL_ERR_APPEND_INVALID', message, cause === undefined ? undefined : { cause });
 }
 
-/** Checks the wire shape of rows and that each has a non-empty, distinct id in its first cell. */
+/**
+ * Google refuses a whole values:append (400 "Your input contains more than the maximum of 50000
+ * characters in a single cell") for one cell longer than this: refused here, before the rows are
+ * acknowledged, since once journaled such a row could never be written.
+ */
+export const GOOGLE_MAX_CELL_CHARS = 50_000;
+
+/**
+ * Checks the wire shape of rows, that each has a non-empty, distinct id in its first cell, and
+ * that no cell is longer than Google takes.
+ */
 export function validateRows(rows: unknown): string[][] {
   if (!Array.isArray(rows) || rows.length === 0) throw appendInvalid('rows must be a non-empty list of rows');
   const seen = new Set<string>();
@@ -21,6 +31,7 @@ export function validateRows(rows: unknown): string[][] {
     if (!Array.isArray(row) || row.length === 0) throw appendInvalid(`row ${i} must be a non-empty list of cells`);
     const cells = row.map((c, j) => {
       if (typeof c !== 'string') throw appendInvalid(`row ${i} cell ${j} must be a string`);
+      if (c.length > GOOGLE_MAX_CELL_CHARS) throw appendInvalid(`row ${i} cell ${j} has ${c.length} characters; Google Sheets takes at most ${GOOGLE_MAX_CELL_CHARS} in a cell`);
       return c;
     });
     const id = cells[0] ?? '';
