@@ -33,7 +33,7 @@ describe('write journal', () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
-  async function openJournal(extra: { compactBytes?: number } = {}) {
+  async function openJournal(extra: { compactBytes?: number; retainDoneMs?: number } = {}) {
     const r = await Journal.open({ dir, clock, unsureDelayMs: 1000, ...extra });
     open.push(r.journal);
     return r;
@@ -351,6 +351,42 @@ describe('write journal', () => {
     assert.equal(journal.backlogRows(), 4);
   });
 
+  it('a retry of an acknowledged append is still recognised after two restarts (compaction keeps the retained done entries)', async () => {
+    const first = await openJournal();
+    await first.journal.add('Events', [row('d1')]);
+    await flusherFor(first.journal).flushOnce({ wait: true });
+    await first.journal.close();
+    open.splice(open.indexOf(first.journal), 1);
+    // The next start compacts the file at open; then it goes down again.
+    const second = await openJournal();
+    await second.journal.close();
+    open.splice(open.indexOf(second.journal), 1);
+    // The client whose answer the first crash swallowed retries now.
+    const { journal } = await openJournal();
+    const receipt = await journal.add('Events', [row('d1')]);
+    assert.equal(receipt.duplicates, 1);
+    await flusherFor(journal).flushOnce({ wait: true });
+    assert.deepEqual(backend.ids('Events').slice(1), ['d1'], 'in the sheet once');
+  });
+
+  it('the file stays bounded while Google refuses every append (send and nack records are compacted)', async () => {
+    const { journal } = await openJournal({ compactBytes: 4096 });
+    await Promise.all(Array.from({ length: 20 }, (_, i) => journal.add('Events', [row(`f${i}`)])));
+    backend.failAppends = 'refused';
+    const flusher = flusherFor(journal);
+    let largest = 0;
+    for (let pass = 0; pass < 60; pass++) {
+      await flusher.flushOnce({ wait: true });
+      await clock.advance(10 * 60_000);
+      largest = Math.max(largest, statSync(journal.path).size);
+    }
+    assert.ok(backend.count('append') >= 60, `${backend.count('append')} refused appends`);
+    assert.ok(largest < 3 * 4096, `the file stayed under ${3 * 4096} bytes (at most ${largest})`);
+    backend.failAppends = 'none';
+    await flusher.flushOnce({ wait: true });
+    assert.equal(backend.ids('Events').length, 21, 'and every row goes out once Google takes them');
+  });
+
   it('read-your-writes: rows show until an upstream fetch started after they reached Google', async () => {
     const { journal } = await openJournal();
     await journal.add('Events', [row('y1')]);
@@ -367,11 +403,13 @@ describe('write journal', () => {
   });
 
   it('compacts the file once done entries pile up', async () => {
-    const { journal } = await openJournal({ compactBytes: 4096 });
+    // Done entries stay in the file while retained (for duplicate detection), 1 s here.
+    const { journal } = await openJournal({ compactBytes: 4096, retainDoneMs: 1000 });
     const flusher = flusherFor(journal);
     for (let round = 0; round < 10; round++) {
       await Promise.all(Array.from({ length: 10 }, (_, i) => journal.add('Events', [row(`k${round}-${i}`)])));
       await flusher.flushOnce({ wait: true });
+      await clock.advance(2000);
     }
     assert.equal(backend.ids('Events').length, 101);
     assert.ok(statSync(journal.path).size < 8192, `journal file stays small (${statSync(journal.path).size} bytes)`);

@@ -236,12 +236,16 @@ export class Journal {
       e.nextAttemptAt = retryAt;
     }
     if (applied === 'no') await this.file.append([{ k: 'nack', ids: entries.map((e) => e.id), at: this.clock.now() }]);
+    // While Google refuses every append (a sheet not shared), each retry adds a send and a nack
+    // record and no done record ever compacts them: the file grew without bound.
+    await this.maybeCompact();
   }
 
   /** A read-back found these unsure entries absent from the sheet: safe to send again. */
   async markAbsent(entries: readonly JournalEntry[]): Promise<void> {
     for (const e of entries) e.state = 'pending';
     await this.file.append([{ k: 'nack', ids: entries.map((e) => e.id), at: this.clock.now() }]);
+    await this.maybeCompact();
   }
 
   /**
@@ -307,15 +311,19 @@ export class Journal {
   private snapshot(): JournalRecord[] {
     const out: JournalRecord[] = [];
     for (const e of this.entries.values()) {
-      if (!e.durable || e.state === 'done') continue;
+      if (!e.durable) continue;
       out.push({ k: 'add', id: e.id, r: e.range, rows: e.rows, at: e.at });
+      // Done entries still retained (trimDone) are kept done, with their time: their row ids are
+      // what recognises a client's retry of an append whose answer a crash swallowed. Left out,
+      // a second restart forgot them and such a retry was appended to the sheet again.
+      if (e.state === 'done') out.push({ k: 'done', ids: [e.id], at: e.doneAt ?? e.at, how: 'kept' });
       // 'sending' is written as sent: the append may be on its way, so a crash must read back.
-      if (e.state === 'unsure' || e.state === 'sending') out.push({ k: 'send', ids: [e.id], at: e.at });
+      else if (e.state === 'unsure' || e.state === 'sending') out.push({ k: 'send', ids: [e.id], at: e.at });
     }
     return out;
   }
 
-  /** Rewrites the file with live entries only. */
+  /** Rewrites the file with the live entries and the retained done ones. */
   async compact(): Promise<void> {
     if (this.compacting) return this.compacting;
     this.compacting = this.file.rewrite(() => this.snapshot()).finally(() => {
