@@ -214,8 +214,11 @@ export class Arbiter {
       this.log.info({ event: 'shutdown.start', fast, graceful_s: gracefulMs / 1000 }, fast ? 'fast shutdown' : 'graceful shutdown');
       this.o.notifier.stopping('stopping');
     }
+    // A second stop (SIGQUIT after SIGTERM) may bring the deadline forward, never push it back:
+    // repeated signals would otherwise postpone the SIGKILL of a worker stuck in a loop forever.
+    const deadline = this.now() + gracefulMs + 2000;
+    this.stopDeadline = this.phase === 'stopping' ? Math.min(this.stopDeadline, deadline) : deadline;
     this.phase = 'stopping';
-    this.stopDeadline = this.now() + gracefulMs + 2000;
     for (const c of this.workers()) this.drain(c, fast ? 'quit' : 'shutdown', gracefulMs);
     if (fast) this.drainKeeper(0);
   }
@@ -614,8 +617,10 @@ export class Arbiter {
   }
 
   private drain(c: ChildRecord, reason: string, gracefulMs: number): void {
-    // A later, shorter stop (SIGQUIT after SIGTERM) brings the SIGKILL of a booting child forward.
+    // A later, shorter stop (SIGQUIT after SIGTERM) brings the SIGKILL of a booting child, and of a
+    // worker still draining, forward.
     if (c.state === 'killing' && c.sigkillAt !== undefined) c.sigkillAt = Math.min(c.sigkillAt, this.now() + gracefulMs + 2000);
+    if (c.state === 'draining' && c.drainDeadline !== undefined) c.drainDeadline = Math.min(c.drainDeadline, this.now() + gracefulMs + 2000);
     if (c.state === 'draining' || c.state === 'killing') return;
     c.stopReason = reason;
     if (c.state === 'booting') {
@@ -646,7 +651,9 @@ export class Arbiter {
     let record: ChildRecord | undefined;
     const spawned = this.o.spawner.spawn(identity, this.loaded.childEnv, {
       onMessage: (msg) => {
-        if (record) this.onMessage(record, msg);
+        // A message read after its child was reaped is not acted on: a late 'ready' would reset
+        // the boot-failure count, a late 'retire' count a crash twice.
+        if (record && this.children.get(record.id) === record) this.onMessage(record, msg);
       },
       onExit: (code, signal) => {
         if (!record) return;

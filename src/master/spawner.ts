@@ -67,6 +67,23 @@ function attach(ep: Parameters<typeof masterChannel>[0], events: ChildEvents, co
   return channel;
 }
 
+/**
+ * A fork that failed (EAGAIN under a pids or TasksMax limit, ENOMEM) gives a ChildProcess with no
+ * pid that emits 'error' and 'close' but never 'exit': reported here as the exit it stands for,
+ * once, or the arbiter would wait for that child for good (a stop or reload that never ends).
+ */
+export function reportFailedFork(proc: ChildProcess, events: ChildEvents): void {
+  if (proc.pid !== undefined) return;
+  let reported = false;
+  const report = () => {
+    if (reported) return;
+    reported = true;
+    events.onExit(null, null);
+  };
+  proc.once('error', report);
+  proc.once('close', report);
+}
+
 function handleOf(pid: number | undefined, channel: ReturnType<typeof masterChannel>, proc: ChildProcess): ChildHandle {
   return {
     pid: pid ?? -1,
@@ -101,6 +118,7 @@ export function createSpawner(o: SpawnerOptions): Spawner {
         worker.on('exit', (code, signal) => events.onExit(code, signal as NodeJS.Signals | null));
         // EPIPE on a channel to a dying worker is expected; the exit event tells the story.
         worker.on('error', () => {});
+        reportFailedFork(worker.process, events);
         return { handle: handleOf(worker.process.pid, channel, worker.process), relay: relayOf(worker.process.stderr, o.stderrPrefix ?? '') };
       }
       if (!o.keeperExec) throw new Error('no keeper entry point configured');
@@ -108,6 +126,7 @@ export function createSpawner(o: SpawnerOptions): Spawner {
       const channel = attach(child, events);
       child.on('exit', (code, signal) => events.onExit(code, signal));
       child.on('error', () => {});
+      reportFailedFork(child, events);
       return { handle: handleOf(child.pid, channel, child), relay: relayOf(child.stderr, o.stderrPrefix ?? '') };
     },
   };

@@ -120,6 +120,9 @@ export function pauseAndReadStack(wsUrl: string, timeoutMs: number): Promise<Sta
 
 /** SIGUSR1 → inspector → pause → frames. Bounded by `timeoutMs` overall. */
 export async function captureStuckStack(pid: number, relay: StderrRelay, timeoutMs: number): Promise<StackFrame[] | undefined> {
+  // kill(0, …) and kill(-1, …) signal the whole process group, or every process this user may
+  // signal: a child whose fork failed has no pid of its own to ask.
+  if (!Number.isInteger(pid) || pid <= 0) return undefined;
   const started = Date.now();
   if (!relay.inspectorUrl()) {
     try {

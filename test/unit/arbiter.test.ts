@@ -305,6 +305,26 @@ test('boot exhaustion: workers that fail before ready are retried with backoff, 
   }
 });
 
+test("a message read after its child was reaped is ignored: a late 'ready' does not reset the boot failures", async () => {
+  const t = await setup({ CORRAL_WORKERS: '1', CORRAL_BOOT_ATTEMPTS: '2' });
+  try {
+    t.arbiter.tick();
+    const first = t.children[0]!;
+    first.exit(1);
+    t.arbiter.tick();
+    first.say({ type: 'ready', port: 8080 });
+    t.advance(60_000);
+    t.arbiter.tick();
+    const second = t.children[1]!;
+    assert.ok(second, 'a second attempt was forked');
+    second.exit(1);
+    t.arbiter.tick();
+    assert.deepEqual(t.exits, [3], 'two failed boots of two allowed');
+  } finally {
+    t.log.close();
+  }
+});
+
 test('the systemd watchdog is fed only while at least one worker beats', async () => {
   const t = await setup();
   try {
@@ -379,6 +399,29 @@ test('a reload that changes no keeper setting keeps the keeper (and its warm cac
     t.arbiter.tick();
     assert.ok(!keeper?.sent.some((m) => m.type === 'drain'));
     assert.equal(t.children.filter((c) => c.identity.generation === 2).length, 3);
+  } finally {
+    t.log.close();
+  }
+});
+
+test('SIGQUIT after SIGTERM kills a draining worker that hangs within 2 s, and repeated SIGQUITs do not postpone it', async () => {
+  const t = await setup({ CORRAL_GRACEFUL_TIMEOUT: '30' });
+  try {
+    t.bootAll();
+    t.arbiter.record('stop');
+    t.arbiter.tick();
+    const workers = t.children.filter((c) => c.identity.role === 'worker');
+    assert.ok(workers.every((c) => c.sent.some((m) => m.type === 'drain')));
+    // They hang in their drain, beating; SIGQUIT comes every second.
+    let killedAt: number | undefined;
+    for (let ms = 0; ms < 10_000 && killedAt === undefined; ms += 250) {
+      if (ms % 1000 === 0) t.arbiter.record('quit');
+      t.advance(250);
+      beatAll(workers);
+      t.arbiter.tick();
+      if (workers.every((c) => c.kills.includes('SIGKILL'))) killedAt = ms + 250;
+    }
+    assert.ok(killedAt !== undefined && killedAt <= 2_500, `SIGKILL ${killedAt} ms after the first SIGQUIT, not at the 32 s graceful deadline nor never`);
   } finally {
     t.log.close();
   }
