@@ -52,6 +52,9 @@ export async function createApp(ctx: AppContext): Promise<RequestListener> {
     const handler = known ?? router.resolve(method, target.pathname);
     if (handler === health || !rateLimit) return handler({ req, res, target });
     return rateLimit.consume(clientIp(req)).then((decision) => {
+      // The worker may have answered while the count was asked (a chunked body over
+      // CORRAL_LIMIT_REQUEST_BODY_BYTES gets its 413 there): nothing left to do.
+      if (res.headersSent) return;
       if (!decision.allowed) throw tooManyRequests(decision);
       applyRateLimitHeaders(res, decision);
       return handler({ req, res, target });
@@ -67,6 +70,12 @@ export async function createApp(ctx: AppContext): Promise<RequestListener> {
     if (res.destroyed && !res.headersSent) {
       // The client went away (mid-upload, say): nobody to answer, and not a fault of the server.
       logger.debug({ event: 'request.aborted', path: req.url, err: (err as Error).message }, 'client closed the connection before its answer');
+      return;
+    }
+    if (res.writableEnded) {
+      // Already answered in full (the worker's 413 for a body over its limit, which also ends the
+      // body this handler was reading): not a failure of the answer.
+      logger.debug({ event: 'request.already_answered', path: req.url, err: (err as Error).message }, 'the request was answered before its handler failed');
       return;
     }
     if (res.headersSent) {

@@ -1,0 +1,44 @@
+// A body over CORRAL_LIMIT_REQUEST_BODY_BYTES is answered 413 by the worker while the app is still
+// waiting on the host-wide rate limit: the app must see the request as answered, not log an error.
+
+import assert from 'node:assert/strict';
+import { rmSync } from 'node:fs';
+import { connect } from 'node:net';
+import { test } from 'node:test';
+import { readLogLines, startCorral } from '../helpers/corral.js';
+import { prepareWorkDir } from '../fixtures/offline-sheet.js';
+
+/** Sends `head` then `body` in chunks on a fresh connection; resolves with all it read until close. */
+function chunkedPost(port: number, path: string, body: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const s = connect(port, '127.0.0.1');
+    let answer = '';
+    s.on('data', (d: Buffer) => (answer += d.toString()));
+    s.on('close', () => resolve(answer));
+    s.on('error', reject);
+    s.setTimeout(10_000, () => s.destroy());
+    s.on('connect', () => {
+      s.write(`POST ${path} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n`);
+      for (let i = 0; i < body.length; i += 1024) {
+        const chunk = body.slice(i, i + 1024);
+        s.write(`${Buffer.byteLength(chunk).toString(16)}\r\n${chunk}\r\n`);
+      }
+      s.write('0\r\n\r\n');
+    });
+  });
+}
+
+test('a chunked body over the body limit gets 413, and the app logs no error for it (rate limit on)', async () => {
+  const dir = prepareWorkDir();
+  const c = await startCorral({ cwd: dir, workers: 1, env: { CORRAL_LIMIT_REQUEST_BODY_BYTES: '4096', CORRAL_RATE_LIMIT: '1000' } });
+  try {
+    const answer = await chunkedPost(Number(new URL(c.url).port), '/api/login', JSON.stringify({ name: 'x'.repeat(8192), code: 'P001' }));
+    assert.match(answer, /^HTTP\/1\.1 413 /);
+  } finally {
+    // A graceful stop flushes every process's log: what is in the file now is all there is.
+    await c.stop();
+    const errors = readLogLines(c.logFile).filter((l) => l.level === 'error' || l.level === 'fatal');
+    assert.deepEqual(errors.map((l) => `${String(l.event)}: ${String(l.msg)}`), []);
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
