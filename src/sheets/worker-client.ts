@@ -4,7 +4,7 @@
 // single-flight makes them one upstream call across all workers.
 
 import type { Settings } from '../config/schema.js';
-import { describeError } from '../errors.js';
+import { CorralError, describeError } from '../errors.js';
 import type { Logger } from '../log/logger.js';
 import { parseA1 } from './a1.js';
 import { KeeperLink } from './keeper-link.js';
@@ -59,6 +59,12 @@ const FALL_BACK_ON: ReadonlySet<string> = new Set([
   'CORRAL_ERR_SHEETS_QUOTA',
   'CORRAL_ERR_SHEETS_UPSTREAM',
 ]);
+
+/**
+ * How long a read with an aged copy in L1 waits for the keeper before serving that copy. The keeper
+ * answers from its own cache within milliseconds; longer means it is stalled or waiting on Google.
+ */
+export const KEEPER_PATIENCE_MS = 1000;
 
 class WorkerSheetsClient implements SheetsClient {
   readonly backend: 'google' | 'offline';
@@ -127,21 +133,43 @@ class WorkerSheetsClient implements SheetsClient {
     if (held) return held;
     this.counts.misses++;
     try {
-      return this.toRead(await this.fetch(range), this.now());
+      const flight = this.fetch(range);
+      // A copy that only aged (not one a write or the keeper's notice ended: that may lack rows)
+      // is served if the keeper is slow to answer (stalled, or refilling a cold cache from
+      // Google), rather than making the user wait; the read goes on and refills L1.
+      const patient = cached !== undefined && cached.holdUntil > 0 && this.now() - cached.read.expiresAt <= this.maxStaleMs;
+      const entry = patient ? await this.withinPatience(flight) : await flight;
+      if (entry) return this.toRead(entry, this.now());
+      flight.catch(() => undefined);
+      return this.fallBack(range, cached!, new CorralError('CORRAL_ERR_KEEPER_UNAVAILABLE', `the keeper did not answer within ${KEEPER_PATIENCE_MS} ms`));
     } catch (err) {
       const code = (err as { code?: unknown }).code;
-      const t = this.now();
-      if (cached && typeof code === 'string' && FALL_BACK_ON.has(code) && t - cached.read.expiresAt <= this.maxStaleMs) {
-        this.counts.staleFallbacks++;
-        if (!this.falling) {
-          this.falling = true;
-          this.logger.warn({ range, err: describeError(err) }, 'sheets: keeper read failed; serving this worker\'s last copy');
-        }
-        return this.toRead(cached, t);
-      }
+      if (cached && typeof code === 'string' && FALL_BACK_ON.has(code) && this.now() - cached.read.expiresAt <= this.maxStaleMs) return this.fallBack(range, cached, err);
       this.counts.errors++;
       throw err;
     }
+  }
+
+  /** The fetch's entry if it comes within KEEPER_PATIENCE_MS, else undefined (it goes on). */
+  private async withinPatience(flight: Promise<L1Entry>): Promise<L1Entry | undefined> {
+    let timer: NodeJS.Timeout | undefined;
+    const patience = new Promise<undefined>((resolve) => {
+      timer = setTimeout(() => resolve(undefined), KEEPER_PATIENCE_MS);
+    });
+    try {
+      return await Promise.race([flight, patience]);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  private fallBack(range: string, cached: L1Entry, why: unknown): SheetRead {
+    this.counts.staleFallbacks++;
+    if (!this.falling) {
+      this.falling = true;
+      this.logger.warn({ range, err: describeError(why) }, 'sheets: keeper read failed; serving this worker\'s last copy');
+    }
+    return this.toRead(cached, this.now());
   }
 
   /**

@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, it } from 'node:test';
 import type { WireRead, WireReceipt } from '../../src/sheets/keeper/protocol.js';
-import { createWorkerSheetsClient } from '../../src/sheets/worker-client.js';
+import { createWorkerSheetsClient, KEEPER_PATIENCE_MS } from '../../src/sheets/worker-client.js';
 import type { SheetsClient } from '../../src/sheets/types.js';
 import { captureLogger, type CapturedLogger } from '../fixtures/capture-logger.js';
 
@@ -116,4 +116,43 @@ describe('worker Sheets client', () => {
     keeper.reads[1]?.answer([HEADER, OLD_ROW, NEW_ROW]);
     assert.deepEqual((await next).values.at(-1), NEW_ROW);
   });
+
+  it('an aged copy is served when the keeper is slow to answer; one a write ended is not', async () => {
+    let offset = 0;
+    const patient = createWorkerSheetsClient({ SHEET_ID: 'fake', CORRAL_DATA_DIR: dir, CORRAL_L1_CACHE_MB: 4, SHEET_CACHE_MAX_STALE: 3600 }, log.logger, {
+      socketPath: join(dir, 'keeper.sock'),
+      watch: false,
+      retryDelayMs: 50,
+      now: () => Date.now() + offset,
+    });
+    try {
+      const first = patient.read('Events');
+      await until(() => keeper.reads.length === 1, 'the first /read');
+      keeper.reads[0]?.answer([HEADER, OLD_ROW]);
+      await first;
+      // The copy's TTL (60 s) has passed; the keeper, stalled, does not answer the refresh.
+      offset = 61_000;
+      const started = performance.now();
+      const aged = await patient.read('Events');
+      const waited = performance.now() - started;
+      assert.ok(waited >= KEEPER_PATIENCE_MS - 50 && waited < KEEPER_PATIENCE_MS + 1000, `served after ${Math.round(waited)} ms`);
+      assert.equal(aged.stale, true);
+      assert.deepEqual(aged.values.at(-1), OLD_ROW);
+      // The refresh goes on; the next read shares it and gets the keeper's answer.
+      const next = patient.read('Events');
+      keeper.reads[1]?.answer([HEADER, OLD_ROW, NEW_ROW]);
+      assert.deepEqual((await next).values.at(-1), NEW_ROW);
+      assert.equal(keeper.reads.length, 2, 'no second refresh');
+      // After a write, the copy may lack rows: the read waits for the keeper, however slow.
+      await patient.append('Events', [['ev-3', 'P003', 'goal', '', '2024-03-03']]);
+      const afterWrite = patient.read('Events');
+      await until(() => keeper.reads.length === 3, 'the read after the write');
+      await new Promise((r) => setTimeout(r, KEEPER_PATIENCE_MS + 300));
+      keeper.reads[2]?.answer([HEADER, OLD_ROW, NEW_ROW, ['ev-3', 'P003', 'goal', '', '2024-03-03']]);
+      assert.equal((await afterWrite).values.length, 4, 'the keeper\'s answer, not the copy from before the write');
+    } finally {
+      await patient.close();
+    }
+  });
 });
+
