@@ -447,7 +447,9 @@ export class Arbiter {
 
     if (this.keeperRestarting) {
       if (keeper?.state === 'ready') this.keeperRestarting = false;
-      else if (this.reload && this.keeperFailures >= KEEPER_RELOAD_ATTEMPTS) {
+      // Checked before the branch below, with its bound at most CORRAL_BOOT_ATTEMPTS: with fewer
+      // attempts allowed, that one fired first and the reload completed on the broken settings.
+      else if (this.reload && this.keeperFailures >= Math.min(KEEPER_RELOAD_ATTEMPTS, this.settings.CORRAL_BOOT_ATTEMPTS)) {
         // The new settings keep the keeper from booting (a credentials file that is not there):
         // go back to the settings it ran with, as a reload whose workers cannot boot does.
         this.rollBackReload(`the keeper cannot boot with the new settings (${this.keeperFailures} attempts)`, this.lastKeeperError);
@@ -531,7 +533,21 @@ export class Arbiter {
       this.rollBackReload(`the new generation cannot boot (${err?.message})`, err);
       return true;
     }
-    if (this.workers().some((c) => c.state === 'ready')) return false;
+    const ready = this.workers().filter((c) => c.state === 'ready').length;
+    if (this.reload && ready > 0) {
+      // Nothing to roll back to (the old generation drained or died meanwhile), and the new one
+      // cannot reach its count: end the reload rather than stay in it for good (systemd would
+      // wait in "reloading", and every later SIGHUP, the fix included, would queue behind it).
+      // The workers that run keep serving; the missing ones are retried with backoff.
+      this.log.error(
+        { event: 'reload.failed', generation: this.generation, workers: ready, expected: this.expected, boot_error: err ?? null },
+        `reload to generation ${this.generation} cannot complete: its workers fail to boot (${err?.message}) and no worker of generation ${this.reload.previousGeneration} is left to go back to; ${ready} of ${this.expected} serve, the others are retried`,
+      );
+      this.reload = undefined;
+      if (!this.startPendingReload()) this.o.notifier.ready(`reload incomplete; ${this.statusLine()}`);
+      return false;
+    }
+    if (ready > 0) return false;
     this.log.fatal(
       { event: 'boot.exhausted', code: 'CORRAL_ERR_BOOT_EXHAUSTED', attempts: this.bootFailures, boot_error: err ?? null },
       `no worker could boot after ${this.bootFailures} attempts: ${err?.message}`,

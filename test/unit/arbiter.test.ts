@@ -529,6 +529,45 @@ test('a master that did not run for longer than CORRAL_TIMEOUT does not kill its
   }
 });
 
+test('a reload whose new workers cannot all boot, with no old worker left to go back to, ends instead of waiting for good', async () => {
+  const t = await setup({ CORRAL_WORKERS: '2', CORRAL_BOOT_ATTEMPTS: '2' });
+  try {
+    t.bootAll();
+    const [x, y] = t.children;
+    t.arbiter.record('reload');
+    t.arbiter.tick();
+    const [a, b] = t.children.filter((c) => c.identity.generation === 2);
+    ready(a!);
+    t.arbiter.tick();
+    // One old worker drains for A; the other dies meanwhile.
+    const drained = [x!, y!].find((c) => c.sent.some((m) => m.type === 'drain'))!;
+    const other = drained === x ? y! : x!;
+    drained.exit(0);
+    other.exit(1);
+    t.arbiter.tick();
+    // B and every retry fail to boot.
+    b!.exit(4);
+    t.arbiter.tick();
+    for (let i = 0; i < 10 && !t.log.lines().some((l) => l.event === 'reload.failed'); i++) {
+      t.advance(60_000);
+      beatAll(t.children.filter((c) => !c.exited));
+      t.arbiter.tick();
+      for (const c of t.children.filter((c) => !c.exited && c !== a)) c.exit(4);
+      t.arbiter.tick();
+    }
+    const failed = t.log.lines().find((l) => l.event === 'reload.failed');
+    assert.match(String(failed?.msg), /cannot complete: .* 1 of 2 serve/);
+    assert.ok(t.calls.some((c) => c.startsWith('ready') && c.includes('reload incomplete')), `READY=1 sent: ${t.calls.join(' | ')}`);
+    // The next SIGHUP (the fix) is not queued behind it: it starts generation 3.
+    t.arbiter.record('reload');
+    t.arbiter.tick();
+    assert.ok(t.children.some((c) => c.identity.generation === 3), 'generation 3 forked');
+    assert.deepEqual(t.exits, [], 'the master keeps running');
+  } finally {
+    t.log.close();
+  }
+});
+
 test('a reload rolled back keeps its ready new workers serving until the old generation is back to strength', async () => {
   const t = await setup({ CORRAL_BOOT_ATTEMPTS: '2', CORRAL_GRACEFUL_TIMEOUT: '30' });
   try {
@@ -563,8 +602,9 @@ test('a reload rolled back keeps its ready new workers serving until the old gen
   }
 });
 
-test('a reload whose new keeper cannot boot is rolled back: the keeper starts again with the old settings', async () => {
-  const t = await setup({}, true);
+for (const attempts of [3, 2]) {
+test(`a reload whose new keeper cannot boot is rolled back: the keeper starts again with the old settings (CORRAL_BOOT_ATTEMPTS=${attempts})`, async () => {
+  const t = await setup({ CORRAL_BOOT_ATTEMPTS: String(attempts) }, true);
   try {
     const keeper = t.bootWithKeeper();
     const readyBefore = t.calls.filter((c) => c.startsWith('ready')).length;
@@ -580,7 +620,7 @@ test('a reload whose new keeper cannot boot is rolled back: the keeper starts ag
       last.exit(7);
     });
     assert.ok(failed, 'reload rolled back');
-    assert.match(String(failed.msg), /the keeper cannot boot with the new settings \(3 attempts\)/);
+    assert.match(String(failed.msg), new RegExp(`the keeper cannot boot with the new settings \\(${attempts} attempts\\)`));
     assert.equal(t.children.filter((c) => c.identity.role === 'worker' && c.identity.generation === 2).length, 0, 'no new worker was started');
     assert.equal(t.calls.filter((c) => c.startsWith('ready')).length, readyBefore + 1, 'READY=1 ends the reload for systemd');
     t.run(250);
@@ -591,6 +631,7 @@ test('a reload whose new keeper cannot boot is rolled back: the keeper starts ag
     t.log.close();
   }
 });
+}
 
 test('a reload rolled back after its new keeper got ready restarts the keeper with the old settings', async () => {
   const t = await setup({ CORRAL_BOOT_ATTEMPTS: '2' }, true);
