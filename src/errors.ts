@@ -61,7 +61,9 @@ export class ConfigError extends CorralError {
   constructor(problems: readonly ConfigProblem[], warnings: readonly string[] = []) {
     const lines = problems.map((p) => `  ${p.name}=${JSON.stringify(p.value)} (from ${p.source}): ${p.allowed}`);
     const notes = warnings.map((w) => `  note: ${w}`);
-    super('CORRAL_ERR_CONFIG_INVALID', `invalid settings, nothing was started:\n${[...lines, ...notes].join('\n')}`);
+    // No "nothing was started": the same error refuses a reload (the old workers keep serving) and
+    // stops `corral reload` or `corral config`, which start nothing anyway.
+    super('CORRAL_ERR_CONFIG_INVALID', `invalid settings:\n${[...lines, ...notes].join('\n')}`);
     this.name = 'ConfigError';
     this.problems = problems;
   }

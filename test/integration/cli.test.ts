@@ -211,7 +211,7 @@ test('invalid settings exit 78 with their stable code, as every other CorralErro
     for (const cmd of ['config', 'start']) {
       const r = await exec(dir, [], [cmd], { CORRAL_WORKERS: 'abc' });
       assert.equal(r.code, 78, `${cmd}: ${r.stderr}`);
-      assert.match(r.stderr, new RegExp(`^corral ${cmd}: \\[CORRAL_ERR_CONFIG_INVALID\\] invalid settings, nothing was started:\n  CORRAL_WORKERS="abc" \\(from environment\\)`));
+      assert.match(r.stderr, new RegExp(`^corral ${cmd}: \\[CORRAL_ERR_CONFIG_INVALID\\] invalid settings:\n  CORRAL_WORKERS="abc" \\(from environment\\)`));
     }
   } finally {
     rmSync(dir, { recursive: true, force: true });

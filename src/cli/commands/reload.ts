@@ -14,7 +14,8 @@ generation cannot boot, the old one keeps serving and the log (event reload.fail
 Asked during a reload, the master queues one more (event reload.queued) for when it ends.
 Under systemd, prefer \`systemctl reload corral\` (it does the same).
 
-Exit codes: 0 signal sent, 3 not running.`,
+Exit codes: 0 signal sent, 3 not running, 78 the settings are invalid (this command reads them to
+find CORRAL_PIDFILE): no signal was sent.`,
   async run(argv) {
     parseFlags(argv, {});
     const pid = findMasterOrSay(loadSettings().settings);
