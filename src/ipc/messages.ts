@@ -13,6 +13,8 @@ export interface ChildFigures {
   readonly errorsServed: number;
   /** Request latency p99 over the last interval, in ms (0 when idle). */
   readonly latencyP99Ms: number;
+  /** Requests a worker answered 503 "server full" (its connection cap), cumulative; workers only. */
+  readonly connectionsRefused?: number;
   /** Opaque per-role figures (e.g. the keeper's cache and quota numbers). */
   readonly extra?: Readonly<Record<string, number | string | boolean | null>>;
 }

@@ -19,12 +19,15 @@ export interface ConnectionCap {
   setHostFull(full: boolean, current: number, max: number): void;
   /** Answers 503 and returns true when this request arrived on an over-cap connection. */
   refuse(req: IncomingMessage, res: ServerResponse): boolean;
+  /** Requests answered 503 "server full" since start: no access line records them. */
+  refused(): number;
 }
 
 export function attachConnectionCap(server: Server, initialCap: number): ConnectionCap {
   let cap = initialCap;
   let active = 0;
   let hostFull: { current: number; max: number } | undefined;
+  let refused = 0;
   server.on('connection', (socket: TaggedSocket) => {
     if (active >= cap || hostFull) {
       socket[OVER_CAP] = true;
@@ -59,7 +62,9 @@ export function attachConnectionCap(server: Server, initialCap: number): Connect
         connection: 'close',
       });
       res.end(body);
+      refused++;
       return true;
     },
+    refused: () => refused,
   };
 }

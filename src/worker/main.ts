@@ -56,6 +56,7 @@ export async function runWorker(): Promise<void> {
       requestsServed: server?.stats.served() ?? 0,
       errorsServed: server?.stats.errors() ?? 0,
       latencyP99Ms: server?.stats.takeP99() ?? 0,
+      connectionsRefused: server?.cap.refused() ?? 0,
       ...(sheets.created() ? { extra: sheets.client()?.figures() ?? {} } : {}),
     }),
   );

@@ -1,8 +1,10 @@
 import assert from 'node:assert/strict';
 import { connect, type Socket } from 'node:net';
 import { test } from 'node:test';
-import { startCorral } from '../helpers/corral.js';
+import { startCorral, waitFor } from '../helpers/corral.js';
 import { http } from '../helpers/http.js';
+
+const ADMIN_TOKEN = 'integration-admin-token-1234';
 
 /** Sends raw bytes and returns everything the server answers until it closes. */
 function raw(port: number, payload: string | undefined, opts: { holdOpen?: boolean; timeoutMs?: number } = {}): Promise<string> {
@@ -29,8 +31,8 @@ function portOf(url: string): number {
   return Number(new URL(url).port);
 }
 
-test('connections over the per-worker cap get an immediate 503 with Retry-After, never a hang', async () => {
-  const c = await startCorral({ app: 'basic.mjs', workers: 1, env: { CORRAL_WORKER_CONNECTIONS: '3' } });
+test('connections over the per-worker cap get an immediate 503 with Retry-After, never a hang, and are counted', async () => {
+  const c = await startCorral({ app: 'basic.mjs', workers: 1, env: { CORRAL_WORKER_CONNECTIONS: '3', CORRAL_ADMIN_TOKEN: ADMIN_TOKEN } });
   const held: Socket[] = [];
   try {
     // Hold three connections open (each mid-request: headers sent, no end of headers).
@@ -51,6 +53,14 @@ test('connections over the per-worker cap get an immediate 503 with Retry-After,
     const body = JSON.parse(answer.slice(answer.indexOf('\r\n\r\n') + 4)) as { error: string; message: string };
     assert.equal(body.error, 'server_full');
     assert.match(body.message, /server full \(3\/3\)/);
+    // No access line records a refusal: the admin stats and /metrics count them.
+    const auth = { authorization: `Bearer ${ADMIN_TOKEN}` };
+    const stats = await waitFor(async () => {
+      const s = (await http(`${c.adminUrl}/api/admin/stats`, { headers: auth })).json() as { totals: { connections_refused: number }; workers: { connections_refused: number | null }[] };
+      return s.totals.connections_refused === 1 ? s : undefined;
+    }, 5000, 'the refusal in the admin stats (next heartbeat)');
+    assert.equal(stats.workers[0]?.connections_refused, 1);
+    assert.match((await http(`${c.adminUrl}/metrics`, { headers: auth })).text, /^corral_connections_refused_total 1$/m);
   } finally {
     for (const s of held) s.destroy();
     await c.stop();

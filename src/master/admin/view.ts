@@ -35,7 +35,7 @@ export interface AdminView {
    * Requests (and 5xx answers) served by workers that have exited, as of their last report: with
    * the live workers' figures, totals that never go back when workers are replaced.
    */
-  servedByExited(): { readonly requests: number; readonly errors: number };
+  servedByExited(): { readonly requests: number; readonly errors: number; readonly refused: number };
   /** The worker count the arbiter is steering towards (CORRAL_WORKERS ± TTIN/TTOU, pending ones included). */
   expectedWorkers(): number;
   /** The current (newest) generation number. */
