@@ -1,10 +1,11 @@
 import assert from 'node:assert/strict';
-import { appendFileSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { appendFileSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import type { FileHandle } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, it } from 'node:test';
 import { Flusher } from '../../src/sheets/keeper/flusher.js';
-import { decodeRecord, JournalFile } from '../../src/sheets/keeper/journal-file.js';
+import { decodeRecord, encodeRecord, JournalFile, type JournalRecord } from '../../src/sheets/keeper/journal-file.js';
 import { Journal } from '../../src/sheets/keeper/journal.js';
 import { QuotaBucket } from '../../src/sheets/keeper/quota.js';
 import { captureLogger, type CapturedLogger } from '../fixtures/capture-logger.js';
@@ -13,6 +14,53 @@ import { FakeBackend, GOOGLE_MAX_REQUEST_BYTES } from '../fixtures/fake-sheets-b
 
 const HEADER = ['event_id', 'player', 'kind', 'detail', 'at'];
 const row = (id: string) => [id, 'P001', 'goal', `detail ${id}`, '2024-03-02T15:12:00Z'];
+
+interface Faults {
+  /** The next write call writes all but this many bytes and says so; the call after it fails (ENOSPC). */
+  tornWrite: number | undefined;
+  /** This many truncate calls fail (EIO). */
+  truncateFails: number;
+  truncates: number;
+}
+
+/** A FileHandle whose write can stop part-way then fail, and whose truncate can fail. */
+function faultyHandle(faults: Faults): (fh: FileHandle) => FileHandle {
+  let failNextWrite = false;
+  return (fh) =>
+    new Proxy(fh, {
+      get(target, prop) {
+        if (prop === 'write') {
+          return async (buf: Buffer, off: number, len: number) => {
+            if (failNextWrite) {
+              failNextWrite = false;
+              throw Object.assign(new Error('ENOSPC: no space left on device, write'), { code: 'ENOSPC' });
+            }
+            if (faults.tornWrite !== undefined && len > faults.tornWrite) {
+              const part = len - faults.tornWrite;
+              faults.tornWrite = undefined;
+              failNextWrite = true;
+              return target.write(buf, off, part);
+            }
+            return target.write(buf, off, len);
+          };
+        }
+        if (prop === 'truncate') {
+          return async (len?: number) => {
+            faults.truncates++;
+            if (faults.truncateFails > 0) {
+              faults.truncateFails--;
+              throw Object.assign(new Error('EIO: i/o error, ftruncate'), { code: 'EIO' });
+            }
+            return target.truncate(len);
+          };
+        }
+        const v = Reflect.get(target, prop, target) as unknown;
+        return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v;
+      },
+    });
+}
+
+const ids = (records: readonly JournalRecord[]) => records.map((r) => r.id);
 
 describe('write journal', () => {
   let dir: string;
@@ -300,6 +348,131 @@ describe('write journal', () => {
     } finally {
       await file.close();
     }
+  });
+
+  it('a group torn by a failed write whose truncate fails too: nothing is acknowledged behind the torn bytes until they are cut', async () => {
+    const faults: Faults = { tornWrite: undefined, truncateFails: 0, truncates: 0 };
+    const path = join(dir, 'file.journal');
+    const { file } = await JournalFile.open(path, { wrapHandle: faultyHandle(faults) });
+    try {
+      await file.append([{ k: 'add', id: 'a1' }]);
+      await file.append([{ k: 'add', id: 'a2' }]);
+      // The group's first record reaches the file whole, the second only in part, then ENOSPC;
+      // the truncate back to before the group fails, and so does its first retry.
+      faults.tornWrite = 5;
+      faults.truncateFails = 2;
+      await assert.rejects(file.append([{ k: 'add', id: 'lost1' }, { k: 'add', id: 'lost2' }]), /ENOSPC/);
+      await assert.rejects(file.append([{ k: 'add', id: 'refused' }]), /EIO/, 'not acknowledged: it would land behind the torn bytes');
+      assert.equal(faults.truncates, 2);
+      await file.append([{ k: 'add', id: 'b1' }]);
+      await Promise.all([file.append([{ k: 'add', id: 'b2' }]), file.append([{ k: 'add', id: 'b3' }])]);
+      assert.equal(faults.truncates, 3, 'the torn tail is cut once, then writing goes on normally');
+      assert.equal(file.bytes(), statSync(path).size);
+    } finally {
+      await file.close();
+    }
+    const reopened = await JournalFile.open(path);
+    await reopened.file.close();
+    assert.deepEqual(ids(reopened.records), ['a1', 'a2', 'b1', 'b2', 'b3'], 'exactly the acknowledged records');
+    assert.equal(reopened.truncatedBytes, 0);
+    assert.equal(reopened.skippedLines, 0);
+  });
+
+  it('a compaction clears a torn tail its truncate could not cut', async () => {
+    const faults: Faults = { tornWrite: undefined, truncateFails: 0, truncates: 0 };
+    const path = join(dir, 'file.journal');
+    const { file } = await JournalFile.open(path, { wrapHandle: faultyHandle(faults) });
+    try {
+      await file.append([{ k: 'add', id: 'a1' }]);
+      faults.tornWrite = 3;
+      faults.truncateFails = 1000;
+      await assert.rejects(file.append([{ k: 'add', id: 'lost' }]), /ENOSPC/);
+      await assert.rejects(file.append([{ k: 'add', id: 'refused' }]), /EIO/);
+      // The rewrite replaces the file by rename: the torn bytes go with the old one.
+      await file.rewrite(() => [{ k: 'add', id: 'a1' }]);
+      const truncates = faults.truncates;
+      await file.append([{ k: 'add', id: 'b1' }]);
+      assert.equal(faults.truncates, truncates, 'no truncate is retried on the new file');
+      assert.equal(file.bytes(), statSync(path).size);
+    } finally {
+      await file.close();
+    }
+    const reopened = await JournalFile.open(path);
+    await reopened.file.close();
+    assert.deepEqual(ids(reopened.records), ['a1', 'b1']);
+    assert.equal(reopened.truncatedBytes, 0);
+  });
+
+  it('opening keeps the valid records behind damaged lines and truncates only a damaged tail', async () => {
+    const path = join(dir, 'file.journal');
+    const line = (id: string) => encodeRecord({ k: 'add', id, r: 'Events', rows: [row(id)], at: 1 });
+    // Valid JSON whose checksum does not match (one character of the record changed).
+    const badSum = (id: string) => line(id).replace(`"${id}"`, `"${id}X"`);
+    assert.ok(badSum('m1').length > 13 && decodeRecord(badSum('m1').trimEnd()) === undefined);
+    // A group torn without its newline, then acknowledged records appended behind it (the defect
+    // this guards against: they used to be cut at the next start).
+    const tornNoNewline = line('t1').slice(0, 40);
+    const zeroes = '\0'.repeat(64) + '\n';
+    const damage = [badSum('m1'), tornNoNewline, zeroes, '\n'];
+    const tail = badSum('tail1') + line('tail2').slice(0, 30);
+    const text = line('a') + damage[0] + line('b') + damage[1] + line('c') + damage[2] + damage[3] + line('d') + tail;
+    writeFileSync(path, text);
+    const first = await JournalFile.open(path);
+    await first.file.close();
+    assert.deepEqual(ids(first.records), ['a', 'b', 'c', 'd']);
+    // The torn line and the record behind it share a line: the record is recognised after the torn bytes.
+    assert.equal(first.skippedLines, 4);
+    assert.equal(first.skippedBytes, Buffer.byteLength(damage.join('')));
+    assert.equal(first.truncatedBytes, Buffer.byteLength(tail), 'a damaged tail (bad checksum, then a torn line) is cut');
+    assert.equal(statSync(path).size, Buffer.byteLength(text) - Buffer.byteLength(tail));
+
+    // The damaged lines stay (only a rewrite may drop them) and the file stays appendable.
+    const second = await JournalFile.open(path);
+    try {
+      assert.deepEqual(ids(second.records), ['a', 'b', 'c', 'd']);
+      assert.deepEqual([second.skippedLines, second.skippedBytes, second.truncatedBytes], [4, first.skippedBytes, 0]);
+      await second.file.append([{ k: 'add', id: 'e' }]);
+      await second.file.rewrite(() => second.records.concat([{ k: 'add', id: 'e' }]));
+    } finally {
+      await second.file.close();
+    }
+    const third = await JournalFile.open(path);
+    await third.file.close();
+    assert.deepEqual(ids(third.records), ['a', 'b', 'c', 'd', 'e']);
+    assert.deepEqual([third.skippedLines, third.skippedBytes, third.truncatedBytes], [0, 0, 0], 'the rewrite left the file clean');
+
+    // A whole record without its newline is a torn write too (never fsynced whole, never acknowledged).
+    writeFileSync(path, line('x') + line('y').slice(0, -1));
+    const fourth = await JournalFile.open(path);
+    await fourth.file.close();
+    assert.deepEqual(ids(fourth.records), ['x']);
+    assert.equal(fourth.truncatedBytes, Buffer.byteLength(line('y')) - 1);
+  });
+
+  it('a damaged line before acknowledged rows: they are kept, and every pending entry is read back before it is sent', async () => {
+    const first = await openJournal();
+    await first.journal.add('Events', [row('r1')]);
+    await first.journal.add('Events', [row('r2')]);
+    await first.journal.close();
+    open.splice(open.indexOf(first.journal), 1);
+    // A send record for r1 lost to damage: r1 may be in the sheet already.
+    const text = readFileSync(first.journal.path, 'utf8');
+    const lines = text.split('\n').filter((l) => l !== '');
+    assert.equal(lines.length, 2);
+    const damaged = `${lines[0]}\n${'\0'.repeat(40)}\n${lines[1]}\n`;
+    writeFileSync(first.journal.path, damaged);
+    backend.tabs.get('Events')?.push(row('r1'));
+
+    const { journal, replayed } = await openJournal();
+    assert.deepEqual(replayed, { pending: 0, unsure: 2, truncatedBytes: 0, skippedLines: 1, skippedBytes: 41 });
+    assert.deepEqual(journal.live().map((e) => e.rows[0]?.[0]), ['r1', 'r2']);
+    assert.ok(fileRecords(journal).every((r) => r !== undefined), 'the compaction at open rewrote the file clean');
+    const flusher = flusherFor(journal);
+    await clock.advance(1000);
+    const r = await flusher.flushOnce({ wait: true });
+    assert.equal(r.found, 1);
+    assert.equal(r.sent, 1);
+    assert.deepEqual(backend.ids('Events').slice(1), ['r1', 'r2'], 'r1 not sent twice');
   });
 
   it('refuses rows without an id, with non-string cells, or with an id twice', async () => {

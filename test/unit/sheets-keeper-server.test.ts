@@ -2,11 +2,12 @@
 // the L1s, the push invalidation and the restart handling are all real).
 
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, it } from 'node:test';
+import { encodeRecord } from '../../src/sheets/keeper/journal-file.js';
 import { Keeper, type KeeperSettings } from '../../src/sheets/keeper/keeper.js';
 import { paced } from '../../src/sheets/keeper/pacing.js';
 import { keeperSocketPath } from '../../src/sheets/keeper/socket-path.js';
@@ -247,6 +248,19 @@ describe('keeper over its local socket, with worker clients', () => {
       server.closeAllConnections();
       await new Promise((r) => server.close(r));
     }
+  });
+
+  it('a journal with a damaged line before valid records: they are replayed and the keeper logs journal.damaged', async () => {
+    const add = (id: string) => encodeRecord({ k: 'add', id, r: 'Events', rows: [[id, 'P001', 'goal', '', '2024-05-01']], at: 1 });
+    const damage = '\0'.repeat(30) + '\n';
+    writeFileSync(join(dir, 'sheets.journal'), add('ev-j1') + damage + add('ev-j2') + add('ev-j3').slice(0, 20));
+    keeper = await Keeper.start({ settings, logger: log.logger, socketPath: undefined, openBackend: async (pace) => paced(backend, pace), lockWaitMs: 2000, unsureDelayMs: 0 });
+    const warn = log.lines().find((l) => l.event === 'journal.damaged');
+    assert.deepEqual({ level: warn?.level, skippedLines: warn?.skippedLines, skippedBytes: warn?.skippedBytes }, { level: 'warn', skippedLines: 1, skippedBytes: 31 });
+    const replay = log.lines().find((l) => String(l.msg).startsWith('keeper: replaying the write journal'));
+    assert.deepEqual({ pending: replay?.pending, unsure: replay?.unsure, truncatedBytes: replay?.truncatedBytes }, { pending: 0, unsure: 2, truncatedBytes: 20 });
+    await until(() => backend.ids('Events').includes('ev-j2'), 'the replayed rows to reach the sheet');
+    assert.deepEqual(backend.ids('Events'), ['event_id', 'ev-1', 'ev-j1', 'ev-j2']);
   });
 
   it('drain flushes the journal before closing', async () => {

@@ -1,8 +1,11 @@
 // The journal's file: one record per line, `<checksum> <json>\n`, appended and fsynced in groups
 // (every record queued while the previous fsync ran goes out in the next single write + fsync, so
-// 300 concurrent appends cost a handful of fsyncs, not 300). Only the tail can be torn by a crash
-// (each group is written after the previous one was durable), so opening the file keeps the records
-// up to the first bad line and truncates the rest: those were never acknowledged.
+// 300 concurrent appends cost a handful of fsyncs, not 300). A crash can only tear the tail (each
+// group is written after the previous one was durable, and a group whose write failed is cut off
+// before anything else is written), so opening the file truncates what follows the last valid
+// record: it was never acknowledged. Damage before a valid record (the disk, or a file written by
+// a version that appended behind a torn group) is skipped, not cut: the records after it were
+// acknowledged. It stays in the file until the next rewrite, and open() reports it.
 
 import { createHash } from 'node:crypto';
 import { constants, type FileHandle, open, rename, rm } from 'node:fs/promises';
@@ -33,6 +36,66 @@ export function decodeRecord(line: string): JournalRecord | undefined {
   }
 }
 
+const isHex = (b: number | undefined): boolean => b !== undefined && ((b >= 0x30 && b <= 0x39) || (b >= 0x61 && b <= 0x66));
+
+/**
+ * The first record in buf[start, end) (one line without its newline) and where it begins: at
+ * `start`, or later when the line begins with the bytes of a group torn without its newline and
+ * then a whole record appended behind them. A record there is recognised by its checksum.
+ */
+function findRecord(buf: Buffer, start: number, end: number): { rec: JournalRecord; at: number } | undefined {
+  for (let at = start; at + 14 <= end; at++) {
+    // `<12 hex> {`
+    if (buf[at + 12] !== 0x20 || buf[at + 13] !== 0x7b) continue;
+    let hex = true;
+    for (let i = at; i < at + 12 && hex; i++) hex = isHex(buf[i]);
+    if (!hex) continue;
+    const rec = decodeRecord(buf.toString('utf8', at, end));
+    if (rec) return { rec, at };
+  }
+  return undefined;
+}
+
+interface ScannedFile {
+  readonly records: JournalRecord[];
+  /** Where the tail after the last valid record begins (the file's length when there is none). */
+  readonly validEnd: number;
+  /** Damaged bytes before valid records (kept in the file, left out of `records`). */
+  readonly skippedBytes: number;
+  /** How many lines those bytes were part of. */
+  readonly skippedLines: number;
+}
+
+/**
+ * Reads the records of a journal file. A line counts only with its newline (a record whose newline
+ * is missing was never fsynced whole) and its checksum (valid JSON is not enough).
+ */
+function scanRecords(buf: Buffer): ScannedFile {
+  const records: JournalRecord[] = [];
+  let validEnd = 0;
+  let skippedBytes = 0;
+  let skippedLines = 0;
+  let badLines = 0;
+  let start = 0;
+  while (start < buf.length) {
+    const nl = buf.indexOf(0x0a, start);
+    if (nl < 0) break;
+    const found = findRecord(buf, start, nl);
+    if (found) {
+      if (found.at > start) badLines++;
+      skippedBytes += found.at - validEnd;
+      skippedLines += badLines;
+      badLines = 0;
+      records.push(found.rec);
+      validEnd = nl + 1;
+    } else {
+      badLines++;
+    }
+    start = nl + 1;
+  }
+  return { records, validEnd, skippedBytes, skippedLines };
+}
+
 async function fsyncDir(dir: string): Promise<void> {
   const fh = await open(dir, constants.O_RDONLY);
   try {
@@ -55,6 +118,11 @@ interface Op {
 export interface JournalFileOptions {
   /** Makes a rename in `dir` durable; tests inject failures here. */
   readonly syncDir?: (dir: string) => Promise<void>;
+  /**
+   * Wraps every handle the journal opens on its file (at open and for each compaction); tests
+   * inject write and truncate failures here.
+   */
+  readonly wrapHandle?: (fh: FileHandle) => FileHandle;
 }
 
 export class JournalFile {
@@ -71,40 +139,50 @@ export class JournalFile {
    * The next write retries the directory fsync first and fails while it still fails.
    */
   private dirSyncPending = false;
+  /**
+   * A group write failed part-way and its bytes could not be cut off (the truncate or its fsync
+   * failed): the offset they start at. Nothing may be appended until they are gone: O_APPEND would
+   * put later, acknowledged records behind them. The next write retries the cut first and fails
+   * while it still fails; a rewrite (a new file) clears it. `size` stays at this offset meanwhile.
+   */
+  private tornAt: number | undefined;
   private readonly syncDir: (dir: string) => Promise<void>;
+  private readonly wrapHandle: (fh: FileHandle) => FileHandle;
 
   private constructor(
     readonly path: string,
     options: JournalFileOptions,
   ) {
     this.syncDir = options.syncDir ?? fsyncDir;
+    this.wrapHandle = options.wrapHandle ?? ((fh) => fh);
   }
 
-  /** Opens (creating) the file, returns it and the valid records, truncating a torn tail. */
-  static async open(path: string, options: JournalFileOptions = {}): Promise<{ file: JournalFile; records: JournalRecord[]; truncatedBytes: number }> {
+  /**
+   * Opens (creating) the file, returns it and the valid records, truncating a torn tail
+   * (`truncatedBytes`) and skipping damaged lines that valid records follow (`skippedBytes`,
+   * `skippedLines`: left in the file, which stays appendable, until the next rewrite).
+   */
+  static async open(
+    path: string,
+    options: JournalFileOptions = {},
+  ): Promise<{ file: JournalFile; records: JournalRecord[]; truncatedBytes: number; skippedBytes: number; skippedLines: number }> {
     const file = new JournalFile(path, options);
-    const fh = await open(path, constants.O_RDWR | constants.O_CREAT | constants.O_APPEND, 0o600);
-    const buf = await fh.readFile();
-    const records: JournalRecord[] = [];
-    let good = 0;
-    let start = 0;
-    while (start < buf.length) {
-      const nl = buf.indexOf(0x0a, start);
-      if (nl < 0) break;
-      const rec = decodeRecord(buf.subarray(start, nl).toString('utf8'));
-      if (!rec) break;
-      records.push(rec);
-      start = nl + 1;
-      good = start;
+    const fh = file.wrapHandle(await open(path, constants.O_RDWR | constants.O_CREAT | constants.O_APPEND, 0o600));
+    try {
+      const buf = await fh.readFile();
+      const { records, validEnd, skippedBytes, skippedLines } = scanRecords(buf);
+      if (validEnd < buf.length) {
+        await fh.truncate(validEnd);
+        await fh.sync();
+      }
+      if (buf.length === 0) await file.syncDir(dirname(path));
+      file.fh = fh;
+      file.size = validEnd;
+      return { file, records, truncatedBytes: buf.length - validEnd, skippedBytes, skippedLines };
+    } catch (err) {
+      await fh.close().catch(() => undefined);
+      throw err;
     }
-    if (good < buf.length) {
-      await fh.truncate(good);
-      await fh.sync();
-    }
-    if (buf.length === 0) await file.syncDir(dirname(path));
-    file.fh = fh;
-    file.size = good;
-    return { file, records, truncatedBytes: buf.length - good };
   }
 
   bytes(): number {
@@ -179,21 +257,32 @@ export class JournalFile {
       await this.syncDir(dirname(this.path));
       this.dirSyncPending = false;
     }
+    if (this.tornAt !== undefined) await this.cutTornTail(fh, this.tornAt);
     const before = this.size;
     try {
       let off = 0;
       while (off < buf.length) {
         const { bytesWritten } = await fh.write(buf, off, buf.length - off);
+        if (bytesWritten <= 0) throw new Error(`journal ${this.path}: a write of ${buf.length - off} bytes wrote nothing`);
         off += bytesWritten;
       }
       await fh.datasync();
       this.fsyncs++;
       this.size = before + buf.length;
     } catch (err) {
-      // A half-written group (ENOSPC, EIO) must not stay in front of later records: cut it off.
-      await fh.truncate(before).catch(() => undefined);
+      // A half-written group (ENOSPC, EIO; any number of its bytes may be in the file) must not stay
+      // in front of later records: cut it off. If that fails, `tornAt` makes the next write cut it first.
+      this.tornAt = before;
+      await this.cutTornTail(fh, before).catch(() => undefined);
       throw err;
     }
+  }
+
+  /** Truncates the file back to `at` (the end of the last durable group), durably. */
+  private async cutTornTail(fh: FileHandle, at: number): Promise<void> {
+    await fh.truncate(at);
+    await fh.sync();
+    this.tornAt = undefined;
   }
 
   private async doRewrite(records: readonly JournalRecord[]): Promise<void> {
@@ -201,7 +290,7 @@ export class JournalFile {
     const text = records.map(encodeRecord).join('');
     // The new file is written through the handle later appends use: once the rename is done there
     // is no step left that could fail and leave `fh` on the old, unlinked file.
-    const out = await open(tmp, constants.O_RDWR | constants.O_CREAT | constants.O_TRUNC | constants.O_APPEND, 0o600);
+    const out = this.wrapHandle(await open(tmp, constants.O_RDWR | constants.O_CREAT | constants.O_TRUNC | constants.O_APPEND, 0o600));
     try {
       await out.writeFile(text, 'utf8');
       await out.sync();
@@ -214,6 +303,8 @@ export class JournalFile {
     const old = this.fh;
     this.fh = out;
     this.size = Buffer.byteLength(text);
+    // Torn bytes left in the old file went with it.
+    this.tornAt = undefined;
     this.fsyncs++;
     await old?.close().catch(() => undefined);
     try {

@@ -72,12 +72,19 @@ export class Journal {
     this.copyOlderThan = options.copyOlderThan;
   }
 
-  static async open(options: JournalOptions): Promise<{ journal: Journal; replayed: { pending: number; unsure: number; truncatedBytes: number } }> {
+  static async open(
+    options: JournalOptions,
+  ): Promise<{ journal: Journal; replayed: { pending: number; unsure: number; truncatedBytes: number; skippedLines: number; skippedBytes: number } }> {
     await mkdir(options.dir, { recursive: true });
     const path = join(options.dir, 'sheets.journal');
-    const { file, records, truncatedBytes } = await JournalFile.open(path);
+    const { file, records, truncatedBytes, skippedLines, skippedBytes } = await JournalFile.open(path);
     const journal = new Journal(file, options);
-    journal.restore(replayRecords(records));
+    const entries = replayRecords(records);
+    // A damaged line may have been the send record of an entry that replays as pending: Google may
+    // have its rows. Every pending entry is read back before it is sent (a resend without one
+    // could duplicate rows).
+    if (skippedLines > 0) for (const e of entries.values()) if (e.state === 'pending') e.state = 'unsure';
+    journal.restore(entries);
     const live = [...journal.entries.values()];
     // Start clean: the replayed state in as few records as possible.
     await journal.compact();
@@ -87,6 +94,8 @@ export class Journal {
         pending: live.filter((e) => e.state === 'pending').length,
         unsure: live.filter((e) => e.state === 'unsure').length,
         truncatedBytes,
+        skippedLines,
+        skippedBytes,
       },
     };
   }

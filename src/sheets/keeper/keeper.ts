@@ -124,7 +124,13 @@ export class Keeper {
       });
       k.journal = journal;
       journal.onChange((sheet) => k.feed.publish(sheet));
-      if (replayed.pending + replayed.unsure > 0 || replayed.truncatedBytes > 0) {
+      if (replayed.skippedLines > 0) {
+        o.logger.warn(
+          { event: 'journal.damaged', journal: journal.path, skippedLines: replayed.skippedLines, skippedBytes: replayed.skippedBytes },
+          'keeper: damaged lines in the write journal were skipped (the records after them are kept; every pending entry is read back before it is sent)',
+        );
+      }
+      if (replayed.pending + replayed.unsure > 0 || replayed.truncatedBytes > 0 || replayed.skippedLines > 0) {
         o.logger.info({ journal: journal.path, ...replayed }, 'keeper: replaying the write journal (unsure entries are read back before any resend)');
       }
       k.flusher = new Flusher({
