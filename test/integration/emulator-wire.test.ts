@@ -133,12 +133,14 @@ describe('emulator values endpoints', () => {
     const missing = await call(url(''), { method: 'POST', headers, body: JSON.stringify({ values: [['x']] }) });
     assert.equal(missing.status, 400);
     assert.match(missing.body.error.message, /'valueInputOption' is required/);
-    const ok = await call(url('?valueInputOption=RAW&insertDataOption=INSERT_ROWS'), { method: 'POST', headers, body: JSON.stringify({ values: [['b6', 'c6'], ['b7']] }) });
+    // B:C holds two tables, B2:C3 and C5 (a blank row between them): the values go after the last
+    // one, from its first column (the guide's B2:D4 example; see Store.append).
+    const ok = await call(url('?valueInputOption=RAW&insertDataOption=INSERT_ROWS'), { method: 'POST', headers, body: JSON.stringify({ values: [['c6', 'd6'], ['c7']] }) });
     assert.equal(ok.status, 200);
     assert.deepEqual(ok.body, {
       spreadsheetId: emu.spreadsheetId,
-      tableRange: 'Sparse!B2:C5',
-      updates: { spreadsheetId: emu.spreadsheetId, updatedRange: 'Sparse!B6:C7', updatedRows: 2, updatedColumns: 2, updatedCells: 3 },
+      tableRange: 'Sparse!C5',
+      updates: { spreadsheetId: emu.spreadsheetId, updatedRange: 'Sparse!C6:D7', updatedRows: 2, updatedColumns: 2, updatedCells: 3 },
     });
     emu.setSheet(emu.spreadsheetId, 'Blank', []);
     const first = await call(`${base}/values/Blank:append?valueInputOption=USER_ENTERED`, { method: 'POST', headers, body: JSON.stringify({ values: [["'007", 1, true]] }) });

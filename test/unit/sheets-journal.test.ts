@@ -564,12 +564,12 @@ describe('write journal', () => {
     const { journal } = await openJournal();
     await journal.add('Events', [row('y1')]);
     const fetchBefore = clock.now();
-    assert.deepEqual(journal.rowsFor('Events', fetchBefore), [row('y1')]);
+    assert.deepEqual(journal.rowsFor('Events', fetchBefore), [{ range: 'Events', cells: row('y1') }], 'with the range it was appended to');
     assert.deepEqual(journal.rowsFor('Players', fetchBefore), []);
     await clock.advance(10);
     await flusherFor(journal).flushOnce({ wait: true });
     // A cached value fetched before the flush still needs the row merged in...
-    assert.deepEqual(journal.rowsFor('Events', fetchBefore), [row('y1')]);
+    assert.deepEqual(journal.rowsFor('Events', fetchBefore), [{ range: 'Events', cells: row('y1') }]);
     await clock.advance(10);
     // ...a value fetched after it already has it.
     assert.deepEqual(journal.rowsFor('Events', clock.now()), []);

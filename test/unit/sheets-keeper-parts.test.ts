@@ -7,7 +7,7 @@ import { describe, it } from 'node:test';
 import { backoffMs } from '../../src/sheets/keeper/backoff.js';
 import { ChangeFeed } from '../../src/sheets/keeper/change-feed.js';
 import { appliedOf } from '../../src/sheets/keeper/flusher.js';
-import { mergePending } from '../../src/sheets/keeper/merge.js';
+import { fetchRangeFor, mergePending, type PendingRow } from '../../src/sheets/keeper/merge.js';
 import { keeperSocketPath } from '../../src/sheets/keeper/socket-path.js';
 import { parseCsv, stringifyCsv } from '../../src/sheets/offline/csv.js';
 import { toRecords } from '../../src/sheets/records.js';
@@ -18,6 +18,11 @@ const EVENTS = [
   ['e1', 'P001', 'goal', '', '2024'],
 ];
 
+/** Rows as the journal hands them to the merge: with the range they were appended to. */
+function journaled(range: string, rows: string[][]): PendingRow[] {
+  return rows.map((cells) => ({ range, cells }));
+}
+
 describe('keeper parts', () => {
   it("waits after failed attempt n as Google's backoff does before retry n-1", () => {
     assert.deepEqual([1, 2, 3, 4, 5, 6, 20].map((n) => backoffMs(n, () => 0)), [1000, 2000, 4000, 8000, 16000, 32000, 32000]);
@@ -26,17 +31,94 @@ describe('keeper parts', () => {
   });
 
   it('merges journaled rows into reads that reach the bottom of the tab, once', () => {
-    const pending = [
+    const pending = journaled('Events', [
       ['e2', 'P002', 'card', '', ''],
       ['e1', 'P001', 'goal', '', '2024'],
-    ];
+    ]);
     const whole = mergePending('Events', EVENTS, pending);
     assert.equal(whole.added, 1, 'e1 is already upstream: not shown twice');
     assert.deepEqual(whole.values.at(-1), ['e2', 'P002', 'card'], 'trailing empty cells trimmed like the API');
     assert.equal(mergePending('Events!A:E', EVENTS, pending).added, 1);
-    assert.deepEqual(mergePending('Events!B:C', [['player', 'kind']], pending).values.at(-1), ['P001', 'goal']);
     assert.equal(mergePending('Events!A1:E10', EVENTS, pending).added, 0, 'a bounded block is shown as Google has it');
     assert.equal(mergePending('Events', EVENTS, []).values, EVENTS, 'no copy when nothing is pending');
+  });
+
+  it('a read starting right of column A is fetched from A, and each row shows once, cut to its columns', () => {
+    // Google holds e1 already (its append landed before the fetch); e2 is only in the journal.
+    const pending = journaled('Events', [
+      ['e1', 'P001', 'goal', '', '2024'],
+      ['e2', 'P002', 'card', 'late', '2025'],
+    ]);
+    assert.equal(fetchRangeFor('Events!B:D'), 'Events!A:D');
+    assert.equal(fetchRangeFor('Events!B1:D'), 'Events!A1:D');
+    assert.equal(fetchRangeFor('Events!C2:C'), 'Events!A2:C');
+    assert.equal(fetchRangeFor("'My Tab'!B:B"), "'My Tab'!A:B");
+    assert.equal(fetchRangeFor('B:D'), 'A:D', 'the first tab');
+    for (const r of ['Events', 'Events!A:E', 'Events!A2:C', 'Events!B1:D10', 'Events!B5', 'Nope!!']) assert.equal(fetchRangeFor(r), r, r);
+    // What Google answers for the widened fetch (A:D, A1:D): the sheet's rows from column A.
+    const fetchedAD = EVENTS.map((r) => r.slice(0, 4));
+    for (const range of ['Events!B:D', 'Events!B1:D']) {
+      const m = mergePending(range, fetchedAD, pending);
+      assert.deepEqual(
+        m.values,
+        [
+          ['player', 'kind', 'detail'],
+          ['P001', 'goal'],
+          ['P002', 'card', 'late'],
+        ],
+        range,
+      );
+      assert.equal(m.added, 1, range);
+    }
+    // A later column, open to the right (fetched as A:E, Google's width).
+    assert.deepEqual(mergePending('Events!C:E', EVENTS, pending).values, [
+      ['kind', 'detail', 'at'],
+      ['goal', '', '2024'],
+      ['card', 'late', '2025'],
+    ]);
+    assert.deepEqual(mergePending('Events!E:E', EVENTS, pending).values, [['at'], ['2024'], ['2025']]);
+    // A bounded end column from column A: no widening, the merged row cut at C.
+    assert.deepEqual(mergePending('Events!A:C', EVENTS.map((r) => r.slice(0, 3)), pending).values, [
+      ['event_id', 'player', 'kind'],
+      ['e1', 'P001', 'goal'],
+      ['e2', 'P002', 'card'],
+    ]);
+    // A row offset: the fetch A2:D starts at row 2, the header is not in it.
+    assert.deepEqual(mergePending('Events!B2:D', fetchedAD.slice(1), pending).values, [
+      ['P001', 'goal'],
+      ['P002', 'card', 'late'],
+    ]);
+    // Rows with nothing in the read's columns are not shown at the bottom, as Google trims them.
+    const noDetail = journaled('Events', [['e3', 'P003', 'goal']]);
+    const m = mergePending('Events!D:D', [['event_id', 'player', 'kind', 'detail'], ['e1', 'P001', 'goal']], noDetail);
+    assert.deepEqual(m, { values: [['detail']], added: 0 });
+    // Nothing pending: the widened fetch is still cut to the columns asked for.
+    assert.deepEqual(mergePending('Events!B:C', fetchedAD, []).values, [
+      ['player', 'kind'],
+      ['P001', 'goal'],
+    ]);
+  });
+
+  it('places a journaled row from its append range\'s first column, as the row lands', () => {
+    // SHEET_EVENTS_RANGE = Events!B:F: rows land from column B, their ids in B.
+    const upstream = [
+      ['', 'event_id', 'player'],
+      ['', 'e1', 'P001'],
+    ];
+    const pending = journaled('Events!B:F', [
+      ['e1', 'P001'],
+      ['e2', 'P002'],
+    ]);
+    // Read back through the same range: fetched as Events!A:F, answered as B:F.
+    assert.deepEqual(mergePending('Events!B:F', upstream, pending).values, [
+      ['event_id', 'player'],
+      ['e1', 'P001'],
+      ['e2', 'P002'],
+    ]);
+    const whole = mergePending('Events', upstream, pending);
+    assert.deepEqual(whole.values.at(-1), ['', 'e2', 'P002'], 'a read from column A shows column A empty');
+    assert.equal(whole.added, 1);
+    assert.deepEqual(mergePending('Events!A:A', [[''], ['']], pending), { values: [[''], ['']], added: 0 }, 'no cell of it in column A');
   });
 
   it('change feed: answers waiters on change, tells a restarted keeper apart, times out empty', async () => {

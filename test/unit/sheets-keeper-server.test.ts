@@ -146,6 +146,55 @@ describe('keeper over its local socket, with worker clients', () => {
     assert.deepEqual(await ids(), ['event_id', 'ev-1', 'ev-X', 'ev-Y']);
   });
 
+  it('a read not starting at column A shows a row that reached Google while still journaled once, in its columns', async () => {
+    settings = { ...settings, SHEETS_FLUSH_INTERVAL_MS: 600_000 };
+    const k = (keeper = await Keeper.start({ settings, logger: log.logger, socketPath: undefined, openBackend: async (pace) => paced(backend, pace), lockWaitMs: 2000, unsureDelayMs: 600_000 }));
+    // The append reaches Google but its answer is lost: the rows stay journaled (unsure) until a
+    // read-back, while the fetches below already hold them.
+    backend.failAppends = 'lost-after';
+    await k.append('Events', [['ev-2', 'P002', 'goal', '', '2024-03-02']]);
+    await k.flush();
+    assert.ok(backend.ids('Events').includes('ev-2'), 'in Google');
+    assert.equal(k.figures().journalBacklogRows, 1, 'and still in the journal');
+    await k.append('Events', [['ev-3', 'P003', 'card', 'late', '2024-03-03']]);
+    const cases: [string, string[][]][] = [
+      ['Events', [HEADER, ['ev-1', 'P001', 'joined', '', '2024-01-01'], ['ev-2', 'P002', 'goal', '', '2024-03-02'], ['ev-3', 'P003', 'card', 'late', '2024-03-03']]],
+      ['Events!B:D', [['player', 'kind', 'detail'], ['P001', 'joined'], ['P002', 'goal'], ['P003', 'card', 'late']]],
+      ['Events!B1:D', [['player', 'kind', 'detail'], ['P001', 'joined'], ['P002', 'goal'], ['P003', 'card', 'late']]],
+      ['Events!C:E', [['kind', 'detail', 'at'], ['joined', '', '2024-01-01'], ['goal', '', '2024-03-02'], ['card', 'late', '2024-03-03']]],
+      ['Events!A:B', [['event_id', 'player'], ['ev-1', 'P001'], ['ev-2', 'P002'], ['ev-3', 'P003']]],
+      ['Events!B3:C', [['P002', 'goal'], ['P003', 'card']]],
+    ];
+    for (const [range, values] of cases) {
+      const r = await k.read(range);
+      assert.deepEqual(r.values, values, range);
+      assert.equal(r.pendingRows, 1, `${range}: only ev-3 comes from the journal`);
+    }
+  });
+
+  it('rows appended to a range starting at column B are read back there, once (SHEET_EVENTS_RANGE = Log!B:C)', async () => {
+    backend.tabs.set('Log', [
+      ['', 'event_id', 'player'],
+      ['', 'ev-1', 'P001'],
+    ]);
+    settings = { ...settings, SHEETS_FLUSH_INTERVAL_MS: 600_000 };
+    const k = (keeper = await Keeper.start({ settings, logger: log.logger, socketPath: undefined, openBackend: async (pace) => paced(backend, pace), lockWaitMs: 2000, unsureDelayMs: 600_000 }));
+    backend.failAppends = 'lost-after';
+    await k.append('Log!B:C', [['ev-2', 'P002']]);
+    await k.flush();
+    assert.deepEqual(backend.tabs.get('Log')?.at(-1), ['', 'ev-2', 'P002'], 'in Google, from column B');
+    await k.append('Log!B:C', [['ev-3', 'P003']]);
+    const r = await k.read('Log!B:C');
+    assert.deepEqual(r.values, [
+      ['event_id', 'player'],
+      ['ev-1', 'P001'],
+      ['ev-2', 'P002'],
+      ['ev-3', 'P003'],
+    ]);
+    assert.equal(r.pendingRows, 1);
+    assert.deepEqual((await k.read('Log')).values.at(-1), ['', 'ev-3', 'P003'], 'a read from column A shows the row from B');
+  });
+
   it('upstreamCallsTotal counts every call that reached the backend, retried appends included', async () => {
     await startKeeper();
     const a = client();

@@ -15,6 +15,7 @@ import { systemClock, type Clock } from './clock.js';
 import { JournalFile, type JournalRecord } from './journal-file.js';
 import { replayRecords, type JournalEntry } from './journal-replay.js';
 import { appendInvalid, sheetKey, validateRows } from './journal-rows.js';
+import type { PendingRow } from './merge.js';
 import { RowIndex } from './row-index.js';
 
 export type { EntryState, JournalEntry } from './journal-replay.js';
@@ -289,14 +290,15 @@ export class Journal {
 
   /**
    * Rows a read of `sheet` must show on top of an upstream value fetched from `fetchStartedAt`:
-   * entries not yet in Google, and entries that reached Google after that fetch began.
+   * entries not yet in Google, and entries that reached Google after that fetch began. Each row
+   * comes with the range it was appended to, which decides the columns it lands in.
    */
-  rowsFor(sheet: string, fetchStartedAt: number): string[][] {
-    const out: string[][] = [];
+  rowsFor(sheet: string, fetchStartedAt: number): PendingRow[] {
+    const out: PendingRow[] = [];
     for (const e of this.entries.values()) {
       if (e.sheet !== sheet || !e.durable) continue;
       if (e.state === 'done' && (e.doneAt ?? 0) < fetchStartedAt) continue;
-      for (const row of e.rows) out.push(row as string[]);
+      for (const cells of e.rows) out.push({ range: e.range, cells });
     }
     return out;
   }

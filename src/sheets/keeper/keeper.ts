@@ -11,7 +11,7 @@ import { systemClock, type Clock } from './clock.js';
 import { Flusher } from './flusher.js';
 import { Journal, sheetKey, type Receipt } from './journal.js';
 import { acquireKeeperLock, type KeeperLock } from './lock.js';
-import { mergePending } from './merge.js';
+import { fetchRangeFor, mergePending } from './merge.js';
 import { pacer, type BeforeAttempt } from './pacing.js';
 import type { WireRead } from './protocol.js';
 import { QuotaBucket } from './quota.js';
@@ -165,7 +165,8 @@ export class Keeper {
   }
 
   private async resolve(range: string): Promise<{ read: KeeperRead; valuesJson: string | undefined }> {
-    const r = await this.tier.get(range);
+    // A read right of column A is fetched from column A, for the merge to see the rows' ids.
+    const r = await this.tier.get(fetchRangeFor(range));
     const v = r.value;
     const sheet = sheetOfRange(range);
     const merged = mergePending(range, v.values, this.journal.rowsFor(sheet, v.fetchStartedAt));
@@ -180,8 +181,8 @@ export class Keeper {
       backend: this.backend.kind,
       via: r.via,
     };
-    // The tier's JSON of these very values, when no journaled row was merged in.
-    return { read, valuesJson: merged.added === 0 ? v.json : undefined };
+    // The tier's JSON of these very values, when no journaled row was merged in nor columns cut.
+    return { read, valuesJson: merged.values === v.values ? v.json : undefined };
   }
 
   /** A cached read with this host's journaled rows for the tab merged in. */

@@ -2,41 +2,116 @@
 // tab, so a client that just POSTed sees its row on the next GET. Only reads that extend to the
 // bottom of the tab get them (a bounded block like A1:E10 is shown as Google has it), and rows
 // whose id the upstream value already holds are not shown twice.
+//
+// Columns. An appended row lands from its append range's first column (column A for a tab name;
+// the same rule the flusher's read-back, idColumnOf, relies on), so a journaled row is placed
+// there and then cut to the read's columns exactly as Google cuts the sheet's rows: cells outside
+// the read dropped, trailing empty cells and rows trimmed. Whether a row is already upstream is
+// told by its id, which a read starting right of it (`Events!B:D`, `Events!B1:D`) does not show:
+// such a read is fetched from column A (`Events!A:D`, fetchRangeFor) so the ids are there to
+// compare, and the answer is then cut to the columns asked for. Without that, a row the fetch
+// already held was shown a second time from the journal.
 
-import { parseA1 } from '../a1.js';
+import { formatArea, parseA1, quoteSheetName, type GridArea } from '../a1.js';
 
 export interface Merged {
   readonly values: readonly (readonly string[])[];
+  /** Journaled rows shown in `values` that the upstream value did not hold. */
   readonly added: number;
 }
 
-/** Appended rows start at column A (the app appends whole rows to a tab). */
-export function mergePending(range: string, values: readonly (readonly string[])[], pending: readonly (readonly string[])[]): Merged {
-  if (pending.length === 0) return { values, added: 0 };
-  let area: ReturnType<typeof parseA1>['area'];
+/** A journaled row and the range it was appended to. */
+export interface PendingRow {
+  readonly range: string;
+  readonly cells: readonly string[];
+}
+
+interface ReadPlan {
+  /** What to fetch upstream for the read. */
+  readonly fetch: string;
+  /** The read extends to the bottom of the tab: journaled rows are merged into it. */
+  readonly merges: boolean;
+  /** First and last column (1-based, last undefined = open) the read shows. */
+  readonly firstCol: number;
+  readonly lastCol: number | undefined;
+}
+
+function planRead(range: string): ReadPlan {
+  let parsed: ReturnType<typeof parseA1>;
   try {
-    area = parseA1(range).area;
+    parsed = parseA1(range);
   } catch {
-    return { values, added: 0 };
+    // Upstream refuses it with a message naming the range as given.
+    return { fetch: range, merges: false, firstCol: 1, lastCol: undefined };
   }
-  if (area?.endRow !== undefined) return { values, added: 0 };
-  const first = (area?.startCol ?? 1) - 1;
-  const last = area?.endCol === undefined ? undefined : area.endCol;
-  // The id sits in column A; it is only visible when the read starts there.
-  const seen = first === 0 ? new Set(values.map((row) => row[0] ?? '')) : undefined;
-  const extra: string[][] = [];
+  const area = parsed.area;
+  const firstCol = area?.startCol ?? 1;
+  const lastCol = area?.endCol;
+  const merges = area?.endRow === undefined;
+  if (!merges || firstCol === 1) return { fetch: range, merges, firstCol, lastCol };
+  const widened: GridArea = { ...area, startCol: 1 };
+  const prefix = parsed.sheet === undefined ? '' : `${quoteSheetName(parsed.sheet)}!`;
+  return { fetch: `${prefix}${formatArea(widened)}`, merges, firstCol, lastCol };
+}
+
+/**
+ * The range the keeper fetches (and caches) to answer a read of `range`: the range itself, but
+ * for a read that gets journaled rows merged and starts right of column A, which is fetched from
+ * column A (`Events!B1:D` → `Events!A1:D`) so the merge can see the rows' ids.
+ */
+export function fetchRangeFor(range: string): string {
+  return planRead(range).fetch;
+}
+
+/** Column (1-based) where rows appended to `range` put their first cell. */
+function landingColumn(range: string): number {
+  try {
+    return parseA1(range).area?.startCol ?? 1;
+  } catch {
+    return 1;
+  }
+}
+
+function trimCells(cells: readonly string[]): readonly string[] {
+  let end = cells.length;
+  while (end > 0 && cells[end - 1] === '') end--;
+  return end === cells.length ? cells : cells.slice(0, end);
+}
+
+/**
+ * The read of `range` as served: `fetched` (the upstream values of fetchRangeFor(range)) with the
+ * journaled rows it does not hold yet added below, cut to the read's columns. Returns `fetched`
+ * itself when there is nothing to add or cut.
+ */
+export function mergePending(range: string, fetched: readonly (readonly string[])[], pending: readonly PendingRow[]): Merged {
+  const plan = planRead(range);
+  if (!plan.merges) return { values: fetched, added: 0 };
+  const { firstCol, lastCol } = plan;
+  // From here on `fetched` starts at column A (planRead widened the fetch if the read did not).
+  const extra: (readonly string[])[] = [];
+  const idsByColumn = new Map<number, Set<string>>();
   for (const row of pending) {
-    if (seen) {
-      const id = row[0] ?? '';
-      if (seen.has(id)) continue;
-      seen.add(id);
+    const col = landingColumn(row.range);
+    // None of its cells falls in the read's columns: Google's answer shows nothing of it either.
+    if (lastCol !== undefined && col > lastCol) continue;
+    let ids = idsByColumn.get(col);
+    if (!ids) {
+      ids = new Set(fetched.map((r) => r[col - 1] ?? ''));
+      idsByColumn.set(col, ids);
     }
-    const cells = row.slice(first, last);
-    // The API trims trailing empty cells; merged rows look the same.
-    let end = cells.length;
-    while (end > 0 && cells[end - 1] === '') end--;
-    extra.push(cells.slice(0, end));
+    const id = row.cells[0] ?? '';
+    if (ids.has(id)) continue;
+    ids.add(id);
+    const placed = col === 1 ? row.cells : [...(Array(col - 1).fill('') as string[]), ...row.cells];
+    extra.push(placed);
   }
-  if (extra.length === 0) return { values, added: 0 };
-  return { values: [...values, ...extra], added: extra.length };
+  if (extra.length === 0 && firstCol === 1) return { values: fetched, added: 0 };
+  // Cut to the read's columns like the API: the upstream rows only when the fetch was widened
+  // (otherwise they are already as Google cut them), the merged ones always.
+  const cut = (cells: readonly string[]) => trimCells(firstCol === 1 && lastCol === undefined ? cells : cells.slice(firstCol - 1, lastCol));
+  const upstream = firstCol === 1 ? fetched : fetched.map(cut);
+  const values = [...upstream, ...extra.map(cut)];
+  // Rows with nothing in the read's columns are not shown at the bottom.
+  while (values.length > 0 && (values[values.length - 1]?.length ?? 0) === 0) values.pop();
+  return { values, added: Math.max(0, values.length - upstream.length) };
 }
