@@ -8,7 +8,7 @@ export const ERROR_CODES = {
   CORRAL_ERR_LOG_FILE: 'CORRAL_LOG_FILE could not be opened for appending (its directory cannot be created, or is not writable).',
   CORRAL_ERR_USAGE: 'The command line was not understood.',
   CORRAL_ERR_NOT_RUNNING: 'No running master was found through the pidfile.',
-  CORRAL_ERR_ALREADY_RUNNING: 'The pidfile names a master that is still alive.',
+  CORRAL_ERR_ALREADY_RUNNING: 'The pidfile names a live master, or a live process without a start stamp that may be one (remove the pidfile if it is stale).',
   CORRAL_ERR_SIGNAL_DENIED: 'The master runs as another user, so this command may not signal it.',
   CORRAL_ERR_APP_LOAD: 'The application module (CORRAL_APP) could not be imported or did not export a request listener.',
   CORRAL_ERR_LISTEN: 'A socket could not be bound (address in use, permission denied).',

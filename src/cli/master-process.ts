@@ -14,6 +14,12 @@ export function findMaster(settings: Settings): number {
   // A live pid is not proof: after a master died without removing its pidfile, the kernel may have
   // given that pid to anything, which must not get our SIGTERM or SIGHUP.
   if (state.status === 'reused') throw new CorralError('CORRAL_ERR_NOT_RUNNING', `no corral master running (stale pidfile ${file}: ${state.why}); nothing was signalled`);
+  if (state.status === 'unverified') {
+    throw new CorralError(
+      'CORRAL_ERR_NOT_RUNNING',
+      `no corral master could be verified through the pidfile ${file}: ${state.why}. Nothing was signalled. If pid ${state.pid} is corral, signal it yourself (kill -HUP|-TERM ${state.pid}); if it is not, the pidfile is stale: remove it (rm ${file})`,
+    );
+  }
   return state.pid;
 }
 

@@ -102,6 +102,8 @@ export class Arbiter {
   private port: number | undefined;
   private timer: NodeJS.Timeout | undefined;
   private tickQueued = false;
+  /** Set during a tick: the admin view, read from a tick's callee, must not start another. */
+  private ticking = false;
   private lastCapacityFull = false;
   private lastWorkerCap: number | undefined;
   /** CORRAL_ACCEPT as the listening socket was created: a reload does not change it. */
@@ -157,7 +159,8 @@ export class Arbiter {
   // ---------------------------------------------------------------- the tick
 
   tick(): void {
-    if (this.finished) return;
+    if (this.finished || this.ticking) return;
+    this.ticking = true;
     try {
       this.discountStall();
       this.handleIntents();
@@ -167,7 +170,20 @@ export class Arbiter {
       this.report();
     } catch (err) {
       this.log.error({ event: 'master.tick_failed', err: describeError(err) }, 'reconcile tick failed');
+    } finally {
+      this.ticking = false;
     }
+  }
+
+  /**
+   * Runs now the tick that intents recorded this turn wait for, so the admin API answers with what
+   * the master steers towards once they are handled. Counting them over the current state is not
+   * enough: a reload re-reads CORRAL_WORKERS (a TTIN before it is undone; the settings may be
+   * refused), and a reload during another is queued. Twice at most: a tick that ends a reload
+   * records the one queued behind it.
+   */
+  private settleIntents(): void {
+    for (let i = 0; i < 2 && this.intents.length > 0; i++) this.tick();
   }
 
   private discountStall(): void {
@@ -819,10 +835,14 @@ export class Arbiter {
       settings: () => this.settings,
       children: () => [...this.children.values()].map(snapshotOf),
       servedByExited: () => ({ ...this.exitedServed }),
-      // Counting TTIN/TTOU not yet handled (they wait for the next tick), as the tick will apply
-      // them: three TTOUs sent at once from 3 workers leave 1, and the third is refused, not
-      // answered 202 'workers_expected 1' and then dropped.
-      expectedWorkers: () => this.intents.reduce((n, i) => (i === 'ttin' ? n + 1 : i === 'ttou' ? Math.max(1, n - 1) : n), this.expected),
+      // Intents not yet handled (they wait for the next tick) are handled first, as the tick will:
+      // three TTOUs sent at once from 3 workers leave 1, and the third is refused, not answered
+      // 202 'workers_expected 1' and then dropped; a TTIN followed by a reload answers the reload's
+      // CORRAL_WORKERS, not one more.
+      expectedWorkers: () => {
+        this.settleIntents();
+        return this.expected;
+      },
       generation: () => this.generation,
       // A stop recorded but not yet handled by the tick counts: the tick drops what comes after it.
       stopping: () => this.phase === 'stopping' || this.intents.some((i) => i === 'stop' || i === 'quit'),

@@ -3,8 +3,11 @@
 // The pidfile holds the pid alone, as logrotate's `kill -USR1 "$(cat corral.pid)"` and operators
 // expect. Next to it, <pidfile>.start records the master's start stamp (proc-identity.ts), so a
 // live process that merely reuses the pid of a master that died without removing its pidfile is
-// told apart from the master. A pidfile without a stamp (an older corral, or written by hand) is
-// judged by the process's command line.
+// told apart from the master. A pidfile without a stamp for its pid (an older corral, or written by
+// hand) names a live process that nothing proves is not the master: a command line other than
+// `corral start` may be corral started another way (a renamed launcher, a wrapper). Start then
+// refuses and says how to tell (it never starts a second master on the same pidfile), and
+// reload/stop/status signal nothing.
 
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
@@ -41,31 +44,36 @@ function readStamp(file: string): ProcStamp | undefined {
   }
 }
 
-/** What the pidfile names: nothing, a running master, a dead pid, or a live process that is not the master. */
+/**
+ * What the pidfile names: nothing, a running master, a dead pid, a live process its start stamp
+ * proves is not the master (the pid was reused), or a live process without a stamp whose command
+ * line is not `corral start`: maybe corral started another way, maybe not, nothing tells.
+ */
 export type PidfileState =
   | { readonly status: 'running'; readonly pid: number }
   | { readonly status: 'dead'; readonly pid: number }
-  | { readonly status: 'reused'; readonly pid: number; readonly why: string };
+  | { readonly status: 'reused'; readonly pid: number; readonly why: string }
+  | { readonly status: 'unverified'; readonly pid: number; readonly why: string };
 
 export function checkPidfile(file: string): PidfileState | undefined {
   const pid = readPid(file);
   if (pid === undefined) return undefined;
   if (!isAlive(pid)) return { status: 'dead', pid };
-  const why = notTheMaster(pid, file);
-  return why === undefined ? { status: 'running', pid } : { status: 'reused', pid, why };
-}
-
-/** Why the live `pid` is not the master that wrote `file`; undefined when it is, or cannot be told. */
-function notTheMaster(pid: number, file: string): string | undefined {
   const recorded = readStamp(file);
   if (recorded?.pid === pid) {
     const actual = procStamp(pid);
-    if (actual === undefined || sameProcess(recorded, actual)) return undefined;
-    return `pid ${pid} is a process started after the master that wrote it (the pid was reused)`;
+    if (actual === undefined || sameProcess(recorded, actual)) return { status: 'running', pid };
+    return { status: 'reused', pid, why: `pid ${pid} is a process started after the master that wrote it (the pid was reused)` };
   }
+  // No stamp for this pid: the command line can only tell that it looks like a master. Unreadable
+  // (another user's process under hidepid), it is taken for one.
   const argv = procArgv(pid);
-  if (argv === undefined || looksLikeMaster(argv)) return undefined;
-  return `pid ${pid} is not a corral master: ${argv.join(' ').slice(0, 120)}`;
+  if (argv === undefined || looksLikeMaster(argv)) return { status: 'running', pid };
+  return {
+    status: 'unverified',
+    pid,
+    why: `pid ${pid} is alive, ${stampFile(file)} does not record it, and its command line is not \`corral start\` (${argv.join(' ').slice(0, 120)}), which a master started another way can look like`,
+  };
 }
 
 /**
@@ -77,6 +85,15 @@ export function writePidfile(file: string): string | undefined {
   if (existing?.status === 'running' && existing.pid !== process.pid) {
     throw new CorralError('CORRAL_ERR_ALREADY_RUNNING', `corral is already running as pid ${existing.pid} (pidfile ${file}); stop it first or set CORRAL_PIDFILE`);
   }
+  // Replacing it could start a second master on the same pidfile: one whose workers cannot bind
+  // the port the first holds exits, taking with it the pidfile reload/stop/status need to find
+  // the first; one on another port serves beside it. The operator decides.
+  if (existing?.status === 'unverified' && existing.pid !== process.pid) {
+    throw new CorralError(
+      'CORRAL_ERR_ALREADY_RUNNING',
+      `the pidfile ${file} names a live process that may be a corral master: ${existing.why}. Nothing was started. If pid ${existing.pid} is not corral, the pidfile is stale: remove it (rm ${file}) and start again; if it is, stop it first (kill -TERM ${existing.pid}) or set CORRAL_PIDFILE`,
+    );
+  }
   mkdirSync(dirname(file), { recursive: true });
   // The stamp first: a reader that finds the new pid finds its stamp too.
   const stamp = procStamp(process.pid);
@@ -85,6 +102,7 @@ export function writePidfile(file: string): string | undefined {
   writeFileSync(file, `${process.pid}\n`);
   if (existing?.status === 'dead') return `replaced the stale pidfile ${file} (pid ${existing.pid} is not running)`;
   if (existing?.status === 'reused') return `replaced the stale pidfile ${file} (${existing.why})`;
+  if (existing?.status === 'unverified') return `replaced the stale pidfile ${file} (it named this process's own pid, ${existing.pid}, without a start stamp)`;
   return undefined;
 }
 

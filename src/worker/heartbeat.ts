@@ -8,6 +8,8 @@ import { startLoopLag } from '../loop-lag.js';
 export const HEARTBEAT_INTERVAL_MS = 1000;
 
 export interface Heartbeat {
+  /** Sends the figures now, besides the regular beats. */
+  beat(): void;
   /** Stops beating; `final` sends one last beat first, so the master gets the last figures. */
   stop(options?: { final?: boolean }): void;
 }
@@ -23,6 +25,7 @@ export function startHeartbeat(send: (figures: ChildFigures) => void, collect: (
   // The server keeps the loop alive; the beat alone must not keep a draining worker around.
   timer.unref();
   return {
+    beat,
     stop(options) {
       clearInterval(timer);
       if (options?.final) beat();

@@ -22,8 +22,25 @@ const LOG_OPEN_WAIT_MS = 2000;
 export async function runWorker(): Promise<void> {
   const identity = readIdentity() ?? { role: 'worker' as const, workerId: 0, generation: 0 };
   const channel = childChannel();
-  // No master, no worker: an orphan must never keep serving.
-  process.on('disconnect', () => process.exit(EXIT.MASTER_GONE));
+  // No master, no worker: an orphan must never keep serving. node:cluster registers its own
+  // 'disconnect' listener before any of ours (lib/internal/cluster/child.js), and it exits with
+  // code 0 whenever the disconnect was not asked for through node:cluster: an orphan said nothing
+  // of its master being gone. Ahead of it, a channel lost while this worker was not asked to stop
+  // exits EXIT.MASTER_GONE. Asked to stop (the master's 'drain', or SIGTERM), node:cluster's exit
+  // 0 stands, as before: this worker was on its way out anyway.
+  let stopAsked = false;
+  /** Says so in the log, once the logger exists. */
+  let sayMasterGone: (() => void) | undefined;
+  const masterGone = () => {
+    sayMasterGone?.();
+    process.exit(EXIT.MASTER_GONE);
+  };
+  process.prependOnceListener('disconnect', () => {
+    if (!stopAsked) masterGone();
+  });
+  // Reached only when node:cluster did not exit (a disconnect asked for through it, which the
+  // master never does): the worker exits as it always has.
+  process.on('disconnect', masterGone);
   // Ctrl-C reaches the whole process group; the master decides how workers stop.
   process.on('SIGINT', () => {});
 
@@ -40,6 +57,10 @@ export async function runWorker(): Promise<void> {
     process.exit(exitCodeFor(err));
   }
   const logger = log.logger;
+  sayMasterGone = () => {
+    logger.warn({ event: 'worker.master_gone' }, 'IPC channel to the master closed: exiting');
+    log.flush();
+  };
 
   let server: ReturnType<typeof createWorkerServer> | undefined;
   const closers: (() => Promise<void> | void)[] = [];
@@ -91,6 +112,10 @@ export async function runWorker(): Promise<void> {
     exiting = true;
     await listening?.catch(() => undefined);
     await server?.drain(gracefulMs);
+    // Every request is counted once the drain ends: those figures reach the master now, before
+    // the close hooks. A hook that blocks the event loop until the master's kill at the drain
+    // deadline would otherwise cost its totals the requests served since the last beat.
+    heartbeat.beat();
     for (const close of closers.reverse()) {
       try {
         await close();
@@ -99,8 +124,7 @@ export async function runWorker(): Promise<void> {
       }
     }
     await sheets.close();
-    // The last figures (requests served since the last beat) reach the master before 'drained':
-    // its request totals keep what this worker served.
+    // The last figures (the Sheets client's, as it closed) reach the master before 'drained'.
     heartbeat.stop({ final: true });
     // Exit only on the master's 'release' (see MasterMessage): it proves no connection is still
     // on its way to this worker. A master that is gone ends the wait through 'disconnect'.
@@ -124,6 +148,7 @@ export async function runWorker(): Promise<void> {
 
   channel.listen({
     drain: (m) => {
+      stopAsked = true;
       logger.info({ event: 'worker.draining', reason: m.reason }, 'draining');
       void drainAndExit(m.gracefulMs, EXIT.OK);
     },
@@ -136,7 +161,10 @@ export async function runWorker(): Promise<void> {
       if (server.cap.setLimit(m.workerCap)) logger.info({ event: 'worker.cap', cap: m.workerCap }, `connection cap now ${m.workerCap} (from the master's worker count)`);
     },
   });
-  process.on('SIGTERM', () => void drainAndExit(settings.CORRAL_GRACEFUL_TIMEOUT * 1000, EXIT.OK));
+  process.on('SIGTERM', () => {
+    stopAsked = true;
+    void drainAndExit(settings.CORRAL_GRACEFUL_TIMEOUT * 1000, EXIT.OK);
+  });
 
   const ctx: AppContext = {
     settings,

@@ -11,6 +11,8 @@ export interface RequestStats {
   errors(): number;
   /** p99 in ms since the last call (then reset). */
   takeP99(): number;
+  /** Resolves once every tracked response has closed, and so is counted (at once when none is open). */
+  allClosed(): Promise<void>;
 }
 
 /**
@@ -37,6 +39,9 @@ export function answeredOnSocket(res: ServerResponse, status: number): void {
 export function createRequestStats(accessLogger: Logger | undefined, onServed: (n: number) => void): RequestStats {
   let served = 0;
   let errors = 0;
+  /** Tracked responses not closed yet, and who waits for there to be none. */
+  let open = 0;
+  let whenAllClosed: (() => void)[] = [];
   const latency = createHistogram();
 
   // 'close' is emitted once per response (node:http emits it after 'finish', or when the
@@ -64,6 +69,11 @@ export function createRequestStats(accessLogger: Logger | undefined, onServed: (
       });
     }
     onServed(served);
+    if (--open === 0 && whenAllClosed.length > 0) {
+      const waiting = whenAllClosed;
+      whenAllClosed = [];
+      for (const resolve of waiting) resolve();
+    }
   }
 
   return {
@@ -78,8 +88,10 @@ export function createRequestStats(accessLogger: Logger | undefined, onServed: (
         // closed has none to give, so a 499's access line would have no remote.
         void req.socket.remoteAddress;
       } else tracked[BYTES_BEFORE] = 0;
+      open++;
       res.on('close', onClose);
     },
+    allClosed: () => (open === 0 ? Promise.resolve() : new Promise<void>((resolve) => void whenAllClosed.push(resolve))),
     served: () => served,
     errors: () => errors,
     takeP99() {

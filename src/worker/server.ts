@@ -21,6 +21,9 @@ import { createRequestStats, type RequestStats } from './request-stats.js';
 
 const netClose = NetServer.prototype.close;
 
+/** A drain waits at most this long, after the last connection closed, for the responses on it to close. */
+const RESPONSES_CLOSE_WAIT_MS = 1000;
+
 /** Answered by every worker, whatever the app, for load balancers. */
 export const HEALTH_PATH = '/api/admin/health';
 
@@ -147,10 +150,23 @@ export function createWorkerServer(app: RequestListener, o: WorkerServerOptions)
       if (drainPromise) return drainPromise;
       draining = true;
       drainPromise = new Promise<void>((resolve) => {
+        // Ends once every request is counted: a response cut at the graceful timeout closes a
+        // turn of the event loop after its socket is destroyed (and after the server's own close),
+        // and the figures the worker sends next must include it (the master keeps those).
+        let settling = false;
+        const settle = () => {
+          if (settling) return;
+          settling = true;
+          const bound = setTimeout(resolve, RESPONSES_CLOSE_WAIT_MS);
+          void stats.allClosed().then(() => {
+            clearTimeout(bound);
+            resolve();
+          });
+        };
         const force = setTimeout(() => {
           logger.warn({ event: 'worker.drain_forced', open_connections: cap.active() }, 'graceful timeout reached, closing remaining connections');
           server.closeAllConnections();
-          resolve();
+          settle();
         }, gracefulMs);
         // net.Server's close, not http.Server's: since Node 19 the latter also closes idle
         // keep-alive sockets at once, racing clients that are just sending their next request on
@@ -158,7 +174,7 @@ export function createWorkerServer(app: RequestListener, o: WorkerServerOptions)
         // response (Connection: close) or at the keep-alive timeout, which clients anticipate.
         netClose.call(server, () => {
           clearTimeout(force);
-          resolve();
+          settle();
         });
       });
       return drainPromise;

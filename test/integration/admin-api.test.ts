@@ -2,6 +2,11 @@
 // and reload / worker-count changes recorded as intents.
 
 import assert from 'node:assert/strict';
+import { once } from 'node:events';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { connect } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { startCorral, waitFor, type CorralProcess } from '../helpers/corral.js';
 import { http } from '../helpers/http.js';
@@ -79,5 +84,57 @@ describe('admin API on the real master', () => {
       last = JSON.stringify(s.workers);
       return s.workers.length === s.workers_expected && s.workers.every((w) => w.generation === 2);
     }, 20_000, 'only generation-2 workers').catch((err: Error) => Promise.reject(new Error(`${err.message}; last: ${last}`)));
+  });
+});
+
+/** Sends raw HTTP/1.1 requests in one write, so the master reads them in one turn; returns each answer's JSON body. */
+async function pipelined(baseUrl: string, requests: string[]): Promise<Record<string, unknown>[]> {
+  const { hostname, port } = new URL(baseUrl);
+  const socket = connect(Number(port), hostname);
+  await once(socket, 'connect');
+  let raw = '';
+  socket.setEncoding('utf8');
+  socket.on('data', (d: string) => (raw += d));
+  socket.write(requests.join(''));
+  await once(socket, 'end');
+  socket.destroy();
+  return raw
+    .split(/(?=HTTP\/1\.1 )/)
+    .filter((r) => r.startsWith('HTTP/1.1 '))
+    .map((r) => JSON.parse(r.slice(r.indexOf('\r\n\r\n') + 4)) as Record<string, unknown>);
+}
+
+describe('workers_expected with a reload not yet handled', () => {
+  let c: CorralProcess;
+  let dir: string;
+  before(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'corral-admin-queue-'));
+    writeFileSync(join(dir, 'corral.env'), 'CORRAL_WORKERS=2\n');
+    c = await startCorral({ workers: null, env: { CORRAL_ENV_FILE: join(dir, 'corral.env'), CORRAL_ADMIN_TOKEN: TOKEN, CORRAL_RATE_LIMIT: '0' } });
+  });
+  after(async () => {
+    await c?.stop();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('a worker added while a reload to a new CORRAL_WORKERS waits for the tick is answered on top of that reload, and the master gets there', async () => {
+    writeFileSync(join(dir, 'corral.env'), 'CORRAL_WORKERS=3\n');
+    const host = new URL(c.adminUrl).host;
+    const body = '{"delta":1}';
+    // Both read in one turn: the reload is recorded and still queued when the second is answered.
+    const [reload, add] = await pipelined(c.adminUrl, [
+      `POST /api/admin/reload HTTP/1.1\r\nHost: ${host}\r\nAuthorization: Bearer ${TOKEN}\r\nContent-Length: 0\r\n\r\n`,
+      `POST /api/admin/workers HTTP/1.1\r\nHost: ${host}\r\nAuthorization: Bearer ${TOKEN}\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\nConnection: close\r\n\r\n${body}`,
+    ]);
+    assert.equal(reload?.success, true);
+    // The reload re-reads CORRAL_WORKERS=3, then the added worker counts on top: 4, not 2 + 1.
+    assert.deepEqual([add?.workers_expected_before, add?.workers_expected], [3, 4]);
+    await c.waitForLog((l) => l.event === 'reload.done' && l.generation === 2, 30_000, 'reload.done');
+    await waitFor(async () => {
+      const s = (await http(`${c.adminUrl}/api/admin/stats`, { headers: auth })).json<{ workers_expected: number; workers: { generation: number; state: string }[] }>();
+      return s.workers_expected === 4 && s.workers.length === 4 && s.workers.every((w) => w.generation === 2 && w.state === 'ready');
+    }, 20_000, 'four ready workers of generation 2');
+    assert.match((await http(`${c.adminUrl}/metrics`, { headers: auth })).text, /^corral_workers_expected 4$/m);
+    assert.deepEqual((await http(`${c.adminUrl}/api/admin/health`)).json(), { status: 'ok', workers_ready: 4, workers_expected: 4 });
   });
 });

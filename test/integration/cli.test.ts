@@ -80,7 +80,7 @@ const alive = (pid: number) => {
   }
 };
 
-test('a pidfile left by a dead master whose pid was reused: stop, reload and status signal nothing and exit 3; start replaces it', async () => {
+test('a pidfile left by a dead master whose pid was reused: stop, reload and status signal nothing and exit 3; start replaces it, unless nothing tells the live process is not a master', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'corral-cli-'));
   const pidfile = join(dir, 'corral.pid');
   writeFileSync(join(dir, '.env'), [`CORRAL_BIND=127.0.0.1:0`, `CORRAL_ADMIN_BIND=127.0.0.1:0`, `CORRAL_WORKERS=1`, `CORRAL_APP=${join(FIXTURE_APPS, 'basic.mjs')}`].join('\n'));
@@ -96,8 +96,10 @@ test('a pidfile left by a dead master whose pid was reused: stop, reload and sta
     // The look-alike's argv must be in /proc before the CLI reads it.
     await new Promise((r) => setTimeout(r, 300));
     const cases = [
-      { pid: sleeper, stamp: undefined, why: /is not a corral master: sleep 300/ },
-      { pid: lookalike, stamp: { pid: lookalike, start_ticks: 1, boot_id: null }, why: /the pid was reused/ },
+      // Without a start stamp, a command line other than `corral start` proves nothing either way
+      // (corral started through a renamed launcher looks the same).
+      { pid: sleeper, stamp: undefined, why: /no corral master could be verified through the pidfile .*: pid \d+ is alive, .*\(sleep 300\).*Nothing was signalled.*remove it \(rm / },
+      { pid: lookalike, stamp: { pid: lookalike, start_ticks: 1, boot_id: null }, why: /no corral master running \(stale pidfile .*the pid was reused/ },
     ];
     for (const { pid, stamp, why } of cases) {
       writeFileSync(pidfile, `${pid}\n`);
@@ -106,11 +108,20 @@ test('a pidfile left by a dead master whose pid was reused: stop, reload and sta
       for (const cmd of ['stop', 'reload', 'status']) {
         const r = await corral(dir, cmd);
         assert.equal(r.code, 3, `${cmd} exits 3 (not running): ${r.stdout}${r.stderr}`);
-        assert.match(r.stderr, /no corral master running \(stale pidfile /);
         assert.match(r.stderr, why);
         assert.ok(alive(pid), `${cmd} sent no signal to pid ${pid}`);
       }
     }
+
+    // Start does not take over the stampless pidfile: it may name a master started another way.
+    writeFileSync(pidfile, `${sleeper}\n`);
+    rmSync(`${pidfile}.start`, { force: true });
+    const refused = await corral(dir, 'start');
+    assert.equal(refused.code, 1, refused.stderr);
+    assert.match(refused.stderr, /\[CORRAL_ERR_ALREADY_RUNNING\] the pidfile .* names a live process that may be a corral master: .*Nothing was started\. If pid \d+ is not corral, the pidfile is stale: remove it \(rm .*\) and start again/);
+    assert.equal(readFileSync(pidfile, 'utf8').trim(), String(sleeper), 'the pidfile is left as it was');
+    writeFileSync(`${pidfile}.start`, JSON.stringify({ pid: lookalike, start_ticks: 1, boot_id: null }));
+    writeFileSync(pidfile, `${lookalike}\n`);
 
     c = await startCorral({ cwd: dir, workers: null, env: { CORRAL_ENV_FILE: '.env', CORRAL_LOG_FILE: join(dir, 'corral.log'), CORRAL_PIDFILE: pidfile } });
     assert.equal(readFileSync(pidfile, 'utf8').trim(), String(c.pid), 'start replaced the stale pidfile');

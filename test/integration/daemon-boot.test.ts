@@ -1,9 +1,10 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
+import { EXIT } from '../../src/errors.js';
 import { CORRAL_BIN, readLogLines, startCorral, waitFor } from '../helpers/corral.js';
 import { Client } from 'undici';
 import { http } from '../helpers/http.js';
@@ -183,20 +184,66 @@ test('an app that cannot be imported: bounded retries, then exit 3 with the app 
   }
 });
 
-test('when the master is killed with SIGKILL, its workers exit (no orphans serving)', async () => {
-  const c = await startCorral({ app: 'basic.mjs', workers: 2 });
-  const pids = c.events('worker.ready').map((l) => Number(l.worker_pid));
+test('when the master is killed with SIGKILL, its workers exit (no orphans serving), saying so with EXIT.MASTER_GONE', async () => {
+  // node:cluster's own 'disconnect' listener exits a worker with 0 when the channel drops: the
+  // fixture app records each worker's exit code, since no process is left to wait for them.
+  const c = await startCorral({ app: 'exit-recorder.mjs', workers: 3 });
+  const codeOf = (pid: unknown): string | undefined => {
+    try {
+      return readFileSync(join(c.dataDir, 'exits', String(pid)), 'utf8');
+    } catch {
+      return undefined;
+    }
+  };
+  const alive = (pid: number): boolean => {
+    try {
+      process.kill(pid, 0);
+      return true;
+    } catch {
+      return false;
+    }
+  };
   try {
+    // A worker the master stops (here, scaled down) exits 0, as before.
+    c.kill('SIGTTOU');
+    const retired = await c.waitForLog((l) => l.event === 'worker.exit', 10000, 'one worker retired');
+    assert.equal(retired.reason, 'scale-down');
+    assert.equal(retired.code, 0);
+    assert.equal(codeOf(retired.worker_pid), '0');
+    const pids = c.events('worker.ready').map((l) => Number(l.worker_pid)).filter((pid) => pid !== Number(retired.worker_pid));
+    assert.equal(pids.length, 2);
     c.kill('SIGKILL');
     await c.exited;
-    await waitFor(() => pids.every((pid) => {
-      try {
-        process.kill(pid, 0);
-        return false;
-      } catch {
-        return true;
-      }
-    }), 10000, 'workers to exit after the master died');
+    await waitFor(() => pids.every((pid) => !alive(pid) && codeOf(pid) !== undefined), 10000, 'workers to exit after the master died');
+    assert.deepEqual(pids.map(codeOf), [String(EXIT.MASTER_GONE), String(EXIT.MASTER_GONE)]);
+    assert.deepEqual(c.events('worker.master_gone').map((l) => Number(l.pid)).sort(), [...pids].sort(), 'each orphan says why it exits');
+  } finally {
+    await c.stop();
+  }
+});
+
+test('a worker the master asked to drain exits 0 if the master dies meanwhile, as it did before', async () => {
+  const c = await startCorral({ app: 'exit-recorder.mjs', workers: 1 });
+  const pid = Number(c.events('worker.ready')[0]?.worker_pid);
+  const codeOf = (): string | undefined => {
+    try {
+      return readFileSync(join(c.dataDir, 'exits', String(pid)), 'utf8');
+    } catch {
+      return undefined;
+    }
+  };
+  try {
+    // An in-flight request keeps the worker draining after the master's SIGTERM.
+    const slow = http(`${c.url}/sleep?ms=20000`).catch(() => undefined);
+    await new Promise((r) => setTimeout(r, 300));
+    c.kill('SIGTERM');
+    await c.waitForLog((l) => l.event === 'worker.draining', 10000, 'the worker draining');
+    c.kill('SIGKILL');
+    await c.exited;
+    await waitFor(() => codeOf(), 10000, 'the draining worker to exit');
+    assert.equal(codeOf(), '0');
+    assert.equal(c.events('worker.master_gone').length, 0);
+    await slow;
   } finally {
     await c.stop();
   }

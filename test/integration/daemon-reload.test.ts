@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { connect } from 'node:net';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { FIXTURE_APPS, startCorral, waitFor } from '../helpers/corral.js';
+import { FIXTURE_APPS, startCorral, waitFor, type CorralProcess } from '../helpers/corral.js';
 import { delay, http, startClientLoop } from '../helpers/http.js';
 
 test('SIGHUP under a 50-client loop: zero failed requests, and every worker is of the new generation', async () => {
@@ -164,6 +164,59 @@ test('SIGHUP applies a new CORRAL_LOG_LEVEL to the master too, not only to the n
     const duringGen2 = ['reload.start', 'worker.boot', 'worker.ready', 'reload.done', 'worker.listening'];
     const infoOfGen2 = c.logs().filter((l) => l.level === 'info' && (l.generation === 2 || l.gen === 2) && duringGen2.includes(l.event ?? ''));
     assert.deepEqual(infoOfGen2.map((l) => `${l.role} ${l.event}`), [], 'at warn, no process logs the info lines of generation 2');
+  } finally {
+    await c.stop();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+const ADMIN_TOKEN = 'integration-admin-token-1234';
+
+/** corral_requests_total as /metrics says it: live workers' figures and those of workers that exited. */
+async function requestsTotal(c: CorralProcess): Promise<number> {
+  const text = await waitFor(async () => {
+    const m = /^corral_requests_total (\d+)$/m.exec((await http(`${c.adminUrl}/metrics`, { headers: { authorization: `Bearer ${ADMIN_TOKEN}` } })).text);
+    return m?.[1];
+  }, 5000, 'corral_requests_total in /metrics');
+  return Number(text);
+}
+
+test('a request cut at the graceful timeout of a reload still counts in the master\'s totals, as in the access log', async () => {
+  const c = await startCorral({ app: 'basic.mjs', workers: 1, env: { CORRAL_ADMIN_TOKEN: ADMIN_TOKEN, CORRAL_GRACEFUL_TIMEOUT: '1' } });
+  try {
+    assert.equal((await http(c.url)).status, 200);
+    const cut = http(`${c.url}/sleep?ms=30000`).then(() => 'answered', () => 'cut');
+    await waitFor(() => c.events('access').length === 1 && true, 5000, 'the first request logged');
+    await delay(300);
+    c.kill('SIGHUP');
+    const exit = await c.waitForLog((l) => l.event === 'worker.exit' && l.generation === 1, 15_000, 'the old worker exits');
+    assert.equal(exit.code, 0);
+    assert.equal(await cut, 'cut');
+    // Its response closes a turn of the event loop after the drain's forced close: the worker's
+    // last figures were sent before it, and the master never counted it.
+    await waitFor(() => c.events('access').length === 2, 5000, 'the cut request logged');
+    assert.deepEqual(c.events('access').map((l) => l.status), [200, 499]);
+    assert.equal(await requestsTotal(c), 2);
+  } finally {
+    await c.stop();
+  }
+});
+
+test('a worker killed in a close hook that blocks its event loop: the requests it served still count', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'corral-close-blocks-'));
+  const timings = join(dir, 'timings.json');
+  writeFileSync(timings, JSON.stringify({ closeMs: 60_000, closeBlocks: true }));
+  const c = await startCorral({ app: 'slow-boot.mjs', workers: 1, env: { CORRAL_ADMIN_TOKEN: ADMIN_TOKEN, CORRAL_GRACEFUL_TIMEOUT: '1', FIXTURE_TIMINGS: timings } });
+  try {
+    // The next generation closes at once.
+    writeFileSync(timings, JSON.stringify({}));
+    for (let i = 0; i < 3; i++) assert.equal((await http(c.url, { headers: { connection: 'close' } })).status, 200);
+    // Right away, before a regular beat (every second) could carry them.
+    c.kill('SIGHUP');
+    const killed = await c.waitForLog((l) => l.event === 'worker.exit' && l.generation === 1, 15_000, 'the old worker killed');
+    assert.equal(killed.signal, 'SIGKILL', 'killed at its drain deadline, in its close hook');
+    // The figures went out when the drain ended, before the close hooks ran.
+    assert.equal(await requestsTotal(c), 3);
   } finally {
     await c.stop();
     rmSync(dir, { recursive: true, force: true });

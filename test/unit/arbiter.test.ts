@@ -898,3 +898,62 @@ test('the admin view counts worker-count changes not yet handled, so concurrent 
     t.log.close();
   }
 });
+
+test('the admin view answers what the master steers towards when a reload is queued behind a worker-count change', async () => {
+  const t = await setup({ CORRAL_WORKERS: '2' });
+  try {
+    t.bootAll();
+    const view = t.arbiter.view();
+    t.setNextEnv({ CORRAL_WORKERS: '4' });
+    // A TTIN, then a SIGHUP in the same turn: the reload re-reads CORRAL_WORKERS and undoes the TTIN.
+    t.arbiter.record('ttin');
+    t.arbiter.record('reload');
+    assert.equal(view.expectedWorkers(), 4, 'the reload\'s CORRAL_WORKERS, not 2 + 1');
+    t.arbiter.tick();
+    assert.equal(view.expectedWorkers(), 4, 'what the tick applied');
+    const second = t.children.filter((c) => c.identity.generation === 2);
+    assert.equal(second.length, 4);
+    second.forEach(ready);
+    t.arbiter.tick();
+    t.children.filter((c) => c.identity.generation === 1).forEach((c) => c.exit(0));
+    t.arbiter.tick();
+    assert.ok(t.log.lines().some((l) => l.event === 'reload.done' && l.generation === 2));
+    // The other order: a change asked for after the reload counts on top of it.
+    view.requestReload();
+    view.requestWorkerDelta(-1);
+    assert.equal(view.expectedWorkers(), 3);
+  } finally {
+    t.log.close();
+  }
+});
+
+test('the admin view: a reload refused for its settings leaves the worker-count change queued before it', async () => {
+  const t = await setup({ CORRAL_WORKERS: '2' });
+  try {
+    t.bootAll();
+    const view = t.arbiter.view();
+    t.setNextEnv({ CORRAL_WORKERS: 'abc' });
+    t.arbiter.record('ttin');
+    t.arbiter.record('reload');
+    assert.equal(view.expectedWorkers(), 3);
+    assert.ok(t.log.lines().some((l) => l.event === 'reload.failed'));
+  } finally {
+    t.log.close();
+  }
+});
+
+test('the admin view at one worker: a TTOU after a reload back to CORRAL_WORKERS=3 is not refused as going under one', async () => {
+  const t = await setup({ CORRAL_WORKERS: '1' });
+  try {
+    t.bootAll();
+    const view = t.arbiter.view();
+    t.setNextEnv({ CORRAL_WORKERS: '3' });
+    view.requestReload();
+    // The admin API refuses a TTOU when this is 1 or less.
+    assert.equal(view.expectedWorkers(), 3);
+    view.requestWorkerDelta(-1);
+    assert.equal(view.expectedWorkers(), 2);
+  } finally {
+    t.log.close();
+  }
+});

@@ -1,10 +1,13 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { chmodSync, copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, copyFileSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
+import { findMaster } from '../../src/cli/master-process.js';
+import { loadSettings } from '../../src/config/load.js';
+import type { CorralError } from '../../src/errors.js';
 import { checkPidfile, removePidfile, stampFile, writePidfile } from '../../src/master/pidfile.js';
 import { looksLikeMaster, procStamp, sameProcess } from '../../src/master/proc-identity.js';
 
@@ -74,6 +77,70 @@ test('a stamp that does not match the live pid makes the pidfile stale, and writ
     // A dead pid: replaced, as before.
     writeFileSync(file, '999999999\n');
     assert.match(writePidfile(file) ?? '', /999999999 is not running/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('a pidfile without a start stamp naming a live process that runs corral under another name: start refuses, saying what to do; nothing is signalled', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'corral-pid-'));
+  const file = join(dir, 'corral.pid');
+  // A master started through a launcher renamed corral-api (`node …/corral-api start`): its command
+  // line is not `corral start`, and an older corral wrote no stamp.
+  const launcher = join(dir, 'corral-api');
+  writeFileSync(launcher, 'setInterval(() => {}, 1000);\n');
+  const master = spawn(process.execPath, [launcher, 'start'], { stdio: 'ignore' });
+  try {
+    await once(master, 'spawn');
+    const pid = master.pid!;
+    writeFileSync(file, `${pid}\n`);
+    const state = checkPidfile(file);
+    assert.equal(state?.status, 'unverified');
+    assert.throws(
+      () => writePidfile(file),
+      (err: CorralError) => {
+        assert.equal(err.code, 'CORRAL_ERR_ALREADY_RUNNING');
+        assert.match(err.message, /may be a corral master/);
+        assert.match(err.message, new RegExp(`${launcher} start`), 'shows its command line');
+        assert.match(err.message, /Nothing was started/);
+        assert.match(err.message, new RegExp(`remove it \\(rm ${file}\\) and start again`));
+        return true;
+      },
+    );
+    assert.equal(readFileSync(file, 'utf8'), `${pid}\n`, 'the pidfile still names it');
+    assert.equal(existsSync(stampFile(file)), false, 'no stamp written over it');
+    // A stamp left by an earlier master, for another pid, proves nothing about this one either.
+    writeFileSync(stampFile(file), JSON.stringify({ pid: pid + 1, start_ticks: 1, boot_id: null }));
+    assert.equal(checkPidfile(file)?.status, 'unverified');
+    assert.throws(() => writePidfile(file), /may be a corral master/);
+    // reload/stop/status signal nothing and say how to go on.
+    const settings = loadSettings({ env: { CORRAL_ENV_FILE: 'none', CORRAL_PIDFILE: file } }).settings;
+    assert.throws(() => findMaster(settings), (err: CorralError) => {
+      assert.equal(err.code, 'CORRAL_ERR_NOT_RUNNING');
+      assert.match(err.message, /Nothing was signalled/);
+      assert.match(err.message, new RegExp(`remove it \\(rm ${file}\\)`));
+      return true;
+    });
+    assert.equal(master.exitCode, null);
+    assert.equal(master.signalCode, null, 'still running, not signalled');
+    // The operator removes the pidfile: start goes ahead.
+    rmSync(file);
+    assert.equal(writePidfile(file), undefined);
+    assert.equal(checkPidfile(file)?.status, 'running');
+  } finally {
+    master.kill('SIGKILL');
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('a pidfile without a start stamp naming this very process is stale, and replaced', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'corral-pid-'));
+  const file = join(dir, 'corral.pid');
+  try {
+    writeFileSync(file, `${process.pid}\n`);
+    assert.equal(checkPidfile(file)?.status, 'unverified', 'the test runner is not `corral start`');
+    assert.match(writePidfile(file) ?? '', /replaced the stale pidfile .*this process's own pid/);
+    assert.equal(checkPidfile(file)?.status, 'running');
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

@@ -76,6 +76,24 @@ describe('request stats', () => {
     assert.ok(p99 >= 45, `p99 ${p99} ms covers the request of about 50 ms`);
     assert.equal(stats.takeP99(), 0, 'reset after it was taken');
   });
+
+  it('allClosed() resolves once every response open has closed, and so is counted', async () => {
+    await stats.allClosed();
+    held = undefined;
+    const req = request(`${base}/hang`);
+    req.on('error', () => {});
+    req.end();
+    await waitUntil(() => held !== undefined);
+    let closed = false;
+    const waiting = stats.allClosed().then(() => (closed = true));
+    await new Promise((r) => setTimeout(r, 50));
+    assert.equal(closed, false, 'a response is still open');
+    const before = stats.served();
+    // As a drain's forced close does: the response closes turns of the event loop later.
+    server.closeAllConnections();
+    await waiting;
+    assert.equal(stats.served(), before + 1, 'counted by the time allClosed() resolves');
+  });
 });
 
 async function waitUntil(check: () => boolean, ms = 5000): Promise<void> {

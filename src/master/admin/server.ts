@@ -166,7 +166,8 @@ export async function startAdminServer(view: AdminView, logger: Logger, options:
         if (delta === -1 && before <= 1) return fail(res, 409, 'min_workers', 'corral keeps at least one worker');
         view.requestWorkerDelta(delta);
         logger.info({ event: 'admin.workers', delta, before, remote: req.socket.remoteAddress }, `worker count change ${delta > 0 ? '+1' : '-1'} requested through the admin API`);
-        return send(res, 202, { success: true, delta, workers_expected_before: before, workers_expected: before + delta });
+        // Read again rather than before + delta: what the master steers towards with this change.
+        return send(res, 202, { success: true, delta, workers_expected_before: before, workers_expected: view.expectedWorkers() });
       }
     }
   }

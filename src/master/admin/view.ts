@@ -36,7 +36,11 @@ export interface AdminView {
    * the live workers' figures, totals that never go back when workers are replaced.
    */
   servedByExited(): { readonly requests: number; readonly errors: number; readonly refused: number };
-  /** The worker count the arbiter is steering towards (CORRAL_WORKERS ± TTIN/TTOU, pending ones included). */
+  /**
+   * The worker count the arbiter is steering towards (CORRAL_WORKERS ± TTIN/TTOU). Intents recorded
+   * but not yet handled are handled first: a reload among them sets the count from the settings it
+   * reads, undoing a TTIN/TTOU before it.
+   */
   expectedWorkers(): number;
   /** The current (newest) generation number. */
   generation(): number;
