@@ -13,7 +13,8 @@ export interface AppContext {
   readonly generation: number;
   /**
    * Counters shared by every worker of the host, kept by the master (the bundled app's per-IP rate
-   * limit uses them). Undefined when the app does not run in a corral worker.
+   * limit and its failed-login limit per name use them). Undefined when the app does not run in a
+   * corral worker.
    */
   readonly hostCounters: HostCounters | undefined;
   /** Register cleanup run when the worker drains (close pools, flush). */
@@ -22,20 +23,38 @@ export interface AppContext {
 
 /** One hit's outcome on a host-wide counter. */
 export interface CounterHit {
-  /** False once the key has had `perMinute` hits in its current window. */
+  /**
+   * Whether this hit was within the limit: false once the key has had more than `limit` hits in
+   * its current window. For peek(): whether a hit now would be (false once it has had `limit`).
+   */
   readonly allowed: boolean;
   /** Hits the key has left in this window. */
   readonly remaining: number;
+  /** Until the key's window ends (0 from peek() on a key without hits). */
   readonly msBeforeReset: number;
+}
+
+/** A counter's window when CounterOptions do not name one, and the longest one may name. */
+export const DEFAULT_COUNTER_WINDOW_SECONDS = 60;
+export const MAX_COUNTER_WINDOW_SECONDS = 86_400;
+
+export interface CounterOptions {
+  /**
+   * Length of the key's fixed window in seconds, 1 to 86400 (default 60): the window starts at the
+   * key's first hit. Counters with another window or limit are counted apart.
+   */
+  readonly windowSeconds?: number;
 }
 
 export interface HostCounters {
   /**
-   * Counts one hit of `key` in its current 60 s window, across the host. Rejects when the master
-   * does not answer in time; the caller decides what that means (the bundled app lets the request
-   * through).
+   * Counts one hit of `key` in its current window (60 s unless `options` says otherwise), across
+   * the host. Rejects when the master does not answer in time; the caller decides what that means
+   * (the bundled app lets the request through).
    */
-  hit(key: string, perMinute: number): Promise<CounterHit>;
+  hit(key: string, limit: number, options?: CounterOptions): Promise<CounterHit>;
+  /** Reads `key`'s count without counting anything (the bundled app: is this name locked?). Rejects as hit() does. */
+  peek(key: string, limit: number, options?: CounterOptions): Promise<CounterHit>;
 }
 
 /** `createApp(ctx)` may be sync or async; a default export that is itself a listener also works. */

@@ -1,22 +1,25 @@
-// Hits per key in fixed 60 s windows, counted by rate-limiter-flexible's memory store. The master
-// keeps one set for the whole host (master/host-counters.ts answers the workers with it); the
-// bundled app run outside a corral worker keeps its own.
+// Hits per key in fixed windows (60 s unless asked otherwise), counted by rate-limiter-flexible's
+// memory store. The master keeps one set for the whole host (master/host-counters.ts answers the
+// workers with it); the bundled app run outside a corral worker keeps its own.
 
 import { RateLimiterMemory, RateLimiterRes } from 'rate-limiter-flexible';
-import type { CounterHit, HostCounters } from './contract.js';
+import { DEFAULT_COUNTER_WINDOW_SECONDS, type CounterHit, type CounterOptions, type HostCounters } from './contract.js';
 
-export const COUNTER_WINDOW_SECONDS = 60;
+function windowOf(options: CounterOptions | undefined): number {
+  return options?.windowSeconds ?? DEFAULT_COUNTER_WINDOW_SECONDS;
+}
 
 export function createWindowCounters(): HostCounters {
-  // One store per limit: a reload that changes CORRAL_RATE_LIMIT starts the new limit from fresh
-  // windows instead of judging old counts by it. While a reload runs, workers of both generations
-  // count side by side, each against its own limit.
-  const stores = new Map<number, RateLimiterMemory>();
-  const storeFor = (perMinute: number): RateLimiterMemory => {
-    let store = stores.get(perMinute);
+  // One store per limit and window: a reload that changes CORRAL_RATE_LIMIT starts the new limit
+  // from fresh windows instead of judging old counts by it. While a reload runs, workers of both
+  // generations count side by side, each against its own limit.
+  const stores = new Map<string, RateLimiterMemory>();
+  const storeFor = (limit: number, windowSeconds: number): RateLimiterMemory => {
+    const id = `${limit}/${windowSeconds}`;
+    let store = stores.get(id);
     if (!store) {
-      store = new RateLimiterMemory({ points: perMinute, duration: COUNTER_WINDOW_SECONDS, keyPrefix: `corral-${perMinute}` });
-      stores.set(perMinute, store);
+      store = new RateLimiterMemory({ points: limit, duration: windowSeconds, keyPrefix: `corral-${limit}-${windowSeconds}` });
+      stores.set(id, store);
     }
     return store;
   };
@@ -26,14 +29,20 @@ export function createWindowCounters(): HostCounters {
     msBeforeReset: Math.max(0, res.msBeforeNext),
   });
   return {
-    async hit(key, perMinute) {
+    async hit(key, limit, options) {
       try {
-        return hitOf(true, await storeFor(perMinute).consume(key, 1));
+        return hitOf(true, await storeFor(limit, windowOf(options)).consume(key, 1));
       } catch (err) {
         // The store rejects with its result object when the key is over its limit.
         if (err instanceof RateLimiterRes) return hitOf(false, err);
         throw err;
       }
+    },
+    async peek(key, limit, options) {
+      const res = await storeFor(limit, windowOf(options)).get(key);
+      // A window whose end has passed, though its key is not removed yet, is no window.
+      if (!res || res.msBeforeNext <= 0) return { allowed: true, remaining: limit, msBeforeReset: 0 };
+      return hitOf(res.consumedPoints < limit, res);
     },
   };
 }

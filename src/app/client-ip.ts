@@ -1,6 +1,7 @@
 // The client's address. X-Forwarded-For is believed only when the direct peer is a trusted proxy
 // (CORRAL_TRUSTED_PROXIES: addresses or CIDR blocks), and then only up to the first hop that is not
-// itself trusted: reading it from the right stops a client from forging its own address.
+// itself trusted: reading it from the right stops a client from forging its own address. And the
+// key the per-IP rate limit counts that client under (clientKey): its address, or for IPv6 its /64.
 
 import type { IncomingMessage } from 'node:http';
 import { BlockList, isIP } from 'node:net';
@@ -11,6 +12,32 @@ export type ClientIpResolver = (req: IncomingMessage) => string;
 export function normalizeIp(ip: string): string {
   const t = ip.trim();
   return t.toLowerCase().startsWith('::ffff:') && isIP(t.slice(7)) === 4 ? t.slice(7) : t;
+}
+
+/**
+ * The key the per-IP rate limit counts `ip` under: an IPv4 address as it is, an IPv6 address by
+ * its /64 prefix (`2001:db8:1:2::/64`). One IPv6 host usually holds a whole /64 (SLAAC, privacy
+ * addresses) and can pick any of its 2^64 addresses per request, so per address it would never
+ * run out of budget. IPv4-mapped addresses (`::ffff:a.b.c.d`) are IPv4 (normalizeIp made them so).
+ * Anything else (an empty address) is its own key.
+ */
+export function clientKey(ip: string): string {
+  if (!ip.includes(':')) return ip;
+  const zone = ip.indexOf('%');
+  const addr = zone === -1 ? ip : ip.slice(0, zone);
+  if (isIP(addr) !== 6) return ip;
+  const halves = addr.split('::');
+  const groups = (s: string | undefined): string[] => (s === undefined || s === '' ? [] : s.split(':'));
+  const head = groups(halves[0]);
+  const tail = groups(halves[1]);
+  // A dotted IPv4 tail (`::1.2.3.4`, `64:ff9b::1.2.3.4`) fills the last two groups.
+  const width = (g: string[]) => g.reduce((n, p) => n + (p.includes('.') ? 2 : 1), 0);
+  const zeros = halves.length === 2 ? 8 - width(head) - width(tail) : 0;
+  const all = [...head, ...Array<string>(zeros).fill('0'), ...tail];
+  return `${all
+    .slice(0, 4)
+    .map((g) => parseInt(g, 16).toString(16))
+    .join(':')}::/64`;
 }
 
 export function buildTrustList(entries: readonly string[]): BlockList {

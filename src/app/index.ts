@@ -1,15 +1,20 @@
 // The bundled players app (the default CORRAL_APP): login, roster, events, export, health.
-// Order of work per request: find the path (request-target.ts) → health (never limited) → per-IP rate limit → route.
+// Order of work per request: find the path (request-target.ts) and its handler → health (never
+// limited) → per-IP rate limit (keyed by client-ip.ts's clientKey: the address, an IPv6 client's
+// /64) → route. A request with no handler (400 bad target, 404, 405) is counted by the same limit
+// without waiting for the count, and refused with 429 once this worker knows its client is over.
+// POST /api/login adds a host-wide limit on failed logins per name (login-limit.ts).
 
 import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http';
 import type { AppContext } from '../contract.js';
-import { createClientIpResolver } from './client-ip.js';
+import { clientKey, createClientIpResolver } from './client-ip.js';
 import { createDeps } from './deps.js';
 import { createCsvPool } from './export/pool.js';
 import { HttpError, sendError, sendJson } from './http.js';
+import { createLoginLimit } from './login-limit.js';
 import { applyRateLimitHeaders, createRateLimit, tooManyRequests } from './rate-limit.js';
 import { RequestTarget } from './request-target.js';
-import { createRouter } from './router.js';
+import { createRouter, type Handler } from './router.js';
 import { loginRoute, meRoute } from './routes/auth.js';
 import { eventsRoute } from './routes/events.js';
 import { exportRoute } from './routes/export.js';
@@ -31,13 +36,14 @@ export async function createApp(ctx: AppContext): Promise<RequestListener> {
   const deps = createDeps(ctx, sessions);
   const clientIp = createClientIpResolver(settings.CORRAL_TRUSTED_PROXIES);
   const rateLimit = await createRateLimit({ perMinute: settings.CORRAL_RATE_LIMIT, logger, hostCounters: ctx.hostCounters });
+  const loginLimit = await createLoginLimit({ failures: settings.CORRAL_LOGIN_FAILURES_PER_NAME, logger, hostCounters: ctx.hostCounters });
   const pool = createCsvPool(settings.CORRAL_EXPORT_THREADS);
   ctx.onClose(() => pool.close());
 
   const health = healthRoute(deps);
   const router = createRouter()
     .on('GET', HEALTH_PATH, health)
-    .on('POST', '/api/login', loginRoute(deps))
+    .on('POST', '/api/login', loginRoute(deps, loginLimit))
     .on('GET', '/api/players', playersRoute(deps))
     .on('GET', '/api/me', meRoute(deps))
     .on('POST', '/api/events', eventsRoute(deps))
@@ -48,10 +54,19 @@ export async function createApp(ctx: AppContext): Promise<RequestListener> {
     const raw = req.url ?? '/';
     const method = req.method ?? 'GET';
     const known = router.exact(method, raw);
-    const target = known ? RequestTarget.plainPath(raw) : new RequestTarget(raw);
-    const handler = known ?? router.resolve(method, target.pathname);
+    let target: RequestTarget;
+    let handler: Handler;
+    try {
+      target = known ? RequestTarget.plainPath(raw) : new RequestTarget(raw);
+      handler = known ?? router.resolve(method, target.pathname);
+    } catch (err) {
+      // No handler (400, 404, 405): counted, so a scanner probing paths runs out of budget, but
+      // answered at once (no wait for the master) unless this worker knows the client is over.
+      const refused = rateLimit?.count(clientKey(clientIp(req)));
+      throw refused ? tooManyRequests(refused) : err;
+    }
     if (handler === health || !rateLimit) return handler({ req, res, target });
-    return rateLimit.consume(clientIp(req)).then((decision) => {
+    return rateLimit.consume(clientKey(clientIp(req))).then((decision) => {
       // The worker may have answered while the count was asked (a chunked body over
       // CORRAL_LIMIT_REQUEST_BODY_BYTES gets its 413 there): nothing left to do.
       if (res.headersSent) return;
@@ -62,7 +77,7 @@ export async function createApp(ctx: AppContext): Promise<RequestListener> {
   }
 
   logger.info(
-    { event: 'app.ready', rate_limit: settings.CORRAL_RATE_LIMIT, sheets: ctx.sheets?.backend ?? 'none' },
+    { event: 'app.ready', rate_limit: settings.CORRAL_RATE_LIMIT, login_failures_per_name: settings.CORRAL_LOGIN_FAILURES_PER_NAME, sheets: ctx.sheets?.backend ?? 'none' },
     'players app ready',
   );
 

@@ -35,7 +35,8 @@ function column(header: readonly string[], wanted: string): string | undefined {
   return header.find((h) => h.trim().toLowerCase() === wanted);
 }
 
-function normName(s: string): string {
+/** A name as lookups compare it (and the failed-login limit counts it): NFC, trimmed, lowercase. */
+export function normName(s: string): string {
   return s.normalize('NFC').trim().toLowerCase();
 }
 

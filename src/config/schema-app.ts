@@ -29,6 +29,12 @@ export const appSchema = {
     min: 0,
     max: 1000000,
   }),
+  CORRAL_LOGIN_FAILURES_PER_NAME: int({
+    description: 'Failed logins per player name in 15 minutes, shared by all workers; then that name answers 429 until the window ends, even to a correct code (0 = off).',
+    default: 10,
+    min: 0,
+    max: 1000000,
+  }),
   CORRAL_MAX_CONNECTIONS: int({
     description: 'Host-wide connection cap for the capacity status (0 = workers x worker connections).',
     default: 0,

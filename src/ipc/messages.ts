@@ -31,10 +31,19 @@ export type ChildMessage =
    */
   | { readonly type: 'drained' }
   /**
-   * Hits on host-wide counters (the per-IP rate limit): every hit a worker's requests made in one
-   * turn of its event loop, in one message. `limit` is per 60 s window; the answer carries `id`.
+   * Hits on host-wide counters (the per-IP rate limit, failed logins per name): every hit a
+   * worker's requests made in one turn of its event loop with one limit and window, in one message.
+   * `limit` is per window of `window` seconds (absent: 60); `peek` reads the counts without counting
+   * (absent: false). The answer carries `id`.
    */
-  | { readonly type: 'count'; readonly id: number; readonly limit: number; readonly keys: readonly string[] };
+  | {
+      readonly type: 'count';
+      readonly id: number;
+      readonly limit: number;
+      readonly keys: readonly string[];
+      readonly window?: number;
+      readonly peek?: boolean;
+    };
 
 /** Master → child. */
 export type MasterMessage =
@@ -59,7 +68,7 @@ export type MasterMessage =
     }
   /**
    * The answer to 'count' number `id`: one [allowed 0|1, hits left, ms until the window resets]
-   * per key, in the order asked.
+   * per key, in the order asked (see CounterHit).
    */
   | { readonly type: 'counted'; readonly id: number; readonly results: readonly CountResult[] };
 

@@ -3,7 +3,7 @@
 // One IPC round trip per request cost about half of the peak req/s of a cached read (the
 // `ratelimit` bench); under load a turn carries several requests, and they now share one.
 
-import type { CounterHit, HostCounters } from '../contract.js';
+import { DEFAULT_COUNTER_WINDOW_SECONDS, type CounterHit, type CounterOptions, type HostCounters } from '../contract.js';
 import type { ChildMessage, MasterMessage } from '../ipc/messages.js';
 
 type Counted = Extract<MasterMessage, { type: 'counted' }>;
@@ -14,6 +14,9 @@ interface Waiter {
 }
 
 interface Batch {
+  readonly limit: number;
+  readonly window: number;
+  readonly peek: boolean;
   readonly keys: string[];
   readonly waiters: Waiter[];
 }
@@ -29,8 +32,9 @@ export interface CounterClientOptions {
 }
 
 export function createCounterClient(send: (msg: ChildMessage) => boolean, options: CounterClientOptions): CounterClient {
-  // Hits of this turn, by limit (one limit, unless a reload is changing it).
-  let gathering = new Map<number, Batch>();
+  // Hits of this turn, by limit, window and kind (one per counter the app keeps; two per counter
+  // while a reload changes its limit).
+  let gathering = new Map<string, Batch>();
   let flushScheduled = false;
   const waitingForMaster = new Map<number, { readonly waiters: Waiter[]; readonly timer: NodeJS.Timeout }>();
   let nextId = 1;
@@ -45,9 +49,18 @@ export function createCounterClient(send: (msg: ChildMessage) => boolean, option
     flushScheduled = false;
     const batches = gathering;
     gathering = new Map();
-    for (const [limit, batch] of batches) {
+    for (const batch of batches.values()) {
       const id = nextId++;
-      if (!send({ type: 'count', id, limit, keys: batch.keys })) {
+      // The defaults stay out of the message: the per-IP limit's hits, most of them, stay small.
+      const msg: ChildMessage = {
+        type: 'count',
+        id,
+        limit: batch.limit,
+        keys: batch.keys,
+        ...(batch.window !== DEFAULT_COUNTER_WINDOW_SECONDS ? { window: batch.window } : {}),
+        ...(batch.peek ? { peek: true } : {}),
+      };
+      if (!send(msg)) {
         rejectAll(batch.waiters, 'the channel to the master is closed');
         continue;
       }
@@ -59,22 +72,26 @@ export function createCounterClient(send: (msg: ChildMessage) => boolean, option
     }
   };
 
+  const enqueue = (key: string, limit: number, options: CounterOptions | undefined, peek: boolean): Promise<CounterHit> =>
+    new Promise<CounterHit>((resolve, reject) => {
+      const window = options?.windowSeconds ?? DEFAULT_COUNTER_WINDOW_SECONDS;
+      const id = `${limit}/${window}/${peek ? 'peek' : 'hit'}`;
+      let batch = gathering.get(id);
+      if (!batch) {
+        batch = { limit, window, peek, keys: [], waiters: [] };
+        gathering.set(id, batch);
+      }
+      batch.keys.push(key);
+      batch.waiters.push({ resolve, reject });
+      if (!flushScheduled) {
+        flushScheduled = true;
+        setImmediate(flush);
+      }
+    });
+
   return {
-    hit(key, perMinute) {
-      return new Promise<CounterHit>((resolve, reject) => {
-        let batch = gathering.get(perMinute);
-        if (!batch) {
-          batch = { keys: [], waiters: [] };
-          gathering.set(perMinute, batch);
-        }
-        batch.keys.push(key);
-        batch.waiters.push({ resolve, reject });
-        if (!flushScheduled) {
-          flushScheduled = true;
-          setImmediate(flush);
-        }
-      });
-    },
+    hit: (key, limit, options) => enqueue(key, limit, options, false),
+    peek: (key, limit, options) => enqueue(key, limit, options, true),
     onCounted(msg) {
       const pending = waitingForMaster.get(msg.id);
       // Unknown id: an answer that came after its batch timed out; those hits already went through.

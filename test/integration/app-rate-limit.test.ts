@@ -55,3 +55,43 @@ describe('rate limit across workers on the real master', () => {
     assert.equal(other.headers['ratelimit-remaining'], '99');
   });
 });
+
+describe('the per-IP limit keys IPv6 clients by /64, and counts 404s, on the real master', () => {
+  let c: CorralProcess;
+  let dir: string;
+  before(async () => {
+    dir = prepareWorkDir();
+    c = await startCorral({ cwd: dir, workers: 2, env: { CORRAL_RATE_LIMIT: '6', CORRAL_TRUSTED_PROXIES: '127.0.0.1' } });
+  });
+  after(async () => {
+    await c?.stop();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  const get = (path: string, xff: string) => http(`${c.url}${path}`, { headers: { connection: 'close', 'x-forwarded-for': xff } });
+
+  it('addresses of one /64 share a budget across workers; another /64 has its own', async () => {
+    const statuses: number[] = [];
+    // Seven addresses of 2001:db8:5:6::/64, as a host rotating its privacy addresses would use.
+    for (let i = 1; i <= 7; i++) statuses.push((await get('/api/players', `2001:db8:5:6:${i.toString(16)}::${(i * 7919).toString(16)}`)).status);
+    assert.deepEqual(statuses, [200, 200, 200, 200, 200, 200, 429]);
+    const other = await get('/api/players', '2001:db8:5:7::1');
+    assert.equal(other.status, 200);
+    assert.equal(other.headers['ratelimit-remaining'], '5');
+    // IPv4 clients stay one budget per address.
+    assert.equal((await get('/api/players', '198.51.100.60')).status, 200);
+    assert.equal((await get('/api/players', '198.51.100.61')).headers['ratelimit-remaining'], '5');
+  });
+
+  it('404s spend the budget: a scanner is refused after the limit, on every worker', async () => {
+    const probes: number[] = [];
+    for (let i = 0; i < 6; i++) probes.push((await get(`/probe/${i}`, '198.51.100.70')).status);
+    assert.deepEqual(probes, Array(6).fill(404));
+    // Each worker sends the counts of its 404s within 20 ms. Six counted: a routed request now
+    // waits for the count and is refused, whichever worker takes it.
+    await new Promise((r) => setTimeout(r, 100));
+    for (let i = 0; i < 2; i++) assert.equal((await get('/api/players', '198.51.100.70')).status, 429);
+    // And each worker, having seen the client over, refuses its probes too.
+    for (let i = 0; i < 2; i++) assert.equal((await get(`/probe/after-${i}`, '198.51.100.70')).status, 429);
+  });
+});

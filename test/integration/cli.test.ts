@@ -229,6 +229,26 @@ test('invalid settings exit 78 with their stable code, as every other CorralErro
   }
 });
 
+test('a bad CORRAL_LOGIN_FAILURES_PER_NAME is named with what is allowed by config, start and check', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'corral-cli-'));
+  try {
+    writeFileSync(join(dir, '.env'), 'CORRAL_LOGIN_FAILURES_PER_NAME=-5\n');
+    const says = /CORRAL_LOGIN_FAILURES_PER_NAME="-5" \(from \.env\): an integer from 0 to 1000000/;
+    for (const cmd of ['config', 'start']) {
+      const r = await exec(dir, [], [cmd], { CORRAL_PIDFILE: join(dir, 'corral.pid') });
+      assert.equal(r.code, 78, `${cmd}: ${r.stderr}`);
+      assert.match(r.stderr, says);
+      assert.equal(existsSync(join(dir, 'corral.pid')), false, 'nothing was started');
+    }
+    // check gives its own verdict: FAIL at the settings stage, exit 1.
+    const check = await exec(dir, [], ['check']);
+    assert.equal(check.code, 1, check.stderr);
+    assert.match(check.stdout + check.stderr, /FAIL \(settings\): CORRAL_LOGIN_FAILURES_PER_NAME="-5" \(from \.env\): an integer from 0 to 1000000 \[CORRAL_ERR_CONFIG_INVALID\]/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
 test('an env file that cannot be read (missing, a directory) exits 78 with its code, starting nothing', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'corral-cli-'));
   try {

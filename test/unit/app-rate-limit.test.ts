@@ -1,12 +1,25 @@
 import assert from 'node:assert/strict';
-import type { IncomingMessage } from 'node:http';
+import { request, type IncomingMessage } from 'node:http';
 import { after, before, describe, it } from 'node:test';
-import { createClientIpResolver, normalizeIp } from '../../src/app/client-ip.js';
+import { clientKey, createClientIpResolver, normalizeIp } from '../../src/app/client-ip.js';
+import type { HostCounters } from '../../src/contract.js';
 import { createFakeSheets, SAMPLE_EVENTS, SAMPLE_PLAYERS } from '../fixtures/fake-sheets.js';
 import { startApp, type AppHarness } from '../fixtures/app-harness.js';
 
 function fakeReq(remote: string, xff?: string): IncomingMessage {
   return { socket: { remoteAddress: remote }, headers: xff === undefined ? {} : { 'x-forwarded-for': xff } } as unknown as IncomingMessage;
+}
+
+/** The status of a GET whose request target is sent as it is (fetch would normalize it). */
+function rawStatus(base: string, target: string, xff: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const r = request(`${base}/`, { path: target, headers: { 'x-forwarded-for': xff } }, (res) => {
+      res.resume();
+      resolve(res.statusCode ?? 0);
+    });
+    r.on('error', reject);
+    r.end();
+  });
 }
 
 describe('client IP', () => {
@@ -28,6 +41,22 @@ describe('client IP', () => {
     assert.equal(ip(fakeReq('127.0.0.1', '6.6.6.6, 198.51.100.7, 10.2.3.4')), '198.51.100.7');
     assert.equal(ip(fakeReq('127.0.0.1')), '127.0.0.1');
     assert.equal(ip(fakeReq('127.0.0.1', 'not-an-ip')), '127.0.0.1');
+  });
+
+  it('keys IPv6 clients by their /64 and everything else by its address', () => {
+    const key = '2001:db8:1:2::/64';
+    for (const ip of ['2001:db8:1:2::1', '2001:DB8:1:2:ffff:ffff:ffff:ffff', '2001:0db8:0001:0002:abcd::9', '2001:db8:1:2:a:b:1.2.3.4', '2001:db8:1:2::', '2001:db8:1:2::1%eth0']) {
+      assert.equal(clientKey(ip), key, ip);
+    }
+    assert.equal(clientKey('2001:db8:1:3::1'), '2001:db8:1:3::/64');
+    assert.equal(clientKey('2001:db8::1'), '2001:db8:0:0::/64');
+    assert.equal(clientKey('::1'), '0:0:0:0::/64');
+    assert.equal(clientKey('::'), '0:0:0:0::/64');
+    assert.equal(clientKey('1:2:3:4:5:6:7:8'), '1:2:3:4::/64');
+    // IPv4, also as it arrives on a dual-stack socket, stays one key per address.
+    assert.equal(clientKey('198.51.100.7'), '198.51.100.7');
+    assert.equal(clientKey(normalizeIp('::ffff:198.51.100.7')), '198.51.100.7');
+    assert.equal(clientKey(''), '');
   });
 
   it('refuses a malformed trusted-proxy entry', () => {
@@ -72,6 +101,79 @@ describe('rate limit over HTTP', () => {
       assert.equal(h.status, 200);
       assert.equal(h.headers.get('ratelimit-limit'), null);
       await h.body?.cancel();
+    }
+  });
+});
+
+describe('rate limit over HTTP: IPv6 clients by /64, and answers without a route', () => {
+  let app: AppHarness;
+  before(async () => {
+    app = await startApp({ CORRAL_RATE_LIMIT: '3', CORRAL_TRUSTED_PROXIES: '127.0.0.1' }, createFakeSheets({ Players: SAMPLE_PLAYERS, Events: SAMPLE_EVENTS }));
+  });
+  after(() => app.close());
+
+  const req = async (path: string, xff: string, method = 'GET') => {
+    const res = await fetch(`${app.url}${path}`, { method, headers: { 'x-forwarded-for': xff } });
+    await res.body?.cancel();
+    return res;
+  };
+
+  it('addresses of one /64 share a budget; another /64 has its own', async () => {
+    const seen: number[] = [];
+    for (let i = 1; i <= 4; i++) seen.push((await req('/api/players', `2001:db8:aa:1::${i.toString(16)}`)).status);
+    assert.deepEqual(seen, [200, 200, 200, 429]);
+    assert.equal((await req('/api/players', '2001:db8:aa:1:dead:beef:0:1')).status, 429);
+    const other = await req('/api/players', '2001:db8:aa:2::1');
+    assert.equal(other.status, 200);
+    assert.equal(other.headers.get('ratelimit-remaining'), '2');
+  });
+
+  it('counts 404, 405 and 400 answers, and refuses them once the client is over', async () => {
+    assert.equal((await req('/nope', '203.0.113.50')).status, 404);
+    assert.equal((await req('/api/players', '203.0.113.50', 'DELETE')).status, 405);
+    assert.equal(await rawStatus(app.url, 'http://[bad', '203.0.113.50'), 400);
+    // Three counted (before the next request of this worker is): the next routed request is over.
+    const limited = await req('/api/players', '203.0.113.50');
+    assert.equal(limited.status, 429);
+    // Now known to be over: a probe gets 429 too, at once.
+    const probe = await req('/wp-login.php', '203.0.113.50');
+    assert.equal(probe.status, 429);
+    assert.ok(Number(probe.headers.get('retry-after')) >= 1);
+    assert.equal(probe.headers.get('ratelimit-remaining'), '0');
+    // Health stays unlimited.
+    assert.equal((await req('/api/admin/health', '203.0.113.50')).status, 200);
+  });
+
+  it('a scanner learns nothing faster than the limit: past it, every probe is 429', async () => {
+    const seen: number[] = [];
+    for (let i = 0; i < 4; i++) seen.push((await req(`/probe-${i}`, '203.0.113.51')).status);
+    // The 4th is counted over the limit, but answered without waiting for the count.
+    assert.deepEqual(seen, [404, 404, 404, 404]);
+    // Counts go to the counters within 20 ms; from then on this worker knows.
+    await new Promise((r) => setTimeout(r, 60));
+    for (let i = 4; i < 6; i++) seen.push((await req(`/probe-${i}`, '203.0.113.51')).status);
+    assert.deepEqual(seen.slice(4), [429, 429]);
+  });
+});
+
+describe('rate limit: a 404 never waits for the count', () => {
+  it('answers at once even when the counters never answer', async () => {
+    const hits: string[] = [];
+    const hanging: HostCounters = {
+      hit: (key) => (hits.push(key), new Promise(() => undefined)),
+      peek: () => new Promise(() => undefined),
+    };
+    const app = await startApp({ CORRAL_RATE_LIMIT: '5' }, createFakeSheets({ Players: SAMPLE_PLAYERS, Events: SAMPLE_EVENTS }), { hostCounters: hanging });
+    try {
+      const res = await fetch(`${app.url}/nope`, { signal: AbortSignal.timeout(2000) });
+      assert.equal(res.status, 404);
+      assert.equal(res.headers.get('ratelimit-limit'), null);
+      await res.body?.cancel();
+      // Counted all the same, within 20 ms.
+      await new Promise((r) => setTimeout(r, 60));
+      assert.deepEqual(hits, ['127.0.0.1']);
+    } finally {
+      await app.close();
     }
   });
 });

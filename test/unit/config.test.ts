@@ -95,6 +95,23 @@ test('integers are decimal digits: 0x10, 1e2 and 4.0 are refused', () => {
   assert.equal(loadSettings({ env: { CORRAL_ENV_FILE: 'none', CORRAL_WORKERS: ' 16 ' } }).settings.CORRAL_WORKERS, 16);
 });
 
+test('CORRAL_LOGIN_FAILURES_PER_NAME: 10 by default, 0 turns it off, anything but an integer from 0 to 1000000 is refused by name', () => {
+  assert.equal(loadSettings({ env: { CORRAL_ENV_FILE: 'none' } }).settings.CORRAL_LOGIN_FAILURES_PER_NAME, 10);
+  assert.equal(loadSettings({ env: { CORRAL_ENV_FILE: 'none', CORRAL_LOGIN_FAILURES_PER_NAME: '0' } }).settings.CORRAL_LOGIN_FAILURES_PER_NAME, 0);
+  assert.equal(loadSettings({ env: { CORRAL_ENV_FILE: 'none', CORRAL_LOGIN_FAILURES_PER_NAME: ' 25 ' } }).settings.CORRAL_LOGIN_FAILURES_PER_NAME, 25);
+  for (const v of ['-1', 'ten', '1e1', '2.5', '1000001', '']) {
+    assert.throws(
+      () => loadSettings({ env: { CORRAL_ENV_FILE: 'none', CORRAL_LOGIN_FAILURES_PER_NAME: v } }),
+      (err: unknown) =>
+        err instanceof ConfigError &&
+        err.problems.length === 1 &&
+        err.problems[0]?.name === 'CORRAL_LOGIN_FAILURES_PER_NAME' &&
+        err.message.includes(`CORRAL_LOGIN_FAILURES_PER_NAME=${JSON.stringify(v)} (from environment): an integer from 0 to 1000000`),
+      JSON.stringify(v),
+    );
+  }
+});
+
 test('gunicorn aliases apply with a warning; the new name wins when both are set', () => {
   const a = loadSettings({ env: { CORRAL_ENV_FILE: 'none', GUNICORN_WORKERS: '5', GUNICORN_BIND: '127.0.0.1:7000', GUNICORN_WORKER_CLASS: 'gevent' } });
   assert.equal(a.settings.CORRAL_WORKERS, 5);

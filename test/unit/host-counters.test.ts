@@ -59,6 +59,32 @@ describe('host counters', () => {
     assert.equal((await client.hit('ip', 5)).remaining, 3);
   });
 
+  it('counts a key with another window apart, and peeks without counting', async () => {
+    const { client, sent } = wired();
+    const [minute, long, look] = await Promise.all([client.hit('k', 2), client.hit('k', 2, { windowSeconds: 900 }), client.peek('k', 2, { windowSeconds: 900 })]);
+    assert.equal(sent.length, 3, 'one message per limit, window and kind');
+    // The defaults stay out of the message.
+    assert.deepEqual(
+      sent.map((m) => [m.limit, m.window, m.peek, m.keys]),
+      [
+        [2, undefined, undefined, ['k']],
+        [2, 900, undefined, ['k']],
+        [2, 900, true, ['k']],
+      ],
+    );
+    assert.deepEqual([minute.remaining, long.remaining, look.allowed, look.remaining], [1, 1, true, 1]);
+    assert.ok(long.msBeforeReset > 899_000 && long.msBeforeReset <= 900_000, `reset in ${long.msBeforeReset} ms`);
+    // A peek counts nothing, however often.
+    for (let i = 0; i < 3; i++) assert.equal((await client.peek('k', 2, { windowSeconds: 900 })).remaining, 1);
+    assert.deepEqual(await client.hit('k', 2, { windowSeconds: 900 }).then((h) => [h.allowed, h.remaining]), [true, 0]);
+    // With `limit` hits the key is at its limit: a peek says one more would not be allowed.
+    const full = await client.peek('k', 2, { windowSeconds: 900 });
+    assert.deepEqual([full.allowed, full.remaining], [false, 0]);
+    assert.ok(full.msBeforeReset > 899_000);
+    const none = await client.peek('never-hit', 2, { windowSeconds: 900 });
+    assert.deepEqual(none, { allowed: true, remaining: 2, msBeforeReset: 0 });
+  });
+
   it('rejects the hits of a batch the master does not answer in time, and ignores a late answer', async () => {
     const { client, sent, master } = wired({ timeoutMs: 50, answer: false });
     await assert.rejects(client.hit('a', 10), /did not answer within 50 ms/);
@@ -86,6 +112,31 @@ describe('host counters', () => {
     const master = createHostCounters();
     await assert.rejects(master.answer({ type: 'count', id: 1, limit: 0, keys: ['a'] }), /malformed count request/);
     await assert.rejects(master.answer({ type: 'count', id: 1, limit: 5, keys: [7 as unknown as string] }), /malformed count request/);
+    for (const window of [0, -1, 1.5, 86_401, '60' as unknown as number]) {
+      await assert.rejects(master.answer({ type: 'count', id: 1, limit: 5, keys: ['a'], window }), /malformed count request/, String(window));
+    }
+    await assert.rejects(master.answer({ type: 'count', id: 1, limit: 5, keys: ['a'], peek: 'yes' as unknown as boolean }), /malformed count request/);
+  });
+
+  it("the app's rate limit sends the counts of 404s together, ahead of the worker's next counted request", async () => {
+    const logger = { warn: () => undefined } as unknown as Logger;
+    const { client, sent } = wired();
+    const limit = await createRateLimit({ perMinute: 3, logger, hostCounters: client });
+    assert.ok(limit);
+    for (let i = 0; i < 3; i++) assert.equal(limit.count('ip'), undefined);
+    await new Promise((r) => setImmediate(r));
+    assert.equal(sent.length, 0, 'gathered, not sent yet');
+    const decision = await limit.consume('ip');
+    assert.deepEqual(sent.map((m) => m.keys), [['ip', 'ip', 'ip', 'ip']]);
+    assert.deepEqual([decision.allowed, decision.remaining], [false, 0]);
+    // Known to be over now: refused without asking the master.
+    const refused = limit.count('ip');
+    assert.deepEqual([refused?.allowed, refused?.remaining], [false, 0]);
+    assert.ok((refused?.resetSeconds ?? 0) >= 59);
+    // Without a counted request after them, they go within 20 ms.
+    assert.equal(limit.count('other'), undefined);
+    await new Promise((r) => setTimeout(r, 60));
+    assert.deepEqual(sent.map((m) => m.keys), [['ip', 'ip', 'ip', 'ip'], ['other']]);
   });
 
   it("the app's rate limit lets requests through, and warns once, when the master does not answer", async () => {

@@ -3,11 +3,13 @@
 import { readJsonObject } from '../body.js';
 import type { AppDeps } from '../deps.js';
 import { HttpError, sendJson } from '../http.js';
+import type { LoginLimit } from '../login-limit.js';
 import { checkLogin, playerName, publicFields } from '../players.js';
 import type { Handler } from '../router.js';
 import { onlyFields, requireText } from '../validate.js';
 
-export function loginRoute(deps: AppDeps): Handler {
+/** `limit`: the failed-login limit per name (login-limit.ts), undefined when it is off. */
+export function loginRoute(deps: AppDeps, limit?: LoginLimit): Handler {
   const range = deps.playersRange;
   return async ({ req, res }) => {
     const body = await readJsonObject(req);
@@ -17,6 +19,9 @@ export function loginRoute(deps: AppDeps): Handler {
     // A held copy of the roster is used as it is: no promise to wait for.
     const sheet = deps.cachedRecords(range) ?? (await deps.records(range));
     const record = checkLogin(sheet, name, code);
+    // A failure counts against the name; past its limit, every login for it answers 429, a correct
+    // code included (else the one 200 among the 429s would still give the code away).
+    if (limit) await limit.settle(name, record !== undefined);
     // One answer for an unknown name and a wrong code: the caller learns nothing about which.
     if (!record) throw new HttpError(401, 'invalid_credentials', 'name or code is incorrect');
     // The sheet's spelling, not the one typed (the lookup ignores case and Unicode form): the

@@ -1,0 +1,76 @@
+// The failed-login limit per name on the real master: a guesser spreading wrong codes for one
+// player over many client addresses, and over the workers, is stopped after
+// CORRAL_LOGIN_FAILURES_PER_NAME of them in total, and then even the correct code answers 429.
+
+import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import { readFileSync, rmSync } from 'node:fs';
+import { after, before, describe, it } from 'node:test';
+import { startCorral, waitFor, type CorralProcess } from '../helpers/corral.js';
+import { http, type Reply } from '../helpers/http.js';
+import { prepareWorkDir, sampleCodes } from '../fixtures/offline-sheet.js';
+
+const FAILURES = 4;
+
+describe('failed logins per name across workers on the real master', () => {
+  let c: CorralProcess;
+  let dir: string;
+  let client = 0;
+  before(async () => {
+    dir = prepareWorkDir();
+    c = await startCorral({ cwd: dir, workers: 2, env: { CORRAL_LOGIN_FAILURES_PER_NAME: String(FAILURES), CORRAL_TRUSTED_PROXIES: '127.0.0.1' } });
+  });
+  after(async () => {
+    await c?.stop();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  /** A login from a client address never used before, on a new connection (the next worker in turn). */
+  const login = (name: string, code: string): Promise<Reply> =>
+    http(`${c.url}/api/login`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', connection: 'close', 'x-forwarded-for': `203.0.113.${++client}` },
+      body: JSON.stringify({ name, code }),
+    });
+
+  it('N wrong codes from N addresses lock the name on every worker, the correct code included; another name is unaffected', async () => {
+    const codes = sampleCodes();
+    const alice = 'Alice Martin';
+    const aliceCode = codes.get(alice);
+    const brunoCode = codes.get('Bruno Leroy');
+    assert.ok(aliceCode && brunoCode);
+
+    const wrong: number[] = [];
+    for (let i = 0; i < FAILURES; i++) wrong.push((await login(alice, `${aliceCode}x${i}`)).status);
+    assert.deepEqual(wrong, Array(FAILURES).fill(401));
+
+    // Twice, so both workers answer one at least.
+    for (let i = 0; i < 2; i++) {
+      const locked = await login(alice, aliceCode);
+      assert.equal(locked.status, 429, locked.text);
+      assert.equal(locked.json<{ error: string }>().error, 'login_locked');
+      const retry = Number(locked.headers['retry-after']);
+      assert.ok(retry > 800 && retry <= 900, `Retry-After ${retry}`);
+    }
+    // As the lookup spells it: case and spaces do not make another name.
+    assert.equal((await login('  alice MARTIN ', aliceCode)).status, 429);
+
+    const bruno = await login('Bruno Leroy', brunoCode);
+    assert.equal(bruno.status, 200, bruno.text);
+    assert.equal(bruno.json<{ player: { name: string } }>().player.name, 'Bruno Leroy');
+
+    // The failures and the refusals really were spread over both workers (the master deals each
+    // new connection to the next; access lines arrive within a second).
+    const workersAnswering = (status: number) => new Set(c.events('access').filter((l) => l.path === '/api/login' && l.status === status).map((l) => l.worker));
+    await waitFor(() => workersAnswering(401).size >= 2 && workersAnswering(429).size >= 2, 10_000, '401s and 429s to logins from both workers');
+
+    // Logged once on the host, by hash: never the name.
+    const hash = createHash('sha256').update('alice martin').digest('hex').slice(0, 32);
+    const line = await c.waitForLog((l) => l.event === 'login.locked', 10_000, 'login.locked');
+    assert.equal(line.name_hash, hash);
+    assert.equal(line.level, 'warn');
+    assert.equal(line.failures, FAILURES);
+    assert.equal(c.events('login.locked').length, 1);
+    assert.doesNotMatch(readFileSync(c.logFile, 'utf8'), /alice martin/i);
+  });
+});
