@@ -8,7 +8,7 @@ export const appSchema = {
     default: 'Players',
   }),
   SHEET_EVENTS_RANGE: str({
-    description: 'Sheet tab receiving appended events.',
+    description: "Sheet tab (or A1 range starting at its table's first column, the event ids' column) receiving appended events.",
     default: 'Events',
   }),
   CORRAL_SESSION_SECRET: str({

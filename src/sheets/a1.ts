@@ -222,3 +222,25 @@ export function idColumnOf(range: string): string {
   const col = parsed.area?.startCol ?? 1;
   return `${prefix}${formatArea({ startCol: col, endCol: col })}`;
 }
+
+/**
+ * The range an append of rows journaled for `range` is sent to: its first column, from its first
+ * row (`Events` → `Events!A:A`, `'T'!B3:D` → `'T'!B3:B`). Google appends after the table it finds
+ * around the data cells of the range it is given, and after the lowest one when that range holds
+ * several; given a whole tab, a block of notes beside the events that ends lower (a legend in
+ * H1:H15 next to a table in A:E) is that table, and the rows land under it, in column H. Only
+ * the tables that reach the first column are found from it, and the events table, whose ids sit
+ * there, reaches beyond it into its other columns: the rows land where idColumnOf reads them back.
+ */
+export function appendAnchorOf(range: string): string {
+  const parsed = parseA1(range);
+  const prefix = parsed.sheet === undefined ? '' : `${quoteSheetName(parsed.sheet)}!`;
+  const area = parsed.area;
+  const col = area?.startCol ?? 1;
+  return `${prefix}${formatArea({ startCol: col, endCol: col, ...(area?.startRow !== undefined ? { startRow: area.startRow } : {}), ...(area?.endRow !== undefined ? { endRow: area.endRow } : {}) })}`;
+}
+
+/** The column (1-based) a range starts at: 1 for a whole tab or rows only. */
+export function startColumnOf(range: string): number {
+  return parseA1(range).area?.startCol ?? 1;
+}

@@ -168,8 +168,10 @@ describe('write journal', () => {
       journal.add('Events', [row('d')]),
     ]);
     await flusherFor(journal).flushOnce({ wait: true });
-    assert.equal(backend.count('append', 'Events'), 1);
-    assert.equal(backend.count('append', 'Players'), 1);
+    // Sent to each range's first column (appendAnchorOf).
+    assert.equal(backend.count('append', 'Events!A:A'), 1);
+    assert.equal(backend.count('append', 'Players!A:A'), 1);
+    assert.equal(backend.count('append'), 2);
     assert.deepEqual(backend.ids('Events').slice(1).sort(), ['a', 'b', 'c', 'd']);
   });
 
@@ -520,7 +522,7 @@ describe('write journal', () => {
     const result = await flusherFor(journal).flushOnce({ wait: true });
     assert.equal(result.sent, 0);
     assert.equal(result.failedCalls, 1);
-    assert.equal(backend.count('append', 'Nope'), 3, 'the batch and its two halves, no more');
+    assert.equal(backend.count('append', 'Nope!A:A'), 3, 'the batch and its two halves, no more');
     assert.equal(journal.backlogRows(), 4);
   });
 

@@ -10,7 +10,7 @@
 // A process that dies between `send` and `done` leaves the same UNSURE state in the file.
 
 import { describeError } from '../../errors.js';
-import { idColumnOf } from '../a1.js';
+import { appendAnchorOf, idColumnOf, startColumnOf } from '../a1.js';
 import type { Logger } from '../../log/logger.js';
 import type { SheetsBackend } from '../backend.js';
 import { backoffMs } from './backoff.js';
@@ -107,6 +107,8 @@ export class Flusher {
   private readonly clock: Clock;
   private readonly random: () => number;
   private readonly unsureDelayMs: number;
+  /** Ranges whose misplaced appends were already reported (see checkLanding). */
+  private readonly misplacedSaid = new Set<string>();
   private counts = { appends: 0, rowsSent: 0, rowsFound: 0, failures: 0, verifications: 0 };
 
   constructor(private readonly o: FlusherOptions) {
@@ -241,8 +243,9 @@ export class Flusher {
     const rows = batch.flatMap((e) => e.rows);
     this.counts.appends++;
     try {
-      const res = await this.o.backend.appendValues(range, rows, this.abort.signal);
+      const res = await this.o.backend.appendValues(appendAnchorOf(range), rows, this.abort.signal);
       this.counts.rowsSent += rows.length;
+      this.checkLanding(range, res.updatedRange);
       await this.o.journal.markDone(batch, 'sent', res.updatedRange).catch((err) => {
         this.o.logger.error({ err: describeError(err), range }, 'sheets: append applied but its done record failed; a restart will read back');
       });
@@ -268,6 +271,29 @@ export class Flusher {
       }
       return 'failed';
     }
+  }
+
+  /**
+   * Google starts appended rows at the first column of the table it found, which is not the
+   * range's own when the range starts inside a wider table (SHEET_EVENTS_RANGE=Log!B:C over data
+   * in column A): the rows are in the sheet, but a read-back looks for their ids in the range's
+   * first column and would not find them (an unsure append would be resent), and reads show them
+   * shifted. Said once per range, as an error: only the operator can fix the range.
+   */
+  private checkLanding(range: string, updatedRange: string): void {
+    let landed: number;
+    try {
+      landed = startColumnOf(updatedRange);
+    } catch {
+      return;
+    }
+    const expected = startColumnOf(range);
+    if (landed === expected || this.misplacedSaid.has(range)) return;
+    this.misplacedSaid.add(range);
+    this.o.logger.error(
+      { event: 'sheets.append_misplaced', range, updatedRange },
+      `sheets: Google appended the rows for ${range} at ${updatedRange}, not from the range's first column: the range starts inside a wider table. Set the range to start at the table's first column (its ids' column)`,
+    );
   }
 
   /** Reads the target back and settles unsure entries: found → done, absent → pending. */
