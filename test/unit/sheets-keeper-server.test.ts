@@ -236,6 +236,37 @@ describe('keeper over its local socket, with worker clients', () => {
     backend.release();
   });
 
+  it('a widened read (right of column A) with nothing pending is cut and serialised once per fetch, not per read', async () => {
+    const k = await startKeeper();
+    const first = JSON.parse(await k.readJson('Events!B:C')) as { values: string[][] };
+    assert.deepEqual(first.values, [
+      ['player', 'kind'],
+      ['P001', 'joined'],
+    ]);
+    const realStringify = JSON.stringify;
+    let arraysSerialised = 0;
+    JSON.stringify = ((value: unknown, ...rest: never[]) => {
+      if (Array.isArray(value)) arraysSerialised++;
+      return realStringify(value, ...rest);
+    }) as typeof JSON.stringify;
+    let again: string;
+    try {
+      again = await k.readJson('Events!B:C');
+    } finally {
+      JSON.stringify = realStringify;
+    }
+    assert.equal(arraysSerialised, 0, 'the cut of this fetch is reused');
+    assert.deepEqual((JSON.parse(again) as { values: string[][] }).values, first.values);
+    assert.equal(backend.count('get'), 1, 'one upstream fetch (Events!A:C) behind both reads');
+    // A journaled row is merged (not the memo of the fetch without it).
+    backend.hold();
+    await k.append('Events', [['ev-j2', 'P002', 'goal', '', '2024-03-02']]);
+    const merged = JSON.parse(await k.readJson('Events!B:C')) as { values: string[][]; pendingRows: number };
+    assert.equal(merged.pendingRows, 1);
+    assert.deepEqual(merged.values.at(-1), ['P002', 'goal']);
+    backend.release();
+  });
+
   it('keeper errors reach the app with their codes', async () => {
     await startKeeper();
     const a = client();

@@ -67,6 +67,11 @@ export interface KeeperRead extends WireRead {
 export class Keeper {
   backend!: SheetsBackend;
   private readonly feed = new ChangeFeed();
+  /**
+   * Reads cut from a widened fetch (fetchRangeFor) with nothing journaled, by the tier's value
+   * they were cut from, then by range: a new fetch is a new value, and its old cuts go with it.
+   */
+  private readonly cuts = new WeakMap<object, Map<string, { readonly values: readonly (readonly string[])[]; readonly json: string }>>();
   private readonly meter: UpstreamMeter;
   private readonly readQuota: QuotaBucket;
   private readonly writeQuota: QuotaBucket;
@@ -169,7 +174,12 @@ export class Keeper {
     const r = await this.tier.get(fetchRangeFor(range));
     const v = r.value;
     const sheet = sheetOfRange(range);
-    const merged = mergePending(range, v.values, this.journal.rowsFor(sheet, v.fetchStartedAt));
+    const pending = this.journal.rowsFor(sheet, v.fetchStartedAt);
+    // A widened read with nothing journaled is the same cut of the same fetch every time: cut and
+    // serialised once per fetch and range, not per read (every worker re-reads after each append).
+    const memo = pending.length === 0 ? this.cuts.get(v) : undefined;
+    const known = memo?.get(range);
+    const merged = known ? { values: known.values, added: 0 } : mergePending(range, v.values, pending);
     const read: KeeperRead = {
       range,
       values: merged.values,
@@ -182,7 +192,16 @@ export class Keeper {
       via: r.via,
     };
     // The tier's JSON of these very values, when no journaled row was merged in nor columns cut.
-    return { read, valuesJson: merged.values === v.values ? v.json : undefined };
+    if (merged.values === v.values) return { read, valuesJson: v.json };
+    if (known) return { read, valuesJson: known.json };
+    if (pending.length === 0) {
+      let byRange = this.cuts.get(v);
+      if (!byRange) this.cuts.set(v, (byRange = new Map()));
+      const cut = { values: merged.values, json: JSON.stringify(merged.values) };
+      byRange.set(range, cut);
+      return { read, valuesJson: cut.json };
+    }
+    return { read, valuesJson: undefined };
   }
 
   /** A cached read with this host's journaled rows for the tab merged in. */
