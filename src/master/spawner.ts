@@ -90,6 +90,8 @@ function handleOf(pid: number | undefined, channel: ReturnType<typeof masterChan
     send: (m) => channel.send(m),
     kill: (sig) => {
       try {
+        // The process, not node:cluster's Worker#kill(), which disconnects the IPC channel first:
+        // a worker that loses its channel without having been told to stop exits MASTER_GONE.
         proc.kill(sig);
       } catch {
         // already gone

@@ -47,7 +47,19 @@ export function createRequestStats(accessLogger: Logger | undefined, onServed: (
   // 'close' is emitted once per response (node:http emits it after 'finish', or when the
   // connection ends first), and a response is never reused: nothing to remove afterwards.
   function onClose(this: TrackedResponse): void {
-    const res = this;
+    try {
+      record(this);
+    } finally {
+      // Whatever the access log or onServed did: a drain waits on allClosed().
+      if (--open === 0 && whenAllClosed.length > 0) {
+        const waiting = whenAllClosed;
+        whenAllClosed = [];
+        for (const resolve of waiting) resolve();
+      }
+    }
+  }
+
+  function record(res: TrackedResponse): void {
     const ms = performance.now() - res[STARTED];
     latency.record(Math.max(1, Math.round(ms * 1000)));
     served++;
@@ -69,11 +81,6 @@ export function createRequestStats(accessLogger: Logger | undefined, onServed: (
       });
     }
     onServed(served);
-    if (--open === 0 && whenAllClosed.length > 0) {
-      const waiting = whenAllClosed;
-      whenAllClosed = [];
-      for (const resolve of waiting) resolve();
-    }
   }
 
   return {

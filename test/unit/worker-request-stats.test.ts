@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
-import { createServer, request, type Server } from 'node:http';
+import { EventEmitter } from 'node:events';
+import { createServer, request, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { createRequestStats, type RequestStats } from '../../src/worker/request-stats.js';
@@ -93,6 +94,20 @@ describe('request stats', () => {
     server.closeAllConnections();
     await waiting;
     assert.equal(stats.served(), before + 1, 'counted by the time allClosed() resolves');
+  });
+});
+
+describe('request stats, a failing observer', () => {
+  it('allClosed() still resolves when onServed throws while a response closes', async () => {
+    const stats = createRequestStats(undefined, () => {
+      throw new Error('observer failed');
+    });
+    const res = Object.assign(new EventEmitter(), { statusCode: 200 });
+    stats.track({} as IncomingMessage, res as unknown as ServerResponse);
+    assert.throws(() => res.emit('close'), /observer failed/);
+    const closed = await Promise.race([stats.allClosed().then(() => true), new Promise<false>((r) => setTimeout(() => r(false), 500))]);
+    assert.equal(closed, true, 'the response counts as closed');
+    assert.equal(stats.served(), 1);
   });
 });
 
