@@ -50,10 +50,15 @@ export interface HostCounters {
   /**
    * Counts one hit of `key` in its current window (60 s unless `options` says otherwise), across
    * the host. Rejects when the master does not answer in time; the caller decides what that means
-   * (the bundled app lets the request through).
+   * (the bundled app lets the request through). Rejects at once, with CORRAL_ERR_COUNTER_INVALID
+   * naming the value, when `limit` is not a whole number from 1 or the window one from 1 to 86400.
    */
   hit(key: string, limit: number, options?: CounterOptions): Promise<CounterHit>;
-  /** Reads `key`'s count without counting anything (the bundled app: is this name locked?). Rejects as hit() does. */
+  /**
+   * Reads `key`'s count without counting anything (the bundled app: is this name locked?). Rejects
+   * as hit() does. Peeks and hits of one limit and window asked in one turn are answered together,
+   * in the order asked.
+   */
   peek(key: string, limit: number, options?: CounterOptions): Promise<CounterHit>;
 }
 

@@ -3,6 +3,7 @@
 // workers with it); the bundled app run outside a corral worker keeps its own.
 
 import { RateLimiterMemory, RateLimiterRes } from 'rate-limiter-flexible';
+import { assertCounterArgs } from './counter-args.js';
 import { DEFAULT_COUNTER_WINDOW_SECONDS, type CounterHit, type CounterOptions, type HostCounters } from './contract.js';
 
 function windowOf(options: CounterOptions | undefined): number {
@@ -30,6 +31,7 @@ export function createWindowCounters(): HostCounters {
   });
   return {
     async hit(key, limit, options) {
+      assertCounterArgs(limit, options?.windowSeconds);
       try {
         return hitOf(true, await storeFor(limit, windowOf(options)).consume(key, 1));
       } catch (err) {
@@ -39,6 +41,7 @@ export function createWindowCounters(): HostCounters {
       }
     },
     async peek(key, limit, options) {
+      assertCounterArgs(limit, options?.windowSeconds);
       const res = await storeFor(limit, windowOf(options)).get(key);
       // A window whose end has passed, though its key is not removed yet, is no window.
       if (!res || res.msBeforeNext <= 0) return { allowed: true, remaining: limit, msBeforeReset: 0 };

@@ -1,7 +1,8 @@
 // The client's address. X-Forwarded-For is believed only when the direct peer is a trusted proxy
 // (CORRAL_TRUSTED_PROXIES: addresses or CIDR blocks), and then only up to the first hop that is not
 // itself trusted: reading it from the right stops a client from forging its own address. And the
-// key the per-IP rate limit counts that client under (clientKey): its address, or for IPv6 its /64.
+// key the per-IP rate limit counts that client under (clientKey): its IPv4 address (also one an
+// IPv6 address carries), or for IPv6 its /64.
 
 import type { IncomingMessage } from 'node:http';
 import { BlockList, isIP } from 'node:net';
@@ -15,29 +16,62 @@ export function normalizeIp(ip: string): string {
 }
 
 /**
+ * The eight 16-bit groups of an IPv6 address (`::` expanded, a dotted IPv4 tail as the last two
+ * groups, any case), or undefined when `addr` is not one. A zone id (`%eth0`) must be cut first.
+ */
+export function ipv6Groups(addr: string): number[] | undefined {
+  if (isIP(addr) !== 6) return undefined;
+  const parts = (s: string): number[] => {
+    if (s === '') return [];
+    return s.split(':').flatMap((p) => {
+      if (!p.includes('.')) return [parseInt(p, 16)];
+      const [a = 0, b = 0, c = 0, d = 0] = p.split('.').map(Number);
+      return [(a << 8) | b, (c << 8) | d];
+    });
+  };
+  const gap = addr.indexOf('::');
+  if (gap === -1) return parts(addr);
+  const head = parts(addr.slice(0, gap));
+  const tail = parts(addr.slice(gap + 2));
+  return [...head, ...Array<number>(8 - head.length - tail.length).fill(0), ...tail];
+}
+
+/** The IPv4 address an IPv6 address carries in its last 32 bits, for the prefixes that mean one. */
+function embeddedIpv4(g: readonly number[]): string | undefined {
+  const [g0, g1, g2, g3, g4, g5, g6 = 0, g7 = 0] = g;
+  const zeroTo4 = g0 === 0 && g1 === 0 && g2 === 0 && g3 === 0 && g4 === 0;
+  const v4 = () => `${g6 >> 8}.${g6 & 0xff}.${g7 >> 8}.${g7 & 0xff}`;
+  // IPv4-mapped, ::ffff:0:0/96 (a dual-stack socket's IPv4 peer, in any spelling).
+  if (zeroTo4 && g5 === 0xffff) return v4();
+  // IPv4-compatible, ::/96 (deprecated, still seen), except :: and ::1, which are not IPv4 clients.
+  if (zeroTo4 && g5 === 0 && !(g6 === 0 && g7 <= 1)) return v4();
+  // The well-known NAT64 prefix 64:ff9b::/96 (RFC 6052): every IPv4 client behind a NAT64 or
+  // SIIT translator comes from it, one address each, and must not share one /64's budget.
+  if (g0 === 0x64 && g1 === 0xff9b && g2 === 0 && g3 === 0 && g4 === 0 && g5 === 0) return v4();
+  return undefined;
+}
+
+/**
  * The key the per-IP rate limit counts `ip` under: an IPv4 address as it is, an IPv6 address by
- * its /64 prefix (`2001:db8:1:2::/64`). One IPv6 host usually holds a whole /64 (SLAAC, privacy
- * addresses) and can pick any of its 2^64 addresses per request, so per address it would never
- * run out of budget. IPv4-mapped addresses (`::ffff:a.b.c.d`) are IPv4 (normalizeIp made them so).
- * Anything else (an empty address) is its own key.
+ * its /64 prefix in RFC 5952 form (`2001:db8:1:2::/64`, `2001:db8::/64`). One IPv6 host usually
+ * holds a whole /64 (SLAAC, privacy addresses) and can pick any of its 2^64 addresses per request,
+ * so per address it would never run out of budget. An IPv6 address that stands for an IPv4 one
+ * (IPv4-mapped ::ffff:0:0/96, IPv4-compatible ::/96, NAT64 64:ff9b::/96, however written) is keyed
+ * by that IPv4 address: by its /64 all such clients would share one budget. Anything else (an
+ * empty address) is its own key.
  */
 export function clientKey(ip: string): string {
   if (!ip.includes(':')) return ip;
   const zone = ip.indexOf('%');
-  const addr = zone === -1 ? ip : ip.slice(0, zone);
-  if (isIP(addr) !== 6) return ip;
-  const halves = addr.split('::');
-  const groups = (s: string | undefined): string[] => (s === undefined || s === '' ? [] : s.split(':'));
-  const head = groups(halves[0]);
-  const tail = groups(halves[1]);
-  // A dotted IPv4 tail (`::1.2.3.4`, `64:ff9b::1.2.3.4`) fills the last two groups.
-  const width = (g: string[]) => g.reduce((n, p) => n + (p.includes('.') ? 2 : 1), 0);
-  const zeros = halves.length === 2 ? 8 - width(head) - width(tail) : 0;
-  const all = [...head, ...Array<string>(zeros).fill('0'), ...tail];
-  return `${all
-    .slice(0, 4)
-    .map((g) => parseInt(g, 16).toString(16))
-    .join(':')}::/64`;
+  const groups = ipv6Groups(zone === -1 ? ip : ip.slice(0, zone));
+  if (!groups) return ip;
+  const v4 = embeddedIpv4(groups);
+  if (v4 !== undefined) return v4;
+  // Groups 4-7 are zero in the prefix: RFC 5952's longest run of zeros is always the tail (with
+  // any zero groups just before it), so dropping those and writing `::` is the canonical form.
+  const prefix = groups.slice(0, 4);
+  while (prefix.length > 0 && prefix[prefix.length - 1] === 0) prefix.pop();
+  return `${prefix.map((g) => g.toString(16)).join(':')}::/64`;
 }
 
 export function buildTrustList(entries: readonly string[]): BlockList {

@@ -4,8 +4,12 @@
 // try every code of one player; this one counts the failures of the name, whoever sends them.
 //
 // - The name is counted as the login lookup compares it (players.ts normName: NFC, trimmed,
-//   lowercase), so `ALICE martin ` is Alice Martin's count, and an unknown name is counted like a
-//   wrong code: the answers never say whether a name exists.
+//   lowercase), so `ALICE martin ` is Alice Martin's count.
+// - Only roster names are counted (routes/auth.ts settles only those): a name not in the roster
+//   always answers 401 and is never counted. Counting made-up names would let a flood of random
+//   names fill the master with counters (and timers) for 15 minutes each; counting roster names
+//   only keeps them to one per player. Telling the two apart hides nothing: GET /api/players lists
+//   every roster name without a token.
 // - Once the name has had its failures in its window, every login for it answers 429 with
 //   Retry-After, a correct code included: otherwise a 200 among the 429s would still tell a guesser
 //   which code is right. The name's window starts at its first failure and lasts 15 minutes.
@@ -68,7 +72,9 @@ export async function createLoginLimit(options: LoginLimitOptions): Promise<Logi
       const key = KEY_PREFIX + hash;
       let hit: CounterHit;
       try {
-        // One round trip to the master either way, so the answer time does not tell the two apart.
+        // A peek and a hit of this counter asked in one turn go to the master in one message and
+        // settle together, in order (worker/counter-client.ts): a burst of guesses at a locked name
+        // gets all its 429s at once, the correct code's among them, not apart from the others.
         hit = ok ? await counters.peek(key, failures, WINDOW) : await counters.hit(key, failures, WINDOW);
       } catch (err) {
         const now = Date.now();

@@ -90,14 +90,24 @@ export function playerName(sheet: SheetRecords, record: PlayerRecord): string {
 /** Compared against when the name is unknown or has no code, so every login costs the same. */
 const NO_CODE = digestOf('\u0000no-code\u0000');
 
+/** A login's outcome: the player when the code is right, and whether the name is in the roster. */
+export interface LoginCheck {
+  readonly player: PlayerRecord | undefined;
+  /**
+   * The name is a roster name (as lookups compare it), whatever the code. Not a secret:
+   * GET /api/players lists every name without a token. The failed-login limit counts only these.
+   */
+  readonly known: boolean;
+}
+
 /**
  * Checks a login. Runs the same constant-time comparison whether or not the name exists, so the
- * answer time does not tell an attacker which names are real.
+ * code comparison's time does not tell an attacker which names are real.
  */
-export function checkLogin(sheet: SheetRecords, name: string, code: string): PlayerRecord | undefined {
+export function checkLogin(sheet: SheetRecords, name: string, code: string): LoginCheck {
   const roster = rosterOf(sheet);
   const record = roster.byName.get(normName(name));
   const expected = (record && roster.codeDigests.get(record)) ?? NO_CODE;
   const ok = timingSafeEqual(expected, digestOf(code));
-  return ok && expected !== NO_CODE ? record : undefined;
+  return { player: ok && expected !== NO_CODE ? record : undefined, known: record !== undefined };
 }

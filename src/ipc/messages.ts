@@ -33,8 +33,8 @@ export type ChildMessage =
   /**
    * Hits on host-wide counters (the per-IP rate limit, failed logins per name): every hit a
    * worker's requests made in one turn of its event loop with one limit and window, in one message.
-   * `limit` is per window of `window` seconds (absent: 60); `peek` reads the counts without counting
-   * (absent: false). The answer carries `id`.
+   * `limit` is per window of `window` seconds (absent: 60); `peeks` are the indices in `keys` of
+   * reads that count nothing (absent: none), answered in order with the hits. The answer carries `id`.
    */
   | {
       readonly type: 'count';
@@ -42,7 +42,7 @@ export type ChildMessage =
       readonly limit: number;
       readonly keys: readonly string[];
       readonly window?: number;
-      readonly peek?: boolean;
+      readonly peeks?: readonly number[];
     };
 
 /** Master → child. */

@@ -2,38 +2,78 @@
 // failed-login limit per name: it answers each worker's batched 'count' message from one set of
 // window counters, so every worker of the host counts against one budget.
 
+import { counterArgsProblem } from '../counter-args.js';
+import { CorralError } from '../errors.js';
 import type { ChildMessage, CountResult, MasterMessage } from '../ipc/messages.js';
-import { MAX_COUNTER_WINDOW_SECONDS } from '../contract.js';
+import type { Logger } from '../log/logger.js';
 import { createWindowCounters } from '../window-counters.js';
 
 type CountRequest = Extract<ChildMessage, { type: 'count' }>;
 type CountAnswer = Extract<MasterMessage, { type: 'counted' }>;
 
 export interface HostCounterService {
-  /** Rejects a malformed request (the worker then times out and lets its requests through). */
+  /**
+   * Rejects a malformed request (the worker then times out and lets its requests through), and
+   * logs it, at most once a minute.
+   */
   answer(req: CountRequest): Promise<CountAnswer>;
 }
 
-export function createHostCounters(): HostCounterService {
+export interface HostCounterOptions {
+  /** Where malformed requests are reported (`counters.malformed`); unset: nowhere. */
+  readonly logger?: Logger;
+  /** Clock for the once-a-minute log (tests). */
+  readonly now?: () => number;
+}
+
+const MALFORMED_LOG_INTERVAL_MS = 60_000;
+
+function problemOf(req: CountRequest): string | undefined {
+  const args = counterArgsProblem(req.limit, req.window);
+  if (args) return args;
+  if (!Array.isArray(req.keys) || !req.keys.every((k) => typeof k === 'string')) return 'keys is not a list of strings';
+  const peeks: unknown = req.peeks;
+  if (peeks === undefined) return undefined;
+  // Indices into keys, ascending, each once: what the counter client sends.
+  if (!Array.isArray(peeks) || !peeks.every((p, i) => Number.isSafeInteger(p) && p >= 0 && p < req.keys.length && (i === 0 || p > peeks[i - 1]))) {
+    return 'peeks is not a list of ascending indices into keys';
+  }
+  return undefined;
+}
+
+export function createHostCounters(options: HostCounterOptions = {}): HostCounterService {
   const counters = createWindowCounters();
+  const now = options.now ?? Date.now;
+  // A custom app's bad request comes with every one of its requests: one line a minute says so.
+  let lastLog = -Infinity;
+  let unlogged = 0;
+  const report = (problem: string) => {
+    unlogged++;
+    const t = now();
+    if (!options.logger || t - lastLog < MALFORMED_LOG_INTERVAL_MS) return;
+    options.logger.warn(
+      { event: 'counters.malformed', code: 'CORRAL_ERR_COUNTER_INVALID', problem, requests: unlogged },
+      `dropped a malformed count request from a worker (${problem}); its requests wait for their timeout`,
+    );
+    lastLog = t;
+    unlogged = 0;
+  };
   return {
     async answer(req) {
-      const window = req.window;
-      if (
-        !Number.isSafeInteger(req.limit) ||
-        req.limit <= 0 ||
-        !Array.isArray(req.keys) ||
-        !req.keys.every((k) => typeof k === 'string') ||
-        (window !== undefined && (!Number.isSafeInteger(window) || window <= 0 || window > MAX_COUNTER_WINDOW_SECONDS)) ||
-        (req.peek !== undefined && typeof req.peek !== 'boolean')
-      ) {
-        throw new TypeError(`malformed count request (limit ${String(req.limit)}, window ${String(window)})`);
+      const problem = problemOf(req);
+      if (problem) {
+        report(problem);
+        throw new CorralError('CORRAL_ERR_COUNTER_INVALID', `malformed count request: ${problem}`);
       }
-      const options = window === undefined ? undefined : { windowSeconds: window };
+      const window = req.window;
+      const counterOptions = window === undefined ? undefined : { windowSeconds: window };
+      const peeks = new Set(req.peeks);
       const results: CountResult[] = [];
-      // In order: two hits of one key in a batch must see each other, as two messages would.
-      for (const key of req.keys) {
-        const hit = req.peek === true ? await counters.peek(key, req.limit, options) : await counters.hit(key, req.limit, options);
+      // In order: two hits of one key in a batch must see each other, as two messages would, and a
+      // peek sees the hits asked before it.
+      for (let i = 0; i < req.keys.length; i++) {
+        const key = req.keys[i] as string;
+        const hit = peeks.has(i) ? await counters.peek(key, req.limit, counterOptions) : await counters.hit(key, req.limit, counterOptions);
         results.push([hit.allowed ? 1 : 0, hit.remaining, hit.msBeforeReset]);
       }
       return { type: 'counted', id: req.id, results };

@@ -72,7 +72,7 @@ export async function runMaster(loaded: LoadedSettings, entry: MasterEntryPoints
   arbiter = new Arbiter({
     loaded,
     reloadSettings: () => loadSettings(),
-    spawner: createSpawner({ workerExec: entry.workerExec, keeperExec, inspectable: settings.CORRAL_STUCK_STACKS, envFilter: withoutSystemdNotifyEnv, listenSocket: { accept: settings.CORRAL_ACCEPT, backlog: settings.CORRAL_BACKLOG }, counters: createHostCounters(), stderrPrefix: isJournalFd(2) ? STDERR_PRIORITY : '' }),
+    spawner: createSpawner({ workerExec: entry.workerExec, keeperExec, inspectable: settings.CORRAL_STUCK_STACKS, envFilter: withoutSystemdNotifyEnv, listenSocket: { accept: settings.CORRAL_ACCEPT, backlog: settings.CORRAL_BACKLOG }, counters: createHostCounters({ logger }), stderrPrefix: isJournalFd(2) ? STDERR_PRIORITY : '' }),
     withKeeper: keeperExec !== undefined,
     logger,
     reopenLogs: () => log.reopen(),

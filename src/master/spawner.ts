@@ -61,7 +61,8 @@ function attach(ep: Parameters<typeof masterChannel>[0], events: ChildEvents, co
     'boot-failed': forward,
     retire: forward,
     drained: forward,
-    // A malformed request gets no answer: the worker's own timeout then lets its requests through.
+    // A malformed request gets no answer (the service logs it, once a minute): the worker's own
+    // timeout then lets its requests through.
     ...(counters ? { count: (m) => void counters.answer(m).then((answer) => channel.send(answer), () => undefined) } : {}),
   });
   return channel;

@@ -2,7 +2,12 @@
 // to the master in one 'count' message, and each hit settles from the master's 'counted' answer.
 // One IPC round trip per request cost about half of the peak req/s of a cached read (the
 // `ratelimit` bench); under load a turn carries several requests, and they now share one.
+// Peeks (reads that count nothing) go in the same message as the hits of their limit and window,
+// marked by their index, and settle with them, in the order asked: a login with the right code
+// (a peek) and wrong ones (hits) sent together at a locked name are answered together, so the
+// right code's 429 does not come apart from the others.
 
+import { assertCounterArgs } from '../counter-args.js';
 import { DEFAULT_COUNTER_WINDOW_SECONDS, type CounterHit, type CounterOptions, type HostCounters } from '../contract.js';
 import type { ChildMessage, MasterMessage } from '../ipc/messages.js';
 
@@ -16,8 +21,9 @@ interface Waiter {
 interface Batch {
   readonly limit: number;
   readonly window: number;
-  readonly peek: boolean;
   readonly keys: string[];
+  /** Indices in `keys` of the peeks. */
+  readonly peeks: number[];
   readonly waiters: Waiter[];
 }
 
@@ -32,8 +38,8 @@ export interface CounterClientOptions {
 }
 
 export function createCounterClient(send: (msg: ChildMessage) => boolean, options: CounterClientOptions): CounterClient {
-  // Hits of this turn, by limit, window and kind (one per counter the app keeps; two per counter
-  // while a reload changes its limit).
+  // Hits and peeks of this turn, by limit and window (one per counter the app keeps; two per
+  // counter while a reload changes its limit).
   let gathering = new Map<string, Batch>();
   let flushScheduled = false;
   const waitingForMaster = new Map<number, { readonly waiters: Waiter[]; readonly timer: NodeJS.Timeout }>();
@@ -58,7 +64,7 @@ export function createCounterClient(send: (msg: ChildMessage) => boolean, option
         limit: batch.limit,
         keys: batch.keys,
         ...(batch.window !== DEFAULT_COUNTER_WINDOW_SECONDS ? { window: batch.window } : {}),
-        ...(batch.peek ? { peek: true } : {}),
+        ...(batch.peeks.length > 0 ? { peeks: batch.peeks } : {}),
       };
       if (!send(msg)) {
         rejectAll(batch.waiters, 'the channel to the master is closed');
@@ -74,13 +80,16 @@ export function createCounterClient(send: (msg: ChildMessage) => boolean, option
 
   const enqueue = (key: string, limit: number, options: CounterOptions | undefined, peek: boolean): Promise<CounterHit> =>
     new Promise<CounterHit>((resolve, reject) => {
+      // Refused here, at once: the master would drop the message and the caller wait for the timeout.
+      assertCounterArgs(limit, options?.windowSeconds);
       const window = options?.windowSeconds ?? DEFAULT_COUNTER_WINDOW_SECONDS;
-      const id = `${limit}/${window}/${peek ? 'peek' : 'hit'}`;
+      const id = `${limit}/${window}`;
       let batch = gathering.get(id);
       if (!batch) {
-        batch = { limit, window, peek, keys: [], waiters: [] };
+        batch = { limit, window, keys: [], peeks: [], waiters: [] };
         gathering.set(id, batch);
       }
+      if (peek) batch.peeks.push(batch.keys.length);
       batch.keys.push(key);
       batch.waiters.push({ resolve, reject });
       if (!flushScheduled) {

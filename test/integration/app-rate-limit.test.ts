@@ -87,9 +87,11 @@ describe('the per-IP limit keys IPv6 clients by /64, and counts 404s, on the rea
     const probes: number[] = [];
     for (let i = 0; i < 6; i++) probes.push((await get(`/probe/${i}`, '198.51.100.70')).status);
     assert.deepEqual(probes, Array(6).fill(404));
-    // Each worker sends the counts of its 404s within 20 ms. Six counted: a routed request now
-    // waits for the count and is refused, whichever worker takes it.
-    await new Promise((r) => setTimeout(r, 100));
+    // Each worker sends the counts of its 404s 20 ms after the first (or with its next routed
+    // request's). A routed request is refused only once its count is the 7th: the six probes are
+    // all counted then, by both workers.
+    await waitFor(async () => (await get('/api/players', '198.51.100.70')).status === 429, 5000, 'a routed request refused');
+    // Whichever worker takes it.
     for (let i = 0; i < 2; i++) assert.equal((await get('/api/players', '198.51.100.70')).status, 429);
     // And each worker, having seen the client over, refuses its probes too.
     for (let i = 0; i < 2; i++) assert.equal((await get(`/probe/after-${i}`, '198.51.100.70')).status, 429);

@@ -76,9 +76,12 @@ describe('failed logins per name', () => {
     assert.deepEqual(await statuses(app, 'Chloé', 'c-secret-3', 1), [429]);
   });
 
-  it('leaves other names alone, and an unknown name answers exactly as a known one', async () => {
+  it('leaves other names alone, and never counts nor locks a name not in the roster', async () => {
     assert.deepEqual(await statuses(app, 'Bob', 'b-secret-2', 1), [200]);
-    assert.deepEqual(await statuses(app, 'Nobody Here', 'wrong', 5), [401, 401, 401, 429, 429]);
+    // Not counted: a flood of made-up names cannot fill the counters (the roster's names are public
+    // through GET /api/players, so a 401 that never turns 429 tells nothing).
+    assert.deepEqual(await statuses(app, 'Nobody Here', 'wrong', 8), Array(8).fill(401));
+    assert.deepEqual(await statuses(app, 'Nobody Here', 'a-secret-1', 1), [401]);
   });
 
   it('a correct code neither counts nor resets the count', async () => {
@@ -92,7 +95,7 @@ describe('failed logins per name', () => {
   it('logs login.locked once per name and window, with a hash of the name, never the name', () => {
     const locked = lines.filter((l) => l.event === 'login.locked');
     const alice = createHash('sha256').update('alice').digest('hex').slice(0, 32);
-    assert.deepEqual(locked.map((l) => l.name_hash).sort(), [alice, nameHash('Bob'), nameHash('chloé'), nameHash('Nobody Here')].sort());
+    assert.deepEqual(locked.map((l) => l.name_hash).sort(), [alice, nameHash('Bob'), nameHash('chloé')].sort());
     assert.equal(nameHash('  CHLOE\u0301 '), nameHash('chloé'));
     for (const l of locked) {
       assert.equal(l.level, 40, 'warn');
@@ -100,7 +103,31 @@ describe('failed logins per name', () => {
       assert.equal(l.window_s, 900);
     }
     const text = JSON.stringify(locked);
-    for (const name of ['Alice', 'Bob', 'Chlo', 'Nobody']) assert.ok(!text.includes(name), `${name} in ${text}`);
+    for (const name of ['Alice', 'Bob', 'Chlo']) assert.ok(!text.includes(name), `${name} in ${text}`);
+  });
+});
+
+describe('failed logins per name: only roster names reach the counters', () => {
+  it('a login for a name not in the roster asks the counters nothing', async () => {
+    const local = createWindowCounters();
+    const keys: string[] = [];
+    const counters: HostCounters = {
+      hit: (key, limit, o) => (keys.push(key), local.hit(key, limit, o)),
+      peek: (key, limit, o) => (keys.push(key), local.peek(key, limit, o)),
+    };
+    const app = await startApp(
+      { CORRAL_RATE_LIMIT: '0', CORRAL_LOGIN_FAILURES_PER_NAME: '3' },
+      createFakeSheets({ Players: SAMPLE_PLAYERS, Events: SAMPLE_EVENTS }),
+      { hostCounters: counters },
+    );
+    try {
+      for (let i = 0; i < 20; i++) assert.deepEqual(await statuses(app, `made-up name ${i}`, 'wrong', 1), [401]);
+      assert.deepEqual(keys, []);
+      assert.deepEqual(await statuses(app, 'Alice', 'wrong', 1), [401]);
+      assert.deepEqual(keys, [`login-name:${nameHash('alice')}`]);
+    } finally {
+      await app.close();
+    }
   });
 });
 

@@ -5,6 +5,7 @@ import { clientKey, createClientIpResolver, normalizeIp } from '../../src/app/cl
 import type { HostCounters } from '../../src/contract.js';
 import { createFakeSheets, SAMPLE_EVENTS, SAMPLE_PLAYERS } from '../fixtures/fake-sheets.js';
 import { startApp, type AppHarness } from '../fixtures/app-harness.js';
+import { waitFor } from '../helpers/corral.js';
 
 function fakeReq(remote: string, xff?: string): IncomingMessage {
   return { socket: { remoteAddress: remote }, headers: xff === undefined ? {} : { 'x-forwarded-for': xff } } as unknown as IncomingMessage;
@@ -43,20 +44,54 @@ describe('client IP', () => {
     assert.equal(ip(fakeReq('127.0.0.1', 'not-an-ip')), '127.0.0.1');
   });
 
-  it('keys IPv6 clients by their /64 and everything else by its address', () => {
+  it('keys IPv6 clients by their /64, in canonical form, and everything else by its address', () => {
     const key = '2001:db8:1:2::/64';
     for (const ip of ['2001:db8:1:2::1', '2001:DB8:1:2:ffff:ffff:ffff:ffff', '2001:0db8:0001:0002:abcd::9', '2001:db8:1:2:a:b:1.2.3.4', '2001:db8:1:2::', '2001:db8:1:2::1%eth0']) {
       assert.equal(clientKey(ip), key, ip);
     }
     assert.equal(clientKey('2001:db8:1:3::1'), '2001:db8:1:3::/64');
-    assert.equal(clientKey('2001:db8::1'), '2001:db8:0:0::/64');
-    assert.equal(clientKey('::1'), '0:0:0:0::/64');
-    assert.equal(clientKey('::'), '0:0:0:0::/64');
+    assert.equal(clientKey('2001:db8::1'), '2001:db8::/64');
+    assert.equal(clientKey('2001:DB8:0:0:1::1'), '2001:db8::/64');
+    assert.equal(clientKey('2001:0:0:1::1'), '2001:0:0:1::/64');
     assert.equal(clientKey('1:2:3:4:5:6:7:8'), '1:2:3:4::/64');
+    assert.equal(clientKey('fe80::1%eth0'), 'fe80::/64');
+    // Loopback and the unspecified address are not IPv4 clients.
+    assert.equal(clientKey('::1'), '::/64');
+    assert.equal(clientKey('::'), '::/64');
     // IPv4, also as it arrives on a dual-stack socket, stays one key per address.
     assert.equal(clientKey('198.51.100.7'), '198.51.100.7');
     assert.equal(clientKey(normalizeIp('::ffff:198.51.100.7')), '198.51.100.7');
     assert.equal(clientKey(''), '');
+  });
+
+  it('keys an IPv6 address that carries an IPv4 one (mapped, compatible, NAT64) by that IPv4 address, however written', () => {
+    const forms: [string, string][] = [
+      // IPv4-mapped, ::ffff:0:0/96
+      ['::ffff:1.2.3.4', '1.2.3.4'],
+      ['0:0:0:0:0:ffff:1.2.3.4', '1.2.3.4'],
+      ['::ffff:102:304', '1.2.3.4'],
+      ['::FFFF:0102:0304', '1.2.3.4'],
+      ['0:0:0:0:0:ffff:102:304%eth0', '1.2.3.4'],
+      ['::ffff:198.51.100.9', '198.51.100.9'],
+      // IPv4-compatible, ::/96
+      ['::1.2.3.4', '1.2.3.4'],
+      ['::102:304', '1.2.3.4'],
+      ['::0.0.0.2', '0.0.0.2'],
+      ['::0.1.0.0', '0.1.0.0'],
+      // NAT64 well-known prefix, 64:ff9b::/96
+      ['64:ff9b::1.2.3.4', '1.2.3.4'],
+      ['64:ff9b::102:304', '1.2.3.4'],
+      ['64:FF9B:0:0:0:0:C633:6409', '198.51.100.9'],
+      ['0064:ff9b:0000:0000:0000:0000:203.0.113.5', '203.0.113.5'],
+    ];
+    for (const [ip, key] of forms) assert.equal(clientKey(ip), key, ip);
+    // Two IPv4 clients behind one NAT64 translator keep two budgets.
+    assert.notEqual(clientKey('64:ff9b::198.51.100.1'), clientKey('64:ff9b::198.51.100.2'));
+    // Near misses stay IPv6 /64s: another /96 of 64:ff9b::/32 (RFC 8215's local-use 64:ff9b:1::/48),
+    // a mapped-looking address with a non-zero group before ffff.
+    assert.equal(clientKey('64:ff9b:1::1.2.3.4'), '64:ff9b:1::/64');
+    assert.equal(clientKey('::1:ffff:1.2.3.4'), '::/64');
+    assert.equal(clientKey('1::ffff:1.2.3.4'), '1::/64');
   });
 
   it('refuses a malformed trusted-proxy entry', () => {
@@ -144,13 +179,14 @@ describe('rate limit over HTTP: IPv6 clients by /64, and answers without a route
     assert.equal((await req('/api/admin/health', '203.0.113.50')).status, 200);
   });
 
-  it('a scanner learns nothing faster than the limit: past it, every probe is 429', async () => {
+  it('a probe past the limit still gets its 404 until the count comes back; from then on every probe is 429', async () => {
     const seen: number[] = [];
     for (let i = 0; i < 4; i++) seen.push((await req(`/probe-${i}`, '203.0.113.51')).status);
-    // The 4th is counted over the limit, but answered without waiting for the count.
+    // The 4th is counted over the limit, but answered before its count comes back: a 404.
     assert.deepEqual(seen, [404, 404, 404, 404]);
-    // Counts go to the counters within 20 ms; from then on this worker knows.
-    await new Promise((r) => setTimeout(r, 60));
+    // The counts go to the counters 20 ms after the first; once one comes back over, this worker
+    // refuses the client's probes at once.
+    await waitFor(async () => (await req('/probe-wait', '203.0.113.51')).status === 429, 2000, 'a probe refused');
     for (let i = 4; i < 6; i++) seen.push((await req(`/probe-${i}`, '203.0.113.51')).status);
     assert.deepEqual(seen.slice(4), [429, 429]);
   });
@@ -169,8 +205,8 @@ describe('rate limit: a 404 never waits for the count', () => {
       assert.equal(res.status, 404);
       assert.equal(res.headers.get('ratelimit-limit'), null);
       await res.body?.cancel();
-      // Counted all the same, within 20 ms.
-      await new Promise((r) => setTimeout(r, 60));
+      // Counted all the same (20 ms later).
+      await waitFor(() => hits.length > 0, 2000, 'the 404 counted');
       assert.deepEqual(hits, ['127.0.0.1']);
     } finally {
       await app.close();

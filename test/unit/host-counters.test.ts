@@ -7,7 +7,9 @@ import { createRateLimit } from '../../src/app/rate-limit.js';
 import type { ChildMessage, MasterMessage } from '../../src/ipc/messages.js';
 import type { Logger } from '../../src/log/logger.js';
 import { createHostCounters } from '../../src/master/host-counters.js';
+import { createWindowCounters } from '../../src/window-counters.js';
 import { createCounterClient } from '../../src/worker/counter-client.js';
+import { waitFor } from '../helpers/corral.js';
 
 type Count = Extract<ChildMessage, { type: 'count' }>;
 type Counted = Extract<MasterMessage, { type: 'counted' }>;
@@ -62,14 +64,13 @@ describe('host counters', () => {
   it('counts a key with another window apart, and peeks without counting', async () => {
     const { client, sent } = wired();
     const [minute, long, look] = await Promise.all([client.hit('k', 2), client.hit('k', 2, { windowSeconds: 900 }), client.peek('k', 2, { windowSeconds: 900 })]);
-    assert.equal(sent.length, 3, 'one message per limit, window and kind');
+    assert.equal(sent.length, 2, 'one message per limit and window, peeks with the hits');
     // The defaults stay out of the message.
     assert.deepEqual(
-      sent.map((m) => [m.limit, m.window, m.peek, m.keys]),
+      sent.map((m) => [m.limit, m.window, m.peeks, m.keys]),
       [
         [2, undefined, undefined, ['k']],
-        [2, 900, undefined, ['k']],
-        [2, 900, true, ['k']],
+        [2, 900, [1], ['k', 'k']],
       ],
     );
     assert.deepEqual([minute.remaining, long.remaining, look.allowed, look.remaining], [1, 1, true, 1]);
@@ -83,6 +84,65 @@ describe('host counters', () => {
     assert.ok(full.msBeforeReset > 899_000);
     const none = await client.peek('never-hit', 2, { windowSeconds: 900 });
     assert.deepEqual(none, { allowed: true, remaining: 2, msBeforeReset: 0 });
+  });
+
+  it('a peek and hits of one counter asked in one turn go in one message and settle together, in the order asked', async () => {
+    const master = createHostCounters();
+    const sent: Count[] = [];
+    const client = createCounterClient((m) => (m.type === 'count' ? (sent.push(m), true) : false), { timeoutMs: 60_000 });
+    const long = { windowSeconds: 900 };
+    // The key at its limit (a locked name), counted straight on the master.
+    await master.answer({ type: 'count', id: 0, limit: 2, window: 900, keys: ['n', 'n'] });
+    // A burst in one turn: wrong, right (a peek), wrong.
+    const order: string[] = [];
+    const burst = [client.hit('n', 2, long), client.peek('n', 2, long), client.hit('n', 2, long)].map((p, i) =>
+      p.then((h) => (order.push(`${i}:${h.allowed ? 'allowed' : 'refused'}`), h)),
+    );
+    await new Promise((r) => setImmediate(r));
+    assert.equal(sent.length, 1, 'one message');
+    assert.deepEqual([sent[0]?.keys, sent[0]?.peeks], [['n', 'n', 'n'], [1]]);
+    client.onCounted(await master.answer(sent[0] as Count));
+    // Settled by that one answer, before anything else runs.
+    await Promise.resolve();
+    assert.deepEqual(order, ['0:refused', '1:refused', '2:refused']);
+    await Promise.all(burst);
+  });
+
+  it('refuses a bad limit or window at once, naming the value and the allowed range, and sends nothing', async () => {
+    const { client, sent } = wired({ timeoutMs: 5000 });
+    for (const windowSeconds of [1.5, 100_000, 0]) {
+      await assert.rejects(client.hit('a', 5, { windowSeconds }), (err: Error & { code?: string }) => {
+        assert.equal(err.code, 'CORRAL_ERR_COUNTER_INVALID');
+        assert.match(err.message, new RegExp(`windowSeconds ${windowSeconds} is not allowed: a whole number of seconds from 1 to 86400`));
+        return true;
+      });
+    }
+    await assert.rejects(client.peek('a', 0), /limit 0 is not allowed: a whole number of hits from 1/);
+    await assert.rejects(client.hit('a', 2.5), /limit 2.5 is not allowed/);
+    assert.equal(sent.length, 0);
+    // The in-process counters (an app outside corral) say the same.
+    await assert.rejects(createWindowCounters().hit('a', 5, { windowSeconds: 1.5 }), /windowSeconds 1.5 is not allowed/);
+  });
+
+  it('the master logs the malformed requests it drops, at most once a minute', async () => {
+    const lines: Record<string, unknown>[] = [];
+    const logger = { warn: (fields: Record<string, unknown>, msg: string) => void lines.push({ ...fields, msg }) } as unknown as Logger;
+    let now = 1_000_000;
+    const master = createHostCounters({ logger, now: () => now });
+    const bad = { type: 'count', id: 1, limit: 5, keys: ['a'], window: 1.5 } as const;
+    await assert.rejects(master.answer(bad), /malformed count request: windowSeconds 1.5 is not allowed/);
+    now += 30_000;
+    await assert.rejects(master.answer({ ...bad, window: 100_000 }), /windowSeconds 100000/);
+    assert.equal(lines.length, 1, 'once a minute');
+    assert.deepEqual([lines[0]?.event, lines[0]?.code, lines[0]?.requests], ['counters.malformed', 'CORRAL_ERR_COUNTER_INVALID', 1]);
+    assert.match(String(lines[0]?.problem), /windowSeconds 1.5 is not allowed: a whole number of seconds from 1 to 86400/);
+    now += 30_000;
+    await assert.rejects(master.answer({ ...bad, limit: 0, window: undefined }), /limit 0/);
+    assert.equal(lines.length, 2);
+    assert.equal(lines[1]?.requests, 2, 'the one not logged is counted in the next line');
+    // A good request is answered and logs nothing.
+    assert.equal((await master.answer({ type: 'count', id: 2, limit: 5, keys: ['a'] })).results.length, 1);
+    assert.equal(lines.length, 2);
   });
 
   it('rejects the hits of a batch the master does not answer in time, and ignores a late answer', async () => {
@@ -115,7 +175,10 @@ describe('host counters', () => {
     for (const window of [0, -1, 1.5, 86_401, '60' as unknown as number]) {
       await assert.rejects(master.answer({ type: 'count', id: 1, limit: 5, keys: ['a'], window }), /malformed count request/, String(window));
     }
-    await assert.rejects(master.answer({ type: 'count', id: 1, limit: 5, keys: ['a'], peek: 'yes' as unknown as boolean }), /malformed count request/);
+    // Peeks must be ascending indices into keys, each once.
+    for (const peeks of [[2], [0, 0], [-1], [0.5], [1, 0], 'x' as unknown as number[]]) {
+      await assert.rejects(master.answer({ type: 'count', id: 1, limit: 5, keys: ['a', 'b'], peeks }), /malformed count request: peeks/, JSON.stringify(peeks));
+    }
   });
 
   it("the app's rate limit sends the counts of 404s together, ahead of the worker's next counted request", async () => {
@@ -133,9 +196,9 @@ describe('host counters', () => {
     const refused = limit.count('ip');
     assert.deepEqual([refused?.allowed, refused?.remaining], [false, 0]);
     assert.ok((refused?.resetSeconds ?? 0) >= 59);
-    // Without a counted request after them, they go within 20 ms.
+    // Without a counted request after them, they go on their own (20 ms later).
     assert.equal(limit.count('other'), undefined);
-    await new Promise((r) => setTimeout(r, 60));
+    await waitFor(() => sent.length === 2, 2000, 'the count of the lone 404');
     assert.deepEqual(sent.map((m) => m.keys), [['ip', 'ip', 'ip', 'ip'], ['other']]);
   });
 

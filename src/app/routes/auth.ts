@@ -18,10 +18,13 @@ export function loginRoute(deps: AppDeps, limit?: LoginLimit): Handler {
     const code = requireText(body, 'code', { min: 1, max: 200 });
     // A held copy of the roster is used as it is: no promise to wait for.
     const sheet = deps.cachedRecords(range) ?? (await deps.records(range));
-    const record = checkLogin(sheet, name, code);
-    // A failure counts against the name; past its limit, every login for it answers 429, a correct
-    // code included (else the one 200 among the 429s would still give the code away).
-    if (limit) await limit.settle(name, record !== undefined);
+    const { player: record, known } = checkLogin(sheet, name, code);
+    // A failure for a roster name counts against it; past its limit, every login for it answers
+    // 429, a correct code included (else the one 200 among the 429s would still give the code
+    // away). A name not in the roster is never counted and always answers 401: the roster's names
+    // are public (GET /api/players needs no token), so that says nothing new, and the master keeps
+    // at most one counter per roster name, not one per name a client makes up.
+    if (limit && known) await limit.settle(name, record !== undefined);
     // One answer for an unknown name and a wrong code: the caller learns nothing about which.
     if (!record) throw new HttpError(401, 'invalid_credentials', 'name or code is incorrect');
     // The sheet's spelling, not the one typed (the lookup ignores case and Unicode form): the

@@ -1,4 +1,6 @@
-// GET /api/players: the roster's public columns (PRIVATE_COLUMNS never leave the server).
+// GET /api/players: the roster's public columns (PRIVATE_COLUMNS never leave the server), names
+// included, to anyone: no token is asked. The login route relies on that: it answers a name not
+// in the roster without counting it against the failed-login limit, which tells nothing this does not.
 // The hot read path: the answer body and its headers are built once per cached copy of the roster
 // (and staleness state) and reused until the copy changes, so a request costs about what a static
 // body does.

@@ -1,0 +1,24 @@
+// The one check of a host counter's limit and window, made where a count is asked for (the worker's
+// counter client, the in-process counters) and again where it is answered (the master): a custom
+// app that asks for a window of 1.5 s learns so at once, instead of every request waiting for a
+// master that drops the message.
+
+import { CorralError } from './errors.js';
+import { MAX_COUNTER_WINDOW_SECONDS } from './contract.js';
+
+/** What is wrong with `limit` and `windowSeconds` (undefined: the default window), or undefined when nothing is. */
+export function counterArgsProblem(limit: unknown, windowSeconds: unknown): string | undefined {
+  if (typeof limit !== 'number' || !Number.isSafeInteger(limit) || limit <= 0) {
+    return `limit ${String(limit)} is not allowed: a whole number of hits from 1 to ${Number.MAX_SAFE_INTEGER}`;
+  }
+  if (windowSeconds !== undefined && (typeof windowSeconds !== 'number' || !Number.isSafeInteger(windowSeconds) || windowSeconds < 1 || windowSeconds > MAX_COUNTER_WINDOW_SECONDS)) {
+    return `windowSeconds ${String(windowSeconds)} is not allowed: a whole number of seconds from 1 to ${MAX_COUNTER_WINDOW_SECONDS}`;
+  }
+  return undefined;
+}
+
+/** Throws CORRAL_ERR_COUNTER_INVALID naming the bad value and the allowed range. */
+export function assertCounterArgs(limit: unknown, windowSeconds: unknown): void {
+  const problem = counterArgsProblem(limit, windowSeconds);
+  if (problem) throw new CorralError('CORRAL_ERR_COUNTER_INVALID', `host counter: ${problem}`);
+}
