@@ -29,6 +29,21 @@ async function until<T>(fn: () => Promise<T | undefined | false> | T | undefined
   }
 }
 
+/** Runs `fn` with JSON.stringify counting its calls on values `counted` selects. */
+async function countingStringify<T>(counted: (value: unknown) => boolean, fn: () => Promise<T>): Promise<{ result: T; calls: number }> {
+  const realStringify = JSON.stringify;
+  let calls = 0;
+  JSON.stringify = ((value: unknown, ...rest: never[]) => {
+    if (counted(value)) calls++;
+    return realStringify(value, ...rest);
+  }) as typeof JSON.stringify;
+  try {
+    return { result: await fn(), calls };
+  } finally {
+    JSON.stringify = realStringify;
+  }
+}
+
 describe('keeper over its local socket, with worker clients', () => {
   let dir: string;
   let backend: FakeBackend;
@@ -212,18 +227,7 @@ describe('keeper over its local socket, with worker clients', () => {
   it("a read with nothing pending reuses the tier's JSON of the values instead of serialising them again", async () => {
     const k = await startKeeper();
     await k.read('Events');
-    const realStringify = JSON.stringify;
-    let valuesSerialised = 0;
-    JSON.stringify = ((value: unknown, ...rest: never[]) => {
-      if (typeof value === 'object' && value !== null && 'values' in value) valuesSerialised++;
-      return realStringify(value, ...rest);
-    }) as typeof JSON.stringify;
-    let plain: string;
-    try {
-      plain = await k.readJson('Events');
-    } finally {
-      JSON.stringify = realStringify;
-    }
+    const { result: plain, calls: valuesSerialised } = await countingStringify((v) => typeof v === 'object' && v !== null && 'values' in v, () => k.readJson('Events'));
     assert.equal(valuesSerialised, 0);
     const { via: _via, ...expected } = await k.read('Events');
     assert.deepEqual(JSON.parse(plain), { ...expected, via: 'fresh' });
@@ -243,18 +247,7 @@ describe('keeper over its local socket, with worker clients', () => {
       ['player', 'kind'],
       ['P001', 'joined'],
     ]);
-    const realStringify = JSON.stringify;
-    let arraysSerialised = 0;
-    JSON.stringify = ((value: unknown, ...rest: never[]) => {
-      if (Array.isArray(value)) arraysSerialised++;
-      return realStringify(value, ...rest);
-    }) as typeof JSON.stringify;
-    let again: string;
-    try {
-      again = await k.readJson('Events!B:C');
-    } finally {
-      JSON.stringify = realStringify;
-    }
+    const { result: again, calls: arraysSerialised } = await countingStringify(Array.isArray, () => k.readJson('Events!B:C'));
     assert.equal(arraysSerialised, 0, 'the cut of this fetch is reused');
     assert.deepEqual((JSON.parse(again) as { values: string[][] }).values, first.values);
     assert.equal(backend.count('get'), 1, 'one upstream fetch (Events!A:C) behind both reads');
