@@ -4,7 +4,7 @@
 // master that drops the message.
 
 import { CorralError } from './errors.js';
-import { MAX_COUNTER_WINDOW_SECONDS } from './contract.js';
+import { DEFAULT_COUNTER_WINDOW_SECONDS, MAX_COUNTER_WINDOW_SECONDS, type CounterOptions } from './contract.js';
 
 /** What is wrong with `limit` and `windowSeconds` (undefined: the default window), or undefined when nothing is. */
 export function counterArgsProblem(limit: unknown, windowSeconds: unknown): string | undefined {
@@ -17,8 +17,12 @@ export function counterArgsProblem(limit: unknown, windowSeconds: unknown): stri
   return undefined;
 }
 
-/** Throws CORRAL_ERR_COUNTER_INVALID naming the bad value and the allowed range. */
-export function assertCounterArgs(limit: unknown, windowSeconds: unknown): void {
-  const problem = counterArgsProblem(limit, windowSeconds);
+/**
+ * The counter's window in seconds (the default when `options` names none), once `limit` and the
+ * window are checked; throws CORRAL_ERR_COUNTER_INVALID naming the bad value and the allowed range.
+ */
+export function checkedCounterWindow(limit: unknown, options: CounterOptions | undefined): number {
+  const problem = counterArgsProblem(limit, options?.windowSeconds);
   if (problem) throw new CorralError('CORRAL_ERR_COUNTER_INVALID', `host counter: ${problem}`);
+  return options?.windowSeconds ?? DEFAULT_COUNTER_WINDOW_SECONDS;
 }

@@ -3,12 +3,8 @@
 // workers with it); the bundled app run outside a corral worker keeps its own.
 
 import { RateLimiterMemory, RateLimiterRes } from 'rate-limiter-flexible';
-import { assertCounterArgs } from './counter-args.js';
-import { DEFAULT_COUNTER_WINDOW_SECONDS, type CounterHit, type CounterOptions, type HostCounters } from './contract.js';
-
-function windowOf(options: CounterOptions | undefined): number {
-  return options?.windowSeconds ?? DEFAULT_COUNTER_WINDOW_SECONDS;
-}
+import { checkedCounterWindow } from './counter-args.js';
+import type { CounterHit, HostCounters } from './contract.js';
 
 export function createWindowCounters(): HostCounters {
   // One store per limit and window: a reload that changes CORRAL_RATE_LIMIT starts the new limit
@@ -31,9 +27,9 @@ export function createWindowCounters(): HostCounters {
   });
   return {
     async hit(key, limit, options) {
-      assertCounterArgs(limit, options?.windowSeconds);
+      const store = storeFor(limit, checkedCounterWindow(limit, options));
       try {
-        return hitOf(true, await storeFor(limit, windowOf(options)).consume(key, 1));
+        return hitOf(true, await store.consume(key, 1));
       } catch (err) {
         // The store rejects with its result object when the key is over its limit.
         if (err instanceof RateLimiterRes) return hitOf(false, err);
@@ -41,8 +37,7 @@ export function createWindowCounters(): HostCounters {
       }
     },
     async peek(key, limit, options) {
-      assertCounterArgs(limit, options?.windowSeconds);
-      const res = await storeFor(limit, windowOf(options)).get(key);
+      const res = await storeFor(limit, checkedCounterWindow(limit, options)).get(key);
       // A window whose end has passed, though its key is not removed yet, is no window.
       if (!res || res.msBeforeNext <= 0) return { allowed: true, remaining: limit, msBeforeReset: 0 };
       return hitOf(res.consumedPoints < limit, res);
