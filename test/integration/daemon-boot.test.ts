@@ -5,7 +5,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { EXIT } from '../../src/errors.js';
-import { CORRAL_BIN, readLogLines, startCorral, waitFor } from '../helpers/corral.js';
+import { isAlive } from '../../src/master/pidfile.js';
+import { CORRAL_BIN, readLogLines, startCorral, waitFor, type CorralProcess } from '../helpers/corral.js';
 import { Client } from 'undici';
 import { http } from '../helpers/http.js';
 
@@ -184,25 +185,20 @@ test('an app that cannot be imported: bounded retries, then exit 3 with the app 
   }
 });
 
+/** The exit code a worker of the exit-recorder fixture wrote for itself, if it has exited. */
+function recordedExit(c: CorralProcess, pid: unknown): string | undefined {
+  try {
+    return readFileSync(join(c.dataDir, 'exits', String(pid)), 'utf8');
+  } catch {
+    return undefined;
+  }
+}
+
 test('when the master is killed with SIGKILL, its workers exit (no orphans serving), saying so with EXIT.MASTER_GONE', async () => {
   // node:cluster's own 'disconnect' listener exits a worker with 0 when the channel drops: the
   // fixture app records each worker's exit code, since no process is left to wait for them.
   const c = await startCorral({ app: 'exit-recorder.mjs', workers: 3 });
-  const codeOf = (pid: unknown): string | undefined => {
-    try {
-      return readFileSync(join(c.dataDir, 'exits', String(pid)), 'utf8');
-    } catch {
-      return undefined;
-    }
-  };
-  const alive = (pid: number): boolean => {
-    try {
-      process.kill(pid, 0);
-      return true;
-    } catch {
-      return false;
-    }
-  };
+  const codeOf = (pid: unknown) => recordedExit(c, pid);
   try {
     // A worker the master stops (here, scaled down) exits 0, as before.
     c.kill('SIGTTOU');
@@ -214,7 +210,7 @@ test('when the master is killed with SIGKILL, its workers exit (no orphans servi
     assert.equal(pids.length, 2);
     c.kill('SIGKILL');
     await c.exited;
-    await waitFor(() => pids.every((pid) => !alive(pid) && codeOf(pid) !== undefined), 10000, 'workers to exit after the master died');
+    await waitFor(() => pids.every((pid) => !isAlive(pid) && codeOf(pid) !== undefined), 10000, 'workers to exit after the master died');
     assert.deepEqual(pids.map(codeOf), [String(EXIT.MASTER_GONE), String(EXIT.MASTER_GONE)]);
     assert.deepEqual(c.events('worker.master_gone').map((l) => Number(l.pid)).sort(), [...pids].sort(), 'each orphan says why it exits');
   } finally {
@@ -225,17 +221,11 @@ test('when the master is killed with SIGKILL, its workers exit (no orphans servi
 test('a worker the master asked to drain exits 0 if the master dies meanwhile, as it did before', async () => {
   const c = await startCorral({ app: 'exit-recorder.mjs', workers: 1 });
   const pid = Number(c.events('worker.ready')[0]?.worker_pid);
-  const codeOf = (): string | undefined => {
-    try {
-      return readFileSync(join(c.dataDir, 'exits', String(pid)), 'utf8');
-    } catch {
-      return undefined;
-    }
-  };
+  const codeOf = () => recordedExit(c, pid);
   try {
     // An in-flight request keeps the worker draining after the master's SIGTERM.
     const slow = http(`${c.url}/sleep?ms=20000`).catch(() => undefined);
-    await new Promise((r) => setTimeout(r, 300));
+    await c.waitForLog((l) => l.event === 'fixture.sleeping', 10000, 'the request in the worker');
     c.kill('SIGTERM');
     await c.waitForLog((l) => l.event === 'worker.draining', 10000, 'the worker draining');
     c.kill('SIGKILL');

@@ -187,7 +187,7 @@ test('a request cut at the graceful timeout of a reload still counts in the mast
     assert.equal((await http(c.url)).status, 200);
     const cut = http(`${c.url}/sleep?ms=30000`).then(() => 'answered', () => 'cut');
     await waitFor(() => c.events('access').length === 1 && true, 5000, 'the first request logged');
-    await delay(300);
+    await c.waitForLog((l) => l.event === 'fixture.sleeping', 10000, 'the slow request in the worker');
     c.kill('SIGHUP');
     const exit = await c.waitForLog((l) => l.event === 'worker.exit' && l.generation === 1, 15_000, 'the old worker exits');
     assert.equal(exit.code, 0);

@@ -4,15 +4,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { REPO_ROOT, startCorral, waitFor } from '../helpers/corral.js';
-import { delay, http } from '../helpers/http.js';
+import { http } from '../helpers/http.js';
 
 test('SIGTERM with a slow request in flight: it completes, then the master exits 0 and removes its pidfile', async () => {
   const c = await startCorral({ app: 'basic.mjs', workers: 2 });
   try {
     assert.ok(existsSync(c.pidFile));
     const slow = http(`${c.url}/sleep?ms=2500`, { timeoutMs: 15000 });
-    await c.waitForLog(() => true, 1000);
-    await delay(300);
+    await c.waitForLog((l) => l.event === 'fixture.sleeping', 10000, 'the slow request in a worker');
     c.kill('SIGTERM');
     const r = await slow;
     assert.equal(r.status, 200);
@@ -33,7 +32,7 @@ test('SIGQUIT stops fast, without waiting for slow requests', async () => {
   const c = await startCorral({ app: 'basic.mjs', workers: 1 });
   try {
     const slow = http(`${c.url}/sleep?ms=8000`, { timeoutMs: 15000 }).catch((e: Error) => e);
-    await delay(300);
+    await c.waitForLog((l) => l.event === 'fixture.sleeping', 10000, 'the slow request in the worker');
     const t0 = Date.now();
     c.kill('SIGQUIT');
     const { code } = await c.exited;
