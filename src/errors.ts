@@ -8,6 +8,7 @@ export const ERROR_CODES = {
   CORRAL_ERR_LOG_FILE: 'CORRAL_LOG_FILE could not be opened for appending (its directory cannot be created, or is not writable).',
   CORRAL_ERR_USAGE: 'The command line was not understood.',
   CORRAL_ERR_NOT_RUNNING: 'No running master was found through the pidfile.',
+  CORRAL_ERR_MASTER_UNVERIFIED: 'The pidfile names a live process without a start stamp, whose command line is not `corral start`, that may or may not be the master: reload and stop signal nothing, status exits 4 (unknown).',
   CORRAL_ERR_ALREADY_RUNNING: 'The pidfile names a live master, or a live process without a start stamp that may be one (remove the pidfile if it is stale).',
   CORRAL_ERR_SIGNAL_DENIED: 'The master runs as another user, so this command may not signal it.',
   CORRAL_ERR_APP_LOAD: 'The application module (CORRAL_APP) could not be imported or did not export a request listener.',
@@ -83,6 +84,12 @@ export const EXIT = {
   BOOT_EXHAUSTED: 3,
   /** Worker: the app module failed to import or export a listener. */
   APP_LOAD_ERROR: 4,
+  /**
+   * LSB: `status` when whether the program runs is unknown (the pidfile names a live process that
+   * nothing identifies as the master, or as not). The same number as APP_LOAD_ERROR: that one is a
+   * worker's exit code, which only the master reads; this one is the CLI's.
+   */
+  STATUS_UNKNOWN: 4,
   /** Worker: the listening socket could not be bound. */
   LISTEN_ERROR: 5,
   /** Worker: its IPC channel to the master closed (master gone). */

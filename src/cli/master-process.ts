@@ -4,11 +4,17 @@ import { loadSettings } from '../config/load.js';
 import type { Settings } from '../config/schema.js';
 import { CorralError } from '../errors.js';
 import { checkPidfile } from '../master/pidfile.js';
+import { procReaders, type ProcReaders } from '../master/proc-identity.js';
 
-export function findMaster(settings: Settings): number {
+/**
+ * The master's pid, through the pidfile. Throws CORRAL_ERR_NOT_RUNNING when it is certainly not
+ * running, and CORRAL_ERR_MASTER_UNVERIFIED when the pidfile names a live process nothing tells
+ * apart from a master: that is not "not running" (start refuses the same pidfile as running).
+ */
+export function findMaster(settings: Settings, proc: ProcReaders = procReaders): number {
   const file = settings.CORRAL_PIDFILE;
   if (!file) throw new CorralError('CORRAL_ERR_NOT_RUNNING', 'CORRAL_PIDFILE is empty, so the master cannot be found; use systemctl or kill -HUP <pid>');
-  const state = checkPidfile(file);
+  const state = checkPidfile(file, proc);
   if (state === undefined) throw new CorralError('CORRAL_ERR_NOT_RUNNING', `corral is not running (no pidfile at ${file})`);
   if (state.status === 'dead') throw new CorralError('CORRAL_ERR_NOT_RUNNING', `corral is not running (stale pidfile ${file} names pid ${state.pid})`);
   // A live pid is not proof: after a master died without removing its pidfile, the kernel may have
@@ -16,8 +22,8 @@ export function findMaster(settings: Settings): number {
   if (state.status === 'reused') throw new CorralError('CORRAL_ERR_NOT_RUNNING', `no corral master running (stale pidfile ${file}: ${state.why}); nothing was signalled`);
   if (state.status === 'unverified') {
     throw new CorralError(
-      'CORRAL_ERR_NOT_RUNNING',
-      `no corral master could be verified through the pidfile ${file}: ${state.why}. Nothing was signalled. If pid ${state.pid} is corral, signal it yourself (kill -HUP|-TERM ${state.pid}); if it is not, the pidfile is stale: remove it (rm ${file})`,
+      'CORRAL_ERR_MASTER_UNVERIFIED',
+      `no corral master could be verified through the pidfile ${file}: ${state.why}. Whether corral runs is unknown; nothing was signalled. If pid ${state.pid} is corral, signal it yourself (kill -HUP|-TERM ${state.pid}); if it is not, the pidfile is stale: remove it (rm ${file})`,
     );
   }
   return state.pid;
@@ -57,7 +63,11 @@ export function loadLookupSettings(): Settings {
   return loaded.settings;
 }
 
-/** findMaster for commands that exit 3 when corral is not running: prints why, returns undefined. */
+/**
+ * findMaster for commands that exit 3 when corral is not running: prints why, returns undefined.
+ * CORRAL_ERR_MASTER_UNVERIFIED is thrown on: reload and stop fail with it (exit 1), status says
+ * "unknown" (exit 4).
+ */
 export function findMasterOrSay(settings: Settings): number | undefined {
   try {
     return findMaster(settings);

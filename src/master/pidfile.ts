@@ -3,16 +3,17 @@
 // The pidfile holds the pid alone, as logrotate's `kill -USR1 "$(cat corral.pid)"` and operators
 // expect. Next to it, <pidfile>.start records the master's start stamp (proc-identity.ts), so a
 // live process that merely reuses the pid of a master that died without removing its pidfile is
-// told apart from the master. A pidfile without a stamp for its pid (an older corral, or written by
-// hand) names a live process that nothing proves is not the master: a command line other than
-// `corral start` may be corral started another way (a renamed launcher, a wrapper). Start then
-// refuses and says how to tell (it never starts a second master on the same pidfile), and
-// reload/stop/status signal nothing.
+// told apart from the master, and so is one that holds it after a reboot (a pidfile on a persistent
+// path). A pidfile without a stamp for its pid (an older corral, or written by hand) names a live
+// process that nothing proves is not the master: a command line other than `corral start` may be
+// corral started another way (a renamed launcher, a wrapper). Start then refuses and says how to
+// tell (it never starts a second master on the same pidfile), and reload/stop/status signal
+// nothing and say that whether corral runs is unknown.
 
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { CorralError } from '../errors.js';
-import { looksLikeMaster, procArgv, procStamp, sameProcess, type ProcStamp } from './proc-identity.js';
+import { looksLikeMaster, procReaders, sameProcess, type ProcReaders, type ProcStamp } from './proc-identity.js';
 
 export function readPid(file: string): number | undefined {
   try {
@@ -46,8 +47,9 @@ function readStamp(file: string): ProcStamp | undefined {
 
 /**
  * What the pidfile names: nothing, a running master, a dead pid, a live process its start stamp
- * proves is not the master (the pid was reused), or a live process without a stamp whose command
- * line is not `corral start`: maybe corral started another way, maybe not, nothing tells.
+ * proves is not the master (the pid was reused, or the stamp is from an earlier boot), or a live
+ * process without a stamp whose command line is not `corral start`: maybe corral started another
+ * way, maybe not, nothing tells.
  */
 export type PidfileState =
   | { readonly status: 'running'; readonly pid: number }
@@ -55,19 +57,26 @@ export type PidfileState =
   | { readonly status: 'reused'; readonly pid: number; readonly why: string }
   | { readonly status: 'unverified'; readonly pid: number; readonly why: string };
 
-export function checkPidfile(file: string): PidfileState | undefined {
+export function checkPidfile(file: string, proc: ProcReaders = procReaders): PidfileState | undefined {
   const pid = readPid(file);
   if (pid === undefined) return undefined;
   if (!isAlive(pid)) return { status: 'dead', pid };
   const recorded = readStamp(file);
   if (recorded?.pid === pid) {
-    const actual = procStamp(pid);
+    // The boot id before the process's own stamp: a master of an earlier boot is gone whatever now
+    // holds its pid, and the boot id stays readable where another user's /proc/<pid>/stat does not
+    // (hidepid, systemd's ProtectProc=invisible), which would otherwise take that process for it.
+    const bootId = proc.bootId();
+    if (recorded.bootId !== null && bootId !== null && recorded.bootId !== bootId) {
+      return { status: 'reused', pid, why: `it is from an earlier boot (${stampFile(file)} records boot id ${recorded.bootId}, this boot is ${bootId}), so pid ${pid} is not the master that wrote it` };
+    }
+    const actual = proc.stamp(pid);
     if (actual === undefined || sameProcess(recorded, actual)) return { status: 'running', pid };
     return { status: 'reused', pid, why: `pid ${pid} is a process started after the master that wrote it (the pid was reused)` };
   }
   // No stamp for this pid: the command line can only tell that it looks like a master. Unreadable
   // (another user's process under hidepid), it is taken for one.
-  const argv = procArgv(pid);
+  const argv = proc.argv(pid);
   if (argv === undefined || looksLikeMaster(argv)) return { status: 'running', pid };
   return {
     status: 'unverified',
@@ -80,8 +89,8 @@ export function checkPidfile(file: string): PidfileState | undefined {
  * Writes the pidfile (and its start stamp), refusing while a master runs. A pidfile naming a dead
  * pid or a reused one is replaced: returns why, for the log.
  */
-export function writePidfile(file: string): string | undefined {
-  const existing = checkPidfile(file);
+export function writePidfile(file: string, proc: ProcReaders = procReaders): string | undefined {
+  const existing = checkPidfile(file, proc);
   if (existing?.status === 'running' && existing.pid !== process.pid) {
     throw new CorralError('CORRAL_ERR_ALREADY_RUNNING', `corral is already running as pid ${existing.pid} (pidfile ${file}); stop it first or set CORRAL_PIDFILE`);
   }
@@ -96,7 +105,7 @@ export function writePidfile(file: string): string | undefined {
   }
   mkdirSync(dirname(file), { recursive: true });
   // The stamp first: a reader that finds the new pid finds its stamp too.
-  const stamp = procStamp(process.pid);
+  const stamp = proc.stamp(process.pid);
   if (stamp) writeFileSync(stampFile(file), `${JSON.stringify({ pid: stamp.pid, start_ticks: stamp.startTicks, boot_id: stamp.bootId })}\n`);
   else rmSync(stampFile(file), { force: true });
   writeFileSync(file, `${process.pid}\n`);

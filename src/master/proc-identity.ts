@@ -13,6 +13,17 @@ export interface ProcStamp {
   readonly bootId: string | null;
 }
 
+/**
+ * What the pidfile checks read of other processes and of the host. Tests pass their own to stand
+ * in for the views production hosts give (hidepid, systemd's ProtectProc=invisible), which only
+ * root could set up for real.
+ */
+export interface ProcReaders {
+  readonly stamp: (pid: number) => ProcStamp | undefined;
+  readonly argv: (pid: number) => string[] | undefined;
+  readonly bootId: () => string | null;
+}
+
 export function procStamp(pid: number): ProcStamp | undefined {
   let stat: string;
   try {
@@ -27,7 +38,8 @@ export function procStamp(pid: number): ProcStamp | undefined {
   return { pid, startTicks, bootId: readBootId() };
 }
 
-function readBootId(): string | null {
+/** This boot's id. Readable where other users' /proc/<pid> entries are hidden (hidepid, ProtectProc). */
+export function readBootId(): string | null {
   try {
     return readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim() || null;
   } catch {
@@ -60,3 +72,5 @@ export function procArgv(pid: number): string[] | undefined {
 export function looksLikeMaster(argv: readonly string[]): boolean {
   return argv.includes('start') && argv.some((a) => basename(a) === 'corral');
 }
+
+export const procReaders: ProcReaders = { stamp: procStamp, argv: procArgv, bootId: readBootId };

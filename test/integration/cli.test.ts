@@ -1,10 +1,12 @@
 import assert from 'node:assert/strict';
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { execFile, spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
 import { appendFileSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { promisify } from 'node:util';
+import { procStamp } from '../../src/master/proc-identity.js';
 import { CORRAL_BIN, FIXTURE_APPS, startCorral } from '../helpers/corral.js';
 import { freePort } from '../helpers/ports.js';
 
@@ -80,7 +82,7 @@ const alive = (pid: number) => {
   }
 };
 
-test('a pidfile left by a dead master whose pid was reused: stop, reload and status signal nothing and exit 3; start replaces it, unless nothing tells the live process is not a master', async () => {
+test('a pidfile left by a dead master whose pid was reused, or by a master of an earlier boot: stop, reload and status signal nothing and exit 3, and start replaces it; where nothing tells the live process is not a master, start refuses, stop and reload fail and status exits 4 (unknown)', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'corral-cli-'));
   const pidfile = join(dir, 'corral.pid');
   writeFileSync(join(dir, '.env'), [`CORRAL_BIND=127.0.0.1:0`, `CORRAL_ADMIN_BIND=127.0.0.1:0`, `CORRAL_WORKERS=1`, `CORRAL_APP=${join(FIXTURE_APPS, 'basic.mjs')}`].join('\n'));
@@ -92,23 +94,33 @@ test('a pidfile left by a dead master whose pid was reused: stop, reload and sta
   ];
   let c: Awaited<ReturnType<typeof startCorral>> | undefined;
   try {
+    // Spawned means exec'd: the look-alike's argv is in /proc before the CLI reads it.
+    await Promise.all(others.map((p) => once(p, 'spawn')));
     const [sleeper, lookalike] = others.map((p) => p.pid!) as [number, number];
-    // The look-alike's argv must be in /proc before the CLI reads it.
-    await new Promise((r) => setTimeout(r, 300));
+    const notRunning = { stop: 3, reload: 3, status: 3 };
     const cases = [
       // Without a start stamp, a command line other than `corral start` proves nothing either way
-      // (corral started through a renamed launcher looks the same).
-      { pid: sleeper, stamp: undefined, why: /no corral master could be verified through the pidfile .*: pid \d+ is alive, .*\(sleep 300\).*Nothing was signalled.*remove it \(rm / },
-      { pid: lookalike, stamp: { pid: lookalike, start_ticks: 1, boot_id: null }, why: /no corral master running \(stale pidfile .*the pid was reused/ },
+      // (corral started through a renamed launcher looks the same): not "not running", since start
+      // refuses the same pidfile; status says unknown (LSB 4), stop and reload fail.
+      {
+        pid: sleeper,
+        stamp: undefined,
+        exits: { stop: 1, reload: 1, status: 4 },
+        why: /\[CORRAL_ERR_MASTER_UNVERIFIED\] no corral master could be verified through the pidfile .*: pid \d+ is alive, .*\(sleep 300\).*Whether corral runs is unknown; nothing was signalled.*remove it \(rm /,
+      },
+      { pid: lookalike, stamp: { pid: lookalike, start_ticks: 1, boot_id: null }, exits: notRunning, why: /no corral master running \(stale pidfile .*the pid was reused/ },
+      // Its start ticks match (they may, after a reboot); its boot does not.
+      { pid: sleeper, stamp: { pid: sleeper, start_ticks: procStamp(sleeper)!.startTicks, boot_id: 'an-earlier-boot' }, exits: notRunning, why: /no corral master running \(stale pidfile .*: it is from an earlier boot/ },
     ];
-    for (const { pid, stamp, why } of cases) {
+    for (const { pid, stamp, exits, why } of cases) {
       writeFileSync(pidfile, `${pid}\n`);
       if (stamp) writeFileSync(`${pidfile}.start`, JSON.stringify(stamp));
       else rmSync(`${pidfile}.start`, { force: true });
-      for (const cmd of ['stop', 'reload', 'status']) {
+      for (const cmd of ['stop', 'reload', 'status'] as const) {
         const r = await corral(dir, cmd);
-        assert.equal(r.code, 3, `${cmd} exits 3 (not running): ${r.stdout}${r.stderr}`);
+        assert.equal(r.code, exits[cmd], `${cmd} exits ${exits[cmd]}: ${r.stdout}${r.stderr}`);
         assert.match(r.stderr, why);
+        assert.doesNotMatch(r.stderr, /\n\s+at /, 'no stack trace');
         assert.ok(alive(pid), `${cmd} sent no signal to pid ${pid}`);
       }
     }
@@ -174,6 +186,49 @@ test('stop and status work after a bad edit elsewhere in .env; a master of anoth
   }
 });
 
+/**
+ * Runs `args` as nobody (as corralAsNobody) in a private mount namespace whose /proc is mounted
+ * hidepid=invisible: root's processes have no /proc entry there, as under systemd's
+ * ProtectProc=invisible, while kill(pid, 0) still finds them alive (EPERM).
+ */
+const HIDEPID_PREFIX = ['unshare', '--mount', 'sh', '-c', 'mount -t proc -o hidepid=invisible proc /proc && exec "$@"', 'sh'];
+const NOBODY_PREFIX = ['setpriv', '--reuid=65534', '--regid=65534', '--clear-groups', `--inh-caps=${DAC_CAPS}`, `--ambient-caps=${DAC_CAPS}`];
+const canHidepid = spawnSync(HIDEPID_PREFIX[0]!, [...HIDEPID_PREFIX.slice(1), 'true'], { stdio: 'ignore' }).status === 0;
+
+test(
+  'where the process a pidfile names cannot be looked at (hidepid, ProtectProc=invisible), its start stamp from an earlier boot still makes it stale: status exits 3; from this boot it is running',
+  { skip: canHidepid ? false : 'mounting a private /proc with hidepid needs root (CAP_SYS_ADMIN)' },
+  async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'corral-cli-'));
+    const pidfile = join(dir, 'corral.pid');
+    writeFileSync(join(dir, '.env'), [`CORRAL_ADMIN_BIND=127.0.0.1:0`, `CORRAL_PIDFILE=${pidfile}`].join('\n'));
+    // Whatever holds the pid now: root's, so invisible to nobody.
+    const holder = spawn('sleep', ['300'], { stdio: 'ignore' });
+    try {
+      await once(holder, 'spawn');
+      const pid = holder.pid!;
+      const probe = await run(HIDEPID_PREFIX[0]!, [...HIDEPID_PREFIX.slice(1), ...NOBODY_PREFIX, 'sh', '-c', `test -e /proc/${pid} || echo hidden; cat /proc/sys/kernel/random/boot_id`], { timeout: 10000 });
+      const thisBoot = procStamp(pid)!.bootId;
+      assert.equal(probe.stdout, `hidden\n${thisBoot}\n`, 'the pid is hidden from the CLI, the boot id is not');
+      const startTicks = procStamp(pid)!.startTicks;
+      writeFileSync(pidfile, `${pid}\n`);
+      writeFileSync(`${pidfile}.start`, JSON.stringify({ pid, start_ticks: startTicks, boot_id: 'an-earlier-boot' }));
+      const stale = await exec(dir, [...HIDEPID_PREFIX, ...NOBODY_PREFIX], ['status']);
+      assert.equal(stale.code, 3, `${stale.stdout}${stale.stderr}`);
+      assert.match(stale.stderr, /no corral master running \(stale pidfile .*: it is from an earlier boot/);
+      // From this boot, nothing can be checked: the live pid is taken for the master.
+      writeFileSync(`${pidfile}.start`, JSON.stringify({ pid, start_ticks: startTicks, boot_id: thisBoot }));
+      const running = await exec(dir, [...HIDEPID_PREFIX, ...NOBODY_PREFIX], ['status']);
+      assert.equal(running.code, 0, `${running.stdout}${running.stderr}`);
+      assert.match(running.stdout, new RegExp(`corral is running \\(master pid ${pid}\\)`));
+      assert.ok(alive(pid), 'status signals nothing');
+    } finally {
+      holder.kill('SIGKILL');
+      rmSync(dir, { recursive: true, force: true });
+    }
+  },
+);
+
 test('every command answers --help, and an unknown command or flag is a usage error', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'corral-cli-'));
   try {
@@ -182,6 +237,8 @@ test('every command answers --help, and an unknown command or flag is a usage er
       assert.equal(r.code, 0, `${name} --help`);
       assert.match(r.stdout, new RegExp(`Usage: corral ${name}`));
     }
+    // LSB's status codes, which scripts (`corral status || corral start`) and monitoring act on.
+    assert.match((await corral(dir, 'status', '--help')).stdout, /Exit codes \(LSB's\): 0 running, 3 not running .*, 4 unknown: the\npidfile names a live process without a start stamp that may or may not be corral/s);
     const unknown = await corral(dir, 'frobnicate');
     assert.equal(unknown.code, 64);
     assert.match(unknown.stderr, /unknown command "frobnicate"/);

@@ -9,7 +9,7 @@ import { findMaster } from '../../src/cli/master-process.js';
 import { loadSettings } from '../../src/config/load.js';
 import type { CorralError } from '../../src/errors.js';
 import { checkPidfile, removePidfile, stampFile, writePidfile } from '../../src/master/pidfile.js';
-import { looksLikeMaster, procStamp, sameProcess } from '../../src/master/proc-identity.js';
+import { looksLikeMaster, procReaders, procStamp, readBootId, sameProcess, type ProcReaders } from '../../src/master/proc-identity.js';
 
 test('a process start stamp names this process, and not one started later with the same pid', () => {
   const mine = procStamp(process.pid);
@@ -113,11 +113,12 @@ test('a pidfile without a start stamp naming a live process that runs corral und
     writeFileSync(stampFile(file), JSON.stringify({ pid: pid + 1, start_ticks: 1, boot_id: null }));
     assert.equal(checkPidfile(file)?.status, 'unverified');
     assert.throws(() => writePidfile(file), /may be a corral master/);
-    // reload/stop/status signal nothing and say how to go on.
+    // reload/stop/status signal nothing and say how to go on, without calling it "not running"
+    // (start just refused it as running).
     const settings = loadSettings({ env: { CORRAL_ENV_FILE: 'none', CORRAL_PIDFILE: file } }).settings;
     assert.throws(() => findMaster(settings), (err: CorralError) => {
-      assert.equal(err.code, 'CORRAL_ERR_NOT_RUNNING');
-      assert.match(err.message, /Nothing was signalled/);
+      assert.equal(err.code, 'CORRAL_ERR_MASTER_UNVERIFIED');
+      assert.match(err.message, /Whether corral runs is unknown; nothing was signalled/);
       assert.match(err.message, new RegExp(`remove it \\(rm ${file}\\)`));
       return true;
     });
@@ -142,6 +143,57 @@ test('a pidfile without a start stamp naming this very process is stale, and rep
     assert.match(writePidfile(file) ?? '', /replaced the stale pidfile .*this process's own pid/);
     assert.equal(checkPidfile(file)?.status, 'running');
   } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+// systemd's ProtectProc=invisible (or hidepid): another user's /proc/<pid> cannot be read, this
+// process's own can, and the boot id stays readable.
+const invisible: ProcReaders = {
+  stamp: (pid) => (pid === process.pid ? procStamp(pid) : undefined),
+  argv: (pid) => (pid === process.pid ? procReaders.argv(pid) : undefined),
+  bootId: readBootId,
+};
+
+test('a pidfile from an earlier boot is stale even where the live process holding its pid cannot be looked at', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'corral-pid-'));
+  const file = join(dir, 'corral.pid');
+  const holder = spawn('sleep', ['300'], { stdio: 'ignore' });
+  try {
+    await once(holder, 'spawn');
+    const pid = holder.pid!;
+    const thisBoot = readBootId();
+    assert.ok(thisBoot, '/proc/sys/kernel/random/boot_id is readable');
+    const settings = loadSettings({ env: { CORRAL_ENV_FILE: 'none', CORRAL_PIDFILE: file } }).settings;
+    // Its stamp from the same boot: the pid is alive and nothing can be checked, so it is the master.
+    const real = procStamp(pid)!;
+    writeFileSync(file, `${pid}\n`);
+    writeFileSync(stampFile(file), JSON.stringify({ pid, start_ticks: real.startTicks, boot_id: thisBoot }));
+    assert.deepEqual(checkPidfile(file, invisible), { status: 'running', pid });
+    assert.equal(findMaster(settings, invisible), pid);
+    assert.throws(() => writePidfile(file, invisible), (err: CorralError) => err.code === 'CORRAL_ERR_ALREADY_RUNNING');
+    // Written by a master of an earlier boot (a pidfile on a persistent path): whatever holds the pid
+    // now is not that master. Its start ticks may well match by chance after a reboot.
+    writeFileSync(stampFile(file), JSON.stringify({ pid, start_ticks: real.startTicks, boot_id: 'an-earlier-boot' }));
+    const state = checkPidfile(file, invisible);
+    assert.ok(state?.status === 'reused', `reused, not ${state?.status}`);
+    assert.match(state.why, new RegExp(`from an earlier boot .*records boot id an-earlier-boot, this boot is ${thisBoot}\\), so pid ${pid} is not the master`));
+    // status, stop, reload: not running (exit 3), nothing signalled.
+    assert.throws(() => findMaster(settings, invisible), (err: CorralError) => {
+      assert.equal(err.code, 'CORRAL_ERR_NOT_RUNNING');
+      assert.match(err.message, /no corral master running \(stale pidfile .*from an earlier boot.*\); nothing was signalled/);
+      return true;
+    });
+    // With the boot id hidden too (systemd's ProcSubset=pid) nothing can be checked: taken for the master.
+    assert.equal(checkPidfile(file, { ...invisible, bootId: () => null })?.status, 'running');
+    // start replaces it, and says why.
+    assert.match(writePidfile(file, invisible) ?? '', /replaced the stale pidfile .*from an earlier boot/);
+    assert.equal(readFileSync(file, 'utf8'), `${process.pid}\n`);
+    assert.equal(checkPidfile(file, invisible)?.status, 'running');
+    assert.equal(holder.exitCode, null);
+    assert.equal(holder.signalCode, null, 'the process holding the old pid was not signalled');
+  } finally {
+    holder.kill('SIGKILL');
     rmSync(dir, { recursive: true, force: true });
   }
 });

@@ -14,8 +14,10 @@ generation cannot boot, the old one keeps serving and the log (event reload.fail
 Asked during a reload, the master queues one more (event reload.queued) for when it ends.
 Under systemd, prefer \`systemctl reload corral\` (it does the same).
 
-Exit codes: 0 signal sent, 3 not running, 78 the settings are invalid (this command reads them to
-find CORRAL_PIDFILE): no signal was sent.`,
+Exit codes: 0 signal sent, 1 the pidfile names a live process without a start stamp that may or
+may not be corral (the message says how to go on) or it runs as another user, 3 not running, 78
+the settings are invalid (this command reads them to find CORRAL_PIDFILE). No signal was sent
+unless 0.`,
   async run(argv) {
     parseFlags(argv, {});
     const pid = findMasterOrSay(loadSettings().settings);

@@ -1,5 +1,5 @@
 import { request } from 'undici';
-import { EXIT } from '../../errors.js';
+import { CorralError, EXIT } from '../../errors.js';
 import { parseFlags, type Command } from '../command.js';
 import { adminBaseUrl, findMasterOrSay, loadLookupSettings } from '../master-process.js';
 
@@ -42,11 +42,21 @@ CORRAL_ADMIN_TOKEN) for the master and per-worker figures. Without a token it sh
 summary only. Of the settings, only CORRAL_PIDFILE and the admin API's must be valid: a bad
 edit elsewhere in .env is reported as a warning.
 
-Exit codes: 0 running, 3 not running, 1 running but the admin API did not answer.`,
+Exit codes (LSB's): 0 running, 3 not running (no pidfile, or a stale one), 4 unknown: the
+pidfile names a live process without a start stamp that may or may not be corral (the message
+says how to tell), 1 running but the admin API did not answer.`,
   async run(argv) {
     const { values } = parseFlags(argv, { json: { type: 'boolean' } });
     const settings = loadLookupSettings();
-    const pid = findMasterOrSay(settings);
+    let pid: number | undefined;
+    try {
+      pid = findMasterOrSay(settings);
+    } catch (err) {
+      // Not "not running": start refuses this pidfile, so `status || start` must not be told to start.
+      if (!(err instanceof CorralError && err.code === 'CORRAL_ERR_MASTER_UNVERIFIED')) throw err;
+      process.stderr.write(`corral status: [${err.code}] ${err.message}\n`);
+      return EXIT.STATUS_UNKNOWN;
+    }
     if (pid === undefined) return EXIT.NOT_RUNNING;
     const base = adminBaseUrl(settings);
     if (!base) {
