@@ -30,6 +30,7 @@ export const ERROR_CODES = {
   CORRAL_ERR_SHEETS_READ_ONLY: 'A write was refused locally: the Sheets backend is read-only (API key or read-only scope).',
   CORRAL_ERR_KEEPER_UNAVAILABLE: 'A worker could not reach the keeper process.',
   CORRAL_ERR_JOURNAL: 'The write journal could not be written or replayed.',
+  CORRAL_ERR_JOURNAL_QUARANTINE: 'Damaged bytes of the write journal could not be copied to their quarantine file (disk full, no permission): the journal is left untouched and the keeper does not start until the copy can be written.',
   CORRAL_ERR_QUEUE_FULL: 'The bounded queue in front of the Sheets quota is full.',
   CORRAL_ERR_APPEND_INVALID: 'An append was refused: rows must be lists of strings with a unique, non-empty id in the first cell.',
   CORRAL_ERR_LOADTEST_INPUT: 'The loadtest arguments or profile are invalid.',

@@ -36,10 +36,14 @@ function bootFailed(code: string, message: string, exitCode: number, stack?: str
   exit(exitCode);
 }
 
-/** Errors that retrying cannot fix without an operator: bad credentials, an unusable data dir. */
+/**
+ * Errors that retrying cannot fix without an operator: bad credentials, an unusable data dir,
+ * damaged journal bytes that could not be saved before their removal (logged as keeper.boot_failed
+ * with the code; the master still restarts the keeper with its backoff, so it starts once fixed).
+ */
 function isPermanent(err: unknown): boolean {
   const code = (err as { code?: unknown }).code;
-  if (code === 'CORRAL_ERR_SHEETS_CREDENTIALS' || code === 'CORRAL_ERR_SHEETS_AUTH') return true;
+  if (code === 'CORRAL_ERR_SHEETS_CREDENTIALS' || code === 'CORRAL_ERR_SHEETS_AUTH' || code === 'CORRAL_ERR_JOURNAL_QUARANTINE') return true;
   return typeof code === 'string' && ['EACCES', 'EPERM', 'ENOTDIR', 'EROFS', 'ENOSPC'].includes(code);
 }
 

@@ -3,13 +3,14 @@
 
 import assert from 'node:assert/strict';
 import { fork, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { after, before, describe, it } from 'node:test';
 import { identityEnv } from '../../src/config/identity.js';
 import { IPC_TAG } from '../../src/ipc/messages.js';
+import { encodeRecord } from '../../src/sheets/keeper/journal-file.js';
 
 const KEEPER_MAIN = fileURLToPath(new URL('../../src/sheets/keeper-main.js', import.meta.url));
 
@@ -75,5 +76,43 @@ describe('keeper process', () => {
     child.send({ tag: IPC_TAG, type: 'drain', reason: 'test', gracefulMs: 5000 });
     await next((m) => m.type === 'drained', 0, 'drained');
     assert.equal(await exited, 0);
+  });
+});
+
+describe('keeper process with damaged journal bytes it cannot save', () => {
+  let dir: string;
+  after(() => {
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('does not start, says why with CORRAL_ERR_JOURNAL_QUARANTINE, and leaves the journal as it was', async () => {
+    dir = mkdtempSync(join(tmpdir(), 'corral-keeper-main-'));
+    // Tests run as root, whom permissions do not stop: the copy is made impossible instead by a data
+    // dir so deep that the journal's path fits in PATH_MAX (4096 with its NUL) and the quarantine
+    // file's (`sheets.journal.damaged-<time>`, 43 characters) does not (ENAMETOOLONG).
+    let data = dir;
+    while (data.length < 4052 - 201) data = join(data, 'd'.repeat(200));
+    data = join(data, 'd'.repeat(4052 - data.length - 1));
+    assert.equal(data.length, 4052);
+    mkdirSync(data, { recursive: true });
+    const journal = join(data, 'sheets.journal');
+    const add = encodeRecord({ k: 'add', id: 'ev-1', r: 'Events', rows: [['ev-1', 'P001', 'goal', '', '2024-05-01']], at: 1 });
+    const text = add + add.replace('goal', 'goaL') + add.slice(0, 20);
+    writeFileSync(journal, text);
+
+    const child = fork(KEEPER_MAIN, [], {
+      cwd: dir,
+      env: { CORRAL_DATA_DIR: data, CORRAL_LOG_LEVEL: 'fatal', ...identityEnv({ role: 'keeper', workerId: 0, generation: 1 }) },
+      stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
+    });
+    const seen: Msg[] = [];
+    child.on('message', (m) => seen.push(m as Msg));
+    const code = await new Promise<number | null>((r) => child.once('exit', (c) => r(c)));
+    const failed = seen.find((m) => m.type === 'boot-failed');
+    assert.equal(failed?.code, 'CORRAL_ERR_JOURNAL_QUARANTINE', `boot-failed with the code (got ${seen.map((m) => m.type).join(', ')})`);
+    assert.match(String(failed?.message), /ENAMETOOLONG/);
+    assert.equal(code, 7, 'EXIT.KEEPER_BOOT_ERROR: an operator must act');
+    assert.equal(readFileSync(journal, 'utf8'), text, 'neither the damaged line nor the tail was removed');
+    assert.deepEqual(readdirSync(data).filter((n) => n.includes('.damaged-')), []);
   });
 });

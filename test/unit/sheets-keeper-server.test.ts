@@ -2,10 +2,10 @@
 // the L1s, the push invalidation and the restart handling are all real).
 
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { afterEach, beforeEach, describe, it } from 'node:test';
 import { encodeRecord } from '../../src/sheets/keeper/journal-file.js';
 import { Keeper, type KeeperSettings } from '../../src/sheets/keeper/keeper.js';
@@ -329,11 +329,37 @@ describe('keeper over its local socket, with worker clients', () => {
     writeFileSync(join(dir, 'sheets.journal'), add('ev-j1') + damage + add('ev-j2') + add('ev-j3').slice(0, 20));
     keeper = await Keeper.start({ settings, logger: log.logger, socketPath: undefined, openBackend: async (pace) => paced(backend, pace), lockWaitMs: 2000, unsureDelayMs: 0 });
     const warn = log.lines().find((l) => l.event === 'journal.damaged');
-    assert.deepEqual({ level: warn?.level, skippedLines: warn?.skippedLines, skippedBytes: warn?.skippedBytes }, { level: 'warn', skippedLines: 1, skippedBytes: 31 });
+    assert.deepEqual(
+      { level: warn?.level, skippedLines: warn?.skippedLines, skippedBytes: warn?.skippedBytes, truncatedBytes: warn?.truncatedBytes },
+      { level: 'warn', skippedLines: 1, skippedBytes: 31, truncatedBytes: 20 },
+    );
+    // It names the copy of the damaged bytes and says what to do with it.
+    const quarantine = String(warn?.quarantine);
+    assert.equal(dirname(quarantine), dir);
+    assert.match(basename(quarantine), /^sheets\.journal\.damaged-/);
+    assert.ok(String(warn?.msg).includes(quarantine) && /re-entered by hand/.test(String(warn?.msg)), String(warn?.msg));
+    assert.deepEqual(warn?.pieces, [
+      { kind: 'skipped', offset: Buffer.byteLength(add('ev-j1')), bytes: 31, lines: 1 },
+      { kind: 'tail', offset: Buffer.byteLength(add('ev-j1') + damage + add('ev-j2')), bytes: 20, lines: 1 },
+    ]);
+    const copy = readFileSync(quarantine, 'utf8');
+    assert.ok(copy.includes(damage) && copy.includes(add('ev-j3').slice(0, 20)), 'the damaged bytes are in it');
     const replay = log.lines().find((l) => String(l.msg).startsWith('keeper: replaying the write journal'));
     assert.deepEqual({ pending: replay?.pending, unsure: replay?.unsure, truncatedBytes: replay?.truncatedBytes }, { pending: 0, unsure: 2, truncatedBytes: 20 });
     await until(() => backend.ids('Events').includes('ev-j2'), 'the replayed rows to reach the sheet');
     assert.deepEqual(backend.ids('Events'), ['event_id', 'ev-1', 'ev-j1', 'ev-j2']);
+  });
+
+  it('a journal ending in a write cut short: its bytes are kept and logged at info (journal.torn_tail), not as damage', async () => {
+    const add = (id: string) => encodeRecord({ k: 'add', id, r: 'Events', rows: [[id, 'P001', 'goal', '', '2024-05-01']], at: 1 });
+    const cut = add('ev-j2').slice(0, 50);
+    writeFileSync(join(dir, 'sheets.journal'), add('ev-j1') + cut);
+    keeper = await Keeper.start({ settings, logger: log.logger, socketPath: undefined, openBackend: async (pace) => paced(backend, pace), lockWaitMs: 2000 });
+    assert.equal(log.lines().find((l) => l.event === 'journal.damaged'), undefined, 'never acknowledged: no warning');
+    const torn = log.lines().find((l) => l.event === 'journal.torn_tail');
+    assert.deepEqual({ level: torn?.level, truncatedBytes: torn?.truncatedBytes }, { level: 'info', truncatedBytes: 50 });
+    assert.ok(readFileSync(String(torn?.quarantine), 'utf8').includes(cut));
+    assert.ok(String(torn?.msg).includes(String(torn?.quarantine)));
   });
 
   it('drain flushes the journal before closing', async () => {

@@ -1,100 +1,21 @@
-// The journal's file: one record per line, `<checksum> <json>\n`, appended and fsynced in groups
-// (every record queued while the previous fsync ran goes out in the next single write + fsync, so
-// 300 concurrent appends cost a handful of fsyncs, not 300). A crash can only tear the tail (each
-// group is written after the previous one was durable, and a group whose write failed is cut off
-// before anything else is written), so opening the file truncates what follows the last valid
-// record: it was never acknowledged. Damage before a valid record (the disk, or a file written by
-// a version that appended behind a torn group) is skipped, not cut: the records after it were
-// acknowledged. It stays in the file until the next rewrite, and open() reports it.
+// The journal's file: one record per line, `<checksum> <json>\n` (journal-scan.ts), appended and
+// fsynced in groups (every record queued while the previous fsync ran goes out in the next single
+// write + fsync, so 300 concurrent appends cost a handful of fsyncs, not 300). A crash can only
+// tear the tail (each group is written after the previous one was durable, and a group whose write
+// failed is cut off before anything else is written), so opening the file truncates what follows
+// the last valid record. Damage before a valid record (the disk, or a file written by a version
+// that appended behind a torn group) is skipped, not cut: the records after it were acknowledged.
+// It stays in the file until the next rewrite, and open() reports it. Before the truncate, and so
+// before any rewrite can drop skipped lines, open() copies every damaged byte to a quarantine file
+// (journal-quarantine.ts): a damaged line, or a whole line in a bad tail, may have held a row a
+// user was told was saved.
 
-import { createHash } from 'node:crypto';
 import { constants, type FileHandle, open, rename, rm } from 'node:fs/promises';
 import { dirname } from 'node:path';
+import { quarantineDamage } from './journal-quarantine.js';
+import { type DamagedPiece, type JournalRecord, encodeRecord, scanRecords } from './journal-scan.js';
 
-export type JournalRecord = Readonly<Record<string, unknown>> & { readonly k: string };
-
-function checksum(json: string): string {
-  return createHash('sha256').update(json).digest('hex').slice(0, 12);
-}
-
-export function encodeRecord(rec: JournalRecord): string {
-  const json = JSON.stringify(rec);
-  return `${checksum(json)} ${json}\n`;
-}
-
-/** Parses one line; undefined when torn or corrupt. */
-export function decodeRecord(line: string): JournalRecord | undefined {
-  const sp = line.indexOf(' ');
-  if (sp !== 12) return undefined;
-  const json = line.slice(13);
-  if (checksum(json) !== line.slice(0, 12)) return undefined;
-  try {
-    const v = JSON.parse(json) as unknown;
-    return typeof v === 'object' && v !== null && typeof (v as { k?: unknown }).k === 'string' ? (v as JournalRecord) : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
-const isHex = (b: number | undefined): boolean => b !== undefined && ((b >= 0x30 && b <= 0x39) || (b >= 0x61 && b <= 0x66));
-
-/**
- * The first record in buf[start, end) (one line without its newline) and where it begins: at
- * `start`, or later when the line begins with the bytes of a group torn without its newline and
- * then a whole record appended behind them. A record there is recognised by its checksum.
- */
-function findRecord(buf: Buffer, start: number, end: number): { rec: JournalRecord; at: number } | undefined {
-  for (let at = start; at + 14 <= end; at++) {
-    // `<12 hex> {`
-    if (buf[at + 12] !== 0x20 || buf[at + 13] !== 0x7b) continue;
-    let hex = true;
-    for (let i = at; i < at + 12 && hex; i++) hex = isHex(buf[i]);
-    if (!hex) continue;
-    const rec = decodeRecord(buf.toString('utf8', at, end));
-    if (rec) return { rec, at };
-  }
-  return undefined;
-}
-
-interface ScannedFile {
-  readonly records: JournalRecord[];
-  /** Where the tail after the last valid record begins (the file's length when there is none). */
-  readonly validEnd: number;
-  /** Damaged bytes before valid records (kept in the file, left out of `records`). */
-  readonly skippedBytes: number;
-  /** How many lines those bytes were part of. */
-  readonly skippedLines: number;
-}
-
-/**
- * Reads the records of a journal file. A line counts only with its newline (a record whose newline
- * is missing was never fsynced whole) and its checksum (valid JSON is not enough).
- */
-function scanRecords(buf: Buffer): ScannedFile {
-  const records: JournalRecord[] = [];
-  let validEnd = 0;
-  let skippedBytes = 0;
-  let skippedLines = 0;
-  let badLines = 0;
-  let start = 0;
-  while (start < buf.length) {
-    const nl = buf.indexOf(0x0a, start);
-    if (nl < 0) break;
-    const found = findRecord(buf, start, nl);
-    if (found) {
-      if (found.at > start) badLines++;
-      skippedBytes += found.at - validEnd;
-      skippedLines += badLines;
-      badLines = 0;
-      records.push(found.rec);
-      validEnd = nl + 1;
-    } else {
-      badLines++;
-    }
-    start = nl + 1;
-  }
-  return { records, validEnd, skippedBytes, skippedLines };
-}
+export { decodeRecord, encodeRecord, type DamagedPiece, type JournalRecord } from './journal-scan.js';
 
 async function fsyncDir(dir: string): Promise<void> {
   const fh = await open(dir, constants.O_RDONLY);
@@ -119,10 +40,22 @@ export interface JournalFileOptions {
   /** Makes a rename in `dir` durable; tests inject failures here. */
   readonly syncDir?: (dir: string) => Promise<void>;
   /**
-   * Wraps every handle the journal opens on its file (at open and for each compaction); tests
-   * inject write and truncate failures here.
+   * Wraps every handle the journal opens (its file at open and for each compaction, and a
+   * quarantine file), given with its path; tests inject write and truncate failures here.
    */
-  readonly wrapHandle?: (fh: FileHandle) => FileHandle;
+  readonly wrapHandle?: (fh: FileHandle, path: string) => FileHandle;
+}
+
+export interface OpenedJournalFile {
+  readonly file: JournalFile;
+  readonly records: JournalRecord[];
+  readonly truncatedBytes: number;
+  readonly skippedBytes: number;
+  readonly skippedLines: number;
+  /** The damaged bytes found (the skipped runs, then the tail), as copied to `quarantine`. */
+  readonly damaged: readonly DamagedPiece[];
+  /** The quarantine file the damaged bytes were copied to; undefined when there were none. */
+  readonly quarantine: string | undefined;
 }
 
 export class JournalFile {
@@ -147,7 +80,7 @@ export class JournalFile {
    */
   private tornAt: number | undefined;
   private readonly syncDir: (dir: string) => Promise<void>;
-  private readonly wrapHandle: (fh: FileHandle) => FileHandle;
+  private readonly wrapHandle: (fh: FileHandle, path: string) => FileHandle;
 
   private constructor(
     readonly path: string,
@@ -160,17 +93,22 @@ export class JournalFile {
   /**
    * Opens (creating) the file, returns it and the valid records, truncating a torn tail
    * (`truncatedBytes`) and skipping damaged lines that valid records follow (`skippedBytes`,
-   * `skippedLines`: left in the file, which stays appendable, until the next rewrite).
+   * `skippedLines`: left in the file, which stays appendable, until the next rewrite). Damaged
+   * bytes of either kind are first copied to a quarantine file, durably (`quarantine`, its path;
+   * `damaged`, the pieces); if that fails, open fails with CORRAL_ERR_JOURNAL_QUARANTINE and the
+   * file is left as it was.
    */
-  static async open(
-    path: string,
-    options: JournalFileOptions = {},
-  ): Promise<{ file: JournalFile; records: JournalRecord[]; truncatedBytes: number; skippedBytes: number; skippedLines: number }> {
+  static async open(path: string, options: JournalFileOptions = {}): Promise<OpenedJournalFile> {
     const file = new JournalFile(path, options);
-    const fh = file.wrapHandle(await open(path, constants.O_RDWR | constants.O_CREAT | constants.O_APPEND, 0o600));
+    const fh = file.wrapHandle(await open(path, constants.O_RDWR | constants.O_CREAT | constants.O_APPEND, 0o600), path);
     try {
       const buf = await fh.readFile();
-      const { records, validEnd, skippedBytes, skippedLines } = scanRecords(buf);
+      const { records, validEnd, skippedBytes, skippedLines, damaged } = scanRecords(buf);
+      // Skipped lines are copied now too, although they stay in the file: the rewrite that drops
+      // them may come any time later (at once, from Journal.open), and may not open the file again.
+      // A start that fails before that rewrite copies them again at the next start: a duplicate
+      // is harmless, a missing copy is not.
+      const quarantine = damaged.length > 0 ? await quarantineDamage(path, damaged, { syncDir: file.syncDir, wrapHandle: file.wrapHandle }) : undefined;
       if (validEnd < buf.length) {
         await fh.truncate(validEnd);
         await fh.sync();
@@ -178,7 +116,7 @@ export class JournalFile {
       if (buf.length === 0) await file.syncDir(dirname(path));
       file.fh = fh;
       file.size = validEnd;
-      return { file, records, truncatedBytes: buf.length - validEnd, skippedBytes, skippedLines };
+      return { file, records, truncatedBytes: buf.length - validEnd, skippedBytes, skippedLines, damaged, quarantine };
     } catch (err) {
       await fh.close().catch(() => undefined);
       throw err;
@@ -290,7 +228,7 @@ export class JournalFile {
     const text = records.map(encodeRecord).join('');
     // The new file is written through the handle later appends use: once the rename is done there
     // is no step left that could fail and leave `fh` on the old, unlinked file.
-    const out = this.wrapHandle(await open(tmp, constants.O_RDWR | constants.O_CREAT | constants.O_TRUNC | constants.O_APPEND, 0o600));
+    const out = this.wrapHandle(await open(tmp, constants.O_RDWR | constants.O_CREAT | constants.O_TRUNC | constants.O_APPEND, 0o600), tmp);
     try {
       await out.writeFile(text, 'utf8');
       await out.sync();

@@ -13,6 +13,7 @@ import { join } from 'node:path';
 import { CorralError } from '../../errors.js';
 import { systemClock, type Clock } from './clock.js';
 import { JournalFile, type JournalRecord } from './journal-file.js';
+import { isCutWrite } from './journal-scan.js';
 import { replayRecords, type JournalEntry } from './journal-replay.js';
 import { appendInvalid, sheetKey, validateRows } from './journal-rows.js';
 import type { PendingRow } from './merge.js';
@@ -37,6 +38,19 @@ export interface JournalOptions {
    * and forgetting it would make acknowledged rows vanish until the copy is refreshed.
    */
   readonly copyOlderThan?: (sheet: string, doneAt: number) => boolean;
+}
+
+/** Where open() copied damaged bytes before dropping them (journal-quarantine.ts). */
+export interface QuarantinedDamage {
+  readonly path: string;
+  /** Each piece's place in the journal, without its bytes (they are in the file). */
+  readonly pieces: ReadonlyArray<{ readonly kind: 'skipped' | 'tail'; readonly offset: number; readonly bytes: number; readonly lines: number }>;
+  /**
+   * False when the only damage is a tail without a newline: the last write, cut short by a crash
+   * before its fsync, so never acknowledged. True when a damaged line may have held rows a user
+   * was told were saved.
+   */
+  readonly mayHoldAcknowledged: boolean;
 }
 
 export interface Receipt {
@@ -75,10 +89,14 @@ export class Journal {
 
   static async open(
     options: JournalOptions,
-  ): Promise<{ journal: Journal; replayed: { pending: number; unsure: number; truncatedBytes: number; skippedLines: number; skippedBytes: number } }> {
+  ): Promise<{
+    journal: Journal;
+    replayed: { pending: number; unsure: number; truncatedBytes: number; skippedLines: number; skippedBytes: number };
+    quarantined: QuarantinedDamage | undefined;
+  }> {
     await mkdir(options.dir, { recursive: true });
     const path = join(options.dir, 'sheets.journal');
-    const { file, records, truncatedBytes, skippedLines, skippedBytes } = await JournalFile.open(path);
+    const { file, records, truncatedBytes, skippedLines, skippedBytes, damaged, quarantine } = await JournalFile.open(path);
     const journal = new Journal(file, options);
     const entries = replayRecords(records);
     // A damaged line may have been the send record of an entry that replays as pending: Google may
@@ -98,6 +116,13 @@ export class Journal {
         skippedLines,
         skippedBytes,
       },
+      quarantined: quarantine
+        ? {
+            path: quarantine,
+            pieces: damaged.map((p) => ({ kind: p.kind, offset: p.offset, bytes: p.bytes.length, lines: p.lines })),
+            mayHoldAcknowledged: damaged.some((p) => !isCutWrite(p)),
+          }
+        : undefined,
     };
   }
 

@@ -121,7 +121,7 @@ export class Keeper {
       k.ledger = QuotaLedger.open(dataDir, { reads: k.readQuota, writes: k.writeQuota }, o.logger);
       k.backend = await o.openBackend(pacer(k.readQuota, k.writeQuota, k.meter));
       k.startTier();
-      const { journal, replayed } = await Journal.open({
+      const { journal, replayed, quarantined } = await Journal.open({
         dir: dataDir,
         ...(o.clock ? { clock: o.clock } : {}),
         ...(o.unsureDelayMs !== undefined ? { unsureDelayMs: o.unsureDelayMs } : {}),
@@ -129,10 +129,19 @@ export class Keeper {
       });
       k.journal = journal;
       journal.onChange((sheet) => k.feed.publish(sheet));
-      if (replayed.skippedLines > 0) {
+      if (quarantined?.mayHoldAcknowledged) {
+        const { skippedLines, skippedBytes, truncatedBytes } = replayed;
         o.logger.warn(
-          { event: 'journal.damaged', journal: journal.path, skippedLines: replayed.skippedLines, skippedBytes: replayed.skippedBytes },
-          'keeper: damaged lines in the write journal were skipped (the records after them are kept; every pending entry is read back before it is sent)',
+          { event: 'journal.damaged', journal: journal.path, quarantine: quarantined.path, skippedLines, skippedBytes, truncatedBytes, pieces: quarantined.pieces },
+          `keeper: damaged bytes were removed from the write journal after a copy to ${quarantined.path}: inspect it; a row in it that a user was told was saved ` +
+            'and that the sheet lacks is lost to corral and can be re-entered by hand; then delete the file (the records after damaged lines are kept; every pending entry is read back before it is sent)',
+        );
+      } else if (quarantined) {
+        // A write cut short by a crash is expected and was never acknowledged: no warning, but its
+        // bytes are kept all the same (they cost a few bytes, and the tail may be a disk's damage).
+        o.logger.info(
+          { event: 'journal.torn_tail', journal: journal.path, quarantine: quarantined.path, truncatedBytes: replayed.truncatedBytes },
+          `keeper: the write journal ended in a write cut short by a crash (never acknowledged); truncated, its bytes copied to ${quarantined.path}`,
         );
       }
       if (replayed.pending + replayed.unsure > 0 || replayed.truncatedBytes > 0 || replayed.skippedLines > 0) {

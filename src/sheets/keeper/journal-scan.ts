@@ -1,0 +1,123 @@
+// The journal's line format, `<checksum> <json>\n`, and the scan that reads a journal file back:
+// which records are valid, and which bytes are damaged (skipped before valid records, or a bad
+// tail after the last one), each with where it lies in the file.
+
+import { createHash } from 'node:crypto';
+
+export type JournalRecord = Readonly<Record<string, unknown>> & { readonly k: string };
+
+function checksum(json: string): string {
+  return createHash('sha256').update(json).digest('hex').slice(0, 12);
+}
+
+export function encodeRecord(rec: JournalRecord): string {
+  const json = JSON.stringify(rec);
+  return `${checksum(json)} ${json}\n`;
+}
+
+/** Parses one line; undefined when torn or corrupt. */
+export function decodeRecord(line: string): JournalRecord | undefined {
+  const sp = line.indexOf(' ');
+  if (sp !== 12) return undefined;
+  const json = line.slice(13);
+  if (checksum(json) !== line.slice(0, 12)) return undefined;
+  try {
+    const v = JSON.parse(json) as unknown;
+    return typeof v === 'object' && v !== null && typeof (v as { k?: unknown }).k === 'string' ? (v as JournalRecord) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+const isHex = (b: number | undefined): boolean => b !== undefined && ((b >= 0x30 && b <= 0x39) || (b >= 0x61 && b <= 0x66));
+
+/**
+ * The first record in buf[start, end) (one line without its newline) and where it begins: at
+ * `start`, or later when the line begins with the bytes of a group torn without its newline and
+ * then a whole record appended behind them. A record there is recognised by its checksum.
+ */
+function findRecord(buf: Buffer, start: number, end: number): { rec: JournalRecord; at: number } | undefined {
+  for (let at = start; at + 14 <= end; at++) {
+    // `<12 hex> {`
+    if (buf[at + 12] !== 0x20 || buf[at + 13] !== 0x7b) continue;
+    let hex = true;
+    for (let i = at; i < at + 12 && hex; i++) hex = isHex(buf[i]);
+    if (!hex) continue;
+    const rec = decodeRecord(buf.toString('utf8', at, end));
+    if (rec) return { rec, at };
+  }
+  return undefined;
+}
+
+/** Bytes of the file that are not valid records, exactly as they are in it. */
+export interface DamagedPiece {
+  /**
+   * 'skipped': damaged lines that valid records follow (left in the file until its next rewrite);
+   * 'tail': everything after the last valid record (truncated at open).
+   */
+  readonly kind: 'skipped' | 'tail';
+  /** Byte offset in the journal file. */
+  readonly offset: number;
+  readonly bytes: Buffer;
+  /** Lines the bytes are part of (a tail's last line may lack its newline). */
+  readonly lines: number;
+}
+
+export interface ScannedFile {
+  readonly records: JournalRecord[];
+  /** Where the tail after the last valid record begins (the file's length when there is none). */
+  readonly validEnd: number;
+  /** Damaged bytes before valid records (kept in the file, left out of `records`). */
+  readonly skippedBytes: number;
+  /** How many lines those bytes were part of. */
+  readonly skippedLines: number;
+  /** The skipped runs in file order, then the tail if there is one. */
+  readonly damaged: DamagedPiece[];
+}
+
+/**
+ * Reads the records of a journal file. A line counts only with its newline (a record whose newline
+ * is missing was never fsynced whole) and its checksum (valid JSON is not enough).
+ */
+export function scanRecords(buf: Buffer): ScannedFile {
+  const records: JournalRecord[] = [];
+  const damaged: DamagedPiece[] = [];
+  let validEnd = 0;
+  let skippedBytes = 0;
+  let skippedLines = 0;
+  let badLines = 0;
+  let start = 0;
+  while (start < buf.length) {
+    const nl = buf.indexOf(0x0a, start);
+    if (nl < 0) break;
+    const found = findRecord(buf, start, nl);
+    if (found) {
+      if (found.at > start) badLines++;
+      if (found.at > validEnd) damaged.push({ kind: 'skipped', offset: validEnd, bytes: buf.subarray(validEnd, found.at), lines: badLines });
+      skippedBytes += found.at - validEnd;
+      skippedLines += badLines;
+      badLines = 0;
+      records.push(found.rec);
+      validEnd = nl + 1;
+    } else {
+      badLines++;
+    }
+    start = nl + 1;
+  }
+  if (validEnd < buf.length) {
+    // badLines counts the tail's whole lines; bytes after its last newline are one line more.
+    const unterminated = start < buf.length ? 1 : 0;
+    damaged.push({ kind: 'tail', offset: validEnd, bytes: buf.subarray(validEnd), lines: badLines + unterminated });
+  }
+  return { records, validEnd, skippedBytes, skippedLines, damaged };
+}
+
+/**
+ * Whether a damaged tail is only the last write a crash cut short: no newline in it, so no record
+ * in it was ever fsynced whole, and none was acknowledged. Any whole line in a tail may be an
+ * acknowledged record damaged since. (Damage that took the last newline with it, a zeroed last
+ * block, looks the same: its bytes are saved all the same, only logged at a lower level.)
+ */
+export function isCutWrite(piece: DamagedPiece): boolean {
+  return piece.kind === 'tail' && !piece.bytes.includes(0x0a);
+}
