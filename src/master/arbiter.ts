@@ -10,7 +10,7 @@ import { BOOT_FAILURE_EXITS, EXIT, describeError } from '../errors.js';
 import type { ChildMessage } from '../ipc/messages.js';
 import { assertLogFileWritable, type Logger } from '../log/logger.js';
 import { assertAdminBindSafe } from './admin/auth.js';
-import type { AdminView } from './admin/view.js';
+import type { AdminView, ReloadOutcome } from './admin/view.js';
 import { exponentialBackoff } from './backoff.js';
 import { computeCapacity, perWorkerCap, type Capacity } from './capacity.js';
 import type { Notifier } from './notify.js';
@@ -97,6 +97,8 @@ export class Arbiter {
   private reload: ReloadState | undefined;
   /** A SIGHUP arrived during a reload: run one more as soon as this one ends (the .env may have changed again). */
   private reloadPending = false;
+  /** What became of the latest reload intent; undefined until the tick handles it. */
+  private reloadOutcome: ReloadOutcome | undefined;
   private stopDeadline = 0;
   private keeperDrainSent = false;
   private port: number | undefined;
@@ -143,6 +145,8 @@ export class Arbiter {
 
   /** Records an intent (from a signal or the admin API) and schedules a tick. Never does the work itself. */
   record(intent: Intent): void {
+    // Until the tick handles this reload there is no outcome: an earlier one's would pass for its.
+    if (intent === 'reload') this.reloadOutcome = undefined;
     this.intents.push(intent);
     this.requestTick();
   }
@@ -176,11 +180,11 @@ export class Arbiter {
   }
 
   /**
-   * Runs now the tick that intents recorded this turn wait for, so the admin API answers with what
-   * the master steers towards once they are handled. Counting them over the current state is not
-   * enough: a reload re-reads CORRAL_WORKERS (a TTIN before it is undone; the settings may be
-   * refused), and a reload during another is queued. Twice at most: a tick that ends a reload
-   * records the one queued behind it.
+   * Runs now the tick that intents recorded this turn wait for (AdminView.settle), so the admin API
+   * answers with what the master steers towards once they are handled. Counting them over the
+   * current state is not enough: a reload re-reads CORRAL_WORKERS (a TTIN before it is undone; the
+   * settings may be refused), and a reload during another is queued. Twice at most: a tick that
+   * ends a reload records the one queued behind it.
    */
   private settleIntents(): void {
     for (let i = 0; i < 2 && this.intents.length > 0; i++) this.tick();
@@ -243,6 +247,7 @@ export class Arbiter {
     if (this.reload) {
       if (!this.reloadPending) this.log.info({ event: 'reload.queued', generation: this.generation }, `a reload to generation ${this.generation} is in progress; another will start when it ends`);
       this.reloadPending = true;
+      this.reloadOutcome = { outcome: 'queued', generation: this.generation };
       return;
     }
     let next: LoadedSettings;
@@ -252,7 +257,9 @@ export class Arbiter {
       assertAdminBindSafe(next.settings);
       assertLogFileWritable(next.settings.CORRAL_LOG_FILE);
     } catch (err) {
-      this.log.error({ event: 'reload.failed', err: describeError(err) }, `reload refused, old workers keep serving: ${describeError(err).message}`);
+      const why = describeError(err);
+      this.reloadOutcome = { outcome: 'refused', code: why.code, message: why.message };
+      this.log.error({ event: 'reload.failed', err: why }, `reload refused, old workers keep serving: ${why.message}`);
       // systemctl reload announced RELOADING=1 (ExecReload, NotifyAccess=exec): only READY=1 ends it.
       // Still booting, READY=1 is the end of the boot's own and must wait for the workers.
       if (this.phase !== 'booting') this.o.notifier.ready(`reload refused (invalid settings); ${this.statusLine()}`);
@@ -272,6 +279,7 @@ export class Arbiter {
     this.reload = { previous: this.loaded, previousGeneration: this.generation, startedAt: this.now() };
     this.loaded = next;
     this.generation = ++this.lastGeneration;
+    this.reloadOutcome = { outcome: 'started', generation: this.generation };
     this.expected = next.settings.CORRAL_WORKERS;
     this.restartKeeperIfChanged(this.reload.previous.settings, next.settings);
     this.bootFailures = 0;
@@ -832,18 +840,17 @@ export class Arbiter {
   view(): AdminView {
     return {
       startedAt: this.startedAt,
-      settings: () => this.settings,
-      children: () => [...this.children.values()].map(snapshotOf),
-      servedByExited: () => ({ ...this.exitedServed }),
       // Intents not yet handled (they wait for the next tick) are handled first, as the tick will:
       // three TTOUs sent at once from 3 workers leave 1, and the third is refused, not answered
       // 202 'workers_expected 1' and then dropped; a TTIN followed by a reload answers the reload's
       // CORRAL_WORKERS, not one more.
-      expectedWorkers: () => {
-        this.settleIntents();
-        return this.expected;
-      },
+      settle: () => this.settleIntents(),
+      settings: () => this.settings,
+      children: () => [...this.children.values()].map(snapshotOf),
+      servedByExited: () => ({ ...this.exitedServed }),
+      expectedWorkers: () => this.expected,
       generation: () => this.generation,
+      reloadOutcome: () => this.reloadOutcome,
       // A stop recorded but not yet handled by the tick counts: the tick drops what comes after it.
       stopping: () => this.phase === 'stopping' || this.intents.some((i) => i === 'stop' || i === 'quit'),
       requestReload: () => this.record('reload'),

@@ -137,4 +137,23 @@ describe('/admin dashboard in Chromium', { skip }, () => {
       await page.close();
     }
   });
+
+  it('the Reload button shows what became of the reload: the generation started, or why it was refused', async () => {
+    const page = await browser.newPage();
+    page.on('dialog', (d) => void d.accept());
+    try {
+      await page.goto(`${base}/admin#token=${TOKEN}`);
+      await page.waitForSelector('#main:not([hidden])');
+      await page.click('#btn-reload');
+      await page.waitForFunction(() => (document.getElementById('action-result')?.textContent ?? '').length > 0);
+      assert.match((await page.textContent('#action-result')) ?? '', new RegExp(`^reload started: generation ${view.gen} is booting`));
+      view.nextReload = 'refused';
+      await page.click('#btn-reload');
+      await page.waitForFunction(() => (document.getElementById('action-result')?.textContent ?? '').startsWith('reload refused'));
+      assert.match((await page.textContent('#action-result')) ?? '', /fix the settings and reload again: invalid settings:\s+CORRAL_WORKERS="abc"/);
+    } finally {
+      view.nextReload = 'started';
+      await page.close();
+    }
+  });
 });

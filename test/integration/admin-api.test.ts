@@ -74,6 +74,13 @@ describe('admin API on the real master', () => {
     await waitFor(async () => (await http(`${c.adminUrl}/api/admin/health`)).json<{ workers_ready: number }>().workers_ready === 3, 20_000, '3 ready workers');
     const reload = await http(`${c.adminUrl}/api/admin/reload`, { method: 'POST', headers: auth });
     assert.equal(reload.status, 202);
+    // The generation the reload starts, not the one it replaces.
+    assert.deepEqual(reload.json<{ success: boolean; reload: string; generation: number }>(), {
+      success: true,
+      reload: 'started',
+      generation: 2,
+      message: 'reload started: generation 2 is booting; the old workers drain as its workers become ready',
+    });
     await c.waitForLog((l) => l.event === 'reload.done', 30_000, 'reload.done');
     const stats = (await http(`${c.adminUrl}/api/admin/stats`, { headers: auth })).json<{ master: { generation: number }; workers: { generation: number; state: string }[] }>();
     assert.equal(stats.master.generation, 2);
@@ -104,7 +111,7 @@ async function pipelined(baseUrl: string, requests: string[]): Promise<Record<st
     .map((r) => JSON.parse(r.slice(r.indexOf('\r\n\r\n') + 4)) as Record<string, unknown>);
 }
 
-describe('workers_expected with a reload not yet handled', () => {
+describe('reloads through the admin API with a settings file the test edits', () => {
   let c: CorralProcess;
   let dir: string;
   before(async () => {
@@ -136,5 +143,28 @@ describe('workers_expected with a reload not yet handled', () => {
     }, 20_000, 'four ready workers of generation 2');
     assert.match((await http(`${c.adminUrl}/metrics`, { headers: auth })).text, /^corral_workers_expected 4$/m);
     assert.deepEqual((await http(`${c.adminUrl}/api/admin/health`)).json(), { status: 'ok', workers_ready: 4, workers_expected: 4 });
+  });
+
+  it('a reload of invalid settings is answered 409 with why, and one asked for with a stats request in the same turn is read by it', async () => {
+    writeFileSync(join(dir, 'corral.env'), 'CORRAL_WORKERS=abc\n');
+    const refused = await http(`${c.adminUrl}/api/admin/reload`, { method: 'POST', headers: auth });
+    assert.equal(refused.status, 409, refused.text);
+    const r = refused.json<Record<string, unknown>>();
+    assert.deepEqual([r.success, r.error, r.reload, r.generation, r.code], [false, 'reload_refused', 'refused', 2, 'CORRAL_ERR_CONFIG_INVALID']);
+    assert.match(String(r.message), /old workers keep serving generation 2; fix the settings and reload again: invalid settings:\n {2}CORRAL_WORKERS="abc"/);
+    assert.equal(c.events('reload.failed').length, 1);
+    assert.deepEqual((await http(`${c.adminUrl}/api/admin/health`)).json(), { status: 'ok', workers_ready: 4, workers_expected: 4 });
+
+    writeFileSync(join(dir, 'corral.env'), 'CORRAL_WORKERS=2\n');
+    const host = new URL(c.adminUrl).host;
+    const [reload, stats] = await pipelined(c.adminUrl, [
+      `POST /api/admin/reload HTTP/1.1\r\nHost: ${host}\r\nAuthorization: Bearer ${TOKEN}\r\nContent-Length: 0\r\n\r\n`,
+      `GET /api/admin/stats HTTP/1.1\r\nHost: ${host}\r\nAuthorization: Bearer ${TOKEN}\r\nConnection: close\r\n\r\n`,
+    ]);
+    assert.deepEqual([reload?.reload, reload?.generation], ['started', 3]);
+    const s = stats as { master: { generation: number }; workers_expected: number; workers: { generation: number }[] };
+    assert.deepEqual([s.master.generation, s.workers_expected], [3, 2]);
+    assert.equal(s.workers.filter((w) => w.generation === 3).length, 2, 'the new generation\'s workers, forked before either answer');
+    await c.waitForLog((l) => l.event === 'reload.done' && l.generation === 3, 30_000, 'reload.done');
   });
 });

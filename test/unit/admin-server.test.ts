@@ -166,6 +166,8 @@ describe('admin server with a token', () => {
     const r = await fetch(`${base}/api/admin/reload`, { method: 'POST', headers: auth });
     assert.equal(r.status, 202);
     assert.equal(view.reloads, 1);
+    // The generation the reload starts, not the one it replaces.
+    assert.deepEqual(await r.json(), { success: true, reload: 'started', generation: 2, message: 'reload started: generation 2 is booting; the old workers drain as its workers become ready' });
     const w = await fetch(`${base}/api/admin/workers`, { method: 'POST', headers: { ...auth, 'content-type': 'application/json' }, body: '{"delta":1}' });
     assert.equal(w.status, 202);
     assert.equal(((await w.json()) as { workers_expected: number }).workers_expected, 3);
@@ -175,6 +177,36 @@ describe('admin server with a token', () => {
     const junk = await fetch(`${base}/api/admin/workers`, { method: 'POST', headers: auth, body: '{nope' });
     assert.equal(junk.status, 400);
     assert.deepEqual(view.deltas, [1]);
+  });
+
+  it('answers from the settled state: an intent still waiting for the tick when the request arrives is handled before any figure is read', async () => {
+    // A SIGTTIN recorded in the same turn: the cap follows the worker count it sets.
+    view.pending.push(() => (view.expected = 3));
+    try {
+      const res = await fetch(`${base}/api/admin/capacity`, { headers: auth });
+      assert.equal(((await res.json()) as { capacity: { max_connections: number } }).capacity.max_connections, 30);
+      assert.deepEqual(view.pending, []);
+    } finally {
+      view.expected = 2;
+    }
+  });
+
+  it('answers a reload queued behind one in progress with 202 and that generation, a refused one with 409 and why', async () => {
+    const gen = view.gen;
+    try {
+      view.nextReload = 'queued';
+      const q = await fetch(`${base}/api/admin/reload`, { method: 'POST', headers: auth });
+      assert.equal(q.status, 202);
+      assert.deepEqual(await q.json(), { success: true, reload: 'queued', generation: gen, message: `a reload to generation ${gen} is in progress; this one starts when it ends and reads the settings then` });
+      view.nextReload = 'refused';
+      const r = await fetch(`${base}/api/admin/reload`, { method: 'POST', headers: auth });
+      assert.equal(r.status, 409);
+      const body = (await r.json()) as Record<string, unknown>;
+      assert.deepEqual([body.success, body.error, body.reload, body.generation, body.code], [false, 'reload_refused', 'refused', gen, 'CORRAL_ERR_CONFIG_INVALID']);
+      assert.match(String(body.message), /^reload refused, the old workers keep serving generation \d+; fix the settings and reload again: invalid settings:\n  CORRAL_WORKERS="abc"/);
+    } finally {
+      view.nextReload = 'started';
+    }
   });
 
   it('refuses reload and worker-count changes with 409 once a shutdown has begun (the arbiter drops them)', async () => {

@@ -8,7 +8,10 @@ import { test } from 'node:test';
 import { loadSettings } from '../../src/config/load.js';
 import type { ChildIdentity } from '../../src/config/identity.js';
 import type { ChildMessage, MasterMessage } from '../../src/ipc/messages.js';
-import { Arbiter, type ArbiterOptions } from '../../src/master/arbiter.js';
+import { startMonitoring } from '../../src/master/admin/monitoring.js';
+import { startAdminServer } from '../../src/master/admin/server.js';
+import { Arbiter, type ArbiterOptions, type Intent } from '../../src/master/arbiter.js';
+import type { AdminView } from '../../src/master/admin/view.js';
 import type { Notifier } from '../../src/master/notify.js';
 import type { ChildEvents, Spawner } from '../../src/master/spawner.js';
 import { captureLogger } from '../fixtures/capture-logger.js';
@@ -147,6 +150,11 @@ async function setup(env: Record<string, string> = {}, withKeeper = false, optio
 }
 
 const ready = (c: FakeChild) => c.say({ type: 'ready', port: 8080 });
+/** The worker count the admin API answers: settled first, as the admin server does. */
+const settledExpected = (view: AdminView) => {
+  view.settle();
+  return view.expectedWorkers();
+};
 const beatAll = (cs: FakeChild[]) => cs.forEach((c) => c.say({ type: 'heartbeat', figures: { rssBytes: 1, heapUsedBytes: 1, heapTotalBytes: 1, eventLoopLagMs: 0, activeConnections: 0, requestsServed: 0, errorsServed: 0, latencyP99Ms: 0 } }));
 
 test('boot: the tick forks the configured workers; READY is sent once all of them listen', async () => {
@@ -882,18 +890,18 @@ test('the admin view counts worker-count changes not yet handled, so concurrent 
   try {
     t.bootAll();
     const view = t.arbiter.view();
-    assert.equal(view.expectedWorkers(), 3);
+    assert.equal(settledExpected(view), 3);
     // Three admin requests answered before the next tick.
     view.requestWorkerDelta(-1);
-    assert.equal(view.expectedWorkers(), 2);
+    assert.equal(settledExpected(view), 2);
     view.requestWorkerDelta(-1);
-    assert.equal(view.expectedWorkers(), 1);
+    assert.equal(settledExpected(view), 1);
     view.requestWorkerDelta(-1);
-    assert.equal(view.expectedWorkers(), 1, 'the arbiter keeps one worker');
+    assert.equal(settledExpected(view), 1, 'the arbiter keeps one worker');
     view.requestWorkerDelta(1);
-    assert.equal(view.expectedWorkers(), 2);
+    assert.equal(settledExpected(view), 2);
     t.arbiter.tick();
-    assert.equal(view.expectedWorkers(), 2, 'what the tick applied');
+    assert.equal(settledExpected(view), 2, 'what the tick applied');
   } finally {
     t.log.close();
   }
@@ -908,9 +916,9 @@ test('the admin view answers what the master steers towards when a reload is que
     // A TTIN, then a SIGHUP in the same turn: the reload re-reads CORRAL_WORKERS and undoes the TTIN.
     t.arbiter.record('ttin');
     t.arbiter.record('reload');
-    assert.equal(view.expectedWorkers(), 4, 'the reload\'s CORRAL_WORKERS, not 2 + 1');
+    assert.equal(settledExpected(view), 4, 'the reload\'s CORRAL_WORKERS, not 2 + 1');
     t.arbiter.tick();
-    assert.equal(view.expectedWorkers(), 4, 'what the tick applied');
+    assert.equal(settledExpected(view), 4, 'what the tick applied');
     const second = t.children.filter((c) => c.identity.generation === 2);
     assert.equal(second.length, 4);
     second.forEach(ready);
@@ -921,7 +929,7 @@ test('the admin view answers what the master steers towards when a reload is que
     // The other order: a change asked for after the reload counts on top of it.
     view.requestReload();
     view.requestWorkerDelta(-1);
-    assert.equal(view.expectedWorkers(), 3);
+    assert.equal(settledExpected(view), 3);
   } finally {
     t.log.close();
   }
@@ -935,7 +943,7 @@ test('the admin view: a reload refused for its settings leaves the worker-count 
     t.setNextEnv({ CORRAL_WORKERS: 'abc' });
     t.arbiter.record('ttin');
     t.arbiter.record('reload');
-    assert.equal(view.expectedWorkers(), 3);
+    assert.equal(settledExpected(view), 3);
     assert.ok(t.log.lines().some((l) => l.event === 'reload.failed'));
   } finally {
     t.log.close();
@@ -950,10 +958,116 @@ test('the admin view at one worker: a TTOU after a reload back to CORRAL_WORKERS
     t.setNextEnv({ CORRAL_WORKERS: '3' });
     view.requestReload();
     // The admin API refuses a TTOU when this is 1 or less.
-    assert.equal(view.expectedWorkers(), 3);
+    assert.equal(settledExpected(view), 3);
     view.requestWorkerDelta(-1);
-    assert.equal(view.expectedWorkers(), 2);
+    assert.equal(settledExpected(view), 2);
   } finally {
+    t.log.close();
+  }
+});
+
+/**
+ * The arbiter's admin view, with `intent` recorded just before a request's first read of it once
+ * armed: a signal that arrived in the same turn as that request, still waiting for the tick.
+ */
+function intentBeforeNextRead(view: AdminView, intent: () => void) {
+  let armed = false;
+  const proxied = new Proxy(view, {
+    get(target, key, receiver) {
+      const value: unknown = Reflect.get(target, key, receiver);
+      if (typeof value !== 'function') return value;
+      return (...args: unknown[]) => {
+        if (armed) {
+          armed = false;
+          intent();
+        }
+        return (value as (...a: unknown[]) => unknown).apply(target, args);
+      };
+    },
+  });
+  return { view: proxied, arm: () => void (armed = true) };
+}
+
+const ADMIN_TOKEN = 'arbiter-admin-token-0123456789';
+
+/** The admin server over this view, as the master runs it (monitoring on the arbiter's own view). */
+async function adminOver(t: Awaited<ReturnType<typeof setup>>, view: AdminView) {
+  const monitoring = startMonitoring(t.arbiter.view(), t.log.logger, { historyIntervalMs: 60_000, alertIntervalMs: 60_000, hostIntervalMs: 60_000 });
+  const server = await startAdminServer(view, t.log.logger, { host: '127.0.0.1', port: 0, monitoring });
+  const base = `http://127.0.0.1:${server.port}`;
+  return {
+    fetch: async (path: string, method = 'GET') => {
+      const res = await fetch(`${base}${path}`, { method, headers: { authorization: `Bearer ${ADMIN_TOKEN}` } });
+      return { status: res.status, text: await res.text() };
+    },
+    close: async () => {
+      await server.close();
+      monitoring.close();
+    },
+  };
+}
+
+test('an admin answer is read from one settled state: a SIGTTOU or SIGHUP recorded in the same turn as the request is handled before any figure is read', async () => {
+  const t = await setup({ CORRAL_WORKERS: '3', CORRAL_ADMIN_TOKEN: ADMIN_TOKEN });
+  let intent: Intent = 'ttou';
+  const { view, arm } = intentBeforeNextRead(t.arbiter.view(), () => t.arbiter.record(intent));
+  const admin = await adminOver(t, view);
+  try {
+    t.bootAll();
+    // SIGTTOU: the oldest worker drains at once (the two others are ready), so it is not counted ready.
+    arm();
+    const health = await admin.fetch('/api/admin/health');
+    assert.deepEqual(JSON.parse(health.text), { status: 'ok', workers_ready: 2, workers_expected: 2 });
+    // SIGHUP: the new generation and its booting workers, in the same scrape.
+    intent = 'reload';
+    arm();
+    const metrics = (await admin.fetch('/metrics')).text;
+    assert.match(metrics, /^corral_generation 2$/m);
+    assert.match(metrics, /^corral_workers_expected 3$/m);
+    assert.match(metrics, /^corral_workers\{state="booting"\} 3$/m);
+    t.children.filter((c) => c.identity.generation === 2).forEach(ready);
+    t.arbiter.tick();
+    t.children.filter((c) => c.identity.generation === 1).forEach((c) => c.exit(0));
+    t.arbiter.tick();
+    assert.ok(t.log.lines().some((l) => l.event === 'reload.done' && l.generation === 2));
+    arm();
+    const stats = JSON.parse((await admin.fetch('/api/admin/stats')).text) as { master: { generation: number }; workers_expected: number; workers: { generation: number; state: string }[] };
+    assert.equal(stats.master.generation, 3);
+    assert.equal(stats.workers_expected, 3);
+    assert.deepEqual(stats.workers.filter((w) => w.generation === 3).map((w) => w.state), ['booting', 'booting', 'booting']);
+  } finally {
+    await admin.close();
+    t.log.close();
+  }
+});
+
+test('POST /api/admin/reload answers what became of the reload: refused (409, naming the setting), started (the new generation) or queued behind one in progress', async () => {
+  const t = await setup({ CORRAL_WORKERS: '2', CORRAL_ADMIN_TOKEN: ADMIN_TOKEN });
+  const admin = await adminOver(t, t.arbiter.view());
+  try {
+    t.bootAll();
+    t.setNextEnv({ CORRAL_WORKERS: 'abc' });
+    const refused = await admin.fetch('/api/admin/reload', 'POST');
+    assert.equal(refused.status, 409, refused.text);
+    const r = JSON.parse(refused.text) as Record<string, unknown>;
+    assert.deepEqual([r.success, r.error, r.reload, r.generation, r.code], [false, 'reload_refused', 'refused', 1, 'CORRAL_ERR_CONFIG_INVALID']);
+    assert.match(String(r.message), /old workers keep serving generation 1; fix the settings.*CORRAL_WORKERS="abc"/s);
+    assert.ok(t.log.lines().some((l) => l.event === 'reload.failed'));
+
+    t.setNextEnv({ CORRAL_WORKERS: '3' });
+    const started = await admin.fetch('/api/admin/reload', 'POST');
+    assert.equal(started.status, 202, started.text);
+    const s = JSON.parse(started.text) as Record<string, unknown>;
+    assert.deepEqual([s.success, s.reload, s.generation], [true, 'started', 2]);
+    assert.equal(t.children.filter((c) => c.identity.generation === 2).length, 3, 'its workers forked before the answer');
+
+    const queued = await admin.fetch('/api/admin/reload', 'POST');
+    assert.equal(queued.status, 202, queued.text);
+    const q = JSON.parse(queued.text) as Record<string, unknown>;
+    assert.deepEqual([q.success, q.reload, q.generation], [true, 'queued', 2]);
+    assert.match(String(q.message), /generation 2 is in progress/);
+  } finally {
+    await admin.close();
     t.log.close();
   }
 });

@@ -1,5 +1,6 @@
 // Read-only views computed from AdminView snapshots: capacity, the stats document, and the
-// Sheets figures found in the keeper's heartbeat `extra`.
+// Sheets figures found in the keeper's heartbeat `extra`. They only read: the caller settles the
+// view first (AdminView.settle), so a document is computed from one state.
 
 import { computeCapacity, type Capacity } from '../capacity.js';
 import type { HostSample } from '../host-monitor.js';

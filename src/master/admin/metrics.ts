@@ -2,6 +2,8 @@
 // holds (no extra IPC). Per-worker series carry a `worker` label, the worker's slot (reused by its
 // replacement, so recycling does not grow the series); totals are sums; the request
 // counters add what exited workers served (the arbiter keeps it), so they never lose requests.
+// The caller settles the view before render(): the collectors only read, and render runs them in
+// one turn (promises, no timers), so one scrape never mixes the state before and after an intent.
 
 import { Counter, Gauge, Registry } from 'prom-client';
 import type { HostSample } from '../host-monitor.js';

@@ -49,8 +49,17 @@ export function startMonitoring(view: AdminView, logger: Logger, options: Monito
     host,
     alerts,
     history,
-    checkAlerts: () => safe('alerts', () => alerts.observe(capacityFromView(view), host.latest())),
-    recordHistory: (now) => safe('history', () => void history.record(view, host.latest(), now)),
+    // Settled first, as the admin API reads: the connections and the worker count of one state.
+    checkAlerts: () =>
+      safe('alerts', () => {
+        view.settle();
+        alerts.observe(capacityFromView(view), host.latest());
+      }),
+    recordHistory: (now) =>
+      safe('history', () => {
+        view.settle();
+        history.record(view, host.latest(), now);
+      }),
     close() {
       clearInterval(alertTimer);
       clearInterval(historyTimer);

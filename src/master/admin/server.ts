@@ -1,5 +1,7 @@
 // The admin HTTP listener, run by the master on CORRAL_ADMIN_BIND. It reads arbiter snapshots and
-// records intents through AdminView only, so it answers even when every worker is stuck.
+// records intents through AdminView only, so it answers even when every worker is stuck. Every
+// answer is read from one settled state: intents recorded so far (a signal in the same turn, an
+// earlier request) are handled first, then read, and again after the request records its own.
 
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -11,6 +13,7 @@ import { checkAdminAuth } from './auth.js';
 import { capacityFromView, statsOf, workersReady } from './figures.js';
 import { createAdminMetrics } from './metrics.js';
 import { startMonitoring, type Monitoring } from './monitoring.js';
+import { reloadAnswer } from './reload-answer.js';
 import { loadDashboard, type StaticFile } from './static.js';
 import type { AdminView } from './view.js';
 
@@ -119,6 +122,9 @@ export async function startAdminServer(view: AdminView, logger: Logger, options:
       return fail(res, 405, 'method_not_allowed', `${req.method} is not allowed on ${path}; use ${allow.join(', ')}`, { Allow: allow.join(', ') });
     }
 
+    // Before the first read: a document read partly before and partly after an intent is handled
+    // would list the children of one state and count the workers of the other.
+    view.settle();
     if (path === '/api/admin/health') {
       const ready = workersReady(view);
       const expected = view.expectedWorkers();
@@ -147,10 +153,14 @@ export async function startAdminServer(view: AdminView, logger: Logger, options:
         res.end(text);
         return;
       }
-      case '/api/admin/reload':
+      case '/api/admin/reload': {
         view.requestReload();
-        logger.info({ event: 'admin.reload', remote: req.socket.remoteAddress }, 'reload requested through the admin API');
-        return send(res, 202, { success: true, message: 'reload requested', generation: view.generation() });
+        view.settle();
+        const outcome = view.reloadOutcome();
+        logger.info({ event: 'admin.reload', remote: req.socket.remoteAddress, outcome: outcome?.outcome ?? null }, `reload requested through the admin API: ${outcome?.outcome ?? 'dropped'}`);
+        const answer = reloadAnswer(outcome, view.generation());
+        return send(res, answer.status, answer.body);
+      }
       case '/api/admin/workers': {
         let body: unknown;
         try {
@@ -160,11 +170,13 @@ export async function startAdminServer(view: AdminView, logger: Logger, options:
         }
         const delta = (body as { delta?: unknown } | null)?.delta;
         if (delta !== 1 && delta !== -1) return send(res, 400, { success: false, error: 'invalid_field', field: 'delta', message: 'delta must be 1 or -1' });
-        // A stop may have begun while the body arrived.
+        // Intents may have been recorded while the body arrived, a stop among them.
+        view.settle();
         if (view.stopping()) return fail(res, 409, 'shutting_down', 'corral is shutting down; reload and worker-count changes are ignored');
         const before = view.expectedWorkers();
         if (delta === -1 && before <= 1) return fail(res, 409, 'min_workers', 'corral keeps at least one worker');
         view.requestWorkerDelta(delta);
+        view.settle();
         logger.info({ event: 'admin.workers', delta, before, remote: req.socket.remoteAddress }, `worker count change ${delta > 0 ? '+1' : '-1'} requested through the admin API`);
         // Read again rather than before + delta: what the master steers towards with this change.
         return send(res, 202, { success: true, delta, workers_expected_before: before, workers_expected: view.expectedWorkers() });

@@ -26,8 +26,30 @@ export interface ChildSnapshot {
   readonly figures: ChildFigures | undefined;
 }
 
+/**
+ * What became of the latest reload asked for (by SIGHUP or the admin API), once the arbiter handled
+ * it: started (`generation` is the one it boots), queued behind the reload in progress (`generation`
+ * is that one's; the queued reload starts when it ends and reads the settings then), or refused
+ * because the settings it read are invalid (the old workers keep serving).
+ */
+export type ReloadOutcome =
+  | { readonly outcome: 'started'; readonly generation: number }
+  | { readonly outcome: 'queued'; readonly generation: number }
+  | { readonly outcome: 'refused'; readonly code: string | undefined; readonly message: string };
+
+/**
+ * Readers return the arbiter's state as it is: intents recorded but not yet handled (they wait for
+ * the next tick) are not counted until settle() handles them. Whoever answers from this view
+ * settles once, then reads, so one answer never mixes the state before and after an intent.
+ */
 export interface AdminView {
   readonly startedAt: number;
+  /**
+   * Handles now the intents recorded so far (signals, admin requests), as the next tick would:
+   * afterwards the readers answer with what the master steers towards. A reload among them sets
+   * the worker count from the settings it reads, undoing a TTIN/TTOU before it.
+   */
+  settle(): void;
   settings(): Settings;
   /** Live children (workers and the keeper), newest state. */
   children(): readonly ChildSnapshot[];
@@ -36,14 +58,15 @@ export interface AdminView {
    * the live workers' figures, totals that never go back when workers are replaced.
    */
   servedByExited(): { readonly requests: number; readonly errors: number; readonly refused: number };
-  /**
-   * The worker count the arbiter is steering towards (CORRAL_WORKERS ± TTIN/TTOU). Intents recorded
-   * but not yet handled are handled first: a reload among them sets the count from the settings it
-   * reads, undoing a TTIN/TTOU before it.
-   */
+  /** The worker count the arbiter is steering towards (CORRAL_WORKERS ± TTIN/TTOU). */
   expectedWorkers(): number;
   /** The current (newest) generation number. */
   generation(): number;
+  /**
+   * What became of the latest reload asked for; undefined while it waits for the tick, when a
+   * shutdown dropped it, and before any.
+   */
+  reloadOutcome(): ReloadOutcome | undefined;
   /** True once a shutdown has begun: the arbiter then drops reload and worker-count intents. */
   stopping(): boolean;
   /** Records a reload intent, exactly as SIGHUP does. */

@@ -28,7 +28,11 @@ async function api(path, init = {}) {
     const body = await res.json().catch(() => ({}));
     throw new AuthError(body.message || `HTTP ${res.status}`);
   }
-  if (!res.ok && res.status !== 202) throw new Error(`${path}: HTTP ${res.status}`);
+  if (!res.ok) {
+    // The API says why it refused (a reload with invalid settings, the last worker): show that.
+    const body = await res.json().catch(() => ({}));
+    throw new Error(body.message || `${path}: HTTP ${res.status}`);
+  }
   return res.json();
 }
 

@@ -1,0 +1,47 @@
+// The answer to POST /api/admin/reload, from what the arbiter made of the reload once it handled
+// it: the client learns at once whether a new generation boots, waits its turn, or was refused.
+
+import type { ReloadOutcome } from './view.js';
+
+export interface ReloadAnswer {
+  readonly status: number;
+  readonly body: Record<string, unknown>;
+}
+
+/** `generation` is the arbiter's current one, answered when the reload did not start one. */
+export function reloadAnswer(outcome: ReloadOutcome | undefined, generation: number): ReloadAnswer {
+  switch (outcome?.outcome) {
+    case 'started':
+      return {
+        status: 202,
+        body: { success: true, reload: 'started', generation: outcome.generation, message: `reload started: generation ${outcome.generation} is booting; the old workers drain as its workers become ready` },
+      };
+    case 'queued':
+      return {
+        status: 202,
+        body: {
+          success: true,
+          reload: 'queued',
+          generation: outcome.generation,
+          message: `a reload to generation ${outcome.generation} is in progress; this one starts when it ends and reads the settings then`,
+        },
+      };
+    case 'refused':
+      // Nothing changed, and asking again changes nothing until the settings are fixed: a 409
+      // like the other refusals of this API, not a 202 that reads as done.
+      return {
+        status: 409,
+        body: {
+          success: false,
+          error: 'reload_refused',
+          reload: 'refused',
+          generation,
+          code: outcome.code ?? null,
+          message: `reload refused, the old workers keep serving generation ${generation}; fix the settings and reload again: ${outcome.message}`,
+        },
+      };
+    case undefined:
+      // The arbiter drops a reload only once a shutdown has begun (or the master is exiting).
+      return { status: 409, body: { success: false, error: 'shutting_down', message: 'corral is shutting down; reload and worker-count changes are ignored' } };
+  }
+}
