@@ -152,6 +152,8 @@ describe('reloads through the admin API with a settings file the test edits', ()
     const r = refused.json<Record<string, unknown>>();
     assert.deepEqual([r.success, r.error, r.reload, r.generation, r.code], [false, 'reload_refused', 'refused', 2, 'CORRAL_ERR_CONFIG_INVALID']);
     assert.match(String(r.message), /old workers keep serving generation 2; fix the settings and reload again: invalid settings:\n {2}CORRAL_WORKERS="abc"/);
+    // The master's log file is written asynchronously: the answer can arrive before the line.
+    await c.waitForLog((l) => l.event === 'reload.failed', 10_000, 'reload.failed');
     assert.equal(c.events('reload.failed').length, 1);
     assert.deepEqual((await http(`${c.adminUrl}/api/admin/health`)).json(), { status: 'ok', workers_ready: 4, workers_expected: 4 });
 
