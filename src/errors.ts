@@ -35,6 +35,7 @@ export const ERROR_CODES = {
   CORRAL_ERR_APPEND_INVALID: 'An append was refused: rows must be lists of strings with a unique, non-empty id in the first cell.',
   CORRAL_ERR_LOADTEST_INPUT: 'The loadtest arguments or profile are invalid.',
   CORRAL_ERR_LOADTEST_TARGET: 'The loadtest target is unreachable or not allowed.',
+  CORRAL_ERR_LOADTEST_OUTPUT: 'The loadtest result or report could not be written after the run (disk full, directory removed).',
   CORRAL_ERR_NOTIFY: 'A message to systemd (sd_notify) could not be sent.',
   CORRAL_ERR_COUNTER_INVALID: 'An app asked a host counter for a limit or window out of range (or the master got a count request it cannot read); the count is refused at once.',
 } as const;

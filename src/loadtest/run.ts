@@ -1,9 +1,7 @@
 // `corral loadtest` from validated options to the written report: check the target is allowed
 // and answering, plan the schedule, run the virtual users, judge, write JSON and HTML.
 
-import { mkdirSync, writeFileSync } from 'node:fs';
 import { setMaxListeners } from 'node:events';
-import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { isLoopbackHost } from '../loopback.js';
 import { TargetClient, type Reply } from './client.js';
@@ -13,6 +11,7 @@ import { inputError, LOADTEST_EXIT, targetRefused, targetUnreachable } from './e
 import { formatMix, withoutExports, type Mix } from './mix.js';
 import { DEFAULT_CONSTANT_MS, DEFAULT_THINK_MS, MAX_RUN_MS, type LoadtestOptions } from './options.js';
 import { ActionPacer, ThinkTimePacer, type Pacer } from './pacing.js';
+import { checkOutput, createOutputDir, outputFiles, writeOutput } from './output.js';
 import { Progress, type ProgressStream } from './progress.js';
 import { Recorder } from './recorder.js';
 import { renderReport } from './report-html.js';
@@ -97,6 +96,8 @@ export async function runLoadtest(opts: LoadtestOptions, io: RunIo): Promise<Run
   const pinned = await checkTargetAllowed(opts.target, opts.allowRemote);
   const { file: usersFile, credentials } = loadCredentials(opts.usersFile);
   const schedule = planSchedule(opts);
+  const files = outputFiles(opts.outDir);
+  checkOutput(files);
   const notes: string[] = [];
   const say = (line: string): void => {
     notes.push(line);
@@ -130,11 +131,7 @@ export async function runLoadtest(opts: LoadtestOptions, io: RunIo): Promise<Run
     }
   }
 
-  try {
-    mkdirSync(opts.outDir, { recursive: true });
-  } catch (err) {
-    throw inputError(`--out: cannot create ${opts.outDir}: ${(err as Error).message}`, err);
-  }
+  createOutputDir(files);
 
   const controller = new AbortController();
   // Every request in flight and every pause listens on the run's signal: thousands, by design.
@@ -243,13 +240,16 @@ export async function runLoadtest(opts: LoadtestOptions, io: RunIo): Promise<Run
     notes,
   };
 
-  const jsonFile = join(opts.outDir, 'result.json');
-  const htmlFile = join(opts.outDir, 'report.html');
-  writeFileSync(jsonFile, `${JSON.stringify(result, null, 2)}\n`);
-  writeFileSync(htmlFile, renderReport(result));
-
-  printSummary(io.stdout, segments, judged, verdict, jsonFile, htmlFile);
+  // The verdict is printed even when the files cannot be written: it is what the run was for.
+  let writeError: unknown;
+  try {
+    writeOutput(files, `${JSON.stringify(result, null, 2)}\n`, renderReport(result));
+  } catch (err) {
+    writeError = err;
+  }
+  printSummary(io.stdout, segments, judged, verdict, writeError === undefined ? files : undefined);
+  if (writeError !== undefined) throw writeError;
 
   const exitCode = outcome.interrupted ? LOADTEST_EXIT.INTERRUPTED : verdict.pass ? LOADTEST_EXIT.PASS : LOADTEST_EXIT.CRITERIA_FAILED;
-  return { exitCode, result, jsonFile, htmlFile };
+  return { exitCode, result, jsonFile: files.json, htmlFile: files.html };
 }

@@ -1,5 +1,6 @@
 // Each segment of the run, judged and turned into its part of the result.
 
+import type { OutputFiles } from './output.js';
 import type { Recorder } from './recorder.js';
 import type { SegmentResult } from './result.js';
 import { tallyResult } from './result.js';
@@ -69,14 +70,13 @@ export function judgeSegments(
   return { segments, judged };
 }
 
-/** The steps table and the verdict, on stdout. */
+/** The steps table and the verdict, on stdout; `files` undefined: they could not be written. */
 export function printSummary(
   out: { write(text: string): unknown },
   segments: readonly SegmentResult[],
   judged: readonly JudgedSegment[],
   verdict: Verdict,
-  jsonFile: string,
-  htmlFile: string,
+  files: OutputFiles | undefined,
 ): void {
   segments.forEach((s, i) => {
     const status = !s.ran ? 'not run' : s.pass === false ? 'FAIL' : s.pass === null ? 'no data' : judged[i]?.complete === false ? 'partial' : 'pass';
@@ -87,5 +87,6 @@ export function printSummary(
   });
   out.write(`verdict: ${verdict.headline}\n`);
   for (const line of verdict.lines) out.write(`  ${line}\n`);
-  out.write(`result: ${jsonFile}\nreport: ${htmlFile}\n`);
+  if (files) out.write(`result: ${files.json}\nreport: ${files.html}\n`);
+  else out.write('result: not written (see the error on stderr)\n');
 }

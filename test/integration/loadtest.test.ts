@@ -336,6 +336,34 @@ describe('corral loadtest against the fixture app', () => {
     assertReportMatches(result, html);
   });
 
+  it('refuses an --out it could not write before sending a single request', async () => {
+    const t = await target();
+    const out = join(dir, 'taken');
+    mkdirSync(join(out, 'result.json'), { recursive: true });
+    const run = await loadtest(['--target', t.url, '--users', '1', '--duration', '1s', '--users-file', usersFile, '--out', out], dir);
+    assert.equal(run.code, 64, run.stderr);
+    assert.match(run.stderr, /^corral loadtest: \[CORRAL_ERR_LOADTEST_INPUT\] --out: cannot write the result to .*taken: .*result\.json exists and is not a file; pass --out with a directory you can write to$/m);
+    assert.deepEqual([...t.counts.entries()], [], 'no request reached the target');
+  });
+
+  it('still prints the verdict when the result cannot be written after the run, and exits 1', async () => {
+    const t = await target();
+    const out = join(dir, 'lost');
+    let blocked = false;
+    // Once the load is under way (the directory exists), make result.json unwritable.
+    const run = await loadtest(['--target', t.url, '--users', '1', '--duration', '1s', '--think-time', '20ms', '--users-file', usersFile, '--out', out], dir, (text) => {
+      if (blocked || !/users 1\b/.test(text)) return;
+      blocked = true;
+      mkdirSync(join(out, 'result.json'));
+    });
+    assert.ok(blocked, run.stderr);
+    assert.equal(run.code, 1, `${run.stdout}\n${run.stderr}`);
+    assert.match(run.stdout, /^verdict: supports 1 concurrent users: yes/m);
+    assert.match(run.stdout, /^result: not written \(see the error on stderr\)$/m);
+    assert.match(run.stderr, /^corral loadtest: \[CORRAL_ERR_LOADTEST_OUTPUT\] could not write the result to .*lost after the run: EISDIR/m);
+    assert.doesNotMatch(run.stderr, /^\s+at /m, 'no stack trace');
+  });
+
   it('refuses an unreachable target with exit 69', async () => {
     const server = createServer();
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));

@@ -30,7 +30,7 @@ describe('judging segments', () => {
     assert.equal(verdict.pass, true);
     assert.equal(verdict.supportedUsers, 2);
     let out = '';
-    printSummary({ write: (t: string) => (out += t) }, segments, judged, verdict, 'r.json', 'r.html');
+    printSummary({ write: (t: string) => (out += t) }, segments, judged, verdict, { dir: '.', json: 'r.json', html: 'r.html' });
     const rows = out.split('\n');
     assert.match(rows[0] ?? '', /^step 1\/2 +2 users  pass /);
     assert.match(rows[1] ?? '', /^step 2\/2 +4 users  no data /);

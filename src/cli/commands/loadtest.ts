@@ -46,7 +46,8 @@ Options:
   --users-file FILE     CSV (name,code columns) or JSON [{"name","code"}] of players to log in as
                         (default: config/sample-sheet/Players.csv)
   --timeout D           per-request timeout, counted as a failure (default 10s)
-  --out DIR             where result.json and report.html go (default ./loadtest-<timestamp>/)
+  --out DIR             where result.json and report.html go (default ./loadtest-<timestamp>/);
+                        checked before the load, created when it starts
   --allow-remote        allow a target that is not this machine
   -h, --help            this text
 
@@ -63,7 +64,8 @@ Exit codes:
   64   bad arguments, profile or users file, or a remote target without --allow-remote
   69   the target is not answering
   130  interrupted (SIGINT); the partial report was written
-  1    an unexpected failure`;
+  1    the result could not be written after the run (the verdict is still
+       printed), or an unexpected failure`;
 
 export const loadtestCommand: Command = {
   name: 'loadtest',

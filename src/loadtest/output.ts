@@ -1,0 +1,103 @@
+// Where result.json and report.html go. Checked before the first request: finding out that --out
+// cannot be written after minutes of load would throw the whole run away. The files themselves
+// are written only at the end, so a run refused before its load leaves nothing behind.
+
+import { accessSync, constants, mkdirSync, statSync, writeFileSync, type Stats } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { LoadtestError, LOADTEST_EXIT, inputError } from './exit.js';
+
+export interface OutputFiles {
+  readonly dir: string;
+  readonly json: string;
+  readonly html: string;
+}
+
+export function outputFiles(dir: string): OutputFiles {
+  return { dir, json: join(dir, 'result.json'), html: join(dir, 'report.html') };
+}
+
+function statOrUndefined(path: string): Stats | undefined {
+  try {
+    return statSync(path);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw err;
+  }
+}
+
+/** The directory itself if it exists, else its nearest existing parent (where it would be created). */
+function nearestExisting(path: string): { dir: string; stat: Stats } {
+  let dir = path;
+  for (;;) {
+    const stat = statOrUndefined(dir);
+    if (stat !== undefined) return { dir, stat };
+    const parent = dirname(dir);
+    if (parent === dir) throw new Error('no parent directory exists');
+    dir = parent;
+  }
+}
+
+function writable(path: string): string | undefined {
+  try {
+    accessSync(path, constants.W_OK);
+    return undefined;
+  } catch (err) {
+    return (err as Error).message;
+  }
+}
+
+function refuseOutput(files: OutputFiles, why: string): never {
+  throw inputError(`--out: cannot write the result to ${files.dir}: ${why}; pass --out with a directory you can write to`);
+}
+
+/**
+ * Refuses an output directory this process could not fill: --out names a file, a parent is a
+ * file, the directory (or the nearest existing parent it would be created in) is not writable,
+ * or result.json / report.html exist and are not writable files. Creates nothing.
+ */
+export function checkOutput(files: OutputFiles): void {
+  const refuse = (why: string): never => refuseOutput(files, why);
+  let found: { dir: string; stat: Stats };
+  try {
+    found = nearestExisting(files.dir);
+  } catch (err) {
+    refuseOutput(files, (err as Error).message);
+  }
+  const { dir, stat } = found;
+  if (!stat.isDirectory()) refuse(`${dir} is not a directory`);
+  const dirProblem = writable(dir);
+  if (dirProblem !== undefined) refuse(`${dir} is not writable (${dirProblem})`);
+  if (dir !== files.dir) return;
+  for (const file of [files.json, files.html]) {
+    const existing = statOrUndefined(file);
+    if (existing === undefined) continue;
+    if (!existing.isFile()) refuse(`${file} exists and is not a file`);
+    const fileProblem = writable(file);
+    if (fileProblem !== undefined) refuse(`${file} is not writable (${fileProblem})`);
+  }
+}
+
+/** Creates the directory just before the load starts (after every check passed). */
+export function createOutputDir(files: OutputFiles): void {
+  try {
+    mkdirSync(files.dir, { recursive: true });
+  } catch (err) {
+    throw inputError(`--out: cannot create ${files.dir}: ${(err as Error).message}; pass --out with a directory you can write to`, err);
+  }
+}
+
+/** Writes both files; a failure here (disk full, directory removed) is an output error, exit 1. */
+export function writeOutput(files: OutputFiles, json: string, html: string): void {
+  try {
+    mkdirSync(files.dir, { recursive: true });
+    writeFileSync(files.json, json);
+    writeFileSync(files.html, html);
+  } catch (err) {
+    throw new LoadtestError(
+      'CORRAL_ERR_LOADTEST_OUTPUT',
+      `could not write the result to ${files.dir} after the run: ${(err as Error).message}; the verdict above stands, but result.json and report.html are missing or incomplete`,
+      LOADTEST_EXIT.FAILURE,
+      { cause: err },
+    );
+  }
+}

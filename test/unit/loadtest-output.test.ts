@@ -1,0 +1,80 @@
+// Where `corral loadtest` writes result.json and report.html: refused before the load when it
+// cannot be written, created only when the load starts, and a failed write at the end named as such.
+
+import assert from 'node:assert/strict';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { LoadtestError, LOADTEST_EXIT } from '../../src/loadtest/exit.js';
+import { checkOutput, createOutputDir, outputFiles, writeOutput } from '../../src/loadtest/output.js';
+
+function refused(dir: string, pattern: RegExp): void {
+  assert.throws(() => checkOutput(outputFiles(dir)), (err: unknown) => {
+    assert.ok(err instanceof LoadtestError, String(err));
+    assert.equal(err.code, 'CORRAL_ERR_LOADTEST_INPUT');
+    assert.equal(err.exitCode, LOADTEST_EXIT.USAGE);
+    assert.match(err.message, pattern);
+    return true;
+  });
+}
+
+describe('loadtest output directory', () => {
+  let root: string;
+  before(() => {
+    root = mkdtempSync(join(tmpdir(), 'corral-loadtest-output-'));
+  });
+  after(() => rmSync(root, { recursive: true, force: true }));
+
+  it('accepts a new directory under a writable one, and creates nothing while checking', () => {
+    const dir = join(root, 'new', 'deeper');
+    checkOutput(outputFiles(dir));
+    assert.equal(existsSync(join(root, 'new')), false);
+    createOutputDir(outputFiles(dir));
+    assert.equal(existsSync(dir), true);
+    checkOutput(outputFiles(dir));
+  });
+
+  it('refuses --out naming a file, or under a file', () => {
+    const file = join(root, 'a-file');
+    writeFileSync(file, 'x');
+    refused(file, /^--out: cannot write the result to .*a-file: .*a-file is not a directory; pass --out with a directory you can write to$/);
+    refused(join(file, 'sub'), /ENOTDIR/);
+  });
+
+  it('refuses a directory whose result.json or report.html is not a file', () => {
+    for (const name of ['result.json', 'report.html']) {
+      const dir = join(root, `taken-${name}`);
+      mkdirSync(join(dir, name), { recursive: true });
+      refused(dir, new RegExp(`${name.replace('.', '\\.')} exists and is not a file`));
+    }
+  });
+
+  it('refuses a directory this user cannot write to', { skip: process.getuid?.() === 0 ? 'root may write anywhere' : false }, () => {
+    const dir = join(root, 'read-only');
+    mkdirSync(dir);
+    chmodSync(dir, 0o555);
+    try {
+      refused(dir, /read-only is not writable \(EACCES/);
+      refused(join(dir, 'sub'), /read-only is not writable \(EACCES/);
+    } finally {
+      chmodSync(dir, 0o755);
+    }
+  });
+
+  it('a write that fails after the run is an output error with exit 1, not a crash', () => {
+    const dir = join(root, 'late');
+    mkdirSync(join(dir, 'result.json'), { recursive: true });
+    assert.throws(() => writeOutput(outputFiles(dir), '{}\n', '<html>'), (err: unknown) => {
+      assert.ok(err instanceof LoadtestError, String(err));
+      assert.equal(err.code, 'CORRAL_ERR_LOADTEST_OUTPUT');
+      assert.equal(err.exitCode, LOADTEST_EXIT.FAILURE);
+      assert.match(err.message, /could not write the result to .*late after the run: EISDIR.*the verdict above stands/);
+      return true;
+    });
+    const ok = join(root, 'written');
+    writeOutput(outputFiles(ok), '{}\n', '<html>');
+    assert.equal(readFileSync(join(ok, 'result.json'), 'utf8'), '{}\n');
+    assert.equal(readFileSync(join(ok, 'report.html'), 'utf8'), '<html>');
+  });
+});
