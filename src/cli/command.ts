@@ -13,10 +13,13 @@ export interface Command {
   run(argv: readonly string[]): Promise<number>;
 }
 
-/** node:util parseArgs with strict checking, turning its errors into a usage error. */
+/**
+ * node:util parseArgs with strict checking, turning its errors into a usage error. The tokens say
+ * how often each option was given (values keep only the last).
+ */
 export function parseFlags<T extends NonNullable<ParseArgsConfig['options']>>(argv: readonly string[], options: T) {
   try {
-    return parseArgs({ args: [...argv], options: { ...options, help: { type: 'boolean', short: 'h' } }, strict: true, allowPositionals: false });
+    return parseArgs({ args: [...argv], options: { ...options, help: { type: 'boolean', short: 'h' } }, strict: true, allowPositionals: false, tokens: true });
   } catch (err) {
     throw new CorralError('CORRAL_ERR_USAGE', (err as Error).message, { cause: err });
   }

@@ -158,6 +158,19 @@ describe('arguments', () => {
     refused(() => parseLoadtestArgs(['--target', 'http://127.0.0.1:1', 'extra'], '/tmp'), /Unexpected argument/);
   });
 
+  it('refuses a flag given twice rather than silently keeping the last one', () => {
+    refused(() => options('--steps', '5,10,25', '--steps', '50'), /^Option --steps is given 2 times \("5,10,25", "50"\): give it once$/);
+    refused(() => parseLoadtestArgs(['--target', 'http://127.0.0.1:1', '--target=http://127.0.0.1:2'], '/tmp'), /^Option --target is given 2 times \("http:\/\/127\.0\.0\.1:1", "http:\/\/127\.0\.0\.1:2"\)/);
+    refused(() => options('--users', '2', '--duration', '1s', '--duration', '1m'), /Option --duration is given 2 times/);
+    refused(() => options('--allow-remote', '--allow-remote'), /^Option --allow-remote is given 2 times: give it once$/);
+    // The token is a secret: the message names the flag, not the values.
+    assert.throws(() => options('--admin-token', 'first-secret', '--admin-token', 'second-secret'), (err: unknown) => {
+      assert.ok(err instanceof LoadtestError);
+      assert.equal(err.message, 'Option --admin-token is given 2 times: give it once');
+      return true;
+    });
+  });
+
   it('answers --help', () => {
     assert.deepEqual(parseLoadtestArgs(['--help'], '/tmp'), { help: true });
   });

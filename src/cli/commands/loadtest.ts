@@ -51,7 +51,7 @@ Options:
   --allow-remote        allow a target that is not this machine
   -h, --help            this text
 
-Durations are a number with a unit: 500ms, 30s, 2m, 1h, 1m30s.
+Durations are a number with a unit: 500ms, 30s, 2m, 1h, 1m30s. Each option may be given once.
 Progress goes to stderr (one line redrawn on a terminal, a line every 5 s otherwise); the steps
 table and the verdict go to stdout. Ctrl-C stops early and still writes the report.
 
