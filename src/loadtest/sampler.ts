@@ -15,6 +15,11 @@ export interface ServerSample {
    * few seconds, so a figure fetched now can describe a moment before this step (or the run) began.
    */
   readonly hostT: number;
+  /**
+   * The admin API said when (host.sampled_at): corral's master then reports CPU as the busy share
+   * since its previous measurement. Undated figures are taken as of the fetch.
+   */
+  readonly hostDated: boolean;
   readonly connections: number | null;
   readonly maxConnections: number | null;
   readonly status: string | null;
@@ -79,12 +84,14 @@ export function sampleFrom(t: number, capacityBody: unknown, statsBody: unknown,
   const cap = isObject(capacityBody) && isObject(capacityBody.capacity) ? capacityBody.capacity : isObject(capacityBody) ? capacityBody : {};
   const status = cap.status;
   const sampledAt = at(statsBody, 'host.sampled_at');
-  const age = typeof sampledAt === 'string' && Number.isFinite(Date.parse(sampledAt)) ? Math.max(0, nowWall - Date.parse(sampledAt)) : 0;
+  const dated = typeof sampledAt === 'string' && Number.isFinite(Date.parse(sampledAt));
+  const age = dated ? Math.max(0, nowWall - Date.parse(sampledAt)) : 0;
   return {
     t: Math.round(t),
     cpu: findPercent(statsBody, CPU_PATHS, CPU_KEY),
     ram: findPercent(statsBody, RAM_PATHS, RAM_KEY),
     hostT: Math.round(t - age),
+    hostDated: dated,
     connections: num(cap.current_connections),
     maxConnections: num(cap.max_connections),
     status: typeof status === 'string' ? status : null,
@@ -143,11 +150,15 @@ export class AdminSampler {
 
   /** Samples every intervalMs; clock() gives ms since the run started. */
   start(clock: () => number, intervalMs = 1000): void {
+    // One wall-clock origin for the run: every fetch that returns the same host.sampled_at then
+    // dates it to the same hostT (which is how a measurement is counted once), whatever the fetch's
+    // own latency.
+    const wallOrigin = Date.now() - clock();
     const once = async (): Promise<void> => {
       const t = clock();
       try {
         const [cap, stats] = await Promise.all([this.#get('/api/admin/capacity'), this.#get('/api/admin/stats')]);
-        this.samples.push(sampleFrom(t, cap.status === 200 ? cap.body : undefined, stats.status === 200 ? stats.body : undefined));
+        this.samples.push(sampleFrom(t, cap.status === 200 ? cap.body : undefined, stats.status === 200 ? stats.body : undefined, wallOrigin + t));
       } catch {
         // A missed sample leaves a gap in the chart; the master may be busy, which is itself data.
         this.#failures++;

@@ -1,5 +1,6 @@
 // Each segment of the run, judged and turned into its part of the result.
 
+import { formatDuration } from './duration.js';
 import type { OutputFiles } from './output.js';
 import type { Recorder } from './recorder.js';
 import type { SegmentResult } from './result.js';
@@ -8,16 +9,49 @@ import type { ServerSample } from './sampler.js';
 import { segmentPeak, type Schedule } from './schedule.js';
 import { briefFigures, formatMs, judgeSegment, type JudgedSegment, type Verdict } from './verdict.js';
 
+/** One host measurement of the master, and the moment its CPU figure stands for. */
+interface HostMeasurement {
+  readonly sample: ServerSample;
+  /**
+   * The middle of the span the CPU figure averages: the master reports the busy share since its
+   * previous measurement, so a figure taken 1 s into a step is mostly the step before it (or the
+   * idle host before the run). The first measurement's span is taken to be as long as the next
+   * one's; with a single measurement, or an undated figure (no host.sampled_at), its own time.
+   */
+  readonly cpuAt: number;
+}
+
+function hostMeasurements(samples: readonly ServerSample[]): HostMeasurement[] {
+  const seen = new Set<number>();
+  const distinct = samples.filter((s) => !seen.has(s.hostT) && (seen.add(s.hostT), true)).sort((a, b) => a.hostT - b.hostT);
+  return distinct.map((sample, i) => {
+    const prev = distinct[i - 1];
+    const next = distinct[i + 1];
+    const span = !sample.hostDated ? 0 : prev ? sample.hostT - prev.hostT : next ? next.hostT - sample.hostT : 0;
+    return { sample, cpuAt: sample.hostT - span / 2 };
+  });
+}
+
 /**
- * The admin figures that describe [start, end): connections as fetched in it, and CPU/RAM as the
- * master measured them in it (each host measurement once, however many fetches returned it).
+ * The admin figures that describe [start, end): connections as fetched in it, RAM as the master
+ * measured it in it, and CPU whose averaged span lies mostly in it (each host measurement once,
+ * however many fetches returned it).
  */
 function samplesFor(samples: readonly ServerSample[], start: number, end: number): ServerSample[] {
   const within = (t: number) => t >= start && t < end;
   const connections = samples.filter((s) => within(s.t)).map((s) => ({ ...s, cpu: null, ram: null }));
-  const seen = new Set<number>();
-  const host = samples.filter((s) => within(s.hostT) && !seen.has(s.hostT) && (seen.add(s.hostT), true)).map((s) => ({ ...s, connections: null }));
-  return [...connections, ...host];
+  const host = hostMeasurements(samples);
+  const ram = host.filter((m) => within(m.sample.hostT)).map((m) => ({ ...m.sample, cpu: null, connections: null }));
+  const cpu = host.filter((m) => within(m.cpuAt)).map((m) => ({ ...m.sample, ram: null, connections: null }));
+  return [...connections, ...ram, ...cpu];
+}
+
+/** Why a segment has no CPU or RAM figure although the admin API answered. */
+function missingFigures(samples: readonly ServerSample[], serverProblem: string | undefined): string | undefined {
+  if (serverProblem !== undefined || !samples.some((s) => s.cpu !== null || s.ram !== null)) return serverProblem;
+  const spans = hostMeasurements(samples).map((m, i, all) => (i > 0 ? m.sample.hostT - (all[i - 1]?.sample.hostT ?? 0) : 0)).filter((d) => d > 0);
+  const every = spans.length > 0 ? ` (it measures every ${formatDuration(Math.min(...spans))})` : '';
+  return `no host measurement of the master${every} covers this step; longer steps get one`;
 }
 
 export function judgeSegments(
@@ -43,7 +77,7 @@ export function judgeSegments(
       statuses: tally.statuses,
       errorCodes: tally.errorCodes,
       server: samplesFor(serverSamples, seg.startMs, end),
-      serverProblem,
+      serverProblem: missingFigures(serverSamples, serverProblem),
     });
     segments.push({
       ...tallyResult(tally),

@@ -13,7 +13,7 @@ const CPU_KEY = /^(host_?)?cpu(_?(percent|pct|load|usage|used))?$/i;
 describe('reading figures', () => {
   it('takes the capacity shape of the seeds', () => {
     const s = sampleFrom(1500, { success: true, capacity: { current_connections: 12, max_connections: 400, percent_used: 3, available_slots: 388, status: 'LOW', can_accept_new: true } }, { host: { cpu_percent: 35.5, ram_percent: 22 } });
-    assert.deepEqual(s, { t: 1500, cpu: 35.5, ram: 22, hostT: 1500, connections: 12, maxConnections: 400, status: 'LOW' });
+    assert.deepEqual(s, { t: 1500, cpu: 35.5, ram: 22, hostT: 1500, hostDated: false, connections: 12, maxConnections: 400, status: 'LOW' });
   });
 
   it('dates CPU and RAM by when the master measured them, not when they were fetched', () => {
@@ -21,6 +21,7 @@ describe('reading figures', () => {
     const s = sampleFrom(3000, {}, { host: { cpu_percent: 37, ram_percent: 20, sampled_at: '2026-11-22T12:00:06.000Z' } }, now);
     assert.equal(s.t, 3000);
     assert.equal(s.hostT, -1000, 'measured 4 s before the fetch: before the run began');
+    assert.equal(s.hostDated, true);
   });
 
   it('finds CPU in the shapes a stats endpoint may use, preferring the host over workers', () => {
@@ -33,7 +34,7 @@ describe('reading figures', () => {
   });
 
   it('tolerates missing fields', () => {
-    assert.deepEqual(sampleFrom(0, undefined, {}), { t: 0, cpu: null, ram: null, hostT: 0, connections: null, maxConnections: null, status: null });
+    assert.deepEqual(sampleFrom(0, undefined, {}), { t: 0, cpu: null, ram: null, hostT: 0, hostDated: false, connections: null, maxConnections: null, status: null });
   });
 });
 
@@ -64,6 +65,33 @@ describe('sampling a live admin API', () => {
     const n = s.samples.length;
     await new Promise((r) => setTimeout(r, 60));
     assert.equal(s.samples.length, n, 'no sample after close()');
+  });
+
+  it('dates every fetch of one host measurement to the same moment, however long each fetch took', async () => {
+    // The master re-serves one measurement for seconds; fetches answered 0, 40 and 80 ms late must
+    // not date it to three moments (it would be counted three times, and its span misread).
+    const sampledAt = new Date(Date.now() - 300).toISOString();
+    let calls = 0;
+    const server = createServer((req, res) => {
+      const delay = req.url === '/api/admin/stats' ? 40 * (calls++ % 3) : 0;
+      setTimeout(() => {
+        res.writeHead(200, { 'content-type': 'application/json' });
+        res.end(JSON.stringify(req.url === '/api/admin/stats' ? { host: { cpu_percent: 20, ram_percent: 30, sampled_at: sampledAt } } : { capacity: { current_connections: 1 } }));
+      }, delay);
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const s = new AdminSampler(new URL(`http://127.0.0.1:${(server.address() as AddressInfo).port}`), 'tok');
+    const t0 = performance.now();
+    try {
+      s.start(() => performance.now() - t0, 20);
+      const deadline = Date.now() + 5000;
+      while (s.samples.length < 4 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    } finally {
+      await s.close();
+      await new Promise<void>((r) => server.close(() => r()));
+    }
+    assert.ok(s.samples.length >= 4);
+    assert.deepEqual(new Set(s.samples.map((x) => x.hostT)).size, 1, JSON.stringify(s.samples.map((x) => [x.t, x.hostT])));
   });
 
   it('reports a refused token', async () => {

@@ -4,6 +4,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { Sample } from '../../src/loadtest/client.js';
+import type { ServerSample } from '../../src/loadtest/sampler.js';
 import { Recorder } from '../../src/loadtest/recorder.js';
 import { stepsSchedule } from '../../src/loadtest/schedule.js';
 import { judgeSegments, printSummary } from '../../src/loadtest/segments.js';
@@ -36,5 +37,40 @@ describe('judging segments', () => {
     assert.match(rows[1] ?? '', /^step 2\/2 +4 users  no data /);
     assert.match(out, /^verdict: supports 2 concurrent users: yes/m);
     assert.match(out, /^ {2}no request finished, so not measured and proving no capacity: step 2\/2 \(4 users\)$/m);
+  });
+
+  it("judges a step's CPU on the measurements that average its own time, not the step before it", () => {
+    // The master measures every 5 s the busy share since its last measurement. Steps of 5 s: the
+    // figure taken 1 s into step 2 (at 6 s) is the CPU of 1..6 s, mostly step 1; the one taken
+    // 1 s into step 1 is mostly the idle host before the run.
+    const schedule = stepsSchedule([2, 4, 8], 5000);
+    const r = new Recorder(schedule);
+    r.users(2, 0);
+    for (const start of [100, 5100, 10100]) r.record(ok(start, start + 10));
+    r.finish(15_000);
+    const host = (hostT: number, cpu: number, ram: number): ServerSample => ({ t: hostT + 500, cpu, ram, hostT, hostDated: true, connections: 1, maxConnections: 100, status: 'LOW' });
+    const samples = [host(1000, 3, 10), host(1000, 3, 10), host(6000, 50, 20), host(11_000, 90, 30)];
+    const { segments } = judgeSegments(schedule, r, 15_000, false, samples, undefined);
+    assert.deepEqual(segments.map((s) => s.server.cpuMean), [50, 90, null]);
+    // RAM is a level, not an average: it belongs where it was read.
+    assert.deepEqual(segments.map((s) => s.server.ramMax), [10, 20, 30]);
+    assert.deepEqual(segments.map((s) => s.pass), [true, false, true]);
+    assert.equal(segments[2]?.checks.find((c) => c.name === 'cpu')?.detail, 'CPU not judged: no host measurement of the master (it measures every 5s) covers this step; longer steps get one');
+    // Without host.sampled_at nothing says what a figure averages: it counts as of its fetch.
+    const undated = judgeSegments(schedule, r, 15_000, false, samples.map((x) => ({ ...x, hostDated: false })), undefined);
+    assert.deepEqual(undated.segments.map((s) => s.server.cpuMean), [3, 50, 90]);
+  });
+
+  it('says why a short step has no CPU or RAM figure although the admin API answered', () => {
+    const schedule = stepsSchedule([2, 4], 2000);
+    const r = new Recorder(schedule);
+    r.users(2, 0);
+    r.record(ok(100, 110));
+    r.record(ok(2100, 2110));
+    r.finish(4000);
+    const samples: ServerSample[] = [{ t: 1, cpu: 12, ram: 10, hostT: -500, hostDated: true, connections: 1, maxConnections: 100, status: 'LOW' }];
+    const { segments } = judgeSegments(schedule, r, 4000, false, samples, undefined);
+    assert.deepEqual(segments.map((s) => s.server.cpuMean), [null, null]);
+    assert.match(segments[0]?.checks.find((c) => c.name === 'ram')?.detail ?? '', /^RAM not judged: no host measurement of the master covers this step; longer steps get one$/);
   });
 });

@@ -8,7 +8,7 @@ import { emptyCounts, Tally, type Counts, type LatencySummary } from '../../src/
 import { judgeSegment, overallVerdict, type JudgedSegment, type SegmentInput } from '../../src/loadtest/verdict.js';
 
 const fast: LatencySummary = { p50: 2, p95: 41.2, p99: 60, max: 80, mean: 10 };
-const cpu = (v: number, ram = 20): ServerSample => ({ t: 0, cpu: v, ram, hostT: 0, connections: 4, maxConnections: 100, status: 'LOW' });
+const cpu = (v: number, ram = 20): ServerSample => ({ t: 0, cpu: v, ram, hostT: 0, hostDated: false, connections: 4, maxConnections: 100, status: 'LOW' });
 
 function input(over: Partial<Counts> = {}, more: Partial<SegmentInput> = {}): SegmentInput {
   const counts = { ...emptyCounts(), requests: 100, ok: 100, ...over };

@@ -13,6 +13,8 @@ over reads (GET /api/players, GET /api/me), event writes (POST /api/events) and 
 (GET /api/export?sheet=Players) in the given mix, pausing between requests. Latency is kept in
 HDR histograms; each step is judged by the capacity criteria: p95 < 500 ms, no 5xx, no timeouts,
 no connection errors, no 429, and with --admin: CPU < 80 % (step mean), RAM < 50 % (step max).
+CPU counts the master's measurements (each the average since its last one, every 5 s) in the
+step most of their span lies in: a step much shorter than 10 s may have none ("not measured").
 A request still unanswered when the run ends, after waiting 500 ms or more, counts in the
 latency of the step it started in with its wait so far (not as an error: a target that stops
 answering fails p95); one sent later than that is dropped. A
