@@ -109,6 +109,9 @@ function parseActions(value: unknown): ProfileAction[] {
 
 /** Validates a parsed JSON value as a profile. */
 export function parseProfile(value: unknown): Profile {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    throw inputError(`the profile must be a JSON object with "users" (and optionally "actions" and "distribution"), got ${Array.isArray(value) ? 'an array' : JSON.stringify(value)}`);
+  }
   const root = object(value, '', ['users', 'actions', 'distribution'], ['users']);
   const users = object(root.users, 'users', ['total', 'simultaneous', 'distribution'], ['distribution']);
   const phases = parsePhases(users.distribution);

@@ -49,7 +49,15 @@ export function planSchedule(opts: LoadtestOptions): Schedule {
   if (schedule.totalMs > MAX_RUN_MS) {
     throw inputError(`the run would last ${formatDuration(schedule.totalMs)}, more than ${formatDuration(MAX_RUN_MS)}: shorten it with --time-scale, --step-duration or --duration`);
   }
-  if (schedule.totalMs <= 0 || schedule.segments.length === 0) throw inputError('the schedule is empty: nothing would run');
+  if (schedule.totalMs <= 0 || schedule.segments.length === 0) {
+    // Only a profile can get here: its phases, times --time-scale, each rounded to 0 ms.
+    throw inputError(`the schedule is empty: --time-scale ${opts.timeScale} shortens every phase of the profile to under 1 ms; use a larger --time-scale`);
+  }
+  // A --duration that ends a ramp before it reaches its first user would judge nothing and print
+  // "supports 0 concurrent users".
+  if (schedule.maxUsers < 1) {
+    throw inputError(`--duration ${formatDuration(opts.durationMs ?? 0)} ends the run before the first virtual user starts (the profile ramps up from 0 users); give a longer --duration or a smaller --time-scale`);
+  }
   return schedule;
 }
 

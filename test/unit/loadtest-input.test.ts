@@ -149,7 +149,13 @@ describe('arguments', () => {
     refused(() => options('--steps', '2', '--users', '3'), /--steps and --users cannot be combined/);
     refused(() => options('--steps', '2', '--profile', p), /--steps and --profile cannot be combined/);
     refused(() => options('--time-scale', '0.1'), /--time-scale applies to --profile only/);
-    refused(() => options('--profile', p, '--time-scale', '0'), /--time-scale: "0" must be a number above 0/);
+    refused(() => options('--profile', p, '--time-scale', '0'), /--time-scale: "0" must be a decimal number above 0 and at most 1000/);
+    // The message gives the whole range, and only decimals pass (Number() also reads hex and Infinity).
+    for (const bad of ['1001', '0x1', 'Infinity', '1e', '']) refused(() => options('--profile', p, '--time-scale', bad), /must be a decimal number above 0 and at most 1000 \(0\.01 turns 45 min into 27 s\)$/);
+    for (const [good, scale] of [['0.01', 0.01], ['1e-2', 0.01], ['.5', 0.5], ['1000', 1000]] as const) assert.equal(options('--profile', p, '--time-scale', good).timeScale, scale);
+    // user:pass@ would go unused and be written into result.json and report.html.
+    refused(() => parseLoadtestArgs(['--target', 'http://u:secret@127.0.0.1:8000'], '/tmp'), /^--target: a URL with a user name or password \(user:pass@\) is refused/);
+    refused(() => options('--admin', 'http://admin@127.0.0.1:9090'), /^--admin: a URL with a user name or password/);
     refused(() => options('--users', '2', '--step-duration', '1s'), /--step-duration applies to --steps only/);
     refused(() => options('--mix', 'read=0.7,write=0.2'), /must sum to 1/);
     refused(() => options('--admin', 'ftp://x'), /--admin: ftp:\/\/x must be http/);
@@ -223,6 +229,8 @@ describe('profile', () => {
     refused(() => parseProfile({ ...base(), actions: { a: 'x' } }), /profile field actions\.a: must be an object/);
     refused(() => parseProfile({ ...base(), distribution: { read: 0.5, write: 0.5, delete: 0 } }), /unknown profile field distribution\.delete/);
     refused(() => parseProfile({ ...base(), distribution: { read: '0.5', write: 0.5 } }), /profile field distribution\.read: "0\.5" must be a share/);
+    refused(() => parseProfile([]), /^the profile must be a JSON object with "users" \(and optionally "actions" and "distribution"\), got an array$/);
+    refused(() => parseProfile(null), /^the profile must be a JSON object .*, got null$/);
   });
 
   it('refuses a file that is not JSON, naming the file', () => {

@@ -7,6 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { parseLoadtestArgs, type LoadtestOptions } from '../../src/loadtest/options.js';
 import { ActionPacer, ThinkTimePacer } from '../../src/loadtest/pacing.js';
 import { loadProfile, parseProfile } from '../../src/loadtest/profile.js';
+import { LoadtestError, LOADTEST_EXIT } from '../../src/loadtest/exit.js';
 import { planPacing, planSchedule } from '../../src/loadtest/run.js';
 import { capSchedule, profileSchedule, segmentIndexAt, stepsSchedule, usersAt } from '../../src/loadtest/schedule.js';
 
@@ -66,6 +67,20 @@ describe('schedule', () => {
     assert.equal(capSchedule(stepsSchedule([1, 2], 1000), 5000).truncated, false);
     const steps = planSchedule(options('--steps', '1,2,3', '--step-duration', '1s', '--duration', '1500ms'));
     assert.deepEqual(steps.segments.map((g) => [g.label, g.startMs, g.endMs]), [['step 1/3', 0, 1000], ['step 2/3', 1000, 1500]]);
+  });
+
+  it('refuses a plan in which no user would run, and says how to fix it', () => {
+    const refused = (opts: LoadtestOptions, pattern: RegExp): void => {
+      assert.throws(() => planSchedule(opts), (err: unknown) => {
+        assert.ok(err instanceof LoadtestError, String(err));
+        assert.equal(err.exitCode, LOADTEST_EXIT.USAGE);
+        assert.match(err.message, pattern);
+        return true;
+      });
+    };
+    // Unscaled, the seeds' ramp-up (0 to 300 users in 10 min) reaches its first user after 1 s.
+    refused(options('--profile', SEEDS, '--duration', '100ms'), /^--duration 100ms ends the run before the first virtual user starts .*give a longer --duration or a smaller --time-scale$/);
+    refused(options('--profile', SEEDS, '--time-scale', '1e-9'), /^the schedule is empty: --time-scale 1e-9 shortens every phase of the profile to under 1 ms; use a larger --time-scale$/);
   });
 
   it('runs --users for --duration, one minute by default', () => {

@@ -29,13 +29,14 @@ How many users (pick one; default: --steps 5,10,25,50,100,200):
   --profile FILE        Locust-style JSON profile: users.{total,simultaneous,distribution.
                         {ramp_up,plateau,ramp_down}.{duration,users}}, actions.NAME.{duration,
                         requests,frequency}, distribution.{read,write,export}
-  --time-scale F        compress the profile's phases (0.01 turns 45 min into 27 s); each user keeps
+  --time-scale F        compress the profile's phases (0.01 turns 45 min into 27 s; above 0, at
+                        most 1000); each user keeps
                         the pace of its actions, so a phase shorter than that pace may see no
                         request ("no data")
   --users N             a constant number of users for --duration (default 1m)
 
 Options:
-  --target URL          the app's base URL (loopback only unless --allow-remote)
+  --target URL          the app's base URL (loopback only unless --allow-remote; no user:pass@)
   --duration D          run length for --users; a hard cap for --steps and --profile
   --think-time D        pause between a user's requests, ±50 % (default 1s; a profile's actions
                         pace users by duration/requests when this is not given)
