@@ -20,7 +20,7 @@ import { judgeSegments, printSummary } from './segments.js';
 import { runSchedule } from './runner.js';
 import { AdminSampler } from './sampler.js';
 import { capSchedule, constantSchedule, profileSchedule, segmentPeak, stepsSchedule, type Schedule } from './schedule.js';
-import { apiPath, checkTargetAllowed, type PinnedAddresses } from './target.js';
+import { apiPath, checkTargetAllowed, noAnswerReason, type PinnedAddresses } from './target.js';
 import { CRITERIA, overallVerdict, RATE_LIMIT_HINT } from './verdict.js';
 import { VirtualUser } from './vuser.js';
 
@@ -82,7 +82,7 @@ async function preflight(opts: LoadtestOptions, credential: Credential, usersFil
     const players = await client.send({ kind: 'read', method: 'GET', path: apiPath(opts.target, '/api/players') });
     const s = players.sample;
     if (s.outcome === 'connection' || s.outcome === 'timeout') {
-      throw targetUnreachable(`target ${opts.target.origin} is not answering (${s.error ?? s.outcome}); is corral running there?`);
+      throw targetUnreachable(noAnswerReason(opts.target, s.error ?? s.outcome));
     }
     if (s.status === 404) throw targetRefused(`target ${opts.target.href} answered 404 for GET /api/players: it does not look like corral's bundled app`);
     const login = await client.send({ kind: 'login', method: 'POST', path: apiPath(opts.target, '/api/login'), json: credential, parseJson: true });

@@ -36,6 +36,26 @@ export async function checkTargetAllowed(target: URL, allowRemote: boolean): Pro
   return addresses;
 }
 
+const CERT_CODES = /^(DEPTH_ZERO_SELF_SIGNED_CERT|SELF_SIGNED_CERT_IN_CHAIN|UNABLE_TO_VERIFY_LEAF_SIGNATURE|UNABLE_TO_GET_ISSUER_CERT(_LOCALLY)?|CERT_HAS_EXPIRED|CERT_NOT_YET_VALID|ERR_TLS_CERT_ALTNAME_INVALID)$/;
+
+/**
+ * Why the preflight got no answer, in the operator's terms. A TLS failure is not "nothing
+ * listening": the server answered, but with a certificate this machine does not trust, or in
+ * plain HTTP on an https:// URL.
+ */
+export function noAnswerReason(target: URL, code: string): string {
+  if (CERT_CODES.test(code)) {
+    return `target ${target.origin} answered with a TLS certificate this machine does not trust (${code}); give its CA with NODE_EXTRA_CA_CERTS=FILE, or use the app's plain http:// port`;
+  }
+  if (target.protocol === 'https:' && /^ERR_SSL_|^EPROTO$/.test(code)) {
+    return `target ${target.origin} does not speak TLS (${code}); use http:// for it`;
+  }
+  if (target.protocol === 'http:' && code === 'UND_ERR_SOCKET') {
+    return `target ${target.origin} closed the connection without answering (${code}); if it serves TLS, use https:// for it`;
+  }
+  return `target ${target.origin} is not answering (${code}); is corral running there?`;
+}
+
 /** Joins the target's base path (a proxy prefix such as /corral) and an API path. */
 export function apiPath(target: URL, path: string): string {
   const base = target.pathname.replace(/\/+$/, '');

@@ -375,6 +375,13 @@ describe('corral loadtest against the fixture app', () => {
     assert.equal(existsSync(join(dir, 'unreachable')), false, 'nothing written');
   });
 
+  it('says an https:// target that speaks plain HTTP does not speak TLS, rather than that nothing answers', async () => {
+    const t = await target();
+    const run = await loadtest(['--target', t.url.replace('http:', 'https:'), '--users', '1', '--duration', '1s', '--users-file', usersFile, '--out', join(dir, 'tls')], dir);
+    assert.equal(run.code, 69);
+    assert.match(run.stderr, /^corral loadtest: \[CORRAL_ERR_LOADTEST_TARGET\] target https:\/\/127\.0\.0\.1:\d+ does not speak TLS \(ERR_SSL_[A-Z_]+\); use http:\/\/ for it$/m);
+  });
+
   it('refuses a non-loopback target without --allow-remote, with exit 64', async () => {
     const run = await loadtest(['--target', 'http://192.0.2.10:8000', '--users-file', usersFile], dir);
     assert.equal(run.code, 64);

@@ -8,13 +8,23 @@ import { after, describe, it } from 'node:test';
 import { defaultUsersFile, loadCredentials, parseCsv } from '../../src/loadtest/credentials.js';
 import { LoadtestError, LOADTEST_EXIT } from '../../src/loadtest/exit.js';
 import { isLoopbackAddress } from '../../src/loopback.js';
-import { apiPath, checkTargetAllowed } from '../../src/loadtest/target.js';
+import { apiPath, checkTargetAllowed, noAnswerReason } from '../../src/loadtest/target.js';
 
 describe('target', () => {
   it('knows loopback addresses', () => {
     // ::ffff:7f00:1 is how the URL parser writes [::ffff:127.0.0.1].
     for (const a of ['127.0.0.1', '127.1.2.3', '::1', '[::1]', '::ffff:127.0.0.1', '::ffff:7f00:1', new URL('http://[::ffff:127.0.0.1]:80').hostname]) assert.equal(isLoopbackAddress(a), true, a);
     for (const a of ['10.0.0.1', '0.0.0.0', '192.168.1.1', '::', 'fe80::1', '::ffff:10.0.0.1', 'localhost']) assert.equal(isLoopbackAddress(a), false, a);
+  });
+
+  it('says why a target gave no answer in terms of what to change', () => {
+    const https = new URL('https://127.0.0.1:8443');
+    const http = new URL('http://127.0.0.1:8443');
+    assert.match(noAnswerReason(https, 'DEPTH_ZERO_SELF_SIGNED_CERT'), /^target https:\/\/127\.0\.0\.1:8443 answered with a TLS certificate this machine does not trust \(DEPTH_ZERO_SELF_SIGNED_CERT\); give its CA with NODE_EXTRA_CA_CERTS=FILE/);
+    assert.match(noAnswerReason(https, 'ERR_TLS_CERT_ALTNAME_INVALID'), /TLS certificate this machine does not trust/);
+    assert.match(noAnswerReason(https, 'ERR_SSL_WRONG_VERSION_NUMBER'), /does not speak TLS \(ERR_SSL_WRONG_VERSION_NUMBER\); use http:\/\/ for it$/);
+    assert.match(noAnswerReason(http, 'UND_ERR_SOCKET'), /closed the connection without answering \(UND_ERR_SOCKET\); if it serves TLS, use https:\/\/ for it$/);
+    assert.equal(noAnswerReason(http, 'ECONNREFUSED'), 'target http://127.0.0.1:8443 is not answering (ECONNREFUSED); is corral running there?');
   });
 
   it('allows loopback targets, by address or by name', async () => {
