@@ -137,7 +137,13 @@ export class AdminSampler {
     try {
       const [cap, stats] = await Promise.all([this.#get('/api/admin/capacity'), this.#get('/api/admin/stats')]);
       for (const r of [cap, stats]) {
-        if (r.status === 401 || r.status === 403) return { ok: false, problem: `the admin API refused the token (HTTP ${r.status}); check --admin-token` };
+        if (r.status === 401 || r.status === 403) {
+          // With no token at all, "refused the token" would send the operator hunting for a typo.
+          const problem = this.#token === undefined
+            ? `the admin API needs a token (HTTP ${r.status}); pass --admin-token or set CORRAL_ADMIN_TOKEN`
+            : `the admin API refused the token (HTTP ${r.status}); check --admin-token (or CORRAL_ADMIN_TOKEN)`;
+          return { ok: false, problem };
+        }
       }
       if (cap.status !== 200 && stats.status !== 200) return { ok: false, problem: `the admin API answered HTTP ${cap.status} / ${stats.status}` };
       const sample = sampleFrom(t, cap.status === 200 ? cap.body : undefined, stats.status === 200 ? stats.body : undefined);

@@ -102,6 +102,14 @@ describe('sampling a live admin API', () => {
     assert.match(probe.problem ?? '', /refused the token \(HTTP 401\); check --admin-token/);
   });
 
+  it('reports a missing token as missing, not as refused', async () => {
+    const s = new AdminSampler(new URL(admin.url), undefined);
+    const probe = await s.probe(0);
+    await s.close();
+    assert.equal(probe.ok, false);
+    assert.equal(probe.problem, 'the admin API needs a token (HTTP 401); pass --admin-token or set CORRAL_ADMIN_TOKEN');
+  });
+
   it('reports an admin API that is not there', async () => {
     const server = createServer();
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
