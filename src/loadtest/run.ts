@@ -74,8 +74,11 @@ export function planPacing(opts: LoadtestOptions, random: () => number): { make:
   return { make: () => new ThinkTimePacer(DEFAULT_THINK_MS, random), note: `think time ${formatDuration(DEFAULT_THINK_MS)} ±50 % between requests (default)` };
 }
 
-/** Checks before any load: the target answers, looks like corral's app, and accepts a login. */
-async function preflight(opts: LoadtestOptions, credential: Credential, usersFile: string, notes: string[], pinned: PinnedAddresses | undefined): Promise<void> {
+/**
+ * Checks before any load: the target answers, looks like corral's app, accepts a login and, when
+ * exports are in the mix, the token they carry (a typo there would fail every export of the run).
+ */
+async function preflight(opts: LoadtestOptions, mix: Mix, credential: Credential, usersFile: string, notes: string[], pinned: PinnedAddresses | undefined): Promise<void> {
   const controller = new AbortController();
   const client = new TargetClient(opts.target, { connections: 1, timeoutMs: Math.min(opts.timeoutMs, 5000), signal: controller.signal, clock: () => 0, ...(pinned ? { pinned } : {}) });
   try {
@@ -92,7 +95,15 @@ async function preflight(opts: LoadtestOptions, credential: Credential, usersFil
     if (l.status === 401 || l.status === 400) {
       throw inputError(`the target refused the login of ${JSON.stringify(credential.name)} from ${usersFile} (HTTP ${l.status}): --users-file must list name,code pairs of the target's Players sheet`);
     }
-    if (s.status === 429 || l.status === 429) notes.push(`already rate limited before the run started: ${RATE_LIMIT_HINT}`);
+    let exportStatus = 0;
+    if (mix.export > 0 && opts.adminToken !== undefined) {
+      const exp = await client.send({ kind: 'export', method: 'GET', path: apiPath(opts.target, '/api/export?sheet=Players'), headers: { authorization: `Bearer ${opts.adminToken}` } });
+      exportStatus = exp.sample.status;
+      if (exportStatus === 401 || exportStatus === 403) {
+        throw inputError(`the target refused the admin token for GET /api/export (HTTP ${exportStatus}), so every export of the run would fail: check --admin-token (or CORRAL_ADMIN_TOKEN) against the target's CORRAL_ADMIN_TOKEN, or leave exports out with --mix`);
+      }
+    }
+    if (s.status === 429 || l.status === 429 || exportStatus === 429) notes.push(`already rate limited before the run started: ${RATE_LIMIT_HINT}`);
   } finally {
     controller.abort();
     await client.close();
@@ -124,7 +135,7 @@ export async function runLoadtest(opts: LoadtestOptions, io: RunIo): Promise<Run
   const pacing = planPacing(opts, random);
   notes.push(pacing.note);
 
-  await preflight(opts, credentials[0] as Credential, usersFile, notes, pinned);
+  await preflight(opts, mix, credentials[0] as Credential, usersFile, notes, pinned);
 
   let serverProblem: string | undefined = opts.admin ? undefined : 'no --admin URL given';
   let sampler: AdminSampler | undefined;

@@ -177,8 +177,8 @@ describe('corral loadtest against the fixture app', () => {
     assert.equal(result.segments[0]?.server.cpuMean, 35);
     for (const kind of ['login', 'read', 'write', 'export']) assert.ok((result.byKind[kind]?.counts.ok ?? 0) > 0, `${kind} requests were made`);
     assert.equal(result.totals.counts.errors, 0);
-    // What the client counted matches what the server saw (the preflight sent one players read and one login).
-    const preflight: Record<string, number> = { 'GET /api/players': 1, 'POST /api/login': 1 };
+    // What the client counted matches what the server saw (the preflight sent one players read, one login and one export).
+    const preflight: Record<string, number> = { 'GET /api/players': 1, 'POST /api/login': 1, 'GET /api/export': 1 };
     for (const [route, tally] of Object.entries(result.byRoute)) {
       const seen = (t.counts.get(route) ?? 0) - (preflight[route] ?? 0);
       assert.ok(seen >= tally.counts.requests && seen <= tally.counts.requests + tally.counts.aborted, `${route}: server ${seen}, client ${tally.counts.requests}+${tally.counts.aborted}`);
@@ -334,6 +334,15 @@ describe('corral loadtest against the fixture app', () => {
     assert.ok(result.run.stoppedAtMs < 30_000);
     assert.ok(result.totals.counts.ok > 0);
     assertReportMatches(result, html);
+  });
+
+  it('refuses an admin token the target does not accept for exports before the load, not after it', async () => {
+    const t = await target({ adminToken: 'admintok' });
+    const run = await loadtest(['--target', t.url, '--users', '2', '--duration', '1s', '--think-time', '20ms', '--admin-token', 'typo', '--users-file', usersFile, '--out', join(dir, 'bad-token')], dir);
+    assert.equal(run.code, 64, `${run.stdout}\n${run.stderr}`);
+    assert.match(run.stderr, /^corral loadtest: \[CORRAL_ERR_LOADTEST_INPUT\] the target refused the admin token for GET \/api\/export \(HTTP 401\), so every export of the run would fail: check --admin-token/m);
+    assert.deepEqual([...t.counts.keys()].sort(), ['GET /api/export', 'GET /api/players', 'POST /api/login'], 'only the preflight reached the target');
+    assert.equal(existsSync(join(dir, 'bad-token')), false, 'nothing written');
   });
 
   it('refuses an --out it could not write before sending a single request', async () => {

@@ -45,7 +45,8 @@ Options:
                         connections; sampled every second
   --admin-token T       CORRAL_ADMIN_TOKEN: for the admin API and for exports (without it
                         exports are skipped and the mix renormalised). Default: the
-                        CORRAL_ADMIN_TOKEN environment variable, which ps does not show
+                        CORRAL_ADMIN_TOKEN environment variable, which ps does not show.
+                        One export before the run checks it: refused, exit 64
   --users-file FILE     CSV (name,code columns) or JSON [{"name","code"}] of players to log in as
                         (default: config/sample-sheet/Players.csv)
   --timeout D           per-request timeout, counted as a failure (default 10s)
