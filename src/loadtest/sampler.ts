@@ -98,6 +98,9 @@ export function sampleFrom(t: number, capacityBody: unknown, statsBody: unknown,
   };
 }
 
+/** How long one admin answer may take: the master answers in milliseconds when it is healthy. */
+const ANSWER_TIMEOUT_MS = 2000;
+
 export class AdminSampler {
   readonly samples: ServerSample[] = [];
   readonly #base: URL;
@@ -118,9 +121,9 @@ export class AdminSampler {
     const res = await request(url, {
       dispatcher: this.#agent,
       headers: this.#token ? { authorization: `Bearer ${this.#token}` } : {},
-      headersTimeout: 2000,
-      bodyTimeout: 2000,
-      signal: AbortSignal.any([AbortSignal.timeout(2500), this.#closing.signal]),
+      headersTimeout: ANSWER_TIMEOUT_MS,
+      bodyTimeout: ANSWER_TIMEOUT_MS,
+      signal: AbortSignal.any([AbortSignal.timeout(ANSWER_TIMEOUT_MS + 500), this.#closing.signal]),
     });
     const text = await res.body.text();
     let body: unknown;
@@ -149,7 +152,11 @@ export class AdminSampler {
       const sample = sampleFrom(t, cap.status === 200 ? cap.body : undefined, stats.status === 200 ? stats.body : undefined);
       return { ok: true, sample };
     } catch (err) {
+      // A listener that accepts and never answers is not "unreachable": say what happened.
       const code = (err as { code?: unknown }).code;
+      if ((err as Error).name === 'TimeoutError' || code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'UND_ERR_BODY_TIMEOUT') {
+        return { ok: false, problem: `the admin API at ${this.#base.origin} accepted the connection but did not answer within ${ANSWER_TIMEOUT_MS / 1000} s` };
+      }
       return { ok: false, problem: `the admin API at ${this.#base.origin} is not reachable (${typeof code === 'string' ? code : (err as Error).message})` };
     }
   }

@@ -3,7 +3,7 @@
 
 import assert from 'node:assert/strict';
 import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { createServer as createNetServer, type AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { AdminSampler, findPercent, sampleFrom } from '../../src/loadtest/sampler.js';
 import { startAdminFixture, type AdminFixture } from '../fixtures/loadtest-target.js';
@@ -108,6 +108,22 @@ describe('sampling a live admin API', () => {
     await s.close();
     assert.equal(probe.ok, false);
     assert.equal(probe.problem, 'the admin API needs a token (HTTP 401); pass --admin-token or set CORRAL_ADMIN_TOKEN');
+  });
+
+  it('reports an admin API that accepts connections but never answers as not answering', async () => {
+    const sockets = new Set<import('node:net').Socket>();
+    const server = createNetServer((c) => sockets.add(c));
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const s = new AdminSampler(new URL(`http://127.0.0.1:${(server.address() as AddressInfo).port}`), 'tok');
+    try {
+      const probe = await s.probe(0);
+      assert.equal(probe.ok, false);
+      assert.match(probe.problem ?? '', /^the admin API at http:\/\/127\.0\.0\.1:\d+ accepted the connection but did not answer within 2 s$/);
+    } finally {
+      await s.close();
+      for (const c of sockets) c.destroy();
+      await new Promise<void>((r) => server.close(() => r()));
+    }
   });
 
   it('reports an admin API that is not there', async () => {
