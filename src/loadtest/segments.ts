@@ -117,7 +117,9 @@ export function printSummary(
     const lat = s.latencyMs ? `p95 ${formatMs(s.latencyMs.p95)}` : 'no answers';
     const j = judged[i];
     const rest = j ? briefFigures(j).replace(/^p95 [^,]+, |^no answers, /, '') : '';
-    out.write(`${s.label.padEnd(10)} ${String(s.users).padStart(5)} users  ${status.padEnd(7)}  ${String(s.rps).padStart(7)} req/s  ${lat}, ${rest}\n`);
+    // A ramp shows where it goes (0→300), as the report does: its peak alone reads like a step.
+    const users = s.usersFrom === s.usersTo ? String(s.users) : `${s.usersFrom}→${s.usersTo}`;
+    out.write(`${s.label.padEnd(10)} ${users.padStart(5)} users  ${status.padEnd(7)}  ${String(s.rps).padStart(7)} req/s  ${lat}, ${rest}\n`);
   });
   out.write(`verdict: ${verdict.headline}\n`);
   for (const line of verdict.lines) out.write(`  ${line}\n`);

@@ -6,7 +6,8 @@ import { describe, it } from 'node:test';
 import type { Sample } from '../../src/loadtest/client.js';
 import type { ServerSample } from '../../src/loadtest/sampler.js';
 import { Recorder } from '../../src/loadtest/recorder.js';
-import { stepsSchedule } from '../../src/loadtest/schedule.js';
+import { parseProfile } from '../../src/loadtest/profile.js';
+import { profileSchedule, stepsSchedule } from '../../src/loadtest/schedule.js';
 import { judgeSegments, printSummary } from '../../src/loadtest/segments.js';
 import { overallVerdict } from '../../src/loadtest/verdict.js';
 
@@ -59,6 +60,21 @@ describe('judging segments', () => {
     // Without host.sampled_at nothing says what a figure averages: it counts as of its fetch.
     const undated = judgeSegments(schedule, r, 15_000, false, samples.map((x) => ({ ...x, hostDated: false })), undefined);
     assert.deepEqual(undated.segments.map((s) => s.server.cpuMean), [3, 50, 90]);
+  });
+
+  it('shows a ramp in the steps table as from→to users, a step or plateau as its count', () => {
+    const schedule = profileSchedule(parseProfile({ users: { distribution: { ramp_up: { duration: '1s', users: 3 }, plateau: { duration: '1s', users: 3 }, ramp_down: { duration: '1s', users: 0 } } } }), 1);
+    const r = new Recorder(schedule);
+    r.users(3, 0);
+    for (const start of [100, 1100, 2100]) r.record(ok(start, start + 10));
+    r.finish(3000);
+    const { segments, judged } = judgeSegments(schedule, r, 3000, false, [], 'no --admin URL given');
+    let out = '';
+    printSummary({ write: (t: string) => (out += t) }, segments, judged, overallVerdict(judged, false), undefined);
+    const rows = out.split('\n');
+    assert.match(rows[0] ?? '', /^ramp_up +0→3 users  pass /);
+    assert.match(rows[1] ?? '', /^plateau +3 users  pass /);
+    assert.match(rows[2] ?? '', /^ramp_down +3→0 users  pass /);
   });
 
   it('says why a short step has no CPU or RAM figure although the admin API answered', () => {
