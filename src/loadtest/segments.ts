@@ -47,8 +47,10 @@ function samplesFor(samples: readonly ServerSample[], start: number, end: number
 }
 
 /** Why a segment has no CPU or RAM figure although the admin API answered. */
-function missingFigures(samples: readonly ServerSample[], serverProblem: string | undefined): string | undefined {
+function missingFigures(samples: readonly ServerSample[], serverProblem: string | undefined, start: number, end: number): string | undefined {
   if (serverProblem !== undefined || !samples.some((s) => s.cpu !== null || s.ram !== null)) return serverProblem;
+  // The sampler keeps only the fetches that were answered: none in the step means the API went quiet.
+  if (!samples.some((s) => s.t >= start && s.t < end)) return 'the admin API did not answer during this step';
   const spans = hostMeasurements(samples).map((m, i, all) => (i > 0 ? m.sample.hostT - (all[i - 1]?.sample.hostT ?? 0) : 0)).filter((d) => d > 0);
   const every = spans.length > 0 ? ` (it measures every ${formatDuration(Math.min(...spans))})` : '';
   return `no host measurement of the master${every} covers this step; longer steps get one`;
@@ -77,7 +79,7 @@ export function judgeSegments(
       statuses: tally.statuses,
       errorCodes: tally.errorCodes,
       server: samplesFor(serverSamples, seg.startMs, end),
-      serverProblem: missingFigures(serverSamples, serverProblem),
+      serverProblem: missingFigures(serverSamples, serverProblem, seg.startMs, end),
     });
     segments.push({
       ...tallyResult(tally),

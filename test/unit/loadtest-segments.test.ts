@@ -88,5 +88,7 @@ describe('judging segments', () => {
     const { segments } = judgeSegments(schedule, r, 4000, false, samples, undefined);
     assert.deepEqual(segments.map((s) => s.server.cpuMean), [null, null]);
     assert.match(segments[0]?.checks.find((c) => c.name === 'ram')?.detail ?? '', /^RAM not judged: no host measurement of the master covers this step; longer steps get one$/);
+    // No fetch was answered during step 2 (the master went quiet): that is not the step's length.
+    assert.equal(segments[1]?.checks.find((c) => c.name === 'cpu')?.detail, 'CPU not judged: the admin API did not answer during this step');
   });
 });
