@@ -19,6 +19,11 @@ export const LOADTEST_EXIT = {
   TARGET_UNREACHABLE: 69,
   /** Stopped by SIGINT; the partial report was still written. */
   INTERRUPTED: 130,
+  /**
+   * Stopped by SIGTERM (systemd, a CI job's timeout, kill): as SIGINT, the partial report was
+   * written; 128 + 15, the code a shell reports for a process the signal ended.
+   */
+  TERMINATED: 143,
 } as const;
 
 /** A loadtest failure that already knows its exit code. */

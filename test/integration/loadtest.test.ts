@@ -309,32 +309,34 @@ describe('corral loadtest against the fixture app', () => {
     assertReportMatches(result, html);
   });
 
-  it('stops on SIGINT and still writes the report', async () => {
-    const t = await target();
-    const out = join(dir, 'sigint');
-    const served = (): number => [...t.counts.values()].reduce((a, b) => a + b, 0);
-    let poll: NodeJS.Timeout | undefined;
-    // Once the run is under way and the app has served a few requests, press Ctrl-C.
-    const run = await loadtest(['--target', t.url, '--steps', '2,4', '--step-duration', '30s', '--think-time', '20ms', '--users-file', usersFile, '--out', out], dir, (text, child) => {
-      if (poll || !/users 2\b/.test(text)) return;
-      poll = setInterval(() => {
-        if (served() < 10) return;
-        clearInterval(poll);
-        child.kill('SIGINT');
-      }, 20);
+  for (const [signal, code] of [['SIGINT', 130], ['SIGTERM', 143]] as const) {
+    it(`stops on ${signal} and still writes the report (exit ${code})`, async () => {
+      const t = await target();
+      const out = join(dir, signal.toLowerCase());
+      const served = (): number => [...t.counts.values()].reduce((a, b) => a + b, 0);
+      let poll: NodeJS.Timeout | undefined;
+      // Once the run is under way and the app has served a few requests, send the signal.
+      const run = await loadtest(['--target', t.url, '--steps', '2,4', '--step-duration', '30s', '--think-time', '20ms', '--users-file', usersFile, '--out', out], dir, (text, child) => {
+        if (poll || !/users 2\b/.test(text)) return;
+        poll = setInterval(() => {
+          if (served() < 10) return;
+          clearInterval(poll);
+          child.kill(signal);
+        }, 20);
+      });
+      clearInterval(poll);
+      assert.equal(run.code, code, run.stderr);
+      assert.match(run.stderr, /interrupted: stopping the virtual users and writing the report/);
+      const { result, html } = readResult(out);
+      assert.equal(result.run.interrupted, true);
+      assert.equal(result.verdict.pass, false);
+      assert.deepEqual(result.segments.map((s) => s.ran), [true, false]);
+      assert.ok(result.verdict.lines.some((l) => l.startsWith('not run (interrupted): step 2/2 (4 users)')));
+      assert.ok(result.run.stoppedAtMs < 30_000);
+      assert.ok(result.totals.counts.ok > 0);
+      assertReportMatches(result, html);
     });
-    clearInterval(poll);
-    assert.equal(run.code, 130, run.stderr);
-    assert.match(run.stderr, /interrupted: stopping the virtual users and writing the report/);
-    const { result, html } = readResult(out);
-    assert.equal(result.run.interrupted, true);
-    assert.equal(result.verdict.pass, false);
-    assert.deepEqual(result.segments.map((s) => s.ran), [true, false]);
-    assert.ok(result.verdict.lines.some((l) => l.startsWith('not run (interrupted): step 2/2 (4 users)')));
-    assert.ok(result.run.stoppedAtMs < 30_000);
-    assert.ok(result.totals.counts.ok > 0);
-    assertReportMatches(result, html);
-  });
+  }
 
   it('refuses an admin token the target does not accept for exports before the load, not after it', async () => {
     const t = await target({ adminToken: 'admintok' });

@@ -57,7 +57,7 @@ Options:
 
 Durations are a number with a unit: 500ms, 30s, 2m, 1h, 1m30s. Each option may be given once.
 Progress goes to stderr (one line redrawn on a terminal, a line every 5 s otherwise); the steps
-table and the verdict go to stdout. Ctrl-C stops early and still writes the report.
+table and the verdict go to stdout. Ctrl-C (or SIGTERM) stops early and still writes the report.
 
 Exit codes:
   0    no step that ran failed the criteria and at least one measured a request
@@ -68,6 +68,7 @@ Exit codes:
   64   bad arguments, profile or users file, or a remote target without --allow-remote
   69   the target is not answering
   130  interrupted (SIGINT); the partial report was written
+  143  stopped by SIGTERM; the partial report was written
   1    the result could not be written after the run (the verdict is still
        printed), or an unexpected failure`;
 
@@ -83,22 +84,30 @@ export const loadtestCommand: Command = {
         return 0;
       }
       let interrupts = 0;
+      let stoppedBy: NodeJS.Signals | undefined;
+      const exitFor = (signal: NodeJS.Signals | undefined): number => (signal === 'SIGTERM' ? LOADTEST_EXIT.TERMINATED : LOADTEST_EXIT.INTERRUPTED);
       const report = await runLoadtest(parsed.options, {
         stdout: process.stdout,
         stderr: process.stderr,
         version: packageVersion(),
         onInterrupt: (fn) => {
-          // First Ctrl-C: stop and write the report. Second: leave now.
-          const handler = (): void => {
+          // First Ctrl-C (or SIGTERM from systemd, a CI timeout, kill): stop and write the
+          // report, which a default SIGTERM would lose with the whole run. Second: leave now.
+          const handler = (signal: NodeJS.Signals): void => {
             interrupts++;
-            if (interrupts > 1) process.exit(LOADTEST_EXIT.INTERRUPTED);
+            stoppedBy ??= signal;
+            if (interrupts > 1) process.exit(exitFor(signal));
             fn();
           };
           process.on('SIGINT', handler);
-          return () => process.off('SIGINT', handler);
+          process.on('SIGTERM', handler);
+          return () => {
+            process.off('SIGINT', handler);
+            process.off('SIGTERM', handler);
+          };
         },
       });
-      return report.exitCode;
+      return report.exitCode === LOADTEST_EXIT.INTERRUPTED ? exitFor(stoppedBy) : report.exitCode;
     } catch (err) {
       if (err instanceof LoadtestError) {
         // The same "[CODE] message" shape as every other CLI error (src/cli/main.ts).
