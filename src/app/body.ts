@@ -1,21 +1,50 @@
 // Reads a small JSON request body with a byte limit, answering clear 4xx errors.
 
+import { isUtf8 } from 'node:buffer';
 import type { IncomingMessage } from 'node:http';
 import { HttpError } from './http.js';
 
 /** App bodies are tiny ({name, code}, {kind, detail}); this keeps a slow-loris body cheap. */
 export const DEFAULT_BODY_LIMIT = 16 * 1024;
 
+/** Spellings of UTF-8 a `charset` parameter may use (the WHATWG Encoding labels clients send). */
+const UTF8_LABELS = new Set(['utf-8', 'utf8', 'unicode-1-1-utf-8']);
+
+/**
+ * The `charset` parameter of a Content-Type, lowercased and unquoted, or undefined when absent.
+ * JSON has no charset parameter of its own (RFC 8259 §11), but clients send one.
+ */
+function charsetOf(contentType: string): string | undefined {
+  const params = contentType.split(';');
+  for (let i = 1; i < params.length; i++) {
+    const param = params[i] ?? '';
+    const eq = param.indexOf('=');
+    if (eq === -1 || param.slice(0, eq).trim().toLowerCase() !== 'charset') continue;
+    return param.slice(eq + 1).trim().replace(/^"(.*)"$/, '$1').toLowerCase();
+  }
+  return undefined;
+}
+
 export async function readJsonObject(req: IncomingMessage, limitBytes = DEFAULT_BODY_LIMIT): Promise<Record<string, unknown>> {
-  const type = String(req.headers['content-type'] ?? '').split(';')[0]?.trim().toLowerCase() ?? '';
+  const contentType = String(req.headers['content-type'] ?? '');
+  const type = contentType.split(';')[0]?.trim().toLowerCase() ?? '';
   if (type !== 'application/json' && !type.endsWith('+json')) {
     throw new HttpError(415, 'unsupported_media_type', 'send the body as JSON with Content-Type: application/json');
+  }
+  // JSON between systems is UTF-8 (RFC 8259 §8.1). Read as UTF-8 regardless, a body in another
+  // charset would be stored altered (`Chloé` in Latin-1 becomes `Chlo\uFFFD`), so it is refused.
+  const charset = contentType.includes(';') ? charsetOf(contentType) : undefined;
+  if (charset !== undefined && !UTF8_LABELS.has(charset)) {
+    throw new HttpError(415, 'unsupported_charset', `charset=${charset.slice(0, 40)} is not supported; send the JSON body as UTF-8 (Content-Type: application/json; charset=utf-8)`);
   }
   const declared = Number(req.headers['content-length'] ?? NaN);
   if (Number.isFinite(declared) && declared > limitBytes) {
     throw new HttpError(413, 'body_too_large', `the body may be at most ${limitBytes} bytes`);
   }
-  const text = (await readBody(req, limitBytes)).toString('utf8');
+  const bytes = await readBody(req, limitBytes);
+  // Bytes that are not UTF-8 would decode to U+FFFD and be accepted and stored as such.
+  if (!isUtf8(bytes)) throw new HttpError(400, 'invalid_json', 'the body is not valid UTF-8; send JSON encoded as UTF-8');
+  const text = bytes.toString('utf8');
   if (text.trim() === '') throw new HttpError(400, 'invalid_json', 'the body is empty; send a JSON object');
   let value: unknown;
   try {

@@ -83,6 +83,32 @@ describe('input validation', () => {
     assert.equal(((await r2.json()) as ErrorBody).error, 'body_too_large');
   });
 
+  it('refuses a body in another charset (415) or with bytes that are not UTF-8 (400), storing nothing', async () => {
+    const before = sheets.appended.length;
+    const latin1 = Buffer.from('{"kind":"caf\u00e9"}', 'latin1');
+    const auth = { authorization: `Bearer ${token}` };
+    const r1 = await fetch(`${app.url}/api/events`, { method: 'POST', headers: { ...auth, 'content-type': 'application/json; charset=ISO-8859-1' }, body: latin1 });
+    const j1 = (await r1.json()) as ErrorBody;
+    assert.equal(r1.status, 415, JSON.stringify(j1));
+    assert.equal(j1.error, 'unsupported_charset');
+    assert.match(j1.message, /iso-8859-1.*UTF-8/);
+    // The same bytes without a charset: é alone (0xE9) is no UTF-8, it would be stored as U+FFFD.
+    await expect400(undefined, undefined, 'invalid_json', { method: 'POST', headers: { ...auth, 'content-type': 'application/json' }, body: latin1 });
+    assert.equal(sheets.appended.length, before, 'nothing was appended');
+  });
+
+  it('takes the spellings of UTF-8 clients send in charset', async () => {
+    for (const charset of ['utf-8', 'UTF-8', '"utf-8"', 'utf8']) {
+      const res = await fetch(`${app.url}/api/events`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${token}`, 'content-type': `application/json;charset=${charset}` },
+        body: Buffer.from('{"kind":"caf\u00e9"}', 'utf8'),
+      });
+      assert.equal(res.status, 201, `charset=${charset}: ${await res.text()}`);
+      assert.equal(sheets.appended.at(-1)?.rows[0]?.[2], 'caf\u00e9');
+    }
+  });
+
   it('validates login fields before looking anything up', async () => {
     const before = sheets.reads;
     const res = await postJson(`${app.url}/api/login`, { name: 'Alice' });
