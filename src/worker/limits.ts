@@ -66,10 +66,25 @@ function reply(res: ServerResponse, status: number, error: string, message: stri
 }
 
 /**
- * Checks header count and declared body size before the app sees the request, and caps chunked
- * bodies while they stream. Returns false when the request was answered here.
+ * Answers a request whose Expect is not `100-continue` (server 'checkExpectation'): node:http's own
+ * answer is a 417 with an empty body.
+ */
+export function refuseExpectation(req: IncomingMessage, res: ServerResponse): void {
+  const expect = String(req.headers.expect ?? '').slice(0, 60);
+  reply(res, 417, 'expectation_failed', `Expect: ${expect} is not supported; send no Expect header, or Expect: 100-continue`);
+}
+
+/**
+ * Checks the Host header, header count and declared body size before the app sees the request,
+ * and caps chunked bodies while they stream. Returns false when the request was answered here.
  */
 export function enforceRequestLimits(req: IncomingMessage, res: ServerResponse, limits: LimitSettings): boolean {
+  // HTTP/1.1 requires Host (RFC 9112 §3.2). The server is created with requireHostHeader off so
+  // that this answer is JSON: node:http's own is a 400 with an empty body.
+  if (req.httpVersionMajor === 1 && req.httpVersionMinor === 1 && req.headers.host === undefined) {
+    reply(res, 400, 'missing_host', 'an HTTP/1.1 request needs a Host header');
+    return false;
+  }
   if (req.rawHeaders.length / 2 > limits.CORRAL_LIMIT_REQUEST_FIELDS) {
     reply(res, 431, 'too_many_headers', `more than ${limits.CORRAL_LIMIT_REQUEST_FIELDS} header fields`);
     return false;

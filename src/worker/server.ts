@@ -16,7 +16,7 @@ import type { Logger } from '../log/logger.js';
 import { describeError } from '../errors.js';
 import { closeAfterAnswer, withoutConnection } from './connection-close.js';
 import { attachConnectionCap, type ConnectionCap } from './connection-cap.js';
-import { attachClientErrorHandler, enforceRequestLimits } from './limits.js';
+import { attachClientErrorHandler, enforceRequestLimits, refuseExpectation } from './limits.js';
 import { createRequestStats, type RequestStats } from './request-stats.js';
 
 const netClose = NetServer.prototype.close;
@@ -119,6 +119,8 @@ export function createWorkerServer(app: RequestListener, o: WorkerServerOptions)
       keepAliveTimeout: Math.max(1, settings.CORRAL_KEEPALIVE) * 1000,
       // Check slow-header deadlines every second, not Node's default 30 s.
       connectionsCheckingInterval: 1000,
+      // Checked in enforceRequestLimits instead, which answers JSON (node's 400 has no body).
+      requireHostHeader: false,
     },
     onRequest,
   );
@@ -126,6 +128,12 @@ export function createWorkerServer(app: RequestListener, o: WorkerServerOptions)
   server.maxHeadersCount = settings.CORRAL_LIMIT_REQUEST_FIELDS + 1;
   const cap = attachConnectionCap(server, o.perWorkerCap);
   attachClientErrorHandler(server, (code) => logger.debug({ event: 'request.client_error', code }));
+  // An Expect other than 100-continue: refused with JSON (node's own 417 has no body).
+  server.on('checkExpectation', (req: IncomingMessage, res: ServerResponse) => {
+    if (cap.refuse(req, res)) return;
+    stats.track(req, res);
+    refuseExpectation(req, res);
+  });
 
   return {
     server,

@@ -1,0 +1,64 @@
+import assert from 'node:assert/strict';
+import { connect } from 'node:net';
+import { after, before, describe, it } from 'node:test';
+import { loadSettings } from '../../src/config/load.js';
+import { createLogger } from '../../src/log/logger.js';
+import { createWorkerServer, type WorkerServer } from '../../src/worker/server.js';
+
+/** Writes `payload` on a new connection and resolves with everything answered until the server closes it. */
+function exchange(port: number, payload: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const socket = connect(port, '127.0.0.1', () => socket.write(payload));
+    let out = '';
+    socket.on('data', (d) => (out += d.toString()));
+    socket.on('close', () => resolve(out));
+    socket.on('error', reject);
+  });
+}
+
+function jsonBody(answer: string): { error: string; message: string } {
+  return JSON.parse(answer.slice(answer.indexOf('\r\n\r\n') + 4)) as { error: string; message: string };
+}
+
+describe('worker server: protocol errors node:http would answer without a body', () => {
+  let worker: WorkerServer;
+  let port: number;
+  before(async () => {
+    const { settings } = loadSettings({ env: { CORRAL_ENV_FILE: 'none', CORRAL_BIND: '127.0.0.1:0', CORRAL_LOG_LEVEL: 'silent' } });
+    const { logger } = createLogger(settings, { role: 'worker', worker: 1, generation: 1 });
+    const app = (_req: unknown, res: import('node:http').ServerResponse) => {
+      res.writeHead(200, { 'content-type': 'text/plain' });
+      res.end('app answered');
+    };
+    worker = createWorkerServer(app, { settings, logger, accessLogger: undefined, workerId: 1, generation: 1, perWorkerCap: 10, onServed: () => undefined });
+    port = (await worker.listen()).port;
+  });
+  after(() => worker.drain(1000));
+
+  it('answers an HTTP/1.1 request without Host with 400 JSON missing_host, before the app', async () => {
+    const answer = await exchange(port, 'GET /anything HTTP/1.1\r\n\r\n');
+    assert.match(answer, /^HTTP\/1\.1 400 /);
+    assert.match(answer, /content-type: application\/json/i);
+    assert.equal(jsonBody(answer).error, 'missing_host');
+    assert.doesNotMatch(answer, /app answered/);
+  });
+
+  it('serves HTTP/1.0 without Host, and HTTP/1.1 with one', async () => {
+    assert.match(await exchange(port, 'GET / HTTP/1.0\r\n\r\n'), /^HTTP\/1\.1 200 [^]*app answered/);
+    assert.match(await exchange(port, 'GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n'), /^HTTP\/1\.1 200 [^]*app answered/);
+  });
+
+  it('answers an Expect other than 100-continue with 417 JSON expectation_failed', async () => {
+    const answer = await exchange(port, 'POST / HTTP/1.1\r\nHost: x\r\nExpect: 200-ok\r\nContent-Length: 2\r\n\r\n{}');
+    assert.match(answer, /^HTTP\/1\.1 417 /);
+    assert.match(answer, /content-type: application\/json/i);
+    const body = jsonBody(answer);
+    assert.equal(body.error, 'expectation_failed');
+    assert.match(body.message, /200-ok/);
+  });
+
+  it('still answers Expect: 100-continue with 100 and then the app', async () => {
+    const answer = await exchange(port, 'POST / HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{}');
+    assert.match(answer, /^HTTP\/1\.1 100 Continue\r\n\r\nHTTP\/1\.1 200 [^]*app answered/);
+  });
+});
