@@ -36,7 +36,12 @@ export function createSessions(secret: Buffer | string, ttlSeconds: number): Ses
       const parts = token.split('.');
       if (parts.length !== 3 || parts[0] !== PREFIX) return undefined;
       const data = `${parts[0]}.${parts[1]}`;
-      const given = Buffer.from(parts[2] ?? '', 'base64url');
+      const signature = parts[2] ?? '';
+      const given = Buffer.from(signature, 'base64url');
+      // Node's base64url decoder skips characters outside the alphabet (`=`, `%`) and ignores the
+      // unused low bits of the last character, so `<token>=` and three other spellings of the
+      // signature decoded to the same bytes and were accepted: only the canonical one is a token.
+      if (given.toString('base64url') !== signature) return undefined;
       const expected = sign(data);
       if (given.length !== expected.length || !timingSafeEqual(given, expected)) return undefined;
       let claims: unknown;

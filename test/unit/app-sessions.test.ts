@@ -46,6 +46,21 @@ describe('session tokens', () => {
     assert.equal(sessions.verify('garbage'), undefined);
     assert.equal(createSessions('t'.repeat(40), 60).verify(token), undefined);
   });
+
+  it('accepts only the canonical spelling of the signature (no padding, stray characters or spare bits)', () => {
+    const { token } = sessions.issue('Alice');
+    assert.ok(sessions.verify(token));
+    // 32 bytes are 43 base64url characters whose last carries 2 spare bits: these four
+    // characters differ only there, so one of them is the token's and three are not.
+    const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';
+    const last = alphabet.indexOf(token.at(-1) ?? '');
+    const spareBits = [0, 1, 2, 3].map((bits) => `${token.slice(0, -1)}${alphabet[(last & ~3) | bits] ?? ''}`).filter((t) => t !== token);
+    assert.equal(spareBits.length, 3);
+    const strayInSignature = `${token.slice(0, -10)}!${token.slice(-10)}`;
+    for (const spelling of [`${token}=`, `${token}==`, `${token}%`, strayInSignature, ...spareBits]) {
+      assert.equal(sessions.verify(spelling), undefined, `${spelling} is not the token`);
+    }
+  });
 });
 
 describe('session secret file', () => {
