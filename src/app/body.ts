@@ -3,6 +3,7 @@
 import { isUtf8 } from 'node:buffer';
 import type { IncomingMessage } from 'node:http';
 import { HttpError } from './http.js';
+import { repeatedTopLevelKey } from './json-keys.js';
 
 /** App bodies are tiny ({name, code}, {kind, detail}); this keeps a slow-loris body cheap. */
 export const DEFAULT_BODY_LIMIT = 16 * 1024;
@@ -54,6 +55,10 @@ export async function readJsonObject(req: IncomingMessage, limitBytes = DEFAULT_
   }
   if (typeof value !== 'object' || value === null || Array.isArray(value)) {
     throw new HttpError(400, 'invalid_json', 'the body must be a JSON object');
+  }
+  const repeated = repeatedTopLevelKey(text);
+  if (repeated !== undefined) {
+    throw new HttpError(400, 'invalid_json', `the key ${JSON.stringify(repeated.slice(0, 40))} appears more than once; send each field once`, { field: repeated.slice(0, 40) });
   }
   return value as Record<string, unknown>;
 }

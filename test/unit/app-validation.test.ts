@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { createFakeSheets, SAMPLE_EVENTS, SAMPLE_PLAYERS, type FakeSheets } from '../fixtures/fake-sheets.js';
 import { postJson, startApp, type AppHarness } from '../fixtures/app-harness.js';
+import { repeatedTopLevelKey } from '../../src/app/json-keys.js';
 
 interface ErrorBody {
   error: string;
@@ -107,6 +108,30 @@ describe('input validation', () => {
       assert.equal(res.status, 201, `charset=${charset}: ${await res.text()}`);
       assert.equal(sheets.appended.at(-1)?.rows[0]?.[2], 'caf\u00e9');
     }
+  });
+
+  it('refuses a body that sends a field twice (JSON.parse would keep the last one silently)', async () => {
+    const before = sheets.appended.length;
+    const auth = { authorization: `Bearer ${token}`, 'content-type': 'application/json' };
+    await expect400(undefined, 'kind', 'invalid_json', { method: 'POST', headers: auth, body: '{"kind":"goal","kind":"=cmd"}' });
+    await expect400(undefined, 'kind', 'invalid_json', { method: 'POST', headers: auth, body: '{"kind":"goal","detail":"d","k\\u0069nd":"x"}' });
+    assert.equal(sheets.appended.length, before, 'nothing was appended');
+    // A wrong code then the right one: the right one, read last, must not log in.
+    const login = await fetch(`${app.url}/api/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"name":"Alice","code":"wrong","code":"a-secret-1"}' });
+    const json = (await login.json()) as ErrorBody;
+    assert.equal(login.status, 400, JSON.stringify(json));
+    assert.equal(json.error, 'invalid_json');
+    assert.equal(json.field, 'code');
+  });
+
+  it('finds repeated keys of the outermost object only, after unescaping', () => {
+    assert.equal(repeatedTopLevelKey('{"a":1,"a":2}'), 'a');
+    assert.equal(repeatedTopLevelKey('{ "a" : 1 ,\n "a"\t: 2 }'), 'a');
+    assert.equal(repeatedTopLevelKey('{"n\\u0061me":"x","name":"y"}'), 'name');
+    assert.equal(repeatedTopLevelKey('{"a\\\\":1,"a\\\\":2}'), 'a\\');
+    assert.equal(repeatedTopLevelKey('{"a":1,"b":{"a":2,"a":3}}'), undefined, 'nested objects are not the body\'s fields');
+    assert.equal(repeatedTopLevelKey('{"a":"\\"a\\":","b":["a",{"a":1}],"c":"a"}'), undefined, 'a key-like value is a value');
+    assert.equal(repeatedTopLevelKey('{}'), undefined);
   });
 
   it('validates login fields before looking anything up', async () => {
