@@ -38,6 +38,15 @@ export async function readJsonObject(req: IncomingMessage, limitBytes = DEFAULT_
   if (charset !== undefined && !UTF8_LABELS.has(charset)) {
     throw new HttpError(415, 'unsupported_charset', `charset=${charset.slice(0, 40)} is not supported; send the JSON body as UTF-8 (Content-Type: application/json; charset=utf-8)`);
   }
+  // A compressed body would be parsed as it is, and refused as not UTF-8 or not JSON: a message
+  // that sends the client looking in the wrong place. RFC 9110 §15.5.16 says 415 and which
+  // codings are taken.
+  const coding = req.headers['content-encoding']?.trim().toLowerCase();
+  if (coding !== undefined && coding !== '' && coding !== 'identity') {
+    throw new HttpError(415, 'unsupported_content_encoding', `Content-Encoding: ${coding.slice(0, 40)} is not supported; send the JSON body uncompressed`, {
+      headers: { 'Accept-Encoding': 'identity' },
+    });
+  }
   const declared = Number(req.headers['content-length'] ?? NaN);
   if (Number.isFinite(declared) && declared > limitBytes) {
     throw new HttpError(413, 'body_too_large', `the body may be at most ${limitBytes} bytes`);

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
+import { gzipSync } from 'node:zlib';
 import { createFakeSheets, SAMPLE_EVENTS, SAMPLE_PLAYERS, type FakeSheets } from '../fixtures/fake-sheets.js';
 import { postJson, startApp, type AppHarness } from '../fixtures/app-harness.js';
 import { repeatedTopLevelKey } from '../../src/app/json-keys.js';
@@ -96,6 +97,27 @@ describe('input validation', () => {
     // The same bytes without a charset: é alone (0xE9) is no UTF-8, it would be stored as U+FFFD.
     await expect400(undefined, undefined, 'invalid_json', { method: 'POST', headers: { ...auth, 'content-type': 'application/json' }, body: latin1 });
     assert.equal(sheets.appended.length, before, 'nothing was appended');
+  });
+
+  it('refuses a compressed body with 415 and says which coding it takes', async () => {
+    const before = sheets.appended.length;
+    const res = await fetch(`${app.url}/api/events`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json', 'content-encoding': 'gzip' },
+      body: gzipSync('{"kind":"goal"}'),
+    });
+    const json = (await res.json()) as ErrorBody;
+    assert.equal(res.status, 415, JSON.stringify(json));
+    assert.equal(json.error, 'unsupported_content_encoding');
+    assert.match(json.message, /gzip.*uncompressed/);
+    assert.equal(res.headers.get('accept-encoding'), 'identity');
+    assert.equal(sheets.appended.length, before, 'nothing was appended');
+    const identity = await fetch(`${app.url}/api/events`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json', 'content-encoding': 'identity' },
+      body: '{"kind":"goal"}',
+    });
+    assert.equal(identity.status, 201);
   });
 
   it('takes the spellings of UTF-8 clients send in charset', async () => {
