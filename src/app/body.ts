@@ -54,7 +54,11 @@ export async function readJsonObject(req: IncomingMessage, limitBytes = DEFAULT_
   const bytes = await readBody(req, limitBytes);
   // Bytes that are not UTF-8 would decode to U+FFFD and be accepted and stored as such.
   if (!isUtf8(bytes)) throw new HttpError(400, 'invalid_json', 'the body is not valid UTF-8; send JSON encoded as UTF-8');
-  const text = bytes.toString('utf8');
+  // A UTF-8 byte order mark (files saved by Windows editors and sent with `curl --data-binary @f`)
+  // is not JSON, and JSON.parse's complaint about it points at a character nobody can see; RFC
+  // 8259 §8.1 lets a parser ignore it, so it is.
+  const bom = bytes.length >= 3 && bytes[0] === 0xef && bytes[1] === 0xbb && bytes[2] === 0xbf;
+  const text = bytes.toString('utf8', bom ? 3 : 0);
   if (text.trim() === '') throw new HttpError(400, 'invalid_json', 'the body is empty; send a JSON object');
   let value: unknown;
   try {

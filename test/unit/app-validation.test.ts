@@ -120,6 +120,16 @@ describe('input validation', () => {
     assert.equal(identity.status, 201);
   });
 
+  it('ignores a UTF-8 byte order mark before the JSON (RFC 8259 §8.1)', async () => {
+    const res = await fetch(`${app.url}/api/events`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+      body: Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), Buffer.from('{"kind":"bom"}')]),
+    });
+    assert.equal(res.status, 201, await res.text());
+    assert.equal(sheets.appended.at(-1)?.rows[0]?.[2], 'bom');
+  });
+
   it('takes the spellings of UTF-8 clients send in charset', async () => {
     for (const charset of ['utf-8', 'UTF-8', '"utf-8"', 'utf8']) {
       const res = await fetch(`${app.url}/api/events`, {
