@@ -65,6 +65,12 @@ function reply(res: ServerResponse, status: number, error: string, message: stri
   res.end(body);
 }
 
+/** The request's Content-Length is over CORRAL_LIMIT_REQUEST_BODY_BYTES: enforceRequestLimits answers 413. */
+export function declaresBodyOverLimit(req: IncomingMessage, limits: LimitSettings): boolean {
+  const declared = req.headers['content-length'];
+  return declared !== undefined && Number(declared) > limits.CORRAL_LIMIT_REQUEST_BODY_BYTES;
+}
+
 /**
  * Answers a request whose Expect is not `100-continue` (server 'checkExpectation'): node:http's own
  * answer is a 417 with an empty body.
@@ -91,7 +97,7 @@ export function enforceRequestLimits(req: IncomingMessage, res: ServerResponse, 
   }
   const max = limits.CORRAL_LIMIT_REQUEST_BODY_BYTES;
   const declared = req.headers['content-length'];
-  if (declared !== undefined && Number(declared) > max) {
+  if (declaresBodyOverLimit(req, limits)) {
     reply(res, 413, 'body_too_large', `request body over ${max} bytes`);
     req.resume();
     return false;

@@ -57,6 +57,13 @@ describe('worker server: protocol errors node:http would answer without a body',
     assert.match(body.message, /200-ok/);
   });
 
+  it('answers Expect: 100-continue with 413 and no 100 when the declared body is over the limit', async () => {
+    const answer = await exchange(port, 'POST / HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: 2000000\r\n\r\n');
+    assert.match(answer, /^HTTP\/1\.1 413 /, 'the final answer comes first: the client never sends the body');
+    assert.doesNotMatch(answer, /100 Continue/);
+    assert.equal(jsonBody(answer).error, 'body_too_large');
+  });
+
   it('still answers Expect: 100-continue with 100 and then the app', async () => {
     const answer = await exchange(port, 'POST / HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{}');
     assert.match(answer, /^HTTP\/1\.1 100 Continue\r\n\r\nHTTP\/1\.1 200 [^]*app answered/);
