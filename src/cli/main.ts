@@ -23,12 +23,20 @@ export async function main(argv: readonly string[]): Promise<void> {
     if (err.code === 'EPIPE') process.exit(0);
   });
   const [name, ...rest] = argv;
-  if (!name || name === '--help' || name === '-h' || name === 'help') {
-    process.stdout.write(`${usage()}\n`);
-    process.exitCode = name ? 0 : EXIT.USAGE;
+  if (!name) {
+    // No command is a usage error: the usage goes to stderr, as with any other.
+    process.stderr.write(`${usage()}\n`);
+    process.exitCode = EXIT.USAGE;
     return;
   }
-  if (name === '--version' || name === '-v') argv = ['version'];
+  // `corral help start` is `corral start --help`; `corral help` alone is `corral --help`.
+  if (name === 'help' && rest.length > 0) return main([rest[0] ?? '', '--help', ...rest.slice(1)]);
+  if (name === '--help' || name === '-h' || name === 'help') {
+    process.stdout.write(`${usage()}\n`);
+    process.exitCode = 0;
+    return;
+  }
+  if (name === '--version' || name === '-v') argv = ['version', ...rest];
   const command = commands.find((c) => c.name === (argv[0] ?? ''));
   if (!command) {
     process.stderr.write(`corral: unknown command "${name}"\n\n${usage()}\n`);

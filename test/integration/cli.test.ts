@@ -323,3 +323,25 @@ test('an env file that cannot be read (missing, a directory) exits 78 with its c
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('`corral help <command>` prints that command\'s help; an unknown one, or no command at all, is a usage error on stderr', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'corral-cli-'));
+  try {
+    for (const name of ['config', 'check', 'systemd-unit']) {
+      const r = await corral(dir, 'help', name);
+      assert.equal(r.code, 0, `help ${name}: ${r.stderr}`);
+      assert.match(r.stdout, new RegExp(`^Usage: corral ${name}`));
+    }
+    const unknown = await corral(dir, 'help', 'frobnicate');
+    assert.equal(unknown.code, 64);
+    assert.match(unknown.stderr, /unknown command "frobnicate"/);
+    const none = await corral(dir);
+    assert.equal(none.code, 64);
+    assert.equal(none.stdout, '');
+    assert.match(none.stderr, /^Usage: corral <command>/);
+    const extra = await corral(dir, '--version', 'extra');
+    assert.equal(extra.code, 64, 'an argument after --version is refused, as after `version`');
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
