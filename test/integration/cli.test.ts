@@ -345,3 +345,21 @@ test('`corral help <command>` prints that command\'s help; an unknown one, or no
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('config refuses what start refuses: an admin API beyond loopback without CORRAL_ADMIN_TOKEN exits 78 with its code', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'corral-cli-'));
+  try {
+    writeFileSync(join(dir, '.env'), 'CORRAL_ADMIN_BIND=0.0.0.0:9090\n');
+    for (const cmd of ['config', 'start']) {
+      const r = await exec(dir, [], [cmd], { CORRAL_PIDFILE: join(dir, 'corral.pid') });
+      assert.equal(r.code, 78, `${cmd}: ${r.stdout}${r.stderr}`);
+      assert.match(r.stderr, new RegExp(`^corral ${cmd}: \\[CORRAL_ERR_ADMIN_UNSAFE\\] CORRAL_ADMIN_BIND=0\\.0\\.0\\.0:9090 is reachable from other hosts but CORRAL_ADMIN_TOKEN is unset`));
+    }
+    // With a token, the same bind is fine.
+    const ok = await exec(dir, [], ['config'], { CORRAL_ADMIN_TOKEN: 'a-token-of-24-characters' });
+    assert.equal(ok.code, 0, ok.stderr);
+    assert.match(ok.stdout, /^CORRAL_ADMIN_TOKEN\s+<redacted>\s+environment$/m);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});

@@ -1,16 +1,18 @@
 import { renderEnvExample } from '../../config/env-example.js';
 import { displayValue, loadSettings } from '../../config/load.js';
 import { schema, settingNames } from '../../config/schema.js';
+import { assertAdminBindSafe } from '../../master/admin/auth.js';
 import { parseFlags, type Command } from '../command.js';
 
 export const configCommand: Command = {
   name: 'config',
   summary: 'Print the effective settings and where each came from.',
-  help: `Usage: corral config [--json]
+  help: `Usage: corral config [--json | --example]
 
 Reads .env (or CORRAL_ENV_FILE) and the environment exactly as \`corral start\` would, and prints
 every setting with its value and source (default, .env, environment, alias NAME). Secrets are
-redacted. Exits 78 listing every invalid setting.
+redacted. Exits 78 when \`corral start\` would refuse the settings: listing every invalid setting,
+or saying the admin API would listen beyond loopback without CORRAL_ADMIN_TOKEN.
 
 Options:
   --json     machine-readable output
@@ -23,6 +25,9 @@ Options:
       return 0;
     }
     const loaded = loadSettings();
+    // start refuses these settings together (exit 78); so must the command operators run to check
+    // an edited .env before `systemctl restart`.
+    assertAdminBindSafe(loaded.settings);
     const rows = settingNames.map((name) => ({
       name,
       value: displayValue(name, loaded.settings[name]),
