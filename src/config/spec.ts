@@ -115,34 +115,60 @@ export interface HostPort {
   readonly port: number;
 }
 
-/** `host:port`, `[v6]:port`, or `:port`/`port` for all interfaces. */
-export function parseHostPort(raw: string): HostPort | undefined {
+/** One DNS label: letters, digits and inner hyphens, at most 63 characters (RFC 1123). */
+const LABEL = /^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/i;
+
+/** Why `host` cannot be bound, or undefined when it is an IP address or a well-formed host name. */
+function badHost(host: string): string | undefined {
+  if (isIP(host) !== 0) return undefined;
+  // Digits and dots only is an IPv4 address or nothing: 999.1.1.1 or 10.0.0.1.2 would otherwise
+  // pass as a host name and fail only at listen time, in every worker, after corral started.
+  if (/^[\d.]+$/.test(host)) return `${host} is not a valid IPv4 address`;
+  if (host.length > 253 || !host.split('.').every((label) => LABEL.test(label))) return `${host} is neither an IP address nor a valid host name`;
+  return undefined;
+}
+
+/**
+ * `host:port`, `[v6]:port`, or `:port`/`port` for all interfaces; otherwise why not. An IPv6
+ * address needs its brackets: `::1:8080` is itself an IPv6 address, so which part is the port
+ * cannot be told.
+ */
+export function parseHostPort(raw: string): ParseResult<HostPort> {
   const t = raw.trim();
+  const fail = (why: string): ParseResult<HostPort> => ({ ok: false, allowed: `${why}; write host:port, e.g. 0.0.0.0:8080, 127.0.0.1:9090 or [::1]:8080 (port 0..65535)` });
   let host = '0.0.0.0';
   let portText = t;
-  const v6 = /^\[([^\]]+)\]:(\d+)$/.exec(t);
-  if (v6) {
+  const v6 = /^\[([^\]]*)\]:(.*)$/.exec(t);
+  if (t.includes('/')) {
+    return fail('a URL or a path is not an address');
+  } else if (v6) {
     host = v6[1] ?? '';
     portText = v6[2] ?? '';
+    if (isIP(host) !== 6) return fail(`[${host}] is not an IPv6 address`);
+  } else if (t.startsWith('[')) {
+    return fail('no port after the bracketed address');
+  } else if (t.indexOf(':') !== t.lastIndexOf(':')) {
+    return fail('an IPv6 address needs brackets around it');
   } else if (t.includes(':')) {
-    const i = t.lastIndexOf(':');
+    const i = t.indexOf(':');
     host = t.slice(0, i) || '0.0.0.0';
     portText = t.slice(i + 1);
+    const why = badHost(host);
+    if (why) return fail(why);
+  } else if (!/^\d+$/.test(t)) {
+    return fail(t === '' ? 'empty' : 'no port');
   }
+  if (!/^\d+$/.test(portText)) return fail(portText === '' ? 'no port' : `port ${JSON.stringify(portText)} is not a number`);
   const port = Number(portText);
-  if (!/^\d+$/.test(portText) || port > 65535) return undefined;
-  if (host !== 'localhost' && isIP(host) === 0 && !/^[a-z0-9.-]+$/i.test(host)) return undefined;
-  return { host, port };
+  if (port > 65535) return fail(`port ${portText} is above 65535`);
+  return { ok: true, value: { host, port } };
 }
 
 export function hostPort(o: Common<HostPort>): SettingSpec<HostPort> {
   return {
     ...o,
     type: 'host:port',
-    parse: (raw) => {
-      const hp = parseHostPort(raw);
-      return hp ? { ok: true, value: hp } : { ok: false, allowed: 'host:port, e.g. 0.0.0.0:8080 or 127.0.0.1:9090 (port 0..65535)' };
-    },
+    parse: parseHostPort,
     format: (v) => (v.host.includes(':') ? `[${v.host}]:${v.port}` : `${v.host}:${v.port}`),
   };
 }

@@ -189,3 +189,42 @@ test('the README settings table lists every setting', () => {
   const missing = settingNames.filter((name) => !readme.includes(`| \`${name}\` |`));
   assert.deepEqual(missing, [], 'add them to the Settings table in README.md');
 });
+
+test('bind addresses: port alone, :port, host:port and [v6]:port are taken; a malformed host or port is refused at load, saying what is wrong', () => {
+  const bind = (raw: string) => schema.CORRAL_BIND.parse(raw);
+  for (const [raw, host, port] of [
+    ['8080', '0.0.0.0', 8080],
+    [':8080', '0.0.0.0', 8080],
+    ['127.0.0.1:8080', '127.0.0.1', 8080],
+    ['[::1]:8080', '::1', 8080],
+    ['[::]:0', '::', 0],
+    ['localhost:8080', 'localhost', 8080],
+    ['web-1.example.com:80', 'web-1.example.com', 80],
+  ] as const) {
+    assert.deepEqual(bind(raw), { ok: true, value: { host, port } }, raw);
+  }
+  // Each of these used to pass as a host name and fail only at listen time, in every worker, after
+  // corral had started (999.1.1.1: getaddrinfo ENOTFOUND), or bound another address than meant.
+  for (const [raw, why] of [
+    ['999.1.1.1:8080', '999.1.1.1 is not a valid IPv4 address'],
+    ['10.0.0.1.2:8080', '10.0.0.1.2 is not a valid IPv4 address'],
+    ['-web:8080', '-web is neither an IP address nor a valid host name'],
+    ['my_host:8080', 'my_host is neither an IP address nor a valid host name'],
+    ['::1:8080', 'an IPv6 address needs brackets around it'],
+    ['[10.0.0.1]:8080', '[10.0.0.1] is not an IPv6 address'],
+    ['[::1]', 'no port after the bracketed address'],
+    ['0.0.0.0', 'no port'],
+    ['127.0.0.1:', 'no port'],
+    ['localhost:99999', 'port 99999 is above 65535'],
+    ['127.0.0.1:http', 'port "http" is not a number'],
+    ['http://0.0.0.0:8080', 'a URL or a path is not an address'],
+  ] as const) {
+    const r = bind(raw);
+    assert.equal(r.ok, false, raw);
+    if (!r.ok) assert.equal(r.allowed, `${why}; write host:port, e.g. 0.0.0.0:8080, 127.0.0.1:9090 or [::1]:8080 (port 0..65535)`, raw);
+  }
+  assert.throws(
+    () => loadSettings({ env: { CORRAL_ENV_FILE: 'none', CORRAL_BIND: '999.1.1.1:8080' } }),
+    (err: unknown) => err instanceof ConfigError && /CORRAL_BIND="999\.1\.1\.1:8080" \(from environment\): 999\.1\.1\.1 is not a valid IPv4 address; write host:port/.test(err.message),
+  );
+});
