@@ -62,6 +62,8 @@ export interface ConfigProblem {
 
 export class ConfigError extends CorralError {
   readonly problems: readonly ConfigProblem[];
+  /** The notes (did you mean, deprecated aliases) found while reading the refused settings. */
+  readonly warnings: readonly string[];
   constructor(problems: readonly ConfigProblem[], warnings: readonly string[] = []) {
     const lines = problems.map((p) => `  ${p.name}=${JSON.stringify(p.value)} (from ${p.source}): ${p.allowed}`);
     const notes = warnings.map((w) => `  note: ${w}`);
@@ -70,6 +72,7 @@ export class ConfigError extends CorralError {
     super('CORRAL_ERR_CONFIG_INVALID', `invalid settings:\n${[...lines, ...notes].join('\n')}`);
     this.name = 'ConfigError';
     this.problems = problems;
+    this.warnings = warnings;
   }
 }
 

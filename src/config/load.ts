@@ -145,6 +145,13 @@ export function loadSettings(options: LoadOptions = {}): LoadedSettings {
     const guess = suggest(key);
     warnings.push(`unknown setting ${key}${guess ? `: did you mean ${guess}?` : ' (ignored)'}`);
   }
+  // GOOGLE_* names belong to Google's own tools too (GOOGLE_CLOUD_PROJECT...): only a near miss of
+  // one of ours is worth a word, and it is: GOOGLE_APPLICATION_CREDENTIAL leaves corral without a key.
+  for (const key of Object.keys(merged)) {
+    if (!key.startsWith('GOOGLE_') || key in schema) continue;
+    const guess = suggest(key);
+    if (guess?.startsWith('GOOGLE_')) warnings.push(`unknown setting ${key}: did you mean ${guess}?`);
+  }
 
   // Google needs credentials: without them the keeper could only fail, over and over, behind a
   // master that looks healthy. Judged here so that start exits 78 and a reload is refused.

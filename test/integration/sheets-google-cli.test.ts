@@ -116,6 +116,17 @@ describe('corral check', () => {
     assert.match(r.stdout, /FAIL \(settings\): SHEET_ID="[^"]+" \(from environment\): set with credentials, which are missing: GOOGLE_APPLICATION_CREDENTIALS/);
   });
 
+  it('the settings\' own warnings are in the verdict: a near-miss name is why the offline sheet or no key is in use', async () => {
+    const offline = await corral(['check'], { CORRAL_DATA_DIR: join(dir, 'data'), SHEETS_ID: emu.spreadsheetId }, dir);
+    assert.equal(offline.code, 0, offline.stderr);
+    assert.match(offline.stdout, /^OK: no SHEET_ID is set, so the offline sheet is in use.*\nwarning: unknown setting SHEETS_ID: did you mean SHEET_ID\?\n$/s);
+    const noKey = await corral(['check', '--json'], env({ GOOGLE_APPLICATION_CREDENTIALS: '', GOOGLE_APPLICATION_CREDENTIAL: keyFile }), dir);
+    assert.equal(noKey.code, 1, noKey.stderr);
+    const v = JSON.parse(noKey.stdout) as { stage: string; warnings: string[] };
+    assert.equal(v.stage, 'settings');
+    assert.deepEqual(v.warnings, ['unknown setting GOOGLE_APPLICATION_CREDENTIAL: did you mean GOOGLE_APPLICATION_CREDENTIALS?']);
+  });
+
   it('--json gives a machine-readable verdict', async () => {
     const r = await corral(['check', '--json'], env(), dir);
     assert.equal(r.code, 0);

@@ -228,3 +228,11 @@ test('bind addresses: port alone, :port, host:port and [v6]:port are taken; a ma
     (err: unknown) => err instanceof ConfigError && /CORRAL_BIND="999\.1\.1\.1:8080" \(from environment\): 999\.1\.1\.1 is not a valid IPv4 address; write host:port/.test(err.message),
   );
 });
+
+test('a near miss of a GOOGLE_* setting gets a did-you-mean warning; Google\'s own variables are left alone', () => {
+  const { warnings } = loadSettings({ env: { CORRAL_ENV_FILE: 'none', GOOGLE_APPLICATION_CREDENTIAL: '/etc/corral/key.json', GOOGLE_CLOUD_PROJECT: 'p', GOOGLE_SERVICE_ACCOUNT_JSN: '{}' } });
+  assert.deepEqual(warnings, [
+    'unknown setting GOOGLE_APPLICATION_CREDENTIAL: did you mean GOOGLE_APPLICATION_CREDENTIALS?',
+    'unknown setting GOOGLE_SERVICE_ACCOUNT_JSN: did you mean GOOGLE_SERVICE_ACCOUNT_JSON?',
+  ]);
+});

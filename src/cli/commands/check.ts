@@ -114,20 +114,23 @@ Options:
       return 0;
     }
     let settings: Settings;
+    // The settings' own warnings belong in the verdict: `SHEETS_ID=...` (did you mean SHEET_ID?)
+    // is the difference between "OK: offline sheet" and the Google sheet the operator meant.
+    let settingsWarnings: readonly string[];
     try {
-      ({ settings } = loadSettings());
+      ({ settings, warnings: settingsWarnings } = loadSettings());
     } catch (err) {
       if (!(err instanceof ConfigError)) throw err;
       // check's own verdict (FAIL, exit 1), so scripts read every failure the same way.
       const message = err.problems.map((p) => `${p.name}=${JSON.stringify(p.value)} (from ${p.source}): ${p.allowed}`).join('; ');
-      return report({ ok: false, backend: 'google', stage: 'settings', warnings: [], error: { code: err.code, message }, line: `FAIL (settings): ${message} [${err.code}]` }, values.json === true);
+      return report({ ok: false, backend: 'google', stage: 'settings', warnings: err.warnings, error: { code: err.code, message }, line: `FAIL (settings): ${message} [${err.code}]` }, values.json === true);
     }
     let verdict: Verdict;
     if (!settings.SHEET_ID) {
       verdict = {
         ok: true,
         backend: 'offline',
-        warnings: [],
+        warnings: [...settingsWarnings],
         line: `OK: no SHEET_ID is set, so the offline sheet is in use (local files under CORRAL_DATA_DIR=${settings.CORRAL_DATA_DIR ?? ''}); set SHEET_ID and GOOGLE_APPLICATION_CREDENTIALS to use Google Sheets`,
       };
     } else {
@@ -146,6 +149,7 @@ Options:
         await backend?.close();
         log.flush();
       }
+      verdict = { ...verdict, warnings: [...settingsWarnings, ...verdict.warnings] };
     }
     return report(verdict, values.json === true);
   },
