@@ -50,7 +50,13 @@ function readEnvFile(env: NodeJS.ProcessEnv, cwd: string): { file: string | unde
     const code = (err as NodeJS.ErrnoException).code;
     // A missing default ./.env is normal; a missing file the operator named is an error.
     if (code === 'ENOENT' && !named) return { file: undefined, values: {} };
-    throw new CorralError('CORRAL_ERR_ENV_FILE', `cannot read env file ${file}: ${(err as Error).message}`, { cause: err });
+    const fix =
+      code === 'EACCES' || code === 'EPERM'
+        ? 'make it readable by the user corral runs as'
+        : code === 'EISDIR'
+          ? 'CORRAL_ENV_FILE must name a file, not a directory'
+          : 'point CORRAL_ENV_FILE at an existing file, or set CORRAL_ENV_FILE=none to read no file';
+    throw new CorralError('CORRAL_ERR_ENV_FILE', `cannot read env file ${file}: ${(err as Error).message}; ${fix}`, { cause: err });
   }
 }
 

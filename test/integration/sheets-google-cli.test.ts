@@ -127,6 +127,18 @@ describe('corral check', () => {
     assert.deepEqual(v.warnings, ['unknown setting GOOGLE_APPLICATION_CREDENTIAL: did you mean GOOGLE_APPLICATION_CREDENTIALS?']);
   });
 
+  it('an env file that cannot be read is a FAIL (settings) verdict like any settings problem, exit 1, in --json too', async () => {
+    const missing = join(dir, 'missing.env');
+    const r = await corral(['check'], env({ CORRAL_ENV_FILE: missing }), dir);
+    assert.equal(r.code, 1, r.stderr);
+    assert.match(r.stdout, new RegExp(`^FAIL \\(settings\\): cannot read env file ${missing}: ENOENT.*; point CORRAL_ENV_FILE at an existing file, or set CORRAL_ENV_FILE=none to read no file \\[CORRAL_ERR_ENV_FILE\\]\n$`));
+    const json = await corral(['check', '--json'], env({ CORRAL_ENV_FILE: dir }), dir);
+    assert.equal(json.code, 1, json.stderr);
+    const v = JSON.parse(json.stdout) as { ok: boolean; stage: string; error: { code: string; message: string } };
+    assert.deepEqual([v.ok, v.stage, v.error.code], [false, 'settings', 'CORRAL_ERR_ENV_FILE']);
+    assert.match(v.error.message, /EISDIR.*CORRAL_ENV_FILE must name a file, not a directory/);
+  });
+
   it('--json gives a machine-readable verdict', async () => {
     const r = await corral(['check', '--json'], env(), dir);
     assert.equal(r.code, 0);

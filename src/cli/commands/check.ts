@@ -4,7 +4,7 @@
 
 import { loadSettings } from '../../config/load.js';
 import type { Settings } from '../../config/schema.js';
-import { ConfigError } from '../../errors.js';
+import { ConfigError, CorralError } from '../../errors.js';
 import { createLogger } from '../../log/logger.js';
 import { firstRowOf, parseA1 } from '../../sheets/a1.js';
 import { createGoogleBackend, type GoogleBackend } from '../../sheets/google/backend.js';
@@ -120,10 +120,14 @@ Options:
     try {
       ({ settings, warnings: settingsWarnings } = loadSettings());
     } catch (err) {
-      if (!(err instanceof ConfigError)) throw err;
-      // check's own verdict (FAIL, exit 1), so scripts read every failure the same way.
-      const message = err.problems.map((p) => `${p.name}=${JSON.stringify(p.value)} (from ${p.source}): ${p.allowed}`).join('; ');
-      return report({ ok: false, backend: 'google', stage: 'settings', warnings: err.warnings, error: { code: err.code, message }, line: `FAIL (settings): ${message} [${err.code}]` }, values.json === true);
+      // check's own verdict (FAIL, exit 1), so scripts read every failure the same way: an
+      // invalid value, or a CORRAL_ENV_FILE that cannot be read.
+      let message: string;
+      if (err instanceof ConfigError) message = err.problems.map((p) => `${p.name}=${JSON.stringify(p.value)} (from ${p.source}): ${p.allowed}`).join('; ');
+      else if (err instanceof CorralError && err.code === 'CORRAL_ERR_ENV_FILE') message = err.message;
+      else throw err;
+      const warnings = err instanceof ConfigError ? err.warnings : [];
+      return report({ ok: false, backend: 'google', stage: 'settings', warnings, error: { code: err.code, message }, line: `FAIL (settings): ${message} [${err.code}]` }, values.json === true);
     }
     let verdict: Verdict;
     if (!settings.SHEET_ID) {
