@@ -139,6 +139,23 @@ describe('corral check', () => {
     assert.match(v.error.message, /EISDIR.*CORRAL_ENV_FILE must name a file, not a directory/);
   });
 
+  it('a key file that is missing, not JSON or without private_key fails at the credentials stage', async () => {
+    const key = JSON.parse(readFileSync(keyFile, 'utf8')) as Record<string, string>;
+    const notJson = join(dir, 'not-json.json');
+    writeFileSync(notJson, 'not json');
+    const { private_key: _dropped, ...noPrivateKey } = key;
+    for (const [file, says] of [
+      [join(dir, 'absent.json'), /cannot read the service-account key GOOGLE_APPLICATION_CREDENTIALS=.*absent\.json: ENOENT/],
+      [notJson, /GOOGLE_APPLICATION_CREDENTIALS=.*not-json\.json is not valid JSON/],
+      [keyFor('no-private-key.json', noPrivateKey), /GOOGLE_APPLICATION_CREDENTIALS=.*no-private-key\.json has no private_key/],
+    ] as const) {
+      const r = await corral(['check'], env({ GOOGLE_APPLICATION_CREDENTIALS: file }), dir);
+      assert.equal(r.code, 1, r.stderr);
+      assert.match(r.stdout, /^FAIL \(credentials\): .*\[CORRAL_ERR_SHEETS_CREDENTIALS\]\n$/);
+      assert.match(r.stdout, says);
+    }
+  });
+
   it('--json gives a machine-readable verdict', async () => {
     const r = await corral(['check', '--json'], env(), dir);
     assert.equal(r.code, 0);

@@ -148,7 +148,10 @@ Options:
         backend = createGoogleBackend(settings, log.logger, { readOnly: true, retry: { maxAttempts: 2 } });
         verdict = await checkGoogle(settings, backend);
       } catch (err) {
-        verdict = failure('settings', err, { spreadsheetId: settings.SHEET_ID });
+        // The key is read when the backend is built: a missing or damaged key file is a
+        // credentials problem (step 2), not one of the settings' values.
+        const stage = (err as { code?: unknown } | undefined)?.code === 'CORRAL_ERR_SHEETS_CREDENTIALS' ? 'credentials' : 'settings';
+        verdict = failure(stage, err, { spreadsheetId: settings.SHEET_ID });
       } finally {
         await backend?.close();
         log.flush();
