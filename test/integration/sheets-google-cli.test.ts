@@ -156,6 +156,15 @@ describe('corral check', () => {
     }
   });
 
+  it('a token_uri that is not a token endpoint: one line that points at token_uri', async () => {
+    const key = JSON.parse(readFileSync(keyFile, 'utf8')) as Record<string, string>;
+    const wrong = keyFor('wrong-token-uri.json', { ...key, token_uri: `${emu.url}/not-the-token-endpoint` });
+    const r = await corral(['check'], env({ GOOGLE_APPLICATION_CREDENTIALS: wrong }), dir);
+    assert.equal(r.code, 1, r.stderr);
+    assert.equal(r.stdout.split('\n').length, 2, `one line: ${r.stdout}`);
+    assert.match(r.stdout, /^FAIL \(credentials\): the token endpoint .* answered 404 for roster@corral-emulator\.iam\.gserviceaccount\.com with no OAuth error \(.*\); check token_uri in GOOGLE_APPLICATION_CREDENTIALS=.*wrong-token-uri\.json \(Google's is https:\/\/oauth2\.googleapis\.com\/token\) \[CORRAL_ERR_SHEETS_AUTH\]$/m);
+  });
+
   it('--json gives a machine-readable verdict', async () => {
     const r = await corral(['check', '--json'], env(), dir);
     assert.equal(r.code, 0);

@@ -149,6 +149,15 @@ describe('token endpoint error mapping', () => {
     assert.deepEqual([e.code, e.retryable, e.applied], ['CORRAL_ERR_SHEETS_UNAVAILABLE', true, 'no']);
   });
 
+  it('an answer without an OAuth error (token_uri pointing elsewhere) says to check token_uri, on one line', () => {
+    const page = JSON.stringify({ error: { code: 404, message: 'Method not found', status: 'NOT_FOUND' } }, null, 2);
+    const e = mapTokenError(res(404, page), { ...sa, operation: 'token', host: 'proxy.internal' });
+    assert.equal(e.code, 'CORRAL_ERR_SHEETS_AUTH');
+    assert.doesNotMatch(e.message, /\n/);
+    assert.match(e.message, /^the token endpoint proxy\.internal answered 404 for bot@proj\.iam\.gserviceaccount\.com with no OAuth error \(.*Method not found.*\); check token_uri in GOOGLE_APPLICATION_CREDENTIALS=\/k\.json \(Google's is https:\/\/oauth2\.googleapis\.com\/token\)$/);
+    assert.deepEqual([e.retryable, e.applied], [false, 'no']);
+  });
+
   it('every code used is documented in ERROR_CODES', () => {
     for (const code of ['CORRAL_ERR_SHEETS_READ_ONLY', 'CORRAL_ERR_SHEETS_AUTH', 'CORRAL_ERR_SHEETS_TIMEOUT']) assert.ok(code in ERROR_CODES);
   });

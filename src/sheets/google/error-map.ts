@@ -17,7 +17,7 @@ import type { ErrorCode } from '../../errors.js';
 import { SheetsError, type Applied } from '../errors.js';
 import type { HttpResponse, TransportError } from './http.js';
 import { parseRetryAfter } from './retry.js';
-import type { WireErrorEnvelope, WireTokenError } from './wire.js';
+import { GOOGLE_TOKEN_URI, type WireErrorEnvelope, type WireTokenError } from './wire.js';
 
 export type SheetsOperation = 'values.get' | 'values.batchGet' | 'values.append' | 'values.update' | 'values.batchUpdate';
 
@@ -157,7 +157,8 @@ export function mapTokenError(res: HttpResponse, ctx: ErrorContext): SheetsError
     // Not JSON (a proxy error page): fall through to the status-based mapping.
   }
   const error = typeof parsed.error === 'string' ? parsed.error : '';
-  const description = typeof parsed.error_description === 'string' ? parsed.error_description : res.body.toString('utf8').slice(0, 200);
+  // One line: a verdict (`corral check`) or a log message must not carry a pretty-printed body.
+  const description = (typeof parsed.error_description === 'string' ? parsed.error_description : res.body.toString('utf8').slice(0, 200)).replace(/\s+/g, ' ').trim();
   const email = ctx.auth.kind === 'service-account' ? ctx.auth.clientEmail : 'the service account';
   const source = ctx.auth.kind === 'service-account' ? ctx.auth.source : 'the key';
   const base = { status: res.status, reason: error || `HTTP_${res.status}`, googleMessage: description, applied: 'no' as const };
@@ -173,6 +174,15 @@ export function mapTokenError(res: HttpResponse, ctx: ErrorContext): SheetsError
   }
   if (res.status === 429 || res.status >= 500) {
     return make('CORRAL_ERR_SHEETS_UNAVAILABLE', `Google's token endpoint answered ${res.status}: ${description}`, { ...base, retryable: true });
+  }
+  if (!error) {
+    // No OAuth error in the answer (a 404 page, a proxy's HTML): this is not a token endpoint that
+    // judged the key, so the key's token_uri is the first suspect.
+    return make(
+      'CORRAL_ERR_SHEETS_AUTH',
+      `the token endpoint ${ctx.host} answered ${res.status} for ${email} with no OAuth error (${description || 'empty body'}); check token_uri in ${source} (Google's is ${GOOGLE_TOKEN_URI})`,
+      { ...base, retryable: false },
+    );
   }
   return make('CORRAL_ERR_SHEETS_AUTH', `Google's token endpoint answered ${res.status} for ${email}: ${error} ${description}`, { ...base, retryable: false });
 }
