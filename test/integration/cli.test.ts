@@ -363,3 +363,16 @@ test('config refuses what start refuses: an admin API beyond loopback without CO
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('recommend --admin-url that is not an http(s) URL is a usage error, not "no running corral answered"', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'corral-cli-'));
+  try {
+    for (const url of ['127.0.0.1:9090', 'localhost:9090', 'ftp://127.0.0.1:9090']) {
+      const r = await exec(dir, [], ['recommend', '--admin-url', url], { CORRAL_ENV_FILE: 'none' });
+      assert.equal(r.code, 64, `${url}: ${r.stdout}${r.stderr}`);
+      assert.match(r.stderr, new RegExp(`--admin-url must be an http\\(s\\) URL such as http://127\\.0\\.0\\.1:9090, got "${url.replace(/\./g, '\\.')}"`));
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});

@@ -1,6 +1,9 @@
 import assert from 'node:assert/strict';
+import { once } from 'node:events';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { describe, it } from 'node:test';
-import { recommend, type SizingInput } from '../../src/cli/commands/recommend.js';
+import { measuredFromAdmin, recommend, type SizingInput } from '../../src/cli/commands/recommend.js';
 
 const MiB = 1048576;
 const base: SizingInput = {
@@ -37,5 +40,50 @@ describe('corral recommend sizing', () => {
     const s = recommend({ ...base, ramTotalBytes: 64 * MiB });
     assert.equal(s.workers, 1);
     assert.equal(s.workerConnections, 1);
+  });
+});
+
+describe('corral recommend asking the admin API', () => {
+  /** An admin API stand-in answering every request with `status` and `body`. */
+  async function withAdmin(status: number, body: unknown, fn: (url: string) => Promise<void>): Promise<void> {
+    const server = createServer((_req, res) => {
+      res.writeHead(status, { 'content-type': 'application/json' });
+      res.end(JSON.stringify(body));
+    });
+    server.listen(0, '127.0.0.1');
+    await once(server, 'listening');
+    try {
+      await fn(`http://127.0.0.1:${(server.address() as AddressInfo).port}`);
+    } finally {
+      server.close();
+    }
+  }
+
+  it('a corral that refuses (no or another token) is said to refuse, with the fix, not to be absent', async () => {
+    await withAdmin(403, { error: 'admin_token_unset' }, async (url) => {
+      const a = await measuredFromAdmin(url, undefined);
+      assert.ok('why' in a);
+      assert.equal(a.why, `the corral at ${url} refused to show its stats (HTTP 403): it has no CORRAL_ADMIN_TOKEN, so its admin API shows nothing: set one in its settings file, reload it, and run this with the same file`);
+    });
+    await withAdmin(401, { error: 'unauthorized' }, async (url) => {
+      const none = await measuredFromAdmin(url, undefined);
+      assert.ok('why' in none && /refused to show its stats \(HTTP 401\): run this with its settings file \(CORRAL_ADMIN_TOKEN\)$/.test(none.why), JSON.stringify(none));
+      const other = await measuredFromAdmin(url, 'not-the-running-one');
+      assert.ok('why' in other && /HTTP 401\): CORRAL_ADMIN_TOKEN here is not the running corral's/.test(other.why), JSON.stringify(other));
+    });
+  });
+
+  it('measures the largest ready worker; nothing listening is "no running corral"', async () => {
+    const MiB = 1048576;
+    const stats = { master: { rss_bytes: 70 * MiB }, keeper: { rss_bytes: 60 * MiB }, workers: [{ state: 'ready', rss_bytes: 90 * MiB }, { state: 'ready', rss_bytes: 95 * MiB }, { state: 'booting', rss_bytes: 200 * MiB }] };
+    let gone = '';
+    await withAdmin(200, stats, async (url) => {
+      gone = url;
+      const a = await measuredFromAdmin(url, 'token');
+      assert.ok('measured' in a);
+      assert.deepEqual([a.measured.workerRssBytes, a.measured.masterRssBytes, a.measured.keeperRssBytes], [95 * MiB, 70 * MiB, 60 * MiB]);
+    });
+    const absent = await measuredFromAdmin(gone, undefined);
+    assert.ok('why' in absent && absent.why.startsWith(`no running corral answered at ${gone}`), JSON.stringify(absent));
   });
 });

@@ -87,38 +87,74 @@ async function fdLimit(): Promise<number> {
   return 1024;
 }
 
-interface Measured {
+export interface Measured {
   workerRssBytes: number;
   keeperRssBytes: number;
   masterRssBytes: number;
   from: string;
 }
 
-/** Asks a running corral for its measured process sizes; undefined when none answers. */
-async function measuredFromAdmin(url: string, token: string | undefined): Promise<Measured | undefined> {
+/** The sizes a running corral measured, or why none could be had (said in the reasons). */
+export type AdminAnswer = { readonly measured: Measured } | { readonly why: string };
+
+/**
+ * Asks a running corral for its measured process sizes. A corral that answers but refuses
+ * (401/403: no CORRAL_ADMIN_TOKEN here, or another one) is running: saying "no corral answered"
+ * would send the operator looking for a dead service instead of for the token.
+ */
+export async function measuredFromAdmin(url: string, token: string | undefined): Promise<AdminAnswer> {
+  let res: Response;
   try {
-    const res = await fetch(new URL('/api/admin/stats', url), {
+    res = await fetch(new URL('/api/admin/stats', url), {
       headers: token ? { authorization: `Bearer ${token}` } : {},
       signal: AbortSignal.timeout(2000),
     });
-    if (!res.ok) return undefined;
+  } catch {
+    return { why: `no running corral answered at ${url} (start corral and run this again for this machine's own figures)` };
+  }
+  if (res.status === 401 || res.status === 403) {
+    await res.body?.cancel();
+    const fix =
+      res.status === 403
+        ? 'it has no CORRAL_ADMIN_TOKEN, so its admin API shows nothing: set one in its settings file, reload it, and run this with the same file'
+        : token
+          ? 'CORRAL_ADMIN_TOKEN here is not the running corral\'s: run this with its settings file'
+          : 'run this with its settings file (CORRAL_ADMIN_TOKEN)';
+    return { why: `the corral at ${url} refused to show its stats (HTTP ${res.status}): ${fix}` };
+  }
+  try {
+    if (!res.ok) throw new Error(`HTTP ${res.status}`);
     const s = (await res.json()) as {
       master?: { rss_bytes?: number };
       workers?: { state?: string; rss_bytes?: number | null }[];
       keeper?: { rss_bytes?: number | null } | null;
     };
     const rss = (s.workers ?? []).filter((w) => w.state === 'ready' && typeof w.rss_bytes === 'number').map((w) => w.rss_bytes as number);
-    if (rss.length === 0) return undefined;
+    if (rss.length === 0) return { why: `the corral at ${url} has no ready worker with a measured size yet` };
     // The largest worker, not the mean: sizing must hold for the worst one.
     return {
-      workerRssBytes: Math.max(...rss),
-      keeperRssBytes: s.keeper?.rss_bytes ?? DEFAULTS.keeperRssBytes,
-      masterRssBytes: s.master?.rss_bytes ?? DEFAULTS.masterRssBytes,
-      from: `measured on the running corral at ${url}: largest of ${rss.length} worker(s)`,
+      measured: {
+        workerRssBytes: Math.max(...rss),
+        keeperRssBytes: s.keeper?.rss_bytes ?? DEFAULTS.keeperRssBytes,
+        masterRssBytes: s.master?.rss_bytes ?? DEFAULTS.masterRssBytes,
+        from: `measured on the running corral at ${url}: largest of ${rss.length} worker(s)`,
+      },
     };
-  } catch {
-    return undefined;
+  } catch (err) {
+    return { why: `${url} did not answer as a corral admin API (${(err as Error).message})` };
   }
+}
+
+/** --admin-url: an http(s) URL, or a usage error (a typo must not read as "no corral running"). */
+function adminUrlFlag(raw: string): string {
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    throw new CorralError('CORRAL_ERR_USAGE', `--admin-url must be an http(s) URL such as http://127.0.0.1:9090, got ${JSON.stringify(raw)}`);
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new CorralError('CORRAL_ERR_USAGE', `--admin-url must be an http(s) URL such as http://127.0.0.1:9090, got ${JSON.stringify(raw)}`);
+  return raw;
 }
 
 export const recommendCommand: Command = {
@@ -149,17 +185,20 @@ Options:
     const { settings } = loadSettings();
     const bind = settings.CORRAL_ADMIN_BIND;
     const host = bind.host === '0.0.0.0' ? '127.0.0.1' : bind.host === '::' ? '::1' : bind.host;
-    const adminUrl = values['admin-url'] ?? `http://${host.includes(':') ? `[${host}]` : host}:${bind.port}`;
-    const [cpu, mem, fds, measured] = await Promise.all([
+    const adminUrl = values['admin-url'] === undefined ? `http://${host.includes(':') ? `[${host}]` : host}:${bind.port}` : adminUrlFlag(values['admin-url']);
+    const [cpu, mem, fds, answer] = await Promise.all([
       si.cpu(),
       si.mem(),
       fdLimit(),
-      bind.port === 0 && !values['admin-url'] ? Promise.resolve(undefined) : measuredFromAdmin(adminUrl, settings.CORRAL_ADMIN_TOKEN),
+      bind.port === 0 && !values['admin-url']
+        ? Promise.resolve<AdminAnswer>({ why: 'CORRAL_ADMIN_BIND has port 0 (a port chosen at start), so give --admin-url' })
+        : measuredFromAdmin(adminUrl, settings.CORRAL_ADMIN_TOKEN),
     ]);
     const cpus = Math.max(1, availableParallelism());
+    const measured = 'measured' in answer ? answer.measured : undefined;
     const m: Measured = measured ?? {
       ...DEFAULTS,
-      from: `no running corral answered at ${adminUrl}; using figures measured on the reference machine (start corral and run this again for this machine's own)`,
+      from: `${'why' in answer ? answer.why : ''}; using figures measured on the reference machine`,
     };
     const sizing = recommend({
       cpus,
