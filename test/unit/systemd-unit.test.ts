@@ -152,3 +152,26 @@ test('systemd-analyze verify accepts the unit for this install', { skip: spawnSy
   assert.equal(r.status, 0, r.stderr);
   assert.doesNotMatch(r.stderr, /corral\.service/, `no warning about the unit: ${r.stderr}`);
 });
+
+test('settings paths the unit leaves read-only (ProtectSystem=strict) are warned about, with the flag or value that fixes each', () => {
+  const file = join(dir, 'elsewhere.env');
+  writeFileSync(file, 'CORRAL_DATA_DIR=/srv/corral\nCORRAL_LOG_FILE=/srv/logs/corral.log\nCORRAL_PIDFILE=/var/run-elsewhere/corral.pid\n');
+  const r = spawnSync(process.execPath, [corral, 'systemd-unit', '--settings-file', file], { cwd: dir, encoding: 'utf8' });
+  assert.equal(r.status, 0, r.stderr);
+  const writable = '(/var/lib/corral, /var/log/corral, /run/corral, /tmp, /var/tmp)';
+  const warnings = r.stderr.split('\n').filter((l) => l.startsWith('warning: '));
+  assert.deepEqual(warnings, [
+    `warning: CORRAL_DATA_DIR=/srv/corral (in ${file}) is outside what the unit makes writable ${writable}, so the service would fail at start: pass --data-dir /srv/corral, or remove CORRAL_DATA_DIR from the settings file`,
+    `warning: CORRAL_LOG_FILE=/srv/logs/corral.log (in ${file}) is outside what the unit makes writable ${writable}, so the service would fail at start: pass --log-dir /srv/logs, or set CORRAL_LOG_FILE=/var/log/corral/corral.log`,
+    `warning: CORRAL_PIDFILE=/var/run-elsewhere/corral.pid (in ${file}) is outside what the unit makes writable ${writable}, so the service would fail at start: set CORRAL_PIDFILE=/run/corral/corral.pid`,
+  ]);
+  // Following the advice silences them; the README's deploy settings (relative data dir, pidfile in
+  // /run/corral, log in /var/log/corral) raise none.
+  const fixed = spawnSync(process.execPath, [corral, 'systemd-unit', '--settings-file', file, '--data-dir', '/srv/corral', '--log-dir', '/srv/logs'], { cwd: dir, encoding: 'utf8' });
+  assert.deepEqual(fixed.stderr.split('\n').filter((l) => l.startsWith('warning: ')).map((l) => l.slice(0, 40)), ['warning: CORRAL_PIDFILE=/var/run-elsewhe']);
+  const readme = join(dir, 'readme.env');
+  writeFileSync(readme, 'CORRAL_LOG_FILE=/var/log/corral/corral.log\nCORRAL_PIDFILE=/run/corral/corral.pid\nCORRAL_DATA_DIR=/var/lib/corral\n');
+  const quiet = spawnSync(process.execPath, [corral, 'systemd-unit', '--settings-file', readme], { cwd: dir, encoding: 'utf8' });
+  assert.equal(quiet.status, 0, quiet.stderr);
+  assert.equal(quiet.stderr, '');
+});

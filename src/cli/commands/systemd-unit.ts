@@ -8,6 +8,7 @@ import { loadSettings, type LoadedSettings } from '../../config/load.js';
 import { schema } from '../../config/schema.js';
 import { CorralError } from '../../errors.js';
 import { REFERENCE_UNIT_OPTIONS, renderUnit, type UnitOptions } from '../../systemd/unit.js';
+import { unwritablePaths, writableDirs } from '../../systemd/writable-paths.js';
 import { parseFlags, type Command } from '../command.js';
 
 /** The npm package root this CLI runs from (dist/src/cli/commands -> ../../../..). */
@@ -130,6 +131,11 @@ Options:
     ).filter(([, path]) => /^\/(home|root|run\/user)(\/|$)/.test(path));
     for (const [flag, path] of hidden) {
       process.stderr.write(`warning: ${flag} ${path} is under /home, /root or /run/user, which the unit's ProtectHome=yes hides from the service: put it under /opt or /srv\n`);
+    }
+    for (const u of unwritablePaths(s, options.dataDir, options.logDir)) {
+      process.stderr.write(
+        `warning: ${u.setting}=${u.path} (in ${envFile}) is outside what the unit makes writable (${writableDirs(options.dataDir, options.logDir).join(', ')}), so the service would fail at start: ${u.fix}\n`,
+      );
     }
     for (const warning of loaded.warnings) process.stderr.write(`warning: ${warning}\n`);
     process.stdout.write(text);
