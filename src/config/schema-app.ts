@@ -6,10 +6,12 @@ export const appSchema = {
   SHEET_PLAYERS_RANGE: str({
     description: 'Sheet tab (or A1 range) holding the players roster.',
     default: 'Players',
+    emptyIsDefault: true,
   }),
   SHEET_EVENTS_RANGE: str({
     description: "Sheet tab (or A1 range starting at its table's first column, the event ids' column) receiving appended events.",
     default: 'Events',
+    emptyIsDefault: true,
   }),
   CORRAL_SESSION_SECRET: str({
     description: 'HMAC secret for session tokens (unset = generated once and kept in CORRAL_DATA_DIR).',

@@ -114,6 +114,7 @@ export const daemonSchema = {
   CORRAL_DATA_DIR: str({
     description: 'Directory for the write journal, offline sheet and generated secrets.',
     default: 'data',
+    emptyIsDefault: true,
   }),
   CORRAL_BOOT_ATTEMPTS: int({
     description: 'Failed boots in a row (no worker ready) before the master gives up and exits 3.',

@@ -79,7 +79,7 @@ export function bool(o: Common<boolean>): SettingSpec<boolean> {
   };
 }
 
-export function str(o: Common<string | undefined> & { pattern?: RegExp; patternText?: string; minLength?: number }): SettingSpec<string | undefined> {
+export function str(o: Common<string | undefined> & { pattern?: RegExp; patternText?: string; minLength?: number; emptyIsDefault?: boolean }): SettingSpec<string | undefined> {
   return {
     ...o,
     type: 'string',
@@ -87,6 +87,9 @@ export function str(o: Common<string | undefined> & { pattern?: RegExp; patternT
       // Empty means unset for a setting that is off by default: `CORRAL_ADMIN_TOKEN=` is not a
       // short token.
       if (raw === '' && o.default === undefined) return { ok: true, value: undefined };
+      // ...and the default where that is what the processes use for it (`SHEET_PLAYERS_RANGE=` is
+      // the Players tab): the effective value, so that `corral config` shows it.
+      if (raw === '' && o.emptyIsDefault && typeof o.default === 'string') return { ok: true, value: o.default };
       if (o.minLength !== undefined && raw.length < o.minLength) {
         // dotenv ends an unquoted value at ` #`: a token with one arrives cut short.
         return { ok: false, allowed: `at least ${o.minLength} characters${o.secret ? ' (in .env, quote a value that contains #)' : ''}` };

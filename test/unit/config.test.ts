@@ -236,3 +236,16 @@ test('a near miss of a GOOGLE_* setting gets a did-you-mean warning; Google\'s o
     'unknown setting GOOGLE_SERVICE_ACCOUNT_JSN: did you mean GOOGLE_SERVICE_ACCOUNT_JSON?',
   ]);
 });
+
+test('an empty tab range or data dir is its default, and `corral config` shows that value, not "(unset)"', () => {
+  withDir((dir) => {
+    writeFileSync(join(dir, '.env'), 'SHEET_PLAYERS_RANGE=\nSHEET_EVENTS_RANGE=\nCORRAL_DATA_DIR=\nCORRAL_PIDFILE=\n');
+    const { settings, sources } = loadSettings({ env: {}, cwd: dir });
+    assert.equal(displayValue('SHEET_PLAYERS_RANGE', settings.SHEET_PLAYERS_RANGE), 'Players');
+    assert.equal(displayValue('SHEET_EVENTS_RANGE', settings.SHEET_EVENTS_RANGE), 'Events');
+    assert.equal(settings.CORRAL_DATA_DIR, join(dir, 'data'));
+    assert.equal(sources.SHEET_PLAYERS_RANGE, '.env');
+    // An empty pidfile still means none (stop and status say CORRAL_PIDFILE is empty).
+    assert.equal(settings.CORRAL_PIDFILE, undefined);
+  });
+});
