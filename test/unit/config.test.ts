@@ -249,3 +249,17 @@ test('an empty tab range or data dir is its default, and `corral config` shows t
     assert.equal(settings.CORRAL_PIDFILE, undefined);
   });
 });
+
+test('a name set twice in .env is named with its lines; the last one is used (a quoted multi-line value is not counted)', () => {
+  withDir((dir) => {
+    const file = join(dir, '.env');
+    writeFileSync(file, '\uFEFFCORRAL_WORKERS=4\r\nNOTE="first\r\nCORRAL_WORKERS=99\r\n"\r\n# CORRAL_WORKERS=1\r\nexport CORRAL_WORKERS=8\r\nCORRAL_TIMEOUT=20\r\n');
+    const { settings, warnings } = loadSettings({ env: {}, cwd: dir });
+    assert.equal(settings.CORRAL_WORKERS, 8);
+    assert.equal(settings.CORRAL_TIMEOUT, 20);
+    assert.deepEqual(warnings, [`CORRAL_WORKERS is set 2 times in ${file} (lines 1, 6); the last one (line 6) is used: delete the duplicate lines`]);
+    const overridden = loadSettings({ env: { CORRAL_WORKERS: '2' }, cwd: dir });
+    assert.equal(overridden.settings.CORRAL_WORKERS, 2);
+    assert.match(overridden.warnings[0] ?? '', /\(lines 1, 6\); and in the environment, whose value is used: delete the duplicate lines$/);
+  });
+});
