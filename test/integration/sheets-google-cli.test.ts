@@ -222,6 +222,13 @@ describe('corral emulator', () => {
       const r = await corral(['emulator', '--error-rate', '3'], {}, dir);
       assert.equal(r.code, 64);
       assert.match(r.stderr, /--error-rate must be a number from 0 to 1/);
+      // --share and --client-email describe the --key-out key: alone they would change nothing.
+      for (const flags of [['--share', 'reader'], ['--client-email', 'x@y.iam.gserviceaccount.com']]) {
+        const alone = await corral(['emulator', '--port', '0', ...flags], {}, dir, 10_000);
+        assert.equal(alone.code, 64, `${flags.join(' ')}: ${alone.stdout}${alone.stderr}`);
+        assert.match(alone.stderr, new RegExp(`${flags[0]} applies to the key written by --key-out FILE; add --key-out`));
+        assert.equal(alone.stdout, '', 'nothing was started');
+      }
       const help = await corral(['emulator', '--help'], {}, dir);
       assert.equal(help.code, 0);
       assert.match(help.stdout, /POST \/__emulator\/faults/);

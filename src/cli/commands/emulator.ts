@@ -106,6 +106,10 @@ Control over HTTP (for benchmarks and multi-process tests):
       if (status !== 500 && status !== 502 && status !== 503 && status !== 504) throw new CorralError('CORRAL_ERR_USAGE', '--error-status must be 500, 502, 503 or 504');
       faults.errorStatus = status;
     }
+    // Both describe the key --key-out writes; without it they would change nothing, silently.
+    for (const flag of ['share', 'client-email'] as const) {
+      if (v[flag] !== undefined && !v['key-out']) throw new CorralError('CORRAL_ERR_USAGE', `--${flag} applies to the key written by --key-out FILE; add --key-out`);
+    }
     const share = v.share ?? 'writer';
     if (share !== 'writer' && share !== 'reader' && share !== 'none') throw new CorralError('CORRAL_ERR_USAGE', '--share must be writer, reader or none');
     let seed: SheetSeed;
