@@ -36,6 +36,16 @@ describe('corral recommend sizing', () => {
     assert.equal(s.maxConnections, 3264);
   });
 
+  it('says when the RAM budget cannot hold even the smallest corral, and what budget would', () => {
+    // 256 MiB at 50 % = 128 MiB; master 50 + keeper 60 + one worker 100 = 210 MiB = 83 % of it.
+    const s = recommend({ ...base, ramTotalBytes: 256 * MiB });
+    assert.equal(s.workers, 1);
+    assert.ok(s.reasons.some((r) => r.includes('RAM allows no worker: the budget (128 MiB) does not cover master + keeper + one worker (210 MiB), so CORRAL_WORKERS=1, the minimum, is over budget; give corral --ram-budget 83 or more, or a host with more RAM.')), s.reasons.join('\n'));
+    assert.ok(!s.reasons.some((r) => /RAM would allow/.test(r)), 'no claim that RAM allows a worker');
+    const tiny = recommend({ ...base, ramTotalBytes: 128 * MiB });
+    assert.ok(tiny.reasons.some((r) => r.includes('this host has less RAM than that: use one with more.')), tiny.reasons.join('\n'));
+  });
+
   it('never recommends fewer than one worker or connection', () => {
     const s = recommend({ ...base, ramTotalBytes: 64 * MiB });
     assert.equal(s.workers, 1);

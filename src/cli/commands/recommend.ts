@@ -54,11 +54,18 @@ export function recommend(i: SizingInput): Sizing {
   const mb = (b: number) => `${Math.round(b / MiB)} MiB`;
   const budget = (i.ramTotalBytes * i.ramBudgetPercent) / 100;
   const fixed = i.masterRssBytes + i.keeperRssBytes;
-  const byRam = Math.max(1, Math.floor((budget - fixed) / i.workerRssBytes));
+  const byRam = Math.max(0, Math.floor((budget - fixed) / i.workerRssBytes));
   const workers = Math.max(1, Math.min(i.cpus, byRam));
+  // The smallest corral (master, keeper, one worker) must fit, or every figure below is over budget.
+  const smallest = fixed + i.workerRssBytes;
+  const neededPercent = Math.ceil((smallest * 100) / i.ramTotalBytes);
+  const ramLine =
+    byRam === 0
+      ? `RAM allows no worker: the budget (${mb(budget)}) does not cover master + keeper + one worker (${mb(smallest)}), so CORRAL_WORKERS=1, the minimum, is over budget; ${neededPercent <= 100 ? `give corral --ram-budget ${neededPercent} or more, or a host with more RAM` : `this host has less RAM than that: use one with more`}.`
+      : `RAM would allow ${byRam} worker(s) of ${mb(i.workerRssBytes)} each, so CORRAL_WORKERS=${workers}.`;
   const reasons: string[] = [
     `RAM budget: ${i.ramBudgetPercent}% of ${mb(i.ramTotalBytes)} = ${mb(budget)}; master ${mb(i.masterRssBytes)} + keeper ${mb(i.keeperRssBytes)} leave ${mb(Math.max(0, budget - fixed))} (${i.measuredFrom}).`,
-    `Workers: one per CPU core (${i.cpus}) gives the most requests/s on Node (on the 2-core reference machine, 2 workers served ~62k req/s, 8 workers ~37k). RAM would allow ${byRam} worker(s) of ${mb(i.workerRssBytes)} each, so CORRAL_WORKERS=${workers}.`,
+    `Workers: one per CPU core (${i.cpus}) gives the most requests/s on Node (on the 2-core reference machine, 2 workers served ~62k req/s, 8 workers ~37k). ${ramLine}`,
     `The default CPU x 4 (${i.cpus * 4}) only pays off when requests block the event loop (they should not: exports run in a thread pool, Sheets calls are async).`,
   ];
   const leftForConnections = Math.max(0, budget - fixed - workers * i.workerRssBytes);
