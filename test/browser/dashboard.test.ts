@@ -138,6 +138,32 @@ describe('/admin dashboard in Chromium', { skip }, () => {
     }
   });
 
+  it('when the admin API stops answering, the page says so and greys out the last figures instead of showing them as live', async () => {
+    const page = await browser.newPage();
+    try {
+      await page.goto(`${base}/admin#token=${TOKEN}`);
+      await page.waitForSelector('#main:not([hidden])');
+      await page.waitForFunction(() => document.querySelectorAll('#workers-body tr').length > 0);
+      const live = ((await page.textContent('#status')) ?? '').trim();
+      assert.match(live, /^(LOW|HEALTHY|WARNING|FULL)$/);
+      assert.equal(await page.getAttribute('#main', 'data-stale'), null);
+
+      // The master is gone: every API call is refused at the TCP level.
+      await page.route('**/api/admin/**', (route) => route.abort('connectionrefused'));
+      await page.waitForSelector('#main[data-stale="true"]', { timeout: 12_000 });
+      assert.equal(((await page.textContent('#status')) ?? '').trim(), 'UNREACHABLE');
+      assert.equal(await page.getAttribute('#status', 'data-status'), 'UNREACHABLE');
+      assert.match((await page.textContent('#updated')) ?? '', /^failed: the admin API cannot be reached .*; figures shown are from \d/);
+
+      // It comes back: the next refresh clears the mark and shows the live status again.
+      await page.unroute('**/api/admin/**');
+      await page.waitForSelector('#main:not([data-stale])', { timeout: 12_000 });
+      assert.equal(((await page.textContent('#status')) ?? '').trim(), live);
+    } finally {
+      await page.close();
+    }
+  });
+
   it('the Reload button shows what became of the reload: the generation started, or why it was refused', async () => {
     const page = await browser.newPage();
     page.on('dialog', (d) => void d.accept());

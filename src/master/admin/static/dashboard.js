@@ -22,8 +22,17 @@ function token() { return sessionStorage.getItem(TOKEN_KEY) || ''; }
 
 class AuthError extends Error {}
 
+// The master answers at once even when every worker is stuck; an answer this late means the admin
+// API is not there, and the figures on the page must stop looking live.
+const API_TIMEOUT_MS = 4000;
+
 async function api(path, init = {}) {
-  const res = await fetch(path, { ...init, headers: { ...(init.headers || {}), Authorization: `Bearer ${token()}` }, cache: 'no-store' });
+  let res;
+  try {
+    res = await fetch(path, { ...init, headers: { ...(init.headers || {}), Authorization: `Bearer ${token()}` }, cache: 'no-store', signal: AbortSignal.timeout(API_TIMEOUT_MS) });
+  } catch (err) {
+    throw new Error(err && err.name === 'TimeoutError' ? `no answer within ${API_TIMEOUT_MS / 1000} s` : 'the admin API cannot be reached (is corral running?)');
+  }
   if (res.status === 401 || res.status === 403) {
     const body = await res.json().catch(() => ({}));
     throw new AuthError(body.message || `HTTP ${res.status}`);
@@ -100,7 +109,7 @@ function renderStats(s) {
     return tr;
   });
   body.replaceChildren(...rows);
-  set('updated', new Date().toLocaleTimeString());
+  set('updated', lastUpdate.toLocaleTimeString());
 }
 
 const CHARTS = [
@@ -145,6 +154,18 @@ function showTokenForm(message) {
   $('token-input').focus();
 }
 
+// When a refresh fails the numbers on the page are the last ones received, not the current state:
+// the badge says the API is unreachable, the figures are greyed out (main[data-stale]) and the
+// header says since when, until an answer comes back.
+let lastUpdate = null;
+function markStale(message) {
+  const status = $('status');
+  status.textContent = 'UNREACHABLE';
+  status.dataset.status = 'UNREACHABLE';
+  $('main').dataset.stale = 'true';
+  set('updated', `failed: ${message}; figures shown are from ${lastUpdate ? lastUpdate.toLocaleTimeString() : 'no answer yet'}`);
+}
+
 let timer;
 async function refresh() {
   clearTimeout(timer);
@@ -152,11 +173,13 @@ async function refresh() {
     const [stats, hist] = await Promise.all([api('/api/admin/stats'), api('/api/admin/history')]);
     $('token-form').hidden = true;
     $('main').hidden = false;
+    delete $('main').dataset.stale;
+    lastUpdate = new Date();
     renderStats(stats);
     renderHistory(hist.samples);
   } catch (err) {
     if (err instanceof AuthError) { showTokenForm(err.message); return; }
-    set('updated', `failed: ${err.message}`);
+    markStale(err.message);
   }
   timer = setTimeout(refresh, REFRESH_MS);
 }
