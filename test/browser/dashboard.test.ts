@@ -164,6 +164,29 @@ describe('/admin dashboard in Chromium', { skip }, () => {
     }
   });
 
+  it('with no worker ready the badge says UNAVAILABLE, not the capacity status (LOW at 0 %)', async () => {
+    const settings = testSettings({ CORRAL_ADMIN_TOKEN: TOKEN, CORRAL_WORKERS: '2', CORRAL_WORKER_CONNECTIONS: '100' });
+    const down = createFakeView(settings, [child(1, 4201, 'booting', undefined), child(2, 4202, 'booting', undefined)], 2);
+    const downServer = await startAdminServer(down, logger, { host: '127.0.0.1', port: 0, monitoring });
+    const page = await browser.newPage();
+    try {
+      const stats = (await (await fetch(`http://127.0.0.1:${downServer.port}/api/admin/stats`, { headers: { authorization: `Bearer ${TOKEN}` } })).json()) as {
+        capacity: { status: string };
+        workers_ready: number;
+      };
+      assert.equal(stats.workers_ready, 0);
+      assert.equal(stats.capacity.status, 'LOW');
+      await page.goto(`http://127.0.0.1:${downServer.port}/admin#token=${TOKEN}`);
+      await page.waitForFunction(() => document.querySelectorAll('#workers-body tr').length === 2);
+      assert.equal(((await page.textContent('#status')) ?? '').trim(), 'UNAVAILABLE');
+      assert.equal(await page.getAttribute('#status', 'data-status'), 'UNAVAILABLE');
+      assert.equal(((await page.textContent('#workers-ready')) ?? '').trim(), '0');
+    } finally {
+      await page.close();
+      await downServer.close();
+    }
+  });
+
   it('the Reload button shows what became of the reload: the generation started, or why it was refused', async () => {
     const page = await browser.newPage();
     page.on('dialog', (d) => void d.accept());

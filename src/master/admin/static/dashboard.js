@@ -69,8 +69,11 @@ function set(id, text) { const el = $(id); if (el) el.textContent = text; }
 function renderStats(s) {
   const c = s.capacity;
   const status = $('status');
-  status.textContent = c.status;
-  status.dataset.status = c.status;
+  // With no worker ready nothing is served, however few connections are open: the capacity
+  // status (LOW at 0 %) would read as all clear. Same word as /api/admin/health's status.
+  const shown = s.workers_ready === 0 ? 'UNAVAILABLE' : c.status;
+  status.textContent = shown;
+  status.dataset.status = shown;
   set('connections-used', fmt.int(c.current_connections));
   set('connections-max', fmt.int(c.max_connections));
   set('percent-used', fmt.num(c.percent_used));
