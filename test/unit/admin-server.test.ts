@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
+import { request as httpRequest } from 'node:http';
 import { assertAdminBindSafe } from '../../src/master/admin/auth.js';
 import { startAdminServer, type AdminServer } from '../../src/master/admin/server.js';
 import { startMonitoring, type Monitoring } from '../../src/master/admin/monitoring.js';
@@ -177,6 +178,39 @@ describe('admin server with a token', () => {
     const junk = await fetch(`${base}/api/admin/workers`, { method: 'POST', headers: auth, body: '{nope' });
     assert.equal(junk.status, 400);
     assert.deepEqual(view.deltas, [1]);
+  });
+
+  it('refuses a worker-count body over 1 KiB with 413 body_too_large, whether its length is declared or it streams in', async () => {
+    const deltasBefore = view.deltas.length;
+    const declared = await fetch(`${base}/api/admin/workers`, { method: 'POST', headers: { ...auth, 'content-type': 'application/json' }, body: `{"delta":1,"pad":"${'x'.repeat(2000)}"}` });
+    assert.equal(declared.status, 413);
+    const d = (await declared.json()) as { error: string; message: string };
+    assert.equal(d.error, 'body_too_large');
+    assert.match(d.message, /at most 1024 bytes/);
+
+    // Chunked, never ended: the answer must come once the limit is passed, not when the upload ends.
+    const streamed = await new Promise<{ status: number; body: string }>((resolve, reject) => {
+      const req = httpRequest(`${base}/api/admin/workers`, { method: 'POST', headers: { ...auth, 'content-type': 'application/json', 'transfer-encoding': 'chunked' } }, (res) => {
+        let body = '';
+        res.on('data', (c: Buffer) => (body += c.toString()));
+        res.on('end', () => {
+          req.destroy();
+          resolve({ status: res.statusCode ?? 0, body });
+        });
+      });
+      req.on('error', reject);
+      req.write('{"delta":1,"pad":"');
+      req.write('x'.repeat(1500));
+    });
+    assert.equal(streamed.status, 413, streamed.body);
+    assert.equal((JSON.parse(streamed.body) as { error: string }).error, 'body_too_large');
+
+    const junk = await fetch(`${base}/api/admin/workers`, { method: 'POST', headers: auth, body: '{nope' });
+    assert.equal(junk.status, 400);
+    const j = (await junk.json()) as { error: string; message: string };
+    assert.equal(j.error, 'invalid_json');
+    assert.match(j.message, /send \{"delta":1\} or \{"delta":-1\}/);
+    assert.equal(view.deltas.length, deltasBefore);
   });
 
   it('answers from the settled state: an intent still waiting for the tick when the request arrives is handled before any figure is read', async () => {

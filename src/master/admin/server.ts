@@ -10,6 +10,7 @@ import { sendJson } from '../../http/json.js';
 import { urlOfTarget } from '../../http/target.js';
 import type { Logger } from '../../log/logger.js';
 import { checkAdminAuth } from './auth.js';
+import { AdminBodyError, readAdminJson } from './body.js';
 import { capacityFromView, statsOf, workersReady } from './figures.js';
 import { createAdminMetrics } from './metrics.js';
 import { startMonitoring, type Monitoring } from './monitoring.js';
@@ -36,18 +37,6 @@ const send = (res: ServerResponse, status: number, body: Json, headers: Record<s
 
 const fail = (res: ServerResponse, status: number, error: string, message: string, headers: Record<string, string> = {}) =>
   send(res, status, { success: false, error, message }, headers);
-
-async function readSmallJson(req: IncomingMessage, limit = 1024): Promise<unknown> {
-  let size = 0;
-  const chunks: Buffer[] = [];
-  for await (const c of req as AsyncIterable<Buffer>) {
-    size += c.length;
-    if (size > limit) throw new Error(`body over ${limit} bytes`);
-    chunks.push(c);
-  }
-  const text = Buffer.concat(chunks).toString('utf8').trim();
-  return text === '' ? {} : JSON.parse(text);
-}
 
 // The dashboard page loads only its own files and talks only to this origin.
 const PAGE_HEADERS = {
@@ -164,9 +153,11 @@ export async function startAdminServer(view: AdminView, logger: Logger, options:
       case '/api/admin/workers': {
         let body: unknown;
         try {
-          body = await readSmallJson(req);
+          body = await readAdminJson(req, '{"delta":1} or {"delta":-1}');
         } catch (err) {
-          return send(res, 400, { success: false, error: 'invalid_json', message: (err as Error).message });
+          if (!(err instanceof AdminBodyError)) throw err;
+          // The rest of a body too large is not read: close rather than drain it for keep-alive.
+          return fail(res, err.status, err.error, err.message, err.status === 413 ? { Connection: 'close' } : {});
         }
         const delta = (body as { delta?: unknown } | null)?.delta;
         if (delta !== 1 && delta !== -1) return send(res, 400, { success: false, error: 'invalid_field', field: 'delta', message: 'delta must be 1 or -1' });

@@ -1,0 +1,49 @@
+// The JSON body of an admin POST: a few bytes ({"delta":1}). A bigger one is refused with 413
+// before it is read when its Content-Length says so, and as soon as it passes the limit otherwise,
+// so a client cannot make the master buffer an upload; its error says what is wrong, like every
+// other admin answer.
+
+import type { IncomingMessage } from 'node:http';
+
+export const ADMIN_BODY_LIMIT_BYTES = 1024;
+
+export class AdminBodyError extends Error {
+  constructor(
+    readonly status: 400 | 413,
+    readonly error: 'body_too_large' | 'invalid_json',
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+const tooLarge = (limit: number) => new AdminBodyError(413, 'body_too_large', `the request body may be at most ${limit} bytes; admin POST bodies are small JSON such as {"delta":1}`);
+
+export async function readAdminJson(req: IncomingMessage, example: string, limit = ADMIN_BODY_LIMIT_BYTES): Promise<unknown> {
+  const declared = Number(req.headers['content-length']);
+  if (Number.isFinite(declared) && declared > limit) throw tooLarge(limit);
+  const chunks = await new Promise<Buffer[]>((resolve, reject) => {
+    let size = 0;
+    const got: Buffer[] = [];
+    const onData = (c: Buffer) => {
+      size += c.length;
+      if (size <= limit) return void got.push(c);
+      req.off('data', onData);
+      req.off('end', onEnd);
+      // Paused, not drained: the answer closes the connection, so the rest is never read.
+      req.pause();
+      reject(tooLarge(limit));
+    };
+    const onEnd = () => resolve(got);
+    req.on('data', onData);
+    req.once('end', onEnd);
+    req.once('error', reject);
+  });
+  const text = Buffer.concat(chunks).toString('utf8').trim();
+  if (text === '') return {};
+  try {
+    return JSON.parse(text);
+  } catch (err) {
+    throw new AdminBodyError(400, 'invalid_json', `the request body is not valid JSON (${(err as Error).message}); send ${example}`);
+  }
+}
