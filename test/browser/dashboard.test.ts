@@ -164,6 +164,30 @@ describe('/admin dashboard in Chromium', { skip }, () => {
     }
   });
 
+  it('when the token stops being accepted, the token form comes back and the header no longer shows the last figures', async () => {
+    const page = await browser.newPage();
+    try {
+      await page.goto(`${base}/admin#token=${TOKEN}`);
+      await page.waitForSelector('#main:not([hidden])');
+      await page.waitForFunction(() => document.querySelectorAll('#workers-body tr').length > 0);
+      assert.match(((await page.textContent('#status')) ?? '').trim(), /^(LOW|HEALTHY|WARNING|FULL)$/);
+      assert.notEqual(((await page.textContent('#master-pid')) ?? '').trim(), '–');
+
+      // corral restarted with another CORRAL_ADMIN_TOKEN: the one the page holds is refused.
+      await page.route('**/api/admin/**', (route) =>
+        route.fulfill({ status: 401, contentType: 'application/json', body: JSON.stringify({ success: false, error: 'unauthorized', message: 'send Authorization: Bearer $CORRAL_ADMIN_TOKEN' }) }),
+      );
+      await page.waitForSelector('#token-form:not([hidden])', { timeout: 12_000 });
+      assert.equal(await page.isHidden('#main'), true);
+      assert.equal(((await page.textContent('#status')) ?? '').trim(), '…');
+      assert.equal(await page.getAttribute('#status', 'data-status'), '');
+      for (const sel of ['#generation', '#master-pid', '#master-uptime']) assert.equal(((await page.textContent(sel)) ?? '').trim(), '–', sel);
+      assert.equal(((await page.textContent('#updated')) ?? '').trim(), 'token refused');
+    } finally {
+      await page.close();
+    }
+  });
+
   it('with no worker ready the badge says UNAVAILABLE, not the capacity status (LOW at 0 %)', async () => {
     const settings = testSettings({ CORRAL_ADMIN_TOKEN: TOKEN, CORRAL_WORKERS: '2', CORRAL_WORKER_CONNECTIONS: '100' });
     const down = createFakeView(settings, [child(1, 4201, 'booting', undefined), child(2, 4202, 'booting', undefined)], 2);

@@ -151,6 +151,13 @@ function renderHistory(samples) {
 }
 
 function showTokenForm(message) {
+  // The header stays on screen with the form: figures read with a token now refused (corral
+  // restarted with another one) must not go on looking live there.
+  const status = $('status');
+  status.textContent = '…';
+  status.dataset.status = '';
+  for (const id of ['generation', 'master-pid', 'master-uptime']) set(id, '–');
+  set('updated', message ? 'token refused' : 'never');
   $('token-form').hidden = false;
   $('main').hidden = true;
   set('token-error', message || '');
