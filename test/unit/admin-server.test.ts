@@ -2,7 +2,8 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { request as httpRequest } from 'node:http';
 import { assertAdminBindSafe } from '../../src/master/admin/auth.js';
-import { startAdminServer, type AdminServer } from '../../src/master/admin/server.js';
+import { ADMIN_MAX_CONNECTIONS, startAdminServer, type AdminServer } from '../../src/master/admin/server.js';
+import type { Socket } from 'node:net';
 import { startMonitoring, type Monitoring } from '../../src/master/admin/monitoring.js';
 import { createLogger } from '../../src/log/logger.js';
 import { CorralError } from '../../src/errors.js';
@@ -211,6 +212,45 @@ describe('admin server with a token', () => {
     assert.equal(j.error, 'invalid_json');
     assert.match(j.message, /send \{"delta":1\} or \{"delta":-1\}/);
     assert.equal(view.deltas.length, deltasBefore);
+  });
+
+  it(`holds at most ${ADMIN_MAX_CONNECTIONS} connections: one more is closed at once, and the API answers again once they go`, async () => {
+    const { connect } = await import('node:net');
+    // A listener of its own: the other tests' keep-alive connections would count against the cap.
+    const own = await startAdminServer(view, logger, { host: '127.0.0.1', port: 0, monitoring });
+    const open = (): Promise<Socket> =>
+      new Promise((resolve, reject) => {
+        const s = connect(own.port, '127.0.0.1', () => resolve(s));
+        s.once('error', reject);
+      });
+    const held: Socket[] = [];
+    try {
+      try {
+        for (let i = 0; i < ADMIN_MAX_CONNECTIONS; i++) held.push(await open());
+        // Idle sockets that never send a byte: the master accepts them in order, so this one is over the cap.
+        const extra = await open();
+        held.push(extra);
+        const closed = await new Promise<boolean>((resolve) => {
+          extra.once('close', () => resolve(true));
+          extra.on('error', () => undefined);
+          setTimeout(() => resolve(false), 3000).unref();
+        });
+        assert.equal(closed, true, 'the connection over the cap is closed by the server');
+        assert.equal(held.slice(0, ADMIN_MAX_CONNECTIONS).filter((s) => s.destroyed).length, 0, 'those under the cap stay open');
+      } finally {
+        for (const s of held) s.destroy();
+      }
+      // Freed once the client closes them (the server sees each close in its own time).
+      let res: Response | undefined;
+      for (let i = 0; i < 100 && res === undefined; i++) {
+        res = await fetch(`http://127.0.0.1:${own.port}/api/admin/health`).catch(() => undefined);
+        if (res === undefined) await new Promise((r) => setTimeout(r, 20));
+      }
+      assert.equal(res?.status, 200);
+      await res?.body?.cancel();
+    } finally {
+      await own.close();
+    }
   });
 
   it('answers from the settled state: an intent still waiting for the tick when the request arrives is handled before any figure is read', async () => {

@@ -33,6 +33,9 @@ export interface AdminServer {
 
 type Json = Record<string, unknown>;
 
+/** Open connections the admin listener holds at most: dashboards, a scraper and the CLI need a few. */
+export const ADMIN_MAX_CONNECTIONS = 64;
+
 const send = (res: ServerResponse, status: number, body: Json, headers: Record<string, string> = {}): void => sendJson(res, status, body, headers);
 
 const fail = (res: ServerResponse, status: number, error: string, message: string, headers: Record<string, string> = {}) =>
@@ -183,6 +186,11 @@ export async function startAdminServer(view: AdminView, logger: Logger, options:
     });
   });
   // Admin clients are few; idle keep-alive sockets should not linger past a dashboard refresh.
+  // Every admin connection holds one of the master's file descriptors, the ones its round-robin
+  // accept, IPC pipes and forks need too: without a cap any local user could open thousands of
+  // idle sockets here and starve the master itself. Over the cap Node closes a new connection at
+  // once; only the admin API is then refused, and only while they are held.
+  server.maxConnections = ADMIN_MAX_CONNECTIONS;
   server.keepAliveTimeout = 10_000;
   server.headersTimeout = 10_000;
   server.requestTimeout = 30_000;
