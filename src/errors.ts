@@ -6,6 +6,7 @@ export const ERROR_CODES = {
   CORRAL_ERR_CONFIG_INVALID: 'One or more settings have invalid values; all problems are listed together.',
   CORRAL_ERR_ENV_FILE: 'The .env file named by CORRAL_ENV_FILE (or ./.env) could not be read.',
   CORRAL_ERR_LOG_FILE: 'CORRAL_LOG_FILE could not be opened for appending (its directory cannot be created, or is not writable).',
+  CORRAL_ERR_LOG_WRITE: 'CORRAL_LOG_FILE could not be written (disk full, I/O error): lines are dropped, said once on stderr, and writing resumes by itself; `log.write_recovered` counts the lines lost.',
   CORRAL_ERR_USAGE: 'The command line was not understood.',
   CORRAL_ERR_NOT_RUNNING: 'No running master was found through the pidfile.',
   CORRAL_ERR_MASTER_UNVERIFIED: 'The pidfile names a live process without a start stamp, whose command line is not `corral start`, that may or may not be the master: reload and stop signal nothing, status exits 4 (unknown).',

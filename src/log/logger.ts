@@ -6,6 +6,7 @@ import { dirname } from 'node:path';
 import { pino, type Logger } from 'pino';
 import { CorralError } from '../errors.js';
 import { ACCESS_PRIORITY, isJournalFd, priorityOf } from './journal.js';
+import { LOG_BUFFER_MAX_BYTES, watchWriteFailures } from './write-failure.js';
 
 export type Role = 'master' | 'worker' | 'keeper' | 'cli';
 
@@ -106,13 +107,29 @@ export function createLogger(settings: LogSettings, identity: LogIdentity, o: Lo
   // A shared file is written with O_APPEND; each write is a buffer of whole lines, so lines from
   // several processes never interleave mid-line.
   const open = (batch: { minLength: number; periodicFlush: number } | undefined): Destination =>
-    pino.destination({ dest: file ?? 1, ...(file ? { append: true, mkdir: true } : {}), sync, ...(sync ? {} : batch) });
+    watched(pino.destination({ dest: file ?? 1, ...(file ? { append: true, mkdir: true } : {}), sync, maxLength: LOG_BUFFER_MAX_BYTES, ...(sync ? {} : batch) }));
   const options = {
     level: settings.CORRAL_LOG_LEVEL,
     base: { role: identity.role, worker: identity.worker ?? null, pid: process.pid, gen: identity.generation ?? null },
     timestamp: isoTime,
     formatters: { level: (label: string) => ({ level: label }) },
   };
+  // Said on stderr (the journal under systemd; a child's stderr is relayed by the master), since
+  // the file is what fails. Created on the first failure only.
+  let stderrLogger: Logger | undefined;
+  const toStderr = () => (stderrLogger ??= pino(isJournalFd(2) ? { ...options, hooks: { streamWrite: withPriority } } : options, pino.destination({ dest: 2, sync: true })));
+  const failures = watchWriteFailures({
+    failed(err) {
+      toStderr().error({ event: 'log.write_failed', code: 'CORRAL_ERR_LOG_WRITE', file, err }, `cannot write CORRAL_LOG_FILE ${file ?? '(stdout)'}: ${err.message}; log lines are dropped until it can be written again (serving goes on)`);
+    },
+    recovered(dropped, failedMs) {
+      logger.warn({ event: 'log.write_recovered', code: 'CORRAL_ERR_LOG_WRITE', file, dropped, failed_ms: failedMs }, `log file writable again after ${failedMs} ms; at least ${dropped} line(s) of this process were lost`);
+    },
+  });
+  function watched(d: Destination): Destination {
+    failures.watch(d);
+    return d;
+  }
   const destinations: Destination[] = [open(undefined)];
   // Only the first destination opens at startup; access() adds one later, long after boot.
   const first = destinations[0]!;

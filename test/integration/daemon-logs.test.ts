@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
-import { readFileSync, renameSync } from 'node:fs';
+import { readFileSync, renameSync, symlinkSync, unlinkSync } from 'node:fs';
 import { test } from 'node:test';
-import { readLogLines, startCorral, waitFor } from '../helpers/corral.js';
+import { readLogLines, startCorral, waitFor, type LogLine } from '../helpers/corral.js';
 import { http, startClientLoop } from '../helpers/http.js';
 
 test('8 workers under load share one log file: every line is whole JSON with role, worker, pid and generation', async () => {
@@ -64,6 +64,52 @@ test('USR1 reopens the log file after logrotate moved it, losing no lines', asyn
       assert.equal(all.filter((l) => l.path === `/?after=${i}`).length, 1, `after=${i} logged once`);
     }
     assert.ok(readLogLines(c.logFile).some((l) => l.path === '/?after=19'), 'new lines land in the new file');
+  } finally {
+    await c.stop();
+  }
+});
+
+test('a log file that cannot be written (disk full) costs lines, not service: said on stderr, resumed after the next rotation, stop still exits 0', async () => {
+  const c = await startCorral({ app: 'basic.mjs', workers: 2 });
+  try {
+    // /dev/full fails every write with ENOSPC, as a full filesystem does.
+    renameSync(c.logFile, `${c.logFile}.1`);
+    symlinkSync('/dev/full', c.logFile);
+    c.kill('SIGUSR1');
+    const failedIn = (role: string) => c.stderr().split('\n').some((l) => l.includes('"event":"log.write_failed"') && l.includes(`"role":"${role}"`));
+    await waitFor(() => failedIn('master'), 5000, 'the master saying on stderr that the log cannot be written');
+    // The workers' own lines (access lines, batched) fail too; each says so once, then serves on.
+    await waitFor(async () => {
+      assert.equal((await http(`${c.url}/?full=1`, { headers: { connection: 'close' } })).status, 200);
+      return failedIn('worker');
+    }, 10000, 'a worker saying on stderr that the log cannot be written');
+    for (let i = 0; i < 10; i++) assert.equal((await http(`${c.url}/?during=${i}`)).status, 200);
+    const failed = c.stderr().split('\n').filter((l) => l.includes('"event":"log.write_failed"')).map((l) => JSON.parse(l) as LogLine);
+    assert.equal(failed[0]?.code, 'CORRAL_ERR_LOG_WRITE');
+    assert.equal(new Set(failed.map((l) => l.pid)).size, failed.length, 'once per process');
+    // (Not c.logs(): reading /dev/full never ends.)
+    assert.equal(readLogLines(`${c.logFile}.1`).filter((l) => l.event === 'master.uncaught' || l.event === 'worker.uncaught').length, 0);
+
+    // Space is back: the next rotation and USR1 give every process a writable file again.
+    unlinkSync(c.logFile);
+    c.kill('SIGUSR1');
+    await c.waitForLog((l) => l.event === 'log.write_recovered' && l.role === 'master', 5000, 'the master writing again');
+    await waitFor(async () => {
+      await http(`${c.url}/?after=1`, { headers: { connection: 'close' } });
+      return c.events('log.write_recovered').some((l) => l.role === 'worker');
+    }, 10000, 'a worker writing again');
+
+    // Full again, and stopped while full: the master's exit must not wait for the file.
+    renameSync(c.logFile, `${c.logFile}.2`);
+    symlinkSync('/dev/full', c.logFile);
+    c.kill('SIGUSR1');
+    const masterFailures = () => c.stderr().split('\n').filter((l) => l.includes('"event":"log.write_failed"') && l.includes('"role":"master"')).length;
+    await waitFor(() => masterFailures() === 2, 5000, 'the master saying so again');
+    c.kill('SIGTERM');
+    const timer = setTimeout(() => c.kill('SIGKILL'), 15000);
+    const exit = await c.exited;
+    clearTimeout(timer);
+    assert.deepEqual(exit, { code: 0, signal: null }, 'graceful stop exits 0, not hung flushing the failed file');
   } finally {
     await c.stop();
   }

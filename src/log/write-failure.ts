@@ -1,0 +1,65 @@
+// What a process does when its log file cannot be written (disk full, EIO, the filesystem gone).
+//
+// Why: pino's destination (sonic-boom 4) emits 'error' for a failed write. Unhandled, that is an
+// uncaught exception in every process at its next line: the master stopped the whole site and a
+// worker, logging its own uncaught exception into the same failed file, spun on it, growing. And
+// sonic-boom's flushSync retries any error other than EAGAIN forever, 100 ms apart, so a master
+// flushing before its exit (its own flush, and pino's exit hook on every destination) hung there
+// with its pidfile already gone; flushSync is a no-op while the file fails (as pino does on EPIPE). A full log disk must cost
+// log lines, not the service: lines are dropped (the buffer is capped), the failure is said once
+// on stderr (the journal, under systemd), writing resumes by itself when the file can be written
+// again (space freed, or logrotate + USR1), and the first line after says how many were lost.
+
+import { describeError } from '../errors.js';
+
+/** The most a destination holds while its file cannot be written; later lines are dropped. */
+export const LOG_BUFFER_MAX_BYTES = 4 * 1024 * 1024;
+
+/** The part of a pino destination (SonicBoom) this watches. */
+export interface WatchedDestination {
+  on(event: 'error', listener: (err: Error) => void): unknown;
+  on(event: 'write', listener: (n: number) => void): unknown;
+  on(event: 'drop', listener: (data: unknown) => void): unknown;
+  flushSync(): void;
+}
+
+export interface WriteFailureReport {
+  /** The failure, once per episode: written where it can still be read (stderr). */
+  failed(err: ReturnType<typeof describeError>): void;
+  /** Writing works again: how many lines were lost meanwhile, and for how long. */
+  recovered(dropped: number, failedMs: number): void;
+}
+
+export interface WriteFailureWatch {
+  /** Adds a destination writing the same file: one failure state for all of them. */
+  watch(d: WatchedDestination): void;
+}
+
+export function watchWriteFailures(report: WriteFailureReport, now: () => number = Date.now): WriteFailureWatch {
+  let failingSince: number | undefined;
+  let dropped = 0;
+  const watched = new Map<WatchedDestination, () => void>();
+  const noFlush = () => {};
+  return {
+    watch(d) {
+      watched.set(d, d.flushSync);
+      d.on('error', (err) => {
+        if (failingSince !== undefined) return;
+        failingSince = now();
+        dropped = 0;
+        for (const w of watched.keys()) w.flushSync = noFlush;
+        report.failed(describeError(err));
+      });
+      d.on('drop', () => {
+        dropped++;
+      });
+      d.on('write', () => {
+        if (failingSince === undefined) return;
+        const failedMs = now() - failingSince;
+        failingSince = undefined;
+        for (const [w, flushSync] of watched) w.flushSync = flushSync;
+        report.recovered(dropped, failedMs);
+      });
+    },
+  };
+}

@@ -1,0 +1,44 @@
+import assert from 'node:assert/strict';
+import { EventEmitter } from 'node:events';
+import { test } from 'node:test';
+import { watchWriteFailures } from '../../src/log/write-failure.js';
+
+class FakeDestination extends EventEmitter {
+  flushes = 0;
+  flushSync(): void {
+    this.flushes++;
+  }
+}
+
+test('a failed write is reported once per episode, flushSync is off until a write succeeds, and the recovery counts dropped lines', () => {
+  let clock = 1000;
+  const failed: string[] = [];
+  const recovered: Array<[number, number]> = [];
+  const w = watchWriteFailures({ failed: (err) => failed.push(err.message), recovered: (dropped, ms) => recovered.push([dropped, ms]) }, () => clock);
+  const main = new FakeDestination();
+  const access = new FakeDestination();
+  w.watch(main);
+  w.watch(access);
+
+  main.emit('error', new Error('ENOSPC: no space left on device, write'));
+  access.emit('error', new Error('ENOSPC again'));
+  assert.deepEqual(failed, ['ENOSPC: no space left on device, write']);
+  // Both share the file: neither may flush synchronously (sonic-boom would retry forever).
+  main.flushSync();
+  access.flushSync();
+  assert.equal(main.flushes + access.flushes, 0);
+
+  main.emit('drop', 'line 1\n');
+  access.emit('drop', 'line 2\n');
+  clock += 2500;
+  access.emit('write', 120);
+  assert.deepEqual(recovered, [[2, 2500]]);
+  main.flushSync();
+  access.flushSync();
+  assert.equal(main.flushes + access.flushes, 2, 'flushSync works again');
+  main.emit('write', 10);
+  assert.equal(recovered.length, 1, 'a write while healthy reports nothing');
+
+  main.emit('error', new Error('EIO'));
+  assert.deepEqual(failed, ['ENOSPC: no space left on device, write', 'EIO'], 'a new episode is reported again');
+});
