@@ -34,8 +34,8 @@ export interface CorralLogger {
   /** Writes out buffered lines; call before a deliberate exit. */
   flush(): void;
   /**
-   * Resolves once the log file is open (at once on stdout), or after `timeoutMs`. pino opens a
-   * file asynchronously: a process that exits sooner (a worker whose app fails to import within
+   * Resolves once the log file is open in every destination (at once on stdout), or after
+   * `timeoutMs`. pino opens a file asynchronously: a process that exits sooner (a worker whose app fails to import within
    * milliseconds) loses the lines it logged, and pino's exit hook throws "sonic boom is not ready
    * yet", which then reads as the reason the process failed.
    */
@@ -99,6 +99,23 @@ export function assertLogFileWritable(file: string | undefined): void {
   }
 }
 
+/**
+ * Resolves once `d` is open (true), or failed to open (false). Listening for 'error' only until then: a later
+ * write error is write-failure.ts's to handle.
+ */
+function settledOpen(d: Destination): Promise<boolean> {
+  return new Promise((resolve) => {
+    const settle = (opened: boolean) => () => {
+      d.off('ready', onReady);
+      d.off('error', onError);
+      resolve(opened);
+    };
+    const [onReady, onError] = [settle(true), settle(false)];
+    d.once('ready', onReady);
+    d.once('error', onError);
+  });
+}
+
 export function createLogger(settings: LogSettings, identity: LogIdentity, o: LoggerOptions = {}): CorralLogger {
   let file = settings.CORRAL_LOG_FILE;
   assertLogFileWritable(file);
@@ -126,25 +143,25 @@ export function createLogger(settings: LogSettings, identity: LogIdentity, o: Lo
       logger.warn({ event: 'log.write_recovered', code: 'CORRAL_ERR_LOG_WRITE', file, dropped, failed_ms: failedMs }, `log file writable again after ${failedMs} ms; at least ${dropped} line(s) of this process were lost`);
     },
   });
+  // Every destination opens asynchronously, the access one included: a worker creates it just
+  // before listening, so a bind that fails at once exits with it still opening. Its exit must wait
+  // for it (opened()), and pino's exit hook, which flushes every destination, must not throw
+  // "sonic boom is not ready yet" from inside process.exit(): the worker then never exited, and
+  // the master waited for it forever instead of retrying the boot or exiting 3.
+  const openings: Promise<void>[] = [];
   function watched(d: Destination): Destination {
+    let isOpen = file === undefined;
+    const opening = settledOpen(d).then((opened) => void (isOpen = opened));
+    if (file !== undefined) openings.push(opening);
+    const flushSync = d.flushSync;
+    d.flushSync = () => {
+      // Before the open there is no fd to write to; after a failed open, none ever.
+      if (isOpen) flushSync.call(d);
+    };
     failures.watch(d);
     return d;
   }
   const destinations: Destination[] = [open(undefined)];
-  // Only the first destination opens at startup; access() adds one later, long after boot.
-  const first = destinations[0]!;
-  const firstOpen: Promise<void> = file === undefined ? Promise.resolve() : new Promise((resolve) => {
-    // Listening for 'error' only until the open settles: a later write error must still reach
-    // the process as before. A failed open has nothing to wait for (assertLogFileWritable makes
-    // it rare: the file was just opened).
-    const settle = () => {
-      first.off('ready', settle);
-      first.off('error', settle);
-      resolve();
-    };
-    first.once('ready', settle);
-    first.once('error', settle);
-  });
   const logger = pino(journal ? { ...options, hooks: { streamWrite: withPriority } } : options, destinations[0]);
   let access: Logger | undefined;
   return {
@@ -171,7 +188,7 @@ export function createLogger(settings: LogSettings, identity: LogIdentity, o: Lo
     },
     async opened(timeoutMs) {
       let timer: NodeJS.Timeout | undefined;
-      await Promise.race([firstOpen, new Promise<void>((resolve) => (timer = setTimeout(resolve, timeoutMs)))]);
+      await Promise.race([Promise.all(openings), new Promise<void>((resolve) => (timer = setTimeout(resolve, timeoutMs)))]);
       clearTimeout(timer);
     },
     flush() {

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
@@ -182,6 +183,31 @@ test('an app that cannot be imported: bounded retries, then exit 3 with the app 
     assert.ok((times.at(-1) ?? 0) - (times[0] ?? 0) >= 250, 'retries are spaced by backoff');
   } finally {
     await c.stop();
+  }
+});
+
+test('CORRAL_BIND already in use: each worker exits 5 saying so, then the master exits 3', async () => {
+  // Another process holds the port (an old instance, another service).
+  const holder = createServer();
+  await new Promise<void>((resolve) => holder.listen(0, '127.0.0.1', resolve));
+  const port = (holder.address() as AddressInfo).port;
+  // The access log's file opens asynchronously, and a bind fails within milliseconds: a worker
+  // exiting before that open settled threw from pino's exit hook and never exited at all, so the
+  // master neither retried nor gave up, and start hung with no worker serving.
+  const c = await startCorral({ app: 'basic.mjs', workers: 2, waitReady: false, env: { CORRAL_BIND: `127.0.0.1:${port}`, CORRAL_BOOT_ATTEMPTS: '3' } });
+  try {
+    const timer = setTimeout(() => c.kill('SIGKILL'), 20000);
+    const { code } = await c.exited;
+    clearTimeout(timer);
+    assert.equal(code, 3, 'the master gives up after CORRAL_BOOT_ATTEMPTS boots');
+    const failures = c.events('worker.boot_failed');
+    assert.ok(failures.length >= 3, `at least 3 boot attempts, saw ${failures.length}`);
+    for (const f of failures) assert.equal(f.code, 5, 'each worker exited with the listen error code');
+    assert.match(JSON.stringify(failures[0]?.boot_error), /EADDRINUSE/);
+    assert.match(String(c.events('boot.exhausted')[0]?.msg), /EADDRINUSE/);
+  } finally {
+    await c.stop();
+    await new Promise((resolve) => holder.close(resolve));
   }
 });
 
