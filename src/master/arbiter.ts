@@ -216,7 +216,13 @@ export class Arbiter {
           this.log.info({ event: 'workers.scale', expected: this.expected, delta: 1 }, `scaling to ${this.expected} workers`);
           break;
         case 'ttou':
-          if (this.expected > 1) this.expected--;
+          // At one worker a TTOU changes nothing; saying "scaling to 1 workers" with delta -1
+          // read as if a worker had been taken away.
+          if (this.expected <= 1) {
+            this.log.warn({ event: 'workers.scale', expected: this.expected, delta: 0 }, `TTOU ignored: already at the minimum of ${this.expected} worker`);
+            break;
+          }
+          this.expected--;
           this.log.info({ event: 'workers.scale', expected: this.expected, delta: -1 }, `scaling to ${this.expected} workers`);
           break;
         case 'reopen-logs':

@@ -907,6 +907,22 @@ test('the admin view counts worker-count changes not yet handled, so concurrent 
   }
 });
 
+test('TTOU at one worker changes nothing and says so, instead of logging a scale-down', async () => {
+  const t = await setup({ CORRAL_WORKERS: '2' });
+  try {
+    t.bootAll();
+    t.arbiter.record('ttou');
+    t.arbiter.tick();
+    t.arbiter.record('ttou');
+    t.arbiter.tick();
+    const scale = t.log.lines().filter((l) => l.event === 'workers.scale');
+    assert.deepEqual(scale.map((l) => [l.expected, l.delta, l.level]), [[1, -1, 'info'], [1, 0, 'warn']]);
+    assert.match(String(scale[1]?.msg), /TTOU ignored: already at the minimum of 1 worker/);
+  } finally {
+    t.log.close();
+  }
+});
+
 test('the admin view answers what the master steers towards when a reload is queued behind a worker-count change', async () => {
   const t = await setup({ CORRAL_WORKERS: '2' });
   try {
