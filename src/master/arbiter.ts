@@ -667,7 +667,12 @@ export class Arbiter {
     // A later, shorter stop (SIGQUIT after SIGTERM) brings the SIGKILL of a booting child, and of a
     // worker still draining, forward.
     if (c.state === 'killing' && c.sigkillAt !== undefined) c.sigkillAt = Math.min(c.sigkillAt, this.now() + gracefulMs + 2000);
-    if (c.state === 'draining' && c.drainDeadline !== undefined) c.drainDeadline = Math.min(c.drainDeadline, this.now() + gracefulMs + 2000);
+    if (c.state === 'draining' && c.drainDeadline !== undefined && this.now() + gracefulMs + 2000 < c.drainDeadline) {
+      c.drainDeadline = this.now() + gracefulMs + 2000;
+      // The worker is told too, and closes what is left itself: it then exits on its own, its
+      // lines flushed, instead of by SIGKILL at the deadline with its in-flight requests.
+      c.handle.send({ type: 'drain', reason, gracefulMs });
+    }
     if (c.state === 'draining' || c.state === 'killing') return;
     c.stopReason = reason;
     if (c.state === 'booting') {

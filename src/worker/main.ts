@@ -149,6 +149,8 @@ export async function runWorker(): Promise<void> {
   channel.listen({
     drain: (m) => {
       stopAsked = true;
+      // Already draining (a TERM, then a QUIT): only the deadline may change, and only earlier.
+      if (exiting) return void server?.drain(m.gracefulMs);
       logger.info({ event: 'worker.draining', reason: m.reason }, 'draining');
       void drainAndExit(m.gracefulMs, EXIT.OK);
     },

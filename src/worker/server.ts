@@ -59,6 +59,10 @@ export function createWorkerServer(app: RequestListener, o: WorkerServerOptions)
   let draining = false;
   const keepAliveOff = settings.CORRAL_KEEPALIVE === 0;
   let drainPromise: Promise<void> | undefined;
+  // The drain's forced close: when, and how to move it earlier.
+  let force: NodeJS.Timeout | undefined;
+  let forceAt = Infinity;
+  let scheduleForce: (ms: number) => void = () => {};
 
   const stats = createRequestStats(o.accessLogger, o.onServed);
 
@@ -162,7 +166,12 @@ export function createWorkerServer(app: RequestListener, o: WorkerServerOptions)
       });
     },
     drain(gracefulMs) {
-      if (drainPromise) return drainPromise;
+      // A second, shorter drain (QUIT after TERM) brings the forced close forward; a longer one
+      // never pushes it back.
+      if (drainPromise) {
+        if (Date.now() + gracefulMs < forceAt) scheduleForce(gracefulMs);
+        return drainPromise;
+      }
       draining = true;
       drainPromise = new Promise<void>((resolve) => {
         // Ends once every request is counted: a response cut at the graceful timeout closes a
@@ -178,11 +187,16 @@ export function createWorkerServer(app: RequestListener, o: WorkerServerOptions)
             resolve();
           });
         };
-        const force = setTimeout(() => {
-          logger.warn({ event: 'worker.drain_forced', open_connections: cap.active() }, 'graceful timeout reached, closing remaining connections');
-          server.closeAllConnections();
-          settle();
-        }, gracefulMs);
+        scheduleForce = (ms) => {
+          clearTimeout(force);
+          forceAt = Date.now() + ms;
+          force = setTimeout(() => {
+            logger.warn({ event: 'worker.drain_forced', open_connections: cap.active() }, 'graceful timeout reached, closing remaining connections');
+            server.closeAllConnections();
+            settle();
+          }, ms);
+        };
+        scheduleForce(gracefulMs);
         // net.Server's close, not http.Server's: since Node 19 the latter also closes idle
         // keep-alive sockets at once, racing clients that are just sending their next request on
         // them ("socket hang up"). Instead each keep-alive connection ends after its next

@@ -44,6 +44,26 @@ test('SIGQUIT stops fast, without waiting for slow requests', async () => {
   }
 });
 
+test('SIGQUIT after SIGTERM: a worker draining a slow request closes it at once and exits by itself, not by SIGKILL', async () => {
+  const c = await startCorral({ app: 'basic.mjs', workers: 1 });
+  try {
+    const slow = http(`${c.url}/sleep?ms=20000`, { timeoutMs: 30000 }).catch((e: Error) => e);
+    await c.waitForLog((l) => l.event === 'fixture.sleeping', 10000, 'the slow request in the worker');
+    c.kill('SIGTERM');
+    await c.waitForLog((l) => l.event === 'worker.draining', 10000, 'the worker draining for the graceful stop');
+    c.kill('SIGQUIT');
+    const { code } = await c.exited;
+    assert.equal(code, 0);
+    assert.ok((await slow) instanceof Error, 'the slow request was cut');
+    // Before, the worker kept its 10 s drain and the master killed it 2 s after the QUIT.
+    assert.deepEqual(c.events('worker.kill'), [], 'no SIGKILL');
+    assert.equal(c.events('worker.drain_forced').length, 1, 'the worker closed its connections itself');
+    assert.deepEqual(c.events('worker.exit').map((l) => [l.code, l.signal]), [[0, null]]);
+  } finally {
+    await c.stop();
+  }
+});
+
 test('SIGTERM while the workers are still loading the app: they never start listening, and the master exits 0', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'corral-stop-booting-'));
   const timings = join(dir, 'timings.json');
