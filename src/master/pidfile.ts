@@ -13,7 +13,7 @@
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { CorralError } from '../errors.js';
-import { looksLikeMaster, procReaders, sameProcess, type ProcReaders, type ProcStamp } from './proc-identity.js';
+import { isZombie, looksLikeMaster, procReaders, sameProcess, type ProcReaders, type ProcStamp } from './proc-identity.js';
 
 export function readPid(file: string): number | undefined {
   try {
@@ -24,10 +24,11 @@ export function readPid(file: string): number | undefined {
   }
 }
 
+/** True while `pid` runs (an exited process not yet reaped by its parent does not). */
 export function isAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
-    return true;
+    return !isZombie(pid);
   } catch (err) {
     return (err as NodeJS.ErrnoException).code === 'EPERM';
   }

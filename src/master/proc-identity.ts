@@ -24,6 +24,22 @@ export interface ProcReaders {
   readonly bootId: () => string | null;
 }
 
+/**
+ * True when `pid` has exited but its parent has not reaped it yet (state Z in /proc/<pid>/stat).
+ * kill(pid, 0) still succeeds on it. Under systemd the master is reaped at once; started from a
+ * container whose PID 1 does not reap (docker without --init), or adopted by a slow init, it
+ * stays a zombie, and `corral stop` waited its whole timeout, then said it was still running.
+ */
+export function isZombie(pid: number): boolean {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // Field 3, after the command name (which may hold spaces and parentheses).
+    return stat.slice(stat.lastIndexOf(')') + 2).startsWith('Z');
+  } catch {
+    return false;
+  }
+}
+
 export function procStamp(pid: number): ProcStamp | undefined {
   let stat: string;
   try {

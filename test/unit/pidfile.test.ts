@@ -8,8 +8,25 @@ import { test } from 'node:test';
 import { findMaster } from '../../src/cli/master-process.js';
 import { loadSettings } from '../../src/config/load.js';
 import type { CorralError } from '../../src/errors.js';
-import { checkPidfile, removePidfile, stampFile, writePidfile } from '../../src/master/pidfile.js';
+import { checkPidfile, isAlive, removePidfile, stampFile, writePidfile } from '../../src/master/pidfile.js';
 import { looksLikeMaster, procReaders, procStamp, readBootId, sameProcess, type ProcReaders } from '../../src/master/proc-identity.js';
+
+test('a process that exited but was not reaped yet (a zombie) is not alive: `corral stop` returns when the master is gone', async () => {
+  // sh starts a child that exits at once, then becomes sleep, which never reaps it.
+  const parent = spawn('sh', ['-c', 'true & echo $!; exec sleep 30'], { stdio: ['ignore', 'pipe', 'ignore'] });
+  try {
+    const [chunk] = (await once(parent.stdout!, 'data')) as [Buffer];
+    const zombie = Number(chunk.toString().trim());
+    // Wait for the child to have exited: its state turns to Z.
+    for (let i = 0; i < 100 && !readFileSync(`/proc/${zombie}/stat`, 'utf8').includes(') Z'); i++) await new Promise((r) => setTimeout(r, 20));
+    assert.match(readFileSync(`/proc/${zombie}/stat`, 'utf8'), /\) Z /, 'the child is a zombie');
+    assert.equal(isAlive(zombie), false);
+    assert.equal(isAlive(parent.pid!), true, 'a running process is alive');
+  } finally {
+    parent.kill('SIGKILL');
+    await once(parent, 'exit');
+  }
+});
 
 test('a process start stamp names this process, and not one started later with the same pid', () => {
   const mine = procStamp(process.pid);
