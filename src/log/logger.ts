@@ -139,6 +139,10 @@ export function createLogger(settings: LogSettings, identity: LogIdentity, o: Lo
     failed(err) {
       toStderr().error({ event: 'log.write_failed', code: 'CORRAL_ERR_LOG_WRITE', file, err }, `cannot write CORRAL_LOG_FILE ${file ?? '(stdout)'}: ${err.message}; log lines are dropped until it can be written again (serving goes on)`);
     },
+    reopenFailed(err) {
+      toStderr().error({ event: 'log.reopen_failed', code: 'CORRAL_ERR_LOG_WRITE', file, err }, `cannot reopen CORRAL_LOG_FILE ${file ?? '(stdout)'}: ${err.message}; lines keep going to the file open before (the rotated one) until a reopen succeeds`);
+      logger.error({ event: 'log.reopen_failed', code: 'CORRAL_ERR_LOG_WRITE', file, err }, `cannot reopen CORRAL_LOG_FILE ${file ?? '(stdout)'}: ${err.message}; lines keep going to this file until a reopen succeeds`);
+    },
     recovered(dropped, failedMs) {
       logger.warn({ event: 'log.write_recovered', code: 'CORRAL_ERR_LOG_WRITE', file, dropped, failed_ms: failedMs }, `log file writable again after ${failedMs} ms; at least ${dropped} line(s) of this process were lost`);
     },

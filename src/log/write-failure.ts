@@ -20,6 +20,7 @@ export interface WatchedDestination {
   on(event: 'error', listener: (err: Error) => void): unknown;
   on(event: 'write', listener: (n: number) => void): unknown;
   on(event: 'drop', listener: (data: unknown) => void): unknown;
+  on(event: 'ready', listener: () => void): unknown;
   flushSync(): void;
 }
 
@@ -28,6 +29,11 @@ export interface WriteFailureReport {
   failed(err: ReturnType<typeof describeError>): void;
   /** Writing works again: how many lines were lost meanwhile, and for how long. */
   recovered(dropped: number, failedMs: number): void;
+  /**
+   * A reopen (USR1, a reload's new path) could not open the file: nothing is lost yet, the lines
+   * keep going to the file open before (the rotated one). Once per destination set and failure.
+   */
+  reopenFailed(err: ReturnType<typeof describeError>): void;
 }
 
 export interface WriteFailureWatch {
@@ -38,12 +44,27 @@ export interface WriteFailureWatch {
 export function watchWriteFailures(report: WriteFailureReport, now: () => number = Date.now): WriteFailureWatch {
   let failingSince: number | undefined;
   let dropped = 0;
+  let reopenFailing = false;
   const watched = new Map<WatchedDestination, () => void>();
   const noFlush = () => {};
   return {
     watch(d) {
       watched.set(d, d.flushSync);
+      d.on('ready', () => {
+        reopenFailing = false;
+      });
       d.on('error', (err) => {
+        const syscall = (err as NodeJS.ErrnoException).syscall;
+        // A failed reopen leaves sonic-boom's "close the old fd once the new one is ready"
+        // listener in place; the next reopen that works adds another, and the second close of
+        // the same fd fails with EBADF. Nothing is lost: the old file is closed either way.
+        if (syscall === 'close') return;
+        // sonic-boom keeps its old fd when an open fails: writing goes on, to the old file.
+        if (syscall === 'open') {
+          if (!reopenFailing) report.reopenFailed(describeError(err));
+          reopenFailing = true;
+          return;
+        }
         if (failingSince !== undefined) return;
         failingSince = now();
         dropped = 0;

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { readFileSync, renameSync, symlinkSync, unlinkSync } from 'node:fs';
+import { mkdirSync, readFileSync, renameSync, rmdirSync, symlinkSync, unlinkSync } from 'node:fs';
 import { test } from 'node:test';
 import { readLogLines, startCorral, waitFor, type LogLine } from '../helpers/corral.js';
 import { http, startClientLoop } from '../helpers/http.js';
@@ -110,6 +110,36 @@ test('a log file that cannot be written (disk full) costs lines, not service: sa
     const exit = await c.exited;
     clearTimeout(timer);
     assert.deepEqual(exit, { code: 0, signal: null }, 'graceful stop exits 0, not hung flushing the failed file');
+  } finally {
+    await c.stop();
+  }
+});
+
+test('USR1 when the new log file cannot be opened: every process says so and keeps writing to the rotated file; the next USR1 that can open it moves them', async () => {
+  const c = await startCorral({ app: 'basic.mjs', workers: 2 });
+  try {
+    renameSync(c.logFile, `${c.logFile}.1`);
+    // A directory where the file should be: open() fails (EISDIR), as an unwritable directory would.
+    mkdirSync(c.logFile);
+    c.kill('SIGUSR1');
+    const rotated = () => readLogLines(`${c.logFile}.1`);
+    await waitFor(() => rotated().some((l) => l.event === 'log.reopen_failed' && l.role === 'master'), 5000, 'log.reopen_failed from the master in the rotated file');
+    await waitFor(() => rotated().filter((l) => l.event === 'log.reopen_failed' && l.role === 'worker').length === 2, 5000, 'log.reopen_failed from both workers');
+    assert.match(c.stderr(), /"event":"log.reopen_failed"/, 'said on stderr too');
+    for (let i = 0; i < 5; i++) assert.equal((await http(`${c.url}/?during=${i}`)).status, 200);
+
+    rmdirSync(c.logFile);
+    c.kill('SIGUSR1');
+    await waitFor(() => readLogLines(c.logFile).some((l) => l.event === 'logs.reopen'), 5000, 'logs.reopen in the new file');
+    await waitFor(async () => {
+      await http(`${c.url}/?after=1`, { headers: { connection: 'close' } });
+      return new Set(readLogLines(c.logFile).filter((l) => l.event === 'access').map((l) => l.worker)).size === 2;
+    }, 10000, 'both workers writing to the new file');
+    // The reopen that worked is no write failure (sonic-boom closes the old fd twice: EBADF).
+    assert.doesNotMatch(c.stderr(), /log.write_failed/);
+    assert.equal(readLogLines(c.logFile).filter((l) => l.event === 'log.write_recovered' || l.event === 'master.uncaught' || l.event === 'worker.uncaught').length, 0);
+    const exit = await c.stop(15000);
+    assert.deepEqual(exit, { code: 0, signal: null });
   } finally {
     await c.stop();
   }

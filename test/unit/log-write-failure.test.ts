@@ -14,7 +14,7 @@ test('a failed write is reported once per episode, flushSync is off until a writ
   let clock = 1000;
   const failed: string[] = [];
   const recovered: Array<[number, number]> = [];
-  const w = watchWriteFailures({ failed: (err) => failed.push(err.message), recovered: (dropped, ms) => recovered.push([dropped, ms]) }, () => clock);
+  const w = watchWriteFailures({ failed: (err) => failed.push(err.message), recovered: (dropped, ms) => recovered.push([dropped, ms]), reopenFailed: () => assert.fail('no open failed') }, () => clock);
   const main = new FakeDestination();
   const access = new FakeDestination();
   w.watch(main);
@@ -41,4 +41,30 @@ test('a failed write is reported once per episode, flushSync is off until a writ
 
   main.emit('error', new Error('EIO'));
   assert.deepEqual(failed, ['ENOSPC: no space left on device, write', 'EIO'], 'a new episode is reported again');
+});
+
+test('a reopen that cannot open the file is reported as such, once until an open succeeds, and is not a write failure', () => {
+  const reopenFailed: string[] = [];
+  const failed: string[] = [];
+  const w = watchWriteFailures({ failed: (err) => failed.push(err.message), recovered: () => assert.fail('nothing to recover from'), reopenFailed: (err) => reopenFailed.push(err.message) });
+  const main = new FakeDestination();
+  const access = new FakeDestination();
+  w.watch(main);
+  w.watch(access);
+  const openError = () => Object.assign(new Error("EACCES: permission denied, open '/var/log/corral/corral.log'"), { code: 'EACCES', syscall: 'open' });
+  main.emit('error', openError());
+  access.emit('error', openError());
+  assert.equal(reopenFailed.length, 1);
+  // The old file is still open and written: flushSync stays on, no failure, no recovery line.
+  main.flushSync();
+  assert.equal(main.flushes, 1);
+  main.emit('write', 10);
+  assert.deepEqual(failed, []);
+  // The reopen that works then closes the old fd twice (sonic-boom): EBADF on close is no failure.
+  main.emit('ready');
+  main.emit('error', Object.assign(new Error('EBADF: bad file descriptor, close'), { code: 'EBADF', syscall: 'close' }));
+  assert.deepEqual(failed, []);
+  // One that fails again: said again.
+  main.emit('error', openError());
+  assert.equal(reopenFailed.length, 2);
 });
