@@ -12,8 +12,13 @@
 
 import { describeError } from '../errors.js';
 
-/** The most a destination holds while its file cannot be written; later lines are dropped. */
-export const LOG_BUFFER_MAX_BYTES = 4 * 1024 * 1024;
+/**
+ * The most a destination holds while its file cannot be written (or is written slower than lines
+ * come); later lines are dropped, and counted.
+ */
+export const LOG_BUFFER_MAX_BYTES = 16 * 1024 * 1024;
+/** Lines dropped while the file is written, only too slowly, are said at most this often. */
+export const DROP_REPORT_INTERVAL_MS = 60_000;
 
 /** The part of a pino destination (SonicBoom) this watches. */
 export interface WatchedDestination {
@@ -29,6 +34,8 @@ export interface WriteFailureReport {
   failed(err: ReturnType<typeof describeError>): void;
   /** Writing works again: how many lines were lost meanwhile, and for how long. */
   recovered(dropped: number, failedMs: number): void;
+  /** Lines dropped with no write failing: the buffer was full (a disk slower than the logging). */
+  dropped(dropped: number): void;
   /**
    * A reopen (USR1, a reload's new path) could not open the file: nothing is lost yet, the lines
    * keep going to the file open before (the rotated one). Once per destination set and failure.
@@ -45,6 +52,7 @@ export function watchWriteFailures(report: WriteFailureReport, now: () => number
   let failingSince: number | undefined;
   let dropped = 0;
   let reopenFailing = false;
+  let lastDropReport = -Infinity;
   const watched = new Map<WatchedDestination, () => void>();
   const noFlush = () => {};
   return {
@@ -75,11 +83,19 @@ export function watchWriteFailures(report: WriteFailureReport, now: () => number
         dropped++;
       });
       d.on('write', () => {
-        if (failingSince === undefined) return;
+        if (failingSince === undefined) {
+          if (dropped > 0 && now() - lastDropReport >= DROP_REPORT_INTERVAL_MS) {
+            lastDropReport = now();
+            report.dropped(dropped);
+            dropped = 0;
+          }
+          return;
+        }
         const failedMs = now() - failingSince;
         failingSince = undefined;
         for (const [w, flushSync] of watched) w.flushSync = flushSync;
         report.recovered(dropped, failedMs);
+        dropped = 0;
       });
     },
   };

@@ -14,7 +14,7 @@ test('a failed write is reported once per episode, flushSync is off until a writ
   let clock = 1000;
   const failed: string[] = [];
   const recovered: Array<[number, number]> = [];
-  const w = watchWriteFailures({ failed: (err) => failed.push(err.message), recovered: (dropped, ms) => recovered.push([dropped, ms]), reopenFailed: () => assert.fail('no open failed') }, () => clock);
+  const w = watchWriteFailures({ failed: (err) => failed.push(err.message), recovered: (dropped, ms) => recovered.push([dropped, ms]), reopenFailed: () => assert.fail('no open failed'), dropped: () => assert.fail('drops are in the recovery') }, () => clock);
   const main = new FakeDestination();
   const access = new FakeDestination();
   w.watch(main);
@@ -46,7 +46,7 @@ test('a failed write is reported once per episode, flushSync is off until a writ
 test('a reopen that cannot open the file is reported as such, once until an open succeeds, and is not a write failure', () => {
   const reopenFailed: string[] = [];
   const failed: string[] = [];
-  const w = watchWriteFailures({ failed: (err) => failed.push(err.message), recovered: () => assert.fail('nothing to recover from'), reopenFailed: (err) => reopenFailed.push(err.message) });
+  const w = watchWriteFailures({ failed: (err) => failed.push(err.message), recovered: () => assert.fail('nothing to recover from'), dropped: () => assert.fail('nothing dropped'), reopenFailed: (err) => reopenFailed.push(err.message) });
   const main = new FakeDestination();
   const access = new FakeDestination();
   w.watch(main);
@@ -67,4 +67,25 @@ test('a reopen that cannot open the file is reported as such, once until an open
   // One that fails again: said again.
   main.emit('error', openError());
   assert.equal(reopenFailed.length, 2);
+});
+
+test('lines dropped while the file is written, too slowly, are counted and said at most once a minute', () => {
+  let clock = 0;
+  const said: number[] = [];
+  const w = watchWriteFailures({ failed: () => assert.fail('no write failed'), recovered: () => assert.fail('nothing failed'), reopenFailed: () => assert.fail('no open failed'), dropped: (n) => said.push(n) }, () => clock);
+  const d = new FakeDestination();
+  w.watch(d);
+  d.emit('write', 100);
+  assert.deepEqual(said, [], 'nothing dropped, nothing said');
+  d.emit('drop', 'a\n');
+  d.emit('drop', 'b\n');
+  d.emit('write', 100);
+  assert.deepEqual(said, [2]);
+  d.emit('drop', 'c\n');
+  clock += 30_000;
+  d.emit('write', 100);
+  assert.deepEqual(said, [2], 'not again within the minute');
+  clock += 30_000;
+  d.emit('write', 100);
+  assert.deepEqual(said, [2, 1]);
 });
