@@ -5,10 +5,11 @@
 // worker, logging its own uncaught exception into the same failed file, spun on it, growing. And
 // sonic-boom's flushSync retries any error other than EAGAIN forever, 100 ms apart, so a master
 // flushing before its exit (its own flush, and pino's exit hook on every destination) hung there
-// with its pidfile already gone; flushSync is a no-op while the file fails (as pino does on EPIPE). A full log disk must cost
-// log lines, not the service: lines are dropped (the buffer is capped), the failure is said once
-// on stderr (the journal, under systemd), writing resumes by itself when the file can be written
-// again (space freed, or logrotate + USR1), and the first line after says how many were lost.
+// with its pidfile already gone; flushSync is made a no-op while the file fails (as pino does on
+// EPIPE). A full log disk must cost log lines, not the service: lines are dropped (the buffer is
+// capped), the failure is said once on stderr (the journal, under systemd), writing resumes by
+// itself when the file can be written again (space freed, or logrotate + USR1), and the first
+// line after says how many were lost.
 
 import { describeError } from '../errors.js';
 
