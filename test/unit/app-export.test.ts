@@ -187,3 +187,40 @@ describe('GET /api/export, client gone mid-stream', () => {
     });
   }
 });
+
+describe('an export to a client that stops reading', () => {
+  it('is cut off once the socket has taken nothing for the send-stall time, and says so', { timeout: 20_000 }, async (t) => {
+    const { createServer } = await import('node:http');
+    const { createCsvPool } = await import('../../src/app/export/pool.js');
+    const { streamCsv } = await import('../../src/app/export/stream.js');
+    const pool = createCsvPool(1);
+    // About 12 MB of CSV: far more than loopback's socket buffers hold for a client that never reads.
+    const values = Array.from({ length: 60_000 }, (_, i) => [`row-${i}`, 'x'.repeat(200)]);
+    let ended!: (end: string) => void;
+    const end = new Promise<string>((resolve) => (ended = resolve));
+    const server = createServer((req, res) => {
+      void streamCsv(req, res, pool, values, 'big', { sendStallMs: 300 }).then(ended);
+    });
+    server.listen(0, '127.0.0.1');
+    await once(server, 'listening');
+    const { port } = server.address() as { port: number };
+    const socket = connect(port, '127.0.0.1');
+    t.after(async () => {
+      socket.destroy();
+      server.closeAllConnections();
+      server.close();
+      await pool.close();
+    });
+    await once(socket, 'connect');
+    socket.pause(); // reads nothing until the server has given up
+    socket.write('GET /export HTTP/1.1\r\nHost: x\r\n\r\n');
+    assert.equal(await end, 'stalled');
+    // The connection is closed: once the client reads again, it gets what was sent, then the end,
+    // short of the whole CSV.
+    let received = 0;
+    socket.on('data', (d: Buffer) => (received += d.length));
+    socket.resume();
+    await once(socket, 'close');
+    assert.ok(received > 0 && received < 60_000 * 200, `received ${received} bytes`);
+  });
+});

@@ -10,6 +10,19 @@ import type { CsvPool } from './pool.js';
 
 export const CHUNK_ROWS = 2000;
 const AHEAD = 2;
+/**
+ * How long the socket may take no more bytes before the export is given up (nginx's send_timeout
+ * has the same default). A client that stops reading would otherwise hold the handler, the
+ * sheet's rows and two formatted chunks for as long as its connection stays open.
+ */
+export const SEND_STALL_MS = 60_000;
+
+/** How an export ended: sent whole, the client closed first, or the client stopped reading. */
+export type ExportEnd = 'complete' | 'client_closed' | 'stalled';
+
+export interface StreamCsvOptions {
+  readonly sendStallMs?: number;
+}
 
 export function acceptsGzip(req: IncomingMessage): boolean {
   const h = String(req.headers['accept-encoding'] ?? '');
@@ -28,17 +41,19 @@ export function acceptsGzip(req: IncomingMessage): boolean {
   return gzip ?? any ?? false;
 }
 
-/** Resolves true once the whole CSV went out, false when the client closed the connection first. */
+/** Resolves once the whole CSV went out, the client closed the connection, or it stopped reading. */
 export async function streamCsv(
   req: IncomingMessage,
   res: ServerResponse,
   pool: CsvPool,
   values: readonly (readonly string[])[],
   filename: string,
-): Promise<boolean> {
+  options: StreamCsvOptions = {},
+): Promise<ExportEnd> {
+  const stallMs = options.sendStallMs ?? SEND_STALL_MS;
   // The client left while the sheet was read: its 'close' has come and gone, so nothing below
   // would ever see it, and a write to the closed response never drains.
-  if (res.destroyed) return false;
+  if (res.destroyed) return 'client_closed';
   const gzip = acceptsGzip(req);
   res.writeHead(200, {
     'Content-Type': 'text/csv; charset=utf-8',
@@ -49,9 +64,10 @@ export async function streamCsv(
   });
   if (req.method === 'HEAD') {
     res.end();
-    return true;
+    return 'complete';
   }
   let aborted = false;
+  let stalled = false;
   // One listener for the whole stream: a per-drain `once(res, 'close')` would pile up listeners.
   const closed = new Promise<void>((resolve) =>
     res.once('close', () => {
@@ -59,6 +75,22 @@ export async function streamCsv(
       resolve();
     }),
   );
+  // Waits for `event` while the client reads; one that has taken nothing for stallMs is cut off.
+  const progressOr = async (event: Promise<unknown>): Promise<void> => {
+    let timer: NodeJS.Timeout | undefined;
+    const stall = new Promise<void>((resolve) => {
+      timer = setTimeout(() => {
+        stalled = true;
+        res.destroy();
+        resolve();
+      }, stallMs);
+    });
+    try {
+      await Promise.race([event, closed, stall]);
+    } finally {
+      clearTimeout(timer);
+    }
+  };
   const zip = gzip ? createGzip() : undefined;
   if (zip) {
     zip.pipe(res);
@@ -79,7 +111,7 @@ export async function streamCsv(
     while (pending.length > 0 && !aborted) {
       const chunk = await (pending.shift() as Promise<Buffer>);
       schedule();
-      if (!out.write(chunk) && !aborted) await Promise.race([once(out, 'drain'), closed]);
+      if (!out.write(chunk) && !aborted) await progressOr(once(out, 'drain'));
     }
   } finally {
     // Let in-flight chunks settle so no rejection goes unhandled after an abort.
@@ -87,13 +119,14 @@ export async function streamCsv(
   }
   if (aborted) {
     zip?.destroy();
-    return false;
+    return stalled ? 'stalled' : 'client_closed';
   }
   out.end();
   // 'close' too: a client that leaves after the last chunk, while gzip still holds the tail, ends
-  // the response with 'close' and no 'finish' (awaiting 'finish' alone hung the handler).
-  await Promise.race([once(res, 'finish').catch(() => undefined), closed]);
-  if (res.writableFinished) return true;
+  // the response with 'close' and no 'finish' (awaiting 'finish' alone hung the handler). The
+  // tail in the socket's buffer may wait for a client that stopped reading, too.
+  await progressOr(once(res, 'finish').catch(() => undefined));
+  if (res.writableFinished) return 'complete';
   zip?.destroy();
-  return false;
+  return stalled ? 'stalled' : 'client_closed';
 }

@@ -3,7 +3,7 @@
 import type { AppDeps } from '../deps.js';
 import { sheetsFailure } from '../deps.js';
 import type { CsvPool } from '../export/pool.js';
-import { streamCsv } from '../export/stream.js';
+import { SEND_STALL_MS, streamCsv } from '../export/stream.js';
 import { invalidField } from '../http.js';
 import type { Handler } from '../router.js';
 
@@ -21,8 +21,10 @@ export function exportRoute(deps: AppDeps, pool: CsvPool): Handler {
       throw sheetsFailure(err, 'sheet');
     }
     const started = Date.now();
-    const complete = await streamCsv(req, res, pool, values, sheet.split('!')[0]?.replaceAll("'", '') || 'export');
-    if (complete) deps.ctx.logger.info({ event: 'app.export', sheet, rows: values.length, ms: Date.now() - started }, 'sheet exported');
-    else deps.ctx.logger.info({ event: 'app.export_aborted', sheet, rows: values.length, ms: Date.now() - started }, 'the client closed the connection before the end of the export');
+    const end = await streamCsv(req, res, pool, values, sheet.split('!')[0]?.replaceAll("'", '') || 'export');
+    const fields = { sheet, rows: values.length, ms: Date.now() - started };
+    if (end === 'complete') deps.ctx.logger.info({ event: 'app.export', ...fields }, 'sheet exported');
+    else if (end === 'client_closed') deps.ctx.logger.info({ event: 'app.export_aborted', reason: end, ...fields }, 'the client closed the connection before the end of the export');
+    else deps.ctx.logger.warn({ event: 'app.export_aborted', reason: end, ...fields }, `the client took no data for ${SEND_STALL_MS / 1000} s; the export was cut off`);
   };
 }
