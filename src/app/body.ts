@@ -2,6 +2,7 @@
 
 import { isUtf8 } from 'node:buffer';
 import type { IncomingMessage } from 'node:http';
+import { readBodyWithin } from '../http/read-body.js';
 import { HttpError } from './http.js';
 import { repeatedTopLevelKey } from './json-keys.js';
 
@@ -51,7 +52,7 @@ export async function readJsonObject(req: IncomingMessage, limitBytes = DEFAULT_
   if (Number.isFinite(declared) && declared > limitBytes) {
     throw new HttpError(413, 'body_too_large', `the body may be at most ${limitBytes} bytes`);
   }
-  const bytes = await readBody(req, limitBytes);
+  const bytes = await readBodyWithin(req, limitBytes, () => new HttpError(413, 'body_too_large', `the body may be at most ${limitBytes} bytes`));
   // Bytes that are not UTF-8 would decode to U+FFFD and be accepted and stored as such.
   if (!isUtf8(bytes)) throw new HttpError(400, 'invalid_json', 'the body is not valid UTF-8; send JSON encoded as UTF-8');
   // A UTF-8 byte order mark (files saved by Windows editors and sent with `curl --data-binary @f`)
@@ -74,46 +75,4 @@ export async function readJsonObject(req: IncomingMessage, limitBytes = DEFAULT_
     throw new HttpError(400, 'invalid_json', `the key ${JSON.stringify(repeated.slice(0, 40))} appears more than once; send each field once`, { field: repeated.slice(0, 40) });
   }
   return value as Record<string, unknown>;
-}
-
-/**
- * The whole body, with plain stream events: an async iterator over the request costs more than
- * the rest of a login. Over the limit, reading stops and the caller answers 413 (with
- * Connection: close, as the rest is unread).
- */
-function readBody(req: IncomingMessage, limitBytes: number): Promise<Buffer> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    const done = () => {
-      req.off('data', onData);
-      req.off('end', onEnd);
-      req.off('error', onError);
-      req.off('close', onClose);
-    };
-    const onData = (chunk: Buffer) => {
-      size += chunk.length;
-      if (size <= limitBytes) {
-        chunks.push(chunk);
-        return;
-      }
-      done();
-      req.pause();
-      reject(new HttpError(413, 'body_too_large', `the body may be at most ${limitBytes} bytes`));
-    };
-    const onEnd = () => {
-      done();
-      resolve(chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks, size));
-    };
-    const onError = (err: Error) => {
-      done();
-      reject(err);
-    };
-    // The client went away before the end of its body: nobody is left to answer.
-    const onClose = () => onError(new Error('the client closed the connection before sending the whole body'));
-    req.on('data', onData);
-    req.on('end', onEnd);
-    req.on('error', onError);
-    req.on('close', onClose);
-  });
 }

@@ -4,6 +4,7 @@
 // other admin answer.
 
 import type { IncomingMessage } from 'node:http';
+import { readBodyWithin } from '../../http/read-body.js';
 
 export const ADMIN_BODY_LIMIT_BYTES = 1024;
 
@@ -22,24 +23,8 @@ const tooLarge = (limit: number) => new AdminBodyError(413, 'body_too_large', `t
 export async function readAdminJson(req: IncomingMessage, example: string, limit = ADMIN_BODY_LIMIT_BYTES): Promise<unknown> {
   const declared = Number(req.headers['content-length']);
   if (Number.isFinite(declared) && declared > limit) throw tooLarge(limit);
-  const chunks = await new Promise<Buffer[]>((resolve, reject) => {
-    let size = 0;
-    const got: Buffer[] = [];
-    const onData = (c: Buffer) => {
-      size += c.length;
-      if (size <= limit) return void got.push(c);
-      req.off('data', onData);
-      req.off('end', onEnd);
-      // Paused, not drained: the answer closes the connection, so the rest is never read.
-      req.pause();
-      reject(tooLarge(limit));
-    };
-    const onEnd = () => resolve(got);
-    req.on('data', onData);
-    req.once('end', onEnd);
-    req.once('error', reject);
-  });
-  const text = Buffer.concat(chunks).toString('utf8').trim();
+  const bytes = await readBodyWithin(req, limit, () => tooLarge(limit));
+  const text = bytes.toString('utf8').trim();
   if (text === '') return {};
   try {
     return JSON.parse(text);
