@@ -52,8 +52,12 @@ export interface CorralProcess {
 export function readLogLines(file: string): LogLine[] {
   if (!existsSync(file)) return [];
   const text = readFileSync(file, 'utf8');
+  // The daemon is still writing: a last line without its newline is one whose write is in
+  // progress (a reader of a regular file can see part of a write), not a torn line. It is
+  // left for the next read; every complete line must still parse.
+  const complete = text.slice(0, text.lastIndexOf('\n') + 1);
   const out: LogLine[] = [];
-  for (const line of text.split('\n')) {
+  for (const line of complete.split('\n')) {
     if (line.trim() === '') continue;
     out.push(JSON.parse(line) as LogLine);
   }
