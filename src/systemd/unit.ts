@@ -3,6 +3,7 @@
 // Every directive is explained in the generated text, since operators read the unit, not this file.
 
 import { posix } from 'node:path';
+import { assertUnitPath, execWord, fileUrl, listWord, verbatim } from './unit-syntax.js';
 
 export interface UnitOptions {
   /** Directory holding bin/corral, dist/ and node_modules/ (the npm package root). */
@@ -76,20 +77,18 @@ export function watchdogSec(timeout: number): number {
 
 const SYSTEMD_MANAGED_PARENTS = { state: '/var/lib', logs: '/var/log' } as const;
 
-/** `/var/lib/corral` -> `corral` (StateDirectory=), or undefined for a path systemd does not manage. */
+/**
+ * `/var/lib/corral` -> `corral` (StateDirectory=), or undefined for a path systemd does not manage.
+ * A name with other characters than these is left to ReadWritePaths=: StateDirectory= reads `:` as
+ * "source:symlink" (systemd 250+) and refuses names that are not plain relative paths.
+ */
 function managedName(dir: string, parent: string): string | undefined {
   const rel = posix.relative(parent, posix.normalize(dir));
-  return rel !== '' && !rel.startsWith('..') && !posix.isAbsolute(rel) ? rel : undefined;
-}
-
-function assertAbsolute(name: string, value: string): void {
-  if (!posix.isAbsolute(value)) throw new TypeError(`${name} must be an absolute path, got ${JSON.stringify(value)}`);
-  // systemd unit syntax: whitespace and quotes would need escaping; operators' paths do not have them.
-  if (/[\s"'\\]/.test(value)) throw new TypeError(`${name} must not contain whitespace, quotes or backslashes: ${JSON.stringify(value)}`);
+  return rel !== '' && !rel.startsWith('..') && !posix.isAbsolute(rel) && /^[A-Za-z0-9._@+-]+(\/[A-Za-z0-9._@+-]+)*$/.test(rel) ? rel : undefined;
 }
 
 export function validateUnitOptions(o: UnitOptions): void {
-  for (const key of ['installDir', 'nodePath', 'envFile', 'processEnvFile', 'dataDir', 'logDir'] as const) assertAbsolute(key, o[key]);
+  for (const key of ['installDir', 'nodePath', 'envFile', 'processEnvFile', 'dataDir', 'logDir'] as const) assertUnitPath(key, o[key]);
   for (const key of ['user', 'group'] as const) {
     if (!/^[a-z_][a-z0-9_-]{0,31}$/.test(o[key])) throw new TypeError(`${key} must be a valid user/group name, got ${JSON.stringify(o[key])}`);
   }
@@ -113,7 +112,7 @@ export function renderUnit(o: UnitOptions): string {
     '',
     '[Unit]',
     'Description=corral: Node.js HTTP process supervisor (master + workers)',
-    `Documentation=file:${posix.join(o.installDir, 'README.md')}`,
+    `Documentation=${fileUrl(posix.join(o.installDir, 'README.md'))}`,
     'After=network-online.target',
     'Wants=network-online.target',
     '',
@@ -121,7 +120,7 @@ export function renderUnit(o: UnitOptions): string {
     '# The master sends READY=1 once every initial worker listens, RELOADING=1/READY=1 around a',
     '# HUP reload, STOPPING=1, STATUS= lines and WATCHDOG=1, all from its own pid.',
     'Type=notify',
-    `ExecStart=${o.nodePath} ${corral} start`,
+    `ExecStart=${execWord(o.nodePath)} ${execWord(corral)} start`,
     '# Zero-downtime reload: re-reads the settings file, boots a new generation, retires the old one.',
     '# With Type=notify, systemd (before 253) ends the reload job as soon as ExecReload= exits,',
     '# unless RELOADING=1 arrived first; so the first command announces it, and `systemctl reload`',
@@ -148,12 +147,12 @@ export function renderUnit(o: UnitOptions): string {
     '',
     `User=${o.user}`,
     `Group=${o.group}`,
-    `WorkingDirectory=${o.dataDir}`,
+    `WorkingDirectory=${verbatim(o.dataDir)}`,
     '# corral reads its settings file itself, at start and again on every reload; with',
     '# EnvironmentFile= the values systemd read at start would win over the edited file.',
-    `Environment=CORRAL_ENV_FILE=${o.envFile}`,
+    `Environment=${listWord(`CORRAL_ENV_FILE=${o.envFile}`)}`,
     '# Optional extra variables for the node processes (NODE_OPTIONS, proxies); read at start only.',
-    `EnvironmentFile=-${o.processEnvFile}`,
+    `EnvironmentFile=-${verbatim(o.processEnvFile)}`,
     `# Per-process fd limit: ${o.workers} x ${o.workerConnections} connections plus margin (see limitNoFile).`,
     `LimitNOFILE=${nofile}`,
     'UMask=0027',
@@ -161,8 +160,8 @@ export function renderUnit(o: UnitOptions): string {
     '',
     '# Writable paths: everything else is read-only (ProtectSystem=strict).',
     'RuntimeDirectory=corral',
-    ...(stateName ? [`StateDirectory=${stateName}`] : [`ReadWritePaths=${o.dataDir}`]),
-    ...(logsName ? [`LogsDirectory=${logsName}`] : [`ReadWritePaths=${o.logDir}`]),
+    ...(stateName ? [`StateDirectory=${stateName}`] : [`ReadWritePaths=${listWord(o.dataDir)}`]),
+    ...(logsName ? [`LogsDirectory=${logsName}`] : [`ReadWritePaths=${listWord(o.logDir)}`]),
     '',
     '# Hardening. Not set, on purpose: MemoryDenyWriteExecute= (V8 JIT-compiles into writable and',
     '# executable pages, node would abort), ProcSubset=pid (hides /proc/stat and /proc/meminfo,',

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { execFile, spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -96,10 +96,55 @@ test('paths outside /var/lib and /var/log become ReadWritePaths; ports below 102
   assert.equal(value(u, 'WorkingDirectory'), '/srv/corral/data');
 });
 
+test('paths are written so that systemd reads them back: % escaped as %%, quoted where words split, $ kept literal in ExecStart', () => {
+  const u = renderUnit({
+    ...REFERENCE_UNIT_OPTIONS,
+    installDir: '/opt/100% "corral" $HOME',
+    nodePath: '/opt/node %h/bin/node',
+    envFile: "/etc/corral's %i/corral.env",
+    processEnvFile: '/etc/corral %n/node.env',
+    dataDir: '/srv/data %h\\x',
+    logDir: '/var/log/corral %t',
+  });
+  assert.equal(value(u, 'ExecStart'), '"/opt/node %%h/bin/node" "/opt/100%% \\"corral\\" $$HOME/bin/corral" start');
+  assert.equal(value(u, 'Documentation'), 'file:/opt/100%%25%%20%%22corral%%22%%20$HOME/README.md');
+  assert.equal(value(u, 'WorkingDirectory'), '/srv/data %%h\\x');
+  assert.equal(value(u, 'Environment'), `"CORRAL_ENV_FILE=/etc/corral's %%i/corral.env"`);
+  assert.equal(value(u, 'EnvironmentFile'), '-/etc/corral %%n/node.env');
+  assert.deepEqual(
+    directives(u).filter(([k]) => k === 'ReadWritePaths').map(([, v]) => v),
+    ['"/srv/data %%h\\\\x"', '"/var/log/corral %%t"'],
+    'a /var/log name that StateDirectory=/LogsDirectory= cannot take falls back to ReadWritePaths=',
+  );
+  assert.equal(value(u, 'LogsDirectory'), undefined);
+  // Paths without such characters are written as they are (the reference unit).
+  assert.equal(value(renderUnit(REFERENCE_UNIT_OPTIONS), 'ExecStart'), '/usr/bin/node /opt/corral/bin/corral start');
+});
+
+test('systemd-analyze verify finds the node binary of an ExecStart= whose path holds a space and %h', { skip: spawnSync('systemd-analyze', ['--version']).status === 0 ? false : 'systemd-analyze is not installed' }, () => {
+  const odd = mkdtempSync(join(tmpdir(), 'corral unit %h '));
+  try {
+    const nodePath = join(odd, 'node');
+    symlinkSync(process.execPath, nodePath);
+    const unit = join(odd, 'corral.service');
+    writeFileSync(unit, renderUnit({ ...REFERENCE_UNIT_OPTIONS, installDir: odd, nodePath }));
+    const r = spawnSync('systemd-analyze', ['verify', unit], { encoding: 'utf8' });
+    assert.doesNotMatch(r.stderr, /is not executable/, r.stderr);
+    assert.doesNotMatch(r.stderr, /corral\.service:\d+:/, `no line of the unit is rejected: ${r.stderr}`);
+  } finally {
+    rmSync(odd, { recursive: true, force: true });
+  }
+});
+
 test('bad options are refused with a usage error', async () => {
   assert.throws(() => renderUnit({ ...REFERENCE_UNIT_OPTIONS, dataDir: 'relative' }), /absolute/);
   assert.throws(() => renderUnit({ ...REFERENCE_UNIT_OPTIONS, user: 'Bad User' }), /user/);
-  assert.throws(() => renderUnit({ ...REFERENCE_UNIT_OPTIONS, installDir: '/opt/my corral' }), /whitespace/);
+  assert.throws(() => renderUnit({ ...REFERENCE_UNIT_OPTIONS, installDir: '/opt/my\ncorral' }), /installDir contains a control character \(newline, tab\.\.\.\), which a systemd unit file cannot hold/);
+  assert.throws(() => renderUnit({ ...REFERENCE_UNIT_OPTIONS, dataDir: '/srv/data\t' }), /control character/);
+  assert.throws(() => renderUnit({ ...REFERENCE_UNIT_OPTIONS, logDir: '/srv/logs ' }), /logDir ends in whitespace, which systemd trims/);
+  const nl = spawnSync(process.execPath, [corral, 'systemd-unit', '--data-dir', '/srv/a\nb'], { cwd: dir, encoding: 'utf8' });
+  assert.equal(nl.status, 64);
+  assert.match(nl.stderr, /dataDir contains a control character/);
   const r = spawnSync(process.execPath, [corral, 'systemd-unit', '--workers', 'many'], { cwd: dir, encoding: 'utf8' });
   assert.equal(r.status, 64);
   assert.match(r.stderr, /--workers \(CORRAL_WORKERS\) must be an integer from 1 to 512, got "many"/);
