@@ -3,6 +3,7 @@
 // from these declarations.
 
 import { isIP } from 'node:net';
+import { parseDecimal, parseInteger } from './number-text.js';
 
 export type ParseResult<T> = { ok: true; value: T } | { ok: false; allowed: string };
 
@@ -33,15 +34,7 @@ export function int(o: Common<number> & { min: number; max: number }): SettingSp
   return {
     ...o,
     type: `integer ${o.min}..${o.max}`,
-    parse: (raw) => {
-      const t = raw.trim();
-      const n = Number(t);
-      // Decimal digits only: Number() would also take 0x10, 1e2 or 0b11.
-      if (!/^[+-]?\d+$/.test(t) || !Number.isSafeInteger(n) || n < o.min || n > o.max) {
-        return { ok: false, allowed: `an integer from ${o.min} to ${o.max}` };
-      }
-      return { ok: true, value: n };
-    },
+    parse: (raw) => parseInteger(raw.trim(), o.min, o.max),
     format: String,
   };
 }
@@ -50,14 +43,7 @@ export function num(o: Common<number> & { min: number; max: number }): SettingSp
   return {
     ...o,
     type: `number ${o.min}..${o.max}`,
-    parse: (raw) => {
-      const t = raw.trim();
-      const n = Number(t);
-      if (t === '' || !Number.isFinite(n) || n < o.min || n > o.max) {
-        return { ok: false, allowed: `a number from ${o.min} to ${o.max}` };
-      }
-      return { ok: true, value: n };
-    },
+    parse: (raw) => parseDecimal(raw.trim(), o.min, o.max),
     format: String,
   };
 }

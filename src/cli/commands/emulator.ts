@@ -7,15 +7,7 @@ import { resolve } from 'node:path';
 import { CorralError } from '../../errors.js';
 import { defaultSeed, loadSeedFile, startEmulator, type Faults, type ShareRole, type SheetSeed } from '../../sheets/emulator/index.js';
 import { parseFlags, type Command } from '../command.js';
-
-function number(name: string, raw: string | undefined, min: number, max: number, integer = false): number | undefined {
-  if (raw === undefined) return undefined;
-  const n = Number(raw);
-  if (raw.trim() === '' || !Number.isFinite(n) || n < min || n > max || (integer && !Number.isInteger(n))) {
-    throw new CorralError('CORRAL_ERR_USAGE', `--${name} must be ${integer ? 'an integer' : 'a number'} from ${min} to ${max}, got "${raw}"`);
-  }
-  return n;
-}
+import { decimalFlag, integerFlag } from '../number-flag.js';
 
 const FLAGS = {
   port: { type: 'string' },
@@ -92,16 +84,16 @@ Control over HTTP (for benchmarks and multi-process tests):
     const set = <K extends keyof Faults>(k: K, value: Faults[K] | undefined) => {
       if (value !== undefined) faults[k] = value;
     };
-    set('latencyMs', number('latency-ms', v['latency-ms'], 0, 600_000));
-    set('latencyJitterMs', number('latency-jitter-ms', v['latency-jitter-ms'], 0, 600_000));
-    set('errorRate', number('error-rate', v['error-rate'], 0, 1));
-    set('hangRate', number('hang-rate', v['hang-rate'], 0, 1));
-    set('resetRate', number('reset-rate', v['reset-rate'], 0, 1));
-    set('appliedErrorRate', number('applied-error-rate', v['applied-error-rate'], 0, 1));
-    set('tokenErrorRate', number('token-error-rate', v['token-error-rate'], 0, 1));
-    set('readsPerMinute', number('reads-per-minute', v['reads-per-minute'], 0, 10_000_000, true));
-    set('writesPerMinute', number('writes-per-minute', v['writes-per-minute'], 0, 10_000_000, true));
-    const status = number('error-status', v['error-status'], 500, 504, true);
+    set('latencyMs', decimalFlag('latency-ms', v['latency-ms'], 0, 600_000));
+    set('latencyJitterMs', decimalFlag('latency-jitter-ms', v['latency-jitter-ms'], 0, 600_000));
+    set('errorRate', decimalFlag('error-rate', v['error-rate'], 0, 1));
+    set('hangRate', decimalFlag('hang-rate', v['hang-rate'], 0, 1));
+    set('resetRate', decimalFlag('reset-rate', v['reset-rate'], 0, 1));
+    set('appliedErrorRate', decimalFlag('applied-error-rate', v['applied-error-rate'], 0, 1));
+    set('tokenErrorRate', decimalFlag('token-error-rate', v['token-error-rate'], 0, 1));
+    set('readsPerMinute', integerFlag('reads-per-minute', v['reads-per-minute'], 0, 10_000_000));
+    set('writesPerMinute', integerFlag('writes-per-minute', v['writes-per-minute'], 0, 10_000_000));
+    const status = integerFlag('error-status', v['error-status'], 500, 504);
     if (status !== undefined) {
       if (status !== 500 && status !== 502 && status !== 503 && status !== 504) throw new CorralError('CORRAL_ERR_USAGE', '--error-status must be 500, 502, 503 or 504');
       faults.errorStatus = status;
@@ -119,11 +111,11 @@ Control over HTTP (for benchmarks and multi-process tests):
       throw new CorralError('CORRAL_ERR_USAGE', `cannot use --sheet-file: ${(err as Error).message}`, { cause: err });
     }
     if (v['spreadsheet-id']) seed = { ...seed, spreadsheetId: v['spreadsheet-id'] };
-    const randomSeed = number('random-seed', v['random-seed'], 0, 2 ** 32 - 1, true);
-    const tokenLifetimeS = number('token-lifetime', v['token-lifetime'], 1, 86_400, true);
+    const randomSeed = integerFlag('random-seed', v['random-seed'], 0, 2 ** 32 - 1);
+    const tokenLifetimeS = integerFlag('token-lifetime', v['token-lifetime'], 1, 86_400);
 
     // Checked before listening: a bad value is a usage error, not a listen failure.
-    const port = number('port', v.port, 0, 65535, true) ?? 8085;
+    const port = integerFlag('port', v.port, 0, 65535) ?? 8085;
     let emulator;
     try {
       emulator = await startEmulator({

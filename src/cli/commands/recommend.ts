@@ -9,6 +9,7 @@ import si from 'systeminformation';
 import { loadSettings } from '../../config/load.js';
 import { CorralError } from '../../errors.js';
 import { parseFlags, type Command } from '../command.js';
+import { decimalFlag } from '../number-flag.js';
 
 const MiB = 1048576;
 
@@ -185,10 +186,7 @@ Options:
       process.stdout.write(`${this.help}\n`);
       return 0;
     }
-    const budget = Number(values['ram-budget'] ?? 50);
-    if (!Number.isFinite(budget) || budget < 1 || budget > 100) {
-      throw new CorralError('CORRAL_ERR_USAGE', `--ram-budget must be a percentage from 1 to 100, got ${JSON.stringify(values['ram-budget'])}`);
-    }
+    const budget = decimalFlag('ram-budget', values['ram-budget'], 1, 100) ?? 50;
     const { settings } = loadSettings();
     const bind = settings.CORRAL_ADMIN_BIND;
     const host = bind.host === '0.0.0.0' ? '127.0.0.1' : bind.host === '::' ? '::1' : bind.host;

@@ -10,6 +10,7 @@ import { CorralError } from '../../errors.js';
 import { REFERENCE_UNIT_OPTIONS, renderUnit, type UnitOptions } from '../../systemd/unit.js';
 import { unwritablePaths, writableDirs } from '../../systemd/writable-paths.js';
 import { parseFlags, type Command } from '../command.js';
+import { integerFlag } from '../number-flag.js';
 
 /** The npm package root this CLI runs from (dist/src/cli/commands -> ../../../..). */
 function packageRoot(): string {
@@ -22,14 +23,6 @@ function settingFlag(flag: string, raw: string | undefined, setting: 'CORRAL_WOR
   const parsed = schema[setting].parse(raw);
   if (!parsed.ok) throw new CorralError('CORRAL_ERR_USAGE', `--${flag} (${setting}) must be ${parsed.allowed}, got ${JSON.stringify(raw)}`);
   return parsed.value;
-}
-
-/** A service listens on a fixed port: 1 to 65535. */
-function portFlag(raw: string | undefined): number | undefined {
-  if (raw === undefined) return undefined;
-  const n = Number(raw);
-  if (!/^\d+$/.test(raw) || n < 1 || n > 65535) throw new CorralError('CORRAL_ERR_USAGE', `--port must be an integer from 1 to 65535, got ${JSON.stringify(raw)}`);
-  return n;
 }
 
 /** Settings as the service will load them: the env file only (systemd passes no shell environment). */
@@ -110,7 +103,7 @@ Options:
       workerConnections: settingFlag('worker-connections', values['worker-connections'], 'CORRAL_WORKER_CONNECTIONS') ?? s.CORRAL_WORKER_CONNECTIONS,
       gracefulTimeout: settingFlag('graceful-timeout', values['graceful-timeout'], 'CORRAL_GRACEFUL_TIMEOUT') ?? s.CORRAL_GRACEFUL_TIMEOUT,
       timeout: settingFlag('timeout', values.timeout, 'CORRAL_TIMEOUT') ?? s.CORRAL_TIMEOUT,
-      bindPort: portFlag(values.port) ?? s.CORRAL_BIND.port,
+      bindPort: integerFlag('port', values.port, 1, 65535) ?? s.CORRAL_BIND.port,
     };
     let text: string;
     try {
