@@ -5,6 +5,7 @@ import { assertAdminBindSafe } from '../../src/master/admin/auth.js';
 import { ADMIN_MAX_CONNECTIONS, startAdminServer, type AdminServer } from '../../src/master/admin/server.js';
 import type { Socket } from 'node:net';
 import { startMonitoring, type Monitoring } from '../../src/master/admin/monitoring.js';
+import type { HostMonitor, HostSample } from '../../src/master/host-monitor.js';
 import { createLogger } from '../../src/log/logger.js';
 import { CorralError } from '../../src/errors.js';
 import { child, createFakeView, testSettings, type FakeView } from '../fixtures/fake-admin-view.js';
@@ -374,6 +375,32 @@ describe('admin server health and token policy', () => {
       assert.equal(((await d.json()) as { status: string }).status, 'degraded');
     } finally {
       await server.close();
+    }
+  });
+});
+
+describe('admin server /metrics before the first host sample', () => {
+  it('has no corral_host_*_ratio sample until the host monitor has one (not 0, which reads as an idle host)', async () => {
+    const view = createFakeView(testSettings({ CORRAL_ADMIN_TOKEN: TOKEN }), [child(1, 3001, 'ready', {})]);
+    const real = startMonitoring(view, logger, { historyIntervalMs: 60_000, alertIntervalMs: 60_000 });
+    real.host.close();
+    // The host monitor as it is between the master's start and its first measurement.
+    let sample: HostSample | undefined;
+    const host: HostMonitor = { latest: () => sample, sample: async () => sample, close: () => {} };
+    const server = await startAdminServer(view, logger, { host: '127.0.0.1', port: 0, monitoring: { ...real, host } });
+    const scrape = async () => (await fetch(`http://127.0.0.1:${server.port}/metrics`, { headers: { authorization: `Bearer ${TOKEN}` } })).text();
+    try {
+      const before = await scrape();
+      assert.match(before, /^corral_up 1$/m);
+      assert.doesNotMatch(before, /^corral_host_cpu_ratio /m);
+      assert.doesNotMatch(before, /^corral_host_memory_ratio /m);
+      sample = { at: Date.now(), cpuPercent: 0, ramPercent: 42.5, ramUsedBytes: 425, ramTotalBytes: 1000, cpuCount: 2 };
+      const after = await scrape();
+      assert.match(after, /^corral_host_cpu_ratio 0$/m, 'a measured idle host is 0');
+      assert.match(after, /^corral_host_memory_ratio 0\.425$/m);
+    } finally {
+      await server.close();
+      real.close();
     }
   });
 });

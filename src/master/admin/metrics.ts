@@ -91,8 +91,21 @@ export function createAdminMetrics(view: AdminView, host: () => HostSample | und
   perWorker('corral_worker_latency_p99_seconds', 'Request latency p99 over the last heartbeat interval.', (c) => (c.role === 'worker' && c.figures ? c.figures.latencyP99Ms / 1000 : undefined));
   perWorker('corral_process_uptime_seconds', 'Seconds since each child was forked.', (c) => (Date.now() - c.startedAt) / 1000);
   new Gauge({ name: 'corral_master_resident_memory_bytes', help: 'RSS of the master.', registers, collect() { this.set(process.memoryUsage().rss); } });
-  new Gauge({ name: 'corral_host_cpu_ratio', help: 'Host CPU busy share over the last sample (0..1).', registers, collect() { const h = host(); if (h) this.set(h.cpuPercent / 100); } });
-  new Gauge({ name: 'corral_host_memory_ratio', help: 'Host memory in use (0..1), page cache excluded.', registers, collect() { const h = host(); if (h) this.set(h.ramPercent / 100); } });
+  // No sample line until the host monitor's first sample: prom-client starts an unlabelled gauge
+  // at 0, which a dashboard or an alert would read as an idle host. An absent series is "unknown".
+  const hostGauge = (name: string, help: string, pick: (h: HostSample) => number) =>
+    new Gauge({
+      name,
+      help,
+      registers,
+      collect() {
+        const h = host();
+        if (h) this.set(pick(h));
+        else this.remove();
+      },
+    });
+  hostGauge('corral_host_cpu_ratio', 'Host CPU busy share over the last sample (0..1); absent until the first sample.', (h) => h.cpuPercent / 100);
+  hostGauge('corral_host_memory_ratio', 'Host memory in use (0..1), page cache excluded; absent until the first sample.', (h) => h.ramPercent / 100);
   new Gauge({
     name: 'corral_sheets',
     help: 'Sheets layer figures reported by the keeper (cache hits, upstream calls, quota, journal backlog, staleness).',
