@@ -253,7 +253,9 @@ export class Arbiter {
     if (this.reload) {
       if (!this.reloadPending) this.log.info({ event: 'reload.queued', generation: this.generation }, `a reload to generation ${this.generation} is in progress; another will start when it ends`);
       this.reloadPending = true;
-      this.reloadOutcome = { outcome: 'queued', generation: this.generation };
+      // Several reloads asked for meanwhile are one; it boots the next generation number, whether
+      // the one in progress completes or is rolled back.
+      this.reloadOutcome = { outcome: 'queued', generation: this.lastGeneration + 1, behind: this.generation };
       return;
     }
     let next: LoadedSettings;

@@ -266,13 +266,19 @@ describe('admin server with a token', () => {
     }
   });
 
-  it('answers a reload queued behind one in progress with 202 and that generation, a refused one with 409 and why', async () => {
+  it('answers a reload queued behind one in progress with 202 and the generation it will boot, a refused one with 409 and why', async () => {
     const gen = view.gen;
     try {
       view.nextReload = 'queued';
       const q = await fetch(`${base}/api/admin/reload`, { method: 'POST', headers: auth });
       assert.equal(q.status, 202);
-      assert.deepEqual(await q.json(), { success: true, reload: 'queued', generation: gen, message: `a reload to generation ${gen} is in progress; this one starts when it ends and reads the settings then` });
+      assert.deepEqual(await q.json(), {
+        success: true,
+        reload: 'queued',
+        generation: gen + 1,
+        in_progress_generation: gen,
+        message: `a reload to generation ${gen} is in progress; this one starts generation ${gen + 1} when it ends, with the settings as they are then`,
+      });
       view.nextReload = 'refused';
       const r = await fetch(`${base}/api/admin/reload`, { method: 'POST', headers: auth });
       assert.equal(r.status, 409);

@@ -1080,8 +1080,17 @@ test('POST /api/admin/reload answers what became of the reload: refused (409, na
     const queued = await admin.fetch('/api/admin/reload', 'POST');
     assert.equal(queued.status, 202, queued.text);
     const q = JSON.parse(queued.text) as Record<string, unknown>;
-    assert.deepEqual([q.success, q.reload, q.generation], [true, 'queued', 2]);
-    assert.match(String(q.message), /generation 2 is in progress/);
+    // The generation the queued reload boots, not the one it waits for: what a caller watches for
+    // in the stats to know that its settings serve.
+    assert.deepEqual([q.success, q.reload, q.generation, q.in_progress_generation], [true, 'queued', 3, 2]);
+    assert.match(String(q.message), /generation 2 is in progress; this one starts generation 3 when it ends/);
+    // Generation 2 serves and generation 1 has drained: the queued reload starts.
+    t.children.filter((c) => c.identity.generation === 2).forEach(ready);
+    t.arbiter.tick();
+    t.children.filter((c) => c.identity.generation === 1).forEach((c) => c.exit(0));
+    t.arbiter.tick();
+    t.arbiter.tick();
+    assert.equal(t.arbiter.view().generation(), 3, 'the queued reload boots the generation it was answered with');
   } finally {
     await admin.close();
     t.log.close();

@@ -23,7 +23,8 @@ export function reloadAnswer(outcome: ReloadOutcome | undefined, generation: num
           success: true,
           reload: 'queued',
           generation: outcome.generation,
-          message: `a reload to generation ${outcome.generation} is in progress; this one starts when it ends and reads the settings then`,
+          in_progress_generation: outcome.behind,
+          message: `a reload to generation ${outcome.behind} is in progress; this one starts generation ${outcome.generation} when it ends, with the settings as they are then`,
         },
       };
     case 'refused':

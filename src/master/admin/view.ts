@@ -28,13 +28,14 @@ export interface ChildSnapshot {
 
 /**
  * What became of the latest reload asked for (by SIGHUP or the admin API), once the arbiter handled
- * it: started (`generation` is the one it boots), queued behind the reload in progress (`generation`
- * is that one's; the queued reload starts when it ends and reads the settings then), or refused
+ * it: started (`generation` is the one it boots), queued behind the reload in progress (`behind` is
+ * that one's generation; `generation` is the one the queued reload boots when it ends, if the
+ * settings it reads then are valid), or refused
  * because the settings it read are invalid (the old workers keep serving).
  */
 export type ReloadOutcome =
   | { readonly outcome: 'started'; readonly generation: number }
-  | { readonly outcome: 'queued'; readonly generation: number }
+  | { readonly outcome: 'queued'; readonly generation: number; readonly behind: number }
   | { readonly outcome: 'refused'; readonly code: string | undefined; readonly message: string };
 
 /**
