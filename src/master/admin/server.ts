@@ -12,6 +12,7 @@ import type { Logger } from '../../log/logger.js';
 import { checkAdminAuth } from './auth.js';
 import { AdminBodyError, readAdminJson } from './body.js';
 import { capacityFromView, statsOf, workersReady } from './figures.js';
+import { checkAdminHost } from './host-check.js';
 import { createAdminMetrics } from './metrics.js';
 import { startMonitoring, type Monitoring } from './monitoring.js';
 import { reloadAnswer } from './reload-answer.js';
@@ -95,6 +96,9 @@ export async function startAdminServer(view: AdminView, logger: Logger, options:
     }
     const path = url.pathname.length > 1 && url.pathname.endsWith('/') ? url.pathname.slice(0, -1) : url.pathname;
     const method = req.method === 'HEAD' ? 'GET' : (req.method ?? 'GET');
+    // Before any route, the dashboard's files and health included: see host-check.ts.
+    const hostCheck = checkAdminHost(req, host);
+    if (!hostCheck.ok) return fail(res, hostCheck.status, hostCheck.error, hostCheck.message);
 
     if (path === '/' && method === 'GET') {
       res.writeHead(302, { Location: '/admin' });

@@ -1,0 +1,41 @@
+// The Host check of an admin listener on loopback, against DNS rebinding: a web page served from
+// attacker.example, whose name the attacker then points at 127.0.0.1, has the browser send its
+// requests to this listener and lets the page read the answers (same origin, for the browser).
+// Such a request names attacker.example in Host. A client that really means this listener names
+// `localhost` or an IP literal, which no DNS answer can redirect: curl http://127.0.0.1:9090, the
+// dashboard through an SSH tunnel (http://localhost:PORT/admin), `corral status` and `recommend`.
+//
+// Beyond loopback no check is made: every route but health needs the token there, which such a
+// page does not have, and operators reach the host by whatever name their network gives it.
+
+import type { IncomingMessage } from 'node:http';
+import { isLoopbackHost } from '../../loopback.js';
+
+export type HostCheck = { ok: true } | { ok: false; status: 421; error: string; message: string };
+
+/** `name`, `name:port`, `[v6]` or `[v6]:port`; anything else (user info, paths, spaces) is no host. */
+const HOST_HEADER = /^(?:\[([0-9a-f:.]+)\]|([^\s[\]:/@]+))(?::\d*)?$/i;
+
+/** The host name of a Host header, lowercased and unbracketed, or undefined when it is not one. */
+export function hostNameOf(header: string): string | undefined {
+  const m = HOST_HEADER.exec(header);
+  return m ? (m[1] ?? m[2] ?? '').toLowerCase() : undefined;
+}
+
+/**
+ * A request's Host, judged for a listener bound to `bindHost`. A request without Host (HTTP/1.0;
+ * Node answers 400 to an HTTP/1.1 one) passes: browsers always send it.
+ */
+export function checkAdminHost(req: IncomingMessage, bindHost: string): HostCheck {
+  if (!isLoopbackHost(bindHost)) return { ok: true };
+  const header = req.headers.host;
+  if (header === undefined) return { ok: true };
+  const name = hostNameOf(header);
+  if (name !== undefined && isLoopbackHost(name)) return { ok: true };
+  return {
+    ok: false,
+    status: 421,
+    error: 'host_not_allowed',
+    message: `the admin API listens on loopback and answers only requests addressed to localhost or a loopback address (127.0.0.1, [::1]), any port; this one was for Host: ${JSON.stringify(header)}. Use http://127.0.0.1:PORT or http://localhost:PORT (also through an SSH tunnel)`,
+  };
+}
