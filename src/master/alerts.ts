@@ -48,7 +48,9 @@ export function createAlerts(logger: Logger, options: AlertOptions): Alerts {
   };
 
   const observeHost = (h: HostSample) => {
-    if (!cpuHigh && h.cpuPercent > CPU_ALERT_PERCENT) {
+    if (h.cpuPercent === null) {
+      // The baseline sample: no CPU share yet.
+    } else if (!cpuHigh && h.cpuPercent > CPU_ALERT_PERCENT) {
       cpuHigh = true;
       logger.warn({ event: 'host.cpu_high', cpu_percent: h.cpuPercent, threshold: CPU_ALERT_PERCENT }, `host CPU at ${h.cpuPercent}% (over ${CPU_ALERT_PERCENT}%)`);
     } else if (cpuHigh && h.cpuPercent < CPU_ALERT_PERCENT - HYSTERESIS_POINTS * 2) {

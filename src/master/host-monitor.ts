@@ -13,8 +13,11 @@ import si from 'systeminformation';
 export interface HostSample {
   /** Epoch ms of the sample. */
   readonly at: number;
-  /** Busy share of all CPUs since the previous sample, 0..100. */
-  readonly cpuPercent: number;
+  /**
+   * Busy share of all CPUs since the previous sample, 0..100; null in the first sample, which is
+   * only the baseline that share is measured from (a 0 there would read as an idle host).
+   */
+  readonly cpuPercent: number | null;
   /** Memory in use (total minus available, so page cache does not count), 0..100. */
   readonly ramPercent: number;
   readonly ramUsedBytes: number;
@@ -69,15 +72,16 @@ export function createHostMonitor(options: { intervalMs?: number } = {}): HostMo
 
   const measure = async (): Promise<HostSample | undefined> => {
     const [times, mem] = await Promise.all([cpuTimes(), si.mem()]);
-    let cpuPercent = last?.cpuPercent ?? 0;
+    // Two readings too close for the clock to tick keep the previous share.
+    let cpuPercent = last?.cpuPercent ?? null;
     if (prevCpu && times.total > prevCpu.total) {
-      cpuPercent = ((times.busy - prevCpu.busy) / (times.total - prevCpu.total)) * 100;
+      cpuPercent = round1(Math.min(100, Math.max(0, ((times.busy - prevCpu.busy) / (times.total - prevCpu.total)) * 100)));
     }
     prevCpu = times;
     const used = Math.max(0, mem.total - mem.available);
     last = {
       at: Date.now(),
-      cpuPercent: round1(Math.min(100, Math.max(0, cpuPercent))),
+      cpuPercent,
       ramPercent: mem.total > 0 ? round1((used / mem.total) * 100) : 0,
       ramUsedBytes: used,
       ramTotalBytes: mem.total,

@@ -59,10 +59,26 @@ describe('host monitor', () => {
       await new Promise((r) => setTimeout(r, 150));
       const s = await m.sample();
       assert.ok(s);
-      assert.ok(s.cpuPercent >= 0 && s.cpuPercent <= 100, `cpu ${s.cpuPercent}`);
+      assert.ok(s.cpuPercent !== null && s.cpuPercent >= 0 && s.cpuPercent <= 100, `cpu ${s.cpuPercent}`);
       assert.ok(s.ramPercent > 0 && s.ramPercent < 100, `ram ${s.ramPercent}`);
       assert.ok(s.ramTotalBytes > s.ramUsedBytes);
       assert.equal(m.latest(), s);
+    } finally {
+      m.close();
+    }
+  });
+
+  it('has no CPU share in its first sample, the baseline the share is measured from (not a 0 that reads as idle)', async () => {
+    const m = createHostMonitor({ intervalMs: 60_000 });
+    try {
+      // The monitor takes its baseline as it starts; this call shares that measurement.
+      const first = await m.sample();
+      assert.ok(first);
+      assert.equal(first.cpuPercent, null);
+      assert.ok(first.ramPercent > 0, 'RAM is known from the first sample');
+      await new Promise((r) => setTimeout(r, 150));
+      const second = await m.sample();
+      assert.ok(second?.cpuPercent !== null && second?.cpuPercent !== undefined && second.cpuPercent >= 0, `cpu ${second?.cpuPercent}`);
     } finally {
       m.close();
     }

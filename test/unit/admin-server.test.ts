@@ -404,6 +404,11 @@ describe('admin server /metrics before the first host sample', () => {
       const after = await scrape();
       assert.match(after, /^corral_host_cpu_ratio 0$/m, 'a measured idle host is 0');
       assert.match(after, /^corral_host_memory_ratio 0\.425$/m);
+      // The monitor's first sample is the baseline of the CPU share: RAM is known, CPU not yet.
+      sample = { ...sample, cpuPercent: null };
+      const baseline = await scrape();
+      assert.doesNotMatch(baseline, /^corral_host_cpu_ratio /m);
+      assert.match(baseline, /^corral_host_memory_ratio 0\.425$/m);
     } finally {
       await server.close();
       real.close();

@@ -93,18 +93,19 @@ export function createAdminMetrics(view: AdminView, host: () => HostSample | und
   new Gauge({ name: 'corral_master_resident_memory_bytes', help: 'RSS of the master.', registers, collect() { this.set(process.memoryUsage().rss); } });
   // No sample line until the host monitor's first sample: prom-client starts an unlabelled gauge
   // at 0, which a dashboard or an alert would read as an idle host. An absent series is "unknown".
-  const hostGauge = (name: string, help: string, pick: (h: HostSample) => number) =>
+  const hostGauge = (name: string, help: string, pick: (h: HostSample) => number | undefined) =>
     new Gauge({
       name,
       help,
       registers,
       collect() {
         const h = host();
-        if (h) this.set(pick(h));
+        const v = h ? pick(h) : undefined;
+        if (v !== undefined) this.set(v);
         else this.remove();
       },
     });
-  hostGauge('corral_host_cpu_ratio', 'Host CPU busy share over the last sample (0..1); absent until the first sample.', (h) => h.cpuPercent / 100);
+  hostGauge('corral_host_cpu_ratio', 'Host CPU busy share over the last sample (0..1); absent until the first sample.', (h) => (h.cpuPercent === null ? undefined : h.cpuPercent / 100));
   hostGauge('corral_host_memory_ratio', 'Host memory in use (0..1), page cache excluded; absent until the first sample.', (h) => h.ramPercent / 100);
   new Gauge({
     name: 'corral_sheets',
