@@ -34,6 +34,8 @@ export const ERROR_CODES = {
   CORRAL_ERR_JOURNAL_QUARANTINE: 'Damaged bytes of the write journal could not be copied to their quarantine file (disk full, no permission): the journal is left untouched and the keeper does not start until the copy can be written.',
   CORRAL_ERR_QUEUE_FULL: 'The bounded queue in front of the Sheets quota is full.',
   CORRAL_ERR_APPEND_INVALID: 'An append was refused: rows must be lists of strings with a unique, non-empty id in the first cell.',
+  CORRAL_ERR_IDEMPOTENCY_MISMATCH: 'An append came with an idempotency key the keeper holds for a different request (the app answers 422).',
+  CORRAL_ERR_IDEMPOTENCY_IN_FLIGHT: 'An append came with an idempotency key whose first request is still being journaled (the app answers 409).',
   CORRAL_ERR_LOADTEST_INPUT: 'The loadtest arguments or profile are invalid.',
   CORRAL_ERR_LOADTEST_TARGET: 'The loadtest target is unreachable or not allowed.',
   CORRAL_ERR_LOADTEST_OUTPUT: 'The loadtest result or report could not be written after the run (disk full, directory removed).',

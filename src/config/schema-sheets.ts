@@ -75,6 +75,18 @@ export const sheetsSchema = {
     min: 1,
     max: 4096,
   }),
+  CORRAL_IDEMPOTENCY_TTL: int({
+    description: 'Seconds the keeper remembers an Idempotency-Key of POST /api/events (a retry with it gets the first answer, no second row).',
+    default: 86400,
+    min: 60,
+    max: 2592000,
+  }),
+  CORRAL_IDEMPOTENCY_KEYS: int({
+    description: 'Most Idempotency-Keys the keeper remembers; beyond it the oldest are forgotten early (logged idempotency.keys_evicted).',
+    default: 100000,
+    min: 100,
+    max: 10000000,
+  }),
   REDIS_URL: str({
     description: 'Redis URL for sharing the cache, quota and rate limits across hosts (unset = this host only).',
     default: undefined,

@@ -28,6 +28,25 @@ export interface SheetRecords {
 export interface AppendReceipt {
   readonly id: string;
   readonly rows: number;
+  /**
+   * Set when the append carried an idempotency key the keeper already held for the same request:
+   * the `answer` stored with it, and nothing was written this time.
+   */
+  readonly replayed?: string;
+}
+
+/** What makes an append idempotent (the keeper remembers it for CORRAL_IDEMPOTENCY_TTL). */
+export interface IdempotencyClaim {
+  /** Opaque and already scoped by the caller: keys of different callers must never be equal. */
+  readonly key: string;
+  /** Of the request the key stands for; a retry must bring the same one (else CORRAL_ERR_IDEMPOTENCY_MISMATCH). */
+  readonly fingerprint: string;
+  /** What a retry is given back (the caller's encoding of its first answer, at most 1024 characters). */
+  readonly answer: string;
+}
+
+export interface AppendOptions {
+  readonly idempotency?: IdempotencyClaim;
 }
 
 export interface SheetsClient {
@@ -40,8 +59,11 @@ export interface SheetsClient {
    * when records() has to ask (a miss, an expired copy). Lets hot routes answer synchronously.
    */
   cachedRecords(range: string): SheetRecords | undefined;
-  /** Resolves only once the rows are durable in the journal. */
-  append(range: string, rows: readonly (readonly string[])[]): Promise<AppendReceipt>;
+  /**
+   * Resolves only once the rows are durable in the journal, or at once with `replayed` for a
+   * retry of an idempotency key already held.
+   */
+  append(range: string, rows: readonly (readonly string[])[], options?: AppendOptions): Promise<AppendReceipt>;
   /** Figures for the heartbeat (`extra`): cache hits/misses, staleness, etc. */
   figures(): Readonly<Record<string, number | string | boolean | null>>;
   close(): Promise<void>;

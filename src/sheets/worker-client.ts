@@ -13,7 +13,7 @@ import type { WireRead, WireReceipt } from './keeper/protocol.js';
 import { dataDirOf, keeperSocketPath } from './keeper/socket-path.js';
 import { L1Cache, type L1Entry } from './l1-cache.js';
 import { toRecords } from './records.js';
-import type { AppendReceipt, SheetRead, SheetRecords, SheetsClient } from './types.js';
+import type { AppendOptions, AppendReceipt, SheetRead, SheetRecords, SheetsClient } from './types.js';
 
 export type WorkerSheetsSettings = Pick<Settings, 'SHEET_ID' | 'CORRAL_DATA_DIR' | 'CORRAL_L1_CACHE_MB' | 'SHEET_CACHE_MAX_STALE'>;
 
@@ -201,8 +201,11 @@ class WorkerSheetsClient implements SheetsClient {
     return toRecords(await this.read(range));
   }
 
-  async append(range: string, rows: readonly (readonly string[])[]): Promise<AppendReceipt> {
-    const receipt = await this.link.call<WireReceipt>('POST', '/append', JSON.stringify({ range, rows }));
+  async append(range: string, rows: readonly (readonly string[])[], options: AppendOptions = {}): Promise<AppendReceipt> {
+    const body = options.idempotency ? { range, rows, idempotency: options.idempotency } : { range, rows };
+    // The link's one retry after a dropped connection is safe with a key too: the keeper either
+    // journaled the first (the retry gets its answer back) or did not.
+    const receipt = await this.link.call<WireReceipt>('POST', '/append', JSON.stringify(body));
     this.counts.appends++;
     // Read-your-writes in this worker: the next read asks the keeper, which merges the journal.
     try {
@@ -210,7 +213,7 @@ class WorkerSheetsClient implements SheetsClient {
     } catch {
       this.l1.expireAll();
     }
-    return { id: receipt.id, rows: receipt.rows };
+    return { id: receipt.id, rows: receipt.rows, ...(receipt.replayed !== undefined ? { replayed: receipt.replayed } : {}) };
   }
 
   /** Keeps one long poll open; the keeper answers it when a tab changed. */

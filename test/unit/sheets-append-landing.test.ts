@@ -44,6 +44,8 @@ describe('keeper appends against the emulator: where the rows land', () => {
       // Flushed by the test (keeper.flush()), not by the timer.
       SHEETS_FLUSH_INTERVAL_MS: 600_000,
       CORRAL_L1_CACHE_MB: 4,
+      CORRAL_IDEMPOTENCY_TTL: 86400,
+      CORRAL_IDEMPOTENCY_KEYS: 100_000,
     };
     const backend = h.backend();
     keeper = await Keeper.start({ settings, logger: log.logger, socketPath: undefined, openBackend: async (pace) => paced(backend, pace), lockWaitMs: 2000 });

@@ -65,6 +65,8 @@ describe('keeper over its local socket, with worker clients', () => {
       SHEETS_WRITES_PER_MINUTE: 300,
       SHEETS_FLUSH_INTERVAL_MS: 50,
       CORRAL_L1_CACHE_MB: 4,
+      CORRAL_IDEMPOTENCY_TTL: 86400,
+      CORRAL_IDEMPOTENCY_KEYS: 100_000,
     };
   });
   afterEach(async () => {

@@ -6,6 +6,10 @@
 // Row identity: the journal relies on the first cell of every appended row being an id unique in
 // its tab (the app's event_id). It is what the read-back matches on, and what makes a client
 // retrying an identical append harmless (the rows are recognised and not journaled twice).
+//
+// Request identity: an append may carry an idempotency key (idempotency-keys.ts), kept in its add
+// record and for its retention after the rows are gone; a retry with that key gets the first
+// answer back and journals nothing.
 
 import { randomUUID } from 'node:crypto';
 import { mkdir } from 'node:fs/promises';
@@ -14,6 +18,7 @@ import { CorralError } from '../../errors.js';
 import { systemClock, type Clock } from './clock.js';
 import { JournalFile, type JournalRecord } from './journal-file.js';
 import { isCutWrite } from './journal-scan.js';
+import { IdempotencyKeys, validateClaim } from './idempotency-keys.js';
 import { replayRecords, type JournalEntry } from './journal-replay.js';
 import { appendInvalid, sheetKey, validateRows } from './journal-rows.js';
 import type { PendingRow } from './merge.js';
@@ -38,6 +43,10 @@ export interface JournalOptions {
    * and forgetting it would make acknowledged rows vanish until the copy is refreshed.
    */
   readonly copyOlderThan?: (sheet: string, doneAt: number) => boolean;
+  /** How long an idempotency key is remembered after its request (default 24 h). */
+  readonly idempotencyTtlMs?: number;
+  /** Most idempotency keys remembered; beyond it the oldest are forgotten early (default 100,000). */
+  readonly idempotencyKeysMax?: number;
 }
 
 /** Where open() copied damaged bytes before dropping them (journal-quarantine.ts). */
@@ -58,11 +67,17 @@ export interface Receipt {
   readonly rows: number;
   /** Rows recognised as already journaled (identical retry) and not added again. */
   readonly duplicates: number;
+  /**
+   * The answer stored with the append's idempotency key when that key was already held: this
+   * append is a retry, and nothing was journaled for it.
+   */
+  readonly replayed?: string;
 }
 
 export class Journal {
   private entries = new Map<string, JournalEntry>();
   private readonly rowIds = new RowIndex();
+  private readonly keys: IdempotencyKeys;
   private readonly clock: Clock;
   private compactAt: number;
   private readonly baseCompactBytes: number;
@@ -85,6 +100,7 @@ export class Journal {
     this.retainDoneRows = options.retainDoneRows ?? 20_000;
     this.unsureDelayMs = options.unsureDelayMs ?? 3000;
     this.copyOlderThan = options.copyOlderThan;
+    this.keys = new IdempotencyKeys({ ttlMs: options.idempotencyTtlMs ?? 24 * 3600_000, max: options.idempotencyKeysMax ?? 100_000 });
   }
 
   static async open(
@@ -104,6 +120,7 @@ export class Journal {
     // could duplicate rows).
     if (skippedLines > 0) for (const e of entries.values()) if (e.state === 'pending') e.state = 'unsure';
     journal.restore(entries);
+    journal.keys.restore(records, journal.clock.now());
     const live = [...journal.entries.values()];
     // Start clean: the replayed state in as few records as possible.
     await journal.compact();
@@ -159,9 +176,10 @@ export class Journal {
   /**
    * Journals rows for `range`; resolves once they are fsynced. Rows whose id is already journaled
    * with identical content (a retried request) are acknowledged without a second copy; an id
-   * journaled with different content is refused.
+   * journaled with different content is refused. With an idempotency claim whose key is held, the
+   * append is answered from the key (or refused: another request's key, or one still in flight).
    */
-  async add(range: string, rawRows: unknown): Promise<Receipt> {
+  async add(range: string, rawRows: unknown, rawClaim?: unknown): Promise<Receipt> {
     let sheet: string;
     try {
       sheet = sheetKey(range);
@@ -169,12 +187,18 @@ export class Journal {
       throw appendInvalid(`bad range ${JSON.stringify(range)}: ${(err as Error).message}`, err);
     }
     const rows = validateRows(rawRows);
+    const claim = validateClaim(rawClaim);
+    const now = this.clock.now();
+    if (claim) {
+      const replayed = this.keys.lookup(claim, now);
+      if (replayed !== undefined) return { id: '', rows: rows.length, duplicates: rows.length, replayed };
+    }
     const { fresh, firstKnown, inFlight } = this.rowIds.match(sheet, rows);
     if (fresh.length === 0) {
       await this.awaitSynced(inFlight);
+      if (claim) await this.writeKey(claim, now);
       return { id: firstKnown ?? '', rows: rows.length, duplicates: rows.length };
     }
-    const now = this.clock.now();
     const entry: JournalEntry = {
       id: randomUUID(),
       range,
@@ -190,15 +214,20 @@ export class Journal {
     // Registered before the write so concurrent identical retries are caught; invisible until durable.
     this.entries.set(entry.id, entry);
     this.rowIds.add(entry);
-    const write = this.file.append([{ k: 'add', id: entry.id, r: range, rows: fresh, at: now }], () => {
+    if (claim) this.keys.reserve(claim, now);
+    // The key rides in the add record itself: no crash can keep the row and lose its key.
+    const record = { k: 'add', id: entry.id, r: range, rows: fresh, at: now, ...(claim ? { ik: IdempotencyKeys.field(claim) } : {}) };
+    const write = this.file.append([record], () => {
       entry.durable = true;
       this.rowIds.written(entry.id);
+      if (claim) this.keys.settle(claim.key);
     });
     this.rowIds.writing(entry.id, write);
     try {
       await write;
     } catch (err) {
       this.forget(entry);
+      if (claim) this.keys.release(claim.key);
       throw this.writeFailed(err);
     }
     this.emit(sheet);
@@ -206,6 +235,17 @@ export class Journal {
     // one is durable too.
     await this.awaitSynced(inFlight);
     return { id: entry.id, rows: rows.length, duplicates: rows.length - fresh.length };
+  }
+
+  /** A key whose rows were all journaled already (a retry of rows that came without it). */
+  private async writeKey(claim: NonNullable<ReturnType<typeof validateClaim>>, now: number): Promise<void> {
+    this.keys.reserve(claim, now);
+    try {
+      await this.file.append([{ k: 'key', ...IdempotencyKeys.field(claim), at: now }], () => this.keys.settle(claim.key));
+    } catch (err) {
+      this.keys.release(claim.key);
+      throw this.writeFailed(err);
+    }
   }
 
   private writeFailed(err: unknown): CorralError {
@@ -345,7 +385,8 @@ export class Journal {
   }
 
   private snapshot(): JournalRecord[] {
-    const out: JournalRecord[] = [];
+    // Keys first: each outlives its entry, so it is written on its own, with its first time.
+    const out: JournalRecord[] = this.keys.snapshot(this.clock.now());
     for (const e of this.entries.values()) {
       if (!e.durable) continue;
       out.push({ k: 'add', id: e.id, r: e.range, rows: e.rows, at: e.at });
@@ -376,6 +417,11 @@ export class Journal {
 
   fsyncs(): number {
     return this.file.syncCount();
+  }
+
+  /** Idempotency keys remembered now, and forgotten early at the cap since start. */
+  idempotencyFigures(): { keys: number; evicted: number } {
+    return { keys: this.keys.size, evicted: this.keys.evicted };
   }
 
   async close(): Promise<void> {

@@ -39,6 +39,8 @@ export type KeeperSettings = Pick<
   | 'SHEETS_WRITES_PER_MINUTE'
   | 'SHEETS_FLUSH_INTERVAL_MS'
   | 'CORRAL_L1_CACHE_MB'
+  | 'CORRAL_IDEMPOTENCY_TTL'
+  | 'CORRAL_IDEMPOTENCY_KEYS'
 >;
 
 export interface KeeperOptions {
@@ -82,6 +84,8 @@ export class Keeper {
   private lock: KeeperLock | undefined;
   private ledger: QuotaLedger | undefined;
   private closed: Promise<void> | undefined;
+  private evictionsReported = 0;
+  private evictionsReportedAt = -Infinity;
 
   private constructor(private readonly o: KeeperOptions) {
     const s = o.settings;
@@ -125,6 +129,8 @@ export class Keeper {
         dir: dataDir,
         ...(o.clock ? { clock: o.clock } : {}),
         ...(o.unsureDelayMs !== undefined ? { unsureDelayMs: o.unsureDelayMs } : {}),
+        idempotencyTtlMs: s.CORRAL_IDEMPOTENCY_TTL * 1000,
+        idempotencyKeysMax: s.CORRAL_IDEMPOTENCY_KEYS,
         copyOlderThan: (sheet, doneAt) => k.tier.hasValueFetchedBy((range) => sheetOfRange(range) === sheet, doneAt),
       });
       k.journal = journal;
@@ -162,7 +168,7 @@ export class Keeper {
           o.socketPath,
           {
             read: (range) => k.readJson(range),
-            append: (range, rows) => k.append(range, rows),
+            append: (range, rows, idempotency) => k.append(range, rows, idempotency),
             watch: (since, epoch, timeoutMs) => k.watch(since, epoch, timeoutMs),
             figures: () => k.figures(),
           },
@@ -231,8 +237,30 @@ export class Keeper {
     return `${head.slice(0, -1)},"values":${valuesJson}}`;
   }
 
-  append(range: string, rows: unknown): Promise<Receipt> {
-    return this.journal.add(range, rows);
+  /** `idempotency`: an optional claim {key, fingerprint, answer} (keeper/idempotency-keys.ts). */
+  async append(range: string, rows: unknown, idempotency?: unknown): Promise<Receipt> {
+    try {
+      return await this.journal.add(range, rows, idempotency);
+    } finally {
+      this.reportEvictions();
+    }
+  }
+
+  /**
+   * At the cap the oldest idempotency keys are forgotten before their time: said at most once a
+   * minute, with how many since the last line, so an operator can raise CORRAL_IDEMPOTENCY_KEYS.
+   */
+  private reportEvictions(): void {
+    const { keys, evicted } = this.journal.idempotencyFigures();
+    if (evicted === this.evictionsReported) return;
+    const now = (this.o.clock ?? systemClock).now();
+    if (now - this.evictionsReportedAt < 60_000) return;
+    this.o.logger.warn(
+      { event: 'idempotency.keys_evicted', evicted: evicted - this.evictionsReported, keys, max: this.o.settings.CORRAL_IDEMPOTENCY_KEYS },
+      'keeper: idempotency keys were forgotten before CORRAL_IDEMPOTENCY_TTL because CORRAL_IDEMPOTENCY_KEYS were held; a retry with one of them would write a new row',
+    );
+    this.evictionsReported = evicted;
+    this.evictionsReportedAt = now;
   }
 
   watch(since: number, epoch: string | undefined, timeoutMs: number): Promise<WatchAnswer> {
@@ -262,6 +290,8 @@ export class Keeper {
       journalBacklogRows: this.journal.backlogRows(),
       journalBytes: this.journal.fileBytes(),
       journalFsyncs: this.journal.fsyncs(),
+      idempotencyKeys: this.journal.idempotencyFigures().keys,
+      idempotencyKeysEvicted: this.journal.idempotencyFigures().evicted,
       keeperRequests: this.server?.stats().requests ?? 0,
     };
   }

@@ -1,6 +1,8 @@
 // What travels between a worker's client and the keeper over the local socket (HTTP + JSON).
 //   GET  /read?range=R          → WireRead
-//   POST /append {range, rows}  → WireReceipt, only after the rows are fsynced in the journal
+//   POST /append {range, rows, idempotency?: {key, fingerprint, answer}}
+//                               → WireReceipt, only after the rows are fsynced in the journal
+//                                 (or at once with `replayed` when the key is held)
 //   GET  /watch?since=V&epoch=E → WatchAnswer (long poll: answered when a tab changes)
 //   GET  /figures               → the keeper's figures (debugging)
 // Errors answer a non-2xx status with WireError; `code` is one of src/errors.ts.
@@ -21,6 +23,8 @@ export interface WireReceipt {
   readonly id: string;
   readonly rows: number;
   readonly duplicates: number;
+  /** The answer stored with the idempotency key, when this append was a retry of it. */
+  readonly replayed?: string;
 }
 
 export interface WireError {

@@ -11,13 +11,15 @@ import { MAX_APPEND_BYTES, WATCH_TIMEOUT_MS, type WireError } from './protocol.j
 export interface KeeperHandlers {
   /** The answer body as JSON text (cached values are serialised once, not per request). */
   read(range: string): Promise<string>;
-  append(range: string, rows: unknown): Promise<object>;
+  append(range: string, rows: unknown, idempotency: unknown): Promise<object>;
   watch(since: number, epoch: string | undefined, timeoutMs: number): Promise<WatchAnswer>;
   figures(): object;
 }
 
 const STATUS: Record<string, number> = {
   CORRAL_ERR_APPEND_INVALID: 400,
+  CORRAL_ERR_IDEMPOTENCY_MISMATCH: 422,
+  CORRAL_ERR_IDEMPOTENCY_IN_FLIGHT: 409,
   CORRAL_ERR_SHEETS_BAD_RANGE: 400,
   CORRAL_ERR_SHEETS_NOT_FOUND: 404,
   CORRAL_ERR_SHEETS_FORBIDDEN: 403,
@@ -115,15 +117,15 @@ export class KeeperServer {
       }
       if (req.method === 'POST' && url.pathname === '/append') {
         if (this.closing) throw new CorralError('CORRAL_ERR_KEEPER_UNAVAILABLE', 'the keeper is draining');
-        let body: { range?: unknown; rows?: unknown };
+        let body: { range?: unknown; rows?: unknown; idempotency?: unknown };
         try {
-          body = JSON.parse(await readBody(req)) as { range?: unknown; rows?: unknown };
+          body = JSON.parse(await readBody(req)) as typeof body;
         } catch (err) {
           if (err instanceof CorralError) throw err;
           throw new CorralError('CORRAL_ERR_APPEND_INVALID', 'append body is not JSON', { cause: err });
         }
         if (typeof body.range !== 'string' || body.range === '') throw new CorralError('CORRAL_ERR_APPEND_INVALID', 'append needs a range');
-        send(res, 200, JSON.stringify(await this.h.append(body.range, body.rows)));
+        send(res, 200, JSON.stringify(await this.h.append(body.range, body.rows, body.idempotency)));
         return;
       }
       if (req.method === 'GET' && url.pathname === '/watch') {

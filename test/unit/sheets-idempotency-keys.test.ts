@@ -1,0 +1,160 @@
+import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, it } from 'node:test';
+import { IdempotencyKeys, validateClaim } from '../../src/sheets/keeper/idempotency-keys.js';
+import { Journal, type JournalOptions } from '../../src/sheets/keeper/journal.js';
+import { FakeClock } from '../fixtures/fake-clock.js';
+
+const HOUR = 3600_000;
+const claim = (key: string, fingerprint = 'fp-1') => ({ key, fingerprint, answer: JSON.stringify({ id: `id-of-${key}`, at: '2026-11-25T00:00:00.000Z' }) });
+const row = (id: string) => [id, 'Alice', 'goal', '', '2026-11-25T00:00:00.000Z'];
+
+async function rejectionCode(p: Promise<unknown>): Promise<string | undefined> {
+  try {
+    await p;
+  } catch (err) {
+    return (err as { code?: string }).code;
+  }
+  assert.fail('expected a rejection');
+}
+
+describe('IdempotencyKeys', () => {
+  it('answers a held key with its answer, refuses another fingerprint, and a key still in flight', () => {
+    const keys = new IdempotencyKeys({ ttlMs: 24 * HOUR, max: 10 });
+    const c = claim('k1');
+    assert.equal(keys.lookup(c, 0), undefined, 'a new key');
+    keys.reserve(c, 0);
+    assert.throws(() => keys.lookup(c, 1), { code: 'CORRAL_ERR_IDEMPOTENCY_IN_FLIGHT' });
+    keys.settle('k1');
+    assert.equal(keys.lookup({ ...c, answer: 'a later answer' }, 2), c.answer, 'the first answer, not the retry’s');
+    assert.throws(() => keys.lookup(claim('k1', 'fp-2'), 3), { code: 'CORRAL_ERR_IDEMPOTENCY_MISMATCH' });
+  });
+
+  it('forgets a key whose record could not be written, but never a durable one', () => {
+    const keys = new IdempotencyKeys({ ttlMs: HOUR, max: 10 });
+    keys.reserve(claim('lost'), 0);
+    keys.release('lost');
+    assert.equal(keys.lookup(claim('lost'), 1), undefined);
+    keys.reserve(claim('kept'), 0);
+    keys.settle('kept');
+    keys.release('kept');
+    assert.equal(keys.lookup(claim('kept'), 1), claim('kept').answer);
+  });
+
+  it('remembers a key for its retention, counted from the first request', () => {
+    const keys = new IdempotencyKeys({ ttlMs: 24 * HOUR, max: 10 });
+    keys.reserve(claim('k'), 1000);
+    keys.settle('k');
+    assert.equal(keys.lookup(claim('k'), 1000 + 24 * HOUR), claim('k').answer);
+    assert.equal(keys.lookup(claim('k'), 1001 + 24 * HOUR), undefined);
+    assert.equal(keys.size, 0);
+  });
+
+  it('at the cap forgets the oldest durable keys first and counts them; a key in flight is kept', () => {
+    const keys = new IdempotencyKeys({ ttlMs: HOUR, max: 3 });
+    keys.reserve(claim('in-flight'), 0);
+    for (const k of ['a', 'b', 'c']) {
+      keys.reserve(claim(k), 1);
+      keys.settle(k);
+    }
+    assert.equal(keys.size, 3);
+    assert.equal(keys.evicted, 1);
+    assert.equal(keys.lookup(claim('a'), 2), undefined, 'the oldest durable key went');
+    assert.throws(() => keys.lookup(claim('in-flight'), 2), { code: 'CORRAL_ERR_IDEMPOTENCY_IN_FLIGHT' });
+    assert.equal(keys.lookup(claim('c'), 2), claim('c').answer);
+  });
+
+  it('refuses a malformed claim before anything is journaled', () => {
+    assert.equal(validateClaim(undefined), undefined);
+    for (const bad of ['k', [], { key: 'k', fingerprint: 'f' }, { key: '', fingerprint: 'f', answer: 'a' }, { key: 'k'.repeat(257), fingerprint: 'f', answer: 'a' }, { key: 'k', fingerprint: 'f', answer: 'a'.repeat(1025) }]) {
+      assert.throws(() => validateClaim(bad), { code: 'CORRAL_ERR_APPEND_INVALID' }, JSON.stringify(bad).slice(0, 60));
+    }
+  });
+});
+
+describe('journal appends with an idempotency key', () => {
+  let dir: string;
+  let clock: FakeClock;
+  const open = async (extra: Partial<JournalOptions> = {}) => (await Journal.open({ dir, clock, unsureDelayMs: 1000, ...extra })).journal;
+
+  beforeEach(() => {
+    dir = mkdtempSync(join(tmpdir(), 'corral-idem-keys-'));
+    clock = new FakeClock();
+  });
+  afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('a retry gets the stored answer and journals nothing', async () => {
+    const journal = await open();
+    const first = await journal.add('Events', [row('e1')], claim('k'));
+    assert.equal(first.replayed, undefined);
+    const retry = await journal.add('Events', [row('e2')], claim('k'));
+    assert.equal(retry.replayed, claim('k').answer);
+    assert.deepEqual(journal.live().map((e) => e.rows[0]?.[0]), ['e1'], 'the retry’s row is not journaled');
+    assert.equal(await rejectionCode(journal.add('Events', [row('e3')], claim('k', 'fp-other'))), 'CORRAL_ERR_IDEMPOTENCY_MISMATCH');
+    assert.equal(journal.live().length, 1);
+    await journal.close();
+  });
+
+  it('a retry while the first is being written is refused as in flight; the first is acknowledged', async () => {
+    const journal = await open();
+    const first = journal.add('Events', [row('e1')], claim('k'));
+    const second = journal.add('Events', [row('e2')], claim('k'));
+    assert.equal(await rejectionCode(second), 'CORRAL_ERR_IDEMPOTENCY_IN_FLIGHT');
+    assert.equal((await first).replayed, undefined);
+    assert.equal((await journal.add('Events', [row('e3')], claim('k'))).replayed, claim('k').answer);
+    await journal.close();
+  });
+
+  it('the key outlives its row: done, forgotten by the journal, compacted and reopened, until its retention ends', async () => {
+    let journal = await open({ retainDoneMs: 60_000, idempotencyTtlMs: 24 * HOUR });
+    await journal.add('Events', [row('e1')], claim('k'));
+    await journal.markSending(journal.live());
+    await journal.markDone(journal.live(), 'sent');
+    await clock.advance(2 * HOUR);
+    await journal.add('Events', [row('e2')]);
+    await journal.markSending(journal.live());
+    await journal.markDone(journal.live(), 'sent');
+    await journal.compact();
+    const text = readFileSync(journal.path, 'utf8');
+    assert.ok(!text.includes('"e1"'), 'the row of the first request left the journal');
+    assert.ok(text.includes('"k":"key"'), 'its key did not');
+    await journal.close();
+
+    journal = await open({ retainDoneMs: 60_000, idempotencyTtlMs: 24 * HOUR });
+    assert.equal((await journal.add('Events', [row('e3')], claim('k'))).replayed, claim('k').answer);
+    assert.equal(journal.live().length, 0);
+    await journal.close();
+
+    // Past its 24 h (from the first request): the key is a new request again.
+    await clock.advance(22 * HOUR + 1);
+    journal = await open({ retainDoneMs: 60_000, idempotencyTtlMs: 24 * HOUR });
+    assert.equal((await journal.add('Events', [row('e4')], claim('k'))).replayed, undefined);
+    assert.equal(journal.live().length, 1);
+    await journal.close();
+  });
+
+  it('a key whose rows were already journaled (a retry of rows sent without it) is journaled on its own', async () => {
+    let journal = await open();
+    await journal.add('Events', [row('e1')]);
+    const again = await journal.add('Events', [row('e1')], claim('k'));
+    assert.equal(again.duplicates, 1);
+    await journal.close();
+    journal = await open();
+    assert.equal((await journal.add('Events', [row('e2')], claim('k'))).replayed, claim('k').answer);
+    await journal.close();
+  });
+
+  it('the cap holds across a reopen, the newest keys kept', async () => {
+    let journal = await open({ idempotencyKeysMax: 2 });
+    for (const k of ['a', 'b', 'c']) await journal.add('Events', [row(`e-${k}`)], claim(k));
+    assert.deepEqual(journal.idempotencyFigures(), { keys: 2, evicted: 1 });
+    await journal.close();
+    journal = await open({ idempotencyKeysMax: 2 });
+    assert.equal(journal.idempotencyFigures().keys, 2);
+    assert.equal((await journal.add('Events', [row('x')], claim('c'))).replayed, claim('c').answer);
+    assert.equal((await journal.add('Events', [row('y')], claim('a'))).replayed, undefined, 'the oldest key was forgotten');
+    await journal.close();
+  });
+});
