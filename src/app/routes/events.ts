@@ -1,13 +1,20 @@
 // POST /api/events: an authenticated, validated append through the durable write path. The 201 is
 // sent only after ctx.sheets.append resolved, i.e. after the row is fsynced in the journal, so a
 // crash of this worker right after the answer loses nothing.
+//
+// With an Idempotency-Key header (../idempotency-key.ts) a retry is safe: the keeper remembers the
+// key with the first answer, and a retry with the same key and body gets that answer again (the
+// same id and at, `Idempotent-Replayed: true`) without a second row; another body with the key is
+// a 422, and a retry while the first is still being journaled a 409, as the IETF draft asks.
 
 import { randomUUID } from 'node:crypto';
 import { readJsonObject } from '../body.js';
 import { sheetsFailure, type AppDeps } from '../deps.js';
-import { sendJson } from '../http.js';
+import { HttpError, sendJson, sendJsonText } from '../http.js';
+import { readIdempotencyKey, requestFingerprint, scopedKey } from '../idempotency-key.js';
 import type { Handler } from '../router.js';
 import { onlyFields, optionalText, requireText } from '../validate.js';
+import type { IdempotencyClaim } from '../../sheets/types.js';
 
 /** Column order of an event row, matching the Events tab's header row. */
 export const EVENT_COLUMNS = ['event_id', 'player', 'kind', 'detail', 'at'] as const;
@@ -15,11 +22,24 @@ export const EVENT_COLUMNS = ['event_id', 'player', 'kind', 'detail', 'at'] as c
 export const KIND_MAX = 64;
 export const DETAIL_MAX = 2000;
 
+/** The keeper's refusals of a key, as the draft answers them. */
+function idempotencyFailure(err: unknown): HttpError | undefined {
+  const code = (err as { code?: unknown } | null)?.code;
+  if (code === 'CORRAL_ERR_IDEMPOTENCY_MISMATCH') {
+    return new HttpError(422, 'idempotency_key_reused', 'this Idempotency-Key was already used for a different request (another body); send a new key for a new request');
+  }
+  if (code === 'CORRAL_ERR_IDEMPOTENCY_IN_FLIGHT') {
+    return new HttpError(409, 'idempotency_key_in_flight', 'a request with this Idempotency-Key is still being processed; retry shortly', { headers: { 'Retry-After': '1' } });
+  }
+  return undefined;
+}
+
 export function eventsRoute(deps: AppDeps): Handler {
   const range = deps.eventsRange;
   return async ({ req, res }) => {
     // A player removed from the roster cannot post, even with a token that has not expired yet.
     const player = await deps.requireRosterPlayer(req);
+    const key = readIdempotencyKey(req);
     const body = await readJsonObject(req);
     onlyFields(body, ['kind', 'detail']);
     const kind = requireText(body, 'kind', { min: 1, max: KIND_MAX });
@@ -27,11 +47,23 @@ export function eventsRoute(deps: AppDeps): Handler {
     const id = randomUUID();
     const at = new Date().toISOString();
     const row: string[] = [id, player.name, kind, detail, at];
+    const idempotency: IdempotencyClaim | undefined =
+      key === undefined
+        ? undefined
+        : { key: scopedKey('POST /api/events', player.name, key), fingerprint: requestFingerprint([kind, detail]), answer: JSON.stringify({ id, at }) };
+    let replayed: string | undefined;
     try {
-      await deps.sheets().append(range, [row]);
+      replayed = (await deps.sheets().append(range, [row], idempotency ? { idempotency } : undefined)).replayed;
     } catch (err) {
+      const refused = idempotencyFailure(err);
+      if (refused) throw refused;
       deps.ctx.logger.error({ event: 'app.event_append_failed', err }, 'event append failed');
       throw sheetsFailure(err);
+    }
+    if (replayed !== undefined) {
+      // The first answer's own JSON text, kept by the keeper with the key.
+      sendJsonText(res, 201, replayed, { 'Idempotent-Replayed': 'true' });
+      return;
     }
     sendJson(res, 201, { id, at });
   };
