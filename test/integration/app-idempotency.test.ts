@@ -14,6 +14,8 @@ import { keeperSocketPath } from '../../src/sheets/keeper/socket-path.js';
 import { startCorral, waitFor, type CorralProcess } from '../helpers/corral.js';
 import { http, type Reply } from '../helpers/http.js';
 
+const ADMIN_TOKEN = 'idempotency-admin-token-1234';
+
 async function keeperFigures(dataDir: string): Promise<{ journalBacklogRows: number; idempotencyKeys: number }> {
   const client = new Client('http://keeper', { socketPath: keeperSocketPath(dataDir) });
   try {
@@ -39,6 +41,7 @@ describe('POST /api/events with Idempotency-Key, on the real master', () => {
       GOOGLE_SERVICE_ACCOUNT_JSON: JSON.stringify(emu.registerServiceAccount()),
       SHEETS_FLUSH_INTERVAL_MS: '100',
       CORRAL_RATE_LIMIT: '0',
+      CORRAL_ADMIN_TOKEN: ADMIN_TOKEN,
     };
     c = await startCorral({ cwd: dir, workers: 2, env, readyTimeoutMs: 60_000 });
   });
@@ -98,6 +101,13 @@ describe('POST /api/events with Idempotency-Key, on the real master', () => {
     await flushed();
     assert.equal(rowsWithId(first.id), 1, 'one row in the sheet');
     assert.equal(eventRows().length, rowsBefore + 1, 'and no other new row');
+
+    // Operators see the keys held in the admin stats (the keeper's heartbeat, once a second).
+    await waitFor(async () => {
+      const stats = await http(`${c.adminUrl}/api/admin/stats`, { headers: { authorization: `Bearer ${ADMIN_TOKEN}` } });
+      const extra = stats.json<{ keeper: { extra: { idempotencyKeys?: number; idempotencyKeysEvicted?: number } } }>().keeper.extra;
+      return extra.idempotencyKeys === 1 && extra.idempotencyKeysEvicted === 0;
+    }, 10_000, 'idempotencyKeys 1 in the admin stats');
 
     // After the row was appended to the sheet (its journal entry is done).
     assertReplay(await post(alice, body, key), first);
