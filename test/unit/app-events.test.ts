@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { CorralError } from '../../src/errors.js';
 import { after, before, describe, it } from 'node:test';
 import { EVENT_COLUMNS } from '../../src/app/routes/events.js';
 import { createFakeSheets, SAMPLE_EVENTS, SAMPLE_PLAYERS, type FakeSheets } from '../fixtures/fake-sheets.js';
@@ -85,5 +86,69 @@ describe('POST /api/events', () => {
     } finally {
       sheets.failAppends = false;
     }
+  });
+
+  it('without Idempotency-Key the append carries no claim', async () => {
+    const res = await postJson(`${app.url}/api/events`, { kind: 'tag' }, auth);
+    assert.equal(res.status, 201);
+    assert.equal(sheets.appendOptions.at(-1), undefined);
+  });
+
+  it('with Idempotency-Key the append carries the key scoped to the player, a fingerprint of kind and detail, and the answer', async () => {
+    const res = await postJson(`${app.url}/api/events`, { kind: 'tag', detail: 'd' }, { ...auth, 'idempotency-key': 'retry-me' });
+    assert.equal(res.status, 201);
+    assert.equal(res.headers.get('idempotent-replayed'), null);
+    const answer = await res.text();
+    const first = sheets.appendOptions.at(-1)?.idempotency;
+    assert.ok(first);
+    assert.equal(first.answer, answer, 'a retry is given back exactly this body');
+    assert.ok(!first.key.includes('retry-me'), 'the keeper holds a hash, not the client key');
+
+    await postJson(`${app.url}/api/events`, { kind: 'tag', detail: 'd' }, { ...auth, 'idempotency-key': 'another key' });
+    const second = sheets.appendOptions.at(-1)?.idempotency;
+    assert.notEqual(second?.key, first.key);
+    assert.equal(second?.fingerprint, first.fingerprint, 'the same request');
+    await postJson(`${app.url}/api/events`, { kind: 'tag', detail: 'e' }, { ...auth, 'idempotency-key': 'retry-me' });
+    const third = sheets.appendOptions.at(-1)?.idempotency;
+    assert.equal(third?.key, first.key);
+    assert.notEqual(third?.fingerprint, first.fingerprint, 'another request');
+  });
+
+  it("answers a retry the keeper recognised with the stored answer and Idempotent-Replayed: true", async () => {
+    sheets.replayWith = '{"id":"first-id","at":"2026-11-25T00:00:00.000Z"}';
+    try {
+      const res = await postJson(`${app.url}/api/events`, { kind: 'tag' }, { ...auth, 'idempotency-key': 'k' });
+      assert.equal(res.status, 201);
+      assert.equal(res.headers.get('idempotent-replayed'), 'true');
+      assert.deepEqual(await res.json(), { id: 'first-id', at: '2026-11-25T00:00:00.000Z' });
+    } finally {
+      sheets.replayWith = undefined;
+    }
+  });
+
+  it("maps the keeper's refusals of a key: another request 422, still in flight 409 with Retry-After", async () => {
+    const cases: Array<[CorralError, number, string]> = [
+      [new CorralError('CORRAL_ERR_IDEMPOTENCY_MISMATCH', 'other'), 422, 'idempotency_key_reused'],
+      [new CorralError('CORRAL_ERR_IDEMPOTENCY_IN_FLIGHT', 'busy'), 409, 'idempotency_key_in_flight'],
+    ];
+    try {
+      for (const [err, status, error] of cases) {
+        sheets.appendError = err;
+        const res = await postJson(`${app.url}/api/events`, { kind: 'tag' }, { ...auth, 'idempotency-key': 'k' });
+        assert.equal(res.status, status);
+        assert.equal(((await res.json()) as { error: string }).error, error);
+        if (status === 409) assert.equal(res.headers.get('retry-after'), '1');
+      }
+    } finally {
+      sheets.appendError = undefined;
+    }
+  });
+
+  it('refuses a malformed key with 400 before anything is appended', async () => {
+    const appended = sheets.appended.length;
+    const res = await postJson(`${app.url}/api/events`, { kind: 'tag' }, { ...auth, 'idempotency-key': 'x'.repeat(300) });
+    assert.equal(res.status, 400);
+    assert.equal(((await res.json()) as { error: string }).error, 'invalid_idempotency_key');
+    assert.equal(sheets.appended.length, appended);
   });
 });
