@@ -143,6 +143,10 @@ describe('journal appends with an idempotency key', () => {
     await journal.close();
     journal = await open();
     assert.equal((await journal.add('Events', [row('e2')], claim('k'))).replayed, claim('k').answer);
+    // Such a key is in flight from the start, not only once its rows' wait is over.
+    const first = journal.add('Events', [row('e1')], claim('k2'));
+    assert.equal(await rejectionCode(journal.add('Events', [row('e1')], claim('k2'))), 'CORRAL_ERR_IDEMPOTENCY_IN_FLIGHT');
+    assert.equal((await first).duplicates, 1);
     await journal.close();
   });
 

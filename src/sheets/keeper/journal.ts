@@ -18,7 +18,7 @@ import { CorralError } from '../../errors.js';
 import { systemClock, type Clock } from './clock.js';
 import { JournalFile, type JournalRecord } from './journal-file.js';
 import { isCutWrite } from './journal-scan.js';
-import { IdempotencyKeys, validateClaim } from './idempotency-keys.js';
+import { IdempotencyKeys, validateClaim, type IdempotencyClaim } from './idempotency-keys.js';
 import { replayRecords, type JournalEntry } from './journal-replay.js';
 import { appendInvalid, sheetKey, validateRows } from './journal-rows.js';
 import type { PendingRow } from './merge.js';
@@ -195,8 +195,8 @@ export class Journal {
     }
     const { fresh, firstKnown, inFlight } = this.rowIds.match(sheet, rows);
     if (fresh.length === 0) {
-      await this.awaitSynced(inFlight);
-      if (claim) await this.writeKey(claim, now);
+      if (claim) await this.writeKey(claim, now, inFlight);
+      else await this.awaitSynced(inFlight);
       return { id: firstKnown ?? '', rows: rows.length, duplicates: rows.length };
     }
     const entry: JournalEntry = {
@@ -237,10 +237,15 @@ export class Journal {
     return { id: entry.id, rows: rows.length, duplicates: rows.length - fresh.length };
   }
 
-  /** A key whose rows were all journaled already (a retry of rows that came without it). */
-  private async writeKey(claim: NonNullable<ReturnType<typeof validateClaim>>, now: number): Promise<void> {
+  /**
+   * A key whose rows were all journaled already (a retry of rows that came without it), written
+   * once those rows are durable. Reserved at once, before any wait: a concurrent request with the
+   * same key must find it in flight.
+   */
+  private async writeKey(claim: IdempotencyClaim, now: number, rowsInFlight: ReadonlySet<Promise<void>>): Promise<void> {
     this.keys.reserve(claim, now);
     try {
+      await this.awaitSynced(rowsInFlight);
       await this.file.append([{ k: 'key', ...IdempotencyKeys.field(claim), at: now }], () => this.keys.settle(claim.key));
     } catch (err) {
       this.keys.release(claim.key);
