@@ -6,6 +6,7 @@ import { displayValue, type LoadedSettings } from '../config/load.js';
 import type { ChildIdentity } from '../config/identity.js';
 import type { Settings } from '../config/schema.js';
 import { sheetsSchema } from '../config/schema-sheets.js';
+import { monotonicNow } from '../clock.js';
 import { BOOT_FAILURE_EXITS, EXIT, describeError } from '../errors.js';
 import type { ChildMessage } from '../ipc/messages.js';
 import { assertLogFileWritable, type Logger } from '../log/logger.js';
@@ -33,6 +34,7 @@ export interface ArbiterOptions {
   readonly notifier: Notifier;
   /** Called once with the exit code when the master is done. */
   readonly onExit: (code: number) => void;
+  /** Defaults to monotonicNow: with Date.now, a clock stepped back an hour left a stuck worker alive, and every drain and stop deadline pending, for that hour. */
   readonly now?: () => number;
 }
 
@@ -56,9 +58,9 @@ const KEEPER_FIRST_WAIT_MS = 10_000;
 const STACK_CAPTURE_MS = 1000;
 const TICK_MS = 250;
 /**
- * Ticks further apart than this mean the master itself did not run (SIGSTOP, a paused VM, a
- * wall-clock step). Heartbeats sent meanwhile still wait in the pipes, so that time is not counted
- * as the children's silence.
+ * Ticks further apart than this mean the master itself did not run (SIGSTOP, a paused VM).
+ * Heartbeats sent meanwhile still wait in the pipes, so that time is not counted as the
+ * children's silence. (A step of the system clock is none: the arbiter's clock is monotonic.)
  */
 const MASTER_STALL_MS = 5000;
 /** Failed boots of the keeper, restarted by a reload with new settings, before that reload is rolled back. */
@@ -122,7 +124,7 @@ export class Arbiter {
     this.loaded = o.loaded;
     this.expected = o.loaded.settings.CORRAL_WORKERS;
     this.acceptMode = o.loaded.settings.CORRAL_ACCEPT;
-    this.now = o.now ?? Date.now;
+    this.now = o.now ?? monotonicNow;
     this.log = o.logger;
     this.startedAt = this.now();
   }

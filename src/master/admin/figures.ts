@@ -2,6 +2,7 @@
 // Sheets figures found in the keeper's heartbeat `extra`. They only read: the caller settles the
 // view first (AdminView.settle), so a document is computed from one state.
 
+import { monotonicNow } from '../../clock.js';
 import { computeCapacity, type Capacity } from '../capacity.js';
 import type { HostSample } from '../host-monitor.js';
 import type { AdminView, ChildSnapshot } from './view.js';
@@ -142,7 +143,8 @@ export interface StatsExtras {
 }
 
 /** The `/api/admin/stats` document. */
-export function statsOf(view: AdminView, extras: StatsExtras, now = Date.now()) {
+/** `now` is on the arbiter's clock (monotonicNow), which its children's times are on. */
+export function statsOf(view: AdminView, extras: StatsExtras, now = monotonicNow()) {
   const children = view.children();
   const workers = children.filter((c) => c.role === 'worker').sort((a, b) => a.id - b.id);
   const keeper = children.find((c) => c.role === 'keeper');
@@ -151,7 +153,7 @@ export function statsOf(view: AdminView, extras: StatsExtras, now = Date.now()) 
   const h = extras.host;
   return {
     success: true,
-    at: new Date(now).toISOString(),
+    at: new Date().toISOString(),
     master: {
       pid: process.pid,
       generation: view.generation(),

@@ -6,6 +6,7 @@
 // one turn (promises, no timers), so one scrape never mixes the state before and after an intent.
 
 import { Counter, Gauge, Registry } from 'prom-client';
+import { monotonicNow } from '../../clock.js';
 import type { HostSample } from '../host-monitor.js';
 import { capacityFromView, sheetsFiguresOf } from './figures.js';
 import type { AdminView, ChildSnapshot } from './view.js';
@@ -89,7 +90,7 @@ export function createAdminMetrics(view: AdminView, host: () => HostSample | und
   perWorker('corral_worker_connections_active', 'Open connections per worker.', (c) => (c.role === 'worker' ? c.figures?.activeConnections : undefined));
   perWorker('corral_worker_requests_served', 'Requests served by this worker process since it started.', (c) => (c.role === 'worker' ? c.figures?.requestsServed : undefined));
   perWorker('corral_worker_latency_p99_seconds', 'Request latency p99 over the last heartbeat interval.', (c) => (c.role === 'worker' && c.figures ? c.figures.latencyP99Ms / 1000 : undefined));
-  perWorker('corral_process_uptime_seconds', 'Seconds since each child was forked.', (c) => (Date.now() - c.startedAt) / 1000);
+  perWorker('corral_process_uptime_seconds', 'Seconds since each child was forked.', (c) => (monotonicNow() - c.startedAt) / 1000);
   new Gauge({ name: 'corral_master_resident_memory_bytes', help: 'RSS of the master.', registers, collect() { this.set(process.memoryUsage().rss); } });
   // No sample line until the host monitor's first sample: prom-client starts an unlabelled gauge
   // at 0, which a dashboard or an alert would read as an idle host. An absent series is "unknown".

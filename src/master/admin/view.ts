@@ -19,6 +19,7 @@ export interface ChildSnapshot {
   readonly pid: number;
   readonly generation: number;
   readonly state: ChildState;
+  /** These three are on the arbiter's clock (monotonicNow): subtract them from its readings, not Date.now(). */
   readonly startedAt: number;
   readonly readyAt: number | undefined;
   readonly lastBeatAt: number | undefined;

@@ -1,6 +1,8 @@
 // Time as the keeper's parts see it, so unit tests can drive the quota window, TTLs and backoff
 // with a fake clock instead of sleeping.
 
+import { monotonicNow } from '../../clock.js';
+
 export interface Clock {
   now(): number;
   setTimeout(fn: () => void, ms: number): unknown;
@@ -13,7 +15,7 @@ export const systemClock: Clock = {
   // an hour held every quota token for an hour (no read reached Google), a step forward emptied
   // the window at once. Times still read as wall-clock milliseconds, so the quota ledger of one
   // keeper reads right in the next.
-  now: () => performance.timeOrigin + performance.now(),
+  now: monotonicNow,
   setTimeout: (fn, ms) => {
     const t = setTimeout(fn, ms);
     // A pending quota or backoff timer must never keep a draining process alive.

@@ -1,0 +1,54 @@
+import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { REPO_ROOT, startCorral, waitFor, type CorralProcess } from '../helpers/corral.js';
+import { http } from '../helpers/http.js';
+
+const HOUR_MS = 3_600_000;
+
+/** A corral whose master's wall clock steps by `stepMs` on SIGUSR2 (test/fixtures/clock-step.cjs). */
+function startWithSteppableClock(stepMs: number): Promise<CorralProcess> {
+  const fixture = join(REPO_ROOT, 'test', 'fixtures', 'clock-step.cjs');
+  return startCorral({ app: 'basic.mjs', workers: 2, env: { CORRAL_TIMEOUT: '2', NODE_OPTIONS: `--require ${fixture}`, FIXTURE_CLOCK_STEP_MS: String(stepMs) } });
+}
+
+async function stepClock(c: CorralProcess): Promise<void> {
+  c.kill('SIGUSR2');
+  await waitFor(() => c.stderr().includes('clock stepped'), 5000, 'the clock step');
+}
+
+test('a worker stuck after the system clock stepped back an hour is still killed after CORRAL_TIMEOUT', async () => {
+  const c = await startWithSteppableClock(-HOUR_MS);
+  try {
+    await stepClock(c);
+    const spin = http(`${c.url}/spin`, { timeoutMs: 15000 }).then(
+      (r) => r.status,
+      (err: Error) => err,
+    );
+    // CORRAL_TIMEOUT 2 s, plus the stack capture (1 s) and margin; the wall clock is an hour behind.
+    const timedOut = await c.waitForLog((l) => l.event === 'worker.timeout', 8000, 'worker.timeout');
+    assert.ok(Number(timedOut.seconds_silent) >= 2 && Number(timedOut.seconds_silent) < 4, `silent for ${String(timedOut.seconds_silent)} s`);
+    await c.waitForLog((l) => l.event === 'worker.exit' && l.worker_pid === timedOut.worker_pid, 5000, 'the stuck worker exit');
+    assert.ok((await spin) instanceof Error, 'the spinning request was cut off');
+    assert.equal(c.events('worker.timeout').length, 1, 'only the stuck worker was killed');
+  } finally {
+    await c.stop();
+  }
+});
+
+test('a system clock stepped forward an hour kills no worker and is not reported as a stalled master', async () => {
+  const c = await startWithSteppableClock(HOUR_MS);
+  try {
+    await stepClock(c);
+    // A request of 1.5 s spans several ticks of the master's loop (250 ms apart) and heartbeats.
+    assert.equal((await http(`${c.url}/sleep?ms=1500`)).status, 200);
+    // A master line written after those ticks: any line they wrote is in the file before it.
+    c.kill('SIGUSR1');
+    await c.waitForLog((l) => l.event === 'logs.reopen', 5000, 'logs.reopen');
+    assert.equal(c.events('master.stalled').length, 0, 'the master ran all along: a clock step is no stall');
+    assert.equal(c.events('worker.timeout').length, 0);
+    assert.equal(c.events('worker.exit').length, 0);
+  } finally {
+    await c.stop();
+  }
+});
