@@ -8,6 +8,7 @@ import type { Settings } from '../config/schema.js';
 import { sheetsSchema } from '../config/schema-sheets.js';
 import { monotonicNow } from '../clock.js';
 import { BOOT_FAILURE_EXITS, EXIT, describeError } from '../errors.js';
+import { heartbeatIntervalMs } from '../heartbeat-interval.js';
 import type { ChildMessage } from '../ipc/messages.js';
 import { assertLogFileWritable, type Logger } from '../log/logger.js';
 import { assertAdminBindSafe } from './admin/auth.js';
@@ -422,7 +423,9 @@ export class Arbiter {
         continue;
       }
       const silentMs = now - c.lastBeatAt;
-      if (silentMs > timeoutMs) {
+      // A child started before a reload lowered CORRAL_TIMEOUT still beats at its old pace: it is
+      // stuck only once it missed a beat of its own.
+      if (silentMs > Math.max(timeoutMs, 2 * c.beatIntervalMs)) {
         this.killStuck(c, silentMs);
       } else if (c.state === 'booting' && now - c.startedAt > Math.max(BOOT_TIMEOUT_FLOOR_MS, timeoutMs)) {
         c.bootError = { code: 'CORRAL_ERR_APP_LOAD', message: `not ready after ${Math.round((now - c.startedAt) / 1000)} s (createApp never resolved?)` };
@@ -727,6 +730,7 @@ export class Arbiter {
       state: 'booting',
       readyAt: undefined,
       lastBeatAt: now,
+      beatIntervalMs: heartbeatIntervalMs(this.settings.CORRAL_TIMEOUT),
       figures: undefined,
       port: undefined,
       bootError: undefined,

@@ -22,6 +22,8 @@ export interface ChildRecord {
   state: ChildState | 'killing';
   readyAt: number | undefined;
   lastBeatAt: number;
+  /** heartbeatIntervalMs of the CORRAL_TIMEOUT it was started with: a reload may lower the timeout under it. */
+  readonly beatIntervalMs: number;
   figures: ChildFigures | undefined;
   port: number | undefined;
   /** The last boot-failed report, logged when the child exits. */

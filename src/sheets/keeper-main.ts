@@ -1,12 +1,13 @@
 // Entry point of the keeper process, forked by the master (child_process.fork with IPC), one per
 // host. Boot: settings → logger → backend → data dir lock → journal replay → local socket →
-// `ready`. A heartbeat every second from process start; `drain` flushes the journal as far as the
+// `ready`. A heartbeat every second (heartbeatIntervalMs) from the settings on; `drain` flushes the journal as far as the
 // quota allows and exits 0; a lost IPC channel (master gone) closes at once and exits.
 
 import { readIdentity } from './../config/identity.js';
 import { loadSettings } from '../config/load.js';
 import type { Settings } from '../config/schema.js';
 import { describeError, EXIT, exitCodeFor } from '../errors.js';
+import { heartbeatIntervalMs } from '../heartbeat-interval.js';
 import { childChannel } from '../ipc/channel.js';
 import { startLoopLag } from '../loop-lag.js';
 import { createLogger, type CorralLogger } from '../log/logger.js';
@@ -15,7 +16,6 @@ import { systemClock } from './keeper/clock.js';
 import { Keeper } from './keeper/keeper.js';
 import { keeperSocketPath, dataDirOf } from './keeper/socket-path.js';
 
-const HEARTBEAT_MS = 1000;
 /** Leave this much of the graceful timeout for closing files and exiting. */
 const EXIT_MARGIN_MS = 500;
 
@@ -70,10 +70,10 @@ async function shutdown(reason: string, gracefulMs: number): Promise<void> {
 }
 
 /**
- * Beats from process start, not from `ready`: the master kills a child silent for CORRAL_TIMEOUT,
+ * Beats from the start of the boot, not from `ready`: the master kills a child silent for CORRAL_TIMEOUT,
  * and a boot (journal replay, a lock still held, Google slow to answer) may take that long.
  */
-function startHeartbeat(): void {
+function startHeartbeat(intervalMs: number): void {
   const lag = startLoopLag();
   const beat = async () => {
     const mem = process.memoryUsage();
@@ -95,7 +95,7 @@ function startHeartbeat(): void {
       },
     });
   };
-  const timer = setInterval(() => void beat().catch(() => undefined), HEARTBEAT_MS);
+  const timer = setInterval(() => void beat().catch(() => undefined), intervalMs);
   timer.unref();
   void beat().catch(() => undefined);
 }
@@ -104,7 +104,6 @@ async function main(): Promise<void> {
   // Ctrl-C in a terminal reaches the whole process group: the master decides how children stop
   // (it drains the keeper over IPC after the workers), as workers do.
   process.on('SIGINT', () => {});
-  startHeartbeat();
   let settings: Settings;
   try {
     settings = loadSettings().settings;
@@ -114,6 +113,8 @@ async function main(): Promise<void> {
     const d = describeError(err);
     bootFailed(d.code ?? 'CORRAL_ERR_CONFIG_INVALID', d.message, exitCodeFor(err));
   }
+  // As soon as the settings say how often (reading them is synchronous and quick).
+  startHeartbeat(heartbeatIntervalMs(settings.CORRAL_TIMEOUT));
   const logger = log.logger;
 
   // The master is gone (killed, crashed): nobody will restart or drain us. Appends in flight

@@ -5,8 +5,6 @@
 import type { ChildFigures } from '../ipc/messages.js';
 import { startLoopLag } from '../loop-lag.js';
 
-export const HEARTBEAT_INTERVAL_MS = 1000;
-
 export interface Heartbeat {
   /** Sends the figures now, besides the regular beats. */
   beat(): void;
@@ -14,14 +12,15 @@ export interface Heartbeat {
   stop(options?: { final?: boolean }): void;
 }
 
-export function startHeartbeat(send: (figures: ChildFigures) => void, collect: () => Omit<ChildFigures, 'rssBytes' | 'heapUsedBytes' | 'heapTotalBytes' | 'eventLoopLagMs'>): Heartbeat {
+/** `intervalMs`: heartbeatIntervalMs of the worker's CORRAL_TIMEOUT. */
+export function startHeartbeat(intervalMs: number, send: (figures: ChildFigures) => void, collect: () => Omit<ChildFigures, 'rssBytes' | 'heapUsedBytes' | 'heapTotalBytes' | 'eventLoopLagMs'>): Heartbeat {
   const lag = startLoopLag();
   const beat = () => {
     const mem = process.memoryUsage();
     send({ rssBytes: mem.rss, heapUsedBytes: mem.heapUsed, heapTotalBytes: mem.heapTotal, eventLoopLagMs: lag.takeMs(), ...collect() });
   };
   beat();
-  const timer = setInterval(beat, HEARTBEAT_INTERVAL_MS);
+  const timer = setInterval(beat, intervalMs);
   // The server keeps the loop alive; the beat alone must not keep a draining worker around.
   timer.unref();
   return {

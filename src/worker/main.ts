@@ -4,6 +4,7 @@ import { loadSettings } from '../config/load.js';
 import { readIdentity } from '../config/identity.js';
 import type { AppContext } from '../contract.js';
 import { CorralError, EXIT, describeError, exitCodeFor } from '../errors.js';
+import { heartbeatIntervalMs } from '../heartbeat-interval.js';
 import { childChannel } from '../ipc/channel.js';
 import { createLogger } from '../log/logger.js';
 import { perWorkerCap } from '../master/capacity.js';
@@ -71,6 +72,7 @@ export async function runWorker(): Promise<void> {
   const maxRequests = settings.CORRAL_MAX_REQUESTS > 0 ? settings.CORRAL_MAX_REQUESTS + jitter : 0;
 
   const heartbeat = startHeartbeat(
+    heartbeatIntervalMs(settings.CORRAL_TIMEOUT),
     (figures) => channel.send({ type: 'heartbeat', figures }),
     () => ({
       activeConnections: server?.cap.active() ?? 0,

@@ -100,3 +100,30 @@ test('an uncaught exception at process level: logged, the worker is replaced fir
     await c.stop();
   }
 });
+
+test('at CORRAL_TIMEOUT=1 (its minimum) idle workers beat often enough never to pass for stuck; a stuck one is killed after 1 s', async () => {
+  const token = 'stuck-test-admin-token-0123456789';
+  const c = await startCorral({ app: 'basic.mjs', workers: 2, env: { CORRAL_TIMEOUT: '1', CORRAL_ADMIN_TOKEN: token } });
+  try {
+    // Beating once a second, a beat a few ms late was a timeout: the silence the master sees
+    // reached the whole second. A quarter of the timeout leaves room for three late beats.
+    let longest = 0;
+    const until = Date.now() + 3000;
+    while (Date.now() < until) {
+      const stats = (await http(`${c.adminUrl}/api/admin/stats`, { headers: { authorization: `Bearer ${token}` } })).json<{ workers: { last_beat_s_ago: number | null }[] }>();
+      for (const w of stats.workers) longest = Math.max(longest, w.last_beat_s_ago ?? 0);
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    assert.ok(longest <= 0.6, `the longest silence seen was ${longest} s of a 1 s timeout`);
+    const spin = http(`${c.url}/spin`, { timeoutMs: 10000 }).then(
+      (r) => r.status,
+      (err: Error) => err,
+    );
+    const timedOut = await c.waitForLog((l) => l.event === 'worker.timeout', 5000, 'worker.timeout');
+    assert.ok(Number(timedOut.seconds_silent) >= 1 && Number(timedOut.seconds_silent) < 2, `killed after ${String(timedOut.seconds_silent)} s`);
+    assert.ok((await spin) instanceof Error, 'the spinning request was cut off');
+    assert.equal(c.events('worker.timeout').length, 1, 'only the stuck worker was taken for stuck');
+  } finally {
+    await c.stop();
+  }
+});

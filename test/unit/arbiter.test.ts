@@ -199,6 +199,31 @@ test('murder: a worker silent for CORRAL_TIMEOUT is killed with SIGKILL; its exi
   }
 });
 
+test('a reload that lowers CORRAL_TIMEOUT to 1 s does not take old workers, beating once a second, for stuck', async () => {
+  const t = await setup({ CORRAL_TIMEOUT: '30' });
+  try {
+    t.bootAll();
+    const old = [...t.children];
+    t.setNextEnv({ CORRAL_TIMEOUT: '1' });
+    t.arbiter.record('reload');
+    t.arbiter.tick();
+    // The old generation beats every second, a little late each time (the new one, never ready, is
+    // not what this is about).
+    for (let beat = 0; beat < 5; beat++) {
+      t.run(1010);
+      beatAll(old);
+    }
+    assert.ok(old.every((c) => c.kills.length === 0), `old workers killed: ${JSON.stringify(old.map((c) => c.kills))}`);
+    const oldPids = new Set(old.map((c) => c.pid));
+    assert.equal(t.log.lines().filter((l) => l.event === 'worker.timeout' && oldPids.has(Number(l.worker_pid))).length, 0);
+    // An old worker that misses a beat of its own is still stuck.
+    t.run(2250);
+    assert.ok(old.every((c) => c.kills.includes('SIGKILL')));
+  } finally {
+    t.log.close();
+  }
+});
+
 test('reload: old workers are told to drain only as new ones become ready', async () => {
   const t = await setup();
   try {

@@ -1,0 +1,13 @@
+// How often workers and the keeper beat, from the CORRAL_TIMEOUT they were started with.
+
+/** The beat period with a timeout of 4 s or more: the period the heartbeat's figures are read over. */
+const BEAT_MS = 1000;
+
+/**
+ * A quarter of the timeout, at most a second. Beating every second with CORRAL_TIMEOUT=1, a beat
+ * a few milliseconds late (timer drift, a busy host) was a timeout: healthy idle workers were
+ * killed. Four beats per timeout leave three to be late (gunicorn's workers notify every half).
+ */
+export function heartbeatIntervalMs(timeoutSeconds: number): number {
+  return Math.min(BEAT_MS, Math.floor((timeoutSeconds * 1000) / 4));
+}
