@@ -414,18 +414,24 @@ export class Arbiter {
         }
         continue;
       }
+      const silentMs = now - c.lastBeatAt;
+      // A child started before a reload lowered CORRAL_TIMEOUT still beats at its old pace: it is
+      // stuck only once it missed a beat of its own.
+      const stuck = silentMs > Math.max(timeoutMs, 2 * c.beatIntervalMs);
       if (c.state === 'draining') {
-        if (c.drainDeadline !== undefined && now > c.drainDeadline) {
+        // A draining child beats until it reports 'drained'. One stuck before that (a busy loop
+        // when a reload or stop told it to drain, a close hook that blocks its loop) is killed
+        // after CORRAL_TIMEOUT like any other, not kept until the drain deadline: that held a
+        // reload, or a stop, for the whole graceful timeout.
+        if (stuck && !c.drainedReported) this.killStuck(c, silentMs);
+        else if (c.drainDeadline !== undefined && now > c.drainDeadline) {
           this.log.warn({ event: `${c.role}.kill`, worker_id: c.id, worker_pid: c.handle.pid, reason: 'drain deadline passed' }, `${c.role} ${c.id} did not finish draining; killing`);
           c.state = 'killing';
           c.handle.kill('SIGKILL');
         }
         continue;
       }
-      const silentMs = now - c.lastBeatAt;
-      // A child started before a reload lowered CORRAL_TIMEOUT still beats at its old pace: it is
-      // stuck only once it missed a beat of its own.
-      if (silentMs > Math.max(timeoutMs, 2 * c.beatIntervalMs)) {
+      if (stuck) {
         this.killStuck(c, silentMs);
       } else if (c.state === 'booting' && now - c.startedAt > Math.max(BOOT_TIMEOUT_FLOOR_MS, timeoutMs)) {
         c.bootError = { code: 'CORRAL_ERR_APP_LOAD', message: `not ready after ${Math.round((now - c.startedAt) / 1000)} s (createApp never resolved?)` };
@@ -437,6 +443,9 @@ export class Arbiter {
 
   private killStuck(c: ChildRecord, silentMs: number): void {
     const seconds = Math.round(silentMs / 100) / 10;
+    // A draining child was on its way out: it is not replaced (a reload's new generation, or none
+    // at a stop, takes its place).
+    const draining = c.state === 'draining';
     if (c.state === 'booting') {
       // Silent before ready (an import that blocks the loop): a failed boot, so it counts towards
       // the backoff and CORRAL_BOOT_ATTEMPTS instead of being respawned at once, forever.
@@ -446,8 +455,8 @@ export class Arbiter {
     }
     c.state = 'killing';
     this.log.error(
-      { event: 'worker.timeout', code: 'CORRAL_ERR_WORKER_TIMEOUT', worker_id: c.id, worker_pid: c.handle.pid, generation: c.generation, seconds_silent: seconds },
-      `${c.role} ${c.id} (pid ${c.handle.pid}) silent for ${seconds} s: killing and replacing`,
+      { event: 'worker.timeout', code: 'CORRAL_ERR_WORKER_TIMEOUT', worker_id: c.id, worker_pid: c.handle.pid, generation: c.generation, seconds_silent: seconds, draining },
+      `${c.role} ${c.id} (pid ${c.handle.pid}) silent for ${seconds} s${draining ? ' while draining: killing' : ': killing and replacing'}`,
     );
     const relay = this.relays.get(c.id);
     const kill = () => c.handle.kill('SIGKILL');
@@ -740,6 +749,7 @@ export class Arbiter {
       sigkillAt: undefined,
       stopReason: undefined,
       crashCounted: false,
+      drainedReported: false,
     };
     this.children.set(id, record);
     this.relays.set(id, spawned.relay);
@@ -776,6 +786,7 @@ export class Arbiter {
         else c.pendingRetire ??= msg.reason;
         break;
       case 'drained':
+        c.drainedReported = true;
         // Its server's close was read before this message (one ordered pipe), so no handoff can
         // follow; the worker exits once it reads this answer.
         if (c.role === 'worker') c.handle.send({ type: 'release' });

@@ -34,6 +34,8 @@ export interface ChildRecord {
   pendingRetire: RetireReason | undefined;
   /** Set when a drain was sent: after this, the child is killed. */
   drainDeadline: number | undefined;
+  /** It reported 'drained': it stopped beating on purpose and is on its way out. */
+  drainedReported: boolean;
   /** Set when a booting child was sent SIGTERM: still alive after this, it gets SIGKILL. */
   sigkillAt: number | undefined;
   /** Why we are stopping it (so its exit is not read as a crash). */

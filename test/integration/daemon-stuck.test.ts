@@ -127,3 +127,42 @@ test('at CORRAL_TIMEOUT=1 (its minimum) idle workers beat often enough never to 
     await c.stop();
   }
 });
+
+for (const [signal, what] of [
+  ['SIGHUP', 'a reload'],
+  ['SIGTERM', 'a graceful stop'],
+] as const) {
+  test(`a worker stuck when ${what} drains it is killed after CORRAL_TIMEOUT, not kept until the graceful timeout`, async () => {
+    const token = 'stuck-test-admin-token-0123456789';
+    const c = await startCorral({ app: 'basic.mjs', workers: 2, env: { CORRAL_TIMEOUT: '3', CORRAL_GRACEFUL_TIMEOUT: '20', CORRAL_STUCK_STACKS: 'false', CORRAL_ADMIN_TOKEN: token } });
+    try {
+      const spin = http(`${c.url}/spin`, { timeoutMs: 30000 }).then(
+        (r) => r.status,
+        (err: Error) => err,
+      );
+      // Stuck for sure (its beats, every 750 ms, stopped) and not yet killed as such: the signal
+      // finds it ready and tells it to drain.
+      await waitFor(async () => {
+        const stats = (await http(`${c.adminUrl}/api/admin/stats`, { headers: { authorization: `Bearer ${token}` } })).json<{ workers: { last_beat_s_ago: number | null }[] }>();
+        return stats.workers.some((w) => (w.last_beat_s_ago ?? 0) >= 1.6);
+      }, 5000, 'a worker silent for 1.6 s');
+      c.kill(signal);
+      const signalledAt = Date.now();
+      const timedOut = await c.waitForLog((l) => l.event === 'worker.timeout', 8000, 'worker.timeout of the stuck worker');
+      assert.equal(timedOut.draining, true, 'killed as stuck while draining');
+      const exit = await c.waitForLog((l) => l.event === 'worker.exit' && l.worker_pid === timedOut.worker_pid, 5000, 'the stuck worker exit');
+      assert.equal(exit.signal, 'SIGKILL');
+      assert.equal(exit.reason, 'timeout');
+      assert.ok((await spin) instanceof Error, 'the spinning request was cut off');
+      if (signal === 'SIGHUP') {
+        await c.waitForLog((l) => l.event === 'reload.done', 8000, 'reload.done');
+        assert.equal((await http(c.url)).status, 200);
+      } else {
+        assert.deepEqual(await c.exited, { code: 0, signal: null });
+      }
+      assert.ok(Date.now() - signalledAt < 10_000, `done ${Date.now() - signalledAt} ms after ${signal}, well within the 20 s graceful timeout`);
+    } finally {
+      await c.stop();
+    }
+  });
+}
