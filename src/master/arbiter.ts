@@ -404,20 +404,22 @@ export class Arbiter {
     const now = this.now();
     const timeoutMs = this.settings.CORRAL_TIMEOUT * 1000;
     for (const c of this.children.values()) {
+      const silentMs = now - c.lastBeatAt;
+      // A child started before a reload lowered CORRAL_TIMEOUT still beats at its old pace: it is
+      // stuck only once it missed a beat of its own.
+      const stuck = silentMs > Math.max(timeoutMs, 2 * c.beatIntervalMs);
       if (c.state === 'killing') {
         // A booting child told to stop with SIGTERM whose close hooks hang, or whose event loop is
-        // blocked: without this it would hold a reload, or the master's exit, for good.
-        if (c.sigkillAt !== undefined && now > c.sigkillAt) {
+        // blocked: without this it would hold a reload, or the master's exit, for good. One whose
+        // beats stopped (its loop blocked at import) is stuck, and goes after CORRAL_TIMEOUT.
+        if (c.sigkillAt !== undefined && stuck) this.killStuck(c, silentMs);
+        else if (c.sigkillAt !== undefined && now > c.sigkillAt) {
           c.sigkillAt = undefined;
           this.log.warn({ event: `${c.role}.kill`, worker_id: c.id, worker_pid: c.handle.pid, reason: 'no exit after SIGTERM' }, `${c.role} ${c.id} did not exit after SIGTERM; killing`);
           c.handle.kill('SIGKILL');
         }
         continue;
       }
-      const silentMs = now - c.lastBeatAt;
-      // A child started before a reload lowered CORRAL_TIMEOUT still beats at its old pace: it is
-      // stuck only once it missed a beat of its own.
-      const stuck = silentMs > Math.max(timeoutMs, 2 * c.beatIntervalMs);
       if (c.state === 'draining') {
         // A draining child beats until it reports 'drained'. One stuck before that (a busy loop
         // when a reload or stop told it to drain, a close hook that blocks its loop) is killed
@@ -443,9 +445,10 @@ export class Arbiter {
 
   private killStuck(c: ChildRecord, silentMs: number): void {
     const seconds = Math.round(silentMs / 100) / 10;
-    // A draining child was on its way out: it is not replaced (a reload's new generation, or none
-    // at a stop, takes its place).
-    const draining = c.state === 'draining';
+    // A child told to stop (draining, or booting and sent SIGTERM) was on its way out: it is not
+    // replaced (a reload's new generation, or none at a stop, takes its place).
+    const draining = c.state === 'draining' || c.state === 'killing';
+    c.sigkillAt = undefined;
     if (c.state === 'booting') {
       // Silent before ready (an import that blocks the loop): a failed boot, so it counts towards
       // the backoff and CORRAL_BOOT_ATTEMPTS instead of being respawned at once, forever.

@@ -460,6 +460,34 @@ test('SIGQUIT after SIGTERM kills a draining worker that hangs within 2 s, and r
   }
 });
 
+test('stop: a booting worker whose event loop is blocked (no beats) gets SIGKILL after CORRAL_TIMEOUT, not the graceful timeout', async () => {
+  const t = await setup({ CORRAL_TIMEOUT: '5', CORRAL_GRACEFUL_TIMEOUT: '30' });
+  try {
+    t.arbiter.tick();
+    const [blocked, loading] = t.children;
+    t.arbiter.record('stop');
+    t.arbiter.tick();
+    assert.deepEqual(blocked?.kills, ['SIGTERM']);
+    // One still loading beats, and runs its close hooks; the other's loop is blocked at import.
+    t.run(1000);
+    for (let ms = 0; ms < 5000; ms += 250) {
+      beatAll([loading!]);
+      t.run(250);
+    }
+    assert.deepEqual(blocked?.kills, ['SIGTERM', 'SIGKILL'], 'killed 6 s after its last beat, not 32 s after the SIGTERM');
+    assert.deepEqual(loading?.kills, ['SIGTERM']);
+    const line = t.log.lines().find((l) => l.event === 'worker.timeout');
+    assert.equal(line?.worker_pid, blocked?.pid);
+    assert.equal(line?.draining, true);
+    blocked!.exit(null, 'SIGKILL');
+    t.arbiter.tick();
+    assert.equal(t.log.lines().find((l) => l.event === 'worker.exit')?.reason, 'timeout');
+    assert.equal(t.log.lines().filter((l) => l.event === 'worker.boot_failed').length, 0, 'a stopped worker is no failed boot');
+  } finally {
+    t.log.close();
+  }
+});
+
 test('stop: a booting worker that does not exit on SIGTERM gets SIGKILL after the graceful timeout, and the master exits', async () => {
   const t = await setup({ CORRAL_GRACEFUL_TIMEOUT: '3' });
   try {
