@@ -1,7 +1,8 @@
 // Entry point of the keeper process, forked by the master (child_process.fork with IPC), one per
 // host. Boot: settings → logger → backend → data dir lock → journal replay → local socket →
-// `ready`. A heartbeat every second (heartbeatIntervalMs) from the settings on; `drain` flushes the journal as far as the
-// quota allows and exits 0; a lost IPC channel (master gone) closes at once and exits.
+// `ready`. A heartbeat every second (heartbeatIntervalMs) from the settings on; `drain` flushes
+// the journal as far as the quota allows and exits 0; a lost IPC channel (master gone) closes at
+// once and exits.
 
 import { readIdentity } from './../config/identity.js';
 import { loadSettings } from '../config/load.js';
