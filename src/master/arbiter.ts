@@ -412,7 +412,7 @@ export class Arbiter {
         // A booting child told to stop with SIGTERM whose close hooks hang, or whose event loop is
         // blocked: without this it would hold a reload, or the master's exit, for good. One whose
         // beats stopped (its loop blocked at import) is stuck, and goes after CORRAL_TIMEOUT.
-        if (c.sigkillAt !== undefined && stuck) this.killStuck(c, silentMs);
+        if (c.sigkillAt !== undefined && stuck && !c.drainedReported) this.killStuck(c, silentMs);
         else if (c.sigkillAt !== undefined && now > c.sigkillAt) {
           c.sigkillAt = undefined;
           this.log.warn({ event: `${c.role}.kill`, worker_id: c.id, worker_pid: c.handle.pid, reason: 'no exit after SIGTERM' }, `${c.role} ${c.id} did not exit after SIGTERM; killing`);

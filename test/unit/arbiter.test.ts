@@ -483,6 +483,10 @@ test('stop: a booting worker whose event loop is blocked (no beats) gets SIGKILL
     t.arbiter.tick();
     assert.equal(t.log.lines().find((l) => l.event === 'worker.exit')?.reason, 'timeout');
     assert.equal(t.log.lines().filter((l) => l.event === 'worker.boot_failed').length, 0, 'a stopped worker is no failed boot');
+    // The other ran its close hooks and stopped beating on purpose: it is on its way out, not stuck.
+    loading!.say({ type: 'drained' });
+    t.run(6000);
+    assert.deepEqual(loading?.kills, ['SIGTERM']);
   } finally {
     t.log.close();
   }
