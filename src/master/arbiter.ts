@@ -86,6 +86,10 @@ export class Arbiter {
   private readonly exits: { record: ChildRecord; code: number | null; signal: NodeJS.Signals | null }[] = [];
   private nextId = 1;
   private bootFailures = 0;
+  /** Workers are forked in numbered batches (one per tick that forks): see reap(). */
+  private forkBatch = 0;
+  /** The batch of the last boot failure counted: others of that batch are the same attempt. */
+  private lastFailedBatch = 0;
   private lastBootError: ChildRecord['bootError'];
   private quickCrashes = 0;
   private lastCrashAt = 0;
@@ -339,14 +343,21 @@ export class Arbiter {
         continue;
       }
       if (!wasReady) {
-        this.bootFailures++;
+        // Workers forked together fail together, for the same reason (a database down at boot, a
+        // port taken): one counted failure stands for its whole batch. Counted one by one, the
+        // first batch of CORRAL_WORKERS ≥ CORRAL_BOOT_ATTEMPTS workers used up every attempt at
+        // once, and the master exited 3 without a single retry.
+        if (c.forkBatch > this.lastFailedBatch) {
+          this.bootFailures++;
+          this.lastFailedBatch = c.forkBatch;
+          this.nextSpawnAt = this.now() + BACKOFF.delayMs(this.bootFailures);
+        }
         this.lastBootError = c.bootError ?? { code: 'CORRAL_ERR_APP_LOAD', message: `worker exited with code ${code} signal ${signal} before it was ready` };
         const kind = code !== null && BOOT_FAILURE_EXITS.has(code) ? 'cannot boot' : 'failed to boot';
         this.log.error(
           { ...fields, event: 'worker.boot_failed', failures: this.bootFailures, boot_error: this.lastBootError },
           `worker ${c.id} ${kind}: ${this.lastBootError.message}`,
         );
-        this.nextSpawnAt = this.now() + BACKOFF.delayMs(this.bootFailures);
         continue;
       }
       if (c.crashCounted) {
@@ -525,10 +536,14 @@ export class Arbiter {
     }
     const missing = this.expected - activeCurrent.length;
     if (missing > 0 && now >= this.nextSpawnAt) {
-      // After failures, probe with one worker at a time rather than a burst of doomed forks.
-      const n = this.bootFailures > 0 || this.quickCrashes > 1 ? 1 : missing;
+      // After failures, probe with one worker at a time rather than a burst of doomed forks: the
+      // next once the last is ready or has failed (one forked every tick meanwhile was a burst).
+      const failing = this.bootFailures > 0 || this.quickCrashes > 1;
+      const probing = failing && activeCurrent.some((c) => c.state === 'booting');
+      const n = failing ? (probing ? 0 : 1) : missing;
+      if (n > 0) this.forkBatch++;
       for (let i = 0; i < n; i++) this.spawn('worker');
-      if (n > 0 && (this.bootFailures > 0 || this.quickCrashes > 1)) {
+      if (n > 0 && failing) {
         this.log.info({ event: 'worker.respawn', failures: this.bootFailures, crash_loop: this.quickCrashes }, 'respawning after backoff');
       }
     }
@@ -742,6 +757,7 @@ export class Arbiter {
       state: 'booting',
       readyAt: undefined,
       lastBeatAt: now,
+      forkBatch: this.forkBatch,
       beatIntervalMs: heartbeatIntervalMs(this.settings.CORRAL_TIMEOUT),
       figures: undefined,
       port: undefined,

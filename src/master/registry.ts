@@ -22,6 +22,8 @@ export interface ChildRecord {
   state: ChildState | 'killing';
   readyAt: number | undefined;
   lastBeatAt: number;
+  /** The arbiter's batch of forks it was part of: a batch failing to boot is one attempt. */
+  readonly forkBatch: number;
   /** heartbeatIntervalMs of the CORRAL_TIMEOUT it was started with: a reload may lower the timeout under it. */
   readonly beatIntervalMs: number;
   figures: ChildFigures | undefined;

@@ -288,3 +288,22 @@ test('workers that crash soon after boot back off, whether they exit or throw an
     await Promise.all([thrown?.stop(), exited?.stop()]);
   }
 });
+
+test('workers that all fail to boot at once (a database down) are one attempt: retried one at a time with backoff before the master exits 3', async () => {
+  const c = await startCorral({ app: 'fails-after-loading.mjs', workers: 4, waitReady: false, env: { CORRAL_BOOT_ATTEMPTS: '3' } });
+  try {
+    const exit = await Promise.race([c.exited, new Promise<undefined>((r) => setTimeout(r, 15_000, undefined).unref())]);
+    assert.deepEqual(exit, { code: 3, signal: null });
+    await c.waitForLog((l) => l.event === 'master.exit', 5000, 'master.exit');
+    const lines = c.logs().filter((l) => l.role === 'master' && (l.event === 'worker.boot' || l.event === 'worker.boot_failed'));
+    // The first four together, then two probes, each forked after the one before it failed.
+    assert.deepEqual(
+      lines.map((l) => l.event),
+      [...Array<string>(4).fill('worker.boot'), ...Array<string>(4).fill('worker.boot_failed'), 'worker.boot', 'worker.boot_failed', 'worker.boot', 'worker.boot_failed'],
+    );
+    assert.deepEqual(c.events('worker.boot_failed').map((l) => l.failures), [1, 1, 1, 1, 2, 3]);
+    assert.equal(c.events('boot.exhausted')[0]?.attempts, 3);
+  } finally {
+    await c.stop();
+  }
+});

@@ -338,6 +338,36 @@ test('boot exhaustion: workers that fail before ready are retried with backoff, 
   }
 });
 
+test('workers forked together that fail to boot together are one attempt: retried one probe at a time with backoff, then exit 3', async () => {
+  const t = await setup({ CORRAL_WORKERS: '8', CORRAL_BOOT_ATTEMPTS: '3' });
+  try {
+    t.arbiter.tick();
+    assert.equal(t.children.length, 8);
+    const fail = (c: FakeChild) => {
+      c.say({ type: 'boot-failed', code: 'CORRAL_ERR_APP_LOAD', message: 'database unreachable' });
+      c.exit(4);
+    };
+    t.children.forEach(fail);
+    t.arbiter.tick();
+    assert.deepEqual(t.exits, [], 'eight workers failing at once are one failed attempt, not eight');
+    const failures = t.log.lines().filter((l) => l.event === 'worker.boot_failed').map((l) => l.failures);
+    assert.deepEqual(failures, [1, 1, 1, 1, 1, 1, 1, 1]);
+    // Retries: one probe, and the next only once it has failed and its backoff passed.
+    for (let attempt = 2; attempt <= 3; attempt++) {
+      const before: number = t.children.length;
+      // Past any backoff of these attempts, within CORRAL_TIMEOUT (a probe that stays silent longer is killed).
+      t.run(4000);
+      assert.equal(t.children.length, before + 1, `attempt ${attempt}: one probe, however long it boots`);
+      fail(t.children.at(-1)!);
+      t.arbiter.tick();
+    }
+    assert.deepEqual(t.exits, [3]);
+    assert.equal(t.log.lines().find((l) => l.event === 'boot.exhausted')?.attempts, 3);
+  } finally {
+    t.log.close();
+  }
+});
+
 test("a message read after its child was reaped is ignored: a late 'ready' does not reset the boot failures", async () => {
   const t = await setup({ CORRAL_WORKERS: '1', CORRAL_BOOT_ATTEMPTS: '2' });
   try {
