@@ -11,6 +11,7 @@ import {
   type RequestListener,
   type Server,
 } from 'node:http';
+import { monotonicNow } from '../clock.js';
 import type { Settings } from '../config/schema.js';
 import type { Logger } from '../log/logger.js';
 import { describeError } from '../errors.js';
@@ -167,9 +168,11 @@ export function createWorkerServer(app: RequestListener, o: WorkerServerOptions)
     },
     drain(gracefulMs) {
       // A second, shorter drain (QUIT after TERM) brings the forced close forward; a longer one
-      // never pushes it back.
+      // never pushes it back. Compared on the monotonic clock: with Date.now, a system clock
+      // stepped forward meanwhile made a QUIT look later than the TERM's deadline, and the worker
+      // kept draining until the master's SIGKILL.
       if (drainPromise) {
-        if (Date.now() + gracefulMs < forceAt) scheduleForce(gracefulMs);
+        if (monotonicNow() + gracefulMs < forceAt) scheduleForce(gracefulMs);
         return drainPromise;
       }
       draining = true;
@@ -189,7 +192,7 @@ export function createWorkerServer(app: RequestListener, o: WorkerServerOptions)
         };
         scheduleForce = (ms) => {
           clearTimeout(force);
-          forceAt = Date.now() + ms;
+          forceAt = monotonicNow() + ms;
           force = setTimeout(() => {
             logger.warn({ event: 'worker.drain_forced', open_connections: cap.active() }, 'graceful timeout reached, closing remaining connections');
             server.closeAllConnections();

@@ -52,3 +52,23 @@ test('a system clock stepped forward an hour kills no worker and is not reported
     await c.stop();
   }
 });
+
+test('SIGQUIT after SIGTERM still closes a draining worker at once after its system clock stepped forward', async () => {
+  const fixture = join(REPO_ROOT, 'test', 'fixtures', 'clock-step.cjs');
+  const c = await startCorral({ app: 'basic.mjs', workers: 1, env: { NODE_OPTIONS: `--require ${fixture}`, FIXTURE_CLOCK_ROLE: 'worker', FIXTURE_CLOCK_STEP_MS: String(HOUR_MS) } });
+  try {
+    const slow = http(`${c.url}/sleep?ms=20000`, { timeoutMs: 30000 }).catch((e: Error) => e);
+    await c.waitForLog((l) => l.event === 'fixture.sleeping', 10000, 'the slow request in the worker');
+    c.kill('SIGTERM');
+    const draining = await c.waitForLog((l) => l.event === 'worker.draining', 10000, 'the worker draining for the graceful stop');
+    process.kill(Number(draining.pid), 'SIGUSR2');
+    await waitFor(() => c.stderr().includes('clock stepped'), 5000, "the worker's clock step");
+    c.kill('SIGQUIT');
+    assert.equal((await c.exited).code, 0);
+    assert.ok((await slow) instanceof Error, 'the slow request was cut');
+    assert.deepEqual(c.events('worker.kill'), [], 'no SIGKILL: the worker brought its forced close forward');
+    assert.deepEqual(c.events('worker.exit').map((l) => [l.code, l.signal]), [[0, null]]);
+  } finally {
+    await c.stop();
+  }
+});
