@@ -209,7 +209,12 @@ export class Arbiter {
 
   private handleIntents(): void {
     for (let intent = this.intents.shift(); intent; intent = this.intents.shift()) {
-      if (this.phase === 'stopping' && intent !== 'quit' && intent !== 'reopen-logs') continue;
+      if (this.phase === 'stopping' && intent !== 'quit' && intent !== 'reopen-logs') {
+        // Said, not dropped without a word: an operator whose HUP (or TTIN, TTOU, second TERM)
+        // came during a graceful stop otherwise found nothing in the log about it.
+        this.log.info({ event: 'shutdown.ignored', intent }, `${intent} ignored: the master is stopping`);
+        continue;
+      }
       switch (intent) {
         case 'stop':
         case 'quit':

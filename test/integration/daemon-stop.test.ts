@@ -28,6 +28,26 @@ test('SIGTERM with a slow request in flight: it completes, then the master exits
   }
 });
 
+test('a HUP, TTIN or second TERM during a graceful stop is ignored, and the log says so', async () => {
+  const c = await startCorral({ app: 'basic.mjs', workers: 1 });
+  try {
+    const slow = http(`${c.url}/sleep?ms=2000`, { timeoutMs: 10000 });
+    await c.waitForLog((l) => l.event === 'fixture.sleeping', 10000, 'the slow request in the worker');
+    c.kill('SIGTERM');
+    await c.waitForLog((l) => l.event === 'worker.draining', 10000, 'the worker draining');
+    for (const signal of ['SIGHUP', 'SIGTTIN', 'SIGTERM'] as const) {
+      c.kill(signal);
+      await c.waitForLog((l) => l.event === 'shutdown.ignored' && l.intent === { SIGHUP: 'reload', SIGTTIN: 'ttin', SIGTERM: 'stop' }[signal], 5000, `${signal} said to be ignored`);
+    }
+    assert.equal((await slow).status, 200, 'the request in flight finished');
+    assert.equal((await c.exited).code, 0);
+    assert.equal(c.events('reload.start').length, 0);
+    assert.equal(c.events('workers.scale').length, 0);
+  } finally {
+    await c.stop();
+  }
+});
+
 test('SIGQUIT stops fast, without waiting for slow requests', async () => {
   const c = await startCorral({ app: 'basic.mjs', workers: 1 });
   try {
