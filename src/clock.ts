@@ -1,7 +1,6 @@
 // Time for deadlines and silences: the wall clock at process start, then monotonic time. A step
-// of the system clock (NTP, a `date -s`, a VM resumed on another host) moves neither. Readings
-// still look like wall-clock milliseconds, so they can be logged and compared with Date.now()
-// for display.
+// of the system clock (NTP, a `date -s`) moves neither. Readings still look like wall-clock
+// milliseconds, so they can be logged.
 
 export function monotonicNow(): number {
   return performance.timeOrigin + performance.now();

@@ -35,7 +35,10 @@ export interface ArbiterOptions {
   readonly notifier: Notifier;
   /** Called once with the exit code when the master is done. */
   readonly onExit: (code: number) => void;
-  /** Defaults to monotonicNow: with Date.now, a clock stepped back an hour left a stuck worker alive, and every drain and stop deadline pending, for that hour. */
+  /**
+   * Defaults to monotonicNow: with Date.now, a system clock stepped back an hour left a stuck
+   * worker alive, and every drain and stop deadline pending, for that hour.
+   */
   readonly now?: () => number;
 }
 

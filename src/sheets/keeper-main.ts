@@ -71,8 +71,9 @@ async function shutdown(reason: string, gracefulMs: number): Promise<void> {
 }
 
 /**
- * Beats from the start of the boot, not from `ready`: the master kills a child silent for CORRAL_TIMEOUT,
- * and a boot (journal replay, a lock still held, Google slow to answer) may take that long.
+ * Beats from the start of the boot, not from `ready`: the master kills a child silent for
+ * CORRAL_TIMEOUT, and a boot (journal replay, a lock still held, Google slow to answer) may take
+ * that long.
  */
 function startHeartbeat(intervalMs: number): void {
   const lag = startLoopLag();

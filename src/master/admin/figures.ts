@@ -142,8 +142,7 @@ export interface StatsExtras {
   readonly alerts?: unknown;
 }
 
-/** The `/api/admin/stats` document. */
-/** `now` is on the arbiter's clock (monotonicNow), which its children's times are on. */
+/** The `/api/admin/stats` document; `now` is on the arbiter's clock (monotonicNow), as its children's times are. */
 export function statsOf(view: AdminView, extras: StatsExtras, now = monotonicNow()) {
   const children = view.children();
   const workers = children.filter((c) => c.role === 'worker').sort((a, b) => a.id - b.id);
