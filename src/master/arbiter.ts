@@ -544,10 +544,11 @@ export class Arbiter {
     }
     const missing = this.expected - activeCurrent.length;
     if (missing > 0 && now >= this.nextSpawnAt) {
-      // After failures, probe with one worker at a time rather than a burst of doomed forks: the
-      // next once the last is ready or has failed (one forked every tick meanwhile was a burst).
+      // After failures, probe with one worker at a time rather than a burst of doomed forks. After
+      // failed boots, the next once the last is ready or has failed (one forked every tick
+      // meanwhile was a burst); after crashes (workers that did boot), one per tick.
       const failing = this.bootFailures > 0 || this.quickCrashes > 1;
-      const probing = failing && activeCurrent.some((c) => c.state === 'booting');
+      const probing = this.bootFailures > 0 && activeCurrent.some((c) => c.state === 'booting');
       const n = failing ? (probing ? 0 : 1) : missing;
       if (n > 0) this.forkBatch++;
       for (let i = 0; i < n; i++) this.spawn('worker');
