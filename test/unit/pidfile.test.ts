@@ -12,13 +12,14 @@ import { checkPidfile, isAlive, removePidfile, stampFile, writePidfile } from '.
 import { looksLikeMaster, procReaders, procStamp, readBootId, sameProcess, type ProcReaders } from '../../src/master/proc-identity.js';
 
 test('a process that exited but was not reaped yet (a zombie) is not alive: `corral stop` returns when the master is gone', async () => {
-  // sh starts a child that exits at once, then becomes sleep, which never reaps it.
-  const parent = spawn('sh', ['-c', 'true & echo $!; exec sleep 30'], { stdio: ['ignore', 'pipe', 'ignore'] });
+  // sh starts a child, then becomes sleep, which never reaps it. The child outlives the exec (a
+  // child that exited at once could be reaped by sh itself before it exec'd, leaving no zombie).
+  const parent = spawn('sh', ['-c', 'sleep 0.5 & echo $!; exec sleep 30'], { stdio: ['ignore', 'pipe', 'ignore'] });
   try {
     const [chunk] = (await once(parent.stdout!, 'data')) as [Buffer];
     const zombie = Number(chunk.toString().trim());
     // Wait for the child to have exited: its state turns to Z.
-    for (let i = 0; i < 100 && !readFileSync(`/proc/${zombie}/stat`, 'utf8').includes(') Z'); i++) await new Promise((r) => setTimeout(r, 20));
+    for (let i = 0; i < 250 && !readFileSync(`/proc/${zombie}/stat`, 'utf8').includes(') Z'); i++) await new Promise((r) => setTimeout(r, 20));
     assert.match(readFileSync(`/proc/${zombie}/stat`, 'utf8'), /\) Z /, 'the child is a zombie');
     assert.equal(isAlive(zombie), false);
     assert.equal(isAlive(parent.pid!), true, 'a running process is alive');
