@@ -114,6 +114,20 @@ describe('emulator values endpoints', () => {
     assert.deepEqual(r.body.valueRanges[0].values, [['name']]);
   });
 
+  it('seeds, reads and overwrites a tab of more rows than a function takes arguments', async () => {
+    const rows = Array.from({ length: 200_000 }, (_, i) => [`r${i}`]);
+    emu.setSheet(emu.spreadsheetId, 'Big', rows);
+    const head = await call(`${base}/values/${encodeRangeForPath('Big!A199999:A200000')}`, { headers: auth() });
+    assert.deepEqual(head.body.values, [['r199998'], ['r199999']]);
+    const put = await call(`${base}/values/${encodeRangeForPath('Big!B:B')}?valueInputOption=RAW`, {
+      method: 'PUT',
+      headers: { ...auth(), 'content-type': 'application/json' },
+      body: JSON.stringify({ values: rows }),
+    });
+    assert.equal(put.status, 200);
+    assert.equal(put.body.updatedRange, 'Big!B1:B200000');
+  });
+
   it('error envelopes: 401 without credentials, 404 unknown spreadsheet, 400 bad range', async () => {
     const none = await call(`${base}/values/Players`);
     assert.equal(none.status, 401);

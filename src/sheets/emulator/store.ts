@@ -55,6 +55,16 @@ function trimRows(rows: string[][]): string[][] {
   return out;
 }
 
+/**
+ * The longest row's length (0 for none). A loop, not Math.max(...rows): spreading a tab of more
+ * rows than V8 takes arguments (about 120k) throws "Maximum call stack size exceeded".
+ */
+function widest(rows: readonly (readonly unknown[])[]): number {
+  let width = 0;
+  for (const r of rows) if (r.length > width) width = r.length;
+  return width;
+}
+
 function rectText(tab: Tab, rect: Rect): string {
   return formatA1(tab.title, { startRow: rect.r1, endRow: rect.r2, startCol: rect.c1, endCol: rect.c2 });
 }
@@ -90,7 +100,7 @@ export class Store {
   setSheet(id: string, title: string, rows: readonly (readonly unknown[])[]): void {
     const s = this.ensureSpreadsheet(id);
     const data = rows.map((r) => r.map((v) => cellValue(v, false)));
-    const width = Math.max(0, ...data.map((r) => r.length));
+    const width = widest(data);
     const tab: Tab = { title, rows: data, rowCount: Math.max(DEFAULT_ROWS, data.length), columnCount: Math.max(DEFAULT_COLUMNS, width) };
     const i = s.tabs.findIndex((t) => t.title === title);
     if (i === -1) s.tabs.push(tab);
@@ -183,7 +193,7 @@ export class Store {
     if (area?.endRow !== undefined && values.length > area.endRow - r1 + 1) {
       throw new ApiError(400, `Requested writing within range [${range}], but tried writing to row [${r1 + values.length - 1}]`);
     }
-    const width = Math.max(0, ...values.map((r) => r.length));
+    const width = widest(values);
     if (area?.endCol !== undefined && width > area.endCol - c1 + 1) {
       throw new ApiError(400, `Requested writing within range [${range}], but tried writing to column [${columnToLetters(c1 + width - 1)}]`);
     }
