@@ -103,6 +103,17 @@ describe('emulator values endpoints', () => {
     assert.equal(raw.body.range, 'Players!A1:B1', 'an unencoded range is read too');
   });
 
+  it('indents its JSON unless asked prettyPrint=false, as Google does, error envelopes included', async () => {
+    const text = async (url: string) => (await fetch(url, { headers: auth() })).text();
+    const pretty = await text(`${base}/values/${encodeRangeForPath('Players!A1:B2')}`);
+    assert.equal(pretty, JSON.stringify(JSON.parse(pretty), null, 2));
+    assert.match(pretty, /\n {2}"range"/);
+    const compact = await text(`${base}/values/${encodeRangeForPath('Players!A1:B2')}?prettyPrint=false`);
+    assert.equal(compact, JSON.stringify(JSON.parse(pretty)));
+    const error = await text(`${base}/values/${encodeRangeForPath('Nope!A1')}?prettyPrint=false`);
+    assert.equal(error, '{"error":{"code":400,"message":"Unable to parse range: Nope!A1","status":"INVALID_ARGUMENT"}}');
+  });
+
   it('values:batchGet takes repeated ranges= and answers them in order', async () => {
     const r = await call(`${base}/values:batchGet?ranges=${encodeURIComponent('Players!A1')}&ranges=Sparse&ranges=${encodeURIComponent('Events!A2:B')}`, { headers: auth() });
     assert.equal(r.status, 200);

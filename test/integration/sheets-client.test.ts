@@ -4,6 +4,8 @@
 // SHEETS_TIMEOUT deadline, and API-key / read-only restrictions.
 
 import assert from 'node:assert/strict';
+import { createServer, request as httpRequest } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { describe, it } from 'node:test';
 import { SheetsError } from '../../src/sheets/errors.js';
 import { createGoogleBackend } from '../../src/sheets/google/index.js';
@@ -171,6 +173,39 @@ describe('reads', () => {
       assert.equal(got[4]?.values, undefined, 'an empty range has no values key');
       assert.ok(!('values' in (got[4] ?? {})));
       assert.equal(h.emulator.counters().calls['values.batchGet'], 1, 'one request for all ranges');
+    }));
+
+  it('asks for compact JSON (prettyPrint=false): Google indents its answers by default', () =>
+    withHarness(async (h) => {
+      const rows = [['event_id', 'player'], ...Array.from({ length: 50 }, (_, i) => [`E${i}`, `P${i}`])];
+      h.emulator.setSheet(h.emulator.spreadsheetId, 'Compact', rows);
+      const seen: string[] = [];
+      // A pass-through in front of the emulator that notes each answer's size.
+      const proxy = createServer((req, res) => {
+        const up = httpRequest(`${h.emulator.url}${req.url ?? '/'}`, { method: req.method, headers: req.headers }, (answer) => {
+          const parts: Buffer[] = [];
+          answer.on('data', (c: Buffer) => parts.push(c));
+          answer.on('end', () => {
+            const body = Buffer.concat(parts);
+            if (req.url?.includes('/values/')) seen.push(body.toString('utf8'));
+            res.writeHead(answer.statusCode ?? 502, answer.headers);
+            res.end(body);
+          });
+        });
+        req.pipe(up);
+      });
+      await new Promise<void>((r) => proxy.listen(0, '127.0.0.1', r));
+      try {
+        const { port } = proxy.address() as AddressInfo;
+        const b = h.backend({}, { SHEETS_API_URL: `http://127.0.0.1:${port}` });
+        const got = await b.getValues('Compact');
+        assert.deepEqual(got.values, rows);
+        assert.equal(seen.length, 1);
+        assert.equal(seen[0], JSON.stringify({ range: 'Compact!A1:Z1000', majorDimension: 'ROWS', values: rows }), 'the answer came without indentation');
+      } finally {
+        proxy.closeAllConnections();
+        await new Promise((r) => proxy.close(r));
+      }
     }));
 
   it('trailing empty cells and rows are trimmed; empty rows inside stay; an empty tab has no values', () =>

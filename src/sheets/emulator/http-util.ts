@@ -24,13 +24,21 @@ export function readBody(req: IncomingMessage): Promise<Buffer> {
   });
 }
 
-export function jsonBody(value: unknown): Buffer {
-  return Buffer.from(JSON.stringify(value, null, 2));
+/**
+ * Google's APIs indent their JSON unless asked `prettyPrint=false` (a standard query parameter of
+ * every Google API); the emulator does the same, so the bytes a client receives are the real ones.
+ */
+export function wantsPrettyPrint(query: URLSearchParams): boolean {
+  return query.get('prettyPrint') !== 'false';
 }
 
-export function sendJson(res: ServerResponse, status: number, value: unknown): void {
+export function jsonBody(value: unknown, pretty = true): Buffer {
+  return Buffer.from(pretty ? JSON.stringify(value, null, 2) : JSON.stringify(value));
+}
+
+export function sendJson(res: ServerResponse, status: number, value: unknown, pretty = true): void {
   if (res.headersSent || res.destroyed) return;
-  const body = jsonBody(value);
+  const body = jsonBody(value, pretty);
   res.writeHead(status, { 'content-type': 'application/json; charset=UTF-8', 'content-length': body.length });
   res.end(body);
 }

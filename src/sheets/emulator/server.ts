@@ -9,7 +9,7 @@ import type { ServiceAccountKey } from '../google/credentials.js';
 import { Accounts, TokenError } from './accounts.js';
 import { ApiError, serverError } from './api-error.js';
 import { Counters, DEFAULT_FAULTS, MinuteQuota, parseFaults, seededRandom, type EmulatorCounters, type Faults } from './faults.js';
-import { BodyTooLarge, jsonBody, readBody, sendJson } from './http-util.js';
+import { BodyTooLarge, jsonBody, readBody, sendJson, wantsPrettyPrint } from './http-util.js';
 import { generateServiceAccountKey } from './keys.js';
 import { defaultSeed, type SheetSeed } from './seed.js';
 import { Store, type ShareRole } from './store.js';
@@ -211,7 +211,7 @@ class EmulatorServer implements Emulator {
     try {
       body = await readBody(req);
     } catch (err) {
-      if (err instanceof BodyTooLarge) sendJson(res, 400, new ApiError(400, err.message).envelope());
+      if (err instanceof BodyTooLarge) sendJson(res, 400, new ApiError(400, err.message).envelope(), wantsPrettyPrint(url.searchParams));
       return;
     }
     if (url.pathname.startsWith('/__emulator/')) {
@@ -227,21 +227,21 @@ class EmulatorServer implements Emulator {
       route = matchValuesRoute(req.method ?? 'GET', url.pathname);
     } catch (err) {
       if (err instanceof ApiError) {
-        this.#answerError(res, err);
+        this.#answerError(res, err, url.searchParams);
         return;
       }
       throw err;
     }
     if (!route) {
-      this.#answerError(res, new ApiError(404, `Method not found: ${req.method} ${url.pathname}`));
+      this.#answerError(res, new ApiError(404, `Method not found: ${req.method} ${url.pathname}`), url.searchParams);
       return;
     }
     await this.#values(req, res, route, url.searchParams, body);
   }
 
-  #answerError(res: ServerResponse, err: ApiError): void {
+  #answerError(res: ServerResponse, err: ApiError, query: URLSearchParams): void {
     this.#counters.status(err.code);
-    sendJson(res, err.code, err.envelope());
+    sendJson(res, err.code, err.envelope(), wantsPrettyPrint(query));
   }
 
   #token(req: IncomingMessage, res: ServerResponse, body: Buffer): void {
@@ -291,7 +291,7 @@ class EmulatorServer implements Emulator {
     }
     if (f.errorRate > 0 && this.#random() < f.errorRate) {
       this.#counters.injectedErrors += 1;
-      this.#answerError(res, serverError(f.errorStatus));
+      this.#answerError(res, serverError(f.errorStatus), query);
       return;
     }
     let result;
@@ -308,26 +308,26 @@ class EmulatorServer implements Emulator {
       result = runValues(this.#store, sheet, route, query, body);
     } catch (err) {
       if (!(err instanceof ApiError)) throw err;
-      this.#answerError(res, err);
+      this.#answerError(res, err, query);
       return;
     }
     this.#counters.rowsAppended += result.rowsAppended;
     if (f.resetRate > 0 && this.#random() < f.resetRate) {
       // Done, then the connection drops halfway through the answer.
       this.#counters.resets += 1;
-      const payload = jsonBody(result.body);
+      const payload = jsonBody(result.body, wantsPrettyPrint(query));
       res.writeHead(200, { 'content-type': 'application/json; charset=UTF-8', 'content-length': payload.length });
       res.write(payload.subarray(0, Math.floor(payload.length / 2)), () => res.socket?.destroy());
       return;
     }
     if (write && f.appliedErrorRate > 0 && this.#random() < f.appliedErrorRate) {
       this.#counters.appliedErrors += 1;
-      this.#answerError(res, serverError(500));
+      this.#answerError(res, serverError(500), query);
       return;
     }
     this.#counters.ok[route.method] += 1;
     this.#counters.status(200);
-    sendJson(res, 200, result.body);
+    sendJson(res, 200, result.body, wantsPrettyPrint(query));
   }
 
   #control(req: IncomingMessage, res: ServerResponse, url: URL, body: Buffer): void {
