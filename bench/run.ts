@@ -1,9 +1,10 @@
 // `npm run bench [section...]`: runs the benchmarks in one session and prints ratios against a
-// reference measured in the same run. Sections: daemon, sheets, compare, accept, ratelimit, streams, spread (default: all).
+// reference measured in the same run. Sections: daemon, sheets, compare, accept, ratelimit, streams, spread, export-memory (default: all).
 
 import { benchAccept } from './accept.js';
 import { benchCompare } from './compare.js';
 import { benchDaemon } from './daemon.js';
+import { benchExportMemory } from './export-memory.js';
 import { benchRateLimit } from './ratelimit.js';
 import { benchSheets } from './sheets.js';
 import { benchSpread } from './spread.js';
@@ -72,6 +73,7 @@ const SECTIONS: Record<string, () => Promise<void>> = {
       connections: 100,
       warmupSeconds: warmupSeconds(5),
     }),
+  'export-memory': () => benchExportMemory({ rows: envInt('BENCH_EXPORT_ROWS', 1) ?? 300_000, workers: envInt('BENCH_EXPORT_WORKERS', 1) ?? 8 }),
   ratelimit: () => benchRateLimit({ seconds: seconds(8), rounds: rounds(3), workers: 8, connections: 100, clients: 1000 }),
 };
 

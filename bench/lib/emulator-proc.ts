@@ -25,6 +25,8 @@ export interface EmulatorProcessOptions {
   readonly latencyMs: number;
   /** Google's default is 300 per minute; kept unless told otherwise. */
   readonly readsPerMinute?: number;
+  /** Seed file (`corral emulator --sheet-file`); the emulator's small default sheet without it. */
+  readonly sheetFile?: string;
 }
 
 /** Upstream read calls (values.get + values.batchGet) in a counters snapshot. */
@@ -37,6 +39,7 @@ export async function startEmulatorProcess(o: EmulatorProcessOptions): Promise<E
   const keyFile = join(dir, 'key.json');
   const args = [CORRAL_BIN, 'emulator', '--port', '0', '--latency-ms', String(o.latencyMs), '--key-out', keyFile];
   if (o.readsPerMinute !== undefined) args.push('--reads-per-minute', String(o.readsPerMinute));
+  if (o.sheetFile !== undefined) args.push('--sheet-file', o.sheetFile);
   const proc = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   let err = '';

@@ -66,6 +66,8 @@ async function bench(name: string, sections: readonly string[], env: Record<stri
       BENCH_WARMUP_SECONDS: '0',
       BENCH_COMPARE_WORKERS: String(WORKERS),
       BENCH_SPREAD_WORKERS: String(WORKERS),
+      BENCH_EXPORT_WORKERS: String(WORKERS),
+      BENCH_EXPORT_ROWS: '20000',
       ...env,
     },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -151,7 +153,7 @@ describe('npm run bench', () => {
 
   it('npm run bench without gunicorn: every section runs, and compare says how to install gunicorn and compares corral with the bare server alone', async () => {
     const { stdout, dir, saved } = await bench('without-gunicorn', [], { BENCH_ROUNDS: '1', BENCH_GUNICORN: join(scratch, 'no-such-gunicorn') });
-    assert.deepEqual(readdirSync(dir).sort(), ['accept', 'compare', 'daemon', 'ratelimit', 'sheets', 'spread', 'streams'].map((s) => `${s}.json`));
+    assert.deepEqual(readdirSync(dir).sort(), ['accept', 'compare', 'daemon', 'export-memory', 'ratelimit', 'sheets', 'spread', 'streams'].map((s) => `${s}.json`));
     assert.ok(stdout.includes(`gunicorn: ${GUNICORN_SKIP}`), `the skip message in:\n${stdout}`);
     assert.match(saved.settings.gunicorn.skipped ?? '', /BENCH_GUNICORN=.*no-such-gunicorn is not an executable/);
     assertMatrix(saved, 1, false);

@@ -48,6 +48,41 @@ describe('keeper cache tier (L2)', () => {
     assert.deepEqual(changes, []);
   });
 
+  it("holds the backend's own rows, not a copy of them; only a row with a cell that is not a string is rewritten", async () => {
+    const rows = [['name', 'code'], ['Alice', 'P001'], ['Bob', 7 as unknown as string], ['Carol', 'P003']];
+    const answer = { range: 'Players!A1:B4', majorDimension: 'ROWS' as const, values: rows };
+    const own = new ReadTier({
+      backend: {
+        kind: 'google',
+        description: 'a fixed answer',
+        getValues: async () => answer,
+        batchGetValues: async () => [answer],
+        appendValues: async () => ({ updatedRange: '', updatedRows: 0 }),
+        close: async () => undefined,
+      },
+      logger: log.logger,
+      ttlMs: TTL,
+      maxStaleMs: MAX_STALE,
+      maxBytes: 1 << 20,
+      clock,
+    });
+    try {
+      const mixed = (await own.get('Players')).value.values;
+      assert.deepEqual(mixed, [['name', 'code'], ['Alice', 'P001'], ['Bob', '7'], ['Carol', 'P003']]);
+      assert.equal(mixed[0], rows[0], 'rows before the first non-string cell are the same arrays');
+      assert.equal(mixed[3], rows[3], 'and so are the rows after it');
+      rows[2] = ['Bob', 'P002'];
+      await clock.advance(TTL + 1);
+      await own.get('Players');
+      await settle();
+      const strings = (await own.get('Players')).value.values;
+      assert.equal(strings, rows, 'all strings: the very array the backend answered');
+      assert.equal(JSON.parse((await own.get('Players')).value.jsonBytes.toString('utf8'))[2][1], 'P002');
+    } finally {
+      own.close();
+    }
+  });
+
   it('a refresh that changed the values tells the workers; one that did not, stays quiet', async () => {
     await tier.get('Players');
     await clock.advance(TTL + 1);

@@ -29,6 +29,11 @@ async function until<T>(fn: () => Promise<T | undefined | false> | T | undefined
   }
 }
 
+/** The JSON text of an answer the keeper writes in pieces. */
+function text(parts: readonly Buffer[]): string {
+  return Buffer.concat(parts).toString('utf8');
+}
+
 /** Runs `fn` with JSON.stringify counting its calls on values `counted` selects. */
 async function countingStringify<T>(counted: (value: unknown) => boolean, fn: () => Promise<T>): Promise<{ result: T; calls: number }> {
   const realStringify = JSON.stringify;
@@ -229,14 +234,17 @@ describe('keeper over its local socket, with worker clients', () => {
   it("a read with nothing pending reuses the tier's JSON of the values instead of serialising them again", async () => {
     const k = await startKeeper();
     await k.read('Events');
-    const { result: plain, calls: valuesSerialised } = await countingStringify((v) => typeof v === 'object' && v !== null && 'values' in v, () => k.readJson('Events'));
+    const { result: plain, calls: valuesSerialised } = await countingStringify((v) => typeof v === 'object' && v !== null && 'values' in v, () => k.readAnswer('Events'));
     assert.equal(valuesSerialised, 0);
     const { via: _via, ...expected } = await k.read('Events');
-    assert.deepEqual(JSON.parse(plain), { ...expected, via: 'fresh' });
+    assert.deepEqual(JSON.parse(text(plain)), { ...expected, via: 'fresh' });
+    const other = await k.readAnswer('Events');
+    const valuesPiece = other.find((piece) => piece.toString('utf8') === JSON.stringify(expected.values));
+    assert.ok(valuesPiece && plain.includes(valuesPiece), 'a second answer writes the very bytes of the values the first wrote (one copy, shared)');
     // With a journaled row to merge, the answer carries it.
     backend.hold();
     await k.append('Events', [['ev-j1', 'P001', 'goal', '', '2024-03-02']]);
-    const merged = JSON.parse(await k.readJson('Events')) as { values: string[][]; pendingRows: number };
+    const merged = JSON.parse(text(await k.readAnswer('Events'))) as { values: string[][]; pendingRows: number };
     assert.equal(merged.pendingRows, 1);
     assert.deepEqual(merged.values.at(-1), ['ev-j1', 'P001', 'goal', '', '2024-03-02']);
     backend.release();
@@ -244,19 +252,19 @@ describe('keeper over its local socket, with worker clients', () => {
 
   it('a widened read (right of column A) with nothing pending is cut and serialised once per fetch, not per read', async () => {
     const k = await startKeeper();
-    const first = JSON.parse(await k.readJson('Events!B:C')) as { values: string[][] };
+    const first = JSON.parse(text(await k.readAnswer('Events!B:C'))) as { values: string[][] };
     assert.deepEqual(first.values, [
       ['player', 'kind'],
       ['P001', 'joined'],
     ]);
-    const { result: again, calls: arraysSerialised } = await countingStringify(Array.isArray, () => k.readJson('Events!B:C'));
+    const { result: again, calls: arraysSerialised } = await countingStringify(Array.isArray, () => k.readAnswer('Events!B:C'));
     assert.equal(arraysSerialised, 0, 'the cut of this fetch is reused');
-    assert.deepEqual((JSON.parse(again) as { values: string[][] }).values, first.values);
+    assert.deepEqual((JSON.parse(text(again)) as { values: string[][] }).values, first.values);
     assert.equal(backend.count('get'), 1, 'one upstream fetch (Events!A:C) behind both reads');
     // A journaled row is merged (not the memo of the fetch without it).
     backend.hold();
     await k.append('Events', [['ev-j2', 'P002', 'goal', '', '2024-03-02']]);
-    const merged = JSON.parse(await k.readJson('Events!B:C')) as { values: string[][]; pendingRows: number };
+    const merged = JSON.parse(text(await k.readAnswer('Events!B:C'))) as { values: string[][]; pendingRows: number };
     assert.equal(merged.pendingRows, 1);
     assert.deepEqual(merged.values.at(-1), ['P002', 'goal']);
     backend.release();

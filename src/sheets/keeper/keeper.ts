@@ -21,6 +21,8 @@ import { KeeperServer } from './server.js';
 import { dataDirOf } from './socket-path.js';
 import { UpstreamMeter } from './upstream-meter.js';
 
+const CLOSING_BRACE = Buffer.from('}');
+
 /** The journal's key of the tab a range reads (the range itself when it does not parse). */
 function sheetOfRange(range: string): string {
   try {
@@ -73,7 +75,7 @@ export class Keeper {
    * Reads cut from a widened fetch (fetchRangeFor) with nothing journaled, by the tier's value
    * they were cut from, then by range: a new fetch is a new value, and its old cuts go with it.
    */
-  private readonly cuts = new WeakMap<object, Map<string, { readonly values: readonly (readonly string[])[]; readonly json: string }>>();
+  private readonly cuts = new WeakMap<object, Map<string, { readonly values: readonly (readonly string[])[]; readonly jsonBytes: Buffer }>>();
   private readonly meter: UpstreamMeter;
   private readonly readQuota: QuotaBucket;
   private readonly writeQuota: QuotaBucket;
@@ -167,7 +169,7 @@ export class Keeper {
         k.server = new KeeperServer(
           o.socketPath,
           {
-            read: (range) => k.readJson(range),
+            read: (range) => k.readAnswer(range),
             append: (range, rows, idempotency) => k.append(range, rows, idempotency),
             watch: (since, epoch, timeoutMs) => k.watch(since, epoch, timeoutMs),
             figures: () => k.figures(),
@@ -184,7 +186,7 @@ export class Keeper {
     }
   }
 
-  private async resolve(range: string): Promise<{ read: KeeperRead; valuesJson: string | undefined }> {
+  private async resolve(range: string): Promise<{ read: KeeperRead; valuesJson: Buffer | undefined }> {
     // A read right of column A is fetched from column A, for the merge to see the rows' ids.
     const r = await this.tier.get(fetchRangeFor(range));
     const v = r.value;
@@ -207,14 +209,14 @@ export class Keeper {
       via: r.via,
     };
     // The tier's JSON of these very values, when no journaled row was merged in nor columns cut.
-    if (merged.values === v.values) return { read, valuesJson: v.json };
-    if (known) return { read, valuesJson: known.json };
+    if (merged.values === v.values) return { read, valuesJson: v.jsonBytes };
+    if (known) return { read, valuesJson: known.jsonBytes };
     if (pending.length === 0) {
       let byRange = this.cuts.get(v);
       if (!byRange) this.cuts.set(v, (byRange = new Map()));
-      const cut = { values: merged.values, json: JSON.stringify(merged.values) };
+      const cut = { values: merged.values, jsonBytes: Buffer.from(JSON.stringify(merged.values)) };
       byRange.set(range, cut);
-      return { read, valuesJson: cut.json };
+      return { read, valuesJson: cut.jsonBytes };
     }
     return { read, valuesJson: undefined };
   }
@@ -225,16 +227,19 @@ export class Keeper {
   }
 
   /**
-   * The same read as the JSON the socket sends. Serialising a big tab on every read would cost the
-   * keeper's single loop what the cache saves, so with nothing pending (the common case) the
-   * values' JSON built once per fetch by the read tier is spliced in as is.
+   * The same read as the JSON bytes the socket sends, in pieces written one after the other.
+   * Serialising a big tab on every read would cost the keeper's single loop what the cache saves,
+   * so with nothing pending (the common case) the values' JSON built once per fetch by the read
+   * tier is sent as is: the same bytes for every worker, never copied. A string built per answer
+   * was copied twice on its way to the socket (flattened, then encoded): several workers asking
+   * for a tab of 300k rows at once held a copy each, hundreds of MB of the keeper's peak.
    */
-  async readJson(range: string): Promise<string> {
+  async readAnswer(range: string): Promise<readonly Buffer[]> {
     const { read, valuesJson } = await this.resolve(range);
-    if (valuesJson === undefined) return JSON.stringify(read);
+    if (valuesJson === undefined) return [Buffer.from(JSON.stringify(read))];
     const { values: _values, ...rest } = read;
     const head = JSON.stringify(rest);
-    return `${head.slice(0, -1)},"values":${valuesJson}}`;
+    return [Buffer.from(`${head.slice(0, -1)},"values":`), valuesJson, CLOSING_BRACE];
   }
 
   /** `idempotency`: an optional claim {key, fingerprint, answer} (keeper/idempotency-keys.ts). */

@@ -19,8 +19,11 @@ import { systemClock, type Clock } from './clock.js';
 export interface CachedValue {
   readonly range: string;
   readonly values: readonly (readonly string[])[];
-  /** `values` as JSON, computed once per fetch (the keeper's answers reuse it). */
-  readonly json: string;
+  /**
+   * `values` as UTF-8 JSON, made once per fetch: the keeper writes these very bytes into every
+   * answer, so an answer costs no copy of a large tab (a string would be copied into each write).
+   */
+  readonly jsonBytes: Buffer;
   readonly fetchStartedAt: number;
   readonly fetchedAt: number;
   readonly expiresAt: number;
@@ -66,9 +69,26 @@ export interface ReadTierOptions {
 
 const MAX_REMEMBERED_RANGES = 10_000;
 
-/** The bytes a cached value holds, roughly: V8 strings take up to two bytes a character. */
+/** The bytes a cached value holds, roughly: its JSON, and about as much again for the rows. */
 function sizeOf(value: CachedValue | undefined): number {
-  return Math.max(1, (value?.json.length ?? 0) * 2 + (value?.range.length ?? 0));
+  return Math.max(1, (value?.jsonBytes.length ?? 0) * 2 + (value?.range.length ?? 0));
+}
+
+/**
+ * The rows with every cell a string. The backend's own arrays are kept when they are (Google's
+ * formatted values always are): a copy of a large tab would be held next to the original.
+ */
+function stringRows(rows: readonly (readonly unknown[])[]): readonly (readonly string[])[] {
+  const text = (c: unknown) => (typeof c === 'string' ? c : String(c ?? ''));
+  let out: (readonly string[])[] | undefined;
+  for (let i = 0; i < rows.length; i++) {
+    const row = rows[i] ?? [];
+    const strings = row.every((c) => typeof c === 'string');
+    if (strings && !out) continue;
+    out ??= rows.slice(0, i) as (readonly string[])[];
+    out.push(strings ? (row as readonly string[]) : row.map(text));
+  }
+  return out ?? (rows as readonly (readonly string[])[]);
 }
 
 export class ReadTier {
@@ -151,15 +171,15 @@ export class ReadTier {
       this.counts.upstream++;
       const vr = await this.o.backend.getValues(range, this.abort.signal);
       const done = this.clock.now();
-      const values = (vr.values ?? []).map((row) => row.map((c) => (typeof c === 'string' ? c : String(c ?? ''))));
-      const json = JSON.stringify(values);
-      const changed = st.value ? st.value.json !== json : this.everFilled.has(range);
+      const values = stringRows(vr.values ?? []);
+      const jsonBytes = Buffer.from(JSON.stringify(values));
+      const changed = st.value ? !st.value.jsonBytes.equals(jsonBytes) : this.everFilled.has(range);
       // Bounded: past this many ranges the memory is dropped, and a range evicted, then filled
       // again, goes without its notice; workers then keep their copy until its expiry, as they
       // would without push invalidation.
       if (this.everFilled.size >= MAX_REMEMBERED_RANGES) this.everFilled.clear();
       this.everFilled.add(range);
-      const value: CachedValue = { range, values, json, fetchStartedAt: started, fetchedAt: done, expiresAt: done + this.o.ttlMs };
+      const value: CachedValue = { range, values, jsonBytes, fetchStartedAt: started, fetchedAt: done, expiresAt: done + this.o.ttlMs };
       st.value = value;
       this.warnIfLarge(value);
       if (st.failingSince !== undefined) {

@@ -9,8 +9,8 @@ import type { WatchAnswer } from './change-feed.js';
 import { MAX_APPEND_BYTES, WATCH_TIMEOUT_MS, type WireError } from './protocol.js';
 
 export interface KeeperHandlers {
-  /** The answer body as JSON text (cached values are serialised once, not per request). */
-  read(range: string): Promise<string>;
+  /** The answer body as JSON bytes, in pieces (cached values are serialised once and shared by every answer). */
+  read(range: string): Promise<readonly Buffer[]>;
   append(range: string, rows: unknown, idempotency: unknown): Promise<object>;
   watch(since: number, epoch: string | undefined, timeoutMs: number): Promise<WatchAnswer>;
   figures(): object;
@@ -31,6 +31,15 @@ const STATUS: Record<string, number> = {
 function send(res: ServerResponse, status: number, body: string): void {
   res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) });
   res.end(body);
+}
+
+/** Writes the pieces as they are: a Buffer goes to the socket without a copy. */
+function sendParts(res: ServerResponse, status: number, parts: readonly Buffer[]): void {
+  let length = 0;
+  for (const p of parts) length += p.length;
+  res.writeHead(status, { 'content-type': 'application/json', 'content-length': length });
+  for (const p of parts) res.write(p);
+  res.end();
 }
 
 function sendError(res: ServerResponse, err: unknown): void {
@@ -112,7 +121,7 @@ export class KeeperServer {
       if (req.method === 'GET' && url.pathname === '/read') {
         const range = url.searchParams.get('range');
         if (!range) throw new CorralError('CORRAL_ERR_SHEETS_BAD_RANGE', 'missing ?range=');
-        send(res, 200, await this.h.read(range));
+        sendParts(res, 200, await this.h.read(range));
         return;
       }
       if (req.method === 'POST' && url.pathname === '/append') {
