@@ -50,6 +50,20 @@ function pause(ms: number, signal: AbortSignal): Promise<void> {
   });
 }
 
+/**
+ * The keeper's answer with its times moved onto this worker's clock. The keeper's clock is the
+ * wall clock as it was when the keeper started, then monotonic (a step of the system clock moves
+ * neither its TTLs nor its quota window); a worker's is Date.now(). After a step back of an hour,
+ * the keeper's times were an hour ahead of the worker's, and L1 held every copy an hour past its
+ * TTL: stale rows served as fresh, and no read reaching the keeper to refresh them.
+ */
+function onOwnClock(wire: WireRead, now: number): WireRead {
+  // An answer without `now` (a keeper of an older build, during a reload) is taken as it is.
+  const shift = typeof wire.now === 'number' ? now - wire.now : 0;
+  if (shift === 0) return wire;
+  return { ...wire, fetchedAt: wire.fetchedAt + shift, expiresAt: wire.expiresAt + shift, now };
+}
+
 /** Errors after which a stale L1 copy is better than no answer. */
 const FALL_BACK_ON: ReadonlySet<string> = new Set([
   'CORRAL_ERR_KEEPER_UNAVAILABLE',
@@ -187,7 +201,8 @@ class WorkerSheetsClient implements SheetsClient {
         .call<WireRead>('GET', `/read?range=${encodeURIComponent(range)}`)
         .then((wire) => {
           this.falling = false;
-          return this.l1.set(range, wire, this.now(), version);
+          const now = this.now();
+          return this.l1.set(range, onOwnClock(wire, now), now, version);
         })
         .finally(() => {
           if (this.inflight.get(range) === flight) this.inflight.delete(range);

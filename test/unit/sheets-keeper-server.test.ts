@@ -236,8 +236,10 @@ describe('keeper over its local socket, with worker clients', () => {
     await k.read('Events');
     const { result: plain, calls: valuesSerialised } = await countingStringify((v) => typeof v === 'object' && v !== null && 'values' in v, () => k.readAnswer('Events'));
     assert.equal(valuesSerialised, 0);
-    const { via: _via, ...expected } = await k.read('Events');
-    assert.deepEqual(JSON.parse(text(plain)), { ...expected, via: 'fresh' });
+    const { via: _via, now: _now, ...expected } = await k.read('Events');
+    const { now: answeredAt, ...answer } = JSON.parse(text(plain)) as { now: number };
+    assert.deepEqual(answer, { ...expected, via: 'fresh' });
+    assert.equal(typeof answeredAt, 'number', "the answer carries the keeper's clock");
     const other = await k.readAnswer('Events');
     const valuesPiece = other.find((piece) => piece.toString('utf8') === JSON.stringify(expected.values));
     assert.ok(valuesPiece && plain.includes(valuesPiece), 'a second answer writes the very bytes of the values the first wrote (one copy, shared)');

@@ -4,7 +4,7 @@ import type { WireRead } from '../../src/sheets/keeper/protocol.js';
 import { L1Cache } from '../../src/sheets/l1-cache.js';
 
 function wire(range: string, values: string[][], now: number): WireRead {
-  return { range, values, fetchedAt: now, expiresAt: now + 60_000, stale: false, staleSeconds: 0, pendingRows: 0, backend: 'google' };
+  return { range, values, fetchedAt: now, expiresAt: now + 60_000, stale: false, staleSeconds: 0, pendingRows: 0, backend: 'google', now };
 }
 
 describe('worker L1 cache', () => {

@@ -19,6 +19,8 @@ const NEW_ROW = ['ev-2', 'P002', 'goal', '', '2024-03-02'];
 /** A keeper that answers /read when the test says so, with the rows the test says. */
 class ScriptedKeeper {
   readonly reads: Array<{ answer(values: readonly (readonly string[])[]): void }> = [];
+  /** How far the keeper's clock is ahead of Date.now() (its clock does not follow system clock steps). */
+  clockAheadMs = 0;
   private server: Server | undefined;
 
   async listen(socketPath: string): Promise<void> {
@@ -36,8 +38,8 @@ class ScriptedKeeper {
       if (req.url?.startsWith('/read')) {
         this.reads.push({
           answer: (values) => {
-            const now = Date.now();
-            const read: WireRead = { range: 'Events', values, fetchedAt: now, expiresAt: now + 60_000, stale: false, staleSeconds: 0, pendingRows: 0, backend: 'google' };
+            const now = Date.now() + this.clockAheadMs;
+            const read: WireRead = { range: 'Events', values, fetchedAt: now, expiresAt: now + 60_000, stale: false, staleSeconds: 0, pendingRows: 0, backend: 'google', now };
             send(read);
           },
         });
@@ -115,6 +117,39 @@ describe('worker Sheets client', () => {
     await until(() => keeper.reads.length === 2, 'a fresh /read instead of the stale answer');
     keeper.reads[1]?.answer([HEADER, OLD_ROW, NEW_ROW]);
     assert.deepEqual((await next).values.at(-1), NEW_ROW);
+  });
+
+  it("a copy is held for the TTL on this worker's clock, however far the keeper's clock is from it", async () => {
+    for (const ahead of [2 * 3600_000, -2 * 3600_000]) {
+      // The system clock stepped back (or forward) two hours after the keeper started.
+      keeper.clockAheadMs = ahead;
+      let offset = 0;
+      const worker = createWorkerSheetsClient({ SHEET_ID: 'fake', CORRAL_DATA_DIR: dir, CORRAL_L1_CACHE_MB: 4, SHEET_CACHE_MAX_STALE: 3600 }, log.logger, {
+        socketPath: join(dir, 'keeper.sock'),
+        watch: false,
+        retryDelayMs: 50,
+        now: () => Date.now() + offset,
+      });
+      try {
+        const asked = keeper.reads.length;
+        const first = worker.read('Events');
+        await until(() => keeper.reads.length === asked + 1, 'the first /read');
+        keeper.reads[asked]?.answer([HEADER, OLD_ROW]);
+        const fresh = await first;
+        assert.equal(fresh.stale, false, `fresh when it arrives (keeper ${ahead / 3600_000} h ahead)`);
+        assert.ok(Math.abs(fresh.fetchedAt - Date.now()) < 5000, 'fetchedAt on this worker\'s clock');
+        await worker.read('Events');
+        assert.equal(keeper.reads.length, asked + 1, 'held within the TTL');
+        // Past the 60 s TTL on this worker's clock: L1 asks the keeper again.
+        offset = 61_000;
+        const again = worker.read('Events');
+        await until(() => keeper.reads.length === asked + 2, 'a /read once the TTL passed');
+        keeper.reads[asked + 1]?.answer([HEADER, OLD_ROW, NEW_ROW]);
+        assert.deepEqual((await again).values.at(-1), NEW_ROW);
+      } finally {
+        await worker.close();
+      }
+    }
   });
 
   it('an aged copy is served when the keeper is slow to answer; one a write ended is not', async () => {

@@ -206,6 +206,7 @@ export class Keeper {
       staleSeconds: r.staleSeconds,
       pendingRows: merged.added,
       backend: this.backend.kind,
+      now: (this.o.clock ?? systemClock).now(),
       via: r.via,
     };
     // The tier's JSON of these very values, when no journaled row was merged in nor columns cut.

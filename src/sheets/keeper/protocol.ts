@@ -17,6 +17,12 @@ export interface WireRead {
   readonly staleSeconds: number;
   readonly pendingRows: number;
   readonly backend: 'google' | 'offline';
+  /**
+   * The keeper's clock when it answered. `fetchedAt` and `expiresAt` are times of that clock, which
+   * does not follow steps of the system clock (keeper/clock.ts) while a worker's Date.now() does:
+   * the worker reads them relative to this.
+   */
+  readonly now: number;
 }
 
 export interface WireReceipt {
