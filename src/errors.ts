@@ -27,7 +27,7 @@ export const ERROR_CODES = {
   CORRAL_ERR_SHEETS_QUOTA: 'Google answered 429 RESOURCE_EXHAUSTED; the call is retried with backoff.',
   CORRAL_ERR_SHEETS_UNAVAILABLE: 'Google answered 5xx or did not answer in time.',
   CORRAL_ERR_SHEETS_TIMEOUT: 'A Sheets call did not answer within SHEETS_TIMEOUT.',
-  CORRAL_ERR_SHEETS_UPSTREAM: 'Google answered with an unexpected status or body.',
+  CORRAL_ERR_SHEETS_UPSTREAM: 'Google answered with an unexpected status or body, or with a body over 64 MiB (not retried: read a smaller range).',
   CORRAL_ERR_SHEETS_READ_ONLY: 'A write was refused locally: the Sheets backend is read-only (API key or read-only scope).',
   CORRAL_ERR_KEEPER_UNAVAILABLE: 'A worker could not reach the keeper process.',
   CORRAL_ERR_JOURNAL: 'The write journal could not be written or replayed.',

@@ -384,6 +384,18 @@ describe('retries with backoff', () => {
       { faults: { hangRate: 1 } },
     ));
 
+  it('an answer over the size limit fails at once with what to do, not retried like a network failure', () =>
+    withHarness(async (h) => {
+      const b = h.backend({ maxResponseBytes: 100 });
+      const e = await rejection(b.getValues('Players'));
+      assert.equal(e.code, 'CORRAL_ERR_SHEETS_UPSTREAM');
+      assert.equal(e.reason, 'TOO_LARGE');
+      assert.equal(e.retryable, false);
+      assert.match(e.message, /answer to values\.get of "Players" was cut off: response body larger than 100 bytes; read a smaller range/);
+      assert.equal(e.attempts, 1);
+      assert.equal(h.emulator.counters().calls['values.get'], 1, 'one download, not one per retry');
+    }));
+
   it('the caller can abort a hung call', () =>
     withHarness(
       async (h) => {

@@ -32,6 +32,8 @@ export interface GoogleBackendOptions {
   readonly beforeAttempt?: (info: AttemptInfo, signal?: AbortSignal) => Promise<void> | void;
   /** Max sockets per origin (default 16). */
   readonly connections?: number;
+  /** Answers over this many bytes fail without a retry (default 64 MiB; tests lower it). */
+  readonly maxResponseBytes?: number;
   /** Injectable clock and randomness for tests. */
   readonly now?: () => number;
   readonly random?: () => number;
@@ -196,6 +198,7 @@ export function createGoogleBackend(settings: GoogleSettings, logger: Logger, op
     retry: { ...GOOGLE_BACKOFF, ...options.retry },
     logger,
     ...(options.random ? { random: options.random } : {}),
+    ...(options.maxResponseBytes === undefined ? {} : { maxResponseBytes: options.maxResponseBytes }),
     ...(options.beforeAttempt ? { beforeAttempt: options.beforeAttempt } : {}),
   });
   return new GoogleBackend({ spreadsheetId, apiUrl, auth, agent, api, readOnly, valueInputOption: options.valueInputOption ?? 'RAW', now });

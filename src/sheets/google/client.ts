@@ -38,6 +38,8 @@ export interface SheetsApiClientOptions {
   readonly dispatcher: Dispatcher;
   /** Per attempt (SHEETS_TIMEOUT). */
   readonly timeoutMs: number;
+  /** Answers over this many bytes fail, not retried (default http.ts's MAX_BODY_BYTES). */
+  readonly maxResponseBytes?: number;
   readonly retry: RetryPolicy;
   readonly logger: Logger;
   readonly random?: () => number;
@@ -332,6 +334,7 @@ export class SheetsApiClient {
       headers,
       ...(body === undefined ? {} : { body }),
       timeoutMs: this.#o.timeoutMs,
+      ...(this.#o.maxResponseBytes === undefined ? {} : { maxBodyBytes: this.#o.maxResponseBytes }),
       ...(signal ? { signal } : {}),
     });
   }

@@ -144,6 +144,11 @@ export function mapTransportError(err: TransportError, ctx: ErrorContext): Sheet
   if (err.kind === 'timeout') {
     return make('CORRAL_ERR_SHEETS_TIMEOUT', `${what} did not answer within SHEETS_TIMEOUT (${err.message}, ${where})`, { reason: 'TIMEOUT', applied, retryable: true, cause: err });
   }
+  if (err.kind === 'too-large') {
+    // Not transient: every retry would download as much again, pay a quota token, and fail.
+    const subject = ctx.operation === 'token' ? what : `Google's answer to ${ctx.operation} of ${rangesText(ctx)}`;
+    return make('CORRAL_ERR_SHEETS_UPSTREAM', `${subject} was cut off: ${err.message}; read a smaller range (fewer rows or columns)`, { reason: 'TOO_LARGE', applied, retryable: false, cause: err });
+  }
   const code = err.causeCode;
   return make('CORRAL_ERR_SHEETS_UNAVAILABLE', `cannot reach ${what}: ${err.message}${code ? ` (${code})` : ''}, ${where}`, { reason: 'NETWORK', applied, retryable: true, cause: err });
 }

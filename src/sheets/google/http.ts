@@ -20,6 +20,8 @@ export interface HttpRequest {
   readonly body?: string;
   /** Whole-exchange deadline (connect + send + headers + body). */
   readonly timeoutMs: number;
+  /** Answers with a larger body are cut off (default MAX_BODY_BYTES). */
+  readonly maxBodyBytes?: number;
   readonly signal?: AbortSignal;
 }
 
@@ -30,13 +32,16 @@ export interface HttpResponse {
 }
 
 /** Bodies larger than this are cut off: no sheet a web app reads legitimately comes near it. */
-const MAX_BODY_BYTES = 64 * 1024 * 1024;
+export const MAX_BODY_BYTES = 64 * 1024 * 1024;
 
 export class TransportError extends Error {
   constructor(
     readonly phase: Phase,
-    /** 'timeout' = our deadline; 'aborted' = the caller's signal; 'network' = the connection failed. */
-    readonly kind: 'timeout' | 'aborted' | 'network',
+    /**
+     * 'timeout' = our deadline; 'aborted' = the caller's signal; 'network' = the connection failed;
+     * 'too-large' = the answer's body is over the limit (asking again gets the same answer).
+     */
+    readonly kind: 'timeout' | 'aborted' | 'network' | 'too-large',
     message: string,
     cause?: unknown,
   ) {
@@ -66,6 +71,12 @@ export function httpCall(dispatcher: Dispatcher, req: HttpRequest): Promise<Http
     let headers: Record<string, string> = {};
     const chunks: Buffer[] = [];
     let size = 0;
+    const maxBody = req.maxBodyBytes ?? MAX_BODY_BYTES;
+    const tooLarge = (controller: { abort(reason: Error): void }) => {
+      const err = new TransportError('response', 'too-large', `response body larger than ${maxBody} bytes`);
+      settle(() => reject(err));
+      controller.abort(err);
+    };
 
     const settle = (fn: () => void) => {
       if (settled) return;
@@ -97,17 +108,18 @@ export function httpCall(dispatcher: Dispatcher, req: HttpRequest): Promise<Http
         abortRequest = (err) => controller.abort(err);
         phase = 'sent';
       },
-      onResponseStart(_controller, statusCode, responseHeaders) {
+      onResponseStart(controller, statusCode, responseHeaders) {
         phase = 'response';
         status = statusCode;
         headers = flatten(responseHeaders);
+        // A declared length over the limit is refused before its bytes are read.
+        if (Number(headers['content-length']) > maxBody) tooLarge(controller);
       },
       onResponseData(controller, chunk) {
+        if (settled) return;
         size += chunk.length;
-        if (size > MAX_BODY_BYTES) {
-          const err = new TransportError('response', 'network', `response body larger than ${MAX_BODY_BYTES} bytes`);
-          settle(() => reject(err));
-          controller.abort(err);
+        if (size > maxBody) {
+          tooLarge(controller);
           return;
         }
         chunks.push(chunk);
