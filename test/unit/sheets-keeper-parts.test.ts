@@ -38,6 +38,8 @@ describe('keeper parts', () => {
     const whole = mergePending('Events', EVENTS, pending);
     assert.equal(whole.added, 1, 'e1 is already upstream: not shown twice');
     assert.deepEqual(whole.values.at(-1), ['e2', 'P002', 'card'], 'trailing empty cells trimmed like the API');
+    assert.deepEqual(whole.below, [['e2', 'P002', 'card']], 'the fetched rows as they are, then these: their JSON can be reused');
+    assert.equal(mergePending('Events!C:E', EVENTS, pending).below, undefined, 'a cut read is not the fetched rows');
     assert.equal(mergePending('Events!A:E', EVENTS, pending).added, 1);
     assert.equal(mergePending('Events!A1:E10', EVENTS, pending).added, 0, 'a bounded block is shown as Google has it');
     assert.equal(mergePending('Events', EVENTS, []).values, EVENTS, 'no copy when nothing is pending');

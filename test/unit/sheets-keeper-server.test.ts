@@ -252,6 +252,24 @@ describe('keeper over its local socket, with worker clients', () => {
     backend.release();
   });
 
+  it('a read with journaled rows below the fetched ones serialises only those rows, not the whole tab again', async () => {
+    const k = await startKeeper();
+    await k.read('Events');
+    await k.read('Events!A:C');
+    backend.hold();
+    await k.append('Events', [['ev-j3', 'P003', 'goal', '', '2024-03-04']]);
+    const wholeTab = (v: unknown) => (typeof v === 'object' && v !== null && !Array.isArray(v) && 'values' in v) || (Array.isArray(v) && Array.isArray(v[0]) && v[0][0] === 'event_id');
+    const { result: whole, calls } = await countingStringify(wholeTab, () => k.readAnswer('Events'));
+    assert.equal(calls, 0, 'the fetched rows are not serialised again');
+    const read = JSON.parse(text(whole)) as { values: string[][]; pendingRows: number };
+    assert.deepEqual(read.values, [HEADER, ['ev-1', 'P001', 'joined', '', '2024-01-01'], ['ev-j3', 'P003', 'goal', '', '2024-03-04']]);
+    assert.equal(read.pendingRows, 1);
+    const { result: cut, calls: cutCalls } = await countingStringify(wholeTab, () => k.readAnswer('Events!A:C'));
+    assert.equal(cutCalls, 0);
+    assert.deepEqual((JSON.parse(text(cut)) as { values: string[][] }).values, [['event_id', 'player', 'kind'], ['ev-1', 'P001', 'joined'], ['ev-j3', 'P003', 'goal']]);
+    backend.release();
+  });
+
   it('a widened read (right of column A) with nothing pending is cut and serialised once per fetch, not per read', async () => {
     const k = await startKeeper();
     const first = JSON.parse(text(await k.readAnswer('Events!B:C'))) as { values: string[][] };

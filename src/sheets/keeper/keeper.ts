@@ -186,7 +186,8 @@ export class Keeper {
     }
   }
 
-  private async resolve(range: string): Promise<{ read: KeeperRead; valuesJson: Buffer | undefined }> {
+  /** The read, and the JSON of its values as pieces of bytes when they can be had without serialising them all. */
+  private async resolve(range: string): Promise<{ read: KeeperRead; valuesJson: readonly Buffer[] | undefined }> {
     // A read right of column A is fetched from column A, for the merge to see the rows' ids.
     const r = await this.tier.get(fetchRangeFor(range));
     const v = r.value;
@@ -210,14 +211,23 @@ export class Keeper {
       via: r.via,
     };
     // The tier's JSON of these very values, when no journaled row was merged in nor columns cut.
-    if (merged.values === v.values) return { read, valuesJson: v.jsonBytes };
-    if (known) return { read, valuesJson: known.jsonBytes };
+    if (merged.values === v.values) return { read, valuesJson: [v.jsonBytes] };
+    if (known) return { read, valuesJson: [known.jsonBytes] };
     if (pending.length === 0) {
       let byRange = this.cuts.get(v);
       if (!byRange) this.cuts.set(v, (byRange = new Map()));
       const cut = { values: merged.values, jsonBytes: Buffer.from(JSON.stringify(merged.values)) };
       byRange.set(range, cut);
-      return { read, valuesJson: cut.jsonBytes };
+      return { read, valuesJson: [cut.jsonBytes] };
+    }
+    // Journaled rows below the fetched ones: the tier's JSON without its closing bracket, then
+    // only the new rows. Each read of a tab being written to (every worker re-reads after each
+    // append) serialised the whole tab again.
+    if (merged.below) {
+      const tail = JSON.stringify(merged.below);
+      if (v.values.length === 0) return { read, valuesJson: [Buffer.from(tail)] };
+      if (merged.below.length === 0) return { read, valuesJson: [v.jsonBytes] };
+      return { read, valuesJson: [v.jsonBytes.subarray(0, v.jsonBytes.length - 1), Buffer.from(`,${tail.slice(1)}`)] };
     }
     return { read, valuesJson: undefined };
   }
@@ -240,7 +250,7 @@ export class Keeper {
     if (valuesJson === undefined) return [Buffer.from(JSON.stringify(read))];
     const { values: _values, ...rest } = read;
     const head = JSON.stringify(rest);
-    return [Buffer.from(`${head.slice(0, -1)},"values":`), valuesJson, CLOSING_BRACE];
+    return [Buffer.from(`${head.slice(0, -1)},"values":`), ...valuesJson, CLOSING_BRACE];
   }
 
   /** `idempotency`: an optional claim {key, fingerprint, answer} (keeper/idempotency-keys.ts). */

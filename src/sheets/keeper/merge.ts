@@ -18,6 +18,12 @@ export interface Merged {
   readonly values: readonly (readonly string[])[];
   /** Journaled rows shown in `values` that the upstream value did not hold. */
   readonly added: number;
+  /**
+   * Set when `values` is `fetched` itself followed by these rows, so a serialisation of `fetched`
+   * made once can be reused for it (the keeper answers a read of a tab of 300k rows with a few
+   * journaled rows without serialising the 300k again).
+   */
+  readonly below?: readonly (readonly string[])[];
 }
 
 /** A journaled row and the range it was appended to. */
@@ -113,5 +119,7 @@ export function mergePending(range: string, fetched: readonly (readonly string[]
   const values = [...upstream, ...extra.map(cut)];
   // Rows with nothing in the read's columns are not shown at the bottom.
   while (values.length > 0 && (values[values.length - 1]?.length ?? 0) === 0) values.pop();
-  return { values, added: Math.max(0, values.length - upstream.length) };
+  const added = Math.max(0, values.length - upstream.length);
+  if (upstream === fetched && values.length >= fetched.length) return { values, added, below: values.slice(fetched.length) };
+  return { values, added };
 }
