@@ -22,6 +22,12 @@ export interface L1Entry {
   readonly sheet: string;
   /** Served from L1 until then; 0 once invalidated. */
   holdUntil: number;
+  /**
+   * A write or the keeper's notice ended its hold (or it was answered to a read begun before one):
+   * it may lack rows, so a read does not fall back to it while the keeper is merely slow. An entry
+   * whose hold ended only because the link to the keeper dropped (a keeper restart) may.
+   */
+  mayLackRows: boolean;
   /** The last answer built from this entry, reused while its staleness figures still hold. */
   served?: SheetRead;
 }
@@ -69,7 +75,7 @@ export class L1Cache {
   set(range: string, read: WireRead, now: number, version?: string): L1Entry {
     const current = version === undefined || version === this.versionOf(range);
     const holdUntil = !current ? 0 : read.expiresAt > now ? read.expiresAt : now + STALE_HOLD_MS;
-    const entry: L1Entry = { read, sheet: sheetOf(range), holdUntil };
+    const entry: L1Entry = { read, sheet: sheetOf(range), holdUntil, mayLackRows: !current };
     this.lru.set(range, entry);
     return entry;
   }
@@ -77,11 +83,27 @@ export class L1Cache {
   /** Ends the hold of every entry of a tab (kept as a fallback). */
   expireSheet(sheet: string): void {
     this.sheetVersions.set(sheet, (this.sheetVersions.get(sheet) ?? 0) + 1);
-    for (const e of this.lru.values()) if (e.sheet === sheet) e.holdUntil = 0;
+    for (const e of this.lru.values()) {
+      if (e.sheet !== sheet) continue;
+      e.holdUntil = 0;
+      e.mayLackRows = true;
+    }
   }
 
   expireAll(): void {
     this.allVersion++;
+    for (const e of this.lru.values()) {
+      e.holdUntil = 0;
+      e.mayLackRows = true;
+    }
+  }
+
+  /**
+   * Ends every hold without saying any rows changed: the link to the keeper dropped (it is
+   * restarting), so notices may be missed until it is back, and every read asks it again; a copy
+   * that only aged is still served if the keeper is slow to answer (refilling its emptied cache).
+   */
+  releaseAll(): void {
     for (const e of this.lru.values()) e.holdUntil = 0;
   }
 

@@ -151,7 +151,7 @@ class WorkerSheetsClient implements SheetsClient {
       // A copy that only aged (not one a write or the keeper's notice ended: that may lack rows)
       // is served if the keeper is slow to answer (stalled, or refilling a cold cache from
       // Google), rather than making the user wait; the read goes on and refills L1.
-      const patient = cached !== undefined && cached.holdUntil > 0 && this.now() - cached.read.expiresAt <= this.maxStaleMs;
+      const patient = cached !== undefined && !cached.mayLackRows && this.now() - cached.read.expiresAt <= this.maxStaleMs;
       const entry = patient ? await this.withinPatience(flight) : await flight;
       if (entry) return this.toRead(entry, this.now());
       flight.catch(() => undefined);
@@ -240,7 +240,9 @@ class WorkerSheetsClient implements SheetsClient {
       try {
         const asked = Date.now();
         const a = await this.link.watch<WatchAnswer>(`/watch?since=${version}&epoch=${encodeURIComponent(epoch)}`, signal);
-        if (a.all) this.l1.expireAll();
+        // A new epoch is a new keeper: what changed meanwhile is unknown, but nothing says rows did.
+        if (a.all && epoch !== '' && a.epoch !== epoch) this.l1.releaseAll();
+        else if (a.all) this.l1.expireAll();
         for (const sheet of a.sheets) this.l1.expireSheet(sheet);
         this.counts.invalidations += a.sheets.length + (a.all ? 1 : 0);
         const idle = a.sheets.length === 0 && !a.all && a.epoch === epoch;
@@ -249,8 +251,8 @@ class WorkerSheetsClient implements SheetsClient {
         if (idle && Date.now() - asked < WATCH_QUICK_MS) await pause(this.watchPauseMs, signal);
       } catch {
         if (signal.aborted) return;
-        // The keeper is restarting: entries may miss invalidations meanwhile, so stop trusting them.
-        this.l1.expireAll();
+        // The keeper is restarting: entries may miss invalidations meanwhile, so stop holding them.
+        this.l1.releaseAll();
         await pause(1000, signal);
       }
     }

@@ -21,6 +21,9 @@ class ScriptedKeeper {
   readonly reads: Array<{ answer(values: readonly (readonly string[])[]): void }> = [];
   /** How far the keeper's clock is ahead of Date.now() (its clock does not follow system clock steps). */
   clockAheadMs = 0;
+  /** Long polls are cut (as by a keeper that restarts) rather than answered 404. */
+  dropWatches = false;
+  watches = 0;
   private server: Server | undefined;
 
   async listen(socketPath: string): Promise<void> {
@@ -43,6 +46,9 @@ class ScriptedKeeper {
             send(read);
           },
         });
+      } else if (req.url?.startsWith('/watch') && this.dropWatches) {
+        this.watches++;
+        req.socket.destroy();
       } else if (req.url === '/append') {
         const receipt: WireReceipt = { id: 'r-1', rows: 1, duplicates: 0 };
         send(receipt);
@@ -149,6 +155,34 @@ describe('worker Sheets client', () => {
       } finally {
         await worker.close();
       }
+    }
+  });
+
+  it('after the link to the keeper dropped (a restart), a read waits for the keeper at most the patience before serving its copy', async () => {
+    // This keeper drops every long poll, as a keeper that restarts does.
+    keeper.dropWatches = true;
+    const watching = createWorkerSheetsClient({ SHEET_ID: 'fake', CORRAL_DATA_DIR: dir, CORRAL_L1_CACHE_MB: 4, SHEET_CACHE_MAX_STALE: 3600 }, log.logger, {
+      socketPath: join(dir, 'keeper.sock'),
+      retryDelayMs: 50,
+    });
+    try {
+      const first = watching.read('Events');
+      await until(() => keeper.reads.length === 1, 'the first /read');
+      keeper.reads[0]?.answer([HEADER, OLD_ROW]);
+      await first;
+      // A second long poll comes only after the worker handled the first one's drop.
+      await until(() => keeper.watches >= 2, 'the long poll to drop, and the next');
+      // The copy is not held any more (notices may be missed), so the read asks the keeper; the
+      // keeper, refilling its cache from Google, is slow: the copy is served after the patience.
+      const started = performance.now();
+      const read = await watching.read('Events');
+      const waited = performance.now() - started;
+      assert.equal(keeper.reads.length, 2, 'the keeper was asked');
+      assert.ok(waited >= KEEPER_PATIENCE_MS - 50 && waited < KEEPER_PATIENCE_MS + 1000, `served after ${Math.round(waited)} ms`);
+      assert.deepEqual(read.values.at(-1), OLD_ROW);
+      keeper.reads[1]?.answer([HEADER, OLD_ROW, NEW_ROW]);
+    } finally {
+      await watching.close();
     }
   });
 
