@@ -39,7 +39,7 @@ describe('service-account auth against the emulator', () => {
       assert.equal(e.reason, 'invalid_grant');
       assert.match(e.message, /Invalid JWT Signature/);
       assert.match(e.message, new RegExp(`service-account key of ${h.key.client_email.replace(/[.]/g, '\\.')}`));
-      assert.match(e.message, /deleted or revoked.*clock/s);
+      assert.match(e.message, /deleted or revoked.*clock agrees with the token endpoint's within a minute, so it is not the clock/s);
       assert.equal(e.applied, 'no');
       assert.equal(e.retryable, false);
       const c = h.emulator.counters();
@@ -48,13 +48,31 @@ describe('service-account auth against the emulator', () => {
       assert.equal(c.calls['values.get'], 0, 'no values call without a token');
     }));
 
-  it('a host clock two hours ahead gets invalid_grant about the timeframe', () =>
+  it('a host clock two hours ahead: after one refusal, JWTs are dated by the token endpoint\'s clock, with a warning', () =>
     withHarness(async (h) => {
       const b = h.backend({ now: () => Date.now() + 2 * 3600_000 });
+      const got = await b.getValues('Players');
+      assert.equal(got.values?.[1]?.[0], 'Alice Martin');
+      const c = h.emulator.counters();
+      assert.equal(c.calls.token, 2, 'one refused (timeframe), one accepted');
+      assert.equal(c.statuses['400'], 1);
+      const warned = (await h.logLines()).find((l) => l.event === 'sheets.clock_skew');
+      assert.ok(warned, 'the skew is logged');
+      assert.ok(Math.abs((warned.clockBehindMs as number) + 2 * 3600_000) < 5000, String(warned.clockBehindMs));
+      assert.match(String(warned.msg), /this host's clock is 720\d s ahead of the token endpoint's .*fix the clock/);
+      await b.getValues('Events');
+      assert.equal(h.emulator.counters().calls.token, 2, 'the token is reused');
+    }));
+
+  it('a host clock two hours ahead with a revoked key: one correction, then the refusal names both', () =>
+    withHarness(async (h) => {
+      const other = h.emulator.registerServiceAccount();
+      const b = h.backend({ now: () => Date.now() + 2 * 3600_000 }, { GOOGLE_SERVICE_ACCOUNT_JSON: JSON.stringify({ ...h.key, private_key: other.private_key }) });
       const e = await rejection(b.getValues('Players'));
       assert.equal(e.reason, 'invalid_grant');
-      assert.match(e.message, /short-lived token .* reasonable timeframe/);
-      assert.match(e.message, /clock is off/);
+      assert.equal(e.retryable, false);
+      assert.match(e.message, /Invalid JWT Signature.*this host's clock is 720\d s ahead of the token endpoint's .*fix the clock .* or if it is right, create a new JSON key/);
+      assert.equal(h.emulator.counters().calls.token, 2, 'retried once, with the corrected dating');
     }));
 
   it('reuses the token until it is within the refresh margin of expiry, then fetches a new one', async () => {

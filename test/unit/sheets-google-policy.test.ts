@@ -144,6 +144,20 @@ describe('token endpoint error mapping', () => {
     assert.deepEqual([e.retryable, e.applied], [false, 'no']);
   });
 
+  it("invalid_grant with the endpoint's Date header two hours off says so, and is retried once the dating is corrected", () => {
+    const refused = res(400, { error: 'invalid_grant', error_description: 'Invalid JWT: Token must be a short-lived token (60 minutes) and in a reasonable timeframe.' });
+    const token = { ...sa, operation: 'token' as const };
+    const first = mapTokenError(refused, token, { behindMs: -7_200_000, corrected: true });
+    assert.match(first.message, /this host's clock is 7200 s ahead of the token endpoint's \(its Date header\); the next token request dates its JWT by the endpoint's clock; fix the clock/);
+    assert.equal(first.retryable, true);
+    const again = mapTokenError(refused, token, { behindMs: -7_200_000, corrected: false });
+    assert.equal(again.retryable, false, 'already corrected: no loop');
+    const behind = mapTokenError(refused, token, { behindMs: 90_000, corrected: false });
+    assert.match(behind.message, /90 s behind/);
+    const agrees = mapTokenError(refused, token, { behindMs: 800, corrected: false });
+    assert.match(agrees.message, /The key was deleted or revoked: create a new JSON key .* so it is not the clock/);
+  });
+
   it('a 5xx of the token endpoint is retryable', () => {
     const e = mapTokenError(res(503, 'unavailable'), { ...sa, operation: 'token' });
     assert.deepEqual([e.code, e.retryable, e.applied], ['CORRAL_ERR_SHEETS_UNAVAILABLE', true, 'no']);

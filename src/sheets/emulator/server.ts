@@ -79,12 +79,14 @@ class EmulatorServer implements Emulator {
   readonly #random: () => number;
   readonly #hung = new Set<ServerResponse>();
   readonly #timers = new Set<{ timer: NodeJS.Timeout; done: () => void }>();
+  readonly #now: () => number;
   #faults: Faults;
   #accountSeq = 0;
   #closing: Promise<void> | undefined;
 
   constructor(options: EmulatorOptions) {
     const now = options.now ?? Date.now;
+    this.#now = now;
     this.#accounts = new Accounts(now, options.tokenLifetimeS ?? 3599);
     this.#reads = new MinuteQuota(now);
     this.#writes = new MinuteQuota(now);
@@ -207,6 +209,9 @@ class EmulatorServer implements Emulator {
 
   async #handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const url = new URL(req.url ?? '/', 'http://emulator.invalid');
+    // Google's answers are dated by Google's clock; so are the emulator's, by the clock its token
+    // checks use (a client measures its own clock's offset from this header).
+    res.setHeader('date', new Date(this.#now()).toUTCString());
     let body: Buffer;
     try {
       body = await readBody(req);

@@ -6,7 +6,7 @@ import type { Dispatcher } from 'undici';
 import type { Logger } from '../../log/logger.js';
 import { SheetsError } from '../errors.js';
 import type { LoadedServiceAccount } from './credentials.js';
-import { mapTokenError, mapTransportError, type AuthIdentity, type ErrorContext } from './error-map.js';
+import { CLOCK_SKEW_TOLERANCE_MS, mapTokenError, mapTransportError, type AuthIdentity, type ErrorContext } from './error-map.js';
 import { httpCall, TransportError } from './http.js';
 import { MAX_ASSERTION_LIFETIME_S, signJwt } from './jwt.js';
 import { JWT_BEARER_GRANT, type WireTokenResponse } from './wire.js';
@@ -59,6 +59,14 @@ interface CachedToken {
 
 export const DEFAULT_REFRESH_MARGIN_MS = 5 * 60_000;
 
+/** How far this host's clock is behind the token endpoint's (ms), from its Date header; undefined without one. */
+function clockBehind(date: string | undefined, sentAt: number, receivedAt: number): number | undefined {
+  const t = date === undefined ? Number.NaN : Date.parse(date);
+  if (Number.isNaN(t)) return undefined;
+  // The header has whole seconds: its middle, against the middle of the exchange.
+  return t + 500 - (sentAt + receivedAt) / 2;
+}
+
 export class ServiceAccountAuth implements RequestAuth {
   readonly identity: AuthIdentity;
   readonly canWrite: boolean;
@@ -70,6 +78,13 @@ export class ServiceAccountAuth implements RequestAuth {
   readonly #tokenUrl: URL;
   #cached: CachedToken | undefined;
   #inflight: Promise<CachedToken> | undefined;
+  /**
+   * Added to this host's clock to date JWTs: 0 until the token endpoint's Date header shows the
+   * clock more than a minute off. Google refuses a JWT whose iat/exp are not around its own time
+   * ("invalid_grant: ... reasonable timeframe"), so a host whose clock is off (no NTP, a VM resumed
+   * from a snapshot) could never get a token again; it now dates them by Google's clock, and says so.
+   */
+  #clockOffsetMs = 0;
 
   constructor(options: TokenAuthOptions) {
     this.#o = options;
@@ -134,10 +149,25 @@ export class ServiceAccountAuth implements RequestAuth {
     });
   }
 
+  /** Takes the offset the endpoint's Date header shows; true when it changed the JWTs' dating. */
+  #noteClock(behindMs: number): boolean {
+    const offset = Math.abs(behindMs) > CLOCK_SKEW_TOLERANCE_MS ? Math.round(behindMs) : 0;
+    if (Math.abs(offset - this.#clockOffsetMs) <= CLOCK_SKEW_TOLERANCE_MS) return false;
+    this.#clockOffsetMs = offset;
+    const s = Math.round(Math.abs(offset) / 1000);
+    this.#o.logger.warn(
+      { event: 'sheets.clock_skew', clockBehindMs: offset, tokenEndpoint: this.#tokenUrl.host },
+      offset === 0
+        ? "this host's clock agrees with the token endpoint's again; JWTs are dated by it"
+        : `this host's clock is ${s} s ${offset > 0 ? 'behind' : 'ahead of'} the token endpoint's (its Date header): JWTs are dated by the endpoint's clock; fix the clock (timedatectl / NTP)`,
+    );
+    return true;
+  }
+
   async #fetch(): Promise<CachedToken> {
     const key = this.#o.account.key;
     const started = this.#now();
-    const iat = Math.floor(started / 1000);
+    const iat = Math.floor((started + this.#clockOffsetMs) / 1000);
     const assertion = signJwt(
       { iss: key.client_email, scope: this.#o.scope, aud: key.token_uri, iat, exp: iat + MAX_ASSERTION_LIFETIME_S },
       this.#o.account.privateKey,
@@ -167,7 +197,9 @@ export class ServiceAccountAuth implements RequestAuth {
       if (err instanceof TransportError) throw mapTransportError(err, ctx);
       throw err;
     }
-    if (res.status !== 200) throw mapTokenError(res, ctx);
+    const behindMs = clockBehind(res.headers.date, started, this.#now());
+    const corrected = behindMs !== undefined && this.#noteClock(behindMs);
+    if (res.status !== 200) throw mapTokenError(res, ctx, { behindMs, corrected });
     let parsed: Partial<WireTokenResponse>;
     try {
       parsed = JSON.parse(res.body.toString('utf8')) as Partial<WireTokenResponse>;

@@ -153,8 +153,24 @@ export function mapTransportError(err: TransportError, ctx: ErrorContext): Sheet
   return make('CORRAL_ERR_SHEETS_UNAVAILABLE', `cannot reach ${what}: ${err.message}${code ? ` (${code})` : ''}, ${where}`, { reason: 'NETWORK', applied, retryable: true, cause: err });
 }
 
+/** What the token endpoint's Date header said of this host's clock (auth.ts measures it). */
+export interface TokenClock {
+  /** How far this host's clock is behind the endpoint's (ms; negative: ahead), when it was dated. */
+  readonly behindMs: number | undefined;
+  /** This answer showed a new offset: the next request dates its JWT by the endpoint's clock. */
+  readonly corrected: boolean;
+}
+
+/** Offsets under this are the Date header's one-second resolution and the network, not a wrong clock. */
+export const CLOCK_SKEW_TOLERANCE_MS = 60_000;
+
+function clockText(behindMs: number): string {
+  const s = Math.round(Math.abs(behindMs) / 1000);
+  return `this host's clock is ${s} s ${behindMs > 0 ? 'behind' : 'ahead of'} the token endpoint's (its Date header)`;
+}
+
 /** Maps a failed answer of the OAuth token endpoint. The API call was never sent: applied 'no'. */
-export function mapTokenError(res: HttpResponse, ctx: ErrorContext): SheetsError {
+export function mapTokenError(res: HttpResponse, ctx: ErrorContext, clock: TokenClock = { behindMs: undefined, corrected: false }): SheetsError {
   let parsed: Partial<WireTokenError> = {};
   try {
     parsed = JSON.parse(res.body.toString('utf8')) as Partial<WireTokenError>;
@@ -168,11 +184,22 @@ export function mapTokenError(res: HttpResponse, ctx: ErrorContext): SheetsError
   const source = ctx.auth.kind === 'service-account' ? ctx.auth.source : 'the key';
   const base = { status: res.status, reason: error || `HTTP_${res.status}`, googleMessage: description, applied: 'no' as const };
   if (error === 'invalid_grant') {
-    return make(
-      'CORRAL_ERR_SHEETS_AUTH',
-      `Google refused the service-account key of ${email} (invalid_grant: ${description}). Either the key was deleted or revoked (create a new JSON key for ${email} and point ${source.split('=')[0]} at it), or this host's clock is off (JWTs are valid for one hour; check \`timedatectl\` / NTP)`,
-      { ...base, retryable: false },
-    );
+    const refused = `Google refused the service-account key of ${email} (invalid_grant: ${description})`;
+    const newKey = `create a new JSON key for ${email} and point ${source.split('=')[0]} at it`;
+    const { behindMs, corrected } = clock;
+    if (behindMs !== undefined && Math.abs(behindMs) > CLOCK_SKEW_TOLERANCE_MS) {
+      // JWTs are valid for one hour from their iat: a clock this far off is the likely cause.
+      const next = corrected ? 'the next token request dates its JWT by the endpoint\'s clock; ' : '';
+      return make('CORRAL_ERR_SHEETS_AUTH', `${refused}: ${clockText(behindMs)}; ${next}fix the clock (\`timedatectl\` / NTP), or if it is right, ${newKey}`, {
+        ...base,
+        retryable: corrected,
+      });
+    }
+    const why =
+      behindMs === undefined
+        ? `Either the key was deleted or revoked (${newKey}), or this host's clock is off (JWTs are valid for one hour; check \`timedatectl\` / NTP)`
+        : `The key was deleted or revoked: ${newKey} (this host's clock agrees with the token endpoint's within a minute, so it is not the clock)`;
+    return make('CORRAL_ERR_SHEETS_AUTH', `${refused}. ${why}`, { ...base, retryable: false });
   }
   if (error === 'invalid_client' || error === 'unauthorized_client' || error === 'invalid_scope' || error === 'unsupported_grant_type') {
     return make('CORRAL_ERR_SHEETS_AUTH', `Google's token endpoint refused ${email} (${error}: ${description}); check the key in ${source}`, { ...base, retryable: false });
