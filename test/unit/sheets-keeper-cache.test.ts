@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { afterEach, beforeEach, describe, it } from 'node:test';
+import { SheetsError } from '../../src/sheets/errors.js';
 import { paced, pacer } from '../../src/sheets/keeper/pacing.js';
 import { QuotaBucket } from '../../src/sheets/keeper/quota.js';
 import { ReadTier } from '../../src/sheets/keeper/read-tier.js';
@@ -188,6 +189,30 @@ describe('keeper cache tier (L2)', () => {
     await tier.get('Players');
     await settle();
     assert.equal(log.lines().filter((l) => l.level === 'warn' && l.range === 'Players').length, 2);
+  });
+
+  it("a failed refresh is not retried before the Retry-After Google sent, even past the TTL", async () => {
+    await tier.get('Players');
+    const fill = backend.getValues.bind(backend);
+    backend.getValues = async (range: string) => {
+      backend.calls.push({ op: 'get', range });
+      throw new SheetsError('CORRAL_ERR_SHEETS_QUOTA', "fake: 429 RESOURCE_EXHAUSTED", { status: 429, reason: 'RESOURCE_EXHAUSTED', applied: 'no', retryable: true, retryAfterMs: 90_000 });
+    };
+    await clock.advance(TTL);
+    await tier.get('Players');
+    await settle();
+    assert.equal(backend.count('get'), 2, 'the refresh that got the 429');
+    // A read a second for 80 s, well past the 30 s TTL: stale answers, no call.
+    for (let i = 0; i < 80; i++) {
+      assert.equal((await tier.get('Players')).stale, true);
+      await clock.advance(1000);
+    }
+    assert.equal(backend.count('get'), 2, 'nothing before the 90 s Google asked for');
+    backend.getValues = fill;
+    await clock.advance(11_000);
+    await tier.get('Players');
+    await settle();
+    assert.equal(backend.count('get'), 3, 'the next refresh once the wait is over');
   });
 
   it('past SHEET_CACHE_MAX_STALE the value is no longer served: the error reaches the caller', async () => {

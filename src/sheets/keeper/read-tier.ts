@@ -228,7 +228,10 @@ export class ReadTier {
     st.failures++;
     st.failingSince ??= now;
     st.lastError = err;
-    st.nextRetryAt = now + Math.min(this.o.ttlMs, backoffMs(st.failures));
+    // Backoff capped at the TTL (a failing range is retried at least once a TTL), but never sooner
+    // than Google asked (Retry-After on a 429 or 503): retrying earlier only spends quota.
+    const askedMs = (err as { retryAfterMs?: unknown }).retryAfterMs;
+    st.nextRetryAt = now + Math.max(Math.min(this.o.ttlMs, backoffMs(st.failures)), typeof askedMs === 'number' ? askedMs : 0);
     if (st.warned || this.abort.signal.aborted) return;
     // Once per range per failure episode, not per request.
     st.warned = true;
