@@ -44,6 +44,25 @@ describe('keeper answer parser', () => {
     });
   });
 
+  it('keeps nothing of the bytes pushed: the socket reads them into one buffer it reuses', () => {
+    const body = Buffer.from(JSON.stringify({ values: Array.from({ length: 2000 }, (_, i) => [`E${i}`, 'x'.repeat(i % 13)]) }));
+    const framings = [
+      Buffer.concat([Buffer.from(`HTTP/1.1 200 OK\r\nContent-Length: ${body.length}\r\n\r\n`), body]),
+      Buffer.concat([Buffer.from(`HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n${body.length.toString(16)}\r\n`), body, Buffer.from('\r\n0\r\n\r\n')]),
+    ];
+    for (const bytes of framings) {
+      const shared = Buffer.alloc(4096);
+      const parser = new ResponseParser();
+      let out;
+      for (let i = 0; i < bytes.length; i += shared.length) {
+        const n = bytes.copy(shared, 0, i, i + shared.length);
+        out = parser.push(shared.subarray(0, n));
+        shared.fill(0x21);
+      }
+      assert.equal(out?.body.toString('utf8'), body.toString('utf8'));
+    }
+  });
+
   it('reads a body of several megabytes arriving in 64 KiB reads, framed either way', () => {
     const body = Buffer.alloc(3 * 1024 * 1024 + 17, 'x');
     const framings = [

@@ -50,7 +50,9 @@ export class KeeperConnection {
   ) {
     this.socket = connect({
       path: socketPath,
-      onread: { buffer: READ_BUFFER, callback: (n: number, buf: Uint8Array) => this.onData(Buffer.from(buf.subarray(0, n))) },
+      // A view, not a copy: the parser copies the bytes it keeps (a copy of every read here, then
+      // the parser's own, held a large answer twice over while it arrived).
+      onread: { buffer: READ_BUFFER, callback: (n: number, buf: Uint8Array) => this.onData(Buffer.from(buf.buffer, buf.byteOffset, n)) },
     });
     this.socket.on('connect', () => (this.connected = true));
     this.socket.on('error', (err) => this.fail(err));

@@ -1,8 +1,10 @@
 // Reads one HTTP/1.1 response from bytes as they arrive: the status line, the headers, and a body
 // framed by Content-Length or by chunked transfer coding (what node:http answers send). Only what a
 // keeper answer can be: no 1xx answers, no trailers, no bodyless methods (the link sends no HEAD).
-// Anything else is an error, and the connection it came on is not reused. Body bytes are copied
-// once, into the answer: a sheet of several megabytes arrives in many reads.
+// Anything else is an error, and the connection it came on is not reused. The bytes pushed may be
+// a view of a buffer the next socket read overwrites (connection.ts reads into one shared buffer),
+// so nothing keeps a view of them: a Content-Length body is copied once, straight into the answer,
+// and a chunked one into its pieces. A sheet of several megabytes arrives in many reads.
 
 const HEAD_END = Buffer.from('\r\n\r\n');
 /** A head larger than this is not the keeper talking. */
@@ -35,6 +37,8 @@ export class ResponseParser {
   private close = false;
   private readonly bodyParts: Buffer[] = [];
   private bodyBytes = 0;
+  /** A Content-Length body, allocated whole when the head is read. */
+  private sized: Buffer | undefined;
   private finished = false;
 
   /**
@@ -61,7 +65,8 @@ export class ResponseParser {
         if (this.state.kind === 'body' && this.state.remaining === 0) this.finished = true;
       } else if (s.kind === 'body' || s.kind === 'chunk-data') {
         const take = Math.min(s.remaining, chunk.length - at);
-        this.bodyParts.push(chunk.subarray(at, at + take));
+        if (this.sized) chunk.copy(this.sized, this.bodyBytes, at, at + take);
+        else this.bodyParts.push(Buffer.from(chunk.subarray(at, at + take)));
         this.bodyBytes += take;
         s.remaining -= take;
         at += take;
@@ -124,13 +129,16 @@ export class ResponseParser {
       }
     }
     if (chunked) this.state = { kind: 'chunk-size' };
-    else if (length !== undefined) this.state = { kind: 'body', remaining: length };
+    else if (length !== undefined) {
+      this.state = { kind: 'body', remaining: length };
+      this.sized = Buffer.allocUnsafe(length);
+    }
     else if (this.status === 204 || this.status === 304) this.state = { kind: 'body', remaining: 0 };
     // An answer delimited by the end of the connection cannot be told from a cut one.
     else throw new Error('answer without Content-Length or chunked coding');
   }
 
   private answer(): ParsedResponse {
-    return { status: this.status, body: Buffer.concat(this.bodyParts, this.bodyBytes), close: this.close };
+    return { status: this.status, body: this.sized ?? Buffer.concat(this.bodyParts, this.bodyBytes), close: this.close };
   }
 }
