@@ -61,8 +61,9 @@ Options:
   --reset-rate R            share of calls carried out, then cut mid-answer, 0..1 (default 0)
   --applied-error-rate R    share of writes carried out, then answered 500, 0..1 (default 0)
   --token-error-rate R      share of token-endpoint calls answered 503, 0..1 (default 0)
-  --reads-per-minute N      read quota per minute, 0 = unlimited (default 300, as Google)
-  --writes-per-minute N     write quota per minute, 0 = unlimited (default 300, as Google)
+  --reads-per-minute N      read quota per minute, 0 = unlimited (default 300, Google's per
+                            project; its per-user quota of 60 is not modelled: pass 60 for it)
+  --writes-per-minute N     write quota per minute, 0 = unlimited (default 300, as reads)
   --random-seed N           seed of the fault-injection randomness (replayable runs)
   --token-lifetime S        access-token lifetime in seconds (default 3599, as Google)
   -h, --help                this text
