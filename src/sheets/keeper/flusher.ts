@@ -17,6 +17,7 @@ import { backoffMs } from './backoff.js';
 import { systemClock, type Clock } from './clock.js';
 import type { Journal, JournalEntry } from './journal.js';
 import type { QuotaBucket } from './quota.js';
+import { RangeHolds } from './range-holds.js';
 
 /** Rows per values:append at most. */
 const MAX_BATCH_ROWS = 5000;
@@ -109,6 +110,8 @@ export class Flusher {
   private readonly unsureDelayMs: number;
   /** Ranges whose misplaced appends were already reported (see checkLanding). */
   private readonly misplacedSaid = new Set<string>();
+  /** Ranges left alone after a failed call until their backoff has passed (range-holds.ts). */
+  private readonly holds = new RangeHolds();
   private counts = { appends: 0, rowsSent: 0, rowsFound: 0, failures: 0, verifications: 0 };
 
   constructor(private readonly o: FlusherOptions) {
@@ -146,6 +149,7 @@ export class Flusher {
     let quotaLimited = false;
     for (const [range, entries] of this.o.journal.due(this.clock.now())) {
       if (this.abort.signal.aborted) break;
+      if (this.holds.isHeld(range, this.clock.now())) continue;
       const unsure = entries.filter((e) => e.state === 'unsure');
       if (unsure.length > 0) {
         const r = await this.verify(range, unsure, opts.wait);
@@ -155,6 +159,7 @@ export class Flusher {
         }
         if (r === 'failed') {
           failedCalls++;
+          this.hold(range);
           continue;
         }
         found += r;
@@ -169,8 +174,10 @@ export class Flusher {
         }
         if (r === 'failed') {
           failedCalls++;
+          this.hold(range);
           break;
         }
+        this.holds.succeed(range);
         sent += r;
       }
     }
@@ -182,10 +189,20 @@ export class Flusher {
     return wait || (quota.tokensLeft() > 0 && quota.queued() === 0);
   }
 
-  private retryAt(entries: readonly JournalEntry[], applied: 'no' | 'maybe'): number {
-    const attempts = mostAttempts(entries);
+  /**
+   * When entries of `range` that just failed are tried again: the backoff of their own attempts,
+   * or of the range's failures in a row when that is more (rows journaled during an outage have
+   * had one attempt, the range many).
+   */
+  private retryAt(range: string, entries: readonly JournalEntry[], applied: 'no' | 'maybe'): number {
+    const attempts = Math.max(mostAttempts(entries), this.holds.failures(range) + 1);
     const wait = backoffMs(attempts, this.random);
     return this.clock.now() + (applied === 'maybe' ? Math.max(wait, this.unsureDelayMs) : wait);
+  }
+
+  /** A call for `range` failed: no call for it, old rows or new, until its backoff has passed. */
+  private hold(range: string): void {
+    this.holds.fail(range, this.clock.now() + backoffMs(this.holds.failures(range) + 1, this.random));
   }
 
   /**
@@ -236,7 +253,7 @@ export class Flusher {
     } catch (err) {
       // The send record is not durable, so nothing may leave: back to pending, try later.
       for (const e of batch) e.state = 'pending';
-      this.o.journal.postpone(batch, this.retryAt(batch, 'no'));
+      this.o.journal.postpone(batch, this.retryAt(range, batch, 'no'));
       this.o.logger.error({ err: describeError(err), range }, 'sheets: cannot write the journal; append postponed');
       return 'failed';
     }
@@ -253,7 +270,7 @@ export class Flusher {
     } catch (err) {
       this.counts.failures++;
       const applied = appliedOf(err);
-      const retryAt = this.retryAt(batch, applied);
+      const retryAt = this.retryAt(range, batch, applied);
       await this.o.journal.markFailed(batch, applied, retryAt).catch(() => undefined);
       const fields = { range, rows: rows.length, applied, retryInMs: retryAt - this.clock.now(), err: describeError(err) };
       if ((err as { retryable?: unknown }).retryable === false) {
@@ -307,7 +324,7 @@ export class Flusher {
       const vr = await this.o.backend.getValues(idColumnOf(range), this.abort.signal);
       ids = new Set((vr.values ?? []).map((row) => String(row[0] ?? '')));
     } catch (err) {
-      const retryAt = this.clock.now() + Math.max(this.unsureDelayMs, backoffMs(mostAttempts(unsure), this.random));
+      const retryAt = this.clock.now() + Math.max(this.unsureDelayMs, backoffMs(Math.max(mostAttempts(unsure), this.holds.failures(range) + 1), this.random));
       this.o.journal.postpone(unsure, retryAt);
       this.o.logger.warn({ range, err: describeError(err) }, 'sheets: read-back of unsure appends failed; retried later');
       return 'failed';
@@ -348,7 +365,7 @@ export class Flusher {
       if (r.sent + r.found === 0) {
         // Everything left is backing off: wait for the earliest retry if it comes before the deadline.
         let next = Number.POSITIVE_INFINITY;
-        for (const e of this.o.journal.live()) next = Math.min(next, e.nextAttemptAt);
+        for (const e of this.o.journal.live()) next = Math.min(next, Math.max(e.nextAttemptAt, this.holds.until(e.range)));
         if (!Number.isFinite(next) || next >= deadline) break;
         await new Promise((res) => setTimeout(res, Math.max(10, next - this.clock.now())));
       }

@@ -1,0 +1,77 @@
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, it } from 'node:test';
+import { Flusher } from '../../src/sheets/keeper/flusher.js';
+import { Journal } from '../../src/sheets/keeper/journal.js';
+import { QuotaBucket } from '../../src/sheets/keeper/quota.js';
+import { captureLogger, type CapturedLogger } from '../fixtures/capture-logger.js';
+import { FakeClock } from '../fixtures/fake-clock.js';
+import { FakeBackend } from '../fixtures/fake-sheets-backend.js';
+
+const HEADER = ['event_id', 'player', 'kind', 'detail', 'at'];
+const row = (id: string) => [id, 'P001', 'goal', `detail ${id}`, '2024-03-02T15:12:00Z'];
+
+describe('flusher backoff per range', () => {
+  let dir: string;
+  let clock: FakeClock;
+  let backend: FakeBackend;
+  let log: CapturedLogger;
+  let journal: Journal;
+  let flusher: Flusher;
+
+  beforeEach(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'corral-flusher-'));
+    clock = new FakeClock();
+    backend = new FakeBackend({ Events: [HEADER] });
+    log = await captureLogger();
+    journal = (await Journal.open({ dir, clock, unsureDelayMs: 1000 })).journal;
+    const quota = (name: string) => new QuotaBucket({ name, perMinute: 10_000, maxQueue: 10, clock });
+    flusher = new Flusher({ journal, backend, writeQuota: quota('writes'), readQuota: quota('reads'), logger: log.logger, intervalMs: 500, unsureDelayMs: 1000, clock, random: () => 0 });
+  });
+  afterEach(async () => {
+    flusher.close();
+    await journal.close();
+    log.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  /** One event a second and a flush every 500 ms (SHEETS_FLUSH_INTERVAL_MS's default), for `ms`. */
+  async function traffic(ms: number, prefix: string): Promise<void> {
+    for (let t = 0; t < ms; t += 500) {
+      if (t % 1000 === 0) await journal.add('Events', [row(`${prefix}${t / 1000}`)]);
+      await flusher.flushOnce({ wait: true });
+      await clock.advance(500);
+    }
+  }
+
+  it('a tab Google keeps refusing is tried on its backoff, not at every flush that has new rows; all rows go out once it is back', async () => {
+    backend.tabs.delete('Events'); // deleted or renamed: 400 "Unable to parse range"
+    await traffic(10 * 60_000, 'e');
+    const calls = backend.count('append');
+    const errors = log.lines().filter((l) => l.level === 'error').length;
+    // Backoff of 1, 2, 4, ... 32 s: about 23 retries in 10 minutes, each a call and its halves.
+    assert.ok(calls <= 80, `${calls} append calls in 10 minutes of refusals (was one per flush with new rows: 1200)`);
+    assert.ok(errors <= 80, `${errors} error lines in 10 minutes (was 1200)`);
+    assert.equal(journal.backlogRows(), 600, 'every row is kept');
+    backend.tabs.set('Events', [HEADER]);
+    await traffic(40_000, 'late');
+    assert.equal(journal.backlogRows(), 0);
+    const ids = backend.ids('Events').slice(1);
+    assert.equal(ids.length, 640);
+    assert.equal(new Set(ids).size, 640, 'each row once');
+  });
+
+  it('a 5xx outage: appends and read-backs of a range follow its backoff', async () => {
+    backend.failAppends = 'lost-before'; // timeouts, outcome unknown: read back before any resend
+    await traffic(5 * 60_000, 'u');
+    const appends = backend.count('append');
+    const reads = backend.count('get');
+    assert.ok(appends + reads <= 60, `${appends} appends and ${reads} read-backs in 5 minutes of timeouts`);
+    backend.failAppends = 'none';
+    await traffic(60_000, 'ok');
+    assert.equal(journal.backlogRows(), 0);
+    assert.equal(backend.ids('Events').length - 1, 360);
+  });
+});
