@@ -47,6 +47,12 @@ export interface JournalOptions {
   readonly idempotencyTtlMs?: number;
   /** Most idempotency keys remembered; beyond it the oldest are forgotten early (default 100,000). */
   readonly idempotencyKeysMax?: number;
+  /**
+   * Told when a compaction after a state change failed (disk full, data dir not writable), with
+   * the file's size. The journal goes on appending to the file as it is, and tries again once the
+   * file has grown by another `compactBytes`.
+   */
+  readonly onCompactionFailed?: (err: Error, bytes: number) => void;
 }
 
 /** Where open() copied damaged bytes before dropping them (journal-quarantine.ts). */
@@ -87,6 +93,7 @@ export class Journal {
   private retainedRows = 0;
   private readonly unsureDelayMs: number;
   private readonly copyOlderThan: JournalOptions['copyOlderThan'];
+  private readonly onCompactionFailed: JournalOptions['onCompactionFailed'];
   private listeners: Array<(sheet: string) => void> = [];
 
   private constructor(
@@ -100,6 +107,7 @@ export class Journal {
     this.retainDoneRows = options.retainDoneRows ?? 20_000;
     this.unsureDelayMs = options.unsureDelayMs ?? 3000;
     this.copyOlderThan = options.copyOlderThan;
+    this.onCompactionFailed = options.onCompactionFailed;
     this.keys = new IdempotencyKeys({ ttlMs: options.idempotencyTtlMs ?? 24 * 3600_000, max: options.idempotencyKeysMax ?? 100_000 });
   }
 
@@ -417,7 +425,18 @@ export class Journal {
   }
 
   private async maybeCompact(): Promise<void> {
-    if (this.file.bytes() > this.compactAt) await this.compact();
+    if (this.file.bytes() <= this.compactAt) return;
+    try {
+      await this.compact();
+    } catch (err) {
+      // The state change that called this is durable already: a failed rewrite must not fail it
+      // (the flusher reported an applied append's done record as lost, and a read-back left the
+      // entries it found absent unsure, to be read back again). Nor may the next change try again
+      // at once: each attempt writes a whole copy of the journal, which on a disk short of space
+      // takes the room the appends need.
+      this.compactAt = this.file.bytes() + this.baseCompactBytes;
+      this.onCompactionFailed?.(err as Error, this.file.bytes());
+    }
   }
 
   fsyncs(): number {

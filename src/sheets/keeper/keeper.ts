@@ -4,6 +4,7 @@
 
 import { mkdir } from 'node:fs/promises';
 import type { Settings } from '../../config/schema.js';
+import { describeError } from '../../errors.js';
 import type { Logger } from '../../log/logger.js';
 import type { SheetsBackend } from '../backend.js';
 import { ChangeFeed, type WatchAnswer } from './change-feed.js';
@@ -134,6 +135,11 @@ export class Keeper {
         idempotencyTtlMs: s.CORRAL_IDEMPOTENCY_TTL * 1000,
         idempotencyKeysMax: s.CORRAL_IDEMPOTENCY_KEYS,
         copyOlderThan: (sheet, doneAt) => k.tier.hasValueFetchedBy((range) => sheetOfRange(range) === sheet, doneAt),
+        onCompactionFailed: (err, bytes) =>
+          o.logger.warn(
+            { event: 'journal.compact_failed', dataDir, bytes, err: describeError(err) },
+            `keeper: cannot rewrite the write journal in ${dataDir} (${err.message}); it is appended to as it is and grows until the rewrite succeeds: free space there or make it writable`,
+          ),
       });
       k.journal = journal;
       journal.onChange((sheet) => k.feed.publish(sheet));
