@@ -6,6 +6,7 @@ import { afterEach, beforeEach, describe, it } from 'node:test';
 import { Flusher } from '../../src/sheets/keeper/flusher.js';
 import { Journal } from '../../src/sheets/keeper/journal.js';
 import { QuotaBucket } from '../../src/sheets/keeper/quota.js';
+import { SheetsError } from '../../src/sheets/errors.js';
 import { captureLogger, type CapturedLogger } from '../fixtures/capture-logger.js';
 import { FakeClock } from '../fixtures/fake-clock.js';
 import { FakeBackend } from '../fixtures/fake-sheets-backend.js';
@@ -61,6 +62,24 @@ describe('flusher backoff per range', () => {
     const ids = backend.ids('Events').slice(1);
     assert.equal(ids.length, 640);
     assert.equal(new Set(ids).size, 640, 'each row once');
+  });
+
+  it("a 429 with Retry-After: no append to the range, old rows or new, before Google's wait has passed", async () => {
+    const appendValues = backend.appendValues.bind(backend);
+    let refusals = 1;
+    backend.appendValues = async (range, rows) => {
+      if (refusals-- > 0) {
+        backend.calls.push({ op: 'append', range, rows: rows.length });
+        throw new SheetsError('CORRAL_ERR_SHEETS_QUOTA', 'quota exhausted', { status: 429, reason: 'RESOURCE_EXHAUSTED', applied: 'no', retryable: true, retryAfterMs: 120_000 });
+      }
+      return appendValues(range, rows);
+    };
+    await traffic(119_000, 'r');
+    assert.equal(backend.count('append'), 1, 'only the refused call within the 120 s Google asked for');
+    await traffic(2_000, 'after');
+    assert.equal(backend.count('append'), 2, 'then one append with every row');
+    assert.equal(journal.backlogRows(), 0);
+    assert.equal(backend.ids('Events').length - 1, 121);
   });
 
   it('a 5xx outage: appends and read-backs of a range follow its backoff', async () => {

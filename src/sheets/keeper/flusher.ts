@@ -94,6 +94,12 @@ export interface FlushResult {
   readonly quotaLimited: boolean;
 }
 
+/** Google's Retry-After of a failed call, in ms (0 when it gave none). */
+function askedWaitMs(err: unknown): number {
+  const asked = (err as { retryAfterMs?: unknown } | null | undefined)?.retryAfterMs;
+  return typeof asked === 'number' && Number.isFinite(asked) && asked > 0 ? asked : 0;
+}
+
 export function appliedOf(err: unknown): 'no' | 'maybe' {
   const e = err as { applied?: unknown; code?: unknown } | null;
   // A full or closed quota queue refuses before anything is sent.
@@ -159,7 +165,6 @@ export class Flusher {
         }
         if (r === 'failed') {
           failedCalls++;
-          this.hold(range);
           continue;
         }
         found += r;
@@ -174,7 +179,6 @@ export class Flusher {
         }
         if (r === 'failed') {
           failedCalls++;
-          this.hold(range);
           break;
         }
         this.holds.succeed(range);
@@ -190,19 +194,24 @@ export class Flusher {
   }
 
   /**
-   * When entries of `range` that just failed are tried again: the backoff of their own attempts,
-   * or of the range's failures in a row when that is more (rows journaled during an outage have
-   * had one attempt, the range many).
+   * When entries of `range` that just failed with `err` are tried again: the backoff of their own
+   * attempts, or of the range's failures in a row when that is more (rows journaled during an
+   * outage have had one attempt, the range many), and never before Google's Retry-After.
    */
-  private retryAt(range: string, entries: readonly JournalEntry[], applied: 'no' | 'maybe'): number {
+  private retryAt(range: string, entries: readonly JournalEntry[], applied: 'no' | 'maybe', err?: unknown): number {
     const attempts = Math.max(mostAttempts(entries), this.holds.failures(range) + 1);
-    const wait = backoffMs(attempts, this.random);
+    const wait = Math.max(backoffMs(attempts, this.random), askedWaitMs(err));
     return this.clock.now() + (applied === 'maybe' ? Math.max(wait, this.unsureDelayMs) : wait);
   }
 
-  /** A call for `range` failed: no call for it, old rows or new, until its backoff has passed. */
-  private hold(range: string): void {
-    this.holds.fail(range, this.clock.now() + backoffMs(this.holds.failures(range) + 1, this.random));
+  /**
+   * A call for `range` failed: no call for it, old rows or new, until its backoff has passed, nor
+   * before Google's Retry-After (the client's own retries wait at most 32 s of it; retrying sooner
+   * than asked only spends quota on refusals).
+   */
+  private hold(range: string, err?: unknown): void {
+    const wait = Math.max(backoffMs(this.holds.failures(range) + 1, this.random), askedWaitMs(err));
+    this.holds.fail(range, this.clock.now() + wait);
   }
 
   /**
@@ -254,6 +263,7 @@ export class Flusher {
       // The send record is not durable, so nothing may leave: back to pending, try later.
       for (const e of batch) e.state = 'pending';
       this.o.journal.postpone(batch, this.retryAt(range, batch, 'no'));
+      this.hold(range);
       this.o.logger.error({ err: describeError(err), range }, 'sheets: cannot write the journal; append postponed');
       return 'failed';
     }
@@ -270,7 +280,8 @@ export class Flusher {
     } catch (err) {
       this.counts.failures++;
       const applied = appliedOf(err);
-      const retryAt = this.retryAt(range, batch, applied);
+      const retryAt = this.retryAt(range, batch, applied, err);
+      this.hold(range, err);
       await this.o.journal.markFailed(batch, applied, retryAt).catch(() => undefined);
       const fields = { range, rows: rows.length, applied, retryInMs: retryAt - this.clock.now(), err: describeError(err) };
       if ((err as { retryable?: unknown }).retryable === false) {
@@ -324,8 +335,8 @@ export class Flusher {
       const vr = await this.o.backend.getValues(idColumnOf(range), this.abort.signal);
       ids = new Set((vr.values ?? []).map((row) => String(row[0] ?? '')));
     } catch (err) {
-      const retryAt = this.clock.now() + Math.max(this.unsureDelayMs, backoffMs(Math.max(mostAttempts(unsure), this.holds.failures(range) + 1), this.random));
-      this.o.journal.postpone(unsure, retryAt);
+      this.o.journal.postpone(unsure, this.retryAt(range, unsure, 'maybe', err));
+      this.hold(range, err);
       this.o.logger.warn({ range, err: describeError(err) }, 'sheets: read-back of unsure appends failed; retried later');
       return 'failed';
     }
