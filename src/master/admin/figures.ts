@@ -56,6 +56,8 @@ export interface SheetsFigures {
   readonly quota_reads_left: number | null;
   readonly quota_writes_left: number | null;
   readonly journal_backlog: number | null;
+  /** Seconds since the oldest row not yet in Google was journaled (0 with none): rows stuck behind a failing append. */
+  readonly journal_oldest_seconds: number | null;
   readonly max_stale_seconds: number | null;
 }
 
@@ -68,7 +70,8 @@ function sumOver(extras: readonly (Extra | undefined)[], ...names: string[]): nu
 /**
  * The keeper reports camelCase keys (src/sheets/keeper/*): cacheHits, cacheMisses, cacheStaleHits,
  * upstreamCallsTotal (its upstream meter, the same count as the per-minute figure),
- * upstreamCallsPerMinute, readTokensLeft, writeTokensLeft, journalBacklogRows, maxStaleSeconds.
+ * upstreamCallsPerMinute, readTokensLeft, writeTokensLeft, journalBacklogRows, journalOldestRowSeconds,
+ * maxStaleSeconds.
  * Workers report their L1's l1Hits, l1Misses and l1StaleFallbacks (src/sheets/worker-client.ts).
  * A second spelling is accepted for some, so a rename does not blank the page.
  */
@@ -92,6 +95,7 @@ export function sheetsFigures(extra: Extra | undefined, workerExtras: readonly (
     quota_reads_left: num(extra, 'readTokensLeft', 'quotaReadsLeft') ?? null,
     quota_writes_left: num(extra, 'writeTokensLeft', 'quotaWritesLeft') ?? null,
     journal_backlog: num(extra, 'journalBacklogRows', 'journalBacklog') ?? null,
+    journal_oldest_seconds: num(extra, 'journalOldestRowSeconds') ?? null,
     max_stale_seconds: num(extra, 'maxStaleSeconds', 'staleSeconds') ?? null,
   };
 }

@@ -388,6 +388,13 @@ export class Journal {
     return n;
   }
 
+  /** When the oldest row not yet confirmed in Google was journaled; undefined when there is none. */
+  oldestBacklogAt(): number | undefined {
+    let oldest: number | undefined;
+    for (const e of this.entries.values()) if (e.durable && e.state !== 'done' && (oldest === undefined || e.at < oldest)) oldest = e.at;
+    return oldest;
+  }
+
   /** Live entries (not done), for tests and the drain loop. */
   live(): JournalEntry[] {
     return [...this.entries.values()].filter((e) => e.durable && e.state !== 'done');

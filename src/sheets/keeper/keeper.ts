@@ -310,12 +310,23 @@ export class Keeper {
       writeTokensLeft: this.writeQuota.tokensLeft(),
       readQueue: this.readQuota.queued(),
       journalBacklogRows: this.journal.backlogRows(),
+      journalOldestRowSeconds: this.oldestBacklogSeconds(),
       journalBytes: this.journal.fileBytes(),
       journalFsyncs: this.journal.fsyncs(),
       idempotencyKeys: this.journal.idempotencyFigures().keys,
       idempotencyKeysEvicted: this.journal.idempotencyFigures().evicted,
       keeperRequests: this.server?.stats().requests ?? 0,
     };
+  }
+
+  /**
+   * Age of the oldest journaled row Google does not have yet (0 with none). The backlog's row
+   * count cannot tell a busy minute from rows stuck for hours behind a failing append; this can,
+   * and is what an alert on the write path watches.
+   */
+  private oldestBacklogSeconds(): number {
+    const oldest = this.journal.oldestBacklogAt();
+    return oldest === undefined ? 0 : Math.max(0, Math.floor(((this.o.clock ?? systemClock).now() - oldest) / 1000));
   }
 
   connections(): Promise<number> {

@@ -97,7 +97,8 @@ function renderStats(s) {
   set('sheets-hit-ratio', sh.cache_hit_ratio === null ? '–' : `${(sh.cache_hit_ratio * 100).toFixed(1)}%`);
   set('sheets-upstream', fmt.num(sh.upstream_calls_per_minute));
   set('sheets-quota', `${fmt.int(sh.quota_reads_left)} / ${fmt.int(sh.quota_writes_left)}`);
-  set('sheets-journal', fmt.int(sh.journal_backlog));
+  // Rows stuck behind a failing append show their age; a busy minute's backlog has none worth showing.
+  set('sheets-journal', sh.journal_oldest_seconds > 0 ? `${fmt.int(sh.journal_backlog)} (oldest ${fmt.int(sh.journal_oldest_seconds)}s)` : fmt.int(sh.journal_backlog));
   set('sheets-stale', sh.max_stale_seconds === null ? '–' : `${sh.max_stale_seconds}s`);
 
   const body = $('workers-body');
