@@ -82,6 +82,32 @@ describe('flusher backoff per range', () => {
     assert.equal(backend.ids('Events').length - 1, 121);
   });
 
+  it('rows stuck behind a failing append are alerted once they have waited 5 minutes, hourly while it lasts, and cleared once they are in', async () => {
+    backend.tabs.delete('Events');
+    const stalled = () => log.lines().filter((l) => l.event === 'journal.backlog_stalled');
+    await journal.add('Events', [row('s0')]);
+    for (let t = 0; t < 4 * 60_000; t += 30_000) {
+      await flusher.flushOnce({ wait: true });
+      await clock.advance(30_000);
+    }
+    assert.deepEqual(stalled(), [], 'four minutes is not yet stalled');
+    for (let t = 0; t < 90 * 60_000; t += 30_000) {
+      if (t % 60_000 === 0) await journal.add('Events', [row(`s${t}`)]);
+      await flusher.flushOnce({ wait: true });
+      await clock.advance(30_000);
+    }
+    const said = stalled();
+    assert.equal(said.length, 2, 'at 5 minutes, and an hour later');
+    assert.equal(said[0]?.level, 'error');
+    assert.equal(said[0]?.oldestSeconds, 300);
+    assert.ok(Number(said[1]?.rows) > 60, 'with the backlog as it is then');
+    backend.tabs.set('Events', [HEADER]);
+    await clock.advance(60_000);
+    await flusher.flushOnce({ wait: true });
+    assert.equal(journal.backlogRows(), 0);
+    assert.equal(log.lines().filter((l) => l.event === 'journal.backlog_cleared').length, 1);
+  });
+
   it('a 5xx outage: appends and read-backs of a range follow its backoff', async () => {
     backend.failAppends = 'lost-before'; // timeouts, outcome unknown: read back before any resend
     await traffic(5 * 60_000, 'u');

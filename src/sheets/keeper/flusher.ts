@@ -14,6 +14,7 @@ import { appendAnchorOf, idColumnOf, startColumnOf } from '../a1.js';
 import type { Logger } from '../../log/logger.js';
 import type { SheetsBackend } from '../backend.js';
 import { backoffMs } from './backoff.js';
+import { BacklogAlert } from './backlog-alert.js';
 import { systemClock, type Clock } from './clock.js';
 import type { Journal, JournalEntry } from './journal.js';
 import type { QuotaBucket } from './quota.js';
@@ -118,12 +119,14 @@ export class Flusher {
   private readonly misplacedSaid = new Set<string>();
   /** Ranges left alone after a failed call until their backoff has passed (range-holds.ts). */
   private readonly holds = new RangeHolds();
+  private readonly alert: BacklogAlert;
   private counts = { appends: 0, rowsSent: 0, rowsFound: 0, failures: 0, verifications: 0 };
 
   constructor(private readonly o: FlusherOptions) {
     this.clock = o.clock ?? systemClock;
     this.random = o.random ?? Math.random;
     this.unsureDelayMs = o.unsureDelayMs ?? 3000;
+    this.alert = new BacklogAlert(o.logger);
   }
 
   start(): void {
@@ -185,6 +188,7 @@ export class Flusher {
         sent += r;
       }
     }
+    this.alert.observe(this.clock.now(), this.o.journal.oldestBacklogAt(), this.o.journal.backlogRows());
     return { sent, found, failedCalls, quotaLimited };
   }
 
