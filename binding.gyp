@@ -1,12 +1,21 @@
-# Native part of corral: one tiny N-API addon that sends sd_notify(3) datagrams (see
-# native/sd_notify.c for why Node cannot do this by itself). npm builds it with node-gyp during
-# `npm ci` / `npm install` because this file exists (npm's default install script).
+# Native part of corral: two tiny N-API addons. npm builds them with node-gyp during `npm ci` /
+# `npm install` because this file exists (npm's default install script).
+# - sd_notify: sends sd_notify(3) datagrams (see native/sd_notify.c for why Node cannot).
+# - host_counters: the host-wide rate-limit counters in memory shared by master and workers
+#   (native/host_counters.c). -mcx16: its slots change with one 16-byte compare-and-swap
+#   (CMPXCHG16B), which gcc inlines only when told the CPU has it (every x86-64 CPU since 2006).
 {
   "targets": [
     {
       "target_name": "sd_notify",
       "sources": ["native/sd_notify.c"],
       "cflags": ["-Wall", "-Wextra", "-O2"]
+    },
+    {
+      "target_name": "host_counters",
+      "sources": ["native/host_counters.c", "native/counter_table.c"],
+      "cflags": ["-Wall", "-Wextra", "-O2"],
+      "conditions": [["target_arch=='x64'", {"cflags": ["-mcx16"]}]]
     }
   ]
 }

@@ -1,0 +1,135 @@
+// The host counters' table in shared memory (native/host_counters.c, src/counter-table.ts): it
+// counts as the in-process window counters do, exactly across real processes counting at once,
+// survives a process killed mid-count, and, full, hands new keys to the master.
+
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { closeSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { after, describe, it } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { COUNTER_TABLE_MAX_LIMIT, createCounterTable, openCounterTable } from '../../src/counter-table.js';
+import { createWindowCounters } from '../../src/window-counters.js';
+import { createSharedCounters } from '../../src/worker/shared-counters.js';
+import { waitFor } from '../helpers/corral.js';
+
+const CHILD = join(dirname(fileURLToPath(import.meta.url)), '../fixtures/counter-table-child.js');
+const BIG = 1_000_000;
+
+const fds: number[] = [];
+function newTable(slots?: number) {
+  const fd = createCounterTable(slots);
+  fds.push(fd);
+  return { fd, table: openCounterTable(fd) };
+}
+
+interface Child {
+  readonly proc: ChildProcess;
+  said(text: string): Promise<void>;
+  readonly exited: Promise<number | null>;
+}
+
+/** A real process counting in the table behind `fd` (its fd 3). */
+function child(fd: number, args: string[]): Child {
+  const proc = spawn(process.execPath, [CHILD, ...args], { stdio: ['pipe', 'pipe', 'inherit', fd] });
+  let out = '';
+  proc.stdout?.on('data', (d: Buffer) => (out += d.toString()));
+  const exited = new Promise<number | null>((resolve) => proc.on('exit', (code) => resolve(code)));
+  return { proc, exited, said: async (text) => void (await waitFor(() => out.includes(text), 30_000, `child to say ${text}`)) };
+}
+
+/** Children in 'hits' mode, started together once every one of them is ready; resolves to their exit codes. */
+async function together(children: Child[]): Promise<(number | null)[]> {
+  await Promise.all(children.map((c) => c.said('ready')));
+  for (const c of children) c.proc.stdin?.write('go\n');
+  return Promise.all(children.map((c) => c.exited));
+}
+
+after(() => {
+  for (const fd of fds) closeSync(fd);
+});
+
+describe('host counter table', () => {
+  it('counts hits and peeks as the in-process window counters do', async () => {
+    const { table } = newTable(1024);
+    const reference = createWindowCounters();
+    for (let i = 0; i < 5; i++) {
+      const peek = table.count('198.51.100.7', 3, 60, true);
+      const refPeek = await reference.peek('198.51.100.7', 3);
+      assert.deepEqual([peek?.allowed, peek?.remaining], [refPeek.allowed, refPeek.remaining], `peek before hit ${i + 1}`);
+      const hit = table.count('198.51.100.7', 3, 60, false);
+      const refHit = await reference.hit('198.51.100.7', 3);
+      assert.deepEqual([hit?.allowed, hit?.remaining], [refHit.allowed, refHit.remaining], `hit ${i + 1}`);
+      assert.ok(hit && hit.msBeforeReset > 59_000 && hit.msBeforeReset <= 60_000, `msBeforeReset ${hit?.msBeforeReset}`);
+    }
+    // A key without hits: a hit now would be allowed, and there is no window yet.
+    assert.deepEqual(table.count('198.51.100.8', 3, 60, true), { allowed: true, remaining: 3, msBeforeReset: 0 });
+  });
+
+  it('keeps a key counted with another limit or window apart', () => {
+    const { table } = newTable(1024);
+    table.count('k', 2, 60, false);
+    table.count('k', 2, 60, false);
+    assert.equal(table.count('k', 2, 60, false)?.allowed, false);
+    assert.equal(table.count('k', 5, 60, false)?.remaining, 4);
+    const long = table.count('k', 2, 900, false);
+    assert.equal(long?.remaining, 1);
+    assert.ok(long && long.msBeforeReset > 899_000);
+  });
+
+  it('hits from several processes at once reach the exact total, on one hot key and on keys they all insert at once', async () => {
+    const { fd, table } = newTable(4096);
+    const fresh = Array.from({ length: 200 }, (_, i) => `2001:db8:${i}::`);
+    const keys = ['hot', ...fresh].join(',');
+    assert.deepEqual(await together(Array.from({ length: 4 }, () => child(fd, ['hits', '2000', keys]))), [0, 0, 0, 0]);
+    // Each child hit every key 2000 times: 4 × 2000 per key, none lost, none counted twice.
+    assert.equal(BIG - (table.count('hot', BIG, 60, true)?.remaining ?? 0), 8000);
+    for (const key of fresh) assert.equal(BIG - (table.count(key, BIG, 60, true)?.remaining ?? 0), 8000, key);
+  });
+
+  it('a process killed while counting leaves the table usable and its hits counted', async () => {
+    const { fd, table } = newTable(1024);
+    const counting = child(fd, ['forever', 'k']);
+    await counting.said('counting');
+    await waitFor(() => BIG - (table.count('k', BIG, 60, true)?.remaining ?? 0) > 100_000, 30_000, 'the child to count 100000 hits');
+    counting.proc.kill('SIGKILL');
+    await counting.exited;
+    const before = BIG - (table.count('k', BIG, 60, true)?.remaining ?? 0);
+    assert.equal(table.count('k', BIG, 60, false)?.remaining, BIG - before - 1);
+    assert.deepEqual(await together([child(fd, ['hits', '1000', 'k,other']), child(fd, ['hits', '1000', 'k,other'])]), [0, 0]);
+    assert.equal(BIG - (table.count('k', BIG, 60, true)?.remaining ?? 0), before + 1 + 2000);
+    assert.equal(BIG - (table.count('other', BIG, 60, true)?.remaining ?? 0), 2000);
+  });
+
+  it('full, it has no room for new keys (to be counted by the master) and keeps counting the keys it holds', () => {
+    const { table } = newTable(64);
+    assert.equal(table.count('kept', 10, 60, false)?.remaining, 9);
+    const answered = Array.from({ length: 100 }, (_, i) => table.count(`key-${i}`, 10, 60, false) !== undefined);
+    const firstRefused = answered.indexOf(false);
+    assert.ok(firstRefused > 0 && firstRefused < 64, `first key without room: ${firstRefused}`);
+    // Once full, every new key goes elsewhere: one that found room later would be counted in two places.
+    assert.deepEqual(answered.slice(firstRefused), answered.slice(firstRefused).map(() => false));
+    assert.equal(table.count('kept', 10, 60, false)?.remaining, 8);
+    assert.equal(table.count('key-0', 10, 60, false)?.remaining, 8);
+    // A peek at a key the table does not hold cannot say it has no hits: the master may hold them.
+    assert.equal(table.count('never-seen', 10, 60, true), undefined);
+  });
+
+  it('the worker counts what the table has no room for, and limits above what it counts, in the master', async () => {
+    const { table } = newTable(64);
+    for (let i = 0; table.count(`filler-${i}`, 2, 60, false) !== undefined; i++);
+    const master = createWindowCounters();
+    const counters = createSharedCounters(table, master);
+    const hits = [await counters.hit('203.0.113.9', 2), await counters.hit('203.0.113.9', 2), await counters.hit('203.0.113.9', 2)];
+    assert.deepEqual(hits.map((h) => h.allowed), [true, true, false]);
+    assert.equal((await master.peek('203.0.113.9', 2)).allowed, false);
+    const over = COUNTER_TABLE_MAX_LIMIT + 1;
+    await counters.hit('filler-0', over);
+    assert.equal((await master.peek('filler-0', over)).remaining, over - 1);
+    await assert.rejects(counters.hit('k', 2, { windowSeconds: 1.5 }), { code: 'CORRAL_ERR_COUNTER_INVALID' });
+  });
+
+  it('refuses an fd that is not a counter table', () => {
+    assert.throws(() => openCounterTable(0), { code: 'CORRAL_ERR_COUNTER_TABLE' });
+  });
+});
