@@ -12,9 +12,9 @@ export interface AppContext {
   readonly workerId: number;
   readonly generation: number;
   /**
-   * Counters shared by every worker of the host, kept by the master (the bundled app's per-IP rate
-   * limit and its failed-login limit per name use them). Undefined when the app does not run in a
-   * corral worker.
+   * Counters shared by every worker of the host, in a table in memory shared with the master, and
+   * in the master for what that table has no room for (the bundled app's per-IP rate limit and its
+   * failed-login limit per name use them). Undefined when the app does not run in a corral worker.
    */
   readonly hostCounters: HostCounters | undefined;
   /** Register cleanup run when the worker drains (close pools, flush). */

@@ -25,3 +25,17 @@ export function readIdentity(env: NodeJS.ProcessEnv = process.env): ChildIdentit
   if (role !== 'worker' && role !== 'keeper') return undefined;
   return { role, workerId: Number(env[WORKER_ID] ?? 0), generation: Number(env[GENERATION] ?? 0) };
 }
+
+const COUNTER_TABLE_FD = 'CORRAL_INTERNAL_COUNTER_TABLE_FD';
+
+/** Env entry telling a worker at which fd the master handed it the host counters' table. */
+export function counterTableEnv(fd: number): Record<string, string> {
+  return { [COUNTER_TABLE_FD]: String(fd) };
+}
+
+/** The fd of the host counters' table this worker was handed; undefined when it was not. */
+export function readCounterTableFd(env: NodeJS.ProcessEnv = process.env): number | undefined {
+  const text = env[COUNTER_TABLE_FD];
+  const fd = text === undefined ? NaN : Number(text);
+  return Number.isSafeInteger(fd) && fd >= 0 ? fd : undefined;
+}

@@ -3,7 +3,9 @@
 import { existsSync } from 'node:fs';
 import { loadSettings, type LoadedSettings } from '../config/load.js';
 import { withoutSystemdNotifyEnv } from '../config/systemd-env.js';
+import { createCounterTable } from '../counter-table.js';
 import { EXIT, describeError } from '../errors.js';
+import type { Logger } from '../log/logger.js';
 import { isJournalFd, STDERR_PRIORITY } from '../log/journal.js';
 import { createLogger } from '../log/logger.js';
 import { assertAdminBindSafe } from './admin/auth.js';
@@ -69,10 +71,11 @@ export async function runMaster(loaded: LoadedSettings, entry: MasterEntryPoints
     process.exit(code);
   };
 
+  const counterTableFd = createCounterTableOrWarn(logger);
   arbiter = new Arbiter({
     loaded,
     reloadSettings: () => loadSettings(),
-    spawner: createSpawner({ workerExec: entry.workerExec, keeperExec, inspectable: settings.CORRAL_STUCK_STACKS, envFilter: withoutSystemdNotifyEnv, listenSocket: { accept: settings.CORRAL_ACCEPT, backlog: settings.CORRAL_BACKLOG }, counters: createHostCounters({ logger }), stderrPrefix: isJournalFd(2) ? STDERR_PRIORITY : '' }),
+    spawner: createSpawner({ workerExec: entry.workerExec, keeperExec, inspectable: settings.CORRAL_STUCK_STACKS, envFilter: withoutSystemdNotifyEnv, listenSocket: { accept: settings.CORRAL_ACCEPT, backlog: settings.CORRAL_BACKLOG }, counters: createHostCounters({ logger }), ...(counterTableFd === undefined ? {} : { counterTableFd }), stderrPrefix: isJournalFd(2) ? STDERR_PRIORITY : '' }),
     withKeeper: keeperExec !== undefined,
     logger,
     reopenLogs: () => log.reopen(),
@@ -101,4 +104,19 @@ export async function runMaster(loaded: LoadedSettings, entry: MasterEntryPoints
     logger.error({ event: 'admin.failed', code: 'CORRAL_ERR_LISTEN', err: describeError(err) }, `admin API not started: ${describeError(err).message}`);
   }
   arbiter.start();
+}
+
+/**
+ * The host counters' shared table, made once per master (a restarted master starts from an empty
+ * one; the memfd goes when the last process holding it exits). Without it the workers count
+ * through the master, as they did before it: slower, just as exact.
+ */
+function createCounterTableOrWarn(logger: Logger): number | undefined {
+  try {
+    return createCounterTable();
+  } catch (err) {
+    const d = describeError(err);
+    logger.warn({ event: 'counters.table_unavailable', code: d.code ?? 'CORRAL_ERR_COUNTER_TABLE', err: d.message }, 'host counters: no shared table; workers count through the master');
+    return undefined;
+  }
 }

@@ -4,7 +4,7 @@
 
 import { fork, type ChildProcess } from 'node:child_process';
 import cluster, { type Worker } from 'node:cluster';
-import { identityEnv, type ChildIdentity } from '../config/identity.js';
+import { counterTableEnv, identityEnv, type ChildIdentity } from '../config/identity.js';
 import type { Settings } from '../config/schema.js';
 import type { ChildMessage } from '../ipc/messages.js';
 import { masterChannel } from '../ipc/channel.js';
@@ -41,11 +41,18 @@ export interface SpawnerOptions {
   readonly listenSocket: { readonly accept: Settings['CORRAL_ACCEPT']; readonly backlog: number };
   /** Answers the workers' 'count' messages (the per-IP rate limit) without going through the arbiter. */
   readonly counters?: HostCounterService;
+  /**
+   * The host counters' shared table (counter-table.ts), handed to each worker as its fd
+   * WORKER_COUNTER_TABLE_FD; unset: workers count through `counters` alone.
+   */
+  readonly counterTableFd?: number;
   /** Put before each relayed stderr line: a syslog priority when stderr is the journal (log/journal.ts). */
   readonly stderrPrefix?: string;
 }
 
 const STDIO: ['inherit', 'inherit', 'pipe', 'ipc'] = ['inherit', 'inherit', 'pipe', 'ipc'];
+/** Where a worker finds the counter table: the next fd after STDIO's. */
+const WORKER_COUNTER_TABLE_FD = STDIO.length;
 
 function relayOf(stderr: NodeJS.ReadableStream | null | undefined, prefix: string): StderrRelay | undefined {
   if (!stderr) return undefined;
@@ -115,8 +122,10 @@ export function createSpawner(o: SpawnerOptions): Spawner {
       if (identity.role === 'worker') {
         // With an --inspect* flag, node:cluster appends --inspect-port=<9229 + n> for each worker;
         // inspectPort 0 keeps it on a random loopback port, so two corrals never collide.
-        cluster.setupPrimary({ exec: o.workerExec, execArgv, stdio: STDIO, silent: false, ...(o.inspectable ? { inspectPort: 0 } : {}) });
-        const worker: Worker = cluster.fork(fullEnv);
+        const tableFd = o.counterTableFd;
+        const stdio = tableFd === undefined ? STDIO : [...STDIO, tableFd];
+        cluster.setupPrimary({ exec: o.workerExec, execArgv, stdio, silent: false, ...(o.inspectable ? { inspectPort: 0 } : {}) });
+        const worker: Worker = cluster.fork(tableFd === undefined ? fullEnv : { ...fullEnv, ...counterTableEnv(WORKER_COUNTER_TABLE_FD) });
         const channel = attach(worker, events, o.counters);
         worker.on('exit', (code, signal) => events.onExit(code, signal as NodeJS.Signals | null));
         // EPIPE on a channel to a dying worker is expected; the exit event tells the story.

@@ -1,16 +1,18 @@
 // Entry point of a worker process (forked by the master through node:cluster).
 
 import { loadSettings } from '../config/load.js';
-import { readIdentity } from '../config/identity.js';
-import type { AppContext } from '../contract.js';
+import { readCounterTableFd, readIdentity } from '../config/identity.js';
+import type { AppContext, HostCounters } from '../contract.js';
+import { openCounterTable } from '../counter-table.js';
 import { CorralError, EXIT, describeError, exitCodeFor } from '../errors.js';
 import { heartbeatIntervalMs } from '../heartbeat-interval.js';
 import { childChannel } from '../ipc/channel.js';
-import { createLogger } from '../log/logger.js';
+import { createLogger, type Logger } from '../log/logger.js';
 import { perWorkerCap } from '../master/capacity.js';
 import type { SheetsClient } from '../sheets/types.js';
 import { loadApp } from './app-loader.js';
 import { createCounterClient } from './counter-client.js';
+import { createSharedCounters } from './shared-counters.js';
 import { startHeartbeat } from './heartbeat.js';
 import { createWorkerServer } from './server.js';
 import { createSheetsAccess } from './sheets-access.js';
@@ -67,6 +69,7 @@ export async function runWorker(): Promise<void> {
   const closers: (() => Promise<void> | void)[] = [];
   const sheets = createSheetsAccess(settings, logger);
   const counters = createCounterClient((m) => channel.send(m), { timeoutMs: COUNTER_TIMEOUT_MS });
+  const hostCounters = openHostCounters(counters, logger);
   let retireSent = false;
   const jitter = settings.CORRAL_MAX_REQUESTS_JITTER > 0 ? Math.floor(Math.random() * (settings.CORRAL_MAX_REQUESTS_JITTER + 1)) : 0;
   const maxRequests = settings.CORRAL_MAX_REQUESTS > 0 ? settings.CORRAL_MAX_REQUESTS + jitter : 0;
@@ -176,7 +179,7 @@ export async function runWorker(): Promise<void> {
     get sheets(): SheetsClient | undefined {
       return sheets.client();
     },
-    hostCounters: counters,
+    hostCounters,
     workerId: identity.workerId,
     generation: identity.generation,
     onClose: (fn) => void closers.push(fn),
@@ -221,5 +224,18 @@ export async function runWorker(): Promise<void> {
     channel.send({ type: 'ready', address, port });
   } catch (err) {
     bootFail(new CorralError('CORRAL_ERR_LISTEN', `cannot listen on ${settings.CORRAL_BIND.host}:${settings.CORRAL_BIND.port}: ${(err as Error).message}`, { cause: err }), EXIT.LISTEN_ERROR);
+  }
+}
+
+/** The shared table the master handed this worker, with the master for what it has no room for. */
+function openHostCounters(master: HostCounters, logger: Logger): HostCounters {
+  const fd = readCounterTableFd();
+  if (fd === undefined) return master;
+  try {
+    return createSharedCounters(openCounterTable(fd), master);
+  } catch (err) {
+    const d = describeError(err);
+    logger.warn({ event: 'counters.table_unavailable', code: d.code ?? 'CORRAL_ERR_COUNTER_TABLE', err: d.message }, 'host counters: cannot open the shared table; counting through the master');
+    return master;
   }
 }
