@@ -16,12 +16,17 @@
  * A key lives in the first slot of its PROBE-slot run holding it; lookups scan the whole run,
  * since slots free up as windows end. Two processes inserting the same key at once may pick two
  * slots (one saw a slot still live that the other saw ended): after an insert the run is scanned
- * again and later copies are merged into the first, so no hit is lost.
+ * again and later copies are merged into the first, so no hit is lost (the answers given on the
+ * later copy before the merge saw only its part of the count: a new key's first few hits).
  *
  * Full: when a key is absent and its run has no free slot, hit() returns NO_ROOM and the caller
- * counts that key elsewhere (corral: in the master, as before). So that a key is never counted in
+ * counts that key elsewhere (corral: in the master, as before). So that a key is not counted in
  * both places, the table then takes no new keys until every window the caller may have started
- * elsewhere has ended (`overflow_until`: the hit's time + its window + OVERFLOW_MARGIN_MS).
+ * elsewhere has ended (`overflow_until`: the hit's time + its window + OVERFLOW_MARGIN_MS). One
+ * race remains: a process that read the mark clear and found a free slot (one that another saw
+ * live) may insert a key just as another process, finding no room for it, sends its hit elsewhere;
+ * that hit is then not seen by the table. It takes a new key hit on two processes in the same
+ * microsecond as the table fills, and costs at most one hit per process, once.
  *
  * JS API:
  *   create(slots) -> fd            a new table of `slots` slots (a power of two, 64 to 2^26)

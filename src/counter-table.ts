@@ -3,7 +3,7 @@
 // a worker counts a hit there synchronously, in about a tenth of a microsecond, where asking the
 // master over IPC cost tens of microseconds of CPU per request and an event-loop turn of waiting.
 // The table is bounded; a key it has no room for is counted by the master, as before (see
-// native/host_counters.c for how a key is never counted in both places).
+// native/host_counters.c for how a key is kept from being counted in both places).
 
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';

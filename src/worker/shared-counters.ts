@@ -1,8 +1,8 @@
 // The worker's host counters: in the table shared with the master and every other worker
 // (counter-table.ts), answered at once; a key the table has no room for (or a limit above what it
 // counts) goes to the master over IPC (counter-client.ts), as every key did before the table.
-// A key is counted in one place at a time (native/host_counters.c), so the limits stay exact
-// across workers either way.
+// A key is counted in one place at a time (native/host_counters.c says how, and the one race at
+// the moment the table fills), so the limits stay exact across workers either way.
 
 import { checkedCounterWindow } from '../counter-args.js';
 import type { CounterHit, HostCounters } from '../contract.js';
