@@ -2,8 +2,8 @@
 // offline sheet, cached GET /api/players, with the limit off and on. Requests come from 1000
 // client addresses through X-Forwarded-For (127.0.0.1 trusted as the proxy) and the limit is set
 // high enough never to refuse one, so both runs do the same work apart from the limit itself:
-// finding the client's address and counting the request in the master (one IPC round trip per
-// event-loop turn of a worker). Rounds alternate which setting goes first; medians are compared.
+// finding the client's address, counting the request in the host counters' shared table, and the
+// RateLimit-* headers. Rounds alternate which setting goes first; medians are compared.
 
 import { treeCpuSeconds } from './lib/cpu.js';
 import { haveWrk, load, type LoadResult } from './lib/load.js';
@@ -68,7 +68,7 @@ export async function benchRateLimit(o: RateLimitBenchOptions): Promise<void> {
   );
   console.log(
     `with the limit on: x${(m('on', (x) => x.rps) / m('off', (x) => x.rps)).toFixed(2)} the req/s, ` +
-      `+${Math.round(m('on', (x) => x.cpuUsPerRequest) - m('off', (x) => x.cpuUsPerRequest))} µs of CPU per request (client address, and the count in the master)`,
+      `+${Math.round(m('on', (x) => x.cpuUsPerRequest) - m('off', (x) => x.cpuUsPerRequest))} µs of CPU per request (client address, count, RateLimit-* headers)`,
   );
   console.log(`saved ${save('ratelimit', { settings: o, runs })}`);
 }
