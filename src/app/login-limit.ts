@@ -1,6 +1,6 @@
 // Failed logins per player name, CORRAL_LOGIN_FAILURES_PER_NAME per 15 minutes, shared by every
-// worker of the host through the same host counters as the per-IP rate limit (in the master; in
-// this process outside a corral worker). The per-IP limit alone lets a guesser with many addresses
+// worker of the host through the same host counters as the per-IP rate limit (the host's shared
+// table; in this process outside a corral worker). The per-IP limit alone lets a guesser with many addresses
 // try every code of one player; this one counts the failures of the name, whoever sends them.
 //
 // - The name is counted as the login lookup compares it (players.ts normName: NFC, trimmed,
@@ -72,9 +72,10 @@ export async function createLoginLimit(options: LoginLimitOptions): Promise<Logi
       const key = KEY_PREFIX + hash;
       let hit: CounterHit;
       try {
-        // A peek and a hit of this counter asked in one turn go to the master in one message and
-        // settle together, in order (worker/counter-client.ts): a burst of guesses at a locked name
-        // gets all its 429s at once, the correct code's among them, not apart from the others.
+        // Answered at once from the shared table. A name counted in the master (the table had no
+        // room for it): a peek and a hit asked in one turn go in one message and settle together,
+        // in order (worker/counter-client.ts), so a burst of guesses at a locked name gets all its
+        // 429s at once, the correct code's among them, not apart from the others.
         hit = ok ? await counters.peek(key, failures, WINDOW) : await counters.hit(key, failures, WINDOW);
       } catch (err) {
         const now = Date.now();
@@ -89,7 +90,7 @@ export async function createLoginLimit(options: LoginLimitOptions): Promise<Logi
       }
       const retryAfter = Math.max(1, Math.ceil(hit.msBeforeReset / 1000));
       // The failure that used up the name's budget: once per name and window on the whole host
-      // (the master counts them one at a time). It still gets its 401; the next login gets 429.
+      // (each hit is counted alone, by one compare-and-swap in the table or in turn in the master). It still gets its 401; the next login gets 429.
       if (!ok && hit.allowed && hit.remaining === 0) {
         logger.warn(
           { event: 'login.locked', name_hash: hash, failures, window_s: LOGIN_FAILURE_WINDOW_SECONDS, retry_after_s: retryAfter },

@@ -1,7 +1,7 @@
 // Per-client-IP rate limit, CORRAL_RATE_LIMIT requests per minute, shared by every worker of the
-// host: in a corral worker the counters live in the master (AppContext.hostCounters, one batched
-// IPC round trip per event-loop turn); run elsewhere (unit tests, one process) they live in this
-// process. Answers carry the IETF RateLimit headers. Keys are what client-ip.ts's clientKey()
+// host: in a corral worker the counters are the host's (AppContext.hostCounters: a table in memory
+// shared by the master and its workers, and the master over IPC for what it has no room for); run
+// elsewhere (unit tests, one process) they live in this process. Answers carry the IETF RateLimit headers. Keys are what client-ip.ts's clientKey()
 // gives (an IPv4 address or an IPv6 /64), never anything else: other counters on the same host
 // counters (login-limit.ts) use keys with a prefix no address has.
 
