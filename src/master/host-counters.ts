@@ -1,6 +1,8 @@
 // The master's side of the host-wide counters behind the bundled app's per-IP rate limit and its
 // failed-login limit per name: it answers each worker's batched 'count' message from one set of
-// window counters, so every worker of the host counts against one budget.
+// window counters, so every worker of the host counts against one budget. Workers count in the
+// shared table (counter-table.ts) and send here only the keys it has no room for, or every key
+// when it could not be made.
 
 import { counterArgsProblem } from '../counter-args.js';
 import { CorralError } from '../errors.js';

@@ -1,5 +1,6 @@
-// The worker's side of the host-wide counters. Every hit made in one turn of the event loop goes
-// to the master in one 'count' message, and each hit settles from the master's 'counted' answer.
+// The worker's side of the host-wide counters kept by the master, for the keys the shared table
+// (shared-counters.ts) has no room for. Every hit made in one turn of the event loop goes to the
+// master in one 'count' message, and each hit settles from the master's 'counted' answer.
 // One IPC round trip per request cost about half of the peak req/s of a cached read (the
 // `ratelimit` bench); under load a turn carries several requests, and they now share one.
 // Peeks (reads that count nothing) go in the same message as the hits of their limit and window,
