@@ -1,5 +1,6 @@
 // Entry point of a worker process (forked by the master through node:cluster).
 
+import { closeSync } from 'node:fs';
 import { loadSettings } from '../config/load.js';
 import { readCounterTableFd, readIdentity } from '../config/identity.js';
 import type { AppContext, HostCounters } from '../contract.js';
@@ -237,5 +238,13 @@ function openHostCounters(master: HostCounters, logger: Logger): HostCounters {
     const d = describeError(err);
     logger.warn({ event: 'counters.table_unavailable', code: d.code ?? 'CORRAL_ERR_COUNTER_TABLE', err: d.message }, 'host counters: cannot open the shared table; counting through the master');
     return master;
+  } finally {
+    // The mapping outlives the fd. Left open, it would be inherited by every process the app
+    // spawns (the fd came without close-on-exec), and those could write in the host's counts.
+    try {
+      closeSync(fd);
+    } catch {
+      // already closed
+    }
   }
 }

@@ -1,15 +1,26 @@
 // The host counters live in a table in memory shared by the master and its workers: every worker
-// maps the master's table, and a worker killed and replaced counts on in the same table, so a
-// client's budget survives worker crashes.
+// maps the master's table (and closes the fd it was handed), and a worker killed and replaced
+// counts on in the same table, so a client's budget survives worker crashes.
 
 import assert from 'node:assert/strict';
-import { readFileSync, rmSync } from 'node:fs';
+import { readdirSync, readFileSync, readlinkSync, rmSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
 import { prepareWorkDir } from '../fixtures/offline-sheet.js';
 import { startCorral, waitFor, type CorralProcess } from '../helpers/corral.js';
 import { http } from '../helpers/http.js';
 
 const TOKEN = 'integration-admin-token-1234';
+
+/** The fds `pid` holds on the host counter table. */
+function tableFds(pid: number): string[] {
+  return readdirSync(`/proc/${pid}/fd`).filter((fd) => {
+    try {
+      return readlinkSync(`/proc/${pid}/fd/${fd}`).includes('memfd:corral-host-counters');
+    } catch {
+      return false;
+    }
+  });
+}
 
 /** The inode of the host counter table `pid` maps (memfd:corral-host-counters), or undefined. */
 function mappedTable(pid: number): string | undefined {
@@ -41,6 +52,9 @@ describe('host counter table on the real master', () => {
     const tables = first.map(mappedTable);
     assert.ok(tables[0], 'worker maps memfd:corral-host-counters');
     assert.equal(tables[1], tables[0]);
+    // Mapped, and the fd closed: processes an app spawns do not inherit the table.
+    assert.deepEqual(first.map(tableFds), [[], []]);
+    assert.equal(tableFds(c.pid).length, 1, 'the master keeps its fd for the workers it forks later');
 
     for (let i = 0; i < 15; i++) assert.equal((await get()).status, 200);
     // One at a time, so that the listening socket always has a worker.
