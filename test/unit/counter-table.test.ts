@@ -77,6 +77,18 @@ describe('host counter table', () => {
     assert.ok(long && long.msBeforeReset > 899_000);
   });
 
+  it('a window ends windowSeconds after its first hit, and the next hit starts a new one', async () => {
+    const { table } = newTable(1024);
+    table.count('k', 2, 1, false);
+    table.count('k', 2, 1, false);
+    assert.equal(table.count('k', 2, 1, false)?.allowed, false);
+    await waitFor(() => table.count('k', 2, 1, true)?.msBeforeReset === 0, 5_000, 'the 1 s window to end');
+    assert.deepEqual(table.count('k', 2, 1, true), { allowed: true, remaining: 2, msBeforeReset: 0 });
+    const fresh = table.count('k', 2, 1, false);
+    assert.equal(fresh?.remaining, 1);
+    assert.ok(fresh && fresh.msBeforeReset > 900, `msBeforeReset ${fresh?.msBeforeReset}`);
+  });
+
   it('hits from several processes at once reach the exact total, on one hot key and on keys they all insert at once', async () => {
     const { fd, table } = newTable(4096);
     const fresh = Array.from({ length: 200 }, (_, i) => `2001:db8:${i}::`);
