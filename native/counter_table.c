@@ -85,6 +85,7 @@ double ct_hit(table_t *t, const uint8_t *text, size_t len, uint64_t window_ms, i
   uint64_t key = siphash(text, len, t->header->sip_k0, t->header->sip_k1);
   if (key == 0) key = 1; /* 0 marks an empty slot */
   uint64_t home = key & t->mask;
+  int rescanned = 0;
   for (int attempt = 0; attempt < MAX_RETRIES; attempt++) {
     uint64_t now = ct_monotonic_ms() - t->header->base_ms;
     slot_t *found = NULL, *free_slot = NULL;
@@ -116,17 +117,25 @@ double ct_hit(table_t *t, const uint8_t *text, size_t len, uint64_t window_ms, i
       if (!swap_slot(found, k, st, k, next)) continue;
       return answer(next, now);
     }
-    /* Absent. While the table is (or was lately) full, absent keys may be counted elsewhere. */
-    if (load64(&t->header->overflow_until) > now) {
+    /* Absent. While the table is (or was lately) full, absent keys are counted elsewhere. */
+    int overflowed = load64(&t->header->overflow_until) > now;
+    if (peek && !overflowed) return 0;
+    if (overflowed || !free_slot) {
       if (!peek) mark_overflow(t, now + window_ms + OVERFLOW_MARGIN_MS);
+      /* Scanned once more after the mark: a process that read the mark clear may have inserted
+       * the key meanwhile, and its hits are then counted in the table, with this one. */
+      if (!rescanned) {
+        rescanned = 1;
+        continue;
+      }
       return NO_ROOM;
     }
-    if (peek) return 0;
-    if (!free_slot) {
-      mark_overflow(t, now + window_ms + OVERFLOW_MARGIN_MS);
-      return NO_ROOM;
-    }
-    if (!swap_slot(free_slot, free_key, free_state, key, STATE(now + window_ms, 1))) continue;
+    uint64_t fresh = STATE(now + window_ms, 1);
+    if (!swap_slot(free_slot, free_key, free_state, key, fresh)) continue;
+    /* The mark set since it was read above: a process that found no room may be counting this key
+     * elsewhere. Unless another hit was counted on the insert already, it is taken back and this
+     * hit goes elsewhere too. */
+    if (load64(&t->header->overflow_until) > now && swap_slot(free_slot, key, fresh, 0, 0)) return NO_ROOM;
     double merged = merge_copies(t, key, home, now);
     if (merged == NO_ROOM) continue;
     return merged;

@@ -22,11 +22,13 @@
  * Full: when a key is absent and its run has no free slot, hit() returns NO_ROOM and the caller
  * counts that key elsewhere (corral: in the master, as before). So that a key is not counted in
  * both places, the table then takes no new keys until every window the caller may have started
- * elsewhere has ended (`overflow_until`: the hit's time + its window + OVERFLOW_MARGIN_MS). One
- * race remains: a process that read the mark clear and found a free slot (one that another saw
- * live) may insert a key just as another process, finding no room for it, sends its hit elsewhere;
- * that hit is then not seen by the table. It takes a new key hit on two processes in the same
- * microsecond as the table fills, and costs at most one hit per process, once.
+ * elsewhere has ended (`overflow_until`: the hit's time + its window + OVERFLOW_MARGIN_MS). Where
+ * the mark is set at the moment another process inserts the same key (it read the mark clear and
+ * found a slot that the first saw live): the first scans again after setting the mark, and the
+ * inserter reads the mark again after its insert and takes the insert back if it is still its
+ * own single hit. What remains: a third process counting a hit on that fresh insert in the
+ * ~100 ns before it is taken back; the first's hit is then not seen by the table (at most one hit
+ * per process, once, as the table fills).
  *
  * JS API:
  *   create(slots) -> fd            a new table of `slots` slots (a power of two, 64 to 2^26)
