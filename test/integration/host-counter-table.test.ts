@@ -30,7 +30,7 @@ function mappedTable(pid: number): string | undefined {
   return line?.trim().split(/\s+/)[4];
 }
 
-describe('host counter table on the real master', () => {
+describe('host counter table on the real master', { skip: process.arch !== 'x64' && 'the host_counters addon is built on x86-64 only' }, () => {
   let c: CorralProcess;
   let dir: string;
   before(async () => {
