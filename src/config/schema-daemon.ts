@@ -152,6 +152,12 @@ export const daemonSchema = {
     min: 1,
     max: 600,
   }),
+  CORRAL_SEND_TIMEOUT: int({
+    description: 'Seconds a connection may make no progress sending an answer before it is closed (stops clients that never read holding slots).',
+    default: 60,
+    min: 1,
+    max: 3600,
+  }),
   CORRAL_STUCK_STACKS: bool({
     description: 'Before killing a stuck worker, pause it through the V8 inspector (loopback, one-shot) and log its stack.',
     default: true,

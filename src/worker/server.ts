@@ -19,6 +19,7 @@ import { closeAfterAnswer, withoutConnection } from './connection-close.js';
 import { attachConnectionCap, type ConnectionCap } from './connection-cap.js';
 import { attachClientErrorHandler, declaresBodyOverLimit, enforceRequestLimits, refuseExpectation } from './limits.js';
 import { createRequestStats, type RequestStats } from './request-stats.js';
+import { attachSendTimeout } from './send-timeout.js';
 
 const netClose = NetServer.prototype.close;
 
@@ -133,6 +134,12 @@ export function createWorkerServer(app: RequestListener, o: WorkerServerOptions)
   server.maxHeadersCount = settings.CORRAL_LIMIT_REQUEST_FIELDS + 1;
   const cap = attachConnectionCap(server, o.perWorkerCap);
   attachClientErrorHandler(server, (code) => logger.debug({ event: 'request.client_error', code }));
+  attachSendTimeout(server, settings.CORRAL_SEND_TIMEOUT * 1000, (cut) =>
+    logger.info(
+      { event: 'request.send_timeout', method: cut.method, path: cut.path, unsent_bytes: cut.unsentBytes, remote: cut.remote, timeout_s: settings.CORRAL_SEND_TIMEOUT },
+      `the client took no bytes of its answer for ${settings.CORRAL_SEND_TIMEOUT} s; connection closed`,
+    ),
+  );
   // An Expect other than 100-continue: refused with JSON (node's own 417 has no body).
   server.on('checkExpectation', (req: IncomingMessage, res: ServerResponse) => {
     if (cap.refuse(req, res)) return;

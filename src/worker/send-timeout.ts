@@ -1,0 +1,41 @@
+// Connections whose client stopped reading. node:http's request timeouts cover only what the client
+// sends: once a request is in, a client that never reads its answer (or pipelines requests and
+// reads none of the answers) leaves the response unfinished and the connection open for good,
+// holding a slot of the connection cap (and the buffered answer) until the worker exits. Every
+// socket gets an inactivity timeout of CORRAL_SEND_TIMEOUT (node:http's `server.timeout`): it is
+// pushed back by every byte read or written, including a large write's partial progress (net's
+// _onTimeout checks the write queue), and fires only after that long with no progress at all.
+
+import type { Server, ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
+
+/** What the worker needs to know about a connection it cut. */
+export interface SendTimeoutCut {
+  readonly method: string | undefined;
+  readonly path: string | undefined;
+  /** Bytes of the answer the client never took. */
+  readonly unsentBytes: number;
+  readonly remote: string | undefined;
+}
+
+type HttpSocket = Socket & { _httpMessage?: ServerResponse | null };
+
+export function attachSendTimeout(server: Server, timeoutMs: number, onCut: (cut: SendTimeoutCut) => void): void {
+  server.timeout = timeoutMs;
+  // With a listener here node:http no longer destroys a timed-out socket itself (nor an idle
+  // keep-alive one at CORRAL_KEEPALIVE, which fires the same event): every case is decided below.
+  server.on('timeout', (socket: HttpSocket) => {
+    const res = socket._httpMessage ?? undefined;
+    if (res && socket.writableLength === 0) {
+      // An answer in progress whose bytes all went out: the app is still working on it (a slow
+      // upstream, a long poll) or the client is still sending its request, which the request and
+      // headers timeouts bound. Not the client's stall; the next write re-arms the timeout.
+      return;
+    }
+    // The app asked to handle timeouts of this request itself (node:http's contract for a
+    // 'timeout' listener on the request or the response).
+    if (res && (res.listenerCount('timeout') > 0 || res.req.listenerCount('timeout') > 0)) return;
+    if (res) onCut({ method: res.req.method, path: res.req.url, unsentBytes: socket.writableLength, remote: socket.remoteAddress });
+    socket.destroy();
+  });
+}
