@@ -224,3 +224,38 @@ describe('an export to a client that stops reading', () => {
     assert.ok(received > 0 && received < 60_000 * 200, `received ${received} bytes`);
   });
 });
+
+describe('an export under the worker server', () => {
+  it("stalls by its own send-stall time, not the worker's CORRAL_SEND_TIMEOUT, so its log says why", { timeout: 20_000 }, async (t) => {
+    const { loadSettings } = await import('../../src/config/load.js');
+    const { createLogger } = await import('../../src/log/logger.js');
+    const { createWorkerServer } = await import('../../src/worker/server.js');
+    const { createCsvPool } = await import('../../src/app/export/pool.js');
+    const { streamCsv } = await import('../../src/app/export/stream.js');
+    const { settings } = loadSettings({ env: { CORRAL_ENV_FILE: 'none', CORRAL_BIND: '127.0.0.1:0', CORRAL_LOG_LEVEL: 'silent', CORRAL_SEND_TIMEOUT: '1' } });
+    const { logger } = createLogger(settings, { role: 'worker', worker: 1, generation: 1 });
+    const pool = createCsvPool(1);
+    const values = Array.from({ length: 60_000 }, (_, i) => [`row-${i}`, 'x'.repeat(200)]);
+    let ended!: (end: string) => void;
+    const end = new Promise<string>((resolve) => (ended = resolve));
+    const worker = createWorkerServer(
+      (req, res) => {
+        const started = Date.now();
+        void streamCsv(req, res, pool, values, 'big', { sendStallMs: 2500 }).then((how) => ended(`${how} after ${Date.now() - started >= 2500 ? 'the stall time' : 'less'}`));
+      },
+      { settings, logger, accessLogger: undefined, workerId: 1, generation: 1, perWorkerCap: 10, onServed: () => undefined },
+    );
+    const { port } = await worker.listen();
+    const socket = connect(port, '127.0.0.1');
+    t.after(async () => {
+      socket.destroy();
+      await worker.drain(100);
+      await pool.close();
+    });
+    await once(socket, 'connect');
+    socket.on('error', () => undefined);
+    socket.pause(); // reads nothing
+    socket.write('GET /export HTTP/1.1\r\nHost: x\r\n\r\n');
+    assert.equal(await end, 'stalled after the stall time');
+  });
+});

@@ -41,6 +41,9 @@ export function acceptsGzip(req: IncomingMessage): boolean {
   return gzip ?? any ?? false;
 }
 
+/** The export handles its own send stall: see streamCsv. */
+function keepTimeoutToExport(): void {}
+
 /** Resolves once the whole CSV went out, the client closed the connection, or it stopped reading. */
 export async function streamCsv(
   req: IncomingMessage,
@@ -68,6 +71,10 @@ export async function streamCsv(
   }
   let aborted = false;
   let stalled = false;
+  // This export cuts a client that stopped reading itself (progressOr, below) and logs why. A
+  // 'timeout' listener on the response tells the server so (node:http's contract): corral's
+  // worker, whose send timeout would otherwise close the socket first, leaves it alone.
+  res.on('timeout', keepTimeoutToExport);
   // One listener for the whole stream: a per-drain `once(res, 'close')` would pile up listeners.
   const closed = new Promise<void>((resolve) =>
     res.once('close', () => {
