@@ -59,6 +59,19 @@ export function attachClientErrorHandler(server: Server, onError: (code: string)
   });
 }
 
+/** RFC 9110 §7.2's Host: uri-host [":" port], uri-host an IP literal in brackets or a reg-name (empty allowed). */
+const HOST_VALUE = /^(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9._~!$&'()*+,;=%-]*)(?::[0-9]*)?$/;
+
+/** How many Host fields `rawHeaders` holds. */
+function hostFields(rawHeaders: readonly string[]): number {
+  let n = 0;
+  for (let i = 0; i < rawHeaders.length; i += 2) {
+    const name = rawHeaders[i] as string;
+    if (name.length === 4 && name.toLowerCase() === 'host') n++;
+  }
+  return n;
+}
+
 function reply(res: ServerResponse, status: number, error: string, message: string): void {
   const body = JSON.stringify({ error, message });
   res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body), connection: 'close' });
@@ -87,8 +100,17 @@ export function refuseExpectation(req: IncomingMessage, res: ServerResponse): vo
 export function enforceRequestLimits(req: IncomingMessage, res: ServerResponse, limits: LimitSettings): boolean {
   // HTTP/1.1 requires Host (RFC 9112 §3.2). The server is created with requireHostHeader off so
   // that this answer is JSON: node:http's own is a 400 with an empty body.
-  if (req.httpVersionMajor === 1 && req.httpVersionMinor === 1 && req.headers.host === undefined) {
-    reply(res, 400, 'missing_host', 'an HTTP/1.1 request needs a Host header');
+  const host = req.headers.host;
+  if (host === undefined) {
+    if (req.httpVersionMajor === 1 && req.httpVersionMinor === 1) {
+      reply(res, 400, 'missing_host', 'an HTTP/1.1 request needs a Host header');
+      return false;
+    }
+  } else if (!HOST_VALUE.test(host) || hostFields(req.rawHeaders) > 1) {
+    // RFC 9112 §3.2: a 400 for more than one Host or one that is not a host[:port]. node:http keeps
+    // the first of two and accepts any value: a proxy in front that routed on the other, or on
+    // what follows a space or a slash, would disagree with the app about which site was asked for.
+    reply(res, 400, 'invalid_host', 'a request needs exactly one Host header, of the form host[:port]');
     return false;
   }
   if (req.rawHeaders.length / 2 > limits.CORRAL_LIMIT_REQUEST_FIELDS) {

@@ -43,6 +43,24 @@ describe('worker server: protocol errors node:http would answer without a body',
     assert.doesNotMatch(answer, /app answered/);
   });
 
+  it('answers two Host headers, or a Host that is not host[:port], with 400 JSON invalid_host, before the app', async () => {
+    for (const hosts of ['Host: a.example\r\nHost: b.example', 'Host: a.example\r\nhost: a.example', 'Host: a.example/admin', 'Host: a.example b.example', 'Host: a.example:80:80']) {
+      for (const version of ['1.1', '1.0']) {
+        const answer = await exchange(port, `GET / HTTP/${version}\r\n${hosts}\r\nConnection: close\r\n\r\n`);
+        assert.match(answer, /^HTTP\/1\.1 400 /, `${hosts} over HTTP/${version}`);
+        assert.equal(jsonBody(answer).error, 'invalid_host');
+        assert.doesNotMatch(answer, /app answered/);
+      }
+    }
+  });
+
+  it('serves the Host forms RFC 9110 allows: a name, an IPv4 or bracketed IPv6 address, a port, empty', async () => {
+    for (const host of ['a.example', 'a.example:8080', '127.0.0.1:80', '[::1]:8080', '[2001:db8::1]', 'xn--bcher-kva.example', '']) {
+      const answer = await exchange(port, `GET / HTTP/1.1\r\nHost: ${host}\r\nConnection: close\r\n\r\n`);
+      assert.match(answer, /^HTTP\/1\.1 200 [^]*app answered/, `Host: ${host}`);
+    }
+  });
+
   it('serves HTTP/1.0 without Host, and HTTP/1.1 with one', async () => {
     assert.match(await exchange(port, 'GET / HTTP/1.0\r\n\r\n'), /^HTTP\/1\.1 200 [^]*app answered/);
     assert.match(await exchange(port, 'GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n'), /^HTTP\/1\.1 200 [^]*app answered/);
