@@ -72,6 +72,14 @@ function hostFields(rawHeaders: readonly string[]): number {
   return n;
 }
 
+/**
+ * Answers a CONNECT (server 'connect'): node:http hands the raw socket over for tunnelling and,
+ * with no listener, destroys it without a word, which a client reads as a reset.
+ */
+export function refuseConnect(socket: Duplex): void {
+  rawReply(socket, 405, 'Method Not Allowed', 'method_not_allowed', 'CONNECT is not supported: this server is not a proxy');
+}
+
 function reply(res: ServerResponse, status: number, error: string, message: string): void {
   const body = JSON.stringify({ error, message });
   res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body), connection: 'close' });

@@ -2,6 +2,7 @@
 // isolation, and a graceful drain (stop accepting, Connection: close, wait, force).
 
 import { Server as NetServer } from 'node:net';
+import type { Duplex } from 'node:stream';
 import {
   createServer,
   ServerResponse,
@@ -17,7 +18,7 @@ import type { Logger } from '../log/logger.js';
 import { describeError } from '../errors.js';
 import { closeAfterAnswer, withoutConnection } from './connection-close.js';
 import { attachConnectionCap, type ConnectionCap } from './connection-cap.js';
-import { attachClientErrorHandler, declaresBodyOverLimit, enforceRequestLimits, refuseExpectation } from './limits.js';
+import { attachClientErrorHandler, declaresBodyOverLimit, enforceRequestLimits, refuseConnect, refuseExpectation } from './limits.js';
 import { createRequestStats, type RequestStats } from './request-stats.js';
 import { attachSendTimeout } from './send-timeout.js';
 
@@ -140,6 +141,7 @@ export function createWorkerServer(app: RequestListener, o: WorkerServerOptions)
       `the client took no bytes of its answer for ${settings.CORRAL_SEND_TIMEOUT} s; connection closed`,
     ),
   );
+  server.on('connect', (_req: IncomingMessage, socket: Duplex) => refuseConnect(socket));
   // An Expect other than 100-continue: refused with JSON (node's own 417 has no body).
   server.on('checkExpectation', (req: IncomingMessage, res: ServerResponse) => {
     if (cap.refuse(req, res)) return;

@@ -66,6 +66,13 @@ describe('worker server: protocol errors node:http would answer without a body',
     assert.match(await exchange(port, 'GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n'), /^HTTP\/1\.1 200 [^]*app answered/);
   });
 
+  it('answers CONNECT with 405 JSON method_not_allowed and closes, rather than dropping the connection unanswered', async () => {
+    const answer = await exchange(port, 'CONNECT a.example:443 HTTP/1.1\r\nHost: a.example:443\r\n\r\n');
+    assert.match(answer, /^HTTP\/1\.1 405 /);
+    assert.match(answer, /connection: close/i);
+    assert.equal(jsonBody(answer).error, 'method_not_allowed');
+  });
+
   it('answers an Expect other than 100-continue with 417 JSON expectation_failed', async () => {
     const answer = await exchange(port, 'POST / HTTP/1.1\r\nHost: x\r\nExpect: 200-ok\r\nContent-Length: 2\r\n\r\n{}');
     assert.match(answer, /^HTTP\/1\.1 417 /);
