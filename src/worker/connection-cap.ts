@@ -26,10 +26,14 @@ export interface ConnectionCap {
 export function attachConnectionCap(server: Server, initialCap: number): ConnectionCap {
   let cap = initialCap;
   let active = 0;
-  let hostFull: { current: number; max: number } | undefined;
+  // While the host is FULL this worker may refill the slots it frees itself, never go past the
+  // connections it had when told: the master's next word comes a heartbeat later (up to about a
+  // second and a quarter), and refusing every connection until then answered 503 with room free.
+  // Each worker growing back only to its own count keeps the host within its cap.
+  let hostFull: { current: number; max: number; mine: number } | undefined;
   let refused = 0;
   server.on('connection', (socket: TaggedSocket) => {
-    if (active >= cap || hostFull) {
+    if (active >= cap || (hostFull && active >= hostFull.mine)) {
       socket[OVER_CAP] = true;
       socket.setTimeout(OVER_CAP_IDLE_MS, () => socket.destroy());
       return;
@@ -48,12 +52,12 @@ export function attachConnectionCap(server: Server, initialCap: number): Connect
       return true;
     },
     setHostFull(full, current, max) {
-      hostFull = full ? { current, max } : undefined;
+      hostFull = full ? { current, max, mine: Math.min(active, hostFull?.mine ?? Infinity) } : undefined;
     },
     refuse(req, res) {
       const socket = req.socket as TaggedSocket;
       if (!socket[OVER_CAP]) return false;
-      const used = hostFull ?? { current: active, max: cap };
+      const used = hostFull ? { current: hostFull.current, max: hostFull.max } : { current: active, max: cap };
       const body = JSON.stringify({ error: 'server_full', message: `server full (${used.current}/${used.max})`, retry_after: 1 });
       res.writeHead(503, {
         'content-type': 'application/json',
