@@ -23,7 +23,17 @@ export interface ConnectionCap {
   refused(): number;
 }
 
-export function attachConnectionCap(server: Server, initialCap: number): ConnectionCap {
+/** A burst of refusals ends after this long without one. */
+export const REFUSAL_BURST_QUIET_MS = 2000;
+
+/** Told once at the start of a burst of refusals and once at its end, never per refusal. */
+export interface RefusalReport {
+  started(fields: { active: number; cap: number; hostFull: boolean }): void;
+  /** `ms`: from the first refusal of the burst to its last. */
+  ended(fields: { refused: number; ms: number }): void;
+}
+
+export function attachConnectionCap(server: Server, initialCap: number, report?: RefusalReport): ConnectionCap {
   let cap = initialCap;
   let active = 0;
   // While the host is FULL this worker may refill the slots it frees itself, never go past the
@@ -32,6 +42,26 @@ export function attachConnectionCap(server: Server, initialCap: number): Connect
   // Each worker growing back only to its own count keeps the host within its cap.
   let hostFull: { current: number; max: number; mine: number } | undefined;
   let refused = 0;
+  // The burst in progress: when it started, how many it refused, and the timer that ends it.
+  let burst: { startedAt: number; lastAt: number; refused: number; quiet: NodeJS.Timeout } | undefined;
+  const countRefusal = () => {
+    refused++;
+    if (!report) return;
+    if (burst) {
+      burst.refused++;
+      burst.lastAt = Date.now();
+      burst.quiet.refresh();
+      return;
+    }
+    report.started({ active, cap, hostFull: hostFull !== undefined });
+    const quiet = setTimeout(() => {
+      const ended = burst;
+      burst = undefined;
+      if (ended) report.ended({ refused: ended.refused, ms: ended.lastAt - ended.startedAt });
+    }, REFUSAL_BURST_QUIET_MS).unref();
+    const now = Date.now();
+    burst = { startedAt: now, lastAt: now, refused: 1, quiet };
+  };
   server.on('connection', (socket: TaggedSocket) => {
     if (active >= cap || (hostFull && active >= hostFull.mine)) {
       socket[OVER_CAP] = true;
@@ -66,7 +96,7 @@ export function attachConnectionCap(server: Server, initialCap: number): Connect
         connection: 'close',
       });
       res.end(body);
-      refused++;
+      countRefusal();
       return true;
     },
     refused: () => refused,

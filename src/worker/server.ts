@@ -17,7 +17,7 @@ import type { Settings } from '../config/schema.js';
 import type { Logger } from '../log/logger.js';
 import { describeError } from '../errors.js';
 import { closeAfterAnswer, withoutConnection } from './connection-close.js';
-import { attachConnectionCap, type ConnectionCap } from './connection-cap.js';
+import { REFUSAL_BURST_QUIET_MS, attachConnectionCap, type ConnectionCap } from './connection-cap.js';
 import { attachClientErrorHandler, declaresBodyOverLimit, enforceRequestLimits, refuseConnect, refuseExpectation } from './limits.js';
 import { createRequestStats, type RequestStats } from './request-stats.js';
 import { attachSendTimeout } from './send-timeout.js';
@@ -133,7 +133,16 @@ export function createWorkerServer(app: RequestListener, o: WorkerServerOptions)
   );
   // One more than the limit, so a request over it is detected rather than silently truncated.
   server.maxHeadersCount = settings.CORRAL_LIMIT_REQUEST_FIELDS + 1;
-  const cap = attachConnectionCap(server, o.perWorkerCap);
+  // One line when refusals start and one when they stop: an access line per refusal would cost
+  // what the cap is there to save, and without any line a worker's 503s left no trace in the log.
+  const cap = attachConnectionCap(server, o.perWorkerCap, {
+    started: (f) =>
+      logger.warn(
+        { event: 'worker.connections_refused', active_connections: f.active, cap: f.cap, host_full: f.hostFull },
+        f.hostFull ? 'host full: new connections answered 503' : `connection cap reached (${f.active}/${f.cap}): new connections answered 503`,
+      ),
+    ended: (f) => logger.info({ event: 'worker.connections_refused_end', refused: f.refused, ms: f.ms }, `${f.refused} connections answered 503 in ${f.ms} ms, then none for ${REFUSAL_BURST_QUIET_MS / 1000} s`),
+  });
   attachClientErrorHandler(server, (code) => logger.debug({ event: 'request.client_error', code }));
   attachSendTimeout(server, settings.CORRAL_SEND_TIMEOUT * 1000, (cut) =>
     logger.info(

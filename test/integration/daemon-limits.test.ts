@@ -31,7 +31,7 @@ function portOf(url: string): number {
   return Number(new URL(url).port);
 }
 
-test('connections over the per-worker cap get an immediate 503 with Retry-After, never a hang, and are counted', async () => {
+test('connections over the per-worker cap get an immediate 503 with Retry-After, never a hang, and are counted and logged once per burst', async () => {
   const c = await startCorral({ app: 'basic.mjs', workers: 1, env: { CORRAL_WORKER_CONNECTIONS: '3', CORRAL_ADMIN_TOKEN: ADMIN_TOKEN } });
   const held: Socket[] = [];
   try {
@@ -53,14 +53,22 @@ test('connections over the per-worker cap get an immediate 503 with Retry-After,
     const body = JSON.parse(answer.slice(answer.indexOf('\r\n\r\n') + 4)) as { error: string; message: string };
     assert.equal(body.error, 'server_full');
     assert.match(body.message, /server full \(3\/3\)/);
+    // The log says so once for the burst, not once per refusal.
+    for (let i = 0; i < 4; i++) assert.match(await raw(portOf(c.url), 'GET / HTTP/1.1\r\nHost: x\r\n\r\n'), /^HTTP\/1\.1 503 /);
+    const end = await c.waitForLog((l) => l.event === 'worker.connections_refused_end', 6000, 'the end of the burst');
+    assert.equal(end.refused, 5);
+    const started = c.events('worker.connections_refused');
+    assert.equal(started.length, 1);
+    assert.equal(started[0]?.level, 'warn');
+    assert.equal(started[0]?.cap, 3);
     // No access line records a refusal: the admin stats and /metrics count them.
     const auth = { authorization: `Bearer ${ADMIN_TOKEN}` };
     const stats = await waitFor(async () => {
       const s = (await http(`${c.adminUrl}/api/admin/stats`, { headers: auth })).json() as { totals: { connections_refused: number }; workers: { connections_refused: number | null }[] };
-      return s.totals.connections_refused === 1 ? s : undefined;
+      return s.totals.connections_refused === 5 ? s : undefined;
     }, 5000, 'the refusal in the admin stats (next heartbeat)');
-    assert.equal(stats.workers[0]?.connections_refused, 1);
-    assert.match((await http(`${c.adminUrl}/metrics`, { headers: auth })).text, /^corral_connections_refused_total 1$/m);
+    assert.equal(stats.workers[0]?.connections_refused, 5);
+    assert.match((await http(`${c.adminUrl}/metrics`, { headers: auth })).text, /^corral_connections_refused_total 5$/m);
   } finally {
     for (const s of held) s.destroy();
     await c.stop();
