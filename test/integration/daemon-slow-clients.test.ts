@@ -44,6 +44,8 @@ test('a client that never reads its answers is cut after CORRAL_SEND_TIMEOUT; a 
     assert.ok(Number(cut.unsent_bytes) > 0);
     reader.resume();
     await closedWithin(reader, 5000, 'the stalled connection');
+    // Never delivered in full: the access line says so as it does for a client that left.
+    await c.waitForLog((l) => l.event === 'access' && l.path === '/' && l.status === 499, 5000, 'the cut answer as 499');
 
     // A handler slower than the send timeout, its bytes all sent so far: not the client's stall.
     const slow = await http(`${c.url}/sleep?ms=2500`);
