@@ -132,7 +132,16 @@ export function enforceRequestLimits(req: IncomingMessage, res: ServerResponse, 
     req.resume();
     return false;
   }
-  if (declared === undefined && req.headers['transfer-encoding'] !== undefined) {
+  const coding = req.headers['transfer-encoding'];
+  if (coding !== undefined && coding.trim().toLowerCase() !== 'chunked') {
+    // node:http accepts any codings before a final `chunked` (`gzip, chunked`, or two header
+    // lines) and hands the app the still-coded bytes as the body. RFC 9112 §6.1: a server answers
+    // 501 to a transfer coding it does not understand (nginx does too).
+    reply(res, 501, 'unsupported_transfer_encoding', `Transfer-Encoding ${JSON.stringify(coding.slice(0, 60))} is not supported; send chunked or a Content-Length`);
+    req.resume();
+    return false;
+  }
+  if (declared === undefined && coding !== undefined) {
     // Chunked bodies have no declared size: count what the parser pushes, whoever reads it.
     let received = 0;
     const push = req.push.bind(req);

@@ -73,6 +73,18 @@ describe('worker server: protocol errors node:http would answer without a body',
     assert.equal(jsonBody(answer).error, 'method_not_allowed');
   });
 
+  it('answers a transfer coding other than chunked (gzip, chunked; two lines) with 501 JSON, before the app', async () => {
+    for (const codings of ['Transfer-Encoding: gzip, chunked', 'Transfer-Encoding: gzip\r\nTransfer-Encoding: chunked']) {
+      const answer = await exchange(port, `POST / HTTP/1.1\r\nHost: x\r\n${codings}\r\n\r\n3\r\nabc\r\n0\r\n\r\n`);
+      assert.match(answer, /^HTTP\/1\.1 501 /, codings);
+      assert.match(answer, /connection: close/i);
+      assert.equal(jsonBody(answer).error, 'unsupported_transfer_encoding');
+      assert.doesNotMatch(answer, /app answered/);
+    }
+    const chunked = await exchange(port, 'POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: Chunked\r\nConnection: close\r\n\r\n3\r\nabc\r\n0\r\n\r\n');
+    assert.match(chunked, /^HTTP\/1\.1 200 [^]*app answered/);
+  });
+
   it('answers an Expect other than 100-continue with 417 JSON expectation_failed', async () => {
     const answer = await exchange(port, 'POST / HTTP/1.1\r\nHost: x\r\nExpect: 200-ok\r\nContent-Length: 2\r\n\r\n{}');
     assert.match(answer, /^HTTP\/1\.1 417 /);
