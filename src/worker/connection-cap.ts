@@ -1,6 +1,7 @@
 // Per-worker connection cap. A connection over the cap is still parsed (so the client reads a
 // proper HTTP answer, not a reset), gets an immediate 503 JSON with Retry-After, and is closed.
-// Over-cap connections that never send a request are dropped after a short timeout.
+// Over-cap connections that never send a request are dropped after a short timeout. Refusals are
+// reported once per burst (its start and its end), never one by one.
 
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
@@ -38,7 +39,7 @@ export function attachConnectionCap(server: Server, initialCap: number, report?:
   let active = 0;
   // While the host is FULL this worker may refill the slots it frees itself, never go past the
   // connections it had when told: the master's next word comes a heartbeat later (up to about a
-  // second and a quarter), and refusing every connection until then answered 503 with room free.
+  // second and a quarter), and refusing every connection until then would answer 503 with room free.
   // Each worker growing back only to its own count keeps the host within its cap.
   let hostFull: { current: number; max: number; mine: number } | undefined;
   let refused = 0;

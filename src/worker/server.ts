@@ -134,7 +134,8 @@ export function createWorkerServer(app: RequestListener, o: WorkerServerOptions)
   // One more than the limit, so a request over it is detected rather than silently truncated.
   server.maxHeadersCount = settings.CORRAL_LIMIT_REQUEST_FIELDS + 1;
   // One line when refusals start and one when they stop: an access line per refusal would cost
-  // what the cap is there to save, and without any line a worker's 503s left no trace in the log.
+  // what the cap is there to save, and with no line at all a worker's 503s leave no trace in the
+  // log (the master's capacity alert speaks only of the whole host).
   const cap = attachConnectionCap(server, o.perWorkerCap, {
     started: (f) =>
       logger.warn(
