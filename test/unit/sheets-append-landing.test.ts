@@ -7,10 +7,11 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, it } from 'node:test';
-import { Keeper, type KeeperSettings } from '../../src/sheets/keeper/keeper.js';
+import { Keeper } from '../../src/sheets/keeper/keeper.js';
 import { paced } from '../../src/sheets/keeper/pacing.js';
 import { captureLogger, type CapturedLogger } from '../fixtures/capture-logger.js';
 import { startHarness, type Harness } from '../fixtures/sheets/harness.js';
+import { testKeeperSettings } from '../fixtures/keeper-settings.js';
 
 const HEADER = ['event_id', 'player', 'kind', 'detail', 'at'];
 const EVENTS = [HEADER, ['ev-1', 'P001', 'joined', '', '2024-01-01'], ['ev-2', 'P002', 'goal', '', '2024-01-02']];
@@ -35,18 +36,8 @@ describe('keeper appends against the emulator: where the rows land', () => {
   });
 
   async function start(): Promise<Keeper> {
-    const settings: KeeperSettings = {
-      CORRAL_DATA_DIR: dir,
-      SHEET_CACHE_TTL: 60,
-      SHEET_CACHE_MAX_STALE: 3600,
-      SHEETS_READS_PER_MINUTE: 300,
-      SHEETS_WRITES_PER_MINUTE: 300,
-      // Flushed by the test (keeper.flush()), not by the timer.
-      SHEETS_FLUSH_INTERVAL_MS: 600_000,
-      CORRAL_L1_CACHE_MB: 4,
-      CORRAL_IDEMPOTENCY_TTL: 86400,
-      CORRAL_IDEMPOTENCY_KEYS: 100_000,
-    };
+    // Flushed by the test (keeper.flush()), not by the timer.
+    const settings = testKeeperSettings(dir);
     const backend = h.backend();
     keeper = await Keeper.start({ settings, logger: log.logger, socketPath: undefined, openBackend: async (pace) => paced(backend, pace), lockWaitMs: 2000 });
     return keeper;

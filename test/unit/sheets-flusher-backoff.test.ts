@@ -3,13 +3,13 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, it } from 'node:test';
-import { Flusher } from '../../src/sheets/keeper/flusher.js';
+import type { Flusher } from '../../src/sheets/keeper/flusher.js';
 import { Journal } from '../../src/sheets/keeper/journal.js';
-import { QuotaBucket } from '../../src/sheets/keeper/quota.js';
 import { SheetsError } from '../../src/sheets/errors.js';
 import { captureLogger, type CapturedLogger } from '../fixtures/capture-logger.js';
 import { FakeClock } from '../fixtures/fake-clock.js';
 import { FakeBackend } from '../fixtures/fake-sheets-backend.js';
+import { testFlusher } from '../fixtures/test-flusher.js';
 
 const HEADER = ['event_id', 'player', 'kind', 'detail', 'at'];
 const row = (id: string) => [id, 'P001', 'goal', `detail ${id}`, '2024-03-02T15:12:00Z'];
@@ -28,8 +28,7 @@ describe('flusher backoff per range', () => {
     backend = new FakeBackend({ Events: [HEADER] });
     log = await captureLogger();
     journal = (await Journal.open({ dir, clock, unsureDelayMs: 1000 })).journal;
-    const quota = (name: string) => new QuotaBucket({ name, perMinute: 10_000, maxQueue: 10, clock });
-    flusher = new Flusher({ journal, backend, writeQuota: quota('writes'), readQuota: quota('reads'), logger: log.logger, intervalMs: 500, unsureDelayMs: 1000, clock, random: () => 0 });
+    flusher = testFlusher(journal, backend, log.logger, clock);
   });
   afterEach(async () => {
     flusher.close();

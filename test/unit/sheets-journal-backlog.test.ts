@@ -4,12 +4,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, it } from 'node:test';
 import { sheetsFiguresOf } from '../../src/master/admin/figures.js';
-import { Keeper, type KeeperSettings } from '../../src/sheets/keeper/keeper.js';
+import { Keeper } from '../../src/sheets/keeper/keeper.js';
 import { paced } from '../../src/sheets/keeper/pacing.js';
 import { captureLogger, type CapturedLogger } from '../fixtures/capture-logger.js';
 import { child } from '../fixtures/fake-admin-view.js';
 import { FakeClock } from '../fixtures/fake-clock.js';
 import { FakeBackend } from '../fixtures/fake-sheets-backend.js';
+import { testKeeperSettings } from '../fixtures/keeper-settings.js';
 
 const HEADER = ['event_id', 'player', 'kind', 'detail', 'at'];
 
@@ -31,17 +32,7 @@ describe('journal backlog as the operator sees it', () => {
   it('the age of the oldest row Google does not have yet tells rows stuck behind a failing append from a busy minute', async () => {
     const clock = new FakeClock(Date.now());
     const backend = new FakeBackend({ Players: [['name', 'code']] }); // the Events tab is gone
-    const settings: KeeperSettings = {
-      CORRAL_DATA_DIR: dir,
-      SHEET_CACHE_TTL: 60,
-      SHEET_CACHE_MAX_STALE: 3600,
-      SHEETS_READS_PER_MINUTE: 300,
-      SHEETS_WRITES_PER_MINUTE: 300,
-      SHEETS_FLUSH_INTERVAL_MS: 600_000,
-      CORRAL_L1_CACHE_MB: 8,
-      CORRAL_IDEMPOTENCY_TTL: 86_400,
-      CORRAL_IDEMPOTENCY_KEYS: 1000,
-    };
+    const settings = testKeeperSettings(dir, { CORRAL_L1_CACHE_MB: 8, CORRAL_IDEMPOTENCY_KEYS: 1000 });
     const k = (keeper = await Keeper.start({ settings, logger: log.logger, socketPath: undefined, clock, openBackend: async (pace) => paced(backend, pace), lockWaitMs: 2000 }));
     assert.equal(k.figures().journalOldestRowSeconds, 0, 'nothing journaled');
     await k.append('Events', [['ev-1', 'P001', 'goal', '', '2024-03-02']]);
