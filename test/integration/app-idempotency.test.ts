@@ -40,6 +40,9 @@ describe('POST /api/events with Idempotency-Key, on the real master', () => {
       SHEETS_API_URL: emu.url,
       GOOGLE_SERVICE_ACCOUNT_JSON: JSON.stringify(emu.registerServiceAccount()),
       SHEETS_FLUSH_INTERVAL_MS: '100',
+      // An append whose outcome is unknown (a slow answer on a busy machine) is read back after
+      // this, not after the default minute that would outlast the test's wait for the flush.
+      SHEETS_UNSURE_DELAY: '2',
       CORRAL_RATE_LIMIT: '0',
       CORRAL_ADMIN_TOKEN: ADMIN_TOKEN,
     };
@@ -54,7 +57,15 @@ describe('POST /api/events with Idempotency-Key, on the real master', () => {
   const eventRows = () => (emu.getSheet(emu.spreadsheetId, 'Events') ?? []).slice(1);
   const rowsWithId = (id: string) => eventRows().filter((r) => r[0] === id).length;
   /** Every journaled row is in the emulator: what the sheet holds now is final. */
-  const flushed = () => waitFor(async () => (await keeperFigures(c.dataDir)).journalBacklogRows === 0, 20_000, 'the journal to flush into the emulator');
+  const flushed = async () => {
+    try {
+      await waitFor(async () => (await keeperFigures(c.dataDir)).journalBacklogRows === 0, 30_000, 'the journal to flush into the emulator');
+    } catch (err) {
+      // Say why: the keeper's figures and what it logged about Google.
+      const said = c.logs().filter((l) => l.role === 'keeper' && (l.level === 'warn' || l.level === 'error' || /journal|flush|append|sheets\./.test(String(l.event ?? l.msg))));
+      throw new Error(`${(err as Error).message}; keeper figures ${JSON.stringify(await keeperFigures(c.dataDir))}; keeper lines ${JSON.stringify(said.slice(-10))}`);
+    }
+  };
 
   async function login(name: string, code: string): Promise<string> {
     const res = await http(`${c.url}/api/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ name, code }) });
