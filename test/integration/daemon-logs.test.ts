@@ -124,7 +124,12 @@ test('USR1 when the new log file cannot be opened: every process says so and kee
     c.kill('SIGUSR1');
     const rotated = () => readLogLines(`${c.logFile}.1`);
     await waitFor(() => rotated().some((l) => l.event === 'log.reopen_failed' && l.role === 'master'), 5000, 'log.reopen_failed from the master in the rotated file');
-    await waitFor(() => rotated().filter((l) => l.event === 'log.reopen_failed' && l.role === 'worker').length === 2, 5000, 'log.reopen_failed from both workers');
+    const workersSaid = () => new Set(rotated().filter((l) => l.event === 'log.reopen_failed' && l.role === 'worker').map((l) => l.worker));
+    await waitFor(() => workersSaid().size === 2, 10_000, 'log.reopen_failed from both workers').catch((err: Error) => {
+      // What each process said, in the file and on stderr, for the next reader of a failure here.
+      throw new Error(`${err.message}; in the rotated file from workers ${JSON.stringify([...workersSaid()])}; stderr: ${c.stderr().slice(-2000)}`);
+    });
+    assert.equal(rotated().filter((l) => l.event === 'log.reopen_failed' && l.role === 'worker').length, 2, 'once per worker');
     // stderr reaches this test through a pipe of its own, not in step with the file.
     await waitFor(() => /"event":"log.reopen_failed"/.test(c.stderr()), 5000, 'log.reopen_failed said on stderr too');
     for (let i = 0; i < 5; i++) assert.equal((await http(`${c.url}/?during=${i}`)).status, 200);
