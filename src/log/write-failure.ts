@@ -27,6 +27,7 @@ export interface WatchedDestination {
   on(event: 'write', listener: (n: number) => void): unknown;
   on(event: 'drop', listener: (data: unknown) => void): unknown;
   on(event: 'ready', listener: () => void): unknown;
+  write(data: string): boolean;
   flushSync(): void;
 }
 
@@ -72,6 +73,11 @@ export function watchWriteFailures(report: WriteFailureReport, now: () => number
         if (syscall === 'open') {
           if (!reopenFailing) report.reopenFailed(describeError(err));
           reopenFailing = true;
+          // Lines logged while the open was in flight wait in the buffer, and sonic-boom starts no
+          // write after a failed open: they stayed there until the process logged again, which an
+          // idle worker may not do for hours (its own reopen_failed line among them, when its other
+          // destination failed first). An empty write starts one, to the old file.
+          d.write('');
           return;
         }
         if (failingSince !== undefined) return;

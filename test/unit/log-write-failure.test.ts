@@ -1,10 +1,17 @@
 import assert from 'node:assert/strict';
-import { EventEmitter } from 'node:events';
+import { EventEmitter, once } from 'node:events';
+import { mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import pino from 'pino';
 import { test } from 'node:test';
 import { watchWriteFailures } from '../../src/log/write-failure.js';
 
 class FakeDestination extends EventEmitter {
   flushes = 0;
+  write(): boolean {
+    return true;
+  }
   flushSync(): void {
     this.flushes++;
   }
@@ -88,4 +95,29 @@ test('lines dropped while the file is written, too slowly, are counted and said 
   clock += 30_000;
   d.emit('write', 100);
   assert.deepEqual(said, [2, 1]);
+});
+
+test('a line logged while a reopen is in flight reaches the old file when the open fails, with nothing else logged after it', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'corral-reopen-'));
+  const file = join(dir, 'corral.log');
+  const d = pino.destination({ dest: file, append: true, sync: false });
+  try {
+    await once(d, 'ready');
+    const reopenFailed: string[] = [];
+    watchWriteFailures({ failed: () => assert.fail('no write failed'), recovered: () => undefined, dropped: () => undefined, reopenFailed: (err) => reopenFailed.push(err.message) }).watch(d);
+    renameSync(file, `${file}.1`);
+    mkdirSync(file); // the new file cannot be opened (EISDIR)
+    d.reopen();
+    // Logged while the open is in flight (as a worker's line is when its other destination's
+    // reopen failed first): buffered, since the destination is busy opening.
+    d.write('{"event":"while-reopening"}\n');
+    await once(d, 'error');
+    assert.equal(reopenFailed.length, 1);
+    const deadline = Date.now() + 3000;
+    while (!readFileSync(`${file}.1`, 'utf8').includes('while-reopening') && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    assert.match(readFileSync(`${file}.1`, 'utf8'), /while-reopening/, 'the buffered line is written to the file open before');
+  } finally {
+    d.destroy();
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
