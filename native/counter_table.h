@@ -6,10 +6,11 @@
 #include <stdint.h>
 
 #define MAGIC 0x3150544352524f43ULL /* "CORRCTP1" */
-#define VERSION 1u
+#define VERSION 2u
 #define PROBE 32u
 #define MIN_SLOTS 64u
 #define MAX_SLOTS (1u << 26)
+#define MAX_GAUGES 65536u
 #define COUNT_BITS 24
 #define COUNT_MAX ((1ULL << COUNT_BITS) - 1)
 #define END_OF(s) ((s) >> COUNT_BITS)
@@ -34,7 +35,8 @@ typedef struct {
   uint64_t sip_k0, sip_k1;
   uint64_t base_ms;
   uint64_t overflow_until;
-  uint64_t reserved;
+  uint32_t gauges;     /* connection gauges after the slots (host_counters.c, "Connection gauges") */
+  uint32_t gauge_high; /* one past the highest gauge ever added to: a total reads no further */
 } header_t; /* 64 bytes: the slots after it stay 16-byte aligned */
 
 typedef struct {
@@ -45,6 +47,7 @@ typedef struct {
 typedef struct {
   header_t *header;
   slot_t *slots;
+  int64_t *gauges;
   size_t map_len;
   uint64_t mask;
 } table_t;

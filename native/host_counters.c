@@ -30,14 +30,25 @@
  * ~100 ns before it is taken back; the first's hit is then not seen by the table (at most one hit
  * per process, once, as the table fills).
  *
+ * Connection gauges: after the slots, `gauges` signed 64-bit counts, one per live worker (the
+ * master gives each worker its own index and zeroes it when that worker has exited, so a worker
+ * killed with connections open leaves none counted). A worker adds 1 to its own gauge when it
+ * takes a connection and reads the host's total in the same call; over the host's cap, it takes
+ * the 1 back and refuses. Two workers taking the last slot at once may both read the total over
+ * the cap and both refuse (one of them could have been served): the total never exceeds the cap.
+ *
  * JS API:
- *   create(slots) -> fd            a new table of `slots` slots (a power of two, 64 to 2^26)
+ *   create(slots, gauges) -> fd    a new table of `slots` slots (a power of two, 64 to 2^26) and
+ *                                  `gauges` connection gauges (1 to 65536)
  *   open(fd) -> table              maps a table created by create() (in this or a parent process)
  *   hit(table, key, limit, windowSeconds, peek) -> number
  *        -1: no room (count it elsewhere); else count * 2^27 + ms until the window ends, where
  *        count is the key's hits in its window after this one (peek: without counting; an
  *        absent or ended window reads 0 hits and 0 ms).
  *   slots(table) -> number
+ *   gaugeAdd(table, index, delta) -> number   adds delta to gauge `index`; the host's total after
+ *   gaugeReset(table, index) -> number        zeroes gauge `index` (its worker is gone); its count
+ *   gauges(table) -> number
  * Errors are thrown with code CORRAL_ERR_COUNTER_TABLE and, for a failed system call, its errno.
  */
 #define _GNU_SOURCE
@@ -80,12 +91,16 @@ static napi_value throw_errno(napi_env env, int err, const char *syscall) {
   if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < (n))        \
     return throw_code(env, "CORRAL_ERR_COUNTER_TABLE", "host counter table: missing arguments");
 
+static size_t table_len(uint64_t slots, uint64_t gauges) { return sizeof(header_t) + (size_t)slots * sizeof(slot_t) + (size_t)gauges * sizeof(int64_t); }
+
 static napi_value Create(napi_env env, napi_callback_info info) {
-  ARGS(1);
-  int64_t slots = 0;
+  ARGS(2);
+  int64_t slots = 0, gauges = 0;
   if (napi_get_value_int64(env, argv[0], &slots) != napi_ok || slots < MIN_SLOTS || slots > MAX_SLOTS || (slots & (slots - 1)) != 0)
     return throw_code(env, "CORRAL_ERR_COUNTER_TABLE", "host counter table: slots must be a power of two from 64 to 2^26");
-  size_t len = sizeof(header_t) + (size_t)slots * sizeof(slot_t);
+  if (napi_get_value_int64(env, argv[1], &gauges) != napi_ok || gauges < 1 || gauges > MAX_GAUGES)
+    return throw_code(env, "CORRAL_ERR_COUNTER_TABLE", "host counter table: gauges must be from 1 to 65536");
+  size_t len = table_len((uint64_t)slots, (uint64_t)gauges);
   int fd = memfd_create("corral-host-counters", MFD_CLOEXEC);
   if (fd < 0) return throw_errno(env, errno, "memfd_create");
   if (ftruncate(fd, (off_t)len) != 0) {
@@ -114,6 +129,8 @@ static napi_value Create(napi_env env, napi_callback_info info) {
   /* One below now, so that a window end is never 0 (0 is an ended window). */
   h->base_ms = ct_monotonic_ms() - 1;
   h->overflow_until = 0;
+  h->gauges = (uint32_t)gauges;
+  h->gauge_high = 0;
   /* Written last: open() refuses a table whose header is not complete. */
   __atomic_store_n(&h->magic, MAGIC, __ATOMIC_RELEASE);
   munmap(h, sizeof(header_t));
@@ -143,7 +160,7 @@ static napi_value Open(napi_env env, napi_callback_info info) {
   header_t *h = map;
   if (__atomic_load_n(&h->magic, __ATOMIC_ACQUIRE) != MAGIC || h->version != VERSION || h->probe != PROBE ||
       h->slots < MIN_SLOTS || h->slots > MAX_SLOTS || (h->slots & (h->slots - 1)) != 0 ||
-      (size_t)st.st_size != sizeof(header_t) + h->slots * sizeof(slot_t)) {
+      h->gauges < 1 || h->gauges > MAX_GAUGES || (size_t)st.st_size != table_len(h->slots, h->gauges)) {
     munmap(map, (size_t)st.st_size);
     return throw_code(env, "CORRAL_ERR_COUNTER_TABLE", "host counter table: fd is not a counter table of this version");
   }
@@ -154,6 +171,7 @@ static napi_value Open(napi_env env, napi_callback_info info) {
   }
   t->header = h;
   t->slots = (slot_t *)((char *)map + sizeof(header_t));
+  t->gauges = (int64_t *)((char *)t->slots + h->slots * sizeof(slot_t));
   t->map_len = (size_t)st.st_size;
   t->mask = h->slots - 1;
   napi_value out;
@@ -214,11 +232,67 @@ static napi_value Slots(napi_env env, napi_callback_info info) {
   return out;
 }
 
+/* The gauge index in argv[i], or -1 (an exception is pending) when it is not one of the table's. */
+static int64_t gauge_index(napi_env env, table_t *t, napi_value v) {
+  int64_t i = -1;
+  if (napi_get_value_int64(env, v, &i) != napi_ok || i < 0 || i >= (int64_t)t->header->gauges) {
+    throw_code(env, "CORRAL_ERR_COUNTER_TABLE", "host counter table: no such gauge");
+    return -1;
+  }
+  return i;
+}
+
+static int64_t gauge_total(table_t *t) {
+  uint32_t high = __atomic_load_n(&t->header->gauge_high, __ATOMIC_ACQUIRE);
+  int64_t total = 0;
+  for (uint32_t i = 0; i < high; i++) total += __atomic_load_n(&t->gauges[i], __ATOMIC_ACQUIRE);
+  return total;
+}
+
+static napi_value GaugeAdd(napi_env env, napi_callback_info info) {
+  ARGS(3);
+  table_t *t = table_of(env, argv[0]);
+  if (!t) return NULL;
+  int64_t i = gauge_index(env, t, argv[1]);
+  if (i < 0) return NULL;
+  int64_t delta = 0;
+  if (napi_get_value_int64(env, argv[2], &delta) != napi_ok) return throw_code(env, "CORRAL_ERR_COUNTER_TABLE", "host counter table: gaugeAdd(table, index, delta)");
+  /* Raised before the add is visible, so every total read after the add includes it. */
+  uint32_t high = __atomic_load_n(&t->header->gauge_high, __ATOMIC_ACQUIRE);
+  while (high < (uint32_t)i + 1 &&
+         !__atomic_compare_exchange_n(&t->header->gauge_high, &high, (uint32_t)i + 1, false, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
+  }
+  __atomic_add_fetch(&t->gauges[i], delta, __ATOMIC_SEQ_CST);
+  napi_value out;
+  napi_create_double(env, (double)gauge_total(t), &out);
+  return out;
+}
+
+static napi_value GaugeReset(napi_env env, napi_callback_info info) {
+  ARGS(2);
+  table_t *t = table_of(env, argv[0]);
+  if (!t) return NULL;
+  int64_t i = gauge_index(env, t, argv[1]);
+  if (i < 0) return NULL;
+  napi_value out;
+  napi_create_double(env, (double)__atomic_exchange_n(&t->gauges[i], 0, __ATOMIC_SEQ_CST), &out);
+  return out;
+}
+
+static napi_value Gauges(napi_env env, napi_callback_info info) {
+  ARGS(1);
+  table_t *t = table_of(env, argv[0]);
+  if (!t) return NULL;
+  napi_value out;
+  napi_create_double(env, (double)t->header->gauges, &out);
+  return out;
+}
+
 static napi_value Init(napi_env env, napi_value exports) {
   static const struct {
     const char *name;
     napi_callback cb;
-  } fns[] = {{"create", Create}, {"open", Open}, {"hit", Hit}, {"slots", Slots}};
+  } fns[] = {{"create", Create}, {"open", Open}, {"hit", Hit}, {"slots", Slots}, {"gaugeAdd", GaugeAdd}, {"gaugeReset", GaugeReset}, {"gauges", Gauges}};
   for (size_t i = 0; i < sizeof fns / sizeof fns[0]; i++) {
     napi_value fn;
     if (napi_create_function(env, fns[i].name, NAPI_AUTO_LENGTH, fns[i].cb, NULL, &fn) != napi_ok) return NULL;

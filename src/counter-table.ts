@@ -4,6 +4,8 @@
 // master over IPC cost tens of microseconds of CPU per request and an event-loop turn of waiting.
 // The table is bounded; a key it has no room for is counted by the master, as before (see
 // native/host_counters.c for how a key is kept from being counted in both places).
+// After the table: one connection gauge per live worker, which makes the host's connection cap
+// exact when workers accept on their own (CORRAL_ACCEPT=shared): see connection-gauge.ts.
 
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -14,20 +16,31 @@ import { CorralError } from './errors.js';
 
 /** Slots of the master's table: 16 bytes each, 16 MiB, touched only as keys arrive. */
 export const COUNTER_TABLE_SLOTS = 1 << 20;
+/** Connection gauges: one per live worker (up to 512 workers, twice that during a reload, and TTIN's). */
+export const CONNECTION_GAUGES = 4096;
 /** A window's count saturates at 2^24 - 1 in the table: higher limits are counted by the master. */
 export const COUNTER_TABLE_MAX_LIMIT = 2 ** 24 - 2;
 /** The table's answer packs hits * 2^27 + ms until the window ends (the longest window is < 2^27 ms). */
 const MS_FACTOR = 2 ** 27;
 
 interface Addon {
-  create(slots: number): number;
+  create(slots: number, gauges: number): number;
   open(fd: number): object;
   hit(table: object, key: string, limit: number, windowSeconds: number, peek: boolean): number;
   slots(table: object): number;
+  gaugeAdd(table: object, index: number, delta: number): number;
+  gaugeReset(table: object, index: number): number;
+  gauges(table: object): number;
 }
 
 export interface CounterTable {
   readonly slots: number;
+  /** How many connection gauges follow the table (indexes 0 to gauges - 1). */
+  readonly gauges: number;
+  /** Adds `delta` to gauge `index` (one worker's open connections); returns the host's total after. */
+  addConnections(index: number, delta: number): number;
+  /** Zeroes gauge `index`, whose worker has exited; returns the count it held. */
+  resetGauge(index: number): number;
   /**
    * Counts one hit of `key` (peek: reads its count), as HostCounters.hit() and peek() do;
    * undefined when the table has no room for the key (or `limit` is above COUNTER_TABLE_MAX_LIMIT),
@@ -58,8 +71,8 @@ function loadAddon(): Addon {
 }
 
 /** A new, empty table; returns its fd (close-on-exec: children get it only when handed it). */
-export function createCounterTable(slots: number = COUNTER_TABLE_SLOTS): number {
-  return loadAddon().create(slots);
+export function createCounterTable(slots: number = COUNTER_TABLE_SLOTS, gauges: number = CONNECTION_GAUGES): number {
+  return loadAddon().create(slots, gauges);
 }
 
 /** Maps the table behind `fd`; throws CORRAL_ERR_COUNTER_TABLE when it is not one. */
@@ -68,6 +81,9 @@ export function openCounterTable(fd: number): CounterTable {
   const table = native.open(fd);
   return {
     slots: native.slots(table),
+    gauges: native.gauges(table),
+    addConnections: (index, delta) => native.gaugeAdd(table, index, delta),
+    resetGauge: (index) => native.gaugeReset(table, index),
     count(key, limit, windowSeconds, peek) {
       if (limit > COUNTER_TABLE_MAX_LIMIT) return undefined;
       const r = native.hit(table, key, limit, windowSeconds, peek);

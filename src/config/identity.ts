@@ -39,3 +39,17 @@ export function readCounterTableFd(env: NodeJS.ProcessEnv = process.env): number
   const fd = text === undefined ? NaN : Number(text);
   return Number.isSafeInteger(fd) && fd >= 0 ? fd : undefined;
 }
+
+const CONNECTION_GAUGE = 'CORRAL_INTERNAL_CONNECTION_GAUGE';
+
+/** Env entry telling a worker which connection gauge of the table is its own. */
+export function connectionGaugeEnv(index: number): Record<string, string> {
+  return { [CONNECTION_GAUGE]: String(index) };
+}
+
+/** This worker's connection gauge in the host counters' table; undefined when it was given none. */
+export function readConnectionGauge(env: NodeJS.ProcessEnv = process.env): number | undefined {
+  const text = env[CONNECTION_GAUGE];
+  const index = text === undefined ? NaN : Number(text);
+  return Number.isSafeInteger(index) && index >= 0 ? index : undefined;
+}

@@ -33,9 +33,11 @@ export function maxConnectionsOf(workers: number, workerConnections: number, max
  * - round-robin: the master deals connections in turn, so each worker's even share of a lower
  *   host-wide cap adds up to that cap exactly.
  * - shared: workers take connections from one socket as they are free, so the spread is uneven
- *   and an even share would refuse early on the busiest worker while others sit idle. A worker
- *   then refuses only over CORRAL_WORKER_CONNECTIONS or the whole host's cap; the host-wide count
- *   is enforced by the master's FULL broadcast (one heartbeat behind).
+ *   and an even share would refuse early on the busiest worker while others sit idle. With the
+ *   host counters' shared table a worker is held to the host's cap alone, through its connection
+ *   gauge (worker/connection-gauge.ts; worker/main.ts then uses maxConnectionsOf, not this).
+ *   Without the table it refuses only over CORRAL_WORKER_CONNECTIONS or the whole host's cap, and
+ *   the host-wide count is enforced by the master's FULL broadcast (one heartbeat behind).
  */
 export function perWorkerCap(workers: number, workerConnections: number, maxConnections: number, accept: Settings['CORRAL_ACCEPT'] = 'round-robin'): number {
   if (maxConnections <= 0) return workerConnections;

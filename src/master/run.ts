@@ -3,7 +3,7 @@
 import { existsSync } from 'node:fs';
 import { loadSettings, type LoadedSettings } from '../config/load.js';
 import { withoutSystemdNotifyEnv } from '../config/systemd-env.js';
-import { createCounterTable } from '../counter-table.js';
+import { createCounterTable, openCounterTable, type CounterTable } from '../counter-table.js';
 import { EXIT, describeError } from '../errors.js';
 import type { Logger } from '../log/logger.js';
 import { isJournalFd, STDERR_PRIORITY } from '../log/journal.js';
@@ -12,6 +12,7 @@ import { assertAdminBindSafe } from './admin/auth.js';
 import { startMonitoring, type Monitoring } from './admin/monitoring.js';
 import { startAdminServer, type AdminServer } from './admin/server.js';
 import { Arbiter, type Intent } from './arbiter.js';
+import { createConnectionGauges } from './connection-gauges.js';
 import { createHostCounters } from './host-counters.js';
 import { noopNotifier, type Notifier } from './notify.js';
 import { removePidfile, writePidfile } from './pidfile.js';
@@ -71,11 +72,11 @@ export async function runMaster(loaded: LoadedSettings, entry: MasterEntryPoints
     process.exit(code);
   };
 
-  const counterTableFd = createCounterTableOrWarn(logger);
+  const counterTable = createCounterTableOrWarn(logger);
   arbiter = new Arbiter({
     loaded,
     reloadSettings: () => loadSettings(),
-    spawner: createSpawner({ workerExec: entry.workerExec, keeperExec, inspectable: settings.CORRAL_STUCK_STACKS, envFilter: withoutSystemdNotifyEnv, listenSocket: { accept: settings.CORRAL_ACCEPT, backlog: settings.CORRAL_BACKLOG }, counters: createHostCounters({ logger }), ...(counterTableFd === undefined ? {} : { counterTableFd }), stderrPrefix: isJournalFd(2) ? STDERR_PRIORITY : '' }),
+    spawner: createSpawner({ workerExec: entry.workerExec, keeperExec, inspectable: settings.CORRAL_STUCK_STACKS, envFilter: withoutSystemdNotifyEnv, listenSocket: { accept: settings.CORRAL_ACCEPT, backlog: settings.CORRAL_BACKLOG }, counters: createHostCounters({ logger }), ...(counterTable === undefined ? {} : { counterTableFd: counterTable.fd, connectionGauges: createConnectionGauges(counterTable.table) }), stderrPrefix: isJournalFd(2) ? STDERR_PRIORITY : '' }),
     withKeeper: keeperExec !== undefined,
     logger,
     reopenLogs: () => log.reopen(),
@@ -111,9 +112,10 @@ export async function runMaster(loaded: LoadedSettings, entry: MasterEntryPoints
  * one; the memfd goes when the last process holding it exits). Without it the workers count
  * through the master, as they did before it: slower, just as exact.
  */
-function createCounterTableOrWarn(logger: Logger): number | undefined {
+function createCounterTableOrWarn(logger: Logger): { fd: number; table: CounterTable } | undefined {
   try {
-    return createCounterTable();
+    const fd = createCounterTable();
+    return { fd, table: openCounterTable(fd) };
   } catch (err) {
     const d = describeError(err);
     logger.warn({ event: 'counters.table_unavailable', code: d.code ?? 'CORRAL_ERR_COUNTER_TABLE', err: d.message }, 'host counters: no shared table; workers count through the master');

@@ -4,10 +4,11 @@
 
 import { fork, type ChildProcess } from 'node:child_process';
 import cluster, { type Worker } from 'node:cluster';
-import { counterTableEnv, identityEnv, type ChildIdentity } from '../config/identity.js';
+import { connectionGaugeEnv, counterTableEnv, identityEnv, type ChildIdentity } from '../config/identity.js';
 import type { Settings } from '../config/schema.js';
 import type { ChildMessage } from '../ipc/messages.js';
 import { masterChannel } from '../ipc/channel.js';
+import type { ConnectionGauges } from './connection-gauges.js';
 import type { HostCounterService } from './host-counters.js';
 import type { ChildHandle } from './registry.js';
 import { relayStderr, type StderrRelay } from './stack-capture.js';
@@ -46,6 +47,8 @@ export interface SpawnerOptions {
    * WORKER_COUNTER_TABLE_FD; unset: workers count through `counters` alone.
    */
   readonly counterTableFd?: number;
+  /** The table's connection gauges: each worker is given its own (the host's cap under CORRAL_ACCEPT=shared). */
+  readonly connectionGauges?: ConnectionGauges;
   /** Put before each relayed stderr line: a syslog priority when stderr is the journal (log/journal.ts). */
   readonly stderrPrefix?: string;
 }
@@ -125,12 +128,23 @@ export function createSpawner(o: SpawnerOptions): Spawner {
         const tableFd = o.counterTableFd;
         const stdio = tableFd === undefined ? STDIO : [...STDIO, tableFd];
         cluster.setupPrimary({ exec: o.workerExec, execArgv, stdio, silent: false, ...(o.inspectable ? { inspectPort: 0 } : {}) });
-        const worker: Worker = cluster.fork(tableFd === undefined ? fullEnv : { ...fullEnv, ...counterTableEnv(WORKER_COUNTER_TABLE_FD) });
-        const channel = attach(worker, events, o.counters);
-        worker.on('exit', (code, signal) => events.onExit(code, signal as NodeJS.Signals | null));
+        let gauge = tableFd === undefined ? undefined : o.connectionGauges?.acquire();
+        const tableEnv = tableFd === undefined ? {} : { ...counterTableEnv(WORKER_COUNTER_TABLE_FD), ...(gauge === undefined ? {} : connectionGaugeEnv(gauge)) };
+        const worker: Worker = cluster.fork({ ...fullEnv, ...tableEnv });
+        // The gauge is freed before the arbiter hears of the exit, which may fork the replacement.
+        const exited: ChildEvents = {
+          onMessage: (m) => events.onMessage(m),
+          onExit: (code, signal) => {
+            if (gauge !== undefined) o.connectionGauges?.release(gauge);
+            gauge = undefined;
+            events.onExit(code, signal);
+          },
+        };
+        const channel = attach(worker, exited, o.counters);
+        worker.on('exit', (code, signal) => exited.onExit(code, signal as NodeJS.Signals | null));
         // EPIPE on a channel to a dying worker is expected; the exit event tells the story.
         worker.on('error', () => {});
-        reportFailedFork(worker.process, events);
+        reportFailedFork(worker.process, exited);
         return { handle: handleOf(worker.process.pid, channel, worker.process), relay: relayOf(worker.process.stderr, o.stderrPrefix ?? '') };
       }
       if (!o.keeperExec) throw new Error('no keeper entry point configured');

@@ -5,6 +5,7 @@
 
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
+import type { HostConnectionGauge } from './connection-gauge.js';
 
 const OVER_CAP = Symbol('corral.overCap');
 const OVER_CAP_IDLE_MS = 2000;
@@ -16,8 +17,13 @@ export interface ConnectionCap {
   active(): number;
   /** The master's current per-worker cap (it follows the worker count); true when it changed. */
   setLimit(cap: number): boolean;
-  /** Host-wide FULL as broadcast by the master: refuse new connections even under the local cap. */
+  /**
+   * Host-wide FULL as broadcast by the master: refuse new connections even under the local cap.
+   * Ignored with a host gauge, which knows the host's count at once.
+   */
   setHostFull(full: boolean, current: number, max: number): void;
+  /** The host's cap (it follows the worker count), with a host gauge; true when it changed. */
+  setHostMax(max: number): boolean;
   /** Answers 503 and returns true when this request arrived on an over-cap connection. */
   refuse(req: IncomingMessage, res: ServerResponse): boolean;
   /** Requests answered 503 "server full" since start: no access line records them. */
@@ -34,9 +40,18 @@ export interface RefusalReport {
   ended(fields: { refused: number; ms: number }): void;
 }
 
-export function attachConnectionCap(server: Server, initialCap: number, report?: RefusalReport): ConnectionCap {
+/** The host's count, kept exact across workers (connection-gauge.ts), and the host's cap. */
+export interface HostGaugeCap {
+  readonly gauge: HostConnectionGauge;
+  readonly max: number;
+}
+
+export function attachConnectionCap(server: Server, initialCap: number, report?: RefusalReport, host?: HostGaugeCap): ConnectionCap {
   let cap = initialCap;
   let active = 0;
+  let hostMax = host?.max ?? 0;
+  // The host's count as read at the last refusal by the gauge, for the 503's message.
+  let hostTotal: number | undefined;
   // While the host is FULL this worker may refill the slots it frees itself, never go past the
   // connections it had when told: the master's next word comes a heartbeat later (up to about a
   // second and a quarter), and refusing every connection until then would answer 503 with room free.
@@ -54,7 +69,7 @@ export function attachConnectionCap(server: Server, initialCap: number, report?:
       burst.quiet.refresh();
       return;
     }
-    report.started({ active, cap, hostFull: hostFull !== undefined });
+    report.started({ active, cap, hostFull: hostFull !== undefined || hostTotal !== undefined });
     const quiet = setTimeout(() => {
       const ended = burst;
       burst = undefined;
@@ -63,15 +78,24 @@ export function attachConnectionCap(server: Server, initialCap: number, report?:
     const now = Date.now();
     burst = { startedAt: now, lastAt: now, refused: 1, quiet };
   };
+  const overCap = (socket: TaggedSocket) => {
+    socket[OVER_CAP] = true;
+    socket.setTimeout(OVER_CAP_IDLE_MS, () => socket.destroy());
+  };
   server.on('connection', (socket: TaggedSocket) => {
-    if (active >= cap || (hostFull && active >= hostFull.mine)) {
-      socket[OVER_CAP] = true;
-      socket.setTimeout(OVER_CAP_IDLE_MS, () => socket.destroy());
-      return;
+    if (active >= cap || (!host && hostFull && active >= hostFull.mine)) return overCap(socket);
+    if (host) {
+      const taken = host.gauge.take(hostMax);
+      if (!taken.taken) {
+        hostTotal = taken.total;
+        return overCap(socket);
+      }
+      hostTotal = undefined;
     }
     active++;
     socket.once('close', () => {
       active--;
+      host?.gauge.release();
     });
   });
   return {
@@ -82,13 +106,20 @@ export function attachConnectionCap(server: Server, initialCap: number, report?:
       cap = next;
       return true;
     },
+    setHostMax(next) {
+      if (!host || next === hostMax) return false;
+      hostMax = next;
+      return true;
+    },
     setHostFull(full, current, max) {
+      if (host) return;
       hostFull = full ? { current, max, mine: Math.min(active, hostFull?.mine ?? Infinity) } : undefined;
     },
     refuse(req, res) {
       const socket = req.socket as TaggedSocket;
       if (!socket[OVER_CAP]) return false;
-      const used = hostFull ? { current: hostFull.current, max: hostFull.max } : { current: active, max: cap };
+      const used =
+        hostTotal !== undefined ? { current: hostTotal, max: hostMax } : hostFull ? { current: hostFull.current, max: hostFull.max } : { current: active, max: cap };
       const body = JSON.stringify({ error: 'server_full', message: `server full (${used.current}/${used.max})`, retry_after: 1 });
       res.writeHead(503, {
         'content-type': 'application/json',

@@ -2,16 +2,17 @@
 
 import { closeSync } from 'node:fs';
 import { loadSettings } from '../config/load.js';
-import { readCounterTableFd, readIdentity } from '../config/identity.js';
-import type { AppContext, HostCounters } from '../contract.js';
-import { openCounterTable } from '../counter-table.js';
+import { readConnectionGauge, readCounterTableFd, readIdentity } from '../config/identity.js';
+import type { AppContext } from '../contract.js';
+import { openCounterTable, type CounterTable } from '../counter-table.js';
 import { CorralError, EXIT, describeError, exitCodeFor } from '../errors.js';
 import { heartbeatIntervalMs } from '../heartbeat-interval.js';
 import { childChannel } from '../ipc/channel.js';
 import { createLogger, type Logger } from '../log/logger.js';
-import { perWorkerCap } from '../master/capacity.js';
+import { maxConnectionsOf, perWorkerCap } from '../master/capacity.js';
 import type { SheetsClient } from '../sheets/types.js';
 import { loadApp } from './app-loader.js';
+import { hostConnectionGauge, type HostConnectionGauge } from './connection-gauge.js';
 import { createCounterClient } from './counter-client.js';
 import { createSharedCounters } from './shared-counters.js';
 import { startHeartbeat } from './heartbeat.js';
@@ -70,7 +71,13 @@ export async function runWorker(): Promise<void> {
   const closers: (() => Promise<void> | void)[] = [];
   const sheets = createSheetsAccess(settings, logger);
   const counters = createCounterClient((m) => channel.send(m), { timeoutMs: COUNTER_TIMEOUT_MS });
-  const hostCounters = openHostCounters(counters, logger);
+  const table = openSharedTable(logger);
+  const hostCounters = table ? createSharedCounters(table, counters) : counters;
+  // Workers that accept on their own are held to the host's cap through their gauges, exactly and
+  // at once; round-robin's even shares of it already add up to it exactly.
+  const gaugeIndex = readConnectionGauge();
+  const gauge: HostConnectionGauge | undefined =
+    table && gaugeIndex !== undefined && gaugeIndex < table.gauges && settings.CORRAL_ACCEPT === 'shared' ? hostConnectionGauge(table, gaugeIndex) : undefined;
   let retireSent = false;
   const jitter = settings.CORRAL_MAX_REQUESTS_JITTER > 0 ? Math.floor(Math.random() * (settings.CORRAL_MAX_REQUESTS_JITTER + 1)) : 0;
   const maxRequests = settings.CORRAL_MAX_REQUESTS > 0 ? settings.CORRAL_MAX_REQUESTS + jitter : 0;
@@ -166,7 +173,11 @@ export async function runWorker(): Promise<void> {
     capacity: (m) => {
       if (!server) return;
       server.cap.setHostFull(m.full, m.current, m.max);
-      if (server.cap.setLimit(m.workerCap)) logger.info({ event: 'worker.cap', cap: m.workerCap }, `connection cap now ${m.workerCap} (from the master's worker count)`);
+      server.cap.setHostMax(m.max);
+      // With a gauge the host's cap is the only one: the kernel's spread is uneven, and a worker
+      // may hold what others leave free.
+      const workerCap = gauge ? m.max : m.workerCap;
+      if (server.cap.setLimit(workerCap)) logger.info({ event: 'worker.cap', cap: workerCap }, `connection cap now ${workerCap} (from the master's worker count)`);
     },
   });
   process.on('SIGTERM', () => {
@@ -186,6 +197,8 @@ export async function runWorker(): Promise<void> {
     onClose: (fn) => void closers.push(fn),
   };
 
+  // Until the master's first capacity word: the host's cap at the configured worker count.
+  const hostMax = maxConnectionsOf(settings.CORRAL_WORKERS, settings.CORRAL_WORKER_CONNECTIONS, settings.CORRAL_MAX_CONNECTIONS);
   let listener;
   try {
     listener = await loadApp(settings.CORRAL_APP, ctx);
@@ -203,7 +216,8 @@ export async function runWorker(): Promise<void> {
       accessLogger: settings.CORRAL_ACCESS_LOG ? log.access() : undefined,
       workerId: identity.workerId,
       generation: identity.generation,
-      perWorkerCap: perWorkerCap(settings.CORRAL_WORKERS, settings.CORRAL_WORKER_CONNECTIONS, settings.CORRAL_MAX_CONNECTIONS, settings.CORRAL_ACCEPT),
+      perWorkerCap: gauge ? hostMax : perWorkerCap(settings.CORRAL_WORKERS, settings.CORRAL_WORKER_CONNECTIONS, settings.CORRAL_MAX_CONNECTIONS, settings.CORRAL_ACCEPT),
+      ...(gauge ? { hostGauge: { gauge, max: hostMax } } : {}),
       onServed: (served) => {
         if (maxRequests > 0 && served >= maxRequests && !retireSent) {
           retireSent = true;
@@ -228,16 +242,19 @@ export async function runWorker(): Promise<void> {
   }
 }
 
-/** The shared table the master handed this worker, with the master for what it has no room for. */
-function openHostCounters(master: HostCounters, logger: Logger): HostCounters {
+/**
+ * The shared table the master handed this worker: its host counters (the master counting what the
+ * table has no room for) and its connection gauge. Without it, every count goes to the master.
+ */
+function openSharedTable(logger: Logger): CounterTable | undefined {
   const fd = readCounterTableFd();
-  if (fd === undefined) return master;
+  if (fd === undefined) return undefined;
   try {
-    return createSharedCounters(openCounterTable(fd), master);
+    return openCounterTable(fd);
   } catch (err) {
     const d = describeError(err);
     logger.warn({ event: 'counters.table_unavailable', code: d.code ?? 'CORRAL_ERR_COUNTER_TABLE', err: d.message }, 'host counters: cannot open the shared table; counting through the master');
-    return master;
+    return undefined;
   } finally {
     // The mapping outlives the fd. Left open, it would be inherited by every process the app
     // spawns (the fd came without close-on-exec), and those could write in the host's counts.

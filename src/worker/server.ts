@@ -17,7 +17,7 @@ import type { Settings } from '../config/schema.js';
 import type { Logger } from '../log/logger.js';
 import { describeError } from '../errors.js';
 import { closeAfterAnswer, withoutConnection } from './connection-close.js';
-import { REFUSAL_BURST_QUIET_MS, attachConnectionCap, type ConnectionCap } from './connection-cap.js';
+import { REFUSAL_BURST_QUIET_MS, attachConnectionCap, type ConnectionCap, type HostGaugeCap } from './connection-cap.js';
 import { attachClientErrorHandler, declaresBodyOverLimit, enforceRequestLimits, refuseConnect, refuseExpectation } from './limits.js';
 import { createRequestStats, type RequestStats } from './request-stats.js';
 import { attachSendTimeout } from './send-timeout.js';
@@ -48,6 +48,8 @@ export interface WorkerServerOptions {
   readonly workerId: number;
   readonly generation: number;
   readonly perWorkerCap: number;
+  /** The host's exact count and cap, when workers accept on their own and the shared table is there. */
+  readonly hostGauge?: HostGaugeCap;
   readonly onServed: (served: number) => void;
 }
 
@@ -143,7 +145,7 @@ export function createWorkerServer(app: RequestListener, o: WorkerServerOptions)
         f.hostFull ? 'host full: new connections answered 503' : `connection cap reached (${f.active}/${f.cap}): new connections answered 503`,
       ),
     ended: (f) => logger.info({ event: 'worker.connections_refused_end', refused: f.refused, ms: f.ms }, `${f.refused} connections answered 503 in ${f.ms} ms, then none for ${REFUSAL_BURST_QUIET_MS / 1000} s`),
-  });
+  }, o.hostGauge);
   attachClientErrorHandler(server, (code) => logger.debug({ event: 'request.client_error', code }));
   attachSendTimeout(server, settings.CORRAL_SEND_TIMEOUT * 1000, (cut) =>
     logger.info(

@@ -142,6 +142,57 @@ describe('host counter table', { skip: process.arch !== 'x64' && 'the host_count
     await assert.rejects(counters.hit('k', 2, { windowSeconds: 1.5 }), { code: 'CORRAL_ERR_COUNTER_INVALID' });
   });
 
+  it('connection gauges: each worker counts in its own, every add answers the host total, and a reset zeroes one', () => {
+    const fd = createCounterTable(64, 8);
+    fds.push(fd);
+    const table = openCounterTable(fd);
+    assert.equal(table.gauges, 8);
+    assert.deepEqual([table.addConnections(0, 1), table.addConnections(5, 1), table.addConnections(5, 1), table.addConnections(0, -1)], [1, 2, 3, 2]);
+    // A worker that exited with two connections open: its gauge is zeroed and the total falls.
+    assert.equal(table.resetGauge(5), 2);
+    assert.equal(table.addConnections(1, 0), 0);
+    assert.throws(() => table.addConnections(8, 1), { code: 'CORRAL_ERR_COUNTER_TABLE' });
+    assert.throws(() => createCounterTable(64, 0), { code: 'CORRAL_ERR_COUNTER_TABLE' });
+  });
+
+  it('processes taking connections at once under a host cap hold exactly the cap between them, never more', async () => {
+    const max = 1000;
+    const fd = createCounterTable(64, 8);
+    fds.push(fd);
+    const table = openCounterTable(fd);
+    const fills = Array.from({ length: 4 }, (_, gauge) => child(fd, ['fill', String(gauge), '5000', String(max)]));
+    const out = fills.map((c) => {
+      let text = '';
+      c.proc.stdout?.on('data', (d: Buffer) => (text += d.toString()));
+      return () => Number(/held (\d+)/.exec(text)?.[1] ?? NaN);
+    });
+    assert.deepEqual(await together(fills), [0, 0, 0, 0]);
+    const held = out.map((read) => read());
+    // Each kept every connection it took: what they hold, added up, is what the gauges say, and the cap.
+    assert.equal(held.reduce((a, b) => a + b, 0), max, `held per process: ${held.join(', ')}`);
+    assert.equal(table.addConnections(0, 0), max);
+    assert.deepEqual(held.map((_, gauge) => table.resetGauge(gauge)), held);
+  });
+
+  it('processes taking and giving back connections around the cap never hold more than it', async () => {
+    const max = 50;
+    const fd = createCounterTable(64, 8);
+    fds.push(fd);
+    const table = openCounterTable(fd);
+    const churns = Array.from({ length: 4 }, (_, gauge) => child(fd, ['churn', String(gauge), '1500', String(max)]));
+    const out = churns.map((c) => {
+      let text = '';
+      c.proc.stdout?.on('data', (d: Buffer) => (text += d.toString()));
+      return () => /held (\d+) over (\d+)/.exec(text)?.slice(1).map(Number) ?? [NaN, NaN];
+    });
+    assert.deepEqual(await together(churns), [0, 0, 0, 0]);
+    const results = out.map((read) => read());
+    assert.deepEqual(results.map(([, over]) => over), [0, 0, 0, 0], `takes over the cap per process: ${results.map(([, o]) => o).join(', ')}`);
+    const held = results.map(([h]) => h ?? NaN);
+    assert.ok(held.reduce((a, b) => a + b, 0) <= max);
+    assert.deepEqual(held.map((_, gauge) => table.resetGauge(gauge)), held);
+  });
+
   it('refuses an fd that is not a counter table', () => {
     assert.throws(() => openCounterTable(0), { code: 'CORRAL_ERR_COUNTER_TABLE' });
   });
