@@ -6,7 +6,7 @@
 //      of emulator, under `gunicorn -k gevent -w N --worker-connections 1000` (skipped, with a
 //      message, when Debian's gunicorn / python3-gevent / python3-flask are missing).
 // On the loads that open connections (1000 keep-alive, 100 without keep-alive) corral is also
-// measured with CORRAL_ACCEPT=shared, where the workers accept on the master's socket themselves.
+// measured with CORRAL_ACCEPT=round-robin, where the master accepts and deals connections out.
 // Every server runs for the whole section; for each load the three are measured back to back, in
 // a rotating order, so drift on a shared box favours none of them. Ratios are what to read.
 
@@ -48,17 +48,17 @@ const FULL: readonly LoadShape[] = [
 ];
 const SHORT: readonly LoadShape[] = [{ connections: 100, keepAlive: true }];
 
-type Kind = 'bare' | 'corral' | 'gunicorn' | 'corralShared';
+type Kind = 'bare' | 'corral' | 'gunicorn' | 'corralRoundRobin';
 
 /**
- * Rows where corral is also measured with CORRAL_ACCEPT=shared (workers accept on the master's
- * socket themselves): the loads that open connections, where who accepts them matters.
+ * Rows where corral is also measured with CORRAL_ACCEPT=round-robin (the master accepts and deals
+ * connections out): the loads that open connections, where who accepts them matters.
  */
-const SHARED_ROWS: readonly LoadShape[] = [
+const ACCEPT_ROWS: readonly LoadShape[] = [
   { connections: 1000, keepAlive: true },
   { connections: 100, keepAlive: false },
 ];
-const isSharedRow = (l: LoadShape) => SHARED_ROWS.some((x) => x.connections === l.connections && x.keepAlive === l.keepAlive);
+const isAcceptRow = (l: LoadShape) => ACCEPT_ROWS.some((x) => x.connections === l.connections && x.keepAlive === l.keepAlive);
 /** A load's figures plus the server process tree's CPU microseconds per request: on a shared,
  * noisy 2-core box this holds up where requests/s does not. */
 type Measured = LoadResult & { cpuUsPerRequest: number };
@@ -71,8 +71,8 @@ interface Row {
   bare: Measured;
   corral: Measured;
   gunicorn?: Measured;
-  /** corral with CORRAL_ACCEPT=shared, on the SHARED_ROWS loads of the full matrix. */
-  corralShared?: Measured;
+  /** corral with CORRAL_ACCEPT=round-robin, on the ACCEPT_ROWS loads of the full matrix. */
+  corralRoundRobin?: Measured;
   upstream: { corral: number; gunicorn?: number };
   /** req/s of every round, when the row was measured in several (the row shows the median one). */
   roundsRps?: Partial<Record<Kind, number[]>>;
@@ -150,13 +150,13 @@ async function runWorkers(workers: number, loads: readonly LoadShape[], routes: 
     stops.push(() => emuCorral.stop());
     const corral = await startCorralOnEmulator(workers, emuCorral, o.ttlS);
     stops.push(() => corral.stop());
-    // The same corral with CORRAL_ACCEPT=shared, on an emulator of its own (its upstream calls are
+    // The same corral with CORRAL_ACCEPT=round-robin, on an emulator of its own (its upstream calls are
     // not corral's default figures). It runs only while its rows are measured, so its idle workers
     // do not share the cores with the other rows.
-    let shared: { url: string; pid: number; emu: EmulatorProcess; stop: () => Promise<void> } | undefined;
-    const startShared = async () => {
+    let roundRobin: { url: string; pid: number; emu: EmulatorProcess; stop: () => Promise<void> } | undefined;
+    const startRoundRobin = async () => {
       const emu = await startEmulatorProcess({ latencyMs: o.latencyMs });
-      const s = await startCorralOnEmulator(workers, emu, o.ttlS, { CORRAL_ACCEPT: 'shared' }).catch(async (err: unknown) => {
+      const s = await startCorralOnEmulator(workers, emu, o.ttlS, { CORRAL_ACCEPT: 'round-robin' }).catch(async (err: unknown) => {
         await emu.stop();
         throw err;
       });
@@ -164,7 +164,7 @@ async function runWorkers(workers: number, loads: readonly LoadShape[], routes: 
         await s.stop();
         await emu.stop();
       };
-      stops.push(() => (shared?.stop === stop ? stop() : Promise.resolve()));
+      stops.push(() => (roundRobin?.stop === stop ? stop() : Promise.resolve()));
       await warmUp(s.url, ROUTES[0] as Route);
       await warmLoad(s.url, ROUTES[0] as Route, o.warmupSeconds);
       return { url: s.url, pid: s.pid ?? -1, emu, stop };
@@ -208,17 +208,17 @@ async function runWorkers(workers: number, loads: readonly LoadShape[], routes: 
     for (const route of routes) {
       for (const l of loads) {
         const kinds: Kind[] = gunicornUrl ? ['bare', 'corral', 'gunicorn'] : ['bare', 'corral'];
-        if (loads === FULL && route === routes[0] && isSharedRow(l)) {
-          shared ??= await startShared();
-          pids.corralShared = shared.pid;
-          kinds.push('corralShared');
+        if (loads === FULL && route === routes[0] && isAcceptRow(l)) {
+          roundRobin ??= await startRoundRobin();
+          pids.corralRoundRobin = roundRobin.pid;
+          kinds.push('corralRoundRobin');
         }
         const rounds = isGoalLoad(l) ? o.goalRounds : 1;
         const measured: Partial<Record<Kind, Measured[]>> = {};
         const calls: Partial<Record<Kind, number>> = {};
         const measureOne = async (kind: Kind): Promise<void> => {
-          const base = kind === 'bare' ? bare.get(route.name)?.url : kind === 'corral' ? corral.url : kind === 'corralShared' ? shared?.url : gunicornUrl;
-          const emu = kind === 'corral' ? emuCorral : kind === 'gunicorn' ? emuGunicorn : kind === 'corralShared' ? shared?.emu : undefined;
+          const base = kind === 'bare' ? bare.get(route.name)?.url : kind === 'corral' ? corral.url : kind === 'corralRoundRobin' ? roundRobin?.url : gunicornUrl;
+          const emu = kind === 'corral' ? emuCorral : kind === 'gunicorn' ? emuGunicorn : kind === 'corralRoundRobin' ? roundRobin?.emu : undefined;
           const before = emu ? readCalls(await emu.counters()) : 0;
           const pid = (kind === 'bare' ? bare.get(route.name)?.pid : pids[kind]) ?? -1;
           const cpuBefore = treeCpuSeconds(pid);
@@ -252,7 +252,7 @@ async function runWorkers(workers: number, loads: readonly LoadShape[], routes: 
           bare: results.bare as Measured,
           corral: results.corral as Measured,
           ...(results.gunicorn ? { gunicorn: results.gunicorn } : {}),
-          ...(results.corralShared ? { corralShared: results.corralShared } : {}),
+          ...(results.corralRoundRobin ? { corralRoundRobin: results.corralRoundRobin } : {}),
           upstream: { corral: calls.corral ?? 0, ...(calls.gunicorn !== undefined ? { gunicorn: calls.gunicorn } : {}) },
           ...(rounds > 1
             ? {
@@ -271,14 +271,14 @@ async function runWorkers(workers: number, loads: readonly LoadShape[], routes: 
             (row.gunicorn ? `, gunicorn ${row.gunicorn.rps.toFixed(0)} req/s (p99 ${fmt(row.gunicorn.p99Ms)} ms, ${row.gunicorn.errors} errors, ${row.upstream.gunicorn} upstream)` : '') +
             `; corral/bare ${fmt(rowRatio(row, 'bare'), 2)}${row.gunicorn ? `, corral/gunicorn ${fmt(rowRatio(row, 'gunicorn'), 1)}` : ''}${rounds > 1 ? ' (median of the rounds\' ratios)' : ''}` +
             `; CPU µs/req ${fmt(row.bare.cpuUsPerRequest, 0)}/${fmt(row.corral.cpuUsPerRequest, 0)}/${fmt(row.gunicorn?.cpuUsPerRequest, 0)}` +
-            (row.corralShared ? `; corral CORRAL_ACCEPT=shared ${row.corralShared.rps.toFixed(0)} req/s (p99 ${fmt(row.corralShared.p99Ms)} ms, ${row.corralShared.errors} errors, ${fmt(row.corralShared.cpuUsPerRequest, 0)} µs/req)` : '') +
+            (row.corralRoundRobin ? `; corral CORRAL_ACCEPT=round-robin ${row.corralRoundRobin.rps.toFixed(0)} req/s (p99 ${fmt(row.corralRoundRobin.p99Ms)} ms, ${row.corralRoundRobin.errors} errors, ${fmt(row.corralRoundRobin.cpuUsPerRequest, 0)} µs/req)` : '') +
             (rounds > 1 ? `; p99 ms by round: ${kinds.map((k) => `${k} ${(row.roundsP99?.[k] ?? []).map((v) => fmt(v)).join('/')}`).join(', ')}` : ''),
         );
       }
-      // Its rows are done: the shared corral leaves the cores to the rest.
-      if (shared) {
-        const done = shared;
-        shared = undefined;
+      // Its rows are done: the round-robin corral leaves the cores to the rest.
+      if (roundRobin) {
+        const done = roundRobin;
+        roundRobin = undefined;
         await done.stop();
       }
     }
@@ -317,7 +317,7 @@ function goalsFor(rows: readonly Row[], upstream: { corral?: Upstream }, gunicor
       const meanMs = (c: Measured) => (c.answeredRps > 0 ? (c.connections * 1000) / c.answeredRps : NaN);
       const byRound = (kind: Kind) => (r1000.roundsP99?.[kind] ?? []).map((v) => fmt(v)).join('/');
       // Judged on the median over rounds, as the ratio goals are; one load alone (no rounds) counts as it is.
-      const p99 = (kind: 'corral' | 'corralShared' | 'bare') => (r1000.roundsP99 ? medianP99(r1000, kind) : (r1000[kind]?.p99Ms ?? NaN));
+      const p99 = (kind: 'corral' | 'corralRoundRobin' | 'bare') => (r1000.roundsP99 ? medianP99(r1000, kind) : (r1000[kind]?.p99Ms ?? NaN));
       const rounds = r1000.roundsP99?.corral?.length ?? 1;
       const over = rounds > 1 ? `median of ${rounds} rounds` : 'one load';
       goals.push({
@@ -327,14 +327,14 @@ function goalsFor(rows: readonly Row[], upstream: { corral?: Upstream }, gunicor
           ` (mean by Little's law in the median round: corral ${fmt(meanMs(r1000.corral))} ms, bare ${fmt(meanMs(r1000.bare))} ms)`,
         met: p99('corral') < 50,
       });
-      // The same load on corral with CORRAL_ACCEPT=shared (measured on this row only): how much of
-      // the p99 at 1000 connections is round-robin handing out the burst of new ones.
-      const shared = r1000.corralShared;
-      if (shared) {
+      // The same load on corral with CORRAL_ACCEPT=round-robin (measured on this row only): how
+      // much the master handing out the burst of new connections one by one adds to the p99.
+      const roundRobin = r1000.corralRoundRobin;
+      if (roundRobin) {
         goals.push({
-          what: `${route.name}: corral p99 < 50 ms at 1000 connections, CORRAL_ACCEPT=shared`,
-          figure: `${fmt(p99('corralShared'))} ms, ${over}${rounds > 1 ? ` (${byRound('corralShared')})` : ''}; ${shared.rps.toFixed(0)} req/s, ${shared.errors} errors in the median round`,
-          met: p99('corralShared') < 50,
+          what: `${route.name}: corral p99 < 50 ms at 1000 connections, CORRAL_ACCEPT=round-robin`,
+          figure: `${fmt(p99('corralRoundRobin'))} ms, ${over}${rounds > 1 ? ` (${byRound('corralRoundRobin')})` : ''}; ${roundRobin.rps.toFixed(0)} req/s, ${roundRobin.errors} errors in the median round`,
+          met: p99('corralRoundRobin') < 50,
         });
       }
     }
@@ -350,7 +350,7 @@ export async function benchCompare(o: CompareOptions): Promise<void> {
     `\n## compare: corral vs bare node:cluster vs gunicorn + gevent + Flask (issue 6)\nmachine: ${machine()}; load average at start ${loadavg().map((l) => l.toFixed(2)).join(' ')}\n` +
       `workers: ${o.workerCounts.join(', ')} (the same N for all three servers; the first count gets the full matrix, the others GET /api/players at 100 keep-alive connections)\n` +
       `upstream: one corral emulator per server under test, ${o.latencyMs} ms latency on every values call, Google's default quota (300 reads/min); TTL ${o.ttlS} s; ${o.seconds} s per load, after ${o.warmupSeconds} s of unmeasured load on each route of each server (BENCH_WARMUP_SECONDS)\n` +
-      `corral: bundled app, CORRAL_RATE_LIMIT=0 (per-IP limit off for a one-IP load generator), access log off; CORRAL_ACCEPT=round-robin (the default) unless a line says shared\n` +
+      `corral: bundled app, CORRAL_RATE_LIMIT=0 (per-IP limit off for a one-IP load generator), access log off; CORRAL_ACCEPT=shared (the default) unless a line says round-robin\n` +
       `gunicorn: ${missing ? `${GUNICORN_SKIP} (${missing})` : `${gunicornVersion()}, bench/fixtures/flask/app.py, -k gevent --worker-connections 1000 --timeout 120, no access log (default)`}\n`,
   );
   const all: Row[] = [];
@@ -388,23 +388,24 @@ export async function benchCompare(o: CompareOptions): Promise<void> {
         ]),
       )}`,
     );
-    const sharedRows = rows.filter((r) => r.corralShared);
-    if (sharedRows.length > 0) {
+    const acceptRows = rows.filter((r) => r.corralRoundRobin);
+    if (acceptRows.length > 0) {
       console.log(
         `\nwho accepts connections (CORRAL_ACCEPT), N = ${workers}:\n${table(
           ['route', 'conns', 'round-robin req/s', 'shared req/s', 'shared/rr', 'p50/p99 ms round-robin', 'shared', 'CPU µs/req rr/shared', 'errors rr/shared'],
-          sharedRows.map((r) => {
-            const sh = r.corralShared as Measured;
+          acceptRows.map((r) => {
+            const rr = r.corralRoundRobin as Measured;
+            const sh = r.corral;
             return [
               r.route,
               shape(r),
-              Math.round(r.corral.rps),
+              Math.round(rr.rps),
               Math.round(sh.rps),
-              fmt(ratio(sh, r.corral), 2),
-              `${fmt(r.corral.p50Ms)}/${fmt(r.corral.p99Ms)}`,
+              fmt(ratio(sh, rr), 2),
+              `${fmt(rr.p50Ms)}/${fmt(rr.p99Ms)}`,
               `${fmt(sh.p50Ms)}/${fmt(sh.p99Ms)}`,
-              `${fmt(r.corral.cpuUsPerRequest, 0)}/${fmt(sh.cpuUsPerRequest, 0)}`,
-              `${r.corral.errors}/${sh.errors}`,
+              `${fmt(rr.cpuUsPerRequest, 0)}/${fmt(sh.cpuUsPerRequest, 0)}`,
+              `${rr.errors}/${sh.errors}`,
             ];
           }),
         )}`,

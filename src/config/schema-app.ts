@@ -38,7 +38,7 @@ export const appSchema = {
     max: 1000000,
   }),
   CORRAL_MAX_CONNECTIONS: int({
-    description: 'Host-wide connection cap for the capacity status (0 = workers x worker connections).',
+    description: 'Host-wide connection cap, enforced and shown as the capacity status (0 = workers x worker connections).',
     default: 0,
     min: 0,
     max: 10000000,

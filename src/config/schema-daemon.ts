@@ -18,7 +18,7 @@ export const daemonSchema = {
     aliases: ['GUNICORN_WORKERS'],
   }),
   CORRAL_WORKER_CONNECTIONS: int({
-    description: 'Open connections per worker; one more gets an immediate 503.',
+    description: 'Open connections per worker: the host holds workers x this (unless CORRAL_MAX_CONNECTIONS is lower), and one more gets an immediate 503. With shared accept one worker may hold more while others hold less.',
     default: 1000,
     min: 1,
     max: 100000,
@@ -26,8 +26,8 @@ export const daemonSchema = {
   }),
   CORRAL_ACCEPT: oneOf({
     description:
-      'Who accepts connections: round-robin = the master, dealing them to workers in turn (even spread, exact per-worker caps); shared = every worker from one shared socket, as gunicorn does (the master leaves the connection path: new connections cost half the CPU, a stuck worker takes none; uneven spread; see README).',
-    default: 'round-robin',
+      'Who accepts connections: shared = every worker from one shared socket, as gunicorn does (the master leaves the connection path: a burst of new connections is served at once, each costs half the CPU, a stuck worker takes none; uneven spread, the host cap still exact); round-robin = the master, dealing them to workers in turn (even spread, but a burst of new ones waits to be dealt out one by one; see README).',
+    default: 'shared',
     values: ['round-robin', 'shared'] as const,
   }),
   CORRAL_BACKLOG: int({

@@ -51,10 +51,11 @@ export const REFERENCE_UNIT_OPTIONS: UnitOptions = {
 export const NR_OPEN_DEFAULT = 1_048_576;
 
 /**
- * RLIMIT_NOFILE is per process. A worker needs its CORRAL_WORKER_CONNECTIONS plus a few dozen fds
- * (IPC, log file, keep-alive pools); the master, with node:cluster's round-robin, accepts every
- * connection and holds it until a worker takes it, so under a burst it may briefly hold up to all
- * of them. Hence workers x connections plus a margin, at least 65536, at most nr_open.
+ * RLIMIT_NOFILE is per process. With shared accept (the default) one worker may hold up to the
+ * host's whole cap, workers x CORRAL_WORKER_CONNECTIONS, plus a few dozen fds (IPC, log file,
+ * keep-alive pools); with round-robin the master accepts every connection and holds it until a
+ * worker takes it, so under a burst it may briefly hold up to all of them. Hence workers x
+ * connections plus a margin, at least 65536, at most nr_open.
  */
 export function limitNoFile(workers: number, workerConnections: number): number {
   const wanted = workers * workerConnections + 4096 + 256 * workers;

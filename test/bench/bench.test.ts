@@ -34,7 +34,7 @@ interface Row {
   readonly bare: Load;
   readonly corral: Load;
   readonly gunicorn?: Load;
-  readonly corralShared?: Load;
+  readonly corralRoundRobin?: Load;
   readonly roundsRps?: Record<string, number[]>;
   readonly roundsP99?: Record<string, number[]>;
 }
@@ -102,13 +102,13 @@ function assertMatrix(saved: Saved, rounds: number, withGunicorn: boolean): void
       const g = r.gunicorn;
       assert.ok(g && g.requests + g.errors > 0, `${where}: gunicorn was loaded`);
     } else assert.equal(r.gunicorn, undefined, `${where}: no gunicorn figures`);
-    // CORRAL_ACCEPT=shared on the GET loads that open connections, and only there.
-    const sharedRow = r.route === 'GET /api/players' && (r.connections === 1000 || !r.keepAlive);
-    assert.equal(r.corralShared !== undefined, sharedRow, `${where}: shared accept measured`);
+    // CORRAL_ACCEPT=round-robin on the GET loads that open connections, and only there.
+    const acceptRow = r.route === 'GET /api/players' && (r.connections === 1000 || !r.keepAlive);
+    assert.equal(r.corralRoundRobin !== undefined, acceptRow, `${where}: round-robin accept measured`);
     // The goal loads (100 and 1000 keep-alive) in rounds, with every server's p99 kept per round.
     const goalLoad = r.keepAlive && (r.connections === 100 || r.connections === 1000);
     if (goalLoad && rounds > 1) {
-      const kinds = ['bare', 'corral', ...(withGunicorn ? ['gunicorn'] : []), ...(sharedRow ? ['corralShared'] : [])];
+      const kinds = ['bare', 'corral', ...(withGunicorn ? ['gunicorn'] : []), ...(acceptRow ? ['corralRoundRobin'] : [])];
       assert.deepEqual(Object.keys(r.roundsP99 ?? {}).sort(), kinds.sort(), `${where}: p99 by round`);
       for (const k of kinds) {
         assert.equal(r.roundsRps?.[k]?.length, rounds, `${where}: ${k} req/s rounds`);
@@ -140,7 +140,7 @@ describe('npm run bench', () => {
       assert.match(goal(saved, `${route}: corral p99 < 50 ms at 1000 connections`).figure, new RegExp(`median of ${rounds} rounds`));
       assert.match(goal(saved, `${route}: corral/gunicorn ≥ 10 at 100 connections`).figure, /the ceiling, bare\/gunicorn: \d/);
     }
-    assert.match(goal(saved, 'GET /api/players: corral p99 < 50 ms at 1000 connections, CORRAL_ACCEPT=shared').figure, /median of 2 rounds/);
+    assert.match(goal(saved, 'GET /api/players: corral p99 < 50 ms at 1000 connections, CORRAL_ACCEPT=round-robin').figure, /median of 2 rounds/);
     // One range behind one keeper: at most one upstream call per TTL window, however many
     // workers and connections asked (the cache's single flight, not a timing).
     const up = saved.upstream[WORKERS]?.corral;

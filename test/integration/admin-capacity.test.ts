@@ -103,10 +103,11 @@ describe('capacity on the real master', () => {
 });
 
 test('after TTOU the remaining worker takes over the departed worker\'s share of CORRAL_MAX_CONNECTIONS', async () => {
-  // 2 workers share a host cap of 4: 2 each. With one worker left, it may hold all 4.
+  // Round-robin: 2 workers share a host cap of 4, 2 each. With one worker left, it may hold all 4.
+  // (With shared accept a worker is held to the host's count itself: daemon-accept.test.ts.)
   // CORRAL_GRACEFUL_TIMEOUT=2: a retiring worker lets idle keep-alive connections (the start-up
   // probe's, say) run to their timeout, which is long here so the held connections stay open.
-  const c = await startCorral({ workers: 2, env: { CORRAL_MAX_CONNECTIONS: '4', CORRAL_KEEPALIVE: '120', CORRAL_GRACEFUL_TIMEOUT: '2', CORRAL_RATE_LIMIT: '0' } });
+  const c = await startCorral({ workers: 2, env: { CORRAL_ACCEPT: 'round-robin', CORRAL_MAX_CONNECTIONS: '4', CORRAL_KEEPALIVE: '120', CORRAL_GRACEFUL_TIMEOUT: '2', CORRAL_RATE_LIMIT: '0' } });
   const sockets: Socket[] = [];
   try {
     c.kill('SIGTTOU');

@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { get } from 'node:http';
+import { connect, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
@@ -41,6 +42,23 @@ function listenBacklog(port: number): number {
 
 const portOf = (c: CorralProcess) => Number(new URL(c.url).port);
 
+/** A keep-alive connection that has had one answer and stays open: its status and the pid that answered. */
+async function holdConnection(port: number): Promise<{ socket: Socket; status: number; pid: number }> {
+  const socket = connect(port, '127.0.0.1');
+  await new Promise<void>((resolve, reject) => socket.once('connect', resolve).once('error', reject));
+  socket.write('GET / HTTP/1.1\r\nHost: test\r\nConnection: keep-alive\r\n\r\n');
+  const text = await new Promise<string>((resolve, reject) => {
+    let buf = '';
+    socket.on('data', (d: Buffer) => {
+      buf += d.toString();
+      // The app's answer names its pid; a 503 "server full" ends with its retry hint.
+      if (/"pid":\d+|"retry_after":\d+/.test(buf)) resolve(buf);
+    });
+    socket.once('error', reject);
+  });
+  return { socket, status: Number(text.split(' ')[1]), pid: Number(/"pid":(\d+)/.exec(text)?.[1] ?? 0) };
+}
+
 /** A process's user + system CPU time, in clock ticks (1/100 s). */
 function cpuTicks(pid: number): number {
   const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
@@ -73,8 +91,8 @@ async function assertServedWithoutMaster(c: CorralProcess): Promise<void> {
   }
 }
 
-test('CORRAL_ACCEPT=shared: workers accept on their own, so new connections are served while the master is stopped', async () => {
-  const c = await startCorral({ app: 'basic.mjs', workers: 2, env: { CORRAL_ACCEPT: 'shared', CORRAL_BACKLOG: '77' } });
+test('CORRAL_ACCEPT=shared (the default): workers accept on their own, so new connections are served while the master is stopped', async () => {
+  const c = await startCorral({ app: 'basic.mjs', workers: 2, env: { CORRAL_BACKLOG: '77' } });
   try {
     assert.equal(listenBacklog(portOf(c)), 77);
     await assertServedWithoutMaster(c);
@@ -83,8 +101,8 @@ test('CORRAL_ACCEPT=shared: workers accept on their own, so new connections are 
   }
 });
 
-test('CORRAL_ACCEPT=round-robin (the default): the master deals every new connection, so none is served while it is stopped', async () => {
-  const c = await startCorral({ app: 'basic.mjs', workers: 2, env: { CORRAL_BACKLOG: '91' } });
+test('CORRAL_ACCEPT=round-robin: the master deals every new connection, so none is served while it is stopped', async () => {
+  const c = await startCorral({ app: 'basic.mjs', workers: 2, env: { CORRAL_ACCEPT: 'round-robin', CORRAL_BACKLOG: '91' } });
   try {
     assert.equal(listenBacklog(portOf(c)), 91);
     await assertWaitsForMaster(c);
@@ -111,6 +129,43 @@ test('CORRAL_ACCEPT=shared: a worker stuck in a busy loop is handed no new conne
     assert.ok(answers.every((a) => a.pid !== stuckPid), `answered by ${[...new Set(answers.map((a) => a.pid))].join(', ')}; stuck: ${stuckPid}`);
   } finally {
     await stuckClient.destroy().catch(() => {});
+    await c.stop();
+  }
+});
+
+test('CORRAL_ACCEPT=shared: the host cap holds exactly across workers, whichever takes the connections, and a killed worker\'s connections stop counting', async () => {
+  // 2 workers, a host cap of 4: the kernel may give all 4 to one worker, which then holds more
+  // than an even share; the 5th connection is refused at once, not a heartbeat later.
+  const c = await startCorral({ app: 'basic.mjs', workers: 2, env: { CORRAL_ACCEPT: 'shared', CORRAL_MAX_CONNECTIONS: '4', CORRAL_KEEPALIVE: '120', CORRAL_RATE_LIMIT: '0' } });
+  const held: Socket[] = [];
+  try {
+    const port = portOf(c);
+    const answers = [];
+    for (let i = 0; i < 4; i++) {
+      const h = await holdConnection(port);
+      held.push(h.socket);
+      answers.push(h);
+      assert.equal(h.status, 200, `connection ${i + 1} of 4`);
+    }
+    const fifth = await holdConnection(port);
+    held.push(fifth.socket);
+    assert.equal(fifth.status, 503, 'the 5th connection, at once');
+    // Kill the worker holding the most of the 4 without letting it close anything: the master
+    // gives its count back, so that many new connections are served again, and no more.
+    const pids = answers.map((a) => a.pid);
+    const victim = pids.sort((a, b) => pids.filter((p) => p === b).length - pids.filter((p) => p === a).length)[0] ?? 0;
+    const freed = pids.filter((p) => p === victim).length;
+    process.kill(victim, 'SIGKILL');
+    await c.waitForLog((l) => l.event === 'worker.exit' && l.worker_pid === victim, 10_000, 'the killed worker\'s exit');
+    await c.waitForLog((l) => l.event === 'worker.ready' && !pids.includes(Number(l.worker_pid)), 15_000, 'its replacement listening');
+    for (let i = 0; i < freed; i++) {
+      const h = await holdConnection(port);
+      held.push(h.socket);
+      assert.equal(h.status, 200, `new connection ${i + 1} of ${freed} after the kill`);
+    }
+    assert.equal((await holdConnection(port).then((h) => (held.push(h.socket), h))).status, 503, 'one more than the cap again');
+  } finally {
+    for (const s of held) s.destroy();
     await c.stop();
   }
 });

@@ -190,8 +190,8 @@ export async function startAdminServer(view: AdminView, logger: Logger, options:
     });
   });
   // Admin clients are few; idle keep-alive sockets should not linger past a dashboard refresh.
-  // Every admin connection holds one of the master's file descriptors, the ones its round-robin
-  // accept, IPC pipes and forks need too: without a cap any local user could open thousands of
+  // Every admin connection holds one of the master's file descriptors, the ones its IPC pipes,
+  // forks and (with round-robin accept) every new connection need too: without a cap any local user could open thousands of
   // idle sockets here and starve the master itself. Over the cap Node closes a new connection at
   // once; only the admin API is then refused, and only while they are held.
   server.maxConnections = ADMIN_MAX_CONNECTIONS;
