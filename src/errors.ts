@@ -31,6 +31,7 @@ export const ERROR_CODES = {
   CORRAL_ERR_SHEETS_READ_ONLY: 'A write was refused locally: the Sheets backend is read-only (API key or read-only scope).',
   CORRAL_ERR_KEEPER_UNAVAILABLE: 'A worker could not reach the keeper process.',
   CORRAL_ERR_JOURNAL: 'The write journal could not be written or replayed.',
+  CORRAL_ERR_JOURNAL_UNWRITABLE: 'A file of CORRAL_DATA_DIR the write path needs (the journal) could not be written: disk full (ENOSPC), I/O error (EIO), read-only file system (EROFS) or no permission (EACCES). An append is refused unacknowledged (the app answers 503 not_saved) and logged as journal.write_failed, with the path and the errno.',
   CORRAL_ERR_JOURNAL_QUARANTINE: 'Damaged bytes of the write journal could not be copied to their quarantine file (disk full, no permission): the journal is left untouched and the keeper does not start until the copy can be written.',
   CORRAL_ERR_QUEUE_FULL: 'The bounded queue in front of the Sheets quota is full.',
   CORRAL_ERR_APPEND_INVALID: 'An append was refused: rows must be lists of strings with a unique, non-empty id in the first cell.',
@@ -53,6 +54,24 @@ export class CorralError extends Error {
     super(message, options);
     this.name = 'CorralError';
     this.code = code;
+  }
+}
+
+/**
+ * A file of the data dir could not be written. Carries the path and the errno (ENOSPC, EIO, EROFS,
+ * EACCES) apart, for the log line an operator greps, and keeps the system error as `cause`.
+ */
+export class DataDirWriteError extends CorralError {
+  readonly path: string;
+  /** The system error's code, or undefined when the failure had none (a write that wrote nothing). */
+  readonly errno: string | undefined;
+  constructor(what: string, path: string, cause: unknown) {
+    const errno = (cause as { code?: unknown } | null)?.code;
+    const known = typeof errno === 'string' && /^E[A-Z0-9]+$/.test(errno) ? errno : undefined;
+    super('CORRAL_ERR_JOURNAL_UNWRITABLE', `cannot write ${what} ${path}: ${(cause as Error)?.message ?? String(cause)}`, { cause });
+    this.name = 'DataDirWriteError';
+    this.path = path;
+    this.errno = known;
   }
 }
 

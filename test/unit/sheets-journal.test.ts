@@ -321,7 +321,7 @@ describe('write journal', () => {
     const first = journal.add('Events', [row('f1')]);
     file.append = realAppend;
     const retry = journal.add('Events', [row('f1')]);
-    const isJournalError = (e: Error & { code?: string }) => e.code === 'CORRAL_ERR_JOURNAL';
+    const isJournalError = (e: Error & { code?: string }) => e.code === 'CORRAL_ERR_JOURNAL_UNWRITABLE';
     await assert.rejects(first, isJournalError);
     await assert.rejects(retry, isJournalError, 'a retry of rows that never reached the disk is not acknowledged');
     // A later retry journals the rows for real.

@@ -21,6 +21,8 @@ export const EVENT_COLUMNS = ['event_id', 'player', 'kind', 'detail', 'at'] as c
 
 export const KIND_MAX = 64;
 export const DETAIL_MAX = 2000;
+/** A full or failing disk takes an operator to fix: clients are asked to wait longer than for a blip upstream. */
+export const NOT_SAVED_RETRY_AFTER_S = 30;
 
 /** The keeper's refusals of a key, as the draft answers them. */
 function idempotencyFailure(err: unknown): HttpError | undefined {
@@ -32,6 +34,17 @@ function idempotencyFailure(err: unknown): HttpError | undefined {
     return new HttpError(409, 'idempotency_key_in_flight', 'a request with this Idempotency-Key is still being processed; retry shortly', { headers: { 'Retry-After': '1' } });
   }
   return undefined;
+}
+
+/**
+ * The keeper could not write its journal (disk full, I/O error, data dir read-only): the event was
+ * not saved, and saying "the sheet cannot be reached" would send the operator to Google.
+ */
+function notSaved(err: unknown): HttpError | undefined {
+  if ((err as { code?: unknown } | null)?.code !== 'CORRAL_ERR_JOURNAL_UNWRITABLE') return undefined;
+  return new HttpError(503, 'not_saved', 'the server could not save the event (its storage cannot be written); nothing was recorded: retry later', {
+    headers: { 'Retry-After': String(NOT_SAVED_RETRY_AFTER_S) },
+  });
 }
 
 export function eventsRoute(deps: AppDeps): Handler {
@@ -58,7 +71,7 @@ export function eventsRoute(deps: AppDeps): Handler {
       const refused = idempotencyFailure(err);
       if (refused) throw refused;
       deps.ctx.logger.error({ event: 'app.event_append_failed', err }, 'event append failed');
-      throw sheetsFailure(err);
+      throw notSaved(err) ?? sheetsFailure(err);
     }
     if (replayed !== undefined) {
       // The first answer's own JSON text, kept by the keeper with the key.

@@ -14,7 +14,7 @@
 import { randomUUID } from 'node:crypto';
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { CorralError } from '../../errors.js';
+import { DataDirWriteError } from '../../errors.js';
 import { systemClock, type Clock } from './clock.js';
 import { JournalFile, type JournalRecord } from './journal-file.js';
 import { isCutWrite } from './journal-scan.js';
@@ -261,9 +261,13 @@ export class Journal {
     }
   }
 
-  private writeFailed(err: unknown): CorralError {
-    if (err instanceof CorralError && err.code === 'CORRAL_ERR_JOURNAL') return err;
-    return new CorralError('CORRAL_ERR_JOURNAL', `cannot write the journal ${this.file.path}: ${(err as Error).message}`, { cause: err });
+  /**
+   * The append was not acknowledged because the journal could not be written: the disk's fault, not
+   * Google's, and said so (its own code, with the path and the errno).
+   */
+  private writeFailed(err: unknown): DataDirWriteError {
+    if (err instanceof DataDirWriteError) return err;
+    return new DataDirWriteError('the journal', this.file.path, err);
   }
 
   /** Waits for other appends' add records; their failure fails this append too (not acknowledged). */

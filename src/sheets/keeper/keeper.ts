@@ -4,7 +4,7 @@
 
 import { mkdir } from 'node:fs/promises';
 import type { Settings } from '../../config/schema.js';
-import { describeError } from '../../errors.js';
+import { DataDirWriteError, describeError } from '../../errors.js';
 import type { Logger } from '../../log/logger.js';
 import type { SheetsBackend } from '../backend.js';
 import { ChangeFeed, type WatchAnswer } from './change-feed.js';
@@ -21,6 +21,7 @@ import { ReadTier, type TierRead } from './read-tier.js';
 import { KeeperServer } from './server.js';
 import { dataDirOf } from './socket-path.js';
 import { UpstreamMeter } from './upstream-meter.js';
+import { JournalWriteFailureLog } from './write-failure-log.js';
 
 const CLOSING_BRACE = Buffer.from('}');
 
@@ -87,6 +88,7 @@ export class Keeper {
   private lock: KeeperLock | undefined;
   private ledger: QuotaLedger | undefined;
   private closed: Promise<void> | undefined;
+  private readonly writeFailures: JournalWriteFailureLog;
   private evictionsReported = 0;
   private evictionsReportedAt = -Infinity;
 
@@ -94,6 +96,7 @@ export class Keeper {
     const s = o.settings;
     const clock = o.clock ?? systemClock;
     this.meter = new UpstreamMeter(clock);
+    this.writeFailures = new JournalWriteFailureLog(o.logger, () => clock.now());
     this.readQuota = new QuotaBucket({ name: 'sheets reads', perMinute: s.SHEETS_READS_PER_MINUTE, maxQueue: o.readQueueMax ?? s.SHEETS_READS_PER_MINUTE, clock });
     // The flusher is the only writer and waits for one token at a time: a small queue is enough.
     this.writeQuota = new QuotaBucket({ name: 'sheets writes', perMinute: s.SHEETS_WRITES_PER_MINUTE, maxQueue: 16, clock });
@@ -262,7 +265,12 @@ export class Keeper {
   /** `idempotency`: an optional claim {key, fingerprint, answer} (keeper/idempotency-keys.ts). */
   async append(range: string, rows: unknown, idempotency?: unknown): Promise<Receipt> {
     try {
-      return await this.journal.add(range, rows, idempotency);
+      const receipt = await this.journal.add(range, rows, idempotency);
+      this.writeFailures.succeeded();
+      return receipt;
+    } catch (err) {
+      if (err instanceof DataDirWriteError) this.writeFailures.failed(err);
+      throw err;
     } finally {
       this.reportEvictions();
     }

@@ -26,6 +26,7 @@ const STATUS: Record<string, number> = {
   CORRAL_ERR_QUEUE_FULL: 503,
   CORRAL_ERR_KEEPER_UNAVAILABLE: 503,
   CORRAL_ERR_JOURNAL: 507,
+  CORRAL_ERR_JOURNAL_UNWRITABLE: 507,
 };
 
 function send(res: ServerResponse, status: number, body: string): void {

@@ -1,0 +1,77 @@
+// The write path when the data disk, not Google, is at fault: CORRAL_DATA_DIR is a real tmpfs of
+// 512 KiB, filled to ENOSPC while corral runs.
+
+import assert from 'node:assert/strict';
+import { copyFileSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { startCorral, type CorralProcess } from '../helpers/corral.js';
+import { http } from '../helpers/http.js';
+import { mountSmallDisk, smallDiskUnavailable, type SmallDisk } from '../helpers/small-disk.js';
+import { SAMPLE_DIR, sampleCodes } from '../fixtures/offline-sheet.js';
+
+const PLAYER = 'Chloé Dubois';
+const unavailable = smallDiskUnavailable(join(tmpdir(), `corral-tmpfs-probe-${process.pid}`));
+
+describe('a full data disk', { skip: unavailable }, () => {
+  let dir: string;
+  let disk: SmallDisk;
+  let c: CorralProcess | undefined;
+  let token = '';
+
+  const start = (waitReady: boolean) =>
+    startCorral({ cwd: dir, workers: 1, waitReady, env: { CORRAL_RATE_LIMIT: '0', SHEETS_FLUSH_INTERVAL_MS: '200' } });
+  const post = (kind: string) =>
+    http(`${c?.url}/api/events`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` }, body: JSON.stringify({ kind }) });
+
+  before(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'corral-disk-full-'));
+    disk = mountSmallDisk(join(dir, 'data'), 512);
+    mkdirSync(join(disk.dir, 'sheet'));
+    for (const tab of ['Players', 'Events']) copyFileSync(join(SAMPLE_DIR, `${tab}.csv`), join(disk.dir, 'sheet', `${tab}.csv`));
+    c = await start(true);
+    const login = await http(`${c.url}/api/login`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ name: PLAYER, code: sampleCodes().get(PLAYER) ?? '' }),
+    });
+    assert.equal(login.status, 200, login.text);
+    token = login.json<{ token: string }>().token;
+  });
+  after(async () => {
+    await c?.stop();
+    disk?.unmount();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  const acknowledged: string[] = [];
+
+  it('an event the journal cannot save is a 503 not_saved, and the keeper logs the path and ENOSPC', async () => {
+    const first = await post('before');
+    assert.equal(first.status, 201, first.text);
+    acknowledged.push(first.json<{ id: string }>().id);
+
+    disk.fill();
+    // The journal's last page may still have room for a few records: post until the disk says no.
+    let refused: Awaited<ReturnType<typeof post>> | undefined;
+    for (let i = 0; i < 200 && !refused; i++) {
+      const r = await post(`full-${i}`);
+      if (r.status === 201) acknowledged.push(r.json<{ id: string }>().id);
+      else refused = r;
+    }
+    assert.ok(refused, 'an append was refused once the disk was full');
+    assert.equal(refused.status, 503, refused.text);
+    const body = refused.json<{ error: string; message: string }>();
+    assert.equal(body.error, 'not_saved');
+    assert.match(body.message, /could not save the event/);
+    assert.doesNotMatch(body.message, /sheet/);
+    assert.equal(refused.headers['retry-after'], '30');
+
+    const line = await c!.waitForLog((l) => l.event === 'journal.write_failed', 10_000, 'journal.write_failed');
+    assert.equal(line.path, join(c!.dataDir, 'sheets.journal'));
+    assert.equal(line.errno, 'ENOSPC');
+    assert.equal(line.code, 'CORRAL_ERR_JOURNAL_UNWRITABLE');
+    assert.equal(line.role, 'keeper');
+  });
+});
