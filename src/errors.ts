@@ -31,7 +31,7 @@ export const ERROR_CODES = {
   CORRAL_ERR_SHEETS_READ_ONLY: 'A write was refused locally: the Sheets backend is read-only (API key or read-only scope).',
   CORRAL_ERR_KEEPER_UNAVAILABLE: 'A worker could not reach the keeper process.',
   CORRAL_ERR_JOURNAL: 'The write journal could not be written or replayed.',
-  CORRAL_ERR_JOURNAL_UNWRITABLE: 'A file of CORRAL_DATA_DIR the write path needs (the journal) could not be written: disk full (ENOSPC), I/O error (EIO), read-only file system (EROFS) or no permission (EACCES). An append is refused unacknowledged (the app answers 503 not_saved) and logged as journal.write_failed, with the path and the errno.',
+  CORRAL_ERR_JOURNAL_UNWRITABLE: 'A file of CORRAL_DATA_DIR the write path needs (the journal, the keeper lock) could not be written: disk full (ENOSPC), I/O error (EIO), read-only file system (EROFS) or no permission (EACCES). An append is refused unacknowledged (the app answers 503 not_saved) and logged as journal.write_failed; at start the keeper does not start (keeper.boot_failed). Both name the path and the errno.',
   CORRAL_ERR_JOURNAL_QUARANTINE: 'Damaged bytes of the write journal could not be copied to their quarantine file (disk full, no permission): the journal is left untouched and the keeper does not start until the copy can be written.',
   CORRAL_ERR_QUEUE_FULL: 'The bounded queue in front of the Sheets quota is full.',
   CORRAL_ERR_APPEND_INVALID: 'An append was refused: rows must be lists of strings with a unique, non-empty id in the first cell.',
@@ -122,7 +122,7 @@ export const EXIT = {
   LISTEN_ERROR: 5,
   /** Worker: its IPC channel to the master closed (master gone). */
   MASTER_GONE: 6,
-  /** Keeper: the Sheets backend cannot start (bad credentials file, unreadable CORRAL_DATA_DIR). */
+  /** Keeper: the Sheets backend cannot start (bad credentials file), or CORRAL_DATA_DIR cannot be read or written (full). */
   KEEPER_BOOT_ERROR: 7,
   /** sysexits EX_USAGE. */
   USAGE: 64,

@@ -7,7 +7,7 @@
 import { readIdentity } from './../config/identity.js';
 import { loadSettings } from '../config/load.js';
 import type { Settings } from '../config/schema.js';
-import { describeError, EXIT, exitCodeFor } from '../errors.js';
+import { DataDirWriteError, describeError, EXIT, exitCodeFor } from '../errors.js';
 import { heartbeatIntervalMs } from '../heartbeat-interval.js';
 import { childChannel } from '../ipc/channel.js';
 import { startLoopLag } from '../loop-lag.js';
@@ -31,20 +31,21 @@ function exit(code: number): never {
   process.exit(code);
 }
 
-function bootFailed(code: string, message: string, exitCode: number, stack?: string): never {
+function bootFailed(code: string, message: string, exitCode: number, stack?: string, where?: { path: string; errno: string | null }): never {
   channel.send({ type: 'boot-failed', code, message, ...(stack ? { stack } : {}) });
-  log?.logger.fatal({ code, event: 'keeper.boot_failed' }, `keeper cannot start: ${message}`);
+  log?.logger.fatal({ code, event: 'keeper.boot_failed', ...where }, `keeper cannot start: ${message}`);
   exit(exitCode);
 }
 
 /**
- * Errors that retrying cannot fix without an operator: bad credentials, an unusable data dir,
+ * Errors that retrying cannot fix without an operator: bad credentials, an unusable data dir (one
+ * that cannot be written, full among them: the lock and the journal's writes name the file),
  * damaged journal bytes that could not be saved before their removal (logged as keeper.boot_failed
  * with the code; the master still restarts the keeper with its backoff, so it starts once fixed).
  */
 function isPermanent(err: unknown): boolean {
   const code = (err as { code?: unknown }).code;
-  if (code === 'CORRAL_ERR_SHEETS_CREDENTIALS' || code === 'CORRAL_ERR_SHEETS_AUTH' || code === 'CORRAL_ERR_JOURNAL_QUARANTINE') return true;
+  if (code === 'CORRAL_ERR_SHEETS_CREDENTIALS' || code === 'CORRAL_ERR_SHEETS_AUTH' || code === 'CORRAL_ERR_JOURNAL_QUARANTINE' || code === 'CORRAL_ERR_JOURNAL_UNWRITABLE') return true;
   return typeof code === 'string' && ['EACCES', 'EPERM', 'ENOTDIR', 'EROFS', 'ENOSPC'].includes(code);
 }
 
@@ -150,7 +151,8 @@ async function main(): Promise<void> {
     });
   } catch (err) {
     const d = describeError(err);
-    if (isPermanent(err)) bootFailed(d.code ?? 'CORRAL_ERR_JOURNAL', d.message, EXIT.KEEPER_BOOT_ERROR, d.stack);
+    const where = err instanceof DataDirWriteError ? { path: err.path, errno: err.errno ?? null } : undefined;
+    if (isPermanent(err)) bootFailed(d.code ?? 'CORRAL_ERR_JOURNAL', d.message, EXIT.KEEPER_BOOT_ERROR, d.stack, where);
     // Transient (a previous keeper still holds the data dir, Google unreachable): exit and let the
     // master restart us with its backoff.
     logger.error({ err: d, event: 'keeper.boot_error' }, `keeper could not start: ${d.message}`);

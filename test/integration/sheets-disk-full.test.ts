@@ -1,12 +1,12 @@
 // The write path when the data disk, not Google, is at fault: CORRAL_DATA_DIR is a real tmpfs of
-// 512 KiB, filled to ENOSPC while corral runs.
+// 512 KiB, filled to ENOSPC while corral runs and while it starts.
 
 import assert from 'node:assert/strict';
-import { copyFileSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { startCorral, type CorralProcess } from '../helpers/corral.js';
+import { startCorral, waitFor, type CorralProcess } from '../helpers/corral.js';
 import { http } from '../helpers/http.js';
 import { mountSmallDisk, smallDiskUnavailable, type SmallDisk } from '../helpers/small-disk.js';
 import { SAMPLE_DIR, sampleCodes } from '../fixtures/offline-sheet.js';
@@ -73,5 +73,35 @@ describe('a full data disk', { skip: unavailable }, () => {
     assert.equal(line.errno, 'ENOSPC');
     assert.equal(line.code, 'CORRAL_ERR_JOURNAL_UNWRITABLE');
     assert.equal(line.role, 'keeper');
+  });
+
+  it('a keeper started on the full disk says which file and why, and starts by itself once there is room', async () => {
+    await c!.stop();
+    // Only this start's lines count below.
+    rmSync(c!.logFile);
+    // The old keeper's lock is gone, and with it the page it took.
+    disk.fill();
+    c = await start(false);
+    const failed = await c.waitForLog((l) => l.event === 'keeper.boot_failed', 20_000, 'keeper.boot_failed');
+    assert.equal(failed.code, 'CORRAL_ERR_JOURNAL_UNWRITABLE');
+    assert.equal(failed.errno, 'ENOSPC');
+    assert.equal(failed.path, join(c.dataDir, 'keeper.lock'));
+    assert.match(String(failed.msg), new RegExp(`cannot write the keeper lock ${join(c.dataDir, 'keeper.lock')}: ENOSPC`));
+    const exit = await c.waitForLog((l) => l.role !== 'keeper' && /keeper exited unexpectedly \(code 7,/.test(String(l.msg)), 10_000, 'the master to see exit code 7');
+    assert.ok(exit);
+
+    disk.free();
+    await c.waitForLog((l) => l.event === 'keeper.ready', 30_000, 'keeper.ready once the disk has room');
+    const ready = await c.waitForLog((l) => l.event === 'master.ready', 30_000, 'master.ready');
+    c.url = `http://127.0.0.1:${String(ready.port)}`;
+    const after = await waitFor(async () => {
+      const r = await post('after');
+      return r.status === 201 ? r : undefined;
+    }, 20_000, 'an event saved after the disk was freed');
+    acknowledged.push(after.json<{ id: string }>().id);
+
+    // Every acknowledged event reaches the sheet, those journaled before the disk filled included.
+    const events = join(c.dataDir, 'sheet', 'Events.csv');
+    await waitFor(() => acknowledged.every((id) => readFileSync(events, 'utf8').includes(id)), 20_000, 'every acknowledged event in the sheet');
   });
 });

@@ -1,8 +1,8 @@
 // The journal on a real small filesystem (a tmpfs of 256 KiB) that fills up: what an append that
-// cannot be written says.
+// cannot be written says, and an open on a disk with room for appends but not for the rewrite.
 
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, it } from 'node:test';
@@ -49,5 +49,32 @@ describe('write journal on a full disk', { skip: unavailable }, () => {
     } finally {
       await journal.close();
     }
+  });
+
+  it('opens on a disk with room for appends but not for the rewrite, and says the rewrite failed', async () => {
+    const first = (await Journal.open({ dir: disk.dir })).journal;
+    for (let i = 0; i < 40; i++) await first.add('Events', [row(`p${i}`)]);
+    await first.close();
+    // About 90 KiB of journal, and 16 KiB left free.
+    const gap = join(disk.dir, 'gap');
+    writeFileSync(gap, Buffer.alloc(16 * 1024));
+    disk.fill();
+    rmSync(gap);
+
+    const failures: Error[] = [];
+    const { journal, replayed } = await Journal.open({ dir: disk.dir, onCompactionFailed: (err) => failures.push(err) });
+    try {
+      assert.equal(replayed.pending, 40);
+      assert.equal(failures.length, 1, 'the rewrite at open failed, and was said');
+      assert.match(failures[0]?.message ?? '', /ENOSPC/);
+      // The file as it was still takes appends.
+      await journal.add('Events', [row('after')]);
+      assert.equal(journal.backlogRows(), 41);
+    } finally {
+      await journal.close();
+    }
+    const again = await Journal.open({ dir: disk.dir, onCompactionFailed: () => undefined });
+    assert.equal(again.replayed.pending, 41);
+    await again.journal.close();
   });
 });

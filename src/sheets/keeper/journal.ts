@@ -48,7 +48,7 @@ export interface JournalOptions {
   /** Most idempotency keys remembered; beyond it the oldest are forgotten early (default 100,000). */
   readonly idempotencyKeysMax?: number;
   /**
-   * Told when a compaction after a state change failed (disk full, data dir not writable), with
+   * Told when a compaction (at open, or after a state change) failed (disk full, data dir not writable), with
    * the file's size. The journal goes on appending to the file as it is, and tries again once the
    * file has grown by another `compactBytes`.
    */
@@ -130,8 +130,10 @@ export class Journal {
     journal.restore(entries);
     journal.keys.restore(records, journal.clock.now());
     const live = [...journal.entries.values()];
-    // Start clean: the replayed state in as few records as possible.
-    await journal.compact();
+    // Start clean: the replayed state in as few records as possible. Not at any price: a data disk
+    // with room for appends but not for a second copy of the journal (nearly full) must not keep
+    // the keeper down; the file as it is holds every record, and is appended to as it is.
+    await journal.compactOrReport();
     return {
       journal,
       replayed: {
@@ -437,6 +439,10 @@ export class Journal {
 
   private async maybeCompact(): Promise<void> {
     if (this.file.bytes() <= this.compactAt) return;
+    await this.compactOrReport();
+  }
+
+  private async compactOrReport(): Promise<void> {
     try {
       await this.compact();
     } catch (err) {

@@ -13,7 +13,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { link, readFile, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { CorralError } from '../../errors.js';
+import { CorralError, DataDirWriteError } from '../../errors.js';
 
 export interface KeeperLock {
   readonly path: string;
@@ -67,16 +67,25 @@ function parseOwner(text: string): { pid: number; start: string | undefined } {
   return { pid: Number(pid), start: start && start !== '-' ? start : undefined };
 }
 
-/** Writes `content` under a fresh temporary name and links it to `path`; false when `path` exists. */
+/**
+ * Writes `content` under a fresh temporary name and links it to `path`; false when `path` exists.
+ * A write that fails (a full or read-only data dir) names `path` and the errno: Node's own message
+ * for a failed write names neither the file nor the directory.
+ */
 async function createExclusive(path: string, content: string): Promise<boolean> {
   const tmp = `${path}.tmp-${randomBytes(6).toString('hex')}`;
-  await writeFile(tmp, content, { mode: 0o600 });
+  try {
+    await writeFile(tmp, content, { mode: 0o600 });
+  } catch (err) {
+    await unlink(tmp).catch(() => undefined);
+    throw new DataDirWriteError('the keeper lock', path, err);
+  }
   try {
     await link(tmp, path);
     return true;
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'EEXIST') return false;
-    throw err;
+    throw new DataDirWriteError('the keeper lock', path, err);
   } finally {
     await unlink(tmp).catch(() => undefined);
   }
