@@ -300,7 +300,14 @@ export class SheetsApiClient {
         giveUp = true;
       }
       const resendable = spec.idempotent || error.applied === 'no';
-      if (giveUp || !error.retryable || !resendable || attempt >= policy.maxAttempts || signal?.aborted) {
+      // Google asked for a longer wait than one call waits (a Retry-After past the backoff's
+      // truncation): a retry at the truncation came back before Google said to, and only spent
+      // quota on another refusal; waiting the whole of it here would hold every reader of this
+      // call. The error goes to the caller with Google's wait (retryAfterMs), and the read tier
+      // and the flusher call no sooner.
+      const waitTooLong = error.retryAfterMs !== undefined && error.retryAfterMs > policy.maxDelayMs;
+      if (giveUp || waitTooLong || !error.retryable || !resendable || attempt >= policy.maxAttempts || signal?.aborted) {
+        if (waitTooLong && !giveUp && error.retryable) error.message += ` (Google asked to retry in ${Math.ceil((error.retryAfterMs ?? 0) / 1000)} s)`;
         if (attempt > 1) error.message += ` (gave up after ${attempt} attempts)`;
         throw error;
       }

@@ -22,19 +22,30 @@ export function backoffDelay(retry: number, policy: RetryPolicy, random: () => n
   return Math.min(exponential + random() * policy.jitterMs, policy.maxDelayMs);
 }
 
-/** The wait actually used: the backoff, or longer if the server asked for it (Retry-After), still truncated. */
+/**
+ * The wait before a retry within one call: the backoff, or longer if the server asked for it
+ * (Retry-After). The client does not retry within the call when the server asked for more than
+ * the truncation (client.ts), so the `min` here never cuts a wait Google asked for.
+ */
 export function retryDelay(retry: number, policy: RetryPolicy, retryAfterMs: number | undefined, random?: () => number): number {
   const backoff = backoffDelay(retry, policy, random);
   return retryAfterMs === undefined ? backoff : Math.min(Math.max(backoff, retryAfterMs), policy.maxDelayMs);
 }
 
-/** Parses Retry-After (seconds or an HTTP date) into ms. */
+/**
+ * The longest Retry-After honoured. Google's quota windows are a minute; a longer wait comes from
+ * something else (a proxy, a clock far off for an HTTP date) and would hold a tab's journaled rows,
+ * or the refresh of a cached range, for as long as it says.
+ */
+export const RETRY_AFTER_MAX_MS = 10 * 60_000;
+
+/** Parses Retry-After (seconds or an HTTP date) into ms, at most RETRY_AFTER_MAX_MS. */
 export function parseRetryAfter(value: string | undefined, now: number = Date.now()): number | undefined {
   if (value === undefined || value.trim() === '') return undefined;
   const seconds = Number(value);
-  if (Number.isFinite(seconds) && seconds >= 0) return seconds * 1000;
+  if (Number.isFinite(seconds) && seconds >= 0) return Math.min(seconds * 1000, RETRY_AFTER_MAX_MS);
   const date = Date.parse(value);
-  return Number.isNaN(date) ? undefined : Math.max(0, date - now);
+  return Number.isNaN(date) ? undefined : Math.min(Math.max(0, date - now), RETRY_AFTER_MAX_MS);
 }
 
 /** setTimeout as a promise that rejects with the signal's reason when aborted. */

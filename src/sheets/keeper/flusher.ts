@@ -210,7 +210,7 @@ export class Flusher {
 
   /**
    * A call for `range` failed: no call for it, old rows or new, until its backoff has passed, nor
-   * before Google's Retry-After (the client's own retries wait at most 32 s of it; retrying sooner
+   * before Google's Retry-After (the client ends a call whose Retry-After passes 32 s; retrying sooner
    * than asked only spends quota on refusals).
    */
   private hold(range: string, err?: unknown): void {
