@@ -10,62 +10,18 @@
 // A process that dies between `send` and `done` leaves the same UNSURE state in the file.
 
 import { describeError } from '../../errors.js';
-import { appendAnchorOf, idColumnOf, startColumnOf } from '../a1.js';
+import { appendAnchorOf, idColumnOf } from '../a1.js';
 import type { Logger } from '../../log/logger.js';
 import type { SheetsBackend } from '../backend.js';
-import { backoffMs } from './backoff.js';
+import { LandingCheck } from './append-landing.js';
 import { BacklogAlert } from './backlog-alert.js';
 import { systemClock, type Clock } from './clock.js';
+import { takeBatch } from './flush-batch.js';
+import { appliedOf, FlushRetries } from './flush-retry.js';
 import type { Journal, JournalEntry } from './journal.js';
 import type { QuotaBucket } from './quota.js';
-import { RangeHolds } from './range-holds.js';
 
-/** Rows per values:append at most. */
-const MAX_BATCH_ROWS = 5000;
-/**
- * Bytes of rows per values:append at most. Google refuses a request body over 10 MiB (400
- * "Request payload size exceeds the limit: 10485760 bytes") and says so again on every retry, so a
- * batch over it would hold back every row of its range for good. Entries are counted by their
- * rows' JSON; the rest of the body is a few dozen bytes.
- */
-export const MAX_BATCH_BYTES = 8 * 1024 * 1024;
-
-const entryBytes = new WeakMap<JournalEntry, number>();
-
-function bytesOf(e: JournalEntry): number {
-  let n = entryBytes.get(e);
-  if (n === undefined) {
-    n = Buffer.byteLength(JSON.stringify(e.rows));
-    entryBytes.set(e, n);
-  }
-  return n;
-}
-
-/** Takes the next batch off the front of `pending`: at least one entry, then up to both limits. */
-export function takeBatch(pending: JournalEntry[]): JournalEntry[] {
-  const batch: JournalEntry[] = [];
-  let rows = 0;
-  let bytes = 0;
-  for (let next = pending[0]; next !== undefined; next = pending[0]) {
-    const fits = rows + next.rows.length <= MAX_BATCH_ROWS && bytes + bytesOf(next) <= MAX_BATCH_BYTES;
-    if (batch.length > 0 && !fits) break;
-    batch.push(next);
-    pending.shift();
-    rows += next.rows.length;
-    bytes += bytesOf(next);
-  }
-  return batch;
-}
-
-/**
- * The most attempts any of `entries` has had, at least 1. A loop, not Math.max(...entries): a
- * backlog of more entries than V8 takes arguments (about 120k, a long outage) would throw.
- */
-function mostAttempts(entries: readonly JournalEntry[]): number {
-  let most = 1;
-  for (const e of entries) if (e.attempts > most) most = e.attempts;
-  return most;
-}
+export { appliedOf } from './flush-retry.js';
 
 export interface FlusherOptions {
   readonly journal: Journal;
@@ -95,37 +51,21 @@ export interface FlushResult {
   readonly quotaLimited: boolean;
 }
 
-/** Google's Retry-After of a failed call, in ms (0 when it gave none). */
-function askedWaitMs(err: unknown): number {
-  const asked = (err as { retryAfterMs?: unknown } | null | undefined)?.retryAfterMs;
-  return typeof asked === 'number' && Number.isFinite(asked) && asked > 0 ? asked : 0;
-}
-
-export function appliedOf(err: unknown): 'no' | 'maybe' {
-  const e = err as { applied?: unknown; code?: unknown } | null;
-  // A full or closed quota queue refuses before anything is sent.
-  if (e?.code === 'CORRAL_ERR_QUEUE_FULL') return 'no';
-  return e?.applied === 'no' ? 'no' : 'maybe';
-}
-
 export class Flusher {
   private timer: NodeJS.Timeout | undefined;
   private running: Promise<FlushResult> | undefined;
   private readonly abort = new AbortController();
   private readonly clock: Clock;
-  private readonly random: () => number;
-  private readonly unsureDelayMs: number;
-  /** Ranges whose misplaced appends were already reported (see checkLanding). */
-  private readonly misplacedSaid = new Set<string>();
-  /** Ranges left alone after a failed call until their backoff has passed (range-holds.ts). */
-  private readonly holds = new RangeHolds();
+  /** When failed entries and ranges are tried again (flush-retry.ts). */
+  private readonly retries: FlushRetries;
+  private readonly landing: LandingCheck;
   private readonly alert: BacklogAlert;
   private counts = { appends: 0, rowsSent: 0, rowsFound: 0, failures: 0, verifications: 0 };
 
   constructor(private readonly o: FlusherOptions) {
     this.clock = o.clock ?? systemClock;
-    this.random = o.random ?? Math.random;
-    this.unsureDelayMs = o.unsureDelayMs ?? 3000;
+    this.retries = new FlushRetries(this.clock, o.random ?? Math.random, o.unsureDelayMs ?? 3000);
+    this.landing = new LandingCheck(o.logger);
     this.alert = new BacklogAlert(o.logger);
   }
 
@@ -158,7 +98,7 @@ export class Flusher {
     let quotaLimited = false;
     for (const [range, entries] of this.o.journal.due(this.clock.now())) {
       if (this.abort.signal.aborted) break;
-      if (this.holds.isHeld(range, this.clock.now())) continue;
+      if (this.retries.isHeld(range)) continue;
       const unsure = entries.filter((e) => e.state === 'unsure');
       if (unsure.length > 0) {
         const r = await this.verify(range, unsure, opts.wait);
@@ -184,7 +124,7 @@ export class Flusher {
           failedCalls++;
           break;
         }
-        this.holds.succeed(range);
+        this.retries.succeed(range);
         sent += r;
       }
     }
@@ -195,27 +135,6 @@ export class Flusher {
   /** A non-waiting pass (drain) skips a call when its bucket has no token free right now. */
   private canCall(quota: QuotaBucket, wait: boolean): boolean {
     return wait || (quota.tokensLeft() > 0 && quota.queued() === 0);
-  }
-
-  /**
-   * When entries of `range` that just failed with `err` are tried again: the backoff of their own
-   * attempts, or of the range's failures in a row when that is more (rows journaled during an
-   * outage have had one attempt, the range many), and never before Google's Retry-After.
-   */
-  private retryAt(range: string, entries: readonly JournalEntry[], applied: 'no' | 'maybe', err?: unknown): number {
-    const attempts = Math.max(mostAttempts(entries), this.holds.failures(range) + 1);
-    const wait = Math.max(backoffMs(attempts, this.random), askedWaitMs(err));
-    return this.clock.now() + (applied === 'maybe' ? Math.max(wait, this.unsureDelayMs) : wait);
-  }
-
-  /**
-   * A call for `range` failed: no call for it, old rows or new, until its backoff has passed, nor
-   * before Google's Retry-After (the client ends a call whose Retry-After passes 32 s; retrying sooner
-   * than asked only spends quota on refusals).
-   */
-  private hold(range: string, err?: unknown): void {
-    const wait = Math.max(backoffMs(this.holds.failures(range) + 1, this.random), askedWaitMs(err));
-    this.holds.fail(range, this.clock.now() + wait);
   }
 
   /**
@@ -266,8 +185,8 @@ export class Flusher {
     } catch (err) {
       // The send record is not durable, so nothing may leave: back to pending, try later.
       for (const e of batch) e.state = 'pending';
-      this.o.journal.postpone(batch, this.retryAt(range, batch, 'no'));
-      this.hold(range);
+      this.o.journal.postpone(batch, this.retries.retryAt(range, batch, 'no'));
+      this.retries.hold(range);
       this.o.logger.error({ err: describeError(err), range }, 'sheets: cannot write the journal; append postponed');
       return 'failed';
     }
@@ -276,7 +195,7 @@ export class Flusher {
     try {
       const res = await this.o.backend.appendValues(appendAnchorOf(range), rows, this.abort.signal);
       this.counts.rowsSent += rows.length;
-      this.checkLanding(range, res.updatedRange);
+      this.landing.check(range, res.updatedRange);
       await this.o.journal.markDone(batch, 'sent', res.updatedRange).catch((err) => {
         this.o.logger.error({ err: describeError(err), range }, 'sheets: append applied but its done record failed; a restart will read back');
       });
@@ -284,8 +203,8 @@ export class Flusher {
     } catch (err) {
       this.counts.failures++;
       const applied = appliedOf(err);
-      const retryAt = this.retryAt(range, batch, applied, err);
-      this.hold(range, err);
+      const retryAt = this.retries.retryAt(range, batch, applied, err);
+      this.retries.hold(range, err);
       await this.o.journal.markFailed(batch, applied, retryAt).catch(() => undefined);
       const fields = { range, rows: rows.length, applied, retryInMs: retryAt - this.clock.now(), err: describeError(err) };
       if ((err as { retryable?: unknown }).retryable === false) {
@@ -305,29 +224,6 @@ export class Flusher {
     }
   }
 
-  /**
-   * Google starts appended rows at the first column of the table it found, which is not the
-   * range's own when the range starts inside a wider table (SHEET_EVENTS_RANGE=Log!B:C over data
-   * in column A): the rows are in the sheet, but a read-back looks for their ids in the range's
-   * first column and would not find them (an unsure append would be resent), and reads show them
-   * shifted. Said once per range, as an error: only the operator can fix the range.
-   */
-  private checkLanding(range: string, updatedRange: string): void {
-    let landed: number;
-    try {
-      landed = startColumnOf(updatedRange);
-    } catch {
-      return;
-    }
-    const expected = startColumnOf(range);
-    if (landed === expected || this.misplacedSaid.has(range)) return;
-    this.misplacedSaid.add(range);
-    this.o.logger.error(
-      { event: 'sheets.append_misplaced', range, updatedRange },
-      `sheets: Google appended the rows for ${range} at ${updatedRange}, not from the range's first column: the range starts inside a wider table. Set the range to start at the table's first column (its ids' column)`,
-    );
-  }
-
   /** Reads the target back and settles unsure entries: found → done, absent → pending. */
   private async verify(range: string, unsure: JournalEntry[], wait: boolean): Promise<number | 'quota' | 'failed'> {
     if (!this.canCall(this.o.readQuota, wait)) return 'quota';
@@ -339,8 +235,8 @@ export class Flusher {
       const vr = await this.o.backend.getValues(idColumnOf(range), this.abort.signal);
       ids = new Set((vr.values ?? []).map((row) => String(row[0] ?? '')));
     } catch (err) {
-      this.o.journal.postpone(unsure, this.retryAt(range, unsure, 'maybe', err));
-      this.hold(range, err);
+      this.o.journal.postpone(unsure, this.retries.retryAt(range, unsure, 'maybe', err));
+      this.retries.hold(range, err);
       this.o.logger.warn({ range, err: describeError(err) }, 'sheets: read-back of unsure appends failed; retried later');
       return 'failed';
     }
@@ -380,7 +276,7 @@ export class Flusher {
       if (r.sent + r.found === 0) {
         // Everything left is backing off: wait for the earliest retry if it comes before the deadline.
         let next = Number.POSITIVE_INFINITY;
-        for (const e of this.o.journal.live()) next = Math.min(next, Math.max(e.nextAttemptAt, this.holds.until(e.range)));
+        for (const e of this.o.journal.live()) next = Math.min(next, Math.max(e.nextAttemptAt, this.retries.heldUntil(e.range)));
         if (!Number.isFinite(next) || next >= deadline) break;
         await new Promise((res) => setTimeout(res, Math.max(10, next - this.clock.now())));
       }
