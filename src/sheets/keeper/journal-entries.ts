@@ -1,0 +1,121 @@
+// The journal's entries in memory: every entry not yet in Google and, for a while, the done ones
+// (retention: a client's retry of an append whose answer was lost is recognised by their row ids,
+// and reads of a copy fetched before they reached Google still show them), indexed by row id
+// (row-index.ts). Also what the rest of the keeper asks of them: which are due for a flush, which
+// rows a read shows, how large the backlog is. No file here: journal.ts writes each change's
+// record, then calls in.
+
+import type { JournalEntry } from './journal-replay.js';
+import type { PendingRow } from './merge.js';
+import { RowIndex } from './row-index.js';
+
+export interface Retention {
+  /** Done entries are kept this long after they reached Google... */
+  readonly retainDoneMs: number;
+  /** ...and, oldest first, while they hold more rows than this... */
+  readonly retainDoneRows: number;
+  /** ...and past both while a cached copy of their tab from before `doneAt` is served (journal.ts). */
+  readonly copyOlderThan: ((sheet: string, doneAt: number) => boolean) | undefined;
+}
+
+export class JournalEntries {
+  private entries = new Map<string, JournalEntry>();
+  readonly rowIds = new RowIndex();
+  /** Rows of the done entries kept. */
+  private retainedRows = 0;
+
+  constructor(private readonly retention: Retention) {}
+
+  /** Takes the entries replayed at open; unsure ones are read back no sooner than `verifyAt`. */
+  restore(entries: Map<string, JournalEntry>, now: number, verifyAt: number): void {
+    this.entries = entries;
+    for (const e of entries.values()) {
+      this.rowIds.add(e);
+      if (e.state === 'done') this.retainedRows += e.rows.length;
+    }
+    // Done entries from before the restart stay a while (trimDone): a worker retrying an append
+    // whose answer the crash swallowed is then recognised instead of journaled twice.
+    this.trimDone(now);
+    for (const e of this.entries.values()) if (e.state === 'unsure') e.nextAttemptAt = verifyAt;
+  }
+
+  add(e: JournalEntry): void {
+    this.entries.set(e.id, e);
+    this.rowIds.add(e);
+  }
+
+  forget(e: JournalEntry): void {
+    this.entries.delete(e.id);
+    this.rowIds.remove(e);
+    if (e.state === 'done') this.retainedRows -= e.rows.length;
+  }
+
+  /** Google has the entry's rows since `now` (nothing when it was done already). */
+  settle(e: JournalEntry, now: number): void {
+    if (e.state === 'done') return;
+    e.state = 'done';
+    e.doneAt = now;
+    this.retainedRows += e.rows.length;
+  }
+
+  /** Forgets the done entries past their retention. */
+  trimDone(now: number): void {
+    const r = this.retention;
+    for (const e of this.entries.values()) {
+      if (e.state !== 'done') continue;
+      // Map order is insertion order: the oldest done entries come first.
+      const due = this.retainedRows > r.retainDoneRows || (e.doneAt ?? 0) < now - r.retainDoneMs;
+      if (due && !r.copyOlderThan?.(e.sheet, e.doneAt ?? 0)) this.forget(e);
+    }
+  }
+
+  values(): IterableIterator<JournalEntry> {
+    return this.entries.values();
+  }
+
+  /** Entries ready for a flush attempt, grouped by target range (one values:append each). */
+  due(now: number): Map<string, JournalEntry[]> {
+    const out = new Map<string, JournalEntry[]>();
+    for (const e of this.entries.values()) {
+      if (!e.durable || (e.state !== 'pending' && e.state !== 'unsure') || e.nextAttemptAt > now) continue;
+      let list = out.get(e.range);
+      if (!list) out.set(e.range, (list = []));
+      list.push(e);
+    }
+    return out;
+  }
+
+  /**
+   * Rows a read of `sheet` must show on top of an upstream value fetched from `fetchStartedAt`:
+   * entries not yet in Google, and entries that reached Google after that fetch began. Each row
+   * comes with the range it was appended to, which decides the columns it lands in.
+   */
+  rowsFor(sheet: string, fetchStartedAt: number): PendingRow[] {
+    const out: PendingRow[] = [];
+    for (const e of this.entries.values()) {
+      if (e.sheet !== sheet || !e.durable) continue;
+      if (e.state === 'done' && (e.doneAt ?? 0) < fetchStartedAt) continue;
+      for (const cells of e.rows) out.push({ range: e.range, cells });
+    }
+    return out;
+  }
+
+  /** Rows not yet confirmed in Google. */
+  backlogRows(): number {
+    let n = 0;
+    for (const e of this.entries.values()) if (e.durable && e.state !== 'done') n += e.rows.length;
+    return n;
+  }
+
+  /** When the oldest row not yet confirmed in Google was journaled; undefined when there is none. */
+  oldestBacklogAt(): number | undefined {
+    let oldest: number | undefined;
+    for (const e of this.entries.values()) if (e.durable && e.state !== 'done' && (oldest === undefined || e.at < oldest)) oldest = e.at;
+    return oldest;
+  }
+
+  /** Live entries (not done), for tests and the drain loop. */
+  live(): JournalEntry[] {
+    return [...this.entries.values()].filter((e) => e.durable && e.state !== 'done');
+  }
+}

@@ -1,0 +1,43 @@
+// What the journal is opened with (JournalOptions) and what an append answers (Receipt).
+
+import type { Clock } from './clock.js';
+
+export interface JournalOptions {
+  readonly dir: string;
+  readonly clock?: Clock;
+  /** Compact (rewrite with only live entries) when the file passes this many bytes. */
+  readonly compactBytes?: number;
+  /** Done entries kept in memory for read-your-writes and duplicate detection. */
+  readonly retainDoneMs?: number;
+  readonly retainDoneRows?: number;
+  /** Wait before reading back entries found unsure at replay. */
+  readonly unsureDelayMs?: number;
+  /**
+   * Whether a cached copy of `sheet` fetched no later than `doneAt` is still being served. A done entry
+   * past its retention is kept while one is: reads of that copy show its rows from the journal,
+   * and forgetting it would make acknowledged rows vanish until the copy is refreshed.
+   */
+  readonly copyOlderThan?: (sheet: string, doneAt: number) => boolean;
+  /** How long an idempotency key is remembered after its request (default 24 h). */
+  readonly idempotencyTtlMs?: number;
+  /** Most idempotency keys remembered; beyond it the oldest are forgotten early (default 100,000). */
+  readonly idempotencyKeysMax?: number;
+  /**
+   * Told when a compaction (at open, or after a state change) failed (disk full, data dir not writable), with
+   * the file's size. The journal goes on appending to the file as it is, and tries again once the
+   * file has grown by another `compactBytes`.
+   */
+  readonly onCompactionFailed?: (err: Error, bytes: number) => void;
+}
+
+export interface Receipt {
+  readonly id: string;
+  readonly rows: number;
+  /** Rows recognised as already journaled (identical retry) and not added again. */
+  readonly duplicates: number;
+  /**
+   * The answer stored with the append's idempotency key when that key was already held: this
+   * append is a retry, and nothing was journaled for it.
+   */
+  readonly replayed?: string;
+}
