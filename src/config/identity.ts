@@ -8,22 +8,34 @@ export interface ChildIdentity {
   /** Worker number (1..), stable across the process's life; 0 for the keeper. */
   readonly workerId: number;
   readonly generation: number;
+  /**
+   * The worker count the master steered to when it forked this child: CORRAL_WORKERS until a
+   * TTIN/TTOU changes it. A worker's connection cap depends on it from its first connection.
+   */
+  readonly workers?: number;
 }
 
 const ROLE = 'CORRAL_INTERNAL_ROLE';
 const WORKER_ID = 'CORRAL_INTERNAL_WORKER_ID';
 const GENERATION = 'CORRAL_INTERNAL_GENERATION';
+const WORKERS = 'CORRAL_INTERNAL_WORKERS';
 
 /** Env entries the master adds when forking a child. */
 export function identityEnv(identity: ChildIdentity): Record<string, string> {
-  return { [ROLE]: identity.role, [WORKER_ID]: String(identity.workerId), [GENERATION]: String(identity.generation) };
+  return {
+    [ROLE]: identity.role,
+    [WORKER_ID]: String(identity.workerId),
+    [GENERATION]: String(identity.generation),
+    ...(identity.workers === undefined ? {} : { [WORKERS]: String(identity.workers) }),
+  };
 }
 
 /** Reads this child's identity; undefined in the master or a CLI process. */
 export function readIdentity(env: NodeJS.ProcessEnv = process.env): ChildIdentity | undefined {
   const role = env[ROLE];
   if (role !== 'worker' && role !== 'keeper') return undefined;
-  return { role, workerId: Number(env[WORKER_ID] ?? 0), generation: Number(env[GENERATION] ?? 0) };
+  const workers = Number(env[WORKERS]);
+  return { role, workerId: Number(env[WORKER_ID] ?? 0), generation: Number(env[GENERATION] ?? 0), ...(Number.isSafeInteger(workers) && workers > 0 ? { workers } : {}) };
 }
 
 const COUNTER_TABLE_FD = 'CORRAL_INTERNAL_COUNTER_TABLE_FD';

@@ -118,6 +118,7 @@ export class Arbiter {
   private ticking = false;
   private lastCapacityFull = false;
   private lastWorkerCap: number | undefined;
+  private lastMaxConnections: number | undefined;
   /** CORRAL_ACCEPT as the listening socket was created: a reload does not change it. */
   private readonly acceptMode: Settings['CORRAL_ACCEPT'];
   private lastStatusAt = 0;
@@ -741,7 +742,7 @@ export class Arbiter {
   private spawn(role: 'worker' | 'keeper'): void {
     const id = role === 'keeper' ? 0 : this.nextId++;
     const slot = role === 'keeper' ? 0 : this.freeSlot();
-    const identity: ChildIdentity = { role, workerId: id, generation: this.generation };
+    const identity: ChildIdentity = { role, workerId: id, generation: this.generation, ...(role === 'worker' ? { workers: this.expected } : {}) };
     const now = this.now();
     let record: ChildRecord | undefined;
     const spawned = this.o.spawner.spawn(identity, this.loaded.childEnv, {
@@ -839,10 +840,17 @@ export class Arbiter {
     const now = this.now();
     const capacity = this.capacity();
     // A worker's share of CORRAL_MAX_CONNECTIONS follows the worker count, which TTIN/TTOU change.
+    // The host's cap follows it too, and is the cap itself of a worker accepting on its own.
     const workerCap = perWorkerCap(this.expected, this.settings.CORRAL_WORKER_CONNECTIONS, this.settings.CORRAL_MAX_CONNECTIONS, this.acceptMode);
-    if ((capacity.status === 'FULL') !== this.lastCapacityFull || workerCap !== this.lastWorkerCap || now - this.lastStatusAt >= 5000) {
+    if (
+      (capacity.status === 'FULL') !== this.lastCapacityFull ||
+      workerCap !== this.lastWorkerCap ||
+      capacity.max_connections !== this.lastMaxConnections ||
+      now - this.lastStatusAt >= 5000
+    ) {
       this.lastCapacityFull = capacity.status === 'FULL';
       this.lastWorkerCap = workerCap;
+      this.lastMaxConnections = capacity.max_connections;
       for (const c of this.workers()) c.handle.send({ type: 'capacity', full: this.lastCapacityFull, current: capacity.current_connections, max: capacity.max_connections, workerCap });
     }
     if (now - this.lastStatusAt >= 5000) {

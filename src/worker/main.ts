@@ -197,8 +197,10 @@ export async function runWorker(): Promise<void> {
     onClose: (fn) => void closers.push(fn),
   };
 
-  // Until the master's first capacity word: the host's cap at the configured worker count.
-  const hostMax = maxConnectionsOf(settings.CORRAL_WORKERS, settings.CORRAL_WORKER_CONNECTIONS, settings.CORRAL_MAX_CONNECTIONS);
+  // The worker count when the master forked this worker (TTIN/TTOU move it from CORRAL_WORKERS),
+  // which the caps follow until the master says otherwise.
+  const workerCount = identity.workers ?? settings.CORRAL_WORKERS;
+  const hostMax = maxConnectionsOf(workerCount, settings.CORRAL_WORKER_CONNECTIONS, settings.CORRAL_MAX_CONNECTIONS);
   let listener;
   try {
     listener = await loadApp(settings.CORRAL_APP, ctx);
@@ -216,7 +218,7 @@ export async function runWorker(): Promise<void> {
       accessLogger: settings.CORRAL_ACCESS_LOG ? log.access() : undefined,
       workerId: identity.workerId,
       generation: identity.generation,
-      perWorkerCap: gauge ? hostMax : perWorkerCap(settings.CORRAL_WORKERS, settings.CORRAL_WORKER_CONNECTIONS, settings.CORRAL_MAX_CONNECTIONS, settings.CORRAL_ACCEPT),
+      perWorkerCap: gauge ? hostMax : perWorkerCap(workerCount, settings.CORRAL_WORKER_CONNECTIONS, settings.CORRAL_MAX_CONNECTIONS, settings.CORRAL_ACCEPT),
       ...(gauge ? { hostGauge: { gauge, max: hostMax } } : {}),
       onServed: (served) => {
         if (maxRequests > 0 && served >= maxRequests && !retireSent) {

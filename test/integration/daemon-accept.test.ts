@@ -170,6 +170,29 @@ test('CORRAL_ACCEPT=shared: the host cap holds exactly across workers, whichever
   }
 });
 
+test('CORRAL_ACCEPT=shared: after TTIN the host cap grows with the worker count, for the old worker and from the new one\'s first connection', async () => {
+  // One worker of 2 connections: the host holds 2. After TTIN, 2 workers: it holds 4, whichever
+  // worker the kernel gives the next connections to (the new one, forked after the TTIN, must
+  // start from the new count rather than from CORRAL_WORKERS).
+  const c = await startCorral({ app: 'basic.mjs', workers: 1, env: { CORRAL_ACCEPT: 'shared', CORRAL_WORKER_CONNECTIONS: '2', CORRAL_KEEPALIVE: '120', CORRAL_RATE_LIMIT: '0' } });
+  const held: Socket[] = [];
+  const hold = async () => {
+    const h = await holdConnection(portOf(c));
+    held.push(h.socket);
+    return h;
+  };
+  try {
+    assert.deepEqual([(await hold()).status, (await hold()).status, (await hold()).status], [200, 200, 503]);
+    c.kill('SIGTTIN');
+    await c.waitForLog((l) => l.event === 'worker.ready' && l.worker_id !== 1, 15_000, 'the second worker ready');
+    for (let i = 0; i < 2; i++) assert.equal((await hold()).status, 200, `connection ${i + 3} of 4 after TTIN`);
+    assert.equal((await hold()).status, 503, 'the 5th');
+  } finally {
+    for (const s of held) s.destroy();
+    await c.stop();
+  }
+});
+
 test('a reload that changes CORRAL_ACCEPT or CORRAL_BACKLOG says they need a restart, and keeps serving', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'corral-accept-reload-'));
   const envFile = join(dir, 'corral.env');
