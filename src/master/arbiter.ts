@@ -96,6 +96,11 @@ export class Arbiter {
   private lastBootError: ChildRecord['bootError'];
   private quickCrashes = 0;
   private lastCrashAt = 0;
+  /**
+   * The last crash counted as a step of the crash loop: when, which worker, and the last fork
+   * batch started before it. Workers of those batches that crash soon after it share its step.
+   */
+  private crashStep: { readonly at: number; readonly workerId: number; readonly lastBatch: number } | undefined;
   private nextSpawnAt = 0;
   private keeperFailures = 0;
   private nextKeeperSpawnAt = 0;
@@ -375,10 +380,12 @@ export class Arbiter {
         this.log.error({ ...fields, crash_loop: this.quickCrashes }, `worker ${c.id} (pid ${c.handle.pid}) exited after an uncaught exception (code ${code}, signal ${signal})`);
         continue;
       }
-      const { uptime, delay } = this.countCrash(c);
+      const { uptime, delay, sharedWith } = this.countCrash(c);
       this.log.error(
-        { ...fields, uptime_ms: uptime, crash_loop: this.quickCrashes, respawn_in_ms: delay },
-        `worker ${c.id} (pid ${c.handle.pid}) died unexpectedly (code ${code}, signal ${signal}); replacing`,
+        { ...fields, uptime_ms: uptime, crash_loop: this.quickCrashes, respawn_in_ms: delay, crash_counted: sharedWith === undefined },
+        sharedWith === undefined
+          ? `worker ${c.id} (pid ${c.handle.pid}) died unexpectedly (code ${code}, signal ${signal}); replacing`
+          : `worker ${c.id} (pid ${c.handle.pid}) died unexpectedly (code ${code}, signal ${signal}) along with worker ${sharedWith}, counted once; replacing`,
       );
     }
     // Calm means 2 × QUICK_CRASH_MS with no crash after the replacement was allowed to start:
@@ -390,16 +397,30 @@ export class Arbiter {
   /**
    * Counts a worker's crash towards the crash-loop backoff: one soon after ready makes the next
    * fork wait longer, one after a long life eases it. Returns what the log line reports.
+   *
+   * Workers that crash together crash for one reason (a kill -9 of them all, a bad deploy that
+   * throws on the first request, a dependency gone): a quick crash of a worker forked before the
+   * last counted one, within QUICK_CRASH_MS of it, is part of that step (`sharedWith` names the
+   * worker whose crash counted). Counted one by one, 8 workers dying at once made the 8th
+   * replacement wait 15-30 s, with not one worker serving. A worker forked after the step was
+   * counted is the retry: its crash is the next step, so a worker that keeps crashing on its own
+   * still escalates (as boot failures count once per fork batch).
    */
-  private countCrash(c: ChildRecord): { uptime: number; delay: number } {
+  private countCrash(c: ChildRecord): { uptime: number; delay: number; sharedWith: number | undefined } {
     const now = this.now();
     const uptime = now - (c.readyAt ?? c.startedAt);
-    if (uptime < QUICK_CRASH_MS) this.quickCrashes++;
-    else this.quickCrashes = Math.max(0, this.quickCrashes - 1);
+    const step = this.crashStep;
     this.lastCrashAt = now;
+    if (uptime < QUICK_CRASH_MS && step && c.forkBatch <= step.lastBatch && now - step.at < QUICK_CRASH_MS) {
+      return { uptime, delay: Math.max(0, Math.ceil(this.nextSpawnAt - now)), sharedWith: step.workerId };
+    }
+    if (uptime < QUICK_CRASH_MS) {
+      this.quickCrashes++;
+      this.crashStep = { at: now, workerId: c.id, lastBatch: this.forkBatch };
+    } else this.quickCrashes = Math.max(0, this.quickCrashes - 1);
     const delay = BACKOFF.delayMs(this.quickCrashes);
     this.nextSpawnAt = Math.max(this.nextSpawnAt, now + delay);
-    return { uptime, delay };
+    return { uptime, delay, sharedWith: undefined };
   }
 
   /**
@@ -416,8 +437,8 @@ export class Arbiter {
     // wanted, and how long it lived says nothing of the code that will run next.
     if (c.stopReason !== undefined) return;
     c.crashCounted = true;
-    const { uptime, delay } = this.countCrash(c);
-    this.markRetire(c, 'uncaught', { uptime_ms: uptime, crash_loop: this.quickCrashes, respawn_in_ms: delay });
+    const { uptime, delay, sharedWith } = this.countCrash(c);
+    this.markRetire(c, 'uncaught', { uptime_ms: uptime, crash_loop: this.quickCrashes, respawn_in_ms: delay }, sharedWith === undefined);
   }
 
   private murder(): void {
@@ -673,10 +694,10 @@ export class Arbiter {
     }
   }
 
-  private markRetire(c: ChildRecord, reason: RetireReason, extra: Record<string, number> = {}): void {
+  private markRetire(c: ChildRecord, reason: RetireReason, extra: Record<string, number> = {}, crashCounted?: boolean): void {
     if (c.retire) return;
     c.retire = reason;
-    this.log.info({ event: 'worker.recycle', worker_id: c.id, worker_pid: c.handle.pid, reason, ...extra }, `recycling worker ${c.id} (${reason})`);
+    this.log.info({ event: 'worker.recycle', worker_id: c.id, worker_pid: c.handle.pid, reason, ...extra, ...(crashCounted === undefined ? {} : { crash_counted: crashCounted }) }, `recycling worker ${c.id} (${reason})`);
   }
 
   private manageStop(now: number): void {

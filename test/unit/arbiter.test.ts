@@ -876,6 +876,83 @@ test('a crash loop keeps backing off at the cap: waiting out a long respawn dela
   }
 });
 
+test('workers that crash together are one step of the crash loop: 8 killed at once are all replaced after that step\'s wait', async () => {
+  // Counted one by one, the 8th crash made its replacement wait 15-30 s with no worker serving.
+  const t = await setup({ CORRAL_WORKERS: '8' });
+  try {
+    t.bootAll();
+    t.run(500);
+    const first = t.children.slice(0, 8);
+    // Half of them exit, half report an uncaught exception (they keep serving until replaced).
+    first.slice(0, 4).forEach((c) => c.exit(null, 'SIGKILL'));
+    first.slice(4).forEach((c) => c.say({ type: 'retire', reason: 'uncaught' }));
+    t.arbiter.tick();
+    const lines = t.log.lines().filter((l) => (l.event === 'worker.exit' || l.event === 'worker.recycle') && l.crash_loop !== undefined);
+    assert.equal(lines.length, 8);
+    assert.deepEqual(lines.map((l) => l.crash_loop), Array<number>(8).fill(1), 'one step for all eight');
+    assert.deepEqual(lines.map((l) => l.crash_counted), [true, ...Array<boolean>(7).fill(false)]);
+    assert.ok(lines.every((l) => Number(l.respawn_in_ms) <= 250), `respawn_in_ms: ${lines.map((l) => l.respawn_in_ms).join(', ')}`);
+    const waited = t.untilForked(25);
+    assert.ok(waited <= 250, `the replacements waited ${waited} ms, one step (at most 250 ms)`);
+    assert.equal(t.children.length, 16, 'all eight replacements forked at once');
+  } finally {
+    t.log.close();
+  }
+});
+
+test('workers that keep crashing after their replacement still escalate, one step per round of replacements', async () => {
+  const t = await setup({ CORRAL_WORKERS: '4' });
+  try {
+    t.bootAll();
+    for (let round = 1; round <= 5; round++) {
+      t.run(250);
+      const live = t.children.filter((c) => !c.exited);
+      assert.equal(live.length, 4);
+      live.forEach((c) => c.exit(1));
+      t.arbiter.tick();
+      const lines = t.log.lines().filter((l) => l.event === 'worker.exit').slice(-4);
+      assert.deepEqual(lines.map((l) => l.crash_loop), Array<number>(4).fill(round), `round ${round} is step ${round}`);
+      const waited = t.untilForked(25);
+      // Step n waits 250 * 2^(n-1) ms, half of it jitter.
+      assert.ok(waited >= 125 * 2 ** (round - 1) && waited <= 250 * 2 ** (round - 1) + 25, `round ${round}: waited ${waited} ms`);
+      // Replacements come one per tick after the second step: let all four start and get ready.
+      for (let i = 0; i < 20 && t.children.filter((c) => !c.exited).length < 4; i++) t.run(250);
+      t.children.filter((c) => !c.exited).forEach(ready);
+      t.arbiter.tick();
+    }
+  } finally {
+    t.log.close();
+  }
+});
+
+test('a worker forked with the one whose crash counted, ready and crashing long after it, is a step of its own', async () => {
+  const t = await setup({ CORRAL_WORKERS: '2' });
+  try {
+    t.arbiter.tick();
+    const [fast, slow] = [t.children[0]!, t.children[1]!];
+    ready(fast);
+    t.run(500);
+    fast.exit(1);
+    t.arbiter.tick();
+    assert.equal(t.log.lines().filter((l) => l.event === 'worker.exit').at(-1)?.crash_loop, 1);
+    // The slow one keeps booting (beating) well past the crash, then crashes soon after ready.
+    for (let i = 0; i < 44; i++) {
+      t.run(250);
+      beatAll([slow]);
+    }
+    ready(slow);
+    t.run(500);
+    slow.exit(1);
+    t.arbiter.tick();
+    const line = t.log.lines().filter((l) => l.event === 'worker.exit').at(-1);
+    assert.equal(line?.worker_id, 2);
+    assert.equal(line?.crash_counted, true);
+    assert.equal(line?.crash_loop, 2);
+  } finally {
+    t.log.close();
+  }
+});
+
 test('an uncaught exception in a worker already draining is not counted as a crash', async () => {
   const t = await setup({ CORRAL_WORKERS: '1' });
   try {
@@ -948,9 +1025,14 @@ test('a worker that exits by itself after reporting an uncaught exception is cou
     const exit = t.log.lines().find((l) => l.event === 'worker.exit');
     assert.equal(exit?.crash_loop, 1);
     t.run(1000);
-    t.children[1]!.say({ type: 'retire', reason: 'uncaught' });
+    // Its replacement throws too: the next step (worker 2, forked with worker 1, would share its step).
+    const replacement = t.children[2]!;
+    ready(replacement);
+    t.run(250);
+    replacement.say({ type: 'retire', reason: 'uncaught' });
     t.arbiter.tick();
     const second = t.log.lines().filter((l) => l.event === 'worker.recycle').at(-1);
+    assert.equal(second?.worker_id, 3);
     assert.equal(second?.crash_loop, 2);
   } finally {
     t.log.close();
