@@ -103,6 +103,8 @@ export class Arbiter {
   private crashStep: { readonly at: number; readonly workerId: number; readonly lastBatch: number } | undefined;
   private nextSpawnAt = 0;
   private keeperFailures = 0;
+  /** Keeper exits within QUICK_CRASH_MS of its ready, in a row: reset at its ready, keeperFailures does not see them. */
+  private keeperQuickCrashes = 0;
   private nextKeeperSpawnAt = 0;
   private keeperGaveWay = false;
   /** A reload changed the keeper's settings: new workers wait for the new keeper. */
@@ -328,6 +330,7 @@ export class Arbiter {
     if (changed.length === 0) return;
     this.keeperRestarting = true;
     this.keeperFailures = 0;
+    this.keeperQuickCrashes = 0;
     this.log.info({ event: 'keeper.restart', changed }, `keeper settings changed (${changed.join(', ')}): restarting the keeper first`);
     this.drain(keeper, 'reload: keeper settings changed', 5000);
   }
@@ -351,9 +354,18 @@ export class Arbiter {
       }
       if (c.role === 'keeper') {
         this.keeperFailures++;
+        // keeperFailures starts again at each ready: a keeper that crashed soon after every ready
+        // was restarted within 250 ms, about once a second for good (each one with a cold cache,
+        // and a new Google token for its first call).
+        // Such crashes back off as a worker's do; one that lived longer starts the count again.
+        if (c.readyAt !== undefined) this.keeperQuickCrashes = this.now() - c.readyAt < QUICK_CRASH_MS ? this.keeperQuickCrashes + 1 : 0;
         this.lastKeeperError = c.bootError ?? { code: 'CORRAL_ERR_KEEPER_UNAVAILABLE', message: `keeper exited with code ${code} signal ${signal}` };
-        this.nextKeeperSpawnAt = this.now() + BACKOFF.delayMs(this.keeperFailures);
-        this.log.error({ ...fields, boot_error: c.bootError ?? null }, `keeper exited unexpectedly (code ${code}, signal ${signal}); restarting`);
+        const delay = BACKOFF.delayMs(Math.max(this.keeperFailures, this.keeperQuickCrashes));
+        this.nextKeeperSpawnAt = this.now() + delay;
+        this.log.error(
+          { ...fields, boot_error: c.bootError ?? null, crash_loop: this.keeperQuickCrashes, respawn_in_ms: delay },
+          `keeper exited unexpectedly (code ${code}, signal ${signal}); restarting`,
+        );
         continue;
       }
       if (!wasReady) {

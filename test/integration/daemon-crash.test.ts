@@ -83,3 +83,28 @@ test('every worker killed at once is one crash of the loop: all are replaced aft
     await c.stop();
   }
 });
+
+test('a keeper killed soon after each ready is restarted after growing waits, as a worker would be', async () => {
+  const c = await startCorral({ app: 'basic.mjs', workers: 1 });
+  try {
+    const killed: number[] = [];
+    const keeperLines = (event: string) => c.events(event).filter((l) => l.role === 'master');
+    for (let kill = 1; kill <= 4; kill++) {
+      const ready = await waitFor(() => keeperLines('keeper.ready').find((l) => !killed.includes(Number(l.worker_pid))), 20000, `keeper ready (kill ${kill})`);
+      killed.push(Number(ready.worker_pid));
+      process.kill(Number(ready.worker_pid), 'SIGKILL');
+    }
+    const exits = await waitFor(() => {
+      const lines = keeperLines('keeper.exit');
+      return lines.length === 4 && lines;
+    }, 10000, 'four keeper exits');
+    assert.deepEqual(exits.map((l) => l.crash_loop), [1, 2, 3, 4]);
+    // Step 4 waits 1-2 s (it used to be at most 250 ms every time).
+    const delays = exits.map((l) => Number(l.respawn_in_ms));
+    assert.ok(delays[3]! >= 1000, `respawn delays: ${delays.join(', ')}`);
+    const boot = await waitFor(() => keeperLines('keeper.boot').find((l) => timeOf(l) > timeOf(exits[3]!)), 10000, 'the fifth keeper');
+    assert.ok(timeOf(boot) - timeOf(exits[3]!) >= 900, `the fifth keeper was forked ${timeOf(boot) - timeOf(exits[3]!)} ms after the fourth exit`);
+  } finally {
+    await c.stop();
+  }
+});

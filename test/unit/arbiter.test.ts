@@ -450,6 +450,36 @@ test('a reload that changes a keeper setting restarts the keeper before the new 
   }
 });
 
+test('a keeper that crashes soon after each ready backs off like a worker; one that lived long is restarted at once', async () => {
+  // Its failure count starts again at each ready: it was restarted within 250 ms every time, for good.
+  const t = await setup({ CORRAL_WORKERS: '1' }, true);
+  try {
+    t.bootWithKeeper();
+    for (let crash = 1; crash <= 6; crash++) {
+      t.run(250);
+      t.keepers().at(-1)!.exit(1);
+      t.arbiter.tick();
+      const line = t.log.lines().filter((l) => l.event === 'keeper.exit').at(-1);
+      assert.equal(line?.crash_loop, crash);
+      const waited = t.untilForked(25);
+      assert.ok(waited >= 125 * 2 ** (crash - 1), `crash ${crash}: the next keeper waited ${waited} ms`);
+      t.keepers().at(-1)!.say({ type: 'ready' });
+      t.arbiter.tick();
+    }
+    // Ready for longer than a quick crash: not a loop any more.
+    for (let i = 0; i < 48; i++) {
+      t.run(250);
+      beatAll(t.children.filter((c) => !c.exited));
+    }
+    t.keepers().at(-1)!.exit(1);
+    t.arbiter.tick();
+    assert.equal(t.log.lines().filter((l) => l.event === 'keeper.exit').at(-1)?.crash_loop, 0);
+    assert.ok(t.untilForked(25) <= 250, 'restarted after the first step');
+  } finally {
+    t.log.close();
+  }
+});
+
 test('a reload that changes no keeper setting keeps the keeper (and its warm cache)', async () => {
   const t = await setup({}, true);
   try {
