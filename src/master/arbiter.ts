@@ -12,7 +12,7 @@ import { heartbeatIntervalMs } from '../heartbeat-interval.js';
 import type { ChildMessage } from '../ipc/messages.js';
 import { assertLogFileWritable, type Logger } from '../log/logger.js';
 import { assertAdminBindSafe } from './admin/auth.js';
-import type { AdminView, ReloadOutcome } from './admin/view.js';
+import type { AdminView, ReloadOutcome, RespawnWait } from './admin/view.js';
 import { exponentialBackoff } from './backoff.js';
 import { computeCapacity, perWorkerCap, type Capacity } from './capacity.js';
 import type { Notifier } from './notify.js';
@@ -129,6 +129,7 @@ export class Arbiter {
   /** CORRAL_ACCEPT as the listening socket was created: a reload does not change it. */
   private readonly acceptMode: Settings['CORRAL_ACCEPT'];
   private lastStatusAt = 0;
+  private lastStatusWaiting = false;
   private lastWatchdogAt = 0;
   private finished = false;
   private lastTickAt: number | undefined;
@@ -886,8 +887,11 @@ export class Arbiter {
       this.lastMaxConnections = capacity.max_connections;
       for (const c of this.workers()) c.handle.send({ type: 'capacity', full: this.lastCapacityFull, current: capacity.current_connections, max: capacity.max_connections, workerCap });
     }
-    if (now - this.lastStatusAt >= 5000) {
+    // At once when a backoff wait starts or ends, not up to 5 s later: systemctl status then says why none serve.
+    const waiting = this.respawnWait() !== undefined;
+    if (now - this.lastStatusAt >= 5000 || waiting !== this.lastStatusWaiting) {
       this.lastStatusAt = now;
+      this.lastStatusWaiting = waiting;
       this.o.notifier.status(this.statusLine());
     }
     const wd = this.o.notifier.watchdogIntervalMs;
@@ -905,7 +909,21 @@ export class Arbiter {
   statusLine(): string {
     const ready = this.workers().filter((c) => c.state === 'ready').length;
     const cap = this.capacity();
-    return `${ready}/${this.expected} workers ready, generation ${this.generation}, capacity ${cap.status} (${cap.current_connections}/${cap.max_connections})`;
+    const wait = this.respawnWait();
+    const why = wait && (wait.bootFailures > 0 ? `${wait.bootFailures} failed boot${wait.bootFailures === 1 ? '' : 's'} in a row` : `crash loop ${wait.crashLoop}`);
+    return `${ready}/${this.expected} workers ready, generation ${this.generation}, capacity ${cap.status} (${cap.current_connections}/${cap.max_connections})${wait ? `; respawning in ${Math.ceil(wait.inMs / 1000)} s (${why})` : ''}`;
+  }
+
+  /**
+   * Workers missing while the backoff holds the next fork. Without it, the status and the admin
+   * API said only "0/8 workers ready" for up to 30 s, with nothing of why or for how long.
+   */
+  private respawnWait(): RespawnWait | undefined {
+    const now = this.now();
+    if (this.phase === 'stopping' || this.finished || now >= this.nextSpawnAt) return undefined;
+    const active = this.workers().filter((c) => c.generation === this.generation && c.retire === undefined && (c.state === 'booting' || c.state === 'ready')).length;
+    if (active >= this.expected) return undefined;
+    return { inMs: Math.ceil(this.nextSpawnAt - now), crashLoop: this.quickCrashes, bootFailures: this.bootFailures };
   }
 
   capacity(): Capacity {
@@ -948,6 +966,7 @@ export class Arbiter {
       children: () => [...this.children.values()].map(snapshotOf),
       servedByExited: () => ({ ...this.exitedServed }),
       expectedWorkers: () => this.expected,
+      respawnWait: () => this.respawnWait(),
       generation: () => this.generation,
       reloadOutcome: () => this.reloadOutcome,
       // A stop recorded but not yet handled by the tick counts: the tick drops what comes after it.

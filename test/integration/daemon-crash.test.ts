@@ -1,7 +1,12 @@
 import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { test } from 'node:test';
-import { startCorral, waitFor, type LogLine } from '../helpers/corral.js';
+import { promisify } from 'node:util';
+import { CORRAL_BIN, startCorral, waitFor, type LogLine } from '../helpers/corral.js';
 import { freePort } from '../helpers/ports.js';
 
 const timeOf = (l: LogLine) => Date.parse(String(l.time));
@@ -106,5 +111,30 @@ test('a keeper killed soon after each ready is restarted after growing waits, as
     assert.ok(timeOf(boot) - timeOf(exits[3]!) >= 900, `the fifth keeper was forked ${timeOf(boot) - timeOf(exits[3]!)} ms after the fourth exit`);
   } finally {
     await c.stop();
+  }
+});
+
+test('corral status says when a crash-looping master forks again, and why', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'corral-crash-status-'));
+  const adminPort = await freePort();
+  const token = 'crash-status-token-0123456789';
+  // The CLI reads the same .env as the master: the pidfile, the admin API and its token.
+  writeFileSync(join(dir, '.env'), [`CORRAL_ADMIN_BIND=127.0.0.1:${adminPort}`, `CORRAL_ADMIN_TOKEN=${token}`, `CORRAL_PIDFILE=${join(dir, 'corral.pid')}`].join('\n'));
+  const c = await startCorral({
+    cwd: dir,
+    app: 'crash-after-boot.mjs',
+    workers: 1,
+    env: { CORRAL_ENV_FILE: '.env', CORRAL_PIDFILE: join(dir, 'corral.pid'), CORRAL_ADMIN_BIND: `127.0.0.1:${adminPort}`, CRASH_MODE: 'exit' },
+  });
+  try {
+    // From the 4th crash on, the wait (1 s and more) is most of each round.
+    const out = await waitFor(async () => {
+      const r = await promisify(execFile)(process.execPath, [CORRAL_BIN, 'status'], { cwd: dir, env: { PATH: process.env.PATH ?? '' }, timeout: 15000 });
+      return /workers 0\/1 ready, .*; respawning in \d+ s \(crash loop ([4-9]|\d\d)\)/.test(r.stdout) && r.stdout;
+    }, 30000, 'corral status during a wait of the crash loop');
+    assert.match(out, /master pid/);
+  } finally {
+    await c.stop();
+    rmSync(dir, { recursive: true, force: true });
   }
 });

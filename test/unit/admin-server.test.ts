@@ -385,6 +385,27 @@ describe('admin server health and token policy', () => {
   });
 });
 
+describe('admin server while the backoff holds the next fork', () => {
+  it('health and stats say when the master forks again, and why', async () => {
+    const view = createFakeView(testSettings({ CORRAL_WORKERS: '2', CORRAL_ADMIN_TOKEN: TOKEN }), [], 2);
+    view.waiting = { inMs: 12_345, crashLoop: 6, bootFailures: 0 };
+    const server = await startAdminServer(view, logger, { host: '127.0.0.1', port: 0 });
+    try {
+      const base = `http://127.0.0.1:${server.port}`;
+      const h = await fetch(`${base}/api/admin/health`);
+      assert.equal(h.status, 503);
+      assert.deepEqual(await h.json(), { status: 'unavailable', workers_ready: 0, workers_expected: 2, respawn_in_ms: 12_345 });
+      const stats = (await (await fetch(`${base}/api/admin/stats`, { headers: { authorization: `Bearer ${TOKEN}` } })).json()) as { respawn: unknown };
+      assert.deepEqual(stats.respawn, { in_ms: 12_345, crash_loop: 6, boot_failures: 0 });
+      view.waiting = undefined;
+      const after = (await (await fetch(`${base}/api/admin/stats`, { headers: { authorization: `Bearer ${TOKEN}` } })).json()) as { respawn: unknown };
+      assert.equal(after.respawn, null);
+    } finally {
+      await server.close();
+    }
+  });
+});
+
 describe('admin server /metrics before the first host sample', () => {
   it('has no corral_host_*_ratio sample until the host monitor has one (not 0, which reads as an idle host)', async () => {
     const view = createFakeView(testSettings({ CORRAL_ADMIN_TOKEN: TOKEN }), [child(1, 3001, 'ready', {})]);

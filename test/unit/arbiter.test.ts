@@ -58,23 +58,25 @@ function fakeSpawner() {
 
 function recordingNotifier() {
   const calls: string[] = [];
+  /** STATUS= lines, apart: they come every 5 s and would hide the calls tests look for. */
+  const statuses: string[] = [];
   const n: Notifier = {
     ready: (s) => void calls.push(`ready:${s}`),
     reloading: () => void calls.push('reloading'),
     stopping: () => void calls.push('stopping'),
-    status: () => {},
+    status: (s) => void statuses.push(s),
     watchdog: () => void calls.push('watchdog'),
     watchdogIntervalMs: 1000,
     close: () => {},
   };
-  return { n, calls };
+  return { n, calls, statuses };
 }
 
 async function setup(env: Record<string, string> = {}, withKeeper = false, options: Partial<ArbiterOptions> = {}) {
   let now = 1_000_000;
   const exits: number[] = [];
   const { spawner, children } = fakeSpawner();
-  const { n, calls } = recordingNotifier();
+  const { n, calls, statuses } = recordingNotifier();
   const log = await captureLogger('worker');
   const base = { CORRAL_ENV_FILE: 'none', CORRAL_WORKERS: '2', CORRAL_TIMEOUT: '5', CORRAL_STUCK_STACKS: 'false', ...env };
   const arbiter = new Arbiter({
@@ -94,6 +96,7 @@ async function setup(env: Record<string, string> = {}, withKeeper = false, optio
     arbiter,
     children,
     calls,
+    statuses,
     exits,
     log,
     advance: (ms: number) => (now += ms),
@@ -978,6 +981,42 @@ test('a worker forked with the one whose crash counted, ready and crashing long 
     assert.equal(line?.worker_id, 2);
     assert.equal(line?.crash_counted, true);
     assert.equal(line?.crash_loop, 2);
+  } finally {
+    t.log.close();
+  }
+});
+
+test('while the backoff holds the next fork, the status line and the admin view say so, at once', async () => {
+  // They said only "0/2 workers ready" for up to 30 s, with nothing of why or for how long.
+  const t = await setup({ CORRAL_WORKERS: '2' });
+  try {
+    t.bootAll();
+    t.run(250);
+    t.children.forEach((c) => c.exit(1));
+    t.arbiter.tick();
+    const wait = t.arbiter.view().respawnWait();
+    assert.equal(wait?.crashLoop, 1);
+    assert.equal(wait?.bootFailures, 0);
+    assert.ok(wait !== undefined && wait.inMs > 0 && wait.inMs <= 250, `inMs ${wait?.inMs}`);
+    assert.match(t.arbiter.statusLine(), /^0\/2 workers ready, .*; respawning in 1 s \(crash loop 1\)$/);
+    assert.match(t.statuses.at(-1) ?? '', /respawning in 1 s \(crash loop 1\)/, 'STATUS= sent when the wait starts');
+    t.untilForked(25);
+    assert.equal(t.arbiter.view().respawnWait(), undefined, 'forked: no wait');
+    assert.doesNotMatch(t.arbiter.statusLine(), /respawning/);
+    assert.doesNotMatch(t.statuses.at(-1) ?? '', /respawning/, 'STATUS= sent when the wait ends');
+  } finally {
+    t.log.close();
+  }
+});
+
+test('failed boots waiting for their backoff are said as such', async () => {
+  const t = await setup({ CORRAL_WORKERS: '2', CORRAL_BOOT_ATTEMPTS: '5' });
+  try {
+    t.arbiter.tick();
+    t.children.forEach((c) => c.exit(4));
+    t.arbiter.tick();
+    assert.equal(t.arbiter.view().respawnWait()?.bootFailures, 1);
+    assert.match(t.arbiter.statusLine(), /respawning in 1 s \(1 failed boot in a row\)$/);
   } finally {
     t.log.close();
   }

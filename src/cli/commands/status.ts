@@ -18,7 +18,16 @@ interface Stats {
   capacity: { status: string; current_connections: number; max_connections: number };
   workers_ready: number;
   workers_expected: number;
+  /** Absent from a master older than this command. */
+  respawn?: { in_ms: number; crash_loop: number; boot_failures: number } | null;
   workers: WorkerRow[];
+}
+
+/** The backoff holding the next fork, said as the master's status line says it. */
+function respawnText(inMs: number | null | undefined, why?: { crash_loop: number; boot_failures: number }): string {
+  if (inMs === null || inMs === undefined) return '';
+  const reason = why ? ` (${why.boot_failures > 0 ? `${why.boot_failures} failed boot${why.boot_failures === 1 ? '' : 's'} in a row` : `crash loop ${why.crash_loop}`})` : '';
+  return `; respawning in ${Math.ceil(inMs / 1000)} s${reason}`;
 }
 
 async function getJson(url: string, token: string | undefined): Promise<{ status: number; body: unknown }> {
@@ -68,7 +77,7 @@ says how to tell), 1 running but the admin API did not answer.`,
       const stats = token ? await getJson(`${base}/api/admin/stats`, token) : undefined;
       if (!stats || stats.status !== 200) {
         const health = await getJson(`${base}/api/admin/health`, undefined);
-        const h = health.body as { status: string; workers_ready: number; workers_expected: number };
+        const h = health.body as { status: string; workers_ready: number; workers_expected: number; respawn_in_ms?: number | null };
         // No token, or one the master refused (the .env edited since it started, or another file).
         const hint = !stats
           ? 'set CORRAL_ADMIN_TOKEN for per-worker figures'
@@ -76,7 +85,7 @@ says how to tell), 1 running but the admin API did not answer.`,
             ? `the admin API refused CORRAL_ADMIN_TOKEN (HTTP ${stats.status}): it must be the token the master started with`
             : `the admin API answered HTTP ${stats.status} for the figures; see the master's log`;
         if (values.json) process.stdout.write(`${JSON.stringify({ pid, health: h })}\n`);
-        else process.stdout.write(`corral is running: master pid ${pid}, ${h.workers_ready}/${h.workers_expected} workers ready (${h.status}); ${hint}\n`);
+        else process.stdout.write(`corral is running: master pid ${pid}, ${h.workers_ready}/${h.workers_expected} workers ready (${h.status})${respawnText(h.respawn_in_ms)}; ${hint}\n`);
         return 0;
       }
       const s = stats.body as Stats;
@@ -86,7 +95,7 @@ says how to tell), 1 running but the admin API did not answer.`,
       }
       const lines = [
         `corral is running: master pid ${s.master.pid}, generation ${s.master.generation}, up ${duration(s.master.uptime_s)}`,
-        `workers ${s.workers_ready}/${s.workers_expected} ready, capacity ${s.capacity.status} (${s.capacity.current_connections}/${s.capacity.max_connections} connections)`,
+        `workers ${s.workers_ready}/${s.workers_expected} ready, capacity ${s.capacity.status} (${s.capacity.current_connections}/${s.capacity.max_connections} connections)${respawnText(s.respawn?.in_ms, s.respawn ?? undefined)}`,
         '',
         `${'ID'.padStart(4)} ${'PID'.padStart(8)} ${'GEN'.padStart(4)} ${'STATE'.padEnd(9)} ${'UPTIME'.padStart(7)} ${'REQUESTS'.padStart(10)} ${'RSS MiB'.padStart(8)}`,
         ...s.workers.map(

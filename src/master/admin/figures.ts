@@ -20,6 +20,12 @@ export function capacityFromView(view: AdminView): Capacity {
   });
 }
 
+/** The backoff holding the next fork, as the admin API answers it; null when none does. */
+export function respawnOf(view: AdminView): { in_ms: number; crash_loop: number; boot_failures: number } | null {
+  const wait = view.respawnWait();
+  return wait ? { in_ms: wait.inMs, crash_loop: wait.crashLoop, boot_failures: wait.bootFailures } : null;
+}
+
 export function workersReady(view: AdminView): number {
   return view.children().filter((c) => c.role === 'worker' && c.state === 'ready').length;
 }
@@ -170,6 +176,7 @@ export function statsOf(view: AdminView, extras: StatsExtras, now = monotonicNow
     capacity: capacityFromView(view),
     workers_expected: view.expectedWorkers(),
     workers_ready: workers.filter((w) => w.state === 'ready').length,
+    respawn: respawnOf(view),
     totals: {
       active_connections: workers.reduce((a, w) => a + (w.figures?.activeConnections ?? 0), 0),
       requests_served: workers.reduce((a, w) => a + (w.figures?.requestsServed ?? 0), 0),

@@ -125,7 +125,8 @@ export async function startAdminServer(view: AdminView, logger: Logger, options:
       const ready = workersReady(view);
       const expected = view.expectedWorkers();
       const status = ready === 0 ? 'unavailable' : ready < expected ? 'degraded' : 'ok';
-      return send(res, ready > 0 ? 200 : 503, { status, workers_ready: ready, workers_expected: expected });
+      const wait = view.respawnWait();
+      return send(res, ready > 0 ? 200 : 503, { status, workers_ready: ready, workers_expected: expected, ...(wait ? { respawn_in_ms: wait.inMs } : {}) });
     }
 
     const auth = checkAdminAuth(req, view.settings().CORRAL_ADMIN_TOKEN);

@@ -39,6 +39,16 @@ export type ReloadOutcome =
   | { readonly outcome: 'queued'; readonly generation: number; readonly behind: number }
   | { readonly outcome: 'refused'; readonly code: string | undefined; readonly message: string };
 
+/** Workers are missing and the next one waits for the backoff: what an operator sees meanwhile. */
+export interface RespawnWait {
+  /** Milliseconds until the master forks again. */
+  readonly inMs: number;
+  /** Quick crashes counted in a row (the log's `crash_loop`). */
+  readonly crashLoop: number;
+  /** Failed boot attempts in a row (the log's `failures`). */
+  readonly bootFailures: number;
+}
+
 /**
  * Readers return the arbiter's state as it is: intents recorded but not yet handled (they wait for
  * the next tick) are not counted until settle() handles them. Whoever answers from this view
@@ -62,6 +72,8 @@ export interface AdminView {
   servedByExited(): { readonly requests: number; readonly errors: number; readonly refused: number };
   /** The worker count the arbiter is steering towards (CORRAL_WORKERS ± TTIN/TTOU). */
   expectedWorkers(): number;
+  /** Set while workers are missing and the next fork waits for the crash-loop or boot backoff. */
+  respawnWait(): RespawnWait | undefined;
   /** The current (newest) generation number. */
   generation(): number;
   /**
