@@ -355,10 +355,10 @@ export class Arbiter {
       }
       if (c.role === 'keeper') {
         this.keeperFailures++;
-        // keeperFailures starts again at each ready: a keeper that crashed soon after every ready
-        // was restarted within 250 ms, about once a second for good (each one with a cold cache,
-        // and a new Google token for its first call).
-        // Such crashes back off as a worker's do; one that lived longer starts the count again.
+        // keeperFailures starts again at each ready, so crashes soon after ready are counted apart,
+        // as a worker's are: a keeper that crashed soon after every ready was restarted within
+        // 250 ms, about once a second for good (each one with a cold cache, and a new Google token
+        // for its first call). One that lived longer starts the count again.
         if (c.readyAt !== undefined) this.keeperQuickCrashes = this.now() - c.readyAt < QUICK_CRASH_MS ? this.keeperQuickCrashes + 1 : 0;
         this.lastKeeperError = c.bootError ?? { code: 'CORRAL_ERR_KEEPER_UNAVAILABLE', message: `keeper exited with code ${code} signal ${signal}` };
         const delay = BACKOFF.delayMs(Math.max(this.keeperFailures, this.keeperQuickCrashes));
@@ -897,9 +897,12 @@ export class Arbiter {
     const wd = this.o.notifier.watchdogIntervalMs;
     if (wd !== undefined && now - this.lastWatchdogAt >= wd) {
       // The watchdog is fed only while at least one worker beats: a host with every worker stuck
-      // should be restarted by systemd.
+      // should be restarted by systemd. Or while the master holds the next fork for its backoff:
+      // its workers are gone, not stuck, and it is doing its job. Unfed for waits near the 30 s cap,
+      // a unit with WatchdogSec under about 60 s (CORRAL_TIMEOUT under 15) was killed mid crash
+      // loop, and started the backoff over at 250 ms.
       const timeoutMs = this.settings.CORRAL_TIMEOUT * 1000;
-      if (this.workers().some((c) => c.state === 'ready' && now - c.lastBeatAt <= timeoutMs)) {
+      if (this.workers().some((c) => c.state === 'ready' && now - c.lastBeatAt <= timeoutMs) || this.respawnWait() !== undefined) {
         this.lastWatchdogAt = now;
         this.o.notifier.watchdog();
       }

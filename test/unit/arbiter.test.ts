@@ -409,6 +409,32 @@ test('the systemd watchdog is fed only while at least one worker beats', async (
   }
 });
 
+test('the systemd watchdog is fed while the master waits out its crash-loop backoff: no worker is stuck, and a restart would start the backoff over', async () => {
+  const t = await setup({ CORRAL_WORKERS: '1' });
+  try {
+    t.bootAll();
+    // Crash after crash until the wait is several seconds long (step 6: 4-8 s).
+    for (let crash = 1; crash <= 6; crash++) {
+      t.run(250);
+      t.children.filter((c) => !c.exited).forEach((c) => c.exit(1));
+      t.arbiter.tick();
+      if (crash < 6) {
+        t.untilForked(250);
+        ready(t.children.at(-1)!);
+        t.arbiter.tick();
+      }
+    }
+    const wait = t.arbiter.view().respawnWait();
+    assert.ok(wait !== undefined && wait.inMs >= 3000, `waiting ${wait?.inMs} ms`);
+    const fed = t.calls.filter((c) => c === 'watchdog').length;
+    t.run(3000);
+    // Every 1 s (watchdogIntervalMs) through the 3 s of waiting.
+    assert.ok(t.calls.filter((c) => c === 'watchdog').length >= fed + 2, 'fed while waiting');
+  } finally {
+    t.log.close();
+  }
+});
+
 test('a worker silent while booting counts as a failed boot: backoff, then exit 3 (not an endless respawn)', async () => {
   const t = await setup({ CORRAL_BOOT_ATTEMPTS: '3', CORRAL_WORKERS: '1' });
   try {
