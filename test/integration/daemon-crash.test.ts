@@ -66,9 +66,10 @@ test('every worker killed at once is one crash of the loop: all are replaced aft
     const lastExit = Math.max(...exits.map(timeOf));
     const boots = c.events('worker.boot').slice(8);
     assert.equal(boots.length, 8);
-    // One step waits at most 250 ms, and the next tick forks (every 250 ms); a margin for a busy host.
+    // One step waits at most 250 ms, and the next tick forks (every 250 ms); a wide margin for a
+    // busy host, far below the 15-30 s of eight steps.
     const firstBoot = Math.min(...boots.map(timeOf));
-    assert.ok(firstBoot - lastExit <= 1500, `first replacement forked ${firstBoot - lastExit} ms after the crash`);
+    assert.ok(firstBoot - lastExit <= 3000, `first replacement forked ${firstBoot - lastExit} ms after the crash`);
     assert.ok(Math.max(...boots.map(timeOf)) - firstBoot <= 500, 'the eight replacements forked together');
     // Until a replacement listens, node:cluster has no socket on the port (see the README): refused.
     // Once one is ready, every new connection is answered.
@@ -80,7 +81,8 @@ test('every worker killed at once is one crash of the loop: all are replaced aft
     assert.deepEqual(failedAfterReady, [], 'no connection fails once a replacement is ready');
     const refused = attempts.filter((a) => a.startedAt >= killedAt && a.outcome !== 'ok');
     const lastRefused = Math.max(killedAt, ...refused.map((a) => a.startedAt));
-    assert.ok(lastRefused - killedAt <= 2000, `connections failed for ${lastRefused - killedAt} ms after the kill`);
+    // About 0.5 s on an idle host (one step, a tick, a boot); the bound leaves room for a busy one.
+    assert.ok(lastRefused - killedAt <= 5000, `connections failed for ${lastRefused - killedAt} ms after the kill`);
     assert.ok(attempts.filter((a) => a.startedAt > firstReady && a.outcome === 'ok').length > 0);
   } finally {
     connecting = false;
