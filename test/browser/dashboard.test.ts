@@ -188,7 +188,7 @@ describe('/admin dashboard in Chromium', { skip }, () => {
     }
   });
 
-  it('with no worker ready the badge says UNAVAILABLE, not the capacity status (LOW at 0 %)', async () => {
+  it('with no worker ready the badge says UNAVAILABLE, not the capacity status (LOW at 0 %), and the backoff holding the next fork is shown', async () => {
     const settings = testSettings({ CORRAL_ADMIN_TOKEN: TOKEN, CORRAL_WORKERS: '2', CORRAL_WORKER_CONNECTIONS: '100' });
     const down = createFakeView(settings, [child(1, 4201, 'booting', undefined), child(2, 4202, 'booting', undefined)], 2);
     const downServer = await startAdminServer(down, logger, { host: '127.0.0.1', port: 0, monitoring });
@@ -205,6 +205,16 @@ describe('/admin dashboard in Chromium', { skip }, () => {
       assert.equal(((await page.textContent('#status')) ?? '').trim(), 'UNAVAILABLE');
       assert.equal(await page.getAttribute('#status', 'data-status'), 'UNAVAILABLE');
       assert.equal(((await page.textContent('#workers-ready')) ?? '').trim(), '0');
+      assert.equal(await page.isHidden('#respawn'), true, 'no backoff, no respawn line');
+      // The crash-loop backoff holds the next fork: the card says why none serve, and for how long.
+      down.waiting = { inMs: 12_300, crashLoop: 6, bootFailures: 0 };
+      await page.waitForFunction(() => !(document.getElementById('respawn')?.hidden ?? true), undefined, { timeout: 15_000 });
+      assert.equal(((await page.textContent('#respawn')) ?? '').trim(), 'respawning in 13 s (crash loop 6)');
+      down.waiting = { inMs: 2_000, crashLoop: 0, bootFailures: 3 };
+      await page.waitForFunction(() => (document.getElementById('respawn')?.textContent ?? '').includes('failed boots'), undefined, { timeout: 15_000 });
+      assert.equal(((await page.textContent('#respawn')) ?? '').trim(), 'respawning in 2 s (3 failed boots in a row)');
+      down.waiting = undefined;
+      await page.waitForFunction(() => document.getElementById('respawn')?.hidden === true, undefined, { timeout: 15_000 });
     } finally {
       await page.close();
       await downServer.close();

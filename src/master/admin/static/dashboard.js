@@ -86,6 +86,13 @@ function renderStats(s) {
   set('master-uptime', fmt.dur(s.master.uptime_s));
   set('workers-ready', String(s.workers_ready));
   set('workers-expected', String(s.workers_expected));
+  // Workers missing while the crash-loop or boot backoff holds the next fork: say why and for how long.
+  const respawn = $('respawn');
+  const wait = s.respawn;
+  respawn.hidden = !wait;
+  respawn.textContent = wait
+    ? `respawning in ${Math.ceil(wait.in_ms / 1000)} s (${wait.boot_failures > 0 ? `${wait.boot_failures} failed boot${wait.boot_failures === 1 ? '' : 's'} in a row` : `crash loop ${wait.crash_loop}`})`
+    : '';
   set('rps', fmt.num(s.totals.requests_per_second));
   set('requests-total', fmt.int(s.totals.requests_served));
   set('cpu', s.host ? fmt.num(s.host.cpu_percent) : '–');
