@@ -34,6 +34,8 @@ export interface LoadtestOptions {
   readonly allowRemote: boolean;
   /** Undefined: the bundled sample sheet's players. */
   readonly usersFile: string | undefined;
+  /** Redraw the progress line in place when stderr is a terminal (not under CI, not TERM=dumb). */
+  readonly progressInPlace: boolean;
 }
 
 /** The seeds' progressive test (seeds/001 "Test progressif"). */
@@ -197,6 +199,7 @@ export function parseLoadtestArgs(argv: readonly string[], cwd: string, now = ne
       timeoutMs: values.timeout === undefined ? DEFAULT_TIMEOUT_MS : durationFlag(values.timeout, '--timeout', 1, 600_000),
       allowRemote: values['allow-remote'] === true,
       usersFile: values['users-file'] === undefined ? undefined : resolve(cwd, values['users-file']),
+      progressInPlace: env.progressInPlace,
     },
   };
 }

@@ -1,5 +1,6 @@
 // The live progress line on stderr: redrawn in place on a terminal, a plain line every few
-// seconds otherwise (CI logs, `2> file`), so neither floods nor stays silent.
+// seconds otherwise (CI logs, `2> file`, a CI job's pseudo-terminal), so neither floods nor stays
+// silent.
 
 import { formatClock } from './duration.js';
 import { formatMs } from './verdict.js';
@@ -41,9 +42,10 @@ export class Progress {
   #lastLabel = '';
   #drawn = false;
 
-  constructor(stream: ProgressStream, plainEveryMs = 5000) {
+  /** inPlace false: plain lines even on a terminal (CI, TERM=dumb), where \r and escapes end up as noise. */
+  constructor(stream: ProgressStream, { inPlace = true, plainEveryMs = 5000 }: { inPlace?: boolean; plainEveryMs?: number } = {}) {
     this.#stream = stream;
-    this.#tty = stream.isTTY === true;
+    this.#tty = inPlace && stream.isTTY === true;
     this.#plainEveryMs = plainEveryMs;
   }
 

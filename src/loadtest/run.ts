@@ -160,7 +160,7 @@ export async function runLoadtest(opts: LoadtestOptions, io: RunIo): Promise<Run
   const startedAt = new Date();
   const recorder = new Recorder(schedule);
   const client = new TargetClient(opts.target, { connections: schedule.maxUsers, timeoutMs: opts.timeoutMs, signal: controller.signal, clock, unansweredAfterMs: CRITERIA.p95Ms, deadlineMs: schedule.totalMs, ...(pinned ? { pinned } : {}) });
-  const progress = new Progress(io.stderr);
+  const progress = new Progress(io.stderr, { inPlace: opts.progressInPlace });
   let warned429 = false;
   const onReply = (reply: Reply): void => {
     recorder.record(reply.sample);

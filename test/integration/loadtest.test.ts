@@ -20,6 +20,7 @@ const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 const BIN = join(ROOT, 'bin', 'corral');
 const PROFILES = join(ROOT, 'test', 'fixtures', 'profiles');
 const CHROMIUM = '/usr/bin/chromium';
+const SCRIPT = '/usr/bin/script';
 const ARTIFACTS = join(ROOT, 'test-artifacts');
 const PLAYERS: Player[] = [
   { name: 'Alice Martin', code: 'P001', team: 'Red' },
@@ -223,6 +224,22 @@ describe('corral loadtest against the fixture app', () => {
     } finally {
       await browser.close();
     }
+  });
+
+  it('prints plain progress lines under CI even on a terminal: no carriage return or escape sequence in the job log', { skip: existsSync(SCRIPT) ? false : `${SCRIPT} is missing` }, async () => {
+    const t = await target();
+    const out = join(dir, 'ci-tty');
+    const quote = (a: string): string => `'${a.replace(/'/g, "'\\''")}'`;
+    const command = [process.execPath, BIN, 'loadtest', '--target', t.url, '--users', '1', '--duration', '1s', '--think-time', '20ms', '--mix', 'read=1', '--users-file', usersFile, '--out', out].map(quote).join(' ');
+    // script(1) runs the command on a pseudo-terminal, as CI runners that allocate one do.
+    const child = spawn(SCRIPT, ['-qec', command, '/dev/null'], { cwd: dir, env: { ...process.env, CI: 'true' }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let log = '';
+    child.stdout.on('data', (d: Buffer) => (log += d.toString()));
+    const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));
+    assert.equal(code, 0, log);
+    assert.match(log, /^\[00:00 elapsed, 00:0\d left\]  constant \(1 users\)  users 1 /m, 'a plain progress line');
+    // The terminal turns each \n into \r\n; any other \r, or an escape, is a redraw.
+    assert.doesNotMatch(log, /\r(?!\n)|\x1b/, JSON.stringify(log));
   });
 
   it('names the first failing step and why, and exits 2', async () => {

@@ -33,7 +33,7 @@ function optionsWithEnv(env: LoadtestEnv, ...argv: string[]): LoadtestOptions {
 
 /** Options as parsed with no CORRAL_ADMIN_TOKEN in the environment. */
 function options(...argv: string[]): LoadtestOptions {
-  return optionsWithEnv({ adminToken: undefined }, ...argv);
+  return optionsWithEnv({ adminToken: undefined, progressInPlace: true }, ...argv);
 }
 
 describe('durations and rates', () => {

@@ -2,6 +2,7 @@
 
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { readLoadtestEnv } from '../../src/config/loadtest-env.js';
 import { Progress, progressLine, type ProgressState } from '../../src/loadtest/progress.js';
 
 const state = (elapsedMs: number, segmentLabel = 'step 1/2 (2 users)'): ProgressState => ({ elapsedMs, totalMs: 60_000, segmentLabel, users: 2, rps: 38.25, p95Ms: 4.12, errors: 1, requests: 120 });
@@ -34,5 +35,21 @@ describe('progress', () => {
     p.done();
     assert.deepEqual(s.writes.map((w) => w.slice(0, 7)), ['[00:00 ', '[00:05 ', '[00:07 ', '[00:12 ']);
     assert.ok(s.writes.every((w) => w.endsWith('\n') && !w.includes('\r')));
+  });
+
+  it('prints plain lines on a terminal too under CI or TERM=dumb, where redraws would fill the log with control characters', () => {
+    for (const env of [{ CI: 'true' }, { CI: '1' }, { TERM: 'dumb' }]) {
+      const { progressInPlace } = readLoadtestEnv(env);
+      assert.equal(progressInPlace, false, JSON.stringify(env));
+      const s = sink(true);
+      const p = new Progress(s, { inPlace: progressInPlace });
+      for (let t = 0; t <= 6000; t += 100) p.update(state(t));
+      p.done();
+      assert.deepEqual(s.writes.map((w) => w.slice(0, 7)), ['[00:00 ', '[00:05 '], JSON.stringify(env));
+      assert.ok(s.writes.every((w) => w.endsWith('\n') && !/[\r\x1b]/.test(w)), JSON.stringify(s.writes));
+    }
+    for (const env of [{}, { CI: 'false' }, { CI: '0' }, { CI: '' }, { TERM: 'xterm-256color' }]) {
+      assert.equal(readLoadtestEnv(env).progressInPlace, true, JSON.stringify(env));
+    }
   });
 });

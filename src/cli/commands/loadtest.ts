@@ -56,8 +56,8 @@ Options:
   -h, --help            this text
 
 Durations are a number with a unit: 500ms, 30s, 2m, 1h, 1m30s. Each option may be given once.
-Progress goes to stderr (one line redrawn on a terminal, a line every 5 s otherwise); the steps
-table and the verdict go to stdout. Ctrl-C (or SIGTERM) stops early and still writes the report.
+Progress goes to stderr (one line redrawn on a terminal; a plain line every 5 s and at each step
+otherwise, and under CI or TERM=dumb); the steps table and the verdict go to stdout. Ctrl-C (or SIGTERM) stops early and still writes the report.
 
 Exit codes:
   0    no step that ran failed the criteria and at least one measured a request
