@@ -3,6 +3,7 @@
 
 import { formatDuration } from './duration.js';
 import { formatMix } from './mix.js';
+import { describeFailures } from './sampler.js';
 import type { LoadtestResult, SegmentResult, TallyResult } from './result.js';
 import { escapeHtml, lineChart, type ChartSpec } from './svg-chart.js';
 import { formatMs } from './verdict.js';
@@ -44,6 +45,12 @@ function tallyRows(map: Record<string, TallyResult>): string {
   return Object.entries(map)
     .map(([k, t]) => `<tr><td>${escapeHtml(k)}</td><td>${t.counts.requests}</td><td>${ms(t.latencyMs?.p50)}</td><td>${ms(t.latencyMs?.p95)}</td><td>${ms(t.latencyMs?.p99)}</td><td>${ms(t.latencyMs?.max)}</td><td>${errorsCell(t)}</td><td>${escapeHtml(Object.entries(t.statuses).map(([s, n]) => `${s}×${n}`).join(', '))}</td></tr>`)
     .join('\n');
+}
+
+/** ", 3 fetches without CPU/RAM (HTTP 503 ×3)": a gap in the server chart, explained. */
+function serverFailures(r: LoadtestResult): string {
+  const n = r.server.failures.length;
+  return n === 0 ? '' : `, ${n} fetch${n === 1 ? '' : 'es'} without CPU/RAM (${describeFailures(r.server.failures)})`;
 }
 
 export function charts(r: LoadtestResult): ChartSpec[] {
@@ -160,7 +167,7 @@ export function renderReport(r: LoadtestResult): string {
     ['Mix', `${formatMix(r.options.mix)} (${r.options.mixSource})`],
     ['Virtual users', `${r.run.usersStarted} started, ${r.options.credentials} logins from ${r.options.usersFile}`],
     ['Load generator CPU', `${r.run.generatorCpuPercent} % of this host (all cores)`],
-    ['Server figures', r.server.available ? `${r.server.samples.length} samples from ${r.options.admin ?? ''}` : (r.server.problem ?? 'not sampled')],
+    ['Server figures', r.server.available ? `${r.server.samples.length} samples from ${r.options.admin ?? ''}${serverFailures(r)}` : (r.server.problem ?? 'not sampled')],
   ];
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">

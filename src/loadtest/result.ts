@@ -4,7 +4,7 @@
 import type { Recorder, SecondPoint } from './recorder.js';
 import type { LoadtestOptions } from './options.js';
 import type { Mix } from './mix.js';
-import type { ServerSample } from './sampler.js';
+import type { AdminFailure, ServerSample } from './sampler.js';
 import type { Schedule, SegmentKind } from './schedule.js';
 import { sortedEntries, type Counts, type LatencySummary, type Tally } from './tally.js';
 import { CRITERIA, type Check, type ServerFigures, type Verdict } from './verdict.js';
@@ -82,6 +82,8 @@ export interface LoadtestResult {
     readonly available: boolean;
     readonly problem: string | null;
     readonly samples: readonly ServerSample[];
+    /** Fetches during the run that brought no CPU or RAM figure, and why. */
+    readonly failures: readonly AdminFailure[];
   };
   readonly verdict: Verdict;
   readonly notes: readonly string[];

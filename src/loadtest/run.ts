@@ -211,7 +211,8 @@ export async function runLoadtest(opts: LoadtestOptions, io: RunIo): Promise<Run
   const finishedAt = new Date();
 
   const serverSamples = sampler?.samples ?? [];
-  const { segments, judged } = judgeSegments(schedule, recorder, outcome.stoppedAtMs, outcome.interrupted, serverSamples, serverProblem);
+  const serverFailures = sampler?.failures ?? [];
+  const { segments, judged } = judgeSegments(schedule, recorder, outcome.stoppedAtMs, outcome.interrupted, serverSamples, serverProblem, serverFailures);
   const verdict = overallVerdict(judged, outcome.interrupted);
   const totals = tallyResult(recorder.overall);
   if (totals.counts.status429 > 0) notes.push(`${totals.counts.status429} answers were 429 Too Many Requests: ${RATE_LIMIT_HINT}`);
@@ -254,7 +255,7 @@ export async function runLoadtest(opts: LoadtestOptions, io: RunIo): Promise<Run
     byRoute: mapResult(recorder.routes),
     actions: actionsResult(recorder),
     timeline: recorder.timeline,
-    server: { available: sampler !== undefined, problem: serverProblem ?? null, samples: serverSamples },
+    server: { available: sampler !== undefined, problem: serverProblem ?? null, samples: serverSamples, failures: serverFailures },
     verdict,
     notes,
   };

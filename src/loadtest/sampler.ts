@@ -25,6 +25,21 @@ export interface ServerSample {
   readonly status: string | null;
 }
 
+/** A fetch during the run that brought no host figures: the admin API failed or refused it. */
+export interface AdminFailure {
+  /** Milliseconds since the run started. */
+  readonly t: number;
+  /** "HTTP 503", "HTTP 401: token refused", "ECONNREFUSED", "no answer within 2 s". */
+  readonly problem: string;
+}
+
+/** "HTTP 503 ×3, ECONNREFUSED ×2": what the admin API did instead of answering, most frequent first. */
+export function describeFailures(failures: readonly AdminFailure[]): string {
+  const counts = new Map<string, number>();
+  for (const f of failures) counts.set(f.problem, (counts.get(f.problem) ?? 0) + 1);
+  return [...counts.entries()].sort((a, b) => b[1] - a[1]).map(([problem, n]) => `${problem} ×${n}`).join(', ');
+}
+
 export interface AdminProbe {
   readonly ok: boolean;
   /** Why the admin API cannot be used (unreachable, 401, ...). */
@@ -101,14 +116,30 @@ export function sampleFrom(t: number, capacityBody: unknown, statsBody: unknown,
 /** How long one admin answer may take: the master answers in milliseconds when it is healthy. */
 const ANSWER_TIMEOUT_MS = 2000;
 
+/** Why one answered fetch of /stats brought no figures. */
+function refusal(status: number): string {
+  return status === 401 || status === 403 ? `HTTP ${status}: token refused` : `HTTP ${status}`;
+}
+
+/** Why one fetch got no answer at all. */
+function noAnswer(err: unknown): string {
+  const code = (err as { code?: unknown }).code;
+  if ((err as Error).name === 'TimeoutError' || code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'UND_ERR_BODY_TIMEOUT') return `no answer within ${ANSWER_TIMEOUT_MS / 1000} s`;
+  return typeof code === 'string' ? code : (err as Error).message;
+}
+
 export class AdminSampler {
   readonly samples: ServerSample[] = [];
+  /**
+   * Fetches that brought no host figures, so a step without CPU or RAM can say why (a master that
+   * went down, a token rotated by a reload) rather than blame the step's length.
+   */
+  readonly failures: AdminFailure[] = [];
   readonly #base: URL;
   readonly #token: string | undefined;
   readonly #agent = new Agent({ connections: 2, keepAliveTimeout: 10_000 });
   #timer: NodeJS.Timeout | undefined;
   #inFlight: Promise<void> | undefined;
-  #failures = 0;
   readonly #closing = new AbortController();
 
   constructor(base: URL, token: string | undefined) {
@@ -171,20 +202,19 @@ export class AdminSampler {
       const t = clock();
       try {
         const [cap, stats] = await Promise.all([this.#get('/api/admin/capacity'), this.#get('/api/admin/stats')]);
+        if (stats.status !== 200) this.failures.push({ t: Math.round(t), problem: refusal(stats.status) });
+        // Refused both ways, the fetch measured nothing: an empty sample would pass for a measurement.
+        if (cap.status !== 200 && stats.status !== 200) return;
         this.samples.push(sampleFrom(t, cap.status === 200 ? cap.body : undefined, stats.status === 200 ? stats.body : undefined, wallOrigin + t));
-      } catch {
+      } catch (err) {
         // A missed sample leaves a gap in the chart; the master may be busy, which is itself data.
-        this.#failures++;
+        if (!this.#closing.signal.aborted) this.failures.push({ t: Math.round(t), problem: noAnswer(err) });
       }
     };
     this.#timer = setInterval(() => {
       if (!this.#inFlight) this.#inFlight = once().finally(() => (this.#inFlight = undefined));
     }, intervalMs);
     this.#inFlight = once().finally(() => (this.#inFlight = undefined));
-  }
-
-  get failures(): number {
-    return this.#failures;
   }
 
   async close(): Promise<void> {

@@ -5,7 +5,7 @@ import type { OutputFiles } from './output.js';
 import type { Recorder } from './recorder.js';
 import type { SegmentResult } from './result.js';
 import { tallyResult } from './result.js';
-import type { ServerSample } from './sampler.js';
+import { describeFailures, type AdminFailure, type ServerSample } from './sampler.js';
 import { segmentPeak, type Schedule } from './schedule.js';
 import { briefFigures, formatMs, judgeSegment, type JudgedSegment, type Verdict } from './verdict.js';
 
@@ -21,9 +21,14 @@ interface HostMeasurement {
   readonly cpuAt: number;
 }
 
+/** A fetch that brought the master's CPU or RAM (not only capacity, nor a refusal). */
+function hasHostFigures(s: ServerSample): boolean {
+  return s.cpu !== null || s.ram !== null;
+}
+
 function hostMeasurements(samples: readonly ServerSample[]): HostMeasurement[] {
   const seen = new Set<number>();
-  const distinct = samples.filter((s) => !seen.has(s.hostT) && (seen.add(s.hostT), true)).sort((a, b) => a.hostT - b.hostT);
+  const distinct = samples.filter((s) => hasHostFigures(s) && !seen.has(s.hostT) && (seen.add(s.hostT), true)).sort((a, b) => a.hostT - b.hostT);
   return distinct.map((sample, i) => {
     const prev = distinct[i - 1];
     const next = distinct[i + 1];
@@ -46,11 +51,16 @@ function samplesFor(samples: readonly ServerSample[], start: number, end: number
   return [...connections, ...ram, ...cpu];
 }
 
-/** Why a segment has no CPU or RAM figure although the admin API answered. */
-function missingFigures(samples: readonly ServerSample[], serverProblem: string | undefined, start: number, end: number): string | undefined {
-  if (serverProblem !== undefined || !samples.some((s) => s.cpu !== null || s.ram !== null)) return serverProblem;
-  // The sampler keeps only the fetches that were answered: none in the step means the API went quiet.
-  if (!samples.some((s) => s.t >= start && s.t < end)) return 'the admin API did not answer during this step';
+/** Why a segment has no CPU or RAM figure although the admin API answered before the run. */
+function missingFigures(samples: readonly ServerSample[], failures: readonly AdminFailure[], serverProblem: string | undefined, start: number, end: number): string | undefined {
+  const within = (t: number): boolean => t >= start && t < end;
+  const failed = failures.filter((f) => within(f.t));
+  if (serverProblem !== undefined) return serverProblem;
+  if (!samples.some(hasHostFigures)) return failures.length > 0 ? `the admin API gave no CPU or RAM figure during the run (${describeFailures(failures)})` : undefined;
+  // No figure fetched in the step: the API went quiet or refused, which is not the step's length.
+  if (!samples.some((s) => within(s.t) && hasHostFigures(s))) {
+    return failed.length > 0 ? `the admin API gave no CPU or RAM figure during this step (${describeFailures(failed)})` : 'the admin API did not answer during this step';
+  }
   const spans = hostMeasurements(samples).map((m, i, all) => (i > 0 ? m.sample.hostT - (all[i - 1]?.sample.hostT ?? 0) : 0)).filter((d) => d > 0);
   const every = spans.length > 0 ? ` (it measures every ${formatDuration(Math.min(...spans))})` : '';
   return `no host measurement of the master${every} covers this step; longer steps get one`;
@@ -63,6 +73,7 @@ export function judgeSegments(
   interrupted: boolean,
   serverSamples: readonly ServerSample[],
   serverProblem: string | undefined,
+  serverFailures: readonly AdminFailure[] = [],
 ): { segments: SegmentResult[]; judged: JudgedSegment[] } {
   const segments: SegmentResult[] = [];
   const judged: JudgedSegment[] = [];
@@ -79,7 +90,7 @@ export function judgeSegments(
       statuses: tally.statuses,
       errorCodes: tally.errorCodes,
       server: samplesFor(serverSamples, seg.startMs, end),
-      serverProblem: missingFigures(serverSamples, serverProblem, seg.startMs, end),
+      serverProblem: missingFigures(serverSamples, serverFailures, serverProblem, seg.startMs, end),
     });
     segments.push({
       ...tallyResult(tally),

@@ -94,6 +94,39 @@ describe('sampling a live admin API', () => {
     assert.deepEqual(new Set(s.samples.map((x) => x.hostT)).size, 1, JSON.stringify(s.samples.map((x) => [x.t, x.hostT])));
   });
 
+  it('keeps no empty sample for a fetch the admin API refused mid-run, and records why', async () => {
+    // A master that starts refusing (a reload that rotated CORRAL_ADMIN_TOKEN, a proxy in front
+    // answering 503): those fetches measured nothing and must not pass for measurements.
+    let status = 200;
+    const server = createServer((req, res) => {
+      res.writeHead(status, { 'content-type': 'application/json' });
+      res.end(JSON.stringify(status !== 200 ? { error: 'x' } : req.url === '/api/admin/stats' ? { host: { cpu_percent: 20, ram_percent: 30 } } : { capacity: { current_connections: 1 } }));
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const s = new AdminSampler(new URL(`http://127.0.0.1:${(server.address() as AddressInfo).port}`), 'tok');
+    let now = 0;
+    const waitFor = async (what: () => boolean): Promise<void> => {
+      const deadline = Date.now() + 5000;
+      while (!what() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+    };
+    try {
+      s.start(() => now, 20);
+      await waitFor(() => s.samples.length >= 2);
+      now = 1000;
+      status = 401;
+      await waitFor(() => s.failures.length >= 2);
+      now = 2000;
+      status = 503;
+      await waitFor(() => s.failures.filter((f) => f.t === 2000).length >= 2);
+    } finally {
+      await s.close();
+      await new Promise<void>((r) => server.close(() => r()));
+    }
+    assert.ok(s.samples.length >= 2);
+    assert.ok(s.samples.every((x) => x.t === 0 && x.cpu === 20 && x.ram === 30), JSON.stringify(s.samples));
+    assert.deepEqual([...new Set(s.failures.map((f) => `${f.t} ${f.problem}`))], ['1000 HTTP 401: token refused', '2000 HTTP 503']);
+  });
+
   it('reports a refused token', async () => {
     const s = new AdminSampler(new URL(admin.url), 'wrong');
     const probe = await s.probe(0);

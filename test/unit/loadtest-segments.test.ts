@@ -91,4 +91,22 @@ describe('judging segments', () => {
     // No fetch was answered during step 2 (the master went quiet): that is not the step's length.
     assert.equal(segments[1]?.checks.find((c) => c.name === 'cpu')?.detail, 'CPU not judged: the admin API did not answer during this step');
   });
+
+  it('says a step has no CPU or RAM because the admin API refused during it, not because the step was short', () => {
+    const schedule = stepsSchedule([2, 4], 12_000);
+    const r = new Recorder(schedule);
+    r.users(2, 0);
+    r.record(ok(100, 110));
+    r.record(ok(12_100, 12_110));
+    r.finish(24_000);
+    const host = (t: number, hostT: number): ServerSample => ({ t, cpu: 30, ram: 10, hostT, hostDated: true, connections: 1, maxConnections: 100, status: 'LOW' });
+    // Answered until 8 s, then refused (a reload rotated the token) to the end of the run.
+    const samples = [host(1000, 0), host(5500, 5000), host(7000, 5000)];
+    const failures = [8000, 9000, 10_000, 11_000, 12_000, 13_000, 14_000].map((t) => ({ t, problem: 'HTTP 401: token refused' }));
+    const { segments, judged } = judgeSegments(schedule, r, 24_000, false, samples, undefined, [...failures, { t: 15_000, problem: 'ECONNREFUSED' }]);
+    assert.deepEqual(segments.map((s) => s.server.cpuMean), [30, null]);
+    assert.equal(segments[1]?.checks.find((c) => c.name === 'cpu')?.detail, 'CPU not judged: the admin API gave no CPU or RAM figure during this step (HTTP 401: token refused ×3, ECONNREFUSED ×1)');
+    assert.equal(segments[1]?.checks.find((c) => c.name === 'ram')?.detail, 'RAM not judged: the admin API gave no CPU or RAM figure during this step (HTTP 401: token refused ×3, ECONNREFUSED ×1)');
+    assert.match(overallVerdict(judged, false).lines.join('\n'), /CPU not judged: the admin API gave no CPU or RAM figure during this step \(HTTP 401/);
+  });
 });
