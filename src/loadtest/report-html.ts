@@ -6,7 +6,7 @@ import { formatMix } from './mix.js';
 import { describeFailures } from './sampler.js';
 import type { LoadtestResult, SegmentResult, TallyResult } from './result.js';
 import { escapeHtml, lineChart, type ChartSpec } from './svg-chart.js';
-import { formatMs } from './verdict.js';
+import { CRITERIA, formatMs, formatPercent } from './verdict.js';
 
 const COLORS = { users: '#4c6ef5', rps: '#2b8a3e', p50: '#74c0fc', p95: '#f08c00', p99: '#c92a2a', s5xx: '#c92a2a', s429: '#e8590c', timeouts: '#862e9c', unanswered: '#5f3dc4', connection: '#495057', other: '#f59f00', cpu: '#d6336c', ram: '#1c7ed6', conn: '#0ca678' };
 
@@ -15,12 +15,13 @@ function scriptJson(value: unknown): string {
   return JSON.stringify(value).replace(/</g, '\\u003c').replace(/\u2028/g, '\\u2028').replace(/\u2029/g, '\\u2029');
 }
 
-function ms(v: number | null | undefined): string {
-  return v === null || v === undefined ? '–' : formatMs(v);
+/** With the limit a figure is judged against, it is never rounded up to it (as in the verdict). */
+function ms(v: number | null | undefined, limit?: number): string {
+  return v === null || v === undefined ? '–' : formatMs(v, limit);
 }
 
-function pct(v: number | null): string {
-  return v === null ? '–' : `${Math.round(v)} %`;
+function pct(v: number | null, limit?: number): string {
+  return v === null ? '–' : formatPercent(v, limit);
 }
 
 function errorsCell(t: TallyResult): string {
@@ -38,7 +39,7 @@ function errorsCell(t: TallyResult): string {
 function segmentRow(s: SegmentResult): string {
   const status = !s.ran ? '<td class="skip">not run</td>' : s.pass === null ? '<td class="skip">no data</td>' : s.pass ? '<td class="pass">pass</td>' : `<td class="fail">fail</td>`;
   const users = s.usersFrom === s.usersTo ? `${s.users}` : `${s.usersFrom}→${s.usersTo}`;
-  return `<tr>${status}<td>${escapeHtml(s.label)}</td><td>${users}</td><td>${s.counts.requests}</td><td>${s.rps}</td><td>${ms(s.latencyMs?.p50)}</td><td>${ms(s.latencyMs?.p95)}</td><td>${ms(s.latencyMs?.p99)}</td><td>${errorsCell(s)}</td><td>${pct(s.server.cpuMean)}</td><td>${pct(s.server.ramMax)}</td><td>${s.server.connectionsMax ?? '–'}</td><td class="reasons">${escapeHtml(s.reasons.join('; '))}</td></tr>`;
+  return `<tr>${status}<td>${escapeHtml(s.label)}</td><td>${users}</td><td>${s.counts.requests}</td><td>${s.rps}</td><td>${ms(s.latencyMs?.p50)}</td><td>${ms(s.latencyMs?.p95, CRITERIA.p95Ms)}</td><td>${ms(s.latencyMs?.p99)}</td><td>${errorsCell(s)}</td><td>${pct(s.server.cpuMean, CRITERIA.cpuPercent)}</td><td>${pct(s.server.ramMax, CRITERIA.ramPercent)}</td><td>${s.server.connectionsMax ?? '–'}</td><td class="reasons">${escapeHtml(s.reasons.join('; '))}</td></tr>`;
 }
 
 function tallyRows(map: Record<string, TallyResult>): string {

@@ -7,7 +7,7 @@ import type { SegmentResult } from './result.js';
 import { tallyResult } from './result.js';
 import { describeFailures, type AdminFailure, type ServerSample } from './sampler.js';
 import { segmentPeak, type Schedule } from './schedule.js';
-import { briefFigures, formatMs, judgeSegment, type JudgedSegment, type Verdict } from './verdict.js';
+import { briefFigures, CRITERIA, formatMs, judgeSegment, type JudgedSegment, type Verdict } from './verdict.js';
 
 /** One host measurement of the master, and the moment its CPU figure stands for. */
 interface HostMeasurement {
@@ -127,7 +127,7 @@ export function printSummary(
 ): void {
   segments.forEach((s, i) => {
     const status = !s.ran ? 'not run' : s.pass === false ? 'FAIL' : s.pass === null ? 'no data' : judged[i]?.complete === false ? 'partial' : 'pass';
-    const lat = s.latencyMs ? `p95 ${formatMs(s.latencyMs.p95)}` : 'no answers';
+    const lat = s.latencyMs ? `p95 ${formatMs(s.latencyMs.p95, CRITERIA.p95Ms)}` : 'no answers';
     const j = judged[i];
     const rest = j ? briefFigures(j).replace(/^p95 [^,]+, |^no answers, /, '') : '';
     // A ramp shows where it goes (0→300), as the report does: its peak alone reads like a step.

@@ -53,13 +53,27 @@ export interface SegmentInput {
   readonly serverProblem: string | undefined;
 }
 
-export function formatMs(ms: number): string {
+/**
+ * A figure under its limit whose rounding would reach it shows a truncated decimal instead:
+ * "p95 500 ms < 500 ms" or a passing "CPU 80 %" reads as a contradiction of the verdict.
+ */
+function belowLimit(n: number, limit: number | undefined): string | undefined {
+  return limit !== undefined && n < limit && Math.round(n) >= limit ? (Math.floor(n * 10) / 10).toFixed(1) : undefined;
+}
+
+/** Milliseconds; with the limit it is judged against, never rounded up to that limit. */
+export function formatMs(ms: number, limit?: number): string {
+  const near = belowLimit(ms, limit);
+  if (near !== undefined) return `${near} ms`;
   return ms < 10 ? `${ms.toFixed(1)} ms` : `${Math.round(ms)} ms`;
 }
 
-function pct(n: number): string {
-  return `${Math.round(n)} %`;
+/** A percentage; with the limit it is judged against, never rounded up to that limit. */
+export function formatPercent(n: number, limit?: number): string {
+  return `${belowLimit(n, limit) ?? Math.round(n)} %`;
 }
+
+const pct = formatPercent;
 
 function list(map: ReadonlyMap<string | number, number>, keep: (key: string | number) => boolean): string {
   return [...map.entries()]
@@ -102,7 +116,7 @@ export function judgeSegment(input: SegmentInput): SegmentJudgement {
   else {
     const waiting = c.unanswered > 0 ? ` (with the waits of ${c.unanswered} requests still unanswered when the run ended)` : '';
     add('p95', p95 === undefined ? false : p95 < CRITERIA.p95Ms, p95 ?? null, CRITERIA.p95Ms,
-      p95 === undefined ? 'no answer to measure' : `p95 ${formatMs(p95)} ${p95 < CRITERIA.p95Ms ? '<' : '≥'} ${CRITERIA.p95Ms} ms${waiting}`);
+      p95 === undefined ? 'no answer to measure' : `p95 ${formatMs(p95, CRITERIA.p95Ms)} ${p95 < CRITERIA.p95Ms ? '<' : '≥'} ${CRITERIA.p95Ms} ms${waiting}`);
   }
   const fives = list(input.statuses, (k) => Number(k) >= 500);
   add('status5xx', c.status5xx === 0, c.status5xx, 0, c.status5xx === 0 ? 'no 5xx' : `${c.status5xx} server errors (${fives})${c.status503 > 0 ? '; 503 means the server was full or unavailable' : ''}`);
@@ -115,9 +129,9 @@ export function judgeSegment(input: SegmentInput): SegmentJudgement {
     c.statusOther === 0 ? 'no unexpected answers' : `${c.statusOther} unexpected answers (${other}); 401 usually means --users-file or --admin-token does not match the target`);
   const server = serverFigures(input.server);
   if (server.cpuMean === null) add('cpu', null, null, CRITERIA.cpuPercent, `CPU not judged: ${input.serverProblem ?? 'no CPU figure from the admin API'}`);
-  else add('cpu', server.cpuMean < CRITERIA.cpuPercent, server.cpuMean, CRITERIA.cpuPercent, `CPU ${pct(server.cpuMean)} on average (max ${pct(server.cpuMax ?? server.cpuMean)}) ${server.cpuMean < CRITERIA.cpuPercent ? '<' : '≥'} ${CRITERIA.cpuPercent} %`);
+  else add('cpu', server.cpuMean < CRITERIA.cpuPercent, server.cpuMean, CRITERIA.cpuPercent, `CPU ${pct(server.cpuMean, CRITERIA.cpuPercent)} on average (max ${pct(server.cpuMax ?? server.cpuMean, CRITERIA.cpuPercent)}) ${server.cpuMean < CRITERIA.cpuPercent ? '<' : '≥'} ${CRITERIA.cpuPercent} %`);
   if (server.ramMax === null) add('ram', null, null, CRITERIA.ramPercent, `RAM not judged: ${input.serverProblem ?? 'no RAM figure from the admin API'}`);
-  else add('ram', server.ramMax < CRITERIA.ramPercent, server.ramMax, CRITERIA.ramPercent, `RAM ${pct(server.ramMax)} at most ${server.ramMax < CRITERIA.ramPercent ? '<' : '≥'} ${CRITERIA.ramPercent} %`);
+  else add('ram', server.ramMax < CRITERIA.ramPercent, server.ramMax, CRITERIA.ramPercent, `RAM ${pct(server.ramMax, CRITERIA.ramPercent)} at most ${server.ramMax < CRITERIA.ramPercent ? '<' : '≥'} ${CRITERIA.ramPercent} %`);
   const reasons = checks.filter((ch) => ch.pass === false).map((ch) => ch.detail);
   return { pass: reasons.length === 0, measured, checks, reasons, server };
 }
@@ -157,9 +171,9 @@ export interface Verdict {
 
 /** "p95 41 ms, 0 errors, CPU 35 %" */
 export function briefFigures(seg: JudgedSegment): string {
-  const parts = [seg.latency ? `p95 ${formatMs(seg.latency.p95)}` : 'no answers', `${seg.counts.errors} error${seg.counts.errors === 1 ? '' : 's'}`];
+  const parts = [seg.latency ? `p95 ${formatMs(seg.latency.p95, CRITERIA.p95Ms)}` : 'no answers', `${seg.counts.errors} error${seg.counts.errors === 1 ? '' : 's'}`];
   const cpu = seg.judgement.server.cpuMean;
-  parts.push(cpu === null ? 'CPU not measured' : `CPU ${pct(cpu)}`);
+  parts.push(cpu === null ? 'CPU not measured' : `CPU ${pct(cpu, CRITERIA.cpuPercent)}`);
   return parts.join(', ');
 }
 

@@ -109,4 +109,18 @@ describe('judging segments', () => {
     assert.equal(segments[1]?.checks.find((c) => c.name === 'ram')?.detail, 'RAM not judged: the admin API gave no CPU or RAM figure during this step (HTTP 401: token refused ×3, ECONNREFUSED ×1)');
     assert.match(overallVerdict(judged, false).lines.join('\n'), /CPU not judged: the admin API gave no CPU or RAM figure during this step \(HTTP 401/);
   });
+
+  it('prints a passing p95 just under the limit as under it, in the steps table and the verdict', () => {
+    const schedule = stepsSchedule([2], 2000);
+    const r = new Recorder(schedule);
+    r.users(2, 0);
+    r.record({ ...ok(100, 600), latencyUs: 499_700 });
+    r.finish(2000);
+    const { segments, judged } = judgeSegments(schedule, r, 2000, false, [], 'no --admin URL given');
+    let out = '';
+    printSummary({ write: (t: string) => (out += t) }, segments, judged, overallVerdict(judged, false), undefined);
+    assert.match(out, /^step 1\/1 +2 users  pass .* p95 499\.\d ms, 0 errors/m);
+    assert.match(out, /^verdict: supports 2 concurrent users: yes \(p95 499\.\d ms, /m);
+    assert.doesNotMatch(out, /500 ms/);
+  });
 });

@@ -46,6 +46,20 @@ describe('judging a step', () => {
     assert.deepEqual(hot.reasons, ['CPU 88 % on average (max 90 %) ≥ 80 %', 'RAM 55 % at most ≥ 50 %']);
   });
 
+  it('never shows a passing figure rounded up to its limit ("p95 500 ms < 500 ms", a passing "CPU 80 %")', () => {
+    const j = judgeSegment(input({}, { latency: { ...fast, p95: 499.6 }, server: [cpu(79.6, 49.7)] }));
+    assert.equal(j.pass, true);
+    const detail = (name: string): string | undefined => j.checks.find((c) => c.name === name)?.detail;
+    assert.equal(detail('p95'), 'p95 499.6 ms < 500 ms');
+    assert.equal(detail('cpu'), 'CPU 79.6 % on average (max 79.6 %) < 80 %');
+    assert.equal(detail('ram'), 'RAM 49.7 % at most < 50 %');
+    const v = overallVerdict([judged(4, input({}, { latency: { ...fast, p95: 499.96 }, server: [cpu(79.94, 20)] }))], false);
+    assert.equal(v.headline, 'supports 4 concurrent users: yes (p95 499.9 ms, 0 errors, CPU 79.9 %)');
+    // Away from the limit, and on the failing side of it, figures stay rounded as before.
+    assert.deepEqual(judgeSegment(input({}, { latency: { ...fast, p95: 500.2 }, server: [cpu(80.4, 50.3)] })).reasons, ['p95 500 ms ≥ 500 ms', 'CPU 80 % on average (max 80 %) ≥ 80 %', 'RAM 50 % at most ≥ 50 %']);
+    assert.equal(judgeSegment(input({}, { latency: { ...fast, p95: 41.2 }, server: [cpu(35.4, 20.2)] })).checks.find((c) => c.name === 'cpu')?.detail, 'CPU 35 % on average (max 35 %) < 80 %');
+  });
+
   it('judges requests still unanswered when the run ended by their waits, not as errors', () => {
     const stepOf = (answeredMs: readonly number[], waitingMs: readonly number[]) => {
       const t = new Tally();
