@@ -5,6 +5,15 @@
 
 import type { ProfileAction } from './profile.js';
 
+/**
+ * What the latency figures mean under this pacing, said in every result: a closed model measures
+ * only the requests its users got to send, so a stall is under-counted (coordinated omission, as
+ * Gil Tene named it); an open model (arrivals on a clock, as wrk2 sends them) would count every
+ * request due during it. N users who each wait for their page is what "supports N users" asks.
+ */
+export const CLOSED_MODEL_NOTE =
+  'closed model, as people use a site: each virtual user waits for its answer, pauses, then sends its next request, so a server that stalls is sent fewer requests meanwhile and each user records the stall once; p50/p95/p99 are over the requests sent, not corrected for coordinated omission: a stall shows as the slowest requests, a dip in req/s and requests left unanswered at the end';
+
 export interface Pacer {
   /** Called before each request; returns the action's name when a new action begins. */
   beforeRequest(): string | undefined;

@@ -10,7 +10,7 @@ import { formatDuration } from './duration.js';
 import { inputError, LOADTEST_EXIT, targetRefused, targetUnreachable } from './exit.js';
 import { formatMix, withoutExports, type Mix } from './mix.js';
 import { DEFAULT_CONSTANT_MS, DEFAULT_THINK_MS, MAX_RUN_MS, type LoadtestOptions } from './options.js';
-import { ActionPacer, ThinkTimePacer, type Pacer } from './pacing.js';
+import { ActionPacer, CLOSED_MODEL_NOTE, ThinkTimePacer, type Pacer } from './pacing.js';
 import { checkOutput, createOutputDir, outputFiles, writeOutput } from './output.js';
 import { Progress, type ProgressStream } from './progress.js';
 import { Recorder } from './recorder.js';
@@ -61,17 +61,20 @@ export function planSchedule(opts: LoadtestOptions): Schedule {
   return schedule;
 }
 
-/** The pacing every virtual user follows, and a sentence saying so for the notes. */
+/** The pacing every virtual user follows, and what it means for the figures, for the notes. */
 export function planPacing(opts: LoadtestOptions, random: () => number): { make: () => Pacer; note: string } {
-  if (opts.thinkTimeMs !== undefined) {
-    return { make: () => new ThinkTimePacer(opts.thinkTimeMs ?? 0, random), note: `think time ${formatDuration(opts.thinkTimeMs)} ±50 % between requests (--think-time)` };
-  }
-  const actions = opts.profile?.actions ?? [];
-  if (opts.mode === 'profile' && actions.length > 0) {
-    const described = actions.map((a) => `${a.name}: ${a.requests} requests over ${formatDuration(a.durationMs)} (one every ${formatDuration(a.durationMs / a.requests)}, whatever --time-scale), weight ${a.perHour}/h`);
-    return { make: () => new ActionPacer(actions, random), note: `pacing from the profile's actions, picked by frequency: ${described.join('; ')}` };
-  }
-  return { make: () => new ThinkTimePacer(DEFAULT_THINK_MS, random), note: `think time ${formatDuration(DEFAULT_THINK_MS)} ±50 % between requests (default)` };
+  const plan = ((): { make: () => Pacer; note: string } => {
+    if (opts.thinkTimeMs !== undefined) {
+      return { make: () => new ThinkTimePacer(opts.thinkTimeMs ?? 0, random), note: `think time ${formatDuration(opts.thinkTimeMs)} ±50 % between requests (--think-time)` };
+    }
+    const actions = opts.profile?.actions ?? [];
+    if (opts.mode === 'profile' && actions.length > 0) {
+      const described = actions.map((a) => `${a.name}: ${a.requests} requests over ${formatDuration(a.durationMs)} (one every ${formatDuration(a.durationMs / a.requests)}, whatever --time-scale), weight ${a.perHour}/h`);
+      return { make: () => new ActionPacer(actions, random), note: `pacing from the profile's actions, picked by frequency: ${described.join('; ')}` };
+    }
+    return { make: () => new ThinkTimePacer(DEFAULT_THINK_MS, random), note: `think time ${formatDuration(DEFAULT_THINK_MS)} ±50 % between requests (default)` };
+  })();
+  return { make: plan.make, note: `${plan.note}; ${CLOSED_MODEL_NOTE}` };
 }
 
 /**

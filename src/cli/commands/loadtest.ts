@@ -10,9 +10,13 @@ const HELP = `Usage: corral loadtest --target URL [options]
 
 Drives virtual users against corral's bundled app: each logs in once (POST /api/login), then loops
 over reads (GET /api/players, GET /api/me), event writes (POST /api/events) and exports
-(GET /api/export?sheet=Players) in the given mix, pausing between requests. Latency is kept in
-HDR histograms; each step is judged by the capacity criteria: p95 < 500 ms, no 5xx, no timeouts,
-no connection errors, no 429, and with --admin: CPU < 80 % (step mean), RAM < 50 % (step max).
+(GET /api/export?sheet=Players) in the given mix, pausing between requests. A closed model, as
+people use a site: each user waits for its answer before its pause, so a server that stalls is sent
+fewer requests meanwhile and each user records the stall once; latency percentiles are over the
+requests sent, not corrected for coordinated omission (a stall also shows as a dip in req/s).
+Latency is kept in HDR histograms; each step is judged by the capacity criteria: p95 < 500 ms,
+no 5xx, no timeouts, no connection errors, no 429, and with --admin: CPU < 80 % (step mean),
+RAM < 50 % (step max).
 CPU counts the master's measurements (each the average since its last one, every 5 s) in the
 step most of their span lies in: a step much shorter than 10 s may have none ("not measured").
 A request still unanswered when the run ends, after waiting 500 ms or more, counts in the
@@ -57,7 +61,8 @@ Options:
 
 Durations are a number with a unit: 500ms, 30s, 2m, 1h, 1m30s. Each option may be given once.
 Progress goes to stderr (one line redrawn on a terminal; a plain line every 5 s and at each step
-otherwise, and under CI or TERM=dumb); the steps table and the verdict go to stdout. Ctrl-C (or SIGTERM) stops early and still writes the report.
+otherwise, and under CI or TERM=dumb); the steps table and the verdict go to stdout. Ctrl-C (or
+SIGTERM) stops early and still writes the report.
 
 Exit codes:
   0    no step that ran failed the criteria and at least one measured a request
