@@ -94,18 +94,25 @@ export function findPercent(stats: unknown, paths: readonly string[], key: RegEx
   return null;
 }
 
-/** `t` is now, in ms since the run started; `nowWall` the same moment by the wall clock. */
-export function sampleFrom(t: number, capacityBody: unknown, statsBody: unknown, nowWall = Date.now()): ServerSample {
+/**
+ * `t` is when the fetch was sent, in ms since the run started; `nowWall` the same moment by the wall
+ * clock; `answeredT` when its answer came (ms since the run started). A measurement can be taken
+ * while the fetch is on its way, so it is dated up to the answer, not the sending: bounded by the
+ * sending, it got one date from that fetch and another from the next ones returning it, and was
+ * counted twice, milliseconds apart.
+ */
+export function sampleFrom(t: number, capacityBody: unknown, statsBody: unknown, nowWall = Date.now(), answeredT = t): ServerSample {
   const cap = isObject(capacityBody) && isObject(capacityBody.capacity) ? capacityBody.capacity : isObject(capacityBody) ? capacityBody : {};
   const status = cap.status;
   const sampledAt = at(statsBody, 'host.sampled_at');
   const dated = typeof sampledAt === 'string' && Number.isFinite(Date.parse(sampledAt));
-  const age = dated ? Math.max(0, nowWall - Date.parse(sampledAt)) : 0;
+  // Never after the answer: a master whose clock runs ahead (a remote target) cannot date a figure into the future.
+  const hostT = dated ? Math.min(Math.max(t, answeredT), t + Date.parse(sampledAt) - nowWall) : t;
   return {
     t: Math.round(t),
     cpu: findPercent(statsBody, CPU_PATHS, CPU_KEY),
     ram: findPercent(statsBody, RAM_PATHS, RAM_KEY),
-    hostT: Math.round(t - age),
+    hostT: Math.round(hostT),
     hostDated: dated,
     connections: num(cap.current_connections),
     maxConnections: num(cap.max_connections),
@@ -202,10 +209,11 @@ export class AdminSampler {
       const t = clock();
       try {
         const [cap, stats] = await Promise.all([this.#get('/api/admin/capacity'), this.#get('/api/admin/stats')]);
+        const answeredT = clock();
         if (stats.status !== 200) this.failures.push({ t: Math.round(t), problem: refusal(stats.status) });
         // Refused both ways, the fetch measured nothing: an empty sample would pass for a measurement.
         if (cap.status !== 200 && stats.status !== 200) return;
-        this.samples.push(sampleFrom(t, cap.status === 200 ? cap.body : undefined, stats.status === 200 ? stats.body : undefined, wallOrigin + t));
+        this.samples.push(sampleFrom(t, cap.status === 200 ? cap.body : undefined, stats.status === 200 ? stats.body : undefined, wallOrigin + t, answeredT));
       } catch (err) {
         // A missed sample leaves a gap in the chart; the master may be busy, which is itself data.
         if (!this.#closing.signal.aborted) this.failures.push({ t: Math.round(t), problem: noAnswer(err) });

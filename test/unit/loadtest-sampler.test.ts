@@ -33,6 +33,14 @@ describe('reading figures', () => {
     assert.equal(findPercent(undefined, ['cpu'], CPU_KEY), null);
   });
 
+  it('never dates a measurement after the answer that brought it (a master whose clock runs ahead)', () => {
+    const now = Date.parse('2026-11-22T12:00:10.000Z');
+    const ahead = sampleFrom(3000, {}, { host: { cpu_percent: 37, ram_percent: 20, sampled_at: '2026-11-22T12:01:00.000Z' } }, now, 3040);
+    assert.equal(ahead.hostT, 3040);
+    const during = sampleFrom(3000, {}, { host: { cpu_percent: 37, ram_percent: 20, sampled_at: '2026-11-22T12:00:10.015Z' } }, now, 3040);
+    assert.equal(during.hostT, 3015, 'measured while the fetch was on its way');
+  });
+
   it('tolerates missing fields', () => {
     assert.deepEqual(sampleFrom(0, undefined, {}), { t: 0, cpu: null, ram: null, hostT: 0, hostDated: false, connections: null, maxConnections: null, status: null });
   });
@@ -92,6 +100,38 @@ describe('sampling a live admin API', () => {
     }
     assert.ok(s.samples.length >= 4);
     assert.deepEqual(new Set(s.samples.map((x) => x.hostT)).size, 1, JSON.stringify(s.samples.map((x) => [x.t, x.hostT])));
+  });
+
+  it('dates a measurement the master took while a fetch was on its way once, not once per fetch', async () => {
+    // The master measures while the first fetch waits for its answer: that fetch and the next ones
+    // return the same measurement, which must get one date (else it counts twice, ms apart).
+    let sampledAt: string | undefined;
+    const server = createServer((req, res) => {
+      const answer = (): void => {
+        res.writeHead(200, { 'content-type': 'application/json' });
+        res.end(JSON.stringify(req.url === '/api/admin/stats' ? { host: { cpu_percent: 20, ram_percent: 30, sampled_at: sampledAt } } : { capacity: { current_connections: 1 } }));
+      };
+      if (sampledAt !== undefined || req.url !== '/api/admin/stats') return answer();
+      setTimeout(() => {
+        sampledAt = new Date().toISOString();
+        setTimeout(answer, 30);
+      }, 30);
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const s = new AdminSampler(new URL(`http://127.0.0.1:${(server.address() as AddressInfo).port}`), 'tok');
+    const t0 = performance.now();
+    try {
+      s.start(() => performance.now() - t0, 20);
+      const deadline = Date.now() + 5000;
+      while (s.samples.length < 3 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    } finally {
+      await s.close();
+      await new Promise<void>((r) => server.close(() => r()));
+    }
+    assert.ok(s.samples.length >= 3);
+    assert.equal(new Set(s.samples.map((x) => x.hostT)).size, 1, JSON.stringify(s.samples.map((x) => [x.t, x.hostT])));
+    const first = s.samples[0];
+    assert.ok(first && first.hostT >= first.t + 25, `dated when measured, after the fetch was sent: ${JSON.stringify(first)}`);
   });
 
   it('keeps no empty sample for a fetch the admin API refused mid-run, and records why', async () => {
