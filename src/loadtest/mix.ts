@@ -26,7 +26,9 @@ export function checkMix(shares: Partial<Record<string, unknown>>, source: 'flag
         : `unknown profile field distribution.${key} (allowed here: ${ACTION_KINDS.join(', ')})`);
     }
     if (typeof value !== 'number' || !Number.isFinite(value) || value < 0 || value > 1) {
-      throw inputError(`${field(key)}: ${JSON.stringify(value)} must be a share between 0 and 1`);
+      // 60/30/10 is how people say a mix: say what to write instead.
+      const percent = typeof value === 'number' && value > 1 && value <= 100 ? ` (shares are fractions of 1: ${value} % is ${round(value / 100)})` : '';
+      throw inputError(`${field(key)}: ${JSON.stringify(value)} must be a share between 0 and 1${percent}`);
     }
     mix[key] = value;
   }

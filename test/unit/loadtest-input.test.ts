@@ -77,6 +77,12 @@ describe('mix', () => {
     refused(() => parseMix('read=0.5,read=0.5'), /given twice/);
   });
 
+  it('says a mix written in percent (60/30/10) is written in fractions of 1', () => {
+    refused(() => parseMix('read=60,write=30,export=10'), /^--mix read: 60 must be a share between 0 and 1 \(shares are fractions of 1: 60 % is 0\.6\)$/);
+    refused(() => parseProfile({ users: { distribution: { plateau: { duration: '1m', users: 5 } } }, distribution: { read: 60, write: 30, export: 10 } }), /^profile field distribution\.read: 60 must be a share between 0 and 1 \(shares are fractions of 1: 60 % is 0\.6\)$/);
+    refused(() => parseMix('read=250,write=0'), /^--mix read: 250 must be a share between 0 and 1$/);
+  });
+
   it('drops exports and renormalises when there is no admin token', () => {
     const m = withoutExports(DEFAULT_MIX);
     assert.equal(m.export, 0);
