@@ -13,7 +13,7 @@ export const LOADTEST_EXIT = {
   FAILURE: EXIT.FAILURE,
   /** The run completed, but at least one step failed the criteria (the verdict says which), or no request finished in any step. */
   CRITERIA_FAILED: 2,
-  /** Bad arguments, a bad profile or users file, or a remote target without --allow-remote. */
+  /** Bad arguments, a bad profile or users file, a remote target without --allow-remote, or a refused admin token. */
   USAGE: EXIT.USAGE,
   /** sysexits EX_UNAVAILABLE: the target (or its login) did not answer before the run. */
   TARGET_UNREACHABLE: 69,

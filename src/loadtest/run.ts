@@ -146,7 +146,12 @@ export async function runLoadtest(opts: LoadtestOptions, io: RunIo): Promise<Run
     const s = new AdminSampler(opts.admin, opts.adminToken);
     const probe = await s.probe(0);
     if (probe.ok) sampler = s;
-    else {
+    else if (probe.tokenRefused) {
+      // As with the export token: --admin asks for CPU and RAM to be judged, and a run that quietly
+      // judges neither would still say "supports N users: yes".
+      await s.close();
+      throw inputError(`--admin ${opts.admin.href}: ${probe.problem ?? 'the admin API refused the token'}; or leave out --admin to run without the CPU and RAM criteria`);
+    } else {
       serverProblem = probe.problem;
       say(`${probe.problem ?? 'the admin API is unusable'}: CPU and RAM are not judged`);
       await s.close();

@@ -44,6 +44,8 @@ export interface AdminProbe {
   readonly ok: boolean;
   /** Why the admin API cannot be used (unreachable, 401, ...). */
   readonly problem?: string;
+  /** It answered, and refused the token (or its absence): an argument to fix, not an outage. */
+  readonly tokenRefused?: boolean;
   readonly sample?: ServerSample;
 }
 
@@ -183,7 +185,7 @@ export class AdminSampler {
           const problem = this.#token === undefined
             ? `the admin API needs a token (HTTP ${r.status}); pass --admin-token or set CORRAL_ADMIN_TOKEN`
             : `the admin API refused the token (HTTP ${r.status}); check --admin-token (or CORRAL_ADMIN_TOKEN)`;
-          return { ok: false, problem };
+          return { ok: false, problem, tokenRefused: true };
         }
       }
       if (cap.status !== 200 && stats.status !== 200) return { ok: false, problem: `the admin API answered HTTP ${cap.status} / ${stats.status}` };

@@ -364,6 +364,18 @@ describe('corral loadtest against the fixture app', () => {
     assert.equal(existsSync(join(dir, 'bad-token')), false, 'nothing written');
   });
 
+  it('refuses an admin token the admin API does not accept before the load, rather than judging no CPU or RAM', async () => {
+    const t = await target();
+    const a = await admin();
+    const out = join(dir, 'bad-admin-token');
+    const run = await loadtest(['--target', t.url, '--users', '2', '--duration', '1s', '--think-time', '20ms', '--mix', 'read=1', '--admin', a.url, '--admin-token', 'typo', '--users-file', usersFile, '--out', out], dir);
+    assert.equal(run.code, 64, `${run.stdout}\n${run.stderr}`);
+    assert.match(run.stderr, /^corral loadtest: \[CORRAL_ERR_LOADTEST_INPUT\] --admin http:\/\/127\.0\.0\.1:\d+\/: the admin API refused the token \(HTTP 401\); check --admin-token \(or CORRAL_ADMIN_TOKEN\); or leave out --admin to run without the CPU and RAM criteria$/m);
+    assert.deepEqual([...t.counts.keys()].sort(), ['GET /api/players', 'POST /api/login'], 'only the preflight reached the target');
+    assert.equal(existsSync(out), false, 'nothing written');
+    assert.equal(run.stdout, '', 'no verdict');
+  });
+
   it('refuses an --out it could not write before sending a single request', async () => {
     const t = await target();
     const out = join(dir, 'taken');

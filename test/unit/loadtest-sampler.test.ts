@@ -173,6 +173,7 @@ describe('sampling a live admin API', () => {
     await s.close();
     assert.equal(probe.ok, false);
     assert.match(probe.problem ?? '', /refused the token \(HTTP 401\); check --admin-token/);
+    assert.equal(probe.tokenRefused, true, 'an argument to fix, not an outage');
   });
 
   it('reports a missing token as missing, not as refused', async () => {
@@ -209,5 +210,6 @@ describe('sampling a live admin API', () => {
     await s.close();
     assert.equal(probe.ok, false);
     assert.match(probe.problem ?? '', /not reachable \(ECONNREFUSED\)/);
+    assert.equal(probe.tokenRefused, undefined);
   });
 });

@@ -46,7 +46,9 @@ Options:
                         pace users by duration/requests when this is not given)
   --mix SHARES          read=0.6,write=0.3,export=0.1 (default; shares must sum to 1)
   --admin URL           the master's admin API (e.g. http://127.0.0.1:9090) for CPU, RAM and
-                        connections; sampled every second
+                        connections; sampled every second. Read once before the load: a token
+                        it refuses (or none) is exit 64; if it cannot be reached, the run goes
+                        on without the CPU and RAM criteria and says so
   --admin-token T       CORRAL_ADMIN_TOKEN: for the admin API and for exports (without it
                         exports are skipped and the mix renormalised). Default: the
                         CORRAL_ADMIN_TOKEN environment variable, which ps does not show.
@@ -70,7 +72,8 @@ Exit codes:
        verdict says so)
   2    the run completed but a step failed the criteria (see the verdict), or
        no request finished in any step
-  64   bad arguments, profile or users file, or a remote target without --allow-remote
+  64   bad arguments, profile or users file, a remote target without --allow-remote,
+       or an admin token the target or the admin API refuses
   69   the target is not answering
   130  interrupted (SIGINT); the partial report was written
   143  stopped by SIGTERM; the partial report was written
