@@ -4,6 +4,7 @@
 import { formatDuration } from './duration.js';
 import { formatMix } from './mix.js';
 import { describeFailures } from './sampler.js';
+import { segmentStatus } from './segments.js';
 import type { LoadtestResult, SegmentResult, TallyResult } from './result.js';
 import { escapeHtml, lineChart, type ChartSpec } from './svg-chart.js';
 import { CRITERIA, formatMs, formatPercent } from './verdict.js';
@@ -37,7 +38,8 @@ function errorsCell(t: TallyResult): string {
 }
 
 function segmentRow(s: SegmentResult): string {
-  const status = !s.ran ? '<td class="skip">not run</td>' : s.pass === null ? '<td class="skip">no data</td>' : s.pass ? '<td class="pass">pass</td>' : `<td class="fail">fail</td>`;
+  const word = segmentStatus(s);
+  const status = `<td class="${word === 'pass' ? 'pass' : word === 'fail' ? 'fail' : 'skip'}">${word}</td>`;
   const users = s.usersFrom === s.usersTo ? `${s.users}` : `${s.usersFrom}→${s.usersTo}`;
   return `<tr>${status}<td>${escapeHtml(s.label)}</td><td>${users}</td><td>${s.counts.requests}</td><td>${s.rps}</td><td>${ms(s.latencyMs?.p50)}</td><td>${ms(s.latencyMs?.p95, CRITERIA.p95Ms)}</td><td>${ms(s.latencyMs?.p99)}</td><td>${errorsCell(s)}</td><td>${pct(s.server.cpuMean, CRITERIA.cpuPercent)}</td><td>${pct(s.server.ramMax, CRITERIA.ramPercent)}</td><td>${s.server.connectionsMax ?? '–'}</td><td class="reasons">${escapeHtml(s.reasons.join('; '))}</td></tr>`;
 }

@@ -31,6 +31,8 @@ export interface SegmentResult extends TallyResult {
   readonly startMs: number;
   readonly endMs: number;
   readonly ran: boolean;
+  /** Held to its planned end (not cut by --duration nor interrupted): only such a step proves capacity. */
+  readonly complete: boolean;
   readonly rps: number;
   readonly server: ServerFigures;
   /** false: a check failed, or the segment did not run; null: it ran, failed nothing, and measured nothing (no request finished in it). */

@@ -82,6 +82,8 @@ export function judgeSegments(
     if (!tally) return;
     const ran = seg.startMs < stoppedAtMs;
     const end = Math.min(seg.endMs, stoppedAtMs);
+    // Held to its planned end: not cut by --duration, not interrupted before its end.
+    const complete = ran && seg.cutShort !== true && (!interrupted || seg.endMs <= stoppedAtMs);
     const judgement = judgeSegment({
       label: seg.label,
       users: segmentPeak(seg),
@@ -103,6 +105,7 @@ export function judgeSegments(
       startMs: seg.startMs,
       endMs: seg.endMs,
       ran,
+      complete,
       rps: ran && end > seg.startMs ? Math.round((tally.counts.requests / ((end - seg.startMs) / 1000)) * 10) / 10 : 0,
       server: judgement.server,
       // null: it ran and failed nothing, but no request finished in it: nothing to call a pass.
@@ -110,11 +113,14 @@ export function judgeSegments(
       checks: judgement.checks,
       reasons: judgement.reasons,
     });
-    // Held to its planned end: not cut by --duration, not interrupted before its end.
-    const complete = ran && seg.cutShort !== true && (!interrupted || seg.endMs <= stoppedAtMs);
     judged.push({ label: seg.label, users: segmentPeak(seg), ran, complete, steady: seg.usersFrom === seg.usersTo, counts: tally.counts, latency: tally.latency(), judgement });
   });
   return { segments, judged };
+}
+
+/** A step's status in the steps table and the report: one word, the same in both. */
+export function segmentStatus(s: SegmentResult): 'not run' | 'fail' | 'no data' | 'partial' | 'pass' {
+  return !s.ran ? 'not run' : s.pass === false ? 'fail' : s.pass === null ? 'no data' : !s.complete ? 'partial' : 'pass';
 }
 
 /** The steps table and the verdict, on stdout; `files` undefined: they could not be written. */
@@ -126,7 +132,7 @@ export function printSummary(
   files: OutputFiles | undefined,
 ): void {
   segments.forEach((s, i) => {
-    const status = !s.ran ? 'not run' : s.pass === false ? 'FAIL' : s.pass === null ? 'no data' : judged[i]?.complete === false ? 'partial' : 'pass';
+    const status = segmentStatus(s).replace('fail', 'FAIL');
     const lat = s.latencyMs ? `p95 ${formatMs(s.latencyMs.p95, CRITERIA.p95Ms)}` : 'no answers';
     const j = judged[i];
     const rest = j ? briefFigures(j).replace(/^p95 [^,]+, |^no answers, /, '') : '';

@@ -348,6 +348,11 @@ describe('corral loadtest against the fixture app', () => {
       assert.equal(result.run.interrupted, true);
       assert.equal(result.verdict.pass, false);
       assert.deepEqual(result.segments.map((s) => s.ran), [true, false]);
+      // The step cut short reads the same in the steps table and in the report.
+      assert.deepEqual(result.segments.map((s) => s.complete), [false, false]);
+      assert.match(run.stdout, /^step 1\/2 +2 users  partial /m);
+      assert.match(html, /<tr><td class="skip">partial<\/td><td>step 1\/2<\/td>/);
+      assert.match(html, /<tr><td class="skip">not run<\/td><td>step 2\/2<\/td>/);
       assert.ok(result.verdict.lines.some((l) => l.startsWith('not run (interrupted): step 2/2 (4 users)')));
       assert.ok(result.run.stoppedAtMs < 30_000);
       assert.ok(result.totals.counts.ok > 0);
