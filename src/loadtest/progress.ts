@@ -22,7 +22,9 @@ export interface ProgressStream {
 }
 
 export function progressLine(s: ProgressState): string {
-  const remaining = Math.max(0, s.totalMs - s.elapsedMs);
+  // A countdown rounds up: 0.1 s into a 60 s run is "00:00 elapsed, 01:00 left", not 00:59, and
+  // "00:00 left" means the run is over.
+  const remaining = Math.ceil(Math.max(0, s.totalMs - s.elapsedMs) / 1000) * 1000;
   return [
     `[${formatClock(s.elapsedMs)} elapsed, ${formatClock(remaining)} left]`,
     s.segmentLabel,

@@ -18,6 +18,12 @@ describe('progress', () => {
     assert.match(progressLine({ ...state(0), p95Ms: undefined }), /p95 -/);
   });
 
+  it('counts the time left down to 00:00 at the end, not a second early', () => {
+    assert.match(progressLine(state(100)), /^\[00:00 elapsed, 01:00 left\]/);
+    assert.match(progressLine(state(59_100)), /^\[00:59 elapsed, 00:01 left\]/);
+    assert.match(progressLine(state(60_000)), /^\[01:00 elapsed, 00:00 left\]/);
+  });
+
   it('redraws one line on a terminal, at most four times a second, and ends it with a newline', () => {
     const s = sink(true);
     const p = new Progress(s);
