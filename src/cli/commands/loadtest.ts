@@ -16,14 +16,14 @@ fewer requests meanwhile and each user records the stall once; latency percentil
 requests sent, not corrected for coordinated omission (a stall also shows as a dip in req/s).
 Latency is kept in HDR histograms; each step is judged by the capacity criteria: p95 < 500 ms,
 no 5xx, no timeouts, no connection errors, no 429, and with --admin: CPU < 80 % (step mean),
-RAM < 50 % (step max).
-CPU counts the master's measurements (each the average since its last one, every 5 s) in the
-step most of their span lies in: a step much shorter than 10 s may have none ("not measured").
-A request still unanswered when the run ends, after waiting 500 ms or more, counts in the
-latency of the step it started in with its wait so far (not as an error: a target that stops
-answering fails p95); one sent later than that is dropped. A
-step in which no request finished (a profile phase shorter than its actions' pace) fails nothing
-and proves nothing: it is shown as "no data".
+RAM < 50 % (step max). CPU counts the master's measurements (each the average since its last
+one, every 5 s) in the step most of their span lies in: a step much shorter than 10 s may have
+none ("not measured"). A request still unanswered when the run ends, after waiting 500 ms or more,
+counts in the latency of the step it started in with its wait so far (not as an error: a target
+that stops answering fails p95); one sent later than that is dropped. A step in which no request
+finished (a profile phase shorter than its actions' pace) fails nothing and proves nothing: it is
+shown as "no data"; a step cut short by --duration, Ctrl-C or SIGTERM proves nothing either
+("partial").
 Ends with a verdict ("supports 100 concurrent users: yes (p95 41 ms, 0 errors, CPU 35 %)") and
 the first failing step, and writes result.json and a self-contained report.html.
 
@@ -34,9 +34,8 @@ How many users (pick one; default: --steps 5,10,25,50,100,200):
                         {ramp_up,plateau,ramp_down}.{duration,users}}, actions.NAME.{duration,
                         requests,frequency}, distribution.{read,write,export}
   --time-scale F        compress the profile's phases (0.01 turns 45 min into 27 s; above 0, at
-                        most 1000); each user keeps
-                        the pace of its actions, so a phase shorter than that pace may see no
-                        request ("no data")
+                        most 1000); each user keeps the pace of its actions, so a phase
+                        shorter than that pace may see no request ("no data")
   --users N             a constant number of users for --duration (default 1m)
 
 Options:
