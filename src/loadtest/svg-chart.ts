@@ -50,7 +50,21 @@ function clock(s: number): string {
   return m > 0 ? `${m}:${String(sec).padStart(2, '0')}` : `${sec}s`;
 }
 
+/** Rough advance of one character of the 13 px bold title and the 11 px legend (system-ui). */
+const TITLE_CHAR_PX = 7.5;
+const LEGEND_CHAR_PX = 7;
+/** Height of the row the legend moves to when it would run into the title. */
+const LEGEND_ROW = 16;
+
 export function lineChart(spec: ChartSpec): string {
+  const titleText = `${spec.title}${spec.unit ? ` (${spec.unit})` : ''}`;
+  const legendWidth = spec.series.reduce((w, s) => w + 12 + s.name.length * LEGEND_CHAR_PX + 16, 0);
+  // A long title and a long legend share the top row only if they fit side by side; otherwise the
+  // legend gets a row of its own under the title, and the chart grows by that row.
+  const ownRow = M.left + titleText.length * TITLE_CHAR_PX + 16 > W - M.right - legendWidth;
+  const extra = ownRow ? LEGEND_ROW : 0;
+  const h = H + extra;
+  const top = M.top + extra;
   const pw = W - M.left - M.right;
   const ph = H - M.top - M.bottom;
   const dataMax = Math.max(0, ...spec.series.flatMap((s) => s.values.filter((v): v is number => v !== null)), ...(spec.thresholds ?? []).map((t) => t.value));
@@ -58,18 +72,18 @@ export function lineChart(spec: ChartSpec): string {
   const yMax = spec.yMax ?? 4 * niceCeil((dataMax * 1.05) / 4);
   const xMax = Math.max(1, spec.xMax);
   const x = (v: number): number => Math.round((M.left + (v / xMax) * pw) * 10) / 10;
-  const y = (v: number): number => Math.round((M.top + ph - (Math.min(v, yMax) / yMax) * ph) * 10) / 10;
+  const y = (v: number): number => Math.round((top + ph - (Math.min(v, yMax) / yMax) * ph) * 10) / 10;
   const out: string[] = [];
-  out.push(`<svg class="chart" id="chart-${escapeHtml(spec.id)}" data-chart="${escapeHtml(spec.id)}" data-unit="${escapeHtml(spec.unit)}" data-xs="${escapeHtml(JSON.stringify(spec.xs))}" data-xmax="${xMax}" data-plot="${M.left},${M.top},${pw},${ph}" viewBox="0 0 ${W} ${H}" width="100%" role="img" aria-label="${escapeHtml(spec.title)}" xmlns="http://www.w3.org/2000/svg">`);
-  out.push(`<text x="${M.left}" y="18" class="title">${escapeHtml(spec.title)}${spec.unit ? ` (${escapeHtml(spec.unit)})` : ''}</text>`);
+  out.push(`<svg class="chart" id="chart-${escapeHtml(spec.id)}" data-chart="${escapeHtml(spec.id)}" data-unit="${escapeHtml(spec.unit)}" data-xs="${escapeHtml(JSON.stringify(spec.xs))}" data-xmax="${xMax}" data-plot="${M.left},${top},${pw},${ph}" viewBox="0 0 ${W} ${h}" width="100%" role="img" aria-label="${escapeHtml(spec.title)}" xmlns="http://www.w3.org/2000/svg">`);
+  out.push(`<text x="${M.left}" y="18" class="title">${escapeHtml(titleText)}</text>`);
   for (let i = 0; i <= 4; i++) {
     const v = (yMax * i) / 4;
     out.push(`<line x1="${M.left}" x2="${W - M.right}" y1="${y(v)}" y2="${y(v)}" class="grid"/><text x="${M.left - 6}" y="${y(v) + 4}" class="ytick">${fmt(v)}</text>`);
   }
   const xStep = Math.max(1, niceCeil(xMax / 8));
-  for (let v = 0; v <= xMax + 1e-9; v += xStep) out.push(`<text x="${x(v)}" y="${H - 10}" class="xtick">${clock(v)}</text>`);
+  for (let v = 0; v <= xMax + 1e-9; v += xStep) out.push(`<text x="${x(v)}" y="${h - 10}" class="xtick">${clock(v)}</text>`);
   for (const m of spec.markers ?? []) {
-    out.push(`<line x1="${x(m.x)}" x2="${x(m.x)}" y1="${M.top}" y2="${M.top + ph}" class="marker"/><text x="${x(m.x) + 3}" y="${M.top + 10}" class="mlabel">${escapeHtml(m.label)}</text>`);
+    out.push(`<line x1="${x(m.x)}" x2="${x(m.x)}" y1="${top}" y2="${top + ph}" class="marker"/><text x="${x(m.x) + 3}" y="${top + 10}" class="mlabel">${escapeHtml(m.label)}</text>`);
   }
   for (const t of spec.thresholds ?? []) {
     out.push(`<line x1="${M.left}" x2="${W - M.right}" y1="${y(t.value)}" y2="${y(t.value)}" class="threshold"/><text x="${W - M.right - 4}" y="${y(t.value) - 4}" class="tlabel">${escapeHtml(t.label)}</text>`);
@@ -77,8 +91,8 @@ export function lineChart(spec: ChartSpec): string {
   let legendX = W - M.right;
   const legend: string[] = [];
   for (const s of [...spec.series].reverse()) {
-    legendX -= 12 + s.name.length * 7 + 16;
-    legend.push(`<rect x="${legendX}" y="9" width="10" height="10" fill="${s.color}"/><text x="${legendX + 14}" y="18" class="legend">${escapeHtml(s.name)}</text>`);
+    legendX -= 12 + s.name.length * LEGEND_CHAR_PX + 16;
+    legend.push(`<rect x="${legendX}" y="${9 + extra}" width="10" height="10" fill="${s.color}" class="key"/><text x="${legendX + 14}" y="${18 + extra}" class="legend">${escapeHtml(s.name)}</text>`);
   }
   out.push(...legend);
   for (const s of spec.series) {
@@ -95,7 +109,7 @@ export function lineChart(spec: ChartSpec): string {
     });
     out.push(`<path class="series" data-series="${escapeHtml(s.name)}" data-values="${escapeHtml(JSON.stringify(s.values))}" d="${d.trim()}" stroke="${s.color}" fill="none" stroke-width="1.8"/>`);
   }
-  out.push(`<rect x="${M.left}" y="${M.top}" width="${pw}" height="${ph}" class="hover"/>`);
+  out.push(`<rect x="${M.left}" y="${top}" width="${pw}" height="${ph}" class="hover"/>`);
   out.push('</svg>');
   return out.join('\n');
 }

@@ -211,6 +211,18 @@ describe('corral loadtest against the fixture app', () => {
       const charts = await page.$$eval('svg.chart', (svgs) => svgs.map((s) => ({ id: s.getAttribute('data-chart'), width: s.getBoundingClientRect().width, paths: s.querySelectorAll('path.series').length })));
       assert.deepEqual(charts.map((c) => c.id), ['users', 'throughput', 'latency', 'errors', 'server', 'connections']);
       assert.ok(charts.every((c) => c.width > 300 && c.paths > 0));
+      // Each chart's title and legend are drawn where they do not cover each other.
+      const clashes = await page.$$eval('svg.chart', (svgs) => svgs.flatMap((svg) => {
+        const title = svg.querySelector('text.title')?.getBoundingClientRect();
+        if (!title) return [`${svg.getAttribute('data-chart') ?? '?'}: no title`];
+        return [...svg.querySelectorAll('text.legend, rect.key')]
+          .filter((el) => {
+            const b = el.getBoundingClientRect();
+            return b.left < title.right && b.right > title.left && b.top < title.bottom && b.bottom > title.top;
+          })
+          .map((el) => `${svg.getAttribute('data-chart') ?? '?'}: ${el.textContent || 'colour key'}`);
+      }));
+      assert.deepEqual(clashes, [], 'legend entries drawn over the chart title');
       await page.locator('#chart-latency').scrollIntoViewIfNeeded();
       const box = await page.locator('#chart-latency rect.hover').boundingBox();
       assert.ok(box);
