@@ -59,7 +59,9 @@ function missingFigures(samples: readonly ServerSample[], failures: readonly Adm
   if (!samples.some(hasHostFigures)) return failures.length > 0 ? `the admin API gave no CPU or RAM figure during the run (${describeFailures(failures)})` : undefined;
   // No figure fetched in the step: the API went quiet or refused, which is not the step's length.
   if (!samples.some((s) => within(s.t) && hasHostFigures(s))) {
-    return failed.length > 0 ? `the admin API gave no CPU or RAM figure during this step (${describeFailures(failed)})` : 'the admin API did not answer during this step';
+    if (failed.length > 0) return `the admin API gave no CPU or RAM figure during this step (${describeFailures(failed)})`;
+    // Answered, with no host figures: a master that has not measured the host yet (host: null).
+    return samples.some((s) => within(s.t)) ? 'the admin API answered without CPU or RAM figures during this step' : 'the admin API did not answer during this step';
   }
   const spans = hostMeasurements(samples).map((m, i, all) => (i > 0 ? m.sample.hostT - (all[i - 1]?.sample.hostT ?? 0) : 0)).filter((d) => d > 0);
   const every = spans.length > 0 ? ` (it measures every ${formatDuration(Math.min(...spans))})` : '';
