@@ -61,19 +61,22 @@ export function planSchedule(opts: LoadtestOptions): Schedule {
   return schedule;
 }
 
-/** The pacing every virtual user follows, and what it means for the figures, for the notes. */
+/** The pacing every virtual user follows, and a sentence saying so. */
+function pacing(opts: LoadtestOptions, random: () => number): { make: () => Pacer; note: string } {
+  if (opts.thinkTimeMs !== undefined) {
+    return { make: () => new ThinkTimePacer(opts.thinkTimeMs ?? 0, random), note: `think time ${formatDuration(opts.thinkTimeMs)} ±50 % between requests (--think-time)` };
+  }
+  const actions = opts.profile?.actions ?? [];
+  if (opts.mode === 'profile' && actions.length > 0) {
+    const described = actions.map((a) => `${a.name}: ${a.requests} requests over ${formatDuration(a.durationMs)} (one every ${formatDuration(a.durationMs / a.requests)}, whatever --time-scale), weight ${a.perHour}/h`);
+    return { make: () => new ActionPacer(actions, random), note: `pacing from the profile's actions, picked by frequency: ${described.join('; ')}` };
+  }
+  return { make: () => new ThinkTimePacer(DEFAULT_THINK_MS, random), note: `think time ${formatDuration(DEFAULT_THINK_MS)} ±50 % between requests (default)` };
+}
+
+/** The pacing, and a note saying what it is and what it means for the latency figures. */
 export function planPacing(opts: LoadtestOptions, random: () => number): { make: () => Pacer; note: string } {
-  const plan = ((): { make: () => Pacer; note: string } => {
-    if (opts.thinkTimeMs !== undefined) {
-      return { make: () => new ThinkTimePacer(opts.thinkTimeMs ?? 0, random), note: `think time ${formatDuration(opts.thinkTimeMs)} ±50 % between requests (--think-time)` };
-    }
-    const actions = opts.profile?.actions ?? [];
-    if (opts.mode === 'profile' && actions.length > 0) {
-      const described = actions.map((a) => `${a.name}: ${a.requests} requests over ${formatDuration(a.durationMs)} (one every ${formatDuration(a.durationMs / a.requests)}, whatever --time-scale), weight ${a.perHour}/h`);
-      return { make: () => new ActionPacer(actions, random), note: `pacing from the profile's actions, picked by frequency: ${described.join('; ')}` };
-    }
-    return { make: () => new ThinkTimePacer(DEFAULT_THINK_MS, random), note: `think time ${formatDuration(DEFAULT_THINK_MS)} ±50 % between requests (default)` };
-  })();
+  const plan = pacing(opts, random);
   return { make: plan.make, note: `${plan.note}; ${CLOSED_MODEL_NOTE}` };
 }
 

@@ -73,7 +73,6 @@ export function formatPercent(n: number, limit?: number): string {
   return `${belowLimit(n, limit) ?? Math.round(n)} %`;
 }
 
-const pct = formatPercent;
 
 function list(map: ReadonlyMap<string | number, number>, keep: (key: string | number) => boolean): string {
   return [...map.entries()]
@@ -129,9 +128,9 @@ export function judgeSegment(input: SegmentInput): SegmentJudgement {
     c.statusOther === 0 ? 'no unexpected answers' : `${c.statusOther} unexpected answers (${other}); 401 usually means --users-file or --admin-token does not match the target`);
   const server = serverFigures(input.server);
   if (server.cpuMean === null) add('cpu', null, null, CRITERIA.cpuPercent, `CPU not judged: ${input.serverProblem ?? 'no CPU figure from the admin API'}`);
-  else add('cpu', server.cpuMean < CRITERIA.cpuPercent, server.cpuMean, CRITERIA.cpuPercent, `CPU ${pct(server.cpuMean, CRITERIA.cpuPercent)} on average (max ${pct(server.cpuMax ?? server.cpuMean, CRITERIA.cpuPercent)}) ${server.cpuMean < CRITERIA.cpuPercent ? '<' : '≥'} ${CRITERIA.cpuPercent} %`);
+  else add('cpu', server.cpuMean < CRITERIA.cpuPercent, server.cpuMean, CRITERIA.cpuPercent, `CPU ${formatPercent(server.cpuMean, CRITERIA.cpuPercent)} on average (max ${formatPercent(server.cpuMax ?? server.cpuMean, CRITERIA.cpuPercent)}) ${server.cpuMean < CRITERIA.cpuPercent ? '<' : '≥'} ${CRITERIA.cpuPercent} %`);
   if (server.ramMax === null) add('ram', null, null, CRITERIA.ramPercent, `RAM not judged: ${input.serverProblem ?? 'no RAM figure from the admin API'}`);
-  else add('ram', server.ramMax < CRITERIA.ramPercent, server.ramMax, CRITERIA.ramPercent, `RAM ${pct(server.ramMax, CRITERIA.ramPercent)} at most ${server.ramMax < CRITERIA.ramPercent ? '<' : '≥'} ${CRITERIA.ramPercent} %`);
+  else add('ram', server.ramMax < CRITERIA.ramPercent, server.ramMax, CRITERIA.ramPercent, `RAM ${formatPercent(server.ramMax, CRITERIA.ramPercent)} at most ${server.ramMax < CRITERIA.ramPercent ? '<' : '≥'} ${CRITERIA.ramPercent} %`);
   const reasons = checks.filter((ch) => ch.pass === false).map((ch) => ch.detail);
   return { pass: reasons.length === 0, measured, checks, reasons, server };
 }
@@ -173,7 +172,7 @@ export interface Verdict {
 export function briefFigures(seg: JudgedSegment): string {
   const parts = [seg.latency ? `p95 ${formatMs(seg.latency.p95, CRITERIA.p95Ms)}` : 'no answers', `${seg.counts.errors} error${seg.counts.errors === 1 ? '' : 's'}`];
   const cpu = seg.judgement.server.cpuMean;
-  parts.push(cpu === null ? 'CPU not measured' : `CPU ${pct(cpu, CRITERIA.cpuPercent)}`);
+  parts.push(cpu === null ? 'CPU not measured' : `CPU ${formatPercent(cpu, CRITERIA.cpuPercent)}`);
   return parts.join(', ');
 }
 
