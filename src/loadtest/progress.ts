@@ -19,6 +19,8 @@ export interface ProgressState {
 export interface ProgressStream {
   write(text: string): unknown;
   readonly isTTY?: boolean;
+  /** The terminal's width, when it is one. */
+  readonly columns?: number;
 }
 
 export function progressLine(s: ProgressState): string {
@@ -57,7 +59,11 @@ export class Progress {
       // Four redraws a second are plenty for a human and cheap for the terminal.
       if (state.elapsedMs - this.#lastDraw < 250) return;
       this.#lastDraw = state.elapsedMs;
-      this.#stream.write(`\r${line}\x1b[K`);
+      // A line wider than the terminal wraps, and \r then returns to its last row only: every
+      // redraw would leave a row behind (an 80-column terminal fills four rows a second).
+      const width = this.#stream.columns;
+      const fitted = width !== undefined && width > 1 && line.length >= width ? `${line.slice(0, width - 2)}…` : line;
+      this.#stream.write(`\r${fitted}\x1b[K`);
       this.#drawn = true;
       return;
     }

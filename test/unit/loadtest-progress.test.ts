@@ -34,6 +34,18 @@ describe('progress', () => {
     assert.equal(s.writes.at(-1), '\n');
   });
 
+  it('fits the redrawn line in a terminal narrower than it, so a redraw never wraps and leaves rows behind', () => {
+    const writes: string[] = [];
+    const p = new Progress({ isTTY: true, columns: 60, write: (t: string) => writes.push(t) > 0 });
+    p.update(state(12_000));
+    const drawn = (writes[0] ?? '').replace(/^\r/, '').replace(/\x1b\[K$/, '');
+    assert.equal(drawn.length, 59, drawn);
+    assert.ok(progressLine(state(12_000)).startsWith(drawn.slice(0, -1)) && drawn.endsWith('…'));
+    const wide: string[] = [];
+    new Progress({ isTTY: true, columns: 200, write: (t: string) => wide.push(t) > 0 }).update(state(12_000));
+    assert.equal(wide[0], `\r${progressLine(state(12_000))}\x1b[K`, 'a line that fits is left whole');
+  });
+
   it('prints a plain line every 5 s and on each step change when not a terminal', () => {
     const s = sink(false);
     const p = new Progress(s);
