@@ -254,6 +254,21 @@ describe('corral loadtest against the fixture app', () => {
     assert.doesNotMatch(log, /\r(?!\n)|\x1b/, JSON.stringify(log));
   });
 
+  it('goes on and writes its result when whoever reads its progress goes away (2>&1 | head)', async () => {
+    const t = await target();
+    const out = join(dir, 'reader-gone');
+    const child = spawn(process.execPath, [BIN, 'loadtest', '--target', t.url, '--steps', '1,2', '--step-duration', '1s', '--think-time', '20ms', '--mix', 'read=1', '--users-file', usersFile, '--out', out], { cwd: dir, stdio: ['ignore', 'ignore', 'pipe'] });
+    const exited = new Promise<number | null>((resolve) => child.on('exit', resolve));
+    // The first line read, the reader leaves: every later write to stderr (step 2's progress line
+    // at least) fails with EPIPE.
+    await new Promise<void>((resolve) => child.stderr.once('data', () => resolve()));
+    child.stderr.destroy();
+    assert.equal(await exited, 0);
+    const { result } = readResult(out);
+    assert.equal(result.verdict.pass, true);
+    assert.equal(result.run.interrupted, false);
+  });
+
   it('names the first failing step and why, and exits 2', async () => {
     // The 3rd and 4th players (virtual users 3 and 4, which only step 2 starts) get 503 on writes.
     const t = await target({ override: (path, { player }) => (path === '/api/events' && (player === PLAYERS[2]?.name || player === PLAYERS[3]?.name) ? 503 : undefined) });

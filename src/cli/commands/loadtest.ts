@@ -90,6 +90,9 @@ export const loadtestCommand: Command = {
         process.stdout.write(`${HELP}\n`);
         return 0;
       }
+      // Progress and notes only: a reader of stderr that goes away (`2>&1 | head`, a terminal
+      // gone under nohup) must not end the run unwritten. Without a listener the write error is thrown.
+      process.stderr.on('error', () => {});
       let interrupts = 0;
       let stoppedBy: NodeJS.Signals | undefined;
       const exitFor = (signal: NodeJS.Signals | undefined): number => (signal === 'SIGTERM' ? LOADTEST_EXIT.TERMINATED : LOADTEST_EXIT.INTERRUPTED);
