@@ -4,7 +4,7 @@
 
 import { performance } from 'node:perf_hooks';
 import { Pool } from 'undici';
-import type { PinnedAddresses } from './target.js';
+import { pinnedLookup, type PinnedAddresses } from './target.js';
 
 export type RequestKind = 'login' | 'read' | 'write' | 'export';
 
@@ -63,18 +63,6 @@ export interface ClientOptions {
   readonly deadlineMs?: number;
   /** Connect only to these (the addresses the target's name was checked against), never re-resolve. */
   readonly pinned?: PinnedAddresses;
-}
-
-type LookupCallback = (err: Error | null, address: string | { address: string; family: number }[], family?: number) => void;
-
-/** A net.connect lookup that answers from the pinned addresses. */
-function pinnedLookup(pinned: PinnedAddresses) {
-  return (_host: string, options: { all?: boolean } | number | undefined, cb: LookupCallback): void => {
-    const first = pinned[0];
-    if (typeof options === 'object' && options?.all) cb(null, pinned.map((a) => ({ address: a.address, family: a.family })));
-    else if (first) cb(null, first.address, first.family);
-    else cb(new Error('no pinned address'), '', 0);
-  };
 }
 
 const TIMEOUT_CODES = new Set(['UND_ERR_CONNECT_TIMEOUT', 'UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT', 'ETIMEDOUT']);

@@ -119,6 +119,8 @@ async function preflight(opts: LoadtestOptions, mix: Mix, credential: Credential
 export async function runLoadtest(opts: LoadtestOptions, io: RunIo): Promise<RunReport> {
   const random = io.random ?? Math.random;
   const pinned = await checkTargetAllowed(opts.target, opts.allowRemote);
+  // The admin API is sent the admin token: held to loopback as the target is.
+  const adminPinned = opts.admin ? await checkTargetAllowed(opts.admin, opts.allowRemote, '--admin') : undefined;
   const { file: usersFile, credentials } = loadCredentials(opts.usersFile);
   const schedule = planSchedule(opts);
   const files = outputFiles(opts.outDir);
@@ -146,7 +148,7 @@ export async function runLoadtest(opts: LoadtestOptions, io: RunIo): Promise<Run
   let serverProblem: string | undefined = opts.admin ? undefined : 'no --admin URL given';
   let sampler: AdminSampler | undefined;
   if (opts.admin) {
-    const s = new AdminSampler(opts.admin, opts.adminToken);
+    const s = new AdminSampler(opts.admin, opts.adminToken, adminPinned);
     const probe = await s.probe(0);
     if (probe.ok) sampler = s;
     else if (probe.tokenRefused) {

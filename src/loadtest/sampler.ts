@@ -4,6 +4,7 @@
 // could not judge.
 
 import { Agent, request } from 'undici';
+import { pinnedLookup, type PinnedAddresses } from './target.js';
 
 export interface ServerSample {
   /** Milliseconds since the run started. */
@@ -146,14 +147,16 @@ export class AdminSampler {
   readonly failures: AdminFailure[] = [];
   readonly #base: URL;
   readonly #token: string | undefined;
-  readonly #agent = new Agent({ connections: 2, keepAliveTimeout: 10_000 });
+  readonly #agent: Agent;
   #timer: NodeJS.Timeout | undefined;
   #inFlight: Promise<void> | undefined;
   readonly #closing = new AbortController();
 
-  constructor(base: URL, token: string | undefined) {
+  /** `pinned`: the addresses the --admin host name was checked against (target.ts), connected to alone. */
+  constructor(base: URL, token: string | undefined, pinned?: PinnedAddresses) {
     this.#base = base;
     this.#token = token;
+    this.#agent = new Agent({ connections: 2, keepAliveTimeout: 10_000, ...(pinned ? { connect: { lookup: pinnedLookup(pinned) } } : {}) });
   }
 
   async #get(path: string): Promise<{ status: number; body: unknown }> {

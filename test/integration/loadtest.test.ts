@@ -460,6 +460,13 @@ describe('corral loadtest against the fixture app', () => {
     assert.match(run.stderr, /^corral loadtest: \[CORRAL_ERR_LOADTEST_TARGET\] target 192\.0\.2\.10:8000 is not a loopback address; pass --allow-remote/m);
   });
 
+  it('refuses a non-loopback --admin URL without --allow-remote, since the admin token would be sent there', async () => {
+    const t = await target();
+    const run = await loadtest(['--target', t.url, '--admin', 'http://192.0.2.10:9090', '--admin-token', 'x'.repeat(32), '--users', '1', '--duration', '1s', '--users-file', usersFile, '--out', join(dir, 'remote-admin')], dir);
+    assert.equal(run.code, 64);
+    assert.match(run.stderr, /^corral loadtest: \[CORRAL_ERR_LOADTEST_TARGET\] --admin 192\.0\.2\.10:9090 is not a loopback address; pass --allow-remote if you own that server and mean to send it the admin token$/m);
+  });
+
   it('refuses bad profiles, durations and users files with exit 64 and the field or flag named', async () => {
     const t = await target();
     const cases: [string[], RegExp][] = [

@@ -45,7 +45,8 @@ Options:
                         pace users by duration/requests when this is not given)
   --mix SHARES          read=0.6,write=0.3,export=0.1 (default; shares must sum to 1)
   --admin URL           the master's admin API (e.g. http://127.0.0.1:9090) for CPU, RAM and
-                        connections; sampled every second. Read once before the load: a token
+                        connections; sampled every second; loopback only unless --allow-remote
+                        (it is sent the admin token). Read once before the load: a token
                         it refuses (or none) is exit 64; if it cannot be reached, the run goes
                         on without the CPU and RAM criteria and says so
   --admin-token T       CORRAL_ADMIN_TOKEN: for the admin API and for exports (without it
@@ -57,7 +58,7 @@ Options:
   --timeout D           per-request timeout, counted as a failure (default 10s)
   --out DIR             where result.json and report.html go (default ./loadtest-<timestamp>/);
                         checked before the load, created when it starts
-  --allow-remote        allow a target that is not this machine
+  --allow-remote        allow a target (and an --admin URL) that is not this machine
   -h, --help            this text
 
 Durations are a number with a unit: 500ms, 30s, 2m, 1h, 1m30s. Each option may be given once.
@@ -71,7 +72,7 @@ Exit codes:
        verdict says so)
   2    the run completed but a step failed the criteria (see the verdict), or
        no request finished in any step
-  64   bad arguments, profile or users file, a remote target without --allow-remote,
+  64   bad arguments, profile or users file, a remote target or --admin without --allow-remote,
        or an admin token the target or the admin API refuses
   69   the target is not answering
   130  interrupted (SIGINT); the partial report was written
