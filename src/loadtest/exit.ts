@@ -24,6 +24,8 @@ export const LOADTEST_EXIT = {
    * written; 128 + 15, the code a shell reports for a process the signal ended.
    */
   TERMINATED: 143,
+  /** Stopped by SIGHUP (its terminal closed, an SSH session dropped): the partial report was written; 128 + 1. */
+  HUNG_UP: 129,
 } as const;
 
 /** A loadtest failure that already knows its exit code. */

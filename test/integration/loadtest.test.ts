@@ -353,7 +353,7 @@ describe('corral loadtest against the fixture app', () => {
     assertReportMatches(result, html);
   });
 
-  for (const [signal, code] of [['SIGINT', 130], ['SIGTERM', 143]] as const) {
+  for (const [signal, code] of [['SIGINT', 130], ['SIGTERM', 143], ['SIGHUP', 129]] as const) {
     it(`stops on ${signal} and still writes the report (exit ${code})`, async () => {
       const t = await target();
       const out = join(dir, signal.toLowerCase());

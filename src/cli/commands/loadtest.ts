@@ -6,6 +6,9 @@ import { runLoadtest } from '../../loadtest/run.js';
 import type { Command } from '../command.js';
 import { packageVersion } from './version.js';
 
+/** Signals that stop a run early with its report written: the first stops, a second leaves at once. */
+const STOP_SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
+
 const HELP = `Usage: corral loadtest --target URL [options]
 
 Drives virtual users against corral's bundled app: each logs in once (POST /api/login), then loops
@@ -64,7 +67,7 @@ Options:
 Durations are a number with a unit: 500ms, 30s, 2m, 1h, 1m30s. Each option may be given once.
 Progress goes to stderr (one line redrawn on a terminal; a plain line every 5 s and at each step
 otherwise, and under CI or TERM=dumb); the steps table and the verdict go to stdout. Ctrl-C (or
-SIGTERM) stops early and still writes the report.
+SIGTERM, SIGHUP) stops early and still writes the report.
 
 Exit codes:
   0    no step that ran failed the criteria and at least one measured a request
@@ -77,6 +80,7 @@ Exit codes:
   69   the target is not answering
   130  interrupted (SIGINT); the partial report was written
   143  stopped by SIGTERM; the partial report was written
+  129  stopped by SIGHUP (terminal closed, SSH dropped); the partial report was written
   1    the result could not be written after the run (the verdict is still
        printed), or an unexpected failure`;
 
@@ -96,25 +100,25 @@ export const loadtestCommand: Command = {
       process.stderr.on('error', () => {});
       let interrupts = 0;
       let stoppedBy: NodeJS.Signals | undefined;
-      const exitFor = (signal: NodeJS.Signals | undefined): number => (signal === 'SIGTERM' ? LOADTEST_EXIT.TERMINATED : LOADTEST_EXIT.INTERRUPTED);
+      const exitFor = (signal: NodeJS.Signals | undefined): number =>
+        signal === 'SIGTERM' ? LOADTEST_EXIT.TERMINATED : signal === 'SIGHUP' ? LOADTEST_EXIT.HUNG_UP : LOADTEST_EXIT.INTERRUPTED;
       const report = await runLoadtest(parsed.options, {
         stdout: process.stdout,
         stderr: process.stderr,
         version: packageVersion(),
         onInterrupt: (fn) => {
-          // First Ctrl-C (or SIGTERM from systemd, a CI timeout, kill): stop and write the
-          // report, which a default SIGTERM would lose with the whole run. Second: leave now.
+          // First Ctrl-C (or SIGTERM from systemd, a CI timeout, kill; or SIGHUP from a terminal
+          // closed or an SSH session dropped): stop and write the report, which the signal's
+          // default action would lose with the whole run. Second: leave now.
           const handler = (signal: NodeJS.Signals): void => {
             interrupts++;
             stoppedBy ??= signal;
             if (interrupts > 1) process.exit(exitFor(signal));
             fn();
           };
-          process.on('SIGINT', handler);
-          process.on('SIGTERM', handler);
+          for (const signal of STOP_SIGNALS) process.on(signal, handler);
           return () => {
-            process.off('SIGINT', handler);
-            process.off('SIGTERM', handler);
+            for (const signal of STOP_SIGNALS) process.off(signal, handler);
           };
         },
       });
