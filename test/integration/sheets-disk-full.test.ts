@@ -21,7 +21,10 @@ describe('a full data disk', { skip: unavailable }, () => {
   let token = '';
 
   const start = (waitReady: boolean) =>
-    startCorral({ cwd: dir, workers: 1, waitReady, env: { CORRAL_RATE_LIMIT: '0', SHEETS_FLUSH_INTERVAL_MS: '200' } });
+    // The sheet's files are on the same full disk: an append the flusher sent while it was full
+    // failed part-way, so its outcome is unknown and it is read back after SHEETS_UNSURE_DELAY
+    // before it is sent again (default 60 s, longer than the test waits).
+    startCorral({ cwd: dir, workers: 1, waitReady, env: { CORRAL_RATE_LIMIT: '0', SHEETS_FLUSH_INTERVAL_MS: '200', SHEETS_UNSURE_DELAY: '2' } });
   const post = (kind: string) =>
     http(`${c?.url}/api/events`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` }, body: JSON.stringify({ kind }) });
 
