@@ -1,16 +1,27 @@
 // Per-worker connection cap. A connection over the cap is still parsed (so the client reads a
 // proper HTTP answer, not a reset), gets an immediate 503 JSON with Retry-After, and is closed.
-// Over-cap connections that never send a request are dropped after a short timeout. Refusals are
-// reported once per burst (its start and its end), never one by one.
+// Over-cap connections that never send a request are dropped after a short timeout.
+//
+// Idle keep-alive connections give way: at the cap, a new connection takes the slot of the
+// connection that has waited longest between requests (its last answer sent, no byte of a next
+// request read), which is closed, as nginx does when worker_connections runs out ("reusing
+// connections"). Otherwise clients that merely keep a connection open (browsers keep theirs for
+// CORRAL_KEEPALIVE) would make every new client get the 503 while the worker does nothing. Only
+// when no connection is idle does the new one get the 503. The slot changes hands, so the count
+// stays where it was: within the worker's cap and within its share while the host is FULL.
+//
+// Refusals and closures are each reported once per burst (its start and its end), never one by one.
 
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
+import { createBurst, type BurstReport } from './burst.js';
 import type { HostConnectionGauge } from './connection-gauge.js';
 
 const OVER_CAP = Symbol('corral.overCap');
 const OVER_CAP_IDLE_MS = 2000;
 
-type TaggedSocket = Socket & { [OVER_CAP]?: true };
+/** node:http keeps the response being written on a connection as `_httpMessage` (null between requests). */
+type CappedSocket = Socket & { [OVER_CAP]?: true; _httpMessage?: ServerResponse | null };
 
 export interface ConnectionCap {
   /** Connections counted against the cap (over-cap ones excluded). */
@@ -24,20 +35,27 @@ export interface ConnectionCap {
   setHostFull(full: boolean, current: number, max: number): void;
   /** The host's cap (it follows the worker count), with a host gauge; true when it changed. */
   setHostMax(max: number): boolean;
-  /** Answers 503 and returns true when this request arrived on an over-cap connection. */
-  refuse(req: IncomingMessage, res: ServerResponse): boolean;
+  /**
+   * Every request comes here first. On an over-cap connection it is answered 503 and true is
+   * returned; otherwise its connection counts as busy until its answer is sent.
+   */
+  screen(req: IncomingMessage, res: ServerResponse): boolean;
   /** Requests answered 503 "server full" since start: no access line records them. */
   refused(): number;
 }
 
-/** A burst of refusals ends after this long without one. */
-export const REFUSAL_BURST_QUIET_MS = 2000;
+/** What the cap knew when a burst started. */
+export interface CapFields {
+  readonly active: number;
+  readonly cap: number;
+  readonly hostFull: boolean;
+}
 
-/** Told once at the start of a burst of refusals and once at its end, never per refusal. */
-export interface RefusalReport {
-  started(fields: { active: number; cap: number; hostFull: boolean }): void;
-  /** `ms`: from the first refusal of the burst to its last. */
-  ended(fields: { refused: number; ms: number }): void;
+export interface CapReport {
+  /** New connections answered 503. */
+  readonly refusals: BurstReport<CapFields>;
+  /** Idle keep-alive connections closed to admit new ones. */
+  readonly idleClosures: BurstReport<CapFields>;
 }
 
 /** The host's count, kept exact across workers (connection-gauge.ts), and the host's cap. */
@@ -46,60 +64,86 @@ export interface HostGaugeCap {
   readonly max: number;
 }
 
-export function attachConnectionCap(server: Server, initialCap: number, report?: RefusalReport, host?: HostGaugeCap): ConnectionCap {
+export function attachConnectionCap(server: Server, initialCap: number, report?: CapReport, host?: HostGaugeCap): ConnectionCap {
   let cap = initialCap;
-  let active = 0;
   let hostMax = host?.max ?? 0;
   // The host's count as read at the last refusal by the gauge, for the 503's message.
   let hostTotal: number | undefined;
+  const counted = new Set<CappedSocket>();
+  // Connections between requests, longest idle first (a Map keeps insertion order), each with its
+  // byte count when its last answer was sent: a count that moved since means a next request has
+  // begun to arrive, and the connection is no longer idle even before node:http has parsed it.
+  const idle = new Map<CappedSocket, number>();
   // While the host is FULL this worker may refill the slots it frees itself, never go past the
   // connections it had when told: the master's next word comes a heartbeat later (up to about a
   // second and a quarter), and refusing every connection until then would answer 503 with room free.
   // Each worker growing back only to its own count keeps the host within its cap.
   let hostFull: { current: number; max: number; mine: number } | undefined;
   let refused = 0;
-  // The burst in progress: when it started, how many it refused, and the timer that ends it.
-  let burst: { startedAt: number; lastAt: number; refused: number; quiet: NodeJS.Timeout } | undefined;
-  const countRefusal = () => {
-    refused++;
-    if (!report) return;
-    if (burst) {
-      burst.refused++;
-      burst.lastAt = Date.now();
-      burst.quiet.refresh();
-      return;
-    }
-    report.started({ active, cap, hostFull: hostFull !== undefined || hostTotal !== undefined });
-    const quiet = setTimeout(() => {
-      const ended = burst;
-      burst = undefined;
-      if (ended) report.ended({ refused: ended.refused, ms: ended.lastAt - ended.startedAt });
-    }, REFUSAL_BURST_QUIET_MS).unref();
-    const now = Date.now();
-    burst = { startedAt: now, lastAt: now, refused: 1, quiet };
-  };
-  const overCap = (socket: TaggedSocket) => {
-    socket[OVER_CAP] = true;
-    socket.setTimeout(OVER_CAP_IDLE_MS, () => socket.destroy());
-  };
-  server.on('connection', (socket: TaggedSocket) => {
-    if (active >= cap || (!host && hostFull && active >= hostFull.mine)) return overCap(socket);
-    if (host) {
-      const taken = host.gauge.take(hostMax);
-      if (!taken.taken) {
-        hostTotal = taken.total;
-        return overCap(socket);
+  const fields = (): CapFields => ({ active: counted.size, cap, hostFull: hostFull !== undefined || hostTotal !== undefined });
+  const refusals = createBurst(report?.refusals);
+  const idleClosures = createBurst(report?.idleClosures);
+
+  // One listener for every response (no closure per request). node:http's own 'finish' listener
+  // runs first: it hands the connection to the next pipelined response, if one is waiting.
+  function onAnswerSent(this: ServerResponse): void {
+    const socket = this.req.socket as CappedSocket;
+    if (socket._httpMessage || socket.destroyed || !counted.has(socket)) return;
+    idle.delete(socket);
+    idle.set(socket, socket.bytesRead);
+  }
+
+  /** The longest-idle connection, taken out of the idle list; undefined when none is idle. */
+  const takeIdle = (): CappedSocket | undefined => {
+    for (const [socket, bytesRead] of idle) {
+      if (socket._httpMessage || socket.bytesRead !== bytesRead || socket.destroyed) {
+        idle.delete(socket);
+        continue;
       }
-      hostTotal = undefined;
+      // Its answer is still on its way to the client: not idle yet.
+      if (socket.writableLength > 0) continue;
+      idle.delete(socket);
+      return socket;
     }
-    active++;
+    return undefined;
+  };
+
+  /**
+   * Whether a new connection finds no slot: over this worker's cap, or over the host's (with a
+   * gauge, which then counts the new one when it has room; without, from the master's FULL).
+   */
+  const full = (): boolean => {
+    if (counted.size >= cap) return true;
+    if (!host) return hostFull !== undefined && counted.size >= hostFull.mine;
+    const taken = host.gauge.take(hostMax);
+    hostTotal = taken.taken ? undefined : taken.total;
+    return !taken.taken;
+  };
+
+  server.on('connection', (socket: CappedSocket) => {
+    if (full()) {
+      // An idle connection's slot, in this worker's count and in the host's gauge, passes to the new one.
+      const leaving = takeIdle();
+      if (!leaving) {
+        socket[OVER_CAP] = true;
+        socket.setTimeout(OVER_CAP_IDLE_MS, () => socket.destroy());
+        return;
+      }
+      idleClosures.count(fields);
+      // Closed between requests, as node:http closes one at the keep-alive timeout. Its slot is
+      // the new connection's at once; its own 'close' comes a tick later and finds it uncounted.
+      counted.delete(leaving);
+      leaving.destroy();
+    }
+    counted.add(socket);
     socket.once('close', () => {
-      active--;
-      host?.gauge.release();
+      // Uncounted already when its slot went to a new connection: that one gives it back.
+      if (counted.delete(socket)) host?.gauge.release();
+      idle.delete(socket);
     });
   });
   return {
-    active: () => active,
+    active: () => counted.size,
     setLimit(next) {
       // Connections already open above a lowered cap stay; only new ones are refused.
       if (next === cap) return false;
@@ -111,15 +155,23 @@ export function attachConnectionCap(server: Server, initialCap: number, report?:
       hostMax = next;
       return true;
     },
-    setHostFull(full, current, max) {
+    setHostFull(isFull, current, max) {
       if (host) return;
-      hostFull = full ? { current, max, mine: Math.min(active, hostFull?.mine ?? Infinity) } : undefined;
+      hostFull = isFull ? { current, max, mine: Math.min(counted.size, hostFull?.mine ?? Infinity) } : undefined;
     },
-    refuse(req, res) {
-      const socket = req.socket as TaggedSocket;
-      if (!socket[OVER_CAP]) return false;
+    screen(req, res) {
+      const socket = req.socket as CappedSocket;
+      if (!socket[OVER_CAP]) {
+        idle.delete(socket);
+        res.on('finish', onAnswerSent);
+        return false;
+      }
       const used =
-        hostTotal !== undefined ? { current: hostTotal, max: hostMax } : hostFull ? { current: hostFull.current, max: hostFull.max } : { current: active, max: cap };
+        hostTotal !== undefined
+          ? { current: hostTotal, max: hostMax }
+          : hostFull
+            ? { current: hostFull.current, max: hostFull.max }
+            : { current: counted.size, max: cap };
       const body = JSON.stringify({ error: 'server_full', message: `server full (${used.current}/${used.max})`, retry_after: 1 });
       res.writeHead(503, {
         'content-type': 'application/json',
@@ -128,7 +180,8 @@ export function attachConnectionCap(server: Server, initialCap: number, report?:
         connection: 'close',
       });
       res.end(body);
-      countRefusal();
+      refused++;
+      refusals.count(fields);
       return true;
     },
     refused: () => refused,

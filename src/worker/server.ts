@@ -17,7 +17,8 @@ import type { Settings } from '../config/schema.js';
 import type { Logger } from '../log/logger.js';
 import { describeError } from '../errors.js';
 import { closeAfterAnswer, withoutConnection } from './connection-close.js';
-import { REFUSAL_BURST_QUIET_MS, attachConnectionCap, type ConnectionCap, type HostGaugeCap } from './connection-cap.js';
+import { BURST_QUIET_MS } from './burst.js';
+import { attachConnectionCap, type ConnectionCap, type HostGaugeCap } from './connection-cap.js';
 import { attachClientErrorHandler, declaresBodyOverLimit, enforceRequestLimits, refuseConnect, refuseExpectation } from './limits.js';
 import { createRequestStats, type RequestStats } from './request-stats.js';
 import { attachSendTimeout } from './send-timeout.js';
@@ -78,7 +79,7 @@ export function createWorkerServer(app: RequestListener, o: WorkerServerOptions)
   };
 
   const onRequest = (req: IncomingMessage, res: ServerResponse) => {
-    if (cap.refuse(req, res)) return;
+    if (cap.screen(req, res)) return;
     stats.track(req, res);
     if (!enforceRequestLimits(req, res, settings)) return;
     // HEAD too (node:http sends the headers without the body): load balancers probe with either.
@@ -137,14 +138,26 @@ export function createWorkerServer(app: RequestListener, o: WorkerServerOptions)
   server.maxHeadersCount = settings.CORRAL_LIMIT_REQUEST_FIELDS + 1;
   // One line when refusals start and one when they stop: an access line per refusal would cost
   // what the cap is there to save, and with no line at all a worker's 503s leave no trace in the
-  // log (the master's capacity alert speaks only of the whole host).
+  // log (the master's capacity alert speaks only of the whole host). Idle keep-alive connections
+  // closed to make room are told the same way (nginx warns "worker_connections are not enough,
+  // reusing connections").
   const cap = attachConnectionCap(server, o.perWorkerCap, {
-    started: (f) =>
-      logger.warn(
-        { event: 'worker.connections_refused', active_connections: f.active, cap: f.cap, host_full: f.hostFull },
-        f.hostFull ? 'host full: new connections answered 503' : `connection cap reached (${f.active}/${f.cap}): new connections answered 503`,
-      ),
-    ended: (f) => logger.info({ event: 'worker.connections_refused_end', refused: f.refused, ms: f.ms }, `${f.refused} connections answered 503 in ${f.ms} ms, then none for ${REFUSAL_BURST_QUIET_MS / 1000} s`),
+    refusals: {
+      started: (f) =>
+        logger.warn(
+          { event: 'worker.connections_refused', active_connections: f.active, cap: f.cap, host_full: f.hostFull },
+          f.hostFull ? 'host full: new connections answered 503' : `connection cap reached (${f.active}/${f.cap}): new connections answered 503`,
+        ),
+      ended: (f) => logger.info({ event: 'worker.connections_refused_end', refused: f.count, ms: f.ms }, `${f.count} connections answered 503 in ${f.ms} ms, then none for ${BURST_QUIET_MS / 1000} s`),
+    },
+    idleClosures: {
+      started: (f) =>
+        logger.warn(
+          { event: 'worker.idle_connections_closed', active_connections: f.active, cap: f.cap, host_full: f.hostFull },
+          f.hostFull ? 'host full: idle keep-alive connections closed to admit new ones' : `connection cap reached (${f.active}/${f.cap}): idle keep-alive connections closed to admit new ones`,
+        ),
+      ended: (f) => logger.info({ event: 'worker.idle_connections_closed_end', closed: f.count, ms: f.ms }, `${f.count} idle keep-alive connections closed in ${f.ms} ms to admit new ones, then none for ${BURST_QUIET_MS / 1000} s`),
+    },
   }, o.hostGauge);
   attachClientErrorHandler(server, (code) => logger.debug({ event: 'request.client_error', code }));
   attachSendTimeout(server, settings.CORRAL_SEND_TIMEOUT * 1000, (cut) =>
@@ -156,7 +169,7 @@ export function createWorkerServer(app: RequestListener, o: WorkerServerOptions)
   server.on('connect', (_req: IncomingMessage, socket: Duplex) => refuseConnect(socket));
   // An Expect other than 100-continue: refused with JSON (node's own 417 has no body).
   server.on('checkExpectation', (req: IncomingMessage, res: ServerResponse) => {
-    if (cap.refuse(req, res)) return;
+    if (cap.screen(req, res)) return;
     stats.track(req, res);
     refuseExpectation(req, res);
   });

@@ -75,6 +75,32 @@ test('connections over the per-worker cap get an immediate 503 with Retry-After,
   }
 });
 
+test('at the cap an idle keep-alive connection gives way: the new client gets a 200, not a 503, and the log says so once', async () => {
+  const c = await startCorral({ app: 'basic.mjs', workers: 1, env: { CORRAL_WORKER_CONNECTIONS: '3', CORRAL_KEEPALIVE: '60' } });
+  const idle: Socket[] = [];
+  try {
+    // Three keep-alive connections, each answered once and left open, as browsers leave theirs.
+    for (let i = 0; i < 3; i++) {
+      const s = connect(portOf(c.url), '127.0.0.1');
+      s.on('error', () => undefined);
+      idle.push(s);
+      const answered = new Promise<string>((r) => s.once('data', (d: Buffer) => r(d.toString())));
+      s.write('GET / HTTP/1.1\r\nHost: x\r\n\r\n');
+      assert.match(await answered, /^HTTP\/1\.1 200 [^]*keep-alive/i);
+    }
+    const closed = new Promise<void>((r) => (idle[0] as Socket).once('close', () => r()));
+    assert.match(await raw(portOf(c.url), 'GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n'), /^HTTP\/1\.1 200 /);
+    await closed;
+    const line = await c.waitForLog((l) => l.event === 'worker.idle_connections_closed', 5000, 'the idle connection closed');
+    assert.equal(line.level, 'warn');
+    assert.equal(line.cap, 3);
+    assert.equal(c.events('worker.connections_refused').length, 0);
+  } finally {
+    for (const s of idle) s.destroy();
+    await c.stop();
+  }
+});
+
 test('request limits answer with clear JSON errors: 431, 413, 400, 408', async () => {
   const c = await startCorral({
     app: 'basic.mjs',

@@ -81,3 +81,156 @@ describe('connection cap while the master says the host is FULL', () => {
     assert.match(await statusOf(port), / 200 /);
   });
 });
+
+/** A keep-alive client: one connection, one request at a time. */
+interface Client {
+  readonly socket: Socket;
+  /** Sends a GET and resolves with the status line once the whole answer is in. */
+  get(path: string): Promise<string>;
+  closed(): boolean;
+  /** Resolves when the connection has closed (at once if it has). */
+  readonly whenClosed: Promise<void>;
+}
+
+function keepAliveClient(port: number): Promise<Client> {
+  return new Promise((resolve, reject) => {
+    const socket = connect(port, '127.0.0.1');
+    let closed = false;
+    let buffered = '';
+    let waiting: ((answer: string) => void) | undefined;
+    const whenClosed = new Promise<void>((done) =>
+      socket.on('close', () => {
+        closed = true;
+        done();
+      }),
+    );
+    socket.on('error', () => undefined);
+    socket.on('data', (d: Buffer) => {
+      buffered += d.toString();
+      // Every answer here has a Content-Length; an answer is whole once that many body bytes are in.
+      const end = buffered.indexOf('\r\n\r\n');
+      const length = /content-length: (\d+)/i.exec(buffered);
+      if (end === -1 || !length || buffered.length < end + 4 + Number(length[1])) return;
+      const answer = buffered.slice(0, end + 4 + Number(length[1]));
+      buffered = buffered.slice(answer.length);
+      waiting?.(answer.slice(0, answer.indexOf('\r\n')));
+    });
+    socket.once('connect', () =>
+      resolve({
+        socket,
+        get(path) {
+          return new Promise((done) => {
+            waiting = done;
+            socket.write(`GET ${path} HTTP/1.1\r\nHost: x\r\n\r\n`);
+          });
+        },
+        closed: () => closed,
+        whenClosed,
+      }),
+    );
+    socket.once('error', reject);
+  });
+}
+
+describe('connection cap: idle keep-alive connections give way to new ones', () => {
+  let worker: WorkerServer;
+  let port: number;
+  let clients: Client[];
+  /** The worker's side of each connection, in the order they came. */
+  let serverSides: Socket[];
+  let holding: ServerResponse[];
+
+  beforeEach(async () => {
+    const { settings } = loadSettings({ env: { CORRAL_ENV_FILE: 'none', CORRAL_BIND: '127.0.0.1:0', CORRAL_LOG_LEVEL: 'silent', CORRAL_KEEPALIVE: '60' } });
+    const { logger } = createLogger(settings, { role: 'worker', worker: 1, generation: 1 });
+    clients = [];
+    serverSides = [];
+    holding = [];
+    worker = createWorkerServer(
+      (req, res) => {
+        if (req.url === '/hold') holding.push(res);
+        else res.end('served');
+      },
+      { settings, logger, accessLogger: undefined, workerId: 1, generation: 1, perWorkerCap: 3, onServed: () => undefined },
+    );
+    worker.server.on('connection', (s: Socket) => serverSides.push(s));
+    port = (await worker.listen()).port;
+  });
+  afterEach(async () => {
+    for (const c of clients) c.socket.destroy();
+    for (const r of holding) r.end();
+    await worker.drain(100);
+  });
+
+  /** `n` keep-alive connections that have each been answered once and now wait, oldest first. */
+  async function idleClients(n: number): Promise<Client[]> {
+    const made: Client[] = [];
+    for (let i = 0; i < n; i++) {
+      const c = await keepAliveClient(port);
+      clients.push(c);
+      made.push(c);
+      assert.match(await c.get('/now'), / 200 /);
+    }
+    return made;
+  }
+
+  it('admits a new connection at the cap by closing the longest-idle keep-alive connection', async () => {
+    const [a, b, c] = (await idleClients(3)) as [Client, Client, Client];
+    // a is used again: b has now waited longest.
+    assert.match(await a.get('/again'), / 200 /);
+    assert.match(await statusOf(port), / 200 /, 'the new client is served, not refused');
+    await b.whenClosed;
+    assert.equal(a.closed(), false);
+    assert.equal(c.closed(), false);
+    assert.match(await a.get('/still-open'), / 200 /);
+    assert.match(await c.get('/still-open'), / 200 /);
+    assert.equal(worker.cap.refused(), 0);
+  });
+
+  it('still answers 503 at once when every connection has a request in flight', async () => {
+    await idleClients(1);
+    for (let i = 0; i < 2; i++) {
+      const c = await keepAliveClient(port);
+      clients.push(c);
+      void c.get('/hold');
+    }
+    while (holding.length < 2) await new Promise((r) => setTimeout(r, 5));
+    // The idle one gives way once; then all three are busy.
+    assert.match(await statusOf(port), / 200 /);
+    const busy = await keepAliveClient(port);
+    clients.push(busy);
+    void busy.get('/hold');
+    while (holding.length < 3) await new Promise((r) => setTimeout(r, 5));
+    const t0 = Date.now();
+    assert.match(await statusOf(port), / 503 /);
+    assert.ok(Date.now() - t0 < 1000, 'refused at once');
+    assert.equal(worker.cap.active(), 3);
+  });
+
+  it('never closes a connection on which the next request has begun to arrive', async () => {
+    const [a, b] = (await idleClients(3)) as [Client, Client, Client];
+    // a, the longest idle, sends the first bytes of its next request; the worker reads them.
+    const sideA = serverSides[0] as Socket;
+    const readBefore = sideA.bytesRead;
+    a.socket.write('GET /late HT');
+    while (sideA.bytesRead === readBefore) await new Promise((r) => setTimeout(r, 5));
+    assert.match(await statusOf(port), / 200 /);
+    await b.whenClosed;
+    assert.equal(a.closed(), false);
+    // The rest of a's request: answered on the connection it came on.
+    const answer = new Promise<string>((done) => a.socket.once('data', (d: Buffer) => done(d.toString())));
+    a.socket.write('TP/1.1\r\nHost: x\r\n\r\n');
+    assert.match(await answer, /^HTTP\/1\.1 200 /);
+  });
+
+  it('gives way within the slots this worker holds while the host is FULL, keeping its count', async () => {
+    const [a, b] = (await idleClients(2)) as [Client, Client];
+    worker.cap.setHostFull(true, 3, 3);
+    const newcomer = await keepAliveClient(port);
+    clients.push(newcomer);
+    assert.match(await newcomer.get('/now'), / 200 /);
+    await a.whenClosed;
+    assert.equal(b.closed(), false);
+    assert.equal(worker.cap.active(), 2, 'the idle connection gave its slot to the new one');
+  });
+});
