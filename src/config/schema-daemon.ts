@@ -129,7 +129,7 @@ export const daemonSchema = {
     max: 10000,
   }),
   CORRAL_LIMIT_REQUEST_HEADER_BYTES: int({
-    description: 'Maximum total size of request headers in bytes (more = 431).',
+    description: 'Maximum size in bytes of the request line and headers together (more = 431; 414 when the request line alone is longer).',
     default: 16384,
     min: 1024,
     max: 1048576,

@@ -1,5 +1,5 @@
-// Request limits with clear JSON errors: header count/size (431), body size (413), slow headers
-// (408) and malformed requests (400). Node's parser detects most of them and reports through
+// Request limits with clear JSON errors: URL length (414), header count/size (431), body size
+// (413), slow headers (408) and malformed requests (400). Node's parser detects most of them and reports through
 // 'clientError'; we answer with JSON instead of its bare default.
 
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
@@ -39,6 +39,39 @@ function rawReply(socket: Duplex, status: number, reason: string, error: string,
   socket.end(`HTTP/1.1 ${status} ${reason}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`);
 }
 
+const LF = 0x0a;
+const CR = 0x0d;
+/** The start of a request line: a method, a space, and a target in one of RFC 9112's forms. */
+const REQUEST_LINE_START = /^[A-Z]+ (?:\/|\*|[A-Za-z][A-Za-z0-9+.-]*:\/\/)/;
+
+/**
+ * node:http counts the request line in maxHeaderSize and reports both overflows alike
+ * (HPE_HEADER_OVERFLOW): true when it was the request line alone, no line of the request having
+ * ended yet, which nginx answers 414. Told from the bytes of the read the parser stopped in
+ * (`rawPacket`, up to `bytesParsed`): the overflow is in the request line when the line it stopped
+ * in follows the end of the previous request (an empty line), or opens the connection, or starts
+ * with a method and a target. A request line that came in several reads, none of them holding its
+ * start, cannot be told from a long header line: that one gets the 431.
+ */
+export function overflowedInRequestLine(err: Error & { rawPacket?: unknown; bytesParsed?: unknown }, socket: Duplex): boolean {
+  const packet = err.rawPacket;
+  if (!Buffer.isBuffer(packet)) return false;
+  const parsed = typeof err.bytesParsed === 'number' && err.bytesParsed <= packet.length ? err.bytesParsed : packet.length;
+  const seen = packet.subarray(0, parsed);
+  const lineStart = seen.lastIndexOf(LF) + 1;
+  // The bytes before this line in this read: only line ends when this read opened the connection
+  // (RFC 9112 section 2.2 lets a server skip empty lines before a request).
+  const before = seen.subarray(0, lineStart);
+  const firstRead = (socket as Duplex & { bytesRead?: number }).bytesRead === packet.length;
+  if (firstRead && before.every((b) => b === CR || b === LF)) return true;
+  if (lineStart > 0) {
+    // The previous line was empty: the end of the previous request's headers.
+    const end = lineStart - 1;
+    return (end >= 1 && seen[end - 1] === LF) || (end >= 2 && seen[end - 1] === CR && seen[end - 2] === LF);
+  }
+  return REQUEST_LINE_START.test(seen.subarray(0, 64).toString('latin1'));
+}
+
 /** Maps parser errors to JSON answers. */
 export function attachClientErrorHandler(server: Server, onError: (code: string) => void): void {
   server.on('clientError', (err: NodeJS.ErrnoException, socket: Duplex) => {
@@ -51,7 +84,10 @@ export function attachClientErrorHandler(server: Server, onError: (code: string)
       socket.destroy();
       return;
     }
-    if (code === 'HPE_HEADER_OVERFLOW') rawReply(socket, 431, 'Request Header Fields Too Large', 'headers_too_large', 'request headers are too large');
+    if (code === 'HPE_HEADER_OVERFLOW') {
+      if (overflowedInRequestLine(err, socket)) rawReply(socket, 414, 'URI Too Long', 'uri_too_long', 'the request line (its URL) is too long');
+      else rawReply(socket, 431, 'Request Header Fields Too Large', 'headers_too_large', 'request headers are too large');
+    }
     else if (code === 'ERR_HTTP_REQUEST_TIMEOUT') {
       const what = pendingResponse(socket) ? 'the request body was' : 'request headers were';
       rawReply(socket, 408, 'Request Timeout', 'request_timeout', `${what} not received in time`);

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { connect } from 'node:net';
+import { connect, type Socket } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { loadSettings } from '../../src/config/load.js';
 import { createLogger } from '../../src/log/logger.js';
@@ -31,9 +31,12 @@ describe('worker server: protocol errors node:http would answer without a body',
       res.end('app answered');
     };
     worker = createWorkerServer(app, { settings, logger, accessLogger: undefined, workerId: 1, generation: 1, perWorkerCap: 10, onServed: () => undefined });
+    worker.server.on('connection', (s: Socket) => (lastConnection = s));
     port = (await worker.listen()).port;
   });
   after(() => worker.drain(1000));
+  /** The worker's side of the newest connection. */
+  let lastConnection: Socket | undefined;
 
   it('answers an HTTP/1.1 request without Host with 400 JSON missing_host, before the app', async () => {
     const answer = await exchange(port, 'GET /anything HTTP/1.1\r\n\r\n');
@@ -104,5 +107,61 @@ describe('worker server: protocol errors node:http would answer without a body',
   it('still answers Expect: 100-continue with 100 and then the app', async () => {
     const answer = await exchange(port, 'POST / HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{}');
     assert.match(answer, /^HTTP\/1\.1 100 Continue\r\n\r\nHTTP\/1\.1 200 [^]*app answered/);
+  });
+
+  // CORRAL_LIMIT_REQUEST_HEADER_BYTES is 16384 here.
+  const longUrl = `/${'u'.repeat(20000)}`;
+
+  it('answers a request line over the header limit with 414 JSON uri_too_long, not 431', async () => {
+    for (const lead of ['', '\r\n']) {
+      const answer = await exchange(port, `${lead}GET ${longUrl} HTTP/1.1\r\nHost: x\r\n\r\n`);
+      assert.match(answer, /^HTTP\/1\.1 414 URI Too Long\r\n/, JSON.stringify(lead));
+      assert.match(answer, /connection: close/i);
+      assert.equal(jsonBody(answer).error, 'uri_too_long');
+    }
+  });
+
+  it('still answers headers over the limit after a short request line with 431 headers_too_large', async () => {
+    const answer = await exchange(port, `GET / HTTP/1.1\r\nHost: x\r\nX-Big: ${'h'.repeat(20000)}\r\n\r\n`);
+    assert.match(answer, /^HTTP\/1\.1 431 /);
+    assert.equal(jsonBody(answer).error, 'headers_too_large');
+  });
+
+  it('answers 431 for a long header that reaches the worker in a read of its own, without the request line', async () => {
+    const answer = new Promise<string>((resolve, reject) => {
+      const socket = connect(port, '127.0.0.1', () => {
+        socket.write('GET / HTTP/1.1\r\nHost: x\r\nX-Big: ');
+        void (async () => {
+          // Once the worker has read the request line, the rest comes in later reads.
+          const ours = () => lastConnection !== undefined && lastConnection.remotePort === socket.localPort && lastConnection.bytesRead > 0;
+          while (!ours()) await new Promise((r) => setTimeout(r, 5));
+          socket.write(`${'h'.repeat(20000)}\r\n\r\n`);
+        })();
+      });
+      let out = '';
+      socket.on('data', (d) => (out += d.toString()));
+      socket.on('close', () => resolve(out));
+      socket.on('error', reject);
+    });
+    assert.match(await answer, /^HTTP\/1\.1 431 /);
+  });
+
+  it('answers 414 to a long request line that follows an answered request on a keep-alive connection', async () => {
+    const later = await new Promise<string>((resolve, reject) => {
+      const socket = connect(port, '127.0.0.1', () => socket.write('GET / HTTP/1.1\r\nHost: x\r\n\r\n'));
+      let out = '';
+      let sent = false;
+      socket.on('data', (d) => {
+        out += d.toString();
+        // The first answer is whole (chunked, its last chunk in): the long request line follows.
+        if (!sent && out.endsWith('0\r\n\r\n')) {
+          sent = true;
+          socket.write(`GET ${longUrl} HTTP/1.1\r\nHost: x\r\n\r\n`);
+        }
+      });
+      socket.on('close', () => resolve(out));
+      socket.on('error', reject);
+    });
+    assert.match(later, /^HTTP\/1\.1 200 [^]*app answered[^]*HTTP\/1\.1 414 /);
   });
 });
