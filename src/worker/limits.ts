@@ -24,10 +24,13 @@ function pendingResponse(socket: Duplex): ServerResponse | undefined {
 
 function rawReply(socket: Duplex, status: number, reason: string, error: string, message: string): void {
   const started = currentResponse(socket);
-  if (!socket.writable || started?.headersSent) {
+  // An answer whose every byte is already written (a pipelined request answered at once, before
+  // node:http parsed the next one) is whole on the wire: the raw answer follows it.
+  const midAnswer = started !== undefined && started.headersSent && !started.writableEnded;
+  if (!socket.writable || midAnswer) {
     // A raw answer now would land inside the body the app is already sending (node:http's own
     // socketOnError skips writing then too): cut the connection. The access line says why.
-    if (started?.headersSent) answeredOnSocket(started, status);
+    if (midAnswer) answeredOnSocket(started, status);
     socket.destroy();
     return;
   }

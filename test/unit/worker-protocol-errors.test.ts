@@ -164,4 +164,11 @@ describe('worker server: protocol errors node:http would answer without a body',
     });
     assert.match(later, /^HTTP\/1\.1 200 [^]*app answered[^]*HTTP\/1\.1 414 /);
   });
+
+  it('answers a malformed pipelined request after the answer before it is whole, instead of cutting the connection', async () => {
+    const tooLong = await exchange(port, `GET / HTTP/1.1\r\nHost: x\r\n\r\nGET ${longUrl} HTTP/1.1\r\nHost: x\r\n\r\n`);
+    assert.match(tooLong, /^HTTP\/1\.1 200 [^]*app answered[^]*HTTP\/1\.1 414 [^]*uri_too_long/);
+    const garbage = await exchange(port, 'GET / HTTP/1.1\r\nHost: x\r\n\r\nTHIS IS NOT HTTP\r\n\r\n');
+    assert.match(garbage, /^HTTP\/1\.1 200 [^]*app answered[^]*HTTP\/1\.1 400 [^]*bad_request/);
+  });
 });
