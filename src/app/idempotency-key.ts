@@ -62,6 +62,11 @@ export function scopedKey(route: string, player: string, key: string): string {
   return digest(JSON.stringify([route, player, key]));
 }
 
+/** Whom the keeper counts a player's keys against: each player holds at most its share of them. */
+export function keyOwner(player: string): string {
+  return digest(JSON.stringify(['player', player]));
+}
+
 /** What makes two requests with one key "the same request": their validated inputs. */
 export function requestFingerprint(inputs: readonly unknown[]): string {
   return digest(JSON.stringify(inputs));

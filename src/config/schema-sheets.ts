@@ -91,6 +91,12 @@ export const sheetsSchema = {
     min: 100,
     max: 10000000,
   }),
+  CORRAL_IDEMPOTENCY_KEYS_PER_PLAYER: int({
+    description: 'Most of those keys one player holds; beyond it that player\'s own oldest are forgotten, never another player\'s.',
+    default: 1000,
+    min: 1,
+    max: 10000000,
+  }),
   REDIS_URL: str({
     description: 'Redis URL for sharing the cache, quota and rate limits across hosts (unset = this host only).',
     default: undefined,

@@ -43,6 +43,11 @@ export interface IdempotencyClaim {
   readonly fingerprint: string;
   /** What a retry is given back (the caller's encoding of its first answer, at most 1024 characters). */
   readonly answer: string;
+  /**
+   * Who the key counts against (opaque, e.g. a hash of the player): no owner holds more than
+   * CORRAL_IDEMPOTENCY_KEYS_PER_PLAYER keys, its own oldest forgotten first.
+   */
+  readonly owner?: string;
 }
 
 export interface AppendOptions {

@@ -112,6 +112,18 @@ describe('POST /api/events', () => {
     const third = sheets.appendOptions.at(-1)?.idempotency;
     assert.equal(third?.key, first.key);
     assert.notEqual(third?.fingerprint, first.fingerprint, 'another request');
+    // Every key of one player counts against that player's share of the keeper's cap.
+    assert.ok(first.owner, 'the key names its owner');
+    assert.ok(!first.owner.includes('Bob'), 'a hash, not the name');
+    assert.equal(second?.owner, first.owner);
+    assert.equal(third?.owner, first.owner);
+    const res2 = await postJson(`${app.url}/api/login`, { name: 'Alice', code: 'a-secret-1' });
+    assert.equal(res2.status, 200);
+    const alice = { authorization: `Bearer ${((await res2.json()) as { token: string }).token}` };
+    await postJson(`${app.url}/api/events`, { kind: 'tag', detail: 'd' }, { ...alice, 'idempotency-key': 'retry-me' });
+    const hers = sheets.appendOptions.at(-1)?.idempotency;
+    assert.ok(hers?.owner);
+    assert.notEqual(hers.owner, first.owner, "another player's keys count against her own share");
   });
 
   it("answers a retry the keeper recognised with the stored answer and Idempotent-Replayed: true", async () => {

@@ -66,11 +66,41 @@ describe('IdempotencyKeys', () => {
     assert.equal(keys.lookup(claim('c'), 2), claim('c').answer);
   });
 
+  it("past its share an owner loses its own oldest keys, never another owner's", () => {
+    const keys = new IdempotencyKeys({ ttlMs: HOUR, max: 6, maxPerOwner: 2 });
+    const hold = (key: string, owner: string, at: number) => {
+      keys.reserve({ ...claim(key), owner }, at);
+      keys.settle(key);
+    };
+    hold('bob-1', 'bob', 0);
+    hold('carol-1', 'carol', 1);
+    // One owner sending many keys: far more than the whole cap.
+    for (let i = 1; i <= 20; i++) hold(`mallory-${i}`, 'mallory', 1 + i);
+    assert.equal(keys.lookup(claim('bob-1'), 30), claim('bob-1').answer, "another owner's key stays");
+    assert.equal(keys.lookup(claim('carol-1'), 30), claim('carol-1').answer);
+    assert.equal(keys.lookup(claim('mallory-20'), 30), claim('mallory-20').answer);
+    assert.equal(keys.lookup(claim('mallory-19'), 30), claim('mallory-19').answer);
+    assert.equal(keys.lookup(claim('mallory-18'), 30), undefined, "the owner's own oldest went");
+    assert.equal(keys.size, 4);
+    assert.equal(keys.ownerEvicted, 18);
+    assert.equal(keys.evicted, 0, 'the host-wide cap was never reached');
+    // Keys without an owner count against the cap only, as before.
+    for (let i = 1; i <= 3; i++) hold(`anon-${i}`, undefined as unknown as string, 40 + i);
+    assert.equal(keys.size, 6);
+    // A key still in flight is not given up for its owner's share either.
+    keys.reserve({ ...claim('dave-1'), owner: 'dave' }, 50);
+    keys.reserve({ ...claim('dave-2'), owner: 'dave' }, 51);
+    keys.reserve({ ...claim('dave-3'), owner: 'dave' }, 52);
+    assert.throws(() => keys.lookup(claim('dave-1'), 53), { code: 'CORRAL_ERR_IDEMPOTENCY_IN_FLIGHT' });
+  });
+
   it('refuses a malformed claim before anything is journaled', () => {
     assert.equal(validateClaim(undefined), undefined);
     for (const bad of ['k', [], { key: 'k', fingerprint: 'f' }, { key: '', fingerprint: 'f', answer: 'a' }, { key: 'k'.repeat(257), fingerprint: 'f', answer: 'a' }, { key: 'k', fingerprint: 'f', answer: 'a'.repeat(1025) }]) {
       assert.throws(() => validateClaim(bad), { code: 'CORRAL_ERR_APPEND_INVALID' }, JSON.stringify(bad).slice(0, 60));
     }
+    assert.throws(() => validateClaim({ ...claim('k'), owner: '' }), { code: 'CORRAL_ERR_APPEND_INVALID' });
+    assert.deepEqual(validateClaim({ ...claim('k'), owner: 'o' }), { ...claim('k'), owner: 'o' });
   });
 });
 
@@ -153,12 +183,32 @@ describe('journal appends with an idempotency key', () => {
   it('the cap holds across a reopen, the newest keys kept', async () => {
     let journal = await open({ idempotencyKeysMax: 2 });
     for (const k of ['a', 'b', 'c']) await journal.add('Events', [row(`e-${k}`)], claim(k));
-    assert.deepEqual(journal.idempotencyFigures(), { keys: 2, evicted: 1 });
+    assert.deepEqual(journal.idempotencyFigures(), { keys: 2, evicted: 1, ownerEvicted: 0 });
     await journal.close();
     journal = await open({ idempotencyKeysMax: 2 });
     assert.equal(journal.idempotencyFigures().keys, 2);
     assert.equal((await journal.add('Events', [row('x')], claim('c'))).replayed, claim('c').answer);
     assert.equal((await journal.add('Events', [row('y')], claim('a'))).replayed, undefined, 'the oldest key was forgotten');
+    await journal.close();
+  });
+
+  it("each owner's share holds across a compaction and a reopen", async () => {
+    const options = { idempotencyKeysMax: 100, idempotencyKeysPerOwner: 2, retainDoneMs: 0 };
+    let journal = await open(options);
+    await journal.add('Events', [row('e-bob')], { ...claim('bob-1'), owner: 'bob' });
+    for (let i = 1; i <= 3; i++) await journal.add('Events', [row(`e-m${i}`)], { ...claim(`mallory-${i}`), owner: 'mallory' });
+    assert.deepEqual(journal.idempotencyFigures(), { keys: 3, evicted: 0, ownerEvicted: 1 });
+    await journal.markSending(journal.live());
+    await journal.markDone(journal.live(), 'sent');
+    await clock.advance(1000);
+    await journal.compact();
+    await journal.close();
+    journal = await open(options);
+    assert.equal(journal.idempotencyFigures().keys, 3);
+    // mallory is still at its share: its next key pushes out its own oldest, not bob's.
+    await journal.add('Events', [row('e-m4')], { ...claim('mallory-4'), owner: 'mallory' });
+    assert.equal((await journal.add('Events', [row('x')], { ...claim('bob-1'), owner: 'bob' })).replayed, claim('bob-1').answer);
+    assert.equal((await journal.add('Events', [row('y')], { ...claim('mallory-2'), owner: 'mallory' })).replayed, undefined, "mallory's oldest went");
     await journal.close();
   });
 });

@@ -72,6 +72,7 @@ describe('keeper over its local socket, with worker clients', () => {
       CORRAL_L1_CACHE_MB: 4,
       CORRAL_IDEMPOTENCY_TTL: 86400,
       CORRAL_IDEMPOTENCY_KEYS: 100_000,
+      CORRAL_IDEMPOTENCY_KEYS_PER_PLAYER: 1000,
     };
   });
   afterEach(async () => {

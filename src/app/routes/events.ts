@@ -11,7 +11,7 @@ import { randomUUID } from 'node:crypto';
 import { readJsonObject } from '../body.js';
 import { sheetsFailure, type AppDeps } from '../deps.js';
 import { HttpError, sendJson, sendJsonText } from '../http.js';
-import { readIdempotencyKey, requestFingerprint, scopedKey } from '../idempotency-key.js';
+import { keyOwner, readIdempotencyKey, requestFingerprint, scopedKey } from '../idempotency-key.js';
 import type { Handler } from '../router.js';
 import { onlyFields, optionalText, requireText } from '../validate.js';
 import type { IdempotencyClaim } from '../../sheets/types.js';
@@ -63,7 +63,12 @@ export function eventsRoute(deps: AppDeps): Handler {
     const idempotency: IdempotencyClaim | undefined =
       key === undefined
         ? undefined
-        : { key: scopedKey('POST /api/events', player.name, key), fingerprint: requestFingerprint([kind, detail]), answer: JSON.stringify({ id, at }) };
+        : {
+            key: scopedKey('POST /api/events', player.name, key),
+            fingerprint: requestFingerprint([kind, detail]),
+            answer: JSON.stringify({ id, at }),
+            owner: keyOwner(player.name),
+          };
     let replayed: string | undefined;
     try {
       replayed = (await deps.sheets().append(range, [row], idempotency ? { idempotency } : undefined)).replayed;

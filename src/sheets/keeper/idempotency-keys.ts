@@ -8,6 +8,12 @@
 // record (one line, so no crash can keep the row without its key) and, once its entry is gone, as
 // a `key` record of its own at each compaction. At most `max` keys are held: beyond that the
 // oldest is forgotten early (counted in `evicted`), and a retry of it would be a new request.
+//
+// A key may name its owner (the app: a hash of the player). No owner holds more than `maxPerOwner`
+// keys: past that, the owner's own oldest key is forgotten (counted in `ownerEvicted`), not anyone
+// else's. Otherwise the host-wide cap is a shared pool that one player sending many keys drains,
+// pushing out other players' keys before their retention; with the share, that takes more than
+// max / maxPerOwner players.
 
 import { CorralError } from '../../errors.js';
 import type { IdempotencyClaim } from '../types.js';
@@ -30,6 +36,8 @@ interface HeldKey extends IdempotencyClaim {
 export interface IdempotencyKeysOptions {
   readonly ttlMs: number;
   readonly max: number;
+  /** Most keys one owner holds (default: no share, only `max`). */
+  readonly maxPerOwner?: number;
 }
 
 /** Checks the wire shape of a claim; undefined when the append carries none. */
@@ -41,15 +49,20 @@ export function validateClaim(raw: unknown): IdempotencyClaim | undefined {
     if (typeof v !== 'string' || v === '' || v.length > max) throw appendInvalid(`idempotency.${name} must be a string of 1 to ${max} characters`);
     return v;
   };
-  if (typeof raw !== 'object' || Array.isArray(raw)) throw appendInvalid('idempotency must be an object {key, fingerprint, answer}');
-  return { key: text('key', MAX_KEY_CHARS), fingerprint: text('fingerprint', MAX_KEY_CHARS), answer: text('answer', MAX_ANSWER_CHARS) };
+  if (typeof raw !== 'object' || Array.isArray(raw)) throw appendInvalid('idempotency must be an object {key, fingerprint, answer, owner?}');
+  const claim = { key: text('key', MAX_KEY_CHARS), fingerprint: text('fingerprint', MAX_KEY_CHARS), answer: text('answer', MAX_ANSWER_CHARS) };
+  return c.owner === undefined ? claim : { ...claim, owner: text('owner', MAX_KEY_CHARS) };
 }
 
 export class IdempotencyKeys {
   /** key → held key, oldest first (insertion order is journaling order). */
   private readonly keys = new Map<string, HeldKey>();
+  /** owner → the keys it holds, oldest first. */
+  private readonly owners = new Map<string, Set<string>>();
   /** Keys forgotten before their time because the cap was reached, since start. */
   evicted = 0;
+  /** Keys forgotten before their time because their owner held its share, since start. */
+  ownerEvicted = 0;
 
   constructor(private readonly o: IdempotencyKeysOptions) {}
 
@@ -75,7 +88,7 @@ export class IdempotencyKeys {
 
   /** Holds a key whose record is being written (lookup() answers "in flight" until settle()). */
   reserve(claim: IdempotencyClaim, at: number): void {
-    this.keys.set(claim.key, { key: claim.key, fingerprint: claim.fingerprint, answer: claim.answer, at, durable: false });
+    this.hold({ key: claim.key, fingerprint: claim.fingerprint, answer: claim.answer, ...(claim.owner !== undefined ? { owner: claim.owner } : {}), at, durable: false });
     this.enforceCap();
   }
 
@@ -86,7 +99,8 @@ export class IdempotencyKeys {
 
   /** The record carrying the key could not be written: the request was not acknowledged. */
   release(key: string): void {
-    if (this.keys.get(key)?.durable === false) this.keys.delete(key);
+    const held = this.keys.get(key);
+    if (held?.durable === false) this.drop(held);
   }
 
   /** Keys the journal's records hold (add records with `ik`, and `key` records), in file order. */
@@ -97,23 +111,22 @@ export class IdempotencyKeys {
       const r = raw as Record<string, unknown>;
       const at = Number(rec.at);
       if (typeof r.key !== 'string' || typeof r.fp !== 'string' || typeof r.ans !== 'string' || !Number.isFinite(at)) continue;
-      this.keys.delete(r.key);
-      this.keys.set(r.key, { key: r.key, fingerprint: r.fp, answer: r.ans, at, durable: true });
+      this.hold({ key: r.key, fingerprint: r.fp, answer: r.ans, ...(typeof r.own === 'string' ? { owner: r.own } : {}), at, durable: true });
     }
     this.expire(now);
     this.enforceCap();
   }
 
   /** The `ik` field of an add record carrying `claim`. */
-  static field(claim: IdempotencyClaim): { key: string; fp: string; ans: string } {
-    return { key: claim.key, fp: claim.fingerprint, ans: claim.answer };
+  static field(claim: IdempotencyClaim): { key: string; fp: string; ans: string; own?: string } {
+    return { key: claim.key, fp: claim.fingerprint, ans: claim.answer, ...(claim.owner !== undefined ? { own: claim.owner } : {}) };
   }
 
   /** One `key` record per held durable key, for a compaction (the add records carry none). */
   snapshot(now: number): JournalRecord[] {
     this.expire(now);
     const out: JournalRecord[] = [];
-    for (const h of this.keys.values()) if (h.durable) out.push({ k: 'key', key: h.key, fp: h.fingerprint, ans: h.answer, at: h.at });
+    for (const h of this.keys.values()) if (h.durable) out.push({ k: 'key', ...IdempotencyKeys.field(h), at: h.at });
     return out;
   }
 
@@ -122,7 +135,44 @@ export class IdempotencyKeys {
     const before = now - this.o.ttlMs;
     for (const h of this.keys.values()) {
       if (h.at >= before) break;
-      if (h.durable) this.keys.delete(h.key);
+      if (h.durable) this.drop(h);
+    }
+  }
+
+  /** Holds `h` as the newest key (of all, and of its owner), in place of any held with its name. */
+  private hold(h: HeldKey): void {
+    const old = this.keys.get(h.key);
+    if (old) this.drop(old);
+    this.keys.set(h.key, h);
+    if (h.owner === undefined) return;
+    let mine = this.owners.get(h.owner);
+    if (!mine) {
+      mine = new Set();
+      this.owners.set(h.owner, mine);
+    }
+    mine.add(h.key);
+    this.enforceShare(mine);
+  }
+
+  private drop(h: HeldKey): void {
+    this.keys.delete(h.key);
+    if (h.owner === undefined) return;
+    const mine = this.owners.get(h.owner);
+    mine?.delete(h.key);
+    if (mine?.size === 0) this.owners.delete(h.owner);
+  }
+
+  /** An owner over its share loses its own oldest durable keys. */
+  private enforceShare(mine: Set<string>): void {
+    const share = this.o.maxPerOwner;
+    if (share === undefined || mine.size <= share) return;
+    for (const key of mine) {
+      if (mine.size <= share) break;
+      const h = this.keys.get(key);
+      // A key in flight stays, as under the cap.
+      if (!h?.durable) continue;
+      this.drop(h);
+      this.ownerEvicted++;
     }
   }
 
@@ -132,7 +182,7 @@ export class IdempotencyKeys {
       if (this.keys.size <= this.o.max) break;
       // A key in flight stays: its request has no answer yet to give back, and will settle soon.
       if (!h.durable) continue;
-      this.keys.delete(h.key);
+      this.drop(h);
       this.evicted++;
     }
   }

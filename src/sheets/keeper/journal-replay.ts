@@ -7,8 +7,8 @@
 //   nack  {ids, at}                      the append certainly did not apply (applied: 'no')
 //   split {id, nid, rows, at}            a read-back found only some rows of entry `id`: it is
 //                                        done, and the missing rows live on as pending entry `nid`
-//   key   {key, fp, ans, at}             an idempotency key, kept past its entry (an add record
-//                                        carries its own key as `ik: {key, fp, ans}`); read by
+//   key   {key, fp, ans, own?, at}       an idempotency key, kept past its entry (an add record
+//                                        carries its own key as `ik: {key, fp, ans, own?}`); read by
 //                                        idempotency-keys.ts, not here
 // Replay: an entry with `send` but neither `done` nor `nack` after it is UNSURE: the process died
 // (or the call failed with applied: 'maybe') while Google may have applied it. Unsure entries are

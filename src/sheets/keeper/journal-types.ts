@@ -22,6 +22,8 @@ export interface JournalOptions {
   readonly idempotencyTtlMs?: number;
   /** Most idempotency keys remembered; beyond it the oldest are forgotten early (default 100,000). */
   readonly idempotencyKeysMax?: number;
+  /** Most idempotency keys one owner (player) holds; beyond it its own oldest are forgotten (default: no share). */
+  readonly idempotencyKeysPerOwner?: number;
   /**
    * Told when a compaction (at open, or after a state change) failed (disk full, data dir not writable), with
    * the file's size. The journal goes on appending to the file as it is, and tries again once the

@@ -53,7 +53,11 @@ export class Journal {
     });
     this.rowIds = this.table.rowIds;
     this.unsureDelayMs = options.unsureDelayMs ?? 3000;
-    this.keys = new IdempotencyKeys({ ttlMs: options.idempotencyTtlMs ?? 24 * 3600_000, max: options.idempotencyKeysMax ?? 100_000 });
+    this.keys = new IdempotencyKeys({
+      ttlMs: options.idempotencyTtlMs ?? 24 * 3600_000,
+      max: options.idempotencyKeysMax ?? 100_000,
+      ...(options.idempotencyKeysPerOwner !== undefined ? { maxPerOwner: options.idempotencyKeysPerOwner } : {}),
+    });
     this.compaction = new JournalCompaction(file, () => snapshotRecords(this.keys, this.table.values(), this.clock.now()), {
       baseBytes: options.compactBytes ?? 4 * 1024 * 1024,
       ...(options.onCompactionFailed ? { onFailed: options.onCompactionFailed } : {}),
@@ -301,8 +305,8 @@ export class Journal {
   }
 
   /** Idempotency keys remembered now, and forgotten early at the cap since start. */
-  idempotencyFigures(): { keys: number; evicted: number } {
-    return { keys: this.keys.size, evicted: this.keys.evicted };
+  idempotencyFigures(): { keys: number; evicted: number; ownerEvicted: number } {
+    return { keys: this.keys.size, evicted: this.keys.evicted, ownerEvicted: this.keys.ownerEvicted };
   }
 
   async close(): Promise<void> {

@@ -45,6 +45,7 @@ export type KeeperSettings = Pick<
   | 'CORRAL_L1_CACHE_MB'
   | 'CORRAL_IDEMPOTENCY_TTL'
   | 'CORRAL_IDEMPOTENCY_KEYS'
+  | 'CORRAL_IDEMPOTENCY_KEYS_PER_PLAYER'
 >;
 
 export interface KeeperOptions {
@@ -137,6 +138,7 @@ export class Keeper {
         ...(o.unsureDelayMs !== undefined ? { unsureDelayMs: o.unsureDelayMs } : {}),
         idempotencyTtlMs: s.CORRAL_IDEMPOTENCY_TTL * 1000,
         idempotencyKeysMax: s.CORRAL_IDEMPOTENCY_KEYS,
+        idempotencyKeysPerOwner: s.CORRAL_IDEMPOTENCY_KEYS_PER_PLAYER,
         copyOlderThan: (sheet, doneAt) => k.tier.hasValueFetchedBy((range) => sheetOfRange(range) === sheet, doneAt),
         onCompactionFailed: (err, bytes) =>
           o.logger.warn(
@@ -323,6 +325,7 @@ export class Keeper {
       journalFsyncs: this.journal.fsyncs(),
       idempotencyKeys: this.journal.idempotencyFigures().keys,
       idempotencyKeysEvicted: this.journal.idempotencyFigures().evicted,
+      idempotencyKeysEvictedByPlayerShare: this.journal.idempotencyFigures().ownerEvicted,
       keeperRequests: this.server?.stats().requests ?? 0,
     };
   }
