@@ -101,7 +101,7 @@ test('at the cap an idle keep-alive connection gives way: the new client gets a 
   }
 });
 
-test('request limits answer with clear JSON errors: 431, 413, 400, 408', async () => {
+test('request limits answer with clear JSON errors: 414, 431, 413, 400, 408', async () => {
   const c = await startCorral({
     app: 'basic.mjs',
     workers: 1,
@@ -117,6 +117,11 @@ test('request limits answer with clear JSON errors: 431, 413, 400, 408', async (
     const huge = await raw(portOf(c.url), `GET / HTTP/1.1\r\nHost: x\r\nX-Big: ${'a'.repeat(8000)}\r\n\r\n`);
     assert.match(huge, /^HTTP\/1\.1 431 /);
     assert.match(huge, /headers_too_large/);
+
+    // node:http counts the request line in the same limit: a URL over it is a 414, as nginx answers.
+    const longUrl = await raw(portOf(c.url), `GET /${'u'.repeat(8000)} HTTP/1.1\r\nHost: x\r\n\r\n`);
+    assert.match(longUrl, /^HTTP\/1\.1 414 /);
+    assert.match(longUrl, /uri_too_long/);
 
     const bigBody = await http(`${c.url}/echo`, { method: 'POST', body: 'x'.repeat(5000) });
     assert.equal(bigBody.status, 413);
