@@ -126,7 +126,7 @@ function reply(res: ServerResponse, status: number, error: string, message: stri
 }
 
 /** The request's Content-Length is over CORRAL_LIMIT_REQUEST_BODY_BYTES: enforceRequestLimits answers 413. */
-export function declaresBodyOverLimit(req: IncomingMessage, limits: LimitSettings): boolean {
+function declaresBodyOverLimit(req: IncomingMessage, limits: LimitSettings): boolean {
   const declared = req.headers['content-length'];
   return declared !== undefined && Number(declared) > limits.CORRAL_LIMIT_REQUEST_BODY_BYTES;
 }

@@ -19,7 +19,7 @@ import { describeError } from '../errors.js';
 import { closeAfterAnswer, withoutConnection } from './connection-close.js';
 import { BURST_QUIET_MS } from './burst.js';
 import { attachConnectionCap, type ConnectionCap, type HostGaugeCap } from './connection-cap.js';
-import { attachClientErrorHandler, declaresBodyOverLimit, enforceRequestLimits, refuseConnect, refuseExpectation } from './limits.js';
+import { attachClientErrorHandler, enforceRequestLimits, refuseConnect, refuseExpectation } from './limits.js';
 import { createRequestStats, type RequestStats } from './request-stats.js';
 import { attachSendTimeout } from './send-timeout.js';
 
@@ -78,10 +78,15 @@ export function createWorkerServer(app: RequestListener, o: WorkerServerOptions)
     else res.destroy();
   };
 
-  const onRequest = (req: IncomingMessage, res: ServerResponse) => {
+  /** `continueFirst`: the client sent Expect: 100-continue and waits for the 100 before its body. */
+  const onRequest = (req: IncomingMessage, res: ServerResponse, continueFirst = false) => {
     if (cap.screen(req, res)) return;
     stats.track(req, res);
     if (!enforceRequestLimits(req, res, settings)) return;
+    // Only a request the worker will hand to the app is invited to send its body: one refused
+    // above (503 over the cap, 413 for a declared body over the limit, 400, 431, 501) is answered
+    // without the 100, and the client never uploads it.
+    if (continueFirst) res.writeContinue();
     // HEAD too (node:http sends the headers without the body): load balancers probe with either.
     if (req.url === HEALTH_PATH && (req.method === 'GET' || req.method === 'HEAD')) {
       sendJson(res, draining ? 503 : 200, { status: draining ? 'draining' : 'ok', worker: o.workerId, generation: o.generation });
@@ -174,12 +179,9 @@ export function createWorkerServer(app: RequestListener, o: WorkerServerOptions)
     refuseExpectation(req, res);
   });
   // Expect: 100-continue. node:http sends the 100 before 'request' unless told otherwise, which
-  // invited a body that enforceRequestLimits then refused (curl sends Expect with bodies over 1 MB,
-  // and uploaded megabytes before reading the 413): such a body gets its 413 without the 100.
-  server.on('checkContinue', (req: IncomingMessage, res: ServerResponse) => {
-    if (!declaresBodyOverLimit(req, settings)) res.writeContinue();
-    onRequest(req, res);
-  });
+  // invited a body the worker then refused (curl sends Expect with bodies over 1 MB, and uploaded
+  // megabytes before reading the 413 or the 503): the 100 goes out only once the checks passed.
+  server.on('checkContinue', (req: IncomingMessage, res: ServerResponse) => onRequest(req, res, true));
 
   return {
     server,

@@ -73,6 +73,19 @@ describe('connection cap while the master says the host is FULL', () => {
     assert.match(await statusOf(port), / 200 /);
   });
 
+  it('answers an over-cap request with Expect: 100-continue with the 503 alone, so its body is never sent', async () => {
+    await hold(3);
+    const answer = await new Promise<string>((resolve, reject) => {
+      const s = connect(port, '127.0.0.1', () => s.write('POST /upload HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: 100\r\n\r\n'));
+      let out = '';
+      s.on('data', (d: Buffer) => (out += d.toString()));
+      s.on('close', () => resolve(out));
+      s.on('error', reject);
+    });
+    assert.match(answer, /^HTTP\/1\.1 503 /);
+    assert.doesNotMatch(answer, /100 Continue/);
+  });
+
   it('never takes more connections than it had when told the host is FULL, even under its own cap', async () => {
     await hold(2);
     worker.cap.setHostFull(true, 3, 3);

@@ -104,6 +104,17 @@ describe('worker server: protocol errors node:http would answer without a body',
     assert.equal(jsonBody(answer).error, 'body_too_large');
   });
 
+  it('answers Expect: 100-continue with the refusal and no 100 when the headers are refused', async () => {
+    for (const [headers, status] of [
+      ['Host: a.example/admin\r\nContent-Length: 2', 400],
+      ['Host: x\r\nTransfer-Encoding: gzip, chunked', 501],
+    ] as const) {
+      const answer = await exchange(port, `POST / HTTP/1.1\r\n${headers}\r\nExpect: 100-continue\r\n\r\n`);
+      assert.match(answer, new RegExp(`^HTTP/1\\.1 ${status} `), headers);
+      assert.doesNotMatch(answer, /100 Continue/, 'the client is not invited to send a body that is refused');
+    }
+  });
+
   it('still answers Expect: 100-continue with 100 and then the app', async () => {
     const answer = await exchange(port, 'POST / HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{}');
     assert.match(answer, /^HTTP\/1\.1 100 Continue\r\n\r\nHTTP\/1\.1 200 [^]*app answered/);
