@@ -52,7 +52,7 @@ export const daemonSchema = {
     aliases: ['GUNICORN_GRACEFUL_TIMEOUT'],
   }),
   CORRAL_KEEPALIVE: int({
-    description: 'Seconds an idle keep-alive connection stays open (0 = no keep-alive: every response closes its connection).',
+    description: 'Seconds an idle keep-alive connection stays open, unless a new connection needs its slot at the connection cap (0 = no keep-alive: every response closes its connection).',
     default: 5,
     min: 0,
     max: 3600,
