@@ -19,7 +19,11 @@ interface Capacity {
   can_accept_new: boolean;
 }
 
-/** A keep-alive connection that completed one request and now sits idle, counted by its worker. */
+/**
+ * A keep-alive connection that completed one request and has begun its next, counted by its
+ * worker. Begun, not idle: at the cap an idle one gives way to a new connection. The tests that
+ * use it set CORRAL_HEADERS_TIMEOUT and CORRAL_REQUEST_TIMEOUT above their own length.
+ */
 async function holdConnection(port: number): Promise<{ socket: Socket; status: number }> {
   const socket = connect(port, '127.0.0.1');
   await new Promise<void>((resolve, reject) => socket.once('connect', resolve).once('error', reject));
@@ -32,7 +36,10 @@ async function holdConnection(port: number): Promise<{ socket: Socket; status: n
     });
     socket.once('error', reject);
   });
-  return { socket, status: Number(head.split(' ')[1]) };
+  const status = Number(head.split(' ')[1]);
+  socket.on('error', () => undefined);
+  if (status === 200) socket.write('GET /api/admin/health HTTP/1.1\r\n');
+  return { socket, status };
 }
 
 describe('capacity on the real master', () => {
@@ -47,7 +54,10 @@ describe('capacity on the real master', () => {
     }, 10_000, `capacity ${want} with ${current} connections`);
 
   before(async () => {
-    c = await startCorral({ workers: 2, env: { CORRAL_WORKER_CONNECTIONS: '5', CORRAL_KEEPALIVE: '120', CORRAL_ADMIN_TOKEN: TOKEN, CORRAL_RATE_LIMIT: '0' } });
+    c = await startCorral({
+      workers: 2,
+      env: { CORRAL_WORKER_CONNECTIONS: '5', CORRAL_KEEPALIVE: '120', CORRAL_HEADERS_TIMEOUT: '120', CORRAL_REQUEST_TIMEOUT: '120', CORRAL_ADMIN_TOKEN: TOKEN, CORRAL_RATE_LIMIT: '0' },
+    });
   });
   after(async () => {
     for (const s of sockets) s.destroy();
@@ -107,7 +117,10 @@ test('after TTOU the remaining worker takes over the departed worker\'s share of
   // (With shared accept a worker is held to the host's count itself: daemon-accept.test.ts.)
   // CORRAL_GRACEFUL_TIMEOUT=2: a retiring worker lets idle keep-alive connections (the start-up
   // probe's, say) run to their timeout, which is long here so the held connections stay open.
-  const c = await startCorral({ workers: 2, env: { CORRAL_ACCEPT: 'round-robin', CORRAL_MAX_CONNECTIONS: '4', CORRAL_KEEPALIVE: '120', CORRAL_GRACEFUL_TIMEOUT: '2', CORRAL_RATE_LIMIT: '0' } });
+  const c = await startCorral({
+    workers: 2,
+    env: { CORRAL_ACCEPT: 'round-robin', CORRAL_MAX_CONNECTIONS: '4', CORRAL_KEEPALIVE: '120', CORRAL_HEADERS_TIMEOUT: '120', CORRAL_REQUEST_TIMEOUT: '120', CORRAL_GRACEFUL_TIMEOUT: '2', CORRAL_RATE_LIMIT: '0' },
+  });
   const sockets: Socket[] = [];
   try {
     c.kill('SIGTTOU');
