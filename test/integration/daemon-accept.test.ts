@@ -42,8 +42,13 @@ function listenBacklog(port: number): number {
 
 const portOf = (c: CorralProcess) => Number(new URL(c.url).port);
 
-/** A keep-alive connection that has had one answer and stays open: its status and the pid that answered. */
-async function holdConnection(port: number): Promise<{ socket: Socket; status: number; pid: number }> {
+/**
+ * A keep-alive connection that has had one answer and stays open: its status and the pid that
+ * answered. `busy` (the default): it has begun its next request, so it is not idle and does not
+ * give its slot to a new connection at the cap (tests using it set CORRAL_HEADERS_TIMEOUT and
+ * CORRAL_REQUEST_TIMEOUT above their own length).
+ */
+async function holdConnection(port: number, busy = true): Promise<{ socket: Socket; status: number; pid: number }> {
   const socket = connect(port, '127.0.0.1');
   await new Promise<void>((resolve, reject) => socket.once('connect', resolve).once('error', reject));
   socket.write('GET / HTTP/1.1\r\nHost: test\r\nConnection: keep-alive\r\n\r\n');
@@ -56,7 +61,10 @@ async function holdConnection(port: number): Promise<{ socket: Socket; status: n
     });
     socket.once('error', reject);
   });
-  return { socket, status: Number(text.split(' ')[1]), pid: Number(/"pid":(\d+)/.exec(text)?.[1] ?? 0) };
+  const status = Number(text.split(' ')[1]);
+  socket.on('error', () => undefined);
+  if (busy && status === 200) socket.write('GET / HTTP/1.1\r\n');
+  return { socket, status, pid: Number(/"pid":(\d+)/.exec(text)?.[1] ?? 0) };
 }
 
 /** A process's user + system CPU time, in clock ticks (1/100 s). */
@@ -136,7 +144,7 @@ test('CORRAL_ACCEPT=shared: a worker stuck in a busy loop is handed no new conne
 test('CORRAL_ACCEPT=shared: the host cap holds exactly across workers, whichever takes the connections, and a killed worker\'s connections stop counting', async () => {
   // 2 workers, a host cap of 4: the kernel may give all 4 to one worker, which then holds more
   // than an even share; the 5th connection is refused at once, not a heartbeat later.
-  const c = await startCorral({ app: 'basic.mjs', workers: 2, env: { CORRAL_ACCEPT: 'shared', CORRAL_MAX_CONNECTIONS: '4', CORRAL_KEEPALIVE: '120', CORRAL_RATE_LIMIT: '0' } });
+  const c = await startCorral({ app: 'basic.mjs', workers: 2, env: { CORRAL_ACCEPT: 'shared', CORRAL_MAX_CONNECTIONS: '4', CORRAL_KEEPALIVE: '120', CORRAL_HEADERS_TIMEOUT: '120', CORRAL_REQUEST_TIMEOUT: '120', CORRAL_RATE_LIMIT: '0' } });
   const held: Socket[] = [];
   try {
     const port = portOf(c);
@@ -170,11 +178,42 @@ test('CORRAL_ACCEPT=shared: the host cap holds exactly across workers, whichever
   }
 });
 
+test('CORRAL_ACCEPT=shared: at the host cap an idle connection gives its slot to a new one, and the host count stays exact', async () => {
+  const c = await startCorral({
+    app: 'basic.mjs',
+    workers: 1,
+    env: { CORRAL_ACCEPT: 'shared', CORRAL_MAX_CONNECTIONS: '2', CORRAL_KEEPALIVE: '120', CORRAL_HEADERS_TIMEOUT: '120', CORRAL_REQUEST_TIMEOUT: '120', CORRAL_RATE_LIMIT: '0' },
+  });
+  const held: Socket[] = [];
+  const hold = async (busy: boolean) => {
+    const h = await holdConnection(portOf(c), busy);
+    held.push(h.socket);
+    return h;
+  };
+  try {
+    const idle = [await hold(false), await hold(false)];
+    const closed = idle.map((h) => new Promise<void>((resolve) => h.socket.once('close', () => resolve())));
+    // Host full of idle connections: the third takes the longest-idle one's slot.
+    assert.equal((await hold(true)).status, 200, 'a new connection at the cap, with one idle');
+    await closed[0];
+    // The slot passed over, not a new one: with the other two busy the host is full again.
+    idle[1]?.socket.write('GET / HTTP/1.1\r\n');
+    assert.equal((await hold(true)).status, 503, 'nothing idle: refused');
+    // And nothing leaked: closed, all of them, the host holds two new ones again and no more.
+    for (const s of held.splice(0)) s.destroy();
+    await waitFor(async () => (await getOnNewConnection(`${c.url}/`, 5000)).status === 200, 5000, 'room again');
+    assert.deepEqual([(await hold(true)).status, (await hold(true)).status, (await hold(true)).status], [200, 200, 503]);
+  } finally {
+    for (const s of held) s.destroy();
+    await c.stop();
+  }
+});
+
 test('CORRAL_ACCEPT=shared: after TTIN the host cap grows with the worker count, for the old worker and from the new one\'s first connection', async () => {
   // One worker of 2 connections: the host holds 2. After TTIN, 2 workers: it holds 4, whichever
   // worker the kernel gives the next connections to (the new one, forked after the TTIN, must
   // start from the new count rather than from CORRAL_WORKERS).
-  const c = await startCorral({ app: 'basic.mjs', workers: 1, env: { CORRAL_ACCEPT: 'shared', CORRAL_WORKER_CONNECTIONS: '2', CORRAL_KEEPALIVE: '120', CORRAL_RATE_LIMIT: '0' } });
+  const c = await startCorral({ app: 'basic.mjs', workers: 1, env: { CORRAL_ACCEPT: 'shared', CORRAL_WORKER_CONNECTIONS: '2', CORRAL_KEEPALIVE: '120', CORRAL_HEADERS_TIMEOUT: '120', CORRAL_REQUEST_TIMEOUT: '120', CORRAL_RATE_LIMIT: '0' } });
   const held: Socket[] = [];
   const hold = async () => {
     const h = await holdConnection(portOf(c));

@@ -1,10 +1,13 @@
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
+import { closeSync } from 'node:fs';
 import type { ServerResponse } from 'node:http';
 import { connect, type Socket } from 'node:net';
 import { afterEach, beforeEach, describe, it } from 'node:test';
 import { loadSettings } from '../../src/config/load.js';
 import { createLogger } from '../../src/log/logger.js';
+import { createCounterTable, openCounterTable } from '../../src/counter-table.js';
+import { hostConnectionGauge } from '../../src/worker/connection-gauge.js';
 import { createWorkerServer, type WorkerServer } from '../../src/worker/server.js';
 
 /** One request on a new connection: its status line. */
@@ -245,5 +248,56 @@ describe('connection cap: idle keep-alive connections give way to new ones', () 
     await a.whenClosed;
     assert.equal(b.closed(), false);
     assert.equal(worker.cap.active(), 2, 'the idle connection gave its slot to the new one');
+  });
+});
+
+// With shared accept a worker is held to the host's count in its gauge (connection-gauge.ts), and
+// an idle connection's slot passes to the new connection in the gauge as in the worker's count.
+describe('connection cap with a host gauge', { skip: process.arch !== 'x64' && 'the host_counters addon is built on x86-64 only' }, () => {
+  it('at the host cap an idle connection gives its slot to a new one, and the host count neither leaks nor drops', async () => {
+    const fd = createCounterTable(64, 4);
+    const table = openCounterTable(fd);
+    const hostTotal = () => table.addConnections(0, 0);
+    // Another worker holds 1 of the host's 3: this one may hold 2, under its own cap of 10.
+    table.addConnections(1, 1);
+    const { settings } = loadSettings({ env: { CORRAL_ENV_FILE: 'none', CORRAL_BIND: '127.0.0.1:0', CORRAL_LOG_LEVEL: 'silent', CORRAL_KEEPALIVE: '60' } });
+    const { logger } = createLogger(settings, { role: 'worker', worker: 1, generation: 1 });
+    const holding: ServerResponse[] = [];
+    const worker = createWorkerServer(
+      (req, res) => {
+        if (req.url === '/hold') holding.push(res);
+        else res.end('served');
+      },
+      { settings, logger, accessLogger: undefined, workerId: 1, generation: 1, perWorkerCap: 10, hostGauge: { gauge: hostConnectionGauge(table, 2), max: 3 }, onServed: () => undefined },
+    );
+    const port = (await worker.listen()).port;
+    const clients: Client[] = [];
+    try {
+      for (let i = 0; i < 2; i++) {
+        const c = await keepAliveClient(port);
+        clients.push(c);
+        assert.match(await c.get('/now'), / 200 /);
+      }
+      assert.equal(hostTotal(), 3);
+      // The host is full, both of this worker's connections idle: the longest idle gives way.
+      const newcomer = await keepAliveClient(port);
+      clients.push(newcomer);
+      void newcomer.get('/hold');
+      await (clients[0] as Client).whenClosed;
+      while (holding.length < 1) await new Promise((r) => setTimeout(r, 5));
+      assert.equal(hostTotal(), 3, 'the slot passed over: counted once, released once');
+      void (clients[1] as Client).get('/hold');
+      while (holding.length < 2) await new Promise((r) => setTimeout(r, 5));
+      assert.match(await statusOf(port), / 503 /, 'nothing idle: refused');
+      for (const r of holding.splice(0)) r.end();
+      for (const c of clients) c.socket.destroy();
+      while (worker.cap.active() > 0) await new Promise((r) => setTimeout(r, 5));
+      assert.equal(hostTotal(), 1, "only the other worker's connection is left counted");
+    } finally {
+      for (const c of clients) c.socket.destroy();
+      for (const r of holding) r.end();
+      await worker.drain(100);
+      closeSync(fd);
+    }
   });
 });
