@@ -45,11 +45,15 @@ export function counterTableEnv(fd: number): Record<string, string> {
   return { [COUNTER_TABLE_FD]: String(fd) };
 }
 
+/** A whole number >= 0 the master put in the env; undefined when absent or not one. */
+function readIndex(text: string | undefined): number | undefined {
+  const n = text === undefined ? NaN : Number(text);
+  return Number.isSafeInteger(n) && n >= 0 ? n : undefined;
+}
+
 /** The fd of the host counters' table this worker was handed; undefined when it was not. */
 export function readCounterTableFd(env: NodeJS.ProcessEnv = process.env): number | undefined {
-  const text = env[COUNTER_TABLE_FD];
-  const fd = text === undefined ? NaN : Number(text);
-  return Number.isSafeInteger(fd) && fd >= 0 ? fd : undefined;
+  return readIndex(env[COUNTER_TABLE_FD]);
 }
 
 const CONNECTION_GAUGE = 'CORRAL_INTERNAL_CONNECTION_GAUGE';
@@ -61,7 +65,5 @@ export function connectionGaugeEnv(index: number): Record<string, string> {
 
 /** This worker's connection gauge in the host counters' table; undefined when it was given none. */
 export function readConnectionGauge(env: NodeJS.ProcessEnv = process.env): number | undefined {
-  const text = env[CONNECTION_GAUGE];
-  const index = text === undefined ? NaN : Number(text);
-  return Number.isSafeInteger(index) && index >= 0 ? index : undefined;
+  return readIndex(env[CONNECTION_GAUGE]);
 }

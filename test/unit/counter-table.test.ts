@@ -17,8 +17,8 @@ const CHILD = join(dirname(fileURLToPath(import.meta.url)), '../fixtures/counter
 const BIG = 1_000_000;
 
 const fds: number[] = [];
-function newTable(slots?: number) {
-  const fd = createCounterTable(slots);
+function newTable(slots?: number, gauges?: number) {
+  const fd = createCounterTable(slots, gauges);
   fds.push(fd);
   return { fd, table: openCounterTable(fd) };
 }
@@ -26,6 +26,8 @@ function newTable(slots?: number) {
 interface Child {
   readonly proc: ChildProcess;
   said(text: string): Promise<void>;
+  /** What it has printed so far. */
+  output(): string;
   readonly exited: Promise<number | null>;
 }
 
@@ -35,7 +37,7 @@ function child(fd: number, args: string[]): Child {
   let out = '';
   proc.stdout?.on('data', (d: Buffer) => (out += d.toString()));
   const exited = new Promise<number | null>((resolve) => proc.on('exit', (code) => resolve(code)));
-  return { proc, exited, said: async (text) => void (await waitFor(() => out.includes(text), 30_000, `child to say ${text}`)) };
+  return { proc, exited, output: () => out, said: async (text) => void (await waitFor(() => out.includes(text), 30_000, `child to say ${text}`)) };
 }
 
 /** Children in 'hits' mode, started together once every one of them is ready; resolves to their exit codes. */
@@ -143,9 +145,7 @@ describe('host counter table', { skip: process.arch !== 'x64' && 'the host_count
   });
 
   it('connection gauges: each worker counts in its own, every add answers the host total, and a reset zeroes one', () => {
-    const fd = createCounterTable(64, 8);
-    fds.push(fd);
-    const table = openCounterTable(fd);
+    const { table } = newTable(64, 8);
     assert.equal(table.gauges, 8);
     assert.deepEqual([table.addConnections(0, 1), table.addConnections(5, 1), table.addConnections(5, 1), table.addConnections(0, -1)], [1, 2, 3, 2]);
     // A worker that exited with two connections open: its gauge is zeroed and the total falls.
@@ -157,17 +157,10 @@ describe('host counter table', { skip: process.arch !== 'x64' && 'the host_count
 
   it('processes taking connections at once under a host cap hold exactly the cap between them, never more', async () => {
     const max = 1000;
-    const fd = createCounterTable(64, 8);
-    fds.push(fd);
-    const table = openCounterTable(fd);
+    const { fd, table } = newTable(64, 8);
     const fills = Array.from({ length: 4 }, (_, gauge) => child(fd, ['fill', String(gauge), '5000', String(max)]));
-    const out = fills.map((c) => {
-      let text = '';
-      c.proc.stdout?.on('data', (d: Buffer) => (text += d.toString()));
-      return () => Number(/held (\d+)/.exec(text)?.[1] ?? NaN);
-    });
     assert.deepEqual(await together(fills), [0, 0, 0, 0]);
-    const held = out.map((read) => read());
+    const held = fills.map((c) => Number(/held (\d+)/.exec(c.output())?.[1] ?? NaN));
     // Each kept every connection it took: what they hold, added up, is what the gauges say, and the cap.
     assert.equal(held.reduce((a, b) => a + b, 0), max, `held per process: ${held.join(', ')}`);
     assert.equal(table.addConnections(0, 0), max);
@@ -176,17 +169,10 @@ describe('host counter table', { skip: process.arch !== 'x64' && 'the host_count
 
   it('processes taking and giving back connections around the cap never hold more than it', async () => {
     const max = 50;
-    const fd = createCounterTable(64, 8);
-    fds.push(fd);
-    const table = openCounterTable(fd);
+    const { fd, table } = newTable(64, 8);
     const churns = Array.from({ length: 4 }, (_, gauge) => child(fd, ['churn', String(gauge), '1500', String(max)]));
-    const out = churns.map((c) => {
-      let text = '';
-      c.proc.stdout?.on('data', (d: Buffer) => (text += d.toString()));
-      return () => /held (\d+) over (\d+)/.exec(text)?.slice(1).map(Number) ?? [NaN, NaN];
-    });
     assert.deepEqual(await together(churns), [0, 0, 0, 0]);
-    const results = out.map((read) => read());
+    const results = churns.map((c) => /held (\d+) over (\d+)/.exec(c.output())?.slice(1).map(Number) ?? [NaN, NaN]);
     assert.deepEqual(results.map(([, over]) => over), [0, 0, 0, 0], `takes over the cap per process: ${results.map(([, o]) => o).join(', ')}`);
     const held = results.map(([h]) => h ?? NaN);
     assert.ok(held.reduce((a, b) => a + b, 0) <= max);
