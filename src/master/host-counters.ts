@@ -8,6 +8,7 @@ import { counterArgsProblem } from '../counter-args.js';
 import { CorralError } from '../errors.js';
 import type { ChildMessage, CountResult, MasterMessage } from '../ipc/messages.js';
 import type { Logger } from '../log/logger.js';
+import { FAILURE_REPEAT_MS, RepeatedFailure } from '../log/repeated-failure.js';
 import { createWindowCounters } from '../window-counters.js';
 
 type CountRequest = Extract<ChildMessage, { type: 'count' }>;
@@ -28,7 +29,7 @@ export interface HostCounterOptions {
   readonly now?: () => number;
 }
 
-const MALFORMED_LOG_INTERVAL_MS = 60_000;
+const MALFORMED_LOG_INTERVAL_MS = FAILURE_REPEAT_MS;
 
 function problemOf(req: CountRequest): string | undefined {
   const args = counterArgsProblem(req.limit, req.window);
@@ -47,18 +48,16 @@ export function createHostCounters(options: HostCounterOptions = {}): HostCounte
   const counters = createWindowCounters();
   const now = options.now ?? Date.now;
   // A custom app's bad request comes with every one of its requests: one line a minute says so.
-  let lastLog = -Infinity;
-  let unlogged = 0;
+  const malformed = new RepeatedFailure(now, MALFORMED_LOG_INTERVAL_MS);
   const report = (problem: string) => {
-    unlogged++;
-    const t = now();
-    if (!options.logger || t - lastLog < MALFORMED_LOG_INTERVAL_MS) return;
-    options.logger.warn(
-      { event: 'counters.malformed', code: 'CORRAL_ERR_COUNTER_INVALID', problem, requests: unlogged },
-      `dropped a malformed count request from a worker (${problem}); its requests wait for their timeout`,
+    if (!options.logger) return;
+    const logger = options.logger;
+    malformed.failed((requests) =>
+      logger.warn(
+        { event: 'counters.malformed', code: 'CORRAL_ERR_COUNTER_INVALID', problem, requests },
+        `dropped a malformed count request from a worker (${problem}); its requests wait for their timeout`,
+      ),
     );
-    lastLog = t;
-    unlogged = 0;
   };
   return {
     async answer(req) {

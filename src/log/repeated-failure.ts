@@ -1,0 +1,52 @@
+// A failure that repeats for as long as its cause lasts (every append on a full disk, every request
+// while the keeper is down, every wrong admin token of a script in a loop), said the way an
+// operator can read it during an outage: the first occurrence at once, with its cause; then at most
+// once per interval with how many occurred since the line before; then one line when it stops. One
+// line per occurrence would bury the log in the same line (and may fill the disk the log is on).
+//
+// This only counts and decides when a line is due: the caller writes the line, with its own event
+// name and fields.
+
+/** While a failure lasts, it is said again at most this often. */
+export const FAILURE_REPEAT_MS = 60_000;
+
+export class RepeatedFailure {
+  /** Occurrences since the failure began, and since the last line. */
+  private total = 0;
+  private unsaid = 0;
+  private saidAt = -Infinity;
+
+  constructor(
+    private readonly now: () => number = Date.now,
+    private readonly repeatMs: number = FAILURE_REPEAT_MS,
+  ) {}
+
+  /** Whether a failure is in progress (occurred, and has not ended since). */
+  get failing(): boolean {
+    return this.total > 0;
+  }
+
+  /**
+   * Counts one occurrence; calls `say` when a line is due (the first, then at most once per
+   * interval) with the occurrences since the last line, this one included, and since the start.
+   */
+  failed(say: (sinceLastLine: number, total: number) => void): void {
+    this.total++;
+    this.unsaid++;
+    const now = this.now();
+    if (now - this.saidAt < this.repeatMs) return;
+    say(this.unsaid, this.total);
+    this.unsaid = 0;
+    this.saidAt = now;
+  }
+
+  /** The failure is over: calls `say` with how many occurred, once, if any did. */
+  ended(say: (total: number) => void): void {
+    if (this.total === 0) return;
+    const total = this.total;
+    this.total = 0;
+    this.unsaid = 0;
+    this.saidAt = -Infinity;
+    say(total);
+  }
+}
