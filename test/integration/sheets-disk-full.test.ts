@@ -6,7 +6,7 @@ import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { startCorral, waitFor, type CorralProcess } from '../helpers/corral.js';
+import { readLogLines, startCorral, waitFor, type CorralProcess } from '../helpers/corral.js';
 import { http } from '../helpers/http.js';
 import { mountSmallDisk, smallDiskUnavailable, type SmallDisk } from '../helpers/small-disk.js';
 import { SAMPLE_DIR, sampleCodes } from '../fixtures/offline-sheet.js';
@@ -78,6 +78,29 @@ describe('a full data disk', { skip: unavailable }, () => {
     assert.equal(line.role, 'keeper');
   });
 
+  it('refusals in a loop are a line at the first and a count later, not a line each; saved again is said once', async () => {
+    // The disk is still full: thirty more refusals within the minute.
+    for (let i = 0; i < 30; i++) assert.equal((await post(`loop-${i}`)).status, 503);
+    const lines = () => readLogLines(c!.logFile);
+    // Access lines are written last (batched, up to a second late): once all are in, so is the rest.
+    const refusedAccess = () => lines().filter((l) => l.event === 'access' && l.status === 503 && l.path === '/api/events').length;
+    await waitFor(() => refusedAccess() >= 31, 10_000, 'the access lines of the 31 refused appends');
+    const appLines = lines().filter((l) => l.event === 'app.event_append_failed');
+    assert.equal(appLines.length, 1, `${appLines.length} app.event_append_failed lines for 31 refused appends`);
+    assert.equal(appLines[0]!.code, 'CORRAL_ERR_JOURNAL_UNWRITABLE');
+    assert.match(String(appLines[0]!.message), new RegExp(`${join(c!.dataDir, 'sheets.journal')}: ENOSPC`));
+    assert.equal(lines().filter((l) => l.event === 'journal.write_failed').length, 1);
+
+    disk.free();
+    const saved = await post('freed');
+    assert.equal(saved.status, 201, saved.text);
+    acknowledged.push(saved.json<{ id: string }>().id);
+    const recovered = await c!.waitForLog((l) => l.event === 'app.event_append_recovered', 5_000, 'app.event_append_recovered');
+    assert.equal(recovered.failed, 31);
+    const journalRecovered = await c!.waitForLog((l) => l.event === 'journal.write_recovered', 5_000, 'journal.write_recovered');
+    assert.equal(journalRecovered.refused, 31);
+  });
+
   it('a keeper started on the full disk says which file and why, and starts by itself once there is room', async () => {
     await c!.stop();
     // Only this start's lines count below.
@@ -105,6 +128,8 @@ describe('a full data disk', { skip: unavailable }, () => {
 
     // Every acknowledged event reaches the sheet, those journaled before the disk filled included.
     const events = join(c.dataDir, 'sheet', 'Events.csv');
+    // The sheet here is files on the same disk: a send while it was full wrote part of a row or
+    // none, which is an unsure append, read back SHEETS_UNSURE_DELAY (1 s here) after the start.
     await waitFor(() => acknowledged.every((id) => readFileSync(events, 'utf8').includes(id)), 20_000, 'every acknowledged event in the sheet');
   });
 });

@@ -15,6 +15,8 @@ import { keyOwner, readIdempotencyKey, requestFingerprint, scopedKey } from '../
 import type { Handler } from '../router.js';
 import { onlyFields, optionalText, requireText } from '../validate.js';
 import type { IdempotencyClaim } from '../../sheets/types.js';
+import { describeError } from '../../errors.js';
+import { RepeatedFailure } from '../../log/repeated-failure.js';
 
 /** Column order of an event row, matching the Events tab's header row. */
 export const EVENT_COLUMNS = ['event_id', 'player', 'kind', 'detail', 'at'] as const;
@@ -49,6 +51,24 @@ function notSaved(err: unknown): HttpError | undefined {
 
 export function eventsRoute(deps: AppDeps): Handler {
   const range = deps.eventsRange;
+  const logger = deps.ctx.logger;
+  // A full disk or a keeper that is down refuses every append until it is fixed: the first refusal
+  // is logged with its cause, then a count at most once a minute, and the first saved append after.
+  const appendFailure = new RepeatedFailure();
+  const failed = (err: unknown) =>
+    appendFailure.failed((failed, total) => {
+      const { code, message } = describeError(err);
+      logger.error(
+        { event: 'app.event_append_failed', code: code ?? null, message, failed, failed_total: total },
+        total === 1
+          ? `POST /api/events: an append failed (${message}); answered 503. While appends keep failing this is said at most once a minute, with a count`
+          : `POST /api/events: ${failed} appends failed since the last such line (${message}); answered 503`,
+      );
+    });
+  const saved = () =>
+    appendFailure.ended((total) =>
+      logger.info({ event: 'app.event_append_recovered', failed: total }, `POST /api/events: appends are saved again; ${total} failed meanwhile`),
+    );
   return async ({ req, res }) => {
     // A player removed from the roster cannot post, even with a token that has not expired yet.
     const player = await deps.requireRosterPlayer(req);
@@ -75,9 +95,10 @@ export function eventsRoute(deps: AppDeps): Handler {
     } catch (err) {
       const refused = idempotencyFailure(err);
       if (refused) throw refused;
-      deps.ctx.logger.error({ event: 'app.event_append_failed', err }, 'event append failed');
+      failed(err);
       throw notSaved(err) ?? sheetsFailure(err);
     }
+    saved();
     if (replayed !== undefined) {
       // The first answer's own JSON text, kept by the keeper with the key.
       sendJsonText(res, 201, replayed, { 'Idempotent-Replayed': 'true' });

@@ -20,6 +20,7 @@ import { takeBatch } from './flush-batch.js';
 import { appliedOf, FlushRetries } from './flush-retry.js';
 import type { Journal, JournalEntry } from './journal.js';
 import type { QuotaBucket } from './quota.js';
+import { JournalSendFailureLog } from './write-failure-log.js';
 
 export { appliedOf } from './flush-retry.js';
 
@@ -60,6 +61,7 @@ export class Flusher {
   private readonly retries: FlushRetries;
   private readonly landing: LandingCheck;
   private readonly alert: BacklogAlert;
+  private readonly sendFailures: JournalSendFailureLog;
   private counts = { appends: 0, rowsSent: 0, rowsFound: 0, failures: 0, verifications: 0 };
 
   constructor(private readonly o: FlusherOptions) {
@@ -67,6 +69,7 @@ export class Flusher {
     this.retries = new FlushRetries(this.clock, o.random ?? Math.random, o.unsureDelayMs ?? 3000);
     this.landing = new LandingCheck(o.logger);
     this.alert = new BacklogAlert(o.logger);
+    this.sendFailures = new JournalSendFailureLog(o.logger, () => this.clock.now());
   }
 
   start(): void {
@@ -187,9 +190,10 @@ export class Flusher {
       for (const e of batch) e.state = 'pending';
       this.o.journal.postpone(batch, this.retries.retryAt(range, batch, 'no'));
       this.retries.hold(range);
-      this.o.logger.error({ err: describeError(err), range }, 'sheets: cannot write the journal; append postponed');
+      this.sendFailures.failed(err, range);
       return 'failed';
     }
+    this.sendFailures.succeeded();
     const rows = batch.flatMap((e) => e.rows);
     this.counts.appends++;
     try {

@@ -192,6 +192,15 @@ export class Journal {
     return new DataDirWriteError('the journal', this.file.path, err);
   }
 
+  /** Writes state records (send, done, nack, split); a failure names the journal and the errno. */
+  private async record(records: Parameters<JournalFile['append']>[0]): Promise<void> {
+    try {
+      await this.file.append(records);
+    } catch (err) {
+      throw this.writeFailed(err);
+    }
+  }
+
   /** Waits for other appends' add records; their failure fails this append too (not acknowledged). */
   private async awaitSynced(writes: ReadonlySet<Promise<void>>): Promise<void> {
     if (writes.size === 0) return;
@@ -212,7 +221,7 @@ export class Journal {
       e.state = 'sending';
       e.attempts++;
     }
-    await this.file.append([{ k: 'send', ids: entries.map((e) => e.id), at: this.clock.now() }]);
+    await this.record([{ k: 'send', ids: entries.map((e) => e.id), at: this.clock.now() }]);
   }
 
   /** Google has these rows (answered, or found by read-back). */
@@ -220,7 +229,7 @@ export class Journal {
     const now = this.clock.now();
     for (const e of entries) this.table.settle(e, now);
     // Memory first: if this write fails, the file still says "sent, unsure", which only costs a read-back.
-    await this.file.append([{ k: 'done', ids: entries.map((e) => e.id), at: now, how, ...(updatedRange ? { u: updatedRange } : {}) }]);
+    await this.record([{ k: 'done', ids: entries.map((e) => e.id), at: now, how, ...(updatedRange ? { u: updatedRange } : {}) }]);
     this.table.trimDone(now);
     for (const sheet of new Set(entries.map((e) => e.sheet))) this.emit(sheet);
     await this.compaction.ifGrown();
@@ -232,7 +241,7 @@ export class Journal {
       e.state = applied === 'no' ? 'pending' : 'unsure';
       e.nextAttemptAt = retryAt;
     }
-    if (applied === 'no') await this.file.append([{ k: 'nack', ids: entries.map((e) => e.id), at: this.clock.now() }]);
+    if (applied === 'no') await this.record([{ k: 'nack', ids: entries.map((e) => e.id), at: this.clock.now() }]);
     // While Google refuses every append (a sheet not shared), each retry adds a send and a nack
     // record and no done record ever compacts them: the file grew without bound.
     await this.compaction.ifGrown();
@@ -241,7 +250,7 @@ export class Journal {
   /** A read-back found these unsure entries absent from the sheet: safe to send again. */
   async markAbsent(entries: readonly JournalEntry[]): Promise<void> {
     for (const e of entries) e.state = 'pending';
-    await this.file.append([{ k: 'nack', ids: entries.map((e) => e.id), at: this.clock.now() }]);
+    await this.record([{ k: 'nack', ids: entries.map((e) => e.id), at: this.clock.now() }]);
     await this.compaction.ifGrown();
   }
 
@@ -253,7 +262,7 @@ export class Journal {
   async split(entry: JournalEntry, missing: readonly (readonly string[])[]): Promise<void> {
     const now = this.clock.now();
     const next: JournalEntry = { ...entry, id: randomUUID(), rows: missing, state: 'pending', doneAt: undefined, attempts: 0, nextAttemptAt: 0 };
-    await this.file.append([{ k: 'split', id: entry.id, nid: next.id, rows: missing, at: now }]);
+    await this.record([{ k: 'split', id: entry.id, nid: next.id, rows: missing, at: now }]);
     this.table.settle(entry, now);
     this.table.add(next);
   }

@@ -5,41 +5,69 @@
 // minute with how many were refused since, and `journal.write_recovered` once an append is
 // journaled again.
 
-import type { DataDirWriteError } from '../../errors.js';
+import { DataDirWriteError, describeError } from '../../errors.js';
 import type { Logger } from '../../log/logger.js';
+import { FAILURE_REPEAT_MS, RepeatedFailure } from '../../log/repeated-failure.js';
 
 /** While appends keep failing, the failure is said again at most this often. */
-export const WRITE_FAILURE_REPEAT_MS = 60_000;
+export const WRITE_FAILURE_REPEAT_MS = FAILURE_REPEAT_MS;
 
 export class JournalWriteFailureLog {
-  /** Refusals since the episode began, and since the last line. */
-  private failures = 0;
-  private unsaid = 0;
-  private saidAt = -Infinity;
+  private readonly failure: RepeatedFailure;
 
   constructor(
     private readonly logger: Logger,
-    private readonly now: () => number,
-  ) {}
+    now: () => number,
+  ) {
+    this.failure = new RepeatedFailure(now, WRITE_FAILURE_REPEAT_MS);
+  }
 
   failed(err: DataDirWriteError): void {
-    this.failures++;
-    this.unsaid++;
-    const now = this.now();
-    if (now - this.saidAt < WRITE_FAILURE_REPEAT_MS) return;
-    this.logger.error(
-      { event: 'journal.write_failed', code: err.code, path: err.path, errno: err.errno ?? null, refused: this.unsaid, message: err.message },
-      `keeper: cannot write ${err.path} (${err.errno ?? err.message}): appends are refused, not acknowledged, until it can be written; free space there or make it writable`,
+    this.failure.failed((refused) =>
+      this.logger.error(
+        { event: 'journal.write_failed', code: err.code, path: err.path, errno: err.errno ?? null, refused, message: err.message },
+        `keeper: cannot write ${err.path} (${err.errno ?? err.message}): appends are refused, not acknowledged, until it can be written; free space there or make it writable`,
+      ),
     );
-    this.unsaid = 0;
-    this.saidAt = now;
   }
 
   succeeded(): void {
-    if (this.failures === 0) return;
-    this.logger.info({ event: 'journal.write_recovered', refused: this.failures }, `keeper: the journal is written again; ${this.failures} appends were refused meanwhile`);
-    this.failures = 0;
-    this.unsaid = 0;
-    this.saidAt = -Infinity;
+    this.failure.ended((refused) =>
+      this.logger.info({ event: 'journal.write_recovered', refused }, `keeper: the journal is written again; ${refused} appends were refused meanwhile`),
+    );
+  }
+}
+
+/**
+ * The flusher's side: a batch is only sent once its send record is durable, so while the journal
+ * cannot be written nothing reaches the sheet either. `journal.send_postponed` names the file and
+ * the errno at the first postponed batch, then at most once a minute with how many since;
+ * `journal.send_resumed` once a send record is written again.
+ */
+export class JournalSendFailureLog {
+  private readonly failure: RepeatedFailure;
+
+  constructor(
+    private readonly logger: Logger,
+    now: () => number,
+  ) {
+    this.failure = new RepeatedFailure(now, WRITE_FAILURE_REPEAT_MS);
+  }
+
+  failed(err: unknown, range: string): void {
+    this.failure.failed((postponed) => {
+      const known = err instanceof DataDirWriteError ? err : undefined;
+      const { code, message } = describeError(err);
+      this.logger.error(
+        { event: 'journal.send_postponed', code: code ?? null, path: known?.path ?? null, errno: known?.errno ?? null, range, postponed, message },
+        `keeper: cannot write ${known?.path ?? 'the journal'} (${known?.errno ?? message}): journaled rows are not sent to the sheet until it can be written (they stay in the journal); free space there or make it writable`,
+      );
+    });
+  }
+
+  succeeded(): void {
+    this.failure.ended((postponed) =>
+      this.logger.info({ event: 'journal.send_resumed', postponed }, `keeper: send records are written again; ${postponed} sends were postponed meanwhile`),
+    );
   }
 }
