@@ -2,7 +2,7 @@
 // separate process (its own pid, all of them alive), so the race runs in one test process.
 
 import assert from 'node:assert/strict';
-import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, it } from 'node:test';
@@ -62,5 +62,34 @@ describe('keeper lock', () => {
     const lock = await second;
     assert.deepEqual(waited, [3001]);
     await lock.release();
+  });
+
+  // What a power loss may leave of a lock whose link reached the disk before its content: nothing,
+  // NUL bytes, or the start of the line. Every pid here is alive (pid 1 is, on any host): only the
+  // form of the line tells that no live keeper wrote it.
+  for (const [what, content] of [
+    ['empty', ''],
+    ['NUL bytes', '\0'.repeat(24)],
+    ['cut short', '1'],
+    ['cut short after the pid', '4242 1'],
+  ] as const) {
+    it(`a lock file found ${what} at start is taken over at once, not waited for`, async () => {
+      writeFileSync(join(dir, 'keeper.lock'), content);
+      const waited: number[] = [];
+      const started = Date.now();
+      const lock = await acquireKeeperLock(dir, 2000, (pid) => waited.push(pid), contender(5001));
+      assert.deepEqual(waited, [], 'no owner waited for');
+      assert.ok(Date.now() - started < 1000, `taken in ${Date.now() - started} ms`);
+      assert.match(readFileSync(join(dir, 'keeper.lock'), 'utf8'), /^5001 - [0-9a-f]{16}\n$/);
+      await lock.release();
+      assert.deepEqual(readdirSync(dir), []);
+    });
+  }
+
+  it('a whole lock line of a live owner is still waited for, then refused', async () => {
+    writeFileSync(join(dir, 'keeper.lock'), '4242 - 0123456789abcdef\n');
+    const waited: number[] = [];
+    await assert.rejects(acquireKeeperLock(dir, 300, (pid) => waited.push(pid), contender(5002)), { code: 'CORRAL_ERR_JOURNAL' });
+    assert.deepEqual(waited, [4242]);
   });
 });

@@ -10,8 +10,16 @@
 //   only under a guard file named after that content (link() again: one breaker per dead lock),
 //   after checking the lock still holds that content. Nothing else can replace an existing lock
 //   meanwhile, so a keeper that judged a lock dead never removes a newer, live one.
+//
+// After a power loss (or a kernel crash) the link may have reached the disk and the content not:
+// the lock was found empty, or, on some filesystems, as NUL bytes or cut short. The content is
+// fsynced before the link, so a lock written from now on is whole or absent; and a lock that is not
+// whole (every keeper wrote its line with a newline, and a live owner's lock is only linked once
+// written) is a dead owner's, taken over: a torn "1" once read as pid 1, alive for ever, and the
+// keeper refused to start at every attempt. The directory is not fsynced: a lock the power loss
+// took away had, like every lock found after it, only a dead owner.
 import { createHash, randomBytes } from 'node:crypto';
-import { link, readFile, unlink, writeFile } from 'node:fs/promises';
+import { link, open, readFile, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { CorralError, DataDirWriteError } from '../../errors.js';
 
@@ -61,10 +69,15 @@ async function readOwner(path: string): Promise<string | undefined> {
   }
 }
 
-/** `pid start nonce`; start is '-' where /proc is missing (older keepers wrote `pid start` or `pid `). */
+/**
+ * `pid start nonce` and a newline; start is '-' where /proc is missing (older keepers wrote
+ * `pid start` or `pid `, with the newline). pid NaN: not a whole lock line (empty, NUL bytes, cut
+ * short by a power loss), which no live keeper leaves.
+ */
 function parseOwner(text: string): { pid: number; start: string | undefined } {
+  if (!text.endsWith('\n')) return { pid: Number.NaN, start: undefined };
   const [pid, start] = text.trim().split(/\s+/);
-  return { pid: Number(pid), start: start && start !== '-' ? start : undefined };
+  return { pid: /^[0-9]+$/.test(pid ?? '') ? Number(pid) : Number.NaN, start: start && start !== '-' ? start : undefined };
 }
 
 /**
@@ -75,7 +88,13 @@ function parseOwner(text: string): { pid: number; start: string | undefined } {
 async function createExclusive(path: string, content: string): Promise<boolean> {
   const tmp = `${path}.tmp-${randomBytes(6).toString('hex')}`;
   try {
-    await writeFile(tmp, content, { mode: 0o600 });
+    const fh = await open(tmp, 'wx', 0o600);
+    try {
+      await fh.writeFile(content);
+      await fh.sync();
+    } finally {
+      await fh.close();
+    }
   } catch (err) {
     await unlink(tmp).catch(() => undefined);
     throw new DataDirWriteError('the keeper lock', path, err);
@@ -101,7 +120,8 @@ async function breakLock(path: string, judged: string, mine: string, self: LockS
     const holder = await readOwner(guard);
     // A breaker that died inside this few-millisecond section left its guard: remove it. (This one
     // removal is not guarded; it needs that crash and several keepers starting together.)
-    if (holder !== undefined && !self.alive(parseOwner(holder).pid)) await unlink(guard).catch(() => undefined);
+    const holderPid = holder === undefined ? undefined : parseOwner(holder).pid;
+    if (holderPid !== undefined && (!Number.isInteger(holderPid) || !self.alive(holderPid))) await unlink(guard).catch(() => undefined);
     return false;
   }
   try {
