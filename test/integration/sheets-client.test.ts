@@ -356,6 +356,29 @@ describe('retries with backoff', () => {
     );
   });
 
+  it('Google failing every call is a retry line at the first retry, then one a minute per operation with the count, not one per retry', async () => {
+    const clock = fakeClock();
+    await withHarness(
+      async (h) => {
+        const b = h.backend({ now: clock.now });
+        // Ten reads of three attempts each within the minute: twenty retries.
+        for (let i = 0; i < 10; i++) assert.equal((await rejection(b.getValues('Players!A1'))).code, 'CORRAL_ERR_SHEETS_UNAVAILABLE');
+        const retryLines = async () => (await h.logLines()).filter((l) => l.event === 'sheets.retrying');
+        let lines = await retryLines();
+        assert.equal(lines.length, 1, `${lines.length} retry lines for 20 retries`);
+        assert.equal(lines[0]!.operation, 'values.get');
+        assert.equal(lines[0]!.retries, 1);
+        assert.equal((lines[0]!.sheets as { status: number }).status, 503);
+        clock.advance(60_000);
+        await rejection(b.getValues('Players!A1'));
+        lines = await retryLines();
+        assert.equal(lines.length, 2);
+        assert.equal(lines[1]!.retries, 20, 'the 19 retries not said, and this one');
+      },
+      { now: clock.now, faults: { errorRate: 1 } },
+    );
+  });
+
   it('429 that never clears gives up after the bounded attempts with the quota code', () =>
     withHarness(
       async (h) => {

@@ -200,6 +200,7 @@ export function createGoogleBackend(settings: GoogleSettings, logger: Logger, op
     ...(options.random ? { random: options.random } : {}),
     ...(options.maxResponseBytes === undefined ? {} : { maxResponseBytes: options.maxResponseBytes }),
     ...(options.beforeAttempt ? { beforeAttempt: options.beforeAttempt } : {}),
+    now,
   });
   return new GoogleBackend({ spreadsheetId, apiUrl, auth, agent, api, readOnly, valueInputOption: options.valueInputOption ?? 'RAW', now });
 }

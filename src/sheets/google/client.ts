@@ -5,6 +5,7 @@
 
 import type { Dispatcher } from 'undici';
 import type { Logger } from '../../log/logger.js';
+import { RepeatedFailure } from '../../log/repeated-failure.js';
 import { encodeRangeForPath } from '../a1.js';
 import { SheetsError } from '../errors.js';
 import type { RequestAuth } from './auth.js';
@@ -45,6 +46,8 @@ export interface SheetsApiClientOptions {
   readonly random?: () => number;
   readonly sleep?: (ms: number, signal?: AbortSignal) => Promise<void>;
   readonly beforeAttempt?: (info: AttemptInfo, signal?: AbortSignal) => Promise<void> | void;
+  /** Clock of the once-a-minute retry line (tests). */
+  readonly now?: () => number;
 }
 
 /** A ValueRange whose cells are all strings. */
@@ -122,6 +125,12 @@ export class SheetsApiClient {
     'values.batchUpdate': 0,
   };
   #retries = 0;
+  /**
+   * While Google fails (5xx, 429, unreachable), every call retries, and a line per retry was a line
+   * every second or two for as long as it lasted: said at the first, then at most once a minute per
+   * operation with the count. The read tier and the flusher say when it works again.
+   */
+  readonly #retryLines = new Map<SheetsOperation, RepeatedFailure>();
 
   constructor(options: SheetsApiClientOptions) {
     this.#o = options;
@@ -313,13 +322,29 @@ export class SheetsApiClient {
       }
       const delay = retryDelay(backoffs, policy, error.retryAfterMs, this.#o.random);
       backoffs += 1;
-      this.#o.logger.warn({ sheets: error.toLog(), operation: spec.operation, attempt, retryInMs: Math.round(delay) }, `sheets ${spec.operation} failed, retrying with backoff`);
+      this.#retryLine(spec.operation).failed((retries) =>
+        this.#o.logger.warn(
+          { event: 'sheets.retrying', sheets: error.toLog(), operation: spec.operation, attempt, retryInMs: Math.round(delay), retries },
+          retries === 1
+            ? `sheets ${spec.operation} failed, retrying with backoff`
+            : `sheets ${spec.operation} failed, retrying with backoff (${retries} retries since the last such line)`,
+        ),
+      );
       try {
         await this.#sleep(delay, signal);
       } catch {
         throw error; // the caller gave up while we waited: report what went wrong upstream
       }
     }
+  }
+
+  #retryLine(operation: SheetsOperation): RepeatedFailure {
+    let line = this.#retryLines.get(operation);
+    if (!line) {
+      line = new RepeatedFailure(this.#o.now ?? Date.now);
+      this.#retryLines.set(operation, line);
+    }
+    return line;
   }
 
   #send(spec: CallSpec<unknown>, authHeaders: Readonly<Record<string, string>>, authQuery: readonly [string, string][], signal?: AbortSignal): Promise<HttpResponse> {
