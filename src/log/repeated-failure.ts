@@ -15,6 +15,8 @@ export class RepeatedFailure {
   private total = 0;
   private unsaid = 0;
   private saidAt = -Infinity;
+  /** Whether this failure got a line (else its end is not said either). */
+  private said = false;
 
   constructor(
     private readonly now: () => number = Date.now,
@@ -38,15 +40,22 @@ export class RepeatedFailure {
     say(this.unsaid, this.total);
     this.unsaid = 0;
     this.saidAt = now;
+    this.said = true;
   }
 
-  /** The failure is over: calls `say` with how many occurred, once, if any did. */
+  /**
+   * The failure is over: calls `say` with how many occurred, once, if its failure was said. The
+   * interval runs on: a cause that comes and goes (a nearly full disk, a flaky upstream) is still a
+   * line a minute, not two per flip; a failure that got no line is counted in the next one.
+   */
   ended(say: (total: number) => void): void {
     if (this.total === 0) return;
     const total = this.total;
+    const said = this.said;
     this.total = 0;
+    this.said = false;
+    if (!said) return;
     this.unsaid = 0;
-    this.saidAt = -Infinity;
     say(total);
   }
 }

@@ -21,9 +21,22 @@ describe('a repeated failure, as log lines', () => {
     failure.ended((total) => ends.push(total));
     assert.deepEqual(ends, [2100], 'the end is said once, with every occurrence');
     assert.equal(failure.failing, false);
-    // A new failure is a new episode: said at once.
+    // A new failure a minute after the last line is said at once.
+    now += 60_000;
     failure.failed((since, total) => said.push([since, total]));
     assert.deepEqual(said.at(-1), [1, 1]);
+  });
+
+  it('a cause that comes and goes is still at most a line a minute, and an end only follows a failure that was said', () => {
+    let now = 0;
+    const failure = new RepeatedFailure(() => now);
+    const lines: string[] = [];
+    // Every other occurrence fails, ten a second, for two and a half minutes.
+    for (let i = 0; now < 150_000; i++, now += 100) {
+      if (i % 2 === 0) failure.failed((since) => lines.push(`failed ${since}`));
+      else failure.ended((total) => lines.push(`ended ${total}`));
+    }
+    assert.deepEqual(lines, ['failed 1', 'ended 1', 'failed 300', 'ended 1', 'failed 300', 'ended 1']);
   });
 
   it('says nothing at an end without a failure', () => {

@@ -63,6 +63,27 @@ describe('flusher backoff per range', () => {
     assert.equal(new Set(ids).size, 640, 'each row once');
   });
 
+  it('a tab Google keeps refusing is an error line at the first refusal, then one a minute with the count, and one line when it takes rows again', async () => {
+    backend.tabs.delete('Events');
+    await traffic(10 * 60_000, 'e');
+    const failed = log.lines().filter((l) => l.event === 'sheets.append_failed');
+    assert.ok(failed.length >= 1 && failed.length <= 11, `${failed.length} sheets.append_failed lines in 10 minutes`);
+    assert.equal(failed[0]!.level, 'error');
+    assert.equal(failed[0]!.range, 'Events');
+    assert.equal((failed[0]!.err as { code?: string }).code, 'CORRAL_ERR_SHEETS_BAD_RANGE');
+    const said = failed.reduce((n, l) => n + Number(l.failures), 0);
+    assert.ok(said > failed.length, `${said} failures said in ${failed.length} lines`);
+    const errors = log.lines().filter((l) => l.level === 'error' && l.event !== 'journal.backlog_stalled');
+    assert.ok(errors.length <= 11, `${errors.length} error lines in 10 minutes`);
+
+    backend.tabs.set('Events', [HEADER]);
+    await traffic(40_000, 'late');
+    assert.equal(journal.backlogRows(), 0);
+    const recovered = log.lines().filter((l) => l.event === 'sheets.append_recovered');
+    assert.equal(recovered.length, 1);
+    assert.equal(recovered[0]!.range, 'Events');
+  });
+
   it("a 429 with Retry-After: no append to the range, old rows or new, before Google's wait has passed", async () => {
     const appendValues = backend.appendValues.bind(backend);
     let refusals = 1;

@@ -13,6 +13,7 @@ import { describeError } from '../../errors.js';
 import { appendAnchorOf, idColumnOf } from '../a1.js';
 import type { Logger } from '../../log/logger.js';
 import type { SheetsBackend } from '../backend.js';
+import { AppendFailureLog } from './append-failure-log.js';
 import { LandingCheck } from './append-landing.js';
 import { BacklogAlert } from './backlog-alert.js';
 import { systemClock, type Clock } from './clock.js';
@@ -62,6 +63,7 @@ export class Flusher {
   private readonly landing: LandingCheck;
   private readonly alert: BacklogAlert;
   private readonly sendFailures: JournalSendFailureLog;
+  private readonly appendFailures: AppendFailureLog;
   private counts = { appends: 0, rowsSent: 0, rowsFound: 0, failures: 0, verifications: 0 };
 
   constructor(private readonly o: FlusherOptions) {
@@ -70,6 +72,7 @@ export class Flusher {
     this.landing = new LandingCheck(o.logger);
     this.alert = new BacklogAlert(o.logger);
     this.sendFailures = new JournalSendFailureLog(o.logger, () => this.clock.now());
+    this.appendFailures = new AppendFailureLog(o.logger, () => this.clock.now());
   }
 
   start(): void {
@@ -199,6 +202,7 @@ export class Flusher {
     try {
       const res = await this.o.backend.appendValues(appendAnchorOf(range), rows, this.abort.signal);
       this.counts.rowsSent += rows.length;
+      this.appendFailures.succeeded(range);
       this.landing.check(range, res.updatedRange);
       await this.o.journal.markDone(batch, 'sent', res.updatedRange).catch((err) => {
         this.o.logger.error({ err: describeError(err), range }, 'sheets: append applied but its done record failed; a restart will read back');
@@ -213,11 +217,13 @@ export class Flusher {
       const fields = { range, rows: rows.length, applied, retryInMs: retryAt - this.clock.now(), err: describeError(err) };
       if ((err as { retryable?: unknown }).retryable === false) {
         // 403/404/400: waiting will not help until the operator fixes sharing, SHEET_ID or the tab.
-        this.o.logger.error(fields, 'sheets: append refused and retrying will not help until the sheet is fixed; rows stay in the journal');
+        this.appendFailures.failed(range, 'error', fields, 'sheets: append refused and retrying will not help until the sheet is fixed; rows stay in the journal');
         // 400: the request is invalid, which may be one row of it (see sendIsolating).
         if ((err as { status?: unknown }).status === 400 && applied === 'no') return 'invalid';
       } else {
-        this.o.logger.warn(
+        this.appendFailures.failed(
+          range,
+          'warn',
           fields,
           applied === 'no'
             ? 'sheets: append refused; rows stay in the journal and are resent later'
@@ -241,7 +247,7 @@ export class Flusher {
     } catch (err) {
       this.o.journal.postpone(unsure, this.retries.retryAt(range, unsure, 'maybe', err));
       this.retries.hold(range, err);
-      this.o.logger.warn({ range, err: describeError(err) }, 'sheets: read-back of unsure appends failed; retried later');
+      this.appendFailures.failed(range, 'warn', { err: describeError(err) }, 'sheets: read-back of unsure appends failed; retried later');
       return 'failed';
     }
     const present: JournalEntry[] = [];

@@ -1,0 +1,42 @@
+// The flusher's failed appends and read-backs of a range, as an operator reads them during an
+// outage or while a tab stays deleted: each failure was a line, at every backoff retry of every
+// range (about 80 error lines in 10 minutes for one deleted tab, its halves included). Now the
+// first failure of a range is said at once with its error, then at most once a minute with how
+// many failed since, and `sheets.append_recovered` once a send to the range succeeds again.
+
+import type { Logger } from '../../log/logger.js';
+import { RepeatedFailure } from '../../log/repeated-failure.js';
+
+export class AppendFailureLog {
+  private readonly ranges = new Map<string, RepeatedFailure>();
+
+  constructor(
+    private readonly logger: Logger,
+    private readonly now: () => number,
+  ) {}
+
+  /** A send or read-back of `range` failed; `fields` and `msg` describe this one. */
+  failed(range: string, level: 'warn' | 'error', fields: Record<string, unknown>, msg: string): void {
+    let failure = this.ranges.get(range);
+    if (!failure) {
+      failure = new RepeatedFailure(this.now);
+      this.ranges.set(range, failure);
+    }
+    failure.failed((failures) =>
+      this.logger[level](
+        { event: 'sheets.append_failed', range, ...fields, failures },
+        failures === 1 ? msg : `${msg} (${failures} failed sends or read-backs of this range since the last such line)`,
+      ),
+    );
+  }
+
+  /** A send to `range` succeeded: said once if it had failed. */
+  succeeded(range: string): void {
+    const failure = this.ranges.get(range);
+    if (!failure) return;
+    this.ranges.delete(range);
+    failure.ended((failures) =>
+      this.logger.info({ event: 'sheets.append_recovered', range, failures }, `sheets: appends to ${range} reach the sheet again after ${failures} failed sends or read-backs`),
+    );
+  }
+}
