@@ -132,6 +132,29 @@ describe('service-account auth against the emulator', () => {
     );
   });
 
+  it('a token endpoint down for the whole margin is a line at the first failed refresh and one when a refresh works, not one per call', async () => {
+    const clock = fakeClock();
+    await withHarness(
+      async (h) => {
+        const b = h.backend({ now: clock.now });
+        await b.getValues('Players!A1');
+        clock.advance(3400_000);
+        h.emulator.setFaults({ tokenErrorRate: 1 });
+        // Twenty calls within the minute, each trying a refresh.
+        for (let i = 0; i < 20; i++) assert.equal((await b.getValues('Players!A1')).values?.[0]?.[0], 'name');
+        const failed = (await h.logLines()).filter((l) => l.event === 'sheets.token_refresh_failed');
+        assert.equal(failed.length, 1, `${failed.length} lines for 20 failed refreshes`);
+        assert.equal(failed[0]!.failures, 1);
+        h.emulator.setFaults({ tokenErrorRate: 0 });
+        await b.getValues('Players!A1');
+        const refreshed = (await h.logLines()).filter((l) => l.event === 'sheets.token_refreshed');
+        assert.equal(refreshed.length, 1);
+        assert.equal(refreshed[0]!.failures, 20);
+      },
+      { now: clock.now },
+    );
+  });
+
   it('a token endpoint outage with no usable token is retried with backoff until it recovers', () =>
     withHarness(async (h) => {
       h.emulator.setFaults({ tokenErrorRate: 1 });

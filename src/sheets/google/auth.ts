@@ -4,6 +4,7 @@
 
 import type { Dispatcher } from 'undici';
 import type { Logger } from '../../log/logger.js';
+import { RepeatedFailure } from '../../log/repeated-failure.js';
 import { SheetsError } from '../errors.js';
 import type { LoadedServiceAccount } from './credentials.js';
 import { CLOCK_SKEW_TOLERANCE_MS, mapTokenError, mapTransportError, type AuthIdentity, type ErrorContext } from './error-map.js';
@@ -75,6 +76,11 @@ export class ServiceAccountAuth implements RequestAuth {
   readonly #o: TokenAuthOptions;
   readonly #now: () => number;
   readonly #margin: number;
+  /**
+   * Inside the margin every call tries a refresh: with the token endpoint down, a line per call
+   * until the token expired. Said at the first, then at most once a minute, and when one works.
+   */
+  readonly #refreshFailures: RepeatedFailure;
   readonly #tokenUrl: URL;
   #cached: CachedToken | undefined;
   #inflight: Promise<CachedToken> | undefined;
@@ -90,6 +96,7 @@ export class ServiceAccountAuth implements RequestAuth {
     this.#o = options;
     this.#now = options.now ?? Date.now;
     this.#margin = options.refreshMarginMs ?? DEFAULT_REFRESH_MARGIN_MS;
+    this.#refreshFailures = new RepeatedFailure(this.#now);
     this.#tokenUrl = new URL(options.account.key.token_uri);
     this.identity = { kind: 'service-account', clientEmail: options.account.key.client_email, source: options.account.source };
     this.canWrite = !options.scope.split(' ').every((s) => s.endsWith('.readonly'));
@@ -119,11 +126,20 @@ export class ServiceAccountAuth implements RequestAuth {
     const now = this.#now();
     if (cached && now < cached.expiresAt - this.#margin) return cached.token;
     try {
-      return (await this.#refresh(signal)).token;
+      const fresh = (await this.#refresh(signal)).token;
+      this.#refreshFailures.ended((failures) =>
+        this.#o.logger.info({ event: 'sheets.token_refreshed', failures }, `access token refreshed after ${failures} failed refreshes`),
+      );
+      return fresh;
     } catch (err) {
       // Inside the margin the old token still works: a token endpoint hiccup must not fail the call.
       if (cached && this.#now() < cached.expiresAt - 10_000 && !signal?.aborted) {
-        this.#o.logger.warn({ err: (err as SheetsError).toLog?.() ?? String(err) }, 'access token refresh failed; using the current token until it expires');
+        this.#refreshFailures.failed((failures) =>
+          this.#o.logger.warn(
+            { event: 'sheets.token_refresh_failed', err: (err as SheetsError).toLog?.() ?? String(err), failures, expiresInS: Math.round((cached.expiresAt - this.#now()) / 1000) },
+            'access token refresh failed; using the current token until it expires',
+          ),
+        );
         return cached.token;
       }
       throw err;
