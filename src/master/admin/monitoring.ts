@@ -3,6 +3,7 @@
 // unref'd and every step is a cheap read of snapshots the arbiter already holds.
 
 import type { Logger } from '../../log/logger.js';
+import { RepeatedFailure } from '../../log/repeated-failure.js';
 import { createAlerts, type Alerts } from '../alerts.js';
 import { createHostMonitor, type HostMonitor } from '../host-monitor.js';
 import { capacityFromView } from './figures.js';
@@ -38,12 +39,22 @@ export function startMonitoring(view: AdminView, logger: Logger, options: Monito
     },
   });
   const history = createHistory({ capacity: options.historySamples ?? Math.ceil(600_000 / historyIntervalMs) });
+  // A step that fails fails at every tick (every second for the alerts): its first failure is
+  // said with the error, then at most once a minute with the count, and once when it works again.
+  const failures = new Map<string, RepeatedFailure>();
   const safe = (what: string, fn: () => void) => {
+    let failure = failures.get(what);
+    if (!failure) {
+      failure = new RepeatedFailure();
+      failures.set(what, failure);
+    }
     try {
       fn();
     } catch (err) {
-      logger.error({ event: 'monitor.error', what, err }, `monitoring step ${what} failed`);
+      failure.failed((failed) => logger.error({ event: 'monitor.error', what, err, failed }, `monitoring step ${what} failed`));
+      return;
     }
+    failure.ended((failed) => logger.info({ event: 'monitor.recovered', what, failed }, `monitoring step ${what} works again after ${failed} failures`));
   };
   const monitoring: Monitoring = {
     host,

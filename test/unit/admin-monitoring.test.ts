@@ -1,0 +1,47 @@
+import assert from 'node:assert/strict';
+import { Writable } from 'node:stream';
+import { describe, it } from 'node:test';
+import { pino } from 'pino';
+import { startMonitoring } from '../../src/master/admin/monitoring.js';
+import { createFakeView, testSettings } from '../fixtures/fake-admin-view.js';
+
+function capturingLogger() {
+  const lines: Record<string, unknown>[] = [];
+  const stream = new Writable({
+    write(chunk: Buffer, _enc, cb) {
+      for (const l of chunk.toString().split('\n')) if (l) lines.push(JSON.parse(l) as Record<string, unknown>);
+      cb();
+    },
+  });
+  return { logger: pino({ level: 'info' }, stream), lines };
+}
+const flush = () => new Promise((r) => setImmediate(r));
+
+describe('monitoring', () => {
+  it('a step that fails at every tick is one error line, not one a tick, and a line when it works again', async () => {
+    const { logger, lines } = capturingLogger();
+    const view = createFakeView(testSettings(), []);
+    const settle = view.settle;
+    let broken = true;
+    view.settle = () => {
+      if (broken) throw new Error('snapshot unreadable');
+      settle();
+    };
+    const monitoring = startMonitoring(view, logger, { alertIntervalMs: 3_600_000, historyIntervalMs: 3_600_000 });
+    try {
+      for (let i = 0; i < 100; i++) monitoring.checkAlerts();
+      await flush();
+      const errors = lines.filter((l) => l.event === 'monitor.error' && l.what === 'alerts');
+      assert.equal(errors.length, 1, `${errors.length} lines for 100 failed checks`);
+      assert.equal((errors[0]!.err as { message: string }).message, 'snapshot unreadable');
+      broken = false;
+      monitoring.checkAlerts();
+      await flush();
+      const recovered = lines.filter((l) => l.event === 'monitor.recovered');
+      assert.equal(recovered.length, 1);
+      assert.equal(recovered[0]!.failed, 100);
+    } finally {
+      monitoring.close();
+    }
+  });
+});
