@@ -22,6 +22,8 @@ import { healthRoute } from './routes/health.js';
 import { playersRoute } from './routes/players.js';
 import { loadSessionSecret } from './secret.js';
 import { createSessions } from './session.js';
+import { describeError } from '../errors.js';
+import { RepeatedFailures } from '../log/repeated-failure.js';
 
 export const HEALTH_PATH = '/api/admin/health';
 
@@ -81,6 +83,7 @@ export async function createApp(ctx: AppContext): Promise<RequestListener> {
     'players app ready',
   );
 
+  const handlerErrors = new RepeatedFailures();
   const fail = (req: IncomingMessage, res: ServerResponse, err: unknown): void => {
     if (res.destroyed && !res.headersSent) {
       // The client went away (mid-upload, say): nobody to answer, and not a fault of the server.
@@ -110,7 +113,12 @@ export async function createApp(ctx: AppContext): Promise<RequestListener> {
       sendError(res, err);
       return;
     }
-    logger.error({ event: 'app.error', code: 'CORRAL_ERR_REQUEST', err, path: req.url }, 'request handler failed');
+    // A bug on a route fails every request to it: said once with the stack, then at most once a
+    // minute with the count.
+    const d = describeError(err);
+    handlerErrors.failed(`${req.method} ${(req.url ?? '').split('?')[0]} ${d.code ?? ''} ${d.message}`, (requests) =>
+      logger.error({ event: 'app.error', code: 'CORRAL_ERR_REQUEST', err, path: req.url, requests }, 'request handler failed'),
+    );
     sendJson(res, 500, { error: 'internal', message: 'internal error; the log has the details' });
   };
 

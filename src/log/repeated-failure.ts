@@ -59,3 +59,27 @@ export class RepeatedFailure {
     say(total);
   }
 }
+
+/**
+ * One RepeatedFailure per key (a route and its error, say), so one failure repeating does not hide
+ * another. At most `maxKeys` are followed: past that the oldest is dropped (its next occurrence is
+ * said again as a first), so keys made of what clients send cannot grow it without bound.
+ */
+export class RepeatedFailures {
+  private readonly byKey = new Map<string, RepeatedFailure>();
+
+  constructor(
+    private readonly now: () => number = Date.now,
+    private readonly maxKeys = 100,
+  ) {}
+
+  failed(key: string, say: (sinceLastLine: number, total: number) => void): void {
+    let failure = this.byKey.get(key);
+    if (!failure) {
+      if (this.byKey.size >= this.maxKeys) this.byKey.delete(this.byKey.keys().next().value as string);
+      failure = new RepeatedFailure(this.now);
+      this.byKey.set(key, failure);
+    }
+    failure.failed(say);
+  }
+}

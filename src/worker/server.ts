@@ -15,6 +15,7 @@ import {
 import { monotonicNow } from '../clock.js';
 import type { Settings } from '../config/schema.js';
 import type { Logger } from '../log/logger.js';
+import { RepeatedFailures } from '../log/repeated-failure.js';
 import { describeError } from '../errors.js';
 import { closeAfterAnswer, withoutConnection } from './connection-close.js';
 import { BURST_QUIET_MS } from './burst.js';
@@ -60,6 +61,12 @@ function sendJson(res: ServerResponse, status: number, body: unknown): void {
   res.end(text);
 }
 
+/** The path without its query: the same failure comes with any query. */
+function pathOf(url: string | undefined): string {
+  const at = (url ?? '').indexOf('?');
+  return at < 0 ? (url ?? '') : (url ?? '').slice(0, at);
+}
+
 export function createWorkerServer(app: RequestListener, o: WorkerServerOptions): WorkerServer {
   const { settings, logger } = o;
   let draining = false;
@@ -72,8 +79,14 @@ export function createWorkerServer(app: RequestListener, o: WorkerServerOptions)
 
   const stats = createRequestStats(o.accessLogger, o.onServed);
 
+  // A handler that throws for a request throws for every such request (a client retrying it, a
+  // bug on a busy route): said once with the stack, then at most once a minute with the count.
+  const handlerErrors = new RepeatedFailures();
   const handleError = (err: unknown, req: IncomingMessage, res: ServerResponse) => {
-    logger.error({ event: 'request.error', code: 'CORRAL_ERR_REQUEST', method: req.method, path: req.url, err: describeError(err) }, 'request handler threw');
+    const d = describeError(err);
+    handlerErrors.failed(`${req.method} ${pathOf(req.url)} ${d.code ?? ''} ${d.message}`, (requests) =>
+      logger.error({ event: 'request.error', code: 'CORRAL_ERR_REQUEST', method: req.method, path: req.url, err: d, requests }, 'request handler threw'),
+    );
     if (!res.headersSent) sendJson(res, 500, { error: 'internal_error', message: 'the server failed to answer this request' });
     else res.destroy();
   };

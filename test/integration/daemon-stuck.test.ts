@@ -81,6 +81,10 @@ test('an exception in a request gives that client a 500 JSON body and the worker
     const line = c.events('request.error')[0];
     assert.equal(line?.code, 'CORRAL_ERR_REQUEST');
     assert.equal(c.events('worker.exit').length, 0);
+    // A client retrying it: one line with the error, not one per request.
+    for (let i = 0; i < 20; i++) assert.equal((await http(`${c.url}/throw?try=${i}`)).status, 500);
+    await waitFor(() => c.events('access').filter((l) => l.status === 500).length >= 21, 10_000, 'the access lines of the 21 failed requests');
+    assert.equal(c.events('request.error').length, 1, `${c.events('request.error').length} request.error lines for 21 failed requests`);
   } finally {
     await c.stop();
   }
