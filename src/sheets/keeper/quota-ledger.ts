@@ -16,6 +16,7 @@
 import { readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Logger } from '../../log/logger.js';
+import { RepeatedFailure } from '../../log/repeated-failure.js';
 import { QUOTA_WINDOW_MS, type QuotaBucket } from './quota.js';
 
 export const QUOTA_LEDGER_FILE = 'quota.json';
@@ -84,7 +85,8 @@ export class QuotaLedger {
   readonly path: string;
   private readonly tmpPath: string;
   private readonly seconds: Record<BucketName, PerSecond> = { reads: new PerSecond(), writes: new PerSecond() };
-  private lastFailureLog = 0;
+  /** A full or read-only data dir fails every grant's write: said at the first, then once a minute. */
+  private readonly writeFailure = new RepeatedFailure();
 
   private constructor(
     dataDir: string,
@@ -127,12 +129,18 @@ export class QuotaLedger {
       renameSync(this.tmpPath, this.path);
     } catch (err) {
       // Pacing goes on from memory; only a restart within the minute would overspend.
-      const now = Date.now();
-      if (now - this.lastFailureLog > 60_000) {
-        this.lastFailureLog = now;
-        this.logger.warn({ event: 'quota.ledger_unwritable', path: this.path, err: (err as Error).message }, 'cannot write the quota ledger; a keeper restart within a minute may exceed the quota');
-      }
+      const errno = (err as NodeJS.ErrnoException).code ?? null;
+      this.writeFailure.failed((failures) =>
+        this.logger.warn(
+          { event: 'quota.ledger_unwritable', path: this.path, errno, err: (err as Error).message, failures },
+          `cannot write the quota ledger ${this.path} (${errno ?? (err as Error).message}); a keeper restart within a minute may exceed the quota`,
+        ),
+      );
+      return;
     }
+    this.writeFailure.ended((failures) =>
+      this.logger.info({ event: 'quota.ledger_written', path: this.path, failures }, `the quota ledger is written again after ${failures} failed writes`),
+    );
   }
 
   /** Stops recording (the keeper is closing). Idempotent. */
