@@ -9,6 +9,7 @@ import { CorralError } from '../../errors.js';
 import { sendJson } from '../../http/json.js';
 import { urlOfTarget } from '../../http/target.js';
 import type { Logger } from '../../log/logger.js';
+import { RepeatedFailure } from '../../log/repeated-failure.js';
 import { checkAdminAuth } from './auth.js';
 import { AdminBodyError, readAdminJson } from './body.js';
 import { capacityFromView, statsOf, workersReady } from './figures.js';
@@ -76,6 +77,18 @@ export async function startAdminServer(view: AdminView, logger: Logger, options:
     files = new Map();
   }
 
+  // Requests with a wrong or missing token (a script with an old token, someone guessing): said at
+  // the first with who sent it, then at most once a minute with the count; the 401s themselves
+  // cost the sender nothing, so a line each would let anyone fill the log.
+  const refused = new RepeatedFailure();
+  const sayRefused = (req: IncomingMessage, path: string) =>
+    refused.failed((requests) =>
+      logger.warn(
+        { event: 'admin.unauthorized', remote: req.socket.remoteAddress ?? null, path, token: req.headers.authorization === undefined ? 'missing' : 'wrong', requests },
+        `admin API: ${requests} request(s) refused 401 (no or wrong CORRAL_ADMIN_TOKEN), the last from ${req.socket.remoteAddress ?? 'an unknown address'} for ${path}`,
+      ),
+    );
+
   const serveFile = (req: IncomingMessage, res: ServerResponse, f: StaticFile) => {
     if (req.headers['if-none-match'] === f.etag) {
       res.writeHead(304, { ETag: f.etag });
@@ -130,7 +143,10 @@ export async function startAdminServer(view: AdminView, logger: Logger, options:
     }
 
     const auth = checkAdminAuth(req, view.settings().CORRAL_ADMIN_TOKEN);
-    if (!auth.ok) return fail(res, auth.status, auth.error, auth.message, auth.status === 401 ? { 'WWW-Authenticate': 'Bearer realm="corral-admin"' } : {});
+    if (!auth.ok) {
+      if (auth.status === 401) sayRefused(req, path);
+      return fail(res, auth.status, auth.error, auth.message, auth.status === 401 ? { 'WWW-Authenticate': 'Bearer realm="corral-admin"' } : {});
+    }
 
     // The arbiter drops these intents once a shutdown has begun: say so rather than 202.
     if (method === 'POST' && view.stopping()) return fail(res, 409, 'shutting_down', 'corral is shutting down; reload and worker-count changes are ignored');

@@ -1,0 +1,52 @@
+// The admin API hammered with a wrong token: what the master's log shows.
+
+import assert from 'node:assert/strict';
+import { Writable } from 'node:stream';
+import { describe, it } from 'node:test';
+import { pino } from 'pino';
+import { startMonitoring } from '../../src/master/admin/monitoring.js';
+import { startAdminServer } from '../../src/master/admin/server.js';
+import { createFakeView, testSettings } from '../fixtures/fake-admin-view.js';
+
+const TOKEN = 'admin-token-0123456789abcdef';
+
+function capturingLogger() {
+  const lines: Record<string, unknown>[] = [];
+  const stream = new Writable({
+    write(chunk: Buffer, _enc, cb) {
+      for (const l of chunk.toString().split('\n')) if (l) lines.push(JSON.parse(l) as Record<string, unknown>);
+      cb();
+    },
+  });
+  return { logger: pino({ level: 'info' }, stream), lines };
+}
+
+describe('admin API refusals', () => {
+  it('fifty requests with a wrong or no token are one line naming the sender, not fifty', async () => {
+    const { logger, lines } = capturingLogger();
+    const view = createFakeView(testSettings({ CORRAL_ADMIN_TOKEN: TOKEN }), []);
+    const monitoring = startMonitoring(view, logger, { historyIntervalMs: 3_600_000, alertIntervalMs: 3_600_000 });
+    const server = await startAdminServer(view, logger, { host: '127.0.0.1', port: 0, monitoring });
+    try {
+      for (let i = 0; i < 50; i++) {
+        const headers: Record<string, string> = i % 2 === 0 ? { authorization: 'Bearer guess-0123456789abcdef' } : {};
+        const r = await fetch(`http://127.0.0.1:${server.port}/api/admin/stats`, { headers });
+        assert.equal(r.status, 401);
+        await r.arrayBuffer();
+      }
+      const ok = await fetch(`http://127.0.0.1:${server.port}/api/admin/stats`, { headers: { authorization: `Bearer ${TOKEN}` } });
+      assert.equal(ok.status, 200);
+      await ok.arrayBuffer();
+      const refused = lines.filter((l) => l.event === 'admin.unauthorized');
+      assert.equal(refused.length, 1, `${refused.length} lines for 50 refused requests`);
+      assert.equal(refused[0]!.level, 40);
+      assert.equal(refused[0]!.remote, '127.0.0.1');
+      assert.equal(refused[0]!.token, 'wrong');
+      assert.equal(refused[0]!.path, '/api/admin/stats');
+      assert.equal(refused[0]!.requests, 1);
+    } finally {
+      await server.close();
+      monitoring.close();
+    }
+  });
+});
