@@ -23,6 +23,7 @@ import type { CounterHit, CounterOptions, HostCounters } from '../contract.js';
 import type { Logger } from '../log/logger.js';
 import { HttpError } from './http.js';
 import { normName } from './players.js';
+import { RepeatedFailure } from '../log/repeated-failure.js';
 
 export const LOGIN_FAILURE_WINDOW_SECONDS = 900;
 const WINDOW: CounterOptions = { windowSeconds: LOGIN_FAILURE_WINDOW_SECONDS };
@@ -64,7 +65,8 @@ export async function createLoginLimit(options: LoginLimitOptions): Promise<Logi
   const { failures, logger } = options;
   if (failures <= 0) return undefined;
   const counters = options.hostCounters ?? (await import('../window-counters.js')).createWindowCounters();
-  let lastFailureLog = 0;
+  // Failing open is said at the first failure, then at most once a minute with the count.
+  const unavailable = new RepeatedFailure();
   return {
     failures,
     async settle(name, ok) {
@@ -78,16 +80,17 @@ export async function createLoginLimit(options: LoginLimitOptions): Promise<Logi
         // 429s at once, the correct code's among them, not apart from the others.
         hit = ok ? await counters.peek(key, failures, WINDOW) : await counters.hit(key, failures, WINDOW);
       } catch (err) {
-        const now = Date.now();
-        if (now - lastFailureLog > 60_000) {
-          lastFailureLog = now;
+        unavailable.failed((logins) =>
           logger.warn(
-            { event: 'ratelimit.unavailable', counter: 'login_failures', err: (err as Error).message },
+            { event: 'ratelimit.unavailable', counter: 'login_failures', err: (err as Error).message, logins },
             'failed-login counter did not answer; letting logins through',
-          );
-        }
+          ),
+        );
         return;
       }
+      unavailable.ended((logins) =>
+        logger.info({ event: 'ratelimit.recovered', counter: 'login_failures', logins }, `failed-login counter answers again; ${logins} logins went through unchecked`),
+      );
       const retryAfter = Math.max(1, Math.ceil(hit.msBeforeReset / 1000));
       // The failure that used up the name's budget: once per name and window on the whole host
       // (each hit is counted alone, by one compare-and-swap in the table or in turn in the master). It still gets its 401; the next login gets 429.

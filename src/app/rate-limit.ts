@@ -8,6 +8,7 @@
 import type { ServerResponse } from 'node:http';
 import type { HostCounters } from '../contract.js';
 import type { Logger } from '../log/logger.js';
+import { RepeatedFailure } from '../log/repeated-failure.js';
 import { HttpError } from './http.js';
 
 export interface RateDecision {
@@ -55,7 +56,8 @@ export async function createRateLimit(options: RateLimitOptions): Promise<RateLi
   const { perMinute, logger } = options;
   if (perMinute <= 0) return undefined;
   const counters = options.hostCounters ?? (await import('../window-counters.js')).createWindowCounters();
-  let lastFailureLog = 0;
+  // Failing open is said at the first failure, then at most once a minute with the count.
+  const unavailable = new RepeatedFailure();
   // Keys a count said were over the limit, with when their window ends (ms since the epoch).
   const over = new Map<string, number>();
 
@@ -67,14 +69,15 @@ export async function createRateLimit(options: RateLimitOptions): Promise<RateLi
         if (over.size >= REMEMBERED_REFUSALS) over.clear();
         over.set(key, Date.now() + hit.msBeforeReset);
       }
+      unavailable.ended((requests) =>
+        logger.info({ event: 'ratelimit.recovered', counter: 'requests', requests }, `rate limiter answers again; ${requests} requests went through uncounted`),
+      );
       return decision;
     } catch (err) {
       // Failing open: a missing or slow master must not turn into an outage of the app.
-      const now = Date.now();
-      if (now - lastFailureLog > 60_000) {
-        lastFailureLog = now;
-        logger.warn({ event: 'ratelimit.unavailable', err: (err as Error).message }, 'rate limiter did not answer; letting requests through');
-      }
+      unavailable.failed((requests) =>
+        logger.warn({ event: 'ratelimit.unavailable', err: (err as Error).message, requests }, 'rate limiter did not answer; letting requests through'),
+      );
       return { allowed: true, limit: perMinute, remaining: perMinute, resetSeconds: WINDOW_SECONDS };
     }
   };

@@ -173,4 +173,24 @@ describe('failed logins per name: off, and counters that fail', () => {
       [['ratelimit.unavailable', 'login_failures']],
     );
   });
+
+  it('says when the counters answer again, with how many logins went through unchecked', async () => {
+    const log = capturingLogger();
+    let down = 3;
+    const local = createWindowCounters();
+    const flaky: HostCounters = {
+      hit: (key, limit, o) => (down-- > 0 ? Promise.reject(new Error('down')) : local.hit(key, limit, o)),
+      peek: (key, limit, o) => (down-- > 0 ? Promise.reject(new Error('down')) : local.peek(key, limit, o)),
+    };
+    const limit = await createLoginLimit({ failures: 5, logger: log.logger, hostCounters: flaky });
+    assert.ok(limit);
+    for (let i = 0; i < 4; i++) await limit.settle('Alice', false);
+    assert.deepEqual(
+      log.lines.map((l) => [l.event, l.logins]),
+      [
+        ['ratelimit.unavailable', 1],
+        ['ratelimit.recovered', 3],
+      ],
+    );
+  });
 });

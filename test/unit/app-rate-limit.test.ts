@@ -213,3 +213,31 @@ describe('rate limit: a 404 never waits for the count', () => {
     }
   });
 });
+
+describe('rate limit without its counters', () => {
+  it('lets requests through with one warning, then says when the counters answer again and how many went uncounted', async () => {
+    const { createRateLimit } = await import('../../src/app/rate-limit.js');
+    const { createWindowCounters } = await import('../../src/window-counters.js');
+    const lines: { level: string; event?: string; requests?: number }[] = [];
+    const logger = {
+      warn: (f: { event?: string; requests?: number }) => void lines.push({ level: 'warn', ...f }),
+      info: (f: { event?: string; requests?: number }) => void lines.push({ level: 'info', ...f }),
+    } as unknown as Parameters<typeof createRateLimit>[0]['logger'];
+    let down = 5;
+    const local = createWindowCounters();
+    const flaky: HostCounters = {
+      hit: (key, limit, o) => (down-- > 0 ? Promise.reject(new Error('master did not answer')) : local.hit(key, limit, o)),
+      peek: (key, limit, o) => local.peek(key, limit, o),
+    };
+    const limit = await createRateLimit({ perMinute: 100, logger, hostCounters: flaky });
+    assert.ok(limit);
+    for (let i = 0; i < 7; i++) assert.equal((await limit.consume('10.0.0.1')).allowed, true);
+    assert.deepEqual(
+      lines.map((l) => [l.level, l.event, l.requests]),
+      [
+        ['warn', 'ratelimit.unavailable', 1],
+        ['info', 'ratelimit.recovered', 5],
+      ],
+    );
+  });
+});
