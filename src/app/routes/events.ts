@@ -60,7 +60,7 @@ export function eventsRoute(deps: AppDeps): Handler {
       const { code, message } = describeError(err);
       logger.error(
         { event: 'app.event_append_failed', code: code ?? null, message, failed, failed_total: total },
-        total === 1
+        failed === 1
           ? `POST /api/events: an append failed (${message}); answered 503. While appends keep failing this is said at most once a minute, with a count`
           : `POST /api/events: ${failed} appends failed since the last such line (${message}); answered 503`,
       );
