@@ -84,6 +84,18 @@ describe('flusher backoff per range', () => {
     assert.equal(recovered[0]!.range, 'Events');
   });
 
+  it('one row Google refuses, tried again with the rows journaled after it for 10 minutes: a few error lines, not two per try', async () => {
+    backend.refusedIds.add('e0');
+    await traffic(10 * 60_000, 'e');
+    assert.equal(journal.backlogRows(), 1, 'every row but the refused one went out');
+    const alone = log.lines().filter((l) => l.event === 'sheets.append_refused_alone');
+    assert.ok(alone.length >= 1 && alone.length <= 11, `${alone.length} sheets.append_refused_alone lines in 10 minutes`);
+    assert.equal(alone[0]!.entry, journal.live()[0]!.id);
+    assert.deepEqual(alone[0]!.rowIds, ['e0']);
+    const errors = log.lines().filter((l) => l.level === 'error' && l.event !== 'journal.backlog_stalled');
+    assert.ok(errors.length <= 22, `${errors.length} error lines in 10 minutes`);
+  });
+
   it("a 429 with Retry-After: no append to the range, old rows or new, before Google's wait has passed", async () => {
     const appendValues = backend.appendValues.bind(backend);
     let refusals = 1;

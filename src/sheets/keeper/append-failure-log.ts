@@ -32,9 +32,11 @@ export class AppendFailureLog {
 
   /** A send to `range` succeeded: said once if it had failed. */
   succeeded(range: string): void {
+    // Kept after its end (the ranges are the few the app appends to): a range whose appends fail
+    // and succeed in turn (one row Google refuses, sent again with newer rows) stays at a line a
+    // minute.
     const failure = this.ranges.get(range);
     if (!failure) return;
-    this.ranges.delete(range);
     failure.ended((failures) =>
       this.logger.info({ event: 'sheets.append_recovered', range, failures }, `sheets: appends to ${range} reach the sheet again after ${failures} failed sends or read-backs`),
     );

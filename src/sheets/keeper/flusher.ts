@@ -12,6 +12,7 @@
 import { describeError } from '../../errors.js';
 import { appendAnchorOf, idColumnOf } from '../a1.js';
 import type { Logger } from '../../log/logger.js';
+import { RepeatedFailures } from '../../log/repeated-failure.js';
 import type { SheetsBackend } from '../backend.js';
 import { AppendFailureLog } from './append-failure-log.js';
 import { LandingCheck } from './append-landing.js';
@@ -64,6 +65,7 @@ export class Flusher {
   private readonly alert: BacklogAlert;
   private readonly sendFailures: JournalSendFailureLog;
   private readonly appendFailures: AppendFailureLog;
+  private readonly isolatedRefusals: RepeatedFailures;
   private counts = { appends: 0, rowsSent: 0, rowsFound: 0, failures: 0, verifications: 0 };
 
   constructor(private readonly o: FlusherOptions) {
@@ -73,6 +75,7 @@ export class Flusher {
     this.alert = new BacklogAlert(o.logger);
     this.sendFailures = new JournalSendFailureLog(o.logger, () => this.clock.now());
     this.appendFailures = new AppendFailureLog(o.logger, () => this.clock.now());
+    this.isolatedRefusals = new RepeatedFailures(() => this.clock.now());
   }
 
   start(): void {
@@ -167,9 +170,13 @@ export class Flusher {
       refused = invalid[0]!;
     }
     if (batch.length > 1 && refused.length === 1) {
-      this.o.logger.error(
-        { range, entry: refused[0]!.id, rowIds: refused[0]!.rows.map((r) => r[0]) },
-        'sheets: Google refuses this journaled append on its own; the rows journaled with it were sent without it, and it stays in the journal',
+      const entry = refused[0]!;
+      // Tried again on its backoff, with the rows journaled meanwhile: at most a line a minute.
+      this.isolatedRefusals.failed(entry.id, (refusals) =>
+        this.o.logger.error(
+          { event: 'sheets.append_refused_alone', range, entry: entry.id, rowIds: entry.rows.map((r) => r[0]), refusals },
+          'sheets: Google refuses this journaled append on its own; the rows journaled with it were sent without it, and it stays in the journal',
+        ),
       );
     }
     return sent > 0 ? sent : 'failed';
