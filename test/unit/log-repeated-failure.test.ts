@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { FAILURE_REPEAT_MS, RepeatedFailure } from '../../src/log/repeated-failure.js';
+import { FAILURE_REPEAT_MS, RepeatedFailure, RepeatedFailures } from '../../src/log/repeated-failure.js';
 
 describe('a repeated failure, as log lines', () => {
   it('says the first occurrence at once, then at most once per interval with the count since, then its end once', () => {
@@ -43,5 +43,13 @@ describe('a repeated failure, as log lines', () => {
     const failure = new RepeatedFailure(() => 0);
     failure.ended(() => assert.fail('no failure to end'));
     assert.equal(FAILURE_REPEAT_MS, 60_000);
+  });
+
+  it('per key: each key is said at its first, and keys made of what clients send cannot grow it past its bound', () => {
+    const failures = new RepeatedFailures(() => 0, 3);
+    const said: string[] = [];
+    for (const key of ['a', 'a', 'b', 'a', 'c', 'd', 'a']) failures.failed(key, (n) => said.push(`${key} ${n}`));
+    // 'a' was the oldest of three when 'd' came: forgotten, so said again as a first.
+    assert.deepEqual(said, ['a 1', 'b 1', 'c 1', 'd 1', 'a 1']);
   });
 });
