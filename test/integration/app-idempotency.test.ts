@@ -45,6 +45,9 @@ describe('POST /api/events with Idempotency-Key, on the real master', () => {
       SHEETS_UNSURE_DELAY: '2',
       CORRAL_RATE_LIMIT: '0',
       CORRAL_ADMIN_TOKEN: ADMIN_TOKEN,
+      // Round-robin: retries on new connections reach both workers (with shared accept the
+      // kernel may give them all to one, and the cross-worker replay would go untested).
+      CORRAL_ACCEPT: 'round-robin',
     };
     c = await startCorral({ cwd: dir, workers: 2, env, readyTimeoutMs: 60_000 });
   });

@@ -18,7 +18,8 @@ describe('failed logins per name across workers on the real master', () => {
   let client = 0;
   before(async () => {
     dir = prepareWorkDir();
-    c = await startCorral({ cwd: dir, workers: 2, env: { CORRAL_LOGIN_FAILURES_PER_NAME: String(FAILURES), CORRAL_TRUSTED_PROXIES: '127.0.0.1' } });
+    // Round-robin: the logins reach both workers, as the test checks (the count is the host's).
+    c = await startCorral({ cwd: dir, workers: 2, env: { CORRAL_ACCEPT: 'round-robin', CORRAL_LOGIN_FAILURES_PER_NAME: String(FAILURES), CORRAL_TRUSTED_PROXIES: '127.0.0.1' } });
   });
   after(async () => {
     await c?.stop();

@@ -61,7 +61,9 @@ describe('the per-IP limit keys IPv6 clients by /64, and counts 404s, on the rea
   let dir: string;
   before(async () => {
     dir = prepareWorkDir();
-    c = await startCorral({ cwd: dir, workers: 2, env: { CORRAL_RATE_LIMIT: '6', CORRAL_TRUSTED_PROXIES: '127.0.0.1' } });
+    // Round-robin: two requests in a row reach both workers, which the 404 test below relies on
+    // (with shared accept the kernel may give both to one worker).
+    c = await startCorral({ cwd: dir, workers: 2, env: { CORRAL_ACCEPT: 'round-robin', CORRAL_RATE_LIMIT: '6', CORRAL_TRUSTED_PROXIES: '127.0.0.1' } });
   });
   after(async () => {
     await c?.stop();

@@ -20,7 +20,8 @@ describe('bundled app: sessions and roster on the real master', () => {
 
   before(async () => {
     dir = prepareWorkDir();
-    c = await startCorral({ cwd: dir, workers: 3, app: undefined, env: { CORRAL_RATE_LIMIT: '0', CORRAL_SESSION_TTL: '3600' } });
+    // Round-robin: connections of their own reach every worker, each checking the token itself.
+    c = await startCorral({ cwd: dir, workers: 3, app: undefined, env: { CORRAL_ACCEPT: 'round-robin', CORRAL_RATE_LIMIT: '0', CORRAL_SESSION_TTL: '3600' } });
   });
   after(async () => {
     await c?.stop();
