@@ -9,6 +9,7 @@ import { CorralError, EXIT, describeError, exitCodeFor } from '../errors.js';
 import { heartbeatIntervalMs } from '../heartbeat-interval.js';
 import { childChannel } from '../ipc/channel.js';
 import { createLogger, type Logger } from '../log/logger.js';
+import { RepeatedFailure } from '../log/repeated-failure.js';
 import { maxConnectionsOf, perWorkerCap } from '../master/capacity.js';
 import type { SheetsClient } from '../sheets/types.js';
 import { loadApp } from './app-loader.js';
@@ -142,15 +143,28 @@ export async function runWorker(): Promise<void> {
     // Exit only on the master's 'release' (see MasterMessage): it proves no connection is still
     // on its way to this worker. A master that is gone ends the wait through 'disconnect'.
     if (channel.send({ type: 'drained' })) await released;
+    uncaught.ended((total) => {
+      if (total > 1) logger.error({ event: 'worker.uncaught_total', code: 'CORRAL_ERR_UNCAUGHT', uncaught_total: total }, `${total} uncaught exceptions in all before this worker exited`);
+    });
     await flushAndExit(crashed ? EXIT.UNCAUGHT : code);
   };
 
   let ready = false;
+  // A worker whose code throws at every request keeps serving until its replacement is ready and
+  // it is told to drain: each throw was a line with its stack, a retire message and a timer
+  // (thousands a second). The first is said in full and retires the worker; the rest are counted,
+  // said at most once a minute, and in all as the worker exits.
+  const uncaught = new RepeatedFailure();
+  const sayUncaught = (err: unknown, since: number, total: number): void => {
+    if (total === 1) logger.error({ event: 'worker.uncaught', code: 'CORRAL_ERR_UNCAUGHT', err: describeError(err) }, 'uncaught exception: draining this worker');
+    else logger.error({ event: 'worker.uncaught', code: 'CORRAL_ERR_UNCAUGHT', err: describeError(err), uncaught: since, uncaught_total: total }, `${since} more uncaught exceptions while this worker drains (${total} in all); the latest`);
+  };
   process.on('uncaughtException', (err) => {
     // Before ready, there is nothing to drain: it is a failed boot, and the master counts it.
     if (!ready) return bootFail(err, EXIT.UNCAUGHT);
+    uncaught.failed((since, total) => sayUncaught(err, since, total));
+    if (crashed) return;
     crashed = true;
-    logger.error({ event: 'worker.uncaught', code: 'CORRAL_ERR_UNCAUGHT', err: describeError(err) }, 'uncaught exception: draining this worker');
     // The master starts a replacement first, then tells this worker to drain; the timer is the
     // fallback if the master never answers.
     channel.send({ type: 'retire', reason: 'uncaught' });

@@ -105,6 +105,27 @@ test('an uncaught exception at process level: logged, the worker is replaced fir
   }
 });
 
+test('a worker that throws at every request until it is replaced logs its first exception in full and counts the rest', async () => {
+  const c = await startCorral({ app: 'basic.mjs', workers: 1 });
+  try {
+    const first = c.events('worker.ready')[0];
+    // Forty requests at once, each answered and then thrown at process level, all before the
+    // replacement is ready: one retirement, one line with the stack, and a count.
+    const answers = await Promise.all(Array.from({ length: 40 }, () => http(`${c.url}/crash`, { headers: { connection: 'close' } }).then((r) => r.status, () => 0)));
+    const exit = await c.waitForLog((l) => l.event === 'worker.exit' && l.worker_pid === first?.worker_pid, 20_000, 'the crashed worker exit');
+    assert.equal(exit.reason, 'uncaught');
+    const byOld = answers.filter((s) => s === 200).length;
+    // The worker has exited: every line it wrote is in the file.
+    const lines = c.events('worker.uncaught').filter((l) => l.pid === first?.worker_pid);
+    assert.equal(lines.length, 1, `${lines.length} worker.uncaught lines`);
+    const total = await c.waitForLog((l) => l.event === 'worker.uncaught_total' && l.pid === first?.worker_pid, 5000, 'the count as it exits');
+    assert.ok(Number(total.uncaught_total) >= 2 && Number(total.uncaught_total) <= byOld, `uncaught_total ${String(total.uncaught_total)} of ${byOld} crashing answers`);
+    assert.equal(c.events('worker.recycle').filter((l) => l.worker_pid === first?.worker_pid).length, 1, 'retired once');
+  } finally {
+    await c.stop();
+  }
+});
+
 test('at CORRAL_TIMEOUT=1 (its minimum) idle workers beat often enough never to pass for stuck; a stuck one is killed after 1 s', async () => {
   const token = 'stuck-test-admin-token-0123456789';
   const c = await startCorral({ app: 'basic.mjs', workers: 2, env: { CORRAL_TIMEOUT: '1', CORRAL_ADMIN_TOKEN: token } });
