@@ -63,15 +63,27 @@ async function cpuTimes(): Promise<CpuTimes> {
   return { busy, total };
 }
 
-export function createHostMonitor(options: { intervalMs?: number } = {}): HostMonitor {
+export interface HostMonitorOptions {
+  readonly intervalMs?: number;
+  /** Total and available RAM (default: systeminformation's mem()). */
+  readonly readMemory?: () => Promise<{ total: number; available: number }>;
+  /**
+   * Each measurement that failed (the last sample is kept, and ages: its `at` says when it was
+   * taken), and each that worked; without it a failure left stale figures with no word of why.
+   */
+  readonly onSample?: (err: unknown | undefined) => void;
+}
+
+export function createHostMonitor(options: HostMonitorOptions = {}): HostMonitor {
   const intervalMs = options.intervalMs ?? 5000;
+  const readMemory = options.readMemory ?? (() => si.mem());
   let last: HostSample | undefined;
   let prevCpu: CpuTimes | undefined;
   let inFlight: Promise<HostSample | undefined> | undefined;
   let closed = false;
 
   const measure = async (): Promise<HostSample | undefined> => {
-    const [times, mem] = await Promise.all([cpuTimes(), si.mem()]);
+    const [times, mem] = await Promise.all([cpuTimes(), readMemory()]);
     // Two readings too close for the clock to tick keep the previous share.
     let cpuPercent = last?.cpuPercent ?? null;
     if (prevCpu && times.total > prevCpu.total) {
@@ -95,7 +107,16 @@ export function createHostMonitor(options: { intervalMs?: number } = {}): HostMo
     sample() {
       if (closed) return Promise.resolve(last);
       inFlight ??= measure()
-        .catch(() => last)
+        .then(
+          (sample) => {
+            options.onSample?.(undefined);
+            return sample;
+          },
+          (err: unknown) => {
+            options.onSample?.(err);
+            return last;
+          },
+        )
         .finally(() => {
           inFlight = undefined;
         });

@@ -44,4 +44,30 @@ describe('monitoring', () => {
       monitoring.close();
     }
   });
+
+  it('host CPU/RAM that cannot be read: the last figures are kept and the log says so once, then when they are read again', async () => {
+    const { logger, lines } = capturingLogger();
+    const view = createFakeView(testSettings(), []);
+    let broken = true;
+    const readMemory = async () => {
+      if (broken) throw new Error('EACCES: /proc/meminfo');
+      return { total: 8 * 2 ** 30, available: 6 * 2 ** 30 };
+    };
+    const monitoring = startMonitoring(view, logger, { alertIntervalMs: 3_600_000, historyIntervalMs: 3_600_000, hostIntervalMs: 3_600_000, readMemory });
+    try {
+      for (let i = 0; i < 10; i++) await monitoring.host.sample();
+      assert.equal(monitoring.host.latest(), undefined, 'nothing read yet');
+      const failed = lines.filter((l) => l.event === 'host.sample_failed');
+      assert.equal(failed.length, 1, `${failed.length} lines for the failed samples`);
+      assert.equal((failed[0]!.err as { message: string }).message, 'EACCES: /proc/meminfo');
+      broken = false;
+      await monitoring.host.sample();
+      assert.equal(monitoring.host.latest()?.ramPercent, 25);
+      const recovered = lines.filter((l) => l.event === 'host.sample_recovered');
+      assert.equal(recovered.length, 1);
+      assert.ok(Number(recovered[0]!.failed) >= 10, `failed ${String(recovered[0]!.failed)}`);
+    } finally {
+      monitoring.close();
+    }
+  });
 });

@@ -27,11 +27,28 @@ export interface MonitoringOptions {
   readonly hostIntervalMs?: number;
   /** Samples kept (default 10 minutes' worth at the history interval). */
   readonly historySamples?: number;
+  /** Host RAM reader (tests stand in a failing one). */
+  readonly readMemory?: () => Promise<{ total: number; available: number }>;
 }
 
 export function startMonitoring(view: AdminView, logger: Logger, options: MonitoringOptions = {}): Monitoring {
   const historyIntervalMs = options.historyIntervalMs ?? 5000;
-  const host = createHostMonitor({ intervalMs: options.hostIntervalMs ?? 5000 });
+  // Host CPU/RAM that cannot be read (a /proc hidden by a sandbox, systeminformation failing): the
+  // dashboard and the RAM alert keep the last figures, so the log says why they stopped moving.
+  const sampling = new RepeatedFailure();
+  const host = createHostMonitor({
+    intervalMs: options.hostIntervalMs ?? 5000,
+    ...(options.readMemory ? { readMemory: options.readMemory } : {}),
+    onSample: (err) => {
+      if (err === undefined) {
+        sampling.ended((failed) => logger.info({ event: 'host.sample_recovered', failed }, `host CPU/RAM read again after ${failed} failed samples`));
+        return;
+      }
+      sampling.failed((failed, total) =>
+        logger.warn({ event: 'host.sample_failed', err, failed, failed_total: total }, 'cannot read host CPU/RAM: the figures shown are the last ones read'),
+      );
+    },
+  });
   const alerts = createAlerts(logger, {
     // Read on every check so a reload that changes the threshold applies at once.
     get ramAlertPercent() {
