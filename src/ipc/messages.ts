@@ -15,6 +15,8 @@ export interface ChildFigures {
   readonly latencyP99Ms: number;
   /** Requests a worker answered 503 "server full" (its connection cap), cumulative; workers only. */
   readonly connectionsRefused?: number;
+  /** Idle keep-alive connections a worker closed at its cap to admit new ones, cumulative; workers only. */
+  readonly idleConnectionsClosed?: number;
   /** Opaque per-role figures (e.g. the keeper's cache and quota numbers). */
   readonly extra?: Readonly<Record<string, number | string | boolean | null>>;
 }

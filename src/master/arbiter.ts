@@ -110,7 +110,7 @@ export class Arbiter {
   /** A reload changed the keeper's settings: new workers wait for the new keeper. */
   private keeperRestarting = false;
   private lastKeeperError: ChildRecord['bootError'];
-  private readonly exitedServed = { requests: 0, errors: 0, refused: 0 };
+  private readonly exitedServed = { requests: 0, errors: 0, refused: 0, idleClosed: 0 };
   private reload: ReloadState | undefined;
   /** A SIGHUP arrived during a reload: run one more as soon as this one ends (the .env may have changed again). */
   private reloadPending = false;
@@ -345,6 +345,7 @@ export class Arbiter {
         this.exitedServed.requests += c.figures?.requestsServed ?? 0;
         this.exitedServed.errors += c.figures?.errorsServed ?? 0;
         this.exitedServed.refused += c.figures?.connectionsRefused ?? 0;
+        this.exitedServed.idleClosed += c.figures?.idleConnectionsClosed ?? 0;
       }
       const wasReady = c.readyAt !== undefined;
       const expectedExit = c.stopReason !== undefined;

@@ -42,6 +42,8 @@ export interface ConnectionCap {
   screen(req: IncomingMessage, res: ServerResponse): boolean;
   /** Requests answered 503 "server full" since start: no access line records them. */
   refused(): number;
+  /** Idle keep-alive connections closed since start to admit new ones. */
+  idleClosed(): number;
 }
 
 /** What the cap knew when a burst started. */
@@ -80,6 +82,7 @@ export function attachConnectionCap(server: Server, initialCap: number, report?:
   // Each worker growing back only to its own count keeps the host within its cap.
   let hostFull: { current: number; max: number; mine: number } | undefined;
   let refused = 0;
+  let idleClosed = 0;
   const fields = (): CapFields => ({ active: counted.size, cap, hostFull: hostFull !== undefined || hostTotal !== undefined });
   const refusals = createBurst(report?.refusals);
   const idleClosures = createBurst(report?.idleClosures);
@@ -129,6 +132,7 @@ export function attachConnectionCap(server: Server, initialCap: number, report?:
         socket.setTimeout(OVER_CAP_IDLE_MS, () => socket.destroy());
         return;
       }
+      idleClosed++;
       idleClosures.count(fields);
       // Closed between requests, as node:http closes one at the keep-alive timeout. Its slot is
       // the new connection's at once; its own 'close' comes a tick later and finds it uncounted.
@@ -185,5 +189,6 @@ export function attachConnectionCap(server: Server, initialCap: number, report?:
       return true;
     },
     refused: () => refused,
+    idleClosed: () => idleClosed,
   };
 }

@@ -92,6 +92,7 @@ export async function runWorker(): Promise<void> {
       errorsServed: server?.stats.errors() ?? 0,
       latencyP99Ms: server?.stats.takeP99() ?? 0,
       connectionsRefused: server?.cap.refused() ?? 0,
+      idleConnectionsClosed: server?.cap.idleClosed() ?? 0,
       ...(sheets.created() ? { extra: sheets.client()?.figures() ?? {} } : {}),
     }),
   );

@@ -45,7 +45,7 @@ describe('history across worker replacements', () => {
     const h = createHistory();
     h.record(view, undefined, 1_000);
     // Worker 1 served 100 more and exited; worker 2 came and served 50; one more came and went (30).
-    view.exited = { requests: 200 + 30, errors: 0, refused: 0 };
+    view.exited = { requests: 200 + 30, errors: 0, refused: 0, idleClosed: 0 };
     view.kids = [child(2, 12, 'ready', { requestsServed: 50 })];
     assert.equal(h.record(view, undefined, 2_000).rps, 180);
   });

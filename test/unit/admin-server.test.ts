@@ -156,12 +156,17 @@ describe('admin server with a token', () => {
   it('keeps what exited workers served in the request counter, even one that came and went between two scrapes', async () => {
     const old = view.kids;
     // Worker 2 (50 served) was replaced by worker 3; another worker served 30 and exited in between.
-    view.exited = { requests: 50 + 30, errors: 0, refused: 7 };
-    view.kids = [old[0]!, child(3, 1003, 'ready', { requestsServed: 5, connectionsRefused: 2 }), old[2]!];
+    view.exited = { requests: 50 + 30, errors: 0, refused: 7, idleClosed: 4 };
+    view.kids = [old[0]!, child(3, 1003, 'ready', { requestsServed: 5, connectionsRefused: 2, idleConnectionsClosed: 3 }), old[2]!];
     const text = await (await fetch(`${base}/metrics`, { headers: auth })).text();
     assert.match(text, /^corral_requests_total 185$/m);
     // Refusals of the connection cap (503 server full), counted apart, exited workers' too.
     assert.match(text, /^corral_connections_refused_total 9$/m);
+    // Idle keep-alive connections closed to admit new ones at the cap, the same way.
+    assert.match(text, /^corral_idle_connections_closed_total 7$/m);
+    const stats = (await (await fetch(`${base}/api/admin/stats`, { headers: auth })).json()) as { totals: { idle_connections_closed: number }; workers: { idle_connections_closed: number | null }[] };
+    assert.equal(stats.totals.idle_connections_closed, 7);
+    assert.ok(stats.workers.some((w) => w.idle_connections_closed === 3));
     view.kids = old;
   });
 

@@ -201,6 +201,7 @@ describe('connection cap: idle keep-alive connections give way to new ones', () 
     assert.match(await a.get('/still-open'), / 200 /);
     assert.match(await c.get('/still-open'), / 200 /);
     assert.equal(worker.cap.refused(), 0);
+    assert.equal(worker.cap.idleClosed(), 1, 'counted for the heartbeat: the admin stats and /metrics');
   });
 
   it('still answers 503 at once when every connection has a request in flight', async () => {

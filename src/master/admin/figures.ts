@@ -141,6 +141,7 @@ function childStats(c: ChildSnapshot, now: number) {
     requests_served: f?.requestsServed ?? null,
     errors_served: f?.errorsServed ?? null,
     connections_refused: f?.connectionsRefused ?? null,
+    idle_connections_closed: f?.idleConnectionsClosed ?? null,
     latency_p99_ms: f ? Math.round(f.latencyP99Ms * 100) / 100 : null,
   };
 }
@@ -182,6 +183,7 @@ export function statsOf(view: AdminView, extras: StatsExtras, now = monotonicNow
       requests_served: workers.reduce((a, w) => a + (w.figures?.requestsServed ?? 0), 0),
       // Live workers' and those that exited: a count of turned-away clients must not go back.
       connections_refused: view.servedByExited().refused + workers.reduce((a, w) => a + (w.figures?.connectionsRefused ?? 0), 0),
+      idle_connections_closed: view.servedByExited().idleClosed + workers.reduce((a, w) => a + (w.figures?.idleConnectionsClosed ?? 0), 0),
       requests_per_second: extras.requestsPerSecond,
       rss_bytes: workers.reduce((a, w) => a + (w.figures?.rssBytes ?? 0), 0),
     },

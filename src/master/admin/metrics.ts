@@ -84,6 +84,7 @@ export function createAdminMetrics(view: AdminView, host: () => HostSample | und
   total('corral_request_errors_total', 'Requests answered with a 5xx by all workers, those that have exited included.', (w) => w.figures?.errorsServed ?? 0, () => view.servedByExited().errors);
   // Not in the two above, nor in the access log: a refusal costs no more than it must.
   total('corral_connections_refused_total', 'Requests answered 503 "server full" by the connection cap, all workers, those that have exited included.', (w) => w.figures?.connectionsRefused ?? 0, () => view.servedByExited().refused);
+  total('corral_idle_connections_closed_total', 'Idle keep-alive connections closed at the connection cap to admit new ones, all workers, those that have exited included.', (w) => w.figures?.idleConnectionsClosed ?? 0, () => view.servedByExited().idleClosed);
   perWorker('corral_process_resident_memory_bytes', 'RSS of each child process.', (c) => c.figures?.rssBytes);
   perWorker('corral_process_heap_used_bytes', 'V8 heap used by each child process.', (c) => c.figures?.heapUsedBytes);
   perWorker('corral_event_loop_lag_seconds', 'Mean event-loop delay over the last heartbeat interval.', (c) => (c.figures ? c.figures.eventLoopLagMs / 1000 : undefined));

@@ -69,7 +69,7 @@ export interface AdminView {
    * Requests (and 5xx answers) served by workers that have exited, as of their last report: with
    * the live workers' figures, totals that never go back when workers are replaced.
    */
-  servedByExited(): { readonly requests: number; readonly errors: number; readonly refused: number };
+  servedByExited(): { readonly requests: number; readonly errors: number; readonly refused: number; readonly idleClosed: number };
   /** The worker count the arbiter is steering towards (CORRAL_WORKERS ± TTIN/TTOU). */
   expectedWorkers(): number;
   /** Set while workers are missing and the next fork waits for the crash-loop or boot backoff. */
