@@ -4,6 +4,7 @@
 
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
+import { lingerOnClose } from './lingering-close.js';
 import { answeredOnSocket } from './request-stats.js';
 
 export interface LimitSettings {
@@ -167,6 +168,8 @@ export function enforceRequestLimits(req: IncomingMessage, res: ServerResponse, 
   const max = limits.CORRAL_LIMIT_REQUEST_BODY_BYTES;
   const declared = req.headers['content-length'];
   if (declaresBodyOverLimit(req, limits)) {
+    // The body may be on its way (no Expect: 100-continue): read and dropped, not reset.
+    lingerOnClose(req.socket);
     reply(res, 413, 'body_too_large', `request body over ${max} bytes`);
     req.resume();
     return false;
@@ -185,11 +188,16 @@ export function enforceRequestLimits(req: IncomingMessage, res: ServerResponse, 
     let received = 0;
     const push = req.push.bind(req);
     req.push = (chunk: unknown, encoding?: BufferEncoding) => {
-      if (chunk) received += (chunk as Buffer).length;
+      const bytes = chunk ? (chunk as Buffer).length : 0;
+      received += bytes;
       if (received > max) {
+        // What the client still sends is read and dropped (true: keep reading) until it stops or
+        // the linger ends, so that it reads the 413 rather than a reset (lingering-close.ts).
+        if (received - bytes > max) return true;
+        lingerOnClose(req.socket);
         if (!res.headersSent) reply(res, 413, 'body_too_large', `request body over ${max} bytes`);
         req.socket.destroySoon();
-        return false;
+        return true;
       }
       return push(chunk, encoding);
     };

@@ -183,3 +183,58 @@ describe('worker server: protocol errors node:http would answer without a body',
     assert.match(garbage, /^HTTP\/1\.1 200 [^]*app answered[^]*HTTP\/1\.1 400 [^]*bad_request/);
   });
 });
+
+// An upload handler reads the whole body before it answers: the worker's 413 comes first.
+describe('worker server: a body over the limit while the client is still sending it', () => {
+  let worker: WorkerServer;
+  let uploadPort: number;
+  before(async () => {
+    const { settings } = loadSettings({ env: { CORRAL_ENV_FILE: 'none', CORRAL_BIND: '127.0.0.1:0', CORRAL_LOG_LEVEL: 'silent', CORRAL_LIMIT_REQUEST_BODY_BYTES: '4096' } });
+    const { logger } = createLogger(settings, { role: 'worker', worker: 1, generation: 1 });
+    const app = (req: import('node:http').IncomingMessage, res: import('node:http').ServerResponse) => {
+      req.resume();
+      req.on('end', () => res.end('stored'));
+    };
+    worker = createWorkerServer(app, { settings, logger, accessLogger: undefined, workerId: 1, generation: 1, perWorkerCap: 10, onServed: () => undefined });
+    uploadPort = (await worker.listen()).port;
+  });
+  after(() => worker.drain(1000));
+
+  for (const framing of ['chunked', 'content-length'] as const) {
+    it(`a client still uploading a body over the limit (${framing}) reads its 413, not a reset`, async () => {
+      // Closing at once with the upload's bytes unread makes the kernel send a reset: a client
+      // still writing gets EPIPE or ECONNRESET, and may never read the answer waiting for it.
+      const chunk = 'x'.repeat(64 * 1024);
+      const result = await new Promise<{ answer: string; error?: string }>((resolve) => {
+        const socket = connect(uploadPort, '127.0.0.1');
+        let answer = '';
+        let timer: NodeJS.Timeout | undefined;
+        const deadline = setTimeout(() => done('no answer within 10 s'), 10_000);
+        const done = (error?: string) => {
+          clearTimeout(deadline);
+          clearInterval(timer);
+          socket.destroy();
+          resolve({ answer, ...(error ? { error } : {}) });
+        };
+        socket.on('data', (d: Buffer) => {
+          answer += d.toString();
+          if (answer.includes('body_too_large')) done();
+        });
+        socket.on('error', (err: NodeJS.ErrnoException) => done(err.code));
+        socket.on('connect', () => {
+          const head = framing === 'chunked' ? 'Transfer-Encoding: chunked' : `Content-Length: ${64 * 1024 * 64}`;
+          socket.write(`POST /upload HTTP/1.1\r\nHost: x\r\nContent-Type: text/plain\r\n${head}\r\n\r\n`);
+          // An upload in steps, as a client on a network sends one: the answer comes mid-way.
+          let sent = 0;
+          timer = setInterval(() => {
+            if (sent++ >= 64) return clearInterval(timer);
+            socket.write(framing === 'chunked' ? `${(64 * 1024).toString(16)}\r\n${chunk}\r\n` : chunk);
+          }, 2);
+        });
+      });
+      assert.equal(result.error, undefined, `the client saw ${String(result.error)}; it had read: ${JSON.stringify(result.answer.slice(0, 40))}`);
+      assert.match(result.answer, /^HTTP\/1\.1 413 /);
+    });
+  }
+
+});
