@@ -1,21 +1,10 @@
 import assert from 'node:assert/strict';
-import { Writable } from 'node:stream';
 import { describe, it } from 'node:test';
-import { pino } from 'pino';
+import { memoryLogger } from '../fixtures/memory-logger.js';
 import { createAlerts } from '../../src/master/alerts.js';
 import { computeCapacity } from '../../src/master/capacity.js';
 import type { HostSample } from '../../src/master/host-monitor.js';
 
-function capturingLogger() {
-  const lines: Record<string, unknown>[] = [];
-  const stream = new Writable({
-    write(chunk: Buffer, _enc, cb) {
-      for (const l of chunk.toString().split('\n')) if (l) lines.push(JSON.parse(l) as Record<string, unknown>);
-      cb();
-    },
-  });
-  return { logger: pino({ level: 'info' }, stream), lines };
-}
 
 const cap = (current: number) => computeCapacity({ activeConnections: [current], workers: 1, workerConnections: 100, maxConnections: 0 });
 const host = (cpu: number, ram: number): HostSample => ({ at: Date.now(), cpuPercent: cpu, ramPercent: ram, ramUsedBytes: 1, ramTotalBytes: 2, cpuCount: 2 });
@@ -23,7 +12,7 @@ const flush = () => new Promise((r) => setImmediate(r));
 
 describe('alerts', () => {
   it('logs each capacity level once per crossing, with hysteresis', async () => {
-    const { logger, lines } = capturingLogger();
+    const { logger, lines } = memoryLogger();
     const alerts = createAlerts(logger, { ramAlertPercent: 90 });
     for (const n of [10, 50, 79, 80, 81, 80, 82, 79, 96, 100, 120, 100, 97, 94, 90, 96, 70, 85]) alerts.observe(cap(n), undefined);
     await flush();
@@ -37,7 +26,7 @@ describe('alerts', () => {
   });
 
   it('judges thresholds on the exact ratio: 7996 of 8000 is no "refused" alert, 94.96 % has not passed 95', async () => {
-    const { logger, lines } = capturingLogger();
+    const { logger, lines } = memoryLogger();
     const alerts = createAlerts(logger, { ramAlertPercent: 90 });
     const big = (current: number) => computeCapacity({ activeConnections: [current], workers: 8, workerConnections: 1000, maxConnections: 0 });
     alerts.observe(big(7597), undefined);
@@ -52,7 +41,7 @@ describe('alerts', () => {
   });
 
   it('logs CPU and RAM crossings once, with the configured RAM threshold', async () => {
-    const { logger, lines } = capturingLogger();
+    const { logger, lines } = memoryLogger();
     const alerts = createAlerts(logger, { ramAlertPercent: 60 });
     const c = cap(0);
     for (const [cpu, ram] of [[10, 50], [85, 61], [90, 70], [75, 58], [65, 54], [95, 65]] as const) alerts.observe(c, host(cpu, ram));

@@ -1,25 +1,14 @@
 import assert from 'node:assert/strict';
-import { Writable } from 'node:stream';
 import { describe, it } from 'node:test';
-import { pino } from 'pino';
+import { memoryLogger } from '../fixtures/memory-logger.js';
 import { startMonitoring } from '../../src/master/admin/monitoring.js';
 import { createFakeView, testSettings } from '../fixtures/fake-admin-view.js';
 
-function capturingLogger() {
-  const lines: Record<string, unknown>[] = [];
-  const stream = new Writable({
-    write(chunk: Buffer, _enc, cb) {
-      for (const l of chunk.toString().split('\n')) if (l) lines.push(JSON.parse(l) as Record<string, unknown>);
-      cb();
-    },
-  });
-  return { logger: pino({ level: 'info' }, stream), lines };
-}
 const flush = () => new Promise((r) => setImmediate(r));
 
 describe('monitoring', () => {
   it('a step that fails at every tick is one error line, not one a tick, and a line when it works again', async () => {
-    const { logger, lines } = capturingLogger();
+    const { logger, lines } = memoryLogger();
     const view = createFakeView(testSettings(), []);
     const settle = view.settle;
     let broken = true;
@@ -46,7 +35,7 @@ describe('monitoring', () => {
   });
 
   it('host CPU/RAM that cannot be read: the last figures are kept and the log says so once, then when they are read again', async () => {
-    const { logger, lines } = capturingLogger();
+    const { logger, lines } = memoryLogger();
     const view = createFakeView(testSettings(), []);
     let broken = true;
     const readMemory = async () => {

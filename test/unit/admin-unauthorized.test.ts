@@ -1,29 +1,18 @@
 // The admin API hammered with a wrong token: what the master's log shows.
 
 import assert from 'node:assert/strict';
-import { Writable } from 'node:stream';
 import { describe, it } from 'node:test';
-import { pino } from 'pino';
+import { memoryLogger } from '../fixtures/memory-logger.js';
 import { startMonitoring } from '../../src/master/admin/monitoring.js';
 import { startAdminServer } from '../../src/master/admin/server.js';
 import { createFakeView, testSettings } from '../fixtures/fake-admin-view.js';
 
 const TOKEN = 'admin-token-0123456789abcdef';
 
-function capturingLogger() {
-  const lines: Record<string, unknown>[] = [];
-  const stream = new Writable({
-    write(chunk: Buffer, _enc, cb) {
-      for (const l of chunk.toString().split('\n')) if (l) lines.push(JSON.parse(l) as Record<string, unknown>);
-      cb();
-    },
-  });
-  return { logger: pino({ level: 'info' }, stream), lines };
-}
 
 describe('admin API refusals', () => {
   it('fifty requests with a wrong or no token are one line naming the sender, not fifty', async () => {
-    const { logger, lines } = capturingLogger();
+    const { logger, lines } = memoryLogger();
     const view = createFakeView(testSettings({ CORRAL_ADMIN_TOKEN: TOKEN }), []);
     const monitoring = startMonitoring(view, logger, { historyIntervalMs: 3_600_000, alertIntervalMs: 3_600_000 });
     const server = await startAdminServer(view, logger, { host: '127.0.0.1', port: 0, monitoring });
