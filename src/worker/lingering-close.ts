@@ -27,7 +27,8 @@ export function lingerOnClose(socket: Socket): void {
     const cut = setTimeout(() => this.destroy(), LINGER_MS);
     cut.unref();
     this.once('close', () => clearTimeout(cut));
-    // The client's end: nothing more will come, close now.
-    this.once('end', () => this.destroy());
+    // The client's end: nothing more will come; close once the answer has left (destroying with
+    // it still buffered would drop it).
+    this.once('end', () => (this.writableFinished ? this.destroy() : this.once('finish', () => this.destroy())));
   };
 }
