@@ -1,10 +1,13 @@
 // `npm run bench [section...]`: runs the benchmarks in one session and prints ratios against a
-// reference measured in the same run. Sections: daemon, sheets, compare, accept, ratelimit, streams, spread, export-memory (default: all).
+// reference measured in the same run. Sections: daemon, sheets, compare, accept, ratelimit, streams, spread, export-memory, idempotency-memory (default: all).
 
+import { defaultOf } from '../src/config/load.js';
+import { schema } from '../src/config/schema.js';
 import { benchAccept } from './accept.js';
 import { benchCompare } from './compare.js';
 import { benchDaemon } from './daemon.js';
 import { benchExportMemory } from './export-memory.js';
+import { benchIdempotencyMemory } from './idempotency-memory.js';
 import { benchRateLimit } from './ratelimit.js';
 import { benchSheets } from './sheets.js';
 import { benchSpread } from './spread.js';
@@ -74,6 +77,7 @@ const SECTIONS: Record<string, () => Promise<void>> = {
       warmupSeconds: warmupSeconds(5),
     }),
   'export-memory': () => benchExportMemory({ rows: envInt('BENCH_EXPORT_ROWS', 1) ?? 300_000, workers: envInt('BENCH_EXPORT_WORKERS', 1) ?? 8 }),
+  'idempotency-memory': () => benchIdempotencyMemory({ keys: defaultOf(schema.CORRAL_IDEMPOTENCY_KEYS), perPlayer: defaultOf(schema.CORRAL_IDEMPOTENCY_KEYS_PER_PLAYER) }),
   ratelimit: () => benchRateLimit({ seconds: seconds(8), rounds: rounds(3), workers: 8, connections: 100, clients: 1000 }),
 };
 

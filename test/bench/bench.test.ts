@@ -153,7 +153,10 @@ describe('npm run bench', () => {
 
   it('npm run bench without gunicorn: every section runs, and compare says how to install gunicorn and compares corral with the bare server alone', async () => {
     const { stdout, dir, saved } = await bench('without-gunicorn', [], { BENCH_ROUNDS: '1', BENCH_GUNICORN: join(scratch, 'no-such-gunicorn') });
-    assert.deepEqual(readdirSync(dir).sort(), ['accept', 'compare', 'daemon', 'export-memory', 'ratelimit', 'sheets', 'spread', 'streams'].map((s) => `${s}.json`));
+    assert.deepEqual(readdirSync(dir).sort(), ['accept', 'compare', 'daemon', 'export-memory', 'idempotency-memory', 'ratelimit', 'sheets', 'spread', 'streams'].map((s) => `${s}.json`));
+    const keys = JSON.parse(readFileSync(join(dir, 'idempotency-memory.json'), 'utf8')) as { keys: number; heapBytes: number; journalBytes: number };
+    assert.equal(keys.keys, 100_000, 'the default CORRAL_IDEMPOTENCY_KEYS held');
+    assert.ok(keys.heapBytes > 0 && keys.journalBytes > 0, JSON.stringify(keys));
     assert.ok(stdout.includes(`gunicorn: ${GUNICORN_SKIP}`), `the skip message in:\n${stdout}`);
     assert.match(saved.settings.gunicorn.skipped ?? '', /BENCH_GUNICORN=.*no-such-gunicorn is not an executable/);
     assertMatrix(saved, 1, false);
