@@ -3,9 +3,9 @@
 // the header and turns it into what the keeper remembers: a key scoped to the player and route
 // (one player's key can neither replay nor probe another's) and a fingerprint of the request.
 
-import { createHash } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import { HttpError } from './http.js';
+import { sha256 } from './sha256.js';
 
 export const IDEMPOTENCY_HEADER = 'idempotency-key';
 /** Stripe's limit; the draft sets none. */
@@ -54,7 +54,7 @@ export function readIdempotencyKey(req: IncomingMessage): string | undefined {
 }
 
 function digest(text: string): string {
-  return createHash('sha256').update(text).digest('base64url');
+  return sha256(text, 'base64url');
 }
 
 /** The key as the keeper holds it: the client's key under this route and this player only. */

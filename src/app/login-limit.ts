@@ -18,11 +18,11 @@
 // - The name is never logged nor kept as typed: keys and the `login.locked` log line carry a hash
 //   of the normalized name (attacker-chosen text, and a person's name when it is real).
 
-import { createHash } from 'node:crypto';
 import type { CounterHit, CounterOptions, HostCounters } from '../contract.js';
 import type { Logger } from '../log/logger.js';
 import { HttpError } from './http.js';
 import { normName } from './players.js';
+import { sha256 } from './sha256.js';
 import { RepeatedFailure } from '../log/repeated-failure.js';
 
 export const LOGIN_FAILURE_WINDOW_SECONDS = 900;
@@ -51,7 +51,7 @@ export interface LoginLimitOptions {
 
 /** What logs and counter keys say instead of a name: 32 hex digits of the SHA-256 of its normalized form. */
 export function nameHash(name: string): string {
-  return createHash('sha256').update(normName(name)).digest('hex').slice(0, 32);
+  return sha256(normName(name), 'hex').slice(0, 32);
 }
 
 export function loginLocked(retryAfterSeconds: number): HttpError {

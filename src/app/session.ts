@@ -1,7 +1,8 @@
 // Stateless session tokens: `v1.<base64url(payload)>.<base64url(HMAC-SHA256)>`. Any worker on any
 // host holding the same secret verifies them without shared state; expiry is inside the payload.
 
-import crypto, { createHash, createHmac, createSecretKey, timingSafeEqual } from 'node:crypto';
+import { createHmac, createSecretKey, timingSafeEqual } from 'node:crypto';
+import { sha256 } from './sha256.js';
 
 export interface SessionClaims {
   /** The player's name as written in the sheet. */
@@ -58,12 +59,9 @@ export function createSessions(secret: Buffer | string, ttlSeconds: number): Ses
   };
 }
 
-// One-shot hashing (Node >= 20.12) costs about half of a Hash object per call.
-const oneShot = typeof crypto.hash === 'function' ? crypto.hash : undefined;
-
 /** SHA-256 of a string: equal-length values to compare in constant time, whatever the inputs' lengths. */
 export function digestOf(s: string): Buffer {
-  return oneShot ? oneShot('sha256', s, 'buffer') : createHash('sha256').update(s).digest();
+  return sha256(s);
 }
 
 /** Constant-time string equality (hashing first so lengths leak nothing either). */
