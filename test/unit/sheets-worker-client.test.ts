@@ -5,6 +5,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { tmpdir } from 'node:os';
+import type { Socket } from 'node:net';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, it } from 'node:test';
 import type { WireRead, WireReceipt } from '../../src/sheets/keeper/protocol.js';
@@ -21,9 +22,10 @@ class ScriptedKeeper {
   readonly reads: Array<{ answer(values: readonly (readonly string[])[]): void }> = [];
   /** How far the keeper's clock is ahead of Date.now() (its clock does not follow system clock steps). */
   clockAheadMs = 0;
-  /** Long polls are cut (as by a keeper that restarts) rather than answered 404. */
-  dropWatches = false;
+  /** Long polls are held open until cutWatches() (as a keeper that restarts cuts them), rather than answered 404. */
+  holdWatches = false;
   watches = 0;
+  private readonly openWatches = new Set<Socket>();
   private server: Server | undefined;
 
   async listen(socketPath: string): Promise<void> {
@@ -46,9 +48,9 @@ class ScriptedKeeper {
             send(read);
           },
         });
-      } else if (req.url?.startsWith('/watch') && this.dropWatches) {
+      } else if (req.url?.startsWith('/watch') && this.holdWatches) {
         this.watches++;
-        req.socket.destroy();
+        this.openWatches.add(req.socket);
       } else if (req.url === '/append') {
         const receipt: WireReceipt = { id: 'r-1', rows: 1, duplicates: 0 };
         send(receipt);
@@ -56,6 +58,11 @@ class ScriptedKeeper {
         res.writeHead(404).end();
       }
     });
+  }
+
+  cutWatches(): void {
+    for (const socket of this.openWatches) socket.destroy();
+    this.openWatches.clear();
   }
 
   async close(): Promise<void> {
@@ -159,8 +166,7 @@ describe('worker Sheets client', () => {
   });
 
   it('after the link to the keeper dropped (a restart), a read waits for the keeper at most the patience before serving its copy', async () => {
-    // This keeper drops every long poll, as a keeper that restarts does.
-    keeper.dropWatches = true;
+    keeper.holdWatches = true;
     const watching = createWorkerSheetsClient({ SHEET_ID: 'fake', CORRAL_DATA_DIR: dir, CORRAL_L1_CACHE_MB: 4, SHEET_CACHE_MAX_STALE: 3600 }, log.logger, {
       socketPath: join(dir, 'keeper.sock'),
       retryDelayMs: 50,
@@ -170,8 +176,12 @@ describe('worker Sheets client', () => {
       await until(() => keeper.reads.length === 1, 'the first /read');
       keeper.reads[0]?.answer([HEADER, OLD_ROW]);
       await first;
-      // A second long poll comes only after the worker handled the first one's drop.
-      await until(() => keeper.watches >= 2, 'the long poll to drop, and the next');
+      // The keeper restarts once the copy is held: its long poll is cut. (Cut before the copy
+      // came, the release would precede the fill, and the copy would rightly be held.) A second
+      // long poll comes only after the worker handled the cut.
+      await until(() => keeper.watches >= 1, 'the long poll');
+      keeper.cutWatches();
+      await until(() => keeper.watches >= 2, 'the next long poll, after the cut');
       // The copy is not held any more (notices may be missed), so the read asks the keeper; the
       // keeper, refilling its cache from Google, is slow: the copy is served after the patience.
       const started = performance.now();
