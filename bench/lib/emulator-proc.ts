@@ -23,7 +23,7 @@ export interface EmulatorProcess {
 
 export interface EmulatorProcessOptions {
   readonly latencyMs: number;
-  /** Google's default is 300 per minute; kept unless told otherwise. */
+  /** The project's read quota: Google's default is 300 per minute; kept unless told otherwise (each service account's 60 is kept always). */
   readonly readsPerMinute?: number;
   /** Seed file (`corral emulator --sheet-file`); the emulator's small default sheet without it. */
   readonly sheetFile?: string;

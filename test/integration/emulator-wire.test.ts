@@ -271,9 +271,33 @@ describe('emulator quotas, faults and control endpoints', () => {
     assert.equal(r.body.error.details[0].metadata.quota_limit_value, '2');
   });
 
+  it('holds each service account to the per-user quota, whatever room the project has left, and names that limit', async () => {
+    emu.setFaults({ readsPerMinute: 0, readsPerMinutePerUser: 2 });
+    try {
+      const other = (await tokenRequest(emu, { grant_type: JWT_BEARER_GRANT, assertion: assertion(emu.registerServiceAccount()) })).body.access_token;
+      const getAs = (t: string) => call(`${emu.url}/v4/spreadsheets/${emu.spreadsheetId}/values/Players`, { headers: { authorization: `Bearer ${t}` } });
+      // The first account already read twice this minute (the test above), when it met the project's quota.
+      const r = await getAs(token);
+      assert.equal(r.status, 429);
+      assert.match(r.body.error.message, /^Quota exceeded for quota metric 'Read requests' and limit 'Read requests per minute per user' of service 'sheets\.googleapis\.com'/);
+      assert.equal(r.body.error.details[0].metadata.quota_limit, 'ReadRequestsPerMinutePerUser');
+      assert.equal(r.body.error.details[0].metadata.quota_limit_value, '2');
+      // Another account of the same project has its own.
+      assert.equal((await getAs(other)).status, 200);
+      assert.equal((await getAs(other)).status, 200);
+      assert.equal((await getAs(other)).status, 429);
+      // A call a quota refused used none: with the project's quota at 5, the first account's refused calls left it room.
+      emu.setFaults({ readsPerMinute: 5, readsPerMinutePerUser: 0 });
+      assert.equal((await getAs(token)).status, 200, 'the project had used 4 of 5: the refused calls took none');
+      assert.equal((await getAs(token)).status, 429);
+    } finally {
+      emu.setFaults({ readsPerMinute: 2, readsPerMinutePerUser: 60 });
+    }
+  });
+
   it('changes faults over HTTP and counts calls per method', async () => {
     const reset = await call(`${emu.url}/__emulator/counters/reset`, { method: 'POST' });
-    assert.equal(reset.body.calls['values.get'], 3);
+    assert.equal(reset.body.calls['values.get'], 9);
     const set = await call(`${emu.url}/__emulator/faults`, { method: 'POST', body: JSON.stringify({ errorRate: 1, errorStatus: 500, readsPerMinute: 0 }) });
     assert.equal(set.status, 200);
     assert.equal(set.body.errorRate, 1);

@@ -22,6 +22,8 @@ const FLAGS = {
   'token-error-rate': { type: 'string' },
   'reads-per-minute': { type: 'string' },
   'writes-per-minute': { type: 'string' },
+  'reads-per-minute-per-user': { type: 'string' },
+  'writes-per-minute-per-user': { type: 'string' },
   'sheet-file': { type: 'string' },
   'spreadsheet-id': { type: 'string' },
   'key-out': { type: 'string' },
@@ -61,9 +63,14 @@ Options:
   --reset-rate R            share of calls carried out, then cut mid-answer, 0..1 (default 0)
   --applied-error-rate R    share of writes carried out, then answered 500, 0..1 (default 0)
   --token-error-rate R      share of token-endpoint calls answered 503, 0..1 (default 0)
-  --reads-per-minute N      read quota per minute, 0 = unlimited (default 300, Google's per
-                            project; its per-user quota of 60 is not modelled: pass 60 for it)
-  --writes-per-minute N     write quota per minute, 0 = unlimited (default 300, as reads)
+  --reads-per-minute N      the project's read quota per minute, 0 = unlimited (default 300,
+                            as Google's)
+  --writes-per-minute N     the project's write quota per minute, 0 = unlimited (default 300)
+  --reads-per-minute-per-user N
+                            each service account's read quota per minute, 0 = unlimited
+                            (default 60, as Google's; API-key reads count only per project)
+  --writes-per-minute-per-user N
+                            each service account's write quota per minute (default 60)
   --random-seed N           seed of the fault-injection randomness (replayable runs)
   --token-lifetime S        access-token lifetime in seconds (default 3599, as Google)
   -h, --help                this text
@@ -94,6 +101,8 @@ Control over HTTP (for benchmarks and multi-process tests):
     set('tokenErrorRate', decimalFlag('token-error-rate', v['token-error-rate'], 0, 1));
     set('readsPerMinute', integerFlag('reads-per-minute', v['reads-per-minute'], 0, 10_000_000));
     set('writesPerMinute', integerFlag('writes-per-minute', v['writes-per-minute'], 0, 10_000_000));
+    set('readsPerMinutePerUser', integerFlag('reads-per-minute-per-user', v['reads-per-minute-per-user'], 0, 10_000_000));
+    set('writesPerMinutePerUser', integerFlag('writes-per-minute-per-user', v['writes-per-minute-per-user'], 0, 10_000_000));
     const status = integerFlag('error-status', v['error-status'], 500, 504);
     if (status !== undefined) {
       if (status !== 500 && status !== 502 && status !== 503 && status !== 504) throw new CorralError('CORRAL_ERR_USAGE', '--error-status must be 500, 502, 503 or 504');
@@ -155,7 +164,7 @@ Control over HTTP (for benchmarks and multi-process tests):
     const f = emulator.faults();
     out(`  use: ${env.join(' ')}`);
     out(
-      `  faults: latency ${f.latencyMs}+${f.latencyJitterMs} ms, errors ${f.errorRate} (${f.errorStatus}), hangs ${f.hangRate}, resets ${f.resetRate}, applied-errors ${f.appliedErrorRate}, token errors ${f.tokenErrorRate}; quotas ${f.readsPerMinute || 'unlimited'} reads/min, ${f.writesPerMinute || 'unlimited'} writes/min`,
+      `  faults: latency ${f.latencyMs}+${f.latencyJitterMs} ms, errors ${f.errorRate} (${f.errorStatus}), hangs ${f.hangRate}, resets ${f.resetRate}, applied-errors ${f.appliedErrorRate}, token errors ${f.tokenErrorRate}; quotas ${f.readsPerMinute || 'unlimited'} reads/min, ${f.writesPerMinute || 'unlimited'} writes/min per project, ${f.readsPerMinutePerUser || 'unlimited'} and ${f.writesPerMinutePerUser || 'unlimited'} per user`,
     );
     out('  control: GET /__emulator/counters, POST /__emulator/faults');
 

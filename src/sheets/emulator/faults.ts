@@ -1,6 +1,7 @@
 // What can go wrong upstream, on demand: latency (base + uniform jitter), injected 5xx, hangs
 // (the request is never answered), connections reset mid-answer, writes applied but answered with
-// a 5xx; plus Google's per-minute read and write quotas, and counters of every call per method.
+// a 5xx; plus Google's per-minute read and write quotas (per project, and per user: a service
+// account is one user), and counters of every call per method.
 
 export interface Faults {
   /** Added before every values call is handled. */
@@ -18,9 +19,15 @@ export interface Faults {
   appliedErrorRate: number;
   /** Share of token-endpoint calls answered 503 (an OAuth outage). */
   tokenErrorRate: number;
-  /** Per-minute quotas (Google's default: 300 each); 0 = unlimited. */
+  /** Per-minute quotas of the project (Google's default: 300 each); 0 = unlimited. */
   readsPerMinute: number;
   writesPerMinute: number;
+  /**
+   * Per-minute quotas of each user, here each service account (Google's default: 60 each); 0 =
+   * unlimited. Calls with an API key assert no user and count against the project's alone.
+   */
+  readsPerMinutePerUser: number;
+  writesPerMinutePerUser: number;
 }
 
 export const DEFAULT_FAULTS: Readonly<Faults> = Object.freeze({
@@ -34,10 +41,12 @@ export const DEFAULT_FAULTS: Readonly<Faults> = Object.freeze({
   tokenErrorRate: 0,
   readsPerMinute: 300,
   writesPerMinute: 300,
+  readsPerMinutePerUser: 60,
+  writesPerMinutePerUser: 60,
 });
 
 const RATE_KEYS = ['errorRate', 'hangRate', 'resetRate', 'appliedErrorRate', 'tokenErrorRate'] as const;
-const NUMBER_KEYS = ['latencyMs', 'latencyJitterMs', 'readsPerMinute', 'writesPerMinute'] as const;
+const NUMBER_KEYS = ['latencyMs', 'latencyJitterMs', 'readsPerMinute', 'writesPerMinute', 'readsPerMinutePerUser', 'writesPerMinutePerUser'] as const;
 
 /** Validates a partial fault update (from the in-process API or POST /__emulator/faults). */
 export function parseFaults(input: unknown): Partial<Faults> {
@@ -131,16 +140,40 @@ export class MinuteQuota {
   #used = 0;
   constructor(private readonly now: () => number) {}
 
+  /** Whether a unit is left this minute under `limit` (0 = unlimited); takes nothing. */
+  has(limit: number): boolean {
+    this.#roll();
+    return limit <= 0 || this.#used < limit;
+  }
+
   /** Takes one unit; false when `limit` units were already used this minute (limit 0 = unlimited). */
   take(limit: number): boolean {
+    if (!this.has(limit)) return false;
+    this.#used += 1;
+    return true;
+  }
+
+  #roll(): void {
     const w = Math.floor(this.now() / 60_000);
     if (w !== this.#window) {
       this.#window = w;
       this.#used = 0;
     }
-    if (limit > 0 && this.#used >= limit) return false;
-    this.#used += 1;
-    return true;
+  }
+}
+
+/** One MinuteQuota per user (a service account's email), made as users call. */
+export class UserQuotas {
+  readonly #quotas = new Map<string, MinuteQuota>();
+  constructor(private readonly now: () => number) {}
+
+  of(user: string): MinuteQuota {
+    let q = this.#quotas.get(user);
+    if (!q) {
+      q = new MinuteQuota(this.now);
+      this.#quotas.set(user, q);
+    }
+    return q;
   }
 }
 

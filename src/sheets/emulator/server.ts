@@ -8,7 +8,7 @@ import type { AddressInfo } from 'node:net';
 import type { ServiceAccountKey } from '../google/credentials.js';
 import { Accounts, TokenError } from './accounts.js';
 import { ApiError, serverError } from './api-error.js';
-import { Counters, DEFAULT_FAULTS, MinuteQuota, parseFaults, seededRandom, type EmulatorCounters, type Faults } from './faults.js';
+import { Counters, DEFAULT_FAULTS, MinuteQuota, parseFaults, seededRandom, UserQuotas, type EmulatorCounters, type Faults } from './faults.js';
 import { BodyTooLarge, jsonBody, readBody, sendJson, wantsPrettyPrint } from './http-util.js';
 import { generateServiceAccountKey } from './keys.js';
 import { defaultSeed, type SheetSeed } from './seed.js';
@@ -76,6 +76,8 @@ class EmulatorServer implements Emulator {
   readonly #counters = new Counters();
   readonly #reads: MinuteQuota;
   readonly #writes: MinuteQuota;
+  readonly #userReads: UserQuotas;
+  readonly #userWrites: UserQuotas;
   readonly #random: () => number;
   readonly #hung = new Set<ServerResponse>();
   readonly #timers = new Set<{ timer: NodeJS.Timeout; done: () => void }>();
@@ -90,6 +92,8 @@ class EmulatorServer implements Emulator {
     this.#accounts = new Accounts(now, options.tokenLifetimeS ?? 3599);
     this.#reads = new MinuteQuota(now);
     this.#writes = new MinuteQuota(now);
+    this.#userReads = new UserQuotas(now);
+    this.#userWrites = new UserQuotas(now);
     this.#random = options.randomSeed === undefined ? Math.random : seededRandom(options.randomSeed);
     this.#faults = { ...DEFAULT_FAULTS, ...parseFaults(options.faults ?? {}) };
     const seed = options.seed ?? defaultSeed();
@@ -303,11 +307,21 @@ class EmulatorServer implements Emulator {
     try {
       const auth = req.headers.authorization;
       const principal = authenticate(this.#accounts, auth, query.get('key'), write);
-      const limit = write ? f.writesPerMinute : f.readsPerMinute;
-      if (!(write ? this.#writes : this.#reads).take(limit)) {
+      // Both quotas are checked before either is taken: a call one of them refuses uses neither.
+      const project = write ? this.#writes : this.#reads;
+      const projectLimit = write ? f.writesPerMinute : f.readsPerMinute;
+      const user = principal.kind === 'token' ? (write ? this.#userWrites : this.#userReads).of(principal.token.email) : undefined;
+      const userLimit = write ? f.writesPerMinutePerUser : f.readsPerMinutePerUser;
+      if (!project.has(projectLimit)) {
         this.#counters.quotaRejections += 1;
-        throw quotaError(write, limit);
+        throw quotaError(write, projectLimit, 'project');
       }
+      if (user && !user.has(userLimit)) {
+        this.#counters.quotaRejections += 1;
+        throw quotaError(write, userLimit, 'user');
+      }
+      project.take(projectLimit);
+      user?.take(userLimit);
       const sheet = spreadsheetOf(this.#store, route.spreadsheetId);
       authorize(principal, sheet, write);
       result = runValues(this.#store, sheet, route, query, body);
@@ -365,16 +379,16 @@ class EmulatorServer implements Emulator {
   }
 }
 
-/** Google's 429 body, ErrorInfo detail included. */
-function quotaError(write: boolean, limit: number): ApiError {
+/** Google's 429 body, ErrorInfo detail included, naming the limit that refused: the project's or the user's. */
+function quotaError(write: boolean, limit: number, of: 'project' | 'user'): ApiError {
   const kind = write ? 'Write' : 'Read';
   return new ApiError(
     429,
-    `Quota exceeded for quota metric '${kind} requests' and limit '${kind} requests per minute' of service 'sheets.googleapis.com' for consumer 'project_number:000000000000'.`,
+    `Quota exceeded for quota metric '${kind} requests' and limit '${kind} requests per minute${of === 'user' ? ' per user' : ''}' of service 'sheets.googleapis.com' for consumer 'project_number:000000000000'.`,
     'RATE_LIMIT_EXCEEDED',
     {
       quota_metric: `sheets.googleapis.com/${kind.toLowerCase()}_requests`,
-      quota_limit: `${kind}RequestsPerMinutePerProject`,
+      quota_limit: `${kind}RequestsPerMinutePer${of === 'user' ? 'User' : 'Project'}`,
       quota_limit_value: String(limit),
       consumer: 'projects/000000000000',
     },
