@@ -349,7 +349,7 @@ export async function benchCompare(o: CompareOptions): Promise<void> {
   console.log(
     `\n## compare: corral vs bare node:cluster vs gunicorn + gevent + Flask (issue 6)\nmachine: ${machine()}; load average at start ${loadavg().map((l) => l.toFixed(2)).join(' ')}\n` +
       `workers: ${o.workerCounts.join(', ')} (the same N for all three servers; the first count gets the full matrix, the others GET /api/players at 100 keep-alive connections)\n` +
-      `upstream: one corral emulator per server under test, ${o.latencyMs} ms latency on every values call, Google's default quotas (300 reads/min per project, 60 per user); TTL ${o.ttlS} s; ${o.seconds} s per load, after ${o.warmupSeconds} s of unmeasured load on each route of each server (BENCH_WARMUP_SECONDS)\n` +
+      `upstream: one corral emulator per server under test, ${o.latencyMs} ms latency on every values call, Google's default project quota (300 reads/min; the per-user quota off); TTL ${o.ttlS} s; ${o.seconds} s per load, after ${o.warmupSeconds} s of unmeasured load on each route of each server (BENCH_WARMUP_SECONDS)\n` +
       `corral: bundled app, CORRAL_RATE_LIMIT=0 (per-IP limit off for a one-IP load generator), access log off; CORRAL_ACCEPT=shared (the default) unless a line says round-robin\n` +
       `gunicorn: ${missing ? `${GUNICORN_SKIP} (${missing})` : `${gunicornVersion()}, bench/fixtures/flask/app.py, -k gevent --worker-connections 1000 --timeout 120, no access log (default)`}\n`,
   );
@@ -429,7 +429,7 @@ export async function benchCompare(o: CompareOptions): Promise<void> {
   );
   console.log(
     `saved ${save('compare', {
-      settings: { ...o, readsPerMinute: 300, readsPerMinutePerUser: 60, rateLimit: 0, accessLog: false, gunicorn: missing ? { skipped: missing } : { version: gunicornVersion(), args: gunicornArgs } },
+      settings: { ...o, readsPerMinute: 300, readsPerMinutePerUser: 0, rateLimit: 0, accessLog: false, gunicorn: missing ? { skipped: missing } : { version: gunicornVersion(), args: gunicornArgs } },
       loadavgAtEnd: loadavg(),
       rows: all,
       upstream: upstreamBy,
