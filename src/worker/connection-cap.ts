@@ -2,9 +2,9 @@
 // proper HTTP answer, not a reset), gets an immediate 503 JSON with Retry-After, and is closed.
 // Over-cap connections that never send a request are dropped after a short timeout.
 //
-// Idle keep-alive connections give way: at the cap, a new connection takes the slot of the
-// connection that has waited longest between requests (its last answer sent, no byte of a next
-// request read), which is closed, as nginx does when worker_connections runs out ("reusing
+// Idle connections give way: at the cap, a new connection takes the slot of an idle one
+// (idle-connections.ts: a keep-alive connection between requests, or one that has sent nothing for
+// a second), which is closed, as nginx does when worker_connections runs out ("reusing
 // connections"). Otherwise clients that merely keep a connection open (browsers keep theirs for
 // CORRAL_KEEPALIVE) would make every new client get the 503 while the worker does nothing. Only
 // when no connection is idle does the new one get the 503. The slot changes hands, so the count
@@ -13,15 +13,14 @@
 // Refusals and closures are each reported once per burst (its start and its end), never one by one.
 
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
-import type { Socket } from 'node:net';
 import { createBurst, type BurstReport } from './burst.js';
 import type { HostConnectionGauge } from './connection-gauge.js';
+import { createIdleConnections, type TrackedSocket } from './idle-connections.js';
 
 const OVER_CAP = Symbol('corral.overCap');
 const OVER_CAP_IDLE_MS = 2000;
 
-/** node:http keeps the response being written on a connection as `_httpMessage` (null between requests). */
-type CappedSocket = Socket & { [OVER_CAP]?: true; _httpMessage?: ServerResponse | null };
+type CappedSocket = TrackedSocket & { [OVER_CAP]?: true };
 
 export interface ConnectionCap {
   /** Connections counted against the cap (over-cap ones excluded). */
@@ -72,10 +71,7 @@ export function attachConnectionCap(server: Server, initialCap: number, report?:
   // The host's count as read at the last refusal by the gauge, for the 503's message.
   let hostTotal: number | undefined;
   const counted = new Set<CappedSocket>();
-  // Connections between requests, longest idle first (a Map keeps insertion order), each with its
-  // byte count when its last answer was sent: a count that moved since means a next request has
-  // begun to arrive, and the connection is no longer idle even before node:http has parsed it.
-  const idle = new Map<CappedSocket, number>();
+  const idle = createIdleConnections();
   // While the host is FULL this worker may refill the slots it frees itself, never go past the
   // connections it had when told: the master's next word comes a heartbeat later (up to about a
   // second and a quarter), and refusing every connection until then would answer 503 with room free.
@@ -92,23 +88,14 @@ export function attachConnectionCap(server: Server, initialCap: number, report?:
   function onAnswerSent(this: ServerResponse): void {
     const socket = this.req.socket as CappedSocket;
     if (socket._httpMessage || socket.destroyed || !counted.has(socket)) return;
-    idle.delete(socket);
-    idle.set(socket, socket.bytesRead);
+    idle.answered(socket);
   }
 
-  /** The longest-idle connection, taken out of the idle list; undefined when none is idle. */
+  /** The connection to give way first, taken out of the idle lists; undefined when none is idle. */
   const takeIdle = (): CappedSocket | undefined => {
-    for (const [socket, bytesRead] of idle) {
-      if (socket._httpMessage || socket.bytesRead !== bytesRead || socket.destroyed) {
-        idle.delete(socket);
-        continue;
-      }
-      // Its answer is still on its way to the client: not idle yet.
-      if (socket.writableLength > 0) continue;
-      idle.delete(socket);
-      return socket;
-    }
-    return undefined;
+    const socket = idle.first(performance.now());
+    if (socket) idle.remove(socket);
+    return socket;
   };
 
   /**
@@ -140,10 +127,11 @@ export function attachConnectionCap(server: Server, initialCap: number, report?:
       leaving.destroy();
     }
     counted.add(socket);
+    idle.accepted(socket, performance.now());
     socket.once('close', () => {
       // Uncounted already when its slot went to a new connection: that one gives it back.
       if (counted.delete(socket)) host?.gauge.release();
-      idle.delete(socket);
+      idle.remove(socket);
     });
   });
   return {
@@ -166,7 +154,7 @@ export function attachConnectionCap(server: Server, initialCap: number, report?:
     screen(req, res) {
       const socket = req.socket as CappedSocket;
       if (!socket[OVER_CAP]) {
-        idle.delete(socket);
+        idle.busy(socket);
         res.on('finish', onAnswerSent);
         return false;
       }

@@ -172,9 +172,9 @@ export function createWorkerServer(app: RequestListener, o: WorkerServerOptions)
       started: (f) =>
         logger.warn(
           { event: 'worker.idle_connections_closed', active_connections: f.active, cap: f.cap, host_full: f.hostFull },
-          f.hostFull ? 'host full: idle keep-alive connections closed to admit new ones' : `connection cap reached (${f.active}/${f.cap}): idle keep-alive connections closed to admit new ones`,
+          f.hostFull ? 'host full: idle connections closed to admit new ones' : `connection cap reached (${f.active}/${f.cap}): idle connections closed to admit new ones`,
         ),
-      ended: (f) => logger.info({ event: 'worker.idle_connections_closed_end', closed: f.count, ms: f.ms }, `${f.count} idle keep-alive connections closed in ${f.ms} ms to admit new ones, then none for ${BURST_QUIET_MS / 1000} s`),
+      ended: (f) => logger.info({ event: 'worker.idle_connections_closed_end', closed: f.count, ms: f.ms }, `${f.count} idle connections closed in ${f.ms} ms to admit new ones, then none for ${BURST_QUIET_MS / 1000} s`),
     },
   }, o.hostGauge);
   attachClientErrorHandler(server, (code) => logger.debug({ event: 'request.client_error', code }));

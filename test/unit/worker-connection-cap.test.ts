@@ -8,6 +8,7 @@ import { loadSettings } from '../../src/config/load.js';
 import { createLogger } from '../../src/log/logger.js';
 import { createCounterTable, openCounterTable } from '../../src/counter-table.js';
 import { hostConnectionGauge } from '../../src/worker/connection-gauge.js';
+import { SILENT_GRACE_MS } from '../../src/worker/idle-connections.js';
 import { createWorkerServer, type WorkerServer } from '../../src/worker/server.js';
 
 /** One request on a new connection: its status line. */
@@ -152,6 +153,8 @@ describe('connection cap: idle keep-alive connections give way to new ones', () 
   let worker: WorkerServer;
   let port: number;
   let clients: Client[];
+  /** Connections that send no whole request. */
+  let sockets: Socket[];
   /** The worker's side of each connection, in the order they came. */
   let serverSides: Socket[];
   let holding: ServerResponse[];
@@ -160,6 +163,7 @@ describe('connection cap: idle keep-alive connections give way to new ones', () 
     const { settings } = loadSettings({ env: { CORRAL_ENV_FILE: 'none', CORRAL_BIND: '127.0.0.1:0', CORRAL_LOG_LEVEL: 'silent', CORRAL_KEEPALIVE: '60' } });
     const { logger } = createLogger(settings, { role: 'worker', worker: 1, generation: 1 });
     clients = [];
+    sockets = [];
     serverSides = [];
     holding = [];
     worker = createWorkerServer(
@@ -174,6 +178,7 @@ describe('connection cap: idle keep-alive connections give way to new ones', () 
   });
   afterEach(async () => {
     for (const c of clients) c.socket.destroy();
+    for (const s of sockets) s.destroy();
     for (const r of holding) r.end();
     await worker.drain(100);
   });
@@ -238,6 +243,46 @@ describe('connection cap: idle keep-alive connections give way to new ones', () 
     const answer = new Promise<string>((done) => a.socket.once('data', (d: Buffer) => done(d.toString())));
     a.socket.write('TP/1.1\r\nHost: x\r\n\r\n');
     assert.match(await answer, /^HTTP\/1\.1 200 /);
+  });
+
+  it('admits a new connection at the cap by closing one that has sent nothing for a second', async () => {
+    // Connected, silent: a browser's preconnect. Without giving way it held its slot until the
+    // headers timeout (60 s here) while new clients got the 503.
+    const silent: Socket[] = [];
+    for (let i = 0; i < 3; i++) {
+      const s = connect(port, '127.0.0.1');
+      s.on('error', () => undefined);
+      await once(s, 'connect');
+      silent.push(s);
+      sockets.push(s);
+    }
+    while (worker.cap.active() < 3) await new Promise((r) => setTimeout(r, 5));
+    const closed = once(silent[0] as Socket, 'close');
+    // Within the grace its first request may be on its way: it keeps its slot.
+    const t0 = Date.now();
+    assert.match(await statusOf(port), / 503 /, 'silent for less than the grace');
+    assert.ok(Date.now() - t0 < SILENT_GRACE_MS, 'answered before the grace ended');
+    await new Promise((r) => setTimeout(r, SILENT_GRACE_MS + 100 - (Date.now() - t0)));
+    assert.match(await statusOf(port), / 200 /, 'the new client is served, not refused');
+    await closed;
+    assert.equal(silent[1]?.destroyed, false);
+    assert.equal(worker.cap.idleClosed(), 1);
+  });
+
+  it('never closes a connection whose first request has begun to arrive, however slowly', async () => {
+    const slow: Socket[] = [];
+    for (let i = 0; i < 3; i++) {
+      const s = connect(port, '127.0.0.1');
+      s.on('error', () => undefined);
+      await once(s, 'connect');
+      s.write('GET /slow HT');
+      slow.push(s);
+      sockets.push(s);
+    }
+    while (worker.cap.active() < 3 || serverSides.some((side) => side.bytesRead === 0)) await new Promise((r) => setTimeout(r, 5));
+    await new Promise((r) => setTimeout(r, SILENT_GRACE_MS + 100));
+    assert.match(await statusOf(port), / 503 /);
+    assert.ok(slow.every((s) => !s.destroyed));
   });
 
   it('gives way within the slots this worker holds while the host is FULL, keeping its count', async () => {
