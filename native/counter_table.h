@@ -6,7 +6,7 @@
 #include <stdint.h>
 
 #define MAGIC 0x3150544352524f43ULL /* "CORRCTP1" */
-#define VERSION 2u
+#define VERSION 3u
 #define PROBE 32u
 #define MIN_SLOTS 64u
 #define MAX_SLOTS (1u << 26)
@@ -37,7 +37,9 @@ typedef struct {
   uint64_t overflow_until;
   uint32_t gauges;     /* connection gauges after the slots (host_counters.c, "Connection gauges") */
   uint32_t gauge_high; /* one past the highest gauge ever added to: a total reads no further */
-} header_t; /* 64 bytes: the slots after it stay 16-byte aligned */
+  uint64_t room_wanted; /* STATE(end, count): connections refused for want of room (host_counters.c, "Room wanted") */
+  uint64_t reserved;
+} header_t; /* 80 bytes: the slots after it stay 16-byte aligned */
 
 typedef struct {
   uint64_t key;

@@ -37,6 +37,14 @@
  * the 1 back and refuses. Two workers taking the last slot at once may both read the total over
  * the cap and both refuse (one of them could have been served): the total never exceeds the cap.
  *
+ * Room wanted: a worker that refuses a connection at the host's cap with no idle connection of its
+ * own to close (the kernel hands a new connection to any worker) counts one "room wanted" in the
+ * header, for a short time; every worker looks at the count from a timer, and one that has an
+ * idle connection takes one from the count and closes that connection, so the refused client's
+ * retry finds a slot. One word {end, count} changed by compare-and-swap: each refusal is taken at
+ * most once, so no more connections close than were refused, and the count lapses at its end
+ * (a refusal nobody could make room for is not made room for much later, when it is not wanted).
+ *
  * JS API:
  *   create(slots, gauges) -> fd    a new table of `slots` slots (a power of two, 64 to 2^26) and
  *                                  `gauges` connection gauges (1 to 65536)
@@ -49,6 +57,12 @@
  *   gaugeAdd(table, index, delta) -> number   adds delta to gauge `index`; the host's total after
  *   gaugeReset(table, index) -> number        zeroes gauge `index` (its worker is gone); its count
  *   gauges(table) -> number
+ *   roomWant(table, ttlMs, max) -> number   counts one refusal for want of room (at most `max`
+ *                                           wanted at once); the count after. A count that has
+ *                                           lapsed, or was all taken, starts again at 1, lapsing
+ *                                           ttlMs from now
+ *   roomTake(table) -> boolean              takes one from the count, if it has not lapsed
+ *   roomWanted(table) -> number             the count, 0 once lapsed
  * Errors are thrown with code CORRAL_ERR_COUNTER_TABLE and, for a failed system call, its errno.
  */
 #define _GNU_SOURCE
@@ -131,6 +145,8 @@ static napi_value Create(napi_env env, napi_callback_info info) {
   h->overflow_until = 0;
   h->gauges = (uint32_t)gauges;
   h->gauge_high = 0;
+  h->room_wanted = 0;
+  h->reserved = 0;
   /* Written last: open() refuses a table whose header is not complete. */
   __atomic_store_n(&h->magic, MAGIC, __ATOMIC_RELEASE);
   munmap(h, sizeof(header_t));
@@ -288,11 +304,65 @@ static napi_value Gauges(napi_env env, napi_callback_info info) {
   return out;
 }
 
+static uint64_t table_now(table_t *t) { return ct_monotonic_ms() - t->header->base_ms; }
+
+static napi_value RoomWant(napi_env env, napi_callback_info info) {
+  ARGS(3);
+  table_t *t = table_of(env, argv[0]);
+  if (!t) return NULL;
+  int64_t ttl = 0, max = 0;
+  if (napi_get_value_int64(env, argv[1], &ttl) != napi_ok || ttl < 1 || ttl > 3600000 || napi_get_value_int64(env, argv[2], &max) != napi_ok || max < 1)
+    return throw_code(env, "CORRAL_ERR_COUNTER_TABLE", "host counter table: roomWant(table, ttlMs, max)");
+  uint64_t limit = (uint64_t)max < COUNT_MAX ? (uint64_t)max : COUNT_MAX;
+  uint64_t now = table_now(t);
+  uint64_t cur = __atomic_load_n(&t->header->room_wanted, __ATOMIC_ACQUIRE), next;
+  /* The end is not pushed back by later refusals: a count lives ttlMs from its first refusal not
+   * yet taken, then starts over. */
+  do {
+    int live = END_OF(cur) > now && COUNT_OF(cur) > 0;
+    uint64_t end = live ? END_OF(cur) : now + (uint64_t)ttl;
+    uint64_t count = live ? COUNT_OF(cur) : 0;
+    next = STATE(end, count < limit ? count + 1 : limit);
+  } while (!__atomic_compare_exchange_n(&t->header->room_wanted, &cur, next, false, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE));
+  napi_value out;
+  napi_create_double(env, (double)COUNT_OF(next), &out);
+  return out;
+}
+
+static napi_value RoomTake(napi_env env, napi_callback_info info) {
+  ARGS(1);
+  table_t *t = table_of(env, argv[0]);
+  if (!t) return NULL;
+  uint64_t now = table_now(t);
+  uint64_t cur = __atomic_load_n(&t->header->room_wanted, __ATOMIC_ACQUIRE);
+  bool taken = false;
+  while (END_OF(cur) > now && COUNT_OF(cur) > 0) {
+    if (__atomic_compare_exchange_n(&t->header->room_wanted, &cur, STATE(END_OF(cur), COUNT_OF(cur) - 1), false, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
+      taken = true;
+      break;
+    }
+  }
+  napi_value out;
+  napi_get_boolean(env, taken, &out);
+  return out;
+}
+
+static napi_value RoomWanted(napi_env env, napi_callback_info info) {
+  ARGS(1);
+  table_t *t = table_of(env, argv[0]);
+  if (!t) return NULL;
+  uint64_t cur = __atomic_load_n(&t->header->room_wanted, __ATOMIC_ACQUIRE);
+  napi_value out;
+  napi_create_double(env, END_OF(cur) > table_now(t) ? (double)COUNT_OF(cur) : 0, &out);
+  return out;
+}
+
 static napi_value Init(napi_env env, napi_value exports) {
   static const struct {
     const char *name;
     napi_callback cb;
-  } fns[] = {{"create", Create}, {"open", Open}, {"hit", Hit}, {"slots", Slots}, {"gaugeAdd", GaugeAdd}, {"gaugeReset", GaugeReset}, {"gauges", Gauges}};
+  } fns[] = {{"create", Create}, {"open", Open}, {"hit", Hit}, {"slots", Slots}, {"gaugeAdd", GaugeAdd}, {"gaugeReset", GaugeReset}, {"gauges", Gauges},
+                 {"roomWant", RoomWant},     {"roomTake", RoomTake}, {"roomWanted", RoomWanted}};
   for (size_t i = 0; i < sizeof fns / sizeof fns[0]; i++) {
     napi_value fn;
     if (napi_create_function(env, fns[i].name, NAPI_AUTO_LENGTH, fns[i].cb, NULL, &fn) != napi_ok) return NULL;

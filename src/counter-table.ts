@@ -5,7 +5,9 @@
 // The table is bounded; a key it has no room for is counted by the master, as before (see
 // native/host_counters.c for how a key is kept from being counted in both places).
 // After the table: one connection gauge per live worker, which makes the host's connection cap
-// exact when workers accept on their own (CORRAL_ACCEPT=shared): see connection-gauge.ts.
+// exact when workers accept on their own (CORRAL_ACCEPT=shared), and in the header a count of
+// connections refused for want of room, which the workers holding idle connections answer by
+// closing one each: see connection-gauge.ts.
 
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -31,6 +33,9 @@ interface Addon {
   gaugeAdd(table: object, index: number, delta: number): number;
   gaugeReset(table: object, index: number): number;
   gauges(table: object): number;
+  roomWant(table: object, ttlMs: number, max: number): number;
+  roomTake(table: object): boolean;
+  roomWanted(table: object): number;
 }
 
 export interface CounterTable {
@@ -41,6 +46,15 @@ export interface CounterTable {
   addConnections(index: number, delta: number): number;
   /** Zeroes gauge `index`, whose worker has exited; returns the count it held. */
   resetGauge(index: number): number;
+  /**
+   * Counts one connection refused for want of room (at most `max` at once); the count lapses
+   * `ttlMs` after the first refusal it holds. Returns the count.
+   */
+  wantRoom(ttlMs: number, max: number): number;
+  /** Takes one refusal from the count, unless it is empty or has lapsed; true when one was taken. */
+  takeRoomWanted(): boolean;
+  /** Refusals in the count not yet taken (0 once lapsed). */
+  roomWanted(): number;
   /**
    * Counts one hit of `key` (peek: reads its count), as HostCounters.hit() and peek() do;
    * undefined when the table has no room for the key (or `limit` is above COUNTER_TABLE_MAX_LIMIT),
@@ -84,6 +98,9 @@ export function openCounterTable(fd: number): CounterTable {
     gauges: native.gauges(table),
     addConnections: (index, delta) => native.gaugeAdd(table, index, delta),
     resetGauge: (index) => native.gaugeReset(table, index),
+    wantRoom: (ttlMs, max) => native.roomWant(table, ttlMs, max),
+    takeRoomWanted: () => native.roomTake(table),
+    roomWanted: () => native.roomWanted(table),
     count(key, limit, windowSeconds, peek) {
       if (limit > COUNTER_TABLE_MAX_LIMIT) return undefined;
       const r = native.hit(table, key, limit, windowSeconds, peek);

@@ -9,6 +9,8 @@
 // CORRAL_KEEPALIVE) would make every new client get the 503 while the worker does nothing. Only
 // when no connection is idle does the new one get the 503. The slot changes hands, so the count
 // stays where it was: within the worker's cap and within its share while the host is FULL.
+// With a host gauge, a refusal with none idle here asks the other workers to close one of theirs
+// (connection-gauge.ts), for the client's retry.
 //
 // Refusals and closures are each reported once per burst (its start and its end), never one by one.
 
@@ -19,6 +21,12 @@ import { createIdleConnections, type TrackedSocket } from './idle-connections.js
 
 const OVER_CAP = Symbol('corral.overCap');
 const OVER_CAP_IDLE_MS = 2000;
+/**
+ * How often a worker with a host gauge looks whether another refused a connection for want of
+ * room (connection-gauge.ts): one read of shared memory, well within the refused client's
+ * Retry-After of 1 s.
+ */
+export const ROOM_CHECK_MS = 100;
 
 type CappedSocket = TrackedSocket & { [OVER_CAP]?: true };
 
@@ -110,11 +118,31 @@ export function attachConnectionCap(server: Server, initialCap: number, report?:
     return !taken.taken;
   };
 
+  if (host) {
+    // Another worker refused with none idle of its own: one idle connection closed here per
+    // refusal, never a busy one, and none once the refusals are made room for or have lapsed.
+    const hostFullFields = (): CapFields => ({ ...fields(), hostFull: true });
+    const giveRoom = setInterval(() => {
+      if (!host.gauge.roomWanted()) return;
+      const now = performance.now();
+      for (let socket = idle.first(now); socket && host.gauge.takeRoomWanted(); socket = idle.first(now)) {
+        idle.remove(socket);
+        idleClosed++;
+        idleClosures.count(hostFullFields);
+        // Its 'close' gives its slot back to the host.
+        socket.destroy();
+      }
+    }, ROOM_CHECK_MS).unref();
+    server.once('close', () => clearInterval(giveRoom));
+  }
+
   server.on('connection', (socket: CappedSocket) => {
     if (full()) {
       // An idle connection's slot, in this worker's count and in the host's gauge, passes to the new one.
       const leaving = takeIdle();
       if (!leaving) {
+        // The other workers may hold idle connections: one of them closes one for the retry.
+        host?.gauge.wantRoom(hostMax);
         socket[OVER_CAP] = true;
         socket.setTimeout(OVER_CAP_IDLE_MS, () => socket.destroy());
         return;

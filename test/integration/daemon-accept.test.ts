@@ -209,6 +209,51 @@ test('CORRAL_ACCEPT=shared: at the host cap an idle connection gives its slot to
   }
 });
 
+test('CORRAL_ACCEPT=shared: at the host cap idle connections of one worker give way to a client the other worker refused, one per refusal', async () => {
+  // The kernel hands a new connection to either worker. Here every slot is held by idle
+  // keep-alive connections of one worker (x), and the new connection lands on the other (y),
+  // which has none idle of its own: it answers 503 (Retry-After: 1) and asks for room in the
+  // shared table; x closes one idle connection, and the retry is served. A worker stopped with
+  // SIGSTOP accepts nothing, which steers each connection to the other.
+  const c = await startCorral({ app: 'basic.mjs', workers: 2, env: { CORRAL_ACCEPT: 'shared', CORRAL_MAX_CONNECTIONS: '4', CORRAL_KEEPALIVE: '120', CORRAL_HEADERS_TIMEOUT: '120', CORRAL_REQUEST_TIMEOUT: '120', CORRAL_RATE_LIMIT: '0' } });
+  const held: Socket[] = [];
+  const port = portOf(c);
+  const hold = async (busy: boolean) => {
+    const h = await holdConnection(port, busy);
+    held.push(h.socket);
+    return h;
+  };
+  /** Runs `fn` while `pid` is stopped, so that every new connection goes to the other worker. */
+  const whileStopped = async <T>(pid: number, fn: () => Promise<T>): Promise<T> => {
+    process.kill(pid, 'SIGSTOP');
+    try {
+      return await fn();
+    } finally {
+      process.kill(pid, 'SIGCONT');
+    }
+  };
+  try {
+    await waitFor(() => c.events('worker.ready').length >= 2 && c.events('worker.ready'), 10_000, 'both workers ready');
+    const [x, y] = c.events('worker.ready').map((l) => Number(l.worker_pid)) as [number, number];
+    const idle = await whileStopped(y, async () => [await hold(false), await hold(false), await hold(false), await hold(false)]);
+    assert.deepEqual(idle.map((h) => [h.status, h.pid]), Array(4).fill([200, x]), 'four idle connections, all on x');
+    const closed = new Set<Socket>();
+    for (const h of idle) h.socket.once('close', () => closed.add(h.socket));
+
+    assert.equal((await whileStopped(x, () => hold(true))).status, 503, 'refused by y: nothing idle there');
+    await waitFor(() => closed.size > 0, 5000, 'x closing an idle connection for the refused client');
+    assert.equal((await whileStopped(x, () => hold(true))).status, 200, 'the retry, on y again');
+    // One closed for one refusal: x's other three still hold their slots, so the host is full again.
+    assert.equal(closed.size, 1);
+    assert.equal((await whileStopped(x, () => hold(true))).status, 503, 'full again');
+    const line = await c.waitForLog((l) => l.event === 'worker.idle_connections_closed' && l.pid === x, 5000, 'x telling it closed one');
+    assert.equal(line.host_full, true);
+  } finally {
+    for (const s of held) s.destroy();
+    await c.stop();
+  }
+});
+
 test('CORRAL_ACCEPT=shared: after TTIN the host cap grows with the worker count, for the old worker and from the new one\'s first connection', async () => {
   // One worker of 2 connections: the host holds 2. After TTIN, 2 workers: it holds 4, whichever
   // worker the kernel gives the next connections to (the new one, forked after the TTIN, must

@@ -179,6 +179,24 @@ describe('host counter table', { skip: process.arch !== 'x64' && 'the host_count
     assert.deepEqual(held.map((_, gauge) => table.resetGauge(gauge)), held);
   });
 
+  it('room wanted: each refusal is taken once, the count is bounded, and it lapses after its time', async () => {
+    const { table } = newTable(64, 8);
+    assert.equal(table.takeRoomWanted(), false, 'nothing wanted in a new table');
+    assert.deepEqual([table.wantRoom(200, 2), table.wantRoom(200, 2), table.wantRoom(200, 2)], [1, 2, 2], 'at most `max` at once');
+    assert.equal(table.roomWanted(), 2);
+    assert.deepEqual([table.takeRoomWanted(), table.takeRoomWanted(), table.takeRoomWanted()], [true, true, false]);
+    const first = Date.now();
+    table.wantRoom(1000, 4);
+    // A later refusal does not push the end back: the count lapses 1 s after its first, not 1.5 s.
+    await new Promise((r) => setTimeout(r, 500));
+    assert.equal(table.wantRoom(1000, 4), 2);
+    await waitFor(() => table.roomWanted() === 0, 3000, 'the count to lapse');
+    const lapsedAfter = Date.now() - first;
+    assert.ok(lapsedAfter >= 990 && lapsedAfter < 1400, `lapsed ${lapsedAfter} ms after the first refusal`);
+    assert.equal(table.takeRoomWanted(), false, 'a lapsed refusal is not made room for');
+    assert.equal(table.wantRoom(1000, 4), 1, 'and counting starts again');
+  });
+
   it('refuses an fd that is not a counter table', () => {
     assert.throws(() => openCounterTable(0), { code: 'CORRAL_ERR_COUNTER_TABLE' });
   });
