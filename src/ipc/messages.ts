@@ -15,6 +15,11 @@ export interface ChildFigures {
   readonly latencyP99Ms: number;
   /** Requests a worker answered 503 "server full" (its connection cap), cumulative; workers only. */
   readonly connectionsRefused?: number;
+  /**
+   * Of activeConnections, those idle now (a keep-alive connection between requests, one silent
+   * for a second), which give their slot to a new connection at the cap; workers only.
+   */
+  readonly idleConnections?: number;
   /** Idle keep-alive connections a worker closed at its cap to admit new ones, cumulative; workers only. */
   readonly idleConnectionsClosed?: number;
   /** Opaque per-role figures (e.g. the keeper's cache and quota numbers). */

@@ -3,7 +3,7 @@
 // threshold gives one line, not one per tick.
 
 import type { Logger } from '../log/logger.js';
-import type { Capacity } from './capacity.js';
+import { busyConnections, type Capacity } from './capacity.js';
 import type { HostSample } from './host-monitor.js';
 
 /** The seeds' alert levels: 80 % warn, 95 % urgent, 100 % full. */
@@ -30,19 +30,21 @@ export function createAlerts(logger: Logger, options: AlertOptions): Alerts {
 
   const observeCapacity = (c: Capacity) => {
     const p = c.percent_used;
+    // Busy connections, as the status counts them: idle ones give way to new clients.
+    const busy = busyConnections(c);
     // Thresholds are judged on the exact ratio: percent_used is rounded, and 94.96 % has not passed 95.
-    const exact = c.status === 'FULL' ? 100 : Math.min(c.max_connections > 0 ? (c.current_connections / c.max_connections) * 100 : 100, 99.999);
+    const exact = c.status === 'FULL' ? 100 : Math.min(c.max_connections > 0 ? (busy / c.max_connections) * 100 : 100, 99.999);
     for (const level of CAPACITY_LEVELS) {
       if (!fired.has(level) && exact >= level) {
         fired.add(level);
-        const fields = { event: 'capacity.alert', threshold: level, percent_used: p, current_connections: c.current_connections, max_connections: c.max_connections, status: c.status };
-        const msg = `capacity at ${p}% (${c.current_connections}/${c.max_connections}): passed ${level}%`;
+        const fields = { event: 'capacity.alert', threshold: level, percent_used: p, current_connections: c.current_connections, idle_connections: c.idle_connections, max_connections: c.max_connections, status: c.status };
+        const msg = `capacity at ${p}% (${busy}/${c.max_connections} busy, ${c.idle_connections} idle): passed ${level}%`;
         if (level >= 100) logger.error(fields, `${msg}; new connections are refused`);
         else if (level >= 95) logger.error(fields, msg);
         else logger.warn(fields, msg);
       } else if (fired.has(level) && exact < level - HYSTERESIS_POINTS) {
         fired.delete(level);
-        logger.info({ event: 'capacity.recovered', threshold: level, percent_used: p, current_connections: c.current_connections, max_connections: c.max_connections, status: c.status }, `capacity back under ${level}% (${p}%)`);
+        logger.info({ event: 'capacity.recovered', threshold: level, percent_used: p, current_connections: c.current_connections, idle_connections: c.idle_connections, max_connections: c.max_connections, status: c.status }, `capacity back under ${level}% (${p}%)`);
       }
     }
   };

@@ -14,7 +14,7 @@ import { assertLogFileWritable, type Logger } from '../log/logger.js';
 import { assertAdminBindSafe } from './admin/auth.js';
 import type { AdminView, ReloadOutcome, RespawnWait } from './admin/view.js';
 import { exponentialBackoff } from './backoff.js';
-import { computeCapacity, perWorkerCap, type Capacity } from './capacity.js';
+import { busyConnections, computeCapacity, perWorkerCap, slotsFull, type Capacity } from './capacity.js';
 import type { Notifier } from './notify.js';
 import { snapshotOf, type ChildRecord, type RetireReason } from './registry.js';
 import type { Spawner } from './spawner.js';
@@ -877,13 +877,15 @@ export class Arbiter {
     // A worker's share of CORRAL_MAX_CONNECTIONS follows the worker count, which TTIN/TTOU change.
     // The host's cap follows it too, and is the cap itself of a worker accepting on its own.
     const workerCap = perWorkerCap(this.expected, this.settings.CORRAL_WORKER_CONNECTIONS, this.settings.CORRAL_MAX_CONNECTIONS, this.acceptMode);
+    // The workers enforce slots held, idle or not (an idle one gives way in the worker itself),
+    // whatever the status says to operators.
     if (
-      (capacity.status === 'FULL') !== this.lastCapacityFull ||
+      slotsFull(capacity) !== this.lastCapacityFull ||
       workerCap !== this.lastWorkerCap ||
       capacity.max_connections !== this.lastMaxConnections ||
       now - this.lastStatusAt >= 5000
     ) {
-      this.lastCapacityFull = capacity.status === 'FULL';
+      this.lastCapacityFull = slotsFull(capacity);
       this.lastWorkerCap = workerCap;
       this.lastMaxConnections = capacity.max_connections;
       for (const c of this.workers()) c.handle.send({ type: 'capacity', full: this.lastCapacityFull, current: capacity.current_connections, max: capacity.max_connections, workerCap });
@@ -915,7 +917,7 @@ export class Arbiter {
     const cap = this.capacity();
     const wait = this.respawnWait();
     const why = wait && (wait.bootFailures > 0 ? `${wait.bootFailures} failed boot${wait.bootFailures === 1 ? '' : 's'} in a row` : `crash loop ${wait.crashLoop}`);
-    return `${ready}/${this.expected} workers ready, generation ${this.generation}, capacity ${cap.status} (${cap.current_connections}/${cap.max_connections})${wait ? `; respawning in ${Math.ceil(wait.inMs / 1000)} s (${why})` : ''}`;
+    return `${ready}/${this.expected} workers ready, generation ${this.generation}, capacity ${cap.status} (${busyConnections(cap)}/${cap.max_connections} busy, ${cap.idle_connections} idle)${wait ? `; respawning in ${Math.ceil(wait.inMs / 1000)} s (${why})` : ''}`;
   }
 
   /**
@@ -933,6 +935,7 @@ export class Arbiter {
   capacity(): Capacity {
     return computeCapacity({
       activeConnections: this.workers().map((c) => c.figures?.activeConnections ?? 0),
+      idleConnections: this.workers().map((c) => c.figures?.idleConnections ?? 0),
       workers: this.expected,
       workerConnections: this.settings.CORRAL_WORKER_CONNECTIONS,
       maxConnections: this.settings.CORRAL_MAX_CONNECTIONS,

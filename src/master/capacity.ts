@@ -1,5 +1,9 @@
-// Host-wide capacity, as the operators' system-limits guide defines it: active connections summed
-// over workers against CORRAL_MAX_CONNECTIONS (or workers × worker connections).
+// Host-wide capacity, as the operators' system-limits guide defines it: connections summed over
+// workers against CORRAL_MAX_CONNECTIONS (or workers × worker connections). Idle connections (a
+// keep-alive connection between requests, one silent for a second) give their slot to a new client
+// at the cap (worker/connection-cap.ts): a host whose slots they hold still serves new clients, so
+// the status, percent_used and available_slots count only the connections that cannot give way.
+// Saying FULL there had operators adding workers to a host with room.
 
 import type { Settings } from '../config/schema.js';
 
@@ -7,7 +11,10 @@ export type CapacityStatus = 'LOW' | 'HEALTHY' | 'WARNING' | 'FULL';
 
 /** The seeds' `/api/admin/capacity` shape. */
 export interface Capacity {
+  /** Open connections: every slot held. */
   readonly current_connections: number;
+  /** Of those, idle ones, which give their slot to a new client. */
+  readonly idle_connections: number;
   readonly max_connections: number;
   readonly percent_used: number;
   readonly available_slots: number;
@@ -17,6 +24,8 @@ export interface Capacity {
 
 export interface CapacityInput {
   readonly activeConnections: readonly number[];
+  /** Of each worker's connections, the idle ones (absent: none known). */
+  readonly idleConnections?: readonly number[];
   readonly workers: number;
   readonly workerConnections: number;
   /** CORRAL_MAX_CONNECTIONS; 0 = workers × worker connections. */
@@ -26,6 +35,16 @@ export interface CapacityInput {
 export function maxConnectionsOf(workers: number, workerConnections: number, maxConnections: number): number {
   const product = workers * workerConnections;
   return maxConnections > 0 ? Math.min(maxConnections, product) : product;
+}
+
+/** Connections that hold their slot: open and not idle. */
+export function busyConnections(c: Capacity): number {
+  return c.current_connections - c.idle_connections;
+}
+
+/** Whether every slot is held, idle or not: what the workers enforce (the master's FULL to them). */
+export function slotsFull(c: Capacity): boolean {
+  return c.current_connections >= c.max_connections;
 }
 
 /**
@@ -58,18 +77,22 @@ const SHOWN_BELOW: Readonly<Record<CapacityStatus, number>> = { LOW: 49.9, HEALT
 export function computeCapacity(input: CapacityInput): Capacity {
   const max = maxConnectionsOf(input.workers, input.workerConnections, input.maxConnections);
   const current = input.activeConnections.reduce((a, b) => a + b, 0);
-  const exact = max > 0 ? (current / max) * 100 : 100;
+  // Reported a heartbeat apart from the open count: never more than it.
+  const idle = Math.min(current, (input.idleConnections ?? []).reduce((a, b) => a + b, 0));
+  const busy = current - idle;
+  const exact = max > 0 ? (busy / max) * 100 : 100;
   // The status comes from the exact ratio: rounding 7996/8000 up to 100.0 % must not say FULL
   // while 4 slots are free.
-  const status = current >= max ? 'FULL' : statusOf(Math.min(exact, 99.999));
+  const status = busy >= max ? 'FULL' : statusOf(Math.min(exact, 99.999));
   // Shown to one decimal, but never rounded up into the next status: not 100 while a slot is free
   // (the ratio gauge says 1 = FULL), nor 80.0 while HEALTHY (1599/2000) or 50.0 while LOW.
   const percent = Math.min(Math.round(exact * 10) / 10, SHOWN_BELOW[status]);
   return {
     current_connections: current,
+    idle_connections: idle,
     max_connections: max,
     percent_used: percent,
-    available_slots: max - current,
+    available_slots: max - busy,
     status,
     can_accept_new: status !== 'FULL',
   };

@@ -33,6 +33,8 @@ type CappedSocket = TrackedSocket & { [OVER_CAP]?: true };
 export interface ConnectionCap {
   /** Connections counted against the cap (over-cap ones excluded). */
   active(): number;
+  /** Of those, the ones idle now, which would give way to a new connection at the cap. */
+  idleNow(): number;
   /** The master's current per-worker cap (it follows the worker count); true when it changed. */
   setLimit(cap: number): boolean;
   /**
@@ -164,6 +166,7 @@ export function attachConnectionCap(server: Server, initialCap: number, report?:
   });
   return {
     active: () => counted.size,
+    idleNow: () => idle.count(performance.now()),
     setLimit(next) {
       // Connections already open above a lowered cap stay; only new ones are refused.
       if (next === cap) return false;

@@ -88,6 +88,7 @@ export async function runWorker(): Promise<void> {
     (figures) => channel.send({ type: 'heartbeat', figures }),
     () => ({
       activeConnections: server?.cap.active() ?? 0,
+      idleConnections: server?.cap.idleNow() ?? 0,
       requestsServed: server?.stats.served() ?? 0,
       errorsServed: server?.stats.errors() ?? 0,
       latencyP99Ms: server?.stats.takeP99() ?? 0,

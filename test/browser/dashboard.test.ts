@@ -28,7 +28,8 @@ describe('/admin dashboard in Chromium', { skip }, () => {
 
   before(async () => {
     view = createFakeView(testSettings({ CORRAL_ADMIN_TOKEN: TOKEN, CORRAL_WORKERS: '3', CORRAL_WORKER_CONNECTIONS: '100' }), [
-      child(1, 4101, 'ready', { activeConnections: 120, requestsServed: 1000, latencyP99Ms: 12.5, eventLoopLagMs: 1.2, rssBytes: 70 * 1048576 }),
+      // 150 open, 30 of them idle: 250 busy of 300 (WARNING), where the 280 open would say more.
+      child(1, 4101, 'ready', { activeConnections: 150, idleConnections: 30, requestsServed: 1000, latencyP99Ms: 12.5, eventLoopLagMs: 1.2, rssBytes: 70 * 1048576 }),
       child(2, 4102, 'ready', { activeConnections: 130, requestsServed: 900, latencyP99Ms: 8, eventLoopLagMs: 0.8, rssBytes: 66 * 1048576 }),
       child(3, 4103, 'booting', undefined),
       child(0, 4100, 'ready', { extra: { cacheHits: 950, cacheMisses: 50, upstreamReads: 4, maxStaleSeconds: 0, journalBacklogRows: 1 } }, 'keeper'),
@@ -40,7 +41,7 @@ describe('/admin dashboard in Chromium', { skip }, () => {
     for (let i = 0; i <= 12; i++) {
       served[0] = (served[0] ?? 0) + 250 + i * 20;
       served[1] = (served[1] ?? 0) + 200;
-      view.kids[0] = child(1, 4101, 'ready', { activeConnections: 120, requestsServed: served[0], latencyP99Ms: 5 + i, eventLoopLagMs: 1.2, rssBytes: 70 * 1048576 });
+      view.kids[0] = child(1, 4101, 'ready', { activeConnections: 150, idleConnections: 30, requestsServed: served[0], latencyP99Ms: 5 + i, eventLoopLagMs: 1.2, rssBytes: 70 * 1048576 });
       view.kids[1] = child(2, 4102, 'ready', { activeConnections: 130, requestsServed: served[1], latencyP99Ms: 8, eventLoopLagMs: 0.8, rssBytes: 66 * 1048576 });
       monitoring.history.record(view, { at: t0, cpuPercent: 20 + i * 3, ramPercent: 41, ramUsedBytes: 4e9, ramTotalBytes: 1e10, cpuCount: 2 }, t0 + i * 5000);
     }
@@ -100,7 +101,7 @@ describe('/admin dashboard in Chromium', { skip }, () => {
       assert.equal(new URL(page.url()).hash, '', 'the token is removed from the address bar');
 
       const stats = (await (await fetch(`${base}/api/admin/stats`, { headers: { authorization: `Bearer ${TOKEN}` } })).json()) as {
-        capacity: { status: string; current_connections: number; max_connections: number; percent_used: number; available_slots: number };
+        capacity: { status: string; current_connections: number; idle_connections: number; max_connections: number; percent_used: number; available_slots: number };
         workers: { pid: number; state: string }[];
         workers_ready: number;
         workers_expected: number;
@@ -109,7 +110,10 @@ describe('/admin dashboard in Chromium', { skip }, () => {
       assert.equal(stats.capacity.status, 'WARNING');
       assert.equal(await text('#status'), stats.capacity.status);
       assert.equal(await page.getAttribute('#status', 'data-status'), 'WARNING');
-      assert.equal(await text('#connections-used'), String(stats.capacity.current_connections));
+      assert.deepEqual([stats.capacity.current_connections, stats.capacity.idle_connections], [280, 30]);
+      assert.equal(await text('#connections-used'), '250', 'busy: open and not idle');
+      assert.equal(await text('#connections-open'), '280');
+      assert.equal(await text('#connections-idle'), '30');
       assert.equal(await text('#connections-max'), String(stats.capacity.max_connections));
       assert.equal(await text('#percent-used'), stats.capacity.percent_used.toFixed(1));
       assert.equal(await text('#available-slots'), String(stats.capacity.available_slots));

@@ -12,6 +12,7 @@ const TOKEN = 'integration-admin-token-1234';
 
 interface Capacity {
   current_connections: number;
+  idle_connections: number;
   max_connections: number;
   percent_used: number;
   available_slots: number;
@@ -24,7 +25,7 @@ interface Capacity {
  * worker. Begun, not idle: at the cap an idle one gives way to a new connection. The tests that
  * use it set CORRAL_HEADERS_TIMEOUT and CORRAL_REQUEST_TIMEOUT above their own length.
  */
-async function holdConnection(port: number): Promise<{ socket: Socket; status: number }> {
+async function holdConnection(port: number, busy = true): Promise<{ socket: Socket; status: number }> {
   const socket = connect(port, '127.0.0.1');
   await new Promise<void>((resolve, reject) => socket.once('connect', resolve).once('error', reject));
   socket.write('GET /api/admin/health HTTP/1.1\r\nHost: test\r\nConnection: keep-alive\r\n\r\n');
@@ -38,7 +39,7 @@ async function holdConnection(port: number): Promise<{ socket: Socket; status: n
   });
   const status = Number(head.split(' ')[1]);
   socket.on('error', () => undefined);
-  if (status === 200) socket.write('GET /api/admin/health HTTP/1.1\r\n');
+  if (busy && status === 200) socket.write('GET /api/admin/health HTTP/1.1\r\n');
   return { socket, status };
 }
 
@@ -75,6 +76,7 @@ describe('capacity on the real master', () => {
     };
     assert.deepEqual((await capacity()).capacity, {
       current_connections: 0,
+      idle_connections: 0,
       max_connections: 10,
       percent_used: 0,
       available_slots: 10,
@@ -136,6 +138,37 @@ test('after TTOU the remaining worker takes over the departed worker\'s share of
     const over = await holdConnection(port);
     sockets.push(over.socket);
     assert.equal(over.status, 503);
+  } finally {
+    for (const s of sockets) s.destroy();
+    await c.stop();
+  }
+});
+
+test('slots held by idle keep-alive connections are not FULL: the status counts busy ones, and a new client is served', async () => {
+  // Idle connections give their slot to a new client at the cap, so a host whose slots they hold
+  // has room: FULL there (as the status said before) would have operators add workers for nothing.
+  const c = await startCorral({
+    workers: 1,
+    env: { CORRAL_WORKER_CONNECTIONS: '4', CORRAL_KEEPALIVE: '120', CORRAL_HEADERS_TIMEOUT: '120', CORRAL_REQUEST_TIMEOUT: '120', CORRAL_ADMIN_TOKEN: TOKEN, CORRAL_RATE_LIMIT: '0' },
+  });
+  const sockets: Socket[] = [];
+  const capacity = async () => (await http(`${c.adminUrl}/api/admin/capacity`, { headers: { authorization: `Bearer ${TOKEN}` } })).json<{ capacity: Capacity }>().capacity;
+  try {
+    const port = Number(new URL(c.url).port);
+    for (const busy of [true, true, false, false]) {
+      const h = await holdConnection(port, busy);
+      assert.equal(h.status, 200);
+      sockets.push(h.socket);
+    }
+    const held = await waitFor(async () => {
+      const cap = await capacity();
+      return cap.current_connections === 4 && cap.idle_connections === 2 ? cap : undefined;
+    }, 10_000, 'every slot held, two of them idle');
+    assert.deepEqual(held, { current_connections: 4, idle_connections: 2, max_connections: 4, percent_used: 50, available_slots: 2, status: 'HEALTHY', can_accept_new: true });
+    // can_accept_new tells the truth: a new client takes an idle slot.
+    assert.equal((await http(`${c.url}/api/admin/health`, { headers: { connection: 'close' } })).status, 200);
+    const metrics = (await http(`${c.adminUrl}/metrics`, { headers: { authorization: `Bearer ${TOKEN}` } })).text;
+    assert.match(metrics, /^corral_connections_idle \d+$/m);
   } finally {
     for (const s of sockets) s.destroy();
     await c.stop();

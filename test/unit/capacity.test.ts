@@ -16,11 +16,24 @@ test('capacity statuses follow the system-limits guide (LOW < 50 <= HEALTHY < 80
 
 test('the seeds example: 160 of 200 is WARNING with 40 slots; 250 of 200 is FULL with -50', () => {
   const warn = computeCapacity({ activeConnections: [80, 80], workers: 2, workerConnections: 1000, maxConnections: 200 });
-  assert.deepEqual(warn, { current_connections: 160, max_connections: 200, percent_used: 80, available_slots: 40, status: 'WARNING', can_accept_new: true });
+  assert.deepEqual(warn, { current_connections: 160, idle_connections: 0, max_connections: 200, percent_used: 80, available_slots: 40, status: 'WARNING', can_accept_new: true });
   const full = computeCapacity({ activeConnections: [250], workers: 2, workerConnections: 1000, maxConnections: 200 });
   assert.equal(full.status, 'FULL');
   assert.equal(full.available_slots, -50);
   assert.equal(full.can_accept_new, false);
+});
+
+test('idle connections give their slot to new clients: every slot held, most of them idle, is LOW and accepts new ones', () => {
+  const held = computeCapacity({ activeConnections: [150, 50], idleConnections: [140, 20], workers: 2, workerConnections: 1000, maxConnections: 200 });
+  assert.deepEqual(held, { current_connections: 200, idle_connections: 160, max_connections: 200, percent_used: 20, available_slots: 160, status: 'LOW', can_accept_new: true });
+  // Busy connections alone fill it: FULL.
+  const busy = computeCapacity({ activeConnections: [150, 50], idleConnections: [0, 0], workers: 2, workerConnections: 1000, maxConnections: 200 });
+  assert.deepEqual([busy.status, busy.available_slots, busy.can_accept_new], ['FULL', 0, false]);
+  // One idle connection is one slot for a new client.
+  const one = computeCapacity({ activeConnections: [150, 50], idleConnections: [1, 0], workers: 2, workerConnections: 1000, maxConnections: 200 });
+  assert.deepEqual([one.status, one.percent_used, one.available_slots, one.can_accept_new], ['WARNING', 99.5, 1, true]);
+  // Idle figures a heartbeat apart from the open ones never count more idle than open.
+  assert.equal(computeCapacity({ activeConnections: [3], idleConnections: [5], workers: 1, workerConnections: 10, maxConnections: 0 }).idle_connections, 3);
 });
 
 test('without CORRAL_MAX_CONNECTIONS the cap is workers x worker connections, and per-worker shares round up', () => {

@@ -15,7 +15,8 @@ interface WorkerRow {
 
 interface Stats {
   master: { pid: number; generation: number; uptime_s: number };
-  capacity: { status: string; current_connections: number; max_connections: number };
+  /** idle_connections: absent from a corral older than it. */
+  capacity: { status: string; current_connections: number; idle_connections?: number; max_connections: number };
   workers_ready: number;
   workers_expected: number;
   /** Absent from a master older than this command. */
@@ -28,6 +29,12 @@ function respawnText(inMs: number | null | undefined, why?: { crash_loop: number
   if (inMs === null || inMs === undefined) return '';
   const reason = why ? ` (${why.boot_failures > 0 ? `${why.boot_failures} failed boot${why.boot_failures === 1 ? '' : 's'} in a row` : `crash loop ${why.crash_loop}`})` : '';
   return `; respawning in ${Math.ceil(inMs / 1000)} s${reason}`;
+}
+
+/** Busy connections over the cap, and the idle ones, which give their slot to a new client. */
+function capacityText(c: Stats['capacity']): string {
+  const idle = c.idle_connections ?? 0;
+  return `${c.current_connections - idle}/${c.max_connections} connections busy, ${idle} idle`;
 }
 
 async function getJson(url: string, token: string | undefined): Promise<{ status: number; body: unknown }> {
@@ -95,7 +102,7 @@ says how to tell), 1 running but the admin API did not answer.`,
       }
       const lines = [
         `corral is running: master pid ${s.master.pid}, generation ${s.master.generation}, up ${duration(s.master.uptime_s)}`,
-        `workers ${s.workers_ready}/${s.workers_expected} ready, capacity ${s.capacity.status} (${s.capacity.current_connections}/${s.capacity.max_connections} connections)${respawnText(s.respawn?.in_ms, s.respawn ?? undefined)}`,
+        `workers ${s.workers_ready}/${s.workers_expected} ready, capacity ${s.capacity.status} (${capacityText(s.capacity)})${respawnText(s.respawn?.in_ms, s.respawn ?? undefined)}`,
         '',
         `${'ID'.padStart(4)} ${'PID'.padStart(8)} ${'GEN'.padStart(4)} ${'STATE'.padEnd(9)} ${'UPTIME'.padStart(7)} ${'REQUESTS'.padStart(10)} ${'RSS MiB'.padStart(8)}`,
         ...s.workers.map(

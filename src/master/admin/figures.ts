@@ -14,6 +14,7 @@ export function capacityFromView(view: AdminView): Capacity {
   const s = view.settings();
   return computeCapacity({
     activeConnections: view.children().filter((c) => c.role === 'worker').map((c) => c.figures?.activeConnections ?? 0),
+    idleConnections: view.children().filter((c) => c.role === 'worker').map((c) => c.figures?.idleConnections ?? 0),
     workers: view.expectedWorkers(),
     workerConnections: s.CORRAL_WORKER_CONNECTIONS,
     maxConnections: s.CORRAL_MAX_CONNECTIONS,
@@ -138,6 +139,7 @@ function childStats(c: ChildSnapshot, now: number) {
     heap_total_bytes: f?.heapTotalBytes ?? null,
     event_loop_lag_ms: f ? Math.round(f.eventLoopLagMs * 100) / 100 : null,
     active_connections: f?.activeConnections ?? null,
+    idle_connections: f?.idleConnections ?? null,
     requests_served: f?.requestsServed ?? null,
     errors_served: f?.errorsServed ?? null,
     connections_refused: f?.connectionsRefused ?? null,
@@ -180,6 +182,7 @@ export function statsOf(view: AdminView, extras: StatsExtras, now = monotonicNow
     respawn: respawnOf(view),
     totals: {
       active_connections: workers.reduce((a, w) => a + (w.figures?.activeConnections ?? 0), 0),
+      idle_connections: workers.reduce((a, w) => a + (w.figures?.idleConnections ?? 0), 0),
       requests_served: workers.reduce((a, w) => a + (w.figures?.requestsServed ?? 0), 0),
       // Live workers' and those that exited: a count of turned-away clients must not go back.
       connections_refused: view.servedByExited().refused + workers.reduce((a, w) => a + (w.figures?.connectionsRefused ?? 0), 0),

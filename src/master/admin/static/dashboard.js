@@ -74,7 +74,12 @@ function renderStats(s) {
   const shown = s.workers_ready === 0 ? 'UNAVAILABLE' : c.status;
   status.textContent = shown;
   status.dataset.status = shown;
-  set('connections-used', fmt.int(c.current_connections));
+  // Busy: open and not idle. Idle connections give their slot to a new client, so the bar, the
+  // percentage and the status count only the busy ones (a corral without the figure: none idle).
+  const idle = c.idle_connections ?? 0;
+  set('connections-used', fmt.int(c.current_connections - idle));
+  set('connections-open', fmt.int(c.current_connections));
+  set('connections-idle', fmt.int(idle));
   set('connections-max', fmt.int(c.max_connections));
   set('percent-used', fmt.num(c.percent_used));
   set('available-slots', fmt.int(c.available_slots));
