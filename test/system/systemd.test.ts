@@ -175,7 +175,7 @@ describe('corral under a real systemd (debootstrap + systemd-nspawn)', { skip: s
 
   test('systemctl status shows the STATUS line', async () => {
     const out = await c.sh('systemctl status corral --no-pager --lines=0');
-    assert.match(out, /Status: "2\/2 workers ready, generation 1, capacity \w+ \(\d+\/\d+\)"/);
+    assert.match(out, /Status: "2\/2 workers ready, generation 1, capacity \w+ \(\d+\/\d+ busy, \d+ idle\)"/);
   });
 
   test('the master feeds the watchdog while its workers are healthy', async () => {
