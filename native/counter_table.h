@@ -40,6 +40,7 @@ typedef struct {
   uint64_t room_wanted; /* STATE(end, count): connections refused for want of room (host_counters.c, "Room wanted") */
   uint64_t reserved;
 } header_t; /* 80 bytes: the slots after it stay 16-byte aligned */
+_Static_assert(sizeof(header_t) % 16 == 0, "the slots after the header must stay 16-byte aligned");
 
 typedef struct {
   uint64_t key;

@@ -26,7 +26,7 @@ const OVER_CAP_IDLE_MS = 2000;
  * room (connection-gauge.ts): one read of shared memory, well within the refused client's
  * Retry-After of 1 s.
  */
-export const ROOM_CHECK_MS = 100;
+const ROOM_CHECK_MS = 100;
 
 type CappedSocket = TrackedSocket & { [OVER_CAP]?: true };
 
