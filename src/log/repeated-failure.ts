@@ -82,4 +82,12 @@ export class RepeatedFailures {
     }
     failure.failed(say);
   }
+
+  /**
+   * The failure of `key` is over: said once, as RepeatedFailure.ended. The key is kept (up to
+   * `maxKeys`), so a cause that comes and goes stays at a line a minute.
+   */
+  ended(key: string, say: (total: number) => void): void {
+    this.byKey.get(key)?.ended(say);
+  }
 }

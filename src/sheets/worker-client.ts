@@ -6,6 +6,7 @@
 import type { Settings } from '../config/schema.js';
 import { CorralError, describeError } from '../errors.js';
 import type { Logger } from '../log/logger.js';
+import { RepeatedFailures } from '../log/repeated-failure.js';
 import { parseA1 } from './a1.js';
 import { KeeperLink } from './keeper-link.js';
 import type { WatchAnswer } from './keeper/change-feed.js';
@@ -91,7 +92,11 @@ class WorkerSheetsClient implements SheetsClient {
   private readonly watchAbort = new AbortController();
   private readonly watchPauseMs: number;
   private closed: Promise<void> | undefined;
-  private falling = false;
+  /**
+   * Reads served from this worker's copy because the keeper did not answer, per range: while the
+   * keeper is down or restarting that is every read of a range past its TTL.
+   */
+  private readonly fallbacks: RepeatedFailures;
   private counts = { hits: 0, misses: 0, staleFallbacks: 0, appends: 0, errors: 0, invalidations: 0 };
   private maxStaleSeen = 0;
 
@@ -103,6 +108,7 @@ class WorkerSheetsClient implements SheetsClient {
     // Same rule as create-backend.ts, without loading the backends into every worker.
     this.backend = settings.SHEET_ID ? 'google' : 'offline';
     this.now = o.now ?? Date.now;
+    this.fallbacks = new RepeatedFailures(this.now);
     this.maxStaleMs = settings.SHEET_CACHE_MAX_STALE * 1000;
     this.watchPauseMs = o.watchPauseMs ?? WATCH_IDLE_PAUSE_MS;
     this.l1 = new L1Cache(settings.CORRAL_L1_CACHE_MB * 1024 * 1024);
@@ -179,10 +185,15 @@ class WorkerSheetsClient implements SheetsClient {
 
   private fallBack(range: string, cached: L1Entry, why: unknown): SheetRead {
     this.counts.staleFallbacks++;
-    if (!this.falling) {
-      this.falling = true;
-      this.logger.warn({ range, err: describeError(why) }, 'sheets: keeper read failed; serving this worker\'s last copy');
-    }
+    this.fallbacks.failed(range, (fallbacks, total) => {
+      const err = describeError(why);
+      this.logger.warn(
+        { event: 'sheets.keeper_read_fallback', range, code: err.code ?? null, err, fallbacks, fallbacks_total: total },
+        total === 1
+          ? "sheets: keeper read failed; serving this worker's last copy"
+          : `sheets: keeper read failed; serving this worker's last copy (${fallbacks} reads of this range served from it since the last such line)`,
+      );
+    });
     return this.toRead(cached, this.now());
   }
 
@@ -200,7 +211,9 @@ class WorkerSheetsClient implements SheetsClient {
       entry: this.link
         .call<WireRead>('GET', `/read?range=${encodeURIComponent(range)}`)
         .then((wire) => {
-          this.falling = false;
+          this.fallbacks.ended(range, (total) =>
+            this.logger.info({ event: 'sheets.keeper_read_recovered', range, fallbacks: total }, `sheets: the keeper answers reads of ${range} again; ${total} were served from this worker's copy meanwhile`),
+          );
           const now = this.now();
           return this.l1.set(range, onOwnClock(wire, now), now, version);
         })

@@ -52,4 +52,20 @@ describe('a repeated failure, as log lines', () => {
     // 'a' was the oldest of three when 'd' came: forgotten, so said again as a first.
     assert.deepEqual(said, ['a 1', 'b 1', 'c 1', 'd 1', 'a 1']);
   });
+
+  it('per key: the end of one key is said once, and only for that key', () => {
+    let now = 0;
+    const failures = new RepeatedFailures(() => now);
+    const lines: string[] = [];
+    for (; now < 3000; now += 100) {
+      failures.failed('a', (n) => lines.push(`a failed ${n}`));
+      failures.failed('b', (n) => lines.push(`b failed ${n}`));
+    }
+    failures.ended('a', (total) => lines.push(`a ended ${total}`));
+    failures.ended('a', (total) => lines.push(`a ended ${total}`));
+    failures.ended('never', () => assert.fail('no failure of this key to end'));
+    assert.deepEqual(lines, ['a failed 1', 'b failed 1', 'a ended 30']);
+    failures.ended('b', (total) => lines.push(`b ended ${total}`));
+    assert.deepEqual(lines.at(-1), 'b ended 30');
+  });
 });

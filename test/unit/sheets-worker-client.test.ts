@@ -196,6 +196,65 @@ describe('worker Sheets client', () => {
     }
   });
 
+  it('while the keeper is down, reads served from the copy are one line with the cause, then a count a minute, then one line when it answers again', async () => {
+    let offset = 0;
+    const socketPath = join(dir, 'keeper.sock');
+    const worker = createWorkerSheetsClient({ SHEET_ID: 'fake', CORRAL_DATA_DIR: dir, CORRAL_L1_CACHE_MB: 4, SHEET_CACHE_MAX_STALE: 3600 }, log.logger, {
+      socketPath,
+      watch: false,
+      retryDelayMs: 10,
+      now: () => Date.now() + offset,
+    });
+    const lines = () => log.lines().filter((l) => String(l.event).startsWith('sheets.keeper_read_'));
+    try {
+      const first = worker.read('Events');
+      await until(() => keeper.reads.length === 1, 'the first /read');
+      keeper.reads[0]?.answer([HEADER, OLD_ROW]);
+      await first;
+      // The keeper goes away (a restart), and the copy's 60 s TTL passes.
+      await keeper.close();
+      offset = 61_000;
+      for (let i = 0; i < 20; i++) assert.deepEqual((await worker.read('Events')).values.at(-1), OLD_ROW);
+      assert.deepEqual(
+        lines().map((l) => [l.event, l.level, l.range, l.code, l.fallbacks]),
+        [['sheets.keeper_read_fallback', 'warn', 'Events', 'CORRAL_ERR_KEEPER_UNAVAILABLE', 1]],
+        'one line for twenty reads, with the cause',
+      );
+      // A minute after that line, the next read says how many were served from the copy since.
+      offset += 60_000;
+      await worker.read('Events');
+      assert.deepEqual(
+        lines().map((l) => [l.event, l.fallbacks, l.fallbacks_total]),
+        [
+          ['sheets.keeper_read_fallback', 1, 1],
+          ['sheets.keeper_read_fallback', 20, 21],
+        ],
+      );
+      // The keeper is back: the next read gets its answer, and the end is said once.
+      keeper = new ScriptedKeeper();
+      await keeper.listen(socketPath);
+      const back = worker.read('Events');
+      await until(() => keeper.reads.length === 1, 'a /read to the keeper that is back');
+      keeper.reads[0]?.answer([HEADER, OLD_ROW, NEW_ROW]);
+      assert.deepEqual((await back).values.at(-1), NEW_ROW);
+      offset += 61_000;
+      const again = worker.read('Events');
+      await until(() => keeper.reads.length === 2, 'the next /read');
+      keeper.reads[1]?.answer([HEADER, OLD_ROW, NEW_ROW]);
+      await again;
+      assert.deepEqual(
+        lines().map((l) => [l.event, l.level, l.fallbacks]),
+        [
+          ['sheets.keeper_read_fallback', 'warn', 1],
+          ['sheets.keeper_read_fallback', 'warn', 20],
+          ['sheets.keeper_read_recovered', 'info', 21],
+        ],
+      );
+    } finally {
+      await worker.close();
+    }
+  });
+
   it('an aged copy is served when the keeper is slow to answer; one a write ended is not', async () => {
     let offset = 0;
     const patient = createWorkerSheetsClient({ SHEET_ID: 'fake', CORRAL_DATA_DIR: dir, CORRAL_L1_CACHE_MB: 4, SHEET_CACHE_MAX_STALE: 3600 }, log.logger, {
