@@ -156,7 +156,7 @@ describe('keeper cache tier (L2)', () => {
     assert.equal(backend.count('get'), 2);
   });
 
-  it('stale-if-error: serves the last good value while upstream fails, warns once per episode', async () => {
+  it('stale-if-error: serves the last good value while upstream fails, said at the first failure, then at most once a minute with the count, then once at the end', async () => {
     await tier.get('Players');
     backend.failReads = true;
     await clock.advance(TTL);
@@ -173,22 +173,36 @@ describe('keeper cache tier (L2)', () => {
     assert.ok((tier.figures().maxStaleSeconds ?? 0) >= 119);
     assert.equal(tier.figures().rangesFailing, 1);
     const upstreamCalls = backend.count('get');
+    const failedCalls = upstreamCalls - 1;
     assert.ok(upstreamCalls < 30, `failed refreshes back off instead of hammering (${upstreamCalls} calls in 120 s)`);
-    const warnings = log.lines().filter((l) => l.level === 'warn' && l.range === 'Players');
-    assert.equal(warnings.length, 1, 'one warning for the whole failure episode');
-    // Recovery: a new value, a recovery line, and a later failure warns again.
+    const failed = () => log.lines().filter((l) => l.event === 'sheets.upstream_read_failed' && l.range === 'Players');
+    const lines = failed();
+    // The first failure at once, with its cause; in the two minutes after it, one or two lines
+    // more (at most one a minute, retries being at least a second apart), each with the count since.
+    assert.ok(lines.length >= 2 && lines.length <= 3, `${lines.length} lines for ${failedCalls} failed refreshes`);
+    assert.deepEqual([lines[0]?.level, lines[0]?.failures, (lines[0]?.err as { code?: string }).code], ['warn', 1, 'CORRAL_ERR_SHEETS_UNAVAILABLE']);
+    assert.ok(lines.slice(1).every((l) => l.level === 'warn' && Number(l.failures) > 1), 'the later lines count several failures each');
+    assert.ok(lines.reduce((n, l) => n + Number(l.failures), 0) <= failedCalls);
+    // Recovery: a new value, one recovery line with the count of the whole failure.
     backend.failReads = false;
     await clock.advance(TTL);
     await tier.get('Players');
     await settle();
     const fresh = await tier.get('Players');
     assert.equal(fresh.stale, false);
-    assert.ok(log.lines().some((l) => l.level === 'info' && String(l.msg).includes('refreshed again')));
+    const recovered = log.lines().filter((l) => l.event === 'sheets.upstream_read_recovered');
+    assert.deepEqual(
+      recovered.map((l) => [l.level, l.range, l.failures]),
+      [['info', 'Players', backend.count('get') - 2]],
+    );
+    assert.ok(String(recovered[0]?.msg).includes('refreshed again'));
+    // A later failure, more than a minute after the last line, is said again at once.
     backend.failReads = true;
     await clock.advance(TTL + 1);
     await tier.get('Players');
     await settle();
-    assert.equal(log.lines().filter((l) => l.level === 'warn' && l.range === 'Players').length, 2);
+    assert.equal(failed().length, lines.length + 1);
+    assert.equal(failed().at(-1)?.failures, 1);
   });
 
   it("a failed refresh is not retried before the Retry-After Google sent, even past the TTL", async () => {

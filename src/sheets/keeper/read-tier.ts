@@ -7,11 +7,13 @@
 //                                             (single-flight: one upstream call for all waiters).
 // A value expires TTL after its fetch COMPLETED, so two upstream reads of one range are always at
 // least a TTL apart: one call per range per TTL for the whole host. Failed refreshes are retried
-// no sooner than a backoff, so a failing Google is not hammered by every request.
+// no sooner than a backoff, so a failing Google is not hammered by every request; they are said
+// per range at the first, then at most once a minute with the count, then once when one works.
 
 import { LRUCache } from 'lru-cache';
 import { describeError } from '../../errors.js';
 import type { Logger } from '../../log/logger.js';
+import { RepeatedFailures } from '../../log/repeated-failure.js';
 import type { SheetsBackend } from '../backend.js';
 import { backoffMs } from './backoff.js';
 import { systemClock, type Clock } from './clock.js';
@@ -43,7 +45,6 @@ interface RangeState {
   failures: number;
   failingSince: number | undefined;
   nextRetryAt: number;
-  warned: boolean;
   lastError: unknown;
   lastServedAt: number;
   lastServedStale: number;
@@ -103,11 +104,14 @@ export class ReadTier {
   /** Ranges already reported as larger than half the budget (once each, bounded like everFilled). */
   private readonly warnedLarge = new Set<string>();
   private readonly clock: Clock;
+  /** Failed upstream reads, per range (a deleted tab fails alone; an outage fails them all). */
+  private readonly upstreamFailures: RepeatedFailures;
   private readonly abort = new AbortController();
   private counts = { fresh: 0, stale: 0, miss: 0, upstream: 0, upstreamErrors: 0 };
 
   constructor(private readonly o: ReadTierOptions) {
     this.clock = o.clock ?? systemClock;
+    this.upstreamFailures = new RepeatedFailures(() => this.clock.now());
     this.states = new LRUCache<string, RangeState>({
       maxSize: o.maxBytes,
       // Capped at half the budget: lru-cache refuses (and deletes) an entry larger than maxSize, so
@@ -122,7 +126,7 @@ export class ReadTier {
   private state(range: string): RangeState {
     let st = this.states.get(range);
     if (!st) {
-      st = { value: undefined, inflight: undefined, failures: 0, failingSince: undefined, nextRetryAt: 0, warned: false, lastError: undefined, lastServedAt: 0, lastServedStale: 0 };
+      st = { value: undefined, inflight: undefined, failures: 0, failingSince: undefined, nextRetryAt: 0, lastError: undefined, lastServedAt: 0, lastServedStale: 0 };
       this.states.set(range, st);
     }
     return st;
@@ -182,15 +186,15 @@ export class ReadTier {
       const value: CachedValue = { range, values, jsonBytes, fetchStartedAt: started, fetchedAt: done, expiresAt: done + this.o.ttlMs };
       st.value = value;
       this.warnIfLarge(value);
-      if (st.failingSince !== undefined) {
+      const failingSince = st.failingSince;
+      this.upstreamFailures.ended(range, (failures) =>
         this.o.logger.info(
-          { range, failedForSeconds: Math.round((done - st.failingSince) / 1000), failures: st.failures },
+          { event: 'sheets.upstream_read_recovered', range, failedForSeconds: failingSince === undefined ? null : Math.round((done - failingSince) / 1000), failures },
           'sheets: range refreshed again after upstream failures',
-        );
-      }
+        ),
+      );
       st.failures = 0;
       st.failingSince = undefined;
-      st.warned = false;
       st.lastError = undefined;
       st.nextRetryAt = 0;
       // Re-set so the LRU accounts for the new size. lru-cache recomputes a size only when the
@@ -232,17 +236,20 @@ export class ReadTier {
     // than Google asked (Retry-After on a 429 or 503): retrying earlier only spends quota.
     const askedMs = (err as { retryAfterMs?: unknown }).retryAfterMs;
     st.nextRetryAt = now + Math.max(Math.min(this.o.ttlMs, backoffMs(st.failures)), typeof askedMs === 'number' ? askedMs : 0);
-    if (st.warned || this.abort.signal.aborted) return;
-    // Once per range per failure episode, not per request.
-    st.warned = true;
-    const v = st.value;
-    const stale = v ? Math.max(0, Math.round((now - v.expiresAt) / 1000)) : null;
-    this.o.logger.warn(
-      { range, err: describeError(err), staleSeconds: stale, maxStaleSeconds: this.o.maxStaleMs / 1000 },
-      v && now - v.expiresAt <= this.o.maxStaleMs
-        ? 'sheets: upstream read failed; serving the last good value until it recovers or passes SHEET_CACHE_MAX_STALE'
-        : 'sheets: upstream read failed and no usable cached value exists; reads of this range fail',
-    );
+    // Reads cut by the keeper's own close are not a failure of Google's.
+    if (this.abort.signal.aborted) return;
+    this.upstreamFailures.failed(range, (failures, total) => {
+      const v = st.value;
+      const stale = v ? Math.max(0, Math.round((now - v.expiresAt) / 1000)) : null;
+      const what =
+        v && now - v.expiresAt <= this.o.maxStaleMs
+          ? 'sheets: upstream read failed; serving the last good value until it recovers or passes SHEET_CACHE_MAX_STALE'
+          : 'sheets: upstream read failed and no usable cached value exists; reads of this range fail';
+      this.o.logger.warn(
+        { event: 'sheets.upstream_read_failed', range, err: describeError(err), staleSeconds: stale, maxStaleSeconds: this.o.maxStaleMs / 1000, failures, failures_total: total },
+        total === 1 ? what : `${what} (${failures} failed upstream reads of this range since the last such line)`,
+      );
+    });
   }
 
   /**
