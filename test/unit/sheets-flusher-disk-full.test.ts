@@ -88,4 +88,45 @@ describe('flusher on a full data disk', { skip: unavailable }, () => {
     assert.equal(resumed.length, 1);
     assert.ok(Number(resumed[0]!.postponed) >= attempts);
   });
+  it('appends Google took whose done records cannot be written are one line with the cause, then a count a minute, then one line when they are written again', async () => {
+    // The disk fills while each append is on its way: its send record was written, its done record
+    // is not. A batch of 120 entries makes a done record (their ids) longer than a page, so it never
+    // fits in what the journal's last page has left.
+    const append = backend.appendValues.bind(backend);
+    let fillDuringAppend = true;
+    backend.appendValues = async (range: string, rows: readonly (readonly string[])[]) => {
+      const answer = await append(range, rows);
+      if (fillDuringAppend) disk.fill();
+      return answer;
+    };
+    let sent = 0;
+    const cycle = async () => {
+      disk.free();
+      await Promise.all(Array.from({ length: 120 }, () => journal.add('Events', [row(`d${sent++}`)])));
+      assert.equal((await flusher.flushOnce({ wait: true })).sent, 120);
+      await clock.advance(1000);
+    };
+    const lines = () => log.lines().filter((l) => String(l.event).startsWith('journal.done_'));
+    for (let i = 0; i < 4; i++) await cycle();
+    assert.deepEqual(
+      lines().map((l) => [l.event, l.level, l.code, l.path, l.errno, l.range, l.failed]),
+      [['journal.done_failed', 'error', 'CORRAL_ERR_JOURNAL_UNWRITABLE', journal.path, 'ENOSPC', 'Events', 1]],
+      'one line for four done records, with the cause',
+    );
+    await clock.advance(60_000);
+    await cycle();
+    assert.deepEqual(lines().map((l) => [l.event, l.failed]), [
+      ['journal.done_failed', 1],
+      ['journal.done_failed', 4],
+    ]);
+    fillDuringAppend = false;
+    await cycle();
+    await cycle();
+    assert.deepEqual(lines().map((l) => [l.event, l.level, l.failed]), [
+      ['journal.done_failed', 'error', 1],
+      ['journal.done_failed', 'error', 4],
+      ['journal.done_recovered', 'info', 5],
+    ]);
+    assert.equal(backend.ids('Events').filter((id) => id !== 'event_id').length, sent, 'each row reached the sheet once');
+  });
 });

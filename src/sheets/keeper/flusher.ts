@@ -22,7 +22,7 @@ import { takeBatch } from './flush-batch.js';
 import { appliedOf, FlushRetries } from './flush-retry.js';
 import type { Journal, JournalEntry } from './journal.js';
 import type { QuotaBucket } from './quota.js';
-import { JournalSendFailureLog } from './write-failure-log.js';
+import { JournalDoneFailureLog, JournalSendFailureLog } from './write-failure-log.js';
 
 export { appliedOf } from './flush-retry.js';
 
@@ -64,6 +64,7 @@ export class Flusher {
   private readonly landing: LandingCheck;
   private readonly alert: BacklogAlert;
   private readonly sendFailures: JournalSendFailureLog;
+  private readonly doneFailures: JournalDoneFailureLog;
   private readonly appendFailures: AppendFailureLog;
   private readonly isolatedRefusals: RepeatedFailures;
   private counts = { appends: 0, rowsSent: 0, rowsFound: 0, failures: 0, verifications: 0 };
@@ -74,6 +75,7 @@ export class Flusher {
     this.landing = new LandingCheck(o.logger);
     this.alert = new BacklogAlert(o.logger);
     this.sendFailures = new JournalSendFailureLog(o.logger, () => this.clock.now());
+    this.doneFailures = new JournalDoneFailureLog(o.logger, () => this.clock.now());
     this.appendFailures = new AppendFailureLog(o.logger, () => this.clock.now());
     this.isolatedRefusals = new RepeatedFailures(() => this.clock.now());
   }
@@ -211,9 +213,10 @@ export class Flusher {
       this.counts.rowsSent += rows.length;
       this.appendFailures.succeeded(range);
       this.landing.check(range, res.updatedRange);
-      await this.o.journal.markDone(batch, 'sent', res.updatedRange).catch((err) => {
-        this.o.logger.error({ err: describeError(err), range }, 'sheets: append applied but its done record failed; a restart will read back');
-      });
+      await this.o.journal.markDone(batch, 'sent', res.updatedRange).then(
+        () => this.doneFailures.succeeded(),
+        (err) => this.doneFailures.failed(err, range),
+      );
       return rows.length;
     } catch (err) {
       this.counts.failures++;

@@ -71,3 +71,38 @@ export class JournalSendFailureLog {
     );
   }
 }
+
+/**
+ * The flusher's side after an append Google took: its done record could not be written. Nothing is
+ * lost (the entry is done in memory; after a restart the journal still says "sent", which costs a
+ * read-back, not a second row), but on a full disk it is every append: `journal.done_failed` at the
+ * first, then at most once a minute with how many since; `journal.done_recovered` once a done
+ * record is written again.
+ */
+export class JournalDoneFailureLog {
+  private readonly failure: RepeatedFailure;
+
+  constructor(
+    private readonly logger: Logger,
+    now: () => number,
+  ) {
+    this.failure = new RepeatedFailure(now, WRITE_FAILURE_REPEAT_MS);
+  }
+
+  failed(err: unknown, range: string): void {
+    this.failure.failed((failed, total) => {
+      const known = err instanceof DataDirWriteError ? err : undefined;
+      const { code, message } = describeError(err);
+      this.logger.error(
+        { event: 'journal.done_failed', code: code ?? null, path: known?.path ?? null, errno: known?.errno ?? null, range, failed, failed_total: total, message },
+        `sheets: append applied but its done record failed (${known?.errno ?? message}); a restart will read back`,
+      );
+    });
+  }
+
+  succeeded(): void {
+    this.failure.ended((failed) =>
+      this.logger.info({ event: 'journal.done_recovered', failed }, `keeper: done records are written again; ${failed} could not be written meanwhile (those appends are read back after a restart)`),
+    );
+  }
+}
