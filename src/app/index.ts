@@ -24,6 +24,7 @@ import { loadSessionSecret } from './secret.js';
 import { createSessions } from './session.js';
 import { describeError } from '../errors.js';
 import { RepeatedFailures } from '../log/repeated-failure.js';
+import { StreamFailureLog } from './stream-failure-log.js';
 
 export const HEALTH_PATH = '/api/admin/health';
 
@@ -84,6 +85,7 @@ export async function createApp(ctx: AppContext): Promise<RequestListener> {
   );
 
   const handlerErrors = new RepeatedFailures();
+  const streamFailures = new StreamFailureLog(logger);
   const fail = (req: IncomingMessage, res: ServerResponse, err: unknown): void => {
     if (res.destroyed && !res.headersSent) {
       // The client went away (mid-upload, say): nobody to answer, and not a fault of the server.
@@ -98,7 +100,7 @@ export async function createApp(ctx: AppContext): Promise<RequestListener> {
     }
     if (res.headersSent) {
       // Mid-stream failure (an export): the only honest signal left is cutting the connection.
-      logger.error({ event: 'app.stream_failed', err, path: req.url }, 'response failed after headers were sent');
+      streamFailures.failed(req, err);
       // Too late for the client, but the access line and the error count must not read it as a
       // client that went away (499).
       res.statusCode = 500;
@@ -125,7 +127,11 @@ export async function createApp(ctx: AppContext): Promise<RequestListener> {
   return (req, res) => {
     try {
       const pending = handle(req, res);
-      if (pending) pending.catch((err: unknown) => fail(req, res, err));
+      if (pending)
+        pending.then(
+          () => streamFailures.answered(req, res),
+          (err: unknown) => fail(req, res, err),
+        );
     } catch (err) {
       fail(req, res, err);
     }
