@@ -129,4 +129,45 @@ describe('flusher on a full data disk', { skip: unavailable }, () => {
     ]);
     assert.equal(backend.ids('Events').filter((id) => id !== 'event_id').length, sent, 'each row reached the sheet once');
   });
+  it('timed flushes that fail at every interval are one line with the cause, then a count a minute, then one line when one completes', async () => {
+    // An append Google applied whose answer was lost, then someone removed one of its rows from the
+    // sheet: the read-back splits the entry, and the split's record (the missing row, longer than a
+    // page) cannot be written on the full disk. Each flush reads back and fails the same way.
+    await journal.add('Events', [row('kept'), padded('removed', 6000)]);
+    backend.failAppends = 'lost-after';
+    await flusher.flushOnce({ wait: true });
+    backend.failAppends = 'none';
+    const tab = backend.tabs.get('Events')!;
+    tab.splice(tab.findIndex((r) => r[0] === 'removed'), 1);
+    disk.fill();
+    await clock.advance(10_000);
+    flusher = testFlusher(journal, backend, log.logger, clock, 20);
+    const readBacks = () => backend.count('get');
+    const lines = () => log.lines().filter((l) => String(l.event).startsWith('sheets.flush_'));
+    const until = async (check: () => boolean, what: string) => {
+      for (let i = 0; i < 500 && !check(); i++) await new Promise((r) => setTimeout(r, 10));
+      assert.ok(check(), `timed out waiting for ${what}`);
+    };
+    flusher.start();
+    await until(() => readBacks() >= 10, 'ten failed flushes');
+    assert.deepEqual(
+      lines().map((l) => [l.event, l.level, (l.err as { code?: string }).code, l.failed]),
+      [['sheets.flush_failed', 'error', 'CORRAL_ERR_JOURNAL_UNWRITABLE', 1]],
+      'one line for ten failed flushes, with the cause',
+    );
+    await clock.advance(60_000);
+    await until(() => lines().length === 2, 'the count a minute after the first line');
+    assert.ok(Number(lines()[1]?.failed) >= 9, `${String(lines()[1]?.failed)} failed flushes since the first line`);
+    disk.free();
+    await until(() => lines().length === 3, 'the end of the failure');
+    await until(() => backend.ids('Events').includes('removed'), 'the removed row to be sent again');
+    assert.deepEqual(lines().map((l) => [l.event, l.level]), [
+      ['sheets.flush_failed', 'error'],
+      ['sheets.flush_failed', 'error'],
+      ['sheets.flush_recovered', 'info'],
+    ]);
+    assert.ok(Number(lines()[2]?.failed) >= Number(lines()[1]?.failed) + 1);
+    const partial = log.lines().filter((l) => String(l.msg).includes('read-back found part of an append'));
+    assert.equal(partial.length, 1, 'the partial read-back is said once, when its split is written');
+  });
 });

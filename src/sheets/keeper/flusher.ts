@@ -19,6 +19,7 @@ import { LandingCheck } from './append-landing.js';
 import { BacklogAlert } from './backlog-alert.js';
 import { systemClock, type Clock } from './clock.js';
 import { takeBatch } from './flush-batch.js';
+import { FlushFailureLog } from './flush-failure-log.js';
 import { appliedOf, FlushRetries } from './flush-retry.js';
 import type { Journal, JournalEntry } from './journal.js';
 import type { QuotaBucket } from './quota.js';
@@ -67,6 +68,7 @@ export class Flusher {
   private readonly doneFailures: JournalDoneFailureLog;
   private readonly appendFailures: AppendFailureLog;
   private readonly isolatedRefusals: RepeatedFailures;
+  private readonly passFailures: FlushFailureLog;
   private counts = { appends: 0, rowsSent: 0, rowsFound: 0, failures: 0, verifications: 0 };
 
   constructor(private readonly o: FlusherOptions) {
@@ -78,13 +80,17 @@ export class Flusher {
     this.doneFailures = new JournalDoneFailureLog(o.logger, () => this.clock.now());
     this.appendFailures = new AppendFailureLog(o.logger, () => this.clock.now());
     this.isolatedRefusals = new RepeatedFailures(() => this.clock.now());
+    this.passFailures = new FlushFailureLog(o.logger, () => this.clock.now());
   }
 
   start(): void {
     if (this.timer) return;
     this.timer = setInterval(() => {
       if (this.running) return;
-      this.flushOnce({ wait: true }).catch((err) => this.o.logger.error({ err: describeError(err) }, 'sheets: journal flush failed'));
+      this.flushOnce({ wait: true }).then(
+        () => this.passFailures.succeeded(),
+        (err) => this.passFailures.failed(err),
+      );
     }, this.o.intervalMs);
     this.timer.unref();
   }
@@ -271,8 +277,9 @@ export class Flusher {
       } else if (missing.length === e.rows.length) {
         absent.push(e);
       } else {
-        this.o.logger.warn({ range, entry: e.id, missing: missing.length, rows: e.rows.length }, 'sheets: read-back found part of an append; resending the missing rows only');
+        // Said once the split is written: one that fails is tried again at the next flush.
         await this.o.journal.split(e, missing);
+        this.o.logger.warn({ range, entry: e.id, missing: missing.length, rows: e.rows.length }, 'sheets: read-back found part of an append; resending the missing rows only');
         found += e.rows.length - missing.length;
       }
     }
