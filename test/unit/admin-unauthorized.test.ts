@@ -1,4 +1,5 @@
-// The admin API hammered with a wrong token: what the master's log shows.
+// The admin API hammered with a wrong token, or polled on a route that fails: what the master's
+// log shows.
 
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
@@ -33,6 +34,30 @@ describe('admin API refusals', () => {
       assert.equal(refused[0]!.token, 'wrong');
       assert.equal(refused[0]!.path, '/api/admin/stats');
       assert.equal(refused[0]!.requests, 1);
+    } finally {
+      await server.close();
+      monitoring.close();
+    }
+  });
+  it('a route failing at every request (a dashboard polling it) is one admin.error line with the stack, not thirty', async () => {
+    const { logger, lines } = memoryLogger();
+    const view = createFakeView(testSettings({ CORRAL_ADMIN_TOKEN: TOKEN }), []);
+    view.expectedWorkers = () => {
+      throw new TypeError("Cannot read properties of undefined (reading 'expected')");
+    };
+    const monitoring = startMonitoring(view, logger, { historyIntervalMs: 3_600_000, alertIntervalMs: 3_600_000 });
+    const server = await startAdminServer(view, logger, { host: '127.0.0.1', port: 0, monitoring });
+    try {
+      for (let i = 0; i < 30; i++) {
+        const r = await fetch(`http://127.0.0.1:${server.port}/api/admin/capacity?poll=${i}`, { headers: { authorization: `Bearer ${TOKEN}` } });
+        assert.equal(r.status, 500);
+        await r.arrayBuffer();
+      }
+      const failed = lines.filter((l) => l.event === 'admin.error');
+      assert.equal(failed.length, 1, `${failed.length} admin.error lines for 30 failed requests`);
+      assert.equal(failed[0]!.level, 50);
+      assert.match(String((failed[0]!.err as { stack?: string }).stack), /TypeError/);
+      assert.equal(failed[0]!.requests, 1);
     } finally {
       await server.close();
       monitoring.close();

@@ -5,11 +5,11 @@
 
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { CorralError } from '../../errors.js';
+import { CorralError, describeError } from '../../errors.js';
 import { sendJson } from '../../http/json.js';
 import { urlOfTarget } from '../../http/target.js';
 import type { Logger } from '../../log/logger.js';
-import { RepeatedFailure } from '../../log/repeated-failure.js';
+import { RepeatedFailure, RepeatedFailures } from '../../log/repeated-failure.js';
 import { checkAdminAuth } from './auth.js';
 import { AdminBodyError, readAdminJson } from './body.js';
 import { capacityFromView, statsOf, workersReady } from './figures.js';
@@ -199,9 +199,15 @@ export async function startAdminServer(view: AdminView, logger: Logger, options:
     }
   }
 
+  // A bug behind a route fails every request to it, and a dashboard polls its routes every few
+  // seconds: said once per path and error with the stack, then at most once a minute with the count.
+  const handlerErrors = new RepeatedFailures();
   const server = createServer((req, res) => {
     handle(req, res).catch((err: unknown) => {
-      logger.error({ event: 'admin.error', err, path: req.url }, 'admin request failed');
+      const d = describeError(err);
+      handlerErrors.failed(`${req.method} ${(req.url ?? '').split('?')[0]} ${d.code ?? ''} ${d.message}`, (requests) =>
+        logger.error({ event: 'admin.error', err, path: req.url, requests }, 'admin request failed'),
+      );
       if (!res.headersSent) fail(res, 500, 'internal', 'admin request failed; see the master log');
       else res.destroy();
     });
