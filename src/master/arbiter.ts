@@ -11,6 +11,7 @@ import { BOOT_FAILURE_EXITS, EXIT, describeError } from '../errors.js';
 import { heartbeatIntervalMs } from '../heartbeat-interval.js';
 import type { ChildMessage } from '../ipc/messages.js';
 import { assertLogFileWritable, type Logger } from '../log/logger.js';
+import { RepeatedFailure } from '../log/repeated-failure.js';
 import { assertAdminBindSafe } from './admin/auth.js';
 import type { AdminView, ReloadOutcome, RespawnWait } from './admin/view.js';
 import { exponentialBackoff } from './backoff.js';
@@ -123,6 +124,8 @@ export class Arbiter {
   private tickQueued = false;
   /** Set during a tick: the admin view, read from a tick's callee, must not start another. */
   private ticking = false;
+  /** Ticks that threw: a bug that throws once throws at every tick, four times a second. */
+  private readonly tickFailures: RepeatedFailure;
   private lastCapacityFull = false;
   private lastWorkerCap: number | undefined;
   private lastMaxConnections: number | undefined;
@@ -144,6 +147,7 @@ export class Arbiter {
     this.now = o.now ?? monotonicNow;
     this.log = o.logger;
     this.startedAt = this.now();
+    this.tickFailures = new RepeatedFailure(this.now);
   }
 
   get settings(): Settings {
@@ -191,8 +195,11 @@ export class Arbiter {
       this.murder();
       this.manage();
       this.report();
+      this.tickFailures.ended((failed) => this.log.info({ event: 'master.tick_recovered', failed }, `reconcile ticks complete again after ${failed} failed`));
     } catch (err) {
-      this.log.error({ event: 'master.tick_failed', err: describeError(err) }, 'reconcile tick failed');
+      this.tickFailures.failed((failed, total) =>
+        this.log.error({ event: 'master.tick_failed', err: describeError(err), failed, failed_total: total }, total === 1 ? 'reconcile tick failed' : `reconcile tick failed (${failed} ticks since the last such line)`),
+      );
     } finally {
       this.ticking = false;
     }

@@ -1360,3 +1360,55 @@ test('POST /api/admin/reload answers what became of the reload: refused (409, na
     t.log.close();
   }
 });
+
+test('a tick that throws at every run (a bug) is one master.tick_failed line with the error, then a count at most once a minute, then master.tick_recovered once', async () => {
+  let broken = true;
+  const notifier: Notifier = {
+    ready: () => {},
+    reloading: () => {},
+    stopping: () => {},
+    status: () => {},
+    // Fed at every tick: it throws at every tick.
+    watchdog: () => {
+      if (broken) throw new TypeError("Cannot read properties of undefined (reading 'watchdog')");
+    },
+    watchdogIntervalMs: 250,
+    close: () => {},
+  };
+  const t = await setup({}, false, { notifier });
+  const lines = () => t.log.lines().filter((l) => String(l.event).startsWith('master.tick_'));
+  /** `ms` of ticks every 250 ms, the workers beating. */
+  const live = (ms: number) => {
+    for (let left = ms; left > 0; left -= 250) {
+      t.advance(250);
+      beatAll(t.children.filter((c) => !c.exited));
+      t.arbiter.tick();
+    }
+  };
+  try {
+    // The first tick with ready workers feeds the watchdog, and fails.
+    t.bootAll();
+    live(50_000);
+    assert.deepEqual(
+      lines().map((l) => [l.event, l.level, (l.err as { message?: string }).message, l.failed]),
+      [['master.tick_failed', 'error', "Cannot read properties of undefined (reading 'watchdog')", 1]],
+      'one line for 201 failed ticks',
+    );
+    live(20_000);
+    // The tick a minute after the first line says the 240 since it (a tick every 250 ms).
+    assert.deepEqual(lines().map((l) => [l.event, l.failed, l.failed_total]), [
+      ['master.tick_failed', 1, 1],
+      ['master.tick_failed', 240, 241],
+    ]);
+    broken = false;
+    live(10_000);
+    assert.deepEqual(lines().map((l) => [l.event, l.level, l.failed]), [
+      ['master.tick_failed', 'error', 1],
+      ['master.tick_failed', 'error', 240],
+      ['master.tick_recovered', 'info', 281],
+    ]);
+    assert.equal(t.children.filter((c) => !c.exited).length, 2, 'the workers were served all along');
+  } finally {
+    t.log.close();
+  }
+});
