@@ -13,7 +13,7 @@
 import { LRUCache } from 'lru-cache';
 import { describeError } from '../../errors.js';
 import type { Logger } from '../../log/logger.js';
-import { RepeatedFailures } from '../../log/repeated-failure.js';
+import { RepeatedFailure } from '../../log/repeated-failure.js';
 import type { SheetsBackend } from '../backend.js';
 import { backoffMs } from './backoff.js';
 import { systemClock, type Clock } from './clock.js';
@@ -45,6 +45,8 @@ interface RangeState {
   failures: number;
   failingSince: number | undefined;
   nextRetryAt: number;
+  /** Its failed upstream reads as log lines (kept with the range, and forgotten with it). */
+  readonly failureLog: RepeatedFailure;
   lastError: unknown;
   lastServedAt: number;
   lastServedStale: number;
@@ -104,14 +106,12 @@ export class ReadTier {
   /** Ranges already reported as larger than half the budget (once each, bounded like everFilled). */
   private readonly warnedLarge = new Set<string>();
   private readonly clock: Clock;
-  /** Failed upstream reads, per range (a deleted tab fails alone; an outage fails them all). */
-  private readonly upstreamFailures: RepeatedFailures;
+  private readonly now = (): number => this.clock.now();
   private readonly abort = new AbortController();
   private counts = { fresh: 0, stale: 0, miss: 0, upstream: 0, upstreamErrors: 0 };
 
   constructor(private readonly o: ReadTierOptions) {
     this.clock = o.clock ?? systemClock;
-    this.upstreamFailures = new RepeatedFailures(() => this.clock.now());
     this.states = new LRUCache<string, RangeState>({
       maxSize: o.maxBytes,
       // Capped at half the budget: lru-cache refuses (and deletes) an entry larger than maxSize, so
@@ -126,7 +126,7 @@ export class ReadTier {
   private state(range: string): RangeState {
     let st = this.states.get(range);
     if (!st) {
-      st = { value: undefined, inflight: undefined, failures: 0, failingSince: undefined, nextRetryAt: 0, lastError: undefined, lastServedAt: 0, lastServedStale: 0 };
+      st = { value: undefined, inflight: undefined, failures: 0, failingSince: undefined, nextRetryAt: 0, failureLog: new RepeatedFailure(this.now), lastError: undefined, lastServedAt: 0, lastServedStale: 0 };
       this.states.set(range, st);
     }
     return st;
@@ -187,7 +187,7 @@ export class ReadTier {
       st.value = value;
       this.warnIfLarge(value);
       const failingSince = st.failingSince;
-      this.upstreamFailures.ended(range, (failures) =>
+      st.failureLog.ended((failures) =>
         this.o.logger.info(
           { event: 'sheets.upstream_read_recovered', range, failedForSeconds: failingSince === undefined ? null : Math.round((done - failingSince) / 1000), failures },
           'sheets: range refreshed again after upstream failures',
@@ -238,7 +238,8 @@ export class ReadTier {
     st.nextRetryAt = now + Math.max(Math.min(this.o.ttlMs, backoffMs(st.failures)), typeof askedMs === 'number' ? askedMs : 0);
     // Reads cut by the keeper's own close are not a failure of Google's.
     if (this.abort.signal.aborted) return;
-    this.upstreamFailures.failed(range, (failures, total) => {
+    // Per range: a deleted tab fails alone, and an outage's line for one range hides no other.
+    st.failureLog.failed((failures, total) => {
       const v = st.value;
       const stale = v ? Math.max(0, Math.round((now - v.expiresAt) / 1000)) : null;
       const what =
