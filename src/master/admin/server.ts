@@ -12,6 +12,7 @@ import type { Logger } from '../../log/logger.js';
 import { RepeatedFailure, RepeatedFailures } from '../../log/repeated-failure.js';
 import { checkAdminAuth } from './auth.js';
 import { AdminBodyError, readAdminJson } from './body.js';
+import { answerClientErrors } from './client-error.js';
 import { capacityFromView, statsOf, workersReady } from './figures.js';
 import { checkAdminHost } from './host-check.js';
 import { createAdminMetrics } from './metrics.js';
@@ -26,6 +27,9 @@ export interface AdminServerOptions {
   readonly port?: number;
   /** The master's monitoring; when absent the server starts (and later stops) its own. */
   readonly monitoring?: Monitoring;
+  /** Overrides the time a client has to send its headers, and its whole request (tests use short ones). */
+  readonly headersTimeoutMs?: number;
+  readonly requestTimeoutMs?: number;
 }
 
 export interface AdminServer {
@@ -104,8 +108,7 @@ export async function startAdminServer(view: AdminView, logger: Logger, options:
     try {
       url = urlOfTarget(req.url ?? '/', 'http://admin.invalid');
     } catch {
-      sendJson(res, 400, { error: 'bad_request', message: 'the request target is not a valid URL' });
-      return;
+      return fail(res, 400, 'bad_request', 'the request target is not a valid URL');
     }
     const path = url.pathname.length > 1 && url.pathname.endsWith('/') ? url.pathname.slice(0, -1) : url.pathname;
     const method = req.method === 'HEAD' ? 'GET' : (req.method ?? 'GET');
@@ -179,7 +182,12 @@ export async function startAdminServer(view: AdminView, logger: Logger, options:
         try {
           body = await readAdminJson(req, '{"delta":1} or {"delta":-1}');
         } catch (err) {
-          if (!(err instanceof AdminBodyError)) throw err;
+          if (!(err instanceof AdminBodyError)) {
+            // The client went away before its whole body came (or was cut off as too slow, answered
+            // 408 by answerClientErrors): nobody to answer, and no fault of the master's to log.
+            if (req.socket.destroyed || !req.socket.writable) return;
+            throw err;
+          }
           // The rest of a body too large is not read: close rather than drain it for keep-alive.
           return fail(res, err.status, err.error, err.message, err.status === 413 ? { Connection: 'close' } : {});
         }
@@ -202,7 +210,11 @@ export async function startAdminServer(view: AdminView, logger: Logger, options:
   // A bug behind a route fails every request to it, and a dashboard polls its routes every few
   // seconds: said once per path and error with the stack, then at most once a minute with the count.
   const handlerErrors = new RepeatedFailures();
-  const server = createServer((req, res) => {
+  const headersTimeout = options.headersTimeoutMs ?? 10_000;
+  const requestTimeout = options.requestTimeoutMs ?? 30_000;
+  // Node checks these timeouts every connectionsCheckingInterval (30 s by default), so a 30 s
+  // request timeout cut a slow client off anywhere between 30 and 60 s.
+  const server = createServer({ connectionsCheckingInterval: Math.min(1000, headersTimeout) }, (req, res) => {
     handle(req, res).catch((err: unknown) => {
       const d = describeError(err);
       handlerErrors.failed(`${req.method} ${(req.url ?? '').split('?')[0]} ${d.code ?? ''} ${d.message}`, (requests) =>
@@ -219,8 +231,9 @@ export async function startAdminServer(view: AdminView, logger: Logger, options:
   // once; only the admin API is then refused, and only while they are held.
   server.maxConnections = ADMIN_MAX_CONNECTIONS;
   server.keepAliveTimeout = 10_000;
-  server.headersTimeout = 10_000;
-  server.requestTimeout = 30_000;
+  server.headersTimeout = headersTimeout;
+  server.requestTimeout = requestTimeout;
+  answerClientErrors(server);
 
   await new Promise<void>((resolve, reject) => {
     const onError = (err: Error) => {

@@ -1,0 +1,41 @@
+// Requests node:http refuses before the admin routes see them (malformed, headers too large, too
+// slow) and CONNECT, answered in the admin API's JSON like every other refusal: node's own answers
+// are a bare status line with no body, which a script reading `.error` cannot tell apart.
+
+import type { Server, ServerResponse } from 'node:http';
+import type { Duplex } from 'node:stream';
+
+/** The response of the request on this socket that node:http already handed to the routes, if any. */
+function currentResponse(socket: Duplex): ServerResponse | undefined {
+  return (socket as Duplex & { _httpMessage?: ServerResponse | null })._httpMessage ?? undefined;
+}
+
+function rawReply(socket: Duplex, status: number, reason: string, error: string, message: string): void {
+  // An answer already on its way: a raw one now would land inside it (node's own handler skips
+  // writing then too), so the connection is cut.
+  if (!socket.writable || currentResponse(socket)?.headersSent) {
+    socket.destroy();
+    return;
+  }
+  const body = JSON.stringify({ success: false, error, message });
+  socket.end(`HTTP/1.1 ${status} ${reason}\r\ncontent-type: application/json; charset=utf-8\r\ncontent-length: ${Buffer.byteLength(body)}\r\ncache-control: no-store\r\nconnection: close\r\n\r\n${body}`);
+}
+
+/** Answers node:http's client errors and CONNECT on the admin listener with JSON. */
+export function answerClientErrors(server: Server): void {
+  server.on('clientError', (err: NodeJS.ErrnoException, socket: Duplex) => {
+    const code = err.code ?? 'UNKNOWN';
+    // The client went away: nobody to answer.
+    if (code === 'ECONNRESET' || code === 'EPIPE' || code === 'HPE_INVALID_EOF_STATE') {
+      socket.destroy();
+      return;
+    }
+    if (code === 'HPE_HEADER_OVERFLOW') rawReply(socket, 431, 'Request Header Fields Too Large', 'headers_too_large', 'the request line and headers are too large (16 KiB at most)');
+    else if (code === 'ERR_HTTP_REQUEST_TIMEOUT') {
+      const what = currentResponse(socket) ? 'the request body was' : 'the request headers were';
+      rawReply(socket, 408, 'Request Timeout', 'request_timeout', `${what} not received in time`);
+    } else rawReply(socket, 400, 'Bad Request', 'bad_request', `malformed HTTP request (${code})`);
+  });
+  // With no listener node:http destroys a CONNECT's socket without a word, which reads as a reset.
+  server.on('connect', (_req, socket: Duplex) => rawReply(socket, 405, 'Method Not Allowed', 'method_not_allowed', 'CONNECT is not allowed: the admin API is not a proxy'));
+}

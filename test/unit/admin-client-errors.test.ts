@@ -1,0 +1,100 @@
+// Requests node:http refuses before the admin routes (malformed, headers too large, too slow),
+// CONNECT, and a client that goes away in the middle of its body: JSON answers with a stable
+// `error`, and no master error line for what a client did.
+
+import assert from 'node:assert/strict';
+import { connect } from 'node:net';
+import { after, before, describe, it } from 'node:test';
+import { startAdminServer, type AdminServer } from '../../src/master/admin/server.js';
+import { startMonitoring, type Monitoring } from '../../src/master/admin/monitoring.js';
+import { child, createFakeView, testSettings } from '../fixtures/fake-admin-view.js';
+import { memoryLogger } from '../fixtures/memory-logger.js';
+
+const TOKEN = 'admin-token-0123456789abcdef';
+
+/** Writes `parts` (a function for later writes), and resolves with all the listener sent back once it closes. */
+function exchange(port: number, first: string, then?: (write: (s: string) => void, end: () => void) => void): Promise<{ answer: string; ms: number }> {
+  return new Promise((resolve, reject) => {
+    const t0 = Date.now();
+    const s = connect(port, '127.0.0.1', () => {
+      s.write(first);
+      then?.((text) => s.write(text), () => s.destroy());
+    });
+    let answer = '';
+    s.on('data', (d: Buffer) => (answer += d.toString('latin1')));
+    s.on('error', reject);
+    s.on('close', () => resolve({ answer, ms: Date.now() - t0 }));
+  });
+}
+
+function jsonOf(answer: string): { success: boolean; error: string; message: string } {
+  return JSON.parse(answer.slice(answer.indexOf('\r\n\r\n') + 4)) as { success: boolean; error: string; message: string };
+}
+
+describe('admin server: requests refused before the routes', () => {
+  const log = memoryLogger();
+  let server: AdminServer;
+  let monitoring: Monitoring;
+  before(async () => {
+    const view = createFakeView(testSettings({ CORRAL_ADMIN_TOKEN: TOKEN }), [child(1, 5001, 'ready', {})]);
+    monitoring = startMonitoring(view, log.logger, { historyIntervalMs: 60_000, alertIntervalMs: 60_000 });
+    server = await startAdminServer(view, log.logger, { host: '127.0.0.1', port: 0, monitoring, headersTimeoutMs: 1000, requestTimeoutMs: 2000 });
+  });
+  after(async () => {
+    await server.close();
+    monitoring.close();
+  });
+
+  it('answers a malformed request 400 bad_request in JSON, not a bare status line', async () => {
+    const { answer } = await exchange(server.port, 'NOT HTTP AT ALL\r\n\r\n');
+    assert.match(answer, /^HTTP\/1\.1 400 /);
+    assert.deepEqual({ ...jsonOf(answer), message: '' }, { success: false, error: 'bad_request', message: '' });
+  });
+
+  it('answers headers over 16 KiB 431 headers_too_large in JSON', async () => {
+    const { answer } = await exchange(server.port, `GET /api/admin/stats HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Pad: ${'x'.repeat(20_000)}\r\n\r\n`);
+    assert.match(answer, /^HTTP\/1\.1 431 /);
+    assert.equal(jsonOf(answer).error, 'headers_too_large');
+  });
+
+  it('answers CONNECT 405 in JSON rather than dropping the connection', async () => {
+    const { answer } = await exchange(server.port, 'CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\n\r\n');
+    assert.match(answer, /^HTTP\/1\.1 405 /);
+    assert.equal(jsonOf(answer).error, 'method_not_allowed');
+  });
+
+  it('answers headers sent too slowly 408 request_timeout in JSON, about when the headers timeout ends', async () => {
+    const { answer, ms } = await exchange(server.port, 'GET /api/admin/stats HTTP/1.1\r\nHost: 127.0.0.1\r\n', (write) => {
+      const t = setInterval(() => write('X-Slow: 1\r\n'), 200);
+      setTimeout(() => clearInterval(t), 5000).unref();
+    });
+    assert.match(answer, /^HTTP\/1\.1 408 /);
+    const body = jsonOf(answer);
+    assert.equal(body.error, 'request_timeout');
+    assert.match(body.message, /headers/);
+    assert.ok(ms < 4000, `cut off after ${ms} ms`);
+  });
+
+  it('answers a body sent too slowly 408 request_timeout in JSON, without a master error line', async () => {
+    const head = `POST /api/admin/workers HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer ${TOKEN}\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{`;
+    const { answer, ms } = await exchange(server.port, head, (write) => {
+      const t = setInterval(() => write(' '), 200);
+      setTimeout(() => clearInterval(t), 6000).unref();
+    });
+    assert.match(answer, /^HTTP\/1\.1 408 /);
+    const body = jsonOf(answer);
+    assert.equal(body.error, 'request_timeout');
+    assert.match(body.message, /body/);
+    assert.ok(ms < 5000, `cut off after ${ms} ms`);
+    assert.deepEqual(log.lines.filter((l) => l.level === 50), []);
+  });
+
+  it('a client gone in the middle of its body is no master error', async () => {
+    const head = `POST /api/admin/workers HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer ${TOKEN}\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{"del`;
+    await exchange(server.port, head, (_write, end) => setTimeout(end, 100));
+    // The request is alive on the listener until its 'close': a stats request after it is answered after it.
+    const res = await fetch(`http://127.0.0.1:${server.port}/api/admin/capacity`, { headers: { authorization: `Bearer ${TOKEN}` } });
+    assert.equal(res.status, 200);
+    assert.deepEqual(log.lines.filter((l) => l.event === 'admin.error'), []);
+  });
+});
