@@ -11,6 +11,7 @@ import { chromium, type Browser } from 'playwright-core';
 import { createLogger } from '../../src/log/logger.js';
 import { startAdminServer, type AdminServer } from '../../src/master/admin/server.js';
 import { startMonitoring, type Monitoring } from '../../src/master/admin/monitoring.js';
+import type { ChildSnapshot } from '../../src/master/admin/view.js';
 import { child, createFakeView, testSettings, type FakeView } from '../fixtures/fake-admin-view.js';
 
 const CHROMIUM = '/usr/bin/chromium';
@@ -123,7 +124,7 @@ describe('/admin dashboard in Chromium', { skip }, () => {
       const rows = await page.$$eval('#workers-body tr', (trs) => trs.map((tr) => [tr.getAttribute('data-pid'), tr.getAttribute('data-state')]));
       assert.deepEqual(rows, stats.workers.map((w) => [String(w.pid), w.state]));
       const firstRow = await page.$$eval('#workers-body tr:first-child td', (tds) => tds.map((td) => td.textContent));
-      assert.equal(firstRow[5], '70.0 MiB');
+      assert.equal(firstRow[6], '70.0 MiB');
 
       // Five uPlot charts, each with a canvas.
       await page.waitForFunction(() => document.querySelectorAll('.chart .uplot canvas').length === 5);
@@ -222,6 +223,44 @@ describe('/admin dashboard in Chromium', { skip }, () => {
     } finally {
       await page.close();
       await downServer.close();
+    }
+  });
+
+  it('a worker that stopped beating (a blocked loop) is marked in its row and in the Workers card, and a keeper not running is said', async () => {
+    const settings = testSettings({ CORRAL_ADMIN_TOKEN: TOKEN, CORRAL_WORKERS: '2', CORRAL_TIMEOUT: '30' });
+    // A child that keeps beating: its last beat is always a moment ago, as the arbiter would have it.
+    const alive = (c: ChildSnapshot): ChildSnapshot => Object.defineProperty({ ...c }, 'lastBeatAt', { get: () => Date.now() - 300, enumerable: true });
+    const beating = alive(child(1, 4301, 'ready', { activeConnections: 3 }));
+    const stuck = child(2, 4302, 'ready', { activeConnections: 5, eventLoopLagMs: 0.3 });
+    const incident = createFakeView(settings, [beating, { ...stuck, lastBeatAt: Date.now() - 7000 }]);
+    const incidentServer = await startAdminServer(incident, logger, { host: '127.0.0.1', port: 0, monitoring });
+    const page = await browser.newPage();
+    try {
+      await page.goto(`http://127.0.0.1:${incidentServer.port}/admin#token=${TOKEN}`);
+      await page.waitForFunction(() => document.querySelectorAll('#workers-body tr').length === 2);
+      const rows = await page.$$eval('#workers-body tr', (trs) => trs.map((tr) => [tr.getAttribute('data-pid'), tr.getAttribute('data-late'), tr.children[3]?.textContent, tr.children[4]?.textContent]));
+      assert.deepEqual(rows.map((r) => r.slice(0, 3)), [
+        ['4301', null, 'ready'],
+        ['4302', 'true', 'ready, not beating'],
+      ]);
+      // The beat's age as the stats had it when the page read them (the page took a moment to load).
+      assert.match(rows[0]?.[3] ?? '', /^[0-2]\.\d s ago$/);
+      assert.match(rows[1]?.[3] ?? '', /^(7|8|9)\.\d s ago$/);
+      assert.equal(await page.isHidden('#silent'), false);
+      assert.match(((await page.textContent('#silent')) ?? '').trim(), /^1 not beating \(blocked\?\) for (7|8|9)\.\d s; figures are from the last beat$/);
+      assert.equal(((await page.textContent('#keeper-state')) ?? '').trim(), 'not running');
+      assert.equal(await page.getAttribute('#keeper-state', 'data-late'), 'true');
+
+      // It beats again (or its replacement does), and the keeper is back: the marks go.
+      incident.kids[1] = alive(child(2, 4302, 'ready', { activeConnections: 5 }));
+      incident.kids.push(alive(child(0, 4300, 'ready', {}, 'keeper')));
+      await page.waitForFunction(() => document.getElementById('silent')?.hidden === true, undefined, { timeout: 12_000 });
+      assert.equal(await page.$$eval('#workers-body tr[data-late]', (trs) => trs.length), 0);
+      assert.equal(((await page.textContent('#keeper-state')) ?? '').trim(), 'ready');
+      assert.equal(await page.getAttribute('#keeper-state', 'data-late'), 'false');
+    } finally {
+      await page.close();
+      await incidentServer.close();
     }
   });
 

@@ -170,3 +170,33 @@ describe('reloads through the admin API with a settings file the test edits', ()
     await c.waitForLog((l) => l.event === 'reload.done' && l.generation === 3, 30_000, 'reload.done');
   });
 });
+
+describe('a worker whose loop is blocked, on the real master', () => {
+  it('is heartbeat_late in the stats and its heartbeat age grows in /metrics before CORRAL_TIMEOUT kills it', async () => {
+    const c = await startCorral({ app: 'basic.mjs', workers: 2, env: { CORRAL_ADMIN_TOKEN: TOKEN, CORRAL_TIMEOUT: '8', CORRAL_STUCK_STACKS: 'false', CORRAL_ACCEPT: 'round-robin' } });
+    try {
+      type Stats = { heartbeat_late_after_s: number; workers: { id: number; pid: number; heartbeat_late: boolean; last_beat_s_ago: number | null }[] };
+      const stats = async () => (await http(`${c.adminUrl}/api/admin/stats`, { headers: auth })).json<Stats>();
+      const before = await stats();
+      assert.deepEqual(before.workers.map((w) => w.heartbeat_late), [false, false]);
+      assert.equal(before.heartbeat_late_after_s, 3);
+      const spin = http(`${c.url}/spin`, { timeoutMs: 30_000 }).catch((err: Error) => err);
+      let late: Stats['workers'][number] | undefined;
+      await waitFor(async () => {
+        late = (await stats()).workers.find((w) => w.heartbeat_late);
+        return late !== undefined;
+      }, 8000, 'a worker marked heartbeat_late');
+      assert.ok((late?.last_beat_s_ago ?? 0) >= 3, `late after ${late?.last_beat_s_ago} s`);
+      const metrics = (await http(`${c.adminUrl}/metrics`, { headers: auth })).text;
+      const ages = [...metrics.matchAll(/^corral_process_heartbeat_age_seconds\{worker="(\d+)",role="worker"\} ([0-9.e+-]+)$/gm)].map((m) => Number(m[2]));
+      assert.equal(ages.length, 2, metrics);
+      assert.ok(Math.max(...ages) > 3 && Math.min(...ages) < 2, `ages ${ages.join(', ')}`);
+      assert.equal(c.events('worker.timeout').length, 0, 'shown before the master kills it');
+      // The master kills it at CORRAL_TIMEOUT, which ends the spinning request.
+      assert.ok((await spin) instanceof Error);
+      await c.waitForLog((l) => l.event === 'worker.timeout', 10_000, 'worker.timeout');
+    } finally {
+      await c.stop();
+    }
+  });
+});

@@ -3,6 +3,7 @@
 // view first (AdminView.settle), so a document is computed from one state.
 
 import { monotonicNow } from '../../clock.js';
+import { heartbeatIntervalMs } from '../../heartbeat-interval.js';
 import { computeCapacity, type Capacity } from '../capacity.js';
 import type { HostSample } from '../host-monitor.js';
 import type { AdminView, ChildSnapshot } from './view.js';
@@ -124,7 +125,21 @@ export function keeperOf(view: AdminView): ChildSnapshot | undefined {
   return view.children().find((c) => c.role === 'keeper');
 }
 
-function childStats(c: ChildSnapshot, now: number) {
+/** Milliseconds since the child's last heartbeat, or since its fork before the first one. */
+export function heartbeatAgeMs(c: ChildSnapshot, now: number): number {
+  return Math.max(0, now - (c.lastBeatAt ?? c.startedAt));
+}
+
+/**
+ * Three beats missed: the loop is blocked (or the process stopped) and the figures of its last
+ * beat are no longer its state; the master kills it once CORRAL_TIMEOUT passes. A booting child
+ * is not judged by it: its boot has a deadline of its own.
+ */
+export function heartbeatLateAfterMs(timeoutSeconds: number): number {
+  return 3 * heartbeatIntervalMs(timeoutSeconds);
+}
+
+function childStats(c: ChildSnapshot, now: number, lateAfterMs: number) {
   const f = c.figures;
   return {
     id: c.id,
@@ -134,6 +149,7 @@ function childStats(c: ChildSnapshot, now: number) {
     state: c.state,
     uptime_s: Math.max(0, Math.round((now - c.startedAt) / 1000)),
     last_beat_s_ago: c.lastBeatAt === undefined ? null : Math.max(0, Math.round((now - c.lastBeatAt) / 100) / 10),
+    heartbeat_late: c.state !== 'booting' && heartbeatAgeMs(c, now) > lateAfterMs,
     rss_bytes: f?.rssBytes ?? null,
     heap_used_bytes: f?.heapUsedBytes ?? null,
     heap_total_bytes: f?.heapTotalBytes ?? null,
@@ -163,6 +179,7 @@ export function statsOf(view: AdminView, extras: StatsExtras, now = monotonicNow
   const mem = process.memoryUsage();
   const sheets = sheetsFiguresOf(children);
   const h = extras.host;
+  const lateAfterMs = heartbeatLateAfterMs(view.settings().CORRAL_TIMEOUT);
   return {
     success: true,
     at: new Date().toISOString(),
@@ -190,8 +207,9 @@ export function statsOf(view: AdminView, extras: StatsExtras, now = monotonicNow
       requests_per_second: extras.requestsPerSecond,
       rss_bytes: workers.reduce((a, w) => a + (w.figures?.rssBytes ?? 0), 0),
     },
-    workers: workers.map((w) => childStats(w, now)),
-    keeper: keeper ? { ...childStats(keeper, now), extra: keeper.figures?.extra ?? {} } : null,
+    heartbeat_late_after_s: lateAfterMs / 1000,
+    workers: workers.map((w) => childStats(w, now, lateAfterMs)),
+    keeper: keeper ? { ...childStats(keeper, now, lateAfterMs), extra: keeper.figures?.extra ?? {} } : null,
     sheets: { ...sheets, upstream_calls_per_minute: sheets.upstream_calls_per_minute ?? extras.upstreamPerMinute },
     alerts: extras.alerts ?? null,
   };

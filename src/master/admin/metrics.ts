@@ -8,7 +8,7 @@
 import { Counter, Gauge, Registry } from 'prom-client';
 import { monotonicNow } from '../../clock.js';
 import type { HostSample } from '../host-monitor.js';
-import { capacityFromView, sheetsFiguresOf } from './figures.js';
+import { capacityFromView, heartbeatAgeMs, sheetsFiguresOf } from './figures.js';
 import type { AdminView, ChildSnapshot } from './view.js';
 
 export interface AdminMetrics {
@@ -92,6 +92,9 @@ export function createAdminMetrics(view: AdminView, host: () => HostSample | und
   perWorker('corral_worker_connections_active', 'Open connections per worker.', (c) => (c.role === 'worker' ? c.figures?.activeConnections : undefined));
   perWorker('corral_worker_requests_served', 'Requests served by this worker process since it started.', (c) => (c.role === 'worker' ? c.figures?.requestsServed : undefined));
   perWorker('corral_worker_latency_p99_seconds', 'Request latency p99 over the last heartbeat interval.', (c) => (c.role === 'worker' && c.figures ? c.figures.latencyP99Ms / 1000 : undefined));
+  // The per-child figures above are those of its last heartbeat: a child whose loop is blocked
+  // keeps showing them until the master kills it (CORRAL_TIMEOUT). This says how old they are.
+  perWorker('corral_process_heartbeat_age_seconds', 'Seconds since each child last sent a heartbeat (since its fork before the first); over a few seconds its loop is blocked and its other figures are stale.', (c) => heartbeatAgeMs(c, monotonicNow()) / 1000);
   perWorker('corral_process_uptime_seconds', 'Seconds since each child was forked.', (c) => (monotonicNow() - c.startedAt) / 1000);
   new Gauge({ name: 'corral_master_resident_memory_bytes', help: 'RSS of the master.', registers, collect() { this.set(process.memoryUsage().rss); } });
   // No sample line until the host monitor's first sample: prom-client starts an unlabelled gauge

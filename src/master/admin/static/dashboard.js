@@ -113,12 +113,25 @@ function renderStats(s) {
   set('sheets-journal', sh.journal_oldest_seconds > 0 ? `${fmt.int(sh.journal_backlog)} (oldest ${fmt.int(sh.journal_oldest_seconds)}s)` : fmt.int(sh.journal_backlog));
   set('sheets-stale', sh.max_stale_seconds === null ? '–' : `${sh.max_stale_seconds}s`);
 
+  // A worker whose loop is blocked sends no heartbeat: its row keeps the figures of its last one
+  // until the master kills it (CORRAL_TIMEOUT), so the row and the card say it is not beating.
+  const late = s.workers.filter((w) => w.heartbeat_late);
+  const silent = $('silent');
+  silent.hidden = late.length === 0;
+  silent.textContent = late.length === 0 ? ''
+    : `${late.length} not beating (blocked?) for ${Math.max(...late.map((w) => w.last_beat_s_ago))} s; figures are from the last beat`;
+  const k = s.keeper;
+  set('keeper-state', !k ? 'not running' : k.heartbeat_late ? `${k.state}, not beating for ${k.last_beat_s_ago} s` : k.state);
+  $('keeper-state').dataset.late = String(!k || k.heartbeat_late);
+
   const body = $('workers-body');
   const rows = s.workers.map((w) => {
     const tr = document.createElement('tr');
     tr.dataset.pid = String(w.pid);
     tr.dataset.state = w.state;
-    const cells = [w.id, w.pid, w.generation, w.state, fmt.dur(w.uptime_s), fmt.bytes(w.rss_bytes), fmt.bytes(w.heap_used_bytes),
+    if (w.heartbeat_late) tr.dataset.late = 'true';
+    const beat = w.last_beat_s_ago === null ? '–' : `${fmt.num(w.last_beat_s_ago, 1)} s ago`;
+    const cells = [w.id, w.pid, w.generation, w.heartbeat_late ? `${w.state}, not beating` : w.state, beat, fmt.dur(w.uptime_s), fmt.bytes(w.rss_bytes), fmt.bytes(w.heap_used_bytes),
       w.event_loop_lag_ms === null ? '–' : `${fmt.num(w.event_loop_lag_ms, 1)} ms`, fmt.int(w.active_connections), fmt.int(w.requests_served),
       w.latency_p99_ms === null ? '–' : `${fmt.num(w.latency_p99_ms, 1)} ms`];
     for (const v of cells) { const td = document.createElement('td'); td.textContent = String(v); tr.appendChild(td); }
