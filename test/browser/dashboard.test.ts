@@ -264,6 +264,40 @@ describe('/admin dashboard in Chromium', { skip }, () => {
     }
   });
 
+  it('keeps one refresh in flight at a time when the master answers slowly, buttons clicked meanwhile included', async () => {
+    const page = await browser.newPage();
+    let inFlight = 0;
+    let most = 0;
+    let answered = 0;
+    try {
+      // Every stats answer takes 2.5 s (under the page's 4 s limit): a busy master.
+      await page.route('**/api/admin/stats', async (route) => {
+        inFlight++;
+        most = Math.max(most, inFlight);
+        await new Promise((resolve) => setTimeout(resolve, 2500));
+        inFlight--;
+        answered++;
+        await route.continue();
+      });
+      await page.goto(`${base}/admin#token=${TOKEN}`);
+      await page.waitForSelector('#main:not([hidden])');
+      await page.waitForFunction(() => document.querySelectorAll('#workers-body tr').length > 0, undefined, { timeout: 10_000 });
+      // Each button asks for a refresh a second after its answer, while the slow one is on its way.
+      for (const id of ['#btn-add', '#btn-remove', '#btn-add', '#btn-remove']) {
+        await page.click(id);
+        await new Promise((resolve) => setTimeout(resolve, 400));
+      }
+      // Long enough for every refresh those clicks asked for, and the polling after them.
+      const seen = answered;
+      const deadline = Date.now() + 20_000;
+      while (answered < seen + 4 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 100));
+      assert.ok(answered >= seen + 4, 'it kept refreshing');
+      assert.equal(most, 1, `at most one stats request in flight; ${most} were`);
+    } finally {
+      await page.close();
+    }
+  });
+
   it('the Reload button shows what became of the reload: the generation started, or why it was refused', async () => {
     const page = await browser.newPage();
     page.on('dialog', (d) => void d.accept());

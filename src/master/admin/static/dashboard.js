@@ -202,9 +202,26 @@ function markStale(message) {
   set('updated', `failed: ${message}; figures shown are from ${lastUpdate ? lastUpdate.toLocaleTimeString() : 'no answer yet'}`);
 }
 
+// One refresh in flight at a time: a slow master answers late, and a refresh asked for meanwhile
+// (after a button, a new token) runs once this one ends rather than beside it, so requests never
+// pile up on the master and an older answer never paints over a newer one.
 let timer;
+let running = false;
+let again = false;
 async function refresh() {
   clearTimeout(timer);
+  if (running) { again = true; return; }
+  running = true;
+  again = false;
+  try {
+    await refreshOnce();
+  } finally {
+    running = false;
+  }
+  if (again) refresh();
+}
+
+async function refreshOnce() {
   try {
     const [stats, hist] = await Promise.all([api('/api/admin/stats'), api('/api/admin/history')]);
     $('token-form').hidden = true;
