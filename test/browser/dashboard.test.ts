@@ -298,6 +298,32 @@ describe('/admin dashboard in Chromium', { skip }, () => {
     }
   });
 
+  it('fits a phone\'s width (360 px): the page does not scroll sideways, the workers table scrolls on its own, the charts fit, also after turning it', async () => {
+    const page = await browser.newPage({ viewport: { width: 1024, height: 740 } });
+    try {
+      await page.goto(`${base}/admin#token=${TOKEN}`);
+      await page.waitForFunction(() => document.querySelectorAll('.chart .uplot canvas').length === 5, undefined, { timeout: 10_000 });
+      // Wide first, then a phone held upright: the charts were drawn for the wide window.
+      for (const width of [360, 320]) {
+        await page.setViewportSize({ width, height: 740 });
+        await page.waitForFunction((w) => [...document.querySelectorAll('.chart .uplot')].every((u) => u.getBoundingClientRect().right <= w), width, { timeout: 5000 });
+        const m = await page.evaluate(() => ({
+          page: document.documentElement.scrollWidth,
+          view: window.innerWidth,
+          cards: Math.max(...[...document.querySelectorAll('.card')].map((el) => el.getBoundingClientRect().right)),
+          tableWrap: document.querySelector('.table-wrap')?.getBoundingClientRect().right ?? Infinity,
+          table: document.getElementById('workers')?.scrollWidth ?? 0,
+        }));
+        assert.ok(m.page <= m.view, `${width} px: the page is ${m.page} px wide`);
+        assert.ok(m.cards <= m.view, `${width} px: a card ends at ${m.cards} px`);
+        assert.ok(m.tableWrap <= m.view, `${width} px: the table's box ends at ${m.tableWrap} px`);
+        assert.ok(m.table > width, 'the table itself is wider than the screen: it scrolls in its box');
+      }
+    } finally {
+      await page.close();
+    }
+  });
+
   it('the Reload button shows what became of the reload: the generation started, or why it was refused', async () => {
     const page = await browser.newPage();
     page.on('dialog', (d) => void d.accept());

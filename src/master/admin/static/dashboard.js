@@ -149,6 +149,16 @@ const CHARTS = [
   { id: 'chart-upstream', key: 'upstream_per_min', label: 'Sheets upstream calls/min', color: '#b7791f' },
 ];
 const plots = new Map();
+// The chart's box less its padding: never wider than the box, however narrow the screen.
+const chartWidth = (el) => Math.max(120, el.clientWidth - 16);
+
+// A phone turned, a window resized: the charts follow their boxes.
+window.addEventListener('resize', () => {
+  for (const c of CHARTS) {
+    const plot = plots.get(c.id);
+    if (plot) plot.setSize({ width: chartWidth($(c.id)), height: 160 });
+  }
+});
 
 function renderHistory(samples) {
   if (typeof uPlot === 'undefined') return;
@@ -160,7 +170,7 @@ function renderHistory(samples) {
       const el = $(c.id);
       plot = new uPlot({
         title: c.label,
-        width: Math.max(280, el.clientWidth - 16),
+        width: chartWidth(el),
         height: 160,
         scales: { x: { time: true }, y: c.max ? { range: [0, c.max] } : { range: (u, min, max) => [0, Math.max(1, max * 1.1)] } },
         series: [{}, { label: c.label, stroke: c.color, width: 2, spanGaps: true, points: { show: false } }],
