@@ -135,7 +135,8 @@ describe('admin server with a token', () => {
     assert.match(text, /^corral_capacity_status\{status="LOW"\} 1$/m);
     assert.match(text, /^corral_workers\{state="ready"\} 2$/m);
     assert.match(text, /^corral_worker_connections_active\{worker="1",role="worker"\} 6$/m);
-    assert.match(text, /^corral_sheets\{figure="cache_hit_ratio"\} 0.9$/m);
+    assert.match(text, /^corral_sheets_cache_hits_total 90$/m);
+    assert.match(text, /^corral_sheets_journal_backlog_rows 2$/m);
     assert.match(text, /# TYPE corral_requests_total counter/);
   });
 

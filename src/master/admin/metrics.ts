@@ -8,7 +8,8 @@
 import { Counter, Gauge, Registry } from 'prom-client';
 import { monotonicNow } from '../../clock.js';
 import type { HostSample } from '../host-monitor.js';
-import { capacityFromView, heartbeatAgeMs, sheetsFiguresOf } from './figures.js';
+import { capacityFromView, heartbeatAgeMs } from './figures.js';
+import { registerSheetsMetrics } from './sheets-metrics.js';
 import type { AdminView, ChildSnapshot } from './view.js';
 
 export interface AdminMetrics {
@@ -113,17 +114,7 @@ export function createAdminMetrics(view: AdminView, host: () => HostSample | und
     });
   hostGauge('corral_host_cpu_ratio', 'Host CPU busy share over the last sample (0..1); absent until the first sample.', (h) => (h.cpuPercent === null ? undefined : h.cpuPercent / 100));
   hostGauge('corral_host_memory_ratio', 'Host memory in use (0..1), page cache excluded; absent until the first sample.', (h) => h.ramPercent / 100);
-  new Gauge({
-    name: 'corral_sheets',
-    help: 'Sheets layer figures reported by the keeper (cache hits, upstream calls, quota, journal backlog, staleness).',
-    labelNames: ['figure'],
-    registers,
-    collect() {
-      this.reset();
-      const f = sheetsFiguresOf(view.children());
-      for (const [figure, v] of Object.entries(f)) if (typeof v === 'number') this.set({ figure }, v);
-    },
-  });
+  registerSheetsMetrics(view, registers);
 
   return {
     contentType: registry.contentType,

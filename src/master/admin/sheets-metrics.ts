@@ -1,0 +1,68 @@
+// The Sheets layer in /metrics, one metric per figure, named as Prometheus names them: counters
+// end in _total and only grow, gauges carry their unit. The figures come from the heartbeats the
+// master holds: the keeper's counts, and each worker's L1 counts.
+//
+// The counters add up each process's own count (the keeper's and every worker's, which start at 0
+// with the process) by the growth seen at each scrape, so a worker replaced or a keeper restarted
+// never makes them go back; what a process counted after the last scrape before its exit is lost.
+
+import { Counter, Gauge, type Registry } from 'prom-client';
+import { CounterAcrossProcesses } from './history.js';
+import { sheetsFiguresOf } from './figures.js';
+import type { AdminView, ChildSnapshot } from './view.js';
+
+type Extra = Readonly<Record<string, number | string | boolean | null>>;
+
+function count(extra: Extra | undefined, name: string): number | undefined {
+  const v = extra?.[name];
+  return typeof v === 'number' && Number.isFinite(v) && v >= 0 ? v : undefined;
+}
+
+export function registerSheetsMetrics(view: AdminView, registers: Registry[]): void {
+  /** `pick` names the count each child reports, by role; children without it are left out. */
+  const counter = (name: string, help: string, pick: (c: ChildSnapshot) => number | undefined) => {
+    const across = new CounterAcrossProcesses();
+    let seen = 0;
+    return new Counter({
+      name,
+      help,
+      registers,
+      collect() {
+        const values = new Map<number, number>();
+        for (const c of view.children()) {
+          const v = pick(c);
+          if (v !== undefined) values.set(c.pid, v);
+        }
+        const now = across.observe(values);
+        if (now > seen) this.inc(now - seen);
+        seen = Math.max(seen, now);
+      },
+    });
+  };
+  const keeperCount = (name: string) => (c: ChildSnapshot) => (c.role === 'keeper' ? count(c.figures?.extra, name) : undefined);
+  const byRole = (keeper: string, worker: string) => (c: ChildSnapshot) => count(c.figures?.extra, c.role === 'keeper' ? keeper : worker);
+
+  counter('corral_sheets_cache_hits_total', "Reads answered from a cache tier: workers' L1 and the keeper's host tier (fresh or stale).", byRole('cacheHits', 'l1Hits'));
+  counter('corral_sheets_cache_misses_total', 'Reads that waited for a fetch from Google (misses of the keeper\'s host tier).', keeperCount('cacheMisses'));
+  counter('corral_sheets_stale_answers_total', "Reads answered older than SHEET_CACHE_TTL: the keeper's stale hits and workers' stale fallbacks.", byRole('cacheStaleHits', 'l1StaleFallbacks'));
+  counter('corral_sheets_upstream_calls_total', 'Calls that reached the Sheets API, retries and read-backs included.', keeperCount('upstreamCallsTotal'));
+
+  // No sample while no keeper reports the figure (none running, another backend): an absent
+  // series reads as unknown, where a 0 would read as an empty journal or a full quota.
+  const gauge = (name: string, help: string, pick: (f: ReturnType<typeof sheetsFiguresOf>) => number | null) =>
+    new Gauge({
+      name,
+      help,
+      registers,
+      collect() {
+        const v = pick(sheetsFiguresOf(view.children()));
+        if (v === null) this.remove();
+        else this.set(v);
+      },
+    });
+  gauge('corral_sheets_quota_reads_left', 'Read calls the host-wide quota bucket allows now (SHEETS_READS_PER_MINUTE refills it).', (f) => f.quota_reads_left);
+  gauge('corral_sheets_quota_writes_left', 'Write calls the host-wide quota bucket allows now (SHEETS_WRITES_PER_MINUTE refills it).', (f) => f.quota_writes_left);
+  gauge('corral_sheets_journal_backlog_rows', 'Journaled rows Google does not have yet.', (f) => f.journal_backlog);
+  gauge('corral_sheets_journal_oldest_row_age_seconds', 'Age of the oldest journaled row Google does not have yet (0 with none): grows while appends fail.', (f) => f.journal_oldest_seconds);
+  gauge('corral_sheets_max_staleness_seconds', 'Worst staleness (seconds past SHEET_CACHE_TTL) of an answer the keeper served in the last minute; 0 when all were fresh.', (f) => f.max_stale_seconds);
+}
