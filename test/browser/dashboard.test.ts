@@ -126,8 +126,8 @@ describe('/admin dashboard in Chromium', { skip }, () => {
       const firstRow = await page.$$eval('#workers-body tr:first-child td', (tds) => tds.map((td) => td.textContent));
       assert.equal(firstRow[6], '70.0 MiB');
 
-      // Five uPlot charts, each with a canvas.
-      await page.waitForFunction(() => document.querySelectorAll('.chart .uplot canvas').length === 5);
+      // Six uPlot charts, each with a canvas.
+      await page.waitForFunction(() => document.querySelectorAll('.chart .uplot canvas').length === 6);
 
       mkdirSync(ARTIFACTS, { recursive: true });
       await page.screenshot({ path: join(ARTIFACTS, 'dashboard.png'), fullPage: true });
@@ -302,7 +302,7 @@ describe('/admin dashboard in Chromium', { skip }, () => {
     const page = await browser.newPage({ viewport: { width: 1024, height: 740 } });
     try {
       await page.goto(`${base}/admin#token=${TOKEN}`);
-      await page.waitForFunction(() => document.querySelectorAll('.chart .uplot canvas').length === 5, undefined, { timeout: 10_000 });
+      await page.waitForFunction(() => document.querySelectorAll('.chart .uplot canvas').length === 6, undefined, { timeout: 10_000 });
       // Wide first, then a phone held upright: the charts were drawn for the wide window.
       for (const width of [360, 320]) {
         await page.setViewportSize({ width, height: 740 });
@@ -321,6 +321,39 @@ describe('/admin dashboard in Chromium', { skip }, () => {
       }
     } finally {
       await page.close();
+    }
+  });
+
+  it('when requests fail (Google down: 5xx answers, a range failing) the Requests and Sheets cards say so in red, and clear when it ends', async () => {
+    const settings = testSettings({ CORRAL_ADMIN_TOKEN: TOKEN, CORRAL_WORKERS: '1' });
+    const outage = createFakeView(settings, [child(1, 4401, 'ready', { requestsServed: 100, errorsServed: 0 }), child(0, 4400, 'ready', { extra: { rangesFailing: 0 } }, 'keeper')]);
+    // Its first history sample is taken now: the next ones are 5 and 10 s after it.
+    const t0 = Date.now();
+    const own = startMonitoring(outage, logger, { historyIntervalMs: 60_000, alertIntervalMs: 60_000 });
+    const outageServer = await startAdminServer(outage, logger, { host: '127.0.0.1', port: 0, monitoring: own });
+    const page = await browser.newPage();
+    try {
+      // Five seconds in which every one of 50 requests was answered 503, the players range failing.
+      outage.kids = [child(1, 4401, 'ready', { requestsServed: 150, errorsServed: 50 }), child(0, 4400, 'ready', { extra: { rangesFailing: 1 } }, 'keeper')];
+      own.recordHistory(t0 + 5000);
+      await page.goto(`http://127.0.0.1:${outageServer.port}/admin#token=${TOKEN}`);
+      await page.waitForFunction(() => document.querySelectorAll('#workers-body tr').length === 1);
+      assert.equal(((await page.textContent('#errors-rate')) ?? '').trim(), '10.0');
+      assert.equal(await page.getAttribute('#errors', 'data-bad'), 'true');
+      assert.equal(((await page.textContent('#sheets-failing')) ?? '').trim(), '1');
+      assert.equal(await page.getAttribute('#sheets-failing', 'data-bad'), 'true');
+      await page.waitForFunction(() => document.querySelectorAll('#chart-errors .uplot canvas').length === 1);
+
+      // Google answers again: no more 5xx, no range failing.
+      outage.kids = [child(1, 4401, 'ready', { requestsServed: 200, errorsServed: 50 }), child(0, 4400, 'ready', { extra: { rangesFailing: 0 } }, 'keeper')];
+      own.recordHistory(t0 + 10_000);
+      await page.waitForFunction(() => document.getElementById('errors')?.dataset.bad === 'false', undefined, { timeout: 12_000 });
+      assert.equal(((await page.textContent('#errors-rate')) ?? '').trim(), '0.0');
+      assert.equal(await page.getAttribute('#sheets-failing', 'data-bad'), 'false');
+    } finally {
+      await page.close();
+      await outageServer.close();
+      own.close();
     }
   });
 

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { sheetsFiguresOf } from '../../src/master/admin/figures.js';
-import { child } from '../fixtures/fake-admin-view.js';
+import { sheetsFiguresOf, statsOf } from '../../src/master/admin/figures.js';
+import { child, createFakeView, testSettings } from '../fixtures/fake-admin-view.js';
 
 describe('Sheets figures', () => {
   it("count the workers' L1 hits in the hit ratio and take upstream calls from the keeper's meter", () => {
@@ -21,10 +21,25 @@ describe('Sheets figures', () => {
     assert.equal(f.upstream_calls_total, 17, 'the meter (retries and read-backs included), not reads + append calls');
   });
 
+  it('count the ranges whose last fetch from Google failed', () => {
+    assert.equal(sheetsFiguresOf([child(0, 10, 'ready', { extra: { rangesFailing: 2 } }, 'keeper')]).ranges_failing, 2);
+    assert.equal(sheetsFiguresOf([child(1, 11, 'ready', {})]).ranges_failing, null);
+  });
+
   it('are null where nobody reports them', () => {
     const f = sheetsFiguresOf([child(1, 11, 'ready', {})]);
     assert.equal(f.cache_hit_ratio, null);
     assert.equal(f.l1_hits, null);
     assert.equal(f.upstream_calls_total, null);
+  });
+});
+
+describe('stats totals', () => {
+  it("carry the live workers' 5xx answers and the 5xx rate the history measured", () => {
+    const view = createFakeView(testSettings(), [child(1, 11, 'ready', { requestsServed: 90, errorsServed: 40 }), child(2, 12, 'ready', { requestsServed: 10, errorsServed: 2 })]);
+    const s = statsOf(view, { host: undefined, requestsPerSecond: 20, errorsPerSecond: 8.5, upstreamPerMinute: null });
+    assert.equal(s.totals.requests_served, 100);
+    assert.equal(s.totals.errors_served, 42);
+    assert.equal(s.totals.errors_per_second, 8.5);
   });
 });

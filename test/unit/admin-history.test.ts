@@ -39,6 +39,19 @@ describe('history ring buffer', () => {
   });
 });
 
+describe('5xx answers per second in the history', () => {
+  it('are derived from the workers\' 5xx counts, exited workers\' included, and never negative', () => {
+    const view = createFakeView(testSettings(), [child(1, 11, 'ready', { requestsServed: 100, errorsServed: 10 })]);
+    const h = createHistory();
+    assert.equal(h.record(view, undefined, 1_000).errors_per_s, null, 'no rate from a single point');
+    // Google fails: worker 1 answers 40 more 5xx and is replaced by worker 2, which answers 25.
+    view.exited = { requests: 200, errors: 50, refused: 0, idleClosed: 0 };
+    view.kids = [child(2, 12, 'ready', { requestsServed: 30, errorsServed: 25 })];
+    assert.equal(h.record(view, undefined, 6_000).errors_per_s, 13);
+    assert.equal(h.record(view, undefined, 11_000).errors_per_s, 0);
+  });
+});
+
 describe('history across worker replacements', () => {
   it('counts the requests of workers that exited between two samples', () => {
     const view = createFakeView(testSettings(), [child(1, 11, 'ready', { requestsServed: 100 })]);

@@ -67,6 +67,8 @@ export interface SheetsFigures {
   /** Seconds since the oldest row not yet in Google was journaled (0 with none): rows stuck behind a failing append. */
   readonly journal_oldest_seconds: number | null;
   readonly max_stale_seconds: number | null;
+  /** Ranges whose last fetch from Google failed (served stale, or failing): Google is failing when over 0. */
+  readonly ranges_failing: number | null;
 }
 
 function sumOver(extras: readonly (Extra | undefined)[], ...names: string[]): number | undefined {
@@ -105,6 +107,7 @@ export function sheetsFigures(extra: Extra | undefined, workerExtras: readonly (
     journal_backlog: num(extra, 'journalBacklogRows', 'journalBacklog') ?? null,
     journal_oldest_seconds: num(extra, 'journalOldestRowSeconds') ?? null,
     max_stale_seconds: num(extra, 'maxStaleSeconds', 'staleSeconds') ?? null,
+    ranges_failing: num(extra, 'rangesFailing') ?? null,
   };
 }
 
@@ -167,6 +170,7 @@ function childStats(c: ChildSnapshot, now: number, lateAfterMs: number) {
 export interface StatsExtras {
   readonly host: HostSample | undefined;
   readonly requestsPerSecond: number | null;
+  readonly errorsPerSecond?: number | null;
   readonly upstreamPerMinute: number | null;
   readonly alerts?: unknown;
 }
@@ -204,7 +208,10 @@ export function statsOf(view: AdminView, extras: StatsExtras, now = monotonicNow
       // Live workers' and those that exited: a count of turned-away clients must not go back.
       connections_refused: view.servedByExited().refused + workers.reduce((a, w) => a + (w.figures?.connectionsRefused ?? 0), 0),
       idle_connections_closed: view.servedByExited().idleClosed + workers.reduce((a, w) => a + (w.figures?.idleConnectionsClosed ?? 0), 0),
+      // Live workers' 5xx answers, as requests_served: the rate below counts exited workers' too.
+      errors_served: workers.reduce((a, w) => a + (w.figures?.errorsServed ?? 0), 0),
       requests_per_second: extras.requestsPerSecond,
+      errors_per_second: extras.errorsPerSecond ?? null,
       rss_bytes: workers.reduce((a, w) => a + (w.figures?.rssBytes ?? 0), 0),
     },
     heartbeat_late_after_s: lateAfterMs / 1000,

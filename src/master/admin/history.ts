@@ -1,5 +1,5 @@
 // The dashboard's memory: a ring buffer of samples (default one per 5 s for 10 minutes) of
-// requests/s, worst-worker p99, CPU, RAM, connections and upstream calls per minute. Rates come
+// requests/s, 5xx answers/s, worst-worker p99, CPU, RAM, connections and upstream calls per minute. Rates come
 // from cumulative counters per process, so a recycled worker does not make the rate jump backwards.
 
 import type { HostSample } from '../host-monitor.js';
@@ -10,6 +10,8 @@ export interface HistorySample {
   /** Epoch ms. */
   readonly t: number;
   readonly rps: number | null;
+  /** Requests answered with a 5xx per second (Google failing, the keeper down, a handler throwing). */
+  readonly errors_per_s: number | null;
   /** The worst worker's p99 over its last beat interval (percentiles of workers cannot be merged). */
   readonly p99_ms: number | null;
   readonly cpu: number | null;
@@ -45,23 +47,27 @@ export function createHistory(options: { capacity?: number } = {}): History {
   const capacity = options.capacity ?? 120;
   const ring: HistorySample[] = [];
   const upstream = new CounterAcrossProcesses();
-  let prev: { t: number; requests: number; upstream: number } | undefined;
+  let prev: { t: number; requests: number; errors: number; upstream: number } | undefined;
   return {
     record(view, host, now = Date.now()) {
       const children = view.children();
       const workers = children.filter((c) => c.role === 'worker' && c.figures);
       const keeper = children.find((c) => c.role === 'keeper');
       const sheets = sheetsFiguresOf(children);
-      const reqTotal = view.servedByExited().requests + workers.reduce((sum, w) => sum + (w.figures?.requestsServed ?? 0), 0);
+      const exited = view.servedByExited();
+      const reqTotal = exited.requests + workers.reduce((sum, w) => sum + (w.figures?.requestsServed ?? 0), 0);
+      const errTotal = exited.errors + workers.reduce((sum, w) => sum + (w.figures?.errorsServed ?? 0), 0);
       const upTotal = upstream.observe(new Map(keeper && sheets.upstream_calls_total !== null ? [[keeper.pid, sheets.upstream_calls_total]] : []));
       const dt = prev ? (now - prev.t) / 1000 : 0;
       const rps = prev && dt > 0 ? Math.round(((reqTotal - prev.requests) / dt) * 10) / 10 : null;
+      const errorsPerSecond = prev && dt > 0 ? Math.max(0, Math.round(((errTotal - prev.errors) / dt) * 10) / 10) : null;
       const upDerived = prev && dt > 0 && sheets.upstream_calls_total !== null ? Math.round(((upTotal - prev.upstream) / dt) * 60 * 10) / 10 : null;
-      prev = { t: now, requests: reqTotal, upstream: upTotal };
+      prev = { t: now, requests: reqTotal, errors: errTotal, upstream: upTotal };
       const p99s = workers.map((w) => w.figures?.latencyP99Ms ?? 0);
       const sample: HistorySample = {
         t: now,
         rps,
+        errors_per_s: errorsPerSecond,
         p99_ms: p99s.length > 0 ? Math.round(Math.max(...p99s) * 100) / 100 : null,
         cpu: host?.cpuPercent ?? null,
         ram: host?.ramPercent ?? null,

@@ -64,5 +64,6 @@ export function registerSheetsMetrics(view: AdminView, registers: Registry[]): v
   gauge('corral_sheets_quota_writes_left', 'Write calls the host-wide quota bucket allows now (SHEETS_WRITES_PER_MINUTE refills it).', (f) => f.quota_writes_left);
   gauge('corral_sheets_journal_backlog_rows', 'Journaled rows Google does not have yet.', (f) => f.journal_backlog);
   gauge('corral_sheets_journal_oldest_row_age_seconds', 'Age of the oldest journaled row Google does not have yet (0 with none): grows while appends fail.', (f) => f.journal_oldest_seconds);
+  gauge('corral_sheets_ranges_failing', "Ranges whose last fetch from Google failed (answered stale meanwhile, or failing): over 0 while Google fails.", (f) => f.ranges_failing);
   gauge('corral_sheets_max_staleness_seconds', 'Worst staleness (seconds past SHEET_CACHE_TTL) of an answer the keeper served in the last minute; 0 when all were fresh.', (f) => f.max_stale_seconds);
 }

@@ -100,6 +100,9 @@ function renderStats(s) {
     : '';
   set('rps', fmt.num(s.totals.requests_per_second));
   set('requests-total', fmt.int(s.totals.requests_served));
+  // 5xx answers are the users' view of an incident (Google failing, the keeper down): red when any.
+  set('errors-rate', fmt.num(s.totals.errors_per_second));
+  $('errors').dataset.bad = String(s.totals.errors_per_second > 0);
   set('cpu', s.host ? fmt.num(s.host.cpu_percent) : '–');
   set('cpus', s.host ? String(s.host.cpus) : '–');
   set('ram', s.host ? fmt.num(s.host.ram_percent) : '–');
@@ -111,6 +114,8 @@ function renderStats(s) {
   set('sheets-quota', `${fmt.int(sh.quota_reads_left)} / ${fmt.int(sh.quota_writes_left)}`);
   // Rows stuck behind a failing append show their age; a busy minute's backlog has none worth showing.
   set('sheets-journal', sh.journal_oldest_seconds > 0 ? `${fmt.int(sh.journal_backlog)} (oldest ${fmt.int(sh.journal_oldest_seconds)}s)` : fmt.int(sh.journal_backlog));
+  set('sheets-failing', fmt.int(sh.ranges_failing));
+  $('sheets-failing').dataset.bad = String(sh.ranges_failing > 0);
   set('sheets-stale', sh.max_stale_seconds === null ? '–' : `${sh.max_stale_seconds}s`);
 
   // A worker whose loop is blocked sends no heartbeat: its row keeps the figures of its last one
@@ -143,6 +148,7 @@ function renderStats(s) {
 
 const CHARTS = [
   { id: 'chart-rps', key: 'rps', label: 'requests/s', color: '#2b6cb0' },
+  { id: 'chart-errors', key: 'errors_per_s', label: '5xx answers/s', color: '#c53030' },
   { id: 'chart-p99', key: 'p99_ms', label: 'p99 latency (ms, worst worker)', color: '#c05621' },
   { id: 'chart-cpu', key: 'cpu', label: 'CPU %', color: '#6b46c1', max: 100 },
   { id: 'chart-ram', key: 'ram', label: 'RAM %', color: '#2f855a', max: 100 },
