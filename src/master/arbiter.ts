@@ -971,6 +971,7 @@ export class Arbiter {
   view(): AdminView {
     return {
       startedAt: this.startedAt,
+      now: () => this.now(),
       // Intents not yet handled (they wait for the next tick) are handled first, as the tick will:
       // three TTOUs sent at once from 3 workers leave 1, and the third is refused, not answered
       // 202 'workers_expected 1' and then dropped; a TTIN followed by a reload answers the reload's

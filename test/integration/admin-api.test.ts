@@ -191,6 +191,9 @@ describe('a worker whose loop is blocked, on the real master', () => {
       const ages = [...metrics.matchAll(/^corral_process_heartbeat_age_seconds\{worker="(\d+)",role="worker"\} ([0-9.e+-]+)$/gm)].map((m) => Number(m[2]));
       assert.equal(ages.length, 2, metrics);
       assert.ok(Math.max(...ages) > 3 && Math.min(...ages) < 2, `ages ${ages.join(', ')}`);
+      const health = await http(`${c.adminUrl}/api/admin/health`);
+      assert.equal(health.status, 200);
+      assert.deepEqual(health.json(), { status: 'degraded', workers_ready: 1, workers_expected: 2, workers_not_beating: 1 });
       assert.equal(c.events('worker.timeout').length, 0, 'shown before the master kills it');
       // The master kills it at CORRAL_TIMEOUT, which ends the spinning request.
       assert.ok((await spin) instanceof Error);

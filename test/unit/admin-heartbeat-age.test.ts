@@ -3,13 +3,16 @@
 
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { monotonicNow } from '../../src/clock.js';
 import { statsOf } from '../../src/master/admin/figures.js';
 import { createAdminMetrics } from '../../src/master/admin/metrics.js';
+import { startAdminServer } from '../../src/master/admin/server.js';
+import { startMonitoring } from '../../src/master/admin/monitoring.js';
+import { createLogger } from '../../src/log/logger.js';
 import { child, createFakeView, testSettings } from '../fixtures/fake-admin-view.js';
 
+// The fake view's clock is Date.now(), as the arbiter's is monotonicNow(): the children's times are on it.
 function viewWithSilentWorker() {
-  const now = monotonicNow();
+  const now = Date.now();
   const silent = { ...child(2, 2002, 'ready', { eventLoopLagMs: 0.4 }), lastBeatAt: now - 8000 };
   const keeperSilent = { ...child(0, 2000, 'ready', {}, 'keeper'), lastBeatAt: now - 5000 };
   // Booting for 8 s without a beat: its boot has its own deadline, it is not "late".
@@ -32,6 +35,30 @@ describe('heartbeat age of each child', () => {
       ],
     );
     assert.equal(s.keeper?.heartbeat_late, true);
+    assert.equal(s.workers_ready, 1, 'the worker not beating is not counted ready');
+    assert.equal(s.workers_not_beating, 1);
+  });
+
+  it('health does not count a worker not beating as ready: with every worker stuck it answers 503 unavailable', async () => {
+    const logger = createLogger({ CORRAL_LOG_FILE: undefined, CORRAL_LOG_LEVEL: 'silent' }, { role: 'master' }).logger;
+    const now = Date.now();
+    const view = createFakeView(testSettings({ CORRAL_TIMEOUT: '30' }), [child(1, 2101, 'ready', {}), { ...child(2, 2102, 'ready', {}), lastBeatAt: now - 6000 }]);
+    const monitoring = startMonitoring(view, logger, { historyIntervalMs: 60_000, alertIntervalMs: 60_000 });
+    const server = await startAdminServer(view, logger, { host: '127.0.0.1', port: 0, monitoring });
+    const health = async () => {
+      const res = await fetch(`http://127.0.0.1:${server.port}/api/admin/health`);
+      return { status: res.status, body: (await res.json()) as Record<string, unknown> };
+    };
+    try {
+      assert.deepEqual(await health(), { status: 200, body: { status: 'degraded', workers_ready: 1, workers_expected: 2, workers_not_beating: 1 } });
+      view.kids[0] = { ...child(1, 2101, 'ready', {}), lastBeatAt: now - 5000 };
+      assert.deepEqual(await health(), { status: 503, body: { status: 'unavailable', workers_ready: 0, workers_expected: 2, workers_not_beating: 2 } });
+      view.kids = [child(1, 2101, 'ready', {}), child(3, 2103, 'ready', {})];
+      assert.deepEqual(await health(), { status: 200, body: { status: 'ok', workers_ready: 2, workers_expected: 2 } });
+    } finally {
+      await server.close();
+      monitoring.close();
+    }
   });
 
   it('/metrics has corral_process_heartbeat_age_seconds for every child', async () => {

@@ -2,7 +2,6 @@
 // Sheets figures found in the keeper's heartbeat `extra`. They only read: the caller settles the
 // view first (AdminView.settle), so a document is computed from one state.
 
-import { monotonicNow } from '../../clock.js';
 import { heartbeatIntervalMs } from '../../heartbeat-interval.js';
 import { computeCapacity, type Capacity } from '../capacity.js';
 import type { HostSample } from '../host-monitor.js';
@@ -28,8 +27,21 @@ export function respawnOf(view: AdminView): { in_ms: number; crash_loop: number;
   return wait ? { in_ms: wait.inMs, crash_loop: wait.crashLoop, boot_failures: wait.bootFailures } : null;
 }
 
-export function workersReady(view: AdminView): number {
-  return view.children().filter((c) => c.role === 'worker' && c.state === 'ready').length;
+/**
+ * Ready workers that still beat, and ready workers that stopped (a blocked loop, a stopped
+ * process): those answer nobody until the master replaces them at CORRAL_TIMEOUT, so they are not
+ * counted ready. With every worker stuck, health says unavailable rather than ok.
+ */
+export function workersReadiness(view: AdminView, now = view.now()): { ready: number; notBeating: number } {
+  const lateAfterMs = heartbeatLateAfterMs(view.settings().CORRAL_TIMEOUT);
+  let ready = 0;
+  let notBeating = 0;
+  for (const c of view.children()) {
+    if (c.role !== 'worker' || c.state !== 'ready') continue;
+    if (heartbeatAgeMs(c, now) > lateAfterMs) notBeating++;
+    else ready++;
+  }
+  return { ready, notBeating };
 }
 
 function num(extra: Extra | undefined, ...names: string[]): number | undefined {
@@ -175,8 +187,8 @@ export interface StatsExtras {
   readonly alerts?: unknown;
 }
 
-/** The `/api/admin/stats` document; `now` is on the arbiter's clock (monotonicNow), as its children's times are. */
-export function statsOf(view: AdminView, extras: StatsExtras, now = monotonicNow()) {
+/** The `/api/admin/stats` document; `now` is on the arbiter's clock (AdminView.now), as its children's times are. */
+export function statsOf(view: AdminView, extras: StatsExtras, now = view.now()) {
   const children = view.children();
   const workers = children.filter((c) => c.role === 'worker').sort((a, b) => a.id - b.id);
   const keeper = children.find((c) => c.role === 'keeper');
@@ -184,6 +196,7 @@ export function statsOf(view: AdminView, extras: StatsExtras, now = monotonicNow
   const sheets = sheetsFiguresOf(children);
   const h = extras.host;
   const lateAfterMs = heartbeatLateAfterMs(view.settings().CORRAL_TIMEOUT);
+  const readiness = workersReadiness(view, now);
   return {
     success: true,
     at: new Date().toISOString(),
@@ -199,7 +212,8 @@ export function statsOf(view: AdminView, extras: StatsExtras, now = monotonicNow
       : null,
     capacity: capacityFromView(view),
     workers_expected: view.expectedWorkers(),
-    workers_ready: workers.filter((w) => w.state === 'ready').length,
+    workers_ready: readiness.ready,
+    workers_not_beating: readiness.notBeating,
     respawn: respawnOf(view),
     totals: {
       active_connections: workers.reduce((a, w) => a + (w.figures?.activeConnections ?? 0), 0),

@@ -6,7 +6,6 @@
 // one turn (promises, no timers), so one scrape never mixes the state before and after an intent.
 
 import { Counter, Gauge, Registry } from 'prom-client';
-import { monotonicNow } from '../../clock.js';
 import type { HostSample } from '../host-monitor.js';
 import { capacityFromView, heartbeatAgeMs } from './figures.js';
 import { registerSheetsMetrics } from './sheets-metrics.js';
@@ -95,8 +94,8 @@ export function createAdminMetrics(view: AdminView, host: () => HostSample | und
   perWorker('corral_worker_latency_p99_seconds', 'Request latency p99 over the last heartbeat interval.', (c) => (c.role === 'worker' && c.figures ? c.figures.latencyP99Ms / 1000 : undefined));
   // The per-child figures above are those of its last heartbeat: a child whose loop is blocked
   // keeps showing them until the master kills it (CORRAL_TIMEOUT). This says how old they are.
-  perWorker('corral_process_heartbeat_age_seconds', 'Seconds since each child last sent a heartbeat (since its fork before the first); over a few seconds its loop is blocked and its other figures are stale.', (c) => heartbeatAgeMs(c, monotonicNow()) / 1000);
-  perWorker('corral_process_uptime_seconds', 'Seconds since each child was forked.', (c) => (monotonicNow() - c.startedAt) / 1000);
+  perWorker('corral_process_heartbeat_age_seconds', 'Seconds since each child last sent a heartbeat (since its fork before the first); over a few seconds its loop is blocked and its other figures are stale.', (c) => heartbeatAgeMs(c, view.now()) / 1000);
+  perWorker('corral_process_uptime_seconds', 'Seconds since each child was forked.', (c) => (view.now() - c.startedAt) / 1000);
   new Gauge({ name: 'corral_master_resident_memory_bytes', help: 'RSS of the master.', registers, collect() { this.set(process.memoryUsage().rss); } });
   // No sample line until the host monitor's first sample: prom-client starts an unlabelled gauge
   // at 0, which a dashboard or an alert would read as an idle host. An absent series is "unknown".

@@ -13,7 +13,7 @@ import { RepeatedFailure, RepeatedFailures } from '../../log/repeated-failure.js
 import { checkAdminAuth } from './auth.js';
 import { AdminBodyError, readAdminJson } from './body.js';
 import { answerClientErrors } from './client-error.js';
-import { capacityFromView, statsOf, workersReady } from './figures.js';
+import { capacityFromView, statsOf, workersReadiness } from './figures.js';
 import { checkAdminHost } from './host-check.js';
 import { createAdminMetrics } from './metrics.js';
 import { startMonitoring, type Monitoring } from './monitoring.js';
@@ -138,11 +138,17 @@ export async function startAdminServer(view: AdminView, logger: Logger, options:
     // would list the children of one state and count the workers of the other.
     view.settle();
     if (path === '/api/admin/health') {
-      const ready = workersReady(view);
+      const { ready, notBeating } = workersReadiness(view);
       const expected = view.expectedWorkers();
       const status = ready === 0 ? 'unavailable' : ready < expected ? 'degraded' : 'ok';
       const wait = view.respawnWait();
-      return send(res, ready > 0 ? 200 : 503, { status, workers_ready: ready, workers_expected: expected, ...(wait ? { respawn_in_ms: wait.inMs } : {}) });
+      return send(res, ready > 0 ? 200 : 503, {
+        status,
+        workers_ready: ready,
+        workers_expected: expected,
+        ...(notBeating > 0 ? { workers_not_beating: notBeating } : {}),
+        ...(wait ? { respawn_in_ms: wait.inMs } : {}),
+      });
     }
 
     const auth = checkAdminAuth(req, view.settings().CORRAL_ADMIN_TOKEN);

@@ -19,7 +19,7 @@ export interface ChildSnapshot {
   readonly pid: number;
   readonly generation: number;
   readonly state: ChildState;
-  /** These three are on the arbiter's clock (monotonicNow): subtract them from its readings, not Date.now(). */
+  /** These three are on the arbiter's clock (AdminView.now()): subtract them from its readings, not Date.now(). */
   readonly startedAt: number;
   readonly readyAt: number | undefined;
   readonly lastBeatAt: number | undefined;
@@ -56,6 +56,8 @@ export interface RespawnWait {
  */
 export interface AdminView {
   readonly startedAt: number;
+  /** The arbiter's clock (monotonicNow in the master; a test's own clock in tests): children's times are on it. */
+  now(): number;
   /**
    * Handles now the intents recorded so far (signals, admin requests), as the next tick would:
    * afterwards the readers answer with what the master steers towards. A reload among them sets
