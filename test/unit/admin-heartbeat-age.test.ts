@@ -69,5 +69,20 @@ describe('heartbeat age of each child', () => {
     assert.ok(age('worker="1",role="worker"') < 1.5);
     assert.ok(age('worker="2",role="worker"') >= 8 && age('worker="2",role="worker"') < 9.5);
     assert.ok(age('worker="0",role="keeper"') >= 5 && age('worker="0",role="keeper"') < 6.5);
+    // As health counts them: the silent worker is not ready, and the keeper not beating is not ready either.
+    assert.match(text, /^corral_workers\{state="ready"\} 1$/m);
+    assert.match(text, /^corral_workers\{state="not_beating"\} 1$/m);
+    assert.match(text, /^corral_workers\{state="booting"\} 1$/m);
+    assert.match(text, /^corral_keeper_ready 0$/m);
+  });
+
+  it('/metrics says corral_keeper_ready 1 while the keeper beats, 0 once it is gone', async () => {
+    const view = createFakeView(testSettings(), [child(1, 2201, 'ready', {}), child(0, 2200, 'ready', {}, 'keeper')]);
+    const metrics = createAdminMetrics(view, () => undefined);
+    assert.match(await metrics.render(), /^corral_keeper_ready 1$/m);
+    view.kids = [child(1, 2201, 'ready', {})];
+    assert.match(await metrics.render(), /^corral_keeper_ready 0$/m);
+    view.kids.push(child(0, 2202, 'booting', undefined, 'keeper'));
+    assert.match(await metrics.render(), /^corral_keeper_ready 0$/m);
   });
 });

@@ -7,7 +7,7 @@
 
 import { Counter, Gauge, Registry } from 'prom-client';
 import type { HostSample } from '../host-monitor.js';
-import { capacityFromView, heartbeatAgeMs } from './figures.js';
+import { capacityFromView, heartbeatAgeMs, heartbeatLateAfterMs, workersReadiness } from './figures.js';
 import { registerSheetsMetrics } from './sheets-metrics.js';
 import type { AdminView, ChildSnapshot } from './view.js';
 
@@ -59,12 +59,29 @@ export function createAdminMetrics(view: AdminView, host: () => HostSample | und
   new Gauge({ name: 'corral_workers_expected', help: 'Worker count the master steers towards.', registers, collect() { this.set(view.expectedWorkers()); } });
   new Gauge({
     name: 'corral_workers',
-    help: 'Live workers by state.',
+    help: 'Live workers by state; not_beating: ready but without a heartbeat for over three beats (a blocked loop), counted as health counts them.',
     labelNames: ['state'],
     registers,
     collect() {
       const ws = workers();
-      for (const state of ['booting', 'ready', 'draining'] as const) this.set({ state }, ws.filter((w) => w.state === state).length);
+      const { ready, notBeating } = workersReadiness(view);
+      this.set({ state: 'booting' }, ws.filter((w) => w.state === 'booting').length);
+      this.set({ state: 'ready' }, ready);
+      this.set({ state: 'not_beating' }, notBeating);
+      this.set({ state: 'draining' }, ws.filter((w) => w.state === 'draining').length);
+    },
+  });
+  // The keeper answers every worker's cache misses and journals every write: an alert needs a
+  // series that says it is missing, not one that disappears with it.
+  new Gauge({
+    name: 'corral_keeper_ready',
+    help: 'The keeper is ready and beating (1), or not running, booting or not beating (0).',
+    registers,
+    collect() {
+      const now = view.now();
+      const lateAfterMs = heartbeatLateAfterMs(view.settings().CORRAL_TIMEOUT);
+      const keeper = view.children().find((c) => c.role === 'keeper');
+      this.set(keeper?.state === 'ready' && heartbeatAgeMs(keeper, now) <= lateAfterMs ? 1 : 0);
     },
   });
   new Gauge({ name: 'corral_connections_active', help: 'Open client connections, summed over workers.', registers, collect() { this.set(capacityFromView(view).current_connections); } });
