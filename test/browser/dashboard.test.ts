@@ -355,6 +355,27 @@ describe('/admin dashboard in Chromium', { skip }, () => {
     }
   });
 
+  it('a journal that cannot be written (disk full) is said in red in the Sheets card, with the events refused', async () => {
+    const full = createFakeView(testSettings({ CORRAL_ADMIN_TOKEN: TOKEN, CORRAL_WORKERS: '1' }), [
+      child(1, 4501, 'ready', {}),
+      child(0, 4500, 'ready', { extra: { journalWritable: false, journalAppendsRefused: 31, journalBacklogRows: 2, journalOldestRowSeconds: 45 } }, 'keeper'),
+    ]);
+    const fullServer = await startAdminServer(full, logger, { host: '127.0.0.1', port: 0, monitoring });
+    const page = await browser.newPage();
+    try {
+      await page.goto(`http://127.0.0.1:${fullServer.port}/admin#token=${TOKEN}`);
+      await page.waitForFunction(() => document.querySelectorAll('#workers-body tr').length === 1);
+      assert.equal(((await page.textContent('#sheets-journal')) ?? '').trim(), 'cannot write: events refused (31); 2 (oldest 45s)');
+      assert.equal(await page.getAttribute('#sheets-journal', 'data-bad'), 'true');
+      full.kids[1] = child(0, 4500, 'ready', { extra: { journalWritable: true, journalAppendsRefused: 31, journalBacklogRows: 0, journalOldestRowSeconds: 0 } }, 'keeper');
+      await page.waitForFunction(() => document.getElementById('sheets-journal')?.dataset.bad === 'false', undefined, { timeout: 12_000 });
+      assert.equal(((await page.textContent('#sheets-journal')) ?? '').trim(), '0');
+    } finally {
+      await page.close();
+      await fullServer.close();
+    }
+  });
+
   it('the Reload button shows what became of the reload: the generation started, or why it was refused', async () => {
     const page = await browser.newPage();
     page.on('dialog', (d) => void d.accept());

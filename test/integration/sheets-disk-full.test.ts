@@ -12,6 +12,7 @@ import { mountSmallDisk, smallDiskUnavailable, type SmallDisk } from '../helpers
 import { SAMPLE_DIR, sampleCodes } from '../fixtures/offline-sheet.js';
 
 const PLAYER = 'Chloé Dubois';
+const ADMIN_TOKEN = 'disk-full-admin-token-0123456789';
 const unavailable = smallDiskUnavailable(join(tmpdir(), `corral-tmpfs-probe-${process.pid}`));
 
 describe('a full data disk', { skip: unavailable }, () => {
@@ -24,7 +25,9 @@ describe('a full data disk', { skip: unavailable }, () => {
     // The sheet's files are on the same full disk: an append the flusher sent while it was full
     // failed part-way, so its outcome is unknown and it is read back after SHEETS_UNSURE_DELAY
     // before it is sent again (default 60 s, longer than the test waits).
-    startCorral({ cwd: dir, workers: 1, waitReady, env: { CORRAL_RATE_LIMIT: '0', SHEETS_FLUSH_INTERVAL_MS: '200', SHEETS_UNSURE_DELAY: '2' } });
+    startCorral({ cwd: dir, workers: 1, waitReady, env: { CORRAL_RATE_LIMIT: '0', SHEETS_FLUSH_INTERVAL_MS: '200', SHEETS_UNSURE_DELAY: '2', CORRAL_ADMIN_TOKEN: ADMIN_TOKEN } });
+  const sheetsStats = async () =>
+    (await http(`${c?.adminUrl}/api/admin/stats`, { headers: { authorization: `Bearer ${ADMIN_TOKEN}` } })).json<{ sheets: { journal_writable: boolean | null; journal_appends_refused: number | null } }>().sheets;
   const post = (kind: string) =>
     http(`${c?.url}/api/events`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` }, body: JSON.stringify({ kind }) });
 
@@ -76,6 +79,10 @@ describe('a full data disk', { skip: unavailable }, () => {
     assert.equal(line.errno, 'ENOSPC');
     assert.equal(line.code, 'CORRAL_ERR_JOURNAL_UNWRITABLE');
     assert.equal(line.role, 'keeper');
+
+    // The admin API says so too, from the keeper's next heartbeat.
+    await waitFor(async () => (await sheetsStats()).journal_writable === false, 5_000, 'journal_writable false in the admin stats');
+    assert.ok(((await sheetsStats()).journal_appends_refused ?? 0) >= 1);
   });
 
   it('refusals in a loop are a line at the first and a count later, not a line each; saved again is said once', async () => {
@@ -99,6 +106,8 @@ describe('a full data disk', { skip: unavailable }, () => {
     assert.equal(recovered.failed, 31);
     const journalRecovered = await c!.waitForLog((l) => l.event === 'journal.write_recovered', 5_000, 'journal.write_recovered');
     assert.equal(journalRecovered.refused, 31);
+    await waitFor(async () => (await sheetsStats()).journal_writable === true, 5_000, 'journal_writable true again in the admin stats');
+    assert.ok(((await sheetsStats()).journal_appends_refused ?? 0) >= 31, 'the count of refusals stays');
   });
 
   it('a keeper started on the full disk says which file and why, and starts by itself once there is room', async () => {

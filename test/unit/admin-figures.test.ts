@@ -26,6 +26,15 @@ describe('Sheets figures', () => {
     assert.equal(sheetsFiguresOf([child(1, 11, 'ready', {})]).ranges_failing, null);
   });
 
+  it('say whether the journal takes appends, and how many it refused', () => {
+    const full = sheetsFiguresOf([child(0, 10, 'ready', { extra: { journalWritable: false, journalAppendsRefused: 31 } }, 'keeper')]);
+    assert.equal(full.journal_writable, false);
+    assert.equal(full.journal_appends_refused, 31);
+    const none = sheetsFiguresOf([child(1, 11, 'ready', {})]);
+    assert.equal(none.journal_writable, null);
+    assert.equal(none.journal_appends_refused, null);
+  });
+
   it('are null where nobody reports them', () => {
     const f = sheetsFiguresOf([child(1, 11, 'ready', {})]);
     assert.equal(f.cache_hit_ratio, null);

@@ -36,7 +36,7 @@ function parse(text: string): Map<string, Family> {
   return families;
 }
 
-const keeperExtra = (hits: number) => ({ extra: { cacheHits: hits, cacheStaleHits: 2, cacheMisses: 10, upstreamCallsTotal: 12, readTokensLeft: 55, writeTokensLeft: 60, journalBacklogRows: 3, journalOldestRowSeconds: 40, maxStaleSeconds: 7, rangesFailing: 1 } });
+const keeperExtra = (hits: number) => ({ extra: { cacheHits: hits, cacheStaleHits: 2, cacheMisses: 10, upstreamCallsTotal: 12, readTokensLeft: 55, writeTokensLeft: 60, journalBacklogRows: 3, journalOldestRowSeconds: 40, maxStaleSeconds: 7, rangesFailing: 1, journalWritable: false, journalAppendsRefused: 4 } });
 
 describe('/metrics names and counters', () => {
   it('counters end in _total, gauges do not, every family has help, and none mixes units under a label', async () => {
@@ -60,6 +60,8 @@ describe('/metrics names and counters', () => {
     assert.equal(value('corral_sheets_journal_oldest_row_age_seconds'), 40);
     assert.equal(value('corral_sheets_max_staleness_seconds'), 7);
     assert.equal(value('corral_sheets_ranges_failing'), 1);
+    assert.equal(value('corral_sheets_journal_writable'), 0);
+    assert.equal(value('corral_sheets_journal_appends_refused_total'), 4);
   });
 
   it('no counter goes back when a worker is replaced and the keeper restarts, and the Sheets gauges are absent with no keeper', async () => {

@@ -81,6 +81,10 @@ export interface SheetsFigures {
   readonly max_stale_seconds: number | null;
   /** Ranges whose last fetch from Google failed (served stale, or failing): Google is failing when over 0. */
   readonly ranges_failing: number | null;
+  /** False from an append the journal could not write (disk full) until one is written again. */
+  readonly journal_writable: boolean | null;
+  /** Appends refused since the keeper started because the journal could not be written. */
+  readonly journal_appends_refused: number | null;
 }
 
 function sumOver(extras: readonly (Extra | undefined)[], ...names: string[]): number | undefined {
@@ -120,6 +124,8 @@ export function sheetsFigures(extra: Extra | undefined, workerExtras: readonly (
     journal_oldest_seconds: num(extra, 'journalOldestRowSeconds') ?? null,
     max_stale_seconds: num(extra, 'maxStaleSeconds', 'staleSeconds') ?? null,
     ranges_failing: num(extra, 'rangesFailing') ?? null,
+    journal_writable: typeof extra?.journalWritable === 'boolean' ? extra.journalWritable : null,
+    journal_appends_refused: num(extra, 'journalAppendsRefused') ?? null,
   };
 }
 

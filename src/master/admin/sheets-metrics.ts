@@ -45,6 +45,7 @@ export function registerSheetsMetrics(view: AdminView, registers: Registry[]): v
   counter('corral_sheets_cache_hits_total', "Reads answered from a cache tier: workers' L1 and the keeper's host tier (fresh or stale).", byRole('cacheHits', 'l1Hits'));
   counter('corral_sheets_cache_misses_total', 'Reads that waited for a fetch from Google (misses of the keeper\'s host tier).', keeperCount('cacheMisses'));
   counter('corral_sheets_stale_answers_total', "Reads answered older than SHEET_CACHE_TTL: the keeper's stale hits and workers' stale fallbacks.", byRole('cacheStaleHits', 'l1StaleFallbacks'));
+  counter('corral_sheets_journal_appends_refused_total', 'Appends refused because the write journal could not be written (disk full, I/O error): the app answered them 503 not_saved.', keeperCount('journalAppendsRefused'));
   counter('corral_sheets_upstream_calls_total', 'Calls that reached the Sheets API, retries and read-backs included.', keeperCount('upstreamCallsTotal'));
 
   // No sample while no keeper reports the figure (none running, another backend): an absent
@@ -64,6 +65,7 @@ export function registerSheetsMetrics(view: AdminView, registers: Registry[]): v
   gauge('corral_sheets_quota_writes_left', 'Write calls the host-wide quota bucket allows now (SHEETS_WRITES_PER_MINUTE refills it).', (f) => f.quota_writes_left);
   gauge('corral_sheets_journal_backlog_rows', 'Journaled rows Google does not have yet.', (f) => f.journal_backlog);
   gauge('corral_sheets_journal_oldest_row_age_seconds', 'Age of the oldest journaled row Google does not have yet (0 with none): grows while appends fail.', (f) => f.journal_oldest_seconds);
+  gauge('corral_sheets_journal_writable', 'The write journal takes appends (1), or its last append could not be written (0: disk full, I/O error) and appends are refused.', (f) => (f.journal_writable === null ? null : f.journal_writable ? 1 : 0));
   gauge('corral_sheets_ranges_failing', "Ranges whose last fetch from Google failed (answered stale meanwhile, or failing): over 0 while Google fails.", (f) => f.ranges_failing);
   gauge('corral_sheets_max_staleness_seconds', 'Worst staleness (seconds past SHEET_CACHE_TTL) of an answer the keeper served in the last minute; 0 when all were fresh.', (f) => f.max_stale_seconds);
 }

@@ -320,6 +320,10 @@ export class Keeper {
       writeTokensLeft: this.writeQuota.tokensLeft(),
       readQueue: this.readQuota.queued(),
       journalBacklogRows: this.journal.backlogRows(),
+      // Appends refused because the journal could not be written (disk full): the app answers them
+      // 503 not_saved. journalWritable is false from a refusal until an append is written again.
+      journalWritable: !this.writeFailures.failing,
+      journalAppendsRefused: this.writeFailures.refused,
       journalOldestRowSeconds: this.oldestBacklogSeconds(),
       journalBytes: this.journal.fileBytes(),
       journalFsyncs: this.journal.fsyncs(),

@@ -14,6 +14,8 @@ export const WRITE_FAILURE_REPEAT_MS = FAILURE_REPEAT_MS;
 
 export class JournalWriteFailureLog {
   private readonly failure: RepeatedFailure;
+  /** Appends refused since the keeper started, for the admin figures (journalAppendsRefused). */
+  private refusedTotal = 0;
 
   constructor(
     private readonly logger: Logger,
@@ -22,7 +24,17 @@ export class JournalWriteFailureLog {
     this.failure = new RepeatedFailure(now, WRITE_FAILURE_REPEAT_MS);
   }
 
+  /** Whether the last append failed to be written: the journal is unwritable, as far as anyone knows. */
+  get failing(): boolean {
+    return this.failure.failing;
+  }
+
+  get refused(): number {
+    return this.refusedTotal;
+  }
+
   failed(err: DataDirWriteError): void {
+    this.refusedTotal++;
     this.failure.failed((refused) =>
       this.logger.error(
         { event: 'journal.write_failed', code: err.code, path: err.path, errno: err.errno ?? null, refused, message: err.message },

@@ -113,7 +113,10 @@ function renderStats(s) {
   set('sheets-upstream', fmt.num(sh.upstream_calls_per_minute));
   set('sheets-quota', `${fmt.int(sh.quota_reads_left)} / ${fmt.int(sh.quota_writes_left)}`);
   // Rows stuck behind a failing append show their age; a busy minute's backlog has none worth showing.
-  set('sheets-journal', sh.journal_oldest_seconds > 0 ? `${fmt.int(sh.journal_backlog)} (oldest ${fmt.int(sh.journal_oldest_seconds)}s)` : fmt.int(sh.journal_backlog));
+  const backlog = sh.journal_oldest_seconds > 0 ? `${fmt.int(sh.journal_backlog)} (oldest ${fmt.int(sh.journal_oldest_seconds)}s)` : fmt.int(sh.journal_backlog);
+  // A journal that cannot be written (disk full) refuses every event: say it before the backlog.
+  set('sheets-journal', sh.journal_writable === false ? `cannot write: events refused (${fmt.int(sh.journal_appends_refused)}); ${backlog}` : backlog);
+  $('sheets-journal').dataset.bad = String(sh.journal_writable === false);
   set('sheets-failing', fmt.int(sh.ranges_failing));
   $('sheets-failing').dataset.bad = String(sh.ranges_failing > 0);
   set('sheets-stale', sh.max_stale_seconds === null ? '–' : `${sh.max_stale_seconds}s`);
