@@ -376,6 +376,32 @@ describe('/admin dashboard in Chromium', { skip }, () => {
     }
   });
 
+  it('shows every string the API sends as text: markup in states, messages and refusals is never run or parsed', async () => {
+    const page = await browser.newPage();
+    const evil = '<img src=x onerror="window.__pwned=1"><script>window.__pwned=2</script>';
+    page.on('dialog', (d) => void d.accept());
+    try {
+      await page.route('**/api/admin/stats', async (route) => {
+        const real = (await (await route.fetch()).json()) as { workers: Record<string, unknown>[]; keeper: Record<string, unknown> | null };
+        for (const w of real.workers) w.state = evil;
+        if (real.keeper) real.keeper.state = evil;
+        await route.fulfill({ contentType: 'application/json', body: JSON.stringify(real) });
+      });
+      await page.route('**/api/admin/reload', (route) => route.fulfill({ status: 409, contentType: 'application/json', body: JSON.stringify({ success: false, error: 'reload_refused', message: evil }) }));
+      await page.goto(`${base}/admin#token=${TOKEN}`);
+      await page.waitForFunction(() => document.querySelectorAll('#workers-body tr').length > 0);
+      await page.click('#btn-reload');
+      await page.waitForFunction(() => (document.getElementById('action-result')?.textContent ?? '').length > 0);
+      assert.equal(((await page.textContent('#action-result')) ?? '').trim(), evil);
+      assert.equal(((await page.textContent('#keeper-state')) ?? '').trim(), evil);
+      assert.equal(await page.$$eval('#workers-body tr td:nth-child(4)', (tds) => tds.every((td) => td.textContent === (td.closest('tr')?.dataset.state ?? ''))), true);
+      assert.equal(await page.evaluate(() => document.querySelectorAll('main img, main script, header img').length), 0);
+      assert.equal(await page.evaluate(() => (window as unknown as { __pwned?: number }).__pwned), undefined);
+    } finally {
+      await page.close();
+    }
+  });
+
   it('the Reload button shows what became of the reload: the generation started, or why it was refused', async () => {
     const page = await browser.newPage();
     page.on('dialog', (d) => void d.accept());
