@@ -402,6 +402,32 @@ describe('/admin dashboard in Chromium', { skip }, () => {
     }
   });
 
+  it('a worker change the master does not answer within 4 s is said to maybe still happen, and the buttons wait for it', async () => {
+    const page = await browser.newPage();
+    let posts = 0;
+    try {
+      await page.goto(`${base}/admin#token=${TOKEN}`);
+      await page.waitForSelector('#main:not([hidden])');
+      // A busy master: the change arrives, and its answer comes after the page stopped waiting.
+      await page.route('**/api/admin/workers', async (route) => {
+        posts++;
+        await new Promise((resolve) => setTimeout(resolve, 5000));
+        await route.abort('timedout').catch(() => {});
+      });
+      await page.click('#btn-add');
+      assert.equal(await page.isDisabled('#btn-add'), true, 'disabled while the change is on its way');
+      assert.equal(await page.isDisabled('#btn-remove'), true);
+      assert.equal(await page.isDisabled('#btn-reload'), true);
+      await page.click('#btn-add', { force: true, timeout: 500 }).catch(() => {});
+      await page.waitForFunction(() => (document.getElementById('action-result')?.textContent ?? '').startsWith('no answer'), undefined, { timeout: 8000 });
+      assert.equal(((await page.textContent('#action-result')) ?? '').trim(), 'no answer within 4 s: the master may still carry it out; check the workers and generation before asking again');
+      assert.equal(await page.isDisabled('#btn-add'), false);
+      assert.equal(posts, 1, 'one change sent for the clicks while it was on its way');
+    } finally {
+      await page.close();
+    }
+  });
+
   it('the Reload button shows what became of the reload: the generation started, or why it was refused', async () => {
     const page = await browser.newPage();
     page.on('dialog', (d) => void d.accept());

@@ -21,6 +21,7 @@ function takeTokenFromHash() {
 function token() { return sessionStorage.getItem(TOKEN_KEY) || ''; }
 
 class AuthError extends Error {}
+class TimeoutError extends Error {}
 
 // The master answers at once even when every worker is stuck; an answer this late means the admin
 // API is not there, and the figures on the page must stop looking live.
@@ -31,7 +32,8 @@ async function api(path, init = {}) {
   try {
     res = await fetch(path, { ...init, headers: { ...(init.headers || {}), Authorization: `Bearer ${token()}` }, cache: 'no-store', signal: AbortSignal.timeout(API_TIMEOUT_MS) });
   } catch (err) {
-    throw new Error(err && err.name === 'TimeoutError' ? `no answer within ${API_TIMEOUT_MS / 1000} s` : 'the admin API cannot be reached (is corral running?)');
+    if (err && err.name === 'TimeoutError') throw new TimeoutError(`no answer within ${API_TIMEOUT_MS / 1000} s`);
+    throw new Error('the admin API cannot be reached (is corral running?)');
   }
   if (res.status === 401 || res.status === 403) {
     const body = await res.json().catch(() => ({}));
@@ -256,12 +258,23 @@ async function refreshOnce() {
   timer = setTimeout(refresh, REFRESH_MS);
 }
 
+const ACTION_BUTTONS = ['btn-reload', 'btn-add', 'btn-remove'];
+
+// A change asked of a busy master may be carried out after the page stopped waiting: the buttons
+// stay disabled while one is on its way, and a timeout says it may still happen, so a second
+// click does not add a second worker or a second reload.
 async function action(path, body) {
+  for (const id of ACTION_BUTTONS) $(id).disabled = true;
+  set('action-result', 'sent…');
   try {
     const r = await api(path, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(body || {}) });
     set('action-result', r.message || (r.workers_expected !== undefined ? `workers → ${r.workers_expected}` : 'ok'));
   } catch (err) {
-    set('action-result', err.message);
+    set('action-result', err instanceof TimeoutError
+      ? `${err.message}: the master may still carry it out; check the workers and generation before asking again`
+      : err.message);
+  } finally {
+    for (const id of ACTION_BUTTONS) $(id).disabled = false;
   }
   setTimeout(refresh, 1000);
 }
