@@ -11,6 +11,8 @@ export const ERROR_CODES = {
   CORRAL_ERR_NOT_RUNNING: 'No running master was found through the pidfile.',
   CORRAL_ERR_MASTER_UNVERIFIED: 'The pidfile names a live process without a start stamp, whose command line is not `corral start`, that may or may not be the master: reload and stop signal nothing, status exits 4 (unknown).',
   CORRAL_ERR_ALREADY_RUNNING: 'The pidfile names a live master, or a live process without a start stamp that may be one (remove the pidfile if it is stale).',
+  CORRAL_ERR_PIDFILE: 'start could not use CORRAL_PIDFILE: its directory cannot be created or written, the path is a directory, or the file cannot be read; nothing was started (exit 78).',
+  CORRAL_ERR_PIDFILE_UNREADABLE: 'reload, stop or status could not read CORRAL_PIDFILE (no permission): whether corral runs is unknown, nothing was signalled; status exits 4, reload and stop 1.',
   CORRAL_ERR_SIGNAL_DENIED: 'The master runs as another user, so this command may not signal it.',
   CORRAL_ERR_APP_LOAD: 'The application module (CORRAL_APP) could not be imported or did not export a request listener.',
   CORRAL_ERR_LISTEN: 'A socket could not be bound (address in use, permission denied).',
@@ -135,7 +137,7 @@ export const EXIT = {
 /**
  * The exit code for an error a process cannot go on after, by its code: the one place that says so.
  * Settings problems exit 78 whether a value is invalid, the .env file cannot be read (missing, a
- * directory, no permission), the log file cannot be opened or the settings together are refused
+ * directory, no permission), the log file or the pidfile cannot be opened or the settings together are refused
  * (an admin API open beyond loopback without a token): nothing was started, and the fix is in the
  * settings, so a supervisor's restart cannot help.
  */
@@ -143,6 +145,7 @@ const EXIT_BY_CODE: Partial<Record<ErrorCode, number>> = {
   CORRAL_ERR_CONFIG_INVALID: EXIT.CONFIG,
   CORRAL_ERR_ENV_FILE: EXIT.CONFIG,
   CORRAL_ERR_LOG_FILE: EXIT.CONFIG,
+  CORRAL_ERR_PIDFILE: EXIT.CONFIG,
   CORRAL_ERR_ADMIN_UNSAFE: EXIT.CONFIG,
   CORRAL_ERR_USAGE: EXIT.USAGE,
 };

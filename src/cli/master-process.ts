@@ -16,6 +16,14 @@ export function findMaster(settings: Settings, proc: ProcReaders = procReaders):
   if (!file) throw new CorralError('CORRAL_ERR_NOT_RUNNING', 'CORRAL_PIDFILE is empty, so the master cannot be found; use systemctl or kill -HUP <pid>');
   const state = checkPidfile(file, proc);
   if (state === undefined) throw new CorralError('CORRAL_ERR_NOT_RUNNING', `corral is not running (no pidfile at ${file})`);
+  // A master writes its pid whole before anything can read the file as its (pidfile.ts).
+  if (state.status === 'no-pid') throw new CorralError('CORRAL_ERR_NOT_RUNNING', `corral is not running (the pidfile ${file} ${state.why}, so it names no master)`);
+  if (state.status === 'unreadable') {
+    throw new CorralError(
+      'CORRAL_ERR_PIDFILE_UNREADABLE',
+      `cannot read the pidfile ${file} (CORRAL_PIDFILE): ${state.why}. Whether corral runs is unknown; nothing was signalled. Run this as the user corral runs as (sudo -u <user> corral ...) or as root, or use systemctl (systemctl status|reload|stop corral)`,
+    );
+  }
   if (state.status === 'dead') throw new CorralError('CORRAL_ERR_NOT_RUNNING', `corral is not running (stale pidfile ${file} names pid ${state.pid})`);
   // A live pid is not proof: after a master died without removing its pidfile, the kernel may have
   // given that pid to anything, which must not get our SIGTERM or SIGHUP.
@@ -65,8 +73,8 @@ export function loadLookupSettings(): Settings {
 
 /**
  * findMaster for commands that exit 3 when corral is not running: prints why, returns undefined.
- * CORRAL_ERR_MASTER_UNVERIFIED is thrown on: reload and stop fail with it (exit 1), status says
- * "unknown" (exit 4).
+ * CORRAL_ERR_MASTER_UNVERIFIED and CORRAL_ERR_PIDFILE_UNREADABLE are thrown on: reload and stop
+ * fail with them (exit 1), status says "unknown" (exit 4).
  */
 export function findMasterOrSay(settings: Settings): number | undefined {
   try {

@@ -15,13 +15,33 @@ import { dirname } from 'node:path';
 import { CorralError } from '../errors.js';
 import { isZombie, looksLikeMaster, procReaders, sameProcess, type ProcReaders, type ProcStamp } from './proc-identity.js';
 
-export function readPid(file: string): number | undefined {
+/**
+ * What the pidfile holds: nothing (no file), a pid, something that is no pid (an empty file, text,
+ * a directory), or nothing this user may read. Unreadable is not absent: taken for "not running",
+ * `status` run by another user would send `status || start` into starting a second master.
+ */
+type PidfileContent = { readonly kind: 'absent' } | { readonly kind: 'pid'; readonly pid: number } | { readonly kind: 'no-pid'; readonly why: string } | { readonly kind: 'unreadable'; readonly why: string };
+
+function readPidfile(file: string): PidfileContent {
+  let text: string;
   try {
-    const pid = Number(readFileSync(file, 'utf8').trim());
-    return Number.isInteger(pid) && pid > 0 ? pid : undefined;
-  } catch {
-    return undefined;
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    // ENOTDIR: a component of the path is a file, so nothing can be there either.
+    if (code === 'ENOENT' || code === 'ENOTDIR') return { kind: 'absent' };
+    if (code === 'EISDIR') return { kind: 'no-pid', why: 'is a directory, not a file' };
+    return { kind: 'unreadable', why: (err as Error).message };
   }
+  const trimmed = text.trim();
+  const pid = Number(trimmed);
+  if (/^\d+$/.test(trimmed) && Number.isSafeInteger(pid) && pid > 0) return { kind: 'pid', pid };
+  return { kind: 'no-pid', why: trimmed === '' ? 'is empty' : `holds no pid (${JSON.stringify(trimmed.slice(0, 40))})` };
+}
+
+export function readPid(file: string): number | undefined {
+  const content = readPidfile(file);
+  return content.kind === 'pid' ? content.pid : undefined;
 }
 
 /** True while `pid` runs (an exited process not yet reaped by its parent does not). */
@@ -50,17 +70,22 @@ function readStamp(file: string): ProcStamp | undefined {
  * What the pidfile names: nothing, a running master, a dead pid, a live process its start stamp
  * proves is not the master (the pid was reused, or the stamp is from an earlier boot), or a live
  * process without a stamp whose command line is not `corral start`: maybe corral started another
- * way, maybe not, nothing tells.
+ * way, maybe not, nothing tells. Or a file that names no process (stale), or one this user cannot
+ * read (whether a master runs is unknown).
  */
 export type PidfileState =
   | { readonly status: 'running'; readonly pid: number }
   | { readonly status: 'dead'; readonly pid: number }
   | { readonly status: 'reused'; readonly pid: number; readonly why: string }
-  | { readonly status: 'unverified'; readonly pid: number; readonly why: string };
+  | { readonly status: 'unverified'; readonly pid: number; readonly why: string }
+  | { readonly status: 'no-pid'; readonly why: string }
+  | { readonly status: 'unreadable'; readonly why: string };
 
 export function checkPidfile(file: string, proc: ProcReaders = procReaders): PidfileState | undefined {
-  const pid = readPid(file);
-  if (pid === undefined) return undefined;
+  const content = readPidfile(file);
+  if (content.kind === 'absent') return undefined;
+  if (content.kind !== 'pid') return { status: content.kind, why: content.why };
+  const { pid } = content;
   if (!isAlive(pid)) return { status: 'dead', pid };
   const recorded = readStamp(file);
   if (recorded?.pid === pid) {
@@ -104,16 +129,33 @@ export function writePidfile(file: string, proc: ProcReaders = procReaders): str
       `the pidfile ${file} names a live process that may be a corral master: ${existing.why}. Nothing was started. If pid ${existing.pid} is not corral, the pidfile is stale: remove it (rm ${file}) and start again; if it is, stop it first (kill -TERM ${existing.pid}) or set CORRAL_PIDFILE`,
     );
   }
-  mkdirSync(dirname(file), { recursive: true });
-  // The stamp first: a reader that finds the new pid finds its stamp too.
-  const stamp = proc.stamp(process.pid);
-  if (stamp) writeFileSync(stampFile(file), `${JSON.stringify({ pid: stamp.pid, start_ticks: stamp.startTicks, boot_id: stamp.bootId })}\n`);
-  else rmSync(stampFile(file), { force: true });
-  writeFileSync(file, `${process.pid}\n`);
+  if (existing?.status === 'unreadable') throw pidfileError(file, `cannot read it to tell whether a master runs: ${existing.why}`, 'EACCES');
+  try {
+    mkdirSync(dirname(file), { recursive: true });
+    // The stamp first: a reader that finds the new pid finds its stamp too.
+    const stamp = proc.stamp(process.pid);
+    if (stamp) writeFileSync(stampFile(file), `${JSON.stringify({ pid: stamp.pid, start_ticks: stamp.startTicks, boot_id: stamp.bootId })}\n`);
+    else rmSync(stampFile(file), { force: true });
+    writeFileSync(file, `${process.pid}\n`);
+  } catch (err) {
+    throw pidfileError(file, `cannot write it: ${(err as Error).message}`, (err as NodeJS.ErrnoException).code, err);
+  }
   if (existing?.status === 'dead') return `replaced the stale pidfile ${file} (pid ${existing.pid} is not running)`;
   if (existing?.status === 'reused') return `replaced the stale pidfile ${file} (${existing.why})`;
   if (existing?.status === 'unverified') return `replaced the stale pidfile ${file} (it named this process's own pid, ${existing.pid}, without a start stamp)`;
+  if (existing?.status === 'no-pid') return `replaced the pidfile ${file}, which named no process (it ${existing.why})`;
   return undefined;
+}
+
+/** Start cannot use CORRAL_PIDFILE: say which file, why, and what to change, not a stack trace. */
+function pidfileError(file: string, what: string, errno: string | undefined, cause?: unknown): CorralError {
+  const fix =
+    errno === 'EISDIR'
+      ? `CORRAL_PIDFILE names a directory: name a file, e.g. CORRAL_PIDFILE=${file}/corral.pid`
+      : errno === 'EACCES' || errno === 'EPERM' || errno === 'EROFS'
+        ? 'make its directory writable by the user corral runs as, or point CORRAL_PIDFILE at a file in one that is'
+        : 'point CORRAL_PIDFILE at a file in a writable directory';
+  return new CorralError('CORRAL_ERR_PIDFILE', `the pidfile ${file} (CORRAL_PIDFILE): ${what}. Nothing was started; ${fix}`, { cause });
 }
 
 /** Removes the pidfile only if it still names this process (a newer master may own it). */

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { execFile, spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { appendFileSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { appendFileSync, chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
@@ -185,6 +185,43 @@ test('stop and status work after a bad edit elsewhere in .env; a master of anoth
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+const isRoot = process.getuid?.() === 0;
+
+test(
+  'a pidfile this user may not read: status exits 4 (unknown), reload and stop fail and signal nothing, none says "not running"; start cannot write its pidfile: exit 78, no stack',
+  { skip: isRoot ? false : 'runs the CLI as nobody through setpriv, which needs root' },
+  async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'corral-cli-'));
+    // The CLI as nobody without root's DAC capabilities: it reaches dir, not dir/private.
+    chmodSync(dir, 0o755);
+    const pidfile = join(dir, 'private', 'corral.pid');
+    mkdirSync(join(dir, 'private'), { mode: 0o700 });
+    const master = spawn('sleep', ['300'], { stdio: 'ignore' });
+    try {
+      await once(master, 'spawn');
+      writeFileSync(pidfile, `${master.pid}\n`);
+      const env = { CORRAL_ENV_FILE: 'none', CORRAL_PIDFILE: pidfile };
+      const asNobody = ['setpriv', '--reuid=65534', '--regid=65534', '--clear-groups'];
+      for (const [cmd, code] of [['status', 4], ['stop', 1], ['reload', 1]] as const) {
+        const r = await exec(dir, asNobody, [cmd], env);
+        assert.equal(r.code, code, `${cmd}: ${r.stdout}${r.stderr}`);
+        assert.match(r.stderr, new RegExp(`\\[CORRAL_ERR_PIDFILE_UNREADABLE\\] cannot read the pidfile ${pidfile} \\(CORRAL_PIDFILE\\): EACCES.*Whether corral runs is unknown; nothing was signalled\\. Run this as the user corral runs as`));
+        assert.doesNotMatch(r.stderr, /not running|\n\s+at /);
+      }
+      assert.ok(alive(master.pid!), 'nothing was signalled');
+
+      mkdirSync(join(dir, 'corral.pid'));
+      const start = await exec(dir, [], ['start'], { CORRAL_ENV_FILE: 'none', CORRAL_PIDFILE: join(dir, 'corral.pid'), CORRAL_BIND: '127.0.0.1:0', CORRAL_ADMIN_BIND: '127.0.0.1:0', CORRAL_WORKERS: '1' });
+      assert.equal(start.code, 78, start.stderr);
+      assert.match(start.stderr, /^corral start: \[CORRAL_ERR_PIDFILE\] the pidfile .*corral\.pid \(CORRAL_PIDFILE\): cannot write it: EISDIR.*Nothing was started; CORRAL_PIDFILE names a directory/);
+      assert.doesNotMatch(start.stderr, /\n\s+at /, 'no stack trace');
+    } finally {
+      master.kill('SIGKILL');
+      rmSync(dir, { recursive: true, force: true });
+    }
+  },
+);
 
 /**
  * Runs `args` as nobody (as corralAsNobody) in a private mount namespace whose /proc is mounted

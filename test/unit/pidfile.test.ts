@@ -1,13 +1,13 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { chmodSync, copyFileSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { findMaster } from '../../src/cli/master-process.js';
 import { loadSettings } from '../../src/config/load.js';
-import type { CorralError } from '../../src/errors.js';
+import { EXIT, exitCodeFor, type CorralError } from '../../src/errors.js';
 import { checkPidfile, isAlive, removePidfile, stampFile, writePidfile } from '../../src/master/pidfile.js';
 import { looksLikeMaster, procReaders, procStamp, readBootId, sameProcess, type ProcReaders } from '../../src/master/proc-identity.js';
 
@@ -212,6 +212,70 @@ test('a pidfile from an earlier boot is stale even where the live process holdin
     assert.equal(holder.signalCode, null, 'the process holding the old pid was not signalled');
   } finally {
     holder.kill('SIGKILL');
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('a pidfile that names no process (empty, text, a directory) is stale: not running, and start replaces it; one that cannot be read is not "no pidfile"', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'corral-pid-'));
+  const file = join(dir, 'corral.pid');
+  const settings = loadSettings({ env: { CORRAL_ENV_FILE: 'none', CORRAL_PIDFILE: file } }).settings;
+  try {
+    for (const [content, why] of [
+      ['', /the pidfile .* is empty, so it names no master/],
+      ['garbage\n', /the pidfile .* holds no pid \("garbage"\)/],
+      ['12abc\n', /holds no pid \("12abc"\)/],
+    ] as const) {
+      writeFileSync(file, content);
+      assert.equal(checkPidfile(file)?.status, 'no-pid', JSON.stringify(content));
+      assert.throws(() => findMaster(settings), (err: CorralError) => err.code === 'CORRAL_ERR_NOT_RUNNING' && why.test(err.message));
+      assert.match(writePidfile(file) ?? '', /replaced the pidfile .*, which named no process/);
+      assert.equal(readFileSync(file, 'utf8'), `${process.pid}\n`);
+      removePidfile(file);
+    }
+    mkdirSync(file);
+    assert.equal(checkPidfile(file)?.status, 'no-pid');
+    assert.throws(() => findMaster(settings), (err: CorralError) => err.code === 'CORRAL_ERR_NOT_RUNNING' && /the pidfile .* is a directory, not a file/.test(err.message));
+    rmSync(file, { recursive: true });
+    // A symlink loop stands for any file this user may not read (root reads through chmod 000).
+    symlinkSync(file, file);
+    assert.equal(checkPidfile(file)?.status, 'unreadable');
+    assert.throws(
+      () => findMaster(settings),
+      (err: CorralError) => {
+        assert.equal(err.code, 'CORRAL_ERR_PIDFILE_UNREADABLE');
+        assert.match(err.message, /cannot read the pidfile .* \(CORRAL_PIDFILE\): ELOOP.*Whether corral runs is unknown; nothing was signalled\. Run this as the user corral runs as/);
+        return true;
+      },
+    );
+    assert.throws(
+      () => writePidfile(file),
+      (err: CorralError) => err.code === 'CORRAL_ERR_PIDFILE' && /cannot read it to tell whether a master runs: ELOOP.*Nothing was started/.test(err.message),
+    );
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('start cannot write its pidfile (a directory there, a file where its directory should be): a CORRAL_ERR_PIDFILE naming CORRAL_PIDFILE and the fix, exit 78', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'corral-pid-'));
+  try {
+    mkdirSync(join(dir, 'corral.pid'));
+    assert.throws(
+      () => writePidfile(join(dir, 'corral.pid')),
+      (err: CorralError) => {
+        assert.equal(err.code, 'CORRAL_ERR_PIDFILE');
+        assert.equal(exitCodeFor(err), EXIT.CONFIG);
+        assert.match(err.message, /the pidfile .*corral\.pid \(CORRAL_PIDFILE\): cannot write it: EISDIR.*CORRAL_PIDFILE names a directory: name a file, e\.g\. CORRAL_PIDFILE=.*corral\.pid\/corral\.pid/);
+        return true;
+      },
+    );
+    writeFileSync(join(dir, 'run'), '');
+    assert.throws(
+      () => writePidfile(join(dir, 'run', 'corral.pid')),
+      (err: CorralError) => err.code === 'CORRAL_ERR_PIDFILE' && /cannot write it: (ENOTDIR|EEXIST).*point CORRAL_PIDFILE at a file in a writable directory/.test(err.message),
+    );
+  } finally {
     rmSync(dir, { recursive: true, force: true });
   }
 });

@@ -29,8 +29,8 @@ Signals to the master:
   USR1        reopen the log file (after logrotate)
 
 Exit codes: 0 stopped cleanly, 3 no worker could boot, 70 uncaught exception in the master, 78 settings
-refused (an invalid value, an unreadable CORRAL_ENV_FILE, a CORRAL_LOG_FILE that cannot be opened,
-an admin API beyond loopback without a token): nothing was started.`,
+refused (an invalid value, an unreadable CORRAL_ENV_FILE, a CORRAL_LOG_FILE or CORRAL_PIDFILE that
+cannot be written, an admin API beyond loopback without a token): nothing was started.`,
   async run(argv) {
     parseFlags(argv, {});
     const loaded = loadSettings();

@@ -60,7 +60,8 @@ edit elsewhere in .env is reported as a warning.
 
 Exit codes (LSB's): 0 running, 3 not running (no pidfile, or a stale one), 4 unknown: the
 pidfile names a live process without a start stamp that may or may not be corral (the message
-says how to tell), 1 running but the admin API did not answer.`,
+says how to tell), or this user may not read the pidfile (run as the user corral runs as),
+1 running but the admin API did not answer.`,
   async run(argv) {
     const { values } = parseFlags(argv, { json: { type: 'boolean' } });
     const settings = loadLookupSettings();
@@ -69,7 +70,7 @@ says how to tell), 1 running but the admin API did not answer.`,
       pid = findMasterOrSay(settings);
     } catch (err) {
       // Not "not running": start refuses this pidfile, so `status || start` must not be told to start.
-      if (!(err instanceof CorralError && err.code === 'CORRAL_ERR_MASTER_UNVERIFIED')) throw err;
+      if (!(err instanceof CorralError && (err.code === 'CORRAL_ERR_MASTER_UNVERIFIED' || err.code === 'CORRAL_ERR_PIDFILE_UNREADABLE'))) throw err;
       process.stderr.write(`corral status: [${err.code}] ${err.message}\n`);
       return EXIT.STATUS_UNKNOWN;
     }
