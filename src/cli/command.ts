@@ -13,14 +13,39 @@ export interface Command {
   run(argv: readonly string[]): Promise<number>;
 }
 
+/** Flags whose values are secrets: a refusal names them and never echoes what was given. */
+const SECRET_FLAGS: ReadonlySet<string> = new Set(['admin-token', 'api-key']);
+
+type Token = { kind: string; name?: string; value?: string | undefined };
+
 /**
- * node:util parseArgs with strict checking, turning its errors into a usage error. The tokens say
- * how often each option was given (values keep only the last).
+ * A flag given twice is refused: parseArgs keeps the last, so `--workers 4 ... --workers 8` or a
+ * second --target would silently do other than what the operator read on their command line.
+ */
+function refuseRepeatedFlags(tokens: readonly Token[]): void {
+  const seen = new Map<string, (string | undefined)[]>();
+  for (const t of tokens) {
+    if (t.kind !== 'option' || t.name === undefined) continue;
+    seen.set(t.name, [...(seen.get(t.name) ?? []), t.value]);
+  }
+  for (const [name, given] of seen) {
+    if (given.length < 2) continue;
+    const shown = SECRET_FLAGS.has(name) || given.every((v) => v === undefined) ? '' : ` (${given.map((v) => JSON.stringify(v ?? '')).join(', ')})`;
+    throw new CorralError('CORRAL_ERR_USAGE', `Option --${name} is given ${given.length} times${shown}: give it once`);
+  }
+}
+
+/**
+ * node:util parseArgs with strict checking, turning its errors into a usage error; each option may
+ * be given once.
  */
 export function parseFlags<T extends NonNullable<ParseArgsConfig['options']>>(argv: readonly string[], options: T) {
+  let parsed;
   try {
-    return parseArgs({ args: [...argv], options: { ...options, help: { type: 'boolean', short: 'h' } }, strict: true, allowPositionals: false, tokens: true });
+    parsed = parseArgs({ args: [...argv], options: { ...options, help: { type: 'boolean', short: 'h' } }, strict: true, allowPositionals: false, tokens: true });
   } catch (err) {
     throw new CorralError('CORRAL_ERR_USAGE', (err as Error).message, { cause: err });
   }
+  refuseRepeatedFlags(parsed.tokens);
+  return parsed;
 }

@@ -110,26 +110,6 @@ function timestamp(now: Date): string {
   return `${now.getFullYear()}${p(now.getMonth() + 1)}${p(now.getDate())}-${p(now.getHours())}${p(now.getMinutes())}${p(now.getSeconds())}`;
 }
 
-/**
- * A flag given twice is refused: parseArgs keeps the last, so `--steps 5,10 ... --steps 50` or a
- * second --target would silently run another test than the operator read on their command line.
- */
-function refuseRepeatedFlags(tokens: readonly { kind: string; name?: string; rawName?: string; value?: string | undefined }[]): void {
-  const seen = new Map<string, (string | undefined)[]>();
-  for (const t of tokens) {
-    if (t.kind !== 'option' || t.name === undefined) continue;
-    const given = seen.get(t.name) ?? [];
-    given.push(t.value);
-    seen.set(t.name, given);
-  }
-  for (const [name, given] of seen) {
-    if (given.length < 2) continue;
-    // The token is a secret: name the flag, never echo its values.
-    const shown = name === 'admin-token' || given.every((v) => v === undefined) ? '' : ` (${given.map((v) => JSON.stringify(v ?? '')).join(', ')})`;
-    throw inputError(`Option --${name} is given ${given.length} times${shown}: give it once`);
-  }
-}
-
 export type ParsedArgs = { help: true } | { help: false; options: LoadtestOptions };
 
 export function parseLoadtestArgs(argv: readonly string[], cwd: string, now = new Date(), env: LoadtestEnv = readLoadtestEnv()): ParsedArgs {
@@ -139,7 +119,6 @@ export function parseLoadtestArgs(argv: readonly string[], cwd: string, now = ne
   } catch (err) {
     throw inputError(err instanceof CorralError ? err.message : String(err), err);
   }
-  refuseRepeatedFlags(parsed.tokens);
   const values = parsed.values;
   if (values.help) return { help: true };
   if (!values.target) throw inputError('--target URL is required (e.g. --target http://127.0.0.1:8000)');

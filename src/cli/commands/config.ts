@@ -1,6 +1,7 @@
 import { renderEnvExample } from '../../config/env-example.js';
 import { displayValue, loadSettings } from '../../config/load.js';
 import { schema, settingNames } from '../../config/schema.js';
+import { CorralError } from '../../errors.js';
 import { assertAdminBindSafe } from '../../master/admin/auth.js';
 import { parseFlags, type Command } from '../command.js';
 
@@ -20,6 +21,7 @@ Options:
   -h, --help this text`,
   async run(argv) {
     const { values } = parseFlags(argv, { json: { type: 'boolean' }, example: { type: 'boolean' } });
+    if (values.example && values.json) throw new CorralError('CORRAL_ERR_USAGE', '--json and --example cannot be combined: --example prints the commented .env, --json the effective settings');
     if (values.example) {
       process.stdout.write(renderEnvExample());
       return 0;
