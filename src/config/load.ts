@@ -5,7 +5,7 @@ import { readFileSync } from 'node:fs';
 import { isAbsolute, resolve } from 'node:path';
 import dotenv from 'dotenv';
 import { ConfigError, CorralError, type ConfigProblem } from '../errors.js';
-import { duplicateKeys, type DuplicateKey } from './env-duplicates.js';
+import { lintEnvText, type EnvLint } from './env-lint.js';
 import { IGNORED_WITH_NOTE, META_SETTINGS, schema, settingNames, type SettingName, type Settings } from './schema.js';
 import type { SettingSpec } from './spec.js';
 
@@ -41,17 +41,19 @@ const PATH_SETTINGS: readonly SettingName[] = ['CORRAL_PIDFILE', 'CORRAL_LOG_FIL
 
 const KNOWN_PREFIXES = ['CORRAL_', 'GUNICORN_', 'SHEET_', 'SHEETS_'];
 
-function readEnvFile(env: NodeJS.ProcessEnv, cwd: string): { file: string | undefined; values: Record<string, string>; duplicates: DuplicateKey[] } {
+const NO_LINT: EnvLint = { duplicates: [], ignored: [] };
+
+function readEnvFile(env: NodeJS.ProcessEnv, cwd: string): { file: string | undefined; values: Record<string, string>; lint: EnvLint } {
   const named = env.CORRAL_ENV_FILE;
-  if (named === 'none') return { file: undefined, values: {}, duplicates: [] };
+  if (named === 'none') return { file: undefined, values: {}, lint: NO_LINT };
   const file = resolve(cwd, named && named !== '' ? named : '.env');
   try {
     const text = readFileSync(file, 'utf8');
-    return { file, values: dotenv.parse(text), duplicates: duplicateKeys(text) };
+    return { file, values: dotenv.parse(text), lint: lintEnvText(text) };
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     // A missing default ./.env is normal; a missing file the operator named is an error.
-    if (code === 'ENOENT' && !named) return { file: undefined, values: {}, duplicates: [] };
+    if (code === 'ENOENT' && !named) return { file: undefined, values: {}, lint: NO_LINT };
     const fix =
       code === 'EACCES' || code === 'EPERM'
         ? 'make it readable by the user corral runs as'
@@ -96,7 +98,7 @@ export function defaultOf<T>(spec: SettingSpec<T>): T {
 export function loadSettings(options: LoadOptions = {}): LoadedSettings {
   const env = options.env ?? process.env;
   const cwd = options.cwd ?? process.cwd();
-  const { file, values: fileValues, duplicates } = readEnvFile(env, cwd);
+  const { file, values: fileValues, lint } = readEnvFile(env, cwd);
 
   const merged: Record<string, string> = { ...fileValues };
   for (const [k, v] of Object.entries(env)) if (v !== undefined) merged[k] = v;
@@ -145,7 +147,10 @@ export function loadSettings(options: LoadOptions = {}): LoadedSettings {
     sources[name] = source;
   }
 
-  for (const d of duplicates) {
+  for (const { line, begins } of lint.ignored) {
+    warnings.push(`line ${line} of ${file ?? '.env'} is not NAME=value, so it is ignored${begins ? ` (it begins ${begins})` : ''}: write it as NAME=value, or comment it out with #`);
+  }
+  for (const d of lint.duplicates) {
     const which = env[d.name] !== undefined ? 'and in the environment, whose value is used' : `the last one (line ${d.lines[d.lines.length - 1]}) is used`;
     warnings.push(`${d.name} is set ${d.lines.length} times in ${file ?? '.env'} (lines ${d.lines.join(', ')}); ${which}: delete the duplicate lines`);
   }

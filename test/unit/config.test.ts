@@ -263,3 +263,21 @@ test('a name set twice in .env is named with its lines; the last one is used (a 
     assert.match(overridden.warnings[0] ?? '', /\(lines 1, 6\); and in the environment, whose value is used: delete the duplicate lines$/);
   });
 });
+
+test('a line of .env that is not NAME=value (a missing =, a space in the name) is named with its line, not skipped in silence; what follows its first word is never shown', () => {
+  withDir((dir) => {
+    const file = join(dir, '.env');
+    writeFileSync(file, '\uFEFF# comment\r\nCORRAL_WORKERS 8\r\n\r\nCORRAL WORKERS=8\rCORRAL_ADMIN_TOKEN  s3cret-s3cret-s3cret\nNOTE="a\nnot an assignment\n"\n  export CORRAL_TIMEOUT=20\n=3\n');
+    const { settings, warnings } = loadSettings({ env: {}, cwd: dir });
+    assert.equal(settings.CORRAL_TIMEOUT, 20);
+    assert.equal(settings.CORRAL_WORKERS, loadSettings({ env: { CORRAL_ENV_FILE: 'none' } }).settings.CORRAL_WORKERS, 'dotenv skips `CORRAL_WORKERS 8`: the default holds');
+    const fix = 'write it as NAME=value, or comment it out with #';
+    assert.deepEqual(warnings, [
+      `line 2 of ${file} is not NAME=value, so it is ignored (it begins CORRAL_WORKERS): ${fix}`,
+      `line 4 of ${file} is not NAME=value, so it is ignored (it begins CORRAL): ${fix}`,
+      `line 5 of ${file} is not NAME=value, so it is ignored (it begins CORRAL_ADMIN_TOKEN): ${fix}`,
+      `line 10 of ${file} is not NAME=value, so it is ignored: ${fix}`,
+    ]);
+    assert.ok(!warnings.join('\n').includes('s3cret'), 'a secret on an ignored line is not echoed');
+  });
+});
