@@ -101,12 +101,15 @@ Reads .env (or CORRAL_ENV_FILE) and the environment exactly as \`corral start\` 
   2. loads the service-account key (GOOGLE_APPLICATION_CREDENTIALS or GOOGLE_SERVICE_ACCOUNT_JSON)
      and fetches an access token from its token_uri (or uses SHEETS_API_KEY for a public sheet);
   3. reads the header row of SHEET_PLAYERS_RANGE and SHEET_EVENTS_RANGE in one values:batchGet.
-Prints one line, "OK: ..." or "FAIL (stage): what is wrong and how to fix it", and exits 0 when
-corral can read the sheet, 1 otherwise. Works against the emulator (SHEETS_API_URL).
+Prints one line, "OK: ..." or "FAIL (stage): what is wrong and how to fix it". Works against the
+emulator (SHEETS_API_URL).
 
 Options:
   --json     machine-readable verdict
-  -h, --help this text`,
+  -h, --help this text
+
+Exit codes: 0 corral can read the sheet (OK), 1 it cannot (FAIL; invalid settings and an
+unreadable CORRAL_ENV_FILE included, as "FAIL (settings)"), 64 an unknown option.`,
   async run(argv) {
     const { values } = parseFlags(argv, { json: { type: 'boolean' } });
     if (values.help) {

@@ -18,7 +18,10 @@ or saying the admin API would listen beyond loopback without CORRAL_ADMIN_TOKEN.
 Options:
   --json     machine-readable output
   --example  print a commented .env with every setting and its default (config/.env.example)
-  -h, --help this text`,
+  -h, --help this text
+
+Exit codes: 0 the settings would be accepted (warnings, if any, on stderr), 64 an unknown option
+or both --json and --example, 78 the settings are refused or CORRAL_ENV_FILE cannot be read.`,
   async run(argv) {
     const { values } = parseFlags(argv, { json: { type: 'boolean' }, example: { type: 'boolean' } });
     if (values.example && values.json) throw new CorralError('CORRAL_ERR_USAGE', '--json and --example cannot be combined: --example prints the commented .env, --json the effective settings');

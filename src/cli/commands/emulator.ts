@@ -75,6 +75,9 @@ Options:
   --token-lifetime S        access-token lifetime in seconds (default 3599, as Google)
   -h, --help                this text
 
+Exit codes: 0 stopped by Ctrl-C or SIGTERM, 1 the port cannot be bound (CORRAL_ERR_LISTEN), 64 an
+unknown or invalid option, a --sheet-file it cannot read or a --key-out it cannot write.
+
 Control over HTTP (for benchmarks and multi-process tests):
   GET  /__emulator/counters            calls per method, statuses, injected faults, rows appended
   POST /__emulator/counters/reset      returns the counters, then zeroes them

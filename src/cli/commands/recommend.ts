@@ -179,7 +179,11 @@ Options:
   --admin-url URL        admin API to ask (default http://CORRAL_ADMIN_BIND)
   --ram-budget PERCENT   share of RAM corral may use (default 50, the seeds' "RAM < 50 %")
   --json                 machine-readable output
-  -h, --help             this text`,
+  -h, --help             this text
+
+Exit codes: 0 printed (with the reference machine's figures when no corral answered), 64 an
+unknown or invalid option, 78 the settings are invalid or CORRAL_ENV_FILE cannot be read (this
+command reads them to find the admin API).`,
   async run(argv) {
     const { values } = parseFlags(argv, { 'admin-url': { type: 'string' }, 'ram-budget': { type: 'string' }, json: { type: 'boolean' } });
     if (values.help) {

@@ -30,7 +30,8 @@ Signals to the master:
 
 Exit codes: 0 stopped cleanly, 3 no worker could boot, 70 uncaught exception in the master, 78 settings
 refused (an invalid value, an unreadable CORRAL_ENV_FILE, a CORRAL_LOG_FILE or CORRAL_PIDFILE that
-cannot be written, an admin API beyond loopback without a token): nothing was started.`,
+cannot be written, an admin API beyond loopback without a token): nothing was started; 64 an
+unknown option or argument.`,
   async run(argv) {
     parseFlags(argv, {});
     const loaded = loadSettings();

@@ -61,7 +61,8 @@ edit elsewhere in .env is reported as a warning.
 Exit codes (LSB's): 0 running, 3 not running (no pidfile, or a stale one), 4 unknown: the
 pidfile names a live process without a start stamp that may or may not be corral (the message
 says how to tell), or this user may not read the pidfile (run as the user corral runs as),
-1 running but the admin API did not answer.`,
+1 running but the admin API did not answer; and 64 an unknown option, 78 CORRAL_PIDFILE or the
+admin API's settings are invalid, or CORRAL_ENV_FILE cannot be read.`,
   async run(argv) {
     const { values } = parseFlags(argv, { json: { type: 'boolean' } });
     const settings = loadLookupSettings();

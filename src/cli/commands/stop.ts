@@ -21,7 +21,8 @@ elsewhere in .env is reported as a warning and does not keep you from stopping c
 Exit codes: 0 stopped, 1 still running after the graceful timeout + 10 s (or not allowed to
 signal it: run as the user corral runs as, or use systemctl; or the pidfile names a live process
 without a start stamp that may or may not be corral, or this user may not read the pidfile:
-nothing was signalled, the message says how to go on), 3 not running.`,
+nothing was signalled, the message says how to go on), 3 not running, 64 an unknown option,
+78 CORRAL_PIDFILE or CORRAL_GRACEFUL_TIMEOUT is invalid, or CORRAL_ENV_FILE cannot be read.`,
   async run(argv) {
     const { values } = parseFlags(argv, { fast: { type: 'boolean' }, 'no-wait': { type: 'boolean' } });
     const settings = loadLookupSettings();

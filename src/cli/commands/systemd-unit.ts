@@ -64,7 +64,10 @@ Options:
   --graceful-timeout S      override CORRAL_GRACEFUL_TIMEOUT
   --timeout S               override CORRAL_TIMEOUT
   --port N                  override the port of CORRAL_BIND
-  -h, --help                this text`,
+  -h, --help                this text
+
+Exit codes: 0 printed (a settings file not there yet sizes with the defaults, said on stderr),
+64 an unknown or invalid option, 78 the settings file holds invalid settings.`,
   async run(argv) {
     const { values } = parseFlags(argv, {
       'install-dir': { type: 'string' },
