@@ -20,6 +20,8 @@ export interface IgnoredLine {
 }
 
 export interface EnvLint {
+  /** The line each name's value comes from (the last that sets it, as dotenv keeps), 1-based. */
+  readonly lineOf: ReadonlyMap<string, number>;
   readonly duplicates: readonly DuplicateKey[];
   readonly ignored: readonly IgnoredLine[];
 }
@@ -49,5 +51,5 @@ export function lintEnvText(text: string): EnvLint {
     if ((quote === '"' || quote === "'" || quote === '`') && !value.slice(1).includes(quote)) openQuote = quote;
     seen.set(name, [...(seen.get(name) ?? []), i + 1]);
   });
-  return { duplicates: [...seen].filter(([, at]) => at.length > 1).map(([name, at]) => ({ name, lines: at })), ignored };
+  return { lineOf: new Map([...seen].map(([name, at]) => [name, at[at.length - 1] ?? 0])), duplicates: [...seen].filter(([, at]) => at.length > 1).map(([name, at]) => ({ name, lines: at })), ignored };
 }

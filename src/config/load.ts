@@ -41,7 +41,7 @@ const PATH_SETTINGS: readonly SettingName[] = ['CORRAL_PIDFILE', 'CORRAL_LOG_FIL
 
 const KNOWN_PREFIXES = ['CORRAL_', 'GUNICORN_', 'SHEET_', 'SHEETS_'];
 
-const NO_LINT: EnvLint = { duplicates: [], ignored: [] };
+const NO_LINT: EnvLint = { lineOf: new Map(), duplicates: [], ignored: [] };
 
 function readEnvFile(env: NodeJS.ProcessEnv, cwd: string): { file: string | undefined; values: Record<string, string>; lint: EnvLint } {
   const named = env.CORRAL_ENV_FILE;
@@ -104,6 +104,13 @@ export function loadSettings(options: LoadOptions = {}): LoadedSettings {
   for (const [k, v] of Object.entries(env)) if (v !== undefined) merged[k] = v;
 
   const fromFile = (k: string) => Object.hasOwn(fileValues, k) && env[k] === undefined;
+  // Where a refused value was read, said so it can be found: the file's path, not ".env", which
+  // under systemd is /etc/corral/corral.env; and its line.
+  const where = (source: SettingSource, name: string): string => {
+    if (source !== '.env' && !(source.startsWith('alias ') && fromFile(source.slice(6)))) return source;
+    const line = lint.lineOf.get(source === '.env' ? name : source.slice(6));
+    return `${source === '.env' ? '' : `${source} in `}${file ?? '.env'}${line ? ` line ${line}` : ''}`;
+  };
   const warnings: string[] = [];
   const problems: ConfigProblem[] = [];
   const out: Record<string, unknown> = {};
@@ -134,13 +141,13 @@ export function loadSettings(options: LoadOptions = {}): LoadedSettings {
     }
     const parsed = spec.parse(raw);
     if (!parsed.ok && options.judgeOnly && !options.judgeOnly.includes(name)) {
-      warnings.push(`${name}=${spec.secret ? '<redacted>' : JSON.stringify(raw)} (from ${source}) is invalid (${parsed.allowed}); this command does not need it, but corral will not start or reload until it is fixed`);
+      warnings.push(`${name}=${spec.secret ? '<redacted>' : JSON.stringify(raw)} (from ${where(source, name)}) is invalid (${parsed.allowed}); this command does not need it, but corral will not start or reload until it is fixed`);
       out[name] = defaultOf(spec);
       sources[name] = 'default';
       continue;
     }
     if (!parsed.ok) {
-      problems.push({ name, value: spec.secret ? '<redacted>' : raw, allowed: parsed.allowed, source });
+      problems.push({ name, value: spec.secret ? '<redacted>' : raw, allowed: parsed.allowed, source: where(source, name) });
       continue;
     }
     out[name] = parsed.value;
@@ -178,7 +185,7 @@ export function loadSettings(options: LoadOptions = {}): LoadedSettings {
     problems.push({
       name: 'SHEET_ID',
       value: String(out.SHEET_ID),
-      source: sources.SHEET_ID ?? 'environment',
+      source: where(sources.SHEET_ID ?? 'environment', 'SHEET_ID'),
       allowed:
         'set with credentials, which are missing: GOOGLE_APPLICATION_CREDENTIALS (path of a service-account JSON key) or GOOGLE_SERVICE_ACCOUNT_JSON, or SHEETS_API_KEY for a public sheet (reads only); without SHEET_ID the offline sheet is used',
     });

@@ -171,7 +171,7 @@ test('stop and status work after a bad edit elsewhere in .env; a master of anoth
     const status = await corral(dir, 'status');
     assert.equal(status.code, 0, status.stderr);
     assert.match(status.stdout, new RegExp(`master pid ${c.pid}`));
-    assert.match(status.stderr, /warning: CORRAL_WORKERS="0" \(from \.env\) is invalid/);
+    assert.match(status.stderr, /warning: CORRAL_WORKERS="0" \(from \/.*\/\.env line 5\) is invalid/);
     // A reload would be refused by the master too: the CLI says so at once, and sends nothing.
     const reload = await corral(dir, 'reload');
     assert.equal(reload.code, 78);
@@ -327,7 +327,7 @@ test('a bad CORRAL_LOGIN_FAILURES_PER_NAME is named with what is allowed by conf
   const dir = mkdtempSync(join(tmpdir(), 'corral-cli-'));
   try {
     writeFileSync(join(dir, '.env'), 'CORRAL_LOGIN_FAILURES_PER_NAME=-5\n');
-    const says = /CORRAL_LOGIN_FAILURES_PER_NAME="-5" \(from \.env\): an integer from 0 to 1000000/;
+    const says = /CORRAL_LOGIN_FAILURES_PER_NAME="-5" \(from \/.*\/\.env line 1\): an integer from 0 to 1000000/;
     for (const cmd of ['config', 'start']) {
       const r = await exec(dir, [], [cmd], { CORRAL_PIDFILE: join(dir, 'corral.pid') });
       assert.equal(r.code, 78, `${cmd}: ${r.stderr}`);
@@ -337,7 +337,7 @@ test('a bad CORRAL_LOGIN_FAILURES_PER_NAME is named with what is allowed by conf
     // check gives its own verdict: FAIL at the settings stage, exit 1.
     const check = await exec(dir, [], ['check']);
     assert.equal(check.code, 1, check.stderr);
-    assert.match(check.stdout + check.stderr, /FAIL \(settings\): CORRAL_LOGIN_FAILURES_PER_NAME="-5" \(from \.env\): an integer from 0 to 1000000 \[CORRAL_ERR_CONFIG_INVALID\]/);
+    assert.match(check.stdout + check.stderr, /FAIL \(settings\): CORRAL_LOGIN_FAILURES_PER_NAME="-5" \(from \/.*\/\.env line 1\): an integer from 0 to 1000000 \[CORRAL_ERR_CONFIG_INVALID\]/);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

@@ -281,3 +281,24 @@ test('a line of .env that is not NAME=value (a missing =, a space in the name) i
     assert.ok(!warnings.join('\n').includes('s3cret'), 'a secret on an ignored line is not echoed');
   });
 });
+
+test('a refused value read from the env file names that file and its line, not ".env" (under systemd it is /etc/corral/corral.env)', () => {
+  withDir((dir) => {
+    const file = join(dir, 'corral.env');
+    writeFileSync(file, '# corral\nCORRAL_WORKERS=4\nGUNICORN_TIMEOUT=0\n\nCORRAL_WORKERS=lots\n');
+    assert.throws(
+      () => loadSettings({ env: { CORRAL_ENV_FILE: file, CORRAL_KEEPALIVE: '-1' }, cwd: dir }),
+      (err: unknown) => {
+        assert.ok(err instanceof ConfigError);
+        assert.match(err.message, new RegExp(`CORRAL_WORKERS="lots" \\(from ${file} line 5\\): an integer from 1 to 512`));
+        assert.match(err.message, new RegExp(`CORRAL_TIMEOUT="0" \\(from alias GUNICORN_TIMEOUT in ${file} line 3\\)`));
+        assert.match(err.message, /CORRAL_KEEPALIVE="-1" \(from environment\)/);
+        return true;
+      },
+    );
+    // Commands that need only some settings warn of the others the same way.
+    const { warnings, sources } = loadSettings({ env: { CORRAL_ENV_FILE: file }, cwd: dir, judgeOnly: ['CORRAL_PIDFILE'] });
+    assert.ok(warnings.some((w) => w.startsWith(`CORRAL_WORKERS="lots" (from ${file} line 5) is invalid`)), warnings.join('\n'));
+    assert.equal(sources.CORRAL_PIDFILE, 'default');
+  });
+});
