@@ -154,6 +154,14 @@ export function loadSettings(options: LoadOptions = {}): LoadedSettings {
     sources[name] = source;
   }
 
+  // Which file to read is decided before any is read: one naming another file in itself is read
+  // as it is, and the operator who wrote that line would otherwise never learn it did nothing.
+  if (Object.hasOwn(fileValues, 'CORRAL_ENV_FILE')) {
+    const line = lint.lineOf.get('CORRAL_ENV_FILE');
+    warnings.push(
+      `CORRAL_ENV_FILE in ${file ?? '.env'}${line ? ` line ${line}` : ''} has no effect: it says which file to read, so only the environment can set it (under systemd, Environment=CORRAL_ENV_FILE=... in the unit); this file was read`,
+    );
+  }
   for (const { line, begins } of lint.ignored) {
     warnings.push(`line ${line} of ${file ?? '.env'} is not NAME=value, so it is ignored${begins ? ` (it begins ${begins})` : ''}: write it as NAME=value, or comment it out with #`);
   }

@@ -16,7 +16,7 @@ export const settingNames = Object.keys(schema) as SettingName[];
 
 /** Settings read before the schema is applied (they say where the rest comes from). */
 export const META_SETTINGS = {
-  CORRAL_ENV_FILE: 'Path of the .env file to read (default ./.env; "none" = read no file).',
+  CORRAL_ENV_FILE: 'Path of the .env file to read (default ./.env; "none" = read no file). From the environment only: set in this file it has no effect.',
 } as const;
 
 /** Names that are accepted and ignored, with the note logged once. */

@@ -302,3 +302,17 @@ test('a refused value read from the env file names that file and its line, not "
     assert.equal(sources.CORRAL_PIDFILE, 'default');
   });
 });
+
+test('CORRAL_ENV_FILE set inside the env file is said to have no effect (which file to read is decided before any is read)', () => {
+  withDir((dir) => {
+    writeFileSync(join(dir, 'other.env'), 'CORRAL_WORKERS=7\n');
+    writeFileSync(join(dir, '.env'), 'CORRAL_TIMEOUT=12\nCORRAL_ENV_FILE=other.env\n');
+    const { settings, warnings, envFile } = loadSettings({ env: {}, cwd: dir });
+    assert.equal(envFile, join(dir, '.env'));
+    assert.equal(settings.CORRAL_TIMEOUT, 12);
+    assert.deepEqual(warnings, [
+      `CORRAL_ENV_FILE in ${join(dir, '.env')} line 2 has no effect: it says which file to read, so only the environment can set it (under systemd, Environment=CORRAL_ENV_FILE=... in the unit); this file was read`,
+    ]);
+    assert.match(renderEnvExample(), /# Path of the \.env file to read .*From the environment only: set in this file it has no effect\.\n# CORRAL_ENV_FILE=/);
+  });
+});
