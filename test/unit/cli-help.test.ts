@@ -17,3 +17,8 @@ test('commands that read the settings say they exit 78 when the settings or CORR
     assert.match(help.slice(help.indexOf('Exit codes')), /\b78\b/, `corral ${name} --help does not say 78`);
   }
 });
+
+test('start\'s --help says it exits 1 when corral already runs, which it does', () => {
+  const help = commands.find((c) => c.name === 'start')?.help ?? '';
+  assert.match(help.slice(help.indexOf('Exit codes')), /\b1 not started: corral already runs \(CORRAL_ERR_ALREADY_RUNNING/);
+});

@@ -28,10 +28,13 @@ Signals to the master:
   TTIN, TTOU  one worker more / less
   USR1        reopen the log file (after logrotate)
 
-Exit codes: 0 stopped cleanly, 3 no worker could boot, 70 uncaught exception in the master, 78 settings
-refused (an invalid value, an unreadable CORRAL_ENV_FILE, a CORRAL_LOG_FILE or CORRAL_PIDFILE that
-cannot be written, an admin API beyond loopback without a token): nothing was started; 64 an
-unknown option or argument.`,
+Exit codes: 0 stopped cleanly, 1 not started: corral already runs (CORRAL_ERR_ALREADY_RUNNING: the
+pidfile names a live master, or a live process that may be one; the message says how to tell) or
+NOTIFY_SOCKET is set but cannot be used (CORRAL_ERR_NOTIFY), 3 no worker could boot (a port in
+use, an app that cannot load: the log's boot.exhausted says why), 64 an unknown option or
+argument, 70 uncaught exception in the master, 78 settings refused (an invalid value, an unreadable
+CORRAL_ENV_FILE, a CORRAL_LOG_FILE or CORRAL_PIDFILE that cannot be written, an admin API beyond
+loopback without a token): nothing was started.`,
   async run(argv) {
     parseFlags(argv, {});
     const loaded = loadSettings();
