@@ -53,7 +53,10 @@ export async function main(argv: readonly string[]): Promise<void> {
     process.exitCode = await command.run(rest);
   } catch (err) {
     if (err instanceof CorralError && err.code === 'CORRAL_ERR_USAGE') {
-      process.stderr.write(`corral ${command.name}: ${err.message}\n\n${command.help}\n`);
+      // The usage line, not the whole help: after 40 lines of options (emulator, loadtest) the
+      // one line that says what was wrong would have scrolled out of sight.
+      const usageLine = command.help.split('\n')[0] ?? '';
+      process.stderr.write(`corral ${command.name}: ${err.message}\n${usageLine}\nRun \`corral ${command.name} --help\` for the options and exit codes.\n`);
       process.exitCode = exitCodeFor(err);
     } else if (err instanceof CorralError) {
       process.stderr.write(`corral ${command.name}: [${err.code}] ${err.message}\n`);

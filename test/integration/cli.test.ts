@@ -287,6 +287,8 @@ test('every command answers --help, and an unknown command or flag is a usage er
     const badPort = await corral(dir, 'emulator', '--port', 'abc');
     assert.equal(badPort.code, 64);
     assert.match(badPort.stderr, /--port must be an integer from 0 to 65535, got "abc"/);
+    // The error stays in sight: the usage line and where the rest is, not 45 lines of options.
+    assert.match(badPort.stderr, /^corral emulator: --port .*\nUsage: corral emulator \[--port 8085\] \[options\]\nRun `corral emulator --help` for the options and exit codes\.\n$/);
     const badKey = await corral(dir, 'emulator', '--port', '0', '--key-out', join(dir, 'missing', 'key.json'));
     assert.equal(badKey.code, 64, badKey.stderr);
     assert.match(badKey.stderr, /cannot write --key-out .*ENOENT/);
