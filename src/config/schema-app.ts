@@ -24,6 +24,7 @@ export const appSchema = {
     default: 43200,
     min: 60,
     max: 2592000,
+    unit: 'seconds',
   }),
   CORRAL_RATE_LIMIT: int({
     description: 'Requests per minute per client IP, shared by all workers (0 = off).',
@@ -48,6 +49,7 @@ export const appSchema = {
     default: 80,
     min: 1,
     max: 100,
+    unit: 'percent',
   }),
   CORRAL_EXPORT_THREADS: int({
     description: 'Threads per worker for CSV exports (piscina).',

@@ -42,6 +42,7 @@ export const daemonSchema = {
     default: 30,
     min: 1,
     max: 3600,
+    unit: 'seconds',
     aliases: ['GUNICORN_TIMEOUT'],
   }),
   CORRAL_GRACEFUL_TIMEOUT: int({
@@ -49,6 +50,7 @@ export const daemonSchema = {
     default: 30,
     min: 0,
     max: 3600,
+    unit: 'seconds',
     aliases: ['GUNICORN_GRACEFUL_TIMEOUT'],
   }),
   CORRAL_KEEPALIVE: int({
@@ -56,6 +58,7 @@ export const daemonSchema = {
     default: 5,
     min: 0,
     max: 3600,
+    unit: 'seconds',
     aliases: ['GUNICORN_KEEPALIVE'],
   }),
   CORRAL_MAX_REQUESTS: int({
@@ -76,6 +79,7 @@ export const daemonSchema = {
     default: 0,
     min: 0,
     max: 1048576,
+    unit: 'MiB',
   }),
   CORRAL_APP: str({
     description: 'Module of the app to serve (exports createApp(ctx) or a default request listener); unset = the bundled app.',
@@ -133,30 +137,35 @@ export const daemonSchema = {
     default: 16384,
     min: 1024,
     max: 1048576,
+    unit: 'bytes',
   }),
   CORRAL_LIMIT_REQUEST_BODY_BYTES: int({
     description: 'Maximum request body size in bytes (more = 413).',
     default: 1048576,
     min: 0,
     max: 1073741824,
+    unit: 'bytes',
   }),
   CORRAL_REQUEST_TIMEOUT: int({
     description: 'Seconds a client has to send a whole request, headers and body (slower = 408; stops slow-body clients holding slots).',
     default: 60,
     min: 1,
     max: 3600,
+    unit: 'seconds',
   }),
   CORRAL_HEADERS_TIMEOUT: int({
     description: 'Seconds a client has to send complete request headers (slower = 408).',
     default: 10,
     min: 1,
     max: 600,
+    unit: 'seconds',
   }),
   CORRAL_SEND_TIMEOUT: int({
     description: 'Seconds a connection may make no progress sending an answer before it is closed (stops clients that never read holding slots).',
     default: 60,
     min: 1,
     max: 3600,
+    unit: 'seconds',
   }),
   CORRAL_STUCK_STACKS: bool({
     description: 'Before killing a stuck worker, pause it through the V8 inspector (loopback, one-shot) and log its stack.',

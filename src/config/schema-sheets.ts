@@ -32,12 +32,14 @@ export const sheetsSchema = {
     default: 30,
     min: 1,
     max: 86400,
+    unit: 'seconds',
   }),
   SHEET_CACHE_MAX_STALE: int({
     description: 'Seconds a stale range may still be served while Google fails.',
     default: 3600,
     min: 0,
     max: 604800,
+    unit: 'seconds',
   }),
   // Google's quota is 300 reads a minute per project and 60 per user per project; corral calls as
   // one service account, one user, so 60 is what Google enforces unless the project raised it.
@@ -60,30 +62,35 @@ export const sheetsSchema = {
     default: 10,
     min: 1,
     max: 300,
+    unit: 'seconds',
   }),
   SHEETS_FLUSH_INTERVAL_MS: int({
     description: 'Milliseconds between journal flushes (batched appends).',
     default: 500,
     min: 10,
     max: 600000,
+    unit: 'milliseconds',
   }),
   SHEETS_UNSURE_DELAY: int({
     description: 'Seconds to wait before reading back an append whose outcome is unknown (timeout, 5xx, crash), so a late one lands first.',
     default: 60,
     min: 1,
     max: 3600,
+    unit: 'seconds',
   }),
   CORRAL_L1_CACHE_MB: int({
     description: 'Per-worker cache size in MiB (in front of the host-wide cache).',
     default: 32,
     min: 1,
     max: 4096,
+    unit: 'MiB',
   }),
   CORRAL_IDEMPOTENCY_TTL: int({
     description: 'Seconds the keeper remembers an Idempotency-Key of POST /api/events (a retry with it gets the first answer, no second row).',
     default: 86400,
     min: 60,
     max: 2592000,
+    unit: 'seconds',
   }),
   CORRAL_IDEMPOTENCY_KEYS: int({
     description: 'Most Idempotency-Keys the keeper remembers; beyond it the oldest are forgotten early (logged idempotency.keys_evicted).',

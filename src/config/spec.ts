@@ -30,11 +30,20 @@ interface Common<T> {
   defaultText?: string;
 }
 
-export function int(o: Common<number> & { min: number; max: number }): SettingSpec<number> {
+/**
+ * An integer setting; `unit` (seconds, milliseconds, MiB, bytes, percent) is named in its type and
+ * in a refusal: `CORRAL_TIMEOUT=30s` or `CORRAL_L1_CACHE_MB=64M` is refused, and "an integer from 1
+ * to 3600" alone does not say that the unit is implied and must not be written.
+ */
+export function int(o: Common<number> & { min: number; max: number; unit?: string }): SettingSpec<number> {
+  const { unit, ...rest } = o;
   return {
-    ...o,
-    type: `integer ${o.min}..${o.max}`,
-    parse: (raw) => parseInteger(raw.trim(), o.min, o.max),
+    ...rest,
+    type: `integer ${o.min}..${o.max}${unit ? ` (${unit})` : ''}`,
+    parse: (raw) => {
+      const parsed = parseInteger(raw.trim(), o.min, o.max);
+      return parsed.ok || !unit ? parsed : { ok: false, allowed: `${parsed.allowed}, in ${unit} (a bare number, without a unit)` };
+    },
     format: String,
   };
 }

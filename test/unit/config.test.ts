@@ -316,3 +316,25 @@ test('CORRAL_ENV_FILE set inside the env file is said to have no effect (which f
     assert.match(renderEnvExample(), /# Path of the \.env file to read .*From the environment only: set in this file it has no effect\.\n# CORRAL_ENV_FILE=/);
   });
 });
+
+test('a value written with a unit (30s, 64M, 1s) is refused saying which unit is implied and that none is written', () => {
+  assert.throws(
+    () => loadSettings({ env: { CORRAL_ENV_FILE: 'none', CORRAL_TIMEOUT: '30s', CORRAL_L1_CACHE_MB: '64M', SHEETS_FLUSH_INTERVAL_MS: '1s', CORRAL_LIMIT_REQUEST_BODY_BYTES: '1MB' } }),
+    (err: unknown) => {
+      assert.ok(err instanceof ConfigError);
+      assert.match(err.message, /CORRAL_TIMEOUT="30s" \(from environment\): an integer from 1 to 3600, in seconds \(a bare number, without a unit\)/);
+      assert.match(err.message, /CORRAL_L1_CACHE_MB="64M" .*: an integer from 1 to 4096, in MiB \(a bare number/);
+      assert.match(err.message, /SHEETS_FLUSH_INTERVAL_MS="1s" .*: an integer from 10 to 600000, in milliseconds/);
+      assert.match(err.message, /CORRAL_LIMIT_REQUEST_BODY_BYTES="1MB" .*, in bytes/);
+      return true;
+    },
+  );
+  // Every setting whose description speaks of seconds says so when refused.
+  for (const name of settingNames) {
+    const spec = schema[name] as SettingSpec<unknown>;
+    if (!/^Seconds\b/.test(spec.description) || !spec.type.startsWith('integer')) continue;
+    const refused = spec.parse('30s');
+    assert.ok(!refused.ok && /in seconds/.test(refused.allowed), `${name} names its unit`);
+    assert.match(spec.type, /\(seconds\)$/, `${name}'s type in .env.example`);
+  }
+});
