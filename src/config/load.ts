@@ -170,19 +170,24 @@ export function loadSettings(options: LoadOptions = {}): LoadedSettings {
     warnings.push(`${d.name} is set ${d.lines.length} times in ${file ?? '.env'} (lines ${d.lines.join(', ')}); ${which}: delete the duplicate lines`);
   }
   for (const [name, note] of Object.entries(IGNORED_WITH_NOTE)) if (merged[name] !== undefined) warnings.push(note);
+  const known = (key: string) => key in schema || aliasOf.has(key) || key in IGNORED_WITH_NOTE || key in META_SETTINGS;
   for (const key of Object.keys(merged)) {
-    if (!KNOWN_PREFIXES.some((p) => key.startsWith(p))) continue;
-    if (key in schema || aliasOf.has(key) || key in IGNORED_WITH_NOTE || key in META_SETTINGS) continue;
-    if (key.startsWith('CORRAL_INTERNAL_')) continue;
-    const guess = suggest(key);
-    warnings.push(`unknown setting ${key}${guess ? `: did you mean ${guess}?` : ' (ignored)'}`);
+    // Names are case-sensitive: `corral_workers=4` sets nothing, and must not pass unnoticed.
+    const upper = key.toUpperCase();
+    if (!KNOWN_PREFIXES.some((p) => upper.startsWith(p))) continue;
+    if (known(key) || key.startsWith('CORRAL_INTERNAL_')) continue;
+    const guess = known(upper) ? upper : suggest(upper);
+    const cased = key !== upper ? ' (setting names are upper case)' : '';
+    warnings.push(`unknown setting ${key}${cased}${guess ? `: did you mean ${guess}?` : ' (ignored)'}`);
   }
   // GOOGLE_* names belong to Google's own tools too (GOOGLE_CLOUD_PROJECT...): only a near miss of
   // one of ours is worth a word, and it is: GOOGLE_APPLICATION_CREDENTIAL leaves corral without a key.
   for (const key of Object.keys(merged)) {
-    if (!key.startsWith('GOOGLE_') || key in schema) continue;
-    const guess = suggest(key);
-    if (guess?.startsWith('GOOGLE_')) warnings.push(`unknown setting ${key}: did you mean ${guess}?`);
+    const upper = key.toUpperCase();
+    if (!upper.startsWith('GOOGLE_') || key in schema) continue;
+    const guess = upper in schema ? upper : suggest(upper);
+    const cased = key !== upper ? ' (setting names are upper case)' : '';
+    if (guess?.startsWith('GOOGLE_')) warnings.push(`unknown setting ${key}${cased}: did you mean ${guess}?`);
   }
 
   // Google needs credentials: without them the keeper could only fail, over and over, behind a

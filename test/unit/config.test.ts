@@ -338,3 +338,19 @@ test('a value written with a unit (30s, 64M, 1s) is refused saying which unit is
     assert.match(spec.type, /\(seconds\)$/, `${name}'s type in .env.example`);
   }
 });
+
+test('a setting name in lower or mixed case sets nothing, and is named with the upper-case name it meant', () => {
+  withDir((dir) => {
+    writeFileSync(join(dir, '.env'), 'corral_workers=4\nCorral_Timeout=5\nsheet_id=abc\ngoogle_application_credentials=/k.json\ncorral_nonsense=1\n');
+    const { settings, warnings } = loadSettings({ env: {}, cwd: dir });
+    assert.equal(settings.SHEET_ID, undefined);
+    assert.equal(settings.CORRAL_TIMEOUT, 30);
+    assert.deepEqual(warnings, [
+      'unknown setting corral_workers (setting names are upper case): did you mean CORRAL_WORKERS?',
+      'unknown setting Corral_Timeout (setting names are upper case): did you mean CORRAL_TIMEOUT?',
+      'unknown setting sheet_id (setting names are upper case): did you mean SHEET_ID?',
+      'unknown setting corral_nonsense (setting names are upper case) (ignored)',
+      'unknown setting google_application_credentials (setting names are upper case): did you mean GOOGLE_APPLICATION_CREDENTIALS?',
+    ]);
+  });
+});
