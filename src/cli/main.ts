@@ -1,5 +1,6 @@
 // CLI entry: dispatches to a subcommand and maps errors to named exit codes.
 
+import { editDistance } from '../edit-distance.js';
 import { CorralError, EXIT, exitCodeFor } from '../errors.js';
 import { commands } from './commands/index.js';
 
@@ -16,6 +17,24 @@ function usage(): string {
     'Run `corral <command> --help` for details and its exit codes (64 for an unknown command or option, always).',
     'Settings come from .env and the environment; see `corral config`.',
   ].join('\n');
+}
+
+/** Commands operators reach for that corral spells another way. */
+const OTHER_SPELLINGS: Readonly<Record<string, string>> = {
+  restart: 'corral has no restart: `corral reload` replaces the workers without dropping a request; under systemd, `systemctl restart corral` stops and starts the master',
+  run: 'did you mean start? (it runs in the foreground)',
+  serve: 'did you mean start? (it runs in the foreground)',
+  kill: 'did you mean stop? (`corral stop --fast` does not wait for in-flight requests)',
+  validate: 'did you mean config? (it exits 78 when start would refuse the settings)',
+  check_config: 'did you mean config? (it exits 78 when start would refuse the settings)',
+};
+
+/** A typo of a command (`stauts`), or a command corral spells another way (`restart`). */
+function unknownCommandHint(name: string): string {
+  const other = OTHER_SPELLINGS[name.toLowerCase()];
+  if (other) return `: ${other}`;
+  const near = commands.map((c) => ({ name: c.name, d: editDistance(name.toLowerCase(), c.name) })).sort((a, b) => a.d - b.d)[0];
+  return near && near.d <= 2 ? `: did you mean ${near.name}?` : '';
 }
 
 export async function main(argv: readonly string[]): Promise<void> {
@@ -40,7 +59,7 @@ export async function main(argv: readonly string[]): Promise<void> {
   if (name === '--version' || name === '-v') argv = ['version', ...rest];
   const command = commands.find((c) => c.name === (argv[0] ?? ''));
   if (!command) {
-    process.stderr.write(`corral: unknown command "${name}"\n\n${usage()}\n`);
+    process.stderr.write(`corral: unknown command "${name}"${unknownCommandHint(name)}\n\n${usage()}\n`);
     process.exitCode = EXIT.USAGE;
     return;
   }

@@ -5,6 +5,7 @@ import { readFileSync } from 'node:fs';
 import { isAbsolute, resolve } from 'node:path';
 import dotenv from 'dotenv';
 import { ConfigError, CorralError, type ConfigProblem } from '../errors.js';
+import { editDistance } from '../edit-distance.js';
 import { lintEnvText, type EnvLint } from './env-lint.js';
 import { IGNORED_WITH_NOTE, META_SETTINGS, schema, settingNames, type SettingName, type Settings } from './schema.js';
 import type { SettingSpec } from './spec.js';
@@ -64,27 +65,13 @@ function readEnvFile(env: NodeJS.ProcessEnv, cwd: string): { file: string | unde
   }
 }
 
-function levenshtein(a: string, b: string): number {
-  const row = Array.from({ length: b.length + 1 }, (_, i) => i);
-  for (let i = 1; i <= a.length; i++) {
-    let prev = row[0] ?? 0;
-    row[0] = i;
-    for (let j = 1; j <= b.length; j++) {
-      const cur = row[j] ?? 0;
-      row[j] = Math.min(cur + 1, (row[j - 1] ?? 0) + 1, prev + (a[i - 1] === b[j - 1] ? 0 : 1));
-      prev = cur;
-    }
-  }
-  return row[b.length] ?? 0;
-}
-
 const aliasOf = new Map<string, SettingName>();
 for (const name of settingNames) for (const alias of (schema[name] as SettingSpec<unknown>).aliases ?? []) aliasOf.set(alias, name);
 
 function suggest(unknown: string): string | undefined {
   let best: { name: string; d: number } | undefined;
   for (const name of [...settingNames, ...aliasOf.keys(), ...Object.keys(META_SETTINGS)]) {
-    const d = levenshtein(unknown, name);
+    const d = editDistance(unknown, name);
     if (!best || d < best.d) best = { name, d };
   }
   return best && best.d <= Math.max(2, Math.floor(unknown.length / 4)) ? best.name : undefined;

@@ -278,7 +278,18 @@ test('every command answers --help, and an unknown command or flag is a usage er
     assert.match((await corral(dir, 'status', '--help')).stdout, /Exit codes \(LSB's\): 0 running, 3 not running .*, 4 unknown: the\npidfile names a live process without a start stamp that may or may not be corral/s);
     const unknown = await corral(dir, 'frobnicate');
     assert.equal(unknown.code, 64);
-    assert.match(unknown.stderr, /unknown command "frobnicate"/);
+    assert.match(unknown.stderr, /unknown command "frobnicate"\n/);
+    // A typo gets the command it is nearest (a swap of two letters is one edit); a command corral
+    // spells another way gets that way.
+    for (const [typed, says] of [
+      ['stauts', /unknown command "stauts": did you mean status\?\n/],
+      ['relaod', /did you mean reload\?/],
+      ['restart', /corral has no restart: `corral reload` replaces the workers .*`systemctl restart corral`/],
+    ] as const) {
+      const r = await corral(dir, typed);
+      assert.equal(r.code, 64, typed);
+      assert.match(r.stderr, says);
+    }
     const badFlag = await corral(dir, 'stop', '--sideways');
     assert.equal(badFlag.code, 64);
     assert.match(badFlag.stderr, /Unknown option '--sideways'/);
@@ -373,7 +384,18 @@ test('`corral help <command>` prints that command\'s help; an unknown one, or no
     }
     const unknown = await corral(dir, 'help', 'frobnicate');
     assert.equal(unknown.code, 64);
-    assert.match(unknown.stderr, /unknown command "frobnicate"/);
+    assert.match(unknown.stderr, /unknown command "frobnicate"\n/);
+    // A typo gets the command it is nearest (a swap of two letters is one edit); a command corral
+    // spells another way gets that way.
+    for (const [typed, says] of [
+      ['stauts', /unknown command "stauts": did you mean status\?\n/],
+      ['relaod', /did you mean reload\?/],
+      ['restart', /corral has no restart: `corral reload` replaces the workers .*`systemctl restart corral`/],
+    ] as const) {
+      const r = await corral(dir, typed);
+      assert.equal(r.code, 64, typed);
+      assert.match(r.stderr, says);
+    }
     const none = await corral(dir);
     assert.equal(none.code, 64);
     assert.equal(none.stdout, '');
