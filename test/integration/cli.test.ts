@@ -437,3 +437,24 @@ test('recommend --admin-url that is not an http(s) URL is a usage error, not "no
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('config --check answers in one line whether start would accept the settings: 0 with the warnings on stderr, 78 with every problem', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'corral-cli-'));
+  try {
+    writeFileSync(join(dir, '.env'), 'CORRAL_WORKERS=2\nCORRAL_WORKRS=3\n');
+    const ok = await corral(dir, 'config', '--check');
+    assert.equal(ok.code, 0, ok.stderr);
+    assert.equal(ok.stdout, `settings OK (env file: ${join(dir, '.env')}; 1 warning on stderr)\n`);
+    assert.equal(ok.stderr, 'warning: unknown setting CORRAL_WORKRS: did you mean CORRAL_WORKERS?\n');
+    writeFileSync(join(dir, '.env'), 'CORRAL_WORKERS=0\nCORRAL_TIMEOUT=30s\n');
+    const refused = await corral(dir, 'config', '--check');
+    assert.equal(refused.code, 78);
+    assert.equal(refused.stdout, '');
+    assert.match(refused.stderr, /\[CORRAL_ERR_CONFIG_INVALID\] invalid settings:\n  CORRAL_WORKERS="0" \(from .*\.env line 1\).*\n  CORRAL_TIMEOUT="30s" \(from .*\.env line 2\): .*in seconds/);
+    const both = await corral(dir, 'config', '--check', '--json');
+    assert.equal(both.code, 64);
+    assert.match(both.stderr, /--check and --json cannot be combined/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});

@@ -8,7 +8,7 @@ import { parseFlags, type Command } from '../command.js';
 export const configCommand: Command = {
   name: 'config',
   summary: 'Print the effective settings and where each came from.',
-  help: `Usage: corral config [--json | --example]
+  help: `Usage: corral config [--check | --json | --example]
 
 Reads .env (or CORRAL_ENV_FILE) and the environment exactly as \`corral start\` would, and prints
 every setting with its value and source (default, .env, environment, alias NAME). Secrets are
@@ -16,15 +16,19 @@ redacted. Exits 78 when \`corral start\` would refuse the settings: listing ever
 or saying the admin API would listen beyond loopback without CORRAL_ADMIN_TOKEN.
 
 Options:
+  --check    print one line (settings OK, or why not) instead of the table: for scripts and
+             before \`systemctl restart corral\`
   --json     machine-readable output
   --example  print a commented .env with every setting and its default (config/.env.example)
   -h, --help this text
 
 Exit codes: 0 the settings would be accepted (warnings, if any, on stderr), 64 an unknown option
-or both --json and --example, 78 the settings are refused or CORRAL_ENV_FILE cannot be read.`,
+or more than one of --check, --json and --example, 78 the settings are refused or CORRAL_ENV_FILE
+cannot be read.`,
   async run(argv) {
-    const { values } = parseFlags(argv, { json: { type: 'boolean' }, example: { type: 'boolean' } });
-    if (values.example && values.json) throw new CorralError('CORRAL_ERR_USAGE', '--json and --example cannot be combined: --example prints the commented .env, --json the effective settings');
+    const { values } = parseFlags(argv, { check: { type: 'boolean' }, json: { type: 'boolean' }, example: { type: 'boolean' } });
+    const modes = (['check', 'json', 'example'] as const).filter((m) => values[m]);
+    if (modes.length > 1) throw new CorralError('CORRAL_ERR_USAGE', `${modes.map((m) => `--${m}`).join(' and ')} cannot be combined: --check prints a verdict, --json the effective settings, --example the commented .env`);
     if (values.example) {
       process.stdout.write(renderEnvExample());
       return 0;
@@ -33,6 +37,12 @@ or both --json and --example, 78 the settings are refused or CORRAL_ENV_FILE can
     // start refuses these settings together (exit 78); so must the command operators run to check
     // an edited .env before `systemctl restart`.
     assertAdminBindSafe(loaded.settings);
+    if (values.check) {
+      const n = loaded.warnings.length;
+      process.stdout.write(`settings OK (env file: ${loaded.envFile ?? '(none)'}${n > 0 ? `; ${n} warning${n === 1 ? '' : 's'} on stderr` : ''})\n`);
+      for (const warning of loaded.warnings) process.stderr.write(`warning: ${warning}\n`);
+      return 0;
+    }
     const rows = settingNames.map((name) => ({
       name,
       value: displayValue(name, loaded.settings[name]),
