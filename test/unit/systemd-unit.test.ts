@@ -220,3 +220,16 @@ test('settings paths the unit leaves read-only (ProtectSystem=strict) are warned
   assert.equal(quiet.status, 0, quiet.stderr);
   assert.equal(quiet.stderr, '');
 });
+
+test('a --settings-file that is a directory is refused (exit 64), not taken for a file "not readable yet"; an --install-dir or --node missing here is warned about', () => {
+  const r = spawnSync(process.execPath, [corral, 'systemd-unit', '--settings-file', dir], { cwd: dir, encoding: 'utf8' });
+  assert.equal(r.status, 64, r.stderr);
+  assert.match(r.stderr, new RegExp(`^corral systemd-unit: --settings-file ${dir} is a directory: name the settings file itself \\(e\\.g\\. ${dir}/corral\\.env\\)`));
+  assert.equal(r.stdout, '');
+  const missing = spawnSync(process.execPath, [corral, 'systemd-unit', '--install-dir', join(dir, 'no-install'), '--node', join(dir, 'no-node')], { cwd: dir, encoding: 'utf8' });
+  assert.equal(missing.status, 0, missing.stderr);
+  assert.match(missing.stderr, new RegExp(`warning: --install-dir: there is no bin/corral at ${dir}/no-install/bin/corral on this host; the unit's ExecStart fails unless it exists on the host the unit is installed on`));
+  assert.match(missing.stderr, new RegExp(`warning: --node: there is no node at ${dir}/no-node on this host`));
+  const present = spawnSync(process.execPath, [corral, 'systemd-unit'], { cwd: dir, encoding: 'utf8' });
+  assert.doesNotMatch(present.stderr, /there is no/, 'this install and this node exist');
+});

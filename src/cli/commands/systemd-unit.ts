@@ -2,7 +2,8 @@
 // paths, user or limits. Sizing (workers, connections, timeouts, port) comes from the settings
 // file the unit will use, read exactly as the service will see it: that file alone, no shell env.
 
-import { dirname, resolve } from 'node:path';
+import { existsSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { loadSettings, type LoadedSettings } from '../../config/load.js';
 import { schema } from '../../config/schema.js';
@@ -31,6 +32,10 @@ function serviceSettings(envFile: string, dataDir: string): { loaded: LoadedSett
     return { loaded: loadSettings({ env: { CORRAL_ENV_FILE: envFile }, cwd: dataDir }) };
   } catch (err) {
     if (err instanceof CorralError && err.code === 'CORRAL_ERR_ENV_FILE') {
+      // Not a file "not there yet": a directory never becomes one, and the service would exit 78.
+      if ((err.cause as NodeJS.ErrnoException | undefined)?.code === 'EISDIR') {
+        throw new CorralError('CORRAL_ERR_USAGE', `--settings-file ${envFile} is a directory: name the settings file itself (e.g. ${envFile}/corral.env)`, { cause: err });
+      }
       return {
         loaded: loadSettings({ env: { CORRAL_ENV_FILE: 'none' }, cwd: dataDir }),
         note: `${envFile} is not readable yet (${(err.cause as Error | undefined)?.message ?? err.message}); sized with the defaults`,
@@ -127,6 +132,14 @@ Exit codes: 0 printed (a settings file not there yet sizes with the defaults, sa
     ).filter(([, path]) => /^\/(home|root|run\/user)(\/|$)/.test(path));
     for (const [flag, path] of hidden) {
       process.stderr.write(`warning: ${flag} ${path} is under /home, /root or /run/user, which the unit's ProtectHome=yes hides from the service: put it under /opt or /srv\n`);
+    }
+    // Generating for another host is allowed, but on this one a typo would give a unit whose
+    // ExecStart fails (status 203/EXEC) only when systemd starts it.
+    for (const [flag, path, what] of [
+      ['--install-dir', join(options.installDir, 'bin', 'corral'), 'bin/corral'],
+      ['--node', options.nodePath, 'node'],
+    ] as const) {
+      if (!existsSync(path)) process.stderr.write(`warning: ${flag}: there is no ${what} at ${path} on this host; the unit's ExecStart fails unless it exists on the host the unit is installed on\n`);
     }
     for (const u of unwritablePaths(s, options.dataDir, options.logDir)) {
       process.stderr.write(
