@@ -16,7 +16,8 @@ export function findMaster(settings: Settings, proc: ProcReaders = procReaders):
   if (!file) throw new CorralError('CORRAL_ERR_NOT_RUNNING', 'CORRAL_PIDFILE is empty, so the master cannot be found; use systemctl or kill -HUP <pid>');
   const state = checkPidfile(file, proc);
   if (state === undefined) throw new CorralError('CORRAL_ERR_NOT_RUNNING', `corral is not running (no pidfile at ${file})`);
-  // A master writes its pid whole before anything can read the file as its (pidfile.ts).
+  // An empty or garbled pidfile names no process to signal. (A master starting this very moment
+  // truncates, then writes its pid: microseconds in which its pidfile reads empty.)
   if (state.status === 'no-pid') throw new CorralError('CORRAL_ERR_NOT_RUNNING', `corral is not running (the pidfile ${file} ${state.why}, so it names no master)`);
   if (state.status === 'unreadable') {
     throw new CorralError(
