@@ -5,6 +5,7 @@ import { closeSync, mkdirSync, openSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { pino, type Logger } from 'pino';
 import { CorralError } from '../errors.js';
+import { flushBounded } from './bounded-flush.js';
 import { ACCESS_PRIORITY, isJournalFd, priorityOf } from './journal.js';
 import { LOG_BUFFER_MAX_BYTES, watchWriteFailures } from './write-failure.js';
 
@@ -163,7 +164,11 @@ export function createLogger(settings: LogSettings, identity: LogIdentity, o: Lo
     const flushSync = d.flushSync;
     d.flushSync = () => {
       // Before the open there is no fd to write to; after a failed open, none ever.
-      if (isOpen) flushSync.call(d);
+      if (!isOpen) return;
+      const failed = flushBounded(() => flushSync.call(d));
+      // Said as a failed write is: pino stops writing to a broken pipe, and write-failure.ts
+      // turns the flushes off and says so on stderr.
+      if (failed) d.emit('error', failed);
     };
     failures.watch(d);
     return d;
