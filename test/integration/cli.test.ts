@@ -73,6 +73,31 @@ test('status, reload and stop find the master through the pidfile and .env', asy
   }
 });
 
+test('status of a corral whose admin port another corral holds: exit 1 and says so, rather than show the other one\'s figures', async () => {
+  const adminPort = await freePort();
+  const token = 'cli-test-token-0123456789';
+  const env = { CORRAL_ADMIN_BIND: `127.0.0.1:${adminPort}`, CORRAL_ADMIN_TOKEN: token };
+  const first = await startCorral({ app: 'basic.mjs', workers: 1, env });
+  const dir = mkdtempSync(join(tmpdir(), 'corral-cli-'));
+  writeFileSync(join(dir, '.env'), [`CORRAL_ADMIN_BIND=127.0.0.1:${adminPort}`, `CORRAL_ADMIN_TOKEN=${token}`, `CORRAL_PIDFILE=${join(dir, 'corral.pid')}`].join('\n'));
+  const second = await startCorral({ cwd: dir, app: 'basic.mjs', workers: 1, env: { ...env, CORRAL_PIDFILE: join(dir, 'corral.pid') } });
+  try {
+    await second.waitForLog((l) => l.event === 'admin.failed', 10000, 'admin.failed');
+    const status = await exec(dir, [], ['status'], { CORRAL_ENV_FILE: '.env' });
+    assert.equal(status.code, 1, `${status.stdout}\n${status.stderr}`);
+    assert.match(status.stderr, new RegExp(`corral master pid ${second.pid} is running, but the admin API at \\S+ answers for another master \\(pid ${first.pid}\\)`));
+    assert.equal(status.stdout, '', 'none of the other master\'s figures');
+    // The master that holds the port is still told apart correctly.
+    const own = await exec(first.dir, [], ['status'], { CORRAL_ENV_FILE: 'none', CORRAL_PIDFILE: first.pidFile, ...env });
+    assert.equal(own.code, 0, own.stderr);
+    assert.match(own.stdout, new RegExp(`master pid ${first.pid},`));
+  } finally {
+    await second.stop();
+    await first.stop();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
 const alive = (pid: number) => {
   try {
     process.kill(pid, 0);

@@ -61,7 +61,8 @@ edit elsewhere in .env is reported as a warning.
 Exit codes (LSB's): 0 running, 3 not running (no pidfile, or a stale one), 4 unknown: the
 pidfile names a live process without a start stamp that may or may not be corral (the message
 says how to tell), or this user may not read the pidfile (run as the user corral runs as),
-1 running but the admin API did not answer; and 64 an unknown option, 78 CORRAL_PIDFILE or the
+1 running but the admin API did not answer, or answers for another master (its port was
+taken); and 64 an unknown option, 78 CORRAL_PIDFILE or the
 admin API's settings are invalid, or CORRAL_ENV_FILE cannot be read.`,
   async run(argv) {
     const { values } = parseFlags(argv, { json: { type: 'boolean' } });
@@ -98,6 +99,15 @@ admin API's settings are invalid, or CORRAL_ENV_FILE cannot be read.`,
         return 0;
       }
       const s = stats.body as Stats;
+      // The admin port was taken when this master started (it logs admin.failed and serves on
+      // without its admin API): what answers there is another corral, whose figures are not this one's.
+      if (s.master.pid !== pid) {
+        process.stderr.write(
+          `corral master pid ${pid} is running, but the admin API at ${base} answers for another master (pid ${s.master.pid}): ` +
+            `CORRAL_ADMIN_BIND's port was in use when this one started (admin.failed in its log); give each corral its own CORRAL_ADMIN_BIND and restart it\n`,
+        );
+        return 1;
+      }
       if (values.json) {
         process.stdout.write(`${JSON.stringify(s, null, 2)}\n`);
         return 0;
