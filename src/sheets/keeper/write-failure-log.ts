@@ -9,6 +9,13 @@ import { DataDirWriteError, describeError } from '../../errors.js';
 import type { Logger } from '../../log/logger.js';
 import { FAILURE_REPEAT_MS, RepeatedFailure } from '../../log/repeated-failure.js';
 
+/** What a log line says of a failed journal write: the file and errno when the data dir refused it. */
+function whereWriteFailed(err: unknown): { code: string | null; path: string | null; errno: string | null; message: string } {
+  const known = err instanceof DataDirWriteError ? err : undefined;
+  const { code, message } = describeError(err);
+  return { code: code ?? null, path: known?.path ?? null, errno: known?.errno ?? null, message };
+}
+
 /** While appends keep failing, the failure is said again at most this often. */
 export const WRITE_FAILURE_REPEAT_MS = FAILURE_REPEAT_MS;
 
@@ -68,11 +75,10 @@ export class JournalSendFailureLog {
 
   failed(err: unknown, range: string): void {
     this.failure.failed((postponed) => {
-      const known = err instanceof DataDirWriteError ? err : undefined;
-      const { code, message } = describeError(err);
+      const w = whereWriteFailed(err);
       this.logger.error(
-        { event: 'journal.send_postponed', code: code ?? null, path: known?.path ?? null, errno: known?.errno ?? null, range, postponed, message },
-        `keeper: cannot write ${known?.path ?? 'the journal'} (${known?.errno ?? message}): journaled rows are not sent to the sheet until it can be written (they stay in the journal); free space there or make it writable`,
+        { event: 'journal.send_postponed', code: w.code, path: w.path, errno: w.errno, range, postponed, message: w.message },
+        `keeper: cannot write ${w.path ?? 'the journal'} (${w.errno ?? w.message}): journaled rows are not sent to the sheet until it can be written (they stay in the journal); free space there or make it writable`,
       );
     });
   }
@@ -103,11 +109,10 @@ export class JournalDoneFailureLog {
 
   failed(err: unknown, range: string): void {
     this.failure.failed((failed, total) => {
-      const known = err instanceof DataDirWriteError ? err : undefined;
-      const { code, message } = describeError(err);
+      const w = whereWriteFailed(err);
       this.logger.error(
-        { event: 'journal.done_failed', code: code ?? null, path: known?.path ?? null, errno: known?.errno ?? null, range, failed, failed_total: total, message },
-        `sheets: append applied but its done record failed (${known?.errno ?? message}); a restart will read back`,
+        { event: 'journal.done_failed', code: w.code, path: w.path, errno: w.errno, range, failed, failed_total: total, message: w.message },
+        `sheets: append applied but its done record failed (${w.errno ?? w.message}); a restart will read back`,
       );
     });
   }
