@@ -355,6 +355,26 @@ describe('/admin dashboard in Chromium', { skip }, () => {
     }
   });
 
+  it('the Requests card shows the requests served since the master started (as /metrics), exited workers\' included, and the live workers\' share', async () => {
+    // Two workers replaced so far served 5000 between them; the one running now, 120.
+    const replaced = createFakeView(testSettings({ CORRAL_ADMIN_TOKEN: TOKEN, CORRAL_WORKERS: '1' }), [child(1, 4601, 'ready', { requestsServed: 120 })]);
+    replaced.exited = { requests: 5000, errors: 0, refused: 0, idleClosed: 0 };
+    const replacedServer = await startAdminServer(replaced, logger, { host: '127.0.0.1', port: 0, monitoring });
+    const page = await browser.newPage();
+    try {
+      const metrics = await (await fetch(`http://127.0.0.1:${replacedServer.port}/metrics`, { headers: { authorization: `Bearer ${TOKEN}` } })).text();
+      assert.match(metrics, /^corral_requests_total 5120$/m);
+      await page.goto(`http://127.0.0.1:${replacedServer.port}/admin#token=${TOKEN}`);
+      await page.waitForFunction(() => document.querySelectorAll('#workers-body tr').length === 1);
+      assert.equal(((await page.textContent('#requests-total')) ?? '').trim(), '5,120');
+      assert.equal(((await page.textContent('#requests-live')) ?? '').trim(), '120');
+      assert.equal(await page.$eval('#requests-total', (el) => el.parentElement?.textContent ?? ''), '5,120 served since the master started, 120 by live workers');
+    } finally {
+      await page.close();
+      await replacedServer.close();
+    }
+  });
+
   it('a journal that cannot be written (disk full) is said in red in the Sheets card, with the events refused', async () => {
     const full = createFakeView(testSettings({ CORRAL_ADMIN_TOKEN: TOKEN, CORRAL_WORKERS: '1' }), [
       child(1, 4501, 'ready', {}),

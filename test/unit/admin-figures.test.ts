@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { sheetsFiguresOf, statsOf } from '../../src/master/admin/figures.js';
+import { createAdminMetrics } from '../../src/master/admin/metrics.js';
 import { child, createFakeView, testSettings } from '../fixtures/fake-admin-view.js';
 
 describe('Sheets figures', () => {
@@ -44,11 +45,35 @@ describe('Sheets figures', () => {
 });
 
 describe('stats totals', () => {
-  it("carry the live workers' 5xx answers and the 5xx rate the history measured", () => {
+  it("carry the workers' 5xx answers and the 5xx rate the history measured", () => {
     const view = createFakeView(testSettings(), [child(1, 11, 'ready', { requestsServed: 90, errorsServed: 40 }), child(2, 12, 'ready', { requestsServed: 10, errorsServed: 2 })]);
     const s = statsOf(view, { host: undefined, requestsPerSecond: 20, errorsPerSecond: 8.5, upstreamPerMinute: null });
     assert.equal(s.totals.requests_served, 100);
     assert.equal(s.totals.errors_served, 42);
     assert.equal(s.totals.errors_per_second, 8.5);
+  });
+
+  it('count what exited workers served, as /metrics does, and name the live workers\' share apart: a replacement changes neither lifetime total', async () => {
+    const view = createFakeView(testSettings(), [
+      child(1, 11, 'ready', { requestsServed: 90, errorsServed: 4, connectionsRefused: 3 }),
+      child(2, 12, 'ready', { requestsServed: 10, errorsServed: 1, connectionsRefused: 2 }),
+    ]);
+    const metrics = createAdminMetrics(view, () => undefined);
+    const scraped = async (name: string) => Number(new RegExp(`^${name} (\\d+)$`, 'm').exec(await metrics.render())?.[1]);
+    const before = statsOf(view, { host: undefined, requestsPerSecond: null, upstreamPerMinute: null });
+    assert.equal(before.totals.requests_served, await scraped('corral_requests_total'));
+    // Worker 1 is replaced: its last report goes to the exited workers' count, its successor starts at 0.
+    view.exited = { requests: 90, errors: 4, refused: 3, idleClosed: 0 };
+    view.kids = [child(3, 13, 'ready', { requestsServed: 0, errorsServed: 0 }), view.kids[1]!];
+    const after = statsOf(view, { host: undefined, requestsPerSecond: null, upstreamPerMinute: null });
+    assert.deepEqual(
+      [after.totals.requests_served, after.totals.errors_served, after.totals.connections_refused],
+      [100, 5, 5],
+      'lifetime totals, exited workers included',
+    );
+    assert.equal(after.totals.requests_served, await scraped('corral_requests_total'));
+    assert.equal(after.totals.errors_served, await scraped('corral_request_errors_total'));
+    assert.equal(after.totals.connections_refused, await scraped('corral_connections_refused_total'));
+    assert.deepEqual([after.totals.requests_served_by_live_workers, after.totals.errors_served_by_live_workers], [10, 1]);
   });
 });

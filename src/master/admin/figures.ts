@@ -203,6 +203,10 @@ export function statsOf(view: AdminView, extras: StatsExtras, now = view.now()) 
   const h = extras.host;
   const lateAfterMs = heartbeatLateAfterMs(view.settings().CORRAL_TIMEOUT);
   const readiness = workersReadiness(view, now);
+  const exited = view.servedByExited();
+  const byLive = (pick: (f: NonNullable<ChildSnapshot['figures']>) => number | undefined) => workers.reduce((a, w) => a + ((w.figures && pick(w.figures)) ?? 0), 0);
+  const requestsByLive = byLive((f) => f.requestsServed);
+  const errorsByLive = byLive((f) => f.errorsServed);
   return {
     success: true,
     at: new Date().toISOString(),
@@ -224,12 +228,15 @@ export function statsOf(view: AdminView, extras: StatsExtras, now = view.now()) 
     totals: {
       active_connections: workers.reduce((a, w) => a + (w.figures?.activeConnections ?? 0), 0),
       idle_connections: workers.reduce((a, w) => a + (w.figures?.idleConnections ?? 0), 0),
-      requests_served: workers.reduce((a, w) => a + (w.figures?.requestsServed ?? 0), 0),
-      // Live workers' and those that exited: a count of turned-away clients must not go back.
-      connections_refused: view.servedByExited().refused + workers.reduce((a, w) => a + (w.figures?.connectionsRefused ?? 0), 0),
-      idle_connections_closed: view.servedByExited().idleClosed + workers.reduce((a, w) => a + (w.figures?.idleConnectionsClosed ?? 0), 0),
-      // Live workers' 5xx answers, as requests_served: the rate below counts exited workers' too.
-      errors_served: workers.reduce((a, w) => a + (w.figures?.errorsServed ?? 0), 0),
+      // Every count here is since the master started, live workers' and those that exited, as
+      // /metrics' corral_*_total counters: a live-only total went back at each replacement and
+      // disagreed with corral_requests_total. The live workers' share is named as such.
+      requests_served: exited.requests + requestsByLive,
+      requests_served_by_live_workers: requestsByLive,
+      errors_served: exited.errors + errorsByLive,
+      errors_served_by_live_workers: errorsByLive,
+      connections_refused: exited.refused + byLive((f) => f.connectionsRefused),
+      idle_connections_closed: exited.idleClosed + byLive((f) => f.idleConnectionsClosed),
       requests_per_second: extras.requestsPerSecond,
       errors_per_second: extras.errorsPerSecond ?? null,
       rss_bytes: workers.reduce((a, w) => a + (w.figures?.rssBytes ?? 0), 0),

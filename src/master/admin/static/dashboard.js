@@ -101,7 +101,10 @@ function renderStats(s) {
     ? `respawning in ${Math.ceil(wait.in_ms / 1000)} s (${wait.boot_failures > 0 ? `${wait.boot_failures} failed boot${wait.boot_failures === 1 ? '' : 's'} in a row` : `crash loop ${wait.crash_loop}`})`
     : '';
   set('rps', fmt.num(s.totals.requests_per_second));
+  // The lifetime total (as /metrics' corral_requests_total), which a worker replaced does not lower;
+  // the live workers' share is the sum of the table's requests column.
   set('requests-total', fmt.int(s.totals.requests_served));
+  set('requests-live', fmt.int(s.totals.requests_served_by_live_workers));
   // 5xx answers are the users' view of an incident (Google failing, the keeper down): red when any.
   set('errors-rate', fmt.num(s.totals.errors_per_second));
   $('errors').dataset.bad = String(s.totals.errors_per_second > 0);
