@@ -24,6 +24,7 @@ import { loadSessionSecret } from './secret.js';
 import { createSessions } from './session.js';
 import { describeError } from '../errors.js';
 import { RepeatedFailures } from '../log/repeated-failure.js';
+import { pathOfTarget } from '../http/logged-target.js';
 import { StreamFailureLog } from './stream-failure-log.js';
 
 export const HEALTH_PATH = '/api/admin/health';
@@ -89,13 +90,13 @@ export async function createApp(ctx: AppContext): Promise<RequestListener> {
   const fail = (req: IncomingMessage, res: ServerResponse, err: unknown): void => {
     if (res.destroyed && !res.headersSent) {
       // The client went away (mid-upload, say): nobody to answer, and not a fault of the server.
-      logger.debug({ event: 'request.aborted', path: req.url, err: (err as Error).message }, 'client closed the connection before its answer');
+      logger.debug({ event: 'request.aborted', path: pathOfTarget(req.url), err: (err as Error).message }, 'client closed the connection before its answer');
       return;
     }
     if (res.writableEnded) {
       // Already answered in full (the worker's 413 for a body over its limit, which also ends the
       // body this handler was reading): not a failure of the answer.
-      logger.debug({ event: 'request.already_answered', path: req.url, err: (err as Error).message }, 'the request was answered before its handler failed');
+      logger.debug({ event: 'request.already_answered', path: pathOfTarget(req.url), err: (err as Error).message }, 'the request was answered before its handler failed');
       return;
     }
     if (res.headersSent) {
@@ -117,9 +118,11 @@ export async function createApp(ctx: AppContext): Promise<RequestListener> {
     }
     // A bug on a route fails every request to it: said once with the stack, then at most once a
     // minute with the count.
+    // The path alone: the same failure comes with any query, and a query may hold a secret (logged-target.ts).
     const d = describeError(err);
-    handlerErrors.failed(`${req.method} ${(req.url ?? '').split('?')[0]} ${d.code ?? ''} ${d.message}`, (requests) =>
-      logger.error({ event: 'app.error', code: 'CORRAL_ERR_REQUEST', err, path: req.url, requests }, 'request handler failed'),
+    const path = pathOfTarget(req.url);
+    handlerErrors.failed(`${req.method} ${path} ${d.code ?? ''} ${d.message}`, (requests) =>
+      logger.error({ event: 'app.error', code: 'CORRAL_ERR_REQUEST', err, method: req.method, path, requests }, 'request handler failed'),
     );
     sendJson(res, 500, { error: 'internal', message: 'internal error; the log has the details' });
   };

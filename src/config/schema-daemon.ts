@@ -99,7 +99,7 @@ export const daemonSchema = {
     values: ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const,
   }),
   CORRAL_ACCESS_LOG: bool({
-    description: 'Log one line per request (method, path, status, ms, bytes, remote, worker).',
+    description: 'Log one line per request (method, path with its query, credential-like values replaced, status, ms, bytes, remote, worker).',
     default: true,
   }),
   CORRAL_ADMIN_BIND: hostPort({

@@ -2,6 +2,7 @@
 
 import { createHistogram, performance } from 'node:perf_hooks';
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { targetForAccessLog } from '../http/logged-target.js';
 import type { Logger } from '../log/logger.js';
 
 export interface RequestStats {
@@ -70,7 +71,8 @@ export function createRequestStats(accessLogger: Logger | undefined, onServed: (
       accessLogger.info({
         event: 'access',
         method: req.method,
-        path: req.url,
+        // The query stays, as in nginx's access log, but not a value named like a credential.
+        path: targetForAccessLog(req.url),
         // nginx's 499: the connection closed before the whole answer went out (statusCode would
         // still say 200 for a request that was never answered), unless the server cut it itself
         // after a failure and said so with a 5xx statusCode.

@@ -8,11 +8,13 @@
 
 import type { Server, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
+import { pathOfTarget } from '../http/logged-target.js';
 
 /** What the worker needs to know about a connection it cut. */
 export interface SendTimeoutCut {
   readonly method: string | undefined;
-  readonly path: string | undefined;
+  /** Without the query (logged-target.ts). */
+  readonly path: string;
   /** Bytes of the answer the client never took. */
   readonly unsentBytes: number;
   readonly remote: string | undefined;
@@ -35,7 +37,7 @@ export function attachSendTimeout(server: Server, timeoutMs: number, onCut: (cut
     // The app asked to handle timeouts of this request itself (node:http's contract for a
     // 'timeout' listener on the request or the response).
     if (res && (res.listenerCount('timeout') > 0 || res.req.listenerCount('timeout') > 0)) return;
-    if (res) onCut({ method: res.req.method, path: res.req.url, unsentBytes: socket.writableLength, remote: socket.remoteAddress });
+    if (res) onCut({ method: res.req.method, path: pathOfTarget(res.req.url), unsentBytes: socket.writableLength, remote: socket.remoteAddress });
     socket.destroy();
   });
 }

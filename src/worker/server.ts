@@ -17,6 +17,7 @@ import type { Settings } from '../config/schema.js';
 import type { Logger } from '../log/logger.js';
 import { RepeatedFailures } from '../log/repeated-failure.js';
 import { describeError } from '../errors.js';
+import { pathOfTarget } from '../http/logged-target.js';
 import { closeAfterAnswer, withoutConnection } from './connection-close.js';
 import { BURST_QUIET_MS } from './burst.js';
 import { attachConnectionCap, type ConnectionCap, type HostGaugeCap } from './connection-cap.js';
@@ -61,12 +62,6 @@ function sendJson(res: ServerResponse, status: number, body: unknown): void {
   res.end(text);
 }
 
-/** The path without its query: the same failure comes with any query. */
-function pathOf(url: string | undefined): string {
-  const at = (url ?? '').indexOf('?');
-  return at < 0 ? (url ?? '') : (url ?? '').slice(0, at);
-}
-
 export function createWorkerServer(app: RequestListener, o: WorkerServerOptions): WorkerServer {
   const { settings, logger } = o;
   let draining = false;
@@ -84,8 +79,10 @@ export function createWorkerServer(app: RequestListener, o: WorkerServerOptions)
   const handlerErrors = new RepeatedFailures();
   const handleError = (err: unknown, req: IncomingMessage, res: ServerResponse) => {
     const d = describeError(err);
-    handlerErrors.failed(`${req.method} ${pathOf(req.url)} ${d.code ?? ''} ${d.message}`, (requests) =>
-      logger.error({ event: 'request.error', code: 'CORRAL_ERR_REQUEST', method: req.method, path: req.url, err: d, requests }, 'request handler threw'),
+    // The path alone: the same failure comes with any query, and a query may hold a secret (logged-target.ts).
+    const path = pathOfTarget(req.url);
+    handlerErrors.failed(`${req.method} ${path} ${d.code ?? ''} ${d.message}`, (requests) =>
+      logger.error({ event: 'request.error', code: 'CORRAL_ERR_REQUEST', method: req.method, path, err: d, requests }, 'request handler threw'),
     );
     if (!res.headersSent) sendJson(res, 500, { error: 'internal_error', message: 'the server failed to answer this request' });
     else res.destroy();

@@ -90,6 +90,20 @@ test('an exception in a request gives that client a 500 JSON body and the worker
   }
 });
 
+test('a secret in a query string is not written to the log: request.error has the path alone, the access line the query with its value replaced', async () => {
+  const c = await startCorral({ app: 'basic.mjs', workers: 1 });
+  try {
+    assert.equal((await http(`${c.url}/throw?token=s3cret-in-query&page=2`)).status, 500);
+    const access = await c.waitForLog((l) => l.event === 'access' && l.status === 500, 10_000, 'the access line of the failed request');
+    assert.equal(access.path, '/throw?token=[REDACTED]&page=2');
+    const error = await c.waitForLog((l) => l.event === 'request.error', 10_000, 'request.error');
+    assert.equal(error.path, '/throw');
+    for (const l of c.logs()) assert.doesNotMatch(JSON.stringify(l), /s3cret-in-query/, `${String(l.event)} has the secret`);
+  } finally {
+    await c.stop();
+  }
+});
+
 test('an uncaught exception at process level: logged, the worker is replaced first, then drains and exits', async () => {
   const c = await startCorral({ app: 'basic.mjs', workers: 1 });
   try {

@@ -63,4 +63,29 @@ describe('admin API refusals', () => {
       monitoring.close();
     }
   });
+  it('a failed request with a token in its query string (refused there, but sent) logs its path, not the token', async () => {
+    const { logger, lines } = memoryLogger();
+    const view = createFakeView(testSettings({ CORRAL_ADMIN_TOKEN: TOKEN }), []);
+    view.expectedWorkers = () => {
+      throw new TypeError("Cannot read properties of undefined (reading 'expected')");
+    };
+    const monitoring = startMonitoring(view, logger, { historyIntervalMs: 3_600_000, alertIntervalMs: 3_600_000 });
+    const server = await startAdminServer(view, logger, { host: '127.0.0.1', port: 0, monitoring });
+    try {
+      const refused = await fetch(`http://127.0.0.1:${server.port}/api/admin/capacity?token=${TOKEN}`);
+      assert.equal(refused.status, 401, 'a token in the query is not a token');
+      await refused.arrayBuffer();
+      const failed = await fetch(`http://127.0.0.1:${server.port}/api/admin/capacity?token=${TOKEN}`, { headers: { authorization: `Bearer ${TOKEN}` } });
+      assert.equal(failed.status, 500);
+      await failed.arrayBuffer();
+      const error = lines.find((l) => l.event === 'admin.error');
+      assert.equal(error?.path, '/api/admin/capacity');
+      assert.equal(error?.method, 'GET');
+      assert.equal(lines.find((l) => l.event === 'admin.unauthorized')?.path, '/api/admin/capacity');
+      for (const l of lines) assert.doesNotMatch(JSON.stringify(l), new RegExp(TOKEN), `${String(l.event)} has the token`);
+    } finally {
+      await server.close();
+      monitoring.close();
+    }
+  });
 });

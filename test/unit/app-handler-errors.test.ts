@@ -30,4 +30,25 @@ describe('app handler errors', () => {
       log.close();
     }
   });
+
+  it('app.error names the path without its query, which may hold a secret sent there by mistake', async () => {
+    const sheets = createFakeSheets({ Players: SAMPLE_PLAYERS, Events: SAMPLE_EVENTS });
+    sheets.cachedRecords = () => {
+      throw new TypeError("Cannot read properties of undefined (reading 'records')");
+    };
+    const log = await captureLogger('worker');
+    const app = await startApp({ CORRAL_RATE_LIMIT: '0' }, sheets, { logger: log.logger });
+    try {
+      const r = await fetch(`${app.url}/api/players?token=v1.s3cret-session-token`);
+      assert.equal(r.status, 500);
+      await r.arrayBuffer();
+      const line = log.lines().find((l) => l.event === 'app.error');
+      assert.equal(line?.path, '/api/players');
+      assert.equal(line?.method, 'GET');
+      for (const l of log.lines()) assert.doesNotMatch(JSON.stringify(l), /s3cret/, `${String(l.event)} has the secret`);
+    } finally {
+      await app.close();
+      log.close();
+    }
+  });
 });

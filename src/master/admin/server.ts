@@ -7,6 +7,7 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import type { AddressInfo } from 'node:net';
 import { CorralError, describeError } from '../../errors.js';
 import { sendJson } from '../../http/json.js';
+import { pathOfTarget } from '../../http/logged-target.js';
 import { urlOfTarget } from '../../http/target.js';
 import type { Logger } from '../../log/logger.js';
 import { RepeatedFailure, RepeatedFailures } from '../../log/repeated-failure.js';
@@ -223,8 +224,10 @@ export async function startAdminServer(view: AdminView, logger: Logger, options:
   const server = createServer({ connectionsCheckingInterval: Math.min(1000, headersTimeout) }, (req, res) => {
     handle(req, res).catch((err: unknown) => {
       const d = describeError(err);
-      handlerErrors.failed(`${req.method} ${(req.url ?? '').split('?')[0]} ${d.code ?? ''} ${d.message}`, (requests) =>
-        logger.error({ event: 'admin.error', err, path: req.url, requests }, 'admin request failed'),
+      // The path alone: a query may hold a secret sent there by mistake (logged-target.ts).
+      const path = pathOfTarget(req.url);
+      handlerErrors.failed(`${req.method} ${path} ${d.code ?? ''} ${d.message}`, (requests) =>
+        logger.error({ event: 'admin.error', err, method: req.method, path, requests }, 'admin request failed'),
       );
       if (!res.headersSent) fail(res, 500, 'internal', 'admin request failed; see the master log');
       else res.destroy();

@@ -1,0 +1,51 @@
+// A request target as it is written to the log. A query string may carry a secret a client put
+// there by mistake (`?token=...`, `?api_key=...`): corral never reads credentials from a query
+// and refuses such a request as it is, but a log line that copied `req.url` kept the secret in
+// the log file, its rotations and whatever ships them. Error and diagnostic lines name the path
+// alone (the same failure comes with any query); the access log keeps the query, as nginx's does,
+// with the values of parameters named like a credential replaced.
+
+/** Parameter names whose values the access log does not write (matched anywhere in the name, any case). */
+const SECRET_NAME = /token|secret|passw|pwd|key|auth|sig|session|code|credential|jwt|bearer|cookie/i;
+
+export const REDACTED = '[REDACTED]';
+
+/** The target without its query (nor a fragment, which clients do not send but a raw target may hold). */
+export function pathOfTarget(target: string | undefined): string {
+  const raw = target ?? '';
+  const q = raw.indexOf('?');
+  const h = raw.indexOf('#');
+  const end = q < 0 ? h : h < 0 ? q : Math.min(q, h);
+  return end < 0 ? raw : raw.slice(0, end);
+}
+
+/**
+ * The target with its query, each value of a parameter named like a credential replaced by
+ * `[REDACTED]` (the name stays: it says what was sent where). A target without a query is
+ * returned as it is, at no cost: the access log writes one per request.
+ */
+export function targetForAccessLog(target: string | undefined): string {
+  const raw = target ?? '';
+  const q = raw.indexOf('?');
+  if (q < 0 && raw.indexOf('#') < 0) return raw;
+  const path = pathOfTarget(raw);
+  if (q < 0) return path;
+  const h = raw.indexOf('#', q);
+  const query = raw.slice(q + 1, h < 0 ? undefined : h);
+  const pairs = query.split('&').map((pair) => {
+    const eq = pair.indexOf('=');
+    const name = eq < 0 ? pair : pair.slice(0, eq);
+    return SECRET_NAME.test(decodedName(name)) ? `${name}=${REDACTED}` : pair;
+  });
+  return `${path}?${pairs.join('&')}`;
+}
+
+/** `%74oken` is `token` to whoever decodes the query: names are matched as decoded. */
+function decodedName(name: string): string {
+  const spaced = name.replace(/\+/g, ' ');
+  try {
+    return decodeURIComponent(spaced);
+  } catch {
+    return spaced;
+  }
+}

@@ -1,0 +1,25 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { pathOfTarget, targetForAccessLog } from '../../src/http/logged-target.js';
+
+describe('request targets in the log', () => {
+  it('error lines take the path alone', () => {
+    assert.equal(pathOfTarget('/api/admin/stats?token=s3cret'), '/api/admin/stats');
+    assert.equal(pathOfTarget('/api/players'), '/api/players');
+    assert.equal(pathOfTarget('/a#frag?x=1'), '/a');
+    assert.equal(pathOfTarget(undefined), '');
+  });
+
+  it('the access log keeps the query, with the values of parameters named like a credential replaced', () => {
+    assert.equal(targetForAccessLog('/api/export?sheet=Players'), '/api/export?sheet=Players');
+    assert.equal(targetForAccessLog('/api/me?token=s3cret&page=2'), '/api/me?token=[REDACTED]&page=2');
+    assert.equal(
+      targetForAccessLog('/x?access_token=a&API_KEY=b&password=c&client_secret=d&sig=e&code=f&session=g&Authorization=h'),
+      '/x?access_token=[REDACTED]&API_KEY=[REDACTED]&password=[REDACTED]&client_secret=[REDACTED]&sig=[REDACTED]&code=[REDACTED]&session=[REDACTED]&Authorization=[REDACTED]',
+    );
+    // A name escaped is the same name to whoever decodes it; a bare name carries its value too.
+    assert.equal(targetForAccessLog('/x?%74oken=s3cret&token'), '/x?%74oken=[REDACTED]&token=[REDACTED]');
+    assert.equal(targetForAccessLog('/x?%zz=1'), '/x?%zz=1', 'a name that does not decode is matched as it is');
+    assert.equal(targetForAccessLog('/api/players'), '/api/players');
+  });
+});
