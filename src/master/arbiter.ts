@@ -980,6 +980,7 @@ export class Arbiter {
       settings: () => this.settings,
       children: () => [...this.children.values()].map(snapshotOf),
       servedByExited: () => ({ ...this.exitedServed }),
+      keeperExpected: () => this.o.withKeeper,
       expectedWorkers: () => this.expected,
       respawnWait: () => this.respawnWait(),
       generation: () => this.generation,

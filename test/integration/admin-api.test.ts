@@ -203,3 +203,29 @@ describe('a worker whose loop is blocked, on the real master', () => {
     }
   });
 });
+
+describe('health while the keeper is stopped, on the real master', () => {
+  it('says degraded (200) with keeper not_beating while the keeper process is stopped, and ok once it runs again', async () => {
+    const c = await startCorral({ workers: 1, env: { CORRAL_ADMIN_TOKEN: TOKEN, CORRAL_TIMEOUT: '30' } });
+    let keeperPid: number | undefined;
+    try {
+      assert.deepEqual((await http(`${c.adminUrl}/api/admin/health`)).json(), { status: 'ok', workers_ready: 1, workers_expected: 1 });
+      keeperPid = (await http(`${c.adminUrl}/api/admin/stats`, { headers: auth })).json<{ keeper: { pid: number } | null }>().keeper?.pid;
+      assert.ok(keeperPid, 'the stats name the keeper');
+      process.kill(keeperPid, 'SIGSTOP');
+      const degraded = await waitFor(async () => {
+        const h = await http(`${c.adminUrl}/api/admin/health`);
+        return h.json<{ status: string }>().status === 'degraded' ? h : undefined;
+      }, 10_000, 'health degraded');
+      assert.equal(degraded.status, 200);
+      assert.deepEqual(degraded.json(), { status: 'degraded', workers_ready: 1, workers_expected: 1, keeper: 'not_beating' });
+      assert.match((await http(`${c.adminUrl}/metrics`, { headers: auth })).text, /^corral_keeper_ready 0$/m);
+      process.kill(keeperPid, 'SIGCONT');
+      keeperPid = undefined;
+      await waitFor(async () => (await http(`${c.adminUrl}/api/admin/health`)).json<{ status: string }>().status === 'ok', 10_000, 'health ok again');
+    } finally {
+      if (keeperPid) process.kill(keeperPid, 'SIGCONT');
+      await c.stop();
+    }
+  });
+});

@@ -391,6 +391,40 @@ describe('admin server health and token policy', () => {
   });
 });
 
+describe('admin server health while the keeper is down', () => {
+  it('says degraded, still 200, while the keeper is not running, booting or not beating, and names its state', async () => {
+    const keeper = child(0, 2500, 'ready', {}, 'keeper');
+    const workers = [child(1, 2501, 'ready', {}), child(2, 2502, 'ready', {})];
+    const view = createFakeView(testSettings({ CORRAL_WORKERS: '2', CORRAL_TIMEOUT: '30' }), [...workers, keeper]);
+    const server = await startAdminServer(view, logger, { host: '127.0.0.1', port: 0 });
+    const health = async () => {
+      const res = await fetch(`http://127.0.0.1:${server.port}/api/admin/health`);
+      return { status: res.status, body: (await res.json()) as Record<string, unknown> };
+    };
+    try {
+      assert.deepEqual(await health(), { status: 200, body: { status: 'ok', workers_ready: 2, workers_expected: 2 } });
+      // It crashed: the master restarts it after its backoff.
+      view.kids = [...workers];
+      assert.deepEqual(await health(), { status: 200, body: { status: 'degraded', workers_ready: 2, workers_expected: 2, keeper: 'not_running' } });
+      view.kids = [...workers, child(0, 2503, 'booting', undefined, 'keeper')];
+      assert.deepEqual(await health(), { status: 200, body: { status: 'degraded', workers_ready: 2, workers_expected: 2, keeper: 'booting' } });
+      // Its loop is blocked: no beat for 5 s (three beats are 3 s).
+      view.kids = [...workers, { ...keeper, lastBeatAt: Date.now() - 5000 }];
+      assert.deepEqual(await health(), { status: 200, body: { status: 'degraded', workers_ready: 2, workers_expected: 2, keeper: 'not_beating' } });
+      view.kids = [child(1, 2501, 'booting', undefined)];
+      assert.deepEqual(await health(), { status: 503, body: { status: 'unavailable', workers_ready: 0, workers_expected: 2, keeper: 'not_running' } });
+      view.kids = [...workers, keeper];
+      assert.deepEqual(await health(), { status: 200, body: { status: 'ok', workers_ready: 2, workers_expected: 2 } });
+      // A master started without a keeper (none to run) is not degraded for want of one.
+      view.withKeeper = false;
+      view.kids = [...workers];
+      assert.deepEqual(await health(), { status: 200, body: { status: 'ok', workers_ready: 2, workers_expected: 2 } });
+    } finally {
+      await server.close();
+    }
+  });
+});
+
 describe('admin server while the backoff holds the next fork', () => {
   it('health and stats say when the master forks again, and why', async () => {
     const view = createFakeView(testSettings({ CORRAL_WORKERS: '2', CORRAL_ADMIN_TOKEN: TOKEN }), [], 2);

@@ -44,6 +44,20 @@ export function workersReadiness(view: AdminView, now = view.now()): { ready: nu
   return { ready, notBeating };
 }
 
+/**
+ * Where the keeper stands, as health and corral_keeper_ready read it; undefined when this master
+ * runs none. Anything but `ready` means the host's reads that miss a worker's own copy fail and
+ * no write can be journaled until it is back.
+ */
+export type KeeperStatus = 'ready' | 'not_running' | 'booting' | 'not_beating' | 'draining';
+
+export function keeperStatus(view: AdminView, now = view.now()): KeeperStatus | undefined {
+  const keeper = keeperOf(view);
+  if (!keeper) return view.keeperExpected() ? 'not_running' : undefined;
+  if (keeper.state !== 'ready') return keeper.state;
+  return heartbeatAgeMs(keeper, now) > heartbeatLateAfterMs(view.settings().CORRAL_TIMEOUT) ? 'not_beating' : 'ready';
+}
+
 function num(extra: Extra | undefined, ...names: string[]): number | undefined {
   if (!extra) return undefined;
   for (const n of names) {

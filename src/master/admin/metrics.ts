@@ -7,7 +7,7 @@
 
 import { Counter, Gauge, Registry } from 'prom-client';
 import type { HostSample } from '../host-monitor.js';
-import { capacityFromView, heartbeatAgeMs, heartbeatLateAfterMs, workersReadiness } from './figures.js';
+import { capacityFromView, heartbeatAgeMs, keeperStatus, workersReadiness } from './figures.js';
 import { registerSheetsMetrics } from './sheets-metrics.js';
 import type { AdminView, ChildSnapshot } from './view.js';
 
@@ -78,10 +78,7 @@ export function createAdminMetrics(view: AdminView, host: () => HostSample | und
     help: 'The keeper is ready and beating (1), or not running, booting or not beating (0).',
     registers,
     collect() {
-      const now = view.now();
-      const lateAfterMs = heartbeatLateAfterMs(view.settings().CORRAL_TIMEOUT);
-      const keeper = view.children().find((c) => c.role === 'keeper');
-      this.set(keeper?.state === 'ready' && heartbeatAgeMs(keeper, now) <= lateAfterMs ? 1 : 0);
+      this.set(keeperStatus(view) === 'ready' ? 1 : 0);
     },
   });
   new Gauge({ name: 'corral_connections_active', help: 'Open client connections, summed over workers.', registers, collect() { this.set(capacityFromView(view).current_connections); } });

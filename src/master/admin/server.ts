@@ -14,7 +14,7 @@ import { RepeatedFailure, RepeatedFailures } from '../../log/repeated-failure.js
 import { checkAdminAuth } from './auth.js';
 import { AdminBodyError, readAdminJson } from './body.js';
 import { answerClientErrors } from './client-error.js';
-import { capacityFromView, statsOf, workersReadiness } from './figures.js';
+import { capacityFromView, keeperStatus, statsOf, workersReadiness } from './figures.js';
 import { checkAdminHost } from './host-check.js';
 import { createAdminMetrics } from './metrics.js';
 import { startMonitoring, type Monitoring } from './monitoring.js';
@@ -141,13 +141,19 @@ export async function startAdminServer(view: AdminView, logger: Logger, options:
     if (path === '/api/admin/health') {
       const { ready, notBeating } = workersReadiness(view);
       const expected = view.expectedWorkers();
-      const status = ready === 0 ? 'unavailable' : ready < expected ? 'degraded' : 'ok';
+      // Without the keeper the workers still answer (cached reads from their own copies), but a
+      // read their copies miss fails and no event can be saved: degraded, still 200, since
+      // taking the host out of a load balancer would lose the reads that do work.
+      const keeper = keeperStatus(view);
+      const keeperDown = keeper !== undefined && keeper !== 'ready';
+      const status = ready === 0 ? 'unavailable' : ready < expected || keeperDown ? 'degraded' : 'ok';
       const wait = view.respawnWait();
       return send(res, ready > 0 ? 200 : 503, {
         status,
         workers_ready: ready,
         workers_expected: expected,
         ...(notBeating > 0 ? { workers_not_beating: notBeating } : {}),
+        ...(keeperDown ? { keeper } : {}),
         ...(wait ? { respawn_in_ms: wait.inMs } : {}),
       });
     }

@@ -72,6 +72,8 @@ export interface AdminView {
    * the live workers' figures, totals that never go back when workers are replaced.
    */
   servedByExited(): { readonly requests: number; readonly errors: number; readonly refused: number; readonly idleClosed: number };
+  /** Whether this master runs a keeper (false when it was started without one). */
+  keeperExpected(): boolean;
   /** The worker count the arbiter is steering towards (CORRAL_WORKERS ± TTIN/TTOU). */
   expectedWorkers(): number;
   /** Set while workers are missing and the next fork waits for the crash-loop or boot backoff. */
