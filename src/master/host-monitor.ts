@@ -26,6 +26,8 @@ export interface HostSample {
 }
 
 export interface HostMonitor {
+  /** Milliseconds between two samples. */
+  readonly intervalMs: number;
   /** The newest sample, or undefined until the first one is taken (within one interval). */
   latest(): HostSample | undefined;
   /** Takes a sample now (also what the timer calls); concurrent calls share one measurement. */
@@ -103,6 +105,7 @@ export function createHostMonitor(options: HostMonitorOptions = {}): HostMonitor
   };
 
   const monitor: HostMonitor = {
+    intervalMs,
     latest: () => last,
     sample() {
       if (closed) return Promise.resolve(last);
@@ -133,6 +136,15 @@ export function createHostMonitor(options: HostMonitorOptions = {}): HostMonitor
   void monitor.sample();
   setTimeout(() => void monitor.sample(), Math.min(1000, intervalMs)).unref();
   return monitor;
+}
+
+/**
+ * A sample older than three intervals: that many measurements in a row failed (or never ran), and
+ * its figures are no longer the host's. Three, not one, so a measurement that is merely late (a
+ * busy master) is not called stale.
+ */
+export function hostSampleStale(sample: HostSample, intervalMs: number, now = Date.now()): boolean {
+  return now - sample.at > 3 * intervalMs;
 }
 
 function round1(n: number): number {

@@ -11,6 +11,7 @@ import { chromium, type Browser } from 'playwright-core';
 import { createLogger } from '../../src/log/logger.js';
 import { startAdminServer, type AdminServer } from '../../src/master/admin/server.js';
 import { startMonitoring, type Monitoring } from '../../src/master/admin/monitoring.js';
+import type { HostMonitor, HostSample } from '../../src/master/host-monitor.js';
 import { child, createFakeView, testSettings, type FakeView } from '../fixtures/fake-admin-view.js';
 
 const CHROMIUM = '/usr/bin/chromium';
@@ -372,6 +373,39 @@ describe('/admin dashboard in Chromium', { skip }, () => {
     } finally {
       await page.close();
       await replacedServer.close();
+    }
+  });
+
+  it('CPU and RAM figures the master could not measure for over three sampling intervals are greyed and say how old they are', async () => {
+    const sampling = createFakeView(testSettings({ CORRAL_ADMIN_TOKEN: TOKEN, CORRAL_WORKERS: '1' }), [child(1, 4701, 'ready', {})]);
+    const own = startMonitoring(sampling, logger, { historyIntervalMs: 60_000, alertIntervalMs: 60_000 });
+    own.host.close();
+    // Host sampling failing since a minute ago (every 5 s): the last sample read is kept.
+    let sample: HostSample = { at: Date.now() - 60_000, cpuPercent: 12.5, ramPercent: 41, ramUsedBytes: 4e9, ramTotalBytes: 1e10, cpuCount: 2 };
+    const host: HostMonitor = { intervalMs: 5000, latest: () => sample, sample: async () => sample, close: () => {} };
+    const samplingServer = await startAdminServer(sampling, logger, { host: '127.0.0.1', port: 0, monitoring: { ...own, host } });
+    const page = await browser.newPage();
+    try {
+      await page.goto(`http://127.0.0.1:${samplingServer.port}/admin#token=${TOKEN}`);
+      await page.waitForFunction(() => document.querySelectorAll('#workers-body tr').length === 1);
+      assert.equal(((await page.textContent('#cpu')) ?? '').trim(), '12.5', 'the last figures stay, marked');
+      for (const id of ['cpu', 'ram']) {
+        assert.equal(await page.getAttribute(`#${id}-card`, 'data-stale'), 'true', id);
+        assert.equal(await page.isHidden(`#${id}-stale`), false, id);
+        assert.match(((await page.textContent(`#${id}-stale`)) ?? '').trim(), /^not measured for 6\d s: last figures read$/, id);
+      }
+      assert.equal(await page.$eval('#cpu', (el) => getComputedStyle(el.parentElement!).opacity), '0.45', 'greyed');
+      // Sampling works again: the marks go.
+      sample = { ...sample, at: Date.now(), cpuPercent: 30 };
+      await page.waitForFunction(() => document.getElementById('cpu-card')?.dataset.stale === undefined, undefined, { timeout: 12_000 });
+      assert.equal(((await page.textContent('#cpu')) ?? '').trim(), '30.0');
+      assert.equal(await page.isHidden('#cpu-stale'), true);
+      assert.equal(await page.isHidden('#ram-stale'), true);
+      assert.equal(await page.$eval('#cpu', (el) => getComputedStyle(el.parentElement!).opacity), '1');
+    } finally {
+      await page.close();
+      await samplingServer.close();
+      own.close();
     }
   });
 

@@ -77,3 +77,18 @@ describe('stats totals', () => {
     assert.deepEqual([after.totals.requests_served_by_live_workers, after.totals.errors_served_by_live_workers], [10, 1]);
   });
 });
+
+describe('stats host figures', () => {
+  it('say how old the last host sample is, and mark it stale once three sampling intervals passed without one', () => {
+    const view = createFakeView(testSettings(), [child(1, 11, 'ready', {})]);
+    const sample = { cpuPercent: 12.5, ramPercent: 41, ramUsedBytes: 4e9, ramTotalBytes: 1e10, cpuCount: 2 };
+    const fresh = statsOf(view, { host: { ...sample, at: Date.now() - 4000 }, hostIntervalMs: 5000, requestsPerSecond: null, upstreamPerMinute: null });
+    assert.equal(fresh.host?.stale, false);
+    assert.ok((fresh.host?.sampled_s_ago ?? -1) >= 4 && (fresh.host?.sampled_s_ago ?? 99) < 5);
+    // Measurements failing for a minute: the last figures are kept, and said to be old.
+    const old = statsOf(view, { host: { ...sample, at: Date.now() - 60_000 }, hostIntervalMs: 5000, requestsPerSecond: null, upstreamPerMinute: null });
+    assert.equal(old.host?.stale, true);
+    assert.equal(old.host?.cpu_percent, 12.5);
+    assert.ok((old.host?.sampled_s_ago ?? -1) >= 60);
+  });
+});

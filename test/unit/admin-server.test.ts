@@ -453,7 +453,7 @@ describe('admin server /metrics before the first host sample', () => {
     real.host.close();
     // The host monitor as it is between the master's start and its first measurement.
     let sample: HostSample | undefined;
-    const host: HostMonitor = { latest: () => sample, sample: async () => sample, close: () => {} };
+    const host: HostMonitor = { intervalMs: 5000, latest: () => sample, sample: async () => sample, close: () => {} };
     const server = await startAdminServer(view, logger, { host: '127.0.0.1', port: 0, monitoring: { ...real, host } });
     const scrape = async () => (await fetch(`http://127.0.0.1:${server.port}/metrics`, { headers: { authorization: `Bearer ${TOKEN}` } })).text();
     try {

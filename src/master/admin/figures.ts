@@ -4,7 +4,7 @@
 
 import { heartbeatIntervalMs } from '../../heartbeat-interval.js';
 import { computeCapacity, type Capacity } from '../capacity.js';
-import type { HostSample } from '../host-monitor.js';
+import { hostSampleStale, type HostSample } from '../host-monitor.js';
 import type { AdminView, ChildSnapshot } from './view.js';
 
 type Extra = Readonly<Record<string, number | string | boolean | null>>;
@@ -201,6 +201,8 @@ function childStats(c: ChildSnapshot, now: number, lateAfterMs: number) {
 
 export interface StatsExtras {
   readonly host: HostSample | undefined;
+  /** The host monitor's sampling interval: a sample older than three of them is stale. */
+  readonly hostIntervalMs?: number;
   readonly requestsPerSecond: number | null;
   readonly errorsPerSecond?: number | null;
   readonly upstreamPerMinute: number | null;
@@ -231,8 +233,19 @@ export function statsOf(view: AdminView, extras: StatsExtras, now = view.now()) 
       rss_bytes: mem.rss,
       heap_used_bytes: mem.heapUsed,
     },
+    // A sample's `at` is wall-clock time (Date.now()), not the arbiter's clock: its age is read on
+    // the same clock. `stale`: measurements keep failing, so these are the last figures read.
     host: h
-      ? { cpu_percent: h.cpuPercent, ram_percent: h.ramPercent, ram_used_bytes: h.ramUsedBytes, ram_total_bytes: h.ramTotalBytes, cpus: h.cpuCount, sampled_at: new Date(h.at).toISOString() }
+      ? {
+          cpu_percent: h.cpuPercent,
+          ram_percent: h.ramPercent,
+          ram_used_bytes: h.ramUsedBytes,
+          ram_total_bytes: h.ramTotalBytes,
+          cpus: h.cpuCount,
+          sampled_at: new Date(h.at).toISOString(),
+          sampled_s_ago: Math.max(0, Math.round((Date.now() - h.at) / 100) / 10),
+          stale: extras.hostIntervalMs === undefined ? false : hostSampleStale(h, extras.hostIntervalMs),
+        }
       : null,
     capacity: capacityFromView(view),
     workers_expected: view.expectedWorkers(),

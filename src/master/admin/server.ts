@@ -172,7 +172,7 @@ export async function startAdminServer(view: AdminView, logger: Logger, options:
         return send(res, 200, { success: true, capacity: capacityFromView(view) });
       case '/api/admin/stats': {
         const latest = monitoring.history.latest();
-        return send(res, 200, statsOf(view, { host: monitoring.host.latest(), requestsPerSecond: latest?.rps ?? null, errorsPerSecond: latest?.errors_per_s ?? null, upstreamPerMinute: latest?.upstream_per_min ?? null, alerts: monitoring.alerts.active() }));
+        return send(res, 200, statsOf(view, { host: monitoring.host.latest(), hostIntervalMs: monitoring.host.intervalMs, requestsPerSecond: latest?.rps ?? null, errorsPerSecond: latest?.errors_per_s ?? null, upstreamPerMinute: latest?.upstream_per_min ?? null, alerts: monitoring.alerts.active() }));
       }
       case '/api/admin/history':
         return send(res, 200, { success: true, interval_s: 5, samples: monitoring.history.samples() });

@@ -113,6 +113,16 @@ function renderStats(s) {
   set('ram', s.host ? fmt.num(s.host.ram_percent) : '–');
   set('ram-used', s.host ? fmt.bytes(s.host.ram_used_bytes) : '–');
   set('ram-total', s.host ? fmt.bytes(s.host.ram_total_bytes) : '–');
+  // Host CPU/RAM that can no longer be measured keep their last figures in the stats: greyed here,
+  // with their age, rather than shown as the host's state (the log says why: host.sample_failed).
+  const hostStale = Boolean(s.host && s.host.stale);
+  for (const id of ['cpu', 'ram']) {
+    const card = $(`${id}-card`);
+    if (hostStale) card.dataset.stale = 'true'; else delete card.dataset.stale;
+    const note = $(`${id}-stale`);
+    note.hidden = !hostStale;
+    note.textContent = hostStale ? `not measured for ${Math.round(s.host.sampled_s_ago)} s: last figures read` : '';
+  }
   const sh = s.sheets;
   set('sheets-hit-ratio', sh.cache_hit_ratio === null ? '–' : `${(sh.cache_hit_ratio * 100).toFixed(1)}%`);
   set('sheets-upstream', fmt.num(sh.upstream_calls_per_minute));
