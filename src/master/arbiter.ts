@@ -13,7 +13,7 @@ import type { ChildMessage } from '../ipc/messages.js';
 import { assertLogFileWritable, type Logger } from '../log/logger.js';
 import { RepeatedFailure } from '../log/repeated-failure.js';
 import { assertAdminBindSafe } from './admin/auth.js';
-import type { AdminView, ReloadOutcome, RespawnWait } from './admin/view.js';
+import type { AdminView, ReloadOutcome, RespawnWait, RestartNeeded } from './admin/view.js';
 import { exponentialBackoff } from './backoff.js';
 import { busyConnections, computeCapacity, perWorkerCap, slotsFull, type Capacity } from './capacity.js';
 import type { Notifier } from './notify.js';
@@ -47,10 +47,13 @@ export interface ArbiterOptions {
 const KEEPER_SETTINGS = [...(Object.keys(sheetsSchema) as (keyof typeof sheetsSchema)[]), 'CORRAL_DATA_DIR', 'CORRAL_LOG_FILE', 'CORRAL_LOG_LEVEL'] as const;
 
 /**
- * Settings of the listening socket, which node:cluster creates once and keeps while any worker
- * listens on the address: a reload cannot change them, only a restart (the log says so).
+ * Settings the master applies once, at start: the listening socket's (node:cluster fixes its
+ * scheduling policy at the first fork, and the socket keeps its queue while any worker listens on
+ * the address), the admin listener's, and the pidfile's path (the master wrote the file at start;
+ * `corral stop` reading a new path would not find it). A reload cannot change them, only a
+ * restart: the log and the admin API's reload answer say so.
  */
-const RESTART_ONLY_SETTINGS = ['CORRAL_ACCEPT', 'CORRAL_BACKLOG', 'CORRAL_ADMIN_BIND'] as const;
+const RESTART_ONLY_SETTINGS = ['CORRAL_ACCEPT', 'CORRAL_BACKLOG', 'CORRAL_ADMIN_BIND', 'CORRAL_PIDFILE'] as const;
 
 /** A crash this soon after ready counts towards the crash-loop backoff. */
 const QUICK_CRASH_MS = 10_000;
@@ -131,6 +134,8 @@ export class Arbiter {
   private lastMaxConnections: number | undefined;
   /** CORRAL_ACCEPT as the listening socket was created: a reload does not change it. */
   private readonly acceptMode: Settings['CORRAL_ACCEPT'];
+  /** The file the master's own lines go to, as the reload answer names it (a reload may move them, see configureLogs). */
+  private masterLogFile: string;
   private lastStatusAt = 0;
   private lastStatusWaiting = false;
   private lastWatchdogAt = 0;
@@ -144,6 +149,7 @@ export class Arbiter {
     this.loaded = o.loaded;
     this.expected = o.loaded.settings.CORRAL_WORKERS;
     this.acceptMode = o.loaded.settings.CORRAL_ACCEPT;
+    this.masterLogFile = displayValue('CORRAL_LOG_FILE', o.loaded.settings.CORRAL_LOG_FILE);
     this.now = o.now ?? monotonicNow;
     this.log = o.logger;
     this.startedAt = this.now();
@@ -305,12 +311,21 @@ export class Arbiter {
       return;
     }
     for (const warning of next.warnings) this.log.warn({ event: 'config.warning' }, warning);
+    const restartNeeded: RestartNeeded[] = [];
     for (const name of RESTART_ONLY_SETTINGS) {
-      const [was, now] = [displayValue(name, this.loaded.settings[name]), displayValue(name, next.settings[name])];
-      if (was !== now) this.log.warn({ event: 'config.restart_needed', setting: name, running: was, configured: now }, `${name} changed from ${was} to ${now}: it takes effect at the next restart (systemctl restart corral), not on reload`);
+      // Compared with what runs (the value at start), not with the previous reload's: a second
+      // reload with the same edit still leaves it unapplied, and one that edits it back to the
+      // running value must not be told it changed.
+      const [running, was, now] = [displayValue(name, this.o.loaded.settings[name]), displayValue(name, this.loaded.settings[name]), displayValue(name, next.settings[name])];
+      if (running === now) continue;
+      restartNeeded.push({ setting: name, running, configured: now });
+      // Logged once per change of the setting: the reloads after it, with the same value, change nothing.
+      if (was !== now) this.log.warn({ event: 'config.restart_needed', setting: name, running, configured: now }, `${name} changed from ${running} to ${now}: it takes effect at the next restart (systemctl restart corral), not on reload`);
     }
     const logsApplied = this.o.configureLogs?.(next.settings) ?? true;
     const [was, now] = [displayValue('CORRAL_LOG_FILE', this.loaded.settings.CORRAL_LOG_FILE), displayValue('CORRAL_LOG_FILE', next.settings.CORRAL_LOG_FILE)];
+    if (!logsApplied) restartNeeded.push({ setting: 'CORRAL_LOG_FILE', running: this.masterLogFile, configured: now });
+    else this.masterLogFile = now;
     // Once per change of the setting: the reloads after it, with the same value, change nothing.
     if (!logsApplied && was !== now) {
       this.log.warn({ event: 'config.restart_needed', setting: 'CORRAL_LOG_FILE', running: was, configured: now }, `CORRAL_LOG_FILE changed from ${was} to ${now}: the master's own lines move at the next restart (systemctl restart corral)`);
@@ -318,7 +333,7 @@ export class Arbiter {
     this.reload = { previous: this.loaded, previousGeneration: this.generation, startedAt: this.now() };
     this.loaded = next;
     this.generation = ++this.lastGeneration;
-    this.reloadOutcome = { outcome: 'started', generation: this.generation };
+    this.reloadOutcome = { outcome: 'started', generation: this.generation, restartNeeded };
     this.expected = next.settings.CORRAL_WORKERS;
     this.restartKeeperIfChanged(this.reload.previous.settings, next.settings);
     this.bootFailures = 0;

@@ -17,6 +17,8 @@ export type LogLine = Record<string, unknown> & { event?: string; level?: string
 export interface StartOptions {
   /** Extra environment (CORRAL_* settings). */
   env?: Record<string, string>;
+  /** Settings left out of the environment (the helper's own defaults included), for a .env to set them. */
+  unset?: readonly string[];
   /** Fixture app file name under test/fixtures/apps, or a path. */
   app?: string;
   /** Worker count (default 2); null leaves CORRAL_WORKERS unset. */
@@ -93,6 +95,7 @@ export async function startCorral(o: StartOptions = {}): Promise<CorralProcess> 
     ...(o.app ? { CORRAL_APP: o.app.includes('/') ? o.app : join(FIXTURE_APPS, o.app) } : {}),
     ...o.env,
   };
+  for (const name of o.unset ?? []) delete env[name];
   const proc = spawn(process.execPath, [CORRAL_BIN, 'start'], { cwd: dir, env, stdio: ['ignore', 'pipe', 'pipe'] });
   let stderr = '';
   proc.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));

@@ -1,7 +1,7 @@
 // The answer to POST /api/admin/reload, from what the arbiter made of the reload once it handled
 // it: the client learns at once whether a new generation boots, waits its turn, or was refused.
 
-import type { ReloadOutcome } from './view.js';
+import type { ReloadOutcome, RestartNeeded } from './view.js';
 
 export interface ReloadAnswer {
   readonly status: number;
@@ -14,7 +14,13 @@ export function reloadAnswer(outcome: ReloadOutcome | undefined, generation: num
     case 'started':
       return {
         status: 202,
-        body: { success: true, reload: 'started', generation: outcome.generation, message: `reload started: generation ${outcome.generation} is booting; the old workers drain as its workers become ready` },
+        body: {
+          success: true,
+          reload: 'started',
+          generation: outcome.generation,
+          restart_needed: outcome.restartNeeded.map((r) => ({ setting: r.setting, running: r.running, configured: r.configured })),
+          message: `reload started: generation ${outcome.generation} is booting; the old workers drain as its workers become ready${restartNote(outcome.restartNeeded)}`,
+        },
       };
     case 'queued':
       return {
@@ -45,4 +51,11 @@ export function reloadAnswer(outcome: ReloadOutcome | undefined, generation: num
       // The arbiter drops a reload only once a shutdown has begun (or the master is exiting).
       return { status: 409, body: { success: false, error: 'shutting_down', message: 'corral is shutting down; reload and worker-count changes are ignored' } };
   }
+}
+
+/** What the reload leaves as it was; empty when it applies every setting it read. */
+function restartNote(needed: readonly RestartNeeded[]): string {
+  if (needed.length === 0) return '';
+  const list = needed.map((r) => `${r.setting} stays ${r.running} (configured: ${r.configured})`).join(', ');
+  return `; not applied until a restart (systemctl restart corral): ${list}`;
 }

@@ -32,12 +32,20 @@ export interface ChildSnapshot {
  * it: started (`generation` is the one it boots), queued behind the reload in progress (`behind` is
  * that one's generation; `generation` is the one the queued reload boots when it ends, if the
  * settings it reads then are valid), or refused
- * because the settings it read are invalid (the old workers keep serving).
+ * because the settings it read are invalid (the old workers keep serving). A started one names the
+ * settings it read that only a restart applies, so the client is not left to believe they run.
  */
 export type ReloadOutcome =
-  | { readonly outcome: 'started'; readonly generation: number }
+  | { readonly outcome: 'started'; readonly generation: number; readonly restartNeeded: readonly RestartNeeded[] }
   | { readonly outcome: 'queued'; readonly generation: number; readonly behind: number }
   | { readonly outcome: 'refused'; readonly code: string | undefined; readonly message: string };
+
+/** A setting the settings file changed that a reload cannot apply: it runs as `running` until a restart. */
+export interface RestartNeeded {
+  readonly setting: string;
+  readonly running: string;
+  readonly configured: string;
+}
 
 /** Workers are missing and the next one waits for the backoff: what an operator sees meanwhile. */
 export interface RespawnWait {

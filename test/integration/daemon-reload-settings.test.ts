@@ -1,0 +1,64 @@
+// What a reload re-reads from the settings file and what it cannot apply: the answer to the admin
+// API's reload and the log say which settings keep their running value until a restart.
+
+import assert from 'node:assert/strict';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { startCorral, type CorralProcess } from '../helpers/corral.js';
+import { http } from '../helpers/http.js';
+
+const ADMIN_TOKEN = 'integration-admin-token-1234';
+
+interface ReloadBody {
+  reload: string;
+  generation: number;
+  restart_needed: { setting: string; running: string; configured: string }[];
+  message: string;
+}
+
+async function reloadThroughAdmin(c: CorralProcess): Promise<ReloadBody> {
+  const r = await http(`${c.adminUrl}/api/admin/reload`, { method: 'POST', headers: { authorization: `Bearer ${ADMIN_TOKEN}` } });
+  assert.equal(r.status, 202, r.text);
+  const body = r.json<ReloadBody>();
+  await c.waitForLog((l) => l.event === 'reload.done' && l.generation === body.generation, 20000, `reload.done of generation ${body.generation}`);
+  return body;
+}
+
+test('a reload answers which edited settings only a restart applies, at every reload until they run, and applies CORRAL_WORKERS', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'corral-reload-settings-'));
+  const envFile = join(dir, 'corral.env');
+  writeFileSync(envFile, 'CORRAL_WORKERS=1\n');
+  // CORRAL_PIDFILE from the file only (the environment would win over it): by default corral.pid in the working directory.
+  const c = await startCorral({ app: 'basic.mjs', workers: null, unset: ['CORRAL_PIDFILE'], env: { CORRAL_ENV_FILE: envFile, CORRAL_ADMIN_TOKEN: ADMIN_TOKEN } });
+  try {
+    assert.ok(existsSync(c.pidFile));
+    writeFileSync(envFile, `CORRAL_WORKERS=2\nCORRAL_ACCEPT=round-robin\nCORRAL_PIDFILE=${join(dir, 'moved.pid')}\n`);
+    const first = await reloadThroughAdmin(c);
+    assert.equal(first.reload, 'started');
+    const expected = [
+      { setting: 'CORRAL_ACCEPT', running: 'shared', configured: 'round-robin' },
+      { setting: 'CORRAL_PIDFILE', running: c.pidFile, configured: join(dir, 'moved.pid') },
+    ];
+    assert.deepEqual(first.restart_needed, expected);
+    assert.match(first.message, /not applied until a restart \(systemctl restart corral\): CORRAL_ACCEPT stays shared \(configured: round-robin\)/);
+    assert.equal(c.events('worker.ready').filter((l) => l.generation === first.generation).length, 2, 'CORRAL_WORKERS applied');
+    assert.ok(existsSync(c.pidFile) && !existsSync(join(dir, 'moved.pid')), 'the pidfile stays where the master wrote it');
+
+    // The same file again: nothing of it applied yet, and the answer still says so.
+    const second = await reloadThroughAdmin(c);
+    assert.deepEqual(second.restart_needed, expected);
+    assert.equal(c.events('config.restart_needed').length, 2, 'the log says each change once');
+
+    // Edited back to what runs: nothing left for a restart, and no line says it changed.
+    writeFileSync(envFile, 'CORRAL_WORKERS=2\n');
+    const third = await reloadThroughAdmin(c);
+    assert.deepEqual(third.restart_needed, []);
+    assert.doesNotMatch(third.message, /restart/);
+    assert.equal(c.events('config.restart_needed').length, 2);
+  } finally {
+    await c.stop();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
