@@ -7,26 +7,60 @@ import { test } from 'node:test';
 import { FIXTURE_APPS, startCorral, waitFor, type CorralProcess } from '../helpers/corral.js';
 import { delay, http, startClientLoop } from '../helpers/http.js';
 
-test('SIGHUP under a 50-client loop: zero failed requests, and every worker is of the new generation', async () => {
-  const c = await startCorral({ app: 'basic.mjs', workers: 3 });
-  const loop = startClientLoop(c.url, 50);
+for (const freshConnections of [false, true]) {
+  const clients = freshConnections ? 'a new connection per request' : 'keep-alive connections';
+  test(`SIGHUP under a 50-client loop (${clients}): zero failed requests, and every worker is of the new generation`, async () => {
+    const c = await startCorral({ app: 'basic.mjs', workers: 3 });
+    const loop = startClientLoop(c.url, 50, { freshConnections });
+    try {
+      await delay(500);
+      c.kill('SIGHUP');
+      await c.waitForLog((l) => l.event === 'reload.done', 20000, 'reload.done');
+      await delay(500);
+      const result = await loop.stop();
+      assert.equal(result.failed, 0, `failures: ${result.failures.join('; ')}`);
+      assert.ok(result.ok > 100, `${result.ok} requests answered during the reload`);
+      const oldPids = new Set(c.events('worker.ready').filter((l) => l.generation === 1).map((l) => l.worker_pid));
+      const exits = c.events('worker.exit').filter((l) => oldPids.has(l.worker_pid));
+      assert.equal(exits.length, 3, 'the three old workers exited');
+      assert.ok(exits.every((l) => l.code === 0), 'old workers drained and exited cleanly');
+      const seen = new Set<number>();
+      for (let i = 0; i < 12; i++) seen.add((await http(c.url, { headers: { connection: 'close' } })).json<{ generation: number }>().generation);
+      assert.deepEqual([...seen], [2]);
+    } finally {
+      await loop.stop();
+      await c.stop();
+    }
+  });
+}
+
+test('an idle keep-alive connection to a worker that starts draining: the request sent on it next is answered with Connection: close, not reset', async () => {
+  // The drain leaves idle keep-alive connections open (until their next answer, or the keep-alive
+  // timeout the client was told): closing them at once raced clients sending on them.
+  const c = await startCorral({ app: 'basic.mjs', workers: 1, env: { CORRAL_KEEPALIVE: '30' } });
+  const s = connect(Number(new URL(c.url).port), '127.0.0.1');
   try {
-    await delay(500);
+    await new Promise<void>((r) => s.once('connect', () => r()));
+    let answer = '';
+    s.on('data', (d: Buffer) => (answer += d.toString()));
+    const errors: string[] = [];
+    s.on('error', (e) => errors.push(e.message));
+    const closed = new Promise<void>((r) => s.once('close', () => r()));
+    s.write('GET / HTTP/1.1\r\nHost: x\r\n\r\n');
+    await waitFor(() => answer.endsWith('\r\n0\r\n\r\n'), 5000, 'the first answer');
+    assert.match(answer, /\r\nconnection: keep-alive\r\n/i);
+    answer = '';
     c.kill('SIGHUP');
-    await c.waitForLog((l) => l.event === 'reload.done', 20000, 'reload.done');
-    await delay(500);
-    const result = await loop.stop();
-    assert.equal(result.failed, 0, `failures: ${result.failures.join('; ')}`);
-    assert.ok(result.ok > 100, `${result.ok} requests answered during the reload`);
-    const oldPids = new Set(c.events('worker.ready').filter((l) => l.generation === 1).map((l) => l.worker_pid));
-    const exits = c.events('worker.exit').filter((l) => oldPids.has(l.worker_pid));
-    assert.equal(exits.length, 3, 'the three old workers exited');
-    assert.ok(exits.every((l) => l.code === 0), 'old workers drained and exited cleanly');
-    const seen = new Set<number>();
-    for (let i = 0; i < 12; i++) seen.add((await http(c.url, { headers: { connection: 'close' } })).json<{ generation: number }>().generation);
-    assert.deepEqual([...seen], [2]);
+    await c.waitForLog((l) => l.event === 'worker.draining', 15000, 'the old worker draining');
+    s.write('GET / HTTP/1.1\r\nHost: x\r\n\r\n');
+    await Promise.race([closed, delay(10000)]);
+    assert.deepEqual(errors, []);
+    assert.match(answer, /^HTTP\/1\.1 200 /);
+    assert.match(answer, /"generation":1/);
+    assert.match(answer, /\r\nconnection: close\r\n/i);
+    assert.equal(s.destroyed || s.readableEnded, true, 'the connection ended after that answer');
   } finally {
-    await loop.stop();
+    s.destroy();
     await c.stop();
   }
 });
