@@ -256,3 +256,32 @@ test('a worker killed in a close hook that blocks its event loop: the requests i
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('an old worker killed while it drains (shared accept): its slow request and its idle keep-alive connection end at once, and new connections reach the new generation', async () => {
+  const c = await startCorral({ app: 'basic.mjs', workers: 1, env: { CORRAL_KEEPALIVE: '30', CORRAL_GRACEFUL_TIMEOUT: '30' } });
+  const idle = connect(Number(new URL(c.url).port), '127.0.0.1');
+  try {
+    await new Promise<void>((r) => idle.once('connect', () => r()));
+    let first = '';
+    idle.on('data', (d: Buffer) => (first += d.toString()));
+    idle.on('error', () => undefined);
+    const idleClosed = new Promise<void>((r) => idle.once('close', () => r()));
+    idle.write('GET / HTTP/1.1\r\nHost: x\r\n\r\n');
+    await waitFor(() => first.endsWith('\r\n0\r\n\r\n'), 5000, 'the idle connection\'s first answer');
+    const slow = http(`${c.url}/sleep?ms=60000`, { timeoutMs: 60000 }).then(() => 'answered', (e: Error) => e.message);
+    await c.waitForLog((l) => l.event === 'fixture.sleeping', 10000, 'the slow request in the worker');
+    c.kill('SIGHUP');
+    await c.waitForLog((l) => l.event === 'worker.draining', 15000, 'the old worker draining');
+    const old = c.events('worker.ready').find((l) => l.generation === 1);
+    process.kill(Number(old?.worker_pid), 'SIGKILL');
+    // Bounded well under the 30 s of the drain and of the keep-alive timeout.
+    const ended = await Promise.race([Promise.all([slow, idleClosed]).then(([s]) => s), delay(5000).then(() => 'still open after 5 s')]);
+    assert.match(String(ended), /other side closed|socket|reset/i);
+    const r = await http(c.url, { headers: { connection: 'close' } });
+    assert.equal(r.json<{ generation: number }>().generation, 2);
+    await c.waitForLog((l) => l.event === 'reload.done', 15000, 'reload.done');
+  } finally {
+    idle.destroy();
+    await c.stop();
+  }
+});
