@@ -322,6 +322,16 @@ export class Arbiter {
       // Logged once per change of the setting: the reloads after it, with the same value, change nothing.
       if (was !== now) this.log.warn({ event: 'config.restart_needed', setting: name, running, configured: now }, `${name} changed from ${running} to ${now}: it takes effect at the next restart (systemctl restart corral), not on reload`);
     }
+    // Applied, unlike the socket's other settings (node:cluster opens one socket per address): the
+    // new generation listens on the new address and the old one closes with its last worker, which
+    // clients of the old address find out only as refused connections unless the log says so.
+    const [bindWas, bindNow] = [displayValue('CORRAL_BIND', this.loaded.settings.CORRAL_BIND), displayValue('CORRAL_BIND', next.settings.CORRAL_BIND)];
+    if (bindWas !== bindNow) {
+      this.log.warn(
+        { event: 'config.bind_moved', running: bindWas, configured: bindNow },
+        `CORRAL_BIND changed from ${bindWas} to ${bindNow}: the new generation listens on ${bindNow}; ${bindWas} closes once the old workers have drained, and new connections to it are refused from then on`,
+      );
+    }
     const logsApplied = this.o.configureLogs?.(next.settings) ?? true;
     const [was, now] = [displayValue('CORRAL_LOG_FILE', this.loaded.settings.CORRAL_LOG_FILE), displayValue('CORRAL_LOG_FILE', next.settings.CORRAL_LOG_FILE)];
     if (!logsApplied) restartNeeded.push({ setting: 'CORRAL_LOG_FILE', running: this.masterLogFile, configured: now });
@@ -641,7 +651,7 @@ export class Arbiter {
       this.o.notifier.ready(this.statusLine());
     }
     if (this.reload && readyCurrent >= this.expected && !this.workers().some((c) => c.generation !== this.generation)) {
-      this.log.info({ event: 'reload.done', generation: this.generation, workers: readyCurrent, ms: now - this.reload.startedAt }, `reload done: generation ${this.generation} serving`);
+      this.log.info({ event: 'reload.done', generation: this.generation, workers: readyCurrent, port: this.port ?? null, ms: now - this.reload.startedAt }, `reload done: generation ${this.generation} serving on port ${this.port}`);
       this.reload = undefined;
       if (!this.startPendingReload()) this.o.notifier.ready(this.statusLine());
     }

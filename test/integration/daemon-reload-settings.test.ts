@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { startCorral, type CorralProcess } from '../helpers/corral.js';
 import { http } from '../helpers/http.js';
+import { freePort } from '../helpers/ports.js';
 
 const ADMIN_TOKEN = 'integration-admin-token-1234';
 
@@ -57,6 +58,30 @@ test('a reload answers which edited settings only a restart applies, at every re
     assert.deepEqual(third.restart_needed, []);
     assert.doesNotMatch(third.message, /restart/);
     assert.equal(c.events('config.restart_needed').length, 2);
+  } finally {
+    await c.stop();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('a reload that changes CORRAL_BIND moves the listener: the log says where to, the old address refuses once the old workers are gone', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'corral-reload-bind-'));
+  const envFile = join(dir, 'corral.env');
+  const [before, after] = [await freePort(), await freePort()];
+  writeFileSync(envFile, `CORRAL_BIND=127.0.0.1:${before}\n`);
+  // CORRAL_BIND from the file only: the environment would win over it.
+  const c = await startCorral({ app: 'basic.mjs', workers: 1, unset: ['CORRAL_BIND'], env: { CORRAL_ENV_FILE: envFile } });
+  try {
+    assert.equal(c.url, `http://127.0.0.1:${before}`);
+    writeFileSync(envFile, `CORRAL_BIND=127.0.0.1:${after}\n`);
+    c.kill('SIGHUP');
+    const moved = await c.waitForLog((l) => l.event === 'config.bind_moved', 10000, 'config.bind_moved');
+    assert.deepEqual([moved.running, moved.configured], [`127.0.0.1:${before}`, `127.0.0.1:${after}`]);
+    assert.match(String(moved.msg), /closes once the old workers have drained/);
+    const done = await c.waitForLog((l) => l.event === 'reload.done', 20000, 'reload.done');
+    assert.equal(done.port, after);
+    assert.equal((await http(`http://127.0.0.1:${after}/`, { headers: { connection: 'close' } })).json<{ generation: number }>().generation, 2);
+    await assert.rejects(http(`http://127.0.0.1:${before}/`, { headers: { connection: 'close' }, timeoutMs: 2000 }), /ECONNREFUSED/);
   } finally {
     await c.stop();
     rmSync(dir, { recursive: true, force: true });
