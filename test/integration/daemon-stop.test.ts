@@ -6,25 +6,53 @@ import { test } from 'node:test';
 import { REPO_ROOT, startCorral, waitFor } from '../helpers/corral.js';
 import { http } from '../helpers/http.js';
 
-test('SIGTERM with a slow request in flight: it completes, then the master exits 0 and removes its pidfile', async () => {
-  const c = await startCorral({ app: 'basic.mjs', workers: 2 });
+for (const signal of ['SIGTERM', 'SIGINT'] as const) {
+  test(`${signal} with a slow request in flight: it completes, then the master exits 0 and removes its pidfile`, async () => {
+    const c = await startCorral({ app: 'basic.mjs', workers: 2 });
+    try {
+      assert.ok(existsSync(c.pidFile));
+      const slow = http(`${c.url}/sleep?ms=2500`, { timeoutMs: 15000 });
+      await c.waitForLog((l) => l.event === 'fixture.sleeping', 10000, 'the slow request in a worker');
+      c.kill(signal);
+      const r = await slow;
+      assert.equal(r.status, 200);
+      assert.equal(r.json<{ slept: number }>().slept, 2500);
+      const { code } = await c.exited;
+      assert.equal(code, 0);
+      assert.equal(existsSync(c.pidFile), false, 'pidfile removed');
+      const events = c.logs().map((l) => l.event);
+      assert.ok(events.indexOf('shutdown.start') < events.indexOf('shutdown.done'));
+      // No new connections are accepted once stopping.
+      await assert.rejects(http(c.url, { timeoutMs: 2000 }));
+    } finally {
+      await c.stop();
+    }
+  });
+}
+
+test('SIGTERM during a reload whose new generation is still loading: the new workers never listen, every worker exits 0, and the master exits 0 without waiting for the load', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'corral-stop-reloading-'));
+  const timings = join(dir, 'timings.json');
+  writeFileSync(timings, JSON.stringify({ bootMs: 0 }));
+  const c = await startCorral({ app: 'slow-boot.mjs', workers: 2, env: { FIXTURE_TIMINGS: timings } });
   try {
-    assert.ok(existsSync(c.pidFile));
-    const slow = http(`${c.url}/sleep?ms=2500`, { timeoutMs: 15000 });
-    await c.waitForLog((l) => l.event === 'fixture.sleeping', 10000, 'the slow request in a worker');
+    // Generation 2 loads its app for 30 s: the stop comes while it does.
+    writeFileSync(timings, JSON.stringify({ bootMs: 30_000 }));
+    c.kill('SIGHUP');
+    await waitFor(() => c.events('fixture.loading').length === 4, 10000, 'generation 2 loading the app');
+    const t0 = Date.now();
     c.kill('SIGTERM');
-    const r = await slow;
-    assert.equal(r.status, 200);
-    assert.equal(r.json<{ slept: number }>().slept, 2500);
-    const { code } = await c.exited;
-    assert.equal(code, 0);
-    assert.equal(existsSync(c.pidFile), false, 'pidfile removed');
-    const events = c.logs().map((l) => l.event);
-    assert.ok(events.indexOf('shutdown.start') < events.indexOf('shutdown.done'));
-    // No new connections are accepted once stopping.
-    await assert.rejects(http(c.url, { timeoutMs: 2000 }));
+    const exit = await Promise.race([c.exited, new Promise<undefined>((r) => setTimeout(r, 15_000, undefined).unref())]);
+    assert.deepEqual(exit, { code: 0, signal: null }, 'the master exited 0');
+    assert.ok(Date.now() - t0 < 10_000, 'without waiting for the new generation to load');
+    assert.equal(c.events('reload.done').length, 0);
+    assert.deepEqual(c.events('worker.listening').map((l) => l.gen), [1, 1], 'generation 2 never listened');
+    const exits = c.events('worker.exit');
+    assert.equal(exits.length, 4);
+    assert.ok(exits.every((l) => l.code === 0 && l.reason === 'shutdown'), JSON.stringify(exits.map((l) => [l.generation, l.code, l.signal, l.reason])));
   } finally {
     await c.stop();
+    rmSync(dir, { recursive: true, force: true });
   }
 });
 
