@@ -54,7 +54,17 @@ export type ChildMessage =
 
 /** Master → child. */
 export type MasterMessage =
-  | { readonly type: 'drain'; readonly reason: string; readonly gracefulMs: number }
+  | {
+      readonly type: 'drain';
+      readonly reason: string;
+      readonly gracefulMs: number;
+      /**
+       * The master is stopping: the host goes away, and a draining worker's health says so (503).
+       * Otherwise (a reload, a recycle, a scale-down) other workers go on serving, and health
+       * answers 200 while this one finishes.
+       */
+      readonly hostStopping?: boolean;
+    }
   /**
    * The answer to a worker's 'drained'. The worker's cluster-internal "server closed" notice went
    * out before 'drained' on the same ordered pipe, so by the time the master reads 'drained' its

@@ -775,14 +775,17 @@ export class Arbiter {
   }
 
   private drain(c: ChildRecord, reason: string, gracefulMs: number): void {
+    const hostStopping = this.phase === 'stopping';
     // A later, shorter stop (SIGQUIT after SIGTERM) brings the SIGKILL of a booting child, and of a
     // worker still draining, forward.
     if (c.state === 'killing' && c.sigkillAt !== undefined) c.sigkillAt = Math.min(c.sigkillAt, this.now() + gracefulMs + 2000);
-    if (c.state === 'draining' && c.drainDeadline !== undefined && this.now() + gracefulMs + 2000 < c.drainDeadline) {
-      c.drainDeadline = this.now() + gracefulMs + 2000;
+    if (c.state === 'draining' && c.drainDeadline !== undefined) {
+      const sooner = this.now() + gracefulMs + 2000 < c.drainDeadline;
+      if (sooner) c.drainDeadline = this.now() + gracefulMs + 2000;
       // The worker is told too, and closes what is left itself: it then exits on its own, its
-      // lines flushed, instead of by SIGKILL at the deadline with its in-flight requests.
-      c.handle.send({ type: 'drain', reason, gracefulMs });
+      // lines flushed, instead of by SIGKILL at the deadline with its in-flight requests. Told
+      // also when a stop finds it draining for a reload: its health must now say it goes away.
+      if (sooner || hostStopping) c.handle.send({ type: 'drain', reason, gracefulMs, hostStopping });
     }
     if (c.state === 'draining' || c.state === 'killing') return;
     c.stopReason = reason;
@@ -795,7 +798,7 @@ export class Arbiter {
     }
     c.state = 'draining';
     c.drainDeadline = this.now() + gracefulMs + 2000;
-    if (!c.handle.send({ type: 'drain', reason, gracefulMs })) c.handle.kill('SIGTERM');
+    if (!c.handle.send({ type: 'drain', reason, gracefulMs, hostStopping })) c.handle.kill('SIGTERM');
   }
 
   /** The lowest slot (1..) no live worker holds. */

@@ -123,11 +123,11 @@ export async function runWorker(): Promise<void> {
   const released = new Promise<void>((resolve) => (release = resolve));
   // Set while listen() waits for the master: a drain must let it settle, then close the server.
   let listening: Promise<unknown> | undefined;
-  const drainAndExit = async (gracefulMs: number, code: number) => {
+  const drainAndExit = async (gracefulMs: number, code: number, hostStopping: boolean) => {
     if (exiting) return;
     exiting = true;
     await listening?.catch(() => undefined);
-    await server?.drain(gracefulMs);
+    await server?.drain(gracefulMs, hostStopping);
     // Every request is counted once the drain ends: those figures reach the master now, before
     // the close hooks. A hook that blocks the event loop until the master's kill at the drain
     // deadline would otherwise cost its totals the requests served since the last beat.
@@ -170,18 +170,27 @@ export async function runWorker(): Promise<void> {
     // The master starts a replacement first, then tells this worker to drain; the timer is the
     // fallback if the master never answers.
     channel.send({ type: 'retire', reason: 'uncaught' });
-    setTimeout(() => void drainAndExit(settings.CORRAL_GRACEFUL_TIMEOUT * 1000, EXIT.UNCAUGHT), settings.CORRAL_GRACEFUL_TIMEOUT * 1000).unref();
+    setTimeout(() => void drainAndExit(settings.CORRAL_GRACEFUL_TIMEOUT * 1000, EXIT.UNCAUGHT, false), settings.CORRAL_GRACEFUL_TIMEOUT * 1000).unref();
   });
   // No 'unhandledRejection' listener on purpose: Node then raises it as an uncaught exception,
   // so a forgotten rejection gets the same policy as a throw (log, replace, drain, exit).
 
+  let toldHostStopping = false;
   channel.listen({
     drain: (m) => {
       stopAsked = true;
       // Already draining (a TERM, then a QUIT): only the deadline may change, and only earlier.
-      if (exiting) return void server?.drain(m.gracefulMs);
-      logger.info({ event: 'worker.draining', reason: m.reason }, 'draining');
-      void drainAndExit(m.gracefulMs, EXIT.OK);
+      // A master that does not say (an older build) meant a stop as often as not: health says so.
+      const hostStopping = m.hostStopping ?? true;
+      if (exiting) {
+        // Draining for a reload when the stop came: from now on health answers 503.
+        if (hostStopping && !toldHostStopping) logger.info({ event: 'worker.draining', reason: m.reason, host_stopping: true }, 'draining: the host is stopping');
+        toldHostStopping ||= hostStopping;
+        return void server?.drain(m.gracefulMs, hostStopping);
+      }
+      toldHostStopping = hostStopping;
+      logger.info({ event: 'worker.draining', reason: m.reason, host_stopping: hostStopping }, 'draining');
+      void drainAndExit(m.gracefulMs, EXIT.OK, hostStopping);
     },
     release: () => release(),
     'reopen-logs': () => log.reopen(),
@@ -198,7 +207,8 @@ export async function runWorker(): Promise<void> {
   });
   process.on('SIGTERM', () => {
     stopAsked = true;
-    void drainAndExit(settings.CORRAL_GRACEFUL_TIMEOUT * 1000, EXIT.OK);
+    toldHostStopping = true;
+    void drainAndExit(settings.CORRAL_GRACEFUL_TIMEOUT * 1000, EXIT.OK, true);
   });
 
   const ctx: AppContext = {

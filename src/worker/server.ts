@@ -38,8 +38,13 @@ export interface WorkerServer {
   readonly cap: ConnectionCap;
   readonly stats: RequestStats;
   listen(): Promise<{ address: string; port: number }>;
-  /** Idempotent: stop accepting, close keep-alive, wait for in-flight requests up to gracefulMs. */
-  drain(gracefulMs: number): Promise<void>;
+  /**
+   * Idempotent: stop accepting, close keep-alive, wait for in-flight requests up to gracefulMs.
+   * `hostStopping` (the default): the host goes away, and health answers 503 from now on; false
+   * (a reload, a recycle), other workers go on serving, and health answers 200 until a drain says
+   * the host stops.
+   */
+  drain(gracefulMs: number, hostStopping?: boolean): Promise<void>;
   isDraining(): boolean;
 }
 
@@ -65,6 +70,8 @@ function sendJson(res: ServerResponse, status: number, body: unknown): void {
 export function createWorkerServer(app: RequestListener, o: WorkerServerOptions): WorkerServer {
   const { settings, logger } = o;
   let draining = false;
+  /** Told the host is stopping: health answers 503 draining (load balancers take the host out). */
+  let hostStopping = false;
   const keepAliveOff = settings.CORRAL_KEEPALIVE === 0;
   let drainPromise: Promise<void> | undefined;
   // The drain's forced close: when, and how to move it earlier.
@@ -99,7 +106,11 @@ export function createWorkerServer(app: RequestListener, o: WorkerServerOptions)
     if (continueFirst) res.writeContinue();
     // HEAD too (node:http sends the headers without the body): load balancers probe with either.
     if (req.url === HEALTH_PATH && (req.method === 'GET' || req.method === 'HEAD')) {
-      sendJson(res, draining ? 503 : 200, { status: draining ? 'draining' : 'ok', worker: o.workerId, generation: o.generation });
+      // A worker draining for a reload or a recycle is one of a host that goes on serving: a 503
+      // there, read on a kept-alive connection by a load balancer's health check (Envoy reuses
+      // its connection), took the whole host out of rotation during a zero-downtime reload.
+      if (hostStopping) sendJson(res, 503, { status: 'draining', worker: o.workerId, generation: o.generation });
+      else sendJson(res, 200, { status: 'ok', worker: o.workerId, generation: o.generation, ...(draining ? { draining: true } : {}) });
       return;
     }
     try {
@@ -212,7 +223,8 @@ export function createWorkerServer(app: RequestListener, o: WorkerServerOptions)
         });
       });
     },
-    drain(gracefulMs) {
+    drain(gracefulMs, stopping = true) {
+      if (stopping) hostStopping = true;
       // A second, shorter drain (QUIT after TERM) brings the forced close forward; a longer one
       // never pushes it back. Compared on the monotonic clock: with Date.now, a system clock
       // stepped forward meanwhile made a QUIT look later than the TERM's deadline, and the worker

@@ -285,3 +285,49 @@ test('an old worker killed while it drains (shared accept): its slow request and
     await c.stop();
   }
 });
+
+/** A keep-alive connection that has had one answer, for a health check sent on it later (as Envoy's reuse theirs). */
+async function keptConnection(port: number): Promise<{ send(path: string): Promise<string>; close(): void }> {
+  const s = connect(port, '127.0.0.1');
+  await new Promise<void>((r) => s.once('connect', () => r()));
+  s.on('error', () => undefined);
+  let buf = '';
+  s.on('data', (d: Buffer) => (buf += d.toString()));
+  const send = async (path: string) => {
+    buf = '';
+    s.write(`GET ${path} HTTP/1.1\r\nHost: x\r\n\r\n`);
+    await waitFor(() => /\r\n\r\n\{[^]*\}$/.test(buf) || /\r\n0\r\n\r\n$/.test(buf), 5000, `the answer to ${path}`);
+    return buf;
+  };
+  await send('/');
+  return { send, close: () => s.destroy() };
+}
+
+test('health on a kept-alive connection to a worker draining for a reload answers 200 (the host goes on serving); once the host stops, 503 draining', async () => {
+  const c = await startCorral({ app: 'basic.mjs', workers: 1, env: { CORRAL_KEEPALIVE: '30', CORRAL_GRACEFUL_TIMEOUT: '30' } });
+  const port = Number(new URL(c.url).port);
+  const [duringReload, duringStop] = [await keptConnection(port), await keptConnection(port)];
+  try {
+    // Keeps the old worker draining through both checks.
+    void http(`${c.url}/sleep?ms=60000`, { timeoutMs: 60000 }).catch(() => undefined);
+    await c.waitForLog((l) => l.event === 'fixture.sleeping', 10000, 'the slow request in the worker');
+    c.kill('SIGHUP');
+    await c.waitForLog((l) => l.event === 'worker.draining' && l.gen === 1, 15000, 'the old worker draining for the reload');
+    const reloadAnswer = await duringReload.send('/api/admin/health');
+    assert.match(reloadAnswer, /^HTTP\/1\.1 200 /);
+    assert.match(reloadAnswer, /"status":"ok"/);
+    assert.match(reloadAnswer, /"draining":true/);
+    assert.match(reloadAnswer, /\r\nconnection: close\r\n/i);
+    c.kill('SIGTERM');
+    await c.waitForLog((l) => l.event === 'worker.draining' && l.host_stopping === true && l.gen === 1, 15000, 'the old worker told the host stops');
+    const stopAnswer = await duringStop.send('/api/admin/health');
+    assert.match(stopAnswer, /^HTTP\/1\.1 503 /);
+    assert.match(stopAnswer, /"status":"draining"/);
+    c.kill('SIGQUIT');
+    assert.equal((await c.exited).code, 0);
+  } finally {
+    duringReload.close();
+    duringStop.close();
+    await c.stop();
+  }
+});
