@@ -785,7 +785,7 @@ export class Arbiter {
       // The worker is told too, and closes what is left itself: it then exits on its own, its
       // lines flushed, instead of by SIGKILL at the deadline with its in-flight requests. Told
       // also when a stop finds it draining for a reload: its health must now say it goes away.
-      if (sooner || hostStopping) c.handle.send({ type: 'drain', reason, gracefulMs, hostStopping });
+      if (sooner || (hostStopping && c.role === 'worker')) c.handle.send({ type: 'drain', reason, gracefulMs, hostStopping });
     }
     if (c.state === 'draining' || c.state === 'killing') return;
     c.stopReason = reason;
