@@ -17,7 +17,7 @@ export type LogLine = Record<string, unknown> & { event?: string; level?: string
 export interface StartOptions {
   /** Extra environment (CORRAL_* settings). */
   env?: Record<string, string>;
-  /** Settings left out of the environment (the helper's own defaults included), for a .env to set them. */
+  /** Settings left out of the environment (the defaults set here included), for a .env file to set them. */
   unset?: readonly string[];
   /** Fixture app file name under test/fixtures/apps, or a path. */
   app?: string;
