@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { Client } from 'undici';
 import { startCorral, waitFor, type CorralProcess } from '../helpers/corral.js';
+import { http } from '../helpers/http.js';
 
 interface Answer {
   readonly status: number;
@@ -41,6 +42,7 @@ function listenBacklog(port: number): number {
 }
 
 const portOf = (c: CorralProcess) => Number(new URL(c.url).port);
+const ADMIN_TOKEN = 'accept-test-admin-token-0123456789';
 
 /**
  * A keep-alive connection that has had one answer and stays open: its status and the pid that
@@ -182,8 +184,21 @@ test('CORRAL_ACCEPT=shared: at the host cap an idle connection gives its slot to
   const c = await startCorral({
     app: 'basic.mjs',
     workers: 1,
-    env: { CORRAL_ACCEPT: 'shared', CORRAL_MAX_CONNECTIONS: '2', CORRAL_KEEPALIVE: '120', CORRAL_HEADERS_TIMEOUT: '120', CORRAL_REQUEST_TIMEOUT: '120', CORRAL_RATE_LIMIT: '0' },
+    env: { CORRAL_ACCEPT: 'shared', CORRAL_MAX_CONNECTIONS: '2', CORRAL_KEEPALIVE: '120', CORRAL_HEADERS_TIMEOUT: '120', CORRAL_REQUEST_TIMEOUT: '120', CORRAL_RATE_LIMIT: '0', CORRAL_ADMIN_TOKEN: ADMIN_TOKEN },
   });
+  // A connection whose next request has begun is busy once the worker has read those bytes; until
+  // then it is idle to the worker, and gives way to a connection that comes first. The worker's
+  // idle count (its heartbeat, in the capacity answer) says when it has read them.
+  const noneIdle = () =>
+    waitFor(
+      async () => {
+        const r = await http(`${c.adminUrl}/api/admin/capacity`, { headers: { authorization: `Bearer ${ADMIN_TOKEN}` } });
+        const cap = r.json<{ capacity: { current_connections: number; idle_connections: number } }>().capacity;
+        return cap.current_connections === 2 && cap.idle_connections === 0;
+      },
+      10_000,
+      'both connections busy, as the worker counts them',
+    );
   const held: Socket[] = [];
   const hold = async (busy: boolean) => {
     const h = await holdConnection(portOf(c), busy);
@@ -198,11 +213,14 @@ test('CORRAL_ACCEPT=shared: at the host cap an idle connection gives its slot to
     await closed[0];
     // The slot passed over, not a new one: with the other two busy the host is full again.
     idle[1]?.socket.write('GET / HTTP/1.1\r\n');
+    await noneIdle();
     assert.equal((await hold(true)).status, 503, 'nothing idle: refused');
     // And nothing leaked: closed, all of them, the host holds two new ones again and no more.
     for (const s of held.splice(0)) s.destroy();
     await waitFor(async () => (await getOnNewConnection(`${c.url}/`, 5000)).status === 200, 5000, 'room again');
-    assert.deepEqual([(await hold(true)).status, (await hold(true)).status, (await hold(true)).status], [200, 200, 503]);
+    assert.deepEqual([(await hold(true)).status, (await hold(true)).status], [200, 200]);
+    await noneIdle();
+    assert.equal((await hold(true)).status, 503, 'full again: two busy, none idle');
   } finally {
     for (const s of held) s.destroy();
     await c.stop();
