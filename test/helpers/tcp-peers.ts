@@ -1,0 +1,46 @@
+// Which client connections a process holds on a port, read from /proc: the clients a kill -9 of
+// that process cuts. Linux only (the daemon's integration tests already are).
+
+import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
+
+function socketInodes(pid: number): Set<string> {
+  const inodes = new Set<string>();
+  for (const fd of readdirSync(`/proc/${pid}/fd`)) {
+    try {
+      const m = /^socket:\[(\d+)\]$/.exec(readlinkSync(`/proc/${pid}/fd/${fd}`));
+      if (m?.[1]) inodes.add(m[1]);
+    } catch {
+      // The descriptor closed between the listing and the read: not held any more.
+    }
+  }
+  return inodes;
+}
+
+const portOf = (address: string | undefined) => parseInt(address?.split(':')[1] ?? '', 16);
+
+/**
+ * The client-side ports of the TCP connections `pid` holds whose server side is `serverPort` (the
+ * listening socket itself excluded). Stop the process first (SIGSTOP) so that it accepts nothing
+ * between this reading and its kill.
+ */
+export function clientPortsHeldBy(pid: number, serverPort: number): Set<number> {
+  const inodes = socketInodes(pid);
+  const ports = new Set<number>();
+  for (const table of ['/proc/net/tcp', '/proc/net/tcp6']) {
+    let text: string;
+    try {
+      text = readFileSync(table, 'utf8');
+    } catch {
+      continue;
+    }
+    for (const line of text.split('\n').slice(1)) {
+      // sl local_address rem_address st tx:rx tr:when retrnsmt uid timeout inode ...
+      const f = line.trim().split(/\s+/);
+      const inode = f[9];
+      if (inode === undefined || !inodes.has(inode) || portOf(f[1]) !== serverPort) continue;
+      const peer = portOf(f[2]);
+      if (peer > 0) ports.add(peer);
+    }
+  }
+  return ports;
+}

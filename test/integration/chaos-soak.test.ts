@@ -1,0 +1,476 @@
+// Nothing acknowledged is lost, under everything at once: the real daemon with the bundled app,
+// against the Sheets emulator with its faults on (latency with jitter, 5xx, connections reset
+// mid-answer, writes applied but answered 500), driven for about 45 s by readers, logins and
+// careful event posters (an Idempotency-Key per event, retried with it until acknowledged), while
+// a script kills a worker and the keeper with SIGKILL, reloads (HUP), adds and removes a worker
+// (TTIN, TTOU) and opens a burst of connections near the cap. Then the journal drains into the
+// emulator and the Events tab must hold every acknowledged event exactly once and nothing else;
+// every answer other than a 2xx must be one the README documents for these conditions; no
+// request may hang; the daemon ends healthy and no process outlives it.
+
+import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { Agent } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { it } from 'node:test';
+import { startEmulator } from '../../src/sheets/emulator/index.js';
+import { startCorral, waitFor, type CorralProcess } from '../helpers/corral.js';
+import { http } from '../helpers/http.js';
+import { recordedRequest, type Outcome } from '../helpers/recorded-request.js';
+import { clientPortsHeldBy } from '../helpers/tcp-peers.js';
+
+const SOAK_MS = 45_000;
+/** Longer than any answer the daemon documents for these conditions: a request still unanswered then hangs. */
+const REQUEST_TIMEOUT_MS = 20_000;
+/** After the soak, posters keep retrying what was not acknowledged for at most this long. */
+const SETTLE_MS = 30_000;
+const MAX_CONNECTIONS = 40;
+/** Each client's pause between two requests: the soak must leave 2 cores room for the daemon's own work. */
+const THINK_MS = 5;
+const ADMIN_TOKEN = 'chaos-soak-admin-token-0123456789';
+const UPSTREAM_FAULTS = { latencyMs: 40, latencyJitterMs: 160, errorRate: 0.15, errorStatus: 503, resetRate: 0.1, appliedErrorRate: 0.2 } as const;
+const FAULTS_OFF = { latencyMs: 0, latencyJitterMs: 0, errorRate: 0, resetRate: 0, appliedErrorRate: 0 };
+const SEED = 20261125;
+/** The emulator's default Events tab holds these before the soak. */
+const SEEDED_EVENT_IDS = ['E0001', 'E0002'];
+const PLAYERS: readonly (readonly [string, string])[] = [
+  ['Alice Martin', 'P001'],
+  ['Bruno Lefèvre', 'P002'],
+  ['Chloé Dubois', 'P003'],
+  ['David Moreau', 'P004'],
+  ['Emma Laurent', 'P005'],
+];
+
+/** Non-2xx answers the README documents for a keeper down, a full host, a retry in flight, a limit. */
+const DOCUMENTED: Readonly<Record<number, readonly string[]>> = {
+  503: ['sheets_unavailable', 'server_full'],
+  409: ['idempotency_key_in_flight'],
+  429: ['rate_limited', 'login_locked'],
+};
+
+interface Kill {
+  readonly pid: number;
+  readonly at: number;
+  /** Client-side ports of the connections the worker held when it was stopped and killed. */
+  readonly ports: ReadonlySet<number>;
+}
+
+/** A scripted fault, from its start to the daemon's recovery from it. */
+interface FaultWindow {
+  readonly name: string;
+  readonly from: number;
+  to: number;
+}
+
+type Verdict = 'ok' | 'documented' | 'cut by kill -9' | 'keep-alive race' | 'failure';
+
+function errorCodeOf(o: Outcome): string | undefined {
+  try {
+    const code = (JSON.parse(o.text ?? '') as { error?: unknown }).error;
+    return typeof code === 'string' ? code : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * A connection that a worker killed with SIGKILL held is reset: expected. A request sent on a
+ * pooled keep-alive connection as the server closed it (a draining worker, an idle connection
+ * given up at the cap) fails before any answer: expected too (RFC 9112 section 9.3.1; Node's
+ * `reusedSocket`), but only while a fault that closes connections is under way. Anything else
+ * that fails, a timeout above all, is a failure.
+ */
+function judge(o: Outcome, kills: readonly Kill[], windows: readonly FaultWindow[]): Verdict {
+  if (o.failure === undefined) {
+    const status = o.status ?? 0;
+    if (status >= 200 && status < 300) return 'ok';
+    const code = errorCodeOf(o);
+    return code !== undefined && DOCUMENTED[status]?.includes(code) && o.headers?.['retry-after'] !== undefined ? 'documented' : 'failure';
+  }
+  const since = Math.min(o.startedAt, o.connectedAt ?? Infinity);
+  if (o.localPort !== undefined && kills.some((k) => k.ports.has(o.localPort ?? -1) && since <= k.at && o.endedAt >= k.at)) return 'cut by kill -9';
+  if (o.failure !== 'TIMEOUT' && o.reusedSocket && o.status === undefined && windows.some((w) => o.endedAt >= w.from && o.startedAt <= w.to)) return 'keep-alive race';
+  return 'failure';
+}
+
+function retryAfterMs(o: Outcome): number {
+  const s = Number(o.headers?.['retry-after']);
+  // A careful client waits as asked; capped at a second here so the soak keeps its pace.
+  return Number.isFinite(s) && s > 0 ? Math.min(s * 1000, 1000) : 100;
+}
+
+const pause = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Pids of the live processes whose parent is `ppid`. */
+function childrenOf(ppid: number): number[] {
+  const out: number[] = [];
+  for (const name of readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    try {
+      // pid (comm) state ppid ...: comm may hold spaces, so read after its closing parenthesis.
+      const stat = readFileSync(`/proc/${name}/stat`, 'utf8');
+      const ppidField = stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1];
+      if (Number(ppidField) === ppid) out.push(Number(name));
+    } catch {
+      // Exited while listed.
+    }
+  }
+  return out;
+}
+
+interface ChildStats {
+  pid: number;
+  uptime_s: number;
+  state: string;
+  heartbeat_late: boolean;
+}
+interface Stats {
+  workers_expected: number;
+  workers_ready: number;
+  workers_not_beating: number;
+  workers: ChildStats[];
+  keeper: ChildStats | null;
+  sheets: { journal_backlog: number | null };
+}
+
+interface SentEvent {
+  readonly key: string;
+  readonly player: string;
+  readonly detail: string;
+  attempts: number;
+  ack?: { id: string; at: string };
+  replays: number;
+}
+
+it('chaos soak: kill -9 of a worker and of the keeper, HUP, TTIN/TTOU and a connection burst under upstream faults lose no acknowledged event', { timeout: 300_000 }, async () => {
+  const emu = await startEmulator({ faults: UPSTREAM_FAULTS, randomSeed: SEED });
+  const dir = mkdtempSync(join(tmpdir(), 'corral-chaos-'));
+  const keyFile = join(dir, 'service-account.json');
+  writeFileSync(keyFile, JSON.stringify(emu.registerServiceAccount()), { mode: 0o600 });
+  const env = {
+    SHEET_ID: emu.spreadsheetId,
+    SHEETS_API_URL: emu.url,
+    GOOGLE_APPLICATION_CREDENTIALS: keyFile,
+    SHEETS_FLUSH_INTERVAL_MS: '100',
+    SHEETS_TIMEOUT: '3',
+    // The emulator applies or refuses each append before it answers: an unsure one can be read
+    // back soon, within the drain's wait.
+    SHEETS_UNSURE_DELAY: '2',
+    // Reads go upstream (and meet its faults) every few seconds, not once.
+    SHEET_CACHE_TTL: '2',
+    CORRAL_RATE_LIMIT: '0',
+    CORRAL_MAX_CONNECTIONS: String(MAX_CONNECTIONS),
+    CORRAL_ADMIN_TOKEN: ADMIN_TOKEN,
+    CORRAL_ACCESS_LOG: 'false',
+  };
+  const controlUrl = (path: string) => `${emu.url}/__emulator/${path}`;
+  let c: CorralProcess | undefined;
+  const agents: Agent[] = [];
+  try {
+    c = await startCorral({ cwd: dir, workers: 2, env, readyTimeoutMs: 60_000 });
+    const corral = c;
+    const port = Number(new URL(corral.url).port);
+    const t0 = Date.now();
+    const t = () => `t=${((Date.now() - t0) / 1000).toFixed(1)}s`;
+    const say = (line: string) => console.log(`[chaos ${t()}] ${line}`);
+    say(`corral ${corral.url} (master ${corral.pid}), emulator ${emu.url} with faults ${JSON.stringify(UPSTREAM_FAULTS)}, seed ${SEED}`);
+
+    const stats = async (): Promise<Stats> => {
+      const r = await http(`${corral.adminUrl}/api/admin/stats`, { headers: { authorization: `Bearer ${ADMIN_TOKEN}` } });
+      assert.equal(r.status, 200, r.text);
+      return r.json<Stats>();
+    };
+    const healthy = async (workers: number) => {
+      const s = await stats();
+      return (
+        s.workers_expected === workers &&
+        s.workers_ready === workers &&
+        s.workers_not_beating === 0 &&
+        s.workers.length === workers &&
+        s.workers.every((w) => w.state === 'ready') &&
+        s.keeper?.state === 'ready' &&
+        !s.keeper.heartbeat_late &&
+        s
+      );
+    };
+    await waitFor(() => healthy(2), 60_000, 'two ready workers and a ready keeper');
+
+    const outcomes: Outcome[] = [];
+    const kills: Kill[] = [];
+    const windows: FaultWindow[] = [];
+    const sent = new Map<string, SentEvent>();
+    let soaking = true;
+    let acked = 0;
+    const settleBy = () => (soaking ? Infinity : soakEndedAt + SETTLE_MS);
+    let soakEndedAt = 0;
+
+    const agent = (sockets: number) => {
+      const a = new Agent({ keepAlive: true, maxSockets: sockets });
+      agents.push(a);
+      return a;
+    };
+    const send = async (a: Agent | false, method: string, path: string, headers: Record<string, string> = {}, body?: string) => {
+      const o = await recordedRequest({ port, method, path, agent: a, headers: { ...headers, ...(body !== undefined ? { 'content-type': 'application/json' } : {}) }, ...(body !== undefined ? { body } : {}), timeoutMs: REQUEST_TIMEOUT_MS });
+      outcomes.push(o);
+      return o;
+    };
+    const login = async (a: Agent, name: string, code: string): Promise<string | undefined> => {
+      const o = await send(a, 'POST', '/api/login', {}, JSON.stringify({ name, code }));
+      return o.status === 200 ? (JSON.parse(o.text ?? '{}') as { token?: string }).token : undefined;
+    };
+
+    // Tokens, taken before the faults: every later login is traffic of its own.
+    const setupAgent = agent(1);
+    const tokens = new Map<string, string>();
+    for (const [name, code] of PLAYERS) {
+      const token = await waitFor(() => login(setupAgent, name, code), 30_000, `a token for ${name}`);
+      tokens.set(name, token);
+    }
+    outcomes.length = 0;
+
+    const poster = async (player: string) => {
+      const a = agent(1);
+      const auth = { authorization: `Bearer ${tokens.get(player) ?? ''}` };
+      while (soaking) {
+        const key = randomUUID();
+        const ev: SentEvent = { key, player, detail: `chaos ${key}`, attempts: 0, replays: 0 };
+        sent.set(key, ev);
+        const body = JSON.stringify({ kind: 'chaos', detail: ev.detail });
+        // A careful client: the same key and body until the event is acknowledged.
+        while (Date.now() < settleBy()) {
+          ev.attempts++;
+          const o = await send(a, 'POST', '/api/events', { ...auth, 'idempotency-key': key }, body);
+          if (o.status === 201) {
+            ev.ack = JSON.parse(o.text ?? '{}') as { id: string; at: string };
+            if (o.headers?.['idempotent-replayed'] === 'true') ev.replays++;
+            acked++;
+            break;
+          }
+          if (o.failure === undefined && o.status !== 409 && o.status !== 429 && o.status !== 503) break;
+          await pause(o.failure === undefined ? retryAfterMs(o) : 100);
+        }
+        await pause(THINK_MS);
+      }
+    };
+    const reader = async (path: string, headers: Record<string, string> = {}) => {
+      const a = agent(1);
+      while (soaking) {
+        const o = await send(a, 'GET', path, headers);
+        await pause(o.status === 200 ? THINK_MS : o.failure === undefined ? retryAfterMs(o) : 100);
+      }
+    };
+    const loginLoop = async () => {
+      const a = agent(1);
+      for (let i = 0; soaking; i++) {
+        const [name, code] = PLAYERS[i % PLAYERS.length] ?? PLAYERS[0]!;
+        await login(a, name, code);
+        await pause(THINK_MS);
+      }
+    };
+    const clients = Promise.all([
+      poster('Alice Martin'),
+      poster('Bruno Lefèvre'),
+      poster('Chloé Dubois'),
+      reader('/api/players'),
+      reader('/api/me', { authorization: `Bearer ${tokens.get('David Moreau') ?? ''}` }),
+      loginLoop(),
+    ]);
+
+    // Between two faults, the clients must get somewhere: this many more events acknowledged.
+    const progress = async (events: number) => {
+      const target = acked + events;
+      await waitFor(() => acked >= target, 30_000, `${events} more events acknowledged (${acked} so far)`);
+    };
+    /** Runs one fault; its window (for judging keep-alive races) spans it and 2 s of its aftermath. */
+    const fault = async (name: string, run: () => Promise<string>) => {
+      const w: FaultWindow = { name, from: Date.now(), to: Infinity };
+      windows.push(w);
+      const said = await run();
+      w.to = Date.now() + 2000;
+      say(`${name}: ${said} (recovered in ${Date.now() - w.from} ms)`);
+    };
+
+    // A process killed within 10 s of its ready is a crash loop, restarted after a growing backoff
+    // (up to 30 s, README "Boot"): the soak kills processes that have run a while, as a crash in
+    // production does, so each is replaced after the backoff's first step.
+    const RUNNING_S = 12;
+    const oldWorkerAndKeeper = () =>
+      waitFor(async () => {
+        const s = await healthy(2);
+        return s && s.workers.some((w) => w.uptime_s >= RUNNING_S) && (s.keeper?.uptime_s ?? 0) >= RUNNING_S && s;
+      }, 30_000, `a worker and the keeper up for ${RUNNING_S} s`);
+    const killWorker = (victim: ChildStats) =>
+      fault('kill -9 of a worker', async () => {
+        // Stopped first, so that it accepts nothing between the reading of its connections and its death.
+        process.kill(victim.pid, 'SIGSTOP');
+        const ports = clientPortsHeldBy(victim.pid, port);
+        process.kill(victim.pid, 'SIGKILL');
+        kills.push({ pid: victim.pid, at: Date.now(), ports });
+        await waitFor(async () => {
+          const s = await healthy(2);
+          return s && !s.workers.some((w) => w.pid === victim.pid);
+        }, 30_000, 'the killed worker replaced');
+        return `pid ${victim.pid}, which held ${ports.size} client connections`;
+      });
+    const killKeeper = (pid: number) =>
+      fault('kill -9 of the keeper', async () => {
+        process.kill(pid, 'SIGKILL');
+        await waitFor(async () => {
+          const s = await healthy(2);
+          return s && s.keeper?.pid !== pid;
+        }, 30_000, 'the killed keeper replaced');
+        return `pid ${pid}`;
+      });
+    const reload = () =>
+      fault('SIGHUP reload', async () => {
+        const done = corral.events('reload.done').length;
+        corral.kill('SIGHUP');
+        const line = await waitFor(() => corral.events('reload.done')[done], 60_000, 'reload.done');
+        await waitFor(() => healthy(2), 30_000, 'the old generation gone after the reload');
+        return `generation ${String(line.generation)} serving`;
+      });
+    const scaleUpAndDown = () =>
+      fault('TTIN then TTOU', async () => {
+        corral.kill('SIGTTIN');
+        await waitFor(() => healthy(3), 30_000, 'three ready workers after TTIN');
+        corral.kill('SIGTTOU');
+        await waitFor(() => healthy(2), 30_000, 'two workers after TTOU');
+        return '3 workers, then 2';
+      });
+    const BURST = MAX_CONNECTIONS + 10;
+    const burst = () =>
+      fault('burst of new connections at the cap', async () => {
+        const answers = await Promise.all(Array.from({ length: BURST }, () => send(false, 'GET', '/api/players', { connection: 'close' })));
+        const full = answers.filter((o) => o.status === 503 && errorCodeOf(o) === 'server_full').length;
+        const ok = answers.filter((o) => o.status === 200).length;
+        return `${BURST} connections at once on top of the clients' own (cap ${MAX_CONNECTIONS}): ${ok} answered 200, ${full} 503 server_full, ${answers.length - ok - full} otherwise`;
+      });
+
+    // Each round: a worker dies while a burst of connections arrives; the keeper dies as a reload
+    // starts; then one worker more and one less. Rounds follow each other until the soak's time
+    // is up, each once the clients have made progress since the last.
+    let rounds = 0;
+    while (rounds === 0 || Date.now() - t0 < SOAK_MS) {
+      await progress(5);
+      const s = await oldWorkerAndKeeper();
+      const victim = [...s.workers].sort((x, y) => y.uptime_s - x.uptime_s)[0];
+      assert.ok(victim && s.keeper);
+      await Promise.all([killWorker(victim), burst()]);
+      await progress(5);
+      await Promise.all([killKeeper(s.keeper.pid), reload()]);
+      await progress(5);
+      await scaleUpAndDown();
+      rounds++;
+    }
+    soaking = false;
+    soakEndedAt = Date.now();
+    say(`soak over after ${rounds} rounds of faults; ${acked} events acknowledged; posters settle what is pending`);
+    await clients;
+
+    const faultsOff = await http(controlUrl('faults'), { method: 'POST', body: JSON.stringify(FAULTS_OFF) });
+    assert.equal(faultsOff.status, 200, faultsOff.text);
+    const eventRows = async () => {
+      const r = await http(controlUrl(`spreadsheets/${emu.spreadsheetId}/sheets/Events`));
+      assert.equal(r.status, 200, r.text);
+      return r.json<{ values: string[][] }>().values.slice(1);
+    };
+    const ackedEvents = [...sent.values()].filter((e) => e.ack);
+    await waitFor(async () => {
+      const s = await stats();
+      if (s.sheets.journal_backlog !== 0) return false;
+      const ids = new Set((await eventRows()).map((r) => r[0]));
+      return ackedEvents.every((e) => ids.has(e.ack?.id));
+    }, 120_000, 'the journal to drain into the emulator (admin stats journal_backlog 0, every acknowledged id in the Events tab)');
+    say('journal drained');
+
+    // What the clients saw.
+    const verdicts = new Map<Verdict, number>();
+    const byAnswer = new Map<string, number>();
+    const failures: string[] = [];
+    for (const o of outcomes) {
+      const v = judge(o, kills, windows);
+      verdicts.set(v, (verdicts.get(v) ?? 0) + 1);
+      const answer = o.failure ?? `${o.status ?? '?'}${errorCodeOf(o) ? ` ${errorCodeOf(o) ?? ''}` : ''}`;
+      const k = `${o.method} ${o.path} ${answer}`;
+      byAnswer.set(k, (byAnswer.get(k) ?? 0) + 1);
+      if (v === 'failure') failures.push(`${k} at t=${((o.endedAt - t0) / 1000).toFixed(1)}s after ${o.endedAt - o.startedAt} ms${o.text ? `: ${o.text.slice(0, 200)}` : ''}${o.reusedSocket ? ' (reused connection)' : ''}`);
+    }
+    say(`requests: ${outcomes.length}; ${[...verdicts].map(([v, n]) => `${n} ${v}`).join(', ')}`);
+    say(`answers: ${[...byAnswer].sort().map(([k, n]) => `${k}: ${n}`).join('; ')}`);
+
+    // What the sheet holds.
+    const rows = await eventRows();
+    const chaosRows = rows.filter((r) => r[2] === 'chaos');
+    const rowsById = new Map<string, number>();
+    for (const r of chaosRows) rowsById.set(r[0] ?? '', (rowsById.get(r[0] ?? '') ?? 0) + 1);
+    const rowsByDetail = new Map<string, string[][]>();
+    for (const r of chaosRows) rowsByDetail.set(r[3] ?? '', [...(rowsByDetail.get(r[3] ?? '') ?? []), r]);
+    const byDetail = new Map([...sent.values()].map((e) => [e.detail, e]));
+    const unacked = [...sent.values()].filter((e) => !e.ack);
+    const missing = ackedEvents.filter((e) => rowsById.get(e.ack?.id ?? '') !== 1);
+    // Rows added to the seed's: each must be an event some client sent, as that client's player.
+    const strangers = rows.filter((r) => !SEEDED_EVENT_IDS.includes(r[0] ?? '')).filter((r) => {
+      const e = byDetail.get(r[3] ?? '');
+      return r[2] !== 'chaos' || !e || e.player !== r[1];
+    });
+    const doubled = [...rowsByDetail].filter(([, rs]) => rs.length > 1);
+    const wrongId = ackedEvents.filter((e) => {
+      const rs = rowsByDetail.get(e.detail) ?? [];
+      return rs.length === 1 && rs[0]?.[0] !== e.ack?.id;
+    });
+    const counters = emu.counters();
+    const retried = [...sent.values()].filter((e) => e.attempts > 1);
+    say(
+      `events: ${sent.size} sent, ${ackedEvents.length} acknowledged (${retried.length} after retries, ${ackedEvents.reduce((n, e) => n + e.replays, 0)} by a replayed answer), ` +
+        `${unacked.length} never acknowledged; sheet: ${chaosRows.length} chaos rows, ${missing.length} acknowledged missing or doubled by id, ${doubled.length} keys with several rows, ${strangers.length} rows nobody sent`,
+    );
+    say(
+      `emulator: ${counters.calls['values.append']} appends, ${counters.calls['values.get'] + counters.calls['values.batchGet']} reads, ${counters.injectedErrors} injected 5xx, ` +
+        `${counters.resets} resets, ${counters.appliedErrors} applied-then-500, ${counters.quotaRejections} quota refusals, ${counters.rowsAppended} rows kept`,
+    );
+
+    // The daemon: healthy, every process it forked accounted for, none dead by surprise.
+    const end = await waitFor(() => healthy(2), 30_000, 'two ready workers and a ready keeper at the end');
+    const forked = new Set(corral.logs().filter((l) => l.event === 'worker.boot' || l.event === 'keeper.boot').map((l) => Number(l.worker_pid)));
+    const current = new Set([...end.workers.map((w) => w.pid), end.keeper?.pid ?? -1]);
+    await waitFor(() => [...forked].every((pid) => current.has(pid) || !alive(pid)), 15_000, 'every replaced process to have exited');
+    const children = new Set(childrenOf(corral.pid));
+    const surprises = corral
+      .logs()
+      .filter((l) => (l.event === 'worker.exit' || l.event === 'keeper.exit') && (l.reason === null || l.reason === 'timeout') && !kills.some((k) => k.pid === l.worker_pid) && !(l.event === 'keeper.exit' && l.signal === 'SIGKILL'));
+    const bugs = corral.logs().filter((l) => ['request.error', 'app.error', 'worker.uncaught', 'admin.error', 'master.tick_failed', 'master.uncaught', 'worker.timeout'].includes(String(l.event)) || l.level === 'fatal');
+    say(`processes: ${forked.size} forked, ${current.size} running (${[...current].join(', ')}), ${children.size} children of the master`);
+
+    assert.deepEqual(failures, [], 'every answer other than a 2xx is one the README documents; no hang, no reset outside a kill -9 or a keep-alive race');
+    assert.ok((verdicts.get('ok') ?? 0) > 0);
+    assert.deepEqual(unacked.map((e) => e.key), [], 'every event a client kept retrying was acknowledged');
+    assert.deepEqual(missing.map((e) => e.ack?.id), [], 'every acknowledged event is in the sheet exactly once, by its id');
+    assert.deepEqual(doubled.map(([d]) => d), [], 'no key made a second row');
+    assert.deepEqual(wrongId.map((e) => e.key), [], "each event's row has the id its acknowledgement gave");
+    assert.deepEqual(strangers, [], 'every row in the sheet is one a client sent');
+    assert.ok(retried.length > 0 && counters.appliedErrors > 0 && counters.resets > 0, 'the retry and applied-then-500 paths were exercised');
+    assert.ok(kills.length > 0, 'every scripted fault ran');
+    assert.deepEqual(surprises, [], 'no worker or keeper exited but those killed or stopped on purpose');
+    assert.deepEqual(bugs, [], 'no handler error, uncaught exception or stuck worker');
+    assert.deepEqual([...children].sort(), [...current].sort(), "the master's children are its workers and keeper, nothing else");
+
+    await corral.stop();
+    await waitFor(() => ![corral.pid, ...forked].some(alive), 15_000, 'no process of the daemon left after its stop');
+  } finally {
+    for (const a of agents) a.destroy();
+    await c?.stop();
+    rmSync(dir, { recursive: true, force: true });
+    await emu.close();
+  }
+});
