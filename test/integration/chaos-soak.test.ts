@@ -222,6 +222,7 @@ it('chaos soak: kill -9 of a worker and of the keeper, HUP, TTIN/TTOU and a conn
 
     const outcomes: Outcome[] = [];
     const kills: Kill[] = [];
+    const keeperKills: number[] = [];
     const windows: FaultWindow[] = [];
     const sent = new Map<string, SentEvent>();
     let acked = 0;
@@ -339,6 +340,7 @@ it('chaos soak: kill -9 of a worker and of the keeper, HUP, TTIN/TTOU and a conn
     const killKeeper = (pid: number) =>
       fault('kill -9 of the keeper', async () => {
         process.kill(pid, 'SIGKILL');
+        keeperKills.push(pid);
         await waitFor(async () => {
           const s = await healthy(2);
           return s && s.keeper?.pid !== pid;
@@ -471,7 +473,7 @@ it('chaos soak: kill -9 of a worker and of the keeper, HUP, TTIN/TTOU and a conn
     const children = new Set(childrenOf(corral.pid));
     const surprises = corral
       .logs()
-      .filter((l) => (l.event === 'worker.exit' || l.event === 'keeper.exit') && (l.reason === null || l.reason === 'timeout') && !kills.some((k) => k.pid === l.worker_pid) && !(l.event === 'keeper.exit' && l.signal === 'SIGKILL'));
+      .filter((l) => (l.event === 'worker.exit' || l.event === 'keeper.exit') && (l.reason === null || l.reason === 'timeout') && !kills.some((k) => k.pid === l.worker_pid) && !keeperKills.includes(Number(l.worker_pid)));
     const bugs = corral.logs().filter((l) => ['request.error', 'app.error', 'worker.uncaught', 'admin.error', 'master.tick_failed', 'master.uncaught', 'worker.timeout'].includes(String(l.event)) || l.level === 'fatal');
     say(`processes: ${forked.size} forked, ${current.size} running (${[...current].join(', ')}), ${children.size} children of the master`);
 
