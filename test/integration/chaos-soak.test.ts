@@ -231,9 +231,9 @@ it('chaos soak: kill -9 of a worker and of the keeper, HUP, TTIN/TTOU and a conn
       }
     };
     const clients = Promise.all([
-      poster('Alice Martin'),
-      poster('Bruno Lefèvre'),
-      poster('Chloé Dubois'),
+      // One poster per player: the more posts are in flight when a worker or the keeper dies, the
+      // likelier one was journaled and not answered, the case its Idempotency-Key is for.
+      ...PLAYERS.map(([name]) => poster(name)),
       reader('/api/players'),
       reader('/api/me', { authorization: `Bearer ${tokens.get('David Moreau') ?? ''}` }),
       loginLoop(),
