@@ -7,7 +7,8 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { promisify } from 'node:util';
 import { procStamp } from '../../src/master/proc-identity.js';
-import { CORRAL_BIN, FIXTURE_APPS, startCorral } from '../helpers/corral.js';
+import { CORRAL_BIN, FIXTURE_APPS, startCorral, waitFor } from '../helpers/corral.js';
+import { http } from '../helpers/http.js';
 import { freePort } from '../helpers/ports.js';
 
 const run = promisify(execFile);
@@ -95,6 +96,31 @@ test('status of a corral whose admin port another corral holds: exit 1 and says 
     await second.stop();
     await first.stop();
     rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('status names what makes the health degraded (a keeper not beating), with the admin token and without', async () => {
+  const adminPort = await freePort();
+  const token = 'cli-test-token-0123456789';
+  const env = { CORRAL_ADMIN_BIND: `127.0.0.1:${adminPort}`, CORRAL_ADMIN_TOKEN: token };
+  // The bundled app (the default CORRAL_APP) runs a keeper.
+  const c = await startCorral({ workers: 1, env });
+  let keeperPid: number | undefined;
+  try {
+    keeperPid = (await http(`${c.adminUrl}/api/admin/stats`, { headers: { authorization: `Bearer ${token}` } })).json<{ keeper: { pid: number } | null }>().keeper?.pid;
+    assert.ok(keeperPid, 'the stats name the keeper');
+    process.kill(keeperPid, 'SIGSTOP');
+    await waitFor(async () => (await http(`${c.adminUrl}/api/admin/health`)).json<{ status: string }>().status === 'degraded', 15_000, 'health degraded');
+    const lookup = { CORRAL_ENV_FILE: 'none', CORRAL_PIDFILE: c.pidFile, CORRAL_ADMIN_BIND: env.CORRAL_ADMIN_BIND };
+    const figures = await exec(c.dir, [], ['status'], { ...lookup, CORRAL_ADMIN_TOKEN: token });
+    assert.equal(figures.code, 0, figures.stderr);
+    assert.match(figures.stdout, /^health degraded: keeper not beating$/m);
+    const healthOnly = await exec(c.dir, [], ['status'], lookup);
+    assert.equal(healthOnly.code, 0, healthOnly.stderr);
+    assert.match(healthOnly.stdout, /1\/1 workers ready \(degraded: keeper not beating\)/);
+  } finally {
+    if (keeperPid) process.kill(keeperPid, 'SIGCONT');
+    await c.stop();
   }
 });
 

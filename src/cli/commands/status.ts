@@ -19,6 +19,8 @@ interface Stats {
   capacity: { status: string; current_connections: number; idle_connections?: number; max_connections: number };
   workers_ready: number;
   workers_expected: number;
+  /** Ready workers whose loop stopped beating (absent from an older master). */
+  workers_not_beating?: number;
   /** Absent from a master older than this command. */
   respawn?: { in_ms: number; crash_loop: number; boot_failures: number } | null;
   workers: WorkerRow[];
@@ -29,6 +31,23 @@ function respawnText(inMs: number | null | undefined, why?: { crash_loop: number
   if (inMs === null || inMs === undefined) return '';
   const reason = why ? ` (${why.boot_failures > 0 ? `${why.boot_failures} failed boot${why.boot_failures === 1 ? '' : 's'} in a row` : `crash loop ${why.crash_loop}`})` : '';
   return `; respawning in ${Math.ceil(inMs / 1000)} s${reason}`;
+}
+
+/** The admin API's health answer (GET /api/admin/health, no token needed). */
+interface Health {
+  status: string;
+  workers_ready: number;
+  workers_expected: number;
+  workers_not_beating?: number;
+  /** The keeper's state while it is not ready (not_running, booting, draining, not_beating). */
+  keeper?: string;
+  respawn_in_ms?: number | null;
+}
+
+/** What makes the health degraded, as far as it says: workers not beating, the keeper's state. */
+function whyDegraded(h: Health): string {
+  const why = [...(h.workers_not_beating ? [`${h.workers_not_beating} worker${h.workers_not_beating === 1 ? '' : 's'} not beating`] : []), ...(h.keeper ? [`keeper ${h.keeper.replace('_', ' ')}`] : [])];
+  return why.length > 0 ? `: ${why.join(', ')}` : '';
 }
 
 /** Busy connections over the cap, and the idle ones, which give their slot to a new client. */
@@ -87,7 +106,7 @@ admin API's settings are invalid, or CORRAL_ENV_FILE cannot be read.`,
       const stats = token ? await getJson(`${base}/api/admin/stats`, token) : undefined;
       if (!stats || stats.status !== 200) {
         const health = await getJson(`${base}/api/admin/health`, undefined);
-        const h = health.body as { status: string; workers_ready: number; workers_expected: number; respawn_in_ms?: number | null };
+        const h = health.body as Health;
         // No token, or one the master refused (the .env edited since it started, or another file).
         const hint = !stats
           ? 'set CORRAL_ADMIN_TOKEN for per-worker figures'
@@ -95,7 +114,7 @@ admin API's settings are invalid, or CORRAL_ENV_FILE cannot be read.`,
             ? `the admin API refused CORRAL_ADMIN_TOKEN (HTTP ${stats.status}): it must be the token the master started with`
             : `the admin API answered HTTP ${stats.status} for the figures; see the master's log`;
         if (values.json) process.stdout.write(`${JSON.stringify({ pid, health: h })}\n`);
-        else process.stdout.write(`corral is running: master pid ${pid}, ${h.workers_ready}/${h.workers_expected} workers ready (${h.status})${respawnText(h.respawn_in_ms)}; ${hint}\n`);
+        else process.stdout.write(`corral is running: master pid ${pid}, ${h.workers_ready}/${h.workers_expected} workers ready (${h.status}${whyDegraded(h)})${respawnText(h.respawn_in_ms)}; ${hint}\n`);
         return 0;
       }
       const s = stats.body as Stats;
@@ -112,9 +131,12 @@ admin API's settings are invalid, or CORRAL_ENV_FILE cannot be read.`,
         process.stdout.write(`${JSON.stringify(s, null, 2)}\n`);
         return 0;
       }
+      // The health says what the figures leave to be worked out: a keeper down, workers not beating.
+      const h = (await getJson(`${base}/api/admin/health`, undefined)).body as Health;
       const lines = [
         `corral is running: master pid ${s.master.pid}, generation ${s.master.generation}, up ${duration(s.master.uptime_s)}`,
-        `workers ${s.workers_ready}/${s.workers_expected} ready, capacity ${s.capacity.status} (${capacityText(s.capacity)})${respawnText(s.respawn?.in_ms, s.respawn ?? undefined)}`,
+        `workers ${s.workers_ready}/${s.workers_expected} ready${s.workers_not_beating ? ` (${s.workers_not_beating} not beating)` : ''}, capacity ${s.capacity.status} (${capacityText(s.capacity)})${respawnText(s.respawn?.in_ms, s.respawn ?? undefined)}`,
+        ...(h.status !== 'ok' ? [`health ${h.status}${whyDegraded(h)}`] : []),
         '',
         `${'ID'.padStart(4)} ${'PID'.padStart(8)} ${'GEN'.padStart(4)} ${'STATE'.padEnd(9)} ${'UPTIME'.padStart(7)} ${'REQUESTS'.padStart(10)} ${'RSS MiB'.padStart(8)}`,
         ...s.workers.map(
