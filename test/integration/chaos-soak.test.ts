@@ -21,6 +21,7 @@ import { http } from '../helpers/http.js';
 import { recordedRequest, type Outcome } from '../helpers/recorded-request.js';
 import { clientPortsHeldBy } from '../helpers/tcp-peers.js';
 import { errorCodeOf, judge, type FaultWindow, type Kill, type Verdict } from '../helpers/answer-verdict.js';
+import { isAlive } from '../../src/master/pidfile.js';
 
 const SOAK_MS = 45_000;
 /** The clients' own timeout: a request unanswered by then is given up. */
@@ -52,14 +53,6 @@ function retryAfterMs(o: Outcome): number {
 
 const pause = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 /** Pids of the live processes whose parent is `ppid`. */
 function childrenOf(ppid: number): number[] {
@@ -407,7 +400,7 @@ it('chaos soak: kill -9 of a worker and of the keeper, HUP, TTIN/TTOU and a conn
     const end = await waitFor(() => healthy(2), 30_000, 'two ready workers and a ready keeper at the end');
     const forked = new Set(corral.logs().filter((l) => l.event === 'worker.boot' || l.event === 'keeper.boot').map((l) => Number(l.worker_pid)));
     const current = new Set([...end.workers.map((w) => w.pid), end.keeper?.pid ?? -1]);
-    await waitFor(() => [...forked].every((pid) => current.has(pid) || !alive(pid)), 15_000, 'every replaced process to have exited');
+    await waitFor(() => [...forked].every((pid) => current.has(pid) || !isAlive(pid)), 15_000, 'every replaced process to have exited');
     const children = new Set(childrenOf(corral.pid));
     const surprises = corral
       .logs()
@@ -430,7 +423,7 @@ it('chaos soak: kill -9 of a worker and of the keeper, HUP, TTIN/TTOU and a conn
     assert.deepEqual([...children].sort(), [...current].sort(), "the master's children are its workers and keeper, nothing else");
 
     await corral.stop();
-    await waitFor(() => ![corral.pid, ...forked].some(alive), 15_000, 'no process of the daemon left after its stop');
+    await waitFor(() => ![corral.pid, ...forked].some(isAlive), 15_000, 'no process of the daemon left after its stop');
   } finally {
     soaking = false;
     for (const a of agents) a.destroy();

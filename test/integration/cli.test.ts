@@ -10,6 +10,7 @@ import { procStamp } from '../../src/master/proc-identity.js';
 import { CORRAL_BIN, FIXTURE_APPS, startCorral, waitFor } from '../helpers/corral.js';
 import { http } from '../helpers/http.js';
 import { freePort } from '../helpers/ports.js';
+import { isAlive } from '../../src/master/pidfile.js';
 
 const run = promisify(execFile);
 
@@ -124,14 +125,6 @@ test('status names what makes the health degraded (a keeper not beating), with t
   }
 });
 
-const alive = (pid: number) => {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-};
 
 test('a pidfile left by a dead master whose pid was reused, or by a master of an earlier boot: stop, reload and status signal nothing and exit 3, and start replaces it; where nothing tells the live process is not a master, start refuses, stop and reload fail and status exits 4 (unknown)', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'corral-cli-'));
@@ -172,7 +165,7 @@ test('a pidfile left by a dead master whose pid was reused, or by a master of an
         assert.equal(r.code, exits[cmd], `${cmd} exits ${exits[cmd]}: ${r.stdout}${r.stderr}`);
         assert.match(r.stderr, why);
         assert.doesNotMatch(r.stderr, /\n\s+at /, 'no stack trace');
-        assert.ok(alive(pid), `${cmd} sent no signal to pid ${pid}`);
+        assert.ok(isAlive(pid), `${cmd} sent no signal to pid ${pid}`);
       }
     }
 
@@ -193,7 +186,7 @@ test('a pidfile left by a dead master whose pid was reused, or by a master of an
     assert.equal(stop.code, 0, stop.stderr);
     assert.equal((await c.exited).code, 0);
     assert.ok(!existsSync(pidfile) && !existsSync(`${pidfile}.start`), 'the master removes its pidfile and start stamp');
-    assert.ok(alive(lookalike), 'the process that reused the pid was left alone');
+    assert.ok(isAlive(lookalike), 'the process that reused the pid was left alone');
   } finally {
     await c?.stop();
     for (const p of others) p.kill('SIGKILL');
@@ -260,7 +253,7 @@ test(
         assert.match(r.stderr, new RegExp(`\\[CORRAL_ERR_PIDFILE_UNREADABLE\\] cannot read the pidfile ${pidfile} \\(CORRAL_PIDFILE\\): EACCES.*Whether corral runs is unknown; nothing was signalled\\. Run this as the user corral runs as`));
         assert.doesNotMatch(r.stderr, /not running|\n\s+at /);
       }
-      assert.ok(alive(master.pid!), 'nothing was signalled');
+      assert.ok(isAlive(master.pid!), 'nothing was signalled');
 
       mkdirSync(join(dir, 'corral.pid'));
       const start = await exec(dir, [], ['start'], { CORRAL_ENV_FILE: 'none', CORRAL_PIDFILE: join(dir, 'corral.pid'), CORRAL_BIND: '127.0.0.1:0', CORRAL_ADMIN_BIND: '127.0.0.1:0', CORRAL_WORKERS: '1' });
@@ -309,7 +302,7 @@ test(
       const running = await exec(dir, [...HIDEPID_PREFIX, ...NOBODY_PREFIX], ['status']);
       assert.equal(running.code, 0, `${running.stdout}${running.stderr}`);
       assert.match(running.stdout, new RegExp(`corral is running \\(master pid ${pid}\\)`));
-      assert.ok(alive(pid), 'status signals nothing');
+      assert.ok(isAlive(pid), 'status signals nothing');
     } finally {
       holder.kill('SIGKILL');
       rmSync(dir, { recursive: true, force: true });

@@ -11,19 +11,12 @@ import { Agent, Client, request } from 'undici';
 import { startEmulator } from '../../src/sheets/emulator/index.js';
 import { keeperSocketPath } from '../../src/sheets/keeper/socket-path.js';
 import { startCorral, waitFor, type CorralProcess } from '../helpers/corral.js';
+import { isAlive } from '../../src/master/pidfile.js';
 
 const TOTAL = 100;
 const idOf = (i: number) => `crash-${String(i).padStart(3, '0')}`;
 const rowOf = (i: number) => [idOf(i), `P${String(i % 20).padStart(3, '0')}`, 'goal', `append ${i}`, '2024-07-01T12:00:00Z'];
 
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 interface KeeperFigures {
   journalBacklogRows: number;
@@ -95,7 +88,7 @@ describe('write journal across crashes', () => {
       const ackedBeforeKill = acked.size;
       // The orphaned keeper notices its IPC channel closed and exits by itself.
       const oldKeeperPid = Number(oldKeeper.pid);
-      await waitFor(() => !alive(oldKeeperPid), 15_000, 'the old keeper to exit');
+      await waitFor(() => !isAlive(oldKeeperPid), 15_000, 'the old keeper to exit');
       const inFlight = emu.counters().calls['values.append'] - emu.counters().ok['values.append'];
 
       // Same dir (same data dir and journal); the old log moves aside so the helper finds the new
