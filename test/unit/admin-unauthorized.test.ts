@@ -10,13 +10,30 @@ import { createFakeView, testSettings } from '../fixtures/fake-admin-view.js';
 
 const TOKEN = 'admin-token-0123456789abcdef';
 
+/** A real admin server over a fake master, logging in memory; `failing`: every figure read throws (a bug behind the routes). */
+async function adminServer(o: { failing?: boolean } = {}) {
+  const { logger, lines } = memoryLogger();
+  const view = createFakeView(testSettings({ CORRAL_ADMIN_TOKEN: TOKEN }), []);
+  if (o.failing) {
+    view.expectedWorkers = () => {
+      throw new TypeError("Cannot read properties of undefined (reading 'expected')");
+    };
+  }
+  const monitoring = startMonitoring(view, logger, { historyIntervalMs: 3_600_000, alertIntervalMs: 3_600_000 });
+  const server = await startAdminServer(view, logger, { host: '127.0.0.1', port: 0, monitoring });
+  return {
+    lines,
+    server,
+    async close() {
+      await server.close();
+      monitoring.close();
+    },
+  };
+}
 
 describe('admin API refusals', () => {
   it('fifty requests with a wrong or no token are one line naming the sender, not fifty', async () => {
-    const { logger, lines } = memoryLogger();
-    const view = createFakeView(testSettings({ CORRAL_ADMIN_TOKEN: TOKEN }), []);
-    const monitoring = startMonitoring(view, logger, { historyIntervalMs: 3_600_000, alertIntervalMs: 3_600_000 });
-    const server = await startAdminServer(view, logger, { host: '127.0.0.1', port: 0, monitoring });
+    const { lines, server, close } = await adminServer();
     try {
       for (let i = 0; i < 50; i++) {
         const headers: Record<string, string> = i % 2 === 0 ? { authorization: 'Bearer guess-0123456789abcdef' } : {};
@@ -35,18 +52,11 @@ describe('admin API refusals', () => {
       assert.equal(refused[0]!.path, '/api/admin/stats');
       assert.equal(refused[0]!.requests, 1);
     } finally {
-      await server.close();
-      monitoring.close();
+      await close();
     }
   });
   it('a route failing at every request (a dashboard polling it) is one admin.error line with the stack, not thirty', async () => {
-    const { logger, lines } = memoryLogger();
-    const view = createFakeView(testSettings({ CORRAL_ADMIN_TOKEN: TOKEN }), []);
-    view.expectedWorkers = () => {
-      throw new TypeError("Cannot read properties of undefined (reading 'expected')");
-    };
-    const monitoring = startMonitoring(view, logger, { historyIntervalMs: 3_600_000, alertIntervalMs: 3_600_000 });
-    const server = await startAdminServer(view, logger, { host: '127.0.0.1', port: 0, monitoring });
+    const { lines, server, close } = await adminServer({ failing: true });
     try {
       for (let i = 0; i < 30; i++) {
         const r = await fetch(`http://127.0.0.1:${server.port}/api/admin/capacity?poll=${i}`, { headers: { authorization: `Bearer ${TOKEN}` } });
@@ -59,18 +69,11 @@ describe('admin API refusals', () => {
       assert.match(String((failed[0]!.err as { stack?: string }).stack), /TypeError/);
       assert.equal(failed[0]!.requests, 1);
     } finally {
-      await server.close();
-      monitoring.close();
+      await close();
     }
   });
   it('a failed request with a token in its query string (refused there, but sent) logs its path, not the token', async () => {
-    const { logger, lines } = memoryLogger();
-    const view = createFakeView(testSettings({ CORRAL_ADMIN_TOKEN: TOKEN }), []);
-    view.expectedWorkers = () => {
-      throw new TypeError("Cannot read properties of undefined (reading 'expected')");
-    };
-    const monitoring = startMonitoring(view, logger, { historyIntervalMs: 3_600_000, alertIntervalMs: 3_600_000 });
-    const server = await startAdminServer(view, logger, { host: '127.0.0.1', port: 0, monitoring });
+    const { lines, server, close } = await adminServer({ failing: true });
     try {
       const refused = await fetch(`http://127.0.0.1:${server.port}/api/admin/capacity?token=${TOKEN}`);
       assert.equal(refused.status, 401, 'a token in the query is not a token');
@@ -84,8 +87,7 @@ describe('admin API refusals', () => {
       assert.equal(lines.find((l) => l.event === 'admin.unauthorized')?.path, '/api/admin/capacity');
       for (const l of lines) assert.doesNotMatch(JSON.stringify(l), new RegExp(TOKEN), `${String(l.event)} has the token`);
     } finally {
-      await server.close();
-      monitoring.close();
+      await close();
     }
   });
 });

@@ -7,14 +7,20 @@ import { createFakeSheets, SAMPLE_EVENTS, SAMPLE_PLAYERS } from '../fixtures/fak
 import { captureLogger } from '../fixtures/capture-logger.js';
 import { startApp } from '../fixtures/app-harness.js';
 
+/** The app over a sheet whose every read throws (a bug behind GET /api/players), its log captured. */
+async function failingApp() {
+  const sheets = createFakeSheets({ Players: SAMPLE_PLAYERS, Events: SAMPLE_EVENTS });
+  sheets.cachedRecords = () => {
+    throw new TypeError("Cannot read properties of undefined (reading 'records')");
+  };
+  const log = await captureLogger('worker');
+  const app = await startApp({ CORRAL_RATE_LIMIT: '0' }, sheets, { logger: log.logger });
+  return { app, log };
+}
+
 describe('app handler errors', () => {
   it('a route failing at every request is one app.error line with the stack, then a count at most once a minute', async () => {
-    const sheets = createFakeSheets({ Players: SAMPLE_PLAYERS, Events: SAMPLE_EVENTS });
-    sheets.cachedRecords = () => {
-      throw new TypeError("Cannot read properties of undefined (reading 'records')");
-    };
-    const log = await captureLogger('worker');
-    const app = await startApp({ CORRAL_RATE_LIMIT: '0' }, sheets, { logger: log.logger });
+    const { app, log } = await failingApp();
     try {
       for (let i = 0; i < 30; i++) {
         const r = await fetch(`${app.url}/api/players?page=${i}`);
@@ -32,12 +38,7 @@ describe('app handler errors', () => {
   });
 
   it('app.error names the path without its query, which may hold a secret sent there by mistake', async () => {
-    const sheets = createFakeSheets({ Players: SAMPLE_PLAYERS, Events: SAMPLE_EVENTS });
-    sheets.cachedRecords = () => {
-      throw new TypeError("Cannot read properties of undefined (reading 'records')");
-    };
-    const log = await captureLogger('worker');
-    const app = await startApp({ CORRAL_RATE_LIMIT: '0' }, sheets, { logger: log.logger });
+    const { app, log } = await failingApp();
     try {
       const r = await fetch(`${app.url}/api/players?token=v1.s3cret-session-token`);
       assert.equal(r.status, 500);
