@@ -6,7 +6,9 @@
 //      of emulator, under `gunicorn -k gevent -w N --worker-connections 1000` (skipped, with a
 //      message, when Debian's gunicorn / python3-gevent / python3-flask are missing).
 // On the loads that open connections (1000 keep-alive, 100 without keep-alive) corral is also
-// measured with CORRAL_ACCEPT=round-robin, where the master accepts and deals connections out.
+// measured with CORRAL_ACCEPT=round-robin, where the master accepts and deals connections out. On
+// the login's goal loads a third reference runs beside them: the login floor, a bare node:cluster
+// server that reads, parses and checks the login and signs its token, and does nothing else.
 // Every server runs for the whole section; for each load the three are measured back to back, in
 // a rotating order, so drift on a shared box favours none of them. Ratios are what to read.
 
@@ -16,7 +18,7 @@ import { readCalls, startEmulatorProcess, type EmulatorProcess } from './lib/emu
 import { GUNICORN_SKIP, gunicornMissing, gunicornVersion, startGunicorn } from './lib/gunicorn.js';
 import { load, type LoadResult } from './lib/load.js';
 import { machine, median, save, table } from './lib/report.js';
-import { ROUTES, startBareWithBody, startCorralOnEmulator, ttlWindows, warmLoad, warmUp, type Route } from './lib/sheets-app.js';
+import { LOGIN_PATH, ROUTES, startBareWithBody, startCorralOnEmulator, startLoginFloor, ttlWindows, warmLoad, warmUp, type Route } from './lib/sheets-app.js';
 import type { Running } from './lib/servers.js';
 
 export interface CompareOptions {
@@ -48,7 +50,7 @@ const FULL: readonly LoadShape[] = [
 ];
 const SHORT: readonly LoadShape[] = [{ connections: 100, keepAlive: true }];
 
-type Kind = 'bare' | 'corral' | 'gunicorn' | 'corralRoundRobin';
+type Kind = 'bare' | 'corral' | 'gunicorn' | 'corralRoundRobin' | 'floor';
 
 /**
  * Rows where corral is also measured with CORRAL_ACCEPT=round-robin (the master accepts and deals
@@ -73,6 +75,8 @@ interface Row {
   gunicorn?: Measured;
   /** corral with CORRAL_ACCEPT=round-robin, on the ACCEPT_ROWS loads of the full matrix. */
   corralRoundRobin?: Measured;
+  /** The login floor (startLoginFloor), on the login's goal loads. */
+  floor?: Measured;
   upstream: { corral: number; gunicorn?: number };
   /** req/s of every round, when the row was measured in several (the row shows the median one). */
   roundsRps?: Partial<Record<Kind, number[]>>;
@@ -86,7 +90,7 @@ interface Row {
    * With several rounds: the median over rounds of corral's req/s divided by the other server's in
    * the same round. The ratio columns and the goals use it (see pairedRatio).
    */
-  pairedRatios?: { bare: number; gunicorn?: number; bareOverGunicorn?: number };
+  pairedRatios?: { bare: number; gunicorn?: number; bareOverGunicorn?: number; floor?: number; floorOverBare?: number };
 }
 
 interface Upstream {
@@ -179,7 +183,14 @@ async function runWorkers(workers: number, loads: readonly LoadShape[], routes: 
       stops.push(() => b.stop());
       bare.set(route.name, b);
     }
-    const pids: Partial<Record<Kind, number>> = { corral: corral.pid };
+    const loginRoute = routes.find((r) => r.path === LOGIN_PATH);
+    let floor: Running | undefined;
+    if (loginRoute) {
+      const f = await startLoginFloor(workers, bodies.get(loginRoute.name) ?? '');
+      stops.push(() => f.stop());
+      floor = f;
+    }
+    const pids: Partial<Record<Kind, number>> = { corral: corral.pid, ...(floor?.pid !== undefined ? { floor: floor.pid } : {}) };
     let gunicornUrl: string | undefined;
     let emuGunicorn: EmulatorProcess | undefined;
     if (withGunicorn) {
@@ -199,6 +210,7 @@ async function runWorkers(workers: number, loads: readonly LoadShape[], routes: 
       await warmLoad(corral.url, route, o.warmupSeconds);
       await warmLoad(bare.get(route.name)?.url ?? '', route, o.warmupSeconds);
       if (gunicornUrl) await warmLoad(gunicornUrl, route, o.warmupSeconds);
+      if (floor && route === loginRoute) await warmLoad(floor.url, route, o.warmupSeconds);
     }
     const cBase = await emuCorral.counters();
     const gBase = emuGunicorn ? await emuGunicorn.counters() : undefined;
@@ -213,11 +225,12 @@ async function runWorkers(workers: number, loads: readonly LoadShape[], routes: 
           pids.corralRoundRobin = roundRobin.pid;
           kinds.push('corralRoundRobin');
         }
+        if (floor && route === loginRoute && isGoalLoad(l)) kinds.push('floor');
         const rounds = isGoalLoad(l) ? o.goalRounds : 1;
         const measured: Partial<Record<Kind, Measured[]>> = {};
         const calls: Partial<Record<Kind, number>> = {};
         const measureOne = async (kind: Kind): Promise<void> => {
-          const base = kind === 'bare' ? bare.get(route.name)?.url : kind === 'corral' ? corral.url : kind === 'corralRoundRobin' ? roundRobin?.url : gunicornUrl;
+          const base = kind === 'bare' ? bare.get(route.name)?.url : kind === 'corral' ? corral.url : kind === 'corralRoundRobin' ? roundRobin?.url : kind === 'floor' ? floor?.url : gunicornUrl;
           const emu = kind === 'corral' ? emuCorral : kind === 'gunicorn' ? emuGunicorn : kind === 'corralRoundRobin' ? roundRobin?.emu : undefined;
           const before = emu ? readCalls(await emu.counters()) : 0;
           const pid = (kind === 'bare' ? bare.get(route.name)?.pid : pids[kind]) ?? -1;
@@ -253,6 +266,7 @@ async function runWorkers(workers: number, loads: readonly LoadShape[], routes: 
           corral: results.corral as Measured,
           ...(results.gunicorn ? { gunicorn: results.gunicorn } : {}),
           ...(results.corralRoundRobin ? { corralRoundRobin: results.corralRoundRobin } : {}),
+          ...(results.floor ? { floor: results.floor } : {}),
           upstream: { corral: calls.corral ?? 0, ...(calls.gunicorn !== undefined ? { gunicorn: calls.gunicorn } : {}) },
           ...(rounds > 1
             ? {
@@ -261,6 +275,7 @@ async function runWorkers(workers: number, loads: readonly LoadShape[], routes: 
                 pairedRatios: {
                   bare: pairedRatio(measured.corral, measured.bare),
                   ...(measured.gunicorn ? { gunicorn: pairedRatio(measured.corral, measured.gunicorn), bareOverGunicorn: pairedRatio(measured.bare, measured.gunicorn) } : {}),
+                  ...(measured.floor ? { floor: pairedRatio(measured.corral, measured.floor), floorOverBare: pairedRatio(measured.floor, measured.bare) } : {}),
                 },
               }
             : {}),
@@ -271,6 +286,7 @@ async function runWorkers(workers: number, loads: readonly LoadShape[], routes: 
             (row.gunicorn ? `, gunicorn ${row.gunicorn.rps.toFixed(0)} req/s (p99 ${fmt(row.gunicorn.p99Ms)} ms, ${row.gunicorn.errors} errors, ${row.upstream.gunicorn} upstream)` : '') +
             `; corral/bare ${fmt(rowRatio(row, 'bare'), 2)}${row.gunicorn ? `, corral/gunicorn ${fmt(rowRatio(row, 'gunicorn'), 1)}` : ''}${rounds > 1 ? ' (median of the rounds\' ratios)' : ''}` +
             `; CPU µs/req ${fmt(row.bare.cpuUsPerRequest, 0)}/${fmt(row.corral.cpuUsPerRequest, 0)}/${fmt(row.gunicorn?.cpuUsPerRequest, 0)}` +
+            (row.floor ? `; login floor ${row.floor.rps.toFixed(0)} req/s (p99 ${fmt(row.floor.p99Ms)} ms, ${row.floor.errors} errors, ${fmt(row.floor.cpuUsPerRequest, 0)} µs/req; floor/bare ${fmt(row.pairedRatios?.floorOverBare, 2)}, corral/floor ${fmt(row.pairedRatios?.floor, 2)})` : '') +
             (row.corralRoundRobin ? `; corral CORRAL_ACCEPT=round-robin ${row.corralRoundRobin.rps.toFixed(0)} req/s (p99 ${fmt(row.corralRoundRobin.p99Ms)} ms, ${row.corralRoundRobin.errors} errors, ${fmt(row.corralRoundRobin.cpuUsPerRequest, 0)} µs/req)` : '') +
             (rounds > 1 ? `; p99 ms by round: ${kinds.map((k) => `${k} ${(row.roundsP99?.[k] ?? []).map((v) => fmt(v)).join('/')}`).join(', ')}` : ''),
         );
@@ -299,7 +315,13 @@ function goalsFor(rows: readonly Row[], upstream: { corral?: Upstream }, gunicor
     if (r100) {
       const cb = rowRatio(r100, 'bare');
       const cpuB = `(CPU per request: bare ${fmt(r100.bare.cpuUsPerRequest, 0)} µs, corral ${fmt(r100.corral.cpuUsPerRequest, 0)} µs = ${fmt(1 / cpuRatio(r100.corral, r100.bare), 2)}x)`;
-      goals.push({ what: `${route.name}: corral/bare ≥ 0.9 at 100 connections`, figure: `${fmt(cb, 2)} ${cpuB}`, met: cb >= 0.9 });
+      // With the login floor measured in the same rounds: how much of the gap any login on
+      // node:http pays, and how much is corral's.
+      const f = r100.floor;
+      const floorNote = f
+        ? `; the login floor reached ${fmt(r100.pairedRatios?.floorOverBare ?? ratio(f, r100.bare), 2)} × bare (${fmt(f.cpuUsPerRequest, 0)} µs), corral ${fmt(r100.pairedRatios?.floor ?? ratio(r100.corral, f), 2)} × the floor`
+        : '';
+      goals.push({ what: `${route.name}: corral/bare ≥ 0.9 at 100 connections`, figure: `${fmt(cb, 2)} ${cpuB}${floorNote}`, met: cb >= 0.9 });
       const cg = rowRatio(r100, 'gunicorn');
       const cpuG = `(CPU per request: gunicorn ${fmt(r100.gunicorn?.cpuUsPerRequest, 0)} µs, corral ${fmt(r100.corral.cpuUsPerRequest, 0)} µs = ${fmt(cpuRatio(r100.corral, r100.gunicorn), 1)}x less)`;
       // What the ceiling itself reaches against gunicorn in the same rounds: a goal above it asks
@@ -317,14 +339,15 @@ function goalsFor(rows: readonly Row[], upstream: { corral?: Upstream }, gunicor
       const meanMs = (c: Measured) => (c.answeredRps > 0 ? (c.connections * 1000) / c.answeredRps : NaN);
       const byRound = (kind: Kind) => (r1000.roundsP99?.[kind] ?? []).map((v) => fmt(v)).join('/');
       // Judged on the median over rounds, as the ratio goals are; one load alone (no rounds) counts as it is.
-      const p99 = (kind: 'corral' | 'corralRoundRobin' | 'bare') => (r1000.roundsP99 ? medianP99(r1000, kind) : (r1000[kind]?.p99Ms ?? NaN));
+      const p99 = (kind: 'corral' | 'corralRoundRobin' | 'bare' | 'floor') => (r1000.roundsP99 ? medianP99(r1000, kind) : (r1000[kind]?.p99Ms ?? NaN));
       const rounds = r1000.roundsP99?.corral?.length ?? 1;
       const over = rounds > 1 ? `median of ${rounds} rounds` : 'one load';
       goals.push({
         what: `${route.name}: corral p99 < 50 ms at 1000 connections`,
         figure:
           `${fmt(p99('corral'))} ms, ${over}${rounds > 1 ? ` (${byRound('corral')})` : ''}; bare ${fmt(p99('bare'))} ms${rounds > 1 ? ` (${byRound('bare')})` : ''}` +
-          ` (mean by Little's law in the median round: corral ${fmt(meanMs(r1000.corral))} ms, bare ${fmt(meanMs(r1000.bare))} ms)`,
+          ` (mean by Little's law in the median round: corral ${fmt(meanMs(r1000.corral))} ms, bare ${fmt(meanMs(r1000.bare))} ms)` +
+          (r1000.floor ? `; the login floor ${fmt(p99('floor'))} ms${rounds > 1 ? ` (${byRound('floor')})` : ''}` : ''),
         met: p99('corral') < 50,
       });
       // The same load on corral with CORRAL_ACCEPT=round-robin (measured on this row only): how
@@ -388,6 +411,29 @@ export async function benchCompare(o: CompareOptions): Promise<void> {
         ]),
       )}`,
     );
+    const floorRows = rows.filter((r) => r.floor);
+    if (floorRows.length > 0) {
+      console.log(
+        `\nthe login floor (reads, parses and checks the login, signs its token, nothing else), N = ${workers}:\n${table(
+          ['route', 'conns', 'bare req/s', 'floor req/s', 'corral req/s', 'floor/bare', 'corral/floor', 'p50/p99 ms floor', 'CPU µs/req b/f/c', 'errors floor'],
+          floorRows.map((r) => {
+            const f = r.floor as Measured;
+            return [
+              r.route,
+              shape(r),
+              Math.round(r.bare.rps),
+              Math.round(f.rps),
+              Math.round(r.corral.rps),
+              fmt(r.pairedRatios?.floorOverBare ?? ratio(f, r.bare), 2),
+              fmt(r.pairedRatios?.floor ?? ratio(r.corral, f), 2),
+              `${fmt(f.p50Ms)}/${fmt(f.p99Ms)}`,
+              `${fmt(r.bare.cpuUsPerRequest, 0)}/${fmt(f.cpuUsPerRequest, 0)}/${fmt(r.corral.cpuUsPerRequest, 0)}`,
+              f.errors,
+            ];
+          }),
+        )}`,
+      );
+    }
     const acceptRows = rows.filter((r) => r.corralRoundRobin);
     if (acceptRows.length > 0) {
       console.log(

@@ -99,6 +99,17 @@ export async function startBareWithBody(workers: number, body: string, env: Reco
 }
 
 /**
+ * The login floor: a bare node:cluster server that logs in for real with nothing else (see
+ * bench/fixtures/bare-cluster.mjs, BARE_LOGIN). `answered` is corral's login answer for LOGIN_BODY:
+ * the floor answers the same player fields, so both send the same bytes but for the token.
+ */
+export async function startLoginFloor(workers: number, answered: string): Promise<Running> {
+  const { name, code } = JSON.parse(LOGIN_BODY) as { name: string; code: string };
+  const { player } = JSON.parse(answered) as { player: unknown };
+  return startBare(workers, undefined, { BARE_LOGIN: JSON.stringify({ name, code, player }) });
+}
+
+/**
  * TTL windows in `elapsedS` seconds after a fill: a cache that refreshes a range at most once per
  * TTL makes at most floor(elapsed / TTL) + 1 calls in that time, whatever the phase; that is the
  * number of windows "≤ 1 upstream call per TTL window" is judged against.

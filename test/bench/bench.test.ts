@@ -35,6 +35,7 @@ interface Row {
   readonly corral: Load;
   readonly gunicorn?: Load;
   readonly corralRoundRobin?: Load;
+  readonly floor?: Load;
   readonly roundsRps?: Record<string, number[]>;
   readonly roundsP99?: Record<string, number[]>;
 }
@@ -107,8 +108,16 @@ function assertMatrix(saved: Saved, rounds: number, withGunicorn: boolean): void
     assert.equal(r.corralRoundRobin !== undefined, acceptRow, `${where}: round-robin accept measured`);
     // The goal loads (100 and 1000 keep-alive) in rounds, with every server's p99 kept per round.
     const goalLoad = r.keepAlive && (r.connections === 100 || r.connections === 1000);
+    // The login floor beside the login's goal loads, and only there. It logs in for real: a body
+    // it could not parse or a code it did not take would answer errors here.
+    const floorRow = r.route === 'POST /api/login' && goalLoad;
+    assert.equal(r.floor !== undefined, floorRow, `${where}: login floor measured`);
+    if (r.floor) {
+      assert.ok(r.floor.rps > 0, `${where}: the login floor answered`);
+      assert.equal(r.floor.errors, 0, `${where}: the login floor's errors`);
+    }
     if (goalLoad && rounds > 1) {
-      const kinds = ['bare', 'corral', ...(withGunicorn ? ['gunicorn'] : []), ...(acceptRow ? ['corralRoundRobin'] : [])];
+      const kinds = ['bare', 'corral', ...(withGunicorn ? ['gunicorn'] : []), ...(acceptRow ? ['corralRoundRobin'] : []), ...(floorRow ? ['floor'] : [])];
       assert.deepEqual(Object.keys(r.roundsP99 ?? {}).sort(), kinds.sort(), `${where}: p99 by round`);
       for (const k of kinds) {
         assert.equal(r.roundsRps?.[k]?.length, rounds, `${where}: ${k} req/s rounds`);
@@ -141,6 +150,8 @@ describe('npm run bench', () => {
       assert.match(goal(saved, `${route}: corral/gunicorn ≥ 10 at 100 connections`).figure, /the ceiling, bare\/gunicorn: \d/);
     }
     assert.match(goal(saved, 'GET /api/players: corral p99 < 50 ms at 1000 connections, CORRAL_ACCEPT=round-robin').figure, /median of 2 rounds/);
+    assert.match(goal(saved, 'POST /api/login: corral/bare ≥ 0.9 at 100 connections').figure, /the login floor reached \d+\.\d+ × bare \(\d+ µs\), corral \d+\.\d+ × the floor/);
+    assert.match(goal(saved, 'POST /api/login: corral p99 < 50 ms at 1000 connections').figure, /the login floor \d+\.\d ms \(/);
     // One range behind one keeper: at most one upstream call per TTL window, however many
     // workers and connections asked (the cache's single flight, not a timing).
     const up = saved.upstream[WORKERS]?.corral;
