@@ -59,4 +59,35 @@ describe('monitoring', () => {
       monitoring.close();
     }
   });
+
+  it('host CPU/RAM not read for three sampling intervals: the history records them as unknown (a gap in the charts), not the last figures', async () => {
+    const { logger } = memoryLogger();
+    const view = createFakeView(testSettings(), []);
+    let broken = false;
+    const readMemory = async () => {
+      if (broken) throw new Error('EACCES: /proc/meminfo');
+      return { total: 8 * 2 ** 30, available: 6 * 2 ** 30 };
+    };
+    const hostIntervalMs = 3_600_000;
+    const monitoring = startMonitoring(view, logger, { alertIntervalMs: 3_600_000, historyIntervalMs: 3_600_000, hostIntervalMs, readMemory });
+    try {
+      const read = await monitoring.host.sample();
+      assert.equal(read?.ramPercent, 25);
+      broken = true;
+      await monitoring.host.sample();
+      const at = read!.at;
+      monitoring.recordHistory(at + hostIntervalMs);
+      assert.equal(monitoring.history.latest()?.ram, 25, 'one interval late: still the host figure');
+      monitoring.recordHistory(at + 3 * hostIntervalMs + 1);
+      const gap = monitoring.history.latest();
+      assert.equal(gap?.ram, null, 'stale: unknown');
+      assert.equal(gap?.cpu, null, 'stale: unknown');
+      broken = false;
+      const again = await monitoring.host.sample();
+      monitoring.recordHistory(again!.at);
+      assert.equal(monitoring.history.latest()?.ram, 25, 'read again: the figure is back');
+    } finally {
+      monitoring.close();
+    }
+  });
 });

@@ -5,7 +5,7 @@
 import type { Logger } from '../../log/logger.js';
 import { RepeatedFailure } from '../../log/repeated-failure.js';
 import { createAlerts, type Alerts } from '../alerts.js';
-import { createHostMonitor, type HostMonitor } from '../host-monitor.js';
+import { createHostMonitor, hostSampleStale, type HostMonitor } from '../host-monitor.js';
 import { capacityFromView } from './figures.js';
 import { createHistory, type History } from './history.js';
 import type { AdminView } from './view.js';
@@ -83,10 +83,13 @@ export function startMonitoring(view: AdminView, logger: Logger, options: Monito
         view.settle();
         alerts.observe(capacityFromView(view), host.latest());
       }),
-    recordHistory: (now) =>
+    recordHistory: (now = Date.now()) =>
       safe('history', () => {
         view.settle();
-        history.record(view, host.latest(), now);
+        // A stale sample is no figure of the host's at `now`: recorded as unknown, the charts show
+        // a gap while sampling fails rather than a line that carries the last figures across it.
+        const latest = host.latest();
+        history.record(view, latest && !hostSampleStale(latest, host.intervalMs, now) ? latest : undefined, now);
       }),
     close() {
       clearInterval(alertTimer);

@@ -184,6 +184,8 @@ window.addEventListener('resize', () => {
   }
 });
 
+// A null in a series (a figure not measured then: host sampling failing, the first sample of a
+// rate) is drawn as a gap, not bridged by a line across the time nothing was measured.
 function renderHistory(samples) {
   if (typeof uPlot === 'undefined') return;
   const xs = samples.map((p) => p.t / 1000);
@@ -197,7 +199,7 @@ function renderHistory(samples) {
         width: chartWidth(el),
         height: 160,
         scales: { x: { time: true }, y: c.max ? { range: [0, c.max] } : { range: (u, min, max) => [0, Math.max(1, max * 1.1)] } },
-        series: [{}, { label: c.label, stroke: c.color, width: 2, spanGaps: true, points: { show: false } }],
+        series: [{}, { label: c.label, stroke: c.color, width: 2, spanGaps: false, points: { show: false } }],
         axes: [{}, { size: 50 }],
         legend: { show: false },
       }, data, el);
