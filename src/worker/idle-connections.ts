@@ -3,7 +3,10 @@
 // - keep-alive connections between requests: their last answer sent, no byte of a next request
 //   read. Longest idle first (a Map keeps insertion order), each with its byte count when its
 //   answer was sent: a count that moved since means a next request has begun to arrive, and the
-//   connection is no longer idle even before node:http has parsed it.
+//   connection is no longer idle even before node:http has parsed it. Bytes of a next request
+//   read before the answer was sent (a client that pipelines, or sends its next request in
+//   pieces) are in that count already: for those, node:http's parser says a request has begun
+//   and not ended (requestUnderway). Closing such a connection drops a request the client sent.
 // - connections that have sent nothing since they were accepted, for SILENT_GRACE_MS or more (a
 //   browser's preconnect, a client that connected and went quiet). Without this one, each held its
 //   slot until the headers timeout while new clients got the 503. Within the grace the first
@@ -20,8 +23,18 @@ import type { Socket } from 'node:net';
 /** How long a connection that has sent nothing must have waited to count as idle. */
 export const SILENT_GRACE_MS = 1000;
 
-/** node:http keeps the response being written on a connection as `_httpMessage` (null between requests). */
-export type TrackedSocket = Socket & { _httpMessage?: ServerResponse | null };
+/**
+ * node:http keeps the response being written on a connection as `_httpMessage` (null between
+ * requests), and the connection's parser as `parser`, whose `duration()` is the milliseconds
+ * since the request being parsed began: 0 once it has ended, until the first byte of the next
+ * (node:http times headersTimeout and requestTimeout with it).
+ */
+export type TrackedSocket = Socket & { _httpMessage?: ServerResponse | null; parser?: { duration(): number } | null };
+
+/** Whether a request has begun to arrive on a connection between requests, and has not ended. */
+function requestUnderway(socket: TrackedSocket): boolean {
+  return (socket.parser?.duration() ?? 0) > 0;
+}
 
 export interface IdleConnections {
   /** A connection counted against the cap was accepted: silent until its first byte. */
@@ -45,7 +58,7 @@ export function createIdleConnections(): IdleConnections {
 
   /** Whether a listed keep-alive connection is still between requests; drops it when not. */
   const stillIdle = (socket: TrackedSocket, bytesRead: number): boolean => {
-    if (socket._httpMessage || socket.bytesRead !== bytesRead || socket.destroyed) {
+    if (socket._httpMessage || socket.bytesRead !== bytesRead || socket.destroyed || requestUnderway(socket)) {
       keepAlive.delete(socket);
       return false;
     }

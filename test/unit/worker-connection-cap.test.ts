@@ -149,6 +149,46 @@ function keepAliveClient(port: number): Promise<Client> {
   });
 }
 
+/**
+ * A client that pipelines: its first request and the first bytes of its second go out in one
+ * write, before the first answer. The rest of the second request is sent by `finish()`.
+ */
+interface PipeliningClient {
+  readonly socket: Socket;
+  /** Everything written so far. */
+  readonly written: number;
+  /** Whole answers received so far (each has a Content-Length), their status lines. */
+  answers(): string[];
+  /** Sends the rest of the second request. */
+  finish(): void;
+}
+
+async function pipeliningClient(port: number, first: string): Promise<PipeliningClient> {
+  const socket = connect(port, '127.0.0.1');
+  socket.on('error', () => undefined);
+  await once(socket, 'connect');
+  const statuses: string[] = [];
+  let buffered = '';
+  socket.on('data', (d: Buffer) => {
+    buffered += d.toString();
+    for (;;) {
+      const end = buffered.indexOf('\r\n\r\n');
+      const length = /content-length: (\d+)/i.exec(buffered);
+      if (end === -1 || !length || buffered.length < end + 4 + Number(length[1])) return;
+      statuses.push(buffered.slice(0, buffered.indexOf('\r\n')));
+      buffered = buffered.slice(end + 4 + Number(length[1]));
+    }
+  });
+  const start = `GET ${first} HTTP/1.1\r\nHost: x\r\n\r\nGET /second HTTP/1.1\r\nHost: x\r\n`;
+  socket.write(start);
+  return {
+    socket,
+    written: Buffer.byteLength(start),
+    answers: () => statuses,
+    finish: () => socket.write('\r\n'),
+  };
+}
+
 describe('connection cap: idle keep-alive connections give way to new ones', () => {
   let worker: WorkerServer;
   let port: number;
@@ -243,6 +283,29 @@ describe('connection cap: idle keep-alive connections give way to new ones', () 
     const answer = new Promise<string>((done) => a.socket.once('data', (d: Buffer) => done(d.toString())));
     a.socket.write('TP/1.1\r\nHost: x\r\n\r\n');
     assert.match(await answer, /^HTTP\/1\.1 200 /);
+  });
+
+  it('never closes a connection whose next request came pipelined before its answer was sent', async () => {
+    // a sends its first request and the start of its second at once; the app holds the first
+    // until the worker has read every byte of both.
+    const a = await pipeliningClient(port, '/hold');
+    sockets.push(a.socket);
+    while (holding.length < 1 || (serverSides[0]?.bytesRead ?? 0) < a.written) await new Promise((r) => setTimeout(r, 5));
+    const first = holding[0] as ServerResponse;
+    first.end();
+    // Its answer has left ('finish'): the worker's bookkeeping of it is done.
+    while (!first.writableFinished) await new Promise((r) => setTimeout(r, 5));
+    // b and c are idle after a: a, were it idle, would be the one to give way.
+    const [b, c] = (await idleClients(2)) as [Client, Client];
+    const aClosed = once(a.socket, 'close');
+    assert.match(await statusOf(port), / 200 /, 'an idle connection gave way');
+    await Promise.race([b.whenClosed, aClosed]);
+    assert.equal(a.socket.destroyed, false, 'the second request a had begun to send keeps its connection');
+    assert.equal(b.closed(), true, 'b, the longest idle, gave way');
+    assert.equal(c.closed(), false);
+    a.finish();
+    while (a.answers().length < 2 && !a.socket.destroyed) await new Promise((r) => setTimeout(r, 5));
+    assert.deepEqual(a.answers().map((line) => line.split(' ')[1]), ['200', '200'], 'both pipelined requests answered');
   });
 
   it('admits a new connection at the cap by closing one that has sent nothing for a second', async () => {
@@ -340,6 +403,52 @@ describe('connection cap with a host gauge', { skip: process.arch !== 'x64' && '
       while (worker.cap.active() > 0) await new Promise((r) => setTimeout(r, 5));
       assert.equal(hostTotal(), 1, "only the other worker's connection is left counted");
     } finally {
+      for (const c of clients) c.socket.destroy();
+      for (const r of holding) r.end();
+      await worker.drain(100);
+      closeSync(fd);
+    }
+  });
+
+  it('when another worker wants room, never closes a connection whose next request came pipelined before its answer', async () => {
+    const fd = createCounterTable(64, 4);
+    const table = openCounterTable(fd);
+    const { settings } = loadSettings({ env: { CORRAL_ENV_FILE: 'none', CORRAL_BIND: '127.0.0.1:0', CORRAL_LOG_LEVEL: 'silent', CORRAL_KEEPALIVE: '60' } });
+    const { logger } = createLogger(settings, { role: 'worker', worker: 1, generation: 1 });
+    const holding: ServerResponse[] = [];
+    const serverSides: Socket[] = [];
+    const worker = createWorkerServer(
+      (req, res) => {
+        if (req.url === '/hold') holding.push(res);
+        else res.end('served');
+      },
+      { settings, logger, accessLogger: undefined, workerId: 1, generation: 1, perWorkerCap: 10, hostGauge: { gauge: hostConnectionGauge(table, 0), max: 3 }, onServed: () => undefined },
+    );
+    worker.server.on('connection', (s: Socket) => serverSides.push(s));
+    const port = (await worker.listen()).port;
+    const clients: Client[] = [];
+    let a: PipeliningClient | undefined;
+    try {
+      a = await pipeliningClient(port, '/hold');
+      const written = a.written;
+      while (holding.length < 1 || (serverSides[0]?.bytesRead ?? 0) < written) await new Promise((r) => setTimeout(r, 5));
+      const first = holding[0] as ServerResponse;
+      first.end();
+      while (!first.writableFinished) await new Promise((r) => setTimeout(r, 5));
+      const b = await keepAliveClient(port);
+      clients.push(b);
+      assert.match(await b.get('/now'), / 200 /);
+      // Another worker refused a connection at the host cap with none idle of its own.
+      const aClosed = once(a.socket, 'close');
+      hostConnectionGauge(table, 1).wantRoom(3);
+      await Promise.race([b.whenClosed, aClosed]);
+      assert.equal(a.socket.destroyed, false, 'the second request a had begun to send keeps its connection');
+      assert.equal(b.closed(), true, 'the idle one made room');
+      a.finish();
+      while (a.answers().length < 2 && !a.socket.destroyed) await new Promise((r) => setTimeout(r, 5));
+      assert.deepEqual(a.answers().map((line) => line.split(' ')[1]), ['200', '200'], 'both pipelined requests answered');
+    } finally {
+      a?.socket.destroy();
       for (const c of clients) c.socket.destroy();
       for (const r of holding) r.end();
       await worker.drain(100);
