@@ -249,6 +249,32 @@ describe('connection cap: idle keep-alive connections give way to new ones', () 
     assert.equal(worker.cap.idleClosed(), 1, 'counted for the heartbeat: the admin stats and /metrics');
   });
 
+  it('closes an idle connection that gives way with a FIN, not a reset: its client sent nothing and may retry', async () => {
+    const [a, b, c] = (await idleClients(3)) as [Client, Client, Client];
+    // How each one's close reached its client: an end (FIN) first, or a reset.
+    const howClosed = (socket: Socket) =>
+      new Promise<string>((resolve) => {
+        socket.once('end', () => resolve('end'));
+        socket.once('error', (err: NodeJS.ErrnoException) => resolve(err.code ?? 'error'));
+      });
+    const aClosed = howClosed(a.socket);
+    assert.match(await statusOf(port), / 200 /, 'the new client is served');
+    assert.equal(await aClosed, 'end', 'the idle keep-alive connection');
+    // The new client has gone too: b, c and a connection that sends nothing fill the cap.
+    while (worker.cap.active() > 2) await new Promise((r) => setTimeout(r, 5));
+    const silent = connect(port, '127.0.0.1');
+    sockets.push(silent);
+    const silentClosed = howClosed(silent);
+    await once(silent, 'connect');
+    void b.get('/hold');
+    void c.get('/hold');
+    while (holding.length < 2) await new Promise((r) => setTimeout(r, 5));
+    // Idle once it has sent nothing for SILENT_GRACE_MS.
+    while (worker.cap.idleNow() < 1) await new Promise((r) => setTimeout(r, 50));
+    assert.match(await statusOf(port), / 200 /, 'the new client is served in the slot of the silent one');
+    assert.equal(await silentClosed, 'end', 'the silent connection');
+  });
+
   it('still answers 503 at once when every connection has a request in flight', async () => {
     await idleClients(1);
     for (let i = 0; i < 2; i++) {
