@@ -73,9 +73,10 @@ export function loadLookupSettings(): Settings {
 }
 
 /**
- * findMaster for commands that exit 3 when corral is not running: prints why, returns undefined.
- * CORRAL_ERR_MASTER_UNVERIFIED and CORRAL_ERR_PIDFILE_UNREADABLE are thrown on: reload and stop
- * fail with them (exit 1), status says "unknown" (exit 4).
+ * findMaster for commands that exit 3 when corral is not running (status, reload): prints why,
+ * returns undefined. CORRAL_ERR_MASTER_UNVERIFIED and CORRAL_ERR_PIDFILE_UNREADABLE are thrown on:
+ * reload fails with them (exit 1), status says "unknown" (exit 4). (stop calls findMaster itself:
+ * not running is success for it.)
  */
 export function findMasterOrSay(settings: Settings): number | undefined {
   try {

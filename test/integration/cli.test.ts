@@ -64,11 +64,15 @@ test('status, reload and stop find the master through the pidfile and .env', asy
     assert.match(stop.stdout, /corral stopped/);
     assert.equal((await c.exited).code, 0);
 
-    for (const cmd of ['status', 'stop', 'reload']) {
+    for (const cmd of ['status', 'reload']) {
       const gone = await corral(dir, cmd);
       assert.equal(gone.code, 3, `${cmd} exits 3 when corral is not running`);
       assert.match(gone.stderr, /not running/);
     }
+    // LSB: stop of a stopped service is a success, and says so.
+    const again = await corral(dir, 'stop');
+    assert.equal(again.code, 0, `stop exits 0 when corral is not running: ${again.stdout}${again.stderr}`);
+    assert.match(again.stdout, /^corral is not running \(no pidfile at .*corral\.pid\); nothing to stop\n$/);
   } finally {
     await c.stop();
     rmSync(dir, { recursive: true, force: true });
@@ -126,7 +130,7 @@ test('status names what makes the health degraded (a keeper not beating), with t
 });
 
 
-test('a pidfile left by a dead master whose pid was reused, or by a master of an earlier boot: stop, reload and status signal nothing and exit 3, and start replaces it; where nothing tells the live process is not a master, start refuses, stop and reload fail and status exits 4 (unknown)', async () => {
+test('a pidfile left by a dead master whose pid was reused, or by a master of an earlier boot: stop, reload and status signal nothing and name it, reload and status exit 3, stop 0 (nothing to stop) and leaves it, and start replaces it; where nothing tells the live process is not a master, start refuses, stop and reload fail and status exits 4 (unknown)', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'corral-cli-'));
   const pidfile = join(dir, 'corral.pid');
   writeFileSync(join(dir, '.env'), [`CORRAL_BIND=127.0.0.1:0`, `CORRAL_ADMIN_BIND=127.0.0.1:0`, `CORRAL_WORKERS=1`, `CORRAL_APP=${join(FIXTURE_APPS, 'basic.mjs')}`].join('\n'));
@@ -141,7 +145,7 @@ test('a pidfile left by a dead master whose pid was reused, or by a master of an
     // Spawned means exec'd: the look-alike's argv is in /proc before the CLI reads it.
     await Promise.all(others.map((p) => once(p, 'spawn')));
     const [sleeper, lookalike] = others.map((p) => p.pid!) as [number, number];
-    const notRunning = { stop: 3, reload: 3, status: 3 };
+    const notRunning = { stop: 0, reload: 3, status: 3 };
     const cases = [
       // Without a start stamp, a command line other than `corral start` proves nothing either way
       // (corral started through a renamed launcher looks the same): not "not running", since start
@@ -163,7 +167,10 @@ test('a pidfile left by a dead master whose pid was reused, or by a master of an
       for (const cmd of ['stop', 'reload', 'status'] as const) {
         const r = await corral(dir, cmd);
         assert.equal(r.code, exits[cmd], `${cmd} exits ${exits[cmd]}: ${r.stdout}${r.stderr}`);
-        assert.match(r.stderr, why);
+        // A stop with nothing to stop succeeds: why is said on stdout, not as an error.
+        if (r.code === 0) assert.match(r.stdout, new RegExp(`${why.source}.*; nothing to stop\n$`));
+        else assert.match(r.stderr, why);
+        assert.ok(existsSync(pidfile), `${cmd} left the stale pidfile in place`);
         assert.doesNotMatch(r.stderr, /\n\s+at /, 'no stack trace');
         assert.ok(isAlive(pid), `${cmd} sent no signal to pid ${pid}`);
       }

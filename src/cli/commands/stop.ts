@@ -1,7 +1,7 @@
 import { isAlive } from '../../master/pidfile.js';
-import { EXIT } from '../../errors.js';
+import { CorralError, EXIT } from '../../errors.js';
 import { parseFlags, type Command } from '../command.js';
-import { findMasterOrSay, loadLookupSettings, signalMaster } from '../master-process.js';
+import { findMaster, loadLookupSettings, signalMaster } from '../master-process.js';
 
 export const stopCommand: Command = {
   name: 'stop',
@@ -18,16 +18,27 @@ Options:
 Of the settings, only CORRAL_PIDFILE and CORRAL_GRACEFUL_TIMEOUT must be valid: a bad edit
 elsewhere in .env is reported as a warning and does not keep you from stopping corral.
 
-Exit codes: 0 stopped, 1 still running after the graceful timeout + 10 s (or not allowed to
-signal it: run as the user corral runs as, or use systemctl; or the pidfile names a live process
-without a start stamp that may or may not be corral, or this user may not read the pidfile:
-nothing was signalled, the message says how to go on), 3 not running, 64 an unknown option,
-78 CORRAL_PIDFILE or CORRAL_GRACEFUL_TIMEOUT is invalid, or CORRAL_ENV_FILE cannot be read.`,
+Exit codes: 0 stopped, or not running (no pidfile, or a stale one, which is named and left in
+place): LSB's stop of a stopped service succeeds (\`corral status\` exits 3 for it), 1 still
+running after the graceful timeout + 10 s (or not allowed to signal it: run as the user corral
+runs as, or use systemctl; or the pidfile names a live process without a start stamp that may or
+may not be corral, or this user may not read the pidfile: nothing was signalled, the message says
+how to go on), 64 an unknown option, 78 CORRAL_PIDFILE or CORRAL_GRACEFUL_TIMEOUT is invalid, or
+CORRAL_ENV_FILE cannot be read.`,
   async run(argv) {
     const { values } = parseFlags(argv, { fast: { type: 'boolean' }, 'no-wait': { type: 'boolean' } });
     const settings = loadLookupSettings();
-    const pid = findMasterOrSay(settings);
-    if (pid === undefined) return EXIT.NOT_RUNNING;
+    let pid: number;
+    try {
+      pid = findMaster(settings);
+    } catch (err) {
+      if (!(err instanceof CorralError && err.code === 'CORRAL_ERR_NOT_RUNNING')) throw err;
+      // LSB init-script actions: stop on a stopped service succeeds. Exiting 3 made a script's or
+      // a deploy tool's "make sure it is stopped" step fail when there was nothing to stop. The
+      // message still says why (no pidfile, or which stale one).
+      process.stdout.write(`${err.message}; nothing to stop\n`);
+      return EXIT.OK;
+    }
     signalMaster(pid, values.fast ? 'SIGQUIT' : 'SIGTERM');
     if (values['no-wait']) {
       process.stdout.write(`stop requested (master pid ${pid})\n`);
