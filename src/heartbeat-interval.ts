@@ -11,3 +11,9 @@ const BEAT_MS = 1000;
 export function heartbeatIntervalMs(timeoutSeconds: number): number {
   return Math.min(BEAT_MS, Math.floor((timeoutSeconds * 1000) / 4));
 }
+
+/**
+ * Beats a child may miss before it counts as not beating (health, metrics, and a drain, which
+ * kills such a child rather than wait for it): its loop is blocked, or the process stopped.
+ */
+export const LATE_AFTER_BEATS = 3;

@@ -8,7 +8,7 @@ import type { Settings } from '../config/schema.js';
 import { sheetsSchema } from '../config/schema-sheets.js';
 import { monotonicNow } from '../clock.js';
 import { BOOT_FAILURE_EXITS, EXIT, describeError } from '../errors.js';
-import { heartbeatIntervalMs } from '../heartbeat-interval.js';
+import { heartbeatIntervalMs, LATE_AFTER_BEATS } from '../heartbeat-interval.js';
 import type { ChildMessage } from '../ipc/messages.js';
 import { assertLogFileWritable, type Logger } from '../log/logger.js';
 import { RepeatedFailure } from '../log/repeated-failure.js';
@@ -548,6 +548,11 @@ export class Arbiter {
       { event: 'worker.timeout', code: 'CORRAL_ERR_WORKER_TIMEOUT', worker_id: c.id, worker_pid: c.handle.pid, generation: c.generation, seconds_silent: seconds, draining },
       `${c.role} ${c.id} (pid ${c.handle.pid}) silent for ${seconds} s${draining ? ' while draining: killing' : ': killing and replacing'}`,
     );
+    this.killWithStack(c);
+  }
+
+  /** SIGKILL, after logging the child's JavaScript stack when CORRAL_STUCK_STACKS asks for it. */
+  private killWithStack(c: ChildRecord): void {
     const relay = this.relays.get(c.id);
     const kill = () => c.handle.kill('SIGKILL');
     if (!this.settings.CORRAL_STUCK_STACKS || !relay) {
@@ -787,7 +792,12 @@ export class Arbiter {
       // also when a stop finds it draining for a reload: its health must now say it goes away.
       if (sooner || (hostStopping && c.role === 'worker')) c.handle.send({ type: 'drain', reason, gracefulMs, hostStopping });
     }
-    if (c.state === 'draining' || c.state === 'killing') return;
+    if (c.state === 'killing') return;
+    if (this.cannotDrain(c)) {
+      this.killNotBeating(c, reason);
+      return;
+    }
+    if (c.state === 'draining') return;
     c.stopReason = reason;
     if (c.state === 'booting') {
       // Not listening yet, so there is nothing to drain: SIGTERM runs its close hooks and exits.
@@ -799,6 +809,32 @@ export class Arbiter {
     c.state = 'draining';
     c.drainDeadline = this.now() + gracefulMs + 2000;
     if (!c.handle.send({ type: 'drain', reason, gracefulMs, hostStopping })) c.handle.kill('SIGTERM');
+  }
+
+  /**
+   * A ready or draining child whose beats stopped (LATE_AFTER_BEATS missed, as health counts them)
+   * and that has not reported 'drained': its loop is blocked, so it cannot read a drain, close its
+   * listener or finish a request. Waiting for it held the whole stop: with shared accept it still
+   * held the listening socket after every other worker had closed theirs, so new connections sat
+   * in the kernel's queue unanswered (rather than refused) until CORRAL_TIMEOUT or the graceful
+   * timeout killed it; a reload's end (READY=1) and the keeper's drain waited just as long.
+   */
+  private cannotDrain(c: ChildRecord): boolean {
+    if (c.state !== 'ready' && c.state !== 'draining') return false;
+    return !c.drainedReported && this.now() - c.lastBeatAt > LATE_AFTER_BEATS * c.beatIntervalMs;
+  }
+
+  /** Kills a child told to drain that cannot (see cannotDrain), saying why; its exit is an expected one. */
+  private killNotBeating(c: ChildRecord, reason: string): void {
+    const seconds = Math.round((this.now() - c.lastBeatAt) / 100) / 10;
+    c.stopReason ??= reason;
+    c.state = 'killing';
+    c.sigkillAt = undefined;
+    this.log.warn(
+      { event: `${c.role}.kill`, worker_id: c.id, worker_pid: c.handle.pid, generation: c.generation, reason: 'not beating', drain_reason: reason, seconds_silent: seconds },
+      `${c.role} ${c.id} (pid ${c.handle.pid}) has not beaten for ${seconds} s: it cannot drain (${reason}); killing it now rather than at CORRAL_TIMEOUT (its requests in flight are cut)`,
+    );
+    this.killWithStack(c);
   }
 
   /** The lowest slot (1..) no live worker holds. */

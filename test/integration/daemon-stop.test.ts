@@ -172,3 +172,45 @@ test('an uncaught exception in the master stops the workers cleanly, then exits 
     await c.stop();
   }
 });
+
+test('SIGTERM with a worker not beating (its loop blocked): it is killed at once, so new connections are refused at once rather than queued unanswered behind it, and the master exits without waiting for it', async () => {
+  // CORRAL_TIMEOUT and the graceful timeout are long: only the stop itself may end the stuck worker.
+  const c = await startCorral({ app: 'basic.mjs', workers: 2, env: { CORRAL_TIMEOUT: '60', CORRAL_GRACEFUL_TIMEOUT: '20', CORRAL_STUCK_STACKS: 'false' } });
+  try {
+    const spin = http(`${c.url}/spin`, { timeoutMs: 30000 }).then(
+      (r) => r.status,
+      (err: Error) => err,
+    );
+    // Not beating as health counts it: three beats (3 s) missed.
+    await waitFor(async () => (await http(`${c.adminUrl}/api/admin/health`)).json<{ workers_not_beating?: number }>().workers_not_beating === 1, 10000, 'one worker not beating');
+    const stoppedAt = Date.now();
+    c.kill('SIGTERM');
+    // The healthy worker closes its listener at once; the stuck one held the socket until it was
+    // killed, and a new connection waited in the kernel's queue without an answer meanwhile.
+    const refused = await waitFor(
+      () =>
+        http(c.url, { timeoutMs: 1000 }).then(
+          () => undefined,
+          (err: NodeJS.ErrnoException) => (err.code === 'ECONNREFUSED' ? Date.now() - stoppedAt : undefined),
+        ),
+      8000,
+      'a new connection refused',
+    );
+    assert.ok(refused < 5000, `refused ${refused} ms after SIGTERM`);
+    const exit = await Promise.race([c.exited, new Promise<undefined>((r) => setTimeout(r, 10_000, undefined).unref())]);
+    assert.deepEqual(exit, { code: 0, signal: null }, 'the master exited 0, long before the graceful timeout');
+    assert.ok((await spin) instanceof Error, 'the spinning request was cut');
+    const kills = c.events('worker.kill');
+    assert.equal(kills.length, 1, JSON.stringify(kills));
+    assert.equal(kills[0]?.reason, 'not beating');
+    assert.equal(kills[0]?.drain_reason, 'shutdown');
+    assert.ok(Number(kills[0]?.seconds_silent) >= 3, JSON.stringify(kills[0]));
+    assert.match(String(kills[0]?.msg), /has not beaten for [\d.]+ s: it cannot drain \(shutdown\); killing it now/);
+    assert.deepEqual(c.events('worker.timeout'), [], 'not killed by CORRAL_TIMEOUT');
+    const exits = c.events('worker.exit');
+    assert.deepEqual(exits.map((l) => l.reason).sort(), ['shutdown', 'shutdown'], 'both exits expected, neither read as a crash');
+    assert.deepEqual(exits.filter((l) => l.signal === 'SIGKILL').map((l) => l.worker_pid), [kills[0]?.worker_pid]);
+  } finally {
+    await c.stop();
+  }
+});

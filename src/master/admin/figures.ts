@@ -2,7 +2,7 @@
 // Sheets figures found in the keeper's heartbeat `extra`. They only read: the caller settles the
 // view first (AdminView.settle), so a document is computed from one state.
 
-import { heartbeatIntervalMs } from '../../heartbeat-interval.js';
+import { heartbeatIntervalMs, LATE_AFTER_BEATS } from '../../heartbeat-interval.js';
 import { computeCapacity, type Capacity } from '../capacity.js';
 import { hostSampleStale, type HostSample } from '../host-monitor.js';
 import type { AdminView, ChildSnapshot } from './view.js';
@@ -171,7 +171,7 @@ export function heartbeatAgeMs(c: ChildSnapshot, now: number): number {
  * is not judged by it: its boot has a deadline of its own.
  */
 export function heartbeatLateAfterMs(timeoutSeconds: number): number {
-  return 3 * heartbeatIntervalMs(timeoutSeconds);
+  return LATE_AFTER_BEATS * heartbeatIntervalMs(timeoutSeconds);
 }
 
 function childStats(c: ChildSnapshot, now: number, lateAfterMs: number) {
