@@ -19,11 +19,24 @@ export interface LoadedSettings {
   readonly warnings: readonly string[];
   /** The .env file that was read, if any. */
   readonly envFile: string | undefined;
+  /** Settings the file gives one value and the environment, which wins, another (see EnvOverride). */
+  readonly envOverrides: readonly EnvOverride[];
   /**
    * The merged environment (file values under real ones) handed to child processes, with
    * CORRAL_ENV_FILE=none so they never re-read a file the master may be re-reading on reload.
    */
   readonly childEnv: Readonly<Record<string, string>>;
+}
+
+/**
+ * A setting the .env file sets to one value while the environment the process was started with
+ * sets it to another: the environment's is used, so an edit of that line in the file changes
+ * nothing, at start or at a reload. Values are as written (secrets redacted).
+ */
+export interface EnvOverride {
+  readonly setting: SettingName;
+  readonly file: string;
+  readonly environment: string;
 }
 
 export interface LoadOptions {
@@ -207,12 +220,21 @@ export function loadSettings(options: LoadOptions = {}): LoadedSettings {
     warnings.push('CORRAL_MAX_REQUESTS_JITTER has no effect while CORRAL_MAX_REQUESTS is 0');
   }
 
+  const envOverrides: EnvOverride[] = [];
+  for (const name of settingNames) {
+    const [inFile, inEnv] = [fileValues[name], env[name]];
+    if (!Object.hasOwn(fileValues, name) || inFile === undefined || inEnv === undefined || inFile === inEnv) continue;
+    const secret = (schema[name] as SettingSpec<unknown>).secret;
+    envOverrides.push({ setting: name, file: secret ? '<redacted>' : inFile, environment: secret ? '<redacted>' : inEnv });
+  }
+
   const childEnv = { ...merged, CORRAL_ENV_FILE: 'none' };
   return {
     settings: Object.freeze(out) as Settings,
     sources: Object.freeze(sources) as Record<SettingName, SettingSource>,
     warnings,
     envFile: file,
+    envOverrides,
     childEnv,
   };
 }

@@ -168,6 +168,7 @@ export class Arbiter {
       `corral master starting ${this.expected} workers`,
     );
     for (const warning of this.loaded.warnings) this.log.warn({ event: 'config.warning' }, warning);
+    this.logEnvOverrides(this.loaded);
     this.timer = setInterval(() => this.tick(), TICK_MS);
     this.requestTick();
   }
@@ -311,6 +312,7 @@ export class Arbiter {
       return;
     }
     for (const warning of next.warnings) this.log.warn({ event: 'config.warning' }, warning);
+    this.logEnvOverrides(next);
     const restartNeeded: RestartNeeded[] = [];
     for (const name of RESTART_ONLY_SETTINGS) {
       // Compared with what runs (the value at start), not with the previous reload's: a second
@@ -343,13 +345,27 @@ export class Arbiter {
     this.reload = { previous: this.loaded, previousGeneration: this.generation, startedAt: this.now() };
     this.loaded = next;
     this.generation = ++this.lastGeneration;
-    this.reloadOutcome = { outcome: 'started', generation: this.generation, restartNeeded };
+    this.reloadOutcome = { outcome: 'started', generation: this.generation, restartNeeded, envOverrides: next.envOverrides };
     this.expected = next.settings.CORRAL_WORKERS;
     this.restartKeeperIfChanged(this.reload.previous.settings, next.settings);
     this.bootFailures = 0;
     this.nextSpawnAt = 0;
     this.o.notifier.reloading(`reloading: starting generation ${this.generation}`);
     this.log.info({ event: 'reload.start', generation: this.generation, workers: this.expected }, `reload: starting generation ${this.generation}`);
+  }
+
+  /**
+   * Settings the file sets but the master's environment overrides (systemd's Environment=, an
+   * exported variable): an operator who edited one of them in the file and reloaded saw nothing
+   * change, and nothing said why. Said at start and at every reload while it holds.
+   */
+  private logEnvOverrides(loaded: LoadedSettings): void {
+    if (loaded.envOverrides.length === 0) return;
+    const list = loaded.envOverrides.map((o) => `${o.setting} (file: ${o.file}, used: ${o.environment})`).join(', ');
+    this.log.warn(
+      { event: 'config.env_overrides', settings: loaded.envOverrides.map((o) => o.setting), env_file: loaded.envFile ?? null },
+      `set in ${loaded.envFile ?? 'the settings file'} and in the master's environment, whose value is used, so the file's has no effect: ${list}; remove them from the environment (under systemd, Environment= or EnvironmentFile= in the unit) to manage them in the file`,
+    );
   }
 
   /**

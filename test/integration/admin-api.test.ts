@@ -76,11 +76,12 @@ describe('admin API on the real master', () => {
     assert.equal(reload.status, 202);
     // The generation the reload starts, not the one it replaces.
     // The same settings as at start: none waits for a restart.
-    assert.deepEqual(reload.json<{ success: boolean; reload: string; generation: number; restart_needed: unknown[] }>(), {
+    assert.deepEqual(reload.json<{ success: boolean; reload: string; generation: number; restart_needed: unknown[]; env_overrides: unknown[] }>(), {
       success: true,
       reload: 'started',
       generation: 2,
       restart_needed: [],
+      env_overrides: [],
       message: 'reload started: generation 2 is booting; the old workers drain as its workers become ready',
     });
     await c.waitForLog((l) => l.event === 'reload.done', 30_000, 'reload.done');

@@ -87,3 +87,35 @@ test('a reload that changes CORRAL_BIND moves the listener: the log says where t
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('a reload whose settings file edits a setting the master\'s environment also sets: the log and the reload answer say the edit has no effect (secrets redacted)', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'corral-reload-env-overrides-'));
+  const envFile = join(dir, 'corral.env');
+  // The same values as the environment: nothing is overridden yet.
+  writeFileSync(envFile, `CORRAL_WORKERS=1\nCORRAL_ADMIN_TOKEN=${ADMIN_TOKEN}\nCORRAL_MAX_REQUESTS=0\n`);
+  const c = await startCorral({ app: 'basic.mjs', workers: 1, env: { CORRAL_ENV_FILE: envFile, CORRAL_ADMIN_TOKEN: ADMIN_TOKEN } });
+  try {
+    assert.deepEqual(c.events('config.env_overrides'), [], 'values equal to the environment\'s override nothing');
+    const otherToken = 'a-token-only-the-file-has-5678';
+    writeFileSync(envFile, `CORRAL_WORKERS=2\nCORRAL_ADMIN_TOKEN=${otherToken}\nCORRAL_MAX_REQUESTS=0\n`);
+    const body = (await reloadThroughAdmin(c)) as ReloadBody & { env_overrides: { setting: string; file: string; environment: string }[] };
+    assert.deepEqual(
+      [...body.env_overrides].sort((a, b) => a.setting.localeCompare(b.setting)),
+      [
+        { setting: 'CORRAL_ADMIN_TOKEN', file: '<redacted>', environment: '<redacted>' },
+        { setting: 'CORRAL_WORKERS', file: '2', environment: '1' },
+      ],
+    );
+    assert.match(body.message, /set in the master's environment too, which wins over the settings file: .*CORRAL_WORKERS stays 1 \(the file says 2\)/);
+    const line = await c.waitForLog((l) => l.event === 'config.env_overrides', 10000, 'config.env_overrides');
+    assert.deepEqual([...(line.settings as string[])].sort(), ['CORRAL_ADMIN_TOKEN', 'CORRAL_WORKERS']);
+    assert.equal(line.level, 'warn');
+    assert.equal(line.env_file, envFile);
+    assert.match(String(line.msg), /CORRAL_WORKERS \(file: 2, used: 1\).*remove them from the environment/);
+    assert.doesNotMatch(JSON.stringify(c.logs()) + JSON.stringify(body), new RegExp(`${otherToken}|${ADMIN_TOKEN}`), 'no token in the log or the answer');
+    assert.equal(c.events('worker.ready').filter((l) => l.generation === body.generation).length, 1, 'the environment\'s CORRAL_WORKERS still applies');
+  } finally {
+    await c.stop();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});

@@ -176,7 +176,7 @@ describe('admin server with a token', () => {
     assert.equal(r.status, 202);
     assert.equal(view.reloads, 1);
     // The generation the reload starts, not the one it replaces.
-    assert.deepEqual(await r.json(), { success: true, reload: 'started', generation: 2, restart_needed: [], message: 'reload started: generation 2 is booting; the old workers drain as its workers become ready' });
+    assert.deepEqual(await r.json(), { success: true, reload: 'started', generation: 2, restart_needed: [], env_overrides: [], message: 'reload started: generation 2 is booting; the old workers drain as its workers become ready' });
     const w = await fetch(`${base}/api/admin/workers`, { method: 'POST', headers: { ...auth, 'content-type': 'application/json' }, body: '{"delta":1}' });
     assert.equal(w.status, 202);
     assert.equal(((await w.json()) as { workers_expected: number }).workers_expected, 3);

@@ -42,6 +42,20 @@ test('.env is read, and real environment variables win over it', () => {
   });
 });
 
+test('a setting the file and the environment both set, to different values, is listed as overridden (secrets redacted); the same value is not', () => {
+  withDir((dir) => {
+    writeFileSync(join(dir, '.env'), 'CORRAL_KEEPALIVE=9\nCORRAL_TIMEOUT=45\nCORRAL_ADMIN_TOKEN=file-token-0123456789\nCORRAL_WORKERS=3\n');
+    const { envOverrides } = loadSettings({ env: { CORRAL_KEEPALIVE: '3', CORRAL_TIMEOUT: '45', CORRAL_ADMIN_TOKEN: 'env-token-0123456789' }, cwd: dir });
+    assert.deepEqual(
+      [...envOverrides].sort((a, b) => a.setting.localeCompare(b.setting)),
+      [
+        { setting: 'CORRAL_ADMIN_TOKEN', file: '<redacted>', environment: '<redacted>' },
+        { setting: 'CORRAL_KEEPALIVE', file: '9', environment: '3' },
+      ],
+    );
+  });
+});
+
 test('CORRAL_ENV_FILE names the file; a named file that is missing is an error', () => {
   withDir((dir) => {
     writeFileSync(join(dir, 'prod.env'), 'CORRAL_WORKERS=6\n');

@@ -1,6 +1,7 @@
 // The answer to POST /api/admin/reload, from what the arbiter made of the reload once it handled
 // it: the client learns at once whether a new generation boots, waits its turn, or was refused.
 
+import type { EnvOverride } from '../../config/load.js';
 import type { ReloadOutcome, RestartNeeded } from './view.js';
 
 export interface ReloadAnswer {
@@ -19,7 +20,8 @@ export function reloadAnswer(outcome: ReloadOutcome | undefined, generation: num
           reload: 'started',
           generation: outcome.generation,
           restart_needed: outcome.restartNeeded.map((r) => ({ setting: r.setting, running: r.running, configured: r.configured })),
-          message: `reload started: generation ${outcome.generation} is booting; the old workers drain as its workers become ready${restartNote(outcome.restartNeeded)}`,
+          env_overrides: outcome.envOverrides.map((o) => ({ setting: o.setting, file: o.file, environment: o.environment })),
+          message: `reload started: generation ${outcome.generation} is booting; the old workers drain as its workers become ready${restartNote(outcome.restartNeeded)}${envOverrideNote(outcome.envOverrides)}`,
         },
       };
     case 'queued':
@@ -58,4 +60,11 @@ function restartNote(needed: readonly RestartNeeded[]): string {
   if (needed.length === 0) return '';
   const list = needed.map((r) => `${r.setting} stays ${r.running} (configured: ${r.configured})`).join(', ');
   return `; not applied until a restart (systemctl restart corral): ${list}`;
+}
+
+/** Settings whose line in the file the environment overrides: editing them there changed nothing. */
+function envOverrideNote(overrides: readonly EnvOverride[]): string {
+  if (overrides.length === 0) return '';
+  const list = overrides.map((o) => `${o.setting} stays ${o.environment} (the file says ${o.file})`).join(', ');
+  return `; set in the master's environment too, which wins over the settings file: ${list}`;
 }

@@ -3,6 +3,7 @@
 
 import type { Settings } from '../../config/schema.js';
 import type { ChildFigures } from '../../ipc/messages.js';
+import type { EnvOverride } from '../../config/load.js';
 
 export type ChildState = 'booting' | 'ready' | 'draining';
 
@@ -36,7 +37,7 @@ export interface ChildSnapshot {
  * settings it read that only a restart applies, so the client is not left to believe they run.
  */
 export type ReloadOutcome =
-  | { readonly outcome: 'started'; readonly generation: number; readonly restartNeeded: readonly RestartNeeded[] }
+  | { readonly outcome: 'started'; readonly generation: number; readonly restartNeeded: readonly RestartNeeded[]; readonly envOverrides: readonly EnvOverride[] }
   | { readonly outcome: 'queued'; readonly generation: number; readonly behind: number }
   | { readonly outcome: 'refused'; readonly code: string | undefined; readonly message: string };
 
