@@ -239,6 +239,17 @@ export function loadSettings(options: LoadOptions = {}): LoadedSettings {
   };
 }
 
+/**
+ * The same settings with one kept at another value, for the children too (their environment names
+ * it, its aliases removed): a reload that applies the rest of the file but not that setting.
+ */
+export function keepingSetting<N extends SettingName>(loaded: LoadedSettings, name: N, value: Settings[N]): LoadedSettings {
+  const spec = schema[name] as SettingSpec<unknown>;
+  const childEnv: Record<string, string> = { ...loaded.childEnv, [name]: spec.format(value) };
+  for (const alias of spec.aliases ?? []) delete childEnv[alias];
+  return { ...loaded, settings: Object.freeze({ ...loaded.settings, [name]: value }) as Settings, childEnv };
+}
+
 /** Printable value of a setting, with secrets redacted. */
 export function displayValue(name: SettingName, value: unknown): string {
   const spec = schema[name] as SettingSpec<unknown>;

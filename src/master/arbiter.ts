@@ -2,7 +2,7 @@
 // intent; one reconcile tick does all the work, in order: intents → reap → murder → manage.
 // (gunicorn's arbiter loop, without its sleep-on-a-pipe: Node's event loop is the loop.)
 
-import { displayValue, type LoadedSettings } from '../config/load.js';
+import { displayValue, keepingSetting, type LoadedSettings } from '../config/load.js';
 import type { ChildIdentity } from '../config/identity.js';
 import type { Settings } from '../config/schema.js';
 import { sheetsSchema } from '../config/schema-sheets.js';
@@ -15,6 +15,7 @@ import { RepeatedFailure } from '../log/repeated-failure.js';
 import { assertAdminBindSafe } from './admin/auth.js';
 import type { AdminView, ReloadOutcome, RespawnWait, RestartNeeded } from './admin/view.js';
 import { exponentialBackoff } from './backoff.js';
+import { bindsOverlap, v6WildcardTakesIPv4 } from './bind-overlap.js';
 import { busyConnections, computeCapacity, perWorkerCap, slotsFull, type Capacity } from './capacity.js';
 import type { Notifier } from './notify.js';
 import { snapshotOf, type ChildRecord, type RetireReason } from './registry.js';
@@ -122,6 +123,8 @@ export class Arbiter {
   private reloadOutcome: ReloadOutcome | undefined;
   private stopDeadline = 0;
   private keeperDrainSent = false;
+  /** The CORRAL_BIND a reload last kept the running address instead of (see keepBindIfOverlapping). */
+  private refusedBind: string | undefined;
   private port: number | undefined;
   private timer: NodeJS.Timeout | undefined;
   private tickQueued = false;
@@ -324,6 +327,7 @@ export class Arbiter {
       // Logged once per change of the setting: the reloads after it, with the same value, change nothing.
       if (was !== now) this.log.warn({ event: 'config.restart_needed', setting: name, running, configured: now }, `${name} changed from ${running} to ${now}: it takes effect at the next restart (systemctl restart corral), not on reload`);
     }
+    next = this.keepBindIfOverlapping(next, restartNeeded);
     // Applied, unlike the socket's other settings (node:cluster opens one socket per address): the
     // new generation listens on the new address and the old one closes with its last worker, which
     // clients of the old address find out only as refused connections unless the log says so.
@@ -352,6 +356,36 @@ export class Arbiter {
     this.nextSpawnAt = 0;
     this.o.notifier.reloading(`reloading: starting generation ${this.generation}`);
     this.log.info({ event: 'reload.start', generation: this.generation, workers: this.expected }, `reload: starting generation ${this.generation}`);
+  }
+
+  /**
+   * A new CORRAL_BIND on the port the running workers listen on, at an address overlapping theirs
+   * (127.0.0.1:8080 to 0.0.0.0:8080): the new generation cannot bind it while the old one holds it,
+   * and the old one drains only once the new one is ready. Every boot attempt failed with
+   * EADDRINUSE until the reload was rolled back, seconds later, the whole reload lost. The reload
+   * now keeps the running address, applies the rest, and says the new one needs a restart. (A
+   * host name cannot be judged before it is resolved at listen time: that case is left to the
+   * boot, as before.)
+   */
+  private keepBindIfOverlapping(next: LoadedSettings, restartNeeded: RestartNeeded[]): LoadedSettings {
+    const running = this.loaded.settings.CORRAL_BIND;
+    const wanted = next.settings.CORRAL_BIND;
+    const listening = this.workers().find((c) => c.generation === this.generation && (c.state === 'ready' || c.state === 'draining') && c.port !== undefined);
+    const [runningText, wantedText] = [displayValue('CORRAL_BIND', running), displayValue('CORRAL_BIND', wanted)];
+    if (!listening?.port || runningText === wantedText || bindsOverlap({ host: running.host, port: listening.port }, wanted, v6WildcardTakesIPv4()) !== true) {
+      this.refusedBind = undefined;
+      return next;
+    }
+    restartNeeded.push({ setting: 'CORRAL_BIND', running: runningText, configured: wantedText });
+    // Once per change, as the other settings only a restart applies.
+    if (this.refusedBind !== wantedText) {
+      this.log.warn(
+        { event: 'config.restart_needed', setting: 'CORRAL_BIND', running: runningText, configured: wantedText },
+        `CORRAL_BIND ${wantedText} overlaps ${runningText}, which the running workers listen on: new workers could not bind it while they do (EADDRINUSE), so the reload keeps ${runningText}; moving to ${wantedText} needs a restart (systemctl restart corral)`,
+      );
+    }
+    this.refusedBind = wantedText;
+    return keepingSetting(next, 'CORRAL_BIND', running);
   }
 
   /**

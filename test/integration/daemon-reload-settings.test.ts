@@ -119,3 +119,39 @@ test('a reload whose settings file edits a setting the master\'s environment als
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('a reload from 127.0.0.1:P to 0.0.0.0:P (the same port, overlapping, while the old generation holds it): the new address is refused at once as needing a restart, and the rest of the reload applies on the old one', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'corral-reload-bind-overlap-'));
+  const envFile = join(dir, 'corral.env');
+  const port = await freePort();
+  writeFileSync(envFile, `CORRAL_BIND=127.0.0.1:${port}\nCORRAL_WORKERS=1\n`);
+  // CORRAL_BIND and CORRAL_WORKERS from the file only: the environment would win over it.
+  const c = await startCorral({ app: 'basic.mjs', workers: null, unset: ['CORRAL_BIND'], env: { CORRAL_ENV_FILE: envFile, CORRAL_ADMIN_TOKEN: ADMIN_TOKEN } });
+  try {
+    assert.equal(c.url, `http://127.0.0.1:${port}`);
+    writeFileSync(envFile, `CORRAL_BIND=0.0.0.0:${port}\nCORRAL_WORKERS=2\n`);
+    const hupAt = Date.now();
+    const r = await http(`${c.adminUrl}/api/admin/reload`, { method: 'POST', headers: { authorization: `Bearer ${ADMIN_TOKEN}` } });
+    assert.equal(r.status, 202, r.text);
+    const body = r.json<ReloadBody>();
+    assert.deepEqual(body.restart_needed, [{ setting: 'CORRAL_BIND', running: `127.0.0.1:${port}`, configured: `0.0.0.0:${port}` }]);
+    assert.match(body.message, /CORRAL_BIND stays 127\.0\.0\.1:\d+ \(configured: 0\.0\.0\.0:\d+\)/);
+    // Before, each boot attempt of the new generation failed with EADDRINUSE until the reload was rolled back.
+    const end = await c.waitForLog((l) => (l.event === 'reload.done' || l.event === 'reload.failed') && l.generation === body.generation, 20000, 'the reload\'s end');
+    assert.equal(end.event, 'reload.done', JSON.stringify(end));
+    assert.equal(end.port, port);
+    assert.ok(Date.now() - hupAt < 10000, `reload done ${Date.now() - hupAt} ms after it was asked for`);
+    assert.deepEqual(c.events('worker.boot_failed'), []);
+    assert.deepEqual(c.events('config.bind_moved'), []);
+    const line = c.events('config.restart_needed').find((l) => l.setting === 'CORRAL_BIND');
+    assert.ok(line, 'config.restart_needed for CORRAL_BIND');
+    assert.deepEqual([line.running, line.configured], [`127.0.0.1:${port}`, `0.0.0.0:${port}`]);
+    assert.match(String(line.msg), /overlaps 127\.0\.0\.1:\d+, which the running workers listen on.*needs a restart \(systemctl restart corral\)/);
+    assert.equal(c.events('worker.ready').filter((l) => l.generation === body.generation).length, 2, 'the new CORRAL_WORKERS applied');
+    assert.deepEqual(c.events('worker.listening').filter((l) => l.gen === body.generation).map((l) => l.address), ['127.0.0.1', '127.0.0.1']);
+    assert.equal((await http(c.url)).json<{ generation: number }>().generation, body.generation);
+  } finally {
+    await c.stop();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});

@@ -12,7 +12,10 @@ Sends SIGHUP to the master named in CORRAL_PIDFILE. The master re-reads .env, st
 generation of workers and retires each old worker only once its replacement is ready. If the new
 generation cannot boot, the old one keeps serving and the log (event reload.failed) says why.
 Asked during a reload, the master queues one more (event reload.queued) for when it ends.
-Under systemd, prefer \`systemctl reload corral\` (it does the same).
+What the reload cannot apply is logged: settings only a restart applies, CORRAL_BIND moved to an
+address overlapping the running one on the same port among them (config.restart_needed), and
+settings the master's environment also sets, whose edit in .env has no effect
+(config.env_overrides). Under systemd, prefer \`systemctl reload corral\` (it does the same).
 
 Exit codes: 0 signal sent, 1 the pidfile names a live process without a start stamp that may or
 may not be corral (the message says how to go on), this user may not read the pidfile, or the

@@ -1,0 +1,29 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { bindsOverlap } from '../../src/master/bind-overlap.js';
+
+const at = (host: string, port = 8080) => ({ host, port });
+
+test('the same port at a wildcard and a specific address of its family overlaps; two distinct specific addresses do not', () => {
+  assert.equal(bindsOverlap(at('127.0.0.1'), at('0.0.0.0'), true), true);
+  assert.equal(bindsOverlap(at('0.0.0.0'), at('127.0.0.1'), true), true);
+  assert.equal(bindsOverlap(at('127.0.0.1'), at('127.0.0.2'), true), false);
+  assert.equal(bindsOverlap(at('::1'), at('::'), true), true);
+  assert.equal(bindsOverlap(at('::1'), at('0:0::1'), true), true, 'the same address spelt otherwise');
+  assert.equal(bindsOverlap(at('127.0.0.1'), at('::ffff:127.0.0.1'), true), true, 'an IPv4-mapped address is its IPv4 one');
+});
+
+test('a :: listener takes IPv4 too, unless net.ipv6.bindv6only says otherwise; specific addresses of two families never overlap', () => {
+  assert.equal(bindsOverlap(at('127.0.0.1'), at('::'), true), true);
+  assert.equal(bindsOverlap(at('::'), at('0.0.0.0'), true), true);
+  assert.equal(bindsOverlap(at('127.0.0.1'), at('::'), false), false);
+  assert.equal(bindsOverlap(at('127.0.0.1'), at('::1'), true), false);
+  assert.equal(bindsOverlap(at('0.0.0.0'), at('::1'), true), false);
+});
+
+test('another port, or port 0 (an ephemeral one), never overlaps; a host name cannot be told before it is resolved', () => {
+  assert.equal(bindsOverlap(at('127.0.0.1'), at('0.0.0.0', 8081), true), false);
+  assert.equal(bindsOverlap(at('127.0.0.1', 0), at('0.0.0.0', 0), true), false);
+  assert.equal(bindsOverlap(at('127.0.0.1'), at('localhost'), true), undefined);
+  assert.equal(bindsOverlap(at('localhost'), at('0.0.0.0'), true), undefined);
+});
