@@ -214,3 +214,33 @@ test('SIGTERM with a worker not beating (its loop blocked): it is killed at once
     await c.stop();
   }
 });
+
+test('SIGTERM with the keeper not beating (stopped): once the workers are gone it is killed at once rather than waited for, and the master exits 0', async () => {
+  const token = 'stop-test-admin-token-0123456789';
+  // The bundled app (the default CORRAL_APP) runs a keeper.
+  const c = await startCorral({ workers: 1, env: { CORRAL_TIMEOUT: '60', CORRAL_GRACEFUL_TIMEOUT: '20', CORRAL_STUCK_STACKS: 'false', CORRAL_ADMIN_TOKEN: token } });
+  let keeperPid: number | undefined;
+  try {
+    keeperPid = (await http(`${c.adminUrl}/api/admin/stats`, { headers: { authorization: `Bearer ${token}` } })).json<{ keeper: { pid: number } | null }>().keeper?.pid;
+    assert.ok(keeperPid, 'the stats name the keeper');
+    process.kill(keeperPid, 'SIGSTOP');
+    await waitFor(async () => (await http(`${c.adminUrl}/api/admin/health`)).json<{ keeper?: string }>().keeper === 'not_beating', 15_000, 'the keeper not beating');
+    c.kill('SIGTERM');
+    const stoppedAt = Date.now();
+    const exit = await Promise.race([c.exited, new Promise<undefined>((r) => setTimeout(r, 10_000, undefined).unref())]);
+    assert.deepEqual(exit, { code: 0, signal: null }, `the master exited 0 within 10 s of SIGTERM (${Date.now() - stoppedAt} ms), not after the keeper's drain deadline or CORRAL_TIMEOUT`);
+    const kills = c.events('keeper.kill');
+    assert.equal(kills.length, 1, JSON.stringify(kills));
+    assert.deepEqual([kills[0]?.reason, kills[0]?.drain_reason], ['not beating', 'shutdown']);
+    assert.equal(c.events('keeper.exit')[0]?.reason, 'shutdown', 'an expected exit, not a crash');
+  } finally {
+    if (keeperPid) {
+      try {
+        process.kill(keeperPid, 'SIGCONT');
+      } catch {
+        // Already gone: the master killed it.
+      }
+    }
+    await c.stop();
+  }
+});
