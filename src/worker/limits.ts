@@ -5,7 +5,6 @@
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { lingerOnClose } from './lingering-close.js';
-import { followRequestHeads, overflowedInRequestLine } from './request-line.js';
 import { answeredOnSocket } from './request-stats.js';
 
 export interface LimitSettings {
@@ -44,10 +43,41 @@ function rawReply(socket: Duplex, status: number, reason: string, error: string,
   socket.end(`HTTP/1.1 ${status} ${reason}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`);
 }
 
+const LF = 0x0a;
+const CR = 0x0d;
+/** The start of a request line: a method, a space, and a target in one of RFC 9112's forms. */
+const REQUEST_LINE_START = /^[A-Z]+ (?:\/|\*|[A-Za-z][A-Za-z0-9+.-]*:\/\/)/;
+
+/**
+ * node:http counts the request line in maxHeaderSize and reports both overflows alike
+ * (HPE_HEADER_OVERFLOW): true when it was the request line alone, no line of the request having
+ * ended yet, which nginx answers 414. Told from the bytes of the read the parser stopped in
+ * (`rawPacket`, up to `bytesParsed`): the overflow is in the request line when the line it stopped
+ * in follows the end of the previous request (an empty line), or opens the connection, or starts
+ * with a method and a target. A request line that came in several reads, none of them holding its
+ * start, cannot be told from a long header line: that one gets the 431.
+ */
+export function overflowedInRequestLine(err: Error & { rawPacket?: unknown; bytesParsed?: unknown }, socket: Duplex): boolean {
+  const packet = err.rawPacket;
+  if (!Buffer.isBuffer(packet)) return false;
+  const parsed = typeof err.bytesParsed === 'number' && err.bytesParsed <= packet.length ? err.bytesParsed : packet.length;
+  const seen = packet.subarray(0, parsed);
+  const lineStart = seen.lastIndexOf(LF) + 1;
+  // The bytes before this line in this read: only line ends when this read opened the connection
+  // (RFC 9112 section 2.2 lets a server skip empty lines before a request).
+  const before = seen.subarray(0, lineStart);
+  const firstRead = (socket as Duplex & { bytesRead?: number }).bytesRead === packet.length;
+  if (firstRead && before.every((b) => b === CR || b === LF)) return true;
+  if (lineStart > 0) {
+    // The previous line was empty: the end of the previous request's headers.
+    const end = lineStart - 1;
+    return (end >= 1 && seen[end - 1] === LF) || (end >= 2 && seen[end - 1] === CR && seen[end - 2] === LF);
+  }
+  return REQUEST_LINE_START.test(seen.subarray(0, 64).toString('latin1'));
+}
+
 /** Maps parser errors to JSON answers. */
 export function attachClientErrorHandler(server: Server, onError: (code: string) => void): void {
-  // What each read leaves of a request's head, for a request line over the limit sent in pieces.
-  server.on('connection', followRequestHeads);
   server.on('clientError', (err: NodeJS.ErrnoException, socket: Duplex) => {
     const code = err.code ?? 'UNKNOWN';
     onError(code);

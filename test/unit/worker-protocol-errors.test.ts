@@ -157,55 +157,6 @@ describe('worker server: protocol errors node:http would answer without a body',
     assert.match(await answer, /^HTTP\/1\.1 431 /);
   });
 
-  /**
-   * Writes each piece once the worker has read every byte of the ones before (so each reaches it
-   * in reads of its own), and resolves with everything answered until the worker closes.
-   */
-  function sendInPieces(pieces: readonly string[]): Promise<string> {
-    return new Promise<string>((resolve, reject) => {
-      const socket = connect(port, '127.0.0.1', () => {
-        void (async () => {
-          let written = 0;
-          for (const piece of pieces) {
-            const ours = () => lastConnection !== undefined && lastConnection.remotePort === socket.localPort && lastConnection.bytesRead === written;
-            while (!ours() && !socket.destroyed) await new Promise((r) => setTimeout(r, 5));
-            if (socket.destroyed) return;
-            socket.write(piece);
-            written += Buffer.byteLength(piece);
-          }
-        })();
-      });
-      let out = '';
-      socket.on('data', (d) => (out += d.toString()));
-      socket.on('close', () => resolve(out));
-      socket.on('error', reject);
-    });
-  }
-
-  it('answers 414 to a request line over the limit that reaches the worker in several reads, the last ones without its start', async () => {
-    const u = 'u'.repeat(8000);
-    // The limit is crossed in the third read, which holds neither the method nor a line end.
-    const answer = await sendInPieces([`GET /${u}`, u, `${u} HTTP/1.1\r\nHost: x\r\n\r\n`]);
-    assert.match(answer, /^HTTP\/1\.1 414 URI Too Long\r\n/);
-    assert.equal(jsonBody(answer).error, 'uri_too_long');
-  });
-
-  it('answers 414 to a long pipelined request line begun in the read that ends the request before it, whose empty line was split', async () => {
-    const u = 'u'.repeat(10000);
-    // The first request's empty line begins in one read and ends in the next, where the second
-    // request begins (two bytes of its method: too few to tell a request line by); its request
-    // line crosses the limit in a fourth read.
-    const answer = await sendInPieces(['GET / HTTP/1.1\r\nHost: x\r\n', '\r\nGE', `T /${u}`, `${u} HTTP/1.1\r\nHost: x\r\n\r\n`]);
-    assert.match(answer, /^HTTP\/1\.1 200 [^]*app answered[^]*HTTP\/1\.1 414 [^]*uri_too_long/);
-  });
-
-  it('still answers 431 to a header line over the limit that reaches the worker in several reads', async () => {
-    const h = 'h'.repeat(8000);
-    const answer = await sendInPieces(['GET / HTTP/1.1\r\nHost: x\r\nX-Big: ', h, h, `${h}\r\n\r\n`]);
-    assert.match(answer, /^HTTP\/1\.1 431 /);
-    assert.equal(jsonBody(answer).error, 'headers_too_large');
-  });
-
   it('answers 414 to a long request line that follows an answered request on a keep-alive connection', async () => {
     const later = await new Promise<string>((resolve, reject) => {
       const socket = connect(port, '127.0.0.1', () => socket.write('GET / HTTP/1.1\r\nHost: x\r\n\r\n'));
