@@ -9,6 +9,11 @@ export interface Command {
   readonly summary: string;
   /** Full text for `corral <name> --help`. */
   readonly help: string;
+  /**
+   * The command handles a closed stdout (EPIPE) itself; for the others a reader that goes away
+   * (`corral config | head`) ends the process with 0.
+   */
+  readonly handlesClosedStdout?: boolean;
   /** Returns the process exit code. */
   run(argv: readonly string[]): Promise<number>;
 }

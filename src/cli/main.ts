@@ -38,9 +38,11 @@ function unknownCommandHint(name: string): string {
 }
 
 export async function main(argv: readonly string[]): Promise<void> {
-  // `corral config | head` closes the pipe early; that is not an error.
+  // `corral config | head` closes the pipe early; that is not an error. A command that says what
+  // its output meant by its exit code (loadtest's verdict) handles it itself.
+  let closedStdoutEndsWithZero = true;
   process.stdout.on('error', (err: NodeJS.ErrnoException) => {
-    if (err.code === 'EPIPE') process.exit(0);
+    if (err.code === 'EPIPE' && closedStdoutEndsWithZero) process.exit(0);
   });
   const [name, ...rest] = argv;
   if (!name) {
@@ -68,6 +70,7 @@ export async function main(argv: readonly string[]): Promise<void> {
     process.exitCode = 0;
     return;
   }
+  if (command.handlesClosedStdout === true) closedStdoutEndsWithZero = false;
   try {
     process.exitCode = await command.run(rest);
   } catch (err) {

@@ -26,6 +26,12 @@ export const LOADTEST_EXIT = {
   TERMINATED: 143,
   /** Stopped by SIGHUP (its terminal closed, an SSH session dropped): the partial report was written; 128 + 1. */
   HUNG_UP: 129,
+  /**
+   * The run passed, but stdout was closed before its verdict could be printed (its reader, such as
+   * `head`, went away): 128 + 13, the code a shell reports for a writer that SIGPIPE ended. The
+   * result files were written; a verdict that did not pass keeps its own code.
+   */
+  STDOUT_CLOSED: 141,
 } as const;
 
 /** A loadtest failure that already knows its exit code. */

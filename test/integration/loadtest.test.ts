@@ -269,6 +269,35 @@ describe('corral loadtest against the fixture app', () => {
     assert.equal(result.run.interrupted, false);
   });
 
+  it('does not exit 0 for a verdict nobody read when the reader of stdout went away (| head), and says it on stderr', async () => {
+    const t = await target();
+    const out = join(dir, 'stdout-gone');
+    const child = spawn(process.execPath, [BIN, 'loadtest', '--target', t.url, '--users', '1', '--duration', '1s', '--think-time', '20ms', '--mix', 'read=1', '--users-file', usersFile, '--out', out], { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stderr = '';
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    const exited = new Promise<number | null>((resolve) => child.on('exit', resolve));
+    // The reader leaves before anything is printed: the steps table and the verdict meet EPIPE.
+    child.stdout.destroy();
+    const code = await exited;
+    const { result } = readResult(out);
+    assert.equal(result.verdict.pass, true, 'the run itself passed');
+    assert.equal(code, 141, stderr);
+    assert.match(stderr, new RegExp(`^corral loadtest: stdout was closed before the verdict was printed \\(EPIPE\\); verdict: supports 1 concurrent users: yes \\(p95 [\\d.]+ ms, 0 errors, CPU not measured\\); result: ${out}/result\\.json, report: ${out}/report\\.html$`, 'm'));
+  });
+
+  it('keeps exit 2 for a failing verdict nobody read on stdout', async () => {
+    const t = await target({ override: (path) => (path === '/api/players' ? 503 : undefined) });
+    const out = join(dir, 'stdout-gone-failing');
+    const child = spawn(process.execPath, [BIN, 'loadtest', '--target', t.url, '--users', '1', '--duration', '1s', '--think-time', '20ms', '--mix', 'read=1', '--users-file', usersFile, '--out', out], { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stderr = '';
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    const exited = new Promise<number | null>((resolve) => child.on('exit', resolve));
+    child.stdout.destroy();
+    assert.equal(await exited, 2, stderr);
+    assert.match(stderr, /stdout was closed before the verdict was printed \(EPIPE\); verdict: supports 1 concurrent users: no /);
+    assert.equal(readResult(out).result.verdict.pass, false);
+  });
+
   it('names the first failing step and why, and exits 2', async () => {
     // The 3rd and 4th players (virtual users 3 and 4, which only step 2 starts) get 503 on writes.
     const t = await target({ override: (path, { player }) => (path === '/api/events' && (player === PLAYERS[2]?.name || player === PLAYERS[3]?.name) ? 503 : undefined) });

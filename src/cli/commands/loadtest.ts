@@ -1,5 +1,6 @@
 // `corral loadtest`: "can this server carry N users?" answered with a verdict and a report.
 
+import { CheckedOutput } from '../../loadtest/checked-output.js';
 import { LoadtestError, LOADTEST_EXIT } from '../../loadtest/exit.js';
 import { parseLoadtestArgs } from '../../loadtest/options.js';
 import { runLoadtest } from '../../loadtest/run.js';
@@ -81,6 +82,9 @@ Exit codes:
   130  interrupted (SIGINT); the partial report was written
   143  stopped by SIGTERM; the partial report was written
   129  stopped by SIGHUP (terminal closed, SSH dropped); the partial report was written
+  141  the run passed, but stdout was closed before the verdict was printed (its reader,
+       e.g. \`| head -3\`, went away): the verdict goes to stderr instead and the report is
+       written; a run that did not pass keeps its own code
   1    the result could not be written after the run (the verdict is still
        printed), or an unexpected failure`;
 
@@ -88,6 +92,7 @@ export const loadtestCommand: Command = {
   name: 'loadtest',
   summary: 'Load-test a corral app with virtual users: verdict, JSON result and HTML report.',
   help: HELP,
+  handlesClosedStdout: true,
   async run(argv) {
     try {
       const parsed = parseLoadtestArgs(argv, process.cwd());
@@ -98,12 +103,15 @@ export const loadtestCommand: Command = {
       // Progress and notes only: a reader of stderr that goes away (`2>&1 | head`, a terminal
       // gone under nohup) must not end the run unwritten. Without a listener the write error is thrown.
       process.stderr.on('error', () => {});
+      // The steps table and the verdict: whether they reached a reader decides what exit 0 may claim.
+      const stdout = new CheckedOutput(process.stdout);
+      process.stdout.on('error', () => {});
       let interrupts = 0;
       let stoppedBy: NodeJS.Signals | undefined;
       const exitFor = (signal: NodeJS.Signals | undefined): number =>
         signal === 'SIGTERM' ? LOADTEST_EXIT.TERMINATED : signal === 'SIGHUP' ? LOADTEST_EXIT.HUNG_UP : LOADTEST_EXIT.INTERRUPTED;
       const report = await runLoadtest(parsed.options, {
-        stdout: process.stdout,
+        stdout,
         stderr: process.stderr,
         version: packageVersion(),
         onInterrupt: (fn) => {
@@ -122,7 +130,14 @@ export const loadtestCommand: Command = {
           };
         },
       });
-      return report.exitCode === LOADTEST_EXIT.INTERRUPTED ? exitFor(stoppedBy) : report.exitCode;
+      const exitCode = report.exitCode === LOADTEST_EXIT.INTERRUPTED ? exitFor(stoppedBy) : report.exitCode;
+      const lost = await stdout.settled();
+      if (lost === undefined) return exitCode;
+      // Nobody read the verdict on stdout (`| head -3` took the first steps and left): say it where
+      // someone may still look, and do not let exit 0 vouch for it.
+      const code = (lost as NodeJS.ErrnoException).code ?? lost.message;
+      process.stderr.write(`corral loadtest: stdout was closed before the verdict was printed (${code}); verdict: ${report.result.verdict.headline}; result: ${report.jsonFile}, report: ${report.htmlFile}\n`);
+      return exitCode === LOADTEST_EXIT.PASS ? LOADTEST_EXIT.STDOUT_CLOSED : exitCode;
     } catch (err) {
       if (err instanceof LoadtestError) {
         // The same "[CODE] message" shape as every other CLI error (src/cli/main.ts).
