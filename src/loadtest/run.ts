@@ -158,7 +158,7 @@ export async function runLoadtest(opts: LoadtestOptions, io: RunIo): Promise<Run
       throw inputError(`--admin ${opts.admin.href}: ${probe.problem ?? 'the admin API refused the token'}; or leave out --admin to run without the CPU and RAM criteria`);
     } else {
       serverProblem = probe.problem;
-      say(`${probe.problem ?? 'the admin API is unusable'}: CPU and RAM are not judged`);
+      say(`CPU and RAM are not judged: ${probe.problem ?? 'the admin API is unusable'}`);
       await s.close();
     }
   }

@@ -126,6 +126,12 @@ export function sampleFrom(t: number, capacityBody: unknown, statsBody: unknown,
 /** How long one admin answer may take: the master answers in milliseconds when it is healthy. */
 const ANSWER_TIMEOUT_MS = 2000;
 
+/**
+ * What to do about an admin API that cannot be used: the likeliest slip is an --admin naming the
+ * app's port, or a master whose admin listener was moved.
+ */
+export const ADMIN_URL_HINT = "check --admin: it is the master's admin listener (the target's CORRAL_ADMIN_BIND, 127.0.0.1:9090 by default), not the app's port";
+
 /** Why one answered fetch of /stats brought no figures. */
 function refusal(status: number): string {
   return status === 401 || status === 403 ? `HTTP ${status}: token refused` : `HTTP ${status}`;
@@ -191,16 +197,19 @@ export class AdminSampler {
           return { ok: false, problem, tokenRefused: true };
         }
       }
-      if (cap.status !== 200 && stats.status !== 200) return { ok: false, problem: `the admin API answered HTTP ${cap.status} / ${stats.status}` };
+      if (cap.status !== 200 && stats.status !== 200) {
+        const notCorral = cap.status === 404 && stats.status === 404 ? ", so it does not look like corral's admin API" : '';
+        return { ok: false, problem: `${this.#base.origin} answered HTTP ${cap.status} for /api/admin/capacity and HTTP ${stats.status} for /api/admin/stats${notCorral}; ${ADMIN_URL_HINT}` };
+      }
       const sample = sampleFrom(t, cap.status === 200 ? cap.body : undefined, stats.status === 200 ? stats.body : undefined);
       return { ok: true, sample };
     } catch (err) {
       // A listener that accepts and never answers is not "unreachable": say what happened.
       const code = (err as { code?: unknown }).code;
       if ((err as Error).name === 'TimeoutError' || code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'UND_ERR_BODY_TIMEOUT') {
-        return { ok: false, problem: `the admin API at ${this.#base.origin} accepted the connection but did not answer within ${ANSWER_TIMEOUT_MS / 1000} s` };
+        return { ok: false, problem: `the admin API at ${this.#base.origin} accepted the connection but did not answer within ${ANSWER_TIMEOUT_MS / 1000} s; ${ADMIN_URL_HINT}` };
       }
-      return { ok: false, problem: `the admin API at ${this.#base.origin} is not reachable (${typeof code === 'string' ? code : (err as Error).message})` };
+      return { ok: false, problem: `the admin API at ${this.#base.origin} is not reachable (${typeof code === 'string' ? code : (err as Error).message}); ${ADMIN_URL_HINT}` };
     }
   }
 

@@ -176,6 +176,26 @@ export function briefFigures(seg: JudgedSegment): string {
   return parts.join(', ');
 }
 
+const CPU_UNJUDGED = 'CPU not judged: ';
+const RAM_UNJUDGED = 'RAM not judged: ';
+
+/** Each reason once; CPU and RAM unjudged for the same reason (no admin API) are said together. */
+function joinUnjudged(details: readonly string[]): string {
+  const unique = [...new Set(details)];
+  const cpuReasons = new Set(unique.filter((d) => d.startsWith(CPU_UNJUDGED)).map((d) => d.slice(CPU_UNJUDGED.length)));
+  const both = (d: string): string | undefined => {
+    const reason = d.startsWith(CPU_UNJUDGED) ? d.slice(CPU_UNJUDGED.length) : d.startsWith(RAM_UNJUDGED) ? d.slice(RAM_UNJUDGED.length) : undefined;
+    return reason !== undefined && cpuReasons.has(reason) && unique.includes(`${RAM_UNJUDGED}${reason}`) ? reason : undefined;
+  };
+  const out: string[] = [];
+  for (const d of unique) {
+    const reason = both(d);
+    if (reason === undefined) out.push(d);
+    else if (d.startsWith(CPU_UNJUDGED)) out.push(`CPU and RAM not judged: ${reason}`);
+  }
+  return out.join('; ');
+}
+
 export function overallVerdict(segments: readonly JudgedSegment[], interrupted: boolean): Verdict {
   const ran = segments.filter((s) => s.ran);
   const firstFailIdx = ran.findIndex((s) => !s.judgement.pass);
@@ -214,7 +234,7 @@ export function overallVerdict(segments: readonly JudgedSegment[], interrupted: 
   if (notRun.length > 0) lines.push(`not run${interrupted ? ' (interrupted)' : ''}: ${notRun.map((s) => `${s.label} (${s.users} users)`).join(', ')}`);
   // The line above already names the steps with no request; this one says what else went unjudged.
   const unjudged = ran.flatMap((s) => s.judgement.checks.filter((c) => c.pass === null && c.name !== 'answered' && c.name !== 'p95')).map((c) => c.detail);
-  if (unjudged.length > 0) lines.push([...new Set(unjudged)].join('; '));
+  if (unjudged.length > 0) lines.push(joinUnjudged(unjudged));
   return {
     pass: measured.length > 0 && !failed && !interrupted,
     supportedUsers: best?.users ?? null,

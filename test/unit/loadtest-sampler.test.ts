@@ -192,7 +192,7 @@ describe('sampling a live admin API', () => {
     try {
       const probe = await s.probe(0);
       assert.equal(probe.ok, false);
-      assert.match(probe.problem ?? '', /^the admin API at http:\/\/127\.0\.0\.1:\d+ accepted the connection but did not answer within 2 s$/);
+      assert.match(probe.problem ?? '', /^the admin API at http:\/\/127\.0\.0\.1:\d+ accepted the connection but did not answer within 2 s; check --admin: /);
     } finally {
       await s.close();
       for (const c of sockets) c.destroy();
@@ -209,7 +209,25 @@ describe('sampling a live admin API', () => {
     const probe = await s.probe(0);
     await s.close();
     assert.equal(probe.ok, false);
-    assert.match(probe.problem ?? '', /not reachable \(ECONNREFUSED\)/);
+    assert.match(probe.problem ?? '', /not reachable \(ECONNREFUSED\); check --admin: it is the master's admin listener \(the target's CORRAL_ADMIN_BIND, 127\.0\.0\.1:9090 by default\), not the app's port$/);
     assert.equal(probe.tokenRefused, undefined);
+  });
+
+  it("says an --admin URL that answers 404 (the app's port) is not corral's admin API, and what --admin should be", async () => {
+    const server = createServer((_req, res) => {
+      res.writeHead(404, { 'content-type': 'application/json' });
+      res.end('{"error":"not_found"}');
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const origin = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    const s = new AdminSampler(new URL(origin), 'tok');
+    try {
+      const probe = await s.probe(0);
+      assert.equal(probe.ok, false);
+      assert.equal(probe.problem, `${origin} answered HTTP 404 for /api/admin/capacity and HTTP 404 for /api/admin/stats, so it does not look like corral's admin API; check --admin: it is the master's admin listener (the target's CORRAL_ADMIN_BIND, 127.0.0.1:9090 by default), not the app's port`);
+    } finally {
+      await s.close();
+      await new Promise<void>((r) => server.close(() => r()));
+    }
   });
 });

@@ -48,9 +48,10 @@ Options:
   --think-time D        pause between a user's requests, ±50 % (default 1s; a profile's actions
                         pace users by duration/requests when this is not given)
   --mix SHARES          read=0.6,write=0.3,export=0.1 (default; shares must sum to 1)
-  --admin URL           the master's admin API (e.g. http://127.0.0.1:9090) for CPU, RAM and
-                        connections; sampled every second; loopback only unless --allow-remote
-                        (it is sent the admin token). Read once before the load: a token
+  --admin URL           the master's admin API (the target's CORRAL_ADMIN_BIND, by default
+                        http://127.0.0.1:9090; not the app's port) for CPU, RAM and connections;
+                        sampled every second; loopback only unless --allow-remote (it is sent
+                        the admin token). Read once before the load: a token
                         it refuses (or none) is exit 64; if it cannot be reached, the run goes
                         on without the CPU and RAM criteria and says so
   --admin-token T       CORRAL_ADMIN_TOKEN: for the admin API and for exports (without it
