@@ -53,9 +53,11 @@ function refuseOutput(files: OutputFiles, why: string): never {
 /**
  * Refuses an output directory this process could not fill: --out names a file, a parent is a
  * file, the directory (or the nearest existing parent it would be created in) is not writable,
- * or result.json / report.html exist and are not writable files. Creates nothing.
+ * or result.json / report.html exist and are not writable files. Creates nothing. Returns the
+ * files there already, which the end of the run (or of an interrupted one) replaces: an --out
+ * given again is a re-run, and the operator hears so before the load, in time to pick another.
  */
-export function checkOutput(files: OutputFiles): void {
+export function checkOutput(files: OutputFiles): string[] {
   const refuse = (why: string): never => refuseOutput(files, why);
   let found: { dir: string; stat: Stats };
   try {
@@ -67,14 +69,17 @@ export function checkOutput(files: OutputFiles): void {
   if (!stat.isDirectory()) refuse(`${dir} is not a directory`);
   const dirProblem = writable(dir);
   if (dirProblem !== undefined) refuse(`${dir} is not writable (${dirProblem})`);
-  if (dir !== files.dir) return;
+  if (dir !== files.dir) return [];
+  const present: string[] = [];
   for (const file of [files.json, files.html]) {
     const existing = statOrUndefined(file);
     if (existing === undefined) continue;
     if (!existing.isFile()) refuse(`${file} exists and is not a file`);
     const fileProblem = writable(file);
     if (fileProblem !== undefined) refuse(`${file} is not writable (${fileProblem})`);
+    present.push(file);
   }
+  return present;
 }
 
 /** Creates the directory just before the load starts (after every check passed). */

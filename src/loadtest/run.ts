@@ -2,6 +2,7 @@
 // and answering, plan the schedule, run the virtual users, judge, write JSON and HTML.
 
 import { setMaxListeners } from 'node:events';
+import { basename } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { isLoopbackHost } from '../loopback.js';
 import { TargetClient, type Reply } from './client.js';
@@ -124,12 +125,13 @@ export async function runLoadtest(opts: LoadtestOptions, io: RunIo): Promise<Run
   const { file: usersFile, credentials } = loadCredentials(opts.usersFile);
   const schedule = planSchedule(opts);
   const files = outputFiles(opts.outDir);
-  checkOutput(files);
+  const replaced = checkOutput(files);
   const notes: string[] = [];
   const say = (line: string): void => {
     notes.push(line);
     io.stderr.write(`note: ${line}\n`);
   };
+  if (replaced.length > 0) say(`--out ${files.dir} already holds ${replaced.map((f) => basename(f)).join(' and ')}: this run replaces ${replaced.length === 1 ? 'it' : 'them'} when it ends`);
 
   let mix: Mix = opts.mix;
   if (opts.adminToken === undefined && mix.export > 0) {

@@ -437,6 +437,23 @@ describe('corral loadtest against the fixture app', () => {
     assert.equal(run.stdout, '', 'no verdict');
   });
 
+  it('says before the load that it will replace the result an earlier run left in --out, and replaces it', async () => {
+    const t = await target();
+    const out = join(dir, 'rerun');
+    mkdirSync(out);
+    writeFileSync(join(out, 'result.json'), '{"earlier":true}\n');
+    writeFileSync(join(out, 'report.html'), '<p>earlier</p>\n');
+    let noteBeforeLoad = false;
+    const run = await loadtest(['--target', t.url, '--users', '1', '--duration', '1s', '--think-time', '20ms', '--mix', 'read=1', '--users-file', usersFile, '--out', out], dir, (text) => {
+      noteBeforeLoad ||= /note: --out .* already holds/.test(text) && !/\[00:00 elapsed/.test(text);
+    });
+    assert.equal(run.code, 0, run.stderr);
+    assert.match(run.stderr, new RegExp(`^note: --out ${out} already holds result\\.json and report\\.html: this run replaces them when it ends$`, 'm'));
+    assert.ok(noteBeforeLoad, 'said before the first progress line');
+    const { result } = readResult(out);
+    assert.equal(result.schema, 'corral-loadtest/1');
+  });
+
   it('refuses an --out it could not write before sending a single request', async () => {
     const t = await target();
     const out = join(dir, 'taken');

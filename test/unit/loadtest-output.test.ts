@@ -35,6 +35,17 @@ describe('loadtest output directory', () => {
     checkOutput(outputFiles(dir));
   });
 
+  it('names the result files an earlier run left there, which this one replaces', () => {
+    const dir = join(root, 'rerun');
+    assert.deepEqual(checkOutput(outputFiles(dir)), [], 'nothing there yet');
+    mkdirSync(dir);
+    assert.deepEqual(checkOutput(outputFiles(dir)), []);
+    writeFileSync(join(dir, 'result.json'), '{}');
+    assert.deepEqual(checkOutput(outputFiles(dir)), [join(dir, 'result.json')]);
+    writeFileSync(join(dir, 'report.html'), '<html>');
+    assert.deepEqual(checkOutput(outputFiles(dir)), [join(dir, 'result.json'), join(dir, 'report.html')]);
+  });
+
   it('refuses --out naming a file, or under a file', () => {
     const file = join(root, 'a-file');
     writeFileSync(file, 'x');
