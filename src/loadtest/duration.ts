@@ -55,6 +55,19 @@ export function formatDuration(ms: number): string {
   return `${s}s`;
 }
 
+/** "24h", "10m", "1m30s", "100ms": a limit as an operator would write it, no zero parts. */
+export function formatLimit(ms: number): string {
+  if (ms === 0) return '0';
+  const parts: string[] = [];
+  let rest = Math.round(ms);
+  for (const [unit, size] of [['h', 3_600_000], ['m', 60_000], ['s', 1000], ['ms', 1]] as const) {
+    const n = Math.floor(rest / size);
+    if (n > 0) parts.push(`${n}${unit}`);
+    rest -= n * size;
+  }
+  return parts.join('');
+}
+
 /** "01:05" / "1:02:03": a clock for the progress line. */
 export function formatClock(ms: number): string {
   const totalS = Math.max(0, Math.floor(ms / 1000));

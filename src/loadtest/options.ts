@@ -5,7 +5,7 @@ import { resolve } from 'node:path';
 import { parseFlags } from '../cli/command.js';
 import { readLoadtestEnv, type LoadtestEnv } from '../config/loadtest-env.js';
 import { CorralError } from '../errors.js';
-import { parseDuration } from './duration.js';
+import { formatLimit, parseDuration } from './duration.js';
 import { inputError } from './exit.js';
 import { DEFAULT_MIX, parseMix, type Mix } from './mix.js';
 import { loadProfile, MAX_PROFILE_USERS, type Profile } from './profile.js';
@@ -50,6 +50,13 @@ export const MAX_TIME_SCALE = 1000;
 const DECIMAL = /^(\d+(\.\d*)?|\.\d+)(e[-+]?\d+)?$/i;
 /** No run, however configured, lasts longer than this. */
 export const MAX_RUN_MS = 24 * 3_600_000;
+/** The range each duration flag accepts, in ms; --help states them. */
+export const DURATION_RANGES = {
+  '--step-duration': { minMs: 100, maxMs: MAX_RUN_MS },
+  '--duration': { minMs: 100, maxMs: MAX_RUN_MS },
+  '--think-time': { minMs: 0, maxMs: 600_000 },
+  '--timeout': { minMs: 1, maxMs: 600_000 },
+} as const;
 
 export const FLAGS = {
   target: { type: 'string' },
@@ -85,9 +92,10 @@ function parseSteps(text: string): number[] {
   return steps;
 }
 
-function durationFlag(text: string, flag: string, minMs: number, maxMs: number): number {
+function durationFlag(text: string, flag: keyof typeof DURATION_RANGES): number {
   const ms = parseDuration(text, flag);
-  if (ms < minMs || ms > maxMs) throw inputError(`${flag}: ${text} must be between ${minMs}ms and ${maxMs / 1000}s`);
+  const { minMs, maxMs } = DURATION_RANGES[flag];
+  if (ms < minMs || ms > maxMs) throw inputError(`${flag}: ${text} must be from ${formatLimit(minMs)} to ${formatLimit(maxMs)}`);
   return ms;
 }
 
@@ -163,19 +171,19 @@ export function parseLoadtestArgs(argv: readonly string[], cwd: string, now = ne
       target,
       mode,
       steps: mode === 'steps' ? (values.steps === undefined ? DEFAULT_STEPS : parseSteps(values.steps)) : [],
-      stepDurationMs: values['step-duration'] === undefined ? DEFAULT_STEP_MS : durationFlag(values['step-duration'], '--step-duration', 100, MAX_RUN_MS),
+      stepDurationMs: values['step-duration'] === undefined ? DEFAULT_STEP_MS : durationFlag(values['step-duration'], '--step-duration'),
       profile,
       profileFile,
       timeScale,
-      durationMs: values.duration === undefined ? undefined : durationFlag(values.duration, '--duration', 100, MAX_RUN_MS),
+      durationMs: values.duration === undefined ? undefined : durationFlag(values.duration, '--duration'),
       users: values.users === undefined ? undefined : positiveInt(values.users, '--users', MAX_PROFILE_USERS),
-      thinkTimeMs: values['think-time'] === undefined ? undefined : durationFlag(values['think-time'], '--think-time', 0, 600_000),
+      thinkTimeMs: values['think-time'] === undefined ? undefined : durationFlag(values['think-time'], '--think-time'),
       mix,
       mixSource,
       admin,
       adminToken,
       outDir: resolve(cwd, values.out ?? `loadtest-${timestamp(now)}`),
-      timeoutMs: values.timeout === undefined ? DEFAULT_TIMEOUT_MS : durationFlag(values.timeout, '--timeout', 1, 600_000),
+      timeoutMs: values.timeout === undefined ? DEFAULT_TIMEOUT_MS : durationFlag(values.timeout, '--timeout'),
       allowRemote: values['allow-remote'] === true,
       usersFile: values['users-file'] === undefined ? undefined : resolve(cwd, values['users-file']),
       progressInPlace: env.progressInPlace,

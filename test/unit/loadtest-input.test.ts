@@ -5,11 +5,12 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { formatClock, parseDuration, parseRate } from '../../src/loadtest/duration.js';
+import { formatClock, formatLimit, parseDuration, parseRate } from '../../src/loadtest/duration.js';
 import { LoadtestError, LOADTEST_EXIT } from '../../src/loadtest/exit.js';
 import { DEFAULT_MIX, parseMix, pickKind, withoutExports } from '../../src/loadtest/mix.js';
 import { readLoadtestEnv, type LoadtestEnv } from '../../src/config/loadtest-env.js';
-import { DEFAULT_STEPS, parseLoadtestArgs, type LoadtestOptions } from '../../src/loadtest/options.js';
+import { DEFAULT_STEPS, DURATION_RANGES, FLAGS, parseLoadtestArgs, type LoadtestOptions } from '../../src/loadtest/options.js';
+import { loadtestCommand } from '../../src/cli/commands/loadtest.js';
 import { loadProfile, parseProfile } from '../../src/loadtest/profile.js';
 
 const PROFILES = fileURLToPath(new URL('../../../test/fixtures/profiles/', import.meta.url));
@@ -147,7 +148,11 @@ describe('arguments', () => {
     refused(() => options('--step-duration', '10x'), /--step-duration: "10x" is not a duration/);
     refused(() => options('--duration', '2'), /--duration: "2" is not a duration/);
     refused(() => options('--think-time', 'soon'), /--think-time/);
-    refused(() => options('--timeout', '0s'), /--timeout: 0s must be between/);
+    refused(() => options('--timeout', '0s'), /^--timeout: 0s must be from 1ms to 10m$/);
+    // A limit reads as the operator would write it: 24h, not 86400s.
+    refused(() => options('--users', '1', '--duration', '25h'), /^--duration: 25h must be from 100ms to 24h$/);
+    refused(() => options('--step-duration', '50ms'), /^--step-duration: 50ms must be from 100ms to 24h$/);
+    refused(() => options('--think-time', '11m'), /^--think-time: 11m must be from 0 to 10m$/);
     refused(() => options('--steps', '5,3'), /strictly increasing/);
     refused(() => options('--steps', '5,x'), /--steps: "x" must be a whole number/);
     refused(() => options('--steps', '0'), /--steps/);
@@ -242,5 +247,28 @@ describe('profile', () => {
   it('refuses a file that is not JSON, naming the file', () => {
     refused(() => loadProfile(join(PROFILES, 'README.md')), /README\.md is not valid JSON/);
     refused(() => loadProfile(join(PROFILES, 'missing.json')), /cannot read .*missing\.json/);
+  });
+});
+
+describe('--help', () => {
+  /** An option's entry: its line and the indented lines under it. */
+  const entry = (flag: string): string => {
+    const m = new RegExp(`^  ${flag} .*(\\n {24}.*)*`, 'm').exec(loadtestCommand.help);
+    assert.ok(m, `--help has an entry for ${flag}`);
+    return m[0].replace(/\s+/g, ' ');
+  };
+
+  it('gives every option an entry, and every option that takes a value its default', () => {
+    for (const [name, spec] of Object.entries(FLAGS)) {
+      const text = entry(`--${name}`);
+      // --target is required; --admin and --profile are off unless given.
+      if (spec.type === 'string' && !['target', 'admin', 'profile'].includes(name)) assert.match(text, /default/i, text);
+    }
+  });
+
+  it('states each duration option\'s range as the parser enforces it', () => {
+    for (const [flag, { minMs, maxMs }] of Object.entries(DURATION_RANGES)) {
+      assert.ok(entry(flag).includes(`${formatLimit(minMs)} to ${formatLimit(maxMs)}`), `${flag}: ${entry(flag)}`);
+    }
   });
 });

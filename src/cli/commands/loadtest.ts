@@ -32,21 +32,24 @@ Ends with a verdict ("supports 100 concurrent users: yes (p95 41 ms, 0 errors, C
 the first failing step, and writes result.json and a self-contained report.html.
 
 How many users (pick one; default: --steps 5,10,25,50,100,200):
-  --steps LIST          progressive test, e.g. 5,10,25,50,100,200 (strictly increasing)
-  --step-duration D     how long each step lasts (default 30s)
+  --steps LIST          progressive test: users per step, 1 to 10000, strictly increasing
+                        (default 5,10,25,50,100,200)
+  --step-duration D     how long each step lasts (100ms to 24h; default 30s)
   --profile FILE        Locust-style JSON profile: users.{total,simultaneous,distribution.
                         {ramp_up,plateau,ramp_down}.{duration,users}}, actions.NAME.{duration,
                         requests,frequency}, distribution.{read,write,export}
   --time-scale F        compress the profile's phases (0.01 turns 45 min into 27 s; above 0, at
-                        most 1000); each user keeps the pace of its actions, so a phase
-                        shorter than that pace may see no request ("no data")
-  --users N             a constant number of users for --duration (default 1m)
+                        most 1000; default 1, the profile's own times); each user keeps the
+                        pace of its actions, so a phase shorter than that pace may see no
+                        request ("no data")
+  --users N             a constant number of users (1 to 10000) for --duration (default 1m)
 
 Options:
   --target URL          the app's base URL (loopback only unless --allow-remote; no user:pass@)
-  --duration D          run length for --users; a hard cap for --steps and --profile
-  --think-time D        pause between a user's requests, ±50 % (default 1s; a profile's actions
-                        pace users by duration/requests when this is not given)
+  --duration D          run length for --users (default 1m); a hard cap for --steps and
+                        --profile (default none: their whole schedule); 100ms to 24h
+  --think-time D        pause between a user's requests, ±50 % (0 to 10m; default 1s; a
+                        profile's actions pace users by duration/requests when this is not given)
   --mix SHARES          read=0.6,write=0.3,export=0.1 (default; shares must sum to 1)
   --admin URL           the master's admin API (the target's CORRAL_ADMIN_BIND, by default
                         http://127.0.0.1:9090; not the app's port) for CPU, RAM and connections;
@@ -60,16 +63,19 @@ Options:
                         One export before the run checks it: refused, exit 64
   --users-file FILE     CSV (name,code columns) or JSON [{"name","code"}] of players to log in as
                         (default: config/sample-sheet/Players.csv)
-  --timeout D           per-request timeout, counted as a failure (default 10s)
+  --timeout D           per-request timeout, counted as a failure (1ms to 10m; default 10s)
   --out DIR             where result.json and report.html go (default ./loadtest-<timestamp>/);
-                        checked before the load, created when it starts
+                        checked before the load, created when it starts; result files already
+                        there are replaced when the run ends (a note says so before the load)
   --allow-remote        allow a target (and an --admin URL) that is not this machine
   -h, --help            this text
 
-Durations are a number with a unit: 500ms, 30s, 2m, 1h, 1m30s. Each option may be given once.
+Durations are a number with a unit: 500ms, 30s, 1.5s, 2m, 1h, 1m30s (a bare number other than 0
+is refused: 60 could mean seconds or minutes). Each option may be given once.
 Progress goes to stderr (one line redrawn on a terminal; a plain line every 5 s and at each step
-otherwise, and under CI or TERM=dumb); the steps table and the verdict go to stdout. Ctrl-C (or
-SIGTERM, SIGHUP) stops early and still writes the report.
+otherwise, and under CI or TERM=dumb); the steps table and the verdict go to stdout when the run
+ends. Ctrl-C (or SIGTERM, SIGHUP) stops early and still writes the report; a second one leaves at
+once, without it.
 
 Exit codes:
   0    no step that ran failed the criteria and at least one measured a request
