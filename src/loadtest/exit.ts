@@ -28,7 +28,7 @@ export const LOADTEST_EXIT = {
   HUNG_UP: 129,
   /**
    * The run passed, but stdout was closed before its verdict could be printed (its reader, such as
-   * `head`, went away): 128 + 13, the code a shell reports for a writer that SIGPIPE ended. The
+   * `head`, went away) or refused it (a full disk): 128 + 13, the code a shell reports for a writer that SIGPIPE ended. The
    * result files were written; a verdict that did not pass keeps its own code.
    */
   STDOUT_CLOSED: 141,

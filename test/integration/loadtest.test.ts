@@ -3,7 +3,7 @@
 
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -283,6 +283,20 @@ describe('corral loadtest against the fixture app', () => {
     assert.equal(result.verdict.pass, true, 'the run itself passed');
     assert.equal(code, 141, stderr);
     assert.match(stderr, new RegExp(`^corral loadtest: stdout was closed before the verdict was printed \\(EPIPE\\); verdict: supports 1 concurrent users: yes \\(p95 [\\d.]+ ms, 0 errors, CPU not measured\\); result: ${out}/result\\.json, report: ${out}/report\\.html$`, 'm'));
+  });
+
+  it('does not exit 0 for a verdict stdout could not take (a full disk)', { skip: existsSync('/dev/full') ? false : '/dev/full is missing' }, async () => {
+    const t = await target();
+    const out = join(dir, 'stdout-full');
+    const full = openSync('/dev/full', 'w');
+    const child = spawn(process.execPath, [BIN, 'loadtest', '--target', t.url, '--users', '1', '--duration', '1s', '--think-time', '20ms', '--mix', 'read=1', '--users-file', usersFile, '--out', out], { cwd: dir, stdio: ['ignore', full, 'pipe'] });
+    closeSync(full);
+    let stderr = '';
+    child.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
+    const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));
+    assert.equal(code, 141, stderr);
+    assert.match(stderr, /^corral loadtest: the verdict could not be written to stdout \(ENOSPC\); verdict: supports 1 concurrent users: yes /m);
+    assert.equal(readResult(out).result.verdict.pass, true);
   });
 
   it('keeps exit 2 for a failing verdict nobody read on stdout', async () => {

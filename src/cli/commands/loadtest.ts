@@ -90,8 +90,8 @@ Exit codes:
   143  stopped by SIGTERM; the partial report was written
   129  stopped by SIGHUP (terminal closed, SSH dropped); the partial report was written
   141  the run passed, but stdout was closed before the verdict was printed (its reader,
-       e.g. \`| head -3\`, went away): the verdict goes to stderr instead and the report is
-       written; a run that did not pass keeps its own code
+       e.g. \`| head -3\`, went away) or could not be written (a full disk): the verdict goes
+       to stderr instead and the report is written; a run that did not pass keeps its own code
   1    the result could not be written after the run (the verdict is still
        printed), or an unexpected failure`;
 
@@ -143,7 +143,8 @@ export const loadtestCommand: Command = {
       // Nobody read the verdict on stdout (`| head -3` took the first steps and left): say it where
       // someone may still look, and do not let exit 0 vouch for it.
       const code = (lost as NodeJS.ErrnoException).code ?? lost.message;
-      process.stderr.write(`corral loadtest: stdout was closed before the verdict was printed (${code}); verdict: ${report.result.verdict.headline}; result: ${report.jsonFile}, report: ${report.htmlFile}\n`);
+      const what = code === 'EPIPE' ? 'stdout was closed before the verdict was printed' : 'the verdict could not be written to stdout';
+      process.stderr.write(`corral loadtest: ${what} (${code}); verdict: ${report.result.verdict.headline}; result: ${report.jsonFile}, report: ${report.htmlFile}\n`);
       return exitCode === LOADTEST_EXIT.PASS ? LOADTEST_EXIT.STDOUT_CLOSED : exitCode;
     } catch (err) {
       if (err instanceof LoadtestError) {
