@@ -63,6 +63,9 @@ function missingFigures(samples: readonly ServerSample[], failures: readonly Adm
     // Answered, with no host figures: a master that has not measured the host yet (host: null).
     return samples.some((s) => within(s.t)) ? 'the admin API answered without CPU or RAM figures during this step' : 'the admin API did not answer during this step';
   }
+  // Fetched early in the step, then failing (a master stopped mid-step): the figures fetched
+  // described the step before, and the step's own measurements were never fetched.
+  if (failed.length > 0) return `the admin API stopped giving figures during this step (${describeFailures(failed)}), before any of the master's measurements in it`;
   const spans = hostMeasurements(samples).map((m, i, all) => (i > 0 ? m.sample.hostT - (all[i - 1]?.sample.hostT ?? 0) : 0)).filter((d) => d > 0);
   const every = spans.length > 0 ? ` (it measures every ${formatDuration(Math.min(...spans))})` : '';
   return `no host measurement of the master${every} covers this step; longer steps get one`;
