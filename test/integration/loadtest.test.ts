@@ -593,6 +593,47 @@ describe('corral loadtest against a real corral', () => {
     assertReportMatches(result, html);
   });
 
+  it('counts the errors of a target stopped mid-run, fails its step saying why, and ends on time', async () => {
+    // A corral of its own: this one is stopped during the run.
+    const own = await startCorral({ env: { CORRAL_RATE_LIMIT: '0', CORRAL_ADMIN_TOKEN: ADMIN_TOKEN } });
+    try {
+      const out = join(dir, 'target-gone');
+      let stopping: Promise<unknown> | undefined;
+      const started = Date.now();
+      const run = await loadtest(['--target', own.url, '--steps', '2,4', '--step-duration', '3s', '--think-time', '50ms', '--mix', 'read=0.7,write=0.3', '--admin', own.adminUrl, '--admin-token', ADMIN_TOKEN, '--out', out], dir, (text) => {
+        if (!stopping && /step 2\/2 \(4 users\)/.test(text)) stopping = own.stop();
+      });
+      const elapsedMs = Date.now() - started;
+      assert.ok(stopping, 'the target was stopped during step 2');
+      assert.equal(run.code, 2, `${run.stdout}\n${run.stderr}`);
+      // 6 s of schedule, a preflight and the report: no wait on a target that is gone.
+      assert.ok(elapsedMs < 15_000, `ended after ${elapsedMs} ms`);
+      const { result, html } = readResult(out);
+      assert.equal(result.run.interrupted, false);
+      assert.ok(result.run.stoppedAtMs <= 6_100, String(result.run.stoppedAtMs));
+      const step2 = result.segments[1];
+      assert.ok((step2?.counts.connection ?? 0) > 0, JSON.stringify(step2?.counts));
+      assert.ok((step2?.errorCodes.ECONNREFUSED ?? 0) > 0, JSON.stringify(step2?.errorCodes));
+      assert.equal(step2?.pass, false);
+      assert.ok(step2?.reasons.some((r) => /^\d+ connection errors \(.*ECONNREFUSED×\d+/.test(r)), JSON.stringify(step2?.reasons));
+      assert.equal(result.verdict.pass, false);
+      // Step 1 ran against a live target; it fails first only if this shared host made it slow.
+      const failed = result.verdict.firstFailure;
+      if (failed?.label === 'step 2/2') {
+        assert.match(run.stdout, /^verdict: supports 2 concurrent users: yes \(/m);
+        assert.match(run.stdout, /^  first failing step: step 2\/2, 4 users: \d+ connection errors \(.*ECONNREFUSED×\d+.*\)/m);
+      } else {
+        assert.equal(failed?.label, 'step 1/2', run.stdout);
+        assert.match(run.stdout, /^verdict: supports 2 concurrent users: no /m);
+      }
+      // The master's admin API went with it: those fetches are recorded, not taken as figures.
+      assert.ok(result.server.failures.some((f) => f.problem === 'ECONNREFUSED'), JSON.stringify(result.server.failures));
+      assertReportMatches(result, html);
+    } finally {
+      await own.stop();
+    }
+  });
+
   it("given the app's port as --admin, says CPU and RAM are not judged and what --admin should be", async () => {
     const c = corral as CorralProcess;
     const out = join(dir, 'admin-is-app');
