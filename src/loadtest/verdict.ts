@@ -196,6 +196,10 @@ function joinUnjudged(details: readonly string[]): string {
   return out.join('; ');
 }
 
+function concurrentUsers(n: number): string {
+  return `${n} concurrent user${n === 1 ? '' : 's'}`;
+}
+
 export function overallVerdict(segments: readonly JudgedSegment[], interrupted: boolean): Verdict {
   const ran = segments.filter((s) => s.ran);
   const firstFailIdx = ran.findIndex((s) => !s.judgement.pass);
@@ -209,23 +213,24 @@ export function overallVerdict(segments: readonly JudgedSegment[], interrupted: 
   if (ran.length === 0) {
     headline = 'no step ran: nothing to judge';
   } else if (best) {
-    headline = `supports ${best.users} concurrent users: yes (${briefFigures(best)})`;
+    headline = `supports ${concurrentUsers(best.users)}: yes (${briefFigures(best)})`;
   } else if (failed) {
-    headline = `supports ${failed.users} concurrent users: no (${briefFigures(failed)})`;
+    headline = `supports ${concurrentUsers(failed.users)}: no (${briefFigures(failed)})`;
   } else {
     // Nothing failed, but nothing ran steady to its end with a request measured (a ramp only, cut
     // short, or no request due): name the figures of the largest step that measured something.
     const shown = measured.length > 0 ? measured : ran;
     const most = shown.reduce((acc, s) => (s.users > acc.users ? s : acc));
     const why = measured.length === 0 ? 'no request finished in any step' : ran.some((s) => s.steady && s.complete) ? 'no step held to its end had a request to judge' : 'no step held its users to the end';
-    headline = `supports ${most.users} concurrent users: not shown (${why}; ${briefFigures(most)})`;
+    headline = `supports ${concurrentUsers(most.users)}: not shown (${why}; ${briefFigures(most)})`;
   }
   const unmeasured = ran.filter((s) => !s.judgement.measured);
+  const partial = ran.filter((s) => !s.complete);
   if (failed) lines.push(`first failing step: ${failed.label}, ${failed.users} users: ${failed.judgement.reasons.join('; ')}`);
   else if (ran.length > 0 && measured.length === 0) lines.push(`nothing to judge: no request finished in any step (${ran.length} of ${segments.length} ran)`);
-  else if (unmeasured.length > 0) lines.push(`no step failed (${ran.length} of ${segments.length} ran)`);
+  // A step cut short or with nothing measured did not pass: it failed nothing, which is all it says.
+  else if (unmeasured.length > 0 || partial.length > 0) lines.push(`no step failed (${ran.length} of ${segments.length} ran)`);
   else if (ran.length > 0) lines.push(`every step passed (${ran.length} of ${segments.length} ran)`);
-  const partial = ran.filter((s) => !s.complete);
   if (partial.length > 0) lines.push(`cut short, so proving no capacity: ${partial.map((s) => `${s.label} (${s.users} users)`).join(', ')}`);
   if (unmeasured.length > 0 && measured.length > 0) {
     lines.push(`no request finished, so not measured and proving no capacity: ${unmeasured.map((s) => `${s.label} (${s.users} users)`).join(', ')}`);

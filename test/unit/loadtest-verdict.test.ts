@@ -162,10 +162,18 @@ describe('the verdict', () => {
     assert.equal(v.pass, true, 'no step that ran failed: exit 0, with the cut-short step named');
     assert.match(v.headline, /^supports 2 concurrent users: yes/);
     assert.ok(v.lines.includes('cut short, so proving no capacity: step 40 (40 users)'), v.lines.join(' | '));
+    // A step cut short passed nothing: the run says no step failed, never that every step passed.
+    assert.ok(v.lines.includes('no step failed (2 of 2 ran)'), v.lines.join(' | '));
+    assert.ok(!v.lines.some((l) => l.startsWith('every step passed')), v.lines.join(' | '));
     const only = overallVerdict([judged(40, input(), true, { complete: false })], true);
     assert.equal(only.pass, false, 'interrupted');
     assert.equal(only.supportedUsers, null);
     assert.match(only.headline, /^supports 40 concurrent users: not shown/);
+  });
+
+  it('says "1 concurrent user", not "1 concurrent users"', () => {
+    assert.match(overallVerdict([judged(1, input())], false).headline, /^supports 1 concurrent user: yes/);
+    assert.match(overallVerdict([judged(1, input({ ok: 98, timeouts: 2 }, { errorCodes: new Map([['timeout', 2]]) }))], false).headline, /^supports 1 concurrent user: no/);
   });
 
   it('claims no capacity from a step that measured nothing, without failing the run for it', () => {
