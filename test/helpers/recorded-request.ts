@@ -2,7 +2,9 @@
 // what a test needs to judge a failed one: the client-side port of its connection (to match it
 // against the connections a killed worker held), when that connection was opened, whether it was
 // reused from the keep-alive pool (a request can race the server closing an idle connection), and
-// whether any of the answer arrived before the failure.
+// whether any of the answer arrived before the failure. It can also lose a success on purpose: cut
+// the connection as the answer's head arrives, as a network that drops the answer does, so that the
+// server has done the work and the client does not know it.
 
 import { request, type Agent } from 'node:http';
 import type { Socket } from 'node:net';
@@ -23,6 +25,8 @@ export interface Outcome {
   /** When the connection carrying the request was opened. */
   readonly connectedAt?: number;
   readonly reusedSocket: boolean;
+  /** The answer was a 2xx and the client cut the connection at its head, reading none of it (`loseSuccess`). */
+  readonly lost?: true;
 }
 
 /** Times each socket was opened at; a pooled socket keeps its first. */
@@ -37,6 +41,11 @@ export interface RecordedRequestOptions {
   readonly body?: string;
   /** The whole exchange (connect, head and body) must end within this, else TIMEOUT. */
   readonly timeoutMs: number;
+  /**
+   * Cut the connection as soon as the head of a 2xx answer arrives and read none of its body: the
+   * outcome has the status and `lost`, no text. Other answers are read whole, as without it.
+   */
+  readonly loseSuccess?: boolean;
 }
 
 export function recordedRequest(o: RecordedRequestOptions): Promise<Outcome> {
@@ -47,7 +56,7 @@ export function recordedRequest(o: RecordedRequestOptions): Promise<Outcome> {
     let headers: Outcome['headers'];
     let settled = false;
     const req = request({ host: '127.0.0.1', port: o.port, method: o.method, path: o.path, agent: o.agent, headers: { ...o.headers, ...(o.body !== undefined ? { 'content-length': String(Buffer.byteLength(o.body)) } : {}) } });
-    const settle = (result: { failure?: string; text?: string }) => {
+    const settle = (result: { failure?: string; text?: string; lost?: true }) => {
       if (settled) return;
       settled = true;
       clearTimeout(timer);
@@ -81,6 +90,11 @@ export function recordedRequest(o: RecordedRequestOptions): Promise<Outcome> {
     req.on('response', (res) => {
       status = res.statusCode;
       headers = res.headers;
+      if (o.loseSuccess && status !== undefined && status >= 200 && status < 300) {
+        settle({ lost: true });
+        req.destroy();
+        return;
+      }
       const chunks: Buffer[] = [];
       res.on('data', (c: Buffer) => chunks.push(c));
       res.on('end', () => settle({ text: Buffer.concat(chunks).toString('utf8') }));
