@@ -23,7 +23,7 @@ import { FlushFailureLog } from './flush-failure-log.js';
 import { appliedOf, FlushRetries } from './flush-retry.js';
 import type { Journal, JournalEntry } from './journal.js';
 import type { QuotaBucket } from './quota.js';
-import { JournalDoneFailureLog, JournalSendFailureLog } from './write-failure-log.js';
+import { JournalRecordFailureLog } from './write-failure-log.js';
 
 export { appliedOf } from './flush-retry.js';
 
@@ -64,8 +64,8 @@ export class Flusher {
   private readonly retries: FlushRetries;
   private readonly landing: LandingCheck;
   private readonly alert: BacklogAlert;
-  private readonly sendFailures: JournalSendFailureLog;
-  private readonly doneFailures: JournalDoneFailureLog;
+  private readonly sendFailures: JournalRecordFailureLog;
+  private readonly doneFailures: JournalRecordFailureLog;
   private readonly appendFailures: AppendFailureLog;
   private readonly isolatedRefusals: RepeatedFailures;
   private readonly passFailures: FlushFailureLog;
@@ -76,8 +76,8 @@ export class Flusher {
     this.retries = new FlushRetries(this.clock, o.random ?? Math.random, o.unsureDelayMs ?? 3000);
     this.landing = new LandingCheck(o.logger);
     this.alert = new BacklogAlert(o.logger);
-    this.sendFailures = new JournalSendFailureLog(o.logger, () => this.clock.now());
-    this.doneFailures = new JournalDoneFailureLog(o.logger, () => this.clock.now());
+    this.sendFailures = new JournalRecordFailureLog(o.logger, () => this.clock.now(), 'send');
+    this.doneFailures = new JournalRecordFailureLog(o.logger, () => this.clock.now(), 'done');
     this.appendFailures = new AppendFailureLog(o.logger, () => this.clock.now());
     this.isolatedRefusals = new RepeatedFailures(() => this.clock.now());
     this.passFailures = new FlushFailureLog(o.logger, () => this.clock.now());

@@ -3,7 +3,8 @@
 // and the errno. The app's own line for each refused request says only that an append failed, and
 // a full disk refuses every append: the keeper says it at the first refusal, then at most once a
 // minute with how many were refused since, and `journal.write_recovered` once an append is
-// journaled again.
+// journaled again. The flusher's own records (a batch's send record, an append's done record) that
+// cannot be written are said the same way, each kind with its own events and words.
 
 import { DataDirWriteError, describeError } from '../../errors.js';
 import type { Logger } from '../../log/logger.js';
@@ -57,69 +58,75 @@ export class JournalWriteFailureLog {
   }
 }
 
-/**
- * The flusher's side: a batch is only sent once its send record is durable, so while the journal
- * cannot be written nothing reaches the sheet either. `journal.send_postponed` names the file and
- * the errno at the first postponed batch, then at most once a minute with how many since;
- * `journal.send_resumed` once a send record is written again.
- */
-export class JournalSendFailureLog {
-  private readonly failure: RepeatedFailure;
+/** What a line can say of one failed write. */
+type WriteFailure = ReturnType<typeof whereWriteFailed>;
 
-  constructor(
-    private readonly logger: Logger,
-    now: () => number,
-  ) {
-    this.failure = new RepeatedFailure(now, WRITE_FAILURE_REPEAT_MS);
-  }
-
-  failed(err: unknown, range: string): void {
-    this.failure.failed((postponed) => {
-      const w = whereWriteFailed(err);
-      this.logger.error(
-        { event: 'journal.send_postponed', code: w.code, path: w.path, errno: w.errno, range, postponed, message: w.message },
-        `keeper: cannot write ${w.path ?? 'the journal'} (${w.errno ?? w.message}): journaled rows are not sent to the sheet until it can be written (they stay in the journal); free space there or make it writable`,
-      );
-    });
-  }
-
-  succeeded(): void {
-    this.failure.ended((postponed) =>
-      this.logger.info({ event: 'journal.send_resumed', postponed }, `keeper: send records are written again; ${postponed} sends were postponed meanwhile`),
-    );
-  }
+interface RecordWords {
+  failed(w: WriteFailure, range: string, sinceLastLine: number, total: number): { fields: Record<string, unknown>; msg: string };
+  recovered(total: number): { fields: Record<string, unknown>; msg: string };
 }
 
+/** The flusher's own journal records, whose failed writes are logged by JournalRecordFailureLog. */
+export type FlusherRecord = 'send' | 'done';
+
+const RECORD_WORDS: Readonly<Record<FlusherRecord, RecordWords>> = {
+  // A batch is only sent once its send record is durable, so while the journal cannot be written
+  // nothing reaches the sheet either: the rows wait in the journal.
+  send: {
+    failed: (w, range, postponed) => ({
+      fields: { event: 'journal.send_postponed', code: w.code, path: w.path, errno: w.errno, range, postponed, message: w.message },
+      msg: `keeper: cannot write ${w.path ?? 'the journal'} (${w.errno ?? w.message}): journaled rows are not sent to the sheet until it can be written (they stay in the journal); free space there or make it writable`,
+    }),
+    recovered: (postponed) => ({
+      fields: { event: 'journal.send_resumed', postponed },
+      msg: `keeper: send records are written again; ${postponed} sends were postponed meanwhile`,
+    }),
+  },
+  // After an append Google took, its done record could not be written. Nothing is lost (the entry
+  // is done in memory; after a restart the journal still says "sent", which costs a read-back, not
+  // a second row), but on a full disk it is every append.
+  done: {
+    failed: (w, range, failed, total) => ({
+      fields: { event: 'journal.done_failed', code: w.code, path: w.path, errno: w.errno, range, failed, failed_total: total, message: w.message },
+      msg: `sheets: append applied but its done record failed (${w.errno ?? w.message}); a restart will read back`,
+    }),
+    recovered: (failed) => ({
+      fields: { event: 'journal.done_recovered', failed },
+      msg: `keeper: done records are written again; ${failed} could not be written meanwhile (those appends are read back after a restart)`,
+    }),
+  },
+};
+
 /**
- * The flusher's side after an append Google took: its done record could not be written. Nothing is
- * lost (the entry is done in memory; after a restart the journal still says "sent", which costs a
- * read-back, not a second row), but on a full disk it is every append: `journal.done_failed` at the
- * first, then at most once a minute with how many since; `journal.done_recovered` once a done
- * record is written again.
+ * The flusher's failed writes of one kind of journal record (`send`: `journal.send_postponed`,
+ * then `journal.send_resumed`; `done`: `journal.done_failed`, then `journal.done_recovered`), each
+ * naming the file and the errno: at the first failure, then at most once a minute with how many
+ * since, and once when a record of that kind is written again.
  */
-export class JournalDoneFailureLog {
+export class JournalRecordFailureLog {
   private readonly failure: RepeatedFailure;
+  private readonly words: RecordWords;
 
   constructor(
     private readonly logger: Logger,
     now: () => number,
+    record: FlusherRecord,
   ) {
     this.failure = new RepeatedFailure(now, WRITE_FAILURE_REPEAT_MS);
+    this.words = RECORD_WORDS[record];
   }
 
   failed(err: unknown, range: string): void {
-    this.failure.failed((failed, total) => {
-      const w = whereWriteFailed(err);
-      this.logger.error(
-        { event: 'journal.done_failed', code: w.code, path: w.path, errno: w.errno, range, failed, failed_total: total, message: w.message },
-        `sheets: append applied but its done record failed (${w.errno ?? w.message}); a restart will read back`,
-      );
+    this.failure.failed((sinceLastLine, total) => {
+      const { fields, msg } = this.words.failed(whereWriteFailed(err), range, sinceLastLine, total);
+      this.logger.error(fields, msg);
     });
   }
 
   succeeded(): void {
-    this.failure.ended((failed) =>
-      this.logger.info({ event: 'journal.done_recovered', failed }, `keeper: done records are written again; ${failed} could not be written meanwhile (those appends are read back after a restart)`),
-    );
+    this.failure.ended((total) => {
+      const { fields, msg } = this.words.recovered(total);
+      this.logger.info(fields, msg);
+    });
   }
 }
