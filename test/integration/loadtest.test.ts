@@ -282,7 +282,7 @@ describe('corral loadtest against the fixture app', () => {
     const { result } = readResult(out);
     assert.equal(result.verdict.pass, true, 'the run itself passed');
     assert.equal(code, 141, stderr);
-    assert.match(stderr, new RegExp(`^corral loadtest: stdout was closed before the verdict was printed \\(EPIPE\\); verdict: supports 1 concurrent users: yes \\(p95 [\\d.]+ ms, 0 errors, CPU not measured\\); result: ${out}/result\\.json, report: ${out}/report\\.html$`, 'm'));
+    assert.match(stderr, new RegExp(`^corral loadtest: stdout was closed before the verdict was printed \\(EPIPE\\); verdict: supports 1 concurrent user: yes \\(p95 [\\d.]+ ms, 0 errors, CPU not measured\\); result: ${out}/result\\.json, report: ${out}/report\\.html$`, 'm'));
   });
 
   it('does not exit 0 for a verdict stdout could not take (a full disk)', { skip: existsSync('/dev/full') ? false : '/dev/full is missing' }, async () => {
@@ -295,7 +295,7 @@ describe('corral loadtest against the fixture app', () => {
     child.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
     const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));
     assert.equal(code, 141, stderr);
-    assert.match(stderr, /^corral loadtest: the verdict could not be written to stdout \(ENOSPC\); verdict: supports 1 concurrent users: yes /m);
+    assert.match(stderr, /^corral loadtest: the verdict could not be written to stdout \(ENOSPC\); verdict: supports 1 concurrent user: yes /m);
     assert.equal(readResult(out).result.verdict.pass, true);
   });
 
@@ -308,7 +308,7 @@ describe('corral loadtest against the fixture app', () => {
     const exited = new Promise<number | null>((resolve) => child.on('exit', resolve));
     child.stdout.destroy();
     assert.equal(await exited, 2, stderr);
-    assert.match(stderr, /stdout was closed before the verdict was printed \(EPIPE\); verdict: supports 1 concurrent users: no /);
+    assert.match(stderr, /stdout was closed before the verdict was printed \(EPIPE\); verdict: supports 1 concurrent user: no /);
     assert.equal(readResult(out).result.verdict.pass, false);
   });
 
@@ -490,7 +490,7 @@ describe('corral loadtest against the fixture app', () => {
     });
     assert.ok(blocked, run.stderr);
     assert.equal(run.code, 1, `${run.stdout}\n${run.stderr}`);
-    assert.match(run.stdout, /^verdict: supports 1 concurrent users: yes/m);
+    assert.match(run.stdout, /^verdict: supports 1 concurrent user: yes/m);
     assert.match(run.stdout, /^result: not written \(see the error on stderr\)$/m);
     assert.match(run.stderr, /^corral loadtest: \[CORRAL_ERR_LOADTEST_OUTPUT\] could not write the result to .*lost after the run: EISDIR/m);
     assert.doesNotMatch(run.stderr, /^\s+at /m, 'no stack trace');
@@ -641,7 +641,7 @@ describe('corral loadtest against a real corral', () => {
     assert.ok(run.code === 0 || run.code === 2, `${run.stdout}\n${run.stderr}`);
     const hint = "check --admin: it is the master's admin listener \\(the target's CORRAL_ADMIN_BIND, 127\\.0\\.0\\.1:9090 by default\\), not the app's port";
     assert.match(run.stderr, new RegExp(`^note: CPU and RAM are not judged: ${c.url.replace(/\./g, '\\.')} answered HTTP 404 for /api/admin/capacity and HTTP 404 for /api/admin/stats, so it does not look like corral's admin API; ${hint}$`, 'm'));
-    assert.match(run.stdout, new RegExp(`^verdict: supports 1 concurrent users: (yes|no) \\(p95 [\\d.]+ ms, \\d+ errors?, CPU not measured\\)\n(.*\n)*  CPU and RAM not judged: .*; ${hint}$`, 'm'));
+    assert.match(run.stdout, new RegExp(`^verdict: supports 1 concurrent user: (yes|no) \\(p95 [\\d.]+ ms, \\d+ errors?, CPU not measured\\)\n(.*\n)*  CPU and RAM not judged: .*; ${hint}$`, 'm'));
     const { result } = readResult(out);
     assert.equal(result.server.available, false);
     assert.match(result.server.problem ?? '', /does not look like corral's admin API; check --admin/);
