@@ -55,17 +55,20 @@ export function formatDuration(ms: number): string {
   return `${s}s`;
 }
 
-/** "24h", "10m", "1m30s", "100ms": a limit as an operator would write it, no zero parts. */
-export function formatLimit(ms: number): string {
-  if (ms === 0) return '0';
-  const parts: string[] = [];
-  let rest = Math.round(ms);
-  for (const [unit, size] of [['h', 3_600_000], ['m', 60_000], ['s', 1000], ['ms', 1]] as const) {
-    const n = Math.floor(rest / size);
-    if (n > 0) parts.push(`${n}${unit}`);
-    rest -= n * size;
-  }
-  return parts.join('');
+/**
+ * "24h", "10m", "1m30s", "1.5s", "100ms": a duration an operator gave (an option, a limit), exactly
+ * and as they would write it, no zero parts. formatDuration rounds to the second, which would show
+ * `--duration 1.5s` as "2s".
+ */
+export function formatExactDuration(ms: number): string {
+  const total = Math.round(ms);
+  if (total === 0) return '0';
+  if (total < 1000) return `${total}ms`;
+  const h = Math.floor(total / 3_600_000);
+  const m = Math.floor((total % 3_600_000) / 60_000);
+  // Whole milliseconds over 1000: at most three decimals, and no float noise (1001 → "1.001").
+  const s = (total % 60_000) / 1000;
+  return `${h > 0 ? `${h}h` : ''}${m > 0 ? `${m}m` : ''}${s > 0 ? `${s}s` : ''}`;
 }
 
 /** "01:05" / "1:02:03": a clock for the progress line. */

@@ -5,7 +5,7 @@ import { resolve } from 'node:path';
 import { parseFlags } from '../cli/command.js';
 import { readLoadtestEnv, type LoadtestEnv } from '../config/loadtest-env.js';
 import { CorralError } from '../errors.js';
-import { formatLimit, parseDuration } from './duration.js';
+import { formatExactDuration, parseDuration } from './duration.js';
 import { inputError } from './exit.js';
 import { DEFAULT_MIX, parseMix, type Mix } from './mix.js';
 import { loadProfile, MAX_PROFILE_USERS, type Profile } from './profile.js';
@@ -95,7 +95,7 @@ function parseSteps(text: string): number[] {
 function durationFlag(text: string, flag: keyof typeof DURATION_RANGES): number {
   const ms = parseDuration(text, flag);
   const { minMs, maxMs } = DURATION_RANGES[flag];
-  if (ms < minMs || ms > maxMs) throw inputError(`${flag}: ${text} must be from ${formatLimit(minMs)} to ${formatLimit(maxMs)}`);
+  if (ms < minMs || ms > maxMs) throw inputError(`${flag}: ${text} must be from ${formatExactDuration(minMs)} to ${formatExactDuration(maxMs)}`);
   return ms;
 }
 

@@ -1,7 +1,7 @@
 // The self-contained HTML report: verdict, tables and inline SVG charts, with the full JSON result
 // embedded. No CDN, no external file: it opens offline, from an e-mail attachment or a CI artefact.
 
-import { formatDuration } from './duration.js';
+import { formatDuration, formatExactDuration } from './duration.js';
 import { formatMix } from './mix.js';
 import { describeFailures } from './sampler.js';
 import { segmentStatus } from './segments.js';
@@ -163,8 +163,8 @@ export function renderReport(r: LoadtestResult): string {
   const elapsed = formatDuration(r.run.stoppedAtMs);
   const summary: [string, string][] = [
     ['Target', r.target],
-    ['Mode', r.mode === 'steps' ? `progressive steps ${r.options.steps.join(', ')} × ${formatDuration(r.options.stepDurationMs ?? 0)}` : r.mode === 'profile' ? `profile ${r.options.profileFile ?? ''} × time scale ${r.options.timeScale}` : `${r.options.users} users constant`],
-    ['Ran', `${elapsed} of ${formatDuration(r.schedule.totalMs)} planned${r.schedule.truncated ? ` (cut from ${formatDuration(r.schedule.plannedMs)} by --duration)` : ''}${r.run.interrupted ? ' — interrupted' : ''}`],
+    ['Mode', r.mode === 'steps' ? `progressive steps ${r.options.steps.join(', ')} × ${formatExactDuration(r.options.stepDurationMs ?? 0)}` : r.mode === 'profile' ? `profile ${r.options.profileFile ?? ''} × time scale ${r.options.timeScale}` : `${r.options.users} users constant`],
+    ['Ran', `${elapsed} of ${formatExactDuration(r.schedule.totalMs)} planned${r.schedule.truncated ? ` (cut from ${formatExactDuration(r.schedule.plannedMs)} by --duration)` : ''}${r.run.interrupted ? ' — interrupted' : ''}`],
     ['Requests', `${t.counts.requests} (${t.rps} req/s), ${t.counts.errors} errors; at the end ${t.counts.unanswered} still waiting after ${r.criteria.p95Ms} ms or more (their waits count in the latency) and ${t.counts.aborted} in flight for less (dropped)`],
     ['Latency', t.latencyMs ? `p50 ${ms(t.latencyMs.p50)}, p95 ${ms(t.latencyMs.p95)}, p99 ${ms(t.latencyMs.p99)}, max ${ms(t.latencyMs.max)}` : 'no answers'],
     ['Mix', `${formatMix(r.options.mix)} (${r.options.mixSource})`],

@@ -7,7 +7,7 @@ import { performance } from 'node:perf_hooks';
 import { isLoopbackHost } from '../loopback.js';
 import { TargetClient, type Reply } from './client.js';
 import { loadCredentials, type Credential } from './credentials.js';
-import { formatDuration } from './duration.js';
+import { formatDuration, formatExactDuration } from './duration.js';
 import { inputError, LOADTEST_EXIT, targetRefused, targetUnreachable } from './exit.js';
 import { formatMix, withoutExports, type Mix } from './mix.js';
 import { DEFAULT_CONSTANT_MS, DEFAULT_THINK_MS, MAX_RUN_MS, type LoadtestOptions } from './options.js';
@@ -48,7 +48,7 @@ export function planSchedule(opts: LoadtestOptions): Schedule {
   else schedule = stepsSchedule(opts.steps, opts.stepDurationMs);
   if (opts.durationMs !== undefined && opts.mode !== 'constant') schedule = capSchedule(schedule, opts.durationMs);
   if (schedule.totalMs > MAX_RUN_MS) {
-    throw inputError(`the run would last ${formatDuration(schedule.totalMs)}, more than ${formatDuration(MAX_RUN_MS)}: shorten it with --time-scale, --step-duration or --duration`);
+    throw inputError(`the run would last ${formatExactDuration(schedule.totalMs)}, more than ${formatExactDuration(MAX_RUN_MS)}: shorten it with --time-scale, --step-duration or --duration`);
   }
   if (schedule.totalMs <= 0 || schedule.segments.length === 0) {
     // Only a profile can get here: its phases, times --time-scale, each rounded to 0 ms.
@@ -57,22 +57,28 @@ export function planSchedule(opts: LoadtestOptions): Schedule {
   // A --duration that ends a ramp before it reaches its first user would judge nothing and print
   // "supports 0 concurrent users".
   if (schedule.maxUsers < 1) {
-    throw inputError(`--duration ${formatDuration(opts.durationMs ?? 0)} ends the run before the first virtual user starts (the profile ramps up from 0 users); give a longer --duration or a smaller --time-scale`);
+    throw inputError(`--duration ${formatExactDuration(opts.durationMs ?? 0)} ends the run before the first virtual user starts (the profile ramps up from 0 users); give a longer --duration or a smaller --time-scale`);
   }
   return schedule;
+}
+
+/** The line that starts the load; its length exact, as given (`--duration 1.5s` is not "2s"). */
+export function startLine(opts: LoadtestOptions, schedule: Schedule): string {
+  const shape = opts.mode === 'steps' ? `${schedule.segments.length} steps` : opts.mode === 'profile' ? `${schedule.segments.length} phases` : 'constant load';
+  return `loadtest: ${opts.target.origin}, ${shape}, up to ${schedule.maxUsers} ${schedule.maxUsers === 1 ? 'user' : 'users'}, ${formatExactDuration(schedule.totalMs)}\n`;
 }
 
 /** The pacing every virtual user follows, and a sentence saying so. */
 function pacing(opts: LoadtestOptions, random: () => number): { make: () => Pacer; note: string } {
   if (opts.thinkTimeMs !== undefined) {
-    return { make: () => new ThinkTimePacer(opts.thinkTimeMs ?? 0, random), note: `think time ${formatDuration(opts.thinkTimeMs)} ±50 % between requests (--think-time)` };
+    return { make: () => new ThinkTimePacer(opts.thinkTimeMs ?? 0, random), note: `think time ${formatExactDuration(opts.thinkTimeMs)} ±50 % between requests (--think-time)` };
   }
   const actions = opts.profile?.actions ?? [];
   if (opts.mode === 'profile' && actions.length > 0) {
     const described = actions.map((a) => `${a.name}: ${a.requests} requests over ${formatDuration(a.durationMs)} (one every ${formatDuration(a.durationMs / a.requests)}, whatever --time-scale), weight ${a.perHour}/h`);
     return { make: () => new ActionPacer(actions, random), note: `pacing from the profile's actions, picked by frequency: ${described.join('; ')}` };
   }
-  return { make: () => new ThinkTimePacer(DEFAULT_THINK_MS, random), note: `think time ${formatDuration(DEFAULT_THINK_MS)} ±50 % between requests (default)` };
+  return { make: () => new ThinkTimePacer(DEFAULT_THINK_MS, random), note: `think time ${formatExactDuration(DEFAULT_THINK_MS)} ±50 % between requests (default)` };
 }
 
 /** The pacing, and a note saying what it is and what it means for the latency figures. */
@@ -138,7 +144,7 @@ export async function runLoadtest(opts: LoadtestOptions, io: RunIo): Promise<Run
     mix = withoutExports(opts.mix);
     say(`exports (${Math.round(opts.mix.export * 100)} % of the mix) are skipped: they need the admin token (--admin-token); the mix is renormalised to ${formatMix(mix)}`);
   }
-  if (schedule.truncated) say(`--duration ${formatDuration(opts.durationMs ?? 0)} cuts the planned ${formatDuration(schedule.plannedMs)} schedule short`);
+  if (schedule.truncated) say(`--duration ${formatExactDuration(opts.durationMs ?? 0)} cuts the planned ${formatExactDuration(schedule.plannedMs)} schedule short`);
   if (opts.profile?.totalUsers !== undefined) {
     say(`profile users.total (${opts.profile.totalUsers}) is informational: at most ${schedule.maxUsers} virtual users run at once, logging in round-robin as the ${credentials.length} players of ${usersFile}`);
   }
@@ -192,8 +198,7 @@ export async function runLoadtest(opts: LoadtestOptions, io: RunIo): Promise<Run
     controller.abort(new Error('interrupted'));
   });
 
-  const shape = opts.mode === 'steps' ? `${schedule.segments.length} steps` : opts.mode === 'profile' ? `${schedule.segments.length} phases` : 'constant load';
-  io.stderr.write(`loadtest: ${opts.target.origin}, ${shape}, up to ${schedule.maxUsers} users, ${formatDuration(schedule.totalMs)}\n`);
+  io.stderr.write(startLine(opts, schedule));
   sampler?.start(clock);
   let outcome;
   try {

@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { formatClock, formatLimit, parseDuration, parseRate } from '../../src/loadtest/duration.js';
+import { formatClock, formatExactDuration, parseDuration, parseRate } from '../../src/loadtest/duration.js';
 import { LoadtestError, LOADTEST_EXIT } from '../../src/loadtest/exit.js';
 import { DEFAULT_MIX, parseMix, pickKind, withoutExports } from '../../src/loadtest/mix.js';
 import { readLoadtestEnv, type LoadtestEnv } from '../../src/config/loadtest-env.js';
@@ -59,6 +59,14 @@ describe('durations and rates', () => {
     assert.equal(parseRate('5/min', 'x'), 300);
     assert.equal(parseRate('2/s', 'x'), 7200);
     refused(() => parseRate('100 per hour', 'actions.a.frequency'), /actions\.a\.frequency: .* is not a rate/);
+  });
+
+  it('shows a duration given exactly, in a form it parses back to the same value', () => {
+    const cases: [number, string][] = [[0, '0'], [100, '100ms'], [1500, '1.5s'], [1001, '1.001s'], [30_000, '30s'], [90_250, '1m30.25s'], [3_600_000, '1h'], [3_630_000, '1h30s'], [86_400_000, '24h']];
+    for (const [ms, text] of cases) {
+      assert.equal(formatExactDuration(ms), text);
+      assert.equal(parseDuration(text, 'x'), ms, text);
+    }
   });
 
   it('formats a clock', () => {
@@ -268,7 +276,7 @@ describe('--help', () => {
 
   it('states each duration option\'s range as the parser enforces it', () => {
     for (const [flag, { minMs, maxMs }] of Object.entries(DURATION_RANGES)) {
-      assert.ok(entry(flag).includes(`${formatLimit(minMs)} to ${formatLimit(maxMs)}`), `${flag}: ${entry(flag)}`);
+      assert.ok(entry(flag).includes(`${formatExactDuration(minMs)} to ${formatExactDuration(maxMs)}`), `${flag}: ${entry(flag)}`);
     }
   });
 });

@@ -8,7 +8,7 @@ import { parseLoadtestArgs, type LoadtestOptions } from '../../src/loadtest/opti
 import { ActionPacer, ThinkTimePacer } from '../../src/loadtest/pacing.js';
 import { loadProfile, parseProfile } from '../../src/loadtest/profile.js';
 import { LoadtestError, LOADTEST_EXIT } from '../../src/loadtest/exit.js';
-import { planPacing, planSchedule } from '../../src/loadtest/run.js';
+import { planPacing, planSchedule, startLine } from '../../src/loadtest/run.js';
 import { capSchedule, profileSchedule, segmentIndexAt, stepsSchedule, usersAt } from '../../src/loadtest/schedule.js';
 
 const SEEDS = fileURLToPath(new URL('../../../test/fixtures/profiles/seeds-003.json', import.meta.url));
@@ -33,6 +33,19 @@ describe('schedule', () => {
     assert.equal(usersAt(s, 1000), 4);
     assert.equal(usersAt(s, 2000), 0);
     assert.equal(segmentIndexAt(s, 1500), 1);
+  });
+
+  it('states the run length exactly as given in the start line (--duration 1.5s is not "2s")', () => {
+    const line = (...argv: string[]): string => {
+      const o = options(...argv);
+      return startLine(o, planSchedule(o));
+    };
+    assert.equal(line('--users', '2', '--duration', '1.5s'), 'loadtest: http://127.0.0.1:8000, constant load, up to 2 users, 1.5s\n');
+    assert.equal(line('--users', '1', '--duration', '1m30.25s'), 'loadtest: http://127.0.0.1:8000, constant load, up to 1 user, 1m30.25s\n');
+    assert.equal(line('--steps', '2,4', '--step-duration', '750ms'), 'loadtest: http://127.0.0.1:8000, 2 steps, up to 4 users, 1.5s\n');
+    assert.equal(line('--steps', '2,4', '--step-duration', '30s', '--duration', '45.5s'), 'loadtest: http://127.0.0.1:8000, 2 steps, up to 4 users, 45.5s\n');
+    assert.equal(line('--users', '1', '--duration', '2h'), 'loadtest: http://127.0.0.1:8000, constant load, up to 1 user, 2h\n');
+    assert.equal(line('--users', '1', '--duration', '250ms'), 'loadtest: http://127.0.0.1:8000, constant load, up to 1 user, 250ms\n');
   });
 
   it('compresses the seeds profile with --time-scale 0.01: 45 min become 27 s', () => {
