@@ -2,8 +2,8 @@
 // cannot be written after minutes of load would throw the whole run away. The files themselves
 // are written only at the end, so a run refused before its load leaves nothing behind.
 
-import { accessSync, constants, mkdirSync, statSync, writeFileSync, type Stats } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { accessSync, closeSync, constants, fsyncSync, mkdirSync, openSync, renameSync, statSync, unlinkSync, writeFileSync, type Stats } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
 import { LoadtestError, LOADTEST_EXIT, inputError } from './exit.js';
 
 export interface OutputFiles {
@@ -91,16 +91,72 @@ export function createOutputDir(files: OutputFiles): void {
   }
 }
 
-/** Writes both files; a failure here (disk full, directory removed) is an output error, exit 1. */
+/** Where a file is written before it is renamed over its final name: hidden, and this process's own. */
+function temporaryPath(file: string): string {
+  return join(dirname(file), `.${basename(file)}.${process.pid}.tmp`);
+}
+
+/** Writes the whole text to a new file and flushes it to disk, so a rename publishes it complete. */
+function writeDurably(path: string, text: string): void {
+  const fd = openSync(path, 'wx');
+  try {
+    writeFileSync(fd, text);
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+function removeQuietly(path: string): void {
+  try {
+    unlinkSync(path);
+  } catch {
+    // Never created, or already renamed: nothing of this run is left under that name.
+  }
+}
+
+/** What a failed write leaves in the directory, for the error message. */
+function leftBehind(files: OutputFiles, earlier: readonly string[], renamed: readonly string[]): string {
+  const names = (list: readonly string[]): string => list.map((f) => basename(f)).join(' and ');
+  const parts: string[] = [];
+  if (renamed.length > 0) parts.push(`${names(renamed)} ${renamed.length === 1 ? 'is' : 'are'} this run's`);
+  const kept = earlier.filter((f) => !renamed.includes(f));
+  if (kept.length > 0) parts.push(`${names(kept)} ${kept.length === 1 ? 'is the earlier one, left as it was' : 'are the earlier ones, left as they were'}`);
+  const missing = [files.json, files.html].filter((f) => !renamed.includes(f) && !earlier.includes(f));
+  if (missing.length > 0) parts.push(`${names(missing)} ${missing.length === 1 ? 'was' : 'were'} not written`);
+  return parts.join('; ');
+}
+
+/**
+ * Writes both files, each to a temporary file in the same directory that is then renamed over its
+ * name (atomic on POSIX), both written before either is renamed: a full disk, an interrupt or a
+ * crash while writing leaves no truncated file that looks like a result, and any earlier
+ * result.json and report.html as they were. A failure is an output error, exit 1, saying what the
+ * directory holds.
+ */
 export function writeOutput(files: OutputFiles, json: string, html: string): void {
+  const earlier = [files.json, files.html].filter((f) => statOrUndefined(f) !== undefined);
+  const pending = [
+    { file: files.json, text: json, temp: temporaryPath(files.json) },
+    { file: files.html, text: html, temp: temporaryPath(files.html) },
+  ];
+  const renamed: string[] = [];
   try {
     mkdirSync(files.dir, { recursive: true });
-    writeFileSync(files.json, json);
-    writeFileSync(files.html, html);
+    for (const p of pending) {
+      // A temporary file of an earlier process with this pid, killed while writing, is stale.
+      removeQuietly(p.temp);
+      writeDurably(p.temp, p.text);
+    }
+    for (const p of pending) {
+      renameSync(p.temp, p.file);
+      renamed.push(p.file);
+    }
   } catch (err) {
+    for (const p of pending) removeQuietly(p.temp);
     throw new LoadtestError(
       'CORRAL_ERR_LOADTEST_OUTPUT',
-      `could not write the result to ${files.dir} after the run: ${(err as Error).message}; the verdict above stands, but result.json and report.html are missing or incomplete`,
+      `could not write the result to ${files.dir} after the run: ${(err as Error).message}; the verdict above stands; ${leftBehind(files, earlier, renamed)}`,
       LOADTEST_EXIT.FAILURE,
       { cause: err },
     );

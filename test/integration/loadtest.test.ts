@@ -35,10 +35,18 @@ interface CliRun {
   stderr: string;
 }
 
-/** Runs bin/corral loadtest; `onStderr` may act on progress output (e.g. send SIGINT). */
-function loadtest(args: string[], cwd: string, onStderr?: (text: string, child: ReturnType<typeof spawn>) => void): Promise<CliRun> {
+/**
+ * Runs bin/corral loadtest; `onStderr` may act on progress output (e.g. send SIGINT).
+ * `fileSizeBlocks`: the largest file it may write, in 512-byte blocks (`ulimit -f`): a write past it
+ * fails with EFBIG after writing what fitted, as on a disk that fills up.
+ */
+function loadtest(args: string[], cwd: string, onStderr?: (text: string, child: ReturnType<typeof spawn>) => void, fileSizeBlocks?: number): Promise<CliRun> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BIN, 'loadtest', ...args], { cwd, stdio: ['ignore', 'pipe', 'pipe'] });
+    const command = [process.execPath, BIN, 'loadtest', ...args];
+    const child =
+      fileSizeBlocks === undefined
+        ? spawn(command[0] as string, command.slice(1), { cwd, stdio: ['ignore', 'pipe', 'pipe'] })
+        : spawn('/bin/sh', ['-c', `ulimit -f ${fileSizeBlocks} && exec "$@"`, 'sh', ...command], { cwd, stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     const guard = setTimeout(() => {
@@ -494,6 +502,23 @@ describe('corral loadtest against the fixture app', () => {
     assert.match(run.stdout, /^result: not written \(see the error on stderr\)$/m);
     assert.match(run.stderr, /^corral loadtest: \[CORRAL_ERR_LOADTEST_OUTPUT\] could not write the result to .*lost after the run: EISDIR/m);
     assert.doesNotMatch(run.stderr, /^\s+at /m, 'no stack trace');
+  });
+
+  it('leaves the earlier result as it was, not a truncated one, when the disk fills while writing, and says so', async () => {
+    const t = await target();
+    const out = join(dir, 'full');
+    mkdirSync(out);
+    writeFileSync(join(out, 'result.json'), '{"earlier":true}\n');
+    writeFileSync(join(out, 'report.html'), '<p>earlier</p>\n');
+    // 8 blocks: 4 KB, less than either file of a run; the earlier ones are far smaller.
+    const run = await loadtest(['--target', t.url, '--users', '1', '--duration', '1s', '--think-time', '20ms', '--mix', 'read=1', '--users-file', usersFile, '--out', out], dir, undefined, 8);
+    assert.equal(run.code, 1, `${run.stdout}\n${run.stderr}`);
+    assert.match(run.stdout, /^verdict: supports 1 concurrent user: yes/m);
+    assert.match(run.stdout, /^result: not written \(see the error on stderr\)$/m);
+    assert.match(run.stderr, /^corral loadtest: \[CORRAL_ERR_LOADTEST_OUTPUT\] could not write the result to .*full after the run: EFBIG: file too large.*; the verdict above stands; result\.json and report\.html are the earlier ones, left as they were$/m);
+    assert.equal(readFileSync(join(out, 'result.json'), 'utf8'), '{"earlier":true}\n');
+    assert.equal(readFileSync(join(out, 'report.html'), 'utf8'), '<p>earlier</p>\n');
+    assert.deepEqual(readdirSync(out).sort(), ['report.html', 'result.json'], 'no temporary file left');
   });
 
   it('refuses an unreachable target with exit 69', async () => {

@@ -2,7 +2,7 @@
 // cannot be written, created only when the load starts, and a failed write at the end named as such.
 
 import assert from 'node:assert/strict';
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -83,9 +83,44 @@ describe('loadtest output directory', () => {
       assert.match(err.message, /could not write the result to .*late after the run: EISDIR.*the verdict above stands/);
       return true;
     });
+    assert.deepEqual(readdirSync(dir), ['result.json'], 'no temporary file left behind');
     const ok = join(root, 'written');
     writeOutput(outputFiles(ok), '{}\n', '<html>');
     assert.equal(readFileSync(join(ok, 'result.json'), 'utf8'), '{}\n');
     assert.equal(readFileSync(join(ok, 'report.html'), 'utf8'), '<html>');
+  });
+
+  it('replaces earlier result files only once both new ones are written whole, and says what a failed write left', () => {
+    const dir = join(root, 'earlier');
+    mkdirSync(dir);
+    writeFileSync(join(dir, 'result.json'), '{"earlier":true}\n');
+    writeFileSync(join(dir, 'report.html'), '<p>earlier</p>\n');
+    // report.html's temporary name taken (as by a directory): its write fails after result.json's
+    // new text was written in full, which must still not replace the earlier result.json.
+    const blocked = join(dir, `.report.html.${process.pid}.tmp`);
+    mkdirSync(blocked);
+    assert.throws(() => writeOutput(outputFiles(dir), '{"new":true}\n', '<p>new</p>\n'), (err: unknown) => {
+      assert.ok(err instanceof LoadtestError, String(err));
+      assert.equal(err.code, 'CORRAL_ERR_LOADTEST_OUTPUT');
+      assert.equal(err.exitCode, LOADTEST_EXIT.FAILURE);
+      assert.match(err.message, /could not write the result to .*earlier after the run: EEXIST.*; the verdict above stands; result\.json and report\.html are the earlier ones, left as they were$/);
+      return true;
+    });
+    assert.equal(readFileSync(join(dir, 'result.json'), 'utf8'), '{"earlier":true}\n');
+    assert.equal(readFileSync(join(dir, 'report.html'), 'utf8'), '<p>earlier</p>\n');
+    assert.deepEqual(readdirSync(dir).sort(), [`.report.html.${process.pid}.tmp`, 'report.html', 'result.json'], "result.json's temporary file removed");
+    rmSync(blocked, { recursive: true });
+    writeOutput(outputFiles(dir), '{"new":true}\n', '<p>new</p>\n');
+    assert.equal(readFileSync(join(dir, 'result.json'), 'utf8'), '{"new":true}\n');
+    assert.equal(readFileSync(join(dir, 'report.html'), 'utf8'), '<p>new</p>\n');
+    assert.deepEqual(readdirSync(dir).sort(), ['report.html', 'result.json']);
+  });
+
+  it('a failed write into a new directory says nothing was written', () => {
+    const dir = join(root, 'fresh');
+    mkdirSync(join(dir, `.result.json.${process.pid}.tmp`), { recursive: true });
+    assert.throws(() => writeOutput(outputFiles(dir), '{}\n', '<html>'), /; result\.json and report\.html were not written$/);
+    assert.equal(existsSync(join(dir, 'result.json')), false);
+    assert.equal(existsSync(join(dir, 'report.html')), false);
   });
 });

@@ -93,7 +93,8 @@ Exit codes:
        e.g. \`| head -3\`, went away) or could not be written (a full disk): the verdict goes
        to stderr instead and the report is written; a run that did not pass keeps its own code
   1    the result could not be written after the run (the verdict is still
-       printed), or an unexpected failure`;
+       printed; the files are written to temporary names and renamed, so earlier
+       result files in --out are left whole, as they were), or an unexpected failure`;
 
 export const loadtestCommand: Command = {
   name: 'loadtest',
