@@ -29,7 +29,13 @@ export interface LoadtestOptions {
   readonly mixSource: 'default' | 'flag' | 'profile';
   readonly admin: URL | undefined;
   readonly adminToken: string | undefined;
+  /** --out, or ./loadtest-<timestamp> when not given (see outDirIsDefault). */
   readonly outDir: string;
+  /**
+   * No --out: outDir is only the name wanted. Two runs started in the same second want the same
+   * one, so each creates its own directory, with a suffix (-2, -3, ...) when the name is taken.
+   */
+  readonly outDirIsDefault: boolean;
   readonly timeoutMs: number;
   readonly allowRemote: boolean;
   /** Undefined: the bundled sample sheet's players. */
@@ -183,6 +189,7 @@ export function parseLoadtestArgs(argv: readonly string[], cwd: string, now = ne
       admin,
       adminToken,
       outDir: resolve(cwd, values.out ?? `loadtest-${timestamp(now)}`),
+      outDirIsDefault: values.out === undefined,
       timeoutMs: values.timeout === undefined ? DEFAULT_TIMEOUT_MS : durationFlag(values.timeout, '--timeout'),
       allowRemote: values['allow-remote'] === true,
       usersFile: values['users-file'] === undefined ? undefined : resolve(cwd, values['users-file']),

@@ -56,12 +56,14 @@ function refuseOutput(files: OutputFiles, why: string): never {
  * or result.json / report.html exist and are not writable files. Creates nothing. Returns the
  * files there already, which the end of the run (or of an interrupted one) replaces: an --out
  * given again is a re-run, and the operator hears so before the load, in time to pick another.
+ * `ownDirectory` (the default --out): the run will create a directory of its own next to that
+ * name (createOutputDir), so only where it goes is checked, and nothing there is replaced.
  */
-export function checkOutput(files: OutputFiles): string[] {
+export function checkOutput(files: OutputFiles, ownDirectory = false): string[] {
   const refuse = (why: string): never => refuseOutput(files, why);
   let found: { dir: string; stat: Stats };
   try {
-    found = nearestExisting(files.dir);
+    found = nearestExisting(ownDirectory ? dirname(files.dir) : files.dir);
   } catch (err) {
     refuseOutput(files, (err as Error).message);
   }
@@ -82,12 +84,39 @@ export function checkOutput(files: OutputFiles): string[] {
   return present;
 }
 
-/** Creates the directory just before the load starts (after every check passed). */
-export function createOutputDir(files: OutputFiles): void {
+/** How many names createOutputDir tries for a directory of its own before giving up. */
+const OWN_DIRECTORY_TRIES = 1000;
+
+/**
+ * Creates the directory just before the load starts (after every check passed). `ownDirectory`
+ * (the default --out, named by the second it was chosen in): the directory is created exclusively,
+ * so of two runs started in the same second only one gets the name and the other takes the first
+ * free one of name-2, name-3, ...; returns the files where they will go.
+ */
+export function createOutputDir(files: OutputFiles, ownDirectory = false): OutputFiles {
+  const cannotCreate = (dir: string, err: unknown): LoadtestError =>
+    inputError(`--out: cannot create ${dir}: ${(err as Error).message}; pass --out with a directory you can write to`, err);
+  if (!ownDirectory) {
+    try {
+      mkdirSync(files.dir, { recursive: true });
+    } catch (err) {
+      throw cannotCreate(files.dir, err);
+    }
+    return files;
+  }
   try {
-    mkdirSync(files.dir, { recursive: true });
+    mkdirSync(dirname(files.dir), { recursive: true });
   } catch (err) {
-    throw inputError(`--out: cannot create ${files.dir}: ${(err as Error).message}; pass --out with a directory you can write to`, err);
+    throw cannotCreate(dirname(files.dir), err);
+  }
+  for (let n = 1; ; n++) {
+    const dir = n === 1 ? files.dir : `${files.dir}-${n}`;
+    try {
+      mkdirSync(dir);
+      return outputFiles(dir);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST' || n >= OWN_DIRECTORY_TRIES) throw cannotCreate(dir, err);
+    }
   }
 }
 

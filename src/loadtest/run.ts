@@ -130,8 +130,8 @@ export async function runLoadtest(opts: LoadtestOptions, io: RunIo): Promise<Run
   const adminPinned = opts.admin ? await checkTargetAllowed(opts.admin, opts.allowRemote, '--admin') : undefined;
   const { file: usersFile, credentials } = loadCredentials(opts.usersFile);
   const schedule = planSchedule(opts);
-  const files = outputFiles(opts.outDir);
-  const replaced = checkOutput(files);
+  let files = outputFiles(opts.outDir);
+  const replaced = checkOutput(files, opts.outDirIsDefault);
   const notes: string[] = [];
   const say = (line: string): void => {
     notes.push(line);
@@ -171,7 +171,7 @@ export async function runLoadtest(opts: LoadtestOptions, io: RunIo): Promise<Run
     }
   }
 
-  createOutputDir(files);
+  files = createOutputDir(files, opts.outDirIsDefault);
 
   const controller = new AbortController();
   // Every request in flight and every pause listens on the run's signal: thousands, by design.

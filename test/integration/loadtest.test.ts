@@ -354,6 +354,33 @@ describe('corral loadtest against the fixture app', () => {
     assert.ok(result.notes.some((n) => /429 Too Many Requests: .*CORRAL_RATE_LIMIT/.test(n)));
   });
 
+  it('gives two runs started at once without --out a directory each', async () => {
+    const targets = [await target(), await target()];
+    const args = (t: TargetFixture): string[] => ['--target', t.url, '--users', '1', '--duration', '1s', '--think-time', '20ms', '--mix', 'read=1', '--users-file', usersFile];
+    // The case is two runs whose default names fall in the same second; two runs started together
+    // straddle a second's turn now and then, and are then started again.
+    for (let attempt = 1; ; attempt++) {
+      const cwd = join(dir, `started-together-${attempt}`);
+      mkdirSync(cwd);
+      const runs = await Promise.all(targets.map((t) => loadtest(args(t), cwd)));
+      for (const run of runs) assert.equal(run.code, 0, `${run.stdout}\n${run.stderr}`);
+      const made = readdirSync(cwd).sort();
+      const names = new Set(made.map((n) => /^(loadtest-\d{8}-\d{6})(-\d+)?$/.exec(n)?.[1] ?? n));
+      if (names.size > 1 && attempt < 3) continue;
+      assert.equal(names.size, 1, `both runs chose their directory in the same second: ${made.join(', ')}`);
+      const [name] = [...names];
+      assert.deepEqual(made, [name, `${name}-2`], 'one directory each, the second with a suffix');
+      // Each run's result is its own, and each run names the directory it wrote to.
+      const written = made.map((n) => readResult(join(cwd, n)).result.target).sort();
+      assert.deepEqual(written, targets.map((t) => new URL(t.url).href).sort());
+      for (const [i, run] of runs.entries()) {
+        const own = made.find((n) => readResult(join(cwd, n)).result.target === new URL(targets[i]?.url ?? '').href) ?? '';
+        assert.match(run.stdout, new RegExp(`^result: ${join(cwd, own)}/result\\.json$`, 'm'));
+      }
+      break;
+    }
+  });
+
   it('accepts a profile in the seeds shape, time-scaled, paced by its actions; exports skipped without a token', async () => {
     const t = await target();
     const out = join(dir, 'profile');

@@ -123,4 +123,26 @@ describe('loadtest output directory', () => {
     assert.equal(existsSync(join(dir, 'result.json')), false);
     assert.equal(existsSync(join(dir, 'report.html')), false);
   });
+
+  it('gives a run without --out a directory of its own: a name taken (by a run started in the same second) gets a suffix', () => {
+    const wanted = outputFiles(join(root, 'own', 'loadtest-20250102-030405'));
+    assert.deepEqual(checkOutput(wanted, true), [], 'where it goes is checked; nothing is created');
+    assert.equal(existsSync(join(root, 'own')), false);
+    const first = createOutputDir(wanted, true);
+    const second = createOutputDir(wanted, true);
+    writeFileSync(`${wanted.dir}-3`, 'a file by that name');
+    const third = createOutputDir(wanted, true);
+    assert.deepEqual([first.dir, second.dir, third.dir], [wanted.dir, `${wanted.dir}-2`, `${wanted.dir}-4`]);
+    assert.deepEqual(third, outputFiles(`${wanted.dir}-4`));
+    // An earlier run's files under the name are not this run's to replace.
+    writeOutput(first, '{}\n', '<html>');
+    assert.deepEqual(checkOutput(wanted, true), []);
+    assert.equal(createOutputDir(wanted, true).dir, `${wanted.dir}-5`);
+  });
+
+  it('an --out given is shared by the runs that name it, as a re-run', () => {
+    const given = outputFiles(join(root, 'given'));
+    assert.deepEqual(createOutputDir(given), given);
+    assert.deepEqual(createOutputDir(given), given);
+  });
 });

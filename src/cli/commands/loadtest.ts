@@ -64,9 +64,11 @@ Options:
   --users-file FILE     CSV (name,code columns) or JSON [{"name","code"}] of players to log in as
                         (default: config/sample-sheet/Players.csv)
   --timeout D           per-request timeout, counted as a failure (1ms to 10m; default 10s)
-  --out DIR             where result.json and report.html go (default ./loadtest-<timestamp>/);
-                        checked before the load, created when it starts; result files already
-                        there are replaced when the run ends (a note says so before the load)
+  --out DIR             where result.json and report.html go (default ./loadtest-<timestamp>/,
+                        a directory of the run's own: -2, -3, ... added when the name is taken,
+                        as by a run started in the same second); checked before the load,
+                        created when it starts; result files already in a DIR given are
+                        replaced when the run ends (a note says so before the load)
   --allow-remote        allow a target (and an --admin URL) that is not this machine
   -h, --help            this text
 
