@@ -12,7 +12,7 @@ import { inputError, LOADTEST_EXIT, targetRefused, targetUnreachable } from './e
 import { formatMix, withoutExports, type Mix } from './mix.js';
 import { DEFAULT_CONSTANT_MS, DEFAULT_THINK_MS, MAX_RUN_MS, type LoadtestOptions } from './options.js';
 import { ActionPacer, CLOSED_MODEL_NOTE, ThinkTimePacer, type Pacer } from './pacing.js';
-import { checkOutput, createOutputDir, outputFiles, writeOutput } from './output.js';
+import { checkOutput, createOutputDir, outputFiles, writeOutput, type OutputFiles } from './output.js';
 import { Progress, type ProgressStream } from './progress.js';
 import { Recorder } from './recorder.js';
 import { renderReport } from './report-html.js';
@@ -28,8 +28,14 @@ import { VirtualUser } from './vuser.js';
 export interface RunIo {
   readonly stdout: { write(text: string): unknown };
   readonly stderr: ProgressStream;
-  /** Calls fn on an interrupt (SIGINT); returns a function that removes the handler. */
+  /**
+   * Calls fn on an interrupt (SIGINT); returns a function that removes the handler, called once
+   * the report is written: until then a signal stops (or, a second one, abandons) a run whose
+   * report is still to be written.
+   */
   readonly onInterrupt?: (fn: () => void) => () => void;
+  /** result.json and report.html were written there. */
+  readonly onReportWritten?: (files: OutputFiles) => void;
   readonly random?: () => number;
   readonly version: string;
 }
@@ -194,7 +200,7 @@ export async function runLoadtest(opts: LoadtestOptions, io: RunIo): Promise<Run
   const env = { target: opts.target, send: client.send.bind(client), onReply, onAction: (name: string) => recorder.actionStarted(name), mix, exportToken: opts.adminToken, runSignal: controller.signal, random };
   const removeInterrupt = io.onInterrupt?.(() => {
     progress.done();
-    io.stderr.write('interrupted: stopping the virtual users and writing the report\n');
+    io.stderr.write('interrupted: stopping the virtual users and writing the report (a second signal leaves at once, without it)\n');
     controller.abort(new Error('interrupted'));
   });
 
@@ -222,8 +228,10 @@ export async function runLoadtest(opts: LoadtestOptions, io: RunIo): Promise<Run
         });
       },
     });
-  } finally {
+  } catch (err) {
     removeInterrupt?.();
+    throw err;
+  } finally {
     progress.done();
     await Promise.all([sampler?.close(), client.close()]);
   }
@@ -284,9 +292,11 @@ export async function runLoadtest(opts: LoadtestOptions, io: RunIo): Promise<Run
   let writeError: unknown;
   try {
     writeOutput(files, `${JSON.stringify(result, null, 2)}\n`, renderReport(result));
+    io.onReportWritten?.(files);
   } catch (err) {
     writeError = err;
   }
+  removeInterrupt?.();
   printSummary(io.stdout, segments, judged, verdict, writeError === undefined ? files : undefined);
   if (writeError !== undefined) throw writeError;
 

@@ -4,11 +4,9 @@ import { CheckedOutput } from '../../loadtest/checked-output.js';
 import { LoadtestError, LOADTEST_EXIT } from '../../loadtest/exit.js';
 import { parseLoadtestArgs } from '../../loadtest/options.js';
 import { runLoadtest } from '../../loadtest/run.js';
+import { exitForSignal, StopSignals } from '../../loadtest/stop-signals.js';
 import type { Command } from '../command.js';
 import { packageVersion } from './version.js';
-
-/** Signals that stop a run early with its report written: the first stops, a second leaves at once. */
-const STOP_SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
 
 const HELP = `Usage: corral loadtest --target URL [options]
 
@@ -76,8 +74,9 @@ Durations are a number with a unit: 500ms, 30s, 1.5s, 2m, 1h, 1m30s (a bare numb
 is refused: 60 could mean seconds or minutes). Each option may be given once.
 Progress goes to stderr (one line redrawn on a terminal; a plain line every 5 s and at each step
 otherwise, and under CI or TERM=dumb); the steps table and the verdict go to stdout when the run
-ends. Ctrl-C (or SIGTERM, SIGHUP) stops early and still writes the report; a second one leaves at
-once, without it.
+ends. Ctrl-C (or SIGTERM, SIGHUP) stops early and still writes the report; a second one while it
+stops leaves at once: the run is abandoned, its report not written (earlier result files in --out
+are left as they were), stderr says so, and the exit code is the second signal's.
 
 Exit codes:
   0    no step that ran failed the criteria and at least one measured a request
@@ -88,9 +87,10 @@ Exit codes:
   64   bad arguments, profile or users file, a remote target or --admin without --allow-remote,
        or an admin token the target or the admin API refuses
   69   the target is not answering
-  130  interrupted (SIGINT); the partial report was written
-  143  stopped by SIGTERM; the partial report was written
-  129  stopped by SIGHUP (terminal closed, SSH dropped); the partial report was written
+  130  interrupted (SIGINT); the partial report was written, unless a second signal
+       abandoned the run (stderr says which): 130, 143 or 129 is then that second signal's
+  143  stopped by SIGTERM; the partial report was written (as for 130)
+  129  stopped by SIGHUP (terminal closed, SSH dropped); the partial report was written (as for 130)
   141  the run passed, but stdout was closed before the verdict was printed (its reader,
        e.g. \`| head -3\`, went away) or could not be written (a full disk): the verdict goes
        to stderr instead and the report is written; a run that did not pass keeps its own code
@@ -116,31 +116,15 @@ export const loadtestCommand: Command = {
       // The steps table and the verdict: whether they reached a reader decides what exit 0 may claim.
       const stdout = new CheckedOutput(process.stdout);
       process.stdout.on('error', () => {});
-      let interrupts = 0;
-      let stoppedBy: NodeJS.Signals | undefined;
-      const exitFor = (signal: NodeJS.Signals | undefined): number =>
-        signal === 'SIGTERM' ? LOADTEST_EXIT.TERMINATED : signal === 'SIGHUP' ? LOADTEST_EXIT.HUNG_UP : LOADTEST_EXIT.INTERRUPTED;
+      const signals = new StopSignals({ signals: process, stderr: process.stderr, leave: (code) => process.exit(code) });
       const report = await runLoadtest(parsed.options, {
         stdout,
         stderr: process.stderr,
         version: packageVersion(),
-        onInterrupt: (fn) => {
-          // First Ctrl-C (or SIGTERM from systemd, a CI timeout, kill; or SIGHUP from a terminal
-          // closed or an SSH session dropped): stop and write the report, which the signal's
-          // default action would lose with the whole run. Second: leave now.
-          const handler = (signal: NodeJS.Signals): void => {
-            interrupts++;
-            stoppedBy ??= signal;
-            if (interrupts > 1) process.exit(exitFor(signal));
-            fn();
-          };
-          for (const signal of STOP_SIGNALS) process.on(signal, handler);
-          return () => {
-            for (const signal of STOP_SIGNALS) process.off(signal, handler);
-          };
-        },
+        onInterrupt: signals.onInterrupt,
+        onReportWritten: (files) => signals.reportWritten(files),
       });
-      const exitCode = report.exitCode === LOADTEST_EXIT.INTERRUPTED ? exitFor(stoppedBy) : report.exitCode;
+      const exitCode = report.exitCode === LOADTEST_EXIT.INTERRUPTED ? exitForSignal(signals.first) : report.exitCode;
       const lost = await stdout.settled();
       if (lost === undefined) return exitCode;
       // Nobody read the verdict on stdout (`| head -3` took the first steps and left): say it where
