@@ -1,6 +1,7 @@
 // Where result.json and report.html go. Checked before the first request: finding out that --out
 // cannot be written after minutes of load would throw the whole run away. The files themselves
-// are written only at the end, so a run refused before its load leaves nothing behind.
+// are written only at the end (whole, then renamed into place), so a run refused before its load
+// leaves nothing behind, and one cut short while writing leaves no half of a result.
 
 import { accessSync, closeSync, constants, fsyncSync, mkdirSync, openSync, renameSync, statSync, unlinkSync, writeFileSync, type Stats } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
