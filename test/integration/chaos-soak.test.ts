@@ -21,7 +21,8 @@ import { REPO_ROOT, startCorral, waitFor, type CorralProcess } from '../helpers/
 import { http } from '../helpers/http.js';
 import { recordedRequest, type Outcome } from '../helpers/recorded-request.js';
 import { clientPortsHeldBy } from '../helpers/tcp-peers.js';
-import { errorCodeOf, judge, type FaultWindow, type Kill, type Verdict } from '../helpers/answer-verdict.js';
+import { holdRequest, type HeldAnswer, type HeldRequest } from '../helpers/held-request.js';
+import { DOCUMENTED, errorCodeOf, judge, type FaultWindow, type Kill, type Verdict } from '../helpers/answer-verdict.js';
 import { isAlive } from '../../src/master/pidfile.js';
 
 const SOAK_MS = 45_000;
@@ -30,6 +31,10 @@ const REQUEST_TIMEOUT_MS = 20_000;
 /** After the soak, posters keep retrying what was not acknowledged for at most this long. */
 const SETTLE_MS = 30_000;
 const MAX_CONNECTIONS = 40;
+/** New connections opened while busy ones hold every slot of the cap: each must get the 503. */
+const OVER_CAP_PROBES = 10;
+/** An answer to a connection over the cap comes at once (README, "Connection cap"). */
+const OVER_CAP_ANSWER_MS = 1000;
 /** Each client's pause between two requests: the soak must leave 2 cores room for the daemon's own work. */
 const THINK_MS = 5;
 /**
@@ -250,8 +255,9 @@ it('chaos soak: kill -9 of a worker and of the keeper, HUP, TTIN/TTOU and a conn
       const a = agent(1);
       for (let i = 0; soaking; i++) {
         const [name, code] = PLAYERS[i % PLAYERS.length] ?? PLAYERS[0]!;
-        await login(a, name, code);
-        await pause(THINK_MS);
+        const o = await send(a, 'POST', '/api/login', {}, JSON.stringify({ name, code }));
+        // Waits as asked after a 503 (a full host above all), as the other clients do.
+        await pause(o.status === 200 ? THINK_MS : o.failure === undefined ? retryAfterMs(o) : 100);
       }
     };
     const clients = Promise.all([
@@ -325,13 +331,41 @@ it('chaos soak: kill -9 of a worker and of the keeper, HUP, TTIN/TTOU and a conn
         await waitFor(() => healthy(2), 30_000, 'two workers after TTOU');
         return '3 workers, then 2';
       });
-    const BURST = MAX_CONNECTIONS + 10;
+    /** What each over-cap burst saw, checked at the end. */
+    const bursts: { probes: Outcome[]; released: (HeldAnswer | { failure: string })[]; refusedWhileFilling: number }[] = [];
     const burst = () =>
-      fault('burst of new connections at the cap', async () => {
-        const answers = await Promise.all(Array.from({ length: BURST }, () => send(false, 'GET', '/api/players', { connection: 'close' })));
-        const full = answers.filter((o) => o.status === 503 && errorCodeOf(o) === 'server_full').length;
-        const ok = answers.filter((o) => o.status === 200).length;
-        return `${BURST} connections at once on top of the clients' own (cap ${MAX_CONNECTIONS}): ${ok} answered 200, ${full} 503 server_full, ${answers.length - ok - full} otherwise`;
+      fault('connections over the cap while busy ones hold every slot', async () => {
+        // Busy connections take every slot: each new one takes a free slot or an idle client
+        // connection's (which gives way), or is refused and tried again. The clients' own
+        // connections give way one by one as they fall idle between requests, and their
+        // reconnections find the host full (a 503 they retry after its Retry-After).
+        const holders: HeldRequest[] = [];
+        let refusedWhileFilling = 0;
+        try {
+          const fillBy = Date.now() + 15_000;
+          while (holders.length < MAX_CONNECTIONS) {
+            assert.ok(Date.now() < fillBy, `busy connections took ${holders.length} slots of ${MAX_CONNECTIONS} in 15 s (${refusedWhileFilling} refused)`);
+            const h = await holdRequest({ port, firstPath: '/api/admin/health', heldPath: '/api/players', timeoutMs: REQUEST_TIMEOUT_MS });
+            if ('status' in h.first && h.first.status === 200) {
+              holders.push(h);
+              continue;
+            }
+            h.close();
+            assert.ok('status' in h.first && h.first.status === 503 && h.first.text.includes('"server_full"'), `a connection opened to hold a slot got ${JSON.stringify(h.first)}`);
+            refusedWhileFilling++;
+            // Room is made asynchronously (another worker closes an idle connection within 0.1 s).
+            await pause(THINK_MS);
+          }
+          // Nothing can give way now: every new connection must be refused, at once.
+          const probes = await Promise.all(Array.from({ length: OVER_CAP_PROBES }, () => send(false, 'GET', '/api/players', { connection: 'close' })));
+          const released = await Promise.all(holders.map((h) => h.release()));
+          bursts.push({ probes, released, refusedWhileFilling });
+          const full = probes.filter((o) => o.status === 503 && errorCodeOf(o) === 'server_full').length;
+          const servedHeld = released.filter((a) => 'status' in a && a.status === 200).length;
+          return `${MAX_CONNECTIONS} connections (the cap) busy with a held request (${refusedWhileFilling} refused while they took the slots); ${OVER_CAP_PROBES} more: ${full} answered 503 server_full (slowest ${Math.max(...probes.map((o) => o.endedAt - o.startedAt))} ms); held requests released: ${servedHeld} answered 200`;
+        } finally {
+          for (const h of holders) h.close();
+        }
       });
 
     /**
@@ -363,7 +397,8 @@ it('chaos soak: kill -9 of a worker and of the keeper, HUP, TTIN/TTOU and a conn
       const s = await oldWorkerAndKeeper();
       const victim = [...s.workers].sort((x, y) => y.uptime_s - x.uptime_s)[0];
       assert.ok(victim && s.keeper);
-      await Promise.all([killWorker(victim), burst()]);
+      await killWorker(victim);
+      await burst();
       await progress(5);
       const [heldPlayer] = PLAYERS[rounds % PLAYERS.length] ?? PLAYERS[0]!;
       const held = await holdRetry(heldPlayer);
@@ -453,6 +488,10 @@ it('chaos soak: kill -9 of a worker and of the keeper, HUP, TTIN/TTOU and a conn
         `${unacked.length} never acknowledged; sheet: ${chaosRows.length} chaos rows, ${absentById.length} acknowledged ids in no row, ${repeatedById.length} in several rows, ` +
         `${doubled.length} keys with several rows (by detail, whatever their ids), ${wrongId.length} rows with another id than their acknowledgement's, ${strangers.length} rows nobody sent`,
     );
+    const burstChecks = bursts.map((b) => {
+      const full = b.probes.filter((o) => o.status === 503 && errorCodeOf(o) === 'server_full' && o.headers?.['retry-after'] !== undefined && o.endedAt - o.startedAt <= OVER_CAP_ANSWER_MS);
+      return { ...b, full };
+    });
     say(
       `emulator: ${counters.calls['values.append']} appends, ${counters.calls['values.get'] + counters.calls['values.batchGet']} reads, ${counters.injectedErrors} injected 5xx, ` +
         `${counters.resets} resets, ${counters.appliedErrors} applied-then-500, ${counters.quotaRejections} quota refusals, ${counters.rowsAppended} rows kept`,
@@ -489,6 +528,12 @@ it('chaos soak: kill -9 of a worker and of the keeper, HUP, TTIN/TTOU and a conn
     assert.equal(heldAcrossKeeperKill.length, rounds, 'each kill -9 of the keeper came between a lost 201 and its retry');
     assert.ok(replays.some((l) => Number(l.unsure) > 0), 'a new keeper read back appends a kill -9 left unsure');
     assert.ok(kills.length > 0, 'every scripted fault ran');
+    assert.equal(bursts.length, rounds, 'each round held the cap with busy connections');
+    for (const b of burstChecks) {
+      assert.equal(b.full.length, OVER_CAP_PROBES, `with every slot busy, each new connection got 503 server_full with Retry-After within ${OVER_CAP_ANSWER_MS} ms: ${b.probes.map((o) => `${o.failure ?? o.status ?? '?'} ${errorCodeOf(o) ?? ''} in ${o.endedAt - o.startedAt} ms`).join(', ')}`);
+      const unanswered = b.released.filter((a) => !('status' in a) || !(a.status === 200 || (DOCUMENTED[a.status]?.some((code) => a.text.includes(`"${code}"`)) && a.headers['retry-after'] !== undefined)));
+      assert.deepEqual(unanswered, [], 'each held request, once released, was answered 200 or as the README documents');
+    }
     assert.deepEqual(surprises, [], 'no worker or keeper exited but those killed or stopped on purpose');
     assert.deepEqual(bugs, [], 'no handler error, uncaught exception or stuck worker');
     assert.deepEqual([...children].sort(), [...current].sort(), "the master's children are its workers and keeper, nothing else");
