@@ -35,6 +35,8 @@ const MAX_CONNECTIONS = 40;
 const OVER_CAP_PROBES = 10;
 /** An answer to a connection over the cap comes at once (README, "Connection cap"). */
 const OVER_CAP_ANSWER_MS = 1000;
+/** The pause between two pairs of copies of one event, each copy on its own connection. */
+const TWIN_PAUSE_MS = 200;
 /** Each client's pause between two requests: the soak must leave 2 cores room for the daemon's own work. */
 const THINK_MS = 5;
 /**
@@ -244,6 +246,51 @@ it('chaos soak: kill -9 of a worker and of the keeper, HUP, TTIN/TTOU and a conn
         await pause(THINK_MS);
       }
     };
+
+    /**
+     * Two copies of one event, same key and body, sent at once on two connections: the keeper holds
+     * a key "in flight" from its first request's arrival until that request's journal record is
+     * fsynced (upstream plays no part), so one copy often arrives within that window and must get
+     * `409 idempotency_key_in_flight`, not a second row. A careful client retries a 409 after its
+     * Retry-After; every copy must end with the first 201's id.
+     */
+    interface TwinCopy {
+      readonly answers: string[];
+      ack?: { id: string; at: string };
+    }
+    const twins: { ev: SentEvent; copies: TwinCopy[] }[] = [];
+    const twinPoster = async (player: string) => {
+      const pair = [agent(1), agent(1)];
+      const auth = { authorization: `Bearer ${tokens.get(player) ?? ''}` };
+      while (soaking) {
+        const key = randomUUID();
+        const ev: SentEvent = { key, player, detail: `chaos ${key}`, attempts: 0, replays: 0, lostAcks: 0 };
+        sent.set(key, ev);
+        const body = JSON.stringify({ kind: 'chaos', detail: ev.detail });
+        const copies = await Promise.all(
+          pair.map(async (a) => {
+            const copy: TwinCopy = { answers: [] };
+            while (Date.now() < settleBy()) {
+              ev.attempts++;
+              const o = await send(a, 'POST', '/api/events', { ...auth, 'idempotency-key': key }, body);
+              copy.answers.push(o.failure ?? `${o.status ?? 0}${errorCodeOf(o) ? ` ${errorCodeOf(o) ?? ''}` : ''}`);
+              if (o.status === 201) {
+                copy.ack = JSON.parse(o.text ?? '{}') as { id: string; at: string };
+                if (o.headers?.['idempotent-replayed'] === 'true') ev.replays++;
+                break;
+              }
+              if (o.failure === undefined && o.status !== 409 && o.status !== 503) break;
+              await pause(o.failure === undefined ? retryAfterMs(o) : 100);
+            }
+            return copy;
+          }),
+        );
+        ev.ack = copies.find((c) => c.ack)?.ack;
+        if (ev.ack) acked++;
+        twins.push({ ev, copies });
+        await pause(TWIN_PAUSE_MS);
+      }
+    };
     const reader = async (path: string, headers: Record<string, string> = {}) => {
       const a = agent(1);
       while (soaking) {
@@ -264,6 +311,7 @@ it('chaos soak: kill -9 of a worker and of the keeper, HUP, TTIN/TTOU and a conn
       // One poster per player: the more posts are in flight when a worker or the keeper dies, the
       // more of them meet it (cut by the kill, a 409 while the first is still being journaled).
       ...PLAYERS.map(([name]) => poster(name)),
+      twinPoster(PLAYERS[0]?.[0] ?? ''),
       reader('/api/players'),
       reader('/api/me', { authorization: `Bearer ${tokens.get('David Moreau') ?? ''}` }),
       loginLoop(),
@@ -488,6 +536,14 @@ it('chaos soak: kill -9 of a worker and of the keeper, HUP, TTIN/TTOU and a conn
         `${unacked.length} never acknowledged; sheet: ${chaosRows.length} chaos rows, ${absentById.length} acknowledged ids in no row, ${repeatedById.length} in several rows, ` +
         `${doubled.length} keys with several rows (by detail, whatever their ids), ${wrongId.length} rows with another id than their acknowledgement's, ${strangers.length} rows nobody sent`,
     );
+    // Two copies of one event at once: one 201, the other its replay or a 409 while the first was
+    // being journaled (then its replay), and one row.
+    const twinsInFlight = twins.filter((p) => p.copies.some((c) => c.answers.includes('409 idempotency_key_in_flight')));
+    const twinsSplit = twins.filter((p) => p.copies.some((c) => c.ack?.id !== p.copies[0]?.ack?.id || !c.ack));
+    say(
+      `twins (two copies of one event at once on two connections): ${twins.length} sent, ${twinsInFlight.length} with a copy answered 409 idempotency_key_in_flight, ` +
+        `${twins.filter((p) => p.ev.replays > 0).length} with a replayed 201, ${twinsSplit.length} whose copies were not both acknowledged with one id`,
+    );
     const burstChecks = bursts.map((b) => {
       const full = b.probes.filter((o) => o.status === 503 && errorCodeOf(o) === 'server_full' && o.headers?.['retry-after'] !== undefined && o.endedAt - o.startedAt <= OVER_CAP_ANSWER_MS);
       return { ...b, full };
@@ -534,6 +590,8 @@ it('chaos soak: kill -9 of a worker and of the keeper, HUP, TTIN/TTOU and a conn
       const unanswered = b.released.filter((a) => !('status' in a) || !(a.status === 200 || (DOCUMENTED[a.status]?.some((code) => a.text.includes(`"${code}"`)) && a.headers['retry-after'] !== undefined)));
       assert.deepEqual(unanswered, [], 'each held request, once released, was answered 200 or as the README documents');
     }
+    assert.deepEqual(twinsSplit.map((p) => p.copies.map((c) => c.answers)), [], 'both copies of each twin were acknowledged, with the same id');
+    assert.ok(twinsInFlight.length >= 3, `a copy arrived while its twin was being journaled and got 409 idempotency_key_in_flight, at least 3 times (${twinsInFlight.length})`);
     assert.deepEqual(surprises, [], 'no worker or keeper exited but those killed or stopped on purpose');
     assert.deepEqual(bugs, [], 'no handler error, uncaught exception or stuck worker');
     assert.deepEqual([...children].sort(), [...current].sort(), "the master's children are its workers and keeper, nothing else");
