@@ -3,11 +3,14 @@
 // mid-answer, writes applied but answered 500), driven for about 45 s by readers, logins and
 // careful event posters (an Idempotency-Key per event, retried with it until acknowledged; one
 // event in LOSE_EVERY has its first acknowledgement lost on the way, so its retry must be answered
-// from the key), while a script kills a worker and the keeper with SIGKILL, reloads (HUP), adds and
-// removes a worker (TTIN, TTOU) and opens a burst of connections near the cap. Then the journal
-// drains into the emulator and the Events tab must hold every acknowledged event exactly once and
-// nothing else; every answer other than a 2xx must be one the README documents for these
-// conditions; no request may hang; the daemon ends healthy and no process outlives it.
+// from the key; pairs of copies of one event go out at once, so that one meets the other in
+// flight), while a script kills a worker and the keeper with SIGKILL, reloads (HUP), adds and
+// removes a worker (TTIN, TTOU) and fills the connection cap with busy connections, then opens
+// more. Then the journal drains into the emulator and the Events tab must hold every acknowledged
+// event exactly once and nothing else; every answer other than a 2xx must be one the README
+// documents for these conditions; no request may hang; reads include the reader's own acknowledged
+// events and are no staler than the cache settings allow; the daemon ends healthy and no process
+// outlives it.
 
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
@@ -35,6 +38,19 @@ const MAX_CONNECTIONS = 40;
 const OVER_CAP_PROBES = 10;
 /** An answer to a connection over the cap comes at once (README, "Connection cap"). */
 const OVER_CAP_ANSWER_MS = 1000;
+/** A copy of the cached Players tab is fresh this long (SHEET_CACHE_TTL). */
+const CACHE_TTL_S = 2;
+/** And served this much longer while the keeper cannot refresh it (SHEET_CACHE_MAX_STALE). */
+const CACHE_MAX_STALE_S = 15;
+/**
+ * How often a poster reads the Events tab back (the export's id column) on its connection, all
+ * posters together: each read past SHEET_CACHE_TTL has the keeper fetch the tab, and the soak's
+ * other reads already use most of the 60 upstream reads a minute the keeper allows itself. At once
+ * every 5 s, a run made 65 upstream reads in 69 s and every request of its fourth round waited
+ * about 9 s, until a minute after the first reads: by all signs a new keeper's first fetch of the
+ * roster waiting for the quota.
+ */
+const READ_BACK_EVERY_MS = 8000;
 /** The pause between two pairs of copies of one event, each copy on its own connection. */
 const TWIN_PAUSE_MS = 200;
 /** Each client's pause between two requests: the soak must leave 2 cores room for the daemon's own work. */
@@ -134,7 +150,11 @@ it('chaos soak: kill -9 of a worker and of the keeper, HUP, TTIN/TTOU and a conn
     // back soon, within the drain's wait.
     SHEETS_UNSURE_DELAY: '2',
     // Reads go upstream (and meet its faults) every few seconds, not once.
-    SHEET_CACHE_TTL: '2',
+    SHEET_CACHE_TTL: String(CACHE_TTL_S),
+    // Low enough that a copy served past it would show within the soak (the default is an hour),
+    // and well above what a keeper's restart and its first fetches under these faults take (a few
+    // seconds), during which the workers serve their copies.
+    SHEET_CACHE_MAX_STALE: String(CACHE_MAX_STALE_S),
     CORRAL_RATE_LIMIT: '0',
     CORRAL_MAX_CONNECTIONS: String(MAX_CONNECTIONS),
     CORRAL_ADMIN_TOKEN: ADMIN_TOKEN,
@@ -210,9 +230,36 @@ it('chaos soak: kill -9 of a worker and of the keeper, HUP, TTIN/TTOU and a conn
     }
     outcomes.length = 0;
 
+    /**
+     * Events read back on the connection whose 201s acknowledged them: at each of them the worker
+     * that answered ended its own copy of the tab, so its next read asks the keeper, whose copy
+     * includes journaled rows (README, "Acknowledged means durable": read-your-writes). Another
+     * connection may reach another worker, which the keeper's notice of new rows reaches a moment
+     * later: such a read is not judged.
+     */
+    interface AckedOnConnection {
+      readonly port: number | undefined;
+      readonly ids: string[];
+    }
+    const readBacks: { checked: number; missing: string[] }[] = [];
+    let readBacksOnAnotherConnection = 0;
+    let lastReadBackAt = Date.now();
+    const readBack = async (a: Agent, acked: AckedOnConnection) => {
+      // The id column only: the ids are what is checked, and a read of the whole tab costs more.
+      const o = await send(a, 'GET', `/api/export?sheet=${encodeURIComponent('Events!A:A')}`, { authorization: `Bearer ${ADMIN_TOKEN}` });
+      if (o.status !== 200) return;
+      if (!o.reusedSocket || o.localPort === undefined || o.localPort !== acked.port) {
+        readBacksOnAnotherConnection++;
+        return;
+      }
+      const ids = new Set((o.text ?? '').split(/\r?\n/));
+      readBacks.push({ checked: acked.ids.length, missing: acked.ids.filter((id) => !ids.has(id)) });
+    };
+
     const poster = async (player: string) => {
       const a = agent(1);
       const auth = { authorization: `Bearer ${tokens.get(player) ?? ''}` };
+      let onConnection: AckedOnConnection = { port: undefined, ids: [] };
       for (let n = 1; soaking; n++) {
         const key = randomUUID();
         const ev: SentEvent = { key, player, detail: `chaos ${key}`, attempts: 0, replays: 0, lostAcks: 0 };
@@ -238,6 +285,12 @@ it('chaos soak: kill -9 of a worker and of the keeper, HUP, TTIN/TTOU and a conn
             ev.ack = JSON.parse(o.text ?? '{}') as { id: string; at: string };
             if (o.headers?.['idempotent-replayed'] === 'true') ev.replays++;
             acked++;
+            if (o.localPort !== onConnection.port) onConnection = { port: o.localPort, ids: [] };
+            onConnection.ids.push(ev.ack.id);
+            if (Date.now() - lastReadBackAt >= READ_BACK_EVERY_MS) {
+              lastReadBackAt = Date.now();
+              await readBack(a, onConnection);
+            }
             break;
           }
           if (o.failure === undefined && o.status !== 409 && o.status !== 429 && o.status !== 503) break;
@@ -544,6 +597,21 @@ it('chaos soak: kill -9 of a worker and of the keeper, HUP, TTIN/TTOU and a conn
       `twins (two copies of one event at once on two connections): ${twins.length} sent, ${twinsInFlight.length} with a copy answered 409 idempotency_key_in_flight, ` +
         `${twins.filter((p) => p.ev.replays > 0).length} with a replayed 201, ${twinsSplit.length} whose copies were not both acknowledged with one id`,
     );
+    // Read-your-writes, and the cache's staleness bound on the roster's reads.
+    const unseen = readBacks.flatMap((r) => r.missing);
+    const players = outcomes
+      .filter((o) => o.path === '/api/players' && o.status === 200 && o.text)
+      .map((o) => {
+        const b = JSON.parse(o.text ?? '{}') as { fetched_at: string; stale: boolean };
+        return { ageMs: o.endedAt - Date.parse(b.fetched_at), stale: b.stale };
+      });
+    // The client reads the answer a few milliseconds after the worker judged its copy's age.
+    const CLOCK_SLACK_MS = 500;
+    const tooOld = players.filter((r) => r.ageMs > (CACHE_TTL_S + CACHE_MAX_STALE_S) * 1000 + CLOCK_SLACK_MS || (!r.stale && r.ageMs > CACHE_TTL_S * 1000 + CLOCK_SLACK_MS));
+    say(
+      `reads: ${readBacks.length} reads of the Events tab on a poster's connection, checking the ${readBacks.reduce((n, r) => n + r.checked, 0)} events acknowledged on it (${Math.min(...readBacks.map((r) => r.checked))} to ${Math.max(...readBacks.map((r) => r.checked))} each), ${unseen.length} missing from the read, ${readBacksOnAnotherConnection} reads on another connection (not judged); ` +
+        `${players.length} rosters read, the oldest copy ${Math.max(0, ...players.map((r) => r.ageMs))} ms old (fresh ones ${Math.max(0, ...players.filter((r) => !r.stale).map((r) => r.ageMs))} ms), ${tooOld.length} past the bound`,
+    );
     const burstChecks = bursts.map((b) => {
       const full = b.probes.filter((o) => o.status === 503 && errorCodeOf(o) === 'server_full' && o.headers?.['retry-after'] !== undefined && o.endedAt - o.startedAt <= OVER_CAP_ANSWER_MS);
       return { ...b, full };
@@ -592,6 +660,9 @@ it('chaos soak: kill -9 of a worker and of the keeper, HUP, TTIN/TTOU and a conn
     }
     assert.deepEqual(twinsSplit.map((p) => p.copies.map((c) => c.answers)), [], 'both copies of each twin were acknowledged, with the same id');
     assert.ok(twinsInFlight.length >= 3, `a copy arrived while its twin was being journaled and got 409 idempotency_key_in_flight, at least 3 times (${twinsInFlight.length})`);
+    assert.ok(readBacks.length >= 3, `acknowledged events were read back on the connection that posted them (${readBacks.length} reads)`);
+    assert.deepEqual(unseen, [], 'a read on the connection that got 201s includes the events they acknowledged (read-your-writes)');
+    assert.deepEqual(tooOld.slice(0, 5), [], `${tooOld.length} roster reads too old: no roster read was older than SHEET_CACHE_TTL (${CACHE_TTL_S} s) when fresh, nor than it plus SHEET_CACHE_MAX_STALE (${CACHE_MAX_STALE_S} s)`);
     assert.deepEqual(surprises, [], 'no worker or keeper exited but those killed or stopped on purpose');
     assert.deepEqual(bugs, [], 'no handler error, uncaught exception or stuck worker');
     assert.deepEqual([...children].sort(), [...current].sort(), "the master's children are its workers and keeper, nothing else");
