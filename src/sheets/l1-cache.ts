@@ -28,6 +28,11 @@ export interface L1Entry {
    * whose hold ended only because the link to the keeper dropped (a keeper restart) may.
    */
   mayLackRows: boolean;
+  /**
+   * ownWriteVersionOf(range) when the read behind this entry was asked for: an entry from before
+   * one of this worker's own acknowledged appends to the tab (see noteOwnWrite) lacks that row.
+   */
+  readonly ownWriteVersion: string;
   /** The last answer built from this entry, reused while its staleness figures still hold. */
   served?: SheetRead;
 }
@@ -45,6 +50,9 @@ export class L1Cache {
   /** Bumped by every expiry of a tab (and of all tabs): a read begun before one may miss its rows. */
   private readonly sheetVersions = new Map<string, number>();
   private allVersion = 0;
+  /** Counts of this worker's own acknowledged appends, by tab, and to tabs not known (noteOwnWrite). */
+  private readonly ownWrites = new Map<string, number>();
+  private allOwnWrites = 0;
 
   constructor(maxBytes: number) {
     this.lru = new LRUCache<string, L1Entry>({
@@ -72,12 +80,38 @@ export class L1Cache {
    * kept as a fallback but not held: it may lack rows written since, and holding it would hide
    * them until its expiry.
    */
-  set(range: string, read: WireRead, now: number, version?: string): L1Entry {
+  set(range: string, read: WireRead, now: number, version?: string, ownWriteVersion?: string): L1Entry {
     const current = version === undefined || version === this.versionOf(range);
     const holdUntil = !current ? 0 : read.expiresAt > now ? read.expiresAt : now + STALE_HOLD_MS;
-    const entry: L1Entry = { read, sheet: sheetOf(range), holdUntil, mayLackRows: !current };
+    const entry: L1Entry = { read, sheet: sheetOf(range), holdUntil, mayLackRows: !current, ownWriteVersion: ownWriteVersion ?? this.ownWriteVersionOf(range) };
     this.lru.set(range, entry);
     return entry;
+  }
+
+  /** Changes whenever this worker appended to the tab of `range` (noteOwnWrite). */
+  ownWriteVersionOf(range: string): string {
+    return `${this.allOwnWrites}.${this.ownWrites.get(sheetOf(range)) ?? 0}`;
+  }
+
+  /**
+   * This worker's own append to `sheet` (undefined: a range whose tab is not known) was
+   * acknowledged: every entry of the tab from before it lacks that row. Such an entry is never
+   * served again, not even as a fallback while the keeper is down: the client that wrote may read
+   * next on this connection (read-your-writes).
+   */
+  noteOwnWrite(sheet: string | undefined): void {
+    if (sheet === undefined) {
+      this.allOwnWrites++;
+      this.expireAll();
+      return;
+    }
+    this.ownWrites.set(sheet, (this.ownWrites.get(sheet) ?? 0) + 1);
+    this.expireSheet(sheet);
+  }
+
+  /** Whether `entry` was read before one of this worker's own appends to its tab. */
+  lacksOwnWrite(range: string, entry: L1Entry): boolean {
+    return entry.ownWriteVersion !== this.ownWriteVersionOf(range);
   }
 
   /** Ends the hold of every entry of a tab (kept as a fallback). */

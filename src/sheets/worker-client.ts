@@ -164,7 +164,11 @@ class WorkerSheetsClient implements SheetsClient {
       return this.fallBack(range, cached!, new CorralError('CORRAL_ERR_KEEPER_UNAVAILABLE', `the keeper did not answer within ${KEEPER_PATIENCE_MS} ms`));
     } catch (err) {
       const code = (err as { code?: unknown }).code;
-      if (cached && typeof code === 'string' && FALL_BACK_ON.has(code) && this.now() - cached.read.expiresAt <= this.maxStaleMs) return this.fallBack(range, cached, err);
+      // Never a copy from before this worker's own append to the tab: the client that wrote may be
+      // the one reading, and would not find its acknowledged row (read-your-writes). It gets the
+      // error (503 sheets_unavailable), and its retry the keeper's answer with the row.
+      const fallback = cached && typeof code === 'string' && FALL_BACK_ON.has(code) && this.now() - cached.read.expiresAt <= this.maxStaleMs && !this.l1.lacksOwnWrite(range, cached);
+      if (fallback) return this.fallBack(range, cached, err);
       this.counts.errors++;
       throw err;
     }
@@ -204,6 +208,7 @@ class WorkerSheetsClient implements SheetsClient {
    */
   private fetch(range: string): Promise<L1Entry> {
     const version = this.l1.versionOf(range);
+    const ownWriteVersion = this.l1.ownWriteVersionOf(range);
     const joined = this.inflight.get(range);
     if (joined && joined.version === version) return joined.entry;
     const flight = {
@@ -215,7 +220,7 @@ class WorkerSheetsClient implements SheetsClient {
             this.logger.info({ event: 'sheets.keeper_read_recovered', range, fallbacks: total }, `sheets: the keeper answers reads of ${range} again; ${total} were served from this worker's copy meanwhile`),
           );
           const now = this.now();
-          return this.l1.set(range, onOwnClock(wire, now), now, version);
+          return this.l1.set(range, onOwnClock(wire, now), now, version, ownWriteVersion);
         })
         .finally(() => {
           if (this.inflight.get(range) === flight) this.inflight.delete(range);
@@ -236,11 +241,13 @@ class WorkerSheetsClient implements SheetsClient {
     const receipt = await this.link.call<WireReceipt>('POST', '/append', JSON.stringify(body));
     this.counts.appends++;
     // Read-your-writes in this worker: the next read asks the keeper, which merges the journal.
+    let sheet: string | undefined;
     try {
-      this.l1.expireSheet(parseA1(range).sheet ?? '');
+      sheet = parseA1(range).sheet ?? '';
     } catch {
-      this.l1.expireAll();
+      sheet = undefined;
     }
+    this.l1.noteOwnWrite(sheet);
     return { id: receipt.id, rows: receipt.rows, ...(receipt.replayed !== undefined ? { replayed: receipt.replayed } : {}) };
   }
 

@@ -255,6 +255,36 @@ describe('worker Sheets client', () => {
     }
   });
 
+  it("while the keeper is down, a copy from before this worker's own append is not served: the read fails rather than lose the acknowledged row", async () => {
+    const socketPath = join(dir, 'keeper.sock');
+    const worker = createWorkerSheetsClient({ SHEET_ID: 'fake', CORRAL_DATA_DIR: dir, CORRAL_L1_CACHE_MB: 4, SHEET_CACHE_MAX_STALE: 3600 }, log.logger, { socketPath, watch: false, retryDelayMs: 10 });
+    try {
+      const first = worker.read('Events');
+      await until(() => keeper.reads.length === 1, 'the first /read');
+      keeper.reads[0]?.answer([HEADER, OLD_ROW]);
+      await first;
+      // Another tab's copy, from before the append: still a fallback while the keeper is down.
+      const other = worker.read('Players');
+      await until(() => keeper.reads.length === 2, 'the /read of another tab');
+      keeper.reads[1]?.answer([HEADER, OLD_ROW]);
+      await other;
+      await worker.append('Events', [NEW_ROW]);
+      await keeper.close();
+      await assert.rejects(worker.read('Events'), (err: { code?: string }) => err.code === 'CORRAL_ERR_KEEPER_UNAVAILABLE');
+      // The Players copy is held (its TTL has not passed): served without asking the keeper.
+      assert.deepEqual((await worker.read('Players')).values.at(-1), OLD_ROW);
+      // The keeper is back: the read gets its answer, with the row.
+      keeper = new ScriptedKeeper();
+      await keeper.listen(socketPath);
+      const back = worker.read('Events');
+      await until(() => keeper.reads.length === 1, 'a /read to the keeper that is back');
+      keeper.reads[0]?.answer([HEADER, OLD_ROW, NEW_ROW]);
+      assert.deepEqual((await back).values.at(-1), NEW_ROW);
+    } finally {
+      await worker.close();
+    }
+  });
+
   it('an aged copy is served when the keeper is slow to answer; one a write ended is not', async () => {
     let offset = 0;
     const patient = createWorkerSheetsClient({ SHEET_ID: 'fake', CORRAL_DATA_DIR: dir, CORRAL_L1_CACHE_MB: 4, SHEET_CACHE_MAX_STALE: 3600 }, log.logger, {
