@@ -1,6 +1,7 @@
 // `corral loadtest` from validated options to the written report: check the target is allowed
 // and answering, plan the schedule, run the virtual users, judge, write JSON and HTML.
 
+import { usersText } from './users-text.js';
 import { setMaxListeners } from 'node:events';
 import { basename } from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -219,7 +220,7 @@ export async function runLoadtest(opts: LoadtestOptions, io: RunIo): Promise<Run
         progress.update({
           elapsedMs: tick.elapsedMs,
           totalMs: schedule.totalMs,
-          segmentLabel: seg ? `${seg.label} (${segmentPeak(seg)} users)` : '',
+          segmentLabel: seg ? `${seg.label} (${usersText(segmentPeak(seg))})` : '',
           users: tick.users,
           rps: recorder.lastRps(),
           p95Ms: recorder.segments[tick.segment]?.p95(),

@@ -2,6 +2,7 @@
 // response time < 500 ms, 0 errors 503, 0 timeouts, CPU < 80 %, RAM < 50 %), then one plain
 // sentence for the whole run.
 
+import { usersText } from './users-text.js';
 import type { ServerSample } from './sampler.js';
 import type { Counts, LatencySummary } from './tally.js';
 
@@ -231,12 +232,12 @@ export function overallVerdict(segments: readonly JudgedSegment[], interrupted: 
   // A step cut short or with nothing measured did not pass: it failed nothing, which is all it says.
   else if (unmeasured.length > 0 || partial.length > 0) lines.push(`no step failed (${ran.length} of ${segments.length} ran)`);
   else if (ran.length > 0) lines.push(`every step passed (${ran.length} of ${segments.length} ran)`);
-  if (partial.length > 0) lines.push(`cut short, so proving no capacity: ${partial.map((s) => `${s.label} (${s.users} users)`).join(', ')}`);
+  if (partial.length > 0) lines.push(`cut short, so proving no capacity: ${partial.map((s) => `${s.label} (${usersText(s.users)})`).join(', ')}`);
   if (unmeasured.length > 0 && measured.length > 0) {
-    lines.push(`no request finished, so not measured and proving no capacity: ${unmeasured.map((s) => `${s.label} (${s.users} users)`).join(', ')}`);
+    lines.push(`no request finished, so not measured and proving no capacity: ${unmeasured.map((s) => `${s.label} (${usersText(s.users)})`).join(', ')}`);
   }
   const notRun = segments.filter((s) => !s.ran);
-  if (notRun.length > 0) lines.push(`not run${interrupted ? ' (interrupted)' : ''}: ${notRun.map((s) => `${s.label} (${s.users} users)`).join(', ')}`);
+  if (notRun.length > 0) lines.push(`not run${interrupted ? ' (interrupted)' : ''}: ${notRun.map((s) => `${s.label} (${usersText(s.users)})`).join(', ')}`);
   // The line above already names the steps with no request; this one says what else went unjudged.
   const unjudged = ran.flatMap((s) => s.judgement.checks.filter((c) => c.pass === null && c.name !== 'answered' && c.name !== 'p95')).map((c) => c.detail);
   if (unjudged.length > 0) lines.push(joinUnjudged(unjudged));

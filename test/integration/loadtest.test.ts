@@ -257,7 +257,7 @@ describe('corral loadtest against the fixture app', () => {
     child.stdout.on('data', (d: Buffer) => (log += d.toString()));
     const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));
     assert.equal(code, 0, log);
-    assert.match(log, /^\[00:00 elapsed, 00:0\d left\]  constant \(1 users\)  users 1 /m, 'a plain progress line');
+    assert.match(log, /^\[00:00 elapsed, 00:0\d left\]  constant \(1 user\)  users 1 /m, 'a plain progress line');
     // The terminal turns each \n into \r\n; any other \r, or an escape, is a redraw.
     assert.doesNotMatch(log, /\r(?!\n)|\x1b/, JSON.stringify(log));
   });

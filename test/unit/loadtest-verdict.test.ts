@@ -174,6 +174,8 @@ describe('the verdict', () => {
   it('says "1 concurrent user", not "1 concurrent users"', () => {
     assert.match(overallVerdict([judged(1, input())], false).headline, /^supports 1 concurrent user: yes/);
     assert.match(overallVerdict([judged(1, input({ ok: 98, timeouts: 2 }, { errorCodes: new Map([['timeout', 2]]) }))], false).headline, /^supports 1 concurrent user: no/);
+    const cut = overallVerdict([judged(1, input(), true, { complete: false })], true);
+    assert.ok(cut.lines.includes('cut short, so proving no capacity: step 1 (1 user)'), cut.lines.join(' | '));
   });
 
   it('claims no capacity from a step that measured nothing, without failing the run for it', () => {
