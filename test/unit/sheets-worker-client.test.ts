@@ -94,6 +94,15 @@ describe('worker Sheets client', () => {
     log = await captureLogger();
     client = createWorkerSheetsClient({ SHEET_ID: 'fake', CORRAL_DATA_DIR: dir, CORRAL_L1_CACHE_MB: 4, SHEET_CACHE_MAX_STALE: 3600 }, log.logger, { socketPath, watch: false, retryDelayMs: 50 });
   });
+  /** A keeper listening again on `socketPath` after the old one closed; `worker`'s next read of Events, answered with the new row. */
+  const readFromKeeperBack = async (worker: SheetsClient, socketPath: string) => {
+    keeper = new ScriptedKeeper();
+    await keeper.listen(socketPath);
+    const back = worker.read('Events');
+    await until(() => keeper.reads.length === 1, 'a /read to the keeper that is back');
+    keeper.reads[0]?.answer([HEADER, OLD_ROW, NEW_ROW]);
+    return back;
+  };
   afterEach(async () => {
     await client.close();
     await keeper.close();
@@ -231,12 +240,7 @@ describe('worker Sheets client', () => {
         ],
       );
       // The keeper is back: the next read gets its answer, and the end is said once.
-      keeper = new ScriptedKeeper();
-      await keeper.listen(socketPath);
-      const back = worker.read('Events');
-      await until(() => keeper.reads.length === 1, 'a /read to the keeper that is back');
-      keeper.reads[0]?.answer([HEADER, OLD_ROW, NEW_ROW]);
-      assert.deepEqual((await back).values.at(-1), NEW_ROW);
+      assert.deepEqual((await readFromKeeperBack(worker, socketPath)).values.at(-1), NEW_ROW);
       offset += 61_000;
       const again = worker.read('Events');
       await until(() => keeper.reads.length === 2, 'the next /read');
@@ -274,12 +278,7 @@ describe('worker Sheets client', () => {
       // The Players copy is held (its TTL has not passed): served without asking the keeper.
       assert.deepEqual((await worker.read('Players')).values.at(-1), OLD_ROW);
       // The keeper is back: the read gets its answer, with the row.
-      keeper = new ScriptedKeeper();
-      await keeper.listen(socketPath);
-      const back = worker.read('Events');
-      await until(() => keeper.reads.length === 1, 'a /read to the keeper that is back');
-      keeper.reads[0]?.answer([HEADER, OLD_ROW, NEW_ROW]);
-      assert.deepEqual((await back).values.at(-1), NEW_ROW);
+      assert.deepEqual((await readFromKeeperBack(worker, socketPath)).values.at(-1), NEW_ROW);
     } finally {
       await worker.close();
     }
