@@ -12,19 +12,11 @@
 
 import { constants, type FileHandle, open, rename, rm } from 'node:fs/promises';
 import { dirname } from 'node:path';
+import { fsyncDir } from '../../fs-sync.js';
 import { quarantineDamage } from './journal-quarantine.js';
 import { type DamagedPiece, type JournalRecord, encodeRecord, scanRecords } from './journal-scan.js';
 
 export { decodeRecord, encodeRecord, type DamagedPiece, type JournalRecord } from './journal-scan.js';
-
-async function fsyncDir(dir: string): Promise<void> {
-  const fh = await open(dir, constants.O_RDONLY);
-  try {
-    await fh.sync();
-  } finally {
-    await fh.close();
-  }
-}
 
 interface Op {
   records: readonly JournalRecord[] | undefined;

@@ -9,6 +9,7 @@ import { constants } from 'node:fs';
 import { copyFile, mkdir, open, readdir, readFile, rename, rm, stat } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { basename, join } from 'node:path';
+import { fsyncPath } from '../../fs-sync.js';
 import type { Logger } from '../../log/logger.js';
 import { A1ParseError, formatA1, parseA1, type GridArea } from '../a1.js';
 import type { AppendResult, SheetsBackend, ValueRange } from '../backend.js';
@@ -38,15 +39,6 @@ function trimRow(row: readonly string[]): string[] {
   let end = row.length;
   while (end > 0 && row[end - 1] === '') end--;
   return row.slice(0, end);
-}
-
-async function fsyncPath(path: string, flags: number): Promise<void> {
-  const fh = await open(path, flags);
-  try {
-    await fh.sync();
-  } finally {
-    await fh.close();
-  }
 }
 
 /** Seeds `dir` from the sample sheet unless it already exists. Returns whether it copied. */
@@ -80,11 +72,13 @@ function widestRow(rows: readonly (readonly unknown[])[]): number {
 export class OfflineBackend implements SheetsBackend {
   readonly kind = 'offline' as const;
   readonly description: string;
+  readonly source: string;
   /** Appends run one at a time: each rewrites a whole tab. */
   private chain: Promise<unknown> = Promise.resolve();
 
   constructor(private readonly dir: string) {
     this.description = `offline sheet in ${dir}`;
+    this.source = `offline ${dir}`;
   }
 
   private async tabs(): Promise<string[]> {
