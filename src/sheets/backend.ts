@@ -18,6 +18,11 @@ export interface SheetsBackend {
   readonly kind: 'google' | 'offline';
   /** Human-readable description for the log (`google sheet 1AbC… via https://…`, `offline sheet in data/sheet`). */
   readonly description: string;
+  /**
+   * Which sheet, read how, in full (the description shortens it): a keeper serves the cache a
+   * draining one handed over only when this is the same (keeper/cache-handoff.ts).
+   */
+  readonly source: string;
   getValues(range: string, signal?: AbortSignal): Promise<ValueRange>;
   batchGetValues(ranges: readonly string[], signal?: AbortSignal): Promise<ValueRange[]>;
   /**

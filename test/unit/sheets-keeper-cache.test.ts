@@ -56,6 +56,7 @@ describe('keeper cache tier (L2)', () => {
       backend: {
         kind: 'google',
         description: 'a fixed answer',
+        source: 'a fixed answer',
         getValues: async () => answer,
         batchGetValues: async () => [answer],
         appendValues: async () => ({ updatedRange: '', updatedRows: 0 }),

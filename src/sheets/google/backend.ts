@@ -59,6 +59,7 @@ function shortId(id: string): string {
 export class GoogleBackend implements SheetsBackend {
   readonly kind = 'google' as const;
   readonly description: string;
+  readonly source: string;
   readonly spreadsheetId: string;
   readonly readOnly: boolean;
   /** The full values API (update, batchUpdate, major dimensions) beyond the SheetsBackend interface. */
@@ -78,6 +79,7 @@ export class GoogleBackend implements SheetsBackend {
     this.#valueInputOption = parts.valueInputOption;
     this.#now = parts.now;
     const who = parts.auth.identity.kind === 'service-account' ? `as ${parts.auth.identity.clientEmail}` : 'with an API key';
+    this.source = `google ${parts.spreadsheetId} via ${parts.apiUrl} ${who}`;
     this.description = `google sheet ${shortId(parts.spreadsheetId)} via ${parts.apiUrl} ${who}${parts.readOnly ? ' (read-only)' : ''}`;
   }
 

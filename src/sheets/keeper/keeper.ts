@@ -7,6 +7,7 @@ import type { Settings } from '../../config/schema.js';
 import { DataDirWriteError, describeError } from '../../errors.js';
 import type { Logger } from '../../log/logger.js';
 import type { SheetsBackend } from '../backend.js';
+import { saveCacheHandoff, takeCacheHandoff, type TakenHandoff } from './cache-handoff.js';
 import { ChangeFeed, type WatchAnswer } from './change-feed.js';
 import { systemClock, type Clock } from './clock.js';
 import { Flusher } from './flusher.js';
@@ -79,6 +80,7 @@ export class Keeper {
    * they were cut from, then by range: a new fetch is a new value, and its old cuts go with it.
    */
   private readonly cuts = new WeakMap<object, Map<string, { readonly values: readonly (readonly string[])[]; readonly jsonBytes: Buffer }>>();
+  private readonly clock: Clock;
   private readonly meter: UpstreamMeter;
   private readonly readQuota: QuotaBucket;
   private readonly writeQuota: QuotaBucket;
@@ -96,6 +98,7 @@ export class Keeper {
   private constructor(private readonly o: KeeperOptions) {
     const s = o.settings;
     const clock = o.clock ?? systemClock;
+    this.clock = clock;
     this.meter = new UpstreamMeter(clock);
     this.writeFailures = new JournalWriteFailureLog(o.logger, () => clock.now());
     this.readQuota = new QuotaBucket({ name: 'sheets reads', perMinute: s.SHEETS_READS_PER_MINUTE, maxQueue: o.readQueueMax ?? s.SHEETS_READS_PER_MINUTE, clock });
@@ -132,6 +135,9 @@ export class Keeper {
       k.ledger = QuotaLedger.open(dataDir, { reads: k.readQuota, writes: k.writeQuota }, o.logger);
       k.backend = await o.openBackend(pacer(k.readQuota, k.writeQuota, k.meter));
       k.startTier();
+      // Before the journal opens: its done entries are kept while a copy from before them is
+      // served, and the restored copies are such copies (cache-handoff.ts).
+      await k.restoreCache(dataDir);
       const { journal, replayed, quarantined } = await Journal.open({
         dir: dataDir,
         ...(o.clock ? { clock: o.clock } : {}),
@@ -197,6 +203,50 @@ export class Keeper {
     }
   }
 
+  /** Takes the cache a draining keeper handed over, if it is of this sheet; never fails the start. */
+  private async restoreCache(dataDir: string): Promise<void> {
+    const s = this.o.settings;
+    const now = this.clock.now();
+    let taken: TakenHandoff;
+    try {
+      taken = await takeCacheHandoff(dataDir, this.backend.source, now, (s.SHEET_CACHE_TTL + s.SHEET_CACHE_MAX_STALE) * 1000);
+    } catch (err) {
+      // Unreadable, or its deletion not durable: not used, since a later start could take it again.
+      this.o.logger.warn({ event: 'sheets.cache_handoff_ignored', dataDir, err: describeError(err) }, `keeper: cannot take the cache the previous keeper handed over in ${dataDir} (${(err as Error).message}); starting with an empty cache`);
+      return;
+    }
+    if (taken.kind === 'none') return;
+    if (taken.kind === 'ignored') {
+      this.o.logger.info({ event: 'sheets.cache_handoff_ignored', dataDir, reason: taken.reason }, `keeper: not using the cache the previous keeper handed over: ${taken.reason}`);
+      return;
+    }
+    const ranges = this.tier.restore(taken.values);
+    const oldest = taken.values.reduce((age, v) => Math.max(age, now - v.fetchedAt), 0);
+    this.o.logger.info(
+      { event: 'sheets.cache_restored', ranges, too_old: taken.tooOld, oldest_age_s: Math.round(oldest / 1000), handed_over_s_ago: Math.round((now - taken.savedAt) / 1000) },
+      `keeper: serving ${ranges} cached range${ranges === 1 ? '' : 's'} the previous keeper handed over (oldest fetched ${Math.round(oldest / 1000)} s ago), refreshed by their TTL`,
+    );
+  }
+
+  /** Hands the cache to the next keeper; a failure costs only its first reads (logged). */
+  private async handOverCache(): Promise<void> {
+    // The offline sheet is read from local files in milliseconds: nothing to spare, and an
+    // operator who edits its CSV files and restarts reads them at once, as before.
+    if (this.backend.kind === 'offline') return;
+    const dataDir = dataDirOf(this.o.settings);
+    const values = this.tier.servableValues();
+    if (values.length === 0) return;
+    try {
+      const bytes = await saveCacheHandoff(dataDir, this.backend.source, values, this.clock.now());
+      this.o.logger.info({ event: 'sheets.cache_handed_over', ranges: values.length, bytes }, `keeper: ${values.length} cached range${values.length === 1 ? '' : 's'} handed over to the next keeper`);
+    } catch (err) {
+      this.o.logger.warn(
+        { event: 'sheets.cache_handover_failed', dataDir, err: describeError(err) },
+        `keeper: cannot write the cache for the next keeper in ${dataDir} (${(err as Error).message}); it starts empty, and its first reads wait for Google`,
+      );
+    }
+  }
+
   /** The read, and the JSON of its values as pieces of bytes when they can be had without serialising them all. */
   private async resolve(range: string): Promise<{ read: KeeperRead; valuesJson: readonly Buffer[] | undefined }> {
     // A read right of column A is fetched from column A, for the merge to see the rows' ids.
@@ -218,7 +268,7 @@ export class Keeper {
       staleSeconds: r.staleSeconds,
       pendingRows: merged.added,
       backend: this.backend.kind,
-      now: (this.o.clock ?? systemClock).now(),
+      now: this.clock.now(),
       via: r.via,
     };
     // The tier's JSON of these very values, when no journaled row was merged in nor columns cut.
@@ -285,7 +335,7 @@ export class Keeper {
   private reportEvictions(): void {
     const { keys, evicted } = this.journal.idempotencyFigures();
     if (evicted === this.evictionsReported) return;
-    const now = (this.o.clock ?? systemClock).now();
+    const now = this.clock.now();
     if (now - this.evictionsReportedAt < 60_000) return;
     this.o.logger.warn(
       { event: 'idempotency.keys_evicted', evicted: evicted - this.evictionsReported, keys, max: this.o.settings.CORRAL_IDEMPOTENCY_KEYS },
@@ -341,7 +391,7 @@ export class Keeper {
    */
   private oldestBacklogSeconds(): number {
     const oldest = this.journal.oldestBacklogAt();
-    return oldest === undefined ? 0 : Math.max(0, Math.floor(((this.o.clock ?? systemClock).now() - oldest) / 1000));
+    return oldest === undefined ? 0 : Math.max(0, Math.floor((this.clock.now() - oldest) / 1000));
   }
 
   connections(): Promise<number> {
@@ -370,10 +420,13 @@ export class Keeper {
     // which the journal already records as sent (a later start reads it back).
     let timer: NodeJS.Timeout | undefined;
     const expired = new Promise<void>((resolve) => {
-      timer = setTimeout(resolve, Math.max(0, deadline - (this.o.clock ?? systemClock).now()));
+      timer = setTimeout(resolve, Math.max(0, deadline - this.clock.now()));
     });
     await Promise.race([this.flusher.drain(deadline).catch(() => undefined), expired]);
     clearTimeout(timer);
+    // No refresh may land after the copies are written: the journal's retention was judged by them.
+    this.tier.close();
+    if (this.clock.now() < deadline) await this.handOverCache();
     await this.close();
     return this.journal.backlogRows();
   }

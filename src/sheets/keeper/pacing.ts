@@ -21,6 +21,7 @@ export function paced(backend: SheetsBackend, before: BeforeAttempt): SheetsBack
   return {
     kind: backend.kind,
     description: backend.description,
+    source: backend.source,
     async getValues(range, signal) {
       await before({ kind: 'read' }, signal);
       return backend.getValues(range, signal);

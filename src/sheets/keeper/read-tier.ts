@@ -16,6 +16,7 @@ import type { Logger } from '../../log/logger.js';
 import { RepeatedFailure } from '../../log/repeated-failure.js';
 import type { SheetsBackend } from '../backend.js';
 import { backoffMs } from './backoff.js';
+import type { HandedValue } from './cache-handoff.js';
 import { systemClock, type Clock } from './clock.js';
 
 export interface CachedValue {
@@ -174,6 +175,9 @@ export class ReadTier {
       const started = this.clock.now();
       this.counts.upstream++;
       const vr = await this.o.backend.getValues(range, this.abort.signal);
+      // An answer that comes after close() is not kept: the values a draining keeper hands over
+      // are those it had when it closed the tier (cache-handoff.ts).
+      this.abort.signal.throwIfAborted();
       const done = this.clock.now();
       const values = stringRows(vr.values ?? []);
       const jsonBytes = Buffer.from(JSON.stringify(values));
@@ -264,6 +268,37 @@ export class ReadTier {
       if (st.value && st.value.fetchStartedAt <= t && st.value.expiresAt >= servableFrom && matches(range)) return true;
     }
     return false;
+  }
+
+  /** The values that can still be served (within TTL + SHEET_CACHE_MAX_STALE), for the next keeper. */
+  servableValues(): CachedValue[] {
+    const servableFrom = this.clock.now() - this.o.maxStaleMs;
+    const out: CachedValue[] = [];
+    for (const st of this.states.values()) if (st.value && st.value.expiresAt >= servableFrom) out.push(st.value);
+    return out;
+  }
+
+  /**
+   * Installs values a previous keeper held (cache-handoff.ts), timed by this tier's TTL; a range
+   * this tier filled already keeps its own. They are served and refreshed as if fetched here, and
+   * a refresh that finds other values notifies the workers as any change does.
+   */
+  restore(values: readonly HandedValue[]): number {
+    let restored = 0;
+    for (const h of values) {
+      const st = this.state(h.range);
+      if (st.value) continue;
+      const value: CachedValue = { ...h, expiresAt: h.fetchedAt + this.o.ttlMs };
+      st.value = value;
+      if (this.everFilled.size >= MAX_REMEMBERED_RANGES) this.everFilled.clear();
+      this.everFilled.add(h.range);
+      // Re-set so the LRU accounts for the value's size (see fetch()).
+      this.states.delete(h.range);
+      this.states.set(h.range, st);
+      this.warnIfLarge(value);
+      restored++;
+    }
+    return restored;
   }
 
   /** Entries currently cached and the worst staleness served in the last minute. */

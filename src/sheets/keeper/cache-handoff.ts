@@ -1,0 +1,136 @@
+// The host cache handed from a keeper that drains to the next one. The cache lives in the keeper's
+// memory, so a keeper restarted by a reload (one that changes its settings) began empty, and every
+// worker without a copy of its own (every worker the same reload started) waited for Google's
+// first answers again: what the cache exists to spare the users. A draining keeper writes the
+// values it could still serve to `cache-handoff.json` in the data dir; the next keeper, under the
+// same lock, takes them before it opens the journal, and serves them by their age under its own
+// TTL (fresh, or stale while one refresh runs), as if it had fetched them itself.
+//
+// Only a drain writes the file, and the next start deletes it (durably) before it serves anything:
+// a keeper that crashes leaves none, so a file is never older than the journal beside it. That is
+// what keeps the reads right: a done entry stays in the journal while a cached copy from before it
+// is served (journal-entries.ts), and the copies restored here are exactly those the draining
+// keeper judged that by. An older file could lack rows whose done entries the journal has since
+// let go. A file from another sheet (SHEET_ID, SHEETS_API_URL, the account or the offline
+// directory changed with the reload) is not used.
+//
+// Format: a header line (JSON), then one line per range holding its values' JSON as the read tier
+// made it (JSON has no raw newline), written once rather than serialised again.
+
+import { open, readFile, rename, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { fsyncDir } from '../../fs-sync.js';
+import type { CachedValue } from './read-tier.js';
+
+export const CACHE_HANDOFF_FILE = 'cache-handoff.json';
+const VERSION = 1;
+
+/** A value as the next keeper restores it: its expiry is its own TTL's business. */
+export type HandedValue = Omit<CachedValue, 'expiresAt'>;
+
+interface HeaderRange {
+  readonly range: string;
+  readonly fetchStartedAt: number;
+  readonly fetchedAt: number;
+}
+
+interface Header {
+  readonly v: number;
+  readonly source: string;
+  readonly savedAt: number;
+  readonly ranges: readonly HeaderRange[];
+}
+
+/** Writes the values (temporary file, fsync, rename, directory fsync); the bytes written. */
+export async function saveCacheHandoff(dataDir: string, source: string, values: readonly CachedValue[], now: number): Promise<number> {
+  const header: Header = { v: VERSION, source, savedAt: now, ranges: values.map((v) => ({ range: v.range, fetchStartedAt: v.fetchStartedAt, fetchedAt: v.fetchedAt })) };
+  const newline = Buffer.from('\n');
+  const parts: Buffer[] = [Buffer.from(JSON.stringify(header)), newline];
+  for (const v of values) parts.push(v.jsonBytes, newline);
+  const path = join(dataDir, CACHE_HANDOFF_FILE);
+  const tmp = `${path}.tmp`;
+  const bytes = Buffer.concat(parts);
+  try {
+    const fh = await open(tmp, 'w', 0o600);
+    try {
+      await fh.writeFile(bytes);
+      await fh.sync();
+    } finally {
+      await fh.close();
+    }
+    await rename(tmp, path);
+  } catch (err) {
+    await rm(tmp, { force: true }).catch(() => undefined);
+    throw err;
+  }
+  await fsyncDir(dataDir);
+  return bytes.length;
+}
+
+export type TakenHandoff =
+  | { readonly kind: 'none' }
+  | { readonly kind: 'restored'; readonly values: readonly HandedValue[]; readonly savedAt: number; readonly tooOld: number }
+  | { readonly kind: 'ignored'; readonly reason: string };
+
+function isRows(value: unknown): value is string[][] {
+  return Array.isArray(value) && value.every((row) => Array.isArray(row) && row.every((cell) => typeof cell === 'string'));
+}
+
+function isHeader(value: unknown): value is Header {
+  const h = value as Partial<Header> | null;
+  return (
+    typeof h === 'object' && h !== null && typeof h.source === 'string' && typeof h.savedAt === 'number' && Array.isArray(h.ranges) &&
+    h.ranges.every((r) => typeof r?.range === 'string' && Number.isFinite(r.fetchStartedAt) && Number.isFinite(r.fetchedAt))
+  );
+}
+
+/**
+ * Reads and deletes the file a draining keeper left (the deletion durable before this returns: a
+ * later crash must not let a start after it restore these values again). Values past
+ * `servableMs` (TTL + SHEET_CACHE_MAX_STALE) are dropped, and so are values from a time after
+ * `now` (the clock was set back: their age cannot be told).
+ */
+export async function takeCacheHandoff(dataDir: string, source: string, now: number, servableMs: number): Promise<TakenHandoff> {
+  const path = join(dataDir, CACHE_HANDOFF_FILE);
+  // What a drain killed mid-write left: never renamed, so never taken.
+  await rm(`${path}.tmp`, { force: true });
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return { kind: 'none' };
+    throw err;
+  }
+  await rm(path);
+  await fsyncDir(dataDir);
+  const lines = text.split('\n');
+  let header: unknown;
+  try {
+    header = JSON.parse(lines[0] ?? '');
+  } catch {
+    return { kind: 'ignored', reason: 'its header is not JSON' };
+  }
+  if ((header as { v?: unknown } | null)?.v !== VERSION) return { kind: 'ignored', reason: `unknown version ${JSON.stringify((header as { v?: unknown } | null)?.v)}` };
+  if (!isHeader(header)) return { kind: 'ignored', reason: 'its header is malformed' };
+  if (header.source !== source) return { kind: 'ignored', reason: `it holds another sheet's values (${header.source})` };
+  // The header line, a line per range, and the empty string after the last newline.
+  if (lines.length !== header.ranges.length + 2 || lines[lines.length - 1] !== '') return { kind: 'ignored', reason: `it holds ${lines.length - 2} lines of values for ${header.ranges.length} ranges (cut short?)` };
+  const values: HandedValue[] = [];
+  let tooOld = 0;
+  for (const [i, r] of header.ranges.entries()) {
+    const json = lines[i + 1] ?? '';
+    let rows: unknown;
+    try {
+      rows = JSON.parse(json);
+    } catch {
+      return { kind: 'ignored', reason: `the values of ${r.range} are not JSON` };
+    }
+    if (!isRows(rows)) return { kind: 'ignored', reason: `the values of ${r.range} are not rows of strings` };
+    if (r.fetchedAt > now || now - r.fetchedAt > servableMs) {
+      tooOld++;
+      continue;
+    }
+    values.push({ range: r.range, values: rows, jsonBytes: Buffer.from(json), fetchStartedAt: r.fetchStartedAt, fetchedAt: r.fetchedAt });
+  }
+  return { kind: 'restored', values, savedAt: header.savedAt, tooOld };
+}

@@ -1,0 +1,206 @@
+// The host cache handed from a draining keeper to the next one (keeper/cache-handoff.ts): the file
+// itself, and keepers started one after the other on one data dir, as a reload that changes the
+// keeper's settings starts them.
+
+import assert from 'node:assert/strict';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, it } from 'node:test';
+import { CACHE_HANDOFF_FILE, saveCacheHandoff, takeCacheHandoff } from '../../src/sheets/keeper/cache-handoff.js';
+import { Keeper, type KeeperSettings } from '../../src/sheets/keeper/keeper.js';
+import { paced } from '../../src/sheets/keeper/pacing.js';
+import type { CachedValue } from '../../src/sheets/keeper/read-tier.js';
+import { captureLogger, type CapturedLogger } from '../fixtures/capture-logger.js';
+import { FakeBackend } from '../fixtures/fake-sheets-backend.js';
+import { FakeClock } from '../fixtures/fake-clock.js';
+
+const T0 = 1_800_000_000_000;
+const HOUR = 3_600_000;
+const HEADER = ['event_id', 'player', 'kind', 'detail', 'at'];
+
+function cached(range: string, values: string[][], fetchedAt: number): CachedValue {
+  return { range, values, jsonBytes: Buffer.from(JSON.stringify(values)), fetchStartedAt: fetchedAt - 800, fetchedAt, expiresAt: fetchedAt + 60_000 };
+}
+
+describe('the cache handoff file', () => {
+  let dir: string;
+  beforeEach(() => {
+    dir = mkdtempSync(join(tmpdir(), 'corral-handoff-'));
+  });
+  afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('gives back what was saved, once: the file is gone after it is taken', async () => {
+    const players = [['name', 'code'], ['Alice', 'P001'], ['Zoë "Z"\nNewline', 'P002']];
+    await saveCacheHandoff(dir, 'google S1', [cached('Players', players, T0), cached('Events!A:E', [], T0 - 5000)], T0 + 100);
+    const taken = await takeCacheHandoff(dir, 'google S1', T0 + 1000, HOUR);
+    assert.equal(taken.kind, 'restored');
+    assert.ok(taken.kind === 'restored');
+    assert.deepEqual(
+      taken.values.map((v) => [v.range, v.values, v.fetchStartedAt, v.fetchedAt, v.jsonBytes.toString()]),
+      [
+        ['Players', players, T0 - 800, T0, JSON.stringify(players)],
+        ['Events!A:E', [], T0 - 5800, T0 - 5000, '[]'],
+      ],
+    );
+    assert.equal(taken.savedAt, T0 + 100);
+    assert.equal(existsSync(join(dir, CACHE_HANDOFF_FILE)), false);
+    assert.deepEqual(await takeCacheHandoff(dir, 'google S1', T0 + 1000, HOUR), { kind: 'none' });
+  });
+
+  it("is not used for another sheet, nor when cut short or damaged; it is deleted all the same", async () => {
+    const save = () => saveCacheHandoff(dir, 'google S1', [cached('Players', [['a']], T0), cached('Events', [['b']], T0)], T0);
+    await save();
+    const other = await takeCacheHandoff(dir, 'google S2 via https://sheets.googleapis.com', T0, HOUR);
+    assert.equal(other.kind, 'ignored');
+    assert.match(other.kind === 'ignored' ? other.reason : '', /another sheet's values \(google S1\)/);
+    assert.equal(existsSync(join(dir, CACHE_HANDOFF_FILE)), false);
+
+    const path = join(dir, CACHE_HANDOFF_FILE);
+    const damaged: [string, (text: string) => string, RegExp][] = [
+      ['cut short', (t) => t.slice(0, t.lastIndexOf('[["b"]]')), /1 lines of values for 2 ranges/],
+      ['a line damaged', (t) => t.replace('[["b"]]', '[["b"'), /values of Events are not JSON/],
+      ['not rows of strings', (t) => t.replace('[["b"]]', '[["b",7]]'), /values of Events are not rows of strings/],
+      ['header damaged', (t) => `x${t}`, /header is not JSON/],
+      ['another version', (t) => t.replace('"v":1', '"v":2'), /unknown version 2/],
+    ];
+    for (const [what, damage, reason] of damaged) {
+      await save();
+      writeFileSync(path, damage(readFileSync(path, 'utf8')));
+      const taken = await takeCacheHandoff(dir, 'google S1', T0, HOUR);
+      assert.equal(taken.kind, 'ignored', what);
+      assert.match(taken.kind === 'ignored' ? taken.reason : '', reason, what);
+      assert.equal(existsSync(path), false, `${what}: deleted`);
+    }
+  });
+
+  it('drops values that could no longer be served, and values from after now (a clock set back); removes a temporary file never renamed', async () => {
+    await saveCacheHandoff(dir, 'src', [cached('Old', [['o']], T0 - HOUR - 1), cached('Kept', [['k']], T0 - HOUR + 1), cached('Future', [['f']], T0 + 10)], T0);
+    writeFileSync(join(dir, `${CACHE_HANDOFF_FILE}.tmp`), 'half a file');
+    const taken = await takeCacheHandoff(dir, 'src', T0, HOUR);
+    assert.ok(taken.kind === 'restored');
+    assert.deepEqual(taken.values.map((v) => v.range), ['Kept']);
+    assert.equal(taken.tooOld, 2);
+    assert.equal(existsSync(join(dir, `${CACHE_HANDOFF_FILE}.tmp`)), false);
+  });
+});
+
+describe('keepers one after the other on one data dir', () => {
+  let dir: string;
+  let backend: FakeBackend;
+  let log: CapturedLogger;
+  const keepers: Keeper[] = [];
+  let settings: KeeperSettings;
+
+  beforeEach(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'corral-handoff-keeper-'));
+    backend = new FakeBackend({ Events: [HEADER, ['ev-1', 'P001', 'joined', '', '2024-01-01']], Players: [['name', 'code'], ['Alice', 'P001']] });
+    log = await captureLogger();
+    settings = {
+      CORRAL_DATA_DIR: dir,
+      SHEET_CACHE_TTL: 60,
+      SHEET_CACHE_MAX_STALE: 3600,
+      SHEETS_READS_PER_MINUTE: 300,
+      SHEETS_WRITES_PER_MINUTE: 300,
+      // Flushes only when a test asks.
+      SHEETS_FLUSH_INTERVAL_MS: 600_000,
+      CORRAL_L1_CACHE_MB: 4,
+      CORRAL_IDEMPOTENCY_TTL: 86400,
+      CORRAL_IDEMPOTENCY_KEYS: 100_000,
+      CORRAL_IDEMPOTENCY_KEYS_PER_PLAYER: 1000,
+    };
+  });
+  afterEach(async () => {
+    for (const k of keepers.splice(0)) await k.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  async function start(clock: FakeClock, s: KeeperSettings = settings): Promise<Keeper> {
+    const k = await Keeper.start({ settings: s, logger: log.logger, socketPath: undefined, clock, openBackend: async (pace) => paced(backend, pace), lockWaitMs: 2000 });
+    keepers.push(k);
+    return k;
+  }
+
+  const events = (name: string) => log.lines().filter((l) => l.event === name);
+
+  it('a keeper started after a drain answers from the cache it was handed, without calling Google, and refreshes it by its own TTL', async () => {
+    const first = await start(new FakeClock(T0));
+    const before = await first.read('Players');
+    assert.equal(backend.count('get'), 1);
+    await first.drain(T0 + 5000);
+    assert.deepEqual(events('sheets.cache_handed_over').map((l) => l.ranges), [1]);
+
+    // 20 s later, with a TTL of 30 s now (a setting a reload changed, which restarts the keeper).
+    const clock = new FakeClock(T0 + 20_000);
+    const next = await start(clock, { ...settings, SHEET_CACHE_TTL: 30 });
+    const handed = await next.read('Players');
+    assert.deepEqual([handed.via, handed.stale, handed.values, handed.fetchedAt], ['fresh', false, before.values, before.fetchedAt]);
+    assert.equal(handed.expiresAt, before.fetchedAt + 30_000, "timed by this keeper's TTL");
+    assert.equal(backend.count('get'), 1, 'no call to Google');
+    const restored = events('sheets.cache_restored');
+    assert.equal(restored.length, 1);
+    assert.deepEqual([restored[0]?.ranges, restored[0]?.oldest_age_s], [1, 20]);
+
+    // Past that TTL: the handed copy is served stale while one refresh runs, as a fetched one is.
+    backend.tabs.get('Players')?.push(['Bob', 'P002']);
+    await clock.advance(11_000);
+    const stale = await next.read('Players');
+    assert.deepEqual([stale.via, stale.stale], ['stale', true]);
+    for (let i = 0; i < 50 && backend.count('get') < 2; i++) await new Promise((r) => setTimeout(r, 10));
+    assert.equal(backend.count('get'), 2);
+    await new Promise((r) => setImmediate(r));
+    assert.deepEqual((await next.read('Players')).values.at(-1), ['Bob', 'P002']);
+  });
+
+  it("a row acknowledged after the handed copy was fetched stays in reads of it, past the journal's retention", async () => {
+    const first = await start(new FakeClock(T0));
+    const copy = await first.read('Events');
+    assert.deepEqual(copy.values.map((r) => r[0]), ['event_id', 'ev-1']);
+    await first.append('Events', [['ev-X', 'P002', 'goal', '', '2024-03-02']]);
+    await first.flush();
+    assert.ok(backend.ids('Events').includes('ev-X'), 'in Google, after the copy was fetched');
+    await first.drain(T0 + 5000);
+    // 11 minutes on: the journal keeps done entries 10, unless a copy from before them is served.
+    const next = await start(new FakeClock(T0 + 11 * 60_000));
+    const read = await next.read('Events');
+    // The handed copy (its refresh has just begun), with the row from the journal.
+    assert.deepEqual([read.via, read.fetchedAt, read.pendingRows], ['stale', copy.fetchedAt, 1]);
+    assert.deepEqual(read.values.map((r) => r[0]), ['event_id', 'ev-1', 'ev-X']);
+  });
+
+  it('a keeper that did not drain (a crash) hands nothing over, and a handed cache is used by one start only', async () => {
+    const first = await start(new FakeClock(T0));
+    await first.read('Players');
+    await first.close();
+    keepers.splice(0);
+    const second = await start(new FakeClock(T0 + 1000));
+    await second.read('Players');
+    assert.equal(backend.count('get'), 2, 'nothing was handed over: fetched again');
+    await second.drain(T0 + 6000);
+    keepers.splice(0);
+    const third = await start(new FakeClock(T0 + 2000));
+    await third.read('Players');
+    assert.equal(backend.count('get'), 2, 'handed over by the drain');
+    // The third crashes: the fourth must not take the file the third took.
+    await third.close();
+    keepers.splice(0);
+    const fourth = await start(new FakeClock(T0 + 3000));
+    await fourth.read('Players');
+    assert.equal(backend.count('get'), 3);
+  });
+
+  it("is not used when the next keeper reads another sheet", async () => {
+    const first = await start(new FakeClock(T0));
+    await first.read('Players');
+    await first.drain(T0 + 5000);
+    keepers.splice(0);
+    backend.source = 'fake backend, another sheet';
+    const next = await start(new FakeClock(T0 + 1000));
+    const read = await next.read('Players');
+    assert.equal(read.via, 'miss');
+    assert.equal(backend.count('get'), 2);
+    const ignored = events('sheets.cache_handoff_ignored');
+    assert.equal(ignored.length, 1);
+    assert.match(String(ignored[0]?.reason), /another sheet's values \(fake backend\)/);
+  });
+});
