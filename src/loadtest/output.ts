@@ -3,9 +3,10 @@
 // are written only at the end (whole, then renamed into place), so a run refused before its load
 // leaves nothing behind, and one cut short while writing leaves no half of a result.
 
-import { accessSync, closeSync, constants, fsyncSync, mkdirSync, openSync, renameSync, statSync, unlinkSync, writeFileSync, type Stats } from 'node:fs';
+import { accessSync, closeSync, constants, fsyncSync, mkdirSync, openSync, renameSync, statSync, writeFileSync, type Stats } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { LoadtestError, LOADTEST_EXIT, inputError } from './exit.js';
+import { removeAbandonedTemporaries, removeQuietly, temporaryPath } from './temporary-files.js';
 
 export interface OutputFiles {
   readonly dir: string;
@@ -121,11 +122,6 @@ export function createOutputDir(files: OutputFiles, ownDirectory = false): Outpu
   }
 }
 
-/** Where a file is written before it is renamed over its final name: hidden, and this process's own. */
-function temporaryPath(file: string): string {
-  return join(dirname(file), `.${basename(file)}.${process.pid}.tmp`);
-}
-
 /** Writes the whole text to a new file and flushes it to disk, so a rename publishes it complete. */
 function writeDurably(path: string, text: string): void {
   const fd = openSync(path, 'wx');
@@ -134,14 +130,6 @@ function writeDurably(path: string, text: string): void {
     fsyncSync(fd);
   } finally {
     closeSync(fd);
-  }
-}
-
-function removeQuietly(path: string): void {
-  try {
-    unlinkSync(path);
-  } catch {
-    // Never created, or already renamed: nothing of this run is left under that name.
   }
 }
 
@@ -173,6 +161,8 @@ export function writeOutput(files: OutputFiles, json: string, html: string): voi
   const renamed: string[] = [];
   try {
     mkdirSync(files.dir, { recursive: true });
+    // What runs killed while writing here left behind; a run writing here now keeps its own.
+    removeAbandonedTemporaries(files.dir);
     for (const p of pending) {
       // A temporary file of an earlier process with this pid, killed while writing, is stale.
       removeQuietly(p.temp);
@@ -183,6 +173,7 @@ export function writeOutput(files: OutputFiles, json: string, html: string): voi
       renamed.push(p.file);
     }
   } catch (err) {
+    // Never created, or already renamed: then nothing of this run is left under that name.
     for (const p of pending) removeQuietly(p.temp);
     throw new LoadtestError(
       'CORRAL_ERR_LOADTEST_OUTPUT',

@@ -2,6 +2,7 @@
 // cannot be written, created only when the load starts, and a failed write at the end named as such.
 
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -114,6 +115,25 @@ describe('loadtest output directory', () => {
     assert.equal(readFileSync(join(dir, 'result.json'), 'utf8'), '{"new":true}\n');
     assert.equal(readFileSync(join(dir, 'report.html'), 'utf8'), '<p>new</p>\n');
     assert.deepEqual(readdirSync(dir).sort(), ['report.html', 'result.json']);
+  });
+
+  it('removes the temporary files of writers that are gone (kill -9 while writing), and keeps those of live ones', () => {
+    const dir = join(root, 'leftovers');
+    mkdirSync(dir);
+    // A process that has ended: its pid now names no process (ESRCH).
+    const gone = spawnSync(process.execPath, ['-e', '']).pid;
+    assert.ok(gone !== undefined && gone > 0);
+    // Live writers: the process that started this test, and init (another user's for a non-root
+    // user, whose kill(pid, 0) fails with EPERM: alive all the same).
+    const live = [process.ppid, 1];
+    const leftovers = [`.result.json.${gone}.tmp`, `.report.html.${gone}.tmp`];
+    const kept = [...live.map((pid) => `.result.json.${pid}.tmp`), `.report.html.${live[0]}.tmp`];
+    // Not of the naming scheme: another file's temporary, a pid 0 (kill would take it as the whole group), no pid.
+    const others = [`.notes.txt.${gone}.tmp`, '.result.json.0.tmp', '.report.html.tmp', 'keep.txt'];
+    for (const name of [...leftovers, ...kept, ...others]) writeFileSync(join(dir, name), 'half a resul');
+    writeOutput(outputFiles(dir), '{}\n', '<html>');
+    assert.deepEqual(readdirSync(dir).sort(), [...kept, ...others, 'report.html', 'result.json'].sort());
+    for (const name of kept) assert.equal(readFileSync(join(dir, name), 'utf8'), 'half a resul', `${name} is left to its writer`);
   });
 
   it('a failed write into a new directory says nothing was written', () => {
