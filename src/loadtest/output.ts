@@ -3,8 +3,9 @@
 // are written only at the end (whole, then renamed into place), so a run refused before its load
 // leaves nothing behind, and one cut short while writing leaves no half of a result.
 
-import { accessSync, closeSync, constants, fsyncSync, mkdirSync, openSync, renameSync, statSync, writeFileSync, type Stats } from 'node:fs';
+import { accessSync, constants, fsyncSync, mkdirSync, renameSync, statSync, type Stats } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
+import { syncDirectory, writeDurably, type Fsync } from './durable-file.js';
 import { LoadtestError, LOADTEST_EXIT, inputError } from './exit.js';
 import { removeAbandonedTemporaries, removeQuietly, temporaryPath } from './temporary-files.js';
 
@@ -122,16 +123,11 @@ export function createOutputDir(files: OutputFiles, ownDirectory = false): Outpu
   }
 }
 
-/** Writes the whole text to a new file and flushes it to disk, so a rename publishes it complete. */
-function writeDurably(path: string, text: string): void {
-  const fd = openSync(path, 'wx');
-  try {
-    writeFileSync(fd, text);
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
-  }
-}
+/**
+ * result.json and report.html are this run's, renamed into place, but their directory could not
+ * be flushed to disk: they are there to read, and a power cut may yet undo the renames.
+ */
+export class OutputNotSynced extends LoadtestError {}
 
 /** What a failed write leaves in the directory, for the error message. */
 function leftBehind(files: OutputFiles, earlier: readonly string[], renamed: readonly string[]): string {
@@ -149,10 +145,11 @@ function leftBehind(files: OutputFiles, earlier: readonly string[], renamed: rea
  * Writes both files, each to a temporary file in the same directory that is then renamed over its
  * name (atomic on POSIX), both written before either is renamed: a full disk, an interrupt or a
  * crash while writing leaves no truncated file that looks like a result, and any earlier
- * result.json and report.html as they were. A failure is an output error, exit 1, saying what the
- * directory holds.
+ * result.json and report.html as they were. The directory is then flushed, so that a power cut
+ * after the run cannot undo the renames. A failure is an output error, exit 1, saying what the
+ * directory holds (OutputNotSynced: both files in place, the directory not flushed).
  */
-export function writeOutput(files: OutputFiles, json: string, html: string): void {
+export function writeOutput(files: OutputFiles, json: string, html: string, fsync: Fsync = fsyncSync): void {
   const earlier = [files.json, files.html].filter((f) => statOrUndefined(f) !== undefined);
   const pending = [
     { file: files.json, text: json, temp: temporaryPath(files.json) },
@@ -166,7 +163,7 @@ export function writeOutput(files: OutputFiles, json: string, html: string): voi
     for (const p of pending) {
       // A temporary file of an earlier process with this pid, killed while writing, is stale.
       removeQuietly(p.temp);
-      writeDurably(p.temp, p.text);
+      writeDurably(p.temp, p.text, fsync);
     }
     for (const p of pending) {
       renameSync(p.temp, p.file);
@@ -178,6 +175,16 @@ export function writeOutput(files: OutputFiles, json: string, html: string): voi
     throw new LoadtestError(
       'CORRAL_ERR_LOADTEST_OUTPUT',
       `could not write the result to ${files.dir} after the run: ${(err as Error).message}; the verdict above stands; ${leftBehind(files, earlier, renamed)}`,
+      LOADTEST_EXIT.FAILURE,
+      { cause: err },
+    );
+  }
+  try {
+    syncDirectory(files.dir, fsync);
+  } catch (err) {
+    throw new OutputNotSynced(
+      'CORRAL_ERR_LOADTEST_OUTPUT',
+      `could not flush ${files.dir} to disk after writing the result: ${(err as Error).message}; the verdict above stands; result.json and report.html are this run's, in place, but a power cut may yet undo their renames`,
       LOADTEST_EXIT.FAILURE,
       { cause: err },
     );

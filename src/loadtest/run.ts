@@ -13,7 +13,7 @@ import { inputError, LOADTEST_EXIT, targetRefused, targetUnreachable } from './e
 import { formatMix, withoutExports, type Mix } from './mix.js';
 import { DEFAULT_CONSTANT_MS, DEFAULT_THINK_MS, MAX_RUN_MS, type LoadtestOptions } from './options.js';
 import { ActionPacer, CLOSED_MODEL_NOTE, ThinkTimePacer, type Pacer } from './pacing.js';
-import { checkOutput, createOutputDir, outputFiles, writeOutput, type OutputFiles } from './output.js';
+import { checkOutput, createOutputDir, outputFiles, OutputNotSynced, writeOutput, type OutputFiles } from './output.js';
 import { Progress, type ProgressStream } from './progress.js';
 import { Recorder } from './recorder.js';
 import { renderReport } from './report-html.js';
@@ -298,7 +298,9 @@ export async function runLoadtest(opts: LoadtestOptions, io: RunIo): Promise<Run
     writeError = err;
   }
   removeInterrupt?.();
-  printSummary(io.stdout, segments, judged, verdict, writeError === undefined ? files : undefined);
+  // Files in place whose directory could not be flushed are still where the summary says.
+  const inPlace = writeError === undefined || writeError instanceof OutputNotSynced;
+  printSummary(io.stdout, segments, judged, verdict, inPlace ? files : undefined);
   if (writeError !== undefined) throw writeError;
 
   const exitCode = outcome.interrupted ? LOADTEST_EXIT.INTERRUPTED : verdict.pass ? LOADTEST_EXIT.PASS : LOADTEST_EXIT.CRITERIA_FAILED;

@@ -3,12 +3,34 @@
 
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, fstatSync, fsyncSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { LoadtestError, LOADTEST_EXIT } from '../../src/loadtest/exit.js';
-import { checkOutput, createOutputDir, outputFiles, writeOutput } from '../../src/loadtest/output.js';
+import { syncDirectory } from '../../src/loadtest/durable-file.js';
+import { checkOutput, createOutputDir, outputFiles, OutputNotSynced, writeOutput } from '../../src/loadtest/output.js';
+
+function errno(code: string): NodeJS.ErrnoException {
+  return Object.assign(new Error(`${code}: fsync failed`), { code });
+}
+
+/**
+ * fsync as the disk does it, except for directories, where `fail` decides: what each directory
+ * fsync saw in the directory, and the descriptors it was given.
+ */
+function directorySyncs(dir: string, fail?: string): { fsync: (fd: number) => void; seen: string[][]; fds: number[] } {
+  const seen: string[][] = [];
+  const fds: number[] = [];
+  const fsync = (fd: number): void => {
+    if (!fstatSync(fd).isDirectory()) return fsyncSync(fd);
+    fds.push(fd);
+    seen.push(readdirSync(dir).sort().map((name) => (name.startsWith('.') ? name : `${name}: ${readFileSync(join(dir, name), 'utf8')}`)));
+    if (fail !== undefined) throw errno(fail);
+    fsyncSync(fd);
+  };
+  return { fsync, seen, fds };
+}
 
 function refused(dir: string, pattern: RegExp): void {
   assert.throws(() => checkOutput(outputFiles(dir)), (err: unknown) => {
@@ -134,6 +156,49 @@ describe('loadtest output directory', () => {
     writeOutput(outputFiles(dir), '{}\n', '<html>');
     assert.deepEqual(readdirSync(dir).sort(), [...kept, ...others, 'report.html', 'result.json'].sort());
     for (const name of kept) assert.equal(readFileSync(join(dir, name), 'utf8'), 'half a resul', `${name} is left to its writer`);
+  });
+
+  it('flushes the directory once both files are renamed into place, so a power cut cannot undo the renames', () => {
+    const dir = join(root, 'flushed');
+    mkdirSync(dir);
+    writeFileSync(join(dir, 'result.json'), '{"earlier":true}\n');
+    const syncs = directorySyncs(dir);
+    writeOutput(outputFiles(dir), '{"new":true}\n', '<p>new</p>\n', syncs.fsync);
+    assert.deepEqual(syncs.seen, [['report.html: <p>new</p>\n', 'result.json: {"new":true}\n']], 'one directory fsync, after both renames, no temporary file left');
+    assert.throws(() => fstatSync(syncs.fds[0] as number), /EBADF/, 'the directory is closed again');
+  });
+
+  it('takes a filesystem that cannot fsync a directory (EINVAL, EISDIR) as no failure', () => {
+    for (const code of ['EINVAL', 'EISDIR']) {
+      const dir = join(root, `no-dir-fsync-${code}`);
+      const syncs = directorySyncs(dir, code);
+      writeOutput(outputFiles(dir), '{}\n', '<html>', syncs.fsync);
+      assert.equal(syncs.seen.length, 1);
+      assert.deepEqual(readdirSync(dir).sort(), ['report.html', 'result.json']);
+      assert.equal(readFileSync(join(dir, 'result.json'), 'utf8'), '{}\n');
+    }
+  });
+
+  it("tolerates Linux's own refusal to fsync a directory of /proc", { skip: existsSync('/proc/self') ? false : 'no /proc' }, () => {
+    assert.doesNotThrow(() => syncDirectory('/proc'));
+  });
+
+  it('reports a directory fsync that fails otherwise (EIO) as an output error, exit 1, saying the files are in place', () => {
+    const dir = join(root, 'dir-fsync-eio');
+    const syncs = directorySyncs(dir, 'EIO');
+    assert.throws(() => writeOutput(outputFiles(dir), '{"new":true}\n', '<p>new</p>\n', syncs.fsync), (err: unknown) => {
+      assert.ok(err instanceof OutputNotSynced, String(err));
+      assert.equal(err.code, 'CORRAL_ERR_LOADTEST_OUTPUT');
+      assert.equal(err.exitCode, LOADTEST_EXIT.FAILURE);
+      assert.equal(
+        err.message,
+        `could not flush ${dir} to disk after writing the result: EIO: fsync failed; the verdict above stands; result.json and report.html are this run's, in place, but a power cut may yet undo their renames`,
+      );
+      return true;
+    });
+    assert.throws(() => fstatSync(syncs.fds[0] as number), /EBADF/, 'the directory is closed after the failure');
+    assert.deepEqual(readdirSync(dir).sort(), ['report.html', 'result.json']);
+    assert.equal(readFileSync(join(dir, 'result.json'), 'utf8'), '{"new":true}\n');
   });
 
   it('a failed write into a new directory says nothing was written', () => {

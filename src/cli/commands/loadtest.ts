@@ -96,7 +96,9 @@ Exit codes:
        to stderr instead and the report is written; a run that did not pass keeps its own code
   1    the result could not be written after the run (the verdict is still
        printed; the files are written to temporary names and renamed, so earlier
-       result files in --out are left whole, as they were), or an unexpected failure`;
+       result files in --out are left whole, as they were), or its directory could
+       not be flushed to disk after the renames (the files are in place; stderr says
+       so), or an unexpected failure`;
 
 export const loadtestCommand: Command = {
   name: 'loadtest',
