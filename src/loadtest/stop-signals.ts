@@ -1,7 +1,9 @@
-// Ctrl-C, SIGTERM and SIGHUP during `corral loadtest`. The first stops the load and lets the run
-// write its partial report, which the signal's default action would lose with the whole run. A
-// second leaves at once: the operator is told on stderr that the run was abandoned and whether its
-// report was written, rather than seeing the prompt come back without a word.
+// Ctrl-C, SIGTERM and SIGHUP during `corral loadtest`, from the start of the command to its end,
+// so that none meets the default action's silent death. Before the load begins (the checks of the
+// target and the admin API) a signal ends the run at once, saying no load ran and nothing was
+// written. During the load, the first stops it and lets the run write its partial report, which
+// the default action would lose with the whole run; a second leaves at once, telling the operator
+// on stderr that the run was abandoned and whether its report was written.
 
 import type { OutputFiles } from './output.js';
 import { LOADTEST_EXIT } from './exit.js';
@@ -28,6 +30,7 @@ export interface StopSignalsIo {
 export class StopSignals {
   readonly #io: StopSignalsIo;
   #stopLoad: (() => void) | undefined;
+  #loadBegan = false;
   #written: OutputFiles | undefined;
   #first: StopSignal | undefined;
   #listening = false;
@@ -42,17 +45,23 @@ export class StopSignals {
   }
 
   /**
+   * Handles the stop signals from now until the process ends: called as the command starts, so a
+   * signal during the checks before the load says what it stopped. Once only.
+   */
+  listen(): void {
+    if (this.#listening) return;
+    this.#listening = true;
+    for (const signal of STOP_SIGNALS) this.#io.signals.on(signal, (s) => this.#handle(s));
+  }
+
+  /**
    * From the start of the load: `stopLoad` is what the first signal does until the returned
-   * function is called (once the report is written). The handlers stay until the process ends, so
-   * a signal while the report is being written or the verdict printed is not the default action's
-   * silent death.
+   * function is called (once the report is written).
    */
   readonly onInterrupt = (stopLoad: () => void): (() => void) => {
+    this.#loadBegan = true;
     this.#stopLoad = stopLoad;
-    if (!this.#listening) {
-      this.#listening = true;
-      for (const signal of STOP_SIGNALS) this.#io.signals.on(signal, (s) => this.#handle(s));
-    }
+    this.listen();
     return () => {
       if (this.#stopLoad === stopLoad) this.#stopLoad = undefined;
     };
@@ -66,6 +75,12 @@ export class StopSignals {
   #handle(signal: StopSignal): void {
     const again = this.#first !== undefined;
     this.#first ??= signal;
+    const which = `${again ? 'second stop signal' : 'stop signal'} (${signal})`;
+    if (!this.#loadBegan) {
+      this.#io.stderr.write(`corral loadtest: ${which} before the load began: the run was stopped before any load ran, and no result was written (any earlier result.json and report.html in --out are left as they were)\n`);
+      this.#io.leave(exitForSignal(signal));
+      return;
+    }
     if (!again && this.#stopLoad) {
       this.#stopLoad();
       return;
@@ -73,7 +88,7 @@ export class StopSignals {
     const report = this.#written
       ? `the report was written (result: ${this.#written.json}, report: ${this.#written.html})`
       : 'the report was not written (any earlier result.json and report.html in --out are left as they were)';
-    this.#io.stderr.write(`corral loadtest: ${again ? 'second stop signal' : 'stop signal'} (${signal}): run abandoned; ${report}\n`);
+    this.#io.stderr.write(`corral loadtest: ${which}: run abandoned; ${report}\n`);
     this.#io.leave(exitForSignal(signal));
   }
 }

@@ -12,7 +12,7 @@ import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import type { LoadtestResult } from '../../src/loadtest/result.js';
 import { startAdminFixture, startTargetFixture, type AdminFixture, type Player, type TargetFixture } from '../fixtures/loadtest-target.js';
-import { startCorral, type CorralProcess } from '../helpers/corral.js';
+import { startCorral, waitFor, type CorralProcess } from '../helpers/corral.js';
 import { chromium } from 'playwright-core';
 
 
@@ -41,28 +41,35 @@ interface CliRun {
  * fails with EFBIG after writing what fitted, as on a disk that fills up.
  */
 function loadtest(args: string[], cwd: string, onStderr?: (text: string, child: ReturnType<typeof spawn>) => void, fileSizeBlocks?: number): Promise<CliRun> {
-  return new Promise((resolve, reject) => {
-    const command = [process.execPath, BIN, 'loadtest', ...args];
-    const child =
-      fileSizeBlocks === undefined
-        ? spawn(command[0] as string, command.slice(1), { cwd, stdio: ['ignore', 'pipe', 'pipe'] })
-        : spawn('/bin/sh', ['-c', `ulimit -f ${fileSizeBlocks} && exec "$@"`, 'sh', ...command], { cwd, stdio: ['ignore', 'pipe', 'pipe'] });
+  return startLoadtest(args, cwd, onStderr, fileSizeBlocks).done;
+}
+
+/** As loadtest, with the process at hand from its start (to signal it before it prints anything). */
+function startLoadtest(args: string[], cwd: string, onStderr?: (text: string, child: ReturnType<typeof spawn>) => void, fileSizeBlocks?: number): { child: ReturnType<typeof spawn>; done: Promise<CliRun> } {
+  const command = [process.execPath, BIN, 'loadtest', ...args];
+  const child =
+    fileSizeBlocks === undefined
+      ? spawn(command[0] as string, command.slice(1), { cwd, stdio: ['ignore', 'pipe', 'pipe'] })
+      : spawn('/bin/sh', ['-c', `ulimit -f ${fileSizeBlocks} && exec "$@"`, 'sh', ...command], { cwd, stdio: ['ignore', 'pipe', 'pipe'] });
+  const done = new Promise<CliRun>((resolve, reject) => {
     let stdout = '';
     let stderr = '';
     const guard = setTimeout(() => {
       child.kill('SIGKILL');
       reject(new Error(`loadtest did not end within 60 s\nstdout:\n${stdout}\nstderr:\n${stderr}`));
     }, 60_000);
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => {
+    child.stdout?.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr?.on('data', (d: Buffer) => {
       stderr += d.toString();
       onStderr?.(stderr, child);
     });
-    child.on('exit', (code) => {
+    // 'close', not 'exit': what the run wrote to its pipes just before it exited is read by then.
+    child.on('close', (code) => {
       clearTimeout(guard);
       resolve({ code, stdout, stderr });
     });
   });
+  return { child, done };
 }
 
 function unescapeAttr(s: string): string {
@@ -521,6 +528,30 @@ describe('corral loadtest against the fixture app', () => {
     });
   }
 
+  // Before the load: the target holds its answer to one of the checks until the signal, so that
+  // the signal surely arrives while the run waits on it (a check answered at once leaves no time).
+  for (const [signal, code, route] of [['SIGINT', 130, 'GET /api/players'], ['SIGHUP', 129, 'POST /api/login']] as const) {
+    it(`says on ${signal} during the checks before the load (${route}) that no load ran and no result was written (exit ${code})`, async () => {
+      const path = route.split(' ')[1];
+      const t = await target({ delayMs: (p) => (p === path ? 60_000 : 0) });
+      const out = join(dir, `before-load-${signal.toLowerCase()}`);
+      mkdirSync(out);
+      writeFileSync(join(out, 'result.json'), '{"earlier":true}\n');
+      const run = startLoadtest(['--target', t.url, '--steps', '2', '--step-duration', '30s', '--think-time', '20ms', '--users-file', usersFile, '--out', out], dir);
+      await waitFor(() => (t.counts.get(route) ?? 0) > 0, 15_000, `${route} from the checks`);
+      run.child.kill(signal);
+      const { code: exit, stdout, stderr } = await run.done;
+      assert.equal(exit, code, `exit ${exit}, stderr:\n${stderr}`);
+      assert.match(stderr, new RegExp(`^corral loadtest: stop signal \\(${signal}\\) before the load began: the run was stopped before any load ran, and no result was written \\(any earlier result\\.json and report\\.html in --out are left as they were\\)$`, 'm'));
+      assert.doesNotMatch(stderr, /^loadtest: /m, 'the load never started');
+      assert.equal(stdout, '', 'no verdict');
+      assert.deepEqual(readdirSync(out), ['result.json']);
+      assert.equal(readFileSync(join(out, 'result.json'), 'utf8'), '{"earlier":true}\n');
+      assert.equal(t.logins(), 0, 'no virtual user logged in');
+      assert.equal(t.counts.get('GET /api/me') ?? 0, 0);
+    });
+  }
+
   it('refuses an admin token the target does not accept for exports before the load, not after it', async () => {
     const t = await target({ adminToken: 'admintok' });
     const run = await loadtest(['--target', t.url, '--users', '2', '--duration', '1s', '--think-time', '20ms', '--admin-token', 'typo', '--users-file', usersFile, '--out', join(dir, 'bad-token')], dir);
@@ -739,6 +770,31 @@ describe('corral loadtest against a real corral', () => {
       assertReportMatches(result, html);
     } finally {
       await own.stop();
+    }
+  });
+
+  it('says on SIGTERM during the admin API check before the load that no load ran and no result was written (exit 143)', async () => {
+    const c = corral as CorralProcess;
+    // An admin API that takes the request and never answers: the run waits on it, past the checks
+    // of the real corral, until the signal.
+    const asked: string[] = [];
+    const silentAdmin = createServer((req) => asked.push(`${req.method} ${req.url}`));
+    await new Promise<void>((resolve) => silentAdmin.listen(0, '127.0.0.1', resolve));
+    try {
+      const admin = `http://127.0.0.1:${(silentAdmin.address() as AddressInfo).port}`;
+      const out = join(dir, 'before-load');
+      const run = startLoadtest(['--target', c.url, '--steps', '2', '--step-duration', '30s', '--think-time', '50ms', '--admin', admin, '--admin-token', ADMIN_TOKEN, '--out', out], dir);
+      await waitFor(() => asked.length > 0, 15_000, 'the admin API check');
+      run.child.kill('SIGTERM');
+      const { code, stdout, stderr } = await run.done;
+      assert.equal(code, 143, `exit ${code}, stderr:\n${stderr}`);
+      assert.match(stderr, /^corral loadtest: stop signal \(SIGTERM\) before the load began: the run was stopped before any load ran, and no result was written \(any earlier result\.json and report\.html in --out are left as they were\)$/m);
+      assert.doesNotMatch(stderr, /^loadtest: /m, 'the load never started');
+      assert.equal(stdout, '', 'no verdict');
+      assert.equal(existsSync(out), false, '--out is created only when the load starts');
+    } finally {
+      silentAdmin.closeAllConnections();
+      await new Promise<void>((resolve) => silentAdmin.close(() => resolve()));
     }
   });
 

@@ -1,5 +1,6 @@
-// What `corral loadtest` does on Ctrl-C, SIGTERM and SIGHUP: the first stops the load, a second
-// abandons the run and says whether its report was written. (The real process and real signals:
+// What `corral loadtest` does on Ctrl-C, SIGTERM and SIGHUP: before the load, one ends the run
+// saying nothing ran; during it, the first stops the load, a second abandons the run and says
+// whether its report was written. (The real process and real signals:
 // test/integration/loadtest.test.ts.)
 
 import assert from 'node:assert/strict';
@@ -18,6 +19,16 @@ function harness(): { signals: StopSignals; send: (s: StopSignal) => void; stder
 }
 
 describe('loadtest stop signals', () => {
+  for (const [signal, code] of [['SIGINT', 130], ['SIGTERM', 143], ['SIGHUP', 129]] as const) {
+    it(`ends the run at once on ${signal} before the load began, saying no load ran and no result was written (exit ${code})`, () => {
+      const h = harness();
+      h.signals.listen();
+      h.send(signal);
+      assert.deepEqual(h.stderr, [`corral loadtest: stop signal (${signal}) before the load began: the run was stopped before any load ran, and no result was written (any earlier result.json and report.html in --out are left as they were)\n`]);
+      assert.deepEqual(h.left, [code]);
+    });
+  }
+
   it('stops the load on the first signal, and abandons the run on a second, saying its report was not written', () => {
     const h = harness();
     h.signals.onInterrupt(() => h.stops.push('stop'));

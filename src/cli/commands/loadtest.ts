@@ -76,7 +76,9 @@ Progress goes to stderr (one line redrawn on a terminal; a plain line every 5 s 
 otherwise, and under CI or TERM=dumb); the steps table and the verdict go to stdout when the run
 ends. Ctrl-C (or SIGTERM, SIGHUP) stops early and still writes the report; a second one while it
 stops leaves at once: the run is abandoned, its report not written (earlier result files in --out
-are left as they were), stderr says so, and the exit code is the second signal's.
+are left as they were), stderr says so, and the exit code is the second signal's. One before
+the load begins (during the checks of the target and the admin API) ends the run at once: no
+load ran, no result is written, stderr says so, and the exit code is that signal's.
 
 Exit codes:
   0    no step that ran failed the criteria and at least one measured a request
@@ -88,7 +90,8 @@ Exit codes:
        or an admin token the target or the admin API refuses
   69   the target is not answering
   130  interrupted (SIGINT); the partial report was written, unless a second signal
-       abandoned the run (stderr says which): 130, 143 or 129 is then that second signal's
+       abandoned the run (stderr says which): 130, 143 or 129 is then that second signal's;
+       or stopped before the load began: nothing was written
   143  stopped by SIGTERM; the partial report was written (as for 130)
   129  stopped by SIGHUP (terminal closed, SSH dropped); the partial report was written (as for 130)
   141  the run passed, but stdout was closed before the verdict was printed (its reader,
@@ -119,6 +122,8 @@ export const loadtestCommand: Command = {
       const stdout = new CheckedOutput(process.stdout);
       process.stdout.on('error', () => {});
       const signals = new StopSignals({ signals: process, stderr: process.stderr, leave: (code) => process.exit(code) });
+      // From here, not from the load's start: the checks before it take seconds against a slow target.
+      signals.listen();
       const report = await runLoadtest(parsed.options, {
         stdout,
         stderr: process.stderr,
