@@ -27,6 +27,11 @@ export class CheckedOutput {
     );
   }
 
+  /** The first failure known now; writes still under way may yet fail. */
+  get lost(): Error | undefined {
+    return this.#error;
+  }
+
   /** Waits for every write so far to end; the first failure, if one failed. */
   async settled(): Promise<Error | undefined> {
     await Promise.all(this.#pending);

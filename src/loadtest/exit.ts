@@ -34,6 +34,11 @@ export const LOADTEST_EXIT = {
   STDOUT_CLOSED: 141,
 } as const;
 
+/** A passing run whose verdict stdout did not take exits STDOUT_CLOSED, not 0; any other code stands. */
+export function exitAfterStdout(runCode: number, stdoutLost: boolean): number {
+  return stdoutLost && runCode === LOADTEST_EXIT.PASS ? LOADTEST_EXIT.STDOUT_CLOSED : runCode;
+}
+
 /** A loadtest failure that already knows its exit code. */
 export class LoadtestError extends CorralError {
   readonly exitCode: number;

@@ -35,8 +35,8 @@ export interface RunIo {
    * report is still to be written.
    */
   readonly onInterrupt?: (fn: () => void) => () => void;
-  /** result.json and report.html were written there. */
-  readonly onReportWritten?: (files: OutputFiles) => void;
+  /** result.json and report.html were written there; the run's exit code and verdict as they stand. */
+  readonly onReportWritten?: (files: OutputFiles, run: { readonly exitCode: number; readonly headline: string }) => void;
   readonly random?: () => number;
   readonly version: string;
 }
@@ -289,11 +289,12 @@ export async function runLoadtest(opts: LoadtestOptions, io: RunIo): Promise<Run
     notes,
   };
 
+  const exitCode = outcome.interrupted ? LOADTEST_EXIT.INTERRUPTED : verdict.pass ? LOADTEST_EXIT.PASS : LOADTEST_EXIT.CRITERIA_FAILED;
   // The verdict is printed even when the files cannot be written: it is what the run was for.
   let writeError: unknown;
   try {
     writeOutput(files, `${JSON.stringify(result, null, 2)}\n`, renderReport(result));
-    io.onReportWritten?.(files);
+    io.onReportWritten?.(files, { exitCode, headline: verdict.headline });
   } catch (err) {
     writeError = err;
   }
@@ -302,7 +303,5 @@ export async function runLoadtest(opts: LoadtestOptions, io: RunIo): Promise<Run
   const inPlace = writeError === undefined || writeError instanceof OutputNotSynced;
   printSummary(io.stdout, segments, judged, verdict, inPlace ? files : undefined);
   if (writeError !== undefined) throw writeError;
-
-  const exitCode = outcome.interrupted ? LOADTEST_EXIT.INTERRUPTED : verdict.pass ? LOADTEST_EXIT.PASS : LOADTEST_EXIT.CRITERIA_FAILED;
   return { exitCode, result, jsonFile: files.json, htmlFile: files.html };
 }

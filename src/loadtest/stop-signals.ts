@@ -3,7 +3,8 @@
 // target and the admin API) a signal ends the run at once, saying no load ran and nothing was
 // written. During the load, the first stops it and lets the run write its partial report, which
 // the default action would lose with the whole run; a second leaves at once, telling the operator
-// on stderr that the run was abandoned and whether its report was written.
+// on stderr that the run was abandoned. Once the report is written nothing is left to abandon: a
+// signal then leaves saying where the results are, with the run's own exit code.
 
 import type { OutputFiles } from './output.js';
 import { LOADTEST_EXIT } from './exit.js';
@@ -27,11 +28,20 @@ export interface StopSignalsIo {
   readonly leave: (code: number) => void;
 }
 
+/** A run whose result.json and report.html are written: what a signal from then on says, and its exit code. */
+export interface WrittenRun {
+  readonly files: OutputFiles;
+  /** The verdict's headline, repeated on stderr: the signal may cut its printing on stdout short. */
+  readonly headline: string;
+  /** The code the run ends with, as it stands when asked. */
+  readonly exitCode: () => number;
+}
+
 export class StopSignals {
   readonly #io: StopSignalsIo;
   #stopLoad: (() => void) | undefined;
   #loadBegan = false;
-  #written: OutputFiles | undefined;
+  #written: WrittenRun | undefined;
   #first: StopSignal | undefined;
   #listening = false;
 
@@ -42,6 +52,11 @@ export class StopSignals {
   /** The first stop signal received, if any: it decides the exit code of a run it stopped. */
   get first(): StopSignal | undefined {
     return this.#first;
+  }
+
+  /** The run's own code, with that of an interrupted run made the first signal's (130, 143 or 129). */
+  exitCode(runCode: number): number {
+    return runCode === LOADTEST_EXIT.INTERRUPTED ? exitForSignal(this.#first) : runCode;
   }
 
   /**
@@ -67,15 +82,21 @@ export class StopSignals {
     };
   };
 
-  /** The run wrote result.json and report.html: an abandoned run says where they are. */
-  reportWritten(files: OutputFiles): void {
-    this.#written = files;
+  /** The run wrote result.json and report.html: a signal from now on says where they are. */
+  reportWritten(run: WrittenRun): void {
+    this.#written = run;
   }
 
   #handle(signal: StopSignal): void {
     const again = this.#first !== undefined;
     this.#first ??= signal;
     const which = `${again ? 'second stop signal' : 'stop signal'} (${signal})`;
+    if (this.#written) {
+      const { files, headline } = this.#written;
+      this.#io.stderr.write(`corral loadtest: ${which} after the report was written: nothing was abandoned; the results are already written (result: ${files.json}, report: ${files.html}); verdict: ${headline}\n`);
+      this.#io.leave(this.#written.exitCode());
+      return;
+    }
     if (!this.#loadBegan) {
       this.#io.stderr.write(`corral loadtest: ${which} before the load began: the run was stopped before any load ran, and no result was written (any earlier result.json and report.html in --out are left as they were)\n`);
       this.#io.leave(exitForSignal(signal));
@@ -85,10 +106,7 @@ export class StopSignals {
       this.#stopLoad();
       return;
     }
-    const report = this.#written
-      ? `the report was written (result: ${this.#written.json}, report: ${this.#written.html})`
-      : 'the report was not written (any earlier result.json and report.html in --out are left as they were)';
-    this.#io.stderr.write(`corral loadtest: ${which}: run abandoned; ${report}\n`);
+    this.#io.stderr.write(`corral loadtest: ${which}: run abandoned; the report was not written (any earlier result.json and report.html in --out are left as they were)\n`);
     this.#io.leave(exitForSignal(signal));
   }
 }

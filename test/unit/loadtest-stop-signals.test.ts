@@ -6,6 +6,8 @@
 import assert from 'node:assert/strict';
 import { EventEmitter } from 'node:events';
 import { describe, it } from 'node:test';
+import { CheckedOutput } from '../../src/loadtest/checked-output.js';
+import { exitAfterStdout, LOADTEST_EXIT } from '../../src/loadtest/exit.js';
 import { outputFiles } from '../../src/loadtest/output.js';
 import { StopSignals, type StopSignal } from '../../src/loadtest/stop-signals.js';
 
@@ -42,25 +44,53 @@ describe('loadtest stop signals', () => {
     assert.deepEqual(h.stops, ['stop'], 'the load is stopped once');
   });
 
-  it('says where the report is when it was written before the second signal', () => {
+  const written = (signals: StopSignals, dir: string, exitCode: () => number, headline = 'supports 2 concurrent users: yes (p95 41 ms, 0 errors, CPU not measured)'): void =>
+    signals.reportWritten({ files: outputFiles(dir), headline, exitCode });
+
+  // The report is written and the verdict is being printed: the run has its result, and a signal
+  // cannot stop or abandon anything any more. It leaves at once (what is left is printing), saying
+  // where the results are and the verdict, with the code those results call for.
+  for (const [verdict, code, headline] of [
+    ['passed', LOADTEST_EXIT.PASS, 'supports 2 concurrent users: yes (p95 41 ms, 0 errors, CPU 35 %)'],
+    ['failed', LOADTEST_EXIT.CRITERIA_FAILED, 'supports 2 concurrent users: no (p95 612 ms, 0 errors, CPU 35 %)'],
+  ] as const) {
+    it(`on a first signal once the report of a run that ${verdict} is written, says the results are already written and where, and exits ${code}, the verdict's code`, () => {
+      const h = harness();
+      const remove = h.signals.onInterrupt(() => h.stops.push('stop'));
+      written(h.signals, '/runs/b', () => code, headline);
+      remove();
+      h.send('SIGTERM');
+      assert.deepEqual(h.stops, []);
+      assert.deepEqual(h.stderr, [
+        `corral loadtest: stop signal (SIGTERM) after the report was written: nothing was abandoned; the results are already written (result: /runs/b/result.json, report: /runs/b/report.html); verdict: ${headline}\n`,
+      ]);
+      assert.deepEqual(h.left, [code]);
+    });
+  }
+
+  it('on a second signal once the report of a run the first one stopped is written, keeps the first signal\'s code, which the result says', () => {
     const h = harness();
     const remove = h.signals.onInterrupt(() => h.stops.push('stop'));
     h.send('SIGINT');
-    h.signals.reportWritten(outputFiles('/runs/a'));
+    written(h.signals, '/runs/a', () => h.signals.exitCode(LOADTEST_EXIT.INTERRUPTED), 'supports 2 concurrent users: no (partial)');
     remove();
     h.send('SIGHUP');
-    assert.deepEqual(h.stderr, ['corral loadtest: second stop signal (SIGHUP): run abandoned; the report was written (result: /runs/a/result.json, report: /runs/a/report.html)\n']);
-    assert.deepEqual(h.left, [129]);
+    assert.deepEqual(h.stderr, [
+      'corral loadtest: second stop signal (SIGHUP) after the report was written: nothing was abandoned; the results are already written (result: /runs/a/result.json, report: /runs/a/report.html); verdict: supports 2 concurrent users: no (partial)\n',
+    ]);
+    assert.deepEqual(h.left, [130]);
+    assert.deepEqual(h.stops, ['stop']);
   });
 
-  it('leaves at once on a first signal once the report is written (the verdict still being printed)', () => {
+  it('gives a late signal the code the run ends with when stdout did not take a passing verdict (141, not 0)', async () => {
     const h = harness();
+    const stdout = new CheckedOutput({ write: (_text, callback) => queueMicrotask(() => callback(Object.assign(new Error('write EPIPE'), { code: 'EPIPE' }))) });
     const remove = h.signals.onInterrupt(() => h.stops.push('stop'));
-    h.signals.reportWritten(outputFiles('/runs/b'));
+    written(h.signals, '/runs/c', () => exitAfterStdout(h.signals.exitCode(LOADTEST_EXIT.PASS), stdout.lost !== undefined));
     remove();
-    h.send('SIGTERM');
-    assert.deepEqual(h.stops, []);
-    assert.deepEqual(h.stderr, ['corral loadtest: stop signal (SIGTERM): run abandoned; the report was written (result: /runs/b/result.json, report: /runs/b/report.html)\n']);
-    assert.deepEqual(h.left, [143]);
+    stdout.write('verdict: supports 2 concurrent users: yes\n');
+    await stdout.settled();
+    h.send('SIGINT');
+    assert.deepEqual(h.left, [LOADTEST_EXIT.STDOUT_CLOSED]);
   });
 });

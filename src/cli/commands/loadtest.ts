@@ -1,10 +1,10 @@
 // `corral loadtest`: "can this server carry N users?" answered with a verdict and a report.
 
 import { CheckedOutput } from '../../loadtest/checked-output.js';
-import { LoadtestError, LOADTEST_EXIT } from '../../loadtest/exit.js';
+import { exitAfterStdout, LoadtestError, LOADTEST_EXIT } from '../../loadtest/exit.js';
 import { parseLoadtestArgs } from '../../loadtest/options.js';
 import { runLoadtest } from '../../loadtest/run.js';
-import { exitForSignal, StopSignals } from '../../loadtest/stop-signals.js';
+import { StopSignals } from '../../loadtest/stop-signals.js';
 import type { Command } from '../command.js';
 import { packageVersion } from './version.js';
 
@@ -78,7 +78,9 @@ ends. Ctrl-C (or SIGTERM, SIGHUP) stops early and still writes the report; a sec
 stops leaves at once: the run is abandoned, its report not written (earlier result files in --out
 are left as they were), stderr says so, and the exit code is the second signal's. One before
 the load begins (during the checks of the target and the admin API) ends the run at once: no
-load ran, no result is written, stderr says so, and the exit code is that signal's.
+load ran, no result is written, stderr says so, and the exit code is that signal's. One once the
+result files are written (the verdict being printed) leaves at once, saying on stderr where they
+are and the verdict, with the code the run has anyway (its verdict's, or an earlier signal's).
 
 Exit codes:
   0    no step that ran failed the criteria and at least one measured a request
@@ -129,9 +131,10 @@ export const loadtestCommand: Command = {
         stderr: process.stderr,
         version: packageVersion(),
         onInterrupt: signals.onInterrupt,
-        onReportWritten: (files) => signals.reportWritten(files),
+        // A signal from here on stops nothing: it leaves with the code the run ends with anyway.
+        onReportWritten: (files, run) => signals.reportWritten({ files, headline: run.headline, exitCode: () => exitAfterStdout(signals.exitCode(run.exitCode), stdout.lost !== undefined) }),
       });
-      const exitCode = report.exitCode === LOADTEST_EXIT.INTERRUPTED ? exitForSignal(signals.first) : report.exitCode;
+      const exitCode = signals.exitCode(report.exitCode);
       const lost = await stdout.settled();
       if (lost === undefined) return exitCode;
       // Nobody read the verdict on stdout (`| head -3` took the first steps and left): say it where
@@ -139,7 +142,7 @@ export const loadtestCommand: Command = {
       const code = (lost as NodeJS.ErrnoException).code ?? lost.message;
       const what = code === 'EPIPE' ? 'stdout was closed before the verdict was printed' : 'the verdict could not be written to stdout';
       process.stderr.write(`corral loadtest: ${what} (${code}); verdict: ${report.result.verdict.headline}; result: ${report.jsonFile}, report: ${report.htmlFile}\n`);
-      return exitCode === LOADTEST_EXIT.PASS ? LOADTEST_EXIT.STDOUT_CLOSED : exitCode;
+      return exitAfterStdout(exitCode, true);
     } catch (err) {
       if (err instanceof LoadtestError) {
         // The same "[CODE] message" shape as every other CLI error (src/cli/main.ts).
