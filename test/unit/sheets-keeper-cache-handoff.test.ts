@@ -14,6 +14,7 @@ import type { CachedValue } from '../../src/sheets/keeper/read-tier.js';
 import { captureLogger, type CapturedLogger } from '../fixtures/capture-logger.js';
 import { FakeBackend } from '../fixtures/fake-sheets-backend.js';
 import { FakeClock } from '../fixtures/fake-clock.js';
+import { testKeeperSettings } from '../fixtures/keeper-settings.js';
 
 const T0 = 1_800_000_000_000;
 const HOUR = 3_600_000;
@@ -96,19 +97,7 @@ describe('keepers one after the other on one data dir', () => {
     dir = mkdtempSync(join(tmpdir(), 'corral-handoff-keeper-'));
     backend = new FakeBackend({ Events: [HEADER, ['ev-1', 'P001', 'joined', '', '2024-01-01']], Players: [['name', 'code'], ['Alice', 'P001']] });
     log = await captureLogger();
-    settings = {
-      CORRAL_DATA_DIR: dir,
-      SHEET_CACHE_TTL: 60,
-      SHEET_CACHE_MAX_STALE: 3600,
-      SHEETS_READS_PER_MINUTE: 300,
-      SHEETS_WRITES_PER_MINUTE: 300,
-      // Flushes only when a test asks.
-      SHEETS_FLUSH_INTERVAL_MS: 600_000,
-      CORRAL_L1_CACHE_MB: 4,
-      CORRAL_IDEMPOTENCY_TTL: 86400,
-      CORRAL_IDEMPOTENCY_KEYS: 100_000,
-      CORRAL_IDEMPOTENCY_KEYS_PER_PLAYER: 1000,
-    };
+    settings = testKeeperSettings(dir);
   });
   afterEach(async () => {
     for (const k of keepers.splice(0)) await k.close();
