@@ -138,6 +138,9 @@ describe('admin server with a token', () => {
     assert.match(text, /^corral_sheets_cache_hits_total 90$/m);
     assert.match(text, /^corral_sheets_journal_backlog_rows 2$/m);
     assert.match(text, /# TYPE corral_requests_total counter/);
+    assert.match(text, /# TYPE corral_worker_requests_total counter/);
+    assert.match(text, /^corral_worker_requests_total\{worker="1",role="worker"\} 100$/m);
+    assert.match(text, /^corral_worker_requests_total\{worker="2",role="worker"\} 50$/m);
   });
 
   it('a target starting with // is a path, not a host: a redirect, 404 or 400, never a 500', async () => {

@@ -104,7 +104,22 @@ export function createAdminMetrics(view: AdminView, host: () => HostSample | und
   perWorker('corral_process_heap_used_bytes', 'V8 heap used by each child process.', (c) => c.figures?.heapUsedBytes);
   perWorker('corral_event_loop_lag_seconds', 'Mean event-loop delay over the last heartbeat interval.', (c) => (c.figures ? c.figures.eventLoopLagMs / 1000 : undefined));
   perWorker('corral_worker_connections_active', 'Open connections per worker.', (c) => (c.role === 'worker' ? c.figures?.activeConnections : undefined));
-  perWorker('corral_worker_requests_served', 'Requests served by this worker process since it started.', (c) => (c.role === 'worker' ? c.figures?.requestsServed : undefined));
+  // A counter, per slot: the worker that takes a slot over starts from 0 again, which rate() and
+  // increase() read as a counter reset. As a gauge, rate() on it drew PromQL's warning that it is
+  // not a counter, and deriv() turned a replacement's drop to 0 into a large negative rate.
+  new Counter({
+    name: 'corral_worker_requests_total',
+    help: 'Requests served by the worker process in this slot since it started (its replacement starts from 0: a counter reset).',
+    labelNames: ['worker', 'role'],
+    registers,
+    collect() {
+      this.reset();
+      for (const c of workers()) {
+        const served = c.figures?.requestsServed;
+        if (served !== undefined) this.inc({ worker: String(c.slot), role: c.role }, served);
+      }
+    },
+  });
   perWorker('corral_worker_latency_p99_seconds', 'Request latency p99 over the last heartbeat interval.', (c) => (c.role === 'worker' && c.figures ? c.figures.latencyP99Ms / 1000 : undefined));
   // The per-child figures above are those of its last heartbeat: a child whose loop is blocked
   // keeps showing them until the master kills it (CORRAL_TIMEOUT). This says how old they are.
