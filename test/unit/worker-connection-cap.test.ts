@@ -27,6 +27,14 @@ function statusOf(port: number): Promise<string> {
   });
 }
 
+/** How a connection's close reached its client: an end (FIN) first, or a reset. */
+function howClosed(socket: Socket): Promise<string> {
+  return new Promise<string>((resolve) => {
+    socket.once('end', () => resolve('end'));
+    socket.once('error', (err: NodeJS.ErrnoException) => resolve(err.code ?? 'error'));
+  });
+}
+
 describe('connection cap while the master says the host is FULL', () => {
   let worker: WorkerServer;
   let port: number;
@@ -251,12 +259,6 @@ describe('connection cap: idle keep-alive connections give way to new ones', () 
 
   it('closes an idle connection that gives way with a FIN, not a reset: its client sent nothing and may retry', async () => {
     const [a, b, c] = (await idleClients(3)) as [Client, Client, Client];
-    // How each one's close reached its client: an end (FIN) first, or a reset.
-    const howClosed = (socket: Socket) =>
-      new Promise<string>((resolve) => {
-        socket.once('end', () => resolve('end'));
-        socket.once('error', (err: NodeJS.ErrnoException) => resolve(err.code ?? 'error'));
-      });
     const aClosed = howClosed(a.socket);
     assert.match(await statusOf(port), / 200 /, 'the new client is served');
     assert.equal(await aClosed, 'end', 'the idle keep-alive connection');
@@ -466,10 +468,12 @@ describe('connection cap with a host gauge', { skip: process.arch !== 'x64' && '
       assert.match(await b.get('/now'), / 200 /);
       // Another worker refused a connection at the host cap with none idle of its own.
       const aClosed = once(a.socket, 'close');
+      const bClosed = howClosed(b.socket);
       hostConnectionGauge(table, 1).wantRoom(3);
       await Promise.race([b.whenClosed, aClosed]);
       assert.equal(a.socket.destroyed, false, 'the second request a had begun to send keeps its connection');
       assert.equal(b.closed(), true, 'the idle one made room');
+      assert.equal(await bClosed, 'end', 'with a FIN, not a reset: its client sent nothing and may retry');
       a.finish();
       while (a.answers().length < 2 && !a.socket.destroyed) await new Promise((r) => setTimeout(r, 5));
       assert.deepEqual(a.answers().map((line) => line.split(' ')[1]), ['200', '200'], 'both pipelined requests answered');
