@@ -178,6 +178,18 @@ describe('keepers one after the other on one data dir', () => {
     assert.equal(backend.count('get'), 3);
   });
 
+  it('says why nothing was restored when every handed range is too old to be served', async () => {
+    const first = await start(new FakeClock(T0));
+    await first.read('Players');
+    await first.drain(T0 + 5000);
+    keepers.splice(0);
+    // A start two hours later: past the TTL (60 s) and SHEET_CACHE_MAX_STALE (1 h).
+    const next = await start(new FakeClock(T0 + 2 * HOUR));
+    assert.equal((await next.read('Players')).via, 'miss');
+    assert.deepEqual(events('sheets.cache_restored'), []);
+    assert.deepEqual(events('sheets.cache_handoff_ignored').map((l) => [l.reason, l.too_old]), [['its 1 range is older than SHEET_CACHE_TTL + SHEET_CACHE_MAX_STALE', 1]]);
+  });
+
   it("is not used when the next keeper reads another sheet", async () => {
     const first = await start(new FakeClock(T0));
     await first.read('Players');

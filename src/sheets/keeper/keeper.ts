@@ -220,6 +220,11 @@ export class Keeper {
       this.o.logger.info({ event: 'sheets.cache_handoff_ignored', dataDir, reason: taken.reason }, `keeper: not using the cache the previous keeper handed over: ${taken.reason}`);
       return;
     }
+    if (taken.values.length === 0) {
+      const reason = `its ${taken.tooOld} range${taken.tooOld === 1 ? ' is' : 's are'} older than SHEET_CACHE_TTL + SHEET_CACHE_MAX_STALE`;
+      this.o.logger.info({ event: 'sheets.cache_handoff_ignored', dataDir, reason, too_old: taken.tooOld }, `keeper: not using the cache the previous keeper handed over: ${reason}`);
+      return;
+    }
     const ranges = this.tier.restore(taken.values);
     const oldest = taken.values.reduce((age, v) => Math.max(age, now - v.fetchedAt), 0);
     this.o.logger.info(
