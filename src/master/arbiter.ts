@@ -14,9 +14,10 @@ import { assertLogFileWritable, type Logger } from '../log/logger.js';
 import { RepeatedFailure } from '../log/repeated-failure.js';
 import { assertAdminBindSafe } from './admin/auth.js';
 import type { AdminView, ReloadOutcome, RespawnWait, RestartNeeded } from './admin/view.js';
-import { exponentialBackoff } from './backoff.js';
 import { bindsOverlap, v6WildcardTakesIPv4 } from './bind-overlap.js';
 import { busyConnections, computeCapacity, perWorkerCap, slotsFull, type Capacity } from './capacity.js';
+import { CrashLedger } from './crash-ledger.js';
+import { KeeperCrashLedger } from './keeper-crash-ledger.js';
 import type { Notifier } from './notify.js';
 import { snapshotOf, type ChildRecord, type RetireReason } from './registry.js';
 import type { Spawner } from './spawner.js';
@@ -56,9 +57,6 @@ const KEEPER_SETTINGS = [...(Object.keys(sheetsSchema) as (keyof typeof sheetsSc
  */
 const RESTART_ONLY_SETTINGS = ['CORRAL_ACCEPT', 'CORRAL_BACKLOG', 'CORRAL_ADMIN_BIND', 'CORRAL_PIDFILE'] as const;
 
-/** A crash this soon after ready counts towards the crash-loop backoff. */
-const QUICK_CRASH_MS = 10_000;
-const BACKOFF = exponentialBackoff(250, 30_000);
 /** A child that has not reported ready after this long is killed as a failed boot. */
 const BOOT_TIMEOUT_FLOOR_MS = 60_000;
 /** At first boot, workers wait this long for the keeper (it normally needs well under a second). */
@@ -93,28 +91,11 @@ export class Arbiter {
   private readonly intents: Intent[] = [];
   private readonly exits: { record: ChildRecord; code: number | null; signal: NodeJS.Signals | null }[] = [];
   private nextId = 1;
-  private bootFailures = 0;
-  /** Workers are forked in numbered batches (one per tick that forks): see reap(). */
-  private forkBatch = 0;
-  /** The batch of the last boot failure counted: others of that batch are the same attempt. */
-  private lastFailedBatch = 0;
-  private lastBootError: ChildRecord['bootError'];
-  private quickCrashes = 0;
-  private lastCrashAt = 0;
-  /**
-   * The last crash counted as a step of the crash loop: when, which worker, and the last fork
-   * batch started before it. Workers of those batches that crash soon after it share its step.
-   */
-  private crashStep: { readonly at: number; readonly workerId: number; readonly lastBatch: number } | undefined;
-  private nextSpawnAt = 0;
-  private keeperFailures = 0;
-  /** Keeper exits within QUICK_CRASH_MS of its ready, in a row: reset at its ready, keeperFailures does not see them. */
-  private keeperQuickCrashes = 0;
-  private nextKeeperSpawnAt = 0;
+  private readonly crashes = new CrashLedger();
+  private readonly keeperCrashes = new KeeperCrashLedger();
   private keeperGaveWay = false;
   /** A reload changed the keeper's settings: new workers wait for the new keeper. */
   private keeperRestarting = false;
-  private lastKeeperError: ChildRecord['bootError'];
   private readonly exitedServed = { requests: 0, errors: 0, refused: 0, idleClosed: 0 };
   private reload: ReloadState | undefined;
   /** A SIGHUP arrived during a reload: run one more as soon as this one ends (the .env may have changed again). */
@@ -352,8 +333,7 @@ export class Arbiter {
     this.reloadOutcome = { outcome: 'started', generation: this.generation, restartNeeded, envOverrides: next.envOverrides };
     this.expected = next.settings.CORRAL_WORKERS;
     this.restartKeeperIfChanged(this.reload.previous.settings, next.settings);
-    this.bootFailures = 0;
-    this.nextSpawnAt = 0;
+    this.crashes.clearBootBackoff();
     this.o.notifier.reloading(`reloading: starting generation ${this.generation}`);
     this.log.info({ event: 'reload.start', generation: this.generation, workers: this.expected }, `reload: starting generation ${this.generation}`);
   }
@@ -412,8 +392,7 @@ export class Arbiter {
     const changed = KEEPER_SETTINGS.filter((name) => JSON.stringify(before[name]) !== JSON.stringify(after[name]));
     if (changed.length === 0) return;
     this.keeperRestarting = true;
-    this.keeperFailures = 0;
-    this.keeperQuickCrashes = 0;
+    this.keeperCrashes.restarting();
     this.log.info({ event: 'keeper.restart', changed }, `keeper settings changed (${changed.join(', ')}): restarting the keeper first`);
     this.drain(keeper, 'reload: keeper settings changed', 5000);
   }
@@ -437,86 +416,38 @@ export class Arbiter {
         continue;
       }
       if (c.role === 'keeper') {
-        this.keeperFailures++;
-        // keeperFailures starts again at each ready, so crashes soon after ready are counted apart,
-        // as a worker's are: a keeper that crashed soon after every ready was restarted within
-        // 250 ms, about once a second for good (each one with a cold cache, and a new Google token
-        // for its first call). One that lived longer starts the count again.
-        if (c.readyAt !== undefined) this.keeperQuickCrashes = this.now() - c.readyAt < QUICK_CRASH_MS ? this.keeperQuickCrashes + 1 : 0;
-        this.lastKeeperError = c.bootError ?? { code: 'CORRAL_ERR_KEEPER_UNAVAILABLE', message: `keeper exited with code ${code} signal ${signal}` };
-        const delay = BACKOFF.delayMs(Math.max(this.keeperFailures, this.keeperQuickCrashes));
-        this.nextKeeperSpawnAt = this.now() + delay;
+        const delay = this.keeperCrashes.exited(c.readyAt, c.bootError ?? { code: 'CORRAL_ERR_KEEPER_UNAVAILABLE', message: `keeper exited with code ${code} signal ${signal}` }, this.now());
         this.log.error(
-          { ...fields, boot_error: c.bootError ?? null, crash_loop: this.keeperQuickCrashes, respawn_in_ms: delay },
+          { ...fields, boot_error: c.bootError ?? null, crash_loop: this.keeperCrashes.quickCrashes, respawn_in_ms: delay },
           `keeper exited unexpectedly (code ${code}, signal ${signal}); restarting`,
         );
         continue;
       }
       if (!wasReady) {
-        // Workers forked together fail together, for the same reason (a database down at boot, a
-        // port taken): one counted failure stands for its whole batch. Counted one by one, the
-        // first batch of CORRAL_WORKERS ≥ CORRAL_BOOT_ATTEMPTS workers used up every attempt at
-        // once, and the master exited 3 without a single retry.
-        if (c.forkBatch > this.lastFailedBatch) {
-          this.bootFailures++;
-          this.lastFailedBatch = c.forkBatch;
-          this.nextSpawnAt = this.now() + BACKOFF.delayMs(this.bootFailures);
-        }
-        this.lastBootError = c.bootError ?? { code: 'CORRAL_ERR_APP_LOAD', message: `worker exited with code ${code} signal ${signal} before it was ready` };
+        const bootError = c.bootError ?? { code: 'CORRAL_ERR_APP_LOAD', message: `worker exited with code ${code} signal ${signal} before it was ready` };
+        this.crashes.bootFailed(c.forkBatch, bootError, this.now());
         const kind = code !== null && BOOT_FAILURE_EXITS.has(code) ? 'cannot boot' : 'failed to boot';
         this.log.error(
-          { ...fields, event: 'worker.boot_failed', failures: this.bootFailures, boot_error: this.lastBootError },
-          `worker ${c.id} ${kind}: ${this.lastBootError.message}`,
+          { ...fields, event: 'worker.boot_failed', failures: this.crashes.bootFailures, boot_error: bootError },
+          `worker ${c.id} ${kind}: ${bootError.message}`,
         );
         continue;
       }
       if (c.crashCounted) {
         // Its uncaught exception was counted when it was reported; it gave up waiting for the
         // master's drain (or died meanwhile). Counting the exit too would double its backoff.
-        this.log.error({ ...fields, crash_loop: this.quickCrashes }, `worker ${c.id} (pid ${c.handle.pid}) exited after an uncaught exception (code ${code}, signal ${signal})`);
+        this.log.error({ ...fields, crash_loop: this.crashes.quickCrashes }, `worker ${c.id} (pid ${c.handle.pid}) exited after an uncaught exception (code ${code}, signal ${signal})`);
         continue;
       }
-      const { uptime, delay, sharedWith } = this.countCrash(c);
+      const { uptime, delay, sharedWith } = this.crashes.crashed(c, this.now());
       this.log.error(
-        { ...fields, uptime_ms: uptime, crash_loop: this.quickCrashes, respawn_in_ms: delay, crash_counted: sharedWith === undefined },
+        { ...fields, uptime_ms: uptime, crash_loop: this.crashes.quickCrashes, respawn_in_ms: delay, crash_counted: sharedWith === undefined },
         sharedWith === undefined
           ? `worker ${c.id} (pid ${c.handle.pid}) died unexpectedly (code ${code}, signal ${signal}); replacing`
           : `worker ${c.id} (pid ${c.handle.pid}) died unexpectedly (code ${code}, signal ${signal}) along with worker ${sharedWith}, counted once; replacing`,
       );
     }
-    // Calm means 2 × QUICK_CRASH_MS with no crash after the replacement was allowed to start:
-    // counted from the last crash, a respawn delay near the 30 s cap was itself taken for calm,
-    // and the loop started over at 250 ms.
-    if (this.quickCrashes > 0 && this.now() - Math.max(this.lastCrashAt, this.nextSpawnAt) > 2 * QUICK_CRASH_MS) this.quickCrashes = 0;
-  }
-
-  /**
-   * Counts a worker's crash towards the crash-loop backoff: one soon after ready makes the next
-   * fork wait longer, one after a long life eases it. Returns what the log line reports.
-   *
-   * Workers that crash together crash for one reason (a kill -9 of them all, a bad deploy that
-   * throws on the first request, a dependency gone): a quick crash of a worker forked before the
-   * last counted one, within QUICK_CRASH_MS of it, is part of that step (`sharedWith` names the
-   * worker whose crash counted). Counted one by one, 8 workers dying at once made the 8th
-   * replacement wait 15-30 s, with not one worker serving. A worker forked after the step was
-   * counted is the retry: its crash is the next step, so a worker that keeps crashing on its own
-   * still escalates (as boot failures count once per fork batch).
-   */
-  private countCrash(c: ChildRecord): { uptime: number; delay: number; sharedWith: number | undefined } {
-    const now = this.now();
-    const uptime = now - (c.readyAt ?? c.startedAt);
-    const step = this.crashStep;
-    this.lastCrashAt = now;
-    if (uptime < QUICK_CRASH_MS && step && c.forkBatch <= step.lastBatch && now - step.at < QUICK_CRASH_MS) {
-      return { uptime, delay: Math.max(0, Math.ceil(this.nextSpawnAt - now)), sharedWith: step.workerId };
-    }
-    if (uptime < QUICK_CRASH_MS) {
-      this.quickCrashes++;
-      this.crashStep = { at: now, workerId: c.id, lastBatch: this.forkBatch };
-    } else this.quickCrashes = Math.max(0, this.quickCrashes - 1);
-    const delay = BACKOFF.delayMs(this.quickCrashes);
-    this.nextSpawnAt = Math.max(this.nextSpawnAt, now + delay);
-    return { uptime, delay, sharedWith: undefined };
+    this.crashes.settle(this.now());
   }
 
   /**
@@ -533,8 +464,8 @@ export class Arbiter {
     // wanted, and how long it lived says nothing of the code that will run next.
     if (c.stopReason !== undefined) return;
     c.crashCounted = true;
-    const { uptime, delay, sharedWith } = this.countCrash(c);
-    this.markRetire(c, 'uncaught', { uptime_ms: uptime, crash_loop: this.quickCrashes, respawn_in_ms: delay }, sharedWith === undefined);
+    const { uptime, delay, sharedWith } = this.crashes.crashed(c, this.now());
+    this.markRetire(c, 'uncaught', { uptime_ms: uptime, crash_loop: this.crashes.quickCrashes, respawn_in_ms: delay }, sharedWith === undefined);
   }
 
   private murder(): void {
@@ -628,11 +559,11 @@ export class Arbiter {
       this.manageStop(now);
       return;
     }
-    if (this.o.withKeeper && !this.keeper() && now >= this.nextKeeperSpawnAt) this.spawn('keeper');
+    if (this.o.withKeeper && !this.keeper() && now >= this.keeperCrashes.nextSpawnAt) this.spawn('keeper');
     // Workers wait for the keeper at first boot so the first requests find it, but not forever.
     const keeper = this.keeper();
     if (this.o.withKeeper && this.phase === 'booting' && keeper?.state !== 'ready' && !this.keeperGaveWay) {
-      if (this.keeperFailures < this.settings.CORRAL_BOOT_ATTEMPTS && now - this.startedAt < KEEPER_FIRST_WAIT_MS) return;
+      if (this.keeperCrashes.failures < this.settings.CORRAL_BOOT_ATTEMPTS && now - this.startedAt < KEEPER_FIRST_WAIT_MS) return;
       this.keeperGaveWay = true;
       this.log.error({ event: 'keeper.unavailable' }, 'the keeper is not ready; starting workers without it (Sheets reads will fail until it is)');
     }
@@ -641,14 +572,14 @@ export class Arbiter {
       if (keeper?.state === 'ready') this.keeperRestarting = false;
       // Checked before the branch below, with its bound at most CORRAL_BOOT_ATTEMPTS: with fewer
       // attempts allowed, that one fired first and the reload completed on the broken settings.
-      else if (this.reload && this.keeperFailures >= Math.min(KEEPER_RELOAD_ATTEMPTS, this.settings.CORRAL_BOOT_ATTEMPTS)) {
+      else if (this.reload && this.keeperCrashes.failures >= Math.min(KEEPER_RELOAD_ATTEMPTS, this.settings.CORRAL_BOOT_ATTEMPTS)) {
         // The new settings keep the keeper from booting (a credentials file that is not there):
         // go back to the settings it ran with, as a reload whose workers cannot boot does.
-        this.rollBackReload(`the keeper cannot boot with the new settings (${this.keeperFailures} attempts)`, this.lastKeeperError);
+        this.rollBackReload(`the keeper cannot boot with the new settings (${this.keeperCrashes.failures} attempts)`, this.keeperCrashes.lastKeeperError);
         return;
       }
       // Not even with the settings it ran with: stop waiting, the workers go on without it.
-      else if (this.keeperFailures >= this.settings.CORRAL_BOOT_ATTEMPTS) this.keeperRestarting = false;
+      else if (this.keeperCrashes.failures >= this.settings.CORRAL_BOOT_ATTEMPTS) this.keeperRestarting = false;
       // The old generation keeps serving (from its caches) while the new keeper starts.
       else return;
     }
@@ -662,21 +593,21 @@ export class Arbiter {
     this.promoteOneRecycle();
 
     const activeCurrent = this.workers().filter((c) => c.generation === this.generation && c.retire === undefined && (c.state === 'booting' || c.state === 'ready'));
-    if (this.bootFailures >= this.settings.CORRAL_BOOT_ATTEMPTS) {
+    if (this.crashes.bootFailures >= this.settings.CORRAL_BOOT_ATTEMPTS) {
       if (this.giveUpOnBoot()) return;
     }
     const missing = this.expected - activeCurrent.length;
-    if (missing > 0 && now >= this.nextSpawnAt) {
+    if (missing > 0 && now >= this.crashes.nextSpawnAt) {
       // After failures, probe with one worker at a time rather than a burst of doomed forks. After
       // failed boots, the next once the last is ready or has failed (one forked every tick
       // meanwhile was a burst); after crashes (workers that did boot), one per tick.
-      const failing = this.bootFailures > 0 || this.quickCrashes > 1;
-      const probing = this.bootFailures > 0 && activeCurrent.some((c) => c.state === 'booting');
+      const failing = this.crashes.bootFailures > 0 || this.crashes.quickCrashes > 1;
+      const probing = this.crashes.bootFailures > 0 && activeCurrent.some((c) => c.state === 'booting');
       const n = failing ? (probing ? 0 : 1) : missing;
-      if (n > 0) this.forkBatch++;
+      if (n > 0) this.crashes.newForkBatch();
       for (let i = 0; i < n; i++) this.spawn('worker');
       if (n > 0 && failing) {
-        this.log.info({ event: 'worker.respawn', failures: this.bootFailures, crash_loop: this.quickCrashes }, 'respawning after backoff');
+        this.log.info({ event: 'worker.respawn', failures: this.crashes.bootFailures, crash_loop: this.crashes.quickCrashes }, 'respawning after backoff');
       }
     }
 
@@ -725,7 +656,7 @@ export class Arbiter {
 
   /** Returns true when this tick must manage no further: the master is exiting, or a reload was rolled back. */
   private giveUpOnBoot(): boolean {
-    const err = this.lastBootError;
+    const err = this.crashes.lastBootError;
     if (this.reload && this.workers().some((c) => c.generation === this.reload?.previousGeneration && c.state === 'ready')) {
       this.rollBackReload(`the new generation cannot boot (${err?.message})`, err);
       return true;
@@ -746,8 +677,8 @@ export class Arbiter {
     }
     if (ready > 0) return false;
     this.log.fatal(
-      { event: 'boot.exhausted', code: 'CORRAL_ERR_BOOT_EXHAUSTED', attempts: this.bootFailures, boot_error: err ?? null },
-      `no worker could boot after ${this.bootFailures} attempts: ${err?.message}`,
+      { event: 'boot.exhausted', code: 'CORRAL_ERR_BOOT_EXHAUSTED', attempts: this.crashes.bootFailures, boot_error: err ?? null },
+      `no worker could boot after ${this.crashes.bootFailures} attempts: ${err?.message}`,
     );
     this.finish(EXIT.BOOT_EXHAUSTED);
     return true;
@@ -768,12 +699,11 @@ export class Arbiter {
     this.expected = r.previous.settings.CORRAL_WORKERS;
     this.reload = undefined;
     // The backoff was the failing generation's: the old one's replacements start at once.
-    this.bootFailures = 0;
-    this.nextSpawnAt = 0;
+    this.crashes.clearBootBackoff();
     // The keeper goes back to the old settings too, whether it is still trying the new ones or
     // already runs them (the workers were what failed).
     this.keeperRestarting = false;
-    this.nextKeeperSpawnAt = 0;
+    this.keeperCrashes.spawnNow();
     const keeper = this.keeper();
     if (keeper?.state === 'booting') this.drain(keeper, 'reload failed', 0);
     else this.restartKeeperIfChanged(failed, r.previous.settings);
@@ -923,7 +853,7 @@ export class Arbiter {
       state: 'booting',
       readyAt: undefined,
       lastBeatAt: now,
-      forkBatch: this.forkBatch,
+      forkBatch: this.crashes.forkBatch,
       beatIntervalMs: heartbeatIntervalMs(this.settings.CORRAL_TIMEOUT),
       figures: undefined,
       port: undefined,
@@ -958,8 +888,8 @@ export class Arbiter {
           c.port = msg.port;
           this.port = msg.port;
         }
-        if (c.role === 'keeper') this.keeperFailures = 0;
-        else this.bootFailures = 0;
+        if (c.role === 'keeper') this.keeperCrashes.ready();
+        else this.crashes.workerReady();
         this.log.info({ event: `${c.role}.ready`, worker_id: c.id, worker_pid: c.handle.pid, generation: c.generation, port: msg.port ?? null, boot_ms: now - c.startedAt }, `${c.role} ${c.id} ready`);
         break;
       case 'boot-failed':
@@ -1047,10 +977,10 @@ export class Arbiter {
    */
   private respawnWait(): RespawnWait | undefined {
     const now = this.now();
-    if (this.phase === 'stopping' || this.finished || now >= this.nextSpawnAt) return undefined;
+    if (this.phase === 'stopping' || this.finished || now >= this.crashes.nextSpawnAt) return undefined;
     const active = this.workers().filter((c) => c.generation === this.generation && c.retire === undefined && (c.state === 'booting' || c.state === 'ready')).length;
     if (active >= this.expected) return undefined;
-    return { inMs: Math.ceil(this.nextSpawnAt - now), crashLoop: this.quickCrashes, bootFailures: this.bootFailures };
+    return { inMs: Math.ceil(this.crashes.nextSpawnAt - now), crashLoop: this.crashes.quickCrashes, bootFailures: this.crashes.bootFailures };
   }
 
   capacity(): Capacity {
