@@ -8,7 +8,7 @@ import type { Settings } from '../config/schema.js';
 import { sheetsSchema } from '../config/schema-sheets.js';
 import { monotonicNow } from '../clock.js';
 import { BOOT_FAILURE_EXITS, EXIT, describeError } from '../errors.js';
-import { heartbeatIntervalMs, LATE_AFTER_BEATS } from '../heartbeat-interval.js';
+import { heartbeatIntervalMs } from '../heartbeat-interval.js';
 import type { ChildMessage } from '../ipc/messages.js';
 import { assertLogFileWritable, type Logger } from '../log/logger.js';
 import { RepeatedFailure } from '../log/repeated-failure.js';
@@ -16,12 +16,13 @@ import { assertAdminBindSafe } from './admin/auth.js';
 import type { AdminView, ReloadOutcome, RespawnWait, RestartNeeded } from './admin/view.js';
 import { bindsOverlap, v6WildcardTakesIPv4 } from './bind-overlap.js';
 import { busyConnections, computeCapacity, perWorkerCap, slotsFull, type Capacity } from './capacity.js';
+import { ChildKiller } from './child-killer.js';
 import { CrashLedger } from './crash-ledger.js';
 import { KeeperCrashLedger } from './keeper-crash-ledger.js';
 import type { Notifier } from './notify.js';
 import { snapshotOf, type ChildRecord, type RetireReason } from './registry.js';
 import type { Spawner } from './spawner.js';
-import { captureStuckStack, formatStack, type StderrRelay } from './stack-capture.js';
+import { cannotDrain } from './stuck-judgement.js';
 
 export type Intent = 'reload' | 'stop' | 'quit' | 'ttin' | 'ttou' | 'reopen-logs';
 
@@ -57,12 +58,8 @@ const KEEPER_SETTINGS = [...(Object.keys(sheetsSchema) as (keyof typeof sheetsSc
  */
 const RESTART_ONLY_SETTINGS = ['CORRAL_ACCEPT', 'CORRAL_BACKLOG', 'CORRAL_ADMIN_BIND', 'CORRAL_PIDFILE'] as const;
 
-/** A child that has not reported ready after this long is killed as a failed boot. */
-const BOOT_TIMEOUT_FLOOR_MS = 60_000;
 /** At first boot, workers wait this long for the keeper (it normally needs well under a second). */
 const KEEPER_FIRST_WAIT_MS = 10_000;
-/** Time allowed to pause a stuck worker and read its stack before the kill. */
-const STACK_CAPTURE_MS = 1000;
 const TICK_MS = 250;
 /**
  * Ticks further apart than this mean the master itself did not run (SIGSTOP, a paused VM).
@@ -87,7 +84,6 @@ export class Arbiter {
   private expected: number;
   private phase: 'booting' | 'running' | 'stopping' = 'booting';
   private readonly children = new Map<number, ChildRecord>();
-  private readonly relays = new Map<number, StderrRelay | undefined>();
   private readonly intents: Intent[] = [];
   private readonly exits: { record: ChildRecord; code: number | null; signal: NodeJS.Signals | null }[] = [];
   private nextId = 1;
@@ -128,6 +124,7 @@ export class Arbiter {
   readonly startedAt: number;
   private readonly now: () => number;
   private readonly log: Logger;
+  private readonly killer: ChildKiller;
 
   constructor(private readonly o: ArbiterOptions) {
     this.loaded = o.loaded;
@@ -138,6 +135,7 @@ export class Arbiter {
     this.log = o.logger;
     this.startedAt = this.now();
     this.tickFailures = new RepeatedFailure(this.now);
+    this.killer = new ChildKiller({ log: this.log, now: this.now, stuckStacks: () => this.settings.CORRAL_STUCK_STACKS });
   }
 
   get settings(): Settings {
@@ -401,7 +399,7 @@ export class Arbiter {
     for (let e = this.exits.shift(); e; e = this.exits.shift()) {
       const { record: c, code, signal } = e;
       this.children.delete(c.id);
-      this.relays.delete(c.id);
+      this.killer.forget(c.id);
       if (c.role === 'worker') {
         this.exitedServed.requests += c.figures?.requestsServed ?? 0;
         this.exitedServed.errors += c.figures?.errorsServed ?? 0;
@@ -469,88 +467,7 @@ export class Arbiter {
   }
 
   private murder(): void {
-    const now = this.now();
-    const timeoutMs = this.settings.CORRAL_TIMEOUT * 1000;
-    for (const c of this.children.values()) {
-      const silentMs = now - c.lastBeatAt;
-      // A child started before a reload lowered CORRAL_TIMEOUT still beats at its old pace: it is
-      // stuck only once it missed a beat of its own.
-      const stuck = silentMs > Math.max(timeoutMs, 2 * c.beatIntervalMs);
-      if (c.state === 'killing') {
-        // A booting child told to stop with SIGTERM whose close hooks hang, or whose event loop is
-        // blocked: without this it would hold a reload, or the master's exit, for good. One whose
-        // beats stopped (its loop blocked at import) is stuck, and goes after CORRAL_TIMEOUT.
-        if (c.sigkillAt !== undefined && stuck && !c.drainedReported) this.killStuck(c, silentMs);
-        else if (c.sigkillAt !== undefined && now > c.sigkillAt) {
-          c.sigkillAt = undefined;
-          this.log.warn({ event: `${c.role}.kill`, worker_id: c.id, worker_pid: c.handle.pid, reason: 'no exit after SIGTERM' }, `${c.role} ${c.id} did not exit after SIGTERM; killing`);
-          c.handle.kill('SIGKILL');
-        }
-        continue;
-      }
-      if (c.state === 'draining') {
-        // A draining child beats until it reports 'drained'. One stuck before that (a busy loop
-        // when a reload or stop told it to drain, a close hook that blocks its loop) is killed
-        // after CORRAL_TIMEOUT like any other, not kept until the drain deadline: that held a
-        // reload, or a stop, for the whole graceful timeout.
-        if (stuck && !c.drainedReported) this.killStuck(c, silentMs);
-        else if (c.drainDeadline !== undefined && now > c.drainDeadline) {
-          this.log.warn({ event: `${c.role}.kill`, worker_id: c.id, worker_pid: c.handle.pid, reason: 'drain deadline passed' }, `${c.role} ${c.id} did not finish draining; killing`);
-          c.state = 'killing';
-          c.handle.kill('SIGKILL');
-        }
-        continue;
-      }
-      if (stuck) {
-        this.killStuck(c, silentMs);
-      } else if (c.state === 'booting' && now - c.startedAt > Math.max(BOOT_TIMEOUT_FLOOR_MS, timeoutMs)) {
-        c.bootError = { code: 'CORRAL_ERR_APP_LOAD', message: `not ready after ${Math.round((now - c.startedAt) / 1000)} s (createApp never resolved?)` };
-        c.state = 'killing';
-        c.handle.kill('SIGKILL');
-      }
-    }
-  }
-
-  private killStuck(c: ChildRecord, silentMs: number): void {
-    const seconds = Math.round(silentMs / 100) / 10;
-    // A child told to stop (draining, or booting and sent SIGTERM) was on its way out: it is not
-    // replaced (a reload's new generation, or none at a stop, takes its place).
-    const draining = c.state === 'draining' || c.state === 'killing';
-    c.sigkillAt = undefined;
-    if (c.state === 'booting') {
-      // Silent before ready (an import that blocks the loop): a failed boot, so it counts towards
-      // the backoff and CORRAL_BOOT_ATTEMPTS instead of being respawned at once, forever.
-      c.bootError = { code: 'CORRAL_ERR_WORKER_TIMEOUT', message: `silent for ${seconds} s while booting (the app blocks the event loop at import or in createApp?)` };
-    } else {
-      c.stopReason = 'timeout';
-    }
-    c.state = 'killing';
-    this.log.error(
-      { event: 'worker.timeout', code: 'CORRAL_ERR_WORKER_TIMEOUT', worker_id: c.id, worker_pid: c.handle.pid, generation: c.generation, seconds_silent: seconds, draining },
-      `${c.role} ${c.id} (pid ${c.handle.pid}) silent for ${seconds} s${draining ? ' while draining: killing' : ': killing and replacing'}`,
-    );
-    this.killWithStack(c);
-  }
-
-  /** SIGKILL, after logging the child's JavaScript stack when CORRAL_STUCK_STACKS asks for it. */
-  private killWithStack(c: ChildRecord): void {
-    const relay = this.relays.get(c.id);
-    const kill = () => c.handle.kill('SIGKILL');
-    if (!this.settings.CORRAL_STUCK_STACKS || !relay) {
-      kill();
-      return;
-    }
-    void captureStuckStack(c.handle.pid, relay, STACK_CAPTURE_MS).then(
-      (frames) => {
-        if (frames && frames.length > 0) {
-          this.log.error({ event: 'worker.stack', worker_id: c.id, worker_pid: c.handle.pid, frames }, `stack of stuck ${c.role} ${c.id}:\n${formatStack(frames)}`);
-        } else {
-          this.log.warn({ event: 'worker.stack', worker_id: c.id, worker_pid: c.handle.pid, frames: null }, `could not capture the stack of ${c.role} ${c.id}`);
-        }
-        kill();
-      },
-      kill,
-    );
+    this.killer.murder(this.children.values(), this.settings.CORRAL_TIMEOUT * 1000);
   }
 
   private manage(): void {
@@ -773,8 +690,8 @@ export class Arbiter {
       if (sooner || (hostStopping && c.role === 'worker')) c.handle.send({ type: 'drain', reason, gracefulMs, hostStopping });
     }
     if (c.state === 'killing') return;
-    if (this.cannotDrain(c)) {
-      this.killNotBeating(c, reason);
+    if (cannotDrain(c, this.now())) {
+      this.killer.killNotBeating(c, reason);
       return;
     }
     if (c.state === 'draining') return;
@@ -789,32 +706,6 @@ export class Arbiter {
     c.state = 'draining';
     c.drainDeadline = this.now() + gracefulMs + 2000;
     if (!c.handle.send({ type: 'drain', reason, gracefulMs, hostStopping })) c.handle.kill('SIGTERM');
-  }
-
-  /**
-   * A ready or draining child whose beats stopped (LATE_AFTER_BEATS missed, as health counts them)
-   * and that has not reported 'drained': its loop is blocked, so it cannot read a drain, close its
-   * listener or finish a request. Waiting for it held the whole stop: with shared accept it still
-   * held the listening socket after every other worker had closed theirs, so new connections sat
-   * in the kernel's queue unanswered (rather than refused) until CORRAL_TIMEOUT or the graceful
-   * timeout killed it; a reload's end (READY=1) and the keeper's drain waited just as long.
-   */
-  private cannotDrain(c: ChildRecord): boolean {
-    if (c.state !== 'ready' && c.state !== 'draining') return false;
-    return !c.drainedReported && this.now() - c.lastBeatAt > LATE_AFTER_BEATS * c.beatIntervalMs;
-  }
-
-  /** Kills a child told to drain that cannot (see cannotDrain), saying why; its exit is an expected one. */
-  private killNotBeating(c: ChildRecord, reason: string): void {
-    const seconds = Math.round((this.now() - c.lastBeatAt) / 100) / 10;
-    c.stopReason ??= reason;
-    c.state = 'killing';
-    c.sigkillAt = undefined;
-    this.log.warn(
-      { event: `${c.role}.kill`, worker_id: c.id, worker_pid: c.handle.pid, generation: c.generation, reason: 'not beating', drain_reason: reason, seconds_silent: seconds },
-      `${c.role} ${c.id} (pid ${c.handle.pid}) has not beaten for ${seconds} s: it cannot drain (${reason}); killing it now rather than at CORRAL_TIMEOUT (its requests in flight are cut)`,
-    );
-    this.killWithStack(c);
   }
 
   /** The lowest slot (1..) no live worker holds. */
@@ -867,7 +758,7 @@ export class Arbiter {
       drainedReported: false,
     };
     this.children.set(id, record);
-    this.relays.set(id, spawned.relay);
+    this.killer.track(id, spawned.relay);
     this.log.info({ event: `${role}.boot`, worker_id: id, worker_pid: spawned.handle.pid, generation: this.generation }, `booting ${role} ${id} (pid ${spawned.handle.pid})`);
   }
 

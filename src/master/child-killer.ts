@@ -1,0 +1,119 @@
+// Killing children that are stuck, past a deadline, or unable to drain: the murder step of the
+// tick acts here on judgeChild's verdicts, each kill with the log line operators grep for. It holds
+// the children's stderr relays because only a kill reads them (the stack of a stuck child).
+
+import type { Logger } from '../log/logger.js';
+import type { ChildRecord } from './registry.js';
+import { captureStuckStack, formatStack, type StderrRelay } from './stack-capture.js';
+import { judgeChild } from './stuck-judgement.js';
+
+/** Time allowed to pause a stuck worker and read its stack before the kill. */
+const STACK_CAPTURE_MS = 1000;
+
+export interface ChildKillerOptions {
+  readonly log: Logger;
+  readonly now: () => number;
+  /** CORRAL_STUCK_STACKS as the settings now say (a reload may change it). */
+  readonly stuckStacks: () => boolean;
+}
+
+export class ChildKiller {
+  private readonly relays = new Map<number, StderrRelay | undefined>();
+
+  constructor(private readonly o: ChildKillerOptions) {}
+
+  /** A child was forked: its stderr relay, if it has one, serves a later stack capture. */
+  track(id: number, relay: StderrRelay | undefined): void {
+    this.relays.set(id, relay);
+  }
+
+  /** A child was reaped. */
+  forget(id: number): void {
+    this.relays.delete(id);
+  }
+
+  /** Kills what judgeChild finds stuck or past its deadlines. */
+  murder(children: Iterable<ChildRecord>, timeoutMs: number): void {
+    const now = this.o.now();
+    for (const c of children) {
+      const verdict = judgeChild(c, now, timeoutMs);
+      switch (verdict.kind) {
+        case 'none':
+          break;
+        case 'stuck':
+          this.killStuck(c, verdict.silentMs);
+          break;
+        case 'no-exit-after-sigterm':
+          c.sigkillAt = undefined;
+          this.o.log.warn({ event: `${c.role}.kill`, worker_id: c.id, worker_pid: c.handle.pid, reason: 'no exit after SIGTERM' }, `${c.role} ${c.id} did not exit after SIGTERM; killing`);
+          c.handle.kill('SIGKILL');
+          break;
+        case 'drain-deadline':
+          this.o.log.warn({ event: `${c.role}.kill`, worker_id: c.id, worker_pid: c.handle.pid, reason: 'drain deadline passed' }, `${c.role} ${c.id} did not finish draining; killing`);
+          c.state = 'killing';
+          c.handle.kill('SIGKILL');
+          break;
+        case 'boot-timeout':
+          c.bootError = { code: 'CORRAL_ERR_APP_LOAD', message: `not ready after ${Math.round(verdict.bootMs / 1000)} s (createApp never resolved?)` };
+          c.state = 'killing';
+          c.handle.kill('SIGKILL');
+          break;
+      }
+    }
+  }
+
+  /** Kills a child told to drain that cannot (see cannotDrain), saying why; its exit is an expected one. */
+  killNotBeating(c: ChildRecord, reason: string): void {
+    const seconds = Math.round((this.o.now() - c.lastBeatAt) / 100) / 10;
+    c.stopReason ??= reason;
+    c.state = 'killing';
+    c.sigkillAt = undefined;
+    this.o.log.warn(
+      { event: `${c.role}.kill`, worker_id: c.id, worker_pid: c.handle.pid, generation: c.generation, reason: 'not beating', drain_reason: reason, seconds_silent: seconds },
+      `${c.role} ${c.id} (pid ${c.handle.pid}) has not beaten for ${seconds} s: it cannot drain (${reason}); killing it now rather than at CORRAL_TIMEOUT (its requests in flight are cut)`,
+    );
+    this.killWithStack(c);
+  }
+
+  private killStuck(c: ChildRecord, silentMs: number): void {
+    const seconds = Math.round(silentMs / 100) / 10;
+    // A child told to stop (draining, or booting and sent SIGTERM) was on its way out: it is not
+    // replaced (a reload's new generation, or none at a stop, takes its place).
+    const draining = c.state === 'draining' || c.state === 'killing';
+    c.sigkillAt = undefined;
+    if (c.state === 'booting') {
+      // Silent before ready (an import that blocks the loop): a failed boot, so it counts towards
+      // the backoff and CORRAL_BOOT_ATTEMPTS instead of being respawned at once, forever.
+      c.bootError = { code: 'CORRAL_ERR_WORKER_TIMEOUT', message: `silent for ${seconds} s while booting (the app blocks the event loop at import or in createApp?)` };
+    } else {
+      c.stopReason = 'timeout';
+    }
+    c.state = 'killing';
+    this.o.log.error(
+      { event: 'worker.timeout', code: 'CORRAL_ERR_WORKER_TIMEOUT', worker_id: c.id, worker_pid: c.handle.pid, generation: c.generation, seconds_silent: seconds, draining },
+      `${c.role} ${c.id} (pid ${c.handle.pid}) silent for ${seconds} s${draining ? ' while draining: killing' : ': killing and replacing'}`,
+    );
+    this.killWithStack(c);
+  }
+
+  /** SIGKILL, after logging the child's JavaScript stack when CORRAL_STUCK_STACKS asks for it. */
+  private killWithStack(c: ChildRecord): void {
+    const relay = this.relays.get(c.id);
+    const kill = () => c.handle.kill('SIGKILL');
+    if (!this.o.stuckStacks() || !relay) {
+      kill();
+      return;
+    }
+    void captureStuckStack(c.handle.pid, relay, STACK_CAPTURE_MS).then(
+      (frames) => {
+        if (frames && frames.length > 0) {
+          this.o.log.error({ event: 'worker.stack', worker_id: c.id, worker_pid: c.handle.pid, frames }, `stack of stuck ${c.role} ${c.id}:\n${formatStack(frames)}`);
+        } else {
+          this.o.log.warn({ event: 'worker.stack', worker_id: c.id, worker_pid: c.handle.pid, frames: null }, `could not capture the stack of ${c.role} ${c.id}`);
+        }
+        kill();
+      },
+      kill,
+    );
+  }
+}

@@ -1,0 +1,63 @@
+// Whether a child is stuck, and what its silence or its deadlines call for: pure functions of a
+// child record, the clock and CORRAL_TIMEOUT, so the rules can be checked without a process. The
+// arbiter's murder step acts on these verdicts (child-killer.ts).
+
+import { LATE_AFTER_BEATS } from '../heartbeat-interval.js';
+import type { ChildRecord } from './registry.js';
+
+/** A child that has not reported ready after this long is killed as a failed boot. */
+export const BOOT_TIMEOUT_FLOOR_MS = 60_000;
+
+type Judged = Pick<ChildRecord, 'state' | 'lastBeatAt' | 'beatIntervalMs' | 'drainedReported' | 'sigkillAt' | 'drainDeadline' | 'startedAt'>;
+
+export type MurderVerdict =
+  | { readonly kind: 'none' }
+  /** Silent past CORRAL_TIMEOUT: killed (and replaced unless it was on its way out). */
+  | { readonly kind: 'stuck'; readonly silentMs: number }
+  /** Told to stop with SIGTERM and still alive at its SIGKILL time. */
+  | { readonly kind: 'no-exit-after-sigterm' }
+  | { readonly kind: 'drain-deadline' }
+  /** Beating but never ready: createApp never resolved. */
+  | { readonly kind: 'boot-timeout'; readonly bootMs: number };
+
+const NONE: MurderVerdict = { kind: 'none' };
+
+export function judgeChild(c: Judged, now: number, timeoutMs: number): MurderVerdict {
+  const silentMs = now - c.lastBeatAt;
+  // A child started before a reload lowered CORRAL_TIMEOUT still beats at its old pace: it is
+  // stuck only once it missed a beat of its own.
+  const stuck = silentMs > Math.max(timeoutMs, 2 * c.beatIntervalMs);
+  if (c.state === 'killing') {
+    // A booting child told to stop with SIGTERM whose close hooks hang, or whose event loop is
+    // blocked: without this it would hold a reload, or the master's exit, for good. One whose
+    // beats stopped (its loop blocked at import) is stuck, and goes after CORRAL_TIMEOUT.
+    if (c.sigkillAt !== undefined && stuck && !c.drainedReported) return { kind: 'stuck', silentMs };
+    if (c.sigkillAt !== undefined && now > c.sigkillAt) return { kind: 'no-exit-after-sigterm' };
+    return NONE;
+  }
+  if (c.state === 'draining') {
+    // A draining child beats until it reports 'drained'. One stuck before that (a busy loop
+    // when a reload or stop told it to drain, a close hook that blocks its loop) is killed
+    // after CORRAL_TIMEOUT like any other, not kept until the drain deadline: that held a
+    // reload, or a stop, for the whole graceful timeout.
+    if (stuck && !c.drainedReported) return { kind: 'stuck', silentMs };
+    if (c.drainDeadline !== undefined && now > c.drainDeadline) return { kind: 'drain-deadline' };
+    return NONE;
+  }
+  if (stuck) return { kind: 'stuck', silentMs };
+  if (c.state === 'booting' && now - c.startedAt > Math.max(BOOT_TIMEOUT_FLOOR_MS, timeoutMs)) return { kind: 'boot-timeout', bootMs: now - c.startedAt };
+  return NONE;
+}
+
+/**
+ * A ready or draining child whose beats stopped (LATE_AFTER_BEATS missed, as health counts them)
+ * and that has not reported 'drained': its loop is blocked, so it cannot read a drain, close its
+ * listener or finish a request. Waiting for it held the whole stop: with shared accept it still
+ * held the listening socket after every other worker had closed theirs, so new connections sat
+ * in the kernel's queue unanswered (rather than refused) until CORRAL_TIMEOUT or the graceful
+ * timeout killed it; a reload's end (READY=1) and the keeper's drain waited just as long.
+ */
+export function cannotDrain(c: Pick<ChildRecord, 'state' | 'drainedReported' | 'lastBeatAt' | 'beatIntervalMs'>, now: number): boolean {
+  if (c.state !== 'ready' && c.state !== 'draining') return false;
+  return !c.drainedReported && now - c.lastBeatAt > LATE_AFTER_BEATS * c.beatIntervalMs;
+}
