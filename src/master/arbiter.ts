@@ -2,10 +2,9 @@
 // intent; one reconcile tick does all the work, in order: intents → reap → murder → manage.
 // (gunicorn's arbiter loop, without its sleep-on-a-pipe: Node's event loop is the loop.)
 
-import { displayValue, keepingSetting, type LoadedSettings } from '../config/load.js';
+import { displayValue, type LoadedSettings } from '../config/load.js';
 import type { ChildIdentity } from '../config/identity.js';
 import type { Settings } from '../config/schema.js';
-import { sheetsSchema } from '../config/schema-sheets.js';
 import { monotonicNow } from '../clock.js';
 import { BOOT_FAILURE_EXITS, EXIT, describeError } from '../errors.js';
 import { heartbeatIntervalMs } from '../heartbeat-interval.js';
@@ -13,13 +12,13 @@ import type { ChildMessage } from '../ipc/messages.js';
 import { assertLogFileWritable, type Logger } from '../log/logger.js';
 import { RepeatedFailure } from '../log/repeated-failure.js';
 import { assertAdminBindSafe } from './admin/auth.js';
-import type { AdminView, ReloadOutcome, RespawnWait, RestartNeeded } from './admin/view.js';
-import { bindsOverlap, v6WildcardTakesIPv4 } from './bind-overlap.js';
+import type { AdminView, ReloadOutcome, RespawnWait } from './admin/view.js';
 import { busyConnections, computeCapacity, perWorkerCap, slotsFull, type Capacity } from './capacity.js';
 import { ChildKiller } from './child-killer.js';
 import { CrashLedger } from './crash-ledger.js';
 import { KeeperCrashLedger } from './keeper-crash-ledger.js';
 import type { Notifier } from './notify.js';
+import { changedKeeperSettings, logEnvOverrides, planReload } from './reload-plan.js';
 import { snapshotOf, type ChildRecord, type RetireReason } from './registry.js';
 import type { Spawner } from './spawner.js';
 import { cannotDrain } from './stuck-judgement.js';
@@ -45,18 +44,6 @@ export interface ArbiterOptions {
    */
   readonly now?: () => number;
 }
-
-/** Settings the keeper reads: a reload that changes one restarts the keeper. */
-const KEEPER_SETTINGS = [...(Object.keys(sheetsSchema) as (keyof typeof sheetsSchema)[]), 'CORRAL_DATA_DIR', 'CORRAL_LOG_FILE', 'CORRAL_LOG_LEVEL'] as const;
-
-/**
- * Settings the master applies once, at start: the listening socket's (node:cluster fixes its
- * scheduling policy at the first fork, and the socket keeps its queue while any worker listens on
- * the address), the admin listener's, and the pidfile's path (the master wrote the file at start;
- * `corral stop` reading a new path would not find it). A reload cannot change them, only a
- * restart: the log and the admin API's reload answer say so.
- */
-const RESTART_ONLY_SETTINGS = ['CORRAL_ACCEPT', 'CORRAL_BACKLOG', 'CORRAL_ADMIN_BIND', 'CORRAL_PIDFILE'] as const;
 
 /** At first boot, workers wait this long for the keeper (it normally needs well under a second). */
 const KEEPER_FIRST_WAIT_MS = 10_000;
@@ -100,7 +87,7 @@ export class Arbiter {
   private reloadOutcome: ReloadOutcome | undefined;
   private stopDeadline = 0;
   private keeperDrainSent = false;
-  /** The CORRAL_BIND a reload last kept the running address instead of (see keepBindIfOverlapping). */
+  /** The CORRAL_BIND a reload last kept the running address instead of (see overlappingBind). */
   private refusedBind: string | undefined;
   private port: number | undefined;
   private timer: NodeJS.Timeout | undefined;
@@ -150,7 +137,7 @@ export class Arbiter {
       `corral master starting ${this.expected} workers`,
     );
     for (const warning of this.loaded.warnings) this.log.warn({ event: 'config.warning' }, warning);
-    this.logEnvOverrides(this.loaded);
+    logEnvOverrides(this.log, this.loaded);
     this.timer = setInterval(() => this.tick(), TICK_MS);
     this.requestTick();
   }
@@ -294,41 +281,25 @@ export class Arbiter {
       return;
     }
     for (const warning of next.warnings) this.log.warn({ event: 'config.warning' }, warning);
-    this.logEnvOverrides(next);
-    const restartNeeded: RestartNeeded[] = [];
-    for (const name of RESTART_ONLY_SETTINGS) {
-      // Compared with what runs (the value at start), not with the previous reload's: a second
-      // reload with the same edit still leaves it unapplied, and one that edits it back to the
-      // running value must not be told it changed.
-      const [running, was, now] = [displayValue(name, this.o.loaded.settings[name]), displayValue(name, this.loaded.settings[name]), displayValue(name, next.settings[name])];
-      if (running === now) continue;
-      restartNeeded.push({ setting: name, running, configured: now });
-      // Logged once per change of the setting: the reloads after it, with the same value, change nothing.
-      if (was !== now) this.log.warn({ event: 'config.restart_needed', setting: name, running, configured: now }, `${name} changed from ${running} to ${now}: it takes effect at the next restart (systemctl restart corral), not on reload`);
-    }
-    next = this.keepBindIfOverlapping(next, restartNeeded);
-    // Applied, unlike the socket's other settings (node:cluster opens one socket per address): the
-    // new generation listens on the new address and the old one closes with its last worker, which
-    // clients of the old address find out only as refused connections unless the log says so.
-    const [bindWas, bindNow] = [displayValue('CORRAL_BIND', this.loaded.settings.CORRAL_BIND), displayValue('CORRAL_BIND', next.settings.CORRAL_BIND)];
-    if (bindWas !== bindNow) {
-      this.log.warn(
-        { event: 'config.bind_moved', running: bindWas, configured: bindNow },
-        `CORRAL_BIND changed from ${bindWas} to ${bindNow}: the new generation listens on ${bindNow}; ${bindWas} closes once the old workers have drained, and new connections to it are refused from then on`,
-      );
-    }
-    const logsApplied = this.o.configureLogs?.(next.settings) ?? true;
-    const [was, now] = [displayValue('CORRAL_LOG_FILE', this.loaded.settings.CORRAL_LOG_FILE), displayValue('CORRAL_LOG_FILE', next.settings.CORRAL_LOG_FILE)];
-    if (!logsApplied) restartNeeded.push({ setting: 'CORRAL_LOG_FILE', running: this.masterLogFile, configured: now });
-    else this.masterLogFile = now;
-    // Once per change of the setting: the reloads after it, with the same value, change nothing.
-    if (!logsApplied && was !== now) {
-      this.log.warn({ event: 'config.restart_needed', setting: 'CORRAL_LOG_FILE', running: was, configured: now }, `CORRAL_LOG_FILE changed from ${was} to ${now}: the master's own lines move at the next restart (systemctl restart corral)`);
-    }
+    logEnvOverrides(this.log, next);
+    const listening = this.workers().find((c) => c.generation === this.generation && (c.state === 'ready' || c.state === 'draining') && c.port !== undefined);
+    const plan = planReload({
+      started: this.o.loaded.settings,
+      current: this.loaded,
+      next,
+      listeningPort: listening?.port,
+      refusedBind: this.refusedBind,
+      masterLogFile: this.masterLogFile,
+      configureLogs: this.o.configureLogs,
+      log: this.log,
+    });
+    next = plan.next;
+    this.refusedBind = plan.refusedBind;
+    this.masterLogFile = plan.masterLogFile;
     this.reload = { previous: this.loaded, previousGeneration: this.generation, startedAt: this.now() };
     this.loaded = next;
     this.generation = ++this.lastGeneration;
-    this.reloadOutcome = { outcome: 'started', generation: this.generation, restartNeeded, envOverrides: next.envOverrides };
+    this.reloadOutcome = { outcome: 'started', generation: this.generation, restartNeeded: plan.restartNeeded, envOverrides: next.envOverrides };
     this.expected = next.settings.CORRAL_WORKERS;
     this.restartKeeperIfChanged(this.reload.previous.settings, next.settings);
     this.crashes.clearBootBackoff();
@@ -336,58 +307,11 @@ export class Arbiter {
     this.log.info({ event: 'reload.start', generation: this.generation, workers: this.expected }, `reload: starting generation ${this.generation}`);
   }
 
-  /**
-   * A new CORRAL_BIND on the port the running workers listen on, at an address overlapping theirs
-   * (127.0.0.1:8080 to 0.0.0.0:8080): the new generation cannot bind it while the old one holds it,
-   * and the old one drains only once the new one is ready. Every boot attempt failed with
-   * EADDRINUSE until the reload was rolled back, seconds later, the whole reload lost. The reload
-   * now keeps the running address, applies the rest, and says the new one needs a restart. (A
-   * host name cannot be judged before it is resolved at listen time: that case is left to the
-   * boot, as before.)
-   */
-  private keepBindIfOverlapping(next: LoadedSettings, restartNeeded: RestartNeeded[]): LoadedSettings {
-    const running = this.loaded.settings.CORRAL_BIND;
-    const wanted = next.settings.CORRAL_BIND;
-    const listening = this.workers().find((c) => c.generation === this.generation && (c.state === 'ready' || c.state === 'draining') && c.port !== undefined);
-    const [runningText, wantedText] = [displayValue('CORRAL_BIND', running), displayValue('CORRAL_BIND', wanted)];
-    if (!listening?.port || runningText === wantedText || bindsOverlap({ host: running.host, port: listening.port }, wanted, v6WildcardTakesIPv4()) !== true) {
-      this.refusedBind = undefined;
-      return next;
-    }
-    restartNeeded.push({ setting: 'CORRAL_BIND', running: runningText, configured: wantedText });
-    // Once per change, as the other settings only a restart applies.
-    if (this.refusedBind !== wantedText) {
-      this.log.warn(
-        { event: 'config.restart_needed', setting: 'CORRAL_BIND', running: runningText, configured: wantedText },
-        `CORRAL_BIND ${wantedText} overlaps ${runningText}, which the running workers listen on: new workers could not bind it while they do (EADDRINUSE), so the reload keeps ${runningText}; moving to ${wantedText} needs a restart (systemctl restart corral)`,
-      );
-    }
-    this.refusedBind = wantedText;
-    return keepingSetting(next, 'CORRAL_BIND', running);
-  }
-
-  /**
-   * Settings the file sets but the master's environment overrides (systemd's Environment=, an
-   * exported variable): an operator who edited one of them in the file and reloaded saw nothing
-   * change, and nothing said why. Said at start and at every reload while it holds.
-   */
-  private logEnvOverrides(loaded: LoadedSettings): void {
-    if (loaded.envOverrides.length === 0) return;
-    const list = loaded.envOverrides.map((o) => `${o.setting} (file: ${o.file}, used: ${o.environment})`).join(', ');
-    this.log.warn(
-      { event: 'config.env_overrides', settings: loaded.envOverrides.map((o) => o.setting), env_file: loaded.envFile ?? null },
-      `set in ${loaded.envFile ?? 'the settings file'} and in the master's environment, whose value is used, so the file's has no effect: ${list}; remove them from the environment (under systemd, Environment= or EnvironmentFile= in the unit) to manage them in the file`,
-    );
-  }
-
-  /**
-   * The keeper outlives reloads (its cache stays warm), unless a setting it reads changed: then it
-   * is drained and a new one started before the new generation of workers boots.
-   */
+  /** Drains the keeper, to start a new one, when a setting it reads changed (see changedKeeperSettings). */
   private restartKeeperIfChanged(before: Settings, after: Settings): void {
     const keeper = this.keeper();
     if (!keeper) return;
-    const changed = KEEPER_SETTINGS.filter((name) => JSON.stringify(before[name]) !== JSON.stringify(after[name]));
+    const changed = changedKeeperSettings(before, after);
     if (changed.length === 0) return;
     this.keeperRestarting = true;
     this.keeperCrashes.restarting();

@@ -1,0 +1,153 @@
+// What a reload does with the settings it read: which of them only a restart applies, whether the
+// new CORRAL_BIND can be bound beside the running one, whether the keeper must restart, and the
+// lines that tell the operator so. The decisions are pure functions of the settings; planReload
+// logs them in the order a reload always has. The arbiter then starts the new generation.
+
+import { displayValue, keepingSetting, type LoadedSettings } from '../config/load.js';
+import type { Settings } from '../config/schema.js';
+import { sheetsSchema } from '../config/schema-sheets.js';
+import type { HostPort } from '../config/spec.js';
+import type { Logger } from '../log/logger.js';
+import type { RestartNeeded } from './admin/view.js';
+import { bindsOverlap, v6WildcardTakesIPv4 } from './bind-overlap.js';
+
+/** Settings the keeper reads: a reload that changes one restarts the keeper. */
+const KEEPER_SETTINGS = [...(Object.keys(sheetsSchema) as (keyof typeof sheetsSchema)[]), 'CORRAL_DATA_DIR', 'CORRAL_LOG_FILE', 'CORRAL_LOG_LEVEL'] as const;
+
+/**
+ * Settings the master applies once, at start: the listening socket's (node:cluster fixes its
+ * scheduling policy at the first fork, and the socket keeps its queue while any worker listens on
+ * the address), the admin listener's, and the pidfile's path (the master wrote the file at start;
+ * `corral stop` reading a new path would not find it). A reload cannot change them, only a
+ * restart: the log and the admin API's reload answer say so.
+ */
+export const RESTART_ONLY_SETTINGS = ['CORRAL_ACCEPT', 'CORRAL_BACKLOG', 'CORRAL_ADMIN_BIND', 'CORRAL_PIDFILE'] as const;
+
+/** A restart-only setting the reload leaves as it runs; `changed` when this reload is the first to configure that value. */
+export interface RestartOnlyChange extends RestartNeeded {
+  readonly changed: boolean;
+}
+
+/**
+ * The restart-only settings `next` configures differently from what runs. Compared with what runs
+ * (the value at start), not with the previous reload's: a second reload with the same edit still
+ * leaves it unapplied, and one that edits it back to the running value must not be told it
+ * changed. `previous` (the settings of the generation now serving) tells a new edit from a repeat.
+ */
+export function restartOnlyChanges(started: Settings, previous: Settings, next: Settings): RestartOnlyChange[] {
+  const out: RestartOnlyChange[] = [];
+  for (const name of RESTART_ONLY_SETTINGS) {
+    const [running, was, now] = [displayValue(name, started[name]), displayValue(name, previous[name]), displayValue(name, next[name])];
+    if (running !== now) out.push({ setting: name, running, configured: now, changed: was !== now });
+  }
+  return out;
+}
+
+/**
+ * A new CORRAL_BIND on the port the running workers listen on, at an address overlapping theirs
+ * (127.0.0.1:8080 to 0.0.0.0:8080): the new generation cannot bind it while the old one holds it,
+ * and the old one drains only once the new one is ready. Every boot attempt failed with
+ * EADDRINUSE until the reload was rolled back, seconds later, the whole reload lost. The reload
+ * now keeps the running address, applies the rest, and says the new one needs a restart. (A
+ * host name cannot be judged before it is resolved at listen time: that case is left to the
+ * boot, as before.) Returns what the reload keeps, or undefined when `wanted` can be applied.
+ */
+export function overlappingBind(running: HostPort, wanted: HostPort, listeningPort: number | undefined, dualStack: boolean): RestartNeeded | undefined {
+  const [runningText, wantedText] = [displayValue('CORRAL_BIND', running), displayValue('CORRAL_BIND', wanted)];
+  if (!listeningPort || runningText === wantedText || bindsOverlap({ host: running.host, port: listeningPort }, wanted, dualStack) !== true) return undefined;
+  return { setting: 'CORRAL_BIND', running: runningText, configured: wantedText };
+}
+
+/**
+ * The keeper outlives reloads (its cache stays warm), unless a setting it reads changed: then it
+ * is drained and a new one started before the new generation of workers boots.
+ */
+export function changedKeeperSettings(before: Settings, after: Settings): string[] {
+  return KEEPER_SETTINGS.filter((name) => JSON.stringify(before[name]) !== JSON.stringify(after[name]));
+}
+
+/**
+ * Settings the file sets but the master's environment overrides (systemd's Environment=, an
+ * exported variable): an operator who edited one of them in the file and reloaded saw nothing
+ * change, and nothing said why. Said at start and at every reload while it holds.
+ */
+export function logEnvOverrides(log: Logger, loaded: LoadedSettings): void {
+  if (loaded.envOverrides.length === 0) return;
+  const list = loaded.envOverrides.map((o) => `${o.setting} (file: ${o.file}, used: ${o.environment})`).join(', ');
+  log.warn(
+    { event: 'config.env_overrides', settings: loaded.envOverrides.map((o) => o.setting), env_file: loaded.envFile ?? null },
+    `set in ${loaded.envFile ?? 'the settings file'} and in the master's environment, whose value is used, so the file's has no effect: ${list}; remove them from the environment (under systemd, Environment= or EnvironmentFile= in the unit) to manage them in the file`,
+  );
+}
+
+export interface ReloadPlanInput {
+  /** The settings the master started with: what runs of the restart-only ones. */
+  readonly started: Settings;
+  /** The settings of the generation now serving. */
+  readonly current: LoadedSettings;
+  /** The settings just read. */
+  readonly next: LoadedSettings;
+  /** The port a worker of the serving generation listens on, if one does. */
+  readonly listeningPort: number | undefined;
+  /** The CORRAL_BIND a reload last kept the running address instead of. */
+  readonly refusedBind: string | undefined;
+  /** The file the master's own lines go to, as the reload answer names it. */
+  readonly masterLogFile: string;
+  /** Applies CORRAL_LOG_LEVEL and CORRAL_LOG_FILE to the master's own logger; false = needs a restart. */
+  readonly configureLogs: ((settings: Settings) => boolean) | undefined;
+  readonly log: Logger;
+}
+
+export interface ReloadPlan {
+  /** The settings the new generation runs: `next`, with CORRAL_BIND kept when it overlaps. */
+  readonly next: LoadedSettings;
+  readonly restartNeeded: readonly RestartNeeded[];
+  readonly refusedBind: string | undefined;
+  readonly masterLogFile: string;
+}
+
+/** Decides what the reload applies, applies the master's log settings, and logs what it does not apply. */
+export function planReload(p: ReloadPlanInput): ReloadPlan {
+  const { log } = p;
+  const restartNeeded: RestartNeeded[] = [];
+  for (const { changed, ...needed } of restartOnlyChanges(p.started, p.current.settings, p.next.settings)) {
+    restartNeeded.push(needed);
+    const { setting: name, running, configured: now } = needed;
+    // Logged once per change of the setting: the reloads after it, with the same value, change nothing.
+    if (changed) log.warn({ event: 'config.restart_needed', setting: name, running, configured: now }, `${name} changed from ${running} to ${now}: it takes effect at the next restart (systemctl restart corral), not on reload`);
+  }
+  let next = p.next;
+  let refusedBind: string | undefined;
+  const kept = overlappingBind(p.current.settings.CORRAL_BIND, next.settings.CORRAL_BIND, p.listeningPort, v6WildcardTakesIPv4());
+  if (kept) {
+    const { running: runningText, configured: wantedText } = kept;
+    restartNeeded.push(kept);
+    // Once per change, as the other settings only a restart applies.
+    if (p.refusedBind !== wantedText) {
+      log.warn(
+        { event: 'config.restart_needed', setting: 'CORRAL_BIND', running: runningText, configured: wantedText },
+        `CORRAL_BIND ${wantedText} overlaps ${runningText}, which the running workers listen on: new workers could not bind it while they do (EADDRINUSE), so the reload keeps ${runningText}; moving to ${wantedText} needs a restart (systemctl restart corral)`,
+      );
+    }
+    refusedBind = wantedText;
+    next = keepingSetting(next, 'CORRAL_BIND', p.current.settings.CORRAL_BIND);
+  }
+  // Applied, unlike the socket's other settings (node:cluster opens one socket per address): the
+  // new generation listens on the new address and the old one closes with its last worker, which
+  // clients of the old address find out only as refused connections unless the log says so.
+  const [bindWas, bindNow] = [displayValue('CORRAL_BIND', p.current.settings.CORRAL_BIND), displayValue('CORRAL_BIND', next.settings.CORRAL_BIND)];
+  if (bindWas !== bindNow) {
+    log.warn(
+      { event: 'config.bind_moved', running: bindWas, configured: bindNow },
+      `CORRAL_BIND changed from ${bindWas} to ${bindNow}: the new generation listens on ${bindNow}; ${bindWas} closes once the old workers have drained, and new connections to it are refused from then on`,
+    );
+  }
+  const logsApplied = p.configureLogs?.(next.settings) ?? true;
+  const [was, now] = [displayValue('CORRAL_LOG_FILE', p.current.settings.CORRAL_LOG_FILE), displayValue('CORRAL_LOG_FILE', next.settings.CORRAL_LOG_FILE)];
+  if (!logsApplied) restartNeeded.push({ setting: 'CORRAL_LOG_FILE', running: p.masterLogFile, configured: now });
+  // Once per change of the setting: the reloads after it, with the same value, change nothing.
+  if (!logsApplied && was !== now) {
+    log.warn({ event: 'config.restart_needed', setting: 'CORRAL_LOG_FILE', running: was, configured: now }, `CORRAL_LOG_FILE changed from ${was} to ${now}: the master's own lines move at the next restart (systemctl restart corral)`);
+  }
+  return { next, restartNeeded, refusedBind, masterLogFile: logsApplied ? now : p.masterLogFile };
+}

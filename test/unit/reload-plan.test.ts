@@ -1,0 +1,88 @@
+// What a reload applies of the settings it read, and what it tells the operator it does not.
+
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { loadSettings } from '../../src/config/load.js';
+import { changedKeeperSettings, overlappingBind, planReload, restartOnlyChanges } from '../../src/master/reload-plan.js';
+import { captureLogger } from '../fixtures/capture-logger.js';
+
+const load = (env: Record<string, string> = {}) => loadSettings({ env: { CORRAL_ENV_FILE: 'none', CORRAL_WORKERS: '2', ...env } });
+
+test('a restart-only setting is needed against the value at start, and is new only when the reload before configured another', () => {
+  const started = load().settings;
+  const edited = load({ CORRAL_BACKLOG: '100' }).settings;
+  assert.deepEqual(restartOnlyChanges(started, started, edited), [{ setting: 'CORRAL_BACKLOG', running: '2048', configured: '100', changed: true }]);
+  // The same edit at the next reload: still needed, no longer a change.
+  assert.deepEqual(restartOnlyChanges(started, edited, edited), [{ setting: 'CORRAL_BACKLOG', running: '2048', configured: '100', changed: false }]);
+  // Edited back to the running value: nothing to say.
+  assert.deepEqual(restartOnlyChanges(started, edited, started), []);
+  // Settings a reload applies are not listed.
+  assert.deepEqual(restartOnlyChanges(started, started, load({ CORRAL_TIMEOUT: '9' }).settings), []);
+});
+
+test('a new CORRAL_BIND overlapping the listening address on its port is kept; a distinct address or port is applied', () => {
+  const running = { host: '127.0.0.1', port: 8080 };
+  assert.deepEqual(overlappingBind(running, { host: '0.0.0.0', port: 8080 }, 8080, true), { setting: 'CORRAL_BIND', running: '127.0.0.1:8080', configured: '0.0.0.0:8080' });
+  assert.equal(overlappingBind(running, { host: '127.0.0.2', port: 8080 }, 8080, true), undefined);
+  assert.equal(overlappingBind(running, { host: '0.0.0.0', port: 8081 }, 8080, true), undefined);
+  // Port 0 in CORRAL_BIND: the workers listen on the port they were given, which is what counts.
+  assert.notEqual(overlappingBind({ host: '127.0.0.1', port: 0 }, { host: '0.0.0.0', port: 41234 }, 41234, true), undefined);
+  // Nothing listens yet (no worker ready): nothing to overlap.
+  assert.equal(overlappingBind(running, { host: '0.0.0.0', port: 8080 }, undefined, true), undefined);
+  // A host name is resolved only at listen time: left to the boot.
+  assert.equal(overlappingBind(running, { host: 'localhost', port: 8080 }, 8080, true), undefined);
+  // `::` takes IPv4 too only when the host is dual-stack.
+  assert.notEqual(overlappingBind(running, { host: '::', port: 8080 }, 8080, true), undefined);
+  assert.equal(overlappingBind(running, { host: '::', port: 8080 }, 8080, false), undefined);
+});
+
+test('the keeper restarts only for a setting it reads', () => {
+  const base = load().settings;
+  assert.deepEqual(changedKeeperSettings(base, load({ CORRAL_WORKERS: '5', CORRAL_TIMEOUT: '9' }).settings), []);
+  assert.deepEqual(changedKeeperSettings(base, load({ SHEET_CACHE_TTL: '7', CORRAL_LOG_LEVEL: 'debug' }).settings).sort(), ['CORRAL_LOG_LEVEL', 'SHEET_CACHE_TTL']);
+});
+
+test('planReload keeps an overlapping bind, says so once per change, and lists what needs a restart', async () => {
+  const log = await captureLogger();
+  try {
+    const current = load({ CORRAL_BIND: '127.0.0.1:8080' });
+    const wanted = load({ CORRAL_BIND: '0.0.0.0:8080', CORRAL_BACKLOG: '100' });
+    const input = { started: current.settings, current, next: wanted, listeningPort: 8080, refusedBind: undefined, masterLogFile: '(stdout)', configureLogs: undefined, log: log.logger };
+    const plan = planReload(input);
+    assert.deepEqual(plan.next.settings.CORRAL_BIND, { host: '127.0.0.1', port: 8080 });
+    assert.equal(plan.next.childEnv.CORRAL_BIND, '127.0.0.1:8080');
+    assert.equal(plan.next.settings.CORRAL_BACKLOG, 100);
+    assert.deepEqual(plan.restartNeeded.map((r) => r.setting), ['CORRAL_BACKLOG', 'CORRAL_BIND']);
+    assert.equal(plan.refusedBind, '0.0.0.0:8080');
+    const said = log.lines().filter((l) => l.event === 'config.restart_needed').map((l) => l.setting);
+    assert.deepEqual(said, ['CORRAL_BACKLOG', 'CORRAL_BIND']);
+    assert.equal(log.lines().filter((l) => l.event === 'config.bind_moved').length, 0);
+    // The same files read again: the same answer, and nothing logged a second time.
+    const again = planReload({ ...input, current: plan.next, refusedBind: plan.refusedBind });
+    assert.deepEqual(again.restartNeeded.map((r) => r.setting), ['CORRAL_BACKLOG', 'CORRAL_BIND']);
+    assert.equal(log.lines().filter((l) => l.event === 'config.restart_needed').length, 2);
+  } finally {
+    log.close();
+  }
+});
+
+test('planReload moves to a bind that does not overlap, and a log file the master cannot move needs a restart', async () => {
+  const log = await captureLogger();
+  try {
+    const current = load({ CORRAL_BIND: '127.0.0.1:8080' });
+    const next = load({ CORRAL_BIND: '127.0.0.1:9000', CORRAL_LOG_FILE: '/tmp/elsewhere.log' });
+    const plan = planReload({ started: current.settings, current, next, listeningPort: 8080, refusedBind: undefined, masterLogFile: '(stdout)', configureLogs: () => false, log: log.logger });
+    assert.deepEqual(plan.next.settings.CORRAL_BIND, { host: '127.0.0.1', port: 9000 });
+    assert.deepEqual(plan.restartNeeded, [{ setting: 'CORRAL_LOG_FILE', running: '(stdout)', configured: '/tmp/elsewhere.log' }]);
+    assert.equal(plan.masterLogFile, '(stdout)');
+    const moved = log.lines().find((l) => l.event === 'config.bind_moved');
+    assert.equal(moved?.running, '127.0.0.1:8080');
+    assert.equal(moved?.configured, '127.0.0.1:9000');
+    // Applied: the reload answer names the new file.
+    const applied = planReload({ started: current.settings, current, next, listeningPort: 8080, refusedBind: undefined, masterLogFile: '(stdout)', configureLogs: () => true, log: log.logger });
+    assert.equal(applied.masterLogFile, '/tmp/elsewhere.log');
+    assert.deepEqual(applied.restartNeeded, []);
+  } finally {
+    log.close();
+  }
+});
