@@ -13,7 +13,7 @@ import { assertLogFileWritable, type Logger } from '../log/logger.js';
 import { RepeatedFailure } from '../log/repeated-failure.js';
 import { assertAdminBindSafe } from './admin/auth.js';
 import type { AdminView, ReloadOutcome, RespawnWait } from './admin/view.js';
-import { busyConnections, computeCapacity, perWorkerCap, slotsFull, type Capacity } from './capacity.js';
+import { computeCapacity, perWorkerCap, type Capacity } from './capacity.js';
 import { ChildKiller } from './child-killer.js';
 import { CrashLedger } from './crash-ledger.js';
 import { KeeperCrashLedger } from './keeper-crash-ledger.js';
@@ -21,6 +21,7 @@ import type { Notifier } from './notify.js';
 import { changedKeeperSettings, logEnvOverrides, planReload } from './reload-plan.js';
 import { snapshotOf, type ChildRecord, type RetireReason } from './registry.js';
 import type { Spawner } from './spawner.js';
+import { respawnWaitOf, StatusReporter, statusLineOf } from './status-report.js';
 import { cannotDrain } from './stuck-judgement.js';
 
 export type Intent = 'reload' | 'stop' | 'quit' | 'ttin' | 'ttou' | 'reopen-logs';
@@ -96,22 +97,17 @@ export class Arbiter {
   private ticking = false;
   /** Ticks that threw: a bug that throws once throws at every tick, four times a second. */
   private readonly tickFailures: RepeatedFailure;
-  private lastCapacityFull = false;
-  private lastWorkerCap: number | undefined;
-  private lastMaxConnections: number | undefined;
   /** CORRAL_ACCEPT as the listening socket was created: a reload does not change it. */
   private readonly acceptMode: Settings['CORRAL_ACCEPT'];
   /** The file the master's own lines go to, as the reload answer names it (a reload may move them, see configureLogs). */
   private masterLogFile: string;
-  private lastStatusAt = 0;
-  private lastStatusWaiting = false;
-  private lastWatchdogAt = 0;
   private finished = false;
   private lastTickAt: number | undefined;
   readonly startedAt: number;
   private readonly now: () => number;
   private readonly log: Logger;
   private readonly killer: ChildKiller;
+  private readonly reporter: StatusReporter;
 
   constructor(private readonly o: ArbiterOptions) {
     this.loaded = o.loaded;
@@ -122,6 +118,7 @@ export class Arbiter {
     this.log = o.logger;
     this.startedAt = this.now();
     this.tickFailures = new RepeatedFailure(this.now);
+    this.reporter = new StatusReporter(o.notifier);
     this.killer = new ChildKiller({ log: this.log, now: this.now, stuckStacks: () => this.settings.CORRAL_STUCK_STACKS });
   }
 
@@ -738,64 +735,36 @@ export class Arbiter {
   // ---------------------------------------------------------------- reporting
 
   private report(): void {
-    const now = this.now();
-    const capacity = this.capacity();
     // A worker's share of CORRAL_MAX_CONNECTIONS follows the worker count, which TTIN/TTOU change.
     // The host's cap follows it too, and is the cap itself of a worker accepting on its own.
     const workerCap = perWorkerCap(this.expected, this.settings.CORRAL_WORKER_CONNECTIONS, this.settings.CORRAL_MAX_CONNECTIONS, this.acceptMode);
-    // The workers enforce slots held, idle or not (an idle one gives way in the worker itself),
-    // whatever the status says to operators.
-    if (
-      slotsFull(capacity) !== this.lastCapacityFull ||
-      workerCap !== this.lastWorkerCap ||
-      capacity.max_connections !== this.lastMaxConnections ||
-      now - this.lastStatusAt >= 5000
-    ) {
-      this.lastCapacityFull = slotsFull(capacity);
-      this.lastWorkerCap = workerCap;
-      this.lastMaxConnections = capacity.max_connections;
-      for (const c of this.workers()) c.handle.send({ type: 'capacity', full: this.lastCapacityFull, current: capacity.current_connections, max: capacity.max_connections, workerCap });
-    }
-    // At once when a backoff wait starts or ends, not up to 5 s later: systemctl status then says why none serve.
-    const waiting = this.respawnWait() !== undefined;
-    if (now - this.lastStatusAt >= 5000 || waiting !== this.lastStatusWaiting) {
-      this.lastStatusAt = now;
-      this.lastStatusWaiting = waiting;
-      this.o.notifier.status(this.statusLine());
-    }
-    const wd = this.o.notifier.watchdogIntervalMs;
-    if (wd !== undefined && now - this.lastWatchdogAt >= wd) {
-      // The watchdog is fed only while at least one worker beats: a host with every worker stuck
-      // should be restarted by systemd. Or while the master holds the next fork for its backoff:
-      // its workers are gone, not stuck, and it is doing its job. Unfed for waits near the 30 s cap,
-      // a unit with WatchdogSec under about 60 s (CORRAL_TIMEOUT under 15) was killed mid crash
-      // loop, and started the backoff over at 250 ms.
-      const timeoutMs = this.settings.CORRAL_TIMEOUT * 1000;
-      if (this.workers().some((c) => c.state === 'ready' && now - c.lastBeatAt <= timeoutMs) || this.respawnWait() !== undefined) {
-        this.lastWatchdogAt = now;
-        this.o.notifier.watchdog();
-      }
-    }
+    this.reporter.report({
+      now: this.now(),
+      workers: this.workers(),
+      capacity: this.capacity(),
+      workerCap,
+      waiting: this.respawnWait() !== undefined,
+      statusLine: () => this.statusLine(),
+      timeoutMs: this.settings.CORRAL_TIMEOUT * 1000,
+    });
   }
 
   statusLine(): string {
     const ready = this.workers().filter((c) => c.state === 'ready').length;
-    const cap = this.capacity();
-    const wait = this.respawnWait();
-    const why = wait && (wait.bootFailures > 0 ? `${wait.bootFailures} failed boot${wait.bootFailures === 1 ? '' : 's'} in a row` : `crash loop ${wait.crashLoop}`);
-    return `${ready}/${this.expected} workers ready, generation ${this.generation}, capacity ${cap.status} (${busyConnections(cap)}/${cap.max_connections} busy, ${cap.idle_connections} idle)${wait ? `; respawning in ${Math.ceil(wait.inMs / 1000)} s (${why})` : ''}`;
+    return statusLineOf({ ready, expected: this.expected, generation: this.generation, capacity: this.capacity(), wait: this.respawnWait() });
   }
 
-  /**
-   * Workers missing while the backoff holds the next fork. Without it, the status and the admin
-   * API said only "0/8 workers ready" for up to 30 s, with nothing of why or for how long.
-   */
+  /** See respawnWaitOf. */
   private respawnWait(): RespawnWait | undefined {
-    const now = this.now();
-    if (this.phase === 'stopping' || this.finished || now >= this.crashes.nextSpawnAt) return undefined;
-    const active = this.workers().filter((c) => c.generation === this.generation && c.retire === undefined && (c.state === 'booting' || c.state === 'ready')).length;
-    if (active >= this.expected) return undefined;
-    return { inMs: Math.ceil(this.crashes.nextSpawnAt - now), crashLoop: this.crashes.quickCrashes, bootFailures: this.crashes.bootFailures };
+    return respawnWaitOf({
+      now: this.now(),
+      stopping: this.phase === 'stopping' || this.finished,
+      nextSpawnAt: this.crashes.nextSpawnAt,
+      active: this.workers().filter((c) => c.generation === this.generation && c.retire === undefined && (c.state === 'booting' || c.state === 'ready')).length,
+      expected: this.expected,
+      quickCrashes: this.crashes.quickCrashes,
+      bootFailures: this.crashes.bootFailures,
+    });
   }
 
   capacity(): Capacity {

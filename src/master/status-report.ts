@@ -1,0 +1,108 @@
+// What the master tells of its state, at every tick: the host's capacity to its workers (their
+// FULL and their share of the connection cap), its one-line status to systemd, and the watchdog.
+// Sent on change or every 5 s, so a quiet host does not send four times a second; the status line
+// and the respawn wait are functions of the counts the arbiter hands in.
+
+import type { RespawnWait } from './admin/view.js';
+import { busyConnections, slotsFull, type Capacity } from './capacity.js';
+import type { Notifier } from './notify.js';
+import type { ChildRecord } from './registry.js';
+
+/** Sent this often even when nothing changed. */
+const REPEAT_MS = 5000;
+
+export interface RespawnWaitInput {
+  readonly now: number;
+  /** Stopping or exited: nothing is respawned. */
+  readonly stopping: boolean;
+  readonly nextSpawnAt: number;
+  /** Workers of the current generation booting or ready, not retiring. */
+  readonly active: number;
+  readonly expected: number;
+  readonly quickCrashes: number;
+  readonly bootFailures: number;
+}
+
+/**
+ * Workers missing while the backoff holds the next fork. Without it, the status and the admin
+ * API said only "0/8 workers ready" for up to 30 s, with nothing of why or for how long.
+ */
+export function respawnWaitOf(w: RespawnWaitInput): RespawnWait | undefined {
+  if (w.stopping || w.now >= w.nextSpawnAt) return undefined;
+  if (w.active >= w.expected) return undefined;
+  return { inMs: Math.ceil(w.nextSpawnAt - w.now), crashLoop: w.quickCrashes, bootFailures: w.bootFailures };
+}
+
+export interface StatusLineInput {
+  readonly ready: number;
+  readonly expected: number;
+  readonly generation: number;
+  readonly capacity: Capacity;
+  readonly wait: RespawnWait | undefined;
+}
+
+/** systemd's STATUS= line (and READY=1's): `systemctl status` shows it. */
+export function statusLineOf(s: StatusLineInput): string {
+  const { capacity: cap, wait } = s;
+  const why = wait && (wait.bootFailures > 0 ? `${wait.bootFailures} failed boot${wait.bootFailures === 1 ? '' : 's'} in a row` : `crash loop ${wait.crashLoop}`);
+  return `${s.ready}/${s.expected} workers ready, generation ${s.generation}, capacity ${cap.status} (${busyConnections(cap)}/${cap.max_connections} busy, ${cap.idle_connections} idle)${wait ? `; respawning in ${Math.ceil(wait.inMs / 1000)} s (${why})` : ''}`;
+}
+
+export interface ReportInput {
+  readonly now: number;
+  readonly workers: readonly ChildRecord[];
+  readonly capacity: Capacity;
+  /** A worker's share of CORRAL_MAX_CONNECTIONS (perWorkerCap). */
+  readonly workerCap: number;
+  /** The backoff holds the next fork. */
+  readonly waiting: boolean;
+  readonly statusLine: () => string;
+  /** CORRAL_TIMEOUT in ms: a worker silent longer does not feed the watchdog. */
+  readonly timeoutMs: number;
+}
+
+export class StatusReporter {
+  private lastCapacityFull = false;
+  private lastWorkerCap: number | undefined;
+  private lastMaxConnections: number | undefined;
+  private lastStatusAt = 0;
+  private lastStatusWaiting = false;
+  private lastWatchdogAt = 0;
+
+  constructor(private readonly notifier: Notifier) {}
+
+  report(r: ReportInput): void {
+    const { now, capacity, workerCap } = r;
+    // The workers enforce slots held, idle or not (an idle one gives way in the worker itself),
+    // whatever the status says to operators.
+    if (
+      slotsFull(capacity) !== this.lastCapacityFull ||
+      workerCap !== this.lastWorkerCap ||
+      capacity.max_connections !== this.lastMaxConnections ||
+      now - this.lastStatusAt >= REPEAT_MS
+    ) {
+      this.lastCapacityFull = slotsFull(capacity);
+      this.lastWorkerCap = workerCap;
+      this.lastMaxConnections = capacity.max_connections;
+      for (const c of r.workers) c.handle.send({ type: 'capacity', full: this.lastCapacityFull, current: capacity.current_connections, max: capacity.max_connections, workerCap });
+    }
+    // At once when a backoff wait starts or ends, not up to 5 s later: systemctl status then says why none serve.
+    if (now - this.lastStatusAt >= REPEAT_MS || r.waiting !== this.lastStatusWaiting) {
+      this.lastStatusAt = now;
+      this.lastStatusWaiting = r.waiting;
+      this.notifier.status(r.statusLine());
+    }
+    const wd = this.notifier.watchdogIntervalMs;
+    if (wd !== undefined && now - this.lastWatchdogAt >= wd) {
+      // The watchdog is fed only while at least one worker beats: a host with every worker stuck
+      // should be restarted by systemd. Or while the master holds the next fork for its backoff:
+      // its workers are gone, not stuck, and it is doing its job. Unfed for waits near the 30 s cap,
+      // a unit with WatchdogSec under about 60 s (CORRAL_TIMEOUT under 15) was killed mid crash
+      // loop, and started the backoff over at 250 ms.
+      if (r.workers.some((c) => c.state === 'ready' && now - c.lastBeatAt <= r.timeoutMs) || r.waiting) {
+        this.lastWatchdogAt = now;
+        this.notifier.watchdog();
+      }
+    }
+  }
+}

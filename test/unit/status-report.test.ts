@@ -1,0 +1,97 @@
+// The master's status line, its respawn wait, and when capacity, STATUS= and the watchdog are sent.
+
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import type { MasterMessage } from '../../src/ipc/messages.js';
+import { computeCapacity } from '../../src/master/capacity.js';
+import type { Notifier } from '../../src/master/notify.js';
+import type { ChildRecord } from '../../src/master/registry.js';
+import { respawnWaitOf, StatusReporter, statusLineOf, type ReportInput } from '../../src/master/status-report.js';
+
+const capacity = (active: number[], idle: number[] = []) => computeCapacity({ activeConnections: active, idleConnections: idle, workers: 2, workerConnections: 10, maxConnections: 0 });
+
+test('the respawn wait is shown while the backoff holds a missing worker, and not while stopping or with every worker there', () => {
+  const waiting = { now: 1000, stopping: false, nextSpawnAt: 3500, active: 1, expected: 2, quickCrashes: 3, bootFailures: 0 };
+  assert.deepEqual(respawnWaitOf(waiting), { inMs: 2500, crashLoop: 3, bootFailures: 0 });
+  assert.equal(respawnWaitOf({ ...waiting, stopping: true }), undefined);
+  assert.equal(respawnWaitOf({ ...waiting, now: 3500 }), undefined);
+  assert.equal(respawnWaitOf({ ...waiting, active: 2 }), undefined);
+});
+
+test('the status line says how many serve, how busy, and why the others wait', () => {
+  const cap = capacity([6, 2], [1, 0]);
+  assert.equal(statusLineOf({ ready: 2, expected: 2, generation: 3, capacity: cap, wait: undefined }), '2/2 workers ready, generation 3, capacity LOW (7/20 busy, 1 idle)');
+  assert.equal(
+    statusLineOf({ ready: 0, expected: 2, generation: 1, capacity: cap, wait: { inMs: 2001, crashLoop: 4, bootFailures: 0 } }),
+    '0/2 workers ready, generation 1, capacity LOW (7/20 busy, 1 idle); respawning in 3 s (crash loop 4)',
+  );
+  assert.match(statusLineOf({ ready: 0, expected: 2, generation: 1, capacity: cap, wait: { inMs: 500, crashLoop: 0, bootFailures: 1 } }), /respawning in 1 s \(1 failed boot in a row\)$/);
+  assert.match(statusLineOf({ ready: 0, expected: 2, generation: 1, capacity: cap, wait: { inMs: 500, crashLoop: 2, bootFailures: 2 } }), /\(2 failed boots in a row\)$/);
+});
+
+function setup(watchdogIntervalMs: number | undefined = 1000) {
+  const statuses: string[] = [];
+  let fed = 0;
+  const notifier: Notifier = {
+    ready() {},
+    reloading() {},
+    stopping() {},
+    status: (s) => void statuses.push(s),
+    watchdog: () => void fed++,
+    watchdogIntervalMs,
+    close() {},
+  };
+  const sent: MasterMessage[] = [];
+  const worker = { state: 'ready', lastBeatAt: 0, handle: { pid: 1, send: (m: MasterMessage) => (sent.push(m), true), kill() {} } } as unknown as ChildRecord;
+  const reporter = new StatusReporter(notifier);
+  const input = (over: Partial<ReportInput>): ReportInput => ({ now: 0, workers: [worker], capacity: capacity([0, 0]), workerCap: 10, waiting: false, statusLine: () => 'line', timeoutMs: 5000, ...over });
+  return { reporter, statuses, sent, worker, input, fed: () => fed };
+}
+
+test('capacity goes to the workers when FULL, their cap or the host cap change, or every 5 s', () => {
+  const { reporter, sent, input } = setup(undefined);
+  reporter.report(input({ now: 10_000 }));
+  assert.equal(sent.length, 1);
+  reporter.report(input({ now: 10_250 }));
+  assert.equal(sent.length, 1);
+  reporter.report(input({ now: 10_500, capacity: capacity([10, 10]) }));
+  assert.deepEqual(sent.at(-1), { type: 'capacity', full: true, current: 20, max: 20, workerCap: 10 });
+  reporter.report(input({ now: 10_750, capacity: capacity([10, 10]), workerCap: 7 }));
+  assert.equal(sent.length, 3);
+  reporter.report(input({ now: 14_999, capacity: capacity([10, 10]), workerCap: 7 }));
+  assert.equal(sent.length, 3);
+  reporter.report(input({ now: 15_000, capacity: capacity([10, 10]), workerCap: 7 }));
+  assert.equal(sent.length, 4);
+});
+
+test('the status line is sent every 5 s, and at once when a respawn wait starts or ends', () => {
+  const { reporter, statuses, input } = setup(undefined);
+  reporter.report(input({ now: 10_000 }));
+  reporter.report(input({ now: 11_000 }));
+  assert.equal(statuses.length, 1);
+  reporter.report(input({ now: 11_250, waiting: true }));
+  reporter.report(input({ now: 11_500, waiting: true }));
+  assert.equal(statuses.length, 2);
+  reporter.report(input({ now: 11_750 }));
+  assert.equal(statuses.length, 3);
+  reporter.report(input({ now: 16_750 }));
+  assert.equal(statuses.length, 4);
+});
+
+test('the watchdog is fed while a ready worker beats or the backoff holds the next fork, never with every worker silent', () => {
+  const { reporter, worker, input, fed } = setup(1000);
+  worker.lastBeatAt = 10_000;
+  reporter.report(input({ now: 10_000 }));
+  assert.equal(fed(), 1);
+  // Not before its interval.
+  reporter.report(input({ now: 10_500 }));
+  assert.equal(fed(), 1);
+  reporter.report(input({ now: 15_000 }));
+  assert.equal(fed(), 2);
+  // Silent past CORRAL_TIMEOUT: unfed.
+  reporter.report(input({ now: 16_000 }));
+  assert.equal(fed(), 2);
+  // Waiting for the backoff: fed, though no worker beats.
+  reporter.report(input({ now: 16_250, workers: [], waiting: true }));
+  assert.equal(fed(), 3);
+});
