@@ -16,13 +16,14 @@ import type { AdminView, ReloadOutcome, RespawnWait } from './admin/view.js';
 import { computeCapacity, perWorkerCap, type Capacity } from './capacity.js';
 import { ChildKiller } from './child-killer.js';
 import { CrashLedger } from './crash-ledger.js';
+import { drainChild } from './drain.js';
 import { KeeperCrashLedger } from './keeper-crash-ledger.js';
 import type { Notifier } from './notify.js';
 import { changedKeeperSettings, logEnvOverrides, planReload } from './reload-plan.js';
 import { snapshotOf, type ChildRecord, type RetireReason } from './registry.js';
 import type { Spawner } from './spawner.js';
 import { respawnWaitOf, StatusReporter, statusLineOf } from './status-report.js';
-import { cannotDrain } from './stuck-judgement.js';
+import { stopDeadline, stopStep } from './stop-sequence.js';
 
 export type Intent = 'reload' | 'stop' | 'quit' | 'ttin' | 'ttou' | 'reopen-logs';
 
@@ -244,10 +245,7 @@ export class Arbiter {
       this.log.info({ event: 'shutdown.start', fast, graceful_s: gracefulMs / 1000 }, fast ? 'fast shutdown' : 'graceful shutdown');
       this.o.notifier.stopping('stopping');
     }
-    // A second stop (SIGQUIT after SIGTERM) may bring the deadline forward, never push it back:
-    // repeated signals would otherwise postpone the SIGKILL of a worker stuck in a loop forever.
-    const deadline = this.now() + gracefulMs + 2000;
-    this.stopDeadline = this.phase === 'stopping' ? Math.min(this.stopDeadline, deadline) : deadline;
+    this.stopDeadline = stopDeadline(this.now(), gracefulMs, this.phase === 'stopping' ? this.stopDeadline : undefined);
     this.phase = 'stopping';
     for (const c of this.workers()) this.drain(c, fast ? 'quit' : 'shutdown', gracefulMs);
     if (fast) this.drainKeeper(0);
@@ -570,24 +568,14 @@ export class Arbiter {
   }
 
   private manageStop(now: number): void {
-    const workersLeft = this.workers().length;
-    const keeper = this.keeper();
-    if (workersLeft === 0 && keeper && !this.keeperDrainSent) this.drainKeeper(Math.max(5000, this.stopDeadline - now));
-    if (workersLeft === 0 && !keeper) {
+    const step = stopStep({ now, deadline: this.stopDeadline, workersLeft: this.workers().length, keeperLeft: this.keeper() !== undefined, keeperDrainSent: this.keeperDrainSent });
+    if (step.drainKeeperMs !== undefined) this.drainKeeper(step.drainKeeperMs);
+    if (step.done) {
       this.log.info({ event: 'shutdown.done' }, 'all children stopped');
       this.finish(EXIT.OK);
       return;
     }
-    if (now > this.stopDeadline + (keeper && workersLeft === 0 ? 5000 : 0)) {
-      for (const c of this.children.values()) {
-        if (c.state !== 'killing') {
-          this.log.warn({ event: `${c.role}.kill`, worker_id: c.id, worker_pid: c.handle.pid, reason: 'graceful timeout' }, `killing ${c.role} ${c.id} after the graceful timeout`);
-          c.state = 'killing';
-          c.stopReason ??= 'shutdown';
-          c.handle.kill('SIGKILL');
-        }
-      }
-    }
+    if (step.killAll) this.killer.killAtGracefulTimeout(this.children.values());
   }
 
   private drainKeeper(gracefulMs: number): void {
@@ -598,35 +586,7 @@ export class Arbiter {
   }
 
   private drain(c: ChildRecord, reason: string, gracefulMs: number): void {
-    const hostStopping = this.phase === 'stopping';
-    // A later, shorter stop (SIGQUIT after SIGTERM) brings the SIGKILL of a booting child, and of a
-    // worker still draining, forward.
-    if (c.state === 'killing' && c.sigkillAt !== undefined) c.sigkillAt = Math.min(c.sigkillAt, this.now() + gracefulMs + 2000);
-    if (c.state === 'draining' && c.drainDeadline !== undefined) {
-      const sooner = this.now() + gracefulMs + 2000 < c.drainDeadline;
-      if (sooner) c.drainDeadline = this.now() + gracefulMs + 2000;
-      // The worker is told too, and closes what is left itself: it then exits on its own, its
-      // lines flushed, instead of by SIGKILL at the deadline with its in-flight requests. Told
-      // also when a stop finds it draining for a reload: its health must now say it goes away.
-      if (sooner || (hostStopping && c.role === 'worker')) c.handle.send({ type: 'drain', reason, gracefulMs, hostStopping });
-    }
-    if (c.state === 'killing') return;
-    if (cannotDrain(c, this.now())) {
-      this.killer.killNotBeating(c, reason);
-      return;
-    }
-    if (c.state === 'draining') return;
-    c.stopReason = reason;
-    if (c.state === 'booting') {
-      // Not listening yet, so there is nothing to drain: SIGTERM runs its close hooks and exits.
-      c.state = 'killing';
-      c.sigkillAt = this.now() + gracefulMs + 2000;
-      c.handle.kill('SIGTERM');
-      return;
-    }
-    c.state = 'draining';
-    c.drainDeadline = this.now() + gracefulMs + 2000;
-    if (!c.handle.send({ type: 'drain', reason, gracefulMs, hostStopping })) c.handle.kill('SIGTERM');
+    drainChild(c, { reason, gracefulMs, hostStopping: this.phase === 'stopping' }, this.now(), this.killer);
   }
 
   /** The lowest slot (1..) no live worker holds. */

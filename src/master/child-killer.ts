@@ -1,5 +1,5 @@
 // Killing children that are stuck, past a deadline, or unable to drain: the murder step of the
-// tick acts here on judgeChild's verdicts, each kill with the log line operators grep for. It holds
+// tick acts here on judgeChild's verdicts, a stop past its deadline kills what is left, each kill with the log line operators grep for. It holds
 // the children's stderr relays because only a kill reads them (the stack of a stuck child).
 
 import type { Logger } from '../log/logger.js';
@@ -58,6 +58,18 @@ export class ChildKiller {
           c.state = 'killing';
           c.handle.kill('SIGKILL');
           break;
+      }
+    }
+  }
+
+  /** A stop's deadline passed: every child not already being killed is. */
+  killAtGracefulTimeout(children: Iterable<ChildRecord>): void {
+    for (const c of children) {
+      if (c.state !== 'killing') {
+        this.o.log.warn({ event: `${c.role}.kill`, worker_id: c.id, worker_pid: c.handle.pid, reason: 'graceful timeout' }, `killing ${c.role} ${c.id} after the graceful timeout`);
+        c.state = 'killing';
+        c.stopReason ??= 'shutdown';
+        c.handle.kill('SIGKILL');
       }
     }
   }

@@ -1,0 +1,51 @@
+// Telling one child to stop: drained if it listens, SIGTERM if it is still booting, killed at once
+// if its loop is blocked and it cannot drain; a later, shorter order brings its deadline forward,
+// never back. Used by stops, reloads, recycling and the keeper's restart alike.
+
+import type { ChildKiller } from './child-killer.js';
+import type { ChildRecord } from './registry.js';
+import { cannotDrain } from './stuck-judgement.js';
+
+/** Past the graceful timeout, the time a child told to stop has to exit before SIGKILL. */
+export const EXIT_MARGIN_MS = 2000;
+
+export interface DrainOrder {
+  readonly reason: string;
+  /** Time its requests in flight get to finish (0 = close them now). */
+  readonly gracefulMs: number;
+  /** The whole master is stopping (not a reload or a recycle): its health says it goes away. */
+  readonly hostStopping: boolean;
+}
+
+export function drainChild(c: ChildRecord, order: DrainOrder, now: number, killer: Pick<ChildKiller, 'killNotBeating'>): void {
+  const { reason, gracefulMs, hostStopping } = order;
+  const deadline = now + gracefulMs + EXIT_MARGIN_MS;
+  // A later, shorter stop (SIGQUIT after SIGTERM) brings the SIGKILL of a booting child, and of a
+  // worker still draining, forward.
+  if (c.state === 'killing' && c.sigkillAt !== undefined) c.sigkillAt = Math.min(c.sigkillAt, deadline);
+  if (c.state === 'draining' && c.drainDeadline !== undefined) {
+    const sooner = deadline < c.drainDeadline;
+    if (sooner) c.drainDeadline = deadline;
+    // The worker is told too, and closes what is left itself: it then exits on its own, its
+    // lines flushed, instead of by SIGKILL at the deadline with its in-flight requests. Told
+    // also when a stop finds it draining for a reload: its health must now say it goes away.
+    if (sooner || (hostStopping && c.role === 'worker')) c.handle.send({ type: 'drain', reason, gracefulMs, hostStopping });
+  }
+  if (c.state === 'killing') return;
+  if (cannotDrain(c, now)) {
+    killer.killNotBeating(c, reason);
+    return;
+  }
+  if (c.state === 'draining') return;
+  c.stopReason = reason;
+  if (c.state === 'booting') {
+    // Not listening yet, so there is nothing to drain: SIGTERM runs its close hooks and exits.
+    c.state = 'killing';
+    c.sigkillAt = deadline;
+    c.handle.kill('SIGTERM');
+    return;
+  }
+  c.state = 'draining';
+  c.drainDeadline = deadline;
+  if (!c.handle.send({ type: 'drain', reason, gracefulMs, hostStopping })) c.handle.kill('SIGTERM');
+}
