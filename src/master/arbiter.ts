@@ -15,6 +15,7 @@ import { assertAdminBindSafe } from './admin/auth.js';
 import type { AdminView, ReloadOutcome, RespawnWait } from './admin/view.js';
 import { computeCapacity, perWorkerCap, type Capacity } from './capacity.js';
 import { ChildKiller } from './child-killer.js';
+import { applyChildMessage } from './child-messages.js';
 import { CrashLedger } from './crash-ledger.js';
 import { drainChild } from './drain.js';
 import { KeeperCrashLedger } from './keeper-crash-ledger.js';
@@ -645,51 +646,27 @@ export class Arbiter {
 
   private onMessage(c: ChildRecord, msg: ChildMessage): void {
     const now = this.now();
-    switch (msg.type) {
-      case 'heartbeat':
-        c.lastBeatAt = now;
-        c.figures = msg.figures;
-        this.checkMemory(c);
+    const limitMb = this.settings.CORRAL_MAX_WORKER_MEMORY_MB;
+    const effect = applyChildMessage(c, msg, now, limitMb);
+    switch (effect.kind) {
+      case 'none':
+        return;
+      case 'over-memory':
+        this.log.warn({ event: 'worker.memory_limit', worker_id: c.id, worker_pid: c.handle.pid, rss_mb: Math.round(effect.rssMb), limit_mb: limitMb }, `worker ${c.id} RSS ${Math.round(effect.rssMb)} MiB over the limit`);
         return;
       case 'ready':
-        c.lastBeatAt = now;
-        if (c.state !== 'booting') return;
-        c.state = 'ready';
-        c.readyAt = now;
-        if (msg.port !== undefined) {
-          c.port = msg.port;
-          this.port = msg.port;
-        }
+        if (effect.port !== undefined) this.port = effect.port;
         if (c.role === 'keeper') this.keeperCrashes.ready();
         else this.crashes.workerReady();
-        this.log.info({ event: `${c.role}.ready`, worker_id: c.id, worker_pid: c.handle.pid, generation: c.generation, port: msg.port ?? null, boot_ms: now - c.startedAt }, `${c.role} ${c.id} ready`);
+        this.log.info({ event: `${c.role}.ready`, worker_id: c.id, worker_pid: c.handle.pid, generation: c.generation, port: effect.port ?? null, boot_ms: now - c.startedAt }, `${c.role} ${c.id} ready`);
         break;
-      case 'boot-failed':
-        // The first report is the cause; anything a failing child reports after it is fallout.
-        c.bootError ??= { code: msg.code, message: msg.message, ...(msg.stack ? { stack: msg.stack } : {}) };
-        return;
-      case 'retire':
-        if (msg.reason === 'uncaught') this.retireCrashed(c);
-        else c.pendingRetire ??= msg.reason;
+      case 'crashed':
+        this.retireCrashed(c);
         break;
-      case 'drained':
-        c.drainedReported = true;
-        // Its server's close was read before this message (one ordered pipe), so no handoff can
-        // follow; the worker exits once it reads this answer.
-        if (c.role === 'worker') c.handle.send({ type: 'release' });
-        return;
+      case 'tick':
+        break;
     }
     this.requestTick();
-  }
-
-  private checkMemory(c: ChildRecord): void {
-    const limitMb = this.settings.CORRAL_MAX_WORKER_MEMORY_MB;
-    if (c.role !== 'worker' || limitMb <= 0 || c.state !== 'ready' || c.retire || c.pendingRetire || !c.figures) return;
-    const rssMb = c.figures.rssBytes / 1048576;
-    if (rssMb > limitMb) {
-      this.log.warn({ event: 'worker.memory_limit', worker_id: c.id, worker_pid: c.handle.pid, rss_mb: Math.round(rssMb), limit_mb: limitMb }, `worker ${c.id} RSS ${Math.round(rssMb)} MiB over the limit`);
-      c.pendingRetire = 'memory';
-    }
   }
 
   // ---------------------------------------------------------------- reporting
