@@ -20,6 +20,7 @@ import { CrashLedger } from './crash-ledger.js';
 import { drainChild } from './drain.js';
 import { KeeperCrashLedger } from './keeper-crash-ledger.js';
 import type { Notifier } from './notify.js';
+import { drainsDue, forksDue, isActiveCurrent, nextRecycle, scaleDownExcess } from './rollout.js';
 import { changedKeeperSettings, logEnvOverrides, planReload } from './reload-plan.js';
 import { snapshotOf, type ChildRecord, type RetireReason } from './registry.js';
 import type { Spawner } from './spawner.js';
@@ -421,26 +422,21 @@ export class Arbiter {
       else return;
     }
 
-    const current = this.workers().filter((c) => c.generation === this.generation && c.retire === undefined && c.state !== 'draining' && c.state !== 'killing');
-    // Scale down: retire the oldest of the current generation.
-    for (let excess = current.length - this.expected; excess > 0; excess--) {
-      const oldest = current.shift();
-      if (oldest) this.markRetire(oldest, 'scale-down');
+    for (const oldest of scaleDownExcess(this.workers(), this.generation, this.expected)) this.markRetire(oldest, 'scale-down');
+    const recycled = nextRecycle(this.workers());
+    if (recycled) {
+      this.markRetire(recycled, recycled.pendingRetire as RetireReason);
+      recycled.pendingRetire = undefined;
     }
-    this.promoteOneRecycle();
 
-    const activeCurrent = this.workers().filter((c) => c.generation === this.generation && c.retire === undefined && (c.state === 'booting' || c.state === 'ready'));
+    const activeCurrent = this.workers().filter((c) => isActiveCurrent(c, this.generation));
     if (this.crashes.bootFailures >= this.settings.CORRAL_BOOT_ATTEMPTS) {
       if (this.giveUpOnBoot()) return;
     }
     const missing = this.expected - activeCurrent.length;
     if (missing > 0 && now >= this.crashes.nextSpawnAt) {
-      // After failures, probe with one worker at a time rather than a burst of doomed forks. After
-      // failed boots, the next once the last is ready or has failed (one forked every tick
-      // meanwhile was a burst); after crashes (workers that did boot), one per tick.
-      const failing = this.crashes.bootFailures > 0 || this.crashes.quickCrashes > 1;
-      const probing = this.crashes.bootFailures > 0 && activeCurrent.some((c) => c.state === 'booting');
-      const n = failing ? (probing ? 0 : 1) : missing;
+      const anyBooting = activeCurrent.some((c) => c.state === 'booting');
+      const { n, failing } = forksDue({ missing, bootFailures: this.crashes.bootFailures, quickCrashes: this.crashes.quickCrashes, anyBooting });
       if (n > 0) this.crashes.newForkBatch();
       for (let i = 0; i < n; i++) this.spawn('worker');
       if (n > 0 && failing) {
@@ -448,21 +444,11 @@ export class Arbiter {
       }
     }
 
-    // Retire outgoing workers (old generation, or asked to be recycled) only while enough
-    // current ones are ready to take their place: zero downtime.
-    const readyCurrent = activeCurrent.filter((c) => c.state === 'ready').length;
-    const outgoing = this.workers().filter((c) => (c.generation !== this.generation || c.retire !== undefined) && c.state !== 'draining' && c.state !== 'killing');
-    let readyOutgoing = outgoing.filter((c) => c.state === 'ready').length;
-    for (const c of outgoing) {
-      if (c.state === 'booting') {
-        this.drain(c, 'superseded', 0);
-        continue;
-      }
-      if (readyCurrent + readyOutgoing - 1 >= this.expected) {
-        this.drain(c, c.retire ?? `reload to generation ${this.generation}`, this.settings.CORRAL_GRACEFUL_TIMEOUT * 1000);
-        readyOutgoing--;
-      }
+    for (const { c, superseded } of drainsDue(this.workers(), this.generation, this.expected)) {
+      if (superseded) this.drain(c, 'superseded', 0);
+      else this.drain(c, c.retire ?? `reload to generation ${this.generation}`, this.settings.CORRAL_GRACEFUL_TIMEOUT * 1000);
     }
+    const readyCurrent = activeCurrent.filter((c) => c.state === 'ready').length;
 
     if (this.phase === 'booting' && readyCurrent >= this.expected) {
       this.phase = 'running';
@@ -548,18 +534,6 @@ export class Arbiter {
     if (!this.startPendingReload() && this.phase !== 'booting') this.o.notifier.ready(this.statusLine());
     // This tick's lists of current and outgoing workers are stale now: manage again next tick.
     this.requestTick();
-  }
-
-  /** Recycling replaces one worker at a time: only one retiree may be waiting for its replacement. */
-  private promoteOneRecycle(): void {
-    // In progress until the retiree has exited, so capacity never dips by more than one worker.
-    const inProgress = this.workers().some((c) => c.retire !== undefined && c.retire !== 'uncaught');
-    if (inProgress) return;
-    const next = this.workers().find((c) => c.pendingRetire !== undefined && c.state === 'ready');
-    if (next) {
-      this.markRetire(next, next.pendingRetire as RetireReason);
-      next.pendingRetire = undefined;
-    }
   }
 
   private markRetire(c: ChildRecord, reason: RetireReason, extra: Record<string, number> = {}, crashCounted?: boolean): void {
@@ -697,7 +671,7 @@ export class Arbiter {
       now: this.now(),
       stopping: this.phase === 'stopping' || this.finished,
       nextSpawnAt: this.crashes.nextSpawnAt,
-      active: this.workers().filter((c) => c.generation === this.generation && c.retire === undefined && (c.state === 'booting' || c.state === 'ready')).length,
+      active: this.workers().filter((c) => isActiveCurrent(c, this.generation)).length,
       expected: this.expected,
       quickCrashes: this.crashes.quickCrashes,
       bootFailures: this.crashes.bootFailures,

@@ -1,0 +1,70 @@
+// Which workers the manage step forks, retires and drains, as functions of the workers and the
+// counts: the current generation is brought to its size (probing one at a time after failures),
+// and outgoing workers (an old generation, or retiring) are drained only while enough current
+// ones are ready to take their place, so a reload or a recycle never drops capacity.
+
+import type { ChildRecord } from './registry.js';
+
+type Worker = Pick<ChildRecord, 'generation' | 'retire' | 'pendingRetire' | 'state'>;
+
+/** A worker of `generation` that counts towards its size: booting or ready, not retiring. */
+export function isActiveCurrent(c: Worker, generation: number): boolean {
+  return c.generation === generation && c.retire === undefined && (c.state === 'booting' || c.state === 'ready');
+}
+
+/** Scale down: the oldest of the current generation beyond `expected`, to retire. */
+export function scaleDownExcess<W extends Worker>(workers: readonly W[], generation: number, expected: number): W[] {
+  const current = workers.filter((c) => c.generation === generation && c.retire === undefined && c.state !== 'draining' && c.state !== 'killing');
+  return current.slice(0, Math.max(0, current.length - expected));
+}
+
+/** Recycling replaces one worker at a time: only one retiree may be waiting for its replacement. */
+export function nextRecycle<W extends Worker>(workers: readonly W[]): W | undefined {
+  // In progress until the retiree has exited, so capacity never dips by more than one worker.
+  const inProgress = workers.some((c) => c.retire !== undefined && c.retire !== 'uncaught');
+  if (inProgress) return undefined;
+  return workers.find((c) => c.pendingRetire !== undefined && c.state === 'ready');
+}
+
+export interface ForkInput {
+  /** Workers the current generation lacks. */
+  readonly missing: number;
+  readonly bootFailures: number;
+  readonly quickCrashes: number;
+  /** A worker of the current generation is still booting. */
+  readonly anyBooting: boolean;
+}
+
+/** How many workers to fork now (the backoff allowing), and whether that is a retry after failures. */
+export function forksDue(f: ForkInput): { readonly n: number; readonly failing: boolean } {
+  // After failures, probe with one worker at a time rather than a burst of doomed forks. After
+  // failed boots, the next once the last is ready or has failed (one forked every tick
+  // meanwhile was a burst); after crashes (workers that did boot), one per tick.
+  const failing = f.bootFailures > 0 || f.quickCrashes > 1;
+  const probing = f.bootFailures > 0 && f.anyBooting;
+  if (f.missing <= 0) return { n: 0, failing };
+  return { n: failing ? (probing ? 0 : 1) : f.missing, failing };
+}
+
+/**
+ * Outgoing workers (old generation, or asked to be recycled) to stop now: those still booting at
+ * once (`superseded`), ready ones only while enough current ones are ready to take their place:
+ * zero downtime.
+ */
+export function drainsDue<W extends Worker>(workers: readonly W[], generation: number, expected: number): { readonly c: W; readonly superseded: boolean }[] {
+  const readyCurrent = workers.filter((c) => isActiveCurrent(c, generation) && c.state === 'ready').length;
+  const outgoing = workers.filter((c) => (c.generation !== generation || c.retire !== undefined) && c.state !== 'draining' && c.state !== 'killing');
+  let readyOutgoing = outgoing.filter((c) => c.state === 'ready').length;
+  const due: { c: W; superseded: boolean }[] = [];
+  for (const c of outgoing) {
+    if (c.state === 'booting') {
+      due.push({ c, superseded: true });
+      continue;
+    }
+    if (readyCurrent + readyOutgoing - 1 >= expected) {
+      due.push({ c, superseded: false });
+      readyOutgoing--;
+    }
+  }
+  return due;
+}

@@ -1,0 +1,57 @@
+// Which workers are forked, retired and drained, from the workers' states and the counts alone.
+
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { drainsDue, forksDue, isActiveCurrent, nextRecycle, scaleDownExcess } from '../../src/master/rollout.js';
+import type { ChildRecord } from '../../src/master/registry.js';
+
+type W = Pick<ChildRecord, 'generation' | 'retire' | 'pendingRetire' | 'state'> & { id: number };
+
+const w = (id: number, generation: number, state: W['state'], over: Partial<W> = {}): W => ({ id, generation, state, retire: undefined, pendingRetire: undefined, ...over });
+const ids = (list: readonly { id: number }[]) => list.map((c) => c.id);
+
+test('only booting or ready workers of the generation, not retiring, count towards its size', () => {
+  assert.equal(isActiveCurrent(w(1, 2, 'ready'), 2), true);
+  assert.equal(isActiveCurrent(w(1, 2, 'booting'), 2), true);
+  assert.equal(isActiveCurrent(w(1, 1, 'ready'), 2), false);
+  assert.equal(isActiveCurrent(w(1, 2, 'draining'), 2), false);
+  assert.equal(isActiveCurrent(w(1, 2, 'ready', { retire: 'max-requests' }), 2), false);
+});
+
+test('scaling down retires the oldest of the current generation beyond the count', () => {
+  const workers = [w(1, 1, 'ready'), w(2, 2, 'ready'), w(3, 2, 'draining'), w(4, 2, 'ready'), w(5, 2, 'booting'), w(6, 2, 'ready', { retire: 'memory' })];
+  assert.deepEqual(ids(scaleDownExcess(workers, 2, 1)), [2, 4]);
+  assert.deepEqual(ids(scaleDownExcess(workers, 2, 3)), []);
+});
+
+test('one recycle at a time: the next ready worker asking waits while another retiree is replaced', () => {
+  const asking = w(2, 1, 'ready', { pendingRetire: 'max-requests' });
+  assert.equal(nextRecycle([w(1, 1, 'ready'), w(3, 1, 'booting', { pendingRetire: 'memory' }), asking]), asking);
+  assert.equal(nextRecycle([w(1, 1, 'ready', { retire: 'memory' }), asking]), undefined);
+  // A worker retired after a crash is not a recycle: it does not hold the others back.
+  assert.equal(nextRecycle([w(1, 1, 'ready', { retire: 'uncaught' }), asking]), asking);
+});
+
+test('forks: every missing worker at once, one at a time after crashes, and none while a probe boots after failed boots', () => {
+  assert.deepEqual(forksDue({ missing: 4, bootFailures: 0, quickCrashes: 1, anyBooting: true }), { n: 4, failing: false });
+  assert.deepEqual(forksDue({ missing: 4, bootFailures: 0, quickCrashes: 2, anyBooting: true }), { n: 1, failing: true });
+  assert.deepEqual(forksDue({ missing: 4, bootFailures: 1, quickCrashes: 0, anyBooting: false }), { n: 1, failing: true });
+  assert.deepEqual(forksDue({ missing: 4, bootFailures: 1, quickCrashes: 0, anyBooting: true }), { n: 0, failing: true });
+  assert.equal(forksDue({ missing: 0, bootFailures: 1, quickCrashes: 0, anyBooting: false }).n, 0);
+});
+
+test('outgoing workers drain only while enough current ones are ready to take their place; booting ones stop at once', () => {
+  const old = [w(1, 1, 'ready'), w(2, 1, 'ready'), w(3, 1, 'booting')];
+  // None of generation 2 ready yet: only the booting one of generation 1 goes.
+  assert.deepEqual(drainsDue([...old, w(4, 2, 'booting'), w(5, 2, 'booting')], 2, 2), [{ c: old[2], superseded: true }]);
+  // One ready: one old one may go.
+  assert.deepEqual(ids(drainsDue([...old.slice(0, 2), w(4, 2, 'ready'), w(5, 2, 'booting')], 2, 2).map((d) => d.c)), [1]);
+  // Both ready: both old ones go.
+  assert.deepEqual(ids(drainsDue([...old.slice(0, 2), w(4, 2, 'ready'), w(5, 2, 'ready')], 2, 2).map((d) => d.c)), [1, 2]);
+  // Already draining: not again.
+  assert.deepEqual(drainsDue([w(1, 1, 'draining'), w(4, 2, 'ready')], 2, 1), []);
+  // A recycled worker of the current generation waits for its replacement to be ready.
+  const retiring = w(6, 2, 'ready', { retire: 'max-requests' });
+  assert.deepEqual(drainsDue([retiring, w(7, 2, 'booting')], 2, 1), []);
+  assert.deepEqual(drainsDue([retiring, w(7, 2, 'ready')], 2, 1), [{ c: retiring, superseded: false }]);
+});
