@@ -6,7 +6,7 @@ import { displayValue, type LoadedSettings } from '../config/load.js';
 import type { ChildIdentity } from '../config/identity.js';
 import type { Settings } from '../config/schema.js';
 import { monotonicNow } from '../clock.js';
-import { BOOT_FAILURE_EXITS, EXIT, describeError } from '../errors.js';
+import { EXIT, describeError } from '../errors.js';
 import { heartbeatIntervalMs } from '../heartbeat-interval.js';
 import type { ChildMessage } from '../ipc/messages.js';
 import { assertLogFileWritable, type Logger } from '../log/logger.js';
@@ -14,6 +14,7 @@ import { RepeatedFailure } from '../log/repeated-failure.js';
 import { assertAdminBindSafe } from './admin/auth.js';
 import type { AdminView, ReloadOutcome, RespawnWait } from './admin/view.js';
 import { computeCapacity, perWorkerCap, type Capacity } from './capacity.js';
+import { accountExit, addServed, type ChildExit, type ServedTotals } from './child-exits.js';
 import { ChildKiller } from './child-killer.js';
 import { applyChildMessage } from './child-messages.js';
 import { CrashLedger } from './crash-ledger.js';
@@ -76,14 +77,14 @@ export class Arbiter {
   private phase: 'booting' | 'running' | 'stopping' = 'booting';
   private readonly children = new Map<number, ChildRecord>();
   private readonly intents: Intent[] = [];
-  private readonly exits: { record: ChildRecord; code: number | null; signal: NodeJS.Signals | null }[] = [];
+  private readonly exits: ChildExit[] = [];
   private nextId = 1;
   private readonly crashes = new CrashLedger();
   private readonly keeperCrashes = new KeeperCrashLedger();
   private keeperGaveWay = false;
   /** A reload changed the keeper's settings: new workers wait for the new keeper. */
   private keeperRestarting = false;
-  private readonly exitedServed = { requests: 0, errors: 0, refused: 0, idleClosed: 0 };
+  private readonly exitedServed: ServedTotals = { requests: 0, errors: 0, refused: 0, idleClosed: 0 };
   private reload: ReloadState | undefined;
   /** A SIGHUP arrived during a reload: run one more as soon as this one ends (the .env may have changed again). */
   private reloadPending = false;
@@ -318,53 +319,10 @@ export class Arbiter {
 
   private reap(): void {
     for (let e = this.exits.shift(); e; e = this.exits.shift()) {
-      const { record: c, code, signal } = e;
-      this.children.delete(c.id);
-      this.killer.forget(c.id);
-      if (c.role === 'worker') {
-        this.exitedServed.requests += c.figures?.requestsServed ?? 0;
-        this.exitedServed.errors += c.figures?.errorsServed ?? 0;
-        this.exitedServed.refused += c.figures?.connectionsRefused ?? 0;
-        this.exitedServed.idleClosed += c.figures?.idleConnectionsClosed ?? 0;
-      }
-      const wasReady = c.readyAt !== undefined;
-      const expectedExit = c.stopReason !== undefined;
-      const fields = { event: `${c.role}.exit`, worker_id: c.id, worker_pid: c.handle.pid, generation: c.generation, code, signal, reason: c.stopReason ?? null };
-      if (expectedExit) {
-        this.log.info(fields, `${c.role} ${c.id} exited (${c.stopReason})`);
-        continue;
-      }
-      if (c.role === 'keeper') {
-        const delay = this.keeperCrashes.exited(c.readyAt, c.bootError ?? { code: 'CORRAL_ERR_KEEPER_UNAVAILABLE', message: `keeper exited with code ${code} signal ${signal}` }, this.now());
-        this.log.error(
-          { ...fields, boot_error: c.bootError ?? null, crash_loop: this.keeperCrashes.quickCrashes, respawn_in_ms: delay },
-          `keeper exited unexpectedly (code ${code}, signal ${signal}); restarting`,
-        );
-        continue;
-      }
-      if (!wasReady) {
-        const bootError = c.bootError ?? { code: 'CORRAL_ERR_APP_LOAD', message: `worker exited with code ${code} signal ${signal} before it was ready` };
-        this.crashes.bootFailed(c.forkBatch, bootError, this.now());
-        const kind = code !== null && BOOT_FAILURE_EXITS.has(code) ? 'cannot boot' : 'failed to boot';
-        this.log.error(
-          { ...fields, event: 'worker.boot_failed', failures: this.crashes.bootFailures, boot_error: bootError },
-          `worker ${c.id} ${kind}: ${bootError.message}`,
-        );
-        continue;
-      }
-      if (c.crashCounted) {
-        // Its uncaught exception was counted when it was reported; it gave up waiting for the
-        // master's drain (or died meanwhile). Counting the exit too would double its backoff.
-        this.log.error({ ...fields, crash_loop: this.crashes.quickCrashes }, `worker ${c.id} (pid ${c.handle.pid}) exited after an uncaught exception (code ${code}, signal ${signal})`);
-        continue;
-      }
-      const { uptime, delay, sharedWith } = this.crashes.crashed(c, this.now());
-      this.log.error(
-        { ...fields, uptime_ms: uptime, crash_loop: this.crashes.quickCrashes, respawn_in_ms: delay, crash_counted: sharedWith === undefined },
-        sharedWith === undefined
-          ? `worker ${c.id} (pid ${c.handle.pid}) died unexpectedly (code ${code}, signal ${signal}); replacing`
-          : `worker ${c.id} (pid ${c.handle.pid}) died unexpectedly (code ${code}, signal ${signal}) along with worker ${sharedWith}, counted once; replacing`,
-      );
+      this.children.delete(e.record.id);
+      this.killer.forget(e.record.id);
+      addServed(this.exitedServed, e.record);
+      accountExit(e, this.now(), { crashes: this.crashes, keeperCrashes: this.keeperCrashes, log: this.log });
     }
     this.crashes.settle(this.now());
   }

@@ -1,0 +1,119 @@
+// What each kind of child exit counts and says, with real crash ledgers and a backoff without jitter.
+
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { EXIT } from '../../src/errors.js';
+import type { Backoff } from '../../src/master/backoff.js';
+import { accountExit, addServed } from '../../src/master/child-exits.js';
+import { CrashLedger } from '../../src/master/crash-ledger.js';
+import { KeeperCrashLedger } from '../../src/master/keeper-crash-ledger.js';
+import type { ChildRecord } from '../../src/master/registry.js';
+import { captureLogger } from '../fixtures/capture-logger.js';
+
+const plainBackoff: Backoff = { delayMs: (n) => (n <= 0 ? 0 : 100 * 2 ** (n - 1)) };
+const NOW = 2_000_000;
+
+function record(over: Partial<ChildRecord> = {}): ChildRecord {
+  return {
+    id: 4,
+    slot: 4,
+    role: 'worker',
+    generation: 1,
+    handle: { pid: 900, send: () => true, kill() {} },
+    startedAt: NOW - 3000,
+    state: 'ready',
+    readyAt: NOW - 2000,
+    lastBeatAt: NOW,
+    forkBatch: 1,
+    beatIntervalMs: 1000,
+    figures: undefined,
+    port: undefined,
+    bootError: undefined,
+    retire: undefined,
+    pendingRetire: undefined,
+    drainDeadline: undefined,
+    drainedReported: false,
+    sigkillAt: undefined,
+    stopReason: undefined,
+    crashCounted: false,
+    ...over,
+  };
+}
+
+async function setup() {
+  const log = await captureLogger('worker');
+  const [crashes, keeperCrashes] = [new CrashLedger(plainBackoff), new KeeperCrashLedger(plainBackoff)];
+  return { log, accounts: { crashes, keeperCrashes, log: log.logger }, crashes, keeperCrashes };
+}
+
+test('an exit the master asked for is said and counts nothing', async () => {
+  const { log, accounts, crashes } = await setup();
+  try {
+    accountExit({ record: record({ stopReason: 'shutdown' }), code: 0, signal: null }, NOW, accounts);
+    const line = log.lines().find((l) => l.event === 'worker.exit');
+    assert.equal(line?.msg, 'worker 4 exited (shutdown)');
+    assert.equal(line?.level, 'info');
+    assert.equal(crashes.quickCrashes, 0);
+    assert.equal(crashes.nextSpawnAt, 0);
+  } finally {
+    log.close();
+  }
+});
+
+test('a worker exiting before ready is a failed boot; an app that cannot load says it cannot boot', async () => {
+  const { log, accounts, crashes } = await setup();
+  try {
+    accountExit({ record: record({ readyAt: undefined }), code: 1, signal: null }, NOW, accounts);
+    accountExit({ record: record({ readyAt: undefined, forkBatch: 2, bootError: { code: 'CORRAL_ERR_APP_LOAD', message: 'no createApp' } }), code: EXIT.APP_LOAD_ERROR, signal: null }, NOW, accounts);
+    const lines = log.lines().filter((l) => l.event === 'worker.boot_failed');
+    assert.deepEqual(
+      lines.map((l) => [l.msg, l.failures]),
+      [
+        ['worker 4 failed to boot: worker exited with code 1 signal null before it was ready', 1],
+        ['worker 4 cannot boot: no createApp', 2],
+      ],
+    );
+    assert.equal(crashes.bootFailures, 2);
+    assert.equal(crashes.lastBootError?.message, 'no createApp');
+  } finally {
+    log.close();
+  }
+});
+
+test('a worker crash after ready is counted once, even when its uncaught exception already was', async () => {
+  const { log, accounts, crashes } = await setup();
+  try {
+    accountExit({ record: record({ crashCounted: true }), code: 1, signal: null }, NOW, accounts);
+    assert.equal(crashes.quickCrashes, 0);
+    accountExit({ record: record(), code: null, signal: 'SIGKILL' }, NOW, accounts);
+    assert.equal(crashes.quickCrashes, 1);
+    const lines = log.lines().filter((l) => l.event === 'worker.exit');
+    assert.equal(lines[0]?.msg, 'worker 4 (pid 900) exited after an uncaught exception (code 1, signal null)');
+    assert.equal(lines[1]?.msg, 'worker 4 (pid 900) died unexpectedly (code null, signal SIGKILL); replacing');
+    assert.equal(lines[1]?.respawn_in_ms, 100);
+    assert.equal(lines[1]?.crash_counted, true);
+  } finally {
+    log.close();
+  }
+});
+
+test("the keeper's crash goes to its own ledger", async () => {
+  const { log, accounts, crashes, keeperCrashes } = await setup();
+  try {
+    accountExit({ record: record({ id: 0, role: 'keeper' }), code: 1, signal: null }, NOW, accounts);
+    assert.equal(keeperCrashes.failures, 1);
+    assert.equal(keeperCrashes.lastKeeperError?.code, 'CORRAL_ERR_KEEPER_UNAVAILABLE');
+    assert.equal(crashes.quickCrashes, 0);
+    assert.equal(log.lines().find((l) => l.event === 'keeper.exit')?.msg, 'keeper exited unexpectedly (code 1, signal null); restarting');
+  } finally {
+    log.close();
+  }
+});
+
+test("an exited worker's served figures are kept in the totals; the keeper's are not", () => {
+  const totals = { requests: 1, errors: 0, refused: 0, idleClosed: 0 };
+  const figures = { rssBytes: 0, heapUsedBytes: 0, heapTotalBytes: 0, eventLoopLagMs: 0, activeConnections: 0, requestsServed: 10, errorsServed: 2, latencyP99Ms: 0, connectionsRefused: 3, idleConnectionsClosed: 4 };
+  addServed(totals, record({ figures }));
+  addServed(totals, record({ role: 'keeper', figures }));
+  assert.deepEqual(totals, { requests: 11, errors: 2, refused: 3, idleClosed: 4 });
+});
