@@ -20,6 +20,7 @@ import { applyChildMessage } from './child-messages.js';
 import { CrashLedger } from './crash-ledger.js';
 import { drainChild } from './drain.js';
 import { KeeperCrashLedger } from './keeper-crash-ledger.js';
+import { keeperRestartStep, waitForFirstKeeper } from './keeper-wait.js';
 import type { Notifier } from './notify.js';
 import { drainsDue, forksDue, isActiveCurrent, nextRecycle, scaleDownExcess } from './rollout.js';
 import { changedKeeperSettings, logEnvOverrides, planReload } from './reload-plan.js';
@@ -50,8 +51,6 @@ export interface ArbiterOptions {
   readonly now?: () => number;
 }
 
-/** At first boot, workers wait this long for the keeper (it normally needs well under a second). */
-const KEEPER_FIRST_WAIT_MS = 10_000;
 const TICK_MS = 250;
 /**
  * Ticks further apart than this mean the master itself did not run (SIGSTOP, a paused VM).
@@ -59,8 +58,6 @@ const TICK_MS = 250;
  * children's silence. (A step of the system clock is none: the arbiter's clock is monotonic.)
  */
 const MASTER_STALL_MS = 5000;
-/** Failed boots of the keeper, restarted by a reload with new settings, before that reload is rolled back. */
-const KEEPER_RELOAD_ATTEMPTS = 3;
 
 interface ReloadState {
   readonly previous: LoadedSettings;
@@ -359,25 +356,20 @@ export class Arbiter {
     // Workers wait for the keeper at first boot so the first requests find it, but not forever.
     const keeper = this.keeper();
     if (this.o.withKeeper && this.phase === 'booting' && keeper?.state !== 'ready' && !this.keeperGaveWay) {
-      if (this.keeperCrashes.failures < this.settings.CORRAL_BOOT_ATTEMPTS && now - this.startedAt < KEEPER_FIRST_WAIT_MS) return;
+      if (waitForFirstKeeper({ failures: this.keeperCrashes.failures, bootAttempts: this.settings.CORRAL_BOOT_ATTEMPTS, sinceStartMs: now - this.startedAt })) return;
       this.keeperGaveWay = true;
       this.log.error({ event: 'keeper.unavailable' }, 'the keeper is not ready; starting workers without it (Sheets reads will fail until it is)');
     }
 
     if (this.keeperRestarting) {
-      if (keeper?.state === 'ready') this.keeperRestarting = false;
-      // Checked before the branch below, with its bound at most CORRAL_BOOT_ATTEMPTS: with fewer
-      // attempts allowed, that one fired first and the reload completed on the broken settings.
-      else if (this.reload && this.keeperCrashes.failures >= Math.min(KEEPER_RELOAD_ATTEMPTS, this.settings.CORRAL_BOOT_ATTEMPTS)) {
-        // The new settings keep the keeper from booting (a credentials file that is not there):
-        // go back to the settings it ran with, as a reload whose workers cannot boot does.
-        this.rollBackReload(`the keeper cannot boot with the new settings (${this.keeperCrashes.failures} attempts)`, this.keeperCrashes.lastKeeperError);
+      const failures = this.keeperCrashes.failures;
+      const step = keeperRestartStep({ keeperReady: keeper?.state === 'ready', reloading: this.reload !== undefined, failures, bootAttempts: this.settings.CORRAL_BOOT_ATTEMPTS });
+      if (step === 'roll-back') {
+        this.rollBackReload(`the keeper cannot boot with the new settings (${failures} attempts)`, this.keeperCrashes.lastKeeperError);
         return;
       }
-      // Not even with the settings it ran with: stop waiting, the workers go on without it.
-      else if (this.keeperCrashes.failures >= this.settings.CORRAL_BOOT_ATTEMPTS) this.keeperRestarting = false;
-      // The old generation keeps serving (from its caches) while the new keeper starts.
-      else return;
+      if (step === 'wait') return;
+      this.keeperRestarting = false;
     }
 
     for (const oldest of scaleDownExcess(this.workers(), this.generation, this.expected)) this.markRetire(oldest, 'scale-down');

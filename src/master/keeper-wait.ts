@@ -1,0 +1,30 @@
+// When workers wait for the keeper: at first boot, so the first requests find it (but not
+// forever), and after a reload changed its settings, until the new keeper is ready, its failures
+// roll the reload back, or it cannot boot even with the settings it ran with.
+
+/** At first boot, workers wait this long for the keeper (it normally needs well under a second). */
+export const KEEPER_FIRST_WAIT_MS = 10_000;
+/** Failed boots of the keeper, restarted by a reload with new settings, before that reload is rolled back. */
+export const KEEPER_RELOAD_ATTEMPTS = 3;
+
+/** At first boot, with the keeper not ready: whether workers still wait for it. */
+export function waitForFirstKeeper(o: { readonly failures: number; readonly bootAttempts: number; readonly sinceStartMs: number }): boolean {
+  return o.failures < o.bootAttempts && o.sinceStartMs < KEEPER_FIRST_WAIT_MS;
+}
+
+/**
+ * While the keeper restarts for new settings: `ready` (workers go on), `roll-back` (the reload's
+ * settings keep it from booting), `give-up` (stop waiting, the workers go on without it), or
+ * `wait` (the old generation keeps serving, from its caches, while the new keeper starts).
+ */
+export function keeperRestartStep(o: { readonly keeperReady: boolean; readonly reloading: boolean; readonly failures: number; readonly bootAttempts: number }): 'ready' | 'roll-back' | 'give-up' | 'wait' {
+  if (o.keeperReady) return 'ready';
+  // Checked before the branch below, with its bound at most CORRAL_BOOT_ATTEMPTS: with fewer
+  // attempts allowed, that one fired first and the reload completed on the broken settings.
+  // The new settings keep the keeper from booting (a credentials file that is not there):
+  // go back to the settings it ran with, as a reload whose workers cannot boot does.
+  if (o.reloading && o.failures >= Math.min(KEEPER_RELOAD_ATTEMPTS, o.bootAttempts)) return 'roll-back';
+  // Not even with the settings it ran with: stop waiting, the workers go on without it.
+  if (o.failures >= o.bootAttempts) return 'give-up';
+  return 'wait';
+}
