@@ -24,7 +24,7 @@ import { keeperRestartStep, waitForFirstKeeper } from './keeper-wait.js';
 import type { Notifier } from './notify.js';
 import { drainsDue, forksDue, isActiveCurrent, nextRecycle, scaleDownExcess } from './rollout.js';
 import { changedKeeperSettings, logEnvOverrides, planReload } from './reload-plan.js';
-import { snapshotOf, type ChildRecord, type RetireReason } from './registry.js';
+import { newChildRecord, snapshotOf, type ChildRecord, type RetireReason } from './registry.js';
 import type { Spawner } from './spawner.js';
 import { respawnWaitOf, StatusReporter, statusLineOf } from './status-report.js';
 import { stopDeadline, stopStep } from './stop-sequence.js';
@@ -540,29 +540,16 @@ export class Arbiter {
         this.requestTick();
       },
     });
-    record = {
+    record = newChildRecord({
       id,
       slot,
       role,
       generation: this.generation,
       handle: spawned.handle,
       startedAt: now,
-      state: 'booting',
-      readyAt: undefined,
-      lastBeatAt: now,
       forkBatch: this.crashes.forkBatch,
       beatIntervalMs: heartbeatIntervalMs(this.settings.CORRAL_TIMEOUT),
-      figures: undefined,
-      port: undefined,
-      bootError: undefined,
-      retire: undefined,
-      pendingRetire: undefined,
-      drainDeadline: undefined,
-      sigkillAt: undefined,
-      stopReason: undefined,
-      crashCounted: false,
-      drainedReported: false,
-    };
+    });
     this.children.set(id, record);
     this.killer.track(id, spawned.relay);
     this.log.info({ event: `${role}.boot`, worker_id: id, worker_pid: spawned.handle.pid, generation: this.generation }, `booting ${role} ${id} (pid ${spawned.handle.pid})`);

@@ -46,6 +46,26 @@ export interface ChildRecord {
   crashCounted: boolean;
 }
 
+/** The record of a child just forked: booting, its first beat counted as of its start. */
+export function newChildRecord(o: Pick<ChildRecord, 'id' | 'slot' | 'role' | 'generation' | 'handle' | 'startedAt' | 'forkBatch' | 'beatIntervalMs'>): ChildRecord {
+  return {
+    ...o,
+    state: 'booting',
+    readyAt: undefined,
+    lastBeatAt: o.startedAt,
+    figures: undefined,
+    port: undefined,
+    bootError: undefined,
+    retire: undefined,
+    pendingRetire: undefined,
+    drainDeadline: undefined,
+    sigkillAt: undefined,
+    stopReason: undefined,
+    crashCounted: false,
+    drainedReported: false,
+  };
+}
+
 export function snapshotOf(r: ChildRecord): ChildSnapshot {
   return {
     id: r.id,
