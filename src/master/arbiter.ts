@@ -12,10 +12,11 @@ import type { ChildMessage } from '../ipc/messages.js';
 import { assertLogFileWritable, type Logger } from '../log/logger.js';
 import { RepeatedFailure } from '../log/repeated-failure.js';
 import { assertAdminBindSafe } from './admin/auth.js';
-import type { AdminView, ReloadOutcome, RespawnWait } from './admin/view.js';
+import type { AdminView, RespawnWait } from './admin/view.js';
 import { computeCapacity, perWorkerCap, type Capacity } from './capacity.js';
 import { accountExit, addServed, type ChildExit, type ServedTotals } from './child-exits.js';
 import { ChildKiller } from './child-killer.js';
+import { Generations } from './generations.js';
 import { applyChildMessage } from './child-messages.js';
 import { CrashLedger } from './crash-ledger.js';
 import { drainChild } from './drain.js';
@@ -59,17 +60,9 @@ const TICK_MS = 250;
  */
 const MASTER_STALL_MS = 5000;
 
-interface ReloadState {
-  readonly previous: LoadedSettings;
-  readonly previousGeneration: number;
-  readonly startedAt: number;
-}
-
 export class Arbiter {
   private loaded: LoadedSettings;
-  private generation = 1;
-  /** Generations are never reused, even after a failed reload rolled back. */
-  private lastGeneration = 1;
+  private readonly gens = new Generations();
   private expected: number;
   private phase: 'booting' | 'running' | 'stopping' = 'booting';
   private readonly children = new Map<number, ChildRecord>();
@@ -82,11 +75,6 @@ export class Arbiter {
   /** A reload changed the keeper's settings: new workers wait for the new keeper. */
   private keeperRestarting = false;
   private readonly exitedServed: ServedTotals = { requests: 0, errors: 0, refused: 0, idleClosed: 0 };
-  private reload: ReloadState | undefined;
-  /** A SIGHUP arrived during a reload: run one more as soon as this one ends (the .env may have changed again). */
-  private reloadPending = false;
-  /** What became of the latest reload intent; undefined until the tick handles it. */
-  private reloadOutcome: ReloadOutcome | undefined;
   private stopDeadline = 0;
   private keeperDrainSent = false;
   /** The CORRAL_BIND a reload last kept the running address instead of (see overlappingBind). */
@@ -142,8 +130,7 @@ export class Arbiter {
 
   /** Records an intent (from a signal or the admin API) and schedules a tick. Never does the work itself. */
   record(intent: Intent): void {
-    // Until the tick handles this reload there is no outcome: an earlier one's would pass for its.
-    if (intent === 'reload') this.reloadOutcome = undefined;
+    if (intent === 'reload') this.gens.asked();
     this.intents.push(intent);
     this.requestTick();
   }
@@ -252,12 +239,9 @@ export class Arbiter {
   }
 
   private beginReload(): void {
-    if (this.reload) {
-      if (!this.reloadPending) this.log.info({ event: 'reload.queued', generation: this.generation }, `a reload to generation ${this.generation} is in progress; another will start when it ends`);
-      this.reloadPending = true;
-      // Several reloads asked for meanwhile are one; it boots the next generation number, whether
-      // the one in progress completes or is rolled back.
-      this.reloadOutcome = { outcome: 'queued', generation: this.lastGeneration + 1, behind: this.generation };
+    if (this.gens.reload) {
+      const generation = this.gens.current;
+      if (this.gens.queue()) this.log.info({ event: 'reload.queued', generation }, `a reload to generation ${generation} is in progress; another will start when it ends`);
       return;
     }
     let next: LoadedSettings;
@@ -268,7 +252,7 @@ export class Arbiter {
       assertLogFileWritable(next.settings.CORRAL_LOG_FILE);
     } catch (err) {
       const why = describeError(err);
-      this.reloadOutcome = { outcome: 'refused', code: why.code, message: why.message };
+      this.gens.refused(why.code, why.message);
       this.log.error({ event: 'reload.failed', err: why }, `reload refused, old workers keep serving: ${why.message}`);
       // systemctl reload announced RELOADING=1 (ExecReload, NotifyAccess=exec): only READY=1 ends it.
       // Still booting, READY=1 is the end of the boot's own and must wait for the workers.
@@ -277,7 +261,7 @@ export class Arbiter {
     }
     for (const warning of next.warnings) this.log.warn({ event: 'config.warning' }, warning);
     logEnvOverrides(this.log, next);
-    const listening = this.workers().find((c) => c.generation === this.generation && (c.state === 'ready' || c.state === 'draining') && c.port !== undefined);
+    const listening = this.workers().find((c) => c.generation === this.gens.current && (c.state === 'ready' || c.state === 'draining') && c.port !== undefined);
     const plan = planReload({
       started: this.o.loaded.settings,
       current: this.loaded,
@@ -291,15 +275,14 @@ export class Arbiter {
     next = plan.next;
     this.refusedBind = plan.refusedBind;
     this.masterLogFile = plan.masterLogFile;
-    this.reload = { previous: this.loaded, previousGeneration: this.generation, startedAt: this.now() };
+    const previous = this.loaded;
+    this.gens.start(previous, this.now(), plan.restartNeeded, next);
     this.loaded = next;
-    this.generation = ++this.lastGeneration;
-    this.reloadOutcome = { outcome: 'started', generation: this.generation, restartNeeded: plan.restartNeeded, envOverrides: next.envOverrides };
     this.expected = next.settings.CORRAL_WORKERS;
-    this.restartKeeperIfChanged(this.reload.previous.settings, next.settings);
+    this.restartKeeperIfChanged(previous.settings, next.settings);
     this.crashes.clearBootBackoff();
-    this.o.notifier.reloading(`reloading: starting generation ${this.generation}`);
-    this.log.info({ event: 'reload.start', generation: this.generation, workers: this.expected }, `reload: starting generation ${this.generation}`);
+    this.o.notifier.reloading(`reloading: starting generation ${this.gens.current}`);
+    this.log.info({ event: 'reload.start', generation: this.gens.current, workers: this.expected }, `reload: starting generation ${this.gens.current}`);
   }
 
   /** Drains the keeper, to start a new one, when a setting it reads changed (see changedKeeperSettings). */
@@ -363,7 +346,7 @@ export class Arbiter {
 
     if (this.keeperRestarting) {
       const failures = this.keeperCrashes.failures;
-      const step = keeperRestartStep({ keeperReady: keeper?.state === 'ready', reloading: this.reload !== undefined, failures, bootAttempts: this.settings.CORRAL_BOOT_ATTEMPTS });
+      const step = keeperRestartStep({ keeperReady: keeper?.state === 'ready', reloading: this.gens.reload !== undefined, failures, bootAttempts: this.settings.CORRAL_BOOT_ATTEMPTS });
       if (step === 'roll-back') {
         this.rollBackReload(`the keeper cannot boot with the new settings (${failures} attempts)`, this.keeperCrashes.lastKeeperError);
         return;
@@ -372,14 +355,14 @@ export class Arbiter {
       this.keeperRestarting = false;
     }
 
-    for (const oldest of scaleDownExcess(this.workers(), this.generation, this.expected)) this.markRetire(oldest, 'scale-down');
+    for (const oldest of scaleDownExcess(this.workers(), this.gens.current, this.expected)) this.markRetire(oldest, 'scale-down');
     const recycled = nextRecycle(this.workers());
     if (recycled) {
       this.markRetire(recycled, recycled.pendingRetire as RetireReason);
       recycled.pendingRetire = undefined;
     }
 
-    const activeCurrent = this.workers().filter((c) => isActiveCurrent(c, this.generation));
+    const activeCurrent = this.workers().filter((c) => isActiveCurrent(c, this.gens.current));
     if (this.crashes.bootFailures >= this.settings.CORRAL_BOOT_ATTEMPTS) {
       if (this.giveUpOnBoot()) return;
     }
@@ -394,9 +377,9 @@ export class Arbiter {
       }
     }
 
-    for (const { c, superseded } of drainsDue(this.workers(), this.generation, this.expected)) {
+    for (const { c, superseded } of drainsDue(this.workers(), this.gens.current, this.expected)) {
       if (superseded) this.drain(c, 'superseded', 0);
-      else this.drain(c, c.retire ?? `reload to generation ${this.generation}`, this.settings.CORRAL_GRACEFUL_TIMEOUT * 1000);
+      else this.drain(c, c.retire ?? `reload to generation ${this.gens.current}`, this.settings.CORRAL_GRACEFUL_TIMEOUT * 1000);
     }
     const readyCurrent = activeCurrent.filter((c) => c.state === 'ready').length;
 
@@ -404,14 +387,14 @@ export class Arbiter {
       this.phase = 'running';
       const admin = this.adminPort;
       this.log.info(
-        { event: 'master.ready', workers: readyCurrent, port: this.port ?? null, admin_port: admin ?? null, generation: this.generation },
+        { event: 'master.ready', workers: readyCurrent, port: this.port ?? null, admin_port: admin ?? null, generation: this.gens.current },
         `corral ready: ${readyCurrent} workers on port ${this.port}`,
       );
       this.o.notifier.ready(this.statusLine());
     }
-    if (this.reload && readyCurrent >= this.expected && !this.workers().some((c) => c.generation !== this.generation)) {
-      this.log.info({ event: 'reload.done', generation: this.generation, workers: readyCurrent, port: this.port ?? null, ms: now - this.reload.startedAt }, `reload done: generation ${this.generation} serving on port ${this.port}`);
-      this.reload = undefined;
+    if (this.gens.reload && readyCurrent >= this.expected && !this.workers().some((c) => c.generation !== this.gens.current)) {
+      this.log.info({ event: 'reload.done', generation: this.gens.current, workers: readyCurrent, port: this.port ?? null, ms: now - this.gens.reload.startedAt }, `reload done: generation ${this.gens.current} serving on port ${this.port}`);
+      this.gens.end();
       if (!this.startPendingReload()) this.o.notifier.ready(this.statusLine());
     }
   }
@@ -421,8 +404,7 @@ export class Arbiter {
    * `systemctl reload` whose SIGHUP was queued returns only once its own settings serve.
    */
   private startPendingReload(): boolean {
-    if (!this.reloadPending) return false;
-    this.reloadPending = false;
+    if (!this.gens.takePending()) return false;
     this.record('reload');
     return true;
   }
@@ -430,21 +412,21 @@ export class Arbiter {
   /** Returns true when this tick must manage no further: the master is exiting, or a reload was rolled back. */
   private giveUpOnBoot(): boolean {
     const err = this.crashes.lastBootError;
-    if (this.reload && this.workers().some((c) => c.generation === this.reload?.previousGeneration && c.state === 'ready')) {
+    if (this.gens.reload && this.workers().some((c) => c.generation === this.gens.reload?.previousGeneration && c.state === 'ready')) {
       this.rollBackReload(`the new generation cannot boot (${err?.message})`, err);
       return true;
     }
     const ready = this.workers().filter((c) => c.state === 'ready').length;
-    if (this.reload && ready > 0) {
+    if (this.gens.reload && ready > 0) {
       // Nothing to roll back to (the old generation drained or died meanwhile), and the new one
       // cannot reach its count: end the reload rather than stay in it for good (systemd would
       // wait in "reloading", and every later SIGHUP, the fix included, would queue behind it).
       // The workers that run keep serving; the missing ones are retried with backoff.
       this.log.error(
-        { event: 'reload.failed', generation: this.generation, workers: ready, expected: this.expected, boot_error: err ?? null },
-        `reload to generation ${this.generation} cannot complete: its workers fail to boot (${err?.message}) and no worker of generation ${this.reload.previousGeneration} is left to go back to; ${ready} of ${this.expected} serve, the others are retried`,
+        { event: 'reload.failed', generation: this.gens.current, workers: ready, expected: this.expected, boot_error: err ?? null },
+        `reload to generation ${this.gens.current} cannot complete: its workers fail to boot (${err?.message}) and no worker of generation ${this.gens.reload.previousGeneration} is left to go back to; ${ready} of ${this.expected} serve, the others are retried`,
       );
-      this.reload = undefined;
+      this.gens.end();
       if (!this.startPendingReload()) this.o.notifier.ready(`reload incomplete; ${this.statusLine()}`);
       return false;
     }
@@ -459,18 +441,17 @@ export class Arbiter {
 
   /** Goes back to the settings and generation the reload started from; the old generation keeps serving. */
   private rollBackReload(why: string, bootError: ChildRecord['bootError']): void {
-    const r = this.reload;
+    const r = this.gens.reload;
     if (!r) return;
     const failed = this.loaded.settings;
-    this.log.error({ event: 'reload.failed', generation: this.generation, boot_error: bootError ?? null }, `reload failed: ${why}; generation ${r.previousGeneration} keeps serving`);
+    this.log.error({ event: 'reload.failed', generation: this.gens.current, boot_error: bootError ?? null }, `reload failed: ${why}; generation ${r.previousGeneration} keeps serving`);
     // The new generation's workers are now outgoing: manage() stops those still booting and
     // drains the ready ones gracefully, each only once a worker of the old generation is ready to
     // take its place (cutting them at once dropped their requests and the capacity).
     this.loaded = r.previous;
     this.o.configureLogs?.(r.previous.settings);
-    this.generation = r.previousGeneration;
+    this.gens.rollBack();
     this.expected = r.previous.settings.CORRAL_WORKERS;
-    this.reload = undefined;
     // The backoff was the failing generation's: the old one's replacements start at once.
     this.crashes.clearBootBackoff();
     // The keeper goes back to the old settings too, whether it is still trying the new ones or
@@ -525,7 +506,7 @@ export class Arbiter {
   private spawn(role: 'worker' | 'keeper'): void {
     const id = role === 'keeper' ? 0 : this.nextId++;
     const slot = role === 'keeper' ? 0 : this.freeSlot();
-    const identity: ChildIdentity = { role, workerId: id, generation: this.generation, ...(role === 'worker' ? { workers: this.expected } : {}) };
+    const identity: ChildIdentity = { role, workerId: id, generation: this.gens.current, ...(role === 'worker' ? { workers: this.expected } : {}) };
     const now = this.now();
     let record: ChildRecord | undefined;
     const spawned = this.o.spawner.spawn(identity, this.loaded.childEnv, {
@@ -544,7 +525,7 @@ export class Arbiter {
       id,
       slot,
       role,
-      generation: this.generation,
+      generation: this.gens.current,
       handle: spawned.handle,
       startedAt: now,
       forkBatch: this.crashes.forkBatch,
@@ -552,7 +533,7 @@ export class Arbiter {
     });
     this.children.set(id, record);
     this.killer.track(id, spawned.relay);
-    this.log.info({ event: `${role}.boot`, worker_id: id, worker_pid: spawned.handle.pid, generation: this.generation }, `booting ${role} ${id} (pid ${spawned.handle.pid})`);
+    this.log.info({ event: `${role}.boot`, worker_id: id, worker_pid: spawned.handle.pid, generation: this.gens.current }, `booting ${role} ${id} (pid ${spawned.handle.pid})`);
   }
 
   private onMessage(c: ChildRecord, msg: ChildMessage): void {
@@ -599,7 +580,7 @@ export class Arbiter {
 
   statusLine(): string {
     const ready = this.workers().filter((c) => c.state === 'ready').length;
-    return statusLineOf({ ready, expected: this.expected, generation: this.generation, capacity: this.capacity(), wait: this.respawnWait() });
+    return statusLineOf({ ready, expected: this.expected, generation: this.gens.current, capacity: this.capacity(), wait: this.respawnWait() });
   }
 
   /** See respawnWaitOf. */
@@ -608,7 +589,7 @@ export class Arbiter {
       now: this.now(),
       stopping: this.phase === 'stopping' || this.finished,
       nextSpawnAt: this.crashes.nextSpawnAt,
-      active: this.workers().filter((c) => isActiveCurrent(c, this.generation)).length,
+      active: this.workers().filter((c) => isActiveCurrent(c, this.gens.current)).length,
       expected: this.expected,
       quickCrashes: this.crashes.quickCrashes,
       bootFailures: this.crashes.bootFailures,
@@ -659,8 +640,8 @@ export class Arbiter {
       keeperExpected: () => this.o.withKeeper,
       expectedWorkers: () => this.expected,
       respawnWait: () => this.respawnWait(),
-      generation: () => this.generation,
-      reloadOutcome: () => this.reloadOutcome,
+      generation: () => this.gens.current,
+      reloadOutcome: () => this.gens.outcome,
       // A stop recorded but not yet handled by the tick counts: the tick drops what comes after it.
       stopping: () => this.phase === 'stopping' || this.intents.some((i) => i === 'stop' || i === 'quit'),
       requestReload: () => this.record('reload'),

@@ -1,0 +1,85 @@
+// The generation numbers and the reload between two of them: the generation serving, the reload
+// in progress (what it started from, to go back to), the one queued behind it, and what became of
+// the latest reload asked for (the admin API's answer). Numbers are never reused, even after a
+// failed reload rolled back, so a worker's generation always names one set of settings.
+
+import type { LoadedSettings } from '../config/load.js';
+import type { ReloadOutcome, RestartNeeded } from './admin/view.js';
+
+export interface ReloadState {
+  readonly previous: LoadedSettings;
+  readonly previousGeneration: number;
+  readonly startedAt: number;
+}
+
+export class Generations {
+  private serving = 1;
+  /** Generations are never reused, even after a failed reload rolled back. */
+  private last = 1;
+  private inProgress: ReloadState | undefined;
+  /** A SIGHUP arrived during a reload: run one more as soon as this one ends (the .env may have changed again). */
+  private pending = false;
+  /** What became of the latest reload intent; undefined until the tick handles it. */
+  private latest: ReloadOutcome | undefined;
+
+  /** The generation the master steers towards: the reload's new one while it runs. */
+  get current(): number {
+    return this.serving;
+  }
+
+  get reload(): ReloadState | undefined {
+    return this.inProgress;
+  }
+
+  get outcome(): ReloadOutcome | undefined {
+    return this.latest;
+  }
+
+  /** A reload was asked for. Until the tick handles it there is no outcome: an earlier one's would pass for its. */
+  asked(): void {
+    this.latest = undefined;
+  }
+
+  /** A reload asked for during another waits for it to end; returns true for the first one queued. */
+  queue(): boolean {
+    const first = !this.pending;
+    this.pending = true;
+    // Several reloads asked for meanwhile are one; it boots the next generation number, whether
+    // the one in progress completes or is rolled back.
+    this.latest = { outcome: 'queued', generation: this.last + 1, behind: this.serving };
+    return first;
+  }
+
+  refused(code: string | undefined, message: string): void {
+    this.latest = { outcome: 'refused', code, message };
+  }
+
+  /** Starts a reload from the settings `previous`; returns the new generation. */
+  start(previous: LoadedSettings, now: number, restartNeeded: readonly RestartNeeded[], next: LoadedSettings): number {
+    this.inProgress = { previous, previousGeneration: this.serving, startedAt: now };
+    this.serving = ++this.last;
+    this.latest = { outcome: 'started', generation: this.serving, restartNeeded, envOverrides: next.envOverrides };
+    return this.serving;
+  }
+
+  /** The reload completed, or ended incomplete: its generation serves. */
+  end(): void {
+    this.inProgress = undefined;
+  }
+
+  /** Goes back to the generation the reload started from; returns what it started from. */
+  rollBack(): ReloadState | undefined {
+    const r = this.inProgress;
+    if (!r) return undefined;
+    this.serving = r.previousGeneration;
+    this.inProgress = undefined;
+    return r;
+  }
+
+  /** Whether a reload was queued behind the one that ended; it is then no longer queued. */
+  takePending(): boolean {
+    if (!this.pending) return false;
+    this.pending = false;
+    return true;
+  }
+}

@@ -1,0 +1,50 @@
+// Generation numbers across reloads, queued reloads and rollbacks, and the reload answer.
+
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { loadSettings } from '../../src/config/load.js';
+import { Generations } from '../../src/master/generations.js';
+
+const loaded = loadSettings({ env: { CORRAL_ENV_FILE: 'none', CORRAL_WORKERS: '2' } });
+
+test('a reload starts the next generation and remembers the one it started from', () => {
+  const g = new Generations();
+  assert.equal(g.current, 1);
+  assert.equal(g.start(loaded, 5000, [], loaded), 2);
+  assert.deepEqual(g.reload, { previous: loaded, previousGeneration: 1, startedAt: 5000 });
+  assert.deepEqual(g.outcome, { outcome: 'started', generation: 2, restartNeeded: [], envOverrides: [] });
+  g.end();
+  assert.equal(g.reload, undefined);
+  assert.equal(g.current, 2);
+});
+
+test('after a rollback the old generation serves, and its number is not given out again', () => {
+  const g = new Generations();
+  g.start(loaded, 0, [], loaded);
+  assert.equal(g.rollBack()?.previousGeneration, 1);
+  assert.equal(g.current, 1);
+  assert.equal(g.reload, undefined);
+  assert.equal(g.rollBack(), undefined);
+  assert.equal(g.start(loaded, 0, [], loaded), 3);
+});
+
+test('reloads asked for during one are queued as one, named by the generation it will boot', () => {
+  const g = new Generations();
+  g.start(loaded, 0, [], loaded);
+  assert.equal(g.queue(), true);
+  assert.equal(g.queue(), false);
+  assert.deepEqual(g.outcome, { outcome: 'queued', generation: 3, behind: 2 });
+  g.rollBack();
+  // Rolled back to 1, the queued one still boots 3: 2 is spent.
+  assert.equal(g.takePending(), true);
+  assert.equal(g.takePending(), false);
+  assert.equal(g.start(loaded, 0, [], loaded), 3);
+});
+
+test('a reload asked for has no outcome until handled; a refused one says why', () => {
+  const g = new Generations();
+  g.refused('CORRAL_ERR_CONFIG_INVALID', 'bad value');
+  assert.deepEqual(g.outcome, { outcome: 'refused', code: 'CORRAL_ERR_CONFIG_INVALID', message: 'bad value' });
+  g.asked();
+  assert.equal(g.outcome, undefined);
+});
