@@ -1,6 +1,11 @@
 // The arbiter: forks and supervises the children. Signal handlers and child events only record
 // intent; one reconcile tick does all the work, in order: intents → reap → murder → manage.
 // (gunicorn's arbiter loop, without its sleep-on-a-pipe: Node's event loop is the loop.)
+// It holds the children, the phase and the tick; the rules it applies live beside it: crash
+// counting (crash-ledger, keeper-crash-ledger, child-exits), stuck children (stuck-judgement,
+// child-killer), reloads (reload-plan, generations, keeper-wait), which workers to fork and drain
+// (rollout, drain), the stop (stop-sequence), child messages and status (child-messages,
+// status-report).
 
 import { displayValue, type LoadedSettings } from '../config/load.js';
 import type { ChildIdentity } from '../config/identity.js';
@@ -16,16 +21,16 @@ import type { AdminView, RespawnWait } from './admin/view.js';
 import { computeCapacity, perWorkerCap, type Capacity } from './capacity.js';
 import { accountExit, addServed, type ChildExit, type ServedTotals } from './child-exits.js';
 import { ChildKiller } from './child-killer.js';
-import { Generations } from './generations.js';
 import { applyChildMessage } from './child-messages.js';
 import { CrashLedger } from './crash-ledger.js';
 import { drainChild } from './drain.js';
+import { Generations } from './generations.js';
 import { KeeperCrashLedger } from './keeper-crash-ledger.js';
 import { keeperRestartStep, waitForFirstKeeper } from './keeper-wait.js';
 import type { Notifier } from './notify.js';
-import { drainsDue, forksDue, isActiveCurrent, nextRecycle, scaleDownExcess } from './rollout.js';
-import { changedKeeperSettings, logEnvOverrides, planReload } from './reload-plan.js';
 import { newChildRecord, snapshotOf, type ChildRecord, type RetireReason } from './registry.js';
+import { changedKeeperSettings, logEnvOverrides, planReload } from './reload-plan.js';
+import { drainsDue, forksDue, isActiveCurrent, nextRecycle, scaleDownExcess } from './rollout.js';
 import type { Spawner } from './spawner.js';
 import { respawnWaitOf, StatusReporter, statusLineOf } from './status-report.js';
 import { stopDeadline, stopStep } from './stop-sequence.js';
