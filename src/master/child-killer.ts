@@ -1,6 +1,7 @@
 // Killing children that are stuck, past a deadline, or unable to drain: the murder step of the
-// tick acts here on judgeChild's verdicts, a stop past its deadline kills what is left, each kill with the log line operators grep for. It holds
-// the children's stderr relays because only a kill reads them (the stack of a stuck child).
+// tick acts here on judgeChild's verdicts, and a stop past its deadline kills what is left, each
+// kill with the log line operators grep for. It holds the children's stderr relays because only a
+// kill reads them (the stack of a stuck child).
 
 import type { Logger } from '../log/logger.js';
 import type { ChildRecord } from './registry.js';
@@ -43,6 +44,9 @@ export class ChildKiller {
         case 'stuck':
           this.killStuck(c, verdict.silentMs);
           break;
+        case 'not-beating':
+          this.killNotBeating(c, c.stopReason ?? 'stop');
+          break;
         case 'no-exit-after-sigterm':
           c.sigkillAt = undefined;
           this.o.log.warn({ event: `${c.role}.kill`, worker_id: c.id, worker_pid: c.handle.pid, reason: 'no exit after SIGTERM' }, `${c.role} ${c.id} did not exit after SIGTERM; killing`);
@@ -77,12 +81,16 @@ export class ChildKiller {
   /** Kills a child told to drain that cannot (see cannotDrain), saying why; its exit is an expected one. */
   killNotBeating(c: ChildRecord, reason: string): void {
     const seconds = Math.round((this.o.now() - c.lastBeatAt) / 100) / 10;
+    // Never ready: it holds no listener and no request (a booting child told to stop).
+    const serving = c.state === 'ready' || c.state === 'draining';
     c.stopReason ??= reason;
     c.state = 'killing';
     c.sigkillAt = undefined;
     this.o.log.warn(
-      { event: `${c.role}.kill`, worker_id: c.id, worker_pid: c.handle.pid, generation: c.generation, reason: 'not beating', drain_reason: reason, seconds_silent: seconds },
-      `${c.role} ${c.id} (pid ${c.handle.pid}) has not beaten for ${seconds} s: it cannot drain (${reason}); killing it now rather than at CORRAL_TIMEOUT (its requests in flight are cut)`,
+      { event: `${c.role}.kill`, worker_id: c.id, worker_pid: c.handle.pid, generation: c.generation, reason: 'not beating', drain_reason: reason, seconds_silent: seconds, booting: !serving },
+      serving
+        ? `${c.role} ${c.id} (pid ${c.handle.pid}) has not beaten for ${seconds} s: it cannot drain (${reason}); killing it now rather than at CORRAL_TIMEOUT (its requests in flight are cut)`
+        : `${c.role} ${c.id} (pid ${c.handle.pid}) has not beaten for ${seconds} s while booting: it cannot stop (${reason}); killing it now rather than at CORRAL_TIMEOUT (it serves nothing yet)`,
     );
     this.killWithStack(c);
   }

@@ -14,6 +14,8 @@ export type MurderVerdict =
   | { readonly kind: 'none' }
   /** Silent past CORRAL_TIMEOUT: killed (and replaced unless it was on its way out). */
   | { readonly kind: 'stuck'; readonly silentMs: number }
+  /** Sent SIGTERM while booting, and its beats stopped: it cannot stop by itself (see cannotDrain). */
+  | { readonly kind: 'not-beating' }
   /** Told to stop with SIGTERM and still alive at its SIGKILL time. */
   | { readonly kind: 'no-exit-after-sigterm' }
   | { readonly kind: 'drain-deadline' }
@@ -30,7 +32,10 @@ export function judgeChild(c: Judged, now: number, timeoutMs: number): MurderVer
   if (c.state === 'killing') {
     // A booting child told to stop with SIGTERM whose close hooks hang, or whose event loop is
     // blocked: without this it would hold a reload, or the master's exit, for good. One whose
-    // beats stopped (its loop blocked at import) is stuck, and goes after CORRAL_TIMEOUT.
+    // beats stopped (its loop blocked at import or in createApp) cannot run its SIGTERM handler,
+    // and serves nothing: it goes once it is not beating, as a child told to drain does, not
+    // after CORRAL_TIMEOUT, which held a stop that long.
+    if (c.sigkillAt !== undefined && !c.drainedReported && silentMs > LATE_AFTER_BEATS * c.beatIntervalMs) return { kind: 'not-beating' };
     if (c.sigkillAt !== undefined && stuck && !c.drainedReported) return { kind: 'stuck', silentMs };
     if (c.sigkillAt !== undefined && now > c.sigkillAt) return { kind: 'no-exit-after-sigterm' };
     return NONE;
@@ -50,14 +55,16 @@ export function judgeChild(c: Judged, now: number, timeoutMs: number): MurderVer
 }
 
 /**
- * A ready or draining child whose beats stopped (LATE_AFTER_BEATS missed, as health counts them)
- * and that has not reported 'drained': its loop is blocked, so it cannot read a drain, close its
- * listener or finish a request. Waiting for it held the whole stop: with shared accept it still
- * held the listening socket after every other worker had closed theirs, so new connections sat
- * in the kernel's queue unanswered (rather than refused) until CORRAL_TIMEOUT or the graceful
- * timeout killed it; a reload's end (READY=1) and the keeper's drain waited just as long.
+ * A booting, ready or draining child whose beats stopped (LATE_AFTER_BEATS missed, as health
+ * counts them) and that has not reported 'drained': its loop is blocked, so it cannot read a
+ * drain, close its listener, finish a request or run its SIGTERM handler. Waiting for it held the
+ * whole stop: with shared accept it still held the listening socket after every other worker had
+ * closed theirs, so new connections sat in the kernel's queue unanswered (rather than refused)
+ * until CORRAL_TIMEOUT or the graceful timeout killed it; a reload's end (READY=1) and the
+ * keeper's drain waited just as long. One blocked while booting (at import, in createApp) held
+ * the master's exit until CORRAL_TIMEOUT.
  */
 export function cannotDrain(c: Pick<ChildRecord, 'state' | 'drainedReported' | 'lastBeatAt' | 'beatIntervalMs'>, now: number): boolean {
-  if (c.state !== 'ready' && c.state !== 'draining') return false;
+  if (c.state !== 'booting' && c.state !== 'ready' && c.state !== 'draining') return false;
   return !c.drainedReported && now - c.lastBeatAt > LATE_AFTER_BEATS * c.beatIntervalMs;
 }

@@ -549,7 +549,7 @@ test('SIGQUIT after SIGTERM kills a draining worker that hangs within 2 s, and r
   }
 });
 
-test('stop: a booting worker whose event loop is blocked (no beats) gets SIGKILL after CORRAL_TIMEOUT, not the graceful timeout', async () => {
+test('stop: a booting worker whose event loop is blocked (no beats) gets SIGKILL once it is not beating, not at CORRAL_TIMEOUT or the graceful timeout', async () => {
   const t = await setup({ CORRAL_TIMEOUT: '5', CORRAL_GRACEFUL_TIMEOUT: '30' });
   try {
     t.arbiter.tick();
@@ -558,19 +558,23 @@ test('stop: a booting worker whose event loop is blocked (no beats) gets SIGKILL
     t.arbiter.tick();
     assert.deepEqual(blocked?.kills, ['SIGTERM']);
     // One still loading beats, and runs its close hooks; the other's loop is blocked at import.
-    t.run(1000);
-    for (let ms = 0; ms < 5000; ms += 250) {
+    // Beats come every second (CORRAL_TIMEOUT 5): three missed, and it cannot run its SIGTERM handler.
+    for (let ms = 0; ms < 3000; ms += 250) {
       beatAll([loading!]);
       t.run(250);
     }
-    assert.deepEqual(blocked?.kills, ['SIGTERM', 'SIGKILL'], 'killed 6 s after its last beat, not 32 s after the SIGTERM');
+    assert.deepEqual(blocked?.kills, ['SIGTERM']);
+    beatAll([loading!]);
+    t.run(250);
+    assert.deepEqual(blocked?.kills, ['SIGTERM', 'SIGKILL'], 'killed just past three missed beats, not 5 s (CORRAL_TIMEOUT) nor 32 s after the SIGTERM');
     assert.deepEqual(loading?.kills, ['SIGTERM']);
-    const line = t.log.lines().find((l) => l.event === 'worker.timeout');
-    assert.equal(line?.worker_pid, blocked?.pid);
-    assert.equal(line?.draining, true);
+    const line = t.log.lines().find((l) => l.event === 'worker.kill');
+    assert.deepEqual([line?.worker_pid, line?.reason, line?.booting, line?.drain_reason], [blocked?.pid, 'not beating', true, 'shutdown']);
+    assert.match(String(line?.msg), /while booting: it cannot stop \(shutdown\); killing it now rather than at CORRAL_TIMEOUT \(it serves nothing yet\)/);
+    assert.equal(t.log.lines().filter((l) => l.event === 'worker.timeout').length, 0);
     blocked!.exit(null, 'SIGKILL');
     t.arbiter.tick();
-    assert.equal(t.log.lines().find((l) => l.event === 'worker.exit')?.reason, 'timeout');
+    assert.equal(t.log.lines().find((l) => l.event === 'worker.exit')?.reason, 'shutdown');
     assert.equal(t.log.lines().filter((l) => l.event === 'worker.boot_failed').length, 0, 'a stopped worker is no failed boot');
     // The other ran its close hooks and stopped beating on purpose: it is on its way out, not stuck.
     loading!.say({ type: 'drained' });

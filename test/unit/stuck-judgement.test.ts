@@ -34,11 +34,16 @@ test('a draining child silent past the timeout is killed before its drain deadli
   assert.equal(judgeChild(child({ state: 'draining', drainDeadline: NOW - 1 }), NOW, TIMEOUT_MS).kind, 'drain-deadline');
 });
 
-test('a child sent SIGTERM gets SIGKILL at its time, sooner if it is stuck; one already sent SIGKILL is left alone', () => {
+test('a child sent SIGTERM gets SIGKILL at its time, sooner once it is not beating; one already sent SIGKILL is left alone', () => {
   const killing = child({ state: 'killing', sigkillAt: NOW + 10_000 });
   assert.equal(judgeChild(killing, NOW, TIMEOUT_MS).kind, 'none');
-  assert.equal(judgeChild(killing, NOW + 10_001, TIMEOUT_MS).kind, 'no-exit-after-sigterm');
-  assert.equal(judgeChild({ ...killing, lastBeatAt: NOW - TIMEOUT_MS - 1 }, NOW, TIMEOUT_MS).kind, 'stuck');
+  // Still beating (close hooks that never end) at its SIGKILL time.
+  assert.equal(judgeChild({ ...killing, lastBeatAt: NOW + 10_000 }, NOW + 10_001, TIMEOUT_MS).kind, 'no-exit-after-sigterm');
+  // Its loop blocked (booting: nothing to cut): LATE_AFTER_BEATS missed beats, not CORRAL_TIMEOUT.
+  assert.equal(judgeChild({ ...killing, lastBeatAt: NOW - LATE_AFTER_BEATS * 1000 }, NOW, TIMEOUT_MS).kind, 'none');
+  assert.equal(judgeChild({ ...killing, lastBeatAt: NOW - LATE_AFTER_BEATS * 1000 - 1 }, NOW, TIMEOUT_MS).kind, 'not-beating');
+  // One that reported drained stopped beating on purpose, on its way out.
+  assert.equal(judgeChild({ ...killing, drainedReported: true, lastBeatAt: NOW - TIMEOUT_MS - 1 }, NOW, TIMEOUT_MS).kind, 'none');
   assert.equal(judgeChild({ ...killing, sigkillAt: undefined, lastBeatAt: NOW - 10 * TIMEOUT_MS }, NOW, TIMEOUT_MS).kind, 'none');
 });
 
@@ -51,13 +56,14 @@ test('a booting child that beats but is never ready times out after the larger o
   assert.equal(judgeChild({ ...booting, lastBeatAt: NOW + 60_001 }, NOW + 60_001, longTimeout).kind, 'boot-timeout');
 });
 
-test('a ready or draining child cannot drain once LATE_AFTER_BEATS beats are missed and it has not reported drained', () => {
+test('a booting, ready or draining child cannot drain once LATE_AFTER_BEATS beats are missed and it has not reported drained', () => {
   const late = { state: 'ready' as ChildRecord['state'], drainedReported: false, beatIntervalMs: 1000, lastBeatAt: NOW - LATE_AFTER_BEATS * 1000 };
   assert.equal(cannotDrain(late, NOW), false);
   assert.equal(cannotDrain(late, NOW + 1), true);
   assert.equal(cannotDrain({ ...late, state: 'draining' }, NOW + 1), true);
   assert.equal(cannotDrain({ ...late, drainedReported: true }, NOW + 1), false);
-  // Booting (nothing to drain) and killing (on its way out) are judged elsewhere.
-  assert.equal(cannotDrain({ ...late, state: 'booting' }, NOW + 1), false);
+  // Booting, blocked at import or in createApp: it could not run its SIGTERM handler either.
+  assert.equal(cannotDrain({ ...late, state: 'booting' }, NOW + 1), true);
+  // Killing (on its way out) is judged by judgeChild.
   assert.equal(cannotDrain({ ...late, state: 'killing' }, NOW + 1), false);
 });
