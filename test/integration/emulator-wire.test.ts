@@ -139,10 +139,11 @@ describe('emulator values endpoints', () => {
     assert.equal(put.body.updatedRange, 'Big!B1:B200000');
   });
 
-  it('error envelopes: 401 without credentials, 404 unknown spreadsheet, 400 bad range', async () => {
+  it('error envelopes: 403 without credentials, 401 bad token, 404 unknown spreadsheet, 400 bad range', async () => {
+    // The Sheets API takes API keys, so a request with no credential at all is asked for one.
     const none = await call(`${base}/values/Players`);
-    assert.equal(none.status, 401);
-    assert.equal(none.body.error.status, 'UNAUTHENTICATED');
+    assert.equal(none.status, 403);
+    assert.deepEqual(none.body, { error: { code: 403, message: 'The request is missing a valid API key.', status: 'PERMISSION_DENIED' } });
     const bad = await call(`${base}/values/Players`, { headers: { authorization: 'Bearer ya29.forged' } });
     assert.equal(bad.status, 401);
     assert.match(bad.body.error.message, /^Request had invalid authentication credentials/);

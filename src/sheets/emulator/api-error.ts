@@ -57,7 +57,11 @@ export function badRange(range: string): ApiError {
 
 export const PERMISSION_DENIED = 'The caller does not have permission';
 export const NOT_FOUND = 'Requested entity was not found.';
-export const MISSING_CREDENTIALS =
-  'Request is missing required authentication credential. Expected OAuth 2 access token, login cookie or other valid authentication credential. See https://developers.google.com/identity/sign-in/web/devconsole-project.';
+/**
+ * A request with neither a bearer token nor an API key. The Sheets API accepts API keys (for public
+ * sheets), so it asks for one: 403 PERMISSION_DENIED, not the 401 of APIs that take tokens only
+ * (reported verbatim in github.com/BenFradet/gsheets4s/issues/1, grosv/eloquent-sheets#28).
+ */
+export const MISSING_API_KEY = 'The request is missing a valid API key.';
 export const INVALID_CREDENTIALS =
   'Request had invalid authentication credentials. Expected OAuth 2 access token, login cookie or other valid authentication credential. See https://developers.google.com/identity/sign-in/web/devconsole-project.';

@@ -1,10 +1,10 @@
 // Routing and checks of the emulated values endpoints, in the order Google applies them:
-// authentication (401) → quota (429) → spreadsheet (404) → scope and sharing (403) → request
+// authentication (401; 403 with no credentials at all) → quota (429) → spreadsheet (404) → scope and sharing (403) → request
 // validation and ranges (400) → the operation.
 
 import type { InsertDataOption, MajorDimension, WireBatchGetResponse, WireBatchUpdateValuesResponse, WireUpdateValuesResponse } from '../google/wire.js';
 import { Accounts, type IssuedToken } from './accounts.js';
-import { ApiError, INVALID_CREDENTIALS, MISSING_CREDENTIALS, NOT_FOUND, PERMISSION_DENIED } from './api-error.js';
+import { ApiError, INVALID_CREDENTIALS, MISSING_API_KEY, NOT_FOUND, PERMISSION_DENIED } from './api-error.js';
 import type { EmulatorMethod } from './faults.js';
 import type { Spreadsheet, Store } from './store.js';
 
@@ -58,7 +58,7 @@ export function matchValuesRoute(httpMethod: string, rawPath: string): ValuesRou
 
 export type Principal = { readonly kind: 'token'; readonly token: IssuedToken } | { readonly kind: 'api-key' };
 
-/** 401 checks: a valid bearer token, or a registered API key (reads only). */
+/** Credential checks: a valid bearer token (else 401), or a registered API key (reads only); neither: 403. */
 export function authenticate(accounts: Accounts, authorization: string | undefined, apiKey: string | null, write: boolean): Principal {
   if (authorization !== undefined) {
     const m = /^Bearer\s+(\S+)$/i.exec(authorization);
@@ -77,7 +77,7 @@ export function authenticate(accounts: Accounts, authorization: string | undefin
     }
     return { kind: 'api-key' };
   }
-  throw new ApiError(401, MISSING_CREDENTIALS, 'CREDENTIALS_MISSING');
+  throw new ApiError(403, MISSING_API_KEY);
 }
 
 /** 403 checks: scope, then the spreadsheet's sharing. */
