@@ -77,6 +77,19 @@ describe('Sheets API error mapping', () => {
     assert.match(key.message, /is not public: SHEETS_API_KEY can only read/);
   });
 
+  it("403 'missing a valid API key' says the credentials were dropped on the way, not that the sheet is not shared", () => {
+    // What the Sheets API answers a request that carries neither a token nor a key.
+    const body = envelope(403, 'PERMISSION_DENIED', 'The request is missing a valid API key.');
+    const token = mapApiError(res(403, body), sa);
+    assert.equal(token.code, 'CORRAL_ERR_SHEETS_FORBIDDEN');
+    assert.match(token.message, /^Google received this values\.get without credentials although corral sent the Authorization header \(the access token of bot@proj\.iam\.gserviceaccount\.com\): a proxy between corral and sheets\.googleapis\.com dropped it/);
+    assert.doesNotMatch(token.message, /not shared/);
+    assert.equal(token.retryable, false);
+    const key = mapApiError(res(403, body), { ...sa, auth: { kind: 'api-key' } });
+    assert.match(key.message, /although corral sent the key= parameter \(SHEETS_API_KEY\)/);
+    assert.doesNotMatch(key.message, /is not public/);
+  });
+
   it('404 says to check SHEET_ID', () => {
     const e = mapApiError(res(404, envelope(404, 'NOT_FOUND', 'Requested entity was not found.')), sa);
     assert.equal(e.code, 'CORRAL_ERR_SHEETS_NOT_FOUND');
