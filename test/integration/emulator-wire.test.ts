@@ -245,6 +245,27 @@ describe('emulator values endpoints', () => {
     assert.equal(batch.body.totalUpdatedCells, 3);
     assert.equal(batch.body.totalUpdatedSheets, 2);
   });
+
+  it('update and batchUpdate never grow the grid: past the last row or column is refused, and a batch writes nothing', async () => {
+    const headers = { ...auth(), 'content-type': 'application/json' };
+    const put = (range: string, values: string[][]) =>
+      call(`${base}/values/${encodeRangeForPath(range)}?valueInputOption=RAW`, { method: 'PUT', headers, body: JSON.stringify({ values }) });
+    emu.setSheet(emu.spreadsheetId, 'Grid', [['a1']]); // a new tab: 1000 x 26 (A1:Z1000)
+    const column = await put('Grid!AA1', [['x']]);
+    assert.deepEqual(column.body, { error: { code: 400, message: 'Range (Grid!AA1) exceeds grid limits. Max rows: 1000, max columns: 26', status: 'INVALID_ARGUMENT' } });
+    const rows = await put('Grid!A1000:B', [['last'], ['past']]);
+    assert.equal(rows.status, 400);
+    assert.equal(rows.body.error.message, 'Range (Grid!A1000:B1001) exceeds grid limits. Max rows: 1000, max columns: 26');
+    assert.equal((await put('Grid!Z1000', [['corner']])).status, 200, 'the last cell of the grid is inside it');
+    const batch = await call(`${base}/values:batchUpdate`, {
+      method: 'POST',
+      headers,
+      body: JSON.stringify({ valueInputOption: 'RAW', data: [{ range: 'Grid!A20', values: [['kept?']] }, { range: 'Grid!Y1:AA1', values: [['y', 'z', 'aa']] }] }),
+    });
+    assert.equal(batch.status, 400);
+    assert.match(batch.body.error.message, /^Range \(Grid!Y1:AA1\) exceeds grid limits/);
+    assert.equal(emu.getSheet(emu.spreadsheetId, 'Grid')?.[19]?.[0], undefined, 'the batch wrote none of its ranges');
+  });
 });
 
 describe('emulator quotas, faults and control endpoints', () => {

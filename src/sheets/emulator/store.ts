@@ -1,6 +1,7 @@
 // The emulator's spreadsheets: tabs as grids of strings with a row/column count like a real
 // sheet (new tabs are 1000 x 26), and the values operations resolved against them the way the
-// Sheets API does: open ranges run to the grid edge, answers trim trailing empty cells and rows
+// Sheets API does: open ranges run to the grid edge, reads and updates past it are refused (only
+// appends add rows and columns), answers trim trailing empty cells and rows
 // and omit `values` when nothing is left, appends land after the last table the range's data
 // belongs to, from its first column (a table may reach beyond the range: below a range that only
 // covers its header, into columns beside it; see Store.append).
@@ -29,6 +30,13 @@ export interface Spreadsheet {
 interface Resolved {
   readonly tab: Tab;
   readonly area: GridArea | undefined;
+}
+
+/** Where a checked values.update writes. */
+export interface UpdatePlan {
+  readonly tab: Tab;
+  readonly r1: number;
+  readonly c1: number;
 }
 
 interface Rect {
@@ -186,7 +194,14 @@ export class Store {
     return { spreadsheetId: '', updatedRange: rectText(tab, rect), updatedRows: values.length, updatedColumns: width, updatedCells: cells };
   }
 
-  update(s: Spreadsheet, range: string, values: readonly (readonly unknown[])[], userEntered: boolean): WireUpdateValuesResponse {
+  /**
+   * Checks a values.update of `values` at `range` without writing anything (batchUpdate checks
+   * every range before it writes one). Unlike an append, an update never grows the grid: a range,
+   * or values, reaching past the tab's last row or column is refused, as Google refuses
+   * `update_cell(1, 25)` on a 24-column tab with "Range (Solar!Y1) exceeds grid limits. Max rows:
+   * 981, max columns: 24" (home-assistant/core#104198).
+   */
+  planUpdate(s: Spreadsheet, range: string, values: readonly (readonly unknown[])[]): UpdatePlan {
     const { tab, area } = this.resolve(s, range);
     const r1 = area?.startRow ?? 1;
     const c1 = area?.startCol ?? 1;
@@ -197,7 +212,20 @@ export class Store {
     if (area?.endCol !== undefined && width > area.endCol - c1 + 1) {
       throw new ApiError(400, `Requested writing within range [${range}], but tried writing to column [${columnToLetters(c1 + width - 1)}]`);
     }
-    return { ...this.#write(tab, r1, c1, values, userEntered), spreadsheetId: s.id };
+    const rect = { r1, c1, r2: Math.max(area?.endRow ?? r1, r1 + values.length - 1), c2: Math.max(area?.endCol ?? c1, c1 + width - 1) };
+    if (rect.r2 > tab.rowCount || rect.c2 > tab.columnCount) {
+      throw new ApiError(400, `Range (${rectText(tab, rect)}) exceeds grid limits. Max rows: ${tab.rowCount}, max columns: ${tab.columnCount}`);
+    }
+    return { tab, r1, c1 };
+  }
+
+  /** Writes a checked update (see planUpdate). */
+  applyUpdate(s: Spreadsheet, plan: UpdatePlan, values: readonly (readonly unknown[])[], userEntered: boolean): WireUpdateValuesResponse {
+    return { ...this.#write(plan.tab, plan.r1, plan.c1, values, userEntered), spreadsheetId: s.id };
+  }
+
+  update(s: Spreadsheet, range: string, values: readonly (readonly unknown[])[], userEntered: boolean): WireUpdateValuesResponse {
+    return this.applyUpdate(s, this.planUpdate(s, range, values), values, userEntered);
   }
 
   /** Whether row r holds data in columns from..to (clamped to the grid). */

@@ -6,7 +6,7 @@ import type { InsertDataOption, MajorDimension, WireBatchGetResponse, WireBatchU
 import { Accounts, type IssuedToken } from './accounts.js';
 import { ApiError, INVALID_CREDENTIALS, MISSING_API_KEY, NOT_FOUND, PERMISSION_DENIED } from './api-error.js';
 import type { EmulatorMethod } from './faults.js';
-import type { Spreadsheet, Store } from './store.js';
+import type { Spreadsheet, Store, UpdatePlan } from './store.js';
 
 export type ValuesMethod = Exclude<EmulatorMethod, 'token'>;
 
@@ -176,9 +176,9 @@ export function runValues(store: Store, sheet: Spreadsheet, route: ValuesRoute, 
         if (typeof d !== 'object' || d === null || typeof (d as { range?: unknown }).range !== 'string') throw new ApiError(400, `Invalid data[${i}]: missing range`);
         return { range: (d as { range: string }).range, values: valuesOf(d as Record<string, unknown>, `data[${i}].`) };
       });
-      // Resolve every range first so a bad one fails the whole batch, as Google does.
-      for (const d of checked) store.resolve(sheet, d.range);
-      const responses: WireUpdateValuesResponse[] = checked.map((d) => store.update(sheet, d.range, d.values, userEntered));
+      // Check every range first so a bad one fails the whole batch, as Google does.
+      const plans = checked.map((d) => store.planUpdate(sheet, d.range, d.values));
+      const responses: WireUpdateValuesResponse[] = checked.map((d, i) => store.applyUpdate(sheet, plans[i] as UpdatePlan, d.values, userEntered));
       const res: WireBatchUpdateValuesResponse = {
         spreadsheetId: sheet.id,
         totalUpdatedRows: responses.reduce((n, r) => n + (r.updatedRows ?? 0), 0),
