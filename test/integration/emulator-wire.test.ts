@@ -246,6 +246,61 @@ describe('emulator values endpoints', () => {
     assert.equal(batch.body.totalUpdatedSheets, 2);
   });
 
+  it('includeValuesInResponse sends the written cells back as updatedData, from append, update and batchUpdate', async () => {
+    const headers = { ...auth(), 'content-type': 'application/json' };
+    emu.setSheet(emu.spreadsheetId, 'Echo', [['id', 'name'], ['1', 'Ann']]);
+    const appended = await call(`${base}/values/${encodeRangeForPath('Echo!A:B')}:append?valueInputOption=RAW&includeValuesInResponse=true`, {
+      method: 'POST',
+      headers,
+      body: JSON.stringify({ values: [['2', 'Bob'], [3, 'Cy']] }),
+    });
+    assert.equal(appended.status, 200);
+    assert.deepEqual(appended.body.updates, {
+      spreadsheetId: emu.spreadsheetId,
+      updatedRange: 'Echo!A3:B4',
+      updatedRows: 2,
+      updatedColumns: 2,
+      updatedCells: 4,
+      updatedData: { range: 'Echo!A3:B4', majorDimension: 'ROWS', values: [['2', 'Bob'], ['3', 'Cy']] },
+    });
+    const put = await call(`${base}/values/${encodeRangeForPath('Echo!C1:C2')}?valueInputOption=RAW&includeValuesInResponse=true&responseValueRenderOption=FORMATTED_VALUE`, {
+      method: 'PUT',
+      headers,
+      body: JSON.stringify({ values: [['team'], [true]] }),
+    });
+    assert.deepEqual(put.body.updatedData, { range: 'Echo!C1:C2', majorDimension: 'ROWS', values: [['team'], ['TRUE']] });
+    const batch = await call(`${base}/values:batchUpdate`, {
+      method: 'POST',
+      headers,
+      body: JSON.stringify({ valueInputOption: 'RAW', includeValuesInResponse: true, data: [{ range: 'Echo!D1', values: [['x']] }] }),
+    });
+    assert.deepEqual(batch.body.responses[0].updatedData, { range: 'Echo!D1', majorDimension: 'ROWS', values: [['x']] });
+    const quiet = await call(`${base}/values/${encodeRangeForPath('Echo!E1')}?valueInputOption=RAW&includeValuesInResponse=false`, { method: 'PUT', headers, body: JSON.stringify({ values: [['y']] }) });
+    assert.equal(quiet.body.updatedData, undefined, 'not asked, not sent (the default)');
+  });
+
+  it('checks the render options as Google does: FORMATTED_VALUE by default, unknown values refused', async () => {
+    const get = (q: string) => call(`${base}/values/${encodeRangeForPath('Players!A1:B2')}?${q}`, { headers: auth() });
+    const plain = await get('');
+    assert.deepEqual((await get('valueRenderOption=FORMATTED_VALUE&dateTimeRenderOption=FORMATTED_STRING')).body, plain.body);
+    assert.deepEqual((await get('dateTimeRenderOption=SERIAL_NUMBER')).body, plain.body, 'ignored under FORMATTED_VALUE');
+    const bad = await get('valueRenderOption=PRETTY');
+    assert.deepEqual(bad.body, {
+      error: { code: 400, message: 'Invalid value at \'value_render_option\' (type.googleapis.com/google.apps.sheets.v4.ValueRenderOption), "PRETTY"', status: 'INVALID_ARGUMENT' },
+    });
+    assert.match((await get('dateTimeRenderOption=ISO')).body.error.message, /^Invalid value at 'date_time_render_option' \(type\.googleapis\.com\/google\.apps\.sheets\.v4\.DateTimeRenderOption\), "ISO"$/);
+    const batch = await call(`${base}/values:batchGet?ranges=Players&valueRenderOption=PRETTY`, { headers: auth() });
+    assert.equal(batch.status, 400);
+    // The emulator keeps cells as text: it says so rather than answer numbers as strings.
+    const unformatted = await get('valueRenderOption=UNFORMATTED_VALUE');
+    assert.equal(unformatted.status, 400);
+    assert.match(unformatted.body.error.message, /^valueRenderOption=UNFORMATTED_VALUE is not emulated/);
+    const headers = { ...auth(), 'content-type': 'application/json' };
+    const yes = await call(`${base}/values/${encodeRangeForPath('Echo!F1')}?valueInputOption=RAW&includeValuesInResponse=yes`, { method: 'PUT', headers, body: JSON.stringify({ values: [['z']] }) });
+    assert.deepEqual(yes.body.error, { code: 400, message: 'Invalid value at \'include_values_in_response\' (TYPE_BOOL), "yes"', status: 'INVALID_ARGUMENT' });
+    assert.equal(emu.getSheet(emu.spreadsheetId, 'Echo')?.[0]?.[5], undefined, 'a refused write wrote nothing');
+  });
+
   it('update and batchUpdate never grow the grid: past the last row or column is refused, and a batch writes nothing', async () => {
     const headers = { ...auth(), 'content-type': 'application/json' };
     const put = (range: string, values: string[][]) =>

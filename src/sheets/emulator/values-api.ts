@@ -1,11 +1,12 @@
 // Routing and checks of the emulated values endpoints, in the order Google applies them:
-// authentication (401; 403 with no credentials at all) → quota (429) → spreadsheet (404) → scope and sharing (403) → request
-// validation and ranges (400) → the operation.
+// authentication (401; 403 with no credentials at all) → quota (429) → spreadsheet (404) → scope
+// and sharing (403) → request validation and ranges (400) → the operation.
 
-import type { InsertDataOption, MajorDimension, WireBatchGetResponse, WireBatchUpdateValuesResponse, WireUpdateValuesResponse } from '../google/wire.js';
+import type { WireBatchGetResponse, WireBatchUpdateValuesResponse, WireUpdateValuesResponse } from '../google/wire.js';
 import { Accounts, type IssuedToken } from './accounts.js';
 import { ApiError, INVALID_CREDENTIALS, MISSING_API_KEY, NOT_FOUND, PERMISSION_DENIED } from './api-error.js';
 import type { EmulatorMethod } from './faults.js';
+import { insertDataOption, readOptions, responseOptions, valueInputOption } from './value-options.js';
 import type { Spreadsheet, Store, UpdatePlan } from './store.js';
 
 export type ValuesMethod = Exclude<EmulatorMethod, 'token'>;
@@ -93,23 +94,9 @@ export function authorize(principal: Principal, sheet: Spreadsheet, write: boole
   if (!role || (write && role !== 'writer')) throw new ApiError(403, PERMISSION_DENIED);
 }
 
-function majorDimension(q: URLSearchParams): MajorDimension {
-  const v = q.get('majorDimension') ?? 'ROWS';
-  if (v === 'ROWS' || v === 'COLUMNS' || v === 'DIMENSION_UNSPECIFIED') return v === 'COLUMNS' ? 'COLUMNS' : 'ROWS';
-  throw new ApiError(400, `Invalid value at 'major_dimension' (type.googleapis.com/google.apps.sheets.v4.Dimension), "${v}"`);
-}
-
-function valueInputOption(raw: unknown): boolean {
-  if (raw === null || raw === undefined || raw === '') throw new ApiError(400, "'valueInputOption' is required but not specified");
-  if (raw === 'RAW') return false;
-  if (raw === 'USER_ENTERED') return true;
-  throw new ApiError(400, `Invalid value at 'value_input_option' (type.googleapis.com/google.apps.sheets.v4.ValueInputOption), "${String(raw)}"`);
-}
-
-function insertDataOption(raw: string | null): InsertDataOption {
-  if (raw === null || raw === 'OVERWRITE') return 'OVERWRITE';
-  if (raw === 'INSERT_ROWS') return 'INSERT_ROWS';
-  throw new ApiError(400, `Invalid value at 'insert_data_option' (type.googleapis.com/google.apps.sheets.v4.InsertDataOption), "${raw}"`);
+/** Adds updatedData, the written cells read back, when the request asked includeValuesInResponse. */
+function withUpdatedData(store: Store, sheet: Spreadsheet, res: WireUpdateValuesResponse, include: boolean): WireUpdateValuesResponse {
+  return include ? { ...res, updatedData: store.get(sheet, res.updatedRange, 'ROWS') } : res;
 }
 
 function parseJson(body: Buffer): Record<string, unknown> {
@@ -147,9 +134,9 @@ export interface ValuesResult {
 export function runValues(store: Store, sheet: Spreadsheet, route: ValuesRoute, query: URLSearchParams, body: Buffer): ValuesResult {
   switch (route.method) {
     case 'values.get':
-      return { body: store.get(sheet, route.range ?? '', majorDimension(query)), rowsAppended: 0 };
+      return { body: store.get(sheet, route.range ?? '', readOptions(query)), rowsAppended: 0 };
     case 'values.batchGet': {
-      const dim = majorDimension(query);
+      const dim = readOptions(query);
       const ranges = query.getAll('ranges');
       const res: WireBatchGetResponse = { spreadsheetId: sheet.id, valueRanges: ranges.map((r) => store.get(sheet, r, dim)) };
       if (ranges.length === 0) delete res.valueRanges;
@@ -158,18 +145,21 @@ export function runValues(store: Store, sheet: Spreadsheet, route: ValuesRoute, 
     case 'values.append': {
       const userEntered = valueInputOption(query.get('valueInputOption'));
       const insert = insertDataOption(query.get('insertDataOption'));
+      const include = responseOptions(query.get('includeValuesInResponse'), query.get('responseValueRenderOption'), query.get('responseDateTimeRenderOption'));
       const values = valuesOf(parseJson(body), '');
       const res = store.append(sheet, route.range ?? '', values, userEntered, insert);
-      return { body: res, rowsAppended: values.length };
+      return { body: { ...res, updates: withUpdatedData(store, sheet, res.updates, include) }, rowsAppended: values.length };
     }
     case 'values.update': {
       const userEntered = valueInputOption(query.get('valueInputOption'));
+      const include = responseOptions(query.get('includeValuesInResponse'), query.get('responseValueRenderOption'), query.get('responseDateTimeRenderOption'));
       const values = valuesOf(parseJson(body), '');
-      return { body: store.update(sheet, route.range ?? '', values, userEntered), rowsAppended: 0 };
+      return { body: withUpdatedData(store, sheet, store.update(sheet, route.range ?? '', values, userEntered), include), rowsAppended: 0 };
     }
     case 'values.batchUpdate': {
       const o = parseJson(body);
       const userEntered = valueInputOption(o.valueInputOption);
+      const include = responseOptions(o.includeValuesInResponse, o.responseValueRenderOption, o.responseDateTimeRenderOption);
       const data = o.data ?? [];
       if (!Array.isArray(data)) throw new ApiError(400, "Invalid value at 'data': expected a list");
       const checked = data.map((d, i) => {
@@ -178,7 +168,9 @@ export function runValues(store: Store, sheet: Spreadsheet, route: ValuesRoute, 
       });
       // Check every range first so a bad one fails the whole batch, as Google does.
       const plans = checked.map((d) => store.planUpdate(sheet, d.range, d.values));
-      const responses: WireUpdateValuesResponse[] = checked.map((d, i) => store.applyUpdate(sheet, plans[i] as UpdatePlan, d.values, userEntered));
+      const written = checked.map((d, i) => store.applyUpdate(sheet, plans[i] as UpdatePlan, d.values, userEntered));
+      // Read back once every range is written: "the values of the cells after updates were applied".
+      const responses: WireUpdateValuesResponse[] = written.map((r) => withUpdatedData(store, sheet, r, include));
       const res: WireBatchUpdateValuesResponse = {
         spreadsheetId: sheet.id,
         totalUpdatedRows: responses.reduce((n, r) => n + (r.updatedRows ?? 0), 0),

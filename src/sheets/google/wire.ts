@@ -24,6 +24,8 @@ export interface WireUpdateValuesResponse {
   updatedRows?: number;
   updatedColumns?: number;
   updatedCells?: number;
+  /** The cells written, read back: only when the request asked includeValuesInResponse=true. */
+  updatedData?: WireValueRange;
 }
 
 export interface WireAppendValuesResponse {
