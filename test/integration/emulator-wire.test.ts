@@ -301,6 +301,19 @@ describe('emulator values endpoints', () => {
     assert.equal(emu.getSheet(emu.spreadsheetId, 'Echo')?.[0]?.[5], undefined, 'a refused write wrote nothing');
   });
 
+  it('a null cell in written values leaves the cell as it was; an empty string empties it', async () => {
+    const headers = { ...auth(), 'content-type': 'application/json' };
+    emu.setSheet(emu.spreadsheetId, 'Nulls', [['a1', 'b1', 'c1'], ['a2', 'b2', 'c2']]);
+    const put = await call(`${base}/values/${encodeRangeForPath('Nulls!A1:C2')}?valueInputOption=RAW`, {
+      method: 'PUT',
+      headers,
+      body: JSON.stringify({ values: [[null, 'B1', ''], ['A2', null, null]] }),
+    });
+    assert.equal(put.status, 200);
+    assert.equal(put.body.updatedRange, 'Nulls!A1:C2');
+    assert.deepEqual(emu.getSheet(emu.spreadsheetId, 'Nulls'), [['a1', 'B1'], ['A2', 'b2', 'c2']]);
+  });
+
   it('update and batchUpdate never grow the grid: past the last row or column is refused, and a batch writes nothing', async () => {
     const headers = { ...auth(), 'content-type': 'application/json' };
     const put = (range: string, values: string[][]) =>

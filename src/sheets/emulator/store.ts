@@ -181,10 +181,13 @@ export class Store {
       const target = tab.rows[r - 1] ?? [];
       tab.rows[r - 1] = target;
       row.forEach((v, j) => {
+        cells += 1;
+        // "Null values will be skipped. To set a cell to an empty value, set the string value to
+        // an empty string" (ValueRange.values): a null leaves the cell as it was.
+        if (v === null || v === undefined) return;
         const c = c1 + j;
         while (target.length < c - 1) target.push('');
         target[c - 1] = cellValue(v, userEntered);
-        cells += 1;
       });
       width = Math.max(width, row.length);
     });
