@@ -357,8 +357,22 @@ describe('emulator quotas, faults and control endpoints', () => {
     assert.equal(r.status, 429);
     assert.equal(r.body.error.status, 'RESOURCE_EXHAUSTED');
     assert.match(r.body.error.message, /^Quota exceeded for quota metric 'Read requests' and limit 'Read requests per minute'/);
-    assert.equal(r.body.error.details[0].reason, 'RATE_LIMIT_EXCEEDED');
-    assert.equal(r.body.error.details[0].metadata.quota_limit_value, '2');
+    assert.deepEqual(r.body.error.details, [
+      {
+        '@type': 'type.googleapis.com/google.rpc.ErrorInfo',
+        reason: 'RATE_LIMIT_EXCEEDED',
+        domain: 'googleapis.com',
+        metadata: {
+          service: 'sheets.googleapis.com',
+          quota_location: 'global',
+          quota_metric: 'sheets.googleapis.com/read_requests',
+          quota_limit: 'ReadRequestsPerMinutePerProject',
+          quota_limit_value: '2',
+          consumer: 'projects/000000000000',
+        },
+      },
+      { '@type': 'type.googleapis.com/google.rpc.Help', links: [{ description: 'Request a higher quota limit.', url: 'https://cloud.google.com/docs/quota#requesting_higher_quota' }] },
+    ]);
   });
 
   it('holds each service account to the per-user quota, whatever room the project has left, and names that limit', async () => {

@@ -22,26 +22,38 @@ const MESSAGES: Readonly<Record<number, string>> = {
   504: 'The service is currently unavailable.',
 };
 
+type Detail = NonNullable<WireErrorEnvelope['error']['details']>[number];
+
+export interface HelpLink {
+  readonly description: string;
+  readonly url: string;
+}
+
 export class ApiError extends Error {
   constructor(
     readonly code: number,
     message: string,
     readonly reason?: string,
     readonly metadata?: Record<string, string>,
+    /** A google.rpc.Help detail after the ErrorInfo (Google adds one to quota errors). */
+    readonly help?: HelpLink,
   ) {
     super(message);
     this.name = 'ApiError';
   }
 
   envelope(): WireErrorEnvelope {
+    const details: Detail[] = [];
+    if (this.reason) {
+      details.push({ '@type': 'type.googleapis.com/google.rpc.ErrorInfo', reason: this.reason, domain: 'googleapis.com', metadata: { service: 'sheets.googleapis.com', ...this.metadata } });
+    }
+    if (this.help) details.push({ '@type': 'type.googleapis.com/google.rpc.Help', links: [{ description: this.help.description, url: this.help.url }] });
     return {
       error: {
         code: this.code,
         message: this.message,
         status: STATUS_TEXT[this.code] ?? 'UNKNOWN',
-        ...(this.reason
-          ? { details: [{ '@type': 'type.googleapis.com/google.rpc.ErrorInfo', reason: this.reason, domain: 'googleapis.com', metadata: { service: 'sheets.googleapis.com', ...this.metadata } }] }
-          : {}),
+        ...(details.length > 0 ? { details } : {}),
       },
     };
   }

@@ -50,7 +50,8 @@ export interface WireErrorEnvelope {
     code: number;
     message: string;
     status: string;
-    details?: Array<{ '@type': string; reason?: string; domain?: string; metadata?: Record<string, string> }>;
+    /** google.rpc.ErrorInfo (reason, domain, metadata) and google.rpc.Help (links), among others. */
+    details?: Array<{ '@type': string; reason?: string; domain?: string; metadata?: Record<string, string>; links?: Array<{ description: string; url: string }> }>;
   };
 }
 
