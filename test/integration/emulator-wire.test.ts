@@ -51,6 +51,16 @@ describe('emulator token endpoint', () => {
     assert.equal(r.body.token_type, 'Bearer');
   });
 
+  it('takes an assertion of up to 65 minutes, as Google does, and refuses a longer one', async () => {
+    const iat = Math.floor(Date.now() / 1000);
+    const longest = await tokenRequest(emu, { grant_type: JWT_BEARER_GRANT, assertion: assertion(key, { iat, exp: iat + 65 * 60 }) });
+    assert.equal(longest.status, 200, JSON.stringify(longest.body));
+    const over = await tokenRequest(emu, { grant_type: JWT_BEARER_GRANT, assertion: assertion(key, { iat, exp: iat + 65 * 60 + 1 }) });
+    assert.equal(over.status, 400);
+    assert.equal(over.body.error, 'invalid_grant');
+    assert.match(over.body.error_description, /^Invalid JWT: Token must be a short-lived token \(60 minutes\) and in a reasonable timeframe/);
+  });
+
   it('answers Google\'s OAuth error bodies', async () => {
     const other = emu.registerServiceAccount();
     const forged = signJwt(

@@ -26,6 +26,13 @@ const DRIVE_SCOPE = 'https://www.googleapis.com/auth/drive';
 const KNOWN_SCOPES = new Set([SCOPE_READWRITE, SCOPE_READONLY, DRIVE_SCOPE, `${DRIVE_SCOPE}.readonly`, `${DRIVE_SCOPE}.file`]);
 /** Google allows a little clock skew on iat; beyond that the JWT is "not in a reasonable timeframe". */
 const ALLOWED_SKEW_S = 300;
+/**
+ * The longest assertion Google takes. Its JWT error table says the timeframe error "can also
+ * happen if the exp value is more than 65 minutes in the future from the iat value"
+ * (developers.google.com/identity/protocols/oauth2/service-account#error-codes): an hour is what
+ * clients are told to ask, with five minutes of slack before the refusal.
+ */
+const MAX_ASSERTION_S = 65 * 60;
 const TIMEFRAME =
   'Invalid JWT: Token must be a short-lived token (60 minutes) and in a reasonable timeframe. Check your iat and exp values in the JWT claim.';
 
@@ -105,7 +112,7 @@ export class Accounts {
     const now = Math.floor(this.#now() / 1000);
     const iat = Number(claims.iat);
     const exp = Number(claims.exp);
-    if (!Number.isFinite(iat) || !Number.isFinite(exp) || exp - iat > 3600 || exp <= iat || exp <= now || iat > now + ALLOWED_SKEW_S) {
+    if (!Number.isFinite(iat) || !Number.isFinite(exp) || exp - iat > MAX_ASSERTION_S || exp <= iat || exp <= now || iat > now + ALLOWED_SKEW_S) {
       throw new TokenError(400, { error: 'invalid_grant', error_description: TIMEFRAME });
     }
     const scopes = new Set(String(claims.scope ?? '').split(' ').filter(Boolean));
