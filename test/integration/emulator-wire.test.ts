@@ -9,7 +9,7 @@ import { encodeRangeForPath } from '../../src/sheets/a1.js';
 import { startEmulator, type Emulator } from '../../src/sheets/emulator/index.js';
 import type { ServiceAccountKey } from '../../src/sheets/google/credentials.js';
 import { signJwt } from '../../src/sheets/google/jwt.js';
-import { JWT_BEARER_GRANT, SCOPE_READWRITE } from '../../src/sheets/google/wire.js';
+import { JWT_BEARER_GRANT, SCOPE_READONLY, SCOPE_READWRITE } from '../../src/sheets/google/wire.js';
 
 interface Json {
   status: number;
@@ -161,6 +161,35 @@ describe('emulator values endpoints', () => {
     assert.deepEqual(missing.body, { error: { code: 404, message: 'Requested entity was not found.', status: 'NOT_FOUND' } });
     const range = await call(`${base}/values/${encodeRangeForPath('Nope!A1:B2')}`, { headers: auth() });
     assert.deepEqual(range.body, { error: { code: 400, message: 'Unable to parse range: Nope!A1:B2', status: 'INVALID_ARGUMENT' } });
+  });
+
+  it('a refused credential names the RPC in its ErrorInfo; an empty bearer token is an unregistered caller', async () => {
+    const info = (reason: string, rpc: string) => [
+      { '@type': 'type.googleapis.com/google.rpc.ErrorInfo', reason, domain: 'googleapis.com', metadata: { service: 'sheets.googleapis.com', method: `google.apps.sheets.v4.SpreadsheetsService.${rpc}` } },
+    ];
+    const forged = await call(`${base}/values/Players`, { headers: { authorization: 'Bearer ya29.forged' } });
+    assert.equal(forged.body.error.status, 'UNAUTHENTICATED');
+    assert.deepEqual(forged.body.error.details, info('ACCESS_TOKEN_EXPIRED', 'GetValues'));
+    const batch = await call(`${base}/values:batchGet?ranges=Players`, { headers: { authorization: 'Bearer ya29.forged' } });
+    assert.deepEqual(batch.body.error.details, info('ACCESS_TOKEN_EXPIRED', 'BatchGetValues'));
+    const reader = emu.registerServiceAccount({ share: 'writer' });
+    const readOnly = (await tokenRequest(emu, { grant_type: JWT_BEARER_GRANT, assertion: assertion(reader, { scope: SCOPE_READONLY }) })).body.access_token;
+    const scoped = await call(`${base}/values/Players:append?valueInputOption=RAW`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${readOnly}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ values: [['x']] }),
+    });
+    assert.equal(scoped.status, 403);
+    assert.equal(scoped.body.error.message, 'Request had insufficient authentication scopes.');
+    assert.deepEqual(scoped.body.error.details, info('ACCESS_TOKEN_SCOPE_INSUFFICIENT', 'AppendValues'));
+    const empty = await call(`${base}/values/Players`, { headers: { authorization: 'Bearer ' } });
+    assert.deepEqual(empty.body, {
+      error: {
+        code: 403,
+        message: "Method doesn't allow unregistered callers (callers without established identity). Please use API Key or other form of API consumer identity to call this API.",
+        status: 'PERMISSION_DENIED',
+      },
+    });
   });
 
   it('append requires valueInputOption and reports tableRange and the exact updatedRange', async () => {

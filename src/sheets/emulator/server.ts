@@ -306,7 +306,7 @@ class EmulatorServer implements Emulator {
     let result;
     try {
       const auth = req.headers.authorization;
-      const principal = authenticate(this.#accounts, auth, query.get('key'), write);
+      const principal = authenticate(this.#accounts, auth, query.get('key'), route.method);
       // Both quotas are checked before either is taken: a call one of them refuses uses neither.
       const project = write ? this.#writes : this.#reads;
       const projectLimit = write ? f.writesPerMinute : f.readsPerMinute;
@@ -323,7 +323,7 @@ class EmulatorServer implements Emulator {
       project.take(projectLimit);
       user?.take(userLimit);
       const sheet = spreadsheetOf(this.#store, route.spreadsheetId);
-      authorize(principal, sheet, write);
+      authorize(principal, sheet, route.method);
       result = runValues(this.#store, sheet, route, query, body);
     } catch (err) {
       if (!(err instanceof ApiError)) throw err;

@@ -59,21 +59,51 @@ export function matchValuesRoute(httpMethod: string, rawPath: string): ValuesRou
 
 export type Principal = { readonly kind: 'token'; readonly token: IssuedToken } | { readonly kind: 'api-key' };
 
-/** Credential checks: a valid bearer token (else 401), or a registered API key (reads only); neither: 403. */
-export function authenticate(accounts: Accounts, authorization: string | undefined, apiKey: string | null, write: boolean): Principal {
+/** The RPC behind each values endpoint, as Google names it in an ErrorInfo's metadata.method. */
+const RPC_METHODS: Readonly<Record<ValuesMethod, string>> = {
+  'values.get': 'google.apps.sheets.v4.SpreadsheetsService.GetValues',
+  'values.batchGet': 'google.apps.sheets.v4.SpreadsheetsService.BatchGetValues',
+  'values.append': 'google.apps.sheets.v4.SpreadsheetsService.AppendValues',
+  'values.update': 'google.apps.sheets.v4.SpreadsheetsService.UpdateValues',
+  'values.batchUpdate': 'google.apps.sheets.v4.SpreadsheetsService.BatchUpdateValues',
+};
+
+/**
+ * A refused credential. Google's ErrorInfo for these names the RPC as well as the service:
+ * `"metadata": {"service": "sheets.googleapis.com", "method":
+ * "google.apps.sheets.v4.SpreadsheetsService.GetValues"}` for ACCESS_TOKEN_SCOPE_INSUFFICIENT.
+ */
+function credentialError(code: number, message: string, reason: string, method: ValuesMethod): ApiError {
+  return new ApiError(code, message, reason, { method: RPC_METHODS[method] });
+}
+
+/**
+ * An `Authorization: Bearer` header with no token after it (what `curl -H "Authorization: Bearer
+ * $(gcloud auth print-access-token)"` sends when that command printed nothing).
+ */
+const UNREGISTERED_CALLER =
+  "Method doesn't allow unregistered callers (callers without established identity). Please use API Key or other form of API consumer identity to call this API.";
+
+/**
+ * Credential checks: a valid bearer token (else 401), or a registered API key (reads only);
+ * neither, or an empty bearer token: 403.
+ */
+export function authenticate(accounts: Accounts, authorization: string | undefined, apiKey: string | null, method: ValuesMethod): Principal {
   if (authorization !== undefined) {
+    if (/^Bearer\s*$/i.test(authorization)) throw new ApiError(403, UNREGISTERED_CALLER);
     const m = /^Bearer\s+(\S+)$/i.exec(authorization);
     const token = m ? accounts.lookup(m[1] ?? '') : undefined;
-    if (!token) throw new ApiError(401, INVALID_CREDENTIALS, 'ACCESS_TOKEN_EXPIRED');
+    if (!token) throw credentialError(401, INVALID_CREDENTIALS, 'ACCESS_TOKEN_EXPIRED', method);
     return { kind: 'token', token };
   }
   if (apiKey !== null) {
     if (!accounts.hasApiKey(apiKey)) throw new ApiError(400, 'API key not valid. Please pass a valid API key.', 'API_KEY_INVALID');
-    if (write) {
-      throw new ApiError(
+    if (isWrite(method)) {
+      throw credentialError(
         401,
         'API keys are not supported by this API. Expected OAuth2 access token or other authentication credentials that assert a principal. See https://cloud.google.com/docs/authentication',
         'CREDENTIALS_MISSING',
+        method,
       );
     }
     return { kind: 'api-key' };
@@ -82,13 +112,14 @@ export function authenticate(accounts: Accounts, authorization: string | undefin
 }
 
 /** 403 checks: scope, then the spreadsheet's sharing. */
-export function authorize(principal: Principal, sheet: Spreadsheet, write: boolean): void {
+export function authorize(principal: Principal, sheet: Spreadsheet, method: ValuesMethod): void {
   if (principal.kind === 'api-key') {
     if (!sheet.public) throw new ApiError(403, PERMISSION_DENIED);
     return;
   }
+  const write = isWrite(method);
   if (write && !Accounts.canWrite(principal.token)) {
-    throw new ApiError(403, 'Request had insufficient authentication scopes.', 'ACCESS_TOKEN_SCOPE_INSUFFICIENT');
+    throw credentialError(403, 'Request had insufficient authentication scopes.', 'ACCESS_TOKEN_SCOPE_INSUFFICIENT', method);
   }
   const role = sheet.shares.get(principal.token.email);
   if (!role || (write && role !== 'writer')) throw new ApiError(403, PERMISSION_DENIED);
