@@ -88,6 +88,12 @@ describe('Sheets API error mapping', () => {
     const key = mapApiError(res(403, body), { ...sa, auth: { kind: 'api-key' } });
     assert.match(key.message, /although corral sent the key= parameter \(SHEETS_API_KEY\)/);
     assert.doesNotMatch(key.message, /is not public/);
+    // What Google answers a bearer header that arrives without its token.
+    const emptied = mapApiError(
+      res(403, envelope(403, 'PERMISSION_DENIED', "Method doesn't allow unregistered callers (callers without established identity). Please use API Key or other form of API consumer identity to call this API.")),
+      sa,
+    );
+    assert.match(emptied.message, /^Google received this values\.get without credentials although corral sent the Authorization header/);
   });
 
   it('404 says to check SHEET_ID', () => {

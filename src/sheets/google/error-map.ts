@@ -65,9 +65,10 @@ function forbiddenMessage(ctx: ErrorContext, env: Envelope): string {
   if (env.reasons.includes('ACCESS_TOKEN_SCOPE_INSUFFICIENT') || /insufficient authentication scopes/i.test(env.message)) {
     return `the access token has the read-only scope, so Google refused this ${ctx.operation}; this process was set up read-only ${said}`;
   }
-  if (/missing a valid API key/i.test(env.message)) {
-    // Google saw neither a token nor a key: corral sends one with every call, so something between
-    // (a proxy, SHEETS_API_URL pointing at one) dropped it. Not a sharing problem.
+  if (/missing a valid API key|doesn't allow unregistered callers/i.test(env.message)) {
+    // Google saw neither a token nor a key (or a bearer header emptied of its token): corral sends
+    // one with every call, so something between (a proxy, SHEETS_API_URL pointing at one) dropped
+    // it. Not a sharing problem.
     const sent = ctx.auth.kind === 'api-key' ? 'the key= parameter (SHEETS_API_KEY)' : `the Authorization header (the access token of ${ctx.auth.clientEmail})`;
     return `Google received this ${ctx.operation} without credentials although corral sent ${sent}: a proxy between corral and ${ctx.host} dropped it; check SHEETS_API_URL and the proxy ${said}`;
   }
