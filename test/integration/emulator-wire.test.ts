@@ -353,6 +353,30 @@ describe('emulator values endpoints', () => {
     assert.deepEqual(emu.getSheet(emu.spreadsheetId, 'Nulls'), [['a1', 'B1'], ['A2', 'b2', 'c2']]);
   });
 
+  it('writes values given by column (majorDimension COLUMNS) as the reference shows', async () => {
+    const headers = { ...auth(), 'content-type': 'application/json' };
+    emu.setSheet(emu.spreadsheetId, 'Cols', [['x']]);
+    // "with range=A1:B2,majorDimension=COLUMNS then [[1,2],[3,4]] will set A1=1,B1=3,A2=2,B2=4"
+    const put = await call(`${base}/values/${encodeRangeForPath('Cols!A1:B2')}?valueInputOption=RAW`, {
+      method: 'PUT',
+      headers,
+      body: JSON.stringify({ range: 'Cols!A1:B2', majorDimension: 'COLUMNS', values: [[1, 2], [3, 4]] }),
+    });
+    assert.equal(put.status, 200);
+    assert.deepEqual(put.body, { spreadsheetId: emu.spreadsheetId, updatedRange: 'Cols!A1:B2', updatedRows: 2, updatedColumns: 2, updatedCells: 4 });
+    assert.deepEqual(emu.getSheet(emu.spreadsheetId, 'Cols'), [['1', '3'], ['2', '4']]);
+    const appended = await call(`${base}/values/Cols:append?valueInputOption=RAW`, {
+      method: 'POST',
+      headers,
+      body: JSON.stringify({ majorDimension: 'COLUMNS', values: [['a3', 'a4'], ['b3']] }),
+    });
+    assert.equal(appended.body.updates.updatedRange, 'Cols!A3:B4');
+    assert.deepEqual(emu.getSheet(emu.spreadsheetId, 'Cols'), [['1', '3'], ['2', '4'], ['a3', 'b3'], ['a4']]);
+    const bad = await call(`${base}/values/${encodeRangeForPath('Cols!A1')}?valueInputOption=RAW`, { method: 'PUT', headers, body: JSON.stringify({ majorDimension: 'DIAGONAL', values: [['z']] }) });
+    assert.equal(bad.status, 400);
+    assert.match(bad.body.error.message, /^Invalid value at 'major_dimension' \(type\.googleapis\.com\/google\.apps\.sheets\.v4\.Dimension\), "DIAGONAL"$/);
+  });
+
   it('update and batchUpdate never grow the grid: past the last row or column is refused, and a batch writes nothing', async () => {
     const headers = { ...auth(), 'content-type': 'application/json' };
     const put = (range: string, values: string[][]) =>

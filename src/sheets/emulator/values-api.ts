@@ -151,8 +151,27 @@ function valuesOf(o: Record<string, unknown>, where: string): unknown[][] {
       }
     }
   }
-  if (o.majorDimension !== undefined && o.majorDimension !== 'ROWS') throw new ApiError(400, 'the emulator only accepts majorDimension ROWS in writes');
-  return v as unknown[][];
+  const dim = o.majorDimension ?? 'ROWS';
+  if (dim === 'ROWS' || dim === 'DIMENSION_UNSPECIFIED') return v as unknown[][];
+  if (dim === 'COLUMNS') return transpose(v as unknown[][]);
+  throw new ApiError(400, `Invalid value at '${where}major_dimension' (type.googleapis.com/google.apps.sheets.v4.Dimension), ${JSON.stringify(dim)}`);
+}
+
+/**
+ * Values given by column as rows: "with range=A1:B2,majorDimension=COLUMNS then [[1,2],[3,4]]
+ * will set A1=1,B1=3,A2=2,B2=4" (ValueRange.majorDimension). A shorter column leaves its cells
+ * below as they were (null, which a write skips).
+ */
+function transpose(columns: readonly (readonly unknown[])[]): unknown[][] {
+  const rows: unknown[][] = [];
+  columns.forEach((column, c) => {
+    column.forEach((cell, r) => {
+      const row = (rows[r] ??= []);
+      while (row.length < c) row.push(null);
+      row[c] = cell;
+    });
+  });
+  return rows;
 }
 
 export interface ValuesResult {
