@@ -199,7 +199,7 @@ describe('emulator values endpoints', () => {
     assert.equal(missing.status, 400);
     assert.match(missing.body.error.message, /'valueInputOption' is required/);
     // B:C holds two tables, B2:C3 and C5 (a blank row between them): the values go after the last
-    // one, from its first column (the guide's B2:D4 example; see Store.append).
+    // one, from its first column (the guide's B2:D4 example; see tables.ts).
     const ok = await call(url('?valueInputOption=RAW&insertDataOption=INSERT_ROWS'), { method: 'POST', headers, body: JSON.stringify({ values: [['c6', 'd6'], ['c7']] }) });
     assert.equal(ok.status, 200);
     assert.deepEqual(ok.body, {
