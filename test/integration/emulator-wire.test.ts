@@ -470,13 +470,19 @@ describe('emulator quotas, faults and control endpoints', () => {
     assert.equal(set.body.errorRate, 1);
     const failing = await get();
     assert.deepEqual(failing.body, { error: { code: 500, message: 'Internal error encountered.', status: 'INTERNAL' } });
-    await call(`${emu.url}/__emulator/faults`, { method: 'POST', body: JSON.stringify({ errorRate: 0 }) });
+    // A 502 comes from Google's front end: its HTML error page, not the API's JSON.
+    await call(`${emu.url}/__emulator/faults`, { method: 'POST', body: JSON.stringify({ errorStatus: 502 }) });
+    const gateway = await fetch(`${emu.url}/v4/spreadsheets/${emu.spreadsheetId}/values/Players`, { headers: { authorization: `Bearer ${token}` } });
+    assert.equal(gateway.status, 502);
+    assert.equal(gateway.headers.get('content-type'), 'text/html; charset=UTF-8');
+    assert.match(await gateway.text(), /^<!DOCTYPE html>\n<html lang=en>[\s\S]*<title>Error 502 \(Server Error\)!!1<\/title>[\s\S]*The server encountered a temporary error and could not complete your request\./);
+    await call(`${emu.url}/__emulator/faults`, { method: 'POST', body: JSON.stringify({ errorRate: 0, errorStatus: 500 }) });
     assert.equal((await get()).status, 200);
     const counters = await call(`${emu.url}/__emulator/counters`);
-    assert.equal(counters.body.calls['values.get'], 2);
+    assert.equal(counters.body.calls['values.get'], 3);
     assert.equal(counters.body.ok['values.get'], 1);
-    assert.equal(counters.body.injectedErrors, 1);
-    assert.deepEqual(counters.body.statuses, { '200': 1, '500': 1 });
+    assert.equal(counters.body.injectedErrors, 2);
+    assert.deepEqual(counters.body.statuses, { '200': 1, '500': 1, '502': 1 });
     const invalid = await call(`${emu.url}/__emulator/faults`, { method: 'POST', body: JSON.stringify({ errorRate: 2 }) });
     assert.equal(invalid.status, 400);
     assert.match(invalid.body.error, /errorRate must be a number from 0 to 1/);

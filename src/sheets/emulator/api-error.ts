@@ -17,7 +17,6 @@ const STATUS_TEXT: Readonly<Record<number, string>> = {
 
 const MESSAGES: Readonly<Record<number, string>> = {
   500: 'Internal error encountered.',
-  502: 'Bad Gateway',
   503: 'The service is currently unavailable.',
   504: 'The service is currently unavailable.',
 };
@@ -57,6 +56,28 @@ export class ApiError extends Error {
       },
     };
   }
+}
+
+/**
+ * A 502 from Google's front end is not the API's JSON envelope but its HTML error page, as logged
+ * from sheets.googleapis.com in apache/hop#4391 (2024) and akretion/connector-google-spreadsheet#5:
+ * a client must cope with an error body that is not JSON.
+ */
+export function frontEndErrorPage(code: 502): string {
+  return [
+    '<!DOCTYPE html>',
+    '<html lang=en>',
+    '  <meta charset=utf-8>',
+    '  <meta name=viewport content="initial-scale=1, minimum-scale=1, width=device-width">',
+    `  <title>Error ${code} (Server Error)!!1</title>`,
+    '  <style>',
+    '    *{margin:0;padding:0}html,code{font:15px/22px arial,sans-serif}html{background:#fff;color:#222;padding:15px}',
+    '  </style>',
+    '  <a href=//www.google.com/><span id=logo aria-label=Google></span></a>',
+    `  <p><b>${code}.</b> <ins>That’s an error.</ins>`,
+    '  <p>The server encountered a temporary error and could not complete your request.<p>Please try again in 30 seconds.  <ins>That’s all we know.</ins>',
+    '',
+  ].join('\n');
 }
 
 export function serverError(code: number): ApiError {

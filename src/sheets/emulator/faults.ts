@@ -8,7 +8,10 @@ export interface Faults {
   latencyMs: number;
   /** Uniform extra latency in [0, latencyJitterMs). */
   latencyJitterMs: number;
-  /** Share of values calls answered with `errorStatus` before doing anything (0..1). */
+  /**
+   * Share of values calls answered with `errorStatus` before doing anything (0..1): Google's JSON
+   * envelope, or for 502 its front end's HTML error page, as Google sends them.
+   */
   errorRate: number;
   errorStatus: 500 | 502 | 503 | 504;
   /** Share of values calls never answered (0..1); the client's timeout must fire. */

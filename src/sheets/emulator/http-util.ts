@@ -42,3 +42,10 @@ export function sendJson(res: ServerResponse, status: number, value: unknown, pr
   res.writeHead(status, { 'content-type': 'application/json; charset=UTF-8', 'content-length': body.length });
   res.end(body);
 }
+
+export function sendHtml(res: ServerResponse, status: number, html: string): void {
+  if (res.headersSent || res.destroyed) return;
+  const body = Buffer.from(html);
+  res.writeHead(status, { 'content-type': 'text/html; charset=UTF-8', 'content-length': body.length });
+  res.end(body);
+}

@@ -7,9 +7,9 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import type { ServiceAccountKey } from '../google/credentials.js';
 import { Accounts, TokenError } from './accounts.js';
-import { ApiError, serverError } from './api-error.js';
+import { ApiError, frontEndErrorPage, serverError } from './api-error.js';
 import { Counters, DEFAULT_FAULTS, MinuteQuota, parseFaults, seededRandom, UserQuotas, type EmulatorCounters, type Faults } from './faults.js';
-import { BodyTooLarge, jsonBody, readBody, sendJson, wantsPrettyPrint } from './http-util.js';
+import { BodyTooLarge, jsonBody, readBody, sendHtml, sendJson, wantsPrettyPrint } from './http-util.js';
 import { generateServiceAccountKey } from './keys.js';
 import { defaultSeed, type SheetSeed } from './seed.js';
 import { Store, type ShareRole } from './store.js';
@@ -300,7 +300,12 @@ class EmulatorServer implements Emulator {
     }
     if (f.errorRate > 0 && this.#random() < f.errorRate) {
       this.#counters.injectedErrors += 1;
-      this.#answerError(res, serverError(f.errorStatus), query);
+      if (f.errorStatus === 502) {
+        this.#counters.status(502);
+        sendHtml(res, 502, frontEndErrorPage(502));
+      } else {
+        this.#answerError(res, serverError(f.errorStatus), query);
+      }
       return;
     }
     let result;
