@@ -432,6 +432,17 @@ describe('retries with backoff', () => {
       assert.equal(c.ok['values.get'], 1);
     }));
 
+  it("a 502 from Google's front end (an HTML page) is retried, and reported by its words if it lasts", () =>
+    withHarness(async (h) => {
+      h.emulator.setFaults({ errorRate: 1, errorStatus: 502 });
+      const b = h.backend({ retry: { ...FAST_RETRY, maxAttempts: 2 } });
+      const e = await rejection(b.getValues('Players'));
+      assert.equal(e.code, 'CORRAL_ERR_SHEETS_UNAVAILABLE');
+      assert.equal(e.attempts, 2);
+      assert.match(e.message, /^Google answered 502 to values\.get: Error 502 \(Server Error\)!!1 502\. That’s an error\. The server encountered a temporary error/);
+      assert.doesNotMatch(e.message, /<|\{margin/);
+    }));
+
   it('a hanging upstream times out after SHEETS_TIMEOUT, each attempt', () =>
     withHarness(
       async (h) => {

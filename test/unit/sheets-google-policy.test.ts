@@ -96,6 +96,31 @@ describe('Sheets API error mapping', () => {
     assert.match(emptied.message, /^Google received this values\.get without credentials although corral sent the Authorization header/);
   });
 
+  it("a 502 HTML page from Google's front end is reported by its words, not its markup, and retried", () => {
+    const page = [
+      '<!DOCTYPE html>',
+      '<html lang=en>',
+      '  <meta charset=utf-8>',
+      '  <title>Error 502 (Server Error)!!1</title>',
+      '  <style>',
+      '    *{margin:0;padding:0}html,code{font:15px/22px arial,sans-serif}',
+      '  </style>',
+      '  <p><b>502.</b> <ins>That’s an error.</ins>',
+      '  <p>The server encountered a temporary error and could not complete your request.<p>Please try again in 30 seconds.  <ins>That’s all we know.</ins>',
+    ].join('\n');
+    const e = mapApiError({ status: 502, headers: { 'content-type': 'text/html; charset=UTF-8' }, body: Buffer.from(page) }, append);
+    assert.equal(e.code, 'CORRAL_ERR_SHEETS_UNAVAILABLE');
+    assert.equal(
+      e.message,
+      'Google answered 502 to values.append: Error 502 (Server Error)!!1 502. That’s an error. The server encountered a temporary error and could not complete your request. Please try again in 30 seconds. That’s all we know.',
+    );
+    assert.equal(e.retryable, true);
+    assert.equal(e.applied, 'maybe');
+    const token = mapTokenError({ status: 502, headers: {}, body: Buffer.from(page) }, { ...sa, operation: 'token' });
+    assert.match(token.message, /answered 502: Error 502 \(Server Error\)!!1 502\. That’s an error\. The server encountered/);
+    assert.doesNotMatch(token.message, /<|margin/);
+  });
+
   it('404 says to check SHEET_ID', () => {
     const e = mapApiError(res(404, envelope(404, 'NOT_FOUND', 'Requested entity was not found.')), sa);
     assert.equal(e.code, 'CORRAL_ERR_SHEETS_NOT_FOUND');

@@ -83,9 +83,26 @@ function forbiddenMessage(ctx: ErrorContext, env: Envelope): string {
   return `the sheet is not shared with ${email}: open spreadsheet ${ctx.spreadsheetId} in Google Sheets, click Share and add ${email} as ${right} ${said}`;
 }
 
+/**
+ * The words of an error body that is not Google's JSON envelope. Google's front end answers some
+ * errors (a 502 most often) with an HTML page whose first 300 characters are markup and CSS
+ * (`<!DOCTYPE html>...<style>*{margin:0;...`); its text says what happened: "Error 502 (Server
+ * Error)!!1 502. That’s an error. The server encountered a temporary error ...".
+ */
+export function bodyText(body: Buffer): string {
+  const raw = body.toString('utf8');
+  if (!/^\s*<(!doctype|html)/i.test(raw)) return raw.slice(0, 300);
+  const text = raw
+    .replace(/<(style|script)\b[^>]*>[\s\S]*?<\/\1>/gi, ' ')
+    .replace(/<[^>]*>/g, ' ')
+    .replace(/\s+/g, ' ')
+    .trim();
+  return text.length > 300 ? `${text.slice(0, 299)}…` : text;
+}
+
 /** Maps a non-2xx answer of the Sheets API. */
 export function mapApiError(res: HttpResponse, ctx: ErrorContext): SheetsError {
-  const env = parseEnvelope(res.body) ?? { code: res.status, message: res.body.toString('utf8').slice(0, 300), status: '', reasons: [] };
+  const env = parseEnvelope(res.body) ?? { code: res.status, message: bodyText(res.body), status: '', reasons: [] };
   const base = { status: res.status, reason: env.status || `HTTP_${res.status}`, googleMessage: env.message };
   const s = res.status;
   if (s === 400) {
@@ -124,7 +141,7 @@ export function mapApiError(res: HttpResponse, ctx: ErrorContext): SheetsError {
     return make('CORRAL_ERR_SHEETS_QUOTA', `Google's Sheets quota is exhausted (429 RESOURCE_EXHAUSTED) for ${ctx.operation}: ${env.message}`, { ...base, ...wait, applied: 'no', retryable: true });
   }
   if (s >= 500 || s === 408) {
-    return make('CORRAL_ERR_SHEETS_UNAVAILABLE', `Google answered ${s} ${env.status} to ${ctx.operation}: ${env.message || 'no message'}`, { ...base, ...wait, applied: 'maybe', retryable: true });
+    return make('CORRAL_ERR_SHEETS_UNAVAILABLE', `Google answered ${s}${env.status ? ` ${env.status}` : ''} to ${ctx.operation}: ${env.message || 'no message'}`, { ...base, ...wait, applied: 'maybe', retryable: true });
   }
   return make('CORRAL_ERR_SHEETS_UPSTREAM', `Google answered an unexpected ${s} to ${ctx.operation}: ${env.message}`, { ...base, applied: 'maybe', retryable: false });
 }
@@ -186,7 +203,7 @@ export function mapTokenError(res: HttpResponse, ctx: ErrorContext, clock: Token
   }
   const error = typeof parsed.error === 'string' ? parsed.error : '';
   // One line: a verdict (`corral check`) or a log message must not carry a pretty-printed body.
-  const description = (typeof parsed.error_description === 'string' ? parsed.error_description : res.body.toString('utf8').slice(0, 200)).replace(/\s+/g, ' ').trim();
+  const description = (typeof parsed.error_description === 'string' ? parsed.error_description : bodyText(res.body).slice(0, 200)).replace(/\s+/g, ' ').trim();
   const email = ctx.auth.kind === 'service-account' ? ctx.auth.clientEmail : 'the service account';
   const source = ctx.auth.kind === 'service-account' ? ctx.auth.source : 'the key';
   const base = { status: res.status, reason: error || `HTTP_${res.status}`, googleMessage: description, applied: 'no' as const };
