@@ -58,7 +58,7 @@ Options:
   --latency-ms N            latency added to every values call (default 0)
   --latency-jitter-ms N     plus a uniform random 0..N ms (default 0)
   --error-rate R            share of values calls answered 5xx, 0..1 (default 0)
-  --error-status S          500, 502, 503 or 504 (default 503)
+  --error-status S          500, 502, 503 or 504 (default 503; 502 is Google's front-end HTML page)
   --hang-rate R             share of values calls never answered, 0..1 (default 0)
   --reset-rate R            share of calls carried out, then cut mid-answer, 0..1 (default 0)
   --applied-error-rate R    share of writes carried out, then answered 500, 0..1 (default 0)
