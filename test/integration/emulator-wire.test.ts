@@ -161,6 +161,13 @@ describe('emulator values endpoints', () => {
     assert.deepEqual(missing.body, { error: { code: 404, message: 'Requested entity was not found.', status: 'NOT_FOUND' } });
     const range = await call(`${base}/values/${encodeRangeForPath('Nope!A1:B2')}`, { headers: auth() });
     assert.deepEqual(range.body, { error: { code: 400, message: 'Unable to parse range: Nope!A1:B2', status: 'INVALID_ARGUMENT' } });
+    // A path that is no API method is answered by Google's front end: an HTML page, not JSON.
+    const nowhere = await fetch(`${emu.url}/v4/v4/spreadsheets/${emu.spreadsheetId}/values/Players`, { headers: auth() });
+    assert.equal(nowhere.status, 404);
+    assert.equal(nowhere.headers.get('content-type'), 'text/html; charset=UTF-8');
+    const page = await nowhere.text();
+    assert.match(page, /<title>Error 404 \(Not Found\)!!1<\/title>/);
+    assert.ok(page.includes(`The requested URL <code>/v4/v4/spreadsheets/${emu.spreadsheetId}/values/Players</code> was not found on this server.`), page);
   });
 
   it('a refused credential names the RPC in its ErrorInfo; an empty bearer token is an unregistered caller', async () => {

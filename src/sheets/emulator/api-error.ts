@@ -58,24 +58,31 @@ export class ApiError extends Error {
   }
 }
 
+const FRONT_END_TEXT: Readonly<Record<404 | 502, (path: string) => { title: string; words: string }>> = {
+  404: (path) => ({ title: 'Not Found', words: `The requested URL <code>${path}</code> was not found on this server.` }),
+  502: () => ({ title: 'Server Error', words: 'The server encountered a temporary error and could not complete your request.<p>Please try again in 30 seconds.' }),
+};
+
 /**
- * A 502 from Google's front end is not the API's JSON envelope but its HTML error page, as logged
- * from sheets.googleapis.com in apache/hop#4391 (2024) and akretion/connector-google-spreadsheet#5:
- * a client must cope with an error body that is not JSON.
+ * Google's front end answers some errors itself, with an HTML page rather than the API's JSON
+ * envelope: a 502 (logged from sheets.googleapis.com in apache/hop#4391 and
+ * akretion/connector-google-spreadsheet#5) and a 404 for a path that is no API method
+ * (rana/GCP.jl#8). A client must cope with an error body that is not JSON.
  */
-export function frontEndErrorPage(code: 502): string {
+export function frontEndErrorPage(code: 404 | 502, path = '/'): string {
+  const { title, words } = FRONT_END_TEXT[code](path.replace(/[<>&"]/g, (c) => `&#${c.charCodeAt(0)};`));
   return [
     '<!DOCTYPE html>',
     '<html lang=en>',
     '  <meta charset=utf-8>',
     '  <meta name=viewport content="initial-scale=1, minimum-scale=1, width=device-width">',
-    `  <title>Error ${code} (Server Error)!!1</title>`,
+    `  <title>Error ${code} (${title})!!1</title>`,
     '  <style>',
     '    *{margin:0;padding:0}html,code{font:15px/22px arial,sans-serif}html{background:#fff;color:#222;padding:15px}',
     '  </style>',
     '  <a href=//www.google.com/><span id=logo aria-label=Google></span></a>',
     `  <p><b>${code}.</b> <ins>That’s an error.</ins>`,
-    '  <p>The server encountered a temporary error and could not complete your request.<p>Please try again in 30 seconds.  <ins>That’s all we know.</ins>',
+    `  <p>${words}  <ins>That’s all we know.</ins>`,
     '',
   ].join('\n');
 }

@@ -242,7 +242,8 @@ class EmulatorServer implements Emulator {
       throw err;
     }
     if (!route) {
-      this.#answerError(res, new ApiError(404, `Method not found: ${req.method} ${url.pathname}`), url.searchParams);
+      this.#counters.status(404);
+      sendHtml(res, 404, frontEndErrorPage(404, url.pathname));
       return;
     }
     await this.#values(req, res, route, url.searchParams, body);
