@@ -24,7 +24,7 @@ export const ERROR_CODES = {
   CORRAL_ERR_SHEETS_AUTH: 'Google refused the service-account credentials (invalid_grant: key revoked or clock skew).',
   CORRAL_ERR_SHEETS_CREDENTIALS: 'The service-account key could not be read or parsed.',
   CORRAL_ERR_SHEETS_FORBIDDEN: 'The sheet is not shared with the service account (HTTP 403).',
-  CORRAL_ERR_SHEETS_NOT_FOUND: 'The spreadsheet does not exist: check SHEET_ID (HTTP 404).',
+  CORRAL_ERR_SHEETS_NOT_FOUND: 'The spreadsheet does not exist: check SHEET_ID; or, with no API error in the 404, the URL is no Sheets API method: check SHEETS_API_URL (HTTP 404).',
   CORRAL_ERR_SHEETS_BAD_RANGE: 'Google rejected the request, usually a bad A1 range (HTTP 400).',
   CORRAL_ERR_SHEETS_QUOTA: 'Google answered 429 RESOURCE_EXHAUSTED; the call is retried with backoff.',
   CORRAL_ERR_SHEETS_UNAVAILABLE: 'Google answered 5xx or did not answer in time.',

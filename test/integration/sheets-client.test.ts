@@ -319,6 +319,18 @@ describe('errors an operator can act on', () => {
       assert.match(e.message, /spreadsheet 1NoSuchSheetx+ was not found: check SHEET_ID/);
     }));
 
+  it("404 from Google's front end (no API error: the URL is no method) says to check SHEETS_API_URL, not SHEET_ID", () =>
+    withHarness(async (h) => {
+      // A base URL with the version in it: every call goes to /v4/v4/spreadsheets/...
+      const b = h.backend({}, { SHEETS_API_URL: `${h.emulator.url}/v4` });
+      const e = await rejection(b.getValues('Players'));
+      assert.equal(e.code, 'CORRAL_ERR_SHEETS_NOT_FOUND');
+      assert.match(e.message, /answered 404 to values\.get with no Sheets API error \(Error 404 \(Not Found\)!!1 404\. That’s an error\. The requested URL \/v4\/v4\/spreadsheets\/\S+ was not found on this server\./);
+      assert.match(e.message, /check SHEETS_API_URL/);
+      assert.doesNotMatch(e.message, /check SHEET_ID/);
+      assert.equal(e.retryable, false);
+    }));
+
   it('400: bad ranges, with Google\'s "Unable to parse range"', () =>
     withHarness(async (h) => {
       const b = h.backend();

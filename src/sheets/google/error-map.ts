@@ -128,6 +128,15 @@ export function mapApiError(res: HttpResponse, ctx: ErrorContext): SheetsError {
     return make('CORRAL_ERR_SHEETS_AUTH', `Google refused ${who} (HTTP 401 ${env.status || 'UNAUTHENTICATED'}): ${env.message}`, { ...base, applied: 'no', retryable: true });
   }
   if (s === 403) return make('CORRAL_ERR_SHEETS_FORBIDDEN', forbiddenMessage(ctx, env), { ...base, applied: 'no', retryable: false });
+  if (s === 404 && parseEnvelope(res.body) === undefined) {
+    // Not the API's "Requested entity was not found." but Google's front-end page for a URL that is
+    // no API method: the spreadsheet was never looked up, the base URL is wrong.
+    return make(
+      'CORRAL_ERR_SHEETS_NOT_FOUND',
+      `${ctx.host} answered 404 to ${ctx.operation} with no Sheets API error (${env.message || 'empty body'}): the URL is no Sheets API method; check SHEETS_API_URL (Google's is https://sheets.googleapis.com, with no path)`,
+      { ...base, applied: 'no', retryable: false },
+    );
+  }
   if (s === 404) {
     return make(
       'CORRAL_ERR_SHEETS_NOT_FOUND',
