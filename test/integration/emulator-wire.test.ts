@@ -384,6 +384,15 @@ describe('emulator values endpoints', () => {
     assert.match(bad.body.error.message, /^Invalid value at 'major_dimension' \(type\.googleapis\.com\/google\.apps\.sheets\.v4\.Dimension\), "DIAGONAL"$/);
   });
 
+  it('leaves out counts of 0 and empty lists, as proto3 JSON does', async () => {
+    const headers = { ...auth(), 'content-type': 'application/json' };
+    const put = await call(`${base}/values/${encodeRangeForPath('Sparse!H1')}?valueInputOption=RAW`, { method: 'PUT', headers, body: JSON.stringify({ values: [] }) });
+    assert.equal(put.status, 200);
+    assert.deepEqual(put.body, { spreadsheetId: emu.spreadsheetId, updatedRange: 'Sparse!H1' });
+    const batch = await call(`${base}/values:batchUpdate`, { method: 'POST', headers, body: JSON.stringify({ valueInputOption: 'RAW', data: [] }) });
+    assert.deepEqual(batch.body, { spreadsheetId: emu.spreadsheetId });
+  });
+
   it('update and batchUpdate never grow the grid: past the last row or column is refused, and a batch writes nothing', async () => {
     const headers = { ...auth(), 'content-type': 'application/json' };
     const put = (range: string, values: string[][]) =>

@@ -49,3 +49,14 @@ export function sendHtml(res: ServerResponse, status: number, html: string): voi
   res.writeHead(status, { 'content-type': 'text/html; charset=UTF-8', 'content-length': body.length });
   res.end(body);
 }
+
+/**
+ * Google's JSON follows proto3's mapping, which leaves out a field at its default value: a count of
+ * 0, an empty list (https://protobuf.dev/programming-guides/json/). Drops those from an answer's
+ * counts and lists; the emulator's own control answers keep theirs.
+ */
+export function withoutDefaults<T extends object>(o: T): T {
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(o)) if (v !== 0 && !(Array.isArray(v) && v.length === 0)) out[k] = v;
+  return out as T;
+}

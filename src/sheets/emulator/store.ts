@@ -9,6 +9,7 @@
 import { A1ParseError, columnToLetters, formatA1, parseA1, type GridArea } from '../a1.js';
 import type { InsertDataOption, MajorDimension, WireAppendValuesResponse, WireUpdateValuesResponse, WireValueRange } from '../google/wire.js';
 import { ApiError, badRange, NOT_FOUND } from './api-error.js';
+import { withoutDefaults } from './http-util.js';
 import { lastTable } from './tables.js';
 
 export type ShareRole = 'reader' | 'writer';
@@ -195,7 +196,7 @@ export class Store {
     const rect = { r1, r2: r1 + Math.max(values.length, 1) - 1, c1, c2: c1 + Math.max(width, 1) - 1 };
     tab.rowCount = Math.max(tab.rowCount, rect.r2);
     tab.columnCount = Math.max(tab.columnCount, rect.c2);
-    return { spreadsheetId: '', updatedRange: rectText(tab, rect), updatedRows: values.length, updatedColumns: width, updatedCells: cells };
+    return withoutDefaults({ spreadsheetId: '', updatedRange: rectText(tab, rect), updatedRows: values.length, updatedColumns: width, updatedCells: cells });
   }
 
   /**

@@ -6,6 +6,7 @@ import type { WireBatchGetResponse, WireBatchUpdateValuesResponse, WireUpdateVal
 import { Accounts, type IssuedToken } from './accounts.js';
 import { ApiError, INVALID_CREDENTIALS, MISSING_API_KEY, NOT_FOUND, PERMISSION_DENIED } from './api-error.js';
 import type { EmulatorMethod } from './faults.js';
+import { withoutDefaults } from './http-util.js';
 import { insertDataOption, readOptions, responseOptions, valueInputOption } from './value-options.js';
 import type { Spreadsheet, Store, UpdatePlan } from './store.js';
 
@@ -221,14 +222,14 @@ export function runValues(store: Store, sheet: Spreadsheet, route: ValuesRoute, 
       const written = checked.map((d, i) => store.applyUpdate(sheet, plans[i] as UpdatePlan, d.values, userEntered));
       // Read back once every range is written: "the values of the cells after updates were applied".
       const responses: WireUpdateValuesResponse[] = written.map((r) => withUpdatedData(store, sheet, r, include));
-      const res: WireBatchUpdateValuesResponse = {
+      const res: WireBatchUpdateValuesResponse = withoutDefaults({
         spreadsheetId: sheet.id,
         totalUpdatedRows: responses.reduce((n, r) => n + (r.updatedRows ?? 0), 0),
         totalUpdatedColumns: responses.reduce((n, r) => n + (r.updatedColumns ?? 0), 0),
         totalUpdatedCells: responses.reduce((n, r) => n + (r.updatedCells ?? 0), 0),
         totalUpdatedSheets: new Set(responses.map((r) => r.updatedRange.split('!')[0])).size,
         responses,
-      };
+      });
       return { body: res, rowsAppended: 0 };
     }
   }
