@@ -89,7 +89,7 @@ function forbiddenMessage(ctx: ErrorContext, env: Envelope): string {
  * (`<!DOCTYPE html>...<style>*{margin:0;...`); its text says what happened: "Error 502 (Server
  * Error)!!1 502. That’s an error. The server encountered a temporary error ...".
  */
-export function bodyText(body: Buffer): string {
+function bodyText(body: Buffer): string {
   const raw = body.toString('utf8');
   if (!/^\s*<(!doctype|html)/i.test(raw)) return raw.slice(0, 300);
   const text = raw
@@ -102,7 +102,8 @@ export function bodyText(body: Buffer): string {
 
 /** Maps a non-2xx answer of the Sheets API. */
 export function mapApiError(res: HttpResponse, ctx: ErrorContext): SheetsError {
-  const env = parseEnvelope(res.body) ?? { code: res.status, message: bodyText(res.body), status: '', reasons: [] };
+  const envelope = parseEnvelope(res.body);
+  const env = envelope ?? { code: res.status, message: bodyText(res.body), status: '', reasons: [] };
   const base = { status: res.status, reason: env.status || `HTTP_${res.status}`, googleMessage: env.message };
   const s = res.status;
   if (s === 400) {
@@ -128,7 +129,7 @@ export function mapApiError(res: HttpResponse, ctx: ErrorContext): SheetsError {
     return make('CORRAL_ERR_SHEETS_AUTH', `Google refused ${who} (HTTP 401 ${env.status || 'UNAUTHENTICATED'}): ${env.message}`, { ...base, applied: 'no', retryable: true });
   }
   if (s === 403) return make('CORRAL_ERR_SHEETS_FORBIDDEN', forbiddenMessage(ctx, env), { ...base, applied: 'no', retryable: false });
-  if (s === 404 && parseEnvelope(res.body) === undefined) {
+  if (s === 404 && envelope === undefined) {
     // Not the API's "Requested entity was not found." but Google's front-end page for a URL that is
     // no API method: the spreadsheet was never looked up, the base URL is wrong.
     return make(
