@@ -7,37 +7,15 @@ import type { Backoff } from '../../src/master/backoff.js';
 import { accountExit, addServed } from '../../src/master/child-exits.js';
 import { CrashLedger } from '../../src/master/crash-ledger.js';
 import { KeeperCrashLedger } from '../../src/master/keeper-crash-ledger.js';
-import type { ChildRecord } from '../../src/master/registry.js';
+import { newChildRecord, type ChildRecord } from '../../src/master/registry.js';
 import { captureLogger } from '../fixtures/capture-logger.js';
 
 const plainBackoff: Backoff = { delayMs: (n) => (n <= 0 ? 0 : 100 * 2 ** (n - 1)) };
 const NOW = 2_000_000;
 
 function record(over: Partial<ChildRecord> = {}): ChildRecord {
-  return {
-    id: 4,
-    slot: 4,
-    role: 'worker',
-    generation: 1,
-    handle: { pid: 900, send: () => true, kill() {} },
-    startedAt: NOW - 3000,
-    state: 'ready',
-    readyAt: NOW - 2000,
-    lastBeatAt: NOW,
-    forkBatch: 1,
-    beatIntervalMs: 1000,
-    figures: undefined,
-    port: undefined,
-    bootError: undefined,
-    retire: undefined,
-    pendingRetire: undefined,
-    drainDeadline: undefined,
-    drainedReported: false,
-    sigkillAt: undefined,
-    stopReason: undefined,
-    crashCounted: false,
-    ...over,
-  };
+  const forked = newChildRecord({ id: 4, slot: 4, role: 'worker', generation: 1, handle: { pid: 900, send: () => true, kill() {} }, startedAt: NOW - 3000, forkBatch: 1, beatIntervalMs: 1000 });
+  return { ...forked, state: 'ready', readyAt: NOW - 2000, lastBeatAt: NOW, ...over };
 }
 
 async function setup() {
