@@ -6,6 +6,7 @@
 import { randomBytes } from 'node:crypto';
 import { link, mkdir, open, readFile, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
+import { PRIVATE_DIR_MODE, PRIVATE_FILE_MODE } from '../private-modes.js';
 
 export const SECRET_FILE = 'session-secret';
 
@@ -14,9 +15,9 @@ export async function loadSessionSecret(configured: string | undefined, dataDir:
   const file = join(dataDir, SECRET_FILE);
   const existing = await readSecret(file);
   if (existing) return existing;
-  await mkdir(dataDir, { recursive: true, mode: 0o700 });
+  await mkdir(dataDir, { recursive: true, mode: PRIVATE_DIR_MODE });
   const temp = `${file}.tmp-${process.pid}-${randomBytes(6).toString('hex')}`;
-  const handle = await open(temp, 'wx', 0o600);
+  const handle = await open(temp, 'wx', PRIVATE_FILE_MODE);
   try {
     await handle.writeFile(`${randomBytes(48).toString('base64url')}\n`);
     await handle.sync();

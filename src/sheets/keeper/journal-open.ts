@@ -4,6 +4,7 @@
 
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
+import { PRIVATE_DIR_MODE } from '../../private-modes.js';
 import { JournalFile, type JournalRecord } from './journal-file.js';
 import { replayRecords, type JournalEntry } from './journal-replay.js';
 import { isCutWrite } from './journal-scan.js';
@@ -33,7 +34,7 @@ export interface OpenedRecords {
 
 /** Opens (creating) `dir`/sheets.journal and replays its records. */
 export async function openJournalRecords(dir: string): Promise<OpenedRecords> {
-  await mkdir(dir, { recursive: true });
+  await mkdir(dir, { recursive: true, mode: PRIVATE_DIR_MODE });
   const path = join(dir, 'sheets.journal');
   const { file, records, truncatedBytes, skippedLines, skippedBytes, damaged, quarantine } = await JournalFile.open(path);
   const entries = replayRecords(records);

@@ -6,6 +6,7 @@ import { mkdir } from 'node:fs/promises';
 import type { Settings } from '../../config/schema.js';
 import { DataDirWriteError, describeError } from '../../errors.js';
 import type { Logger } from '../../log/logger.js';
+import { PRIVATE_DIR_MODE } from '../../private-modes.js';
 import type { SheetsBackend } from '../backend.js';
 import { saveCacheHandoff, takeCacheHandoff, type TakenHandoff } from './cache-handoff.js';
 import { ChangeFeed, type WatchAnswer } from './change-feed.js';
@@ -126,7 +127,9 @@ export class Keeper {
     const k = new Keeper(o);
     const s = o.settings;
     const dataDir = dataDirOf(s);
-    await mkdir(dataDir, { recursive: true });
+    // Private to the service's user: the offline sheet (players' codes), the journal (their
+    // events) and the session secret live here, and other local users have no business listing it.
+    await mkdir(dataDir, { recursive: true, mode: PRIVATE_DIR_MODE });
     k.lock = await acquireKeeperLock(dataDir, o.lockWaitMs ?? 15_000, (pid) =>
       o.logger.info({ pid }, 'keeper: waiting for the previous keeper to release the data dir'),
     );

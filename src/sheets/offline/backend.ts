@@ -6,11 +6,12 @@
 // a crash leaves the old or the new tab, never a torn row the journal's read-back could misread.
 
 import { constants } from 'node:fs';
-import { copyFile, mkdir, open, readdir, readFile, rename, rm, stat } from 'node:fs/promises';
+import { chmod, copyFile, mkdir, open, readdir, readFile, rename, rm, stat } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { basename, join } from 'node:path';
 import { fsyncPath } from '../../fs-sync.js';
 import type { Logger } from '../../log/logger.js';
+import { PRIVATE_DIR_MODE, PRIVATE_FILE_MODE } from '../../private-modes.js';
 import { A1ParseError, formatA1, parseA1, type GridArea } from '../a1.js';
 import type { AppendResult, SheetsBackend, ValueRange } from '../backend.js';
 import { SheetsError } from '../errors.js';
@@ -50,9 +51,13 @@ export async function seedOfflineSheet(dir: string, sampleDir: string = SAMPLE_S
   }
   const tmp = `${dir}.seeding`;
   await rm(tmp, { recursive: true, force: true });
-  await mkdir(tmp, { recursive: true });
+  await mkdir(tmp, { recursive: true, mode: PRIVATE_DIR_MODE });
   for (const name of await readdir(sampleDir)) {
-    if (name.endsWith('.csv')) await copyFile(join(sampleDir, name), join(tmp, name));
+    if (!name.endsWith('.csv')) continue;
+    // copyFile gives the copy the sample's own mode (0644 in the package): the Players tab holds
+    // every login code, so the copy is made private to the service's user.
+    await copyFile(join(sampleDir, name), join(tmp, name));
+    await chmod(join(tmp, name), PRIVATE_FILE_MODE);
   }
   // Whole or nothing: a crash mid-copy leaves no half-seeded sheet behind.
   await rename(tmp, dir);
@@ -140,7 +145,7 @@ export class OfflineBackend implements SheetsBackend {
     const added = rows.map((r) => [...(Array(col).fill('') as string[]), ...r.map(String)]);
     const path = join(this.dir, `${sheet}.csv`);
     const tmp = `${path}.tmp`;
-    const fh = await open(tmp, constants.O_WRONLY | constants.O_CREAT | constants.O_TRUNC, 0o644);
+    const fh = await open(tmp, constants.O_WRONLY | constants.O_CREAT | constants.O_TRUNC, PRIVATE_FILE_MODE);
     try {
       await fh.writeFile(stringifyCsv([...existing, ...added]), 'utf8');
       await fh.sync();
@@ -163,7 +168,7 @@ export class OfflineBackend implements SheetsBackend {
 
 /** Seeds the data dir on first start and opens the offline sheet. */
 export async function createOfflineBackend(options: OfflineOptions): Promise<OfflineBackend> {
-  await mkdir(join(options.dir, '..'), { recursive: true });
+  await mkdir(join(options.dir, '..'), { recursive: true, mode: PRIVATE_DIR_MODE });
   if (await seedOfflineSheet(options.dir, options.sampleDir)) {
     options.logger.info({ dir: options.dir, from: options.sampleDir ?? SAMPLE_SHEET_DIR }, 'sheets: offline sheet created from the sample sheet');
   }
