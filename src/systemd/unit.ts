@@ -161,7 +161,14 @@ export function renderUnit(o: UnitOptions): string {
     '',
     '# Writable paths: everything else is read-only (ProtectSystem=strict).',
     'RuntimeDirectory=corral',
-    ...(stateName ? [`StateDirectory=${stateName}`] : [`ReadWritePaths=${listWord(o.dataDir)}`]),
+    ...(stateName
+      ? [
+          '# The data dir holds the login codes (offline sheet), the journal and the session secret:',
+          "# the service's user only (systemd's default mode for it is 0755).",
+          `StateDirectory=${stateName}`,
+          'StateDirectoryMode=0700',
+        ]
+      : [`ReadWritePaths=${listWord(o.dataDir)}`]),
     ...(logsName ? [`LogsDirectory=${logsName}`] : [`ReadWritePaths=${listWord(o.logDir)}`]),
     '',
     '# Hardening. Not set, on purpose: MemoryDenyWriteExecute= (V8 JIT-compiles into writable and',

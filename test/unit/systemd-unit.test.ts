@@ -72,6 +72,7 @@ test('the unit has the service contract operators rely on', () => {
   }
   assert.equal(value(u, 'ProtectSystem'), 'strict');
   assert.equal(value(u, 'StateDirectory'), 'corral');
+  assert.equal(value(u, 'StateDirectoryMode'), '0700', 'the data dir holds login codes and the session secret');
   assert.equal(value(u, 'LogsDirectory'), 'corral');
   assert.equal(value(u, 'MemoryDenyWriteExecute'), undefined, 'V8 needs writable+executable pages');
   assert.equal(value(u, 'AmbientCapabilities'), undefined);
