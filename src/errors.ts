@@ -13,6 +13,7 @@ export const ERROR_CODES = {
   CORRAL_ERR_ALREADY_RUNNING: 'The pidfile names a live master, or a live process without a start stamp that may be one (remove the pidfile if it is stale).',
   CORRAL_ERR_PIDFILE: 'start could not use CORRAL_PIDFILE: its directory cannot be created or written, the path is a directory, or the file cannot be read; nothing was started (exit 78).',
   CORRAL_ERR_PIDFILE_UNREADABLE: 'reload, stop or status could not read CORRAL_PIDFILE (no permission): whether corral runs is unknown, nothing was signalled; status exits 4, reload and stop 1.',
+  CORRAL_ERR_PIDFILE_UNTRUSTED: 'CORRAL_PIDFILE (or the symlink at its path) belongs to a user other than root and the one the process it names runs as, so that user could have named any process: reload and stop signal nothing (exit 1), status exits 4 (unknown).',
   CORRAL_ERR_SIGNAL_DENIED: 'The master runs as another user, so this command may not signal it.',
   CORRAL_ERR_APP_LOAD: 'The application module (CORRAL_APP) could not be imported or did not export a request listener.',
   CORRAL_ERR_LISTEN: 'A socket could not be bound (address in use, permission denied).',

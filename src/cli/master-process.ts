@@ -1,5 +1,6 @@
 // Finds a running master through the pidfile, for reload/stop/status.
 
+import { lstatSync, statSync } from 'node:fs';
 import { loadSettings } from '../config/load.js';
 import type { Settings } from '../config/schema.js';
 import { CorralError } from '../errors.js';
@@ -10,6 +11,7 @@ import { procReaders, type ProcReaders } from '../master/proc-identity.js';
  * The master's pid, through the pidfile. Throws CORRAL_ERR_NOT_RUNNING when it is certainly not
  * running, and CORRAL_ERR_MASTER_UNVERIFIED when the pidfile names a live process nothing tells
  * apart from a master: that is not "not running" (start refuses the same pidfile as running).
+ * CORRAL_ERR_PIDFILE_UNTRUSTED when the pidfile belongs to a user who could have named any process.
  */
 export function findMaster(settings: Settings, proc: ProcReaders = procReaders): number {
   const file = settings.CORRAL_PIDFILE;
@@ -35,7 +37,38 @@ export function findMaster(settings: Settings, proc: ProcReaders = procReaders):
       `no corral master could be verified through the pidfile ${file}: ${state.why}. Whether corral runs is unknown; nothing was signalled. If pid ${state.pid} is corral, signal it yourself (kill -HUP|-TERM ${state.pid}); if it is not, the pidfile is stale: remove it (rm ${file})`,
     );
   }
+  assertPidfileTrusted(file, state.pid, proc);
   return state.pid;
+}
+
+/**
+ * Whoever may write the pidfile chooses the process that stop and reload signal. The master's
+ * user owns it (under systemd, /run/corral belongs to the service's user), and that user can
+ * write any pid and a matching start stamp there: run as root, `corral stop` would then send
+ * SIGTERM to a process of root's (sshd) on behalf of a compromised service account. So the
+ * pidfile, and a symlink at its path, must belong to root or to the user the named process runs
+ * as: the same check systemd makes of a PIDFile= it does not own. Skipped when the process cannot
+ * be looked at (another user's, hidden by hidepid): the kernel then refuses a non-root signal
+ * to it anyway, and root always sees every process.
+ */
+function assertPidfileTrusted(file: string, pid: number, proc: ProcReaders): void {
+  const runsAs = proc.owner?.(pid);
+  if (runsAs === undefined) return;
+  let owners: { path: string; uid: number }[];
+  try {
+    const link = lstatSync(file);
+    owners = [{ path: file, uid: link.uid }];
+    if (link.isSymbolicLink()) owners.push({ path: `${file} (the file it links to)`, uid: statSync(file).uid });
+  } catch {
+    // Gone since it was read (the master exited and removed it): signalMaster then finds no process.
+    return;
+  }
+  const stranger = owners.find((o) => o.uid !== 0 && o.uid !== runsAs);
+  if (!stranger) return;
+  throw new CorralError(
+    'CORRAL_ERR_PIDFILE_UNTRUSTED',
+    `the pidfile ${stranger.path} belongs to uid ${stranger.uid}, but pid ${pid} it names runs as uid ${runsAs}: that user could have named any process, so nothing was signalled. A master writes its pidfile as the user it runs as; if pid ${pid} is corral, signal it yourself (kill -HUP|-TERM ${pid}) or use systemctl, and look at who wrote ${file}`,
+  );
 }
 
 /** The admin API base URL as seen from this host, or undefined when its port is ephemeral. */

@@ -22,6 +22,8 @@ export interface ProcReaders {
   readonly stamp: (pid: number) => ProcStamp | undefined;
   readonly argv: (pid: number) => string[] | undefined;
   readonly bootId: () => string | null;
+  /** The uid a process runs as, or undefined when it cannot be looked at. */
+  readonly owner?: (pid: number) => number | undefined;
 }
 
 /**
@@ -89,4 +91,16 @@ export function looksLikeMaster(argv: readonly string[]): boolean {
   return argv.includes('start') && argv.some((a) => basename(a) === 'corral');
 }
 
-export const procReaders: ProcReaders = { stamp: procStamp, argv: procArgv, bootId: readBootId };
+/** The real uid of `pid` (the `Uid:` line of /proc/<pid>/status), or undefined when hidden or gone. */
+export function procOwner(pid: number): number | undefined {
+  let status: string;
+  try {
+    status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  } catch {
+    return undefined;
+  }
+  const uid = Number(/^Uid:\s+(\d+)/m.exec(status)?.[1]);
+  return Number.isSafeInteger(uid) ? uid : undefined;
+}
+
+export const procReaders: ProcReaders = { stamp: procStamp, argv: procArgv, bootId: readBootId, owner: procOwner };

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { once } from 'node:events';
-import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, copyFileSync, existsSync, lchownSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
@@ -9,6 +9,7 @@ import { findMaster } from '../../src/cli/master-process.js';
 import { loadSettings } from '../../src/config/load.js';
 import { EXIT, exitCodeFor, type CorralError } from '../../src/errors.js';
 import { checkPidfile, isAlive, removePidfile, stampFile, writePidfile } from '../../src/master/pidfile.js';
+import { CORRAL_BIN } from '../helpers/corral.js';
 import { looksLikeMaster, procReaders, procStamp, readBootId, sameProcess, type ProcReaders } from '../../src/master/proc-identity.js';
 
 test('a process that exited but was not reaped yet (a zombie) is not alive: `corral stop` returns when the master is gone', async () => {
@@ -276,6 +277,62 @@ test('start cannot write its pidfile (a directory there, a file where its direct
       (err: CorralError) => err.code === 'CORRAL_ERR_PIDFILE' && /cannot write it: (ENOTDIR|EEXIST).*point CORRAL_PIDFILE at a file in a writable directory/.test(err.message),
     );
   } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('a pidfile owned by a user other than root and the process it names is not trusted: stop, reload and status signal nothing', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'corral-pid-'));
+  const file = join(dir, 'corral.pid');
+  const holder = spawn('sleep', ['300'], { stdio: 'ignore' });
+  try {
+    await once(holder, 'spawn');
+    const pid = holder.pid!;
+    const settings = loadSettings({ env: { CORRAL_ENV_FILE: 'none', CORRAL_PIDFILE: file } }).settings;
+    // A valid pidfile and start stamp for that process: whoever may write the pidfile can write both.
+    const real = procStamp(pid)!;
+    writeFileSync(file, `${pid}\n`);
+    writeFileSync(stampFile(file), JSON.stringify({ pid, start_ticks: real.startTicks, boot_id: real.bootId }));
+    const fileOwner = lstatSync(file).uid;
+    const stranger = fileOwner === 0 ? 4242 : fileOwner + 1;
+    // The process runs as the pidfile's owner (the master writes its own pidfile): trusted.
+    assert.equal(findMaster(settings, { ...procReaders, owner: () => fileOwner }), pid);
+    // The process cannot be looked at: nothing to compare, the kernel judges the signal.
+    assert.equal(findMaster(settings, { ...procReaders, owner: () => undefined }), pid);
+    // It runs as someone else: the pidfile's owner could have named any of that user's processes.
+    if (fileOwner !== 0) {
+      assert.throws(
+        () => findMaster(settings, { ...procReaders, owner: () => stranger }),
+        (err: CorralError) => {
+          assert.equal(err.code, 'CORRAL_ERR_PIDFILE_UNTRUSTED');
+          assert.match(err.message, new RegExp(`the pidfile .*corral\\.pid belongs to uid ${fileOwner}, but pid ${pid} it names runs as uid ${stranger}: .*nothing was signalled`));
+          return true;
+        },
+      );
+    }
+    if (process.getuid?.() !== 0) return; // chown below needs root; the case above covered the rule
+    // As root, for real: the service account (here nobody, 65534) owns the pidfile and names a
+    // process of root's. `corral stop` run by root must not send it SIGTERM.
+    chownSync(file, 65534, 65534);
+    chownSync(stampFile(file), 65534, 65534);
+    const stop = spawnSync(process.execPath, [CORRAL_BIN, 'stop', '--no-wait'], { env: { PATH: process.env.PATH ?? '/usr/bin:/bin', CORRAL_ENV_FILE: 'none', CORRAL_PIDFILE: file }, encoding: 'utf8' });
+    assert.equal(stop.status, 1, stop.stderr);
+    assert.match(stop.stderr, /CORRAL_ERR_PIDFILE_UNTRUSTED/);
+    const status = spawnSync(process.execPath, [CORRAL_BIN, 'status'], { env: { PATH: process.env.PATH ?? '/usr/bin:/bin', CORRAL_ENV_FILE: 'none', CORRAL_PIDFILE: file }, encoding: 'utf8' });
+    assert.equal(status.status, EXIT.STATUS_UNKNOWN, status.stderr);
+    // A symlink the service account made, to a pidfile root wrote (sshd's, say): the link's owner counts.
+    chownSync(file, 0, 0);
+    const link = join(dir, 'link.pid');
+    symlinkSync(file, link);
+    lchownSync(link, 65534, 65534);
+    writeFileSync(stampFile(link), JSON.stringify({ pid, start_ticks: real.startTicks, boot_id: real.bootId }));
+    const viaLink = loadSettings({ env: { CORRAL_ENV_FILE: 'none', CORRAL_PIDFILE: link } }).settings;
+    assert.throws(() => findMaster(viaLink), (err: CorralError) => err.code === 'CORRAL_ERR_PIDFILE_UNTRUSTED' && /link\.pid belongs to uid 65534/.test(err.message));
+    assert.equal(findMaster(settings), pid, 'root-owned, naming a process of root: trusted');
+    assert.equal(holder.exitCode, null);
+    assert.equal(holder.signalCode, null, 'the process the pidfile named was not signalled');
+  } finally {
+    holder.kill('SIGKILL');
     rmSync(dir, { recursive: true, force: true });
   }
 });
