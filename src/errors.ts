@@ -33,6 +33,7 @@ export const ERROR_CODES = {
   CORRAL_ERR_SHEETS_UPSTREAM: 'Google answered with an unexpected status or body, or with a body over 64 MiB (not retried: read a smaller range).',
   CORRAL_ERR_SHEETS_READ_ONLY: 'A write was refused locally: the Sheets backend is read-only (API key or read-only scope).',
   CORRAL_ERR_KEEPER_UNAVAILABLE: 'A worker could not reach the keeper process.',
+  CORRAL_ERR_KEEPER_SOCKET_DIR: "CORRAL_DATA_DIR's path is too long for a unix socket, so the keeper's socket is in the temp dir's corral-<uid> directory, and that directory is another user's, a symlink or open to others: the keeper does not start, workers do not connect (another user could stand in for the keeper). Remove it, or shorten CORRAL_DATA_DIR.",
   CORRAL_ERR_JOURNAL: 'The write journal could not be written or replayed.',
   CORRAL_ERR_JOURNAL_UNWRITABLE: 'A file of CORRAL_DATA_DIR the write path needs (the journal, the keeper lock) could not be written: disk full (ENOSPC), I/O error (EIO), read-only file system (EROFS) or no permission (EACCES). An append is refused unacknowledged (the app answers 503 not_saved) and logged as journal.write_failed; at start the keeper does not start (keeper.boot_failed). Both name the path and the errno.',
   CORRAL_ERR_JOURNAL_QUARANTINE: 'Damaged bytes of the write journal could not be copied to their quarantine file (disk full, no permission): the journal is left untouched and the keeper does not start until the copy can be written.',

@@ -4,7 +4,10 @@
 // pause, then fails with CORRAL_ERR_KEEPER_UNAVAILABLE. Retrying an append is safe: the journal
 // recognises rows it already holds by their ids and does not add them twice (see keeper/journal.ts).
 
+import { existsSync } from 'node:fs';
+import { dirname } from 'node:path';
 import { CorralError, ERROR_CODES, type ErrorCode } from '../errors.js';
+import { checkSocketDir } from './keeper/socket-path.js';
 import { IDLE_CLOSE_MS, KeeperConnection } from './keeper-client/connection.js';
 import type { ParsedResponse } from './keeper-client/response-parser.js';
 import type { WireError } from './keeper/protocol.js';
@@ -19,6 +22,11 @@ export interface KeeperLinkOptions {
   readonly timeoutMs?: number;
   /** An idle connection is closed after this long (tests shorten it). */
   readonly idleCloseMs?: number;
+  /**
+   * The socket is outside the data dir (socket-path.ts): its directory is checked to be this
+   * user's alone before the first connection, so that no other user's socket is taken for the keeper.
+   */
+  readonly checkDir?: boolean;
 }
 
 function isErrorCode(code: string): code is ErrorCode {
@@ -32,12 +40,17 @@ class ConnectionPool {
   private readonly all = new Set<KeeperConnection>();
   private readonly waiting: Array<{ resolve(c: KeeperConnection): void; reject(err: Error): void }> = [];
   private closed = false;
+  /** False until the socket's directory was found to be this user's (checkSocketDir); then it stays so. */
+  private dirChecked: boolean;
 
   constructor(
     private readonly socketPath: string,
     private readonly max: number,
     private readonly idleCloseMs: number,
-  ) {}
+    checkDir: boolean,
+  ) {
+    this.dirChecked = !checkDir;
+  }
 
   async use<T>(fn: (c: KeeperConnection) => Promise<T>): Promise<T> {
     const c = await this.take();
@@ -66,6 +79,15 @@ class ConnectionPool {
       this.all.delete(c);
     }
     if (this.all.size < this.max) {
+      if (!this.dirChecked) {
+        try {
+          checkSocketDir(this.socketPath, { create: false });
+        } catch (err) {
+          return Promise.reject(err instanceof Error ? err : new Error(String(err)));
+        }
+        // A directory not made yet passes too: checked again until it exists.
+        this.dirChecked = existsSync(dirname(this.socketPath));
+      }
       const c = new KeeperConnection(this.socketPath, this.idleCloseMs);
       this.all.add(c);
       return Promise.resolve(c);
@@ -99,8 +121,8 @@ export class KeeperLink {
   constructor(o: KeeperLinkOptions) {
     this.timeoutMs = o.timeoutMs ?? 120_000;
     const idleCloseMs = o.idleCloseMs ?? IDLE_CLOSE_MS;
-    this.pool = new ConnectionPool(o.socketPath, o.connections ?? 8, idleCloseMs);
-    this.watchPool = new ConnectionPool(o.socketPath, 1, idleCloseMs);
+    this.pool = new ConnectionPool(o.socketPath, o.connections ?? 8, idleCloseMs, o.checkDir ?? false);
+    this.watchPool = new ConnectionPool(o.socketPath, 1, idleCloseMs, o.checkDir ?? false);
     this.retryDelayMs = o.retryDelayMs ?? 500;
   }
 

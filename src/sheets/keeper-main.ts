@@ -45,7 +45,7 @@ function bootFailed(code: string, message: string, exitCode: number, stack?: str
  */
 function isPermanent(err: unknown): boolean {
   const code = (err as { code?: unknown }).code;
-  if (code === 'CORRAL_ERR_SHEETS_CREDENTIALS' || code === 'CORRAL_ERR_SHEETS_AUTH' || code === 'CORRAL_ERR_JOURNAL_QUARANTINE' || code === 'CORRAL_ERR_JOURNAL_UNWRITABLE') return true;
+  if (code === 'CORRAL_ERR_SHEETS_CREDENTIALS' || code === 'CORRAL_ERR_SHEETS_AUTH' || code === 'CORRAL_ERR_JOURNAL_QUARANTINE' || code === 'CORRAL_ERR_JOURNAL_UNWRITABLE' || code === 'CORRAL_ERR_KEEPER_SOCKET_DIR') return true;
   return typeof code === 'string' && ['EACCES', 'EPERM', 'ENOTDIR', 'EROFS', 'ENOSPC'].includes(code);
 }
 

@@ -11,7 +11,7 @@ import { parseA1 } from './a1.js';
 import { KeeperLink } from './keeper-link.js';
 import type { WatchAnswer } from './keeper/change-feed.js';
 import type { WireRead, WireReceipt } from './keeper/protocol.js';
-import { dataDirOf, keeperSocketPath } from './keeper/socket-path.js';
+import { dataDirOf, keeperSocketPath, socketOutsideDataDir } from './keeper/socket-path.js';
 import { L1Cache, type L1Entry } from './l1-cache.js';
 import { toRecords } from './records.js';
 import type { AppendOptions, AppendReceipt, SheetRead, SheetRecords, SheetsClient } from './types.js';
@@ -112,7 +112,9 @@ class WorkerSheetsClient implements SheetsClient {
     this.maxStaleMs = settings.SHEET_CACHE_MAX_STALE * 1000;
     this.watchPauseMs = o.watchPauseMs ?? WATCH_IDLE_PAUSE_MS;
     this.l1 = new L1Cache(settings.CORRAL_L1_CACHE_MB * 1024 * 1024);
-    this.link = new KeeperLink({ socketPath: o.socketPath ?? keeperSocketPath(dataDirOf(settings)), ...(o.retryDelayMs !== undefined ? { retryDelayMs: o.retryDelayMs } : {}) });
+    const dataDir = dataDirOf(settings);
+    const socketPath = o.socketPath ?? keeperSocketPath(dataDir);
+    this.link = new KeeperLink({ socketPath, checkDir: socketOutsideDataDir(socketPath, dataDir), ...(o.retryDelayMs !== undefined ? { retryDelayMs: o.retryDelayMs } : {}) });
     if (o.watch !== false) void this.watchLoop();
   }
 

@@ -2,11 +2,12 @@
 // the L1s, the push invalidation and the restart handling are all real).
 
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import { tmpdir } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import { afterEach, beforeEach, describe, it } from 'node:test';
+import type { CorralError } from '../../src/errors.js';
 import { encodeRecord } from '../../src/sheets/keeper/journal-file.js';
 import { Keeper, type KeeperSettings } from '../../src/sheets/keeper/keeper.js';
 import { paced } from '../../src/sheets/keeper/pacing.js';
@@ -405,5 +406,61 @@ describe('keeper over its local socket, with worker clients', () => {
     assert.equal(left, 0);
     assert.ok(backend.ids('Events').includes('ev-d1'));
     assert.ok(backend.closed);
+  });
+
+  it('a socket outside the data dir: a directory another user could have made is refused by the keeper and by the workers, and no connection reaches a socket there', async () => {
+    // Where a long CORRAL_DATA_DIR puts the socket: the temp dir's corral-<uid> (socket-path.ts).
+    const socketDir = join(dir, 'corral-sockets');
+    const socketPath = join(socketDir, 'keeper-test.sock');
+    mkdirSync(socketDir);
+    chmodSync(socketDir, 0o777);
+    // Another user's keeper-to-be, already listening at the keeper's name.
+    let squatted = 0;
+    const squatter = createServer((_req, res) => {
+      squatted++;
+      res.end('{}');
+    });
+    await new Promise<void>((resolve) => squatter.listen(socketPath, resolve));
+    try {
+      const refused = (err: CorralError) => {
+        assert.equal(err.code, 'CORRAL_ERR_KEEPER_SOCKET_DIR');
+        assert.match(err.message, /its directory .*corral-sockets is open to other users \(mode 777\)/);
+        return true;
+      };
+      // Kept in `keeper` so that one started by mistake is closed after the test.
+      const start = async () => (keeper = await Keeper.start({ settings, logger: log.logger, socketPath, openBackend: async (pace) => paced(backend, pace), lockWaitMs: 2000 }));
+      await assert.rejects(start(), refused);
+      const worker = createWorkerSheetsClient(settings, log.logger, { socketPath, retryDelayMs: 10, watch: false });
+      clients.push(worker);
+      await assert.rejects(worker.read('Players'), refused);
+      await assert.rejects(worker.append('Events', [['ev-s1', 'P001', 'goal', '', '2024']]), refused);
+      assert.equal(squatted, 0, 'no request reached the socket in that directory');
+
+      if (process.getuid?.() === 0) {
+        // Closed to others but made by another user (nobody): refused just the same.
+        chmodSync(socketDir, 0o700);
+        chownSync(socketDir, 65534, 65534);
+        await assert.rejects(start(), (err: CorralError) => err.code === 'CORRAL_ERR_KEEPER_SOCKET_DIR' && /belongs to uid 65534, not to this user \(uid 0\)/.test(err.message));
+        await assert.rejects(worker.read('Players'), (err: CorralError) => err.code === 'CORRAL_ERR_KEEPER_SOCKET_DIR');
+        chownSync(socketDir, 0, 0);
+      }
+      // This user's alone: the keeper takes the name over and the same worker reads through it.
+      chmodSync(socketDir, 0o700);
+      await new Promise<void>((resolve) => squatter.close(() => resolve()));
+      await start();
+      assert.equal((await worker.read('Players')).values.length, 2);
+      assert.equal(squatted, 0);
+
+      // A symlink in its place (to a directory of this user's) is no directory of the keeper's.
+      await keeper?.close();
+      keeper = undefined;
+      const elsewhere = join(dir, 'elsewhere');
+      mkdirSync(elsewhere, { mode: 0o700 });
+      rmSync(socketDir, { recursive: true });
+      symlinkSync(elsewhere, socketDir);
+      await assert.rejects(start(), (err: CorralError) => err.code === 'CORRAL_ERR_KEEPER_SOCKET_DIR' && /is a symlink/.test(err.message));
+    } finally {
+      squatter.close();
+    }
   });
 });

@@ -21,7 +21,7 @@ import { QuotaBucket } from './quota.js';
 import { QuotaLedger } from './quota-ledger.js';
 import { ReadTier, type TierRead } from './read-tier.js';
 import { KeeperServer } from './server.js';
-import { dataDirOf } from './socket-path.js';
+import { checkSocketDir, dataDirOf, socketOutsideDataDir } from './socket-path.js';
 import { UpstreamMeter } from './upstream-meter.js';
 import { JournalWriteFailureLog } from './write-failure-log.js';
 
@@ -186,6 +186,7 @@ export class Keeper {
         ...(o.unsureDelayMs !== undefined ? { unsureDelayMs: o.unsureDelayMs } : {}),
       });
       if (o.socketPath) {
+        if (socketOutsideDataDir(o.socketPath, dataDir)) checkSocketDir(o.socketPath, { create: true });
         k.server = new KeeperServer(
           o.socketPath,
           {
