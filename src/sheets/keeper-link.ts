@@ -4,8 +4,6 @@
 // pause, then fails with CORRAL_ERR_KEEPER_UNAVAILABLE. Retrying an append is safe: the journal
 // recognises rows it already holds by their ids and does not add them twice (see keeper/journal.ts).
 
-import { existsSync } from 'node:fs';
-import { dirname } from 'node:path';
 import { CorralError, ERROR_CODES, type ErrorCode } from '../errors.js';
 import { checkSocketDir } from './keeper/socket-path.js';
 import { IDLE_CLOSE_MS, KeeperConnection } from './keeper-client/connection.js';
@@ -81,12 +79,11 @@ class ConnectionPool {
     if (this.all.size < this.max) {
       if (!this.dirChecked) {
         try {
-          checkSocketDir(this.socketPath, { create: false });
+          // A directory not made yet passes too (the connect fails): checked again until it exists.
+          this.dirChecked = checkSocketDir(this.socketPath, { create: false });
         } catch (err) {
           return Promise.reject(err instanceof Error ? err : new Error(String(err)));
         }
-        // A directory not made yet passes too: checked again until it exists.
-        this.dirChecked = existsSync(dirname(this.socketPath));
       }
       const c = new KeeperConnection(this.socketPath, this.idleCloseMs);
       this.all.add(c);

@@ -2,6 +2,7 @@
 // the socket path rule, header-keyed records and the offline sheet's CSV.
 
 import assert from 'node:assert/strict';
+import { lstatSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { describe, it } from 'node:test';
@@ -9,7 +10,7 @@ import { backoffMs } from '../../src/sheets/keeper/backoff.js';
 import { ChangeFeed } from '../../src/sheets/keeper/change-feed.js';
 import { appliedOf } from '../../src/sheets/keeper/flusher.js';
 import { fetchRangeFor, mergePending, type PendingRow } from '../../src/sheets/keeper/merge.js';
-import { keeperSocketPath } from '../../src/sheets/keeper/socket-path.js';
+import { checkSocketDir, keeperSocketPath, socketOutsideDataDir } from '../../src/sheets/keeper/socket-path.js';
 import { parseCsv, stringifyCsv } from '../../src/sheets/offline/csv.js';
 import { toRecords } from '../../src/sheets/records.js';
 import { CorralError } from '../../src/errors.js';
@@ -156,6 +157,21 @@ describe('keeper parts', () => {
     assert.ok(Buffer.byteLength(p) < 100);
     assert.equal(keeperSocketPath(long), p, 'the same path in every process');
     assert.notEqual(keeperSocketPath(`${long}2`), p);
+  });
+
+  it("checks the fallback socket's directory: absent is no error for a worker, the keeper makes it 0700 and then it passes", () => {
+    const temp = mkdtempSync(join(tmpdir(), 'corral-socket-dir-'));
+    try {
+      const p = keeperSocketPath(`/srv/${'very-long-directory-name/'.repeat(5)}data`, temp);
+      assert.equal(checkSocketDir(p, { create: false }), false, 'not made yet: the connect will fail as for a keeper that is down');
+      assert.equal(checkSocketDir(p, { create: true }), true);
+      assert.equal(lstatSync(dirname(p)).mode & 0o777, 0o700);
+      assert.equal(checkSocketDir(p, { create: false }), true);
+      assert.equal(socketOutsideDataDir(p, '/srv/data'), true);
+      assert.equal(socketOutsideDataDir(keeperSocketPath('/var/lib/corral'), '/var/lib/corral'), false);
+    } finally {
+      rmSync(temp, { recursive: true, force: true });
+    }
   });
 
   it('keys rows by the header, tolerating short rows, blank rows and blank headers', () => {

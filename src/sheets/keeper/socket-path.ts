@@ -41,9 +41,9 @@ export function socketOutsideDataDir(socketPath: string, dataDir: string): boole
  * Throws CORRAL_ERR_KEEPER_SOCKET_DIR unless the socket's directory is a directory (not a symlink)
  * of this user's, closed to others. `create`: the keeper makes it first (mode 0700); a worker
  * only looks, and a directory not there yet is no error (the keeper has not started: the connect
- * fails as for any keeper that is down).
+ * fails as for any keeper that is down). Returns whether the directory was there and checked.
  */
-export function checkSocketDir(socketPath: string, options: { create: boolean }): void {
+export function checkSocketDir(socketPath: string, options: { create: boolean }): boolean {
   const dir = dirname(socketPath);
   if (options.create) {
     try {
@@ -56,7 +56,7 @@ export function checkSocketDir(socketPath: string, options: { create: boolean })
   try {
     st = lstatSync(dir);
   } catch (err) {
-    if (!options.create && (err as NodeJS.ErrnoException).code === 'ENOENT') return;
+    if (!options.create && (err as NodeJS.ErrnoException).code === 'ENOENT') return false;
     throw err;
   }
   const me = uid();
@@ -69,7 +69,7 @@ export function checkSocketDir(socketPath: string, options: { create: boolean })
         : (st.mode & 0o077) !== 0
           ? `is open to other users (mode ${(st.mode & 0o777).toString(8)})`
           : undefined;
-  if (problem === undefined) return;
+  if (problem === undefined) return true;
   throw new CorralError(
     'CORRAL_ERR_KEEPER_SOCKET_DIR',
     `the keeper's socket ${socketPath} is outside CORRAL_DATA_DIR (whose path is too long for a unix socket), and its directory ${dir} ${problem}: another user could stand in for the keeper there, so it is not used. Remove ${dir} (another user's: as root), or give CORRAL_DATA_DIR a shorter path (under ${MAX_SOCKET_PATH_BYTES - 12} bytes)`,
