@@ -1,4 +1,6 @@
-// The arbiter's book of live children. Plain data: the arbiter's tick is the only writer.
+// The arbiter's book of live children. Plain data, written only on the arbiter's behalf: by its
+// tick and its child-message handler, directly or through the rule modules they call (drain,
+// child-killer, child-messages, child-exits), never from a timer or a callback of their own.
 
 import type { ChildFigures, MasterMessage } from '../ipc/messages.js';
 import type { ChildSnapshot, ChildState } from './admin/view.js';
