@@ -21,6 +21,7 @@ import type { AdminView, RespawnWait } from './admin/view.js';
 import { computeCapacity, perWorkerCap, type Capacity } from './capacity.js';
 import { accountExit, addServed, type ChildExit, type ServedTotals } from './child-exits.js';
 import { ChildKiller } from './child-killer.js';
+import { codeIdentity } from './code-identity.js';
 import { applyChildMessage } from './child-messages.js';
 import { CrashLedger } from './crash-ledger.js';
 import { drainChild } from './drain.js';
@@ -55,6 +56,8 @@ export interface ArbiterOptions {
    * worker alive, and every drain and stop deadline pending, for that hour.
    */
   readonly now?: () => number;
+  /** The build on disk (code-identity.ts); tests give their own. */
+  readonly codeIdentity?: () => string | undefined;
 }
 
 const TICK_MS = 250;
@@ -103,6 +106,15 @@ export class Arbiter {
   private readonly killer: ChildKiller;
   private readonly reporter: StatusReporter;
 
+  /** The build on disk, read at start, at each reload and at each keeper start. */
+  private readonly code: () => string | undefined;
+  /** The build the master runs: a reload cannot change it. */
+  private readonly codeAtStart: string | undefined;
+  /** The build the running keeper started from. */
+  private keeperCode: string | undefined;
+  /** The build on disk a reload last said needs a restart (said once per build). */
+  private codeChangeSaid: string | undefined;
+
   constructor(private readonly o: ArbiterOptions) {
     this.loaded = o.loaded;
     this.expected = o.loaded.settings.CORRAL_WORKERS;
@@ -114,6 +126,8 @@ export class Arbiter {
     this.tickFailures = new RepeatedFailure(this.now);
     this.reporter = new StatusReporter(o.notifier);
     this.killer = new ChildKiller({ log: this.log, now: this.now, stuckStacks: () => this.settings.CORRAL_STUCK_STACKS });
+    this.code = o.codeIdentity ?? (() => codeIdentity());
+    this.codeAtStart = this.code();
   }
 
   get settings(): Settings {
@@ -267,6 +281,8 @@ export class Arbiter {
     for (const warning of next.warnings) this.log.warn({ event: 'config.warning' }, warning);
     logEnvOverrides(this.log, next);
     const listening = this.workers().find((c) => c.generation === this.gens.current && (c.state === 'ready' || c.state === 'draining') && c.port !== undefined);
+    // The new workers run the code on disk: an upgraded corral's, after `npm ci`.
+    const onDisk = this.code();
     const plan = planReload({
       started: this.o.loaded.settings,
       current: this.loaded,
@@ -275,31 +291,39 @@ export class Arbiter {
       refusedBind: this.refusedBind,
       masterLogFile: this.masterLogFile,
       configureLogs: this.o.configureLogs,
+      code: { running: this.codeAtStart, onDisk, said: this.codeChangeSaid },
       log: this.log,
     });
     next = plan.next;
+    this.codeChangeSaid = plan.codeChangeSaid;
     this.refusedBind = plan.refusedBind;
     this.masterLogFile = plan.masterLogFile;
     const previous = this.loaded;
     this.gens.start(previous, this.now(), plan.restartNeeded, next);
     this.loaded = next;
     this.expected = next.settings.CORRAL_WORKERS;
-    this.restartKeeperIfChanged(previous.settings, next.settings);
+    this.restartKeeperIfChanged(previous.settings, next.settings, onDisk);
     this.crashes.clearBootBackoff();
     this.o.notifier.reloading(`reloading: starting generation ${this.gens.current}`);
     this.log.info({ event: 'reload.start', generation: this.gens.current, workers: this.expected }, `reload: starting generation ${this.gens.current}`);
   }
 
-  /** Drains the keeper, to start a new one, when a setting it reads changed (see changedKeeperSettings). */
-  private restartKeeperIfChanged(before: Settings, after: Settings): void {
+  /**
+   * Drains the keeper, to start a new one, when a setting it reads changed (see
+   * changedKeeperSettings), or when the build on disk is not the one it started from: the new
+   * workers run that build, and speak to the keeper over a protocol a build may change.
+   */
+  private restartKeeperIfChanged(before: Settings, after: Settings, onDisk?: string): void {
     const keeper = this.keeper();
     if (!keeper) return;
     const changed = changedKeeperSettings(before, after);
-    if (changed.length === 0) return;
+    const codeChanged = onDisk !== undefined && this.keeperCode !== undefined && onDisk !== this.keeperCode;
+    if (changed.length === 0 && !codeChanged) return;
     this.keeperRestarting = true;
     this.keeperCrashes.restarting();
-    this.log.info({ event: 'keeper.restart', changed }, `keeper settings changed (${changed.join(', ')}): restarting the keeper first`);
-    this.drain(keeper, 'reload: keeper settings changed', 5000);
+    const why = [...(changed.length > 0 ? [`keeper settings changed (${changed.join(', ')})`] : []), ...(codeChanged ? [`corral's code on disk is another build (${this.keeperCode} to ${onDisk})`] : [])].join(', and ');
+    this.log.info({ event: 'keeper.restart', changed, code: codeChanged ? { running: this.keeperCode, on_disk: onDisk } : null }, `${why}: restarting the keeper first`);
+    this.drain(keeper, codeChanged && changed.length === 0 ? 'reload: new build of corral' : 'reload: keeper settings changed', 5000);
   }
 
   private reap(): void {
@@ -538,6 +562,7 @@ export class Arbiter {
     });
     this.children.set(id, record);
     this.killer.track(id, spawned.relay);
+    if (role === 'keeper') this.keeperCode = this.code();
     this.log.info({ event: `${role}.boot`, worker_id: id, worker_pid: spawned.handle.pid, generation: this.gens.current }, `booting ${role} ${id} (pid ${spawned.handle.pid})`);
   }
 

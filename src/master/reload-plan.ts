@@ -95,6 +95,8 @@ export interface ReloadPlanInput {
   readonly masterLogFile: string;
   /** Applies CORRAL_LOG_LEVEL and CORRAL_LOG_FILE to the master's own logger; false = needs a restart. */
   readonly configureLogs: ((settings: Settings) => boolean) | undefined;
+  /** The build the master runs, the one on disk, and the one a reload last said needs a restart (code-identity.ts). */
+  readonly code?: { readonly running: string | undefined; readonly onDisk: string | undefined; readonly said: string | undefined };
   readonly log: Logger;
 }
 
@@ -104,6 +106,8 @@ export interface ReloadPlan {
   readonly restartNeeded: readonly RestartNeeded[];
   readonly refusedBind: string | undefined;
   readonly masterLogFile: string;
+  /** The build on disk this reload said needs a restart, or the one said before. */
+  readonly codeChangeSaid: string | undefined;
 }
 
 /** Decides what the reload applies, applies the master's log settings, and logs what it does not apply. */
@@ -149,5 +153,19 @@ export function planReload(p: ReloadPlanInput): ReloadPlan {
   if (!logsApplied && was !== now) {
     log.warn({ event: 'config.restart_needed', setting: 'CORRAL_LOG_FILE', running: was, configured: now }, `CORRAL_LOG_FILE changed from ${was} to ${now}: the master's own lines move at the next restart (systemctl restart corral)`);
   }
-  return { next, restartNeeded, refusedBind, masterLogFile: logsApplied ? now : p.masterLogFile };
+  // A new build of corral on disk: the new workers (and a keeper the reload restarts) run it, the
+  // master cannot. Once per build, as a setting's change.
+  let codeChangeSaid = p.code?.said;
+  const { running: runningCode, onDisk } = p.code ?? {};
+  if (runningCode !== undefined && onDisk !== undefined && runningCode !== onDisk) {
+    restartNeeded.push({ setting: 'corral code', running: `build ${runningCode}`, configured: `build ${onDisk} on disk` });
+    if (codeChangeSaid !== onDisk) {
+      log.warn(
+        { event: 'reload.code_changed', running: runningCode, on_disk: onDisk },
+        `corral's code on disk is another build (${onDisk}) than the master runs (${runningCode}): the new workers and the keeper run it, the master goes on with its own until a restart (systemctl restart corral); restart after upgrading corral`,
+      );
+      codeChangeSaid = onDisk;
+    }
+  }
+  return { next, restartNeeded, refusedBind, masterLogFile: logsApplied ? now : p.masterLogFile, codeChangeSaid };
 }

@@ -28,6 +28,8 @@ export interface StartOptions {
   readyTimeoutMs?: number;
   /** Working directory (default: a fresh temp dir). */
   cwd?: string;
+  /** The corral launcher to run (default: this checkout's bin/corral), e.g. a copy of the install. */
+  bin?: string;
 }
 
 export interface CorralProcess {
@@ -96,7 +98,7 @@ export async function startCorral(o: StartOptions = {}): Promise<CorralProcess> 
     ...o.env,
   };
   for (const name of o.unset ?? []) delete env[name];
-  const proc = spawn(process.execPath, [CORRAL_BIN, 'start'], { cwd: dir, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const proc = spawn(process.execPath, [o.bin ?? CORRAL_BIN, 'start'], { cwd: dir, env, stdio: ['ignore', 'pipe', 'pipe'] });
   let stderr = '';
   proc.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
   proc.stdout?.resume();

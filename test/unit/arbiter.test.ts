@@ -479,6 +479,58 @@ test('a reload that changes a keeper setting restarts the keeper before the new 
   }
 });
 
+test('a reload after corral was upgraded on disk restarts the keeper (the new workers run the new build) and says the master needs a restart, once per build', async () => {
+  let build = 'aaaaaaaaaaaa';
+  const t = await setup({}, true, { codeIdentity: () => build });
+  try {
+    const keeper = t.bootWithKeeper();
+    // A reload with the same build and settings keeps the keeper.
+    t.arbiter.record('reload');
+    t.arbiter.tick();
+    assert.ok(!keeper.sent.some((m) => m.type === 'drain'));
+    assert.deepEqual(t.log.lines().filter((l) => l.event === 'reload.code_changed'), []);
+    const finishReload = (generation: number) => {
+      t.run(250);
+      t.children.filter((c) => c.identity.role === 'worker' && c.identity.generation === generation).forEach(ready);
+      t.run(250);
+      // The old generation drains and exits: the reload is done.
+      for (const c of t.children.filter((w) => w.identity.role === 'worker' && !w.exited && w.sent.some((m) => m.type === 'drain'))) c.exit(0);
+      t.run(250);
+      assert.ok(t.log.lines().some((l) => l.event === 'reload.done' && l.generation === generation), `reload to generation ${generation} done`);
+    };
+    finishReload(2);
+
+    build = 'bbbbbbbbbbbb';
+    t.arbiter.record('reload');
+    t.arbiter.tick();
+    assert.ok(keeper.sent.some((m) => m.type === 'drain' && m.reason === 'reload: new build of corral'), 'the old keeper drains');
+    const restart = t.log.lines().find((l) => l.event === 'keeper.restart');
+    assert.deepEqual([restart?.changed, restart?.code], [[], { running: 'aaaaaaaaaaaa', on_disk: 'bbbbbbbbbbbb' }]);
+    const outcome = t.arbiter.view().reloadOutcome();
+    assert.ok(outcome?.outcome === 'started');
+    assert.deepEqual(outcome.restartNeeded, [{ setting: 'corral code', running: 'build aaaaaaaaaaaa', configured: 'build bbbbbbbbbbbb on disk' }]);
+    const said = t.log.lines().filter((l) => l.event === 'reload.code_changed');
+    assert.deepEqual(said.map((l) => [l.running, l.on_disk]), [['aaaaaaaaaaaa', 'bbbbbbbbbbbb']]);
+    keeper.exit(0);
+    t.arbiter.tick();
+    const fresh = t.keepers().filter((c) => c !== keeper);
+    assert.equal(fresh.length, 1, 'a new keeper, of the new build');
+    fresh[0]!.say({ type: 'ready' });
+    finishReload(3);
+
+    // The next reload: the keeper runs the build on disk now and stays; the master still does not.
+    t.arbiter.record('reload');
+    t.arbiter.tick();
+    assert.ok(!fresh[0]!.sent.some((m) => m.type === 'drain'), 'the new keeper stays');
+    const again = t.arbiter.view().reloadOutcome();
+    assert.ok(again?.outcome === 'started');
+    assert.deepEqual(again.restartNeeded.map((r) => r.setting), ['corral code'], 'the answer still says so');
+    assert.equal(t.log.lines().filter((l) => l.event === 'reload.code_changed').length, 1, 'the log says each build once');
+  } finally {
+    t.log.close();
+  }
+});
+
 test('a keeper that crashes soon after each ready backs off like a worker; one that lived long is restarted at once', async () => {
   // Its failure count starts again at each ready: it was restarted within 250 ms every time, for good.
   const t = await setup({ CORRAL_WORKERS: '1' }, true);

@@ -1,0 +1,59 @@
+// corral upgraded on disk while it runs (git pull, npm ci), then reloaded: with the real master, run
+// from a copy of the install whose compiled code the test changes, as an upgrade does.
+
+import assert from 'node:assert/strict';
+import { appendFileSync, cpSync, mkdirSync, mkdtempSync, rmSync, symlinkSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { REPO_ROOT, startCorral } from '../helpers/corral.js';
+import { http } from '../helpers/http.js';
+
+/** A copy of this install: its launcher, package.json and compiled code; addons, packages and the sample sheet linked. */
+function copyInstall(): string {
+  const root = mkdtempSync(join(tmpdir(), 'corral-install-'));
+  cpSync(join(REPO_ROOT, 'bin'), join(root, 'bin'), { recursive: true });
+  cpSync(join(REPO_ROOT, 'package.json'), join(root, 'package.json'));
+  mkdirSync(join(root, 'dist'));
+  cpSync(join(REPO_ROOT, 'dist', 'src'), join(root, 'dist', 'src'), { recursive: true });
+  for (const linked of ['node_modules', 'build', 'config']) symlinkSync(join(REPO_ROOT, linked), join(root, linked));
+  return root;
+}
+
+test('a reload after corral was upgraded on disk restarts the keeper with the new build, and says the master runs the old one until a restart', async () => {
+  const install = copyInstall();
+  const token = 'upgrade-test-admin-token-0123456789';
+  const c = await startCorral({ bin: join(install, 'bin', 'corral'), workers: 1, env: { CORRAL_ADMIN_TOKEN: token } });
+  try {
+    const firstKeeper = c.events('keeper.ready')[0];
+    assert.ok(firstKeeper, 'the keeper is up');
+    assert.equal((await http(`${c.url}/api/players`)).status, 200);
+
+    // A new build: what `npm ci` of another version leaves in dist/.
+    appendFileSync(join(install, 'dist', 'src', 'sheets', 'keeper', 'keeper.js'), '\n// another build\n');
+    const reload = await http(`${c.adminUrl}/api/admin/reload`, { method: 'POST', headers: { authorization: `Bearer ${token}` } });
+    assert.equal(reload.status, 202, reload.text);
+    const body = reload.json<{ restart_needed: { setting: string; running: string; configured: string }[]; message: string }>();
+    assert.deepEqual(body.restart_needed.map((r) => r.setting), ['corral code']);
+    assert.match(body.message, /corral code stays build [0-9a-f]{12} \(configured: build [0-9a-f]{12} on disk\)/);
+
+    const said = await c.waitForLog((l) => l.event === 'reload.code_changed', 10_000, 'reload.code_changed');
+    assert.notEqual(said.running, said.on_disk);
+    const restart = await c.waitForLog((l) => l.event === 'keeper.restart', 10_000, 'keeper.restart');
+    assert.deepEqual(restart.code, { running: said.running, on_disk: said.on_disk });
+    const secondKeeper = await c.waitForLog((l) => l.event === 'keeper.ready' && l.pid !== firstKeeper.pid, 30_000, 'a keeper of the new build');
+    await c.waitForLog((l) => l.event === 'reload.done', 30_000, 'reload.done');
+    assert.equal((await http(`${c.url}/api/players`)).status, 200, 'the new workers and the new keeper serve together');
+
+    // Reloaded again with nothing new: the keeper of the new build stays.
+    const again = await http(`${c.adminUrl}/api/admin/reload`, { method: 'POST', headers: { authorization: `Bearer ${token}` } });
+    assert.equal(again.status, 202, again.text);
+    await c.waitForLog((l) => l.event === 'reload.done' && l.generation === 3, 30_000, 'the second reload');
+    assert.equal(c.events('keeper.restart').length, 1);
+    assert.equal(c.events('keeper.ready').at(-1)?.pid, secondKeeper.pid);
+    assert.equal(c.events('reload.code_changed').length, 1, 'said once per build');
+  } finally {
+    await c.stop();
+    rmSync(install, { recursive: true, force: true });
+  }
+});
