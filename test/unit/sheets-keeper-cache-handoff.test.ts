@@ -178,6 +178,23 @@ describe('keepers one after the other on one data dir', () => {
     assert.equal(backend.count('get'), 3);
   });
 
+  it('hands the cache over also when an append to Google hangs through the drain: the flush stops short of the deadline', async () => {
+    // The system clock: the drain's deadline is a real one here.
+    const first = await Keeper.start({ settings, logger: log.logger, socketPath: undefined, openBackend: async (pace) => paced(backend, pace), lockWaitMs: 2000 });
+    keepers.push(first);
+    await first.read('Players');
+    await first.append('Events', [['ev-H', 'P002', 'goal', '', '2024-03-02']]);
+    backend.hold();
+    const flushing = first.flush();
+    for (let i = 0; i < 100 && backend.count('append') === 0; i++) await new Promise((r) => setTimeout(r, 10));
+    assert.equal(backend.count('append'), 1, 'the append is on its way, and hangs');
+    const left = await first.drain(Date.now() + 1500);
+    backend.release();
+    await flushing.catch(() => undefined);
+    assert.equal(left, 1, 'the row stays journaled for the next keeper');
+    assert.deepEqual(events('sheets.cache_handed_over').map((l) => l.ranges), [1]);
+  });
+
   it('says why nothing was restored when every handed range is too old to be served', async () => {
     const first = await start(new FakeClock(T0));
     await first.read('Players');

@@ -26,6 +26,8 @@ import { UpstreamMeter } from './upstream-meter.js';
 import { JournalWriteFailureLog } from './write-failure-log.js';
 
 const CLOSING_BRACE = Buffer.from('}');
+/** Of a drain's time, what is kept for the cache handoff after the flush (a write and two fsyncs). */
+const HANDOFF_RESERVE_MS = 1000;
 
 /** The journal's key of the tab a range reads (the range itself when it does not parse). */
 function sheetOfRange(range: string): string {
@@ -418,20 +420,24 @@ export class Keeper {
 
   /**
    * Drain: stop accepting workers, flush the journal as far as the write quota allows before
-   * `deadline` (a time of the keeper's clock), then close. Returns the rows left in the journal
-   * for the next start.
+   * `deadline` (a time of the keeper's clock), hand the cache to the next keeper, then close.
+   * Returns the rows left in the journal for the next start.
    */
   async drain(deadline: number): Promise<number> {
     this.server?.stopAccepting();
     this.feed.close();
     this.flusher.stop();
+    // The flush stops short of the deadline, so that the handoff still fits: a hung or failing
+    // Google can hold the flush to its end, and that is when the next keeper needs the cache most
+    // (it cannot fetch). Rows not sent stay journaled for it either way.
+    const flushDeadline = Math.max(this.clock.now(), deadline - HANDOFF_RESERVE_MS);
     // A hung upstream must not hold the drain past its deadline: close() then aborts the call,
     // which the journal already records as sent (a later start reads it back).
     let timer: NodeJS.Timeout | undefined;
     const expired = new Promise<void>((resolve) => {
-      timer = setTimeout(resolve, Math.max(0, deadline - this.clock.now()));
+      timer = setTimeout(resolve, Math.max(0, flushDeadline - this.clock.now()));
     });
-    await Promise.race([this.flusher.drain(deadline).catch(() => undefined), expired]);
+    await Promise.race([this.flusher.drain(flushDeadline).catch(() => undefined), expired]);
     clearTimeout(timer);
     // No refresh may land after the copies are written: the journal's retention was judged by them.
     this.tier.close();
