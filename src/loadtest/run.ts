@@ -236,6 +236,12 @@ export async function runLoadtest(opts: LoadtestOptions, io: RunIo): Promise<Run
     progress.done();
     await Promise.all([sampler?.close(), client.close()]);
   }
+  // A second stop signal sent with the first (both pending when the process runs again) is read
+  // in the same turn of the event loop as the first, but its handler runs only after the first's,
+  // microtasks included: when nothing the stop waits for needs a turn (every request aborted at
+  // once), the run wrote its report and exited within the first signal's handler, and the second
+  // was never heard. One turn here lets it abandon the run, as it says it does.
+  if (outcome.interrupted) await new Promise((resolve) => setImmediate(resolve));
   recorder.finish(outcome.endedAtMs);
   const finishedAt = new Date();
 
