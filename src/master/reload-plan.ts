@@ -1,6 +1,6 @@
 // What a reload does with the settings it read: which of them only a restart applies, whether the
-// new CORRAL_BIND can be bound beside the running one, whether the keeper must restart, and the
-// lines that tell the operator so. The decisions are pure functions of the settings; planReload
+// new CORRAL_BIND can be bound beside the running one, whether the keeper must restart, whether
+// corral's code on disk is another build than the master's, and the lines that tell the operator so. The decisions are pure functions of the settings; planReload
 // logs them in the order a reload always has. The arbiter then starts the new generation.
 
 import { displayValue, keepingSetting, type LoadedSettings } from '../config/load.js';
