@@ -2,7 +2,7 @@
 // (host-wide cache with single-flight and stale-while-revalidate, the quota buckets, the durable
 // write journal and its flusher), serving the workers on a local socket.
 
-import { mkdir } from 'node:fs/promises';
+import { mkdir, stat } from 'node:fs/promises';
 import type { Settings } from '../../config/schema.js';
 import { DataDirWriteError, describeError } from '../../errors.js';
 import type { Logger } from '../../log/logger.js';
@@ -28,6 +28,20 @@ import { JournalWriteFailureLog } from './write-failure-log.js';
 const CLOSING_BRACE = Buffer.from('}');
 /** Of a drain's time, what is kept for the cache handoff after the flush (a write and two fsyncs). */
 const HANDOFF_RESERVE_MS = 1000;
+
+/**
+ * mkdir's mode applies only to a directory it creates: a data dir made before corral set its
+ * modes, or by hand, keeps what it had, and other local users may read the login codes (offline
+ * sheet), the journal and the session secret in it. Said at each keeper start while it lasts.
+ */
+async function warnIfOpenToOthers(dataDir: string, logger: Logger): Promise<void> {
+  const mode = (await stat(dataDir)).mode & 0o777;
+  if ((mode & 0o077) === 0) return;
+  logger.warn(
+    { event: 'datadir.open_to_others', dataDir, mode: mode.toString(8) },
+    `keeper: the data dir ${dataDir} is open to other local users (mode ${mode.toString(8)}), and holds the login codes (offline sheet), the journal and the session secret: run chmod -R go= ${dataDir}`,
+  );
+}
 
 /** The journal's key of the tab a range reads (the range itself when it does not parse). */
 function sheetOfRange(range: string): string {
@@ -132,6 +146,7 @@ export class Keeper {
     // Private to the service's user: the offline sheet (players' codes), the journal (their
     // events) and the session secret live here, and other local users have no business listing it.
     await mkdir(dataDir, { recursive: true, mode: PRIVATE_DIR_MODE });
+    await warnIfOpenToOthers(dataDir, o.logger);
     k.lock = await acquireKeeperLock(dataDir, o.lockWaitMs ?? 15_000, (pid) =>
       o.logger.info({ pid }, 'keeper: waiting for the previous keeper to release the data dir'),
     );

@@ -1,0 +1,44 @@
+// The keeper's data dir: created private, and an existing one open to other users said so.
+
+import assert from 'node:assert/strict';
+import { chmodSync, mkdtempSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, test } from 'node:test';
+import { Keeper } from '../../src/sheets/keeper/keeper.js';
+import { paced } from '../../src/sheets/keeper/pacing.js';
+import { captureLogger, type CapturedLogger } from '../fixtures/capture-logger.js';
+import { FakeBackend } from '../fixtures/fake-sheets-backend.js';
+import { testKeeperSettings } from '../fixtures/keeper-settings.js';
+
+let root: string;
+let log: CapturedLogger;
+beforeEach(async () => {
+  root = mkdtempSync(join(tmpdir(), 'corral-datadir-'));
+  log = await captureLogger();
+});
+afterEach(() => rmSync(root, { recursive: true, force: true }));
+
+async function startAndClose(dataDir: string): Promise<void> {
+  const backend = new FakeBackend({ Players: [['name', 'code']] });
+  const k = await Keeper.start({ settings: testKeeperSettings(dataDir), logger: log.logger, socketPath: undefined, openBackend: async (pace) => paced(backend, pace), lockWaitMs: 2000 });
+  await k.close();
+}
+
+test('a data dir the keeper creates is private, and nothing is said', async () => {
+  const dataDir = join(root, 'new');
+  await startAndClose(dataDir);
+  assert.equal(statSync(dataDir).mode & 0o777, 0o700);
+  assert.deepEqual(log.lines().filter((l) => l.event === 'datadir.open_to_others'), []);
+});
+
+test('an existing data dir open to other users keeps its mode, and each start says how to close it', async () => {
+  const dataDir = join(root, 'old');
+  await startAndClose(join(root, 'old'));
+  chmodSync(dataDir, 0o755);
+  await startAndClose(dataDir);
+  assert.equal(statSync(dataDir).mode & 0o777, 0o755, 'corral does not change an operator\'s modes');
+  const said = log.lines().filter((l) => l.event === 'datadir.open_to_others');
+  assert.deepEqual(said.map((l) => [l.dataDir, l.mode, l.level]), [[dataDir, '755', 'warn']]);
+  assert.match(String(said[0]?.msg), new RegExp(`run chmod -R go= ${dataDir}$`));
+});
