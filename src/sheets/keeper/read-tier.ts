@@ -182,14 +182,8 @@ export class ReadTier {
       const values = stringRows(vr.values ?? []);
       const jsonBytes = Buffer.from(JSON.stringify(values));
       const changed = st.value ? !st.value.jsonBytes.equals(jsonBytes) : this.everFilled.has(range);
-      // Bounded: past this many ranges the memory is dropped, and a range evicted, then filled
-      // again, goes without its notice; workers then keep their copy until its expiry, as they
-      // would without push invalidation.
-      if (this.everFilled.size >= MAX_REMEMBERED_RANGES) this.everFilled.clear();
-      this.everFilled.add(range);
       const value: CachedValue = { range, values, jsonBytes, fetchStartedAt: started, fetchedAt: done, expiresAt: done + this.o.ttlMs };
-      st.value = value;
-      this.warnIfLarge(value);
+      this.install(range, st, value);
       const failingSince = st.failingSince;
       st.failureLog.ended((failures) =>
         this.o.logger.info(
@@ -201,16 +195,27 @@ export class ReadTier {
       st.failingSince = undefined;
       st.lastError = undefined;
       st.nextRetryAt = 0;
-      // Re-set so the LRU accounts for the new size. lru-cache recomputes a size only when the
-      // value object changes, and this is the same state object: delete it first.
-      this.states.delete(range);
-      this.states.set(range, st);
       if (changed) this.o.onChange?.(range);
       return value;
     } catch (err) {
       this.onFailure(range, st, err);
       throw err;
     }
+  }
+
+  /** A range's value, fetched or restored: remembered as filled, and counted at its size. */
+  private install(range: string, st: RangeState, value: CachedValue): void {
+    st.value = value;
+    // Bounded: past this many ranges the memory is dropped, and a range evicted, then filled
+    // again, goes without its notice; workers then keep their copy until its expiry, as they
+    // would without push invalidation.
+    if (this.everFilled.size >= MAX_REMEMBERED_RANGES) this.everFilled.clear();
+    this.everFilled.add(range);
+    // Re-set so the LRU accounts for the new size. lru-cache recomputes a size only when the
+    // value object changes, and this is the same state object: delete it first.
+    this.states.delete(range);
+    this.states.set(range, st);
+    this.warnIfLarge(value);
   }
 
   private halfBudget(): number {
@@ -288,14 +293,7 @@ export class ReadTier {
     for (const h of values) {
       const st = this.state(h.range);
       if (st.value) continue;
-      const value: CachedValue = { ...h, expiresAt: h.fetchedAt + this.o.ttlMs };
-      st.value = value;
-      if (this.everFilled.size >= MAX_REMEMBERED_RANGES) this.everFilled.clear();
-      this.everFilled.add(h.range);
-      // Re-set so the LRU accounts for the value's size (see fetch()).
-      this.states.delete(h.range);
-      this.states.set(h.range, st);
-      this.warnIfLarge(value);
+      this.install(h.range, st, { ...h, expiresAt: h.fetchedAt + this.o.ttlMs });
       restored++;
     }
     return restored;
