@@ -7,6 +7,7 @@ import dotenv from 'dotenv';
 import { ConfigError, CorralError, type ConfigProblem } from '../errors.js';
 import { editDistance } from '../edit-distance.js';
 import { lintEnvText, type EnvLint } from './env-lint.js';
+import { redisTarget } from '../redis/url.js';
 import { IGNORED_WITH_NOTE, META_SETTINGS, schema, settingNames, type SettingName, type Settings } from './schema.js';
 import type { SettingSpec } from './spec.js';
 
@@ -213,8 +214,15 @@ export function loadSettings(options: LoadOptions = {}): LoadedSettings {
   if ((out.CORRAL_HEADERS_TIMEOUT as number) > (out.CORRAL_REQUEST_TIMEOUT as number)) {
     warnings.push('CORRAL_HEADERS_TIMEOUT is longer than CORRAL_REQUEST_TIMEOUT; the request timeout applies to headers too');
   }
-  if (out.REDIS_URL !== undefined) {
-    warnings.push('REDIS_URL is set but not implemented yet: the cache, quota and rate limits are shared by this host only');
+  if (typeof out.REDIS_URL === 'string') {
+    try {
+      redisTarget(out.REDIS_URL);
+    } catch (err) {
+      problems.push({ name: 'REDIS_URL', value: '<redacted>', source: where(sources.REDIS_URL ?? 'environment', 'REDIS_URL'), allowed: (err as Error).message });
+    }
+    // Each host's offline sheet is its own file: there is nothing to share, and sharing its ranges
+    // would serve one host's rows from another's file.
+    if (out.SHEET_ID === undefined) warnings.push('REDIS_URL has no effect without SHEET_ID: the offline sheet is this host\'s own, its quota and cache are not shared');
   }
   if (out.CORRAL_MAX_REQUESTS_JITTER !== 0 && out.CORRAL_MAX_REQUESTS === 0) {
     warnings.push('CORRAL_MAX_REQUESTS_JITTER has no effect while CORRAL_MAX_REQUESTS is 0');

@@ -1,5 +1,6 @@
 // Settings of the Google Sheets layer (client, cache, quota, journal).
 
+import { REDIS_URL_PATTERN, REDIS_URL_TEXT } from '../redis/url.js';
 import { int, str } from './spec.js';
 
 export const sheetsSchema = {
@@ -105,8 +106,10 @@ export const sheetsSchema = {
     max: 10000000,
   }),
   REDIS_URL: str({
-    description: 'Redis URL for sharing the cache, quota and rate limits across hosts (unset = this host only).',
+    description: 'Redis shared by the corral hosts of one sheet: the Sheets quota and the cached ranges are shared through it, so the hosts together stay under SHEETS_*_PER_MINUTE and read each range from Google once per TTL (unset = this host alone; rate limits and login limits stay per host).',
     default: undefined,
+    pattern: REDIS_URL_PATTERN,
+    patternText: REDIS_URL_TEXT,
     secret: true,
   }),
 } as const;

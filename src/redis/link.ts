@@ -1,0 +1,93 @@
+// The keeper's connection to Redis (REDIS_URL), shared by the hosts of one deployment for the
+// Sheets quota and cache. Redis is a help, never a dependency of serving: every command fails fast
+// while it is unreachable (no offline queue, a short command timeout), and the callers then act
+// for this host alone (shared-quota.ts, shared-ranges.ts). The link reconnects by itself, with a
+// capped backoff, for as long as the keeper runs.
+//
+// Said to the operator: the first connection (redis.connected), an outage once when it begins and
+// then at most once a minute while it lasts (redis.unavailable), and its end (redis.recovered).
+
+import { Redis, type RedisOptions } from 'ioredis';
+import { describeError } from '../errors.js';
+import type { Logger } from '../log/logger.js';
+import { RepeatedFailure } from '../log/repeated-failure.js';
+import { redisTarget } from './url.js';
+
+/** A command Redis has not answered by then fails (and the caller acts for this host alone). */
+export const REDIS_COMMAND_TIMEOUT_MS = 1000;
+const CONNECT_TIMEOUT_MS = 2000;
+const RECONNECT_MAX_MS = 5000;
+
+export interface RedisLinkOptions {
+  readonly url: string;
+  readonly logger: Logger;
+  /** Overrides for tests (shorter timeouts). */
+  readonly commandTimeoutMs?: number;
+}
+
+export class RedisLink {
+  readonly client: Redis;
+  /** Where it connects, for log lines: the URL without its password. */
+  readonly target: string;
+  private readonly outage = new RepeatedFailure();
+  private everReady = false;
+  private closed = false;
+
+  constructor(private readonly o: RedisLinkOptions) {
+    const { options, shown } = redisTarget(o.url);
+    this.target = shown;
+    const settings: RedisOptions = {
+      ...options,
+      connectionName: `corral-keeper-${process.pid}`,
+      // While disconnected, a command fails at once instead of waiting in a queue: a read or a
+      // quota token must not wait on Redis longer than the timeout below.
+      enableOfflineQueue: false,
+      maxRetriesPerRequest: 0,
+      commandTimeout: o.commandTimeoutMs ?? REDIS_COMMAND_TIMEOUT_MS,
+      connectTimeout: CONNECT_TIMEOUT_MS,
+      retryStrategy: (times) => Math.min(RECONNECT_MAX_MS, 100 * 2 ** Math.min(times, 6)),
+      lazyConnect: false,
+    };
+    this.client = new Redis(settings);
+    this.client.on('ready', () => this.onReady());
+    // ioredis emits 'error' for every failed (re)connection: without a listener it would be thrown.
+    this.client.on('error', (err: Error) => this.onDown(err));
+    this.client.on('close', () => this.onDown(new Error('connection closed')));
+  }
+
+  /** Whether commands can be sent now (they may still fail). */
+  get ready(): boolean {
+    return this.client.status === 'ready';
+  }
+
+  private onReady(): void {
+    if (!this.everReady) {
+      this.everReady = true;
+      this.o.logger.info({ event: 'redis.connected', redis: this.target }, `redis: connected to ${this.target}; the Sheets quota and cache are shared with the other hosts using it`);
+    }
+    this.outage.ended((failures) =>
+      this.o.logger.info({ event: 'redis.recovered', redis: this.target, failures }, `redis: ${this.target} reachable again; the Sheets quota and cache are shared again`),
+    );
+  }
+
+  private onDown(err: Error): void {
+    if (this.closed) return;
+    this.outage.failed((sinceLastLine, total) =>
+      this.o.logger.warn(
+        { event: 'redis.unavailable', code: 'CORRAL_ERR_REDIS', redis: this.target, err: describeError(err), failures: total, since_last_line: sinceLastLine },
+        `redis: ${this.target} unreachable (${err.message}); this host reads Google and spends the quota on its own share until it is back (reconnecting by itself)`,
+      ),
+    );
+  }
+
+  /** Closes the connection; idempotent. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    try {
+      await this.client.quit();
+    } catch {
+      this.client.disconnect();
+    }
+  }
+}

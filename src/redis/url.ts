@@ -1,0 +1,45 @@
+// REDIS_URL, as operators write it: redis://[user:password@]host[:port][/db],
+// rediss://… for TLS, or unix:///path/to/redis.sock[?db=N] (with user= and password= in the query
+// when the socket needs them). The password never reaches a log line: `shown` is the URL without it.
+
+import type { RedisOptions } from 'ioredis';
+import { CorralError } from '../errors.js';
+
+export const REDIS_URL_PATTERN = /^(redis|rediss|unix):\/\/\S+$/;
+export const REDIS_URL_TEXT = 'a redis://host:port[/db], rediss://host:port[/db] or unix:///path/to/redis.sock URL';
+
+function database(text: string | null, url: string): number | undefined {
+  if (text === null || text === '') return undefined;
+  if (!/^\d{1,2}$/.test(text)) throw new CorralError('CORRAL_ERR_CONFIG_INVALID', `REDIS_URL ${url}: the database must be a number from 0 to 15 (e.g. redis://127.0.0.1:6379/0), not ${JSON.stringify(text)}`);
+  return Number(text);
+}
+
+export function redisTarget(raw: string): { options: RedisOptions; shown: string } {
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    throw new CorralError('CORRAL_ERR_CONFIG_INVALID', `REDIS_URL is not a URL; expected ${REDIS_URL_TEXT}`);
+  }
+  const shownUrl = new URL(url.href);
+  if (shownUrl.password) shownUrl.password = '***';
+  shownUrl.searchParams.delete('password');
+  const shown = shownUrl.href;
+  const username = decodeURIComponent(url.username) || url.searchParams.get('user') || undefined;
+  const password = decodeURIComponent(url.password) || url.searchParams.get('password') || undefined;
+  const auth: RedisOptions = { ...(username ? { username } : {}), ...(password ? { password } : {}) };
+  if (url.protocol === 'unix:') {
+    if (!url.pathname || url.pathname === '/') throw new CorralError('CORRAL_ERR_CONFIG_INVALID', `REDIS_URL ${shown}: no socket path; write unix:///path/to/redis.sock`);
+    const db = database(url.searchParams.get('db'), shown);
+    return { options: { path: decodeURIComponent(url.pathname), ...auth, ...(db !== undefined ? { db } : {}) }, shown };
+  }
+  if (url.protocol !== 'redis:' && url.protocol !== 'rediss:') throw new CorralError('CORRAL_ERR_CONFIG_INVALID', `REDIS_URL ${shown}: unknown scheme ${url.protocol}; expected ${REDIS_URL_TEXT}`);
+  if (!url.hostname) throw new CorralError('CORRAL_ERR_CONFIG_INVALID', `REDIS_URL ${shown}: no host; expected ${REDIS_URL_TEXT}`);
+  const db = database(url.pathname.replace(/^\//, ''), shown);
+  const port = url.port ? Number(url.port) : 6379;
+  const host = url.hostname.replace(/^\[(.*)\]$/, '$1');
+  return {
+    options: { host, port, ...auth, ...(db !== undefined ? { db } : {}), ...(url.protocol === 'rediss:' ? { tls: { servername: host } } : {}) },
+    shown,
+  };
+}

@@ -1,0 +1,72 @@
+// A real redis-server for tests, on a unix socket in its own temp dir (no port to race for), with
+// nothing saved to disk. Tests that need one skip, saying why, where Debian's redis-server is not
+// installed (.ci/run installs it).
+
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+export const REDIS_SERVER = ['/usr/bin/redis-server', '/usr/local/bin/redis-server'].find((p) => existsSync(p));
+
+/** Why Redis tests cannot run here, or undefined when they can. */
+export const redisMissing: string | undefined = REDIS_SERVER ? undefined : 'redis-server is not installed (apt-get install redis-server; .ci/run does)';
+
+export interface RedisServer {
+  /** REDIS_URL for corral. */
+  readonly url: string;
+  readonly socket: string;
+  /** Runs redis-cli against it and returns its output. */
+  cli(...args: string[]): string;
+  /** Stops it (SIGKILL): clients see the connection drop. */
+  kill(): Promise<void>;
+  /** Starts it again on the same socket, empty. */
+  restart(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+async function waitForSocket(socket: string, child: ChildProcess, output: () => string): Promise<void> {
+  for (let i = 0; i < 200; i++) {
+    if (child.exitCode !== null) throw new Error(`redis-server exited (${child.exitCode}): ${output()}`);
+    if (existsSync(socket) && spawnSync('redis-cli', ['-s', socket, 'PING'], { encoding: 'utf8' }).stdout.trim() === 'PONG') return;
+    await new Promise((r) => setTimeout(r, 25));
+  }
+  throw new Error(`redis-server did not answer on ${socket} within 5 s: ${output()}`);
+}
+
+export async function startRedis(): Promise<RedisServer> {
+  if (!REDIS_SERVER) throw new Error(redisMissing);
+  const dir = mkdtempSync(join(tmpdir(), 'corral-redis-'));
+  const socket = join(dir, 'redis.sock');
+  let child: ChildProcess | undefined;
+  const launch = async () => {
+    let out = '';
+    const c = spawn(REDIS_SERVER, ['--port', '0', '--unixsocket', socket, '--unixsocketperm', '700', '--save', '', '--appendonly', 'no', '--dir', dir], { stdio: ['ignore', 'pipe', 'pipe'] });
+    c.stdout?.on('data', (d: Buffer) => (out += d.toString()));
+    c.stderr?.on('data', (d: Buffer) => (out += d.toString()));
+    child = c;
+    await waitForSocket(socket, c, () => out);
+  };
+  const kill = async () => {
+    const c = child;
+    child = undefined;
+    if (!c || c.exitCode !== null) return;
+    await new Promise<void>((resolve) => {
+      c.once('exit', () => resolve());
+      c.kill('SIGKILL');
+    });
+    rmSync(socket, { force: true });
+  };
+  await launch();
+  return {
+    url: `unix://${socket}`,
+    socket,
+    cli: (...args) => spawnSync('redis-cli', ['-s', socket, ...args], { encoding: 'utf8' }).stdout,
+    kill,
+    restart: launch,
+    async stop() {
+      await kill();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
