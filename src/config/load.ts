@@ -205,15 +205,6 @@ export function loadSettings(options: LoadOptions = {}): LoadedSettings {
     });
   }
 
-  if (problems.length > 0) throw new ConfigError(problems, warnings);
-
-  for (const name of PATH_SETTINGS) {
-    const v = out[name];
-    if (typeof v === 'string' && !isAbsolute(v)) out[name] = resolve(cwd, v);
-  }
-  if ((out.CORRAL_HEADERS_TIMEOUT as number) > (out.CORRAL_REQUEST_TIMEOUT as number)) {
-    warnings.push('CORRAL_HEADERS_TIMEOUT is longer than CORRAL_REQUEST_TIMEOUT; the request timeout applies to headers too');
-  }
   if (typeof out.REDIS_URL === 'string') {
     try {
       redisTarget(out.REDIS_URL);
@@ -223,6 +214,15 @@ export function loadSettings(options: LoadOptions = {}): LoadedSettings {
     // Each host's offline sheet is its own file: there is nothing to share, and sharing its ranges
     // would serve one host's rows from another's file.
     if (out.SHEET_ID === undefined) warnings.push('REDIS_URL has no effect without SHEET_ID: the offline sheet is this host\'s own, its quota and cache are not shared');
+  }
+  if (problems.length > 0) throw new ConfigError(problems, warnings);
+
+  for (const name of PATH_SETTINGS) {
+    const v = out[name];
+    if (typeof v === 'string' && !isAbsolute(v)) out[name] = resolve(cwd, v);
+  }
+  if ((out.CORRAL_HEADERS_TIMEOUT as number) > (out.CORRAL_REQUEST_TIMEOUT as number)) {
+    warnings.push('CORRAL_HEADERS_TIMEOUT is longer than CORRAL_REQUEST_TIMEOUT; the request timeout applies to headers too');
   }
   if (out.CORRAL_MAX_REQUESTS_JITTER !== 0 && out.CORRAL_MAX_REQUESTS === 0) {
     warnings.push('CORRAL_MAX_REQUESTS_JITTER has no effect while CORRAL_MAX_REQUESTS is 0');

@@ -150,11 +150,6 @@ test('CORRAL_TRUSTED_PROXIES takes addresses and CIDR blocks, and names the entr
   );
 });
 
-test('REDIS_URL is accepted but said to be not implemented yet', () => {
-  const { warnings } = loadSettings({ env: { CORRAL_ENV_FILE: 'none', REDIS_URL: 'redis://127.0.0.1:6379' } });
-  assert.ok(warnings.some((w) => /REDIS_URL is set but not implemented yet/.test(w)));
-});
-
 test('unknown CORRAL_* names get a did-you-mean warning', () => {
   const { warnings } = loadSettings({ env: { CORRAL_ENV_FILE: 'none', CORRAL_WORKER: '3', CORRAL_TIMEOUTT: '4', CORRAL_ZZZZZZZZZZZZZ: '1' } });
   assert.ok(warnings.includes('unknown setting CORRAL_WORKER: did you mean CORRAL_WORKERS?'));

@@ -17,6 +17,7 @@ import { createWorkerSheetsClient } from '../../src/sheets/worker-client.js';
 import { captureLogger, type CapturedLogger } from '../fixtures/capture-logger.js';
 import { FakeBackend } from '../fixtures/fake-sheets-backend.js';
 import { FakeClock } from '../fixtures/fake-clock.js';
+import { testKeeperSettings } from '../fixtures/keeper-settings.js';
 
 const HEADER = ['event_id', 'player', 'kind', 'detail', 'at'];
 
@@ -62,19 +63,7 @@ describe('keeper over its local socket, with worker clients', () => {
     dir = mkdtempSync(join(tmpdir(), 'corral-keeper-'));
     backend = new FakeBackend({ Events: [HEADER, ['ev-1', 'P001', 'joined', '', '2024-01-01']], Players: [['name', 'code'], ['Alice', 'P001']] });
     log = await captureLogger();
-    settings = {
-      CORRAL_DATA_DIR: dir,
-      SHEET_ID: 'fake',
-      SHEET_CACHE_TTL: 60,
-      SHEET_CACHE_MAX_STALE: 3600,
-      SHEETS_READS_PER_MINUTE: 300,
-      SHEETS_WRITES_PER_MINUTE: 300,
-      SHEETS_FLUSH_INTERVAL_MS: 50,
-      CORRAL_L1_CACHE_MB: 4,
-      CORRAL_IDEMPOTENCY_TTL: 86400,
-      CORRAL_IDEMPOTENCY_KEYS: 100_000,
-      CORRAL_IDEMPOTENCY_KEYS_PER_PLAYER: 1000,
-    };
+    settings = { ...testKeeperSettings(dir, { SHEETS_FLUSH_INTERVAL_MS: 50 }), SHEET_ID: 'fake' };
   });
   afterEach(async () => {
     for (const c of clients.splice(0)) await c.close();

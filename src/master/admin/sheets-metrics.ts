@@ -47,6 +47,8 @@ export function registerSheetsMetrics(view: AdminView, registers: Registry[]): v
   counter('corral_sheets_stale_answers_total', "Reads answered older than SHEET_CACHE_TTL: the keeper's stale hits and workers' stale fallbacks.", byRole('cacheStaleHits', 'l1StaleFallbacks'));
   counter('corral_sheets_journal_appends_refused_total', 'Appends refused because the write journal could not be written (disk full, I/O error): the app answered them 503 not_saved.', keeperCount('journalAppendsRefused'));
   counter('corral_sheets_upstream_calls_total', 'Calls that reached the Sheets API, retries and read-backs included.', keeperCount('upstreamCallsTotal'));
+  counter('corral_sheets_shared_reads_total', 'Ranges the keeper took from Redis (REDIS_URL), fetched by another host (or by this one before a restart), instead of reading Google.', keeperCount('sharedReads'));
+  counter('corral_sheets_quota_alone_grants_total', "Calls to Google paid from this host's share of the quota because Redis (REDIS_URL) was unreachable.", keeperCount('aloneQuotaGrants'));
 
   // No sample while no keeper reports the figure (none running, another backend): an absent
   // series reads as unknown, where a 0 would read as an empty journal or a full quota.
@@ -67,5 +69,15 @@ export function registerSheetsMetrics(view: AdminView, registers: Registry[]): v
   gauge('corral_sheets_journal_oldest_row_age_seconds', 'Age of the oldest journaled row Google does not have yet (0 with none): grows while appends fail.', (f) => f.journal_oldest_seconds);
   gauge('corral_sheets_journal_writable', 'The write journal takes appends (1), or its last append could not be written (0: disk full, I/O error) and appends are refused.', (f) => (f.journal_writable === null ? null : f.journal_writable ? 1 : 0));
   gauge('corral_sheets_ranges_failing', "Ranges whose last fetch from Google failed (answered stale meanwhile, or failing): over 0 while Google fails.", (f) => f.ranges_failing);
+  new Gauge({
+    name: 'corral_sheets_redis_connected',
+    help: "The keeper's link to Redis (REDIS_URL) is up (1) or down (0: the host reads Google and spends the quota on its own share); absent without REDIS_URL.",
+    registers,
+    collect() {
+      const keeper = view.children().find((c) => c.role === 'keeper' && typeof c.figures?.extra?.redisConnected === 'boolean');
+      if (!keeper) this.remove();
+      else this.set(keeper.figures?.extra?.redisConnected === true ? 1 : 0);
+    },
+  });
   gauge('corral_sheets_max_staleness_seconds', 'Worst staleness (seconds past SHEET_CACHE_TTL) of an answer the keeper served in the last minute; 0 when all were fresh.', (f) => f.max_stale_seconds);
 }

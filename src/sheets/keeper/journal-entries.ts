@@ -23,12 +23,20 @@ export class JournalEntries {
   readonly rowIds = new RowIndex();
   /** Rows of the done entries kept. */
   private retainedRows = 0;
+  /** Per tab, when the latest done entry forgotten had reached Google. */
+  private readonly forgottenDoneAt = new Map<string, number>();
+  /**
+   * The same for entries a previous keeper forgot, which this one cannot know: it takes the
+   * retention's age at restore (entries forgotten by the row cap may be newer; see forgotAfter).
+   */
+  private forgottenBeforeStart = -Infinity;
 
   constructor(private readonly retention: Retention) {}
 
   /** Takes the entries replayed at open; unsure ones are read back no sooner than `verifyAt`. */
   restore(entries: Map<string, JournalEntry>, now: number, verifyAt: number): void {
     this.entries = entries;
+    this.forgottenBeforeStart = now - this.retention.retainDoneMs;
     for (const e of entries.values()) {
       this.rowIds.add(e);
       if (e.state === 'done') this.retainedRows += e.rows.length;
@@ -47,7 +55,19 @@ export class JournalEntries {
   forget(e: JournalEntry): void {
     this.entries.delete(e.id);
     this.rowIds.remove(e);
-    if (e.state === 'done') this.retainedRows -= e.rows.length;
+    if (e.state !== 'done') return;
+    this.retainedRows -= e.rows.length;
+    const doneAt = e.doneAt ?? 0;
+    if (doneAt > (this.forgottenDoneAt.get(e.sheet) ?? -Infinity)) this.forgottenDoneAt.set(e.sheet, doneAt);
+  }
+
+  /**
+   * Whether rows of the tab that reached Google after `t` may have been forgotten: a copy of it
+   * fetched at `t` would then lack them, and reads of it would not show them (read-tier.ts
+   * refuses such a copy from another host).
+   */
+  forgotAfter(sheet: string, t: number): boolean {
+    return Math.max(this.forgottenDoneAt.get(sheet) ?? -Infinity, this.forgottenBeforeStart) >= t;
   }
 
   /** Google has the entry's rows since `now` (nothing when it was done already). */

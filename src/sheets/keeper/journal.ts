@@ -281,6 +281,11 @@ export class Journal {
    * Rows a read of `sheet` must show on top of an upstream value fetched from `fetchStartedAt`
    * (journal-entries.ts).
    */
+  /** Whether rows of `sheet` that reached Google after `t` may have been forgotten (journal-entries.ts). */
+  forgotAfter(sheet: string, t: number): boolean {
+    return this.table.forgotAfter(sheet, t);
+  }
+
   rowsFor(sheet: string, fetchStartedAt: number): PendingRow[] {
     return this.table.rowsFor(sheet, fetchStartedAt);
   }

@@ -3,10 +3,12 @@
 // write journal and its flusher), serving the workers on a local socket.
 
 import { mkdir, stat } from 'node:fs/promises';
+import { hostname } from 'node:os';
 import type { Settings } from '../../config/schema.js';
 import { DataDirWriteError, describeError } from '../../errors.js';
 import type { Logger } from '../../log/logger.js';
 import { PRIVATE_DIR_MODE } from '../../private-modes.js';
+import { RedisLink } from '../../redis/link.js';
 import type { SheetsBackend } from '../backend.js';
 import { saveCacheHandoff, takeCacheHandoff, type TakenHandoff } from './cache-handoff.js';
 import { ChangeFeed, type WatchAnswer } from './change-feed.js';
@@ -21,6 +23,9 @@ import { QuotaBucket } from './quota.js';
 import { QuotaLedger } from './quota-ledger.js';
 import { ReadTier, type TierRead } from './read-tier.js';
 import { KeeperServer } from './server.js';
+import { sharedPrefix } from './shared-keys.js';
+import { SharedQuota } from './shared-quota.js';
+import { SharedRanges } from './shared-ranges.js';
 import { checkSocketDir, dataDirOf, socketOutsideDataDir } from './socket-path.js';
 import { UpstreamMeter } from './upstream-meter.js';
 import { JournalWriteFailureLog } from './write-failure-log.js';
@@ -64,6 +69,8 @@ export type KeeperSettings = Pick<
   | 'CORRAL_IDEMPOTENCY_TTL'
   | 'CORRAL_IDEMPOTENCY_KEYS'
   | 'CORRAL_IDEMPOTENCY_KEYS_PER_PLAYER'
+  | 'REDIS_URL'
+  | 'SHEETS_TIMEOUT'
 >;
 
 export interface KeeperOptions {
@@ -107,6 +114,10 @@ export class Keeper {
   private journal!: Journal;
   private lock: KeeperLock | undefined;
   private ledger: QuotaLedger | undefined;
+  /** The sheet's quota and ranges shared with its other hosts (REDIS_URL, Google only). */
+  private redis: RedisLink | undefined;
+  private sharedQuota: SharedQuota | undefined;
+  private sharedRanges: SharedRanges | undefined;
   private closed: Promise<void> | undefined;
   private readonly writeFailures: JournalWriteFailureLog;
   private evictionsReported = 0;
@@ -135,7 +146,30 @@ export class Keeper {
       budgetSetting: 'CORRAL_L1_CACHE_MB (the keeper holds 4 times it)',
       ...(this.o.clock ? { clock: this.o.clock } : {}),
       onChange: (range) => this.feed.publish(sheetKey(range)),
+      ...(this.sharedRanges
+        ? {
+            shared: this.sharedRanges,
+            // Before the journal opens no read is answered (the server listens after it).
+            acceptShared: (range: string, fetchStartedAt: number) => this.journal !== undefined && !this.journal.forgotAfter(sheetOfRange(range), fetchStartedAt),
+            sharedWaitMs: s.SHEETS_TIMEOUT * 1000,
+          }
+        : {}),
     });
+  }
+
+  /**
+   * With REDIS_URL and a Google sheet: the quota and the cached ranges are shared with the other
+   * hosts of the same sheet. The offline sheet is each host's own file: nothing to share.
+   */
+  private openShared(): void {
+    const s = this.o.settings;
+    if (s.REDIS_URL === undefined || this.backend.kind !== 'google') return;
+    const link = new RedisLink({ url: s.REDIS_URL, logger: this.o.logger });
+    this.redis = link;
+    const prefix = sharedPrefix(this.backend.source);
+    const clock = this.o.clock ? { clock: this.o.clock } : {};
+    this.sharedQuota = new SharedQuota({ link, prefix, perMinute: { read: s.SHEETS_READS_PER_MINUTE, write: s.SHEETS_WRITES_PER_MINUTE }, ...clock });
+    this.sharedRanges = new SharedRanges({ link, prefix, keepMs: (s.SHEET_CACHE_TTL + s.SHEET_CACHE_MAX_STALE) * 1000, claimMs: s.SHEETS_TIMEOUT * 1000, ownerId: `${hostname()}:${process.pid}` });
   }
 
   /** Takes the data dir lock, replays the journal, starts the flusher and (optionally) the server. */
@@ -153,7 +187,8 @@ export class Keeper {
     try {
       // Under the lock and before the first call: what the previous keeper spent this minute counts.
       k.ledger = QuotaLedger.open(dataDir, { reads: k.readQuota, writes: k.writeQuota }, o.logger);
-      k.backend = await o.openBackend(pacer(k.readQuota, k.writeQuota, k.meter));
+      k.backend = await o.openBackend(pacer(k.readQuota, k.writeQuota, k.meter, (kind, signal) => k.sharedQuota?.take(kind, signal)));
+      k.openShared();
       k.startTier();
       // Before the journal opens: its done entries are kept while a copy from before them is
       // served, and the restored copies are such copies (cache-handoff.ts).
@@ -407,6 +442,8 @@ export class Keeper {
       idempotencyKeysEvicted: this.journal.idempotencyFigures().evicted,
       idempotencyKeysEvictedByPlayerShare: this.journal.idempotencyFigures().ownerEvicted,
       keeperRequests: this.server?.stats().requests ?? 0,
+      // Absent without REDIS_URL (an absent series reads as "not used", a 0 as "down").
+      ...(this.redis ? { redisConnected: this.redis.ready, ...this.sharedQuota?.figures() } : {}),
     };
   }
 
@@ -469,10 +506,12 @@ export class Keeper {
       this.tier?.close();
       this.readQuota.close();
       this.writeQuota.close();
+      this.sharedQuota?.close();
       this.ledger?.close();
       await this.server?.close();
       await this.journal?.close();
       await this.backend?.close().catch(() => undefined);
+      await this.redis?.close();
       await this.lock?.release();
     })();
     return this.closed;

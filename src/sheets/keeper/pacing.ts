@@ -9,9 +9,14 @@ import type { UpstreamMeter } from './upstream-meter.js';
 
 export type BeforeAttempt = (info: { readonly kind: 'read' | 'write' }, signal?: AbortSignal) => Promise<void>;
 
-export function pacer(readQuota: QuotaBucket, writeQuota: QuotaBucket, meter: UpstreamMeter): BeforeAttempt {
+/**
+ * The host's own bucket first (it caps this host whatever Redis says), then the window shared with
+ * the sheet's other hosts when there is one (shared-quota.ts).
+ */
+export function pacer(readQuota: QuotaBucket, writeQuota: QuotaBucket, meter: UpstreamMeter, shared?: (kind: 'read' | 'write', signal?: AbortSignal) => Promise<void> | undefined): BeforeAttempt {
   return async (info, signal) => {
     await (info.kind === 'write' ? writeQuota : readQuota).acquire(signal);
+    await shared?.(info.kind, signal);
     meter.record(info.kind);
   };
 }

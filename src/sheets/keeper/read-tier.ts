@@ -18,6 +18,7 @@ import type { SheetsBackend } from '../backend.js';
 import { backoffMs } from './backoff.js';
 import type { HandedValue } from './cache-handoff.js';
 import { systemClock, type Clock } from './clock.js';
+import type { SharedRanges } from './shared-ranges.js';
 
 export interface CachedValue {
   readonly range: string;
@@ -69,7 +70,25 @@ export interface ReadTierOptions {
   readonly clock?: Clock;
   /** Called when a range's upstream value changed (push invalidation of the L1s). */
   readonly onChange?: (range: string) => void;
+  /** Ranges shared with the other hosts of the sheet (REDIS_URL); absent = this host alone. */
+  readonly shared?: SharedRanges;
+  /**
+   * Whether a value another host fetched, begun at `fetchStartedAt`, may be served: not when the
+   * journal already forgot rows that reached Google after it (they would vanish from reads).
+   */
+  readonly acceptShared?: (range: string, fetchStartedAt: number) => boolean;
+  /** Longest wait for another host's fetch of a range before fetching it here. */
+  readonly sharedWaitMs?: number;
 }
+
+/**
+ * Another host's times are read as this many ms earlier than they say: hosts' clocks differ a
+ * little (NTP), and a copy taken as older than it is only keeps journaled rows shown longer (they
+ * are told apart by id), where one taken as newer could hide an acknowledged row.
+ */
+export const SHARED_CLOCK_ALLOWANCE_MS = 5000;
+/** How often a host waiting for another's fetch looks for its value. */
+const SHARED_POLL_MS = 50;
 
 const MAX_REMEMBERED_RANGES = 10_000;
 
@@ -109,7 +128,7 @@ export class ReadTier {
   private readonly clock: Clock;
   private readonly now = (): number => this.clock.now();
   private readonly abort = new AbortController();
-  private counts = { fresh: 0, stale: 0, miss: 0, upstream: 0, upstreamErrors: 0 };
+  private counts = { fresh: 0, stale: 0, miss: 0, upstream: 0, upstreamErrors: 0, shared: 0, sharedWaits: 0 };
 
   constructor(private readonly o: ReadTierOptions) {
     this.clock = o.clock ?? systemClock;
@@ -146,6 +165,9 @@ export class ReadTier {
       this.counts.stale++;
       return this.served(st, v, now, 'stale');
     }
+    // Not usable here: another host may have it, fresh or still servable (a keeper that just
+    // started, while Google fails, serves what the others hold).
+    if (this.o.shared && !st.inflight && (await this.adoptShared(range, st))) return this.get(range);
     this.counts.miss++;
     // A range that just failed is not fetched again for every caller: they get the same error
     // until the backoff passed (no stampede on a failing Google).
@@ -171,6 +193,60 @@ export class ReadTier {
   }
 
   private async fetch(range: string, st: RangeState): Promise<CachedValue> {
+    const shared = this.o.shared;
+    if (!shared) return this.fetchUpstream(range, st);
+    const adopted = await this.adoptShared(range, st);
+    if (adopted && this.clock.now() < adopted.expiresAt) return adopted;
+    // One host fetches; the others wait for its value, up to the claim's deadline (a holder that
+    // died, or one whose fetch failed, then leaves the fetch to whoever claims it next).
+    const waitUntil = this.clock.now() + (this.o.sharedWaitMs ?? 10_000);
+    for (;;) {
+      const claim = await shared.claim(range);
+      if (claim.result === 'won') {
+        try {
+          return await this.fetchUpstream(range, st);
+        } finally {
+          await shared.release(range, claim.token);
+        }
+      }
+      if (claim.result === 'unavailable' || this.clock.now() >= waitUntil) return this.fetchUpstream(range, st);
+      this.counts.sharedWaits++;
+      do {
+        await new Promise((resolve) => this.clock.setTimeout(() => resolve(undefined), SHARED_POLL_MS));
+        this.abort.signal.throwIfAborted();
+        const got = await this.adoptShared(range, st);
+        if (got && this.clock.now() < got.expiresAt) return got;
+      } while ((await shared.claimed(range)) && this.clock.now() < waitUntil);
+    }
+  }
+
+  /**
+   * Installs the value another host shared when it is newer than this host's and can still be
+   * served; returns it (or undefined: none, too old, or refused by acceptShared).
+   */
+  private async adoptShared(range: string, st: RangeState): Promise<CachedValue | undefined> {
+    const found = await this.o.shared?.get(range);
+    if (!found) return undefined;
+    const now = this.clock.now();
+    const fetchedAt = Math.min(found.fetchedAt, now);
+    const fetchStartedAt = Math.min(found.fetchStartedAt, fetchedAt) - SHARED_CLOCK_ALLOWANCE_MS;
+    const expiresAt = fetchedAt + this.o.ttlMs;
+    if (now - expiresAt > this.o.maxStaleMs) return undefined;
+    if (st.value && st.value.fetchedAt >= fetchedAt) return undefined;
+    if (this.o.acceptShared && !this.o.acceptShared(range, fetchStartedAt)) return undefined;
+    // An answer that comes after close() is not kept (as a fetch's is not).
+    if (this.abort.signal.aborted) return undefined;
+    const values = stringRows(found.values);
+    const jsonBytes = Buffer.from(JSON.stringify(values));
+    const changed = st.value ? !st.value.jsonBytes.equals(jsonBytes) : this.everFilled.has(range);
+    const value: CachedValue = { range, values, jsonBytes, fetchStartedAt, fetchedAt, expiresAt };
+    this.install(range, st, value);
+    this.counts.shared++;
+    if (changed) this.o.onChange?.(range);
+    return value;
+  }
+
+  private async fetchUpstream(range: string, st: RangeState): Promise<CachedValue> {
     try {
       const started = this.clock.now();
       this.counts.upstream++;
@@ -196,6 +272,9 @@ export class ReadTier {
       st.lastError = undefined;
       st.nextRetryAt = 0;
       if (changed) this.o.onChange?.(range);
+      // Not awaited (the callers have their value); Redis runs one connection's commands in order,
+      // so the value lands before the claim's release that follows (fetch()).
+      void this.o.shared?.put(range, jsonBytes, started, done);
       return value;
     } catch (err) {
       this.onFailure(range, st, err);
@@ -314,6 +393,8 @@ export class ReadTier {
       cacheStaleHits: this.counts.stale,
       cacheMisses: this.counts.miss,
       upstreamReads: this.counts.upstream,
+      sharedReads: this.counts.shared,
+      sharedFetchWaits: this.counts.sharedWaits,
       upstreamReadErrors: this.counts.upstreamErrors,
       rangesCached: this.states.size,
       rangesFailing: failing,

@@ -1,0 +1,38 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { loadSettings } from '../../src/config/load.js';
+import { ConfigError } from '../../src/errors.js';
+import { redisTarget } from '../../src/redis/url.js';
+
+describe('REDIS_URL', () => {
+  it('reads redis://, rediss:// and unix:// URLs, and never shows the password', () => {
+    assert.deepEqual(redisTarget('redis://10.0.0.5:6380/2'), { options: { host: '10.0.0.5', port: 6380, db: 2 }, shown: 'redis://10.0.0.5:6380/2' });
+    assert.deepEqual(redisTarget('redis://redis.internal'), { options: { host: 'redis.internal', port: 6379 }, shown: 'redis://redis.internal' });
+    const tls = redisTarget('rediss://corral:s3cret@cache.example:6390');
+    assert.deepEqual(tls.options, { host: 'cache.example', port: 6390, username: 'corral', password: 's3cret', tls: { servername: 'cache.example' } });
+    assert.equal(tls.shown, 'rediss://corral:***@cache.example:6390');
+    const unix = redisTarget('unix:///run/redis/redis.sock?db=3&password=pw');
+    assert.deepEqual(unix.options, { path: '/run/redis/redis.sock', password: 'pw', db: 3 });
+    assert.ok(!unix.shown.includes('pw'), unix.shown);
+    assert.deepEqual(redisTarget('redis://[::1]:6379').options, { host: '::1', port: 6379 });
+  });
+
+  it('refuses what it cannot use, saying what to write', () => {
+    assert.throws(() => redisTarget('redis://h:6379/db1'), /database must be a number from 0 to 15/);
+    assert.throws(() => redisTarget('unix://'), /no socket path; write unix:\/\/\/path\/to\/redis.sock/);
+    assert.throws(() => redisTarget('http://h:6379'), /unknown scheme http:/);
+  });
+
+  it('is checked when settings load: a bad URL is a config problem (redacted); without SHEET_ID it is said to do nothing', () => {
+    assert.throws(
+      () => loadSettings({ env: { CORRAL_ENV_FILE: 'none', REDIS_URL: 'localhost:6379' } }),
+      (err: unknown) => err instanceof ConfigError && /REDIS_URL/.test(err.message) && /redis:\/\/host:port/.test(err.message),
+    );
+    assert.throws(
+      () => loadSettings({ env: { CORRAL_ENV_FILE: 'none', REDIS_URL: 'redis://:pw@h/x' } }),
+      (err: unknown) => err instanceof ConfigError && /database must be a number/.test(err.message) && !err.message.includes(':pw@'),
+    );
+    const { warnings } = loadSettings({ env: { CORRAL_ENV_FILE: 'none', REDIS_URL: 'redis://127.0.0.1:6379' } });
+    assert.ok(warnings.some((w) => /REDIS_URL has no effect without SHEET_ID/.test(w)), warnings.join('\n'));
+  });
+});

@@ -1,0 +1,103 @@
+// The Sheets quota shared by two hosts through a real redis-server: together they get no more than
+// the limit in the window; with Redis away each spends its share alone, and those grants are
+// counted in the shared window once Redis is back.
+
+import assert from 'node:assert/strict';
+import { after, afterEach, before, beforeEach, describe, it } from 'node:test';
+import { RedisLink } from '../../src/redis/link.js';
+import { sharedPrefix } from '../../src/sheets/keeper/shared-keys.js';
+import { SharedQuota } from '../../src/sheets/keeper/shared-quota.js';
+import { captureLogger, type CapturedLogger } from '../fixtures/capture-logger.js';
+import { redisMissing, startRedis, type RedisServer } from '../helpers/redis-server.js';
+
+const PREFIX = sharedPrefix('google sheet-1 via emulator');
+
+describe('quota shared through Redis', { skip: redisMissing }, () => {
+  let redis: RedisServer;
+  let log: CapturedLogger;
+  const links: RedisLink[] = [];
+  const quotas: SharedQuota[] = [];
+  const aborts: AbortController[] = [];
+
+  const quota = async (perMinute: number): Promise<SharedQuota> => {
+    const link = new RedisLink({ url: redis.url, logger: log.logger });
+    links.push(link);
+    while (!link.ready) await new Promise((r) => setTimeout(r, 10));
+    const q = new SharedQuota({ link, prefix: PREFIX, perMinute: { read: perMinute, write: perMinute } });
+    quotas.push(q);
+    return q;
+  };
+  /** Starts `n` takes; returns how many were granted once `ms` passed (the rest are left waiting). */
+  const grantedWithin = async (q: SharedQuota, n: number, ms: number): Promise<number> => {
+    let granted = 0;
+    for (let i = 0; i < n; i++) {
+      const abort = new AbortController();
+      aborts.push(abort);
+      q.take('read', abort.signal).then(
+        () => granted++,
+        () => undefined,
+      );
+    }
+    await new Promise((r) => setTimeout(r, ms));
+    return granted;
+  };
+
+  before(async () => {
+    redis = await startRedis();
+  });
+  after(async () => {
+    await redis.stop();
+  });
+  beforeEach(async () => {
+    log = await captureLogger();
+    redis.cli('FLUSHALL');
+  });
+  afterEach(async () => {
+    for (const a of aborts.splice(0)) a.abort();
+    for (const q of quotas.splice(0)) q.close();
+    for (const l of links.splice(0)) await l.close();
+    log.close();
+  });
+
+  it('two hosts together get the limit in a window, no more; reads and writes apart', async () => {
+    const [a, b] = [await quota(6), await quota(6)];
+    const grants = (await Promise.all([grantedWithin(a, 5, 300), grantedWithin(b, 5, 300)])).reduce((x, y) => x + y, 0);
+    assert.equal(grants, 6, 'six of the ten takes granted, the other four wait for the window');
+    assert.equal(Number(redis.cli('ZCARD', `${PREFIX}:quota:reads`).trim()), 6);
+    await a.take('write');
+    assert.equal(Number(redis.cli('ZCARD', `${PREFIX}:quota:writes`).trim()), 1, 'writes have their own window');
+    assert.equal(a.figures().sharedKeepers, 2, 'both keepers counted');
+  });
+
+  it("Redis away: each host spends its share (the limit over the keepers last counted); its grants count in the window once Redis is back", async () => {
+    const [a, b] = [await quota(6), await quota(6)];
+    await b.take('read');
+    await a.take('read');
+    assert.equal(a.figures().sharedKeepers, 2);
+    await redis.kill();
+    try {
+      const alone = await grantedWithin(a, 5, 300);
+      assert.equal(alone, 3, 'a share of 6 / 2 keepers');
+      assert.equal(a.figures().aloneQuotaGrants, 3);
+    } finally {
+      await redis.restart();
+    }
+    while (!links[0]?.ready) await new Promise((r) => setTimeout(r, 10));
+    for (const x of aborts.splice(0)) x.abort();
+    // Redis came back empty: the window holds what A spent alone, backdated, and this grant.
+    await a.take('read');
+    assert.equal(Number(redis.cli('ZCARD', `${PREFIX}:quota:reads`).trim()), 4);
+    assert.equal(a.figures().sharedQuotaGrants, 2);
+    // Two slots are left in the window: B gets them, then waits.
+    assert.equal(await grantedWithin(b, 4, 300), 2);
+  });
+
+  it('a waiting take is abandoned when its signal aborts', async () => {
+    const a = await quota(1);
+    await a.take('read');
+    const abort = new AbortController();
+    const waiting = a.take('read', abort.signal);
+    setTimeout(() => abort.abort(new Error('caller gave up')), 50);
+    await assert.rejects(waiting, /caller gave up/);
+  });
+});

@@ -1,0 +1,153 @@
+// Two hosts' read tiers sharing ranges through a real redis-server: a range one host fetched is
+// served by the other without reading Google; concurrent misses on both hosts make one upstream
+// call; Redis away, each host reads Google itself; a copy the journal could not complete is refused.
+
+import assert from 'node:assert/strict';
+import { after, afterEach, before, beforeEach, describe, it } from 'node:test';
+import { RedisLink } from '../../src/redis/link.js';
+import { ReadTier, SHARED_CLOCK_ALLOWANCE_MS, type ReadTierOptions } from '../../src/sheets/keeper/read-tier.js';
+import { sharedPrefix } from '../../src/sheets/keeper/shared-keys.js';
+import { SharedRanges } from '../../src/sheets/keeper/shared-ranges.js';
+import { captureLogger, type CapturedLogger } from '../fixtures/capture-logger.js';
+import { FakeBackend } from '../fixtures/fake-sheets-backend.js';
+import { redisMissing, startRedis, type RedisServer } from '../helpers/redis-server.js';
+
+const PLAYERS = [
+  ['name', 'code'],
+  ['Alice', 'P001'],
+];
+const TTL = 30_000;
+
+interface Host {
+  readonly backend: FakeBackend;
+  readonly link: RedisLink;
+  readonly tier: ReadTier;
+  readonly changes: string[];
+}
+
+describe('ranges shared through Redis', { skip: redisMissing }, () => {
+  let redis: RedisServer;
+  let log: CapturedLogger;
+  const hosts: Host[] = [];
+
+  const host = (extra: Partial<ReadTierOptions> = {}, source = 'google sheet-1 via emulator'): Host => {
+    const backend = new FakeBackend({ Players: PLAYERS });
+    backend.source = source;
+    const link = new RedisLink({ url: redis.url, logger: log.logger });
+    const shared = new SharedRanges({ link, prefix: sharedPrefix(source), keepMs: TTL + 60_000, claimMs: 5000, ownerId: `host-${hosts.length}` });
+    const changes: string[] = [];
+    const tier = new ReadTier({ backend, logger: log.logger, ttlMs: TTL, maxStaleMs: 60_000, maxBytes: 1 << 20, shared, sharedWaitMs: 5000, onChange: (r) => changes.push(r), ...extra });
+    const h = { backend, link, tier, changes };
+    hosts.push(h);
+    return h;
+  };
+  const connected = async (...hs: Host[]) => {
+    for (const h of hs) while (!h.link.ready) await new Promise((r) => setTimeout(r, 10));
+  };
+
+  before(async () => {
+    redis = await startRedis();
+  });
+  after(async () => {
+    await redis.stop();
+  });
+  beforeEach(async () => {
+    log = await captureLogger();
+    redis.cli('FLUSHALL');
+  });
+  afterEach(async () => {
+    for (const h of hosts.splice(0)) {
+      h.tier.close();
+      await h.link.close();
+    }
+    log.close();
+  });
+
+  it("serves a range another host fetched, without reading Google, with the fetch's times less the clock allowance", async () => {
+    const [a, b] = [host(), host()];
+    await connected(a, b);
+    const first = await a.tier.get('Players');
+    assert.equal(first.via, 'miss');
+    await new Promise((r) => setTimeout(r, 50)); // the value is written after the answer
+    const second = await b.tier.get('Players');
+    assert.equal(b.backend.count('get', 'Players'), 0, 'host B read nothing from Google');
+    assert.equal(second.via, 'fresh');
+    assert.deepEqual(second.value.values, PLAYERS);
+    assert.equal(second.value.fetchedAt, first.value.fetchedAt);
+    assert.equal(second.value.fetchStartedAt, first.value.fetchStartedAt - SHARED_CLOCK_ALLOWANCE_MS);
+    assert.equal(b.tier.figures().sharedReads, 1);
+    assert.deepEqual(b.changes, [], 'a first fill is no change');
+  });
+
+  it('concurrent misses on two hosts make one upstream call: the other host waits for its value', async () => {
+    const [a, b] = [host(), host()];
+    await connected(a, b);
+    a.backend.hold();
+    b.backend.hold();
+    const readsA = Array.from({ length: 20 }, () => a.tier.get('Players'));
+    const readsB = Array.from({ length: 20 }, () => b.tier.get('Players'));
+    await new Promise((r) => setTimeout(r, 300));
+    const calls = a.backend.count('get', 'Players') + b.backend.count('get', 'Players');
+    assert.equal(calls, 1, 'one host fetches, the other waits for it');
+    a.backend.release();
+    b.backend.release();
+    const answers = await Promise.all([...readsA, ...readsB]);
+    for (const x of answers) assert.deepEqual(x.value.values, PLAYERS);
+    assert.equal(a.backend.count('get', 'Players') + b.backend.count('get', 'Players'), 1);
+    const waiter = a.backend.count('get', 'Players') === 1 ? b : a;
+    assert.equal(waiter.tier.figures().sharedFetchWaits, 1);
+  });
+
+  it("a stale copy's refresh takes the newer one another host fetched instead of reading Google, and says the change", async () => {
+    const a = host({ ttlMs: 300 });
+    const b = host({ ttlMs: 300 });
+    await connected(a, b);
+    await b.tier.get('Players');
+    a.backend.tabs.get('Players')?.push(['Bob', 'P002']);
+    await new Promise((r) => setTimeout(r, 350));
+    // A serves B's copy, stale now, and refreshes it from Google: with a row B's copy lacks.
+    assert.equal((await a.tier.get('Players')).via, 'stale');
+    while (a.backend.count('get', 'Players') < 1) await new Promise((r) => setTimeout(r, 10));
+    await new Promise((r) => setTimeout(r, 50));
+    const stale = await b.tier.get('Players');
+    assert.equal(stale.via, 'stale', "B's own copy is past its TTL: served while one refresh runs");
+    await new Promise((r) => setTimeout(r, 100));
+    const refreshed = await b.tier.get('Players');
+    assert.equal(refreshed.via, 'fresh');
+    assert.deepEqual(refreshed.value.values.at(-1), ['Bob', 'P002']);
+    assert.equal(b.backend.count('get', 'Players'), 1, 'B read Google only for its first fill');
+    assert.deepEqual(b.changes, ['Players'], 'the workers are told the range changed');
+  });
+
+  it('Redis away: each host reads Google itself, and serves what it fetched', async () => {
+    const [a, b] = [host(), host()];
+    await connected(a, b);
+    await redis.kill();
+    try {
+      assert.deepEqual((await a.tier.get('Players')).value.values, PLAYERS);
+      assert.deepEqual((await b.tier.get('Players')).value.values, PLAYERS);
+      assert.equal(a.backend.count('get', 'Players'), 1);
+      assert.equal(b.backend.count('get', 'Players'), 1);
+      let down: Record<string, unknown> | undefined;
+      while (!(down = log.lines().find((l) => l.event === 'redis.unavailable'))) await new Promise((r) => setTimeout(r, 10));
+      assert.equal(down.code, 'CORRAL_ERR_REDIS');
+    } finally {
+      await redis.restart();
+    }
+    await connected(a, b);
+    while (!log.lines().some((l) => l.event === 'redis.recovered')) await new Promise((r) => setTimeout(r, 10));
+  });
+
+  it("refuses a copy the journal could no longer complete, and one of another sheet's", async () => {
+    const a = host();
+    const refusing = host({ acceptShared: () => false });
+    const other = host({}, 'google sheet-2 via emulator');
+    await connected(a, refusing, other);
+    await a.tier.get('Players');
+    await new Promise((r) => setTimeout(r, 50));
+    await refusing.tier.get('Players');
+    await other.tier.get('Players');
+    assert.equal(refusing.backend.count('get', 'Players'), 1, 'read from Google: the shared copy was refused');
+    assert.equal(other.backend.count('get', 'Players'), 1, 'another sheet shares nothing');
+  });
+});
