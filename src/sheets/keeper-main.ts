@@ -159,8 +159,8 @@ async function main(): Promise<void> {
     exit(EXIT.FAILURE);
   }
   logger.info(
-    { event: 'keeper.ready', socket: socketPath, backend: keeper.backend.kind, ttl: settings.SHEET_CACHE_TTL, readsPerMinute: settings.SHEETS_READS_PER_MINUTE, writesPerMinute: settings.SHEETS_WRITES_PER_MINUTE },
-    `keeper serving on ${socketPath}`,
+    { event: 'keeper.ready', socket: socketPath, backend: keeper.backend.kind, ttl: settings.SHEET_CACHE_TTL, readsPerMinute: settings.SHEETS_READS_PER_MINUTE, writesPerMinute: settings.SHEETS_WRITES_PER_MINUTE, redis: keeper.sharedThrough },
+    `keeper serving on ${socketPath}${keeper.sharedThrough ? `, the Sheets quota and cache shared through ${keeper.sharedThrough}` : ''}`,
   );
   channel.send({ type: 'ready', address: socketPath });
 }

@@ -157,6 +157,11 @@ export class Keeper {
     });
   }
 
+  /** Where the quota and cache are shared (the Redis URL without its password), or null. */
+  get sharedThrough(): string | null {
+    return this.redis?.target ?? null;
+  }
+
   /**
    * With REDIS_URL and a Google sheet: the quota and the cached ranges are shared with the other
    * hosts of the same sheet. The offline sheet is each host's own file: nothing to share.

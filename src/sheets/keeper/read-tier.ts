@@ -44,6 +44,8 @@ export interface TierRead {
 interface RangeState {
   value: CachedValue | undefined;
   inflight: Promise<CachedValue> | undefined;
+  /** A look for another host's value (REDIS_URL), shared by the misses that wait on it. */
+  adopting: Promise<CachedValue | undefined> | undefined;
   failures: number;
   failingSince: number | undefined;
   nextRetryAt: number;
@@ -146,7 +148,7 @@ export class ReadTier {
   private state(range: string): RangeState {
     let st = this.states.get(range);
     if (!st) {
-      st = { value: undefined, inflight: undefined, failures: 0, failingSince: undefined, nextRetryAt: 0, failureLog: new RepeatedFailure(this.now), lastError: undefined, lastServedAt: 0, lastServedStale: 0 };
+      st = { value: undefined, inflight: undefined, adopting: undefined, failures: 0, failingSince: undefined, nextRetryAt: 0, failureLog: new RepeatedFailure(this.now), lastError: undefined, lastServedAt: 0, lastServedStale: 0 };
       this.states.set(range, st);
     }
     return st;
@@ -167,7 +169,7 @@ export class ReadTier {
     }
     // Not usable here: another host may have it, fresh or still servable (a keeper that just
     // started, while Google fails, serves what the others hold).
-    if (this.o.shared && !st.inflight && (await this.adoptShared(range, st))) return this.get(range);
+    if (this.o.shared && !st.inflight && (await (st.adopting ??= this.adoptShared(range, st).finally(() => (st.adopting = undefined))))) return this.get(range);
     this.counts.miss++;
     // A range that just failed is not fetched again for every caller: they get the same error
     // until the backoff passed (no stampede on a failing Google).

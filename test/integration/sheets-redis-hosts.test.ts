@@ -1,0 +1,139 @@
+// Two corral hosts of one sheet (two real masters, each with its own data dir, workers and
+// keeper), one emulator standing in for Google, and one real redis-server between them
+// (REDIS_URL): a range one host read is served by the other without a call to Google; a cold
+// range read on both hosts at once is fetched once; the hosts together stay under the project's
+// per-minute quota; with Redis killed both go on serving, alone, and say so.
+
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { startEmulator, type Emulator } from '../../src/sheets/emulator/index.js';
+import type { ServiceAccountKey } from '../../src/sheets/google/credentials.js';
+import { startCorral, type CorralProcess } from '../helpers/corral.js';
+import { http } from '../helpers/http.js';
+import { redisMissing, startRedis, type RedisServer } from '../helpers/redis-server.js';
+import { keeperFigures, type ReadAnswer } from '../helpers/sheets-load.js';
+
+const readCalls = (emu: Emulator) => emu.counters().calls['values.get'] + emu.counters().calls['values.batchGet'];
+
+function startHost(emu: Emulator, key: ServiceAccountKey, redis: RedisServer, env: Record<string, string> = {}): Promise<CorralProcess> {
+  return startCorral({
+    app: 'sheets-app.mjs',
+    workers: 2,
+    readyTimeoutMs: 60_000,
+    env: {
+      SHEET_ID: emu.spreadsheetId,
+      SHEETS_API_URL: emu.url,
+      // One service account for both hosts: Google counts its quota whatever host calls.
+      GOOGLE_SERVICE_ACCOUNT_JSON: JSON.stringify(key),
+      REDIS_URL: redis.url,
+      CORRAL_ACCESS_LOG: 'false',
+      ...env,
+    },
+  });
+}
+
+async function read(c: CorralProcess, range: string): Promise<ReadAnswer> {
+  const r = await http(`${c.url}/read?range=${encodeURIComponent(range)}`, { headers: { connection: 'close' } });
+  assert.equal(r.status, 200, r.text);
+  return r.json<ReadAnswer>();
+}
+
+describe('two hosts sharing one sheet through Redis', { skip: redisMissing }, () => {
+  let redis: RedisServer;
+  before(async () => {
+    redis = await startRedis();
+  });
+  after(async () => {
+    await redis?.stop();
+  });
+
+  it('a range one host read is served by the other without reading Google; a cold range read on both at once is fetched once', async () => {
+    const emu = await startEmulator({ faults: { latencyMs: 300 } });
+    const key = emu.registerServiceAccount();
+    const hosts = await Promise.all([startHost(emu, key, redis, { SHEET_CACHE_TTL: '120' }), startHost(emu, key, redis, { SHEET_CACHE_TTL: '120' })]);
+    const [a, b] = hosts as [CorralProcess, CorralProcess];
+    try {
+      for (const h of hosts) await h.waitForLog((l) => l.event === 'redis.connected', 10_000, 'redis.connected');
+      const fromA = await read(a, 'Players');
+      const calls = readCalls(emu);
+      const fromB = await read(b, 'Players');
+      assert.deepEqual(fromB.values, fromA.values);
+      // Each process reads the wall clock at its start, so one time reads a little apart in two.
+      assert.ok(Math.abs(fromB.fetchedAt - fromA.fetchedAt) < 100, `B answers A's copy (${fromB.fetchedAt - fromA.fetchedAt} ms apart)`);
+      assert.equal(readCalls(emu), calls, 'B read nothing from Google');
+      assert.ok(((await keeperFigures(b)).sharedReads ?? 0) >= 1, "B's keeper counts the range it took from Redis");
+
+      // Events, cold on both: 40 readers on each host at once.
+      const before = readCalls(emu);
+      const answers = await Promise.all([...Array.from({ length: 40 }, () => read(a, 'Events')), ...Array.from({ length: 40 }, () => read(b, 'Events'))]);
+      assert.equal(readCalls(emu) - before, 1, 'one fetch of Events for both hosts');
+      const times = answers.map((x) => x.fetchedAt);
+      assert.ok(Math.max(...times) - Math.min(...times) < 100, 'every reader got the one copy');
+    } finally {
+      await Promise.all(hosts.map((h) => h.stop()));
+      await emu.close();
+    }
+  });
+
+  it("the hosts together stay under the project's per-minute quota: no 429 from Google", async () => {
+    // A project quota of 8 reads a minute, and each host allowed all 8: alone, two hosts
+    // refreshing three ranges every second would spend 16 and draw 429s.
+    const emu = await startEmulator({ faults: { latencyMs: 20, readsPerMinute: 8, readsPerMinutePerUser: 8 } });
+    const key = emu.registerServiceAccount();
+    const env = { SHEET_CACHE_TTL: '1', SHEETS_READS_PER_MINUTE: '8' };
+    const hosts = await Promise.all([startHost(emu, key, redis, env), startHost(emu, key, redis, env)]);
+    try {
+      for (const h of hosts) await h.waitForLog((l) => l.event === 'redis.connected', 10_000, 'redis.connected');
+      const end = Date.now() + 8000;
+      let answered = 0;
+      const reader = async (h: CorralProcess, range: string) => {
+        while (Date.now() < end) {
+          await read(h, range);
+          answered++;
+          await new Promise((r) => setTimeout(r, 100));
+        }
+      };
+      await Promise.all(hosts.flatMap((h) => ['Players', 'Events', 'Players!A1:B2'].map((range) => reader(h, range))));
+      const counters = emu.counters();
+      assert.equal(counters.quotaRejections, 0, `Google refused ${counters.quotaRejections} calls`);
+      assert.ok(readCalls(emu) <= 8, `${readCalls(emu)} reads reached Google in 8 s`);
+      assert.ok(readCalls(emu) >= 3, 'each range was fetched');
+      assert.ok(answered > 100, `${answered} reads answered (stale past the quota)`);
+      const [fa, fb] = await Promise.all(hosts.map((h) => keeperFigures(h)));
+      assert.ok((fa?.sharedQuotaWaits ?? 0) + (fb?.sharedQuotaWaits ?? 0) > 0, 'a host waited for the shared window');
+    } finally {
+      await Promise.all(hosts.map((h) => h.stop()));
+      await emu.close();
+    }
+  });
+
+  it('with Redis killed, both hosts go on serving (each reading Google itself), say so, and share again once it is back', async () => {
+    const emu = await startEmulator({ faults: { latencyMs: 50 } });
+    const key = emu.registerServiceAccount();
+    const hosts = await Promise.all([startHost(emu, key, redis), startHost(emu, key, redis)]);
+    const [a, b] = hosts as [CorralProcess, CorralProcess];
+    try {
+      for (const h of hosts) await h.waitForLog((l) => l.event === 'redis.connected', 10_000, 'redis.connected');
+      await redis.kill();
+      const before = readCalls(emu);
+      assert.equal((await read(a, 'Players')).values[0]?.[0], 'name');
+      assert.equal((await read(b, 'Players')).values[0]?.[0], 'name');
+      assert.equal(readCalls(emu) - before, 2, 'each host read Google itself');
+      for (const h of hosts) {
+        const down = await h.waitForLog((l) => l.event === 'redis.unavailable', 10_000, 'redis.unavailable');
+        assert.equal(down.code, 'CORRAL_ERR_REDIS');
+        assert.equal(down.level, 'warn');
+      }
+      await redis.restart();
+      for (const h of hosts) await h.waitForLog((l) => l.event === 'redis.recovered', 15_000, 'redis.recovered');
+      await read(a, 'Events');
+      const calls = readCalls(emu);
+      await new Promise((r) => setTimeout(r, 100));
+      await read(b, 'Events');
+      assert.equal(readCalls(emu), calls, 'shared again: B took the copy A fetched');
+    } finally {
+      await Promise.all(hosts.map((h) => h.stop()));
+      await emu.close();
+    }
+  });
+});
