@@ -1,8 +1,11 @@
 // Writing a file so that it survives a power cut: its data flushed before it is renamed into place,
 // and the directory flushed after the rename, since a rename is a change to the directory that
-// the kernel may otherwise keep in memory, and lose, for several seconds after it returns.
+// the kernel may otherwise keep in memory, and lose, for several seconds after it returns. A new
+// directory is such a change to its parent too: unflushed, a power cut can take it away with all
+// that was flushed inside it.
 
-import { closeSync, fsyncSync, openSync, writeFileSync } from 'node:fs';
+import { closeSync, fsyncSync, mkdirSync, openSync, writeFileSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
 
 /** fsync(2); a parameter so that tests can make a disk fail. */
 export type Fsync = (fd: number) => void;
@@ -44,5 +47,39 @@ export function syncDirectory(dir: string, fsync: Fsync = fsyncSync): void {
     if (!REFUSED_BY_FILESYSTEM.has((err as NodeJS.ErrnoException).code ?? '')) throw err;
   } finally {
     closeSync(fd);
+  }
+}
+
+/**
+ * mkdir -p: creates `dir` and the parents it lacks. Returns the directories it created, topmost
+ * first (none when `dir` was there already), for syncNewDirectories.
+ */
+export function makeDirectories(dir: string): string[] {
+  const first = mkdirSync(dir, { recursive: true });
+  if (first === undefined) return [];
+  const top = resolve(first);
+  const created = [resolve(dir)];
+  for (let d = created[0] as string; d !== top; ) {
+    const parent = dirname(d);
+    if (parent === d) break;
+    created.unshift(parent);
+    d = parent;
+  }
+  return created;
+}
+
+/**
+ * Flushes each new directory's entry in its parent, topmost first: the parent of the topmost one,
+ * then each new one that holds the next. A refusal by the filesystem is ignored, as in
+ * syncDirectory; any other failure is thrown, naming the directory that could not be flushed.
+ */
+export function syncNewDirectories(created: readonly string[], fsync: Fsync = fsyncSync): void {
+  for (const dir of created) {
+    const parent = dirname(dir);
+    try {
+      syncDirectory(parent, fsync);
+    } catch (err) {
+      throw new Error(`cannot flush ${parent} to disk after creating ${dir} in it: ${(err as Error).message}`, { cause: err });
+    }
   }
 }

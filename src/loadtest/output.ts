@@ -4,8 +4,8 @@
 // leaves nothing behind, and one cut short while writing leaves no half of a result.
 
 import { accessSync, constants, fsyncSync, mkdirSync, renameSync, statSync, type Stats } from 'node:fs';
-import { basename, dirname, join } from 'node:path';
-import { syncDirectory, writeDurably, type Fsync } from './durable-file.js';
+import { basename, dirname, join, resolve } from 'node:path';
+import { makeDirectories, syncDirectory, syncNewDirectories, writeDurably, type Fsync } from './durable-file.js';
 import { LoadtestError, LOADTEST_EXIT, inputError } from './exit.js';
 import { removeAbandonedTemporaries, removeQuietly, temporaryPath } from './temporary-files.js';
 
@@ -94,32 +94,49 @@ const OWN_DIRECTORY_TRIES = 1000;
  * Creates the directory just before the load starts (after every check passed). `ownDirectory`
  * (the default --out, named by the second it was chosen in): the directory is created exclusively,
  * so of two runs started in the same second only one gets the name and the other takes the first
- * free one of name-2, name-3, ...; returns the files where they will go.
+ * free one of name-2, name-3, ...; returns the files where they will go. Every directory created
+ * is flushed into its parent before the load: the result's own flush at the end makes the files
+ * durable in their directory, not the directory in its parent.
  */
-export function createOutputDir(files: OutputFiles, ownDirectory = false): OutputFiles {
+export function createOutputDir(files: OutputFiles, ownDirectory = false, fsync: Fsync = fsyncSync): OutputFiles {
   const cannotCreate = (dir: string, err: unknown): LoadtestError =>
     inputError(`--out: cannot create ${dir}: ${(err as Error).message}; pass --out with a directory you can write to`, err);
-  if (!ownDirectory) {
+  const makeAll = (dir: string): string[] => {
     try {
-      mkdirSync(files.dir, { recursive: true });
+      return makeDirectories(dir);
     } catch (err) {
-      throw cannotCreate(files.dir, err);
+      throw cannotCreate(dir, err);
     }
+  };
+  if (!ownDirectory) {
+    syncCreated(makeAll(files.dir), fsync);
     return files;
   }
-  try {
-    mkdirSync(dirname(files.dir), { recursive: true });
-  } catch (err) {
-    throw cannotCreate(dirname(files.dir), err);
-  }
+  const parents = makeAll(dirname(files.dir));
   for (let n = 1; ; n++) {
     const dir = n === 1 ? files.dir : `${files.dir}-${n}`;
     try {
       mkdirSync(dir);
-      return outputFiles(dir);
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'EEXIST' || n >= OWN_DIRECTORY_TRIES) throw cannotCreate(dir, err);
+      continue;
     }
+    syncCreated([...parents, resolve(dir)], fsync);
+    return outputFiles(dir);
+  }
+}
+
+/** The flush of new directories before the load; a failure (EIO) stops the run there, exit 1. */
+function syncCreated(created: readonly string[], fsync: Fsync): void {
+  try {
+    syncNewDirectories(created, fsync);
+  } catch (err) {
+    throw new LoadtestError(
+      'CORRAL_ERR_LOADTEST_OUTPUT',
+      `--out: ${(err as Error).message}; no load ran: a power cut could take the directory away with the result written in it`,
+      LOADTEST_EXIT.FAILURE,
+      { cause: err },
+    );
   }
 }
 
@@ -157,7 +174,8 @@ export function writeOutput(files: OutputFiles, json: string, html: string, fsyn
   ];
   const renamed: string[] = [];
   try {
-    mkdirSync(files.dir, { recursive: true });
+    // Created again when removed during the run, and flushed into its parent as before the load.
+    syncNewDirectories(makeDirectories(files.dir), fsync);
     // What runs killed while writing here left behind; a run writing here now keeps its own.
     removeAbandonedTemporaries(files.dir);
     for (const p of pending) {

@@ -3,7 +3,7 @@
 
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { chmodSync, existsSync, fstatSync, fsyncSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, fstatSync, fsyncSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -30,6 +30,25 @@ function directorySyncs(dir: string, fail?: string): { fsync: (fd: number) => vo
     fsyncSync(fd);
   };
   return { fsync, seen, fds };
+}
+
+/**
+ * fsync as the disk does it, recording which directories were flushed (by inode: named once the
+ * test knows them), in order; a directory flush fails with `fail` when given.
+ */
+function flushedDirectories(fail?: string): { fsync: (fd: number) => void; named: (...dirs: string[]) => string[] } {
+  const inodes: number[] = [];
+  const fsync = (fd: number): void => {
+    if (!fstatSync(fd).isDirectory()) return fsyncSync(fd);
+    inodes.push(fstatSync(fd).ino);
+    if (fail !== undefined) throw errno(fail);
+    fsyncSync(fd);
+  };
+  const named = (...dirs: string[]): string[] => {
+    const names = new Map(dirs.map((d) => [statSync(d).ino, d]));
+    return inodes.map((ino) => names.get(ino) ?? `another directory (inode ${ino})`);
+  };
+  return { fsync, named };
 }
 
 function refused(dir: string, pattern: RegExp): void {
@@ -171,6 +190,7 @@ describe('loadtest output directory', () => {
   it('takes a filesystem that cannot fsync a directory (EINVAL, EISDIR) as no failure', () => {
     for (const code of ['EINVAL', 'EISDIR']) {
       const dir = join(root, `no-dir-fsync-${code}`);
+      mkdirSync(dir);
       const syncs = directorySyncs(dir, code);
       writeOutput(outputFiles(dir), '{}\n', '<html>', syncs.fsync);
       assert.equal(syncs.seen.length, 1);
@@ -185,6 +205,7 @@ describe('loadtest output directory', () => {
 
   it('reports a directory fsync that fails otherwise (EIO) as an output error, exit 1, saying the files are in place', () => {
     const dir = join(root, 'dir-fsync-eio');
+    mkdirSync(dir);
     const syncs = directorySyncs(dir, 'EIO');
     assert.throws(() => writeOutput(outputFiles(dir), '{"new":true}\n', '<p>new</p>\n', syncs.fsync), (err: unknown) => {
       assert.ok(err instanceof OutputNotSynced, String(err));
@@ -229,5 +250,76 @@ describe('loadtest output directory', () => {
     const given = outputFiles(join(root, 'given'));
     assert.deepEqual(createOutputDir(given), given);
     assert.deepEqual(createOutputDir(given), given);
+  });
+
+  it('flushes every directory it creates for --out into its parent, once, so a power cut cannot take the result directory away', () => {
+    const base = join(root, 'made');
+    mkdirSync(base);
+    const dir = join(base, 'a', 'b');
+    const creating = flushedDirectories();
+    createOutputDir(outputFiles(dir), false, creating.fsync);
+    assert.deepEqual(creating.named(base, join(base, 'a'), dir), [base, join(base, 'a')], "the new a's entry in made, then b's in a");
+    const again = flushedDirectories();
+    createOutputDir(outputFiles(dir), false, again.fsync);
+    assert.deepEqual(again.named(), [], 'a directory already there is not flushed again');
+    const writing = flushedDirectories();
+    writeOutput(outputFiles(dir), '{}\n', '<html>', writing.fsync);
+    assert.deepEqual(writing.named(base, join(base, 'a'), dir), [dir], 'the end of the run flushes the renames in b only');
+  });
+
+  it('flushes a directory of its own (the default --out) and the parents it created into their parents', () => {
+    const base = join(root, 'made-own');
+    mkdirSync(base);
+    const wanted = outputFiles(join(base, 'runs', 'loadtest-20250102-030405'));
+    const first = flushedDirectories();
+    createOutputDir(wanted, true, first.fsync);
+    assert.deepEqual(first.named(base, join(base, 'runs')), [base, join(base, 'runs')]);
+    const second = flushedDirectories();
+    assert.equal(createOutputDir(wanted, true, second.fsync).dir, `${wanted.dir}-2`);
+    assert.deepEqual(second.named(base, join(base, 'runs')), [join(base, 'runs')], 'only the new name-2, in runs');
+  });
+
+  it('flushes a result directory removed during the run, and created again for the result, into its parent', () => {
+    const base = join(root, 'removed');
+    const dir = join(base, 'out');
+    createOutputDir(outputFiles(dir));
+    rmSync(base, { recursive: true });
+    const writing = flushedDirectories();
+    writeOutput(outputFiles(dir), '{}\n', '<html>', writing.fsync);
+    assert.deepEqual(writing.named(root, base, dir), [root, base, dir]);
+  });
+
+  it('takes a filesystem that cannot fsync the parent of a new directory (EINVAL, EISDIR) as no failure', () => {
+    for (const code of ['EINVAL', 'EISDIR']) {
+      const dir = join(root, `no-parent-fsync-${code}`, 'out');
+      const syncs = flushedDirectories(code);
+      assert.deepEqual(createOutputDir(outputFiles(dir), false, syncs.fsync), outputFiles(dir));
+      assert.equal(syncs.named().length, 2);
+      assert.equal(existsSync(dir), true);
+    }
+  });
+
+  it('stops before the load when a new directory cannot be flushed into its parent (EIO): an output error, exit 1', () => {
+    const parent = join(root, 'parent-fsync-eio');
+    mkdirSync(parent);
+    const dir = join(parent, 'out');
+    assert.throws(() => createOutputDir(outputFiles(dir), false, flushedDirectories('EIO').fsync), (err: unknown) => {
+      assert.ok(err instanceof LoadtestError, String(err));
+      assert.equal(err.code, 'CORRAL_ERR_LOADTEST_OUTPUT');
+      assert.equal(err.exitCode, LOADTEST_EXIT.FAILURE);
+      assert.equal(
+        err.message,
+        `--out: cannot flush ${parent} to disk after creating ${dir} in it: EIO: fsync failed; no load ran: a power cut could take the directory away with the result written in it`,
+      );
+      return true;
+    });
+    const removed = join(root, 'parent-fsync-eio-at-end', 'out');
+    assert.throws(() => writeOutput(outputFiles(removed), '{}\n', '<html>', flushedDirectories('EIO').fsync), (err: unknown) => {
+      assert.ok(err instanceof LoadtestError && !(err instanceof OutputNotSynced), String(err));
+      assert.equal(err.code, 'CORRAL_ERR_LOADTEST_OUTPUT');
+      assert.equal(err.exitCode, LOADTEST_EXIT.FAILURE);
+      assert.match(err.message, /after the run: cannot flush .*corral-loadtest-output-[^/]+ to disk after creating .*parent-fsync-eio-at-end in it: EIO: fsync failed;.* result\.json and report\.html were not written$/);
+      return true;
+    });
   });
 });

@@ -103,7 +103,8 @@ Exit codes:
        printed; the files are written to temporary names and renamed, so earlier
        result files in --out are left whole, as they were), or its directory could
        not be flushed to disk after the renames (the files are in place; stderr says
-       so), or an unexpected failure`;
+       so), or a directory created for --out could not be flushed into its parent
+       before the load (no load ran), or an unexpected failure`;
 
 export const loadtestCommand: Command = {
   name: 'loadtest',
