@@ -17,9 +17,10 @@
 // Format: a header line (JSON), then one line per range holding its values' JSON as the read tier
 // made it (JSON has no raw newline), written once rather than serialised again.
 
-import { open, readFile, rename, rm } from 'node:fs/promises';
+import { readFile, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fsyncDir } from '../../fs-sync.js';
+import { openNewPrivateFile } from '../../private-file.js';
 import type { CachedValue } from './read-tier.js';
 
 export const CACHE_HANDOFF_FILE = 'cache-handoff.json';
@@ -51,7 +52,7 @@ export async function saveCacheHandoff(dataDir: string, source: string, values: 
   const tmp = `${path}.tmp`;
   const bytes = Buffer.concat(parts);
   try {
-    const fh = await open(tmp, 'w', 0o600);
+    const fh = await openNewPrivateFile(tmp);
     try {
       await fh.writeFile(bytes);
       await fh.sync();

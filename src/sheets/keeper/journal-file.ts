@@ -13,6 +13,7 @@
 import { constants, type FileHandle, open, rename, rm } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { fsyncDir } from '../../fs-sync.js';
+import { openNewPrivateFile } from '../../private-file.js';
 import { quarantineDamage } from './journal-quarantine.js';
 import { type DamagedPiece, type JournalRecord, encodeRecord, scanRecords } from './journal-scan.js';
 
@@ -220,7 +221,7 @@ export class JournalFile {
     const text = records.map(encodeRecord).join('');
     // The new file is written through the handle later appends use: once the rename is done there
     // is no step left that could fail and leave `fh` on the old, unlinked file.
-    const out = this.wrapHandle(await open(tmp, constants.O_RDWR | constants.O_CREAT | constants.O_TRUNC | constants.O_APPEND, 0o600), tmp);
+    const out = this.wrapHandle(await openNewPrivateFile(tmp, constants.O_RDWR | constants.O_APPEND), tmp);
     try {
       await out.writeFile(text, 'utf8');
       await out.sync();

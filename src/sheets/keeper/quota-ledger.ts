@@ -13,11 +13,11 @@
 // must outlive the keeper process, and a host that reboots has been down for longer than the
 // window anyway.
 
-import { readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { readFileSync, renameSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Logger } from '../../log/logger.js';
 import { RepeatedFailure } from '../../log/repeated-failure.js';
-import { PRIVATE_FILE_MODE } from '../../private-modes.js';
+import { writeNewPrivateFileSync } from '../../private-file.js';
 import { QUOTA_WINDOW_MS, type QuotaBucket } from './quota.js';
 
 export const QUOTA_LEDGER_FILE = 'quota.json';
@@ -126,7 +126,7 @@ export class QuotaLedger {
     this.seconds[name].add(at);
     const contents = { v: 1, reads: this.seconds.reads.entries(), writes: this.seconds.writes.entries() };
     try {
-      writeFileSync(this.tmpPath, JSON.stringify(contents), { mode: PRIVATE_FILE_MODE });
+      writeNewPrivateFileSync(this.tmpPath, JSON.stringify(contents));
       renameSync(this.tmpPath, this.path);
     } catch (err) {
       // Pacing goes on from memory; only a restart within the minute would overspend.

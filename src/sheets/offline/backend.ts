@@ -6,11 +6,12 @@
 // a crash leaves the old or the new tab, never a torn row the journal's read-back could misread.
 
 import { constants } from 'node:fs';
-import { chmod, copyFile, mkdir, open, readdir, readFile, rename, rm, stat } from 'node:fs/promises';
+import { chmod, copyFile, mkdir, readdir, readFile, rename, rm, stat } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { basename, join } from 'node:path';
 import { fsyncPath } from '../../fs-sync.js';
 import type { Logger } from '../../log/logger.js';
+import { openNewPrivateFile } from '../../private-file.js';
 import { PRIVATE_DIR_MODE, PRIVATE_FILE_MODE } from '../../private-modes.js';
 import { A1ParseError, formatA1, parseA1, type GridArea } from '../a1.js';
 import type { AppendResult, SheetsBackend, ValueRange } from '../backend.js';
@@ -145,7 +146,7 @@ export class OfflineBackend implements SheetsBackend {
     const added = rows.map((r) => [...(Array(col).fill('') as string[]), ...r.map(String)]);
     const path = join(this.dir, `${sheet}.csv`);
     const tmp = `${path}.tmp`;
-    const fh = await open(tmp, constants.O_WRONLY | constants.O_CREAT | constants.O_TRUNC, PRIVATE_FILE_MODE);
+    const fh = await openNewPrivateFile(tmp);
     try {
       await fh.writeFile(stringifyCsv([...existing, ...added]), 'utf8');
       await fh.sync();
