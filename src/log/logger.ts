@@ -82,6 +82,14 @@ export interface LoggerOptions {
   readonly journal?: boolean;
 }
 
+/**
+ * The mode of a log file corral creates: the lines hold client addresses and event details, so
+ * not for every local user (0644, which a shell's umask left it, outside systemd); group-readable,
+ * as Debian's logrotate setups expect for an `adm` group, and as config/logrotate/corral's
+ * `create 0640` makes the files after a rotation. A file already there keeps its mode.
+ */
+export const LOG_FILE_MODE = 0o640;
+
 const accessPriority = (line: string) => ACCESS_PRIORITY + line;
 const withPriority = (line: string) => priorityOf(line) + line;
 
@@ -94,7 +102,7 @@ export function assertLogFileWritable(file: string | undefined): void {
   if (file === undefined) return;
   try {
     mkdirSync(dirname(file), { recursive: true });
-    closeSync(openSync(file, 'a'));
+    closeSync(openSync(file, 'a', LOG_FILE_MODE));
   } catch (err) {
     throw new CorralError('CORRAL_ERR_LOG_FILE', `cannot open CORRAL_LOG_FILE ${file}: ${(err as Error).message}`, { cause: err });
   }
@@ -125,7 +133,7 @@ export function createLogger(settings: LogSettings, identity: LogIdentity, o: Lo
   // A shared file is written with O_APPEND; each write is a buffer of whole lines, so lines from
   // several processes never interleave mid-line.
   const open = (batch: { minLength: number; periodicFlush: number } | undefined): Destination =>
-    watched(pino.destination({ dest: file ?? 1, ...(file ? { append: true, mkdir: true } : {}), sync, maxLength: LOG_BUFFER_MAX_BYTES, ...(sync ? {} : batch) }));
+    watched(pino.destination({ dest: file ?? 1, ...(file ? { append: true, mkdir: true, mode: LOG_FILE_MODE } : {}), sync, maxLength: LOG_BUFFER_MAX_BYTES, ...(sync ? {} : batch) }));
   const options = {
     level: settings.CORRAL_LOG_LEVEL,
     base: { role: identity.role, worker: identity.worker ?? null, pid: process.pid, gen: identity.generation ?? null },

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdirSync, readFileSync, renameSync, rmdirSync, symlinkSync, unlinkSync } from 'node:fs';
+import { mkdirSync, readFileSync, renameSync, rmdirSync, statSync, symlinkSync, unlinkSync } from 'node:fs';
 import { test } from 'node:test';
 import { readLogLines, startCorral, waitFor, type LogLine } from '../helpers/corral.js';
 import { http, startClientLoop } from '../helpers/http.js';
@@ -148,6 +148,20 @@ test('USR1 when the new log file cannot be opened: every process says so and kee
     assert.equal(readLogLines(c.logFile).filter((l) => l.event === 'log.write_recovered' || l.event === 'master.uncaught' || l.event === 'worker.uncaught').length, 0);
     const exit = await c.stop(15000);
     assert.deepEqual(exit, { code: 0, signal: null });
+  } finally {
+    await c.stop();
+  }
+});
+
+test('a new log file is created 0640 under umask 022: its lines (client addresses, events) are not for every local user', async () => {
+  // A shell's usual umask, which left the file 0644 outside systemd.
+  const previous = process.umask(0o022);
+  const c = await startCorral({ app: 'basic.mjs', workers: 1 });
+  process.umask(previous);
+  try {
+    assert.equal((await http(`${c.url}/?mode=1`)).status, 200);
+    await c.waitForLog((l) => l.event === 'access' && l.path === '/?mode=1', 5000, 'the access line');
+    assert.equal((statSync(c.logFile).mode & 0o777).toString(8), '640');
   } finally {
     await c.stop();
   }
