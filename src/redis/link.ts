@@ -70,6 +70,19 @@ export class RedisLink {
     );
   }
 
+  /**
+   * A command failed while the connection is up (no answer in time, or an error of Redis's own:
+   * an ACL without EVAL, out of memory): said as an outage too, since the hosts then act alone.
+   */
+  commandFailed(err: unknown): void {
+    this.onDown(err instanceof Error ? err : new Error(String(err)));
+  }
+
+  /** A command was answered: ends an outage said by commandFailed (as a reconnection does). */
+  commandAnswered(): void {
+    if (this.outage.failing) this.onReady();
+  }
+
   private onDown(err: Error): void {
     if (this.closed) return;
     this.outage.failed((sinceLastLine, total) =>

@@ -5,7 +5,7 @@
 // per-minute quota; with Redis killed both go on serving, alone, and say so.
 
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
+import { after, before, beforeEach, describe, it } from 'node:test';
 import { startEmulator, type Emulator } from '../../src/sheets/emulator/index.js';
 import type { ServiceAccountKey } from '../../src/sheets/google/credentials.js';
 import { startCorral, type CorralProcess } from '../helpers/corral.js';
@@ -46,6 +46,9 @@ describe('two hosts sharing one sheet through Redis', { skip: redisMissing }, ()
   after(async () => {
     await redis?.stop();
   });
+  beforeEach(() => {
+    redis.cli('FLUSHALL');
+  });
 
   it('a range one host read is served by the other without reading Google; a cold range read on both at once is fetched once', async () => {
     const emu = await startEmulator({ faults: { latencyMs: 300 } });
@@ -56,6 +59,7 @@ describe('two hosts sharing one sheet through Redis', { skip: redisMissing }, ()
       for (const h of hosts) await h.waitForLog((l) => l.event === 'redis.connected', 10_000, 'redis.connected');
       const fromA = await read(a, 'Players');
       const calls = readCalls(emu);
+      while (!redis.cli('KEYS', '*:range:Players').includes('Players')) await new Promise((r) => setTimeout(r, 10));
       const fromB = await read(b, 'Players');
       assert.deepEqual(fromB.values, fromA.values);
       // Each process reads the wall clock at its start, so one time reads a little apart in two.
@@ -128,7 +132,8 @@ describe('two hosts sharing one sheet through Redis', { skip: redisMissing }, ()
       for (const h of hosts) await h.waitForLog((l) => l.event === 'redis.recovered', 15_000, 'redis.recovered');
       await read(a, 'Events');
       const calls = readCalls(emu);
-      await new Promise((r) => setTimeout(r, 100));
+      // A writes its copy into Redis after its answer.
+      while (!redis.cli('KEYS', '*:range:Events').includes('Events')) await new Promise((r) => setTimeout(r, 10));
       await read(b, 'Events');
       assert.equal(readCalls(emu), calls, 'shared again: B took the copy A fetched');
     } finally {

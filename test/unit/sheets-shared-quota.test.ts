@@ -19,8 +19,8 @@ describe('quota shared through Redis', { skip: redisMissing }, () => {
   const quotas: SharedQuota[] = [];
   const aborts: AbortController[] = [];
 
-  const quota = async (perMinute: number): Promise<SharedQuota> => {
-    const link = new RedisLink({ url: redis.url, logger: log.logger });
+  const quota = async (perMinute: number, url = redis.url): Promise<SharedQuota> => {
+    const link = new RedisLink({ url, logger: log.logger });
     links.push(link);
     while (!link.ready) await new Promise((r) => setTimeout(r, 10));
     const q = new SharedQuota({ link, prefix: PREFIX, perMinute: { read: perMinute, write: perMinute } });
@@ -90,6 +90,21 @@ describe('quota shared through Redis', { skip: redisMissing }, () => {
     assert.equal(a.figures().sharedQuotaGrants, 2);
     // Two slots are left in the window: B gets them, then waits.
     assert.equal(await grantedWithin(b, 4, 300), 2);
+  });
+
+  it('a Redis that refuses the script (an ACL without EVAL) is said, and the calls go on alone', async () => {
+    redis.cli('ACL', 'SETUSER', 'noscripts', 'on', '>pw', '~*', '+@all', '-eval', '-evalsha');
+    try {
+      const q = await quota(6, `${redis.url}?user=noscripts&password=pw`);
+      await q.take('read');
+      assert.equal(q.figures().aloneQuotaGrants, 1);
+      const said = log.lines().find((l) => l.event === 'redis.unavailable');
+      assert.equal(said?.code, 'CORRAL_ERR_REDIS');
+      assert.match(JSON.stringify(said?.err), /NOPERM/);
+      assert.ok(!JSON.stringify(said).includes('pw@'), 'the password is not logged');
+    } finally {
+      redis.cli('ACL', 'DELUSER', 'noscripts');
+    }
   });
 
   it('a waiting take is abandoned when its signal aborts', async () => {

@@ -41,6 +41,10 @@ describe('ranges shared through Redis', { skip: redisMissing }, () => {
     hosts.push(h);
     return h;
   };
+  /** Until a host's fetch of `range` is in Redis (written after its answer). */
+  const sharedInRedis = async (range: string, source = 'google sheet-1 via emulator') => {
+    while (redis.cli('EXISTS', `${sharedPrefix(source)}:range:${range}`).trim() !== '1') await new Promise((r) => setTimeout(r, 5));
+  };
   const connected = async (...hs: Host[]) => {
     for (const h of hs) while (!h.link.ready) await new Promise((r) => setTimeout(r, 10));
   };
@@ -68,7 +72,7 @@ describe('ranges shared through Redis', { skip: redisMissing }, () => {
     await connected(a, b);
     const first = await a.tier.get('Players');
     assert.equal(first.via, 'miss');
-    await new Promise((r) => setTimeout(r, 50)); // the value is written after the answer
+    await sharedInRedis('Players');
     const second = await b.tier.get('Players');
     assert.equal(b.backend.count('get', 'Players'), 0, 'host B read nothing from Google');
     assert.equal(second.via, 'fresh');
@@ -108,10 +112,10 @@ describe('ranges shared through Redis', { skip: redisMissing }, () => {
     // A serves B's copy, stale now, and refreshes it from Google: with a row B's copy lacks.
     assert.equal((await a.tier.get('Players')).via, 'stale');
     while (a.backend.count('get', 'Players') < 1) await new Promise((r) => setTimeout(r, 10));
-    await new Promise((r) => setTimeout(r, 50));
+    while (!redis.cli('GET', `${sharedPrefix('google sheet-1 via emulator')}:range:Players`).includes('Bob')) await new Promise((r) => setTimeout(r, 5));
     const stale = await b.tier.get('Players');
     assert.equal(stale.via, 'stale', "B's own copy is past its TTL: served while one refresh runs");
-    await new Promise((r) => setTimeout(r, 100));
+    while (b.tier.figures().sharedReads !== 1) await new Promise((r) => setTimeout(r, 5));
     const refreshed = await b.tier.get('Players');
     assert.equal(refreshed.via, 'fresh');
     assert.deepEqual(refreshed.value.values.at(-1), ['Bob', 'P002']);
@@ -144,7 +148,7 @@ describe('ranges shared through Redis', { skip: redisMissing }, () => {
     const other = host({}, 'google sheet-2 via emulator');
     await connected(a, refusing, other);
     await a.tier.get('Players');
-    await new Promise((r) => setTimeout(r, 50));
+    await sharedInRedis('Players');
     await refusing.tier.get('Players');
     await other.tier.get('Players');
     assert.equal(refusing.backend.count('get', 'Players'), 1, 'read from Google: the shared copy was refused');

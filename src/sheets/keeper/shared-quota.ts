@@ -102,8 +102,10 @@ export class SharedQuota {
       if (this.o.link.ready) {
         try {
           answer = await this.ask(st);
-        } catch {
-          // Unreachable or too slow: the link says so in the log; this call goes on alone.
+          this.o.link.commandAnswered();
+        } catch (err) {
+          // Unreachable, too slow, or refused: said in the log; this call goes on alone.
+          this.o.link.commandFailed(err);
         }
       }
       if (!answer) return this.takeAlone(st, signal);

@@ -59,8 +59,10 @@ export class SharedRanges {
     if (!this.o.link.ready) return undefined;
     try {
       const raw = await this.o.link.client.getBuffer(this.valueKey(range));
+      this.o.link.commandAnswered();
       return raw ? this.parse(raw) : undefined;
-    } catch {
+    } catch (err) {
+      this.o.link.commandFailed(err);
       return undefined;
     }
   }
@@ -81,8 +83,9 @@ export class SharedRanges {
     const payload = Buffer.concat([Buffer.from(`{"v":${FORMAT},"s":${fetchStartedAt},"f":${fetchedAt},"values":`), jsonBytes, Buffer.from('}')]);
     try {
       await this.o.link.client.set(this.valueKey(range), payload, 'PX', Math.max(1, Math.round(this.o.keepMs)));
-    } catch {
+    } catch (err) {
       // The other hosts then fetch it themselves: what they did without Redis.
+      this.o.link.commandFailed(err);
     }
   }
 
@@ -96,7 +99,8 @@ export class SharedRanges {
     try {
       const ok = await this.o.link.client.set(this.claimKey(range), token, 'PX', Math.max(1, Math.round(this.o.claimMs)), 'NX');
       return ok === 'OK' ? { result: 'won', token } : { result: 'held' };
-    } catch {
+    } catch (err) {
+      this.o.link.commandFailed(err);
       return { result: 'unavailable' };
     }
   }
@@ -106,7 +110,8 @@ export class SharedRanges {
     if (!this.o.link.ready) return false;
     try {
       return (await this.o.link.client.exists(this.claimKey(range))) === 1;
-    } catch {
+    } catch (err) {
+      this.o.link.commandFailed(err);
       return false;
     }
   }
@@ -116,8 +121,9 @@ export class SharedRanges {
     try {
       const client = this.o.link.client as unknown as { corralReleaseClaim(key: string, token: string): Promise<number> };
       await client.corralReleaseClaim(this.claimKey(range), token);
-    } catch {
+    } catch (err) {
       // It lapses by its deadline.
+      this.o.link.commandFailed(err);
     }
   }
 }
