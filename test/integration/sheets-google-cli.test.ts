@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { after, before, describe, it } from 'node:test';
 import { startEmulator, type Emulator } from '../../src/sheets/emulator/index.js';
+import { redisMissing, startRedis } from '../helpers/redis-server.js';
 
 const BIN = fileURLToPath(new URL('../../../bin/corral', import.meta.url));
 
@@ -163,6 +164,32 @@ describe('corral check', () => {
     assert.equal(r.code, 1, r.stderr);
     assert.equal(r.stdout.split('\n').length, 2, `one line: ${r.stdout}`);
     assert.match(r.stdout, /^FAIL \(credentials\): the token endpoint .* answered 404 for roster@corral-emulator\.iam\.gserviceaccount\.com with no OAuth error \(.*\); check token_uri in GOOGLE_APPLICATION_CREDENTIALS=.*wrong-token-uri\.json \(Google's is https:\/\/oauth2\.googleapis\.com\/token\) \[CORRAL_ERR_SHEETS_AUTH\]$/m);
+  });
+
+  it('with REDIS_URL: says the quota and cache are shared; a Redis that cannot be reached, or refuses scripts, is a FAIL (redis)', { skip: redisMissing }, async () => {
+    const redis = await startRedis();
+    try {
+      const ok = await corral(['check'], env({ REDIS_URL: redis.url }), dir);
+      assert.equal(ok.code, 0, ok.stdout + ok.stderr);
+      assert.match(ok.stdout, /^OK: service account .* its quota and cache are shared through Redis \d+\.\d+\.\d+ at unix:\/\/\//);
+      assert.equal(redis.cli('DBSIZE').trim(), '0', 'nothing left behind');
+
+      redis.cli('ACL', 'SETUSER', 'noscripts', 'on', '>pw', '~*', '+@all', '-eval', '-evalsha');
+      const refused = await corral(['check', '--json'], env({ REDIS_URL: `${redis.url}?user=noscripts&password=pw` }), dir);
+      assert.equal(refused.code, 1);
+      const verdict = JSON.parse(refused.stdout) as { stage: string; error: { code: string; message: string } };
+      assert.equal(verdict.stage, 'redis');
+      assert.equal(verdict.error.code, 'CORRAL_ERR_REDIS');
+      assert.match(verdict.error.message, /EVAL \(the quota is kept by a script\) failed: NOPERM/);
+      assert.ok(!refused.stdout.includes('password=pw'), 'the password is not shown');
+
+      await redis.kill();
+      const down = await corral(['check'], env({ REDIS_URL: redis.url }), dir);
+      assert.equal(down.code, 1);
+      assert.match(down.stdout, /^FAIL \(redis\): Redis at unix:\/\/\/.* \(REDIS_URL\): connect failed: .*; until it works each host reads Google and spends the quota on its own share \[CORRAL_ERR_REDIS\]/);
+    } finally {
+      await redis.stop();
+    }
   });
 
   it('--json gives a machine-readable verdict', async () => {

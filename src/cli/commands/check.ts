@@ -6,8 +6,10 @@ import { loadSettings } from '../../config/load.js';
 import type { Settings } from '../../config/schema.js';
 import { ConfigError, CorralError } from '../../errors.js';
 import { createLogger } from '../../log/logger.js';
+import { probeRedis } from '../../redis/probe.js';
 import { firstRowOf, parseA1 } from '../../sheets/a1.js';
 import { createGoogleBackend, type GoogleBackend } from '../../sheets/google/backend.js';
+import { sharedPrefix } from '../../sheets/keeper/shared-keys.js';
 import { parseFlags, type Command } from '../command.js';
 
 interface TabReport {
@@ -20,7 +22,7 @@ interface TabReport {
 interface Verdict {
   readonly ok: boolean;
   readonly backend: 'offline' | 'google';
-  readonly stage?: 'settings' | 'credentials' | 'sheet access';
+  readonly stage?: 'settings' | 'credentials' | 'sheet access' | 'redis';
   readonly spreadsheetId?: string;
   readonly identity?: string;
   readonly tabs?: readonly TabReport[];
@@ -80,6 +82,15 @@ async function checkGoogle(settings: Settings, backend: GoogleBackend): Promise<
     if (t.header.length === 0) warnings.push(`${t.setting}=${t.range}: the first row is empty; corral keys records by the header row, so add one`);
   }
   if (backend.auth.identity.kind === 'api-key') warnings.push('reads only: appends (events) need a service account shared as Editor');
+  let shared = '';
+  if (settings.REDIS_URL !== undefined) {
+    const probe = await probeRedis(settings.REDIS_URL, sharedPrefix(backend.source));
+    if (!probe.ok) {
+      const message = `Redis at ${probe.shown} (REDIS_URL): ${probe.message}; until it works each host reads Google and spends the quota on its own share`;
+      return failure('redis', Object.assign(new Error(message), { code: 'CORRAL_ERR_REDIS' }), { spreadsheetId, identity, tabs });
+    }
+    shared = `; its quota and cache are shared through Redis ${probe.version} at ${probe.shown}`;
+  }
   return {
     ok: true,
     backend: 'google',
@@ -87,7 +98,7 @@ async function checkGoogle(settings: Settings, backend: GoogleBackend): Promise<
     identity,
     tabs,
     warnings,
-    line: `OK: ${identity} can read sheet ${spreadsheetId} (${describeTabs(tabs)})`,
+    line: `OK: ${identity} can read sheet ${spreadsheetId} (${describeTabs(tabs)})${shared}`,
   };
 }
 
@@ -100,7 +111,9 @@ Reads .env (or CORRAL_ENV_FILE) and the environment exactly as \`corral start\` 
   1. with no SHEET_ID: says the offline sheet (under CORRAL_DATA_DIR) is in use, exit 0;
   2. loads the service-account key (GOOGLE_APPLICATION_CREDENTIALS or GOOGLE_SERVICE_ACCOUNT_JSON)
      and fetches an access token from its token_uri (or uses SHEETS_API_KEY for a public sheet);
-  3. reads the header row of SHEET_PLAYERS_RANGE and SHEET_EVENTS_RANGE in one values:batchGet.
+  3. reads the header row of SHEET_PLAYERS_RANGE and SHEET_EVENTS_RANGE in one values:batchGet;
+  4. with REDIS_URL: connects to Redis, runs a script and writes (then deletes) a key under the
+     sheet's prefix, as the keeper's shared quota and cache need.
 Prints one line, "OK: ..." or "FAIL (stage): what is wrong and how to fix it". Works against the
 emulator (SHEETS_API_URL).
 

@@ -1,0 +1,32 @@
+// `corral check`'s look at REDIS_URL: can this host reach Redis, run the keeper's scripts, and
+// write the sheet's keys? One connection, no retries, no quota slot taken, nothing left behind.
+
+import { Redis } from 'ioredis';
+import { redisTarget } from './url.js';
+
+export type RedisProbe = { readonly ok: true; readonly shown: string; readonly version: string } | { readonly ok: false; readonly shown: string; readonly message: string };
+
+export async function probeRedis(url: string, prefix: string): Promise<RedisProbe> {
+  const { options, shown } = redisTarget(url);
+  const client = new Redis({ ...options, lazyConnect: true, enableOfflineQueue: false, maxRetriesPerRequest: 0, connectTimeout: 2000, commandTimeout: 2000, retryStrategy: () => null });
+  // Connection errors are also emitted as events: without a listener ioredis would print them.
+  client.on('error', () => undefined);
+  let step = 'connect';
+  try {
+    await client.connect();
+    step = 'INFO';
+    const info = await client.info('server');
+    const version = /redis_version:(\S+)/.exec(info)?.[1] ?? 'unknown';
+    step = 'EVAL (the quota is kept by a script)';
+    await client.eval('return 1', 0);
+    step = `SET and DEL of a key under ${prefix}`;
+    const probeKey = `${prefix}:check:${process.pid}`;
+    await client.set(probeKey, '1', 'PX', 10_000);
+    await client.del(probeKey);
+    return { ok: true, shown, version };
+  } catch (err) {
+    return { ok: false, shown, message: `${step} failed: ${(err as Error).message}` };
+  } finally {
+    client.disconnect();
+  }
+}
