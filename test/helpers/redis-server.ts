@@ -6,6 +6,7 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { after, before, beforeEach } from 'node:test';
 
 export const REDIS_SERVER = ['/usr/bin/redis-server', '/usr/local/bin/redis-server'].find((p) => existsSync(p));
 
@@ -68,5 +69,26 @@ export async function startRedis(): Promise<RedisServer> {
       await kill();
       rmSync(dir, { recursive: true, force: true });
     },
+  };
+}
+
+/**
+ * A redis-server for the describe block this is called in: started before its tests, emptied
+ * before each, stopped after them. Returns the server (valid from the first test on).
+ */
+export function redisPerSuite(): () => RedisServer {
+  let redis: RedisServer | undefined;
+  before(async () => {
+    redis = await startRedis();
+  });
+  after(async () => {
+    await redis?.stop();
+  });
+  beforeEach(() => {
+    redis?.cli('FLUSHALL');
+  });
+  return () => {
+    if (!redis) throw new Error('redis-server not started (redisPerSuite is used inside a describe block)');
+    return redis;
   };
 }

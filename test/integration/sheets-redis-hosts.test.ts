@@ -5,12 +5,12 @@
 // per-minute quota; with Redis killed both go on serving, alone, and say so.
 
 import assert from 'node:assert/strict';
-import { after, before, beforeEach, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import { startEmulator, type Emulator } from '../../src/sheets/emulator/index.js';
 import type { ServiceAccountKey } from '../../src/sheets/google/credentials.js';
 import { startCorral, type CorralProcess } from '../helpers/corral.js';
 import { http } from '../helpers/http.js';
-import { redisMissing, startRedis, type RedisServer } from '../helpers/redis-server.js';
+import { redisMissing, redisPerSuite, type RedisServer } from '../helpers/redis-server.js';
 import { keeperFigures, type ReadAnswer } from '../helpers/sheets-load.js';
 
 const readCalls = (emu: Emulator) => emu.counters().calls['values.get'] + emu.counters().calls['values.batchGet'];
@@ -39,18 +39,10 @@ async function read(c: CorralProcess, range: string): Promise<ReadAnswer> {
 }
 
 describe('two hosts sharing one sheet through Redis', { skip: redisMissing }, () => {
-  let redis: RedisServer;
-  before(async () => {
-    redis = await startRedis();
-  });
-  after(async () => {
-    await redis?.stop();
-  });
-  beforeEach(() => {
-    redis.cli('FLUSHALL');
-  });
+  const server = redisPerSuite();
 
   it('a range one host read is served by the other without reading Google; a cold range read on both at once is fetched once', async () => {
+    const redis = server();
     const emu = await startEmulator({ faults: { latencyMs: 300 } });
     const key = emu.registerServiceAccount();
     const hosts = await Promise.all([startHost(emu, key, redis, { SHEET_CACHE_TTL: '120' }), startHost(emu, key, redis, { SHEET_CACHE_TTL: '120' })]);
@@ -82,6 +74,7 @@ describe('two hosts sharing one sheet through Redis', { skip: redisMissing }, ()
   it("the hosts together stay under the project's per-minute quota: no 429 from Google", async () => {
     // A project quota of 8 reads a minute, and each host allowed all 8: alone, two hosts
     // refreshing three ranges every second would spend 16 and draw 429s.
+    const redis = server();
     const emu = await startEmulator({ faults: { latencyMs: 20, readsPerMinute: 8, readsPerMinutePerUser: 8 } });
     const key = emu.registerServiceAccount();
     const env = { SHEET_CACHE_TTL: '1', SHEETS_READS_PER_MINUTE: '8' };
@@ -112,6 +105,7 @@ describe('two hosts sharing one sheet through Redis', { skip: redisMissing }, ()
   });
 
   it('with Redis killed, both hosts go on serving (each reading Google itself), say so, and share again once it is back', async () => {
+    const redis = server();
     const emu = await startEmulator({ faults: { latencyMs: 50 } });
     const key = emu.registerServiceAccount();
     const hosts = await Promise.all([startHost(emu, key, redis), startHost(emu, key, redis)]);

@@ -3,23 +3,23 @@
 // counted in the shared window once Redis is back.
 
 import assert from 'node:assert/strict';
-import { after, afterEach, before, beforeEach, describe, it } from 'node:test';
+import { afterEach, beforeEach, describe, it } from 'node:test';
 import { RedisLink } from '../../src/redis/link.js';
 import { sharedPrefix } from '../../src/sheets/keeper/shared-keys.js';
 import { SharedQuota } from '../../src/sheets/keeper/shared-quota.js';
 import { captureLogger, type CapturedLogger } from '../fixtures/capture-logger.js';
-import { redisMissing, startRedis, type RedisServer } from '../helpers/redis-server.js';
+import { redisMissing, redisPerSuite } from '../helpers/redis-server.js';
 
 const PREFIX = sharedPrefix('google sheet-1 via emulator');
 
 describe('quota shared through Redis', { skip: redisMissing }, () => {
-  let redis: RedisServer;
+  const server = redisPerSuite();
   let log: CapturedLogger;
   const links: RedisLink[] = [];
   const quotas: SharedQuota[] = [];
   const aborts: AbortController[] = [];
 
-  const quota = async (perMinute: number, url = redis.url): Promise<SharedQuota> => {
+  const quota = async (perMinute: number, url = server().url): Promise<SharedQuota> => {
     const link = new RedisLink({ url, logger: log.logger });
     links.push(link);
     while (!link.ready) await new Promise((r) => setTimeout(r, 10));
@@ -42,15 +42,8 @@ describe('quota shared through Redis', { skip: redisMissing }, () => {
     return granted;
   };
 
-  before(async () => {
-    redis = await startRedis();
-  });
-  after(async () => {
-    await redis.stop();
-  });
   beforeEach(async () => {
     log = await captureLogger();
-    redis.cli('FLUSHALL');
   });
   afterEach(async () => {
     for (const a of aborts.splice(0)) a.abort();
@@ -63,9 +56,9 @@ describe('quota shared through Redis', { skip: redisMissing }, () => {
     const [a, b] = [await quota(6), await quota(6)];
     const grants = (await Promise.all([grantedWithin(a, 5, 300), grantedWithin(b, 5, 300)])).reduce((x, y) => x + y, 0);
     assert.equal(grants, 6, 'six of the ten takes granted, the other four wait for the window');
-    assert.equal(Number(redis.cli('ZCARD', `${PREFIX}:quota:reads`).trim()), 6);
+    assert.equal(Number(server().cli('ZCARD', `${PREFIX}:quota:reads`).trim()), 6);
     await a.take('write');
-    assert.equal(Number(redis.cli('ZCARD', `${PREFIX}:quota:writes`).trim()), 1, 'writes have their own window');
+    assert.equal(Number(server().cli('ZCARD', `${PREFIX}:quota:writes`).trim()), 1, 'writes have their own window');
     assert.equal(a.figures().sharedKeepers, 2, 'both keepers counted');
   });
 
@@ -74,28 +67,28 @@ describe('quota shared through Redis', { skip: redisMissing }, () => {
     await b.take('read');
     await a.take('read');
     assert.equal(a.figures().sharedKeepers, 2);
-    await redis.kill();
+    await server().kill();
     try {
       const alone = await grantedWithin(a, 5, 300);
       assert.equal(alone, 3, 'a share of 6 / 2 keepers');
       assert.equal(a.figures().aloneQuotaGrants, 3);
     } finally {
-      await redis.restart();
+      await server().restart();
     }
     while (!links[0]?.ready) await new Promise((r) => setTimeout(r, 10));
     for (const x of aborts.splice(0)) x.abort();
     // Redis came back empty: the window holds what A spent alone, backdated, and this grant.
     await a.take('read');
-    assert.equal(Number(redis.cli('ZCARD', `${PREFIX}:quota:reads`).trim()), 4);
+    assert.equal(Number(server().cli('ZCARD', `${PREFIX}:quota:reads`).trim()), 4);
     assert.equal(a.figures().sharedQuotaGrants, 2);
     // Two slots are left in the window: B gets them, then waits.
     assert.equal(await grantedWithin(b, 4, 300), 2);
   });
 
   it('a Redis that refuses the script (an ACL without EVAL) is said, and the calls go on alone', async () => {
-    redis.cli('ACL', 'SETUSER', 'noscripts', 'on', '>pw', '~*', '+@all', '-eval', '-evalsha');
+    server().cli('ACL', 'SETUSER', 'noscripts', 'on', '>pw', '~*', '+@all', '-eval', '-evalsha');
     try {
-      const q = await quota(6, `${redis.url}?user=noscripts&password=pw`);
+      const q = await quota(6, `${server().url}?user=noscripts&password=pw`);
       await q.take('read');
       assert.equal(q.figures().aloneQuotaGrants, 1);
       const said = log.lines().find((l) => l.event === 'redis.unavailable');
@@ -103,7 +96,7 @@ describe('quota shared through Redis', { skip: redisMissing }, () => {
       assert.match(JSON.stringify(said?.err), /NOPERM/);
       assert.ok(!JSON.stringify(said).includes('pw@'), 'the password is not logged');
     } finally {
-      redis.cli('ACL', 'DELUSER', 'noscripts');
+      server().cli('ACL', 'DELUSER', 'noscripts');
     }
   });
 

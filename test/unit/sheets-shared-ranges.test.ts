@@ -3,14 +3,14 @@
 // call; Redis away, each host reads Google itself; a copy the journal could not complete is refused.
 
 import assert from 'node:assert/strict';
-import { after, afterEach, before, beforeEach, describe, it } from 'node:test';
+import { afterEach, beforeEach, describe, it } from 'node:test';
 import { RedisLink } from '../../src/redis/link.js';
 import { ReadTier, SHARED_CLOCK_ALLOWANCE_MS, type ReadTierOptions } from '../../src/sheets/keeper/read-tier.js';
 import { sharedPrefix } from '../../src/sheets/keeper/shared-keys.js';
 import { SharedRanges } from '../../src/sheets/keeper/shared-ranges.js';
 import { captureLogger, type CapturedLogger } from '../fixtures/capture-logger.js';
 import { FakeBackend } from '../fixtures/fake-sheets-backend.js';
-import { redisMissing, startRedis, type RedisServer } from '../helpers/redis-server.js';
+import { redisMissing, redisPerSuite } from '../helpers/redis-server.js';
 
 const PLAYERS = [
   ['name', 'code'],
@@ -26,14 +26,14 @@ interface Host {
 }
 
 describe('ranges shared through Redis', { skip: redisMissing }, () => {
-  let redis: RedisServer;
+  const server = redisPerSuite();
   let log: CapturedLogger;
   const hosts: Host[] = [];
 
   const host = (extra: Partial<ReadTierOptions> = {}, source = 'google sheet-1 via emulator'): Host => {
     const backend = new FakeBackend({ Players: PLAYERS });
     backend.source = source;
-    const link = new RedisLink({ url: redis.url, logger: log.logger });
+    const link = new RedisLink({ url: server().url, logger: log.logger });
     const shared = new SharedRanges({ link, prefix: sharedPrefix(source), keepMs: TTL + 60_000, claimMs: 5000, ownerId: `host-${hosts.length}` });
     const changes: string[] = [];
     const tier = new ReadTier({ backend, logger: log.logger, ttlMs: TTL, maxStaleMs: 60_000, maxBytes: 1 << 20, shared, sharedWaitMs: 5000, onChange: (r) => changes.push(r), ...extra });
@@ -43,21 +43,14 @@ describe('ranges shared through Redis', { skip: redisMissing }, () => {
   };
   /** Until a host's fetch of `range` is in Redis (written after its answer). */
   const sharedInRedis = async (range: string, source = 'google sheet-1 via emulator') => {
-    while (redis.cli('EXISTS', `${sharedPrefix(source)}:range:${range}`).trim() !== '1') await new Promise((r) => setTimeout(r, 5));
+    while (server().cli('EXISTS', `${sharedPrefix(source)}:range:${range}`).trim() !== '1') await new Promise((r) => setTimeout(r, 5));
   };
   const connected = async (...hs: Host[]) => {
     for (const h of hs) while (!h.link.ready) await new Promise((r) => setTimeout(r, 10));
   };
 
-  before(async () => {
-    redis = await startRedis();
-  });
-  after(async () => {
-    await redis.stop();
-  });
   beforeEach(async () => {
     log = await captureLogger();
-    redis.cli('FLUSHALL');
   });
   afterEach(async () => {
     for (const h of hosts.splice(0)) {
@@ -112,7 +105,7 @@ describe('ranges shared through Redis', { skip: redisMissing }, () => {
     // A serves B's copy, stale now, and refreshes it from Google: with a row B's copy lacks.
     assert.equal((await a.tier.get('Players')).via, 'stale');
     while (a.backend.count('get', 'Players') < 1) await new Promise((r) => setTimeout(r, 10));
-    while (!redis.cli('GET', `${sharedPrefix('google sheet-1 via emulator')}:range:Players`).includes('Bob')) await new Promise((r) => setTimeout(r, 5));
+    while (!server().cli('GET', `${sharedPrefix('google sheet-1 via emulator')}:range:Players`).includes('Bob')) await new Promise((r) => setTimeout(r, 5));
     const stale = await b.tier.get('Players');
     assert.equal(stale.via, 'stale', "B's own copy is past its TTL: served while one refresh runs");
     while (b.tier.figures().sharedReads !== 1) await new Promise((r) => setTimeout(r, 5));
@@ -126,7 +119,7 @@ describe('ranges shared through Redis', { skip: redisMissing }, () => {
   it('Redis away: each host reads Google itself, and serves what it fetched', async () => {
     const [a, b] = [host(), host()];
     await connected(a, b);
-    await redis.kill();
+    await server().kill();
     try {
       assert.deepEqual((await a.tier.get('Players')).value.values, PLAYERS);
       assert.deepEqual((await b.tier.get('Players')).value.values, PLAYERS);
@@ -136,7 +129,7 @@ describe('ranges shared through Redis', { skip: redisMissing }, () => {
       while (!(down = log.lines().find((l) => l.event === 'redis.unavailable'))) await new Promise((r) => setTimeout(r, 10));
       assert.equal(down.code, 'CORRAL_ERR_REDIS');
     } finally {
-      await redis.restart();
+      await server().restart();
     }
     await connected(a, b);
     while (!log.lines().some((l) => l.event === 'redis.recovered')) await new Promise((r) => setTimeout(r, 10));

@@ -6,7 +6,7 @@
 // CORRAL_ERR_QUEUE_FULL instead of piling up work that would time out anyway.
 
 import { CorralError } from '../../errors.js';
-import { systemClock, type Clock } from './clock.js';
+import { sleepOn, systemClock, type Clock } from './clock.js';
 
 export const QUOTA_WINDOW_MS = 60_000;
 
@@ -123,18 +123,7 @@ export class QuotaBucket {
   async whenFree(signal?: AbortSignal): Promise<void> {
     for (let wait = this.msUntilFree(); wait > 0; wait = this.msUntilFree()) {
       if (this.closed) throw new CorralError('CORRAL_ERR_QUEUE_FULL', `${this.name} quota bucket is closed`);
-      await new Promise<void>((resolve, reject) => {
-        const onAbort = () => {
-          this.clock.clearTimeout(timer);
-          reject(signal?.reason instanceof Error ? signal.reason : new Error('aborted'));
-        };
-        const timer = this.clock.setTimeout(() => {
-          signal?.removeEventListener('abort', onAbort);
-          resolve();
-        }, wait);
-        if (signal?.aborted) onAbort();
-        else signal?.addEventListener('abort', onAbort, { once: true });
-      });
+      await sleepOn(this.clock, wait, signal);
     }
   }
 

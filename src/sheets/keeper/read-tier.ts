@@ -17,7 +17,7 @@ import { RepeatedFailure } from '../../log/repeated-failure.js';
 import type { SheetsBackend } from '../backend.js';
 import { backoffMs } from './backoff.js';
 import type { HandedValue } from './cache-handoff.js';
-import { systemClock, type Clock } from './clock.js';
+import { sleepOn, systemClock, type Clock } from './clock.js';
 import type { SharedRanges } from './shared-ranges.js';
 
 export interface CachedValue {
@@ -214,8 +214,7 @@ export class ReadTier {
       if (claim.result === 'unavailable' || this.clock.now() >= waitUntil) return this.fetchUpstream(range, st);
       this.counts.sharedWaits++;
       do {
-        await new Promise((resolve) => this.clock.setTimeout(() => resolve(undefined), SHARED_POLL_MS));
-        this.abort.signal.throwIfAborted();
+        await sleepOn(this.clock, SHARED_POLL_MS, this.abort.signal);
         const got = await this.adoptShared(range, st);
         if (got && this.clock.now() < got.expiresAt) return got;
       } while ((await shared.claimed(range)) && this.clock.now() < waitUntil);

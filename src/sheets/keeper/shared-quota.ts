@@ -16,7 +16,7 @@ import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import { CorralError } from '../../errors.js';
 import type { RedisLink } from '../../redis/link.js';
-import { systemClock, type Clock } from './clock.js';
+import { sleepOn, systemClock, type Clock } from './clock.js';
 import { QUOTA_WINDOW_MS, QuotaBucket } from './quota.js';
 
 export type QuotaKind = 'read' | 'write';
@@ -117,7 +117,7 @@ export class SharedQuota {
         return;
       }
       this.counts.waits++;
-      await this.sleep(Math.min(MAX_WAIT_MS, Math.max(1, waitMs)), signal);
+      await sleepOn(this.clock, Math.min(MAX_WAIT_MS, Math.max(1, waitMs)), signal);
     }
   }
 
@@ -138,20 +138,6 @@ export class SharedQuota {
     await st.fallback.acquire(signal);
     st.alone.push(this.clock.now());
     this.counts.alone++;
-  }
-
-  private sleep(ms: number, signal?: AbortSignal): Promise<void> {
-    return new Promise<void>((resolve, reject) => {
-      const onAbort = () => {
-        this.clock.clearTimeout(timer);
-        reject(signal?.reason instanceof Error ? signal.reason : new Error('aborted'));
-      };
-      const timer = this.clock.setTimeout(() => {
-        signal?.removeEventListener('abort', onAbort);
-        resolve();
-      }, ms);
-      signal?.addEventListener('abort', onAbort, { once: true });
-    });
   }
 
   /** Calls granted through Redis, alone, and waits for a shared slot; and the keepers last counted. */
