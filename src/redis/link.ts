@@ -15,14 +15,20 @@ import { redisTarget } from './url.js';
 
 /** A command Redis has not answered by then fails (and the caller acts for this host alone). */
 export const REDIS_COMMAND_TIMEOUT_MS = 1000;
+/**
+ * After a failed command, Redis is left alone this long: a Redis that hangs with its connection
+ * open would otherwise cost every call the whole timeout (a miss looks, claims and polls: three).
+ */
+export const REDIS_PAUSE_AFTER_FAILURE_MS = 5000;
 const CONNECT_TIMEOUT_MS = 2000;
 const RECONNECT_MAX_MS = 5000;
 
 export interface RedisLinkOptions {
   readonly url: string;
   readonly logger: Logger;
-  /** Overrides for tests (shorter timeouts). */
+  /** Overrides for tests (shorter waits). */
   readonly commandTimeoutMs?: number;
+  readonly pauseAfterFailureMs?: number;
 }
 
 export class RedisLink {
@@ -32,6 +38,7 @@ export class RedisLink {
   private readonly outage = new RepeatedFailure();
   private everReady = false;
   private closed = false;
+  private lastFailureAt = -Infinity;
 
   constructor(private readonly o: RedisLinkOptions) {
     const { options, shown } = redisTarget(o.url);
@@ -60,7 +67,14 @@ export class RedisLink {
     return this.client.status === 'ready';
   }
 
+  /** Whether to send commands now: connected, and no command failed in the last few seconds. */
+  get usable(): boolean {
+    return this.ready && Date.now() - this.lastFailureAt >= (this.o.pauseAfterFailureMs ?? REDIS_PAUSE_AFTER_FAILURE_MS);
+  }
+
   private onReady(): void {
+    // A new connection: the pause after a failed command was for the old one.
+    this.lastFailureAt = -Infinity;
     if (!this.everReady) {
       this.everReady = true;
       this.o.logger.info({ event: 'redis.connected', redis: this.target }, `redis: connected to ${this.target}; the Sheets quota and cache are shared with the other hosts using it`);
@@ -75,11 +89,13 @@ export class RedisLink {
    * an ACL without EVAL, out of memory): said as an outage too, since the hosts then act alone.
    */
   commandFailed(err: unknown): void {
+    this.lastFailureAt = Date.now();
     this.onDown(err instanceof Error ? err : new Error(String(err)));
   }
 
   /** A command was answered: ends an outage said by commandFailed (as a reconnection does). */
   commandAnswered(): void {
+    this.lastFailureAt = -Infinity;
     if (this.outage.failing) this.onReady();
   }
 

@@ -11,6 +11,8 @@ import { captureLogger, type CapturedLogger } from '../fixtures/capture-logger.j
 import { redisMissing, redisPerSuite } from '../helpers/redis-server.js';
 
 const PREFIX = sharedPrefix('google sheet-1 via emulator');
+/** Redis is left alone this long after a failed command (5 s in the keeper). */
+const PAUSE_MS = 300;
 
 describe('quota shared through Redis', { skip: redisMissing }, () => {
   const server = redisPerSuite();
@@ -20,7 +22,7 @@ describe('quota shared through Redis', { skip: redisMissing }, () => {
   const aborts: AbortController[] = [];
 
   const quota = async (perMinute: number, url = server().url): Promise<SharedQuota> => {
-    const link = new RedisLink({ url, logger: log.logger });
+    const link = new RedisLink({ url, logger: log.logger, pauseAfterFailureMs: PAUSE_MS });
     links.push(link);
     while (!link.ready) await new Promise((r) => setTimeout(r, 10));
     const q = new SharedQuota({ link, prefix: PREFIX, perMinute: { read: perMinute, write: perMinute } });
@@ -83,6 +85,32 @@ describe('quota shared through Redis', { skip: redisMissing }, () => {
     assert.equal(a.figures().sharedQuotaGrants, 2);
     // Two slots are left in the window: B gets them, then waits.
     assert.equal(await grantedWithin(b, 4, 300), 2);
+  });
+
+  it('a Redis that hangs (frozen, its connection open): each call goes on alone after the command timeout, and it is said', async () => {
+    const a = await quota(6);
+    await a.take('read');
+    server().pause();
+    try {
+      const started = Date.now();
+      await a.take('read');
+      const waited = Date.now() - started;
+      assert.ok(waited >= 900 && waited < 5000, `went on alone after ${waited} ms`);
+      assert.equal(a.figures().aloneQuotaGrants, 1);
+      const said = log.lines().find((l) => l.event === 'redis.unavailable');
+      assert.match(JSON.stringify(said?.err), /timed out/i);
+      // Left alone for a while after the failure: the next call does not wait the timeout again.
+      const next = Date.now();
+      await a.take('read');
+      assert.ok(Date.now() - next < 500, `the next call went on alone at once (${Date.now() - next} ms)`);
+      assert.equal(a.figures().aloneQuotaGrants, 2);
+    } finally {
+      server().resume();
+    }
+    await new Promise((r) => setTimeout(r, PAUSE_MS));
+    await a.take('read');
+    assert.equal(a.figures().sharedQuotaGrants, 2, 'shared again once the pause is over and it answers');
+    assert.ok(log.lines().some((l) => l.event === 'redis.recovered'));
   });
 
   it('a Redis that refuses the script (an ACL without EVAL) is said, and the calls go on alone', async () => {

@@ -135,6 +135,24 @@ describe('ranges shared through Redis', { skip: redisMissing }, () => {
     while (!log.lines().some((l) => l.event === 'redis.recovered')) await new Promise((r) => setTimeout(r, 10));
   });
 
+  it('Redis hanging (frozen, its connection open): a miss waits for one command timeout at most, then reads Google itself', async () => {
+    const [a, b] = [host(), host()];
+    await connected(a, b);
+    await a.tier.get('Players');
+    await sharedInRedis('Players');
+    server().pause();
+    try {
+      const started = Date.now();
+      const answer = await b.tier.get('Players');
+      const waited = Date.now() - started;
+      assert.deepEqual(answer.value.values, PLAYERS);
+      assert.equal(b.backend.count('get', 'Players'), 1, 'read from Google');
+      assert.ok(waited < 2000, `one timeout, not one per command (${waited} ms)`);
+    } finally {
+      server().resume();
+    }
+  });
+
   it("refuses a copy the journal could no longer complete, and one of another sheet's", async () => {
     const a = host();
     const refusing = host({ acceptShared: () => false });

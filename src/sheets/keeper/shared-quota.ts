@@ -99,7 +99,7 @@ export class SharedQuota {
       if (this.closed) throw new CorralError('CORRAL_ERR_QUEUE_FULL', `shared sheets ${kind} quota is closed`);
       signal?.throwIfAborted();
       let answer: [number, number, number] | undefined;
-      if (this.o.link.ready) {
+      if (this.o.link.usable) {
         try {
           answer = await this.ask(st);
           this.o.link.commandAnswered();

@@ -56,7 +56,7 @@ export class SharedRanges {
 
   /** The value another host (or this one) shared, or undefined: none, unreadable, or Redis away. */
   async get(range: string): Promise<SharedValue | undefined> {
-    if (!this.o.link.ready) return undefined;
+    if (!this.o.link.usable) return undefined;
     try {
       const raw = await this.o.link.client.getBuffer(this.valueKey(range));
       this.o.link.commandAnswered();
@@ -79,7 +79,7 @@ export class SharedRanges {
 
   /** Shares a value this host fetched; `jsonBytes` are its rows as JSON, written as they are. */
   async put(range: string, jsonBytes: Buffer, fetchStartedAt: number, fetchedAt: number): Promise<void> {
-    if (!this.o.link.ready) return;
+    if (!this.o.link.usable) return;
     const payload = Buffer.concat([Buffer.from(`{"v":${FORMAT},"s":${fetchStartedAt},"f":${fetchedAt},"values":`), jsonBytes, Buffer.from('}')]);
     try {
       await this.o.link.client.set(this.valueKey(range), payload, 'PX', Math.max(1, Math.round(this.o.keepMs)));
@@ -94,7 +94,7 @@ export class SharedRanges {
    * fetches it now), or 'unavailable' (Redis away: fetch it alone).
    */
   async claim(range: string): Promise<{ readonly result: 'won'; readonly token: string } | { readonly result: 'held' | 'unavailable' }> {
-    if (!this.o.link.ready) return { result: 'unavailable' };
+    if (!this.o.link.usable) return { result: 'unavailable' };
     const token = `${this.o.ownerId}:${++this.claimSeq}`;
     try {
       const ok = await this.o.link.client.set(this.claimKey(range), token, 'PX', Math.max(1, Math.round(this.o.claimMs)), 'NX');
@@ -107,7 +107,7 @@ export class SharedRanges {
 
   /** Whether another host's claim on the range still holds (false when Redis is away). */
   async claimed(range: string): Promise<boolean> {
-    if (!this.o.link.ready) return false;
+    if (!this.o.link.usable) return false;
     try {
       return (await this.o.link.client.exists(this.claimKey(range))) === 1;
     } catch (err) {
@@ -117,7 +117,7 @@ export class SharedRanges {
   }
 
   async release(range: string, token: string): Promise<void> {
-    if (!this.o.link.ready) return;
+    if (!this.o.link.usable) return;
     try {
       const client = this.o.link.client as unknown as { corralReleaseClaim(key: string, token: string): Promise<number> };
       await client.corralReleaseClaim(this.claimKey(range), token);
