@@ -430,6 +430,31 @@ describe('/admin dashboard in Chromium', { skip }, () => {
     }
   });
 
+  it('with REDIS_URL the Sheets card says whether the quota and cache are shared, in red while Redis is unreachable; without it, nothing', async () => {
+    const hosts = createFakeView(testSettings({ CORRAL_ADMIN_TOKEN: TOKEN, CORRAL_WORKERS: '1' }), [
+      child(1, 4601, 'ready', {}),
+      child(0, 4600, 'ready', { extra: { redisConnected: true, sharedReads: 12 } }, 'keeper'),
+    ]);
+    const hostsServer = await startAdminServer(hosts, logger, { host: '127.0.0.1', port: 0, monitoring });
+    const page = await browser.newPage();
+    try {
+      await page.goto(`http://127.0.0.1:${hostsServer.port}/admin#token=${TOKEN}`);
+      await page.waitForFunction(() => document.querySelectorAll('#workers-body tr').length === 1);
+      assert.equal(((await page.textContent('#sheets-redis')) ?? '').trim(), 'yes (12 ranges taken from it)');
+      assert.equal(await page.isVisible('#sheets-redis-label'), true);
+      assert.equal(await page.getAttribute('#sheets-redis', 'data-bad'), 'false');
+      hosts.kids[1] = child(0, 4600, 'ready', { extra: { redisConnected: false, sharedReads: 12 } }, 'keeper');
+      await page.waitForFunction(() => document.getElementById('sheets-redis')?.dataset.bad === 'true', undefined, { timeout: 12_000 });
+      assert.match(((await page.textContent('#sheets-redis')) ?? '').trim(), /^no: Redis unreachable, this host reads Google/);
+      hosts.kids[1] = child(0, 4600, 'ready', { extra: {} }, 'keeper');
+      await page.waitForFunction(() => document.getElementById('sheets-redis')?.hidden === true, undefined, { timeout: 12_000 });
+      assert.equal(await page.isVisible('#sheets-redis-label'), false);
+    } finally {
+      await page.close();
+      await hostsServer.close();
+    }
+  });
+
   it('shows every string the API sends as text: markup in states, messages and refusals is never run or parsed', async () => {
     const page = await browser.newPage();
     const evil = '<img src=x onerror="window.__pwned=1"><script>window.__pwned=2</script>';

@@ -99,6 +99,10 @@ export interface SheetsFigures {
   readonly journal_writable: boolean | null;
   /** Appends refused since the keeper started because the journal could not be written. */
   readonly journal_appends_refused: number | null;
+  /** The keeper's link to Redis (REDIS_URL): up, down (this host alone), or null without REDIS_URL. */
+  readonly redis_connected: boolean | null;
+  /** Ranges the keeper took from Redis instead of reading Google (fetched by another host). */
+  readonly shared_reads: number | null;
 }
 
 function sumOver(extras: readonly (Extra | undefined)[], ...names: string[]): number | undefined {
@@ -140,6 +144,8 @@ export function sheetsFigures(extra: Extra | undefined, workerExtras: readonly (
     ranges_failing: num(extra, 'rangesFailing') ?? null,
     journal_writable: typeof extra?.journalWritable === 'boolean' ? extra.journalWritable : null,
     journal_appends_refused: num(extra, 'journalAppendsRefused') ?? null,
+    redis_connected: typeof extra?.redisConnected === 'boolean' ? extra.redisConnected : null,
+    shared_reads: typeof extra?.redisConnected === 'boolean' ? (num(extra, 'sharedReads') ?? null) : null,
   };
 }
 

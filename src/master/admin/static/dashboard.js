@@ -135,6 +135,12 @@ function renderStats(s) {
   set('sheets-failing', fmt.int(sh.ranges_failing));
   $('sheets-failing').dataset.bad = String(sh.ranges_failing > 0);
   set('sheets-stale', sh.max_stale_seconds === null ? '–' : `${sh.max_stale_seconds}s`);
+  // Only with REDIS_URL: whether the quota and cache are shared with the sheet's other hosts now.
+  const shared = sh.redis_connected !== null && sh.redis_connected !== undefined;
+  $('sheets-redis-label').hidden = !shared;
+  $('sheets-redis').hidden = !shared;
+  if (shared) set('sheets-redis', sh.redis_connected ? `yes (${fmt.int(sh.shared_reads)} ranges taken from it)` : 'no: Redis unreachable, this host reads Google and spends its share of the quota alone');
+  $('sheets-redis').dataset.bad = String(sh.redis_connected === false);
 
   // A worker whose loop is blocked sends no heartbeat: its row keeps the figures of its last one
   // until the master kills it (CORRAL_TIMEOUT), so the row and the card say it is not beating.
