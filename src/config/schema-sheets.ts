@@ -45,7 +45,7 @@ export const sheetsSchema = {
   // Google's quota is 300 reads a minute per project and 60 per user per project; corral calls as
   // one service account, one user, so 60 is what Google enforces unless the project raised it.
   SHEETS_READS_PER_MINUTE: int({
-    description: 'Host-wide ceiling on read calls to Google per minute (Google allows one service account 60 unless the project\'s quota was raised).',
+    description: 'Ceiling on read calls to Google per minute, host-wide (with REDIS_URL: for all the sheet\'s hosts together); Google allows one service account 60 unless the project\'s quota was raised.',
     default: 60,
     min: 1,
     max: 100000,
@@ -53,7 +53,7 @@ export const sheetsSchema = {
   // Google's quota is 300 writes a minute per project and 60 per user per project; corral calls as
   // one service account, one user, so 60 is what Google enforces unless the project raised it.
   SHEETS_WRITES_PER_MINUTE: int({
-    description: 'Host-wide ceiling on write calls to Google per minute (Google allows one service account 60 unless the project\'s quota was raised).',
+    description: 'Ceiling on write calls to Google per minute, host-wide (with REDIS_URL: for all the sheet\'s hosts together); Google allows one service account 60 unless the project\'s quota was raised.',
     default: 60,
     min: 1,
     max: 100000,
