@@ -20,7 +20,7 @@ export const REDIS_COMMAND_TIMEOUT_MS = 1000;
  * open would otherwise cost every call the whole timeout (a miss looks, claims and polls: three).
  */
 export const REDIS_PAUSE_AFTER_FAILURE_MS = 5000;
-const CONNECT_TIMEOUT_MS = 2000;
+export const CONNECT_TIMEOUT_MS = 2000;
 const RECONNECT_MAX_MS = 5000;
 
 export interface RedisLinkOptions {
@@ -65,6 +65,24 @@ export class RedisLink {
   /** Whether commands can be sent now (they may still fail). */
   get ready(): boolean {
     return this.client.status === 'ready';
+  }
+
+  /**
+   * Resolves once connected, or after `timeoutMs` (false): a keeper waits this long at its start, so
+   * its first reads can take what the other hosts hold rather than go to Google alone.
+   */
+  whenReady(timeoutMs: number): Promise<boolean> {
+    if (this.ready) return Promise.resolve(true);
+    return new Promise((resolve) => {
+      const done = (ok: boolean) => {
+        clearTimeout(timer);
+        this.client.off('ready', onReady);
+        resolve(ok);
+      };
+      const onReady = () => done(true);
+      const timer = setTimeout(() => done(false), timeoutMs);
+      this.client.on('ready', onReady);
+    });
   }
 
   /** Whether to send commands now: connected, and no command failed in the last few seconds. */

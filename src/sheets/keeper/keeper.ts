@@ -8,7 +8,7 @@ import type { Settings } from '../../config/schema.js';
 import { DataDirWriteError, describeError } from '../../errors.js';
 import type { Logger } from '../../log/logger.js';
 import { PRIVATE_DIR_MODE } from '../../private-modes.js';
-import { RedisLink } from '../../redis/link.js';
+import { CONNECT_TIMEOUT_MS, RedisLink } from '../../redis/link.js';
 import type { SheetsBackend } from '../backend.js';
 import { saveCacheHandoff, takeCacheHandoff, type TakenHandoff } from './cache-handoff.js';
 import { ChangeFeed, type WatchAnswer } from './change-feed.js';
@@ -166,11 +166,13 @@ export class Keeper {
    * With REDIS_URL and a Google sheet: the quota and the cached ranges are shared with the other
    * hosts of the same sheet. The offline sheet is each host's own file: nothing to share.
    */
-  private openShared(): void {
+  private async openShared(): Promise<void> {
     const s = this.o.settings;
     if (s.REDIS_URL === undefined || this.backend.kind !== 'google') return;
     const link = new RedisLink({ url: s.REDIS_URL, logger: this.o.logger });
     this.redis = link;
+    // Not a condition of starting (Redis away, this host goes on alone), but worth a short wait.
+    await link.whenReady(CONNECT_TIMEOUT_MS);
     const prefix = sharedPrefix(this.backend.source);
     const clock = this.o.clock ? { clock: this.o.clock } : {};
     this.sharedQuota = new SharedQuota({ link, prefix, perMinute: { read: s.SHEETS_READS_PER_MINUTE, write: s.SHEETS_WRITES_PER_MINUTE }, ...clock });
@@ -193,7 +195,7 @@ export class Keeper {
       // Under the lock and before the first call: what the previous keeper spent this minute counts.
       k.ledger = QuotaLedger.open(dataDir, { reads: k.readQuota, writes: k.writeQuota }, o.logger);
       k.backend = await o.openBackend(pacer(k.readQuota, k.writeQuota, k.meter, (kind, signal) => k.sharedQuota?.take(kind, signal)));
-      k.openShared();
+      await k.openShared();
       k.startTier();
       // Before the journal opens: its done entries are kept while a copy from before them is
       // served, and the restored copies are such copies (cache-handoff.ts).

@@ -208,7 +208,8 @@ export class ReadTier {
         try {
           return await this.fetchUpstream(range, st);
         } finally {
-          await shared.release(range, claim.token);
+          // Not awaited: a slow Redis must not hold the answer; the claim lapses by itself anyway.
+          void shared.release(range, claim.token);
         }
       }
       if (claim.result === 'unavailable' || this.clock.now() >= waitUntil) return this.fetchUpstream(range, st);
