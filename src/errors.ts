@@ -46,7 +46,7 @@ export const ERROR_CODES = {
   CORRAL_ERR_LOADTEST_TARGET: 'The loadtest target is unreachable or not allowed.',
   CORRAL_ERR_LOADTEST_OUTPUT: 'The loadtest result or report could not be written after the run (disk full, directory removed), or its directory could not be flushed to disk (after the run, or, for a directory the run created, before the load).',
   CORRAL_ERR_NOTIFY: 'A message to systemd (sd_notify) could not be sent.',
-  CORRAL_ERR_COUNTER_INVALID: 'An app asked a host counter for a limit or window out of range (or the master got a count request it cannot read); the count is refused at once.',
+  CORRAL_ERR_COUNTER_INVALID: 'An app asked a host counter for a limit or window out of range (or the master got a count request it cannot read, or the keeper a failed-login count request); the count is refused at once.',
   CORRAL_ERR_COUNTER_TABLE: 'The host counters\' shared-memory table could not be created or opened (its addon not built, or memfd_create or mmap refused); the counts go to the master over IPC instead.',
 } as const;
 

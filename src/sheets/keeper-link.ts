@@ -27,6 +27,9 @@ export interface KeeperLinkOptions {
   readonly checkDir?: boolean;
 }
 
+/** Connections for brief calls: each is answered in about a millisecond, or given up soon. */
+const BRIEF_CONNECTIONS = 4;
+
 function isErrorCode(code: string): code is ErrorCode {
   return Object.hasOwn(ERROR_CODES, code);
 }
@@ -109,6 +112,8 @@ export class KeeperLink {
   private readonly pool: ConnectionPool;
   /** Long polls get their own connection so they never hold up reads. */
   private readonly watchPool: ConnectionPool;
+  /** Brief calls get their own connections too: a read waiting for Google must not hold them up. */
+  private readonly briefPool: ConnectionPool;
   private readonly timeoutMs: number;
   private readonly retryDelayMs: number;
   private closed = false;
@@ -120,11 +125,15 @@ export class KeeperLink {
     const idleCloseMs = o.idleCloseMs ?? IDLE_CLOSE_MS;
     this.pool = new ConnectionPool(o.socketPath, o.connections ?? 8, idleCloseMs, o.checkDir ?? false);
     this.watchPool = new ConnectionPool(o.socketPath, 1, idleCloseMs, o.checkDir ?? false);
+    this.briefPool = new ConnectionPool(o.socketPath, BRIEF_CONNECTIONS, idleCloseMs, o.checkDir ?? false);
     this.retryDelayMs = o.retryDelayMs ?? 500;
   }
 
-  private async once<T>(pool: ConnectionPool, method: 'GET' | 'POST', path: string, body: string | undefined, signal?: AbortSignal): Promise<T> {
-    const answer = await pool.use((c) => c.request({ method, path, ...(body !== undefined ? { body } : {}), timeoutMs: this.timeoutMs, ...(signal ? { signal } : {}) }));
+  private async once<T>(pool: ConnectionPool, method: 'GET' | 'POST', path: string, body: string | undefined, signal?: AbortSignal, timeoutMs = this.timeoutMs): Promise<T> {
+    const answer = await pool.use((c) =>
+      // Given up while it waited for a connection: not sent, and the connection stays usable.
+      signal?.aborted ? Promise.reject(new Error('aborted')) : c.request({ method, path, ...(body !== undefined ? { body } : {}), timeoutMs, ...(signal ? { signal } : {}) }),
+    );
     return decode<T>(answer);
   }
 
@@ -147,6 +156,33 @@ export class KeeperLink {
     }
   }
 
+  /**
+   * One call given up after `timeoutMs` in all, the wait for a connection included, and never
+   * retried: for a caller that can go on without the answer (the failed-login limit, which then
+   * has its host's count). Fails with CORRAL_ERR_KEEPER_UNAVAILABLE, or the keeper's error.
+   */
+  async brief<T>(method: 'GET' | 'POST', path: string, body: string | undefined, timeoutMs: number): Promise<T> {
+    if (this.closed) throw new CorralError('CORRAL_ERR_KEEPER_UNAVAILABLE', 'the Sheets client is closed');
+    const abort = new AbortController();
+    let timer: NodeJS.Timeout | undefined;
+    const expired = new Promise<never>((_resolve, reject) => {
+      timer = setTimeout(() => {
+        // A call still waiting for a connection is then not sent; one on its way is cut.
+        abort.abort();
+        reject(new CorralError('CORRAL_ERR_KEEPER_UNAVAILABLE', `no answer from the keeper in ${timeoutMs} ms`));
+      }, timeoutMs);
+    });
+    try {
+      return await Promise.race([this.once<T>(this.briefPool, method, path, body, abort.signal, timeoutMs), expired]);
+    } catch (err) {
+      if (err instanceof CorralError) throw err;
+      this.failures++;
+      throw new CorralError('CORRAL_ERR_KEEPER_UNAVAILABLE', `keeper unreachable: ${(err as Error).message}`, { cause: err });
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
   /** A long poll on the dedicated connection (no retry: the watch loop has its own pacing). */
   watch<T>(path: string, signal: AbortSignal): Promise<T> {
     return this.once<T>(this.watchPool, 'GET', path, undefined, signal).catch((err: unknown) => {
@@ -160,6 +196,7 @@ export class KeeperLink {
     this.closed = true;
     this.pool.destroy();
     this.watchPool.destroy();
+    this.briefPool.destroy();
   }
 }
 

@@ -54,6 +54,14 @@ export interface AppendOptions {
   readonly idempotency?: IdempotencyClaim;
 }
 
+/** A player name's failed logins counted by every host of the sheet (REDIS_URL), and its window. */
+export interface SharedLoginCount {
+  /** Failures of the name in its window, all hosts together, the one just counted included. */
+  readonly failures: number;
+  /** Until the name's window ends (0 when it has none). */
+  readonly msLeft: number;
+}
+
 export interface SheetsClient {
   /** Which backend serves this host: Google (or the emulator), or the offline local sheet. */
   readonly backend: 'google' | 'offline';
@@ -69,6 +77,14 @@ export interface SheetsClient {
    * retry of an idempotency key already held.
    */
   append(range: string, rows: readonly (readonly string[])[], options?: AppendOptions): Promise<AppendReceipt>;
+  /**
+   * Counts one failed login of a name (`failed`), or only reads its count, in the count the sheet's
+   * hosts share through Redis (REDIS_URL with a Google sheet); `nameHash` stands for the name
+   * (32 hex digits), `windowMs` is the window a first failure starts. Rejects when that count
+   * cannot be had within `timeoutMs` (no Redis, Redis away, the keeper down or slow). Absent from
+   * clients that have no such count.
+   */
+  settleLogin?(nameHash: string, failed: boolean, windowMs: number, timeoutMs: number): Promise<SharedLoginCount>;
   /** Figures for the heartbeat (`extra`): cache hits/misses, staleness, etc. */
   figures(): Readonly<Record<string, number | string | boolean | null>>;
   close(): Promise<void>;

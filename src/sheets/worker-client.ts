@@ -10,11 +10,11 @@ import { RepeatedFailures } from '../log/repeated-failure.js';
 import { parseA1 } from './a1.js';
 import { KeeperLink } from './keeper-link.js';
 import type { WatchAnswer } from './keeper/change-feed.js';
-import type { WireRead, WireReceipt } from './keeper/protocol.js';
+import type { WireLoginCount, WireRead, WireReceipt } from './keeper/protocol.js';
 import { dataDirOf, keeperSocketPath, socketOutsideDataDir } from './keeper/socket-path.js';
 import { L1Cache, type L1Entry } from './l1-cache.js';
 import { toRecords } from './records.js';
-import type { AppendOptions, AppendReceipt, SheetRead, SheetRecords, SheetsClient } from './types.js';
+import type { AppendOptions, AppendReceipt, SharedLoginCount, SheetRead, SheetRecords, SheetsClient } from './types.js';
 
 export type WorkerSheetsSettings = Pick<Settings, 'SHEET_ID' | 'CORRAL_DATA_DIR' | 'CORRAL_L1_CACHE_MB' | 'SHEET_CACHE_MAX_STALE'>;
 
@@ -251,6 +251,14 @@ class WorkerSheetsClient implements SheetsClient {
     }
     this.l1.noteOwnWrite(sheet);
     return { id: receipt.id, rows: receipt.rows, ...(receipt.replayed !== undefined ? { replayed: receipt.replayed } : {}) };
+  }
+
+  async settleLogin(nameHash: string, failed: boolean, windowMs: number, timeoutMs: number): Promise<SharedLoginCount> {
+    const body = JSON.stringify({ name_hash: nameHash, failed, window_ms: windowMs });
+    const answer = await this.link.brief<WireLoginCount>('POST', '/login', body, timeoutMs);
+    if (!answer.shared) throw new CorralError('CORRAL_ERR_REDIS', answer.reason);
+    if (typeof answer.failures !== 'number' || typeof answer.msLeft !== 'number') throw new CorralError('CORRAL_ERR_KEEPER_UNAVAILABLE', 'keeper sent a malformed login count');
+    return { failures: answer.failures, msLeft: answer.msLeft };
   }
 
   /** Keeps one long poll open; the keeper answers it when a tab changed. */

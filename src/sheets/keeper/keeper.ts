@@ -18,12 +18,13 @@ import { Journal, sheetKey, type Receipt } from './journal.js';
 import { acquireKeeperLock, type KeeperLock } from './lock.js';
 import { fetchRangeFor, mergePending } from './merge.js';
 import { pacer, type BeforeAttempt } from './pacing.js';
-import type { WireRead } from './protocol.js';
+import type { WireLoginCount, WireRead } from './protocol.js';
 import { QuotaBucket } from './quota.js';
 import { QuotaLedger } from './quota-ledger.js';
 import { ReadTier, type TierRead } from './read-tier.js';
 import { KeeperServer } from './server.js';
 import { sharedPrefix } from './shared-keys.js';
+import { SharedLogins } from './shared-logins.js';
 import { SharedQuota } from './shared-quota.js';
 import { SharedRanges } from './shared-ranges.js';
 import { checkSocketDir, dataDirOf, socketOutsideDataDir } from './socket-path.js';
@@ -118,6 +119,8 @@ export class Keeper {
   private redis: RedisLink | undefined;
   private sharedQuota: SharedQuota | undefined;
   private sharedRanges: SharedRanges | undefined;
+  /** Failed logins per name counted by all the sheet's hosts (the bundled app's limit). */
+  private sharedLogins: SharedLogins | undefined;
   private closed: Promise<void> | undefined;
   private readonly writeFailures: JournalWriteFailureLog;
   private evictionsReported = 0;
@@ -163,8 +166,9 @@ export class Keeper {
   }
 
   /**
-   * With REDIS_URL and a Google sheet: the quota and the cached ranges are shared with the other
-   * hosts of the same sheet. The offline sheet is each host's own file: nothing to share.
+   * With REDIS_URL and a Google sheet: the quota, the cached ranges and the failed logins per name
+   * are shared with the other hosts of the same sheet. The offline sheet is each host's own file:
+   * nothing to share.
    */
   private async openShared(): Promise<void> {
     const s = this.o.settings;
@@ -177,6 +181,7 @@ export class Keeper {
     const clock = this.o.clock ? { clock: this.o.clock } : {};
     this.sharedQuota = new SharedQuota({ link, prefix, perMinute: { read: s.SHEETS_READS_PER_MINUTE, write: s.SHEETS_WRITES_PER_MINUTE }, ...clock });
     this.sharedRanges = new SharedRanges({ link, prefix, keepMs: (s.SHEET_CACHE_TTL + s.SHEET_CACHE_MAX_STALE) * 1000, claimMs: s.SHEETS_TIMEOUT * 1000, ownerId: `${hostname()}:${process.pid}` });
+    this.sharedLogins = new SharedLogins({ link, prefix });
   }
 
   /** Takes the data dir lock, replays the journal, starts the flusher and (optionally) the server. */
@@ -252,6 +257,7 @@ export class Keeper {
             read: (range) => k.readAnswer(range),
             append: (range, rows, idempotency) => k.append(range, rows, idempotency),
             watch: (since, epoch, timeoutMs) => k.watch(since, epoch, timeoutMs),
+            settleLogin: (nameHash, failed, windowMs) => k.settleLogin(nameHash, failed, windowMs),
             figures: () => k.figures(),
           },
           o.logger,
@@ -411,6 +417,17 @@ export class Keeper {
     );
     this.evictionsReported = evicted;
     this.evictionsReportedAt = now;
+  }
+
+  /**
+   * A name's failed logins counted by all the sheet's hosts, a failure (`failed`) counted first;
+   * or why there is no such count now (the worker's host count then decides alone).
+   */
+  async settleLogin(nameHash: string, failed: boolean, windowMs: number): Promise<WireLoginCount> {
+    if (!this.sharedLogins) return { shared: false, reason: 'no shared count: REDIS_URL is unset or the sheet is not a Google sheet' };
+    const count = await this.sharedLogins.settle(nameHash, failed, windowMs);
+    if (!count) return { shared: false, reason: `redis ${this.redis?.target ?? ''} unavailable` };
+    return { shared: true, failures: count.failures, msLeft: count.msLeft };
   }
 
   watch(since: number, epoch: string | undefined, timeoutMs: number): Promise<WatchAnswer> {

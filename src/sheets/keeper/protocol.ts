@@ -4,6 +4,9 @@
 //                               → WireReceipt, only after the rows are fsynced in the journal
 //                                 (or at once with `replayed` when the key is held)
 //   GET  /watch?since=V&epoch=E → WatchAnswer (long poll: answered when a tab changes)
+//   POST /login {name_hash, failed, window_ms}
+//                               → WireLoginCount: a name's failed logins counted by all the
+//                                 sheet's hosts (REDIS_URL; shared-logins.ts), a failure counted first
 //   GET  /figures               → the keeper's figures (debugging)
 // Errors answer a non-2xx status with WireError; `code` is one of src/errors.ts.
 
@@ -32,6 +35,14 @@ export interface WireReceipt {
   /** The answer stored with the idempotency key, when this append was a retry of it. */
   readonly replayed?: string;
 }
+
+/** The answer to POST /login: the count all the sheet's hosts share, or why there is none now. */
+export type WireLoginCount =
+  | { readonly shared: true; readonly failures: number; readonly msLeft: number }
+  | { readonly shared: false; readonly reason: string };
+
+/** Bounds of POST /login's window_ms (the limit's window is 15 minutes). */
+export const LOGIN_WINDOW_MS_MAX = 86_400_000;
 
 export interface WireError {
   readonly code: string;

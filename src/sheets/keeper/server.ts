@@ -6,18 +6,21 @@ import { chmod, unlink } from 'node:fs/promises';
 import { CorralError, describeError } from '../../errors.js';
 import type { Logger } from '../../log/logger.js';
 import type { WatchAnswer } from './change-feed.js';
-import { MAX_APPEND_BYTES, WATCH_TIMEOUT_MS, type WireError } from './protocol.js';
+import { LOGIN_WINDOW_MS_MAX, MAX_APPEND_BYTES, WATCH_TIMEOUT_MS, type WireError, type WireLoginCount } from './protocol.js';
 
 export interface KeeperHandlers {
   /** The answer body as JSON bytes, in pieces (cached values are serialised once and shared by every answer). */
   read(range: string): Promise<readonly Buffer[]>;
   append(range: string, rows: unknown, idempotency: unknown): Promise<object>;
   watch(since: number, epoch: string | undefined, timeoutMs: number): Promise<WatchAnswer>;
+  /** A name's failed logins shared by the sheet's hosts; `failed` counts one first. */
+  settleLogin(nameHash: string, failed: boolean, windowMs: number): Promise<WireLoginCount>;
   figures(): object;
 }
 
 const STATUS: Record<string, number> = {
   CORRAL_ERR_APPEND_INVALID: 400,
+  CORRAL_ERR_COUNTER_INVALID: 400,
   CORRAL_ERR_IDEMPOTENCY_MISMATCH: 422,
   CORRAL_ERR_IDEMPOTENCY_IN_FLIGHT: 409,
   CORRAL_ERR_SHEETS_BAD_RANGE: 400,
@@ -50,6 +53,25 @@ function sendError(res: ServerResponse, err: unknown): void {
   send(res, STATUS[code] ?? 502, JSON.stringify(body));
 }
 
+const NAME_HASH = /^[0-9a-f]{32}$/;
+
+/** POST /login's body, checked: a key in Redis is made of it. */
+function loginRequest(text: string): { nameHash: string; failed: boolean; windowMs: number } {
+  let body: { name_hash?: unknown; failed?: unknown; window_ms?: unknown };
+  try {
+    body = JSON.parse(text) as typeof body;
+  } catch (err) {
+    throw new CorralError('CORRAL_ERR_COUNTER_INVALID', 'login count body is not JSON', { cause: err });
+  }
+  const { name_hash: nameHash, failed, window_ms: windowMs } = body ?? {};
+  if (typeof nameHash !== 'string' || !NAME_HASH.test(nameHash)) throw new CorralError('CORRAL_ERR_COUNTER_INVALID', 'login count needs name_hash: 32 lowercase hex digits');
+  if (typeof failed !== 'boolean') throw new CorralError('CORRAL_ERR_COUNTER_INVALID', 'login count needs failed: true or false');
+  if (typeof windowMs !== 'number' || !Number.isInteger(windowMs) || windowMs < 1 || windowMs > LOGIN_WINDOW_MS_MAX) {
+    throw new CorralError('CORRAL_ERR_COUNTER_INVALID', `login count needs window_ms: a whole number from 1 to ${LOGIN_WINDOW_MS_MAX}`);
+  }
+  return { nameHash, failed, windowMs };
+}
+
 function readBody(req: IncomingMessage): Promise<string> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
@@ -73,7 +95,7 @@ export class KeeperServer {
   private closing = false;
   private requests = 0;
   private errors = 0;
-  /** Durations (ms) of reads and appends since the last heartbeat; long polls excluded. */
+  /** Durations (ms) of reads and appends since the last heartbeat; long polls and login counts excluded. */
   private durations: number[] = [];
 
   constructor(
@@ -112,7 +134,8 @@ export class KeeperServer {
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     this.requests++;
     const url = new URL(req.url ?? '/', 'http://keeper');
-    if (url.pathname !== '/watch') {
+    // Long polls wait by design, and a login count waits on Redis, not on the keeper's work.
+    if (url.pathname !== '/watch' && url.pathname !== '/login') {
       const started = performance.now();
       res.once('finish', () => {
         if (this.durations.length < 100_000) this.durations.push(performance.now() - started);
@@ -143,6 +166,11 @@ export class KeeperServer {
         const epoch = url.searchParams.get('epoch') || undefined;
         const answer = await this.h.watch(Number.isFinite(since) ? since : 0, epoch, this.closing ? 0 : WATCH_TIMEOUT_MS);
         send(res, 200, JSON.stringify(answer));
+        return;
+      }
+      if (req.method === 'POST' && url.pathname === '/login') {
+        const { nameHash, failed, windowMs } = loginRequest(await readBody(req));
+        send(res, 200, JSON.stringify(await this.h.settleLogin(nameHash, failed, windowMs)));
         return;
       }
       if (req.method === 'GET' && url.pathname === '/figures') {

@@ -1,0 +1,144 @@
+// Failed logins per name counted by all the sheet's hosts: the keeper behind its unix socket, with
+// a real redis-server (REDIS_URL) and a worker client in front (POST /login). A failure is counted
+// and answered with the count and its window's ms left, a correct code only reads it, the window
+// starts at the first failure and is not moved by the next ones; Redis killed, frozen or unset,
+// the worker gets no count (and decides by its host's own).
+
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, it } from 'node:test';
+import { nameHash } from '../../src/app/login-limit.js';
+import { Keeper } from '../../src/sheets/keeper/keeper.js';
+import { paced } from '../../src/sheets/keeper/pacing.js';
+import { sharedPrefix } from '../../src/sheets/keeper/shared-keys.js';
+import { keeperSocketPath } from '../../src/sheets/keeper/socket-path.js';
+import type { SheetsClient } from '../../src/sheets/types.js';
+import { createWorkerSheetsClient } from '../../src/sheets/worker-client.js';
+import { captureLogger, type CapturedLogger } from '../fixtures/capture-logger.js';
+import { FakeBackend } from '../fixtures/fake-sheets-backend.js';
+import { testKeeperSettings } from '../fixtures/keeper-settings.js';
+import { redisMissing, redisPerSuite } from '../helpers/redis-server.js';
+
+const WINDOW_MS = 900_000;
+const WAIT_MS = 250;
+
+describe("the keeper's failed-login count shared through Redis", { skip: redisMissing }, () => {
+  const server = redisPerSuite();
+  let dir: string;
+  let log: CapturedLogger;
+  let keeper: Keeper | undefined;
+  let worker: SheetsClient | undefined;
+  const key = (name: string) => `${sharedPrefix(new FakeBackend().source)}:login:${nameHash(name)}`;
+
+  beforeEach(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'corral-logins-'));
+    log = await captureLogger();
+  });
+  afterEach(async () => {
+    await worker?.close();
+    worker = undefined;
+    await keeper?.close();
+    keeper = undefined;
+    log.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  /** The keeper (with REDIS_URL unless `redisUrl` is null) and one worker's client. */
+  async function start(redisUrl: string | null = server().url): Promise<(name: string, failed: boolean, windowMs?: number) => ReturnType<NonNullable<SheetsClient['settleLogin']>>> {
+    const settings = testKeeperSettings(dir, { REDIS_URL: redisUrl ?? undefined });
+    keeper = await Keeper.start({ settings, logger: log.logger, socketPath: keeperSocketPath(dir), openBackend: async (pace) => paced(new FakeBackend(), pace), lockWaitMs: 2000 });
+    worker = createWorkerSheetsClient({ ...settings, SHEET_ID: 'fake' }, log.logger, { watch: false, retryDelayMs: 50 });
+    const settle = worker.settleLogin?.bind(worker);
+    assert.ok(settle, "the worker's client asks the keeper for the shared count");
+    return (name, failed, windowMs = WINDOW_MS) => settle(nameHash(name), failed, windowMs, WAIT_MS);
+  }
+
+  it('a failure is counted and answered with the count and its window; a correct code only reads it; names apart; the key holds no name', async () => {
+    const settle = await start();
+    const counts: number[] = [];
+    for (let i = 0; i < 3; i++) counts.push((await settle('Alice', true)).failures);
+    assert.deepEqual(counts, [1, 2, 3]);
+    const read = await settle('Alice', false);
+    assert.equal(read.failures, 3);
+    assert.ok(read.msLeft > WINDOW_MS - 5000 && read.msLeft <= WINDOW_MS, `ms left ${read.msLeft}`);
+    assert.equal((await settle('  ALICE ', false)).failures, 3, 'the hash of the normalized name');
+    assert.equal(server().cli('GET', key('Alice')).trim(), '3', 'a read counted nothing');
+    assert.deepEqual(await settle('Bruno', false), { failures: 0, msLeft: 0 }, 'a name without failures');
+    assert.equal(server().cli('EXISTS', key('Bruno')).trim(), '0', 'a read writes nothing');
+    assert.equal((await settle('Bruno', true)).failures, 1);
+    assert.doesNotMatch(server().cli('KEYS', '*'), /alice|bruno/i);
+  });
+
+  it("the window starts at the name's first failure: the next failures leave its end where it was, and a count after it starts again", async () => {
+    const settle = await start();
+    const first = await settle('Alice', true);
+    const pttl = Number(server().cli('PTTL', key('Alice')).trim());
+    assert.ok(pttl > WINDOW_MS - 5000 && pttl <= WINDOW_MS, `expiry set at the first failure: ${pttl} ms`);
+    const startedAt = Date.now();
+    // Until Redis's clock has moved on by a few ms (its PTTL is what is compared).
+    while (Number(server().cli('PTTL', key('Alice')).trim()) > first.msLeft - 20) await new Promise((r) => setTimeout(r, 5));
+    const second = await settle('Alice', true);
+    assert.equal(second.failures, 2);
+    assert.ok(second.msLeft <= first.msLeft - 20, `the second failure did not move the window's end (${first.msLeft} then ${second.msLeft} ms left, ${Date.now() - startedAt} ms apart)`);
+
+    // A short window: once it ended, the next failure is the first of a new one.
+    assert.equal((await settle('Bruno', true, 300)).failures, 1);
+    assert.equal((await settle('Bruno', true, 300)).failures, 2);
+    while (server().cli('EXISTS', key('Bruno')).trim() !== '0') await new Promise((r) => setTimeout(r, 20));
+    const again = await settle('Bruno', true, 300);
+    assert.equal(again.failures, 1);
+    assert.ok(again.msLeft > 0 && again.msLeft <= 300);
+  });
+
+  it('Redis killed: no count (CORRAL_ERR_REDIS), at once; counted again once Redis is back', async () => {
+    const settle = await start();
+    assert.equal((await settle('Alice', true)).failures, 1);
+    await server().kill();
+    try {
+      const asked = Date.now();
+      await assert.rejects(settle('Alice', true), { code: 'CORRAL_ERR_REDIS' });
+      await assert.rejects(settle('Alice', false), { code: 'CORRAL_ERR_REDIS' });
+      assert.ok(Date.now() - asked < WAIT_MS * 2, 'answered without waiting for Redis');
+    } finally {
+      await server().restart();
+    }
+    // The keeper reconnects by itself (its backoff reaches a few seconds).
+    const deadline = Date.now() + 15_000;
+    let count: Awaited<ReturnType<typeof settle>> | undefined;
+    while (!count && Date.now() < deadline) {
+      count = await settle('Alice', true).catch(() => undefined);
+      if (!count) await new Promise((r) => setTimeout(r, 100));
+    }
+    assert.equal(count?.failures, 1, 'a new Redis: counted from its first failure');
+  });
+
+  it('Redis frozen (no answer): the worker gives up after its wait, not the keeper\'s 1 s command timeout', async () => {
+    const settle = await start();
+    assert.equal((await settle('Alice', true)).failures, 1);
+    server().pause();
+    try {
+      const asked = Date.now();
+      await assert.rejects(settle('Alice', true), { code: 'CORRAL_ERR_KEEPER_UNAVAILABLE' });
+      const waited = Date.now() - asked;
+      assert.ok(waited >= WAIT_MS - 10 && waited < 900, `gave up after ${waited} ms`);
+    } finally {
+      server().resume();
+    }
+  });
+
+  it('without REDIS_URL the keeper has no shared count to give', async () => {
+    const settle = await start(null);
+    await assert.rejects(settle('Alice', true), { code: 'CORRAL_ERR_REDIS', message: /REDIS_URL is unset/ });
+  });
+
+  it('refuses a request that is no name hash (a key in Redis is made of it)', async () => {
+    await start();
+    const settle = worker?.settleLogin?.bind(worker);
+    assert.ok(settle);
+    await assert.rejects(settle('Alice', true, WINDOW_MS, WAIT_MS), { code: 'CORRAL_ERR_COUNTER_INVALID' });
+    await assert.rejects(settle(nameHash('Alice'), true, 0, WAIT_MS), { code: 'CORRAL_ERR_COUNTER_INVALID' });
+    assert.equal(server().cli('DBSIZE').trim(), '0');
+  });
+});
