@@ -37,7 +37,7 @@ export const ERROR_CODES = {
   CORRAL_ERR_JOURNAL: 'The write journal could not be written or replayed.',
   CORRAL_ERR_JOURNAL_UNWRITABLE: 'A file of CORRAL_DATA_DIR the write path needs (the journal, the keeper lock) could not be written: disk full (ENOSPC), I/O error (EIO), read-only file system (EROFS) or no permission (EACCES). An append is refused unacknowledged (the app answers 503 not_saved) and logged as journal.write_failed; at start the keeper does not start (keeper.boot_failed). Both name the path and the errno.',
   CORRAL_ERR_JOURNAL_QUARANTINE: 'Damaged bytes of the write journal could not be copied to their quarantine file (disk full, no permission): the journal is left untouched and the keeper does not start until the copy can be written.',
-  CORRAL_ERR_REDIS: 'Redis (REDIS_URL) could not be reached, or did not answer within a second: the keeper reads Google and spends the Sheets quota on this host\'s share alone until it is back, and reconnects by itself.',
+  CORRAL_ERR_REDIS: 'Redis (REDIS_URL) could not be reached, or did not answer within a second: the keeper reads Google and spends the Sheets quota on this host\'s share alone until it is back, each host counts failed logins per name alone meanwhile, and the keeper reconnects by itself.',
   CORRAL_ERR_QUEUE_FULL: 'The bounded queue in front of the Sheets quota is full.',
   CORRAL_ERR_APPEND_INVALID: 'An append was refused: rows must be lists of strings with a unique, non-empty id in the first cell.',
   CORRAL_ERR_IDEMPOTENCY_MISMATCH: 'An append came with an idempotency key the keeper holds for a different request (the app answers 422).',

@@ -3,7 +3,8 @@
 // limited) → per-IP rate limit (keyed by client-ip.ts's clientKey: the address, an IPv6 client's
 // /64) → route. A request with no handler (400 bad target, 404, 405) is counted by the same limit
 // without waiting for the count, and refused with 429 once this worker knows its client is over.
-// POST /api/login adds a host-wide limit on failed logins per name (login-limit.ts).
+// POST /api/login adds a host-wide limit on failed logins per name (login-limit.ts), counted by all
+// the sheet's hosts together with REDIS_URL.
 
 import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http';
 import type { AppContext } from '../contract.js';
@@ -11,7 +12,7 @@ import { clientKey, createClientIpResolver } from './client-ip.js';
 import { createDeps } from './deps.js';
 import { createCsvPool } from './export/pool.js';
 import { HttpError, sendError, sendJson } from './http.js';
-import { createLoginLimit } from './login-limit.js';
+import { createLoginLimit, sharedAcrossHosts } from './login-limit.js';
 import { applyRateLimitHeaders, createRateLimit, tooManyRequests } from './rate-limit.js';
 import { RequestTarget } from './request-target.js';
 import { createRouter, type Handler } from './router.js';
@@ -40,7 +41,13 @@ export async function createApp(ctx: AppContext): Promise<RequestListener> {
   const deps = createDeps(ctx, sessions);
   const clientIp = createClientIpResolver(settings.CORRAL_TRUSTED_PROXIES);
   const rateLimit = await createRateLimit({ perMinute: settings.CORRAL_RATE_LIMIT, logger, hostCounters: ctx.hostCounters });
-  const loginLimit = await createLoginLimit({ failures: settings.CORRAL_LOGIN_FAILURES_PER_NAME, logger, hostCounters: ctx.hostCounters });
+  const loginLimit = await createLoginLimit({
+    failures: settings.CORRAL_LOGIN_FAILURES_PER_NAME,
+    logger,
+    hostCounters: ctx.hostCounters,
+    // Read at each login: the worker creates its Sheets client on first use.
+    shared: sharedAcrossHosts(settings) ? () => ctx.sheets : undefined,
+  });
   const pool = createCsvPool(settings.CORRAL_EXPORT_THREADS);
   ctx.onClose(() => pool.close());
 

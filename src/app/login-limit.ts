@@ -17,18 +17,32 @@
 //   a reset would hand every guesser a fresh budget each time the real player logs in.
 // - The name is never logged nor kept as typed: keys and the `login.locked` log line carry a hash
 //   of the normalized name (attacker-chosen text, and a person's name when it is real).
+// - With REDIS_URL and a Google sheet, the failures are also counted by all the sheet's hosts
+//   together, in Redis through the keeper (sheets/keeper/shared-logins.ts): counted per host only,
+//   a guesser spreading its tries over H hosts got H times the limit. The host's count goes on as
+//   before, and the larger of the two decides. The shared count is asked at each settle, in
+//   parallel with the host's, and waited for SHARED_WAIT_MS at most: a login never waits long on
+//   Redis or the keeper, and when they do not answer the host's count decides alone.
 
+import type { Settings } from '../config/schema.js';
 import type { CounterHit, CounterOptions, HostCounters } from '../contract.js';
+import { describeError } from '../errors.js';
 import type { Logger } from '../log/logger.js';
 import { HttpError } from './http.js';
 import { normName } from './players.js';
 import { sha256 } from './sha256.js';
 import { RepeatedFailure } from '../log/repeated-failure.js';
+import type { SharedLoginCount, SheetsClient } from '../sheets/types.js';
 
 export const LOGIN_FAILURE_WINDOW_SECONDS = 900;
 const WINDOW: CounterOptions = { windowSeconds: LOGIN_FAILURE_WINDOW_SECONDS };
 /** This limit's keys on the host counters: no client address (the per-IP limit's keys) starts so. */
 const KEY_PREFIX = 'login-name:';
+/**
+ * Longest wait for the count shared by the sheet's hosts before the host's count decides alone.
+ * The keeper answers from Redis in about a millisecond; longer means it or Redis is stuck.
+ */
+export const SHARED_WAIT_MS = 250;
 
 export interface LoginLimit {
   readonly failures: number;
@@ -47,6 +61,16 @@ export interface LoginLimitOptions {
   readonly logger: Logger;
   /** The host's counters; undefined outside a corral worker, and then counted in this process. */
   readonly hostCounters: HostCounters | undefined;
+  /**
+   * The Sheets client whose keeper keeps the count shared by the sheet's hosts, when the limit is
+   * shared (sharedAcrossHosts); undefined: this host's count alone, and nothing asked of the keeper.
+   */
+  readonly shared?: (() => SheetsClient | undefined) | undefined;
+}
+
+/** Whether the limit counts with the sheet's other hosts: the keeper shares it with REDIS_URL and a Google sheet. */
+export function sharedAcrossHosts(settings: Pick<Settings, 'REDIS_URL' | 'SHEET_ID'>): boolean {
+  return settings.REDIS_URL !== undefined && Boolean(settings.SHEET_ID);
 }
 
 /** What logs and counter keys say instead of a name: 32 hex digits of the SHA-256 of its normalized form. */
@@ -67,12 +91,40 @@ export async function createLoginLimit(options: LoginLimitOptions): Promise<Logi
   const counters = options.hostCounters ?? (await import('../window-counters.js')).createWindowCounters();
   // Failing open is said at the first failure, then at most once a minute with the count.
   const unavailable = new RepeatedFailure();
+  const sharedDown = new RepeatedFailure();
+  const sheets = options.shared;
+  const windowMs = LOGIN_FAILURE_WINDOW_SECONDS * 1000;
+
+  /** The count all the sheet's hosts share, or undefined (said) when it cannot be had in time. */
+  const askShared = async (hash: string, failed: boolean): Promise<SharedLoginCount | undefined> => {
+    try {
+      const client = sheets?.();
+      if (!client?.settleLogin) throw new Error('no Sheets client with a shared login count in this worker');
+      const count = await client.settleLogin(hash, failed, windowMs, SHARED_WAIT_MS);
+      sharedDown.ended((logins) =>
+        logger.info({ event: 'login_limit.shared_recovered', logins }, `the failed-login count shared with the other hosts answers again; ${logins} logins were judged by this host's count alone`),
+      );
+      return count;
+    } catch (err) {
+      sharedDown.failed((logins) => {
+        const d = describeError(err);
+        logger.warn(
+          { event: 'login_limit.shared_unavailable', code: d.code ?? null, err: d.message, logins },
+          "the failed-login count shared with the other hosts did not answer; this host's count alone decides",
+        );
+      });
+      return undefined;
+    }
+  };
+
   return {
     failures,
     async settle(name, ok) {
       const hash = nameHash(name);
       const key = KEY_PREFIX + hash;
-      let hit: CounterHit;
+      // Asked first: the keeper's round trip runs while the host's count is taken.
+      const sharedCount = sheets ? askShared(hash, !ok) : undefined;
+      let hit: CounterHit | undefined;
       try {
         // Answered at once from the shared table. A name counted in the master (the table had no
         // room for it): a peek and a hit asked in one turn go in one message and settle together,
@@ -86,21 +138,50 @@ export async function createLoginLimit(options: LoginLimitOptions): Promise<Logi
             'failed-login counter did not answer; letting logins through',
           ),
         );
-        return;
+        // The shared count, when there is one, still decides.
+        if (!sharedCount) return;
       }
-      unavailable.ended((logins) =>
-        logger.info({ event: 'ratelimit.recovered', counter: 'login_failures', logins }, `failed-login counter answers again; ${logins} logins went through unchecked`),
-      );
-      const retryAfter = Math.max(1, Math.ceil(hit.msBeforeReset / 1000));
-      // The failure that used up the name's budget: once per name and window on the whole host
-      // (each hit is counted alone, by one compare-and-swap in the table or in turn in the master). It still gets its 401; the next login gets 429.
-      if (!ok && hit.allowed && hit.remaining === 0) {
-        logger.warn(
-          { event: 'login.locked', name_hash: hash, failures, window_s: LOGIN_FAILURE_WINDOW_SECONDS, retry_after_s: retryAfter },
-          'too many failed logins for one name: its logins answer 429 until its window ends',
+      if (hit) {
+        unavailable.ended((logins) =>
+          logger.info({ event: 'ratelimit.recovered', counter: 'login_failures', logins }, `failed-login counter answers again; ${logins} logins went through unchecked`),
         );
       }
-      if (!hit.allowed) throw loginLocked(retryAfter);
+      const shared = sharedCount && (await sharedCount);
+      // Locked: the name had its failures before this login, on this host or on all together (a
+      // failure is counted first, so all together it is then over the limit; a read is at it).
+      const lockedHere = hit !== undefined && !hit.allowed;
+      const lockedShared = shared !== undefined && (ok ? shared.failures >= failures : shared.failures > failures);
+      if (lockedHere || lockedShared) {
+        // Until the later of the windows that lock it: the name stays locked that long.
+        const ms = Math.max(lockedHere ? (hit?.msBeforeReset ?? 0) : 0, lockedShared ? (shared?.msLeft ?? 0) : 0);
+        throw loginLocked(retryAfterSeconds(ms));
+      }
+      // The failure that used up the name's budget: once per name and window on the whole host
+      // (each hit is counted alone, by one compare-and-swap in the table or in turn in the master),
+      // and, counted all together, once per name and window on all the sheet's hosts (Redis counts
+      // each failure alone). It still gets its 401; the next login gets 429.
+      if (ok) return;
+      const reachedHere = hit !== undefined && hit.remaining === 0;
+      const reachedShared = shared !== undefined && shared.failures === failures;
+      if (!reachedHere && !reachedShared) return;
+      const ms = Math.max(reachedHere ? (hit?.msBeforeReset ?? 0) : 0, reachedShared ? (shared?.msLeft ?? 0) : 0);
+      logger.warn(
+        {
+          event: 'login.locked',
+          name_hash: hash,
+          failures,
+          window_s: LOGIN_FAILURE_WINDOW_SECONDS,
+          retry_after_s: retryAfterSeconds(ms),
+          ...(reachedShared ? { shared: true } : {}),
+        },
+        reachedShared
+          ? "too many failed logins for one name on all the sheet's hosts together: its logins answer 429 until its window ends"
+          : 'too many failed logins for one name: its logins answer 429 until its window ends',
+      );
     },
   };
+}
+
+function retryAfterSeconds(ms: number): number {
+  return Math.max(1, Math.ceil(ms / 1000));
 }

@@ -1,7 +1,7 @@
 // The keeper's connection to Redis (REDIS_URL), shared by the hosts of one deployment for the
-// Sheets quota and cache. Redis is a help, never a dependency of serving: every command fails fast
+// Sheets quota and cache, and the failed logins per name. Redis is a help, never a dependency of serving: every command fails fast
 // while it is unreachable (no offline queue, a short command timeout), and the callers then act
-// for this host alone (shared-quota.ts, shared-ranges.ts). The link reconnects by itself, with a
+// for this host alone (shared-quota.ts, shared-ranges.ts, shared-logins.ts). The link reconnects by itself, with a
 // capped backoff, for as long as the keeper runs.
 //
 // Said to the operator: the first connection (redis.connected), an outage once when it begins and
@@ -95,10 +95,10 @@ export class RedisLink {
     this.lastFailureAt = -Infinity;
     if (!this.everReady) {
       this.everReady = true;
-      this.o.logger.info({ event: 'redis.connected', redis: this.target }, `redis: connected to ${this.target}; the Sheets quota and cache are shared with the other hosts using it`);
+      this.o.logger.info({ event: 'redis.connected', redis: this.target }, `redis: connected to ${this.target}; the Sheets quota, cache and failed-login counts are shared with the other hosts using it`);
     }
     this.outage.ended((failures) =>
-      this.o.logger.info({ event: 'redis.recovered', redis: this.target, failures }, `redis: ${this.target} reachable again; the Sheets quota and cache are shared again`),
+      this.o.logger.info({ event: 'redis.recovered', redis: this.target, failures }, `redis: ${this.target} reachable again; the Sheets quota, cache and failed-login counts are shared again`),
     );
   }
 
@@ -122,7 +122,7 @@ export class RedisLink {
     this.outage.failed((sinceLastLine, total) =>
       this.o.logger.warn(
         { event: 'redis.unavailable', code: 'CORRAL_ERR_REDIS', redis: this.target, err: describeError(err), failures: total, since_last_line: sinceLastLine },
-        `redis: ${this.target} unreachable (${err.message}); this host reads Google and spends the quota on its own share until it is back (reconnecting by itself)`,
+        `redis: ${this.target} unreachable (${err.message}); this host reads Google, spends the quota on its own share and counts failed logins alone until it is back (reconnecting by itself)`,
       ),
     );
   }

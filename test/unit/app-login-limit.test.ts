@@ -7,9 +7,11 @@ import { createHash } from 'node:crypto';
 import { Writable } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
 import { pino } from 'pino';
-import { createLoginLimit, nameHash } from '../../src/app/login-limit.js';
+import { createLoginLimit, nameHash, SHARED_WAIT_MS } from '../../src/app/login-limit.js';
 import type { HostCounters } from '../../src/contract.js';
+import { CorralError } from '../../src/errors.js';
 import type { Logger } from '../../src/log/logger.js';
+import type { SharedLoginCount, SheetsClient } from '../../src/sheets/types.js';
 import { createWindowCounters } from '../../src/window-counters.js';
 import { postJson, startApp, type AppHarness } from '../fixtures/app-harness.js';
 import { createFakeSheets, SAMPLE_EVENTS, SAMPLE_PLAYERS } from '../fixtures/fake-sheets.js';
@@ -192,5 +194,111 @@ describe('failed logins per name: off, and counters that fail', () => {
         ['ratelimit.recovered', 3],
       ],
     );
+  });
+});
+
+/** A Sheets client whose shared count (the keeper's, with REDIS_URL) is `answer`, each call kept. */
+function withSharedCount(answer: (failed: boolean) => Promise<SharedLoginCount>): { sheets: SheetsClient; calls: { nameHash: string; failed: boolean; windowMs: number; timeoutMs: number }[] } {
+  const calls: { nameHash: string; failed: boolean; windowMs: number; timeoutMs: number }[] = [];
+  const sheets: SheetsClient = {
+    ...createFakeSheets({ Players: SAMPLE_PLAYERS, Events: SAMPLE_EVENTS }),
+    settleLogin: (nameHash, failed, windowMs, timeoutMs) => {
+      calls.push({ nameHash, failed, windowMs, timeoutMs });
+      return answer(failed);
+    },
+  };
+  return { sheets, calls };
+}
+
+describe('failed logins per name counted by all the hosts of the sheet (REDIS_URL)', () => {
+  const GOOGLE = { SHEET_ID: 'sheet-1', SHEETS_API_KEY: 'an-api-key-for-a-public-sheet' };
+
+  it('asks the shared count at each settle of a roster name with REDIS_URL and a Google sheet, and never without REDIS_URL', async () => {
+    for (const [env, asked] of [
+      [{ ...GOOGLE, REDIS_URL: 'redis://127.0.0.1:6379' }, true],
+      [GOOGLE, false],
+    ] as const) {
+      const { sheets, calls } = withSharedCount(async () => ({ failures: 1, msLeft: 900_000 }));
+      const app = await startApp({ CORRAL_RATE_LIMIT: '0', CORRAL_LOGIN_FAILURES_PER_NAME: '3', ...env }, sheets);
+      try {
+        assert.deepEqual(await statuses(app, 'Alice', 'wrong', 1), [401]);
+        assert.deepEqual(await statuses(app, 'Alice', 'a-secret-1', 1), [200]);
+        assert.deepEqual(await statuses(app, 'Nobody Here', 'wrong', 1), [401]);
+      } finally {
+        await app.close();
+      }
+      const hash = nameHash('alice');
+      assert.deepEqual(
+        calls,
+        asked
+          ? [
+              { nameHash: hash, failed: true, windowMs: 900_000, timeoutMs: SHARED_WAIT_MS },
+              { nameHash: hash, failed: false, windowMs: 900_000, timeoutMs: SHARED_WAIT_MS },
+            ]
+          : [],
+        JSON.stringify(env),
+      );
+    }
+  });
+
+  it("locks a name the hosts together failed for, though this host's count is under the limit; Retry-After from the shared window", async () => {
+    const log = capturingLogger();
+    let shared = 0;
+    const { sheets } = withSharedCount(async (failed) => ({ failures: failed ? ++shared : shared, msLeft: 600_000 }));
+    const limit = await createLoginLimit({ failures: 3, logger: log.logger, hostCounters: createWindowCounters(), shared: () => sheets });
+    assert.ok(limit);
+    shared = 2; // two failures on other hosts
+    await limit.settle('Alice', false); // the third, on this host: 401, and the name is locked
+    await assert.rejects(limit.settle('Alice', true), (err: { status: number; headers: Record<string, string> }) => {
+      assert.equal(err.status, 429);
+      assert.equal(err.headers['Retry-After'], '600');
+      return true;
+    });
+    await assert.rejects(limit.settle('Alice', false), { status: 429 });
+    const locked = log.lines.filter((l) => l.event === 'login.locked');
+    assert.equal(locked.length, 1, JSON.stringify(locked));
+    assert.equal(locked[0]?.shared, true);
+    assert.equal(locked[0]?.name_hash, nameHash('Alice'));
+    assert.equal(locked[0]?.retry_after_s, 600);
+    assert.equal(locked[0]?.failures, 3);
+  });
+
+  it("this host's own count still locks, and is logged without shared, when the shared count is lower (another window)", async () => {
+    const log = capturingLogger();
+    const { sheets } = withSharedCount(async () => ({ failures: 1, msLeft: 1000 }));
+    const limit = await createLoginLimit({ failures: 2, logger: log.logger, hostCounters: createWindowCounters(), shared: () => sheets });
+    assert.ok(limit);
+    await limit.settle('Alice', false);
+    await limit.settle('Alice', false);
+    await assert.rejects(limit.settle('Alice', true), (err: { status: number; headers: Record<string, string> }) => Number(err.headers['Retry-After']) > 800);
+    const locked = log.lines.filter((l) => l.event === 'login.locked');
+    assert.equal(locked.length, 1);
+    assert.equal(locked[0]?.shared, undefined);
+  });
+
+  it("without an answer, this host's count decides alone: said once, then its end with the logins judged meanwhile", async () => {
+    const log = capturingLogger();
+    let down = true;
+    const { sheets } = withSharedCount(async (failed) => {
+      if (down) throw new CorralError('CORRAL_ERR_KEEPER_UNAVAILABLE', 'no answer from the keeper in 250 ms');
+      return { failures: failed ? 1 : 0, msLeft: 900_000 };
+    });
+    const limit = await createLoginLimit({ failures: 2, logger: log.logger, hostCounters: createWindowCounters(), shared: () => sheets });
+    assert.ok(limit);
+    await limit.settle('Alice', false);
+    await limit.settle('Alice', true);
+    await limit.settle('Alice', false);
+    await assert.rejects(limit.settle('Alice', true), { status: 429 }, "this host's two failures lock it");
+    down = false;
+    await assert.rejects(limit.settle('Alice', true), { status: 429 });
+    const said = log.lines.filter((l) => String(l.event).startsWith('login_limit.'));
+    assert.deepEqual(
+      said.map((l) => [l.event, l.level, l.logins]),
+      [
+        ['login_limit.shared_unavailable', 40, 1],
+        ['login_limit.shared_recovered', 30, 4],
+      ],
+    );
+    assert.equal(said[0]?.code, 'CORRAL_ERR_KEEPER_UNAVAILABLE');
   });
 });
