@@ -33,7 +33,7 @@ export const appSchema = {
     max: 1000000,
   }),
   CORRAL_LOGIN_FAILURES_PER_NAME: int({
-    description: 'Failed logins per player name in 15 minutes, shared by all workers; then that name answers 429 until the window ends, even to a correct code (0 = off).',
+    description: 'Failed logins per player name in 15 minutes, shared by all workers (with REDIS_URL, by all the sheet\'s hosts); then that name answers 429 until the window ends, even to a correct code (0 = off).',
     default: 10,
     min: 0,
     max: 1000000,

@@ -106,7 +106,7 @@ export const sheetsSchema = {
     max: 10000000,
   }),
   REDIS_URL: str({
-    description: 'Redis shared by the corral hosts of one sheet: the Sheets quota and the cached ranges are shared through it, so the hosts together stay under SHEETS_*_PER_MINUTE and read each range from Google once per TTL (unset = this host alone; rate limits and login limits stay per host).',
+    description: 'Redis shared by the corral hosts of one sheet: the Sheets quota, the cached ranges and the failed logins per name are shared through it, so the hosts together stay under SHEETS_*_PER_MINUTE, read each range from Google once per TTL and give a name CORRAL_LOGIN_FAILURES_PER_NAME failures in all (unset = this host alone; the per-IP rate limit stays per host).',
     default: undefined,
     pattern: REDIS_URL_PATTERN,
     patternText: REDIS_URL_TEXT,
