@@ -4,6 +4,7 @@
 import { Agent, Client, request } from 'undici';
 import { keeperSocketPath } from '../../src/sheets/keeper/socket-path.js';
 import type { Emulator } from '../../src/sheets/emulator/index.js';
+import type { ServiceAccountKey } from '../../src/sheets/google/credentials.js';
 import { startCorral, type CorralProcess } from './corral.js';
 
 export interface ReadAnswer {
@@ -99,3 +100,23 @@ export async function startWithEmulator(emu: Emulator, workers: number, env: Rec
   });
 }
 
+
+/**
+ * One corral host of a sheet shared with others through Redis: the emulator's sheet, one service
+ * account for every host (Google counts its quota whatever host calls), and REDIS_URL.
+ */
+export function startSheetHost(emu: Emulator, key: ServiceAccountKey, redisUrl: string, o: { app?: string; env?: Record<string, string> } = {}): Promise<CorralProcess> {
+  return startCorral({
+    ...(o.app ? { app: o.app } : {}),
+    workers: 2,
+    readyTimeoutMs: 60_000,
+    env: {
+      SHEET_ID: emu.spreadsheetId,
+      SHEETS_API_URL: emu.url,
+      GOOGLE_SERVICE_ACCOUNT_JSON: JSON.stringify(key),
+      REDIS_URL: redisUrl,
+      CORRAL_ACCESS_LOG: 'false',
+      ...o.env,
+    },
+  });
+}

@@ -8,27 +8,21 @@ import { describe, it } from 'node:test';
 import { nameHash } from '../../src/app/login-limit.js';
 import { startEmulator, type Emulator } from '../../src/sheets/emulator/index.js';
 import type { ServiceAccountKey } from '../../src/sheets/google/credentials.js';
-import { startCorral, type CorralProcess } from '../helpers/corral.js';
+import type { CorralProcess } from '../helpers/corral.js';
+import { startSheetHost } from '../helpers/sheets-load.js';
 import { http, type Reply } from '../helpers/http.js';
 import { redisMissing, redisPerSuite, type RedisServer } from '../helpers/redis-server.js';
 
 const FAILURES = 4;
 
 function startHost(emu: Emulator, key: ServiceAccountKey, redis: RedisServer): Promise<CorralProcess> {
-  return startCorral({
-    workers: 2,
-    readyTimeoutMs: 60_000,
+  return startSheetHost(emu, key, redis.url, {
     env: {
-      SHEET_ID: emu.spreadsheetId,
-      SHEETS_API_URL: emu.url,
-      GOOGLE_SERVICE_ACCOUNT_JSON: JSON.stringify(key),
-      REDIS_URL: redis.url,
       // The same secret on both hosts, as the README asks of several hosts.
       CORRAL_SESSION_SECRET: 'a-session-secret-shared-by-both-hosts-0123456789',
       CORRAL_LOGIN_FAILURES_PER_NAME: String(FAILURES),
       // The per-IP limit stays per host and is not what is tested here.
       CORRAL_RATE_LIMIT: '0',
-      CORRAL_ACCESS_LOG: 'false',
       // Logins on new connections reach both workers in turn (each worker asks its keeper).
       CORRAL_ACCEPT: 'round-robin',
     },

@@ -8,28 +8,15 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { startEmulator, type Emulator } from '../../src/sheets/emulator/index.js';
 import type { ServiceAccountKey } from '../../src/sheets/google/credentials.js';
-import { startCorral, type CorralProcess } from '../helpers/corral.js';
+import type { CorralProcess } from '../helpers/corral.js';
 import { http } from '../helpers/http.js';
 import { redisMissing, redisPerSuite, type RedisServer } from '../helpers/redis-server.js';
-import { keeperFigures, type ReadAnswer } from '../helpers/sheets-load.js';
+import { keeperFigures, startSheetHost, type ReadAnswer } from '../helpers/sheets-load.js';
 
 const readCalls = (emu: Emulator) => emu.counters().calls['values.get'] + emu.counters().calls['values.batchGet'];
 
 function startHost(emu: Emulator, key: ServiceAccountKey, redis: RedisServer, env: Record<string, string> = {}): Promise<CorralProcess> {
-  return startCorral({
-    app: 'sheets-app.mjs',
-    workers: 2,
-    readyTimeoutMs: 60_000,
-    env: {
-      SHEET_ID: emu.spreadsheetId,
-      SHEETS_API_URL: emu.url,
-      // One service account for both hosts: Google counts its quota whatever host calls.
-      GOOGLE_SERVICE_ACCOUNT_JSON: JSON.stringify(key),
-      REDIS_URL: redis.url,
-      CORRAL_ACCESS_LOG: 'false',
-      ...env,
-    },
-  });
+  return startSheetHost(emu, key, redis.url, { app: 'sheets-app.mjs', env });
 }
 
 async function read(c: CorralProcess, range: string): Promise<ReadAnswer> {
