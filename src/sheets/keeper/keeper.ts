@@ -3,12 +3,10 @@
 // write journal and its flusher), serving the workers on a local socket.
 
 import { mkdir, stat } from 'node:fs/promises';
-import { hostname } from 'node:os';
 import type { Settings } from '../../config/schema.js';
 import { DataDirWriteError, describeError } from '../../errors.js';
 import type { Logger } from '../../log/logger.js';
 import { PRIVATE_DIR_MODE } from '../../private-modes.js';
-import { CONNECT_TIMEOUT_MS, RedisLink } from '../../redis/link.js';
 import type { SheetsBackend } from '../backend.js';
 import { saveCacheHandoff, takeCacheHandoff, type TakenHandoff } from './cache-handoff.js';
 import { ChangeFeed, type WatchAnswer } from './change-feed.js';
@@ -23,10 +21,7 @@ import { QuotaBucket } from './quota.js';
 import { QuotaLedger } from './quota-ledger.js';
 import { ReadTier, type TierRead } from './read-tier.js';
 import { KeeperServer } from './server.js';
-import { sharedPrefix } from './shared-keys.js';
-import { SharedLogins } from './shared-logins.js';
-import { SharedQuota } from './shared-quota.js';
-import { SharedRanges } from './shared-ranges.js';
+import { SheetSharing } from './sheet-sharing.js';
 import { checkSocketDir, dataDirOf, socketOutsideDataDir } from './socket-path.js';
 import { UpstreamMeter } from './upstream-meter.js';
 import { JournalWriteFailureLog } from './write-failure-log.js';
@@ -115,12 +110,8 @@ export class Keeper {
   private journal!: Journal;
   private lock: KeeperLock | undefined;
   private ledger: QuotaLedger | undefined;
-  /** The sheet's quota and ranges shared with its other hosts (REDIS_URL, Google only). */
-  private redis: RedisLink | undefined;
-  private sharedQuota: SharedQuota | undefined;
-  private sharedRanges: SharedRanges | undefined;
-  /** Failed logins per name counted by all the sheet's hosts (the bundled app's limit). */
-  private sharedLogins: SharedLogins | undefined;
+  /** The quota, ranges and failed logins shared with the sheet's other hosts (REDIS_URL, Google only). */
+  private sharing: SheetSharing | undefined;
   private closed: Promise<void> | undefined;
   private readonly writeFailures: JournalWriteFailureLog;
   private evictionsReported = 0;
@@ -149,9 +140,9 @@ export class Keeper {
       budgetSetting: 'CORRAL_L1_CACHE_MB (the keeper holds 4 times it)',
       ...(this.o.clock ? { clock: this.o.clock } : {}),
       onChange: (range) => this.feed.publish(sheetKey(range)),
-      ...(this.sharedRanges
+      ...(this.sharing
         ? {
-            shared: this.sharedRanges,
+            shared: this.sharing.ranges,
             // Before the journal opens no read is answered (the server listens after it).
             acceptShared: (range: string, fetchStartedAt: number) => this.journal !== undefined && !this.journal.forgotAfter(sheetOfRange(range), fetchStartedAt),
             sharedWaitMs: s.SHEETS_TIMEOUT * 1000,
@@ -162,26 +153,7 @@ export class Keeper {
 
   /** Where the quota and cache are shared (the Redis URL without its password), or null. */
   get sharedThrough(): string | null {
-    return this.redis?.target ?? null;
-  }
-
-  /**
-   * With REDIS_URL and a Google sheet: the quota, the cached ranges and the failed logins per name
-   * are shared with the other hosts of the same sheet. The offline sheet is each host's own file:
-   * nothing to share.
-   */
-  private async openShared(): Promise<void> {
-    const s = this.o.settings;
-    if (s.REDIS_URL === undefined || this.backend.kind !== 'google') return;
-    const link = new RedisLink({ url: s.REDIS_URL, logger: this.o.logger });
-    this.redis = link;
-    // Not a condition of starting (Redis away, this host goes on alone), but worth a short wait.
-    await link.whenReady(CONNECT_TIMEOUT_MS);
-    const prefix = sharedPrefix(this.backend.source);
-    const clock = this.o.clock ? { clock: this.o.clock } : {};
-    this.sharedQuota = new SharedQuota({ link, prefix, perMinute: { read: s.SHEETS_READS_PER_MINUTE, write: s.SHEETS_WRITES_PER_MINUTE }, ...clock });
-    this.sharedRanges = new SharedRanges({ link, prefix, keepMs: (s.SHEET_CACHE_TTL + s.SHEET_CACHE_MAX_STALE) * 1000, claimMs: s.SHEETS_TIMEOUT * 1000, ownerId: `${hostname()}:${process.pid}` });
-    this.sharedLogins = new SharedLogins({ link, prefix });
+    return this.sharing?.target ?? null;
   }
 
   /** Takes the data dir lock, replays the journal, starts the flusher and (optionally) the server. */
@@ -199,8 +171,8 @@ export class Keeper {
     try {
       // Under the lock and before the first call: what the previous keeper spent this minute counts.
       k.ledger = QuotaLedger.open(dataDir, { reads: k.readQuota, writes: k.writeQuota }, o.logger);
-      k.backend = await o.openBackend(pacer(k.readQuota, k.writeQuota, k.meter, (kind, signal) => k.sharedQuota?.take(kind, signal)));
-      await k.openShared();
+      k.backend = await o.openBackend(pacer(k.readQuota, k.writeQuota, k.meter, (kind, signal) => k.sharing?.quota.take(kind, signal)));
+      k.sharing = await SheetSharing.open(s, k.backend, o.logger, o.clock);
       k.startTier();
       // Before the journal opens: its done entries are kept while a copy from before them is
       // served, and the restored copies are such copies (cache-handoff.ts).
@@ -424,10 +396,8 @@ export class Keeper {
    * or why there is no such count now (the worker's host count then decides alone).
    */
   async settleLogin(nameHash: string, failed: boolean, windowMs: number): Promise<WireLoginCount> {
-    if (!this.sharedLogins) return { shared: false, reason: 'no shared count: REDIS_URL is unset or the sheet is not a Google sheet' };
-    const count = await this.sharedLogins.settle(nameHash, failed, windowMs);
-    if (!count) return { shared: false, reason: `redis ${this.redis?.target ?? ''} unavailable` };
-    return { shared: true, failures: count.failures, msLeft: count.msLeft };
+    if (!this.sharing) return { shared: false, reason: 'no shared count: REDIS_URL is unset or the sheet is not a Google sheet' };
+    return this.sharing.settleLogin(nameHash, failed, windowMs);
   }
 
   watch(since: number, epoch: string | undefined, timeoutMs: number): Promise<WatchAnswer> {
@@ -467,7 +437,7 @@ export class Keeper {
       idempotencyKeysEvictedByPlayerShare: this.journal.idempotencyFigures().ownerEvicted,
       keeperRequests: this.server?.stats().requests ?? 0,
       // Absent without REDIS_URL (an absent series reads as "not used", a 0 as "down").
-      ...(this.redis ? { redisConnected: this.redis.ready, ...this.sharedQuota?.figures() } : {}),
+      ...this.sharing?.figures(),
     };
   }
 
@@ -530,12 +500,12 @@ export class Keeper {
       this.tier?.close();
       this.readQuota.close();
       this.writeQuota.close();
-      this.sharedQuota?.close();
+      this.sharing?.quota.close();
       this.ledger?.close();
       await this.server?.close();
       await this.journal?.close();
       await this.backend?.close().catch(() => undefined);
-      await this.redis?.close();
+      await this.sharing?.close();
       await this.lock?.release();
     })();
     return this.closed;
