@@ -6,7 +6,6 @@ import { loadSettings } from '../../config/load.js';
 import type { Settings } from '../../config/schema.js';
 import { ConfigError, CorralError } from '../../errors.js';
 import { createLogger } from '../../log/logger.js';
-import { probeRedis } from '../../redis/probe.js';
 import { firstRowOf, parseA1 } from '../../sheets/a1.js';
 import { createGoogleBackend, type GoogleBackend } from '../../sheets/google/backend.js';
 import { sharedPrefix } from '../../sheets/keeper/shared-keys.js';
@@ -84,6 +83,8 @@ async function checkGoogle(settings: Settings, backend: GoogleBackend): Promise<
   if (backend.auth.identity.kind === 'api-key') warnings.push('reads only: appends (events) need a service account shared as Editor');
   let shared = '';
   if (settings.REDIS_URL !== undefined) {
+    // Loaded here only: every corral command (the master's `start` too) imports this file.
+    const { probeRedis } = await import('../../redis/probe.js');
     const probe = await probeRedis(settings.REDIS_URL, sharedPrefix(backend.source));
     if (!probe.ok) {
       const message = `Redis at ${probe.shown} (REDIS_URL): ${probe.message}; until it works each host reads Google and spends the quota on its own share`;
