@@ -6,7 +6,7 @@
 import { hostname } from 'node:os';
 import type { Settings } from '../../config/schema.js';
 import type { Logger } from '../../log/logger.js';
-import { CONNECT_TIMEOUT_MS, RedisLink } from '../../redis/link.js';
+import type { RedisLink } from '../../redis/link.js';
 import type { SheetsBackend } from '../backend.js';
 import type { Clock } from './clock.js';
 import type { WireLoginCount } from './protocol.js';
@@ -32,6 +32,8 @@ export class SheetSharing {
    */
   static async open(s: SharingSettings, backend: SheetsBackend, logger: Logger, clock?: Clock): Promise<SheetSharing | undefined> {
     if (s.REDIS_URL === undefined || backend.kind !== 'google') return undefined;
+    // Loaded only with REDIS_URL: a keeper without it does not pay for ioredis.
+    const { CONNECT_TIMEOUT_MS, RedisLink } = await import('../../redis/link.js');
     const link = new RedisLink({ url: s.REDIS_URL, logger });
     const prefix = sharedPrefix(backend.source);
     const sharing = new SheetSharing(
