@@ -174,20 +174,33 @@ const invisible: ProcReaders = {
   bootId: readBootId,
 };
 
-test('a pidfile from an earlier boot is stale even where the live process holding its pid cannot be looked at', async () => {
+/**
+ * A pidfile naming a live `sleep` (not a master: nothing it is sent may matter), with the start
+ * stamp of that process as a master writes it. `bootId` overrides the stamp's boot id.
+ */
+async function pidfileOfSleeper(bootId?: string) {
   const dir = mkdtempSync(join(tmpdir(), 'corral-pid-'));
   const file = join(dir, 'corral.pid');
   const holder = spawn('sleep', ['300'], { stdio: 'ignore' });
+  await once(holder, 'spawn');
+  const pid = holder.pid!;
+  const settings = loadSettings({ env: { CORRAL_ENV_FILE: 'none', CORRAL_PIDFILE: file } }).settings;
+  const real = procStamp(pid)!;
+  writeFileSync(file, `${pid}\n`);
+  writeFileSync(stampFile(file), JSON.stringify({ pid, start_ticks: real.startTicks, boot_id: bootId ?? real.bootId }));
+  const cleanup = () => {
+    holder.kill('SIGKILL');
+    rmSync(dir, { recursive: true, force: true });
+  };
+  return { dir, file, holder, pid, real, settings, cleanup };
+}
+
+test('a pidfile from an earlier boot is stale even where the live process holding its pid cannot be looked at', async () => {
+  const thisBoot = readBootId();
+  assert.ok(thisBoot, '/proc/sys/kernel/random/boot_id is readable');
+  // Its stamp from the same boot: the pid is alive and nothing can be checked, so it is the master.
+  const { file, holder, pid, real, settings, cleanup } = await pidfileOfSleeper(thisBoot);
   try {
-    await once(holder, 'spawn');
-    const pid = holder.pid!;
-    const thisBoot = readBootId();
-    assert.ok(thisBoot, '/proc/sys/kernel/random/boot_id is readable');
-    const settings = loadSettings({ env: { CORRAL_ENV_FILE: 'none', CORRAL_PIDFILE: file } }).settings;
-    // Its stamp from the same boot: the pid is alive and nothing can be checked, so it is the master.
-    const real = procStamp(pid)!;
-    writeFileSync(file, `${pid}\n`);
-    writeFileSync(stampFile(file), JSON.stringify({ pid, start_ticks: real.startTicks, boot_id: thisBoot }));
     assert.deepEqual(checkPidfile(file, invisible), { status: 'running', pid });
     assert.equal(findMaster(settings, invisible), pid);
     assert.throws(() => writePidfile(file, invisible), (err: CorralError) => err.code === 'CORRAL_ERR_ALREADY_RUNNING');
@@ -212,8 +225,7 @@ test('a pidfile from an earlier boot is stale even where the live process holdin
     assert.equal(holder.exitCode, null);
     assert.equal(holder.signalCode, null, 'the process holding the old pid was not signalled');
   } finally {
-    holder.kill('SIGKILL');
-    rmSync(dir, { recursive: true, force: true });
+    cleanup();
   }
 });
 
@@ -282,17 +294,9 @@ test('start cannot write its pidfile (a directory there, a file where its direct
 });
 
 test('a pidfile owned by a user other than root and the process it names is not trusted: stop, reload and status signal nothing', async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'corral-pid-'));
-  const file = join(dir, 'corral.pid');
-  const holder = spawn('sleep', ['300'], { stdio: 'ignore' });
+  // A valid pidfile and start stamp for that process: whoever may write the pidfile can write both.
+  const { dir, file, holder, pid, real, settings, cleanup } = await pidfileOfSleeper();
   try {
-    await once(holder, 'spawn');
-    const pid = holder.pid!;
-    const settings = loadSettings({ env: { CORRAL_ENV_FILE: 'none', CORRAL_PIDFILE: file } }).settings;
-    // A valid pidfile and start stamp for that process: whoever may write the pidfile can write both.
-    const real = procStamp(pid)!;
-    writeFileSync(file, `${pid}\n`);
-    writeFileSync(stampFile(file), JSON.stringify({ pid, start_ticks: real.startTicks, boot_id: real.bootId }));
     const fileOwner = lstatSync(file).uid;
     const stranger = fileOwner === 0 ? 4242 : fileOwner + 1;
     // The process runs as the pidfile's owner (the master writes its own pidfile): trusted.
@@ -332,7 +336,6 @@ test('a pidfile owned by a user other than root and the process it names is not 
     assert.equal(holder.exitCode, null);
     assert.equal(holder.signalCode, null, 'the process the pidfile named was not signalled');
   } finally {
-    holder.kill('SIGKILL');
-    rmSync(dir, { recursive: true, force: true });
+    cleanup();
   }
 });
