@@ -1,13 +1,14 @@
 // Two hosts' read tiers sharing ranges through a real redis-server: a range one host fetched is
 // served by the other without reading Google; concurrent misses on both hosts make one upstream
-// call; Redis away, each host reads Google itself; a copy the journal could not complete is refused.
+// call; Redis away, each host reads Google itself; a copy the journal could not complete is refused;
+// a range too large to share is read by each host itself, without waiting on the other's claim.
 
 import assert from 'node:assert/strict';
 import { afterEach, beforeEach, describe, it } from 'node:test';
 import { RedisLink } from '../../src/redis/link.js';
 import { ReadTier, SHARED_CLOCK_ALLOWANCE_MS, type ReadTierOptions } from '../../src/sheets/keeper/read-tier.js';
 import { sharedPrefix } from '../../src/sheets/keeper/shared-keys.js';
-import { SharedRanges } from '../../src/sheets/keeper/shared-ranges.js';
+import { SharedRanges, type SharedRangesOptions } from '../../src/sheets/keeper/shared-ranges.js';
 import { captureLogger, type CapturedLogger } from '../fixtures/capture-logger.js';
 import { FakeBackend } from '../fixtures/fake-sheets-backend.js';
 import { redisMissing, redisPerSuite } from '../helpers/redis-server.js';
@@ -30,11 +31,11 @@ describe('ranges shared through Redis', { skip: redisMissing }, () => {
   let log: CapturedLogger;
   const hosts: Host[] = [];
 
-  const host = (extra: Partial<ReadTierOptions> = {}, source = 'google sheet-1 via emulator'): Host => {
+  const host = (extra: Partial<ReadTierOptions> = {}, source = 'google sheet-1 via emulator', ranges: Partial<SharedRangesOptions> = {}): Host => {
     const backend = new FakeBackend({ Players: PLAYERS });
     backend.source = source;
     const link = new RedisLink({ url: server().url, logger: log.logger });
-    const shared = new SharedRanges({ link, prefix: sharedPrefix(source), keepMs: TTL + 60_000, claimMs: 5000, ownerId: `host-${hosts.length}` });
+    const shared = new SharedRanges({ link, prefix: sharedPrefix(source), keepMs: TTL + 60_000, claimMs: 5000, ownerId: `host-${hosts.length}`, logger: log.logger, ...ranges });
     const changes: string[] = [];
     const tier = new ReadTier({ backend, logger: log.logger, ttlMs: TTL, maxStaleMs: 60_000, maxBytes: 1 << 20, shared, sharedWaitMs: 5000, onChange: (r) => changes.push(r), ...extra });
     const h = { backend, link, tier, changes };
@@ -151,6 +152,34 @@ describe('ranges shared through Redis', { skip: redisMissing }, () => {
     } finally {
       server().resume();
     }
+  });
+
+  it("a range larger than the bound is not shared: a marker takes its place, and a host reads it from Google at once, not waiting on another host's claim", async () => {
+    const source = 'google sheet-1 via emulator';
+    const small = { maxValueBytes: 16 };
+    const [a, b] = [host({}, source, small), host({}, source, small)];
+    await connected(a, b);
+    assert.deepEqual((await a.tier.get('Players')).value.values, PLAYERS);
+    const key = `${sharedPrefix(source)}:range:Players`;
+    while (server().cli('EXISTS', key).trim() !== '1') await new Promise((r) => setTimeout(r, 5));
+    const stored = server().cli('GET', key);
+    assert.match(stored, /"tooLarge":\d+/, 'a marker, not the rows');
+    assert.doesNotMatch(stored, /Alice/);
+    // A third host fetching the range now, its claim good for 10 s: with a shared value to come,
+    // B would wait for it.
+    server().cli('SET', `${sharedPrefix(source)}:fetching:Players`, 'host-c:1', 'PX', '10000');
+    const started = Date.now();
+    assert.deepEqual((await b.tier.get('Players')).value.values, PLAYERS);
+    const waited = Date.now() - started;
+    assert.ok(waited < 1000, `B read at once, not after the claim (${waited} ms)`);
+    assert.equal(b.backend.count('get', 'Players'), 1, 'B read the range from Google itself');
+    assert.equal(b.tier.figures().sharedReads, 0);
+    assert.equal(b.tier.figures().sharedFetchWaits, 0);
+    const said = log.lines().filter((l) => l.event === 'sheets.shared_range_too_large');
+    assert.equal(said.length, 2, 'said by each host, at its fetch');
+    assert.equal(said[0]?.range, 'Players');
+    assert.equal(said[0]?.max_bytes, 16);
+    assert.equal(said[0]?.bytes, Buffer.byteLength(JSON.stringify(PLAYERS)));
   });
 
   it("refuses a copy the journal could no longer complete, and one of another sheet's", async () => {

@@ -18,6 +18,7 @@ import type { SheetsBackend } from '../backend.js';
 import { backoffMs } from './backoff.js';
 import type { HandedValue } from './cache-handoff.js';
 import { sleepOn, systemClock, type Clock } from './clock.js';
+import { RangeMemory } from './range-memory.js';
 import type { SharedRanges } from './shared-ranges.js';
 
 export interface CachedValue {
@@ -41,11 +42,14 @@ export interface TierRead {
   readonly via: 'fresh' | 'stale' | 'miss';
 }
 
+/** What a look for another host's copy of a range gave (adoptShared). */
+type Adopted = CachedValue | 'not-shared' | undefined;
+
 interface RangeState {
   value: CachedValue | undefined;
   inflight: Promise<CachedValue> | undefined;
   /** A look for another host's value (REDIS_URL), shared by the misses that wait on it. */
-  adopting: Promise<CachedValue | undefined> | undefined;
+  adopting: Promise<Adopted> | undefined;
   failures: number;
   failingSince: number | undefined;
   nextRetryAt: number;
@@ -92,8 +96,6 @@ export const SHARED_CLOCK_ALLOWANCE_MS = 5000;
 /** How often a host waiting for another's fetch looks for its value. */
 const SHARED_POLL_MS = 50;
 
-const MAX_REMEMBERED_RANGES = 10_000;
-
 /** The bytes a cached value holds, roughly: its JSON, and about as much again for the rows. */
 function sizeOf(value: CachedValue | undefined): number {
   return Math.max(1, (value?.jsonBytes.length ?? 0) * 2 + (value?.range.length ?? 0));
@@ -124,9 +126,9 @@ export class ReadTier {
    * would only make the workers drop the answer to the very read that caused the fill. A range
    * evicted, then filled again, does notify.
    */
-  private readonly everFilled = new Set<string>();
-  /** Ranges already reported as larger than half the budget (once each, bounded like everFilled). */
-  private readonly warnedLarge = new Set<string>();
+  private readonly everFilled = new RangeMemory();
+  /** Ranges already reported as larger than half the budget (once each). */
+  private readonly warnedLarge = new RangeMemory();
   private readonly clock: Clock;
   private readonly now = (): number => this.clock.now();
   private readonly abort = new AbortController();
@@ -169,7 +171,7 @@ export class ReadTier {
     }
     // Not usable here: another host may have it, fresh or still servable (a keeper that just
     // started, while Google fails, serves what the others hold).
-    if (this.o.shared && !st.inflight && (await (st.adopting ??= this.adoptShared(range, st).finally(() => (st.adopting = undefined))))) return this.get(range);
+    if (this.o.shared && !st.inflight && typeof (await (st.adopting ??= this.adoptShared(range, st).finally(() => (st.adopting = undefined)))) === 'object') return this.get(range);
     this.counts.miss++;
     // A range that just failed is not fetched again for every caller: they get the same error
     // until the backoff passed (no stampede on a failing Google).
@@ -198,6 +200,7 @@ export class ReadTier {
     const shared = this.o.shared;
     if (!shared) return this.fetchUpstream(range, st);
     const adopted = await this.adoptShared(range, st);
+    if (adopted === 'not-shared') return this.fetchUpstream(range, st);
     if (adopted && this.clock.now() < adopted.expiresAt) return adopted;
     // One host fetches; the others wait for its value, up to the claim's deadline (a holder that
     // died, or one whose fetch failed, then leaves the fetch to whoever claims it next).
@@ -217,6 +220,7 @@ export class ReadTier {
       do {
         await sleepOn(this.clock, SHARED_POLL_MS, this.abort.signal);
         const got = await this.adoptShared(range, st);
+        if (got === 'not-shared') return this.fetchUpstream(range, st);
         if (got && this.clock.now() < got.expiresAt) return got;
       } while ((await shared.claimed(range)) && this.clock.now() < waitUntil);
     }
@@ -224,11 +228,13 @@ export class ReadTier {
 
   /**
    * Installs the value another host shared when it is newer than this host's and can still be
-   * served; returns it (or undefined: none, too old, or refused by acceptShared).
+   * served; returns it, 'not-shared' (the range is too large to be shared: read it here), or
+   * undefined (none, too old, or refused by acceptShared).
    */
-  private async adoptShared(range: string, st: RangeState): Promise<CachedValue | undefined> {
+  private async adoptShared(range: string, st: RangeState): Promise<Adopted> {
     const found = await this.o.shared?.get(range);
     if (!found) return undefined;
+    if (found.kind === 'too-large') return 'not-shared';
     const now = this.clock.now();
     const fetchedAt = Math.min(found.fetchedAt, now);
     const fetchStartedAt = Math.min(found.fetchStartedAt, fetchedAt) - SHARED_CLOCK_ALLOWANCE_MS;
@@ -287,10 +293,9 @@ export class ReadTier {
   /** A range's value, fetched or restored: remembered as filled, and counted at its size. */
   private install(range: string, st: RangeState, value: CachedValue): void {
     st.value = value;
-    // Bounded: past this many ranges the memory is dropped, and a range evicted, then filled
-    // again, goes without its notice; workers then keep their copy until its expiry, as they
-    // would without push invalidation.
-    if (this.everFilled.size >= MAX_REMEMBERED_RANGES) this.everFilled.clear();
+    // Bounded: when the memory is dropped, a range evicted, then filled again, goes without its
+    // notice; workers then keep their copy until its expiry, as they would without push
+    // invalidation.
     this.everFilled.add(range);
     // Re-set so the LRU accounts for the new size. lru-cache recomputes a size only when the
     // value object changes, and this is the same state object: delete it first.
@@ -305,9 +310,7 @@ export class ReadTier {
 
   private warnIfLarge(value: CachedValue): void {
     const bytes = sizeOf(value);
-    if (bytes <= this.halfBudget() || this.warnedLarge.has(value.range)) return;
-    if (this.warnedLarge.size >= MAX_REMEMBERED_RANGES) this.warnedLarge.clear();
-    this.warnedLarge.add(value.range);
+    if (bytes <= this.halfBudget() || !this.warnedLarge.add(value.range)) return;
     const mb = (n: number) => `${(n / 1048576).toFixed(1)} MB`;
     const raise = this.o.budgetSetting ? `; raise ${this.o.budgetSetting}` : '';
     this.o.logger.warn(

@@ -6,8 +6,16 @@
 // Every call here is best-effort: Redis away, slow or holding something unreadable is a miss, and
 // the tier then reads Google itself (read-tier.ts). Values are kept in Redis for TTL +
 // SHEET_CACHE_MAX_STALE, so Redis holds no more than the hosts could serve.
+//
+// A range larger than SHARED_VALUE_MAX_BYTES as JSON is not shared: in its place goes a small
+// marker that tells the other hosts to read it from Google themselves, at once, instead of waiting
+// on a claim for a value that will not come. Such a value would cost every host a large read per
+// TTL, block Redis (one thread) while it copies it, and could outlast the 1 s command timeout on a
+// slow link: a timeout pauses all sharing, the quota's included (redis/link.ts).
 
+import type { Logger } from '../../log/logger.js';
 import type { RedisLink } from '../../redis/link.js';
+import { RangeMemory } from './range-memory.js';
 
 /** A range's value as a host fetched it; times in that host's clock (ms). */
 export interface SharedValue {
@@ -24,6 +32,12 @@ return 0
 
 const FORMAT = 1;
 
+/** The largest range, as JSON, that a host shares: about 40,000 rows of 100 bytes. */
+export const SHARED_VALUE_MAX_BYTES = 4 * 1024 * 1024;
+
+/** What another host left for a range: its value, or word that it is too large to be shared. */
+export type SharedLookup = ({ readonly kind: 'value' } & SharedValue) | { readonly kind: 'too-large'; readonly bytes: number };
+
 export interface SharedRangesOptions {
   readonly link: RedisLink;
   /** Key prefix of this sheet's shared state (shared-keys.ts). */
@@ -33,6 +47,9 @@ export interface SharedRangesOptions {
   /** How long a claim holds before another host may fetch the range (a holder that died). */
   readonly claimMs: number;
   readonly ownerId: string;
+  readonly logger: Logger;
+  /** Defaults to SHARED_VALUE_MAX_BYTES. */
+  readonly maxValueBytes?: number;
 }
 
 function isRows(v: unknown): v is string[][] {
@@ -41,6 +58,7 @@ function isRows(v: unknown): v is string[][] {
 
 export class SharedRanges {
   private claimSeq = 0;
+  private readonly saidTooLarge = new RangeMemory();
 
   constructor(private readonly o: SharedRangesOptions) {
     o.link.client.defineCommand('corralReleaseClaim', { numberOfKeys: 1, lua: RELEASE_SCRIPT });
@@ -54,8 +72,8 @@ export class SharedRanges {
     return `${this.o.prefix}:fetching:${range}`;
   }
 
-  /** The value another host (or this one) shared, or undefined: none, unreadable, or Redis away. */
-  async get(range: string): Promise<SharedValue | undefined> {
+  /** What another host (or this one) shared, or undefined: nothing, unreadable, or Redis away. */
+  async get(range: string): Promise<SharedLookup | undefined> {
     if (!this.o.link.usable) return undefined;
     try {
       const raw = await this.o.link.client.getBuffer(this.valueKey(range));
@@ -67,26 +85,46 @@ export class SharedRanges {
     }
   }
 
-  private parse(raw: Buffer): SharedValue | undefined {
+  private parse(raw: Buffer): SharedLookup | undefined {
     try {
-      const v = JSON.parse(raw.toString('utf8')) as { v?: unknown; s?: unknown; f?: unknown; values?: unknown };
-      if (v.v !== FORMAT || typeof v.s !== 'number' || typeof v.f !== 'number' || !isRows(v.values)) return undefined;
-      return { values: v.values, fetchStartedAt: v.s, fetchedAt: v.f };
+      const v = JSON.parse(raw.toString('utf8')) as { v?: unknown; s?: unknown; f?: unknown; values?: unknown; tooLarge?: unknown };
+      if (v.v !== FORMAT) return undefined;
+      if (typeof v.tooLarge === 'number') return { kind: 'too-large', bytes: v.tooLarge };
+      if (typeof v.s !== 'number' || typeof v.f !== 'number' || !isRows(v.values)) return undefined;
+      return { kind: 'value', values: v.values, fetchStartedAt: v.s, fetchedAt: v.f };
     } catch {
       return undefined;
     }
   }
 
-  /** Shares a value this host fetched; `jsonBytes` are its rows as JSON, written as they are. */
+  /**
+   * Shares a value this host fetched; `jsonBytes` are its rows as JSON, written as they are, or,
+   * past the size bound, the marker that has the other hosts read the range themselves.
+   */
   async put(range: string, jsonBytes: Buffer, fetchStartedAt: number, fetchedAt: number): Promise<void> {
     if (!this.o.link.usable) return;
-    const payload = Buffer.concat([Buffer.from(`{"v":${FORMAT},"s":${fetchStartedAt},"f":${fetchedAt},"values":`), jsonBytes, Buffer.from('}')]);
+    const max = this.o.maxValueBytes ?? SHARED_VALUE_MAX_BYTES;
+    const payload =
+      jsonBytes.length > max
+        ? this.tooLarge(range, jsonBytes.length, max)
+        : Buffer.concat([Buffer.from(`{"v":${FORMAT},"s":${fetchStartedAt},"f":${fetchedAt},"values":`), jsonBytes, Buffer.from('}')]);
     try {
       await this.o.link.client.set(this.valueKey(range), payload, 'PX', Math.max(1, Math.round(this.o.keepMs)));
     } catch (err) {
       // The other hosts then fetch it themselves: what they did without Redis.
       this.o.link.commandFailed(err);
     }
+  }
+
+  private tooLarge(range: string, bytes: number, max: number): Buffer {
+    if (this.saidTooLarge.add(range)) {
+      const mb = (n: number) => `${(n / 1048576).toFixed(1)} MB`;
+      this.o.logger.info(
+        { event: 'sheets.shared_range_too_large', range, bytes, max_bytes: max },
+        `sheets: range ${range} is ${mb(bytes)} as JSON, more than the ${mb(max)} a host shares through Redis: every host reads it from Google itself (the quota stays shared)`,
+      );
+    }
+    return Buffer.from(JSON.stringify({ v: FORMAT, tooLarge: bytes }));
   }
 
   /**

@@ -39,7 +39,7 @@ export class SheetSharing {
     const sharing = new SheetSharing(
       link,
       new SharedQuota({ link, prefix, perMinute: { read: s.SHEETS_READS_PER_MINUTE, write: s.SHEETS_WRITES_PER_MINUTE }, ...(clock ? { clock } : {}) }),
-      new SharedRanges({ link, prefix, keepMs: (s.SHEET_CACHE_TTL + s.SHEET_CACHE_MAX_STALE) * 1000, claimMs: s.SHEETS_TIMEOUT * 1000, ownerId: `${hostname()}:${process.pid}` }),
+      new SharedRanges({ link, prefix, keepMs: (s.SHEET_CACHE_TTL + s.SHEET_CACHE_MAX_STALE) * 1000, claimMs: s.SHEETS_TIMEOUT * 1000, ownerId: `${hostname()}:${process.pid}`, logger }),
       new SharedLogins({ link, prefix }),
     );
     await link.whenReady(CONNECT_TIMEOUT_MS);
