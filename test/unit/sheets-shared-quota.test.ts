@@ -1,6 +1,7 @@
 // The Sheets quota shared by two hosts through a real redis-server: together they get no more than
 // the limit in the window; with Redis away each spends its share alone, and those grants are
-// counted in the shared window once Redis is back.
+// counted in the shared window once Redis is back; a Redis that lost its data is given back each
+// keeper's grants of the last minute.
 
 import assert from 'node:assert/strict';
 import { afterEach, beforeEach, describe, it } from 'node:test';
@@ -25,7 +26,7 @@ describe('quota shared through Redis', { skip: redisMissing }, () => {
     const link = new RedisLink({ url, logger: log.logger, pauseAfterFailureMs: PAUSE_MS });
     links.push(link);
     while (!link.ready) await new Promise((r) => setTimeout(r, 10));
-    const q = new SharedQuota({ link, prefix: PREFIX, perMinute: { read: perMinute, write: perMinute } });
+    const q = new SharedQuota({ link, prefix: PREFIX, perMinute: { read: perMinute, write: perMinute }, logger: log.logger });
     quotas.push(q);
     return q;
   };
@@ -77,14 +78,42 @@ describe('quota shared through Redis', { skip: redisMissing }, () => {
     } finally {
       await server().restart();
     }
-    while (!links[0]?.ready) await new Promise((r) => setTimeout(r, 10));
+    while (!links.every((l) => l.usable)) await new Promise((r) => setTimeout(r, 10));
     for (const x of aborts.splice(0)) x.abort();
-    // Redis came back empty: the window holds what A spent alone, backdated, and this grant.
+    // Redis came back empty: the window holds what A spent alone, backdated, its grant from
+    // before the outage, written back, and this grant.
     await a.take('read');
-    assert.equal(Number(server().cli('ZCARD', `${PREFIX}:quota:reads`).trim()), 4);
+    assert.equal(Number(server().cli('ZCARD', `${PREFIX}:quota:reads`).trim()), 5);
     assert.equal(a.figures().sharedQuotaGrants, 2);
-    // Two slots are left in the window: B gets them, then waits.
-    assert.equal(await grantedWithin(b, 4, 300), 2);
+    // B's grant from before the outage takes the last slot: B waits.
+    assert.equal(await grantedWithin(b, 4, 300), 0);
+    assert.equal(Number(server().cli('ZCARD', `${PREFIX}:quota:reads`).trim()), 6);
+  });
+
+  it("Redis that lost its data (restarted empty between two calls): each keeper writes its grants of the last minute back before its next one, so the minute holds the limit, not twice it", async () => {
+    const [a, b] = [await quota(6), await quota(6)];
+    assert.equal(await grantedWithin(a, 2, 200), 2);
+    assert.equal(await grantedWithin(b, 2, 200), 2);
+    server().cli('FLUSHALL');
+    await b.take('read');
+    assert.equal(Number(server().cli('ZCARD', `${PREFIX}:quota:reads`).trim()), 3, "B's two grants written back, then its third");
+    await a.take('read');
+    assert.equal(Number(server().cli('ZCARD', `${PREFIX}:quota:reads`).trim()), 6);
+    assert.equal((await Promise.all([grantedWithin(a, 3, 300), grantedWithin(b, 3, 300)])).reduce((x, y) => x + y, 0), 0, 'the window is full');
+    const said = log.lines().filter((l) => l.event === 'sheets.quota_window_restored');
+    assert.deepEqual(
+      said.map((l) => [l.kind, l.grants]),
+      [
+        ['read', 2],
+        ['read', 2],
+      ],
+      'each keeper said it once',
+    );
+    // Written back twice (a second loss noticed by a call that raced the first): counted once.
+    server().cli('DEL', `${PREFIX}:keepers`);
+    for (const x of aborts.splice(0)) x.abort();
+    assert.equal(await grantedWithin(a, 1, 200), 0);
+    assert.equal(Number(server().cli('ZCARD', `${PREFIX}:quota:reads`).trim()), 6, 'the same members: no grant counted twice');
   });
 
   it('a Redis that hangs (frozen, its connection open): each call goes on alone after the command timeout, and it is said', async () => {

@@ -11,10 +11,17 @@
 // every grant, and counts while it made a call in the last two minutes). The grants made alone
 // are written into the shared window once Redis answers again, backdated to when they were made,
 // so the minute around the outage's end holds no more than the limit either.
+//
+// A Redis that lost its data (restarted without persistence, a failover to a replica behind)
+// forgets the window's grants. Each keeper remembers its own grants
+// of the last window; when Redis no longer knows a keeper that made one, it writes them back
+// before its next grant is decided, so the hosts do not spend the limit a second time that minute.
+// Each grant has its own member in the window, so writing one back twice counts it once.
 
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import { CorralError } from '../../errors.js';
+import type { Logger } from '../../log/logger.js';
 import type { RedisLink } from '../../redis/link.js';
 import { sleepOn, systemClock, type Clock } from './clock.js';
 import { QUOTA_WINDOW_MS, QuotaBucket } from './quota.js';
@@ -22,24 +29,30 @@ import { QUOTA_WINDOW_MS, QuotaBucket } from './quota.js';
 export type QuotaKind = 'read' | 'write';
 
 // KEYS: the window's grants (sorted set scored by Redis's time in ms), the keepers seen (sorted
-// set scored by their last grant). ARGV: limit, window ms, keeper id, grant id, then the ages (ms)
-// of grants made while Redis was away. Returns {granted 0|1, ms until a slot frees, keepers}.
+// set scored by their last call). ARGV: limit, window ms, keeper id, this grant's member, whether
+// the keeper holds grants of the window that it does not send (1|0), then pairs of a grant's
+// member and age (ms) to write back. Returns {1 granted | 0 wait | 2 unknown keeper: send every
+// grant of the window first, ms until a slot frees, keepers}. A keeper stays unknown until it has
+// sent them: its concurrent calls all wait for that, none is granted on a window that lacks them.
 const TAKE_SCRIPT = `
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local limit = tonumber(ARGV[1])
 local window = tonumber(ARGV[2])
+if ARGV[5] == '1' and not redis.call('ZSCORE', KEYS[2], ARGV[3]) then
+  return {2, 0, redis.call('ZCARD', KEYS[2])}
+end
 redis.call('ZADD', KEYS[2], now, ARGV[3])
 redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', now - 2 * window)
 redis.call('PEXPIRE', KEYS[2], 2 * window)
 local keepers = redis.call('ZCARD', KEYS[2])
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - window)
-for i = 5, #ARGV do
-  redis.call('ZADD', KEYS[1], now - tonumber(ARGV[i]), ARGV[3] .. ':' .. ARGV[4] .. ':alone:' .. i)
+for i = 6, #ARGV, 2 do
+  redis.call('ZADD', KEYS[1], now - tonumber(ARGV[i + 1]), ARGV[i])
 end
 local n = redis.call('ZCARD', KEYS[1])
 if n < limit then
-  redis.call('ZADD', KEYS[1], now, ARGV[3] .. ':' .. ARGV[4])
+  redis.call('ZADD', KEYS[1], now, ARGV[4])
   redis.call('PEXPIRE', KEYS[1], window)
   return {1, 0, keepers}
 end
@@ -56,15 +69,30 @@ export interface SharedQuotaOptions {
   /** Key prefix of this sheet's shared state (keys.ts). */
   readonly prefix: string;
   readonly perMinute: Readonly<Record<QuotaKind, number>>;
+  readonly logger: Logger;
   readonly clock?: Clock;
+}
+
+/** One of this keeper's grants of the last window. */
+interface Grant {
+  /** Its member in the shared window. */
+  readonly member: string;
+  /** When it was made, in this host's clock. */
+  readonly at: number;
+  /** In the shared window: granted there, or written back (made while Redis was away: not yet). */
+  written: boolean;
 }
 
 interface KindState {
   readonly kind: QuotaKind;
   readonly key: string;
   readonly perMinute: number;
-  /** Times (this host's clock) of grants made while Redis was away, not yet written to it. */
-  alone: number[];
+  /** This keeper's grants of the last window, oldest first. */
+  recent: Grant[];
+  /** Redis did not know this keeper while it held grants: the next ask writes them all back. */
+  restore: boolean;
+  /** When a write-back was last said (concurrent calls may each write back the same grants). */
+  restoreSaidAt: number;
   /** This host's share while Redis is away; made at an outage's first call, dropped when it ends. */
   fallback: QuotaBucket | undefined;
 }
@@ -84,7 +112,7 @@ export class SharedQuota {
   constructor(private readonly o: SharedQuotaOptions) {
     this.clock = o.clock ?? systemClock;
     this.keepersKey = `${o.prefix}:keepers`;
-    const state = (kind: QuotaKind): KindState => ({ kind, key: `${o.prefix}:quota:${kind}s`, perMinute: o.perMinute[kind], alone: [], fallback: undefined });
+    const state = (kind: QuotaKind): KindState => ({ kind, key: `${o.prefix}:quota:${kind}s`, perMinute: o.perMinute[kind], recent: [], restore: false, restoreSaidAt: -Infinity, fallback: undefined });
     this.kinds = { read: state('read'), write: state('write') };
     o.link.client.defineCommand('corralTakeQuota', { numberOfKeys: 2, lua: TAKE_SCRIPT });
   }
@@ -112,6 +140,10 @@ export class SharedQuota {
       const [granted, waitMs, keepers] = answer;
       this.keepers = Math.max(1, keepers);
       st.fallback = undefined;
+      if (granted === 2) {
+        st.restore = true;
+        continue;
+      }
       if (granted === 1) {
         this.counts.shared++;
         return;
@@ -121,14 +153,39 @@ export class SharedQuota {
     }
   }
 
+  private nextMember(): string {
+    return `${this.keeperId}:${++this.grantSeq}`;
+  }
+
   private async ask(st: KindState): Promise<[number, number, number]> {
     const now = this.clock.now();
-    const ages = st.alone.map((t) => now - t).filter((age) => age >= 0 && age < QUOTA_WINDOW_MS);
-    const sent = st.alone.length;
+    st.recent = st.recent.filter((g) => now - g.at < QUOTA_WINDOW_MS);
+    const restoring = st.restore;
+    st.restore = false;
+    const sending = restoring ? st.recent : st.recent.filter((g) => !g.written);
+    const args: (string | number)[] = [];
+    for (const g of sending) args.push(g.member, Math.max(0, now - g.at));
+    const holdsOthers = sending.length < st.recent.length ? 1 : 0;
+    const member = this.nextMember();
     const client = this.o.link.client as unknown as { corralTakeQuota(...args: (string | number)[]): Promise<[number, number, number]> };
-    const answer = await client.corralTakeQuota(`${st.key}`, this.keepersKey, st.perMinute, QUOTA_WINDOW_MS, this.keeperId, ++this.grantSeq, ...ages);
-    // Written: only grants made alone since the call left stay to be sent.
-    st.alone = st.alone.slice(sent);
+    let answer: [number, number, number];
+    try {
+      answer = await client.corralTakeQuota(st.key, this.keepersKey, st.perMinute, QUOTA_WINDOW_MS, this.keeperId, member, holdsOthers, ...args);
+    } catch (err) {
+      // Not known to be written: the next ask that reaches Redis writes them back.
+      st.restore ||= restoring;
+      throw err;
+    }
+    if (answer[0] === 2) return answer;
+    for (const g of sending) g.written = true;
+    if (restoring && now - st.restoreSaidAt >= QUOTA_WINDOW_MS) {
+      st.restoreSaidAt = now;
+      this.o.logger.warn(
+        { event: 'sheets.quota_window_restored', kind: st.kind, grants: sending.length },
+        `sheets: Redis had lost the shared ${st.kind} quota window (restarted empty, or failed over): this keeper wrote back its ${sending.length} grants of the last minute`,
+      );
+    }
+    if (answer[0] === 1) st.recent.push({ member, at: now, written: true });
     return answer;
   }
 
@@ -136,7 +193,7 @@ export class SharedQuota {
     // The share is fixed for the outage: the count of keepers is Redis's, and Redis is away.
     st.fallback ??= new QuotaBucket({ name: `sheets ${st.kind}s (this host's share while Redis is away)`, perMinute: Math.max(1, Math.floor(st.perMinute / this.keepers)), maxQueue: Number.MAX_SAFE_INTEGER, clock: this.clock });
     await st.fallback.acquire(signal);
-    st.alone.push(this.clock.now());
+    st.recent.push({ member: this.nextMember(), at: this.clock.now(), written: false });
     this.counts.alone++;
   }
 

@@ -38,7 +38,7 @@ export class SheetSharing {
     const prefix = sharedPrefix(backend.source);
     const sharing = new SheetSharing(
       link,
-      new SharedQuota({ link, prefix, perMinute: { read: s.SHEETS_READS_PER_MINUTE, write: s.SHEETS_WRITES_PER_MINUTE }, ...(clock ? { clock } : {}) }),
+      new SharedQuota({ link, prefix, perMinute: { read: s.SHEETS_READS_PER_MINUTE, write: s.SHEETS_WRITES_PER_MINUTE }, logger, ...(clock ? { clock } : {}) }),
       new SharedRanges({ link, prefix, keepMs: (s.SHEET_CACHE_TTL + s.SHEET_CACHE_MAX_STALE) * 1000, claimMs: s.SHEETS_TIMEOUT * 1000, ownerId: `${hostname()}:${process.pid}`, logger }),
       new SharedLogins({ link, prefix }),
     );
