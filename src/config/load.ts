@@ -6,8 +6,9 @@ import { isAbsolute, resolve } from 'node:path';
 import dotenv from 'dotenv';
 import { ConfigError, CorralError, type ConfigProblem } from '../errors.js';
 import { editDistance } from '../edit-distance.js';
-import { lintEnvText, type EnvLint } from './env-lint.js';
+import { readRedisCa } from '../redis/tls-ca.js';
 import { redisTarget } from '../redis/url.js';
+import { lintEnvText, type EnvLint } from './env-lint.js';
 import { IGNORED_WITH_NOTE, META_SETTINGS, schema, settingNames, type SettingName, type Settings } from './schema.js';
 import type { SettingSpec } from './spec.js';
 
@@ -52,7 +53,7 @@ export interface LoadOptions {
 }
 
 /** Settings holding file paths, resolved against the working directory at load time. */
-const PATH_SETTINGS: readonly SettingName[] = ['CORRAL_PIDFILE', 'CORRAL_LOG_FILE', 'CORRAL_DATA_DIR', 'GOOGLE_APPLICATION_CREDENTIALS'];
+const PATH_SETTINGS: readonly SettingName[] = ['CORRAL_PIDFILE', 'CORRAL_LOG_FILE', 'CORRAL_DATA_DIR', 'GOOGLE_APPLICATION_CREDENTIALS', 'REDIS_TLS_CA_FILE'];
 
 const KNOWN_PREFIXES = ['CORRAL_', 'GUNICORN_', 'SHEET_', 'SHEETS_'];
 
@@ -214,6 +215,20 @@ export function loadSettings(options: LoadOptions = {}): LoadedSettings {
     // Each host's offline sheet is its own file: there is nothing to share, and sharing its ranges
     // would serve one host's rows from another's file.
     if (out.SHEET_ID === undefined) warnings.push('REDIS_URL has no effect without SHEET_ID: the offline sheet is this host\'s own, its quota and cache are not shared');
+  }
+  if (typeof out.REDIS_TLS_CA_FILE === 'string') {
+    const source = where(sources.REDIS_TLS_CA_FILE ?? 'environment', 'REDIS_TLS_CA_FILE');
+    const path = resolve(cwd, out.REDIS_TLS_CA_FILE);
+    if (typeof out.REDIS_URL !== 'string' || !out.REDIS_URL.startsWith('rediss://')) {
+      // Set for TLS, with a URL that would send the password in the clear: refused, not ignored.
+      problems.push({ name: 'REDIS_TLS_CA_FILE', value: out.REDIS_TLS_CA_FILE, source, allowed: 'set only with a rediss:// REDIS_URL (TLS): write REDIS_URL=rediss://host:port, or unset REDIS_TLS_CA_FILE' });
+    } else {
+      try {
+        readRedisCa(path);
+      } catch (err) {
+        problems.push({ name: 'REDIS_TLS_CA_FILE', value: out.REDIS_TLS_CA_FILE, source, allowed: (err as Error).message });
+      }
+    }
   }
   if (problems.length > 0) throw new ConfigError(problems, warnings);
 

@@ -112,4 +112,8 @@ export const sheetsSchema = {
     patternText: REDIS_URL_TEXT,
     secret: true,
   }),
+  REDIS_TLS_CA_FILE: str({
+    description: 'PEM file of the CA certificates that sign the Redis server\'s certificate, for a rediss:// REDIS_URL whose server a public CA did not sign (unset = the system\'s CAs). Read when the keeper starts.',
+    default: undefined,
+  }),
 } as const;

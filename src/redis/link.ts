@@ -11,6 +11,7 @@ import { Redis, type RedisOptions } from 'ioredis';
 import { describeError } from '../errors.js';
 import type { Logger } from '../log/logger.js';
 import { RepeatedFailure } from '../log/repeated-failure.js';
+import { readRedisCa, tlsHint } from './tls-ca.js';
 import { redisTarget } from './url.js';
 
 /** A command Redis has not answered by then fails (and the caller acts for this host alone). */
@@ -25,6 +26,8 @@ const RECONNECT_MAX_MS = 5000;
 
 export interface RedisLinkOptions {
   readonly url: string;
+  /** REDIS_TLS_CA_FILE: the CAs a rediss:// server's certificate is checked against. */
+  readonly tlsCaFile?: string | undefined;
   readonly logger: Logger;
   /** Overrides for tests (shorter waits). */
   readonly commandTimeoutMs?: number;
@@ -41,7 +44,7 @@ export class RedisLink {
   private lastFailureAt = -Infinity;
 
   constructor(private readonly o: RedisLinkOptions) {
-    const { options, shown } = redisTarget(o.url);
+    const { options, shown } = redisTarget(o.url, o.tlsCaFile === undefined ? undefined : readRedisCa(o.tlsCaFile));
     this.target = shown;
     const settings: RedisOptions = {
       ...options,
@@ -119,10 +122,11 @@ export class RedisLink {
 
   private onDown(err: Error): void {
     if (this.closed) return;
+    const hint = tlsHint(err);
     this.outage.failed((sinceLastLine, total) =>
       this.o.logger.warn(
         { event: 'redis.unavailable', code: 'CORRAL_ERR_REDIS', redis: this.target, err: describeError(err), failures: total, since_last_line: sinceLastLine },
-        `redis: ${this.target} unreachable (${err.message}); this host reads Google, spends the quota on its own share and counts failed logins alone until it is back (reconnecting by itself)`,
+        `redis: ${this.target} unreachable (${err.message}${hint ? `: ${hint}` : ''}); this host reads Google, spends the quota on its own share and counts failed logins alone until it is back (reconnecting by itself)`,
       ),
     );
   }

@@ -2,15 +2,18 @@
 // write the sheet's keys? One connection, no retries, no quota slot taken, nothing left behind.
 
 import { Redis } from 'ioredis';
+import { readRedisCa, tlsHint } from './tls-ca.js';
 import { redisTarget } from './url.js';
 
 export type RedisProbe = { readonly ok: true; readonly shown: string; readonly version: string } | { readonly ok: false; readonly shown: string; readonly message: string };
 
-export async function probeRedis(url: string, prefix: string): Promise<RedisProbe> {
-  const { options, shown } = redisTarget(url);
+export async function probeRedis(url: string, prefix: string, tlsCaFile?: string): Promise<RedisProbe> {
+  const { options, shown } = redisTarget(url, tlsCaFile === undefined ? undefined : readRedisCa(tlsCaFile));
   const client = new Redis({ ...options, lazyConnect: true, enableOfflineQueue: false, maxRetriesPerRequest: 0, connectTimeout: 2000, commandTimeout: 2000, retryStrategy: () => null });
-  // Connection errors are also emitted as events: without a listener ioredis would print them.
-  client.on('error', () => undefined);
+  // Connection errors are emitted as events (without a listener ioredis would print them), and
+  // connect() then rejects with only "Connection is closed": the event says why (a TLS refusal).
+  let connectionError: Error | undefined;
+  client.on('error', (err: Error) => (connectionError = err));
   let step = 'connect';
   try {
     await client.connect();
@@ -25,7 +28,9 @@ export async function probeRedis(url: string, prefix: string): Promise<RedisProb
     await client.del(probeKey);
     return { ok: true, shown, version };
   } catch (err) {
-    return { ok: false, shown, message: `${step} failed: ${(err as Error).message}` };
+    const why = step === 'connect' && connectionError ? connectionError : (err as Error);
+    const hint = tlsHint(why);
+    return { ok: false, shown, message: `${step} failed: ${why.message}${hint ? `: ${hint}` : ''}` };
   } finally {
     client.disconnect();
   }

@@ -2,6 +2,7 @@
 // rediss://… for TLS, or unix:///path/to/redis.sock[?db=N] (with user= and password= in the query
 // when the socket needs them). The password never reaches a log line: `shown` is the URL without it.
 
+import { isIP } from 'node:net';
 import type { RedisOptions } from 'ioredis';
 import { CorralError } from '../errors.js';
 
@@ -14,7 +15,11 @@ function database(text: string | null, url: string): number | undefined {
   return Number(text);
 }
 
-export function redisTarget(raw: string): { options: RedisOptions; shown: string } {
+/**
+ * The connection options REDIS_URL stands for. `tlsCa`: the CA certificates (PEM) a rediss://
+ * server's certificate is checked against, in place of the system's (REDIS_TLS_CA_FILE).
+ */
+export function redisTarget(raw: string, tlsCa?: Buffer): { options: RedisOptions; shown: string } {
   let url: URL;
   try {
     url = new URL(raw);
@@ -38,8 +43,11 @@ export function redisTarget(raw: string): { options: RedisOptions; shown: string
   const db = database(url.pathname.replace(/^\//, ''), shown);
   const port = url.port ? Number(url.port) : 6379;
   const host = url.hostname.replace(/^\[(.*)\]$/, '$1');
+  // The server name (SNI) is sent for a host name only: RFC 6066 does not allow an address, and
+  // Node warns about one. The certificate is checked against the host either way.
+  const tls = url.protocol === 'rediss:' ? { ...(isIP(host) === 0 ? { servername: host } : {}), ...(tlsCa ? { ca: tlsCa } : {}) } : undefined;
   return {
-    options: { host, port, ...auth, ...(db !== undefined ? { db } : {}), ...(url.protocol === 'rediss:' ? { tls: { servername: host } } : {}) },
+    options: { host, port, ...auth, ...(db !== undefined ? { db } : {}), ...(tls ? { tls } : {}) },
     shown,
   };
 }

@@ -1,12 +1,13 @@
 // A real redis-server for tests, on a unix socket in its own temp dir (no port to race for), with
-// nothing saved to disk. Tests that need one skip, saying why, where Debian's redis-server is not
+// nothing saved to disk; with `tls`, also on a TLS port, its certificate signed by a CA of its own. Tests that need one skip, saying why, where Debian's redis-server is not
 // installed (.ci/run installs it).
 
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, beforeEach } from 'node:test';
+import { freePort } from './ports.js';
 
 export const REDIS_SERVER = ['/usr/bin/redis-server', '/usr/local/bin/redis-server'].find((p) => existsSync(p));
 
@@ -16,6 +17,11 @@ export const redisMissing: string | undefined = REDIS_SERVER ? undefined : 'redi
 export interface RedisServer {
   /** REDIS_URL for corral. */
   readonly url: string;
+  /**
+   * With `tls`: its TLS port on 127.0.0.1 (and 127.0.0.2, an address its certificate does not
+   * name), its certificate naming 127.0.0.1 and localhost.
+   */
+  readonly tls?: { readonly port: number; readonly caFile: string };
   readonly socket: string;
   /** Runs redis-cli against it and returns its output. */
   cli(...args: string[]): string;
@@ -39,14 +45,39 @@ async function waitForSocket(socket: string, child: ChildProcess, output: () => 
   throw new Error(`redis-server did not answer on ${socket} within 5 s: ${output()}`);
 }
 
-export async function startRedis(): Promise<RedisServer> {
+/** Why TLS Redis tests cannot run here (openssl makes their certificates), or undefined. */
+export const redisTlsMissing: string | undefined = redisMissing ?? (spawnSync('openssl', ['version']).status === 0 ? undefined : 'openssl is not installed (apt-get install openssl; .ci/run does)');
+
+/** A CA and a server certificate it signed for 127.0.0.1 and localhost, valid for a day. */
+function makeCertificates(dir: string): { caFile: string; certFile: string; keyFile: string } {
+  const run = (...args: string[]) => {
+    const r = spawnSync('openssl', args, { cwd: dir, encoding: 'utf8' });
+    if (r.status !== 0) throw new Error(`openssl ${args.join(' ')} failed: ${r.stderr}`);
+  };
+  const ec = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes'];
+  run('req', '-x509', ...ec, '-keyout', 'ca.key', '-out', 'ca.pem', '-days', '1', '-subj', '/CN=corral test CA');
+  run('req', ...ec, '-keyout', 'server.key', '-out', 'server.csr', '-subj', '/CN=127.0.0.1');
+  writeFileSync(join(dir, 'san.ext'), 'subjectAltName=IP:127.0.0.1,DNS:localhost\n');
+  run('x509', '-req', '-in', 'server.csr', '-CA', 'ca.pem', '-CAkey', 'ca.key', '-CAcreateserial', '-out', 'server.pem', '-days', '1', '-extfile', 'san.ext');
+  return { caFile: join(dir, 'ca.pem'), certFile: join(dir, 'server.pem'), keyFile: join(dir, 'server.key') };
+}
+
+export async function startRedis(options: { readonly tls?: boolean } = {}): Promise<RedisServer> {
   if (!REDIS_SERVER) throw new Error(redisMissing);
+  if (options.tls && redisTlsMissing) throw new Error(redisTlsMissing);
   const dir = mkdtempSync(join(tmpdir(), 'corral-redis-'));
   const socket = join(dir, 'redis.sock');
+  let tls: { port: number; caFile: string } | undefined;
+  const tlsArgs: string[] = [];
+  if (options.tls) {
+    const certs = makeCertificates(dir);
+    tls = { port: await freePort(), caFile: certs.caFile };
+    tlsArgs.push('--tls-port', String(tls.port), '--bind', '127.0.0.1', '127.0.0.2', '--tls-cert-file', certs.certFile, '--tls-key-file', certs.keyFile, '--tls-ca-cert-file', certs.caFile, '--tls-auth-clients', 'no');
+  }
   let child: ChildProcess | undefined;
   const launch = async () => {
     let out = '';
-    const c = spawn(REDIS_SERVER, ['--port', '0', '--unixsocket', socket, '--unixsocketperm', '700', '--save', '', '--appendonly', 'no', '--dir', dir], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const c = spawn(REDIS_SERVER, ['--port', '0', '--unixsocket', socket, '--unixsocketperm', '700', '--save', '', '--appendonly', 'no', '--dir', dir, ...tlsArgs], { stdio: ['ignore', 'pipe', 'pipe'] });
     c.stdout?.on('data', (d: Buffer) => (out += d.toString()));
     c.stderr?.on('data', (d: Buffer) => (out += d.toString()));
     child = c;
@@ -65,6 +96,7 @@ export async function startRedis(): Promise<RedisServer> {
   await launch();
   return {
     url: `unix://${socket}`,
+    ...(tls ? { tls } : {}),
     socket,
     cli: (...args) => spawnSync('redis-cli', ['-s', socket, ...args], { encoding: 'utf8' }).stdout,
     kill,

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { after, before, describe, it } from 'node:test';
 import { startEmulator, type Emulator } from '../../src/sheets/emulator/index.js';
-import { redisMissing, startRedis } from '../helpers/redis-server.js';
+import { redisMissing, redisTlsMissing, startRedis } from '../helpers/redis-server.js';
 
 const BIN = fileURLToPath(new URL('../../../bin/corral', import.meta.url));
 
@@ -187,6 +187,22 @@ describe('corral check', () => {
       const down = await corral(['check'], env({ REDIS_URL: redis.url }), dir);
       assert.equal(down.code, 1);
       assert.match(down.stdout, /^FAIL \(redis\): Redis at unix:\/\/\/.* \(REDIS_URL\): connect failed: .*; until it works each host reads Google and spends the quota on its own share \[CORRAL_ERR_REDIS\]/);
+    } finally {
+      await redis.stop();
+    }
+  });
+
+  it('with a rediss:// REDIS_URL: OK with REDIS_TLS_CA_FILE; without it, a FAIL (redis) that says to set it', { skip: redisTlsMissing }, async () => {
+    const redis = await startRedis({ tls: true });
+    try {
+      const url = `rediss://127.0.0.1:${redis.tls?.port ?? 0}`;
+      const ok = await corral(['check'], env({ REDIS_URL: url, REDIS_TLS_CA_FILE: redis.tls?.caFile ?? '' }), dir);
+      assert.equal(ok.code, 0, ok.stdout + ok.stderr);
+      assert.match(ok.stdout, /^OK: service account .* its quota and cache are shared through Redis \d+\.\d+\.\d+ at rediss:\/\/127\.0\.0\.1:\d+/);
+      assert.equal(ok.stderr.includes('DeprecationWarning'), false, ok.stderr);
+      const untrusted = await corral(['check'], env({ REDIS_URL: url }), dir);
+      assert.equal(untrusted.code, 1);
+      assert.match(untrusted.stdout, /^FAIL \(redis\): Redis at rediss:\/\/127\.0\.0\.1:\d+ \(REDIS_URL\): connect failed: .*: the server's certificate is not signed by a CA this host trusts: set REDIS_TLS_CA_FILE/);
     } finally {
       await redis.stop();
     }

@@ -2,7 +2,8 @@
 // keeper), one emulator standing in for Google, and one real redis-server between them
 // (REDIS_URL): a range one host read is served by the other without a call to Google; a cold
 // range read on both hosts at once is fetched once; the hosts together stay under the project's
-// per-minute quota; with Redis killed both go on serving, alone, and say so.
+// per-minute quota; with Redis killed both go on serving, alone, and say so. And one host whose
+// Redis speaks TLS (rediss://, its CA in REDIS_TLS_CA_FILE).
 
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
@@ -10,7 +11,7 @@ import { startEmulator, type Emulator } from '../../src/sheets/emulator/index.js
 import type { ServiceAccountKey } from '../../src/sheets/google/credentials.js';
 import type { CorralProcess } from '../helpers/corral.js';
 import { http } from '../helpers/http.js';
-import { redisMissing, redisPerSuite, type RedisServer } from '../helpers/redis-server.js';
+import { redisMissing, redisPerSuite, redisTlsMissing, startRedis, type RedisServer } from '../helpers/redis-server.js';
 import { keeperFigures, startSheetHost, type ReadAnswer } from '../helpers/sheets-load.js';
 
 const readCalls = (emu: Emulator) => emu.counters().calls['values.get'] + emu.counters().calls['values.batchGet'];
@@ -121,6 +122,32 @@ describe('two hosts sharing one sheet through Redis', { skip: redisMissing }, ()
     } finally {
       await Promise.all(hosts.map((h) => h.stop()));
       await emu.close();
+    }
+  });
+});
+
+describe('a host sharing through Redis over TLS (rediss://)', { skip: redisTlsMissing }, () => {
+  it("connects with REDIS_TLS_CA_FILE and shares what it read; without it, says to set it and serves alone", async () => {
+    const redis = await startRedis({ tls: true });
+    const emu = await startEmulator({ faults: { latencyMs: 20 } });
+    const key = emu.registerServiceAccount();
+    const url = `rediss://127.0.0.1:${redis.tls?.port ?? 0}`;
+    const trusting = await startSheetHost(emu, key, url, { app: 'sheets-app.mjs', env: { REDIS_TLS_CA_FILE: redis.tls?.caFile ?? '' } });
+    const untrusting = await startSheetHost(emu, key, url, { app: 'sheets-app.mjs' });
+    try {
+      await trusting.waitForLog((l) => l.event === 'redis.connected', 10_000, 'redis.connected');
+      await read(trusting, 'Players');
+      while (!redis.cli('KEYS', '*:range:Players').includes('Players')) await new Promise((r) => setTimeout(r, 10));
+
+      const down = await untrusting.waitForLog((l) => l.event === 'redis.unavailable', 10_000, 'redis.unavailable');
+      assert.match(String(down.msg), /not signed by a CA this host trusts: set REDIS_TLS_CA_FILE/);
+      const before = readCalls(emu);
+      assert.equal((await read(untrusting, 'Players')).values[0]?.[0], 'name');
+      assert.equal(readCalls(emu) - before, 1, 'it read Google itself');
+    } finally {
+      await Promise.all([trusting.stop(), untrusting.stop()]);
+      await emu.close();
+      await redis.stop();
     }
   });
 });

@@ -1,4 +1,7 @@
 import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { loadSettings } from '../../src/config/load.js';
 import { ConfigError } from '../../src/errors.js';
@@ -15,6 +18,14 @@ describe('REDIS_URL', () => {
     assert.deepEqual(unix.options, { path: '/run/redis/redis.sock', password: 'pw', db: 3 });
     assert.ok(!unix.shown.includes('pw'), unix.shown);
     assert.deepEqual(redisTarget('redis://[::1]:6379').options, { host: '::1', port: 6379 });
+  });
+
+  it('rediss:// sends the server name (SNI) for a host name only, not for an address, and takes the CA given', () => {
+    const ca = Buffer.from('-----BEGIN CERTIFICATE-----\nMII\n-----END CERTIFICATE-----\n');
+    assert.deepEqual(redisTarget('rediss://10.0.0.5:6390', ca).options, { host: '10.0.0.5', port: 6390, tls: { ca } });
+    assert.deepEqual(redisTarget('rediss://[::1]:6390').options, { host: '::1', port: 6390, tls: {} });
+    assert.deepEqual(redisTarget('rediss://cache.example', ca).options, { host: 'cache.example', port: 6379, tls: { servername: 'cache.example', ca } });
+    assert.deepEqual(redisTarget('redis://cache.example', ca).options, { host: 'cache.example', port: 6379 }, 'no TLS without rediss://');
   });
 
   it('refuses what it cannot use, saying what to write', () => {
@@ -34,5 +45,28 @@ describe('REDIS_URL', () => {
     );
     const { warnings } = loadSettings({ env: { CORRAL_ENV_FILE: 'none', REDIS_URL: 'redis://127.0.0.1:6379' } });
     assert.ok(warnings.some((w) => /REDIS_URL has no effect without SHEET_ID/.test(w)), warnings.join('\n'));
+  });
+
+  it('REDIS_TLS_CA_FILE: checked when settings load (a rediss:// URL, a readable file, a PEM certificate in it), and made absolute', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'corral-redis-ca-'));
+    try {
+      const pem = join(dir, 'ca.pem');
+      writeFileSync(pem, '-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n');
+      writeFileSync(join(dir, 'ca.key'), '-----BEGIN PRIVATE KEY-----\nMIIE\n-----END PRIVATE KEY-----\n');
+      const load = (env: Record<string, string>) => loadSettings({ env: { CORRAL_ENV_FILE: 'none', SHEET_ID: 'sheet-1', SHEETS_API_KEY: 'k', ...env }, cwd: dir });
+      const refused = (env: Record<string, string>, why: RegExp) =>
+        assert.throws(
+          () => load(env),
+          (err: unknown) => err instanceof ConfigError && /REDIS_TLS_CA_FILE/.test(err.message) && why.test(err.message),
+        );
+      refused({ REDIS_URL: 'redis://10.0.0.5:6379', REDIS_TLS_CA_FILE: pem }, /only with a rediss:\/\/ REDIS_URL/);
+      refused({ REDIS_TLS_CA_FILE: pem }, /only with a rediss:\/\/ REDIS_URL/);
+      refused({ REDIS_URL: 'rediss://10.0.0.5:6379', REDIS_TLS_CA_FILE: 'missing.pem' }, /cannot be read \(ENOENT\)/);
+      refused({ REDIS_URL: 'rediss://10.0.0.5:6379', REDIS_TLS_CA_FILE: 'ca.key' }, /holds no PEM certificate/);
+      const { settings } = load({ REDIS_URL: 'rediss://10.0.0.5:6379', REDIS_TLS_CA_FILE: 'ca.pem' });
+      assert.equal(settings.REDIS_TLS_CA_FILE, pem);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

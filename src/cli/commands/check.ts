@@ -85,7 +85,7 @@ async function checkGoogle(settings: Settings, backend: GoogleBackend): Promise<
   if (settings.REDIS_URL !== undefined) {
     // Loaded here only: every corral command (the master's `start` too) imports this file.
     const { probeRedis } = await import('../../redis/probe.js');
-    const probe = await probeRedis(settings.REDIS_URL, sharedPrefix(backend.source));
+    const probe = await probeRedis(settings.REDIS_URL, sharedPrefix(backend.source), settings.REDIS_TLS_CA_FILE);
     if (!probe.ok) {
       const message = `Redis at ${probe.shown} (REDIS_URL): ${probe.message}; until it works each host reads Google and spends the quota on its own share`;
       return failure('redis', Object.assign(new Error(message), { code: 'CORRAL_ERR_REDIS' }), { spreadsheetId, identity, tabs });

@@ -66,6 +66,7 @@ export type KeeperSettings = Pick<
   | 'CORRAL_IDEMPOTENCY_KEYS'
   | 'CORRAL_IDEMPOTENCY_KEYS_PER_PLAYER'
   | 'REDIS_URL'
+  | 'REDIS_TLS_CA_FILE'
   | 'SHEETS_TIMEOUT'
 >;
 

@@ -15,7 +15,7 @@ import { SharedLogins } from './shared-logins.js';
 import { SharedQuota } from './shared-quota.js';
 import { SharedRanges } from './shared-ranges.js';
 
-export type SharingSettings = Pick<Settings, 'REDIS_URL' | 'SHEET_CACHE_TTL' | 'SHEET_CACHE_MAX_STALE' | 'SHEETS_READS_PER_MINUTE' | 'SHEETS_WRITES_PER_MINUTE' | 'SHEETS_TIMEOUT'>;
+export type SharingSettings = Pick<Settings, 'REDIS_URL' | 'REDIS_TLS_CA_FILE' | 'SHEET_CACHE_TTL' | 'SHEET_CACHE_MAX_STALE' | 'SHEETS_READS_PER_MINUTE' | 'SHEETS_WRITES_PER_MINUTE' | 'SHEETS_TIMEOUT'>;
 
 export class SheetSharing {
   private constructor(
@@ -34,7 +34,7 @@ export class SheetSharing {
     if (s.REDIS_URL === undefined || backend.kind !== 'google') return undefined;
     // Loaded only with REDIS_URL: a keeper without it does not pay for ioredis.
     const { CONNECT_TIMEOUT_MS, RedisLink } = await import('../../redis/link.js');
-    const link = new RedisLink({ url: s.REDIS_URL, logger });
+    const link = new RedisLink({ url: s.REDIS_URL, tlsCaFile: s.REDIS_TLS_CA_FILE, logger });
     const prefix = sharedPrefix(backend.source);
     const sharing = new SheetSharing(
       link,
