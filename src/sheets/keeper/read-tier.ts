@@ -171,7 +171,10 @@ export class ReadTier {
     }
     // Not usable here: another host may have it, fresh or still servable (a keeper that just
     // started, while Google fails, serves what the others hold).
-    if (this.o.shared && !st.inflight && typeof (await (st.adopting ??= this.adoptShared(range, st).finally(() => (st.adopting = undefined)))) === 'object') return this.get(range);
+    if (this.o.shared && !st.inflight) {
+      const adopted = await (st.adopting ??= this.adoptShared(range, st).finally(() => (st.adopting = undefined)));
+      if (adopted !== undefined && adopted !== 'not-shared') return this.get(range);
+    }
     this.counts.miss++;
     // A range that just failed is not fetched again for every caller: they get the same error
     // until the backoff passed (no stampede on a failing Google).
