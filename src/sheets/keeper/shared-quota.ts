@@ -8,9 +8,10 @@
 //
 // When Redis cannot be reached (or does not answer within its command timeout), a host spends
 // only its share: the limit divided by the keepers Redis last counted (each registers itself at
-// every grant, and counts while it made a call in the last two minutes). The grants made alone
-// are written into the shared window once Redis answers again, backdated to when they were made,
-// so the minute around the outage's end holds no more than the limit either.
+// every grant, and counts while it made a call in the last two minutes), less what it spent in
+// the window before the outage. The grants made alone are written into the shared window once
+// Redis answers again, backdated to when they were made, so the minute around the outage's end
+// holds no more than the limit either.
 //
 // A Redis that lost its data (restarted without persistence, a failover to a replica behind)
 // forgets the window's grants. Each keeper remembers its own grants
@@ -87,7 +88,7 @@ interface KindState {
   readonly kind: QuotaKind;
   readonly key: string;
   readonly perMinute: number;
-  /** This keeper's grants of the last window, oldest first. */
+  /** This keeper's grants of the last window, about oldest first (concurrent asks may swap two). */
   recent: Grant[];
   /** Redis did not know this keeper while it held grants: the next ask writes them all back. */
   restore: boolean;
@@ -157,9 +158,14 @@ export class SharedQuota {
     return `${this.keeperId}:${++this.grantSeq}`;
   }
 
+  /** Forgets this keeper's grants that left the window. */
+  private prune(st: KindState, now: number): void {
+    if (st.recent.length > 0 && now - (st.recent[0]?.at ?? now) >= QUOTA_WINDOW_MS) st.recent = st.recent.filter((g) => now - g.at < QUOTA_WINDOW_MS);
+  }
+
   private async ask(st: KindState): Promise<[number, number, number]> {
     const now = this.clock.now();
-    st.recent = st.recent.filter((g) => now - g.at < QUOTA_WINDOW_MS);
+    this.prune(st, now);
     const restoring = st.restore;
     st.restore = false;
     const sending = restoring ? st.recent : st.recent.filter((g) => !g.written);
@@ -190,10 +196,17 @@ export class SharedQuota {
   }
 
   private async takeAlone(st: KindState, signal?: AbortSignal): Promise<void> {
-    // The share is fixed for the outage: the count of keepers is Redis's, and Redis is away.
-    st.fallback ??= new QuotaBucket({ name: `sheets ${st.kind}s (this host's share while Redis is away)`, perMinute: Math.max(1, Math.floor(st.perMinute / this.keepers)), maxQueue: Number.MAX_SAFE_INTEGER, clock: this.clock });
+    if (!st.fallback) {
+      // The share is fixed for the outage: the count of keepers is Redis's, and Redis is away.
+      st.fallback = new QuotaBucket({ name: `sheets ${st.kind}s (this host's share while Redis is away)`, perMinute: Math.max(1, Math.floor(st.perMinute / this.keepers)), maxQueue: Number.MAX_SAFE_INTEGER, clock: this.clock });
+      // What this keeper spent in the window before the outage counts against its share: a
+      // fresh share on top of it would let the hosts spend up to twice the limit that minute.
+      st.fallback.restore(st.recent.map((g) => g.at));
+    }
     await st.fallback.acquire(signal);
-    st.recent.push({ member: this.nextMember(), at: this.clock.now(), written: false });
+    const now = this.clock.now();
+    this.prune(st, now);
+    st.recent.push({ member: this.nextMember(), at: now, written: false });
     this.counts.alone++;
   }
 
