@@ -14,10 +14,13 @@
 // holds no more than the limit either.
 //
 // A Redis that lost its data (restarted without persistence, a failover to a replica behind)
-// forgets the window's grants. Each keeper remembers its own grants
-// of the last window; when Redis no longer knows a keeper that made one, it writes them back
-// before its next grant is decided, so the hosts do not spend the limit a second time that minute.
-// Each grant has its own member in the window, so writing one back twice counts it once.
+// forgets the window's grants. Each keeper remembers its own grants of the last window; when Redis
+// no longer knows a keeper that made one, it writes them back before its next grant is decided,
+// so the hosts do not spend the limit a second time that minute. Each grant has its own member in
+// the window, so writing one back twice counts it once. Until every keeper has written back, the
+// window lacks their grants: while the window's state is younger than a window and Redis counts
+// fewer keepers than this keeper saw before, it is granted only its share (as with Redis away),
+// or the first keeper to notice the loss would spend the others' part of the minute.
 
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
@@ -29,12 +32,18 @@ import { QUOTA_WINDOW_MS, QuotaBucket } from './quota.js';
 
 export type QuotaKind = 'read' | 'write';
 
+/** Longest single wait before asking Redis again (a slot may free sooner: another host's grant expired). */
+const MAX_WAIT_MS = 1000;
+
 // KEYS: the window's grants (sorted set scored by Redis's time in ms), the keepers seen (sorted
-// set scored by their last call). ARGV: limit, window ms, keeper id, this grant's member, whether
-// the keeper holds grants of the window that it does not send (1|0), then pairs of a grant's
-// member and age (ms) to write back. Returns {1 granted | 0 wait | 2 unknown keeper: send every
-// grant of the window first, ms until a slot frees, keepers}. A keeper stays unknown until it has
-// sent them: its concurrent calls all wait for that, none is granted on a window that lacks them.
+// set scored by their last call), when this state began (Redis's time in ms; a Redis that lost its
+// data begins it again). ARGV: limit, window ms, keeper id, this grant's member, whether the
+// keeper holds grants of the window that it does not send (1|0), the keepers it saw before (its
+// share applies while fewer are counted and the state is younger than a window), whether it is
+// under its share (1|0), then pairs of a grant's member and age (ms) to write back. Returns
+// {1 granted | 0 wait | 2 unknown keeper: send every grant of the window first, ms until a slot
+// frees, keepers}. A keeper stays unknown until it has sent them: its concurrent calls all wait
+// for that, none is granted on a window that lacks them.
 const TAKE_SCRIPT = `
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
@@ -43,13 +52,21 @@ local window = tonumber(ARGV[2])
 if ARGV[5] == '1' and not redis.call('ZSCORE', KEYS[2], ARGV[3]) then
   return {2, 0, redis.call('ZCARD', KEYS[2])}
 end
+local since = tonumber(redis.call('GET', KEYS[3]))
+if not since then
+  since = now
+  redis.call('SET', KEYS[3], now)
+end
 redis.call('ZADD', KEYS[2], now, ARGV[3])
 redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', now - 2 * window)
 redis.call('PEXPIRE', KEYS[2], 2 * window)
 local keepers = redis.call('ZCARD', KEYS[2])
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - window)
-for i = 6, #ARGV, 2 do
+for i = 8, #ARGV, 2 do
   redis.call('ZADD', KEYS[1], now - tonumber(ARGV[i + 1]), ARGV[i])
+end
+if ARGV[7] == '0' and keepers < tonumber(ARGV[6]) and now - since < window then
+  return {0, ${MAX_WAIT_MS}, keepers}
 end
 local n = redis.call('ZCARD', KEYS[1])
 if n < limit then
@@ -61,9 +78,6 @@ redis.call('PEXPIRE', KEYS[1], window)
 local blocking = redis.call('ZRANGE', KEYS[1], n - limit, n - limit, 'WITHSCORES')
 return {0, math.max(1, tonumber(blocking[2]) + window - now), keepers}
 `;
-
-/** Longest single wait before asking Redis again (a slot may free sooner: another host's grant expired). */
-const MAX_WAIT_MS = 1000;
 
 export interface SharedQuotaOptions {
   readonly link: RedisLink;
@@ -87,9 +101,26 @@ interface Grant {
 interface KindState {
   readonly kind: QuotaKind;
   readonly key: string;
+  /**
+   * The keepers that made calls of this kind lately (per kind: a keeper Redis knows from its
+   * writes may still have reads of the window to write back).
+   */
+  readonly keepersKey: string;
+  /** When the window's state began, in Redis (a Redis that lost its data begins it again). */
+  readonly sinceKey: string;
+  /** Keepers Redis counted at the last answer (1 until it answered once: the whole limit). */
+  keepers: number;
+  /**
+   * The most keepers Redis counted in about the last two windows (as long as it keeps a keeper
+   * counted), and when: the count a share is taken from. After Redis lost its data it counts only
+   * the keepers that have asked since, which would make the first of them a share of the whole.
+   */
+  peak: { keepers: number; at: number };
   readonly perMinute: number;
   /** This keeper's grants of the last window, about oldest first (concurrent asks may swap two). */
   recent: Grant[];
+  /** Asks sent and not answered: each may be granted, so each counts against the share. */
+  asking: number;
   /** Redis did not know this keeper while it held grants: the next ask writes them all back. */
   restore: boolean;
   /** When a write-back was last said (concurrent calls may each write back the same grants). */
@@ -102,20 +133,16 @@ export class SharedQuota {
   private readonly clock: Clock;
   /** Unique per keeper, not only per host and pid: a grant's member in the window must not repeat. */
   private readonly keeperId = `${hostname()}:${process.pid}:${randomBytes(4).toString('hex')}`;
-  private readonly keepersKey: string;
   private readonly kinds: Record<QuotaKind, KindState>;
-  /** Keepers Redis counted at the last answer (1 until it answered once: the whole limit). */
-  private keepers = 1;
   private grantSeq = 0;
   private closed = false;
   private counts = { shared: 0, alone: 0, waits: 0 };
 
   constructor(private readonly o: SharedQuotaOptions) {
     this.clock = o.clock ?? systemClock;
-    this.keepersKey = `${o.prefix}:keepers`;
-    const state = (kind: QuotaKind): KindState => ({ kind, key: `${o.prefix}:quota:${kind}s`, perMinute: o.perMinute[kind], recent: [], restore: false, restoreSaidAt: -Infinity, fallback: undefined });
+    const state = (kind: QuotaKind): KindState => ({ kind, key: `${o.prefix}:quota:${kind}s`, keepersKey: `${o.prefix}:keepers:${kind}s`, sinceKey: `${o.prefix}:quota:${kind}s:since`, keepers: 1, peak: { keepers: 1, at: -Infinity }, perMinute: o.perMinute[kind], recent: [], asking: 0, restore: false, restoreSaidAt: -Infinity, fallback: undefined });
     this.kinds = { read: state('read'), write: state('write') };
-    o.link.client.defineCommand('corralTakeQuota', { numberOfKeys: 2, lua: TAKE_SCRIPT });
+    o.link.client.defineCommand('corralTakeQuota', { numberOfKeys: 3, lua: TAKE_SCRIPT });
   }
 
   /**
@@ -137,9 +164,15 @@ export class SharedQuota {
           this.o.link.commandFailed(err);
         }
       }
-      if (!answer) return this.takeAlone(st, signal);
+      if (!answer) {
+        if (this.takeAlone(st)) return;
+        // Not queued on the share: once Redis answers again, a waiting call goes back to the
+        // shared window instead of waiting out a share of an outage that has ended.
+        await sleepOn(this.clock, Math.min(MAX_WAIT_MS, Math.max(1, st.fallback?.msUntilFree() ?? 1)), signal);
+        continue;
+      }
       const [granted, waitMs, keepers] = answer;
-      this.keepers = Math.max(1, keepers);
+      this.counted(st, keepers);
       st.fallback = undefined;
       if (granted === 2) {
         st.restore = true;
@@ -152,6 +185,17 @@ export class SharedQuota {
       this.counts.waits++;
       await sleepOn(this.clock, Math.min(MAX_WAIT_MS, Math.max(1, waitMs)), signal);
     }
+  }
+
+  private counted(st: KindState, keepers: number): void {
+    st.keepers = Math.max(1, keepers);
+    const now = this.clock.now();
+    if (st.keepers >= st.peak.keepers || now - st.peak.at >= 2 * QUOTA_WINDOW_MS) st.peak = { keepers: st.keepers, at: now };
+  }
+
+  /** This keeper's part of the limit when it cannot count on the shared window: the limit over the keepers seen. */
+  private share(st: KindState): number {
+    return Math.max(1, Math.floor(st.perMinute / st.peak.keepers));
   }
 
   private nextMember(): string {
@@ -176,11 +220,15 @@ export class SharedQuota {
     const client = this.o.link.client as unknown as { corralTakeQuota(...args: (string | number)[]): Promise<[number, number, number]> };
     let answer: [number, number, number];
     try {
-      answer = await client.corralTakeQuota(st.key, this.keepersKey, st.perMinute, QUOTA_WINDOW_MS, this.keeperId, member, holdsOthers, ...args);
+      const underShare = st.recent.length + st.asking < this.share(st) ? 1 : 0;
+      st.asking++;
+      answer = await client.corralTakeQuota(st.key, st.keepersKey, st.sinceKey, st.perMinute, QUOTA_WINDOW_MS, this.keeperId, member, holdsOthers, st.peak.keepers, underShare, ...args);
     } catch (err) {
       // Not known to be written: the next ask that reaches Redis writes them back.
       st.restore ||= restoring;
       throw err;
+    } finally {
+      st.asking--;
     }
     if (answer[0] === 2) return answer;
     for (const g of sending) g.written = true;
@@ -195,24 +243,26 @@ export class SharedQuota {
     return answer;
   }
 
-  private async takeAlone(st: KindState, signal?: AbortSignal): Promise<void> {
+  /** A slot of this host's share while Redis is away, if one is free now. */
+  private takeAlone(st: KindState): boolean {
     if (!st.fallback) {
       // The share is fixed for the outage: the count of keepers is Redis's, and Redis is away.
-      st.fallback = new QuotaBucket({ name: `sheets ${st.kind}s (this host's share while Redis is away)`, perMinute: Math.max(1, Math.floor(st.perMinute / this.keepers)), maxQueue: Number.MAX_SAFE_INTEGER, clock: this.clock });
+      st.fallback = new QuotaBucket({ name: `sheets ${st.kind}s (this host's share while Redis is away)`, perMinute: this.share(st), maxQueue: 0, clock: this.clock });
       // What this keeper spent in the window before the outage counts against its share: a
       // fresh share on top of it would let the hosts spend up to twice the limit that minute.
       st.fallback.restore(st.recent.map((g) => g.at));
     }
-    await st.fallback.acquire(signal);
+    if (!st.fallback.tryAcquire()) return false;
     const now = this.clock.now();
     this.prune(st, now);
     st.recent.push({ member: this.nextMember(), at: now, written: false });
     this.counts.alone++;
+    return true;
   }
 
   /** Calls granted through Redis, alone, and waits for a shared slot; and the keepers last counted. */
   figures(): Record<string, number> {
-    return { sharedQuotaGrants: this.counts.shared, aloneQuotaGrants: this.counts.alone, sharedQuotaWaits: this.counts.waits, sharedKeepers: this.keepers };
+    return { sharedQuotaGrants: this.counts.shared, aloneQuotaGrants: this.counts.alone, sharedQuotaWaits: this.counts.waits, sharedKeepers: Math.max(this.kinds.read.keepers, this.kinds.write.keepers) };
   }
 
   /** Idempotent. Waiters for a share are refused; the link is closed by its owner. */
