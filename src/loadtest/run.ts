@@ -71,7 +71,8 @@ export function planSchedule(opts: LoadtestOptions): Schedule {
 
 /** The line that starts the load; its length exact, as given (`--duration 1.5s` is not "2s"). */
 export function startLine(opts: LoadtestOptions, schedule: Schedule): string {
-  const shape = opts.mode === 'steps' ? `${schedule.segments.length} steps` : opts.mode === 'profile' ? `${schedule.segments.length} phases` : 'constant load';
+  const n = schedule.segments.length;
+  const shape = opts.mode === 'steps' ? `${n} ${n === 1 ? 'step' : 'steps'}` : opts.mode === 'profile' ? `${n} ${n === 1 ? 'phase' : 'phases'}` : 'constant load';
   return `loadtest: ${opts.target.origin}, ${shape}, up to ${schedule.maxUsers} ${schedule.maxUsers === 1 ? 'user' : 'users'}, ${formatExactDuration(schedule.totalMs)}\n`;
 }
 
