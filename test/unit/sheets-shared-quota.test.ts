@@ -192,6 +192,21 @@ describe('quota shared through Redis', { skip: redisMissing }, () => {
     assert.equal(Number(server().cli('ZCARD', `${PREFIX}:quota:reads`).trim()), 6, 'the same members: no grant counted twice');
   });
 
+  it('a failover to a replica that missed the last grants (every keeper still known): the keeper writes its grants back before its next one', async () => {
+    const a = await quota(4);
+    for (let i = 0; i < 3; i++) await a.take('read');
+    // The replica lacks A's two newest grants; it still counts A among the keepers.
+    server().cli('ZPOPMAX', `${PREFIX}:quota:reads`, '2');
+    assert.equal(Number(server().cli('ZCARD', `${PREFIX}:quota:reads`).trim()), 1);
+    await a.take('read');
+    assert.equal(Number(server().cli('ZCARD', `${PREFIX}:quota:reads`).trim()), 4, 'its three grants back, then the fourth');
+    assert.equal(await grantedWithin(a, 1, 300), 0, 'the window is full');
+    assert.deepEqual(
+      log.lines().filter((l) => l.event === 'sheets.quota_window_restored').map((l) => [l.kind, l.grants]),
+      [['read', 3]],
+    );
+  });
+
   it('a keeper that Redis knows again from its writes still writes its reads back (and the other way round)', async () => {
     const a = await quota(6);
     await a.take('read');

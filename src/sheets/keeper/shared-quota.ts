@@ -15,7 +15,9 @@
 //
 // A Redis that lost its data (restarted without persistence, a failover to a replica behind)
 // forgets the window's grants. Each keeper remembers its own grants of the last window; when Redis
-// no longer knows a keeper that made one, it writes them back before its next grant is decided,
+// no longer knows a keeper that made one, or no longer holds its newest grant (a replica that
+// missed the last writes still knows every keeper), it writes them back before its next grant is
+// decided,
 // so the hosts do not spend the limit a second time that minute. Each grant has its own member in
 // the window, so writing one back twice counts it once. Until every keeper has written back, the
 // window lacks their grants: while the window's state is younger than a window and Redis counts
@@ -35,12 +37,19 @@ export type QuotaKind = 'read' | 'write';
 /** Longest single wait before asking Redis again (a slot may free sooner: another host's grant expired). */
 const MAX_WAIT_MS = 1000;
 
+/**
+ * A grant this close to leaving the window is not asked after: Redis may have let it go already
+ * (its clock and this host's differ a little), which is no loss.
+ */
+const PROBE_MARGIN_MS = 5000;
+
 // KEYS: the window's grants (sorted set scored by Redis's time in ms), the keepers seen (sorted
 // set scored by their last call), when this state began (Redis's time in ms; a Redis that lost its
 // data begins it again). ARGV: limit, window ms, keeper id, this grant's member, whether the
 // keeper holds grants of the window that it does not send (1|0), the keepers it saw before (its
 // share applies while fewer are counted and the state is younger than a window), whether it is
-// under its share (1|0), then pairs of a grant's member and age (ms) to write back. Returns
+// under its share (1|0), a grant of this keeper the window must hold unless Redis lost data (or
+// ''), then pairs of a grant's member and age (ms) to write back. Returns
 // {1 granted | 0 wait | 2 unknown keeper: send every grant of the window first, ms until a slot
 // frees, keepers}. A keeper stays unknown until it has sent them: its concurrent calls all wait
 // for that, none is granted on a window that lacks them.
@@ -49,7 +58,7 @@ local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local limit = tonumber(ARGV[1])
 local window = tonumber(ARGV[2])
-if ARGV[5] == '1' and not redis.call('ZSCORE', KEYS[2], ARGV[3]) then
+if (ARGV[5] == '1' and not redis.call('ZSCORE', KEYS[2], ARGV[3])) or (ARGV[8] ~= '' and not redis.call('ZSCORE', KEYS[1], ARGV[8])) then
   return {2, 0, redis.call('ZCARD', KEYS[2])}
 end
 local since = tonumber(redis.call('GET', KEYS[3]))
@@ -62,7 +71,7 @@ redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', now - 2 * window)
 redis.call('PEXPIRE', KEYS[2], 2 * window)
 local keepers = redis.call('ZCARD', KEYS[2])
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - window)
-for i = 8, #ARGV, 2 do
+for i = 9, #ARGV, 2 do
   redis.call('ZADD', KEYS[1], now - tonumber(ARGV[i + 1]), ARGV[i])
 end
 if ARGV[7] == '0' and keepers < tonumber(ARGV[6]) and now - since < window then
@@ -198,6 +207,15 @@ export class SharedQuota {
     return Math.max(1, Math.floor(st.perMinute / st.peak.keepers));
   }
 
+  /** This keeper's newest grant in the shared window, unless it is about to leave it (''). */
+  private newestWritten(st: KindState, now: number): string {
+    for (let i = st.recent.length - 1; i >= 0; i--) {
+      const g = st.recent[i];
+      if (g?.written) return now - g.at < QUOTA_WINDOW_MS - PROBE_MARGIN_MS ? g.member : '';
+    }
+    return '';
+  }
+
   private nextMember(): string {
     return `${this.keeperId}:${++this.grantSeq}`;
   }
@@ -222,7 +240,8 @@ export class SharedQuota {
     try {
       const underShare = st.recent.length + st.asking < this.share(st) ? 1 : 0;
       st.asking++;
-      answer = await client.corralTakeQuota(st.key, st.keepersKey, st.sinceKey, st.perMinute, QUOTA_WINDOW_MS, this.keeperId, member, holdsOthers, st.peak.keepers, underShare, ...args);
+      const probe = restoring ? '' : this.newestWritten(st, now);
+      answer = await client.corralTakeQuota(st.key, st.keepersKey, st.sinceKey, st.perMinute, QUOTA_WINDOW_MS, this.keeperId, member, holdsOthers, st.peak.keepers, underShare, probe, ...args);
     } catch (err) {
       // Not known to be written: the next ask that reaches Redis writes them back.
       st.restore ||= restoring;
