@@ -3,9 +3,10 @@
 // each on its share of the quota less what it spent that minute), started again empty (each keeper
 // writes its grants of the minute back), frozen (commands time out), and emptied while running
 // (FLUSHALL: a failover to a replica that missed writes). Through all of it every read is
-// answered, every write acknowledged reaches the sheet, no keeper restarts, and the hosts together
-// make no more read calls in the minute than the design allows: the limit, plus one share for a
-// host that had spent less than its share when an outage began.
+// answered, every acknowledged write shows in its host's next read and reaches the sheet, no
+// keeper restarts, and the hosts together make no more read calls in the minute than the design
+// allows: the limit, plus one share for a host that had spent less than its share when an outage
+// began.
 
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
@@ -52,8 +53,16 @@ describe('two hosts sharing through a Redis that fails', { skip: redisMissing },
         for (let i = 0; Date.now() < end; i++) {
           const id = `chaos-${n}-${i}`;
           const r = await http(`${h.url}/append`, { method: 'POST', headers: { connection: 'close' }, body: JSON.stringify({ range: 'Events', rows: [[id, 'P001', 'goal', '', '2026-11-25']] }) });
-          if (r.status === 201) acknowledged.push(id);
-          else failures.push(`append ${id}: ${r.status} ${r.text}`);
+          if (r.status !== 201) {
+            failures.push(`append ${id}: ${r.status} ${r.text}`);
+          } else {
+            acknowledged.push(id);
+            // Read-your-writes: the host that took the row shows it at once, whatever the copy of
+            // Events it serves (its own, another host's from Redis, one fetched while Redis was away).
+            const read = await http(`${h.url}/read?range=Events`, { headers: { connection: 'close' } });
+            const ids = read.status === 200 ? read.json<{ values: string[][] }>().values.map((row) => row[0]) : [];
+            if (!ids.includes(id)) failures.push(`read after append ${id}: ${read.status}, the row not in it`);
+          }
           await new Promise((res) => setTimeout(res, 200));
         }
       };
