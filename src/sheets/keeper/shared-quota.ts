@@ -7,9 +7,9 @@
 // together.
 //
 // When Redis cannot be reached (or does not answer within its command timeout), a host spends
-// only its share: the limit divided by the keepers Redis last counted (each registers itself at
-// every grant, and counts while it made a call in the last two minutes), less what it spent in
-// the window before the outage. The grants made alone are written into the shared window once
+// only its share: the limit divided by the most keepers Redis counted in the last two minutes
+// (each registers itself at every ask, and counts while it asked in the last two minutes), less
+// what it spent in the window before the outage. The grants made alone are written into the shared window once
 // Redis answers again, backdated to when they were made, so the minute around the outage's end
 // holds no more than the limit either.
 //
@@ -17,9 +17,8 @@
 // forgets the window's grants. Each keeper remembers its own grants of the last window; when Redis
 // no longer knows a keeper that made one, or no longer holds its newest grant (a replica that
 // missed the last writes still knows every keeper), it writes them back before its next grant is
-// decided,
-// so the hosts do not spend the limit a second time that minute. Each grant has its own member in
-// the window, so writing one back twice counts it once. Until every keeper has written back, the
+// decided, so the hosts do not spend the limit a second time that minute. Each grant has its own
+// member in the window, so writing one back twice counts it once. Until every keeper has written back, the
 // window lacks their grants: while the window's state is younger than a window and Redis counts
 // fewer keepers than this keeper saw before, it is granted only its share (as with Redis away),
 // or the first keeper to notice the loss would spend the others' part of the minute.
@@ -130,7 +129,7 @@ interface KindState {
   recent: Grant[];
   /** Asks sent and not answered: each may be granted, so each counts against the share. */
   asking: number;
-  /** Redis did not know this keeper while it held grants: the next ask writes them all back. */
+  /** Redis did not know this keeper, or lacked its newest grant: the next ask writes them all back. */
   restore: boolean;
   /** When a write-back was last said (concurrent calls may each write back the same grants). */
   restoreSaidAt: number;
