@@ -45,6 +45,19 @@ export interface SendRequest {
 export interface Reply {
   readonly sample: Sample;
   readonly json: unknown;
+  /** A 429 or 503's Retry-After, in milliseconds (seconds or an HTTP date; capped at an hour). */
+  readonly retryAfterMs?: number;
+}
+
+const RETRY_AFTER_MAX_MS = 3_600_000;
+
+/** Retry-After as RFC 9110 §10.2.3 gives it: delay-seconds or an HTTP-date; undefined when neither. */
+export function parseRetryAfter(value: string | string[] | undefined, nowMs = Date.now()): number | undefined {
+  const text = (Array.isArray(value) ? value[0] : value)?.trim();
+  if (!text) return undefined;
+  // Date.parse takes '-5' for a year: an HTTP-date always names its day and month in letters.
+  const ms = /^\d+$/.test(text) ? Number(text) * 1000 : /[a-z]/i.test(text) ? Date.parse(text) - nowMs : NaN;
+  return Number.isFinite(ms) ? Math.min(RETRY_AFTER_MAX_MS, Math.max(0, ms)) : undefined;
 }
 
 export interface ClientOptions {
@@ -145,7 +158,8 @@ export class TargetClient {
           json = undefined;
         }
       }
-      return { sample: sample(status, status >= 200 && status < 300 ? 'ok' : 'http', bytes), json };
+      const retryAfterMs = status === 429 || status === 503 ? parseRetryAfter(res.headers['retry-after']) : undefined;
+      return { sample: sample(status, status >= 200 && status < 300 ? 'ok' : 'http', bytes), json, ...(retryAfterMs === undefined ? {} : { retryAfterMs }) };
     } catch (err) {
       const code = (err as { code?: unknown }).code;
       if (timedOut) return { sample: sample(status, 'timeout', bytes, 'timeout'), json: undefined };

@@ -19,6 +19,8 @@ export interface Pacer {
   beforeRequest(): string | undefined;
   /** Milliseconds to wait after a request. */
   pauseMs(): number;
+  /** Milliseconds to wait before trying a login that failed again. */
+  loginRetryMs(): number;
 }
 
 /** ±50 % uniform jitter, so users that started together do not stay in lockstep. */
@@ -38,6 +40,9 @@ export class ThinkTimePacer implements Pacer {
   }
   pauseMs(): number {
     return jitter(this.#thinkMs, this.#random);
+  }
+  loginRetryMs(): number {
+    return this.pauseMs();
   }
 }
 
@@ -68,6 +73,12 @@ export class ActionPacer implements Pacer {
   pauseMs(): number {
     const a = this.#current;
     if (!a) return 0;
+    return jitter(a.durationMs / a.requests, this.#random);
+  }
+
+  /** The pace of an action picked by frequency: a user not yet logged in has no action of its own. */
+  loginRetryMs(): number {
+    const a = this.#pick();
     return jitter(a.durationMs / a.requests, this.#random);
   }
 

@@ -197,6 +197,19 @@ function joinUnjudged(details: readonly string[]): string {
   return out.join('; ');
 }
 
+/**
+ * A step's reason says "this step"; among the verdict's lines it names the steps instead ("covers
+ * ramp_down"), those with the same reason together, or the reader cannot tell which step it was.
+ */
+function namingSteps(unjudged: readonly { readonly detail: string; readonly label: string }[]): string[] {
+  const steps = new Map<string, Set<string>>();
+  for (const u of unjudged) if (u.detail.includes('this step')) steps.set(u.detail, (steps.get(u.detail) ?? new Set()).add(u.label));
+  return unjudged.map((u) => {
+    const labels = steps.get(u.detail);
+    return labels ? u.detail.replaceAll('this step', [...labels].join(', ')) : u.detail;
+  });
+}
+
 function concurrentUsers(n: number): string {
   return `${n} concurrent user${n === 1 ? '' : 's'}`;
 }
@@ -239,8 +252,8 @@ export function overallVerdict(segments: readonly JudgedSegment[], interrupted: 
   const notRun = segments.filter((s) => !s.ran);
   if (notRun.length > 0) lines.push(`not run${interrupted ? ' (interrupted)' : ''}: ${notRun.map((s) => `${s.label} (${usersText(s.users)})`).join(', ')}`);
   // The line above already names the steps with no request; this one says what else went unjudged.
-  const unjudged = ran.flatMap((s) => s.judgement.checks.filter((c) => c.pass === null && c.name !== 'answered' && c.name !== 'p95')).map((c) => c.detail);
-  if (unjudged.length > 0) lines.push(joinUnjudged(unjudged));
+  const unjudged = ran.flatMap((s) => s.judgement.checks.filter((c) => c.pass === null && c.name !== 'answered' && c.name !== 'p95').map((c) => ({ detail: c.detail, label: s.label })));
+  if (unjudged.length > 0) lines.push(joinUnjudged(namingSteps(unjudged)));
   return {
     pass: measured.length > 0 && !failed && !interrupted,
     supportedUsers: best?.users ?? null,

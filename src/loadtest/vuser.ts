@@ -63,7 +63,14 @@ export class VirtualUser {
   async #loop(): Promise<void> {
     while (this.#active()) {
       if (this.#token === undefined) {
-        await this.#login();
+        const retryAfterMs = await this.#login();
+        if (this.#token === undefined) {
+          // Tried again after a pause, as a person would, and not before the server's
+          // Retry-After. At once, a profile's user (no action yet, so no pause) sent logins as
+          // fast as the target refused them: 3000 a second of 429s from 300 users.
+          if (this.#active()) await this.#sleep(Math.max(retryAfterMs ?? 0, this.#pacer.loginRetryMs()));
+          continue;
+        }
       } else {
         const action = this.#pacer.beforeRequest();
         if (action !== undefined) this.#env.onAction(action);
@@ -84,11 +91,13 @@ export class VirtualUser {
     return reply;
   }
 
-  async #login(): Promise<void> {
+  /** Logs in; on a refusal, returns the server's Retry-After (ms) if it gave one. */
+  async #login(): Promise<number | undefined> {
     const { name, code } = this.#credential;
     const reply = await this.#request('login', { method: 'POST', path: '/api/login', json: { name, code }, parseJson: true });
     const token = (reply.json as { token?: unknown } | undefined)?.token;
     if (reply.sample.outcome === 'ok' && typeof token === 'string' && token !== '') this.#token = token;
+    return reply.retryAfterMs;
   }
 
   async #act(kind: ActionKind): Promise<void> {

@@ -1,14 +1,14 @@
 // The HTTP client pool and the virtual user loop: outcomes are classified (ok, http, timeout,
 // connection, aborted), the deadline is kept even by a late timer, and users log in once, follow
-// the mix, log in again after a 401, and stop when told.
+// the mix, log in again after a 401, wait before trying a refused login again, and stop when told.
 
 import assert from 'node:assert/strict';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
-import { TargetClient, type Reply, type SendRequest } from '../../src/loadtest/client.js';
+import { parseRetryAfter, TargetClient, type Reply, type SendRequest } from '../../src/loadtest/client.js';
 import { parseMix } from '../../src/loadtest/mix.js';
-import { ThinkTimePacer } from '../../src/loadtest/pacing.js';
+import { ActionPacer, ThinkTimePacer, type Pacer } from '../../src/loadtest/pacing.js';
 import { VirtualUser } from '../../src/loadtest/vuser.js';
 
 describe('TargetClient', () => {
@@ -136,6 +136,30 @@ describe('TargetClient', () => {
     }
   });
 
+  it("reads a 429's Retry-After, in seconds or as a date, and nothing else", async () => {
+    const s = createServer((req, res) => {
+      const status = Number(req.url?.slice(1));
+      res.writeHead(status, { 'retry-after': '7' });
+      res.end();
+    });
+    await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
+    const c = new TargetClient(new URL(`http://127.0.0.1:${(s.address() as AddressInfo).port}`), { connections: 1, timeoutMs: 2000, signal: new AbortController().signal, clock: () => 0 });
+    try {
+      assert.equal((await c.send({ kind: 'login', method: 'POST', path: '/429' })).retryAfterMs, 7000);
+      assert.equal((await c.send({ kind: 'read', method: 'GET', path: '/503' })).retryAfterMs, 7000);
+      assert.equal((await c.send({ kind: 'read', method: 'GET', path: '/200' })).retryAfterMs, undefined, 'only a refusal says when to come back');
+    } finally {
+      await c.close();
+      await new Promise((r) => s.close(r));
+    }
+    assert.equal(parseRetryAfter('Wed, 25 Nov 2026 12:00:30 GMT', Date.parse('Wed, 25 Nov 2026 12:00:00 GMT')), 30_000);
+    assert.equal(parseRetryAfter('Wed, 25 Nov 2026 11:00:00 GMT', Date.parse('Wed, 25 Nov 2026 12:00:00 GMT')), 0, 'a date past is now');
+    assert.equal(parseRetryAfter('86400'), 3_600_000, 'at most an hour');
+    assert.equal(parseRetryAfter('soon'), undefined);
+    assert.equal(parseRetryAfter('-5'), undefined);
+    assert.equal(parseRetryAfter(undefined), undefined);
+  });
+
   it('reports a refused connection by its code', async () => {
     const s = createServer();
     await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
@@ -154,7 +178,7 @@ describe('TargetClient', () => {
 
 describe('VirtualUser', () => {
   /** A fake target: answers from a script, records what was asked. */
-  function fakeSend(statusFor: (req: SendRequest, n: number) => number, asked: SendRequest[]): (req: SendRequest) => Promise<Reply> {
+  function fakeSend(statusFor: (req: SendRequest, n: number) => number, asked: SendRequest[], retryAfterMs?: number): (req: SendRequest) => Promise<Reply> {
     return async (req) => {
       asked.push(req);
       const status = statusFor(req, asked.length);
@@ -163,14 +187,30 @@ describe('VirtualUser', () => {
       return {
         sample: { kind: req.kind, route: `${req.method} ${req.path}`, status, outcome, latencyUs: 10, startMs: 0, endMs: 0, bytes: 0 },
         json: req.kind === 'login' && status === 200 ? { token: `tok${asked.length}` } : undefined,
+        ...(status === 429 && retryAfterMs !== undefined ? { retryAfterMs } : {}),
       };
     };
   }
 
-  function user(send: (req: SendRequest) => Promise<Reply>, mix = 'read=0.5,write=0.3,export=0.2', run = new AbortController()): VirtualUser {
+  function seeded(): () => number {
     let seed = 1;
-    const random = (): number => ((seed = (seed * 16807) % 2147483647) / 2147483647);
-    return new VirtualUser(7, { target: new URL('http://127.0.0.1:1/base/'), send, onReply: () => {}, onAction: () => {}, mix: parseMix(mix), exportToken: 'adm', runSignal: run.signal, random }, { name: 'Alice', code: 'P1' }, new ThinkTimePacer(0, random));
+    return () => (seed = (seed * 16807) % 2147483647) / 2147483647;
+  }
+
+  function user(send: (req: SendRequest) => Promise<Reply>, mix = 'read=0.5,write=0.3,export=0.2', run = new AbortController(), pacer?: Pacer): VirtualUser {
+    const random = seeded();
+    return new VirtualUser(7, { target: new URL('http://127.0.0.1:1/base/'), send, onReply: () => {}, onAction: () => {}, mix: parseMix(mix), exportToken: 'adm', runSignal: run.signal, random }, { name: 'Alice', code: 'P1' }, pacer ?? new ThinkTimePacer(0, random));
+  }
+
+  /** Logins a user sent in `ms` against a target that refuses them all with 429. */
+  async function refusedLoginsWithin(ms: number, pacer: Pacer | undefined, retryAfterMs?: number): Promise<number> {
+    const asked: SendRequest[] = [];
+    const vu = user(fakeSend(() => 429, asked, retryAfterMs), 'read=1', new AbortController(), pacer);
+    const done = vu.start();
+    await new Promise((r) => setTimeout(r, ms));
+    vu.stop();
+    await done;
+    return asked.length;
   }
 
   it('logs in once, then follows the mix with the session token', async () => {
@@ -201,6 +241,18 @@ describe('VirtualUser', () => {
     vu.stop();
     await done;
     assert.deepEqual(asked.slice(0, 4).map((r) => r.kind), ['login', 'write', 'login', 'write']);
+  });
+
+  it("tries a refused login again only after the server's Retry-After", async () => {
+    // No think time: without the Retry-After the user tries again at once.
+    assert.ok((await refusedLoginsWithin(300, undefined)) > 20);
+    assert.equal(await refusedLoginsWithin(300, undefined, 1000), 1, 'one login, then a second of waiting');
+  });
+
+  it("a profile's user whose login is refused waits an action's pace before trying again, not a turn of the event loop", async () => {
+    const actions = [{ name: 'view_data', durationMs: 60_000, requests: 3, perHour: 200 }];
+    // Its pace is 20 s ±50 %: one login in the 300 ms watched. It sent hundreds before.
+    assert.equal(await refusedLoginsWithin(300, new ActionPacer(actions, seeded())), 1);
   });
 
   it('leaves as soon as a request is aborted (the run is over)', async () => {

@@ -107,7 +107,8 @@ describe('judging segments', () => {
     assert.deepEqual(segments.map((s) => s.server.cpuMean), [30, null]);
     assert.equal(segments[1]?.checks.find((c) => c.name === 'cpu')?.detail, 'CPU not judged: the admin API gave no CPU or RAM figure during this step (HTTP 401: token refused ×3, ECONNREFUSED ×1)');
     assert.equal(segments[1]?.checks.find((c) => c.name === 'ram')?.detail, 'RAM not judged: the admin API gave no CPU or RAM figure during this step (HTTP 401: token refused ×3, ECONNREFUSED ×1)');
-    assert.match(overallVerdict(judged, false).lines.join('\n'), /CPU and RAM not judged: the admin API gave no CPU or RAM figure during this step \(HTTP 401/);
+    // Among the verdict's lines, the step is named.
+    assert.match(overallVerdict(judged, false).lines.join('\n'), /CPU and RAM not judged: the admin API gave no CPU or RAM figure during step 2\/2 \(HTTP 401/);
     // Answered during step 2, but without host figures (a master yet to measure the host).
     const bare: ServerSample = { t: 13_000, cpu: null, ram: null, hostT: 13_000, hostDated: false, connections: 1, maxConnections: 100, status: 'LOW' };
     const answered = judgeSegments(schedule, r, 24_000, false, [...samples, bare], undefined, []);

@@ -12,8 +12,9 @@ const HELP = `Usage: corral loadtest --target URL [options]
 
 Drives virtual users against corral's bundled app: each logs in once (POST /api/login), then loops
 over reads (GET /api/players, GET /api/me), event writes (POST /api/events) and exports
-(GET /api/export?sheet=Players) in the given mix, pausing between requests. A closed model, as
-people use a site: each user waits for its answer before its pause, so a server that stalls is sent
+(GET /api/export?sheet=Players) in the given mix, pausing between requests (a refused login is
+tried again after a pause, and not before its Retry-After). A closed model, as people use a
+site: each user waits for its answer before its pause, so a server that stalls is sent
 fewer requests meanwhile and each user records the stall once; latency percentiles are over the
 requests sent, not corrected for coordinated omission (a stall also shows as a dip in req/s).
 Latency is kept in HDR histograms; each step is judged by the capacity criteria: p95 < 500 ms,
