@@ -9,19 +9,19 @@
 // When Redis cannot be reached (or does not answer within its command timeout), a host spends
 // only its share: the limit divided by the most keepers Redis counted in the last two minutes
 // (each registers itself at every ask, and counts while it asked in the last two minutes), less
-// what it spent in the window before the outage. The grants made alone are written into the shared window once
-// Redis answers again, backdated to when they were made, so the minute around the outage's end
-// holds no more than the limit either.
+// what it spent in the window before the outage. The grants made alone are written into the
+// shared window once Redis answers again, backdated to when they were made, so the minute around
+// the outage's end holds no more than the limit either.
 //
 // A Redis that lost its data (restarted without persistence, a failover to a replica behind)
 // forgets the window's grants. Each keeper remembers its own grants of the last window; when Redis
 // no longer knows a keeper that made one, or no longer holds its newest grant (a replica that
 // missed the last writes still knows every keeper), it writes them back before its next grant is
 // decided, so the hosts do not spend the limit a second time that minute. Each grant has its own
-// member in the window, so writing one back twice counts it once. Until every keeper has written back, the
-// window lacks their grants: while the window's state is younger than a window and Redis counts
-// fewer keepers than this keeper saw before, it is granted only its share (as with Redis away),
-// or the first keeper to notice the loss would spend the others' part of the minute.
+// member in the window, so writing one back twice counts it once. Until every keeper has written
+// back, the window lacks their grants: while the window's state is younger than a window and
+// Redis counts fewer keepers than this keeper saw before, it is granted only its share (as with
+// Redis away), or the first keeper to notice the loss would spend the others' part of the minute.
 
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
@@ -148,7 +148,20 @@ export class SharedQuota {
 
   constructor(private readonly o: SharedQuotaOptions) {
     this.clock = o.clock ?? systemClock;
-    const state = (kind: QuotaKind): KindState => ({ kind, key: `${o.prefix}:quota:${kind}s`, keepersKey: `${o.prefix}:keepers:${kind}s`, sinceKey: `${o.prefix}:quota:${kind}s:since`, keepers: 1, peak: { keepers: 1, at: -Infinity }, perMinute: o.perMinute[kind], recent: [], asking: 0, restore: false, restoreSaidAt: -Infinity, fallback: undefined });
+    const state = (kind: QuotaKind): KindState => ({
+      kind,
+      key: `${o.prefix}:quota:${kind}s`,
+      keepersKey: `${o.prefix}:keepers:${kind}s`,
+      sinceKey: `${o.prefix}:quota:${kind}s:since`,
+      keepers: 1,
+      peak: { keepers: 1, at: -Infinity },
+      perMinute: o.perMinute[kind],
+      recent: [],
+      asking: 0,
+      restore: false,
+      restoreSaidAt: -Infinity,
+      fallback: undefined,
+    });
     this.kinds = { read: state('read'), write: state('write') };
     o.link.client.defineCommand('corralTakeQuota', { numberOfKeys: 3, lua: TAKE_SCRIPT });
   }
