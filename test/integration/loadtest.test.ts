@@ -345,6 +345,23 @@ describe('corral loadtest against the fixture app', () => {
     assertReportMatches(result, html);
   });
 
+  it("fails a step on the server's CPU and RAM read from the admin API, and says which and by how much", async () => {
+    const t = await target();
+    const a = await startAdminFixture({ token: 'admintok', stats: () => ({ host: { cpu_percent: 88, ram_percent: 55 } }) });
+    open.push(a);
+    const out = join(dir, 'server-over');
+    const run = await loadtest(['--target', t.url, '--steps', '2,4', '--step-duration', '1s', '--think-time', '20ms', '--mix', 'read=1', '--users-file', usersFile, '--admin', a.url, '--admin-token', 'admintok', '--out', out], dir);
+    assert.equal(run.code, 2, run.stderr);
+    assert.match(run.stdout, /^verdict: supports 2 concurrent users: no \(p95 [\d.]+ ms, 0 errors, CPU 88 %\)$/m);
+    assert.match(run.stdout, /first failing step: step 1\/2, 2 users: CPU 88 % on average \(max 88 %\) ≥ 80 %; RAM 55 % at most ≥ 50 %/);
+    const { result, html } = readResult(out);
+    assert.equal(result.verdict.firstFailure?.users, 2);
+    assert.equal(result.segments[0]?.server.cpuMean, 88);
+    assert.equal(result.segments[0]?.server.ramMax, 55);
+    assert.equal(result.totals.counts.errors, 0, 'the answers were fine: the server was not');
+    assertReportMatches(result, html);
+  });
+
   it('says clearly when the target rate-limits the test', async () => {
     const t = await target({ rateLimitPerMin: 10 });
     // No --out: the result goes to ./loadtest-<timestamp>/ in the working directory.
