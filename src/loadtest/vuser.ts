@@ -68,7 +68,7 @@ export class VirtualUser {
           // Tried again after a pause, as a person would, and not before the server's
           // Retry-After. At once, a profile's user (no action yet, so no pause) sent logins as
           // fast as the target refused them: 3000 a second of 429s from 300 users.
-          if (this.#active()) await this.#sleep(Math.max(retryAfterMs ?? 0, this.#pacer.loginRetryMs()));
+          await this.#sleep(Math.max(retryAfterMs ?? 0, this.#pacer.loginRetryMs()));
           continue;
         }
       } else {

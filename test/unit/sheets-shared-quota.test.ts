@@ -45,6 +45,8 @@ describe('quota shared through Redis', { skip: redisMissing }, () => {
     return granted;
   };
 
+  /** Members of one of the sheet's sorted sets in Redis (`quota:reads`, `keepers:writes`, ...). */
+  const members = (key: string): number => Number(server().cli('ZCARD', `${PREFIX}:${key}`).trim());
   /** Whether `p` settled within `ms`. */
   const settledWithin = (p: Promise<unknown>, ms: number): Promise<boolean> =>
     Promise.race([p.then(() => true), new Promise<boolean>((r) => setTimeout(() => r(false), ms))]);
@@ -63,12 +65,12 @@ describe('quota shared through Redis', { skip: redisMissing }, () => {
     const [a, b] = [await quota(6), await quota(6)];
     const grants = (await Promise.all([grantedWithin(a, 5, 300), grantedWithin(b, 5, 300)])).reduce((x, y) => x + y, 0);
     assert.equal(grants, 6, 'six of the ten takes granted, the other four wait for the window');
-    assert.equal(Number(server().cli('ZCARD', `${PREFIX}:quota:reads`).trim()), 6);
+    assert.equal(members('quota:reads'), 6);
     await a.take('write');
-    assert.equal(Number(server().cli('ZCARD', `${PREFIX}:quota:writes`).trim()), 1, 'writes have their own window');
+    assert.equal(members('quota:writes'), 1, 'writes have their own window');
     // Read by Redis itself: either keeper's last answer may have come before the other registered.
-    assert.equal(Number(server().cli('ZCARD', `${PREFIX}:keepers:reads`).trim()), 2, 'both keepers counted for reads');
-    assert.equal(Number(server().cli('ZCARD', `${PREFIX}:keepers:writes`).trim()), 1, 'one for writes');
+    assert.equal(members('keepers:reads'), 2, 'both keepers counted for reads');
+    assert.equal(members('keepers:writes'), 1, 'one for writes');
   });
 
   it("Redis away: each host spends its share (the limit over the keepers last counted); its grants count in the window once Redis is back", async () => {
@@ -92,12 +94,12 @@ describe('quota shared through Redis', { skip: redisMissing }, () => {
     // yet, so A's call waits for B.
     const waitingA = a.take('read');
     assert.equal(await settledWithin(waitingA, 300), false, 'held to its share until B has written back');
-    assert.equal(Number(server().cli('ZCARD', `${PREFIX}:quota:reads`).trim()), 3);
+    assert.equal(members('quota:reads'), 3);
     // B writes its grant back and is granted; with both keepers counted again, A's call takes the
     // last slot of the window.
     await b.take('read');
     assert.equal(await settledWithin(waitingA, 2000), true);
-    assert.equal(Number(server().cli('ZCARD', `${PREFIX}:quota:reads`).trim()), 6);
+    assert.equal(members('quota:reads'), 6);
     assert.equal(a.figures().sharedQuotaGrants, 2);
     assert.equal(await grantedWithin(b, 1, 300), 0, 'the window is full');
   });
@@ -109,13 +111,13 @@ describe('quota shared through Redis', { skip: redisMissing }, () => {
     // A's share is 10 / 2 keepers: its three grants written back, two more, then it waits, though
     // the window holds only 5 of 10 (B's three are not in it yet).
     assert.equal(await grantedWithin(a, 3, 300), 2);
-    assert.equal(Number(server().cli('ZCARD', `${PREFIX}:quota:reads`).trim()), 5);
+    assert.equal(members('quota:reads'), 5);
     // B writes its three back and is granted one; both keepers are counted again, so A's waiting
     // call takes the last slot.
     await b.take('read');
     const started = Date.now();
-    while (Number(server().cli('ZCARD', `${PREFIX}:quota:reads`).trim()) < 10 && Date.now() - started < 3000) await new Promise((r) => setTimeout(r, 20));
-    assert.equal(Number(server().cli('ZCARD', `${PREFIX}:quota:reads`).trim()), 10, 'A granted once B was counted');
+    while (members('quota:reads') < 10 && Date.now() - started < 3000) await new Promise((r) => setTimeout(r, 20));
+    assert.equal(members('quota:reads'), 10, 'A granted once B was counted');
     assert.equal(await grantedWithin(a, 1, 300), 0, 'the window is full');
   });
 
@@ -158,7 +160,7 @@ describe('quota shared through Redis', { skip: redisMissing }, () => {
     // window full too. A slot is then freed by hand (as one of another host's grants expiring).
     const started = Date.now();
     while (a.figures().sharedQuotaWaits === 0 && Date.now() - started < 5000) await new Promise((r) => setTimeout(r, 10));
-    assert.equal(Number(server().cli('ZCARD', `${PREFIX}:quota:reads`).trim()), 6, 'its six grants written back');
+    assert.equal(members('quota:reads'), 6, 'its six grants written back');
     server().cli('ZPOPMIN', `${PREFIX}:quota:reads`);
     await Promise.all(waiting);
     assert.ok(Date.now() - started < 5000, `granted through Redis ${Date.now() - started} ms after it came back, not a minute after its share's slot was taken`);
@@ -172,9 +174,9 @@ describe('quota shared through Redis', { skip: redisMissing }, () => {
     assert.equal(await grantedWithin(b, 2, 200), 2);
     server().cli('FLUSHALL');
     await b.take('read');
-    assert.equal(Number(server().cli('ZCARD', `${PREFIX}:quota:reads`).trim()), 3, "B's two grants written back, then its third");
+    assert.equal(members('quota:reads'), 3, "B's two grants written back, then its third");
     await a.take('read');
-    assert.equal(Number(server().cli('ZCARD', `${PREFIX}:quota:reads`).trim()), 6);
+    assert.equal(members('quota:reads'), 6);
     assert.equal((await Promise.all([grantedWithin(a, 3, 300), grantedWithin(b, 3, 300)])).reduce((x, y) => x + y, 0), 0, 'the window is full');
     const said = log.lines().filter((l) => l.event === 'sheets.quota_window_restored');
     assert.deepEqual(
@@ -189,7 +191,7 @@ describe('quota shared through Redis', { skip: redisMissing }, () => {
     server().cli('DEL', `${PREFIX}:keepers:reads`);
     for (const x of aborts.splice(0)) x.abort();
     assert.equal(await grantedWithin(a, 1, 200), 0);
-    assert.equal(Number(server().cli('ZCARD', `${PREFIX}:quota:reads`).trim()), 6, 'the same members: no grant counted twice');
+    assert.equal(members('quota:reads'), 6, 'the same members: no grant counted twice');
   });
 
   it('a failover to a replica that missed the last grants (every keeper still known): the keeper writes its grants back before its next one', async () => {
@@ -197,9 +199,9 @@ describe('quota shared through Redis', { skip: redisMissing }, () => {
     for (let i = 0; i < 3; i++) await a.take('read');
     // The replica lacks A's two newest grants; it still counts A among the keepers.
     server().cli('ZPOPMAX', `${PREFIX}:quota:reads`, '2');
-    assert.equal(Number(server().cli('ZCARD', `${PREFIX}:quota:reads`).trim()), 1);
+    assert.equal(members('quota:reads'), 1);
     await a.take('read');
-    assert.equal(Number(server().cli('ZCARD', `${PREFIX}:quota:reads`).trim()), 4, 'its three grants back, then the fourth');
+    assert.equal(members('quota:reads'), 4, 'its three grants back, then the fourth');
     assert.equal(await grantedWithin(a, 1, 300), 0, 'the window is full');
     assert.deepEqual(
       log.lines().filter((l) => l.event === 'sheets.quota_window_restored').map((l) => [l.kind, l.grants]),
@@ -214,9 +216,9 @@ describe('quota shared through Redis', { skip: redisMissing }, () => {
     await a.take('write');
     server().cli('FLUSHALL');
     await a.take('write');
-    assert.equal(Number(server().cli('ZCARD', `${PREFIX}:quota:writes`).trim()), 2);
+    assert.equal(members('quota:writes'), 2);
     await a.take('read');
-    assert.equal(Number(server().cli('ZCARD', `${PREFIX}:quota:reads`).trim()), 3, 'its two reads written back, then the third');
+    assert.equal(members('quota:reads'), 3, 'its two reads written back, then the third');
   });
 
   it('a Redis that hangs (frozen, its connection open): each call goes on alone after the command timeout, and it is said', async () => {
