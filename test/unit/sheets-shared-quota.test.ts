@@ -9,6 +9,7 @@ import { RedisLink } from '../../src/redis/link.js';
 import { sharedPrefix } from '../../src/sheets/keeper/shared-keys.js';
 import { SharedQuota } from '../../src/sheets/keeper/shared-quota.js';
 import { captureLogger, type CapturedLogger } from '../fixtures/capture-logger.js';
+import { waitFor } from '../helpers/corral.js';
 import { redisMissing, redisPerSuite } from '../helpers/redis-server.js';
 
 const PREFIX = sharedPrefix('google sheet-1 via emulator');
@@ -102,6 +103,24 @@ describe('quota shared through Redis', { skip: redisMissing }, () => {
     assert.equal(members('quota:reads'), 6);
     assert.equal(a.figures().sharedQuotaGrants, 2);
     assert.equal(await grantedWithin(b, 1, 300), 0, 'the window is full');
+  });
+
+  it("a keeper that never called Google (it served the others' copies) counts in every share, its own included: Redis away, it spends its share, not the limit", async () => {
+    const a = await quota(6);
+    // Each says it is present once connected, before any call: B counts A.
+    await waitFor(() => members('keepers') === 1, 3000, 'A said it is present');
+    const b = await quota(6);
+    await waitFor(() => b.figures().sharedKeepers === 2, 3000, 'B counted two keepers present');
+    for (let i = 0; i < 4; i++) await a.take('read');
+    assert.equal(a.figures().sharedKeepers, 2, 'A counts B, which has made no call');
+    await server().kill();
+    try {
+      assert.equal(await grantedWithin(b, 6, 300), 3, 'B spends its share, 6 / 2 keepers (the whole limit if it counted itself alone)');
+      assert.equal(await grantedWithin(a, 2, 300), 0, 'A spent its share and more before the outage');
+    } finally {
+      for (const x of aborts.splice(0)) x.abort();
+      await server().restart();
+    }
   });
 
   it('after Redis lost its data, the first keeper to write back is held to its share until the others have written back theirs', async () => {

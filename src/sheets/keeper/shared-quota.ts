@@ -7,9 +7,11 @@
 // together.
 //
 // When Redis cannot be reached (or does not answer within its command timeout), a host spends
-// only its share: the limit divided by the most keepers Redis counted in the last two minutes
-// (each registers itself at every ask, and counts while it asked in the last two minutes), less
-// what it spent in the window before the outage. The grants made alone are written into the
+// only its share: the limit divided by the most keepers Redis counted in the last two minutes,
+// less what it spent in the window before the outage. Every keeper of the sheet counts, whether it
+// calls Google or not: each says it is present at every ask and every half window (a host that
+// served the others' copies of the ranges and never called Google would otherwise count itself
+// alone when Redis goes away, and spend the whole limit on top of theirs). The grants made alone are written into the
 // shared window once Redis answers again, backdated to when they were made, so the minute around
 // the outage's end holds no more than the limit either.
 //
@@ -36,29 +38,50 @@ export type QuotaKind = 'read' | 'write';
 /** Longest single wait before asking Redis again (a slot may free sooner: another host's grant expired). */
 const MAX_WAIT_MS = 1000;
 
+/** How often a keeper says it is present, calls or not (it stays counted two windows). */
+const PRESENCE_INTERVAL_MS = QUOTA_WINDOW_MS / 2;
+
 /**
  * A grant this close to leaving the window is not asked after: Redis may have let it go already
  * (its clock and this host's differ a little), which is no loss.
  */
 const PROBE_MARGIN_MS = 5000;
 
+// Lua: Redis's time in ms, as `now`.
+const NOW_LUA = `
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)`;
+
+/**
+ * Lua: says keeper `id` is present in the sorted set `key` (scored by Redis's time) and counts in
+ * `present` the keepers heard from in two windows of `windowMs`.
+ */
+const presentLua = (key: string, id: string, windowMs: string) => `
+redis.call('ZADD', ${key}, now, ${id})
+redis.call('ZREMRANGEBYSCORE', ${key}, '-inf', now - 2 * tonumber(${windowMs}))
+redis.call('PEXPIRE', ${key}, 2 * tonumber(${windowMs}))
+local present = redis.call('ZCARD', ${key})`;
+
+// KEYS: the keepers present. ARGV: keeper id, window ms. Returns the keepers present.
+const PRESENT_SCRIPT = `${NOW_LUA}${presentLua('KEYS[1]', 'ARGV[1]', 'ARGV[2]')}
+return present
+`;
+
 // KEYS: the window's grants (sorted set scored by Redis's time in ms), the keepers seen (sorted
 // set scored by their last call), when this state began (Redis's time in ms; a Redis that lost its
-// data begins it again). ARGV: limit, window ms, keeper id, this grant's member, whether the
-// keeper holds grants of the window that it does not send (1|0), the keepers it saw before (its
-// share applies while fewer are counted and the state is younger than a window), whether it is
-// under its share (1|0), a grant of this keeper the window must hold unless Redis lost data (or
-// ''), then pairs of a grant's member and age (ms) to write back. Returns
-// {1 granted | 0 wait | 2 unknown keeper: send every grant of the window first, ms until a slot
-// frees, keepers}. A keeper stays unknown until it has sent them: its concurrent calls all wait
-// for that, none is granted on a window that lacks them.
-const TAKE_SCRIPT = `
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+// data begins it again), the keepers present (as PRESENT_SCRIPT's). ARGV: limit, window ms,
+// keeper id, this grant's member, whether the keeper holds grants of the window that it does not
+// send (1|0), the keepers it saw before (its share applies while fewer are counted and the state
+// is younger than a window), whether it is under its share (1|0), a grant of this keeper the
+// window must hold unless Redis lost data (or ''), then pairs of a grant's member and age (ms) to
+// write back. Returns {1 granted | 0 wait | 2 unknown keeper: send every grant of the window
+// first, ms until a slot frees, keepers, keepers present}. A keeper stays unknown until it has
+// sent them: its concurrent calls all wait for that, none is granted on a window that lacks them.
+const TAKE_SCRIPT = `${NOW_LUA}${presentLua('KEYS[4]', 'ARGV[3]', 'ARGV[2]')}
 local limit = tonumber(ARGV[1])
 local window = tonumber(ARGV[2])
 if (ARGV[5] == '1' and not redis.call('ZSCORE', KEYS[2], ARGV[3])) or (ARGV[8] ~= '' and not redis.call('ZSCORE', KEYS[1], ARGV[8])) then
-  return {2, 0, redis.call('ZCARD', KEYS[2])}
+  return {2, 0, redis.call('ZCARD', KEYS[2]), present}
 end
 local since = tonumber(redis.call('GET', KEYS[3]))
 if not since then
@@ -74,17 +97,17 @@ for i = 9, #ARGV, 2 do
   redis.call('ZADD', KEYS[1], now - tonumber(ARGV[i + 1]), ARGV[i])
 end
 if ARGV[7] == '0' and keepers < tonumber(ARGV[6]) and now - since < window then
-  return {0, ${MAX_WAIT_MS}, keepers}
+  return {0, ${MAX_WAIT_MS}, keepers, present}
 end
 local n = redis.call('ZCARD', KEYS[1])
 if n < limit then
   redis.call('ZADD', KEYS[1], now, ARGV[4])
   redis.call('PEXPIRE', KEYS[1], window)
-  return {1, 0, keepers}
+  return {1, 0, keepers, present}
 end
 redis.call('PEXPIRE', KEYS[1], window)
 local blocking = redis.call('ZRANGE', KEYS[1], n - limit, n - limit, 'WITHSCORES')
-return {0, math.max(1, tonumber(blocking[2]) + window - now), keepers}
+return {0, math.max(1, tonumber(blocking[2]) + window - now), keepers, present}
 `;
 
 export interface SharedQuotaOptions {
@@ -95,6 +118,26 @@ export interface SharedQuotaOptions {
   readonly logger: Logger;
   readonly clock?: Clock;
 }
+
+/** The most keepers Redis counted in about the last two windows, and when. */
+interface Peak {
+  keepers: number;
+  at: number;
+}
+
+/**
+ * Counts `keepers` into `peak`: a higher count at once, a lower one once the peak is two windows
+ * old (as long as Redis keeps a silent keeper counted).
+ */
+function raise(peak: Peak, keepers: number, now: number): void {
+  if (keepers >= peak.keepers || now - peak.at >= 2 * QUOTA_WINDOW_MS) {
+    peak.keepers = keepers;
+    peak.at = now;
+  }
+}
+
+/** TAKE_SCRIPT's answer: granted (1), wait (0) or unknown keeper (2); ms to wait; keepers; keepers present. */
+type TakeAnswer = [number, number, number, number];
 
 /** One of this keeper's grants of the last window. */
 interface Grant {
@@ -116,14 +159,12 @@ interface KindState {
   readonly keepersKey: string;
   /** When the window's state began, in Redis (a Redis that lost its data begins it again). */
   readonly sinceKey: string;
-  /** Keepers Redis counted at the last answer (1 until it answered once: the whole limit). */
-  keepers: number;
   /**
-   * The most keepers Redis counted in about the last two windows (as long as it keeps a keeper
-   * counted), and when: the count a share is taken from. After Redis lost its data it counts only
-   * the keepers that have asked since, which would make the first of them a share of the whole.
+   * The most keepers that made calls of this kind in about the last two windows: while Redis
+   * counts fewer in a state younger than a window, it lost its data and not every keeper has
+   * written its grants back yet.
    */
-  peak: { keepers: number; at: number };
+  readonly peak: Peak;
   readonly perMinute: number;
   /** This keeper's grants of the last window, about oldest first (concurrent asks may swap two). */
   recent: Grant[];
@@ -145,6 +186,17 @@ export class SharedQuota {
   private grantSeq = 0;
   private closed = false;
   private counts = { shared: 0, alone: 0, waits: 0 };
+  /** Where the keepers present are counted (the key an earlier version counted its keepers under). */
+  private readonly presentKey: string;
+  /** Keepers present at Redis's last answer (1 until it answered once). */
+  private present = 1;
+  /**
+   * The most keepers present lately: the count a share is taken from. After Redis lost its data it
+   * counts only the keepers heard from since, which would make the first of them a share of the whole.
+   */
+  private readonly presentPeak: Peak = { keepers: 1, at: -Infinity };
+  private readonly presenceTimer: NodeJS.Timeout;
+  private readonly onLinkReady = (): void => void this.sayPresent();
 
   constructor(private readonly o: SharedQuotaOptions) {
     this.clock = o.clock ?? systemClock;
@@ -153,7 +205,6 @@ export class SharedQuota {
       key: `${o.prefix}:quota:${kind}s`,
       keepersKey: `${o.prefix}:keepers:${kind}s`,
       sinceKey: `${o.prefix}:quota:${kind}s:since`,
-      keepers: 1,
       peak: { keepers: 1, at: -Infinity },
       perMinute: o.perMinute[kind],
       recent: [],
@@ -163,7 +214,32 @@ export class SharedQuota {
       fallback: undefined,
     });
     this.kinds = { read: state('read'), write: state('write') };
-    o.link.client.defineCommand('corralTakeQuota', { numberOfKeys: 3, lua: TAKE_SCRIPT });
+    this.presentKey = `${o.prefix}:keepers`;
+    o.link.client.defineCommand('corralTakeQuota', { numberOfKeys: 4, lua: TAKE_SCRIPT });
+    o.link.client.defineCommand('corralQuotaPresent', { numberOfKeys: 1, lua: PRESENT_SCRIPT });
+    // Said at every (re)connection and every half window, calls or not: a keeper that serves
+    // the others' copies of the ranges counts in every share, its own included.
+    o.link.client.on('ready', this.onLinkReady);
+    this.presenceTimer = setInterval(this.onLinkReady, PRESENCE_INTERVAL_MS).unref();
+    if (o.link.ready) this.onLinkReady();
+  }
+
+  /** Says this keeper is present, when Redis is usable; a failure is said as any command's. */
+  private async sayPresent(): Promise<void> {
+    if (this.closed || !this.o.link.usable) return;
+    const client = this.o.link.client as unknown as { corralQuotaPresent(key: string, id: string, windowMs: number): Promise<number> };
+    try {
+      const present = await client.corralQuotaPresent(this.presentKey, this.keeperId, QUOTA_WINDOW_MS);
+      this.o.link.commandAnswered();
+      this.countPresent(present);
+    } catch (err) {
+      this.o.link.commandFailed(err);
+    }
+  }
+
+  private countPresent(present: number): void {
+    this.present = Math.max(1, present);
+    raise(this.presentPeak, this.present, this.clock.now());
   }
 
   /**
@@ -175,7 +251,7 @@ export class SharedQuota {
     for (;;) {
       if (this.closed) throw new CorralError('CORRAL_ERR_QUEUE_FULL', `shared sheets ${kind} quota is closed`);
       signal?.throwIfAborted();
-      let answer: [number, number, number] | undefined;
+      let answer: TakeAnswer | undefined;
       if (this.o.link.usable) {
         try {
           answer = await this.ask(st);
@@ -192,8 +268,9 @@ export class SharedQuota {
         await sleepOn(this.clock, Math.min(MAX_WAIT_MS, Math.max(1, st.fallback?.msUntilFree() ?? 1)), signal);
         continue;
       }
-      const [granted, waitMs, keepers] = answer;
-      this.counted(st, keepers);
+      const [granted, waitMs, keepers, present] = answer;
+      raise(st.peak, Math.max(1, keepers), this.clock.now());
+      this.countPresent(present);
       st.fallback = undefined;
       if (granted === 2) {
         st.restore = true;
@@ -208,15 +285,9 @@ export class SharedQuota {
     }
   }
 
-  private counted(st: KindState, keepers: number): void {
-    st.keepers = Math.max(1, keepers);
-    const now = this.clock.now();
-    if (st.keepers >= st.peak.keepers || now - st.peak.at >= 2 * QUOTA_WINDOW_MS) st.peak = { keepers: st.keepers, at: now };
-  }
-
-  /** This keeper's part of the limit when it cannot count on the shared window: the limit over the keepers seen. */
+  /** This keeper's part of the limit when it cannot count on the shared window: the limit over the keepers present. */
   private share(st: KindState): number {
-    return Math.max(1, Math.floor(st.perMinute / st.peak.keepers));
+    return Math.max(1, Math.floor(st.perMinute / Math.max(this.presentPeak.keepers, st.peak.keepers)));
   }
 
   /** This keeper's newest grant in the shared window, unless it is about to leave it (''). */
@@ -237,7 +308,7 @@ export class SharedQuota {
     if (st.recent.length > 0 && now - (st.recent[0]?.at ?? now) >= QUOTA_WINDOW_MS) st.recent = st.recent.filter((g) => now - g.at < QUOTA_WINDOW_MS);
   }
 
-  private async ask(st: KindState): Promise<[number, number, number]> {
+  private async ask(st: KindState): Promise<TakeAnswer> {
     const now = this.clock.now();
     this.prune(st, now);
     const restoring = st.restore;
@@ -247,13 +318,13 @@ export class SharedQuota {
     for (const g of sending) args.push(g.member, Math.max(0, now - g.at));
     const holdsOthers = sending.length < st.recent.length ? 1 : 0;
     const member = this.nextMember();
-    const client = this.o.link.client as unknown as { corralTakeQuota(...args: (string | number)[]): Promise<[number, number, number]> };
-    let answer: [number, number, number];
+    const client = this.o.link.client as unknown as { corralTakeQuota(...args: (string | number)[]): Promise<TakeAnswer> };
+    let answer: TakeAnswer;
     try {
       const underShare = st.recent.length + st.asking < this.share(st) ? 1 : 0;
       st.asking++;
       const probe = restoring ? '' : this.newestWritten(st, now);
-      answer = await client.corralTakeQuota(st.key, st.keepersKey, st.sinceKey, st.perMinute, QUOTA_WINDOW_MS, this.keeperId, member, holdsOthers, st.peak.keepers, underShare, probe, ...args);
+      answer = await client.corralTakeQuota(st.key, st.keepersKey, st.sinceKey, this.presentKey, st.perMinute, QUOTA_WINDOW_MS, this.keeperId, member, holdsOthers, st.peak.keepers, underShare, probe, ...args);
     } catch (err) {
       // Not known to be written: the next ask that reaches Redis writes them back.
       st.restore ||= restoring;
@@ -291,15 +362,17 @@ export class SharedQuota {
     return true;
   }
 
-  /** Calls granted through Redis, alone, and waits for a shared slot; and the keepers last counted. */
+  /** Calls granted through Redis, alone, and waits for a shared slot; and the keepers Redis last counted present. */
   figures(): Record<string, number> {
-    return { sharedQuotaGrants: this.counts.shared, aloneQuotaGrants: this.counts.alone, sharedQuotaWaits: this.counts.waits, sharedKeepers: Math.max(this.kinds.read.keepers, this.kinds.write.keepers) };
+    return { sharedQuotaGrants: this.counts.shared, aloneQuotaGrants: this.counts.alone, sharedQuotaWaits: this.counts.waits, sharedKeepers: this.present };
   }
 
   /** Idempotent. Waiters for a share are refused; the link is closed by its owner. */
   close(): void {
     if (this.closed) return;
     this.closed = true;
+    clearInterval(this.presenceTimer);
+    this.o.link.client.off('ready', this.onLinkReady);
     for (const st of Object.values(this.kinds)) st.fallback?.close();
   }
 }
