@@ -131,7 +131,10 @@ export function attachConnectionCap(server: Server, initialCap: number, report?:
         idle.remove(socket);
         idleClosed++;
         idleClosures.count(hostFullFields);
-        // Its 'close' gives its slot back to the host.
+        // Its slot goes back to the host before the connection closes, not at its 'close' a
+        // turn of the loop later: a client that retries as soon as it sees the close must find
+        // the room it was refused for.
+        if (counted.delete(socket)) host.gauge.release();
         socket.destroy();
       }
     }, ROOM_CHECK_MS).unref();
