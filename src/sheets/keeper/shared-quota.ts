@@ -8,12 +8,12 @@
 //
 // When Redis cannot be reached (or does not answer within its command timeout), a host spends
 // only its share: the limit divided by the most keepers Redis counted in the last two minutes,
-// less what it spent in the window before the outage. Every keeper of the sheet counts, whether it
-// calls Google or not: each says it is present at every ask and every half window (a host that
-// served the others' copies of the ranges and never called Google would otherwise count itself
-// alone when Redis goes away, and spend the whole limit on top of theirs). The grants made alone are written into the
-// shared window once Redis answers again, backdated to when they were made, so the minute around
-// the outage's end holds no more than the limit either.
+// less what it spent in the window before the outage. Every keeper of the sheet counts, whether
+// it calls Google or not: each says it is present when it connects, at every ask and every half
+// window (a host that served the others' copies of the ranges and never called Google would
+// otherwise count itself alone when Redis goes away, and spend the whole limit on top of theirs).
+// The grants made alone are written into the shared window once Redis answers again, backdated to
+// when they were made, so the minute around the outage's end holds no more than the limit either.
 //
 // A Redis that lost its data (restarted without persistence, a failover to a replica behind)
 // forgets the window's grants. Each keeper remembers its own grants of the last window; when Redis
