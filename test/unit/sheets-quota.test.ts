@@ -175,6 +175,35 @@ describe('quota ledger', () => {
     });
   });
 
+  it('keeps the keepers counted present (REDIS_URL) for the next keeper, with the grants; nothing once closed; a malformed count is no count', async () => {
+    await withDir(async (dir) => {
+      const log = await captureLogger();
+      try {
+        const clock = new FakeClock();
+        const path = join(dir, QUOTA_LEDGER_FILE);
+        const first = bucketsOn(clock, 5);
+        const ledger = QuotaLedger.open(dir, first, log.logger);
+        assert.equal(ledger.keepersSeen(), undefined, 'a first start knows no count');
+        ledger.recordKeepers({ keepers: 3, at: clock.now() });
+        assert.ok(first.reads.tryAcquire());
+        assert.deepEqual(JSON.parse(readFileSync(path, 'utf8')).keepers, [3, clock.now()], 'written, and kept by the write of a grant');
+        // Its successor reads the count and the grant.
+        const second = QuotaLedger.open(dir, bucketsOn(clock, 5), log.logger);
+        assert.deepEqual(second.keepersSeen(), { keepers: 3, at: clock.now() });
+        ledger.close();
+        const before = readFileSync(path, 'utf8');
+        ledger.recordKeepers({ keepers: 1, at: clock.now() });
+        assert.equal(readFileSync(path, 'utf8'), before, 'a closed ledger writes nothing: the file may be the next keeper\'s');
+        for (const keepers of [[0, 1], ['2', 1], [2], 'x']) {
+          writeFileSync(path, JSON.stringify({ v: 1, reads: [], writes: [], keepers }));
+          assert.equal(QuotaLedger.open(dir, bucketsOn(clock, 5), log.logger).keepersSeen(), undefined, JSON.stringify(keepers));
+        }
+      } finally {
+        log.close();
+      }
+    });
+  });
+
   it('drops grants older than the window, counts grants ahead of the clock as now, and survives a bad file', async () => {
     await withDir(async (dir) => {
       const log = await captureLogger();

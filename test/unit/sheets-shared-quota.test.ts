@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { afterEach, beforeEach, describe, it } from 'node:test';
 import { RedisLink } from '../../src/redis/link.js';
 import { sharedPrefix } from '../../src/sheets/keeper/shared-keys.js';
-import { SharedQuota } from '../../src/sheets/keeper/shared-quota.js';
+import { SharedQuota, type SharedQuotaOptions } from '../../src/sheets/keeper/shared-quota.js';
 import { captureLogger, type CapturedLogger } from '../fixtures/capture-logger.js';
 import { waitFor } from '../helpers/corral.js';
 import { redisMissing, redisPerSuite } from '../helpers/redis-server.js';
@@ -23,11 +23,11 @@ describe('quota shared through Redis', { skip: redisMissing }, () => {
   const quotas: SharedQuota[] = [];
   const aborts: AbortController[] = [];
 
-  const quota = async (perMinute: number, url = server().url): Promise<SharedQuota> => {
+  const quota = async (perMinute: number, url = server().url, memory: Pick<SharedQuotaOptions, 'before' | 'onKeepersSeen'> = {}): Promise<SharedQuota> => {
     const link = new RedisLink({ url, logger: log.logger, pauseAfterFailureMs: PAUSE_MS });
     links.push(link);
     while (!link.ready) await new Promise((r) => setTimeout(r, 10));
-    const q = new SharedQuota({ link, prefix: PREFIX, perMinute: { read: perMinute, write: perMinute }, logger: log.logger });
+    const q = new SharedQuota({ link, prefix: PREFIX, perMinute: { read: perMinute, write: perMinute }, logger: log.logger, ...memory });
     quotas.push(q);
     return q;
   };
@@ -117,6 +117,28 @@ describe('quota shared through Redis', { skip: redisMissing }, () => {
     try {
       assert.equal(await grantedWithin(b, 6, 300), 3, 'B spends its share, 6 / 2 keepers (the whole limit if it counted itself alone)');
       assert.equal(await grantedWithin(a, 2, 300), 0, 'A spent its share and more before the outage');
+    } finally {
+      for (const x of aborts.splice(0)) x.abort();
+      await server().restart();
+    }
+  });
+
+  it("a keeper restarted just before Redis went away takes its share from its predecessor's count of keepers, less its predecessor's grants (the quota ledger's)", async () => {
+    const seen: { keepers: number; at: number }[] = [];
+    const a = await quota(6, server().url, { onKeepersSeen: (s) => seen.push(s) });
+    const b = await quota(6);
+    await waitFor(() => b.figures().sharedKeepers === 2, 3000, 'B counted two keepers present');
+    await a.take('read');
+    assert.equal(seen.at(-1)?.keepers, 2, 'A handed its count to the ledger');
+    // A restarts: Redis is flushed (its presence forgotten too) and then goes away before the
+    // other keepers say they are present again, so the new keeper counts only itself.
+    server().cli('FLUSHALL');
+    const lastA = seen.at(-1)!;
+    const restarted = await quota(6, server().url, { before: { keepers: lastA, grants: { read: [Date.now() - 1000], write: [] } } });
+    await waitFor(() => members('keepers') === 1, 3000, 'the new keeper said it is present');
+    await server().kill();
+    try {
+      assert.equal(await grantedWithin(restarted, 6, 300), 2, 'a share of 6 / 2 keepers, less the one read its predecessor made (6 with no memory)');
     } finally {
       for (const x of aborts.splice(0)) x.abort();
       await server().restart();

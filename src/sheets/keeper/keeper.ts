@@ -173,7 +173,14 @@ export class Keeper {
       // Under the lock and before the first call: what the previous keeper spent this minute counts.
       k.ledger = QuotaLedger.open(dataDir, { reads: k.readQuota, writes: k.writeQuota }, o.logger);
       k.backend = await o.openBackend(pacer(k.readQuota, k.writeQuota, k.meter, (kind, signal) => k.sharing?.quota.take(kind, signal)));
-      k.sharing = await SheetSharing.open(s, k.backend, o.logger, o.clock);
+      const ledger = k.ledger;
+      k.sharing = await SheetSharing.open(s, k.backend, o.logger, {
+        ...(o.clock ? { clock: o.clock } : {}),
+        // The previous keeper's grants, restored into the buckets just above, and its count of
+        // the keepers present: a keeper started while Redis is away spends its share, not the limit.
+        before: { keepers: ledger.keepersSeen(), grants: { read: k.readQuota.recentGrants(), write: k.writeQuota.recentGrants() } },
+        onKeepersSeen: (seen) => ledger.recordKeepers(seen),
+      });
       k.startTier();
       // Before the journal opens: its done entries are kept while a copy from before them is
       // served, and the restored copies are such copies (cache-handoff.ts).

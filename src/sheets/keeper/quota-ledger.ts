@@ -1,4 +1,5 @@
-// The quota buckets' grants of the last minute, kept in the data dir. The buckets live in the
+// The quota buckets' grants of the last minute, kept in the data dir (with REDIS_URL, also the
+// most keepers of the sheet counted present lately: shared-quota.ts). The buckets live in the
 // keeper's memory; without this file a keeper started after a crash, a kill -9 or a reload that
 // restarts it would hand out a fresh minute of tokens in a minute its predecessor had already
 // spent, and that minute would hold up to twice the quota (the promise is that no 60 s window
@@ -30,9 +31,24 @@ const NAMES: readonly BucketName[] = ['reads', 'writes'];
 /** [second of the wall clock (ms / 1000, floored), grants in it], oldest first. */
 export type SecondCount = readonly [number, number];
 
-export type LedgerContents = Readonly<Record<BucketName, readonly SecondCount[]>>;
+/**
+ * The most keepers of the sheet a keeper counted present in Redis (REDIS_URL) lately, and when
+ * (wall-clock ms): a keeper started while Redis is away takes its share from it (shared-quota.ts).
+ */
+export interface KeepersSeen {
+  readonly keepers: number;
+  readonly at: number;
+}
+
+export type LedgerContents = Readonly<Record<BucketName, readonly SecondCount[]>> & { readonly keepers?: KeepersSeen };
 
 const EMPTY: LedgerContents = { reads: [], writes: [] };
+
+function keepersOf(value: unknown): KeepersSeen | undefined {
+  if (!Array.isArray(value) || value.length !== 2) return undefined;
+  const [keepers, at] = value as unknown[];
+  return Number.isSafeInteger(keepers) && (keepers as number) >= 1 && Number.isSafeInteger(at) ? { keepers: keepers as number, at: at as number } : undefined;
+}
 
 function countsOf(value: unknown): SecondCount[] {
   if (!Array.isArray(value)) return [];
@@ -53,9 +69,10 @@ export function readLedger(path: string): { contents: LedgerContents; problem?: 
     return { contents: EMPTY, problem: (err as Error).message };
   }
   try {
-    const parsed = JSON.parse(text) as { v?: unknown; reads?: unknown; writes?: unknown };
+    const parsed = JSON.parse(text) as { v?: unknown; reads?: unknown; writes?: unknown; keepers?: unknown };
     if (parsed.v !== 1) return { contents: EMPTY, problem: `unknown ledger version ${JSON.stringify(parsed.v)}` };
-    return { contents: { reads: countsOf(parsed.reads), writes: countsOf(parsed.writes) } };
+    const keepers = keepersOf(parsed.keepers);
+    return { contents: { reads: countsOf(parsed.reads), writes: countsOf(parsed.writes), ...(keepers ? { keepers } : {}) } };
   } catch (err) {
     return { contents: EMPTY, problem: `not JSON: ${(err as Error).message}` };
   }
@@ -88,6 +105,10 @@ export class QuotaLedger {
   private readonly seconds: Record<BucketName, PerSecond> = { reads: new PerSecond(), writes: new PerSecond() };
   /** A full or read-only data dir fails every grant's write: said at the first, then once a minute. */
   private readonly writeFailure = new RepeatedFailure();
+  /** The keepers present a keeper of this data dir last recorded (its predecessor's, at open). */
+  private keepers: KeepersSeen | undefined;
+  /** Closed: the data dir may be the next keeper's already, and so is this file. */
+  private closed = false;
 
   private constructor(
     dataDir: string,
@@ -105,6 +126,7 @@ export class QuotaLedger {
   static open(dataDir: string, buckets: LedgerBuckets, logger: Logger): QuotaLedger {
     const ledger = new QuotaLedger(dataDir, buckets, logger);
     const { contents, problem } = readLedger(ledger.path);
+    ledger.keepers = contents.keepers;
     if (problem) logger.warn({ event: 'quota.ledger_unreadable', path: ledger.path, problem }, 'quota ledger unreadable; the quota starts from a fresh minute');
     const restored = { reads: 0, writes: 0 };
     for (const name of NAMES) {
@@ -122,9 +144,25 @@ export class QuotaLedger {
     return ledger;
   }
 
+  /** What this data dir's keepers last recorded of the keepers present (undefined: nothing yet). */
+  keepersSeen(): KeepersSeen | undefined {
+    return this.keepers;
+  }
+
+  /** Records the keepers present, for a keeper started while Redis is away. */
+  recordKeepers(seen: KeepersSeen): void {
+    if (this.closed) return;
+    this.keepers = seen;
+    this.write();
+  }
+
   private record(name: BucketName, at: number): void {
     this.seconds[name].add(at);
-    const contents = { v: 1, reads: this.seconds.reads.entries(), writes: this.seconds.writes.entries() };
+    this.write();
+  }
+
+  private write(): void {
+    const contents = { v: 1, reads: this.seconds.reads.entries(), writes: this.seconds.writes.entries(), ...(this.keepers ? { keepers: [this.keepers.keepers, this.keepers.at] } : {}) };
     try {
       writeNewPrivateFileSync(this.tmpPath, JSON.stringify(contents));
       renameSync(this.tmpPath, this.path);
@@ -146,6 +184,7 @@ export class QuotaLedger {
 
   /** Stops recording (the keeper is closing). Idempotent. */
   close(): void {
+    this.closed = true;
     for (const name of NAMES) this.buckets[name].setGrantListener(undefined);
   }
 }

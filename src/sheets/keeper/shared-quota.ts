@@ -32,6 +32,7 @@ import type { Logger } from '../../log/logger.js';
 import type { RedisLink } from '../../redis/link.js';
 import { sleepOn, systemClock, type Clock } from './clock.js';
 import { QUOTA_WINDOW_MS, QuotaBucket } from './quota.js';
+import type { KeepersSeen } from './quota-ledger.js';
 
 export type QuotaKind = 'read' | 'write';
 
@@ -117,6 +118,14 @@ export interface SharedQuotaOptions {
   readonly perMinute: Readonly<Record<QuotaKind, number>>;
   readonly logger: Logger;
   readonly clock?: Clock;
+  /**
+   * What this host's previous keeper left in the quota ledger: the most keepers it counted present
+   * lately, and its grants of the last window per kind. A keeper started while Redis is away takes
+   * its share from that count, less those grants, instead of taking the whole limit as if alone.
+   */
+  readonly before?: { readonly keepers?: KeepersSeen; readonly grants: Readonly<Record<QuotaKind, readonly number[]>> };
+  /** Called when the most keepers present changes (and once a window while it holds): the ledger keeps it. */
+  readonly onKeepersSeen?: (seen: KeepersSeen) => void;
 }
 
 /** The most keepers Redis counted in about the last two windows, and when. */
@@ -168,6 +177,11 @@ interface KindState {
   readonly perMinute: number;
   /** This keeper's grants of the last window, about oldest first (concurrent asks may swap two). */
   recent: Grant[];
+  /**
+   * The previous keeper's grants of the last window (the quota ledger's): they count against the
+   * share; not written back, since which of them the window already holds is not known.
+   */
+  inherited: readonly number[];
   /** Asks sent and not answered: each may be granted, so each counts against the share. */
   asking: number;
   /** Redis did not know this keeper, or lacked its newest grant: the next ask writes them all back. */
@@ -195,6 +209,8 @@ export class SharedQuota {
    * counts only the keepers heard from since, which would make the first of them a share of the whole.
    */
   private readonly presentPeak: Peak = { keepers: 1, at: -Infinity };
+  /** The peak as last handed to onKeepersSeen. */
+  private keepersSaid: KeepersSeen | undefined;
   private readonly presenceTimer: NodeJS.Timeout;
   private readonly onLinkReady = (): void => void this.sayPresent();
 
@@ -208,12 +224,15 @@ export class SharedQuota {
       peak: { keepers: 1, at: -Infinity },
       perMinute: o.perMinute[kind],
       recent: [],
+      inherited: o.before?.grants[kind] ?? [],
       asking: 0,
       restore: false,
       restoreSaidAt: -Infinity,
       fallback: undefined,
     });
     this.kinds = { read: state('read'), write: state('write') };
+    const seen = o.before?.keepers;
+    if (seen && this.clock.now() - seen.at < 2 * QUOTA_WINDOW_MS) raise(this.presentPeak, seen.keepers, seen.at);
     this.presentKey = `${o.prefix}:keepers`;
     o.link.client.defineCommand('corralTakeQuota', { numberOfKeys: 4, lua: TAKE_SCRIPT });
     o.link.client.defineCommand('corralQuotaPresent', { numberOfKeys: 1, lua: PRESENT_SCRIPT });
@@ -240,6 +259,12 @@ export class SharedQuota {
   private countPresent(present: number): void {
     this.present = Math.max(1, present);
     raise(this.presentPeak, this.present, this.clock.now());
+    const peak = this.presentPeak;
+    if (this.closed) return;
+    if (this.keepersSaid?.keepers !== peak.keepers || peak.at - this.keepersSaid.at >= QUOTA_WINDOW_MS) {
+      this.keepersSaid = { keepers: peak.keepers, at: peak.at };
+      this.o.onKeepersSeen?.(this.keepersSaid);
+    }
   }
 
   /**
@@ -303,9 +328,10 @@ export class SharedQuota {
     return `${this.keeperId}:${++this.grantSeq}`;
   }
 
-  /** Forgets this keeper's grants that left the window. */
+  /** Forgets this keeper's grants, and its predecessor's, that left the window. */
   private prune(st: KindState, now: number): void {
     if (st.recent.length > 0 && now - (st.recent[0]?.at ?? now) >= QUOTA_WINDOW_MS) st.recent = st.recent.filter((g) => now - g.at < QUOTA_WINDOW_MS);
+    if (st.inherited.length > 0) st.inherited = st.inherited.filter((at) => now - at < QUOTA_WINDOW_MS);
   }
 
   private async ask(st: KindState): Promise<TakeAnswer> {
@@ -321,7 +347,7 @@ export class SharedQuota {
     const client = this.o.link.client as unknown as { corralTakeQuota(...args: (string | number)[]): Promise<TakeAnswer> };
     let answer: TakeAnswer;
     try {
-      const underShare = st.recent.length + st.asking < this.share(st) ? 1 : 0;
+      const underShare = st.recent.length + st.inherited.length + st.asking < this.share(st) ? 1 : 0;
       st.asking++;
       const probe = restoring ? '' : this.newestWritten(st, now);
       answer = await client.corralTakeQuota(st.key, st.keepersKey, st.sinceKey, this.presentKey, st.perMinute, QUOTA_WINDOW_MS, this.keeperId, member, holdsOthers, st.peak.keepers, underShare, probe, ...args);
@@ -352,7 +378,7 @@ export class SharedQuota {
       st.fallback = new QuotaBucket({ name: `sheets ${st.kind}s (this host's share while Redis is away)`, perMinute: this.share(st), maxQueue: 0, clock: this.clock });
       // What this keeper spent in the window before the outage counts against its share: a
       // fresh share on top of it would let the hosts spend up to twice the limit that minute.
-      st.fallback.restore(st.recent.map((g) => g.at));
+      st.fallback.restore([...st.inherited, ...st.recent.map((g) => g.at)]);
     }
     if (!st.fallback.tryAcquire()) return false;
     const now = this.clock.now();

@@ -12,8 +12,11 @@ import type { Clock } from './clock.js';
 import type { WireLoginCount } from './protocol.js';
 import { sharedPrefix } from './shared-keys.js';
 import { SharedLogins } from './shared-logins.js';
-import { SharedQuota } from './shared-quota.js';
+import { SharedQuota, type SharedQuotaOptions } from './shared-quota.js';
 import { SharedRanges } from './shared-ranges.js';
+
+/** What the quota ledger keeps for the shared quota (SharedQuotaOptions' fields of the same names). */
+export type QuotaMemory = Pick<SharedQuotaOptions, 'before' | 'onKeepersSeen'>;
 
 export type SharingSettings = Pick<Settings, 'REDIS_URL' | 'REDIS_TLS_CA_FILE' | 'SHEET_CACHE_TTL' | 'SHEET_CACHE_MAX_STALE' | 'SHEETS_READS_PER_MINUTE' | 'SHEETS_WRITES_PER_MINUTE' | 'SHEETS_TIMEOUT'>;
 
@@ -30,7 +33,7 @@ export class SheetSharing {
    * for Redis up to its connect timeout: not a condition of starting (Redis away, this host goes on
    * alone), but the keeper's first reads can then take what the other hosts hold.
    */
-  static async open(s: SharingSettings, backend: SheetsBackend, logger: Logger, clock?: Clock): Promise<SheetSharing | undefined> {
+  static async open(s: SharingSettings, backend: SheetsBackend, logger: Logger, o: QuotaMemory & { readonly clock?: Clock } = {}): Promise<SheetSharing | undefined> {
     if (s.REDIS_URL === undefined || backend.kind !== 'google') return undefined;
     // Loaded only with REDIS_URL: a keeper without it does not pay for ioredis.
     const { CONNECT_TIMEOUT_MS, RedisLink } = await import('../../redis/link.js');
@@ -38,7 +41,7 @@ export class SheetSharing {
     const prefix = sharedPrefix(backend.source);
     const sharing = new SheetSharing(
       link,
-      new SharedQuota({ link, prefix, perMinute: { read: s.SHEETS_READS_PER_MINUTE, write: s.SHEETS_WRITES_PER_MINUTE }, logger, ...(clock ? { clock } : {}) }),
+      new SharedQuota({ link, prefix, perMinute: { read: s.SHEETS_READS_PER_MINUTE, write: s.SHEETS_WRITES_PER_MINUTE }, logger, ...o }),
       new SharedRanges({ link, prefix, keepMs: (s.SHEET_CACHE_TTL + s.SHEET_CACHE_MAX_STALE) * 1000, claimMs: s.SHEETS_TIMEOUT * 1000, ownerId: `${hostname()}:${process.pid}`, logger }),
       new SharedLogins({ link, prefix }),
     );
