@@ -111,13 +111,8 @@ local blocking = redis.call('ZRANGE', KEYS[1], n - limit, n - limit, 'WITHSCORES
 return {0, math.max(1, tonumber(blocking[2]) + window - now), keepers, present}
 `;
 
-export interface SharedQuotaOptions {
-  readonly link: RedisLink;
-  /** Key prefix of this sheet's shared state (keys.ts). */
-  readonly prefix: string;
-  readonly perMinute: Readonly<Record<QuotaKind, number>>;
-  readonly logger: Logger;
-  readonly clock?: Clock;
+/** What the quota ledger keeps for the shared quota, from one keeper to the next. */
+export interface QuotaMemory {
   /**
    * What this host's previous keeper left in the quota ledger: the most keepers it counted present
    * lately, and its grants of the last window per kind. A keeper started while Redis is away takes
@@ -126,6 +121,15 @@ export interface SharedQuotaOptions {
   readonly before?: { readonly keepers?: KeepersSeen; readonly grants: Readonly<Record<QuotaKind, readonly number[]>> };
   /** Called when the most keepers present changes (and once a window while it holds): the ledger keeps it. */
   readonly onKeepersSeen?: (seen: KeepersSeen) => void;
+}
+
+export interface SharedQuotaOptions extends QuotaMemory {
+  readonly link: RedisLink;
+  /** Key prefix of this sheet's shared state (keys.ts). */
+  readonly prefix: string;
+  readonly perMinute: Readonly<Record<QuotaKind, number>>;
+  readonly logger: Logger;
+  readonly clock?: Clock;
 }
 
 /** The most keepers Redis counted in about the last two windows, and when. */
@@ -259,8 +263,8 @@ export class SharedQuota {
   private countPresent(present: number): void {
     this.present = Math.max(1, present);
     raise(this.presentPeak, this.present, this.clock.now());
-    const peak = this.presentPeak;
     if (this.closed) return;
+    const peak = this.presentPeak;
     if (this.keepersSaid?.keepers !== peak.keepers || peak.at - this.keepersSaid.at >= QUOTA_WINDOW_MS) {
       this.keepersSaid = { keepers: peak.keepers, at: peak.at };
       this.o.onKeepersSeen?.(this.keepersSaid);

@@ -12,11 +12,8 @@ import type { Clock } from './clock.js';
 import type { WireLoginCount } from './protocol.js';
 import { sharedPrefix } from './shared-keys.js';
 import { SharedLogins } from './shared-logins.js';
-import { SharedQuota, type SharedQuotaOptions } from './shared-quota.js';
+import { SharedQuota, type QuotaMemory } from './shared-quota.js';
 import { SharedRanges } from './shared-ranges.js';
-
-/** What the quota ledger keeps for the shared quota (SharedQuotaOptions' fields of the same names). */
-export type QuotaMemory = Pick<SharedQuotaOptions, 'before' | 'onKeepersSeen'>;
 
 export type SharingSettings = Pick<Settings, 'REDIS_URL' | 'REDIS_TLS_CA_FILE' | 'SHEET_CACHE_TTL' | 'SHEET_CACHE_MAX_STALE' | 'SHEETS_READS_PER_MINUTE' | 'SHEETS_WRITES_PER_MINUTE' | 'SHEETS_TIMEOUT'>;
 
