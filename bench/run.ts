@@ -81,8 +81,37 @@ const SECTIONS: Record<string, () => Promise<void>> = {
   ratelimit: () => benchRateLimit({ seconds: seconds(8), rounds: rounds(3), workers: 8, connections: 100, clients: 1000 }),
 };
 
-const wanted = process.argv.slice(2).filter((a) => !a.startsWith('-'));
-const names = wanted.length > 0 ? wanted : Object.keys(SECTIONS);
+const HELP = `Usage: npm run bench [-- section...]
+
+Runs the benchmarks in one session on this machine and prints each one's ratios against a
+reference measured in the same run; figures are saved as JSON in bench/results/.
+
+Sections (default: all, in this order):
+  ${Object.keys(SECTIONS).join(', ')}
+
+Environment (whole numbers, checked before any server starts):
+  BENCH_SECONDS            length of each load in seconds (each section has its own default)
+  BENCH_ROUNDS             rounds per load (daemon, accept, ratelimit, streams: 3; compare's goal rows: 5; spread: 8)
+  BENCH_WARMUP_SECONDS     unmeasured load before measuring (compare: 10; streams, spread: 5; 0 = cold)
+  BENCH_COMPARE_WORKERS    worker counts of compare, e.g. 8,2 (the default)
+  BENCH_SPREAD_WORKERS     worker count of spread (default 8)
+  BENCH_EXPORT_ROWS        rows of export-memory's tab (default 300000)
+  BENCH_EXPORT_WORKERS     workers of export-memory (default 8)
+  BENCH_GUNICORN           the gunicorn compare runs (default: gunicorn on PATH; skipped with a message when absent)
+  BENCH_RESULTS_DIR        where figures are saved (default bench/results/)
+
+See README.md, "Benchmarks", for what each section measures and its goals.
+`;
+
+const args = process.argv.slice(2);
+if (args.includes('--help') || args.includes('-h')) {
+  process.stdout.write(HELP);
+  process.exit(0);
+}
+const options = args.filter((a) => a.startsWith('-'));
+// An option used to be dropped without a word, so `npm run bench -- --help` ran every section.
+if (options.length > 0) refuse(`unknown option "${options.join('", "')}": sections are named without dashes; see --help`);
+const names = args.length > 0 ? args : Object.keys(SECTIONS);
 const unknown = names.filter((n) => !SECTIONS[n]);
 if (unknown.length > 0) refuse(`unknown bench section "${unknown.join('", "')}"; known: ${Object.keys(SECTIONS).join(', ')}`);
 for (const name of names) await (SECTIONS[name] as () => Promise<void>)();

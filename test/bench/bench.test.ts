@@ -6,7 +6,7 @@
 // since it loads both cores.
 
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -134,6 +134,19 @@ function goal(saved: Saved, what: string) {
 }
 
 describe('npm run bench', () => {
+  it('--help lists the sections and settings without running any; an unknown option is refused before any server starts', () => {
+    const help = spawnSync(process.execPath, [RUN, '--help'], { encoding: 'utf8', timeout: 30_000 });
+    assert.equal(help.status, 0, help.stderr);
+    assert.match(help.stdout, /^Usage: npm run bench/);
+    for (const section of ['daemon', 'sheets', 'compare', 'spread', 'idempotency-memory']) assert.ok(help.stdout.includes(section), `${section} in:\n${help.stdout}`);
+    assert.ok(help.stdout.includes('BENCH_COMPARE_WORKERS'), help.stdout);
+    assert.doesNotMatch(help.stdout, /req\/s/, 'no section ran');
+    const bad = spawnSync(process.execPath, [RUN, '--rounds=3'], { encoding: 'utf8', timeout: 30_000 });
+    assert.equal(bad.status, 64);
+    assert.match(bad.stderr, /^bench: unknown option "--rounds=3": sections are named without dashes; see --help/);
+    assert.equal(bad.stdout, '', 'no section ran');
+  });
+
   const missing = gunicornMissing();
   it('compare against bare node:cluster and gunicorn + gevent: every load, rounds, goals, and the figures saved where asked', { skip: missing ? `${GUNICORN_SKIP} (${missing})` : false }, async () => {
     const committedBefore = statSync(COMMITTED).mtimeMs;
