@@ -56,6 +56,8 @@ export interface LoadOptions {
 const PATH_SETTINGS: readonly SettingName[] = ['CORRAL_PIDFILE', 'CORRAL_LOG_FILE', 'CORRAL_DATA_DIR', 'GOOGLE_APPLICATION_CREDENTIALS', 'REDIS_TLS_CA_FILE'];
 
 const KNOWN_PREFIXES = ['CORRAL_', 'GUNICORN_', 'SHEET_', 'SHEETS_'];
+/** Prefixes other tools use too: an unknown name there is warned about only when it is a near miss of ours. */
+const SHARED_PREFIXES = ['GOOGLE_', 'REDIS_'];
 
 const NO_LINT: EnvLint = { lineOf: new Map(), duplicates: [], ignored: [] };
 
@@ -182,14 +184,16 @@ export function loadSettings(options: LoadOptions = {}): LoadedSettings {
     const cased = key !== upper ? ' (setting names are upper case)' : '';
     warnings.push(`unknown setting ${key}${cased}${guess ? `: did you mean ${guess}?` : ' (ignored)'}`);
   }
-  // GOOGLE_* names belong to Google's own tools too (GOOGLE_CLOUD_PROJECT...): only a near miss of
-  // one of ours is worth a word, and it is: GOOGLE_APPLICATION_CREDENTIAL leaves corral without a key.
+  // GOOGLE_* and REDIS_* names belong to other tools too (GOOGLE_CLOUD_PROJECT, an app's
+  // REDIS_HOST...): only a near miss of one of ours is worth a word, and it is:
+  // GOOGLE_APPLICATION_CREDENTIAL leaves corral without a key, REDIS_ULR leaves the host unshared.
   for (const key of Object.keys(merged)) {
     const upper = key.toUpperCase();
-    if (!upper.startsWith('GOOGLE_') || key in schema) continue;
+    const prefix = SHARED_PREFIXES.find((p) => upper.startsWith(p));
+    if (prefix === undefined || key in schema) continue;
     const guess = upper in schema ? upper : suggest(upper);
     const cased = key !== upper ? ' (setting names are upper case)' : '';
-    if (guess?.startsWith('GOOGLE_')) warnings.push(`unknown setting ${key}${cased}: did you mean ${guess}?`);
+    if (guess?.startsWith(prefix)) warnings.push(`unknown setting ${key}${cased}: did you mean ${guess}?`);
   }
 
   // Google needs credentials: without them the keeper could only fail, over and over, behind a

@@ -246,6 +246,14 @@ test('a near miss of a GOOGLE_* setting gets a did-you-mean warning; Google\'s o
   ]);
 });
 
+test('a near miss of a REDIS_* setting gets a did-you-mean warning (a misspelt REDIS_URL leaves the host unshared); other tools\' REDIS_* variables are left alone', () => {
+  const { warnings } = loadSettings({ env: { CORRAL_ENV_FILE: 'none', REDIS_ULR: 'redis://127.0.0.1:6379', redis_url: 'redis://127.0.0.1:6379', REDIS_HOST: 'cache', REDIS_PASSWORD: 'x' } });
+  assert.deepEqual(warnings, [
+    'unknown setting REDIS_ULR: did you mean REDIS_URL?',
+    'unknown setting redis_url (setting names are upper case): did you mean REDIS_URL?',
+  ]);
+});
+
 test('an empty tab range or data dir is its default, and `corral config` shows that value, not "(unset)"', () => {
   withDir((dir) => {
     writeFileSync(join(dir, '.env'), 'SHEET_PLAYERS_RANGE=\nSHEET_EVENTS_RANGE=\nCORRAL_DATA_DIR=\nCORRAL_PIDFILE=\n');
