@@ -27,7 +27,8 @@ import { CRITERIA, overallVerdict, RATE_LIMIT_HINT } from './verdict.js';
 import { VirtualUser } from './vuser.js';
 
 export interface RunIo {
-  readonly stdout: { write(text: string): unknown };
+  /** `verdictWritten`: told once the verdict's line is written (checked-output.ts). */
+  readonly stdout: { write(text: string): unknown; verdictWritten?(): void };
   readonly stderr: ProgressStream;
   /**
    * Calls fn on an interrupt (SIGINT); returns a function that removes the handler, called once

@@ -130,7 +130,7 @@ export function segmentStatus(s: SegmentResult): 'not run' | 'fail' | 'no data' 
 
 /** The steps table and the verdict, on stdout; `files` undefined: they could not be written. */
 export function printSummary(
-  out: { write(text: string): unknown },
+  out: { write(text: string): unknown; verdictWritten?(): void },
   segments: readonly SegmentResult[],
   judged: readonly JudgedSegment[],
   verdict: Verdict,
@@ -146,6 +146,7 @@ export function printSummary(
     out.write(`${s.label.padEnd(10)} ${users.padStart(5)} users  ${status.padEnd(7)}  ${String(s.rps).padStart(7)} req/s  ${lat}, ${rest}\n`);
   });
   out.write(`verdict: ${verdict.headline}\n`);
+  out.verdictWritten?.();
   for (const line of verdict.lines) out.write(`  ${line}\n`);
   if (files) out.write(`result: ${files.json}\nreport: ${files.html}\n`);
   else out.write('result: not written (see the error on stderr)\n');

@@ -300,6 +300,32 @@ describe('corral loadtest against the fixture app', () => {
     assert.match(stderr, new RegExp(`^corral loadtest: stdout was closed before the verdict was printed \\(EPIPE\\); verdict: supports 1 concurrent user: yes \\(p95 [\\d.]+ ms, 0 errors, CPU not measured\\); result: ${out}/result\\.json, report: ${out}/report\\.html$`, 'm'));
   });
 
+  it('exits 0 when the reader of stdout left once it had the verdict (the lines after it meet the closed pipe)', async () => {
+    const t = await target();
+    const out = join(dir, 'stdout-left-after-verdict');
+    const child = spawn(process.execPath, [BIN, 'loadtest', '--target', t.url, '--users', '1', '--duration', '1s', '--think-time', '20ms', '--mix', 'read=1', '--users-file', usersFile, '--out', out], { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stderr = '';
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    const exited = new Promise<number | null>((resolve) => child.on('exit', resolve));
+    // As `| grep -m1 verdict` does: read up to the verdict's line, then close the pipe. Whether
+    // the lines after it meet the closed pipe depends on timing (they often reach it first); the
+    // rule itself, that only writes up to the verdict count, is pinned in the unit test
+    // (loadtest-stop-signals.test.ts).
+    let stdout = '';
+    await new Promise<void>((resolve) =>
+      child.stdout.on('data', (d: Buffer) => {
+        stdout += d.toString();
+        if (/^verdict: /m.test(stdout)) {
+          child.stdout.destroy();
+          resolve();
+        }
+      }),
+    );
+    assert.equal(await exited, 0, stderr);
+    assert.doesNotMatch(stderr, /stdout was closed/);
+    assert.equal(readResult(out).result.verdict.pass, true);
+  });
+
   it('does not exit 0 for a verdict stdout could not take (a full disk)', { skip: existsSync('/dev/full') ? false : '/dev/full is missing' }, async () => {
     const t = await target();
     const out = join(dir, 'stdout-full');

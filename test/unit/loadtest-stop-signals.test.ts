@@ -82,6 +82,23 @@ describe('loadtest stop signals', () => {
     assert.deepEqual(h.stops, ['stop']);
   });
 
+  it('counts a failed write as a lost verdict only up to the verdict: the lines after it failing leave the verdict given', async () => {
+    // The reader left once it had the verdict: only the lines after it meet the closed pipe.
+    const given = new CheckedOutput({
+      write: (text, callback) => queueMicrotask(() => callback(text.startsWith('result:') ? Object.assign(new Error('write EPIPE'), { code: 'EPIPE' }) : null)),
+    });
+    given.write('step 1\n');
+    given.write('verdict: supports 2 concurrent users: yes\n');
+    given.verdictWritten();
+    given.write('result: /runs/c/result.json\n');
+    assert.equal(await given.settled(), undefined, 'the reader took the verdict and left');
+    const lost = new CheckedOutput({ write: (_text, callback) => queueMicrotask(() => callback(Object.assign(new Error('write EPIPE'), { code: 'EPIPE' }))) });
+    lost.write('step 1\n');
+    lost.write('verdict: supports 2 concurrent users: yes\n');
+    lost.verdictWritten();
+    assert.equal(((await lost.settled()) as NodeJS.ErrnoException | undefined)?.code, 'EPIPE', 'the verdict itself met the closed pipe');
+  });
+
   it('gives a late signal the code the run ends with when stdout did not take a passing verdict (141, not 0)', async () => {
     const h = harness();
     const stdout = new CheckedOutput({ write: (_text, callback) => queueMicrotask(() => callback(Object.assign(new Error('write EPIPE'), { code: 'EPIPE' }))) });

@@ -97,9 +97,11 @@ Exit codes:
        or stopped before the load began: nothing was written
   143  stopped by SIGTERM; the partial report was written (as for 130)
   129  stopped by SIGHUP (terminal closed, SSH dropped); the partial report was written (as for 130)
-  141  the run passed, but stdout was closed before the verdict was printed (its reader,
-       e.g. \`| head -3\`, went away) or could not be written (a full disk): the verdict goes
-       to stderr instead and the report is written; a run that did not pass keeps its own code
+  141  the run passed, but stdout was closed before the verdict's line was printed (its
+       reader, e.g. \`| head -1\`, went away first) or could not take it (a full disk): the
+       verdict goes to stderr instead and the report is written; a run that did not pass
+       keeps its own code. A reader that leaves after the verdict reached the pipe is not
+       seen: the lines after the verdict do not count
   1    the result could not be written after the run (the verdict is still
        printed; the files are written to temporary names and renamed, so earlier
        result files in --out are left whole, as they were), or its directory could
