@@ -9,6 +9,7 @@ export const ERROR_CODES = {
   CORRAL_ERR_LOG_WRITE: 'CORRAL_LOG_FILE could not be written (disk full, I/O error): lines are dropped, said once on stderr, and writing resumes by itself; `log.write_recovered` counts the lines lost.',
   CORRAL_ERR_USAGE: 'The command line was not understood.',
   CORRAL_ERR_NOT_RUNNING: 'No running master was found through the pidfile.',
+  CORRAL_ERR_NO_PIDFILE: 'CORRAL_PIDFILE is empty, so the master writes no pidfile and reload, stop and status cannot find it: whether corral runs is unknown; status exits 4, reload and stop signal nothing and exit 1 (use systemctl, or set CORRAL_PIDFILE and restart corral).',
   CORRAL_ERR_MASTER_UNVERIFIED: 'The pidfile names a live process without a start stamp, whose command line is not `corral start`, that may or may not be the master: reload and stop signal nothing, status exits 4 (unknown).',
   CORRAL_ERR_ALREADY_RUNNING: 'The pidfile names a live master, or a live process without a start stamp that may be one (remove the pidfile if it is stale).',
   CORRAL_ERR_PIDFILE: 'start could not use CORRAL_PIDFILE: its directory cannot be created or written, the path is a directory, or the file cannot be read; nothing was started (exit 78).',

@@ -12,10 +12,18 @@ import { procReaders, type ProcReaders } from '../master/proc-identity.js';
  * running, and CORRAL_ERR_MASTER_UNVERIFIED when the pidfile names a live process nothing tells
  * apart from a master: that is not "not running" (start refuses the same pidfile as running).
  * CORRAL_ERR_PIDFILE_UNTRUSTED when the pidfile belongs to a user who could have named any process.
+ * CORRAL_ERR_NO_PIDFILE when CORRAL_PIDFILE is empty: there is nothing to look at.
  */
 export function findMaster(settings: Settings, proc: ProcReaders = procReaders): number {
   const file = settings.CORRAL_PIDFILE;
-  if (!file) throw new CorralError('CORRAL_ERR_NOT_RUNNING', 'CORRAL_PIDFILE is empty, so the master cannot be found; use systemctl or kill -HUP <pid>');
+  // Empty is no pidfile (under systemd, which tracks the master itself): not "not running", which
+  // would make `stop` report success and `status || start` start a second master into a refusal.
+  if (!file) {
+    throw new CorralError(
+      'CORRAL_ERR_NO_PIDFILE',
+      'CORRAL_PIDFILE is empty, so the master writes no pidfile and cannot be found: whether corral runs is unknown; nothing was signalled. Use systemctl (systemctl status|reload|stop corral) or signal the master yourself (kill -HUP|-TERM <pid>), or set CORRAL_PIDFILE (e.g. CORRAL_PIDFILE=/run/corral/corral.pid) and restart corral (a reload does not apply it)',
+    );
+  }
   const state = checkPidfile(file, proc);
   if (state === undefined) throw new CorralError('CORRAL_ERR_NOT_RUNNING', `corral is not running (no pidfile at ${file})`);
   // An empty or garbled pidfile names no process to signal. (A master starting this very moment
@@ -107,7 +115,8 @@ export function loadLookupSettings(): Settings {
 
 /**
  * findMaster for commands that exit 3 when corral is not running (status, reload): prints why,
- * returns undefined. CORRAL_ERR_MASTER_UNVERIFIED and CORRAL_ERR_PIDFILE_UNREADABLE are thrown on:
+ * returns undefined. CORRAL_ERR_MASTER_UNVERIFIED, CORRAL_ERR_PIDFILE_UNREADABLE, CORRAL_ERR_PIDFILE_UNTRUSTED
+ * and CORRAL_ERR_NO_PIDFILE are thrown on:
  * reload fails with them (exit 1), status says "unknown" (exit 4). (stop calls findMaster itself:
  * not running is success for it.)
  */

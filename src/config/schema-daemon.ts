@@ -86,7 +86,7 @@ export const daemonSchema = {
     default: undefined,
   }),
   CORRAL_PIDFILE: str({
-    description: 'File the master writes its pid to; reload/stop/status find it there.',
+    description: 'File the master writes its pid to; reload/stop/status find it there. Empty = none (they cannot find the master).',
     default: 'corral.pid',
   }),
   CORRAL_LOG_FILE: str({

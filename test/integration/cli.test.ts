@@ -79,6 +79,28 @@ test('status, reload and stop find the master through the pidfile and .env', asy
   }
 });
 
+test('CORRAL_PIDFILE= (empty): the master runs without a pidfile; status exits 4 (unknown), stop and reload signal nothing and exit 1, none says it is not running', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'corral-cli-'));
+  // Empty is a documented way to run without a pidfile (a supervisor that tracks the master).
+  writeFileSync(join(dir, '.env'), [`CORRAL_BIND=127.0.0.1:0`, `CORRAL_ADMIN_BIND=127.0.0.1:0`, `CORRAL_WORKERS=1`, `CORRAL_APP=${join(FIXTURE_APPS, 'basic.mjs')}`, 'CORRAL_PIDFILE='].join('\n'));
+  const c = await startCorral({ cwd: dir, workers: null, unset: ['CORRAL_PIDFILE'], env: { CORRAL_ENV_FILE: '.env', CORRAL_LOG_FILE: join(dir, 'corral.log') } });
+  try {
+    assert.equal(existsSync(join(dir, 'corral.pid')), false, 'no pidfile written');
+    for (const [cmd, code] of [['status', 4], ['stop', 1], ['reload', 1]] as const) {
+      const r = await corral(dir, cmd);
+      assert.equal(r.code, code, `${cmd}: ${r.stdout}${r.stderr}`);
+      assert.equal(r.stdout, '', `${cmd} claims nothing on stdout`);
+      assert.match(r.stderr, new RegExp(`^corral ${cmd}: \\[CORRAL_ERR_NO_PIDFILE\\] CORRAL_PIDFILE is empty, so the master writes no pidfile and cannot be found: whether corral runs is unknown; nothing was signalled\\. Use systemctl .*or set CORRAL_PIDFILE`));
+      assert.doesNotMatch(r.stderr, /not running|nothing to stop/);
+    }
+    assert.ok(isAlive(c.pid), 'nothing was signalled');
+    assert.equal(c.events('reload.start').length, 0, 'no reload was asked for');
+  } finally {
+    await c.stop();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
 test('status of a corral whose admin port another corral holds: exit 1 and says so, rather than show the other one\'s figures', async () => {
   const adminPort = await freePort();
   const token = 'cli-test-token-0123456789';

@@ -19,8 +19,9 @@ settings the master's environment also sets, whose edit in .env has no effect
 
 Exit codes: 0 signal sent, 1 the pidfile names a live process without a start stamp that may or
 may not be corral (the message says how to go on), this user may not read the pidfile, the
-pidfile belongs to a user other than root and the one the process it names runs as, or the
-master runs as another user, 3 not running, 64 an unknown option, 78 the settings are invalid or
+pidfile belongs to a user other than root and the one the process it names runs as, the
+master runs as another user, or CORRAL_PIDFILE is empty (no pidfile names the master: use
+systemctl reload corral), 3 not running, 64 an unknown option, 78 the settings are invalid or
 CORRAL_ENV_FILE cannot be read (this command reads them to find CORRAL_PIDFILE). No signal was
 sent unless 0.`,
   async run(argv) {

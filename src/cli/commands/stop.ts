@@ -23,8 +23,8 @@ place): LSB's stop of a stopped service succeeds (\`corral status\` exits 3 for 
 running after the graceful timeout + 10 s (or not allowed to signal it: run as the user corral
 runs as, or use systemctl; or the pidfile names a live process without a start stamp that may or
 may not be corral, or this user may not read the pidfile, or the pidfile belongs to a user other
-than root and the one the process it names runs as: nothing was signalled, the message says how
-to go on), 64 an unknown option, 78 CORRAL_PIDFILE or CORRAL_GRACEFUL_TIMEOUT is invalid, or
+than root and the one the process it names runs as, or CORRAL_PIDFILE is empty so no pidfile
+names the master: nothing was signalled, the message says how to go on), 64 an unknown option, 78 CORRAL_PIDFILE or CORRAL_GRACEFUL_TIMEOUT is invalid, or
 CORRAL_ENV_FILE cannot be read.`,
   async run(argv) {
     const { values } = parseFlags(argv, { fast: { type: 'boolean' }, 'no-wait': { type: 'boolean' } });
