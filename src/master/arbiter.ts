@@ -14,9 +14,8 @@ import { monotonicNow } from '../clock.js';
 import { EXIT, describeError } from '../errors.js';
 import { heartbeatIntervalMs } from '../heartbeat-interval.js';
 import type { ChildMessage } from '../ipc/messages.js';
-import { assertLogFileWritable, type Logger } from '../log/logger.js';
+import type { Logger } from '../log/logger.js';
 import { RepeatedFailure } from '../log/repeated-failure.js';
-import { assertAdminBindSafe } from './admin/auth.js';
 import type { AdminView, RespawnWait } from './admin/view.js';
 import { computeCapacity, perWorkerCap, type Capacity } from './capacity.js';
 import { accountExit, addServed, type ChildExit, type ServedTotals } from './child-exits.js';
@@ -33,6 +32,7 @@ import { newChildRecord, snapshotOf, type ChildRecord, type RetireReason } from 
 import { changedKeeperSettings, logEnvOverrides, planReload } from './reload-plan.js';
 import { drainsDue, forksDue, isActiveCurrent, nextRecycle, scaleDownExcess } from './rollout.js';
 import type { Spawner } from './spawner.js';
+import { assertSettingsAccepted } from './settings-check.js';
 import { respawnWaitOf, StatusReporter, statusLineOf } from './status-report.js';
 import { stopDeadline, stopStep } from './stop-sequence.js';
 
@@ -266,9 +266,9 @@ export class Arbiter {
     let next: LoadedSettings;
     try {
       next = this.o.reloadSettings();
-      // Settings the next start would refuse are refused now, not found out at the next reboot.
-      assertAdminBindSafe(next.settings);
-      assertLogFileWritable(next.settings.CORRAL_LOG_FILE);
+      // Settings the next start would refuse are refused now, not found out at the next reboot
+      // (`corral reload` makes the same check before it signals).
+      assertSettingsAccepted(next.settings);
     } catch (err) {
       const why = describeError(err);
       this.gens.refused(why.code, why.message);

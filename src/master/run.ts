@@ -8,7 +8,6 @@ import { EXIT, describeError } from '../errors.js';
 import type { Logger } from '../log/logger.js';
 import { isJournalFd, STDERR_PRIORITY } from '../log/journal.js';
 import { createLogger } from '../log/logger.js';
-import { assertAdminBindSafe } from './admin/auth.js';
 import { startMonitoring, type Monitoring } from './admin/monitoring.js';
 import { startAdminServer, type AdminServer } from './admin/server.js';
 import { Arbiter, type Intent } from './arbiter.js';
@@ -16,6 +15,7 @@ import { createConnectionGauges } from './connection-gauges.js';
 import { createHostCounters } from './host-counters.js';
 import { noopNotifier, type Notifier } from './notify.js';
 import { removePidfile, writePidfile } from './pidfile.js';
+import { assertSettingsAccepted } from './settings-check.js';
 import { createSpawner } from './spawner.js';
 
 export interface MasterEntryPoints {
@@ -43,8 +43,9 @@ export interface MasterHooks {
 
 export async function runMaster(loaded: LoadedSettings, entry: MasterEntryPoints, hooks: MasterHooks = {}): Promise<void> {
   const settings = loaded.settings;
-  // Refuse before anything starts: an admin API open to the network without a token.
-  assertAdminBindSafe(settings);
+  // Refuse before anything starts what a reload would refuse: an admin API open to the network
+  // without a token, a log file that cannot be opened.
+  assertSettingsAccepted(settings);
   const log = createLogger(settings, { role: 'master' });
   const logger = log.logger;
   // The notifier may refuse to start (NOTIFY_SOCKET set but no transport): before the pidfile.

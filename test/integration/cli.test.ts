@@ -101,6 +101,53 @@ test('CORRAL_PIDFILE= (empty): the master runs without a pidfile; status exits 4
   }
 });
 
+test('reload refuses what the master would refuse (an admin API beyond loopback without a token, a log file that cannot be opened) with exit 78 and the master\'s message, signalling nothing; config --check refuses it too', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'corral-cli-'));
+  const log = join(dir, 'corral.log');
+  const base = [`CORRAL_BIND=127.0.0.1:0`, `CORRAL_WORKERS=1`, `CORRAL_APP=${join(FIXTURE_APPS, 'basic.mjs')}`, `CORRAL_PIDFILE=${join(dir, 'corral.pid')}`];
+  writeFileSync(join(dir, '.env'), [...base, `CORRAL_ADMIN_BIND=127.0.0.1:0`, `CORRAL_ADMIN_TOKEN=cli-test-token-0123456789`, `CORRAL_LOG_FILE=${log}`].join('\n'));
+  // The master reads these from .env, as the CLI does.
+  const c = await startCorral({ cwd: dir, workers: null, unset: ['CORRAL_ADMIN_BIND', 'CORRAL_LOG_FILE', 'CORRAL_PIDFILE'], env: { CORRAL_ENV_FILE: '.env' } });
+  try {
+    const adminPort = await freePort();
+    writeFileSync(join(dir, '.env'), [...base, `CORRAL_ADMIN_BIND=0.0.0.0:${adminPort}`, `CORRAL_LOG_FILE=${log}`].join('\n'));
+    const unsafe = new RegExp(`\\[CORRAL_ERR_ADMIN_UNSAFE\\] (CORRAL_ADMIN_BIND=0\\.0\\.0\\.0:${adminPort} is reachable from other hosts but CORRAL_ADMIN_TOKEN is unset;.*)\n$`);
+    const check = await corral(dir, 'config', '--check');
+    assert.equal(check.code, 78, check.stderr);
+    const reload = await corral(dir, 'reload');
+    assert.equal(reload.code, 78, `${reload.stdout}${reload.stderr}`);
+    assert.equal(reload.stdout, '', 'no "reload requested"');
+    const said = unsafe.exec(reload.stderr)?.[1];
+    assert.ok(said, reload.stderr);
+    assert.equal(unsafe.exec(check.stderr)?.[1], said, 'config --check says the same');
+    await new Promise((r) => setTimeout(r, 300));
+    assert.deepEqual([c.events('reload.start').length, c.events('reload.failed').length], [0, 0], 'the master was not signalled');
+    // The master, signalled anyway, refuses the same settings with the same message.
+    c.kill('SIGHUP');
+    const failed = await c.waitForLog((l) => l.event === 'reload.failed', 10000, 'reload.failed');
+    assert.equal((failed.err as { code?: string; message?: string }).code, 'CORRAL_ERR_ADMIN_UNSAFE');
+    assert.equal((failed.err as { message?: string }).message, said);
+
+    // A log file under a plain file: nothing can create it. Checked without creating anything.
+    writeFileSync(join(dir, 'plain'), '');
+    writeFileSync(join(dir, '.env'), [...base, `CORRAL_ADMIN_BIND=127.0.0.1:0`, `CORRAL_LOG_FILE=${join(dir, 'plain', 'logs', 'corral.log')}`].join('\n'));
+    for (const args of [['config', '--check'], ['reload']]) {
+      const r = await corral(dir, ...args);
+      assert.equal(r.code, 78, `${args.join(' ')}: ${r.stdout}${r.stderr}`);
+      assert.match(r.stderr, /\[CORRAL_ERR_LOG_FILE\] cannot open CORRAL_LOG_FILE .*plain\/logs\/corral\.log: /);
+    }
+    // A log file in a directory not there yet is fine, and is not created by the check.
+    writeFileSync(join(dir, '.env'), [...base, `CORRAL_ADMIN_BIND=127.0.0.1:0`, `CORRAL_LOG_FILE=${join(dir, 'new', 'corral.log')}`].join('\n'));
+    const fresh = await corral(dir, 'config', '--check');
+    assert.equal(fresh.code, 0, fresh.stderr);
+    assert.equal(existsSync(join(dir, 'new')), false, 'config --check created nothing');
+    assert.equal(c.events('reload.failed').length, 1, 'only the SIGHUP sent by hand reached the master');
+  } finally {
+    await c.stop();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
 test('status of a corral whose admin port another corral holds: exit 1 and says so, rather than show the other one\'s figures', async () => {
   const adminPort = await freePort();
   const token = 'cli-test-token-0123456789';

@@ -2,7 +2,7 @@ import { renderEnvExample } from '../../config/env-example.js';
 import { displayValue, loadSettings } from '../../config/load.js';
 import { schema, settingNames } from '../../config/schema.js';
 import { CorralError } from '../../errors.js';
-import { assertAdminBindSafe } from '../../master/admin/auth.js';
+import { assertSettingsAccepted } from '../../master/settings-check.js';
 import { parseFlags, type Command } from '../command.js';
 
 export const configCommand: Command = {
@@ -12,8 +12,9 @@ export const configCommand: Command = {
 
 Reads .env (or CORRAL_ENV_FILE) and the environment exactly as \`corral start\` would, and prints
 every setting with its value and source (default, .env, environment, alias NAME). Secrets are
-redacted. Exits 78 when \`corral start\` would refuse the settings: listing every invalid setting,
-or saying the admin API would listen beyond loopback without CORRAL_ADMIN_TOKEN.
+redacted. Exits 78 when \`corral start\` or a reload would refuse the settings: listing every
+invalid setting, or saying the admin API would listen beyond loopback without CORRAL_ADMIN_TOKEN,
+or that CORRAL_LOG_FILE cannot be opened (checked without creating it).
 
 Options:
   --check    print one line (settings OK, or why not) instead of the table: for scripts and
@@ -34,9 +35,9 @@ cannot be read.`,
       return 0;
     }
     const loaded = loadSettings();
-    // start refuses these settings together (exit 78); so must the command operators run to check
-    // an edited .env before `systemctl restart`.
-    assertAdminBindSafe(loaded.settings);
+    // start and a reload refuse these settings together (exit 78); so must the command operators
+    // run to check an edited .env before `systemctl restart` or `reload`.
+    assertSettingsAccepted(loaded.settings);
     if (values.check) {
       const n = loaded.warnings.length;
       process.stdout.write(`settings OK (env file: ${loaded.envFile ?? '(none)'}${n > 0 ? `; ${n} warning${n === 1 ? '' : 's'} on stderr` : ''})\n`);

@@ -1,5 +1,6 @@
 import { loadSettings } from '../../config/load.js';
 import { EXIT } from '../../errors.js';
+import { assertSettingsAccepted } from '../../master/settings-check.js';
 import { parseFlags, type Command } from '../command.js';
 import { findMasterOrSay, signalMaster } from '../master-process.js';
 
@@ -19,14 +20,19 @@ settings the master's environment also sets, whose edit in .env has no effect
 
 Exit codes: 0 signal sent, 1 the pidfile names a live process without a start stamp that may or
 may not be corral (the message says how to go on), this user may not read the pidfile, the
-pidfile belongs to a user other than root and the one the process it names runs as, the
-master runs as another user, or CORRAL_PIDFILE is empty (no pidfile names the master: use
-systemctl reload corral), 3 not running, 64 an unknown option, 78 the settings are invalid or
-CORRAL_ENV_FILE cannot be read (this command reads them to find CORRAL_PIDFILE). No signal was
-sent unless 0.`,
+pidfile belongs to a user other than root and the one the process it names runs as, the master
+runs as another user, or CORRAL_PIDFILE is empty (no pidfile names the master: use systemctl
+reload corral), 3 not running, 64 an unknown option, 78 the master would refuse the settings (an
+invalid value, the admin API beyond loopback without CORRAL_ADMIN_TOKEN, a CORRAL_LOG_FILE that
+cannot be opened: the check \`corral config --check\` and the master make, with the same message)
+or CORRAL_ENV_FILE cannot be read. No signal was sent unless 0.`,
   async run(argv) {
     parseFlags(argv, {});
-    const pid = findMasterOrSay(loadSettings().settings);
+    const { settings } = loadSettings();
+    // The master's own check of the settings it will read: refused here, no signal is sent (a
+    // SIGHUP answered 0, then refused in the master's log alone, read as done).
+    assertSettingsAccepted(settings);
+    const pid = findMasterOrSay(settings);
     if (pid === undefined) return EXIT.NOT_RUNNING;
     signalMaster(pid, 'SIGHUP');
     process.stdout.write(`reload requested (SIGHUP to master pid ${pid}); watch the log for reload.done or reload.failed\n`);
