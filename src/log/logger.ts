@@ -30,6 +30,8 @@ export interface CorralLogger {
    * reach the file within ACCESS_FLUSH_MS. A process killed outright loses at most that much.
    */
   access(): Logger;
+  /** The file this logger writes to now (a reload may have moved it), or undefined for stdout. */
+  file(): string | undefined;
   /** Reopens the log file after logrotate moved it (USR1). No-op on stdout. */
   reopen(): void;
   /** Writes out buffered lines; call before a deliberate exit. */
@@ -194,6 +196,7 @@ export function createLogger(settings: LogSettings, identity: LogIdentity, o: Lo
       }
       return access;
     },
+    file: () => file,
     reopen() {
       if (file) for (const d of destinations) d.reopen();
     },

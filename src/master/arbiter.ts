@@ -33,6 +33,7 @@ import { changedKeeperSettings, logEnvOverrides, planReload } from './reload-pla
 import { drainsDue, forksDue, isActiveCurrent, nextRecycle, scaleDownExcess } from './rollout.js';
 import type { Spawner } from './spawner.js';
 import { assertSettingsAccepted } from './settings-check.js';
+import type { FatalReason } from './fatal-stderr.js';
 import { respawnWaitOf, StatusReporter, statusLineOf } from './status-report.js';
 import { stopDeadline, stopStep } from './stop-sequence.js';
 
@@ -49,8 +50,8 @@ export interface ArbiterOptions {
   /** Applies a reload's CORRAL_LOG_LEVEL and CORRAL_LOG_FILE to the master's own logger; false = needs a restart. */
   readonly configureLogs?: (settings: Settings) => boolean;
   readonly notifier: Notifier;
-  /** Called once with the exit code when the master is done. */
-  readonly onExit: (code: number) => void;
+  /** Called once with the exit code when the master is done, and why when it gives up (boot.exhausted). */
+  readonly onExit: (code: number, fatal?: FatalReason) => void;
   /**
    * Defaults to monotonicNow: with Date.now, a system clock stepped back an hour left a stuck
    * worker alive, and every drain and stop deadline pending, for that hour.
@@ -460,11 +461,9 @@ export class Arbiter {
       return false;
     }
     if (ready > 0) return false;
-    this.log.fatal(
-      { event: 'boot.exhausted', code: 'CORRAL_ERR_BOOT_EXHAUSTED', attempts: this.crashes.bootFailures, boot_error: err ?? null },
-      `no worker could boot after ${this.crashes.bootFailures} attempts: ${err?.message}`,
-    );
-    this.finish(EXIT.BOOT_EXHAUSTED);
+    const fatal = { code: 'CORRAL_ERR_BOOT_EXHAUSTED', message: `no worker could boot after ${this.crashes.bootFailures} attempts: ${err?.message}` } as const;
+    this.log.fatal({ event: 'boot.exhausted', code: fatal.code, attempts: this.crashes.bootFailures, boot_error: err ?? null }, fatal.message);
+    this.finish(EXIT.BOOT_EXHAUSTED, fatal);
     return true;
   }
 
@@ -646,12 +645,12 @@ export class Arbiter {
     return this.children.get(0);
   }
 
-  private finish(code: number): void {
+  private finish(code: number, fatal?: FatalReason): void {
     if (this.finished) return;
     this.finished = true;
     if (this.timer) clearInterval(this.timer);
     for (const c of this.children.values()) c.handle.kill('SIGKILL');
-    this.o.onExit(code);
+    this.o.onExit(code, fatal);
   }
 
   /** The admin API's window on the arbiter. */

@@ -1,6 +1,6 @@
 // Runs the master: pidfile, logger, signals → intents, the arbiter, and an orderly exit.
 
-import { existsSync } from 'node:fs';
+import { existsSync, writeSync } from 'node:fs';
 import { loadSettings, type LoadedSettings } from '../config/load.js';
 import { withoutSystemdNotifyEnv } from '../config/systemd-env.js';
 import { createCounterTable, openCounterTable, type CounterTable } from '../counter-table.js';
@@ -14,6 +14,7 @@ import { Arbiter, type Intent } from './arbiter.js';
 import { createConnectionGauges } from './connection-gauges.js';
 import { createHostCounters } from './host-counters.js';
 import { noopNotifier, type Notifier } from './notify.js';
+import { fatalStderrLine, type FatalReason } from './fatal-stderr.js';
 import { removePidfile, writePidfile } from './pidfile.js';
 import { assertSettingsAccepted } from './settings-check.js';
 import { createSpawner } from './spawner.js';
@@ -62,7 +63,7 @@ export async function runMaster(loaded: LoadedSettings, entry: MasterEntryPoints
   // Set by an uncaught exception: the clean stop that follows must still exit non-zero, so that
   // systemd (Restart=on-failure) brings corral back.
   let crashed = false;
-  const exit = (stopCode: number) => {
+  const exit = (stopCode: number, fatal?: FatalReason) => {
     const code = crashed && stopCode === EXIT.OK ? EXIT.UNCAUGHT : stopCode;
     if (pidfile) removePidfile(pidfile);
     monitoring?.close();
@@ -70,6 +71,14 @@ export async function runMaster(loaded: LoadedSettings, entry: MasterEntryPoints
     notifier.close();
     logger.info({ event: 'master.exit', code }, `master exiting with code ${code}`);
     log.flush();
+    const line = fatal && fatalStderrLine(fatal, log.file());
+    if (line) {
+      try {
+        writeSync(2, line);
+      } catch {
+        // stderr closed or full: the log file still says it.
+      }
+    }
     process.exit(code);
   };
 

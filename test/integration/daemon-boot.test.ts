@@ -186,6 +186,35 @@ test('an app that cannot be imported: bounded retries, then exit 3 with the app 
   }
 });
 
+/** `s` matched as it is, in a RegExp. */
+const escape = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+
+test('a master that gives up at start (an app that is not there) says why on stderr too when it logs to a file, naming the file; logging to stdout, only there', async () => {
+  const missing = join(tmpdir(), `corral-no-such-app-${process.pid}.js`);
+  const c = await startCorral({ app: missing, workers: 1, waitReady: false, env: { CORRAL_BOOT_ATTEMPTS: '1' } });
+  try {
+    assert.equal((await c.exited).code, EXIT.BOOT_EXHAUSTED);
+    const fatal = c.events('boot.exhausted')[0];
+    assert.ok(fatal, 'boot.exhausted logged');
+    // The same line: code and message, and where the rest is.
+    assert.match(c.stderr(), new RegExp(`^corral start: \\[CORRAL_ERR_BOOT_EXHAUSTED\\] ${escape(String(fatal.msg))}; the full log is in ${escape(c.logFile)}$`, 'm'));
+    assert.match(String(fatal.msg), new RegExp(escape(missing)));
+  } finally {
+    await c.stop();
+  }
+  // No CORRAL_LOG_FILE: the JSON line is on stdout, and is not said twice.
+  const dir = mkdtempSync(join(tmpdir(), 'corral-fatal-'));
+  try {
+    const env = { PATH: process.env.PATH ?? '', CORRAL_ENV_FILE: 'none', CORRAL_APP: missing, CORRAL_BOOT_ATTEMPTS: '1', CORRAL_WORKERS: '1', CORRAL_BIND: '127.0.0.1:0', CORRAL_ADMIN_BIND: '127.0.0.1:0', CORRAL_DATA_DIR: join(dir, 'data') };
+    const r = spawnSync(process.execPath, [CORRAL_BIN, 'start'], { cwd: dir, env, encoding: 'utf8', timeout: 30000 });
+    assert.equal(r.status, EXIT.BOOT_EXHAUSTED, r.stderr);
+    assert.match(r.stdout, /"event":"boot.exhausted"/);
+    assert.doesNotMatch(r.stderr, /CORRAL_ERR_BOOT_EXHAUSTED/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
 test('CORRAL_BIND already in use: each worker exits 5 saying so, then the master exits 3', async () => {
   // Another process holds the port (an old instance, another service).
   const holder = createServer();
@@ -205,6 +234,10 @@ test('CORRAL_BIND already in use: each worker exits 5 saying so, then the master
     for (const f of failures) assert.equal(f.code, 5, 'each worker exited with the listen error code');
     assert.match(JSON.stringify(failures[0]?.boot_error), /EADDRINUSE/);
     assert.match(String(c.events('boot.exhausted')[0]?.msg), /EADDRINUSE/);
+    // The log goes to a file: its fatal line is said on stderr too, once.
+    const said = c.stderr().split('\n').filter((l) => l.startsWith('corral start: [CORRAL_ERR_BOOT_EXHAUSTED]'));
+    assert.equal(said.length, 1, c.stderr());
+    assert.match(said[0]!, new RegExp(`^corral start: \\[CORRAL_ERR_BOOT_EXHAUSTED\\] no worker could boot after 3 attempts: .*EADDRINUSE.*; the full log is in ${c.logFile}$`));
   } finally {
     await c.stop();
     await new Promise((resolve) => holder.close(resolve));

@@ -31,7 +31,8 @@ Signals to the master:
 Exit codes: 0 stopped cleanly, 1 not started: corral already runs (CORRAL_ERR_ALREADY_RUNNING: the
 pidfile names a live master, or a live process that may be one; the message says how to tell) or
 NOTIFY_SOCKET is set but cannot be used (CORRAL_ERR_NOTIFY), 3 no worker could boot (a port in
-use, an app that cannot load: the log's boot.exhausted says why), 64 an unknown option or
+use, an app that cannot load: the log's boot.exhausted says why, and with CORRAL_LOG_FILE set,
+the same line on stderr, naming the file), 64 an unknown option or
 argument, 70 uncaught exception in the master, 78 settings refused (an invalid value, an unreadable
 CORRAL_ENV_FILE, a CORRAL_LOG_FILE or CORRAL_PIDFILE that cannot be written, an admin API beyond
 loopback without a token): nothing was started.`,
