@@ -4,7 +4,7 @@
 
 import { performance } from 'node:perf_hooks';
 import { Pool } from 'undici';
-import { pinnedLookup, type PinnedAddresses } from './target.js';
+import { pinnedLookup, type PinnedAddresses } from '../loopback.js';
 
 export type RequestKind = 'login' | 'read' | 'write' | 'export';
 

@@ -5,7 +5,7 @@ import { usersText } from './users-text.js';
 import { setMaxListeners } from 'node:events';
 import { basename } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { isLoopbackHost } from '../loopback.js';
+import { isLoopbackHost, type PinnedAddresses } from '../loopback.js';
 import { TargetClient, type Reply } from './client.js';
 import { loadCredentials, type Credential } from './credentials.js';
 import { formatDuration, formatExactDuration } from './duration.js';
@@ -22,7 +22,7 @@ import { judgeSegments, printSummary } from './segments.js';
 import { runSchedule } from './runner.js';
 import { AdminSampler } from './sampler.js';
 import { capSchedule, constantSchedule, profileSchedule, segmentPeak, stepsSchedule, type Schedule } from './schedule.js';
-import { apiPath, checkTargetAllowed, noAnswerReason, type PinnedAddresses } from './target.js';
+import { apiPath, checkTargetAllowed, noAnswerReason } from './target.js';
 import { CRITERIA, overallVerdict, RATE_LIMIT_HINT } from './verdict.js';
 import { VirtualUser } from './vuser.js';
 

@@ -4,7 +4,7 @@
 // could not judge.
 
 import { Agent, request } from 'undici';
-import { pinnedLookup, type PinnedAddresses } from './target.js';
+import { pinnedLookup, type PinnedAddresses } from '../loopback.js';
 
 export interface ServerSample {
   /** Milliseconds since the run started. */

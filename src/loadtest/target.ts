@@ -1,52 +1,21 @@
 // Where the load may go. A load test is a small denial of service: by default it may only hit
 // this machine (loopback), and --allow-remote is the operator saying "I own that server".
 
-import { lookup } from 'node:dns/promises';
-import { isIP } from 'node:net';
-import { isLoopbackAddress } from '../loopback.js';
+import { checkLoopbackUrl, type PinnedAddresses } from '../loopback.js';
 import { targetRefused } from './exit.js';
-
-/** The addresses a host name was checked against: the client connects to these and no others. */
-export type PinnedAddresses = readonly { readonly address: string; readonly family: number }[];
 
 /**
  * Refuses a target that is not loopback unless allowRemote (`what` names it in the message: the
- * target, or the --admin URL, which is sent the admin token). Host names are resolved and every
- * address must be loopback ("localhost" normally is; a name that also resolves elsewhere is not).
- * Returns the addresses checked, for a host name: resolving it again when connecting could give
- * others (DNS rebinding), so the client is pinned to these.
+ * target, or the --admin URL, which is sent the admin token). The check is src/loopback.ts's, shared
+ * with `corral recommend --admin-url`. Returns the addresses a host name was checked against: the
+ * client is pinned to these (pinnedLookup).
  */
 export async function checkTargetAllowed(target: URL, allowRemote: boolean, what = 'target'): Promise<PinnedAddresses | undefined> {
   if (allowRemote) return undefined;
-  const host = target.hostname.replace(/^\[|\]$/g, '');
+  const checked = await checkLoopbackUrl(target, what);
+  if (checked.ok) return checked.pinned;
   const hint = what === 'target' ? 'pass --allow-remote if you own that server and mean to load it' : 'pass --allow-remote if you own that server and mean to send it the admin token';
-  if (isIP(host)) {
-    if (!isLoopbackAddress(host)) throw targetRefused(`${what} ${target.host} is not a loopback address; ${hint}`);
-    return undefined;
-  }
-  let addresses: { address: string; family: number }[];
-  try {
-    addresses = await lookup(host, { all: true });
-  } catch (err) {
-    throw targetRefused(`${what} host ${host} could not be resolved (${(err as Error).message}), so it is not known to be loopback; ${hint}`);
-  }
-  const remote = addresses.filter((a) => !isLoopbackAddress(a.address)).map((a) => a.address);
-  if (addresses.length === 0 || remote.length > 0) {
-    throw targetRefused(`${what} host ${host} resolves to ${remote.join(', ') || 'nothing'}, not loopback; ${hint}`);
-  }
-  return addresses;
-}
-
-type LookupCallback = (err: Error | null, address: string | { address: string; family: number }[], family?: number) => void;
-
-/** A net.connect lookup that answers from the pinned addresses. */
-export function pinnedLookup(pinned: PinnedAddresses) {
-  return (_host: string, options: { all?: boolean } | number | undefined, cb: LookupCallback): void => {
-    const first = pinned[0];
-    if (typeof options === 'object' && options?.all) cb(null, pinned.map((a) => ({ address: a.address, family: a.family })));
-    else if (first) cb(null, first.address, first.family);
-    else cb(new Error('no pinned address'), '', 0);
-  };
+  throw targetRefused(`${checked.why}; ${hint}`);
 }
 
 const CERT_CODES = /^(DEPTH_ZERO_SELF_SIGNED_CERT|SELF_SIGNED_CERT_IN_CHAIN|UNABLE_TO_VERIFY_LEAF_SIGNATURE|UNABLE_TO_GET_ISSUER_CERT(_LOCALLY)?|CERT_HAS_EXPIRED|CERT_NOT_YET_VALID|ERR_TLS_CERT_ALTNAME_INVALID)$/;

@@ -534,7 +534,7 @@ test('config refuses what start refuses: an admin API beyond loopback without CO
   }
 });
 
-test('recommend --admin-url that is not an http(s) URL is a usage error, not "no running corral answered"', async () => {
+test('recommend --admin-url that is not an http(s) URL is a usage error, not "no running corral answered"; one beyond loopback is refused without --allow-remote', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'corral-cli-'));
   try {
     for (const url of ['127.0.0.1:9090', 'localhost:9090', 'ftp://127.0.0.1:9090']) {
@@ -542,6 +542,15 @@ test('recommend --admin-url that is not an http(s) URL is a usage error, not "no
       assert.equal(r.code, 64, `${url}: ${r.stdout}${r.stderr}`);
       assert.match(r.stderr, new RegExp(`--admin-url must be an http\\(s\\) URL such as http://127\\.0\\.0\\.1:9090, got "${url.replace(/\./g, '\\.')}"`));
     }
+    // A remote admin URL would be sent CORRAL_ADMIN_TOKEN in the clear: refused as loadtest --admin is.
+    const remote = await exec(dir, [], ['recommend', '--admin-url', 'http://192.0.2.2:19555'], { CORRAL_ENV_FILE: 'none', CORRAL_ADMIN_TOKEN: 'a-token-of-24-characters' });
+    assert.equal(remote.code, 64, `${remote.stdout}${remote.stderr}`);
+    assert.match(remote.stderr, /^corral recommend: --admin-url 192\.0\.2\.2:19555 is not a loopback address; pass --allow-remote if you own that server and mean to send it the admin token\n/);
+    assert.equal(remote.stdout, '');
+    // With --allow-remote it is asked (192.0.2.0/24 is TEST-NET-1: nothing answers, within its 2 s).
+    const allowed = await exec(dir, [], ['recommend', '--admin-url', 'http://192.0.2.2:19555', '--allow-remote'], { CORRAL_ENV_FILE: 'none' });
+    assert.equal(allowed.code, 0, allowed.stderr);
+    assert.match(allowed.stdout, /no running corral answered at http:\/\/192\.0\.2\.2:19555/);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

@@ -3,7 +3,9 @@ import { once } from 'node:events';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { describe, it } from 'node:test';
-import { measuredFromAdmin, recommend, type SizingInput } from '../../src/cli/commands/recommend.js';
+import { adminUrlAllowed, measuredFromAdmin, recommend, recommendCommand, type SizingInput } from '../../src/cli/commands/recommend.js';
+import { CorralError, EXIT, exitCodeFor } from '../../src/errors.js';
+import { isLoopbackAddress } from '../../src/loopback.js';
 
 const MiB = 1048576;
 const base: SizingInput = {
@@ -95,5 +97,50 @@ describe('corral recommend asking the admin API', () => {
     });
     const absent = await measuredFromAdmin(gone, undefined);
     assert.ok('why' in absent && absent.why.startsWith(`no running corral answered at ${gone}`), JSON.stringify(absent));
+  });
+});
+
+describe('corral recommend --admin-url beyond this host (it is sent CORRAL_ADMIN_TOKEN)', () => {
+  const usage = (pattern: RegExp) => (err: unknown) => {
+    assert.ok(err instanceof CorralError, String(err));
+    assert.equal(err.code, 'CORRAL_ERR_USAGE');
+    assert.equal(exitCodeFor(err), EXIT.USAGE);
+    assert.match(err.message, pattern);
+    return true;
+  };
+
+  it('is refused (exit 64) without --allow-remote, as loadtest --admin is, before anything is sent', async () => {
+    await assert.rejects(
+      recommendCommand.run(['--admin-url', 'http://192.0.2.2:19555']),
+      usage(/^--admin-url 192\.0\.2\.2:19555 is not a loopback address; pass --allow-remote if you own that server and mean to send it the admin token$/),
+    );
+    await assert.rejects(recommendCommand.run(['--admin-url', 'http://[2001:db8::1]:9090']), usage(/^--admin-url \[2001:db8::1\]:9090 is not a loopback address;/));
+    await assert.rejects(adminUrlAllowed('http://corral-test.invalid:9090', false), usage(/^--admin-url host corral-test\.invalid could not be resolved .*, so it is not known to be loopback; pass --allow-remote/));
+  });
+
+  it('allows loopback (a name pinned to the addresses checked), and anything with --allow-remote', async () => {
+    assert.equal(await adminUrlAllowed('http://127.0.0.1:9090', false), undefined);
+    assert.equal(await adminUrlAllowed('http://[::1]:9090', false), undefined);
+    const pinned = await adminUrlAllowed('http://localhost:9090', false);
+    assert.ok(pinned && pinned.length > 0 && pinned.every((a) => isLoopbackAddress(a.address)), JSON.stringify(pinned));
+    assert.equal(await adminUrlAllowed('http://192.0.2.2:19555', true), undefined);
+  });
+
+  it('connects a checked name to the addresses it was checked against, not to a second lookup', async () => {
+    const server = createServer((_req, res) => {
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end(JSON.stringify({ workers: [{ state: 'ready', rss_bytes: 90 * MiB }] }));
+    });
+    server.listen(0, '127.0.0.1');
+    await once(server, 'listening');
+    try {
+      // .invalid never resolves (RFC 6761): only the pinned address can have answered.
+      const url = `http://corral-pinned.invalid:${(server.address() as AddressInfo).port}`;
+      const a = await measuredFromAdmin(url, 'token', [{ address: '127.0.0.1', family: 4 }]);
+      assert.ok('measured' in a, JSON.stringify(a));
+      assert.equal(a.measured.workerRssBytes, 90 * MiB);
+    } finally {
+      server.close();
+    }
   });
 });

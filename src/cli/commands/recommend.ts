@@ -6,8 +6,10 @@
 import { readFile } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
 import si from 'systeminformation';
+import { Agent, fetch } from 'undici';
 import { loadSettings } from '../../config/load.js';
 import { CorralError } from '../../errors.js';
+import { checkLoopbackUrl, pinnedLookup, type PinnedAddresses } from '../../loopback.js';
 import { parseFlags, type Command } from '../command.js';
 import { decimalFlag } from '../number-flag.js';
 
@@ -108,14 +110,25 @@ export type AdminAnswer = { readonly measured: Measured } | { readonly why: stri
 /**
  * Asks a running corral for its measured process sizes. A corral that answers but refuses
  * (401/403: no CORRAL_ADMIN_TOKEN here, or another one) is running: saying "no corral answered"
- * would send the operator looking for a dead service instead of for the token.
+ * would send the operator looking for a dead service instead of for the token. `pinned`: the
+ * addresses the URL's host name was checked against (adminUrlAllowed), connected to alone.
  */
-export async function measuredFromAdmin(url: string, token: string | undefined): Promise<AdminAnswer> {
-  let res: Response;
+export async function measuredFromAdmin(url: string, token: string | undefined, pinned?: PinnedAddresses): Promise<AdminAnswer> {
+  const agent = pinned ? new Agent({ connect: { lookup: pinnedLookup(pinned) } }) : undefined;
+  try {
+    return await askAdmin(url, token, agent);
+  } finally {
+    await agent?.close();
+  }
+}
+
+async function askAdmin(url: string, token: string | undefined, agent: Agent | undefined): Promise<AdminAnswer> {
+  let res: Awaited<ReturnType<typeof fetch>>;
   try {
     res = await fetch(new URL('/api/admin/stats', url), {
       headers: token ? { authorization: `Bearer ${token}` } : {},
       signal: AbortSignal.timeout(2000),
+      ...(agent ? { dispatcher: agent } : {}),
     });
   } catch {
     return { why: `no running corral answered at ${url} (start corral and run this again for this machine's own figures)` };
@@ -165,10 +178,22 @@ function adminUrlFlag(raw: string): string {
   return raw;
 }
 
+/**
+ * An --admin-url is sent CORRAL_ADMIN_TOKEN: held to this host (loopback) unless --allow-remote,
+ * with the check `corral loadtest --admin` makes (src/loopback.ts). Returns the addresses a host
+ * name was checked against, to connect to those alone.
+ */
+export async function adminUrlAllowed(url: string, allowRemote: boolean): Promise<PinnedAddresses | undefined> {
+  if (allowRemote) return undefined;
+  const checked = await checkLoopbackUrl(new URL(url), '--admin-url');
+  if (checked.ok) return checked.pinned;
+  throw new CorralError('CORRAL_ERR_USAGE', `${checked.why}; pass --allow-remote if you own that server and mean to send it the admin token`);
+}
+
 export const recommendCommand: Command = {
   name: 'recommend',
   summary: 'Recommend CORRAL_WORKERS, CORRAL_WORKER_CONNECTIONS and a capacity for this machine.',
-  help: `Usage: corral recommend [--admin-url URL] [--ram-budget PERCENT] [--json]
+  help: `Usage: corral recommend [--admin-url URL [--allow-remote]] [--ram-budget PERCENT] [--json]
 
 Reads this machine's CPU count and RAM (systeminformation) and the per-process memory measured by
 a running corral (GET /api/admin/stats on CORRAL_ADMIN_BIND, with CORRAL_ADMIN_TOKEN). With no
@@ -176,32 +201,38 @@ corral running it uses figures measured on the reference machine and says so. Pr
 settings and the reasoning behind each.
 
 Options:
-  --admin-url URL        admin API to ask (default http://CORRAL_ADMIN_BIND)
+  --admin-url URL        admin API to ask (default http://CORRAL_ADMIN_BIND); it is sent
+                         CORRAL_ADMIN_TOKEN, so it must be this machine (loopback) unless
+                         --allow-remote
+  --allow-remote         allow an --admin-url that is not this machine
   --ram-budget PERCENT   share of RAM corral may use (default 50, the seeds' "RAM < 50 %")
   --json                 machine-readable output
   -h, --help             this text
 
 Exit codes: 0 printed (with the reference machine's figures when no corral answered), 64 an
-unknown or invalid option, 78 the settings are invalid or CORRAL_ENV_FILE cannot be read (this
+unknown or invalid option, or an --admin-url that is not loopback without --allow-remote, 78 the settings are invalid or CORRAL_ENV_FILE cannot be read (this
 command reads them to find the admin API).`,
   async run(argv) {
-    const { values } = parseFlags(argv, { 'admin-url': { type: 'string' }, 'ram-budget': { type: 'string' }, json: { type: 'boolean' } });
+    const { values } = parseFlags(argv, { 'admin-url': { type: 'string' }, 'allow-remote': { type: 'boolean' }, 'ram-budget': { type: 'string' }, json: { type: 'boolean' } });
     if (values.help) {
       process.stdout.write(`${this.help}\n`);
       return 0;
     }
     const budget = decimalFlag('ram-budget', values['ram-budget'], 1, 100) ?? 50;
+    const givenUrl = values['admin-url'] === undefined ? undefined : adminUrlFlag(values['admin-url']);
+    // The default URL is this host's own admin listener (CORRAL_ADMIN_BIND), which it binds here.
+    const pinned = givenUrl === undefined ? undefined : await adminUrlAllowed(givenUrl, values['allow-remote'] === true);
     const { settings } = loadSettings();
     const bind = settings.CORRAL_ADMIN_BIND;
     const host = bind.host === '0.0.0.0' ? '127.0.0.1' : bind.host === '::' ? '::1' : bind.host;
-    const adminUrl = values['admin-url'] === undefined ? `http://${host.includes(':') ? `[${host}]` : host}:${bind.port}` : adminUrlFlag(values['admin-url']);
+    const adminUrl = givenUrl ?? `http://${host.includes(':') ? `[${host}]` : host}:${bind.port}`;
     const [cpu, mem, fds, answer] = await Promise.all([
       si.cpu(),
       si.mem(),
       fdLimit(),
-      bind.port === 0 && !values['admin-url']
+      bind.port === 0 && givenUrl === undefined
         ? Promise.resolve<AdminAnswer>({ why: 'CORRAL_ADMIN_BIND has port 0 (a port chosen at start), so give --admin-url' })
-        : measuredFromAdmin(adminUrl, settings.CORRAL_ADMIN_TOKEN),
+        : measuredFromAdmin(adminUrl, settings.CORRAL_ADMIN_TOKEN, pinned),
     ]);
     const cpus = Math.max(1, availableParallelism());
     const measured = 'measured' in answer ? answer.measured : undefined;
