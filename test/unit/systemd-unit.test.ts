@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { execFile, spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -233,4 +233,44 @@ test('a --settings-file that is a directory is refused (exit 64), not taken for 
   assert.match(missing.stderr, new RegExp(`warning: --node: there is no node at ${dir}/no-node on this host`));
   const present = spawnSync(process.execPath, [corral, 'systemd-unit'], { cwd: dir, encoding: 'utf8' });
   assert.doesNotMatch(present.stderr, /there is no/, 'this install and this node exist');
+});
+
+test('an empty or relative path option is refused (exit 64) naming it, as is a --node here that is a directory or not executable', () => {
+  const unit = (...args: string[]) => spawnSync(process.execPath, [corral, 'systemd-unit', ...args], { cwd: dir, encoding: 'utf8' });
+  // resolve('') is the current directory: it became the node binary, the working directory...
+  for (const flag of ['--node', '--install-dir', '--settings-file', '--node-env-file', '--data-dir', '--log-dir']) {
+    const r = unit(flag, '');
+    assert.equal(r.status, 64, `${flag} '': ${r.stderr}`);
+    assert.match(r.stderr, new RegExp(`^corral systemd-unit: ${flag} is empty: give an absolute path\n`));
+    assert.equal(r.stdout, '', flag);
+  }
+  for (const [flag, directives] of [
+    ['--node', 'ExecStart='],
+    ['--install-dir', 'ExecStart= \\(its bin/corral\\)'],
+    ['--settings-file', 'Environment=CORRAL_ENV_FILE='],
+    ['--node-env-file', 'EnvironmentFile='],
+    ['--data-dir', 'WorkingDirectory= and ReadWritePaths='],
+    ['--log-dir', 'ReadWritePaths='],
+  ] as const) {
+    const r = unit(flag, 'relative/path');
+    assert.equal(r.status, 64, `${flag} relative/path: ${r.stderr}`);
+    assert.match(r.stderr, new RegExp(`^corral systemd-unit: ${flag} must be an absolute path, got "relative/path": it is written into ${directives}`));
+    assert.equal(r.stdout, '', flag);
+  }
+  const directory = unit('--node', dirname(process.execPath));
+  assert.equal(directory.status, 64, directory.stderr);
+  assert.match(directory.stderr, new RegExp(`^corral systemd-unit: --node ${dirname(process.execPath)} is not a file \\(a directory\\?\\): give the node binary itself`));
+  const plain = join(dir, 'not-executable');
+  writeFileSync(plain, '', { mode: 0o644 });
+  const notExecutable = unit('--node', plain);
+  assert.equal(notExecutable.status, 64, notExecutable.stderr);
+  assert.match(notExecutable.stderr, new RegExp(`^corral systemd-unit: --node ${plain} is not executable`));
+  // An executable file (a symlink to one, as /usr/bin/node often is) is taken.
+  const linked = join(dir, 'bin-dir');
+  mkdirSync(linked, { recursive: true });
+  symlinkSync(process.execPath, join(linked, 'node'));
+  const ok = unit('--node', join(linked, 'node'), '--data-dir', '/srv/corral/');
+  assert.equal(ok.status, 0, ok.stderr);
+  assert.equal(value(ok.stdout, 'ExecStart'), `${join(linked, 'node')} ${corral} start`);
+  assert.equal(value(ok.stdout, 'WorkingDirectory'), '/srv/corral');
 });

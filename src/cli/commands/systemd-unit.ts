@@ -2,8 +2,8 @@
 // paths, user or limits. Sizing (workers, connections, timeouts, port) comes from the settings
 // file the unit will use, read exactly as the service will see it: that file alone, no shell env.
 
-import { existsSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
+import { accessSync, constants, existsSync, statSync } from 'node:fs';
+import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { loadSettings, type LoadedSettings } from '../../config/load.js';
 import { schema } from '../../config/schema.js';
@@ -24,6 +24,52 @@ function settingFlag(flag: string, raw: string | undefined, setting: 'CORRAL_WOR
   const parsed = schema[setting].parse(raw);
   if (!parsed.ok) throw new CorralError('CORRAL_ERR_USAGE', `--${flag} (${setting}) must be ${parsed.allowed}, got ${JSON.stringify(raw)}`);
   return parsed.value;
+}
+
+/** The directives each path option is written into, for the refusal of a relative one. */
+const PATH_FLAGS = {
+  'install-dir': 'ExecStart= (its bin/corral)',
+  node: 'ExecStart=',
+  'settings-file': 'Environment=CORRAL_ENV_FILE= (the service would resolve it against its WorkingDirectory=, not this directory)',
+  'node-env-file': 'EnvironmentFile=',
+  'data-dir': 'WorkingDirectory= and ReadWritePaths=',
+  'log-dir': 'ReadWritePaths=',
+} as const;
+
+/**
+ * A path option, or its default. Empty is refused: resolve('') is the current directory, which
+ * became the node binary or the working directory. So is a relative path: systemd takes only
+ * absolute ones in WorkingDirectory=, EnvironmentFile=, ReadWritePaths= and for a program with a
+ * slash in ExecStart= (systemd.exec(5), systemd.service(5)), and resolving it against the
+ * directory this command runs in would write a path of this shell, not of the service.
+ */
+function pathFlag(flag: keyof typeof PATH_FLAGS, raw: string | undefined, fallback: string): string {
+  if (raw === undefined) return resolve(fallback);
+  if (raw.trim() === '') throw new CorralError('CORRAL_ERR_USAGE', `--${flag} is empty: give an absolute path`);
+  if (!isAbsolute(raw)) throw new CorralError('CORRAL_ERR_USAGE', `--${flag} must be an absolute path, got ${JSON.stringify(raw)}: it is written into ${PATH_FLAGS[flag]}, which systemd reads from no directory of yours`);
+  return resolve(raw);
+}
+
+/**
+ * --node names a program: one that exists here and is a directory (--node /usr/bin) or not
+ * executable is refused, as systemd would refuse it (203/EXEC) only at start. One missing here is
+ * the caller's warning: the unit may be meant for another host.
+ */
+function checkNodeBinary(path: string): 'missing' | 'ok' {
+  let isFile: boolean;
+  try {
+    isFile = statSync(path).isFile();
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT' || (err as NodeJS.ErrnoException).code === 'ENOTDIR') return 'missing';
+    throw new CorralError('CORRAL_ERR_USAGE', `--node ${path} cannot be checked: ${(err as Error).message}`, { cause: err });
+  }
+  if (!isFile) throw new CorralError('CORRAL_ERR_USAGE', `--node ${path} is not a file (a directory?): give the node binary itself, e.g. ${process.execPath}`);
+  try {
+    accessSync(path, constants.X_OK);
+  } catch (err) {
+    throw new CorralError('CORRAL_ERR_USAGE', `--node ${path} is not executable: give the node binary itself, e.g. ${process.execPath}`, { cause: err });
+  }
+  return 'ok';
 }
 
 /** Settings as the service will load them: the env file only (systemd passes no shell environment). */
@@ -57,7 +103,8 @@ capability for ports below 1024. Regenerate after changing those settings.
 
 Options:
   --install-dir DIR         package root holding bin/corral (default: this install, ${packageRoot()})
-  --node PATH               node binary (default: the one running this command, ${process.execPath})
+  --node PATH               node binary, an executable file (default: the one running this
+                            command, ${process.execPath})
   --user NAME               service user (default ${REFERENCE_UNIT_OPTIONS.user})
   --group NAME              service group (default: same as --user)
   --settings-file PATH      corral settings file, CORRAL_ENV_FILE of the service (default ${REFERENCE_UNIT_OPTIONS.envFile})
@@ -71,8 +118,10 @@ Options:
   --port N                  override the port of CORRAL_BIND
   -h, --help                this text
 
+Paths must be absolute (systemd reads the unit from no directory of yours); an empty one is refused.
 Exit codes: 0 printed (a settings file not there yet sizes with the defaults, said on stderr),
-64 an unknown or invalid option, 78 the settings file holds invalid settings.`,
+64 an unknown or invalid option (an empty or relative path, a --node here that is a directory or
+not executable), 78 the settings file holds invalid settings.`,
   async run(argv) {
     const { values } = parseFlags(argv, {
       'install-dir': { type: 'string' },
@@ -93,20 +142,25 @@ Exit codes: 0 printed (a settings file not there yet sizes with the defaults, sa
       process.stdout.write(`${this.help}\n`);
       return 0;
     }
-    const envFile = resolve(values['settings-file'] ?? REFERENCE_UNIT_OPTIONS.envFile);
-    const dataDir = resolve(values['data-dir'] ?? REFERENCE_UNIT_OPTIONS.dataDir);
+    const envFile = pathFlag('settings-file', values['settings-file'], REFERENCE_UNIT_OPTIONS.envFile);
+    const dataDir = pathFlag('data-dir', values['data-dir'], REFERENCE_UNIT_OPTIONS.dataDir);
+    const installDir = pathFlag('install-dir', values['install-dir'], packageRoot());
+    const nodePath = pathFlag('node', values.node, process.execPath);
+    const processEnvFile = pathFlag('node-env-file', values['node-env-file'], REFERENCE_UNIT_OPTIONS.processEnvFile);
+    const logDir = pathFlag('log-dir', values['log-dir'], REFERENCE_UNIT_OPTIONS.logDir);
+    const node = checkNodeBinary(nodePath);
     const { loaded, note } = serviceSettings(envFile, dataDir);
     const s = loaded.settings;
     const user = values.user ?? REFERENCE_UNIT_OPTIONS.user;
     const options: UnitOptions = {
-      installDir: resolve(values['install-dir'] ?? packageRoot()),
-      nodePath: resolve(values.node ?? process.execPath),
+      installDir,
+      nodePath,
       user,
       group: values.group ?? user,
       envFile,
-      processEnvFile: resolve(values['node-env-file'] ?? REFERENCE_UNIT_OPTIONS.processEnvFile),
+      processEnvFile,
       dataDir,
-      logDir: resolve(values['log-dir'] ?? REFERENCE_UNIT_OPTIONS.logDir),
+      logDir,
       workers: settingFlag('workers', values.workers, 'CORRAL_WORKERS') ?? s.CORRAL_WORKERS,
       workerConnections: settingFlag('worker-connections', values['worker-connections'], 'CORRAL_WORKER_CONNECTIONS') ?? s.CORRAL_WORKER_CONNECTIONS,
       gracefulTimeout: settingFlag('graceful-timeout', values['graceful-timeout'], 'CORRAL_GRACEFUL_TIMEOUT') ?? s.CORRAL_GRACEFUL_TIMEOUT,
@@ -135,11 +189,12 @@ Exit codes: 0 printed (a settings file not there yet sizes with the defaults, sa
     }
     // Generating for another host is allowed, but on this one a typo would give a unit whose
     // ExecStart fails (status 203/EXEC) only when systemd starts it.
-    for (const [flag, path, what] of [
-      ['--install-dir', join(options.installDir, 'bin', 'corral'), 'bin/corral'],
-      ['--node', options.nodePath, 'node'],
+    const corralBin = join(options.installDir, 'bin', 'corral');
+    for (const [flag, path, what, missing] of [
+      ['--install-dir', corralBin, 'bin/corral', !existsSync(corralBin)],
+      ['--node', options.nodePath, 'node', node === 'missing'],
     ] as const) {
-      if (!existsSync(path)) process.stderr.write(`warning: ${flag}: there is no ${what} at ${path} on this host; the unit's ExecStart fails unless it exists on the host the unit is installed on\n`);
+      if (missing) process.stderr.write(`warning: ${flag}: there is no ${what} at ${path} on this host; the unit's ExecStart fails unless it exists on the host the unit is installed on\n`);
     }
     for (const u of unwritablePaths(s, options.dataDir, options.logDir)) {
       process.stderr.write(
