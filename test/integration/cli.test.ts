@@ -414,7 +414,7 @@ test('every command answers --help, and an unknown command or flag is a usage er
     assert.equal(badFlag.code, 64);
     assert.match(badFlag.stderr, /Unknown option '--sideways'/);
     // The emulator: a bad value is a usage error; a key file it cannot write stops it (it used
-    // to print a stack and go on listening).
+    // to print a stack and go on listening, then to announce "listening on" before failing).
     const badPort = await corral(dir, 'emulator', '--port', 'abc');
     assert.equal(badPort.code, 64);
     assert.match(badPort.stderr, /--port must be an integer from 0 to 65535, got "abc"/);
@@ -423,6 +423,8 @@ test('every command answers --help, and an unknown command or flag is a usage er
     const badKey = await corral(dir, 'emulator', '--port', '0', '--key-out', join(dir, 'missing', 'key.json'));
     assert.equal(badKey.code, 64, badKey.stderr);
     assert.match(badKey.stderr, /cannot write --key-out .*ENOENT/);
+    // ...and says nothing on stdout: a script waiting for "listening on" must not go on.
+    assert.equal(badKey.stdout, '');
     for (const budget of ['0.5', '101', 'lots']) {
       const r = await corral(dir, 'recommend', '--ram-budget', budget);
       assert.equal(r.code, 64, `--ram-budget ${budget}`);

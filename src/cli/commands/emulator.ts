@@ -76,7 +76,8 @@ Options:
   -h, --help                this text
 
 Exit codes: 0 stopped by Ctrl-C or SIGTERM, 1 the port cannot be bound (CORRAL_ERR_LISTEN), 64 an
-unknown or invalid option, a --sheet-file it cannot read or a --key-out it cannot write.
+unknown or invalid option, a --sheet-file it cannot read or a --key-out it cannot write. The
+"listening on" line is printed once the emulator is ready (the key written), never before a failure.
 
 Control over HTTP (for benchmarks and multi-process tests):
   GET  /__emulator/counters            calls per method, statuses, injected faults, rows appended
@@ -143,8 +144,10 @@ Control over HTTP (for benchmarks and multi-process tests):
       throw new CorralError('CORRAL_ERR_LISTEN', `the emulator cannot listen: ${(err as Error).message}`, { cause: err });
     }
     const out = (line: string) => process.stdout.write(`${line}\n`);
-    out(`corral emulator listening on ${emulator.url}`);
-    out(`  spreadsheet ${emulator.spreadsheetId}: tabs ${Object.keys(seed.sheets).join(', ')}`);
+    // Nothing is said until everything that can fail has been done: a script waiting for the
+    // "listening" line must not go on against an emulator about to exit 64 (the key's token_uri
+    // needs the bound port, so the key is written after listening, before the announcement).
+    const lines = [`corral emulator listening on ${emulator.url}`, `  spreadsheet ${emulator.spreadsheetId}: tabs ${Object.keys(seed.sheets).join(', ')}`];
     const env = [`SHEET_ID=${emulator.spreadsheetId}`, `SHEETS_API_URL=${emulator.url}`];
     if (v['key-out']) {
       const file = resolve(v['key-out']);
@@ -156,7 +159,7 @@ Control over HTTP (for benchmarks and multi-process tests):
         await emulator.close();
         throw new CorralError('CORRAL_ERR_USAGE', `cannot write --key-out ${file}: ${(err as Error).message}`, { cause: err });
       }
-      out(`  key ${file}: ${key.client_email} (shared as ${share})`);
+      lines.push(`  key ${file}: ${key.client_email} (shared as ${share})`);
       env.push(`GOOGLE_APPLICATION_CREDENTIALS=${file}`);
     }
     if (v['api-key']) {
@@ -165,11 +168,12 @@ Control over HTTP (for benchmarks and multi-process tests):
     }
     if (v.public) emulator.setPublic(emulator.spreadsheetId, true);
     const f = emulator.faults();
-    out(`  use: ${env.join(' ')}`);
-    out(
+    lines.push(
+      `  use: ${env.join(' ')}`,
       `  faults: latency ${f.latencyMs}+${f.latencyJitterMs} ms, errors ${f.errorRate} (${f.errorStatus}), hangs ${f.hangRate}, resets ${f.resetRate}, applied-errors ${f.appliedErrorRate}, token errors ${f.tokenErrorRate}; quotas ${f.readsPerMinute || 'unlimited'} reads/min, ${f.writesPerMinute || 'unlimited'} writes/min per project, ${f.readsPerMinutePerUser || 'unlimited'} and ${f.writesPerMinutePerUser || 'unlimited'} per user`,
+      '  control: GET /__emulator/counters, POST /__emulator/faults',
     );
-    out('  control: GET /__emulator/counters, POST /__emulator/faults');
+    for (const line of lines) out(line);
 
     await new Promise<void>((done) => {
       const stop = (signal: NodeJS.Signals) => {
