@@ -1,5 +1,6 @@
 // The action mix: which share of a virtual user's requests are reads, event writes and exports.
 
+import { parseDecimal } from '../config/number-text.js';
 import { inputError } from './exit.js';
 
 export const ACTION_KINDS = ['read', 'write', 'export'] as const;
@@ -28,7 +29,8 @@ export function checkMix(shares: Partial<Record<string, unknown>>, source: 'flag
     if (typeof value !== 'number' || !Number.isFinite(value) || value < 0 || value > 1) {
       // 60/30/10 is how people say a mix: say what to write instead.
       const percent = typeof value === 'number' && value > 1 && value <= 100 ? ` (shares are fractions of 1: ${value} % is ${round(value / 100)})` : '';
-      throw inputError(`${field(key)}: ${JSON.stringify(value)} must be a share between 0 and 1${percent}`);
+      const notation = typeof value === 'string' && source === 'flag' ? ', in plain decimal notation: digits and one optional point, no exponent or hex' : '';
+      throw inputError(`${field(key)}: ${JSON.stringify(value)} must be a share between 0 and 1${percent}${notation}`);
     }
     mix[key] = value;
   }
@@ -49,8 +51,9 @@ export function parseMix(text: string): Mix {
       throw inputError(`--mix: ${JSON.stringify(part)} is not kind=share (e.g. read=0.6,write=0.3,export=0.1)`);
     }
     if (key in shares) throw inputError(`--mix: ${key} is given twice`);
-    const value = Number(raw);
-    shares[key] = Number.isFinite(value) ? value : raw;
+    // Read as every decimal option is (config/number-text.ts): 0x1 or 1e-1 stays text, refused below.
+    const value = parseDecimal(raw, Number.NEGATIVE_INFINITY, Number.POSITIVE_INFINITY);
+    shares[key] = value.ok ? value.value : raw;
   }
   return checkMix(shares, 'flag');
 }

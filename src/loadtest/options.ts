@@ -4,6 +4,7 @@
 import { resolve } from 'node:path';
 import { parseFlags } from '../cli/command.js';
 import { readLoadtestEnv, type LoadtestEnv } from '../config/loadtest-env.js';
+import { parseDecimal, parseInteger } from '../config/number-text.js';
 import { CorralError } from '../errors.js';
 import { formatExactDuration, parseDuration } from './duration.js';
 import { inputError } from './exit.js';
@@ -52,8 +53,6 @@ export const DEFAULT_THINK_MS = 1000;
 export const DEFAULT_TIMEOUT_MS = 10_000;
 /** --time-scale above this stretches a 45 min profile past MAX_RUN_MS anyway. */
 export const MAX_TIME_SCALE = 1000;
-/** 0.01, 1, 2.5, 1e-2: what an operator writes for a factor; not hex, not Infinity. */
-const DECIMAL = /^(\d+(\.\d*)?|\.\d+)(e[-+]?\d+)?$/i;
 /** No run, however configured, lasts longer than this. */
 export const MAX_RUN_MS = 24 * 3_600_000;
 /** The range each duration flag accepts, in ms; --help states them. */
@@ -82,16 +81,19 @@ export const FLAGS = {
   'users-file': { type: 'string' },
 } as const;
 
+/**
+ * A count, read as every numeric option and setting is (config/number-text.ts): decimal digits,
+ * so `--users " 5"`, `0x10` or `1e3` are refused as `--workers 1e3` is.
+ */
 function positiveInt(text: string, flag: string, max: number): number {
-  const n = Number(text.trim());
-  if (!/^\s*\d+\s*$/.test(text) || !Number.isSafeInteger(n) || n < 1 || n > max) {
-    throw inputError(`${flag}: ${JSON.stringify(text)} must be a whole number from 1 to ${max}`);
-  }
-  return n;
+  const parsed = parseInteger(text, 1, max);
+  if (!parsed.ok) throw inputError(`${flag}: ${JSON.stringify(text)} must be a whole number from 1 to ${max}, in decimal digits`);
+  return parsed.value;
 }
 
 function parseSteps(text: string): number[] {
-  const steps = text.split(',').map((part) => positiveInt(part, '--steps', MAX_PROFILE_USERS));
+  // Spaces around the commas are the list's, as in a list setting; each number is strict.
+  const steps = text.split(',').map((part) => positiveInt(part.trim(), '--steps', MAX_PROFILE_USERS));
   for (let i = 1; i < steps.length; i++) {
     if ((steps[i] ?? 0) <= (steps[i - 1] ?? 0)) throw inputError(`--steps: ${text} must be strictly increasing (e.g. 5,10,25,50,100,200)`);
   }
@@ -146,11 +148,13 @@ export function parseLoadtestArgs(argv: readonly string[], cwd: string, now = ne
 
   let timeScale = 1;
   if (values['time-scale'] !== undefined) {
-    const text = values['time-scale'].trim();
-    timeScale = Number(text);
-    if (!DECIMAL.test(text) || !Number.isFinite(timeScale) || timeScale <= 0 || timeScale > MAX_TIME_SCALE) {
-      throw inputError(`--time-scale: ${JSON.stringify(values['time-scale'])} must be a decimal number above 0 and at most ${MAX_TIME_SCALE} (0.01 turns 45 min into 27 s)`);
+    // A factor such as 0.01 or .5, read as every decimal option is (config/number-text.ts): no
+    // exponent (1e-3), hex or surrounding spaces.
+    const parsed = parseDecimal(values['time-scale'], 0, MAX_TIME_SCALE);
+    if (!parsed.ok || parsed.value <= 0) {
+      throw inputError(`--time-scale: ${JSON.stringify(values['time-scale'])} must be a decimal number above 0 and at most ${MAX_TIME_SCALE}, in plain decimal notation: digits and one optional point, no exponent or hex (0.01 turns 45 min into 27 s)`);
     }
+    timeScale = parsed.value;
   }
   const profileFile = values.profile === undefined ? undefined : resolve(cwd, values.profile);
   const profile = profileFile === undefined ? undefined : loadProfile(profileFile);

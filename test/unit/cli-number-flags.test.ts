@@ -76,3 +76,19 @@ test('`corral recommend --ram-budget` refuses 1e1 and 0x10 as a percentage', () 
     assert.ok(r.stderr.includes(`--ram-budget must be a number from 1 to 100 in plain decimal notation`), r.stderr);
   }
 });
+
+test('`corral loadtest` refuses numbers in exponent, hex or spaced form, naming the option, before any request', () => {
+  const profile = join(resolve(dirname(fileURLToPath(import.meta.url)), '../../..'), 'test', 'fixtures', 'profiles', 'small.json');
+  // Port 9 (discard) on loopback: nothing is sent, every refusal comes before the target is asked.
+  const target = ['--target', 'http://127.0.0.1:9'];
+  for (const [args, says] of [
+    [['--profile', profile, '--time-scale', '1e-3'], '--time-scale: "1e-3" must be a decimal number above 0 and at most 1000, in plain decimal notation'],
+    [['--users', ' 5'], '--users: " 5" must be a whole number from 1 to 10000, in decimal digits'],
+    [['--users', '0x10'], '--users: "0x10" must be a whole number from 1 to 10000'],
+    [['--mix', 'read=0x1,write=0,export=0'], '--mix read: "0x1" must be a share between 0 and 1, in plain decimal notation'],
+  ] as const) {
+    const r = corralRun('loadtest', ...target, ...args);
+    assert.equal(r.status, 64, `${args.join(' ')}: ${r.stdout}${r.stderr}`);
+    assert.ok(r.stderr.includes(says), `${args.join(' ')}: ${r.stderr}`);
+  }
+});

@@ -82,6 +82,11 @@ describe('mix', () => {
     refused(() => parseMix('read=0.5,write=0.3'), /--mix: the shares sum to 0\.8, they must sum to 1/);
     refused(() => parseMix('read=0.6,write=0.3,delete=0.1'), /unknown kind "delete"/);
     refused(() => parseMix('read=abc,write=1'), /--mix read: "abc" must be a share/);
+    // A share is read as every decimal option is: Number() took 0x1, 1e0 and Infinity.
+    for (const [mix, key, raw] of [['read=0x1,write=0,export=0', 'read', '0x1'], ['read=0,write=1e0', 'write', '1e0'], ['read=Infinity', 'read', 'Infinity'], ['read=0.5,write=.5e0', 'write', '.5e0']] as const) {
+      refused(() => parseMix(mix), new RegExp(`^--mix ${key}: "${raw.replace('.', '\\.')}" must be a share between 0 and 1, in plain decimal notation: digits and one optional point, no exponent or hex$`));
+    }
+    assert.deepEqual({ ...parseMix('read=.5, write=0.5 ,export=0') }, { read: 0.5, write: 0.5, export: 0 });
     refused(() => parseMix('read'), /is not kind=share/);
     refused(() => parseMix('read=0.5,read=0.5'), /given twice/);
   });
@@ -169,9 +174,18 @@ describe('arguments', () => {
     refused(() => options('--steps', '2', '--profile', p), /--steps and --profile cannot be combined/);
     refused(() => options('--time-scale', '0.1'), /--time-scale applies to --profile only/);
     refused(() => options('--profile', p, '--time-scale', '0'), /--time-scale: "0" must be a decimal number above 0 and at most 1000/);
-    // The message gives the whole range, and only decimals pass (Number() also reads hex and Infinity).
-    for (const bad of ['1001', '0x1', 'Infinity', '1e', '']) refused(() => options('--profile', p, '--time-scale', bad), /must be a decimal number above 0 and at most 1000 \(0\.01 turns 45 min into 27 s\)$/);
-    for (const [good, scale] of [['0.01', 0.01], ['1e-2', 0.01], ['.5', 0.5], ['1000', 1000]] as const) assert.equal(options('--profile', p, '--time-scale', good).timeScale, scale);
+    // The message gives the whole range, and only plain decimals pass, as for every numeric option
+    // (README, Commands): Number() also reads hex, Infinity and exponents, and trims spaces.
+    for (const bad of ['1001', '0x1', 'Infinity', '1e', '', '1e-3', '1e-2', ' 0.01', '0.01 ']) {
+      refused(() => options('--profile', p, '--time-scale', bad), new RegExp(`^--time-scale: ${JSON.stringify(bad)} must be a decimal number above 0 and at most 1000, in plain decimal notation: digits and one optional point, no exponent or hex \\(0\\.01 turns 45 min into 27 s\\)$`));
+    }
+    for (const [good, scale] of [['0.01', 0.01], ['.5', 0.5], ['1.', 1], ['1000', 1000]] as const) assert.equal(options('--profile', p, '--time-scale', good).timeScale, scale);
+    // --users and each of --steps are decimal digits: a space, hex or an exponent is refused.
+    for (const bad of [' 5', '5 ', '0x10', '1e3', '5.0', '']) refused(() => options('--users', bad), new RegExp(`^--users: ${JSON.stringify(bad)} must be a whole number from 1 to 10000, in decimal digits$`));
+    assert.equal(options('--users', '5').users, 5);
+    for (const bad of ['5,0x10', '1e1,20', '5,10.0']) refused(() => options('--steps', bad), /^--steps: ".*" must be a whole number from 1 to 10000, in decimal digits$/);
+    // Spaces around a list's commas are the list's (as in a list setting), not the number's.
+    assert.deepEqual(options('--steps', '5, 10,25').steps, [5, 10, 25]);
     // user:pass@ would go unused and be written into result.json and report.html.
     refused(() => parseLoadtestArgs(['--target', 'http://u:secret@127.0.0.1:8000'], '/tmp'), /^--target: a URL with a user name or password \(user:pass@\) is refused/);
     refused(() => options('--admin', 'http://admin@127.0.0.1:9090'), /^--admin: a URL with a user name or password/);

@@ -38,9 +38,9 @@ How many users (pick one; default: --steps 5,10,25,50,100,200):
                         {ramp_up,plateau,ramp_down}.{duration,users}}, actions.NAME.{duration,
                         requests,frequency}, distribution.{read,write,export}
   --time-scale F        compress the profile's phases (0.01 turns 45 min into 27 s; above 0, at
-                        most 1000; default 1, the profile's own times); each user keeps the
-                        pace of its actions, so a phase shorter than that pace may see no
-                        request ("no data")
+                        most 1000, in plain decimals: no 1e-2; default 1, the profile's own
+                        times); each user keeps the pace of its actions, so a phase shorter
+                        than that pace may see no request ("no data")
   --users N             a constant number of users (1 to 10000) for --duration (default 1m)
 
 Options:
