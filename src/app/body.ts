@@ -3,8 +3,8 @@
 import { isUtf8 } from 'node:buffer';
 import type { IncomingMessage } from 'node:http';
 import { readBodyWithin } from '../http/read-body.js';
+import { repeatedTopLevelKey } from '../json-keys.js';
 import { HttpError } from './http.js';
-import { repeatedTopLevelKey } from './json-keys.js';
 
 /** App bodies are tiny ({name, code}, {kind, detail}); this keeps a slow-loris body cheap. */
 export const DEFAULT_BODY_LIMIT = 16 * 1024;

@@ -2,6 +2,7 @@
 // the field path (users.distribution.plateau.duration), because an operator edits this by hand.
 
 import { readFileSync } from 'node:fs';
+import { repeatedKeyPath } from '../json-keys.js';
 import { parseDuration, parseRate } from './duration.js';
 import { inputError } from './exit.js';
 import { checkMix, type Mix } from './mix.js';
@@ -145,6 +146,10 @@ export function loadProfile(file: string): Profile {
   } catch (err) {
     throw inputError(`--profile: ${file} is not valid JSON: ${(err as Error).message}`, err);
   }
+  // JSON.parse keeps the last of a key written twice: a phase or an action pasted twice would
+  // silently replace the first.
+  const repeated = repeatedKeyPath(text);
+  if (repeated !== undefined) throw inputError(`--profile ${file}: profile field ${repeated} is given more than once: write it once`);
   try {
     return parseProfile(json);
   } catch (err) {

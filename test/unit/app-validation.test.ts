@@ -3,7 +3,6 @@ import { after, before, describe, it } from 'node:test';
 import { gzipSync } from 'node:zlib';
 import { createFakeSheets, SAMPLE_EVENTS, SAMPLE_PLAYERS, type FakeSheets } from '../fixtures/fake-sheets.js';
 import { postJson, startApp, type AppHarness } from '../fixtures/app-harness.js';
-import { repeatedTopLevelKey } from '../../src/app/json-keys.js';
 
 interface ErrorBody {
   error: string;
@@ -154,16 +153,6 @@ describe('input validation', () => {
     assert.equal(login.status, 400, JSON.stringify(json));
     assert.equal(json.error, 'invalid_json');
     assert.equal(json.field, 'code');
-  });
-
-  it('finds repeated keys of the outermost object only, after unescaping', () => {
-    assert.equal(repeatedTopLevelKey('{"a":1,"a":2}'), 'a');
-    assert.equal(repeatedTopLevelKey('{ "a" : 1 ,\n "a"\t: 2 }'), 'a');
-    assert.equal(repeatedTopLevelKey('{"n\\u0061me":"x","name":"y"}'), 'name');
-    assert.equal(repeatedTopLevelKey('{"a\\\\":1,"a\\\\":2}'), 'a\\');
-    assert.equal(repeatedTopLevelKey('{"a":1,"b":{"a":2,"a":3}}'), undefined, 'nested objects are not the body\'s fields');
-    assert.equal(repeatedTopLevelKey('{"a":"\\"a\\":","b":["a",{"a":1}],"c":"a"}'), undefined, 'a key-like value is a value');
-    assert.equal(repeatedTopLevelKey('{}'), undefined);
   });
 
   it('validates login fields before looking anything up', async () => {

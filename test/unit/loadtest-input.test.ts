@@ -238,6 +238,8 @@ describe('profile', () => {
     ['bad-distribution.json', /profile field distribution: the shares sum to 0\.9/],
     ['bad-users.json', /profile field users\.distribution\.plateau\.users: 400 is above users\.simultaneous \(300\)/],
     ['bad-action-field.json', /unknown profile field actions\.create_client\.think/],
+    // JSON.parse would keep the second "plateau" (5m, 50 users) without a word.
+    ['bad-repeated-key.json', /^--profile .*bad-repeated-key\.json: profile field users\.distribution\.plateau is given more than once: write it once$/],
   ];
   for (const [file, pattern] of cases) {
     it(`refuses ${file}, naming the field`, () => {
