@@ -49,6 +49,11 @@ export interface RunReport {
   readonly htmlFile: string;
 }
 
+/** A number as --time-scale takes it (no exponent: 1e-9 would be refused if typed back). */
+function plainDecimal(n: number): string {
+  return n.toLocaleString('en-US', { useGrouping: false, maximumFractionDigits: 20 });
+}
+
 export function planSchedule(opts: LoadtestOptions): Schedule {
   let schedule: Schedule;
   if (opts.mode === 'profile' && opts.profile) schedule = profileSchedule(opts.profile, opts.timeScale);
@@ -60,7 +65,7 @@ export function planSchedule(opts: LoadtestOptions): Schedule {
   }
   if (schedule.totalMs <= 0 || schedule.segments.length === 0) {
     // Only a profile can get here: its phases, times --time-scale, each rounded to 0 ms.
-    throw inputError(`the schedule is empty: --time-scale ${opts.timeScale} shortens every phase of the profile to under 1 ms; use a larger --time-scale`);
+    throw inputError(`the schedule is empty: --time-scale ${plainDecimal(opts.timeScale)} shortens every phase of the profile to under 1 ms; use a larger --time-scale`);
   }
   // A --duration that ends a ramp before it reaches its first user would judge nothing and print
   // "supports 0 concurrent users".

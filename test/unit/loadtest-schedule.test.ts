@@ -93,7 +93,7 @@ describe('schedule', () => {
     };
     // Unscaled, the seeds' ramp-up (0 to 300 users in 10 min) reaches its first user after 1 s.
     refused(options('--profile', SEEDS, '--duration', '100ms'), /^--duration 100ms ends the run before the first virtual user starts .*give a longer --duration or a smaller --time-scale$/);
-    refused(options('--profile', SEEDS, '--time-scale', '1e-9'), /^the schedule is empty: --time-scale 1e-9 shortens every phase of the profile to under 1 ms; use a larger --time-scale$/);
+    refused(options('--profile', SEEDS, '--time-scale', '0.000000001'), /^the schedule is empty: --time-scale 0.000000001 shortens every phase of the profile to under 1 ms; use a larger --time-scale$/);
   });
 
   it('runs --users for --duration, one minute by default', () => {
