@@ -9,6 +9,7 @@ import { editDistance } from '../edit-distance.js';
 import { readRedisCa } from '../redis/tls-ca.js';
 import { redisTarget } from '../redis/url.js';
 import { lintEnvText, type EnvLint } from './env-lint.js';
+import { serviceAccountKeyProblem } from './path-checks.js';
 import { IGNORED_WITH_NOTE, META_SETTINGS, schema, settingNames, type SettingName, type Settings } from './schema.js';
 import type { SettingSpec } from './spec.js';
 
@@ -50,6 +51,14 @@ export interface LoadOptions {
    * elsewhere in .env must not keep the operator from stopping or inspecting it.
    */
   judgeOnly?: readonly SettingName[];
+  /**
+   * Read and parse the service-account key when SHEET_ID is set (path-checks.ts); default true, as
+   * start, a reload and `corral config` must. False where the key is read right after anyway and
+   * reported at its own stage (`corral check`, the keeper: exit 7), or never used (a worker: a key
+   * file removed while corral runs must not keep a recycled worker from booting), or not yet
+   * needed (`corral systemd-unit`, which may run before the key is installed).
+   */
+  readKey?: boolean;
 }
 
 /** Settings holding file paths, resolved against the working directory at load time. */
@@ -208,6 +217,18 @@ export function loadSettings(options: LoadOptions = {}): LoadedSettings {
       allowed:
         'set with credentials, which are missing: GOOGLE_APPLICATION_CREDENTIALS (path of a service-account JSON key) or GOOGLE_SERVICE_ACCOUNT_JSON, or SHEETS_API_KEY for a public sheet (reads only); without SHEET_ID the offline sheet is used',
     });
+  }
+
+  // The files the settings name, judged by what is there (path-checks.ts): a key the keeper cannot
+  // read made it fail over and over behind a master that said ready.
+  const keySettings = ['SHEET_ID', 'GOOGLE_APPLICATION_CREDENTIALS', 'GOOGLE_SERVICE_ACCOUNT_JSON'] as const;
+  if (options.readKey !== false && keySettings.every(judged) && !problems.some((p) => (keySettings as readonly string[]).includes(p.name))) {
+    const file = typeof out.GOOGLE_APPLICATION_CREDENTIALS === 'string' ? resolve(cwd, out.GOOGLE_APPLICATION_CREDENTIALS) : undefined;
+    const bad = serviceAccountKeyProblem(out as Pick<Settings, (typeof keySettings)[number]>, file);
+    if (bad) {
+      const value = bad.setting === 'GOOGLE_SERVICE_ACCOUNT_JSON' ? '<redacted>' : String(out.GOOGLE_APPLICATION_CREDENTIALS);
+      problems.push({ name: bad.setting, value, source: where(sources[bad.setting] ?? 'environment', bad.setting), allowed: bad.why });
+    }
   }
 
   if (typeof out.REDIS_URL === 'string') {

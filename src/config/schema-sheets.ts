@@ -15,11 +15,11 @@ export const sheetsSchema = {
     patternText: 'an http(s) URL',
   }),
   GOOGLE_APPLICATION_CREDENTIALS: str({
-    description: 'Path to a service-account key JSON file.',
+    description: 'Path to a service-account key JSON file; with SHEET_ID, read at start and reload (missing, unreadable or not a service-account key: refused, exit 78).',
     default: undefined,
   }),
   GOOGLE_SERVICE_ACCOUNT_JSON: str({
-    description: 'The service-account key JSON inline (\\n-escaped private keys are accepted).',
+    description: 'The service-account key JSON inline (\\n-escaped private keys are accepted); wins over GOOGLE_APPLICATION_CREDENTIALS; with SHEET_ID, parsed at start and reload (not a service-account key: refused, exit 78).',
     default: undefined,
     secret: true,
   }),

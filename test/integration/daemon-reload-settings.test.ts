@@ -6,6 +6,7 @@ import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
+import { startEmulator } from '../../src/sheets/emulator/index.js';
 import { startCorral, type CorralProcess } from '../helpers/corral.js';
 import { http } from '../helpers/http.js';
 import { freePort } from '../helpers/ports.js';
@@ -152,6 +153,30 @@ test('a reload from 127.0.0.1:P to 0.0.0.0:P (the same port, overlapping, while 
     assert.equal((await http(c.url)).json<{ generation: number }>().generation, body.generation);
   } finally {
     await c.stop();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('a reload after the service-account key file went away is refused with the message start gives, and the running generation keeps serving', async () => {
+  const emu = await startEmulator({});
+  const dir = mkdtempSync(join(tmpdir(), 'corral-reload-key-'));
+  const keyFile = join(dir, 'key.json');
+  writeFileSync(keyFile, JSON.stringify(emu.registerServiceAccount()));
+  const c = await startCorral({ app: 'basic.mjs', workers: 1, readyTimeoutMs: 60_000, env: { SHEET_ID: emu.spreadsheetId, SHEETS_API_URL: emu.url, GOOGLE_APPLICATION_CREDENTIALS: keyFile } });
+  try {
+    await c.waitForLog((l) => l.event === 'keeper.ready', 30_000, 'keeper.ready');
+    rmSync(keyFile);
+    c.kill('SIGHUP');
+    const refused = await c.waitForLog((l) => l.event === 'reload.failed', 15_000, 'reload.failed');
+    const err = refused.err as { code: string; message: string };
+    assert.equal(err.code, 'CORRAL_ERR_CONFIG_INVALID');
+    assert.match(err.message, new RegExp(`GOOGLE_APPLICATION_CREDENTIALS="${keyFile}" \\(from environment\\): cannot read the service-account key GOOGLE_APPLICATION_CREDENTIALS=${keyFile}: ENOENT.*; give the path of a service account's JSON key file`));
+    // The running generation and its keeper go on: nothing was started or drained.
+    assert.equal((await http(c.url)).json<{ generation: number }>().generation, 1);
+    assert.deepEqual([c.events('reload.start'), c.events('keeper.restart')], [[], []]);
+  } finally {
+    await c.stop();
+    await emu.close();
     rmSync(dir, { recursive: true, force: true });
   }
 });

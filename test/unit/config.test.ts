@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
@@ -8,6 +8,7 @@ import { displayValue, loadSettings } from '../../src/config/load.js';
 import { schema, settingNames } from '../../src/config/schema.js';
 import type { SettingSpec } from '../../src/config/spec.js';
 import { ConfigError } from '../../src/errors.js';
+import { generateServiceAccountKey } from '../../src/sheets/emulator/keys.js';
 import { REPO_ROOT } from '../helpers/corral.js';
 
 function withDir<T>(fn: (dir: string) => T): T {
@@ -95,11 +96,40 @@ test('an empty secret is unset, like any empty setting that is off by default; a
 
 test('SHEET_ID without any credentials is refused up front (the keeper could only crash-loop behind a healthy-looking master)', () => {
   assert.throws(() => loadSettings({ env: { CORRAL_ENV_FILE: 'none', SHEET_ID: 'abc' } }), /SHEET_ID="abc" \(from environment\): set with credentials, which are missing/);
-  for (const creds of [{ GOOGLE_APPLICATION_CREDENTIALS: '/etc/corral/key.json' }, { SHEETS_API_KEY: 'AIza-test-key' }]) {
-    assert.equal(loadSettings({ env: { CORRAL_ENV_FILE: 'none', SHEET_ID: 'abc', ...creds } }).settings.SHEET_ID, 'abc');
-  }
+  withDir((dir) => {
+    const key = generateServiceAccountKey({ clientEmail: 'corral@test.iam.gserviceaccount.com', tokenUri: 'http://127.0.0.1:1/token', modulusLength: 1024 }).key;
+    writeFileSync(join(dir, 'key.json'), JSON.stringify(key));
+    for (const creds of [{ GOOGLE_APPLICATION_CREDENTIALS: join(dir, 'key.json') }, { GOOGLE_SERVICE_ACCOUNT_JSON: JSON.stringify(key) }, { SHEETS_API_KEY: 'AIza-test-key' }]) {
+      assert.equal(loadSettings({ env: { CORRAL_ENV_FILE: 'none', SHEET_ID: 'abc', ...creds } }).settings.SHEET_ID, 'abc');
+    }
+  });
   // stop and status do not judge it.
   assert.equal(loadSettings({ env: { CORRAL_ENV_FILE: 'none', SHEET_ID: 'abc' }, judgeOnly: ['CORRAL_PIDFILE'] }).settings.SHEET_ID, 'abc');
+});
+
+test('a key file that cannot be used is refused, naming the setting, the path and the fix (start exits 78, a reload is refused)', () => {
+  withDir((dir) => {
+    const env = { CORRAL_ENV_FILE: 'none', SHEET_ID: 'abc', GOOGLE_APPLICATION_CREDENTIALS: join(dir, 'absent.json') };
+    let caught: unknown;
+    try {
+      loadSettings({ env, cwd: dir });
+    } catch (err) {
+      caught = err;
+    }
+    assert.ok(caught instanceof ConfigError, 'refused');
+    assert.equal(caught.code, 'CORRAL_ERR_CONFIG_INVALID');
+    assert.deepEqual(caught.problems.map((p) => p.name), ['GOOGLE_APPLICATION_CREDENTIALS']);
+    assert.match(caught.message, new RegExp(`GOOGLE_APPLICATION_CREDENTIALS="${join(dir, 'absent.json')}" \\(from environment\\): cannot read the service-account key .*absent\\.json: ENOENT.*; give the path of a service account's JSON key file`));
+    // A relative key path is read from the working directory, as the keeper will read it.
+    mkdirSync(join(dir, 'keys'));
+    assert.throws(() => loadSettings({ env: { ...env, GOOGLE_APPLICATION_CREDENTIALS: 'keys' }, cwd: dir }), new RegExp(`GOOGLE_APPLICATION_CREDENTIALS="keys" .*${join(dir, 'keys')}: EISDIR.*names a directory`));
+    // Commands that do not use the key (a worker) or read it at their own stage (check) skip it;
+    // stop and status do not judge it.
+    assert.equal(loadSettings({ env, cwd: dir, readKey: false }).settings.SHEET_ID, 'abc');
+    assert.equal(loadSettings({ env, cwd: dir, judgeOnly: ['CORRAL_PIDFILE'] }).settings.SHEET_ID, 'abc');
+    // Without SHEET_ID the key is not used, so not read.
+    assert.equal(loadSettings({ env: { ...env, SHEET_ID: '' }, cwd: dir }).settings.SHEET_ID, undefined);
+  });
 });
 
 test('integers are decimal digits: 0x10, 1e2 and 4.0 are refused', () => {

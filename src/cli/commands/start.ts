@@ -34,8 +34,9 @@ NOTIFY_SOCKET is set but cannot be used (CORRAL_ERR_NOTIFY), 3 no worker could b
 use, an app that cannot load: the log's boot.exhausted says why, and with CORRAL_LOG_FILE set,
 the same line on stderr, naming the file), 64 an unknown option or
 argument, 70 uncaught exception in the master, 78 settings refused (an invalid value, an unreadable
-CORRAL_ENV_FILE, a CORRAL_LOG_FILE or CORRAL_PIDFILE that cannot be written, an admin API beyond
-loopback without a token): nothing was started.`,
+CORRAL_ENV_FILE, a CORRAL_LOG_FILE or CORRAL_PIDFILE that cannot be written, with SHEET_ID a
+service-account key that cannot be read or is no key, an admin API beyond loopback without a
+token): nothing was started.`,
   async run(argv) {
     parseFlags(argv, {});
     const loaded = loadSettings();

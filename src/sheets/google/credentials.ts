@@ -94,6 +94,13 @@ export function parseServiceAccountKey(raw: unknown, source: string): LoadedServ
   return { key, privateKey, source };
 }
 
+/** What to do about a key file that could not be read, by the errno. */
+function readFix(code: string | undefined): string {
+  if (code === 'EACCES' || code === 'EPERM') return "make it readable by the user corral runs as (e.g. chgrp corral, chmod 0640)";
+  if (code === 'EISDIR') return 'GOOGLE_APPLICATION_CREDENTIALS names a directory: name the JSON key file itself';
+  return "give the path of a service account's JSON key file (Cloud console: IAM & Admin > Service accounts > Keys > Add key > JSON), or put the JSON itself in GOOGLE_SERVICE_ACCOUNT_JSON";
+}
+
 /** Loads the key named by the settings; undefined when neither setting is present. */
 export function loadServiceAccount(settings: CredentialSettings): LoadedServiceAccount | undefined {
   const inline = settings.GOOGLE_SERVICE_ACCOUNT_JSON;
@@ -107,7 +114,7 @@ export function loadServiceAccount(settings: CredentialSettings): LoadedServiceA
   try {
     text = readFileSync(path, 'utf8');
   } catch (err) {
-    fail(`cannot read the service-account key ${source}: ${(err as Error).message}`, err);
+    fail(`cannot read the service-account key ${source}: ${(err as Error).message}; ${readFix((err as NodeJS.ErrnoException).code)}`, err);
   }
   return parseServiceAccountKey(parseJson(text, source), source);
 }
