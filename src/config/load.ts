@@ -9,7 +9,7 @@ import { editDistance } from '../edit-distance.js';
 import { readRedisCa } from '../redis/tls-ca.js';
 import { redisTarget } from '../redis/url.js';
 import { lintEnvText, type EnvLint } from './env-lint.js';
-import { serviceAccountKeyProblem } from './path-checks.js';
+import { dataDirProblem, serviceAccountKeyProblem } from './path-checks.js';
 import { IGNORED_WITH_NOTE, META_SETTINGS, schema, settingNames, type SettingName, type Settings } from './schema.js';
 import type { SettingSpec } from './spec.js';
 
@@ -220,7 +220,7 @@ export function loadSettings(options: LoadOptions = {}): LoadedSettings {
   }
 
   // The files the settings name, judged by what is there (path-checks.ts): a key the keeper cannot
-  // read made it fail over and over behind a master that said ready.
+  // read, or a data dir that is a file, made it fail over and over behind a master that said ready.
   const keySettings = ['SHEET_ID', 'GOOGLE_APPLICATION_CREDENTIALS', 'GOOGLE_SERVICE_ACCOUNT_JSON'] as const;
   if (options.readKey !== false && keySettings.every(judged) && !problems.some((p) => (keySettings as readonly string[]).includes(p.name))) {
     const file = typeof out.GOOGLE_APPLICATION_CREDENTIALS === 'string' ? resolve(cwd, out.GOOGLE_APPLICATION_CREDENTIALS) : undefined;
@@ -229,6 +229,13 @@ export function loadSettings(options: LoadOptions = {}): LoadedSettings {
       const value = bad.setting === 'GOOGLE_SERVICE_ACCOUNT_JSON' ? '<redacted>' : String(out.GOOGLE_APPLICATION_CREDENTIALS);
       problems.push({ name: bad.setting, value, source: where(sources[bad.setting] ?? 'environment', bad.setting), allowed: bad.why });
     }
+  }
+  // CORRAL_LOG_FILE and CORRAL_PIDFILE are proved by opening them at start and reload, creating
+  // their directories; the data dir only by a stat here (config --check creates nothing), so a
+  // child started after it became a file says so too, rather than a bare EEXIST.
+  if (judged('CORRAL_DATA_DIR') && typeof out.CORRAL_DATA_DIR === 'string') {
+    const why = dataDirProblem(resolve(cwd, out.CORRAL_DATA_DIR));
+    if (why) problems.push({ name: 'CORRAL_DATA_DIR', value: out.CORRAL_DATA_DIR, source: where(sources.CORRAL_DATA_DIR ?? 'environment', 'CORRAL_DATA_DIR'), allowed: why });
   }
 
   if (typeof out.REDIS_URL === 'string') {

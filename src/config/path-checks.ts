@@ -1,11 +1,56 @@
-// Settings that name a file are judged by what is there, not only by their shape: a
-// service-account key that is missing, unreadable, a directory or no key was found by the keeper
-// after the master said ready, the keeper failing over and over (exit 7) while `corral config
-// --check` said "settings OK". Judged where the settings load (load.ts), as REDIS_TLS_CA_FILE is,
-// so that config --check reports it, start exits 78 and a reload is refused, all with the same
-// message. Local and cheap: one read and parse of the key, never the network.
+// Settings that name a file or a directory are judged by what is there, not only by their shape:
+// a service-account key that is missing, unreadable, a directory or no key, and a CORRAL_DATA_DIR
+// that is a file, were found by the keeper after the master said ready, the keeper failing over and
+// over (exit 7, or 1 and a bare EEXIST) while `corral config --check` said "settings OK". Judged
+// where the settings load (load.ts), as REDIS_TLS_CA_FILE is, so that config --check reports them,
+// start exits 78 and a reload is refused, all with the same message. Local and cheap: one stat, or
+// one read and parse of the key, never the network; nothing is created (config --check changes
+// nothing on disk, and a missing data dir is fine: the keeper creates it).
 
+import { statSync, type Stats } from 'node:fs';
+import { dirname } from 'node:path';
 import { loadServiceAccount } from '../sheets/google/credentials.js';
+
+function kindOf(st: Stats): string {
+  if (st.isFile()) return 'a file';
+  if (st.isSocket()) return 'a socket';
+  if (st.isFIFO()) return 'a named pipe';
+  if (st.isCharacterDevice() || st.isBlockDevice()) return 'a device';
+  return 'not a directory';
+}
+
+/** The nearest ancestor of `path` that exists (the one that is not a directory, after ENOTDIR). */
+function nearestExisting(path: string): { path: string; st: Stats } | undefined {
+  for (let p = dirname(path); ; p = dirname(p)) {
+    try {
+      return { path: p, st: statSync(p) };
+    } catch {
+      if (dirname(p) === p) return undefined;
+    }
+  }
+}
+
+/**
+ * Why `dir` (CORRAL_DATA_DIR, absolute) cannot be the data dir, or undefined: it exists and is not
+ * a directory, or a parent is a file so it can never be created. Missing is fine.
+ */
+export function dataDirProblem(dir: string): string | undefined {
+  let st: Stats;
+  try {
+    st = statSync(dir);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') return undefined;
+    if (code === 'ENOTDIR') {
+      const parent = nearestExisting(dir);
+      const what = parent ? `${parent.path} is ${kindOf(parent.st)}, so ${dir} cannot be created under it` : `a parent of ${dir} is not a directory`;
+      return `${what}: point CORRAL_DATA_DIR at a directory (corral creates a missing one, mode 0700), e.g. /var/lib/corral`;
+    }
+    return `${dir} cannot be reached (${code ?? (err as Error).message}): make it and its parents usable by the user corral runs as, or point CORRAL_DATA_DIR elsewhere`;
+  }
+  if (st.isDirectory()) return undefined;
+  return `${dir} is ${kindOf(st)}, not a directory: point CORRAL_DATA_DIR at a directory (corral creates a missing one, mode 0700), e.g. /var/lib/corral, or move the file away`;
+}
 
 export interface KeySettings {
   readonly SHEET_ID: string | undefined;

@@ -478,24 +478,30 @@ test('a bad CORRAL_LOGIN_FAILURES_PER_NAME is named with what is allowed by conf
   }
 });
 
-test('a key file that is not there: config --check names it, start exits 78 at once saying the same, starting nothing', async () => {
+test('a key file that is not there and a data dir that is a file: config --check names both, start exits 78 at once saying the same, starting nothing', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'corral-cli-'));
   try {
-    const key = join(dir, 'absent.json');
-    const env = { SHEET_ID: 'abc', GOOGLE_APPLICATION_CREDENTIALS: key, CORRAL_DATA_DIR: join(dir, 'data'), CORRAL_PIDFILE: join(dir, 'corral.pid'), CORRAL_BIND: '127.0.0.1:0', CORRAL_ADMIN_BIND: '127.0.0.1:0', CORRAL_WORKERS: '1' };
-    const says = `  GOOGLE_APPLICATION_CREDENTIALS="${key}" \\(from environment\\): cannot read the service-account key GOOGLE_APPLICATION_CREDENTIALS=${key}: ENOENT[^\n]*; give the path of a service account's JSON key file`;
+    writeFileSync(join(dir, 'passwd'), 'root:x:0:0::/root:/bin/sh\n');
+    const [key, data] = [join(dir, 'absent.json'), join(dir, 'passwd')];
+    const env = { SHEET_ID: 'abc', GOOGLE_APPLICATION_CREDENTIALS: key, CORRAL_DATA_DIR: data, CORRAL_PIDFILE: join(dir, 'corral.pid'), CORRAL_BIND: '127.0.0.1:0', CORRAL_ADMIN_BIND: '127.0.0.1:0', CORRAL_WORKERS: '1' };
+    const saysKey = `  GOOGLE_APPLICATION_CREDENTIALS="${key}" \\(from environment\\): cannot read the service-account key GOOGLE_APPLICATION_CREDENTIALS=${key}: ENOENT[^\n]*; give the path of a service account's JSON key file`;
+    const saysDir = `  CORRAL_DATA_DIR="${data}" \\(from environment\\): ${data} is a file, not a directory: point CORRAL_DATA_DIR at a directory`;
     const check = await exec(dir, [], ['config', '--check'], env);
     assert.equal(check.code, 78, check.stdout + check.stderr);
     assert.equal(check.stdout, '');
-    assert.match(check.stderr, new RegExp(`^corral config: \\[CORRAL_ERR_CONFIG_INVALID\\] invalid settings:\n${says}`));
-    // Before, start said `master.ready` while the keeper exited 7 over and over.
-    const t0 = Date.now();
-    const start = await exec(dir, [], ['start'], env);
-    assert.equal(start.code, 78, start.stdout + start.stderr);
-    assert.match(start.stderr, new RegExp(`^corral start: \\[CORRAL_ERR_CONFIG_INVALID\\] invalid settings:\n${says}`));
-    assert.doesNotMatch(start.stdout, /master\.ready/);
-    assert.ok(Date.now() - t0 < 10_000, `refused at once (${Date.now() - t0} ms)`);
-    assert.equal(existsSync(join(dir, 'corral.pid')), false, 'nothing was started');
+    assert.match(check.stderr, new RegExp(`^corral config: \\[CORRAL_ERR_CONFIG_INVALID\\] invalid settings:\n${saysKey}[^\n]*\n${saysDir}`));
+    // Before, start said `master.ready` while the keeper exited 7 over and over (or, with the data
+    // dir a file, exited 3 after 10 s over a bare EEXIST).
+    for (const [only, says] of [[{ CORRAL_DATA_DIR: join(dir, 'data') }, saysKey], [{ GOOGLE_APPLICATION_CREDENTIALS: '', SHEET_ID: '' }, saysDir]] as const) {
+      const t0 = Date.now();
+      const start = await exec(dir, [], ['start'], { ...env, ...only });
+      assert.equal(start.code, 78, start.stdout + start.stderr);
+      assert.match(start.stderr, new RegExp(`^corral start: \\[CORRAL_ERR_CONFIG_INVALID\\] invalid settings:\n${says}`));
+      assert.doesNotMatch(start.stdout, /master\.ready/);
+      assert.ok(Date.now() - t0 < 10_000, `refused at once, not after the workers' boot attempts (${Date.now() - t0} ms)`);
+      assert.equal(existsSync(join(dir, 'corral.pid')), false, 'nothing was started');
+      assert.equal(existsSync(join(dir, 'data')), false, 'the data dir is not created');
+    }
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

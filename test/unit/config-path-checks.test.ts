@@ -1,12 +1,12 @@
-// The files settings name, judged when the settings load: a service-account key the keeper could
-// not use. Local checks only.
+// The files settings name, judged when the settings load: a data dir that cannot be one, a
+// service-account key the keeper could not use. Local checks only; nothing is created.
 
 import assert from 'node:assert/strict';
-import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { serviceAccountKeyProblem } from '../../src/config/path-checks.js';
+import { dataDirProblem, serviceAccountKeyProblem } from '../../src/config/path-checks.js';
 import { generateServiceAccountKey } from '../../src/sheets/emulator/keys.js';
 
 let dir: string;
@@ -14,6 +14,26 @@ before(() => {
   dir = mkdtempSync(join(tmpdir(), 'corral-path-checks-'));
 });
 after(() => rmSync(dir, { recursive: true, force: true }));
+
+describe('dataDirProblem', () => {
+  it('a directory, or a path not there yet (the keeper creates it), is fine, and nothing is created', () => {
+    mkdirSync(join(dir, 'data'));
+    assert.equal(dataDirProblem(join(dir, 'data')), undefined);
+    assert.equal(dataDirProblem(join(dir, 'not', 'yet')), undefined);
+    assert.equal(existsSync(join(dir, 'not')), false);
+  });
+
+  it('a file (or a device) is not a directory: said with the path and the fix', () => {
+    writeFileSync(join(dir, 'passwd'), 'root:x:0:0\n');
+    assert.equal(dataDirProblem(join(dir, 'passwd')), `${join(dir, 'passwd')} is a file, not a directory: point CORRAL_DATA_DIR at a directory (corral creates a missing one, mode 0700), e.g. /var/lib/corral, or move the file away`);
+    assert.match(dataDirProblem('/dev/null') ?? '', /^\/dev\/null is a device, not a directory: point CORRAL_DATA_DIR at a directory/);
+  });
+
+  it('a path under a file can never be created: the file is named', () => {
+    writeFileSync(join(dir, 'file'), '');
+    assert.equal(dataDirProblem(join(dir, 'file', 'data', 'deeper')), `${join(dir, 'file')} is a file, so ${join(dir, 'file', 'data', 'deeper')} cannot be created under it: point CORRAL_DATA_DIR at a directory (corral creates a missing one, mode 0700), e.g. /var/lib/corral`);
+  });
+});
 
 describe('serviceAccountKeyProblem', () => {
   const { key } = generateServiceAccountKey({ clientEmail: 'corral@test.iam.gserviceaccount.com', tokenUri: 'http://127.0.0.1:1/token', modulusLength: 1024 });

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
@@ -107,9 +107,10 @@ test('SHEET_ID without any credentials is refused up front (the keeper could onl
   assert.equal(loadSettings({ env: { CORRAL_ENV_FILE: 'none', SHEET_ID: 'abc' }, judgeOnly: ['CORRAL_PIDFILE'] }).settings.SHEET_ID, 'abc');
 });
 
-test('a key file that cannot be used is refused, naming the setting, the path and the fix (start exits 78, a reload is refused)', () => {
+test('a key file that cannot be used and a data dir that is a file are refused together, naming the setting, the path and the fix (start exits 78, a reload is refused)', () => {
   withDir((dir) => {
-    const env = { CORRAL_ENV_FILE: 'none', SHEET_ID: 'abc', GOOGLE_APPLICATION_CREDENTIALS: join(dir, 'absent.json') };
+    writeFileSync(join(dir, 'passwd'), 'root:x:0:0::/root:/bin/sh\n');
+    const env = { CORRAL_ENV_FILE: 'none', SHEET_ID: 'abc', GOOGLE_APPLICATION_CREDENTIALS: join(dir, 'absent.json'), CORRAL_DATA_DIR: join(dir, 'passwd') };
     let caught: unknown;
     try {
       loadSettings({ env, cwd: dir });
@@ -118,17 +119,20 @@ test('a key file that cannot be used is refused, naming the setting, the path an
     }
     assert.ok(caught instanceof ConfigError, 'refused');
     assert.equal(caught.code, 'CORRAL_ERR_CONFIG_INVALID');
-    assert.deepEqual(caught.problems.map((p) => p.name), ['GOOGLE_APPLICATION_CREDENTIALS']);
+    assert.deepEqual(caught.problems.map((p) => p.name), ['GOOGLE_APPLICATION_CREDENTIALS', 'CORRAL_DATA_DIR']);
     assert.match(caught.message, new RegExp(`GOOGLE_APPLICATION_CREDENTIALS="${join(dir, 'absent.json')}" \\(from environment\\): cannot read the service-account key .*absent\\.json: ENOENT.*; give the path of a service account's JSON key file`));
+    assert.match(caught.message, new RegExp(`CORRAL_DATA_DIR="${join(dir, 'passwd')}" \\(from environment\\): ${join(dir, 'passwd')} is a file, not a directory: point CORRAL_DATA_DIR at a directory`));
     // A relative key path is read from the working directory, as the keeper will read it.
     mkdirSync(join(dir, 'keys'));
-    assert.throws(() => loadSettings({ env: { ...env, GOOGLE_APPLICATION_CREDENTIALS: 'keys' }, cwd: dir }), new RegExp(`GOOGLE_APPLICATION_CREDENTIALS="keys" .*${join(dir, 'keys')}: EISDIR.*names a directory`));
+    assert.throws(() => loadSettings({ env: { ...env, GOOGLE_APPLICATION_CREDENTIALS: 'keys', CORRAL_DATA_DIR: 'data' }, cwd: dir }), new RegExp(`GOOGLE_APPLICATION_CREDENTIALS="keys" .*${join(dir, 'keys')}: EISDIR.*names a directory`));
     // Commands that do not use the key (a worker) or read it at their own stage (check) skip it;
-    // stop and status do not judge it.
-    assert.equal(loadSettings({ env, cwd: dir, readKey: false }).settings.SHEET_ID, 'abc');
+    // stop and status judge neither. Nothing is created (config --check changes nothing on disk).
+    const fine = { ...env, CORRAL_DATA_DIR: join(dir, 'new', 'data') };
+    assert.equal(loadSettings({ env: fine, cwd: dir, readKey: false }).settings.CORRAL_DATA_DIR, join(dir, 'new', 'data'));
     assert.equal(loadSettings({ env, cwd: dir, judgeOnly: ['CORRAL_PIDFILE'] }).settings.SHEET_ID, 'abc');
+    assert.equal(existsSync(join(dir, 'new')), false);
     // Without SHEET_ID the key is not used, so not read.
-    assert.equal(loadSettings({ env: { ...env, SHEET_ID: '' }, cwd: dir }).settings.SHEET_ID, undefined);
+    assert.equal(loadSettings({ env: { ...fine, SHEET_ID: '' }, cwd: dir }).settings.SHEET_ID, undefined);
   });
 });
 

@@ -13,9 +13,10 @@ export const configCommand: Command = {
 Reads .env (or CORRAL_ENV_FILE) and the environment exactly as \`corral start\` would, and prints
 every setting with its value and source (default, .env, environment, alias NAME). Secrets are
 redacted. Exits 78 when \`corral start\` or a reload would refuse the settings: listing every
-invalid setting (with SHEET_ID, the service-account key is read and parsed, without the network),
-or saying the admin API would listen beyond loopback without CORRAL_ADMIN_TOKEN, or that
-CORRAL_LOG_FILE cannot be opened (checked without creating it).
+invalid setting (with SHEET_ID, the service-account key is read and parsed, without the network;
+CORRAL_DATA_DIR must be a directory or not exist yet; nothing is created), or saying the admin
+API would listen beyond loopback without CORRAL_ADMIN_TOKEN, or that CORRAL_LOG_FILE cannot be
+opened (checked without creating it).
 
 Options:
   --check    print one line (settings OK, or why not) instead of the table: for scripts and

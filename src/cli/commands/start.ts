@@ -35,8 +35,8 @@ use, an app that cannot load: the log's boot.exhausted says why, and with CORRAL
 the same line on stderr, naming the file), 64 an unknown option or
 argument, 70 uncaught exception in the master, 78 settings refused (an invalid value, an unreadable
 CORRAL_ENV_FILE, a CORRAL_LOG_FILE or CORRAL_PIDFILE that cannot be written, with SHEET_ID a
-service-account key that cannot be read or is no key, an admin API beyond loopback without a
-token): nothing was started.`,
+service-account key that cannot be read or is no key, a CORRAL_DATA_DIR that is a file, an admin
+API beyond loopback without a token): nothing was started.`,
   async run(argv) {
     parseFlags(argv, {});
     const loaded = loadSettings();
