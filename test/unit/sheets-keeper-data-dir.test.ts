@@ -1,10 +1,12 @@
-// The keeper's data dir: created private, and an existing one open to other users said so.
+// The keeper's data dir: created private, an existing one open to other users said so, and one
+// that cannot be made refused as the operator's to fix.
 
 import assert from 'node:assert/strict';
-import { chmodSync, mkdtempSync, rmSync, statSync } from 'node:fs';
+import { chmodSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, test } from 'node:test';
+import { DataDirWriteError } from '../../src/errors.js';
 import { Keeper } from '../../src/sheets/keeper/keeper.js';
 import { paced } from '../../src/sheets/keeper/pacing.js';
 import { captureLogger, type CapturedLogger } from '../fixtures/capture-logger.js';
@@ -41,4 +43,17 @@ test('an existing data dir open to other users keeps its mode, and each start sa
   const said = log.lines().filter((l) => l.event === 'datadir.open_to_others');
   assert.deepEqual(said.map((l) => [l.dataDir, l.mode, l.level]), [[dataDir, '755', 'warn']]);
   assert.match(String(said[0]?.msg), new RegExp(`run chmod -R go= ${dataDir}$`));
+});
+
+test('a data dir that cannot be made (a file there, or above it) fails the keeper as a data dir it cannot write: CORRAL_DATA_DIR, the path and the errno, not a bare EEXIST', async () => {
+  writeFileSync(join(root, 'file'), '');
+  for (const [dataDir, errno] of [[join(root, 'file'), 'EEXIST'], [join(root, 'file', 'data'), 'ENOTDIR']] as const) {
+    await assert.rejects(startAndClose(dataDir), (err: unknown) => {
+      assert.ok(err instanceof DataDirWriteError, String(err));
+      assert.equal(err.code, 'CORRAL_ERR_JOURNAL_UNWRITABLE');
+      assert.deepEqual([err.path, err.errno], [dataDir, errno]);
+      assert.match(err.message, new RegExp(`^cannot write the data dir \\(CORRAL_DATA_DIR\\) ${dataDir}: ${errno}`));
+      return true;
+    });
+  }
 });

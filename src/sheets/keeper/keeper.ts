@@ -164,7 +164,12 @@ export class Keeper {
     const dataDir = dataDirOf(s);
     // Private to the service's user: the offline sheet (players' codes), the journal (their
     // events) and the session secret live here, and other local users have no business listing it.
-    await mkdir(dataDir, { recursive: true, mode: PRIVATE_DIR_MODE });
+    // A data dir that cannot be made (a file there, or above it; read-only, full) is the operator's
+    // to fix, as a journal that cannot be written is: exit 7 naming it, not a bare EEXIST and an
+    // exit 1 the master restarts as if it could pass. Settings judge this first (path-checks.ts).
+    await mkdir(dataDir, { recursive: true, mode: PRIVATE_DIR_MODE }).catch((err: unknown) => {
+      throw new DataDirWriteError('the data dir (CORRAL_DATA_DIR)', dataDir, err);
+    });
     await warnIfOpenToOthers(dataDir, o.logger);
     k.lock = await acquireKeeperLock(dataDir, o.lockWaitMs ?? 15_000, (pid) =>
       o.logger.info({ pid }, 'keeper: waiting for the previous keeper to release the data dir'),
