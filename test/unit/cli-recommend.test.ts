@@ -4,7 +4,7 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { describe, it } from 'node:test';
 import { adminUrlAllowed, measuredFromAdmin, recommend, recommendCommand, type SizingInput } from '../../src/cli/commands/recommend.js';
-import { CorralError, EXIT, exitCodeFor } from '../../src/errors.js';
+import { usageError } from '../helpers/usage-error.js';
 import { isLoopbackAddress } from '../../src/loopback.js';
 
 const MiB = 1048576;
@@ -101,21 +101,13 @@ describe('corral recommend asking the admin API', () => {
 });
 
 describe('corral recommend --admin-url beyond this host (it is sent CORRAL_ADMIN_TOKEN)', () => {
-  const usage = (pattern: RegExp) => (err: unknown) => {
-    assert.ok(err instanceof CorralError, String(err));
-    assert.equal(err.code, 'CORRAL_ERR_USAGE');
-    assert.equal(exitCodeFor(err), EXIT.USAGE);
-    assert.match(err.message, pattern);
-    return true;
-  };
-
   it('is refused (exit 64) without --allow-remote, as loadtest --admin is, before anything is sent', async () => {
     await assert.rejects(
       recommendCommand.run(['--admin-url', 'http://192.0.2.2:19555']),
-      usage(/^--admin-url 192\.0\.2\.2:19555 is not a loopback address; pass --allow-remote if you own that server and mean to send it the admin token$/),
+      usageError(/^--admin-url 192\.0\.2\.2:19555 is not a loopback address; pass --allow-remote if you own that server and mean to send it the admin token$/),
     );
-    await assert.rejects(recommendCommand.run(['--admin-url', 'http://[2001:db8::1]:9090']), usage(/^--admin-url \[2001:db8::1\]:9090 is not a loopback address;/));
-    await assert.rejects(adminUrlAllowed('http://corral-test.invalid:9090', false), usage(/^--admin-url host corral-test\.invalid could not be resolved .*, so it is not known to be loopback; pass --allow-remote/));
+    await assert.rejects(recommendCommand.run(['--admin-url', 'http://[2001:db8::1]:9090']), usageError(/^--admin-url \[2001:db8::1\]:9090 is not a loopback address;/));
+    await assert.rejects(adminUrlAllowed('http://corral-test.invalid:9090', false), usageError(/^--admin-url host corral-test\.invalid could not be resolved .*, so it is not known to be loopback; pass --allow-remote/));
   });
 
   it('allows loopback (a name pinned to the addresses checked), and anything with --allow-remote', async () => {
