@@ -230,9 +230,9 @@ export function loadSettings(options: LoadOptions = {}): LoadedSettings {
       problems.push({ name: bad.setting, value, source: where(sources[bad.setting] ?? 'environment', bad.setting), allowed: bad.why });
     }
   }
-  // CORRAL_LOG_FILE and CORRAL_PIDFILE are proved by opening them at start and reload, creating
-  // their directories; the data dir only by a stat here (config --check creates nothing), so a
-  // child started after it became a file says so too, rather than a bare EEXIST.
+  // CORRAL_LOG_FILE is judged with the settings as a whole (master/settings-check.ts), and
+  // CORRAL_PIDFILE by opening it at start; the data dir by a stat here (config --check creates
+  // nothing), so a child started after it became a file says so too, rather than a bare EEXIST.
   if (judged('CORRAL_DATA_DIR') && typeof out.CORRAL_DATA_DIR === 'string') {
     const why = dataDirProblem(resolve(cwd, out.CORRAL_DATA_DIR));
     if (why) problems.push({ name: 'CORRAL_DATA_DIR', value: out.CORRAL_DATA_DIR, source: where(sources.CORRAL_DATA_DIR ?? 'environment', 'CORRAL_DATA_DIR'), allowed: why });
