@@ -52,13 +52,14 @@ export interface LoadOptions {
    */
   judgeOnly?: readonly SettingName[];
   /**
-   * Read and parse the service-account key when SHEET_ID is set (path-checks.ts); default true, as
-   * start, a reload and `corral config` must. False where the key is read right after anyway and
-   * reported at its own stage (`corral check`, the keeper: exit 7), or never used (a worker: a key
-   * file removed while corral runs must not keep a recycled worker from booting), or not yet
-   * needed (`corral systemd-unit`, which may run before the key is installed).
+   * Read and parse the files the settings name for the keeper: the service-account key when
+   * SHEET_ID is set (path-checks.ts) and REDIS_TLS_CA_FILE; default true, as start, a reload and
+   * `corral config` must. False where they are read right after anyway and reported at their own
+   * stage (`corral check`, the keeper: exit 7, or its Redis link), or never used (a worker: a
+   * file removed or rotated while corral runs must not keep a recycled worker from booting), or
+   * not yet needed (`corral systemd-unit`, which may run before they are installed).
    */
-  readKey?: boolean;
+  readFiles?: boolean;
 }
 
 /** Settings holding file paths, resolved against the working directory at load time. */
@@ -222,7 +223,7 @@ export function loadSettings(options: LoadOptions = {}): LoadedSettings {
   // The files the settings name, judged by what is there (path-checks.ts): a key the keeper cannot
   // read, or a data dir that is a file, made it fail over and over behind a master that said ready.
   const keySettings = ['SHEET_ID', 'GOOGLE_APPLICATION_CREDENTIALS', 'GOOGLE_SERVICE_ACCOUNT_JSON'] as const;
-  if (options.readKey !== false && keySettings.every(judged) && !problems.some((p) => (keySettings as readonly string[]).includes(p.name))) {
+  if (options.readFiles !== false && keySettings.every(judged) && !problems.some((p) => (keySettings as readonly string[]).includes(p.name))) {
     const file = typeof out.GOOGLE_APPLICATION_CREDENTIALS === 'string' ? resolve(cwd, out.GOOGLE_APPLICATION_CREDENTIALS) : undefined;
     const bad = serviceAccountKeyProblem(out as Pick<Settings, (typeof keySettings)[number]>, file);
     if (bad) {
@@ -254,7 +255,7 @@ export function loadSettings(options: LoadOptions = {}): LoadedSettings {
     if (typeof out.REDIS_URL !== 'string' || !out.REDIS_URL.startsWith('rediss://')) {
       // Set for TLS, with a URL that would send the password in the clear: refused, not ignored.
       problems.push({ name: 'REDIS_TLS_CA_FILE', value: out.REDIS_TLS_CA_FILE, source, allowed: 'set only with a rediss:// REDIS_URL (TLS): write REDIS_URL=rediss://host:port, or unset REDIS_TLS_CA_FILE' });
-    } else {
+    } else if (options.readFiles !== false) {
       try {
         readRedisCa(path);
       } catch (err) {

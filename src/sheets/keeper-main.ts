@@ -109,8 +109,9 @@ async function main(): Promise<void> {
   process.on('SIGINT', () => {});
   let settings: Settings;
   try {
-    // The key is read where the backend opens, a failure there being keeper.boot_failed, exit 7.
-    settings = loadSettings({ readKey: false }).settings;
+    // The key and the Redis CA are read where the backend opens, a failure there being
+    // keeper.boot_failed, exit 7.
+    settings = loadSettings({ readFiles: false }).settings;
     // Fails only if the log file the master just opened became unwritable: a boot that cannot succeed.
     log = createLogger(settings, { role: 'keeper', worker: 0, generation: identity?.generation ?? 0 });
   } catch (err) {

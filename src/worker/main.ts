@@ -53,8 +53,8 @@ export async function runWorker(): Promise<void> {
   let settings;
   let log;
   try {
-    // The key is the keeper's (see LoadOptions.readKey).
-    settings = loadSettings({ readKey: false }).settings;
+    // The key and the Redis CA are the keeper's (see LoadOptions.readFiles).
+    settings = loadSettings({ readFiles: false }).settings;
     // The master opened the same file a moment ago; this fails only if it changed since (its
     // directory removed or made read-only): a boot that cannot succeed, said as such.
     log = createLogger(settings, { role: 'worker', worker: identity.workerId, generation: identity.generation });

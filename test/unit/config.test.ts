@@ -128,7 +128,7 @@ test('a key file that cannot be used and a data dir that is a file are refused t
     // Commands that do not use the key (a worker) or read it at their own stage (check) skip it;
     // stop and status judge neither. Nothing is created (config --check changes nothing on disk).
     const fine = { ...env, CORRAL_DATA_DIR: join(dir, 'new', 'data') };
-    assert.equal(loadSettings({ env: fine, cwd: dir, readKey: false }).settings.CORRAL_DATA_DIR, join(dir, 'new', 'data'));
+    assert.equal(loadSettings({ env: fine, cwd: dir, readFiles: false }).settings.CORRAL_DATA_DIR, join(dir, 'new', 'data'));
     assert.equal(loadSettings({ env, cwd: dir, judgeOnly: ['CORRAL_PIDFILE'] }).settings.SHEET_ID, 'abc');
     assert.equal(existsSync(join(dir, 'new')), false);
     // Without SHEET_ID the key is not used, so not read.

@@ -65,6 +65,12 @@ describe('REDIS_URL', () => {
       refused({ REDIS_URL: 'rediss://10.0.0.5:6379', REDIS_TLS_CA_FILE: 'ca.key' }, /holds no PEM certificate/);
       const { settings } = load({ REDIS_URL: 'rediss://10.0.0.5:6379', REDIS_TLS_CA_FILE: 'ca.pem' });
       assert.equal(settings.REDIS_TLS_CA_FILE, pem);
+      // A worker never uses the CA (the keeper's link does, and reads it itself): a CA file removed
+      // or rotated while corral runs must not keep a recycled worker from booting.
+      const worker = loadSettings({ env: { CORRAL_ENV_FILE: 'none', SHEET_ID: 'sheet-1', SHEETS_API_KEY: 'k', REDIS_URL: 'rediss://10.0.0.5:6379', REDIS_TLS_CA_FILE: 'missing.pem' }, cwd: dir, readFiles: false });
+      assert.equal(worker.settings.REDIS_TLS_CA_FILE, join(dir, 'missing.pem'));
+      // Its shape is still judged: TLS settings with a URL that would send the password in the clear.
+      assert.throws(() => loadSettings({ env: { CORRAL_ENV_FILE: 'none', REDIS_URL: 'redis://10.0.0.5:6379', REDIS_TLS_CA_FILE: pem }, cwd: dir, readFiles: false }), /only with a rediss:\/\/ REDIS_URL/);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

@@ -136,7 +136,7 @@ unreadable CORRAL_ENV_FILE included, as "FAIL (settings)"), 64 an unknown option
     let settingsWarnings: readonly string[];
     try {
       // The key is read at step 2, and a failure there said as FAIL (credentials).
-      ({ settings, warnings: settingsWarnings } = loadSettings({ readKey: false }));
+      ({ settings, warnings: settingsWarnings } = loadSettings({ readFiles: false }));
     } catch (err) {
       // check's own verdict (FAIL, exit 1), so scripts read every failure the same way: an
       // invalid value, or a CORRAL_ENV_FILE that cannot be read.

@@ -75,7 +75,7 @@ function checkNodeBinary(path: string): 'missing' | 'ok' {
 /** Settings as the service will load them: the env file only (systemd passes no shell environment). */
 function serviceSettings(envFile: string, dataDir: string): { loaded: LoadedSettings; note?: string } {
   try {
-    return { loaded: loadSettings({ env: { CORRAL_ENV_FILE: envFile }, cwd: dataDir, readKey: false }) };
+    return { loaded: loadSettings({ env: { CORRAL_ENV_FILE: envFile }, cwd: dataDir, readFiles: false }) };
   } catch (err) {
     if (err instanceof CorralError && err.code === 'CORRAL_ERR_ENV_FILE') {
       // Not a file "not there yet": a directory never becomes one, and the service would exit 78.
@@ -83,7 +83,7 @@ function serviceSettings(envFile: string, dataDir: string): { loaded: LoadedSett
         throw new CorralError('CORRAL_ERR_USAGE', `--settings-file ${envFile} is a directory: name the settings file itself (e.g. ${envFile}/corral.env)`, { cause: err });
       }
       return {
-        loaded: loadSettings({ env: { CORRAL_ENV_FILE: 'none' }, cwd: dataDir, readKey: false }),
+        loaded: loadSettings({ env: { CORRAL_ENV_FILE: 'none' }, cwd: dataDir, readFiles: false }),
         note: `${envFile} is not readable yet (${(err.cause as Error | undefined)?.message ?? err.message}); sized with the defaults`,
       };
     }
