@@ -1,6 +1,7 @@
 // A master that gives up at start (no worker could boot: an app that cannot be imported, a port
-// in use) says why in its log. With CORRAL_LOG_FILE set, that was all: an operator who ran
-// `corral start` by hand saw no output and an exit code. The same one line (code and message)
+// in use), or exits after an uncaught exception of its own, says why in its log. With
+// CORRAL_LOG_FILE set, that was all: an operator who ran `corral start` by hand saw no output and
+// an exit code. The same one line (code and message)
 // goes to stderr too, naming the file with the rest; without a log file the line is already on
 // stdout, and is not said twice.
 

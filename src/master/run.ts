@@ -62,7 +62,8 @@ export async function runMaster(loaded: LoadedSettings, entry: MasterEntryPoints
   let monitoring: Monitoring | undefined;
   // Set by an uncaught exception: the clean stop that follows must still exit non-zero, so that
   // systemd (Restart=on-failure) brings corral back.
-  let crashed = false;
+  // Its reason, said on stderr at the exit as a start that gave up is (fatal-stderr.ts).
+  let crashed: FatalReason | undefined;
   const exit = (stopCode: number, fatal?: FatalReason) => {
     const code = crashed && stopCode === EXIT.OK ? EXIT.UNCAUGHT : stopCode;
     if (pidfile) removePidfile(pidfile);
@@ -71,7 +72,8 @@ export async function runMaster(loaded: LoadedSettings, entry: MasterEntryPoints
     notifier.close();
     logger.info({ event: 'master.exit', code }, `master exiting with code ${code}`);
     log.flush();
-    const line = fatal && fatalStderrLine(fatal, log.file());
+    const why = fatal ?? crashed;
+    const line = why && fatalStderrLine(why, log.file());
     if (line) {
       try {
         writeSync(2, line);
@@ -100,8 +102,9 @@ export async function runMaster(loaded: LoadedSettings, entry: MasterEntryPoints
   }
   process.on('uncaughtException', (err) => {
     // The master must outlive its own bugs long enough to stop its children cleanly.
-    logger.fatal({ event: 'master.uncaught', code: 'CORRAL_ERR_UNCAUGHT', err: describeError(err) }, 'uncaught exception in the master');
-    crashed = true;
+    const d = describeError(err);
+    logger.fatal({ event: 'master.uncaught', code: 'CORRAL_ERR_UNCAUGHT', err: d }, 'uncaught exception in the master');
+    crashed ??= { code: 'CORRAL_ERR_UNCAUGHT', message: `uncaught exception in the master (${d.message}); the workers were stopped, and it exits 70 for systemd to restart it` };
     arbiter?.record('stop');
     setTimeout(() => exit(EXIT.UNCAUGHT), (settings.CORRAL_GRACEFUL_TIMEOUT + 5) * 1000).unref();
   });

@@ -169,6 +169,10 @@ test('an uncaught exception in the master stops the workers cleanly, then exits 
     assert.ok(events.includes('master.uncaught'), 'master.uncaught logged');
     assert.ok(events.includes('shutdown.done'), 'the workers were stopped first');
     assert.equal(c.logs().find((l) => l.event === 'master.exit')?.code, 70);
+    // The log goes to a file: the reason is said on the terminal too, once.
+    const said = c.stderr().split('\n').filter((l) => l.includes('CORRAL_ERR_UNCAUGHT'));
+    assert.equal(said.length, 1, c.stderr());
+    assert.match(said[0] ?? '', new RegExp(`^corral start: \\[CORRAL_ERR_UNCAUGHT\\] uncaught exception in the master \\(.+\\); the workers were stopped, and it exits 70 for systemd to restart it; the full log is in ${c.logFile}$`));
   } finally {
     await c.stop();
   }
