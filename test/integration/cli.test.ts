@@ -603,6 +603,20 @@ test('config --check answers in one line whether start would accept the settings
     const both = await corral(dir, 'config', '--check', '--json');
     assert.equal(both.code, 64);
     assert.match(both.stderr, /--check and --json cannot be combined/);
+    // A pidfile start could not write (under a plain file; a directory) is refused as start would
+    // refuse it; one in a directory not there yet is fine, and nothing is created.
+    writeFileSync(join(dir, 'plain'), '');
+    for (const [pidfile, why] of [[join(dir, 'plain', 'corral.pid'), /plain is not a directory/], [dir, /it is a directory: name a file in it, e.g. CORRAL_PIDFILE=.*\/corral\.pid/]] as const) {
+      writeFileSync(join(dir, '.env'), `CORRAL_WORKERS=2\nCORRAL_PIDFILE=${pidfile}\n`);
+      const r = await corral(dir, 'config', '--check');
+      assert.equal(r.code, 78, r.stderr);
+      assert.match(r.stderr, /\[CORRAL_ERR_PIDFILE\] the pidfile .* \(CORRAL_PIDFILE\) cannot be written: /);
+      assert.match(r.stderr, why);
+    }
+    writeFileSync(join(dir, '.env'), `CORRAL_WORKERS=2\nCORRAL_PIDFILE=${join(dir, 'run', 'corral.pid')}\n`);
+    const fresh = await corral(dir, 'config', '--check');
+    assert.equal(fresh.code, 0, fresh.stderr);
+    assert.equal(existsSync(join(dir, 'run')), false, 'config --check created nothing');
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

@@ -2,6 +2,7 @@ import { renderEnvExample } from '../../config/env-example.js';
 import { displayValue, loadSettings } from '../../config/load.js';
 import { schema, settingNames } from '../../config/schema.js';
 import { CorralError } from '../../errors.js';
+import { fileWriteProblem } from '../../file-creatable.js';
 import { assertSettingsAccepted } from '../../master/settings-check.js';
 import { parseFlags, type Command } from '../command.js';
 
@@ -16,7 +17,7 @@ redacted. Exits 78 when \`corral start\` or a reload would refuse the settings: 
 invalid setting (with SHEET_ID, the service-account key is read and parsed, without the network;
 CORRAL_DATA_DIR must be a directory or not exist yet; nothing is created), or saying the admin
 API would listen beyond loopback without CORRAL_ADMIN_TOKEN, or that CORRAL_LOG_FILE cannot be
-opened (checked without creating it).
+opened or CORRAL_PIDFILE cannot be written (checked without creating them).
 
 Options:
   --check    print one line (settings OK, or why not) instead of the table: for scripts and
@@ -40,6 +41,13 @@ cannot be read.`,
     // start and a reload refuse these settings together (exit 78); so must the command operators
     // run to check an edited .env before `systemctl restart` or `reload`.
     assertSettingsAccepted(loaded.settings);
+    // Start writes the pidfile before anything else and refuses one it cannot write; judged here
+    // without creating it (a reload does not move the pidfile, so only start and this check it).
+    const pidfile = loaded.settings.CORRAL_PIDFILE;
+    const pidfileProblem = pidfile ? fileWriteProblem(pidfile, 'CORRAL_PIDFILE') : undefined;
+    if (pidfile && pidfileProblem) {
+      throw new CorralError('CORRAL_ERR_PIDFILE', `the pidfile ${pidfile} (CORRAL_PIDFILE) cannot be written: ${pidfileProblem}; corral start would refuse it: point CORRAL_PIDFILE at a file in a directory the user corral runs as can write`);
+    }
     if (values.check) {
       const n = loaded.warnings.length;
       process.stdout.write(`settings OK (env file: ${loaded.envFile ?? '(none)'}${n > 0 ? `; ${n} warning${n === 1 ? '' : 's'} on stderr` : ''})\n`);
