@@ -91,7 +91,7 @@ function managedName(dir: string, parent: string): string | undefined {
 export function validateUnitOptions(o: UnitOptions): void {
   for (const key of ['installDir', 'nodePath', 'envFile', 'processEnvFile', 'dataDir', 'logDir'] as const) assertUnitPath(key, o[key]);
   for (const key of ['user', 'group'] as const) {
-    if (!/^[a-z_][a-z0-9_-]{0,31}$/.test(o[key])) throw new TypeError(`${key} must be a valid user/group name, got ${JSON.stringify(o[key])}`);
+    if (!/^[a-z_][a-z0-9_-]{0,31}$/.test(o[key])) throw new TypeError(`${key} must be a valid user/group name (lower-case letters, digits, _ and -, starting with a letter or _, at most 32 characters), got ${JSON.stringify(o[key])}`);
   }
   for (const key of ['workers', 'workerConnections', 'gracefulTimeout', 'timeout', 'bindPort'] as const) {
     if (!Number.isInteger(o[key]) || o[key] < 0) throw new TypeError(`${key} must be a non-negative integer, got ${o[key]}`);

@@ -145,7 +145,13 @@ test('bad options are refused with a usage error', async () => {
   assert.throws(() => renderUnit({ ...REFERENCE_UNIT_OPTIONS, logDir: '/srv/logs ' }), /logDir ends in whitespace, which systemd trims/);
   const nl = spawnSync(process.execPath, [corral, 'systemd-unit', '--data-dir', '/srv/a\nb'], { cwd: dir, encoding: 'utf8' });
   assert.equal(nl.status, 64);
-  assert.match(nl.stderr, /dataDir contains a control character/);
+  assert.match(nl.stderr, /--data-dir contains a control character/);
+  // The unit's refusals name the option the operator typed, not the unit's field.
+  for (const [flag, value] of [['--user', ''], ['--group', 'Web Team']] as const) {
+    const bad = spawnSync(process.execPath, [corral, 'systemd-unit', flag, value], { cwd: dir, encoding: 'utf8' });
+    assert.equal(bad.status, 64);
+    assert.match(bad.stderr, new RegExp(`^corral systemd-unit: ${flag} must be a valid user/group name \\(lower-case letters, digits, _ and -, starting with a letter or _, at most 32 characters\\), got "${value}"`));
+  }
   const r = spawnSync(process.execPath, [corral, 'systemd-unit', '--workers', 'many'], { cwd: dir, encoding: 'utf8' });
   assert.equal(r.status, 64);
   assert.match(r.stderr, /--workers \(CORRAL_WORKERS\) must be an integer from 1 to 512, got "many"/);

@@ -26,6 +26,18 @@ function settingFlag(flag: string, raw: string | undefined, setting: 'CORRAL_WOR
   return parsed.value;
 }
 
+/** The option that sets each of the unit's fields, for the unit's refusals. */
+const OPTION_OF_FIELD: Partial<Record<keyof UnitOptions, string>> = {
+  installDir: '--install-dir',
+  nodePath: '--node',
+  envFile: '--settings-file',
+  processEnvFile: '--node-env-file',
+  dataDir: '--data-dir',
+  logDir: '--log-dir',
+  user: '--user',
+  group: '--group',
+};
+
 /** The directives each path option is written into, for the refusal of a relative one. */
 const PATH_FLAGS = {
   'install-dir': 'ExecStart= (its bin/corral)',
@@ -171,7 +183,9 @@ not executable), 78 the settings file holds invalid settings.`,
     try {
       text = renderUnit(options);
     } catch (err) {
-      throw new CorralError('CORRAL_ERR_USAGE', (err as Error).message, { cause: err });
+      // The unit's own check names its fields (dataDir); the operator typed the option (--data-dir).
+      const message = (err as Error).message.replace(/^(\w+)/, (field) => OPTION_OF_FIELD[field as keyof typeof OPTION_OF_FIELD] ?? field);
+      throw new CorralError('CORRAL_ERR_USAGE', message, { cause: err });
     }
     if (note) process.stderr.write(`note: ${note}\n`);
     // ProtectHome=yes hides these trees from the service: it could not even start node.
