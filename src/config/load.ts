@@ -57,7 +57,8 @@ export interface LoadOptions {
    * `corral config` must. False where they are read right after anyway and reported at their own
    * stage (`corral check`, the keeper: exit 7, or its Redis link), or never used (a worker: a
    * file removed or rotated while corral runs must not keep a recycled worker from booting), or
-   * not yet needed (`corral systemd-unit`, which may run before they are installed).
+   * not yet needed (`corral systemd-unit`, which may run before they are installed), or not the
+   * command's business (`corral recommend`, which sizes workers).
    */
   readFiles?: boolean;
 }

@@ -582,6 +582,10 @@ test('recommend --admin-url that is not an http(s) URL is a usage error, not "no
     const allowed = await exec(dir, [], ['recommend', '--admin-url', 'http://192.0.2.2:19555', '--allow-remote'], { CORRAL_ENV_FILE: 'none' });
     assert.equal(allowed.code, 0, allowed.stderr);
     assert.match(allowed.stdout, /no running corral answered at http:\/\/192\.0\.2\.2:19555/);
+    // It sizes workers: the keeper's key (not there, or not readable by this user) is not its business.
+    const keyless = await exec(dir, [], ['recommend', '--admin-url', 'http://127.0.0.1:1'], { CORRAL_ENV_FILE: 'none', SHEET_ID: 'sheet-1', GOOGLE_APPLICATION_CREDENTIALS: join(dir, 'absent.json') });
+    assert.equal(keyless.code, 0, keyless.stderr);
+    assert.match(keyless.stdout, /^CORRAL_WORKERS=\d+$/m);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

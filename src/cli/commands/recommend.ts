@@ -222,7 +222,8 @@ command reads them to find the admin API).`,
     const givenUrl = values['admin-url'] === undefined ? undefined : adminUrlFlag(values['admin-url']);
     // The default URL is this host's own admin listener (CORRAL_ADMIN_BIND), which it binds here.
     const pinned = givenUrl === undefined ? undefined : await adminUrlAllowed(givenUrl, values['allow-remote'] === true);
-    const { settings } = loadSettings();
+    // Sizing and the admin API only: the files the keeper reads (its key, the Redis CA) are not its business.
+    const { settings } = loadSettings({ readFiles: false });
     const bind = settings.CORRAL_ADMIN_BIND;
     const host = bind.host === '0.0.0.0' ? '127.0.0.1' : bind.host === '::' ? '::1' : bind.host;
     const adminUrl = givenUrl ?? `http://${host.includes(':') ? `[${host}]` : host}:${bind.port}`;
