@@ -233,6 +233,10 @@ test('a --settings-file that is a directory is refused (exit 64), not taken for 
   assert.equal(r.status, 64, r.stderr);
   assert.match(r.stderr, new RegExp(`^corral systemd-unit: --settings-file ${dir} is a directory: name the settings file itself \\(e\\.g\\. ${dir}/corral\\.env\\)`));
   assert.equal(r.stdout, '');
+  const nodeEnv = spawnSync(process.execPath, [corral, 'systemd-unit', '--node-env-file', dir], { cwd: dir, encoding: 'utf8' });
+  assert.equal(nodeEnv.status, 64, nodeEnv.stderr);
+  assert.match(nodeEnv.stderr, new RegExp(`^corral systemd-unit: --node-env-file ${dir} is a directory: name the file itself`));
+  assert.equal(nodeEnv.stdout, '');
   const missing = spawnSync(process.execPath, [corral, 'systemd-unit', '--install-dir', join(dir, 'no-install'), '--node', join(dir, 'no-node')], { cwd: dir, encoding: 'utf8' });
   assert.equal(missing.status, 0, missing.stderr);
   assert.match(missing.stderr, new RegExp(`warning: --install-dir: there is no bin/corral at ${dir}/no-install/bin/corral on this host; the unit's ExecStart fails unless it exists on the host the unit is installed on`));

@@ -84,6 +84,14 @@ function checkNodeBinary(path: string): 'missing' | 'ok' {
   return 'ok';
 }
 
+function isDirectory(path: string): boolean {
+  try {
+    return statSync(path).isDirectory();
+  } catch {
+    return false;
+  }
+}
+
 /** Settings as the service will load them: the env file only (systemd passes no shell environment). */
 function serviceSettings(envFile: string, dataDir: string): { loaded: LoadedSettings; note?: string } {
   try {
@@ -133,7 +141,8 @@ Options:
 Paths must be absolute (systemd reads the unit from no directory of yours); an empty one is refused.
 Exit codes: 0 printed (a settings file not there yet sizes with the defaults, said on stderr),
 64 an unknown or invalid option (an empty or relative path, a --node here that is a directory or
-not executable), 78 the settings file holds invalid settings.`,
+not executable, a --settings-file or --node-env-file here that is a directory), 78 the settings
+file holds invalid settings.`,
   async run(argv) {
     const { values } = parseFlags(argv, {
       'install-dir': { type: 'string' },
@@ -161,6 +170,10 @@ not executable), 78 the settings file holds invalid settings.`,
     const processEnvFile = pathFlag('node-env-file', values['node-env-file'], REFERENCE_UNIT_OPTIONS.processEnvFile);
     const logDir = pathFlag('log-dir', values['log-dir'], REFERENCE_UNIT_OPTIONS.logDir);
     const node = checkNodeBinary(nodePath);
+    // The node options file is optional in the unit (EnvironmentFile=-, which skips a file it
+    // cannot load): missing is fine, but a directory is never the file meant, and its options
+    // would be skipped without a word.
+    if (isDirectory(processEnvFile)) throw new CorralError('CORRAL_ERR_USAGE', `--node-env-file ${processEnvFile} is a directory: name the file itself (e.g. ${processEnvFile}/node.env)`);
     const { loaded, note } = serviceSettings(envFile, dataDir);
     const s = loaded.settings;
     const user = values.user ?? REFERENCE_UNIT_OPTIONS.user;
