@@ -10,10 +10,13 @@ const errnoOf = (err: unknown) => (err as NodeJS.ErrnoException).code;
 /** Not there (ENOTDIR: a plain file stands where a directory of the path should be, found above). */
 const ABSENT = new Set(['ENOENT', 'ENOTDIR']);
 
-/** Why `file` (named by `setting`) could not be written, or undefined when it could. */
-export function fileWriteProblem(file: string, setting: string): string | undefined {
+/**
+ * Why `file` (named by `setting`) could not be written, or undefined when it could. `example`: a
+ * file name to suggest in a directory given instead of a file (corral.log).
+ */
+export function fileWriteProblem(file: string, setting: string, example: string): string | undefined {
   try {
-    if (statSync(file).isDirectory()) return `it is a directory: name a file in it, e.g. ${setting}=${file}/${setting === 'CORRAL_PIDFILE' ? 'corral.pid' : 'corral.log'}`;
+    if (statSync(file).isDirectory()) return `it is a directory: name a file in it, e.g. ${setting}=${file}/${example}`;
     accessSync(file, constants.W_OK);
     return undefined;
   } catch (err) {

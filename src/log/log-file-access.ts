@@ -9,6 +9,6 @@ import { fileWriteProblem } from '../file-creatable.js';
 /** Throws CORRAL_ERR_LOG_FILE, as createLogger would, when `file` could not be opened for appending. */
 export function assertLogFileOpenable(file: string | undefined): void {
   if (file === undefined) return;
-  const problem = fileWriteProblem(file, 'CORRAL_LOG_FILE');
+  const problem = fileWriteProblem(file, 'CORRAL_LOG_FILE', 'corral.log');
   if (problem !== undefined) throw new CorralError('CORRAL_ERR_LOG_FILE', `cannot open CORRAL_LOG_FILE ${file}: ${problem}`);
 }

@@ -44,7 +44,7 @@ cannot be read.`,
     // Start writes the pidfile before anything else and refuses one it cannot write; judged here
     // without creating it (a reload does not move the pidfile, so only start and this check it).
     const pidfile = loaded.settings.CORRAL_PIDFILE;
-    const pidfileProblem = pidfile ? fileWriteProblem(pidfile, 'CORRAL_PIDFILE') : undefined;
+    const pidfileProblem = pidfile ? fileWriteProblem(pidfile, 'CORRAL_PIDFILE', 'corral.pid') : undefined;
     if (pidfile && pidfileProblem) {
       throw new CorralError('CORRAL_ERR_PIDFILE', `the pidfile ${pidfile} (CORRAL_PIDFILE) cannot be written: ${pidfileProblem}; corral start would refuse it: point CORRAL_PIDFILE at a file in a directory the user corral runs as can write`);
     }
