@@ -53,7 +53,8 @@ export interface LoadOptions {
   judgeOnly?: readonly SettingName[];
   /**
    * Read and parse the files the settings name for the keeper: the service-account key when
-   * SHEET_ID is set (path-checks.ts) and REDIS_TLS_CA_FILE; default true, as start, a reload and
+   * SHEET_ID is set (path-checks.ts) and REDIS_TLS_CA_FILE, and judge whether this user can write
+   * in CORRAL_DATA_DIR (or create it); default true, as start, a reload and
    * `corral config` must. False where they are read right after anyway and reported at their own
    * stage (`corral check`, the keeper: exit 7, or its Redis link), or never used (a worker: a
    * file removed or rotated while corral runs must not keep a recycled worker from booting), or
@@ -235,8 +236,10 @@ export function loadSettings(options: LoadOptions = {}): LoadedSettings {
   // CORRAL_LOG_FILE is judged with the settings as a whole (master/settings-check.ts), and
   // CORRAL_PIDFILE by opening it at start; the data dir by a stat here (config --check creates
   // nothing), so a child started after it became a file says so too, rather than a bare EEXIST.
+  // Whether this user can write in it only where the keeper's files are judged (readFiles): a
+  // worker never writes there, and `corral check` reaches the keeper's own refusal.
   if (judged('CORRAL_DATA_DIR') && typeof out.CORRAL_DATA_DIR === 'string') {
-    const why = dataDirProblem(resolve(cwd, out.CORRAL_DATA_DIR));
+    const why = dataDirProblem(resolve(cwd, out.CORRAL_DATA_DIR), { writable: options.readFiles !== false });
     if (why) problems.push({ name: 'CORRAL_DATA_DIR', value: out.CORRAL_DATA_DIR, source: where(sources.CORRAL_DATA_DIR ?? 'environment', 'CORRAL_DATA_DIR'), allowed: why });
   }
 

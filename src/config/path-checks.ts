@@ -7,7 +7,7 @@
 // one read and parse of the key, never the network; nothing is created (config --check changes
 // nothing on disk, and a missing data dir is fine: the keeper creates it).
 
-import { statSync, type Stats } from 'node:fs';
+import { accessSync, constants, statSync, type Stats } from 'node:fs';
 import { dirname } from 'node:path';
 import { loadServiceAccount } from '../sheets/google/credentials.js';
 
@@ -30,17 +30,39 @@ function nearestExisting(path: string): { path: string; st: Stats } | undefined 
   }
 }
 
+/** Why this process could not write in `dir` (make, remove and rename files), or undefined. */
+function notWritable(dir: string): string | undefined {
+  try {
+    accessSync(dir, constants.W_OK | constants.X_OK);
+    return undefined;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code ?? (err as Error).message;
+  }
+}
+
+function userOfProcess(): string {
+  return process.getuid ? `uid ${process.getuid()}` : 'this user';
+}
+
 /**
  * Why `dir` (CORRAL_DATA_DIR, absolute) cannot be the data dir, or undefined: it exists and is not
- * a directory, or a parent is a file so it can never be created. Missing is fine.
+ * a directory, or a parent is a file so it can never be created. Missing is fine. With `writable`
+ * (start, a reload, `corral config`: the user who runs them is the one the keeper runs as), also
+ * a data dir this user cannot write in, or a missing one it could not create: the keeper's lock
+ * and journal live there, and without them it fails at boot, over and over, with exit 7.
  */
-export function dataDirProblem(dir: string): string | undefined {
+export function dataDirProblem(dir: string, options: { writable?: boolean } = {}): string | undefined {
   let st: Stats;
   try {
     st = statSync(dir);
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT') return undefined;
+    if (code === 'ENOENT') {
+      const parent = options.writable ? nearestExisting(dir) : undefined;
+      const why = parent?.st.isDirectory() ? notWritable(parent.path) : undefined;
+      if (parent === undefined || why === undefined) return undefined;
+      return `${dir} does not exist, and ${userOfProcess()} cannot create it in ${parent.path} (${why}): create it for the user corral runs as (mkdir -m 0700 ${dir} && chown <user> ${dir}), or point CORRAL_DATA_DIR elsewhere`;
+    }
     if (code === 'ENOTDIR') {
       const parent = nearestExisting(dir);
       const what = parent ? `${parent.path} is ${kindOf(parent.st)}, so ${dir} cannot be created under it` : `a parent of ${dir} is not a directory`;
@@ -48,7 +70,11 @@ export function dataDirProblem(dir: string): string | undefined {
     }
     return `${dir} cannot be reached (${code ?? (err as Error).message}): make it and its parents usable by the user corral runs as, or point CORRAL_DATA_DIR elsewhere`;
   }
-  if (st.isDirectory()) return undefined;
+  if (st.isDirectory()) {
+    const why = options.writable ? notWritable(dir) : undefined;
+    if (why === undefined) return undefined;
+    return `${dir} is not writable by ${userOfProcess()} (${why}), and the keeper keeps its lock and write journal there: give the user corral runs as the directory (chown <user> ${dir}; chmod 0700 ${dir}), or point CORRAL_DATA_DIR elsewhere`;
+  }
   return `${dir} is ${kindOf(st)}, not a directory: point CORRAL_DATA_DIR at a directory (corral creates a missing one, mode 0700), e.g. /var/lib/corral, or move the file away`;
 }
 

@@ -116,7 +116,7 @@ export const daemonSchema = {
     patternText: 'printable ASCII without spaces (it is sent in an HTTP header)',
   }),
   CORRAL_DATA_DIR: str({
-    description: 'Directory for the write journal, offline sheet and generated secrets; created if missing (a path that is a file, or under one: refused, exit 78).',
+    description: 'Directory for the write journal, offline sheet and generated secrets; created if missing (a path that is a file, or under one, or that the user corral runs as cannot write in or create: refused, exit 78).',
     default: 'data',
     emptyIsDefault: true,
   }),

@@ -507,6 +507,43 @@ test('a key file that is not there and a data dir that is a file: config --check
   }
 });
 
+test(
+  'a data dir the user corral runs as cannot write in, or cannot create: config --check and start exit 78 naming it, starting nothing',
+  { skip: isRoot ? false : 'runs the CLI as nobody through setpriv, which needs root' },
+  async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'corral-cli-'));
+    try {
+      // root's directories, open to nobody for reading only: nobody can neither write in `data`
+      // nor create `parent/data` (before, the keeper failed at boot over and over, exit 7).
+      chmodSync(dir, 0o777);
+      mkdirSync(join(dir, 'data'), { mode: 0o755 });
+      mkdirSync(join(dir, 'parent'), { mode: 0o755 });
+      const asNobody = ['setpriv', '--reuid=65534', '--regid=65534', '--clear-groups'];
+      const base = { CORRAL_ENV_FILE: 'none', CORRAL_PIDFILE: join(dir, 'corral.pid'), CORRAL_BIND: '127.0.0.1:0', CORRAL_ADMIN_BIND: '127.0.0.1:0', CORRAL_WORKERS: '1' };
+      const cases = [
+        [join(dir, 'data'), `${join(dir, 'data')} is not writable by uid 65534 \\(EACCES\\), and the keeper keeps its lock and write journal there: give the user corral runs as the directory`],
+        [join(dir, 'parent', 'data'), `${join(dir, 'parent', 'data')} does not exist, and uid 65534 cannot create it in ${join(dir, 'parent')} \\(EACCES\\): create it for the user corral runs as`],
+      ] as const;
+      for (const [data, says] of cases) {
+        const env = { ...base, CORRAL_DATA_DIR: data };
+        const check = await exec(dir, asNobody, ['config', '--check'], env);
+        assert.equal(check.code, 78, check.stdout + check.stderr);
+        assert.match(check.stderr, new RegExp(`^corral config: \\[CORRAL_ERR_CONFIG_INVALID\\] invalid settings:\n  CORRAL_DATA_DIR="${data}" \\(from environment\\): ${says}`));
+        const start = await exec(dir, asNobody, ['start'], env);
+        assert.equal(start.code, 78, start.stdout + start.stderr);
+        assert.match(start.stderr, new RegExp(`^corral start: \\[CORRAL_ERR_CONFIG_INVALID\\] invalid settings:\n  CORRAL_DATA_DIR="${data}" \\(from environment\\): ${says}`));
+        assert.doesNotMatch(start.stdout, /keeper\.boot/, 'no keeper was started');
+        assert.equal(existsSync(join(dir, 'corral.pid')), false, 'nothing was started');
+        // root may write there: the same settings pass for root (root is not who runs corral here).
+        const asRoot = await exec(dir, [], ['config', '--check'], env);
+        assert.equal(asRoot.code, 0, asRoot.stderr);
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  },
+);
+
 test('an env file that cannot be read (missing, a directory) exits 78 with its code, starting nothing', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'corral-cli-'));
   try {
