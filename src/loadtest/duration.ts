@@ -6,20 +6,22 @@ import { inputError } from './exit.js';
 const UNIT_MS: Readonly<Record<string, number>> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
 const PART = /(\d+(?:\.\d+)?)(ms|s|m|h)/y;
 
-/** Parses a duration into milliseconds; `what` names the flag or profile field in the error. */
+/**
+ * Parses a duration into milliseconds; `what` names the flag or profile field in the error. Spaces
+ * around it are refused, as around a numeric option (`--users " 5"`): the text is taken as typed.
+ */
 export function parseDuration(text: string, what: string): number {
-  const trimmed = text.trim();
   // A bare 0 is the one number that needs no unit.
-  if (trimmed === '0') return 0;
+  if (text === '0') return 0;
   let total = 0;
   let pos = 0;
   // Units in order, each once: "1m30s", not "1m1m" nor "30s1m".
   let lastUnit = Number.POSITIVE_INFINITY;
   let ordered = true;
   PART.lastIndex = 0;
-  while (pos < trimmed.length) {
+  while (pos < text.length) {
     PART.lastIndex = pos;
-    const m = PART.exec(trimmed);
+    const m = PART.exec(text);
     if (!m) break;
     const unit = UNIT_MS[m[2] ?? ''] ?? Number.NaN;
     if (!(unit < lastUnit)) ordered = false;
@@ -27,7 +29,7 @@ export function parseDuration(text: string, what: string): number {
     total += Number(m[1]) * unit;
     pos = PART.lastIndex;
   }
-  if (trimmed === '' || pos !== trimmed.length || !ordered || !Number.isFinite(total)) {
+  if (text === '' || pos !== text.length || !ordered || !Number.isFinite(total)) {
     throw inputError(`${what}: ${JSON.stringify(text)} is not a duration (write a number with a unit: 500ms, 30s, 2m, 1h, or 1m30s)`);
   }
   return Math.round(total);
@@ -36,9 +38,9 @@ export function parseDuration(text: string, what: string): number {
 const RATE = /^(\d+(?:\.\d+)?)\s*\/\s*(s|sec|m|min|h|hour)$/;
 const PER_HOUR: Readonly<Record<string, number>> = { s: 3600, sec: 3600, m: 60, min: 60, h: 1, hour: 1 };
 
-/** Parses "100/h", "5/min", "2/s" into a rate per hour. */
+/** Parses "100/h", "5/min", "2/s" (spaces around the slash allowed, not around it all) into a rate per hour. */
 export function parseRate(text: string, what: string): number {
-  const m = RATE.exec(text.trim());
+  const m = RATE.exec(text);
   if (!m) throw inputError(`${what}: ${JSON.stringify(text)} is not a rate (write count/unit: 100/h, 5/min, 2/s)`);
   return Number(m[1]) * (PER_HOUR[m[2] ?? ''] ?? Number.NaN);
 }

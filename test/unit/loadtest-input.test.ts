@@ -49,7 +49,7 @@ describe('durations and rates', () => {
   });
 
   it('refuses malformed durations, naming where they came from', () => {
-    for (const bad of ['10x', '10', '', 's', '5 m', '-3s', '1m30', 'abc', '1m1m', '30s1m']) {
+    for (const bad of ['10x', '10', '', 's', '5 m', '-3s', '1m30', 'abc', '1m1m', '30s1m', ' 30s', '30s ', '\t1m', ' 0']) {
       refused(() => parseDuration(bad, '--step-duration'), /--step-duration: .* is not a duration/);
     }
   });
@@ -58,7 +58,8 @@ describe('durations and rates', () => {
     assert.equal(parseRate('100/h', 'x'), 100);
     assert.equal(parseRate('5/min', 'x'), 300);
     assert.equal(parseRate('2/s', 'x'), 7200);
-    refused(() => parseRate('100 per hour', 'actions.a.frequency'), /actions\.a\.frequency: .* is not a rate/);
+    assert.equal(parseRate('100 / h', 'x'), 100);
+    for (const bad of ['100 per hour', ' 100/h', '100/h ']) refused(() => parseRate(bad, 'actions.a.frequency'), /actions\.a\.frequency: .* is not a rate/);
   });
 
   it('shows a duration given exactly, in a form it parses back to the same value', () => {
