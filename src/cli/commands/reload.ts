@@ -2,7 +2,7 @@ import { loadSettings } from '../../config/load.js';
 import { EXIT } from '../../errors.js';
 import { assertSettingsAccepted } from '../../master/settings-check.js';
 import { parseFlags, type Command } from '../command.js';
-import { findMasterOrSay, signalMaster } from '../master-process.js';
+import { assertMaySignal, findMasterOrSay, loadLookupSettings, signalMaster } from '../master-process.js';
 
 export const reloadCommand: Command = {
   name: 'reload',
@@ -25,15 +25,20 @@ runs as another user, or CORRAL_PIDFILE is empty (no pidfile names the master: u
 reload corral), 3 not running, 64 an unknown option, 78 the master would refuse the settings (an
 invalid value, the admin API beyond loopback without CORRAL_ADMIN_TOKEN, a CORRAL_LOG_FILE that
 cannot be opened: the check \`corral config --check\` and the master make, with the same message)
-or CORRAL_ENV_FILE cannot be read. No signal was sent unless 0.`,
+or CORRAL_ENV_FILE cannot be read. The master is looked for first: when it is not running, or
+this user may not signal it, that is the answer (3 or 1), whatever the settings. No signal was
+sent unless 0.`,
   async run(argv) {
     parseFlags(argv, {});
-    const { settings } = loadSettings();
+    // The master first, found with the settings that name it: to a user who may not read its
+    // pidfile or signal it, that is the answer (exit 1), not the settings as this user sees them
+    // (whether a log file or the data dir can be written is judged as the user running this).
+    const pid = findMasterOrSay(loadLookupSettings());
+    if (pid === undefined) return EXIT.NOT_RUNNING;
+    assertMaySignal(pid, 'SIGHUP');
     // The master's own check of the settings it will read: refused here, no signal is sent (a
     // SIGHUP answered 0, then refused in the master's log alone, read as done).
-    assertSettingsAccepted(settings);
-    const pid = findMasterOrSay(settings);
-    if (pid === undefined) return EXIT.NOT_RUNNING;
+    assertSettingsAccepted(loadSettings().settings);
     signalMaster(pid, 'SIGHUP');
     process.stdout.write(`reload requested (SIGHUP to master pid ${pid}); watch the log for reload.done or reload.failed\n`);
     return 0;
