@@ -55,7 +55,8 @@ test('status, reload and stop find the master through the pidfile and .env', asy
     assert.equal(reload.code, 0);
     await c.waitForLog((l) => l.event === 'reload.done', 20000, 'reload.done');
     const after = await corral(dir, 'status', '--json');
-    const s = JSON.parse(after.stdout) as { master: { generation: number }; workers: { generation: number }[] };
+    const s = JSON.parse(after.stdout) as { running: boolean; master: { generation: number }; workers: { generation: number }[] };
+    assert.equal(s.running, true);
     assert.equal(s.master.generation, 2);
     assert.ok(s.workers.every((w) => w.generation === 2));
 
@@ -69,6 +70,10 @@ test('status, reload and stop find the master through the pidfile and .env', asy
       assert.equal(gone.code, 3, `${cmd} exits 3 when corral is not running`);
       assert.match(gone.stderr, /not running/);
     }
+    // --json answers on stdout whatever the answer: an empty stdout reads as success to jq.
+    const goneJson = await corral(dir, 'status', '--json');
+    assert.equal(goneJson.code, 3, goneJson.stderr);
+    assert.deepEqual(JSON.parse(goneJson.stdout), { running: false });
     // LSB: stop of a stopped service is a success, and says so.
     const again = await corral(dir, 'stop');
     assert.equal(again.code, 0, `stop exits 0 when corral is not running: ${again.stdout}${again.stderr}`);
@@ -93,6 +98,11 @@ test('CORRAL_PIDFILE= (empty): the master runs without a pidfile; status exits 4
       assert.match(r.stderr, new RegExp(`^corral ${cmd}: \\[CORRAL_ERR_NO_PIDFILE\\] CORRAL_PIDFILE is empty, so the master writes no pidfile and cannot be found: whether corral runs is unknown; nothing was signalled\\. Use systemctl .*or set CORRAL_PIDFILE`));
       assert.doesNotMatch(r.stderr, /not running|nothing to stop/);
     }
+    const unknown = await corral(dir, 'status', '--json');
+    assert.equal(unknown.code, 4, unknown.stderr);
+    const answer = JSON.parse(unknown.stdout) as { running: unknown; error: { code: string; message: string } };
+    assert.equal(answer.running, null, 'unknown, in JSON too');
+    assert.equal(answer.error.code, 'CORRAL_ERR_NO_PIDFILE');
     assert.ok(isAlive(c.pid), 'nothing was signalled');
     assert.equal(c.events('reload.start').length, 0, 'no reload was asked for');
   } finally {

@@ -74,7 +74,10 @@ export const statusCommand: Command = {
 
 Finds the master through CORRAL_PIDFILE and asks its admin API (CORRAL_ADMIN_BIND, with
 CORRAL_ADMIN_TOKEN) for the master and per-worker figures. Without a token it shows the health
-summary only. Of the settings, only CORRAL_PIDFILE and the admin API's must be valid: a bad
+summary only. With --json, one JSON object on stdout whatever the answer, led by "running"
+(true; false when not running; null when unknown): then the admin API's figures with a token,
+or "pid" and "health" without one, and "error" with the message when the exit code is 1 or 4.
+Of the settings, only CORRAL_PIDFILE and the admin API's must be valid: a bad
 edit elsewhere in .env is reported as a warning.
 
 Exit codes (LSB's): 0 running, 3 not running (no pidfile, or a stale one), 4 unknown: the
@@ -86,6 +89,12 @@ taken); and 64 an unknown option, 78 CORRAL_PIDFILE or the
 admin API's settings are invalid, or CORRAL_ENV_FILE cannot be read.`,
   async run(argv) {
     const { values } = parseFlags(argv, { json: { type: 'boolean' } });
+    // With --json, every answer is one JSON object on stdout, led by `running` (true, false, or
+    // null when unknown): a script's `corral status --json | jq .running` must never read nothing,
+    // which jq takes as success. The message stays on stderr, the exit code says the same.
+    const json = (answer: Record<string, unknown>) => {
+      if (values.json) process.stdout.write(`${JSON.stringify(answer, null, 2)}\n`);
+    };
     const settings = loadLookupSettings();
     let pid: number | undefined;
     try {
@@ -94,12 +103,18 @@ admin API's settings are invalid, or CORRAL_ENV_FILE cannot be read.`,
       // Not "not running": start refuses this pidfile, so `status || start` must not be told to start.
       if (!(err instanceof CorralError && (err.code === 'CORRAL_ERR_MASTER_UNVERIFIED' || err.code === 'CORRAL_ERR_PIDFILE_UNREADABLE' || err.code === 'CORRAL_ERR_PIDFILE_UNTRUSTED' || err.code === 'CORRAL_ERR_NO_PIDFILE'))) throw err;
       process.stderr.write(`corral status: [${err.code}] ${err.message}\n`);
+      json({ running: null, error: { code: err.code, message: err.message } });
       return EXIT.STATUS_UNKNOWN;
     }
-    if (pid === undefined) return EXIT.NOT_RUNNING;
+    if (pid === undefined) {
+      json({ running: false });
+      return EXIT.NOT_RUNNING;
+    }
     const base = adminBaseUrl(settings);
     if (!base) {
-      process.stdout.write(`corral is running (master pid ${pid}); the admin API port is ephemeral (CORRAL_ADMIN_BIND port 0), so no details\n`);
+      const why = 'the admin API port is ephemeral (CORRAL_ADMIN_BIND port 0), so no details';
+      if (values.json) json({ running: true, pid, health: null, note: why });
+      else process.stdout.write(`corral is running (master pid ${pid}); ${why}\n`);
       return 0;
     }
     try {
@@ -114,7 +129,7 @@ admin API's settings are invalid, or CORRAL_ENV_FILE cannot be read.`,
           : stats.status === 401 || stats.status === 403
             ? `the admin API refused CORRAL_ADMIN_TOKEN (HTTP ${stats.status}): it must be the token the master started with`
             : `the admin API answered HTTP ${stats.status} for the figures; see the master's log`;
-        if (values.json) process.stdout.write(`${JSON.stringify({ pid, health: h })}\n`);
+        if (values.json) json({ running: true, pid, health: h, note: hint });
         else process.stdout.write(`corral is running: master pid ${pid}, ${h.workers_ready}/${h.workers_expected} workers ready (${h.status}${whyDegraded(h)})${respawnText(h.respawn_in_ms)}; ${hint}\n`);
         return 0;
       }
@@ -122,14 +137,15 @@ admin API's settings are invalid, or CORRAL_ENV_FILE cannot be read.`,
       // The admin port was taken when this master started (it logs admin.failed and serves on
       // without its admin API): what answers there is another corral, whose figures are not this one's.
       if (s.master.pid !== pid) {
-        process.stderr.write(
+        const message =
           `corral master pid ${pid} is running, but the admin API at ${base} answers for another master (pid ${s.master.pid}): ` +
-            `CORRAL_ADMIN_BIND's port was in use when this one started (admin.failed in its log); give each corral its own CORRAL_ADMIN_BIND and restart it\n`,
-        );
+          `CORRAL_ADMIN_BIND's port was in use when this one started (admin.failed in its log); give each corral its own CORRAL_ADMIN_BIND and restart it`;
+        process.stderr.write(`${message}\n`);
+        json({ running: true, pid, error: { message } });
         return 1;
       }
       if (values.json) {
-        process.stdout.write(`${JSON.stringify(s, null, 2)}\n`);
+        json({ running: true, ...s });
         return 0;
       }
       // The health says what the figures leave to be worked out: a keeper down, workers not beating.
@@ -148,7 +164,9 @@ admin API's settings are invalid, or CORRAL_ENV_FILE cannot be read.`,
       process.stdout.write(`${lines.join('\n')}\n`);
       return 0;
     } catch (err) {
-      process.stderr.write(`corral master pid ${pid} is running but its admin API at ${base} did not answer: ${(err as Error).message}\n`);
+      const message = `corral master pid ${pid} is running but its admin API at ${base} did not answer: ${(err as Error).message}`;
+      process.stderr.write(`${message}\n`);
+      json({ running: true, pid, error: { message } });
       return 1;
     }
   },
