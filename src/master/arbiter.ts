@@ -300,7 +300,7 @@ export class Arbiter {
     this.refusedBind = plan.refusedBind;
     this.masterLogFile = plan.masterLogFile;
     const previous = this.loaded;
-    this.gens.start(previous, this.now(), plan.restartNeeded, next);
+    this.gens.start(previous, this.expected, this.now(), plan.restartNeeded, next);
     this.loaded = next;
     this.expected = next.settings.CORRAL_WORKERS;
     this.restartKeeperIfChanged(previous.settings, next.settings, onDisk);
@@ -479,7 +479,9 @@ export class Arbiter {
     this.loaded = r.previous;
     this.o.configureLogs?.(r.previous.settings);
     this.gens.rollBack();
-    this.expected = r.previous.settings.CORRAL_WORKERS;
+    // The count that served before the reload, TTIN/TTOU included: the new settings' count had
+    // already drained the excess of a larger one, which is now forked again.
+    this.expected = r.previousWorkers;
     // The backoff was the failing generation's: the old one's replacements start at once.
     this.crashes.clearBootBackoff();
     // The keeper goes back to the old settings too, whether it is still trying the new ones or

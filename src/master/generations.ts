@@ -9,6 +9,11 @@ import type { ReloadOutcome, RestartNeeded } from './admin/view.js';
 export interface ReloadState {
   readonly previous: LoadedSettings;
   readonly previousGeneration: number;
+  /**
+   * The worker count steered to when the reload started: CORRAL_WORKERS as moved by TTIN/TTOU
+   * since, which `previous` does not hold. A rolled-back reload goes back to it.
+   */
+  readonly previousWorkers: number;
   readonly startedAt: number;
 }
 
@@ -54,9 +59,9 @@ export class Generations {
     this.latest = { outcome: 'refused', code, message };
   }
 
-  /** Starts a reload from the settings `previous`; returns the new generation. */
-  start(previous: LoadedSettings, now: number, restartNeeded: readonly RestartNeeded[], next: LoadedSettings): number {
-    this.inProgress = { previous, previousGeneration: this.serving, startedAt: now };
+  /** Starts a reload from the settings `previous` and `previousWorkers` workers; returns the new generation. */
+  start(previous: LoadedSettings, previousWorkers: number, now: number, restartNeeded: readonly RestartNeeded[], next: LoadedSettings): number {
+    this.inProgress = { previous, previousGeneration: this.serving, previousWorkers, startedAt: now };
     this.serving = ++this.last;
     this.latest = { outcome: 'started', generation: this.serving, restartNeeded, envOverrides: next.envOverrides };
     return this.serving;

@@ -3,6 +3,7 @@ import { copyFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { connect } from 'node:net';
 import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { test } from 'node:test';
 import { FIXTURE_APPS, startCorral, waitFor, type CorralProcess } from '../helpers/corral.js';
 import { delay, http, startClientLoop } from '../helpers/http.js';
@@ -112,6 +113,38 @@ test('SIGHUP after the app module was broken on disk: the old workers keep servi
       assert.equal(r.json<{ generation: number }>().generation, 1);
     }
     assert.equal(c.proc.exitCode, null, 'the master is still running');
+  } finally {
+    await c.stop();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('a reload that fails goes back to the worker count that served before it, TTIN included, not to the settings\' CORRAL_WORKERS', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'corral-app-'));
+  const appFile = join(dir, 'app.mjs');
+  // Generation 1 boots, every later one fails: the old generation's replacements, forked after
+  // the rollback, must boot as it did.
+  writeFileSync(
+    appFile,
+    `import { createApp as basic } from ${JSON.stringify(pathToFileURL(join(FIXTURE_APPS, 'basic.mjs')).href)};\n` +
+      "export function createApp(ctx) {\n  if (ctx.generation > 1) throw new Error('the new release cannot boot');\n  return basic(ctx);\n}\n",
+  );
+  const c = await startCorral({ app: appFile, workers: 1, env: { CORRAL_BOOT_ATTEMPTS: '2' } });
+  try {
+    // One at a time: the kernel keeps one pending signal of a kind, two in a row may count once.
+    c.kill('SIGTTIN');
+    await waitFor(() => c.events('worker.ready').length === 2, 15000, 'two workers after a TTIN');
+    c.kill('SIGTTIN');
+    await waitFor(() => c.events('worker.ready').length === 3, 15000, 'three workers after two TTINs');
+    // The new generation's count (CORRAL_WORKERS=1) drains two of the three old workers at once;
+    // when it cannot boot, those two must come back.
+    c.kill('SIGHUP');
+    await c.waitForLog((l) => l.event === 'reload.failed', 20000, 'reload.failed');
+    const health = async () => (await http(`${c.adminUrl}/api/admin/health`)).json<{ workers_ready: number; workers_expected: number }>();
+    await waitFor(async () => {
+      const h = await health();
+      return h.workers_expected === 3 && h.workers_ready === 3;
+    }, 20000, 'three ready workers again after the rollback');
   } finally {
     await c.stop();
     rmSync(dir, { recursive: true, force: true });

@@ -10,8 +10,9 @@ const loaded = loadSettings({ env: { CORRAL_ENV_FILE: 'none', CORRAL_WORKERS: '2
 test('a reload starts the next generation and remembers the one it started from', () => {
   const g = new Generations();
   assert.equal(g.current, 1);
-  assert.equal(g.start(loaded, 5000, [], loaded), 2);
-  assert.deepEqual(g.reload, { previous: loaded, previousGeneration: 1, startedAt: 5000 });
+  // 4 workers: CORRAL_WORKERS=2 moved by two TTINs, which the settings do not hold.
+  assert.equal(g.start(loaded, 4, 5000, [], loaded), 2);
+  assert.deepEqual(g.reload, { previous: loaded, previousGeneration: 1, previousWorkers: 4, startedAt: 5000 });
   assert.deepEqual(g.outcome, { outcome: 'started', generation: 2, restartNeeded: [], envOverrides: [] });
   g.end();
   assert.equal(g.reload, undefined);
@@ -20,17 +21,17 @@ test('a reload starts the next generation and remembers the one it started from'
 
 test('after a rollback the old generation serves, and its number is not given out again', () => {
   const g = new Generations();
-  g.start(loaded, 0, [], loaded);
+  g.start(loaded, 2, 0, [], loaded);
   assert.equal(g.rollBack()?.previousGeneration, 1);
   assert.equal(g.current, 1);
   assert.equal(g.reload, undefined);
   assert.equal(g.rollBack(), undefined);
-  assert.equal(g.start(loaded, 0, [], loaded), 3);
+  assert.equal(g.start(loaded, 2, 0, [], loaded), 3);
 });
 
 test('reloads asked for during one are queued as one, named by the generation it will boot', () => {
   const g = new Generations();
-  g.start(loaded, 0, [], loaded);
+  g.start(loaded, 2, 0, [], loaded);
   assert.equal(g.queue(), true);
   assert.equal(g.queue(), false);
   assert.deepEqual(g.outcome, { outcome: 'queued', generation: 3, behind: 2 });
@@ -38,7 +39,7 @@ test('reloads asked for during one are queued as one, named by the generation it
   // Rolled back to 1, the queued one still boots 3: 2 is spent.
   assert.equal(g.takePending(), true);
   assert.equal(g.takePending(), false);
-  assert.equal(g.start(loaded, 0, [], loaded), 3);
+  assert.equal(g.start(loaded, 2, 0, [], loaded), 3);
 });
 
 test('a reload asked for has no outcome until handled; a refused one says why', () => {
