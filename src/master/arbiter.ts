@@ -251,6 +251,10 @@ export class Arbiter {
     if (this.phase !== 'stopping') {
       this.log.info({ event: 'shutdown.start', fast, graceful_s: gracefulMs / 1000 }, fast ? 'fast shutdown' : 'graceful shutdown');
       this.o.notifier.stopping('stopping');
+    } else if (fast) {
+      // A QUIT during a graceful stop cuts it short: said, or the log showed requests cut before
+      // the graceful timeout with nothing to say why.
+      this.log.info({ event: 'shutdown.hastened', fast }, 'fast shutdown: QUIT during the graceful stop cuts it short; requests in flight are cut now');
     }
     this.stopDeadline = stopDeadline(this.now(), gracefulMs, this.phase === 'stopping' ? this.stopDeadline : undefined);
     this.phase = 'stopping';

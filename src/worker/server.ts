@@ -252,7 +252,9 @@ export function createWorkerServer(app: RequestListener, o: WorkerServerOptions)
           clearTimeout(force);
           forceAt = monotonicNow() + ms;
           force = setTimeout(() => {
-            logger.warn({ event: 'worker.drain_forced', open_connections: cap.active() }, 'graceful timeout reached, closing remaining connections');
+            // No graceful time at all is a fast stop (QUIT), not a timeout that was reached.
+            const why = ms === 0 ? 'fast stop (no graceful time)' : `graceful timeout reached (${ms} ms)`;
+            logger.warn({ event: 'worker.drain_forced', open_connections: cap.active(), graceful_ms: ms }, `${why}, closing remaining connections`);
             server.closeAllConnections();
             settle();
           }, ms);

@@ -106,6 +106,10 @@ test('SIGQUIT after SIGTERM: a worker draining a slow request closes it at once 
     // Before, the worker kept its 10 s drain and the master killed it 2 s after the QUIT.
     assert.deepEqual(c.events('worker.kill'), [], 'no SIGKILL');
     assert.equal(c.events('worker.drain_forced').length, 1, 'the worker closed its connections itself');
+    // Said as what it is: the QUIT, not a graceful timeout (10 s, far from reached).
+    assert.equal(c.events('shutdown.hastened').length, 1, 'the master says the QUIT cut the stop short');
+    assert.equal(c.events('worker.drain_forced')[0]?.graceful_ms, 0);
+    assert.match(String(c.events('worker.drain_forced')[0]?.msg), /^fast stop/);
     assert.deepEqual(c.events('worker.exit').map((l) => [l.code, l.signal]), [[0, null]]);
   } finally {
     await c.stop();
