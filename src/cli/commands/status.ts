@@ -127,7 +127,7 @@ admin API's settings are invalid, or CORRAL_ENV_FILE cannot be read.`,
         const hint = !stats
           ? 'set CORRAL_ADMIN_TOKEN for per-worker figures'
           : stats.status === 401 || stats.status === 403
-            ? `the admin API refused CORRAL_ADMIN_TOKEN (HTTP ${stats.status}): it must be the token the master started with`
+            ? `the admin API refused CORRAL_ADMIN_TOKEN (HTTP ${stats.status}): it must be the token the master runs with (the one it started with, or read at its last reload)`
             : `the admin API answered HTTP ${stats.status} for the figures; see the master's log`;
         if (values.json) json({ running: true, pid, health: h, note: hint });
         else process.stdout.write(`corral is running: master pid ${pid}, ${h.workers_ready}/${h.workers_expected} workers ready (${h.status}${whyDegraded(h)})${respawnText(h.respawn_in_ms)}; ${hint}\n`);
