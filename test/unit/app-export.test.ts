@@ -52,6 +52,10 @@ describe('CSV encoding', () => {
     assert.equal(csvRows([['a', 'b', 'c'], ['1'], []], 3), 'a,b,c\r\n1,,\r\n,,\r\n');
   });
 
+  it('writes an empty one-field record as "", not a blank line a CSV reader would skip', () => {
+    assert.equal(csvRows([['h1'], [], ['d']], 1), 'h1\r\n""\r\nd\r\n');
+  });
+
   it('reads Accept-Encoding with q-values', () => {
     const req = (v?: string) => ({ headers: v === undefined ? {} : { 'accept-encoding': v } }) as never;
     assert.equal(acceptsGzip(req('gzip, deflate, br')), true);
@@ -114,6 +118,22 @@ describe('GET /api/export', () => {
     assert.equal(zipped.headers['content-encoding'], 'gzip');
     assert.ok(zipped.body.length < plain.body.length / 3, 'gzip actually compressed');
     assert.equal(gunzipSync(zipped.body).toString('utf8'), expected);
+  });
+});
+
+describe('GET /api/export of a ragged tab', () => {
+  let app: AppHarness;
+  before(async () => {
+    // As the Sheets API answers: trailing empty cells trimmed, an empty row as [], and a row wider
+    // than the header (a note typed past the last column).
+    app = await startApp({ CORRAL_ADMIN_TOKEN: TOKEN, CORRAL_RATE_LIMIT: '0' }, createFakeSheets({ Ragged: [['h1'], ['a', 'b', 'c'], [], ['d']] }));
+  });
+  after(() => app.close());
+
+  it('pads every row to the widest row, so each record has as many fields', async () => {
+    const r = await rawGet(`${app.url}/api/export?sheet=Ragged`, { authorization: `Bearer ${TOKEN}` });
+    assert.equal(r.status, 200);
+    assert.equal(r.body.toString('utf8'), 'h1,,\r\na,b,c\r\n,,\r\nd,,\r\n');
   });
 });
 

@@ -22,14 +22,19 @@ export function csvField(value: string): string {
   return NEEDS_QUOTES.test(v) ? `"${v.replaceAll('"', '""')}"` : v;
 }
 
-/** Rows to CSV text. Short rows (the Sheets API trims trailing empty cells) are padded to `width`. */
+/**
+ * Rows to CSV text. Short rows (the Sheets API trims trailing empty cells) are padded to `width`.
+ * A record of one empty field is written `""`: bare, it would be a blank line, which CSV readers
+ * skip as no record at all (pandas does by default), shifting every row after it.
+ */
 export function csvRows(rows: readonly (readonly string[])[], width: number): string {
   let out = '';
   for (const row of rows) {
     const cells: string[] = [];
     const n = Math.max(width, row.length);
     for (let i = 0; i < n; i++) cells.push(csvField(row[i] ?? ''));
-    out += `${cells.join(',')}\r\n`;
+    const line = cells.join(',');
+    out += `${line === '' && n > 0 ? '""' : line}\r\n`;
   }
   return out;
 }

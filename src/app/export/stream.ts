@@ -104,7 +104,12 @@ export async function streamCsv(
     zip.once('error', () => res.destroy());
   }
   const out: Writable = zip ?? res;
-  const width = values[0]?.length ?? 0;
+  // Every row as wide as the widest (RFC 4180: each record the same number of fields): the Sheets
+  // API trims trailing empty cells, so rows come back ragged, and a row wider than the header
+  // (a note in a column past it) left the rows above it short. An empty row becomes a row of
+  // empty fields, not a blank line, which CSV readers skip (pandas does by default).
+  let width = 0;
+  for (const row of values) if (row.length > width) width = row.length;
   const pending: Promise<Buffer>[] = [];
   let next = 0;
   const schedule = () => {
