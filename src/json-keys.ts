@@ -22,12 +22,13 @@ interface Frame {
 }
 
 /**
- * The path to the first key that appears twice in one object of `text` (keys compared after
- * unescaping: `"n\u0061me"` is `name`), or undefined; with `nested` false, the outermost object's
- * keys alone are looked at. `text` must be valid JSON (JSON.parse accepted it): this walks it
- * without checking its grammar.
+ * Walks the keys of every object of `text` in document order (keys unescaped: `"n\u0061me"` is
+ * `name`), calling `visit` with the open objects and arrays around each key (the innermost, the
+ * key's object, last) until it returns true. With `nested` false, the outermost object's keys
+ * alone are visited. `text` must be valid JSON (JSON.parse accepted it): this walks it without
+ * checking its grammar. JSON.parse cannot tell key order (it puts integer-like keys first).
  */
-function firstRepeatedKey(text: string, nested: boolean): (string | number)[] | undefined {
+function walkKeys(text: string, nested: boolean, visit: (frames: readonly Frame[], key: string) => boolean): void {
   const frames: Frame[] = [];
   for (let i = 0; i < text.length; i++) {
     const c = text.charCodeAt(i);
@@ -47,9 +48,7 @@ function firstRepeatedKey(text: string, nested: boolean): (string | number)[] | 
       while (next < text.length && isJsonSpace(text.charCodeAt(next))) next++;
       if (text.charCodeAt(next) !== COLON) continue;
       const key = escaped ? (JSON.parse(text.slice(start, i + 1)) as string) : text.slice(start + 1, i);
-      top.keys ??= new Set();
-      if (top.keys.has(key)) return [...frames.slice(0, -1).map((f) => (f.array ? f.index : (f.key ?? ''))), key];
-      top.keys.add(key);
+      if (visit(frames, key)) return;
       top.key = key;
     } else if (c === 0x7b || c === 0x5b) frames.push({ array: c === 0x5b, keys: undefined, key: undefined, index: 0 });
     else if (c === 0x7d || c === 0x5d) frames.pop();
@@ -58,7 +57,37 @@ function firstRepeatedKey(text: string, nested: boolean): (string | number)[] | 
       if (top?.array) top.index++;
     }
   }
-  return undefined;
+}
+
+/** The path to the first key that appears twice in one object of `text`, or undefined (see walkKeys). */
+function firstRepeatedKey(text: string, nested: boolean): (string | number)[] | undefined {
+  let found: (string | number)[] | undefined;
+  walkKeys(text, nested, (frames, key) => {
+    const top = frames[frames.length - 1] as Frame;
+    top.keys ??= new Set();
+    if (top.keys.has(key)) {
+      found = [...frames.slice(0, -1).map((f) => (f.array ? f.index : (f.key ?? ''))), key];
+      return true;
+    }
+    top.keys.add(key);
+    return false;
+  });
+  return found;
+}
+
+/**
+ * The keys of the object that is the value of the outermost object's `field`, in the order
+ * `text` writes them (`{"sheets": {"Players": …, "2024": …}}` gives Players, 2024, where
+ * Object.keys of the parsed value gives 2024 first).
+ */
+export function keysInOrderOf(text: string, field: string): string[] {
+  const keys: string[] = [];
+  walkKeys(text, true, (frames, key) => {
+    const [outer, inner] = frames;
+    if (frames.length === 2 && outer?.key === field && inner?.array === false) keys.push(key);
+    return false;
+  });
+  return keys;
 }
 
 /** The first key that appears twice in the outermost object of `text`, or undefined. Keys of nested objects are not looked at. */

@@ -4,9 +4,12 @@
 
 import assert from 'node:assert/strict';
 import { createPrivateKey, sign } from 'node:crypto';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { encodeRangeForPath } from '../../src/sheets/a1.js';
-import { startEmulator, type Emulator } from '../../src/sheets/emulator/index.js';
+import { loadSeedFile, startEmulator, type Emulator } from '../../src/sheets/emulator/index.js';
 import type { ServiceAccountKey } from '../../src/sheets/google/credentials.js';
 import { signJwt } from '../../src/sheets/google/jwt.js';
 import { JWT_BEARER_GRANT, SCOPE_READONLY, SCOPE_READWRITE } from '../../src/sheets/google/wire.js';
@@ -82,6 +85,39 @@ describe('emulator token endpoint', () => {
       assert.equal(r.status, 400, JSON.stringify(r.body));
       assert.equal(r.body.error, error);
       assert.match(r.body.error_description, description);
+    }
+  });
+});
+
+describe('emulator seed file (--sheet-file)', () => {
+  it('keeps the tabs in the file\'s order, a title such as "2024" included: a range without a tab name reads the first tab', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'corral-seed-'));
+    const file = join(dir, 'seed.json');
+    // JSON.parse puts an integer-like key first: Object.keys gives 2024, Players.
+    writeFileSync(file, '{"spreadsheetId": "seed-order", "sheets": {"Players": [["a", "b"]], "2024": [["x", "y"]]}}');
+    const seed = loadSeedFile(file);
+    assert.deepEqual([...seed.sheets.keys()], ['Players', '2024']);
+    const emu = await startEmulator({ seed, faults: { readsPerMinute: 0, writesPerMinute: 0 } });
+    try {
+      const key = emu.registerServiceAccount();
+      const token = (await tokenRequest(emu, { grant_type: JWT_BEARER_GRANT, assertion: assertion(key) })).body.access_token as string;
+      const r = await call(`${emu.url}/v4/spreadsheets/seed-order/values/${encodeRangeForPath('A1:B1')}`, { headers: { authorization: `Bearer ${token}` } });
+      assert.equal(r.status, 200, JSON.stringify(r.body));
+      assert.deepEqual(r.body, { range: 'Players!A1:B1', majorDimension: 'ROWS', values: [['a', 'b']] });
+    } finally {
+      await emu.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('refuses a tab written twice, naming it', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'corral-seed-'));
+    try {
+      const file = join(dir, 'seed.json');
+      writeFileSync(file, '{"sheets": {"Players": [["a"]], "Players": [["b"]]}}');
+      assert.throws(() => loadSeedFile(file), { message: `${file}: sheets.Players is written more than once; write each key once` });
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 });

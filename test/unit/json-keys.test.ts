@@ -2,7 +2,7 @@
 
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { repeatedKeyPath, repeatedTopLevelKey } from '../../src/json-keys.js';
+import { keysInOrderOf, repeatedKeyPath, repeatedTopLevelKey } from '../../src/json-keys.js';
 
 describe('repeated JSON keys', () => {
   it('finds repeated keys of the outermost object only, after unescaping', () => {
@@ -23,5 +23,15 @@ describe('repeated JSON keys', () => {
     assert.equal(repeatedKeyPath('{"a":{"x":1},"b":{"x":1},"c":[{"x":1},{"x":2}]}'), undefined, 'one key in sibling objects is no repeat');
     assert.equal(repeatedKeyPath('{"a":"\\"a\\":","b":["a",{"a":1}],"c":"a"}'), undefined, 'a key-like value is a value');
     assert.equal(repeatedKeyPath('[1,{"a":1},{"a":2}]'), undefined);
+  });
+});
+
+describe('keys in the order the text writes them', () => {
+  it('gives the keys of one field\'s object as written, integer-like ones in place, nested objects and other fields left out', () => {
+    const text = '{"a": {"x": 1}, "sheets": {"Players": [[1]], "2024": {"inner": 2}, "n\\u0061me": []}, "b": {"y": 3}}';
+    assert.deepEqual(Object.keys((JSON.parse(text) as { sheets: object }).sheets), ['2024', 'Players', 'name']);
+    assert.deepEqual(keysInOrderOf(text, 'sheets'), ['Players', '2024', 'name']);
+    assert.deepEqual(keysInOrderOf(text, 'missing'), []);
+    assert.deepEqual(keysInOrderOf('{"sheets": [1, 2]}', 'sheets'), []);
   });
 });

@@ -147,7 +147,7 @@ Control over HTTP (for benchmarks and multi-process tests):
     // Nothing is said until everything that can fail has been done: a script waiting for the
     // "listening" line must not go on against an emulator about to exit 64 (the key's token_uri
     // needs the bound port, so the key is written after listening, before the announcement).
-    const lines = [`corral emulator listening on ${emulator.url}`, `  spreadsheet ${emulator.spreadsheetId}: tabs ${Object.keys(seed.sheets).join(', ')}`];
+    const lines = [`corral emulator listening on ${emulator.url}`, `  spreadsheet ${emulator.spreadsheetId}: tabs ${[...seed.sheets.keys()].join(', ')}`];
     const env = [`SHEET_ID=${emulator.spreadsheetId}`, `SHEETS_API_URL=${emulator.url}`];
     if (v['key-out']) {
       const file = resolve(v['key-out']);

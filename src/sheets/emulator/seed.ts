@@ -3,11 +3,15 @@
 // or, by default, a small Players/Events sheet shaped like the bundled app expects.
 
 import { readFileSync } from 'node:fs';
+import { keysInOrderOf, repeatedKeyPath } from '../../json-keys.js';
 
 export interface SheetSeed {
   readonly spreadsheetId: string;
-  /** Tab title → rows (first row = header). Tabs keep the file's order. */
-  readonly sheets: Readonly<Record<string, readonly (readonly string[])[]>>;
+  /**
+   * Tab title → rows (first row = header), in the file's order: a range without a tab name reads
+   * the first tab, as Google's does. A Map, since an object puts titles such as "2024" first.
+   */
+  readonly sheets: ReadonlyMap<string, readonly (readonly string[])[]>;
 }
 
 export const DEFAULT_SPREADSHEET_ID = 'emulator-sheet-0001';
@@ -15,41 +19,61 @@ export const DEFAULT_SPREADSHEET_ID = 'emulator-sheet-0001';
 export function defaultSeed(spreadsheetId: string = DEFAULT_SPREADSHEET_ID): SheetSeed {
   return {
     spreadsheetId,
-    sheets: {
-      Players: [
-        ['name', 'code', 'team', 'role', 'joined'],
-        ['Alice Martin', 'P001', 'Rouge', 'captain', '2024-01-15'],
-        ['Bruno Lefèvre', 'P002', 'Rouge', 'player', '2024-02-03'],
-        ['Chloé Dubois', 'P003', 'Bleu', 'captain', '2024-02-20'],
-        ['David Moreau', 'P004', 'Bleu', 'player', '2024-03-11'],
-        ['Emma Laurent', 'P005', 'Vert', 'player', '2024-04-02'],
+    sheets: new Map([
+      [
+        'Players',
+        [
+          ['name', 'code', 'team', 'role', 'joined'],
+          ['Alice Martin', 'P001', 'Rouge', 'captain', '2024-01-15'],
+          ['Bruno Lefèvre', 'P002', 'Rouge', 'player', '2024-02-03'],
+          ['Chloé Dubois', 'P003', 'Bleu', 'captain', '2024-02-20'],
+          ['David Moreau', 'P004', 'Bleu', 'player', '2024-03-11'],
+          ['Emma Laurent', 'P005', 'Vert', 'player', '2024-04-02'],
+        ],
       ],
-      Events: [
-        ['event_id', 'player', 'kind', 'detail', 'at'],
-        ['E0001', 'P001', 'joined', 'team Rouge', '2024-01-15T09:00:00Z'],
-        ['E0002', 'P003', 'joined', 'team Bleu', '2024-02-20T18:30:00Z'],
+      [
+        'Events',
+        [
+          ['event_id', 'player', 'kind', 'detail', 'at'],
+          ['E0001', 'P001', 'joined', 'team Rouge', '2024-01-15T09:00:00Z'],
+          ['E0002', 'P003', 'joined', 'team Bleu', '2024-02-20T18:30:00Z'],
+        ],
       ],
-    },
+    ]),
   };
 }
 
-/** Validates a parsed seed document; throws Error with a message naming the problem. */
-export function parseSeed(raw: unknown, source: string): SheetSeed {
+/**
+ * Validates a parsed seed document; throws Error with a message naming the problem. `order`: the
+ * tab titles as the file writes them (keysInOrderOf), which the parsed object cannot tell.
+ */
+export function parseSeed(raw: unknown, source: string, order?: readonly string[]): SheetSeed {
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw new Error(`${source}: expected a JSON object`);
   const o = raw as Record<string, unknown>;
   const id = o.spreadsheetId ?? DEFAULT_SPREADSHEET_ID;
   if (typeof id !== 'string' || !/^[A-Za-z0-9_-]+$/.test(id)) throw new Error(`${source}: spreadsheetId must be letters, digits, - or _`);
   const sheets = o.sheets;
   if (typeof sheets !== 'object' || sheets === null || Array.isArray(sheets)) throw new Error(`${source}: "sheets" must map tab titles to arrays of rows`);
-  const out: Record<string, string[][]> = {};
-  for (const [title, rows] of Object.entries(sheets as Record<string, unknown>)) {
+  const byTitle = sheets as Record<string, unknown>;
+  const titles = order && order.length === Object.keys(byTitle).length ? order : Object.keys(byTitle);
+  const out = new Map<string, string[][]>();
+  for (const title of titles) {
+    const rows = byTitle[title];
     if (!Array.isArray(rows) || !rows.every(Array.isArray)) throw new Error(`${source}: sheets["${title}"] must be an array of rows (arrays)`);
-    out[title] = (rows as unknown[][]).map((r) => r.map((v) => (v === null || v === undefined ? '' : String(v))));
+    out.set(
+      title,
+      (rows as unknown[][]).map((r) => r.map((v) => (v === null || v === undefined ? '' : String(v)))),
+    );
   }
-  if (Object.keys(out).length === 0) throw new Error(`${source}: "sheets" has no tab`);
+  if (out.size === 0) throw new Error(`${source}: "sheets" has no tab`);
   return { spreadsheetId: id, sheets: out };
 }
 
 export function loadSeedFile(path: string): SheetSeed {
-  return parseSeed(JSON.parse(readFileSync(path, 'utf8')) as unknown, path);
+  const text = readFileSync(path, 'utf8');
+  const raw = JSON.parse(text) as unknown;
+  // A tab written twice would keep its last rows without a word.
+  const repeated = repeatedKeyPath(text);
+  if (repeated !== undefined) throw new Error(`${path}: ${repeated} is written more than once; write each key once`);
+  return parseSeed(raw, path, keysInOrderOf(text, 'sheets'));
 }

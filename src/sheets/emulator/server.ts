@@ -99,7 +99,7 @@ class EmulatorServer implements Emulator {
     const seed = options.seed ?? defaultSeed();
     this.spreadsheetId = seed.spreadsheetId;
     this.#store.ensureSpreadsheet(seed.spreadsheetId);
-    for (const [title, rows] of Object.entries(seed.sheets)) this.#store.setSheet(seed.spreadsheetId, title, rows);
+    for (const [title, rows] of seed.sheets) this.#store.setSheet(seed.spreadsheetId, title, rows);
     this.#server = createServer((req, res) => {
       this.#handle(req, res).catch((err: unknown) => {
         sendJson(res, 500, serverError(500).envelope());
