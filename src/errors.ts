@@ -11,6 +11,7 @@ export const ERROR_CODES = {
   CORRAL_ERR_NOT_RUNNING: 'No running master was found through the pidfile.',
   CORRAL_ERR_NO_PIDFILE: 'CORRAL_PIDFILE is empty, so the master writes no pidfile and reload, stop and status cannot find it: whether corral runs is unknown; status exits 4, reload and stop signal nothing and exit 1 (use systemctl, or set CORRAL_PIDFILE and restart corral).',
   CORRAL_ERR_MASTER_UNVERIFIED: 'The pidfile names a live process without a start stamp, whose command line is not `corral start`, that may or may not be the master: reload and stop signal nothing, status exits 4 (unknown).',
+  CORRAL_ERR_MASTER_ELSEWHERE: 'No pidfile at CORRAL_PIDFILE names a master, but a corral master answers the admin API at CORRAL_ADMIN_BIND: one started with another CORRAL_PIDFILE (the setting edited since). reload and stop signal nothing (exit 1), status exits 4 (unknown); the message says how to reach it.',
   CORRAL_ERR_ALREADY_RUNNING: 'The pidfile names a live master, or a live process without a start stamp that may be one (remove the pidfile if it is stale).',
   CORRAL_ERR_PIDFILE: 'start could not use CORRAL_PIDFILE: its directory cannot be created or written, the path is a directory, or the file cannot be read; nothing was started (exit 78).',
   CORRAL_ERR_PIDFILE_UNREADABLE: 'reload, stop or status could not read CORRAL_PIDFILE (no permission): whether corral runs is unknown, nothing was signalled; status exits 4, reload and stop 1.',

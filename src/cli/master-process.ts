@@ -1,6 +1,7 @@
 // Finds a running master through the pidfile, for reload/stop/status.
 
 import { lstatSync, statSync } from 'node:fs';
+import { request } from 'undici';
 import { loadSettings } from '../config/load.js';
 import type { Settings } from '../config/schema.js';
 import { CorralError } from '../errors.js';
@@ -126,16 +127,69 @@ export function loadLookupSettings(): Settings {
   return loaded.settings;
 }
 
+/** How long a command waits for the admin API to say whether a corral answers there. */
+const ADMIN_PROBE_MS = 1500;
+
 /**
- * findMaster for commands that exit 3 when corral is not running (status, reload): prints why,
- * returns undefined. CORRAL_ERR_MASTER_UNVERIFIED, CORRAL_ERR_PIDFILE_UNREADABLE, CORRAL_ERR_PIDFILE_UNTRUSTED
- * and CORRAL_ERR_NO_PIDFILE are thrown on:
- * reload fails with them (exit 1), status says "unknown" (exit 4). (stop calls findMaster itself:
- * not running is success for it.)
+ * Whether a corral master answers the admin API at CORRAL_ADMIN_BIND (its base URL, and its pid
+ * when CORRAL_ADMIN_TOKEN lets the figures be read), or undefined: nothing listens, something
+ * else does, or the port is ephemeral. Loopback or the host's own address only, as the settings say.
  */
-export function findMasterOrSay(settings: Settings): number | undefined {
+async function corralAtAdminApi(settings: Settings): Promise<{ url: string; pid: number | undefined } | undefined> {
+  const url = adminBaseUrl(settings);
+  if (url === undefined) return undefined;
+  const get = async (path: string, token?: string): Promise<unknown> => {
+    const res = await request(`${url}${path}`, { headers: token ? { authorization: `Bearer ${token}` } : {}, signal: AbortSignal.timeout(ADMIN_PROBE_MS) });
+    if (res.statusCode !== 200) {
+      await res.body.dump();
+      return undefined;
+    }
+    return res.body.json();
+  };
+  try {
+    const health = (await get('/api/admin/health')) as { status?: unknown; workers_expected?: unknown } | undefined;
+    if (typeof health?.status !== 'string' || typeof health.workers_expected !== 'number') return undefined;
+    const token = settings.CORRAL_ADMIN_TOKEN;
+    const stats = token ? ((await get('/api/admin/stats', token).catch(() => undefined)) as { master?: { pid?: unknown } } | undefined) : undefined;
+    return { url, pid: typeof stats?.master?.pid === 'number' ? stats.master.pid : undefined };
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * findMaster, but "not running" only when no corral answers the admin API either. A master started
+ * with another CORRAL_PIDFILE (the setting edited in .env since it started) has its pidfile where
+ * this command does not look: said to be not running, `stop` exited 0 with the master serving on,
+ * and the `start` after it failed on the port in use. Throws CORRAL_ERR_MASTER_ELSEWHERE then.
+ */
+export async function findMasterHere(settings: Settings): Promise<number> {
   try {
     return findMaster(settings);
+  } catch (err) {
+    if (!(err instanceof CorralError && err.code === 'CORRAL_ERR_NOT_RUNNING')) throw err;
+    const other = await corralAtAdminApi(settings);
+    if (other === undefined) throw err;
+    const which = other.pid === undefined ? 'its pid: pgrep -f "corral start", or master.pid in GET /api/admin/stats with CORRAL_ADMIN_TOKEN' : `pid ${other.pid}`;
+    throw new CorralError(
+      'CORRAL_ERR_MASTER_ELSEWHERE',
+      `no pidfile names a master at ${settings.CORRAL_PIDFILE} (CORRAL_PIDFILE), but a corral master answers the admin API at ${other.url}${other.pid === undefined ? '' : ` (master pid ${other.pid})`}: ` +
+        `one started with another CORRAL_PIDFILE (edited since it started?), whose pidfile is where that setting pointed. Whether it is this corral is unknown; nothing was signalled. ` +
+        `Run this with the CORRAL_PIDFILE it started with, or signal it yourself (${which}; kill -TERM|-HUP <pid>), or use systemctl`,
+    );
+  }
+}
+
+/**
+ * findMasterHere for commands that exit 3 when corral is not running (status, reload): prints
+ * why, returns undefined. CORRAL_ERR_MASTER_UNVERIFIED, CORRAL_ERR_PIDFILE_UNREADABLE,
+ * CORRAL_ERR_PIDFILE_UNTRUSTED, CORRAL_ERR_NO_PIDFILE and CORRAL_ERR_MASTER_ELSEWHERE are thrown
+ * on: reload fails with them (exit 1), status says "unknown" (exit 4). (stop calls findMasterHere
+ * itself: not running is success for it.)
+ */
+export async function findMasterOrSay(settings: Settings): Promise<number | undefined> {
+  try {
+    return await findMasterHere(settings);
   } catch (err) {
     if (err instanceof CorralError && err.code === 'CORRAL_ERR_NOT_RUNNING') {
       process.stderr.write(`${err.message}\n`);

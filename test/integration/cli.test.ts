@@ -84,6 +84,50 @@ test('status, reload and stop find the master through the pidfile and .env', asy
   }
 });
 
+test('CORRAL_PIDFILE edited in .env since the master started: stop and reload signal nothing and exit 1, status exits 4, none says "not running" while the admin API answers; with the old path they work', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'corral-cli-'));
+  const adminPort = await freePort();
+  const token = 'cli-test-token-0123456789';
+  const base = [`CORRAL_BIND=127.0.0.1:0`, `CORRAL_ADMIN_BIND=127.0.0.1:${adminPort}`, `CORRAL_ADMIN_TOKEN=${token}`, `CORRAL_WORKERS=1`, `CORRAL_APP=${join(FIXTURE_APPS, 'basic.mjs')}`];
+  writeFileSync(join(dir, '.env'), [...base, `CORRAL_PIDFILE=${join(dir, 'corral.pid')}`].join('\n'));
+  const c = await startCorral({ cwd: dir, workers: null, unset: ['CORRAL_PIDFILE', 'CORRAL_ADMIN_BIND'], env: { CORRAL_ENV_FILE: '.env', CORRAL_LOG_FILE: join(dir, 'corral.log') } });
+  try {
+    assert.ok(existsSync(join(dir, 'corral.pid')));
+    // The operator moves the pidfile in .env, and has not restarted (a reload does not move it).
+    const moved = join(dir, 'run', 'corral.pid');
+    writeFileSync(join(dir, '.env'), [...base, `CORRAL_PIDFILE=${moved}`].join('\n'));
+    // Without the token, the admin API's health still says a corral is there.
+    writeFileSync(join(dir, 'no-token.env'), [...base.filter((l) => !l.startsWith('CORRAL_ADMIN_TOKEN=')), `CORRAL_PIDFILE=${moved}`].join('\n'));
+    const said = (cmd: string, pid: string) => new RegExp(`^corral ${cmd}: \\[CORRAL_ERR_MASTER_ELSEWHERE\\] no pidfile names a master at ${moved} \\(CORRAL_PIDFILE\\), but a corral master answers the admin API at http://127\\.0\\.0\\.1:${adminPort}${pid}: .*nothing was signalled`);
+    for (const [cmd, code] of [['stop', 1], ['reload', 1], ['status', 4]] as const) {
+      const r = await corral(dir, cmd);
+      assert.equal(r.code, code, `${cmd}: ${r.stdout}${r.stderr}`);
+      // With the token, the figures name the master's pid.
+      assert.match(r.stderr, said(cmd, ` \\(master pid ${c.pid}\\)`));
+      assert.doesNotMatch(r.stdout + r.stderr, /nothing to stop|not running/);
+      const blind = await exec(dir, [], [cmd], { CORRAL_ENV_FILE: 'no-token.env' });
+      assert.equal(blind.code, code, `${cmd} without the token: ${blind.stdout}${blind.stderr}`);
+      assert.match(blind.stderr, said(cmd, ''));
+      assert.match(blind.stderr, /pgrep -f "corral start"/);
+    }
+    const json = await corral(dir, 'status', '--json');
+    assert.equal((JSON.parse(json.stdout) as { running: unknown }).running, null);
+    assert.ok(isAlive(c.pid), 'nothing was signalled');
+    assert.equal(c.events('reload.start').length, 0, 'no reload was asked for');
+    // With the path it started with, stop works as ever.
+    const stop = await exec(dir, [], ['stop'], { CORRAL_ENV_FILE: '.env', CORRAL_PIDFILE: join(dir, 'corral.pid') });
+    assert.equal(stop.code, 0, stop.stderr);
+    assert.equal((await c.exited).code, 0);
+    // Gone: no admin API answers, and stop of a stopped corral is a success again.
+    const again = await corral(dir, 'stop');
+    assert.equal(again.code, 0, again.stderr);
+    assert.match(again.stdout, /not running .*nothing to stop/);
+  } finally {
+    await c.stop();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
 test('CORRAL_PIDFILE= (empty): the master runs without a pidfile; status exits 4 (unknown), stop and reload signal nothing and exit 1, none says it is not running', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'corral-cli-'));
   // Empty is a documented way to run without a pidfile (a supervisor that tracks the master).

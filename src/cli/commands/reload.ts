@@ -22,7 +22,8 @@ Exit codes: 0 signal sent, 1 the pidfile names a live process without a start st
 may not be corral (the message says how to go on), this user may not read the pidfile, the
 pidfile belongs to a user other than root and the one the process it names runs as, the master
 runs as another user, or CORRAL_PIDFILE is empty (no pidfile names the master: use systemctl
-reload corral), 3 not running, 64 an unknown option, 78 the master would refuse the settings (an
+reload corral), or no pidfile names a master but a corral answers the admin API (one started
+with another CORRAL_PIDFILE), 3 not running, 64 an unknown option, 78 the master would refuse the settings (an
 invalid value, the admin API beyond loopback without CORRAL_ADMIN_TOKEN, a CORRAL_LOG_FILE that
 cannot be opened: the check \`corral config --check\` and the master make, with the same message)
 or CORRAL_ENV_FILE cannot be read. The master is looked for first: when it is not running, or
@@ -33,7 +34,7 @@ sent unless 0.`,
     // The master first, found with the settings that name it: to a user who may not read its
     // pidfile or signal it, that is the answer (exit 1), not the settings as this user sees them
     // (whether a log file or the data dir can be written is judged as the user running this).
-    const pid = findMasterOrSay(loadLookupSettings());
+    const pid = await findMasterOrSay(loadLookupSettings());
     if (pid === undefined) return EXIT.NOT_RUNNING;
     assertMaySignal(pid, 'SIGHUP');
     // The master's own check of the settings it will read: refused here, no signal is sent (a

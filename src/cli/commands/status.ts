@@ -84,7 +84,8 @@ Exit codes (LSB's): 0 running, 3 not running (no pidfile, or a stale one), 4 unk
 pidfile names a live process without a start stamp that may or may not be corral (the message
 says how to tell), or this user may not read the pidfile (run as the user corral runs as), or
 the pidfile belongs to a user other than root and the one the process it names runs as,
-or CORRAL_PIDFILE is empty (no pidfile is written: use systemctl status corral), 1 running but the admin API did not answer, or answers for another master (its port was
+or CORRAL_PIDFILE is empty (no pidfile is written: use systemctl status corral), or no pidfile
+names a master but a corral answers the admin API (one started with another CORRAL_PIDFILE), 1 running but the admin API did not answer, or answers for another master (its port was
 taken); and 64 an unknown option, 78 CORRAL_PIDFILE or the
 admin API's settings are invalid, or CORRAL_ENV_FILE cannot be read.`,
   async run(argv) {
@@ -98,10 +99,12 @@ admin API's settings are invalid, or CORRAL_ENV_FILE cannot be read.`,
     const settings = loadLookupSettings();
     let pid: number | undefined;
     try {
-      pid = findMasterOrSay(settings);
+      pid = await findMasterOrSay(settings);
     } catch (err) {
-      // Not "not running": start refuses this pidfile, so `status || start` must not be told to start.
-      if (!(err instanceof CorralError && (err.code === 'CORRAL_ERR_MASTER_UNVERIFIED' || err.code === 'CORRAL_ERR_PIDFILE_UNREADABLE' || err.code === 'CORRAL_ERR_PIDFILE_UNTRUSTED' || err.code === 'CORRAL_ERR_NO_PIDFILE'))) throw err;
+      // Not "not running": start refuses this pidfile (or fails on the ports of the corral that
+      // answers elsewhere), so `status || start` must not be told to start.
+      const unknown = ['CORRAL_ERR_MASTER_UNVERIFIED', 'CORRAL_ERR_PIDFILE_UNREADABLE', 'CORRAL_ERR_PIDFILE_UNTRUSTED', 'CORRAL_ERR_NO_PIDFILE', 'CORRAL_ERR_MASTER_ELSEWHERE'];
+      if (!(err instanceof CorralError && unknown.includes(err.code))) throw err;
       process.stderr.write(`corral status: [${err.code}] ${err.message}\n`);
       json({ running: null, error: { code: err.code, message: err.message } });
       return EXIT.STATUS_UNKNOWN;

@@ -1,7 +1,7 @@
 import { isAlive } from '../../master/pidfile.js';
 import { CorralError, EXIT } from '../../errors.js';
 import { parseFlags, type Command } from '../command.js';
-import { findMaster, loadLookupSettings, signalMaster } from '../master-process.js';
+import { findMasterHere, loadLookupSettings, signalMaster } from '../master-process.js';
 
 export const stopCommand: Command = {
   name: 'stop',
@@ -24,14 +24,16 @@ running after the graceful timeout + 10 s (or not allowed to signal it: run as t
 runs as, or use systemctl; or the pidfile names a live process without a start stamp that may or
 may not be corral, or this user may not read the pidfile, or the pidfile belongs to a user other
 than root and the one the process it names runs as, or CORRAL_PIDFILE is empty so no pidfile
-names the master: nothing was signalled, the message says how to go on), 64 an unknown option, 78 CORRAL_PIDFILE or CORRAL_GRACEFUL_TIMEOUT is invalid, or
+names the master, or no pidfile names one but a corral answers the admin API at
+CORRAL_ADMIN_BIND (started with another CORRAL_PIDFILE): nothing was signalled, the message says
+how to go on), 64 an unknown option, 78 CORRAL_PIDFILE or CORRAL_GRACEFUL_TIMEOUT is invalid, or
 CORRAL_ENV_FILE cannot be read.`,
   async run(argv) {
     const { values } = parseFlags(argv, { fast: { type: 'boolean' }, 'no-wait': { type: 'boolean' } });
     const settings = loadLookupSettings();
     let pid: number;
     try {
-      pid = findMaster(settings);
+      pid = await findMasterHere(settings);
     } catch (err) {
       if (!(err instanceof CorralError && err.code === 'CORRAL_ERR_NOT_RUNNING')) throw err;
       // LSB init-script actions: stop on a stopped service succeeds. Exiting 3 made a script's or
