@@ -17,3 +17,13 @@ export function heartbeatIntervalMs(timeoutSeconds: number): number {
  * kills such a child rather than wait for it): its loop is blocked, or the process stopped.
  */
 export const LATE_AFTER_BEATS = 3;
+
+/**
+ * How long a child beating every `beatIntervalMs` may be silent before it counts as not beating.
+ * Give it the child's own interval (ChildRecord.beatIntervalMs), not one from the settings now in
+ * force: a child outlives a reload that lowers CORRAL_TIMEOUT (the keeper does, unless a setting
+ * of its own changed) and goes on beating at the pace it was started with.
+ */
+export function lateAfterMs(beatIntervalMs: number): number {
+  return LATE_AFTER_BEATS * beatIntervalMs;
+}

@@ -79,6 +79,7 @@ export function snapshotOf(r: ChildRecord): ChildSnapshot {
     startedAt: r.startedAt,
     readyAt: r.readyAt,
     lastBeatAt: r.lastBeatAt,
+    beatIntervalMs: r.beatIntervalMs,
     figures: r.figures,
   };
 }

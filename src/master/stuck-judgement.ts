@@ -2,7 +2,7 @@
 // child record, the clock and CORRAL_TIMEOUT, so the rules can be checked without a process. The
 // arbiter's murder step acts on these verdicts (child-killer.ts).
 
-import { LATE_AFTER_BEATS } from '../heartbeat-interval.js';
+import { lateAfterMs } from '../heartbeat-interval.js';
 import type { ChildRecord } from './registry.js';
 
 /** A child that has not reported ready after this long is killed as a failed boot. */
@@ -35,7 +35,7 @@ export function judgeChild(c: Judged, now: number, timeoutMs: number): MurderVer
     // beats stopped (its loop blocked at import or in createApp) cannot run its SIGTERM handler,
     // and serves nothing: it goes once it is not beating, as a child told to drain does, not
     // after CORRAL_TIMEOUT, which held a stop that long.
-    if (c.sigkillAt !== undefined && !c.drainedReported && silentMs > LATE_AFTER_BEATS * c.beatIntervalMs) return { kind: 'not-beating' };
+    if (c.sigkillAt !== undefined && !c.drainedReported && silentMs > lateAfterMs(c.beatIntervalMs)) return { kind: 'not-beating' };
     if (c.sigkillAt !== undefined && stuck && !c.drainedReported) return { kind: 'stuck', silentMs };
     if (c.sigkillAt !== undefined && now > c.sigkillAt) return { kind: 'no-exit-after-sigterm' };
     return NONE;
@@ -66,5 +66,5 @@ export function judgeChild(c: Judged, now: number, timeoutMs: number): MurderVer
  */
 export function cannotDrain(c: Pick<ChildRecord, 'state' | 'drainedReported' | 'lastBeatAt' | 'beatIntervalMs'>, now: number): boolean {
   if (c.state !== 'booting' && c.state !== 'ready' && c.state !== 'draining') return false;
-  return !c.drainedReported && now - c.lastBeatAt > LATE_AFTER_BEATS * c.beatIntervalMs;
+  return !c.drainedReported && now - c.lastBeatAt > lateAfterMs(c.beatIntervalMs);
 }

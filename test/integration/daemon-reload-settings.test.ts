@@ -180,3 +180,43 @@ test('a reload after the service-account key file went away is refused with the 
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('a reload lowering CORRAL_TIMEOUT to 1 leaves the keeper it keeps ready in health, stats and /metrics: it is judged by the beat it was started with (every 1 s), not by the new timeout\'s (every 250 ms)', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'corral-reload-timeout-'));
+  const envFile = join(dir, 'corral.env');
+  writeFileSync(envFile, 'CORRAL_TIMEOUT=30\n');
+  // The bundled app (the default CORRAL_APP) runs a keeper, which a CORRAL_TIMEOUT edit does not restart.
+  const c = await startCorral({ workers: 1, env: { CORRAL_ENV_FILE: envFile, CORRAL_ADMIN_TOKEN: ADMIN_TOKEN } });
+  const auth = { authorization: `Bearer ${ADMIN_TOKEN}` };
+  type Stats = { keeper: { pid: number; heartbeat_late: boolean; heartbeat_late_after_s: number } | null; workers: { heartbeat_late_after_s: number }[] };
+  const stats = async () => (await http(`${c.adminUrl}/api/admin/stats`, { headers: auth })).json<Stats>();
+  try {
+    await c.waitForLog((l) => l.event === 'keeper.ready', 30_000, 'keeper.ready');
+    const keeperPid = (await stats()).keeper?.pid;
+    assert.ok(keeperPid, 'the stats name the keeper');
+    writeFileSync(envFile, 'CORRAL_TIMEOUT=1\n');
+    const reload = await reloadThroughAdmin(c);
+    assert.equal(reload.reload, 'started');
+    const after = await stats();
+    assert.equal(after.keeper?.pid, keeperPid, 'the keeper outlived the reload');
+    assert.equal(after.keeper?.heartbeat_late_after_s, 3, 'three of its own beats, one a second');
+    assert.deepEqual(after.workers.map((w) => w.heartbeat_late_after_s), [0.75], 'the new worker beats every 250 ms');
+    // It beats every second: judged by CORRAL_TIMEOUT=1 (late after 3 × 250 ms) a quarter of
+    // these polls found it not beating (6 of 30 before the fix).
+    const seen: string[] = [];
+    for (let i = 0; i < 30; i++) {
+      const health = (await http(`${c.adminUrl}/api/admin/health`)).json<{ keeper?: string }>();
+      if (health.keeper !== undefined) seen.push(`health keeper ${health.keeper}`);
+      if (i % 3 === 0) {
+        if ((await stats()).keeper?.heartbeat_late !== false) seen.push('stats heartbeat_late');
+        if (!/^corral_keeper_ready 1$/m.test((await http(`${c.adminUrl}/metrics`, { headers: auth })).text)) seen.push('corral_keeper_ready 0');
+      }
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    assert.deepEqual(seen, [], 'the healthy keeper was never taken for not beating');
+    assert.deepEqual([c.events('keeper.timeout'), c.events('keeper.restart')], [[], []]);
+  } finally {
+    await c.stop();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});

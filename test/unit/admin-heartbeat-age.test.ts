@@ -3,7 +3,7 @@
 
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { statsOf } from '../../src/master/admin/figures.js';
+import { keeperStatus, statsOf, workersReadiness } from '../../src/master/admin/figures.js';
 import { createAdminMetrics } from '../../src/master/admin/metrics.js';
 import { startAdminServer } from '../../src/master/admin/server.js';
 import { startMonitoring } from '../../src/master/admin/monitoring.js';
@@ -37,6 +37,28 @@ describe('heartbeat age of each child', () => {
     assert.equal(s.keeper?.heartbeat_late, true);
     assert.equal(s.workers_ready, 1, 'the worker not beating is not counted ready');
     assert.equal(s.workers_not_beating, 1);
+  });
+
+  it('judges each child by the beat it was started with: a keeper kept across a reload to CORRAL_TIMEOUT=1 still beats every second and is not late after 900 ms, a worker started with it (every 250 ms) is', async () => {
+    const now = Date.now();
+    // heartbeatIntervalMs(30) = 1000 for the keeper started before the reload, heartbeatIntervalMs(1) = 250 for the worker after it.
+    const keeper = { ...child(0, 2300, 'ready', {}, 'keeper'), beatIntervalMs: 1000, lastBeatAt: now - 900 };
+    const fresh = { ...child(1, 2301, 'ready', {}), beatIntervalMs: 250, lastBeatAt: now - 100 };
+    const silent = { ...child(2, 2302, 'ready', {}), beatIntervalMs: 250, lastBeatAt: now - 900 };
+    const view = createFakeView(testSettings({ CORRAL_TIMEOUT: '1' }), [fresh, silent, keeper]);
+    assert.equal(keeperStatus(view, now), 'ready');
+    assert.deepEqual(workersReadiness(view, now), { ready: 1, notBeating: 1 });
+    const s = statsOf(view, { host: undefined, requestsPerSecond: null, upstreamPerMinute: null }, now);
+    assert.equal(s.heartbeat_late_after_s, 0.75, 'three beats of a child started with CORRAL_TIMEOUT=1');
+    assert.deepEqual([s.keeper?.heartbeat_late, s.keeper?.heartbeat_late_after_s], [false, 3]);
+    assert.deepEqual(s.workers.map((w) => [w.id, w.heartbeat_late, w.heartbeat_late_after_s]), [
+      [1, false, 0.75],
+      [2, true, 0.75],
+    ]);
+    assert.match(await createAdminMetrics(view, () => undefined).render(), /^corral_keeper_ready 1$/m);
+    // Past three of its own beats it is not beating, whatever the timeout.
+    view.kids[2] = { ...keeper, lastBeatAt: now - 3100 };
+    assert.equal(keeperStatus(view, now), 'not_beating');
   });
 
   it('health does not count a worker not beating as ready: with every worker stuck it answers 503 unavailable', async () => {

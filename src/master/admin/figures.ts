@@ -2,7 +2,7 @@
 // Sheets figures found in the keeper's heartbeat `extra`. They only read: the caller settles the
 // view first (AdminView.settle), so a document is computed from one state.
 
-import { heartbeatIntervalMs, LATE_AFTER_BEATS } from '../../heartbeat-interval.js';
+import { heartbeatIntervalMs, lateAfterMs } from '../../heartbeat-interval.js';
 import { computeCapacity, type Capacity } from '../capacity.js';
 import { hostSampleStale, type HostSample } from '../host-monitor.js';
 import type { AdminView, ChildSnapshot } from './view.js';
@@ -33,12 +33,11 @@ export function respawnOf(view: AdminView): { in_ms: number; crash_loop: number;
  * counted ready. With every worker stuck, health says unavailable rather than ok.
  */
 export function workersReadiness(view: AdminView, now = view.now()): { ready: number; notBeating: number } {
-  const lateAfterMs = heartbeatLateAfterMs(view.settings().CORRAL_TIMEOUT);
   let ready = 0;
   let notBeating = 0;
   for (const c of view.children()) {
     if (c.role !== 'worker' || c.state !== 'ready') continue;
-    if (heartbeatAgeMs(c, now) > lateAfterMs) notBeating++;
+    if (heartbeatLate(c, now)) notBeating++;
     else ready++;
   }
   return { ready, notBeating };
@@ -55,7 +54,7 @@ export function keeperStatus(view: AdminView, now = view.now()): KeeperStatus | 
   const keeper = keeperOf(view);
   if (!keeper) return view.keeperExpected() ? 'not_running' : undefined;
   if (keeper.state !== 'ready') return keeper.state;
-  return heartbeatAgeMs(keeper, now) > heartbeatLateAfterMs(view.settings().CORRAL_TIMEOUT) ? 'not_beating' : 'ready';
+  return heartbeatLate(keeper, now) ? 'not_beating' : 'ready';
 }
 
 function num(extra: Extra | undefined, ...names: string[]): number | undefined {
@@ -172,15 +171,23 @@ export function heartbeatAgeMs(c: ChildSnapshot, now: number): number {
 }
 
 /**
- * Three beats missed: the loop is blocked (or the process stopped) and the figures of its last
- * beat are no longer its state; the master kills it once CORRAL_TIMEOUT passes. A booting child
- * is not judged by it: its boot has a deadline of its own.
+ * Three of its own beats missed: the loop is blocked (or the process stopped) and the figures of
+ * its last beat are no longer its state; the master kills it once CORRAL_TIMEOUT passes. Judged
+ * by the interval the child was started with, as the master's murder step judges it
+ * (stuck-judgement.ts): against the settings now in force, a keeper kept across a reload to
+ * CORRAL_TIMEOUT=1 (late after 750 ms) but still beating every second was "not beating" for a
+ * quarter of each second. A booting child is not judged by it: its boot has a deadline of its own.
  */
-export function heartbeatLateAfterMs(timeoutSeconds: number): number {
-  return LATE_AFTER_BEATS * heartbeatIntervalMs(timeoutSeconds);
+export function heartbeatLate(c: ChildSnapshot, now: number): boolean {
+  return heartbeatAgeMs(c, now) > lateAfterMs(c.beatIntervalMs);
 }
 
-function childStats(c: ChildSnapshot, now: number, lateAfterMs: number) {
+/** Three beats of a child started with the settings now in force (`heartbeat_late_after_s`). */
+export function heartbeatLateAfterMs(timeoutSeconds: number): number {
+  return lateAfterMs(heartbeatIntervalMs(timeoutSeconds));
+}
+
+function childStats(c: ChildSnapshot, now: number) {
   const f = c.figures;
   return {
     id: c.id,
@@ -190,7 +197,9 @@ function childStats(c: ChildSnapshot, now: number, lateAfterMs: number) {
     state: c.state,
     uptime_s: Math.max(0, Math.round((now - c.startedAt) / 1000)),
     last_beat_s_ago: c.lastBeatAt === undefined ? null : Math.max(0, Math.round((now - c.lastBeatAt) / 100) / 10),
-    heartbeat_late: c.state !== 'booting' && heartbeatAgeMs(c, now) > lateAfterMs,
+    heartbeat_late: c.state !== 'booting' && heartbeatLate(c, now),
+    // Its own: one started before a reload that changed CORRAL_TIMEOUT keeps its pace.
+    heartbeat_late_after_s: lateAfterMs(c.beatIntervalMs) / 1000,
     rss_bytes: f?.rssBytes ?? null,
     heap_used_bytes: f?.heapUsedBytes ?? null,
     heap_total_bytes: f?.heapTotalBytes ?? null,
@@ -223,7 +232,6 @@ export function statsOf(view: AdminView, extras: StatsExtras, now = view.now()) 
   const mem = process.memoryUsage();
   const sheets = sheetsFiguresOf(children);
   const h = extras.host;
-  const lateAfterMs = heartbeatLateAfterMs(view.settings().CORRAL_TIMEOUT);
   const readiness = workersReadiness(view, now);
   const exited = view.servedByExited();
   const byLive = (pick: (f: NonNullable<ChildSnapshot['figures']>) => number | undefined) => workers.reduce((a, w) => a + ((w.figures && pick(w.figures)) ?? 0), 0);
@@ -274,9 +282,10 @@ export function statsOf(view: AdminView, extras: StatsExtras, now = view.now()) 
       errors_per_second: extras.errorsPerSecond ?? null,
       rss_bytes: workers.reduce((a, w) => a + (w.figures?.rssBytes ?? 0), 0),
     },
-    heartbeat_late_after_s: lateAfterMs / 1000,
-    workers: workers.map((w) => childStats(w, now, lateAfterMs)),
-    keeper: keeper ? { ...childStats(keeper, now, lateAfterMs), extra: keeper.figures?.extra ?? {} } : null,
+    // For a child started with the settings now in force; each child's own is in its entry.
+    heartbeat_late_after_s: heartbeatLateAfterMs(view.settings().CORRAL_TIMEOUT) / 1000,
+    workers: workers.map((w) => childStats(w, now)),
+    keeper: keeper ? { ...childStats(keeper, now), extra: keeper.figures?.extra ?? {} } : null,
     sheets: { ...sheets, upstream_calls_per_minute: sheets.upstream_calls_per_minute ?? extras.upstreamPerMinute },
     alerts: extras.alerts ?? null,
   };

@@ -24,6 +24,11 @@ export interface ChildSnapshot {
   readonly startedAt: number;
   readonly readyAt: number | undefined;
   readonly lastBeatAt: number | undefined;
+  /**
+   * How often it beats: set from the CORRAL_TIMEOUT it was started with (heartbeatIntervalMs), so
+   * it is judged late by its own pace, not by a timeout a later reload set.
+   */
+  readonly beatIntervalMs: number;
   /** Latest heartbeat figures, undefined before the first beat. */
   readonly figures: ChildFigures | undefined;
 }
