@@ -8,7 +8,7 @@ import type { ChildRecord } from './registry.js';
 import { captureStuckStack, formatStack, type StderrRelay } from './stack-capture.js';
 import { judgeChild } from './stuck-judgement.js';
 
-/** Time allowed to pause a stuck worker and read its stack before the kill. */
+/** Time allowed to pause a stuck child and read its stack before the kill. */
 const STACK_CAPTURE_MS = 1000;
 
 export interface ChildKillerOptions {
@@ -109,8 +109,10 @@ export class ChildKiller {
       c.stopReason = 'timeout';
     }
     c.state = 'killing';
+    // Named after the role, as keeper.kill and keeper.exit are: a stuck keeper logged as
+    // worker.timeout (with worker_id 0) sent whoever greps for keeper lines looking elsewhere.
     this.o.log.error(
-      { event: 'worker.timeout', code: 'CORRAL_ERR_WORKER_TIMEOUT', worker_id: c.id, worker_pid: c.handle.pid, generation: c.generation, seconds_silent: seconds, draining },
+      { event: `${c.role}.timeout`, code: 'CORRAL_ERR_WORKER_TIMEOUT', worker_id: c.id, worker_pid: c.handle.pid, generation: c.generation, seconds_silent: seconds, draining },
       `${c.role} ${c.id} (pid ${c.handle.pid}) silent for ${seconds} s${draining ? ' while draining: killing' : ': killing and replacing'}`,
     );
     this.killWithStack(c);
@@ -127,9 +129,9 @@ export class ChildKiller {
     void captureStuckStack(c.handle.pid, relay, STACK_CAPTURE_MS).then(
       (frames) => {
         if (frames && frames.length > 0) {
-          this.o.log.error({ event: 'worker.stack', worker_id: c.id, worker_pid: c.handle.pid, frames }, `stack of stuck ${c.role} ${c.id}:\n${formatStack(frames)}`);
+          this.o.log.error({ event: `${c.role}.stack`, worker_id: c.id, worker_pid: c.handle.pid, frames }, `stack of stuck ${c.role} ${c.id}:\n${formatStack(frames)}`);
         } else {
-          this.o.log.warn({ event: 'worker.stack', worker_id: c.id, worker_pid: c.handle.pid, frames: null }, `could not capture the stack of ${c.role} ${c.id}`);
+          this.o.log.warn({ event: `${c.role}.stack`, worker_id: c.id, worker_pid: c.handle.pid, frames: null }, `could not capture the stack of ${c.role} ${c.id}`);
         }
         kill();
       },

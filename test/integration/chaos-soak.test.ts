@@ -630,7 +630,7 @@ it('chaos soak: kill -9 of a worker and of the keeper, HUP, TTIN/TTOU and a conn
     const surprises = corral
       .logs()
       .filter((l) => (l.event === 'worker.exit' || l.event === 'keeper.exit') && (l.reason === null || l.reason === 'timeout') && !kills.some((k) => k.pid === l.worker_pid) && !keeperKills.includes(Number(l.worker_pid)));
-    const bugs = corral.logs().filter((l) => ['request.error', 'app.error', 'worker.uncaught', 'admin.error', 'master.tick_failed', 'master.uncaught', 'worker.timeout'].includes(String(l.event)) || l.level === 'fatal');
+    const bugs = corral.logs().filter((l) => ['request.error', 'app.error', 'worker.uncaught', 'admin.error', 'master.tick_failed', 'master.uncaught', 'worker.timeout', 'keeper.timeout'].includes(String(l.event)) || l.level === 'fatal');
     // Appends sent and not known done when the keeper is killed (in flight, or answered 500 and
     // waiting to be read back) are unsure: the next keeper must read them back before any resend.
     // With appends paced to about one a second and failing often, every kill leaves some.

@@ -205,3 +205,34 @@ for (const [signal, what] of [
     }
   });
 }
+
+test('a stopped keeper is killed after CORRAL_TIMEOUT as keeper.timeout, its stack tried as keeper.stack, never as a worker, and restarted', async () => {
+  // The bundled app (the default CORRAL_APP) runs a keeper.
+  const c = await startCorral({ workers: 1, env: { CORRAL_TIMEOUT: '2' } });
+  let keeperPid: number | undefined;
+  try {
+    // The master's line (the keeper logs one of its own, without worker_pid).
+    keeperPid = Number((await c.waitForLog((l) => l.event === 'keeper.ready' && typeof l.worker_pid === 'number', 30_000, 'keeper.ready')).worker_pid);
+    process.kill(keeperPid, 'SIGSTOP');
+    const timedOut = await c.waitForLog((l) => l.event === 'keeper.timeout', 10_000, 'keeper.timeout');
+    assert.deepEqual([timedOut.worker_pid, timedOut.worker_id, timedOut.code], [keeperPid, 0, 'CORRAL_ERR_WORKER_TIMEOUT']);
+    assert.match(String(timedOut.msg), /^keeper 0 \(pid \d+\) silent for /);
+    // Stopped, it cannot be paused through the inspector: the capture says it could not.
+    const stack = await c.waitForLog((l) => l.event === 'keeper.stack', 5000, 'keeper.stack');
+    assert.equal(stack.worker_pid, keeperPid);
+    const exit = await c.waitForLog((l) => l.event === 'keeper.exit' && l.worker_pid === keeperPid, 5000, 'the stopped keeper exit');
+    assert.deepEqual([exit.signal, exit.reason], ['SIGKILL', 'timeout']);
+    keeperPid = undefined;
+    await c.waitForLog((l) => l.event === 'keeper.ready' && typeof l.worker_pid === 'number' && l.worker_pid !== timedOut.worker_pid, 30_000, 'a new keeper ready');
+    assert.deepEqual([c.events('worker.timeout'), c.events('worker.stack')], [[], []], 'no line says a worker was stuck');
+  } finally {
+    if (keeperPid) {
+      try {
+        process.kill(keeperPid, 'SIGCONT');
+      } catch {
+        // Already gone.
+      }
+    }
+    await c.stop();
+  }
+});
