@@ -477,6 +477,48 @@ describe('write journal', () => {
     assert.deepEqual(backend.ids('Events').slice(1), ['r1', 'r2'], 'r1 not sent twice');
   });
 
+  it('a damaged LAST line (the send record of rows Google has) is cut, and every pending entry is read back before it is sent, not resent blind', async () => {
+    const first = await openJournal();
+    await first.journal.add('Events', [row('s1'), row('s2')]);
+    await first.journal.markSending(first.journal.live());
+    // Google applied the append; its answer was lost, then the keeper stopped.
+    backend.tabs.get('Events')?.push(row('s1'), row('s2'));
+    await first.journal.close();
+    open.splice(open.indexOf(first.journal), 1);
+    const text = readFileSync(first.journal.path, 'utf8');
+    assert.match(text, /"k":"send"[^\n]*\n$/, 'the send record is the last line');
+    // One byte of it damaged, its newline kept: a whole line in the tail, cut at open.
+    writeFileSync(first.journal.path, text.replace(/"k":"send"([^\n]*\n)$/, '"k":"Xend"$1'));
+
+    const { journal, replayed, quarantined } = await openJournal();
+    assert.equal(quarantined?.mayHoldAcknowledged, true);
+    assert.ok(replayed.truncatedBytes > 0, 'the damaged last line was cut');
+    assert.deepEqual({ pending: replayed.pending, unsure: replayed.unsure }, { pending: 0, unsure: 1 });
+    const flusher = flusherFor(journal);
+    await clock.advance(1000);
+    const r = await flusher.flushOnce({ wait: true });
+    assert.deepEqual({ found: r.found, sent: r.sent }, { found: 2, sent: 0 });
+    assert.equal(backend.count('append'), 0, 'nothing resent');
+    assert.deepEqual(backend.ids('Events').slice(1), ['s1', 's2'], 'each row once');
+  });
+
+  it('a send record cut short by a crash (no newline: never fsynced, so its append never left) leaves the rows pending: sent at once, no read-back', async () => {
+    const first = await openJournal();
+    await first.journal.add('Events', [row('c1')]);
+    await first.journal.close();
+    open.splice(open.indexOf(first.journal), 1);
+    const send = encodeRecord({ k: 'send', ids: first.journal.live().map((e) => e.id), at: 1 });
+    appendFileSync(first.journal.path, send.slice(0, -10));
+
+    const { journal, replayed, quarantined } = await openJournal();
+    assert.equal(quarantined?.mayHoldAcknowledged, false);
+    assert.deepEqual({ pending: replayed.pending, unsure: replayed.unsure }, { pending: 1, unsure: 0 });
+    const r = await flusherFor(journal).flushOnce({ wait: true });
+    assert.equal(r.sent, 1, 'no SHEETS_UNSURE_DELAY wait');
+    assert.equal(backend.count('get'), 0, 'no read-back');
+    assert.deepEqual(backend.ids('Events').slice(1), ['c1']);
+  });
+
   it('refuses rows without an id, with non-string cells, or with an id twice', async () => {
     const { journal } = await openJournal();
     const bad = async (rows: unknown) =>

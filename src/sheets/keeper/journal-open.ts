@@ -17,7 +17,8 @@ export interface QuarantinedDamage {
   /**
    * False when the only damage is a tail without a newline: the last write, cut short by a crash
    * before its fsync, so never acknowledged. True when a damaged line may have held rows a user
-   * was told were saved.
+   * was told were saved, or the send record of rows Google has: every pending entry was then made
+   * unsure (read back before it is sent).
    */
   readonly mayHoldAcknowledged: boolean;
 }
@@ -38,10 +39,21 @@ export async function openJournalRecords(dir: string): Promise<OpenedRecords> {
   const path = join(dir, 'sheets.journal');
   const { file, records, truncatedBytes, skippedLines, skippedBytes, damaged, quarantine } = await JournalFile.open(path);
   const entries = replayRecords(records);
-  // A damaged line may have been the send record of an entry that replays as pending: Google may
-  // have its rows. Every pending entry is read back before it is sent (a resend without one
-  // could duplicate rows).
-  if (skippedLines > 0) for (const e of entries.values()) if (e.state === 'pending') e.state = 'unsure';
+  // The rule: any damaged WHOLE line, skipped (valid records follow it) or in the tail, may have
+  // been the send record of an entry that replays as pending, so Google may have its rows: every
+  // pending entry becomes unsure and is read back before it is sent (a resend without one could
+  // duplicate rows). Whether that line was the last one does not matter: a `send` cut off with the
+  // tail duplicated rows just as one skipped in the middle would.
+  // A write cut short (a tail without a newline, isCutWrite) is the one exception: its group was
+  // never fsynced whole, and the flusher calls Google only once a batch's send record is durable
+  // (Flusher.send awaits markSending), so no append left for a send record in it, and no add in it
+  // was acknowledged. Its entries stay pending and go out at once: that is every crash mid-write,
+  // too common to pay SHEETS_UNSURE_DELAY and a read-back for. It must still be cut (journal-file.ts:
+  // a record appended behind it would share its line) and copied to the quarantine first. Damage
+  // that took the last newline with it (a zeroed last block) looks the same and is treated the same:
+  // only a whole line is evidence that an fsynced record was lost.
+  const mayHoldAcknowledged = damaged.some((p) => !isCutWrite(p));
+  if (mayHoldAcknowledged) for (const e of entries.values()) if (e.state === 'pending') e.state = 'unsure';
   return {
     file,
     records,
@@ -53,7 +65,7 @@ export async function openJournalRecords(dir: string): Promise<OpenedRecords> {
       ? {
           path: quarantine,
           pieces: damaged.map((p) => ({ kind: p.kind, offset: p.offset, bytes: p.bytes.length, lines: p.lines })),
-          mayHoldAcknowledged: damaged.some((p) => !isCutWrite(p)),
+          mayHoldAcknowledged,
         }
       : undefined,
   };

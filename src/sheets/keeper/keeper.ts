@@ -211,7 +211,8 @@ export class Keeper {
         o.logger.warn(
           { event: 'journal.damaged', journal: journal.path, quarantine: quarantined.path, skippedLines, skippedBytes, truncatedBytes, pieces: quarantined.pieces },
           `keeper: damaged bytes were removed from the write journal after a copy to ${quarantined.path}: inspect it; a row in it that a user was told was saved ` +
-            'and that the sheet lacks is lost to corral and can be re-entered by hand; then delete the file (the records after damaged lines are kept; every pending entry is read back before it is sent)',
+            'and that the sheet lacks is lost to corral and can be re-entered by hand; then delete the file (the valid records are kept; a damaged line may have been the send record of rows ' +
+            'Google has, so every pending entry is read back before it is sent)',
         );
       } else if (quarantined) {
         // A write cut short by a crash is expected and was never acknowledged: no warning, but its
