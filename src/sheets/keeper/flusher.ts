@@ -230,7 +230,21 @@ export class Flusher {
       const retryAt = this.retries.retryAt(range, batch, applied, err);
       this.retries.hold(range, err);
       await this.o.journal.markFailed(batch, applied, retryAt).catch(() => undefined);
-      const fields = { range, rows: rows.length, applied, retryInMs: retryAt - this.clock.now(), err: describeError(err) };
+      const said = { range, rows: rows.length, applied, err: describeError(err) };
+      const fields = { ...said, retryInMs: retryAt - this.clock.now() };
+      if (this.abort.signal.aborted) {
+        // Our own close() cancelled the call (a stop, a reload, the master gone). The client calls
+        // that a timeout that retrying cannot help (retryable: false), which read as a sheet to fix,
+        // at error level, on every ordinary stop with an append in flight. The rows are safe: the
+        // send record makes them unsure, and the next keeper reads the sheet back before any resend.
+        this.o.logger.info(
+          { event: 'sheets.append_cancelled', ...said },
+          applied === 'no'
+            ? 'sheets: append cancelled by the keeper stopping, before it was sent; its rows stay in the journal for the next keeper'
+            : 'sheets: append cancelled by the keeper stopping, its outcome unknown; its rows stay in the journal and the next keeper reads the sheet back before resending them',
+        );
+        return 'failed';
+      }
       if ((err as { retryable?: unknown }).retryable === false) {
         // 403/404/400: waiting will not help until the operator fixes sharing, SHEET_ID or the tab.
         this.appendFailures.failed(range, 'error', fields, 'sheets: append refused and retrying will not help until the sheet is fixed; rows stay in the journal');
