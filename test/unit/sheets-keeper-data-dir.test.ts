@@ -2,7 +2,7 @@
 // that cannot be made refused as the operator's to fix.
 
 import assert from 'node:assert/strict';
-import { chmodSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, test } from 'node:test';
@@ -56,4 +56,17 @@ test('a data dir that cannot be made (a file there, or above it) fails the keepe
       return true;
     });
   }
+});
+
+test('a journal the keeper cannot open (a directory in its place) fails the start as CORRAL_ERR_JOURNAL_UNWRITABLE naming the journal and the errno, not a bare EISDIR', async () => {
+  const dataDir = join(root, 'data');
+  mkdirSync(join(dataDir, 'sheets.journal'), { recursive: true });
+  await assert.rejects(startAndClose(dataDir), (err: unknown) => {
+    assert.ok(err instanceof DataDirWriteError, String(err));
+    assert.equal(err.code, 'CORRAL_ERR_JOURNAL_UNWRITABLE');
+    const journal = join(dataDir, 'sheets.journal');
+    assert.deepEqual([err.path, err.errno], [journal, 'EISDIR']);
+    assert.match(err.message, new RegExp(`^cannot write the journal ${journal}: EISDIR`));
+    return true;
+  });
 });

@@ -3,7 +3,7 @@
 
 import assert from 'node:assert/strict';
 import { fork, type ChildProcess } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -114,5 +114,45 @@ describe('keeper process with damaged journal bytes it cannot save', () => {
     assert.equal(code, 7, 'EXIT.KEEPER_BOOT_ERROR: an operator must act');
     assert.equal(readFileSync(journal, 'utf8'), text, 'neither the damaged line nor the tail was removed');
     assert.deepEqual(readdirSync(data).filter((n) => n.includes('.damaged-')), []);
+  });
+});
+
+describe('keeper process with a journal it may not open', { skip: process.getuid?.() === 0 ? false : 'runs the keeper as nobody through setpriv, which needs root' }, () => {
+  let dir: string;
+  after(() => {
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('a journal of root, mode 0600, with the keeper run as nobody: boot-failed CORRAL_ERR_JOURNAL_UNWRITABLE, keeper.boot_failed with path and errno, exit 7', async () => {
+    dir = mkdtempSync(join(tmpdir(), 'corral-keeper-main-'));
+    chmodSync(dir, 0o755);
+    const data = join(dir, 'data');
+    mkdirSync(data, { mode: 0o700 });
+    chownSync(data, 65534, 65534);
+    const journal = join(data, 'sheets.journal');
+    writeFileSync(journal, '', { mode: 0o600 });
+    const logFile = join(dir, 'keeper.log');
+    writeFileSync(logFile, '');
+    chownSync(logFile, 65534, 65534);
+
+    // fork() runs `execPath execArgv... module`: setpriv then execs node as nobody, the IPC channel's
+    // descriptor inherited.
+    const child = fork(KEEPER_MAIN, [], {
+      cwd: dir,
+      execPath: 'setpriv',
+      execArgv: ['--reuid=65534', '--regid=65534', '--clear-groups', process.execPath],
+      env: { CORRAL_DATA_DIR: data, CORRAL_LOG_FILE: logFile, CORRAL_LOG_LEVEL: 'info', ...identityEnv({ role: 'keeper', workerId: 0, generation: 1 }) },
+      stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
+    });
+    const seen: Msg[] = [];
+    child.on('message', (m) => seen.push(m as Msg));
+    const code = await new Promise<number | null>((r) => child.once('exit', (c) => r(c)));
+    const failed = seen.find((m) => m.type === 'boot-failed');
+    assert.equal(failed?.code, 'CORRAL_ERR_JOURNAL_UNWRITABLE', `boot-failed with the code (got ${JSON.stringify(seen.filter((m) => m.type !== 'heartbeat'))})`);
+    assert.match(String(failed?.message), new RegExp(`cannot write the journal ${journal}: EACCES`));
+    assert.equal(code, 7, 'EXIT.KEEPER_BOOT_ERROR: an operator must act');
+    const lines = readFileSync(logFile, 'utf8').split('\n').filter((l) => l !== '').map((l) => JSON.parse(l) as Record<string, unknown>);
+    const line = lines.find((l) => l.event === 'keeper.boot_failed');
+    assert.deepEqual({ code: line?.code, path: line?.path, errno: line?.errno }, { code: 'CORRAL_ERR_JOURNAL_UNWRITABLE', path: journal, errno: 'EACCES' });
   });
 });

@@ -12,6 +12,7 @@
 
 import { constants, type FileHandle, open, rename, rm } from 'node:fs/promises';
 import { dirname } from 'node:path';
+import { DataDirWriteError } from '../../errors.js';
 import { fsyncDir } from '../../fs-sync.js';
 import { openNewPrivateFile } from '../../private-file.js';
 import { quarantineDamage } from './journal-quarantine.js';
@@ -89,11 +90,22 @@ export class JournalFile {
    * `skippedLines`: left in the file, which stays appendable, until the next rewrite). Damaged
    * bytes of either kind are first copied to a quarantine file, durably (`quarantine`, its path;
    * `damaged`, the pieces); if that fails, open fails with CORRAL_ERR_JOURNAL_QUARANTINE and the
-   * file is left as it was.
+   * file is left as it was. A file it cannot open or cut fails with CORRAL_ERR_JOURNAL_UNWRITABLE
+   * (DataDirWriteError: the path and the errno).
    */
   static async open(path: string, options: JournalFileOptions = {}): Promise<OpenedJournalFile> {
     const file = new JournalFile(path, options);
-    const fh = file.wrapHandle(await open(path, constants.O_RDWR | constants.O_CREAT | constants.O_APPEND, 0o600), path);
+    // The open, the cut of a bad tail and the fsyncs are writes the keeper cannot start without
+    // (a journal owned by another user, a directory in its place, a read-only or full disk): they
+    // fail as CORRAL_ERR_JOURNAL_UNWRITABLE naming the path and the errno, which the keeper logs
+    // as keeper.boot_failed and exits 7 on, not as a bare EACCES.
+    const unwritable = (err: unknown) => new DataDirWriteError('the journal', path, err);
+    const fh = file.wrapHandle(
+      await open(path, constants.O_RDWR | constants.O_CREAT | constants.O_APPEND, 0o600).catch((err: unknown) => {
+        throw unwritable(err);
+      }),
+      path,
+    );
     try {
       const buf = await fh.readFile();
       const { records, validEnd, skippedBytes, skippedLines, damaged } = scanRecords(buf);
@@ -102,11 +114,15 @@ export class JournalFile {
       // A start that fails before that rewrite copies them again at the next start: a duplicate
       // is harmless, a missing copy is not.
       const quarantine = damaged.length > 0 ? await quarantineDamage(path, damaged, { syncDir: file.syncDir, wrapHandle: file.wrapHandle }) : undefined;
-      if (validEnd < buf.length) {
-        await fh.truncate(validEnd);
-        await fh.sync();
+      try {
+        if (validEnd < buf.length) {
+          await fh.truncate(validEnd);
+          await fh.sync();
+        }
+        if (buf.length === 0) await file.syncDir(dirname(path));
+      } catch (err) {
+        throw unwritable(err);
       }
-      if (buf.length === 0) await file.syncDir(dirname(path));
       file.fh = fh;
       file.size = validEnd;
       return { file, records, truncatedBytes: buf.length - validEnd, skippedBytes, skippedLines, damaged, quarantine };

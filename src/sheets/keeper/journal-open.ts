@@ -4,6 +4,7 @@
 
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
+import { DataDirWriteError } from '../../errors.js';
 import { PRIVATE_DIR_MODE } from '../../private-modes.js';
 import { JournalFile, type JournalRecord } from './journal-file.js';
 import { replayRecords, type JournalEntry } from './journal-replay.js';
@@ -35,7 +36,9 @@ export interface OpenedRecords {
 
 /** Opens (creating) `dir`/sheets.journal and replays its records. */
 export async function openJournalRecords(dir: string): Promise<OpenedRecords> {
-  await mkdir(dir, { recursive: true, mode: PRIVATE_DIR_MODE });
+  await mkdir(dir, { recursive: true, mode: PRIVATE_DIR_MODE }).catch((err: unknown) => {
+    throw new DataDirWriteError('the data dir (CORRAL_DATA_DIR)', dir, err);
+  });
   const path = join(dir, 'sheets.journal');
   const { file, records, truncatedBytes, skippedLines, skippedBytes, damaged, quarantine } = await JournalFile.open(path);
   const entries = replayRecords(records);
