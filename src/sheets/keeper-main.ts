@@ -60,7 +60,7 @@ async function shutdown(reason: string, gracefulMs: number): Promise<void> {
   const started = Date.now();
   // The deadline on the keeper's own clock (keeper/clock.ts), which a system clock step does not move.
   const left = await keeper.drain(systemClock.now() + Math.max(0, gracefulMs - EXIT_MARGIN_MS)).catch((err) => {
-    log?.logger.error({ err: describeError(err) }, 'keeper: drain failed');
+    log?.logger.error({ event: 'keeper.drain_failed', err: describeError(err) }, 'keeper: drain failed; journaled rows not sent stay in the journal for the next start');
     return -1;
   });
   log?.logger.info(
@@ -130,7 +130,7 @@ async function main(): Promise<void> {
     else exit(EXIT.MASTER_GONE);
   });
   process.on('uncaughtException', (err) => {
-    logger.fatal({ err: describeError(err), code: 'CORRAL_ERR_UNCAUGHT' }, 'keeper: uncaught exception');
+    logger.fatal({ event: 'keeper.uncaught', err: describeError(err), code: 'CORRAL_ERR_UNCAUGHT' }, 'keeper: uncaught exception');
     if (keeper) void keeper.close().finally(() => exit(EXIT.UNCAUGHT));
     else exit(EXIT.UNCAUGHT);
   });

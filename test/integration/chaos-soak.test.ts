@@ -634,7 +634,7 @@ it('chaos soak: kill -9 of a worker and of the keeper, HUP, TTIN/TTOU and a conn
     // Appends sent and not known done when the keeper is killed (in flight, or answered 500 and
     // waiting to be read back) are unsure: the next keeper must read them back before any resend.
     // With appends paced to about one a second and failing often, every kill leaves some.
-    const replays = corral.logs().filter((l) => l.msg?.startsWith('keeper: replaying the write journal'));
+    const replays = corral.logs().filter((l) => l.event === 'journal.replayed');
     say(`journal replays by a new keeper: ${replays.map((l) => `${String(l.pending)} pending, ${String(l.unsure)} unsure`).join('; ') || 'none'}`);
     say(`processes: ${forked.size} forked, ${current.size} running (${[...current].join(', ')}), ${children.size} children of the master`);
 

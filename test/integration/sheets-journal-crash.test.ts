@@ -110,8 +110,8 @@ describe('write journal across crashes', () => {
       for (const r of rows) if (r[0]?.startsWith('crash-')) counts.set(r[0], (counts.get(r[0]) ?? 0) + 1);
       const missing = [...acked].filter((id) => !counts.has(id));
       const duplicated = [...counts].filter(([, n]) => n > 1).map(([id]) => id);
-      const replay = second.logs().find((l) => l.role === 'keeper' && String(l.msg).startsWith('keeper: replaying'));
-      const readBacks = second.logs().filter((l) => l.role === 'keeper' && String(l.msg).includes('read back unsure appends'));
+      const replay = second.logs().find((l) => l.role === 'keeper' && l.event === 'journal.replayed');
+      const readBacks = second.logs().filter((l) => l.role === 'keeper' && l.event === 'sheets.read_back');
       const found = readBacks.reduce((n, l) => n + Number(l.alreadyThere ?? 0), 0);
       const counters = emu.counters();
       console.log(
@@ -252,7 +252,7 @@ describe('write journal across crashes', () => {
         assert.equal(appends(), 3, 'no fourth values:append within the minute');
         await new Promise((r) => setTimeout(r, 100));
       }
-      const replay = c.logs().find((l) => l.pid !== keeper.pid && String(l.msg).startsWith('keeper: replaying the write journal'));
+      const replay = c.logs().find((l) => l.pid !== keeper.pid && l.event === 'journal.replayed');
       assert.deepEqual({ pending: replay?.pending, unsure: replay?.unsure }, { pending: 1, unsure: 0 }, 'the row waiting for quota was not journaled as sent');
     } finally {
       await c.stop();

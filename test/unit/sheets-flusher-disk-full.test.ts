@@ -167,7 +167,7 @@ describe('flusher on a full data disk', { skip: unavailable }, () => {
       ['sheets.flush_recovered', 'info'],
     ]);
     assert.ok(Number(lines()[2]?.failed) >= Number(lines()[1]?.failed) + 1);
-    const partial = log.lines().filter((l) => String(l.msg).includes('read-back found part of an append'));
+    const partial = log.lines().filter((l) => l.event === 'sheets.read_back_partial');
     assert.equal(partial.length, 1, 'the partial read-back is said once, when its split is written');
   });
 });

@@ -500,6 +500,8 @@ describe('write journal', () => {
     assert.deepEqual({ found: r.found, sent: r.sent }, { found: 2, sent: 0 });
     assert.equal(backend.count('append'), 0, 'nothing resent');
     assert.deepEqual(backend.ids('Events').slice(1), ['s1', 's2'], 'each row once');
+    const said = log.lines().filter((l) => l.event === 'sheets.read_back');
+    assert.deepEqual(said.map((l) => [l.level, l.range, l.alreadyThere, l.toResend]), [['info', 'Events', 2, 0]]);
   });
 
   it('a send record cut short by a crash (no newline: never fsynced, so its append never left) leaves the rows pending: sent at once, no read-back', async () => {

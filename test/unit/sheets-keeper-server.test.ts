@@ -365,7 +365,7 @@ describe('keeper over its local socket, with worker clients', () => {
     ]);
     const copy = readFileSync(quarantine, 'utf8');
     assert.ok(copy.includes(damage) && copy.includes(add('ev-j3').slice(0, 20)), 'the damaged bytes are in it');
-    const replay = log.lines().find((l) => String(l.msg).startsWith('keeper: replaying the write journal'));
+    const replay = log.lines().find((l) => l.event === 'journal.replayed');
     assert.deepEqual({ pending: replay?.pending, unsure: replay?.unsure, truncatedBytes: replay?.truncatedBytes }, { pending: 0, unsure: 2, truncatedBytes: 20 });
     await until(() => backend.ids('Events').includes('ev-j2'), 'the replayed rows to reach the sheet');
     assert.deepEqual(backend.ids('Events'), ['event_id', 'ev-1', 'ev-j1', 'ev-j2']);

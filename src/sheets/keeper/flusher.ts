@@ -293,7 +293,10 @@ export class Flusher {
       } else {
         // Said once the split is written: one that fails is tried again at the next flush.
         await this.o.journal.split(e, missing);
-        this.o.logger.warn({ range, entry: e.id, missing: missing.length, rows: e.rows.length }, 'sheets: read-back found part of an append; resending the missing rows only');
+        this.o.logger.warn(
+          { event: 'sheets.read_back_partial', range, entry: e.id, missing: missing.length, rows: e.rows.length },
+          'sheets: read-back found part of an append; resending the missing rows only',
+        );
         found += e.rows.length - missing.length;
       }
     }
@@ -301,7 +304,7 @@ export class Flusher {
     if (absent.length > 0) await this.o.journal.markAbsent(absent);
     this.counts.rowsFound += found;
     if (found > 0 || absent.length > 0) {
-      this.o.logger.info({ range, alreadyThere: found, toResend: absent.reduce((n, e) => n + e.rows.length, 0) }, 'sheets: read back unsure appends');
+      this.o.logger.info({ event: 'sheets.read_back', range, alreadyThere: found, toResend: absent.reduce((n, e) => n + e.rows.length, 0) }, 'sheets: read back unsure appends');
     }
     return found;
   }

@@ -172,7 +172,7 @@ export class Keeper {
     });
     await warnIfOpenToOthers(dataDir, o.logger);
     k.lock = await acquireKeeperLock(dataDir, o.lockWaitMs ?? 15_000, (pid) =>
-      o.logger.info({ pid }, 'keeper: waiting for the previous keeper to release the data dir'),
+      o.logger.info({ event: 'keeper.lock_wait', pid }, 'keeper: waiting for the previous keeper to release the data dir'),
     );
     try {
       // Under the lock and before the first call: what the previous keeper spent this minute counts.
@@ -223,7 +223,7 @@ export class Keeper {
         );
       }
       if (replayed.pending + replayed.unsure > 0 || replayed.truncatedBytes > 0 || replayed.skippedLines > 0) {
-        o.logger.info({ journal: journal.path, ...replayed }, 'keeper: replaying the write journal (unsure entries are read back before any resend)');
+        o.logger.info({ event: 'journal.replayed', journal: journal.path, ...replayed }, 'keeper: replaying the write journal (unsure entries are read back before any resend)');
       }
       k.flusher = new Flusher({
         journal,
