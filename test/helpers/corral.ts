@@ -68,6 +68,16 @@ export function readLogLines(file: string): LogLine[] {
   return out;
 }
 
+/** Lets a process a test stopped with SIGSTOP run again, for its master to stop it; gone is fine. */
+export function resumeIfStopped(pid: number | undefined): void {
+  if (pid === undefined) return;
+  try {
+    process.kill(pid, 'SIGCONT');
+  } catch {
+    // Already gone (its master killed it).
+  }
+}
+
 export async function waitFor<T>(check: () => T | undefined | false | Promise<T | undefined | false>, timeoutMs: number, what: string): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {

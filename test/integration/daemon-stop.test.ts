@@ -3,7 +3,7 @@ import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { REPO_ROOT, startCorral, waitFor } from '../helpers/corral.js';
+import { REPO_ROOT, resumeIfStopped, startCorral, waitFor } from '../helpers/corral.js';
 import { http } from '../helpers/http.js';
 
 for (const signal of ['SIGTERM', 'SIGINT'] as const) {
@@ -243,13 +243,7 @@ test('SIGTERM with the keeper not beating (stopped): once the workers are gone i
     assert.deepEqual([kills[0]?.reason, kills[0]?.drain_reason], ['not beating', 'shutdown']);
     assert.equal(c.events('keeper.exit')[0]?.reason, 'shutdown', 'an expected exit, not a crash');
   } finally {
-    if (keeperPid) {
-      try {
-        process.kill(keeperPid, 'SIGCONT');
-      } catch {
-        // Already gone: the master killed it.
-      }
-    }
+    resumeIfStopped(keeperPid);
     await c.stop();
   }
 });

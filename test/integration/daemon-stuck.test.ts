@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { startCorral, waitFor } from '../helpers/corral.js';
+import { resumeIfStopped, startCorral, waitFor } from '../helpers/corral.js';
 import { Client } from 'undici';
 import { http } from '../helpers/http.js';
 
@@ -226,13 +226,7 @@ test('a stopped keeper is killed after CORRAL_TIMEOUT as keeper.timeout, its sta
     await c.waitForLog((l) => l.event === 'keeper.ready' && typeof l.worker_pid === 'number' && l.worker_pid !== timedOut.worker_pid, 30_000, 'a new keeper ready');
     assert.deepEqual([c.events('worker.timeout'), c.events('worker.stack')], [[], []], 'no line says a worker was stuck');
   } finally {
-    if (keeperPid) {
-      try {
-        process.kill(keeperPid, 'SIGCONT');
-      } catch {
-        // Already gone.
-      }
-    }
+    resumeIfStopped(keeperPid);
     await c.stop();
   }
 });
