@@ -688,6 +688,7 @@ test('config --check answers in one line whether start would accept the settings
     writeFileSync(join(dir, '.env'), 'CORRAL_WORKERS=2\nCORRAL_WORKRS=3\n');
     const ok = await corral(dir, 'config', '--check');
     assert.equal(ok.code, 0, ok.stderr);
+    assert.equal((JSON.parse((await corral(dir, 'config', '--json')).stdout) as { valid: boolean }).valid, true);
     assert.equal(ok.stdout, `settings OK (env file: ${join(dir, '.env')}; 1 warning on stderr)\n`);
     assert.equal(ok.stderr, 'warning: unknown setting CORRAL_WORKRS: did you mean CORRAL_WORKERS?\n');
     writeFileSync(join(dir, '.env'), 'CORRAL_WORKERS=0\nCORRAL_TIMEOUT=30s\n');
@@ -695,6 +696,15 @@ test('config --check answers in one line whether start would accept the settings
     assert.equal(refused.code, 78);
     assert.equal(refused.stdout, '');
     assert.match(refused.stderr, /\[CORRAL_ERR_CONFIG_INVALID\] invalid settings:\n  CORRAL_WORKERS="0" \(from .*\.env line 1\).*\n  CORRAL_TIMEOUT="30s" \(from .*\.env line 2\): .*in seconds/);
+    // --json says the same on stdout, problem by problem, for a script (nothing there reads as success to jq).
+    const refusedJson = await corral(dir, 'config', '--json');
+    assert.equal(refusedJson.code, 78);
+    const answer = JSON.parse(refusedJson.stdout) as { valid: boolean; error: { code: string }; problems: { name: string; value: string; source: string; allowed: string }[] };
+    assert.equal(answer.valid, false);
+    assert.equal(answer.error.code, 'CORRAL_ERR_CONFIG_INVALID');
+    assert.deepEqual(answer.problems.map((p) => [p.name, p.value]), [['CORRAL_WORKERS', '0'], ['CORRAL_TIMEOUT', '30s']]);
+    assert.match(answer.problems[1]?.allowed ?? '', /in seconds/);
+    assert.match(refusedJson.stderr, /\[CORRAL_ERR_CONFIG_INVALID\]/);
     const both = await corral(dir, 'config', '--check', '--json');
     assert.equal(both.code, 64);
     assert.match(both.stderr, /--check and --json cannot be combined/);

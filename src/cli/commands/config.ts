@@ -1,7 +1,7 @@
 import { renderEnvExample } from '../../config/env-example.js';
 import { displayValue, loadSettings } from '../../config/load.js';
 import { schema, settingNames } from '../../config/schema.js';
-import { CorralError } from '../../errors.js';
+import { ConfigError, CorralError } from '../../errors.js';
 import { fileWriteProblem } from '../../file-creatable.js';
 import { assertSettingsAccepted } from '../../master/settings-check.js';
 import { parseFlags, type Command } from '../command.js';
@@ -15,14 +15,17 @@ Reads .env (or CORRAL_ENV_FILE) and the environment exactly as \`corral start\` 
 every setting with its value and source (default, .env, environment, alias NAME). Secrets are
 redacted. Exits 78 when \`corral start\` or a reload would refuse the settings: listing every
 invalid setting (with SHEET_ID, the service-account key is read and parsed, without the network;
-CORRAL_DATA_DIR must be a directory or not exist yet; nothing is created), or saying the admin
+CORRAL_DATA_DIR must be a directory this user can write in, or not exist yet under one it can
+write in; nothing is created), or saying the admin
 API would listen beyond loopback without CORRAL_ADMIN_TOKEN, or that CORRAL_LOG_FILE cannot be
 opened or CORRAL_PIDFILE cannot be written (checked without creating them).
 
 Options:
   --check    print one line (settings OK, or why not) instead of the table: for scripts and
              before \`systemctl restart corral\`
-  --json     machine-readable output
+  --json     machine-readable output: {"valid": true, "envFile", "settings", "warnings"}, or
+             when refused {"valid": false, "error": {"code", "message"}, "problems": [{"name",
+             "value", "source", "allowed"}], "warnings"} (the exit code and stderr as without it)
   --example  print a commented .env with every setting and its default (config/.env.example)
   -h, --help this text
 
@@ -37,16 +40,17 @@ cannot be read.`,
       process.stdout.write(renderEnvExample());
       return 0;
     }
-    const loaded = loadSettings();
-    // start and a reload refuse these settings together (exit 78); so must the command operators
-    // run to check an edited .env before `systemctl restart` or `reload`.
-    assertSettingsAccepted(loaded.settings);
-    // Start writes the pidfile before anything else and refuses one it cannot write; judged here
-    // without creating it (a reload does not move the pidfile, so only start and this check it).
-    const pidfile = loaded.settings.CORRAL_PIDFILE;
-    const pidfileProblem = pidfile ? fileWriteProblem(pidfile, 'CORRAL_PIDFILE', 'corral.pid') : undefined;
-    if (pidfile && pidfileProblem) {
-      throw new CorralError('CORRAL_ERR_PIDFILE', `the pidfile ${pidfile} (CORRAL_PIDFILE) cannot be written: ${pidfileProblem}; corral start would refuse it: point CORRAL_PIDFILE at a file in a directory the user corral runs as can write`);
+    let loaded: ReturnType<typeof loadSettings>;
+    try {
+      loaded = acceptedSettings();
+    } catch (err) {
+      // A script reading --json gets the refusal as JSON too: nothing on stdout reads as success
+      // to jq. stderr and the exit code say it as without --json.
+      if (values.json && err instanceof CorralError) {
+        const refused = { valid: false, error: { code: err.code, message: err.message }, problems: err instanceof ConfigError ? err.problems : [], warnings: err instanceof ConfigError ? err.warnings : [] };
+        process.stdout.write(`${JSON.stringify(refused, null, 2)}\n`);
+      }
+      throw err;
     }
     if (values.check) {
       const n = loaded.warnings.length;
@@ -61,7 +65,7 @@ cannot be read.`,
       description: schema[name].description,
     }));
     if (values.json) {
-      process.stdout.write(`${JSON.stringify({ envFile: loaded.envFile ?? null, settings: rows, warnings: loaded.warnings }, null, 2)}\n`);
+      process.stdout.write(`${JSON.stringify({ valid: true, envFile: loaded.envFile ?? null, settings: rows, warnings: loaded.warnings }, null, 2)}\n`);
       return 0;
     }
     const w = Math.max(...rows.map((r) => r.name.length));
@@ -72,3 +76,21 @@ cannot be read.`,
     return 0;
   },
 };
+
+/**
+ * The settings as start would take them, or the refusal start would make: start and a reload
+ * refuse these settings together (exit 78); so must the command operators run to check an edited
+ * .env before `systemctl restart` or `reload`.
+ */
+function acceptedSettings(): ReturnType<typeof loadSettings> {
+  const loaded = loadSettings();
+  assertSettingsAccepted(loaded.settings);
+  // Start writes the pidfile before anything else and refuses one it cannot write; judged here
+  // without creating it (a reload does not move the pidfile, so only start and this check it).
+  const pidfile = loaded.settings.CORRAL_PIDFILE;
+  const pidfileProblem = pidfile ? fileWriteProblem(pidfile, 'CORRAL_PIDFILE', 'corral.pid') : undefined;
+  if (pidfile && pidfileProblem) {
+    throw new CorralError('CORRAL_ERR_PIDFILE', `the pidfile ${pidfile} (CORRAL_PIDFILE) cannot be written: ${pidfileProblem}; corral start would refuse it: point CORRAL_PIDFILE at a file in a directory the user corral runs as can write`);
+  }
+  return loaded;
+}
