@@ -14,6 +14,13 @@ export interface AppendResult {
   readonly updatedRows: number;
 }
 
+/**
+ * Told when an attempt of a call failed and the call will try again after Google's backoff (the
+ * error of that attempt). The read tier answers, at once, the readers it must not keep waiting
+ * through the retries (read-tier.ts).
+ */
+export type RetryListener = (err: Error) => void;
+
 export interface SheetsBackend {
   readonly kind: 'google' | 'offline';
   /** Human-readable description for the log (`google sheet 1AbC… via https://…`, `offline sheet in data/sheet`). */
@@ -23,7 +30,8 @@ export interface SheetsBackend {
    * draining one handed over only when this is the same (keeper/cache-handoff.ts).
    */
   readonly source: string;
-  getValues(range: string, signal?: AbortSignal): Promise<ValueRange>;
+  /** `onRetry`: see RetryListener (a backend that does not retry within a call never calls it). */
+  getValues(range: string, signal?: AbortSignal, onRetry?: RetryListener): Promise<ValueRange>;
   batchGetValues(ranges: readonly string[], signal?: AbortSignal): Promise<ValueRange[]>;
   /**
    * Appends rows. Rejects with a SheetsError whose `applied` says whether Google may have written

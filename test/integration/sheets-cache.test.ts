@@ -1,11 +1,12 @@
 // The host-wide cache with the real master, keeper and workers in front of the emulator: stale
-// data served while "Google" fails. (The 300-client test runs alone: test/latency/.)
+// data served while "Google" fails, and a prompt 503 once the copy is past max-stale. (The 300-client test runs alone: test/latency/.)
 
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { request } from 'undici';
 import { startEmulator } from '../../src/sheets/emulator/index.js';
-import { waitFor } from '../helpers/corral.js';
+import { startCorral, waitFor } from '../helpers/corral.js';
+import { delay, http } from '../helpers/http.js';
 import { load, startWithEmulator, type ReadAnswer } from '../helpers/sheets-load.js';
 
 describe('host-wide Sheets cache with the real master', () => {
@@ -36,6 +37,67 @@ describe('host-wide Sheets cache with the real master', () => {
         return !a.stale;
       }, 60_000, 'fresh data after recovery');
       await c.waitForLog((l) => l.role === 'keeper' && String(l.msg).includes('refreshed again'), 10_000, 'the recovery line');
+    } finally {
+      await c.stop();
+      await emu.close();
+    }
+  });
+
+  it('past SHEET_CACHE_MAX_STALE while Google fails or hangs, every read gets a prompt 503 sheets_unavailable, and a recovered Google is picked up', async () => {
+    const emu = await startEmulator();
+    const key = emu.registerServiceAccount();
+    // The bundled app (its /api/players answers 503 sheets_unavailable with Retry-After).
+    const c = await startCorral({
+      workers: 2,
+      readyTimeoutMs: 60_000,
+      env: {
+        SHEET_ID: emu.spreadsheetId,
+        SHEETS_API_URL: emu.url,
+        GOOGLE_SERVICE_ACCOUNT_JSON: JSON.stringify(key),
+        CORRAL_ACCESS_LOG: 'false',
+        CORRAL_RATE_LIMIT: '0',
+        SHEET_CACHE_TTL: '2',
+        SHEET_CACHE_MAX_STALE: '3',
+        SHEETS_TIMEOUT: '3',
+      },
+    });
+    const players = () => http(`${c.url}/api/players`, { timeoutMs: 120_000 });
+    const recovered = () => waitFor(async () => (await players()).status === 200, 60_000, 'players served again once Google answers');
+    /** A read every 250 ms for `ms`: the failed ones, and the longest any read took. */
+    const readFor = async (ms: number) => {
+      const failed: { status: number; error: unknown; retryAfter: unknown }[] = [];
+      let slowestMs = 0;
+      for (const end = Date.now() + ms; Date.now() < end; await delay(250)) {
+        const t0 = Date.now();
+        const r = await players();
+        slowestMs = Math.max(slowestMs, Date.now() - t0);
+        if (r.status !== 200) failed.push({ status: r.status, error: r.json().error, retryAfter: r.headers['retry-after'] });
+      }
+      return { failed, slowestMs };
+    };
+    try {
+      await recovered();
+      // Failing: the copy is past max-stale 5 s after its fetch, while the refresh begun at its
+      // expiry goes through Google's 5 attempts and backoff (about 15 s). Before, a read that
+      // joined that refresh waited all of it (14-32 s) and the next one failed at once.
+      emu.setFaults({ errorRate: 1, errorStatus: 503 });
+      const failing = await readFor(20_000);
+      console.log(`max-stale, Google failing: ${failing.failed.length} reads failed, slowest read ${failing.slowestMs} ms`);
+      assert.ok(failing.failed.length >= 20, `reads failed once the copy was too stale (${failing.failed.length})`);
+      for (const f of failing.failed) assert.deepEqual(f, { status: 503, error: 'sheets_unavailable', retryAfter: '5' });
+      assert.ok(failing.slowestMs < 2500, `no read waited for Google's retries (slowest ${failing.slowestMs} ms)`);
+      emu.setFaults({ errorRate: 0 });
+      await recovered();
+      // Hanging: each attempt is cut at SHEETS_TIMEOUT (3 s), one refresh takes about 30 s. A read
+      // waits for one attempt at most.
+      emu.setFaults({ hangRate: 1 });
+      const hanging = await readFor(15_000);
+      console.log(`max-stale, Google hanging: ${hanging.failed.length} reads failed, slowest read ${hanging.slowestMs} ms`);
+      assert.ok(hanging.failed.length >= 10, `reads failed once the copy was too stale (${hanging.failed.length})`);
+      for (const f of hanging.failed) assert.deepEqual(f, { status: 503, error: 'sheets_unavailable', retryAfter: '5' });
+      assert.ok(hanging.slowestMs < 3000 + 2500, `no read waited longer than one attempt (slowest ${hanging.slowestMs} ms)`);
+      emu.setFaults({ hangRate: 0 });
+      await recovered();
     } finally {
       await c.stop();
       await emu.close();

@@ -67,15 +67,19 @@ describe('Google client and Retry-After', () => {
 
   it('a Retry-After within the backoff truncation is waited in full, then the call is retried', async () => {
     retryAfter = '20';
-    const read = await client.getValues('Players');
+    // The caller is told of the failed attempt before the wait (the read tier answers its readers then).
+    const told: string[] = [];
+    const read = await client.getValues('Players', undefined, 'ROWS', (err) => told.push(`${isSheetsError(err) ? err.code : '?'} after ${slept.length} waits`));
     assert.deepEqual(read.values, [['name'], ['Ana']]);
     assert.deepEqual(slept, [20_000]);
     assert.equal(requests, 2);
+    assert.deepEqual(told, ['CORRAL_ERR_SHEETS_QUOTA after 0 waits']);
   });
 
   it('a Retry-After past the truncation is not cut to 32 s: the call ends with Google\'s wait for the caller', async () => {
     retryAfter = '60';
-    await assert.rejects(client.getValues('Players'), (err: unknown) => {
+    const told: unknown[] = [];
+    await assert.rejects(client.getValues('Players', undefined, 'ROWS', (err) => told.push(err)), (err: unknown) => {
       assert.ok(isSheetsError(err));
       assert.equal(err.code, 'CORRAL_ERR_SHEETS_QUOTA');
       assert.equal(err.retryAfterMs, 60_000);
@@ -84,6 +88,7 @@ describe('Google client and Retry-After', () => {
     });
     assert.deepEqual(slept, [], 'no retry before the 60 s Google asked for');
     assert.equal(requests, 1);
+    assert.deepEqual(told, [], 'no retry, nothing told: the call ends with the error');
   });
 
   it('an absurd Retry-After is honoured up to 10 minutes', () => {

@@ -1,6 +1,8 @@
 import assert from 'node:assert/strict';
 import { afterEach, beforeEach, describe, it } from 'node:test';
+import type { RetryListener } from '../../src/sheets/backend.js';
 import { SheetsError } from '../../src/sheets/errors.js';
+import { sleepOn } from '../../src/sheets/keeper/clock.js';
 import { paced, pacer } from '../../src/sheets/keeper/pacing.js';
 import { QuotaBucket } from '../../src/sheets/keeper/quota.js';
 import { ReadTier } from '../../src/sheets/keeper/read-tier.js';
@@ -15,6 +17,16 @@ const PLAYERS = [
 ];
 const TTL = 30_000;
 const MAX_STALE = 600_000;
+
+/** A read's outcome if it is already settled, 'waiting' if it still waits (for the fake clock). */
+async function outcome(p: Promise<unknown>): Promise<string> {
+  const settled = p.then(
+    () => 'answered',
+    (err: Error & { code?: string }) => err.code ?? err.message,
+  );
+  await settle();
+  return Promise.race([settled, Promise.resolve('waiting')]);
+}
 
 describe('keeper cache tier (L2)', () => {
   let clock: FakeClock;
@@ -235,6 +247,77 @@ describe('keeper cache tier (L2)', () => {
     backend.failReads = true;
     await clock.advance(TTL + MAX_STALE + 1);
     await assert.rejects(tier.get('Players'), (err: Error & { code?: string }) => err.code === 'CORRAL_ERR_SHEETS_UNAVAILABLE');
+  });
+
+  describe('past SHEET_CACHE_MAX_STALE, a read never waits through the retries of a failing Google', () => {
+    const ttl = 2000;
+    const maxStale = 3000;
+    let short: ReadTier;
+    /** Upstream attempts of the calls since the test began (each call tries up to 5 times). */
+    let attempts: number;
+    let failing: boolean;
+    beforeEach(async () => {
+      short = new ReadTier({ backend, logger: log.logger, ttlMs: ttl, maxStaleMs: maxStale, maxBytes: 1 << 20, clock });
+      await short.get('Players');
+      attempts = 0;
+      failing = true;
+      // Google's client: 5 attempts, each failed one told to onRetry then followed by a backoff of
+      // 1, 2, 4, 8 s (15 s in all); an attempt answers once `failing` is off.
+      const fill = backend.getValues.bind(backend);
+      backend.getValues = async (range: string, signal?: AbortSignal, onRetry?: RetryListener) => {
+        backend.calls.push({ op: 'get', range });
+        for (let attempt = 1; ; attempt++) {
+          attempts++;
+          if (!failing) return fill(range);
+          const err = new SheetsError('CORRAL_ERR_SHEETS_UNAVAILABLE', 'fake: 503 backend error', { status: 503, reason: 'UNAVAILABLE', applied: 'maybe', retryable: true });
+          if (attempt === 5) throw err;
+          onRetry?.(err);
+          await sleepOn(clock, 1000 * 2 ** (attempt - 1), signal);
+        }
+      };
+    });
+    afterEach(() => short.close());
+
+    it('a read that finds the refresh in flight retrying gets its error at once, and so does every read until Google answers, which the reads after it see', async () => {
+      await clock.advance(ttl);
+      // Within max-stale: the stale copy, and one refresh, whose first attempt fails.
+      assert.equal((await short.get('Players')).via, 'stale');
+      await clock.advance(maxStale + 1);
+      // Past max-stale while that refresh waits out its backoff: the error now, not in 15 s.
+      assert.equal(await outcome(short.get('Players')), 'CORRAL_ERR_SHEETS_UNAVAILABLE');
+      // Every second for a minute: each read answered at once, the refresh gone through all its
+      // attempts, then retried in the background no more often than the tier's backoff.
+      for (let i = 0; i < 60; i++) {
+        assert.equal(await outcome(short.get('Players')), 'CORRAL_ERR_SHEETS_UNAVAILABLE', `read ${i}`);
+        await clock.advance(1000);
+      }
+      const calls = backend.count('get');
+      assert.ok(calls >= 3 && calls <= 8, `the failing range is still tried, but not by every read (${calls} calls)`);
+      // Google recovers: a read starts the refresh (after the backoff) and the next ones have its value.
+      failing = false;
+      await clock.advance(ttl);
+      const during = await outcome(short.get('Players'));
+      await clock.advance(16_000);
+      const after = await short.get('Players');
+      assert.ok(during === 'answered' || during === 'CORRAL_ERR_SHEETS_UNAVAILABLE', during);
+      assert.equal(after.stale, false);
+      assert.deepEqual(after.value.values, PLAYERS);
+    });
+
+    it("with no failure seen, a read waits for the refresh's first attempt only: its value, or its error at once", async () => {
+      failing = false;
+      // A range nobody read for a while, Google answering: the read waits, and has the value.
+      await clock.advance(ttl + maxStale + 1);
+      const idle = await short.get('Players');
+      assert.deepEqual([idle.via, idle.stale], ['miss', false]);
+      // Again, Google now failing: the error as soon as the first attempt failed, not after 15 s.
+      failing = true;
+      await clock.advance(ttl + maxStale + 1);
+      const before = backend.count('get');
+      assert.equal(await outcome(short.get('Players')), 'CORRAL_ERR_SHEETS_UNAVAILABLE');
+      assert.equal(backend.count('get'), before + 1);
+      assert.equal(attempts, 2, "the idle range's fill, then one failed attempt: the read did not wait for the retries");
+    });
   });
 
   it('a cold miss while upstream fails errors, without a second call per caller', async () => {

@@ -4,7 +4,7 @@
 import { Agent } from 'undici';
 import type { Settings } from '../../config/schema.js';
 import type { Logger } from '../../log/logger.js';
-import type { AppendResult, SheetsBackend, ValueRange } from '../backend.js';
+import type { AppendResult, RetryListener, SheetsBackend, ValueRange } from '../backend.js';
 import { SheetsError } from '../errors.js';
 import { ApiKeyAuth, ServiceAccountAuth, type RequestAuth } from './auth.js';
 import { SheetsApiClient, type AttemptInfo, type ClientStats } from './client.js';
@@ -83,8 +83,8 @@ export class GoogleBackend implements SheetsBackend {
     this.description = `google sheet ${shortId(parts.spreadsheetId)} via ${parts.apiUrl} ${who}${parts.readOnly ? ' (read-only)' : ''}`;
   }
 
-  async getValues(range: string, signal?: AbortSignal): Promise<ValueRange> {
-    return this.api.getValues(range, signal);
+  async getValues(range: string, signal?: AbortSignal, onRetry?: RetryListener): Promise<ValueRange> {
+    return this.api.getValues(range, signal, 'ROWS', onRetry);
   }
 
   async batchGetValues(ranges: readonly string[], signal?: AbortSignal): Promise<ValueRange[]> {

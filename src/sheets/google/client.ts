@@ -76,6 +76,8 @@ interface CallSpec<T> {
   /** False only for append: a resend of an applied request would duplicate rows. */
   readonly idempotent: boolean;
   readonly parse: (json: unknown) => T;
+  /** Told of each failed attempt that will be retried after the backoff (SheetsBackend's RetryListener). */
+  readonly onRetry?: ((err: SheetsError) => void) | undefined;
 }
 
 class BadBody extends Error {}
@@ -146,8 +148,8 @@ export class SheetsApiClient {
     return { attempts: { ...this.#attempts }, retries: this.#retries };
   }
 
-  /** spreadsheets.values.get */
-  getValues(range: string, signal?: AbortSignal, majorDimension: MajorDimension = 'ROWS'): Promise<StringValueRange> {
+  /** spreadsheets.values.get; `onRetry` is told of each failed attempt that will be retried. */
+  getValues(range: string, signal?: AbortSignal, majorDimension: MajorDimension = 'ROWS', onRetry?: (err: SheetsError) => void): Promise<StringValueRange> {
     return this.#execute(
       {
         operation: 'values.get',
@@ -158,6 +160,7 @@ export class SheetsApiClient {
         write: false,
         idempotent: true,
         parse: toValueRange,
+        onRetry,
       },
       signal,
     );
@@ -330,6 +333,7 @@ export class SheetsApiClient {
             : `sheets ${spec.operation} failed, retrying with backoff (${retries} retries since the last such line)`,
         ),
       );
+      spec.onRetry?.(error);
       try {
         await this.#sleep(delay, signal);
       } catch {

@@ -27,9 +27,9 @@ export function paced(backend: SheetsBackend, before: BeforeAttempt): SheetsBack
     kind: backend.kind,
     description: backend.description,
     source: backend.source,
-    async getValues(range, signal) {
+    async getValues(range, signal, onRetry) {
       await before({ kind: 'read' }, signal);
-      return backend.getValues(range, signal);
+      return backend.getValues(range, signal, onRetry);
     },
     async batchGetValues(ranges, signal) {
       await before({ kind: 'read' }, signal);

@@ -3,7 +3,9 @@
 //   expired but within SHEET_CACHE_MAX_STALE → answer the stale value at once and start ONE
 //                                             background refresh (stale-while-revalidate); while
 //                                             Google fails, keep answering it (stale-if-error);
-//   absent, or staler than that             → wait for the refresh, shared by every caller
+//   staler than that                        → an error at once while Google fails, else a wait
+//                                             for the refresh's first attempt (tooStale());
+//   absent                                  → wait for the refresh, shared by every caller
 //                                             (single-flight: one upstream call for all waiters).
 // A value expires TTL after its fetch COMPLETED, so two upstream reads of one range are always at
 // least a TTL apart: one call per range per TTL for the whole host. Failed refreshes are retried
@@ -14,7 +16,7 @@ import { LRUCache } from 'lru-cache';
 import { describeError } from '../../errors.js';
 import type { Logger } from '../../log/logger.js';
 import { RepeatedFailure } from '../../log/repeated-failure.js';
-import type { SheetsBackend } from '../backend.js';
+import type { RetryListener, SheetsBackend } from '../backend.js';
 import { backoffMs } from './backoff.js';
 import type { HandedValue } from './cache-handoff.js';
 import { sleepOn, systemClock, type Clock } from './clock.js';
@@ -48,6 +50,13 @@ type Adopted = CachedValue | 'not-shared' | undefined;
 interface RangeState {
   value: CachedValue | undefined;
   inflight: Promise<CachedValue> | undefined;
+  /**
+   * The error of the in-flight fetch's failed attempt, once one failed and the fetch waits out
+   * Google's backoff before the next; undefined while none has (and between fetches).
+   */
+  retrying: unknown;
+  /** Resolves with that error at the fetch's first failed attempt (never, if none fails). */
+  attemptFailed: Promise<unknown> | undefined;
   /** A look for another host's value (REDIS_URL), shared by the misses that wait on it. */
   adopting: Promise<Adopted> | undefined;
   failures: number;
@@ -150,7 +159,7 @@ export class ReadTier {
   private state(range: string): RangeState {
     let st = this.states.get(range);
     if (!st) {
-      st = { value: undefined, inflight: undefined, adopting: undefined, failures: 0, failingSince: undefined, nextRetryAt: 0, failureLog: new RepeatedFailure(this.now), lastError: undefined, lastServedAt: 0, lastServedStale: 0 };
+      st = { value: undefined, inflight: undefined, retrying: undefined, attemptFailed: undefined, adopting: undefined, failures: 0, failingSince: undefined, nextRetryAt: 0, failureLog: new RepeatedFailure(this.now), lastError: undefined, lastServedAt: 0, lastServedStale: 0 };
       this.states.set(range, st);
     }
     return st;
@@ -176,10 +185,40 @@ export class ReadTier {
       if (adopted !== undefined && adopted !== 'not-shared') return this.get(range);
     }
     this.counts.miss++;
+    if (v) return this.tooStale(range, st, now);
     // A range that just failed is not fetched again for every caller: they get the same error
     // until the backoff passed (no stampede on a failing Google).
     if (!st.inflight && st.failingSince !== undefined && now < st.nextRetryAt) throw st.lastError;
     const fetched = await (st.inflight ?? this.refresh(range, st));
+    return this.served(st, fetched, this.clock.now(), 'miss');
+  }
+
+  /**
+   * A read of a range whose copy is past SHEET_CACHE_MAX_STALE. It is answered from no copy, yet
+   * it must not wait through Google's retries and backoff (5 attempts, 15 s to over a minute): a
+   * read that joined the refresh in flight waited all of it, while those arriving during the
+   * backoff after it got the error at once, so slow and prompt errors alternated. The rule:
+   *   - the range is failing (its last refresh failed, or an attempt of the one in flight did and
+   *     it waits to retry): the error at once (the app answers 503 sheets_unavailable with
+   *     Retry-After). A refresh is still started once the backoff allows it, in the background,
+   *     so that a recovered Google is picked up: the reads after it get its value.
+   *   - no failure seen (a range nobody read for a while, Google answering): wait for the
+   *     refresh, but for its first attempt only: its value, or at once the error of that attempt.
+   * So a read waits for Google at most one attempt (SHEETS_TIMEOUT, after its quota token and,
+   * with REDIS_URL, another host's fetch), and only when nothing says Google is failing. A range
+   * never filled (or evicted) has no copy: it waits for its first fill, retries included.
+   */
+  private async tooStale(range: string, st: RangeState, now: number): Promise<TierRead> {
+    const failed = st.retrying ?? (st.failingSince !== undefined ? st.lastError : undefined);
+    if (failed !== undefined) {
+      if (!st.inflight && now >= st.nextRetryAt) this.refresh(range, st).catch(() => undefined);
+      throw failed;
+    }
+    const flight = st.inflight ?? this.refresh(range, st);
+    const attemptFailed = st.attemptFailed?.then((err) => {
+      throw err;
+    });
+    const fetched = await (attemptFailed ? Promise.race([flight, attemptFailed]) : flight);
     return this.served(st, fetched, this.clock.now(), 'miss');
   }
 
@@ -192,18 +231,29 @@ export class ReadTier {
 
   /** One upstream fetch for the range; every concurrent caller shares it. */
   private refresh(range: string, st: RangeState): Promise<CachedValue> {
-    const p = this.fetch(range, st).finally(() => {
+    let tell: (err: unknown) => void = () => undefined;
+    const attemptFailed = new Promise<unknown>((resolve) => (tell = resolve));
+    const onRetry = (err: Error) => {
+      if (st.attemptFailed !== attemptFailed) return;
+      st.retrying ??= err;
+      tell(err);
+    };
+    st.retrying = undefined;
+    st.attemptFailed = attemptFailed;
+    const p = this.fetch(range, st, onRetry).finally(() => {
       st.inflight = undefined;
+      st.retrying = undefined;
+      st.attemptFailed = undefined;
     });
     st.inflight = p;
     return p;
   }
 
-  private async fetch(range: string, st: RangeState): Promise<CachedValue> {
+  private async fetch(range: string, st: RangeState, onRetry: RetryListener): Promise<CachedValue> {
     const shared = this.o.shared;
-    if (!shared) return this.fetchUpstream(range, st);
+    if (!shared) return this.fetchUpstream(range, st, onRetry);
     const adopted = await this.adoptShared(range, st);
-    if (adopted === 'not-shared') return this.fetchUpstream(range, st);
+    if (adopted === 'not-shared') return this.fetchUpstream(range, st, onRetry);
     if (adopted && this.clock.now() < adopted.expiresAt) return adopted;
     // One host fetches; the others wait for its value, up to the claim's deadline (a holder that
     // died, or one whose fetch failed, then leaves the fetch to whoever claims it next).
@@ -212,18 +262,18 @@ export class ReadTier {
       const claim = await shared.claim(range);
       if (claim.result === 'won') {
         try {
-          return await this.fetchUpstream(range, st);
+          return await this.fetchUpstream(range, st, onRetry);
         } finally {
           // Not awaited: a slow Redis must not hold the answer; the claim lapses by itself anyway.
           void shared.release(range, claim.token);
         }
       }
-      if (claim.result === 'unavailable' || this.clock.now() >= waitUntil) return this.fetchUpstream(range, st);
+      if (claim.result === 'unavailable' || this.clock.now() >= waitUntil) return this.fetchUpstream(range, st, onRetry);
       this.counts.sharedWaits++;
       do {
         await sleepOn(this.clock, SHARED_POLL_MS, this.abort.signal);
         const got = await this.adoptShared(range, st);
-        if (got === 'not-shared') return this.fetchUpstream(range, st);
+        if (got === 'not-shared') return this.fetchUpstream(range, st, onRetry);
         if (got && this.clock.now() < got.expiresAt) return got;
       } while ((await shared.claimed(range)) && this.clock.now() < waitUntil);
     }
@@ -257,11 +307,11 @@ export class ReadTier {
     return value;
   }
 
-  private async fetchUpstream(range: string, st: RangeState): Promise<CachedValue> {
+  private async fetchUpstream(range: string, st: RangeState, onRetry: RetryListener): Promise<CachedValue> {
     try {
       const started = this.clock.now();
       this.counts.upstream++;
-      const vr = await this.o.backend.getValues(range, this.abort.signal);
+      const vr = await this.o.backend.getValues(range, this.abort.signal, onRetry);
       // An answer that comes after close() is not kept: the values a draining keeper hands over
       // are those it had when it closed the tier (cache-handoff.ts).
       this.abort.signal.throwIfAborted();
