@@ -12,7 +12,10 @@ import type { WireError } from './keeper/protocol.js';
 
 export interface KeeperLinkOptions {
   readonly socketPath: string;
-  /** Concurrent requests to the keeper per worker (misses are single-flighted before this). */
+  /**
+   * Concurrent requests to the keeper per worker (misses are single-flighted before this): reads
+   * of ranges this worker holds, and appends; first fills have as many again (firstFill()).
+   */
   readonly connections?: number;
   /** Pause before the one retry. */
   readonly retryDelayMs?: number;
@@ -109,7 +112,16 @@ class ConnectionPool {
 }
 
 export class KeeperLink {
+  /** Calls the keeper answers from its memory: reads of ranges this worker holds, and appends. */
   private readonly pool: ConnectionPool;
+  /**
+   * Reads of ranges this worker holds no copy of get their own connections: the keeper may have
+   * to fetch them from Google, waiting for its quota and Google's retries. An admin's ten exports
+   * of tabs nobody had read, while Google was slow, held all the connections of one pool: every
+   * read of a range the worker held then waited for one, was served the worker's old copy after
+   * KEEPER_PATIENCE_MS (a second), and never reached the keeper to start its refresh.
+   */
+  private readonly firstFillPool: ConnectionPool;
   /** Long polls get their own connection so they never hold up reads. */
   private readonly watchPool: ConnectionPool;
   /** Brief calls get their own connections too: a read waiting for Google must not hold them up. */
@@ -124,6 +136,7 @@ export class KeeperLink {
     this.timeoutMs = o.timeoutMs ?? 120_000;
     const idleCloseMs = o.idleCloseMs ?? IDLE_CLOSE_MS;
     this.pool = new ConnectionPool(o.socketPath, o.connections ?? 8, idleCloseMs, o.checkDir ?? false);
+    this.firstFillPool = new ConnectionPool(o.socketPath, o.connections ?? 8, idleCloseMs, o.checkDir ?? false);
     this.watchPool = new ConnectionPool(o.socketPath, 1, idleCloseMs, o.checkDir ?? false);
     this.briefPool = new ConnectionPool(o.socketPath, BRIEF_CONNECTIONS, idleCloseMs, o.checkDir ?? false);
     this.retryDelayMs = o.retryDelayMs ?? 500;
@@ -138,11 +151,20 @@ export class KeeperLink {
   }
 
   /** One call, retried once when the keeper could not be reached. */
-  async call<T>(method: 'GET' | 'POST', path: string, body?: string, signal?: AbortSignal): Promise<T> {
+  call<T>(method: 'GET' | 'POST', path: string, body?: string, signal?: AbortSignal): Promise<T> {
+    return this.retried<T>(this.pool, method, path, body, signal);
+  }
+
+  /** A read of a range this worker holds no copy of: as call(), on the first-fill connections. */
+  firstFill<T>(path: string, signal?: AbortSignal): Promise<T> {
+    return this.retried<T>(this.firstFillPool, 'GET', path, undefined, signal);
+  }
+
+  private async retried<T>(pool: ConnectionPool, method: 'GET' | 'POST', path: string, body: string | undefined, signal: AbortSignal | undefined): Promise<T> {
     for (let attempt = 1; ; attempt++) {
       if (this.closed) throw new CorralError('CORRAL_ERR_KEEPER_UNAVAILABLE', 'the Sheets client is closed');
       try {
-        return await this.once<T>(this.pool, method, path, body, signal);
+        return await this.once<T>(pool, method, path, body, signal);
       } catch (err) {
         // An answer from the keeper (even an error) is final; only an unreachable keeper is retried.
         if (err instanceof CorralError || signal?.aborted) throw err;
@@ -195,6 +217,7 @@ export class KeeperLink {
     if (this.closed) return;
     this.closed = true;
     this.pool.destroy();
+    this.firstFillPool.destroy();
     this.watchPool.destroy();
     this.briefPool.destroy();
   }

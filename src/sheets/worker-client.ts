@@ -155,7 +155,7 @@ class WorkerSheetsClient implements SheetsClient {
     if (held) return held;
     this.counts.misses++;
     try {
-      const flight = this.fetch(range);
+      const flight = this.fetch(range, cached !== undefined);
       // A copy that only aged (not one a write or the keeper's notice ended: that may lack rows)
       // is served if the keeper is slow to answer (stalled, or refilling a cold cache from
       // Google), rather than making the user wait; the read goes on and refills L1.
@@ -206,17 +206,19 @@ class WorkerSheetsClient implements SheetsClient {
   /**
    * One read per range at a time, shared by the callers that arrive meanwhile; but a caller that
    * arrives after its tab was written (or invalidated) does not join a read begun before: that
-   * answer may lack the new rows (read-your-writes).
+   * answer may lack the new rows (read-your-writes). A range this worker holds no copy of goes on
+   * the link's first-fill connections: the keeper may have to wait for Google for it, and those
+   * reads must not hold up the reads of ranges this worker holds (keeper-link.ts).
    */
-  private fetch(range: string): Promise<L1Entry> {
+  private fetch(range: string, held: boolean): Promise<L1Entry> {
     const version = this.l1.versionOf(range);
     const ownWriteVersion = this.l1.ownWriteVersionOf(range);
     const joined = this.inflight.get(range);
     if (joined && joined.version === version) return joined.entry;
+    const path = `/read?range=${encodeURIComponent(range)}`;
     const flight = {
       version,
-      entry: this.link
-        .call<WireRead>('GET', `/read?range=${encodeURIComponent(range)}`)
+      entry: (held ? this.link.call<WireRead>('GET', path) : this.link.firstFill<WireRead>(path))
         .then((wire) => {
           this.fallbacks.ended(range, (total) =>
             this.logger.info({ event: 'sheets.keeper_read_recovered', range, fallbacks: total }, `sheets: the keeper answers reads of ${range} again; ${total} were served from this worker's copy meanwhile`),

@@ -7,7 +7,7 @@ import { request } from 'undici';
 import { startEmulator } from '../../src/sheets/emulator/index.js';
 import { startCorral, waitFor } from '../helpers/corral.js';
 import { delay, http } from '../helpers/http.js';
-import { load, startWithEmulator, type ReadAnswer } from '../helpers/sheets-load.js';
+import { keeperFigures, load, startWithEmulator, type ReadAnswer } from '../helpers/sheets-load.js';
 
 describe('host-wide Sheets cache with the real master', () => {
   it('Google failing for 30 s: reads keep answering from stale data, no client error, one warning', async () => {
@@ -98,6 +98,36 @@ describe('host-wide Sheets cache with the real master', () => {
       assert.ok(hanging.slowestMs < 3000 + 2500, `no read waited longer than one attempt (slowest ${hanging.slowestMs} ms)`);
       emu.setFaults({ hangRate: 0 });
       await recovered();
+    } finally {
+      await c.stop();
+      await emu.close();
+    }
+  });
+
+  it("a worker's reads of a range it holds reach the keeper while its first fills of other ranges wait for a slow Google", async () => {
+    const emu = await startEmulator();
+    const c = await startWithEmulator(emu, 1, { SHEET_CACHE_TTL: '2', SHEET_CACHE_MAX_STALE: '600', SHEETS_TIMEOUT: '30' });
+    try {
+      await waitFor(async () => (await http(`${c.url}/read?range=Players`)).status === 200, 30_000, 'the first fill');
+      // Google slow, and ten reads of ranges nobody read (an admin's exports) on the one worker.
+      emu.setFaults({ latencyMs: 8000 });
+      const missesBefore = (await keeperFigures(c)).cacheMisses ?? 0;
+      const exports = Array.from({ length: 10 }, (_, i) =>
+        http(`${c.url}/read?range=${encodeURIComponent(`Players!A1:B${i + 2}`)}`, { timeoutMs: 60_000 }).then(
+          (r) => r.status,
+          (err: Error) => err.message,
+        ),
+      );
+      await waitFor(async () => ((await keeperFigures(c)).cacheMisses ?? 0) >= missesBefore + 8, 10_000, 'the first fills waiting at the keeper');
+      // Reads of Players past its TTL: before, each waited for one of the 8 connections the first
+      // fills held, and was served the worker's old copy after a second.
+      const staleHitsBefore = (await keeperFigures(c)).cacheStaleHits ?? 0;
+      for (const end = Date.now() + 4000; Date.now() < end; await delay(200)) assert.equal((await http(`${c.url}/read?range=Players`)).status, 200);
+      const worker = (await http(`${c.url}/figures`)).json<Record<string, number>>();
+      assert.equal(worker.l1StaleFallbacks, 0, "no read was served the worker's copy for want of a connection to the keeper");
+      assert.ok(((await keeperFigures(c)).cacheStaleHits ?? 0) > staleHitsBefore, 'the reads reached the keeper, which answered from its cache');
+      assert.deepEqual(c.events('sheets.keeper_read_fallback'), []);
+      assert.deepEqual(await Promise.all(exports), Array(10).fill(200));
     } finally {
       await c.stop();
       await emu.close();

@@ -5,7 +5,7 @@
 
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer as createHttpServer, type Server as HttpServer } from 'node:http';
+import { createServer as createHttpServer, type Server as HttpServer, type ServerResponse } from 'node:http';
 import { createServer as createNetServer, type Server as NetServer, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -176,6 +176,39 @@ describe('keeper link', () => {
       assert.equal(answers.length, 10);
       assert.equal(most, 3);
       assert.equal(open.size, 3);
+    } finally {
+      await link.close();
+    }
+  });
+
+  it('first fills have connections of their own: while they wait for Google, reads of held ranges and appends still go', async () => {
+    const held: ServerResponse[] = [];
+    await listen(
+      createHttpServer((req, res) => {
+        req.resume();
+        req.on('end', () => {
+          if (req.url?.startsWith('/read?range=Tab')) {
+            held.push(res);
+            return;
+          }
+          res.writeHead(200, { 'content-type': 'application/json', 'content-length': 2 });
+          res.end('{}');
+        });
+      }),
+    );
+    const link = new KeeperLink({ socketPath, connections: 2, retryDelayMs: 10 });
+    try {
+      const fills = [1, 2, 3].map((i) => link.firstFill(`/read?range=Tab${i}`));
+      while (held.length < 2) await new Promise((r) => setTimeout(r, 10));
+      // Bounded only so that a call stuck behind the first fills fails the test rather than hang it.
+      const soon = <T>(p: Promise<T>) => Promise.race([p, new Promise<string>((r) => setTimeout(() => r('still waiting for a connection'), 5000).unref())]);
+      assert.deepEqual(await soon(link.call('GET', '/read?range=Players')), {});
+      assert.deepEqual(await soon(link.call('POST', '/append', '{}')), {});
+      assert.equal(held.length, 2, 'the third first fill waits for one of their two connections');
+      for (const res of held.splice(0)) res.writeHead(200, { 'content-length': 2 }).end('{}');
+      while (held.length < 1) await new Promise((r) => setTimeout(r, 10));
+      held[0]?.writeHead(200, { 'content-length': 2 }).end('{}');
+      assert.deepEqual(await Promise.all(fills), [{}, {}, {}]);
     } finally {
       await link.close();
     }

@@ -19,7 +19,7 @@ const NEW_ROW = ['ev-2', 'P002', 'goal', '', '2024-03-02'];
 
 /** A keeper that answers /read when the test says so, with the rows the test says. */
 class ScriptedKeeper {
-  readonly reads: Array<{ answer(values: readonly (readonly string[])[]): void }> = [];
+  readonly reads: Array<{ url: string; answer(values: readonly (readonly string[])[]): void }> = [];
   /** How far the keeper's clock is ahead of Date.now() (its clock does not follow system clock steps). */
   clockAheadMs = 0;
   /** Long polls are held open until cutWatches() (as a keeper that restarts cuts them), rather than answered 404. */
@@ -42,6 +42,7 @@ class ScriptedKeeper {
     req.on('end', () => {
       if (req.url?.startsWith('/read')) {
         this.reads.push({
+          url: req.url,
           answer: (values) => {
             const now = Date.now() + this.clockAheadMs;
             const read: WireRead = { range: 'Events', values, fetchedAt: now, expiresAt: now + 60_000, stale: false, staleSeconds: 0, pendingRows: 0, backend: 'google', now };
@@ -279,6 +280,41 @@ describe('worker Sheets client', () => {
       assert.deepEqual((await worker.read('Players')).values.at(-1), OLD_ROW);
       // The keeper is back: the read gets its answer, with the row.
       assert.deepEqual((await readFromKeeperBack(worker, socketPath)).values.at(-1), NEW_ROW);
+    } finally {
+      await worker.close();
+    }
+  });
+
+  it("reads of ranges this worker holds reach the keeper while first fills of others wait for Google on every connection", async () => {
+    let offset = 0;
+    const worker = createWorkerSheetsClient({ SHEET_ID: 'fake', CORRAL_DATA_DIR: dir, CORRAL_L1_CACHE_MB: 4, SHEET_CACHE_MAX_STALE: 3600 }, log.logger, {
+      socketPath: join(dir, 'keeper.sock'),
+      watch: false,
+      retryDelayMs: 50,
+      now: () => Date.now() + offset,
+    });
+    try {
+      const first = worker.read('Events');
+      await until(() => keeper.reads.length === 1, 'the first /read');
+      keeper.reads[0]?.answer([HEADER, OLD_ROW]);
+      await first;
+      // An admin's ten exports of tabs nobody read: the keeper waits for Google for each, until
+      // this test's end; eight reach it (the connections for first fills), two wait for one.
+      // Before, they held all the 8 connections of the worker's one pool.
+      const exports = Array.from({ length: 10 }, (_, i) => worker.read(`Tab${i}`).catch(() => undefined));
+      await until(() => keeper.reads.length === 9, 'eight first fills at the keeper');
+      // The copy of Events has aged: its read reaches the keeper, which answers it at once.
+      offset = 61_000;
+      const refresh = worker.read('Events');
+      await until(() => keeper.reads.find((r) => r.url === '/read?range=Events' && r !== keeper.reads[0]), 'the read of Events at the keeper');
+      keeper.reads.find((r) => r.url === '/read?range=Events' && r !== keeper.reads[0])?.answer([HEADER, OLD_ROW, NEW_ROW]);
+      assert.deepEqual((await refresh).values.at(-1), NEW_ROW, "the keeper's answer, not the worker's old copy");
+      assert.equal(worker.figures().l1StaleFallbacks, 0);
+      // Google answers the exports: the two that waited for a connection go next.
+      for (const r of keeper.reads.filter((r) => r.url.startsWith('/read?range=Tab'))) r.answer([HEADER]);
+      await until(() => keeper.reads.length === 12, 'the last two first fills at the keeper');
+      for (const r of keeper.reads.slice(10)) r.answer([HEADER]);
+      await Promise.all(exports);
     } finally {
       await worker.close();
     }
