@@ -5,7 +5,7 @@ import { connect } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { gunzipSync } from 'node:zlib';
 import { csvField, csvRows } from '../../src/app/export/csv.js';
-import { acceptsGzip } from '../../src/app/export/stream.js';
+import { acceptsGzip, attachmentOf } from '../../src/app/export/stream.js';
 import { createFakeSheets } from '../fixtures/fake-sheets.js';
 import { startApp, type AppHarness } from '../fixtures/app-harness.js';
 
@@ -50,6 +50,12 @@ describe('CSV encoding', () => {
 
   it('pads trimmed rows to the header width', () => {
     assert.equal(csvRows([['a', 'b', 'c'], ['1'], []], 3), 'a,b,c\r\n1,,\r\n,,\r\n');
+  });
+
+  it('names the download in ASCII, and in UTF-8 with filename* when a character had to go', () => {
+    assert.equal(attachmentOf('Players.csv'), 'attachment; filename="Players.csv"');
+    assert.equal(attachmentOf('Jöueurs (2024).csv'), `attachment; filename="J_ueurs__2024_.csv"; filename*=UTF-8''J%C3%B6ueurs%20%282024%29.csv`);
+    assert.equal(decodeURIComponent(attachmentOf('EMOJI 🎉.csv').split("UTF-8''")[1] ?? ''), 'EMOJI 🎉.csv');
   });
 
   it('writes an empty one-field record as "", not a blank line a CSV reader would skip', () => {

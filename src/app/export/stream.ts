@@ -41,6 +41,20 @@ export function acceptsGzip(req: IncomingMessage): boolean {
   return gzip ?? any ?? false;
 }
 
+/**
+ * Content-Disposition for a download named `name`: `filename` in plain ASCII for every browser
+ * (other characters as `_`), and, when that lost any, `filename*` with the name itself in UTF-8
+ * (RFC 6266 §4.3, RFC 8187), which browsers prefer: a tab named `Jöueurs` downloads as
+ * Jöueurs.csv, not J_ueurs.csv.
+ */
+export function attachmentOf(name: string): string {
+  const ascii = name.replace(/[^A-Za-z0-9._-]/g, '_');
+  if (ascii === name) return `attachment; filename="${ascii}"`;
+  // RFC 8187's attr-char: encodeURIComponent leaves ! ' ( ) * bare, which it does not allow.
+  const encoded = encodeURIComponent(name).replace(/[!'()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
+  return `attachment; filename="${ascii}"; filename*=UTF-8''${encoded}`;
+}
+
 /** The export handles its own send stall: see streamCsv. */
 function keepTimeoutToExport(): void {}
 
@@ -60,7 +74,7 @@ export async function streamCsv(
   const gzip = acceptsGzip(req);
   res.writeHead(200, {
     'Content-Type': 'text/csv; charset=utf-8',
-    'Content-Disposition': `attachment; filename="${filename.replace(/[^A-Za-z0-9._-]/g, '_')}.csv"`,
+    'Content-Disposition': attachmentOf(`${filename}.csv`),
     'Cache-Control': 'no-store',
     Vary: 'Accept-Encoding',
     ...(gzip ? { 'Content-Encoding': 'gzip' } : {}),
