@@ -104,6 +104,22 @@ describe('worker Sheets client', () => {
     keeper.reads[0]?.answer([HEADER, OLD_ROW, NEW_ROW]);
     return back;
   };
+  /** A worker client on the scripted keeper whose clock the test moves on with `age(ms)`. */
+  const clockedWorker = (retryDelayMs = 50) => {
+    let offset = 0;
+    const worker = createWorkerSheetsClient({ SHEET_ID: 'fake', CORRAL_DATA_DIR: dir, CORRAL_L1_CACHE_MB: 4, SHEET_CACHE_MAX_STALE: 3600 }, log.logger, {
+      socketPath: join(dir, 'keeper.sock'),
+      watch: false,
+      retryDelayMs,
+      now: () => Date.now() + offset,
+    });
+    return {
+      worker,
+      age: (ms: number) => {
+        offset += ms;
+      },
+    };
+  };
   afterEach(async () => {
     await client.close();
     await keeper.close();
@@ -146,13 +162,7 @@ describe('worker Sheets client', () => {
     for (const ahead of [2 * 3600_000, -2 * 3600_000]) {
       // The system clock stepped back (or forward) two hours after the keeper started.
       keeper.clockAheadMs = ahead;
-      let offset = 0;
-      const worker = createWorkerSheetsClient({ SHEET_ID: 'fake', CORRAL_DATA_DIR: dir, CORRAL_L1_CACHE_MB: 4, SHEET_CACHE_MAX_STALE: 3600 }, log.logger, {
-        socketPath: join(dir, 'keeper.sock'),
-        watch: false,
-        retryDelayMs: 50,
-        now: () => Date.now() + offset,
-      });
+      const { worker, age } = clockedWorker();
       try {
         const asked = keeper.reads.length;
         const first = worker.read('Events');
@@ -164,7 +174,7 @@ describe('worker Sheets client', () => {
         await worker.read('Events');
         assert.equal(keeper.reads.length, asked + 1, 'held within the TTL');
         // Past the 60 s TTL on this worker's clock: L1 asks the keeper again.
-        offset = 61_000;
+        age(61_000);
         const again = worker.read('Events');
         await until(() => keeper.reads.length === asked + 2, 'a /read once the TTL passed');
         keeper.reads[asked + 1]?.answer([HEADER, OLD_ROW, NEW_ROW]);
@@ -207,14 +217,8 @@ describe('worker Sheets client', () => {
   });
 
   it('while the keeper is down, reads served from the copy are one line with the cause, then a count a minute, then one line when it answers again', async () => {
-    let offset = 0;
     const socketPath = join(dir, 'keeper.sock');
-    const worker = createWorkerSheetsClient({ SHEET_ID: 'fake', CORRAL_DATA_DIR: dir, CORRAL_L1_CACHE_MB: 4, SHEET_CACHE_MAX_STALE: 3600 }, log.logger, {
-      socketPath,
-      watch: false,
-      retryDelayMs: 10,
-      now: () => Date.now() + offset,
-    });
+    const { worker, age } = clockedWorker(10);
     const lines = () => log.lines().filter((l) => String(l.event).startsWith('sheets.keeper_read_'));
     try {
       const first = worker.read('Events');
@@ -223,7 +227,7 @@ describe('worker Sheets client', () => {
       await first;
       // The keeper goes away (a restart), and the copy's 60 s TTL passes.
       await keeper.close();
-      offset = 61_000;
+      age(61_000);
       for (let i = 0; i < 20; i++) assert.deepEqual((await worker.read('Events')).values.at(-1), OLD_ROW);
       assert.deepEqual(
         lines().map((l) => [l.event, l.level, l.range, l.code, l.fallbacks]),
@@ -231,7 +235,7 @@ describe('worker Sheets client', () => {
         'one line for twenty reads, with the cause',
       );
       // A minute after that line, the next read says how many were served from the copy since.
-      offset += 60_000;
+      age(60_000);
       await worker.read('Events');
       assert.deepEqual(
         lines().map((l) => [l.event, l.fallbacks, l.fallbacks_total]),
@@ -242,7 +246,7 @@ describe('worker Sheets client', () => {
       );
       // The keeper is back: the next read gets its answer, and the end is said once.
       assert.deepEqual((await readFromKeeperBack(worker, socketPath)).values.at(-1), NEW_ROW);
-      offset += 61_000;
+      age(61_000);
       const again = worker.read('Events');
       await until(() => keeper.reads.length === 2, 'the next /read');
       keeper.reads[1]?.answer([HEADER, OLD_ROW, NEW_ROW]);
@@ -286,13 +290,7 @@ describe('worker Sheets client', () => {
   });
 
   it("reads of ranges this worker holds reach the keeper while first fills of others wait for Google on every connection", async () => {
-    let offset = 0;
-    const worker = createWorkerSheetsClient({ SHEET_ID: 'fake', CORRAL_DATA_DIR: dir, CORRAL_L1_CACHE_MB: 4, SHEET_CACHE_MAX_STALE: 3600 }, log.logger, {
-      socketPath: join(dir, 'keeper.sock'),
-      watch: false,
-      retryDelayMs: 50,
-      now: () => Date.now() + offset,
-    });
+    const { worker, age } = clockedWorker();
     try {
       const first = worker.read('Events');
       await until(() => keeper.reads.length === 1, 'the first /read');
@@ -304,7 +302,7 @@ describe('worker Sheets client', () => {
       const exports = Array.from({ length: 10 }, (_, i) => worker.read(`Tab${i}`).catch(() => undefined));
       await until(() => keeper.reads.length === 9, 'eight first fills at the keeper');
       // The copy of Events has aged: its read reaches the keeper, which answers it at once.
-      offset = 61_000;
+      age(61_000);
       const refresh = worker.read('Events');
       await until(() => keeper.reads.find((r) => r.url === '/read?range=Events' && r !== keeper.reads[0]), 'the read of Events at the keeper');
       keeper.reads.find((r) => r.url === '/read?range=Events' && r !== keeper.reads[0])?.answer([HEADER, OLD_ROW, NEW_ROW]);
@@ -321,20 +319,14 @@ describe('worker Sheets client', () => {
   });
 
   it('an aged copy is served when the keeper is slow to answer; one a write ended is not', async () => {
-    let offset = 0;
-    const patient = createWorkerSheetsClient({ SHEET_ID: 'fake', CORRAL_DATA_DIR: dir, CORRAL_L1_CACHE_MB: 4, SHEET_CACHE_MAX_STALE: 3600 }, log.logger, {
-      socketPath: join(dir, 'keeper.sock'),
-      watch: false,
-      retryDelayMs: 50,
-      now: () => Date.now() + offset,
-    });
+    const { worker: patient, age } = clockedWorker();
     try {
       const first = patient.read('Events');
       await until(() => keeper.reads.length === 1, 'the first /read');
       keeper.reads[0]?.answer([HEADER, OLD_ROW]);
       await first;
       // The copy's TTL (60 s) has passed; the keeper, stalled, does not answer the refresh.
-      offset = 61_000;
+      age(61_000);
       const started = performance.now();
       const aged = await patient.read('Events');
       const waited = performance.now() - started;
