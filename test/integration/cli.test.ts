@@ -350,6 +350,7 @@ test('stop and status work after a bad edit elsewhere in .env; a master of anoth
     const reload = await corral(dir, 'reload');
     assert.equal(reload.code, 78);
     assert.match(reload.stderr, /CORRAL_WORKERS/);
+    assert.doesNotMatch(reload.stderr, /does not need it/, 'said once, as the refusal it is');
 
     const stop = await corral(dir, 'stop');
     assert.equal(stop.code, 0, stop.stderr);

@@ -2,7 +2,7 @@ import { loadSettings } from '../../config/load.js';
 import { EXIT } from '../../errors.js';
 import { assertSettingsAccepted } from '../../master/settings-check.js';
 import { parseFlags, type Command } from '../command.js';
-import { assertMaySignal, findMasterOrSay, loadLookupSettings, signalMaster } from '../master-process.js';
+import { assertMaySignal, findMasterOrSay, MASTER_LOOKUP_SETTINGS, signalMaster } from '../master-process.js';
 
 export const reloadCommand: Command = {
   name: 'reload',
@@ -34,7 +34,9 @@ sent unless 0.`,
     // The master first, found with the settings that name it: to a user who may not read its
     // pidfile or signal it, that is the answer (exit 1), not the settings as this user sees them
     // (whether a log file or the data dir can be written is judged as the user running this).
-    const pid = await findMasterOrSay(loadLookupSettings());
+    // Quietly: the settings are judged whole just below, and a lookup's warning ("this command
+    // does not need it") would say the opposite of the refusal that follows it.
+    const pid = await findMasterOrSay(loadSettings({ judgeOnly: MASTER_LOOKUP_SETTINGS }).settings);
     if (pid === undefined) return EXIT.NOT_RUNNING;
     assertMaySignal(pid, 'SIGHUP');
     // The master's own check of the settings it will read: refused here, no signal is sent (a
