@@ -131,6 +131,15 @@ export function loadLookupSettings(): Settings {
 const ADMIN_PROBE_MS = 1500;
 
 /**
+ * GET of an admin API document (with the token when given): its status and parsed JSON body.
+ * `timeoutMs` bounds the whole call, connecting included.
+ */
+export async function getAdminJson(url: string, token: string | undefined, timeoutMs = 3000): Promise<{ status: number; body: unknown }> {
+  const res = await request(url, { headers: token ? { authorization: `Bearer ${token}` } : {}, signal: AbortSignal.timeout(timeoutMs) });
+  return { status: res.statusCode, body: await res.body.json() };
+}
+
+/**
  * Whether a corral master answers the admin API at CORRAL_ADMIN_BIND (its base URL, and its pid
  * when CORRAL_ADMIN_TOKEN lets the figures be read), or undefined: nothing listens, something
  * else does, or the port is ephemeral. Loopback or the host's own address only, as the settings say.
@@ -139,12 +148,8 @@ async function corralAtAdminApi(settings: Settings): Promise<{ url: string; pid:
   const url = adminBaseUrl(settings);
   if (url === undefined) return undefined;
   const get = async (path: string, token?: string): Promise<unknown> => {
-    const res = await request(`${url}${path}`, { headers: token ? { authorization: `Bearer ${token}` } : {}, signal: AbortSignal.timeout(ADMIN_PROBE_MS) });
-    if (res.statusCode !== 200) {
-      await res.body.dump();
-      return undefined;
-    }
-    return res.body.json();
+    const { status, body } = await getAdminJson(`${url}${path}`, token, ADMIN_PROBE_MS);
+    return status === 200 ? body : undefined;
   };
   try {
     const health = (await get('/api/admin/health')) as { status?: unknown; workers_expected?: unknown } | undefined;

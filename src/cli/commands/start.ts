@@ -36,7 +36,8 @@ the same line on stderr, naming the file), 64 an unknown option or
 argument, 70 uncaught exception in the master (its workers stopped first; said on stderr
 too with CORRAL_LOG_FILE), 78 settings refused (an invalid value, an unreadable
 CORRAL_ENV_FILE, a CORRAL_LOG_FILE or CORRAL_PIDFILE that cannot be written, with SHEET_ID a
-service-account key that cannot be read or is no key, a CORRAL_DATA_DIR that is a file, an admin
+service-account key that cannot be read or is no key, a CORRAL_DATA_DIR that is a file or that
+this user cannot write in or create, an admin
 API beyond loopback without a token): nothing was started.`,
   async run(argv) {
     parseFlags(argv, {});

@@ -1,7 +1,6 @@
-import { request } from 'undici';
 import { CorralError, EXIT } from '../../errors.js';
 import { parseFlags, type Command } from '../command.js';
-import { adminBaseUrl, findMasterOrSay, loadLookupSettings } from '../master-process.js';
+import { adminBaseUrl, findMasterOrSay, getAdminJson, loadLookupSettings } from '../master-process.js';
 
 interface WorkerRow {
   id: number;
@@ -54,11 +53,6 @@ function whyDegraded(h: Health): string {
 function capacityText(c: Stats['capacity']): string {
   const idle = c.idle_connections ?? 0;
   return `${c.current_connections - idle}/${c.max_connections} connections busy, ${idle} idle`;
-}
-
-async function getJson(url: string, token: string | undefined): Promise<{ status: number; body: unknown }> {
-  const res = await request(url, { headers: token ? { authorization: `Bearer ${token}` } : {}, headersTimeout: 3000, bodyTimeout: 3000 });
-  return { status: res.statusCode, body: await res.body.json() };
 }
 
 function duration(s: number): string {
@@ -122,9 +116,9 @@ admin API's settings are invalid, or CORRAL_ENV_FILE cannot be read.`,
     }
     try {
       const token = settings.CORRAL_ADMIN_TOKEN;
-      const stats = token ? await getJson(`${base}/api/admin/stats`, token) : undefined;
+      const stats = token ? await getAdminJson(`${base}/api/admin/stats`, token) : undefined;
       if (!stats || stats.status !== 200) {
-        const health = await getJson(`${base}/api/admin/health`, undefined);
+        const health = await getAdminJson(`${base}/api/admin/health`, undefined);
         const h = health.body as Health;
         // No token, or one the master refused (the .env edited since it started, or another file).
         const hint = !stats
@@ -152,7 +146,7 @@ admin API's settings are invalid, or CORRAL_ENV_FILE cannot be read.`,
         return 0;
       }
       // The health says what the figures leave to be worked out: a keeper down, workers not beating.
-      const h = (await getJson(`${base}/api/admin/health`, undefined)).body as Health;
+      const h = (await getAdminJson(`${base}/api/admin/health`, undefined)).body as Health;
       const lines = [
         `corral is running: master pid ${s.master.pid}, generation ${s.master.generation}, up ${duration(s.master.uptime_s)}`,
         `workers ${s.workers_ready}/${s.workers_expected} ready${s.workers_not_beating ? ` (${s.workers_not_beating} not beating)` : ''}, capacity ${s.capacity.status} (${capacityText(s.capacity)})${respawnText(s.respawn?.in_ms, s.respawn ?? undefined)}`,
