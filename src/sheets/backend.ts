@@ -30,6 +30,11 @@ export interface SheetsBackend {
    * draining one handed over only when this is the same (keeper/cache-handoff.ts).
    */
   readonly source: string;
+  /**
+   * Which sheet appended rows land in, whoever writes them (the account is not part of it): the
+   * journal keeps each entry's, and sends an entry only to its own (keeper/journal-entries.ts).
+   */
+  readonly destination: string;
   /** `onRetry`: see RetryListener (a backend that does not retry within a call never calls it). */
   getValues(range: string, signal?: AbortSignal, onRetry?: RetryListener): Promise<ValueRange>;
   batchGetValues(ranges: readonly string[], signal?: AbortSignal): Promise<ValueRange[]>;

@@ -27,7 +27,7 @@ describe('flusher backoff per range', () => {
     clock = new FakeClock();
     backend = new FakeBackend({ Events: [HEADER] });
     log = await captureLogger();
-    journal = (await Journal.open({ dir, clock, unsureDelayMs: 1000 })).journal;
+    journal = (await Journal.open({ dir, destination: 'fake sheet', clock, unsureDelayMs: 1000 })).journal;
     flusher = testFlusher(journal, backend, log.logger, clock);
   });
   afterEach(async () => {

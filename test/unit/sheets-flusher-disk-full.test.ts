@@ -35,7 +35,7 @@ describe('flusher on a full data disk', { skip: unavailable }, () => {
     clock = new FakeClock();
     backend = new FakeBackend({ Events: [HEADER] });
     log = await captureLogger();
-    journal = (await Journal.open({ dir: disk.dir, clock, unsureDelayMs: 1000 })).journal;
+    journal = (await Journal.open({ dir: disk.dir, destination: 'fake sheet', clock, unsureDelayMs: 1000 })).journal;
     flusher = testFlusher(journal, backend, log.logger, clock);
   });
   afterEach(async () => {

@@ -107,7 +107,7 @@ describe('IdempotencyKeys', () => {
 describe('journal appends with an idempotency key', () => {
   let dir: string;
   let clock: FakeClock;
-  const open = async (extra: Partial<JournalOptions> = {}) => (await Journal.open({ dir, clock, unsureDelayMs: 1000, ...extra })).journal;
+  const open = async (extra: Partial<JournalOptions> = {}) => (await Journal.open({ dir, destination: 'the sheet', clock, unsureDelayMs: 1000, ...extra })).journal;
 
   beforeEach(() => {
     dir = mkdtempSync(join(tmpdir(), 'corral-idem-keys-'));

@@ -29,7 +29,7 @@ describe('write journal whose compaction fails (disk full, data dir not writable
     backend = new FakeBackend({ Events: [HEADER] });
     log = await captureLogger();
     failures = [];
-    journal = (await Journal.open({ dir, clock, unsureDelayMs: 1000, compactBytes: COMPACT_BYTES, onCompactionFailed: (err, bytes) => failures.push({ err, bytes }) })).journal;
+    journal = (await Journal.open({ dir, destination: 'the sheet', clock, unsureDelayMs: 1000, compactBytes: COMPACT_BYTES, onCompactionFailed: (err, bytes) => failures.push({ err, bytes }) })).journal;
     flusher = testFlusher(journal, backend, log.logger, clock);
   });
   afterEach(async () => {

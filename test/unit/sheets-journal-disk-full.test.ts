@@ -27,7 +27,7 @@ describe('write journal on a full disk', { skip: unavailable }, () => {
   });
 
   it('an append that cannot be written fails with CORRAL_ERR_JOURNAL_UNWRITABLE, the path and the errno', async () => {
-    const { journal } = await Journal.open({ dir: disk.dir });
+    const { journal } = await Journal.open({ dir: disk.dir, destination: 'the sheet' });
     try {
       disk.fill();
       let failure: unknown;
@@ -52,7 +52,7 @@ describe('write journal on a full disk', { skip: unavailable }, () => {
   });
 
   it('opens on a disk with room for appends but not for the rewrite, and says the rewrite failed', async () => {
-    const first = (await Journal.open({ dir: disk.dir })).journal;
+    const first = (await Journal.open({ dir: disk.dir, destination: 'the sheet' })).journal;
     for (let i = 0; i < 40; i++) await first.add('Events', [row(`p${i}`)]);
     await first.close();
     // About 90 KiB of journal, and 16 KiB left free.
@@ -62,7 +62,7 @@ describe('write journal on a full disk', { skip: unavailable }, () => {
     rmSync(gap);
 
     const failures: Error[] = [];
-    const { journal, replayed } = await Journal.open({ dir: disk.dir, onCompactionFailed: (err) => failures.push(err) });
+    const { journal, replayed } = await Journal.open({ dir: disk.dir, destination: 'the sheet', onCompactionFailed: (err) => failures.push(err) });
     try {
       assert.equal(replayed.pending, 40);
       assert.equal(failures.length, 1, 'the rewrite at open failed, and was said');
@@ -73,7 +73,7 @@ describe('write journal on a full disk', { skip: unavailable }, () => {
     } finally {
       await journal.close();
     }
-    const again = await Journal.open({ dir: disk.dir, onCompactionFailed: () => undefined });
+    const again = await Journal.open({ dir: disk.dir, destination: 'the sheet', onCompactionFailed: () => undefined });
     assert.equal(again.replayed.pending, 41);
     await again.journal.close();
   });

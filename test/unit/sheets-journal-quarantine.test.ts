@@ -184,18 +184,18 @@ describe('journal quarantine', () => {
   it('Journal.open says whether the damage may hold acknowledged rows: a write cut short does not, a whole damaged line does', async () => {
     const path = join(dir, 'sheets.journal');
     writeFileSync(path, line('a') + line('b').slice(0, 40));
-    const cut = await Journal.open({ dir });
+    const cut = await Journal.open({ dir, destination: 'the sheet' });
     await cut.journal.close();
     assert.equal(cut.quarantined?.mayHoldAcknowledged, false);
     assert.deepEqual(cut.quarantined?.pieces, [{ kind: 'tail', offset: Buffer.byteLength(line('a')), bytes: 40, lines: 1 }]);
 
     writeFileSync(path, line('a') + flipped('b'));
-    const whole = await Journal.open({ dir });
+    const whole = await Journal.open({ dir, destination: 'the sheet' });
     await whole.journal.close();
     assert.equal(whole.quarantined?.mayHoldAcknowledged, true, 'a whole line after the last valid record may be a damaged acknowledged record');
     assert.deepEqual(whole.journal.live().map((e) => e.id), ['a']);
 
-    const clean = await Journal.open({ dir });
+    const clean = await Journal.open({ dir, destination: 'the sheet' });
     await clean.journal.close();
     assert.equal(clean.quarantined, undefined);
   });

@@ -82,7 +82,7 @@ describe('write journal', () => {
   });
 
   async function openJournal(extra: { compactBytes?: number; retainDoneMs?: number } = {}) {
-    const r = await Journal.open({ dir, clock, unsureDelayMs: 1000, ...extra });
+    const r = await Journal.open({ dir, destination: 'fake sheet', clock, unsureDelayMs: 1000, ...extra });
     open.push(r.journal);
     return r;
   }

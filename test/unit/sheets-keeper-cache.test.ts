@@ -69,6 +69,7 @@ describe('keeper cache tier (L2)', () => {
         kind: 'google',
         description: 'a fixed answer',
         source: 'a fixed answer',
+        destination: 'a fixed sheet',
         getValues: async () => answer,
         batchGetValues: async () => [answer],
         appendValues: async () => ({ updatedRange: '', updatedRows: 0 }),

@@ -91,6 +91,8 @@ export interface SheetsFigures {
   readonly journal_backlog: number | null;
   /** Seconds since the oldest row not yet in Google was journaled (0 with none): rows stuck behind a failing append. */
   readonly journal_oldest_seconds: number | null;
+  /** Rows journaled for another sheet (SHEET_ID changed while they waited): held, not sent (journal.held_for_other_sheet). */
+  readonly journal_held_rows: number | null;
   readonly max_stale_seconds: number | null;
   /** Ranges whose last fetch from Google failed (served stale, or failing): Google is failing when over 0. */
   readonly ranges_failing: number | null;
@@ -139,6 +141,7 @@ export function sheetsFigures(extra: Extra | undefined, workerExtras: readonly (
     quota_writes_left: num(extra, 'writeTokensLeft', 'quotaWritesLeft') ?? null,
     journal_backlog: num(extra, 'journalBacklogRows', 'journalBacklog') ?? null,
     journal_oldest_seconds: num(extra, 'journalOldestRowSeconds') ?? null,
+    journal_held_rows: num(extra, 'journalHeldRows') ?? null,
     max_stale_seconds: num(extra, 'maxStaleSeconds', 'staleSeconds') ?? null,
     ranges_failing: num(extra, 'rangesFailing') ?? null,
     journal_writable: typeof extra?.journalWritable === 'boolean' ? extra.journalWritable : null,

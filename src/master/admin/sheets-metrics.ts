@@ -66,6 +66,7 @@ export function registerSheetsMetrics(view: AdminView, registers: Registry[]): v
   gauge('corral_sheets_quota_reads_left', 'Read calls the host-wide quota bucket allows now (SHEETS_READS_PER_MINUTE refills it).', (f) => f.quota_reads_left);
   gauge('corral_sheets_quota_writes_left', 'Write calls the host-wide quota bucket allows now (SHEETS_WRITES_PER_MINUTE refills it).', (f) => f.quota_writes_left);
   gauge('corral_sheets_journal_backlog_rows', 'Journaled rows Google does not have yet.', (f) => f.journal_backlog);
+  gauge('corral_sheets_journal_held_rows', 'Journaled rows held for another sheet than this one (SHEET_ID or SHEETS_API_URL changed while they waited): never sent here; over 0 needs the operator.', (f) => f.journal_held_rows);
   gauge('corral_sheets_journal_oldest_row_age_seconds', 'Age of the oldest journaled row Google does not have yet (0 with none): grows while appends fail.', (f) => f.journal_oldest_seconds);
   gauge('corral_sheets_journal_writable', 'The write journal takes appends (1), or its last append could not be written (0: disk full, I/O error) and appends are refused.', (f) => (f.journal_writable === null ? null : f.journal_writable ? 1 : 0));
   gauge('corral_sheets_ranges_failing', "Ranges whose last fetch from Google failed (answered stale meanwhile, or failing): over 0 while Google fails.", (f) => f.ranges_failing);

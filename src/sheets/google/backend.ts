@@ -60,6 +60,7 @@ export class GoogleBackend implements SheetsBackend {
   readonly kind = 'google' as const;
   readonly description: string;
   readonly source: string;
+  readonly destination: string;
   readonly spreadsheetId: string;
   readonly readOnly: boolean;
   /** The full values API (update, batchUpdate, major dimensions) beyond the SheetsBackend interface. */
@@ -80,6 +81,7 @@ export class GoogleBackend implements SheetsBackend {
     this.#now = parts.now;
     const who = parts.auth.identity.kind === 'service-account' ? `as ${parts.auth.identity.clientEmail}` : 'with an API key';
     this.source = `google ${parts.spreadsheetId} via ${parts.apiUrl} ${who}`;
+    this.destination = `google sheet ${parts.spreadsheetId} via ${parts.apiUrl.replace(/\/+$/, '')}`;
     this.description = `google sheet ${shortId(parts.spreadsheetId)} via ${parts.apiUrl} ${who}${parts.readOnly ? ' (read-only)' : ''}`;
   }
 

@@ -4,6 +4,12 @@
 // (row-index.ts). Also what the rest of the keeper asks of them: which are due for a flush, which
 // rows a read shows, how large the backlog is. No file here: journal.ts writes each change's
 // record, then calls in.
+//
+// Entries journaled for another sheet than the one the keeper opens (SHEET_ID or SHEETS_API_URL
+// changed while rows waited) are held: never sent, never shown in reads, kept through every
+// rewrite. Rows acknowledged for one sheet appended to another would be wrong in both; the
+// keeper says so (journal.held_for_other_sheet), and pointing the settings back at that sheet
+// delivers them, as a keeper of that sheet then finds them its own.
 
 import type { JournalEntry } from './journal-replay.js';
 import type { PendingRow } from './merge.js';
@@ -18,8 +24,19 @@ export interface Retention {
   readonly copyOlderThan: ((sheet: string, doneAt: number) => boolean) | undefined;
 }
 
+/** What the journal holds for one other sheet. */
+export interface HeldForOtherSheet {
+  readonly destination: string;
+  readonly entries: number;
+  readonly rows: number;
+  /** When the oldest of them was journaled. */
+  readonly oldestAt: number;
+}
+
 export class JournalEntries {
   private entries = new Map<string, JournalEntry>();
+  /** Live entries of other sheets: kept, untouched (see the top of this file). */
+  private heldEntries: JournalEntry[] = [];
   readonly rowIds = new RowIndex();
   /** Rows of the done entries kept. */
   private retainedRows = 0;
@@ -33,9 +50,17 @@ export class JournalEntries {
 
   constructor(private readonly retention: Retention) {}
 
-  /** Takes the entries replayed at open; unsure ones are read back no sooner than `verifyAt`. */
-  restore(entries: Map<string, JournalEntry>, now: number, verifyAt: number): void {
-    this.entries = entries;
+  /**
+   * Takes the entries replayed at open; unsure ones are read back no sooner than `verifyAt`. Those
+   * of another sheet than `destination` are held, or dropped when done (their retention serves
+   * reads and retries of that sheet only).
+   */
+  restore(entries: Map<string, JournalEntry>, now: number, verifyAt: number, destination: string): void {
+    this.entries = new Map();
+    for (const e of entries.values()) {
+      if (e.destination === destination) this.entries.set(e.id, e);
+      else if (e.state !== 'done') this.heldEntries.push(e);
+    }
     this.forgottenBeforeStart = now - this.retention.retainDoneMs;
     for (const e of entries.values()) {
       this.rowIds.add(e);
@@ -91,6 +116,24 @@ export class JournalEntries {
 
   values(): IterableIterator<JournalEntry> {
     return this.entries.values();
+  }
+
+  /** Live entries of other sheets, kept as they were replayed. */
+  held(): readonly JournalEntry[] {
+    return this.heldEntries;
+  }
+
+  /** The entries held for other sheets, per sheet, oldest sheet first. */
+  heldForOtherSheets(): HeldForOtherSheet[] {
+    const by = new Map<string, { destination: string; entries: number; rows: number; oldestAt: number }>();
+    for (const e of this.heldEntries) {
+      const h = by.get(e.destination) ?? { destination: e.destination, entries: 0, rows: 0, oldestAt: e.at };
+      h.entries++;
+      h.rows += e.rows.length;
+      h.oldestAt = Math.min(h.oldestAt, e.at);
+      by.set(e.destination, h);
+    }
+    return [...by.values()].sort((a, b) => a.oldestAt - b.oldestAt);
   }
 
   /** Entries ready for a flush attempt, grouped by target range (one values:append each). */

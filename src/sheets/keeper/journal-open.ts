@@ -35,13 +35,13 @@ export interface OpenedRecords {
 }
 
 /** Opens (creating) `dir`/sheets.journal and replays its records. */
-export async function openJournalRecords(dir: string): Promise<OpenedRecords> {
+export async function openJournalRecords(dir: string, destination: string): Promise<OpenedRecords> {
   await mkdir(dir, { recursive: true, mode: PRIVATE_DIR_MODE }).catch((err: unknown) => {
     throw new DataDirWriteError('the data dir (CORRAL_DATA_DIR)', dir, err);
   });
   const path = join(dir, 'sheets.journal');
   const { file, records, truncatedBytes, skippedLines, skippedBytes, damaged, quarantine } = await JournalFile.open(path);
-  const entries = replayRecords(records);
+  const entries = replayRecords(records, destination);
   // The rule: any damaged WHOLE line, skipped (valid records follow it) or in the tail, may have
   // been the send record of an entry that replays as pending, so Google may have its rows: every
   // pending entry becomes unsure and is read back before it is sent (a resend without one could

@@ -1,7 +1,9 @@
 // The journal's entries in memory, and how the file's records rebuild them after a restart.
 //
 // Record kinds (one JSON object per line, see journal-file.ts):
-//   add   {id, r: range, rows, at}      acknowledged rows
+//   add   {id, r: range, rows, at, d}   acknowledged rows, for the sheet `d` (SheetsBackend.destination;
+//                                        absent in records written before it was kept: the sheet the
+//                                        journal is opened with)
 //   send  {ids, at}                      an append with these entries is about to leave
 //   done  {ids, at, u?, how}             Google has them (how: 'sent' = answered, 'found' = read back)
 //   nack  {ids, at}                      the append certainly did not apply (applied: 'no')
@@ -26,6 +28,8 @@ export interface JournalEntry {
   readonly sheet: string;
   readonly rows: readonly (readonly string[])[];
   readonly at: number;
+  /** The sheet the rows were acknowledged for (SheetsBackend.destination): they go there and nowhere else. */
+  readonly destination: string;
   state: EntryState;
   /** False until the add record is fsynced; such entries are invisible to the flusher and reads. */
   durable: boolean;
@@ -40,8 +44,11 @@ function markDone(e: JournalEntry, at: number): void {
   e.doneAt = at;
 }
 
-/** The entries the records describe, in the order they were first journaled. */
-export function replayRecords(records: readonly JournalRecord[]): Map<string, JournalEntry> {
+/**
+ * The entries the records describe, in the order they were first journaled; an add record without
+ * its sheet is taken as `destination`'s.
+ */
+export function replayRecords(records: readonly JournalRecord[], destination: string): Map<string, JournalEntry> {
   const entries = new Map<string, JournalEntry>();
   for (const rec of records) {
     const ids = Array.isArray(rec.ids) ? (rec.ids as string[]) : [];
@@ -56,6 +63,7 @@ export function replayRecords(records: readonly JournalRecord[]): Map<string, Jo
           sheet: sheetKey(range),
           rows: rec.rows as string[][],
           at: Number(rec.at),
+          destination: typeof rec.d === 'string' ? rec.d : destination,
           state: 'pending',
           durable: true,
           attempts: 0,

@@ -4,6 +4,11 @@ import type { Clock } from './clock.js';
 
 export interface JournalOptions {
   readonly dir: string;
+  /**
+   * The sheet the keeper appends to (SheetsBackend.destination): new entries are for it, and
+   * entries journaled for another are held, not sent (journal-entries.ts).
+   */
+  readonly destination: string;
   readonly clock?: Clock;
   /** Compact (rewrite with only live entries) when the file passes this many bytes. */
   readonly compactBytes?: number;

@@ -17,7 +17,7 @@ import { DataDirWriteError } from '../../errors.js';
 import { systemClock, type Clock } from './clock.js';
 import { IdempotencyKeys, validateClaim, type IdempotencyClaim } from './idempotency-keys.js';
 import { JournalCompaction, snapshotRecords } from './journal-compaction.js';
-import { JournalEntries } from './journal-entries.js';
+import { JournalEntries, type HeldForOtherSheet } from './journal-entries.js';
 import type { JournalFile } from './journal-file.js';
 import { openJournalRecords, type QuarantinedDamage } from './journal-open.js';
 import type { JournalEntry } from './journal-replay.js';
@@ -28,6 +28,7 @@ import type { RowIndex } from './row-index.js';
 
 export type { EntryState, JournalEntry } from './journal-replay.js';
 export type { QuarantinedDamage } from './journal-open.js';
+export type { HeldForOtherSheet } from './journal-entries.js';
 export type { JournalOptions, Receipt } from './journal-types.js';
 export { sheetKey, validateRows } from './journal-rows.js';
 
@@ -39,6 +40,8 @@ export class Journal {
   private readonly clock: Clock;
   private readonly compaction: JournalCompaction;
   private readonly unsureDelayMs: number;
+  /** The sheet new entries are for (JournalOptions.destination). */
+  private readonly destination: string;
   private listeners: Array<(sheet: string) => void> = [];
 
   private constructor(
@@ -58,7 +61,8 @@ export class Journal {
       max: options.idempotencyKeysMax ?? 100_000,
       ...(options.idempotencyKeysPerOwner !== undefined ? { maxPerOwner: options.idempotencyKeysPerOwner } : {}),
     });
-    this.compaction = new JournalCompaction(file, () => snapshotRecords(this.keys, this.table.values(), this.clock.now()), {
+    this.destination = options.destination;
+    this.compaction = new JournalCompaction(file, () => snapshotRecords(this.keys, [...this.table.values(), ...this.table.held()], this.clock.now()), {
       baseBytes: options.compactBytes ?? 4 * 1024 * 1024,
       ...(options.onCompactionFailed ? { onFailed: options.onCompactionFailed } : {}),
     });
@@ -70,12 +74,13 @@ export class Journal {
     journal: Journal;
     replayed: { pending: number; unsure: number; truncatedBytes: number; skippedLines: number; skippedBytes: number };
     quarantined: QuarantinedDamage | undefined;
+    heldForOtherSheets: HeldForOtherSheet[];
   }> {
-    const { file, records, entries, truncatedBytes, skippedLines, skippedBytes, quarantined } = await openJournalRecords(options.dir);
+    const { file, records, entries, truncatedBytes, skippedLines, skippedBytes, quarantined } = await openJournalRecords(options.dir, options.destination);
     const journal = new Journal(file, options);
     // An append the previous process sent may still be landing at Google: give it a moment before
     // the read-back decides whether to resend.
-    journal.table.restore(entries, journal.clock.now(), journal.clock.now() + journal.unsureDelayMs);
+    journal.table.restore(entries, journal.clock.now(), journal.clock.now() + journal.unsureDelayMs, options.destination);
     journal.keys.restore(records, journal.clock.now());
     const live = [...journal.table.values()];
     // Start clean: the replayed state in as few records as possible. Not at any price: a data disk
@@ -92,6 +97,7 @@ export class Journal {
         skippedBytes,
       },
       quarantined,
+      heldForOtherSheets: journal.table.heldForOtherSheets(),
     };
   }
 
@@ -136,6 +142,7 @@ export class Journal {
       sheet,
       rows: fresh,
       at: now,
+      destination: this.destination,
       state: 'pending',
       durable: false,
       attempts: 0,
@@ -146,7 +153,7 @@ export class Journal {
     this.table.add(entry);
     if (claim) this.keys.reserve(claim, now);
     // The key rides in the add record itself: no crash can keep the row and lose its key.
-    const record = { k: 'add', id: entry.id, r: range, rows: fresh, at: now, ...(claim ? { ik: IdempotencyKeys.field(claim) } : {}) };
+    const record = { k: 'add', id: entry.id, r: range, rows: fresh, at: now, d: this.destination, ...(claim ? { ik: IdempotencyKeys.field(claim) } : {}) };
     const write = this.file.append([record], () => {
       entry.durable = true;
       this.rowIds.written(entry.id);
@@ -277,15 +284,15 @@ export class Journal {
     return this.table.due(now);
   }
 
-  /**
-   * Rows a read of `sheet` must show on top of an upstream value fetched from `fetchStartedAt`
-   * (journal-entries.ts).
-   */
   /** Whether rows of `sheet` that reached Google after `t` may have been forgotten (journal-entries.ts). */
   forgotAfter(sheet: string, t: number): boolean {
     return this.table.forgotAfter(sheet, t);
   }
 
+  /**
+   * Rows a read of `sheet` must show on top of an upstream value fetched from `fetchStartedAt`
+   * (journal-entries.ts).
+   */
   rowsFor(sheet: string, fetchStartedAt: number): PendingRow[] {
     return this.table.rowsFor(sheet, fetchStartedAt);
   }
@@ -293,6 +300,13 @@ export class Journal {
   /** Rows not yet confirmed in Google. */
   backlogRows(): number {
     return this.table.backlogRows();
+  }
+
+  /** Rows journaled for other sheets, held (journal-entries.ts). */
+  heldRows(): number {
+    let n = 0;
+    for (const e of this.table.held()) n += e.rows.length;
+    return n;
   }
 
   /** When the oldest row not yet confirmed in Google was journaled; undefined when there is none. */

@@ -12,6 +12,7 @@ import { saveCacheHandoff, takeCacheHandoff, type TakenHandoff } from './cache-h
 import { ChangeFeed, type WatchAnswer } from './change-feed.js';
 import { systemClock, type Clock } from './clock.js';
 import { Flusher } from './flusher.js';
+import { logHeldForOtherSheet } from './held-rows-log.js';
 import { Journal, sheetKey, type Receipt } from './journal.js';
 import { acquireKeeperLock, type KeeperLock } from './lock.js';
 import { fetchRangeFor, mergePending } from './merge.js';
@@ -190,8 +191,9 @@ export class Keeper {
       // Before the journal opens: its done entries are kept while a copy from before them is
       // served, and the restored copies are such copies (cache-handoff.ts).
       await k.restoreCache(dataDir);
-      const { journal, replayed, quarantined } = await Journal.open({
+      const { journal, replayed, quarantined, heldForOtherSheets } = await Journal.open({
         dir: dataDir,
+        destination: k.backend.destination,
         ...(o.clock ? { clock: o.clock } : {}),
         ...(o.unsureDelayMs !== undefined ? { unsureDelayMs: o.unsureDelayMs } : {}),
         idempotencyTtlMs: s.CORRAL_IDEMPOTENCY_TTL * 1000,
@@ -222,6 +224,7 @@ export class Keeper {
           `keeper: the write journal ended in a write cut short by a crash (never acknowledged); truncated, its bytes copied to ${quarantined.path}`,
         );
       }
+      for (const held of heldForOtherSheets) logHeldForOtherSheet(o.logger, journal.path, held, k.backend.destination, k.clock.now());
       if (replayed.pending + replayed.unsure > 0 || replayed.truncatedBytes > 0 || replayed.skippedLines > 0) {
         o.logger.info({ event: 'journal.replayed', journal: journal.path, ...replayed }, 'keeper: replaying the write journal (unsure entries are read back before any resend)');
       }
@@ -439,6 +442,8 @@ export class Keeper {
       writeTokensLeft: this.writeQuota.tokensLeft(),
       readQueue: this.readQuota.queued(),
       journalBacklogRows: this.journal.backlogRows(),
+      // Rows journaled for another sheet (SHEET_ID changed while they waited): never sent here.
+      journalHeldRows: this.journal.heldRows(),
       // Appends refused because the journal could not be written (disk full): the app answers them
       // 503 not_saved. journalWritable is false from a refusal until an append is written again.
       journalWritable: !this.writeFailures.failing,

@@ -27,6 +27,7 @@ export function paced(backend: SheetsBackend, before: BeforeAttempt): SheetsBack
     kind: backend.kind,
     description: backend.description,
     source: backend.source,
+    destination: backend.destination,
     async getValues(range, signal, onRetry) {
       await before({ kind: 'read' }, signal);
       return backend.getValues(range, signal, onRetry);

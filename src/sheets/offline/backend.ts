@@ -79,6 +79,8 @@ export class OfflineBackend implements SheetsBackend {
   readonly kind = 'offline' as const;
   readonly description: string;
   readonly source: string;
+  /** The offline sheet lives in the data dir beside the journal, and moves with it. */
+  readonly destination = 'the offline sheet';
   /** Appends run one at a time: each rewrites a whole tab. */
   private chain: Promise<unknown> = Promise.resolve();
 

@@ -129,9 +129,11 @@ function renderStats(s) {
   set('sheets-quota', `${fmt.int(sh.quota_reads_left)} / ${fmt.int(sh.quota_writes_left)}`);
   // Rows stuck behind a failing append show their age; a busy minute's backlog has none worth showing.
   const backlog = sh.journal_oldest_seconds > 0 ? `${fmt.int(sh.journal_backlog)} (oldest ${fmt.int(sh.journal_oldest_seconds)}s)` : fmt.int(sh.journal_backlog);
+  // Rows of another sheet (SHEET_ID changed while they waited) are never sent here: the operator's to settle.
+  const held = sh.journal_held_rows > 0 ? `; ${fmt.int(sh.journal_held_rows)} held for another sheet` : '';
   // A journal that cannot be written (disk full) refuses every event: say it before the backlog.
-  set('sheets-journal', sh.journal_writable === false ? `cannot write: events refused (${fmt.int(sh.journal_appends_refused)}); ${backlog}` : backlog);
-  $('sheets-journal').dataset.bad = String(sh.journal_writable === false);
+  set('sheets-journal', (sh.journal_writable === false ? `cannot write: events refused (${fmt.int(sh.journal_appends_refused)}); ${backlog}` : backlog) + held);
+  $('sheets-journal').dataset.bad = String(sh.journal_writable === false || sh.journal_held_rows > 0);
   set('sheets-failing', fmt.int(sh.ranges_failing));
   $('sheets-failing').dataset.bad = String(sh.ranges_failing > 0);
   set('sheets-stale', sh.max_stale_seconds === null ? '–' : `${sh.max_stale_seconds}s`);
