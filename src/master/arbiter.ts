@@ -481,7 +481,9 @@ export class Arbiter {
     // drains the ready ones gracefully, each only once a worker of the old generation is ready to
     // take its place (cutting them at once dropped their requests and the capacity).
     this.loaded = r.previous;
-    this.o.configureLogs?.(r.previous.settings);
+    // Back to the previous file, when the reload had moved the master's lines (the logger says
+    // whether it could): a later reload's restart_needed names the file it writes to.
+    if (this.o.configureLogs?.(r.previous.settings) ?? true) this.masterLogFile = displayValue('CORRAL_LOG_FILE', r.previous.settings.CORRAL_LOG_FILE);
     this.gens.rollBack();
     // The count that served before the reload, TTIN/TTOU included: the new settings' count had
     // already drained the excess of a larger one, which is now forked again.

@@ -1163,6 +1163,45 @@ test('a reload that moves CORRAL_LOG_FILE where the master cannot follow warns o
   }
 });
 
+test('a reload rolled back after it moved the log file: the master writes to the old file again, and later reloads name that one as running', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'corral-arbiter-log-'));
+  const [fileA, fileB] = [join(dir, 'a.log'), join(dir, 'b.log')];
+  // As the logger does: a file can move to another file, not to stdout.
+  let writingTo: string | undefined = fileA;
+  const configureLogs = (next: { CORRAL_LOG_FILE?: string | undefined }) => {
+    if (next.CORRAL_LOG_FILE === writingTo) return true;
+    if (writingTo === undefined || next.CORRAL_LOG_FILE === undefined) return false;
+    writingTo = next.CORRAL_LOG_FILE;
+    return true;
+  };
+  const t = await setup({ CORRAL_WORKERS: '1', CORRAL_BOOT_ATTEMPTS: '2', CORRAL_LOG_FILE: fileA }, false, { configureLogs });
+  try {
+    t.bootAll();
+    t.setNextEnv({ CORRAL_LOG_FILE: fileB });
+    t.arbiter.record('reload');
+    t.arbiter.tick();
+    assert.equal(writingTo, fileB, 'the reload moved the master to the new file');
+    const failed = t.runUntilLogged('reload.failed', () => {
+      for (const c of t.children) if (c.identity.generation === 2 && !c.exited) c.exit(3);
+    });
+    assert.ok(failed, 'reload rolled back');
+    assert.equal(writingTo, fileA, 'the rollback moved it back');
+
+    // Back to stdout ('' is unset), where a master that writes to a file cannot follow.
+    t.setNextEnv({ CORRAL_LOG_FILE: '' });
+    t.arbiter.record('reload');
+    t.arbiter.tick();
+    // The reload's answer (POST /api/admin/reload, corral reload) names the file the master writes to.
+    const outcome = t.arbiter.view().reloadOutcome();
+    assert.equal(outcome?.outcome, 'started');
+    const logFile = outcome?.outcome === 'started' ? outcome.restartNeeded.find((r) => r.setting === 'CORRAL_LOG_FILE') : undefined;
+    assert.deepEqual([logFile?.running, logFile?.configured], [fileA, '(unset)']);
+  } finally {
+    t.log.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
 test('a worker that exits by itself after reporting an uncaught exception is counted once', async () => {
   const t = await setup();
   try {
