@@ -17,14 +17,48 @@ function currentResponse(socket: Duplex): ServerResponse | undefined {
   return (socket as Duplex & { _httpMessage?: ServerResponse | null })._httpMessage ?? undefined;
 }
 
-/** That response if its headers have not gone out yet: the error came in its request's body. */
-function pendingResponse(socket: Duplex): ServerResponse | undefined {
+/**
+ * That response if its request is still arriving (headers read, body not whole): a parser error
+ * now came in that request's body. Once a request is whole, the parser reads on into the next
+ * one, pipelined behind it, and an error then is that next request's.
+ */
+function unfinishedResponse(socket: Duplex): ServerResponse | undefined {
   const res = currentResponse(socket);
-  return res && !res.headersSent ? res : undefined;
+  return res && !res.req.complete ? res : undefined;
+}
+
+/** Set on a socket whose raw answer waits for the answers before it: the parser's later errors are the same one. */
+const REPLY_QUEUED = Symbol('corral.replyQueued');
+type QueuingSocket = Duplex & { [REPLY_QUEUED]?: true };
+
+/**
+ * Writes `text` once every answer node:http still owes on `socket` has gone out (or the
+ * connection closed): answers go in the order of the requests (RFC 9112 section 9.3.2).
+ */
+function replyAfterAnswers(socket: QueuingSocket, text: string): void {
+  socket[REPLY_QUEUED] = true;
+  const next = (): void => {
+    // node:http hands the socket to the next pipelined response before this 'close' (its own
+    // 'finish' listener runs first), so the loop finds each one in turn.
+    const res = currentResponse(socket);
+    if (res) res.once('close', next);
+    // Not writable: that answer closed the connection (Connection: close), or the client went.
+    else if (socket.writable) socket.end(text);
+  };
+  next();
 }
 
 function rawReply(socket: Duplex, status: number, reason: string, error: string, message: string): void {
+  const body = JSON.stringify({ error, message });
+  const text = `HTTP/1.1 ${status} ${reason}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`;
   const started = currentResponse(socket);
+  if (started?.req.complete) {
+    // The error is in a request pipelined behind a whole one the app is still answering (a POST
+    // whose handler awaits the keeper): that one gets its own answer, and its side effects are
+    // real, so the raw answer waits for it rather than replacing it.
+    replyAfterAnswers(socket, text);
+    return;
+  }
   // An answer whose every byte is already written (a pipelined request answered at once, before
   // node:http parsed the next one) is whole on the wire: the raw answer follows it.
   const midAnswer = started !== undefined && started.headersSent && !started.writableEnded;
@@ -35,12 +69,10 @@ function rawReply(socket: Duplex, status: number, reason: string, error: string,
     socket.destroy();
     return;
   }
-  // That request's own response will never go out: its access line must say what the client
-  // got, not 499.
-  const pending = pendingResponse(socket);
-  if (pending) answeredOnSocket(pending, status);
-  const body = JSON.stringify({ error, message });
-  socket.end(`HTTP/1.1 ${status} ${reason}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`);
+  // The error came in that request's body: its own response will never go out, and its access
+  // line must say what the client got, not 499.
+  if (started && !started.headersSent) answeredOnSocket(started, status);
+  socket.end(text);
 }
 
 const LF = 0x0a;
@@ -79,6 +111,8 @@ export function overflowedInRequestLine(err: Error & { rawPacket?: unknown; byte
 /** Maps parser errors to JSON answers. */
 export function attachClientErrorHandler(server: Server, onError: (code: string) => void): void {
   server.on('clientError', (err: NodeJS.ErrnoException, socket: Duplex) => {
+    // A raw answer is already queued: the parser, failed, reports every later read the same way.
+    if ((socket as QueuingSocket)[REPLY_QUEUED]) return;
     const code = err.code ?? 'UNKNOWN';
     onError(code);
     // The client went away (a reset, or its end of the connection in the middle of a request:
@@ -93,7 +127,7 @@ export function attachClientErrorHandler(server: Server, onError: (code: string)
       else rawReply(socket, 431, 'Request Header Fields Too Large', 'headers_too_large', 'request headers are too large');
     }
     else if (code === 'ERR_HTTP_REQUEST_TIMEOUT') {
-      const what = pendingResponse(socket) ? 'the request body was' : 'request headers were';
+      const what = unfinishedResponse(socket) ? 'the request body was' : 'request headers were';
       rawReply(socket, 408, 'Request Timeout', 'request_timeout', `${what} not received in time`);
     } else rawReply(socket, 400, 'Bad Request', 'bad_request', `malformed request (${code})`);
   });

@@ -26,9 +26,14 @@ describe('worker server: protocol errors node:http would answer without a body',
   before(async () => {
     const { settings } = loadSettings({ env: { CORRAL_ENV_FILE: 'none', CORRAL_BIND: '127.0.0.1:0', CORRAL_LOG_LEVEL: 'silent' } });
     const { logger } = createLogger(settings, { role: 'worker', worker: 1, generation: 1 });
-    const app = (_req: unknown, res: import('node:http').ServerResponse) => {
-      res.writeHead(200, { 'content-type': 'text/plain' });
-      res.end('app answered');
+    const app = (req: import('node:http').IncomingMessage, res: import('node:http').ServerResponse) => {
+      const answer = () => {
+        res.writeHead(200, { 'content-type': 'text/plain' });
+        res.end(`app answered ${req.url ?? ''}`);
+      };
+      // /later answers after node:http has parsed what follows the request in the same read.
+      if (req.url?.startsWith('/later')) setImmediate(answer);
+      else answer();
     };
     worker = createWorkerServer(app, { settings, logger, accessLogger: undefined, workerId: 1, generation: 1, perWorkerCap: 10, onServed: () => undefined });
     worker.server.on('connection', (s: Socket) => (lastConnection = s));
@@ -181,6 +186,12 @@ describe('worker server: protocol errors node:http would answer without a body',
     assert.match(tooLong, /^HTTP\/1\.1 200 [^]*app answered[^]*HTTP\/1\.1 414 [^]*uri_too_long/);
     const garbage = await exchange(port, 'GET / HTTP/1.1\r\nHost: x\r\n\r\nTHIS IS NOT HTTP\r\n\r\n');
     assert.match(garbage, /^HTTP\/1\.1 200 [^]*app answered[^]*HTTP\/1\.1 400 [^]*bad_request/);
+  });
+
+  it('answers whole pipelined requests still being handled first, in order, and the malformed one after them', async () => {
+    const answer = await exchange(port, 'GET /later/1 HTTP/1.1\r\nHost: x\r\n\r\nGET /later/2 HTTP/1.1\r\nHost: x\r\n\r\nTHIS IS NOT HTTP\r\n\r\n');
+    assert.match(answer, /^HTTP\/1\.1 200 [^]*app answered \/later\/1[^]*HTTP\/1\.1 200 [^]*app answered \/later\/2[^]*HTTP\/1\.1 400 [^]*bad_request/);
+    assert.equal(answer.match(/HTTP\/1\.1 /g)?.length, 3, 'one answer each, none replaced');
   });
 });
 
