@@ -25,6 +25,7 @@ import { loadSessionSecret } from './secret.js';
 import { createSessions } from './session.js';
 import { describeError } from '../errors.js';
 import { RepeatedFailures } from '../log/repeated-failure.js';
+import { dropBodyAndClose } from '../http/lingering-close.js';
 import { pathOfTarget } from '../http/logged-target.js';
 import { StreamFailureLog } from './stream-failure-log.js';
 
@@ -116,10 +117,12 @@ export async function createApp(ctx: AppContext): Promise<RequestListener> {
       return;
     }
     if (err instanceof HttpError) {
-      // A body left unread (a 413, a 404 for a POST) is not worth reading through: close instead.
-      // A request without a body keeps its connection (req.complete is still false while the
-      // handler runs synchronously, so it cannot tell the two apart).
-      if (!req.complete && hasBody(req)) res.setHeader('Connection', 'close');
+      // A body left unread (a 413, a 404 for a POST) is not worth reading through for keep-alive:
+      // the connection closes, but only once the client has sent it (read and dropped, within a
+      // bound), else the client, still uploading, gets a reset instead of this answer. A request
+      // without a body keeps its connection (req.complete is still false while the handler runs
+      // synchronously, so it cannot tell the two apart).
+      if (!req.complete && hasBody(req)) dropBodyAndClose(req, res);
       sendError(res, err);
       return;
     }

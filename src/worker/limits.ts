@@ -4,7 +4,7 @@
 
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
-import { lingerOnClose } from './lingering-close.js';
+import { lingerOnClose } from '../http/lingering-close.js';
 import { answeredOnSocket } from './request-stats.js';
 
 export interface LimitSettings {

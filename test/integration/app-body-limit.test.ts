@@ -7,6 +7,7 @@ import { connect } from 'node:net';
 import { test } from 'node:test';
 import { readLogLines, startCorral } from '../helpers/corral.js';
 import { prepareWorkDir } from '../fixtures/offline-sheet.js';
+import { uploadThenRead } from '../helpers/upload.js';
 
 /** Sends `head` then `body` in chunks on a fresh connection; resolves with all it read until close. */
 function chunkedPost(port: number, path: string, body: string): Promise<string> {
@@ -39,6 +40,33 @@ test('a chunked body over the body limit gets 413, and the app logs no error for
     await c.stop();
     const errors = readLogLines(c.logFile).filter((l) => l.level === 'error' || l.level === 'fatal');
     assert.deepEqual(errors.map((l) => `${String(l.event)}: ${String(l.msg)}`), []);
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('an answer the app gives before it has read the whole body (413, 404, 415, 401) reaches a client still uploading, not a reset', async () => {
+  const dir = prepareWorkDir();
+  const c = await startCorral({ cwd: dir, workers: 1, env: { CORRAL_RATE_LIMIT: '0' } });
+  const port = Number(new URL(c.url).port);
+  try {
+    const json = 'Content-Type: application/json\r\n';
+    for (const [path, headers, chunked, status, error] of [
+      // Over the app's 16 KiB, under the worker's CORRAL_LIMIT_REQUEST_BODY_BYTES (1 MiB) for the declared one.
+      ['/api/login', json, true, 413, 'body_too_large'],
+      ['/api/login', json, false, 413, 'body_too_large'],
+      ['/api/nope', json, true, 404, 'not_found'],
+      ['/api/login', 'Content-Type: text/plain\r\n', false, 415, 'unsupported_media_type'],
+      ['/api/events', json, true, 401, 'unauthorized'],
+    ] as const) {
+      const what = `POST ${path} ${chunked ? 'chunked' : 'Content-Length'} → ${status}`;
+      const r = await uploadThenRead({ port, head: `POST ${path} HTTP/1.1\r\nHost: x\r\n${headers}`, bodyBytes: chunked ? 8 << 20 : 1_000_000, chunked, timeoutMs: 15_000 });
+      assert.equal(r.error, undefined, `${what}: the client saw ${String(r.error)} after reading ${JSON.stringify(r.answer.slice(0, 60))}`);
+      assert.match(r.answer, new RegExp(`^HTTP/1\\.1 ${status} `), what);
+      assert.match(r.answer, /\r\nconnection: close\r\n/i, what);
+      assert.equal((JSON.parse(r.answer.slice(r.answer.indexOf('\r\n\r\n') + 4)) as { error: string }).error, error, what);
+    }
+  } finally {
+    await c.stop();
     rmSync(dir, { recursive: true, force: true });
   }
 });

@@ -9,6 +9,7 @@ import type { HostMonitor, HostSample } from '../../src/master/host-monitor.js';
 import { createLogger } from '../../src/log/logger.js';
 import { CorralError } from '../../src/errors.js';
 import { child, createFakeView, testSettings, type FakeView } from '../fixtures/fake-admin-view.js';
+import { uploadThenRead } from '../helpers/upload.js';
 
 const TOKEN = 'admin-token-0123456789abcdef';
 const logger = createLogger({ CORRAL_LOG_FILE: undefined, CORRAL_LOG_LEVEL: 'silent' }, { role: 'master' }).logger;
@@ -222,6 +223,24 @@ describe('admin server with a token', () => {
     assert.equal(j.error, 'invalid_json');
     assert.match(j.message, /send \{"delta":1\} or \{"delta":-1\}/);
     assert.equal(view.deltas.length, deltasBefore);
+  });
+
+  it('answers a client still uploading a body it refuses (413 over 1 KiB, 401, 404) with JSON it can read, not a reset', async () => {
+    const port = Number(new URL(base).port);
+    const head = (path: string, token: boolean) => `POST ${path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n${token ? `Authorization: Bearer ${TOKEN}\r\n` : ''}`;
+    for (const [path, token, chunked, status, error] of [
+      ['/api/admin/workers', true, true, 413, 'body_too_large'],
+      ['/api/admin/workers', true, false, 413, 'body_too_large'],
+      ['/api/admin/workers', false, true, 401, 'unauthorized'],
+      ['/api/admin/nope', true, true, 404, 'not_found'],
+    ] as const) {
+      const what = `POST ${path} ${chunked ? 'chunked' : 'Content-Length'} → ${status}`;
+      // Python's http.client sends the whole body before it reads the answer.
+      const r = await uploadThenRead({ port, head: head(path, token), bodyBytes: chunked ? 8 << 20 : 1_000_000, chunked, timeoutMs: 15_000 });
+      assert.equal(r.error, undefined, `${what}: the client saw ${String(r.error)} after reading ${JSON.stringify(r.answer.slice(0, 60))}`);
+      assert.match(r.answer, new RegExp(`^HTTP/1\\.1 ${status} `), what);
+      assert.equal((JSON.parse(r.answer.slice(r.answer.indexOf('\r\n\r\n') + 4)) as { error: string }).error, error, what);
+    }
   });
 
   it(`holds at most ${ADMIN_MAX_CONNECTIONS} connections: one more is closed at once, and the API answers again once they go`, async () => {

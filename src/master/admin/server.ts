@@ -7,6 +7,7 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import type { AddressInfo } from 'node:net';
 import { CorralError, describeError } from '../../errors.js';
 import { sendJson } from '../../http/json.js';
+import { dropBodyAndClose } from '../../http/lingering-close.js';
 import { pathOfTarget } from '../../http/logged-target.js';
 import { urlOfTarget } from '../../http/target.js';
 import type { Logger } from '../../log/logger.js';
@@ -201,8 +202,10 @@ export async function startAdminServer(view: AdminView, logger: Logger, options:
             if (req.socket.destroyed || !req.socket.writable) return;
             throw err;
           }
-          // The rest of a body too large is not read: close rather than drain it for keep-alive.
-          return fail(res, err.status, err.error, err.message, err.status === 413 ? { Connection: 'close' } : {});
+          // The rest of a body too large is not kept for keep-alive: the connection closes once the
+          // client has sent it (read and dropped, within a bound), so it reads the 413, not a reset.
+          if (err.status === 413) dropBodyAndClose(req, res);
+          return fail(res, err.status, err.error, err.message);
         }
         const delta = (body as { delta?: unknown } | null)?.delta;
         if (delta !== 1 && delta !== -1) return send(res, 400, { success: false, error: 'invalid_field', field: 'delta', message: 'delta must be 1 or -1' });
