@@ -1,5 +1,6 @@
 // Per-worker connection cap. A connection over the cap is still parsed (so the client reads a
-// proper HTTP answer, not a reset), gets an immediate 503 JSON with Retry-After, and is closed.
+// proper HTTP answer, not a reset), gets an immediate 503 JSON with Retry-After, and is closed
+// (after a short linger when a body is still arriving).
 // Over-cap connections that never send a request are dropped after a short timeout.
 //
 // Idle connections give way: at the cap, a new connection takes the slot of an idle one
@@ -15,12 +16,20 @@
 // Refusals and closures are each reported once per burst (its start and its end), never one by one.
 
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
+import { lingerOnClose } from '../http/lingering-close.js';
 import { createBurst, type BurstReport } from './burst.js';
 import type { HostConnectionGauge } from './connection-gauge.js';
 import { createIdleConnections, type TrackedSocket } from './idle-connections.js';
 
 const OVER_CAP = Symbol('corral.overCap');
 const OVER_CAP_IDLE_MS = 2000;
+/**
+ * How long an over-cap connection's upload is read and dropped after its 503, so that a client
+ * still sending it reads the 503 rather than a reset (lingering-close.ts). Short: the connection
+ * holds no slot but does hold a descriptor and the parser's time, and its client is told to retry
+ * in a second anyway.
+ */
+const OVER_CAP_LINGER_MS = 1000;
 /**
  * How often a worker with a host gauge looks whether another refused a connection for want of
  * room (connection-gauge.ts): one read of shared memory, well within the refused client's
@@ -199,6 +208,9 @@ export function attachConnectionCap(server: Server, initialCap: number, report?:
             ? { current: hostFull.current, max: hostFull.max }
             : { current: counted.size, max: cap };
       const body = JSON.stringify({ error: 'server_full', message: `server full (${used.current}/${used.max})`, retry_after: 1 });
+      // Its body, if one is on its way, is dropped as it comes (node:http dumps a request whose
+      // answer is sent), until the client stops or the short linger ends.
+      lingerOnClose(socket, OVER_CAP_LINGER_MS);
       res.writeHead(503, {
         'content-type': 'application/json',
         'content-length': Buffer.byteLength(body),

@@ -10,6 +10,7 @@ import { createCounterTable, openCounterTable } from '../../src/counter-table.js
 import { hostConnectionGauge } from '../../src/worker/connection-gauge.js';
 import { SILENT_GRACE_MS } from '../../src/worker/idle-connections.js';
 import { createWorkerServer, type WorkerServer } from '../../src/worker/server.js';
+import { uploadThenRead } from '../helpers/upload.js';
 
 /** One request on a new connection: its status line. */
 function statusOf(port: number): Promise<string> {
@@ -96,6 +97,16 @@ describe('connection cap while the master says the host is FULL', () => {
     });
     assert.match(answer, /^HTTP\/1\.1 503 /);
     assert.doesNotMatch(answer, /100 Continue/);
+  });
+
+  it('answers an over-cap request whose large body is still arriving with the 503 its client reads, not a reset', async () => {
+    await hold(3);
+    for (const chunked of [true, false]) {
+      // Python's http.client sends the whole body before it reads the answer.
+      const r = await uploadThenRead({ port, head: 'POST /upload HTTP/1.1\r\nHost: x\r\n', bodyBytes: 8 << 20, chunked, timeoutMs: 15_000 });
+      assert.equal(r.error, undefined, `${chunked ? 'chunked' : 'Content-Length'}: the client saw ${String(r.error)} after reading ${JSON.stringify(r.answer.slice(0, 60))}`);
+      assert.match(r.answer, /^HTTP\/1\.1 503 [^]*"error":"server_full"/);
+    }
   });
 
   it('never takes more connections than it had when told the host is FULL, even under its own cap', async () => {
