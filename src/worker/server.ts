@@ -21,6 +21,7 @@ import { pathOfTarget } from '../http/logged-target.js';
 import { closeAfterAnswer, withoutConnection } from './connection-close.js';
 import { BURST_QUIET_MS } from './burst.js';
 import { attachConnectionCap, type ConnectionCap, type HostGaugeCap } from './connection-cap.js';
+import { isHealthTarget } from './health-target.js';
 import { attachClientErrorHandler, enforceRequestLimits, refuseConnect, refuseExpectation } from './limits.js';
 import { createRequestStats, type RequestStats } from './request-stats.js';
 import { attachSendTimeout } from './send-timeout.js';
@@ -29,9 +30,6 @@ const netClose = NetServer.prototype.close;
 
 /** A drain waits at most this long, after the last connection closed, for the responses on it to close. */
 const RESPONSES_CLOSE_WAIT_MS = 1000;
-
-/** Answered by every worker, whatever the app, for load balancers. */
-export const HEALTH_PATH = '/api/admin/health';
 
 export interface WorkerServer {
   readonly server: Server;
@@ -105,7 +103,7 @@ export function createWorkerServer(app: RequestListener, o: WorkerServerOptions)
     // without the 100, and the client never uploads it.
     if (continueFirst) res.writeContinue();
     // HEAD too (node:http sends the headers without the body): load balancers probe with either.
-    if (req.url === HEALTH_PATH && (req.method === 'GET' || req.method === 'HEAD')) {
+    if ((req.method === 'GET' || req.method === 'HEAD') && isHealthTarget(req.url, hostStopping)) {
       // A worker draining for a reload or a recycle is one of a host that goes on serving: a 503
       // there, read on a kept-alive connection by a load balancer's health check (Envoy reuses
       // its connection), took the whole host out of rotation during a zero-downtime reload.
