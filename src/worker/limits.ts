@@ -1,10 +1,11 @@
 // Request limits with clear JSON errors: URL length (414), header count/size (431), body size
-// (413), slow headers (408) and malformed requests (400). Node's parser detects most of them and reports through
+// (413), slow headers (408), methods node:http does not know (501) and malformed requests (400). Node's parser detects most of them and reports through
 // 'clientError'; we answer with JSON instead of its bare default.
 
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { lingerOnClose } from '../http/lingering-close.js';
+import { unknownMethodMessage, unknownMethodOf } from '../http/unknown-method.js';
 import { answeredOnSocket } from './request-stats.js';
 
 export interface LimitSettings {
@@ -129,7 +130,11 @@ export function attachClientErrorHandler(server: Server, onError: (code: string)
     else if (code === 'ERR_HTTP_REQUEST_TIMEOUT') {
       const what = unfinishedResponse(socket) ? 'the request body was' : 'request headers were';
       rawReply(socket, 408, 'Request Timeout', 'request_timeout', `${what} not received in time`);
-    } else rawReply(socket, 400, 'Bad Request', 'bad_request', `malformed request (${code})`);
+    } else {
+      const method = unknownMethodOf(err);
+      if (method !== undefined) rawReply(socket, 501, 'Not Implemented', 'method_not_implemented', unknownMethodMessage(method));
+      else rawReply(socket, 400, 'Bad Request', 'bad_request', `malformed request (${code})`);
+    }
   });
 }
 

@@ -51,6 +51,17 @@ describe('admin server: requests refused before the routes', () => {
     assert.deepEqual({ ...jsonOf(answer), message: '' }, { success: false, error: 'bad_request', message: '' });
   });
 
+  it('answers a method node:http does not know (BREW, or get: methods are case-sensitive) 501 method_not_implemented, with no parser code', async () => {
+    for (const method of ['BREW', 'get']) {
+      const { answer } = await exchange(server.port, `${method} /api/admin/stats HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n`);
+      assert.match(answer, /^HTTP\/1\.1 501 /, method);
+      const body = jsonOf(answer);
+      assert.equal(body.error, 'method_not_implemented', method);
+      assert.ok(body.message.includes(method), body.message);
+      assert.doesNotMatch(answer, /HPE_/);
+    }
+  });
+
   it('answers headers over 16 KiB 431 headers_too_large in JSON', async () => {
     const { answer } = await exchange(server.port, `GET /api/admin/stats HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Pad: ${'x'.repeat(20_000)}\r\n\r\n`);
     assert.match(answer, /^HTTP\/1\.1 431 /);

@@ -93,6 +93,21 @@ describe('worker server: protocol errors node:http would answer without a body',
     assert.match(chunked, /^HTTP\/1\.1 200 [^]*app answered/);
   });
 
+  it('answers a method node:http does not know (BREW, or get: methods are case-sensitive) with 501 JSON method_not_implemented, no parser code', async () => {
+    for (const method of ['BREW', 'get', 'GETX']) {
+      const answer = await exchange(port, `${method} /api/players HTTP/1.1\r\nHost: x\r\n\r\n`);
+      assert.match(answer, /^HTTP\/1\.1 501 Not Implemented\r\n/, method);
+      assert.match(answer, /connection: close/i);
+      const body = jsonBody(answer);
+      assert.equal(body.error, 'method_not_implemented', method);
+      assert.ok(body.message.includes(method), body.message);
+      assert.doesNotMatch(answer, /HPE_|app answered/);
+    }
+    // Behind a whole request, pipelined: after its answer.
+    const pipelined = await exchange(port, 'GET /later HTTP/1.1\r\nHost: x\r\n\r\nBREW / HTTP/1.1\r\nHost: x\r\n\r\n');
+    assert.match(pipelined, /^HTTP\/1\.1 200 [^]*app answered \/later[^]*HTTP\/1\.1 501 [^]*method_not_implemented/);
+  });
+
   it('answers an Expect other than 100-continue with 417 JSON expectation_failed', async () => {
     const answer = await exchange(port, 'POST / HTTP/1.1\r\nHost: x\r\nExpect: 200-ok\r\nContent-Length: 2\r\n\r\n{}');
     assert.match(answer, /^HTTP\/1\.1 417 /);

@@ -1,9 +1,11 @@
-// Requests node:http refuses before the admin routes see them (malformed, headers too large, too
-// slow) and CONNECT, answered in the admin API's JSON like every other refusal: node's own answers
-// are a bare status line with no body, which a script reading `.error` cannot tell apart.
+// Requests node:http refuses before the admin routes see them (malformed, a method it does not
+// know, headers too large, too slow) and CONNECT, answered in the admin API's JSON like every
+// other refusal: node's own answers are a bare status line with no body, which a script reading
+// `.error` cannot tell apart.
 
 import type { Server, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
+import { unknownMethodMessage, unknownMethodOf } from '../../http/unknown-method.js';
 
 /** The response of the request on this socket that node:http already handed to the routes, if any. */
 function currentResponse(socket: Duplex): ServerResponse | undefined {
@@ -34,7 +36,11 @@ export function answerClientErrors(server: Server): void {
     else if (code === 'ERR_HTTP_REQUEST_TIMEOUT') {
       const what = currentResponse(socket) ? 'the request body was' : 'the request headers were';
       rawReply(socket, 408, 'Request Timeout', 'request_timeout', `${what} not received in time`);
-    } else rawReply(socket, 400, 'Bad Request', 'bad_request', `malformed HTTP request (${code})`);
+    } else {
+      const method = unknownMethodOf(err);
+      if (method !== undefined) rawReply(socket, 501, 'Not Implemented', 'method_not_implemented', unknownMethodMessage(method));
+      else rawReply(socket, 400, 'Bad Request', 'bad_request', `malformed HTTP request (${code})`);
+    }
   });
   // With no listener node:http destroys a CONNECT's socket without a word, which reads as a reset.
   server.on('connect', (_req, socket: Duplex) => rawReply(socket, 405, 'Method Not Allowed', 'method_not_allowed', 'CONNECT is not allowed: the admin API is not a proxy'));
