@@ -9,7 +9,13 @@ export interface PreparedJson {
   readonly headers: Readonly<Record<string, string | number>>;
 }
 
-function jsonHeaders(length: number, extra: Readonly<Record<string, string>>): Record<string, string | number> {
+/**
+ * The same headers as lines of an answer written straight to the socket (a refusal node:http
+ * reports before any response exists), each ending in CRLF; Content-Length is the caller's.
+ */
+export const JSON_HEADER_LINES = 'content-type: application/json; charset=utf-8\r\ncache-control: no-store\r\nx-content-type-options: nosniff\r\n';
+
+export function jsonHeaders(length: number, extra: Readonly<Record<string, string>>): Record<string, string | number> {
   return {
     ...extra,
     'Content-Type': 'application/json; charset=utf-8',

@@ -16,6 +16,7 @@
 // Refusals and closures are each reported once per burst (its start and its end), never one by one.
 
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
+import { jsonHeaders } from '../http/json.js';
 import { lingerOnClose } from '../http/lingering-close.js';
 import { createBurst, type BurstReport } from './burst.js';
 import type { HostConnectionGauge } from './connection-gauge.js';
@@ -211,12 +212,7 @@ export function attachConnectionCap(server: Server, initialCap: number, report?:
       // Its body, if one is on its way, is dropped as it comes (node:http dumps a request whose
       // answer is sent), until the client stops or the short linger ends.
       lingerOnClose(socket, OVER_CAP_LINGER_MS);
-      res.writeHead(503, {
-        'content-type': 'application/json',
-        'content-length': Buffer.byteLength(body),
-        'retry-after': '1',
-        connection: 'close',
-      });
+      res.writeHead(503, jsonHeaders(Buffer.byteLength(body), { 'Retry-After': '1', Connection: 'close' }));
       res.end(body);
       refused++;
       refusals.count(fields);

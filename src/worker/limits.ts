@@ -4,6 +4,7 @@
 
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
+import { JSON_HEADER_LINES, jsonHeaders } from '../http/json.js';
 import { lingerOnClose } from '../http/lingering-close.js';
 import { unknownMethodMessage, unknownMethodOf } from '../http/unknown-method.js';
 import { answeredOnSocket } from './request-stats.js';
@@ -51,7 +52,7 @@ function replyAfterAnswers(socket: QueuingSocket, text: string): void {
 
 function rawReply(socket: Duplex, status: number, reason: string, error: string, message: string): void {
   const body = JSON.stringify({ error, message });
-  const text = `HTTP/1.1 ${status} ${reason}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`;
+  const text = `HTTP/1.1 ${status} ${reason}\r\n${JSON_HEADER_LINES}content-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`;
   const started = currentResponse(socket);
   if (started?.req.complete) {
     // The error is in a request pipelined behind a whole one the app is still answering (a POST
@@ -161,7 +162,7 @@ export function refuseConnect(socket: Duplex): void {
 
 function reply(res: ServerResponse, status: number, error: string, message: string): void {
   const body = JSON.stringify({ error, message });
-  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body), connection: 'close' });
+  res.writeHead(status, jsonHeaders(Buffer.byteLength(body), { Connection: 'close' }));
   res.end(body);
 }
 

@@ -17,6 +17,7 @@ import type { Settings } from '../config/schema.js';
 import type { Logger } from '../log/logger.js';
 import { RepeatedFailures } from '../log/repeated-failure.js';
 import { describeError } from '../errors.js';
+import { sendJson } from '../http/json.js';
 import { pathOfTarget } from '../http/logged-target.js';
 import { closeAfterAnswer, withoutConnection } from './connection-close.js';
 import { BURST_QUIET_MS } from './burst.js';
@@ -57,12 +58,6 @@ export interface WorkerServerOptions {
   /** The host's exact count and cap, when workers accept on their own and the shared table is there. */
   readonly hostGauge?: HostGaugeCap;
   readonly onServed: (served: number) => void;
-}
-
-function sendJson(res: ServerResponse, status: number, body: unknown): void {
-  const text = JSON.stringify(body);
-  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });
-  res.end(text);
 }
 
 export function createWorkerServer(app: RequestListener, o: WorkerServerOptions): WorkerServer {

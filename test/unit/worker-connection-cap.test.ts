@@ -109,6 +109,21 @@ describe('connection cap while the master says the host is FULL', () => {
     }
   });
 
+  it('gives its 503 the JSON headers of every other answer', async () => {
+    await hold(3);
+    const answer = await new Promise<string>((resolve, reject) => {
+      const s = connect(port, '127.0.0.1', () => s.write('GET / HTTP/1.1\r\nHost: x\r\n\r\n'));
+      let out = '';
+      s.on('data', (d: Buffer) => (out += d.toString()));
+      s.on('close', () => resolve(out));
+      s.on('error', reject);
+    });
+    assert.match(answer, /^HTTP\/1\.1 503 /);
+    assert.match(answer, /\r\ncontent-type: application\/json; charset=utf-8\r\n/i);
+    assert.match(answer, /\r\ncache-control: no-store\r\n/i);
+    assert.match(answer, /\r\nx-content-type-options: nosniff\r\n/i);
+  });
+
   it('never takes more connections than it had when told the host is FULL, even under its own cap', async () => {
     await hold(2);
     worker.cap.setHostFull(true, 3, 3);

@@ -108,6 +108,23 @@ describe('worker server: protocol errors node:http would answer without a body',
     assert.match(pipelined, /^HTTP\/1\.1 200 [^]*app answered \/later[^]*HTTP\/1\.1 501 [^]*method_not_implemented/);
   });
 
+  it("gives its own answers (raw refusals, refusals before the app, health) the JSON headers of every other answer", async () => {
+    for (const request of [
+      'THIS IS NOT HTTP\r\n\r\n',
+      'BREW / HTTP/1.1\r\nHost: x\r\n\r\n',
+      'GET /anything HTTP/1.1\r\n\r\n',
+      'POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip, chunked\r\n\r\n0\r\n\r\n',
+      'GET /api/admin/health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n',
+    ]) {
+      const answer = await exchange(port, request);
+      const head = answer.slice(0, answer.indexOf('\r\n\r\n'));
+      const what = `${request.split('\r\n')[0] ?? ''} → ${head.split('\r\n')[0] ?? ''}`;
+      assert.match(head, /\r\ncontent-type: application\/json; charset=utf-8\r\n/i, what);
+      assert.match(head, /\r\ncache-control: no-store\r\n/i, what);
+      assert.match(head, /\r\nx-content-type-options: nosniff\r\n/i, what);
+    }
+  });
+
   it('answers an Expect other than 100-continue with 417 JSON expectation_failed', async () => {
     const answer = await exchange(port, 'POST / HTTP/1.1\r\nHost: x\r\nExpect: 200-ok\r\nContent-Length: 2\r\n\r\n{}');
     assert.match(answer, /^HTTP\/1\.1 417 /);

@@ -5,6 +5,7 @@
 
 import type { Server, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
+import { JSON_HEADER_LINES } from '../../http/json.js';
 import { unknownMethodMessage, unknownMethodOf } from '../../http/unknown-method.js';
 
 /** The response of the request on this socket that node:http already handed to the routes, if any. */
@@ -20,7 +21,7 @@ function rawReply(socket: Duplex, status: number, reason: string, error: string,
     return;
   }
   const body = JSON.stringify({ success: false, error, message });
-  socket.end(`HTTP/1.1 ${status} ${reason}\r\ncontent-type: application/json; charset=utf-8\r\ncontent-length: ${Buffer.byteLength(body)}\r\ncache-control: no-store\r\nconnection: close\r\n\r\n${body}`);
+  socket.end(`HTTP/1.1 ${status} ${reason}\r\n${JSON_HEADER_LINES}content-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`);
 }
 
 /** Answers node:http's client errors and CONNECT on the admin listener with JSON. */
