@@ -210,8 +210,9 @@ export function attachConnectionCap(server: Server, initialCap: number, report?:
             : { current: counted.size, max: cap };
       const body = JSON.stringify({ error: 'server_full', message: `server full (${used.current}/${used.max})`, retry_after: 1 });
       // Its body, if one is on its way, is dropped as it comes (node:http dumps a request whose
-      // answer is sent), until the client stops or the short linger ends.
-      lingerOnClose(socket, OVER_CAP_LINGER_MS);
+      // answer is sent), until the client stops or the short linger ends. A request without one
+      // leaves nothing unread: its connection closes at once, as cheap as before.
+      if (req.headers['transfer-encoding'] !== undefined || (req.headers['content-length'] ?? '0') !== '0') lingerOnClose(socket, OVER_CAP_LINGER_MS);
       res.writeHead(503, jsonHeaders(Buffer.byteLength(body), { 'Retry-After': '1', Connection: 'close' }));
       res.end(body);
       refused++;
