@@ -6,8 +6,8 @@ import type { IncomingMessage } from 'node:http';
  * The whole body, with plain stream events: an async iterator over the request costs more than
  * the rest of a login. Over the limit, reading stops (paused, not drained) and the promise rejects
  * with `tooLarge()`; the caller answers 413 through dropBodyAndClose (lingering-close.ts), which
- * drops the rest as it comes and closes once the client has sent it. A client
- * that goes away before the end of its body rejects it too, so no reader waits forever.
+ * drops the rest as it comes and closes once the client has sent it. A client that goes away
+ * before the end of its body rejects it too, so no reader waits forever.
  */
 export function readBodyWithin(req: IncomingMessage, limitBytes: number, tooLarge: () => Error): Promise<Buffer> {
   return new Promise((resolve, reject) => {

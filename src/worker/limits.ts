@@ -1,6 +1,7 @@
 // Request limits with clear JSON errors: URL length (414), header count/size (431), body size
-// (413), slow headers (408), methods node:http does not know (501) and malformed requests (400). Node's parser detects most of them and reports through
-// 'clientError'; we answer with JSON instead of its bare default.
+// (413), slow headers (408), methods node:http does not know (501) and malformed requests (400).
+// Node's parser detects most of them and reports through 'clientError'; we answer with JSON
+// instead of its bare default.
 
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
