@@ -446,8 +446,89 @@ describe('emulator values endpoints', () => {
       body: JSON.stringify({ valueInputOption: 'RAW', data: [{ range: 'Grid!A20', values: [['kept?']] }, { range: 'Grid!Y1:AA1', values: [['y', 'z', 'aa']] }] }),
     });
     assert.equal(batch.status, 400);
-    assert.match(batch.body.error.message, /^Range \(Grid!Y1:AA1\) exceeds grid limits/);
+    assert.match(batch.body.error.message, /^Invalid data\[1\]: Range \(Grid!Y1:AA1\) exceeds grid limits/, 'Google names the entry of a batch');
     assert.equal(emu.getSheet(emu.spreadsheetId, 'Grid')?.[19]?.[0], undefined, 'the batch wrote none of its ranges');
+  });
+});
+
+describe('emulator: what Google refuses before it reads a request', () => {
+  let emu: Emulator;
+  let base: string;
+  let token: string;
+  before(async () => {
+    emu = await startEmulator();
+    const key = emu.registerServiceAccount();
+    emu.share(emu.spreadsheetId, key.client_email, 'writer');
+    token = (await tokenRequest(emu, { grant_type: JWT_BEARER_GRANT, assertion: assertion(key) })).body.access_token;
+    base = `${emu.url}/v4/spreadsheets/${emu.spreadsheetId}`;
+    emu.setSheet(emu.spreadsheetId, 'Strict', [['a', 'b']]);
+  });
+  after(() => emu.close());
+  const headers = () => ({ authorization: `Bearer ${token}`, 'content-type': 'application/json' });
+  const put = (q: string, body: unknown, extra: Record<string, string> = {}) =>
+    call(`${base}/values/${encodeRangeForPath('Strict!A2')}?valueInputOption=RAW${q}`, { method: 'PUT', headers: { ...headers(), ...extra }, body: JSON.stringify(body) });
+
+  it("refuses a query parameter the method does not take (a misspelt one), and takes Google's system parameters", async () => {
+    const typo = await put('&includeValuesInResponce=true', { values: [['x']] });
+    assert.equal(typo.status, 400);
+    assert.equal(typo.body.error.message, 'Invalid JSON payload received. Unknown name "includeValuesInResponce": Cannot bind query parameter. Field \'includeValuesInResponce\' could not be found in request message.');
+    const read = await call(`${base}/values/${encodeRangeForPath('Strict!A1')}?valueRenderOptions=FORMULA`, { headers: headers() });
+    assert.equal(read.status, 400);
+    assert.match(read.body.error.message, /Unknown name "valueRenderOptions"/);
+    const batchGet = await call(`${base}/values:batchGet?ranges=Strict&valueInputOption=RAW`, { headers: headers() });
+    assert.match(batchGet.body.error.message, /Unknown name "valueInputOption"/, 'a write option on a read');
+    const system = await call(`${base}/values/${encodeRangeForPath('Strict!A1')}?prettyPrint=false&fields=values&quotaUser=u1&%24.xgafv=2`, { headers: headers() });
+    assert.equal(system.status, 200, JSON.stringify(system.body));
+    assert.equal(emu.getSheet(emu.spreadsheetId, 'Strict')?.length, 1, 'nothing refused was written');
+  });
+
+  it('refuses a body field its message does not have, at the top and in a batch entry, and a body not sent as JSON', async () => {
+    const field = await put('', { values: [['x']], valuse: [['y']] });
+    assert.equal(field.status, 400);
+    assert.equal(field.body.error.message, 'Invalid JSON payload received. Unknown name "valuse": Cannot find field.');
+    const batch = (body: unknown) => call(`${base}/values:batchUpdate`, { method: 'POST', headers: headers(), body: JSON.stringify(body) });
+    assert.match((await batch({ valueInputOption: 'RAW', bogus: 1, data: [] })).body.error.message, /^Invalid JSON payload received\. Unknown name "bogus": Cannot find field\.$/);
+    const nested = await batch({ valueInputOption: 'RAW', data: [{ range: 'Strict!C1', values: [['q']], junk: 2 }] });
+    assert.equal(nested.body.error.message, 'Invalid JSON payload received. Unknown name "junk" at \'data[0]\': Cannot find field.');
+    const form = await put('', { values: [['x']] }, { 'content-type': 'application/x-www-form-urlencoded' });
+    assert.equal(form.status, 400);
+    assert.match(form.body.error.message, /^Invalid JSON payload received\. Unknown name "\{/);
+    assert.equal((await put('', { range: 'Strict!A2', majorDimension: 'ROWS', values: [['ok']] }, { 'content-type': 'application/json; charset=utf-8' })).status, 200);
+    assert.deepEqual(emu.getSheet(emu.spreadsheetId, 'Strict'), [['a', 'b'], ['ok']]);
+  });
+
+  it('names the entry of a batch a range error is in', async () => {
+    const r = await call(`${base}/values:batchUpdate`, { method: 'POST', headers: headers(), body: JSON.stringify({ valueInputOption: 'RAW', data: [{ range: 'Strict!D1', values: [['d']] }, { range: 'Nope!A1', values: [['n']] }] }) });
+    assert.deepEqual(r.body, { error: { code: 400, message: 'Invalid data[1]: Unable to parse range: Nope!A1', status: 'INVALID_ARGUMENT' } });
+  });
+
+  it('counts the tabs a batch updated by tab, a title with a "!" included', async () => {
+    emu.setSheet(emu.spreadsheetId, 'a!b', [['1']]);
+    emu.setSheet(emu.spreadsheetId, 'a!c', [['1']]);
+    const r = await call(`${base}/values:batchUpdate`, { method: 'POST', headers: headers(), body: JSON.stringify({ valueInputOption: 'RAW', data: [{ range: "'a!b'!B1", values: [['x']] }, { range: "'a!c'!B1", values: [['y']] }] }) });
+    assert.equal(r.status, 200, JSON.stringify(r.body));
+    assert.equal(r.body.totalUpdatedSheets, 2);
+  });
+
+  it('takes a raw ":" in a range (Sheet1!A:A), and only :append as the custom verb', async () => {
+    const whole = await call(`${base}/values/Strict!A:A`, { headers: headers() });
+    assert.equal(whole.status, 200, JSON.stringify(whole.body));
+    assert.equal(whole.body.range, 'Strict!A1:A1000');
+    const cells = await call(`${base}/values/Strict!A1:B1`, { headers: headers() });
+    assert.deepEqual(cells.body.values, [['a', 'b']]);
+  });
+
+  it('USER_ENTERED: refuses text Google would parse (a formula, a number, a date, a boolean) rather than keep it as typed; keeps text and forced text', async () => {
+    const put2 = (values: unknown[][]) =>
+      call(`${base}/values/${encodeRangeForPath('Strict!E1:J1')}?valueInputOption=USER_ENTERED`, { method: 'PUT', headers: headers(), body: JSON.stringify({ values }) });
+    for (const [cell, what] of [['=1+1', 'a formula'], ['007', 'a number'], ['1.50', 'a number'], ['1,234', 'a number'], ['50%', 'a number'], ['$5', 'a number'], ['2024-03-02', 'a date'], ['12:30', 'a time'], ['true', 'a boolean']]) {
+      const r = await put2([[cell]]);
+      assert.equal(r.status, 400, cell);
+      assert.match(r.body.error.message, new RegExp(`^valueInputOption=USER_ENTERED is not emulated for "${cell!.replace(/[$.+]/g, '\\$&')}" at 'values' \\(Google would parse it as ${what};`), cell);
+    }
+    const text = await put2([['abc', "'007", 'P001', 'ev-42', 7, false]]);
+    assert.equal(text.status, 200, JSON.stringify(text.body));
+    assert.deepEqual(emu.getSheet(emu.spreadsheetId, 'Strict')?.[0]?.slice(4), ['abc', '007', 'P001', 'ev-42', '7', 'FALSE']);
   });
 });
 

@@ -7,6 +7,8 @@ import { Accounts, type IssuedToken } from './accounts.js';
 import { ApiError, INVALID_CREDENTIALS, MISSING_API_KEY, NOT_FOUND, PERMISSION_DENIED } from './api-error.js';
 import type { EmulatorMethod } from './faults.js';
 import { withoutDefaults } from './http-util.js';
+import { BATCH_UPDATE_FIELDS, checkBodyType, checkFields, checkQuery, VALUE_RANGE_FIELDS } from './request-fields.js';
+import { checkUserEntered } from './user-entered.js';
 import { insertDataOption, readOptions, responseOptions, valueInputOption } from './value-options.js';
 import type { Spreadsheet, Store, UpdatePlan } from './store.js';
 
@@ -39,9 +41,11 @@ export function matchValuesRoute(httpMethod: string, rawPath: string): ValuesRou
   if (m[2] === 'batchUpdate') return httpMethod === 'POST' ? { method: 'values.batchUpdate', spreadsheetId } : undefined;
   let segment = m[3] ?? '';
   let verb: string | undefined;
-  // The range is percent-encoded, so a raw ':' can only start the custom verb (`:append`).
+  // The custom verb (`:append`) follows a raw ':'. A range may hold one too, unencoded (Google's
+  // own samples send `values/Sheet1!A1:D5`, and clients send `Sheet1!A:A`), but never ends in
+  // `:append`: a column has at most three letters.
   const colon = segment.lastIndexOf(':');
-  if (colon !== -1 && /^:[a-zA-Z]+$/.test(segment.slice(colon))) {
+  if (colon !== -1 && segment.slice(colon + 1) === 'append') {
     verb = segment.slice(colon + 1);
     segment = segment.slice(0, colon);
   }
@@ -52,7 +56,6 @@ export function matchValuesRoute(httpMethod: string, rawPath: string): ValuesRou
     throw new ApiError(400, `Unable to parse range: ${segment}`);
   }
   if (verb === 'append') return httpMethod === 'POST' ? { method: 'values.append', spreadsheetId, range } : undefined;
-  if (verb !== undefined) return undefined;
   if (httpMethod === 'GET') return { method: 'values.get', spreadsheetId, range };
   if (httpMethod === 'PUT') return { method: 'values.update', spreadsheetId, range };
   return undefined;
@@ -181,8 +184,20 @@ export interface ValuesResult {
   readonly rowsAppended: number;
 }
 
-/** Runs a values call that passed the auth, quota and sharing checks. */
-export function runValues(store: Store, sheet: Spreadsheet, route: ValuesRoute, query: URLSearchParams, body: Buffer): ValuesResult {
+/** A request body that must be a ValueRange (append, update). */
+function valueRangeBody(body: Buffer): Record<string, unknown> {
+  const o = parseJson(body);
+  checkFields(o, VALUE_RANGE_FIELDS);
+  return o;
+}
+
+/**
+ * Runs a values call that passed the auth, quota and sharing checks. `contentType` is the
+ * request's, which Google reads the body by.
+ */
+export function runValues(store: Store, sheet: Spreadsheet, route: ValuesRoute, query: URLSearchParams, body: Buffer, contentType?: string): ValuesResult {
+  checkQuery(route.method, query);
+  if (isWrite(route.method)) checkBodyType(contentType, body);
   switch (route.method) {
     case 'values.get':
       return { body: store.get(sheet, route.range ?? '', readOptions(query)), rowsAppended: 0 };
@@ -197,28 +212,42 @@ export function runValues(store: Store, sheet: Spreadsheet, route: ValuesRoute, 
       const userEntered = valueInputOption(query.get('valueInputOption'));
       const insert = insertDataOption(query.get('insertDataOption'));
       const include = responseOptions(query.get('includeValuesInResponse'), query.get('responseValueRenderOption'), query.get('responseDateTimeRenderOption'));
-      const values = valuesOf(parseJson(body), '');
+      const values = valuesOf(valueRangeBody(body), '');
+      if (userEntered) checkUserEntered(values, '');
       const res = store.append(sheet, route.range ?? '', values, userEntered, insert);
       return { body: { ...res, updates: withUpdatedData(store, sheet, res.updates, include) }, rowsAppended: values.length };
     }
     case 'values.update': {
       const userEntered = valueInputOption(query.get('valueInputOption'));
       const include = responseOptions(query.get('includeValuesInResponse'), query.get('responseValueRenderOption'), query.get('responseDateTimeRenderOption'));
-      const values = valuesOf(parseJson(body), '');
+      const values = valuesOf(valueRangeBody(body), '');
+      if (userEntered) checkUserEntered(values, '');
       return { body: withUpdatedData(store, sheet, store.update(sheet, route.range ?? '', values, userEntered), include), rowsAppended: 0 };
     }
     case 'values.batchUpdate': {
       const o = parseJson(body);
+      checkFields(o, BATCH_UPDATE_FIELDS);
       const userEntered = valueInputOption(o.valueInputOption);
       const include = responseOptions(o.includeValuesInResponse, o.responseValueRenderOption, o.responseDateTimeRenderOption);
       const data = o.data ?? [];
       if (!Array.isArray(data)) throw new ApiError(400, "Invalid value at 'data': expected a list");
       const checked = data.map((d, i) => {
         if (typeof d !== 'object' || d === null || typeof (d as { range?: unknown }).range !== 'string') throw new ApiError(400, `Invalid data[${i}]: missing range`);
-        return { range: (d as { range: string }).range, values: valuesOf(d as Record<string, unknown>, `data[${i}].`) };
+        checkFields(d as Record<string, unknown>, VALUE_RANGE_FIELDS, `data[${i}]`);
+        const values = valuesOf(d as Record<string, unknown>, `data[${i}].`);
+        if (userEntered) checkUserEntered(values, `data[${i}].`);
+        return { range: (d as { range: string }).range, values };
       });
       // Check every range first so a bad one fails the whole batch, as Google does.
-      const plans = checked.map((d) => store.planUpdate(sheet, d.range, d.values));
+      // Google names the entry a range error is in ("Invalid data[0]: Unable to parse range: ...").
+      const plans = checked.map((d, i) => {
+        try {
+          return store.planUpdate(sheet, d.range, d.values);
+        } catch (err) {
+          if (err instanceof ApiError && err.code === 400) throw new ApiError(400, `Invalid data[${i}]: ${err.message}`, err.reason, err.metadata);
+          throw err;
+        }
+      });
       const written = checked.map((d, i) => store.applyUpdate(sheet, plans[i] as UpdatePlan, d.values, userEntered));
       // Read back once every range is written: "the values of the cells after updates were applied".
       const responses: WireUpdateValuesResponse[] = written.map((r) => withUpdatedData(store, sheet, r, include));
@@ -227,7 +256,9 @@ export function runValues(store: Store, sheet: Spreadsheet, route: ValuesRoute, 
         totalUpdatedRows: responses.reduce((n, r) => n + (r.updatedRows ?? 0), 0),
         totalUpdatedColumns: responses.reduce((n, r) => n + (r.updatedColumns ?? 0), 0),
         totalUpdatedCells: responses.reduce((n, r) => n + (r.updatedCells ?? 0), 0),
-        totalUpdatedSheets: new Set(responses.map((r) => r.updatedRange.split('!')[0])).size,
+        // "The total number of sheets where at least one cell in the sheet was updated": by tab,
+        // not by the text before a '!' (a tab's title may hold one).
+        totalUpdatedSheets: new Set(plans.filter((_, i) => (responses[i]?.updatedCells ?? 0) > 0).map((p) => p.tab)).size,
         responses,
       });
       return { body: res, rowsAppended: 0 };
