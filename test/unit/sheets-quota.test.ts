@@ -3,6 +3,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
+import { systemClock } from '../../src/sheets/keeper/clock.js';
 import { QuotaBucket, QUOTA_WINDOW_MS } from '../../src/sheets/keeper/quota.js';
 import { QUOTA_LEDGER_FILE, QuotaLedger } from '../../src/sheets/keeper/quota-ledger.js';
 import { captureLogger } from '../fixtures/capture-logger.js';
@@ -198,6 +199,37 @@ describe('quota ledger', () => {
           writeFileSync(path, JSON.stringify({ v: 1, reads: [], writes: [], keepers }));
           assert.equal(QuotaLedger.open(dir, bucketsOn(clock, 5), log.logger).keepersSeen(), undefined, JSON.stringify(keepers));
         }
+      } finally {
+        log.close();
+      }
+    });
+  });
+
+  it("keeps a count of keepers dated by the keeper's real clock, whose times have a fraction of a millisecond: written whole, read back, and kept by the next keeper's writes", async () => {
+    await withDir(async (dir) => {
+      const log = await captureLogger();
+      try {
+        const path = join(dir, QUOTA_LEDGER_FILE);
+        // The keeper's clock (monotonicNow): not a whole number of ms, almost always.
+        let at = systemClock.now();
+        while (Number.isInteger(at)) at = systemClock.now();
+        const clock = new FakeClock(at);
+        const first = QuotaLedger.open(dir, bucketsOn(clock, 5), log.logger);
+        first.recordKeepers({ keepers: 2, at });
+        const [keepers, writtenAt] = JSON.parse(readFileSync(path, 'utf8')).keepers as [number, number];
+        assert.equal(keepers, 2);
+        assert.ok(Number.isInteger(writtenAt) && Math.abs(writtenAt - at) <= 0.5, `written as a whole ms: ${writtenAt} for ${at}`);
+        first.close();
+        // The next keeper (restarted while Redis is away) takes it, and its own grants keep it.
+        const second = bucketsOn(clock, 5);
+        const ledger = QuotaLedger.open(dir, second, log.logger);
+        assert.equal(ledger.keepersSeen()?.keepers, 2, 'the count is read back');
+        assert.ok(second.reads.tryAcquire());
+        assert.equal(JSON.parse(readFileSync(path, 'utf8')).keepers?.[0], 2, "kept in the file the next keeper writes");
+        ledger.close();
+        // A file an earlier version wrote, with the fraction in it, is read too.
+        writeFileSync(path, JSON.stringify({ v: 1, reads: [], writes: [], keepers: [3, 1795678499089.1167] }));
+        assert.deepEqual(QuotaLedger.open(dir, bucketsOn(clock, 5), log.logger).keepersSeen(), { keepers: 3, at: 1795678499089.1167 });
       } finally {
         log.close();
       }

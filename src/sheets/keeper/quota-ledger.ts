@@ -47,7 +47,10 @@ const EMPTY: LedgerContents = { reads: [], writes: [] };
 function keepersOf(value: unknown): KeepersSeen | undefined {
   if (!Array.isArray(value) || value.length !== 2) return undefined;
   const [keepers, at] = value as unknown[];
-  return Number.isSafeInteger(keepers) && (keepers as number) >= 1 && Number.isSafeInteger(at) ? { keepers: keepers as number, at: at as number } : undefined;
+  // Any finite time: the keeper's clock (monotonicNow) has a fraction of a millisecond, and files
+  // written before times were rounded hold it. Refusing it lost the count, so a keeper restarted
+  // while Redis was away spent the whole limit instead of its share.
+  return Number.isSafeInteger(keepers) && (keepers as number) >= 1 && typeof at === 'number' && Number.isFinite(at) ? { keepers: keepers as number, at } : undefined;
 }
 
 function countsOf(value: unknown): SecondCount[] {
@@ -162,7 +165,7 @@ export class QuotaLedger {
   }
 
   private write(): void {
-    const contents = { v: 1, reads: this.seconds.reads.entries(), writes: this.seconds.writes.entries(), ...(this.keepers ? { keepers: [this.keepers.keepers, this.keepers.at] } : {}) };
+    const contents = { v: 1, reads: this.seconds.reads.entries(), writes: this.seconds.writes.entries(), ...(this.keepers ? { keepers: [this.keepers.keepers, Math.round(this.keepers.at)] } : {}) };
     try {
       writeNewPrivateFileSync(this.tmpPath, JSON.stringify(contents));
       renameSync(this.tmpPath, this.path);
