@@ -16,6 +16,21 @@ function database(text: string | null, url: string): number | undefined {
 }
 
 /**
+ * `text` decoded from the URL's percent-encoding. A bad sequence (a bare `%` in a password) made
+ * decodeURIComponent throw a bare "URI malformed", which named neither the part nor the fix.
+ */
+function decoded(text: string, part: string, shown: string): string {
+  try {
+    return decodeURIComponent(text);
+  } catch {
+    throw new CorralError(
+      'CORRAL_ERR_CONFIG_INVALID',
+      `REDIS_URL ${shown}: ${part} holds an invalid % sequence; special characters in it must be percent-encoded (% as %25, @ as %40, : as %3A, / as %2F; e.g. node -p 'encodeURIComponent(process.argv[1])' 'the password')`,
+    );
+  }
+}
+
+/**
  * The connection options REDIS_URL stands for. `tlsCa`: the CA certificates (PEM) a rediss://
  * server's certificate is checked against, in place of the system's (REDIS_TLS_CA_FILE).
  */
@@ -30,13 +45,13 @@ export function redisTarget(raw: string, tlsCa?: Buffer): { options: RedisOption
   if (shownUrl.password) shownUrl.password = '***';
   shownUrl.searchParams.delete('password');
   const shown = shownUrl.href;
-  const username = decodeURIComponent(url.username) || url.searchParams.get('user') || undefined;
-  const password = decodeURIComponent(url.password) || url.searchParams.get('password') || undefined;
+  const username = decoded(url.username, 'the user', shown) || url.searchParams.get('user') || undefined;
+  const password = decoded(url.password, 'the password', shown) || url.searchParams.get('password') || undefined;
   const auth: RedisOptions = { ...(username ? { username } : {}), ...(password ? { password } : {}) };
   if (url.protocol === 'unix:') {
     if (!url.pathname || url.pathname === '/') throw new CorralError('CORRAL_ERR_CONFIG_INVALID', `REDIS_URL ${shown}: no socket path; write unix:///path/to/redis.sock`);
     const db = database(url.searchParams.get('db'), shown);
-    return { options: { path: decodeURIComponent(url.pathname), ...auth, ...(db !== undefined ? { db } : {}) }, shown };
+    return { options: { path: decoded(url.pathname, 'the socket path', shown), ...auth, ...(db !== undefined ? { db } : {}) }, shown };
   }
   if (url.protocol !== 'redis:' && url.protocol !== 'rediss:') throw new CorralError('CORRAL_ERR_CONFIG_INVALID', `REDIS_URL ${shown}: unknown scheme ${url.protocol}; expected ${REDIS_URL_TEXT}`);
   if (!url.hostname) throw new CorralError('CORRAL_ERR_CONFIG_INVALID', `REDIS_URL ${shown}: no host; expected ${REDIS_URL_TEXT}`);

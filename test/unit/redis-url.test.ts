@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { loadSettings } from '../../src/config/load.js';
-import { ConfigError } from '../../src/errors.js';
+import { ConfigError, CorralError } from '../../src/errors.js';
 import { redisTarget } from '../../src/redis/url.js';
 
 describe('REDIS_URL', () => {
@@ -32,6 +32,24 @@ describe('REDIS_URL', () => {
     assert.throws(() => redisTarget('redis://h:6379/db1'), /database must be a number from 0 to 15/);
     assert.throws(() => redisTarget('unix://'), /no socket path; write unix:\/\/\/path\/to\/redis.sock/);
     assert.throws(() => redisTarget('http://h:6379'), /unknown scheme http:/);
+  });
+
+  it('a user, password or socket path with a bad % sequence is named, with how to write special characters (not a bare "URI malformed"), and the password is not shown', () => {
+    const refused = (url: string, part: RegExp) =>
+      assert.throws(
+        () => redisTarget(url),
+        (err: unknown) =>
+          err instanceof CorralError && err.code === 'CORRAL_ERR_CONFIG_INVALID' && part.test(err.message) && /invalid % sequence/.test(err.message) && /percent-encoded/.test(err.message) && !/URI malformed/.test(err.message) && !err.message.includes('p%ZZ'),
+      );
+    refused('redis://:p%ZZ@127.0.0.1:6379', /the password/);
+    refused('rediss://u%E0%A4%A@cache.example:6390', /the user/);
+    refused('unix:///run/redis/re%ZZdis.sock', /the socket path/);
+    // Well-encoded special characters are decoded.
+    assert.equal(redisTarget('redis://:p%40ss%25w%2Fd@127.0.0.1:6379').options.password, 'p@ss%w/d');
+    assert.throws(
+      () => loadSettings({ env: { CORRAL_ENV_FILE: 'none', REDIS_URL: 'redis://:p%ZZ@127.0.0.1:6379' } }),
+      (err: unknown) => err instanceof ConfigError && /REDIS_URL/.test(err.message) && /the password holds an invalid % sequence/.test(err.message) && !err.message.includes('p%ZZ'),
+    );
   });
 
   it('is checked when settings load: a bad URL is a config problem (redacted); without SHEET_ID it is said to do nothing', () => {
