@@ -6,11 +6,15 @@
 //
 // Said to the operator: the first connection (redis.connected), an outage once when it begins and
 // then at most once a minute while it lasts (redis.unavailable), and its end (redis.recovered).
+// A Redis that answers but refuses (redis.misconfigured, refusal.ts) is no outage: a database it
+// does not have stays refused until a connection selects it; ioredis only emits the SELECT's
+// failure and goes on in database 0, which would mix the sheet's keys with whatever lives there.
 
 import { Redis, type RedisOptions } from 'ioredis';
 import { describeError } from '../errors.js';
 import type { Logger } from '../log/logger.js';
 import { RepeatedFailure } from '../log/repeated-failure.js';
+import { databaseRefusal, isSelectRefusal, type Refusal } from './refusal.js';
 import { readRedisCa, tlsHint } from './tls-ca.js';
 import { redisTarget } from './url.js';
 
@@ -23,6 +27,11 @@ export const REDIS_COMMAND_TIMEOUT_MS = 1000;
 export const REDIS_PAUSE_AFTER_FAILURE_MS = 5000;
 export const CONNECT_TIMEOUT_MS = 2000;
 const RECONNECT_MAX_MS = 5000;
+/**
+ * A refusal is said again at most this often while it lasts: it ends only when someone changes
+ * Redis's settings or REDIS_URL, and a line a minute would bury the log in it.
+ */
+export const REFUSAL_REPEAT_MS = 3_600_000;
 
 export interface RedisLinkOptions {
   readonly url: string;
@@ -39,6 +48,16 @@ export class RedisLink {
   /** Where it connects, for log lines: the URL without its password. */
   readonly target: string;
   private readonly outage = new RepeatedFailure();
+  /** Refusals of Redis's own (a new kind is said at once, as a new RepeatedFailure). */
+  private refusalLog = new RepeatedFailure(Date.now, REFUSAL_REPEAT_MS);
+  private refusalKind: Refusal['kind'] | undefined;
+  /** The database REDIS_URL names (undefined: Redis's default, 0). */
+  private readonly db: number | undefined;
+  /**
+   * This connection's SELECT of that database was refused: every command would go to database 0,
+   * so none is sent until a new connection selects it.
+   */
+  private dbRefused: Error | undefined;
   private everReady = false;
   private closed = false;
   private lastFailureAt = -Infinity;
@@ -46,6 +65,7 @@ export class RedisLink {
   constructor(private readonly o: RedisLinkOptions) {
     const { options, shown } = redisTarget(o.url, o.tlsCaFile === undefined ? undefined : readRedisCa(o.tlsCaFile));
     this.target = shown;
+    this.db = options.db;
     const settings: RedisOptions = {
       ...options,
       connectionName: `corral-keeper-${process.pid}`,
@@ -59,15 +79,23 @@ export class RedisLink {
       lazyConnect: false,
     };
     this.client = new Redis(settings);
+    // A new connection: its SELECT is still to come (sent before its ready check, so answered before 'ready').
+    this.client.on('connect', () => (this.dbRefused = undefined));
     this.client.on('ready', () => this.onReady());
     // ioredis emits 'error' for every failed (re)connection: without a listener it would be thrown.
-    this.client.on('error', (err: Error) => this.onDown(err));
+    // It emits a refused SELECT the same way, and then goes on in database 0.
+    this.client.on('error', (err: Error) => (isSelectRefusal(err) ? this.onDatabaseRefused(err) : this.onDown(err)));
     this.client.on('close', () => this.onDown(new Error('connection closed')));
   }
 
-  /** Whether commands can be sent now (they may still fail). */
+  /** Whether commands can be sent now (they may still fail): connected, in the database REDIS_URL names. */
   get ready(): boolean {
-    return this.client.status === 'ready';
+    return this.client.status === 'ready' && !this.dbRefused;
+  }
+
+  /** Whether the keeper shares through Redis now, as its figures say (redisConnected). */
+  get sharing(): boolean {
+    return this.ready;
   }
 
   /**
@@ -82,7 +110,8 @@ export class RedisLink {
         this.client.off('ready', onReady);
         resolve(ok);
       };
-      const onReady = () => done(true);
+      // The link's own listener came first: a refused database leaves it not ready.
+      const onReady = () => done(this.ready);
       const timer = setTimeout(() => done(false), timeoutMs);
       this.client.on('ready', onReady);
     });
@@ -94,14 +123,49 @@ export class RedisLink {
   }
 
   private onReady(): void {
+    if (this.dbRefused) return;
     // A new connection: the pause after a failed command was for the old one.
     this.lastFailureAt = -Infinity;
     if (!this.everReady) {
       this.everReady = true;
       this.o.logger.info({ event: 'redis.connected', redis: this.target }, `redis: connected to ${this.target}; the Sheets quota, cache and failed-login counts are shared with the other hosts using it`);
     }
-    this.outage.ended((failures) =>
-      this.o.logger.info({ event: 'redis.recovered', redis: this.target, failures }, `redis: ${this.target} reachable again; the Sheets quota, cache and failed-login counts are shared again`),
+    this.recovered();
+  }
+
+  /** Says the end of an outage or a refusal, once the link shares again. */
+  private recovered(): void {
+    if (!this.sharing) return;
+    let failures = 0;
+    let said = false;
+    const count = (n: number) => {
+      failures += n;
+      said = true;
+    };
+    this.outage.ended(count);
+    this.refusalLog.ended(count);
+    this.refusalKind = undefined;
+    if (said) this.o.logger.info({ event: 'redis.recovered', redis: this.target, failures }, `redis: ${this.target} reachable again; the Sheets quota, cache and failed-login counts are shared again`);
+  }
+
+  private onDatabaseRefused(err: Error): void {
+    if (this.closed) return;
+    this.dbRefused = err;
+    this.refused(databaseRefusal(err, this.db), err);
+  }
+
+  /** Redis answered, but refused: said with its fix, at once for a new kind, then at most hourly. */
+  private refused(refusal: Refusal, err: Error): void {
+    if (this.refusalKind !== refusal.kind) {
+      this.refusalLog = new RepeatedFailure(Date.now, REFUSAL_REPEAT_MS);
+      this.refusalKind = refusal.kind;
+    }
+    const what = refusal.kind === 'database' ? `database ${this.db ?? 0}` : refusal.kind === 'scripts' ? "the keeper's scripts" : refusal.kind === 'keys' ? "the keeper's keys" : 'a command of the keeper';
+    this.refusalLog.failed((sinceLastLine, total) =>
+      this.o.logger.error(
+        { event: 'redis.misconfigured', code: 'CORRAL_ERR_REDIS_REFUSED', redis: this.target, refused: refusal.kind, err: describeError(err), fix: refusal.fix, failures: total, since_last_line: sinceLastLine },
+        `redis: ${this.target} refused ${what} (${refusal.reason}): ${refusal.fix}; until then this host reads Google, spends the quota on its own share and counts failed logins alone`,
+      ),
     );
   }
 

@@ -2,10 +2,12 @@
 // write the sheet's keys? One connection, no retries, no quota slot taken, nothing left behind.
 
 import { Redis } from 'ioredis';
+import { databaseRefusal, isSelectRefusal } from './refusal.js';
 import { readRedisCa, tlsHint } from './tls-ca.js';
 import { redisTarget } from './url.js';
 
-export type RedisProbe = { readonly ok: true; readonly shown: string; readonly version: string } | { readonly ok: false; readonly shown: string; readonly message: string };
+/** `refused`: Redis answered but refused (refusal.ts), as opposed to not being reached. */
+export type RedisProbe = { readonly ok: true; readonly shown: string; readonly version: string } | { readonly ok: false; readonly shown: string; readonly message: string; readonly refused: boolean };
 
 export async function probeRedis(url: string, prefix: string, tlsCaFile?: string): Promise<RedisProbe> {
   const { options, shown } = redisTarget(url, tlsCaFile === undefined ? undefined : readRedisCa(tlsCaFile));
@@ -17,6 +19,11 @@ export async function probeRedis(url: string, prefix: string, tlsCaFile?: string
   let step = 'connect';
   try {
     await client.connect();
+    // ioredis emits a refused SELECT as an event and connects all the same, in database 0.
+    if (isSelectRefusal(connectionError)) {
+      const db = options.db;
+      return { ok: false, shown, message: `SELECT ${db ?? 0} (the database in REDIS_URL) failed: ${connectionError.message}: ${databaseRefusal(connectionError, db).fix}`, refused: true };
+    }
     step = 'INFO';
     const info = await client.info('server');
     const version = /redis_version:(\S+)/.exec(info)?.[1] ?? 'unknown';
@@ -30,7 +37,7 @@ export async function probeRedis(url: string, prefix: string, tlsCaFile?: string
   } catch (err) {
     const why = step === 'connect' && connectionError ? connectionError : (err as Error);
     const hint = tlsHint(why);
-    return { ok: false, shown, message: `${step} failed: ${why.message}${hint ? `: ${hint}` : ''}` };
+    return { ok: false, shown, message: `${step} failed: ${why.message}${hint ? `: ${hint}` : ''}`, refused: false };
   } finally {
     client.disconnect();
   }

@@ -9,9 +9,14 @@ import { CorralError } from '../errors.js';
 export const REDIS_URL_PATTERN = /^(redis|rediss|unix):\/\/\S+$/;
 export const REDIS_URL_TEXT = 'a redis://host:port[/db], rediss://host:port[/db] or unix:///path/to/redis.sock URL';
 
+/**
+ * The database number. How many a server has is its own setting (`databases`, 16 by default), so
+ * any whole number is taken here; one the server does not have is refused by its SELECT, which the
+ * keeper and `corral check` say (refusal.ts).
+ */
 function database(text: string | null, url: string): number | undefined {
   if (text === null || text === '') return undefined;
-  if (!/^\d{1,2}$/.test(text)) throw new CorralError('CORRAL_ERR_CONFIG_INVALID', `REDIS_URL ${url}: the database must be a number from 0 to 15 (e.g. redis://127.0.0.1:6379/0), not ${JSON.stringify(text)}`);
+  if (!/^\d{1,9}$/.test(text)) throw new CorralError('CORRAL_ERR_CONFIG_INVALID', `REDIS_URL ${url}: the database must be a whole number, from 0 to 15 on a server with Redis's default of 16 databases (e.g. redis://127.0.0.1:6379/0), not ${JSON.stringify(text)}`);
   return Number(text);
 }
 

@@ -174,6 +174,13 @@ describe('corral check', () => {
       assert.match(ok.stdout, /^OK: service account .* its quota and cache are shared through Redis \d+\.\d+\.\d+ at unix:\/\/\//);
       assert.equal(redis.cli('DBSIZE').trim(), '0', 'nothing left behind');
 
+      // A database the server does not have: ioredis goes on in database 0 after the refused
+      // SELECT; check says so rather than OK.
+      const noDb = await corral(['check'], env({ REDIS_URL: `${redis.url}?db=16` }), dir);
+      assert.equal(noDb.code, 1, noDb.stdout + noDb.stderr);
+      assert.match(noDb.stdout, /^FAIL \(redis\): Redis at unix:\/\/\/.*db=16 \(REDIS_URL\): SELECT 16 \(the database in REDIS_URL\) failed: ERR DB index is out of range: database 16 of REDIS_URL is not one this server has .* \[CORRAL_ERR_REDIS_REFUSED\]/);
+      assert.equal(redis.cli('DBSIZE').trim(), '0', 'nothing written to database 0');
+
       redis.cli('ACL', 'SETUSER', 'noscripts', 'on', '>pw', '~*', '+@all', '-eval', '-evalsha');
       const refused = await corral(['check', '--json'], env({ REDIS_URL: `${redis.url}?user=noscripts&password=pw` }), dir);
       assert.equal(refused.code, 1);

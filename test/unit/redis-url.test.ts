@@ -29,7 +29,8 @@ describe('REDIS_URL', () => {
   });
 
   it('refuses what it cannot use, saying what to write', () => {
-    assert.throws(() => redisTarget('redis://h:6379/db1'), /database must be a number from 0 to 15/);
+    assert.throws(() => redisTarget('redis://h:6379/db1'), /database must be a whole number, from 0 to 15 on a server with Redis's default of 16 databases/);
+    assert.equal(redisTarget('redis://h:6379/31').options.db, 31, 'a server may have more databases: its SELECT says');
     assert.throws(() => redisTarget('unix://'), /no socket path; write unix:\/\/\/path\/to\/redis.sock/);
     assert.throws(() => redisTarget('http://h:6379'), /unknown scheme http:/);
   });
@@ -59,7 +60,7 @@ describe('REDIS_URL', () => {
     );
     assert.throws(
       () => loadSettings({ env: { CORRAL_ENV_FILE: 'none', REDIS_URL: 'redis://:pw@h/x' } }),
-      (err: unknown) => err instanceof ConfigError && /database must be a number/.test(err.message) && !err.message.includes(':pw@'),
+      (err: unknown) => err instanceof ConfigError && /database must be a whole number/.test(err.message) && !err.message.includes(':pw@'),
     );
     const { warnings } = loadSettings({ env: { CORRAL_ENV_FILE: 'none', REDIS_URL: 'redis://127.0.0.1:6379' } });
     assert.ok(warnings.some((w) => /REDIS_URL has no effect without SHEET_ID/.test(w)), warnings.join('\n'));

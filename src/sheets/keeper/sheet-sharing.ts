@@ -59,7 +59,7 @@ export class SheetSharing {
   }
 
   figures(): Record<string, number | boolean> {
-    return { redisConnected: this.link.ready, ...this.quota.figures() };
+    return { redisConnected: this.link.sharing, ...this.quota.figures() };
   }
 
   /** Idempotent. */
