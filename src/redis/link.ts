@@ -9,12 +9,15 @@
 // A Redis that answers but refuses (redis.misconfigured, refusal.ts) is no outage: a database it
 // does not have stays refused until a connection selects it; ioredis only emits the SELECT's
 // failure and goes on in database 0, which would mix the sheet's keys with whatever lives there.
+// A command refused (NOPERM for a user without scripts, WRONGTYPE) stays refused until one of the
+// keeper's scripts is answered: a plain GET that works says nothing of the scripts, and letting it
+// end the refusal made the log say unavailable and recovered in turn while nothing was shared.
 
 import { Redis, type RedisOptions } from 'ioredis';
 import { describeError } from '../errors.js';
 import type { Logger } from '../log/logger.js';
 import { RepeatedFailure } from '../log/repeated-failure.js';
-import { databaseRefusal, isSelectRefusal, type Refusal } from './refusal.js';
+import { databaseRefusal, isSelectRefusal, refusalOf, type Refusal } from './refusal.js';
 import { readRedisCa, tlsHint } from './tls-ca.js';
 import { redisTarget } from './url.js';
 
@@ -58,6 +61,8 @@ export class RedisLink {
    * so none is sent until a new connection selects it.
    */
   private dbRefused: Error | undefined;
+  /** A command Redis refused (refusal.ts); cleared by a script of the keeper's answered. */
+  private refusal: Refusal | undefined;
   private everReady = false;
   private closed = false;
   private lastFailureAt = -Infinity;
@@ -93,9 +98,12 @@ export class RedisLink {
     return this.client.status === 'ready' && !this.dbRefused;
   }
 
-  /** Whether the keeper shares through Redis now, as its figures say (redisConnected). */
+  /**
+   * Whether the keeper shares through Redis now, as its figures say (redisConnected): connected,
+   * and nothing refused (without its scripts, the quota cannot be shared).
+   */
   get sharing(): boolean {
-    return this.ready;
+    return this.ready && !this.refusal;
   }
 
   /**
@@ -160,7 +168,7 @@ export class RedisLink {
       this.refusalLog = new RepeatedFailure(Date.now, REFUSAL_REPEAT_MS);
       this.refusalKind = refusal.kind;
     }
-    const what = refusal.kind === 'database' ? `database ${this.db ?? 0}` : refusal.kind === 'scripts' ? "the keeper's scripts" : refusal.kind === 'keys' ? "the keeper's keys" : 'a command of the keeper';
+    const what = { database: `database ${this.db ?? 0}`, scripts: "the keeper's scripts", keys: "the keeper's keys", login: 'the login', command: 'a command of the keeper' }[refusal.kind];
     this.refusalLog.failed((sinceLastLine, total) =>
       this.o.logger.error(
         { event: 'redis.misconfigured', code: 'CORRAL_ERR_REDIS_REFUSED', redis: this.target, refused: refusal.kind, err: describeError(err), fix: refusal.fix, failures: total, since_last_line: sinceLastLine },
@@ -170,18 +178,35 @@ export class RedisLink {
   }
 
   /**
-   * A command failed while the connection is up (no answer in time, or an error of Redis's own:
-   * an ACL without EVAL, out of memory): said as an outage too, since the hosts then act alone.
+   * A command failed while the connection is up: no answer in time, or an error of Redis's own
+   * that passes (out of memory, loading) is an outage; one that does not (an ACL without EVAL) a
+   * refusal. Either way the hosts act alone meanwhile, and Redis is left alone for a while.
    */
   commandFailed(err: unknown): void {
     this.lastFailureAt = Date.now();
-    this.onDown(err instanceof Error ? err : new Error(String(err)));
+    const e = err instanceof Error ? err : new Error(String(err));
+    const refusal = refusalOf(e);
+    if (!refusal) return this.onDown(e);
+    if (this.closed) return;
+    this.refusal = refusal;
+    this.refused(refusal, e);
   }
 
-  /** A command was answered: ends an outage said by commandFailed (as a reconnection does). */
+  /**
+   * A plain command (GET, SET) was answered: ends an outage said by commandFailed (as a
+   * reconnection does), not a refusal, and while one holds does not shorten the pause after it.
+   */
   commandAnswered(): void {
+    if (this.refusal) return;
     this.lastFailureAt = -Infinity;
-    if (this.outage.failing) this.onReady();
+    this.recovered();
+  }
+
+  /** One of the keeper's scripts was answered: ends an outage and a refusal alike. */
+  scriptAnswered(): void {
+    this.refusal = undefined;
+    this.lastFailureAt = -Infinity;
+    this.recovered();
   }
 
   private onDown(err: Error): void {

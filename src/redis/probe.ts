@@ -1,8 +1,9 @@
 // `corral check`'s look at REDIS_URL: can this host reach Redis, run the keeper's scripts, and
 // write the sheet's keys? One connection, no retries, no quota slot taken, nothing left behind.
 
+import { createHash } from 'node:crypto';
 import { Redis } from 'ioredis';
-import { databaseRefusal, isSelectRefusal } from './refusal.js';
+import { databaseRefusal, isSelectRefusal, refusalOf } from './refusal.js';
 import { readRedisCa, tlsHint } from './tls-ca.js';
 import { redisTarget } from './url.js';
 
@@ -29,6 +30,10 @@ export async function probeRedis(url: string, prefix: string, tlsCaFile?: string
     const version = /redis_version:(\S+)/.exec(info)?.[1] ?? 'unknown';
     step = 'EVAL (the quota is kept by a script)';
     await client.eval('return 1', 0);
+    // The keeper runs its scripts by digest (ioredis's defineCommand: EVALSHA, then EVAL when
+    // Redis has not got the script): a user allowed EVAL but not EVALSHA cannot run them either.
+    step = 'EVALSHA (the keeper runs its scripts by their digest)';
+    await client.evalsha(createHash('sha1').update('return 1').digest('hex'), 0);
     step = `SET and DEL of a key under ${prefix}`;
     const probeKey = `${prefix}:check:${process.pid}`;
     await client.set(probeKey, '1', 'PX', 10_000);
@@ -36,8 +41,9 @@ export async function probeRedis(url: string, prefix: string, tlsCaFile?: string
     return { ok: true, shown, version };
   } catch (err) {
     const why = step === 'connect' && connectionError ? connectionError : (err as Error);
-    const hint = tlsHint(why);
-    return { ok: false, shown, message: `${step} failed: ${why.message}${hint ? `: ${hint}` : ''}`, refused: false };
+    const refusal = refusalOf(why);
+    const hint = tlsHint(why) ?? refusal?.fix;
+    return { ok: false, shown, message: `${step} failed: ${why.message}${hint ? `: ${hint}` : ''}`, refused: refusal !== undefined };
   } finally {
     client.disconnect();
   }

@@ -166,7 +166,7 @@ describe('corral check', () => {
     assert.match(r.stdout, /^FAIL \(credentials\): the token endpoint .* answered 404 for roster@corral-emulator\.iam\.gserviceaccount\.com with no OAuth error \(.*\); check token_uri in GOOGLE_APPLICATION_CREDENTIALS=.*wrong-token-uri\.json \(Google's is https:\/\/oauth2\.googleapis\.com\/token\) \[CORRAL_ERR_SHEETS_AUTH\]$/m);
   });
 
-  it('with REDIS_URL: says the quota and cache are shared; a Redis that cannot be reached, or refuses scripts, is a FAIL (redis)', { skip: redisMissing }, async () => {
+  it('with REDIS_URL: says the quota and cache are shared; a Redis that cannot be reached, refuses scripts or has not the database named, is a FAIL (redis)', { skip: redisMissing }, async () => {
     const redis = await startRedis();
     try {
       const ok = await corral(['check'], env({ REDIS_URL: redis.url }), dir);
@@ -186,9 +186,14 @@ describe('corral check', () => {
       assert.equal(refused.code, 1);
       const verdict = JSON.parse(refused.stdout) as { stage: string; error: { code: string; message: string } };
       assert.equal(verdict.stage, 'redis');
-      assert.equal(verdict.error.code, 'CORRAL_ERR_REDIS');
-      assert.match(verdict.error.message, /EVAL \(the quota is kept by a script\) failed: NOPERM/);
+      assert.equal(verdict.error.code, 'CORRAL_ERR_REDIS_REFUSED');
+      assert.match(verdict.error.message, /EVAL \(the quota is kept by a script\) failed: NOPERM .*: .*grant them \(ACL SETUSER <user> \+eval \+evalsha \+script\) or use a user that may/);
       assert.ok(!refused.stdout.includes('password=pw'), 'the password is not shown');
+      // EVAL allowed but not EVALSHA, which the keeper runs its scripts with: refused too.
+      redis.cli('ACL', 'SETUSER', 'nosha', 'on', '>pw', '~*', '+@all', '-evalsha');
+      const noSha = await corral(['check'], env({ REDIS_URL: `${redis.url}?user=nosha&password=pw` }), dir);
+      assert.equal(noSha.code, 1, noSha.stdout);
+      assert.match(noSha.stdout, /^FAIL \(redis\): .*EVALSHA .* failed: NOPERM .*\+eval \+evalsha \+script.*\[CORRAL_ERR_REDIS_REFUSED\]/);
 
       await redis.kill();
       const down = await corral(['check'], env({ REDIS_URL: redis.url }), dir);

@@ -1,11 +1,16 @@
 // The keeper's link to a real redis-server that answers but refuses what it is asked: a database
-// it does not have. The keeper must never fall back to another database (its keys would mix with
-// whatever lives there, and hosts configured alike would not share): it acts alone, as with Redis
-// away, and says why.
+// it does not have, a user that may not run scripts. The keeper must never fall back to another
+// database (its keys would mix with whatever lives there, and hosts configured alike would not
+// share); a refusal is no outage that any command answered ends: it acts alone, as with Redis
+// away, says why and how to fix it once, and shares again only once the refused command works.
 
 import assert from 'node:assert/strict';
 import { afterEach, beforeEach, describe, it } from 'node:test';
+import { RedisLink } from '../../src/redis/link.js';
 import type { SheetsBackend } from '../../src/sheets/backend.js';
+import { sharedPrefix } from '../../src/sheets/keeper/shared-keys.js';
+import { SharedQuota } from '../../src/sheets/keeper/shared-quota.js';
+import { SharedRanges } from '../../src/sheets/keeper/shared-ranges.js';
 import { SheetSharing, type SharingSettings } from '../../src/sheets/keeper/sheet-sharing.js';
 import { captureLogger, type CapturedLogger } from '../fixtures/capture-logger.js';
 import { redisMissing, redisPerSuite } from '../helpers/redis-server.js';
@@ -24,12 +29,18 @@ describe('the Redis link, refused by the server', { skip: redisMissing }, () => 
   const server = redisPerSuite();
   let log: CapturedLogger;
   const opened: SheetSharing[] = [];
+  const links: RedisLink[] = [];
+  const quotas: SharedQuota[] = [];
+  /** The link's log lines about Redis, by event. */
+  const redisEvents = () => log.lines().filter((l) => typeof l.event === 'string' && l.event.startsWith('redis.'));
 
   beforeEach(async () => {
     log = await captureLogger();
   });
   afterEach(async () => {
     for (const s of opened.splice(0)) await s.close();
+    for (const q of quotas.splice(0)) q.close();
+    for (const l of links.splice(0)) await l.close();
     log.close();
   });
 
@@ -56,5 +67,51 @@ describe('the Redis link, refused by the server', { skip: redisMissing }, () => 
     assert.equal(said[0]?.level, 'error');
     assert.match(String(said[0]?.msg), /database 16/);
     assert.match(String(said[0]?.msg), /DB index is out of range/);
+  });
+
+  it("a user that may not run scripts (ACL … -eval -evalsha -script): one error naming NOPERM and the fix; a plain command answered (a cached range's GET) does not end it; a script answered once the ACL allows them does", async () => {
+    server().cli('ACL', 'SETUSER', 'noscript', 'on', '>pw', '~*', '+@all', '-eval', '-evalsha', '-script');
+    try {
+      // No pause after a failed command: every call below reaches Redis.
+      const link = new RedisLink({ url: `${server().url}?user=noscript&password=pw`, logger: log.logger, pauseAfterFailureMs: 0 });
+      links.push(link);
+      assert.equal(await link.whenReady(3000), true);
+      const prefix = sharedPrefix('google sheet-1 via emulator');
+      const quota = new SharedQuota({ link, prefix, perMinute: { read: 6, write: 6 }, logger: log.logger });
+      quotas.push(quota);
+      const ranges = new SharedRanges({ link, prefix, keepMs: 90_000, claimMs: 5000, ownerId: 'host-a', logger: log.logger });
+      await quota.take('read');
+      assert.equal(quota.figures().aloneQuotaGrants, 1, 'refused: the call went on alone');
+      // A plain command works for this user: it says nothing of the scripts.
+      assert.equal(await ranges.get('Players'), undefined);
+      assert.equal(link.sharing, false, 'not sharing: the quota cannot be');
+      await quota.take('read');
+      assert.equal(await ranges.get('Players'), undefined);
+      assert.equal(quota.figures().aloneQuotaGrants, 2);
+      assert.equal(quota.figures().sharedQuotaGrants, 0);
+      const said = redisEvents();
+      assert.deepEqual(
+        said.map((l) => l.event),
+        ['redis.connected', 'redis.misconfigured'],
+        'one line for the refusal: neither unavailable nor recovered, however often a plain command is answered',
+      );
+      assert.equal(said[1]?.code, 'CORRAL_ERR_REDIS_REFUSED');
+      assert.equal(said[1]?.level, 'error');
+      assert.equal(said[1]?.refused, 'scripts');
+      assert.match(String(said[1]?.msg), /NOPERM/);
+      assert.match(String(said[1]?.msg), /\+eval \+evalsha \+script/);
+      assert.ok(!JSON.stringify(said).includes('pw@') && !JSON.stringify(said).includes('password=pw'), 'the password is not logged');
+      // Fixed on the server: the next script is answered, and that ends it.
+      server().cli('ACL', 'SETUSER', 'noscript', '+eval', '+evalsha', '+script');
+      await quota.take('read');
+      assert.equal(quota.figures().sharedQuotaGrants, 1);
+      assert.equal(link.sharing, true);
+      assert.deepEqual(
+        redisEvents().map((l) => l.event),
+        ['redis.connected', 'redis.misconfigured', 'redis.recovered'],
+      );
+    } finally {
+      server().cli('ACL', 'DELUSER', 'noscript');
+    }
   });
 });

@@ -299,8 +299,9 @@ describe('quota shared through Redis', { skip: redisMissing }, () => {
       const q = await quota(6, `${server().url}?user=noscripts&password=pw`);
       await q.take('read');
       assert.equal(q.figures().aloneQuotaGrants, 1);
-      const said = log.lines().find((l) => l.event === 'redis.unavailable');
-      assert.equal(said?.code, 'CORRAL_ERR_REDIS');
+      // A refusal, not an outage (test/unit/redis-link.test.ts follows it to its end).
+      const said = log.lines().find((l) => l.event === 'redis.misconfigured');
+      assert.equal(said?.code, 'CORRAL_ERR_REDIS_REFUSED');
       assert.match(JSON.stringify(said?.err), /NOPERM/);
       assert.ok(!JSON.stringify(said).includes('pw@'), 'the password is not logged');
     } finally {

@@ -57,7 +57,7 @@ export class SharedLogins {
     try {
       const client = this.o.link.client as unknown as { corralSettleLogin(key: string, failed: string, windowMs: number): Promise<[number, number]> };
       const [failures, msLeft] = await client.corralSettleLogin(this.key(nameHash), failed ? '1' : '0', windowMs);
-      this.o.link.commandAnswered();
+      this.o.link.scriptAnswered();
       return { failures, msLeft };
     } catch (err) {
       this.o.link.commandFailed(err);

@@ -253,7 +253,7 @@ export class SharedQuota {
     const client = this.o.link.client as unknown as { corralQuotaPresent(key: string, id: string, windowMs: number): Promise<number> };
     try {
       const present = await client.corralQuotaPresent(this.presentKey, this.keeperId, QUOTA_WINDOW_MS);
-      this.o.link.commandAnswered();
+      this.o.link.scriptAnswered();
       this.countPresent(present);
     } catch (err) {
       this.o.link.commandFailed(err);
@@ -284,7 +284,7 @@ export class SharedQuota {
       if (this.o.link.usable) {
         try {
           answer = await this.ask(st);
-          this.o.link.commandAnswered();
+          this.o.link.scriptAnswered();
         } catch (err) {
           // Unreachable, too slow, or refused: said in the log; this call goes on alone.
           this.o.link.commandFailed(err);

@@ -159,6 +159,7 @@ export class SharedRanges {
     try {
       const client = this.o.link.client as unknown as { corralReleaseClaim(key: string, token: string): Promise<number> };
       await client.corralReleaseClaim(this.claimKey(range), token);
+      this.o.link.scriptAnswered();
     } catch (err) {
       // It lapses by its deadline.
       this.o.link.commandFailed(err);
