@@ -1,7 +1,8 @@
 // Two hosts' read tiers sharing ranges through a real redis-server: a range one host fetched is
 // served by the other without reading Google; concurrent misses on both hosts make one upstream
 // call; Redis away, each host reads Google itself; a copy the journal could not complete is refused;
-// a range too large to share is read by each host itself, without waiting on the other's claim.
+// a range too large to share is read by each host itself, without waiting on the other's claim;
+// a copy time-stamped ahead of this host's clock is not served as fresh again and again.
 
 import assert from 'node:assert/strict';
 import { afterEach, beforeEach, describe, it } from 'node:test';
@@ -10,7 +11,9 @@ import { ReadTier, SHARED_CLOCK_ALLOWANCE_MS, type ReadTierOptions } from '../..
 import { sharedPrefix } from '../../src/sheets/keeper/shared-keys.js';
 import { SharedRanges, type SharedRangesOptions } from '../../src/sheets/keeper/shared-ranges.js';
 import { captureLogger, type CapturedLogger } from '../fixtures/capture-logger.js';
+import { FakeClock } from '../fixtures/fake-clock.js';
 import { FakeBackend } from '../fixtures/fake-sheets-backend.js';
+import { waitFor } from '../helpers/corral.js';
 import { redisMissing, redisPerSuite } from '../helpers/redis-server.js';
 
 const PLAYERS = [
@@ -193,5 +196,58 @@ describe('ranges shared through Redis', { skip: redisMissing }, () => {
     await other.tier.get('Players');
     assert.equal(refusing.backend.count('get', 'Players'), 1, 'read from Google: the shared copy was refused');
     assert.equal(other.backend.count('get', 'Players'), 1, 'another sheet shares nothing');
+  });
+
+  /** Puts a copy in Redis as a host whose clock reads `s` and `f` would (the auditor's SET). */
+  const putCopy = (s: number, f: number, values: string[][], source = 'google sheet-1 via emulator') =>
+    server().cli('SET', `${sharedPrefix(source)}:range:Players`, JSON.stringify({ v: 1, s, f, values }), 'PX', '3630000');
+  const OLD = [
+    ['name', 'code'],
+    ['Stale', 'X'],
+  ];
+
+  it("a copy time-stamped minutes ahead of this host's clock (another host's clock ahead) is not taken: the host reads Google, and again at each TTL", async () => {
+    const clock = new FakeClock();
+    const b = host({ clock, ttlMs: 1000 });
+    await connected(b);
+    putCopy(clock.now() + 600_000, clock.now() + 600_000, OLD);
+    const first = await b.tier.get('Players');
+    assert.deepEqual(first.value.values, PLAYERS, "Google's rows, not the copy from the future");
+    assert.equal(b.backend.count('get', 'Players'), 1);
+    assert.equal(b.tier.figures().sharedReads, 0);
+    const said = log.lines().filter((l) => l.event === 'sheets.shared_range_ahead');
+    assert.equal(said.length, 1);
+    assert.equal(said[0]?.range, 'Players');
+    assert.equal(said[0]?.ahead_ms, 600_000);
+    // Its own copy replaced the one from the future in Redis; put it back, as a host still ahead would.
+    putCopy(clock.now() + 600_000, clock.now() + 600_000, OLD);
+    await clock.advance(1000);
+    assert.equal((await b.tier.get('Players')).via, 'stale', 'expired: served while one refresh runs');
+    await waitFor(() => b.backend.count('get', 'Players') === 2 || (b.tier.figures().sharedReads ?? 0) > 0, 3000, 'the refresh');
+    assert.equal(b.backend.count('get', 'Players'), 2, 'the refresh read Google');
+    assert.equal(b.tier.figures().sharedReads, 0);
+  });
+
+  it('a copy a little ahead (within the clock allowance) is fresh for the TTL from its adoption, no longer; the same copy is not taken twice', async () => {
+    const clock = new FakeClock();
+    const b = host({ clock, ttlMs: 1000 });
+    await connected(b);
+    // Stamped 4 s ahead: within the allowance, taken as fetched now.
+    putCopy(clock.now() + 3900, clock.now() + 4000, OLD);
+    const first = await b.tier.get('Players');
+    assert.equal(first.via, 'fresh');
+    assert.deepEqual(first.value.values, OLD);
+    assert.ok(first.value.expiresAt <= clock.now() + 1000, `fresh until ${first.value.expiresAt - clock.now()} ms from now, not past the TTL`);
+    assert.equal(b.backend.count('get', 'Players'), 0);
+    await clock.advance(1000);
+    // Expired: the copy in Redis is still the same one, and now looks newer than the one held
+    // (which was capped at this host's clock). It is not taken again: the refresh reads Google.
+    assert.equal((await b.tier.get('Players')).via, 'stale');
+    await waitFor(() => b.backend.count('get', 'Players') === 1 || (b.tier.figures().sharedReads ?? 0) > 1, 3000, 'the refresh');
+    assert.equal(b.tier.figures().sharedReads, 1, 'the copy was taken once');
+    assert.equal(b.backend.count('get', 'Players'), 1, 'the refresh read Google');
+    const after = await b.tier.get('Players');
+    assert.equal(after.via, 'fresh');
+    assert.deepEqual(after.value.values, PLAYERS);
   });
 });

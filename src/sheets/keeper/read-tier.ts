@@ -59,6 +59,8 @@ interface RangeState {
   attemptFailed: Promise<unknown> | undefined;
   /** A look for another host's value (REDIS_URL), shared by the misses that wait on it. */
   adopting: Promise<Adopted> | undefined;
+  /** The times, as stamped, of the copy last taken from another host (it is not taken twice). */
+  adoptedStamp: string | undefined;
   failures: number;
   failingSince: number | undefined;
   nextRetryAt: number;
@@ -138,6 +140,8 @@ export class ReadTier {
   private readonly everFilled = new RangeMemory();
   /** Ranges already reported as larger than half the budget (once each). */
   private readonly warnedLarge = new RangeMemory();
+  /** Ranges whose shared copy was said to be stamped ahead of this host's clock (once each). */
+  private readonly warnedAhead = new RangeMemory();
   private readonly clock: Clock;
   private readonly now = (): number => this.clock.now();
   private readonly abort = new AbortController();
@@ -159,7 +163,7 @@ export class ReadTier {
   private state(range: string): RangeState {
     let st = this.states.get(range);
     if (!st) {
-      st = { value: undefined, inflight: undefined, retrying: undefined, attemptFailed: undefined, adopting: undefined, failures: 0, failingSince: undefined, nextRetryAt: 0, failureLog: new RepeatedFailure(this.now), lastError: undefined, lastServedAt: 0, lastServedStale: 0 };
+      st = { value: undefined, inflight: undefined, retrying: undefined, attemptFailed: undefined, adopting: undefined, adoptedStamp: undefined, failures: 0, failingSince: undefined, nextRetryAt: 0, failureLog: new RepeatedFailure(this.now), lastError: undefined, lastServedAt: 0, lastServedStale: 0 };
       this.states.set(range, st);
     }
     return st;
@@ -289,6 +293,17 @@ export class ReadTier {
     if (!found) return undefined;
     if (found.kind === 'too-large') return 'not-shared';
     const now = this.clock.now();
+    // Stamped further ahead than hosts' clocks differ: how old it is cannot be told (nor which
+    // journaled rows it holds). Taken as fetched now, it was served as fresh at every expiry and
+    // Google never read; treated as expired, this host reads Google and its copy replaces it.
+    if (found.fetchedAt - now > SHARED_CLOCK_ALLOWANCE_MS) {
+      this.warnAhead(range, found.fetchedAt - now);
+      return undefined;
+    }
+    // The copy this host took last, still in Redis: a copy stamped a little ahead is capped at
+    // this host's clock, so at its expiry it looked newer than itself and was fresh again.
+    const stamp = `${found.fetchStartedAt}:${found.fetchedAt}`;
+    if (st.adoptedStamp === stamp) return undefined;
     const fetchedAt = Math.min(found.fetchedAt, now);
     const fetchStartedAt = Math.min(found.fetchStartedAt, fetchedAt) - SHARED_CLOCK_ALLOWANCE_MS;
     const expiresAt = fetchedAt + this.o.ttlMs;
@@ -302,9 +317,18 @@ export class ReadTier {
     const changed = st.value ? !st.value.jsonBytes.equals(jsonBytes) : this.everFilled.has(range);
     const value: CachedValue = { range, values, jsonBytes, fetchStartedAt, fetchedAt, expiresAt };
     this.install(range, st, value);
+    st.adoptedStamp = stamp;
     this.counts.shared++;
     if (changed) this.o.onChange?.(range);
     return value;
+  }
+
+  private warnAhead(range: string, aheadMs: number): void {
+    if (!this.warnedAhead.add(range)) return;
+    this.o.logger.warn(
+      { event: 'sheets.shared_range_ahead', range, ahead_ms: Math.round(aheadMs), allowance_ms: SHARED_CLOCK_ALLOWANCE_MS },
+      `sheets: the copy of range ${range} in Redis is stamped ${Math.round(aheadMs / 1000)} s ahead of this host's clock (another host's clock is ahead: check NTP on the sheet's hosts); not taken, this host reads Google itself`,
+    );
   }
 
   private async fetchUpstream(range: string, st: RangeState, onRetry: RetryListener): Promise<CachedValue> {
