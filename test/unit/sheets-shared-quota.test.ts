@@ -1,14 +1,17 @@
 // The Sheets quota shared by two hosts through a real redis-server: together they get no more than
-// the limit in the window; with Redis away each spends its share alone, and those grants are
-// counted in the shared window once Redis is back; a Redis that lost its data is given back each
-// keeper's grants of the last minute.
+// the limit in the window; with Redis away each spends its share alone, less what the window held
+// (every host's calls, until they leave it), and those grants are counted in the shared window
+// once Redis is back; a Redis that lost its data is given back each keeper's grants of the last
+// minute.
 
 import assert from 'node:assert/strict';
 import { afterEach, beforeEach, describe, it } from 'node:test';
 import { RedisLink } from '../../src/redis/link.js';
 import { sharedPrefix } from '../../src/sheets/keeper/shared-keys.js';
+import { QUOTA_WINDOW_MS } from '../../src/sheets/keeper/quota.js';
 import { SharedQuota, type QuotaMemory } from '../../src/sheets/keeper/shared-quota.js';
 import { captureLogger, type CapturedLogger } from '../fixtures/capture-logger.js';
+import { FakeClock } from '../fixtures/fake-clock.js';
 import { waitFor } from '../helpers/corral.js';
 import { redisMissing, redisPerSuite } from '../helpers/redis-server.js';
 
@@ -23,11 +26,11 @@ describe('quota shared through Redis', { skip: redisMissing }, () => {
   const quotas: SharedQuota[] = [];
   const aborts: AbortController[] = [];
 
-  const quota = async (perMinute: number, url = server().url, memory: QuotaMemory = {}): Promise<SharedQuota> => {
+  const quota = async (perMinute: number, url = server().url, memory: QuotaMemory = {}, clock?: FakeClock): Promise<SharedQuota> => {
     const link = new RedisLink({ url, logger: log.logger, pauseAfterFailureMs: PAUSE_MS });
     links.push(link);
     while (!link.ready) await new Promise((r) => setTimeout(r, 10));
-    const q = new SharedQuota({ link, prefix: PREFIX, perMinute: { read: perMinute, write: perMinute }, logger: log.logger, ...memory });
+    const q = new SharedQuota({ link, prefix: PREFIX, perMinute: { read: perMinute, write: perMinute }, logger: log.logger, ...memory, ...(clock ? { clock } : {}) });
     quotas.push(q);
     return q;
   };
@@ -74,7 +77,7 @@ describe('quota shared through Redis', { skip: redisMissing }, () => {
     assert.equal(members('keepers:writes'), 1, 'one for writes');
   });
 
-  it("Redis away: each host spends its share (the limit over the keepers last counted); its grants count in the window once Redis is back", async () => {
+  it("Redis away: each host spends its share (the limit over the keepers last counted), less the calls the window held; its grants count in the window once Redis is back", async () => {
     const [a, b] = [await quota(6), await quota(6)];
     await b.take('read');
     await a.take('read');
@@ -82,17 +85,19 @@ describe('quota shared through Redis', { skip: redisMissing }, () => {
     await server().kill();
     try {
       const alone = await grantedWithin(a, 5, 300);
-      assert.equal(alone, 2, 'a share of 6 / 2 keepers, less the call A made in the window before');
-      assert.equal(a.figures().aloneQuotaGrants, 2);
+      assert.equal(alone, 1, "a share of 6 / 2 keepers, less the two calls the window held when A last heard from it (B's and its own)");
+      assert.equal(a.figures().aloneQuotaGrants, 1);
     } finally {
-      // The three left waiting would take slots once Redis is back: not what is counted below.
+      // The four left waiting would take slots once Redis is back: not what is counted below.
       for (const x of aborts.splice(0)) x.abort();
       await server().restart();
     }
     while (!links.every((l) => l.usable)) await new Promise((r) => setTimeout(r, 10));
     // Redis came back empty: A writes back what it spent alone, backdated, and its grant from
-    // before the outage. Those are its share of the minute, and B has not written its own back
-    // yet, so A's call waits for B.
+    // before the outage, and takes the third call of its share; B has not written its own back
+    // yet, so A's next call waits for B.
+    await a.take('read');
+    assert.equal(members('quota:reads'), 3);
     const waitingA = a.take('read');
     assert.equal(await settledWithin(waitingA, 300), false, 'held to its share until B has written back');
     assert.equal(members('quota:reads'), 3);
@@ -101,8 +106,39 @@ describe('quota shared through Redis', { skip: redisMissing }, () => {
     await b.take('read');
     assert.equal(await settledWithin(waitingA, 2000), true);
     assert.equal(members('quota:reads'), 6);
-    assert.equal(a.figures().sharedQuotaGrants, 2);
+    assert.equal(a.figures().sharedQuotaGrants, 3);
     assert.equal(await grantedWithin(b, 1, 300), 0, 'the window is full');
+  });
+
+  it("Redis away just after another host spent the whole window: that host's calls count against this host's share until they leave the window", async () => {
+    const a = await quota(10);
+    for (let i = 0; i < 10; i++) await a.take('read');
+    // B connects after A's calls: Redis's answer to its first word says what the window holds.
+    const clock = new FakeClock(Date.now());
+    const b = await quota(10, server().url, {}, clock);
+    await waitFor(() => b.figures().sharedKeepers === 2, 3000, 'B heard from Redis');
+    await server().kill();
+    try {
+      let granted = 0;
+      for (let i = 0; i < 5; i++) {
+        const abort = new AbortController();
+        aborts.push(abort);
+        b.take('read', abort.signal).then(
+          () => granted++,
+          () => undefined,
+        );
+      }
+      await new Promise((r) => setTimeout(r, 300));
+      assert.equal(granted, 0, "B's share is 10 / 2 keepers, and A's 10 calls of the window count against it (Google would answer 429)");
+      assert.equal(b.figures().aloneQuotaGrants, 0);
+      // A's calls leave the window a minute after they were made: B spends its share.
+      await clock.advance(QUOTA_WINDOW_MS);
+      assert.equal(granted, 5);
+      assert.equal(b.figures().aloneQuotaGrants, 5);
+    } finally {
+      for (const x of aborts.splice(0)) x.abort();
+      await server().restart();
+    }
   });
 
   it("a keeper that never called Google (it served the others' copies) counts in every share, its own included: Redis away, it spends its share, not the limit", async () => {

@@ -8,7 +8,8 @@
 //
 // When Redis cannot be reached (or does not answer within its command timeout), a host spends
 // only its share: the limit divided by the most keepers Redis counted in the last two minutes,
-// less what it spent in the window before the outage. Every keeper of the sheet counts, whether
+// less what the window held at Redis's last answer, every host's calls and not only its own, each
+// until it leaves the window (window-seen.ts). Every keeper of the sheet counts, whether
 // it calls Google or not: each says it is present when it connects, at every ask and every half
 // window (a host that served the others' copies of the ranges and never called Google would
 // otherwise count itself alone when Redis goes away, and spend the whole limit on top of theirs).
@@ -33,11 +34,10 @@ import type { RedisLink } from '../../redis/link.js';
 import { sleepOn, systemClock, type Clock } from './clock.js';
 import { QUOTA_WINDOW_MS, QuotaBucket } from './quota.js';
 import type { KeepersSeen } from './quota-ledger.js';
+import { MAX_WAIT_MS, PRESENT_SCRIPT, TAKE_SCRIPT, type PresentAnswer, type TakeAnswer } from './shared-quota-scripts.js';
+import { WindowSeen } from './window-seen.js';
 
 export type QuotaKind = 'read' | 'write';
-
-/** Longest single wait before asking Redis again (a slot may free sooner: another host's grant expired). */
-const MAX_WAIT_MS = 1000;
 
 /** How often a keeper says it is present, calls or not (it stays counted two windows). */
 const PRESENCE_INTERVAL_MS = QUOTA_WINDOW_MS / 2;
@@ -47,69 +47,6 @@ const PRESENCE_INTERVAL_MS = QUOTA_WINDOW_MS / 2;
  * (its clock and this host's differ a little), which is no loss.
  */
 const PROBE_MARGIN_MS = 5000;
-
-// Lua: Redis's time in ms, as `now`.
-const NOW_LUA = `
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)`;
-
-/**
- * Lua: says keeper `id` is present in the sorted set `key` (scored by Redis's time) and counts in
- * `present` the keepers heard from in two windows of `windowMs`.
- */
-const presentLua = (key: string, id: string, windowMs: string) => `
-redis.call('ZADD', ${key}, now, ${id})
-redis.call('ZREMRANGEBYSCORE', ${key}, '-inf', now - 2 * tonumber(${windowMs}))
-redis.call('PEXPIRE', ${key}, 2 * tonumber(${windowMs}))
-local present = redis.call('ZCARD', ${key})`;
-
-// KEYS: the keepers present. ARGV: keeper id, window ms. Returns the keepers present.
-const PRESENT_SCRIPT = `${NOW_LUA}${presentLua('KEYS[1]', 'ARGV[1]', 'ARGV[2]')}
-return present
-`;
-
-// KEYS: the window's grants (sorted set scored by Redis's time in ms), the keepers seen (sorted
-// set scored by their last call), when this state began (Redis's time in ms; a Redis that lost its
-// data begins it again), the keepers present (as PRESENT_SCRIPT's). ARGV: limit, window ms,
-// keeper id, this grant's member, whether the keeper holds grants of the window that it does not
-// send (1|0), the keepers it saw before (its share applies while fewer are counted and the state
-// is younger than a window), whether it is under its share (1|0), a grant of this keeper the
-// window must hold unless Redis lost data (or ''), then pairs of a grant's member and age (ms) to
-// write back. Returns {1 granted | 0 wait | 2 unknown keeper: send every grant of the window
-// first, ms until a slot frees, keepers, keepers present}. A keeper stays unknown until it has
-// sent them: its concurrent calls all wait for that, none is granted on a window that lacks them.
-const TAKE_SCRIPT = `${NOW_LUA}${presentLua('KEYS[4]', 'ARGV[3]', 'ARGV[2]')}
-local limit = tonumber(ARGV[1])
-local window = tonumber(ARGV[2])
-if (ARGV[5] == '1' and not redis.call('ZSCORE', KEYS[2], ARGV[3])) or (ARGV[8] ~= '' and not redis.call('ZSCORE', KEYS[1], ARGV[8])) then
-  return {2, 0, redis.call('ZCARD', KEYS[2]), present}
-end
-local since = tonumber(redis.call('GET', KEYS[3]))
-if not since then
-  since = now
-  redis.call('SET', KEYS[3], now)
-end
-redis.call('ZADD', KEYS[2], now, ARGV[3])
-redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', now - 2 * window)
-redis.call('PEXPIRE', KEYS[2], 2 * window)
-local keepers = redis.call('ZCARD', KEYS[2])
-redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - window)
-for i = 9, #ARGV, 2 do
-  redis.call('ZADD', KEYS[1], now - tonumber(ARGV[i + 1]), ARGV[i])
-end
-if ARGV[7] == '0' and keepers < tonumber(ARGV[6]) and now - since < window then
-  return {0, ${MAX_WAIT_MS}, keepers, present}
-end
-local n = redis.call('ZCARD', KEYS[1])
-if n < limit then
-  redis.call('ZADD', KEYS[1], now, ARGV[4])
-  redis.call('PEXPIRE', KEYS[1], window)
-  return {1, 0, keepers, present}
-end
-redis.call('PEXPIRE', KEYS[1], window)
-local blocking = redis.call('ZRANGE', KEYS[1], n - limit, n - limit, 'WITHSCORES')
-return {0, math.max(1, tonumber(blocking[2]) + window - now), keepers, present}
-`;
 
 /** What the quota ledger keeps for the shared quota, from one keeper to the next. */
 export interface QuotaMemory {
@@ -149,9 +86,6 @@ function raise(peak: Peak, keepers: number, now: number): void {
   }
 }
 
-/** TAKE_SCRIPT's answer: granted (1), wait (0) or unknown keeper (2); ms to wait; keepers; keepers present. */
-type TakeAnswer = [number, number, number, number];
-
 /** One of this keeper's grants of the last window. */
 interface Grant {
   /** Its member in the shared window. */
@@ -188,6 +122,8 @@ interface KindState {
   inherited: readonly number[];
   /** Asks sent and not answered: each may be granted, so each counts against the share. */
   asking: number;
+  /** What the shared window held (every host's grants) at Redis's last answer. */
+  readonly seen: WindowSeen;
   /** Redis did not know this keeper, or lacked its newest grant: the next ask writes them all back. */
   restore: boolean;
   /** When a write-back was last said (concurrent calls may each write back the same grants). */
@@ -230,6 +166,7 @@ export class SharedQuota {
       recent: [],
       inherited: o.before?.grants[kind] ?? [],
       asking: 0,
+      seen: new WindowSeen(),
       restore: false,
       restoreSaidAt: -Infinity,
       fallback: undefined,
@@ -239,7 +176,7 @@ export class SharedQuota {
     if (seen && this.clock.now() - seen.at < 2 * QUOTA_WINDOW_MS) raise(this.presentPeak, seen.keepers, seen.at);
     this.presentKey = `${o.prefix}:keepers`;
     o.link.client.defineCommand('corralTakeQuota', { numberOfKeys: 4, lua: TAKE_SCRIPT });
-    o.link.client.defineCommand('corralQuotaPresent', { numberOfKeys: 1, lua: PRESENT_SCRIPT });
+    o.link.client.defineCommand('corralQuotaPresent', { numberOfKeys: 3, lua: PRESENT_SCRIPT });
     // Said at every (re)connection and every half window, calls or not: a keeper that serves
     // the others' copies of the ranges counts in every share, its own included.
     o.link.client.on('ready', this.onLinkReady);
@@ -250,10 +187,13 @@ export class SharedQuota {
   /** Says this keeper is present, when Redis is usable; a failure is said as any command's. */
   private async sayPresent(): Promise<void> {
     if (this.closed || !this.o.link.usable) return;
-    const client = this.o.link.client as unknown as { corralQuotaPresent(key: string, id: string, windowMs: number): Promise<number> };
+    const client = this.o.link.client as unknown as { corralQuotaPresent(key: string, reads: string, writes: string, id: string, windowMs: number): Promise<PresentAnswer> };
     try {
-      const present = await client.corralQuotaPresent(this.presentKey, this.keeperId, QUOTA_WINDOW_MS);
+      const [present, redisAt, reads, writes] = await client.corralQuotaPresent(this.presentKey, this.kinds.read.key, this.kinds.write.key, this.keeperId, QUOTA_WINDOW_MS);
       this.o.link.scriptAnswered();
+      const at = this.clock.now();
+      this.kinds.read.seen.record(redisAt, reads, at);
+      this.kinds.write.seen.record(redisAt, writes, at);
       this.countPresent(present);
     } catch (err) {
       this.o.link.commandFailed(err);
@@ -363,6 +303,7 @@ export class SharedQuota {
       st.asking--;
     }
     if (answer[0] === 2) return answer;
+    st.seen.record(answer[4], answer[5], this.clock.now());
     for (const g of sending) g.written = true;
     if (restoring && now - st.restoreSaidAt >= QUOTA_WINDOW_MS) {
       st.restoreSaidAt = now;
@@ -380,9 +321,13 @@ export class SharedQuota {
     if (!st.fallback) {
       // The share is fixed for the outage: the count of keepers is Redis's, and Redis is away.
       st.fallback = new QuotaBucket({ name: `sheets ${st.kind}s (this host's share while Redis is away)`, perMinute: this.share(st), maxQueue: 0, clock: this.clock });
-      // What this keeper spent in the window before the outage counts against its share: a
-      // fresh share on top of it would let the hosts spend up to twice the limit that minute.
-      st.fallback.restore([...st.inherited, ...st.recent.map((g) => g.at)]);
+      // What the window held before the outage counts against the share, every host's calls
+      // until they leave it (window-seen.ts): a fresh share on top of them would let the hosts
+      // spend up to twice the limit that minute. This keeper's grants the window held are among
+      // them; those it made alone since are not. Its predecessor's (the ledger's) count too: which
+      // of them the window holds is not known.
+      const own = st.seen.known ? st.recent.filter((g) => !g.written) : st.recent;
+      st.fallback.restore([...st.inherited, ...st.seen.times(), ...own.map((g) => g.at)]);
     }
     if (!st.fallback.tryAcquire()) return false;
     const now = this.clock.now();

@@ -1,0 +1,107 @@
+// The Lua scripts of the quota shared through Redis (shared-quota.ts). Each runs atomically on
+// Redis's own clock, so no host's clock decides what the window holds. Every answer also says what
+// the window holds, per second of its grants' age: a host that loses Redis then counts every
+// host's calls of the window against its share, until they leave it (window-seen.ts).
+
+/** Longest single wait before asking Redis again (a slot may free sooner: another host's grant expired). */
+export const MAX_WAIT_MS = 1000;
+
+/** The width of one count of the window's grants by age (HELD_LUA's). */
+export const HELD_STEP_MS = 1000;
+
+// Lua: Redis's time in ms, as `now`.
+const NOW_LUA = `
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)`;
+
+/**
+ * Lua: `held(key, window)`, the grants of the window `key` by age: element i counts those aged
+ * [i, i + 1) steps. A count per second (at most window / step ZCOUNTs, each O(log n)) rather than
+ * every grant's time: a window may hold 100,000 grants, and every answer carries this. Stops at
+ * the oldest grant.
+ */
+const HELD_LUA = `
+local function held(key, window)
+  local n = redis.call('ZCARD', key)
+  local counts = {}
+  local seen = 0
+  local i = 0
+  while seen < n and i * ${HELD_STEP_MS} < window do
+    local c = redis.call('ZCOUNT', key, '(' .. (now - (i + 1) * ${HELD_STEP_MS}), now - i * ${HELD_STEP_MS})
+    counts[i + 1] = c
+    seen = seen + c
+    i = i + 1
+  end
+  return counts
+end`;
+
+/**
+ * Lua: says keeper `id` is present in the sorted set `key` (scored by Redis's time) and counts in
+ * `present` the keepers heard from in two windows of `windowMs`.
+ */
+const presentLua = (key: string, id: string, windowMs: string) => `
+redis.call('ZADD', ${key}, now, ${id})
+redis.call('ZREMRANGEBYSCORE', ${key}, '-inf', now - 2 * tonumber(${windowMs}))
+redis.call('PEXPIRE', ${key}, 2 * tonumber(${windowMs}))
+local present = redis.call('ZCARD', ${key})`;
+
+// KEYS: the keepers present, the reads' window, the writes' window. ARGV: keeper id, window ms.
+// Returns {keepers present, Redis's time, the reads' window held, the writes'}: a keeper that
+// makes no call (it serves the others' copies) still learns what the windows hold.
+export const PRESENT_SCRIPT = `${NOW_LUA}${HELD_LUA}${presentLua('KEYS[1]', 'ARGV[1]', 'ARGV[2]')}
+local window = tonumber(ARGV[2])
+return {present, now, held(KEYS[2], window), held(KEYS[3], window)}
+`;
+
+/** PRESENT_SCRIPT's answer. */
+export type PresentAnswer = [number, number, number[], number[]];
+
+// KEYS: the window's grants (sorted set scored by Redis's time in ms), the keepers seen (sorted
+// set scored by their last call), when this state began (Redis's time in ms; a Redis that lost its
+// data begins it again), the keepers present (as PRESENT_SCRIPT's). ARGV: limit, window ms,
+// keeper id, this grant's member, whether the keeper holds grants of the window that it does not
+// send (1|0), the keepers it saw before (its share applies while fewer are counted and the state
+// is younger than a window), whether it is under its share (1|0), a grant of this keeper the
+// window must hold unless Redis lost data (or ''), then pairs of a grant's member and age (ms) to
+// write back. Returns {1 granted | 0 wait | 2 unknown keeper: send every grant of the window
+// first, ms until a slot frees, keepers, keepers present, and but for 2: Redis's time, the window
+// held}. A keeper stays unknown until it has sent them: its concurrent calls all wait for that,
+// none is granted on a window that lacks them.
+export const TAKE_SCRIPT = `${NOW_LUA}${HELD_LUA}${presentLua('KEYS[4]', 'ARGV[3]', 'ARGV[2]')}
+local limit = tonumber(ARGV[1])
+local window = tonumber(ARGV[2])
+if (ARGV[5] == '1' and not redis.call('ZSCORE', KEYS[2], ARGV[3])) or (ARGV[8] ~= '' and not redis.call('ZSCORE', KEYS[1], ARGV[8])) then
+  return {2, 0, redis.call('ZCARD', KEYS[2]), present}
+end
+local since = tonumber(redis.call('GET', KEYS[3]))
+if not since then
+  since = now
+  redis.call('SET', KEYS[3], now)
+end
+redis.call('ZADD', KEYS[2], now, ARGV[3])
+redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', now - 2 * window)
+redis.call('PEXPIRE', KEYS[2], 2 * window)
+local keepers = redis.call('ZCARD', KEYS[2])
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - window)
+for i = 9, #ARGV, 2 do
+  redis.call('ZADD', KEYS[1], now - tonumber(ARGV[i + 1]), ARGV[i])
+end
+if ARGV[7] == '0' and keepers < tonumber(ARGV[6]) and now - since < window then
+  return {0, ${MAX_WAIT_MS}, keepers, present, now, held(KEYS[1], window)}
+end
+local n = redis.call('ZCARD', KEYS[1])
+if n < limit then
+  redis.call('ZADD', KEYS[1], now, ARGV[4])
+  redis.call('PEXPIRE', KEYS[1], window)
+  return {1, 0, keepers, present, now, held(KEYS[1], window)}
+end
+redis.call('PEXPIRE', KEYS[1], window)
+local blocking = redis.call('ZRANGE', KEYS[1], n - limit, n - limit, 'WITHSCORES')
+return {0, math.max(1, tonumber(blocking[2]) + window - now), keepers, present, now, held(KEYS[1], window)}
+`;
+
+/**
+ * TAKE_SCRIPT's answer: granted (1), wait (0) or unknown keeper (2); ms to wait; keepers; keepers
+ * present; then, but for 2, Redis's time and the window held.
+ */
+export type TakeAnswer = [number, number, number, number, number?, number[]?];

@@ -1,0 +1,49 @@
+// What the shared quota window held when Redis last answered (shared-quota-scripts.ts): the
+// grants of every host, counted per second of their age. When Redis goes away, this host spends
+// its share less all of them, each until it leaves the window. Counting only its own calls, a
+// host whose peers had spent the window just before the outage spent its whole share on top of
+// theirs (10 of 10 spent by one host, then 4 more by another within the minute: Google's 429).
+//
+// What the other hosts spent after this host last heard from Redis is not known: at most half a
+// window for a keeper that makes no call (it says it is present every 30 s, and hears the window
+// in the answer), less for one that calls Google.
+
+import { HELD_STEP_MS } from './shared-quota-scripts.js';
+
+export class WindowSeen {
+  /** Redis's time at the answer recorded (a newer answer replaces it, an older one does not). */
+  private redisAt = -Infinity;
+  /** When it was received, in this host's clock. */
+  private at = -Infinity;
+  private counts: readonly number[] = [];
+
+  /** Whether Redis has said what the window holds since this keeper started. */
+  get known(): boolean {
+    return this.redisAt > -Infinity;
+  }
+
+  /**
+   * Records an answer: `counts[i]` grants aged [i, i + 1) steps at Redis's time `redisAt`,
+   * received at `at` (this host's clock). An answer that comes late (a script resent after Redis
+   * restarted) does not replace a newer one.
+   */
+  record(redisAt: unknown, counts: unknown, at: number): void {
+    if (typeof redisAt !== 'number' || !Array.isArray(counts) || redisAt < this.redisAt) return;
+    this.redisAt = redisAt;
+    this.at = at;
+    this.counts = counts.map((c) => (typeof c === 'number' && c > 0 ? c : 0));
+  }
+
+  /**
+   * The grants' times in this host's clock, each at the latest it can have been made (the answer
+   * came after Redis's time, and a grant aged i steps and a bit is dated i steps before): a slot
+   * is held up to a step and the answer's way too long, never too short.
+   */
+  times(): number[] {
+    const out: number[] = [];
+    this.counts.forEach((n, i) => {
+      for (let k = 0; k < n; k++) out.push(this.at - i * HELD_STEP_MS);
+    });
+    return out;
+  }
+}
