@@ -153,7 +153,7 @@ export class RedisLink {
     this.outage.ended(count);
     this.refusalLog.ended(count);
     this.refusalKind = undefined;
-    if (said) this.o.logger.info({ event: 'redis.recovered', redis: this.target, failures }, `redis: ${this.target} reachable again; the Sheets quota, cache and failed-login counts are shared again`);
+    if (said) this.o.logger.info({ event: 'redis.recovered', redis: this.target, failures }, `redis: ${this.target} reachable and taking the keeper's commands again; the Sheets quota, cache and failed-login counts are shared again`);
   }
 
   private onDatabaseRefused(err: Error): void {
@@ -186,7 +186,10 @@ export class RedisLink {
     this.lastFailureAt = Date.now();
     const e = err instanceof Error ? err : new Error(String(err));
     const refusal = refusalOf(e);
-    if (!refusal) return this.onDown(e);
+    if (!refusal) {
+      this.onDown(e);
+      return;
+    }
     if (this.closed) return;
     this.refusal = refusal;
     this.refused(refusal, e);
