@@ -3,16 +3,25 @@
 
 import type { RequestKind, Sample } from './client.js';
 import { segmentIndexAt, type Schedule } from './schedule.js';
-import { Tally, type Counts, type LatencySummary } from './tally.js';
+import { Tally, throughput, type Counts, type LatencySummary } from './tally.js';
+
+/**
+ * A last bucket shorter than this is folded into the second before it rather than divided by its
+ * own length: the requests that end with the run (all at its last instant) over a tail of a few
+ * milliseconds read as a spike of thousands of requests per second.
+ */
+const MIN_TAIL_S = 0.1;
 
 export interface SecondPoint {
   /** Seconds since the start of the run (start of the bucket). */
   readonly t: number;
-  /** Bucket length in seconds (the last one may be shorter). */
+  /** Bucket length in seconds (the last one may be shorter, or up to MIN_TAIL_S longer). */
   readonly span: number;
   /** Most virtual users active during the second. */
   readonly users: number;
+  /** Requests that finished in the bucket, the unanswered ones included. */
   readonly requests: number;
+  /** Requests per second of the bucket, leaving out the unanswered ones: a stall is a dip. */
   readonly rps: number;
   readonly errors: number;
   readonly status5xx: number;
@@ -39,6 +48,8 @@ export class Recorder {
   readonly #schedule: Schedule;
   #sec = 0;
   #secTally = new Tally();
+  /** The last flushed second's tally, kept until the next one is flushed: finish() may add a tail to it. */
+  #lastTally: Tally | undefined;
   #secUsers = 0;
   #users = 0;
   #finished = false;
@@ -85,8 +96,17 @@ export class Recorder {
     if (this.#finished) return;
     this.#advance(endMs);
     const span = endMs / 1000 - this.#sec;
-    // Keep a short tail only if it holds something; but never leave the charts without a point.
-    if (span > 0.05 || this.#secTally.counts.requests > 0 || this.timeline.length === 0) this.#flush(Math.max(span, 0.001));
+    const last = this.timeline[this.timeline.length - 1];
+    if (span < MIN_TAIL_S && last && this.#lastTally) {
+      this.#lastTally.absorb(this.#secTally);
+      this.#secTally.release();
+      this.timeline[this.timeline.length - 1] = this.#point(last.t, last.span + span, Math.max(last.users, this.#secUsers), this.#lastTally);
+    } else {
+      // Never leave the charts without a point, even for a run stopped at once.
+      this.#flush(Math.max(span, 0.001));
+    }
+    this.#lastTally?.release();
+    this.#lastTally = undefined;
     this.#finished = true;
   }
 
@@ -113,15 +133,23 @@ export class Recorder {
   }
 
   #flush(span: number): void {
-    const t = this.#secTally;
-    const c = t.counts;
-    const lat = t.latency();
-    this.timeline.push({
-      t: this.#sec,
+    this.timeline.push(this.#point(this.#sec, span, this.#secUsers, this.#secTally));
+    this.#lastTally?.release();
+    this.#lastTally = this.#secTally;
+    this.#secTally = new Tally();
+    this.#secUsers = this.#users;
+    this.#sec++;
+  }
+
+  #point(t: number, span: number, users: number, tally: Tally): SecondPoint {
+    const c = tally.counts;
+    const lat = tally.latency();
+    return {
+      t,
       span: Math.round(span * 1000) / 1000,
-      users: this.#secUsers,
+      users,
       requests: c.requests,
-      rps: Math.round((c.requests / span) * 10) / 10,
+      rps: throughput(c, span),
       errors: c.errors,
       status5xx: c.status5xx,
       status429: c.status429,
@@ -132,10 +160,6 @@ export class Recorder {
       p50: lat?.p50 ?? null,
       p95: lat?.p95 ?? null,
       p99: lat?.p99 ?? null,
-    });
-    t.release();
-    this.#secTally = new Tally();
-    this.#secUsers = this.#users;
-    this.#sec++;
+    };
   }
 }

@@ -21,6 +21,7 @@ import { actionsResult, mapResult, RESULT_SCHEMA, scheduleResult, tallyResult, t
 import { judgeSegments, printSummary } from './segments.js';
 import { runSchedule } from './runner.js';
 import { AdminSampler } from './sampler.js';
+import { throughput } from './tally.js';
 import { capSchedule, constantSchedule, profileSchedule, segmentPeak, stepsSchedule, type Schedule } from './schedule.js';
 import { apiPath, checkTargetAllowed, noAnswerReason } from './target.js';
 import { CRITERIA, overallVerdict, RATE_LIMIT_HINT } from './verdict.js';
@@ -291,7 +292,7 @@ export async function runLoadtest(opts: LoadtestOptions, io: RunIo): Promise<Run
     criteria: CRITERIA,
     schedule: scheduleResult(schedule),
     run: { ...outcome, elapsedS: Math.round(outcome.stoppedAtMs) / 1000 },
-    totals: { ...totals, rps: outcome.stoppedAtMs > 0 ? Math.round((totals.counts.requests / (outcome.stoppedAtMs / 1000)) * 10) / 10 : 0 },
+    totals: { ...totals, rps: throughput(recorder.overall.counts, outcome.stoppedAtMs / 1000) },
     segments,
     byKind: mapResult(recorder.kinds),
     byRoute: mapResult(recorder.routes),

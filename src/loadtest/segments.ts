@@ -7,6 +7,7 @@ import type { SegmentResult } from './result.js';
 import { tallyResult } from './result.js';
 import { describeFailures, type AdminFailure, type ServerSample } from './sampler.js';
 import { segmentPeak, type Schedule } from './schedule.js';
+import { throughput } from './tally.js';
 import { briefFigures, CRITERIA, formatMs, judgeSegment, type JudgedSegment, type Verdict } from './verdict.js';
 
 /** One host measurement of the master, and the moment its CPU figure stands for. */
@@ -111,7 +112,7 @@ export function judgeSegments(
       endMs: seg.endMs,
       ran,
       complete,
-      rps: ran && end > seg.startMs ? Math.round((tally.counts.requests / ((end - seg.startMs) / 1000)) * 10) / 10 : 0,
+      rps: ran && end > seg.startMs ? throughput(tally.counts, (end - seg.startMs) / 1000) : 0,
       server: judgement.server,
       // null: it ran and failed nothing, but no request finished in it: nothing to call a pass.
       pass: ran && judgement.pass ? (judgement.measured ? true : null) : false,

@@ -113,11 +113,27 @@ export class Tally {
     return h && h.totalCount > 0 ? ms(Math.min(h.getValueAtPercentile(95), h.maxValue)) : undefined;
   }
 
+  /** Adds another tally's counts, statuses, error codes and latencies to this one (a second's tail). */
+  absorb(other: Tally): void {
+    for (const key of Object.keys(this.counts) as (keyof Counts)[]) this.counts[key] += other.counts[key];
+    for (const [k, v] of other.statuses) this.statuses.set(k, (this.statuses.get(k) ?? 0) + v);
+    for (const [k, v] of other.errorCodes) this.errorCodes.set(k, (this.errorCodes.get(k) ?? 0) + v);
+    if (this.#hist && other.#hist) this.#hist.add(other.#hist);
+  }
+
   /** Frees the histogram once its figures are read (per-second tallies). */
   release(): void {
     this.#hist?.destroy();
     this.#hist = undefined;
   }
+}
+
+/**
+ * Requests per second over `seconds`, one decimal. Those still unanswered when the run ended are
+ * left out: they are waits cut by the end, not answers, and all end at that one moment.
+ */
+export function throughput(c: Counts, seconds: number): number {
+  return seconds > 0 ? Math.round(((c.requests - c.unanswered) / seconds) * 10) / 10 : 0;
 }
 
 export function sortedEntries<K extends string | number>(map: Map<K, number>): Record<string, number> {

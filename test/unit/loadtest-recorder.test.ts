@@ -90,6 +90,40 @@ describe('recorder', () => {
     assert.equal(r.timeline[2]?.rps, 2);
   });
 
+  it('shows a target that stalls as a dip: requests unanswered at the end are no throughput, and a tail of a few ms joins the second before', () => {
+    // Steps 2,4 of 1.5 s; the target answers for a second, then never again. At the 3 s deadline
+    // four requests are still waiting; the run ends 3 ms later.
+    const r = new Recorder(stepsSchedule([2, 4], 1500));
+    r.users(2, 0);
+    for (let i = 0; i < 30; i++) r.record(sample(i * 30, i * 30 + 10, 200));
+    r.record(sample(1000, 1010, 200));
+    r.record(sample(1100, 1110, 200));
+    r.users(4, 1500);
+    r.users(4, 2900);
+    for (let i = 0; i < 4; i++) r.record(sample(1200 + i * 100, 3001 + i % 3, 0, 'unanswered'));
+    r.finish(3003);
+    assert.deepEqual(r.timeline.map((p) => p.rps), [30, 2, 0], 'no spike at the end: the stall is a dip');
+    const last = r.timeline[r.timeline.length - 1];
+    assert.equal(last?.t, 2);
+    assert.equal(last?.span, 1.003, 'the 3 ms tail is part of the last second, not a point of its own');
+    assert.equal(last?.unanswered, 4, 'the requests still waiting are shown where the run ended');
+    assert.equal(last?.users, 4);
+    assert.equal(r.timeline.reduce((a, p) => a + p.requests, 0), r.overall.counts.requests, 'the seconds still add up to the totals');
+  });
+
+  it('counts no unanswered request as throughput in a tail long enough to stand on its own', () => {
+    const r = new Recorder(stepsSchedule([1], 3000));
+    r.users(1, 0);
+    r.record(sample(2000, 2100, 200));
+    r.record(sample(2100, 2200, 200));
+    r.record(sample(1000, 2500, 0, 'unanswered'));
+    r.finish(2500);
+    const last = r.timeline[r.timeline.length - 1];
+    assert.equal(last?.span, 0.5);
+    assert.equal(last?.requests, 3);
+    assert.equal(last?.rps, 4, 'two answers in half a second; the wait cut by the end is not a third');
+  });
+
   it('keeps one point even when the run stops at once (Ctrl-C right after the start)', () => {
     const r = new Recorder(stepsSchedule([2], 10_000));
     r.users(2, 0);
