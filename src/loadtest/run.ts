@@ -159,7 +159,10 @@ export async function runLoadtest(opts: LoadtestOptions, io: RunIo): Promise<Run
     mix = withoutExports(opts.mix);
     say(`exports (${Math.round(opts.mix.export * 100)} % of the mix) are skipped: they need the admin token (--admin-token); the mix is renormalised to ${formatMix(mix)}`);
   }
-  if (schedule.truncated) say(`--duration ${formatExactDuration(opts.durationMs ?? 0)} cuts the planned ${formatExactDuration(schedule.plannedMs)} schedule short`);
+  if (schedule.truncated) {
+    const left = schedule.unstarted.map((s) => `${s.label} (${usersText(segmentPeak(s))})`);
+    say(`--duration ${formatExactDuration(opts.durationMs ?? 0)} cuts the planned ${formatExactDuration(schedule.plannedMs)} schedule short${left.length > 0 ? `; not run: ${left.join(', ')}` : ''}`);
+  }
   if (opts.profile?.totalUsers !== undefined) {
     say(`profile users.total (${opts.profile.totalUsers}) is informational: at most ${schedule.maxUsers} virtual users run at once, logging in round-robin as the ${credentials.length} players of ${usersFile}`);
   }

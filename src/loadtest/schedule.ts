@@ -26,12 +26,17 @@ export interface Schedule {
   readonly truncated: boolean;
   /** The planned length before any --duration cap. */
   readonly plannedMs: number;
+  /**
+   * The planned segments --duration cut before they began: they never run, and are listed as not
+   * run (as an interruption's are) rather than left out of the verdict, the table and the result.
+   */
+  readonly unstarted: readonly Segment[];
 }
 
-function finish(segments: Segment[], truncated = false, plannedMs?: number): Schedule {
+function finish(segments: Segment[], truncated = false, plannedMs?: number, unstarted: readonly Segment[] = []): Schedule {
   const totalMs = segments.length ? (segments[segments.length - 1]?.endMs ?? 0) : 0;
   const maxUsers = Math.max(0, ...segments.map((s) => Math.max(s.usersFrom, s.usersTo)));
-  return { segments, totalMs, maxUsers, truncated, plannedMs: plannedMs ?? totalMs };
+  return { segments, totalMs, maxUsers, truncated, plannedMs: plannedMs ?? totalMs, unstarted };
 }
 
 /** The seeds' progressive test: each step holds its user count for stepMs. */
@@ -77,15 +82,13 @@ export function profileSchedule(profile: Profile, timeScale: number): Schedule {
 export function capSchedule(schedule: Schedule, capMs: number): Schedule {
   if (capMs >= schedule.totalMs) return schedule;
   const segments: Segment[] = [];
+  const unstarted: Segment[] = [];
   for (const s of schedule.segments) {
-    if (s.startMs >= capMs) break;
-    if (s.endMs <= capMs) {
-      segments.push(s);
-      continue;
-    }
-    segments.push({ ...s, endMs: capMs, usersTo: Math.round(usersIn(s, capMs)), cutShort: true });
+    if (s.startMs >= capMs) unstarted.push(s);
+    else if (s.endMs <= capMs) segments.push(s);
+    else segments.push({ ...s, endMs: capMs, usersTo: Math.round(usersIn(s, capMs)), cutShort: true });
   }
-  return finish(segments, true, schedule.plannedMs);
+  return finish(segments, true, schedule.plannedMs, unstarted);
 }
 
 function usersIn(s: Segment, tMs: number): number {

@@ -7,7 +7,7 @@ import type { SegmentResult } from './result.js';
 import { tallyResult } from './result.js';
 import { describeFailures, type AdminFailure, type ServerSample } from './sampler.js';
 import { segmentPeak, type Schedule } from './schedule.js';
-import { throughput } from './tally.js';
+import { Tally, throughput } from './tally.js';
 import { briefFigures, CRITERIA, formatMs, judgeSegment, type JudgedSegment, type Verdict } from './verdict.js';
 
 /** One host measurement of the master, and the moment its CPU figure stands for. */
@@ -83,10 +83,14 @@ export function judgeSegments(
 ): { segments: SegmentResult[]; judged: JudgedSegment[] } {
   const segments: SegmentResult[] = [];
   const judged: JudgedSegment[] = [];
-  schedule.segments.forEach((seg, i) => {
-    const tally = recorder.segments[i];
+  // The segments --duration cut before they began come last, with nothing recorded: not run.
+  const planned = [...schedule.segments, ...schedule.unstarted];
+  planned.forEach((seg, i) => {
+    const unstarted = i >= schedule.segments.length;
+    const tally = unstarted ? new Tally() : recorder.segments[i];
     if (!tally) return;
-    const ran = seg.startMs < stoppedAtMs;
+    // By the plan, not the clock: a deadline timer that fires late must not make one of them "ran".
+    const ran = !unstarted && seg.startMs < stoppedAtMs;
     const end = Math.min(seg.endMs, stoppedAtMs);
     // Held to its planned end: not cut by --duration, not interrupted before its end.
     const complete = ran && seg.cutShort !== true && (!interrupted || seg.endMs <= stoppedAtMs);
@@ -119,7 +123,7 @@ export function judgeSegments(
       checks: judgement.checks,
       reasons: judgement.reasons,
     });
-    judged.push({ label: seg.label, users: segmentPeak(seg), ran, complete, steady: seg.usersFrom === seg.usersTo, counts: tally.counts, latency: tally.latency(), judgement });
+    judged.push({ label: seg.label, users: segmentPeak(seg), ran, complete, steady: seg.usersFrom === seg.usersTo, counts: tally.counts, latency: tally.latency(), judgement, ...(unstarted ? { cutByDuration: true } : {}) });
   });
   return { segments, judged };
 }

@@ -148,6 +148,8 @@ export interface JudgedSegment {
   readonly counts: Counts;
   readonly latency: LatencySummary | undefined;
   readonly judgement: SegmentJudgement;
+  /** True for a segment --duration cut before it began: it did not run, by plan rather than by an interruption. */
+  readonly cutByDuration?: boolean;
 }
 
 export interface Verdict {
@@ -244,13 +246,16 @@ export function overallVerdict(segments: readonly JudgedSegment[], interrupted: 
   else if (ran.length > 0 && measured.length === 0) lines.push(`nothing to judge: no request finished in any step (${ran.length} of ${segments.length} ran)`);
   // A step cut short or with nothing measured did not pass: it failed nothing, which is all it says.
   else if (unmeasured.length > 0 || partial.length > 0) lines.push(`no step failed (${ran.length} of ${segments.length} ran)`);
-  else if (ran.length > 0) lines.push(`every step passed (${ran.length} of ${segments.length} ran)`);
+  else if (ran.length > 0) lines.push(`every step ${ran.length < segments.length ? 'that ran ' : ''}passed (${ran.length} of ${segments.length} ran)`);
   if (partial.length > 0) lines.push(`cut short, so proving no capacity: ${partial.map((s) => `${s.label} (${usersText(s.users)})`).join(', ')}`);
   if (unmeasured.length > 0 && measured.length > 0) {
     lines.push(`no request finished, so not measured and proving no capacity: ${unmeasured.map((s) => `${s.label} (${usersText(s.users)})`).join(', ')}`);
   }
-  const notRun = segments.filter((s) => !s.ran);
-  if (notRun.length > 0) lines.push(`not run${interrupted ? ' (interrupted)' : ''}: ${notRun.map((s) => `${s.label} (${usersText(s.users)})`).join(', ')}`);
+  const named = (list: readonly JudgedSegment[]): string => list.map((s) => `${s.label} (${usersText(s.users)})`).join(', ');
+  const notRun = segments.filter((s) => !s.ran && s.cutByDuration !== true);
+  if (notRun.length > 0) lines.push(`not run${interrupted ? ' (interrupted)' : ''}: ${named(notRun)}`);
+  const cut = segments.filter((s) => !s.ran && s.cutByDuration === true);
+  if (cut.length > 0) lines.push(`not run (cut by --duration): ${named(cut)}`);
   // The line above already names the steps with no request; this one says what else went unjudged.
   const unjudged = ran.flatMap((s) => s.judgement.checks.filter((c) => c.pass === null && c.name !== 'answered' && c.name !== 'p95').map((c) => ({ detail: c.detail, label: s.label })));
   if (unjudged.length > 0) lines.push(joinUnjudged(namingSteps(unjudged)));

@@ -488,7 +488,7 @@ describe('corral loadtest against the fixture app', () => {
     const t = await target();
     const out = join(dir, 'capped');
     const run = await loadtest(['--target', t.url, '--steps', '2,4', '--step-duration', '30s', '--duration', '2s', '--think-time', '20ms', '--users-file', usersFile, '--out', out], dir);
-    assert.match(run.stderr, /^note: --duration 2s cuts the planned 1m schedule short$/m);
+    assert.match(run.stderr, /^note: --duration 2s cuts the planned 1m schedule short; not run: step 2\/2 \(4 users\)$/m);
     assert.match(run.stderr, /^loadtest: http:\/\/127\.0\.0\.1:\d+, 1 step, up to 2 users, 2s$/m);
     const { result, html } = readResult(out);
     assert.ok(result.run.stoppedAtMs >= 1990 && result.run.stoppedAtMs < 3000, `stopped ${result.run.stoppedAtMs} ms into a plan of 60 s capped at 2 s`);
@@ -497,6 +497,11 @@ describe('corral loadtest against the fixture app', () => {
     // Two users for 2 s of a 30 s step: measured, but not held to the step's end, so not a pass.
     assert.match(run.stdout, /^verdict: supports 2 concurrent users: not shown \(no step held its users to the end; p95 [\d.]+ ms, 0 errors, CPU not measured\)$/m);
     assert.match(run.stdout, /cut short, so proving no capacity: step 1\/2 \(2 users\)/);
+    // The step the cap left out is listed, not dropped.
+    assert.match(run.stdout, /^step 2\/2 +4 users  not run /m);
+    assert.match(run.stdout, /^ {2}no step failed \(1 of 2 ran\)$/m);
+    assert.match(run.stdout, /^ {2}not run \(cut by --duration\): step 2\/2 \(4 users\)$/m);
+    assert.deepEqual(result.segments.map((s) => [s.label, s.ran]), [['step 1/2', true], ['step 2/2', false]]);
     assert.equal(run.code, 0, `no step failed: ${run.stdout}\n${run.stderr}`);
     assertReportMatches(result, html);
   });

@@ -80,6 +80,19 @@ describe('schedule', () => {
     assert.equal(capSchedule(stepsSchedule([1, 2], 1000), 5000).truncated, false);
     const steps = planSchedule(options('--steps', '1,2,3', '--step-duration', '1s', '--duration', '1500ms'));
     assert.deepEqual(steps.segments.map((g) => [g.label, g.startMs, g.endMs]), [['step 1/3', 0, 1000], ['step 2/3', 1000, 1500]]);
+    assert.deepEqual(steps.unstarted.map((g) => g.label), ['step 3/3'], 'the step --duration cut before it began is kept, to be listed as not run');
+  });
+
+  it('keeps the steps a --duration on a step boundary leaves out, as not started, and runs none of them', () => {
+    const s = planSchedule(options('--steps', '1,2,3', '--step-duration', '1s', '--duration', '2s'));
+    assert.equal(s.truncated, true);
+    assert.equal(s.totalMs, 2000);
+    assert.equal(s.maxUsers, 2, 'the connections and the start line count only the users that will run');
+    assert.deepEqual(s.segments.map((g) => [g.label, g.endMs, g.cutShort === true]), [['step 1/3', 1000, false], ['step 2/3', 2000, false]]);
+    assert.deepEqual(s.unstarted.map((g) => [g.label, g.startMs, g.usersTo]), [['step 3/3', 2000, 3]]);
+    assert.equal(usersAt(s, 2000), 0);
+    assert.equal(segmentIndexAt(s, 2500), 1, 'a request sent late belongs to the last step that ran');
+    assert.deepEqual(stepsSchedule([1, 2], 1000).unstarted, []);
   });
 
   it('refuses a plan in which no user would run, and says how to fix it', () => {

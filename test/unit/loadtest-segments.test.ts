@@ -7,7 +7,7 @@ import type { Sample } from '../../src/loadtest/client.js';
 import type { ServerSample } from '../../src/loadtest/sampler.js';
 import { Recorder } from '../../src/loadtest/recorder.js';
 import { parseProfile } from '../../src/loadtest/profile.js';
-import { profileSchedule, stepsSchedule } from '../../src/loadtest/schedule.js';
+import { capSchedule, profileSchedule, stepsSchedule } from '../../src/loadtest/schedule.js';
 import { judgeSegments, printSummary } from '../../src/loadtest/segments.js';
 import { overallVerdict } from '../../src/loadtest/verdict.js';
 
@@ -38,6 +38,29 @@ describe('judging segments', () => {
     assert.match(rows[1] ?? '', /^step 2\/2 +4 users  no data /);
     assert.match(out, /^verdict: supports 2 concurrent users: yes/m);
     assert.match(out, /^ {2}no request finished, so not measured and proving no capacity: step 2\/2 \(4 users\)$/m);
+  });
+
+  it('lists the steps --duration cut before they began as not run, in the table, the result and the verdict', () => {
+    // --steps 1,2,3 --step-duration 1s --duration 2s: the cap falls on step 3's start.
+    const schedule = capSchedule(stepsSchedule([1, 2, 3], 1000), 2000);
+    const r = new Recorder(schedule);
+    r.users(1, 0);
+    r.record(ok(100, 130));
+    r.users(2, 1000);
+    r.record(ok(1100, 1130));
+    r.finish(2000.3);
+    // The deadline timer fired just after 2 s, when step 3 would have begun: it still did not run.
+    const { segments, judged } = judgeSegments(schedule, r, 2000.3, false, [], 'no --admin URL given');
+    assert.deepEqual(segments.map((s) => [s.label, s.users, s.ran, s.pass]), [['step 1/3', 1, true, true], ['step 2/3', 2, true, true], ['step 3/3', 3, false, false]]);
+    assert.equal(segments[2]?.counts.requests, 0);
+    const verdict = overallVerdict(judged, false);
+    assert.equal(verdict.pass, true, 'no step that ran failed');
+    assert.equal(verdict.supportedUsers, 2);
+    assert.ok(verdict.lines.includes('every step that ran passed (2 of 3 ran)'), verdict.lines.join(' | '));
+    assert.ok(verdict.lines.includes('not run (cut by --duration): step 3/3 (3 users)'), verdict.lines.join(' | '));
+    let out = '';
+    printSummary({ write: (t: string) => (out += t) }, segments, judged, verdict, undefined);
+    assert.match(out, /^step 3\/3 +3 users  not run /m);
   });
 
   it("judges a step's CPU on the measurements that average its own time, not the step before it", () => {

@@ -46,7 +46,8 @@ How many users (pick one; default: --steps 5,10,25,50,100,200):
 Options:
   --target URL          the app's base URL (loopback only unless --allow-remote; no user:pass@)
   --duration D          run length for --users (default 1m); a hard cap for --steps and
-                        --profile (default none: their whole schedule); 100ms to 24h
+                        --profile (default none: their whole schedule; the steps it leaves
+                        out are listed as not run); 100ms to 24h
   --think-time D        pause between a user's requests, ±50 % (0 to 10m; default 1s; a
                         profile's actions pace users by duration/requests when this is not given)
   --mix SHARES          read=0.6,write=0.3,export=0.1 (default; shares must sum to 1)
