@@ -5,15 +5,17 @@
 import { performance } from 'node:perf_hooks';
 import { Pool } from 'undici';
 import { pinnedLookup, type PinnedAddresses } from '../loopback.js';
+import { isGeneratorError } from './generator-limits.js';
 
 export type RequestKind = 'login' | 'read' | 'write' | 'export';
 
 /**
  * ok: 2xx; http: an answer with another status; unanswered: still waiting when the run ended,
  * after longer than the client's unansweredAfterMs; aborted: cancelled by the end of the run
- * sooner than that (or never sent).
+ * sooner than that (or never sent); generator: this machine could not send it (EMFILE: its own
+ * open-file limit, and the like), which says nothing of the target.
  */
-export type Outcome = 'ok' | 'http' | 'timeout' | 'connection' | 'unanswered' | 'aborted';
+export type Outcome = 'ok' | 'http' | 'timeout' | 'connection' | 'unanswered' | 'aborted' | 'generator';
 
 export interface Sample {
   readonly kind: RequestKind;
@@ -79,6 +81,11 @@ export interface ClientOptions {
 }
 
 const TIMEOUT_CODES = new Set(['UND_ERR_CONNECT_TIMEOUT', 'UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT', 'ETIMEDOUT']);
+
+/** A failed request by its error code: a timeout, a failure of this machine, or a connection error of the target. */
+export function failureOutcome(code: string): 'timeout' | 'generator' | 'connection' {
+  return TIMEOUT_CODES.has(code) ? 'timeout' : isGeneratorError(code) ? 'generator' : 'connection';
+}
 
 export class TargetClient {
   readonly #pool: Pool;
@@ -169,8 +176,7 @@ export class TargetClient {
         return { sample: sample(status, unanswered ? 'unanswered' : 'aborted', bytes), json: undefined };
       }
       const name = typeof code === 'string' ? code : (err as Error).name;
-      if (TIMEOUT_CODES.has(name)) return { sample: sample(status, 'timeout', bytes, name), json: undefined };
-      return { sample: sample(status, 'connection', bytes, name), json: undefined };
+      return { sample: sample(status, failureOutcome(name), bytes, name), json: undefined };
     } finally {
       clearTimeout(timer);
       runSignal.removeEventListener('abort', onRunAbort);

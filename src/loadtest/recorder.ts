@@ -31,6 +31,8 @@ export interface SecondPoint {
   readonly connection: number;
   /** Still waiting when the run ended, after longer than the p95 criterion (only in the last second). */
   readonly unanswered: number;
+  /** Not sent: this machine could not open the connection (EMFILE, ...); no error of the target. */
+  readonly generator: number;
   /** Milliseconds; null when nothing was answered in that second. */
   readonly p50: number | null;
   readonly p95: number | null;
@@ -157,6 +159,7 @@ export class Recorder {
       timeouts: c.timeouts,
       connection: c.connection,
       unanswered: c.unanswered,
+      generator: c.generator,
       p50: lat?.p50 ?? null,
       p95: lat?.p95 ?? null,
       p99: lat?.p99 ?? null,

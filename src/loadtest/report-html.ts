@@ -9,7 +9,7 @@ import type { LoadtestResult, SegmentResult, TallyResult } from './result.js';
 import { escapeHtml, lineChart, type ChartSpec } from './svg-chart.js';
 import { CRITERIA, formatMs, formatPercent } from './verdict.js';
 
-const COLORS = { users: '#4c6ef5', rps: '#2b8a3e', p50: '#74c0fc', p95: '#f08c00', p99: '#c92a2a', s5xx: '#c92a2a', s429: '#e8590c', timeouts: '#862e9c', unanswered: '#5f3dc4', connection: '#495057', other: '#f59f00', cpu: '#d6336c', ram: '#1c7ed6', conn: '#0ca678' };
+const COLORS = { generator: '#adb5bd', users: '#4c6ef5', rps: '#2b8a3e', p50: '#74c0fc', p95: '#f08c00', p99: '#c92a2a', s5xx: '#c92a2a', s429: '#e8590c', timeouts: '#862e9c', unanswered: '#5f3dc4', connection: '#495057', other: '#f59f00', cpu: '#d6336c', ram: '#1c7ed6', conn: '#0ca678' };
 
 /** JSON inside <script>: "</script>" and "<!--" must not appear literally. */
 function scriptJson(value: unknown): string {
@@ -34,14 +34,22 @@ function errorsCell(t: TallyResult): string {
     c.timeouts && `timeouts ${c.timeouts}`,
     c.connection && `conn ${c.connection}`,
   ].filter(Boolean);
-  return parts.length ? `${c.errors} (${parts.join(', ')})` : '0';
+  // Not sent by this machine (EMFILE): no error of the target, said apart.
+  const notSent = c.generator > 0 ? `; ${c.generator} not sent (load generator)` : '';
+  return `${parts.length ? `${c.errors} (${parts.join(', ')})` : '0'}${notSent}`;
+}
+
+/** The failed checks, and what this machine could not send, which fails nothing but proves nothing. */
+function whyCell(s: SegmentResult): string[] {
+  const generator = s.checks.find((c) => c.name === 'generator' && c.pass === null);
+  return generator ? [...s.reasons, generator.detail] : [...s.reasons];
 }
 
 function segmentRow(s: SegmentResult): string {
   const word = segmentStatus(s);
   const status = `<td class="${word === 'pass' ? 'pass' : word === 'fail' ? 'fail' : 'skip'}">${word}</td>`;
   const users = s.usersFrom === s.usersTo ? `${s.users}` : `${s.usersFrom}→${s.usersTo}`;
-  return `<tr>${status}<td>${escapeHtml(s.label)}</td><td>${users}</td><td>${s.counts.requests}</td><td>${s.rps}</td><td>${ms(s.latencyMs?.p50)}</td><td>${ms(s.latencyMs?.p95, CRITERIA.p95Ms)}</td><td>${ms(s.latencyMs?.p99)}</td><td>${errorsCell(s)}</td><td>${pct(s.server.cpuMean, CRITERIA.cpuPercent)}</td><td>${pct(s.server.ramMax, CRITERIA.ramPercent)}</td><td>${s.server.connectionsMax ?? '–'}</td><td class="reasons">${escapeHtml(s.reasons.join('; '))}</td></tr>`;
+  return `<tr>${status}<td>${escapeHtml(s.label)}</td><td>${users}</td><td>${s.counts.requests}</td><td>${s.rps}</td><td>${ms(s.latencyMs?.p50)}</td><td>${ms(s.latencyMs?.p95, CRITERIA.p95Ms)}</td><td>${ms(s.latencyMs?.p99)}</td><td>${errorsCell(s)}</td><td>${pct(s.server.cpuMean, CRITERIA.cpuPercent)}</td><td>${pct(s.server.ramMax, CRITERIA.ramPercent)}</td><td>${s.server.connectionsMax ?? '–'}</td><td class="reasons">${escapeHtml(whyCell(s).join('; '))}</td></tr>`;
 }
 
 function tallyRows(map: Record<string, TallyResult>): string {
@@ -93,6 +101,7 @@ export function charts(r: LoadtestResult): ChartSpec[] {
         { name: 'connection', color: COLORS.connection, values: col('connection') },
         { name: 'unanswered', color: COLORS.unanswered, values: col('unanswered') },
         { name: 'other', color: COLORS.other, values: col('statusOther') },
+        { name: 'not sent (load generator)', color: COLORS.generator, values: col('generator') },
       ],
     },
   ];

@@ -6,10 +6,11 @@ import { setMaxListeners } from 'node:events';
 import { basename } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { isLoopbackHost, type PinnedAddresses } from '../loopback.js';
-import { TargetClient, type Reply } from './client.js';
+import { TargetClient, type Reply, type Sample } from './client.js';
 import { loadCredentials, type Credential } from './credentials.js';
 import { formatDuration, formatExactDuration } from './duration.js';
-import { inputError, LOADTEST_EXIT, targetRefused, targetUnreachable } from './exit.js';
+import { inputError, LoadtestError, LOADTEST_EXIT, targetRefused, targetUnreachable } from './exit.js';
+import { checkFdLimit, generatorHint, readFdState } from './generator-limits.js';
 import { formatMix, withoutExports, type Mix } from './mix.js';
 import { DEFAULT_CONSTANT_MS, DEFAULT_THINK_MS, MAX_RUN_MS, type LoadtestOptions } from './options.js';
 import { ActionPacer, CLOSED_MODEL_NOTE, ThinkTimePacer, type Pacer } from './pacing.js';
@@ -102,6 +103,12 @@ export function planPacing(opts: LoadtestOptions, random: () => number): { make:
   return { make: plan.make, note: `${plan.note}; ${CLOSED_MODEL_NOTE}` };
 }
 
+/** A preflight request this machine could not send (EMFILE, ...): no judgement of the target. */
+function refuseIfGenerator(s: Sample): void {
+  if (s.outcome !== 'generator') return;
+  throw new LoadtestError('CORRAL_ERR_LOADTEST_GENERATOR', `this machine could not open a connection to the target (${s.error ?? 'unknown'}): ${generatorHint([s.error ?? ''])}`, LOADTEST_EXIT.USAGE);
+}
+
 /**
  * Checks before any load: the target answers, looks like corral's app, accepts a login and, when
  * exports are in the mix, the token they carry (a typo there would fail every export of the run).
@@ -112,12 +119,14 @@ async function preflight(opts: LoadtestOptions, mix: Mix, credential: Credential
   try {
     const players = await client.send({ kind: 'read', method: 'GET', path: apiPath(opts.target, '/api/players') });
     const s = players.sample;
+    refuseIfGenerator(s);
     if (s.outcome === 'connection' || s.outcome === 'timeout') {
       throw targetUnreachable(noAnswerReason(opts.target, s.error ?? s.outcome));
     }
     if (s.status === 404) throw targetRefused(`target ${opts.target.href} answered 404 for GET /api/players: it does not look like corral's bundled app`);
     const login = await client.send({ kind: 'login', method: 'POST', path: apiPath(opts.target, '/api/login'), json: credential, parseJson: true });
     const l = login.sample;
+    refuseIfGenerator(l);
     if (l.outcome === 'connection' || l.outcome === 'timeout') throw targetUnreachable(`target ${opts.target.origin} did not answer a login (${l.error ?? l.outcome})`);
     if (l.status === 404) throw targetRefused(`target ${opts.target.href} answered 404 for POST /api/login: it does not look like corral's bundled app`);
     if (l.status === 401 || l.status === 400) {
@@ -145,6 +154,7 @@ export async function runLoadtest(opts: LoadtestOptions, io: RunIo): Promise<Run
   const adminPinned = opts.admin ? await checkTargetAllowed(opts.admin, opts.allowRemote, '--admin') : undefined;
   const { file: usersFile, credentials } = loadCredentials(opts.usersFile);
   const schedule = planSchedule(opts);
+  checkFdLimit(schedule.maxUsers, readFdState());
   let files = outputFiles(opts.outDir);
   const replaced = checkOutput(files, opts.outDirIsDefault);
   const notes: string[] = [];

@@ -128,9 +128,12 @@ export function judgeSegments(
   return { segments, judged };
 }
 
-/** A step's status in the steps table and the report: one word, the same in both. */
+/**
+ * A step's status in the steps table and the report: one word, the same in both. "partial": it
+ * passed, but was not held to its end, or this machine could not send all of its load (EMFILE).
+ */
 export function segmentStatus(s: SegmentResult): 'not run' | 'fail' | 'no data' | 'partial' | 'pass' {
-  return !s.ran ? 'not run' : s.pass === false ? 'fail' : s.pass === null ? 'no data' : !s.complete ? 'partial' : 'pass';
+  return !s.ran ? 'not run' : s.pass === false ? 'fail' : s.pass === null ? 'no data' : !s.complete || s.counts.generator > 0 ? 'partial' : 'pass';
 }
 
 /** The steps table and the verdict, on stdout; `files` undefined: they could not be written. */

@@ -25,6 +25,11 @@ export interface Counts {
   unanswered: number;
   /** Cancelled by the end of the run sooner than that (or never sent); not an error of the target. */
   aborted: number;
+  /**
+   * Never sent: this machine could not open the connection (EMFILE, EADDRNOTAVAIL, ...). Not a
+   * request nor an error of the target; the step it belongs to was not loaded as planned.
+   */
+  generator: number;
   bytes: number;
 }
 
@@ -37,7 +42,7 @@ export interface LatencySummary {
 }
 
 export function emptyCounts(): Counts {
-  return { requests: 0, ok: 0, errors: 0, status5xx: 0, status503: 0, status429: 0, statusOther: 0, timeouts: 0, connection: 0, unanswered: 0, aborted: 0, bytes: 0 };
+  return { requests: 0, ok: 0, errors: 0, status5xx: 0, status503: 0, status429: 0, statusOther: 0, timeouts: 0, connection: 0, unanswered: 0, aborted: 0, generator: 0, bytes: 0 };
 }
 
 /** Microsecond resolution with 3 significant digits; grows as needed (timeouts can be minutes). */
@@ -59,6 +64,11 @@ export class Tally {
     const c = this.counts;
     if (s.outcome === 'aborted') {
       c.aborted++;
+      return;
+    }
+    if (s.outcome === 'generator') {
+      c.generator++;
+      if (s.error) this.errorCodes.set(s.error, (this.errorCodes.get(s.error) ?? 0) + 1);
       return;
     }
     c.requests++;

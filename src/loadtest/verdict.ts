@@ -3,12 +3,13 @@
 // sentence for the whole run.
 
 import { usersText } from './users-text.js';
+import { generatorHint, isGeneratorError } from './generator-limits.js';
 import type { ServerSample } from './sampler.js';
 import type { Counts, LatencySummary } from './tally.js';
 
 export const CRITERIA = Object.freeze({ p95Ms: 500, cpuPercent: 80, ramPercent: 50 });
 
-export type CheckName = 'answered' | 'p95' | 'status5xx' | 'timeouts' | 'connection' | 'rate_limited' | 'unexpected_status' | 'cpu' | 'ram';
+export type CheckName = 'answered' | 'p95' | 'status5xx' | 'timeouts' | 'connection' | 'rate_limited' | 'unexpected_status' | 'generator' | 'cpu' | 'ram';
 
 export interface Check {
   readonly name: CheckName;
@@ -121,12 +122,17 @@ export function judgeSegment(input: SegmentInput): SegmentJudgement {
   const fives = list(input.statuses, (k) => Number(k) >= 500);
   add('status5xx', c.status5xx === 0, c.status5xx, 0, c.status5xx === 0 ? 'no 5xx' : `${c.status5xx} server errors (${fives})${c.status503 > 0 ? '; 503 means the server was full or unavailable' : ''}`);
   add('timeouts', c.timeouts === 0, c.timeouts, 0, c.timeouts === 0 ? 'no timeouts' : `${c.timeouts} timeouts`);
-  const codes = list(input.errorCodes, (k) => k !== 'timeout' && !String(k).includes('TIMEOUT'));
+  const codes = list(input.errorCodes, (k) => k !== 'timeout' && !String(k).includes('TIMEOUT') && !isGeneratorError(String(k)));
   add('connection', c.connection === 0, c.connection, 0, c.connection === 0 ? 'no connection errors' : `${c.connection} connection errors (${codes})`);
   add('rate_limited', c.status429 === 0, c.status429, 0, c.status429 === 0 ? 'not rate limited' : `${c.status429} answers 429 Too Many Requests: ${RATE_LIMIT_HINT}`);
   const other = list(input.statuses, (k) => Number(k) !== 429 && Number(k) < 500 && (Number(k) < 200 || Number(k) >= 300));
   add('unexpected_status', c.statusOther === 0, c.statusOther, 0,
     c.statusOther === 0 ? 'no unexpected answers' : `${c.statusOther} unexpected answers (${other}); 401 usually means --users-file or --admin-token does not match the target`);
+  // This machine's own failures say nothing of the target: neither a pass nor a fail, but the step
+  // was not loaded as planned, so it proves no capacity (overallVerdict).
+  const own = list(input.errorCodes, (k) => isGeneratorError(String(k)));
+  add('generator', c.generator === 0 ? true : null, c.generator, 0,
+    c.generator === 0 ? 'every request sent' : `the load generator could not send ${c.generator} requests (${own}), a limit of this machine, not the target: ${generatorHint(input.errorCodes.keys())}`);
   const server = serverFigures(input.server);
   if (server.cpuMean === null) add('cpu', null, null, CRITERIA.cpuPercent, `CPU not judged: ${input.serverProblem ?? 'no CPU figure from the admin API'}`);
   else add('cpu', server.cpuMean < CRITERIA.cpuPercent, server.cpuMean, CRITERIA.cpuPercent, `CPU ${formatPercent(server.cpuMean, CRITERIA.cpuPercent)} on average (max ${formatPercent(server.cpuMax ?? server.cpuMean, CRITERIA.cpuPercent)}) ${server.cpuMean < CRITERIA.cpuPercent ? '<' : '≥'} ${CRITERIA.cpuPercent} %`);
@@ -161,8 +167,8 @@ export interface Verdict {
   readonly pass: boolean;
   /**
    * The most users of a steady, complete, measured, passing segment with every earlier segment
-   * passing; null if none. A ramp (it holds its peak for an instant), a step cut short or a step in
-   * which no request finished proves no capacity.
+   * passing; null if none. A ramp (it holds its peak for an instant), a step cut short, a step in
+   * which no request finished or one this machine could not send all of (EMFILE) proves no capacity.
    */
   readonly supportedUsers: number | null;
   readonly headline: string;
@@ -221,7 +227,8 @@ export function overallVerdict(segments: readonly JudgedSegment[], interrupted: 
   const firstFailIdx = ran.findIndex((s) => !s.judgement.pass);
   const passedPrefix = firstFailIdx < 0 ? ran : ran.slice(0, firstFailIdx);
   // The first of the steady, complete segments with the most users: its figures are the headline.
-  const best = passedPrefix.filter((s) => s.steady && s.complete && s.judgement.measured).reduce<JudgedSegment | undefined>((acc, s) => (!acc || s.users > acc.users ? s : acc), undefined);
+  // One this machine could not load in full (EMFILE) was not sent the load it names.
+  const best = passedPrefix.filter((s) => s.steady && s.complete && s.judgement.measured && s.counts.generator === 0).reduce<JudgedSegment | undefined>((acc, s) => (!acc || s.users > acc.users ? s : acc), undefined);
   const failed = firstFailIdx < 0 ? undefined : ran[firstFailIdx];
   const measured = ran.filter((s) => s.judgement.measured);
   const lines: string[] = [];
@@ -237,17 +244,27 @@ export function overallVerdict(segments: readonly JudgedSegment[], interrupted: 
     // short, or no request due): name the figures of the largest step that measured something.
     const shown = measured.length > 0 ? measured : ran;
     const most = shown.reduce((acc, s) => (s.users > acc.users ? s : acc));
-    const why = measured.length === 0 ? 'no request finished in any step' : ran.some((s) => s.steady && s.complete) ? 'no step held to its end had a request to judge' : 'no step held its users to the end';
+    const held = ran.filter((s) => s.steady && s.complete);
+    const why =
+      measured.length === 0
+        ? 'no request finished in any step'
+        : held.length > 0 && held.every((s) => s.counts.generator > 0)
+          ? 'the load generator could not send every request of the steps held to their end'
+          : held.length > 0
+            ? 'no step held to its end had a request to judge'
+            : 'no step held its users to the end';
     headline = `supports ${concurrentUsers(most.users)}: not shown (${why}; ${briefFigures(most)})`;
   }
   const unmeasured = ran.filter((s) => !s.judgement.measured);
   const partial = ran.filter((s) => !s.complete);
+  const starved = ran.filter((s) => s.counts.generator > 0);
   if (failed) lines.push(`first failing step: ${failed.label}, ${failed.users} users: ${failed.judgement.reasons.join('; ')}`);
   else if (ran.length > 0 && measured.length === 0) lines.push(`nothing to judge: no request finished in any step (${ran.length} of ${segments.length} ran)`);
   // A step cut short or with nothing measured did not pass: it failed nothing, which is all it says.
-  else if (unmeasured.length > 0 || partial.length > 0) lines.push(`no step failed (${ran.length} of ${segments.length} ran)`);
+  else if (unmeasured.length > 0 || partial.length > 0 || starved.length > 0) lines.push(`no step failed (${ran.length} of ${segments.length} ran)`);
   else if (ran.length > 0) lines.push(`every step ${ran.length < segments.length ? 'that ran ' : ''}passed (${ran.length} of ${segments.length} ran)`);
   if (partial.length > 0) lines.push(`cut short, so proving no capacity: ${partial.map((s) => `${s.label} (${usersText(s.users)})`).join(', ')}`);
+  for (const s of starved) lines.push(`${s.label} (${usersText(s.users)}) proves no capacity: ${s.judgement.checks.find((c) => c.name === 'generator')?.detail ?? ''}`);
   if (unmeasured.length > 0 && measured.length > 0) {
     lines.push(`no request finished, so not measured and proving no capacity: ${unmeasured.map((s) => `${s.label} (${usersText(s.users)})`).join(', ')}`);
   }
@@ -257,7 +274,7 @@ export function overallVerdict(segments: readonly JudgedSegment[], interrupted: 
   const cut = segments.filter((s) => !s.ran && s.cutByDuration === true);
   if (cut.length > 0) lines.push(`not run (cut by --duration): ${named(cut)}`);
   // The line above already names the steps with no request; this one says what else went unjudged.
-  const unjudged = ran.flatMap((s) => s.judgement.checks.filter((c) => c.pass === null && c.name !== 'answered' && c.name !== 'p95').map((c) => ({ detail: c.detail, label: s.label })));
+  const unjudged = ran.flatMap((s) => s.judgement.checks.filter((c) => c.pass === null && c.name !== 'answered' && c.name !== 'p95' && c.name !== 'generator').map((c) => ({ detail: c.detail, label: s.label })));
   if (unjudged.length > 0) lines.push(joinUnjudged(namingSteps(unjudged)));
   return {
     pass: measured.length > 0 && !failed && !interrupted,

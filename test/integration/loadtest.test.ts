@@ -37,20 +37,21 @@ interface CliRun {
 
 /**
  * Runs bin/corral loadtest; `onStderr` may act on progress output (e.g. send SIGINT).
- * `fileSizeBlocks`: the largest file it may write, in 512-byte blocks (`ulimit -f`): a write past it
- * fails with EFBIG after writing what fitted, as on a disk that fills up.
+ * `ulimit`: the shell's limits to run it under. `-f 8`: the largest file it may write, in 512-byte
+ * blocks: a write past it fails with EFBIG after writing what fitted, as on a disk that fills up;
+ * `-n 150`: the files it may have open at once.
  */
-function loadtest(args: string[], cwd: string, onStderr?: (text: string, child: ReturnType<typeof spawn>) => void, fileSizeBlocks?: number): Promise<CliRun> {
-  return startLoadtest(args, cwd, onStderr, fileSizeBlocks).done;
+function loadtest(args: string[], cwd: string, onStderr?: (text: string, child: ReturnType<typeof spawn>) => void, ulimit?: string): Promise<CliRun> {
+  return startLoadtest(args, cwd, onStderr, ulimit).done;
 }
 
 /** As loadtest, with the process at hand from its start (to signal it before it prints anything). */
-function startLoadtest(args: string[], cwd: string, onStderr?: (text: string, child: ReturnType<typeof spawn>) => void, fileSizeBlocks?: number): { child: ReturnType<typeof spawn>; done: Promise<CliRun> } {
+function startLoadtest(args: string[], cwd: string, onStderr?: (text: string, child: ReturnType<typeof spawn>) => void, ulimit?: string): { child: ReturnType<typeof spawn>; done: Promise<CliRun> } {
   const command = [process.execPath, BIN, 'loadtest', ...args];
   const child =
-    fileSizeBlocks === undefined
+    ulimit === undefined
       ? spawn(command[0] as string, command.slice(1), { cwd, stdio: ['ignore', 'pipe', 'pipe'] })
-      : spawn('/bin/sh', ['-c', `ulimit -f ${fileSizeBlocks} && exec "$@"`, 'sh', ...command], { cwd, stdio: ['ignore', 'pipe', 'pipe'] });
+      : spawn('/bin/sh', ['-c', `ulimit ${ulimit} && exec "$@"`, 'sh', ...command], { cwd, stdio: ['ignore', 'pipe', 'pipe'] });
   const done = new Promise<CliRun>((resolve, reject) => {
     let stdout = '';
     let stderr = '';
@@ -693,7 +694,7 @@ describe('corral loadtest against the fixture app', () => {
     writeFileSync(join(out, 'result.json'), '{"earlier":true}\n');
     writeFileSync(join(out, 'report.html'), '<p>earlier</p>\n');
     // 8 blocks: 4 KB, less than either file of a run; the earlier ones are far smaller.
-    const run = await loadtest(['--target', t.url, '--users', '1', '--duration', '1s', '--think-time', '20ms', '--mix', 'read=1', '--users-file', usersFile, '--out', out], dir, undefined, 8);
+    const run = await loadtest(['--target', t.url, '--users', '1', '--duration', '1s', '--think-time', '20ms', '--mix', 'read=1', '--users-file', usersFile, '--out', out], dir, undefined, '-f 8');
     assert.equal(run.code, 1, `${run.stdout}\n${run.stderr}`);
     assert.match(run.stdout, /^verdict: supports 1 concurrent user: yes/m);
     assert.match(run.stdout, /^result: not written \(see the error on stderr\)$/m);
@@ -701,6 +702,17 @@ describe('corral loadtest against the fixture app', () => {
     assert.equal(readFileSync(join(out, 'result.json'), 'utf8'), '{"earlier":true}\n');
     assert.equal(readFileSync(join(out, 'report.html'), 'utf8'), '<p>earlier</p>\n');
     assert.deepEqual(readdirSync(out).sort(), ['report.html', 'result.json'], 'no temporary file left');
+  });
+
+  it("refuses, before the load, a peak of users this process's open-file limit cannot hold, rather than blaming the target for EMFILE", async () => {
+    const t = await target();
+    const out = join(dir, 'fd-limit');
+    const run = await loadtest(['--target', t.url, '--steps', '20,300', '--step-duration', '2s', '--mix', 'read=1', '--users-file', usersFile, '--out', out], dir, undefined, '-n 150');
+    assert.equal(run.code, 64, run.stderr);
+    assert.match(run.stderr, /^corral loadtest: \[CORRAL_ERR_LOADTEST_GENERATOR\] this process's open-file limit \(ulimit -n\) is 150.*300 virtual users/m);
+    assert.match(run.stderr, /ulimit -n \d+.*LimitNOFILE=/);
+    assert.equal(t.counts.size, 0, 'not a request sent');
+    assert.equal(existsSync(out), false, 'nothing written');
   });
 
   it('refuses an unreachable target with exit 69', async () => {

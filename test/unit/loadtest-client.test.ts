@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
-import { parseRetryAfter, TargetClient, type Reply, type SendRequest } from '../../src/loadtest/client.js';
+import { failureOutcome, parseRetryAfter, TargetClient, type Reply, type SendRequest } from '../../src/loadtest/client.js';
 import { parseMix } from '../../src/loadtest/mix.js';
 import { ActionPacer, ThinkTimePacer, type Pacer } from '../../src/loadtest/pacing.js';
 import { VirtualUser } from '../../src/loadtest/vuser.js';
@@ -158,6 +158,13 @@ describe('TargetClient', () => {
     assert.equal(parseRetryAfter('soon'), undefined);
     assert.equal(parseRetryAfter('-5'), undefined);
     assert.equal(parseRetryAfter(undefined), undefined);
+  });
+
+  it("calls a failure of this machine (EMFILE, ENFILE, EADDRNOTAVAIL, ENOBUFS) the generator's, not the target's", () => {
+    assert.equal(failureOutcome('EMFILE'), 'generator');
+    assert.equal(failureOutcome('EADDRNOTAVAIL'), 'generator');
+    assert.equal(failureOutcome('ECONNREFUSED'), 'connection');
+    assert.equal(failureOutcome('UND_ERR_CONNECT_TIMEOUT'), 'timeout');
   });
 
   it('reports a refused connection by its code', async () => {

@@ -28,7 +28,7 @@ describe('tally', () => {
       sample(0, 1, 0, 'aborted'),
       sample(0, 6000, 0, 'unanswered'),
     ]) t.record(s);
-    assert.deepEqual(t.counts, { requests: 9, ok: 2, errors: 6, status5xx: 2, status503: 1, status429: 1, statusOther: 1, timeouts: 1, connection: 1, unanswered: 1, aborted: 1, bytes: 900 });
+    assert.deepEqual(t.counts, { requests: 9, ok: 2, errors: 6, status5xx: 2, status503: 1, status429: 1, statusOther: 1, timeouts: 1, connection: 1, unanswered: 1, aborted: 1, generator: 0, bytes: 900 });
     assert.deepEqual([...t.statuses.entries()].sort(), [[200, 1], [201, 1], [401, 1], [429, 1], [500, 1], [503, 1]]);
     assert.deepEqual([...t.errorCodes.entries()].sort(), [['ECONNRESET', 1], ['timeout', 1]]);
     // Latency covers answers, timeouts (a timeout is the longest wait of all) and the wait of a
@@ -38,6 +38,18 @@ describe('tally', () => {
     assert.equal(lat.max, 6000);
     assert.ok(lat.p99 <= lat.max, 'no percentile above the largest value');
     assert.ok(lat.p50 >= 5 && lat.p50 <= 30);
+  });
+
+  it("keeps requests this machine could not send (EMFILE) apart: not sent, so no request and no error of the target", () => {
+    const t = new Tally();
+    t.record(sample(0, 10, 200));
+    t.record(sample(0, 1, 0, 'generator', 'EMFILE'));
+    t.record(sample(0, 1, 0, 'generator', 'EMFILE'));
+    assert.equal(t.counts.requests, 1);
+    assert.equal(t.counts.errors, 0);
+    assert.equal(t.counts.connection, 0);
+    assert.equal(t.counts.generator, 2);
+    assert.deepEqual([...t.errorCodes.entries()], [['EMFILE', 2]]);
   });
 
   it('has no latency before anything is answered', () => {

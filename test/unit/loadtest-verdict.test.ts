@@ -171,6 +171,23 @@ describe('the verdict', () => {
     assert.match(only.headline, /^supports 40 concurrent users: not shown/);
   });
 
+  it("blames the load generator's own limits (EMFILE) on it, not on the target: no failure, and no capacity claimed for that step", () => {
+    const clean = input({}, { label: 'step 1/2' });
+    const starved = input({ generator: 152 }, { label: 'step 2/2', errorCodes: new Map([['EMFILE', 152]]) });
+    const j = judgeSegment(starved);
+    assert.equal(j.pass, true, j.reasons.join());
+    assert.equal(j.checks.find((c) => c.name === 'connection')?.pass, true, 'no connection error of the target');
+    const gen = j.checks.find((c) => c.name === 'generator');
+    assert.equal(gen?.pass, null);
+    assert.match(gen?.detail ?? '', /^the load generator could not send 152 requests \(EMFILE×152\), a limit of this machine, not the target: .*ulimit -n/);
+    const v = overallVerdict([judged(20, clean), judged(300, starved)], false);
+    assert.equal(v.supportedUsers, 20, 'the step the generator could not load proves nothing');
+    assert.match(v.headline, /^supports 20 concurrent users: yes/);
+    assert.equal(v.firstFailure, null);
+    assert.ok(v.lines.includes('no step failed (2 of 2 ran)'), v.lines.join(' | '));
+    assert.ok(v.lines.some((l) => /^step 300 \(300 users\) proves no capacity: the load generator could not send 152 requests \(EMFILE×152\)/.test(l)), v.lines.join(' | '));
+  });
+
   it('says "1 concurrent user", not "1 concurrent users"', () => {
     assert.match(overallVerdict([judged(1, input())], false).headline, /^supports 1 concurrent user: yes/);
     assert.match(overallVerdict([judged(1, input({ ok: 98, timeouts: 2 }, { errorCodes: new Map([['timeout', 2]]) }))], false).headline, /^supports 1 concurrent user: no/);

@@ -91,7 +91,11 @@ Exit codes:
   2    the run completed but a step failed the criteria (see the verdict), or
        no request finished in any step
   64   bad arguments, profile or users file, a remote target or --admin without --allow-remote,
-       or an admin token the target or the admin API refuses
+       an admin token the target or the admin API refuses, or an open-file limit of this
+       process (ulimit -n, LimitNOFILE= under systemd) too low for the peak of users: each
+       holds a connection. A request this machine cannot send during the run (EMFILE, ENFILE,
+       EADDRNOTAVAIL, ENOBUFS) is no error of the target: its step fails nothing and proves
+       nothing ("partial"), and the verdict says why
   69   the target is not answering
   130  interrupted (SIGINT); the partial report was written, unless a second signal
        abandoned the run (stderr says which): 130, 143 or 129 is then that second signal's;
