@@ -103,6 +103,13 @@ export function planPacing(opts: LoadtestOptions, random: () => number): { make:
   return { make: plan.make, note: `${plan.note}; ${CLOSED_MODEL_NOTE}` };
 }
 
+/**
+ * How long the checks before the load wait for each answer. Not --timeout: that is the load's
+ * criterion, and a target slower than it is to be run and judged (its timeouts fail the step),
+ * not refused as one that is not answering.
+ */
+export const PREFLIGHT_TIMEOUT_MS = 5000;
+
 /** A preflight request this machine could not send (EMFILE, ...): no judgement of the target. */
 function refuseIfGenerator(s: Sample): void {
   if (s.outcome !== 'generator') return;
@@ -115,14 +122,15 @@ function refuseIfGenerator(s: Sample): void {
  */
 async function preflight(opts: LoadtestOptions, mix: Mix, credential: Credential, usersFile: string, notes: string[], pinned: PinnedAddresses | undefined): Promise<void> {
   const controller = new AbortController();
-  const client = new TargetClient(opts.target, { connections: 1, timeoutMs: Math.min(opts.timeoutMs, 5000), signal: controller.signal, clock: () => 0, ...(pinned ? { pinned } : {}) });
+  const client = new TargetClient(opts.target, { connections: 1, timeoutMs: PREFLIGHT_TIMEOUT_MS, signal: controller.signal, clock: () => 0, ...(pinned ? { pinned } : {}) });
   try {
     const players = await client.send({ kind: 'read', method: 'GET', path: apiPath(opts.target, '/api/players') });
     const s = players.sample;
     refuseIfGenerator(s);
-    if (s.outcome === 'connection' || s.outcome === 'timeout') {
-      throw targetUnreachable(noAnswerReason(opts.target, s.error ?? s.outcome));
-    }
+    if (s.outcome === 'timeout') throw targetUnreachable(`target ${opts.target.origin} did not answer GET /api/players within ${formatExactDuration(PREFLIGHT_TIMEOUT_MS)}; is corral running there, and not stuck?`);
+    if (s.outcome === 'connection') throw targetUnreachable(noAnswerReason(opts.target, s.error ?? s.outcome));
+    const readMs = s.latencyUs / 1000;
+    if (readMs > opts.timeoutMs) notes.push(`the target took ${Math.round(readMs)} ms to answer GET /api/players before the load, more than --timeout ${formatExactDuration(opts.timeoutMs)}: as slow during the run, requests time out`);
     if (s.status === 404) throw targetRefused(`target ${opts.target.href} answered 404 for GET /api/players: it does not look like corral's bundled app`);
     const login = await client.send({ kind: 'login', method: 'POST', path: apiPath(opts.target, '/api/login'), json: credential, parseJson: true });
     const l = login.sample;

@@ -372,6 +372,19 @@ describe('corral loadtest against the fixture app', () => {
     assertReportMatches(result, html);
   });
 
+  it('runs against a target slower than --timeout and fails the step on its timeouts, rather than calling it "not answering"', async () => {
+    // Every read takes 700 ms, over --timeout 600ms: the check before the load waits longer than that.
+    const t = await target({ delayMs: (path) => (path === '/api/login' ? 0 : 700) });
+    const out = join(dir, 'slower-than-timeout');
+    const run = await loadtest(['--target', t.url, '--users', '2', '--duration', '2s', '--timeout', '600ms', '--mix', 'read=1', '--users-file', usersFile, '--out', out], dir);
+    assert.equal(run.code, 2, run.stderr);
+    assert.doesNotMatch(run.stderr, /not answering/);
+    assert.match(run.stdout, /first failing step: constant, 2 users: .*\d+ timeouts/);
+    const { result } = readResult(out);
+    assert.ok((result.segments[0]?.counts.timeouts ?? 0) > 0);
+    assert.ok(result.notes.some((n) => /took \d+ ms to answer GET \/api\/players before the load, more than --timeout 600ms/.test(n)), result.notes.join(' | '));
+  });
+
   it("fails a step on the server's CPU and RAM read from the admin API, and says which and by how much", async () => {
     const t = await target();
     const a = await startAdminFixture({ token: 'admintok', stats: () => ({ host: { cpu_percent: 88, ram_percent: 55 } }) });

@@ -63,7 +63,8 @@ Options:
                         One export before the run checks it: refused, exit 64
   --users-file FILE     CSV (name,code columns) or JSON [{"name","code"}] of players to log in as
                         (default: config/sample-sheet/Players.csv)
-  --timeout D           per-request timeout, counted as a failure (1ms to 10m; default 10s)
+  --timeout D           per-request timeout, counted as a failure (1ms to 10m; default 10s);
+                        not the checks before the load, which wait up to 5s for an answer
   --out DIR             where result.json and report.html go (default ./loadtest-<timestamp>/,
                         a directory of the run's own: -2, -3, ... added when the name is taken,
                         as by a run started in the same second); checked before the load,
