@@ -4,8 +4,9 @@
 // with EEXIST for every loser, and everyone then reads the one file that won.
 
 import { randomBytes } from 'node:crypto';
-import { link, mkdir, open, readFile, unlink } from 'node:fs/promises';
+import { link, open, readFile, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
+import { makeDirs } from '../make-dirs.js';
 import { PRIVATE_DIR_MODE, PRIVATE_FILE_MODE } from '../private-modes.js';
 
 export const SECRET_FILE = 'session-secret';
@@ -15,7 +16,7 @@ export async function loadSessionSecret(configured: string | undefined, dataDir:
   const file = join(dataDir, SECRET_FILE);
   const existing = await readSecret(file);
   if (existing) return existing;
-  await mkdir(dataDir, { recursive: true, mode: PRIVATE_DIR_MODE });
+  await makeDirs(dataDir, PRIVATE_DIR_MODE);
   const temp = `${file}.tmp-${process.pid}-${randomBytes(6).toString('hex')}`;
   const handle = await open(temp, 'wx', PRIVATE_FILE_MODE);
   try {

@@ -4,8 +4,8 @@
 // directory is such a change to its parent too: unflushed, a power cut can take it away with all
 // that was flushed inside it.
 
-import { closeSync, fsyncSync, mkdirSync, openSync, writeFileSync } from 'node:fs';
-import { dirname, resolve } from 'node:path';
+import { closeSync, fsyncSync, openSync, writeFileSync } from 'node:fs';
+import { dirname } from 'node:path';
 
 /** fsync(2); a parameter so that tests can make a disk fail. */
 export type Fsync = (fd: number) => void;
@@ -51,25 +51,7 @@ export function syncDirectory(dir: string, fsync: Fsync = fsyncSync): void {
 }
 
 /**
- * mkdir -p: creates `dir` and the parents it lacks. Returns the directories it created, topmost
- * first (none when `dir` was there already), for syncNewDirectories.
- */
-export function makeDirectories(dir: string): string[] {
-  const first = mkdirSync(dir, { recursive: true });
-  if (first === undefined) return [];
-  const top = resolve(first);
-  const created = [resolve(dir)];
-  for (let d = created[0] as string; d !== top; ) {
-    const parent = dirname(d);
-    if (parent === d) break;
-    created.unshift(parent);
-    d = parent;
-  }
-  return created;
-}
-
-/**
- * Flushes each new directory's entry in its parent, topmost first: the parent of the topmost one,
+ * Flushes each new directory's entry in its parent (makeDirsSync's list), topmost first: the parent of the topmost one,
  * then each new one that holds the next. A refusal by the filesystem is ignored, as in
  * syncDirectory; any other failure is thrown, naming the directory that could not be flushed.
  */

@@ -5,7 +5,8 @@
 
 import { accessSync, constants, fsyncSync, mkdirSync, renameSync, statSync, type Stats } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
-import { makeDirectories, syncDirectory, syncNewDirectories, writeDurably, type Fsync } from './durable-file.js';
+import { makeDirsSync } from '../make-dirs.js';
+import { syncDirectory, syncNewDirectories, writeDurably, type Fsync } from './durable-file.js';
 import { LoadtestError, LOADTEST_EXIT, inputError } from './exit.js';
 import { removeAbandonedTemporaries, removeQuietly, temporaryPath } from './temporary-files.js';
 
@@ -103,7 +104,7 @@ export function createOutputDir(files: OutputFiles, ownDirectory = false, fsync:
     inputError(`--out: cannot create ${dir}: ${(err as Error).message}; pass --out with a directory you can write to`, err);
   const makeAll = (dir: string): string[] => {
     try {
-      return makeDirectories(dir);
+      return makeDirsSync(dir);
     } catch (err) {
       throw cannotCreate(dir, err);
     }
@@ -175,7 +176,7 @@ export function writeOutput(files: OutputFiles, json: string, html: string, fsyn
   const renamed: string[] = [];
   try {
     // Created again when removed during the run, and flushed into its parent as before the load.
-    syncNewDirectories(makeDirectories(files.dir), fsync);
+    syncNewDirectories(makeDirsSync(files.dir), fsync);
     // What runs killed while writing here left behind; a run writing here now keeps its own.
     removeAbandonedTemporaries(files.dir);
     for (const p of pending) {

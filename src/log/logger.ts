@@ -1,10 +1,11 @@
 // The only place that creates pino loggers. Every line carries role, worker id, pid and
 // generation; all processes may share one file (O_APPEND, whole lines per write).
 
-import { closeSync, mkdirSync, openSync } from 'node:fs';
+import { closeSync, openSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { pino, type Logger } from 'pino';
 import { CorralError } from '../errors.js';
+import { makeDirsSync } from '../make-dirs.js';
 import { flushBounded } from './bounded-flush.js';
 import { ACCESS_PRIORITY, isJournalFd, priorityOf } from './journal.js';
 import { LOG_BUFFER_MAX_BYTES, watchWriteFailures } from './write-failure.js';
@@ -103,7 +104,7 @@ const withPriority = (line: string) => priorityOf(line) + line;
 export function assertLogFileWritable(file: string | undefined): void {
   if (file === undefined) return;
   try {
-    mkdirSync(dirname(file), { recursive: true });
+    makeDirsSync(dirname(file));
     closeSync(openSync(file, 'a', LOG_FILE_MODE));
   } catch (err) {
     throw new CorralError('CORRAL_ERR_LOG_FILE', `cannot open CORRAL_LOG_FILE ${file}: ${(err as Error).message}`, { cause: err });

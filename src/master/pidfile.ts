@@ -10,9 +10,10 @@
 // tell (it never starts a second master on the same pidfile), and reload/stop/status signal
 // nothing and say that whether corral runs is unknown.
 
-import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { CorralError } from '../errors.js';
+import { makeDirsSync } from '../make-dirs.js';
 import { isZombie, looksLikeMaster, procReaders, sameProcess, type ProcReaders, type ProcStamp } from './proc-identity.js';
 
 /**
@@ -131,7 +132,7 @@ export function writePidfile(file: string, proc: ProcReaders = procReaders): str
   }
   if (existing?.status === 'unreadable') throw pidfileError(file, `cannot read it to tell whether a master runs: ${existing.why}`, 'EACCES');
   try {
-    mkdirSync(dirname(file), { recursive: true });
+    makeDirsSync(dirname(file));
     // The stamp first: a reader that finds the new pid finds its stamp too.
     const stamp = proc.stamp(process.pid);
     if (stamp) writeFileSync(stampFile(file), `${JSON.stringify({ pid: stamp.pid, start_ticks: stamp.startTicks, boot_id: stamp.bootId })}\n`);

@@ -682,6 +682,19 @@ describe('corral loadtest against the fixture app', () => {
     assert.deepEqual([...t.counts.entries()], [], 'no request reached the target');
   });
 
+  it(
+    'refuses an --out it cannot create under a directory that exists (/proc, as root) with exit 64, rather than hanging at 100 % CPU',
+    { skip: process.getuid?.() === 0 && existsSync('/proc/self') ? false : 'needs root and /proc (elsewhere mkdir there answers EACCES, found by the check before the load)' },
+    async () => {
+      const t = await target();
+      const out = '/proc/corral-loadtest-test/out';
+      const run = await loadtest(['--target', t.url, '--users', '1', '--duration', '1s', '--users-file', usersFile, '--out', out], dir);
+      assert.equal(run.code, 64, run.stderr);
+      assert.match(run.stderr, /^corral loadtest: \[CORRAL_ERR_LOADTEST_INPUT\] --out: cannot create \/proc\/corral-loadtest-test\/out: ENOENT.*; pass --out with a directory you can write to$/m);
+      assert.deepEqual([...t.counts.entries()].sort(), [['GET /api/players', 1], ['POST /api/login', 1]], 'the checks before the load only: no load ran');
+    },
+  );
+
   it('still prints the verdict when the result cannot be written after the run, and exits 1', async () => {
     const t = await target();
     const out = join(dir, 'lost');

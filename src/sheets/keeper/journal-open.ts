@@ -2,9 +2,9 @@
 // records replayed into entries (journal-replay.ts), and what open found damaged, as the keeper
 // reports it.
 
-import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { DataDirWriteError } from '../../errors.js';
+import { makeDirs } from '../../make-dirs.js';
 import { PRIVATE_DIR_MODE } from '../../private-modes.js';
 import { JournalFile, type JournalRecord } from './journal-file.js';
 import { replayRecords, type JournalEntry } from './journal-replay.js';
@@ -36,7 +36,7 @@ export interface OpenedRecords {
 
 /** Opens (creating) `dir`/sheets.journal and replays its records. */
 export async function openJournalRecords(dir: string, destination: string): Promise<OpenedRecords> {
-  await mkdir(dir, { recursive: true, mode: PRIVATE_DIR_MODE }).catch((err: unknown) => {
+  await makeDirs(dir, PRIVATE_DIR_MODE).catch((err: unknown) => {
     throw new DataDirWriteError('the data dir (CORRAL_DATA_DIR)', dir, err);
   });
   const path = join(dir, 'sheets.journal');

@@ -2,10 +2,11 @@
 // (host-wide cache with single-flight and stale-while-revalidate, the quota buckets, the durable
 // write journal and its flusher), serving the workers on a local socket.
 
-import { mkdir, stat } from 'node:fs/promises';
+import { stat } from 'node:fs/promises';
 import type { Settings } from '../../config/schema.js';
 import { DataDirWriteError, describeError } from '../../errors.js';
 import type { Logger } from '../../log/logger.js';
+import { makeDirs } from '../../make-dirs.js';
 import { PRIVATE_DIR_MODE } from '../../private-modes.js';
 import type { SheetsBackend } from '../backend.js';
 import { saveCacheHandoff, takeCacheHandoff, type TakenHandoff } from './cache-handoff.js';
@@ -168,7 +169,7 @@ export class Keeper {
     // A data dir that cannot be made (a file there, or above it; read-only, full) is the operator's
     // to fix, as a journal that cannot be written is: exit 7 naming it, not a bare EEXIST and an
     // exit 1 the master restarts as if it could pass. Settings judge this first (path-checks.ts).
-    await mkdir(dataDir, { recursive: true, mode: PRIVATE_DIR_MODE }).catch((err: unknown) => {
+    await makeDirs(dataDir, PRIVATE_DIR_MODE).catch((err: unknown) => {
       throw new DataDirWriteError('the data dir (CORRAL_DATA_DIR)', dataDir, err);
     });
     await warnIfOpenToOthers(dataDir, o.logger);

@@ -11,6 +11,7 @@ import { fileURLToPath } from 'node:url';
 import { basename, join } from 'node:path';
 import { fsyncPath } from '../../fs-sync.js';
 import type { Logger } from '../../log/logger.js';
+import { makeDirs } from '../../make-dirs.js';
 import { openNewPrivateFile } from '../../private-file.js';
 import { PRIVATE_DIR_MODE, PRIVATE_FILE_MODE } from '../../private-modes.js';
 import { A1ParseError, formatA1, parseA1, type GridArea } from '../a1.js';
@@ -171,7 +172,7 @@ export class OfflineBackend implements SheetsBackend {
 
 /** Seeds the data dir on first start and opens the offline sheet. */
 export async function createOfflineBackend(options: OfflineOptions): Promise<OfflineBackend> {
-  await mkdir(join(options.dir, '..'), { recursive: true, mode: PRIVATE_DIR_MODE });
+  await makeDirs(join(options.dir, '..'), PRIVATE_DIR_MODE);
   if (await seedOfflineSheet(options.dir, options.sampleDir)) {
     options.logger.info({ dir: options.dir, from: options.sampleDir ?? SAMPLE_SHEET_DIR }, 'sheets: offline sheet created from the sample sheet');
   }
