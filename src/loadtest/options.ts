@@ -1,7 +1,7 @@
 // `corral loadtest` flags → validated options. Everything is checked before a single request is
 // sent, and each problem names the flag.
 
-import { resolve } from 'node:path';
+import { isAbsolute, resolve } from 'node:path';
 import { parseFlags } from '../cli/command.js';
 import { readLoadtestEnv, type LoadtestEnv } from '../config/loadtest-env.js';
 import { parseDecimal, parseInteger } from '../config/number-text.js';
@@ -128,7 +128,26 @@ function timestamp(now: Date): string {
 
 export type ParsedArgs = { help: true } | { help: false; options: LoadtestOptions };
 
-export function parseLoadtestArgs(argv: readonly string[], cwd: string, now = new Date(), env: LoadtestEnv = readLoadtestEnv()): ParsedArgs {
+/**
+ * `path` made absolute: against the working directory only when it is relative. A directory
+ * removed under the shell (process.cwd() throws ENOENT) stops only a run that needs it; `unreachable`
+ * says what could not be found from it, and what to do.
+ */
+function absolutePath(cwd: string | (() => string), path: string, unreachable: string): string {
+  if (isAbsolute(path)) return resolve(path);
+  let dir: string;
+  try {
+    dir = typeof cwd === 'string' ? cwd : cwd();
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+    throw inputError(`the current directory no longer exists, so ${unreachable}`, err);
+  }
+  return resolve(dir, path);
+}
+
+/** `cwd`: the working directory, or a function that reads it when a relative path needs it. */
+export function parseLoadtestArgs(argv: readonly string[], cwd: string | (() => string), now = new Date(), env: LoadtestEnv = readLoadtestEnv()): ParsedArgs {
+  const fromCwd = (flag: string, path: string): string => absolutePath(cwd, path, `${flag} ${path} cannot be found from it; pass absolute paths`);
   let parsed;
   try {
     parsed = parseFlags(argv, FLAGS);
@@ -156,7 +175,7 @@ export function parseLoadtestArgs(argv: readonly string[], cwd: string, now = ne
     }
     timeScale = parsed.value;
   }
-  const profileFile = values.profile === undefined ? undefined : resolve(cwd, values.profile);
+  const profileFile = values.profile === undefined ? undefined : fromCwd('--profile', values.profile);
   const profile = profileFile === undefined ? undefined : loadProfile(profileFile);
 
   let mix: Mix = DEFAULT_MIX;
@@ -192,11 +211,14 @@ export function parseLoadtestArgs(argv: readonly string[], cwd: string, now = ne
       mixSource,
       admin,
       adminToken,
-      outDir: resolve(cwd, values.out ?? `loadtest-${timestamp(now)}`),
+      outDir:
+        values.out === undefined
+          ? absolutePath(cwd, `loadtest-${timestamp(now)}`, 'the default --out (./loadtest-<timestamp>) has nowhere to go; pass --out with an absolute path')
+          : fromCwd('--out', values.out),
       outDirIsDefault: values.out === undefined,
       timeoutMs: values.timeout === undefined ? DEFAULT_TIMEOUT_MS : durationFlag(values.timeout, '--timeout'),
       allowRemote: values['allow-remote'] === true,
-      usersFile: values['users-file'] === undefined ? undefined : resolve(cwd, values['users-file']),
+      usersFile: values['users-file'] === undefined ? undefined : fromCwd('--users-file', values['users-file']),
       progressInPlace: env.progressInPlace,
     },
   };

@@ -2,7 +2,7 @@
 // bundled app (test/fixtures/loadtest-target.ts), then against a real corral when it can start.
 
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -694,6 +694,27 @@ describe('corral loadtest against the fixture app', () => {
       assert.deepEqual([...t.counts.entries()].sort(), [['GET /api/players', 1], ['POST /api/login', 1]], 'the checks before the load only: no load ran');
     },
   );
+
+  it('runs from a working directory that was removed when every path is absolute, and says so plainly, exit 64, when one is not', async () => {
+    const t = await target();
+    /** The CLI started in a directory removed just before it runs (as after `rm -r` of the shell's own directory). */
+    const fromGone = (args: string[]): Promise<CliRun> =>
+      new Promise((resolve) => {
+        const script = 'mkdir gone && cd gone && rmdir ../gone && exec "$@"';
+        execFile('/bin/sh', ['-c', script, 'sh', process.execPath, BIN, 'loadtest', ...args], { cwd: dir, timeout: 30_000 }, (err, stdout, stderr) => {
+          resolve({ code: err ? ((err as { code?: number }).code ?? null) : 0, stdout, stderr });
+        });
+      });
+    const out = join(dir, 'from-gone');
+    const run = await fromGone(['--target', t.url, '--users', '1', '--duration', '1s', '--think-time', '20ms', '--mix', 'read=1', '--users-file', usersFile, '--out', out]);
+    assert.equal(run.code, 0, run.stderr);
+    assert.doesNotMatch(run.stderr, /uv_cwd|\n\s+at /);
+    assert.ok(existsSync(join(out, 'result.json')));
+    const relative = await fromGone(['--target', t.url, '--users', '1', '--duration', '1s', '--users-file', usersFile, '--out', 'out-here']);
+    assert.equal(relative.code, 64, relative.stderr);
+    assert.match(relative.stderr, /^corral loadtest: \[CORRAL_ERR_LOADTEST_INPUT\] the current directory no longer exists, so --out out-here cannot be found from it; pass absolute paths$/m);
+    assert.doesNotMatch(relative.stderr, /\n\s+at /);
+  });
 
   it('still prints the verdict when the result cannot be written after the run, and exits 1', async () => {
     const t = await target();

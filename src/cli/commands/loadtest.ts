@@ -122,7 +122,8 @@ export const loadtestCommand: Command = {
   handlesClosedStdout: true,
   async run(argv) {
     try {
-      const parsed = parseLoadtestArgs(argv, process.cwd());
+      // Read only for a relative path: a run from a directory removed since, given absolute paths, runs.
+      const parsed = parseLoadtestArgs(argv, () => process.cwd());
       if (parsed.help) {
         process.stdout.write(`${HELP}\n`);
         return 0;
