@@ -1,7 +1,7 @@
 // The self-contained HTML report: verdict, tables and inline SVG charts, with the full JSON result
 // embedded. No CDN, no external file: it opens offline, from an e-mail attachment or a CI artefact.
 
-import { formatDuration, formatExactDuration } from './duration.js';
+import { formatExactDuration } from './duration.js';
 import { formatMix } from './mix.js';
 import { describeFailures } from './sampler.js';
 import { segmentStatus } from './segments.js';
@@ -166,14 +166,20 @@ document.querySelectorAll('svg.chart').forEach(function(svg){
   tip.textContent=lines.join('\\n');tip.style.display='block';tip.style.left=(e.clientX+14)+'px';tip.style.top=(e.clientY+10)+'px';});
  svg.addEventListener('mouseleave',function(){tip.style.display='none';});});})();`;
 
+/** "2.5s of 2.5s planned (cut from 3s by --duration)": the summary's Ran row. */
+export function ranSummary(run: Pick<LoadtestResult['run'], 'stoppedAtMs' | 'interrupted'>, schedule: Pick<LoadtestResult['schedule'], 'totalMs' | 'plannedMs' | 'truncated'>): string {
+  // To the millisecond, as the plan is: rounded to the second, 2.5 s of 2.5 s read "3s of 2.5s".
+  const elapsed = formatExactDuration(Math.round(run.stoppedAtMs));
+  return `${elapsed} of ${formatExactDuration(schedule.totalMs)} planned${schedule.truncated ? ` (cut from ${formatExactDuration(schedule.plannedMs)} by --duration)` : ''}${run.interrupted ? ' — interrupted' : ''}`;
+}
+
 export function renderReport(r: LoadtestResult): string {
   const v = r.verdict;
   const t = r.totals;
-  const elapsed = formatDuration(r.run.stoppedAtMs);
   const summary: [string, string][] = [
     ['Target', r.target],
     ['Mode', r.mode === 'steps' ? `progressive steps ${r.options.steps.join(', ')} × ${formatExactDuration(r.options.stepDurationMs ?? 0)}` : r.mode === 'profile' ? `profile ${r.options.profileFile ?? ''} × time scale ${r.options.timeScale}` : `${r.options.users} users constant`],
-    ['Ran', `${elapsed} of ${formatExactDuration(r.schedule.totalMs)} planned${r.schedule.truncated ? ` (cut from ${formatExactDuration(r.schedule.plannedMs)} by --duration)` : ''}${r.run.interrupted ? ' — interrupted' : ''}`],
+    ['Ran', ranSummary(r.run, r.schedule)],
     ['Requests', `${t.counts.requests} (${t.rps} req/s), ${t.counts.errors} errors; at the end ${t.counts.unanswered} still waiting after ${r.criteria.p95Ms} ms or more (their waits count in the latency) and ${t.counts.aborted} in flight for less (dropped)`],
     ['Latency', t.latencyMs ? `p50 ${ms(t.latencyMs.p50)}, p95 ${ms(t.latencyMs.p95)}, p99 ${ms(t.latencyMs.p99)}, max ${ms(t.latencyMs.max)}` : 'no answers'],
     ['Mix', `${formatMix(r.options.mix)} (${r.options.mixSource})`],

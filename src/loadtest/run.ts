@@ -284,7 +284,7 @@ export async function runLoadtest(opts: LoadtestOptions, io: RunIo): Promise<Run
   if (sampler && isLoopbackHost(opts.target.hostname)) {
     notes.push(`the load generator runs on the target's host and used ${outcome.generatorCpuPercent} % of its CPU, which the server CPU figure includes`);
   }
-  if (outcome.interrupted) notes.push(`interrupted after ${formatDuration(outcome.stoppedAtMs)} of ${formatDuration(schedule.totalMs)}`);
+  if (outcome.interrupted) notes.push(`interrupted after ${formatExactDuration(Math.round(outcome.stoppedAtMs))} of ${formatExactDuration(schedule.totalMs)}`);
 
   const result: LoadtestResult = {
     schema: RESULT_SCHEMA,
