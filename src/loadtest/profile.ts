@@ -3,7 +3,7 @@
 
 import { readFileSync } from 'node:fs';
 import { repeatedKeyPath } from '../json-keys.js';
-import { parseDuration, parseRate } from './duration.js';
+import { formatExactDuration, parseDuration, parseRate } from './duration.js';
 import { inputError } from './exit.js';
 import { checkMix, type Mix } from './mix.js';
 
@@ -38,6 +38,13 @@ export interface Profile {
 /** Upper bound on users in any phase: this is a load generator on the same host, not a botnet. */
 export const MAX_PROFILE_USERS = 10_000;
 
+/**
+ * Upper bound on a phase's or an action's duration: 30 days, a campaign modelled in real time and
+ * run compressed by --time-scale. Unbounded, "99999999999999999999999h" went through as a float far
+ * past any exact millisecond and came back as "the run would last 1e+23h11m43.744s".
+ */
+export const MAX_PROFILE_DURATION_MS = 720 * 3_600_000;
+
 type Json = Record<string, unknown>;
 
 function fail(path: string, problem: string): never {
@@ -68,7 +75,9 @@ function integer(value: unknown, path: string, min: number, max: number): number
 
 function durationField(value: unknown, path: string): number {
   if (typeof value !== 'string') fail(path, `must be a duration string like "10m", got ${JSON.stringify(value)}`);
-  return parseDuration(value, `profile field ${path}`);
+  const ms = parseDuration(value, `profile field ${path}`);
+  if (ms > MAX_PROFILE_DURATION_MS) fail(path, `must be at most ${formatExactDuration(MAX_PROFILE_DURATION_MS)}, got ${JSON.stringify(value)}`);
+  return ms;
 }
 
 function parsePhases(value: unknown): ProfilePhase[] {

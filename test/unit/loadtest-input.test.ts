@@ -256,6 +256,11 @@ describe('profile', () => {
     refused(() => parseProfile({}), /profile field users: is required/);
     refused(() => parseProfile({ ...base(), extra: 1 }), /unknown profile field extra/);
     refused(() => parseProfile({ users: { distribution: { plateau: { duration: 60, users: 5 } } } }), /users\.distribution\.plateau\.duration: must be a duration string/);
+    // Past any run's length at any --time-scale worth having: refused by name, not carried into "the run would last 1e+23h".
+    refused(() => parseProfile({ users: { distribution: { plateau: { duration: '99999999999999999999999h', users: 5 } } } }), /^profile field users\.distribution\.plateau\.duration: must be at most 720h, got "99999999999999999999999h"$/);
+    refused(() => parseProfile({ users: { distribution: { plateau: { duration: '721h', users: 5 } } } }), /^profile field users\.distribution\.plateau\.duration: must be at most 720h/);
+    assert.equal(parseProfile({ users: { distribution: { plateau: { duration: '720h', users: 5 } } } }).phases[0]?.durationMs, 720 * 3_600_000);
+    refused(() => parseProfile({ ...base(), actions: { a: { duration: '1000000h', requests: 1, frequency: '1/h' } } }), /^profile field actions\.a\.duration: must be at most 720h/);
     refused(() => parseProfile({ users: { distribution: { plateau: { duration: '1m', users: 2.5 } } } }), /users\.distribution\.plateau\.users: must be an integer/);
     refused(() => parseProfile({ users: { distribution: { plateau: { duration: '1m' } } } }), /users\.distribution\.plateau\.users: is required/);
     refused(() => parseProfile({ users: { distribution: {} } }), /users\.distribution: needs at least one of/);
