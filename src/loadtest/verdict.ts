@@ -110,7 +110,12 @@ export function judgeSegment(input: SegmentInput): SegmentJudgement {
   // waits fail p95, never as an empty step: a step with no request is one where none was due (or
   // all were cut, briefly in flight, by the end).
   const measured = c.requests > 0;
-  const idle = c.aborted > 0 ? `no request finished in this step (${c.aborted} in flight under ${CRITERIA.p95Ms} ms when the run ended)` : 'no request was due in this step';
+  const idle =
+    c.generator > 0
+      ? 'no request was sent in this step: the load generator could not send any'
+      : c.aborted > 0
+        ? `no request finished in this step (${c.aborted} in flight under ${CRITERIA.p95Ms} ms when the run ended)`
+        : 'no request was due in this step';
   add('answered', measured ? true : null, c.requests, null, measured ? `${c.requests} requests` : `not measured: ${idle}`);
   const p95 = input.latency?.p95;
   if (!measured) add('p95', null, null, CRITERIA.p95Ms, 'p95 not measured: no request');
