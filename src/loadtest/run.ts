@@ -5,12 +5,12 @@ import { usersText } from './users-text.js';
 import { setMaxListeners } from 'node:events';
 import { basename } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { isLoopbackHost, type PinnedAddresses } from '../loopback.js';
-import { TargetClient, type Reply, type Sample } from './client.js';
+import { isLoopbackHost } from '../loopback.js';
+import { TargetClient, type Reply } from './client.js';
 import { loadCredentials, type Credential } from './credentials.js';
 import { formatDuration, formatExactDuration } from './duration.js';
-import { inputError, LoadtestError, LOADTEST_EXIT, targetRefused, targetUnreachable } from './exit.js';
-import { checkFdLimit, generatorHint, readFdState } from './generator-limits.js';
+import { inputError, LOADTEST_EXIT } from './exit.js';
+import { checkFdLimit, readFdState } from './generator-limits.js';
 import { formatMix, withoutExports, type Mix } from './mix.js';
 import { DEFAULT_CONSTANT_MS, DEFAULT_THINK_MS, MAX_RUN_MS, type LoadtestOptions } from './options.js';
 import { ActionPacer, CLOSED_MODEL_NOTE, ThinkTimePacer, type Pacer } from './pacing.js';
@@ -24,7 +24,8 @@ import { runSchedule } from './runner.js';
 import { AdminSampler } from './sampler.js';
 import { throughput } from './tally.js';
 import { capSchedule, constantSchedule, profileSchedule, segmentPeak, stepsSchedule, type Schedule } from './schedule.js';
-import { apiPath, checkTargetAllowed, noAnswerReason } from './target.js';
+import { preflight } from './preflight.js';
+import { checkTargetAllowed } from './target.js';
 import { CRITERIA, overallVerdict, RATE_LIMIT_HINT } from './verdict.js';
 import { VirtualUser } from './vuser.js';
 
@@ -101,58 +102,6 @@ function pacing(opts: LoadtestOptions, random: () => number): { make: () => Pace
 export function planPacing(opts: LoadtestOptions, random: () => number): { make: () => Pacer; note: string } {
   const plan = pacing(opts, random);
   return { make: plan.make, note: `${plan.note}; ${CLOSED_MODEL_NOTE}` };
-}
-
-/**
- * How long the checks before the load wait for each answer. Not --timeout: that is the load's
- * criterion, and a target slower than it is to be run and judged (its timeouts fail the step),
- * not refused as one that is not answering.
- */
-export const PREFLIGHT_TIMEOUT_MS = 5000;
-
-/** A preflight request this machine could not send (EMFILE, ...): no judgement of the target. */
-function refuseIfGenerator(s: Sample): void {
-  if (s.outcome !== 'generator') return;
-  throw new LoadtestError('CORRAL_ERR_LOADTEST_GENERATOR', `this machine could not open a connection to the target (${s.error ?? 'unknown'}): ${generatorHint([s.error ?? ''])}`, LOADTEST_EXIT.USAGE);
-}
-
-/**
- * Checks before any load: the target answers, looks like corral's app, accepts a login and, when
- * exports are in the mix, the token they carry (a typo there would fail every export of the run).
- */
-async function preflight(opts: LoadtestOptions, mix: Mix, credential: Credential, usersFile: string, notes: string[], pinned: PinnedAddresses | undefined): Promise<void> {
-  const controller = new AbortController();
-  const client = new TargetClient(opts.target, { connections: 1, timeoutMs: PREFLIGHT_TIMEOUT_MS, signal: controller.signal, clock: () => 0, ...(pinned ? { pinned } : {}) });
-  try {
-    const players = await client.send({ kind: 'read', method: 'GET', path: apiPath(opts.target, '/api/players') });
-    const s = players.sample;
-    refuseIfGenerator(s);
-    if (s.outcome === 'timeout') throw targetUnreachable(`target ${opts.target.origin} did not answer GET /api/players within ${formatExactDuration(PREFLIGHT_TIMEOUT_MS)}; is corral running there, and not stuck?`);
-    if (s.outcome === 'connection') throw targetUnreachable(noAnswerReason(opts.target, s.error ?? s.outcome));
-    const readMs = s.latencyUs / 1000;
-    if (readMs > opts.timeoutMs) notes.push(`the target took ${Math.round(readMs)} ms to answer GET /api/players before the load, more than --timeout ${formatExactDuration(opts.timeoutMs)}: as slow during the run, requests time out`);
-    if (s.status === 404) throw targetRefused(`target ${opts.target.href} answered 404 for GET /api/players: it does not look like corral's bundled app`);
-    const login = await client.send({ kind: 'login', method: 'POST', path: apiPath(opts.target, '/api/login'), json: credential, parseJson: true });
-    const l = login.sample;
-    refuseIfGenerator(l);
-    if (l.outcome === 'connection' || l.outcome === 'timeout') throw targetUnreachable(`target ${opts.target.origin} did not answer a login (${l.error ?? l.outcome})`);
-    if (l.status === 404) throw targetRefused(`target ${opts.target.href} answered 404 for POST /api/login: it does not look like corral's bundled app`);
-    if (l.status === 401 || l.status === 400) {
-      throw inputError(`the target refused the login of ${JSON.stringify(credential.name)} from ${usersFile} (HTTP ${l.status}): --users-file must list name,code pairs of the target's Players sheet`);
-    }
-    let exportStatus = 0;
-    if (mix.export > 0 && opts.adminToken !== undefined) {
-      const exp = await client.send({ kind: 'export', method: 'GET', path: apiPath(opts.target, '/api/export?sheet=Players'), headers: { authorization: `Bearer ${opts.adminToken}` } });
-      exportStatus = exp.sample.status;
-      if (exportStatus === 401 || exportStatus === 403) {
-        throw inputError(`the target refused the admin token for GET /api/export (HTTP ${exportStatus}), so every export of the run would fail: check --admin-token (or CORRAL_ADMIN_TOKEN) against the target's CORRAL_ADMIN_TOKEN, or leave exports out with --mix`);
-      }
-    }
-    if (s.status === 429 || l.status === 429 || exportStatus === 429) notes.push(`already rate limited before the run started: ${RATE_LIMIT_HINT}`);
-  } finally {
-    controller.abort();
-    await client.close();
-  }
 }
 
 export async function runLoadtest(opts: LoadtestOptions, io: RunIo): Promise<RunReport> {
