@@ -151,7 +151,8 @@ export function printSummary(
     const rest = j ? briefFigures(j).replace(/^p95 [^,]+, |^no answers, /, '') : '';
     // A ramp shows where it goes (0→300), as the report does: its peak alone reads like a step.
     const users = s.usersFrom === s.usersTo ? String(s.users) : `${s.usersFrom}→${s.usersTo}`;
-    out.write(`${s.label.padEnd(10)} ${users.padStart(5)} users  ${status.padEnd(7)}  ${String(s.rps).padStart(7)} req/s  ${lat}, ${rest}\n`);
+    // 'user ' keeps the columns of the rows below it.
+    out.write(`${s.label.padEnd(10)} ${users.padStart(5)} ${users === '1' ? 'user ' : 'users'}  ${status.padEnd(7)}  ${String(s.rps).padStart(7)} req/s  ${lat}, ${rest}\n`);
   });
   out.write(`verdict: ${verdict.headline}\n`);
   out.verdictWritten?.();

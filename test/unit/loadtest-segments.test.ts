@@ -61,6 +61,7 @@ describe('judging segments', () => {
     let out = '';
     printSummary({ write: (t: string) => (out += t) }, segments, judged, verdict, undefined);
     assert.match(out, /^step 3\/3 +3 users  not run /m);
+    assert.match(out, /^step 1\/3 +1 user   pass /m, 'one user, in the same columns');
   });
 
   it("judges a step's CPU on the measurements that average its own time, not the step before it", () => {
