@@ -99,6 +99,43 @@ describe('ranges shared through Redis', { skip: redisMissing }, () => {
     assert.equal(waiter.tier.figures().sharedFetchWaits, 1);
   });
 
+  it("a waiter whose look missed the value just before its holder shared it and released the claim takes that value, not a second fetch", async () => {
+    // The holder's value lands before its release (one connection, in order), but the waiter's GET
+    // may come before both and its EXISTS after: the claim is gone and its value there.
+    const source = 'google sheet-1 via emulator';
+    const prefix = sharedPrefix(source);
+    const backend = new FakeBackend({ Players: PLAYERS });
+    const link = new RedisLink({ url: server().url, logger: log.logger });
+    let sawHeld = false;
+    let handedOver = false;
+    class MissingOnce extends SharedRanges {
+      override async claim(range: string) {
+        const claim = await super.claim(range);
+        if (claim.result === 'held') sawHeld = true;
+        return claim;
+      }
+      override async get(range: string) {
+        const found = await super.get(range);
+        // The first look once the claim was found held: the holder shares and releases right after it.
+        if (sawHeld && !handedOver) {
+          handedOver = true;
+          const now = Date.now();
+          server().cli('SET', `${prefix}:range:Players`, JSON.stringify({ v: 1, s: now - 800, f: now, values: [...PLAYERS, ['From Holder', 'H001']] }), 'PX', '60000');
+          server().cli('DEL', `${prefix}:fetching:Players`);
+        }
+        return found;
+      }
+    }
+    const shared = new MissingOnce({ link, prefix, keepMs: TTL + 60_000, claimMs: 5000, ownerId: 'waiter', logger: log.logger });
+    const tier = new ReadTier({ backend, logger: log.logger, ttlMs: TTL, maxStaleMs: 60_000, maxBytes: 1 << 20, shared, sharedWaitMs: 5000 });
+    hosts.push({ backend, link, tier, changes: [] });
+    await connected(hosts.at(-1)!);
+    server().cli('SET', `${prefix}:fetching:Players`, 'holder:1', 'PX', '5000');
+    const read = await tier.get('Players');
+    assert.equal(backend.count('get', 'Players'), 0, 'no second fetch');
+    assert.deepEqual(read.value.values.at(-1), ['From Holder', 'H001']);
+  });
+
   it("a stale copy's refresh takes the newer one another host fetched instead of reading Google, and says the change", async () => {
     const a = host({ ttlMs: 300 });
     const b = host({ ttlMs: 300 });

@@ -280,6 +280,12 @@ export class ReadTier {
         if (got === 'not-shared') return this.fetchUpstream(range, st, onRetry);
         if (got && this.clock.now() < got.expiresAt) return got;
       } while ((await shared.claimed(range)) && this.clock.now() < waitUntil);
+      // The claim is gone. A holder that fetched shared its value before it released the claim
+      // (one connection, in order), but the look above may have come before both: one more look,
+      // or this host fetches what it was waiting for a second time.
+      const last = await this.adoptShared(range, st);
+      if (last === 'not-shared') return this.fetchUpstream(range, st, onRetry);
+      if (last && this.clock.now() < last.expiresAt) return last;
     }
   }
 
