@@ -67,6 +67,22 @@ export class CorralError extends Error {
 }
 
 /**
+ * A failure to try again no sooner than `retryAfterMs` from now: a range the keeper holds in
+ * backoff after Google failed (read-tier.ts); the app's 503 says it in Retry-After.
+ */
+export class RetryLaterError extends CorralError {
+  constructor(
+    code: ErrorCode,
+    message: string,
+    readonly retryAfterMs: number,
+    options?: { cause?: unknown },
+  ) {
+    super(code, message, options);
+    this.name = 'RetryLaterError';
+  }
+}
+
+/**
  * A file of the data dir could not be written. Carries the path and the errno (ENOSPC, EIO, EROFS,
  * EACCES) apart, for the log line an operator greps, and keeps the system error as `cause`.
  */

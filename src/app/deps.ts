@@ -94,5 +94,18 @@ export function sheetsFailure(err: unknown, field?: string): HttpError {
   if (code === 'CORRAL_ERR_SHEETS_BAD_RANGE' && field) {
     return new HttpError(400, 'invalid_field', `the sheet refused this range: ${(err as Error).message}`, { field });
   }
-  return new HttpError(503, 'sheets_unavailable', 'the sheet cannot be reached right now; retry shortly', { headers: { 'Retry-After': '5' } });
+  return new HttpError(503, 'sheets_unavailable', 'the sheet cannot be reached right now; retry shortly', { headers: { 'Retry-After': String(retryAfterSeconds(err)) } });
+}
+
+/** Most a 503 tells a client to wait: Google's quota windows are a minute. */
+const RETRY_AFTER_MAX_S = 60;
+
+/**
+ * When the client may try again: when the keeper tries the range again (a failing range is in
+ * backoff, and a read before then gets the same error), within 1..60 s; 5 s when unknown.
+ */
+function retryAfterSeconds(err: unknown): number {
+  const ms = (err as { retryAfterMs?: unknown } | null)?.retryAfterMs;
+  if (typeof ms !== 'number' || !Number.isFinite(ms)) return 5;
+  return Math.min(RETRY_AFTER_MAX_S, Math.max(1, Math.ceil(ms / 1000)));
 }

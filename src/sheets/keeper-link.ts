@@ -4,7 +4,7 @@
 // pause, then fails with CORRAL_ERR_KEEPER_UNAVAILABLE. Retrying an append is safe: the journal
 // recognises rows it already holds by their ids and does not add them twice (see keeper/journal.ts).
 
-import { CorralError, ERROR_CODES, type ErrorCode } from '../errors.js';
+import { CorralError, ERROR_CODES, RetryLaterError, type ErrorCode } from '../errors.js';
 import { checkSocketDir } from './keeper/socket-path.js';
 import { IDLE_CLOSE_MS, KeeperConnection } from './keeper-client/connection.js';
 import type { ParsedResponse } from './keeper-client/response-parser.js';
@@ -239,5 +239,8 @@ function decode<T>(answer: ParsedResponse): T {
   } catch {
     wire = { code: 'CORRAL_ERR_KEEPER_UNAVAILABLE', message: `keeper answered ${answer.status}` };
   }
-  throw new CorralError(isErrorCode(wire.code) ? wire.code : 'CORRAL_ERR_SHEETS_UPSTREAM', wire.message);
+  const code = isErrorCode(wire.code) ? wire.code : 'CORRAL_ERR_SHEETS_UPSTREAM';
+  const retryAfterMs = wire.retry_after_ms;
+  if (typeof retryAfterMs === 'number' && Number.isFinite(retryAfterMs) && retryAfterMs >= 0) throw new RetryLaterError(code, wire.message, retryAfterMs);
+  throw new CorralError(code, wire.message);
 }

@@ -7,7 +7,8 @@ import { createServer } from 'node:http';
 import { tmpdir } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import { afterEach, beforeEach, describe, it } from 'node:test';
-import type { CorralError } from '../../src/errors.js';
+import { sheetsFailure } from '../../src/app/deps.js';
+import { RetryLaterError, type CorralError } from '../../src/errors.js';
 import { encodeRecord } from '../../src/sheets/keeper/journal-file.js';
 import { Keeper, type KeeperSettings } from '../../src/sheets/keeper/keeper.js';
 import { paced } from '../../src/sheets/keeper/pacing.js';
@@ -111,6 +112,25 @@ describe('keeper over its local socket, with worker clients', () => {
     }
     assert.equal(kf.upstreamCallsPerMinute, 1);
     assert.equal(kf.readTokensLeft, 299);
+  });
+
+  it("a read of a range in backoff after Google failed says when the keeper tries it again, and the app's 503 says it in Retry-After", async () => {
+    await startKeeper();
+    backend.failReads = true;
+    const worker = client();
+    await assert.rejects(worker.read('Players'), { code: 'CORRAL_ERR_SHEETS_UNAVAILABLE' });
+    // The fetch failed: the range waits for the tier's backoff (at most the 60 s TTL here).
+    const err = (await worker.read('Players').catch((e: unknown) => e)) as CorralError & { retryAfterMs?: number };
+    assert.equal(err.code, 'CORRAL_ERR_SHEETS_UNAVAILABLE');
+    assert.equal(typeof err.retryAfterMs, 'number', 'the wire carried the backoff');
+    assert.ok((err.retryAfterMs ?? -1) > 0 && (err.retryAfterMs ?? 0) <= 60_000, String(err.retryAfterMs));
+    const answer = sheetsFailure(err);
+    assert.equal(answer.status, 503);
+    assert.equal(answer.headers['Retry-After'], String(Math.min(60, Math.max(1, Math.ceil((err.retryAfterMs ?? 0) / 1000)))));
+    // A failure with no such hint keeps the default.
+    assert.equal(sheetsFailure(new Error('x')).headers['Retry-After'], '5');
+    assert.equal(sheetsFailure(new RetryLaterError('CORRAL_ERR_SHEETS_UNAVAILABLE', 'x', 600_000)).headers['Retry-After'], '60', 'at most a minute');
+    assert.equal(sheetsFailure(new RetryLaterError('CORRAL_ERR_SHEETS_UNAVAILABLE', 'x', 0)).headers['Retry-After'], '1', 'at least a second');
   });
 
   it('append is durable before it resolves, and every worker reads its own writes', async () => {

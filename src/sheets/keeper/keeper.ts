@@ -4,7 +4,7 @@
 
 import { stat } from 'node:fs/promises';
 import type { Settings } from '../../config/schema.js';
-import { DataDirWriteError, describeError } from '../../errors.js';
+import { CorralError, DataDirWriteError, describeError, RetryLaterError } from '../../errors.js';
 import type { Logger } from '../../log/logger.js';
 import { makeDirs } from '../../make-dirs.js';
 import { PRIVATE_DIR_MODE } from '../../private-modes.js';
@@ -314,7 +314,16 @@ export class Keeper {
   /** The read, and the JSON of its values as pieces of bytes when they can be had without serialising them all. */
   private async resolve(range: string): Promise<{ read: KeeperRead; valuesJson: readonly Buffer[] | undefined }> {
     // A read right of column A is fetched from column A, for the merge to see the rows' ids.
-    const r = await this.tier.get(fetchRangeFor(range));
+    const fetched = fetchRangeFor(range);
+    let r: TierRead;
+    try {
+      r = await this.tier.get(fetched);
+    } catch (err) {
+      // A range in backoff says when it is tried again: the app's 503 tells the client so.
+      const retryIn = this.tier.retryIn(fetched);
+      if (retryIn === undefined || !(err instanceof CorralError)) throw err;
+      throw new RetryLaterError(err.code, err.message, retryIn, { cause: err });
+    }
     const v = r.value;
     const sheet = sheetOfRange(range);
     const pending = this.journal.rowsFor(sheet, v.fetchStartedAt);

@@ -47,6 +47,8 @@ export const LOGIN_WINDOW_MS_MAX = 86_400_000;
 export interface WireError {
   readonly code: string;
   readonly message: string;
+  /** A read of a range in backoff: when the keeper tries it again (RetryLaterError). */
+  readonly retry_after_ms?: number;
 }
 
 /** Long polls are answered empty after this long, so dead peers are noticed. */

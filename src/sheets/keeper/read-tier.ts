@@ -467,6 +467,17 @@ export class ReadTier {
   }
 
   /** Entries currently cached and the worst staleness served in the last minute. */
+  /**
+   * While `range` is failing, how long until the tier tries Google again (its backoff, at least
+   * what Google's Retry-After asked): a read before then gets the same error. Undefined otherwise.
+   */
+  retryIn(range: string): number | undefined {
+    const st = this.states.peek(range);
+    // A refresh in flight retries within the call, on Google's backoff: when it ends is not known.
+    if (!st || st.failingSince === undefined || st.inflight) return undefined;
+    return Math.max(0, st.nextRetryAt - this.clock.now());
+  }
+
   figures(): Record<string, number> {
     const now = this.clock.now();
     let maxStale = 0;

@@ -3,7 +3,7 @@
 
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { chmod, unlink } from 'node:fs/promises';
-import { CorralError, describeError } from '../../errors.js';
+import { CorralError, describeError, RetryLaterError } from '../../errors.js';
 import type { Logger } from '../../log/logger.js';
 import type { WatchAnswer } from './change-feed.js';
 import { LOGIN_WINDOW_MS_MAX, MAX_APPEND_BYTES, WATCH_TIMEOUT_MS, type WireError, type WireLoginCount } from './protocol.js';
@@ -49,7 +49,7 @@ function sendParts(res: ServerResponse, status: number, parts: readonly Buffer[]
 function sendError(res: ServerResponse, err: unknown): void {
   const d = describeError(err);
   const code = d.code ?? 'CORRAL_ERR_SHEETS_UPSTREAM';
-  const body: WireError = { code, message: d.message };
+  const body: WireError = { code, message: d.message, ...(err instanceof RetryLaterError ? { retry_after_ms: Math.round(err.retryAfterMs) } : {}) };
   send(res, STATUS[code] ?? 502, JSON.stringify(body));
 }
 
