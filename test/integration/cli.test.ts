@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { execFile, spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { appendFileSync, chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { appendFileSync, chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
@@ -480,6 +480,36 @@ test('every command answers --help, and an unknown command or flag is a usage er
     assert.match(badKey.stderr, /cannot write --key-out .*ENOENT/);
     // ...and says nothing on stdout: a script waiting for "listening on" must not go on.
     assert.equal(badKey.stdout, '');
+    // A file already there is not overwritten (an operator's real key.json), nor followed (a symlink).
+    const realKey = join(dir, 'key.json');
+    writeFileSync(realKey, '{"private_key":"REAL"}\n', { mode: 0o644 });
+    symlinkSync(realKey, join(dir, 'link.json'));
+    for (const name of ['key.json', 'link.json']) {
+      const r = await corral(dir, 'emulator', '--port', '0', '--key-out', join(dir, name));
+      assert.equal(r.code, 64, r.stderr);
+      assert.match(r.stderr, new RegExp(`--key-out .*${name} exists: the emulator writes a new key; remove it or choose another name`));
+    }
+    assert.equal(readFileSync(realKey, 'utf8'), '{"private_key":"REAL"}\n');
+    for (const flag of ['--spreadsheet-id', '--api-key']) {
+      const r = await corral(dir, 'emulator', '--port', '0', flag, '');
+      assert.equal(r.code, 64, `${flag} ''`);
+      assert.match(r.stderr, new RegExp(`${flag} is empty: give it a value, or leave the option out`));
+    }
+    // systemd-unit --output: a refusal leaves the installed unit as it was (a redirection emptied
+    // it, and systemd reads an empty unit as masked); a success replaces it whole, mode 0644.
+    const unit = join(dir, 'corral.service');
+    const good = await corral(dir, 'systemd-unit', '--settings-file', join(dir, 'none.env'), '--output', unit);
+    assert.equal(good.code, 0, good.stderr);
+    assert.match(readFileSync(unit, 'utf8'), /^\[Service\]$/m);
+    assert.equal(statSync(unit).mode & 0o777, 0o644);
+    const installed = readFileSync(unit, 'utf8');
+    writeFileSync(join(dir, 'bad.env'), 'CORRAL_WORKERS=sixteen\n');
+    const refused = await corral(dir, 'systemd-unit', '--settings-file', join(dir, 'bad.env'), '--output', unit);
+    assert.equal(refused.code, 78);
+    assert.equal(readFileSync(unit, 'utf8'), installed, 'the installed unit is untouched');
+    const toDir = await corral(dir, 'systemd-unit', '--settings-file', join(dir, 'none.env'), '--output', dir);
+    assert.equal(toDir.code, 64);
+    assert.match(toDir.stderr, /cannot write --output .*: it is a directory/);
     for (const budget of ['0.5', '101', 'lots']) {
       const r = await corral(dir, 'recommend', '--ram-budget', budget);
       assert.equal(r.code, 64, `--ram-budget ${budget}`);

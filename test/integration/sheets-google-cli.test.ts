@@ -3,7 +3,7 @@
 
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -75,6 +75,16 @@ describe('corral check', () => {
       `OK: service account ${email} can read sheet ${emu.spreadsheetId} (tab Players, 5 columns: name, code, team, role, joined; tab Events, 5 columns: event_id, player, kind, detail, at)`,
     );
     assert.equal(emu.counters().ok.token >= 1, true);
+  });
+
+  it("never opens CORRAL_LOG_FILE: it does not create the service's log file, and one it could not open does not end the check", async () => {
+    const logFile = join(dir, 'logs-not-yet', 'corral.log');
+    const r = await corral(['check'], env({ CORRAL_LOG_FILE: logFile }), dir);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(existsSync(logFile), false, 'a check run as root would leave it owned by root');
+    const blocked = await corral(['check', '--json'], env({ CORRAL_LOG_FILE: join(dir, 'key.json', 'x.log') }), dir);
+    assert.equal(blocked.code, 0, blocked.stderr);
+    assert.equal((JSON.parse(blocked.stdout) as { ok: boolean }).ok, true);
   });
 
   it('says the offline sheet is in use when SHEET_ID is unset', async () => {

@@ -1,5 +1,5 @@
 // corral under a real systemd: a minimal Debian booted with systemd-nspawn, corral installed the
-// way README.md (Operations) says (dedicated user, settings file, `corral systemd-unit` > unit), then
+// way README.md (Operations) says (dedicated user, settings file, `corral systemd-unit --output` the unit), then
 // driven with systemctl like an operator would. Skips (with the reason) when not root or when
 // debootstrap / systemd-nspawn are missing; .ci/run installs them.
 //
@@ -138,7 +138,7 @@ describe('corral under a real systemd (debootstrap + systemd-nspawn)', { skip: s
         CORRAL_DATA_DIR: '/var/lib/corral',
       });
       c.writeFile('/etc/logrotate.d/corral', readFileSync(join(REPO, 'config', 'logrotate', 'corral'), 'utf8'));
-      await c.sh(`/usr/bin/node ${INSTALL}/bin/corral systemd-unit --settings-file ${ENV_FILE} > ${UNIT}`);
+      await c.sh(`/usr/bin/node ${INSTALL}/bin/corral systemd-unit --settings-file ${ENV_FILE} --output ${UNIT}`);
       c.writeFile('/etc/systemd/system/corral.service.d/test-watchdog.conf', `[Service]\nWatchdogSec=${WATCHDOG_SEC}\nTimeoutAbortSec=2\n`);
       // journald's rate limit, lowered so that the client loop of the reload check trips it in every
       // run, as a busy site's access lines trip the default one: lifecycle lines, warnings and errors

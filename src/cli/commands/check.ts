@@ -156,10 +156,10 @@ unreadable CORRAL_ENV_FILE included, as "FAIL (settings)"), 64 an unknown option
         line: `OK: no SHEET_ID is set, so the offline sheet is in use (local files under CORRAL_DATA_DIR=${settings.CORRAL_DATA_DIR ?? ''}); set SHEET_ID and GOOGLE_APPLICATION_CREDENTIALS to use Google Sheets`,
       };
     } else {
-      const log = createLogger(
-        { CORRAL_LOG_FILE: settings.CORRAL_LOG_FILE, CORRAL_LOG_LEVEL: settings.CORRAL_LOG_FILE ? settings.CORRAL_LOG_LEVEL : 'silent' },
-        { role: 'cli' },
-      );
+      // Silent, and never CORRAL_LOG_FILE: opening it created it, owned by whoever ran the check
+      // (root, before the service's user could open it), and a log file it could not open ended
+      // the check with exit 78 and no verdict. What the client has to say is in the verdict.
+      const log = createLogger({ CORRAL_LOG_FILE: undefined, CORRAL_LOG_LEVEL: 'silent' }, { role: 'cli' });
       let backend: GoogleBackend | undefined;
       try {
         // Read-only scope: check never writes. Two attempts keep a check against a down Google short.

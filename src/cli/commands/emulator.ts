@@ -76,7 +76,8 @@ Options:
   -h, --help                this text
 
 Exit codes: 0 stopped by Ctrl-C or SIGTERM, 1 the port cannot be bound (CORRAL_ERR_LISTEN), 64 an
-unknown or invalid option, a --sheet-file it cannot read or a --key-out it cannot write. The
+unknown or invalid option, a --sheet-file it cannot read or a --key-out it cannot write (one that
+exists is refused: it writes a new file, mode 0600). The
 "listening on" line is printed once the emulator is ready (the key written), never before a failure.
 
 Control over HTTP (for benchmarks and multi-process tests):
@@ -124,7 +125,10 @@ Control over HTTP (for benchmarks and multi-process tests):
     } catch (err) {
       throw new CorralError('CORRAL_ERR_USAGE', `cannot use --sheet-file: ${(err as Error).message}`, { cause: err });
     }
-    if (v['spreadsheet-id']) seed = { ...seed, spreadsheetId: v['spreadsheet-id'] };
+    for (const flag of ['spreadsheet-id', 'api-key', 'key-out', 'client-email'] as const) {
+      if (v[flag] === '') throw new CorralError('CORRAL_ERR_USAGE', `--${flag} is empty: give it a value, or leave the option out`);
+    }
+    if (v['spreadsheet-id'] !== undefined) seed = { ...seed, spreadsheetId: v['spreadsheet-id'] };
     const randomSeed = integerFlag('random-seed', v['random-seed'], 0, 2 ** 32 - 1);
     const tokenLifetimeS = integerFlag('token-lifetime', v['token-lifetime'], 1, 86_400);
 
@@ -153,16 +157,20 @@ Control over HTTP (for benchmarks and multi-process tests):
       const file = resolve(v['key-out']);
       const key = emulator.registerServiceAccount({ ...(v['client-email'] ? { clientEmail: v['client-email'] } : {}), share: share as ShareRole | 'none' });
       try {
-        writeFileSync(file, `${JSON.stringify(key, null, 2)}\n`, { mode: 0o600 });
+        // A new file only (O_EXCL, which no symlink passes): the name an operator's real key goes
+        // by (key.json) must not be overwritten by a test key, nor a file of mode 0644 left holding
+        // a private key (the mode applies only to a file created).
+        writeFileSync(file, `${JSON.stringify(key, null, 2)}\n`, { mode: 0o600, flag: 'wx' });
       } catch (err) {
         // Nothing must keep listening for a run that has already failed.
         await emulator.close();
-        throw new CorralError('CORRAL_ERR_USAGE', `cannot write --key-out ${file}: ${(err as Error).message}`, { cause: err });
+        const exists = (err as NodeJS.ErrnoException).code === 'EEXIST';
+        throw new CorralError('CORRAL_ERR_USAGE', exists ? `--key-out ${file} exists: the emulator writes a new key; remove it or choose another name` : `cannot write --key-out ${file}: ${(err as Error).message}`, { cause: err });
       }
       lines.push(`  key ${file}: ${key.client_email} (shared as ${share})`);
       env.push(`GOOGLE_APPLICATION_CREDENTIALS=${file}`);
     }
-    if (v['api-key']) {
+    if (v['api-key'] !== undefined) {
       emulator.registerApiKey(v['api-key']);
       env.push(`SHEETS_API_KEY=${v['api-key']}`);
     }

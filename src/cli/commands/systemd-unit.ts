@@ -12,6 +12,7 @@ import { REFERENCE_UNIT_OPTIONS, renderUnit, type UnitOptions } from '../../syst
 import { unwritablePaths, writableDirs } from '../../systemd/writable-paths.js';
 import { parseFlags, type Command } from '../command.js';
 import { integerFlag } from '../number-flag.js';
+import { replaceFile } from '../unit-file.js';
 
 /** The npm package root this CLI runs from (dist/src/cli/commands -> ../../../..). */
 function packageRoot(): string {
@@ -114,7 +115,8 @@ function serviceSettings(envFile: string, dataDir: string): { loaded: LoadedSett
 export const systemdUnitCommand: Command = {
   name: 'systemd-unit',
   summary: 'Print a systemd unit (corral.service) for this install.',
-  help: `Usage: corral systemd-unit [options] > /etc/systemd/system/corral.service
+  help: `Usage: corral systemd-unit [options] --output /etc/systemd/system/corral.service
+       corral systemd-unit [options]            (prints the unit)
 
 Prints a Type=notify unit with hardening, for the install this command runs from. Workers,
 connections per worker, timeouts and the port are read from the settings file (--settings-file)
@@ -136,11 +138,14 @@ Options:
   --graceful-timeout S      override CORRAL_GRACEFUL_TIMEOUT
   --timeout S               override CORRAL_TIMEOUT
   --port N                  override the port of CORRAL_BIND
+  --output FILE             write the unit to FILE, replacing it only once the new one is whole
+                            (a shell redirection empties an installed unit before a refusal, and
+                            systemd reads an empty unit as masked); without it, stdout
   -h, --help                this text
 
 Paths must be absolute (systemd reads the unit from no directory of yours); an empty one is refused.
 Exit codes: 0 printed (a settings file not there yet sizes with the defaults, said on stderr),
-64 an unknown or invalid option (an empty or relative path, a --node here that is a directory or
+64 an unknown or invalid option or an --output it cannot write (an empty or relative path, a --node here that is a directory or
 not executable, a --settings-file or --node-env-file here that is a directory), 78 the settings
 file holds invalid settings.`,
   async run(argv) {
@@ -158,6 +163,7 @@ file holds invalid settings.`,
       'graceful-timeout': { type: 'string' },
       timeout: { type: 'string' },
       port: { type: 'string' },
+      output: { type: 'string' },
     });
     if (values.help) {
       process.stdout.write(`${this.help}\n`);
@@ -229,7 +235,12 @@ file holds invalid settings.`,
       );
     }
     for (const warning of loaded.warnings) process.stderr.write(`warning: ${warning}\n`);
-    process.stdout.write(text);
+    if (values.output === '') throw new CorralError('CORRAL_ERR_USAGE', '--output is empty: name the unit file (e.g. /etc/systemd/system/corral.service)');
+    if (values.output === undefined) process.stdout.write(text);
+    else {
+      await replaceFile(resolve(values.output), text, '--output');
+      process.stderr.write(`wrote ${resolve(values.output)}\n`);
+    }
     return 0;
   },
 };
