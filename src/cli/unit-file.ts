@@ -4,8 +4,8 @@
 // then reads the empty unit as masked; a crash mid-write leaves half a unit. Here the old file
 // stays as it was until the new one is whole.
 
-import { constants, renameSync, rmSync, statSync } from 'node:fs';
-import { open } from 'node:fs/promises';
+import { constants, statSync } from 'node:fs';
+import { open, rename, rm } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { CorralError } from '../errors.js';
 import { fsyncDir } from '../fs-sync.js';
@@ -31,10 +31,10 @@ export async function replaceFile(path: string, text: string, flag: string): Pro
     } finally {
       await fh.close();
     }
-    renameSync(tmp, path);
+    await rename(tmp, path);
     await fsyncDir(dirname(path));
   } catch (err) {
-    rmSync(tmp, { force: true });
+    await rm(tmp, { force: true });
     fail((err as Error).message, err);
   }
 }

@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { request } from 'undici';
 import { startEmulator } from '../../src/sheets/emulator/index.js';
-import { startCorral, waitFor } from '../helpers/corral.js';
+import { waitFor } from '../helpers/corral.js';
 import { delay, http } from '../helpers/http.js';
 import { keeperFigures, load, startWithEmulator, type ReadAnswer } from '../helpers/sheets-load.js';
 
@@ -45,22 +45,8 @@ describe('host-wide Sheets cache with the real master', () => {
 
   it('past SHEET_CACHE_MAX_STALE while Google fails or hangs, every read gets a prompt 503 sheets_unavailable, and a recovered Google is picked up', async () => {
     const emu = await startEmulator();
-    const key = emu.registerServiceAccount();
     // The bundled app (its /api/players answers 503 sheets_unavailable with Retry-After).
-    const c = await startCorral({
-      workers: 2,
-      readyTimeoutMs: 60_000,
-      env: {
-        SHEET_ID: emu.spreadsheetId,
-        SHEETS_API_URL: emu.url,
-        GOOGLE_SERVICE_ACCOUNT_JSON: JSON.stringify(key),
-        CORRAL_ACCESS_LOG: 'false',
-        CORRAL_RATE_LIMIT: '0',
-        SHEET_CACHE_TTL: '2',
-        SHEET_CACHE_MAX_STALE: '3',
-        SHEETS_TIMEOUT: '3',
-      },
-    });
+    const c = await startWithEmulator(emu, 2, { CORRAL_RATE_LIMIT: '0', SHEET_CACHE_TTL: '2', SHEET_CACHE_MAX_STALE: '3', SHEETS_TIMEOUT: '3' }, { bundledApp: true });
     const players = () => http(`${c.url}/api/players`, { timeoutMs: 120_000 });
     const recovered = () => waitFor(async () => (await players()).status === 200, 60_000, 'players served again once Google answers');
     /** A read every 250 ms for `ms`: the failed ones, and the longest any read took. */
