@@ -56,6 +56,48 @@ export const ERROR_CODES = {
 
 export type ErrorCode = keyof typeof ERROR_CODES;
 
+/**
+ * The `error` codes of corral's HTTP answers (the bundled app, the worker's own answers and the
+ * admin API), each with the one status it is sent with and its meaning. Clients branch on the code,
+ * so a code is never sent with another status; a unit test checks each is in the README's table.
+ */
+export const HTTP_ERRORS = {
+  bad_request: { status: 400, meaning: 'The request is not valid HTTP, or its target is not a valid URL.' },
+  invalid_json: { status: 400, meaning: 'The body is not one JSON object in UTF-8 (empty, malformed, not an object, or a key repeated); `message` says which.' },
+  invalid_field: { status: 400, meaning: 'One input field is missing or out of range; `field` names it and `message` says what it takes.' },
+  invalid_idempotency_key: { status: 400, meaning: 'The Idempotency-Key header is not a valid key (empty, over 255 characters, not printable ASCII, badly quoted, or sent more than once).' },
+  unauthorized: { status: 401, meaning: 'No bearer token, or one that is not valid (forged, expired), or its player left the roster; on the admin API and the app\'s admin routes, not CORRAL_ADMIN_TOKEN.' },
+  invalid_credentials: { status: 401, meaning: 'The login\'s name or code is wrong (the answer does not say which).' },
+  admin_token_unset: { status: 403, meaning: 'An admin route was asked for while CORRAL_ADMIN_TOKEN is not set.' },
+  not_found: { status: 404, meaning: 'No route for this path.' },
+  method_not_allowed: { status: 405, meaning: 'The path exists but not for this method; `Allow` lists the methods it takes (CONNECT: not a proxy).' },
+  request_timeout: { status: 408, meaning: 'The request line, headers or body did not arrive in time.' },
+  idempotency_key_in_flight: { status: 409, meaning: 'A request with this Idempotency-Key is still being journaled; retry after `Retry-After`.' },
+  min_workers: { status: 409, meaning: 'The admin API was asked to remove the last worker.' },
+  reload_refused: { status: 409, meaning: 'A reload asked through the admin API was refused (its settings are not valid); the old workers keep serving.' },
+  shutting_down: { status: 409, meaning: 'A reload or worker-count change was asked for during a stop.' },
+  body_too_large: { status: 413, meaning: 'The body is over the route\'s limit.' },
+  uri_too_long: { status: 414, meaning: 'The request line (its URL) is over the header limit.' },
+  unsupported_media_type: { status: 415, meaning: 'The body was not sent as `Content-Type: application/json`.' },
+  unsupported_charset: { status: 415, meaning: 'The body\'s declared charset is not UTF-8.' },
+  unsupported_content_encoding: { status: 415, meaning: 'The body is compressed (Content-Encoding); send it uncompressed.' },
+  host_not_allowed: { status: 421, meaning: 'A request to the loopback admin API named a Host other than a loopback one (DNS rebinding).' },
+  idempotency_key_reused: { status: 422, meaning: 'This Idempotency-Key was used before for a different body.' },
+  login_locked: { status: 429, meaning: 'Too many failed logins for this name; `Retry-After` says when it opens again.' },
+  rate_limited: { status: 429, meaning: 'Over the per-address request limit; `Retry-After` says when to retry.' },
+  headers_too_large: { status: 431, meaning: 'The request line and headers are over the limit.' },
+  internal_error: { status: 500, meaning: 'A handler failed inside corral or the app (a bug); the log has the stack.' },
+  method_not_implemented: { status: 501, meaning: 'A method node:http does not know (`BREW`, lower-case `get`).' },
+  sheets_unavailable: { status: 503, meaning: 'The sheet cannot be read right now (Google failing, the keeper away) and no cached copy is young enough; `Retry-After` says when to retry.' },
+  not_saved: { status: 503, meaning: 'The write journal cannot be written (disk full, I/O error): nothing was recorded; retry later.' },
+  server_full: { status: 503, meaning: 'Over the connection cap: answered at once with `Retry-After: 1`, never left hanging.' },
+} as const satisfies Record<string, { status: number; meaning: string }>;
+
+export type HttpErrorCode = keyof typeof HTTP_ERRORS;
+
+/** The status an HTTP error code is always sent with. */
+export const statusOf = (code: HttpErrorCode): number => HTTP_ERRORS[code].status;
+
 /** Base class: a message for humans, a code for machines, and the original error as `cause`. */
 export class CorralError extends Error {
   readonly code: ErrorCode;

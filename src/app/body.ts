@@ -31,48 +31,48 @@ export async function readJsonObject(req: IncomingMessage, limitBytes = DEFAULT_
   const contentType = String(req.headers['content-type'] ?? '');
   const type = contentType.split(';')[0]?.trim().toLowerCase() ?? '';
   if (type !== 'application/json' && !type.endsWith('+json')) {
-    throw new HttpError(415, 'unsupported_media_type', 'send the body as JSON with Content-Type: application/json');
+    throw new HttpError('unsupported_media_type', 'send the body as JSON with Content-Type: application/json');
   }
   // JSON between systems is UTF-8 (RFC 8259 §8.1). Read as UTF-8 regardless, a body in another
   // charset would be stored altered (`Chloé` in Latin-1 becomes `Chlo\uFFFD`), so it is refused.
   const charset = contentType.includes(';') ? charsetOf(contentType) : undefined;
   if (charset !== undefined && !UTF8_LABELS.has(charset)) {
-    throw new HttpError(415, 'unsupported_charset', `charset=${charset.slice(0, 40)} is not supported; send the JSON body as UTF-8 (Content-Type: application/json; charset=utf-8)`);
+    throw new HttpError('unsupported_charset', `charset=${charset.slice(0, 40)} is not supported; send the JSON body as UTF-8 (Content-Type: application/json; charset=utf-8)`);
   }
   // A compressed body would be parsed as it is, and refused as not UTF-8 or not JSON: a message
   // that sends the client looking in the wrong place. RFC 9110 §15.5.16 says 415 and which
   // codings are taken.
   const coding = req.headers['content-encoding']?.trim().toLowerCase();
   if (coding !== undefined && coding !== '' && coding !== 'identity') {
-    throw new HttpError(415, 'unsupported_content_encoding', `Content-Encoding: ${coding.slice(0, 40)} is not supported; send the JSON body uncompressed`, {
+    throw new HttpError('unsupported_content_encoding', `Content-Encoding: ${coding.slice(0, 40)} is not supported; send the JSON body uncompressed`, {
       headers: { 'Accept-Encoding': 'identity' },
     });
   }
   const declared = Number(req.headers['content-length'] ?? NaN);
   if (Number.isFinite(declared) && declared > limitBytes) {
-    throw new HttpError(413, 'body_too_large', `the body may be at most ${limitBytes} bytes`);
+    throw new HttpError('body_too_large', `the body may be at most ${limitBytes} bytes`);
   }
-  const bytes = await readBodyWithin(req, limitBytes, () => new HttpError(413, 'body_too_large', `the body may be at most ${limitBytes} bytes`));
+  const bytes = await readBodyWithin(req, limitBytes, () => new HttpError('body_too_large', `the body may be at most ${limitBytes} bytes`));
   // Bytes that are not UTF-8 would decode to U+FFFD and be accepted and stored as such.
-  if (!isUtf8(bytes)) throw new HttpError(400, 'invalid_json', 'the body is not valid UTF-8; send JSON encoded as UTF-8');
+  if (!isUtf8(bytes)) throw new HttpError('invalid_json', 'the body is not valid UTF-8; send JSON encoded as UTF-8');
   // A UTF-8 byte order mark (files saved by Windows editors and sent with `curl --data-binary @f`)
   // is not JSON, and JSON.parse's complaint about it points at a character nobody can see; RFC
   // 8259 §8.1 lets a parser ignore it, so it is.
   const bom = bytes.length >= 3 && bytes[0] === 0xef && bytes[1] === 0xbb && bytes[2] === 0xbf;
   const text = bytes.toString('utf8', bom ? 3 : 0);
-  if (text.trim() === '') throw new HttpError(400, 'invalid_json', 'the body is empty; send a JSON object');
+  if (text.trim() === '') throw new HttpError('invalid_json', 'the body is empty; send a JSON object');
   let value: unknown;
   try {
     value = JSON.parse(text);
   } catch (err) {
-    throw new HttpError(400, 'invalid_json', `the body is not valid JSON: ${(err as Error).message}`);
+    throw new HttpError('invalid_json', `the body is not valid JSON: ${(err as Error).message}`);
   }
   if (typeof value !== 'object' || value === null || Array.isArray(value)) {
-    throw new HttpError(400, 'invalid_json', 'the body must be a JSON object');
+    throw new HttpError('invalid_json', 'the body must be a JSON object');
   }
   const repeated = repeatedTopLevelKey(text);
   if (repeated !== undefined) {
-    throw new HttpError(400, 'invalid_json', `the key ${JSON.stringify(repeated.slice(0, 40))} appears more than once; send each field once`, { field: repeated.slice(0, 40) });
+    throw new HttpError('invalid_json', `the key ${JSON.stringify(repeated.slice(0, 40))} appears more than once; send each field once`, { field: repeated.slice(0, 40) });
   }
   return value as Record<string, unknown>;
 }

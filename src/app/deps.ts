@@ -41,7 +41,7 @@ const CHALLENGE = { 'WWW-Authenticate': 'Bearer' };
 
 export function createDeps(ctx: AppContext, sessions: Sessions): AppDeps {
   const sheets = (): SheetsClient => {
-    if (!ctx.sheets) throw new HttpError(503, 'sheets_unavailable', 'the sheet is not available on this worker', { headers: { 'Retry-After': '5' } });
+    if (!ctx.sheets) throw new HttpError('sheets_unavailable', 'the sheet is not available on this worker', { headers: { 'Retry-After': '5' } });
     return ctx.sheets;
   };
   const deps: AppDeps = {
@@ -62,7 +62,7 @@ export function createDeps(ctx: AppContext, sessions: Sessions): AppDeps {
       const token = bearerToken(req);
       const claims = token ? sessions.verify(token) : undefined;
       if (!claims) {
-        throw new HttpError(401, 'unauthorized', token ? 'the session token is invalid or expired; log in again' : 'send Authorization: Bearer <token> from POST /api/login', {
+        throw new HttpError('unauthorized', token ? 'the session token is invalid or expired; log in again' : 'send Authorization: Bearer <token> from POST /api/login', {
           headers: CHALLENGE,
         });
       }
@@ -72,15 +72,15 @@ export function createDeps(ctx: AppContext, sessions: Sessions): AppDeps {
       const claims = deps.requirePlayer(req);
       const sheet = await deps.records(deps.playersRange);
       const record = findPlayer(sheet, claims.sub);
-      if (!record) throw new HttpError(401, 'unauthorized', 'this player is no longer in the roster', { headers: CHALLENGE });
+      if (!record) throw new HttpError('unauthorized', 'this player is no longer in the roster', { headers: CHALLENGE });
       return { claims, name: playerName(sheet, record), record };
     },
     requireAdmin(req) {
       const configured = ctx.settings.CORRAL_ADMIN_TOKEN;
-      if (!configured) throw new HttpError(403, 'admin_token_unset', 'set CORRAL_ADMIN_TOKEN to use admin routes');
+      if (!configured) throw new HttpError('admin_token_unset', 'set CORRAL_ADMIN_TOKEN to use admin routes');
       const token = bearerToken(req);
       if (!token || !safeEqual(token, configured)) {
-        throw new HttpError(401, 'unauthorized', 'this route needs Authorization: Bearer $CORRAL_ADMIN_TOKEN', { headers: CHALLENGE });
+        throw new HttpError('unauthorized', 'this route needs Authorization: Bearer $CORRAL_ADMIN_TOKEN', { headers: CHALLENGE });
       }
     },
   };
@@ -92,9 +92,9 @@ export function sheetsFailure(err: unknown, field?: string): HttpError {
   if (err instanceof HttpError) return err;
   const code = (err as { code?: unknown } | null)?.code;
   if (code === 'CORRAL_ERR_SHEETS_BAD_RANGE' && field) {
-    return new HttpError(400, 'invalid_field', `the sheet refused this range: ${(err as Error).message}`, { field });
+    return new HttpError('invalid_field', `the sheet refused this range: ${(err as Error).message}`, { field });
   }
-  return new HttpError(503, 'sheets_unavailable', 'the sheet cannot be reached right now; retry shortly', { headers: { 'Retry-After': String(retryAfterSeconds(err)) } });
+  return new HttpError('sheets_unavailable', 'the sheet cannot be reached right now; retry shortly', { headers: { 'Retry-After': String(retryAfterSeconds(err)) } });
 }
 
 /** Most a 503 tells a client to wait: Google's quota windows are a minute. */

@@ -1,20 +1,22 @@
 // JSON answers and the one error type routes throw. Every error body has the same shape:
-// {"error": <stable snake_case code>, "message": <sentence for humans>, "field"?: <input name>}.
+// {"error": <stable snake_case code>, "message": <sentence for humans>, "field"?: <input name>},
+// and each code has one status (HTTP_ERRORS in src/errors.ts).
 
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { statusOf, type HttpErrorCode } from '../errors.js';
 import { sendJson } from '../http/json.js';
 
 export { prepareJson, sendJson, sendJsonText, sendPrepared, type PreparedJson } from '../http/json.js';
 
 export class HttpError extends Error {
   readonly status: number;
-  readonly error: string;
+  readonly error: HttpErrorCode;
   readonly field: string | undefined;
   readonly headers: Readonly<Record<string, string>>;
-  constructor(status: number, error: string, message: string, options: { field?: string; headers?: Record<string, string> } = {}) {
+  constructor(error: HttpErrorCode, message: string, options: { field?: string; headers?: Record<string, string> } = {}) {
     super(message);
     this.name = 'HttpError';
-    this.status = status;
+    this.status = statusOf(error);
     this.error = error;
     this.field = options.field;
     this.headers = options.headers ?? {};
@@ -27,7 +29,7 @@ export class HttpError extends Error {
 
 /** A 400 about one input field: `{"error":"invalid_field","field":…,"message":…}`. */
 export function invalidField(field: string, message: string): HttpError {
-  return new HttpError(400, 'invalid_field', message, { field });
+  return new HttpError('invalid_field', message, { field });
 }
 
 export function sendError(res: ServerResponse, err: HttpError): void {

@@ -12,7 +12,7 @@ export const IDEMPOTENCY_HEADER = 'idempotency-key';
 export const IDEMPOTENCY_KEY_MAX = 255;
 
 function invalid(message: string): HttpError {
-  return new HttpError(400, 'invalid_idempotency_key', message);
+  return new HttpError('invalid_idempotency_key', message);
 }
 
 /**

@@ -11,7 +11,7 @@ import type { AppContext } from '../contract.js';
 import { clientKey, createClientIpResolver } from './client-ip.js';
 import { createDeps } from './deps.js';
 import { createCsvPool } from './export/pool.js';
-import { HttpError, sendError, sendJson } from './http.js';
+import { HttpError, sendError } from './http.js';
 import { createLoginLimit, sharedAcrossHosts } from './login-limit.js';
 import { applyRateLimitHeaders, createRateLimit, tooManyRequests } from './rate-limit.js';
 import { RequestTarget } from './request-target.js';
@@ -134,7 +134,7 @@ export async function createApp(ctx: AppContext): Promise<RequestListener> {
     handlerErrors.failed(`${req.method} ${path} ${d.code ?? ''} ${d.message}`, (requests) =>
       logger.error({ event: 'app.error', code: 'CORRAL_ERR_REQUEST', err, method: req.method, path, requests }, 'request handler failed'),
     );
-    sendJson(res, 500, { error: 'internal', message: 'internal error; the log has the details' });
+    sendError(res, new HttpError('internal_error', 'internal error; the log has the details'));
   };
 
   return (req, res) => {

@@ -79,7 +79,7 @@ export function nameHash(name: string): string {
 }
 
 export function loginLocked(retryAfterSeconds: number): HttpError {
-  return new HttpError(429, 'login_locked', `too many failed logins for this name; retry in ${retryAfterSeconds} s`, {
+  return new HttpError('login_locked', `too many failed logins for this name; retry in ${retryAfterSeconds} s`, {
     headers: { 'Retry-After': String(retryAfterSeconds) },
   });
 }

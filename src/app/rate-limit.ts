@@ -134,7 +134,7 @@ export function applyRateLimitHeaders(res: ServerResponse, d: RateDecision): voi
 }
 
 export function tooManyRequests(d: RateDecision): HttpError {
-  return new HttpError(429, 'rate_limited', `too many requests: at most ${d.limit} per minute; retry in ${d.resetSeconds} s`, {
+  return new HttpError('rate_limited', `too many requests: at most ${d.limit} per minute; retry in ${d.resetSeconds} s`, {
     headers: rateLimitHeaders(d),
   });
 }

@@ -55,6 +55,6 @@ function parse(target: string): URL {
   try {
     return urlOfTarget(target, BASE);
   } catch {
-    throw new HttpError(400, 'bad_request', 'the request target is not a valid URL');
+    throw new HttpError('bad_request', 'the request target is not a valid URL');
   }
 }

@@ -47,12 +47,12 @@ export function createRouter(): Router {
       // Tolerate one trailing slash (`/api/players/`), never more.
       const path = pathname.length > 1 && pathname.endsWith('/') ? pathname.slice(0, -1) : pathname;
       const byMethod = routes.get(path);
-      if (!byMethod) throw new HttpError(404, 'not_found', `no route for ${path}`);
+      if (!byMethod) throw new HttpError('not_found', `no route for ${path}`);
       const handler = byMethod.get(method === 'HEAD' ? 'GET' : method);
       if (handler) return handler;
       const allow = [...byMethod.keys()];
       if (allow.includes('GET')) allow.push('HEAD');
-      throw new HttpError(405, 'method_not_allowed', `${method} is not allowed on ${path}; use ${allow.join(', ')}`, {
+      throw new HttpError('method_not_allowed', `${method} is not allowed on ${path}; use ${allow.join(', ')}`, {
         headers: { Allow: allow.join(', ') },
       });
     },

@@ -16,6 +16,7 @@
 // Refusals and closures are each reported once per burst (its start and its end), never one by one.
 
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
+import { statusOf, type HttpErrorCode } from '../errors.js';
 import { jsonHeaders } from '../http/json.js';
 import { lingerOnClose } from '../http/lingering-close.js';
 import { createBurst, type BurstReport } from './burst.js';
@@ -208,12 +209,12 @@ export function attachConnectionCap(server: Server, initialCap: number, report?:
           : hostFull
             ? { current: hostFull.current, max: hostFull.max }
             : { current: counted.size, max: cap };
-      const body = JSON.stringify({ error: 'server_full', message: `server full (${used.current}/${used.max})`, retry_after: 1 });
+      const body = JSON.stringify({ error: 'server_full' satisfies HttpErrorCode, message: `server full (${used.current}/${used.max})`, retry_after: 1 });
       // Its body, if one is on its way, is dropped as it comes (node:http dumps a request whose
       // answer is sent), until the client stops or the short linger ends. A request without one
       // leaves nothing unread: its connection closes at once, as cheap as before.
       if (req.headers['transfer-encoding'] !== undefined || (req.headers['content-length'] ?? '0') !== '0') lingerOnClose(socket, OVER_CAP_LINGER_MS);
-      res.writeHead(503, jsonHeaders(Buffer.byteLength(body), { 'Retry-After': '1', Connection: 'close' }));
+      res.writeHead(statusOf('server_full'), jsonHeaders(Buffer.byteLength(body), { 'Retry-After': '1', Connection: 'close' }));
       res.end(body);
       refused++;
       refusals.count(fields);

@@ -3,9 +3,10 @@
 // Node's parser detects most of them and reports through 'clientError'; we answer with JSON
 // instead of its bare default.
 
-import type { IncomingMessage, Server, ServerResponse } from 'node:http';
+import { STATUS_CODES, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { JSON_HEADER_LINES, jsonHeaders } from '../http/json.js';
+import { statusOf, type HttpErrorCode } from '../errors.js';
 import { lingerOnClose } from '../http/lingering-close.js';
 import { unknownMethodMessage, unknownMethodOf } from '../http/unknown-method.js';
 import { answeredOnSocket } from './request-stats.js';
@@ -51,7 +52,9 @@ function replyAfterAnswers(socket: QueuingSocket, text: string): void {
   next();
 }
 
-function rawReply(socket: Duplex, status: number, reason: string, error: string, message: string): void {
+function rawReply(socket: Duplex, error: HttpErrorCode, message: string): void {
+  const status = statusOf(error);
+  const reason = STATUS_CODES[status] ?? '';
   const body = JSON.stringify({ error, message });
   const text = `HTTP/1.1 ${status} ${reason}\r\n${JSON_HEADER_LINES}content-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`;
   const started = currentResponse(socket);
@@ -126,16 +129,16 @@ export function attachClientErrorHandler(server: Server, onError: (code: string)
       return;
     }
     if (code === 'HPE_HEADER_OVERFLOW') {
-      if (overflowedInRequestLine(err, socket)) rawReply(socket, 414, 'URI Too Long', 'uri_too_long', 'the request line (its URL) is too long');
-      else rawReply(socket, 431, 'Request Header Fields Too Large', 'headers_too_large', 'request headers are too large');
+      if (overflowedInRequestLine(err, socket)) rawReply(socket, 'uri_too_long', 'the request line (its URL) is too long');
+      else rawReply(socket, 'headers_too_large', 'request headers are too large');
     }
     else if (code === 'ERR_HTTP_REQUEST_TIMEOUT') {
       const what = unfinishedResponse(socket) ? 'the request body was' : 'request headers were';
-      rawReply(socket, 408, 'Request Timeout', 'request_timeout', `${what} not received in time`);
+      rawReply(socket, 'request_timeout', `${what} not received in time`);
     } else {
       const method = unknownMethodOf(err);
-      if (method !== undefined) rawReply(socket, 501, 'Not Implemented', 'method_not_implemented', unknownMethodMessage(method));
-      else rawReply(socket, 400, 'Bad Request', 'bad_request', `malformed request (${code})`);
+      if (method !== undefined) rawReply(socket, 'method_not_implemented', unknownMethodMessage(method));
+      else rawReply(socket, 'bad_request', `malformed request (${code})`);
     }
   });
 }
@@ -158,7 +161,7 @@ function hostFields(rawHeaders: readonly string[]): number {
  * with no listener, destroys it without a word, which a client reads as a reset.
  */
 export function refuseConnect(socket: Duplex): void {
-  rawReply(socket, 405, 'Method Not Allowed', 'method_not_allowed', 'CONNECT is not supported: this server is not a proxy');
+  rawReply(socket, 'method_not_allowed', 'CONNECT is not supported: this server is not a proxy');
 }
 
 function reply(res: ServerResponse, status: number, error: string, message: string): void {

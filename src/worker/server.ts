@@ -16,7 +16,7 @@ import { monotonicNow } from '../clock.js';
 import type { Settings } from '../config/schema.js';
 import type { Logger } from '../log/logger.js';
 import { RepeatedFailures } from '../log/repeated-failure.js';
-import { describeError } from '../errors.js';
+import { describeError, statusOf, type HttpErrorCode } from '../errors.js';
 import { sendJson } from '../http/json.js';
 import { pathOfTarget } from '../http/logged-target.js';
 import { closeAfterAnswer, withoutConnection } from './connection-close.js';
@@ -84,7 +84,7 @@ export function createWorkerServer(app: RequestListener, o: WorkerServerOptions)
     handlerErrors.failed(`${req.method} ${path} ${d.code ?? ''} ${d.message}`, (requests) =>
       logger.error({ event: 'request.error', code: 'CORRAL_ERR_REQUEST', method: req.method, path, err: d, requests }, 'request handler threw'),
     );
-    if (!res.headersSent) sendJson(res, 500, { error: 'internal_error', message: 'the server failed to answer this request' });
+    if (!res.headersSent) sendJson(res, statusOf('internal_error'), { error: 'internal_error' satisfies HttpErrorCode, message: 'the server failed to answer this request' });
     else res.destroy();
   };
 

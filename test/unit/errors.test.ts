@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { ConfigError, CorralError, ERROR_CODES, EXIT, exitCodeFor } from '../../src/errors.js';
+import { ConfigError, CorralError, ERROR_CODES, EXIT, exitCodeFor, HTTP_ERRORS } from '../../src/errors.js';
 import { REPO_ROOT } from '../helpers/corral.js';
 
 function sources(dir: string): string[] {
@@ -33,6 +33,28 @@ test('error codes are unique, described, and documented in the README', () => {
     descriptions.add(description);
     assert.ok(readme.includes(`\`${code}\``), `${code} is in the README's error table`);
   }
+});
+
+test('HTTP error codes have one status each, and the README table lists each with it', () => {
+  const readme = readFileSync(join(REPO_ROOT, 'README.md'), 'utf8');
+  for (const [code, { status, meaning }] of Object.entries(HTTP_ERRORS)) {
+    assert.match(code, /^[a-z]+(_[a-z]+)*$/);
+    assert.ok(status >= 400 && status <= 599, `${code}: ${status} is an error status`);
+    assert.ok(readme.includes(`| \`${code}\` | ${status} | ${meaning} |`), `${code} is in the README's HTTP error table with ${status} and its meaning`);
+  }
+});
+
+test('every JSON error code corral writes in its HTTP answers is declared in HTTP_ERRORS', () => {
+  // The emulator speaks Google's error format, not corral's, and is left out.
+  const declared = new Set(Object.keys(HTTP_ERRORS));
+  const used = new Map<string, string>();
+  for (const file of sources(join(REPO_ROOT, 'src')).filter((f) => !f.includes('/sheets/emulator/'))) {
+    const text = readFileSync(file, 'utf8');
+    for (const m of text.matchAll(/\berror: '([a-z_]+)'|new HttpError\('([a-z_]+)'|(?:rawReply\(socket|fail\(res), '([a-z_]+)'/g)) used.set(m[1] ?? m[2] ?? m[3] ?? '', file);
+  }
+  assert.ok(used.size >= 20, `found the codes in the source (${used.size})`);
+  const undeclared = [...used].filter(([code]) => !declared.has(code));
+  assert.deepEqual(undeclared, []);
 });
 
 test('named exit codes are documented in the README', () => {

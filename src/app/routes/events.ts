@@ -30,10 +30,10 @@ export const NOT_SAVED_RETRY_AFTER_S = 30;
 function idempotencyFailure(err: unknown): HttpError | undefined {
   const code = (err as { code?: unknown } | null)?.code;
   if (code === 'CORRAL_ERR_IDEMPOTENCY_MISMATCH') {
-    return new HttpError(422, 'idempotency_key_reused', 'this Idempotency-Key was already used for a different request (another body); send a new key for a new request');
+    return new HttpError('idempotency_key_reused', 'this Idempotency-Key was already used for a different request (another body); send a new key for a new request');
   }
   if (code === 'CORRAL_ERR_IDEMPOTENCY_IN_FLIGHT') {
-    return new HttpError(409, 'idempotency_key_in_flight', 'a request with this Idempotency-Key is still being processed; retry shortly', { headers: { 'Retry-After': '1' } });
+    return new HttpError('idempotency_key_in_flight', 'a request with this Idempotency-Key is still being processed; retry shortly', { headers: { 'Retry-After': '1' } });
   }
   return undefined;
 }
@@ -44,7 +44,7 @@ function idempotencyFailure(err: unknown): HttpError | undefined {
  */
 function notSaved(err: unknown): HttpError | undefined {
   if ((err as { code?: unknown } | null)?.code !== 'CORRAL_ERR_JOURNAL_UNWRITABLE') return undefined;
-  return new HttpError(503, 'not_saved', 'the server could not save the event (its storage cannot be written); nothing was recorded: retry later', {
+  return new HttpError('not_saved', 'the server could not save the event (its storage cannot be written); nothing was recorded: retry later', {
     headers: { 'Retry-After': String(NOT_SAVED_RETRY_AFTER_S) },
   });
 }

@@ -11,19 +11,19 @@ import type { Settings } from '../../config/schema.js';
 import { CorralError } from '../../errors.js';
 import { isLoopbackHost } from '../../loopback.js';
 
-export type AuthResult = { ok: true } | { ok: false; status: 401 | 403; error: string; message: string };
+export type AuthResult = { ok: true } | { ok: false; error: 'admin_token_unset' | 'unauthorized'; message: string };
 
 function digest(s: string): Buffer {
   return createHash('sha256').update(s).digest();
 }
 
 export function checkAdminAuth(req: IncomingMessage, token: string | undefined): AuthResult {
-  if (!token) return { ok: false, status: 403, error: 'admin_token_unset', message: 'set CORRAL_ADMIN_TOKEN to use the admin API' };
+  if (!token) return { ok: false, error: 'admin_token_unset', message: 'set CORRAL_ADMIN_TOKEN to use the admin API' };
   const h = req.headers.authorization;
   const m = typeof h === 'string' ? /^Bearer[ ]+(\S+)\s*$/i.exec(h) : null;
   // Comparing digests keeps the comparison constant-time whatever the lengths.
   if (!m || !timingSafeEqual(digest(m[1] ?? ''), digest(token))) {
-    return { ok: false, status: 401, error: 'unauthorized', message: 'send Authorization: Bearer $CORRAL_ADMIN_TOKEN' };
+    return { ok: false, error: 'unauthorized', message: 'send Authorization: Bearer $CORRAL_ADMIN_TOKEN' };
   }
   return { ok: true };
 }

@@ -4,21 +4,23 @@
 // other admin answer.
 
 import type { IncomingMessage } from 'node:http';
+import { statusOf } from '../../errors.js';
 import { readBodyWithin } from '../../http/read-body.js';
 
 export const ADMIN_BODY_LIMIT_BYTES = 1024;
 
 export class AdminBodyError extends Error {
+  readonly status: number;
   constructor(
-    readonly status: 400 | 413,
     readonly error: 'body_too_large' | 'invalid_json',
     message: string,
   ) {
     super(message);
+    this.status = statusOf(error);
   }
 }
 
-const tooLarge = (limit: number) => new AdminBodyError(413, 'body_too_large', `the request body may be at most ${limit} bytes; admin POST bodies are small JSON such as {"delta":1}`);
+const tooLarge = (limit: number) => new AdminBodyError('body_too_large', `the request body may be at most ${limit} bytes; admin POST bodies are small JSON such as {"delta":1}`);
 
 export async function readAdminJson(req: IncomingMessage, example: string, limit = ADMIN_BODY_LIMIT_BYTES): Promise<unknown> {
   const declared = Number(req.headers['content-length']);
@@ -29,6 +31,6 @@ export async function readAdminJson(req: IncomingMessage, example: string, limit
   try {
     return JSON.parse(text);
   } catch (err) {
-    throw new AdminBodyError(400, 'invalid_json', `the request body is not valid JSON (${(err as Error).message}); send ${example}`);
+    throw new AdminBodyError('invalid_json', `the request body is not valid JSON (${(err as Error).message}); send ${example}`);
   }
 }

@@ -3,9 +3,10 @@
 // other refusal: node's own answers are a bare status line with no body, which a script reading
 // `.error` cannot tell apart.
 
-import type { Server, ServerResponse } from 'node:http';
+import { STATUS_CODES, type Server, type ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { JSON_HEADER_LINES } from '../../http/json.js';
+import { statusOf, type HttpErrorCode } from '../../errors.js';
 import { unknownMethodMessage, unknownMethodOf } from '../../http/unknown-method.js';
 
 /** The response of the request on this socket that node:http already handed to the routes, if any. */
@@ -13,7 +14,9 @@ function currentResponse(socket: Duplex): ServerResponse | undefined {
   return (socket as Duplex & { _httpMessage?: ServerResponse | null })._httpMessage ?? undefined;
 }
 
-function rawReply(socket: Duplex, status: number, reason: string, error: string, message: string): void {
+function rawReply(socket: Duplex, error: HttpErrorCode, message: string): void {
+  const status = statusOf(error);
+  const reason = STATUS_CODES[status] ?? '';
   // An answer already on its way: a raw one now would land inside it (node's own handler skips
   // writing then too), so the connection is cut.
   if (!socket.writable || currentResponse(socket)?.headersSent) {
@@ -33,16 +36,16 @@ export function answerClientErrors(server: Server): void {
       socket.destroy();
       return;
     }
-    if (code === 'HPE_HEADER_OVERFLOW') rawReply(socket, 431, 'Request Header Fields Too Large', 'headers_too_large', 'the request line and headers are too large (16 KiB at most)');
+    if (code === 'HPE_HEADER_OVERFLOW') rawReply(socket, 'headers_too_large', 'the request line and headers are too large (16 KiB at most)');
     else if (code === 'ERR_HTTP_REQUEST_TIMEOUT') {
       const what = currentResponse(socket) ? 'the request body was' : 'the request headers were';
-      rawReply(socket, 408, 'Request Timeout', 'request_timeout', `${what} not received in time`);
+      rawReply(socket, 'request_timeout', `${what} not received in time`);
     } else {
       const method = unknownMethodOf(err);
-      if (method !== undefined) rawReply(socket, 501, 'Not Implemented', 'method_not_implemented', unknownMethodMessage(method));
-      else rawReply(socket, 400, 'Bad Request', 'bad_request', `malformed HTTP request (${code})`);
+      if (method !== undefined) rawReply(socket, 'method_not_implemented', unknownMethodMessage(method));
+      else rawReply(socket, 'bad_request', `malformed HTTP request (${code})`);
     }
   });
   // With no listener node:http destroys a CONNECT's socket without a word, which reads as a reset.
-  server.on('connect', (_req, socket: Duplex) => rawReply(socket, 405, 'Method Not Allowed', 'method_not_allowed', 'CONNECT is not allowed: the admin API is not a proxy'));
+  server.on('connect', (_req, socket: Duplex) => rawReply(socket, 'method_not_allowed', 'CONNECT is not allowed: the admin API is not a proxy'));
 }

@@ -11,7 +11,7 @@
 import type { IncomingMessage } from 'node:http';
 import { isLoopbackHost } from '../../loopback.js';
 
-export type HostCheck = { ok: true } | { ok: false; status: 421; error: string; message: string };
+export type HostCheck = { ok: true } | { ok: false; error: 'host_not_allowed'; message: string };
 
 /** `name`, `name:port`, `[v6]` or `[v6]:port`; anything else (user info, paths, spaces) is no host. */
 const HOST_HEADER = /^(?:\[([0-9a-f:.]+)\]|([^\s[\]:/@]+))(?::\d*)?$/i;
@@ -34,7 +34,6 @@ export function checkAdminHost(req: IncomingMessage, bindHost: string): HostChec
   if (name !== undefined && isLoopbackHost(name)) return { ok: true };
   return {
     ok: false,
-    status: 421,
     error: 'host_not_allowed',
     message: `the admin API listens on loopback and answers only requests addressed to localhost or a loopback address (127.0.0.1, [::1]), any port; this one was for Host: ${JSON.stringify(header)}. Use http://127.0.0.1:PORT or http://localhost:PORT (also through an SSH tunnel)`,
   };

@@ -2,6 +2,7 @@
 // it: the client learns at once whether a new generation boots, waits its turn, or was refused.
 
 import type { EnvOverride } from '../../config/load.js';
+import { statusOf } from '../../errors.js';
 import type { ReloadOutcome, RestartNeeded } from './view.js';
 
 export interface ReloadAnswer {
@@ -39,7 +40,7 @@ export function reloadAnswer(outcome: ReloadOutcome | undefined, generation: num
       // Nothing changed, and asking again changes nothing until the settings are fixed: a 409
       // like the other refusals of this API, not a 202 that reads as done.
       return {
-        status: 409,
+        status: statusOf('reload_refused'),
         body: {
           success: false,
           error: 'reload_refused',
@@ -51,7 +52,7 @@ export function reloadAnswer(outcome: ReloadOutcome | undefined, generation: num
       };
     case undefined:
       // The arbiter drops a reload only once a shutdown has begun (or the master is exiting).
-      return { status: 409, body: { success: false, error: 'shutting_down', message: 'corral is shutting down; reload and worker-count changes are ignored' } };
+      return { status: statusOf('shutting_down'), body: { success: false, error: 'shutting_down', message: 'corral is shutting down; reload and worker-count changes are ignored' } };
   }
 }
 

@@ -5,7 +5,7 @@
 
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { CorralError, describeError } from '../../errors.js';
+import { CorralError, describeError, statusOf, type HttpErrorCode } from '../../errors.js';
 import { sendJson } from '../../http/json.js';
 import { dropBodyAndClose } from '../../http/lingering-close.js';
 import { pathOfTarget } from '../../http/logged-target.js';
@@ -46,8 +46,8 @@ export const ADMIN_MAX_CONNECTIONS = 64;
 
 const send = (res: ServerResponse, status: number, body: Json, headers: Record<string, string> = {}): void => sendJson(res, status, body, headers);
 
-const fail = (res: ServerResponse, status: number, error: string, message: string, headers: Record<string, string> = {}) =>
-  send(res, status, { success: false, error, message }, headers);
+const fail = (res: ServerResponse, error: HttpErrorCode, message: string, headers: Record<string, string> = {}) =>
+  send(res, statusOf(error), { success: false, error, message }, headers);
 
 // The dashboard page loads only its own files and talks only to this origin.
 const PAGE_HEADERS = {
@@ -110,13 +110,13 @@ export async function startAdminServer(view: AdminView, logger: Logger, options:
     try {
       url = urlOfTarget(req.url ?? '/', 'http://admin.invalid');
     } catch {
-      return fail(res, 400, 'bad_request', 'the request target is not a valid URL');
+      return fail(res, 'bad_request', 'the request target is not a valid URL');
     }
     const path = url.pathname.length > 1 && url.pathname.endsWith('/') ? url.pathname.slice(0, -1) : url.pathname;
     const method = req.method === 'HEAD' ? 'GET' : (req.method ?? 'GET');
     // Before any route, the dashboard's files and health included: see host-check.ts.
     const hostCheck = checkAdminHost(req, host);
-    if (!hostCheck.ok) return fail(res, hostCheck.status, hostCheck.error, hostCheck.message);
+    if (!hostCheck.ok) return fail(res, hostCheck.error, hostCheck.message);
 
     if (path === '/' && method === 'GET') {
       res.writeHead(302, { Location: '/admin' });
@@ -126,14 +126,14 @@ export async function startAdminServer(view: AdminView, logger: Logger, options:
     // Static dashboard files carry no data; the page asks for the token and sends it with every API call.
     const file = files.get(path);
     if (file) {
-      if (method !== 'GET') return fail(res, 405, 'method_not_allowed', `${req.method} is not allowed on ${path}`, { Allow: 'GET, HEAD' });
+      if (method !== 'GET') return fail(res, 'method_not_allowed', `${req.method} is not allowed on ${path}`, { Allow: 'GET, HEAD' });
       return serveFile(req, res, file);
     }
     const allowed = ROUTES[path];
-    if (!allowed) return fail(res, 404, 'not_found', `no admin route for ${path}`);
+    if (!allowed) return fail(res, 'not_found', `no admin route for ${path}`);
     if (!allowed.includes(method)) {
       const allow = allowed.includes('GET') ? [...allowed, 'HEAD'] : allowed;
-      return fail(res, 405, 'method_not_allowed', `${req.method} is not allowed on ${path}; use ${allow.join(', ')}`, { Allow: allow.join(', ') });
+      return fail(res, 'method_not_allowed', `${req.method} is not allowed on ${path}; use ${allow.join(', ')}`, { Allow: allow.join(', ') });
     }
 
     // Before the first read: a document read partly before and partly after an intent is handled
@@ -161,12 +161,12 @@ export async function startAdminServer(view: AdminView, logger: Logger, options:
 
     const auth = checkAdminAuth(req, view.settings().CORRAL_ADMIN_TOKEN);
     if (!auth.ok) {
-      if (auth.status === 401) sayRefused(req, path);
-      return fail(res, auth.status, auth.error, auth.message, auth.status === 401 ? { 'WWW-Authenticate': 'Bearer realm="corral-admin"' } : {});
+      if (auth.error === 'unauthorized') sayRefused(req, path);
+      return fail(res, auth.error, auth.message, auth.error === 'unauthorized' ? { 'WWW-Authenticate': 'Bearer realm="corral-admin"' } : {});
     }
 
     // The arbiter drops these intents once a shutdown has begun: say so rather than 202.
-    if (method === 'POST' && view.stopping()) return fail(res, 409, 'shutting_down', 'corral is shutting down; reload and worker-count changes are ignored');
+    if (method === 'POST' && view.stopping()) return fail(res, 'shutting_down', 'corral is shutting down; reload and worker-count changes are ignored');
 
     switch (path) {
       case '/api/admin/capacity':
@@ -205,15 +205,15 @@ export async function startAdminServer(view: AdminView, logger: Logger, options:
           // The rest of a body too large is not kept for keep-alive: the connection closes once the
           // client has sent it (read and dropped, within a bound), so it reads the 413, not a reset.
           if (err.status === 413) dropBodyAndClose(req, res);
-          return fail(res, err.status, err.error, err.message);
+          return fail(res, err.error, err.message);
         }
         const delta = (body as { delta?: unknown } | null)?.delta;
-        if (delta !== 1 && delta !== -1) return send(res, 400, { success: false, error: 'invalid_field', field: 'delta', message: 'delta must be 1 or -1' });
+        if (delta !== 1 && delta !== -1) return send(res, statusOf('invalid_field'), { success: false, error: 'invalid_field', field: 'delta', message: 'delta must be 1 or -1' });
         // Intents may have been recorded while the body arrived, a stop among them.
         view.settle();
-        if (view.stopping()) return fail(res, 409, 'shutting_down', 'corral is shutting down; reload and worker-count changes are ignored');
+        if (view.stopping()) return fail(res, 'shutting_down', 'corral is shutting down; reload and worker-count changes are ignored');
         const before = view.expectedWorkers();
-        if (delta === -1 && before <= 1) return fail(res, 409, 'min_workers', 'corral keeps at least one worker');
+        if (delta === -1 && before <= 1) return fail(res, 'min_workers', 'corral keeps at least one worker');
         view.requestWorkerDelta(delta);
         view.settle();
         logger.info({ event: 'admin.workers', delta, before, remote: req.socket.remoteAddress }, `worker count change ${delta > 0 ? '+1' : '-1'} requested through the admin API`);
@@ -238,7 +238,7 @@ export async function startAdminServer(view: AdminView, logger: Logger, options:
       handlerErrors.failed(`${req.method} ${path} ${d.code ?? ''} ${d.message}`, (requests) =>
         logger.error({ event: 'admin.error', err, method: req.method, path, requests }, 'admin request failed'),
       );
-      if (!res.headersSent) fail(res, 500, 'internal', 'admin request failed; see the master log');
+      if (!res.headersSent) fail(res, 'internal_error', 'admin request failed; see the master log');
       else res.destroy();
     });
   });
