@@ -251,6 +251,55 @@ describe('an export to a client that stops reading', () => {
   });
 });
 
+describe('an export to a client that reads slowly but steadily', () => {
+  it('is not cut off while the client reads, though one whole chunk takes longer than the send-stall time', { timeout: 30_000 }, async (t) => {
+    const { createServer } = await import('node:http');
+    const { createCsvPool } = await import('../../src/app/export/pool.js');
+    const { CHUNK_ROWS, streamCsv } = await import('../../src/app/export/stream.js');
+    const pool = createCsvPool(1);
+    // One chunk of about 20 MB (2000 rows of 10 KB), far more than loopback's socket buffers hold,
+    // then a row; the client reads 512 KB every 100 ms, so the chunk takes about 4 s to go out,
+    // against a stall time of 1.5 s. The kernel wakes a writer each time a third of its send buffer
+    // (4 MB at most here) is free again, about every 0.3 s at this pace: what a client must keep up
+    // with, as under nginx's send_timeout.
+    const values = Array.from({ length: CHUNK_ROWS + 1 }, (_, i) => [`row-${i}`, 'x'.repeat(10_000)]);
+    let ended!: (end: string) => void;
+    const end = new Promise<string>((resolve) => (ended = resolve));
+    const server = createServer((req, res) => {
+      void streamCsv(req, res, pool, values, 'wide', { sendStallMs: 1500 }).then(ended);
+    });
+    server.listen(0, '127.0.0.1');
+    await once(server, 'listening');
+    const { port } = server.address() as { port: number };
+    const socket = connect({ port, host: '127.0.0.1' });
+    let received = 0;
+    let inWindow = 0;
+    const pace = setInterval(() => {
+      inWindow = 0;
+      socket.resume();
+    }, 100);
+    t.after(async () => {
+      clearInterval(pace);
+      socket.destroy();
+      server.closeAllConnections();
+      server.close();
+      await pool.close();
+    });
+    socket.on('data', (d: Buffer) => {
+      received += d.length;
+      inWindow += d.length;
+      if (inWindow >= 512 * 1024) socket.pause();
+    });
+    await once(socket, 'connect');
+    const started = Date.now();
+    socket.write('GET /export HTTP/1.1\r\nHost: x\r\n\r\n');
+    assert.equal(await end, 'complete');
+    // The load was what it says: the export outlasted the stall time.
+    assert.ok(Date.now() - started > 1500, `the export took ${Date.now() - started} ms`);
+    assert.ok(received > 0, 'the client was reading while the export went out');
+  });
+});
+
 describe('an export under the worker server', () => {
   it("stalls by its own send-stall time, not the worker's CORRAL_SEND_TIMEOUT, so its log says why", { timeout: 20_000 }, async (t) => {
     const { loadSettings } = await import('../../src/config/load.js');

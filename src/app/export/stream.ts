@@ -16,6 +16,14 @@ const AHEAD = 2;
  * sheet's rows and two formatted chunks for as long as its connection stays open.
  */
 export const SEND_STALL_MS = 60_000;
+/**
+ * A formatted chunk goes to the socket in slices of this size, each written once the one before
+ * it drained, so the send-stall time is how long the client may take to read one slice. A whole
+ * 2000-row chunk of wide rows is megabytes, and libuv writes a buffer as one request: a client
+ * reading it steadily but slowly (tens of KB/s) was cut off when the whole chunk did not go out
+ * within the stall time.
+ */
+export const SLICE_BYTES = 64 * 1024;
 
 /** How an export ended: sent whole, the client closed first, or the client stopped reading. */
 export type ExportEnd = 'complete' | 'client_closed' | 'stalled';
@@ -96,7 +104,7 @@ export async function streamCsv(
       resolve();
     }),
   );
-  // Waits for `event` while the client reads; one that has taken nothing for stallMs is cut off.
+  // Waits for `event` while the client reads; one that has not taken a slice in stallMs is cut off.
   const progressOr = async (event: Promise<unknown>): Promise<void> => {
     let timer: NodeJS.Timeout | undefined;
     const stall = new Promise<void>((resolve) => {
@@ -137,7 +145,9 @@ export async function streamCsv(
     while (pending.length > 0 && !aborted) {
       const chunk = await (pending.shift() as Promise<Buffer>);
       schedule();
-      if (!out.write(chunk) && !aborted) await progressOr(once(out, 'drain'));
+      for (let at = 0; at < chunk.length && !aborted; at += SLICE_BYTES) {
+        if (!out.write(chunk.subarray(at, at + SLICE_BYTES)) && !aborted) await progressOr(once(out, 'drain'));
+      }
     }
   } finally {
     // Let in-flight chunks settle so no rejection goes unhandled after an abort.
