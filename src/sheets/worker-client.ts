@@ -166,10 +166,18 @@ class WorkerSheetsClient implements SheetsClient {
       return this.fallBack(range, cached!, new CorralError('CORRAL_ERR_KEEPER_UNAVAILABLE', `the keeper did not answer within ${KEEPER_PATIENCE_MS} ms`));
     } catch (err) {
       const code = (err as { code?: unknown }).code;
-      // Never a copy from before this worker's own append to the tab: the client that wrote may be
-      // the one reading, and would not find its acknowledged row (read-your-writes). It gets the
-      // error (503 sheets_unavailable), and its retry the keeper's answer with the row.
-      const fallback = cached && typeof code === 'string' && FALL_BACK_ON.has(code) && this.now() - cached.read.expiresAt <= this.maxStaleMs && !this.l1.lacksOwnWrite(range, cached);
+      // Never a copy from before an append to the tab this worker knows of: its own, or another
+      // worker's that the keeper's notice told it of. The client that wrote may be the one reading
+      // (on another connection, which shared accept or a proxy's pool hands to any worker), and
+      // would not find its acknowledged row (read-your-writes). It gets the error (503
+      // sheets_unavailable), and its retry the keeper's answer with the row.
+      const fallback =
+        cached &&
+        typeof code === 'string' &&
+        FALL_BACK_ON.has(code) &&
+        this.now() - cached.read.expiresAt <= this.maxStaleMs &&
+        !cached.mayLackRows &&
+        !this.l1.lacksOwnWrite(range, cached);
       if (fallback) return this.fallBack(range, cached, err);
       this.counts.errors++;
       throw err;

@@ -24,6 +24,8 @@ class ScriptedKeeper {
   clockAheadMs = 0;
   /** Long polls are held open until cutWatches() (as a keeper that restarts cuts them), rather than answered 404. */
   holdWatches = false;
+  /** Tabs the next held long poll is answered with at once, as the keeper's notice of another worker's append. */
+  notice: string[] | undefined;
   watches = 0;
   private readonly openWatches = new Set<Socket>();
   private server: Server | undefined;
@@ -51,7 +53,10 @@ class ScriptedKeeper {
         });
       } else if (req.url?.startsWith('/watch') && this.holdWatches) {
         this.watches++;
-        this.openWatches.add(req.socket);
+        if (this.notice) {
+          send({ epoch: 'e1', version: this.watches, sheets: this.notice, all: false });
+          this.notice = undefined;
+        } else this.openWatches.add(req.socket);
       } else if (req.url === '/append') {
         const receipt: WireReceipt = { id: 'r-1', rows: 1, duplicates: 0 };
         send(receipt);
@@ -283,6 +288,35 @@ describe('worker Sheets client', () => {
       // The Players copy is held (its TTL has not passed): served without asking the keeper.
       assert.deepEqual((await worker.read('Players')).values.at(-1), OLD_ROW);
       // The keeper is back: the read gets its answer, with the row.
+      assert.deepEqual((await readFromKeeperBack(worker, socketPath)).values.at(-1), NEW_ROW);
+    } finally {
+      await worker.close();
+    }
+  });
+
+  it("while the keeper is down, a copy the keeper's notice said may lack rows (another worker's append) is not served", async () => {
+    keeper.holdWatches = true;
+    const socketPath = join(dir, 'keeper.sock');
+    const worker = createWorkerSheetsClient({ SHEET_ID: 'fake', CORRAL_DATA_DIR: dir, CORRAL_L1_CACHE_MB: 4, SHEET_CACHE_MAX_STALE: 3600 }, log.logger, { socketPath, retryDelayMs: 10 });
+    try {
+      const first = worker.read('Events');
+      await until(() => keeper.reads.length === 1, 'the first /read');
+      keeper.reads[0]?.answer([HEADER, OLD_ROW]);
+      await first;
+      const other = worker.read('Players');
+      await until(() => keeper.reads.length === 2, 'the /read of another tab');
+      keeper.reads[1]?.answer([HEADER, OLD_ROW]);
+      await other;
+      // Another worker's event was journaled on Events: the keeper's notice reaches this worker
+      // (its next long poll is answered at once), then the keeper dies before this worker reads.
+      await until(() => keeper.watches >= 1, 'the long poll');
+      keeper.notice = ['Events'];
+      keeper.cutWatches();
+      await until(() => keeper.watches >= 3, 'the notice answered, and the long poll after it');
+      await keeper.close();
+      await assert.rejects(worker.read('Events'), (err: { code?: string }) => err.code === 'CORRAL_ERR_KEEPER_UNAVAILABLE');
+      // The Players copy got no notice: still served from the copy while the keeper is away.
+      assert.deepEqual((await worker.read('Players')).values.at(-1), OLD_ROW);
       assert.deepEqual((await readFromKeeperBack(worker, socketPath)).values.at(-1), NEW_ROW);
     } finally {
       await worker.close();
