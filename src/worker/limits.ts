@@ -8,6 +8,7 @@ import type { Duplex } from 'node:stream';
 import { JSON_HEADER_LINES, jsonHeaders } from '../http/json.js';
 import { statusOf, type HttpErrorCode } from '../errors.js';
 import { lingerOnClose } from '../http/lingering-close.js';
+import { malformedRequestMessage } from '../http/malformed-request.js';
 import { unknownMethodMessage, unknownMethodOf } from '../http/unknown-method.js';
 import { answeredOnSocket } from './request-stats.js';
 
@@ -138,7 +139,7 @@ export function attachClientErrorHandler(server: Server, onError: (code: string)
     } else {
       const method = unknownMethodOf(err);
       if (method !== undefined) rawReply(socket, 'method_not_implemented', unknownMethodMessage(method));
-      else rawReply(socket, 'bad_request', `malformed request (${code})`);
+      else rawReply(socket, 'bad_request', malformedRequestMessage(err));
     }
   });
 }
@@ -164,9 +165,9 @@ export function refuseConnect(socket: Duplex): void {
   rawReply(socket, 'method_not_allowed', 'CONNECT is not supported: this server is not a proxy');
 }
 
-function reply(res: ServerResponse, status: number, error: string, message: string): void {
+function reply(res: ServerResponse, error: HttpErrorCode, message: string): void {
   const body = JSON.stringify({ error, message });
-  res.writeHead(status, jsonHeaders(Buffer.byteLength(body), { Connection: 'close' }));
+  res.writeHead(statusOf(error), jsonHeaders(Buffer.byteLength(body), { Connection: 'close' }));
   res.end(body);
 }
 
@@ -182,7 +183,7 @@ function declaresBodyOverLimit(req: IncomingMessage, limits: LimitSettings): boo
  */
 export function refuseExpectation(req: IncomingMessage, res: ServerResponse): void {
   const expect = String(req.headers.expect ?? '').slice(0, 60);
-  reply(res, 417, 'expectation_failed', `Expect: ${expect} is not supported; send no Expect header, or Expect: 100-continue`);
+  reply(res, 'expectation_failed', `Expect: ${expect} is not supported; send no Expect header, or Expect: 100-continue`);
 }
 
 /**
@@ -195,18 +196,18 @@ export function enforceRequestLimits(req: IncomingMessage, res: ServerResponse, 
   const host = req.headers.host;
   if (host === undefined) {
     if (req.httpVersionMajor === 1 && req.httpVersionMinor === 1) {
-      reply(res, 400, 'missing_host', 'an HTTP/1.1 request needs a Host header');
+      reply(res, 'missing_host', 'an HTTP/1.1 request needs a Host header');
       return false;
     }
   } else if (!HOST_VALUE.test(host) || hostFields(req.rawHeaders) > 1) {
     // RFC 9112 §3.2: a 400 for more than one Host or one that is not a host[:port]. node:http keeps
     // the first of two and accepts any value: a proxy in front that routed on the other, or on
     // what follows a space or a slash, would disagree with the app about which site was asked for.
-    reply(res, 400, 'invalid_host', 'a request needs exactly one Host header, of the form host[:port]');
+    reply(res, 'invalid_host', 'a request needs exactly one Host header, of the form host[:port]');
     return false;
   }
   if (req.rawHeaders.length / 2 > limits.CORRAL_LIMIT_REQUEST_FIELDS) {
-    reply(res, 431, 'too_many_headers', `more than ${limits.CORRAL_LIMIT_REQUEST_FIELDS} header fields`);
+    reply(res, 'too_many_headers', `more than ${limits.CORRAL_LIMIT_REQUEST_FIELDS} header fields`);
     return false;
   }
   const max = limits.CORRAL_LIMIT_REQUEST_BODY_BYTES;
@@ -214,7 +215,7 @@ export function enforceRequestLimits(req: IncomingMessage, res: ServerResponse, 
   if (declaresBodyOverLimit(req, limits)) {
     // The body may be on its way (no Expect: 100-continue): read and dropped, not reset.
     lingerOnClose(req.socket);
-    reply(res, 413, 'body_too_large', `request body over ${max} bytes`);
+    reply(res, 'body_too_large', `request body over ${max} bytes`);
     req.resume();
     return false;
   }
@@ -223,7 +224,7 @@ export function enforceRequestLimits(req: IncomingMessage, res: ServerResponse, 
     // node:http accepts any codings before a final `chunked` (`gzip, chunked`, or two header
     // lines) and hands the app the still-coded bytes as the body. RFC 9112 §6.1: a server answers
     // 501 to a transfer coding it does not understand (nginx does too).
-    reply(res, 501, 'unsupported_transfer_encoding', `Transfer-Encoding ${JSON.stringify(coding.slice(0, 60))} is not supported; send chunked or a Content-Length`);
+    reply(res, 'unsupported_transfer_encoding', `Transfer-Encoding ${JSON.stringify(coding.slice(0, 60))} is not supported; send chunked or a Content-Length`);
     req.resume();
     return false;
   }
@@ -239,7 +240,7 @@ export function enforceRequestLimits(req: IncomingMessage, res: ServerResponse, 
         // the linger ends, so that it reads the 413 rather than a reset (lingering-close.ts).
         if (received - bytes > max) return true;
         lingerOnClose(req.socket);
-        if (!res.headersSent) reply(res, 413, 'body_too_large', `request body over ${max} bytes`);
+        if (!res.headersSent) reply(res, 'body_too_large', `request body over ${max} bytes`);
         req.socket.destroySoon();
         return true;
       }

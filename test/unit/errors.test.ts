@@ -50,7 +50,7 @@ test('every JSON error code corral writes in its HTTP answers is declared in HTT
   const used = new Map<string, string>();
   for (const file of sources(join(REPO_ROOT, 'src')).filter((f) => !f.includes('/sheets/emulator/'))) {
     const text = readFileSync(file, 'utf8');
-    for (const m of text.matchAll(/\berror: '([a-z_]+)'|new HttpError\('([a-z_]+)'|(?:rawReply\(socket|fail\(res), '([a-z_]+)'/g)) used.set(m[1] ?? m[2] ?? m[3] ?? '', file);
+    for (const m of text.matchAll(/\berror: '([a-z_]+)'|new HttpError\('([a-z_]+)'|(?:rawReply\(socket|fail\(res|reply\(res), '([a-z_]+)'/g)) used.set(m[1] ?? m[2] ?? m[3] ?? '', file);
   }
   assert.ok(used.size >= 20, `found the codes in the source (${used.size})`);
   const undeclared = [...used].filter(([code]) => !declared.has(code));

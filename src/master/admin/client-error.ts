@@ -7,6 +7,7 @@ import { STATUS_CODES, type Server, type ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { JSON_HEADER_LINES } from '../../http/json.js';
 import { statusOf, type HttpErrorCode } from '../../errors.js';
+import { malformedRequestMessage } from '../../http/malformed-request.js';
 import { unknownMethodMessage, unknownMethodOf } from '../../http/unknown-method.js';
 
 /** The response of the request on this socket that node:http already handed to the routes, if any. */
@@ -43,7 +44,7 @@ export function answerClientErrors(server: Server): void {
     } else {
       const method = unknownMethodOf(err);
       if (method !== undefined) rawReply(socket, 'method_not_implemented', unknownMethodMessage(method));
-      else rawReply(socket, 'bad_request', `malformed HTTP request (${code})`);
+      else rawReply(socket, 'bad_request', malformedRequestMessage(err));
     }
   });
   // With no listener node:http destroys a CONNECT's socket without a word, which reads as a reset.
