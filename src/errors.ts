@@ -153,6 +153,12 @@ export interface ConfigProblem {
   readonly value: string;
   readonly allowed: string;
   readonly source: string;
+  /**
+   * A problem of the settings as a whole that has its own code (CORRAL_ERR_ADMIN_UNSAFE,
+   * CORRAL_ERR_LOG_FILE, CORRAL_ERR_PIDFILE), and its own message for a refusal of it alone.
+   */
+  readonly code?: ErrorCode;
+  readonly message?: string;
 }
 
 export class ConfigError extends CorralError {
@@ -160,11 +166,18 @@ export class ConfigError extends CorralError {
   /** The notes (did you mean, deprecated aliases) found while reading the refused settings. */
   readonly warnings: readonly string[];
   constructor(problems: readonly ConfigProblem[], warnings: readonly string[] = []) {
-    const lines = problems.map((p) => `  ${p.name}=${JSON.stringify(p.value)} (from ${p.source}): ${p.allowed}`);
+    const lines = problems.map((p) => `  ${p.name}=${JSON.stringify(p.value)} (from ${p.source}): ${p.allowed}${p.code ? ` [${p.code}]` : ''}`);
+    // The warnings go with the refusal: a did-you-mean is often what explains it (a misspelt
+    // CORRAL_ADMIN_TOKEN behind "CORRAL_ADMIN_TOKEN is unset").
     const notes = warnings.map((w) => `  note: ${w}`);
+    // A refusal for one problem with a code of its own keeps that code and message, as scripts
+    // and operators know them; any other set of problems is CORRAL_ERR_CONFIG_INVALID, listing all.
+    const only = problems.length === 1 ? problems[0] : undefined;
+    const own = only?.code !== undefined && only.message !== undefined ? only : undefined;
+    const message = own ? [own.message, ...notes].join('\n') : `invalid settings:\n${[...lines, ...notes].join('\n')}`;
     // No "nothing was started": the same error refuses a reload (the old workers keep serving) and
     // stops `corral reload` or `corral config`, which start nothing anyway.
-    super('CORRAL_ERR_CONFIG_INVALID', `invalid settings:\n${[...lines, ...notes].join('\n')}`);
+    super(own?.code ?? 'CORRAL_ERR_CONFIG_INVALID', message);
     this.name = 'ConfigError';
     this.problems = problems;
     this.warnings = warnings;

@@ -12,6 +12,7 @@ import { lintEnvText, type EnvLint } from './env-lint.js';
 import { dataDirProblem, serviceAccountKeyProblem } from './path-checks.js';
 import { IGNORED_WITH_NOTE, META_SETTINGS, schema, settingNames, type SettingName, type Settings } from './schema.js';
 import type { SettingSpec } from './spec.js';
+import { wholeProblems } from './whole-checks.js';
 
 export type SettingSource = 'default' | '.env' | 'environment' | `alias ${string}`;
 
@@ -59,9 +60,15 @@ export interface LoadOptions {
    * stage (`corral check`, the keeper: exit 7, or its Redis link), or never used (a worker: a
    * file removed or rotated while corral runs must not keep a recycled worker from booting), or
    * not yet needed (`corral systemd-unit`, which may run before they are installed), or not the
-   * command's business (`corral recommend`, which sizes workers).
+   * command's business (`corral recommend`, which sizes workers). The same goes for whether
+   * CORRAL_LOG_FILE can be opened (whole-checks.ts).
    */
   readFiles?: boolean;
+  /**
+   * Judge whether CORRAL_PIDFILE can be written (without creating it): start, which writes it
+   * before anything else, and `corral config`. Not a reload, which does not move the pidfile.
+   */
+  judgePidfile?: boolean;
 }
 
 /** Settings holding file paths, resolved against the working directory at load time. */
@@ -233,11 +240,10 @@ export function loadSettings(options: LoadOptions = {}): LoadedSettings {
       problems.push({ name: bad.setting, value, source: where(sources[bad.setting] ?? 'environment', bad.setting), allowed: bad.why });
     }
   }
-  // CORRAL_LOG_FILE is judged with the settings as a whole (master/settings-check.ts), and
-  // CORRAL_PIDFILE by opening it at start; the data dir by a stat here (config --check creates
-  // nothing), so a child started after it became a file says so too, rather than a bare EEXIST.
-  // Whether this user can write in it only where the keeper's files are judged (readFiles): a
-  // worker never writes there, and `corral check` reaches the keeper's own refusal.
+  // The data dir by a stat here (config --check creates nothing), so a child started after it
+  // became a file says so too, rather than a bare EEXIST. Whether this user can write in it only
+  // where the keeper's files are judged (readFiles): a worker never writes there, and `corral
+  // check` reaches the keeper's own refusal.
   if (judged('CORRAL_DATA_DIR') && typeof out.CORRAL_DATA_DIR === 'string') {
     const why = dataDirProblem(resolve(cwd, out.CORRAL_DATA_DIR), { writable: options.readFiles !== false });
     if (why) problems.push({ name: 'CORRAL_DATA_DIR', value: out.CORRAL_DATA_DIR, source: where(sources.CORRAL_DATA_DIR ?? 'environment', 'CORRAL_DATA_DIR'), allowed: why });
@@ -267,12 +273,21 @@ export function loadSettings(options: LoadOptions = {}): LoadedSettings {
       }
     }
   }
-  if (problems.length > 0) throw new ConfigError(problems, warnings);
-
   for (const name of PATH_SETTINGS) {
     const v = out[name];
     if (typeof v === 'string' && !isAbsolute(v)) out[name] = resolve(cwd, v);
   }
+  // Of the settings whose own values are valid: reported with the rest, every problem at once.
+  const valid = Object.fromEntries(Object.entries(out).filter(([name]) => !problems.some((p) => p.name === name))) as Partial<Settings>;
+  problems.push(
+    ...wholeProblems(valid, {
+      judged,
+      where: (name) => where(sources[name] ?? 'environment', name),
+      logFile: options.readFiles !== false,
+      pidfile: options.judgePidfile === true,
+    }),
+  );
+  if (problems.length > 0) throw new ConfigError(problems, warnings);
   if ((out.CORRAL_HEADERS_TIMEOUT as number) > (out.CORRAL_REQUEST_TIMEOUT as number)) {
     warnings.push('CORRAL_HEADERS_TIMEOUT is longer than CORRAL_REQUEST_TIMEOUT; the request timeout applies to headers too');
   }

@@ -11,7 +11,7 @@ import { displayValue, type LoadedSettings } from '../config/load.js';
 import type { ChildIdentity } from '../config/identity.js';
 import type { Settings } from '../config/schema.js';
 import { monotonicNow } from '../clock.js';
-import { EXIT, describeError } from '../errors.js';
+import { ConfigError, EXIT, describeError } from '../errors.js';
 import { heartbeatIntervalMs } from '../heartbeat-interval.js';
 import type { ChildMessage } from '../ipc/messages.js';
 import type { Logger } from '../log/logger.js';
@@ -32,7 +32,6 @@ import { newChildRecord, snapshotOf, type ChildRecord, type RetireReason } from 
 import { changedKeeperSettings, logEnvOverrides, planReload } from './reload-plan.js';
 import { drainsDue, forksDue, isActiveCurrent, nextRecycle, scaleDownExcess } from './rollout.js';
 import type { Spawner } from './spawner.js';
-import { assertSettingsAccepted } from './settings-check.js';
 import type { FatalReason } from './fatal-stderr.js';
 import { respawnWaitOf, StatusReporter, statusLineOf } from './status-report.js';
 import { stopDeadline, stopStep } from './stop-sequence.js';
@@ -270,12 +269,13 @@ export class Arbiter {
     }
     let next: LoadedSettings;
     try {
-      next = this.o.reloadSettings();
       // Settings the next start would refuse are refused now, not found out at the next reboot
-      // (`corral reload` makes the same check before it signals).
-      assertSettingsAccepted(next.settings);
+      // (`corral reload` makes the same check before it signals): loadSettings judges them whole.
+      next = this.o.reloadSettings();
     } catch (err) {
       const why = describeError(err);
+      // The warnings first, as for an accepted reload: a did-you-mean may be what explains it.
+      if (err instanceof ConfigError) for (const warning of err.warnings) this.log.warn({ event: 'config.warning' }, warning);
       this.gens.refused(why.code, why.message);
       this.log.error({ event: 'reload.failed', err: why }, `reload refused, old workers keep serving: ${why.message}`);
       // systemctl reload announced RELOADING=1 (ExecReload, NotifyAccess=exec): only READY=1 ends it.

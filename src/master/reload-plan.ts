@@ -9,7 +9,7 @@ import { sheetsSchema } from '../config/schema-sheets.js';
 import type { HostPort } from '../config/spec.js';
 import type { Logger } from '../log/logger.js';
 import type { RestartNeeded } from './admin/view.js';
-import { bindsOverlap, v6WildcardTakesIPv4 } from './bind-overlap.js';
+import { bindsOverlap, v6WildcardTakesIPv4 } from '../config/bind-overlap.js';
 
 /** Settings the keeper reads: a reload that changes one restarts the keeper. */
 const KEEPER_SETTINGS = [...(Object.keys(sheetsSchema) as (keyof typeof sheetsSchema)[]), 'CORRAL_DATA_DIR', 'CORRAL_LOG_FILE', 'CORRAL_LOG_LEVEL'] as const;

@@ -16,7 +16,6 @@ import { createHostCounters } from './host-counters.js';
 import { noopNotifier, type Notifier } from './notify.js';
 import { fatalStderrLine, type FatalReason } from './fatal-stderr.js';
 import { removePidfile, writePidfile } from './pidfile.js';
-import { assertSettingsAccepted } from './settings-check.js';
 import { createSpawner } from './spawner.js';
 
 export interface MasterEntryPoints {
@@ -43,10 +42,9 @@ export interface MasterHooks {
 }
 
 export async function runMaster(loaded: LoadedSettings, entry: MasterEntryPoints, hooks: MasterHooks = {}): Promise<void> {
+  // The settings as a whole (an admin API open to the network without a token, a log file that
+  // cannot be opened) were judged where they were read (config/whole-checks.ts).
   const settings = loaded.settings;
-  // Refuse before anything starts what a reload would refuse: an admin API open to the network
-  // without a token, a log file that cannot be opened.
-  assertSettingsAccepted(settings);
   const log = createLogger(settings, { role: 'master' });
   const logger = log.logger;
   // The notifier may refuse to start (NOTIFY_SOCKET set but no transport): before the pidfile.

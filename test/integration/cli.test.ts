@@ -389,7 +389,8 @@ test(
       mkdirSync(join(dir, 'corral.pid'));
       const start = await exec(dir, [], ['start'], { CORRAL_ENV_FILE: 'none', CORRAL_PIDFILE: join(dir, 'corral.pid'), CORRAL_BIND: '127.0.0.1:0', CORRAL_ADMIN_BIND: '127.0.0.1:0', CORRAL_WORKERS: '1' });
       assert.equal(start.code, 78, start.stderr);
-      assert.match(start.stderr, /^corral start: \[CORRAL_ERR_PIDFILE\] the pidfile .*corral\.pid \(CORRAL_PIDFILE\): cannot write it: EISDIR.*Nothing was started; CORRAL_PIDFILE names a directory/);
+      // Judged with the other settings, before anything is started (whole-checks.ts).
+      assert.match(start.stderr, /^corral start: \[CORRAL_ERR_PIDFILE\] the pidfile .*corral\.pid \(CORRAL_PIDFILE\) cannot be written: it is a directory: name a file in it/);
       assert.doesNotMatch(start.stderr, /\n\s+at /, 'no stack trace');
     } finally {
       master.kill('SIGKILL');
@@ -753,6 +754,39 @@ test('config --check answers in one line whether start would accept the settings
     const fresh = await corral(dir, 'config', '--check');
     assert.equal(fresh.code, 0, fresh.stderr);
     assert.equal(existsSync(join(dir, 'run')), false, 'config --check created nothing');
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('config and start report every problem at once, the settings as a whole included, with the warnings that explain them', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'corral-cli-'));
+  try {
+    // A misspelt token: "CORRAL_ADMIN_TOKEN is unset" alone did not say why.
+    writeFileSync(join(dir, '.env'), 'CORRAL_ADMIN_BIND=0.0.0.0:26031\nCORRAL_ADMIN_TOKNE=0123456789abcdef0123\n');
+    for (const cmd of ['config', 'start']) {
+      const r = await exec(dir, [], [cmd], { CORRAL_PIDFILE: join(dir, 'corral.pid') });
+      assert.equal(r.code, 78, `${cmd}: ${r.stdout}${r.stderr}`);
+      assert.match(r.stderr, new RegExp(`^corral ${cmd}: \\[CORRAL_ERR_ADMIN_UNSAFE\\] CORRAL_ADMIN_BIND=0\\.0\\.0\\.0:26031 is reachable from other hosts but CORRAL_ADMIN_TOKEN is unset`));
+      assert.match(r.stderr, /note: unknown setting CORRAL_ADMIN_TOKNE: did you mean CORRAL_ADMIN_TOKEN\?/);
+    }
+    const json = await corral(dir, 'config', '--json');
+    assert.equal(json.code, 78);
+    const answer = JSON.parse(json.stdout) as { error: { code: string }; problems: { name: string; code?: string }[]; warnings: string[] };
+    assert.equal(answer.error.code, 'CORRAL_ERR_ADMIN_UNSAFE');
+    assert.deepEqual(answer.problems.map((p) => [p.name, p.code]), [['CORRAL_ADMIN_BIND', 'CORRAL_ERR_ADMIN_UNSAFE']]);
+    assert.deepEqual(answer.warnings, ['unknown setting CORRAL_ADMIN_TOKNE: did you mean CORRAL_ADMIN_TOKEN?']);
+
+    // Four mistakes, one run.
+    writeFileSync(join(dir, 'afile'), '');
+    mkdirSync(join(dir, 'adir'));
+    writeFileSync(join(dir, '.env'), 'CORRAL_WORKERS=x\nCORRAL_ADMIN_BIND=0.0.0.0:26032\nCORRAL_LOG_FILE=afile/x.log\nCORRAL_PIDFILE=adir\n');
+    for (const args of [['config', '--check'], ['start']]) {
+      const r = await corral(dir, ...args);
+      assert.equal(r.code, 78, `${args.join(' ')}: ${r.stdout}${r.stderr}`);
+      assert.match(r.stderr, /\[CORRAL_ERR_CONFIG_INVALID\] invalid settings:\n {2}CORRAL_WORKERS="x".*\n {2}CORRAL_ADMIN_BIND=.*\[CORRAL_ERR_ADMIN_UNSAFE\]\n {2}CORRAL_LOG_FILE=.*\[CORRAL_ERR_LOG_FILE\]\n {2}CORRAL_PIDFILE=.*\[CORRAL_ERR_PIDFILE\]/);
+    }
+    assert.equal(existsSync(join(dir, 'adir', 'corral.pid')), false, 'nothing was started');
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { bindsOverlap } from '../../src/master/bind-overlap.js';
+import { bindsOverlap } from '../../src/config/bind-overlap.js';
 
 const at = (host: string, port = 8080) => ({ host, port });
 

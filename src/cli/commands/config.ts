@@ -2,8 +2,6 @@ import { renderEnvExample } from '../../config/env-example.js';
 import { displayValue, loadSettings } from '../../config/load.js';
 import { schema, settingNames } from '../../config/schema.js';
 import { ConfigError, CorralError } from '../../errors.js';
-import { fileWriteProblem } from '../../file-creatable.js';
-import { assertSettingsAccepted } from '../../master/settings-check.js';
 import { parseFlags, type Command } from '../command.js';
 
 export const configCommand: Command = {
@@ -17,15 +15,16 @@ redacted. Exits 78 when \`corral start\` or a reload would refuse the settings: 
 invalid setting (with SHEET_ID, the service-account key is read and parsed, without the network;
 CORRAL_DATA_DIR must be a directory this user can write in, or not exist yet under one it can
 write in; nothing is created), or saying the admin
-API would listen beyond loopback without CORRAL_ADMIN_TOKEN, or that CORRAL_LOG_FILE cannot be
-opened or CORRAL_PIDFILE cannot be written (checked without creating them).
+API would listen beyond loopback without CORRAL_ADMIN_TOKEN or on the workers' port, or that
+CORRAL_LOG_FILE cannot be opened or CORRAL_PIDFILE cannot be written (checked without creating
+them): every problem in one run, with the warnings.
 
 Options:
   --check    print one line (settings OK, or why not) instead of the table: for scripts and
              before \`systemctl restart corral\`
   --json     machine-readable output: {"valid": true, "envFile", "settings", "warnings"}, or
              when refused {"valid": false, "error": {"code", "message"}, "problems": [{"name",
-             "value", "source", "allowed"}], "warnings"} (the exit code and stderr as without it)
+             "value", "source", "allowed", "code"?}], "warnings"} (the exit code and stderr as without it)
   --example  print a commented .env with every setting and its default (config/.env.example)
   -h, --help this text
 
@@ -78,19 +77,9 @@ cannot be read.`,
 };
 
 /**
- * The settings as start would take them, or the refusal start would make: start and a reload
- * refuse these settings together (exit 78); so must the command operators run to check an edited
- * .env before `systemctl restart` or `reload`.
+ * The settings as start would take them, or the refusal start would make, every problem at once:
+ * the command operators run to check an edited .env before `systemctl restart` or `reload`.
  */
 function acceptedSettings(): ReturnType<typeof loadSettings> {
-  const loaded = loadSettings();
-  assertSettingsAccepted(loaded.settings);
-  // Start writes the pidfile before anything else and refuses one it cannot write; judged here
-  // without creating it (a reload does not move the pidfile, so only start and this check it).
-  const pidfile = loaded.settings.CORRAL_PIDFILE;
-  const pidfileProblem = pidfile ? fileWriteProblem(pidfile, 'CORRAL_PIDFILE', 'corral.pid') : undefined;
-  if (pidfile && pidfileProblem) {
-    throw new CorralError('CORRAL_ERR_PIDFILE', `the pidfile ${pidfile} (CORRAL_PIDFILE) cannot be written: ${pidfileProblem}; corral start would refuse it: point CORRAL_PIDFILE at a file in a directory the user corral runs as can write`);
-  }
-  return loaded;
+  return loadSettings({ judgePidfile: true });
 }

@@ -41,7 +41,7 @@ this user cannot write in or create, an admin
 API beyond loopback without a token): nothing was started.`,
   async run(argv) {
     parseFlags(argv, {});
-    const loaded = loadSettings();
+    const loaded = loadSettings({ judgePidfile: true });
     await runMaster(loaded, ENTRY_POINTS, { notifier: (logger) => createNotifier(takeSystemdEnv(), logger) });
     // The master exits through its own lifecycle; keep the CLI promise pending.
     return new Promise<number>(() => {});

@@ -7,7 +7,7 @@
 
 import { readFileSync } from 'node:fs';
 import { BlockList, isIP } from 'node:net';
-import type { HostPort } from '../config/spec.js';
+import type { HostPort } from './spec.js';
 
 /** An IP literal, its family, and whether it is the wildcard; undefined for a host name. */
 function ipOf(host: string): { address: string; family: 4 | 6; wildcard: boolean } | undefined {

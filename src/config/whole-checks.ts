@@ -1,0 +1,82 @@
+// Checks of the settings as a whole, that no value's own parser can make: an admin API open beyond
+// loopback without a token, the admin API on the workers' port, a log file or a pidfile that cannot
+// be written. They are problems like an invalid value, collected with those in loadSettings: thrown
+// one at a time after the schema's, each hid the others and the warnings that explained it (a
+// misspelt CORRAL_ADMIN_TOKEN), and an operator fixed a file in as many runs as it had mistakes.
+
+import { fileWriteProblem } from '../file-creatable.js';
+import type { ConfigProblem, ErrorCode } from '../errors.js';
+import { isLoopbackHost } from '../loopback.js';
+import { bindsOverlap, v6WildcardTakesIPv4 } from './bind-overlap.js';
+import type { Settings } from './schema.js';
+import type { HostPort } from './spec.js';
+
+const text = (b: HostPort) => (b.host.includes(':') ? `[${b.host}]:${b.port}` : `${b.host}:${b.port}`);
+
+/** Why the admin API may not listen at `bind` with this token, or undefined. */
+export function adminBindProblem(s: Pick<Settings, 'CORRAL_ADMIN_BIND' | 'CORRAL_ADMIN_TOKEN'>): string | undefined {
+  // Port 0 binds an ephemeral port on that host: just as reachable, so it is checked too.
+  if (isLoopbackHost(s.CORRAL_ADMIN_BIND.host) || s.CORRAL_ADMIN_TOKEN) return undefined;
+  return 'is reachable from other hosts but CORRAL_ADMIN_TOKEN is unset; set a token (at least 16 characters) or bind to 127.0.0.1';
+}
+
+/**
+ * Why the admin API cannot share the workers' address, or undefined. The master binds the admin
+ * API first; every worker then failed with EADDRINUSE and the master gave up (exit 3) with no
+ * word of the admin API. Host names are left to listen time (bindsOverlap: undefined).
+ */
+export function bindOverlapProblem(s: Pick<Settings, 'CORRAL_ADMIN_BIND' | 'CORRAL_BIND'>, dualStack = v6WildcardTakesIPv4()): string | undefined {
+  if (bindsOverlap(s.CORRAL_BIND, s.CORRAL_ADMIN_BIND, dualStack) !== true) return undefined;
+  return `overlaps CORRAL_BIND=${text(s.CORRAL_BIND)} (the same port, and one of them on every address or both on the same one): the admin API would hold the port the workers serve on; give CORRAL_ADMIN_BIND another port (e.g. 127.0.0.1:9090)`;
+}
+
+export interface WholeCheckOptions {
+  /** Whether a setting is to be judged (LoadOptions.judgeOnly). */
+  readonly judged: (name: keyof Settings) => boolean;
+  /** Where a setting's value came from, as problems say it. */
+  readonly where: (name: keyof Settings) => string;
+  /** Judge whether CORRAL_LOG_FILE can be opened (LoadOptions.readFiles). */
+  readonly logFile: boolean;
+  /** Judge whether CORRAL_PIDFILE can be written (LoadOptions.judgePidfile). */
+  readonly pidfile: boolean;
+}
+
+type Valid = Partial<Pick<Settings, 'CORRAL_ADMIN_BIND' | 'CORRAL_ADMIN_TOKEN' | 'CORRAL_BIND' | 'CORRAL_LOG_FILE' | 'CORRAL_PIDFILE'>>;
+
+/**
+ * The problems of the settings as a whole, of those whose own values are valid (`valid` holds
+ * those: absolute paths). Each carries its own code and message, which a refusal for it alone
+ * says as it always has (CORRAL_ERR_ADMIN_UNSAFE, CORRAL_ERR_LOG_FILE, CORRAL_ERR_PIDFILE). Creates nothing.
+ */
+export function wholeProblems(valid: Valid, o: WholeCheckOptions): ConfigProblem[] {
+  const problems: ConfigProblem[] = [];
+  const add = (name: keyof Settings, value: string, allowed: string, code?: ErrorCode, message?: string) =>
+    problems.push({ name, value, source: o.where(name), allowed, ...(code ? { code } : {}), ...(message ? { message } : {}) });
+  const judged = (...names: (keyof Settings)[]) => names.every(o.judged);
+  const { CORRAL_ADMIN_BIND: admin, CORRAL_BIND: bind } = valid;
+
+  if (admin && judged('CORRAL_ADMIN_BIND', 'CORRAL_ADMIN_TOKEN') && 'CORRAL_ADMIN_TOKEN' in valid) {
+    const why = adminBindProblem({ CORRAL_ADMIN_BIND: admin, CORRAL_ADMIN_TOKEN: valid.CORRAL_ADMIN_TOKEN });
+    if (why) add('CORRAL_ADMIN_BIND', text(admin), why, 'CORRAL_ERR_ADMIN_UNSAFE', `CORRAL_ADMIN_BIND=${text(admin)} ${why}`);
+  }
+  if (admin && bind && judged('CORRAL_ADMIN_BIND', 'CORRAL_BIND')) {
+    const why = bindOverlapProblem({ CORRAL_ADMIN_BIND: admin, CORRAL_BIND: bind });
+    if (why) add('CORRAL_ADMIN_BIND', text(admin), why);
+  }
+  const log = valid.CORRAL_LOG_FILE;
+  if (o.logFile && log !== undefined && judged('CORRAL_LOG_FILE')) {
+    // Judged without creating it: run by root or another user, `corral config` would otherwise
+    // leave a file or a directory behind that the master cannot write.
+    const why = fileWriteProblem(log, 'CORRAL_LOG_FILE', 'corral.log');
+    if (why) add('CORRAL_LOG_FILE', log, `cannot be opened for appending: ${why}`, 'CORRAL_ERR_LOG_FILE', `cannot open CORRAL_LOG_FILE ${log}: ${why}`);
+  }
+  const pidfile = valid.CORRAL_PIDFILE;
+  if (o.pidfile && pidfile && judged('CORRAL_PIDFILE')) {
+    // Start writes the pidfile before anything else; a reload does not move it, so only start
+    // and `corral config` judge it.
+    const why = fileWriteProblem(pidfile, 'CORRAL_PIDFILE', 'corral.pid');
+    const fix = 'point CORRAL_PIDFILE at a file in a directory the user corral runs as can write';
+    if (why) add('CORRAL_PIDFILE', pidfile, `cannot be written: ${why}; ${fix}`, 'CORRAL_ERR_PIDFILE', `the pidfile ${pidfile} (CORRAL_PIDFILE) cannot be written: ${why}; corral start refuses it: ${fix}`);
+  }
+  return problems;
+}

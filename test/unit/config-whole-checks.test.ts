@@ -1,0 +1,115 @@
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, it } from 'node:test';
+import { loadSettings } from '../../src/config/load.js';
+import { adminBindProblem, bindOverlapProblem } from '../../src/config/whole-checks.js';
+import { ConfigError } from '../../src/errors.js';
+
+const at = (bind: string) => {
+  const [host = '', port = ''] = bind.startsWith('[') ? [bind.slice(1, bind.indexOf(']')), bind.slice(bind.indexOf(']') + 2)] : bind.split(':');
+  return { host, port: Number(port) };
+};
+const TOKEN = 'admin-token-0123456789abcdef';
+
+function withDir<T>(fn: (dir: string) => T): T {
+  const dir = mkdtempSync(join(tmpdir(), 'corral-whole-'));
+  try {
+    return fn(dir);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+function refusal(fn: () => unknown): ConfigError {
+  try {
+    fn();
+  } catch (err) {
+    assert.ok(err instanceof ConfigError, String(err));
+    return err;
+  }
+  assert.fail('the settings were accepted');
+}
+
+describe('adminBindProblem', () => {
+  it('refuses a non-loopback bind without a token, also on port 0 (an ephemeral port there is just as reachable)', () => {
+    assert.match(adminBindProblem({ CORRAL_ADMIN_BIND: at('0.0.0.0:9090'), CORRAL_ADMIN_TOKEN: undefined }) ?? '', /reachable from other hosts but CORRAL_ADMIN_TOKEN is unset/);
+    assert.ok(adminBindProblem({ CORRAL_ADMIN_BIND: at('0.0.0.0:0'), CORRAL_ADMIN_TOKEN: undefined }));
+  });
+  it('accepts loopback without a token and any bind with a token', () => {
+    for (const bind of ['127.0.0.1:9090', '[::1]:9090', 'localhost:9090', '127.8.9.10:9090', '[::ffff:127.0.0.1]:9090']) {
+      assert.equal(adminBindProblem({ CORRAL_ADMIN_BIND: at(bind), CORRAL_ADMIN_TOKEN: undefined }), undefined, bind);
+    }
+    assert.equal(adminBindProblem({ CORRAL_ADMIN_BIND: at('0.0.0.0:9090'), CORRAL_ADMIN_TOKEN: TOKEN }), undefined);
+  });
+  it('takes a host name that starts with 127. as remote: DNS decides where it points', () => {
+    for (const bind of ['127.corp.example:9090', '127.0.0.1.nip.io:9090', '[::ffff:10.0.0.1]:9090']) {
+      assert.ok(adminBindProblem({ CORRAL_ADMIN_BIND: at(bind), CORRAL_ADMIN_TOKEN: undefined }), bind);
+    }
+  });
+});
+
+describe('bindOverlapProblem', () => {
+  it('refuses the admin API on the workers\' port where the two overlap, and names CORRAL_BIND', () => {
+    assert.match(bindOverlapProblem({ CORRAL_BIND: at('0.0.0.0:24111'), CORRAL_ADMIN_BIND: at('127.0.0.1:24111') }) ?? '', /overlaps CORRAL_BIND=0\.0\.0\.0:24111.*give CORRAL_ADMIN_BIND another port/);
+    assert.ok(bindOverlapProblem({ CORRAL_BIND: at('127.0.0.1:8080'), CORRAL_ADMIN_BIND: at('127.0.0.1:8080') }));
+    assert.ok(bindOverlapProblem({ CORRAL_BIND: at('[::]:8080'), CORRAL_ADMIN_BIND: at('127.0.0.1:8080') }, true));
+  });
+  it('accepts another port, two distinct addresses, port 0, and leaves host names to listen time', () => {
+    assert.equal(bindOverlapProblem({ CORRAL_BIND: at('0.0.0.0:8080'), CORRAL_ADMIN_BIND: at('127.0.0.1:9090') }), undefined);
+    assert.equal(bindOverlapProblem({ CORRAL_BIND: at('127.0.0.2:8080'), CORRAL_ADMIN_BIND: at('127.0.0.1:8080') }), undefined);
+    assert.equal(bindOverlapProblem({ CORRAL_BIND: at('127.0.0.1:0'), CORRAL_ADMIN_BIND: at('127.0.0.1:0') }), undefined);
+    assert.equal(bindOverlapProblem({ CORRAL_BIND: at('localhost:8080'), CORRAL_ADMIN_BIND: at('127.0.0.1:8080') }), undefined);
+  });
+});
+
+describe('loadSettings judges the settings as a whole', () => {
+  it('an admin API beyond loopback without a token is refused with its own code, and the did-you-mean that explains it comes with it', () => {
+    withDir((dir) => {
+      writeFileSync(join(dir, '.env'), 'CORRAL_ADMIN_BIND=0.0.0.0:24031\nCORRAL_ADMIN_TOKNE=0123456789abcdef0123\n');
+      const err = refusal(() => loadSettings({ cwd: dir, env: {} }));
+      assert.equal(err.code, 'CORRAL_ERR_ADMIN_UNSAFE');
+      assert.match(err.message, /^CORRAL_ADMIN_BIND=0\.0\.0\.0:24031 is reachable from other hosts but CORRAL_ADMIN_TOKEN is unset/);
+      assert.match(err.message, /\n {2}note: unknown setting CORRAL_ADMIN_TOKNE: did you mean CORRAL_ADMIN_TOKEN\?/);
+      assert.deepEqual(err.problems.map((p) => [p.name, p.code]), [['CORRAL_ADMIN_BIND', 'CORRAL_ERR_ADMIN_UNSAFE']]);
+      assert.match(err.problems[0]?.source ?? '', /\.env line 1$/);
+      assert.deepEqual(err.warnings, ['unknown setting CORRAL_ADMIN_TOKNE: did you mean CORRAL_ADMIN_TOKEN?']);
+    });
+  });
+
+  it('an invalid value, an unsafe admin API, a log file and a pidfile that cannot be written are all reported at once', () => {
+    withDir((dir) => {
+      writeFileSync(join(dir, 'afile'), '');
+      const env = { CORRAL_ENV_FILE: 'none', CORRAL_WORKERS: 'x', CORRAL_ADMIN_BIND: '0.0.0.0:24032', CORRAL_LOG_FILE: 'afile/x.log', CORRAL_PIDFILE: '.' };
+      const err = refusal(() => loadSettings({ cwd: dir, env, judgePidfile: true }));
+      assert.equal(err.code, 'CORRAL_ERR_CONFIG_INVALID');
+      assert.deepEqual(err.problems.map((p) => p.name), ['CORRAL_WORKERS', 'CORRAL_ADMIN_BIND', 'CORRAL_LOG_FILE', 'CORRAL_PIDFILE']);
+      assert.match(err.message, /CORRAL_ADMIN_BIND="0\.0\.0\.0:24032" \(from environment\): is reachable from other hosts.* \[CORRAL_ERR_ADMIN_UNSAFE\]/);
+      assert.match(err.message, /CORRAL_LOG_FILE=".*afile\/x\.log" \(from environment\): cannot be opened for appending: .*afile is not a directory \[CORRAL_ERR_LOG_FILE\]/);
+      assert.match(err.message, /CORRAL_PIDFILE=".*" \(from environment\): cannot be written: it is a directory.* \[CORRAL_ERR_PIDFILE\]/);
+    });
+  });
+
+  it('a pidfile is judged only when asked (start, config), a log file only where files are read, and nothing is created', () => {
+    withDir((dir) => {
+      writeFileSync(join(dir, 'afile'), '');
+      const env = { CORRAL_ENV_FILE: 'none', CORRAL_PIDFILE: 'afile/corral.pid' };
+      assert.doesNotThrow(() => loadSettings({ cwd: dir, env }), 'a reload does not move the pidfile');
+      assert.equal(refusal(() => loadSettings({ cwd: dir, env, judgePidfile: true })).code, 'CORRAL_ERR_PIDFILE');
+      assert.doesNotThrow(() => loadSettings({ cwd: dir, env: { CORRAL_ENV_FILE: 'none', CORRAL_LOG_FILE: 'afile/x.log' }, readFiles: false }));
+      assert.equal(refusal(() => loadSettings({ cwd: dir, env: { CORRAL_ENV_FILE: 'none', CORRAL_LOG_FILE: 'afile/x.log' } })).code, 'CORRAL_ERR_LOG_FILE');
+    });
+  });
+
+  it('the admin API on the workers\' port is refused before start, naming CORRAL_BIND', () => {
+    const err = refusal(() => loadSettings({ env: { CORRAL_ENV_FILE: 'none', CORRAL_BIND: '0.0.0.0:24111', CORRAL_ADMIN_BIND: '127.0.0.1:24111' } }));
+    assert.equal(err.code, 'CORRAL_ERR_CONFIG_INVALID');
+    assert.match(err.message, /CORRAL_ADMIN_BIND="127\.0\.0\.1:24111" \(from environment\): overlaps CORRAL_BIND=0\.0\.0\.0:24111/);
+  });
+
+  it('a command that judges only some settings is not refused for the others as a whole', () => {
+    const env = { CORRAL_ENV_FILE: 'none', CORRAL_ADMIN_BIND: '0.0.0.0:24033' };
+    assert.doesNotThrow(() => loadSettings({ env, judgeOnly: ['CORRAL_PIDFILE', 'CORRAL_GRACEFUL_TIMEOUT'] }));
+  });
+});
