@@ -106,14 +106,15 @@ export async function runWorker(): Promise<void> {
     log.flush();
     process.exit(code);
   };
-  const bootFail = (err: unknown, exitCode: number) => {
+  // `event`: what failed, for the worker's own line (the master's worker.boot_failed names it too).
+  const bootFail = (err: unknown, exitCode: number, event: 'app.load_failed' | 'worker.listen_failed' = 'app.load_failed') => {
     // The first failure is the one to report: the master keeps one reason per worker, and what
     // follows it (an exception thrown while exiting) would only hide the app's own error.
     if (exiting) return;
     exiting = true;
     const d = describeError(err);
     channel.send({ type: 'boot-failed', code: d.code ?? 'CORRAL_ERR_APP_LOAD', message: d.message, ...(d.stack ? { stack: d.stack } : {}) });
-    logger.error({ event: 'app.load_failed', code: d.code, err: d }, d.message);
+    logger.error({ event, code: d.code, err: d }, d.message);
     void flushAndExit(exitCode);
   };
 
@@ -267,8 +268,26 @@ export async function runWorker(): Promise<void> {
     logger.info({ event: 'worker.listening', address, port }, `listening on ${address}:${port}`);
     channel.send({ type: 'ready', address, port });
   } catch (err) {
-    bootFail(new CorralError('CORRAL_ERR_LISTEN', `cannot listen on ${settings.CORRAL_BIND.host}:${settings.CORRAL_BIND.port}: ${(err as Error).message}`, { cause: err }), EXIT.LISTEN_ERROR);
+    bootFail(new CorralError('CORRAL_ERR_LISTEN', listenFailure(settings.CORRAL_BIND, err), { cause: err }), EXIT.LISTEN_ERROR, 'worker.listen_failed');
   }
+}
+
+/**
+ * Why the workers' address could not be bound, naming the setting: "address in use" alone sent
+ * operators looking at the app, when the port's holder may be corral's own admin API.
+ */
+function listenFailure(bind: { host: string; port: number }, err: unknown): string {
+  const at = bind.host.includes(':') ? `[${bind.host}]:${bind.port}` : `${bind.host}:${bind.port}`;
+  const code = (err as NodeJS.ErrnoException).code;
+  const fix =
+    code === 'EADDRINUSE'
+      ? '; another process (or corral\'s admin API, CORRAL_ADMIN_BIND) listens there: stop it, or point CORRAL_BIND at a free port'
+      : code === 'EACCES'
+        ? '; a port below 1024 needs CAP_NET_BIND_SERVICE: use a higher port behind a proxy, or grant the capability'
+        : code === 'EADDRNOTAVAIL'
+          ? '; no interface of this host has that address: point CORRAL_BIND at one of its addresses, or 0.0.0.0'
+          : '';
+  return `cannot listen on ${at} (CORRAL_BIND): ${(err as Error).message}${fix}`;
 }
 
 /**

@@ -233,6 +233,12 @@ test('CORRAL_BIND already in use: each worker exits 5 saying so, then the master
     assert.ok(failures.length >= 3, `at least 3 boot attempts, saw ${failures.length}`);
     for (const f of failures) assert.equal(f.code, 5, 'each worker exited with the listen error code');
     assert.match(JSON.stringify(failures[0]?.boot_error), /EADDRINUSE/);
+    // The worker's own line says it is the listen that failed, naming the setting: not app.load_failed.
+    assert.equal(c.events('app.load_failed').length, 0);
+    const own = c.events('worker.listen_failed');
+    assert.ok(own.length >= 1, 'worker.listen_failed');
+    assert.equal(own[0]?.code, 'CORRAL_ERR_LISTEN');
+    assert.match(String(own[0]?.msg), new RegExp(`^cannot listen on 127\\.0\\.0\\.1:${port} \\(CORRAL_BIND\\): .*EADDRINUSE.*CORRAL_ADMIN_BIND.*point CORRAL_BIND at a free port`));
     assert.match(String(c.events('boot.exhausted')[0]?.msg), /EADDRINUSE/);
     // The log goes to a file: its fatal line is said on stderr too, once.
     const said = c.stderr().split('\n').filter((l) => l.startsWith('corral start: [CORRAL_ERR_BOOT_EXHAUSTED]'));
