@@ -3,7 +3,7 @@
 import { lstatSync, statSync } from 'node:fs';
 import { request } from 'undici';
 import { loadSettings } from '../config/load.js';
-import type { Settings } from '../config/schema.js';
+import type { SettingName, Settings } from '../config/schema.js';
 import { CorralError } from '../errors.js';
 import { checkPidfile } from '../master/pidfile.js';
 import { procReaders, type ProcReaders } from '../master/proc-identity.js';
@@ -117,14 +117,32 @@ function sendOrDeny(pid: number, sent: NodeJS.Signals | 0, named: NodeJS.Signals
   }
 }
 
-/** Settings that stop and status read; other invalid settings must not keep them from working. */
-export const MASTER_LOOKUP_SETTINGS = ['CORRAL_PIDFILE', 'CORRAL_GRACEFUL_TIMEOUT', 'CORRAL_ADMIN_BIND', 'CORRAL_ADMIN_TOKEN'] as const;
+/**
+ * Settings that stop and reload need to find the master; other invalid settings must not keep them
+ * from working. The admin API's are used best effort (MasterLookup.adminApi).
+ */
+export const MASTER_LOOKUP_SETTINGS = ['CORRAL_PIDFILE', 'CORRAL_GRACEFUL_TIMEOUT'] as const;
+/** status shows the admin API's figures: its settings must be valid too. */
+export const STATUS_SETTINGS = [...MASTER_LOOKUP_SETTINGS, 'CORRAL_ADMIN_BIND', 'CORRAL_ADMIN_TOKEN'] as const;
 
-/** Loads the settings for stop/status, printing the warnings (a broken .env is worth knowing of). */
-export function loadLookupSettings(): Settings {
-  const loaded = loadSettings({ judgeOnly: MASTER_LOOKUP_SETTINGS });
-  for (const w of loaded.warnings) process.stderr.write(`corral: warning: ${w}\n`);
-  return loaded.settings;
+export interface MasterLookup {
+  readonly settings: Settings;
+  /**
+   * Whether CORRAL_ADMIN_BIND is valid, so the admin API may be asked whether a corral answers
+   * there (findMasterHere). An invalid one stands at its default, where another corral may answer.
+   * (An invalid token stands as unset: only the master's pid goes unread.)
+   */
+  readonly adminApi: boolean;
+}
+
+/**
+ * Loads the settings that find the master (`judge`), printing the warnings unless `quiet` (a
+ * broken .env is worth knowing of).
+ */
+export function loadLookupSettings(judge: readonly SettingName[] = MASTER_LOOKUP_SETTINGS, quiet = false): MasterLookup {
+  const loaded = loadSettings({ judgeOnly: judge });
+  if (!quiet) for (const w of loaded.warnings) process.stderr.write(`corral: warning: ${w}\n`);
+  return { settings: loaded.settings, adminApi: !loaded.invalidIgnored.includes('CORRAL_ADMIN_BIND') };
 }
 
 /** How long a command waits for the admin API to say whether a corral answers there. */
@@ -168,11 +186,14 @@ async function corralAtAdminApi(settings: Settings): Promise<{ url: string; pid:
  * this command does not look: said to be not running, `stop` exited 0 with the master serving on,
  * and the `start` after it failed on the port in use. Throws CORRAL_ERR_MASTER_ELSEWHERE then.
  */
-export async function findMasterHere(settings: Settings): Promise<number> {
+export async function findMasterHere(settings: Settings, adminApi = true): Promise<number> {
   try {
     return findMaster(settings);
   } catch (err) {
     if (!(err instanceof CorralError && err.code === 'CORRAL_ERR_NOT_RUNNING')) throw err;
+    if (!adminApi) {
+      throw new CorralError('CORRAL_ERR_NOT_RUNNING', `${err.message}; the admin API was not asked whether a corral answers elsewhere: CORRAL_ADMIN_BIND is invalid`, { cause: err });
+    }
     const other = await corralAtAdminApi(settings);
     if (other === undefined) throw err;
     const which = other.pid === undefined ? 'its pid: pgrep -f "corral start", or master.pid in GET /api/admin/stats with CORRAL_ADMIN_TOKEN' : `pid ${other.pid}`;
@@ -192,9 +213,9 @@ export async function findMasterHere(settings: Settings): Promise<number> {
  * on: reload fails with them (exit 1), status says "unknown" (exit 4). (stop calls findMasterHere
  * itself: not running is success for it.)
  */
-export async function findMasterOrSay(settings: Settings): Promise<number | undefined> {
+export async function findMasterOrSay(settings: Settings, adminApi = true): Promise<number | undefined> {
   try {
-    return await findMasterHere(settings);
+    return await findMasterHere(settings, adminApi);
   } catch (err) {
     if (err instanceof CorralError && err.code === 'CORRAL_ERR_NOT_RUNNING') {
       process.stderr.write(`${err.message}\n`);

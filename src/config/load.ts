@@ -30,6 +30,8 @@ export interface LoadedSettings {
    * CORRAL_ENV_FILE=none so they never re-read a file the master may be re-reading on reload.
    */
   readonly childEnv: Readonly<Record<string, string>>;
+  /** Settings with an invalid value that judgeOnly left out: their default stands in (warned). */
+  readonly invalidIgnored: readonly SettingName[];
 }
 
 /**
@@ -138,6 +140,7 @@ export function loadSettings(options: LoadOptions = {}): LoadedSettings {
   const problems: ConfigProblem[] = [];
   const out: Record<string, unknown> = {};
   const sources: Record<string, SettingSource> = {};
+  const invalidIgnored: SettingName[] = [];
 
   for (const name of settingNames) {
     const spec = schema[name] as SettingSpec<unknown>;
@@ -167,6 +170,7 @@ export function loadSettings(options: LoadOptions = {}): LoadedSettings {
       warnings.push(`${name}=${spec.secret ? '<redacted>' : JSON.stringify(raw)} (from ${where(source, name)}) is invalid (${parsed.allowed}); this command does not need it, but corral will not start or reload until it is fixed`);
       out[name] = defaultOf(spec);
       sources[name] = 'default';
+      invalidIgnored.push(name);
       continue;
     }
     if (!parsed.ok) {
@@ -311,6 +315,7 @@ export function loadSettings(options: LoadOptions = {}): LoadedSettings {
     envFile: file,
     envOverrides,
     childEnv,
+    invalidIgnored,
   };
 }
 

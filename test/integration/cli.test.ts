@@ -352,9 +352,31 @@ test('stop and status work after a bad edit elsewhere in .env; a master of anoth
     assert.match(reload.stderr, /CORRAL_WORKERS/);
     assert.doesNotMatch(reload.stderr, /does not need it/, 'said once, as the refusal it is');
 
+    // Only the admin settings invalid: status, which shows the admin API's figures, is refused (78),
+    // in JSON too; stop, which needs only the pidfile, works and warns.
+    appendFileSync(join(dir, '.env'), 'CORRAL_ADMIN_TOKEN=short\n');
+    const statusJson = await corral(dir, 'status', '--json');
+    assert.equal(statusJson.code, 78, statusJson.stderr);
+    const refused = JSON.parse(statusJson.stdout) as { running: unknown; error: { code: string; message: string } };
+    assert.equal(refused.running, null);
+    assert.equal(refused.error.code, 'CORRAL_ERR_CONFIG_INVALID');
+    assert.match(refused.error.message, /CORRAL_ADMIN_TOKEN="<redacted>"/);
+    assert.match(statusJson.stderr, /\[CORRAL_ERR_CONFIG_INVALID\]/);
+
     const stop = await corral(dir, 'stop');
     assert.equal(stop.code, 0, stop.stderr);
+    assert.match(stop.stderr, /warning: CORRAL_ADMIN_TOKEN=<redacted> \(from .*\.env line 6\) is invalid/);
     assert.equal((await c.exited).code, 0);
+
+    // An env file that cannot be read: still one JSON object.
+    const noFile = await exec(dir, [], ['status', '--json'], { CORRAL_ENV_FILE: 'nope' });
+    assert.equal(noFile.code, 78, noFile.stderr);
+    assert.deepEqual((JSON.parse(noFile.stdout) as { running: unknown; error: { code: string } }).running, null);
+    assert.equal((JSON.parse(noFile.stdout) as { error: { code: string } }).error.code, 'CORRAL_ERR_ENV_FILE');
+    // An invalid CORRAL_ADMIN_BIND is not asked (its default could be another corral's), and that is said.
+    const blind = await exec(dir, [], ['stop'], { CORRAL_ADMIN_BIND: 'nowhere' });
+    assert.equal(blind.code, 0, blind.stderr);
+    assert.match(blind.stdout, /corral is not running \(no pidfile at .*\); the admin API was not asked whether a corral answers elsewhere: CORRAL_ADMIN_BIND is invalid; nothing to stop/);
   } finally {
     await c.stop();
     rmSync(dir, { recursive: true, force: true });

@@ -1,7 +1,7 @@
 import { loadSettings } from '../../config/load.js';
 import { EXIT } from '../../errors.js';
 import { parseFlags, type Command } from '../command.js';
-import { assertMaySignal, findMasterOrSay, MASTER_LOOKUP_SETTINGS, signalMaster } from '../master-process.js';
+import { assertMaySignal, findMasterOrSay, loadLookupSettings, MASTER_LOOKUP_SETTINGS, signalMaster } from '../master-process.js';
 
 export const reloadCommand: Command = {
   name: 'reload',
@@ -35,7 +35,8 @@ sent unless 0.`,
     // (whether a log file or the data dir can be written is judged as the user running this).
     // Quietly: the settings are judged whole just below, and a lookup's warning ("this command
     // does not need it") would say the opposite of the refusal that follows it.
-    const pid = await findMasterOrSay(loadSettings({ judgeOnly: MASTER_LOOKUP_SETTINGS }).settings);
+    const lookup = loadLookupSettings(MASTER_LOOKUP_SETTINGS, true);
+    const pid = await findMasterOrSay(lookup.settings, lookup.adminApi);
     if (pid === undefined) return EXIT.NOT_RUNNING;
     assertMaySignal(pid, 'SIGHUP');
     // The master's own check of the settings it will read: refused here, no signal is sent (a

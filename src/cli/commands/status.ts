@@ -1,6 +1,7 @@
 import { CorralError, EXIT } from '../../errors.js';
 import { parseFlags, type Command } from '../command.js';
-import { adminBaseUrl, findMasterOrSay, getAdminJson, loadLookupSettings } from '../master-process.js';
+import type { Settings } from '../../config/schema.js';
+import { adminBaseUrl, findMasterOrSay, getAdminJson, loadLookupSettings, STATUS_SETTINGS } from '../master-process.js';
 
 interface WorkerRow {
   id: number;
@@ -70,7 +71,8 @@ Finds the master through CORRAL_PIDFILE and asks its admin API (CORRAL_ADMIN_BIN
 CORRAL_ADMIN_TOKEN) for the master and per-worker figures. Without a token it shows the health
 summary only. With --json, one JSON object on stdout whatever the answer, led by "running"
 (true; false when not running; null when unknown): then the admin API's figures with a token,
-or "pid" and "health" without one, and "error" with the message when the exit code is 1 or 4.
+or "pid" and "health" without one, and "error" with the message when the exit code is 1 or 4,
+or with its code and message when the settings are refused (78).
 Of the settings, only CORRAL_PIDFILE and the admin API's must be valid: a bad
 edit elsewhere in .env is reported as a warning.
 
@@ -90,7 +92,14 @@ admin API's settings are invalid, or CORRAL_ENV_FILE cannot be read.`,
     const json = (answer: Record<string, unknown>) => {
       if (values.json) process.stdout.write(`${JSON.stringify(answer, null, 2)}\n`);
     };
-    const settings = loadLookupSettings();
+    let settings: Settings;
+    try {
+      ({ settings } = loadLookupSettings(STATUS_SETTINGS));
+    } catch (err) {
+      // Refused settings (78): still one JSON object, whether corral runs being unknown.
+      if (err instanceof CorralError) json({ running: null, error: { code: err.code, message: err.message } });
+      throw err;
+    }
     let pid: number | undefined;
     try {
       pid = await findMasterOrSay(settings);

@@ -16,7 +16,9 @@ Options:
   --no-wait   return as soon as the signal is sent
 
 Of the settings, only CORRAL_PIDFILE and CORRAL_GRACEFUL_TIMEOUT must be valid: a bad edit
-elsewhere in .env is reported as a warning and does not keep you from stopping corral.
+elsewhere in .env is reported as a warning and does not keep you from stopping corral. With
+CORRAL_ADMIN_BIND invalid, the admin API is not asked whether a corral started with another
+CORRAL_PIDFILE answers there (said with the answer); an invalid CORRAL_ADMIN_TOKEN is left unused.
 
 Exit codes: 0 stopped, or not running (no pidfile, or a stale one, which is named and left in
 place): LSB's stop of a stopped service succeeds (\`corral status\` exits 3 for it), 1 still
@@ -30,10 +32,10 @@ how to go on), 64 an unknown option, 78 CORRAL_PIDFILE or CORRAL_GRACEFUL_TIMEOU
 CORRAL_ENV_FILE cannot be read.`,
   async run(argv) {
     const { values } = parseFlags(argv, { fast: { type: 'boolean' }, 'no-wait': { type: 'boolean' } });
-    const settings = loadLookupSettings();
+    const { settings, adminApi } = loadLookupSettings();
     let pid: number;
     try {
-      pid = await findMasterHere(settings);
+      pid = await findMasterHere(settings, adminApi);
     } catch (err) {
       if (!(err instanceof CorralError && err.code === 'CORRAL_ERR_NOT_RUNNING')) throw err;
       // LSB init-script actions: stop on a stopped service succeeds. Exiting 3 made a script's or
