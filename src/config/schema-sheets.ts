@@ -1,18 +1,16 @@
 // Settings of the Google Sheets layer (client, cache, quota, journal).
 
 import { REDIS_URL_PATTERN, REDIS_URL_TEXT } from '../redis/url.js';
-import { int, str } from './spec.js';
+import { httpUrl, int, str } from './spec.js';
 
 export const sheetsSchema = {
   SHEET_ID: str({
     description: 'Spreadsheet id from its URL; unset = the offline sample sheet under CORRAL_DATA_DIR.',
     default: undefined,
   }),
-  SHEETS_API_URL: str({
+  SHEETS_API_URL: httpUrl({
     description: 'Sheets API base URL (the emulator\'s URL in tests).',
     default: 'https://sheets.googleapis.com',
-    pattern: /^https?:\/\/[^\s]+$/,
-    patternText: 'an http(s) URL',
   }),
   GOOGLE_APPLICATION_CREDENTIALS: str({
     description: 'Path to a service-account key JSON file; with SHEET_ID, read at start and reload (missing, unreadable or not a service-account key: refused, exit 78).',

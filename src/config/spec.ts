@@ -96,6 +96,32 @@ export function str(o: Common<string | undefined> & { pattern?: RegExp; patternT
   };
 }
 
+/**
+ * An http(s) base URL, judged by the URL parser the clients use: a pattern alone let
+ * `http://host:99999` and `http://[::1` through, and the keeper then died on a bare "TypeError:
+ * Invalid URL" at every start, over and over, behind a master that said ready.
+ */
+export function httpUrl(o: Common<string>): SettingSpec<string> {
+  return {
+    ...o,
+    type: 'http(s) URL',
+    parse: (raw) => {
+      const t = raw.trim();
+      const fix = 'write http(s)://host[:port][/path], e.g. https://sheets.googleapis.com or http://127.0.0.1:8085';
+      if (!/^https?:\/\//i.test(t)) return { ok: false, allowed: `an http(s) URL: ${fix}` };
+      let url: URL;
+      try {
+        url = new URL(t);
+      } catch {
+        return { ok: false, allowed: `an http(s) URL, and this one cannot be parsed (a port above 65535, an unclosed [ around an IPv6 address, a space or a stray character in the host?): ${fix}` };
+      }
+      if (url.hostname === '') return { ok: false, allowed: `an http(s) URL with a host: ${fix}` };
+      return { ok: true, value: t };
+    },
+    format: String,
+  };
+}
+
 export function oneOf<const V extends string>(o: Common<V> & { values: readonly V[] }): SettingSpec<V> {
   return {
     ...o,

@@ -136,6 +136,19 @@ test('a key file that cannot be used and a data dir that is a file are refused t
   });
 });
 
+test('SHEETS_API_URL is parsed as a URL, as the client will: a port above 65535 or an unclosed IPv6 bracket is refused by name, with the fix', () => {
+  for (const bad of ['http://host:99999', 'http://[::1', 'http://exa mple.com', 'ftp://example.com', 'sheets.googleapis.com']) {
+    assert.throws(
+      () => loadSettings({ env: { CORRAL_ENV_FILE: 'none', SHEETS_API_URL: bad } }),
+      (err: unknown) => err instanceof ConfigError && err.problems.some((p) => p.name === 'SHEETS_API_URL' && /an http\(s\) URL.*write http\(s\):\/\/host\[:port\]/.test(p.allowed)),
+      bad,
+    );
+  }
+  for (const good of ['https://sheets.googleapis.com', 'http://127.0.0.1:8085', 'http://[::1]:8085/prefix']) {
+    assert.equal(loadSettings({ env: { CORRAL_ENV_FILE: 'none', SHEETS_API_URL: good } }).settings.SHEETS_API_URL, good);
+  }
+});
+
 test('integers are decimal digits: 0x10, 1e2 and 4.0 are refused', () => {
   for (const v of ['0x10', '1e2', '4.0', '0b11', ' ']) {
     assert.throws(() => loadSettings({ env: { CORRAL_ENV_FILE: 'none', CORRAL_WORKERS: v } }), /CORRAL_WORKERS=.*an integer from 1 to 512/, v);
