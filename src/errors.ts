@@ -4,7 +4,7 @@
 /** Stable error codes, with the one-line meaning an operator reads in the README. */
 export const ERROR_CODES = {
   CORRAL_ERR_CONFIG_INVALID: 'One or more settings have invalid values; all problems are listed together.',
-  CORRAL_ERR_ENV_FILE: 'The .env file named by CORRAL_ENV_FILE (or ./.env) could not be read.',
+  CORRAL_ERR_ENV_FILE: 'The .env file named by CORRAL_ENV_FILE (or ./.env) could not be read (missing, a directory, no permission, a symbolic link to nothing, UTF-16 rather than UTF-8), or the one read at start is gone at a reload (refused: restore it, or create an empty one for the defaults).',
   CORRAL_ERR_LOG_FILE: 'CORRAL_LOG_FILE could not be opened for appending (its directory cannot be created, or is not writable).',
   CORRAL_ERR_LOG_WRITE: 'CORRAL_LOG_FILE could not be written (disk full, I/O error): lines are dropped, said once on stderr, and writing resumes by itself; `log.write_recovered` counts the lines lost.',
   CORRAL_ERR_USAGE: 'The command line was not understood.',

@@ -1,7 +1,7 @@
 // Reads settings once: .env file (dotenv.parse, never mutating process.env), then the real
 // environment on top, then aliases; every problem is collected and reported together.
 
-import { readFileSync } from 'node:fs';
+import { lstatSync, readFileSync, readlinkSync } from 'node:fs';
 import { isAbsolute, resolve } from 'node:path';
 import dotenv from 'dotenv';
 import { ConfigError, CorralError, type ConfigProblem } from '../errors.js';
@@ -71,6 +71,11 @@ export interface LoadOptions {
    * before anything else, and `corral config`. Not a reload, which does not move the pidfile.
    */
   judgePidfile?: boolean;
+  /**
+   * The env file the master read at start (LoadedSettings.envFile), for a reload: that file gone
+   * is refused (CORRAL_ERR_ENV_FILE), not read as "no file", which would reload with every default.
+   */
+  envFileAtStart?: string | undefined;
 }
 
 /** Settings holding file paths, resolved against the working directory at load time. */
@@ -82,15 +87,45 @@ const SHARED_PREFIXES = ['GOOGLE_', 'REDIS_'];
 
 const NO_LINT: EnvLint = { lineOf: new Map(), duplicates: [], ignored: [] };
 
-function readEnvFile(env: NodeJS.ProcessEnv, cwd: string): { file: string | undefined; values: Record<string, string>; lint: EnvLint } {
+/** Where the symlink at `file` points, when there is one (read after ENOENT: its target is missing). */
+function danglingLinkTarget(file: string): string | undefined {
+  try {
+    return lstatSync(file).isSymbolicLink() ? readlinkSync(file) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Why `bytes` cannot be read as the UTF-8 text dotenv expects, or undefined. A file saved as
+ * UTF-16 (Windows editors, PowerShell's `>`) parsed as UTF-8 gave no setting at all, exit 0, and
+ * warnings about lines of junk; NUL bytes are in no text file an operator meant.
+ */
+function notUtf8Text(bytes: Buffer): string | undefined {
+  if ((bytes[0] === 0xff && bytes[1] === 0xfe) || (bytes[0] === 0xfe && bytes[1] === 0xff)) return 'it begins with a UTF-16 byte-order mark';
+  if (bytes.includes(0)) return 'it holds NUL bytes (UTF-16 or UTF-32 text, or not text at all)';
+  return undefined;
+}
+
+function readEnvFile(env: NodeJS.ProcessEnv, cwd: string, readAtStart: string | undefined): { file: string | undefined; values: Record<string, string>; lint: EnvLint } {
   const named = env.CORRAL_ENV_FILE;
   if (named === 'none') return { file: undefined, values: {}, lint: NO_LINT };
   const file = resolve(cwd, named && named !== '' ? named : '.env');
+  let bytes: Buffer;
   try {
-    const text = readFileSync(file, 'utf8');
-    return { file, values: dotenv.parse(text), lint: lintEnvText(text) };
+    bytes = readFileSync(file);
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
+    // A link whose target is gone is a file the operator meant to be read, not "no file".
+    const target = code === 'ENOENT' ? danglingLinkTarget(file) : undefined;
+    if (target !== undefined) {
+      throw new CorralError('CORRAL_ERR_ENV_FILE', `cannot read env file ${file}: it is a symbolic link to ${target}, which does not exist; restore ${target}, or point the link at the settings file (or remove it to read no file)`, { cause: err });
+    }
+    // Gone since the master read it at start: a reload with the defaults (8 workers, logs on
+    // stdout...) in its place would be a silent change of every setting.
+    if (code === 'ENOENT' && readAtStart === file) {
+      throw new CorralError('CORRAL_ERR_ENV_FILE', `the env file ${file}, read at start, is gone; restore it, or create an empty file there (touch ${file}) to reload with the defaults`, { cause: err });
+    }
     // A missing default ./.env is normal; a missing file the operator named is an error.
     if (code === 'ENOENT' && !named) return { file: undefined, values: {}, lint: NO_LINT };
     const fix =
@@ -101,6 +136,10 @@ function readEnvFile(env: NodeJS.ProcessEnv, cwd: string): { file: string | unde
           : 'point CORRAL_ENV_FILE at an existing file, or set CORRAL_ENV_FILE=none to read no file';
     throw new CorralError('CORRAL_ERR_ENV_FILE', `cannot read env file ${file}: ${(err as Error).message}; ${fix}`, { cause: err });
   }
+  const why = notUtf8Text(bytes);
+  if (why) throw new CorralError('CORRAL_ERR_ENV_FILE', `cannot read env file ${file}: ${why}; save it as UTF-8 (e.g. iconv -f UTF-16 -t UTF-8 ${file} > ${file}.utf8, then move that into place)`);
+  const text = bytes.toString('utf8');
+  return { file, values: dotenv.parse(text), lint: lintEnvText(text) };
 }
 
 const aliasOf = new Map<string, SettingName>();
@@ -123,7 +162,7 @@ export function defaultOf<T>(spec: SettingSpec<T>): T {
 export function loadSettings(options: LoadOptions = {}): LoadedSettings {
   const env = options.env ?? process.env;
   const cwd = options.cwd ?? process.cwd();
-  const { file, values: fileValues, lint } = readEnvFile(env, cwd);
+  const { file, values: fileValues, lint } = readEnvFile(env, cwd, options.envFileAtStart);
 
   const merged: Record<string, string> = { ...fileValues };
   for (const [k, v] of Object.entries(env)) if (v !== undefined) merged[k] = v;

@@ -85,7 +85,8 @@ export async function runMaster(loaded: LoadedSettings, entry: MasterEntryPoints
   const counterTable = createCounterTableOrWarn(logger);
   arbiter = new Arbiter({
     loaded,
-    reloadSettings: () => loadSettings(),
+    // The file read at start, gone at a reload, is refused rather than read as "no file".
+    reloadSettings: () => loadSettings({ envFileAtStart: loaded.envFile }),
     spawner: createSpawner({ workerExec: entry.workerExec, keeperExec, inspectable: settings.CORRAL_STUCK_STACKS, envFilter: withoutSystemdNotifyEnv, listenSocket: { accept: settings.CORRAL_ACCEPT, backlog: settings.CORRAL_BACKLOG }, counters: createHostCounters({ logger }), ...(counterTable === undefined ? {} : { counterTableFd: counterTable.fd, connectionGauges: createConnectionGauges(counterTable.table) }), stderrPrefix: isJournalFd(2) ? STDERR_PRIORITY : '' }),
     withKeeper: keeperExec !== undefined,
     logger,

@@ -220,3 +220,30 @@ test('a reload lowering CORRAL_TIMEOUT to 1 leaves the keeper it keeps ready in 
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('a reload after the env file read at start went away is refused (409, reload.failed) naming it, rather than reloading with every default', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'corral-reload-envfile-'));
+  // The default ./.env, as an operator's deployment has it.
+  writeFileSync(join(dir, '.env'), `CORRAL_WORKERS=1\nCORRAL_ADMIN_TOKEN=${ADMIN_TOKEN}\n`);
+  const c = await startCorral({ app: 'basic.mjs', workers: null, cwd: dir, unset: ['CORRAL_ENV_FILE'] });
+  try {
+    rmSync(join(dir, '.env'));
+    const r = await http(`${c.adminUrl}/api/admin/reload`, { method: 'POST', headers: { authorization: `Bearer ${ADMIN_TOKEN}` } });
+    assert.equal(r.status, 409, r.text);
+    const body = r.json<{ error: string; code: string; message: string }>();
+    assert.deepEqual([body.error, body.code], ['reload_refused', 'CORRAL_ERR_ENV_FILE']);
+    const said = `the env file ${join(dir, '.env')}, read at start, is gone; restore it, or create an empty file there (touch ${join(dir, '.env')}) to reload with the defaults`;
+    assert.ok(body.message.endsWith(said), body.message);
+    const failed = await c.waitForLog((l) => l.event === 'reload.failed', 10_000, 'reload.failed');
+    assert.equal((failed.err as { message: string }).message, said);
+    assert.deepEqual(c.events('reload.start'), []);
+    // An empty file in its place is the defaults, asked for.
+    writeFileSync(join(dir, '.env'), '');
+    const empty = await http(`${c.adminUrl}/api/admin/reload`, { method: 'POST', headers: { authorization: `Bearer ${ADMIN_TOKEN}` } });
+    // The token came from the file: an empty one has none, and the reload is refused no more.
+    assert.equal(empty.status, 202, empty.text);
+  } finally {
+    await c.stop();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
@@ -7,7 +7,7 @@ import { exampleNames, renderEnvExample } from '../../src/config/env-example.js'
 import { displayValue, loadSettings } from '../../src/config/load.js';
 import { schema, settingNames } from '../../src/config/schema.js';
 import type { SettingSpec } from '../../src/config/spec.js';
-import { ConfigError } from '../../src/errors.js';
+import { ConfigError, type CorralError } from '../../src/errors.js';
 import { generateServiceAccountKey } from '../../src/sheets/emulator/keys.js';
 import { REPO_ROOT } from '../helpers/corral.js';
 
@@ -62,6 +62,42 @@ test('CORRAL_ENV_FILE names the file; a named file that is missing is an error',
     writeFileSync(join(dir, 'prod.env'), 'CORRAL_WORKERS=6\n');
     assert.equal(loadSettings({ env: { CORRAL_ENV_FILE: 'prod.env' }, cwd: dir }).settings.CORRAL_WORKERS, 6);
     assert.throws(() => loadSettings({ env: { CORRAL_ENV_FILE: 'nope.env' }, cwd: dir }), { code: 'CORRAL_ERR_ENV_FILE' });
+  });
+});
+
+test('the env file read at start, gone at a reload, is refused naming it; a missing default .env is no file otherwise', () => {
+  withDir((dir) => {
+    const file = join(dir, '.env');
+    assert.equal(loadSettings({ env: {}, cwd: dir, envFileAtStart: undefined }).envFile, undefined);
+    assert.throws(
+      () => loadSettings({ env: {}, cwd: dir, envFileAtStart: file }),
+      (err: CorralError) => err.code === 'CORRAL_ERR_ENV_FILE' && err.message === `the env file ${file}, read at start, is gone; restore it, or create an empty file there (touch ${file}) to reload with the defaults`,
+    );
+    writeFileSync(file, '');
+    assert.equal(loadSettings({ env: {}, cwd: dir, envFileAtStart: file }).envFile, file);
+  });
+});
+
+test('a .env symlink whose target is missing is refused naming the link and its target, not read as no file', () => {
+  withDir((dir) => {
+    symlinkSync('/missing/corral.env', join(dir, '.env'));
+    assert.throws(
+      () => loadSettings({ env: {}, cwd: dir }),
+      (err: CorralError) => err.code === 'CORRAL_ERR_ENV_FILE' && err.message.includes(`${join(dir, '.env')}: it is a symbolic link to /missing/corral.env, which does not exist`),
+    );
+  });
+});
+
+test('a UTF-16 env file (or one with NUL bytes) is refused: save it as UTF-8', () => {
+  withDir((dir) => {
+    const text = 'CORRAL_WORKERS=3\n';
+    for (const bytes of [Buffer.concat([Buffer.from([0xff, 0xfe]), Buffer.from(text, 'utf16le')]), Buffer.from(text, 'utf16le')]) {
+      writeFileSync(join(dir, '.env'), bytes);
+      assert.throws(() => loadSettings({ env: {}, cwd: dir }), (err: CorralError) => err.code === 'CORRAL_ERR_ENV_FILE' && /save it as UTF-8/.test(err.message));
+    }
+    // A UTF-8 BOM is UTF-8.
+    writeFileSync(join(dir, '.env'), `\uFEFF${text}`);
+    assert.equal(loadSettings({ env: {}, cwd: dir }).settings.CORRAL_WORKERS, 3);
   });
 });
 
