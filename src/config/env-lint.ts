@@ -1,10 +1,18 @@
 // What dotenv passes over without a word, said to the operator. dotenv keeps the last of names set
 // twice, so one who edits the first of two `CORRAL_WORKERS=` lines sees no effect and no reason;
-// and it skips a line that is not an assignment (`CORRAL_WORKERS 8`, `CORRAL WORKERS=8`), so a
-// typo leaves the default in force as if the line were not there. Both are named with their lines.
+// it skips a line that is not an assignment (`CORRAL_WORKERS 8`, `CORRAL WORKERS=8`), so a typo
+// leaves the default in force as if the line were not there; and it ends an unquoted value at its
+// first `#`, so `CORRAL_ADMIN_TOKEN=abc#def` is the token `abc`. Each is named with its line.
 
-/** A `NAME=` or `NAME: ` line start, as dotenv reads it (optional `export `). */
-const ASSIGNMENT = /^\s*(?:export\s+)?([\w.-]+)(?:\s*=|:\s)\s*(.*)$/;
+/**
+ * dotenv's own LINE pattern, copied from dotenv 18.0.10 (dist/index.cjs: the parser `parse(text)`
+ * uses without `{ fast: true }`, as load.ts calls it), which does not export it. Value boundaries
+ * found with anything else disagreed with the parser: an unclosed `"` (dotenv reads it literally,
+ * on its one line) made every line after it "part of the value", and `\"` inside a quoted value
+ * spanning lines ended it early, so its next line was said to be ignored. With `d` for the value's
+ * indices. Check it again when dotenv is upgraded (the env-lint unit test compares the two).
+ */
+const LINE = /(?:^|^)\s*(?:export\s+)?([\w.-]+)(?:\s*=\s*?|:\s+?)(\s*'(?:\\'|[^'])*'|\s*"(?:\\"|[^"])*"|\s*`(?:\\`|[^`])*`|[^#\r\n]+)?\s*(?:#.*)?(?:$|$)/dgm;
 
 export interface DuplicateKey {
   readonly name: string;
@@ -19,37 +27,68 @@ export interface IgnoredLine {
   readonly begins: string | undefined;
 }
 
+/** An unquoted value that dotenv ends at a `#` written right after it (no space: not a comment). */
+export interface CutAtHash {
+  /** 1-based. */
+  readonly line: number;
+  readonly name: string;
+}
+
 export interface EnvLint {
   /** The line each name's value comes from (the last that sets it, as dotenv keeps), 1-based. */
   readonly lineOf: ReadonlyMap<string, number>;
   readonly duplicates: readonly DuplicateKey[];
   readonly ignored: readonly IgnoredLine[];
+  readonly cutAtHash: readonly CutAtHash[];
 }
 
-export function lintEnvText(text: string): EnvLint {
+const QUOTED = /^\s*(['"`])[\s\S]*\1$/;
+
+export function lintEnvText(raw: string): EnvLint {
+  // dotenv reads \r\n and a lone \r as line ends, and so do the line numbers here.
+  const text = raw.replace(/\r\n?/g, '\n');
+  const starts = [0];
+  for (let i = text.indexOf('\n'); i !== -1; i = text.indexOf('\n', i + 1)) starts.push(i + 1);
+  /** 0-based line of a character offset. */
+  const lineAt = (offset: number): number => {
+    let lo = 0;
+    let hi = starts.length - 1;
+    while (lo < hi) {
+      const mid = (lo + hi + 1) >> 1;
+      if ((starts[mid] ?? 0) <= offset) lo = mid;
+      else hi = mid - 1;
+    }
+    return lo;
+  };
+
   const seen = new Map<string, number[]>();
+  const covered = new Set<number>();
+  const cutAtHash: CutAtHash[] = [];
+  for (const m of text.matchAll(LINE)) {
+    const [nameStart, nameEnd] = m.indices?.[1] ?? [0, 0];
+    const name = m[1] ?? '';
+    const first = lineAt(nameStart);
+    const last = lineAt(Math.max(nameStart, (m.index ?? 0) + m[0].length - 1));
+    for (let l = first; l <= last; l++) covered.add(l);
+    seen.set(name, [...(seen.get(name) ?? []), first + 1]);
+    const value = m[2];
+    // Where dotenv stopped reading the value: after it, or (none) right after the `=` or `: `.
+    const valueEnd = value !== undefined ? (m.indices?.[2]?.[1] ?? 0) : nameEnd + (/^\s*=|^:\s/.exec(text.slice(nameEnd))?.[0].length ?? 0);
+    const quoted = value !== undefined && QUOTED.test(value) && value.trim().length > 1;
+    // `value # note` is a comment; `value#more` was most likely meant as one value.
+    if (!quoted && text[valueEnd] === '#' && !/\s$/.test(value ?? '')) cutAtHash.push({ line: first + 1, name });
+  }
   const ignored: IgnoredLine[] = [];
-  let openQuote: string | undefined;
-  // dotenv reads \r\n and a lone \r as line ends.
-  const lines = text.replace(/^\uFEFF/, '').split(/\r\n?|\n/);
-  lines.forEach((line, i) => {
-    // Lines inside a multi-line quoted value are part of that value, whatever they look like.
-    if (openQuote !== undefined) {
-      if (line.includes(openQuote)) openQuote = undefined;
-      return;
-    }
-    const trimmed = line.trim();
-    if (trimmed === '' || trimmed.startsWith('#')) return;
-    const m = ASSIGNMENT.exec(line);
-    if (!m) {
-      const word = /^(?:export\s+)?([\w.-]{1,64})/.exec(trimmed)?.[1];
-      ignored.push({ line: i + 1, begins: word });
-      return;
-    }
-    const [, name = '', value = ''] = m;
-    const quote = value[0];
-    if ((quote === '"' || quote === "'" || quote === '`') && !value.slice(1).includes(quote)) openQuote = quote;
-    seen.set(name, [...(seen.get(name) ?? []), i + 1]);
+  text.split('\n').forEach((line, i) => {
+    const trimmed = line.replace(/^\uFEFF/, '').trim();
+    if (covered.has(i) || trimmed === '' || trimmed.startsWith('#')) return;
+    const word = /^(?:export\s+)?([\w.-]{1,64})/.exec(trimmed)?.[1];
+    ignored.push({ line: i + 1, begins: word });
   });
-  return { lineOf: new Map([...seen].map(([name, at]) => [name, at[at.length - 1] ?? 0])), duplicates: [...seen].filter(([, at]) => at.length > 1).map(([name, at]) => ({ name, lines: at })), ignored };
+  return {
+    lineOf: new Map([...seen].map(([name, at]) => [name, at[at.length - 1] ?? 0])),
+    duplicates: [...seen].filter(([, at]) => at.length > 1).map(([name, at]) => ({ name, lines: at })),
+    ignored,
+    cutAtHash,
+  };
 }

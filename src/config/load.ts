@@ -85,7 +85,7 @@ const KNOWN_PREFIXES = ['CORRAL_', 'GUNICORN_', 'SHEET_', 'SHEETS_'];
 /** Prefixes other tools use too: an unknown name there is warned about only when it is a near miss of ours. */
 const SHARED_PREFIXES = ['GOOGLE_', 'REDIS_'];
 
-const NO_LINT: EnvLint = { lineOf: new Map(), duplicates: [], ignored: [] };
+const NO_LINT: EnvLint = { lineOf: new Map(), duplicates: [], ignored: [], cutAtHash: [] };
 
 /** Where the symlink at `file` points, when there is one (read after ENOENT: its target is missing). */
 function danglingLinkTarget(file: string): string | undefined {
@@ -230,6 +230,10 @@ export function loadSettings(options: LoadOptions = {}): LoadedSettings {
   }
   for (const { line, begins } of lint.ignored) {
     warnings.push(`line ${line} of ${file ?? '.env'} is not NAME=value, so it is ignored${begins ? ` (it begins ${begins})` : ''}: write it as NAME=value, or comment it out with #`);
+  }
+  for (const { line, name } of lint.cutAtHash) {
+    // The value is never shown: it may be a secret (a token cut short is still refused as short).
+    warnings.push(`line ${line} of ${file ?? '.env'}: the value of ${name} ends at its "#" (dotenv reads an unquoted value only up to a #), so what follows the # is dropped: if the # is part of the value, quote the value (${name}="..."); if it begins a comment, put a space before it`);
   }
   for (const d of lint.duplicates) {
     const which = env[d.name] !== undefined ? 'and in the environment, whose value is used' : `the last one (line ${d.lines[d.lines.length - 1]}) is used`;

@@ -86,7 +86,7 @@ export function str(o: Common<string | undefined> & { pattern?: RegExp; patternT
       // the Players tab): the effective value, so that `corral config` shows it.
       if (raw === '' && o.emptyIsDefault && typeof o.default === 'string') return { ok: true, value: o.default };
       if (o.minLength !== undefined && raw.length < o.minLength) {
-        // dotenv ends an unquoted value at ` #`: a token with one arrives cut short.
+        // dotenv ends an unquoted value at its first `#`: a token with one arrives cut short.
         return { ok: false, allowed: `at least ${o.minLength} characters${o.secret ? ' (in .env, quote a value that contains #)' : ''}` };
       }
       if (o.pattern && !o.pattern.test(raw)) return { ok: false, allowed: o.patternText ?? `text matching ${o.pattern}` };

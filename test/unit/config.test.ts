@@ -350,6 +350,19 @@ test('an empty tab range or data dir is its default, and `corral config` shows t
   });
 });
 
+test('an unquoted value that dotenv cuts at a # written right after it is a warning naming the line, the name and the fix, never the value', () => {
+  withDir((dir) => {
+    const file = join(dir, '.env');
+    writeFileSync(file, 'CORRAL_ADMIN_TOKEN=abcdefghijklmnopqr#stuvwx\nSHEET_PLAYERS_RANGE=Players#1\nCORRAL_WORKERS=3 # three\n');
+    const { settings, warnings } = loadSettings({ env: {}, cwd: dir });
+    assert.equal(settings.SHEET_PLAYERS_RANGE, 'Players');
+    const cut = (line: number, name: string) =>
+      `line ${line} of ${file}: the value of ${name} ends at its "#" (dotenv reads an unquoted value only up to a #), so what follows the # is dropped: if the # is part of the value, quote the value (${name}="..."); if it begins a comment, put a space before it`;
+    assert.deepEqual(warnings, [cut(1, 'CORRAL_ADMIN_TOKEN'), cut(2, 'SHEET_PLAYERS_RANGE')]);
+    assert.ok(!warnings.join('\n').includes('stuvwx') && !warnings.join('\n').includes('abcdefghijklmnopqr'), 'the value is never shown');
+  });
+});
+
 test('a name set twice in .env is named with its lines; the last one is used (a quoted multi-line value is not counted)', () => {
   withDir((dir) => {
     const file = join(dir, '.env');

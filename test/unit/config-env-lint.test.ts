@@ -1,0 +1,51 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import dotenv from 'dotenv';
+import { lintEnvText } from '../../src/config/env-lint.js';
+
+/** Texts whose value boundaries are easy to get wrong; the lint must find the names dotenv does. */
+const TRICKY = [
+  'A=1\nB="two\nlines"\nC=3\n',
+  'SHEET_PLAYERS_RANGE="Players\nCORRAL_WORKERS 8\nCORRAL_TIMEOUT=abc\n',
+  'SHEET_PLAYERS_RANGE="Players \\"main\\"\nstill value"\nCORRAL_TIMEOUT=5\n',
+  "export A='x'\nB: y\n  C = z # note\nD=#x\nE=abc#def\n",
+  'A=`multi\n# not a comment\n`\nB=1\r\nC=2\rD=3\n',
+  '\uFEFFA=1\n\n\nB=\n#c\nC="unclosed\n',
+];
+
+test('the lint finds the names, and the lines, that dotenv parses: the same LINE pattern', () => {
+  for (const text of TRICKY) {
+    const lint = lintEnvText(text);
+    assert.deepEqual([...lint.lineOf.keys()].sort(), Object.keys(dotenv.parse(text)).sort(), JSON.stringify(text));
+  }
+});
+
+test('an unclosed quote is a literal value on its one line: the next line that is not NAME=value is named, and the line of the next setting is known', () => {
+  const lint = lintEnvText('SHEET_PLAYERS_RANGE="Players\nCORRAL_WORKERS 8\nCORRAL_TIMEOUT=abc\n');
+  assert.deepEqual(lint.ignored, [{ line: 2, begins: 'CORRAL_WORKERS' }]);
+  assert.equal(lint.lineOf.get('CORRAL_TIMEOUT'), 3);
+  assert.equal(dotenv.parse('SHEET_PLAYERS_RANGE="Players\n').SHEET_PLAYERS_RANGE, '"Players');
+});
+
+test('an escaped quote inside a quoted value spanning lines does not end it: its next line is part of the value, not ignored', () => {
+  const text = 'SHEET_PLAYERS_RANGE="Players \\"main\\"\nstill value"\nCORRAL_TIMEOUT=5\n';
+  const lint = lintEnvText(text);
+  assert.deepEqual(lint.ignored, []);
+  assert.deepEqual([lint.lineOf.get('SHEET_PLAYERS_RANGE'), lint.lineOf.get('CORRAL_TIMEOUT')], [1, 3]);
+  assert.match(dotenv.parse(text).SHEET_PLAYERS_RANGE ?? '', /\nstill value$/);
+});
+
+test('an unquoted value cut at a # written right after it is named; one with a space before the # (a comment) or quoted is not', () => {
+  const text = ['CORRAL_ADMIN_TOKEN=abcdefghijklmnopqr#stuvwx', 'SHEET_PLAYERS_RANGE=Players#1', 'CORRAL_WORKERS=4 # four', 'SHEET_ID="abc#def"', "B='x#y'", 'C=#starts', 'D= # empty, said so', 'E=plain'].join('\n');
+  assert.deepEqual(dotenv.parse(text), { CORRAL_ADMIN_TOKEN: 'abcdefghijklmnopqr', SHEET_PLAYERS_RANGE: 'Players', CORRAL_WORKERS: '4', SHEET_ID: 'abc#def', B: 'x#y', C: '', D: '', E: 'plain' });
+  assert.deepEqual(lintEnvText(text).cutAtHash, [
+    { line: 1, name: 'CORRAL_ADMIN_TOKEN' },
+    { line: 2, name: 'SHEET_PLAYERS_RANGE' },
+    { line: 6, name: 'C' },
+  ]);
+});
+
+test('duplicates are named with their lines, a multi-line value counted once', () => {
+  const lint = lintEnvText('A=1\nB="x\nA=2"\nA=3\n');
+  assert.deepEqual(lint.duplicates, [{ name: 'A', lines: [1, 4] }]);
+});
