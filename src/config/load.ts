@@ -145,13 +145,30 @@ function readEnvFile(env: NodeJS.ProcessEnv, cwd: string, readAtStart: string | 
 const aliasOf = new Map<string, SettingName>();
 for (const name of settingNames) for (const alias of (schema[name] as SettingSpec<unknown>).aliases ?? []) aliasOf.set(alias, name);
 
-function suggest(unknown: string): string | undefined {
+function nearest(unknown: string): { name: string; d: number } | undefined {
   let best: { name: string; d: number } | undefined;
   for (const name of [...settingNames, ...aliasOf.keys(), ...Object.keys(META_SETTINGS)]) {
     const d = editDistance(unknown, name);
     if (!best || d < best.d) best = { name, d };
   }
+  return best;
+}
+
+/** The setting an unknown name under one of our prefixes most likely meant. */
+function suggest(unknown: string): string | undefined {
+  const best = nearest(unknown);
   return best && best.d <= Math.max(2, Math.floor(unknown.length / 4)) ? best.name : undefined;
+}
+
+/**
+ * The setting a name under no prefix of ours meant, when it is a near miss: a prefix misspelt
+ * (CORAL_WORKERS, CORRALWORKERS, CORRAL-TIMEOUT, SHEETID). Closer than suggest() asks, as such a
+ * file may hold other programs' names too: one edit for a short name, two from 10 characters.
+ */
+function nearMiss(unknown: string): string | undefined {
+  if (unknown.length < 5) return undefined;
+  const best = nearest(unknown);
+  return best && best.d <= (unknown.length >= 10 ? 2 : 1) ? best.name : undefined;
 }
 
 /** Applies a setting's default (literal or computed). */
@@ -249,6 +266,15 @@ export function loadSettings(options: LoadOptions = {}): LoadedSettings {
     const guess = known(upper) ? upper : suggest(upper);
     const cased = key !== upper ? ' (setting names are upper case)' : '';
     warnings.push(`unknown setting ${key}${cased}${guess ? `: did you mean ${guess}?` : ' (ignored)'}`);
+  }
+  // A name under none of the prefixes (a misspelt prefix), from the file only: the environment
+  // holds every other program's variables, and is not where an operator types corral's settings.
+  for (const key of Object.keys(fileValues)) {
+    const upper = key.toUpperCase();
+    if (known(key) || [...KNOWN_PREFIXES, ...SHARED_PREFIXES].some((p) => upper.startsWith(p))) continue;
+    const guess = known(upper) ? upper : nearMiss(upper);
+    const line = lint.lineOf.get(key);
+    if (guess) warnings.push(`unknown setting ${key} (${file ?? '.env'}${line ? ` line ${line}` : ''}): did you mean ${guess}?`);
   }
   // GOOGLE_* and REDIS_* names belong to other tools too (GOOGLE_CLOUD_PROJECT, an app's
   // REDIS_HOST...): only a near miss of one of ours is worth a word, and it is:

@@ -321,6 +321,20 @@ test('bind addresses: port alone, :port, host:port and [v6]:port are taken; a ma
   );
 });
 
+test('a misspelt prefix in the env file (CORAL_, CORRALWORKERS, CORRAL-, SHEETID) gets a did-you-mean warning naming the line; unrelated names, and the environment\'s, do not', () => {
+  withDir((dir) => {
+    const file = join(dir, '.env');
+    writeFileSync(file, 'CORAL_WORKERS=3\nCORRAL-TIMEOUT=5\nCORRALWORKERS=2\nSHEETID=x\nNODE_ENV=production\nDATABASE_URL=postgres://db\nPORT=3000\nAPP_NAME=shop\n');
+    const { warnings } = loadSettings({ env: { CORAL_TIMEOUT: '9', SHEETSID: 'y' }, cwd: dir });
+    assert.deepEqual(warnings, [
+      `unknown setting CORAL_WORKERS (${file} line 1): did you mean CORRAL_WORKERS?`,
+      `unknown setting CORRAL-TIMEOUT (${file} line 2): did you mean CORRAL_TIMEOUT?`,
+      `unknown setting CORRALWORKERS (${file} line 3): did you mean CORRAL_WORKERS?`,
+      `unknown setting SHEETID (${file} line 4): did you mean SHEET_ID?`,
+    ]);
+  });
+});
+
 test('a near miss of a GOOGLE_* setting gets a did-you-mean warning; Google\'s own variables are left alone', () => {
   const { warnings } = loadSettings({ env: { CORRAL_ENV_FILE: 'none', GOOGLE_APPLICATION_CREDENTIAL: '/etc/corral/key.json', GOOGLE_CLOUD_PROJECT: 'p', GOOGLE_SERVICE_ACCOUNT_JSN: '{}' } });
   assert.deepEqual(warnings, [
