@@ -13,8 +13,9 @@ const SECTIONS: readonly [string, readonly string[]][] = [
   ['Bundled app and capacity limits', Object.keys(appSchema)],
 ];
 
-function defaultText(spec: SettingSpec<unknown>): string {
-  if (spec.defaultText) return spec.defaultText;
+/** The value of the commented `# NAME=` line: the default, or for a computed one a valid example. */
+function lineValue(spec: SettingSpec<unknown>): string {
+  if (spec.defaultText) return spec.example ?? '';
   const d = typeof spec.default === 'function' ? undefined : spec.default;
   return d === undefined ? '' : spec.format(d);
 }
@@ -34,8 +35,10 @@ export function renderEnvExample(): string {
       const spec = schema[name as keyof typeof schema] as SettingSpec<unknown>;
       out.push(`# ${spec.description}`);
       out.push(`# type: ${spec.type}${spec.secret ? ' (secret: redacted by corral config)' : ''}${spec.aliases?.length ? `; old name: ${spec.aliases.join(', ')}` : ''}`);
-      const d = defaultText(spec);
-      out.push(`# ${name}=${d}`, '');
+      // A computed default cannot be written as a value: it is said, and the line holds an example,
+      // so that uncommenting any line of this file gives a setting corral accepts.
+      if (spec.defaultText) out.push(`# default: ${spec.defaultText}; for example:`);
+      out.push(`# ${name}=${lineValue(spec)}`, '');
     }
   }
   out.push('# ---- Accepted from the old gunicorn deployment ----', '');

@@ -3,6 +3,16 @@
 import { availableParallelism } from 'node:os';
 import { addressList, bool, hostPort, int, oneOf, str } from './spec.js';
 
+const MAX_WORKERS = 512;
+
+/**
+ * CPU×4, the operators' default, within the range an explicit value is held to: on a 200-CPU host
+ * the default was 800 while CORRAL_WORKERS=800 was refused as outside 1..512.
+ */
+export function defaultWorkers(cpus: number): number {
+  return Math.min(cpus * 4, MAX_WORKERS);
+}
+
 export const daemonSchema = {
   CORRAL_BIND: hostPort({
     description: 'Address the workers serve HTTP on.',
@@ -11,10 +21,11 @@ export const daemonSchema = {
   }),
   CORRAL_WORKERS: int({
     description: 'Number of worker processes (more than the CPU count costs throughput on Node; see README).',
-    default: () => availableParallelism() * 4,
-    defaultText: 'CPU count x 4',
+    default: () => defaultWorkers(availableParallelism()),
+    defaultText: 'CPU count x 4, at most 512',
+    example: '8',
     min: 1,
-    max: 512,
+    max: MAX_WORKERS,
     aliases: ['GUNICORN_WORKERS'],
   }),
   CORRAL_WORKER_CONNECTIONS: int({

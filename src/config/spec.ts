@@ -18,6 +18,11 @@ export interface SettingSpec<T> {
   readonly secret?: boolean;
   /** Shown in `.env.example` instead of the computed default. */
   readonly defaultText?: string;
+  /**
+   * With defaultText: the value on `.env.example`'s commented line, so that uncommenting it gives a
+   * valid setting (`CORRAL_WORKERS=CPU count x 4` was refused).
+   */
+  readonly example?: string;
   readonly parse: (raw: string) => ParseResult<T>;
   readonly format: (value: T) => string;
 }
@@ -28,6 +33,7 @@ interface Common<T> {
   aliases?: readonly string[];
   secret?: boolean;
   defaultText?: string;
+  example?: string;
 }
 
 /**

@@ -6,6 +6,7 @@ import { test } from 'node:test';
 import { exampleNames, renderEnvExample } from '../../src/config/env-example.js';
 import { displayValue, loadSettings } from '../../src/config/load.js';
 import { schema, settingNames } from '../../src/config/schema.js';
+import { defaultWorkers } from '../../src/config/schema-daemon.js';
 import type { SettingSpec } from '../../src/config/spec.js';
 import { ConfigError, type CorralError } from '../../src/errors.js';
 import { generateServiceAccountKey } from '../../src/sheets/emulator/keys.js';
@@ -274,6 +275,21 @@ test('config/.env.example documents every setting and matches the schema exactly
   const committed = readFileSync(join(REPO_ROOT, 'config', '.env.example'), 'utf8');
   assert.equal(committed, renderEnvExample(), 'regenerate with: node bin/corral config --example > config/.env.example');
   assert.deepEqual(exampleNames(committed).sort(), [...settingNames].sort());
+});
+
+test('uncommenting any setting line of config/.env.example gives a value the schema accepts (a computed default is said, with an example)', () => {
+  const text = renderEnvExample();
+  const refused = [...text.matchAll(/^# ([A-Z][A-Z0-9_]+)=(.*)$/gm)]
+    .filter(([, name]) => settingNames.includes(name as never))
+    .filter(([, name, value]) => !(schema[name as keyof typeof schema] as SettingSpec<unknown>).parse(value ?? '').ok)
+    .map(([line]) => line);
+  assert.deepEqual(refused, []);
+  assert.match(text, /^# default: CPU count x 4, at most 512; for example:\n# CORRAL_WORKERS=8$/m);
+});
+
+test('the CPU x 4 default of CORRAL_WORKERS stays within its range (at most 512)', () => {
+  assert.deepEqual([defaultWorkers(1), defaultWorkers(2), defaultWorkers(128), defaultWorkers(200)], [4, 8, 512, 512]);
+  assert.equal(schema.CORRAL_WORKERS.parse(String(defaultWorkers(200))).ok, true);
 });
 
 test('the README settings table lists every setting', () => {
