@@ -81,6 +81,17 @@ export interface LoadOptions {
 /** Settings holding file paths, resolved against the working directory at load time. */
 const PATH_SETTINGS: readonly SettingName[] = ['CORRAL_PIDFILE', 'CORRAL_LOG_FILE', 'CORRAL_DATA_DIR', 'GOOGLE_APPLICATION_CREDENTIALS', 'REDIS_TLS_CA_FILE'];
 
+/**
+ * Why a path setting may not begin with `~`, or undefined. Nothing expands it in .env (neither
+ * dotenv, nor systemd's EnvironmentFile=, nor the shell, which never reads the file): it was
+ * taken literally, CORRAL_DATA_DIR=~/corral-data becoming ./~/corral-data under the working directory.
+ */
+function tildeProblem(path: string, home: string | undefined): string | undefined {
+  if (!path.startsWith('~')) return undefined;
+  const example = path.startsWith('~/') && home && isAbsolute(home) ? `: ${resolve(home, path.slice(2))}` : ' (e.g. /home/<user>/...)';
+  return `an absolute path, without ~: nothing expands ~ in the settings (not dotenv, not systemd), so it would be a directory named "~" under the working directory; write the absolute path${example}`;
+}
+
 const KNOWN_PREFIXES = ['CORRAL_', 'GUNICORN_', 'SHEET_', 'SHEETS_'];
 /** Prefixes other tools use too: an unknown name there is warned about only when it is a near miss of ours. */
 const SHARED_PREFIXES = ['GOOGLE_', 'REDIS_'];
@@ -231,6 +242,11 @@ export function loadSettings(options: LoadOptions = {}): LoadedSettings {
     }
     if (!parsed.ok) {
       problems.push({ name, value: spec.secret ? '<redacted>' : raw, allowed: parsed.allowed, source: where(source, name) });
+      continue;
+    }
+    const tilde = PATH_SETTINGS.includes(name) && typeof parsed.value === 'string' ? tildeProblem(parsed.value, env.HOME) : undefined;
+    if (tilde) {
+      problems.push({ name, value: raw, allowed: tilde, source: where(source, name) });
       continue;
     }
     out[name] = parsed.value;

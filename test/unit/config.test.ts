@@ -186,6 +186,21 @@ test('SHEETS_API_URL is parsed as a URL, as the client will: a port above 65535 
   }
 });
 
+test('a path setting beginning with ~ is refused (nothing expands it in .env), saying to write the absolute path', () => {
+  const err = (() => {
+    try {
+      loadSettings({ env: { CORRAL_ENV_FILE: 'none', HOME: '/home/ops', CORRAL_DATA_DIR: '~/corral-data', CORRAL_LOG_FILE: '~ops/corral.log', CORRAL_PIDFILE: 'run/~corral.pid' } });
+    } catch (e) {
+      return e;
+    }
+    return undefined;
+  })();
+  assert.ok(err instanceof ConfigError, 'refused');
+  assert.deepEqual(err.problems.map((p) => p.name), ['CORRAL_LOG_FILE', 'CORRAL_DATA_DIR']);
+  assert.match(err.message, /CORRAL_DATA_DIR="~\/corral-data" \(from environment\): an absolute path, without ~: nothing expands ~ .*write the absolute path: \/home\/ops\/corral-data/);
+  assert.match(err.message, /CORRAL_LOG_FILE="~ops\/corral\.log" .*write the absolute path \(e\.g\. \/home\/<user>\/\.\.\.\)/);
+});
+
 test('integers are decimal digits: 0x10, 1e2 and 4.0 are refused', () => {
   for (const v of ['0x10', '1e2', '4.0', '0b11', ' ']) {
     assert.throws(() => loadSettings({ env: { CORRAL_ENV_FILE: 'none', CORRAL_WORKERS: v } }), /CORRAL_WORKERS=.*an integer from 1 to 512/, v);
