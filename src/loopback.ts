@@ -19,12 +19,13 @@ export function isLoopbackAddress(address: string): boolean {
 }
 
 /**
- * Is a bind host reachable only from this host? A loopback IP literal, or exactly `localhost`:
- * the one name resolvers answer locally without asking DNS (RFC 6761 section 6.3). Any other
- * name is treated as remote, whatever it looks like.
+ * Is a bind host reachable only from this host? A loopback IP literal, or `localhost` in any case
+ * (host names are case-insensitive, RFC 4343: LOCALHOST was refused as "reachable from other
+ * hosts"): the one name resolvers answer locally without asking DNS (RFC 6761 section 6.3). Any
+ * other name is treated as remote, whatever it looks like.
  */
 export function isLoopbackHost(host: string): boolean {
-  return host === 'localhost' || isLoopbackAddress(host);
+  return host.toLowerCase() === 'localhost' || isLoopbackAddress(host);
 }
 
 /** The addresses a host name was checked against: a client connects to these and no others. */

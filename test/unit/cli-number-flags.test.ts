@@ -69,6 +69,17 @@ test('`corral emulator` refuses numbers in exponent, hex or trailing-garbage for
   }
 });
 
+test('`corral systemd-unit` refuses a padded number for a setting it overrides, as every numeric option is refused (the setting\'s parser trims .env values)', () => {
+  for (const [flag, text, accepted] of [
+    ['--workers', ' 5', 'an integer from 1 to 512'],
+    ['--timeout', '30 ', 'an integer from 1 to 3600'],
+  ] as const) {
+    const r = corralRun('systemd-unit', flag, text);
+    assert.equal(r.status, 64, `${flag} ${JSON.stringify(text)}: ${r.stdout}${r.stderr}`);
+    assert.ok(r.stderr.includes(`must be ${accepted}`) && r.stderr.includes(`got ${JSON.stringify(text)}`), r.stderr);
+  }
+});
+
 test('`corral recommend --ram-budget` refuses 1e1 and 0x10 as a percentage', () => {
   for (const text of ['1e1', '0x10', '50%']) {
     const r = corralRun('recommend', '--ram-budget', text);

@@ -38,7 +38,7 @@ describe('adminBindProblem', () => {
     assert.ok(adminBindProblem({ CORRAL_ADMIN_BIND: at('0.0.0.0:0'), CORRAL_ADMIN_TOKEN: undefined }));
   });
   it('accepts loopback without a token and any bind with a token', () => {
-    for (const bind of ['127.0.0.1:9090', '[::1]:9090', 'localhost:9090', '127.8.9.10:9090', '[::ffff:127.0.0.1]:9090']) {
+    for (const bind of ['127.0.0.1:9090', '[::1]:9090', 'localhost:9090', 'LOCALHOST:9090', '127.8.9.10:9090', '[::ffff:127.0.0.1]:9090']) {
       assert.equal(adminBindProblem({ CORRAL_ADMIN_BIND: at(bind), CORRAL_ADMIN_TOKEN: undefined }), undefined, bind);
     }
     assert.equal(adminBindProblem({ CORRAL_ADMIN_BIND: at('0.0.0.0:9090'), CORRAL_ADMIN_TOKEN: TOKEN }), undefined);

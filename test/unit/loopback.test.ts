@@ -18,8 +18,8 @@ describe('loopback', () => {
     }
   });
 
-  it('takes exactly "localhost" as a host, never as an address', () => {
-    assert.equal(isLoopbackHost('localhost'), true);
+  it('takes "localhost", in any case (host names are case-insensitive), as a host, never as an address', () => {
+    for (const h of ['localhost', 'LOCALHOST', 'LocalHost']) assert.equal(isLoopbackHost(h), true, h);
     assert.equal(isLoopbackAddress('localhost'), false);
   });
 });

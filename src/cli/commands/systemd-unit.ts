@@ -22,7 +22,10 @@ function packageRoot(): string {
 /** An override of an integer setting, judged by that setting's own range in the schema. */
 function settingFlag(flag: string, raw: string | undefined, setting: 'CORRAL_WORKERS' | 'CORRAL_WORKER_CONNECTIONS' | 'CORRAL_GRACEFUL_TIMEOUT' | 'CORRAL_TIMEOUT'): number | undefined {
   if (raw === undefined) return undefined;
-  const parsed = schema[setting].parse(raw);
+  // The setting's parser trims (a value in .env may be padded), but an option is read as every
+  // numeric option is (number-flag.ts), where " 5" is refused: padded, it is judged as the empty
+  // text, which each of these integer settings refuses, so the message says what is accepted.
+  const parsed = schema[setting].parse(raw === raw.trim() ? raw : '');
   if (!parsed.ok) throw new CorralError('CORRAL_ERR_USAGE', `--${flag} (${setting}) must be ${parsed.allowed}, got ${JSON.stringify(raw)}`);
   return parsed.value;
 }
