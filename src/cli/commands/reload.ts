@@ -10,7 +10,9 @@ export const reloadCommand: Command = {
 
 Sends SIGHUP to the master named in CORRAL_PIDFILE. The master re-reads .env, starts a new
 generation of workers and retires each old worker only once its replacement is ready. If the new
-generation cannot boot, the old one keeps serving and the log (event reload.failed) says why.
+generation cannot boot, the old one keeps serving and the log (event reload.failed) says why; so
+it does when the settings file it read at start is gone (this command cannot tell which file that
+was: restore it, or create an empty one to reload with the defaults).
 Asked during a reload, the master queues one more (event reload.queued) for when it ends.
 What the reload cannot apply is logged: settings only a restart applies, CORRAL_BIND moved to an
 address overlapping the running one on the same port among them (config.restart_needed), and
