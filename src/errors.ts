@@ -34,6 +34,7 @@ export const ERROR_CODES = {
   CORRAL_ERR_SHEETS_TIMEOUT: 'A Sheets call did not answer within SHEETS_TIMEOUT.',
   CORRAL_ERR_SHEETS_UPSTREAM: 'Google answered with an unexpected status or body, or with a body over 64 MiB (not retried: read a smaller range).',
   CORRAL_ERR_SHEETS_READ_ONLY: 'A write was refused locally: the Sheets backend is read-only (API key or read-only scope).',
+  CORRAL_ERR_SESSION_SECRET_WEAK: "The session secret file (CORRAL_DATA_DIR/session-secret) is empty or holds fewer than 32 characters (CORRAL_SESSION_SECRET's rule): the worker does not boot, so a reload rolls back and a start exits 3. Delete the file to have a new one made, or write at least 32 random characters in it.",
   CORRAL_ERR_KEEPER_UNAVAILABLE: 'A worker could not reach the keeper process.',
   CORRAL_ERR_KEEPER_SOCKET_DIR: "CORRAL_DATA_DIR's path is too long for a unix socket, so the keeper's socket is in the temp dir's corral-<uid> directory, and that directory is another user's, a symlink or open to others: the keeper does not start, workers do not connect (another user could stand in for the keeper). Remove it, or shorten CORRAL_DATA_DIR.",
   CORRAL_ERR_JOURNAL: 'The write journal could not be written or replayed.',

@@ -38,7 +38,10 @@ export async function loadApp(app: string | undefined, ctx: AppContext): Promise
     if (typeof factory === 'function') listener = await (factory as (c: AppContext) => unknown)(ctx);
     else listener = mod.default;
   } catch (err) {
-    throw new CorralError('CORRAL_ERR_APP_LOAD', `createApp() of ${app ?? '(bundled app)'} threw: ${(err as Error).message}`, { cause: err });
+    // An app that says why with a code of its own (the bundled app's session secret file refused)
+    // keeps it: worker.boot_failed then carries the code its README entry is found by.
+    const code = err instanceof CorralError ? err.code : 'CORRAL_ERR_APP_LOAD';
+    throw new CorralError(code, `createApp() of ${app ?? '(bundled app)'} threw: ${(err as Error).message}`, { cause: err });
   }
   if (!isListener(listener)) {
     throw new CorralError(

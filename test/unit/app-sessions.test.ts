@@ -1,12 +1,16 @@
 import assert from 'node:assert/strict';
 import { createHmac } from 'node:crypto';
-import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { PRIVATE_COLUMNS } from '../../src/app/players.js';
 import { loadSessionSecret, SECRET_FILE } from '../../src/app/secret.js';
 import { createSessions } from '../../src/app/session.js';
+import { loadSettings } from '../../src/config/load.js';
+import type { AppContext } from '../../src/contract.js';
+import { createLogger } from '../../src/log/logger.js';
+import { loadApp } from '../../src/worker/app-loader.js';
 import { createFakeSheets, SAMPLE_EVENTS, SAMPLE_PLAYERS } from '../fixtures/fake-sheets.js';
 import { postJson, startApp, type AppHarness } from '../fixtures/app-harness.js';
 
@@ -81,6 +85,55 @@ describe('session secret file', () => {
 
   it('prefers the configured secret', async () => {
     assert.equal((await loadSessionSecret('x'.repeat(32), dir)).toString(), 'x'.repeat(32));
+  });
+
+  it('refuses a file shorter than CORRAL_SESSION_SECRET may be (empty included), naming the file and the fix', async () => {
+    // The audit's repro: `printf 'x\n' > data/session-secret` made `x` the HMAC key.
+    for (const [text, length] of [['x\n', 1], ['', 0], ['  \n', 0], [`${'s'.repeat(31)}\n`, 31]] as const) {
+      const weak = await mkdtemp(join(tmpdir(), 'corral-secret-weak-'));
+      try {
+        const file = join(weak, SECRET_FILE);
+        await writeFile(file, text, { mode: 0o600 });
+        await assert.rejects(loadSessionSecret(undefined, weak), (err: Error & { code?: string }) => {
+          assert.equal(err.code, 'CORRAL_ERR_SESSION_SECRET_WEAK');
+          assert.ok(err.message.includes(file), err.message);
+          assert.match(err.message, new RegExp(`holds ${length} character\\(s\\); a session secret needs at least 32`));
+          assert.match(err.message, /Delete the file to have a new one made.*or write at least 32/);
+          return true;
+        });
+        // Refused, not replaced: the operator's file is left for them to fix.
+        assert.equal(await readFile(file, 'utf8'), text);
+      } finally {
+        await rm(weak, { recursive: true, force: true });
+      }
+    }
+  });
+
+  it('a worker loading the bundled app with such a file fails its boot with that code (not CORRAL_ERR_APP_LOAD)', async () => {
+    const weak = await mkdtemp(join(tmpdir(), 'corral-secret-boot-'));
+    try {
+      await writeFile(join(weak, SECRET_FILE), 'x\n', { mode: 0o600 });
+      const { settings } = loadSettings({ env: { CORRAL_ENV_FILE: 'none', CORRAL_DATA_DIR: weak, CORRAL_LOG_LEVEL: 'silent' } });
+      const logger = createLogger(settings, { role: 'worker', worker: 1, generation: 1 }).logger;
+      const ctx: AppContext = { settings, logger, sheets: undefined, hostCounters: undefined, workerId: 1, generation: 1, onClose: () => {} };
+      await assert.rejects(loadApp(undefined, ctx), (err: Error & { code?: string }) => {
+        assert.equal(err.code, 'CORRAL_ERR_SESSION_SECRET_WEAK');
+        assert.match(err.message, /session-secret holds 1 character/);
+        return true;
+      });
+    } finally {
+      await rm(weak, { recursive: true, force: true });
+    }
+  });
+
+  it('accepts a file of 32 characters, as CORRAL_SESSION_SECRET', async () => {
+    const ok = await mkdtemp(join(tmpdir(), 'corral-secret-32-'));
+    try {
+      await writeFile(join(ok, SECRET_FILE), `${'k'.repeat(32)}\n`, { mode: 0o600 });
+      assert.equal((await loadSessionSecret(undefined, ok)).toString(), 'k'.repeat(32));
+    } finally {
+      await rm(ok, { recursive: true, force: true });
+    }
   });
 });
 
