@@ -12,6 +12,14 @@ export interface AppContext {
   readonly workerId: number;
   readonly generation: number;
   /**
+   * Set when this worker joins a generation that already serves (a crash's replacement, a
+   * recycle, a worker added by TTIN): when the generation's first worker became ready, epoch ms.
+   * Undefined in a worker of the generation's first boot. Something all workers of a generation
+   * must share and the app makes on first use (the bundled app's session secret file) is made by
+   * the first boot only: a worker joining later must find it as it was then, or refuse to boot.
+   */
+  readonly generationReadyAt?: number;
+  /**
    * Counters shared by every worker of the host, in a table in memory shared with the master, and
    * in the master for what that table has no room for (the bundled app's per-IP rate limit and its
    * failed-login limit per name use them). Undefined when the app does not run in a corral worker.

@@ -37,7 +37,7 @@ function hasBody(req: IncomingMessage): boolean {
 
 export async function createApp(ctx: AppContext): Promise<RequestListener> {
   const { settings, logger } = ctx;
-  const secret = await loadSessionSecret(settings.CORRAL_SESSION_SECRET, settings.CORRAL_DATA_DIR ?? 'data');
+  const secret = await loadSessionSecret(settings.CORRAL_SESSION_SECRET, settings.CORRAL_DATA_DIR ?? 'data', ctx.generationReadyAt);
   const sessions = createSessions(secret, settings.CORRAL_SESSION_TTL);
   const deps = createDeps(ctx, sessions);
   const clientIp = createClientIpResolver(settings.CORRAL_TRUSTED_PROXIES);

@@ -13,12 +13,21 @@ export interface ChildIdentity {
    * TTIN/TTOU changes it. A worker's connection cap depends on it from its first connection.
    */
   readonly workers?: number;
+  /**
+   * When the first worker of this generation became ready (epoch ms), for a worker forked after
+   * that: one that joins a generation already serving (a crash's replacement, a recycle, a worker
+   * added by TTIN). Absent for a worker of the generation's first boot, and for the keeper. What a
+   * generation's workers must share and the app makes on first use (the session secret) is made
+   * by the first boot only; a worker joining later finds it as it was, or refuses to boot.
+   */
+  readonly generationReadyAt?: number;
 }
 
 const ROLE = 'CORRAL_INTERNAL_ROLE';
 const WORKER_ID = 'CORRAL_INTERNAL_WORKER_ID';
 const GENERATION = 'CORRAL_INTERNAL_GENERATION';
 const WORKERS = 'CORRAL_INTERNAL_WORKERS';
+const GENERATION_READY_AT = 'CORRAL_INTERNAL_GENERATION_READY_AT';
 
 /** Env entries the master adds when forking a child. */
 export function identityEnv(identity: ChildIdentity): Record<string, string> {
@@ -27,6 +36,7 @@ export function identityEnv(identity: ChildIdentity): Record<string, string> {
     [WORKER_ID]: String(identity.workerId),
     [GENERATION]: String(identity.generation),
     ...(identity.workers === undefined ? {} : { [WORKERS]: String(identity.workers) }),
+    ...(identity.generationReadyAt === undefined ? {} : { [GENERATION_READY_AT]: String(identity.generationReadyAt) }),
   };
 }
 
@@ -35,7 +45,14 @@ export function readIdentity(env: NodeJS.ProcessEnv = process.env): ChildIdentit
   const role = env[ROLE];
   if (role !== 'worker' && role !== 'keeper') return undefined;
   const workers = Number(env[WORKERS]);
-  return { role, workerId: Number(env[WORKER_ID] ?? 0), generation: Number(env[GENERATION] ?? 0), ...(Number.isSafeInteger(workers) && workers > 0 ? { workers } : {}) };
+  const readyAt = env[GENERATION_READY_AT] === undefined ? NaN : Number(env[GENERATION_READY_AT]);
+  return {
+    role,
+    workerId: Number(env[WORKER_ID] ?? 0),
+    generation: Number(env[GENERATION] ?? 0),
+    ...(Number.isSafeInteger(workers) && workers > 0 ? { workers } : {}),
+    ...(Number.isFinite(readyAt) && readyAt > 0 ? { generationReadyAt: readyAt } : {}),
+  };
 }
 
 const COUNTER_TABLE_FD = 'CORRAL_INTERNAL_COUNTER_TABLE_FD';

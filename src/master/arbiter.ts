@@ -542,7 +542,16 @@ export class Arbiter {
   private spawn(role: 'worker' | 'keeper'): void {
     const id = role === 'keeper' ? 0 : this.nextId++;
     const slot = role === 'keeper' ? 0 : this.freeSlot();
-    const identity: ChildIdentity = { role, workerId: id, generation: this.gens.current, ...(role === 'worker' ? { workers: this.expected } : {}) };
+    // A worker forked once its generation has a ready worker joins it: it is told when, and the
+    // app then only reads what that generation's first boot made (app/secret.ts).
+    const readyAt = role === 'worker' ? this.gens.readyAt : undefined;
+    const identity: ChildIdentity = {
+      role,
+      workerId: id,
+      generation: this.gens.current,
+      ...(role === 'worker' ? { workers: this.expected } : {}),
+      ...(readyAt === undefined ? {} : { generationReadyAt: readyAt }),
+    };
     const now = this.now();
     let record: ChildRecord | undefined;
     const spawned = this.o.spawner.spawn(identity, this.loaded.childEnv, {
@@ -586,7 +595,11 @@ export class Arbiter {
       case 'ready':
         if (effect.port !== undefined) this.port = effect.port;
         if (c.role === 'keeper') this.keeperCrashes.ready();
-        else this.crashes.workerReady();
+        else {
+          this.crashes.workerReady();
+          // The wall clock, not this.now(): the worker compares it with a file's mtime.
+          if (c.generation === this.gens.current) this.gens.workerReady(Date.now());
+        }
         this.log.info({ event: `${c.role}.ready`, worker_id: c.id, worker_pid: c.handle.pid, generation: c.generation, port: effect.port ?? null, boot_ms: now - c.startedAt }, `${c.role} ${c.id} ready`);
         break;
       case 'crashed':

@@ -15,6 +15,8 @@ export interface ReloadState {
    */
   readonly previousWorkers: number;
   readonly startedAt: number;
+  /** When the previous generation's first worker became ready: a rollback gives it back. */
+  readonly previousReadyAt: number | undefined;
 }
 
 export class Generations {
@@ -26,6 +28,8 @@ export class Generations {
   private pending = false;
   /** What became of the latest reload intent; undefined until the tick handles it. */
   private latest: ReloadOutcome | undefined;
+  /** When the serving generation's first worker became ready (wall clock, epoch ms); undefined before. */
+  private firstReadyAt: number | undefined;
 
   /** The generation the master steers towards: the reload's new one while it runs. */
   get current(): number {
@@ -38,6 +42,20 @@ export class Generations {
 
   get outcome(): ReloadOutcome | undefined {
     return this.latest;
+  }
+
+  /**
+   * When the first worker of the generation steered to became ready (epoch ms), or undefined while
+   * none has: workers forked after it join a generation whose shared choices (the session secret)
+   * are made, and are told so (ChildIdentity.generationReadyAt).
+   */
+  get readyAt(): number | undefined {
+    return this.firstReadyAt;
+  }
+
+  /** A worker of the current generation is ready: the first one sets readyAt. */
+  workerReady(wallNow: number): void {
+    this.firstReadyAt ??= wallNow;
   }
 
   /** A reload was asked for. Until the tick handles it there is no outcome: an earlier one's would pass for its. */
@@ -61,8 +79,9 @@ export class Generations {
 
   /** Starts a reload from the settings `previous` and `previousWorkers` workers; returns the new generation. */
   start(previous: LoadedSettings, previousWorkers: number, now: number, restartNeeded: readonly RestartNeeded[], next: LoadedSettings): number {
-    this.inProgress = { previous, previousGeneration: this.serving, previousWorkers, startedAt: now };
+    this.inProgress = { previous, previousGeneration: this.serving, previousWorkers, startedAt: now, previousReadyAt: this.firstReadyAt };
     this.serving = ++this.last;
+    this.firstReadyAt = undefined;
     this.latest = { outcome: 'started', generation: this.serving, restartNeeded, envOverrides: next.envOverrides };
     return this.serving;
   }
@@ -77,6 +96,7 @@ export class Generations {
     const r = this.inProgress;
     if (!r) return undefined;
     this.serving = r.previousGeneration;
+    this.firstReadyAt = r.previousReadyAt;
     this.inProgress = undefined;
     return r;
   }

@@ -222,6 +222,7 @@ export async function runWorker(): Promise<void> {
     hostCounters,
     workerId: identity.workerId,
     generation: identity.generation,
+    ...(identity.generationReadyAt === undefined ? {} : { generationReadyAt: identity.generationReadyAt }),
     onClose: (fn) => void closers.push(fn),
   };
 

@@ -2,7 +2,7 @@
 // every worker, and a roster that never leaks codes.
 
 import assert from 'node:assert/strict';
-import { readFileSync, rmSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { SECRET_FILE } from '../../src/app/secret.js';
@@ -79,5 +79,60 @@ describe('bundled app: sessions and roster on the real master', () => {
       seen.add(h.json<{ worker: number }>().worker);
       return seen.size === 3;
     }, 10_000, 'health from all 3 workers');
+  });
+});
+
+describe('bundled app: one session secret for every worker of a running corral', () => {
+  const TOKEN = 'admin-token-for-the-secret-test-0123456789';
+  const auth = { authorization: `Bearer ${TOKEN}` };
+  let c: CorralProcess;
+  let dir: string;
+  const codes = sampleCodes();
+  const tokenOf = async (name: string): Promise<string> => {
+    const r = await http(`${c.url}/api/login`, { method: 'POST', headers: { 'content-type': 'application/json', connection: 'close' }, body: JSON.stringify({ name, code: codes.get(name) ?? '' }) });
+    assert.equal(r.status, 200, r.text);
+    return r.json<{ token: string }>().token;
+  };
+  /** /api/me's status for `token` on `n` new connections, which round-robin spreads over the workers. */
+  const meStatuses = async (token: string, n: number): Promise<number[]> => {
+    const out: number[] = [];
+    for (let i = 0; i < n; i++) out.push((await http(`${c.url}/api/me`, { headers: { authorization: `Bearer ${token}`, connection: 'close' } })).status);
+    return out;
+  };
+
+  before(async () => {
+    dir = prepareWorkDir();
+    c = await startCorral({ cwd: dir, workers: 2, app: undefined, env: { CORRAL_ACCEPT: 'round-robin', CORRAL_RATE_LIMIT: '0', CORRAL_ADMIN_TOKEN: TOKEN } });
+  });
+  after(async () => {
+    await c?.stop();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('a worker added after the secret file was deleted does not make its own (it refuses to boot, saying to reload); the reload makes the new one for all', async () => {
+    const file = join(c.dataDir, SECRET_FILE);
+    const before = await tokenOf('Alice Martin');
+    // The audit's repro: deleted to rotate, no reload yet, and a worker added meanwhile.
+    rmSync(file);
+    const add = await http(`${c.adminUrl}/api/admin/workers`, { method: 'POST', headers: { ...auth, 'content-type': 'application/json' }, body: '{"delta":1}' });
+    assert.equal(add.status, 202, add.text);
+    const failed = await c.waitForLog((l) => l.event === 'worker.boot_failed', 20_000, 'worker.boot_failed');
+    const bootError = failed.boot_error as { code?: string; message?: string };
+    assert.equal(bootError.code, 'CORRAL_ERR_SESSION_SECRET_CHANGED');
+    assert.match(String(bootError.message), /session-secret is gone.*reload corral/);
+    assert.ok(!existsSync(file), 'no worker made a secret of its own');
+    // Every token issued now passes on every serving worker, as the one issued before does.
+    const tokens = [before, ...(await Promise.all(['Bruno Leroy', 'Alice Martin', 'Bruno Leroy'].map(tokenOf)))];
+    for (const t of tokens) assert.deepEqual(await meStatuses(t, 6), [200, 200, 200, 200, 200, 200]);
+
+    // The reload the operator meant: its workers make the new secret, and all of them use it.
+    const reload = await http(`${c.adminUrl}/api/admin/reload`, { method: 'POST', headers: auth });
+    assert.equal(reload.status, 202, reload.text);
+    const generation = reload.json<{ generation: number }>().generation;
+    await c.waitForLog((l) => l.event === 'reload.done' && l.generation === generation, 30_000, 'reload.done');
+    assert.equal(readFileSync(file, 'utf8').trim().length, 64, 'a new secret was made');
+    const after = await tokenOf('Bruno Leroy');
+    assert.deepEqual(await meStatuses(after, 6), [200, 200, 200, 200, 200, 200]);
+    assert.deepEqual(await meStatuses(before, 4), [401, 401, 401, 401], 'the old sessions ended (rotation)');
   });
 });

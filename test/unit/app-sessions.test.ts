@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { createHmac } from 'node:crypto';
-import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { chmod, mkdtemp, readFile, rm, stat, utimes, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -124,6 +124,58 @@ describe('session secret file', () => {
     } finally {
       await rm(weak, { recursive: true, force: true });
     }
+  });
+
+  describe('in a worker joining a generation that serves (a replacement, a recycle, TTIN)', () => {
+    let joinDir: string;
+    before(async () => {
+      joinDir = await mkdtemp(join(tmpdir(), 'corral-secret-join-'));
+    });
+    after(() => rm(joinDir, { recursive: true, force: true }));
+
+    it('reads the file the generation started with', async () => {
+      const first = await loadSessionSecret(undefined, joinDir);
+      const readyAt = Date.now() + 5;
+      assert.deepEqual(await loadSessionSecret(undefined, joinDir, readyAt), first);
+      // A chmod (the README's `chmod -R go=`) is not a new secret.
+      await chmod(join(joinDir, SECRET_FILE), 0o600);
+      assert.deepEqual(await loadSessionSecret(undefined, joinDir, readyAt), first);
+    });
+
+    it('does not make a new secret when the file is gone (deleted to rotate, no reload yet): it refuses to boot, saying to reload', async () => {
+      // The audit's repro: the others kept the old secret, the added worker made a new one, and a
+      // token passed or failed by which worker a request reached.
+      const file = join(joinDir, SECRET_FILE);
+      await rm(file);
+      await assert.rejects(loadSessionSecret(undefined, joinDir, Date.now()), (err: Error & { code?: string }) => {
+        assert.equal(err.code, 'CORRAL_ERR_SESSION_SECRET_CHANGED');
+        assert.ok(err.message.includes(`${file} is gone`), err.message);
+        assert.match(err.message, /reload corral .* to rotate the session secret/);
+        return true;
+      });
+      await assert.rejects(stat(file), { code: 'ENOENT' }, 'no file made');
+      // The next generation's first boot makes it.
+      assert.equal((await loadSessionSecret(undefined, joinDir)).length, 64);
+    });
+
+    it('refuses a file written after the generation was ready (rewritten by hand, or made by a reload rolled back)', async () => {
+      const file = join(joinDir, SECRET_FILE);
+      const readyAt = Date.now();
+      await writeFile(file, `${'n'.repeat(40)}\n`, { mode: 0o600 });
+      await utimes(file, new Date(readyAt + 2000), new Date(readyAt + 2000));
+      await assert.rejects(loadSessionSecret(undefined, joinDir, readyAt), (err: Error & { code?: string }) => {
+        assert.equal(err.code, 'CORRAL_ERR_SESSION_SECRET_CHANGED');
+        assert.match(err.message, /was written at .*, after its generation's first worker was ready/);
+        return true;
+      });
+      // Written before: the generation's own.
+      await utimes(file, new Date(readyAt - 2000), new Date(readyAt - 2000));
+      assert.equal((await loadSessionSecret(undefined, joinDir, readyAt)).toString(), 'n'.repeat(40));
+    });
+
+    it('uses CORRAL_SESSION_SECRET, which is the generation\'s settings, whatever the file', async () => {
+      assert.equal((await loadSessionSecret('c'.repeat(32), join(joinDir, 'nowhere'), Date.now())).toString(), 'c'.repeat(32));
+    });
   });
 
   it('accepts a file of 32 characters, as CORRAL_SESSION_SECRET', async () => {

@@ -812,6 +812,67 @@ test('a reload rolled back keeps its ready new workers serving until the old gen
   }
 });
 
+test('a worker forked once its generation has a ready worker is told when that was (it joins a serving generation); a first boot is not, and a rollback gives the old generation its time back', async () => {
+  // What lets the app make a generation-wide choice (the session secret file) in the first boot
+  // only: a lone replacement that made its own signed tokens the other workers refused.
+  const t = await setup({ CORRAL_BOOT_ATTEMPTS: '2', CORRAL_GRACEFUL_TIMEOUT: '30' });
+  try {
+    const before = Date.now();
+    t.bootAll();
+    const after = Date.now();
+    const [w1, w2] = t.children;
+    assert.equal(w1!.identity.generationReadyAt, undefined, 'first boot');
+    assert.equal(w2!.identity.generationReadyAt, undefined, 'first boot');
+    // A recycle's replacement, and a worker added by TTIN, join generation 1.
+    w1!.say({ type: 'retire', reason: 'max-requests' });
+    t.arbiter.tick();
+    const recycled = t.children[2]!;
+    const readyAt = recycled.identity.generationReadyAt;
+    assert.ok(readyAt !== undefined && readyAt >= before && readyAt <= after, `generation 1 ready at ${readyAt}, in [${before}, ${after}]`);
+    ready(recycled);
+    t.arbiter.tick();
+    w1!.exit(0);
+    t.arbiter.record('ttin');
+    t.arbiter.tick();
+    const added = t.children[3]!;
+    assert.equal(added.identity.generationReadyAt, readyAt, 'TTIN');
+    ready(added);
+    t.arbiter.tick();
+    t.arbiter.record('ttou');
+    t.arbiter.tick();
+    for (const c of t.children.filter((c) => !c.exited && c.sent.some((m) => m.type === 'drain'))) c.exit(0);
+    t.arbiter.tick();
+
+    // A reload's workers are its first boot: they may make what the generation shares.
+    t.advance(1000);
+    t.arbiter.record('reload');
+    t.arbiter.tick();
+    const [n1, n2] = t.children.filter((c) => c.identity.generation === 2);
+    assert.equal(n1!.identity.generationReadyAt, undefined);
+    assert.equal(n2!.identity.generationReadyAt, undefined);
+    ready(n1!);
+    t.arbiter.tick();
+    for (const c of t.children.filter((c) => c.identity.generation === 1 && !c.exited && c.sent.some((m) => m.type === 'drain'))) c.exit(0);
+    t.arbiter.tick();
+    // n2 cannot boot, nor its replacements, which join generation 2: the reload is rolled back.
+    n2!.exit(4);
+    const failed = t.runUntilLogged('reload.failed', () => {
+      for (const c of t.children) if (c.identity.generation === 2 && c !== n1 && !c.exited) c.exit(4);
+    });
+    assert.ok(failed, 'reload rolled back');
+    const joined2 = t.children.filter((c) => c.identity.generation === 2 && c !== n1 && c !== n2);
+    assert.ok(joined2.length > 0, 'generation 2 retried its worker');
+    for (const c of joined2) assert.ok((c.identity.generationReadyAt ?? 0) >= readyAt, 'joins generation 2, ready since n1');
+    // Generation 1 serves again: a worker forked for it joins it as of its own ready time.
+    t.run(250);
+    const back = t.children.filter((c) => c.identity.generation === 1 && c !== w1 && c !== w2 && c !== recycled && c !== added);
+    assert.ok(back.length > 0, 'an old-generation replacement was forked');
+    for (const c of back) assert.equal(c.identity.generationReadyAt, readyAt);
+  } finally {
+    t.log.close();
+  }
+});
+
 for (const attempts of [3, 2]) {
 test(`a reload whose new keeper cannot boot is rolled back: the keeper starts again with the old settings (CORRAL_BOOT_ATTEMPTS=${attempts})`, async () => {
   const t = await setup({ CORRAL_BOOT_ATTEMPTS: String(attempts) }, true);

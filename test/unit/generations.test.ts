@@ -10,20 +10,37 @@ const loaded = loadSettings({ env: { CORRAL_ENV_FILE: 'none', CORRAL_WORKERS: '2
 test('a reload starts the next generation and remembers the one it started from', () => {
   const g = new Generations();
   assert.equal(g.current, 1);
+  g.workerReady(1_700_000_000_000);
   // 4 workers: CORRAL_WORKERS=2 moved by two TTINs, which the settings do not hold.
   assert.equal(g.start(loaded, 4, 5000, [], loaded), 2);
-  assert.deepEqual(g.reload, { previous: loaded, previousGeneration: 1, previousWorkers: 4, startedAt: 5000 });
+  assert.deepEqual(g.reload, { previous: loaded, previousGeneration: 1, previousWorkers: 4, startedAt: 5000, previousReadyAt: 1_700_000_000_000 });
   assert.deepEqual(g.outcome, { outcome: 'started', generation: 2, restartNeeded: [], envOverrides: [] });
   g.end();
   assert.equal(g.reload, undefined);
   assert.equal(g.current, 2);
 });
 
+test('a generation is ready from its first ready worker; a reload starts the next one not ready', () => {
+  const g = new Generations();
+  assert.equal(g.readyAt, undefined);
+  g.workerReady(1000);
+  g.workerReady(2000);
+  assert.equal(g.readyAt, 1000, 'the first worker ready');
+  g.start(loaded, 2, 0, [], loaded);
+  assert.equal(g.readyAt, undefined, 'the new generation boots');
+  g.workerReady(3000);
+  g.end();
+  assert.equal(g.readyAt, 3000);
+});
+
 test('after a rollback the old generation serves, and its number is not given out again', () => {
   const g = new Generations();
+  g.workerReady(1000);
   g.start(loaded, 2, 0, [], loaded);
+  g.workerReady(2000);
   assert.equal(g.rollBack()?.previousGeneration, 1);
   assert.equal(g.current, 1);
+  assert.equal(g.readyAt, 1000, 'ready since its own first worker, not the rolled-back one');
   assert.equal(g.reload, undefined);
   assert.equal(g.rollBack(), undefined);
   assert.equal(g.start(loaded, 2, 0, [], loaded), 3);
