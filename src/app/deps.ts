@@ -39,7 +39,8 @@ export interface AppDeps {
 
 const CHALLENGE = { 'WWW-Authenticate': 'Bearer' };
 
-export function createDeps(ctx: AppContext, sessions: Sessions): AppDeps {
+/** `adminRefused`: told of each request refused for CORRAL_ADMIN_TOKEN (admin-refusals.ts). */
+export function createDeps(ctx: AppContext, sessions: Sessions, adminRefused: (req: IncomingMessage) => void = () => {}): AppDeps {
   const sheets = (): SheetsClient => {
     if (!ctx.sheets) throw new HttpError('sheets_unavailable', 'the sheet is not available on this worker', { headers: { 'Retry-After': '5' } });
     return ctx.sheets;
@@ -80,6 +81,7 @@ export function createDeps(ctx: AppContext, sessions: Sessions): AppDeps {
       if (!configured) throw new HttpError('admin_token_unset', 'set CORRAL_ADMIN_TOKEN to use admin routes');
       const token = bearerToken(req);
       if (!token || !safeEqual(token, configured)) {
+        adminRefused(req);
         throw new HttpError('unauthorized', 'this route needs Authorization: Bearer $CORRAL_ADMIN_TOKEN', { headers: CHALLENGE });
       }
     },

@@ -8,6 +8,7 @@
 
 import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http';
 import type { AppContext } from '../contract.js';
+import { createAdminRefusalLog } from './admin-refusals.js';
 import { clientKey, createClientIpResolver } from './client-ip.js';
 import { createDeps } from './deps.js';
 import { createCsvPool } from './export/pool.js';
@@ -39,8 +40,8 @@ export async function createApp(ctx: AppContext): Promise<RequestListener> {
   const { settings, logger } = ctx;
   const secret = await loadSessionSecret(settings.CORRAL_SESSION_SECRET, settings.CORRAL_DATA_DIR ?? 'data', ctx.generationReadyAt);
   const sessions = createSessions(secret, settings.CORRAL_SESSION_TTL);
-  const deps = createDeps(ctx, sessions);
   const clientIp = createClientIpResolver(settings.CORRAL_TRUSTED_PROXIES);
+  const deps = createDeps(ctx, sessions, createAdminRefusalLog(logger, clientIp));
   const rateLimit = await createRateLimit({ perMinute: settings.CORRAL_RATE_LIMIT, logger, hostCounters: ctx.hostCounters });
   const loginLimit = await createLoginLimit({
     failures: settings.CORRAL_LOGIN_FAILURES_PER_NAME,

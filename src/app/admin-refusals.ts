@@ -1,0 +1,31 @@
+// Refusals of CORRAL_ADMIN_TOKEN on the public port (GET /api/export), said the way the admin API
+// says its own (admin.unauthorized): the first at once with who sent it, then at most once a
+// minute with the count. Before, the app logged nothing but an access line, so someone guessing
+// the token through the public port raised no alert, even with CORRAL_RATE_LIMIT=0 behind a proxy
+// (as the README recommends), where nothing slows the guesses either. One line per refusal would
+// let anyone fill the log; the token sent is never written, only whether there was one.
+
+import type { IncomingMessage } from 'node:http';
+import { pathOfTarget } from '../http/logged-target.js';
+import type { Logger } from '../log/logger.js';
+import { RepeatedFailure } from '../log/repeated-failure.js';
+import type { ClientIpResolver } from './client-ip.js';
+
+/** Counts one refused request and logs `app.admin_unauthorized` when a line is due. */
+export type AdminRefusalLog = (req: IncomingMessage) => void;
+
+export function createAdminRefusalLog(logger: Logger, clientIp: ClientIpResolver, now: () => number = Date.now): AdminRefusalLog {
+  const refused = new RepeatedFailure(now);
+  return (req) =>
+    refused.failed((requests) => {
+      // The client as the rate limit counts it: behind a trusted proxy, the address it forwarded.
+      const remote = clientIp(req);
+      // The path alone: a query may hold a secret sent there by mistake (logged-target.ts).
+      const path = pathOfTarget(req.url);
+      const token = req.headers.authorization === undefined ? 'missing' : 'wrong';
+      logger.warn(
+        { event: 'app.admin_unauthorized', remote, path, token, requests },
+        `app: ${requests} request(s) refused 401 (no or wrong CORRAL_ADMIN_TOKEN), the last from ${remote} for ${path}`,
+      );
+    });
+}
