@@ -20,6 +20,7 @@ export const ERROR_CODES = {
   CORRAL_ERR_APP_LOAD: 'The application module (CORRAL_APP) could not be imported or did not export a request listener.',
   CORRAL_ERR_LISTEN: 'A socket could not be bound (address in use, permission denied).',
   CORRAL_ERR_BOOT_EXHAUSTED: 'No worker could boot after the bounded number of attempts.',
+  CORRAL_ERR_WORKER_DIED: 'A worker died before it was ready without an app or listen failure: killed by a signal (SIGKILL: the OOM killer or an operator; the message names the signal and its usual sender), or exited with a code that is no boot failure. Not a broken app: check memory (dmesg) and who signals the workers.',
   CORRAL_ERR_WORKER_TIMEOUT: 'A worker stopped sending heartbeats and was killed.',
   CORRAL_ERR_REQUEST: 'A request handler threw; the client got a 500.',
   CORRAL_ERR_UNCAUGHT: 'An exception escaped to the process level; the worker drains and exits.',

@@ -3,7 +3,7 @@
 // crash after ready. The counts go to the crash ledgers, whose backoff holds the next fork; the
 // requests an exited worker served are kept in the totals the admin API adds to the live ones'.
 
-import { BOOT_FAILURE_EXITS } from '../errors.js';
+import { BOOT_FAILURE_EXITS, EXIT } from '../errors.js';
 import type { Logger } from '../log/logger.js';
 import type { CrashLedger } from './crash-ledger.js';
 import type { KeeperCrashLedger } from './keeper-crash-ledger.js';
@@ -37,6 +37,33 @@ export interface ExitAccounts {
   readonly log: Logger;
 }
 
+// Who commonly sends the signals that end a booting worker, for the operator reading the log.
+const SENDERS: Partial<Record<NodeJS.Signals, string>> = {
+  SIGKILL: 'the kernel\'s OOM killer (see dmesg) or an operator (kill -9)',
+  SIGTERM: 'an operator or another supervisor',
+  SIGINT: 'an operator (Ctrl-C)',
+  SIGABRT: 'node itself aborting (V8 out of heap memory, a failed assertion in a native addon)',
+  SIGSEGV: 'a crash in native code (an addon, node itself)',
+  SIGBUS: 'a crash in native code (an addon, node itself)',
+};
+
+/**
+ * Why a worker that sent no boot-failed message exited before ready. Only the named boot-failure
+ * exits say the app (or its settings) is broken; a signal or any other code is a worker that died,
+ * which must not read as CORRAL_ERR_APP_LOAD in reload.failed and boot.exhausted (an OOM kill is not
+ * a broken app, and the operator's fix differs).
+ */
+export function bootErrorOfExit(code: number | null, signal: NodeJS.Signals | null): { code: string; message: string } {
+  if (signal !== null) {
+    const by = SENDERS[signal] ?? 'another process';
+    return { code: 'CORRAL_ERR_WORKER_DIED', message: `worker was killed by signal ${signal} before it was ready (commonly sent by ${by})` };
+  }
+  if (code === EXIT.APP_LOAD_ERROR) return { code: 'CORRAL_ERR_APP_LOAD', message: `worker exited with code ${code} (app load error) before it was ready` };
+  if (code === EXIT.LISTEN_ERROR) return { code: 'CORRAL_ERR_LISTEN', message: `worker exited with code ${code} (listen error) before it was ready` };
+  if (code === EXIT.CONFIG) return { code: 'CORRAL_ERR_CONFIG_INVALID', message: `worker exited with code ${code} (settings refused) before it was ready` };
+  return { code: 'CORRAL_ERR_WORKER_DIED', message: `worker exited with code ${code} before it was ready, not with a boot-failure code (the app or a library called process.exit?)` };
+}
+
 export function accountExit(e: ChildExit, now: number, a: ExitAccounts): void {
   const { record: c, code, signal } = e;
   const { crashes, log } = a;
@@ -54,7 +81,7 @@ export function accountExit(e: ChildExit, now: number, a: ExitAccounts): void {
     return;
   }
   if (c.readyAt === undefined) {
-    const bootError = c.bootError ?? { code: 'CORRAL_ERR_APP_LOAD', message: `worker exited with code ${code} signal ${signal} before it was ready` };
+    const bootError = c.bootError ?? bootErrorOfExit(code, signal);
     crashes.bootFailed(c.forkBatch, bootError, now);
     const kind = code !== null && BOOT_FAILURE_EXITS.has(code) ? 'cannot boot' : 'failed to boot';
     log.error({ ...fields, event: 'worker.boot_failed', failures: crashes.bootFailures, boot_error: bootError }, `worker ${c.id} ${kind}: ${bootError.message}`);

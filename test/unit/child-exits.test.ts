@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { EXIT } from '../../src/errors.js';
 import type { Backoff } from '../../src/master/backoff.js';
-import { accountExit, addServed } from '../../src/master/child-exits.js';
+import { accountExit, addServed, bootErrorOfExit } from '../../src/master/child-exits.js';
 import { CrashLedger } from '../../src/master/crash-ledger.js';
 import { KeeperCrashLedger } from '../../src/master/keeper-crash-ledger.js';
 import { newChildRecord, type ChildRecord } from '../../src/master/registry.js';
@@ -47,7 +47,7 @@ test('a worker exiting before ready is a failed boot; an app that cannot load sa
     assert.deepEqual(
       lines.map((l) => [l.msg, l.failures]),
       [
-        ['worker 4 failed to boot: worker exited with code 1 signal null before it was ready', 1],
+        ['worker 4 failed to boot: worker exited with code 1 before it was ready, not with a boot-failure code (the app or a library called process.exit?)', 1],
         ['worker 4 cannot boot: no createApp', 2],
       ],
     );
@@ -56,6 +56,34 @@ test('a worker exiting before ready is a failed boot; an app that cannot load sa
   } finally {
     log.close();
   }
+});
+
+test('a booting worker killed by a signal is no app-load error: its own code, the signal and who commonly sends it', async () => {
+  const { log, accounts, crashes } = await setup();
+  try {
+    accountExit({ record: record({ readyAt: undefined, state: 'booting' }), code: null, signal: 'SIGKILL' }, NOW, accounts);
+    const line = log.lines().find((l) => l.event === 'worker.boot_failed');
+    const bootError = line?.boot_error as { code: string; message: string } | undefined;
+    assert.equal(bootError?.code, 'CORRAL_ERR_WORKER_DIED');
+    assert.match(bootError?.message ?? '', /killed by signal SIGKILL before it was ready.*OOM killer.*operator/);
+    assert.equal(line?.msg, `worker 4 failed to boot: ${bootError?.message}`);
+    // What reload.failed and boot.exhausted report is this error, not an app-load one.
+    assert.equal(crashes.lastBootError?.code, 'CORRAL_ERR_WORKER_DIED');
+    assert.equal(crashes.bootFailures, 1);
+  } finally {
+    log.close();
+  }
+});
+
+test('a booting worker that exits without saying why is named by its exit code', () => {
+  assert.equal(bootErrorOfExit(EXIT.APP_LOAD_ERROR, null).code, 'CORRAL_ERR_APP_LOAD');
+  assert.equal(bootErrorOfExit(EXIT.LISTEN_ERROR, null).code, 'CORRAL_ERR_LISTEN');
+  assert.equal(bootErrorOfExit(EXIT.CONFIG, null).code, 'CORRAL_ERR_CONFIG_INVALID');
+  assert.equal(bootErrorOfExit(1, null).code, 'CORRAL_ERR_WORKER_DIED');
+  assert.equal(bootErrorOfExit(0, null).code, 'CORRAL_ERR_WORKER_DIED');
+  assert.match(bootErrorOfExit(null, 'SIGTERM').message, /signal SIGTERM.*operator/);
+  assert.match(bootErrorOfExit(null, 'SIGABRT').message, /out of heap memory/);
+  assert.match(bootErrorOfExit(null, 'SIGUSR2').message, /another process/);
 });
 
 test('a worker crash after ready is counted once, even when its uncaught exception already was', async () => {
