@@ -48,6 +48,8 @@ export interface ArbiterOptions {
   readonly reopenLogs: () => void;
   /** Applies a reload's CORRAL_LOG_LEVEL and CORRAL_LOG_FILE to the master's own logger; false = needs a restart. */
   readonly configureLogs?: (settings: Settings) => boolean;
+  /** A reload applied these settings, or a failed one went back to them (run.ts records them for the CLI). */
+  readonly settingsApplied?: (settings: Settings) => void;
   readonly notifier: Notifier;
   /** Called once with the exit code when the master is done, and why when it gives up (boot.exhausted). */
   readonly onExit: (code: number, fatal?: FatalReason) => void;
@@ -306,6 +308,7 @@ export class Arbiter {
     const previous = this.loaded;
     this.gens.start(previous, this.expected, this.now(), plan.restartNeeded, next);
     this.loaded = next;
+    this.o.settingsApplied?.(next.settings);
     this.expected = next.settings.CORRAL_WORKERS;
     this.restartKeeperIfChanged(previous.settings, next.settings, onDisk);
     this.crashes.clearBootBackoff();
@@ -481,6 +484,7 @@ export class Arbiter {
     // drains the ready ones gracefully, each only once a worker of the old generation is ready to
     // take its place (cutting them at once dropped their requests and the capacity).
     this.loaded = r.previous;
+    this.o.settingsApplied?.(r.previous.settings);
     // Back to the previous file, when the reload had moved the master's lines (the logger says
     // whether it could): a later reload's restart_needed names the file it writes to.
     if (this.o.configureLogs?.(r.previous.settings) ?? true) this.masterLogFile = displayValue('CORRAL_LOG_FILE', r.previous.settings.CORRAL_LOG_FILE);

@@ -10,7 +10,7 @@
 // tell (it never starts a second master on the same pidfile), and reload/stop/status signal
 // nothing and say that whether corral runs is unknown.
 
-import { readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { CorralError } from '../errors.js';
 import { makeDirsSync } from '../make-dirs.js';
@@ -57,13 +57,57 @@ export function isAlive(pid: number): boolean {
 
 export const stampFile = (file: string): string => `${file}.start`;
 
-function readStamp(file: string): ProcStamp | undefined {
+/**
+ * What the master records in its stamp besides who it is, for the commands that find it there:
+ * its settings as it runs them, which a .env edited since (and not reloaded) no longer tells.
+ */
+export interface MasterRecord {
+  /** CORRAL_GRACEFUL_TIMEOUT in force: `corral stop` waits by it. */
+  readonly gracefulTimeoutS: number;
+}
+
+type Stamp = ProcStamp & { readonly record: MasterRecord | undefined };
+
+function readStamp(file: string): Stamp | undefined {
   try {
-    const s = JSON.parse(readFileSync(stampFile(file), 'utf8')) as { pid?: unknown; start_ticks?: unknown; boot_id?: unknown };
+    const s = JSON.parse(readFileSync(stampFile(file), 'utf8')) as { pid?: unknown; start_ticks?: unknown; boot_id?: unknown; graceful_timeout_s?: unknown };
     if (typeof s.pid !== 'number' || typeof s.start_ticks !== 'number') return undefined;
-    return { pid: s.pid, startTicks: s.start_ticks, bootId: typeof s.boot_id === 'string' ? s.boot_id : null };
+    const graceful = s.graceful_timeout_s;
+    const record = typeof graceful === 'number' && Number.isSafeInteger(graceful) && graceful >= 0 ? { gracefulTimeoutS: graceful } : undefined;
+    return { pid: s.pid, startTicks: s.start_ticks, bootId: typeof s.boot_id === 'string' ? s.boot_id : null, record };
   } catch {
     return undefined;
+  }
+}
+
+const stampText = (stamp: ProcStamp, record: MasterRecord | undefined): string =>
+  `${JSON.stringify({ pid: stamp.pid, start_ticks: stamp.startTicks, boot_id: stamp.bootId, ...(record ? { graceful_timeout_s: record.gracefulTimeoutS } : {}) })}\n`;
+
+/**
+ * What the master `pid` recorded of its settings, or undefined: no stamp, one of another pid, or
+ * one an older corral wrote without them. The pidfile was checked first (checkPidfile).
+ */
+export function readMasterRecord(file: string, pid: number): MasterRecord | undefined {
+  const stamp = readStamp(file);
+  return stamp?.pid === pid ? stamp.record : undefined;
+}
+
+/**
+ * Records the settings a reload applied (or went back to) in this master's stamp, while the
+ * pidfile still names it. Written whole and renamed over the old one: a reader finding half a
+ * stamp would take the master for a process it cannot identify.
+ */
+export function updateMasterRecord(file: string, record: MasterRecord, proc: ProcReaders = procReaders): void {
+  if (readPid(file) !== process.pid) return;
+  const stamp = proc.stamp(process.pid);
+  if (!stamp) return;
+  const temp = `${stampFile(file)}.${process.pid}.tmp`;
+  try {
+    writeFileSync(temp, stampText(stamp, record));
+    renameSync(temp, stampFile(file));
+  } catch (err) {
+    rmSync(temp, { force: true });
+    throw err;
   }
 }
 
@@ -116,7 +160,7 @@ export function checkPidfile(file: string, proc: ProcReaders = procReaders): Pid
  * Writes the pidfile (and its start stamp), refusing while a master runs. A pidfile naming a dead
  * pid or a reused one is replaced: returns why, for the log.
  */
-export function writePidfile(file: string, proc: ProcReaders = procReaders): string | undefined {
+export function writePidfile(file: string, proc: ProcReaders = procReaders, record?: MasterRecord): string | undefined {
   const existing = checkPidfile(file, proc);
   if (existing?.status === 'running' && existing.pid !== process.pid) {
     throw new CorralError('CORRAL_ERR_ALREADY_RUNNING', `corral is already running as pid ${existing.pid} (pidfile ${file}); stop it first or set CORRAL_PIDFILE`);
@@ -135,7 +179,7 @@ export function writePidfile(file: string, proc: ProcReaders = procReaders): str
     makeDirsSync(dirname(file));
     // The stamp first: a reader that finds the new pid finds its stamp too.
     const stamp = proc.stamp(process.pid);
-    if (stamp) writeFileSync(stampFile(file), `${JSON.stringify({ pid: stamp.pid, start_ticks: stamp.startTicks, boot_id: stamp.bootId })}\n`);
+    if (stamp) writeFileSync(stampFile(file), stampText(stamp, record));
     else rmSync(stampFile(file), { force: true });
     writeFileSync(file, `${process.pid}\n`);
   } catch (err) {

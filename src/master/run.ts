@@ -15,7 +15,8 @@ import { createConnectionGauges } from './connection-gauges.js';
 import { createHostCounters } from './host-counters.js';
 import { noopNotifier, type Notifier } from './notify.js';
 import { fatalStderrLine, type FatalReason } from './fatal-stderr.js';
-import { removePidfile, writePidfile } from './pidfile.js';
+import { removePidfile, updateMasterRecord, writePidfile } from './pidfile.js';
+import { procReaders } from './proc-identity.js';
 import { createSpawner } from './spawner.js';
 
 export interface MasterEntryPoints {
@@ -50,7 +51,7 @@ export async function runMaster(loaded: LoadedSettings, entry: MasterEntryPoints
   // The notifier may refuse to start (NOTIFY_SOCKET set but no transport): before the pidfile.
   const notifier = hooks.notifier?.(logger) ?? noopNotifier;
   const pidfile = settings.CORRAL_PIDFILE;
-  const replaced = pidfile ? writePidfile(pidfile) : undefined;
+  const replaced = pidfile ? writePidfile(pidfile, procReaders, { gracefulTimeoutS: settings.CORRAL_GRACEFUL_TIMEOUT }) : undefined;
   // A master that died without its exit path (SIGKILL, the OOM killer, a power cut) left its pidfile.
   if (replaced) logger.warn({ event: 'pidfile.stale', pidfile }, replaced);
   const keeperExec = entry.keeperExec && existsSync(entry.keeperExec) ? entry.keeperExec : undefined;
@@ -92,6 +93,15 @@ export async function runMaster(loaded: LoadedSettings, entry: MasterEntryPoints
     logger,
     reopenLogs: () => log.reopen(),
     configureLogs: (next) => log.configure(next),
+    // `corral stop` waits by the graceful timeout the master runs, not by a .env edited since.
+    settingsApplied: (next) => {
+      if (!pidfile) return;
+      try {
+        updateMasterRecord(pidfile, { gracefulTimeoutS: next.CORRAL_GRACEFUL_TIMEOUT });
+      } catch (err) {
+        logger.warn({ event: 'pidfile.record_failed', pidfile, err: describeError(err) }, `cannot record the reloaded settings beside the pidfile (corral stop falls back to .env): ${describeError(err).message}`);
+      }
+    },
     notifier,
     onExit: exit,
   });

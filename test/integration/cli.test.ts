@@ -10,7 +10,7 @@ import { procStamp } from '../../src/master/proc-identity.js';
 import { CORRAL_BIN, FIXTURE_APPS, startCorral, waitFor } from '../helpers/corral.js';
 import { http } from '../helpers/http.js';
 import { freePort } from '../helpers/ports.js';
-import { isAlive } from '../../src/master/pidfile.js';
+import { isAlive, readMasterRecord } from '../../src/master/pidfile.js';
 
 const run = promisify(execFile);
 
@@ -78,6 +78,39 @@ test('status, reload and stop find the master through the pidfile and .env', asy
     const again = await corral(dir, 'stop');
     assert.equal(again.code, 0, `stop exits 0 when corral is not running: ${again.stdout}${again.stderr}`);
     assert.match(again.stdout, /^corral is not running \(no pidfile at .*corral\.pid\); nothing to stop\n$/);
+  } finally {
+    await c.stop();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('stop waits by the graceful timeout the master runs (reloaded to 20 s), not by a .env edited to 0 since: 12 s requests finish and stop exits 0', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'corral-cli-'));
+  const pidfile = join(dir, 'corral.pid');
+  const base = [`CORRAL_BIND=127.0.0.1:0`, `CORRAL_ADMIN_BIND=127.0.0.1:0`, `CORRAL_WORKERS=1`, `CORRAL_APP=${join(FIXTURE_APPS, 'basic.mjs')}`, `CORRAL_LOG_FILE=${join(dir, 'corral.log')}`, `CORRAL_PIDFILE=${pidfile}`];
+  const envFile = (graceful: number) => writeFileSync(join(dir, '.env'), [...base, `CORRAL_GRACEFUL_TIMEOUT=${graceful}`].join('\n'));
+  envFile(3);
+  // The graceful timeout from .env alone (the helper sets one in the environment, which would win).
+  const c = await startCorral({ cwd: dir, workers: null, unset: ['CORRAL_GRACEFUL_TIMEOUT'], env: { CORRAL_ENV_FILE: '.env', CORRAL_LOG_FILE: join(dir, 'corral.log'), CORRAL_PIDFILE: pidfile } });
+  try {
+    assert.deepEqual(readMasterRecord(pidfile, c.pid), { gracefulTimeoutS: 3 }, 'the master records the graceful timeout it started with');
+    envFile(20);
+    assert.equal((await corral(dir, 'reload')).code, 0);
+    await c.waitForLog((l) => l.event === 'reload.done', 20000, 'reload.done');
+    assert.deepEqual(readMasterRecord(pidfile, c.pid), { gracefulTimeoutS: 20 }, 'and the one a reload applied');
+
+    const slow = [0, 1].map(() => http(`${c.url}/sleep?ms=12000`, { timeoutMs: 30000 }));
+    await waitFor(() => c.events('fixture.sleeping').length >= 2, 10000, 'both slow requests in the worker');
+    // Edited, not reloaded: the master still stops by 20 s; the file's 0 would give up after 10 s.
+    envFile(0);
+    const startedAt = Date.now();
+    const stop = await corral(dir, 'stop');
+    const tookS = (Date.now() - startedAt) / 1000;
+    assert.equal(stop.code, 0, `stop exits 0 once the master is gone (after ${tookS} s): ${stop.stderr}`);
+    assert.match(stop.stdout, /corral stopped/);
+    assert.ok(tookS > 10, `the requests held the stop past the .env's 0 + 10 s (${tookS} s)`);
+    assert.deepEqual((await Promise.all(slow)).map((r) => r.status), [200, 200]);
+    assert.equal((await c.exited).code, 0);
   } finally {
     await c.stop();
     rmSync(dir, { recursive: true, force: true });

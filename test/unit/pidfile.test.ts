@@ -1,14 +1,15 @@
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import { once } from 'node:events';
-import { chmodSync, chownSync, copyFileSync, existsSync, lchownSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, copyFileSync, existsSync, lchownSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { findMaster } from '../../src/cli/master-process.js';
 import { loadSettings } from '../../src/config/load.js';
 import { EXIT, exitCodeFor, type CorralError } from '../../src/errors.js';
-import { checkPidfile, isAlive, removePidfile, stampFile, writePidfile } from '../../src/master/pidfile.js';
+import { checkPidfile, isAlive, readMasterRecord, removePidfile, stampFile, updateMasterRecord, writePidfile } from '../../src/master/pidfile.js';
+import { stopWait } from '../../src/cli/commands/stop.js';
 import { CORRAL_BIN } from '../helpers/corral.js';
 import { looksLikeMaster, procReaders, procStamp, readBootId, sameProcess, type ProcReaders } from '../../src/master/proc-identity.js';
 
@@ -81,6 +82,39 @@ test('writePidfile records the pid alone plus a stamp; this process then reads a
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+});
+
+test("the master records its graceful timeout in the stamp, a reload's replaces it whole, and only the pid it names is read", () => {
+  const dir = mkdtempSync(join(tmpdir(), 'corral-pid-'));
+  const file = join(dir, 'corral.pid');
+  try {
+    assert.equal(readMasterRecord(file, process.pid), undefined, 'no stamp, no record');
+    writePidfile(file, procReaders, { gracefulTimeoutS: 25 });
+    assert.deepEqual(readMasterRecord(file, process.pid), { gracefulTimeoutS: 25 });
+    assert.equal(readMasterRecord(file, process.pid + 1), undefined, "another pid's record is not this master's");
+    updateMasterRecord(file, { gracefulTimeoutS: 0 });
+    assert.deepEqual(readMasterRecord(file, process.pid), { gracefulTimeoutS: 0 });
+    assert.deepEqual(checkPidfile(file), { status: 'running', pid: process.pid }, 'the rewritten stamp still identifies the master');
+    assert.deepEqual(readdirSync(dir).sort(), ['corral.pid', 'corral.pid.start'], 'no temp file left');
+    // A pidfile that names another process now (a newer master's) is not written over.
+    writeFileSync(file, '999999999\n');
+    updateMasterRecord(file, { gracefulTimeoutS: 7 });
+    assert.deepEqual(readMasterRecord(file, process.pid), { gracefulTimeoutS: 0 });
+    // An older corral's stamp, without the record: nothing is read from it.
+    writeFileSync(file, `${process.pid}\n`);
+    writeFileSync(stampFile(file), JSON.stringify({ pid: process.pid, start_ticks: procStamp(process.pid)!.startTicks, boot_id: null }));
+    assert.equal(readMasterRecord(file, process.pid), undefined);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('stop waits by the recorded graceful timeout, else by the larger of the settings and the default, and says which', () => {
+  assert.deepEqual(stopWait(25, 1), { seconds: 35, why: "the master's own CORRAL_GRACEFUL_TIMEOUT=25 s + 10 s" });
+  assert.equal(stopWait(0, 60).seconds, 10, 'the recorded one wins over the file either way');
+  assert.equal(stopWait(undefined, 1).seconds, 40);
+  assert.equal(stopWait(undefined, 90).seconds, 100);
+  assert.match(stopWait(undefined, 1).why, /recorded no graceful timeout; waited by the larger of the settings' CORRAL_GRACEFUL_TIMEOUT=1 s and the default 30 s/);
 });
 
 test('a stamp that does not match the live pid makes the pidfile stale, and writePidfile replaces it', () => {

@@ -1,4 +1,5 @@
-import { isAlive } from '../../master/pidfile.js';
+import { schema } from '../../config/schema.js';
+import { isAlive, readMasterRecord } from '../../master/pidfile.js';
 import { CorralError, EXIT } from '../../errors.js';
 import { parseFlags, type Command } from '../command.js';
 import { findMasterHere, loadLookupSettings, signalMaster } from '../master-process.js';
@@ -20,9 +21,13 @@ elsewhere in .env is reported as a warning and does not keep you from stopping c
 CORRAL_ADMIN_BIND invalid, the admin API is not asked whether a corral started with another
 CORRAL_PIDFILE answers there (said with the answer); an invalid CORRAL_ADMIN_TOKEN is left unused.
 
+Waits for the master's own CORRAL_GRACEFUL_TIMEOUT (the one it started or last reloaded with,
+recorded beside the pidfile) + 10 s; when it recorded none (an older corral), for the larger of
+.env's value and the default, 30 s, + 10 s.
+
 Exit codes: 0 stopped, or not running (no pidfile, or a stale one, which is named and left in
 place): LSB's stop of a stopped service succeeds (\`corral status\` exits 3 for it), 1 still
-running after the graceful timeout + 10 s (or not allowed to signal it: run as the user corral
+running after that wait, which it names (or not allowed to signal it: run as the user corral
 runs as, or use systemctl; or the pidfile names a live process without a start stamp that may or
 may not be corral, or this user may not read the pidfile, or the pidfile belongs to a user other
 than root and the one the process it names runs as, or CORRAL_PIDFILE is empty so no pidfile
@@ -44,15 +49,18 @@ CORRAL_ENV_FILE cannot be read.`,
       process.stdout.write(`${err.message}; nothing to stop\n`);
       return EXIT.OK;
     }
+    // Read before the signal: the master removes its stamp with the pidfile as it exits.
+    const recorded = settings.CORRAL_PIDFILE ? readMasterRecord(settings.CORRAL_PIDFILE, pid)?.gracefulTimeoutS : undefined;
     signalMaster(pid, values.fast ? 'SIGQUIT' : 'SIGTERM');
     if (values['no-wait']) {
       process.stdout.write(`stop requested (master pid ${pid})\n`);
       return 0;
     }
-    const deadline = Date.now() + (settings.CORRAL_GRACEFUL_TIMEOUT + 10) * 1000;
+    const wait = stopWait(recorded, settings.CORRAL_GRACEFUL_TIMEOUT);
+    const deadline = Date.now() + wait.seconds * 1000;
     while (isAlive(pid)) {
       if (Date.now() > deadline) {
-        process.stderr.write(`master pid ${pid} is still running after ${settings.CORRAL_GRACEFUL_TIMEOUT + 10} s\n`);
+        process.stderr.write(`master pid ${pid} is still running after ${wait.seconds} s (${wait.why})\n`);
         return 1;
       }
       await new Promise((r) => setTimeout(r, 100));
@@ -61,3 +69,25 @@ CORRAL_ENV_FILE cannot be read.`,
     return 0;
   },
 };
+
+/** Beyond the graceful timeout: the keeper's drain, the last log lines, the exit itself. */
+const STOP_SLACK_S = 10;
+
+/**
+ * How long stop waits for the master to exit, and why, from the graceful timeout the master
+ * recorded (the one it stops by) or, without one, the larger of .env's and the default: .env may
+ * have been edited since the master read it, and waiting too short reports a stop that is going
+ * well as failed (exit 1).
+ */
+export function stopWait(recorded: number | undefined, inFile: number): { seconds: number; why: string } {
+  if (recorded !== undefined) {
+    return { seconds: recorded + STOP_SLACK_S, why: `the master's own CORRAL_GRACEFUL_TIMEOUT=${recorded} s + ${STOP_SLACK_S} s` };
+  }
+  const spec = schema.CORRAL_GRACEFUL_TIMEOUT.default;
+  const fallback = typeof spec === 'number' ? spec : spec();
+  const used = Math.max(inFile, fallback);
+  return {
+    seconds: used + STOP_SLACK_S,
+    why: `the master recorded no graceful timeout; waited by the larger of the settings' CORRAL_GRACEFUL_TIMEOUT=${inFile} s and the default ${fallback} s, + ${STOP_SLACK_S} s`,
+  };
+}
