@@ -87,7 +87,15 @@ export type MasterMessage =
    * The answer to 'count' number `id`: one [allowed 0|1, hits left, ms until the window resets]
    * per key, in the order asked (see CounterHit).
    */
-  | { readonly type: 'counted'; readonly id: number; readonly results: readonly CountResult[] };
+  | { readonly type: 'counted'; readonly id: number; readonly results: readonly CountResult[] }
+  /**
+   * To workers: the master is restarting the keeper on purpose (a reload changed its settings or
+   * corral's build): calls that cannot reach it wait for the new one, up to `waitMs`, rather than
+   * fail (keeper-restart-window.ts).
+   */
+  | { readonly type: 'keeper-restarting'; readonly waitMs: number }
+  /** To workers: a keeper is ready again after 'keeper-restarting'; calls waiting for it go now. */
+  | { readonly type: 'keeper-ready' };
 
 /** One key's result in a 'counted' answer: compact, as a busy worker sends one per request. */
 export type CountResult = readonly [allowed: 0 | 1, remaining: number, msBeforeReset: number];
@@ -96,7 +104,7 @@ export type ChildMessageType = ChildMessage['type'];
 export type MasterMessageType = MasterMessage['type'];
 
 const CHILD_TYPES: ReadonlySet<string> = new Set<ChildMessageType>(['ready', 'heartbeat', 'boot-failed', 'retire', 'drained', 'count']);
-const MASTER_TYPES: ReadonlySet<string> = new Set<MasterMessageType>(['drain', 'release', 'reopen-logs', 'capacity', 'counted']);
+const MASTER_TYPES: ReadonlySet<string> = new Set<MasterMessageType>(['drain', 'release', 'reopen-logs', 'capacity', 'counted', 'keeper-restarting', 'keeper-ready']);
 
 /** Our messages carry this tag so cluster-internal and foreign messages are ignored. */
 export const IPC_TAG = 'corral' as const;

@@ -13,7 +13,7 @@ import type { Settings } from '../config/schema.js';
 import { monotonicNow } from '../clock.js';
 import { ConfigError, EXIT, describeError } from '../errors.js';
 import { heartbeatIntervalMs } from '../heartbeat-interval.js';
-import type { ChildMessage } from '../ipc/messages.js';
+import type { ChildMessage, MasterMessage } from '../ipc/messages.js';
 import type { Logger } from '../log/logger.js';
 import { RepeatedFailure } from '../log/repeated-failure.js';
 import type { AdminView, RespawnWait } from './admin/view.js';
@@ -26,7 +26,7 @@ import { CrashLedger } from './crash-ledger.js';
 import { drainChild } from './drain.js';
 import { Generations } from './generations.js';
 import { KeeperCrashLedger } from './keeper-crash-ledger.js';
-import { keeperRestartStep, waitForFirstKeeper } from './keeper-wait.js';
+import { KEEPER_RESTART_DRAIN_MS, KEEPER_RESTART_WAIT_MS, keeperRestartStep, waitForFirstKeeper } from './keeper-wait.js';
 import type { Notifier } from './notify.js';
 import { newChildRecord, snapshotOf, type ChildRecord, type RetireReason } from './registry.js';
 import { changedKeeperSettings, logEnvOverrides, planReload } from './reload-plan.js';
@@ -84,6 +84,8 @@ export class Arbiter {
   private keeperGaveWay = false;
   /** A reload changed the keeper's settings: new workers wait for the new keeper. */
   private keeperRestarting = false;
+  /** Workers were told the keeper restarts ('keeper-restarting') and wait to hear it is ready. */
+  private keeperNoticeOpen = false;
   private readonly exitedServed: ServedTotals = { requests: 0, errors: 0, refused: 0, idleClosed: 0 };
   private stopDeadline = 0;
   private keeperDrainSent = false;
@@ -331,7 +333,11 @@ export class Arbiter {
     this.keeperCrashes.restarting();
     const why = [...(changed.length > 0 ? [`keeper settings changed (${changed.join(', ')})`] : []), ...(codeChanged ? [`corral's code on disk is another build (${this.keeperCode} to ${onDisk})`] : [])].join(', and ');
     this.log.info({ event: 'keeper.restart', changed, code: codeChanged ? { running: this.keeperCode, on_disk: onDisk } : null }, `${why}: restarting the keeper first`);
-    this.drain(keeper, codeChanged && changed.length === 0 ? 'reload: new build of corral' : 'reload: keeper settings changed', 5000);
+    // The workers first: a write the draining keeper refuses is then retried until the new one is
+    // ready, not answered 503 (keeper-restart-window.ts).
+    this.tellWorkers({ type: 'keeper-restarting', waitMs: KEEPER_RESTART_WAIT_MS });
+    this.keeperNoticeOpen = true;
+    this.drain(keeper, codeChanged && changed.length === 0 ? 'reload: new build of corral' : 'reload: keeper settings changed', KEEPER_RESTART_DRAIN_MS);
   }
 
   private reap(): void {
@@ -598,8 +604,13 @@ export class Arbiter {
         return;
       case 'ready':
         if (effect.port !== undefined) this.port = effect.port;
-        if (c.role === 'keeper') this.keeperCrashes.ready();
-        else {
+        if (c.role === 'keeper') {
+          this.keeperCrashes.ready();
+          if (this.keeperNoticeOpen) {
+            this.keeperNoticeOpen = false;
+            this.tellWorkers({ type: 'keeper-ready' });
+          }
+        } else {
           this.crashes.workerReady();
           // The wall clock, not this.now(): the worker compares it with a file's mtime.
           if (c.generation === this.gens.current) this.gens.workerReady(Date.now());
@@ -664,6 +675,10 @@ export class Arbiter {
 
   private workers(): ChildRecord[] {
     return [...this.children.values()].filter((c) => c.role === 'worker');
+  }
+
+  private tellWorkers(msg: MasterMessage): void {
+    for (const c of this.workers()) if (c.state !== 'killing') c.handle.send(msg);
   }
 
   private keeper(): ChildRecord | undefined {

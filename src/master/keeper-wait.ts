@@ -2,8 +2,20 @@
 // forever), and after a reload changed its settings, until the new keeper is ready, its failures
 // roll the reload back, or it cannot boot even with the settings it ran with.
 
+import { EXIT_MARGIN_MS } from './drain.js';
+
 /** At first boot, workers wait this long for the keeper (it normally needs well under a second). */
 export const KEEPER_FIRST_WAIT_MS = 10_000;
+/** The time a keeper drained for a restart (new settings or build) has to flush its journal. */
+export const KEEPER_RESTART_DRAIN_MS = 5000;
+/**
+ * How long workers wait for the new keeper when the master restarts it (IPC 'keeper-restarting'),
+ * rather than answer 503: the old keeper's drain and its exit margin (EXIT_MARGIN_MS, 2 s, before
+ * SIGKILL), then a boot with room to spare (0.3 to 1.2 s measured, longer on a loaded host). Past
+ * it the keeper is failing to boot, and a 503 with Retry-After serves a client better than a hang;
+ * it stays well inside the 60 s a proxy (nginx's proxy_read_timeout) or a client waits by default.
+ */
+export const KEEPER_RESTART_WAIT_MS = KEEPER_RESTART_DRAIN_MS + EXIT_MARGIN_MS + 5000;
 /** Failed boots of the keeper, restarted by a reload with new settings, before that reload is rolled back. */
 export const KEEPER_RELOAD_ATTEMPTS = 3;
 

@@ -1,14 +1,18 @@
 // A worker's connection to the keeper: HTTP over the keeper's unix socket, on a few keep-alive
-// connections of its own (keeper-client/connection.ts says why not node:http). When the keeper is
-// restarting (socket missing, connection refused or dropped) a call is retried once after a short
-// pause, then fails with CORRAL_ERR_KEEPER_UNAVAILABLE. Retrying an append is safe: the journal
-// recognises rows it already holds by their ids and does not add them twice (see keeper/journal.ts).
+// connections of its own (keeper-client/connection.ts says why not node:http). When the keeper
+// cannot be reached (socket missing, connection refused or dropped, or a keeper that drains and
+// refuses appends) a call is retried once after a short pause, then fails with
+// CORRAL_ERR_KEEPER_UNAVAILABLE; while the master restarts the keeper on purpose (a reload), it is
+// retried until the new keeper answers or the master's deadline passes (keeper-restart-window.ts).
+// Retrying an append is safe: the journal recognises rows it already holds by their ids and does
+// not add them twice, and answers a retry of journaled rows as saved (see keeper/journal.ts).
 
 import { CorralError, ERROR_CODES, RetryLaterError, type ErrorCode } from '../errors.js';
 import { checkSocketDir } from './keeper/socket-path.js';
 import { IDLE_CLOSE_MS, KeeperConnection } from './keeper-client/connection.js';
 import type { ParsedResponse } from './keeper-client/response-parser.js';
 import type { WireError } from './keeper/protocol.js';
+import { KeeperRestartWindow } from './keeper-restart-window.js';
 
 export interface KeeperLinkOptions {
   readonly socketPath: string;
@@ -28,7 +32,15 @@ export interface KeeperLinkOptions {
    * user's alone before the first connection, so that no other user's socket is taken for the keeper.
    */
   readonly checkDir?: boolean;
+  /** Opened by the master's word that the keeper is restarting (a reload); calls then wait for it. */
+  readonly restartWindow?: KeeperRestartWindow;
 }
+
+/**
+ * How often a call waiting for a restarting keeper tries again: a refused connect to a local socket
+ * costs microseconds, and the master's 'keeper-ready' wakes the waiting calls sooner anyway.
+ */
+const RESTART_POLL_MS = 200;
 
 /** Connections for brief calls: each is answered in about a millisecond, or given up soon. */
 const BRIEF_CONNECTIONS = 4;
@@ -128,6 +140,7 @@ export class KeeperLink {
   private readonly briefPool: ConnectionPool;
   private readonly timeoutMs: number;
   private readonly retryDelayMs: number;
+  private readonly restartWindow: KeeperRestartWindow;
   private closed = false;
   retries = 0;
   failures = 0;
@@ -140,6 +153,7 @@ export class KeeperLink {
     this.watchPool = new ConnectionPool(o.socketPath, 1, idleCloseMs, o.checkDir ?? false);
     this.briefPool = new ConnectionPool(o.socketPath, BRIEF_CONNECTIONS, idleCloseMs, o.checkDir ?? false);
     this.retryDelayMs = o.retryDelayMs ?? 500;
+    this.restartWindow = o.restartWindow ?? new KeeperRestartWindow();
   }
 
   private async once<T>(pool: ConnectionPool, method: 'GET' | 'POST', path: string, body: string | undefined, signal?: AbortSignal, timeoutMs = this.timeoutMs): Promise<T> {
@@ -166,10 +180,23 @@ export class KeeperLink {
       try {
         return await this.once<T>(pool, method, path, body, signal);
       } catch (err) {
-        // An answer from the keeper (even an error) is final; only an unreachable keeper is retried.
-        if (err instanceof CorralError || signal?.aborted) throw err;
+        // An answer from the keeper (even an error) is final, but for its own "unavailable" (a
+        // draining keeper refuses appends before journaling them); otherwise only an unreachable
+        // keeper is retried.
+        const unavailable = err instanceof CorralError && err.code === 'CORRAL_ERR_KEEPER_UNAVAILABLE';
+        if ((err instanceof CorralError && !unavailable) || signal?.aborted) throw err;
+        const waitMs = this.restartWindow.remainingMs();
+        if (waitMs > 0) {
+          // A planned restart: the new keeper comes within the window. After it, the ordinary
+          // single retry still applies (a keeper ready one moment, its socket refused the next).
+          attempt = 0;
+          this.retries++;
+          await this.restartWindow.pause(Math.min(RESTART_POLL_MS, waitMs));
+          continue;
+        }
         if (attempt >= 2) {
           this.failures++;
+          if (unavailable) throw err;
           throw new CorralError('CORRAL_ERR_KEEPER_UNAVAILABLE', `keeper unreachable: ${(err as Error).message}`, { cause: err });
         }
         this.retries++;

@@ -9,6 +9,7 @@ import type { Logger } from '../log/logger.js';
 import { RepeatedFailures } from '../log/repeated-failure.js';
 import { parseA1 } from './a1.js';
 import { KeeperLink } from './keeper-link.js';
+import type { KeeperRestartWindow } from './keeper-restart-window.js';
 import type { WatchAnswer } from './keeper/change-feed.js';
 import type { WireLoginCount, WireRead, WireReceipt } from './keeper/protocol.js';
 import { dataDirOf, keeperSocketPath, socketOutsideDataDir } from './keeper/socket-path.js';
@@ -27,6 +28,8 @@ export interface WorkerClientOptions {
   /** Pause after an empty /watch answer that came back at once (default WATCH_IDLE_PAUSE_MS). */
   readonly watchPauseMs?: number;
   readonly now?: () => number;
+  /** The master's word on a planned keeper restart (worker/sheets-access.ts keeps it for the worker). */
+  readonly restartWindow?: KeeperRestartWindow;
 }
 
 /**
@@ -114,7 +117,12 @@ class WorkerSheetsClient implements SheetsClient {
     this.l1 = new L1Cache(settings.CORRAL_L1_CACHE_MB * 1024 * 1024);
     const dataDir = dataDirOf(settings);
     const socketPath = o.socketPath ?? keeperSocketPath(dataDir);
-    this.link = new KeeperLink({ socketPath, checkDir: socketOutsideDataDir(socketPath, dataDir), ...(o.retryDelayMs !== undefined ? { retryDelayMs: o.retryDelayMs } : {}) });
+    this.link = new KeeperLink({
+      socketPath,
+      checkDir: socketOutsideDataDir(socketPath, dataDir),
+      ...(o.retryDelayMs !== undefined ? { retryDelayMs: o.retryDelayMs } : {}),
+      ...(o.restartWindow ? { restartWindow: o.restartWindow } : {}),
+    });
     if (o.watch !== false) void this.watchLoop();
   }
 
@@ -329,7 +337,8 @@ class WorkerSheetsClient implements SheetsClient {
 /**
  * The worker's Sheets client. Connects lazily: creating it never fails, even before the keeper
  * is up; calls made while the keeper is unreachable are retried once, then fail with
- * CORRAL_ERR_KEEPER_UNAVAILABLE (reads fall back to this worker's last copy when it has one).
+ * CORRAL_ERR_KEEPER_UNAVAILABLE (reads fall back to this worker's last copy when it has one); while
+ * the master restarts the keeper on purpose, they wait for the new one (keeper-restart-window.ts).
  */
 export function createWorkerSheetsClient(settings: WorkerSheetsSettings, logger: Logger, options: WorkerClientOptions = {}): SheetsClient {
   return new WorkerSheetsClient(settings, logger, options);

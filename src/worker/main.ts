@@ -197,6 +197,8 @@ export async function runWorker(): Promise<void> {
     release: () => release(),
     'reopen-logs': () => log.reopen(),
     counted: (m) => counters.onCounted(m),
+    'keeper-restarting': (m) => sheets.keeperRestarting(m.waitMs),
+    'keeper-ready': () => sheets.keeperReady(),
     capacity: (m) => {
       if (!server) return;
       server.cap.setHostFull(m.full, m.current, m.max);

@@ -11,6 +11,7 @@ import type { ChildMessage, MasterMessage } from '../../src/ipc/messages.js';
 import { startMonitoring } from '../../src/master/admin/monitoring.js';
 import { startAdminServer } from '../../src/master/admin/server.js';
 import { Arbiter, type ArbiterOptions, type Intent } from '../../src/master/arbiter.js';
+import { KEEPER_RESTART_DRAIN_MS, KEEPER_RESTART_WAIT_MS } from '../../src/master/keeper-wait.js';
 import type { AdminView } from '../../src/master/admin/view.js';
 import type { Notifier } from '../../src/master/notify.js';
 import type { ChildEvents, Spawner } from '../../src/master/spawner.js';
@@ -466,11 +467,16 @@ test('a reload that changes a keeper setting restarts the keeper before the new 
     t.arbiter.tick();
     assert.ok(keeper.sent.some((m) => m.type === 'drain'), 'the old keeper drains');
     assert.equal(t.children.filter((c) => c.identity.generation === 2 && c.identity.role === 'worker').length, 0, 'no new worker before the new keeper');
+    // The serving workers are told, so that their writes wait for the new keeper instead of failing.
+    const serving = t.children.filter((c) => c.identity.role === 'worker');
+    for (const w of serving) assert.deepEqual(w.sent.filter((m) => m.type.startsWith('keeper-')), [{ type: 'keeper-restarting', waitMs: KEEPER_RESTART_WAIT_MS }]);
+    assert.ok(KEEPER_RESTART_WAIT_MS >= KEEPER_RESTART_DRAIN_MS + 2000 + 1200, 'the wait covers the drain, its exit margin and a boot');
     keeper.exit(0);
     t.arbiter.tick();
     const fresh = t.children.filter((c) => c.identity.role === 'keeper' && c !== keeper);
     assert.equal(fresh.length, 1, 'a new keeper was started');
     fresh[0]!.say({ type: 'ready' });
+    for (const w of serving) assert.deepEqual(w.sent.filter((m) => m.type.startsWith('keeper-')).map((m) => m.type), ['keeper-restarting', 'keeper-ready'], 'told once the new keeper is ready');
     t.arbiter.tick();
     assert.equal(t.children.filter((c) => c.identity.generation === 2 && c.identity.role === 'worker').length, 2);
     assert.deepEqual(t.log.lines().find((l) => l.event === 'keeper.restart')?.changed, ['SHEET_CACHE_TTL']);

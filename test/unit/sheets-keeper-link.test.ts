@@ -1,7 +1,7 @@
 // The worker's link to the keeper (keeper-link.ts, keeper-client/): HTTP/1.1 answers as node:http
 // sends them, byte by byte or whole, keep-alive reuse, the pool limit, and what each failure
 // becomes (a keeper error keeps its code; an unreachable keeper is retried once, then
-// CORRAL_ERR_KEEPER_UNAVAILABLE).
+// CORRAL_ERR_KEEPER_UNAVAILABLE; during a restart the master announced, until the new keeper answers).
 
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, it } from 'node:test';
 import { ResponseParser } from '../../src/sheets/keeper-client/response-parser.js';
 import { KeeperLink } from '../../src/sheets/keeper-link.js';
+import { KeeperRestartWindow } from '../../src/sheets/keeper-restart-window.js';
 
 function feed(parser: ResponseParser, text: string, step: number) {
   const bytes = Buffer.from(text);
@@ -283,6 +284,73 @@ describe('keeper link', () => {
     assert.equal(link.retries, 1);
     assert.equal(link.failures, 1);
     await link.close();
+  });
+
+  /** A keeper that drains: it refuses appends, before journaling them, as keeper/server.ts does. */
+  const drainingKeeper = (seen: string[]) =>
+    createHttpServer((req, res) => {
+      req.resume();
+      req.on('end', () => {
+        seen.push(`draining ${req.url}`);
+        res.writeHead(503, { 'content-type': 'application/json' });
+        res.end(JSON.stringify({ code: 'CORRAL_ERR_KEEPER_UNAVAILABLE', message: 'the keeper is draining' }));
+      });
+    });
+
+  it('while the master restarts the keeper, an append the old one refuses waits through its exit for the new one, and is sent to it once', async () => {
+    const seen: string[] = [];
+    const old = await listen(drainingKeeper(seen));
+    const window = new KeeperRestartWindow();
+    const link = new KeeperLink({ socketPath, retryDelayMs: 10, restartWindow: window });
+    try {
+      window.open(5000);
+      const append = link.call<{ id: string }>('POST', '/append', '{"range":"Events","rows":[["E1"]]}');
+      await new Promise((r) => setTimeout(r, 300));
+      // The old keeper exits; nothing listens for a while (connects refused), then the new one does.
+      old.closeAllConnections();
+      await new Promise<void>((resolve) => old.close(() => resolve()));
+      rmSync(socketPath, { force: true });
+      await new Promise((r) => setTimeout(r, 500));
+      await listen(
+        createHttpServer((req, res) => {
+          let body = '';
+          req.on('data', (c: Buffer) => (body += c.toString()));
+          req.on('end', () => {
+            seen.push(`new ${req.url} ${body}`);
+            res.writeHead(200, { 'content-type': 'application/json' });
+            res.end(JSON.stringify({ id: 'entry-1', rows: 1 }));
+          });
+        }),
+      );
+      const readyAt = Date.now();
+      window.close();
+      assert.deepEqual(await append, { id: 'entry-1', rows: 1 });
+      assert.ok(Date.now() - readyAt < 100, 'sent as soon as the master said the new keeper is ready');
+      assert.ok(seen.filter((s) => s.startsWith('draining')).length >= 2, 'refusals of the old keeper were retried');
+      assert.deepEqual(seen.filter((s) => s.startsWith('new')), ['new /append {"range":"Events","rows":[["E1"]]}']);
+      assert.equal(link.failures, 0);
+    } finally {
+      await link.close();
+    }
+  });
+
+  it('without a restart under way, a draining keeper is retried once, then CORRAL_ERR_KEEPER_UNAVAILABLE; with one, until its deadline', async () => {
+    const seen: string[] = [];
+    await listen(drainingKeeper(seen));
+    const link = new KeeperLink({ socketPath, retryDelayMs: 10 });
+    await assert.rejects(link.call('POST', '/append', '{}'), (err: Error & { code?: string }) => err.code === 'CORRAL_ERR_KEEPER_UNAVAILABLE' && /draining/.test(err.message));
+    assert.equal(seen.length, 2);
+    await link.close();
+
+    const window = new KeeperRestartWindow();
+    const waiting = new KeeperLink({ socketPath: join(dir, 'missing.sock'), retryDelayMs: 10, restartWindow: window });
+    window.open(600);
+    const started = Date.now();
+    await assert.rejects(waiting.call('GET', '/read?range=A'), (err: Error & { code?: string }) => err.code === 'CORRAL_ERR_KEEPER_UNAVAILABLE');
+    const waited = Date.now() - started;
+    assert.ok(waited >= 600 && waited < 2000, `waited for the window, then gave up (${waited} ms)`);
+    assert.equal(waiting.failures, 1);
+    await waiting.close();
   });
 
   it('a keeper that cuts the connection mid-answer, or sends garbage, is unreachable, not an answer', async () => {

@@ -1,0 +1,85 @@
+// A reload that changes a keeper setting restarts the keeper: writes made meanwhile wait for the
+// new keeper instead of failing. With the real master, the bundled app and the emulator, clients
+// post events over keep-alive connections through the whole restart; every one is answered 201,
+// and every acknowledged event reaches the sheet exactly once.
+
+import assert from 'node:assert/strict';
+import { appendFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { Agent } from 'undici';
+import { startEmulator } from '../../src/sheets/emulator/index.js';
+import { waitFor } from '../helpers/corral.js';
+import { http } from '../helpers/http.js';
+import { startWithEmulator } from '../helpers/sheets-load.js';
+
+const CLIENTS = 8;
+
+test('writes during a reload that restarts the keeper are all answered 201, and each reaches the sheet once', async () => {
+  const emu = await startEmulator();
+  const dir = mkdtempSync(join(tmpdir(), 'corral-keeper-writes-'));
+  const envFile = join(dir, 'corral.env');
+  writeFileSync(envFile, 'SHEET_CACHE_TTL=30\n');
+  const c = await startWithEmulator(emu, 2, { CORRAL_ENV_FILE: envFile, CORRAL_RATE_LIMIT: '0', SHEETS_FLUSH_INTERVAL_MS: '100' }, { bundledApp: true });
+  const agent = new Agent({ connections: CLIENTS, keepAliveTimeout: 30_000 });
+  let stopped = false;
+  const answers: { status: number; text: string; sentAt: number; answeredAt: number; id?: string }[] = [];
+  try {
+    const login = await http(`${c.url}/api/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ name: 'Alice Martin', code: 'P001' }) });
+    assert.equal(login.status, 200, login.text);
+    const token = login.json<{ token: string }>().token;
+    let n = 0;
+    const client = async (i: number) => {
+      while (!stopped) {
+        const sentAt = Date.now();
+        // Half the clients send an Idempotency-Key: the link's retries must not trip over it either.
+        const key: Record<string, string> = i % 2 === 0 ? { 'idempotency-key': `restart-${i}-${n}` } : {};
+        const r = await http(`${c.url}/api/events`, {
+          method: 'POST',
+          dispatcher: agent,
+          timeoutMs: 30_000,
+          headers: { 'content-type': 'application/json', authorization: `Bearer ${token}`, ...key },
+          body: JSON.stringify({ kind: 'restart-test', detail: `client ${i} write ${n++}` }),
+        }).catch((err: Error) => ({ status: 0, text: err.message, json: () => ({}) as { id?: string } }));
+        answers.push({ status: r.status, text: r.text.slice(0, 200), sentAt, answeredAt: Date.now(), ...(r.status === 201 ? { id: r.json<{ id: string }>().id } : {}) });
+      }
+    };
+    const clients = Array.from({ length: CLIENTS }, (_, i) => client(i));
+    await waitFor(() => answers.length >= 50, 20_000, 'writes before the reload');
+
+    appendFileSync(envFile, 'SHEET_CACHE_TTL=20\n');
+    const reloadAt = Date.now();
+    c.kill('SIGHUP');
+    const restart = await c.waitForLog((l) => l.event === 'keeper.restart', 20_000, 'keeper.restart');
+    assert.deepEqual(restart.changed, ['SHEET_CACHE_TTL']);
+    await c.waitForLog((l) => l.event === 'keeper.ready' && l.ttl === 20, 30_000, 'the new keeper');
+    const readyAt = Date.now();
+    await c.waitForLog((l) => l.event === 'reload.done', 30_000, 'reload.done');
+    const doneCount = answers.length;
+    await waitFor(() => answers.length >= doneCount + 50, 20_000, 'writes after the reload');
+    stopped = true;
+    await Promise.all(clients);
+
+    // Each client had a write on its way while the old keeper drained and the new one booted.
+    const during = answers.filter((a) => a.sentAt <= readyAt && a.answeredAt >= reloadAt).length;
+    assert.ok(during >= CLIENTS, `writes were on their way while the keeper restarted (${during})`);
+    const failed = answers.filter((a) => a.status !== 201);
+    assert.deepEqual(failed.slice(0, 5), [], `${failed.length} of ${answers.length} writes not answered 201`);
+
+    // Every acknowledged event reaches the sheet once: none lost, none doubled by a retry.
+    const ids = answers.map((a) => a.id!);
+    assert.equal(new Set(ids).size, ids.length, 'each 201 names its own event');
+    const inSheet = () => (emu.getSheet(emu.spreadsheetId, 'Events') ?? []).filter((row) => row[2] === 'restart-test').map((row) => row[0]!);
+    await waitFor(() => inSheet().length >= ids.length, 30_000, `all ${ids.length} events in the sheet (${inSheet().length})`);
+    const rows = inSheet();
+    assert.equal(rows.length, ids.length, 'no event twice');
+    assert.deepEqual(new Set(rows), new Set(ids));
+  } finally {
+    stopped = true;
+    await agent.close();
+    await c.stop();
+    await emu.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
