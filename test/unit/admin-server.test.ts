@@ -161,6 +161,38 @@ describe('admin server with a token', () => {
     assert.deepEqual(view.deltas, [1]);
   });
 
+  it('refuses a worker-count body with a repeated key (400 invalid_json) or a field it does not read (400 invalid_field), naming the key, and changes nothing', async () => {
+    const deltasBefore = [...view.deltas];
+    const expectedBefore = view.expected;
+    const post = async (body: string) => {
+      const res = await fetch(`${base}/api/admin/workers`, { method: 'POST', headers: { ...auth, 'content-type': 'application/json' }, body });
+      return { status: res.status, json: (await res.json()) as { success: boolean; error: string; field?: string; message: string } };
+    };
+    // JSON.parse keeps the last: this removed a worker, where a proxy or a log reader sees +1.
+    for (const body of ['{"delta":1,"delta":-1}', '{"delta":1,"d\\u0065lta":-1}']) {
+      const r = await post(body);
+      assert.equal(r.status, 400, body);
+      assert.equal(r.json.error, 'invalid_json', body);
+      assert.equal(r.json.field, 'delta', body);
+      assert.match(r.json.message, /"delta" appears more than once/, body);
+    }
+    for (const [body, field] of [['{"delta":1,"extra":"x"}', 'extra'], ['{"detla":1}', 'detla'], ['{"__proto__":{},"delta":1}', '__proto__']] as const) {
+      const r = await post(body);
+      assert.equal(r.status, 400, body);
+      assert.equal(r.json.error, 'invalid_field', body);
+      assert.equal(r.json.field, field, body);
+      assert.match(r.json.message, new RegExp(`unknown field "${field}"; send \\{"delta":1\\} or \\{"delta":-1\\}`), body);
+    }
+    for (const body of ['[1]', '1', '"delta"']) {
+      const r = await post(body);
+      assert.equal(r.status, 400, body);
+      assert.equal(r.json.error, 'invalid_json', body);
+      assert.match(r.json.message, /must be a JSON object/, body);
+    }
+    assert.deepEqual(view.deltas, deltasBefore);
+    assert.equal(view.expected, expectedBefore);
+  });
+
   it('refuses a worker-count body over 1 KiB with 413 body_too_large, whether its length is declared or it streams in', async () => {
     const deltasBefore = view.deltas.length;
     const declared = await fetch(`${base}/api/admin/workers`, { method: 'POST', headers: { ...auth, 'content-type': 'application/json' }, body: `{"delta":1,"pad":"${'x'.repeat(2000)}"}` });

@@ -192,9 +192,9 @@ export async function startAdminServer(view: AdminView, logger: Logger, options:
         return send(res, answer.status, answer.body);
       }
       case '/api/admin/workers': {
-        let body: unknown;
+        let body: Record<string, unknown>;
         try {
-          body = await readAdminJson(req, '{"delta":1} or {"delta":-1}');
+          body = await readAdminJson(req, { example: '{"delta":1} or {"delta":-1}', fields: ['delta'] });
         } catch (err) {
           if (!(err instanceof AdminBodyError)) {
             // The client went away before its whole body came (or was cut off as too slow, answered
@@ -205,9 +205,10 @@ export async function startAdminServer(view: AdminView, logger: Logger, options:
           // The rest of a body too large is not kept for keep-alive: the connection closes once the
           // client has sent it (read and dropped, within a bound), so it reads the 413, not a reset.
           if (err.status === 413) dropBodyAndClose(req, res);
+          if (err.field !== undefined) return send(res, err.status, { success: false, error: err.error, field: err.field, message: err.message });
           return fail(res, err.error, err.message);
         }
-        const delta = (body as { delta?: unknown } | null)?.delta;
+        const delta = body.delta;
         if (delta !== 1 && delta !== -1) return send(res, statusOf('invalid_field'), { success: false, error: 'invalid_field', field: 'delta', message: 'delta must be 1 or -1' });
         // Intents may have been recorded while the body arrived, a stop among them.
         view.settle();
