@@ -35,6 +35,7 @@ import type { Spawner } from './spawner.js';
 import type { FatalReason } from './fatal-stderr.js';
 import { respawnWaitOf, StatusReporter, statusLineOf } from './status-report.js';
 import { stopDeadline, stopStep } from './stop-sequence.js';
+import { servingWorkers } from './stuck-judgement.js';
 
 export type Intent = 'reload' | 'stop' | 'quit' | 'ttin' | 'ttou' | 'reopen-logs';
 
@@ -644,7 +645,8 @@ export class Arbiter {
   }
 
   statusLine(): string {
-    const ready = this.workers().filter((c) => c.state === 'ready').length;
+    // Counted as health counts them: a ready worker whose loop is blocked serves nobody.
+    const ready = servingWorkers(this.workers(), this.now());
     return statusLineOf({ ready, expected: this.expected, generation: this.gens.current, capacity: this.capacity(), wait: this.respawnWait() });
   }
 
@@ -668,6 +670,7 @@ export class Arbiter {
       workers: this.expected,
       workerConnections: this.settings.CORRAL_WORKER_CONNECTIONS,
       maxConnections: this.settings.CORRAL_MAX_CONNECTIONS,
+      serving: this.phase !== 'stopping' && !this.finished && servingWorkers(this.workers(), this.now()) > 0,
     });
   }
 

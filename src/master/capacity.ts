@@ -4,10 +4,17 @@
 // at the cap (worker/connection-cap.ts): a host whose slots they hold still serves new clients, so
 // the status, percent_used and available_slots count only the connections that cannot give way.
 // Saying FULL there had operators adding workers to a host with room.
+// Slots count only while something takes connections: with no worker ready and beating (a crash
+// loop, every worker stuck) or once a stop has begun (the listener closed), a new client gets
+// ECONNREFUSED or waits unanswered however few slots are held. That is UNAVAILABLE, as health's
+// `unavailable`: LOW with can_accept_new there told a load balancer to send more.
 
 import type { Settings } from '../config/schema.js';
 
-export type CapacityStatus = 'LOW' | 'HEALTHY' | 'WARNING' | 'FULL';
+export type CapacityStatus = 'UNAVAILABLE' | 'LOW' | 'HEALTHY' | 'WARNING' | 'FULL';
+
+/** The statuses a share of busy slots gives, while some worker serves. */
+export type LoadStatus = Exclude<CapacityStatus, 'UNAVAILABLE'>;
 
 /** The seeds' `/api/admin/capacity` shape. */
 export interface Capacity {
@@ -30,6 +37,11 @@ export interface CapacityInput {
   readonly workerConnections: number;
   /** CORRAL_MAX_CONNECTIONS; 0 = workers × worker connections. */
   readonly maxConnections: number;
+  /**
+   * Whether a new connection can be served at all: some worker is ready and beating (as health
+   * counts them) and the master is not stopping. False: UNAVAILABLE.
+   */
+  readonly serving: boolean;
 }
 
 export function maxConnectionsOf(workers: number, workerConnections: number, maxConnections: number): number {
@@ -64,7 +76,7 @@ export function perWorkerCap(workers: number, workerConnections: number, maxConn
   return Math.max(1, Math.min(workerConnections, Math.ceil(maxConnections / Math.max(1, workers))));
 }
 
-export function statusOf(percent: number): CapacityStatus {
+export function statusOf(percent: number): LoadStatus {
   if (percent >= 100) return 'FULL';
   if (percent >= 80) return 'WARNING';
   if (percent >= 50) return 'HEALTHY';
@@ -72,7 +84,7 @@ export function statusOf(percent: number): CapacityStatus {
 }
 
 /** The highest percent_used shown for each status: the next status's threshold minus one decimal. */
-const SHOWN_BELOW: Readonly<Record<CapacityStatus, number>> = { LOW: 49.9, HEALTHY: 79.9, WARNING: 99.9, FULL: Infinity };
+const SHOWN_BELOW: Readonly<Record<LoadStatus, number>> = { LOW: 49.9, HEALTHY: 79.9, WARNING: 99.9, FULL: Infinity };
 
 export function computeCapacity(input: CapacityInput): Capacity {
   const max = maxConnectionsOf(input.workers, input.workerConnections, input.maxConnections);
@@ -83,17 +95,20 @@ export function computeCapacity(input: CapacityInput): Capacity {
   const exact = max > 0 ? (busy / max) * 100 : 100;
   // The status comes from the exact ratio: rounding 7996/8000 up to 100.0 % must not say FULL
   // while 4 slots are free.
-  const status = busy >= max ? 'FULL' : statusOf(Math.min(exact, 99.999));
+  const load = busy >= max ? 'FULL' : statusOf(Math.min(exact, 99.999));
   // Shown to one decimal, but never rounded up into the next status: not 100 while a slot is free
   // (the ratio gauge says 1 = FULL), nor 80.0 while HEALTHY (1599/2000) or 50.0 while LOW.
-  const percent = Math.min(Math.round(exact * 10) / 10, SHOWN_BELOW[status]);
+  const percent = Math.min(Math.round(exact * 10) / 10, SHOWN_BELOW[load]);
+  // Unavailable, the connections still held are still shown (stuck workers hold theirs), but no
+  // slot is free to a new client.
+  const status = input.serving ? load : 'UNAVAILABLE';
   return {
     current_connections: current,
     idle_connections: idle,
     max_connections: max,
     percent_used: percent,
-    available_slots: max - busy,
+    available_slots: input.serving ? max - busy : 0,
     status,
-    can_accept_new: status !== 'FULL',
+    can_accept_new: status !== 'FULL' && status !== 'UNAVAILABLE',
   };
 }

@@ -68,3 +68,11 @@ export function cannotDrain(c: Pick<ChildRecord, 'state' | 'drainedReported' | '
   if (c.state !== 'booting' && c.state !== 'ready' && c.state !== 'draining') return false;
   return !c.drainedReported && now - c.lastBeatAt > lateAfterMs(c.beatIntervalMs);
 }
+
+/**
+ * Ready workers still beating: those that answer a new client, as health counts them
+ * (admin/figures.ts workersReadiness). One ready but silent has a blocked loop and serves nobody.
+ */
+export function servingWorkers(workers: readonly Pick<ChildRecord, 'state' | 'lastBeatAt' | 'beatIntervalMs'>[], now: number): number {
+  return workers.filter((c) => c.state === 'ready' && now - c.lastBeatAt <= lateAfterMs(c.beatIntervalMs)).length;
+}

@@ -193,7 +193,7 @@ describe('/admin dashboard in Chromium', { skip }, () => {
     }
   });
 
-  it('with no worker ready the badge says UNAVAILABLE, not the capacity status (LOW at 0 %), and the backoff holding the next fork is shown', async () => {
+  it('with no worker ready the badge says UNAVAILABLE, as the capacity status does (not LOW at 0 %), and the backoff holding the next fork is shown', async () => {
     const settings = testSettings({ CORRAL_ADMIN_TOKEN: TOKEN, CORRAL_WORKERS: '2', CORRAL_WORKER_CONNECTIONS: '100' });
     const down = createFakeView(settings, [child(1, 4201, 'booting', undefined), child(2, 4202, 'booting', undefined)], 2);
     const downServer = await startAdminServer(down, logger, { host: '127.0.0.1', port: 0, monitoring });
@@ -204,7 +204,7 @@ describe('/admin dashboard in Chromium', { skip }, () => {
         workers_ready: number;
       };
       assert.equal(stats.workers_ready, 0);
-      assert.equal(stats.capacity.status, 'LOW');
+      assert.equal(stats.capacity.status, 'UNAVAILABLE');
       await page.goto(`http://127.0.0.1:${downServer.port}/admin#token=${TOKEN}`);
       await page.waitForFunction(() => document.querySelectorAll('#workers-body tr').length === 2);
       assert.equal(((await page.textContent('#status')) ?? '').trim(), 'UNAVAILABLE');

@@ -6,7 +6,7 @@ import { computeCapacity } from '../../src/master/capacity.js';
 import type { HostSample } from '../../src/master/host-monitor.js';
 
 
-const cap = (current: number) => computeCapacity({ activeConnections: [current], workers: 1, workerConnections: 100, maxConnections: 0 });
+const cap = (current: number) => computeCapacity({ activeConnections: [current], workers: 1, workerConnections: 100, maxConnections: 0, serving: true });
 const host = (cpu: number, ram: number): HostSample => ({ at: Date.now(), cpuPercent: cpu, ramPercent: ram, ramUsedBytes: 1, ramTotalBytes: 2, cpuCount: 2 });
 const flush = () => new Promise((r) => setImmediate(r));
 
@@ -28,7 +28,7 @@ describe('alerts', () => {
   it('judges thresholds on the exact ratio: 7996 of 8000 is no "refused" alert, 94.96 % has not passed 95', async () => {
     const { logger, lines } = memoryLogger();
     const alerts = createAlerts(logger, { ramAlertPercent: 90 });
-    const big = (current: number) => computeCapacity({ activeConnections: [current], workers: 8, workerConnections: 1000, maxConnections: 0 });
+    const big = (current: number) => computeCapacity({ activeConnections: [current], workers: 8, workerConnections: 1000, maxConnections: 0, serving: true });
     alerts.observe(big(7597), undefined);
     await flush();
     assert.deepEqual(lines.map((l) => `${String(l.event)}@${String(l.threshold)}`), ['capacity.alert@80'], '94.96 %');

@@ -414,6 +414,46 @@ describe('admin server health and token policy', () => {
   });
 });
 
+describe('admin server capacity while nothing serves', () => {
+  it('says UNAVAILABLE, can_accept_new false and no slot free in the capacity, the stats and /metrics when health says unavailable or a stop has begun', async () => {
+    // It said LOW, can_accept_new: true, 2000 slots free, while clients got ECONNREFUSED.
+    const view = createFakeView(testSettings({ CORRAL_ADMIN_TOKEN: TOKEN, CORRAL_WORKERS: '2', CORRAL_WORKER_CONNECTIONS: '1000', CORRAL_TIMEOUT: '30' }), [], 2);
+    const server = await startAdminServer(view, logger, { host: '127.0.0.1', port: 0 });
+    const base = `http://127.0.0.1:${server.port}`;
+    const auth = { authorization: `Bearer ${TOKEN}` };
+    const read = async () => {
+      const health = (await fetch(`${base}/api/admin/health`)).status;
+      const capacity = ((await (await fetch(`${base}/api/admin/capacity`, { headers: auth })).json()) as { capacity: Record<string, unknown> }).capacity;
+      const stats = ((await (await fetch(`${base}/api/admin/stats`, { headers: auth })).json()) as { capacity: Record<string, unknown> }).capacity;
+      const metrics = await (await fetch(`${base}/metrics`, { headers: auth })).text();
+      const shown = /^corral_capacity_status\{status="(\w+)"\} 1$/m.exec(metrics)?.[1];
+      return { health, status: capacity.status, can: capacity.can_accept_new, slots: capacity.available_slots, stats: stats.status, metric: shown };
+    };
+    try {
+      // A crash loop: every worker gone, the backoff holding the next fork.
+      view.waiting = { inMs: 4000, crashLoop: 5, bootFailures: 0 };
+      assert.deepEqual(await read(), { health: 503, status: 'UNAVAILABLE', can: false, slots: 0, stats: 'UNAVAILABLE', metric: 'UNAVAILABLE' });
+      view.waiting = undefined;
+      // Booting only.
+      view.kids = [child(1, 2601, 'booting', undefined), child(2, 2602, 'booting', undefined)];
+      assert.deepEqual(await read(), { health: 503, status: 'UNAVAILABLE', can: false, slots: 0, stats: 'UNAVAILABLE', metric: 'UNAVAILABLE' });
+      // Every worker stuck: ready, with no beat for 7 s, holding their connections.
+      view.kids = [1, 2].map((id) => ({ ...child(id, 2600 + id, 'ready', { activeConnections: 40 }), lastBeatAt: Date.now() - 7000 }));
+      assert.deepEqual(await read(), { health: 503, status: 'UNAVAILABLE', can: false, slots: 0, stats: 'UNAVAILABLE', metric: 'UNAVAILABLE' });
+      // One beats again: capacity as usual.
+      view.kids = [child(1, 2601, 'ready', { activeConnections: 40 }), child(2, 2602, 'ready', { activeConnections: 40 })];
+      assert.deepEqual(await read(), { health: 200, status: 'LOW', can: true, slots: 1920, stats: 'LOW', metric: 'LOW' });
+      // A graceful stop has begun: the listener is closed to new clients (its workers, told to
+      // drain at the next tick, are still listed ready here).
+      view.shuttingDown = true;
+      const { health: _health, ...stopping } = await read();
+      assert.deepEqual(stopping, { status: 'UNAVAILABLE', can: false, slots: 0, stats: 'UNAVAILABLE', metric: 'UNAVAILABLE' });
+    } finally {
+      await server.close();
+    }
+  });
+});
+
 describe('admin server health while the keeper is down', () => {
   it('says degraded, still 200, while the keeper is not running, booting or not beating, and names its state', async () => {
     const keeper = child(0, 2500, 'ready', {}, 'keeper');

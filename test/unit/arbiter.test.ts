@@ -1158,6 +1158,49 @@ test('while the backoff holds the next fork, the status line and the admin view 
   }
 });
 
+test('the status line and the capacity say UNAVAILABLE while no worker serves: every ready worker stuck, a crash loop, a stop begun', async () => {
+  // They said LOW with can_accept_new and every slot free, where health said 503 unavailable.
+  const t = await setup({ CORRAL_WORKERS: '2', CORRAL_TIMEOUT: '30', CORRAL_WORKER_CONNECTIONS: '1000' });
+  try {
+    t.bootAll();
+    beatAll(t.children);
+    t.run(250);
+    assert.deepEqual([t.arbiter.capacity().status, t.arbiter.capacity().can_accept_new], ['LOW', true]);
+    assert.match(t.arbiter.statusLine(), /^2\/2 workers ready, generation 1, capacity LOW /);
+    // Both loops blocked: still 'ready' in the registry, silent for over three beats (1 s each at CORRAL_TIMEOUT 30).
+    t.run(3500);
+    const stuck = t.arbiter.capacity();
+    assert.deepEqual([stuck.status, stuck.can_accept_new, stuck.available_slots], ['UNAVAILABLE', false, 0]);
+    assert.match(t.arbiter.statusLine(), /^0\/2 workers ready, generation 1, capacity UNAVAILABLE /, 'counted as health counts them');
+    // One beats again: it serves.
+    beatAll([t.children[0]!]);
+    t.arbiter.tick();
+    assert.equal(t.arbiter.capacity().status, 'LOW');
+    assert.match(t.arbiter.statusLine(), /^1\/2 workers ready/);
+    // A stop has begun: the listener is closed to new clients.
+    beatAll(t.children);
+    t.arbiter.record('stop');
+    t.arbiter.tick();
+    assert.deepEqual([t.arbiter.capacity().status, t.arbiter.capacity().can_accept_new], ['UNAVAILABLE', false]);
+  } finally {
+    t.log.close();
+  }
+});
+
+test('a crash loop (no worker left, the backoff holding the next fork) is UNAVAILABLE in the capacity and the status line', async () => {
+  const t = await setup({ CORRAL_WORKERS: '2' });
+  try {
+    t.bootAll();
+    t.run(250);
+    t.children.forEach((c) => c.exit(1));
+    t.arbiter.tick();
+    assert.deepEqual([t.arbiter.capacity().status, t.arbiter.capacity().can_accept_new, t.arbiter.capacity().available_slots], ['UNAVAILABLE', false, 0]);
+    assert.match(t.arbiter.statusLine(), /^0\/2 workers ready, generation 1, capacity UNAVAILABLE \(0\/\d+ busy, 0 idle\); respawning in/);
+  } finally {
+    t.log.close();
+  }
+});
+
 test('failed boots waiting for their backoff are said as such', async () => {
   const t = await setup({ CORRAL_WORKERS: '2', CORRAL_BOOT_ATTEMPTS: '5' });
   try {

@@ -8,7 +8,7 @@ import type { Notifier } from '../../src/master/notify.js';
 import type { ChildRecord } from '../../src/master/registry.js';
 import { respawnWaitOf, StatusReporter, statusLineOf, type ReportInput } from '../../src/master/status-report.js';
 
-const capacity = (active: number[], idle: number[] = []) => computeCapacity({ activeConnections: active, idleConnections: idle, workers: 2, workerConnections: 10, maxConnections: 0 });
+const capacity = (active: number[], idle: number[] = []) => computeCapacity({ activeConnections: active, idleConnections: idle, workers: 2, workerConnections: 10, maxConnections: 0, serving: true });
 
 test('the respawn wait is shown while the backoff holds a missing worker, and not while stopping or with every worker there', () => {
   const waiting = { now: 1000, stopping: false, nextSpawnAt: 3500, active: 1, expected: 2, quickCrashes: 3, bootFailures: 0 };

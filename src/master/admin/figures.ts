@@ -9,7 +9,10 @@ import type { AdminView, ChildSnapshot } from './view.js';
 
 type Extra = Readonly<Record<string, number | string | boolean | null>>;
 
-/** Same inputs as the arbiter's own capacity(): every worker's connections against the expected count. */
+/**
+ * Same inputs as the arbiter's own capacity(): every worker's connections against the expected
+ * count, UNAVAILABLE while health says unavailable (no worker ready and beating) or a stop has begun.
+ */
 export function capacityFromView(view: AdminView): Capacity {
   const s = view.settings();
   return computeCapacity({
@@ -18,6 +21,7 @@ export function capacityFromView(view: AdminView): Capacity {
     workers: view.expectedWorkers(),
     workerConnections: s.CORRAL_WORKER_CONNECTIONS,
     maxConnections: s.CORRAL_MAX_CONNECTIONS,
+    serving: workersReadiness(view).ready > 0 && !view.stopping(),
   });
 }
 

@@ -16,7 +16,7 @@ export interface AdminMetrics {
   render(): Promise<string>;
 }
 
-const STATUSES = ['LOW', 'HEALTHY', 'WARNING', 'FULL'] as const;
+const STATUSES = ['UNAVAILABLE', 'LOW', 'HEALTHY', 'WARNING', 'FULL'] as const;
 
 export function createAdminMetrics(view: AdminView, host: () => HostSample | undefined): AdminMetrics {
   const registry = new Registry();
@@ -87,7 +87,7 @@ export function createAdminMetrics(view: AdminView, host: () => HostSample | und
   new Gauge({ name: 'corral_capacity_used_ratio', help: 'Busy connections (open, not idle) over the cap (1 = FULL).', registers, collect() { this.set(capacityFromView(view).percent_used / 100); } });
   new Gauge({
     name: 'corral_capacity_status',
-    help: 'Capacity status (1 for the current one): LOW < 50 %, HEALTHY < 80 %, WARNING < 100 %, FULL.',
+    help: 'Capacity status (1 for the current one): UNAVAILABLE (no worker ready and beating, or stopping: nothing accepts a new connection), else LOW < 50 %, HEALTHY < 80 %, WARNING < 100 %, FULL.',
     labelNames: ['status'],
     registers,
     collect() {

@@ -71,11 +71,10 @@ function set(id, text) { const el = $(id); if (el) el.textContent = text; }
 function renderStats(s) {
   const c = s.capacity;
   const status = $('status');
-  // With no worker ready nothing is served, however few connections are open: the capacity
-  // status (LOW at 0 %) would read as all clear. Same word as /api/admin/health's status.
-  const shown = s.workers_ready === 0 ? 'UNAVAILABLE' : c.status;
-  status.textContent = shown;
-  status.dataset.status = shown;
+  // With no worker ready (or a stop begun) the API's status is UNAVAILABLE, as health says: not
+  // LOW at 0 %, which would read as all clear.
+  status.textContent = c.status;
+  status.dataset.status = c.status;
   // Busy: open and not idle. Idle connections give their slot to a new client, so the bar, the
   // percentage and the status count only the busy ones (a corral without the figure: none idle).
   const idle = c.idle_connections ?? 0;
