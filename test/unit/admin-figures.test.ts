@@ -45,12 +45,13 @@ describe('Sheets figures', () => {
 });
 
 describe('stats totals', () => {
-  it("carry the workers' 5xx answers and the 5xx rate the history measured", () => {
+  it("carry the workers' 5xx answers and the rates measured over the last 5 s", () => {
     const view = createFakeView(testSettings(), [child(1, 11, 'ready', { requestsServed: 90, errorsServed: 40 }), child(2, 12, 'ready', { requestsServed: 10, errorsServed: 2 })]);
-    const s = statsOf(view, { host: undefined, requestsPerSecond: 20, errorsPerSecond: 8.5, upstreamPerMinute: null });
+    const s = statsOf(view, { host: undefined, rates: { requests_per_second: 20, errors_per_second: 8.5, connections_refused_per_second: 3 }, upstreamPerMinute: null });
     assert.equal(s.totals.requests_served, 100);
     assert.equal(s.totals.errors_served, 42);
     assert.equal(s.totals.errors_per_second, 8.5);
+    assert.equal(s.totals.connections_refused_per_second, 3);
   });
 
   it('count what exited workers served, as /metrics does, and name the live workers\' share apart: a replacement changes neither lifetime total', async () => {
@@ -60,12 +61,12 @@ describe('stats totals', () => {
     ]);
     const metrics = createAdminMetrics(view, () => undefined);
     const scraped = async (name: string) => Number(new RegExp(`^${name} (\\d+)$`, 'm').exec(await metrics.render())?.[1]);
-    const before = statsOf(view, { host: undefined, requestsPerSecond: null, upstreamPerMinute: null });
+    const before = statsOf(view, { host: undefined, upstreamPerMinute: null });
     assert.equal(before.totals.requests_served, await scraped('corral_requests_total'));
     // Worker 1 is replaced: its last report goes to the exited workers' count, its successor starts at 0.
     view.exited = { requests: 90, errors: 4, refused: 3, idleClosed: 0 };
     view.kids = [child(3, 13, 'ready', { requestsServed: 0, errorsServed: 0 }), view.kids[1]!];
-    const after = statsOf(view, { host: undefined, requestsPerSecond: null, upstreamPerMinute: null });
+    const after = statsOf(view, { host: undefined, upstreamPerMinute: null });
     assert.deepEqual(
       [after.totals.requests_served, after.totals.errors_served, after.totals.connections_refused],
       [100, 5, 5],
@@ -82,11 +83,11 @@ describe('stats host figures', () => {
   it('say how old the last host sample is, and mark it stale once three sampling intervals passed without one', () => {
     const view = createFakeView(testSettings(), [child(1, 11, 'ready', {})]);
     const sample = { cpuPercent: 12.5, ramPercent: 41, ramUsedBytes: 4e9, ramTotalBytes: 1e10, cpuCount: 2 };
-    const fresh = statsOf(view, { host: { ...sample, at: Date.now() - 4000 }, hostIntervalMs: 5000, requestsPerSecond: null, upstreamPerMinute: null });
+    const fresh = statsOf(view, { host: { ...sample, at: Date.now() - 4000 }, hostIntervalMs: 5000, upstreamPerMinute: null });
     assert.equal(fresh.host?.stale, false);
     assert.ok((fresh.host?.sampled_s_ago ?? -1) >= 4 && (fresh.host?.sampled_s_ago ?? 99) < 5);
     // Measurements failing for a minute: the last figures are kept, and said to be old.
-    const old = statsOf(view, { host: { ...sample, at: Date.now() - 60_000 }, hostIntervalMs: 5000, requestsPerSecond: null, upstreamPerMinute: null });
+    const old = statsOf(view, { host: { ...sample, at: Date.now() - 60_000 }, hostIntervalMs: 5000, upstreamPerMinute: null });
     assert.equal(old.host?.stale, true);
     assert.equal(old.host?.cpu_percent, 12.5);
     assert.ok((old.host?.sampled_s_ago ?? -1) >= 60);

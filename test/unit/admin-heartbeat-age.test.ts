@@ -24,7 +24,7 @@ function viewWithSilentWorker() {
 describe('heartbeat age of each child', () => {
   it('the stats mark a child silent for over three beats as heartbeat_late, a booting one not', () => {
     const { now, view } = viewWithSilentWorker();
-    const s = statsOf(view, { host: undefined, requestsPerSecond: null, upstreamPerMinute: null }, now);
+    const s = statsOf(view, { host: undefined, upstreamPerMinute: null }, now);
     assert.equal(s.heartbeat_late_after_s, 3);
     assert.deepEqual(
       s.workers.map((w) => [w.id, w.heartbeat_late, w.last_beat_s_ago]),
@@ -48,7 +48,7 @@ describe('heartbeat age of each child', () => {
     const view = createFakeView(testSettings({ CORRAL_TIMEOUT: '1' }), [fresh, silent, keeper]);
     assert.equal(keeperStatus(view, now), 'ready');
     assert.deepEqual(workersReadiness(view, now), { ready: 1, notBeating: 1 });
-    const s = statsOf(view, { host: undefined, requestsPerSecond: null, upstreamPerMinute: null }, now);
+    const s = statsOf(view, { host: undefined, upstreamPerMinute: null }, now);
     assert.equal(s.heartbeat_late_after_s, 0.75, 'three beats of a child started with CORRAL_TIMEOUT=1');
     assert.deepEqual([s.keeper?.heartbeat_late, s.keeper?.heartbeat_late_after_s], [false, 3]);
     assert.deepEqual(s.workers.map((w) => [w.id, w.heartbeat_late, w.heartbeat_late_after_s]), [

@@ -5,6 +5,7 @@
 import { heartbeatIntervalMs, lateAfterMs } from '../../heartbeat-interval.js';
 import { computeCapacity, type Capacity } from '../capacity.js';
 import { hostSampleStale, type HostSample } from '../host-monitor.js';
+import type { Rates } from './rates.js';
 import type { AdminView, ChildSnapshot } from './view.js';
 
 type Extra = Readonly<Record<string, number | string | boolean | null>>;
@@ -225,8 +226,8 @@ export interface StatsExtras {
   readonly host: HostSample | undefined;
   /** The host monitor's sampling interval: a sample older than three of them is stale. */
   readonly hostIntervalMs?: number;
-  readonly requestsPerSecond: number | null;
-  readonly errorsPerSecond?: number | null;
+  /** Over the last 5 s, read when the stats are asked for (rates.ts); absent: unknown. */
+  readonly rates?: Rates;
   readonly upstreamPerMinute: number | null;
   readonly alerts?: unknown;
 }
@@ -285,8 +286,9 @@ export function statsOf(view: AdminView, extras: StatsExtras, now = view.now()) 
       errors_served_by_live_workers: errorsByLive,
       connections_refused: exited.refused + byLive((f) => f.connectionsRefused),
       idle_connections_closed: exited.idleClosed + byLive((f) => f.idleConnectionsClosed),
-      requests_per_second: extras.requestsPerSecond,
-      errors_per_second: extras.errorsPerSecond ?? null,
+      requests_per_second: extras.rates?.requests_per_second ?? null,
+      errors_per_second: extras.rates?.errors_per_second ?? null,
+      connections_refused_per_second: extras.rates?.connections_refused_per_second ?? null,
       rss_bytes: workers.reduce((a, w) => a + (w.figures?.rssBytes ?? 0), 0),
     },
     // For a child started with the settings now in force; each child's own is in its entry.

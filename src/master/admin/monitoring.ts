@@ -1,5 +1,5 @@
-// The master's background watch: host CPU/RAM sampling, capacity/host alerts (every second) and
-// the dashboard history (every 5 s). Runs whether or not the admin listener is on; timers are
+// The master's background watch: host CPU/RAM sampling, capacity/host alerts and the served
+// totals behind the stats' rates (every second), and the dashboard history (every 5 s). Runs whether or not the admin listener is on; timers are
 // unref'd and every step is a cheap read of snapshots the arbiter already holds.
 
 import type { Logger } from '../../log/logger.js';
@@ -8,22 +8,31 @@ import { createAlerts, type Alerts } from '../alerts.js';
 import { createHostMonitor, hostSampleStale, type HostMonitor } from '../host-monitor.js';
 import { capacityFromView } from './figures.js';
 import { createHistory, type History } from './history.js';
+import { RateWindow, servedTotalsOf, type Rates } from './rates.js';
 import type { AdminView } from './view.js';
 
 export interface Monitoring {
   readonly host: HostMonitor;
   readonly alerts: Alerts;
   readonly history: History;
+  /** The served totals of the last seconds, which the stats' rates are taken from. */
+  readonly rates: RateWindow;
   /** Runs the alert check now (the timers call it; tests and the arbiter may too). */
   checkAlerts(): void;
   /** Records one history sample now. */
   recordHistory(now?: number): void;
+  /** Records the served totals now (the timer calls it every second). */
+  recordRates(now?: number): void;
+  /** Requests, 5xx answers and refused connections per second over the last 5 s, read now; the caller settles the view first. */
+  ratesNow(now?: number): Rates;
   close(): void;
 }
 
 export interface MonitoringOptions {
   readonly alertIntervalMs?: number;
   readonly historyIntervalMs?: number;
+  /** How often the served totals are recorded for the stats' rates. */
+  readonly ratesIntervalMs?: number;
   readonly hostIntervalMs?: number;
   /** Samples kept (default 10 minutes' worth at the history interval). */
   readonly historySamples?: number;
@@ -56,6 +65,7 @@ export function startMonitoring(view: AdminView, logger: Logger, options: Monito
     },
   });
   const history = createHistory({ capacity: options.historySamples ?? Math.ceil(600_000 / historyIntervalMs) });
+  const rates = new RateWindow();
   // A step that fails fails at every tick (every second for the alerts): its first failure is
   // said with the error, then at most once a minute with the count, and once when it works again.
   const failures = new Map<string, RepeatedFailure>();
@@ -77,6 +87,7 @@ export function startMonitoring(view: AdminView, logger: Logger, options: Monito
     host,
     alerts,
     history,
+    rates,
     // Settled first, as the admin API reads: the connections and the worker count of one state.
     checkAlerts: () =>
       safe('alerts', () => {
@@ -91,16 +102,26 @@ export function startMonitoring(view: AdminView, logger: Logger, options: Monito
         const latest = host.latest();
         history.record(view, latest && !hostSampleStale(latest, host.intervalMs, now) ? latest : undefined, now);
       }),
+    recordRates: (now = Date.now()) =>
+      safe('rates', () => {
+        view.settle();
+        rates.observe(servedTotalsOf(view), now);
+      }),
+    ratesNow: (now = Date.now()) => rates.ratesAt(servedTotalsOf(view), now),
     close() {
       clearInterval(alertTimer);
       clearInterval(historyTimer);
+      clearInterval(ratesTimer);
       host.close();
     },
   };
   const alertTimer = setInterval(monitoring.checkAlerts, options.alertIntervalMs ?? 1000);
   const historyTimer = setInterval(() => monitoring.recordHistory(), historyIntervalMs);
+  const ratesTimer = setInterval(() => monitoring.recordRates(), options.ratesIntervalMs ?? 1000);
   alertTimer.unref();
   historyTimer.unref();
+  ratesTimer.unref();
   monitoring.recordHistory();
+  monitoring.recordRates();
   return monitoring;
 }

@@ -173,7 +173,9 @@ export async function startAdminServer(view: AdminView, logger: Logger, options:
         return send(res, 200, { success: true, capacity: capacityFromView(view) });
       case '/api/admin/stats': {
         const latest = monitoring.history.latest();
-        return send(res, 200, statsOf(view, { host: monitoring.host.latest(), hostIntervalMs: monitoring.host.intervalMs, requestsPerSecond: latest?.rps ?? null, errorsPerSecond: latest?.errors_per_s ?? null, upstreamPerMinute: latest?.upstream_per_min ?? null, alerts: monitoring.alerts.active() }));
+        // Over the 5 s before this answer, not the last 5-second sample (up to 5 s late).
+        const rates = monitoring.ratesNow();
+        return send(res, 200, statsOf(view, { host: monitoring.host.latest(), hostIntervalMs: monitoring.host.intervalMs, rates, upstreamPerMinute: latest?.upstream_per_min ?? null, alerts: monitoring.alerts.active() }));
       }
       case '/api/admin/history':
         return send(res, 200, { success: true, interval_s: 5, samples: monitoring.history.samples() });
