@@ -126,8 +126,8 @@ describe('/admin dashboard in Chromium', { skip }, () => {
       const firstRow = await page.$$eval('#workers-body tr:first-child td', (tds) => tds.map((td) => td.textContent));
       assert.equal(firstRow[6], '70.0 MiB');
 
-      // Six uPlot charts, each with a canvas.
-      await page.waitForFunction(() => document.querySelectorAll('.chart .uplot canvas').length === 6);
+      // Seven uPlot charts, each with a canvas.
+      await page.waitForFunction(() => document.querySelectorAll('.chart .uplot canvas').length === 7);
 
       mkdirSync(ARTIFACTS, { recursive: true });
       await page.screenshot({ path: join(ARTIFACTS, 'dashboard.png'), fullPage: true });
@@ -301,7 +301,7 @@ describe('/admin dashboard in Chromium', { skip }, () => {
     const page = await browser.newPage({ viewport: { width: 1024, height: 740 } });
     try {
       await page.goto(`${base}/admin#token=${TOKEN}`);
-      await page.waitForFunction(() => document.querySelectorAll('.chart .uplot canvas').length === 6, undefined, { timeout: 10_000 });
+      await page.waitForFunction(() => document.querySelectorAll('.chart .uplot canvas').length === 7, undefined, { timeout: 10_000 });
       // Wide first, then a phone held upright: the charts were drawn for the wide window.
       for (const width of [360, 320]) {
         await page.setViewportSize({ width, height: 740 });
@@ -329,6 +329,8 @@ describe('/admin dashboard in Chromium', { skip }, () => {
     // Its first history sample is taken now: the next ones are 5 and 10 s after it.
     const t0 = Date.now();
     const own = startMonitoring(outage, logger, { historyIntervalMs: 60_000, alertIntervalMs: 60_000 });
+    // The totals 5 s ago, for the stats' rates (recorded every second from now on).
+    own.rates.observe({ requests: 100, errors: 0, refused: 0 }, t0 - 5000);
     const outageServer = await startAdminServer(outage, logger, { host: '127.0.0.1', port: 0, monitoring: own });
     const page = await browser.newPage();
     try {
@@ -337,7 +339,8 @@ describe('/admin dashboard in Chromium', { skip }, () => {
       own.recordHistory(t0 + 5000);
       await page.goto(`http://127.0.0.1:${outageServer.port}/admin#token=${TOKEN}`);
       await page.waitForFunction(() => document.querySelectorAll('#workers-body tr').length === 1);
-      assert.equal(((await page.textContent('#errors-rate')) ?? '').trim(), '10.0');
+      // 50 in the 5 to 6 s before the page asked (more on a slow machine).
+      assert.ok(Number(((await page.textContent('#errors-rate')) ?? '').trim()) > 5);
       assert.equal(await page.getAttribute('#errors', 'data-bad'), 'true');
       assert.equal(((await page.textContent('#sheets-failing')) ?? '').trim(), '1');
       assert.equal(await page.getAttribute('#sheets-failing', 'data-bad'), 'true');
@@ -352,6 +355,43 @@ describe('/admin dashboard in Chromium', { skip }, () => {
     } finally {
       await page.close();
       await outageServer.close();
+      own.close();
+    }
+  });
+
+  it('connections refused at FULL (503 server full, neither requests served nor 5xx answers) are shown per second in red, with their total, and charted', async () => {
+    // 40 busy connections hold a cap of 40; 300 new ones were refused in the last 5 s, no request served.
+    const settings = testSettings({ CORRAL_ADMIN_TOKEN: TOKEN, CORRAL_WORKERS: '1', CORRAL_WORKER_CONNECTIONS: '40' });
+    const full = createFakeView(settings, [child(1, 4801, 'ready', { activeConnections: 40, requestsServed: 500, errorsServed: 0, connectionsRefused: 0 })]);
+    const t0 = Date.now();
+    const own = startMonitoring(full, logger, { historyIntervalMs: 60_000, alertIntervalMs: 60_000 });
+    own.rates.observe({ requests: 500, errors: 0, refused: 0 }, t0 - 5000);
+    const fullServer = await startAdminServer(full, logger, { host: '127.0.0.1', port: 0, monitoring: own });
+    const page = await browser.newPage();
+    try {
+      full.kids = [child(1, 4801, 'ready', { activeConnections: 40, requestsServed: 500, errorsServed: 0, connectionsRefused: 300 })];
+      own.recordHistory(t0 + 5000);
+      const stats = (await (await fetch(`http://127.0.0.1:${fullServer.port}/api/admin/stats`, { headers: { authorization: `Bearer ${TOKEN}` } })).json()) as {
+        capacity: { status: string };
+        totals: { requests_per_second: number; errors_per_second: number; connections_refused_per_second: number; connections_refused: number; errors_served: number };
+      };
+      assert.equal(stats.capacity.status, 'FULL');
+      assert.deepEqual([stats.totals.requests_per_second, stats.totals.errors_per_second, stats.totals.errors_served], [0, 0, 0], 'refusals are not counted twice');
+      assert.ok(stats.totals.connections_refused_per_second > 40 && stats.totals.connections_refused_per_second <= 60, String(stats.totals.connections_refused_per_second));
+      const charted = own.history.latest()?.refused_per_s ?? 0;
+      assert.ok(charted > 55 && charted < 65, `history: ${charted}/s`);
+      await page.goto(`http://127.0.0.1:${fullServer.port}/admin#token=${TOKEN}`);
+      await page.waitForFunction(() => document.querySelectorAll('#workers-body tr').length === 1);
+      assert.ok(Number(((await page.textContent('#refused-rate')) ?? '').trim()) > 40);
+      assert.equal(((await page.textContent('#refused-total')) ?? '').trim(), '300');
+      assert.equal(await page.getAttribute('#refused', 'data-bad'), 'true');
+      assert.equal(((await page.textContent('#rps')) ?? '').trim(), '0.0');
+      assert.equal(await page.getAttribute('#errors', 'data-bad'), 'false');
+      await page.waitForFunction(() => document.querySelectorAll('#chart-refused .uplot canvas').length === 1);
+      assert.equal(await page.$eval('#chart-refused .u-title', (el) => el.textContent), 'connections refused/s (server full)');
+    } finally {
+      await page.close();
+      await fullServer.close();
       own.close();
     }
   });

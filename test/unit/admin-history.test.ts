@@ -52,6 +52,20 @@ describe('5xx answers per second in the history', () => {
   });
 });
 
+describe('connections refused per second in the history', () => {
+  it('are the connection cap\'s 503s, apart from requests and 5xx answers, exited workers\' included', () => {
+    const view = createFakeView(testSettings(), [child(1, 11, 'ready', { requestsServed: 100, errorsServed: 0, connectionsRefused: 0 })]);
+    const h = createHistory();
+    assert.equal(h.record(view, undefined, 1_000).refused_per_s, null, 'no rate from a single point');
+    // At FULL: 300 refused in 5 s (200 by a worker since replaced), not one request served.
+    view.exited = { requests: 100, errors: 0, refused: 200, idleClosed: 0 };
+    view.kids = [child(2, 12, 'ready', { requestsServed: 0, errorsServed: 0, connectionsRefused: 100 })];
+    const s = h.record(view, undefined, 6_000);
+    assert.deepEqual([s.rps, s.errors_per_s, s.refused_per_s], [0, 0, 60]);
+    assert.equal(h.record(view, undefined, 11_000).refused_per_s, 0);
+  });
+});
+
 describe('history across worker replacements', () => {
   it('counts the requests of workers that exited between two samples', () => {
     const view = createFakeView(testSettings(), [child(1, 11, 'ready', { requestsServed: 100 })]);

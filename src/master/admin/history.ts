@@ -1,9 +1,10 @@
 // The dashboard's memory: a ring buffer of samples (default one per 5 s for 10 minutes) of
-// requests/s, 5xx answers/s, worst-worker p99, CPU, RAM, connections and upstream calls per minute. Rates come
+// requests/s, 5xx answers/s, connections refused/s (the cap's 503s), worst-worker p99, CPU, RAM, connections and upstream calls per minute. Rates come
 // from cumulative counters per process, so a recycled worker does not make the rate jump backwards.
 
 import type { HostSample } from '../host-monitor.js';
 import { sheetsFiguresOf } from './figures.js';
+import { perSecond, servedTotalsOf } from './rates.js';
 import type { AdminView } from './view.js';
 
 export interface HistorySample {
@@ -12,6 +13,12 @@ export interface HistorySample {
   readonly rps: number | null;
   /** Requests answered with a 5xx per second (Google failing, the keeper down, a handler throwing). */
   readonly errors_per_s: number | null;
+  /**
+   * Connections answered `503 server full` by the connection cap per second: not requests served
+   * nor 5xx answers (the cap refuses before any request is read), so without it a host at FULL
+   * showed 0 req/s and 0 5xx/s while it turned hundreds of clients away.
+   */
+  readonly refused_per_s: number | null;
   /** The worst worker's p99 over its last beat interval (percentiles of workers cannot be merged). */
   readonly p99_ms: number | null;
   readonly cpu: number | null;
@@ -47,27 +54,28 @@ export function createHistory(options: { capacity?: number } = {}): History {
   const capacity = options.capacity ?? 120;
   const ring: HistorySample[] = [];
   const upstream = new CounterAcrossProcesses();
-  let prev: { t: number; requests: number; errors: number; upstream: number } | undefined;
+  let prev: { t: number; requests: number; errors: number; refused: number; upstream: number } | undefined;
   return {
     record(view, host, now = Date.now()) {
       const children = view.children();
       const workers = children.filter((c) => c.role === 'worker' && c.figures);
       const keeper = children.find((c) => c.role === 'keeper');
       const sheets = sheetsFiguresOf(children);
-      const exited = view.servedByExited();
-      const reqTotal = exited.requests + workers.reduce((sum, w) => sum + (w.figures?.requestsServed ?? 0), 0);
-      const errTotal = exited.errors + workers.reduce((sum, w) => sum + (w.figures?.errorsServed ?? 0), 0);
+      const served = servedTotalsOf(view);
       const upTotal = upstream.observe(new Map(keeper && sheets.upstream_calls_total !== null ? [[keeper.pid, sheets.upstream_calls_total]] : []));
       const dt = prev ? (now - prev.t) / 1000 : 0;
-      const rps = prev && dt > 0 ? Math.round(((reqTotal - prev.requests) / dt) * 10) / 10 : null;
-      const errorsPerSecond = prev && dt > 0 ? Math.max(0, Math.round(((errTotal - prev.errors) / dt) * 10) / 10) : null;
+      const rate = (total: number, before: number) => (prev && dt > 0 ? perSecond(total - before, dt * 1000) : null);
+      const rps = rate(served.requests, prev?.requests ?? 0);
+      const errorsPerSecond = rate(served.errors, prev?.errors ?? 0);
+      const refusedPerSecond = rate(served.refused, prev?.refused ?? 0);
       const upDerived = prev && dt > 0 && sheets.upstream_calls_total !== null ? Math.round(((upTotal - prev.upstream) / dt) * 60 * 10) / 10 : null;
-      prev = { t: now, requests: reqTotal, errors: errTotal, upstream: upTotal };
+      prev = { t: now, ...served, upstream: upTotal };
       const p99s = workers.map((w) => w.figures?.latencyP99Ms ?? 0);
       const sample: HistorySample = {
         t: now,
         rps,
         errors_per_s: errorsPerSecond,
+        refused_per_s: refusedPerSecond,
         p99_ms: p99s.length > 0 ? Math.round(Math.max(...p99s) * 100) / 100 : null,
         cpu: host?.cpuPercent ?? null,
         ram: host?.ramPercent ?? null,

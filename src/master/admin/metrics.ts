@@ -96,7 +96,7 @@ export function createAdminMetrics(view: AdminView, host: () => HostSample | und
     },
   });
   total('corral_requests_total', 'Requests served by all workers, those that have exited included.', (w) => w.figures?.requestsServed ?? 0, () => view.servedByExited().requests);
-  total('corral_request_errors_total', 'Requests answered with a 5xx by all workers, those that have exited included.', (w) => w.figures?.errorsServed ?? 0, () => view.servedByExited().errors);
+  total('corral_request_errors_total', 'Requests answered with a 5xx by all workers, those that have exited included (not the connection cap\'s 503s: corral_connections_refused_total).', (w) => w.figures?.errorsServed ?? 0, () => view.servedByExited().errors);
   // Not in the two above, nor in the access log: a refusal costs no more than it must.
   total('corral_connections_refused_total', 'Requests answered 503 "server full" by the connection cap, all workers, those that have exited included.', (w) => w.figures?.connectionsRefused ?? 0, () => view.servedByExited().refused);
   total('corral_idle_connections_closed_total', 'Idle keep-alive connections closed at the connection cap to admit new ones, all workers, those that have exited included.', (w) => w.figures?.idleConnectionsClosed ?? 0, () => view.servedByExited().idleClosed);

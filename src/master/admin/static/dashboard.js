@@ -107,6 +107,11 @@ function renderStats(s) {
   // 5xx answers are the users' view of an incident (Google failing, the keeper down): red when any.
   set('errors-rate', fmt.num(s.totals.errors_per_second));
   $('errors').dataset.bad = String(s.totals.errors_per_second > 0);
+  // At FULL the connection cap answers 503 before any request is read: those are neither requests
+  // served nor 5xx answers, so a host turning hundreds away showed 0 req/s and 0 5xx/s.
+  set('refused-rate', fmt.num(s.totals.connections_refused_per_second));
+  set('refused-total', fmt.int(s.totals.connections_refused));
+  $('refused').dataset.bad = String(s.totals.connections_refused_per_second > 0);
   set('cpu', s.host ? fmt.num(s.host.cpu_percent) : '–');
   set('cpus', s.host ? String(s.host.cpus) : '–');
   set('ram', s.host ? fmt.num(s.host.ram_percent) : '–');
@@ -174,6 +179,7 @@ function renderStats(s) {
 const CHARTS = [
   { id: 'chart-rps', key: 'rps', label: 'requests/s', color: '#2b6cb0' },
   { id: 'chart-errors', key: 'errors_per_s', label: '5xx answers/s', color: '#c53030' },
+  { id: 'chart-refused', key: 'refused_per_s', label: 'connections refused/s (server full)', color: '#9b2c2c' },
   { id: 'chart-p99', key: 'p99_ms', label: 'p99 latency (ms, worst worker)', color: '#c05621' },
   { id: 'chart-cpu', key: 'cpu', label: 'CPU %', color: '#6b46c1', max: 100 },
   { id: 'chart-ram', key: 'ram', label: 'RAM %', color: '#2f855a', max: 100 },
