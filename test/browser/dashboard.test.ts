@@ -565,4 +565,43 @@ describe('/admin dashboard in Chromium', { skip }, () => {
       await page.close();
     }
   });
+
+  it('the requests/s chart labels its y axis in full from 10,000 req/s up: compact ticks (10k, 1.5M) in an axis as wide as its widest label', async () => {
+    // Its 50 px gutter cut "10,000" and "20,000" to "0,000" each.
+    const busy = createFakeView(testSettings({ CORRAL_ADMIN_TOKEN: TOKEN, CORRAL_WORKERS: '1' }), [child(1, 4901, 'ready', { requestsServed: 0 })]);
+    const own = startMonitoring(busy, logger, { historyIntervalMs: 60_000, alertIntervalMs: 60_000 });
+    const t0 = Date.now() - 10 * 5000;
+    let served = 0;
+    for (let i = 0; i <= 10; i++) {
+      // 20,000 req/s, then 1.5 million in the last samples.
+      served += (i < 8 ? 20_000 : 1_500_000) * 5;
+      busy.kids = [child(1, 4901, 'ready', { requestsServed: served })];
+      own.history.record(busy, undefined, t0 + i * 5000);
+    }
+    const busyServer = await startAdminServer(busy, logger, { host: '127.0.0.1', port: 0, monitoring: own });
+    const page = await browser.newPage({ viewport: { width: 1280, height: 1100 } });
+    try {
+      await page.goto(`http://127.0.0.1:${busyServer.port}/admin#token=${TOKEN}`);
+      await page.waitForFunction(() => document.querySelectorAll('#chart-rps .uplot canvas').length === 1, undefined, { timeout: 10_000 });
+      // uPlot draws the labels on its canvas: read them, and the room left for them, from the plot.
+      // `plots` is a top-level const of dashboard.js: reachable by name from the page's global scope only.
+      const axis = (await page.evaluate(`(() => {
+        const u = plots.get('chart-rps');
+        const y = u.axes[1];
+        u.ctx.font = y.font[0];
+        const labels = y._values.filter((v) => v !== null).map(String);
+        return { labels, room: y._size - y.ticks.size - y.gap, widths: labels.map((v) => u.ctx.measureText(v).width / devicePixelRatio) };
+      })()`)) as { labels: string[]; room: number; widths: number[] };
+      assert.ok(axis.labels.length >= 2, JSON.stringify(axis));
+      for (const label of axis.labels) assert.match(label, /^\d+(\.\d{1,2})?[kMG]?$/, `a compact label: ${label}`);
+      assert.ok(axis.labels.some((l) => l.endsWith('M')), `ticks up to 1.5M: ${axis.labels.join(' ')}`);
+      for (const [i, w] of axis.widths.entries()) assert.ok(w <= axis.room, `"${axis.labels[i]}" is ${w} px wide in a ${axis.room} px gutter`);
+      const compact = await page.evaluate(() => [950, 1000, 1250, 10_000, 20_000, 1_500_000, 2e9, 0.5, 0].map((n) => (globalThis as unknown as { compactNumber: (n: number) => string }).compactNumber(n)));
+      assert.deepEqual(compact, ['950', '1k', '1.25k', '10k', '20k', '1.5M', '2G', '0.5', '0']);
+    } finally {
+      await page.close();
+      await busyServer.close();
+      own.close();
+    }
+  });
 });

@@ -197,6 +197,25 @@ window.addEventListener('resize', () => {
   }
 });
 
+// Tick labels as 950, 10k, 1.5M: uPlot's default (10,000) in its fixed 50 px gutter was cut to
+// "0,000" from 10,000 req/s up. Two decimals at most, so neighbouring ticks stay apart (1.25k).
+function compactNumber(n) {
+  if (n === null || n === undefined) return '';
+  const a = Math.abs(n);
+  const [div, unit] = a >= 1e9 ? [1e9, 'G'] : a >= 1e6 ? [1e6, 'M'] : a >= 1e3 ? [1e3, 'k'] : [1, ''];
+  return `${Number((n / div).toFixed(2))}${unit}`;
+}
+
+// The y axis is as wide as its widest label (uPlot asks again, with the labels, until the size and
+// the ticks agree): never a label cut at the chart's left edge.
+function yAxisSize(u, values, axisIdx) {
+  const axis = u.axes[axisIdx];
+  if (!values) return 50;
+  u.ctx.font = axis.font[0];
+  const widest = Math.max(0, ...values.map((v) => (v === null || v === undefined ? 0 : u.ctx.measureText(String(v)).width)));
+  return Math.ceil(axis.ticks.size + axis.gap + widest / (window.devicePixelRatio || 1)) + 2;
+}
+
 // A null in a series (a figure not measured then: host sampling failing, the first sample of a
 // rate) is drawn as a gap, not bridged by a line across the time nothing was measured.
 function renderHistory(samples) {
@@ -213,7 +232,7 @@ function renderHistory(samples) {
         height: 160,
         scales: { x: { time: true }, y: c.max ? { range: [0, c.max] } : { range: (u, min, max) => [0, Math.max(1, max * 1.1)] } },
         series: [{}, { label: c.label, stroke: c.color, width: 2, spanGaps: false, points: { show: false } }],
-        axes: [{}, { size: 50 }],
+        axes: [{}, { size: yAxisSize, values: (u, splits) => splits.map(compactNumber) }],
         legend: { show: false },
       }, data, el);
       plots.set(c.id, plot);
