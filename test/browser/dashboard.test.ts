@@ -604,4 +604,29 @@ describe('/admin dashboard in Chromium', { skip }, () => {
       own.close();
     }
   });
+
+  it('charts resized while the token form showed are as wide as their boxes once the right token is given', async () => {
+    // The resize read 0 from the hidden boxes and left the charts 120 px wide.
+    const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+    try {
+      await page.goto(`${base}/admin#token=${TOKEN}`);
+      await page.waitForFunction(() => document.querySelectorAll('.chart .uplot canvas').length === 7, undefined, { timeout: 10_000 });
+      // corral restarted with another token: the page's is refused, the form shows.
+      await page.route('**/api/admin/**', (route) =>
+        route.fulfill({ status: 401, contentType: 'application/json', body: JSON.stringify({ success: false, error: 'unauthorized', message: 'send Authorization: Bearer $CORRAL_ADMIN_TOKEN' }) }),
+      );
+      await page.waitForSelector('#token-form:not([hidden])', { timeout: 12_000 });
+      await page.setViewportSize({ width: 900, height: 900 });
+      await page.unroute('**/api/admin/**');
+      await page.fill('#token-input', TOKEN);
+      await page.click('#token-form button');
+      await page.waitForSelector('#main:not([hidden])');
+      await page.waitForFunction(() => document.querySelectorAll('#workers-body tr').length > 0);
+      const widths = await page.$$eval('.chart', (els) => els.map((el) => ({ id: el.id, box: el.clientWidth - 16, chart: (el.querySelector('.uplot') as HTMLElement | null)?.getBoundingClientRect().width ?? 0 })));
+      assert.equal(widths.length, 7);
+      for (const w of widths) assert.ok(Math.abs(w.chart - w.box) <= 1, `${w.id}: chart ${w.chart} px in a ${w.box} px box`);
+    } finally {
+      await page.close();
+    }
+  });
 });

@@ -189,13 +189,18 @@ const plots = new Map();
 // The chart's box less its padding: never wider than the box, however narrow the screen.
 const chartWidth = (el) => Math.max(120, el.clientWidth - 16);
 
-// A phone turned, a window resized: the charts follow their boxes.
-window.addEventListener('resize', () => {
+// A phone turned, a window resized: the charts follow their boxes. Not while #main is hidden (the
+// token form showing): its boxes measure 0 and the charts were left 120 px wide; they are sized
+// when it is shown again.
+function sizeCharts() {
+  if ($('main').hidden) return;
   for (const c of CHARTS) {
     const plot = plots.get(c.id);
     if (plot) plot.setSize({ width: chartWidth($(c.id)), height: 160 });
   }
-});
+}
+window.addEventListener('resize', sizeCharts);
+
 
 // Tick labels as 950, 10k, 1.5M: uPlot's default (10,000) in its fixed 50 px gutter was cut to
 // "0,000" from 10,000 req/s up. Two decimals at most, so neighbouring ticks stay apart (1.25k).
@@ -293,7 +298,10 @@ async function refreshOnce() {
   try {
     const [stats, hist] = await Promise.all([api('/api/admin/stats'), api('/api/admin/history')]);
     $('token-form').hidden = true;
+    const wasHidden = $('main').hidden;
     $('main').hidden = false;
+    // Resizes while it was hidden were skipped: the boxes may have another width now.
+    if (wasHidden) sizeCharts();
     delete $('main').dataset.stale;
     lastUpdate = new Date();
     renderStats(stats);
