@@ -629,4 +629,44 @@ describe('/admin dashboard in Chromium', { skip }, () => {
       await page.close();
     }
   });
+
+  it('a token with a character an HTTP header cannot carry (a pasted curly quote) is refused with which character and where, not taken as corral unreachable', async () => {
+    const page = await browser.newPage();
+    const apiCalls: string[] = [];
+    page.on('request', (r) => {
+      if (r.url().includes('/api/admin/')) apiCalls.push(r.url());
+    });
+    page.on('dialog', (d) => void d.accept());
+    const shown = async (sel: string) => ((await page.textContent(sel)) ?? '').trim();
+    try {
+      // From #token=: `dashboard’s-token`, the quote U+2019 at character 10.
+      await page.goto(`${base}/admin#token=${encodeURIComponent('dashboard\u2019s-token')}`);
+      await page.waitForSelector('#token-form:not([hidden])');
+      assert.match(await shown('#token-error'), /^this token cannot be sent: character 10, "\u2019" \(U\+2019\), is not allowed in an HTTP header/);
+      assert.notEqual(await shown('#status'), 'UNREACHABLE');
+      assert.equal(new URL(page.url()).hash, '', 'the token is removed from the address bar all the same');
+      assert.equal(await page.evaluate(() => sessionStorage.getItem('corral-admin-token')), null);
+      // Typed in the form.
+      await page.fill('#token-input', `${TOKEN}\u201d`);
+      await page.click('#token-form button');
+      await page.waitForFunction((n) => (document.getElementById('token-error')?.textContent ?? '').includes(`character ${n},`), TOKEN.length + 1);
+      assert.match(await shown('#token-error'), /"\u201d" \(U\+201D\)/);
+      assert.equal(await page.isHidden('#main'), true);
+      assert.deepEqual(apiCalls, [], 'nothing sent with it');
+      // The right one works.
+      await page.fill('#token-input', TOKEN);
+      await page.click('#token-form button');
+      await page.waitForFunction(() => document.querySelectorAll('#workers-body tr').length > 0);
+      // One stored by other means, then a button: said as such, and the form comes back; no polling as unreachable.
+      await page.evaluate(() => sessionStorage.setItem('corral-admin-token', 'tok\u2019en'));
+      await page.click('#btn-add');
+      await page.waitForFunction(() => (document.getElementById('action-result')?.textContent ?? '').startsWith('this token cannot be sent'));
+      assert.match(await shown('#action-result'), /character 4, "\u2019" \(U\+2019\)/);
+      await page.waitForSelector('#token-form:not([hidden])', { timeout: 12_000 });
+      assert.notEqual(await shown('#status'), 'UNREACHABLE');
+      assert.equal(await page.getAttribute('#main', 'data-stale'), null);
+    } finally {
+      await page.close();
+    }
+  });
 });

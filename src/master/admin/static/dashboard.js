@@ -7,15 +7,38 @@ const REFRESH_MS = 5000;
 const TOKEN_KEY = 'corral-admin-token';
 const $ = (id) => document.getElementById(id);
 
+// A header value is bytes: fetch refuses, with a TypeError and before sending anything, a token
+// with a character over U+00FF (a curly quote ’ pasted from a document or a chat) or a NUL, CR or
+// LF. Taken as a network failure, that read "UNREACHABLE: is corral running?" and the page kept
+// polling. Such a token is refused here, saying which character and where.
+function tokenProblem(t) {
+  let pos = 0;
+  for (const ch of t) {
+    pos++;
+    const cp = ch.codePointAt(0);
+    if (cp > 0xff || cp === 0 || cp === 0x0a || cp === 0x0d) {
+      const code = `U+${cp.toString(16).toUpperCase().padStart(4, '0')}`;
+      const shown = cp > 0x20 ? `"${ch}" (${code})` : code;
+      return `this token cannot be sent: character ${pos}, ${shown}, is not allowed in an HTTP header (Latin-1 only); type CORRAL_ADMIN_TOKEN again without it (a quote pasted from a document is often the cause)`;
+    }
+  }
+  return '';
+}
+
+/** Takes the token from #token=…; returns why it was refused, or '' (none there, or taken). */
 function takeTokenFromHash() {
   const m = /(?:^#|&)token=([^&]+)/.exec(location.hash);
-  if (!m) return;
+  if (!m) return '';
   let value = m[1];
   // A token with a stray % is not an escape: take it as typed rather than stop the page.
   try { value = decodeURIComponent(value); } catch { /* kept as is */ }
-  sessionStorage.setItem(TOKEN_KEY, value);
   // Do not leave the secret in the address bar or the history.
   history.replaceState(null, '', location.pathname + location.search);
+  const problem = tokenProblem(value);
+  // Not kept: a token stored before must not be used as if this one had been.
+  if (problem) sessionStorage.removeItem(TOKEN_KEY);
+  else sessionStorage.setItem(TOKEN_KEY, value);
+  return problem;
 }
 
 function token() { return sessionStorage.getItem(TOKEN_KEY) || ''; }
@@ -28,6 +51,9 @@ class TimeoutError extends Error {}
 const API_TIMEOUT_MS = 4000;
 
 async function api(path, init = {}) {
+  // One stored before this check existed, or by hand: said as a refused token, not as unreachable.
+  const problem = tokenProblem(token());
+  if (problem) throw new AuthError(problem);
   let res;
   try {
     res = await fetch(path, { ...init, headers: { ...(init.headers || {}), Authorization: `Bearer ${token()}` }, cache: 'no-store', signal: AbortSignal.timeout(API_TIMEOUT_MS) });
@@ -201,7 +227,6 @@ function sizeCharts() {
 }
 window.addEventListener('resize', sizeCharts);
 
-
 // Tick labels as 950, 10k, 1.5M: uPlot's default (10,000) in its fixed 50 px gutter was cut to
 // "0,000" from 10,000 req/s up. Two decimals at most, so neighbouring ticks stay apart (1.25k).
 function compactNumber(n) {
@@ -335,15 +360,18 @@ async function action(path, body) {
 }
 
 document.addEventListener('DOMContentLoaded', () => {
-  takeTokenFromHash();
   $('token-form').addEventListener('submit', (e) => {
     e.preventDefault();
-    sessionStorage.setItem(TOKEN_KEY, $('token-input').value.trim());
+    const typed = $('token-input').value.trim();
     $('token-input').value = '';
+    const problem = tokenProblem(typed);
+    if (problem) { showTokenForm(problem); return; }
+    sessionStorage.setItem(TOKEN_KEY, typed);
     refresh();
   });
   $('btn-reload').addEventListener('click', () => { if (confirm('Reload all workers (zero downtime)?')) action('/api/admin/reload'); });
   $('btn-add').addEventListener('click', () => action('/api/admin/workers', { delta: 1 }));
   $('btn-remove').addEventListener('click', () => action('/api/admin/workers', { delta: -1 }));
-  if (!token()) showTokenForm(''); else refresh();
+  const refused = takeTokenFromHash();
+  if (refused || !token()) showTokenForm(refused); else refresh();
 });
