@@ -669,4 +669,23 @@ describe('/admin dashboard in Chromium', { skip }, () => {
       await page.close();
     }
   });
+
+  it('at a phone\'s width (360 px) a long refusal without spaces (a path) wraps: the page does not scroll sideways', async () => {
+    const page = await browser.newPage({ viewport: { width: 360, height: 740 } });
+    page.on('dialog', (d) => void d.accept());
+    const message = `reload refused: CORRAL_DATA_DIR=/var/lib/${'corral_data_dir/'.repeat(40)}x is not writable`;
+    try {
+      await page.route('**/api/admin/reload', (route) => route.fulfill({ status: 409, contentType: 'application/json', body: JSON.stringify({ success: false, error: 'reload_refused', message }) }));
+      await page.goto(`${base}/admin#token=${TOKEN}`);
+      await page.waitForFunction(() => document.querySelectorAll('#workers-body tr').length > 0);
+      await page.click('#btn-reload');
+      await page.waitForFunction(() => (document.getElementById('action-result')?.textContent ?? '').startsWith('reload refused'));
+      const m = await page.evaluate(() => ({ page: document.documentElement.scrollWidth, view: window.innerWidth, result: document.getElementById('action-result')!.getBoundingClientRect().right }));
+      assert.ok(m.page <= m.view, `the page is ${m.page} px wide at ${m.view} px`);
+      assert.ok(m.result <= m.view, `the message ends at ${m.result} px`);
+      assert.equal(((await page.textContent('#action-result')) ?? '').trim(), message, 'shown whole');
+    } finally {
+      await page.close();
+    }
+  });
 });
