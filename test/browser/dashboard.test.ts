@@ -263,6 +263,22 @@ describe('/admin dashboard in Chromium', { skip }, () => {
     }
   });
 
+  it('the Workers card says a silent worker\'s beat age to a tenth of a second, a whole one included (8.0 s, not 8 s)', async () => {
+    const page = await browser.newPage();
+    try {
+      await page.route('**/api/admin/stats', async (route) => {
+        const real = (await (await route.fetch()).json()) as { workers: Record<string, unknown>[] };
+        real.workers[0] = { ...real.workers[0], heartbeat_late: true, last_beat_s_ago: 8 };
+        await route.fulfill({ contentType: 'application/json', body: JSON.stringify(real) });
+      });
+      await page.goto(`${base}/admin#token=${TOKEN}`);
+      await page.waitForFunction(() => document.getElementById('silent')?.hidden === false);
+      assert.equal(((await page.textContent('#silent')) ?? '').trim(), '1 not beating (blocked?) for 8.0 s; figures are from the last beat');
+    } finally {
+      await page.close();
+    }
+  });
+
   it('keeps one refresh in flight at a time when the master answers slowly, buttons clicked meanwhile included', async () => {
     const page = await browser.newPage();
     let inFlight = 0;

@@ -180,7 +180,7 @@ function renderStats(s) {
   const silent = $('silent');
   silent.hidden = late.length === 0;
   silent.textContent = late.length === 0 ? ''
-    : `${late.length} not beating (blocked?) for ${Math.max(...late.map((w) => w.last_beat_s_ago))} s; figures are from the last beat`;
+    : `${late.length} not beating (blocked?) for ${fmt.num(Math.max(...late.map((w) => w.last_beat_s_ago)), 1)} s; figures are from the last beat`;
   const k = s.keeper;
   set('keeper-state', !k ? 'not running' : k.heartbeat_late ? `${k.state}, not beating for ${k.last_beat_s_ago} s` : k.state);
   $('keeper-state').dataset.late = String(!k || k.heartbeat_late);
