@@ -42,6 +42,7 @@ export function dashboardFiles(): Record<string, string> {
   const vendor = uplotDir();
   return {
     '/admin': join(dir, 'index.html'),
+    '/admin/charts.js': join(dir, 'charts.js'),
     '/admin/dashboard.js': join(dir, 'dashboard.js'),
     '/admin/dashboard.css': join(dir, 'dashboard.css'),
     '/admin/vendor/uPlot.iife.min.js': join(vendor, 'uPlot.iife.min.js'),

@@ -1,6 +1,7 @@
 // corral /admin dashboard: plain browser JS, no build step. Polls the admin API every 5 s with the
-// bearer token kept in sessionStorage (or taken once from #token=… in the URL).
-/* global uPlot */
+// bearer token kept in sessionStorage (or taken once from #token=… in the URL). The charts are
+// charts.js's (renderHistory, sizeCharts).
+/* global renderHistory, sizeCharts */
 'use strict';
 
 const REFRESH_MS = 5000;
@@ -200,78 +201,6 @@ function renderStats(s) {
   });
   body.replaceChildren(...rows);
   set('updated', lastUpdate.toLocaleTimeString());
-}
-
-const CHARTS = [
-  { id: 'chart-rps', key: 'rps', label: 'requests/s', color: '#2b6cb0' },
-  { id: 'chart-errors', key: 'errors_per_s', label: '5xx answers/s', color: '#c53030' },
-  { id: 'chart-refused', key: 'refused_per_s', label: 'connections refused/s (server full)', color: '#9b2c2c' },
-  { id: 'chart-p99', key: 'p99_ms', label: 'p99 latency (ms, worst worker)', color: '#c05621' },
-  { id: 'chart-cpu', key: 'cpu', label: 'CPU %', color: '#6b46c1', max: 100 },
-  { id: 'chart-ram', key: 'ram', label: 'RAM %', color: '#2f855a', max: 100 },
-  { id: 'chart-upstream', key: 'upstream_per_min', label: 'Sheets upstream calls/min', color: '#b7791f' },
-];
-const plots = new Map();
-// The chart's box less its padding: never wider than the box, however narrow the screen.
-const chartWidth = (el) => Math.max(120, el.clientWidth - 16);
-
-// A phone turned, a window resized: the charts follow their boxes. Not while #main is hidden (the
-// token form showing): its boxes measure 0 and the charts were left 120 px wide; they are sized
-// when it is shown again.
-function sizeCharts() {
-  if ($('main').hidden) return;
-  for (const c of CHARTS) {
-    const plot = plots.get(c.id);
-    if (plot) plot.setSize({ width: chartWidth($(c.id)), height: 160 });
-  }
-}
-window.addEventListener('resize', sizeCharts);
-
-// Tick labels as 950, 10k, 1.5M: uPlot's default (10,000) in its fixed 50 px gutter was cut to
-// "0,000" from 10,000 req/s up. Two decimals at most, so neighbouring ticks stay apart (1.25k).
-function compactNumber(n) {
-  if (n === null || n === undefined) return '';
-  const a = Math.abs(n);
-  const [div, unit] = a >= 1e9 ? [1e9, 'G'] : a >= 1e6 ? [1e6, 'M'] : a >= 1e3 ? [1e3, 'k'] : [1, ''];
-  return `${Number((n / div).toFixed(2))}${unit}`;
-}
-
-// The y axis is as wide as its widest label (uPlot asks again, with the labels, until the size and
-// the ticks agree): never a label cut at the chart's left edge.
-function yAxisSize(u, values, axisIdx) {
-  const axis = u.axes[axisIdx];
-  if (!values) return 50;
-  u.ctx.font = axis.font[0];
-  const widest = Math.max(0, ...values.map((v) => (v === null || v === undefined ? 0 : u.ctx.measureText(String(v)).width)));
-  return Math.ceil(axis.ticks.size + axis.gap + widest / (window.devicePixelRatio || 1)) + 2;
-}
-
-// A null in a series (a figure not measured then: host sampling failing, the first sample of a
-// rate) is drawn as a gap, not bridged by a line across the time nothing was measured.
-function renderHistory(samples) {
-  if (typeof uPlot === 'undefined') return;
-  const xs = samples.map((p) => p.t / 1000);
-  for (const c of CHARTS) {
-    const data = [xs, samples.map((p) => p[c.key])];
-    let plot = plots.get(c.id);
-    if (!plot) {
-      const el = $(c.id);
-      plot = new uPlot({
-        title: c.label,
-        width: chartWidth(el),
-        height: 160,
-        scales: { x: { time: true }, y: c.max ? { range: [0, c.max] } : { range: (u, min, max) => [0, Math.max(1, max * 1.1)] } },
-        series: [{}, { label: c.label, stroke: c.color, width: 2, spanGaps: false, points: { show: false } }],
-        axes: [{}, { size: yAxisSize, values: (u, splits) => splits.map(compactNumber) }],
-        legend: { show: false },
-      }, data, el);
-      plots.set(c.id, plot);
-    } else {
-      plot.setData(data);
-    }
-    // Until there are two samples, show the last ten minutes rather than uPlot's empty-data guess.
-    if (xs.length < 2) plot.setScale('x', { min: Date.now() / 1000 - 600, max: Date.now() / 1000 });
-  }
 }
 
 function showTokenForm(message) {
