@@ -34,7 +34,8 @@ export function offlineSheetDir(settings: Pick<Settings, 'CORRAL_DATA_DIR'>): st
 
 /**
  * Opens the backend with `beforeAttempt` run before every upstream attempt (the keeper's quota):
- * Google's client calls it per HTTP attempt, retries included; the offline sheet is wrapped.
+ * Google's client calls it per HTTP request sent, retries included, once the request's access
+ * token is in hand; the offline sheet is wrapped.
  */
 export async function openBackend(settings: BackendSettings, logger: Logger, beforeAttempt: BeforeAttempt): Promise<SheetsBackend> {
   let backend: SheetsBackend;

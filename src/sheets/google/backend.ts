@@ -28,7 +28,7 @@ export interface GoogleBackendOptions {
   readonly valueInputOption?: ValueInputOption;
   /** Refresh the access token when less than this is left (default 5 min). */
   readonly refreshMarginMs?: number;
-  /** Awaited before every HTTP attempt, retries included: where the keeper's quota bucket paces calls. */
+  /** Awaited before every HTTP request, retries included, once its access token is in hand: where the keeper's quota bucket paces calls. */
   readonly beforeAttempt?: (info: AttemptInfo, signal?: AbortSignal) => Promise<void> | void;
   /** Max sockets per origin (default 16). */
   readonly connections?: number;

@@ -23,7 +23,11 @@ import type {
   WireValueRange,
 } from './wire.js';
 
-/** Told before every HTTP attempt, retries included: the keeper's quota bucket hooks in here. */
+/**
+ * Told before every HTTP request to the Sheets API, retries included, once its credential is in
+ * hand (a call whose token fetch failed never reaches Google, and is not told): the keeper's quota
+ * bucket hooks in here.
+ */
 export interface AttemptInfo {
   readonly operation: SheetsOperation;
   readonly kind: 'read' | 'write';
@@ -58,7 +62,7 @@ export interface StringValueRange {
 }
 
 export interface ClientStats {
-  /** HTTP attempts per operation, retries included. */
+  /** HTTP requests sent per operation, retries included (not the attempts whose token fetch failed). */
   readonly attempts: Record<SheetsOperation, number>;
   /** Attempts that were retries. */
   readonly retries: number;
@@ -283,14 +287,22 @@ export class SheetsApiClient {
     let backoffs = 0;
     let refreshedAfter401 = false;
     for (let attempt = 1; ; attempt += 1) {
-      await this.#o.beforeAttempt?.({ operation: spec.operation, kind: spec.write ? 'write' : 'read', attempt }, signal);
-      this.#attempts[spec.operation] += 1;
-      if (attempt > 1) this.#retries += 1;
       let token: string | undefined;
       let error: SheetsError;
       try {
-        const authz = await this.#o.auth.authorize(signal);
+        let authz = await this.#o.auth.authorize(signal);
+        // The quota token only once there is a credential to send: one taken first was spent on
+        // a call that never left when the token endpoint refused the key (every read of a revoked
+        // key used up the read quota, and a read of a tab nobody had read waited for a token to
+        // make an attempt certain to fail). The token is asked again after the quota's wait (the
+        // cached one, unless it expired meanwhile), so the call is sent with a valid one.
+        if (this.#o.beforeAttempt) {
+          await this.#o.beforeAttempt({ operation: spec.operation, kind: spec.write ? 'write' : 'read', attempt }, signal);
+          authz = await this.#o.auth.authorize(signal);
+        }
         token = authz.token;
+        this.#attempts[spec.operation] += 1;
+        if (attempt > 1) this.#retries += 1;
         const res = await this.#send(spec, authz.headers, authz.query, signal);
         if (res.status >= 200 && res.status < 300) return this.#parse(spec, res, ctx);
         error = mapApiError(res, ctx);

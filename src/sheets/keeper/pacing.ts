@@ -1,7 +1,8 @@
 // Every call that reaches the Sheets API pays one token of the host-wide quota first, retries
-// included. The Google backend takes this as its `beforeAttempt` hook (it runs before each HTTP
-// attempt); backends without such a hook (the offline sheet, test fakes) are wrapped by `paced()`,
-// one token per call.
+// included, and only those: the Google backend takes this as its `beforeAttempt` hook, which runs
+// right before each HTTP request, once its access token is in hand (a call whose token fetch failed
+// never reached Google and pays nothing). Backends without such a hook (the offline sheet, test
+// fakes) are wrapped by `paced()`, one token per call.
 
 import type { SheetsBackend } from '../backend.js';
 import type { QuotaBucket } from './quota.js';
