@@ -8,6 +8,7 @@ import { createServer, request as httpRequest } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { describe, it } from 'node:test';
 import { SheetsError } from '../../src/sheets/errors.js';
+import type { ServiceAccountAuth } from '../../src/sheets/google/auth.js';
 import { createGoogleBackend } from '../../src/sheets/google/index.js';
 import { FAST_RETRY, fakeClock, rejection, startHarness, withHarness } from '../fixtures/sheets/harness.js';
 
@@ -86,6 +87,8 @@ describe('service-account auth against the emulator', () => {
         assert.equal(h.emulator.counters().calls.token, 1);
         clock.advance(400_000); // 56 min 40 s: 199 s left, inside the margin
         await b.getValues('Players');
+        // The call used the current token; the refresh ran in the background.
+        await (b.auth as ServiceAccountAuth).settled();
         assert.equal(h.emulator.counters().calls.token, 2);
         clock.advance(60_000);
         await b.getValues('Players');
@@ -106,6 +109,7 @@ describe('service-account auth against the emulator', () => {
         assert.equal(h.emulator.counters().calls.token, 1, 'twenty callers with no token: one fetch');
         clock.advance(3500_000);
         await Promise.all(Array.from({ length: 20 }, () => b.getValues('Players!A1:A2')));
+        await (b.auth as ServiceAccountAuth).settled();
         assert.equal(h.emulator.counters().calls.token, 2, 'twenty callers inside the margin: one refresh');
         assert.equal(h.emulator.counters().ok['values.get'], 40);
       },
@@ -123,6 +127,7 @@ describe('service-account auth against the emulator', () => {
         h.emulator.setFaults({ tokenErrorRate: 1 });
         const got = await b.getValues('Players!A1');
         assert.equal(got.values?.[0]?.[0], 'name');
+        await (b.auth as ServiceAccountAuth).settled();
         assert.equal(h.emulator.counters().calls.token, 2, 'a refresh was attempted');
         assert.equal(h.emulator.counters().ok.token, 1);
         const lines = await h.logLines();
@@ -137,19 +142,29 @@ describe('service-account auth against the emulator', () => {
     await withHarness(
       async (h) => {
         const b = h.backend({ now: clock.now });
+        const auth = b.auth as ServiceAccountAuth;
         await b.getValues('Players!A1');
         clock.advance(3400_000);
         h.emulator.setFaults({ tokenErrorRate: 1 });
-        // Twenty calls within the minute, each trying a refresh.
-        for (let i = 0; i < 20; i++) assert.equal((await b.getValues('Players!A1')).values?.[0]?.[0], 'name');
+        // Twenty calls a second apart, each served with the current token; failed refreshes are
+        // tried again on Google's backoff (1, 2, 4, 8 s ...), not at every call.
+        for (let i = 0; i < 20; i++) {
+          assert.equal((await b.getValues('Players!A1')).values?.[0]?.[0], 'name');
+          await auth.settled();
+          clock.advance(1000);
+        }
+        const tries = h.emulator.counters().calls.token - 1;
+        assert.ok(tries >= 3 && tries <= 5, `${tries} refreshes tried in 20 s`);
         const failed = (await h.logLines()).filter((l) => l.event === 'sheets.token_refresh_failed');
-        assert.equal(failed.length, 1, `${failed.length} lines for 20 failed refreshes`);
+        assert.equal(failed.length, 1, `${failed.length} lines for ${tries} failed refreshes`);
         assert.equal(failed[0]!.failures, 1);
         h.emulator.setFaults({ tokenErrorRate: 0 });
+        clock.advance(32_000);
         await b.getValues('Players!A1');
+        await auth.settled();
         const refreshed = (await h.logLines()).filter((l) => l.event === 'sheets.token_refreshed');
         assert.equal(refreshed.length, 1);
-        assert.equal(refreshed[0]!.failures, 20);
+        assert.equal(refreshed[0]!.failures, tries);
       },
       { now: clock.now },
     );

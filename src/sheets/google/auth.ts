@@ -10,6 +10,7 @@ import type { LoadedServiceAccount } from './credentials.js';
 import { CLOCK_SKEW_TOLERANCE_MS, mapTokenError, mapTransportError, type AuthIdentity, type ErrorContext } from './error-map.js';
 import { httpCall, TransportError } from './http.js';
 import { MAX_ASSERTION_LIFETIME_S, signJwt } from './jwt.js';
+import { backoffDelay, GOOGLE_BACKOFF } from './retry.js';
 import { JWT_BEARER_GRANT, type WireTokenResponse } from './wire.js';
 
 export interface Authorization {
@@ -48,7 +49,10 @@ export interface TokenAuthOptions {
   readonly timeoutMs: number;
   readonly logger: Logger;
   readonly spreadsheetId: string;
-  /** Refresh when the token has less than this left (google-auth-library uses 5 minutes). */
+  /**
+   * Refresh when the token has less than this left (google-auth-library uses 5 minutes); at most
+   * half the token's lifetime.
+   */
   readonly refreshMarginMs?: number;
   readonly now?: () => number;
 }
@@ -56,9 +60,15 @@ export interface TokenAuthOptions {
 interface CachedToken {
   readonly token: string;
   readonly expiresAt: number;
+  /** When it is refreshed: the margin before expiresAt, at most half its lifetime. */
+  readonly refreshAt: number;
+  /** Used no later than this: a request sent with it must reach Google before it expires. */
+  readonly usableUntil: number;
 }
 
 export const DEFAULT_REFRESH_MARGIN_MS = 5 * 60_000;
+/** A token is not sent in its last 10 s (the request's flight, the hosts' clocks). */
+const LAST_USE_MS = 10_000;
 
 /** How far this host's clock is behind the token endpoint's (ms), from its Date header; undefined without one. */
 function clockBehind(date: string | undefined, sentAt: number, receivedAt: number): number | undefined {
@@ -75,15 +85,18 @@ export class ServiceAccountAuth implements RequestAuth {
   fetches = 0;
   readonly #o: TokenAuthOptions;
   readonly #now: () => number;
+  #backgroundFailures = 0;
   readonly #margin: number;
   /**
-   * Inside the margin every call tries a refresh: with the token endpoint down, a line per call
-   * until the token expired. Said at the first, then at most once a minute, and when one works.
+   * Failed background refreshes: said at the first, then at most once a minute, and when one works
+   * (a line per failure was a line every few seconds until the token expired).
    */
   readonly #refreshFailures: RepeatedFailure;
   readonly #tokenUrl: URL;
   #cached: CachedToken | undefined;
   #inflight: Promise<CachedToken> | undefined;
+  /** A background refresh failed: the next is not tried before this (its backoff). */
+  #nextBackgroundAt = 0;
   /**
    * Added to this host's clock to date JWTs: 0 until the token endpoint's Date header shows the
    * clock more than a minute off. Google refuses a JWT whose iat/exp are not around its own time
@@ -120,30 +133,58 @@ export class ServiceAccountAuth implements RequestAuth {
     if (token !== undefined && this.#cached?.token === token) this.#cached = undefined;
   }
 
-  /** A valid access token: the cached one while it has more than the margin left, else a fresh one. */
+  /**
+   * A valid access token. The cached one until its refresh time; from then while it is still
+   * usable, the cached one too, with one refresh started in the background (callers did wait for
+   * the refresh, a token fetch's latency on every call of that moment); with no usable token, a
+   * fresh one, waited for. The margin is at most half the token's lifetime: a fixed 5 minutes
+   * on tokens that live a minute (a proxy's, the emulator's --token-lifetime 60) refreshed on
+   * every call.
+   */
   async getToken(signal?: AbortSignal): Promise<string> {
     const cached = this.#cached;
     const now = this.#now();
-    if (cached && now < cached.expiresAt - this.#margin) return cached.token;
-    try {
-      const fresh = (await this.#refresh(signal)).token;
-      this.#refreshFailures.ended((failures) =>
-        this.#o.logger.info({ event: 'sheets.token_refreshed', failures }, `access token refreshed after ${failures} failed refreshes`),
-      );
-      return fresh;
-    } catch (err) {
-      // Inside the margin the old token still works: a token endpoint hiccup must not fail the call.
-      if (cached && this.#now() < cached.expiresAt - 10_000 && !signal?.aborted) {
+    if (cached && now < cached.refreshAt) return cached.token;
+    if (cached && now < cached.usableUntil) {
+      if (!this.#inflight && now >= this.#nextBackgroundAt) this.#refreshInBackground(cached);
+      return cached.token;
+    }
+    const fresh = (await this.#refresh(signal)).token;
+    this.#refreshed();
+    return fresh;
+  }
+
+  /** Resolves once no token fetch is in flight (tests wait for a background refresh with it). */
+  async settled(): Promise<void> {
+    await this.#inflight?.catch(() => undefined);
+  }
+
+  #refreshed(): void {
+    this.#nextBackgroundAt = 0;
+    this.#backgroundFailures = 0;
+    this.#refreshFailures.ended((failures) =>
+      this.#o.logger.info({ event: 'sheets.token_refreshed', failures }, `access token refreshed after ${failures} failed refreshes`),
+    );
+  }
+
+  /**
+   * One refresh, nobody waiting on it. A failure keeps the current token in use (a token endpoint
+   * hiccup must not fail calls while it is valid), and the next try waits Google's backoff: with
+   * the endpoint down, every call of the margin started one.
+   */
+  #refreshInBackground(cached: CachedToken): void {
+    this.#refresh().then(
+      () => this.#refreshed(),
+      (err: unknown) => {
+        this.#nextBackgroundAt = this.#now() + backoffDelay(this.#backgroundFailures++, GOOGLE_BACKOFF);
         this.#refreshFailures.failed((failures) =>
           this.#o.logger.warn(
             { event: 'sheets.token_refresh_failed', err: (err as SheetsError).toLog?.() ?? String(err), failures, expiresInS: Math.round((cached.expiresAt - this.#now()) / 1000) },
             'access token refresh failed; using the current token until it expires',
           ),
         );
-        return cached.token;
-      }
-      throw err;
-    }
+      },
+    );
   }
 
   #refresh(signal?: AbortSignal): Promise<CachedToken> {
@@ -237,7 +278,10 @@ export class ServiceAccountAuth implements RequestAuth {
       });
     }
     // Count the lifetime from when we asked, not when the answer came: errs on the early side.
-    const cached = { token: parsed.access_token, expiresAt: started + parsed.expires_in * 1000 };
+    const lifetime = parsed.expires_in * 1000;
+    const expiresAt = started + lifetime;
+    const margin = Math.min(this.#margin, lifetime / 2);
+    const cached = { token: parsed.access_token, expiresAt, refreshAt: expiresAt - margin, usableUntil: expiresAt - Math.min(LAST_USE_MS, margin / 2) };
     this.#cached = cached;
     this.#o.logger.debug({ clientEmail: key.client_email, expiresInS: parsed.expires_in, scope: this.#o.scope }, 'sheets access token fetched');
     return cached;
