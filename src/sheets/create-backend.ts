@@ -7,7 +7,7 @@ import type { Settings } from '../config/schema.js';
 import type { Logger } from '../log/logger.js';
 import type { SheetsBackend } from './backend.js';
 import { createGoogleBackend } from './google/index.js';
-import { paced, type BeforeAttempt } from './keeper/pacing.js';
+import { paced, type AfterAttempt, type BeforeAttempt } from './keeper/pacing.js';
 import { dataDirOf } from './keeper/socket-path.js';
 import { createOfflineBackend } from './offline/backend.js';
 
@@ -37,12 +37,15 @@ export function offlineSheetDir(settings: Pick<Settings, 'CORRAL_DATA_DIR'>): st
  * Google's client calls it per HTTP request sent, retries included, once the request's access
  * token is in hand; the offline sheet is wrapped.
  */
-export async function openBackend(settings: BackendSettings, logger: Logger, beforeAttempt: BeforeAttempt): Promise<SheetsBackend> {
+export async function openBackend(settings: BackendSettings, logger: Logger, beforeAttempt: BeforeAttempt, afterAttempt?: AfterAttempt): Promise<SheetsBackend> {
   let backend: SheetsBackend;
   if (backendKind(settings) === 'google') {
-    backend = createGoogleBackend(settings, logger, { beforeAttempt: (info, signal) => beforeAttempt(info, signal) });
+    backend = createGoogleBackend(settings, logger, {
+      beforeAttempt: (info, signal) => beforeAttempt(info, signal),
+      ...(afterAttempt ? { afterAttempt: (info, error) => afterAttempt(info, error) } : {}),
+    });
   } else {
-    backend = paced(await createOfflineBackend({ dir: offlineSheetDir(settings), logger }), beforeAttempt);
+    backend = paced(await createOfflineBackend({ dir: offlineSheetDir(settings), logger }), beforeAttempt, afterAttempt);
   }
   logger.info({ backend: backend.kind, description: backend.description }, `sheets backend: ${backend.description}`);
   return backend;

@@ -149,7 +149,7 @@ async function main(): Promise<void> {
       logger,
       socketPath,
       unsureDelayMs: settings.SHEETS_UNSURE_DELAY * 1000,
-      openBackend: (beforeAttempt) => openBackend(settings, logger, beforeAttempt),
+      openBackend: (beforeAttempt, afterAttempt) => openBackend(settings, logger, beforeAttempt, afterAttempt),
     });
   } catch (err) {
     const d = describeError(err);

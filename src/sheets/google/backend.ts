@@ -30,6 +30,8 @@ export interface GoogleBackendOptions {
   readonly refreshMarginMs?: number;
   /** Awaited before every HTTP request, retries included, once its access token is in hand: where the keeper's quota bucket paces calls. */
   readonly beforeAttempt?: (info: AttemptInfo, signal?: AbortSignal) => Promise<void> | void;
+  /** Told of each such request's outcome (undefined: 2xx): where the keeper's quota bucket hears of Google's 429s. */
+  readonly afterAttempt?: (info: AttemptInfo, error: SheetsError | undefined) => void;
   /** Max sockets per origin (default 16). */
   readonly connections?: number;
   /** Answers over this many bytes fail without a retry (default 64 MiB; tests lower it). */
@@ -204,6 +206,7 @@ export function createGoogleBackend(settings: GoogleSettings, logger: Logger, op
     ...(options.random ? { random: options.random } : {}),
     ...(options.maxResponseBytes === undefined ? {} : { maxResponseBytes: options.maxResponseBytes }),
     ...(options.beforeAttempt ? { beforeAttempt: options.beforeAttempt } : {}),
+    ...(options.afterAttempt ? { afterAttempt: options.afterAttempt } : {}),
     now,
   });
   return new GoogleBackend({ spreadsheetId, apiUrl, auth, agent, api, readOnly, valueInputOption: options.valueInputOption ?? 'RAW', now });

@@ -50,6 +50,11 @@ export interface SheetsApiClientOptions {
   readonly random?: () => number;
   readonly sleep?: (ms: number, signal?: AbortSignal) => Promise<void>;
   readonly beforeAttempt?: (info: AttemptInfo, signal?: AbortSignal) => Promise<void> | void;
+  /**
+   * Told of the outcome of every request told to beforeAttempt (undefined: Google answered 2xx),
+   * before any retry's wait: the keeper holds its quota bucket on a 429 here.
+   */
+  readonly afterAttempt?: (info: AttemptInfo, error: SheetsError | undefined) => void;
   /** Clock of the once-a-minute retry line (tests). */
   readonly now?: () => number;
 }
@@ -287,8 +292,10 @@ export class SheetsApiClient {
     let backoffs = 0;
     let refreshedAfter401 = false;
     for (let attempt = 1; ; attempt += 1) {
+      const info: AttemptInfo = { operation: spec.operation, kind: spec.write ? 'write' : 'read', attempt };
       let token: string | undefined;
       let error: SheetsError;
+      let sent = false;
       try {
         let authz = await this.#o.auth.authorize(signal);
         // The quota token only once there is a credential to send: one taken first was spent on
@@ -297,20 +304,25 @@ export class SheetsApiClient {
         // make an attempt certain to fail). The token is asked again after the quota's wait (the
         // cached one, unless it expired meanwhile), so the call is sent with a valid one.
         if (this.#o.beforeAttempt) {
-          await this.#o.beforeAttempt({ operation: spec.operation, kind: spec.write ? 'write' : 'read', attempt }, signal);
+          await this.#o.beforeAttempt(info, signal);
           authz = await this.#o.auth.authorize(signal);
         }
         token = authz.token;
         this.#attempts[spec.operation] += 1;
         if (attempt > 1) this.#retries += 1;
+        sent = true;
         const res = await this.#send(spec, authz.headers, authz.query, signal);
-        if (res.status >= 200 && res.status < 300) return this.#parse(spec, res, ctx);
+        if (res.status >= 200 && res.status < 300) {
+          this.#o.afterAttempt?.(info, undefined);
+          return this.#parse(spec, res, ctx);
+        }
         error = mapApiError(res, ctx);
       } catch (err) {
         if (err instanceof TransportError) error = mapTransportError(err, ctx);
         else if (err instanceof SheetsError) error = err;
         else throw err;
       }
+      if (sent) this.#o.afterAttempt?.(info, error);
       error.attempts = attempt;
       let giveUp = false;
       if (error.status === 401) {

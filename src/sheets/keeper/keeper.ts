@@ -17,10 +17,11 @@ import { logHeldForOtherSheet } from './held-rows-log.js';
 import { Journal, sheetKey, type Receipt } from './journal.js';
 import { acquireKeeperLock, type KeeperLock } from './lock.js';
 import { fetchRangeFor, mergePending } from './merge.js';
-import { pacer, type BeforeAttempt } from './pacing.js';
+import { pacer, type AfterAttempt, type BeforeAttempt } from './pacing.js';
 import type { WireLoginCount, WireRead } from './protocol.js';
 import { QuotaBucket } from './quota.js';
 import { QuotaLedger } from './quota-ledger.js';
+import { QuotaRefusals } from './quota-refusals.js';
 import { ReadTier, type TierRead } from './read-tier.js';
 import { KeeperServer } from './server.js';
 import { SheetSharing } from './sheet-sharing.js';
@@ -78,9 +79,10 @@ export interface KeeperOptions {
   /**
    * Opens the backend with the quota hook to run before every upstream attempt (Google's client
    * takes it as `beforeAttempt`; other backends are wrapped with `paced()`). The keeper owns and
-   * closes the backend.
+   * closes the backend. `afterAttempt` is told how each such call ended: Google's 429s hold the
+   * bucket the call drew from (quota-refusals.ts).
    */
-  readonly openBackend: (beforeAttempt: BeforeAttempt) => Promise<SheetsBackend>;
+  readonly openBackend: (beforeAttempt: BeforeAttempt, afterAttempt: AfterAttempt) => Promise<SheetsBackend>;
   /** Where to listen; undefined = no server (in-process use by tests). */
   readonly socketPath: string | undefined;
   readonly clock?: Clock;
@@ -107,6 +109,7 @@ export class Keeper {
   private readonly meter: UpstreamMeter;
   private readonly readQuota: QuotaBucket;
   private readonly writeQuota: QuotaBucket;
+  private readonly refusals: QuotaRefusals;
   private tier!: ReadTier;
   private server: KeeperServer | undefined;
   private flusher!: Flusher;
@@ -129,6 +132,7 @@ export class Keeper {
     this.readQuota = new QuotaBucket({ name: 'sheets reads', perMinute: s.SHEETS_READS_PER_MINUTE, maxQueue: o.readQueueMax ?? s.SHEETS_READS_PER_MINUTE, clock });
     // The flusher is the only writer and waits for one token at a time: a small queue is enough.
     this.writeQuota = new QuotaBucket({ name: 'sheets writes', perMinute: s.SHEETS_WRITES_PER_MINUTE, maxQueue: 16, clock });
+    this.refusals = new QuotaRefusals({ read: this.readQuota, write: this.writeQuota }, o.logger, clock);
   }
 
   private startTier(): void {
@@ -179,7 +183,10 @@ export class Keeper {
     try {
       // Under the lock and before the first call: what the previous keeper spent this minute counts.
       k.ledger = QuotaLedger.open(dataDir, { reads: k.readQuota, writes: k.writeQuota }, o.logger);
-      k.backend = await o.openBackend(pacer(k.readQuota, k.writeQuota, k.meter, (kind, signal) => k.sharing?.quota.take(kind, signal)));
+      k.backend = await o.openBackend(
+        pacer(k.readQuota, k.writeQuota, k.meter, (kind, signal) => k.sharing?.quota.take(kind, signal)),
+        (info, error) => k.refusals.attempted(info.kind, error),
+      );
       const ledger = k.ledger;
       k.sharing = await SheetSharing.open(s, k.backend, o.logger, {
         ...(o.clock ? { clock: o.clock } : {}),

@@ -9,6 +9,8 @@ import type { QuotaBucket } from './quota.js';
 import type { UpstreamMeter } from './upstream-meter.js';
 
 export type BeforeAttempt = (info: { readonly kind: 'read' | 'write' }, signal?: AbortSignal) => Promise<void>;
+/** The outcome of a call that paid its token (undefined: it succeeded): Google's 429s hold the bucket (quota-refusals.ts). */
+export type AfterAttempt = (info: { readonly kind: 'read' | 'write' }, error: unknown) => void;
 
 /**
  * The host's own bucket first (it caps this host whatever Redis says), then the window shared with
@@ -22,25 +24,29 @@ export function pacer(readQuota: QuotaBucket, writeQuota: QuotaBucket, meter: Up
   };
 }
 
+/** Calls `call` after its token, and tells `after` how it ended. */
+async function attempt<T>(kind: 'read' | 'write', before: BeforeAttempt, after: AfterAttempt | undefined, signal: AbortSignal | undefined, call: () => Promise<T>): Promise<T> {
+  await before({ kind }, signal);
+  try {
+    const result = await call();
+    after?.({ kind }, undefined);
+    return result;
+  } catch (err) {
+    after?.({ kind }, err);
+    throw err;
+  }
+}
+
 /** Wraps a backend that does not pace itself. */
-export function paced(backend: SheetsBackend, before: BeforeAttempt): SheetsBackend {
+export function paced(backend: SheetsBackend, before: BeforeAttempt, after?: AfterAttempt): SheetsBackend {
   return {
     kind: backend.kind,
     description: backend.description,
     source: backend.source,
     destination: backend.destination,
-    async getValues(range, signal, onRetry) {
-      await before({ kind: 'read' }, signal);
-      return backend.getValues(range, signal, onRetry);
-    },
-    async batchGetValues(ranges, signal) {
-      await before({ kind: 'read' }, signal);
-      return backend.batchGetValues(ranges, signal);
-    },
-    async appendValues(range, rows, signal) {
-      await before({ kind: 'write' }, signal);
-      return backend.appendValues(range, rows, signal);
-    },
+    getValues: (range, signal, onRetry) => attempt('read', before, after, signal, () => backend.getValues(range, signal, onRetry)),
+    batchGetValues: (ranges, signal) => attempt('read', before, after, signal, () => backend.batchGetValues(ranges, signal)),
+    appendValues: (range, rows, signal) => attempt('write', before, after, signal, () => backend.appendValues(range, rows, signal)),
     close: () => backend.close(),
   };
 }

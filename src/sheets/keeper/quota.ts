@@ -39,6 +39,12 @@ export class QuotaBucket {
   private granted = 0;
   private refused = 0;
   private onGrant: ((at: number) => void) | undefined;
+  /**
+   * Google's 429 said its quota is lower than `perMinute` (quota-refusals.ts): no 60 s window
+   * holds more grants than this, and none is made before `pausedUntil`.
+   */
+  private ceiling: number | undefined;
+  private pausedUntil = 0;
 
   constructor(options: QuotaOptions) {
     this.name = options.name;
@@ -61,10 +67,44 @@ export class QuotaBucket {
     return this.grants.length - this.head;
   }
 
+  /** Grants a window may hold now: perMinute, or less while Google refuses more (limitTo). */
+  limit(): number {
+    return Math.min(this.perMinute, this.ceiling ?? this.perMinute);
+  }
+
   /** Tokens available right now. */
   tokensLeft(): number {
+    const now = this.clock.now();
+    this.prune(now);
+    return now < this.pausedUntil ? 0 : Math.max(0, this.limit() - this.inWindow());
+  }
+
+  /** Grants in the last window (the ones still counted). */
+  grantsInWindow(): number {
     this.prune(this.clock.now());
-    return Math.max(0, this.perMinute - this.inWindow());
+    return this.inWindow();
+  }
+
+  /**
+   * Holds the window to `limit` grants (undefined: perMinute again); the waiters go as it allows.
+   * Google's 429 said its quota is lower than this bucket's setting.
+   */
+  limitTo(limit: number | undefined): void {
+    this.ceiling = limit === undefined ? undefined : Math.max(1, Math.floor(limit));
+    this.reschedule();
+  }
+
+  /** No grant before `until` (a time of the bucket's clock): Google asked to wait (Retry-After), or its 429s back off. */
+  pauseUntil(until: number): void {
+    if (until <= this.pausedUntil) return;
+    this.pausedUntil = until;
+    this.reschedule();
+  }
+
+  private reschedule(): void {
+    if (this.timer !== undefined) this.clock.clearTimeout(this.timer);
+    this.timer = undefined;
+    if (!this.closed) this.schedule();
   }
 
   queued(): number {
@@ -112,7 +152,7 @@ export class QuotaBucket {
     const now = this.clock.now();
     this.prune(now);
     if (this.waiters.length > 0) return Math.max(1, this.nextReleaseMs(now));
-    return this.inWindow() < this.perMinute ? 0 : this.nextReleaseMs(now);
+    return this.nextReleaseMs(now);
   }
 
   /**
@@ -127,10 +167,12 @@ export class QuotaBucket {
     }
   }
 
-  /** When the grant `perMinute` places back leaves the window (0 when under the limit). */
+  /** When the grant `limit()` places back leaves the window (0 when under the limit), and no pause holds. */
   private nextReleaseMs(now: number): number {
-    const blocking = this.grants[this.grants.length - this.perMinute];
-    return this.inWindow() < this.perMinute || blocking === undefined ? 0 : Math.max(0, blocking + QUOTA_WINDOW_MS - now);
+    const limit = this.limit();
+    const blocking = this.grants[this.grants.length - limit];
+    const slot = this.inWindow() < limit || blocking === undefined ? 0 : Math.max(0, blocking + QUOTA_WINDOW_MS - now);
+    return Math.max(slot, this.pausedUntil - now);
   }
 
   /** Takes a token if one is free now, without queueing. */
@@ -138,7 +180,7 @@ export class QuotaBucket {
     if (this.closed || this.waiters.length > 0) return false;
     const now = this.clock.now();
     this.prune(now);
-    if (this.inWindow() >= this.perMinute) return false;
+    if (now < this.pausedUntil || this.inWindow() >= this.limit()) return false;
     this.take(now);
     return true;
   }
@@ -176,7 +218,7 @@ export class QuotaBucket {
     if (this.timer !== undefined || this.waiters.length === 0) return;
     const now = this.clock.now();
     this.prune(now);
-    // The waiter at the head can go when the grant perMinute places back leaves the window.
+    // The waiter at the head can go when the grant limit() places back leaves the window (and no pause holds).
     this.timer = this.clock.setTimeout(() => {
       this.timer = undefined;
       this.release();
@@ -186,7 +228,7 @@ export class QuotaBucket {
   private release(): void {
     const now = this.clock.now();
     this.prune(now);
-    while (this.waiters.length > 0 && this.inWindow() < this.perMinute) {
+    while (this.waiters.length > 0 && now >= this.pausedUntil && this.inWindow() < this.limit()) {
       const w = this.waiters.shift() as Waiter;
       if (w.signal && w.onAbort) w.signal.removeEventListener('abort', w.onAbort);
       this.take(now);

@@ -1,0 +1,131 @@
+// What the keeper does when Google answers 429 RESOURCE_EXHAUSTED although the bucket paced the
+// calls to SHEETS_*_PER_MINUTE: the project's real quota is lower than the setting (a per-user
+// quota lowered on the project, another app calling as the same account). Each range used to back
+// off alone, so the bucket kept handing out tokens for calls Google refused: with a real quota of
+// 20 a minute and the setting at 60, 36 more reads went out within 3 s of the first 429, all
+// refused. Now a 429 holds the whole bucket the call drew from:
+//   - to Google's Retry-After when it sent one;
+//   - and to what Google accepted in the last minute: the bucket grants no more than the calls that
+//     succeeded in the last 60 s (at least 1) in any 60 s window, so the next call waits until a
+//     slot of the rolling minute frees, and a minute paced at that never holds more than Google
+//     let through; without a Retry-After, also for Google's backoff, growing with the 429s in a row
+//     (1, 2, 4 ... 32 s) while no call succeeds in between.
+// A minute after the last 429, a call that succeeds raises that ceiling by one (at most once a
+// second), until it is the
+// setting again (a quota raised on the project, another app's burst over): a probe past the real
+// quota costs one refusal, and the ceiling falls back to what Google accepted. Said at the first
+// 429, then at most once a minute with the count, naming the setting to lower; and once when the
+// ceiling is the setting again.
+
+import type { Logger } from '../../log/logger.js';
+import { RepeatedFailure } from '../../log/repeated-failure.js';
+import { backoffMs } from './backoff.js';
+import { systemClock, type Clock } from './clock.js';
+import { QUOTA_WINDOW_MS, type QuotaBucket } from './quota.js';
+
+export type QuotaKind = 'read' | 'write';
+
+/** The ceiling grows back by one call at most this often. */
+const RAISE_EVERY_MS = 1000;
+
+const SETTING: Readonly<Record<QuotaKind, string>> = { read: 'SHEETS_READS_PER_MINUTE', write: 'SHEETS_WRITES_PER_MINUTE' };
+
+/** Whether `err` is Google's quota refusal (429 RESOURCE_EXHAUSTED), and the wait it asked for. */
+function quotaRefusal(err: unknown): { retryAfterMs: number | undefined } | undefined {
+  const e = err as { code?: unknown; status?: unknown; retryAfterMs?: unknown } | null | undefined;
+  if (e?.code !== 'CORRAL_ERR_SHEETS_QUOTA' || e.status !== 429) return undefined;
+  return { retryAfterMs: typeof e.retryAfterMs === 'number' && e.retryAfterMs > 0 ? e.retryAfterMs : undefined };
+}
+
+class KindRefusals {
+  /** Times of the calls Google accepted in the last window, oldest first. */
+  private successes: number[] = [];
+  /** 429s since the last success (the backoff's exponent). */
+  private inARow = 0;
+  private lastRefusalAt = -Infinity;
+  private raisedAt = -Infinity;
+  private ceiling: number | undefined;
+  private readonly said: RepeatedFailure;
+
+  constructor(
+    private readonly kind: QuotaKind,
+    private readonly bucket: QuotaBucket,
+    private readonly logger: Logger,
+    private readonly clock: Clock,
+    private readonly random: () => number,
+  ) {
+    this.said = new RepeatedFailure(() => clock.now());
+  }
+
+  private prune(now: number): void {
+    let i = 0;
+    while (i < this.successes.length && (this.successes[i] ?? 0) <= now - QUOTA_WINDOW_MS) i++;
+    if (i > 0) this.successes.splice(0, i);
+  }
+
+  succeeded(): void {
+    const now = this.clock.now();
+    this.prune(now);
+    this.successes.push(now);
+    this.inARow = 0;
+    if (this.ceiling === undefined || now - this.lastRefusalAt < QUOTA_WINDOW_MS || now - this.raisedAt < RAISE_EVERY_MS) return;
+    // A minute without a 429: a success lets one more call into the window, at most one a second,
+    // so a quota that grew back is found a call at a time, and a probe past it costs a refusal or
+    // two (the calls in flight when it comes), not a burst.
+    this.raisedAt = now;
+    const raised = this.ceiling + 1;
+    this.ceiling = raised >= this.bucket.perMinute ? undefined : raised;
+    this.bucket.limitTo(this.ceiling);
+    if (this.ceiling === undefined) {
+      this.said.ended((refusals) =>
+        this.logger.info(
+          { event: 'sheets.quota_refusals_ended', kind: this.kind, refusals, perMinute: this.bucket.perMinute },
+          `sheets: Google accepts ${this.kind}s again; they are paced to ${SETTING[this.kind]} (${this.bucket.perMinute} a minute) again, after ${refusals} refused`,
+        ),
+      );
+    }
+  }
+
+  refused(retryAfterMs: number | undefined): void {
+    const now = this.clock.now();
+    this.prune(now);
+    this.inARow++;
+    this.lastRefusalAt = now;
+    // What Google let through in the last minute is what its quota allows (at least one call).
+    this.ceiling = Math.max(1, Math.min(this.ceiling ?? this.bucket.perMinute, this.successes.length));
+    this.bucket.limitTo(this.ceiling);
+    const waitMs = retryAfterMs ?? backoffMs(this.inARow, this.random);
+    this.bucket.pauseUntil(now + waitMs);
+    const setting = SETTING[this.kind];
+    this.said.failed((refusals, total) =>
+      this.logger.warn(
+        { event: 'sheets.quota_refused', kind: this.kind, refusals, refusals_total: total, perMinute: this.bucket.perMinute, heldTo: this.ceiling, pauseMs: Math.round(waitMs), retryAfterMs: retryAfterMs ?? null, setting },
+        `sheets: Google refused ${total === 1 ? 'a' : `${refusals}`} ${this.kind}${total === 1 ? '' : 's'} with 429 RESOURCE_EXHAUSTED although corral paced them to ${setting}=${this.bucket.perMinute}: ` +
+          `the project's real ${this.kind} quota is lower. All ${this.kind}s wait ${Math.ceil(waitMs / 1000)} s${retryAfterMs === undefined ? '' : " (Google's Retry-After)"}, then are held to ${this.ceiling} a minute, what Google accepted in the last one; ` +
+          `set ${setting} at or below the per-user quota of the project (Google Cloud console > APIs & Services > Google Sheets API > Quotas), or raise that quota`,
+      ),
+    );
+  }
+}
+
+/** The keeper's response to Google's 429s, per bucket (reads, writes). */
+export class QuotaRefusals {
+  private readonly kinds: Record<QuotaKind, KindRefusals>;
+
+  constructor(buckets: Readonly<Record<QuotaKind, QuotaBucket>>, logger: Logger, clock: Clock = systemClock, random: () => number = Math.random) {
+    this.kinds = {
+      read: new KindRefusals('read', buckets.read, logger, clock, random),
+      write: new KindRefusals('write', buckets.write, logger, clock, random),
+    };
+  }
+
+  /** The outcome of a call sent upstream that drew a `kind` token: undefined when it succeeded. */
+  attempted(kind: QuotaKind, error: unknown): void {
+    if (error === undefined) {
+      this.kinds[kind].succeeded();
+      return;
+    }
+    const refusal = quotaRefusal(error);
+    if (refusal) this.kinds[kind].refused(refusal.retryAfterMs);
+  }
+}
