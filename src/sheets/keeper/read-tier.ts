@@ -21,6 +21,7 @@ import { backoffMs } from './backoff.js';
 import type { HandedValue } from './cache-handoff.js';
 import { sleepOn, systemClock, type Clock } from './clock.js';
 import { RangeMemory } from './range-memory.js';
+import { SheetFailure } from './sheet-failure.js';
 import type { SharedRanges } from './shared-ranges.js';
 
 export interface CachedValue {
@@ -145,10 +146,13 @@ export class ReadTier {
   private readonly clock: Clock;
   private readonly now = (): number => this.clock.now();
   private readonly abort = new AbortController();
+  /** The sheet refused as a whole (404, 403, the key): held host-wide, not range by range. */
+  private readonly sheet: SheetFailure;
   private counts = { fresh: 0, stale: 0, miss: 0, upstream: 0, upstreamErrors: 0, shared: 0, sharedWaits: 0 };
 
   constructor(private readonly o: ReadTierOptions) {
     this.clock = o.clock ?? systemClock;
+    this.sheet = new SheetFailure(o.logger, this.clock);
     this.states = new LRUCache<string, RangeState>({
       maxSize: o.maxBytes,
       // Capped at half the budget: lru-cache refuses (and deletes) an entry larger than maxSize, so
@@ -178,7 +182,7 @@ export class ReadTier {
       return this.served(st, v, now, 'fresh');
     }
     if (v && now - v.expiresAt <= this.o.maxStaleMs) {
-      if (!st.inflight && now >= st.nextRetryAt) this.refresh(range, st).catch(() => undefined);
+      if (!st.inflight && now >= st.nextRetryAt && this.sheet.holds(now) === undefined) this.refresh(range, st).catch(() => undefined);
       this.counts.stale++;
       return this.served(st, v, now, 'stale');
     }
@@ -193,6 +197,8 @@ export class ReadTier {
     // A range that just failed is not fetched again for every caller: they get the same error
     // until the backoff passed (no stampede on a failing Google).
     if (!st.inflight && st.failingSince !== undefined && now < st.nextRetryAt) throw st.lastError;
+    // The whole sheet is refused: its error at once, no call (sheet-failure.ts).
+    if (!st.inflight) this.refuseIfSheetFails(now);
     const fetched = await (st.inflight ?? this.refresh(range, st));
     return this.served(st, fetched, this.clock.now(), 'miss');
   }
@@ -215,15 +221,23 @@ export class ReadTier {
   private async tooStale(range: string, st: RangeState, now: number): Promise<TierRead> {
     const failed = st.retrying ?? (st.failingSince !== undefined ? st.lastError : undefined);
     if (failed !== undefined) {
-      if (!st.inflight && now >= st.nextRetryAt) this.refresh(range, st).catch(() => undefined);
+      if (!st.inflight && now >= st.nextRetryAt && this.sheet.holds(now) === undefined) this.refresh(range, st).catch(() => undefined);
       throw failed;
     }
+    if (!st.inflight) this.refuseIfSheetFails(now);
     const flight = st.inflight ?? this.refresh(range, st);
     const attemptFailed = st.attemptFailed?.then((err) => {
       throw err;
     });
     const fetched = await (attemptFailed ? Promise.race([flight, attemptFailed]) : flight);
     return this.served(st, fetched, this.clock.now(), 'miss');
+  }
+
+  private refuseIfSheetFails(now: number): void {
+    const refusal = this.sheet.holds(now);
+    if (refusal === undefined) return;
+    this.sheet.refused();
+    throw refusal;
   }
 
   private served(st: RangeState, v: CachedValue, now: number, via: TierRead['via']): TierRead {
@@ -244,7 +258,9 @@ export class ReadTier {
     };
     st.retrying = undefined;
     st.attemptFailed = attemptFailed;
+    this.sheet.started();
     const p = this.fetch(range, st, onRetry).finally(() => {
+      this.sheet.ended();
       st.inflight = undefined;
       st.retrying = undefined;
       st.attemptFailed = undefined;
@@ -352,6 +368,7 @@ export class ReadTier {
       const value: CachedValue = { range, values, jsonBytes, fetchStartedAt: started, fetchedAt: done, expiresAt: done + this.o.ttlMs };
       this.install(range, st, value);
       const failingSince = st.failingSince;
+      this.sheet.succeeded();
       st.failureLog.ended((failures) =>
         this.o.logger.info(
           { event: 'sheets.upstream_read_recovered', range, failedForSeconds: failingSince === undefined ? null : Math.round((done - failingSince) / 1000), failures },
@@ -405,6 +422,7 @@ export class ReadTier {
   private onFailure(range: string, st: RangeState, err: unknown): void {
     const now = this.clock.now();
     this.counts.upstreamErrors++;
+    if (!this.abort.signal.aborted) this.sheet.failed(err);
     st.failures++;
     st.failingSince ??= now;
     st.lastError = err;
@@ -474,8 +492,11 @@ export class ReadTier {
   retryIn(range: string): number | undefined {
     const st = this.states.peek(range);
     // A refresh in flight retries within the call, on Google's backoff: when it ends is not known.
-    if (!st || st.failingSince === undefined || st.inflight) return undefined;
-    return Math.max(0, st.nextRetryAt - this.clock.now());
+    if (st?.inflight) return undefined;
+    const now = this.clock.now();
+    const sheet = this.sheet.retryIn(now);
+    if (!st || st.failingSince === undefined) return sheet;
+    return Math.max(st.nextRetryAt - now, sheet ?? 0, 0);
   }
 
   figures(): Record<string, number> {
