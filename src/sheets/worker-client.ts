@@ -257,8 +257,9 @@ class WorkerSheetsClient implements SheetsClient {
   async append(range: string, rows: readonly (readonly string[])[], options: AppendOptions = {}): Promise<AppendReceipt> {
     const body = options.idempotency ? { range, rows, idempotency: options.idempotency } : { range, rows };
     // The link's one retry after a dropped connection is safe with a key too: the keeper either
-    // journaled the first (the retry gets its answer back) or did not.
-    const receipt = await this.link.call<WireReceipt>('POST', '/append', JSON.stringify(body));
+    // journaled the first (the retry gets its answer back) or did not. On the link's write
+    // connections: never queued behind reads that wait at the keeper for Google.
+    const receipt = await this.link.write<WireReceipt>('/append', JSON.stringify(body));
     this.counts.appends++;
     // Read-your-writes in this worker: the next read asks the keeper, which merges the journal.
     let sheet: string | undefined;

@@ -204,12 +204,52 @@ describe('keeper link', () => {
       // Bounded only so that a call stuck behind the first fills fails the test rather than hang it.
       const soon = <T>(p: Promise<T>) => Promise.race([p, new Promise<string>((r) => setTimeout(() => r('still waiting for a connection'), 5000).unref())]);
       assert.deepEqual(await soon(link.call('GET', '/read?range=Players')), {});
-      assert.deepEqual(await soon(link.call('POST', '/append', '{}')), {});
+      assert.deepEqual(await soon(link.write('/append', '{}')), {});
       assert.equal(held.length, 2, 'the third first fill waits for one of their two connections');
       for (const res of held.splice(0)) res.writeHead(200, { 'content-length': 2 }).end('{}');
       while (held.length < 1) await new Promise((r) => setTimeout(r, 10));
       held[0]?.writeHead(200, { 'content-length': 2 }).end('{}');
       assert.deepEqual(await Promise.all(fills), [{}, {}, {}]);
+    } finally {
+      await link.close();
+    }
+  });
+
+  it('appends have connections of their own: while reads of held ranges wait at the keeper for Google on every connection, an append is answered', async () => {
+    const held: ServerResponse[] = [];
+    const appends: string[] = [];
+    await listen(
+      createHttpServer((req, res) => {
+        let body = '';
+        req.on('data', (c: Buffer) => (body += c.toString()));
+        req.on('end', () => {
+          if (req.url?.startsWith('/read')) {
+            held.push(res);
+            return;
+          }
+          appends.push(body);
+          res.writeHead(200, { 'content-type': 'application/json' });
+          res.end(JSON.stringify({ id: 'entry-1', rows: 1 }));
+        });
+      }),
+    );
+    const link = new KeeperLink({ socketPath, connections: 2, retryDelayMs: 10 });
+    try {
+      // After a keeper crash with the read quota spent: the reads of ranges the worker holds wait
+      // at the keeper for its refill, on both connections, and a third waits for one of them.
+      const reads = [1, 2, 3].map((i) => link.call(`GET`, `/read?range=Tab${i}`));
+      while (held.length < 2) await new Promise((r) => setTimeout(r, 10));
+      // Bounded only so that an append stuck behind the reads fails the test rather than hang it.
+      const soon = <T>(p: Promise<T>) => Promise.race([p, new Promise<string>((r) => setTimeout(() => r('still waiting for a connection'), 5000).unref())]);
+      const started = Date.now();
+      assert.deepEqual(await soon(Promise.all([1, 2, 3].map((i) => link.write('/append', `{"n":${i}}`)))), Array(3).fill({ id: 'entry-1', rows: 1 }));
+      assert.ok(Date.now() - started < 2000, 'answered without waiting for the reads');
+      assert.deepEqual(appends.sort(), ['{"n":1}', '{"n":2}', '{"n":3}'], 'each sent once');
+      assert.equal(held.length, 2, 'the reads still wait');
+      for (const res of held.splice(0)) res.writeHead(200, { 'content-length': 2 }).end('{}');
+      while (held.length < 1) await new Promise((r) => setTimeout(r, 10));
+      held[0]?.writeHead(200, { 'content-length': 2 }).end('{}');
+      assert.deepEqual(await Promise.all(reads), [{}, {}, {}]);
     } finally {
       await link.close();
     }

@@ -352,6 +352,32 @@ describe('worker Sheets client', () => {
     }
   });
 
+  it('an append is answered while the reads of every held range wait at the keeper (restarted, refilling with the quota spent)', async () => {
+    const { worker, age } = clockedWorker();
+    try {
+      // Ten ranges held; their TTL passes, and the keeper, refilling after a crash with the read
+      // quota spent, keeps every refresh waiting (until this test's end): eight reach it, on all
+      // the connections for reads of held ranges; the reads are served their copies after the patience.
+      for (let i = 0; i < 10; i++) {
+        const fill = worker.read(`Tab${i}`);
+        await until(() => keeper.reads.length === i + 1, `the first /read of Tab${i}`);
+        keeper.reads[i]?.answer([HEADER, OLD_ROW]);
+        await fill;
+      }
+      age(61_000);
+      const refreshes = Array.from({ length: 10 }, (_, i) => worker.read(`Tab${i}`));
+      await until(() => keeper.reads.length === 18, 'eight refreshes at the keeper');
+      // Before, the append queued behind them on the same connections (audit: 18-30 s and more).
+      const started = performance.now();
+      const receipt = await Promise.race([worker.append('Events', [NEW_ROW]), new Promise<string>((r) => setTimeout(() => r('still queued behind the reads'), 5000).unref())]);
+      assert.deepEqual(receipt, { id: 'r-1', rows: 1 });
+      assert.ok(performance.now() - started < 1000, `answered in ${Math.round(performance.now() - started)} ms`);
+      for (const r of await Promise.all(refreshes)) assert.deepEqual(r.values.at(-1), OLD_ROW);
+    } finally {
+      await worker.close();
+    }
+  });
+
   it('an aged copy is served when the keeper is slow to answer; one a write ended is not', async () => {
     const { worker: patient, age } = clockedWorker();
     try {
