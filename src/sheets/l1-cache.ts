@@ -25,7 +25,7 @@ export interface L1Entry {
   /**
    * A write or the keeper's notice ended its hold (or it was answered to a read begun before one):
    * it may lack rows, so a read does not fall back to it while the keeper is merely slow. An entry
-   * whose hold ended only because the link to the keeper dropped (a keeper restart) may.
+   * whose hold ended only because a new keeper answered (a restart: releaseAll) may.
    */
   mayLackRows: boolean;
   /**
@@ -133,9 +133,10 @@ export class L1Cache {
   }
 
   /**
-   * Ends every hold without saying any rows changed: the link to the keeper dropped (it is
-   * restarting), so notices may be missed until it is back, and every read asks it again; a copy
-   * that only aged is still served if the keeper is slow to answer (refilling its emptied cache).
+   * Ends every hold without saying any rows changed: a new keeper answered the long poll (it
+   * restarted), so a notice of the old one's may have been missed, and every read asks the new one
+   * again; a copy that only aged is still served if it is slow to answer (refilling its emptied
+   * cache).
    */
   releaseAll(): void {
     for (const e of this.lru.values()) e.holdUntil = 0;

@@ -37,6 +37,11 @@ export interface WorkerClientOptions {
  * loop would spin on the local socket until the keeper is gone.
  */
 const WATCH_IDLE_PAUSE_MS = 250;
+/**
+ * Pause before a long poll after one that failed (no keeper listening): a refused connect to the
+ * local socket costs microseconds, and the copies keep their hold until a keeper answers.
+ */
+const WATCH_RETRY_MS = 200;
 /** An empty answer faster than this did not wait for changes (a normal one waits WATCH_TIMEOUT_MS). */
 const WATCH_QUICK_MS = 100;
 
@@ -88,8 +93,8 @@ class WorkerSheetsClient implements SheetsClient {
   readonly backend: 'google' | 'offline';
   private readonly link: KeeperLink;
   private readonly l1: L1Cache;
-  /** Reads on their way, by range, with the tab's version when each began. */
-  private readonly inflight = new Map<string, { readonly version: string; readonly entry: Promise<L1Entry> }>();
+  /** Reads on their way, by range, with the tab's version and the time (performance.now()) each began. */
+  private readonly inflight = new Map<string, { readonly version: string; readonly startedAt: number; readonly entry: Promise<L1Entry> }>();
   private readonly now: () => number;
   private readonly maxStaleMs: number;
   private readonly watchAbort = new AbortController();
@@ -157,35 +162,57 @@ class WorkerSheetsClient implements SheetsClient {
     return read && toRecords(read);
   }
 
+  /**
+   * Whether `cached` may be served when the keeper does not answer: within SHEET_CACHE_MAX_STALE,
+   * and from after every append to its tab this worker knows of. Never a copy from before one: its
+   * own, or another worker's that the keeper's notice told it of (mayLackRows). The client that
+   * wrote may be the one reading (on another connection, which shared accept or a proxy's pool
+   * hands to any worker), and would not find its acknowledged row (read-your-writes). It waits for
+   * the keeper's answer, which merges the journal, or gets the error (503 sheets_unavailable).
+   */
+  private mayFallBackTo(range: string, cached: L1Entry, now: number): boolean {
+    return now - cached.read.expiresAt <= this.maxStaleMs && !cached.mayLackRows && !this.l1.lacksOwnWrite(range, cached);
+  }
+
+  /**
+   * How long the keeper has been on a read of `range` that a read now would join, once that is
+   * KEEPER_PATIENCE_MS or more; else undefined.
+   */
+  private overdueMs(range: string): number | undefined {
+    const flight = this.inflight.get(range);
+    if (!flight || flight.version !== this.l1.versionOf(range)) return undefined;
+    const ms = performance.now() - flight.startedAt;
+    return ms >= KEEPER_PATIENCE_MS ? ms : undefined;
+  }
+
   async read(range: string): Promise<SheetRead> {
     const cached = this.l1.peek(range);
-    const held = this.heldRead(cached, this.now());
+    const now = this.now();
+    const held = this.heldRead(cached, now);
     if (held) return held;
     this.counts.misses++;
+    const servable = cached !== undefined && this.mayFallBackTo(range, cached, now);
+    // The keeper has had a read of this range longer than the patience (refilling its cache from
+    // Google after a restart, behind the read quota): the readers since get the copy at once, and
+    // the read goes on. Each paid the patience again before: after a keeper crash with the
+    // minute's quota spent, every read of Players took ~1 s for 24 s (audit).
+    const overdue = servable ? this.overdueMs(range) : undefined;
+    if (overdue !== undefined) {
+      return this.fallBack(range, cached!, new CorralError('CORRAL_ERR_KEEPER_UNAVAILABLE', `the keeper has not answered a read of this range for ${Math.round(overdue)} ms`));
+    }
     try {
       const flight = this.fetch(range, cached !== undefined);
-      // A copy that only aged (not one a write or the keeper's notice ended: that may lack rows)
-      // is served if the keeper is slow to answer (stalled, or refilling a cold cache from
+      // A copy that may be served (not one a write or the keeper's notice ended: that may lack
+      // rows) is, if the keeper is slow to answer (stalled, or refilling a cold cache from
       // Google), rather than making the user wait; the read goes on and refills L1.
-      const patient = cached !== undefined && !cached.mayLackRows && this.now() - cached.read.expiresAt <= this.maxStaleMs;
-      const entry = patient ? await this.withinPatience(flight) : await flight;
+      const entry = servable ? await this.withinPatience(flight) : await flight;
       if (entry) return this.toRead(entry, this.now());
       flight.catch(() => undefined);
       return this.fallBack(range, cached!, new CorralError('CORRAL_ERR_KEEPER_UNAVAILABLE', `the keeper did not answer within ${KEEPER_PATIENCE_MS} ms`));
     } catch (err) {
       const code = (err as { code?: unknown }).code;
-      // Never a copy from before an append to the tab this worker knows of: its own, or another
-      // worker's that the keeper's notice told it of. The client that wrote may be the one reading
-      // (on another connection, which shared accept or a proxy's pool hands to any worker), and
-      // would not find its acknowledged row (read-your-writes). It gets the error (503
-      // sheets_unavailable), and its retry the keeper's answer with the row.
-      const fallback =
-        cached &&
-        typeof code === 'string' &&
-        FALL_BACK_ON.has(code) &&
-        this.now() - cached.read.expiresAt <= this.maxStaleMs &&
-        !cached.mayLackRows &&
-        !this.l1.lacksOwnWrite(range, cached);
+      // Judged again: a write or a notice may have come while the read was on its way.
+      const fallback = cached && typeof code === 'string' && FALL_BACK_ON.has(code) && this.mayFallBackTo(range, cached, this.now());
       if (fallback) return this.fallBack(range, cached, err);
       this.counts.errors++;
       throw err;
@@ -234,6 +261,7 @@ class WorkerSheetsClient implements SheetsClient {
     const path = `/read?range=${encodeURIComponent(range)}`;
     const flight = {
       version,
+      startedAt: performance.now(),
       entry: (held ? this.link.call<WireRead>('GET', path) : this.link.firstFill<WireRead>(path))
         .then((wire) => {
           this.fallbacks.ended(range, (total) =>
@@ -289,7 +317,9 @@ class WorkerSheetsClient implements SheetsClient {
       try {
         const asked = Date.now();
         const a = await this.link.watch<WatchAnswer>(`/watch?since=${version}&epoch=${encodeURIComponent(epoch)}`, signal);
-        // A new epoch is a new keeper: what changed meanwhile is unknown, but nothing says rows did.
+        // A new epoch is a new keeper: what changed meanwhile is unknown (an append acknowledged
+        // by the old one while this worker's long poll was between two polls), but nothing says
+        // rows did. The holds end; copies are still served if the new keeper is slow to answer.
         if (a.all && epoch !== '' && a.epoch !== epoch) this.l1.releaseAll();
         else if (a.all) this.l1.expireAll();
         for (const sheet of a.sheets) this.l1.expireSheet(sheet);
@@ -300,9 +330,20 @@ class WorkerSheetsClient implements SheetsClient {
         if (idle && Date.now() - asked < WATCH_QUICK_MS) await pause(this.watchPauseMs, signal);
       } catch {
         if (signal.aborted) return;
-        // The keeper is restarting: entries may miss invalidations meanwhile, so stop holding them.
-        this.l1.releaseAll();
-        await pause(1000, signal);
+        // The keeper is gone (a crash, a restart) or the connection was cut. Copies keep their hold
+        // until the keeper answers the next long poll: a restart alone does not change rows. Rows
+        // come only through a keeper's journal, so none are acknowledged while no keeper listens,
+        // and the notice of one acknowledged before is written to this long poll in the same turn
+        // of the keeper's event loop as the writer's answer (the journal publishes as it
+        // acknowledges). What this worker cannot be sure of is an append acknowledged while its
+        // long poll was between two polls, or as the keeper died: the same keeper answers the next
+        // poll from its history, and a new one with a new epoch ('all' above), which ends every
+        // hold; each range's next read then asks the new keeper, whose answer merges the journal
+        // it replayed. Until then such a copy is what a read got before too (the fallback while no
+        // keeper answers); the poll is retried every WATCH_RETRY_MS, so the new keeper's answer
+        // comes soon after it listens. Ending the holds here, as before, sent every read meanwhile
+        // to a keeper that was not there, or was refilling from Google behind the read quota.
+        await pause(WATCH_RETRY_MS, signal);
       }
     }
   }

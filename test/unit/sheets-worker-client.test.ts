@@ -26,8 +26,11 @@ class ScriptedKeeper {
   holdWatches = false;
   /** Tabs the next held long poll is answered with at once, as the keeper's notice of another worker's append. */
   notice: string[] | undefined;
+  /** A first long poll (no epoch yet) is answered at once with this epoch, as a real keeper does. */
+  announceEpoch: string | undefined;
   watches = 0;
   private readonly openWatches = new Set<Socket>();
+  private readonly heldWatches: ServerResponse[] = [];
   private server: Server | undefined;
 
   async listen(socketPath: string): Promise<void> {
@@ -56,7 +59,12 @@ class ScriptedKeeper {
         if (this.notice) {
           send({ epoch: 'e1', version: this.watches, sheets: this.notice, all: false });
           this.notice = undefined;
-        } else this.openWatches.add(req.socket);
+        } else if (this.announceEpoch && new URL(req.url, 'http://keeper').searchParams.get('epoch') === '') {
+          send({ epoch: this.announceEpoch, version: 0, sheets: [], all: false });
+        } else {
+          this.openWatches.add(req.socket);
+          this.heldWatches.push(res);
+        }
       } else if (req.url === '/append') {
         const receipt: WireReceipt = { id: 'r-1', rows: 1, duplicates: 0 };
         send(receipt);
@@ -64,6 +72,15 @@ class ScriptedKeeper {
         res.writeHead(404).end();
       }
     });
+  }
+
+  /** Answers the long polls held open (a new keeper answers a worker's old epoch with `all`). */
+  answerWatches(body: object): void {
+    for (const res of this.heldWatches.splice(0)) {
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end(JSON.stringify(body));
+    }
+    this.openWatches.clear();
   }
 
   cutWatches(): void {
@@ -190,32 +207,45 @@ describe('worker Sheets client', () => {
     }
   });
 
-  it('after the link to the keeper dropped (a restart), a read waits for the keeper at most the patience before serving its copy', async () => {
+  it("after a keeper crash, copies keep their hold until the new keeper's first answer; then a read waits for it at most the patience before serving its copy", async () => {
     keeper.holdWatches = true;
-    const watching = createWorkerSheetsClient({ SHEET_ID: 'fake', CORRAL_DATA_DIR: dir, CORRAL_L1_CACHE_MB: 4, SHEET_CACHE_MAX_STALE: 3600 }, log.logger, {
-      socketPath: join(dir, 'keeper.sock'),
-      retryDelayMs: 50,
-    });
+    keeper.announceEpoch = 'e1';
+    const socketPath = join(dir, 'keeper.sock');
+    const watching = createWorkerSheetsClient({ SHEET_ID: 'fake', CORRAL_DATA_DIR: dir, CORRAL_L1_CACHE_MB: 4, SHEET_CACHE_MAX_STALE: 3600 }, log.logger, { socketPath, retryDelayMs: 50 });
     try {
       const first = watching.read('Events');
       await until(() => keeper.reads.length === 1, 'the first /read');
       keeper.reads[0]?.answer([HEADER, OLD_ROW]);
       await first;
-      // The keeper restarts once the copy is held: its long poll is cut. (Cut before the copy
-      // came, the release would precede the fill, and the copy would rightly be held.) A second
-      // long poll comes only after the worker handled the cut.
-      await until(() => keeper.watches >= 1, 'the long poll');
-      keeper.cutWatches();
-      await until(() => keeper.watches >= 2, 'the next long poll, after the cut');
-      // The copy is not held any more (notices may be missed), so the read asks the keeper; the
-      // keeper, refilling its cache from Google, is slow: the copy is served after the patience.
+      // The worker learnt the keeper's epoch, and its long poll waits. The keeper dies (kill -9)
+      // once the copy is held: the long poll is cut. A new keeper listens (its cache empty, the
+      // read quota spent); the worker's next long poll reaches it, which shows the worker handled
+      // the cut.
+      await until(() => keeper.watches >= 2, 'the long poll with the epoch');
+      await keeper.close();
+      const newKeeper = new ScriptedKeeper();
+      newKeeper.holdWatches = true;
+      await newKeeper.listen(socketPath);
+      keeper = newKeeper;
+      await until(() => newKeeper.watches >= 1, 'the long poll to the new keeper');
+      // The copy's TTL has not passed and no write is known: still held, served without asking.
+      // Before, the cut ended every hold, and every read meanwhile went to the keeper.
+      assert.ok(watching.cachedRecords('Events'), 'held across the crash');
+      assert.deepEqual((await watching.read('Events')).values.at(-1), OLD_ROW);
+      assert.equal(newKeeper.reads.length, 0);
+      // The new keeper answers the old epoch: what changed meanwhile is unknown, so the holds end.
+      newKeeper.answerWatches({ epoch: 'e2', version: 0, sheets: [], all: true });
+      await until(() => !watching.cachedRecords('Events'), 'the hold ended by the new epoch');
+      // The read asks the new keeper, which refills its cache from Google behind the quota and is
+      // slow: the copy is served after the patience (it only aged, no rows are known to be missing).
       const started = performance.now();
       const read = await watching.read('Events');
       const waited = performance.now() - started;
-      assert.equal(keeper.reads.length, 2, 'the keeper was asked');
+      assert.equal(newKeeper.reads.length, 1, 'the keeper was asked');
       assert.ok(waited >= KEEPER_PATIENCE_MS - 50 && waited < KEEPER_PATIENCE_MS + 1000, `served after ${Math.round(waited)} ms`);
       assert.deepEqual(read.values.at(-1), OLD_ROW);
-      keeper.reads[1]?.answer([HEADER, OLD_ROW, NEW_ROW]);
+      newKeeper.reads[0]?.answer([HEADER, OLD_ROW, NEW_ROW]);
+      await until(() => watching.cachedRecords('Events')?.records.length === 2, 'the new keeper\'s answer in L1');
     } finally {
       await watching.close();
     }
@@ -352,6 +382,59 @@ describe('worker Sheets client', () => {
     }
   });
 
+  it('once the keeper has had a read of a range longer than the patience, the next reads get the copy at once; not a copy a write ended, nor one past max-stale', async () => {
+    const { worker, age } = clockedWorker();
+    const timed = async (what: Promise<{ values: readonly (readonly string[])[] }>) => {
+      const started = performance.now();
+      const read = await what;
+      return { last: read.values.at(-1), ms: performance.now() - started };
+    };
+    try {
+      for (const range of ['Events', 'Players']) {
+        const fill = worker.read(range);
+        await until(() => keeper.reads.find((r) => r.url === `/read?range=${range}`), `the first /read of ${range}`);
+        keeper.reads.at(-1)?.answer([HEADER, OLD_ROW]);
+        await fill;
+      }
+      // The keeper restarted with the minute's read quota spent: it answers the refreshes only
+      // when it gets quota (here, when the test says).
+      age(61_000);
+      const first = await timed(worker.read('Events'));
+      assert.ok(first.ms >= KEEPER_PATIENCE_MS - 50, `the first read waited the patience (${Math.round(first.ms)} ms)`);
+      assert.deepEqual(first.last, OLD_ROW);
+      // Before, each of these waited the patience again (audit: ~1000 ms for every read for 24 s).
+      for (let i = 0; i < 5; i++) {
+        const next = await timed(worker.read('Events'));
+        assert.deepEqual(next.last, OLD_ROW);
+        assert.ok(next.ms < KEEPER_PATIENCE_MS / 2, `served at once while the refresh goes on (${Math.round(next.ms)} ms)`);
+      }
+      assert.equal(keeper.reads.length, 3, 'one refresh at the keeper, still on its way');
+      // A copy a write ended may lack rows: its read waits for the keeper, however long the
+      // refresh (begun before the write) has been on its way.
+      await worker.append('Players', [NEW_ROW]);
+      const playersFlight = worker.read('Players');
+      await until(() => keeper.reads.length === 4, 'the read of Players after the write');
+      const afterWrite = worker.read('Players');
+      const raced = await Promise.race([afterWrite.then(() => 'answered'), new Promise((r) => setTimeout(() => r('waiting'), KEEPER_PATIENCE_MS + 300))]);
+      assert.equal(raced, 'waiting', 'not served the copy from before the write');
+      const withRow = Date.now();
+      keeper.reads[3]?.answer([HEADER, OLD_ROW, NEW_ROW]);
+      assert.deepEqual((await afterWrite).values.at(-1), NEW_ROW);
+      assert.deepEqual((await playersFlight).values.at(-1), NEW_ROW);
+      assert.ok(Date.now() - withRow < 1000);
+      // Past SHEET_CACHE_MAX_STALE the copy is no fallback: the read joins the refresh and waits.
+      age(3_600_000);
+      const pastMaxStale = worker.read('Events');
+      const raced2 = await Promise.race([pastMaxStale.then(() => 'answered'), new Promise((r) => setTimeout(() => r('waiting'), 300))]);
+      assert.equal(raced2, 'waiting');
+      keeper.reads[2]?.answer([HEADER, OLD_ROW, NEW_ROW]);
+      assert.deepEqual((await pastMaxStale).values.at(-1), NEW_ROW);
+      assert.equal(keeper.reads.length, 4, 'the one refresh of Events answered every read that waited for it');
+    } finally {
+      await worker.close();
+    }
+  });
+
   it('an append is answered while the reads of every held range wait at the keeper (restarted, refilling with the quota spent)', async () => {
     const { worker, age } = clockedWorker();
     try {
@@ -393,10 +476,12 @@ describe('worker Sheets client', () => {
       assert.ok(waited >= KEEPER_PATIENCE_MS - 50 && waited < KEEPER_PATIENCE_MS + 1000, `served after ${Math.round(waited)} ms`);
       assert.equal(aged.stale, true);
       assert.deepEqual(aged.values.at(-1), OLD_ROW);
-      // The refresh goes on; the next read shares it and gets the keeper's answer.
-      const next = patient.read('Events');
+      // The refresh goes on: a read meanwhile gets the copy at once, without a second refresh;
+      // once the keeper answers, the next read has its answer.
+      assert.deepEqual((await patient.read('Events')).values.at(-1), OLD_ROW);
       keeper.reads[1]?.answer([HEADER, OLD_ROW, NEW_ROW]);
-      assert.deepEqual((await next).values.at(-1), NEW_ROW);
+      await until(() => patient.cachedRecords('Events'), 'the refresh in L1');
+      assert.deepEqual((await patient.read('Events')).values.at(-1), NEW_ROW);
       assert.equal(keeper.reads.length, 2, 'no second refresh');
       // After a write, the copy may lack rows: the read waits for the keeper, however slow.
       await patient.append('Events', [['ev-3', 'P003', 'goal', '', '2024-03-03']]);
