@@ -26,7 +26,7 @@ import { CrashLedger } from './crash-ledger.js';
 import { drainChild } from './drain.js';
 import { Generations } from './generations.js';
 import { KeeperCrashLedger } from './keeper-crash-ledger.js';
-import { KEEPER_RESTART_DRAIN_MS, KEEPER_RESTART_WAIT_MS, keeperRestartStep, waitForFirstKeeper } from './keeper-wait.js';
+import { KEEPER_CRASH_BOOT_WAIT_MS, KEEPER_CRASH_NOTICE_MAX_DELAY_MS, KEEPER_RESTART_DRAIN_MS, KEEPER_RESTART_WAIT_MS, keeperRestartStep, waitForFirstKeeper } from './keeper-wait.js';
 import type { Notifier } from './notify.js';
 import { newChildRecord, snapshotOf, type ChildRecord, type RetireReason } from './registry.js';
 import { changedKeeperSettings, logEnvOverrides, planReload } from './reload-plan.js';
@@ -347,8 +347,25 @@ export class Arbiter {
       this.killer.forget(e.record.id);
       addServed(this.exitedServed, e.record);
       accountExit(e, this.now(), { crashes: this.crashes, keeperCrashes: this.keeperCrashes, log: this.log });
+      if (e.record.role === 'keeper' && e.record.stopReason === undefined && e.record.readyAt !== undefined) this.noticeKeeperCrash();
     }
     this.crashes.settle(this.now());
+  }
+
+  /**
+   * A serving keeper died (kill -9, the OOM killer, a bug): its replacement starts after the crash
+   * backoff (125 to 250 ms the first time) and boots in about a second. The workers are told, as
+   * for a planned restart, so that a write finding no keeper waits for the new one rather than
+   * answering 503 after the link's single retry (an audit's kill -9 under load: 45 writes refused).
+   * Not when the backoff of a crash loop is long: a client is better served by a 503 and its
+   * Retry-After than by a wait that ends the same way.
+   */
+  private noticeKeeperCrash(): void {
+    if (this.phase !== 'running' || this.keeperRestarting) return;
+    const respawnInMs = Math.max(0, this.keeperCrashes.nextSpawnAt - this.now());
+    if (respawnInMs > KEEPER_CRASH_NOTICE_MAX_DELAY_MS) return;
+    this.tellWorkers({ type: 'keeper-restarting', waitMs: respawnInMs + KEEPER_CRASH_BOOT_WAIT_MS });
+    this.keeperNoticeOpen = true;
   }
 
   /**

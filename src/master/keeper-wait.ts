@@ -16,6 +16,10 @@ export const KEEPER_RESTART_DRAIN_MS = 5000;
  * it stays well inside the 60 s a proxy (nginx's proxy_read_timeout) or a client waits by default.
  */
 export const KEEPER_RESTART_WAIT_MS = KEEPER_RESTART_DRAIN_MS + EXIT_MARGIN_MS + 5000;
+/** After a serving keeper crashed: the workers wait this long past its respawn for it to boot. */
+export const KEEPER_CRASH_BOOT_WAIT_MS = 5000;
+/** A crashed keeper respawned later than this (a crash loop's backoff): the workers are not told to wait. */
+export const KEEPER_CRASH_NOTICE_MAX_DELAY_MS = 1000;
 /** Failed boots of the keeper, restarted by a reload with new settings, before that reload is rolled back. */
 export const KEEPER_RELOAD_ATTEMPTS = 3;
 

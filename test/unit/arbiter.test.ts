@@ -11,7 +11,7 @@ import type { ChildMessage, MasterMessage } from '../../src/ipc/messages.js';
 import { startMonitoring } from '../../src/master/admin/monitoring.js';
 import { startAdminServer } from '../../src/master/admin/server.js';
 import { Arbiter, type ArbiterOptions, type Intent } from '../../src/master/arbiter.js';
-import { KEEPER_RESTART_DRAIN_MS, KEEPER_RESTART_WAIT_MS } from '../../src/master/keeper-wait.js';
+import { KEEPER_CRASH_BOOT_WAIT_MS, KEEPER_RESTART_DRAIN_MS, KEEPER_RESTART_WAIT_MS } from '../../src/master/keeper-wait.js';
 import type { AdminView } from '../../src/master/admin/view.js';
 import type { Notifier } from '../../src/master/notify.js';
 import type { ChildEvents, Spawner } from '../../src/master/spawner.js';
@@ -453,6 +453,48 @@ test('a worker silent while booting counts as a failed boot: backoff, then exit 
     const failed = t.log.lines().filter((l) => l.event === 'worker.boot_failed');
     assert.equal(failed.length, 3);
     assert.match(JSON.stringify(failed[0]?.boot_error), /silent for .* while booting/);
+  } finally {
+    t.log.close();
+  }
+});
+
+test('a serving keeper that crashes: the workers are told to wait for its replacement, and told when it is ready; not in a crash loop', async () => {
+  const t = await setup({}, true);
+  try {
+    const keeper = t.bootWithKeeper();
+    const workers = t.children.filter((c) => c.identity.role === 'worker');
+    const notices = () => workers.map((w) => w.sent.filter((m) => m.type.startsWith('keeper-')));
+    keeper.exit(null, 'SIGKILL');
+    t.arbiter.tick();
+    for (const sent of notices()) {
+      assert.equal(sent.length, 1);
+      const notice = sent[0] as { type: string; waitMs: number };
+      assert.equal(notice.type, 'keeper-restarting');
+      // The first crash's backoff (at most 250 ms) and a boot.
+      assert.ok(notice.waitMs >= KEEPER_CRASH_BOOT_WAIT_MS && notice.waitMs <= KEEPER_CRASH_BOOT_WAIT_MS + 250, `waitMs ${notice.waitMs}`);
+    }
+    const second = t.untilForked(50) >= 0 ? t.keepers().find((k) => k !== keeper && !k.exited) : undefined;
+    assert.ok(second, 'a new keeper was started');
+    second.say({ type: 'ready' });
+    for (const sent of notices()) assert.deepEqual(sent.map((m) => m.type), ['keeper-restarting', 'keeper-ready']);
+    // Crashing soon after each ready: the backoff grows (250 ms, 500 ms, 1 s, 2 s...), and once it
+    // passes a second the workers are no longer told to wait (a 503 with Retry-After serves a
+    // client better than a wait that ends the same way).
+    let current = second;
+    const toldAtCrash: boolean[] = [];
+    for (let crash = 0; crash < 6; crash++) {
+      const before = notices()[0]!.length;
+      current.exit(null, 'SIGKILL');
+      t.arbiter.tick();
+      toldAtCrash.push(notices()[0]!.length > before);
+      t.untilForked(50);
+      const next = t.keepers().find((k) => !k.exited);
+      assert.ok(next, 'restarted');
+      next.say({ type: 'ready' });
+      current = next;
+    }
+    assert.equal(toldAtCrash[0], true, 'told at the first quick crash');
+    assert.equal(toldAtCrash.at(-1), false, `not told once the backoff is long (${JSON.stringify(toldAtCrash)})`);
   } finally {
     t.log.close();
   }
