@@ -1,7 +1,7 @@
-// A reload that changes a keeper setting restarts the keeper: writes made meanwhile wait for the
-// new keeper instead of failing. With the real master, the bundled app and the emulator, clients
-// post events over keep-alive connections through the whole restart; every one is answered 201,
-// and every acknowledged event reaches the sheet exactly once.
+// The keeper restarts, on purpose (a reload that changes a keeper setting) or not (kill -9): writes
+// made meanwhile wait for the new keeper instead of failing. With the real master, the bundled app
+// and the emulator, clients post events over keep-alive connections through the whole restart;
+// every one is answered 201, and every acknowledged event reaches the sheet exactly once.
 
 import assert from 'node:assert/strict';
 import { appendFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -15,8 +15,13 @@ import { http } from '../helpers/http.js';
 import { startWithEmulator } from '../helpers/sheets-load.js';
 
 const CLIENTS = 8;
+type Corral = Awaited<ReturnType<typeof startWithEmulator>>;
 
-test('writes during a reload that restarts the keeper are all answered 201, and each reaches the sheet once', async () => {
+/**
+ * Clients post events through `restart`, which returns when it began and when the new keeper was
+ * ready; every write is answered 201 and reaches the sheet once.
+ */
+async function writesThrough(restart: (c: Corral, envFile: string) => Promise<{ startedAt: number; readyAt: number }>): Promise<void> {
   const emu = await startEmulator();
   const dir = mkdtempSync(join(tmpdir(), 'corral-keeper-writes-'));
   const envFile = join(dir, 'corral.env');
@@ -48,21 +53,14 @@ test('writes during a reload that restarts the keeper are all answered 201, and 
     const clients = Array.from({ length: CLIENTS }, (_, i) => client(i));
     await waitFor(() => answers.length >= 50, 20_000, 'writes before the reload');
 
-    appendFileSync(envFile, 'SHEET_CACHE_TTL=20\n');
-    const reloadAt = Date.now();
-    c.kill('SIGHUP');
-    const restart = await c.waitForLog((l) => l.event === 'keeper.restart', 20_000, 'keeper.restart');
-    assert.deepEqual(restart.changed, ['SHEET_CACHE_TTL']);
-    await c.waitForLog((l) => l.event === 'keeper.ready' && l.ttl === 20, 30_000, 'the new keeper');
-    const readyAt = Date.now();
-    await c.waitForLog((l) => l.event === 'reload.done', 30_000, 'reload.done');
+    const { startedAt, readyAt } = await restart(c, envFile);
     const doneCount = answers.length;
-    await waitFor(() => answers.length >= doneCount + 50, 20_000, 'writes after the reload');
+    await waitFor(() => answers.length >= doneCount + 50, 20_000, 'writes after the restart');
     stopped = true;
     await Promise.all(clients);
 
     // Each client had a write on its way while the old keeper drained and the new one booted.
-    const during = answers.filter((a) => a.sentAt <= readyAt && a.answeredAt >= reloadAt).length;
+    const during = answers.filter((a) => a.sentAt <= readyAt && a.answeredAt >= startedAt).length;
     assert.ok(during >= CLIENTS, `writes were on their way while the keeper restarted (${during})`);
     const failed = answers.filter((a) => a.status !== 201);
     assert.deepEqual(failed.slice(0, 5), [], `${failed.length} of ${answers.length} writes not answered 201`);
@@ -82,4 +80,28 @@ test('writes during a reload that restarts the keeper are all answered 201, and 
     await emu.close();
     rmSync(dir, { recursive: true, force: true });
   }
-});
+}
+
+test('writes during a reload that restarts the keeper are all answered 201, and each reaches the sheet once', () =>
+  writesThrough(async (c, envFile) => {
+    appendFileSync(envFile, 'SHEET_CACHE_TTL=20\n');
+    const startedAt = Date.now();
+    c.kill('SIGHUP');
+    const restart = await c.waitForLog((l) => l.event === 'keeper.restart', 20_000, 'keeper.restart');
+    assert.deepEqual(restart.changed, ['SHEET_CACHE_TTL']);
+    await c.waitForLog((l) => l.event === 'keeper.ready' && l.ttl === 20, 30_000, 'the new keeper');
+    const readyAt = Date.now();
+    await c.waitForLog((l) => l.event === 'reload.done', 30_000, 'reload.done');
+    return { startedAt, readyAt };
+  }));
+
+test('writes while a killed keeper is replaced are all answered 201, and each reaches the sheet once', () =>
+  writesThrough(async (c) => {
+    // The master's line names the keeper's pid (the keeper logs one of its own, without it).
+    const ready = (l: Record<string, unknown>) => l.event === 'keeper.ready' && typeof l.worker_pid === 'number';
+    const pid = Number((await c.waitForLog(ready, 30_000, 'keeper.ready')).worker_pid);
+    const startedAt = Date.now();
+    process.kill(pid, 'SIGKILL');
+    await c.waitForLog((l) => ready(l) && l.worker_pid !== pid, 30_000, 'the new keeper');
+    return { startedAt, readyAt: Date.now() };
+  }));
