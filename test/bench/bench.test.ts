@@ -93,16 +93,18 @@ function assertMatrix(saved: Saved, rounds: number, withGunicorn: boolean): void
   const shapes = rows.map((r) => `${r.route} ${r.connections}${r.keepAlive ? '' : ' close'}`);
   const loads = ['10', '100', '300', '1000', '100 close'];
   assert.deepEqual(shapes, [...loads.map((l) => `GET /api/players ${l}`), ...loads.map((l) => `POST /api/login ${l}`)]);
+  if (withGunicorn) assert.ok(rows.filter((r) => (r.gunicorn?.requests ?? 0) > 0).length >= rows.length / 2, 'gunicorn answered in most loads');
   for (const r of rows) {
     const where = `${r.route} at ${r.connections}${r.keepAlive ? '' : ' close'}`;
     assert.ok(r.bare.rps > 0 && r.corral.rps > 0, `${where}: bare and corral answered`);
     // corral answers every request of every load: the old setup's failure was errors under load.
     assert.equal(r.corral.errors, 0, `${where}: corral errors`);
     assert.ok(Number.isFinite(r.corral.p99Ms) && Number.isFinite(r.corral.cpuUsPerRequest), `${where}: corral latency and CPU figures`);
-    if (withGunicorn) {
-      const g = r.gunicorn;
-      assert.ok(g && g.requests + g.errors > 0, `${where}: gunicorn was loaded`);
-    } else assert.equal(r.gunicorn, undefined, `${where}: no gunicorn figures`);
+    // gunicorn's figures are there for every load; one may hold no answer at all: in a 1 s load,
+    // a worker whose 30 s cache expired waits 800 ms for the emulator before any answer, and on a
+    // busy machine that is the whole load (seen in CI: POST /api/login at 100 close).
+    if (withGunicorn) assert.ok(r.gunicorn, `${where}: gunicorn was loaded`);
+    else assert.equal(r.gunicorn, undefined, `${where}: no gunicorn figures`);
     // CORRAL_ACCEPT=round-robin on the GET loads that open connections, and only there.
     const acceptRow = r.route === 'GET /api/players' && (r.connections === 1000 || !r.keepAlive);
     assert.equal(r.corralRoundRobin !== undefined, acceptRow, `${where}: round-robin accept measured`);
