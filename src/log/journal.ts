@@ -16,7 +16,7 @@ import { readSystemdEnv, type JournalStreamId } from '../config/systemd-env.js';
 
 /** Access lines: one per request, counted apart from the daemon's own lines. */
 export const ACCESS_PRIORITY = '<7>';
-/** Lines a child process wrote to stderr (node's warnings, a crash before its logger existed). */
+/** Lines a child process wrote to stderr that are not ours (node's warnings, a crash before its logger existed). */
 export const STDERR_PRIORITY = '<4>';
 
 /**
@@ -37,6 +37,16 @@ export function priorityOf(line: string): string {
     default: // info, and anything unexpected
       return '<6>';
   }
+}
+
+/**
+ * The prefix for a line the master relays from a child's stderr to the journal. A child's stderr
+ * is a pipe, so its own logger writes no prefix there; a pino line of ours (log.write_failed, an
+ * error) keeps its level, as the master's own would: a flat STDERR_PRIORITY showed a worker's
+ * error as a warning, missing from `journalctl -p err`. Anything else is a warning.
+ */
+export function relayedStderrPriority(line: string): string {
+  return line.startsWith('{"level":"') ? priorityOf(line) : STDERR_PRIORITY;
 }
 
 /**

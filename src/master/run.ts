@@ -6,7 +6,7 @@ import { withoutSystemdNotifyEnv } from '../config/systemd-env.js';
 import { createCounterTable, openCounterTable, type CounterTable } from '../counter-table.js';
 import { EXIT, describeError } from '../errors.js';
 import type { Logger } from '../log/logger.js';
-import { isJournalFd, STDERR_PRIORITY } from '../log/journal.js';
+import { isJournalFd } from '../log/journal.js';
 import { createLogger } from '../log/logger.js';
 import { startMonitoring, type Monitoring } from './admin/monitoring.js';
 import { startAdminServer, type AdminServer } from './admin/server.js';
@@ -88,7 +88,7 @@ export async function runMaster(loaded: LoadedSettings, entry: MasterEntryPoints
     loaded,
     // The file read at start, gone at a reload, is refused rather than read as "no file".
     reloadSettings: () => loadSettings({ envFileAtStart: loaded.envFile }),
-    spawner: createSpawner({ workerExec: entry.workerExec, keeperExec, inspectable: settings.CORRAL_STUCK_STACKS, envFilter: withoutSystemdNotifyEnv, listenSocket: { accept: settings.CORRAL_ACCEPT, backlog: settings.CORRAL_BACKLOG }, counters: createHostCounters({ logger }), ...(counterTable === undefined ? {} : { counterTableFd: counterTable.fd, connectionGauges: createConnectionGauges(counterTable.table) }), stderrPrefix: isJournalFd(2) ? STDERR_PRIORITY : '' }),
+    spawner: createSpawner({ workerExec: entry.workerExec, keeperExec, inspectable: settings.CORRAL_STUCK_STACKS, envFilter: withoutSystemdNotifyEnv, listenSocket: { accept: settings.CORRAL_ACCEPT, backlog: settings.CORRAL_BACKLOG }, counters: createHostCounters({ logger }), ...(counterTable === undefined ? {} : { counterTableFd: counterTable.fd, connectionGauges: createConnectionGauges(counterTable.table) }), stderrJournal: isJournalFd(2) }),
     withKeeper: keeperExec !== undefined,
     logger,
     reopenLogs: () => log.reopen(),

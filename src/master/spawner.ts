@@ -11,6 +11,7 @@ import { masterChannel } from '../ipc/channel.js';
 import type { ConnectionGauges } from './connection-gauges.js';
 import type { HostCounterService } from './host-counters.js';
 import type { ChildHandle } from './registry.js';
+import { relayedStderrPriority } from '../log/journal.js';
 import { relayStderr, type StderrRelay } from './stack-capture.js';
 
 export interface SpawnedChild {
@@ -49,17 +50,17 @@ export interface SpawnerOptions {
   readonly counterTableFd?: number;
   /** The table's connection gauges: each worker is given its own (the host's cap under CORRAL_ACCEPT=shared). */
   readonly connectionGauges?: ConnectionGauges;
-  /** Put before each relayed stderr line: a syslog priority when stderr is the journal (log/journal.ts). */
-  readonly stderrPrefix?: string;
+  /** stderr is the journal: each relayed stderr line gets its syslog priority (log/journal.ts). */
+  readonly stderrJournal?: boolean;
 }
 
 const STDIO: ['inherit', 'inherit', 'pipe', 'ipc'] = ['inherit', 'inherit', 'pipe', 'ipc'];
 /** Where a worker finds the counter table: the next fd after STDIO's. */
 const WORKER_COUNTER_TABLE_FD = STDIO.length;
 
-function relayOf(stderr: NodeJS.ReadableStream | null | undefined, prefix: string): StderrRelay | undefined {
+function relayOf(stderr: NodeJS.ReadableStream | null | undefined, journal: boolean): StderrRelay | undefined {
   if (!stderr) return undefined;
-  return relayStderr(stderr as import('node:stream').Readable, (line) => process.stderr.write(prefix + line));
+  return relayStderr(stderr as import('node:stream').Readable, (line) => process.stderr.write(journal ? relayedStderrPriority(line) + line : line));
 }
 
 function attach(ep: Parameters<typeof masterChannel>[0], events: ChildEvents, counters?: HostCounterService) {
@@ -145,7 +146,7 @@ export function createSpawner(o: SpawnerOptions): Spawner {
         // EPIPE on a channel to a dying worker is expected; the exit event tells the story.
         worker.on('error', () => {});
         reportFailedFork(worker.process, exited);
-        return { handle: handleOf(worker.process.pid, channel, worker.process), relay: relayOf(worker.process.stderr, o.stderrPrefix ?? '') };
+        return { handle: handleOf(worker.process.pid, channel, worker.process), relay: relayOf(worker.process.stderr, o.stderrJournal ?? false) };
       }
       if (!o.keeperExec) throw new Error('no keeper entry point configured');
       const child: ChildProcess = fork(o.keeperExec, [], { env: fullEnv, execArgv, stdio: STDIO });
@@ -153,7 +154,7 @@ export function createSpawner(o: SpawnerOptions): Spawner {
       child.on('exit', (code, signal) => events.onExit(code, signal));
       child.on('error', () => {});
       reportFailedFork(child, events);
-      return { handle: handleOf(child.pid, channel, child), relay: relayOf(child.stderr, o.stderrPrefix ?? '') };
+      return { handle: handleOf(child.pid, channel, child), relay: relayOf(child.stderr, o.stderrJournal ?? false) };
     },
   };
 }

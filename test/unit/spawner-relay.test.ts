@@ -1,0 +1,47 @@
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, test } from 'node:test';
+import { relayedStderrPriority } from '../../src/log/journal.js';
+import { createSpawner } from '../../src/master/spawner.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'corral-relay-'));
+after(() => rmSync(dir, { recursive: true, force: true }));
+
+/** Forks `source` as the keeper and collects what the master relays to its own stderr. */
+async function relayedStderr(source: string, stderrJournal: boolean): Promise<string[]> {
+  const script = join(dir, `child-${Math.random().toString(36).slice(2)}.mjs`);
+  writeFileSync(script, source);
+  const lines: string[] = [];
+  const write = process.stderr.write;
+  process.stderr.write = ((chunk: string) => lines.push(String(chunk)) > 0) as typeof process.stderr.write;
+  try {
+    const spawner = createSpawner({ workerExec: script, keeperExec: script, inspectable: false, listenSocket: { accept: 'shared', backlog: 16 }, stderrJournal });
+    await new Promise<void>((resolve) => spawner.spawn({ role: 'keeper', workerId: 0, generation: 1 }, {}, { onMessage: () => {}, onExit: () => resolve() }));
+    // The pipe may still hold the child's last lines when its exit is seen.
+    const deadline = Date.now() + 5000;
+    while (lines.length < 3 && Date.now() < deadline) await new Promise((r) => setImmediate(r));
+  } finally {
+    process.stderr.write = write;
+  }
+  return lines;
+}
+
+const CHILD = `process.stderr.write('{"level":"error","event":"log.write_failed"}\\n{"level":"info","event":"x"}\\n(node) a warning\\n');`;
+
+test("a child's stderr line reaches the journal at its own level when it is a JSON line of ours, as a warning otherwise", async () => {
+  assert.deepEqual(await relayedStderr(CHILD, true), ['<3>{"level":"error","event":"log.write_failed"}\n', '<6>{"level":"info","event":"x"}\n', '<4>(node) a warning\n']);
+});
+
+test("a child's stderr lines are relayed as they are when stderr is not the journal", async () => {
+  assert.deepEqual(await relayedStderr(CHILD, false), ['{"level":"error","event":"log.write_failed"}\n', '{"level":"info","event":"x"}\n', '(node) a warning\n']);
+});
+
+test('relayedStderrPriority: the level of a pino line, warning for anything else', () => {
+  assert.equal(relayedStderrPriority('{"level":"fatal"}\n'), '<2>');
+  assert.equal(relayedStderrPriority('{"level":"error"}\n'), '<3>');
+  assert.equal(relayedStderrPriority('{"level":"debug"}\n'), '<7>');
+  assert.equal(relayedStderrPriority('Error: boom\n'), '<4>');
+  assert.equal(relayedStderrPriority(''), '<4>');
+});
