@@ -68,6 +68,18 @@ export function timeoutStopSec(gracefulTimeout: number): number {
 }
 
 /**
+ * Seconds systemd waits for READY=1, at the start and after a reload's RELOADING=1 alike (systemd
+ * runs TimeoutStartSec for a reload announced by notification). A reload sends READY=1 once the
+ * new generation serves and the old one has drained (reload.done), and a drain takes up to
+ * CORRAL_GRACEFUL_TIMEOUT: with a fixed 120 s, a graceful timeout above ~115 s and a long request
+ * in flight made systemd log "Reload operation timed out" while the reload was going fine. So the
+ * boot's 120 s plus the drain.
+ */
+export function timeoutStartSec(gracefulTimeout: number): number {
+  return 120 + gracefulTimeout;
+}
+
+/**
  * The watchdog is the last resort. The master already kills a worker silent for CORRAL_TIMEOUT and
  * boots another, and it stops pinging only while no worker is healthy; WatchdogSec leaves room for
  * two rounds of that before systemd restarts the whole service.
@@ -137,7 +149,9 @@ export function renderUnit(o: UnitOptions): string {
     'KillMode=mixed',
     'KillSignal=SIGTERM',
     `TimeoutStopSec=${timeoutStopSec(o.gracefulTimeout)}`,
-    'TimeoutStartSec=120',
+    '# Waiting for READY=1 at the start, and after RELOADING=1: a reload ends once the old workers',
+    '# drained, so the boot (120 s) plus CORRAL_GRACEFUL_TIMEOUT.',
+    `TimeoutStartSec=${timeoutStartSec(o.gracefulTimeout)}`,
     '# A crash, a kill or a watchdog abort is restarted; settings that need an operator (exit 78:',
     '# an invalid value, an unreadable settings or log file, an admin API open without a token)',
     '# are not, or systemd would retry them every 2 s until its start limit.',

@@ -6,7 +6,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { after, test } from 'node:test';
-import { limitNoFile, NR_OPEN_DEFAULT, REFERENCE_UNIT_OPTIONS, renderUnit, timeoutStopSec, watchdogSec } from '../../src/systemd/unit.js';
+import { limitNoFile, NR_OPEN_DEFAULT, REFERENCE_UNIT_OPTIONS, renderUnit, timeoutStartSec, timeoutStopSec, watchdogSec } from '../../src/systemd/unit.js';
 import { EXIT } from '../../src/errors.js';
 
 const run = promisify(execFile);
@@ -62,6 +62,8 @@ test('the unit has the service contract operators rely on', () => {
   assert.equal(value(u, 'Restart'), 'on-failure');
   assert.equal(value(u, 'RestartPreventExitStatus'), String(EXIT.CONFIG), 'a settings mistake is not retried');
   assert.ok(Number(value(u, 'TimeoutStopSec')) > REFERENCE_UNIT_OPTIONS.gracefulTimeout);
+  // A reload's READY=1 waits for the old workers' drain: systemd must wait longer than that.
+  assert.equal(Number(value(u, 'TimeoutStartSec')), 120 + REFERENCE_UNIT_OPTIONS.gracefulTimeout);
   assert.ok(Number(value(u, 'WatchdogSec')) > REFERENCE_UNIT_OPTIONS.timeout);
   assert.ok(Number(value(u, 'LimitNOFILE')) >= REFERENCE_UNIT_OPTIONS.workers * REFERENCE_UNIT_OPTIONS.workerConnections);
   assert.equal(value(u, 'User'), 'corral');
@@ -179,6 +181,7 @@ test('sizing comes from the settings file alone, as the service will see it (she
   });
   assert.equal(value(stdout, 'LimitNOFILE'), String(limitNoFile(100, 5000)));
   assert.equal(value(stdout, 'TimeoutStopSec'), '75');
+  assert.equal(value(stdout, 'TimeoutStartSec'), '180');
   assert.equal(value(stdout, 'WatchdogSec'), String(watchdogSec(10)));
   assert.equal(value(stdout, 'AmbientCapabilities'), 'CAP_NET_BIND_SERVICE');
   assert.equal(value(stdout, 'User'), 'web');
@@ -283,4 +286,11 @@ test('an empty or relative path option is refused (exit 64) naming it, as is a -
   assert.equal(ok.status, 0, ok.stderr);
   assert.equal(value(ok.stdout, 'ExecStart'), `${join(linked, 'node')} ${corral} start`);
   assert.equal(value(ok.stdout, 'WorkingDirectory'), '/srv/corral');
+});
+
+test('TimeoutStartSec covers a reload: the boot plus a drain of up to CORRAL_GRACEFUL_TIMEOUT (3600 at most)', () => {
+  for (const graceful of [1, 30, 115, 600, 3600]) {
+    assert.ok(timeoutStartSec(graceful) >= graceful + 120, `graceful ${graceful}`);
+    assert.equal(value(renderUnit({ ...REFERENCE_UNIT_OPTIONS, gracefulTimeout: graceful }), 'TimeoutStartSec'), String(timeoutStartSec(graceful)));
+  }
 });
