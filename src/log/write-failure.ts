@@ -69,8 +69,11 @@ export function watchWriteFailures(report: WriteFailureReport, now: () => number
         // listener in place; the next reopen that works adds another, and the second close of
         // the same fd fails with EBADF. Nothing is lost: the old file is closed either way.
         if (syscall === 'close') return;
-        // sonic-boom keeps its old fd when an open fails: writing goes on, to the old file.
-        if (syscall === 'open') {
+        // sonic-boom keeps its old fd when an open fails: writing goes on, to the old file. A
+        // reopen creates the directory first (mkdir: true), so its failure (EEXIST: the path is a
+        // file; EACCES) is a failed reopen too, not a failed write: said as one, it read "lines are
+        // dropped" then "recovered, 0 lost", and the reopen's failure was never named.
+        if (syscall === 'open' || syscall === 'mkdir') {
           if (!reopenFailing) report.reopenFailed(describeError(err));
           reopenFailing = true;
           // Lines logged while the open was in flight wait in the buffer, and sonic-boom starts no

@@ -76,6 +76,18 @@ test('a reopen that cannot open the file is reported as such, once until an open
   assert.equal(reopenFailed.length, 2);
 });
 
+test('a reopen whose directory cannot be made (mkdir: a file in its place) is a failed reopen, not a failed write', () => {
+  const reopenFailed: string[] = [];
+  const w = watchWriteFailures({ failed: () => assert.fail('no write failed'), recovered: () => assert.fail('nothing to recover from'), dropped: () => assert.fail('nothing dropped'), reopenFailed: (err) => reopenFailed.push(err.message) });
+  const main = new FakeDestination();
+  w.watch(main);
+  main.emit('error', Object.assign(new Error("EEXIST: file already exists, mkdir '/var/log/corral'"), { code: 'EEXIST', syscall: 'mkdir' }));
+  assert.equal(reopenFailed.length, 1);
+  main.flushSync();
+  assert.equal(main.flushes, 1, 'the old file is still written');
+  main.emit('write', 10);
+});
+
 test('lines dropped while the file is written, too slowly, are counted and said at most once a minute', () => {
   let clock = 0;
   const said: number[] = [];
