@@ -84,3 +84,19 @@ export function connectionGaugeEnv(index: number): Record<string, string> {
 export function readConnectionGauge(env: NodeJS.ProcessEnv = process.env): number | undefined {
   return readIndex(env[CONNECTION_GAUGE]);
 }
+
+const STDOUT_JOURNAL = 'CORRAL_INTERNAL_STDOUT_JOURNAL';
+
+/**
+ * Env entry telling a child that its stdout, a pipe the master relays (master/stdout-relay.ts),
+ * ends in the journal: it then writes its lines with their syslog priorities, as the master does
+ * (log/journal.ts), since it cannot tell from its own fd 1.
+ */
+export function stdoutJournalEnv(): Record<string, string> {
+  return { [STDOUT_JOURNAL]: '1' };
+}
+
+/** True when the master said this child's stdout is relayed to the journal. */
+export function readStdoutJournal(env: NodeJS.ProcessEnv = process.env): boolean {
+  return env[STDOUT_JOURNAL] === '1';
+}

@@ -7,6 +7,8 @@ import { pino, type Logger } from 'pino';
 import { CorralError } from '../errors.js';
 import { makeDirsSync } from '../make-dirs.js';
 import { flushBounded } from './bounded-flush.js';
+import { readStdoutJournal } from '../config/identity.js';
+import type { StdoutSink } from '../master/stdout-relay.js';
 import { ACCESS_PRIORITY, isJournalFd, priorityOf } from './journal.js';
 import { LOG_BUFFER_MAX_BYTES, watchWriteFailures } from './write-failure.js';
 
@@ -50,6 +52,12 @@ export interface CorralLogger {
    * change in place (between stdout and a file): that takes a restart.
    */
   configure(settings: LogSettings): boolean;
+  /**
+   * Where the master relays its children's stdout (master/stdout-relay.ts): without a log file,
+   * the destination its own lines go through, so that fd 1 has one writer and lines are never
+   * merged; with one (children's stdout is then an app's stray output), process.stdout.
+   */
+  stdoutSink(): StdoutSink;
 }
 
 /** Access lines are written once this many bytes are waiting... */
@@ -80,7 +88,8 @@ export interface LoggerOptions {
   readonly sync?: boolean;
   /**
    * Begin each line with its syslog priority (`<3>{"level":"error",...`), which journald reads and
-   * strips (see journal.ts). Default: when the lines go to stdout and stdout is the journal.
+   * strips (see journal.ts). Default: when the lines go to stdout and stdout is the journal (a
+   * child's stdout is a pipe to the master, which says so in the child's env).
    */
   readonly journal?: boolean;
 }
@@ -132,9 +141,11 @@ export function createLogger(settings: LogSettings, identity: LogIdentity, o: Lo
   let file = settings.CORRAL_LOG_FILE;
   assertLogFileWritable(file);
   const sync = o.sync ?? false;
-  const journal = o.journal ?? (file === undefined && isJournalFd(1));
+  const journal = o.journal ?? (file === undefined && (isJournalFd(1) || readStdoutJournal()));
   // A shared file is written with O_APPEND; each write is a buffer of whole lines, so lines from
-  // several processes never interleave mid-line.
+  // several processes never interleave mid-line. That holds for a file only: on a pipe a write
+  // above PIPE_BUF is not atomic and a short write's rest goes out later, so on stdout the master
+  // is the only writer, relaying its children's lines (master/stdout-relay.ts).
   const open = (batch: { minLength: number; periodicFlush: number } | undefined): Destination =>
     watched(pino.destination({ dest: file ?? 1, ...(file ? { append: true, mkdir: true, mode: LOG_FILE_MODE } : {}), sync, maxLength: LOG_BUFFER_MAX_BYTES, ...(sync ? {} : batch) }));
   const options = {
@@ -191,13 +202,18 @@ export function createLogger(settings: LogSettings, identity: LogIdentity, o: Lo
     logger,
     access() {
       if (!access) {
-        const batched = open({ minLength: ACCESS_BATCH_BYTES, periodicFlush: ACCESS_FLUSH_MS });
-        destinations.push(batched);
+        // On stdout (a pipe or socket) one destination per process: two writing fd 1 from
+        // libuv's thread pool could interleave their writes mid-line where a write is cut short,
+        // as an O_APPEND file's never is. Lines logged while a write is in flight are written
+        // together in the next one, which batches access lines under load.
+        const batched = file === undefined ? (destinations[0] as Destination) : open({ minLength: ACCESS_BATCH_BYTES, periodicFlush: ACCESS_FLUSH_MS });
+        if (batched !== destinations[0]) destinations.push(batched);
         access = pino(journal ? { ...options, hooks: { streamWrite: accessPriority } } : options, batched);
       }
       return access;
     },
     file: () => file,
+    stdoutSink: () => (file === undefined ? (destinations[0] as Destination) : process.stdout),
     reopen() {
       if (file) for (const d of destinations) d.reopen();
     },

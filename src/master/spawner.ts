@@ -1,10 +1,11 @@
 // Forks real children: workers through node:cluster (they share the listening socket), the keeper
 // through child_process.fork (one per host, no shared socket). Both get stderr piped to the
-// master, which relays it line by line and reads the inspector URL from it (see stack-capture.ts).
+// master, which relays it line by line and reads the inspector URL from it (see stack-capture.ts),
+// and stdout, which the master relays in whole lines (stdout-relay.ts).
 
 import { fork, type ChildProcess } from 'node:child_process';
 import cluster, { type Worker } from 'node:cluster';
-import { connectionGaugeEnv, counterTableEnv, identityEnv, type ChildIdentity } from '../config/identity.js';
+import { connectionGaugeEnv, counterTableEnv, identityEnv, stdoutJournalEnv, type ChildIdentity } from '../config/identity.js';
 import type { Settings } from '../config/schema.js';
 import type { ChildMessage } from '../ipc/messages.js';
 import { masterChannel } from '../ipc/channel.js';
@@ -13,6 +14,7 @@ import type { HostCounterService } from './host-counters.js';
 import type { ChildHandle } from './registry.js';
 import { relayedStderrPriority } from '../log/journal.js';
 import { relayStderr, type StderrRelay } from './stack-capture.js';
+import { relayStdout, type StdoutSink } from './stdout-relay.js';
 
 export interface SpawnedChild {
   readonly handle: ChildHandle;
@@ -52,15 +54,36 @@ export interface SpawnerOptions {
   readonly connectionGauges?: ConnectionGauges;
   /** stderr is the journal: each relayed stderr line gets its syslog priority (log/journal.ts). */
   readonly stderrJournal?: boolean;
+  /**
+   * Where children's stdout is relayed (the master's stdout destination); unset: they inherit
+   * the master's stdout (tests).
+   */
+  readonly stdout?: StdoutSink;
+  /** The master's stdout is the journal: relayed children write their lines with priorities. */
+  readonly stdoutJournal?: boolean;
 }
 
-const STDIO: ['inherit', 'inherit', 'pipe', 'ipc'] = ['inherit', 'inherit', 'pipe', 'ipc'];
+/**
+ * How long a child's exit waits for the rest of its stdout to be relayed: its last lines (why it
+ * exited) are in the pipe when the exit is seen, and a master that stops next would lose them. A
+ * grandchild that inherited the pipe keeps it open: the exit is then reported after this long.
+ */
+export const STDOUT_END_WAIT_MS = 1000;
+
+const STDIO: ['inherit', 'pipe' | 'inherit', 'pipe', 'ipc'] = ['inherit', 'pipe', 'pipe', 'ipc'];
 /** Where a worker finds the counter table: the next fd after STDIO's. */
 const WORKER_COUNTER_TABLE_FD = STDIO.length;
 
 function relayOf(stderr: NodeJS.ReadableStream | null | undefined, journal: boolean): StderrRelay | undefined {
   if (!stderr) return undefined;
   return relayStderr(stderr as import('node:stream').Readable, (line) => process.stderr.write(journal ? relayedStderrPriority(line) + line : line));
+}
+
+/** Calls `report` once the child's stdout has been relayed to its end (or STDOUT_END_WAIT_MS passed). */
+function afterStdout(stdout: NodeJS.ReadableStream | null | undefined, sink: StdoutSink | undefined): (report: () => void) => void {
+  if (!stdout || !sink) return (report) => report();
+  const relay = relayStdout(stdout as import('node:stream').Readable, sink);
+  return (report) => void relay.ended(STDOUT_END_WAIT_MS).then(report);
 }
 
 function attach(ep: Parameters<typeof masterChannel>[0], events: ChildEvents, counters?: HostCounterService) {
@@ -120,15 +143,16 @@ export function createSpawner(o: SpawnerOptions): Spawner {
   cluster.schedulingPolicy = o.listenSocket.accept === 'shared' ? cluster.SCHED_NONE : cluster.SCHED_RR;
   const socketEnv = { CORRAL_ACCEPT: o.listenSocket.accept, CORRAL_BACKLOG: String(o.listenSocket.backlog) };
   const execArgv = o.inspectable ? ['--inspect-port=127.0.0.1:0'] : [];
+  const stdio: typeof STDIO = o.stdout ? STDIO : ['inherit', 'inherit', 'pipe', 'ipc'];
+  const stdoutEnv = o.stdout && o.stdoutJournal ? stdoutJournalEnv() : {};
   return {
     spawn(identity, env, events) {
-      const fullEnv = { ...(o.envFilter ? o.envFilter(env) : env), ...socketEnv, ...identityEnv(identity) };
+      const fullEnv = { ...(o.envFilter ? o.envFilter(env) : env), ...socketEnv, ...stdoutEnv, ...identityEnv(identity) };
       if (identity.role === 'worker') {
         // With an --inspect* flag, node:cluster appends --inspect-port=<9229 + n> for each worker;
         // inspectPort 0 keeps it on a random loopback port, so two corrals never collide.
         const tableFd = o.counterTableFd;
-        const stdio = tableFd === undefined ? STDIO : [...STDIO, tableFd];
-        cluster.setupPrimary({ exec: o.workerExec, execArgv, stdio, silent: false, ...(o.inspectable ? { inspectPort: 0 } : {}) });
+        cluster.setupPrimary({ exec: o.workerExec, execArgv, stdio: tableFd === undefined ? stdio : [...stdio, tableFd], silent: false, ...(o.inspectable ? { inspectPort: 0 } : {}) });
         let gauge = tableFd === undefined ? undefined : o.connectionGauges?.acquire();
         const tableEnv = tableFd === undefined ? {} : { ...counterTableEnv(WORKER_COUNTER_TABLE_FD), ...(gauge === undefined ? {} : connectionGaugeEnv(gauge)) };
         const worker: Worker = cluster.fork({ ...fullEnv, ...tableEnv });
@@ -142,16 +166,18 @@ export function createSpawner(o: SpawnerOptions): Spawner {
           },
         };
         const channel = attach(worker, exited, o.counters);
-        worker.on('exit', (code, signal) => exited.onExit(code, signal as NodeJS.Signals | null));
+        const whenRelayed = afterStdout(worker.process.stdout, o.stdout);
+        worker.on('exit', (code, signal) => whenRelayed(() => exited.onExit(code, signal as NodeJS.Signals | null)));
         // EPIPE on a channel to a dying worker is expected; the exit event tells the story.
         worker.on('error', () => {});
         reportFailedFork(worker.process, exited);
         return { handle: handleOf(worker.process.pid, channel, worker.process), relay: relayOf(worker.process.stderr, o.stderrJournal ?? false) };
       }
       if (!o.keeperExec) throw new Error('no keeper entry point configured');
-      const child: ChildProcess = fork(o.keeperExec, [], { env: fullEnv, execArgv, stdio: STDIO });
+      const child: ChildProcess = fork(o.keeperExec, [], { env: fullEnv, execArgv, stdio });
       const channel = attach(child, events);
-      child.on('exit', (code, signal) => events.onExit(code, signal));
+      const whenRelayed = afterStdout(child.stdout, o.stdout);
+      child.on('exit', (code, signal) => whenRelayed(() => events.onExit(code, signal)));
       child.on('error', () => {});
       reportFailedFork(child, events);
       return { handle: handleOf(child.pid, channel, child), relay: relayOf(child.stderr, o.stderrJournal ?? false) };

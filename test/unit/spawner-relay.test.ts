@@ -45,3 +45,18 @@ test('relayedStderrPriority: the level of a pino line, warning for anything else
   assert.equal(relayedStderrPriority('Error: boom\n'), '<4>');
   assert.equal(relayedStderrPriority(''), '<4>');
 });
+
+test("a child's stdout is relayed in whole lines only, however the pipe cuts it; a last unfinished line gets its newline", async () => {
+  const { PassThrough } = await import('node:stream');
+  const { relayStdout } = await import('../../src/master/stdout-relay.js');
+  const pipe = new PassThrough();
+  const writes: string[] = [];
+  const relay = relayStdout(pipe, { write: (text: string) => writes.push(text) });
+  pipe.write('{"a":1}\n{"b":');
+  pipe.write('2}\n{"c"');
+  pipe.write(':3}\n{"killed mid-line"');
+  pipe.end();
+  await relay.ended(5000);
+  assert.deepEqual(writes, ['{"a":1}\n', '{"b":2}\n', '{"c":3}\n', '{"killed mid-line"\n']);
+  for (const w of writes) assert.ok(w.endsWith('\n'));
+});
