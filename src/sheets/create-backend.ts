@@ -47,6 +47,6 @@ export async function openBackend(settings: BackendSettings, logger: Logger, bef
   } else {
     backend = paced(await createOfflineBackend({ dir: offlineSheetDir(settings), logger }), beforeAttempt, afterAttempt);
   }
-  logger.info({ backend: backend.kind, description: backend.description }, `sheets backend: ${backend.description}`);
+  logger.info({ event: 'sheets.backend', backend: backend.kind, description: backend.description }, `sheets backend: ${backend.description}`);
   return backend;
 }

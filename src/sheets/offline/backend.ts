@@ -174,7 +174,7 @@ export class OfflineBackend implements SheetsBackend {
 export async function createOfflineBackend(options: OfflineOptions): Promise<OfflineBackend> {
   await makeDirs(join(options.dir, '..'), PRIVATE_DIR_MODE);
   if (await seedOfflineSheet(options.dir, options.sampleDir)) {
-    options.logger.info({ dir: options.dir, from: options.sampleDir ?? SAMPLE_SHEET_DIR }, 'sheets: offline sheet created from the sample sheet');
+    options.logger.info({ event: 'sheets.offline_created', dir: options.dir, from: options.sampleDir ?? SAMPLE_SHEET_DIR }, 'sheets: offline sheet created from the sample sheet');
   }
   // Fail at boot, not on the first request, when the dir is unreadable.
   await readdir(options.dir);
