@@ -183,7 +183,7 @@ export class Arbiter {
       this.tickFailures.ended((failed) => this.log.info({ event: 'master.tick_recovered', failed }, `reconcile ticks complete again after ${failed} failed`));
     } catch (err) {
       this.tickFailures.failed((failed, total) =>
-        this.log.error({ event: 'master.tick_failed', err: describeError(err), failed, failed_total: total }, total === 1 ? 'reconcile tick failed' : `reconcile tick failed (${failed} ticks since the last such line)`),
+        this.log.error({ event: 'master.tick_failed', code: 'CORRAL_ERR_MASTER_STEP', err: describeError(err), failed, failed_total: total }, total === 1 ? 'reconcile tick failed' : `reconcile tick failed (${failed} ticks since the last such line)`),
       );
     } finally {
       this.ticking = false;
@@ -402,7 +402,7 @@ export class Arbiter {
     if (this.o.withKeeper && this.phase === 'booting' && keeper?.state !== 'ready' && !this.keeperGaveWay) {
       if (waitForFirstKeeper({ failures: this.keeperCrashes.failures, bootAttempts: this.settings.CORRAL_BOOT_ATTEMPTS, sinceStartMs: now - this.startedAt })) return;
       this.keeperGaveWay = true;
-      this.log.error({ event: 'keeper.unavailable' }, 'the keeper is not ready; starting workers without it (Sheets reads will fail until it is)');
+      this.log.error({ event: 'keeper.unavailable', code: 'CORRAL_ERR_KEEPER_UNAVAILABLE' }, 'the keeper is not ready; starting workers without it (Sheets reads will fail until it is)');
     }
 
     if (this.keeperRestarting) {

@@ -157,7 +157,7 @@ async function main(): Promise<void> {
     if (isPermanent(err)) bootFailed(d.code ?? 'CORRAL_ERR_JOURNAL', d.message, EXIT.KEEPER_BOOT_ERROR, d.stack, where);
     // Transient (a previous keeper still holds the data dir, Google unreachable): exit and let the
     // master restart us with its backoff.
-    logger.error({ err: d, event: 'keeper.boot_error' }, `keeper could not start: ${d.message}`);
+    logger.error({ err: d, event: 'keeper.boot_error', code: d.code ?? 'CORRAL_ERR_KEEPER_BOOT' }, `keeper could not start: ${d.message}`);
     exit(EXIT.FAILURE);
   }
   logger.info(

@@ -78,7 +78,7 @@ export function startMonitoring(view: AdminView, logger: Logger, options: Monito
     try {
       fn();
     } catch (err) {
-      failure.failed((failed) => logger.error({ event: 'monitor.error', what, err, failed }, `monitoring step ${what} failed`));
+      failure.failed((failed) => logger.error({ event: 'monitor.error', code: 'CORRAL_ERR_MASTER_STEP', what, err, failed }, `monitoring step ${what} failed`));
       return;
     }
     failure.ended((failed) => logger.info({ event: 'monitor.recovered', what, failed }, `monitoring step ${what} works again after ${failed} failures`));

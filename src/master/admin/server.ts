@@ -79,7 +79,7 @@ export async function startAdminServer(view: AdminView, logger: Logger, options:
     files = await loadDashboard();
   } catch (err) {
     // The API is worth more than the page: serve it without the dashboard and say why.
-    logger.error({ event: 'admin.dashboard_missing', err }, 'the /admin dashboard files could not be read; the admin API still works');
+    logger.error({ event: 'admin.dashboard_missing', code: 'CORRAL_ERR_ADMIN_DASHBOARD', err }, 'the /admin dashboard files could not be read; the admin API still works');
     files = new Map();
   }
 

@@ -105,7 +105,7 @@ export class KeeperServer {
   ) {
     this.server = createServer((req, res) => {
       this.handle(req, res).catch((err) => {
-        this.logger.error({ event: 'keeper.request_error', err: describeError(err) }, 'keeper: request handler failed');
+        this.logger.error({ event: 'keeper.request_error', code: describeError(err).code ?? 'CORRAL_ERR_REQUEST', err: describeError(err) }, 'keeper: request handler failed');
         if (!res.headersSent) sendError(res, err);
       });
     });
