@@ -4,6 +4,7 @@ import { createHistogram, performance } from 'node:perf_hooks';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { targetForAccessLog } from '../http/logged-target.js';
 import type { Logger } from '../log/logger.js';
+import type { ParserAnswer } from './limits.js';
 
 export interface RequestStats {
   /** Call at the start of each request; logs and counts it when the response finishes. */
@@ -12,6 +13,8 @@ export interface RequestStats {
   errors(): number;
   /** p99 in ms since the last call (then reset). */
   takeP99(): number;
+  /** The access line of a request answered before node:http made a request of it (a 414). */
+  parserAnswer(a: ParserAnswer): void;
   /** Resolves once every tracked response has closed, and so is counted (at once when none is open). */
   allClosed(): Promise<void>;
 }
@@ -99,6 +102,9 @@ export function createRequestStats(accessLogger: Logger | undefined, onServed: (
       } else tracked[BYTES_BEFORE] = 0;
       open++;
       res.on('close', onClose);
+    },
+    parserAnswer(a) {
+      accessLogger?.info({ event: 'access', method: a.method, path: targetForAccessLog(a.target), status: a.status, ms: 0, bytes: 0, remote: a.remote });
     },
     allClosed: () => (open === 0 ? Promise.resolve() : new Promise<void>((resolve) => void whenAllClosed.push(resolve))),
     served: () => served,

@@ -178,7 +178,7 @@ export function createWorkerServer(app: RequestListener, o: WorkerServerOptions)
       ended: (f) => logger.info({ event: 'worker.idle_connections_closed_end', closed: f.count, ms: f.ms }, `${f.count} idle connections closed in ${f.ms} ms to admit new ones, then none for ${BURST_QUIET_MS / 1000} s`),
     },
   }, o.hostGauge);
-  attachClientErrorHandler(server, (code) => logger.debug({ event: 'request.client_error', code }));
+  attachClientErrorHandler(server, (code) => logger.debug({ event: 'request.client_error', code }), (a) => stats.parserAnswer(a));
   attachSendTimeout(server, settings.CORRAL_SEND_TIMEOUT * 1000, (cut) =>
     logger.info(
       { event: 'request.send_timeout', method: cut.method, path: cut.path, unsent_bytes: cut.unsentBytes, remote: cut.remote, timeout_s: settings.CORRAL_SEND_TIMEOUT },

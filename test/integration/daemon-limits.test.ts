@@ -122,6 +122,10 @@ test('request limits answer with clear JSON errors: 414, 431, 413, 400, 408', as
     const longUrl = await raw(portOf(c.url), `GET /${'u'.repeat(8000)} HTTP/1.1\r\nHost: x\r\n\r\n`);
     assert.match(longUrl, /^HTTP\/1\.1 414 /);
     assert.match(longUrl, /uri_too_long/);
+    // It has an access line, as the 431 for too many headers has: a 20 KB URL left no trace.
+    const longLine = await c.waitForLog((l) => l.event === 'access' && l.status === 414, 5000, 'the 414 access line');
+    assert.equal(longLine.method, 'GET');
+    assert.equal(longLine.path, `/${'u'.repeat(1023)}`);
 
     const bigBody = await http(`${c.url}/echo`, { method: 'POST', body: 'x'.repeat(5000) });
     assert.equal(bigBody.status, 413);
