@@ -254,6 +254,34 @@ test('reload: old workers are told to drain only as new ones become ready', asyn
   }
 });
 
+test('reload: READY=1 (which ends systemctl reload) comes with reload.done, once the old workers have exited, not when the new ones serve', async () => {
+  const t = await setup();
+  try {
+    t.bootAll();
+    t.arbiter.record('reload');
+    t.arbiter.tick();
+    const fresh = t.children.filter((c) => c.identity.generation === 2);
+    const old = t.children.filter((c) => c.identity.generation === 1);
+    fresh.forEach(ready);
+    t.arbiter.tick();
+    const after = (i: number) => t.calls.slice(i).filter((c) => c !== 'watchdog');
+    const reloadAt = t.calls.indexOf('reloading');
+    assert.ok(reloadAt >= 0);
+    // New generation serving, old one draining (a long request): systemd still waits, under
+    // TimeoutStartSec, which the unit sizes with CORRAL_GRACEFUL_TIMEOUT (unit.ts).
+    assert.deepEqual(after(reloadAt + 1), []);
+    old[0]!.exit(0);
+    t.arbiter.tick();
+    assert.deepEqual(after(reloadAt + 1), [], 'one old worker left');
+    old[1]!.exit(0);
+    t.arbiter.tick();
+    assert.equal(after(reloadAt + 1).length, 1);
+    assert.match(after(reloadAt + 1)[0]!, /^ready:/);
+  } finally {
+    t.log.close();
+  }
+});
+
 test("a draining worker's 'drained' is answered with 'release' (its cue to exit); the keeper's is not", async () => {
   const t = await setup({}, true);
   try {
