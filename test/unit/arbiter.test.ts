@@ -1205,7 +1205,7 @@ test('a worker forked with the one whose crash counted, ready and crashing long 
   }
 });
 
-test('while the backoff holds the next fork, the status line and the admin view say so, at once', async () => {
+test('while the backoff holds the next fork, the status line and the admin view say so, at once, and the capacity says UNAVAILABLE', async () => {
   // They said only "0/2 workers ready" for up to 30 s, with nothing of why or for how long.
   const t = await setup({ CORRAL_WORKERS: '2' });
   try {
@@ -1217,7 +1217,9 @@ test('while the backoff holds the next fork, the status line and the admin view 
     assert.equal(wait?.crashLoop, 1);
     assert.equal(wait?.bootFailures, 0);
     assert.ok(wait !== undefined && wait.inMs > 0 && wait.inMs <= 250, `inMs ${wait?.inMs}`);
-    assert.match(t.arbiter.statusLine(), /^0\/2 workers ready, .*; respawning in 1 s \(crash loop 1\)$/);
+    assert.match(t.arbiter.statusLine(), /^0\/2 workers ready, generation 1, capacity UNAVAILABLE \(0\/\d+ busy, 0 idle\); respawning in 1 s \(crash loop 1\)$/);
+    // No worker left: nothing accepts a connection (it said LOW, with every slot free).
+    assert.deepEqual([t.arbiter.capacity().status, t.arbiter.capacity().can_accept_new, t.arbiter.capacity().available_slots], ['UNAVAILABLE', false, 0]);
     assert.match(t.statuses.at(-1) ?? '', /respawning in 1 s \(crash loop 1\)/, 'STATUS= sent when the wait starts');
     t.untilForked(25);
     assert.equal(t.arbiter.view().respawnWait(), undefined, 'forked: no wait');
@@ -1252,20 +1254,6 @@ test('the status line and the capacity say UNAVAILABLE while no worker serves: e
     t.arbiter.record('stop');
     t.arbiter.tick();
     assert.deepEqual([t.arbiter.capacity().status, t.arbiter.capacity().can_accept_new], ['UNAVAILABLE', false]);
-  } finally {
-    t.log.close();
-  }
-});
-
-test('a crash loop (no worker left, the backoff holding the next fork) is UNAVAILABLE in the capacity and the status line', async () => {
-  const t = await setup({ CORRAL_WORKERS: '2' });
-  try {
-    t.bootAll();
-    t.run(250);
-    t.children.forEach((c) => c.exit(1));
-    t.arbiter.tick();
-    assert.deepEqual([t.arbiter.capacity().status, t.arbiter.capacity().can_accept_new, t.arbiter.capacity().available_slots], ['UNAVAILABLE', false, 0]);
-    assert.match(t.arbiter.statusLine(), /^0\/2 workers ready, generation 1, capacity UNAVAILABLE \(0\/\d+ busy, 0 idle\); respawning in/);
   } finally {
     t.log.close();
   }

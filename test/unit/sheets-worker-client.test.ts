@@ -126,6 +126,26 @@ describe('worker Sheets client', () => {
     keeper.reads[0]?.answer([HEADER, OLD_ROW, NEW_ROW]);
     return back;
   };
+  /** The worker reads Events, then Players, each answered with the old row: two copies it holds. */
+  const holdEventsAndPlayers = async (worker: SheetsClient) => {
+    for (const range of ['Events', 'Players']) {
+      const asked = keeper.reads.length;
+      const read = worker.read(range);
+      await until(() => keeper.reads.length === asked + 1, `the /read of ${range}`);
+      keeper.reads[asked]?.answer([HEADER, OLD_ROW]);
+      await read;
+    }
+  };
+  /**
+   * The keeper goes away: the Events copy may lack an acknowledged row, so its read fails; the
+   * Players copy, held and told of no write, is served; the keeper back, Events has the row.
+   */
+  const eventsRefusedWhileKeeperGone = async (worker: SheetsClient, socketPath: string) => {
+    await keeper.close();
+    await assert.rejects(worker.read('Events'), (err: { code?: string }) => err.code === 'CORRAL_ERR_KEEPER_UNAVAILABLE');
+    assert.deepEqual((await worker.read('Players')).values.at(-1), OLD_ROW);
+    assert.deepEqual((await readFromKeeperBack(worker, socketPath)).values.at(-1), NEW_ROW);
+  };
   /** A worker client on the scripted keeper whose clock the test moves on with `age(ms)`. */
   const clockedWorker = (retryDelayMs = 50) => {
     let offset = 0;
@@ -303,22 +323,10 @@ describe('worker Sheets client', () => {
     const socketPath = join(dir, 'keeper.sock');
     const worker = createWorkerSheetsClient({ SHEET_ID: 'fake', CORRAL_DATA_DIR: dir, CORRAL_L1_CACHE_MB: 4, SHEET_CACHE_MAX_STALE: 3600 }, log.logger, { socketPath, watch: false, retryDelayMs: 10 });
     try {
-      const first = worker.read('Events');
-      await until(() => keeper.reads.length === 1, 'the first /read');
-      keeper.reads[0]?.answer([HEADER, OLD_ROW]);
-      await first;
       // Another tab's copy, from before the append: still a fallback while the keeper is down.
-      const other = worker.read('Players');
-      await until(() => keeper.reads.length === 2, 'the /read of another tab');
-      keeper.reads[1]?.answer([HEADER, OLD_ROW]);
-      await other;
+      await holdEventsAndPlayers(worker);
       await worker.append('Events', [NEW_ROW]);
-      await keeper.close();
-      await assert.rejects(worker.read('Events'), (err: { code?: string }) => err.code === 'CORRAL_ERR_KEEPER_UNAVAILABLE');
-      // The Players copy is held (its TTL has not passed): served without asking the keeper.
-      assert.deepEqual((await worker.read('Players')).values.at(-1), OLD_ROW);
-      // The keeper is back: the read gets its answer, with the row.
-      assert.deepEqual((await readFromKeeperBack(worker, socketPath)).values.at(-1), NEW_ROW);
+      await eventsRefusedWhileKeeperGone(worker, socketPath);
     } finally {
       await worker.close();
     }
@@ -329,25 +337,14 @@ describe('worker Sheets client', () => {
     const socketPath = join(dir, 'keeper.sock');
     const worker = createWorkerSheetsClient({ SHEET_ID: 'fake', CORRAL_DATA_DIR: dir, CORRAL_L1_CACHE_MB: 4, SHEET_CACHE_MAX_STALE: 3600 }, log.logger, { socketPath, retryDelayMs: 10 });
     try {
-      const first = worker.read('Events');
-      await until(() => keeper.reads.length === 1, 'the first /read');
-      keeper.reads[0]?.answer([HEADER, OLD_ROW]);
-      await first;
-      const other = worker.read('Players');
-      await until(() => keeper.reads.length === 2, 'the /read of another tab');
-      keeper.reads[1]?.answer([HEADER, OLD_ROW]);
-      await other;
+      await holdEventsAndPlayers(worker);
       // Another worker's event was journaled on Events: the keeper's notice reaches this worker
       // (its next long poll is answered at once), then the keeper dies before this worker reads.
       await until(() => keeper.watches >= 1, 'the long poll');
       keeper.notice = ['Events'];
       keeper.cutWatches();
       await until(() => keeper.watches >= 3, 'the notice answered, and the long poll after it');
-      await keeper.close();
-      await assert.rejects(worker.read('Events'), (err: { code?: string }) => err.code === 'CORRAL_ERR_KEEPER_UNAVAILABLE');
-      // The Players copy got no notice: still served from the copy while the keeper is away.
-      assert.deepEqual((await worker.read('Players')).values.at(-1), OLD_ROW);
-      assert.deepEqual((await readFromKeeperBack(worker, socketPath)).values.at(-1), NEW_ROW);
+      await eventsRefusedWhileKeeperGone(worker, socketPath);
     } finally {
       await worker.close();
     }
