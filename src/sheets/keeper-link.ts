@@ -2,8 +2,9 @@
 // connections of its own (keeper-client/connection.ts says why not node:http). When the keeper
 // cannot be reached (socket missing, connection refused or dropped, or a keeper that drains and
 // refuses appends) a call is retried once after a short pause, then fails with
-// CORRAL_ERR_KEEPER_UNAVAILABLE; while the master restarts the keeper on purpose (a reload), it is
-// retried until the new keeper answers or the master's deadline passes (keeper-restart-window.ts).
+// CORRAL_ERR_KEEPER_UNAVAILABLE; while the master says it restarts the keeper (a reload, or a
+// crashed keeper's quick respawn), it is retried until the new keeper answers or the master's
+// deadline passes (keeper-restart-window.ts).
 // Retrying an append is safe: the journal recognises rows it already holds by their ids and does
 // not add them twice, and answers a retry of journaled rows as saved (see keeper/journal.ts).
 
@@ -33,7 +34,7 @@ export interface KeeperLinkOptions {
    * user's alone before the first connection, so that no other user's socket is taken for the keeper.
    */
   readonly checkDir?: boolean;
-  /** Opened by the master's word that the keeper is restarting (a reload); calls then wait for it. */
+  /** Opened by the master's word that the keeper is restarting (a reload, a crash's respawn); calls then wait for it. */
   readonly restartWindow?: KeeperRestartWindow;
 }
 

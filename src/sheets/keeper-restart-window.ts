@@ -1,5 +1,6 @@
-// The time in which a worker knows the keeper is away on purpose: the master drains it to start a
-// new one (a reload changed its settings, or corral's build), and says so over IPC. The old keeper
+// The time in which a worker knows the keeper is away and coming back: the master drains it to
+// start a new one (a reload changed its settings, or corral's build), or starts one in place of a
+// keeper that crashed while serving (within a second: not in a crash loop), and says so over IPC. The old keeper
 // refuses appends while it drains, and its socket is gone until the new one listens: drain (up to
 // 5 s) plus boot (0.3 to 1.2 s measured). The link's ordinary single retry after 500 ms was
 // shorter than that, so writes made during such a reload were answered 503 (audit: 50 of 447).
