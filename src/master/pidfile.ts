@@ -11,7 +11,7 @@
 // nothing and say that whether corral runs is unknown.
 
 import { readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { dirname, isAbsolute } from 'node:path';
 import { CorralError } from '../errors.js';
 import { makeDirsSync } from '../make-dirs.js';
 import { isZombie, looksLikeMaster, procReaders, sameProcess, type ProcReaders, type ProcStamp } from './proc-identity.js';
@@ -64,16 +64,22 @@ export const stampFile = (file: string): string => `${file}.start`;
 export interface MasterRecord {
   /** CORRAL_GRACEFUL_TIMEOUT in force: `corral stop` waits by it. */
   readonly gracefulTimeoutS: number;
+  /**
+   * The env file read at start (absolute), null when none was, undefined in a stamp an older
+   * corral wrote: `corral reload` judges that file, which a reload re-reads and refuses if gone.
+   */
+  readonly envFile?: string | null;
 }
 
 type Stamp = ProcStamp & { readonly record: MasterRecord | undefined };
 
 function readStamp(file: string): Stamp | undefined {
   try {
-    const s = JSON.parse(readFileSync(stampFile(file), 'utf8')) as { pid?: unknown; start_ticks?: unknown; boot_id?: unknown; graceful_timeout_s?: unknown };
+    const s = JSON.parse(readFileSync(stampFile(file), 'utf8')) as { pid?: unknown; start_ticks?: unknown; boot_id?: unknown; graceful_timeout_s?: unknown; env_file?: unknown };
     if (typeof s.pid !== 'number' || typeof s.start_ticks !== 'number') return undefined;
     const graceful = s.graceful_timeout_s;
-    const record = typeof graceful === 'number' && Number.isSafeInteger(graceful) && graceful >= 0 ? { gracefulTimeoutS: graceful } : undefined;
+    const envFile = s.env_file === null || (typeof s.env_file === 'string' && isAbsolute(s.env_file)) ? { envFile: s.env_file } : {};
+    const record = typeof graceful === 'number' && Number.isSafeInteger(graceful) && graceful >= 0 ? { gracefulTimeoutS: graceful, ...envFile } : undefined;
     return { pid: s.pid, startTicks: s.start_ticks, bootId: typeof s.boot_id === 'string' ? s.boot_id : null, record };
   } catch {
     return undefined;
@@ -81,7 +87,13 @@ function readStamp(file: string): Stamp | undefined {
 }
 
 const stampText = (stamp: ProcStamp, record: MasterRecord | undefined): string =>
-  `${JSON.stringify({ pid: stamp.pid, start_ticks: stamp.startTicks, boot_id: stamp.bootId, ...(record ? { graceful_timeout_s: record.gracefulTimeoutS } : {}) })}\n`;
+  `${JSON.stringify({
+    pid: stamp.pid,
+    start_ticks: stamp.startTicks,
+    boot_id: stamp.bootId,
+    ...(record ? { graceful_timeout_s: record.gracefulTimeoutS } : {}),
+    ...(record?.envFile !== undefined ? { env_file: record.envFile } : {}),
+  })}\n`;
 
 /**
  * What the master `pid` recorded of its settings, or undefined: no stamp, one of another pid, or

@@ -51,7 +51,7 @@ export async function runMaster(loaded: LoadedSettings, entry: MasterEntryPoints
   // The notifier may refuse to start (NOTIFY_SOCKET set but no transport): before the pidfile.
   const notifier = hooks.notifier?.(logger) ?? noopNotifier;
   const pidfile = settings.CORRAL_PIDFILE;
-  const replaced = pidfile ? writePidfile(pidfile, procReaders, { gracefulTimeoutS: settings.CORRAL_GRACEFUL_TIMEOUT }) : undefined;
+  const replaced = pidfile ? writePidfile(pidfile, procReaders, { gracefulTimeoutS: settings.CORRAL_GRACEFUL_TIMEOUT, envFile: loaded.envFile ?? null }) : undefined;
   // A master that died without its exit path (SIGKILL, the OOM killer, a power cut) left its pidfile.
   if (replaced) logger.warn({ event: 'pidfile.stale', pidfile }, replaced);
   const keeperExec = entry.keeperExec && existsSync(entry.keeperExec) ? entry.keeperExec : undefined;
@@ -97,7 +97,7 @@ export async function runMaster(loaded: LoadedSettings, entry: MasterEntryPoints
     settingsApplied: (next) => {
       if (!pidfile) return;
       try {
-        updateMasterRecord(pidfile, { gracefulTimeoutS: next.CORRAL_GRACEFUL_TIMEOUT });
+        updateMasterRecord(pidfile, { gracefulTimeoutS: next.CORRAL_GRACEFUL_TIMEOUT, envFile: loaded.envFile ?? null });
       } catch (err) {
         logger.warn({ event: 'pidfile.record_failed', pidfile, err: describeError(err) }, `cannot record the reloaded settings beside the pidfile (corral stop falls back to .env): ${describeError(err).message}`);
       }

@@ -93,11 +93,11 @@ test('stop waits by the graceful timeout the master runs (reloaded to 20 s), not
   // The graceful timeout from .env alone (the helper sets one in the environment, which would win).
   const c = await startCorral({ cwd: dir, workers: null, unset: ['CORRAL_GRACEFUL_TIMEOUT'], env: { CORRAL_ENV_FILE: '.env', CORRAL_LOG_FILE: join(dir, 'corral.log'), CORRAL_PIDFILE: pidfile } });
   try {
-    assert.deepEqual(readMasterRecord(pidfile, c.pid), { gracefulTimeoutS: 3 }, 'the master records the graceful timeout it started with');
+    assert.deepEqual(readMasterRecord(pidfile, c.pid), { gracefulTimeoutS: 3, envFile: join(dir, '.env') }, 'the master records the graceful timeout it started with, and the env file it read');
     envFile(20);
     assert.equal((await corral(dir, 'reload')).code, 0);
     await c.waitForLog((l) => l.event === 'reload.done', 20000, 'reload.done');
-    assert.deepEqual(readMasterRecord(pidfile, c.pid), { gracefulTimeoutS: 20 }, 'and the one a reload applied');
+    assert.deepEqual(readMasterRecord(pidfile, c.pid), { gracefulTimeoutS: 20, envFile: join(dir, '.env') }, 'and the one a reload applied');
 
     const slow = [0, 1].map(() => http(`${c.url}/sleep?ms=12000`, { timeoutMs: 30000 }));
     await waitFor(() => c.events('fixture.sleeping').length >= 2, 10000, 'both slow requests in the worker');
@@ -232,6 +232,39 @@ test('reload refuses what the master would refuse (an admin API beyond loopback 
   } finally {
     await c.stop();
     rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('reload judges the env file the master read at start, wherever it runs: that file gone is refused with exit 78 and the master\'s message, signalling nothing', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'corral-cli-'));
+  const elsewhere = mkdtempSync(join(tmpdir(), 'corral-cli-elsewhere-'));
+  const pidfile = join(dir, 'corral.pid');
+  const envFile = join(dir, '.env');
+  const settings = [`CORRAL_BIND=127.0.0.1:0`, `CORRAL_ADMIN_BIND=127.0.0.1:0`, `CORRAL_WORKERS=1`, `CORRAL_APP=${join(FIXTURE_APPS, 'basic.mjs')}`].join('\n');
+  writeFileSync(envFile, settings);
+  const c = await startCorral({ cwd: dir, workers: null, env: { CORRAL_ENV_FILE: '.env', CORRAL_LOG_FILE: join(dir, 'corral.log'), CORRAL_PIDFILE: pidfile } });
+  try {
+    // Run from a directory with a .env of its own that would be valid: the master's file is judged.
+    writeFileSync(join(elsewhere, '.env'), 'CORRAL_WORKERS=2\n');
+    rmSync(envFile);
+    const said = `the env file ${envFile}, read at start, is gone; restore it, or create an empty file there (touch ${envFile}) to reload with the defaults`;
+    for (const cwd of [dir, elsewhere]) {
+      const reload = await exec(cwd, [], ['reload'], { CORRAL_PIDFILE: pidfile });
+      assert.equal(reload.code, 78, `from ${cwd}: ${reload.stdout}${reload.stderr}`);
+      assert.equal(reload.stdout, '', 'no "reload requested"');
+      assert.ok(reload.stderr.includes(`[CORRAL_ERR_ENV_FILE] ${said}`), reload.stderr);
+    }
+    await new Promise((r) => setTimeout(r, 300));
+    assert.deepEqual([c.events('reload.start').length, c.events('reload.failed').length], [0, 0], 'the master was not signalled');
+    // Restored: the reload goes ahead.
+    writeFileSync(envFile, settings);
+    const reload = await exec(elsewhere, [], ['reload'], { CORRAL_PIDFILE: pidfile });
+    assert.equal(reload.code, 0, reload.stderr);
+    await c.waitForLog((l) => l.event === 'reload.done', 20000, 'reload.done');
+  } finally {
+    await c.stop();
+    rmSync(dir, { recursive: true, force: true });
+    rmSync(elsewhere, { recursive: true, force: true });
   }
 });
 

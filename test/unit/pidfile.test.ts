@@ -84,12 +84,17 @@ test('writePidfile records the pid alone plus a stamp; this process then reads a
   }
 });
 
-test("the master records its graceful timeout in the stamp, a reload's replaces it whole, and only the pid it names is read", () => {
+test("the master records its graceful timeout and env file in the stamp, a reload's replaces it whole, and only the pid it names is read", () => {
   const dir = mkdtempSync(join(tmpdir(), 'corral-pid-'));
   const file = join(dir, 'corral.pid');
   try {
     assert.equal(readMasterRecord(file, process.pid), undefined, 'no stamp, no record');
-    writePidfile(file, procReaders, { gracefulTimeoutS: 25 });
+    writePidfile(file, procReaders, { gracefulTimeoutS: 25, envFile: '/etc/corral/corral.env' });
+    assert.deepEqual(readMasterRecord(file, process.pid), { gracefulTimeoutS: 25, envFile: '/etc/corral/corral.env' });
+    updateMasterRecord(file, { gracefulTimeoutS: 25, envFile: null });
+    assert.deepEqual(readMasterRecord(file, process.pid), { gracefulTimeoutS: 25, envFile: null }, 'null: the master read no env file');
+    // A relative path is no file the command can judge from elsewhere: not read.
+    updateMasterRecord(file, { gracefulTimeoutS: 25, envFile: 'corral.env' });
     assert.deepEqual(readMasterRecord(file, process.pid), { gracefulTimeoutS: 25 });
     assert.equal(readMasterRecord(file, process.pid + 1), undefined, "another pid's record is not this master's");
     updateMasterRecord(file, { gracefulTimeoutS: 0 });

@@ -1,6 +1,7 @@
 import { loadSettings } from '../../config/load.js';
 import { EXIT } from '../../errors.js';
 import { parseFlags, type Command } from '../command.js';
+import { readMasterRecord } from '../../master/pidfile.js';
 import { assertMaySignal, findMasterOrSay, loadLookupSettings, MASTER_LOOKUP_SETTINGS, signalMaster } from '../master-process.js';
 
 export const reloadCommand: Command = {
@@ -10,9 +11,10 @@ export const reloadCommand: Command = {
 
 Sends SIGHUP to the master named in CORRAL_PIDFILE. The master re-reads .env, starts a new
 generation of workers and retires each old worker only once its replacement is ready. If the new
-generation cannot boot, the old one keeps serving and the log (event reload.failed) says why; so
-it does when the settings file it read at start is gone (this command cannot tell which file that
-was: restore it, or create an empty one to reload with the defaults).
+generation cannot boot, the old one keeps serving and the log (event reload.failed) says why.
+The settings judged are those of the env file the master read at start, as recorded beside the
+pidfile (<pidfile>.start), whatever directory this runs in; that file gone is refused (exit 78:
+restore it, or create an empty one to reload with the defaults).
 Asked during a reload, the master queues one more (event reload.queued) for when it ends.
 What the reload cannot apply is logged: settings only a restart applies, CORRAL_BIND moved to an
 address overlapping the running one on the same port among them (config.restart_needed), and
@@ -42,8 +44,11 @@ sent unless 0.`,
     if (pid === undefined) return EXIT.NOT_RUNNING;
     assertMaySignal(pid, 'SIGHUP');
     // The master's own check of the settings it will read: refused here, no signal is sent (a
-    // SIGHUP answered 0, then refused in the master's log alone, read as done).
-    loadSettings();
+    // SIGHUP answered 0, then refused in the master's log alone, read as done). The file judged
+    // is the one the master recorded reading at start, which its reload re-reads (and refuses
+    // when gone), not whichever .env this command's directory holds.
+    const atStart = lookup.settings.CORRAL_PIDFILE ? readMasterRecord(lookup.settings.CORRAL_PIDFILE, pid)?.envFile : undefined;
+    loadSettings(typeof atStart === 'string' ? { env: { ...process.env, CORRAL_ENV_FILE: atStart }, envFileAtStart: atStart } : {});
     signalMaster(pid, 'SIGHUP');
     process.stdout.write(`reload requested (SIGHUP to master pid ${pid}); watch the log for reload.done or reload.failed\n`);
     return 0;
