@@ -6,6 +6,7 @@ import { after, before, describe, it } from 'node:test';
 import { gunzipSync } from 'node:zlib';
 import { csvField, csvRows } from '../../src/app/export/csv.js';
 import { acceptsGzip, attachmentOf } from '../../src/app/export/stream.js';
+import { exportRange } from '../../src/app/routes/export.js';
 import { createFakeSheets } from '../fixtures/fake-sheets.js';
 import { startApp, type AppHarness } from '../fixtures/app-harness.js';
 
@@ -140,6 +141,29 @@ describe('GET /api/export of a ragged tab', () => {
     const r = await rawGet(`${app.url}/api/export?sheet=Ragged`, { authorization: `Bearer ${TOKEN}` });
     assert.equal(r.status, 200);
     assert.equal(r.body.toString('utf8'), 'h1,,\r\na,b,c\r\n,,\r\nd,,\r\n');
+  });
+});
+
+describe('GET /api/export of a tab named like a cell', () => {
+  it('reads a bare name as a tab, quoted where A1 needs it; a range or a quoted name as written', () => {
+    assert.deepEqual(
+      ['Players', 'FY2024', 'T7', 'Q1', 'My Tab', "Bob's", 'Events!A:C', 'A1:C10', "'Q1'", "'My Tab'!A1"].map(exportRange),
+      ['Players', "'FY2024'", "'T7'", "'Q1'", "'My Tab'", "'Bob''s'", 'Events!A:C', 'A1:C10', "'Q1'", "'My Tab'!A1"],
+    );
+  });
+
+  let app: AppHarness;
+  before(async () => {
+    // The fake answers the range as the keeper is asked for it: only the quoted tab exists.
+    app = await startApp({ CORRAL_ADMIN_TOKEN: TOKEN, CORRAL_RATE_LIMIT: '0' }, createFakeSheets({ "'FY2024'": [['month', 'total'], ['jan', '3']] }));
+  });
+  after(() => app.close());
+
+  it('exports the tab FY2024 whole, not cell FY2024 of the first tab, named after it', async () => {
+    const r = await rawGet(`${app.url}/api/export?sheet=FY2024`, { authorization: `Bearer ${TOKEN}` });
+    assert.equal(r.status, 200, r.body.toString());
+    assert.equal(r.body.toString('utf8'), 'month,total\r\njan,3\r\n');
+    assert.match(String(r.headers['content-disposition']), /filename="FY2024\.csv"/);
   });
 });
 

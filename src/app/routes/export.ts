@@ -6,6 +6,17 @@ import type { CsvPool } from '../export/pool.js';
 import { SEND_STALL_MS, streamCsv } from '../export/stream.js';
 import { invalidField } from '../http.js';
 import type { Handler } from '../router.js';
+import { quoteSheetName } from '../../sheets/a1.js';
+
+/**
+ * The range read for `sheet=`. A value with neither `!` nor `:` names a tab, quoted where A1
+ * requires it: a tab named like a cell (Q1, FY2024, T7) is exported whole, where the Sheets API,
+ * given it bare, reads that one cell of the first tab. A range (`Events!A:C`, `A1:C10`) and a
+ * name already quoted go as written.
+ */
+export function exportRange(sheet: string): string {
+  return sheet.includes('!') || sheet.includes(':') || sheet.startsWith("'") ? sheet : quoteSheetName(sheet);
+}
 
 export function exportRoute(deps: AppDeps, pool: CsvPool): Handler {
   return async ({ req, res, target }) => {
@@ -16,7 +27,7 @@ export function exportRoute(deps: AppDeps, pool: CsvPool): Handler {
     if (sheet.length > 200 || /[\u0000-\u001f\u007f]/.test(sheet)) throw invalidField('sheet', 'sheet must be a tab name or A1 range of at most 200 characters');
     let values: readonly (readonly string[])[];
     try {
-      values = (await deps.sheets().read(sheet)).values;
+      values = (await deps.sheets().read(exportRange(sheet))).values;
     } catch (err) {
       throw sheetsFailure(err, 'sheet');
     }
