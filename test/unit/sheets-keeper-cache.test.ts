@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { afterEach, beforeEach, describe, it } from 'node:test';
-import type { RetryListener } from '../../src/sheets/backend.js';
+import type { RetryListener, ValueRange } from '../../src/sheets/backend.js';
 import { SheetsError } from '../../src/sheets/errors.js';
 import { sleepOn } from '../../src/sheets/keeper/clock.js';
 import { paced, pacer } from '../../src/sheets/keeper/pacing.js';
@@ -45,6 +45,38 @@ describe('keeper cache tier (L2)', () => {
   afterEach(() => {
     tier.close();
     log.close();
+  });
+
+  it('20 reads of distinct ranges in flight listen on the one closing signal without a MaxListenersExceededWarning', async () => {
+    // As the Google client does: each call in flight listens for the abort, and stops when done.
+    const listening = new (class extends FakeBackend {
+      override async getValues(range: string, signal?: AbortSignal): Promise<ValueRange> {
+        const onAbort = () => {};
+        signal?.addEventListener('abort', onAbort);
+        try {
+          return await super.getValues(range);
+        } finally {
+          signal?.removeEventListener('abort', onAbort);
+        }
+      }
+    })(Object.fromEntries(Array.from({ length: 20 }, (_, i) => [`T${i}`, PLAYERS])));
+    const wide = new ReadTier({ backend: listening, logger: log.logger, ttlMs: TTL, maxStaleMs: MAX_STALE, maxBytes: 1 << 20, clock });
+    const warnings: string[] = [];
+    const onWarning = (w: Error) => warnings.push(`${w.name}: ${w.message}`);
+    process.on('warning', onWarning);
+    try {
+      listening.hold();
+      const reads = Array.from({ length: 20 }, (_, i) => wide.get(`'T${i}'`));
+      await settle();
+      assert.equal(listening.count('get'), 20, 'all twenty in flight at once');
+      listening.release();
+      await Promise.all(reads);
+      await new Promise((r) => setImmediate(r));
+      assert.deepEqual(warnings, []);
+    } finally {
+      process.off('warning', onWarning);
+      wide.close();
+    }
   });
 
   it('single-flight: 200 concurrent misses on one range make one upstream call', async () => {

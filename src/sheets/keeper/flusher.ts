@@ -23,6 +23,7 @@ import { FlushFailureLog } from './flush-failure-log.js';
 import { appliedOf, FlushRetries } from './flush-retry.js';
 import type { Journal, JournalEntry } from './journal.js';
 import type { QuotaBucket } from './quota.js';
+import { sharedAbortController } from './shared-abort.js';
 import { JournalRecordFailureLog } from './write-failure-log.js';
 
 export { appliedOf } from './flush-retry.js';
@@ -58,7 +59,7 @@ export interface FlushResult {
 export class Flusher {
   private timer: NodeJS.Timeout | undefined;
   private running: Promise<FlushResult> | undefined;
-  private readonly abort = new AbortController();
+  private readonly abort = sharedAbortController();
   private readonly clock: Clock;
   /** When failed entries and ranges are tried again (flush-retry.ts). */
   private readonly retries: FlushRetries;
@@ -182,7 +183,7 @@ export class Flusher {
       // Tried again on its backoff, with the rows journaled meanwhile: at most a line a minute.
       this.isolatedRefusals.failed(entry.id, (refusals) =>
         this.o.logger.error(
-          { event: 'sheets.append_refused_alone', range, entry: entry.id, rowIds: entry.rows.map((r) => r[0]), refusals },
+          { event: 'sheets.append_refused_alone', code: 'CORRAL_ERR_SHEETS_BAD_RANGE', range, entry: entry.id, rowIds: entry.rows.map((r) => r[0]), refusals },
           'sheets: Google refuses this journaled append on its own; the rows journaled with it were sent without it, and it stays in the journal',
         ),
       );

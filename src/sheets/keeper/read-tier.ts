@@ -22,6 +22,7 @@ import type { HandedValue } from './cache-handoff.js';
 import { sleepOn, systemClock, type Clock } from './clock.js';
 import { RangeMemory } from './range-memory.js';
 import { SheetFailure } from './sheet-failure.js';
+import { sharedAbortController } from './shared-abort.js';
 import type { SharedRanges } from './shared-ranges.js';
 
 export interface CachedValue {
@@ -145,7 +146,7 @@ export class ReadTier {
   private readonly warnedAhead = new RangeMemory();
   private readonly clock: Clock;
   private readonly now = (): number => this.clock.now();
-  private readonly abort = new AbortController();
+  private readonly abort = sharedAbortController();
   /** The sheet refused as a whole (404, 403, the key): held host-wide, not range by range. */
   private readonly sheet: SheetFailure;
   private counts = { fresh: 0, stale: 0, miss: 0, upstream: 0, upstreamErrors: 0, shared: 0, sharedWaits: 0 };
