@@ -107,7 +107,8 @@ export function computeCapacity(input: CapacityInput): Capacity {
     idle_connections: idle,
     max_connections: max,
     percent_used: percent,
-    available_slots: input.serving ? max - busy : 0,
+    // Never below 0: busy passes max when a reload lowers the cap under the connections held.
+    available_slots: input.serving ? Math.max(0, max - busy) : 0,
     status,
     can_accept_new: status !== 'FULL' && status !== 'UNAVAILABLE',
   };

@@ -14,12 +14,13 @@ test('capacity statuses follow the system-limits guide (LOW < 50 <= HEALTHY < 80
   assert.equal(statusOf(125), 'FULL');
 });
 
-test('the seeds example: 160 of 200 is WARNING with 40 slots; 250 of 200 is FULL with -50', () => {
+test('the seeds example: 160 of 200 is WARNING with 40 slots; 250 of 200 (a cap lowered under the connections held) is FULL with 0 slots, not -50', () => {
   const warn = computeCapacity({ activeConnections: [80, 80], workers: 2, workerConnections: 1000, maxConnections: 200, serving: true });
   assert.deepEqual(warn, { current_connections: 160, idle_connections: 0, max_connections: 200, percent_used: 80, available_slots: 40, status: 'WARNING', can_accept_new: true });
   const full = computeCapacity({ activeConnections: [250], workers: 2, workerConnections: 1000, maxConnections: 200, serving: true });
   assert.equal(full.status, 'FULL');
-  assert.equal(full.available_slots, -50);
+  assert.equal(full.available_slots, 0);
+  assert.equal(full.percent_used, 125, 'how far over the cap shows in percent_used');
   assert.equal(full.can_accept_new, false);
 });
 
