@@ -20,8 +20,8 @@ export const ERROR_CODES = {
   CORRAL_ERR_APP_LOAD: 'The application module (CORRAL_APP) could not be imported or did not export a request listener.',
   CORRAL_ERR_LISTEN: 'A socket could not be bound (address in use, permission denied).',
   CORRAL_ERR_BOOT_EXHAUSTED: 'No worker could boot after the bounded number of attempts.',
-  CORRAL_ERR_WORKER_DIED: 'A worker died before it was ready without an app or listen failure: killed by a signal (SIGKILL: the OOM killer or an operator; the message names the signal and its usual sender), or exited with a code that is no boot failure. Not a broken app: check memory (dmesg) and who signals the workers.',
-  CORRAL_ERR_WORKER_TIMEOUT: 'A worker stopped sending heartbeats and was killed.',
+  CORRAL_ERR_WORKER_DIED: 'A worker died without an app or listen failure: killed by a signal (SIGKILL: the OOM killer or an operator; the message names the signal and its usual sender), or exited with a code that is no boot failure; before it was ready (worker.boot_failed), or while serving (worker.exit: replaced with backoff). Not a broken app: check memory (dmesg) and who signals the workers.',
+  CORRAL_ERR_WORKER_TIMEOUT: 'A worker (or the keeper) stopped sending heartbeats and was killed; with CORRAL_STUCK_STACKS its stack is logged first (worker.stack).',
   CORRAL_ERR_REQUEST: 'A request handler threw; the client got a 500.',
   CORRAL_ERR_MASTER_STEP: 'A step of the master failed inside corral (a reconcile tick, a monitoring step): a bug; the master goes on with the next one.',
   CORRAL_ERR_ADMIN_DASHBOARD: 'The /admin dashboard files could not be read; the admin API works without the page.',
@@ -32,7 +32,7 @@ export const ERROR_CODES = {
   CORRAL_ERR_SHEETS_CREDENTIALS: 'The service-account key could not be read or parsed.',
   CORRAL_ERR_SHEETS_FORBIDDEN: 'The sheet is not shared with the service account (HTTP 403).',
   CORRAL_ERR_SHEETS_NOT_FOUND: 'The spreadsheet does not exist: check SHEET_ID; or, with no API error in the 404, the URL is no Sheets API method: check SHEETS_API_URL (HTTP 404).',
-  CORRAL_ERR_SHEETS_BAD_RANGE: 'Google rejected the request, usually a bad A1 range (HTTP 400).',
+  CORRAL_ERR_SHEETS_BAD_RANGE: 'Google rejected the request, usually a bad A1 range (HTTP 400), or appended rows away from the range\'s first column (a range starting inside a wider table).',
   CORRAL_ERR_SHEETS_QUOTA: 'Google answered 429 RESOURCE_EXHAUSTED; the call is retried with backoff.',
   CORRAL_ERR_SHEETS_UNAVAILABLE: 'Google answered 5xx or did not answer in time.',
   CORRAL_ERR_SHEETS_TIMEOUT: 'A Sheets call did not answer within SHEETS_TIMEOUT.',
@@ -57,6 +57,10 @@ export const ERROR_CODES = {
   CORRAL_ERR_LOADTEST_OUTPUT: 'The loadtest result or report could not be written after the run (disk full, directory removed), or its directory could not be flushed to disk (after the run, or, for a directory the run created, before the load).',
   CORRAL_ERR_NOTIFY: 'A message to systemd (sd_notify) could not be sent.',
   CORRAL_ERR_COUNTER_INVALID: 'An app asked a host counter for a limit or window out of range (or the master got a count request it cannot read, or the keeper a failed-login count request); the count is refused at once.',
+  CORRAL_ERR_KEEPER_DIED: 'The keeper exited unexpectedly after it was ready (a crash, a signal, the OOM killer): the master restarts it with its backoff; writes wait for the new keeper, which replays the journal, so nothing acknowledged is lost.',
+  CORRAL_ERR_JOURNAL_BACKLOG: 'Journaled rows have not reached Google for minutes (journal.backlog_stalled): the append errors logged before say why; the rows stay in the journal and are sent once Google takes them.',
+  CORRAL_ERR_JOURNAL_OTHER_SHEET: 'The write journal holds acknowledged rows for another sheet than SHEET_ID and SHEETS_API_URL name now (they changed while rows waited): kept, not sent here; set them back and reload until the backlog is 0, then change them again.',
+  CORRAL_ERR_CAPACITY: 'Busy connections passed 95 % of the cap, or reached it (capacity.alert, error): at 100 % new connections are answered 503 server full until some close. Raise CORRAL_MAX_CONNECTIONS or the workers, or add hosts; corral recommend sizes them.',
   CORRAL_ERR_COUNTER_TABLE: 'The host counters\' shared-memory table could not be created or opened (its addon not built, or memfd_create or mmap refused); the counts go to the master over IPC instead.',
 } as const;
 
@@ -247,6 +251,16 @@ export function exitCodeFor(err: unknown): number {
 export const BOOT_FAILURE_EXITS: ReadonlySet<number> = new Set([EXIT.APP_LOAD_ERROR, EXIT.LISTEN_ERROR, EXIT.CONFIG, EXIT.KEEPER_BOOT_ERROR]);
 
 /** Extracts a printable message and code from anything thrown. */
+/**
+ * The stable code a log line about `err` carries: its own when it is one of ERROR_CODES, else
+ * `fallback`. A node or library code (ECONNRESET, ERR_STREAM_PREMATURE_CLOSE) stays in `err`: the
+ * top-level `code` of an error line is always one an operator can look up in the README.
+ */
+export function codeOf(err: unknown, fallback: ErrorCode): ErrorCode {
+  const code = err !== null && typeof err === 'object' ? (err as { code?: unknown }).code : undefined;
+  return typeof code === 'string' && Object.hasOwn(ERROR_CODES, code) ? (code as ErrorCode) : fallback;
+}
+
 export function describeError(err: unknown): { message: string; code?: string; stack?: string } {
   if (err instanceof Error) {
     const code = (err as { code?: unknown }).code;

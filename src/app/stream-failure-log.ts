@@ -9,6 +9,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from '../log/logger.js';
 import { pathOfTarget } from '../http/logged-target.js';
 import { RepeatedFailures } from '../log/repeated-failure.js';
+import { codeOf } from '../errors.js';
 
 function routeOf(req: IncomingMessage): string {
   return `${req.method ?? 'GET'} ${pathOfTarget(req.url)}`;
@@ -32,7 +33,7 @@ export class StreamFailureLog {
     const route = routeOf(req);
     this.failures.failed(route, (failed, total) =>
       this.logger.error(
-        { event: 'app.stream_failed', err, path: pathOfTarget(req.url), route, failed, failed_total: total },
+        { event: 'app.stream_failed', code: codeOf(err, 'CORRAL_ERR_REQUEST'), err, path: pathOfTarget(req.url), route, failed, failed_total: total },
         total === 1 ? 'response failed after headers were sent' : `response failed after headers were sent (${failed} answers on ${route} since the last such line)`,
       ),
     );

@@ -39,8 +39,8 @@ export function createAlerts(logger: Logger, options: AlertOptions): Alerts {
         fired.add(level);
         const fields = { event: 'capacity.alert', threshold: level, percent_used: p, current_connections: c.current_connections, idle_connections: c.idle_connections, max_connections: c.max_connections, status: c.status };
         const msg = `capacity at ${p}% (${busy}/${c.max_connections} busy, ${c.idle_connections} idle): passed ${level}%`;
-        if (level >= 100) logger.error(fields, `${msg}; new connections are refused`);
-        else if (level >= 95) logger.error(fields, msg);
+        if (level >= 100) logger.error({ ...fields, code: 'CORRAL_ERR_CAPACITY' }, `${msg}; new connections are refused`);
+        else if (level >= 95) logger.error({ ...fields, code: 'CORRAL_ERR_CAPACITY' }, msg);
         else logger.warn(fields, msg);
       } else if (fired.has(level) && exact < level - HYSTERESIS_POINTS) {
         fired.delete(level);

@@ -11,7 +11,7 @@ import { displayValue, type LoadedSettings } from '../config/load.js';
 import type { ChildIdentity } from '../config/identity.js';
 import type { Settings } from '../config/schema.js';
 import { monotonicNow } from '../clock.js';
-import { ConfigError, EXIT, describeError } from '../errors.js';
+import { ConfigError, EXIT, describeError, codeOf } from '../errors.js';
 import { heartbeatIntervalMs } from '../heartbeat-interval.js';
 import type { ChildMessage, MasterMessage } from '../ipc/messages.js';
 import type { Logger } from '../log/logger.js';
@@ -282,7 +282,7 @@ export class Arbiter {
       // The warnings first, as for an accepted reload: a did-you-mean may be what explains it.
       if (err instanceof ConfigError) for (const warning of err.warnings) this.log.warn({ event: 'config.warning' }, warning);
       this.gens.refused(why.code, why.message);
-      this.log.error({ event: 'reload.failed', err: why }, `reload refused, old workers keep serving: ${why.message}`);
+      this.log.error({ event: 'reload.failed', code: codeOf(why, 'CORRAL_ERR_CONFIG_INVALID'), err: why }, `reload refused, old workers keep serving: ${why.message}`);
       // systemctl reload announced RELOADING=1 (ExecReload, NotifyAccess=exec): only READY=1 ends it.
       // Still booting, READY=1 is the end of the boot's own and must wait for the workers.
       if (this.phase !== 'booting') this.o.notifier.ready(`reload refused (invalid settings); ${this.statusLine()}`);
@@ -484,7 +484,7 @@ export class Arbiter {
       // wait in "reloading", and every later SIGHUP, the fix included, would queue behind it).
       // The workers that run keep serving; the missing ones are retried with backoff.
       this.log.error(
-        { event: 'reload.failed', generation: this.gens.current, workers: ready, expected: this.expected, boot_error: err ?? null },
+        { event: 'reload.failed', code: codeOf(err, 'CORRAL_ERR_WORKER_DIED'), generation: this.gens.current, workers: ready, expected: this.expected, boot_error: err ?? null },
         `reload to generation ${this.gens.current} cannot complete: its workers fail to boot (${err?.message}) and no worker of generation ${this.gens.reload.previousGeneration} is left to go back to; ${ready} of ${this.expected} serve, the others are retried`,
       );
       this.gens.end();
@@ -503,7 +503,7 @@ export class Arbiter {
     const r = this.gens.reload;
     if (!r) return;
     const failed = this.loaded.settings;
-    this.log.error({ event: 'reload.failed', generation: this.gens.current, boot_error: bootError ?? null }, `reload failed: ${why}; generation ${r.previousGeneration} keeps serving`);
+    this.log.error({ event: 'reload.failed', code: codeOf(bootError, 'CORRAL_ERR_WORKER_DIED'), generation: this.gens.current, boot_error: bootError ?? null }, `reload failed: ${why}; generation ${r.previousGeneration} keeps serving`);
     // The new generation's workers are now outgoing: manage() stops those still booting and
     // drains the ready ones gracefully, each only once a worker of the old generation is ready to
     // take its place (cutting them at once dropped their requests and the capacity).

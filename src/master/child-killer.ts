@@ -129,7 +129,7 @@ export class ChildKiller {
     void captureStuckStack(c.handle.pid, relay, STACK_CAPTURE_MS).then(
       (frames) => {
         if (frames && frames.length > 0) {
-          this.o.log.error({ event: `${c.role}.stack`, worker_id: c.id, worker_pid: c.handle.pid, frames }, `stack of stuck ${c.role} ${c.id}:\n${formatStack(frames)}`);
+          this.o.log.error({ event: `${c.role}.stack`, code: 'CORRAL_ERR_WORKER_TIMEOUT', worker_id: c.id, worker_pid: c.handle.pid, frames }, `stack of stuck ${c.role} ${c.id}:\n${formatStack(frames)}`);
         } else {
           this.o.log.warn({ event: `${c.role}.stack`, worker_id: c.id, worker_pid: c.handle.pid, frames: null }, `could not capture the stack of ${c.role} ${c.id}`);
         }

@@ -4,7 +4,7 @@ import { existsSync, writeSync } from 'node:fs';
 import { loadSettings, type LoadedSettings } from '../config/load.js';
 import { withoutSystemdNotifyEnv } from '../config/systemd-env.js';
 import { createCounterTable, openCounterTable, type CounterTable } from '../counter-table.js';
-import { EXIT, describeError } from '../errors.js';
+import { EXIT, describeError, codeOf } from '../errors.js';
 import type { Logger } from '../log/logger.js';
 import { isJournalFd } from '../log/journal.js';
 import { createLogger } from '../log/logger.js';
@@ -69,7 +69,7 @@ export async function runMaster(loaded: LoadedSettings, entry: MasterEntryPoints
     monitoring?.close();
     void admin?.close();
     notifier.close();
-    logger.info({ event: 'master.exit', code }, `master exiting with code ${code}`);
+    logger.info({ event: 'master.exit', exit_code: code }, `master exiting with code ${code}`);
     log.flush();
     const why = fatal ?? crashed;
     const line = why && fatalStderrLine(why, log.file());
@@ -140,7 +140,7 @@ function createCounterTableOrWarn(logger: Logger): { fd: number; table: CounterT
     return { fd, table: openCounterTable(fd) };
   } catch (err) {
     const d = describeError(err);
-    logger.warn({ event: 'counters.table_unavailable', code: d.code ?? 'CORRAL_ERR_COUNTER_TABLE', err: d.message }, 'host counters: no shared table; workers count through the master');
+    logger.warn({ event: 'counters.table_unavailable', code: codeOf(d, 'CORRAL_ERR_COUNTER_TABLE'), err: d.message }, 'host counters: no shared table; workers count through the master');
     return undefined;
   }
 }

@@ -7,7 +7,7 @@
 import { readIdentity } from './../config/identity.js';
 import { loadSettings } from '../config/load.js';
 import type { Settings } from '../config/schema.js';
-import { DataDirWriteError, describeError, EXIT, exitCodeFor } from '../errors.js';
+import { DataDirWriteError, describeError, EXIT, exitCodeFor, codeOf } from '../errors.js';
 import { heartbeatIntervalMs } from '../heartbeat-interval.js';
 import { childChannel } from '../ipc/channel.js';
 import { startLoopLag } from '../loop-lag.js';
@@ -60,7 +60,7 @@ async function shutdown(reason: string, gracefulMs: number): Promise<void> {
   const started = Date.now();
   // The deadline on the keeper's own clock (keeper/clock.ts), which a system clock step does not move.
   const left = await keeper.drain(systemClock.now() + Math.max(0, gracefulMs - EXIT_MARGIN_MS)).catch((err) => {
-    log?.logger.error({ event: 'keeper.drain_failed', err: describeError(err) }, 'keeper: drain failed; journaled rows not sent stay in the journal for the next start');
+    log?.logger.error({ event: 'keeper.drain_failed', code: codeOf(err, 'CORRAL_ERR_JOURNAL'), err: describeError(err) }, 'keeper: drain failed; journaled rows not sent stay in the journal for the next start');
     return -1;
   });
   log?.logger.info(
@@ -116,7 +116,7 @@ async function main(): Promise<void> {
     log = createLogger(settings, { role: 'keeper', worker: 0, generation: identity?.generation ?? 0 });
   } catch (err) {
     const d = describeError(err);
-    bootFailed(d.code ?? 'CORRAL_ERR_CONFIG_INVALID', d.message, exitCodeFor(err));
+    bootFailed(codeOf(d, 'CORRAL_ERR_CONFIG_INVALID'), d.message, exitCodeFor(err));
   }
   // As soon as the settings say how often (reading them is synchronous and quick).
   startHeartbeat(heartbeatIntervalMs(settings.CORRAL_TIMEOUT));
@@ -154,10 +154,10 @@ async function main(): Promise<void> {
   } catch (err) {
     const d = describeError(err);
     const where = err instanceof DataDirWriteError ? { path: err.path, errno: err.errno ?? null } : undefined;
-    if (isPermanent(err)) bootFailed(d.code ?? 'CORRAL_ERR_JOURNAL', d.message, EXIT.KEEPER_BOOT_ERROR, d.stack, where);
+    if (isPermanent(err)) bootFailed(codeOf(d, 'CORRAL_ERR_JOURNAL'), d.message, EXIT.KEEPER_BOOT_ERROR, d.stack, where);
     // Transient (a previous keeper still holds the data dir, Google unreachable): exit and let the
     // master restart us with its backoff.
-    logger.error({ err: d, event: 'keeper.boot_error', code: d.code ?? 'CORRAL_ERR_KEEPER_BOOT' }, `keeper could not start: ${d.message}`);
+    logger.error({ err: d, event: 'keeper.boot_error', code: codeOf(d, 'CORRAL_ERR_KEEPER_BOOT') }, `keeper could not start: ${d.message}`);
     exit(EXIT.FAILURE);
   }
   logger.info(

@@ -5,7 +5,7 @@ import { loadSettings } from '../config/load.js';
 import { readConnectionGauge, readCounterTableFd, readIdentity } from '../config/identity.js';
 import type { AppContext } from '../contract.js';
 import { openCounterTable, type CounterTable } from '../counter-table.js';
-import { CorralError, EXIT, describeError, exitCodeFor } from '../errors.js';
+import { CorralError, EXIT, describeError, exitCodeFor, codeOf } from '../errors.js';
 import { heartbeatIntervalMs } from '../heartbeat-interval.js';
 import { childChannel } from '../ipc/channel.js';
 import { createLogger, type Logger } from '../log/logger.js';
@@ -60,7 +60,7 @@ export async function runWorker(): Promise<void> {
     log = createLogger(settings, { role: 'worker', worker: identity.workerId, generation: identity.generation });
   } catch (err) {
     const d = describeError(err);
-    channel.send({ type: 'boot-failed', code: d.code ?? 'CORRAL_ERR_CONFIG_INVALID', message: d.message });
+    channel.send({ type: 'boot-failed', code: codeOf(d, 'CORRAL_ERR_CONFIG_INVALID'), message: d.message });
     process.exit(exitCodeFor(err));
   }
   const logger = log.logger;
@@ -113,7 +113,7 @@ export async function runWorker(): Promise<void> {
     if (exiting) return;
     exiting = true;
     const d = describeError(err);
-    channel.send({ type: 'boot-failed', code: d.code ?? 'CORRAL_ERR_APP_LOAD', message: d.message, ...(d.stack ? { stack: d.stack } : {}) });
+    channel.send({ type: 'boot-failed', code: codeOf(d, 'CORRAL_ERR_APP_LOAD'), message: d.message, ...(d.stack ? { stack: d.stack } : {}) });
     logger.error({ event, code: d.code, err: d }, d.message);
     void flushAndExit(exitCode);
   };
@@ -304,7 +304,7 @@ function openSharedTable(logger: Logger): CounterTable | undefined {
     return openCounterTable(fd);
   } catch (err) {
     const d = describeError(err);
-    logger.warn({ event: 'counters.table_unavailable', code: d.code ?? 'CORRAL_ERR_COUNTER_TABLE', err: d.message }, 'host counters: cannot open the shared table; counting through the master');
+    logger.warn({ event: 'counters.table_unavailable', code: codeOf(d, 'CORRAL_ERR_COUNTER_TABLE'), err: d.message }, 'host counters: cannot open the shared table; counting through the master');
     return undefined;
   } finally {
     // The mapping outlives the fd. Left open, it would be inherited by every process the app

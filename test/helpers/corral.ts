@@ -2,10 +2,11 @@
 // and reads its JSON log file. Every test closes what it opens: call stop() in a finally/after.
 
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, existsSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, existsSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { noteLoggedErrors } from '../fixtures/error-codes-logged.js';
 
 export const REPO_ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 export const CORRAL_BIN = join(REPO_ROOT, 'bin', 'corral');
@@ -150,6 +151,12 @@ export async function startCorral(o: StartOptions = {}): Promise<CorralProcess> 
         const t = setTimeout(() => proc.kill('SIGKILL'), timeoutMs);
         await exited;
         clearTimeout(t);
+      }
+      try {
+        // A regular file only: a test may leave /dev/full (or a directory) at the path.
+        if (statSync(logFile).isFile()) noteLoggedErrors(readLogLines(logFile));
+      } catch {
+        // A log a test tore or moved on purpose: its own assertions read it.
       }
       if (!o.cwd) rmSync(dir, { recursive: true, force: true });
       return exited;

@@ -47,7 +47,7 @@ test('a worker over CORRAL_MAX_WORKER_MEMORY_MB is recycled gracefully, replacem
     assert.ok(Number(line.rss_mb) > 1);
     const exit = await c.waitForLog((l) => l.event === 'worker.exit' && l.worker_pid === line.worker_pid, 15000, 'the recycled worker exits');
     assert.equal(exit.reason, 'memory');
-    assert.equal(exit.code, 0);
+    assert.equal(exit.exit_code, 0);
     assert.equal((await http(c.url)).status, 200);
   } finally {
     await c.stop();

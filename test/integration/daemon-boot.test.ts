@@ -114,7 +114,7 @@ test('a worker that cannot open the log file the master opened reports why and c
     c.kill('SIGTTIN');
     const masterLog = join(`${logs}.old`, 'corral.log');
     const failed = await waitFor(() => readLogLines(masterLog).find((l) => l.event === 'worker.boot_failed'), 15000, 'worker.boot_failed');
-    assert.equal(failed.code, 78);
+    assert.deepEqual([failed.exit_code, failed.code], [78, 'CORRAL_ERR_LOG_FILE'], 'the exit code, and the error code on the line itself');
     assert.match(String(failed.msg), /cannot boot: cannot open CORRAL_LOG_FILE .*logs\/corral\.log/);
     assert.equal((failed.boot_error as { code?: string } | undefined)?.code, 'CORRAL_ERR_LOG_FILE');
   } finally {
@@ -231,7 +231,7 @@ test('CORRAL_BIND already in use: each worker exits 5 saying so, then the master
     assert.equal(code, 3, 'the master gives up after CORRAL_BOOT_ATTEMPTS boots');
     const failures = c.events('worker.boot_failed');
     assert.ok(failures.length >= 3, `at least 3 boot attempts, saw ${failures.length}`);
-    for (const f of failures) assert.equal(f.code, 5, 'each worker exited with the listen error code');
+    for (const f of failures) assert.deepEqual([f.exit_code, f.code], [5, 'CORRAL_ERR_LISTEN'], 'each worker exited with the listen error code');
     assert.match(JSON.stringify(failures[0]?.boot_error), /EADDRINUSE/);
     // The worker's own line says it is the listen that failed, naming the setting: not app.load_failed.
     assert.equal(c.events('app.load_failed').length, 0);
@@ -269,7 +269,7 @@ test('when the master is killed with SIGKILL, its workers exit (no orphans servi
     c.kill('SIGTTOU');
     const retired = await c.waitForLog((l) => l.event === 'worker.exit', 10000, 'one worker retired');
     assert.equal(retired.reason, 'scale-down');
-    assert.equal(retired.code, 0);
+    assert.equal(retired.exit_code, 0);
     assert.equal(codeOf(retired.worker_pid), '0');
     const pids = c.events('worker.ready').map((l) => Number(l.worker_pid)).filter((pid) => pid !== Number(retired.worker_pid));
     assert.equal(pids.length, 2);
@@ -326,7 +326,7 @@ test('workers that crash soon after boot back off, whether they exit or throw an
     }
     const uncaughtExits = thrown!.events('worker.exit');
     assert.ok(uncaughtExits.length > 0);
-    for (const l of uncaughtExits) assert.equal(l.code, 70, 'a worker that threw exits EXIT.UNCAUGHT, even when the master drained it');
+    for (const l of uncaughtExits) assert.equal(l.exit_code, 70, 'a worker that threw exits EXIT.UNCAUGHT, even when the master drained it');
   } finally {
     await Promise.all([thrown?.stop(), exited?.stop()]);
   }

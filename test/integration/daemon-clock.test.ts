@@ -67,7 +67,7 @@ test('SIGQUIT after SIGTERM still closes a draining worker at once after its sys
     assert.equal((await c.exited).code, 0);
     assert.ok((await slow) instanceof Error, 'the slow request was cut');
     assert.deepEqual(c.events('worker.kill'), [], 'no SIGKILL: the worker brought its forced close forward');
-    assert.deepEqual(c.events('worker.exit').map((l) => [l.code, l.signal]), [[0, null]]);
+    assert.deepEqual(c.events('worker.exit').map((l) => [l.exit_code, l.signal]), [[0, null]]);
   } finally {
     await c.stop();
   }

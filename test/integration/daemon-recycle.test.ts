@@ -11,7 +11,7 @@ test('max-requests recycling replaces workers one at a time with no failed reque
     const result = await loop.stop();
     assert.equal(result.failed, 0, result.failures.join('; '));
     const exits = c.events('worker.exit');
-    assert.ok(exits.every((l) => l.code === 0 && l.reason === 'max-requests'), JSON.stringify(exits.map((l) => [l.code, l.reason])));
+    assert.ok(exits.every((l) => l.exit_code === 0 && l.reason === 'max-requests'), JSON.stringify(exits.map((l) => [l.exit_code, l.reason])));
     // One at a time: at no point were two workers recycling (marked) together, and the number of
     // ready workers never fell below the configured count between marks and exits.
     const lines = c.logs().filter((l) => l.role === 'master' && ['worker.recycle', 'worker.exit', 'worker.ready'].includes(String(l.event)));
@@ -48,7 +48,7 @@ test('recycling under a stream of new connections: none is stranded between the 
     const result = await loop.stop();
     assert.equal(result.failed, 0, result.failures.join('; '));
     assert.ok(result.ok >= 30 * 40, `${result.ok} requests answered`);
-    assert.ok(c.events('worker.exit').every((l) => l.code === 0), 'every retiring worker exited cleanly');
+    assert.ok(c.events('worker.exit').every((l) => l.exit_code === 0), 'every retiring worker exited cleanly');
   } finally {
     await loop.stop();
     await c.stop();

@@ -24,7 +24,7 @@ for (const freshConnections of [false, true]) {
       const oldPids = new Set(c.events('worker.ready').filter((l) => l.generation === 1).map((l) => l.worker_pid));
       const exits = c.events('worker.exit').filter((l) => oldPids.has(l.worker_pid));
       assert.equal(exits.length, 3, 'the three old workers exited');
-      assert.ok(exits.every((l) => l.code === 0), 'old workers drained and exited cleanly');
+      assert.ok(exits.every((l) => l.exit_code === 0), 'old workers drained and exited cleanly');
       const seen = new Set<number>();
       for (let i = 0; i < 12; i++) seen.add((await http(c.url, { headers: { connection: 'close' } })).json<{ generation: number }>().generation);
       assert.deepEqual([...seen], [2]);
@@ -159,7 +159,7 @@ test('TTIN and TTOU add and remove one worker', async () => {
     c.kill('SIGTTOU');
     const exit = await c.waitForLog((l) => l.event === 'worker.exit', 10000, 'one worker retired');
     assert.equal(exit.reason, 'scale-down');
-    assert.equal(exit.code, 0);
+    assert.equal(exit.exit_code, 0);
     assert.deepEqual(c.events('workers.scale').map((l) => l.expected), [3, 2]);
   } finally {
     await c.stop();
@@ -257,7 +257,7 @@ test('a request cut at the graceful timeout of a reload still counts in the mast
     await c.waitForLog((l) => l.event === 'fixture.sleeping', 10000, 'the slow request in the worker');
     c.kill('SIGHUP');
     const exit = await c.waitForLog((l) => l.event === 'worker.exit' && l.generation === 1, 15_000, 'the old worker exits');
-    assert.equal(exit.code, 0);
+    assert.equal(exit.exit_code, 0);
     assert.equal(await cut, 'cut');
     // Its response closes a turn of the event loop after the drain's forced close: the worker's
     // last figures were sent before it, and the master never counted it.

@@ -49,7 +49,7 @@ test('SIGTERM during a reload whose new generation is still loading: the new wor
     assert.deepEqual(c.events('worker.listening').map((l) => l.gen), [1, 1], 'generation 2 never listened');
     const exits = c.events('worker.exit');
     assert.equal(exits.length, 4);
-    assert.ok(exits.every((l) => l.code === 0 && l.reason === 'shutdown'), JSON.stringify(exits.map((l) => [l.generation, l.code, l.signal, l.reason])));
+    assert.ok(exits.every((l) => l.exit_code === 0 && l.reason === 'shutdown'), JSON.stringify(exits.map((l) => [l.generation, l.exit_code, l.signal, l.reason])));
   } finally {
     await c.stop();
     rmSync(dir, { recursive: true, force: true });
@@ -110,7 +110,7 @@ test('SIGQUIT after SIGTERM: a worker draining a slow request closes it at once 
     assert.equal(c.events('shutdown.hastened').length, 1, 'the master says the QUIT cut the stop short');
     assert.equal(c.events('worker.drain_forced')[0]?.graceful_ms, 0);
     assert.match(String(c.events('worker.drain_forced')[0]?.msg), /^fast stop/);
-    assert.deepEqual(c.events('worker.exit').map((l) => [l.code, l.signal]), [[0, null]]);
+    assert.deepEqual(c.events('worker.exit').map((l) => [l.exit_code, l.signal]), [[0, null]]);
   } finally {
     await c.stop();
   }
@@ -131,7 +131,7 @@ test('SIGTERM while the workers are still loading the app: they never start list
     assert.equal(c.events('worker.listening').length, 0, 'no worker listened after it was told to stop');
     const workerExits = c.events('worker.exit');
     assert.equal(workerExits.length, 2);
-    assert.ok(workerExits.every((l) => l.code === 0), JSON.stringify(workerExits.map((l) => [l.code, l.signal])));
+    assert.ok(workerExits.every((l) => l.exit_code === 0), JSON.stringify(workerExits.map((l) => [l.exit_code, l.signal])));
   } finally {
     await c.stop();
     rmSync(dir, { recursive: true, force: true });
@@ -172,7 +172,7 @@ test('an uncaught exception in the master stops the workers cleanly, then exits 
     const events = c.logs().map((l) => l.event);
     assert.ok(events.includes('master.uncaught'), 'master.uncaught logged');
     assert.ok(events.includes('shutdown.done'), 'the workers were stopped first');
-    assert.equal(c.logs().find((l) => l.event === 'master.exit')?.code, 70);
+    assert.equal(c.logs().find((l) => l.event === 'master.exit')?.exit_code, 70);
     // The log goes to a file: the reason is said on the terminal too, once.
     const said = c.stderr().split('\n').filter((l) => l.includes('CORRAL_ERR_UNCAUGHT'));
     assert.equal(said.length, 1, c.stderr());

@@ -380,7 +380,7 @@ describe('corral under a real systemd (debootstrap + systemd-nspawn)', { skip: s
       const { lines } = parseJsonLines(c.readFile(LOG_FILE));
       const events = lines.map((l) => l.event);
       assert.ok(events.includes('shutdown.start'));
-      assert.equal(lines.find((l) => l.event === 'master.exit')?.code, 0);
+      assert.equal(lines.find((l) => l.event === 'master.exit')?.exit_code, 0);
     } finally {
       await agent.close();
     }

@@ -22,6 +22,7 @@ describe('alerts', () => {
     );
     assert.equal(lines[2]?.level, 50, '100 % is logged as an error');
     assert.equal(lines[0]?.level, 40, '80 % is logged as a warning');
+    assert.deepEqual(lines.slice(0, 3).map((l) => l.code), [undefined, 'CORRAL_ERR_CAPACITY', 'CORRAL_ERR_CAPACITY'], 'the error lines (95 and 100 %) carry their code');
     assert.equal(alerts.active().capacity.join(','), '80');
   });
 

@@ -1099,7 +1099,7 @@ test('an uncaught exception soon after ready backs off like a crash: each replac
     }
     const exits = t.log.lines().filter((l) => l.event === 'worker.exit');
     assert.equal(exits.length, 5);
-    assert.ok(exits.every((l) => l.reason === 'uncaught' && l.code === 70));
+    assert.ok(exits.every((l) => l.reason === 'uncaught' && l.exit_code === 70));
   } finally {
     t.log.close();
   }

@@ -31,6 +31,7 @@ test('an exit the master asked for is said and counts nothing', async () => {
     const line = log.lines().find((l) => l.event === 'worker.exit');
     assert.equal(line?.msg, 'worker 4 exited (shutdown)');
     assert.equal(line?.level, 'info');
+    assert.deepEqual([line?.exit_code, line?.code], [0, undefined], 'the exit code as exit_code; no error code on an expected exit');
     assert.equal(crashes.quickCrashes, 0);
     assert.equal(crashes.nextSpawnAt, 0);
   } finally {
@@ -45,10 +46,10 @@ test('a worker exiting before ready is a failed boot; an app that cannot load sa
     accountExit({ record: record({ readyAt: undefined, forkBatch: 2, bootError: { code: 'CORRAL_ERR_APP_LOAD', message: 'no createApp' } }), code: EXIT.APP_LOAD_ERROR, signal: null }, NOW, accounts);
     const lines = log.lines().filter((l) => l.event === 'worker.boot_failed');
     assert.deepEqual(
-      lines.map((l) => [l.msg, l.failures]),
+      lines.map((l) => [l.msg, l.failures, l.code, l.exit_code]),
       [
-        ['worker 4 failed to boot: worker exited with code 1 before it was ready, not with a boot-failure code (the app or a library called process.exit?)', 1],
-        ['worker 4 cannot boot: no createApp', 2],
+        ['worker 4 failed to boot: worker exited with code 1 before it was ready, not with a boot-failure code (the app or a library called process.exit?)', 1, 'CORRAL_ERR_WORKER_DIED', 1],
+        ['worker 4 cannot boot: no createApp', 2, 'CORRAL_ERR_APP_LOAD', EXIT.APP_LOAD_ERROR],
       ],
     );
     assert.equal(crashes.bootFailures, 2);
@@ -98,6 +99,7 @@ test('a worker crash after ready is counted once, even when its uncaught excepti
     assert.equal(lines[1]?.msg, 'worker 4 (pid 900) died unexpectedly (code null, signal SIGKILL); replacing');
     assert.equal(lines[1]?.respawn_in_ms, 100);
     assert.equal(lines[1]?.crash_counted, true);
+    assert.deepEqual(lines.map((l) => [l.level, l.code, l.exit_code, l.signal]), [['error', 'CORRAL_ERR_UNCAUGHT', 1, null], ['error', 'CORRAL_ERR_WORKER_DIED', null, 'SIGKILL']]);
   } finally {
     log.close();
   }
@@ -110,7 +112,9 @@ test("the keeper's crash goes to its own ledger", async () => {
     assert.equal(keeperCrashes.failures, 1);
     assert.equal(keeperCrashes.lastKeeperError?.code, 'CORRAL_ERR_KEEPER_UNAVAILABLE');
     assert.equal(crashes.quickCrashes, 0);
-    assert.equal(log.lines().find((l) => l.event === 'keeper.exit')?.msg, 'keeper exited unexpectedly (code 1, signal null); restarting');
+    const line = log.lines().find((l) => l.event === 'keeper.exit');
+    assert.equal(line?.msg, 'keeper exited unexpectedly (code 1, signal null); restarting');
+    assert.deepEqual([line?.level, line?.code, line?.exit_code], ['error', 'CORRAL_ERR_KEEPER_DIED', 1]);
   } finally {
     log.close();
   }

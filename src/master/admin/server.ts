@@ -5,7 +5,7 @@
 
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { CorralError, describeError, statusOf, type HttpErrorCode } from '../../errors.js';
+import { CorralError, describeError, statusOf, type HttpErrorCode, codeOf } from '../../errors.js';
 import { sendJson } from '../../http/json.js';
 import { dropBodyAndClose } from '../../http/lingering-close.js';
 import { pathOfTarget } from '../../http/logged-target.js';
@@ -239,7 +239,7 @@ export async function startAdminServer(view: AdminView, logger: Logger, options:
       // The path alone: a query may hold a secret sent there by mistake (logged-target.ts).
       const path = pathOfTarget(req.url);
       handlerErrors.failed(`${req.method} ${path} ${d.code ?? ''} ${d.message}`, (requests) =>
-        logger.error({ event: 'admin.error', err, method: req.method, path, requests }, 'admin request failed'),
+        logger.error({ event: 'admin.error', code: codeOf(d, 'CORRAL_ERR_REQUEST'), err, method: req.method, path, requests }, 'admin request failed'),
       );
       if (!res.headersSent) fail(res, 'internal_error', 'admin request failed; see the master log');
       else res.destroy();

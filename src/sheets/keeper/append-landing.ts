@@ -27,7 +27,7 @@ export class LandingCheck {
     if (landed === expected || this.said.has(range)) return;
     this.said.add(range);
     this.logger.error(
-      { event: 'sheets.append_misplaced', range, updatedRange },
+      { event: 'sheets.append_misplaced', code: 'CORRAL_ERR_SHEETS_BAD_RANGE', range, updatedRange },
       `sheets: Google appended the rows for ${range} at ${updatedRange}, not from the range's first column: the range starts inside a wider table. Set the range to start at the table's first column (its ids' column)`,
     );
   }

@@ -30,7 +30,7 @@ export class BacklogAlert {
     this.firedAt = now;
     const minutes = Math.floor(ageMs / 60_000);
     this.logger.error(
-      { event: 'journal.backlog_stalled', rows, oldestSeconds: Math.floor(ageMs / 1000) },
+      { event: 'journal.backlog_stalled', code: 'CORRAL_ERR_JOURNAL_BACKLOG', rows, oldestSeconds: Math.floor(ageMs / 1000) },
       `keeper: ${rows} journaled rows have not reached Google, the oldest for ${minutes} minutes; the append errors logged before this say why. They are kept in the journal and sent once Google takes them`,
     );
   }

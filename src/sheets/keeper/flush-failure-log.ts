@@ -3,7 +3,7 @@
 // is said at the first, then at most once a minute with how many since; `sheets.flush_recovered`
 // once a timed flush completes again.
 
-import { describeError } from '../../errors.js';
+import { describeError, codeOf } from '../../errors.js';
 import type { Logger } from '../../log/logger.js';
 import { RepeatedFailure } from '../../log/repeated-failure.js';
 
@@ -20,7 +20,7 @@ export class FlushFailureLog {
   failed(err: unknown): void {
     this.failure.failed((failed, total) =>
       this.logger.error(
-        { event: 'sheets.flush_failed', err: describeError(err), failed, failed_total: total },
+        { event: 'sheets.flush_failed', code: codeOf(err, 'CORRAL_ERR_JOURNAL'), err: describeError(err), failed, failed_total: total },
         total === 1 ? 'sheets: journal flush failed' : `sheets: journal flush failed (${failed} flushes since the last such line)`,
       ),
     );

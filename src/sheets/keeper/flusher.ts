@@ -9,7 +9,7 @@
 //             shows their row ids are absent. Errors without that field count as 'maybe'.
 // A process that dies between `send` and `done` leaves the same UNSURE state in the file.
 
-import { describeError } from '../../errors.js';
+import { codeOf, describeError } from '../../errors.js';
 import { appendAnchorOf, idColumnOf } from '../a1.js';
 import type { Logger } from '../../log/logger.js';
 import { RepeatedFailures } from '../../log/repeated-failure.js';
@@ -248,7 +248,7 @@ export class Flusher {
       }
       if ((err as { retryable?: unknown }).retryable === false) {
         // 403/404/400: waiting will not help until the operator fixes sharing, SHEET_ID or the tab.
-        this.appendFailures.failed(range, 'error', fields, 'sheets: append refused and retrying will not help until the sheet is fixed; rows stay in the journal');
+        this.appendFailures.failed(range, 'error', { ...fields, code: codeOf(err, 'CORRAL_ERR_SHEETS_UPSTREAM') }, 'sheets: append refused and retrying will not help until the sheet is fixed; rows stay in the journal');
         // 400: the request is invalid, which may be one row of it (see sendIsolating).
         if ((err as { status?: unknown }).status === 400 && applied === 'no') return 'invalid';
       } else {

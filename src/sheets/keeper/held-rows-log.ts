@@ -11,6 +11,7 @@ export function logHeldForOtherSheet(logger: Logger, journalPath: string, held: 
   logger.error(
     {
       event: 'journal.held_for_other_sheet',
+      code: 'CORRAL_ERR_JOURNAL_OTHER_SHEET',
       journal: journalPath,
       held_for: held.destination,
       destination,

@@ -3,7 +3,7 @@
 
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { chmod, unlink } from 'node:fs/promises';
-import { CorralError, describeError, RetryLaterError } from '../../errors.js';
+import { CorralError, describeError, RetryLaterError, codeOf } from '../../errors.js';
 import type { Logger } from '../../log/logger.js';
 import type { WatchAnswer } from './change-feed.js';
 import { LOGIN_WINDOW_MS_MAX, MAX_APPEND_BYTES, WATCH_TIMEOUT_MS, type WireError, type WireLoginCount } from './protocol.js';
@@ -105,7 +105,7 @@ export class KeeperServer {
   ) {
     this.server = createServer((req, res) => {
       this.handle(req, res).catch((err) => {
-        this.logger.error({ event: 'keeper.request_error', code: describeError(err).code ?? 'CORRAL_ERR_REQUEST', err: describeError(err) }, 'keeper: request handler failed');
+        this.logger.error({ event: 'keeper.request_error', code: codeOf(err, 'CORRAL_ERR_REQUEST'), err: describeError(err) }, 'keeper: request handler failed');
         if (!res.headersSent) sendError(res, err);
       });
     });

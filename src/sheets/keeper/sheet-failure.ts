@@ -13,7 +13,7 @@
 // exist: 400) stay with the range. Said at the first, then at most once a minute with the count of
 // reads answered without a call, and once when it ends.
 
-import { describeError } from '../../errors.js';
+import { describeError, codeOf } from '../../errors.js';
 import type { Logger } from '../../log/logger.js';
 import { RepeatedFailure } from '../../log/repeated-failure.js';
 import type { Clock } from './clock.js';
@@ -106,7 +106,7 @@ export class SheetFailure {
   private say(refused: number): void {
     const inS = Math.ceil(Math.max(0, this.nextTryAt - this.clock.now()) / 1000);
     this.logger.error(
-      { event: 'sheets.sheet_unavailable', err: describeError(this.error), failures: this.failures, refused, retryInS: inS },
+      { event: 'sheets.sheet_unavailable', code: codeOf(this.error, 'CORRAL_ERR_SHEETS_UPSTREAM'), err: describeError(this.error), failures: this.failures, refused, retryInS: inS },
       `sheets: Google refuses the whole sheet (${(this.error as Error).message}); until it is fixed, reads of ranges with no cached copy fail at once without calling Google, cached ranges are served up to SHEET_CACHE_MAX_STALE, and the sheet is tried again in ${inS} s (then every ${SHEET_RETRY_MAX_MS / 1000} s at most)`,
     );
   }
