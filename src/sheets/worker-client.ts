@@ -10,11 +10,11 @@ import { RepeatedFailures } from '../log/repeated-failure.js';
 import { parseA1 } from './a1.js';
 import { KeeperLink } from './keeper-link.js';
 import type { KeeperRestartWindow } from './keeper-restart-window.js';
-import type { WatchAnswer } from './keeper/change-feed.js';
 import type { WireLoginCount, WireRead, WireReceipt } from './keeper/protocol.js';
 import { dataDirOf, keeperSocketPath, socketOutsideDataDir } from './keeper/socket-path.js';
 import { L1Cache, type L1Entry } from './l1-cache.js';
 import { toRecords } from './records.js';
+import { WATCH_IDLE_PAUSE_MS, watchKeeper } from './keeper-watch.js';
 import type { AppendOptions, AppendReceipt, SharedLoginCount, SheetRead, SheetRecords, SheetsClient } from './types.js';
 
 export type WorkerSheetsSettings = Pick<Settings, 'SHEET_ID' | 'CORRAL_DATA_DIR' | 'CORRAL_L1_CACHE_MB' | 'SHEET_CACHE_MAX_STALE'>;
@@ -30,33 +30,6 @@ export interface WorkerClientOptions {
   readonly now?: () => number;
   /** The master's word on a planned keeper restart (worker/sheets-access.ts keeps it for the worker). */
   readonly restartWindow?: KeeperRestartWindow;
-}
-
-/**
- * A keeper that is closing answers every /watch at once with nothing: without a pause the watch
- * loop would spin on the local socket until the keeper is gone.
- */
-const WATCH_IDLE_PAUSE_MS = 250;
-/**
- * Pause before a long poll after one that failed (no keeper listening): a refused connect to the
- * local socket costs microseconds, and the copies keep their hold until a keeper answers.
- */
-const WATCH_RETRY_MS = 200;
-/** An empty answer faster than this did not wait for changes (a normal one waits WATCH_TIMEOUT_MS). */
-const WATCH_QUICK_MS = 100;
-
-/** Resolves after `ms`, or at once when `signal` aborts (close() must not wait for it). */
-function pause(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    const done = () => {
-      clearTimeout(timer);
-      signal.removeEventListener('abort', done);
-      resolve();
-    };
-    const timer = setTimeout(done, ms);
-    timer.unref();
-    signal.addEventListener('abort', done, { once: true });
-  });
 }
 
 /**
@@ -128,7 +101,7 @@ class WorkerSheetsClient implements SheetsClient {
       ...(o.retryDelayMs !== undefined ? { retryDelayMs: o.retryDelayMs } : {}),
       ...(o.restartWindow ? { restartWindow: o.restartWindow } : {}),
     });
-    if (o.watch !== false) void this.watchLoop();
+    if (o.watch !== false) void watchKeeper(this.link, this.l1, this.watchAbort.signal, { idlePauseMs: this.watchPauseMs, invalidated: (n) => (this.counts.invalidations += n) });
   }
 
   private toRead(e: L1Entry, now: number): SheetRead {
@@ -306,46 +279,6 @@ class WorkerSheetsClient implements SheetsClient {
     if (!answer.shared) throw new CorralError('CORRAL_ERR_REDIS', answer.reason);
     if (typeof answer.failures !== 'number' || typeof answer.msLeft !== 'number') throw new CorralError('CORRAL_ERR_KEEPER_UNAVAILABLE', 'keeper sent a malformed login count');
     return { failures: answer.failures, msLeft: answer.msLeft };
-  }
-
-  /** Keeps one long poll open; the keeper answers it when a tab changed. */
-  private async watchLoop(): Promise<void> {
-    let epoch = '';
-    let version = 0;
-    const signal = this.watchAbort.signal;
-    while (!signal.aborted) {
-      try {
-        const asked = Date.now();
-        const a = await this.link.watch<WatchAnswer>(`/watch?since=${version}&epoch=${encodeURIComponent(epoch)}`, signal);
-        // A new epoch is a new keeper: what changed meanwhile is unknown (an append acknowledged
-        // by the old one while this worker's long poll was between two polls), but nothing says
-        // rows did. The holds end; copies are still served if the new keeper is slow to answer.
-        if (a.all && epoch !== '' && a.epoch !== epoch) this.l1.releaseAll();
-        else if (a.all) this.l1.expireAll();
-        for (const sheet of a.sheets) this.l1.expireSheet(sheet);
-        this.counts.invalidations += a.sheets.length + (a.all ? 1 : 0);
-        const idle = a.sheets.length === 0 && !a.all && a.epoch === epoch;
-        epoch = a.epoch;
-        version = a.version;
-        if (idle && Date.now() - asked < WATCH_QUICK_MS) await pause(this.watchPauseMs, signal);
-      } catch {
-        if (signal.aborted) return;
-        // The keeper is gone (a crash, a restart) or the connection was cut. Copies keep their hold
-        // until the keeper answers the next long poll: a restart alone does not change rows. Rows
-        // come only through a keeper's journal, so none are acknowledged while no keeper listens,
-        // and the notice of one acknowledged before is written to this long poll in the same turn
-        // of the keeper's event loop as the writer's answer (the journal publishes as it
-        // acknowledges). What this worker cannot be sure of is an append acknowledged while its
-        // long poll was between two polls, or as the keeper died: the same keeper answers the next
-        // poll from its history, and a new one with a new epoch ('all' above), which ends every
-        // hold; each range's next read then asks the new keeper, whose answer merges the journal
-        // it replayed. Until then such a copy is what a read got before too (the fallback while no
-        // keeper answers); the poll is retried every WATCH_RETRY_MS, so the new keeper's answer
-        // comes soon after it listens. Ending the holds here, as before, sent every read meanwhile
-        // to a keeper that was not there, or was refilling from Google behind the read quota.
-        await pause(WATCH_RETRY_MS, signal);
-      }
-    }
   }
 
   figures(): Readonly<Record<string, number | string | boolean | null>> {
