@@ -211,16 +211,27 @@ describe('corral under a real systemd (debootstrap + systemd-nspawn)', { skip: s
     }
   });
 
-  test('systemctl reload with a broken settings file returns, and the old generation keeps serving', async () => {
+  test('systemctl reload with a broken settings file fails at the unit\'s check, signals nothing, and the old generation keeps serving; a HUP sent anyway is refused by the master', async () => {
     const good = { ...settings };
     await writeSettings({ CORRAL_WORKERS: 'zero' });
     try {
       const since = (await c.sh('date +%s')).trim();
+      const mainPid = await show('MainPID');
+      // The unit's first ExecReload= (corral config --check) refuses the edit: the reload job fails.
       const reload = await c.exec(['systemctl', 'reload', 'corral'], { timeoutMs: 30_000 });
-      assert.equal(reload.code, 0, `systemctl reload must not hang in "reloading": ${reload.stderr}`);
+      assert.notEqual(reload.code, 0, `systemctl reload fails: ${reload.stdout}${reload.stderr}`);
       assert.equal(await show('ActiveState'), 'active');
+      assert.equal(await show('MainPID'), mainPid, 'the same master');
       assert.equal((await http(`${base}/`)).json().generation, 2);
-      // The STATUS line says so until the next periodic one; the journal keeps it.
+      const said = await until('the check\'s refusal in the journal', 10_000, async () => {
+        const text = await c.sh(`journalctl -u corral --since @${since} --no-pager -o cat || true`);
+        return /CORRAL_ERR_CONFIG_INVALID[\s\S]*CORRAL_WORKERS="zero"/.test(text) ? text : undefined;
+      });
+      assert.match(said, /CORRAL_WORKERS/);
+      assert.deepEqual((await journalLines(c, since)).filter((l) => l.event === 'reload.start' || l.event === 'reload.failed'), [], 'the master was not signalled');
+
+      // Sent HUP another way (kill), the master makes the same check: it refuses, and says why.
+      await c.sh(`kill -HUP ${mainPid}`);
       const failed = await until('reload.failed in the journal', 10_000, async () => (await journalLines(c, since)).find((l) => l.event === 'reload.failed')).catch(
         async (err: unknown) =>
           assert.fail(
@@ -228,6 +239,7 @@ describe('corral under a real systemd (debootstrap + systemd-nspawn)', { skip: s
           ),
       );
       assert.match(JSON.stringify(failed), /CORRAL_WORKERS/);
+      assert.equal((await http(`${base}/`)).json().generation, 2);
     } finally {
       await writeSettings(good);
     }

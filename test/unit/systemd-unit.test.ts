@@ -56,7 +56,7 @@ test('the unit has the service contract operators rely on', () => {
   assert.equal(value(u, 'ExecStart'), '/usr/bin/node /opt/corral/bin/corral start');
   assert.deepEqual(
     directives(u).filter(([k]) => k === 'ExecReload').map(([, v]) => v),
-    ['/bin/systemd-notify RELOADING=1', '/bin/kill -HUP $MAINPID'],
+    ['/usr/bin/node /opt/corral/bin/corral config --check', '/bin/systemd-notify RELOADING=1', '/bin/kill -HUP $MAINPID'],
   );
   assert.equal(value(u, 'KillMode'), 'mixed');
   assert.equal(value(u, 'Restart'), 'on-failure');
