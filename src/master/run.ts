@@ -7,7 +7,7 @@ import { createCounterTable, openCounterTable, type CounterTable } from '../coun
 import { EXIT, describeError, codeOf } from '../errors.js';
 import type { Logger } from '../log/logger.js';
 import { isJournalFd } from '../log/journal.js';
-import { createLogger } from '../log/logger.js';
+import { createLogger, EXIT_DRAIN_WAIT_MS } from '../log/logger.js';
 import { startMonitoring, type Monitoring } from './admin/monitoring.js';
 import { startAdminServer, type AdminServer } from './admin/server.js';
 import { Arbiter, type Intent } from './arbiter.js';
@@ -63,24 +63,30 @@ export async function runMaster(loaded: LoadedSettings, entry: MasterEntryPoints
   // systemd (Restart=on-failure) brings corral back.
   // Its reason, said on stderr at the exit as a start that gave up is (fatal-stderr.ts).
   let crashed: FatalReason | undefined;
+  let exiting = false;
   const exit = (stopCode: number, fatal?: FatalReason) => {
+    // Once: the exit below waits for the log's write in flight, and nothing said meanwhile changes it.
+    if (exiting) return;
+    exiting = true;
     const code = crashed && stopCode === EXIT.OK ? EXIT.UNCAUGHT : stopCode;
     if (pidfile) removePidfile(pidfile);
     monitoring?.close();
     void admin?.close();
     notifier.close();
     logger.info({ event: 'master.exit', exit_code: code }, `master exiting with code ${code}`);
-    log.flush();
-    const why = fatal ?? crashed;
-    const line = why && fatalStderrLine(why, log.file());
-    if (line) {
-      try {
-        writeSync(2, line);
-      } catch {
-        // stderr closed or full: the log file still says it.
+    void log.drained(EXIT_DRAIN_WAIT_MS).then(() => {
+      log.flush();
+      const why = fatal ?? crashed;
+      const line = why && fatalStderrLine(why, log.file());
+      if (line) {
+        try {
+          writeSync(2, line);
+        } catch {
+          // stderr closed or full: the log file still says it.
+        }
       }
-    }
-    process.exit(code);
+      process.exit(code);
+    });
   };
 
   const counterTable = createCounterTableOrWarn(logger);

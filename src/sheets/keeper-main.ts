@@ -11,7 +11,7 @@ import { DataDirWriteError, describeError, EXIT, exitCodeFor, codeOf } from '../
 import { heartbeatIntervalMs } from '../heartbeat-interval.js';
 import { childChannel } from '../ipc/channel.js';
 import { startLoopLag } from '../loop-lag.js';
-import { createLogger, type CorralLogger } from '../log/logger.js';
+import { createLogger, EXIT_DRAIN_WAIT_MS, type CorralLogger } from '../log/logger.js';
 import { openBackend } from './create-backend.js';
 import { systemClock } from './keeper/clock.js';
 import { Keeper } from './keeper/keeper.js';
@@ -68,6 +68,7 @@ async function shutdown(reason: string, gracefulMs: number): Promise<void> {
     left > 0 ? `keeper drained; ${left} journaled rows are kept for the next start` : 'keeper drained; journal flushed',
   );
   channel.send({ type: 'drained' });
+  await log?.drained(EXIT_DRAIN_WAIT_MS);
   exit(EXIT.OK);
 }
 

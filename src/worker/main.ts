@@ -8,7 +8,7 @@ import { openCounterTable, type CounterTable } from '../counter-table.js';
 import { CorralError, EXIT, describeError, exitCodeFor, codeOf } from '../errors.js';
 import { heartbeatIntervalMs } from '../heartbeat-interval.js';
 import { childChannel } from '../ipc/channel.js';
-import { createLogger, type Logger } from '../log/logger.js';
+import { createLogger, EXIT_DRAIN_WAIT_MS, type Logger } from '../log/logger.js';
 import { RepeatedFailure } from '../log/repeated-failure.js';
 import { maxConnectionsOf, perWorkerCap } from '../master/capacity.js';
 import type { SheetsClient } from '../sheets/types.js';
@@ -103,6 +103,7 @@ export async function runWorker(): Promise<void> {
   /** Flushes the log, then exits; the file may still be opening when a boot fails fast. */
   const flushAndExit = async (code: number): Promise<void> => {
     await log.opened(LOG_OPEN_WAIT_MS);
+    await log.drained(EXIT_DRAIN_WAIT_MS);
     log.flush();
     process.exit(code);
   };

@@ -8,7 +8,7 @@ import { CORRAL_BIN, FIXTURE_APPS, waitFor } from '../helpers/corral.js';
 import { startClientLoop } from '../helpers/http.js';
 import { freePort } from '../helpers/ports.js';
 
-test('without CORRAL_LOG_FILE, several workers under load through a slow stdout reader: every line is whole JSON', async () => {
+test('without CORRAL_LOG_FILE, several workers under load through a slow stdout reader: every line is whole JSON', async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'corral-stdout-'));
   const port = await freePort();
   const env: Record<string, string> = {
@@ -77,16 +77,16 @@ test('without CORRAL_LOG_FILE, several workers under load through a slow stdout 
         if (parsed.event === 'access') workers.add(parsed.worker);
       } catch {
         bad++;
-        if (samples.length < 3) samples.push(line.slice(0, 200));
+        if (samples.length < 3) samples.push(`${line.slice(0, 200)} [... ${line.length} characters ...] ${line.slice(-200)}`);
       }
     }
     // Before the master relayed its children's stdout, about one line in ten was torn here
-    // (1532 of ~13000). What remains under a reader this slow is rarer than one in 10000 lines
-    // (one line cut short, its rest missing): the relay's input was checked whole, so it is lost
-    // downstream in the master's own writes, not yet explained. Bounded here, not hidden: a
-    // reader at ordinary speed shows none (the fast-reader runs of the change).
+    // (1532 of ~13000); with the relay, one line per run still was: the master's exit flushed
+    // synchronously around a write still in flight, cut short by this reader, whose rest was then
+    // lost (logger.ts drained()). None since.
     const lines = text.split('\n').length - 1;
-    assert.ok(bad <= lines / 5000, `${bad} of ${lines} lines are not JSON (torn or merged):\n${samples.join('\n')}`);
+    t.diagnostic(`${bad} of ${lines} lines are not JSON`);
+    assert.equal(bad, 0, `${bad} of ${lines} lines are not JSON (torn or merged):\n${samples.join('\n')}`);
     assert.ok(workers.size >= 2, 'access lines from several workers');
     assert.match(text, /"event":"master.exit"/);
   } finally {
