@@ -89,6 +89,22 @@ describe('read tier: a failure of the whole sheet', () => {
     assert.equal(log.lines().filter((l) => l.event === 'sheets.sheet_available').length, 1);
   });
 
+  it('calls already on their way when the sheet fails are one failure: the sheet is tried again 5 s later, as logged, not 10', async () => {
+    backend.readError = notFound();
+    // Asked in one turn: each call goes out before the first failure comes back.
+    const cold = [tier.get('T1!A:B'), tier.get('T2!A:B'), tier.get('T3!A:B')].map(code);
+    assert.deepEqual(await Promise.all(cold), ['CORRAL_ERR_SHEETS_NOT_FOUND', 'CORRAL_ERR_SHEETS_NOT_FOUND', 'CORRAL_ERR_SHEETS_NOT_FOUND']);
+    assert.equal(backend.count('get'), 3, 'three cold ranges, three calls on their way together');
+    const said = log.lines().filter((l) => l.event === 'sheets.sheet_unavailable');
+    assert.deepEqual(said.map((l) => [l.failures, l.retryInS]), [[1, 5]]);
+    await clock.advance(4900);
+    assert.equal(await code(tier.get('T4!A:B')), 'CORRAL_ERR_SHEETS_NOT_FOUND');
+    assert.equal(backend.count('get'), 3, 'held before 5 s');
+    await clock.advance(100);
+    assert.equal(await code(tier.get('T4!A:B')), 'CORRAL_ERR_SHEETS_NOT_FOUND');
+    assert.equal(backend.count('get'), 4, 'tried again at 5 s');
+  });
+
   it('the key refused (invalid_grant) and a sheet not shared (403) are held the same way', async () => {
     for (const err of [
       new SheetsError('CORRAL_ERR_SHEETS_AUTH', 'Google refused the service-account key (invalid_grant)', { status: 400, reason: 'invalid_grant', applied: 'no', retryable: false }),

@@ -90,12 +90,16 @@ export class SheetFailure {
 
   failed(err: unknown): void {
     const now = this.clock.now();
+    const wasTry = this.trying;
     this.trying = false;
     if (!isSheetWide(err)) {
       // A range's own 400 comes after Google found the spreadsheet and let this account read it.
       if ((err as { code?: unknown }).code === 'CORRAL_ERR_SHEETS_BAD_RANGE') this.succeeded();
       return;
     }
+    // A call already on its way when the sheet was found failing (cold ranges read at once) says
+    // nothing new: counted, it pushed the next try from the 5 s it had been logged with to 10 s.
+    if (this.error !== undefined && !wasTry) return;
     if (this.error === undefined) this.since = now;
     this.error = err;
     this.failures++;
