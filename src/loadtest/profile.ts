@@ -5,6 +5,7 @@ import { readFileSync } from 'node:fs';
 import { repeatedKeyPath } from '../json-keys.js';
 import { formatExactDuration, parseDuration, parseRate } from './duration.js';
 import { inputError } from './exit.js';
+import { maxOf } from './extremes.js';
 import { checkMix, type Mix } from './mix.js';
 
 export const PHASE_NAMES = ['ramp_up', 'plateau', 'ramp_down'] as const;
@@ -125,7 +126,7 @@ export function parseProfile(value: unknown): Profile {
   const root = object(value, '', ['users', 'actions', 'distribution'], ['users']);
   const users = object(root.users, 'users', ['total', 'simultaneous', 'distribution'], ['distribution']);
   const phases = parsePhases(users.distribution);
-  const peak = Math.max(...phases.map((p) => p.users));
+  const peak = maxOf(phases.map((p) => p.users));
   const simultaneous = users.simultaneous === undefined ? peak : integer(users.simultaneous, 'users.simultaneous', 1, MAX_PROFILE_USERS);
   const totalUsers = users.total === undefined ? undefined : integer(users.total, 'users.total', 1, Number.MAX_SAFE_INTEGER);
   if (totalUsers !== undefined && totalUsers < simultaneous) fail('users.total', `${totalUsers} is below users.simultaneous (${simultaneous})`);

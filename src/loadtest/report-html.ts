@@ -2,6 +2,7 @@
 // embedded. No CDN, no external file: it opens offline, from an e-mail attachment or a CI artefact.
 
 import { formatExactDuration } from './duration.js';
+import { maxOf } from './extremes.js';
 import { formatMix } from './mix.js';
 import { describeFailures } from './sampler.js';
 import { segmentStatus } from './segments.js';
@@ -67,7 +68,7 @@ function serverFailures(r: LoadtestResult): string {
 export function charts(r: LoadtestResult): ChartSpec[] {
   // Each per-second figure is drawn at the middle of its second.
   const xs = r.timeline.map((p) => Math.round((p.t + p.span / 2) * 1000) / 1000);
-  const xMax = Math.max(r.run.stoppedAtMs / 1000, ...r.timeline.map((p) => p.t + p.span));
+  const xMax = maxOf(r.timeline.map((p) => p.t + p.span), r.run.stoppedAtMs / 1000);
   const markers = r.schedule.segments.slice(1).map((s) => ({ x: s.startMs / 1000, label: `${s.label.replace(/^step /, '')} · ${Math.max(s.usersFrom, s.usersTo)}u` }));
   const col = <K extends keyof (typeof r.timeline)[number]>(k: K): (typeof r.timeline)[number][K][] => r.timeline.map((p) => p[k]);
   const specs: ChartSpec[] = [

@@ -2,6 +2,7 @@
 // constant or moves linearly. The runner samples usersAt(t) on every tick; the verdict judges
 // each segment on its own.
 
+import { maxOf } from './extremes.js';
 import type { Profile } from './profile.js';
 
 export type SegmentKind = 'step' | 'phase' | 'constant';
@@ -35,7 +36,7 @@ export interface Schedule {
 
 function finish(segments: Segment[], truncated = false, plannedMs?: number, unstarted: readonly Segment[] = []): Schedule {
   const totalMs = segments.length ? (segments[segments.length - 1]?.endMs ?? 0) : 0;
-  const maxUsers = Math.max(0, ...segments.map((s) => Math.max(s.usersFrom, s.usersTo)));
+  const maxUsers = maxOf(segments.map((s) => Math.max(s.usersFrom, s.usersTo)), 0);
   return { segments, totalMs, maxUsers, truncated, plannedMs: plannedMs ?? totalMs, unstarted };
 }
 

@@ -1,6 +1,7 @@
 // Each segment of the run, judged and turned into its part of the result.
 
 import { formatDuration } from './duration.js';
+import { minOf } from './extremes.js';
 import type { OutputFiles } from './output.js';
 import type { Recorder } from './recorder.js';
 import type { SegmentResult } from './result.js';
@@ -68,7 +69,7 @@ function missingFigures(samples: readonly ServerSample[], failures: readonly Adm
   // described the step before, and the step's own measurements were never fetched.
   if (failed.length > 0) return `the admin API stopped giving figures during this step (${describeFailures(failed)}), before any of the master's measurements in it`;
   const spans = hostMeasurements(samples).map((m, i, all) => (i > 0 ? m.sample.hostT - (all[i - 1]?.sample.hostT ?? 0) : 0)).filter((d) => d > 0);
-  const every = spans.length > 0 ? ` (it measures every ${formatDuration(Math.min(...spans))})` : '';
+  const every = spans.length > 0 ? ` (it measures every ${formatDuration(minOf(spans))})` : '';
   return `no host measurement of the master${every} covers this step; longer steps get one`;
 }
 

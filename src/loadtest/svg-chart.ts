@@ -2,6 +2,8 @@
 // Each series carries its values in data-values, so tests (and curious operators) can read the
 // exact numbers behind a line.
 
+import { maxOf } from './extremes.js';
+
 export interface Series {
   readonly name: string;
   readonly color: string;
@@ -67,7 +69,7 @@ export function lineChart(spec: ChartSpec): string {
   const top = M.top + extra;
   const pw = W - M.left - M.right;
   const ph = H - M.top - M.bottom;
-  const dataMax = Math.max(0, ...spec.series.flatMap((s) => s.values.filter((v): v is number => v !== null)), ...(spec.thresholds ?? []).map((t) => t.value));
+  const dataMax = maxOf((spec.thresholds ?? []).map((t) => t.value), maxOf(spec.series.map((s) => maxOf(s.values, 0)), 0));
   // Four gridlines at a round step, so integer figures (users, errors) get integer ticks.
   const yMax = spec.yMax ?? 4 * niceCeil((dataMax * 1.05) / 4);
   const xMax = Math.max(1, spec.xMax);
@@ -94,7 +96,7 @@ export function lineChart(spec: ChartSpec): string {
     legendX -= 12 + s.name.length * LEGEND_CHAR_PX + 16;
     legend.push(`<rect x="${legendX}" y="${9 + extra}" width="10" height="10" fill="${s.color}" class="key"/><text x="${legendX + 14}" y="${18 + extra}" class="legend">${escapeHtml(s.name)}</text>`);
   }
-  out.push(...legend);
+  for (const l of legend) out.push(l);
   for (const s of spec.series) {
     let d = '';
     let pen = false;

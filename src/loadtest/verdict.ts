@@ -3,6 +3,7 @@
 // sentence for the whole run.
 
 import { usersText } from './users-text.js';
+import { maxOf } from './extremes.js';
 import { generatorHint, isGeneratorError } from './generator-limits.js';
 import type { ServerSample } from './sampler.js';
 import type { Counts, LatencySummary } from './tally.js';
@@ -91,9 +92,9 @@ export function serverFigures(samples: readonly ServerSample[]): ServerFigures {
   const r = (n: number): number => Math.round(n * 10) / 10;
   return {
     cpuMean: cpu.length ? r(cpu.reduce((a, b) => a + b, 0) / cpu.length) : null,
-    cpuMax: cpu.length ? r(Math.max(...cpu)) : null,
-    ramMax: ram.length ? r(Math.max(...ram)) : null,
-    connectionsMax: conn.length ? Math.max(...conn) : null,
+    cpuMax: cpu.length ? r(maxOf(cpu)) : null,
+    ramMax: ram.length ? r(maxOf(ram)) : null,
+    connectionsMax: conn.length ? maxOf(conn) : null,
   };
 }
 
