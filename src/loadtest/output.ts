@@ -3,7 +3,7 @@
 // are written only at the end (whole, then renamed into place), so a run refused before its load
 // leaves nothing behind, and one cut short while writing leaves no half of a result.
 
-import { accessSync, constants, fsyncSync, mkdirSync, renameSync, statSync, type Stats } from 'node:fs';
+import { accessSync, constants, fsyncSync, mkdirSync, renameSync, statSync, unlinkSync, type Stats } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { makeDirsSync } from '../make-dirs.js';
 import { syncDirectory, syncNewDirectories, writeDurably, type Fsync } from './durable-file.js';
@@ -142,19 +142,32 @@ function syncCreated(created: readonly string[], fsync: Fsync): void {
 }
 
 /**
- * result.json and report.html are this run's, renamed into place, but their directory could not
- * be flushed to disk: they are there to read, and a power cut may yet undo the renames.
+ * The files could not all be written after the run. `written`: this run's files in place
+ * (renamed over their names) all the same, which the summary still points to.
  */
-export class OutputNotSynced extends LoadtestError {}
+export class OutputFailed extends LoadtestError {
+  readonly written: readonly string[];
+  constructor(message: string, written: readonly string[], cause: unknown) {
+    super('CORRAL_ERR_LOADTEST_OUTPUT', message, LOADTEST_EXIT.FAILURE, { cause });
+    this.written = written;
+  }
+}
+
+/**
+ * This run's files were renamed into place, but their directory could not be flushed to disk:
+ * they are there to read, and a power cut may yet undo the renames.
+ */
+export class OutputNotSynced extends OutputFailed {}
+
+const names = (list: readonly string[]): string => list.map((f) => basename(f)).join(' and ');
 
 /** What a failed write leaves in the directory, for the error message. */
 function leftBehind(files: OutputFiles, earlier: readonly string[], renamed: readonly string[]): string {
-  const names = (list: readonly string[]): string => list.map((f) => basename(f)).join(' and ');
   const parts: string[] = [];
   if (renamed.length > 0) parts.push(`${names(renamed)} ${renamed.length === 1 ? 'is' : 'are'} this run's`);
   const kept = earlier.filter((f) => !renamed.includes(f));
   if (kept.length > 0) parts.push(`${names(kept)} ${kept.length === 1 ? 'is the earlier one, left as it was' : 'are the earlier ones, left as they were'}`);
-  const missing = [files.json, files.html].filter((f) => !renamed.includes(f) && !earlier.includes(f));
+  const missing = [files.json, files.html].filter((f) => !renamed.includes(f) && !kept.includes(f));
   if (missing.length > 0) parts.push(`${names(missing)} ${missing.length === 1 ? 'was' : 'were'} not written`);
   return parts.join('; ');
 }
@@ -165,14 +178,15 @@ function leftBehind(files: OutputFiles, earlier: readonly string[], renamed: rea
  * crash while writing leaves no truncated file that looks like a result, and any earlier
  * result.json and report.html as they were. The directory is then flushed, so that a power cut
  * after the run cannot undo the renames. A failure is an output error, exit 1, saying what the
- * directory holds (OutputNotSynced: both files in place, the directory not flushed).
+ * directory holds (OutputNotSynced: the files in place, the directory not flushed).
+ * `html` undefined (the report could not be rendered): result.json alone is written, and an
+ * earlier report.html is removed once it is in place, since beside it that report would pass for
+ * this run's.
  */
-export function writeOutput(files: OutputFiles, json: string, html: string, fsync: Fsync = fsyncSync): void {
+export function writeOutput(files: OutputFiles, json: string, html: string | undefined, fsync: Fsync = fsyncSync): void {
   const earlier = [files.json, files.html].filter((f) => statOrUndefined(f) !== undefined);
-  const pending = [
-    { file: files.json, text: json, temp: temporaryPath(files.json) },
-    { file: files.html, text: html, temp: temporaryPath(files.html) },
-  ];
+  const pending = [{ file: files.json, text: json, temp: temporaryPath(files.json) }];
+  if (html !== undefined) pending.push({ file: files.html, text: html, temp: temporaryPath(files.html) });
   const renamed: string[] = [];
   try {
     // Created again when removed during the run, and flushed into its parent as before the load.
@@ -188,24 +202,46 @@ export function writeOutput(files: OutputFiles, json: string, html: string, fsyn
       renameSync(p.temp, p.file);
       renamed.push(p.file);
     }
+    // Last: a failure before leaves the earlier report as it was, said so with the rest.
+    if (html === undefined && earlier.includes(files.html)) unlinkSync(files.html);
   } catch (err) {
     // Never created, or already renamed: then nothing of this run is left under that name.
     for (const p of pending) removeQuietly(p.temp);
-    throw new LoadtestError(
-      'CORRAL_ERR_LOADTEST_OUTPUT',
-      `could not write the result to ${files.dir} after the run: ${(err as Error).message}; the verdict above stands; ${leftBehind(files, earlier, renamed)}`,
-      LOADTEST_EXIT.FAILURE,
-      { cause: err },
-    );
+    throw new OutputFailed(`could not write the result to ${files.dir} after the run: ${(err as Error).message}; the verdict above stands; ${leftBehind(files, earlier, renamed)}`, renamed, err);
   }
   try {
     syncDirectory(files.dir, fsync);
   } catch (err) {
-    throw new OutputNotSynced(
-      'CORRAL_ERR_LOADTEST_OUTPUT',
-      `could not flush ${files.dir} to disk after writing the result: ${(err as Error).message}; the verdict above stands; result.json and report.html are this run's, in place, but a power cut may yet undo their renames`,
-      LOADTEST_EXIT.FAILURE,
-      { cause: err },
-    );
+    const these = `${names(renamed)} ${renamed.length === 1 ? 'is' : 'are'} this run's, in place, but a power cut may yet undo ${renamed.length === 1 ? 'its rename' : 'their renames'}`;
+    throw new OutputNotSynced(`could not flush ${files.dir} to disk after writing the result: ${(err as Error).message}; the verdict above stands; ${these}`, renamed, err);
+  }
+}
+
+/**
+ * The end of a run: renders the report from the result, then writes both. The result is what a
+ * run leaves to compare with later, the report one view of it: a report that cannot be rendered
+ * (a bug; before, a run of hours overflowed the stack) costs the report alone. result.json is
+ * written all the same, and the failure is then an output error, exit 1, saying so.
+ */
+export function writeResult(files: OutputFiles, json: string, render: () => string, fsync: Fsync = fsyncSync): void {
+  let html: string | undefined;
+  let renderError: unknown;
+  try {
+    html = render();
+  } catch (err) {
+    renderError = err;
+  }
+  const renderFailed = (): string => `could not render report.html after the run: ${(renderError as Error).message}`;
+  const hadReport = statOrUndefined(files.html) !== undefined;
+  try {
+    writeOutput(files, json, html, fsync);
+  } catch (err) {
+    if (renderError === undefined || !(err instanceof OutputFailed)) throw err;
+    const Failed = err instanceof OutputNotSynced ? OutputNotSynced : OutputFailed;
+    throw new Failed(`${renderFailed()}; and ${err.message}`, err.written, err);
+  }
+  if (renderError !== undefined) {
+    const removed = hadReport ? ' (the earlier one was removed: it described another run)' : '';
+    throw new OutputFailed(`${renderFailed()}; the verdict above stands; result.json is this run's, in place in ${files.dir}; report.html was not written${removed}`, [files.json], renderError);
   }
 }

@@ -14,7 +14,7 @@ import { checkFdLimit, readFdState } from './generator-limits.js';
 import { formatMix, withoutExports, type Mix } from './mix.js';
 import { DEFAULT_CONSTANT_MS, DEFAULT_THINK_MS, MAX_RUN_MS, type LoadtestOptions } from './options.js';
 import { ActionPacer, CLOSED_MODEL_NOTE, ThinkTimePacer, type Pacer } from './pacing.js';
-import { checkOutput, createOutputDir, outputFiles, OutputNotSynced, writeOutput, type OutputFiles } from './output.js';
+import { checkOutput, createOutputDir, OutputFailed, outputFiles, writeResult, type OutputFiles } from './output.js';
 import { Progress, type ProgressStream } from './progress.js';
 import { Recorder } from './recorder.js';
 import { renderReport } from './report-html.js';
@@ -277,15 +277,16 @@ export async function runLoadtest(opts: LoadtestOptions, io: RunIo): Promise<Run
   // The verdict is printed even when the files cannot be written: it is what the run was for.
   let writeError: unknown;
   try {
-    writeOutput(files, `${JSON.stringify(result, null, 2)}\n`, renderReport(result));
+    writeResult(files, `${JSON.stringify(result, null, 2)}\n`, () => renderReport(result));
     io.onReportWritten?.(files, { exitCode, headline: verdict.headline });
   } catch (err) {
     writeError = err;
   }
   removeInterrupt?.();
-  // Files in place whose directory could not be flushed are still where the summary says.
-  const inPlace = writeError === undefined || writeError instanceof OutputNotSynced;
-  printSummary(io.stdout, segments, judged, verdict, inPlace ? files : undefined);
+  // Files in place (the report failed, or their directory could not be flushed) are still where
+  // the summary says.
+  const written = writeError === undefined ? [files.json, files.html] : writeError instanceof OutputFailed ? writeError.written : [];
+  printSummary(io.stdout, segments, judged, verdict, { ...(written.includes(files.json) ? { json: files.json } : {}), ...(written.includes(files.html) ? { html: files.html } : {}) });
   if (writeError !== undefined) throw writeError;
   return { exitCode, result, jsonFile: files.json, htmlFile: files.html };
 }

@@ -143,7 +143,8 @@ export function printSummary(
   segments: readonly SegmentResult[],
   judged: readonly JudgedSegment[],
   verdict: Verdict,
-  files: OutputFiles | undefined,
+  /** This run's files in place; one missing was not written (the error on stderr says why). */
+  files: Partial<OutputFiles> | undefined,
 ): void {
   segments.forEach((s, i) => {
     const status = segmentStatus(s).replace('fail', 'FAIL');
@@ -158,6 +159,6 @@ export function printSummary(
   out.write(`verdict: ${verdict.headline}\n`);
   out.verdictWritten?.();
   for (const line of verdict.lines) out.write(`  ${line}\n`);
-  if (files) out.write(`result: ${files.json}\nreport: ${files.html}\n`);
-  else out.write('result: not written (see the error on stderr)\n');
+  if (files?.json === undefined) out.write('result: not written (see the error on stderr)\n');
+  else out.write(`result: ${files.json}\nreport: ${files.html ?? 'not written (see the error on stderr)'}\n`);
 }

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { LoadtestError, LOADTEST_EXIT } from '../../src/loadtest/exit.js';
 import { syncDirectory } from '../../src/loadtest/durable-file.js';
-import { checkOutput, createOutputDir, outputFiles, OutputNotSynced, writeOutput } from '../../src/loadtest/output.js';
+import { checkOutput, createOutputDir, OutputFailed, outputFiles, OutputNotSynced, writeOutput, writeResult } from '../../src/loadtest/output.js';
 
 function errno(code: string): NodeJS.ErrnoException {
   return Object.assign(new Error(`${code}: fsync failed`), { code });
@@ -155,6 +155,32 @@ describe('loadtest output directory', () => {
     writeOutput(outputFiles(dir), '{"new":true}\n', '<p>new</p>\n');
     assert.equal(readFileSync(join(dir, 'result.json'), 'utf8'), '{"new":true}\n');
     assert.equal(readFileSync(join(dir, 'report.html'), 'utf8'), '<p>new</p>\n');
+    assert.deepEqual(readdirSync(dir).sort(), ['report.html', 'result.json']);
+  });
+
+  it('writes result.json when the report cannot be rendered, and says the report failed: an output error, exit 1', () => {
+    // As a run of hours did: the report's charts overflowed the stack, and the result was lost with it.
+    const overflow = (): string => {
+      throw new RangeError('Maximum call stack size exceeded');
+    };
+    const dir = join(root, 'no-report');
+    mkdirSync(dir);
+    assert.throws(() => writeResult(outputFiles(dir), '{"new":true}\n', overflow), (err: unknown) => {
+      assert.ok(err instanceof OutputFailed && !(err instanceof OutputNotSynced), String(err));
+      assert.equal(err.code, 'CORRAL_ERR_LOADTEST_OUTPUT');
+      assert.equal(err.exitCode, LOADTEST_EXIT.FAILURE);
+      assert.equal(err.message, `could not render report.html after the run: Maximum call stack size exceeded; the verdict above stands; result.json is this run's, in place in ${dir}; report.html was not written`);
+      assert.deepEqual(err.written, [join(dir, 'result.json')]);
+      return true;
+    });
+    assert.deepEqual(readdirSync(dir), ['result.json']);
+    assert.equal(readFileSync(join(dir, 'result.json'), 'utf8'), '{"new":true}\n');
+    // A re-run into the same --out: the earlier report would pass for this run's, beside its result.
+    writeFileSync(join(dir, 'report.html'), '<p>earlier</p>\n');
+    assert.throws(() => writeResult(outputFiles(dir), '{"again":true}\n', overflow), /; report\.html was not written \(the earlier one was removed: it described another run\)$/);
+    assert.deepEqual(readdirSync(dir), ['result.json']);
+    assert.equal(readFileSync(join(dir, 'result.json'), 'utf8'), '{"again":true}\n');
+    writeResult(outputFiles(dir), '{}\n', () => '<html>');
     assert.deepEqual(readdirSync(dir).sort(), ['report.html', 'result.json']);
   });
 

@@ -61,6 +61,11 @@ describe('judging segments', () => {
     let out = '';
     printSummary({ write: (t: string) => (out += t) }, segments, judged, verdict, undefined);
     assert.match(out, /^step 3\/3 +3 users  not run /m);
+    assert.match(out, /\nresult: not written \(see the error on stderr\)\n$/);
+    // The report alone failed (it could not be rendered): the result is still where it says.
+    out = '';
+    printSummary({ write: (t: string) => (out += t) }, segments, judged, verdict, { json: 'r.json' });
+    assert.match(out, /\nresult: r\.json\nreport: not written \(see the error on stderr\)\n$/);
     assert.match(out, /^step 1\/3 +1 user   pass /m, 'one user, in the same columns');
   });
 

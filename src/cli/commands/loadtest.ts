@@ -111,7 +111,8 @@ Exit codes:
        seen: the lines after the verdict do not count
   1    the result could not be written after the run (the verdict is still
        printed; the files are written to temporary names and renamed, so earlier
-       result files in --out are left whole, as they were), or its directory could
+       result files in --out are left whole, as they were), or the report could not
+       be rendered (result.json is written, report.html is not), or its directory could
        not be flushed to disk after the renames (the files are in place; stderr says
        so), or a directory created for --out could not be flushed into its parent
        before the load (no load ran), or an unexpected failure`;
