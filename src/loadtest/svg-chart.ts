@@ -55,6 +55,8 @@ function clock(s: number): string {
 /** Rough advance of one character of the 13 px bold title and the 11 px legend (system-ui). */
 const TITLE_CHAR_PX = 7.5;
 const LEGEND_CHAR_PX = 7;
+/** Radius of the dot that draws a point with no neighbour to join (a little over the line's width). */
+const DOT_R = 3;
 /** Height of the row the legend moves to when it would run into the title. */
 const LEGEND_ROW = 16;
 
@@ -97,19 +99,21 @@ export function lineChart(spec: ChartSpec): string {
     legend.push(`<rect x="${legendX}" y="${9 + extra}" width="10" height="10" fill="${s.color}" class="key"/><text x="${legendX + 14}" y="${18 + extra}" class="legend">${escapeHtml(s.name)}</text>`);
   }
   for (const l of legend) out.push(l);
+  const at = (s: Series, i: number): number | null => (spec.xs[i] === undefined ? null : (s.values[i] ?? null));
   for (const s of spec.series) {
     let d = '';
-    let pen = false;
+    // A point with a gap on both sides (a stalled target's one answer, a run stopped in its first
+    // second) is a move with no line from it, which draws nothing: it gets a dot of its own.
+    const dots: string[] = [];
     s.values.forEach((v, i) => {
       const xv = spec.xs[i];
-      if (v === null || xv === undefined) {
-        pen = false;
-        return;
-      }
+      if (v === null || xv === undefined) return;
+      const pen = at(s, i - 1) !== null;
       d += `${pen ? 'L' : 'M'}${x(xv)} ${y(v)} `;
-      pen = true;
+      if (!pen && at(s, i + 1) === null) dots.push(`<circle class="point" data-series="${escapeHtml(s.name)}" cx="${x(xv)}" cy="${y(v)}" r="${DOT_R}" fill="${s.color}"/>`);
     });
     out.push(`<path class="series" data-series="${escapeHtml(s.name)}" data-values="${escapeHtml(JSON.stringify(s.values))}" d="${d.trim()}" stroke="${s.color}" fill="none" stroke-width="1.8"/>`);
+    for (const dot of dots) out.push(dot);
   }
   out.push(`<rect x="${M.left}" y="${top}" width="${pw}" height="${ph}" class="hover"/>`);
   out.push('</svg>');

@@ -28,3 +28,23 @@ describe('line chart layout', () => {
     assert.match(svg, /data-plot="56,46,808,170"/, 'the plot keeps its height, under the legend');
   });
 });
+
+describe('line chart points', () => {
+  const chart = (values: (number | null)[]): string => lineChart({ id: 'latency', title: 'Latency', unit: 'ms', xs: values.map((_, i) => i + 0.5), xMax: values.length, series: [{ name: 'p95', color: '#f08c00', values }] });
+  const dots = (svg: string): string[] => [...svg.matchAll(/<circle class="point" data-series="p95" cx="([\d.]+)" cy="([\d.]+)" r="3" fill="#f08c00"\/>/g)].map((m) => `${m[1]},${m[2]}`);
+
+  it('draws a point with a gap on both sides as a dot: a move alone draws nothing (a stalled target, a run stopped in its first second)', () => {
+    // One answer after 4 s, then nothing: the y axis went to 4000 ms over an empty plot.
+    const svg = chart([null, 4000, null, null, 120]);
+    assert.match(svg, /d="M[\d.]+ [\d.]+ M[\d.]+ [\d.]+"/, 'two moves, no line');
+    // At the middle of their seconds (1.5 s and 4.5 s of 5), 4000 ms halfway up an axis to 8000.
+    assert.deepEqual(dots(svg), ['298.4,115', '783.2,197.5']);
+    assert.deepEqual(dots(chart([42])), ['460,110.8']);
+  });
+
+  it('joins neighbours with a line and gives them no dot', () => {
+    const svg = chart([10, 20, null, 30, 40]);
+    assert.match(svg, /d="M[\d.]+ [\d.]+ L[\d.]+ [\d.]+ M[\d.]+ [\d.]+ L[\d.]+ [\d.]+"/);
+    assert.deepEqual(dots(svg), []);
+  });
+});
