@@ -146,7 +146,9 @@ export function parseProfile(value: unknown): Profile {
 export function loadProfile(file: string): Profile {
   let text: string;
   try {
-    text = readFileSync(file, 'utf8');
+    // A UTF-8 BOM (Windows editors save one) is no part of the JSON: JSON.parse refuses it as an
+    // unexpected token it prints invisibly. The users CSV skips one too.
+    text = readFileSync(file, 'utf8').replace(/^\uFEFF/, '');
   } catch (err) {
     throw inputError(`--profile: cannot read ${file}: ${(err as Error).message}`, err);
   }

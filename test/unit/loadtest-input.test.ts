@@ -2,6 +2,8 @@
 // request is sent, with a message naming the flag or field and exit code 64.
 
 import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
@@ -272,6 +274,17 @@ describe('profile', () => {
     refused(() => parseProfile({ ...base(), distribution: { read: '0.5', write: 0.5 } }), /profile field distribution\.read: "0\.5" must be a share/);
     refused(() => parseProfile([]), /^the profile must be a JSON object with "users" \(and optionally "actions" and "distribution"\), got an array$/);
     refused(() => parseProfile(null), /^the profile must be a JSON object .*, got null$/);
+  });
+
+  it('reads a profile saved with a UTF-8 BOM (as Windows editors save one) as without it', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'corral-profile-bom-'));
+    try {
+      const file = join(dir, 'bom.json');
+      writeFileSync(file, `\uFEFF${readFileSync(join(PROFILES, 'seeds-003.json'), 'utf8')}`);
+      assert.deepEqual(loadProfile(file), loadProfile(join(PROFILES, 'seeds-003.json')));
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('refuses a file that is not JSON, naming the file', () => {
