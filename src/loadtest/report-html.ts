@@ -135,8 +135,11 @@ export function charts(r: LoadtestResult): ChartSpec[] {
   return specs;
 }
 
+// On a phone (360 px) the steps and route tables are wider than the screen, and a chart scaled to
+// it draws its 10 px labels 4 px tall: each table and chart scrolls sideways in its own box, the
+// page keeps the screen's width, and under 700 px a chart keeps 640 px and larger tick labels.
 const STYLE = `
-body{font:14px/1.45 system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:24px auto;max-width:940px;color:#212529;padding:0 12px}
+body{font:14px/1.45 system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:24px auto;max-width:940px;color:#212529;padding:0 12px;overflow-wrap:break-word}
 h1{font-size:22px;margin:0 0 4px}h2{font-size:17px;margin:28px 0 8px}
 .meta{color:#666}.verdict{border-radius:6px;padding:12px 16px;margin:16px 0;font-size:16px}
 .verdict.pass{background:#ebfbee;border:1px solid #8ce99a}.verdict.fail{background:#fff5f5;border:1px solid #ffa8a8}
@@ -149,7 +152,9 @@ td.pass{color:#2b8a3e;font-weight:600}td.fail{color:#c92a2a;font-weight:600}td.s
 .chart .mlabel{font-size:10px;fill:#868e96}.chart .threshold{stroke:#e03131;stroke-dasharray:6 4}
 .chart .tlabel{font-size:10px;text-anchor:end;fill:#e03131}.chart .legend{font-size:11px}.chart .hover{fill:transparent}
 #tip{position:fixed;pointer-events:none;background:#212529;color:#fff;font-size:12px;padding:4px 8px;border-radius:4px;display:none;white-space:pre}
-ul.notes{padding-left:18px;color:#495057}`;
+ul.notes{padding-left:18px;color:#495057}
+.scroll{overflow-x:auto}#summary td{overflow-wrap:anywhere}
+@media (max-width:700px){.chart{min-width:640px}.chart .ytick,.chart .xtick,.chart .mlabel,.chart .tlabel{font-size:13px}}`;
 
 // Hover readout: the nearest second's values of every series under the pointer. Optional: the
 // charts are complete without it.
@@ -196,17 +201,17 @@ export function renderReport(r: LoadtestResult): string {
 <h1>corral loadtest</h1>
 <div class="meta">${escapeHtml(r.target)} · started ${escapeHtml(r.startedAt)} · corral ${escapeHtml(r.tool.version)} · node ${escapeHtml(r.tool.node)}</div>
 <div class="verdict ${v.pass ? 'pass' : 'fail'}" id="verdict"><strong>${escapeHtml(v.headline)}</strong>${v.lines.map((l) => `<p>${escapeHtml(l)}</p>`).join('')}</div>
-<table id="summary">${summary.map(([k, val]) => `<tr><th>${escapeHtml(k)}</th><td>${escapeHtml(val)}</td></tr>`).join('')}</table>
+<div class="scroll"><table id="summary">${summary.map(([k, val]) => `<tr><th>${escapeHtml(k)}</th><td>${escapeHtml(val)}</td></tr>`).join('')}</table></div>
 <h2>Steps</h2>
 <p class="meta">Criteria per step: p95 &lt; ${r.criteria.p95Ms} ms, no 5xx, no timeouts, no connection errors, no 429, no unexpected status, CPU &lt; ${r.criteria.cpuPercent} % (mean), RAM &lt; ${r.criteria.ramPercent} % (max).</p>
-<table id="segments"><tr><th></th><th>step</th><th>users</th><th>requests</th><th>req/s</th><th>p50</th><th>p95</th><th>p99</th><th>errors</th><th>CPU</th><th>RAM</th><th>conn</th><th>why</th></tr>
-${r.segments.map(segmentRow).join('\n')}</table>
+<div class="scroll"><table id="segments"><tr><th></th><th>step</th><th>users</th><th>requests</th><th>req/s</th><th>p50</th><th>p95</th><th>p99</th><th>errors</th><th>CPU</th><th>RAM</th><th>conn</th><th>why</th></tr>
+${r.segments.map(segmentRow).join('\n')}</table></div>
 <h2>Over time</h2>
-${charts(r).map(lineChart).join('\n')}
+${charts(r).map((c) => `<div class="scroll">${lineChart(c)}</div>`).join('\n')}
 <h2>By request kind</h2>
-<table id="by-kind"><tr><th>kind</th><th>requests</th><th>p50</th><th>p95</th><th>p99</th><th>max</th><th>errors</th><th>statuses</th></tr>${tallyRows(r.byKind)}</table>
+<div class="scroll"><table id="by-kind"><tr><th>kind</th><th>requests</th><th>p50</th><th>p95</th><th>p99</th><th>max</th><th>errors</th><th>statuses</th></tr>${tallyRows(r.byKind)}</table></div>
 <h2>By route</h2>
-<table id="by-route"><tr><th>route</th><th>requests</th><th>p50</th><th>p95</th><th>p99</th><th>max</th><th>errors</th><th>statuses</th></tr>${tallyRows(r.byRoute)}</table>
+<div class="scroll"><table id="by-route"><tr><th>route</th><th>requests</th><th>p50</th><th>p95</th><th>p99</th><th>max</th><th>errors</th><th>statuses</th></tr>${tallyRows(r.byRoute)}</table></div>
 ${r.notes.length ? `<h2>Notes</h2><ul class="notes">${r.notes.map((n) => `<li>${escapeHtml(n)}</li>`).join('')}</ul>` : ''}
 <div id="tip"></div>
 <script type="application/json" id="loadtest-result">${scriptJson(r)}</script>
