@@ -219,22 +219,32 @@ export class AdminSampler {
     // dates it to the same hostT (which is how a measurement is counted once), whatever the fetch's
     // own latency.
     const wallOrigin = Date.now() - clock();
+    // The ticks that found a fetch still waiting, when they were due: no figure was fetched then
+    // either, and a step that lies within a hung fetch must say so, not blame its own length.
+    let skipped: number[] = [];
     const once = async (): Promise<void> => {
       const t = clock();
+      skipped = [];
+      let problem: string | undefined;
       try {
         const [cap, stats] = await Promise.all([this.#get('/api/admin/capacity'), this.#get('/api/admin/stats')]);
         const answeredT = clock();
-        if (stats.status !== 200) this.failures.push({ t: Math.round(t), problem: refusal(stats.status) });
+        if (stats.status !== 200) problem = refusal(stats.status);
         // Refused both ways, the fetch measured nothing: an empty sample would pass for a measurement.
-        if (cap.status !== 200 && stats.status !== 200) return;
-        this.samples.push(sampleFrom(t, cap.status === 200 ? cap.body : undefined, stats.status === 200 ? stats.body : undefined, wallOrigin + t, answeredT));
+        if (cap.status === 200 || stats.status === 200) this.samples.push(sampleFrom(t, cap.status === 200 ? cap.body : undefined, stats.status === 200 ? stats.body : undefined, wallOrigin + t, answeredT));
       } catch (err) {
         // A missed sample leaves a gap in the chart; the master may be busy, which is itself data.
-        if (!this.#closing.signal.aborted) this.failures.push({ t: Math.round(t), problem: noAnswer(err) });
+        // Cut by the end of the run, it is a failure once it has waited a whole interval (a healthy
+        // master answers in milliseconds); sent just before, it had not had its chance.
+        if (!this.#closing.signal.aborted) problem = noAnswer(err);
+        else if (clock() - t >= intervalMs) problem = 'no answer before the run ended';
       }
+      if (problem === undefined) return;
+      for (const at of [t, ...skipped]) this.failures.push({ t: Math.round(at), problem });
     };
     this.#timer = setInterval(() => {
-      if (!this.#inFlight) this.#inFlight = once().finally(() => (this.#inFlight = undefined));
+      if (this.#inFlight) skipped.push(clock());
+      else this.#inFlight = once().finally(() => (this.#inFlight = undefined));
     }, intervalMs);
     this.#inFlight = once().finally(() => (this.#inFlight = undefined));
   }

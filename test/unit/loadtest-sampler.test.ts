@@ -235,4 +235,92 @@ describe('sampling a live admin API', () => {
       await new Promise<void>((r) => server.close(() => r()));
     }
   });
+
+  describe('a fetch that does not answer', () => {
+    /** An admin API that accepts connections and answers after `delayMs`, or never (undefined). */
+    async function slowAdmin(delayMs?: number): Promise<{ url: URL; close(): Promise<void> }> {
+      const server = createServer((req, res) => {
+        if (delayMs === undefined) return;
+        setTimeout(() => {
+          res.writeHead(200, { 'content-type': 'application/json' });
+          res.end(JSON.stringify(req.url === '/api/admin/stats' ? { host: { cpu_percent: 20, ram_percent: 30 } } : { capacity: { current_connections: 1 } }));
+        }, delayMs);
+      });
+      await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+      return {
+        url: new URL(`http://127.0.0.1:${(server.address() as AddressInfo).port}`),
+        close: async () => {
+          server.closeAllConnections();
+          await new Promise<void>((r) => server.close(() => r()));
+        },
+      };
+    }
+    const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+    it('records a fetch still unanswered when the run ends, and each tick it held up, as failures', async () => {
+      // Before, the end of the run dropped it without a word, and the last step, with no figure
+      // and no failure, was told its length was to blame ("no host measurement ... covers this step").
+      const admin = await slowAdmin();
+      const s = new AdminSampler(admin.url, 'tok');
+      let now = 0;
+      try {
+        s.start(() => now, 100);
+        for (now = 100; now <= 400; now += 100) await sleep(130);
+        now = 450;
+      } finally {
+        await s.close();
+        await admin.close();
+      }
+      assert.deepEqual(s.samples, []);
+      assert.equal(s.failures[0]?.t, 0, JSON.stringify(s.failures));
+      assert.ok(s.failures.length >= 3, `the fetch sent at 0 and the ticks it held up: ${JSON.stringify(s.failures)}`);
+      assert.ok(s.failures.every((f) => f.problem === 'no answer before the run ended'), JSON.stringify(s.failures));
+    });
+
+    it('takes a fetch sent just before the run ended, or answered late, as no failure', async () => {
+      const silent = await slowAdmin();
+      const s = new AdminSampler(silent.url, 'tok');
+      try {
+        s.start(() => 0, 1000);
+      } finally {
+        // In flight for less than an interval: it had not had its chance.
+        await s.close();
+        await silent.close();
+      }
+      assert.deepEqual(s.failures, []);
+      // Answered after 250 ms, holding up two ticks of 100 ms: the figure came, late.
+      const slow = await slowAdmin(250);
+      const t = new AdminSampler(slow.url, 'tok');
+      try {
+        t.start(() => performance.now(), 100);
+        const deadline = Date.now() + 5000;
+        while (t.samples.length < 2 && Date.now() < deadline) await sleep(20);
+      } finally {
+        await t.close();
+        await slow.close();
+      }
+      assert.ok(t.samples.length >= 2);
+      assert.deepEqual(t.failures, []);
+    });
+
+    it('records the ticks a fetch held up with its own failure when it times out', async () => {
+      const admin = await slowAdmin();
+      const s = new AdminSampler(admin.url, 'tok');
+      let now = 0;
+      try {
+        s.start(() => now, 500);
+        const deadline = Date.now() + 5000;
+        while (s.failures.length === 0 && Date.now() < deadline) {
+          await sleep(50);
+          now += 50;
+        }
+      } finally {
+        await s.close();
+        await admin.close();
+      }
+      const first = s.failures.filter((f) => f.problem === 'no answer within 2 s');
+      assert.equal(first[0]?.t, 0, JSON.stringify(s.failures));
+      assert.ok(first.length >= 4, `the fetch sent at 0 and the 3 or 4 ticks of 500 ms it held up: ${JSON.stringify(s.failures)}`);
+    });
+  });
 });
