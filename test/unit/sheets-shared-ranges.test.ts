@@ -2,13 +2,15 @@
 // served by the other without reading Google; concurrent misses on both hosts make one upstream
 // call; Redis away, each host reads Google itself; a copy the journal could not complete is refused;
 // a range too large to share is read by each host itself, without waiting on the other's claim;
-// a copy time-stamped ahead of this host's clock is not served as fresh again and again.
+// a copy time-stamped ahead of this host's clock is not served as fresh again and again; a host
+// whose Redis user may not run scripts shares nothing, and the others do not wait on it.
 
 import assert from 'node:assert/strict';
 import { afterEach, beforeEach, describe, it } from 'node:test';
 import { RedisLink } from '../../src/redis/link.js';
 import { ReadTier, SHARED_CLOCK_ALLOWANCE_MS, type ReadTierOptions } from '../../src/sheets/keeper/read-tier.js';
 import { sharedPrefix } from '../../src/sheets/keeper/shared-keys.js';
+import { SharedQuota } from '../../src/sheets/keeper/shared-quota.js';
 import { SharedRanges, type SharedRangesOptions } from '../../src/sheets/keeper/shared-ranges.js';
 import { captureLogger, type CapturedLogger } from '../fixtures/capture-logger.js';
 import { FakeClock } from '../fixtures/fake-clock.js';
@@ -191,6 +193,57 @@ describe('ranges shared through Redis', { skip: redisMissing }, () => {
       assert.ok(waited < 2000, `one timeout, not one per command (${waited} ms)`);
     } finally {
       server().resume();
+    }
+  });
+
+  it("a host whose Redis user may not run scripts shares nothing, as with Redis away: it takes no copy, claims and puts nothing, and the others do not wait on it", async () => {
+    server().cli('ACL', 'SETUSER', 'noscript', 'on', '>pw', '~*', '+@all', '-eval', '-evalsha', '-script');
+    try {
+      const source = 'google sheet-1 via emulator';
+      const prefix = sharedPrefix(source);
+      const a = host();
+      // No pause after a failed command: only the refusal keeps B from Redis (the audit's host
+      // claimed once the pause after its first refused script had passed).
+      a.backend.tabs.set('Events', [['id'], ['from A']]);
+      const backend = new FakeBackend({ Players: PLAYERS, Events: [['id'], ['from B']] });
+      const link = new RedisLink({ url: `${server().url}?user=noscript&password=pw`, logger: log.logger, pauseAfterFailureMs: 0 });
+      const quota = new SharedQuota({ link, prefix, perMinute: { read: 60, write: 60 }, logger: log.logger });
+      const shared = new SharedRanges({ link, prefix, keepMs: TTL + 60_000, claimMs: 5000, ownerId: 'noscript', logger: log.logger });
+      const tier = new ReadTier({ backend, logger: log.logger, ttlMs: TTL, maxStaleMs: 60_000, maxBytes: 1 << 20, shared, sharedWaitMs: 5000 });
+      const b: Host = { backend, link, tier, changes: [] };
+      hosts.push(b);
+      await connected(a, b);
+      try {
+        await quota.take('read');
+        assert.equal(link.sharing, false, 'refused: its scripts cannot run');
+        // A's copy is in Redis; B does not take it (its figures say it shares nothing).
+        await a.tier.get('Players');
+        await sharedInRedis('Players');
+        assert.deepEqual((await b.tier.get('Players')).value.values, PLAYERS);
+        assert.equal(b.backend.count('get', 'Players'), 1, 'B read Google itself');
+        assert.equal(b.tier.figures().sharedReads, 0, 'B took no copy from Redis');
+        // B fetches a cold range: no claim of its (it could not release it, nor put its value).
+        b.backend.hold();
+        const readB = b.tier.get('Events');
+        while (b.backend.count('get', 'Events') < 1) await new Promise((r) => setTimeout(r, 5));
+        assert.equal(server().cli('EXISTS', `${prefix}:fetching:Events`).trim(), '0', 'B left no claim in Redis');
+        const started = Date.now();
+        await a.tier.get('Events');
+        const waited = Date.now() - started;
+        assert.ok(waited < 1000, `A read at once, not after B's claim (${waited} ms)`);
+        assert.equal(a.backend.count('get', 'Events'), 1);
+        b.backend.release();
+        await readB;
+        await new Promise((r) => setTimeout(r, 50));
+        const copy = server().cli('GET', `${prefix}:range:Events`);
+        assert.match(copy, /from A/, "A's copy");
+        assert.doesNotMatch(copy, /from B/, 'B put nothing');
+        assert.equal(server().cli('EXISTS', `${prefix}:fetching:Events`).trim(), '0');
+      } finally {
+        quota.close();
+      }
+    } finally {
+      server().cli('ACL', 'DELUSER', 'noscript');
     }
   });
 

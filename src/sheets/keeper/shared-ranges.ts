@@ -12,6 +12,12 @@
 // on a claim for a value that will not come. Such a value would cost every host a large read per
 // TTL, block Redis (one thread) while it copies it, and could outlast the 1 s command timeout on a
 // slow link: a timeout pauses all sharing, the quota's included (redis/link.ts).
+//
+// Nothing is looked up, claimed or put while the link does not share (link.sharing): a host that
+// Redis refuses (a user without scripts) acts alone, as with Redis away. Its plain GET and SET
+// would work, but a claim it could not release (a script) held the others off for the whole
+// claim, its value never put (the quota's refused script had paused the link), and it took the
+// others' copies while its figures said it shared nothing.
 
 import type { Logger } from '../../log/logger.js';
 import type { RedisLink } from '../../redis/link.js';
@@ -64,6 +70,11 @@ export class SharedRanges {
     o.link.client.defineCommand('corralReleaseClaim', { numberOfKeys: 1, lua: RELEASE_SCRIPT });
   }
 
+  /** Whether to send Redis anything now: the link shares (nothing refused) and is not paused. */
+  private get shares(): boolean {
+    return this.o.link.sharing && this.o.link.usable;
+  }
+
   private valueKey(range: string): string {
     return `${this.o.prefix}:range:${range}`;
   }
@@ -74,7 +85,7 @@ export class SharedRanges {
 
   /** What another host (or this one) shared, or undefined: nothing, unreadable, or Redis away. */
   async get(range: string): Promise<SharedLookup | undefined> {
-    if (!this.o.link.usable) return undefined;
+    if (!this.shares) return undefined;
     try {
       const raw = await this.o.link.client.getBuffer(this.valueKey(range));
       this.o.link.commandAnswered();
@@ -102,7 +113,7 @@ export class SharedRanges {
    * past the size bound, the marker that has the other hosts read the range themselves.
    */
   async put(range: string, jsonBytes: Buffer, fetchStartedAt: number, fetchedAt: number): Promise<void> {
-    if (!this.o.link.usable) return;
+    if (!this.shares) return;
     const max = this.o.maxValueBytes ?? SHARED_VALUE_MAX_BYTES;
     const payload =
       jsonBytes.length > max
@@ -129,10 +140,10 @@ export class SharedRanges {
 
   /**
    * Claims the range's fetch for this host: 'won' (fetch it, then release), 'held' (another host
-   * fetches it now), or 'unavailable' (Redis away: fetch it alone).
+   * fetches it now), or 'unavailable' (Redis away or refusing: fetch it alone).
    */
   async claim(range: string): Promise<{ readonly result: 'won'; readonly token: string } | { readonly result: 'held' | 'unavailable' }> {
-    if (!this.o.link.usable) return { result: 'unavailable' };
+    if (!this.shares) return { result: 'unavailable' };
     const token = `${this.o.ownerId}:${++this.claimSeq}`;
     try {
       const ok = await this.o.link.client.set(this.claimKey(range), token, 'PX', Math.max(1, Math.round(this.o.claimMs)), 'NX');
@@ -145,7 +156,7 @@ export class SharedRanges {
 
   /** Whether another host's claim on the range still holds (false when Redis is away). */
   async claimed(range: string): Promise<boolean> {
-    if (!this.o.link.usable) return false;
+    if (!this.shares) return false;
     try {
       return (await this.o.link.client.exists(this.claimKey(range))) === 1;
     } catch (err) {
@@ -155,7 +166,7 @@ export class SharedRanges {
   }
 
   async release(range: string, token: string): Promise<void> {
-    if (!this.o.link.usable) return;
+    if (!this.shares) return;
     try {
       const client = this.o.link.client as unknown as { corralReleaseClaim(key: string, token: string): Promise<number> };
       await client.corralReleaseClaim(this.claimKey(range), token);
