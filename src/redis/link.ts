@@ -28,6 +28,13 @@ export const REDIS_COMMAND_TIMEOUT_MS = 1000;
  * open would otherwise cost every call the whole timeout (a miss looks, claims and polls: three).
  */
 export const REDIS_PAUSE_AFTER_FAILURE_MS = 5000;
+/**
+ * While a failed command's outage lasts on an open connection, Redis is asked (PING) this often
+ * whether it answers again: the keeper then shares again within about a second of its return,
+ * not at the next call after the pause (11 s after a 12 s hang in the audit). A probe that fails
+ * extends the pause, so the callers' commands do not each wait out a timeout while Redis hangs.
+ */
+export const REDIS_PROBE_MS = 1000;
 export const CONNECT_TIMEOUT_MS = 2000;
 const RECONNECT_MAX_MS = 5000;
 /**
@@ -44,6 +51,7 @@ export interface RedisLinkOptions {
   /** Overrides for tests (shorter waits). */
   readonly commandTimeoutMs?: number;
   readonly pauseAfterFailureMs?: number;
+  readonly probeMs?: number;
 }
 
 export class RedisLink {
@@ -66,6 +74,7 @@ export class RedisLink {
   private everReady = false;
   private closed = false;
   private lastFailureAt = -Infinity;
+  private probeTimer: NodeJS.Timeout | undefined;
 
   constructor(private readonly o: RedisLinkOptions) {
     const { options, shown } = redisTarget(o.url, o.tlsCaFile === undefined ? undefined : readRedisCa(o.tlsCaFile));
@@ -99,11 +108,13 @@ export class RedisLink {
   }
 
   /**
-   * Whether the keeper shares through Redis now, as its figures say (redisConnected): connected,
-   * and nothing refused (without its scripts, the quota cannot be shared).
+   * Whether the keeper shares through Redis now, as its figures say (redisConnected), and whether
+   * the cached ranges use it (shared-ranges.ts): connected, nothing refused (without its scripts,
+   * the quota cannot be shared), and no outage since a command failed (a timeout, Redis hanging
+   * with its connection open) until a command is answered again. Meanwhile the host acts alone.
    */
   get sharing(): boolean {
-    return this.ready && !this.refusal;
+    return this.usable && !this.refusal && !this.outage.failing;
   }
 
   /**
@@ -141,9 +152,9 @@ export class RedisLink {
     this.recovered();
   }
 
-  /** Says the end of an outage or a refusal, once the link shares again. */
+  /** Says the end of an outage or a refusal, once something was answered and nothing is refused. */
   private recovered(): void {
-    if (!this.sharing) return;
+    if (!this.ready || this.refusal) return;
     let failures = 0;
     let said = false;
     const count = (n: number) => {
@@ -188,6 +199,7 @@ export class RedisLink {
     const refusal = refusalOf(e);
     if (!refusal) {
       this.onDown(e);
+      this.probeSoon();
       return;
     }
     if (this.closed) return;
@@ -212,6 +224,27 @@ export class RedisLink {
     this.recovered();
   }
 
+  /** Asks Redis, in a while, whether it answers again (REDIS_PROBE_MS); one probe at a time. */
+  private probeSoon(): void {
+    if (this.probeTimer || this.closed) return;
+    this.probeTimer = setTimeout(() => void this.probe(), this.o.probeMs ?? REDIS_PROBE_MS);
+    this.probeTimer.unref();
+  }
+
+  private async probe(): Promise<void> {
+    this.probeTimer = undefined;
+    // Disconnected: the reconnection ends the outage (onReady). Ended already: a caller's command was answered.
+    if (this.closed || !this.ready || !this.outage.failing) return;
+    try {
+      await this.client.ping();
+      this.commandAnswered();
+    } catch (err) {
+      // Refused (a user without PING) is an answer all the same: Redis no longer hangs.
+      if (refusalOf(err)) this.commandAnswered();
+      else this.commandFailed(err);
+    }
+  }
+
   private onDown(err: Error): void {
     if (this.closed) return;
     const hint = tlsHint(err);
@@ -227,6 +260,7 @@ export class RedisLink {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    clearTimeout(this.probeTimer);
     try {
       await this.client.quit();
     } catch {

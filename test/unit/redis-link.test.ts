@@ -115,3 +115,53 @@ describe('the Redis link, refused by the server', { skip: redisMissing }, () => 
     }
   });
 });
+
+describe('the Redis link, hanging', { skip: redisMissing }, () => {
+  const server = redisPerSuite();
+  let log: CapturedLogger;
+  const links: RedisLink[] = [];
+  const quotas: SharedQuota[] = [];
+
+  beforeEach(async () => {
+    log = await captureLogger();
+  });
+  afterEach(async () => {
+    for (const q of quotas.splice(0)) q.close();
+    for (const l of links.splice(0)) await l.close();
+    log.close();
+  });
+
+  it('frozen with its connection open (SIGSTOP): from the first command timed out, the figures say not connected while the host acts alone, past the pause too; once it answers again, sharing resumes within about a second without a call', async () => {
+    // A pause shorter than the freeze: the figures must not say connected once it has passed.
+    const link = new RedisLink({ url: server().url, logger: log.logger, commandTimeoutMs: 300, pauseAfterFailureMs: 500 });
+    links.push(link);
+    assert.equal(await link.whenReady(3000), true);
+    const quota = new SharedQuota({ link, prefix: sharedPrefix('google sheet-1 via emulator'), perMinute: { read: 60, write: 60 }, logger: log.logger });
+    quotas.push(quota);
+    await quota.take('read');
+    assert.equal(quota.figures().sharedQuotaGrants, 1);
+    assert.equal(link.sharing, true);
+    // No redis-cli while it is frozen: spawnSync would wait on it.
+    server().pause();
+    let resumedAt = 0;
+    try {
+      await quota.take('read');
+      assert.equal(quota.figures().aloneQuotaGrants, 1, 'timed out: the call went on alone');
+      assert.equal(link.sharing, false, 'acting alone: not connected, as the figures say');
+      await new Promise((r) => setTimeout(r, 1500));
+      assert.equal(link.sharing, false, 'still frozen, the pause over: still not connected');
+    } finally {
+      server().resume();
+      resumedAt = Date.now();
+    }
+    while (!log.lines().some((l) => l.event === 'redis.recovered') && Date.now() - resumedAt < 5000) await new Promise((r) => setTimeout(r, 20));
+    const took = Date.now() - resumedAt;
+    assert.ok(took < 2500, `recovered ${took} ms after Redis answered again, with no call made`);
+    assert.equal(link.sharing, true);
+    const said = log.lines().filter((l) => typeof l.event === 'string' && l.event.startsWith('redis.'));
+    assert.deepEqual(
+      said.map((l) => l.event),
+      ['redis.connected', 'redis.unavailable', 'redis.recovered'],
+    );
+  });
+});

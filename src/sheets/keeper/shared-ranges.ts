@@ -70,11 +70,6 @@ export class SharedRanges {
     o.link.client.defineCommand('corralReleaseClaim', { numberOfKeys: 1, lua: RELEASE_SCRIPT });
   }
 
-  /** Whether to send Redis anything now: the link shares (nothing refused) and is not paused. */
-  private get shares(): boolean {
-    return this.o.link.sharing && this.o.link.usable;
-  }
-
   private valueKey(range: string): string {
     return `${this.o.prefix}:range:${range}`;
   }
@@ -85,7 +80,7 @@ export class SharedRanges {
 
   /** What another host (or this one) shared, or undefined: nothing, unreadable, or Redis away. */
   async get(range: string): Promise<SharedLookup | undefined> {
-    if (!this.shares) return undefined;
+    if (!this.o.link.sharing) return undefined;
     try {
       const raw = await this.o.link.client.getBuffer(this.valueKey(range));
       this.o.link.commandAnswered();
@@ -113,7 +108,7 @@ export class SharedRanges {
    * past the size bound, the marker that has the other hosts read the range themselves.
    */
   async put(range: string, jsonBytes: Buffer, fetchStartedAt: number, fetchedAt: number): Promise<void> {
-    if (!this.shares) return;
+    if (!this.o.link.sharing) return;
     const max = this.o.maxValueBytes ?? SHARED_VALUE_MAX_BYTES;
     const payload =
       jsonBytes.length > max
@@ -143,7 +138,7 @@ export class SharedRanges {
    * fetches it now), or 'unavailable' (Redis away or refusing: fetch it alone).
    */
   async claim(range: string): Promise<{ readonly result: 'won'; readonly token: string } | { readonly result: 'held' | 'unavailable' }> {
-    if (!this.shares) return { result: 'unavailable' };
+    if (!this.o.link.sharing) return { result: 'unavailable' };
     const token = `${this.o.ownerId}:${++this.claimSeq}`;
     try {
       const ok = await this.o.link.client.set(this.claimKey(range), token, 'PX', Math.max(1, Math.round(this.o.claimMs)), 'NX');
@@ -156,7 +151,7 @@ export class SharedRanges {
 
   /** Whether another host's claim on the range still holds (false when Redis is away). */
   async claimed(range: string): Promise<boolean> {
-    if (!this.shares) return false;
+    if (!this.o.link.sharing) return false;
     try {
       return (await this.o.link.client.exists(this.claimKey(range))) === 1;
     } catch (err) {
@@ -166,7 +161,7 @@ export class SharedRanges {
   }
 
   async release(range: string, token: string): Promise<void> {
-    if (!this.shares) return;
+    if (!this.o.link.sharing) return;
     try {
       const client = this.o.link.client as unknown as { corralReleaseClaim(key: string, token: string): Promise<number> };
       await client.corralReleaseClaim(this.claimKey(range), token);
