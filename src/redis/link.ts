@@ -12,6 +12,9 @@
 // A command refused (NOPERM for a user without scripts, WRONGTYPE) stays refused until one of the
 // keeper's scripts is answered: a plain GET that works says nothing of the scripts, and letting it
 // end the refusal made the log say unavailable and recovered in turn while nothing was shared.
+// A login refused (WRONGPASS, NOAUTH) is a refusal too, not an outage: ioredis emits it as an
+// 'error' and closes the connection to try again, and that close says nothing new; it ends when
+// a connection is ready (someone fixed REDIS_URL or the server's ACL).
 
 import { Redis, type RedisOptions } from 'ioredis';
 import { describeError } from '../errors.js';
@@ -69,6 +72,11 @@ export class RedisLink {
    * so none is sent until a new connection selects it.
    */
   private dbRefused: Error | undefined;
+  /**
+   * A connection's login (or another command ioredis sends before it is ready) was refused: its
+   * close and the next ones are no outage. Cleared when a connection is ready.
+   */
+  private connectionRefused: Refusal | undefined;
   /** A command Redis refused (refusal.ts); cleared by a script of the keeper's answered. */
   private refusal: Refusal | undefined;
   private everReady = false;
@@ -97,9 +105,12 @@ export class RedisLink {
     this.client.on('connect', () => (this.dbRefused = undefined));
     this.client.on('ready', () => this.onReady());
     // ioredis emits 'error' for every failed (re)connection: without a listener it would be thrown.
-    // It emits a refused SELECT the same way, and then goes on in database 0.
-    this.client.on('error', (err: Error) => (isSelectRefusal(err) ? this.onDatabaseRefused(err) : this.onDown(err)));
-    this.client.on('close', () => this.onDown(new Error('connection closed')));
+    // It emits a refused SELECT the same way, and then goes on in database 0; a refused login
+    // (AUTH, or the ready check without one), and then closes the connection to try again.
+    this.client.on('error', (err: Error) => this.onConnectionError(err));
+    this.client.on('close', () => {
+      if (!this.connectionRefused) this.onDown(new Error('connection closed'));
+    });
   }
 
   /** Whether commands can be sent now (they may still fail): connected, in the database REDIS_URL names. */
@@ -143,6 +154,7 @@ export class RedisLink {
 
   private onReady(): void {
     if (this.dbRefused) return;
+    this.connectionRefused = undefined;
     // A new connection: the pause after a failed command was for the old one.
     this.lastFailureAt = -Infinity;
     if (!this.everReady) {
@@ -165,6 +177,21 @@ export class RedisLink {
     this.refusalLog.ended(count);
     this.refusalKind = undefined;
     if (said) this.o.logger.info({ event: 'redis.recovered', redis: this.target, failures }, `redis: ${this.target} reachable and taking the keeper's commands again; the Sheets quota, cache and failed-login counts are shared again`);
+  }
+
+  private onConnectionError(err: Error): void {
+    if (isSelectRefusal(err)) {
+      this.onDatabaseRefused(err);
+      return;
+    }
+    const refusal = refusalOf(err);
+    if (!refusal) {
+      this.onDown(err);
+      return;
+    }
+    if (this.closed) return;
+    this.connectionRefused = refusal;
+    this.refused(refusal, err);
   }
 
   private onDatabaseRefused(err: Error): void {

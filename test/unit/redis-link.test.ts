@@ -114,6 +114,38 @@ describe('the Redis link, refused by the server', { skip: redisMissing }, () => 
       server().cli('ACL', 'DELUSER', 'noscript');
     }
   });
+  it("a wrong password: said once as refused (login) with the fix, not as an outage, however often the link reconnects; a password the server accepts then ends it", async () => {
+    server().cli('ACL', 'SETUSER', 'corral', 'on', '>right', '~*', '+@all');
+    try {
+      const link = new RedisLink({ url: `${server().url}?user=corral&password=wrong`, logger: log.logger });
+      links.push(link);
+      assert.equal(await link.whenReady(1500), false, 'not connected');
+      // Reconnecting meanwhile (100, 200, 400, 800 ms apart), each time refused again.
+      assert.equal(link.sharing, false);
+      const said = redisEvents();
+      assert.deepEqual(
+        said.map((l) => l.event),
+        ['redis.misconfigured'],
+        'one line: no redis.unavailable, for the login or the connection closed after it',
+      );
+      assert.equal(said[0]?.code, 'CORRAL_ERR_REDIS_REFUSED');
+      assert.equal(said[0]?.level, 'error');
+      assert.equal(said[0]?.refused, 'login');
+      assert.match(String(said[0]?.msg), /WRONGPASS/);
+      assert.match(String(said[0]?.fix), /user and password of REDIS_URL/);
+      assert.ok(!JSON.stringify(said).includes('wrong'.concat('@')) && !JSON.stringify(said).includes('password=wrong'), 'the password is not logged');
+      // The server now takes that password: the next reconnection is ready, and says so.
+      server().cli('ACL', 'SETUSER', 'corral', '>wrong');
+      assert.equal(await link.whenReady(8000), true);
+      assert.equal(link.sharing, true);
+      assert.deepEqual(
+        redisEvents().map((l) => l.event),
+        ['redis.misconfigured', 'redis.connected', 'redis.recovered'],
+      );
+    } finally {
+      server().cli('ACL', 'DELUSER', 'corral');
+    }
+  });
 });
 
 describe('the Redis link, hanging', { skip: redisMissing }, () => {
