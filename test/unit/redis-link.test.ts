@@ -1,8 +1,10 @@
 // The keeper's link to a real redis-server that answers but refuses what it is asked: a database
-// it does not have, a user that may not run scripts. The keeper must never fall back to another
+// it does not have, a user that may not run scripts, a wrong password. The keeper must never fall back to another
 // database (its keys would mix with whatever lives there, and hosts configured alike would not
 // share); a refusal is no outage that any command answered ends: it acts alone, as with Redis
 // away, says why and how to fix it once, and shares again only once the refused command works.
+// And one that hangs with its connection open: not connected, as the figures say, from the first
+// command that timed out until it answers again, which the link notices by itself.
 
 import assert from 'node:assert/strict';
 import { afterEach, beforeEach, describe, it } from 'node:test';
