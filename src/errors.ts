@@ -61,6 +61,7 @@ export const ERROR_CODES = {
   CORRAL_ERR_JOURNAL_BACKLOG: 'Journaled rows have not reached Google for minutes (journal.backlog_stalled): the append errors logged before say why; the rows stay in the journal and are sent once Google takes them.',
   CORRAL_ERR_JOURNAL_OTHER_SHEET: 'The write journal holds acknowledged rows for another sheet than SHEET_ID and SHEETS_API_URL name now (they changed while rows waited): kept, not sent here; set them back and reload until the backlog is 0, then change them again.',
   CORRAL_ERR_CAPACITY: 'Busy connections passed 95 % of the cap, or reached it (capacity.alert, error): at 100 % new connections are answered 503 server full until some close. Raise CORRAL_MAX_CONNECTIONS or the workers, or add hosts; corral recommend sizes them.',
+  CORRAL_ERR_EVENTS_HEADER: 'The header row of SHEET_EVENTS_RANGE does not start with event_id or lacks one of player, kind, detail, at (app.events_header_invalid names the header found): POST /api/events writes nothing and answers 503 events_header_invalid until the header row is fixed.',
   CORRAL_ERR_COUNTER_TABLE: 'The host counters\' shared-memory table could not be created or opened (its addon not built, or memfd_create or mmap refused); the counts go to the master over IPC instead.',
 } as const;
 
@@ -104,6 +105,7 @@ export const HTTP_ERRORS = {
   method_not_implemented: { status: 501, meaning: 'A method node:http does not know (`BREW`, lower-case `get`).' },
   unsupported_transfer_encoding: { status: 501, meaning: 'A Transfer-Encoding other than `chunked`; send chunked or a Content-Length.' },
   sheets_unavailable: { status: 503, meaning: 'The sheet cannot be read right now (Google failing, the keeper away) and no cached copy is young enough; `Retry-After` says when to retry.' },
+  events_header_invalid: { status: 503, meaning: 'The Events tab\'s header row does not name the columns an event is written under (event_id first, then player, kind, detail, at in any order): nothing was written; the operator must fix the tab (the log says how); retry after `Retry-After`.' },
   not_saved: { status: 503, meaning: 'The write journal cannot be written (disk full, I/O error): nothing was recorded; retry later.' },
   server_full: { status: 503, meaning: 'Over the connection cap: answered at once with `Retry-After: 1`, never left hanging.' },
 } as const satisfies Record<string, { status: number; meaning: string }>;

@@ -4,6 +4,7 @@ import { after, before, describe, it } from 'node:test';
 import { EVENT_COLUMNS } from '../../src/app/routes/events.js';
 import { createFakeSheets, SAMPLE_EVENTS, SAMPLE_PLAYERS, type FakeSheets } from '../fixtures/fake-sheets.js';
 import { postJson, startApp, type AppHarness } from '../fixtures/app-harness.js';
+import { memoryLogger } from '../fixtures/memory-logger.js';
 
 describe('POST /api/events', () => {
   let app: AppHarness;
@@ -163,4 +164,70 @@ describe('POST /api/events', () => {
     assert.equal(((await res.json()) as { error: string }).error, 'invalid_idempotency_key');
     assert.equal(sheets.appended.length, appended);
   });
+});
+
+describe('POST /api/events writes under the Events header row', () => {
+  let app: AppHarness;
+  let sheets: FakeSheets;
+  let log: ReturnType<typeof memoryLogger>;
+  let auth: Record<string, string>;
+  const setHeader = (header: string[]) => {
+    const events = sheets.tabs.get('Events') ?? [];
+    events.splice(0, events.length, header);
+  };
+  before(async () => {
+    sheets = createFakeSheets({ Players: SAMPLE_PLAYERS, Events: SAMPLE_EVENTS });
+    log = memoryLogger();
+    app = await startApp({ CORRAL_RATE_LIMIT: '0' }, sheets, { logger: log.logger });
+    const res = await postJson(`${app.url}/api/login`, { name: 'Bob', code: 'b-secret-2' });
+    auth = { authorization: `Bearer ${((await res.json()) as { token: string }).token}` };
+  });
+  after(() => app.close());
+
+  it('puts each value under its own header in a reordered tab, and leaves unknown columns empty', async () => {
+    setHeader(['event_id', ' At', 'notes', 'Player', 'kind', 'detail', 'extra']);
+    const res = await postJson(`${app.url}/api/events`, { kind: 'tag', detail: 'near the gate' }, auth);
+    assert.equal(res.status, 201);
+    const { id, at } = (await res.json()) as { id: string; at: string };
+    assert.deepEqual(sheets.appended.at(-1)?.rows[0], [id, at, '', 'Bob', 'tag', 'near the gate']);
+  });
+
+  it('writes [event_id, player, kind, detail, at] under the default header', async () => {
+    setHeader([...SAMPLE_EVENTS[0]!]);
+    const res = await postJson(`${app.url}/api/events`, { kind: 'tag' }, auth);
+    assert.equal(res.status, 201);
+    const { id, at } = (await res.json()) as { id: string; at: string };
+    assert.deepEqual(sheets.appended.at(-1)?.rows[0], [id, 'Bob', 'tag', '', at]);
+  });
+
+  for (const [what, header, problem] of [
+    ['lacks a column', ['event_id', 'player', 'kind', 'at'], /lacks detail/],
+    ['does not start with event_id', ['at', 'event_id', 'player', 'kind', 'detail'], /does not start with event_id/],
+    ['is empty', [], /no header row/],
+  ] as const) {
+    it(`refuses the event with 503 events_header_invalid, writing nothing, when the header ${what}`, async () => {
+      setHeader([...header]);
+      const appended = sheets.appended.length;
+      const lines = log.lines.length;
+      const res = await postJson(`${app.url}/api/events`, { kind: 'tag' }, auth);
+      assert.equal(res.status, 503);
+      assert.equal(res.headers.get('retry-after'), '30');
+      assert.equal(((await res.json()) as { error: string }).error, 'events_header_invalid');
+      assert.equal(sheets.appended.length, appended, 'nothing written');
+      const line = log.lines.slice(lines).find((l) => l.event === 'app.events_header_invalid');
+      assert.ok(line, 'logged');
+      assert.equal(line.level, 50);
+      assert.equal(line.code, 'CORRAL_ERR_EVENTS_HEADER');
+      assert.equal(line.range, 'Events');
+      assert.deepEqual(line.header, header);
+      assert.match(String(line.msg), problem);
+      assert.match(String(line.msg), /tab Events/);
+      assert.match(String(line.msg), /Fix: make row Events!1:1 name event_id, player, kind, detail, at/);
+      setHeader([...SAMPLE_EVENTS[0]!]);
+      // Fixed: the next event is written, and the log says so.
+      const ok = await postJson(`${app.url}/api/events`, { kind: 'tag' }, auth);
+      assert.equal(ok.status, 201);
+      assert.ok(log.lines.slice(lines).some((l) => l.event === 'app.events_header_fixed'));
+    });
+  }
 });

@@ -10,6 +10,7 @@
 import { randomUUID } from 'node:crypto';
 import { readJsonObject } from '../body.js';
 import { sheetsFailure, type AppDeps } from '../deps.js';
+import { EVENT_COLUMNS, eventLayout, type EventValues } from '../event-columns.js';
 import { HttpError, sendJson, sendJsonText } from '../http.js';
 import { keyOwner, readIdempotencyKey, requestFingerprint, scopedKey } from '../idempotency-key.js';
 import type { Handler } from '../router.js';
@@ -17,13 +18,16 @@ import { onlyFields, optionalText, requireText } from '../validate.js';
 import type { IdempotencyClaim } from '../../sheets/types.js';
 import { describeError } from '../../errors.js';
 import { RepeatedFailure } from '../../log/repeated-failure.js';
+import { firstRowOf } from '../../sheets/a1.js';
 
-/** Column order of an event row, matching the Events tab's header row. */
-export const EVENT_COLUMNS = ['event_id', 'player', 'kind', 'detail', 'at'] as const;
+export { EVENT_COLUMNS };
 
 export const KIND_MAX = 64;
 export const DETAIL_MAX = 2000;
-/** A full or failing disk takes an operator to fix: clients are asked to wait longer than for a blip upstream. */
+/**
+ * A full or failing disk, or an Events header the app cannot write under, takes an operator to
+ * fix: clients are asked to wait longer than for a blip upstream.
+ */
 export const NOT_SAVED_RETRY_AFTER_S = 30;
 
 /** The keeper's refusals of a key, as the draft answers them. */
@@ -49,9 +53,48 @@ function notSaved(err: unknown): HttpError | undefined {
   });
 }
 
+/** The header row of the events range (`Events` → `Events!1:1`): one row to read, not the whole tab. */
+function headerRangeOf(range: string): string {
+  try {
+    return firstRowOf(range);
+  } catch {
+    // Not A1: the read is refused upstream, as the append would be.
+    return range;
+  }
+}
+
 export function eventsRoute(deps: AppDeps): Handler {
   const range = deps.eventsRange;
+  const headerRange = headerRangeOf(range);
   const logger = deps.ctx.logger;
+  // A header the app cannot write under refuses every event until an operator fixes the tab: said
+  // at the first refusal, then at most once a minute with a count, and once when events fit again.
+  // Another wrong header (a fix that missed) is said at once: the line names the header found.
+  let badHeader = { text: '', failure: new RepeatedFailure() };
+  /** Builds the event's row in the order of the tab's header row (cached with the copy read). */
+  const rowFor = async (values: EventValues): Promise<string[]> => {
+    const { header } = deps.cachedRecords(headerRange) ?? (await deps.records(headerRange));
+    const layout = eventLayout(header);
+    if (layout.ok) {
+      badHeader.failure.ended((total) =>
+        logger.info({ event: 'app.events_header_fixed', range, refused: total }, `POST /api/events: the header row of ${range} fits again; ${total} events were refused meanwhile`),
+      );
+      return layout.row(values);
+    }
+    const text = JSON.stringify(header);
+    if (text !== badHeader.text) badHeader = { text, failure: new RepeatedFailure() };
+    badHeader.failure.failed((refused, total) =>
+      logger.error(
+        { event: 'app.events_header_invalid', code: 'CORRAL_ERR_EVENTS_HEADER', range, header, refused, refused_total: total },
+        `POST /api/events: the tab ${range} cannot take events: ${layout.problem} (found: ${header.length > 0 ? header.join(', ') : 'nothing'}); ` +
+          `nothing was written and ${refused} event${refused === 1 ? ' was' : 's were'} answered 503. Fix: make row ${headerRange} name ${EVENT_COLUMNS.join(', ')} ` +
+          `(event_id first, the others in any order; other columns are left empty), or point SHEET_EVENTS_RANGE at a tab that does`,
+      ),
+    );
+    throw new HttpError('events_header_invalid', "the server cannot record events now: the sheet's Events header row is not one it can write under (the operator is told in the log); nothing was written, retry later", {
+      headers: { 'Retry-After': String(NOT_SAVED_RETRY_AFTER_S) },
+    });
+  };
   // A full disk or a keeper that is down refuses every append until it is fixed: the first refusal
   // is logged with its cause, then a count at most once a minute, and the first saved append after.
   const appendFailure = new RepeatedFailure();
@@ -79,7 +122,7 @@ export function eventsRoute(deps: AppDeps): Handler {
     const detail = optionalText(body, 'detail', { min: 0, max: DETAIL_MAX, multiline: true });
     const id = randomUUID();
     const at = new Date().toISOString();
-    const row: string[] = [id, player.name, kind, detail, at];
+    const row = await rowFor({ event_id: id, player: player.name, kind, detail, at });
     const idempotency: IdempotencyClaim | undefined =
       key === undefined
         ? undefined
