@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { CorralError } from '../../src/errors.js';
 import { after, before, describe, it } from 'node:test';
-import { EVENT_COLUMNS } from '../../src/app/routes/events.js';
+import { DETAIL_MAX, EVENT_BODY_LIMIT, EVENT_COLUMNS, KIND_MAX } from '../../src/app/routes/events.js';
 import { createFakeSheets, SAMPLE_EVENTS, SAMPLE_PLAYERS, type FakeSheets } from '../fixtures/fake-sheets.js';
 import { postJson, startApp, type AppHarness } from '../fixtures/app-harness.js';
 import { memoryLogger } from '../fixtures/memory-logger.js';
@@ -230,4 +230,41 @@ describe('POST /api/events writes under the Events header row', () => {
       assert.ok(log.lines.slice(lines).some((l) => l.event === 'app.events_header_fixed'));
     });
   }
+});
+
+describe('POST /api/events body limit', () => {
+  let app: AppHarness;
+  let sheets: FakeSheets;
+  let auth: Record<string, string>;
+  before(async () => {
+    sheets = createFakeSheets({ Players: SAMPLE_PLAYERS, Events: SAMPLE_EVENTS });
+    app = await startApp({ CORRAL_RATE_LIMIT: '0' }, sheets);
+    const res = await postJson(`${app.url}/api/login`, { name: 'Bob', code: 'b-secret-2' });
+    auth = { authorization: `Bearer ${((await res.json()) as { token: string }).token}`, 'content-type': 'application/json' };
+  });
+  after(() => app.close());
+
+  /** Every character as a \u escape (a surrogate pair outside the BMP), the keys too: JSON at its most escaped. */
+  const escaped = (s: string) => `"${Array.from({ length: s.length }, (_, i) => `\\u${s.charCodeAt(i).toString(16).padStart(4, '0')}`).join('')}"`;
+  const mostEscaped = (kind: string, detail: string) => `{${escaped('kind')}: ${escaped(kind)}, ${escaped('detail')}: ${escaped(detail)}}`;
+
+  it('takes the longest valid event in its most escaped JSON (Python json.dumps escapes non-ASCII), over 16 KiB', async () => {
+    const kind = '🎉'.repeat(KIND_MAX);
+    const detail = '😀'.repeat(DETAIL_MAX);
+    const body = mostEscaped(kind, detail);
+    assert.ok(Buffer.byteLength(body) > 16 * 1024, `${Buffer.byteLength(body)} bytes`);
+    assert.ok(Buffer.byteLength(body) <= EVENT_BODY_LIMIT);
+    const res = await fetch(`${app.url}/api/events`, { method: 'POST', headers: auth, body });
+    assert.equal(res.status, 201, await res.clone().text());
+    assert.deepEqual(sheets.appended.at(-1)?.rows[0]?.slice(1, 4), ['Bob', kind, detail]);
+  });
+
+  it('still refuses a body over the limit with 413, and one character too many with 400', async () => {
+    const over = await fetch(`${app.url}/api/events`, { method: 'POST', headers: auth, body: JSON.stringify({ kind: 'tag', detail: 'x'.repeat(EVENT_BODY_LIMIT) }) });
+    assert.equal(over.status, 413);
+    assert.equal(((await over.json()) as { error: string }).error, 'body_too_large');
+    const long = await fetch(`${app.url}/api/events`, { method: 'POST', headers: auth, body: mostEscaped('tag', '😀'.repeat(DETAIL_MAX + 1)) });
+    assert.equal(long.status, 400);
+    assert.equal(((await long.json()) as { field: string }).field, 'detail');
+  });
 });

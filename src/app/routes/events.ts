@@ -24,6 +24,23 @@ export { EVENT_COLUMNS };
 
 export const KIND_MAX = 64;
 export const DETAIL_MAX = 2000;
+
+/** Most bytes one character of a string takes in JSON: one outside the BMP escaped as a surrogate pair, `\ud83d\ude00`. */
+const JSON_BYTES_PER_CHAR_MAX = 12;
+/**
+ * The rest of the body at its widest: both keys escaped (`"\u006b…"`: 6 bytes a letter), the
+ * quotes, colon, comma and braces, a byte order mark, and the whitespace a pretty-printer adds.
+ */
+const EVENT_BODY_ENVELOPE = 1024;
+/**
+ * The body limit of POST /api/events: every valid event fits in its most escaped JSON (Python's
+ * json.dumps escapes every non-ASCII character by default: 2000 emoji in `detail` are 24,000
+ * bytes, over the app's 16 KiB default). 25,792 bytes: still small, and read only once the token
+ * checked out (a client without one gets its 401 before any of its body is read), so a slow or
+ * large body still costs little. Whitespace around a value, which validation trims away, is not
+ * counted: it is no part of the event.
+ */
+export const EVENT_BODY_LIMIT = (KIND_MAX + DETAIL_MAX) * JSON_BYTES_PER_CHAR_MAX + EVENT_BODY_ENVELOPE;
 /**
  * A full or failing disk, or an Events header the app cannot write under, takes an operator to
  * fix: clients are asked to wait longer than for a blip upstream.
@@ -116,7 +133,7 @@ export function eventsRoute(deps: AppDeps): Handler {
     // A player removed from the roster cannot post, even with a token that has not expired yet.
     const player = await deps.requireRosterPlayer(req);
     const key = readIdempotencyKey(req);
-    const body = await readJsonObject(req);
+    const body = await readJsonObject(req, EVENT_BODY_LIMIT);
     onlyFields(body, ['kind', 'detail']);
     const kind = requireText(body, 'kind', { min: 1, max: KIND_MAX });
     const detail = optionalText(body, 'detail', { min: 0, max: DETAIL_MAX, multiline: true });
