@@ -53,11 +53,12 @@ function replyAfterAnswers(socket: QueuingSocket, text: string): void {
   next();
 }
 
-function rawReply(socket: Duplex, error: HttpErrorCode, message: string): void {
+/** `headers`: more header lines, each ending in CRLF (a 405's Allow). */
+function rawReply(socket: Duplex, error: HttpErrorCode, message: string, headers = ''): void {
   const status = statusOf(error);
   const reason = STATUS_CODES[status] ?? '';
   const body = JSON.stringify({ error, message });
-  const text = `HTTP/1.1 ${status} ${reason}\r\n${JSON_HEADER_LINES}content-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`;
+  const text = `HTTP/1.1 ${status} ${reason}\r\n${JSON_HEADER_LINES}${headers}content-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`;
   const started = currentResponse(socket);
   if (started?.req.complete) {
     // The error is in a request pipelined behind a whole one the app is still answering (a POST
@@ -187,11 +188,18 @@ function hostFields(rawHeaders: readonly string[]): number {
 }
 
 /**
+ * The Allow of the 405 to a CONNECT, which RFC 9110 §15.5.6 requires of every 405. Its target is a
+ * host:port to tunnel to, no resource of the app, so it names the methods the worker hands its app
+ * at all (the app, any CORRAL_APP, is not asked); the app's own 405s narrow them per path.
+ */
+export const CONNECT_ALLOW = 'GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS';
+
+/**
  * Answers a CONNECT (server 'connect'): node:http hands the raw socket over for tunnelling and,
  * with no listener, destroys it without a word, which a client reads as a reset.
  */
 export function refuseConnect(socket: Duplex): void {
-  rawReply(socket, 'method_not_allowed', 'CONNECT is not supported: this server is not a proxy');
+  rawReply(socket, 'method_not_allowed', 'CONNECT is not supported: this server is not a proxy', `allow: ${CONNECT_ALLOW}\r\n`);
 }
 
 function reply(res: ServerResponse, error: HttpErrorCode, message: string): void {

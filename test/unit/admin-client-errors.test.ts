@@ -72,6 +72,8 @@ describe('admin server: requests refused before the routes', () => {
     const { answer } = await exchange(server.port, 'CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\n\r\n');
     assert.match(answer, /^HTTP\/1\.1 405 /);
     assert.equal(jsonOf(answer).error, 'method_not_allowed');
+    // RFC 9110 §15.5.6: a 405 carries Allow, the methods of the admin routes.
+    assert.match(answer, /\r\nallow: GET, HEAD, POST\r\n/i);
   });
 
   it('answers headers sent too slowly 408 request_timeout in JSON, about when the headers timeout ends', async () => {

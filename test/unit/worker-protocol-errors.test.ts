@@ -79,6 +79,8 @@ describe('worker server: protocol errors node:http would answer without a body',
     assert.match(answer, /^HTTP\/1\.1 405 /);
     assert.match(answer, /connection: close/i);
     assert.equal(jsonBody(answer).error, 'method_not_allowed');
+    // RFC 9110 §15.5.6: a 405 carries Allow, here the methods the worker serves at all.
+    assert.match(answer, /\r\nallow: GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS\r\n/i);
   });
 
   it('answers a transfer coding other than chunked (gzip, chunked; two lines) with 501 JSON, before the app', async () => {

@@ -15,7 +15,8 @@ function currentResponse(socket: Duplex): ServerResponse | undefined {
   return (socket as Duplex & { _httpMessage?: ServerResponse | null })._httpMessage ?? undefined;
 }
 
-function rawReply(socket: Duplex, error: HttpErrorCode, message: string): void {
+/** `headers`: more header lines, each ending in CRLF (a 405's Allow). */
+function rawReply(socket: Duplex, error: HttpErrorCode, message: string, headers = ''): void {
   const status = statusOf(error);
   const reason = STATUS_CODES[status] ?? '';
   // An answer already on its way: a raw one now would land inside it (node's own handler skips
@@ -25,8 +26,11 @@ function rawReply(socket: Duplex, error: HttpErrorCode, message: string): void {
     return;
   }
   const body = JSON.stringify({ success: false, error, message });
-  socket.end(`HTTP/1.1 ${status} ${reason}\r\n${JSON_HEADER_LINES}content-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`);
+  socket.end(`HTTP/1.1 ${status} ${reason}\r\n${JSON_HEADER_LINES}${headers}content-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`);
 }
+
+/** The methods of the admin API's routes and dashboard (server.ts ROUTES), for a CONNECT's 405. */
+export const ADMIN_CONNECT_ALLOW = 'GET, HEAD, POST';
 
 /** Answers node:http's client errors and CONNECT on the admin listener with JSON. */
 export function answerClientErrors(server: Server): void {
@@ -48,5 +52,8 @@ export function answerClientErrors(server: Server): void {
     }
   });
   // With no listener node:http destroys a CONNECT's socket without a word, which reads as a reset.
-  server.on('connect', (_req, socket: Duplex) => rawReply(socket, 'method_not_allowed', 'CONNECT is not allowed: the admin API is not a proxy'));
+  // RFC 9110 §15.5.6: a 405 names the methods taken, here those of the admin routes together.
+  server.on('connect', (_req, socket: Duplex) =>
+    rawReply(socket, 'method_not_allowed', 'CONNECT is not allowed: the admin API is not a proxy', `allow: ${ADMIN_CONNECT_ALLOW}\r\n`),
+  );
 }
