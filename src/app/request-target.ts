@@ -11,6 +11,12 @@ const BASE = 'http://app.invalid';
 /** Paths the WHATWG parser leaves as they are: `/`, then segments of unreserved characters. */
 const PLAIN_PATH = /^(?:\/[A-Za-z0-9_~-]+)*\/?$/;
 const PLAIN = Symbol('plain path');
+/**
+ * The asterisk-form target (RFC 9112 §3.2.4, `OPTIONS * HTTP/1.1`): the server as a whole, no
+ * path. Kept as it is rather than parsed: the URL parser would make it the path `/*`, which the
+ * client never sent (a 404 "no route for /*").
+ */
+export const ASTERISK = '*';
 
 /** True when URL parsing would give `path` back unchanged (and it has no query). */
 export function isPlainPath(path: string): boolean {
@@ -18,7 +24,7 @@ export function isPlainPath(path: string): boolean {
 }
 
 export class RequestTarget {
-  /** The normalized path, without the query. */
+  /** The normalized path, without the query; ASTERISK for the asterisk-form target. */
   readonly pathname: string;
   private readonly raw: string;
   private parsed: URL | undefined;
@@ -26,7 +32,7 @@ export class RequestTarget {
   /** Throws a 400 HttpError when the target cannot be a URL. */
   constructor(raw: string | undefined, plain?: typeof PLAIN) {
     this.raw = raw ?? '/';
-    if (plain === PLAIN) {
+    if (plain === PLAIN || this.raw === ASTERISK) {
       this.pathname = this.raw;
       return;
     }

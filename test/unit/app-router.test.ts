@@ -34,6 +34,16 @@ describe('router', () => {
     }
   });
 
+  it('answers the asterisk-form target: OPTIONS with Allow of every route, anything else 400', async () => {
+    let status = 0;
+    let headers: Record<string, unknown> = {};
+    const res = { writeHead: (s: number, h: Record<string, unknown>) => ((status = s), (headers = h)), end: () => undefined };
+    await router.resolve('OPTIONS', '*')({ res } as never);
+    assert.equal(status, 204);
+    assert.equal(headers.Allow, 'GET, HEAD, POST, OPTIONS');
+    assert.throws(() => router.resolve('POST', '*'), (e: unknown) => e instanceof HttpError && e.status === 400 && e.error === 'bad_request' && /OPTIONS only/.test(e.message));
+  });
+
   it('refuses to register a path that URL parsing would change', () => {
     for (const path of ['api/x', '/a%20b', '/a/../b', '/a?x=1', '//a', '']) {
       assert.throws(() => createRouter().on('GET', path, ok), /not a plain path/, path);
@@ -64,6 +74,31 @@ describe('app routing over HTTP', () => {
     assert.equal(res2.status, 405);
     assert.equal(res2.headers.get('allow'), 'GET, HEAD');
     await res2.body?.cancel();
+  });
+
+  it('answers OPTIONS * (asterisk-form) 204 with the methods of all routes, and any other method with * 400', async () => {
+    const asterisk = (method: string) =>
+      new Promise<{ status: number; allow: string | undefined; body: string }>((resolve, reject) => {
+        const req = request(`${app.url}/`, { method, path: '*' }, (res) => {
+          let body = '';
+          res.on('data', (d: Buffer) => (body += d.toString()));
+          res.on('end', () => resolve({ status: res.statusCode ?? 0, allow: res.headers.allow, body }));
+        });
+        req.on('error', reject);
+        req.end(method === 'POST' ? '{}' : undefined);
+      });
+    const options = await asterisk('OPTIONS');
+    assert.equal(options.status, 204);
+    assert.equal(options.allow, 'GET, HEAD, POST, OPTIONS');
+    assert.equal(options.body, '');
+    for (const method of ['POST', 'GET']) {
+      const other = await asterisk(method);
+      assert.equal(other.status, 400, method);
+      const body = JSON.parse(other.body) as { error: string; message: string };
+      assert.equal(body.error, 'bad_request');
+      assert.match(body.message, /asterisk-form\) is for OPTIONS only/);
+      assert.doesNotMatch(body.message, /\/\*/, 'no path /* the client never sent');
+    }
   });
 
   it('reads a target starting with // as a path, never as a host that hides another path', async () => {
