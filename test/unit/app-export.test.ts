@@ -7,7 +7,7 @@ import { gunzipSync } from 'node:zlib';
 import { csvField, csvRows } from '../../src/app/export/csv.js';
 import { acceptsGzip, attachmentOf } from '../../src/app/export/stream.js';
 import { exportRange } from '../../src/app/routes/export.js';
-import { createFakeSheets } from '../fixtures/fake-sheets.js';
+import { createFakeSheets, type FakeSheets } from '../fixtures/fake-sheets.js';
 import { startApp, type AppHarness } from '../fixtures/app-harness.js';
 
 const TOKEN = 'admin-token-0123456789';
@@ -125,6 +125,41 @@ describe('GET /api/export', () => {
     assert.equal(zipped.headers['content-encoding'], 'gzip');
     assert.ok(zipped.body.length < plain.body.length / 3, 'gzip actually compressed');
     assert.equal(gunzipSync(zipped.body).toString('utf8'), expected);
+  });
+});
+
+describe('GET /api/export with a sheet= that is not UTF-8', () => {
+  let app: AppHarness;
+  let fake: FakeSheets;
+  before(async () => {
+    fake = createFakeSheets({ Jöueurs: [['name'], ['Zoé']] });
+    app = await startApp({ CORRAL_ADMIN_TOKEN: TOKEN, CORRAL_RATE_LIMIT: '0' }, fake);
+  });
+  after(() => app.close());
+  const get = (query: string) => rawGet(`${app.url}/api/export?${query}`, { authorization: `Bearer ${TOKEN}` });
+
+  it('refuses bytes that are not UTF-8 with 400 invalid_field naming them, before any read', async () => {
+    for (const query of ['sheet=%E0%A4', 'sheet=J%F6ueurs', '%73heet=%FF', 'sheet=Players%C3']) {
+      const reads = fake.reads;
+      const r = await get(query);
+      assert.equal(r.status, 400, query);
+      const body = JSON.parse(r.body.toString()) as { error: string; field: string; message: string };
+      assert.equal(body.error, 'invalid_field');
+      assert.equal(body.field, 'sheet');
+      assert.match(body.message, /is not UTF-8 once percent-decoded/);
+      assert.ok(body.message.includes(query.split('=')[1]!), body.message);
+      assert.doesNotMatch(body.message, /\uFFFD/);
+      assert.equal(fake.reads, reads, `${query}: nothing read`);
+    }
+  });
+
+  it('takes a name in UTF-8, and a U+FFFD actually sent is no encoding error', async () => {
+    const ok = await get('sheet=J%C3%B6ueurs&other=%FF');
+    assert.equal(ok.status, 200);
+    assert.equal(ok.body.toString(), 'name\r\nZoé\r\n');
+    const replacement = await get('sheet=%EF%BF%BD');
+    assert.equal(replacement.status, 400);
+    assert.doesNotMatch(JSON.parse(replacement.body.toString()).message, /not UTF-8/);
   });
 });
 

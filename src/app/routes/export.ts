@@ -5,6 +5,7 @@ import { sheetsFailure } from '../deps.js';
 import type { CsvPool } from '../export/pool.js';
 import { SEND_STALL_MS, streamCsv } from '../export/stream.js';
 import { invalidField } from '../http.js';
+import { nonUtf8Params } from '../query-utf8.js';
 import type { Handler } from '../router.js';
 import { quoteSheetName } from '../../sheets/a1.js';
 
@@ -21,6 +22,12 @@ export function exportRange(sheet: string): string {
 export function exportRoute(deps: AppDeps, pool: CsvPool): Handler {
   return async ({ req, res, target }) => {
     deps.requireAdmin(req);
+    // Bytes that are not UTF-8 read as U+FFFD: the read would spend quota on a tab nobody named,
+    // and Google's refusal would name the U+FFFD, not what the client sent.
+    const broken = nonUtf8Params(target.url.search, 'sheet');
+    if (broken.length > 0) {
+      throw invalidField('sheet', `sheet=${broken[0]!.slice(0, 60)} is not UTF-8 once percent-decoded; percent-encode the UTF-8 bytes of the tab's name (Jöueurs: J%C3%B6ueurs)`);
+    }
     const sheets = target.url.searchParams.getAll('sheet');
     if (sheets.length !== 1 || (sheets[0] ?? '').trim() === '') throw invalidField('sheet', 'give exactly one sheet=<tab name or A1 range>');
     const sheet = (sheets[0] ?? '').trim();
