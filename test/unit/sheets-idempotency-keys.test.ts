@@ -94,6 +94,17 @@ describe('IdempotencyKeys', () => {
     assert.throws(() => keys.lookup(claim('dave-1'), 53), { code: 'CORRAL_ERR_IDEMPOTENCY_IN_FLIGHT' });
   });
 
+  it('at start, keys past their retention take no place in their owner\'s share and are not counted as evicted by it', () => {
+    const keys = new IdempotencyKeys({ ttlMs: HOUR, max: 100, maxPerOwner: 2 });
+    const record = (key: string, at: number) => ({ k: 'key', ...IdempotencyKeys.field({ ...claim(key), owner: 'bob' }), at });
+    // Three keys of a day ago, then bob's two live ones: in file order, as a journal holds them.
+    keys.restore([record('old-1', 0), record('old-2', 1), record('old-3', 2), record('new-1', 24 * HOUR), record('new-2', 24 * HOUR + 1)], 24 * HOUR + 2);
+    assert.equal(keys.ownerEvicted, 0, 'nothing was pushed out of the share');
+    assert.equal(keys.size, 2);
+    assert.equal(keys.lookup(claim('new-1'), 24 * HOUR + 3), claim('new-1').answer);
+    assert.equal(keys.lookup(claim('old-3'), 24 * HOUR + 3), undefined);
+  });
+
   it('refuses a malformed claim before anything is journaled', () => {
     assert.equal(validateClaim(undefined), undefined);
     for (const bad of ['k', [], { key: 'k', fingerprint: 'f' }, { key: '', fingerprint: 'f', answer: 'a' }, { key: 'k'.repeat(257), fingerprint: 'f', answer: 'a' }, { key: 'k', fingerprint: 'f', answer: 'a'.repeat(1025) }]) {
@@ -177,6 +188,15 @@ describe('journal appends with an idempotency key', () => {
     const first = journal.add('Events', [row('e1')], claim('k2'));
     assert.equal(await rejectionCode(journal.add('Events', [row('e1')], claim('k2'))), 'CORRAL_ERR_IDEMPOTENCY_IN_FLIGHT');
     assert.equal((await first).duplicates, 1);
+    await journal.close();
+  });
+
+  it('the figures count no key past its retention, though no keyed append came since', async () => {
+    const journal = await open({ idempotencyTtlMs: HOUR });
+    await journal.add('Events', [row('e1')], claim('k'));
+    assert.equal(journal.idempotencyFigures().keys, 1);
+    await clock.advance(HOUR + 1);
+    assert.equal(journal.idempotencyFigures().keys, 0);
     await journal.close();
   });
 

@@ -73,6 +73,15 @@ export class IdempotencyKeys {
   }
 
   /**
+   * Keys held at `now`, those past their retention dropped first: expiry otherwise runs only with
+   * a keyed append or a compaction, and the figures counted a key a day old until the next one.
+   */
+  count(now: number): number {
+    this.expire(now);
+    return this.keys.size;
+  }
+
+  /**
    * The answer to give back when the key is held with the same fingerprint; undefined for a key
    * not held (a new request). Throws for another fingerprint, and while the first request's record
    * is still being written (its outcome is not known yet).
@@ -107,12 +116,16 @@ export class IdempotencyKeys {
 
   /** Keys the journal's records hold (add records with `ik`, and `key` records), in file order. */
   restore(records: readonly JournalRecord[], now: number): void {
+    const before = now - this.o.ttlMs;
     for (const rec of records) {
       const raw = rec.k === 'key' ? rec : rec.k === 'add' ? rec.ik : undefined;
       if (typeof raw !== 'object' || raw === null) continue;
       const r = raw as Record<string, unknown>;
       const at = Number(rec.at);
       if (typeof r.key !== 'string' || typeof r.fp !== 'string' || typeof r.ans !== 'string' || !Number.isFinite(at)) continue;
+      // Past its retention: not held at all. Held and expired after, it took a place in its owner's
+      // share first, and the owner's live keys it pushed out were counted as evicted by the share.
+      if (at < before) continue;
       this.hold({ key: r.key, fingerprint: r.fp, answer: r.ans, ...(typeof r.own === 'string' ? { owner: r.own } : {}), at, durable: true });
     }
     this.expire(now);

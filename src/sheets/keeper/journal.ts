@@ -334,7 +334,7 @@ export class Journal {
 
   /** Idempotency keys remembered now, and forgotten early at the cap since start. */
   idempotencyFigures(): { keys: number; evicted: number; ownerEvicted: number } {
-    return { keys: this.keys.size, evicted: this.keys.evicted, ownerEvicted: this.keys.ownerEvicted };
+    return { keys: this.keys.count(this.clock.now()), evicted: this.keys.evicted, ownerEvicted: this.keys.ownerEvicted };
   }
 
   async close(): Promise<void> {
