@@ -49,6 +49,8 @@ export interface Reply {
   readonly json: unknown;
   /** A 429 or 503's Retry-After, in milliseconds (seconds or an HTTP date; capped at an hour). */
   readonly retryAfterMs?: number;
+  /** The answer's Content-Type, to say what came back when it was not what corral's app sends. */
+  readonly contentType?: string;
 }
 
 const RETRY_AFTER_MAX_MS = 3_600_000;
@@ -166,7 +168,9 @@ export class TargetClient {
         }
       }
       const retryAfterMs = status === 429 || status === 503 ? parseRetryAfter(res.headers['retry-after']) : undefined;
-      return { sample: sample(status, status >= 200 && status < 300 ? 'ok' : 'http', bytes), json, ...(retryAfterMs === undefined ? {} : { retryAfterMs }) };
+      const type = res.headers['content-type'];
+      const contentType = Array.isArray(type) ? type[0] : type;
+      return { sample: sample(status, status >= 200 && status < 300 ? 'ok' : 'http', bytes), json, ...(retryAfterMs === undefined ? {} : { retryAfterMs }), ...(contentType === undefined ? {} : { contentType }) };
     } catch (err) {
       const code = (err as { code?: unknown }).code;
       if (timedOut) return { sample: sample(status, 'timeout', bytes, 'timeout'), json: undefined };

@@ -8,6 +8,7 @@ import type { Credential } from './credentials.js';
 import { formatExactDuration } from './duration.js';
 import { inputError, LoadtestError, LOADTEST_EXIT, targetRefused, targetUnreachable } from './exit.js';
 import { generatorHint } from './generator-limits.js';
+import { describeAnswer, isTokenless } from './login-answer.js';
 import type { Mix } from './mix.js';
 import type { LoadtestOptions } from './options.js';
 import { apiPath, noAnswerReason } from './target.js';
@@ -49,6 +50,11 @@ export async function preflight(opts: LoadtestOptions, mix: Mix, credential: Cre
     if (l.status === 404) throw targetRefused(`target ${opts.target.href} answered 404 for POST /api/login: it does not look like corral's bundled app`);
     if (l.status === 401 || l.status === 400) {
       throw inputError(`the target refused the login of ${JSON.stringify(credential.name)} from ${usersFile} (HTTP ${l.status}): --users-file must list name,code pairs of the target's Players sheet`);
+    }
+    // A server answering 200 to every path (an SPA's fallback, a proxy's catch-all) logs nobody in:
+    // the run would measure logins retried and call them a served load.
+    if (isTokenless(login)) {
+      throw targetRefused(`target ${opts.target.href} answered POST /api/login with ${describeAnswer(login)} and no token: it does not look like corral's bundled app (a single-page app's fallback or a proxy's catch-all answers every path); check --target`);
     }
     let exportStatus = 0;
     if (mix.export > 0 && opts.adminToken !== undefined) {

@@ -5,6 +5,7 @@
 import { usersText } from './users-text.js';
 import { maxOf } from './extremes.js';
 import { generatorHint, isGeneratorError } from './generator-limits.js';
+import { LOGIN_WITHOUT_TOKEN } from './login-answer.js';
 import type { ServerSample } from './sampler.js';
 import type { Counts, LatencySummary } from './tally.js';
 
@@ -128,12 +129,15 @@ export function judgeSegment(input: SegmentInput): SegmentJudgement {
   const fives = list(input.statuses, (k) => Number(k) >= 500);
   add('status5xx', c.status5xx === 0, c.status5xx, 0, c.status5xx === 0 ? 'no 5xx' : `${c.status5xx} server errors (${fives})${c.status503 > 0 ? '; 503 means the server was full or unavailable' : ''}`);
   add('timeouts', c.timeouts === 0, c.timeouts, 0, c.timeouts === 0 ? 'no timeouts' : `${c.timeouts} timeouts`);
-  const codes = list(input.errorCodes, (k) => k !== 'timeout' && !String(k).includes('TIMEOUT') && !isGeneratorError(String(k)));
+  const codes = list(input.errorCodes, (k) => k !== 'timeout' && k !== LOGIN_WITHOUT_TOKEN && !String(k).includes('TIMEOUT') && !isGeneratorError(String(k)));
   add('connection', c.connection === 0, c.connection, 0, c.connection === 0 ? 'no connection errors' : `${c.connection} connection errors (${codes})`);
   add('rate_limited', c.status429 === 0, c.status429, 0, c.status429 === 0 ? 'not rate limited' : `${c.status429} answers 429 Too Many Requests: ${RATE_LIMIT_HINT}`);
   const other = list(input.statuses, (k) => Number(k) !== 429 && Number(k) < 500 && (Number(k) < 200 || Number(k) >= 300));
+  // Logins answered 2xx without a token are among them (their status is a success's): named apart.
+  const tokenless = input.errorCodes.get(LOGIN_WITHOUT_TOKEN) ?? 0;
+  const unexpected = [other, tokenless > 0 ? `${tokenless} logins answered without a token, as a server that is not corral's app does` : ''].filter((p) => p !== '').join(', ');
   add('unexpected_status', c.statusOther === 0, c.statusOther, 0,
-    c.statusOther === 0 ? 'no unexpected answers' : `${c.statusOther} unexpected answers (${other}); 401 usually means --users-file or --admin-token does not match the target`);
+    c.statusOther === 0 ? 'no unexpected answers' : `${c.statusOther} unexpected answers (${unexpected}); 401 usually means --users-file or --admin-token does not match the target`);
   // This machine's own failures say nothing of the target: neither a pass nor a fail, but the step
   // was not loaded as planned, so it proves no capacity (overallVerdict).
   const own = list(input.errorCodes, (k) => isGeneratorError(String(k)));

@@ -4,6 +4,7 @@
 
 import type { Reply, RequestKind, SendRequest } from './client.js';
 import type { Credential } from './credentials.js';
+import { asTokenlessFailure, isTokenless, loginToken } from './login-answer.js';
 import { pickKind, type ActionKind, type Mix } from './mix.js';
 import type { Pacer } from './pacing.js';
 import { apiPath } from './target.js';
@@ -81,8 +82,9 @@ export class VirtualUser {
     }
   }
 
-  async #request(kind: RequestKind, req: Omit<SendRequest, 'kind'>): Promise<Reply> {
-    const reply = await this.#env.send({ kind, ...req, path: apiPath(this.#env.target, req.path) });
+  /** `judge`: turns an answer that only looks like a success into the failure it is, before it is counted. */
+  async #request(kind: RequestKind, req: Omit<SendRequest, 'kind'>, judge: (reply: Reply) => Reply = (r) => r): Promise<Reply> {
+    const reply = judge(await this.#env.send({ kind, ...req, path: apiPath(this.#env.target, req.path) }));
     this.#env.onReply(reply);
     // Aborted or unanswered means the run is over (deadline or Ctrl-C): leave rather than try again.
     if (reply.sample.outcome === 'aborted' || reply.sample.outcome === 'unanswered') this.#stopping = true;
@@ -94,9 +96,10 @@ export class VirtualUser {
   /** Logs in; on a refusal, returns the server's Retry-After (ms) if it gave one. */
   async #login(): Promise<number | undefined> {
     const { name, code } = this.#credential;
-    const reply = await this.#request('login', { method: 'POST', path: '/api/login', json: { name, code }, parseJson: true });
-    const token = (reply.json as { token?: unknown } | undefined)?.token;
-    if (reply.sample.outcome === 'ok' && typeof token === 'string' && token !== '') this.#token = token;
+    // A 200 without a token logged nobody in: an error, or a target that is not the app passes.
+    const reply = await this.#request('login', { method: 'POST', path: '/api/login', json: { name, code }, parseJson: true }, (r) => (isTokenless(r) ? asTokenlessFailure(r) : r));
+    const token = loginToken(reply);
+    if (reply.sample.outcome === 'ok' && token !== undefined) this.#token = token;
     return reply.retryAfterMs;
   }
 

@@ -1,0 +1,97 @@
+// `corral loadtest` refusing, before any load, a target whose answers would make its verdict lie:
+// a server that is not corral's app (a catch-all answering 200 to every path), one already full or
+// without its Sheets backend. The real CLI against small servers of the test's own.
+
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { fileURLToPath } from 'node:url';
+
+const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
+const BIN = join(ROOT, 'bin', 'corral');
+
+interface CliRun {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+function loadtest(args: string[], cwd: string): Promise<CliRun> {
+  const child = spawn(process.execPath, [BIN, 'loadtest', ...args], { cwd, stdio: ['ignore', 'pipe', 'pipe'] });
+  return new Promise((resolve, reject) => {
+    let stdout = '';
+    let stderr = '';
+    const guard = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`loadtest did not end within 30 s\nstdout:\n${stdout}\nstderr:\n${stderr}`));
+    }, 30_000);
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    child.on('close', (code) => {
+      clearTimeout(guard);
+      resolve({ code, stdout, stderr });
+    });
+  });
+}
+
+interface Server {
+  readonly url: string;
+  /** Requests received, by "METHOD /path". */
+  readonly counts: Map<string, number>;
+  close(): Promise<void>;
+}
+
+async function serve(handle: (req: IncomingMessage, res: ServerResponse) => void): Promise<Server> {
+  const counts = new Map<string, number>();
+  const server = createServer((req, res) => {
+    const route = `${req.method} ${new URL(req.url ?? '/', 'http://x').pathname}`;
+    counts.set(route, (counts.get(route) ?? 0) + 1);
+    req.resume();
+    req.on('end', () => handle(req, res));
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    counts,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      }),
+  };
+}
+
+describe('corral loadtest checks what the target is before the load', () => {
+  let dir: string;
+  let usersFile: string;
+  const open: Server[] = [];
+
+  before(() => {
+    dir = mkdtempSync(join(tmpdir(), 'corral-loadtest-checks-'));
+    usersFile = join(dir, 'players.csv');
+    writeFileSync(usersFile, 'name,code\nAlice Martin,P001\n');
+  });
+  after(async () => {
+    await Promise.all(open.map((s) => s.close()));
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('refuses a server that answers 200 text/html to every path (no login token), exit 64, with no load sent', async () => {
+    const html = '<!doctype html><html><body><div id="root"></div></body></html>';
+    const spa = await serve((_req, res) => res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' }).end(html));
+    open.push(spa);
+    const run = await loadtest(['--target', spa.url, '--users', '3', '--duration', '1s', '--think-time', '50ms', '--users-file', usersFile, '--out', join(dir, 'spa')], dir);
+    assert.equal(run.code, 64, `${run.stdout}\n${run.stderr}`);
+    assert.match(
+      run.stderr,
+      new RegExp(`^corral loadtest: \\[CORRAL_ERR_LOADTEST_TARGET\\] target ${spa.url.replace(/\./g, '\\.')}/ answered POST /api/login with HTTP 200, text/html; charset=utf-8, ${html.length} bytes and no token: it does not look like corral's bundled app`, 'm'),
+    );
+    assert.equal(run.stdout, '', 'no verdict');
+    assert.deepEqual([...spa.counts.entries()].sort(), [['GET /api/players', 1], ['POST /api/login', 1]], 'the checks before the load only');
+  });
+});
