@@ -60,19 +60,29 @@ export class ActionPacer implements Pacer {
     this.#random = random;
   }
 
+  #first: ProfileAction | undefined;
+
   beforeRequest(): string | undefined {
     if (this.#left > 0 && this.#current) {
       this.#left--;
       return undefined;
     }
-    this.#current = this.#pick();
+    this.#current = this.#first ?? this.#pick();
+    this.#first = undefined;
     this.#left = this.#current.requests - 1;
     return this.#current.name;
   }
 
   pauseMs(): number {
     const a = this.#current;
-    if (!a) return 0;
+    if (!a) {
+      // Before a user's first action (just after its login): a random part of that action's pace,
+      // as Locust waits wait_time before a user's first task. Sent at once, every user's first
+      // request landed as it logged in, so the load piled into the ramp-up and the next came one
+      // whole pace (10 to 36 s) later, often after a compressed plateau had ended.
+      this.#first ??= this.#pick();
+      return this.#random() * (this.#first.durationMs / this.#first.requests);
+    }
     return jitter(a.durationMs / a.requests, this.#random);
   }
 

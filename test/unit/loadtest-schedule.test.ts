@@ -153,6 +153,19 @@ describe('pacing', () => {
     assert.equal(picks.pauseMs(), 20_000 * 1.4);
   });
 
+  it("spreads a user's first action after its login over a random part of that action's pace, rather than sending it at once", () => {
+    const p = loadProfile(SEEDS);
+    // 0.9 picks view_data (one request every 20 s), 0.25 is the part of that pace waited.
+    const draws = [0.9, 0.25];
+    const pacer = new ActionPacer(p.actions, () => draws.shift() ?? 0.5);
+    assert.equal(pacer.pauseMs(), 20_000 * 0.25, 'before the first action: a random part of its pace, not 0');
+    assert.equal(pacer.beforeRequest(), 'view_data', 'the action that pause was for');
+    assert.equal(draws.length, 0, 'picked once');
+    // Over many users the first requests spread over the pace, instead of all landing at the login.
+    const firsts = Array.from({ length: 2000 }, (_, i) => new ActionPacer(p.actions, () => ((i * 0.618034) % 1)).pauseMs());
+    assert.ok(Math.min(...firsts) < 2000 && Math.max(...firsts) > 18_000, `spread from near 0 to near the pace: ${Math.min(...firsts)}..${Math.max(...firsts)}`);
+  });
+
   it('prefers --think-time, then the profile actions, then 1 s', () => {
     assert.ok(planPacing(options('--profile', SEEDS, '--time-scale', '0.01'), Math.random).make() instanceof ActionPacer);
     const explicit = planPacing(options('--profile', SEEDS, '--think-time', '200ms'), () => 0.5);
