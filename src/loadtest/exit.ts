@@ -5,13 +5,14 @@ import { CorralError, EXIT, type ErrorCode } from '../errors.js';
 
 export const LOADTEST_EXIT = {
   /**
-   * The run completed, no step that ran failed the criteria, and at least one measured a request
-   * (steps cut short by --duration or with no request to judge may be among them).
+   * The run completed, no step that ran failed the criteria, and at least one measured enough
+   * requests other than logins to judge (verdict.ts MIN_APP_REQUESTS; steps cut short by
+   * --duration or with too few requests to judge may be among them).
    */
   PASS: 0,
   /** An unexpected internal failure (a bug, a disk error while writing the report). */
   FAILURE: EXIT.FAILURE,
-  /** The run completed, but at least one step failed the criteria (the verdict says which), or no request finished in any step. */
+  /** The run completed, but at least one step failed the criteria (the verdict says which), or no step had enough requests other than logins to judge. */
   CRITERIA_FAILED: 2,
   /** Bad arguments, a bad profile or users file, a remote target without --allow-remote, or a refused admin token. */
   USAGE: EXIT.USAGE,

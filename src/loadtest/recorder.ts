@@ -43,6 +43,8 @@ export class Recorder {
   readonly overall = new Tally();
   readonly segments: Tally[];
   readonly segmentUsersMax: number[];
+  /** Per segment, the finished requests other than logins: what its verdict may rest on. */
+  readonly segmentAppRequests: number[];
   readonly kinds = new Map<RequestKind, Tally>();
   readonly routes = new Map<string, Tally>();
   readonly actions = new Map<string, number>();
@@ -60,13 +62,17 @@ export class Recorder {
     this.#schedule = schedule;
     this.segments = schedule.segments.map(() => new Tally());
     this.segmentUsersMax = schedule.segments.map(() => 0);
+    this.segmentAppRequests = schedule.segments.map(() => 0);
   }
 
   record(s: Sample): void {
     if (this.#finished) return;
     this.overall.record(s);
     // A request belongs to the step it started in: that is the load it was sent under.
-    this.segments[segmentIndexAt(this.#schedule, s.startMs)]?.record(s);
+    const segment = segmentIndexAt(this.#schedule, s.startMs);
+    this.segments[segment]?.record(s);
+    // Counted as Tally counts requests: finished, not cut by the end nor left unsent by this machine.
+    if (s.kind !== 'login' && s.outcome !== 'aborted' && s.outcome !== 'generator' && this.segmentAppRequests[segment] !== undefined) this.segmentAppRequests[segment]++;
     this.#tallyFor(this.kinds, s.kind).record(s);
     this.#tallyFor(this.routes, s.route).record(s);
     if (s.outcome === 'aborted') return;

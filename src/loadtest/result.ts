@@ -35,7 +35,7 @@ export interface SegmentResult extends TallyResult {
   readonly complete: boolean;
   readonly rps: number;
   readonly server: ServerFigures;
-  /** false: a check failed, or the segment did not run; null: it ran, failed nothing, and measured nothing (no request finished in it). */
+  /** false: a check failed, or the segment did not run; null: it ran, failed nothing, and measured nothing (no request finished in it) or too few requests other than logins to judge (its `sample` check null). */
   readonly pass: boolean | null;
   readonly checks: readonly Check[];
   readonly reasons: readonly string[];

@@ -99,6 +99,7 @@ export function judgeSegments(
       label: seg.label,
       users: segmentPeak(seg),
       counts: tally.counts,
+      appRequests: unstarted ? 0 : (recorder.segmentAppRequests[i] ?? 0),
       latency: tally.latency(),
       statuses: tally.statuses,
       errorCodes: tally.errorCodes,
@@ -119,8 +120,9 @@ export function judgeSegments(
       complete,
       rps: ran && end > seg.startMs ? throughput(tally.counts, (end - seg.startMs) / 1000) : 0,
       server: judgement.server,
-      // null: it ran and failed nothing, but no request finished in it: nothing to call a pass.
-      pass: ran && judgement.pass ? (judgement.measured ? true : null) : false,
+      // null: it ran and failed nothing, but no request finished in it, or too few besides logins
+      // to judge (the 'sample' check): nothing to call a pass.
+      pass: ran && judgement.pass ? (judgement.measured && judgement.enough ? true : null) : false,
       checks: judgement.checks,
       reasons: judgement.reasons,
     });
@@ -132,9 +134,11 @@ export function judgeSegments(
 /**
  * A step's status in the steps table and the report: one word, the same in both. "partial": it
  * passed, but was not held to its end, or this machine could not send all of its load (EMFILE).
+ * "too few": it failed nothing, but on too few requests other than logins to call a pass.
  */
-export function segmentStatus(s: SegmentResult): 'not run' | 'fail' | 'no data' | 'partial' | 'pass' {
-  return !s.ran ? 'not run' : s.pass === false ? 'fail' : s.pass === null ? 'no data' : !s.complete || s.counts.generator > 0 ? 'partial' : 'pass';
+export function segmentStatus(s: SegmentResult): 'not run' | 'fail' | 'no data' | 'too few' | 'partial' | 'pass' {
+  const thin = s.checks.some((c) => c.name === 'sample' && c.pass === null);
+  return !s.ran ? 'not run' : s.pass === false ? 'fail' : s.pass === null ? (thin ? 'too few' : 'no data') : !s.complete || s.counts.generator > 0 ? 'partial' : 'pass';
 }
 
 /** The steps table and the verdict, on stdout; `files` undefined: they could not be written. */

@@ -11,7 +11,14 @@ import type { Counts, LatencySummary } from './tally.js';
 
 export const CRITERIA = Object.freeze({ p95Ms: 500, cpuPercent: 80, ramPercent: 50 });
 
-export type CheckName = 'answered' | 'p95' | 'status5xx' | 'timeouts' | 'connection' | 'rate_limited' | 'unexpected_status' | 'generator' | 'cpu' | 'ram';
+/**
+ * The fewest requests other than logins a step is judged a pass on (and at least one per user of
+ * its peak): under it, its p95 is its slowest request or two, and logins alone show only that the
+ * login route answers, not what N users doing something cost. Such a step can fail, never pass.
+ */
+export const MIN_APP_REQUESTS = 10;
+
+export type CheckName = 'answered' | 'sample' | 'p95' | 'status5xx' | 'timeouts' | 'connection' | 'rate_limited' | 'unexpected_status' | 'generator' | 'cpu' | 'ram';
 
 export interface Check {
   readonly name: CheckName;
@@ -38,6 +45,11 @@ export interface SegmentJudgement {
    * a phase shorter than the profile's pace, failed nothing but shows nothing either.
    */
   readonly measured: boolean;
+  /**
+   * It measured enough requests other than logins to be called a pass (MIN_APP_REQUESTS, and one
+   * per user): false for a step of logins alone, or of a handful of requests.
+   */
+  readonly enough: boolean;
   readonly checks: readonly Check[];
   /** The failed checks' details, in check order. */
   readonly reasons: readonly string[];
@@ -48,6 +60,8 @@ export interface SegmentInput {
   readonly label: string;
   readonly users: number;
   readonly counts: Counts;
+  /** Of counts.requests, those other than logins: reads, writes and exports. */
+  readonly appRequests: number;
   readonly latency: LatencySummary | undefined;
   readonly statuses: ReadonlyMap<number, number>;
   readonly errorCodes: ReadonlyMap<string, number>;
@@ -119,6 +133,16 @@ export function judgeSegment(input: SegmentInput): SegmentJudgement {
         ? `no request finished in this step (${c.aborted} in flight under ${CRITERIA.p95Ms} ms when the run ended)`
         : 'no request was due in this step';
   add('answered', measured ? true : null, c.requests, null, measured ? `${c.requests} requests` : `not measured: ${idle}`);
+  // Judged on what its users did once logged in: logins retried by users that never got in, or
+  // three requests from fifty users, are no sample of the load the step names.
+  const needed = Math.max(MIN_APP_REQUESTS, input.users);
+  const enough = input.appRequests >= needed;
+  const logins = c.requests - input.appRequests;
+  if (measured) {
+    add('sample', enough ? true : null, input.appRequests, needed, enough
+      ? `${input.appRequests} requests other than logins`
+      : `not enough requests to judge this step: ${input.appRequests === 0 ? `no request other than logins (${logins} logins), which prove nothing of the load` : `${input.appRequests} requests other than logins (and ${logins} logins)`} where a pass needs at least ${needed} (${MIN_APP_REQUESTS}, and one per user)`);
+  }
   const p95 = input.latency?.p95;
   if (!measured) add('p95', null, null, CRITERIA.p95Ms, 'p95 not measured: no request');
   else {
@@ -149,7 +173,7 @@ export function judgeSegment(input: SegmentInput): SegmentJudgement {
   if (server.ramMax === null) add('ram', null, null, CRITERIA.ramPercent, `RAM not judged: ${input.serverProblem ?? 'no RAM figure from the admin API'}`);
   else add('ram', server.ramMax < CRITERIA.ramPercent, server.ramMax, CRITERIA.ramPercent, `RAM ${formatPercent(server.ramMax, CRITERIA.ramPercent)} at most ${server.ramMax < CRITERIA.ramPercent ? '<' : '≥'} ${CRITERIA.ramPercent} %`);
   const reasons = checks.filter((ch) => ch.pass === false).map((ch) => ch.detail);
-  return { pass: reasons.length === 0, measured, checks, reasons, server };
+  return { pass: reasons.length === 0, measured, enough, checks, reasons, server };
 }
 
 export interface JudgedSegment {
@@ -238,9 +262,11 @@ export function overallVerdict(segments: readonly JudgedSegment[], interrupted: 
   const passedPrefix = firstFailIdx < 0 ? ran : ran.slice(0, firstFailIdx);
   // The first of the steady, complete segments with the most users: its figures are the headline.
   // One this machine could not load in full (EMFILE) was not sent the load it names.
-  const best = passedPrefix.filter((s) => s.steady && s.complete && s.judgement.measured && s.counts.generator === 0).reduce<JudgedSegment | undefined>((acc, s) => (!acc || s.users > acc.users ? s : acc), undefined);
+  const best = passedPrefix.filter((s) => s.steady && s.complete && s.judgement.measured && s.judgement.enough && s.counts.generator === 0).reduce<JudgedSegment | undefined>((acc, s) => (!acc || s.users > acc.users ? s : acc), undefined);
   const failed = firstFailIdx < 0 ? undefined : ran[firstFailIdx];
   const measured = ran.filter((s) => s.judgement.measured);
+  // Measured, failing nothing, but on too few requests (or logins alone) to call a pass.
+  const thin = measured.filter((s) => !s.judgement.enough && s.judgement.pass);
   const lines: string[] = [];
   let headline: string;
   if (ran.length === 0) {
@@ -260,7 +286,9 @@ export function overallVerdict(segments: readonly JudgedSegment[], interrupted: 
         ? 'no request finished in any step'
         : held.length > 0 && held.every((s) => s.counts.generator > 0)
           ? 'the load generator could not send every request of the steps held to their end'
-          : held.length > 0
+          : held.some((s) => s.judgement.measured && !s.judgement.enough)
+            ? 'not enough requests to judge'
+            : held.length > 0
             ? 'no step held to its end had a request to judge'
             : 'no step held its users to the end';
     headline = `supports ${concurrentUsers(most.users)}: not shown (${why}; ${briefFigures(most)})`;
@@ -271,7 +299,7 @@ export function overallVerdict(segments: readonly JudgedSegment[], interrupted: 
   if (failed) lines.push(`first failing step: ${failed.label}, ${failed.users} users: ${failed.judgement.reasons.join('; ')}`);
   else if (ran.length > 0 && measured.length === 0) lines.push(`nothing to judge: no request finished in any step (${ran.length} of ${segments.length} ran)`);
   // A step cut short or with nothing measured did not pass: it failed nothing, which is all it says.
-  else if (unmeasured.length > 0 || partial.length > 0 || starved.length > 0) lines.push(`no step failed (${ran.length} of ${segments.length} ran)`);
+  else if (unmeasured.length > 0 || partial.length > 0 || starved.length > 0 || thin.length > 0) lines.push(`no step failed (${ran.length} of ${segments.length} ran)`);
   else if (ran.length > 0) lines.push(`every step ${ran.length < segments.length ? 'that ran ' : ''}passed (${ran.length} of ${segments.length} ran)`);
   if (partial.length > 0) lines.push(`cut short, so proving no capacity: ${partial.map((s) => `${s.label} (${usersText(s.users)})`).join(', ')}`);
   for (const s of starved) lines.push(`${s.label} (${usersText(s.users)}) proves no capacity: ${s.judgement.checks.find((c) => c.name === 'generator')?.detail ?? ''}`);
@@ -284,10 +312,12 @@ export function overallVerdict(segments: readonly JudgedSegment[], interrupted: 
   const cut = segments.filter((s) => !s.ran && s.cutByDuration === true);
   if (cut.length > 0) lines.push(`not run (cut by --duration): ${named(cut)}`);
   // The line above already names the steps with no request; this one says what else went unjudged.
-  const unjudged = ran.flatMap((s) => s.judgement.checks.filter((c) => c.pass === null && c.name !== 'answered' && c.name !== 'p95' && c.name !== 'generator').map((c) => ({ detail: c.detail, label: s.label })));
+  // A step that failed is judged: too few requests to call it a pass is no news there.
+  const unjudged = ran.flatMap((s) => s.judgement.checks.filter((c) => c.pass === null && c.name !== 'answered' && c.name !== 'p95' && c.name !== 'generator' && (c.name !== 'sample' || s.judgement.pass)).map((c) => ({ detail: c.detail, label: s.label })));
   if (unjudged.length > 0) lines.push(joinUnjudged(namingSteps(unjudged)));
   return {
-    pass: measured.length > 0 && !failed && !interrupted,
+    // A run whose steps were all too thin to judge showed nothing: not a pass (exit 2), as one with no request.
+    pass: measured.some((s) => s.judgement.enough) && !failed && !interrupted,
     supportedUsers: best?.users ?? null,
     headline,
     firstFailure: failed ? { label: failed.label, users: failed.users, reasons: failed.judgement.reasons } : null,

@@ -11,6 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
+import { startTargetFixture } from '../fixtures/loadtest-target.js';
 
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 const BIN = join(ROOT, 'bin', 'corral');
@@ -93,5 +94,15 @@ describe('corral loadtest checks what the target is before the load', () => {
     );
     assert.equal(run.stdout, '', 'no verdict');
     assert.deepEqual([...spa.counts.entries()].sort(), [['GET /api/players', 1], ['POST /api/login', 1]], 'the checks before the load only');
+  });
+
+  it('claims nothing from a run of logins alone (--users 20 --duration 400ms: no user got to act), exit 2', async () => {
+    const t = await startTargetFixture({ players: [{ name: 'Alice Martin', code: 'P001' }] });
+    open.push({ url: t.url, counts: t.counts, close: () => t.close() });
+    const run = await loadtest(['--target', t.url, '--users', '20', '--duration', '400ms', '--users-file', usersFile, '--out', join(dir, 'logins-only')], dir);
+    assert.equal(run.code, 2, `${run.stdout}\n${run.stderr}`);
+    assert.match(run.stdout, /^verdict: supports 20 concurrent users: not shown \(not enough requests to judge; /m);
+    assert.match(run.stdout, /^ {2}not enough requests to judge constant: no request other than logins \(\d+ logins\), which prove nothing of the load where a pass needs at least 20 /m);
+    assert.match(run.stdout, /^constant +20 users {2}too few /m);
   });
 });

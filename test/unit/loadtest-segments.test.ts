@@ -9,10 +9,15 @@ import { Recorder } from '../../src/loadtest/recorder.js';
 import { parseProfile } from '../../src/loadtest/profile.js';
 import { capSchedule, profileSchedule, stepsSchedule } from '../../src/loadtest/schedule.js';
 import { judgeSegments, printSummary } from '../../src/loadtest/segments.js';
-import { overallVerdict } from '../../src/loadtest/verdict.js';
+import { MIN_APP_REQUESTS, overallVerdict } from '../../src/loadtest/verdict.js';
 
 function ok(startMs: number, endMs: number): Sample {
   return { kind: 'read', route: 'GET /api/players', status: 200, outcome: 'ok', latencyUs: (endMs - startMs) * 1000, startMs, endMs, bytes: 100 };
+}
+
+/** The same request, as many times as a step needs to be judged a pass on (MIN_APP_REQUESTS). */
+function recordJudgeable(r: Recorder, s: Sample): void {
+  for (let i = 0; i < MIN_APP_REQUESTS; i++) r.record(s);
 }
 
 describe('judging segments', () => {
@@ -20,8 +25,8 @@ describe('judging segments', () => {
     const schedule = stepsSchedule([2, 4], 1000);
     const r = new Recorder(schedule);
     r.users(2, 0);
-    r.record(ok(100, 130));
-    r.record(ok(400, 420));
+    recordJudgeable(r, ok(100, 130));
+    recordJudgeable(r, ok(400, 420));
     r.users(4, 1000);
     r.finish(2000);
     const { segments, judged } = judgeSegments(schedule, r, 2000, false, [], 'no --admin URL given');
@@ -45,9 +50,9 @@ describe('judging segments', () => {
     const schedule = capSchedule(stepsSchedule([1, 2, 3], 1000), 2000);
     const r = new Recorder(schedule);
     r.users(1, 0);
-    r.record(ok(100, 130));
+    recordJudgeable(r, ok(100, 130));
     r.users(2, 1000);
-    r.record(ok(1100, 1130));
+    recordJudgeable(r, ok(1100, 1130));
     r.finish(2000.3);
     // The deadline timer fired just after 2 s, when step 3 would have begun: it still did not run.
     const { segments, judged } = judgeSegments(schedule, r, 2000.3, false, [], 'no --admin URL given');
@@ -76,7 +81,7 @@ describe('judging segments', () => {
     const schedule = stepsSchedule([2, 4, 8], 5000);
     const r = new Recorder(schedule);
     r.users(2, 0);
-    for (const start of [100, 5100, 10100]) r.record(ok(start, start + 10));
+    for (const start of [100, 5100, 10100]) recordJudgeable(r, ok(start, start + 10));
     r.finish(15_000);
     const host = (hostT: number, cpu: number, ram: number): ServerSample => ({ t: hostT + 500, cpu, ram, hostT, hostDated: true, connections: 1, maxConnections: 100, status: 'LOW' });
     const samples = [host(1000, 3, 10), host(1000, 3, 10), host(6000, 50, 20), host(11_000, 90, 30)];
@@ -95,7 +100,7 @@ describe('judging segments', () => {
     const schedule = profileSchedule(parseProfile({ users: { distribution: { ramp_up: { duration: '1s', users: 3 }, plateau: { duration: '1s', users: 3 }, ramp_down: { duration: '1s', users: 0 } } } }), 1);
     const r = new Recorder(schedule);
     r.users(3, 0);
-    for (const start of [100, 1100, 2100]) r.record(ok(start, start + 10));
+    for (const start of [100, 1100, 2100]) recordJudgeable(r, ok(start, start + 10));
     r.finish(3000);
     const { segments, judged } = judgeSegments(schedule, r, 3000, false, [], 'no --admin URL given');
     let out = '';
@@ -110,8 +115,8 @@ describe('judging segments', () => {
     const schedule = stepsSchedule([2, 4], 2000);
     const r = new Recorder(schedule);
     r.users(2, 0);
-    r.record(ok(100, 110));
-    r.record(ok(2100, 2110));
+    recordJudgeable(r, ok(100, 110));
+    recordJudgeable(r, ok(2100, 2110));
     r.finish(4000);
     const samples: ServerSample[] = [{ t: 1, cpu: 12, ram: 10, hostT: -500, hostDated: true, connections: 1, maxConnections: 100, status: 'LOW' }];
     const { segments } = judgeSegments(schedule, r, 4000, false, samples, undefined);
@@ -125,8 +130,8 @@ describe('judging segments', () => {
     const schedule = stepsSchedule([2, 4], 12_000);
     const r = new Recorder(schedule);
     r.users(2, 0);
-    r.record(ok(100, 110));
-    r.record(ok(12_100, 12_110));
+    recordJudgeable(r, ok(100, 110));
+    recordJudgeable(r, ok(12_100, 12_110));
     r.finish(24_000);
     const host = (t: number, hostT: number): ServerSample => ({ t, cpu: 30, ram: 10, hostT, hostDated: true, connections: 1, maxConnections: 100, status: 'LOW' });
     // Answered until 8 s, then refused (a reload rotated the token) to the end of the run.
@@ -151,8 +156,8 @@ describe('judging segments', () => {
     const schedule = stepsSchedule([2, 4], 3000);
     const r = new Recorder(schedule);
     r.users(2, 0);
-    r.record(ok(100, 110));
-    r.record(ok(3100, 3110));
+    recordJudgeable(r, ok(100, 110));
+    recordJudgeable(r, ok(3100, 3110));
     r.finish(6000);
     const host = (t: number, hostT: number): ServerSample => ({ t, cpu: 30, ram: 10, hostT, hostDated: true, connections: 1, maxConnections: 100, status: 'LOW' });
     const samples = [host(100, 0), host(1100, 1000), host(2100, 2000), host(3100, 2000), host(3400, 2000)];
@@ -166,7 +171,7 @@ describe('judging segments', () => {
     const schedule = stepsSchedule([2], 2000);
     const r = new Recorder(schedule);
     r.users(2, 0);
-    r.record({ ...ok(100, 600), latencyUs: 499_700 });
+    recordJudgeable(r, { ...ok(100, 600), latencyUs: 499_700 });
     r.finish(2000);
     const { segments, judged } = judgeSegments(schedule, r, 2000, false, [], 'no --admin URL given');
     let out = '';

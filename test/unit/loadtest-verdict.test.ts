@@ -5,7 +5,7 @@ import { describe, it } from 'node:test';
 import type { ServerSample } from '../../src/loadtest/sampler.js';
 import type { Outcome, Sample } from '../../src/loadtest/client.js';
 import { emptyCounts, Tally, type Counts, type LatencySummary } from '../../src/loadtest/tally.js';
-import { judgeSegment, overallVerdict, type JudgedSegment, type SegmentInput } from '../../src/loadtest/verdict.js';
+import { judgeSegment, MIN_APP_REQUESTS, overallVerdict, type JudgedSegment, type SegmentInput } from '../../src/loadtest/verdict.js';
 
 const fast: LatencySummary = { p50: 2, p95: 41.2, p99: 60, max: 80, mean: 10 };
 const cpu = (v: number, ram = 20): ServerSample => ({ t: 0, cpu: v, ram, hostT: 0, hostDated: false, connections: 4, maxConnections: 100, status: 'LOW' });
@@ -13,7 +13,7 @@ const cpu = (v: number, ram = 20): ServerSample => ({ t: 0, cpu: v, ram, hostT: 
 function input(over: Partial<Counts> = {}, more: Partial<SegmentInput> = {}): SegmentInput {
   const counts = { ...emptyCounts(), requests: 100, ok: 100, ...over };
   counts.errors = counts.requests - counts.ok;
-  return { label: 'step 1/2', users: 4, counts, latency: fast, statuses: new Map([[200, counts.ok]]), errorCodes: new Map(), server: [cpu(30), cpu(40)], serverProblem: undefined, ...more };
+  return { label: 'step 1/2', users: 4, counts, appRequests: counts.requests, latency: fast, statuses: new Map([[200, counts.ok]]), errorCodes: new Map(), server: [cpu(30), cpu(40)], serverProblem: undefined, ...more };
 }
 
 function judged(users: number, seg: SegmentInput, ran = true, more: Partial<JudgedSegment> = {}): JudgedSegment {
@@ -219,6 +219,42 @@ describe('the verdict', () => {
     assert.equal(nothing.supportedUsers, null);
     assert.match(nothing.headline, /^supports 4 concurrent users: not shown \(no request finished in any step; no answers/);
     assert.equal(nothing.lines[0], 'nothing to judge: no request finished in any step (2 of 2 ran)');
+  });
+
+  it('claims nothing from logins alone: a run whose users never got past their login is "not enough requests to judge", not a pass', () => {
+    // --users 100 --duration 400ms: 100 requests, every one a login.
+    const logins = input({}, { users: 100, appRequests: 0 });
+    const j = judgeSegment(logins);
+    assert.equal(j.pass, true, 'it failed nothing');
+    assert.equal(j.enough, false);
+    assert.equal(j.checks.find((c) => c.name === 'sample')?.pass, null);
+    const v = overallVerdict([judged(100, logins, true, { label: 'constant' })], false);
+    assert.equal(v.supportedUsers, null);
+    assert.equal(v.pass, false, 'exit 2: nothing shown');
+    assert.match(v.headline, /^supports 100 concurrent users: not shown \(not enough requests to judge; p95 /);
+    assert.ok(v.lines.includes(`not enough requests to judge constant: no request other than logins (100 logins), which prove nothing of the load where a pass needs at least 100 (${MIN_APP_REQUESTS}, and one per user)`), v.lines.join(' | '));
+    assert.ok(v.lines.includes('no step failed (1 of 1 ran)'), v.lines.join(' | '));
+  });
+
+  it('claims nothing from a plateau of a handful of requests, however many the ramp-up carried', () => {
+    // --time-scale 0.005: 198 requests in ramp_up, 3 on the plateau of 50 users.
+    const up = input({ requests: 198, ok: 198 }, { users: 50, appRequests: 150 });
+    const plateau = input({ requests: 3, ok: 3 }, { users: 50, appRequests: 3 });
+    const v = overallVerdict([judged(50, up, true, { label: 'ramp_up', steady: false }), judged(50, plateau, true, { label: 'plateau' })], false);
+    assert.equal(v.supportedUsers, null);
+    assert.match(v.headline, /^supports 50 concurrent users: not shown \(not enough requests to judge; /);
+    assert.ok(v.lines.some((l) => l.startsWith('not enough requests to judge plateau: 3 requests other than logins (and 0 logins) where a pass needs at least 50')), v.lines.join(' | '));
+    // Fewer than the minimum, even from one user.
+    assert.equal(judgeSegment(input({ requests: MIN_APP_REQUESTS - 1, ok: MIN_APP_REQUESTS - 1 }, { users: 1, appRequests: MIN_APP_REQUESTS - 1 })).enough, false);
+    assert.equal(judgeSegment(input({ requests: MIN_APP_REQUESTS, ok: MIN_APP_REQUESTS }, { users: 1, appRequests: MIN_APP_REQUESTS })).enough, true);
+  });
+
+  it('still fails a step on its logins: too few requests stop a pass, never a failure', () => {
+    const refused = input({ requests: 20, ok: 0, status5xx: 20, status503: 20 }, { users: 20, appRequests: 0, statuses: new Map([[503, 20]]) });
+    const v = overallVerdict([judged(20, refused)], false);
+    assert.match(v.headline, /^supports 20 concurrent users: no /);
+    assert.equal(v.pass, false);
+    assert.ok(!v.lines.some((l) => l.startsWith('not enough requests')), v.lines.join(' | '));
   });
 
   it('writes "CPU not measured" without the admin API', () => {

@@ -87,11 +87,13 @@ result files are written (the verdict being printed) leaves at once, saying on s
 are and the verdict, with the code the run has anyway (its verdict's, or an earlier signal's).
 
 Exit codes:
-  0    no step that ran failed the criteria and at least one measured a request
-       (a step cut short by --duration or with no data proves no capacity: the
-       verdict says so)
+  0    no step that ran failed the criteria and at least one measured enough
+       requests other than logins to judge (10, and one per user); a step cut
+       short by --duration, with no data or too few requests proves no capacity:
+       the verdict says so
   2    the run completed but a step failed the criteria (see the verdict), or
-       no request finished in any step
+       no step had enough requests other than logins to judge (none finished,
+       logins alone, or a handful)
   64   bad arguments, profile or users file, a remote target or --admin without --allow-remote,
        an admin token the target or the admin API refuses, or an open-file limit of this
        process (ulimit -n, LimitNOFILE= under systemd) too low for the peak of users: each
