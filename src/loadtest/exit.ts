@@ -16,7 +16,10 @@ export const LOADTEST_EXIT = {
   CRITERIA_FAILED: 2,
   /** Bad arguments, a bad profile or users file, a remote target without --allow-remote, or a refused admin token. */
   USAGE: EXIT.USAGE,
-  /** sysexits EX_UNAVAILABLE: the target (or its login) did not answer before the run. */
+  /**
+   * sysexits EX_UNAVAILABLE: the target (or its login) did not answer before the run, or answered
+   * 503 server_full or sheets_unavailable (before-load.ts).
+   */
   TARGET_UNREACHABLE: 69,
   /** Stopped by SIGINT; the partial report was still written. */
   INTERRUPTED: 130,

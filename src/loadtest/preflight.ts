@@ -3,6 +3,7 @@
 // would fail every request for a reason known now is not started.
 
 import type { PinnedAddresses } from '../loopback.js';
+import { checkUnavailable } from './before-load.js';
 import { TargetClient, type Sample } from './client.js';
 import type { Credential } from './credentials.js';
 import { formatExactDuration } from './duration.js';
@@ -35,7 +36,7 @@ export async function preflight(opts: LoadtestOptions, mix: Mix, credential: Cre
   const controller = new AbortController();
   const client = new TargetClient(opts.target, { connections: 1, timeoutMs: PREFLIGHT_TIMEOUT_MS, signal: controller.signal, clock: () => 0, ...(pinned ? { pinned } : {}) });
   try {
-    const players = await client.send({ kind: 'read', method: 'GET', path: apiPath(opts.target, '/api/players') });
+    const players = await client.send({ kind: 'read', method: 'GET', path: apiPath(opts.target, '/api/players'), parseJson: true });
     const s = players.sample;
     refuseIfGenerator(s);
     if (s.outcome === 'timeout') throw targetUnreachable(`target ${opts.target.origin} did not answer GET /api/players within ${formatExactDuration(PREFLIGHT_TIMEOUT_MS)}; is corral running there, and not stuck?`);
@@ -43,11 +44,13 @@ export async function preflight(opts: LoadtestOptions, mix: Mix, credential: Cre
     const readMs = s.latencyUs / 1000;
     if (readMs > opts.timeoutMs) notes.push(`the target took ${Math.round(readMs)} ms to answer GET /api/players before the load, more than --timeout ${formatExactDuration(opts.timeoutMs)}: as slow during the run, requests time out`);
     if (s.status === 404) throw targetRefused(`target ${opts.target.href} answered 404 for GET /api/players: it does not look like corral's bundled app`);
+    checkUnavailable(opts.target, 'GET /api/players', players, notes);
     const login = await client.send({ kind: 'login', method: 'POST', path: apiPath(opts.target, '/api/login'), json: credential, parseJson: true });
     const l = login.sample;
     refuseIfGenerator(l);
     if (l.outcome === 'connection' || l.outcome === 'timeout') throw targetUnreachable(`target ${opts.target.origin} did not answer a login (${l.error ?? l.outcome})`);
     if (l.status === 404) throw targetRefused(`target ${opts.target.href} answered 404 for POST /api/login: it does not look like corral's bundled app`);
+    checkUnavailable(opts.target, 'POST /api/login', login, notes);
     if (l.status === 401 || l.status === 400) {
       throw inputError(`the target refused the login of ${JSON.stringify(credential.name)} from ${usersFile} (HTTP ${l.status}): --users-file must list name,code pairs of the target's Players sheet`);
     }
@@ -58,8 +61,9 @@ export async function preflight(opts: LoadtestOptions, mix: Mix, credential: Cre
     }
     let exportStatus = 0;
     if (mix.export > 0 && opts.adminToken !== undefined) {
-      const exp = await client.send({ kind: 'export', method: 'GET', path: apiPath(opts.target, '/api/export?sheet=Players'), headers: { authorization: `Bearer ${opts.adminToken}` } });
+      const exp = await client.send({ kind: 'export', method: 'GET', path: apiPath(opts.target, '/api/export?sheet=Players'), headers: { authorization: `Bearer ${opts.adminToken}` }, parseJson: true });
       exportStatus = exp.sample.status;
+      checkUnavailable(opts.target, 'GET /api/export', exp, notes);
       if (exportStatus === 401 || exportStatus === 403) {
         throw inputError(`the target refused the admin token for GET /api/export (HTTP ${exportStatus}), so every export of the run would fail: check --admin-token (or CORRAL_ADMIN_TOKEN) against the target's CORRAL_ADMIN_TOKEN, or leave exports out with --mix`);
       }

@@ -83,6 +83,8 @@ export interface LoadtestResult {
   readonly server: {
     readonly available: boolean;
     readonly problem: string | null;
+    /** The admin API's figures read once before the load (null without --admin or when unusable). */
+    readonly beforeLoad: ServerSample | null;
     readonly samples: readonly ServerSample[];
     /** Fetches during the run that brought no CPU or RAM figure, and why. */
     readonly failures: readonly AdminFailure[];

@@ -21,9 +21,10 @@ import { renderReport } from './report-html.js';
 import { actionsResult, mapResult, RESULT_SCHEMA, scheduleResult, tallyResult, type LoadtestResult } from './result.js';
 import { judgeSegments, printSummary } from './segments.js';
 import { runSchedule } from './runner.js';
-import { AdminSampler } from './sampler.js';
+import { AdminSampler, type ServerSample } from './sampler.js';
 import { throughput } from './tally.js';
 import { capSchedule, constantSchedule, profileSchedule, segmentPeak, stepsSchedule, type Schedule } from './schedule.js';
+import { overLimit } from './before-load.js';
 import { preflight } from './preflight.js';
 import { checkTargetAllowed } from './target.js';
 import { CRITERIA, overallVerdict, RATE_LIMIT_HINT } from './verdict.js';
@@ -140,11 +141,19 @@ export async function runLoadtest(opts: LoadtestOptions, io: RunIo): Promise<Run
 
   let serverProblem: string | undefined = opts.admin ? undefined : 'no --admin URL given';
   let sampler: AdminSampler | undefined;
+  // The server as the admin API saw it before the load: already full or over the CPU criterion,
+  // it fails the steps for what it was doing before, which the verdict must not lay on the users.
+  let beforeLoad: ServerSample | undefined;
+  let overBefore: string | undefined;
   if (opts.admin) {
     const s = new AdminSampler(opts.admin, opts.adminToken, adminPinned);
     const probe = await s.probe(0);
-    if (probe.ok) sampler = s;
-    else if (probe.tokenRefused) {
+    if (probe.ok) {
+      sampler = s;
+      beforeLoad = probe.sample;
+      overBefore = beforeLoad ? overLimit(beforeLoad) : undefined;
+      if (overBefore !== undefined) say(`before the load the server was already over the limit (${overBefore}): the steps' figures include whatever held it there, not only this load`);
+    } else if (probe.tokenRefused) {
       // As with the export token: --admin asks for CPU and RAM to be judged, and a run that quietly
       // judges neither would still say "supports N users: yes".
       await s.close();
@@ -226,7 +235,7 @@ export async function runLoadtest(opts: LoadtestOptions, io: RunIo): Promise<Run
   const serverSamples = sampler?.samples ?? [];
   const serverFailures = sampler?.failures ?? [];
   const { segments, judged } = judgeSegments(schedule, recorder, outcome.stoppedAtMs, outcome.interrupted, serverSamples, serverProblem, serverFailures);
-  const verdict = overallVerdict(judged, outcome.interrupted);
+  const verdict = overallVerdict(judged, outcome.interrupted, overBefore);
   const totals = tallyResult(recorder.overall);
   if (totals.counts.status429 > 0) notes.push(`${totals.counts.status429} answers were 429 Too Many Requests: ${RATE_LIMIT_HINT}`);
   // On loopback the generator shares the host it measures; say how much of the CPU figure is ours.
@@ -268,7 +277,7 @@ export async function runLoadtest(opts: LoadtestOptions, io: RunIo): Promise<Run
     byRoute: mapResult(recorder.routes),
     actions: actionsResult(recorder),
     timeline: recorder.timeline,
-    server: { available: sampler !== undefined, problem: serverProblem ?? null, samples: serverSamples, failures: serverFailures },
+    server: { available: sampler !== undefined, problem: serverProblem ?? null, beforeLoad: beforeLoad ?? null, samples: serverSamples, failures: serverFailures },
     verdict,
     notes,
   };

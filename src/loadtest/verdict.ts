@@ -256,7 +256,11 @@ function concurrentUsers(n: number): string {
   return `${n} concurrent user${n === 1 ? '' : 's'}`;
 }
 
-export function overallVerdict(segments: readonly JudgedSegment[], interrupted: boolean): Verdict {
+/**
+ * `overBefore`: how the admin API's figures before the load were already over the criteria
+ * (before-load.ts overLimit), said among the lines so a failure is not laid on the users alone.
+ */
+export function overallVerdict(segments: readonly JudgedSegment[], interrupted: boolean, overBefore?: string): Verdict {
   const ran = segments.filter((s) => s.ran);
   const firstFailIdx = ran.findIndex((s) => !s.judgement.pass);
   const passedPrefix = firstFailIdx < 0 ? ran : ran.slice(0, firstFailIdx);
@@ -301,6 +305,7 @@ export function overallVerdict(segments: readonly JudgedSegment[], interrupted: 
   // A step cut short or with nothing measured did not pass: it failed nothing, which is all it says.
   else if (unmeasured.length > 0 || partial.length > 0 || starved.length > 0 || thin.length > 0) lines.push(`no step failed (${ran.length} of ${segments.length} ran)`);
   else if (ran.length > 0) lines.push(`every step ${ran.length < segments.length ? 'that ran ' : ''}passed (${ran.length} of ${segments.length} ran)`);
+  if (overBefore !== undefined) lines.push(`the server was already over the limit before the load (${overBefore}): ${failed ? 'this failure may be its state then, not the users sent' : 'its figures include whatever held it there'}`);
   if (partial.length > 0) lines.push(`cut short, so proving no capacity: ${partial.map((s) => `${s.label} (${usersText(s.users)})`).join(', ')}`);
   for (const s of starved) lines.push(`${s.label} (${usersText(s.users)}) proves no capacity: ${s.judgement.checks.find((c) => c.name === 'generator')?.detail ?? ''}`);
   if (unmeasured.length > 0 && measured.length > 0) {

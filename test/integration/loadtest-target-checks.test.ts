@@ -4,14 +4,15 @@
 
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { startTargetFixture } from '../fixtures/loadtest-target.js';
+import type { LoadtestResult } from '../../src/loadtest/result.js';
+import { startAdminFixture, startTargetFixture } from '../fixtures/loadtest-target.js';
 
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 const BIN = join(ROOT, 'bin', 'corral');
@@ -104,5 +105,46 @@ describe('corral loadtest checks what the target is before the load', () => {
     assert.match(run.stdout, /^verdict: supports 20 concurrent users: not shown \(not enough requests to judge; /m);
     assert.match(run.stdout, /^ {2}not enough requests to judge constant: no request other than logins \(\d+ logins\), which prove nothing of the load where a pass needs at least 20 /m);
     assert.match(run.stdout, /^constant +20 users {2}too few /m);
+  });
+
+  it('refuses a target already full before the load (503 server_full), exit 69, rather than blaming the users for its 503s', async () => {
+    const full = await serve((_req, res) => res.writeHead(503, { 'content-type': 'application/json', 'retry-after': '1' }).end(JSON.stringify({ error: 'server_full', message: 'server full (40/40)' })));
+    open.push(full);
+    const run = await loadtest(['--target', full.url, '--users', '10', '--duration', '1s', '--users-file', usersFile, '--out', join(dir, 'full')], dir);
+    assert.equal(run.code, 69, `${run.stdout}\n${run.stderr}`);
+    assert.match(run.stderr, new RegExp(`^corral loadtest: \\[CORRAL_ERR_LOADTEST_TARGET\\] target ${full.url.replace(/\./g, '\\.')} answered GET /api/players with 503 server_full: server full \\(40/40\\) before the load: every connection slot is already held by other clients`, 'm'));
+    assert.deepEqual([...full.counts.entries()], [['GET /api/players', 1]], 'no load sent');
+  });
+
+  it('refuses a target whose Sheets backend is down before the load (503 sheets_unavailable), exit 69', async () => {
+    const sheets = await serve((req, res) => {
+      if (req.url === '/api/players') return res.writeHead(503, { 'content-type': 'application/json', 'retry-after': '30' }).end(JSON.stringify({ error: 'sheets_unavailable' }));
+      res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ token: 't' }));
+    });
+    open.push(sheets);
+    const run = await loadtest(['--target', sheets.url, '--users', '10', '--duration', '1s', '--users-file', usersFile, '--out', join(dir, 'sheets')], dir);
+    assert.equal(run.code, 69, `${run.stdout}\n${run.stderr}`);
+    assert.match(run.stderr, /answered GET \/api\/players with 503 sheets_unavailable before the load: its Google Sheets backend cannot be read/);
+    assert.deepEqual([...sheets.counts.entries()], [['GET /api/players', 1]], 'no load sent');
+  });
+
+  it('says before the load, and in the verdict and result, that the admin API read the server FULL and over the CPU limit already', async () => {
+    const t = await startTargetFixture({ players: [{ name: 'Alice Martin', code: 'P001' }] });
+    open.push({ url: t.url, counts: t.counts, close: () => t.close() });
+    const a = await startAdminFixture({
+      token: 'admintok',
+      capacity: () => ({ success: true, capacity: { current_connections: 40, max_connections: 40, percent_used: 100, available_slots: 0, status: 'FULL', can_accept_new: false } }),
+      stats: () => ({ host: { cpu_percent: 99, ram_percent: 20 } }),
+    });
+    open.push({ url: a.url, counts: new Map(), close: () => a.close() });
+    const out = join(dir, 'over-before');
+    const run = await loadtest(['--target', t.url, '--users', '2', '--duration', '1s', '--think-time', '20ms', '--mix', 'read=1', '--admin', a.url, '--admin-token', 'admintok', '--users-file', usersFile, '--out', out], dir);
+    assert.equal(run.code, 2, `${run.stdout}\n${run.stderr}`);
+    const said = 'before the load the server was already over the limit (capacity FULL (40/40 connections), host CPU 99 % ≥ 80 %)';
+    assert.ok(run.stderr.indexOf(`note: ${said}`) >= 0 && run.stderr.indexOf(`note: ${said}`) < run.stderr.indexOf('loadtest: http'), run.stderr);
+    assert.match(run.stdout, /^ {2}the server was already over the limit before the load \(capacity FULL \(40\/40 connections\), host CPU 99 % ≥ 80 %\): this failure may be its state then, not the users sent$/m);
+    const result = JSON.parse(readFileSync(join(out, 'result.json'), 'utf8')) as LoadtestResult;
+    assert.equal(result.server.beforeLoad?.status, 'FULL');
+    assert.equal(result.server.beforeLoad?.cpu, 99);
   });
 });

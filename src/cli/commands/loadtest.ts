@@ -100,7 +100,8 @@ Exit codes:
        holds a connection. A request this machine cannot send during the run (EMFILE, ENFILE,
        EADDRNOTAVAIL, ENOBUFS) is no error of the target: its step fails nothing and proves
        nothing ("partial"), and the verdict says why
-  69   the target is not answering
+  69   the target is not answering, or is already full (503 server_full) or without
+       its Sheets backend (503 sheets_unavailable) before the load
   130  interrupted (SIGINT); the partial report was written, unless a second signal
        abandoned the run (stderr says which): 130, 143 or 129 is then that second signal's;
        or stopped before the load began: nothing was written

@@ -1,0 +1,44 @@
+// The target's state before the load, read by the checks before it: a server already full, without
+// its Sheets backend, or over the CPU and RAM criteria. Unsaid, the verdict blamed the user count for
+// 503s and figures that were there before the first virtual user.
+
+import type { Reply } from './client.js';
+import { LoadtestError, LOADTEST_EXIT } from './exit.js';
+import type { ServerSample } from './sampler.js';
+import { CRITERIA, formatPercent } from './verdict.js';
+
+/** The app's `error` code in a JSON answer (README, HTTP errors), if it carries one. */
+function errorCode(reply: Reply): string | undefined {
+  const error = (reply.json as { error?: unknown } | undefined)?.error;
+  return typeof error === 'string' ? error : undefined;
+}
+
+/**
+ * A 503 before the load, by its `error`: server_full and sheets_unavailable stop the run (exit 69,
+ * as a target not answering: a load now measures the state it is in, not the users sent); any
+ * other 503 is a note, as a 429 is. `route`: "GET /api/players".
+ */
+export function checkUnavailable(target: URL, route: string, reply: Reply, notes: string[]): void {
+  if (reply.sample.status !== 503) return;
+  const code = errorCode(reply);
+  const message = (reply.json as { message?: unknown } | undefined)?.message;
+  const said = typeof message === 'string' ? `: ${message}` : '';
+  if (code === 'server_full') {
+    throw new LoadtestError('CORRAL_ERR_LOADTEST_TARGET', `target ${target.origin} answered ${route} with 503 server_full${said} before the load: every connection slot is already held by other clients, so the run would measure them and blame the users it sends; run it when the server has room (its admin API's capacity), or give it more workers or CORRAL_MAX_CONNECTIONS`, LOADTEST_EXIT.TARGET_UNREACHABLE);
+  }
+  if (code === 'sheets_unavailable') {
+    throw new LoadtestError('CORRAL_ERR_LOADTEST_TARGET', `target ${target.origin} answered ${route} with 503 sheets_unavailable before the load: its Google Sheets backend cannot be read (Google failing, or the keeper away) and it has no copy young enough, so its reads would fail whatever the users sent; check its log and admin stats (sheets.ranges_failing), then run again`, LOADTEST_EXIT.TARGET_UNREACHABLE);
+  }
+  notes.push(`the target answered ${route} with 503${code === undefined ? '' : ` ${code}`} before the load: it was unavailable already, so the run's 503s are not the load's alone`);
+}
+
+/** "capacity FULL (40/40), CPU 99 % ≥ 80 %": how an admin sample is over the criteria, or undefined. */
+export function overLimit(s: ServerSample): string | undefined {
+  const parts: string[] = [];
+  if (s.status === 'FULL' || s.status === 'UNAVAILABLE') {
+    parts.push(`capacity ${s.status}${s.connections !== null && s.maxConnections !== null ? ` (${s.connections}/${s.maxConnections} connections)` : ''}`);
+  }
+  if (s.cpu !== null && s.cpu >= CRITERIA.cpuPercent) parts.push(`host CPU ${formatPercent(s.cpu)} ≥ ${CRITERIA.cpuPercent} %`);
+  if (s.ram !== null && s.ram >= CRITERIA.ramPercent) parts.push(`RAM ${formatPercent(s.ram)} ≥ ${CRITERIA.ramPercent} %`);
+  return parts.length > 0 ? parts.join(', ') : undefined;
+}
