@@ -14,7 +14,7 @@ export const LOADTEST_EXIT = {
   FAILURE: EXIT.FAILURE,
   /** The run completed, but at least one step failed the criteria (the verdict says which), or no step had enough requests other than logins to judge. */
   CRITERIA_FAILED: 2,
-  /** Bad arguments, a bad profile or users file, a remote target without --allow-remote, or a refused admin token. */
+  /** Bad arguments, a bad profile or users file, a remote target without --allow-remote, a refused admin token, or an --admin that is not the admin API. */
   USAGE: EXIT.USAGE,
   /**
    * sysexits EX_UNAVAILABLE: the target (or its login) did not answer before the run, or answered

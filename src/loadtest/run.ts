@@ -153,9 +153,10 @@ export async function runLoadtest(opts: LoadtestOptions, io: RunIo): Promise<Run
       beforeLoad = probe.sample;
       overBefore = beforeLoad ? overLimit(beforeLoad) : undefined;
       if (overBefore !== undefined) say(`before the load the server was already over the limit (${overBefore}): the steps' figures include whatever held it there, not only this load`);
-    } else if (probe.tokenRefused) {
+    } else if (probe.tokenRefused || probe.notAdmin) {
       // As with the export token: --admin asks for CPU and RAM to be judged, and a run that quietly
-      // judges neither would still say "supports N users: yes".
+      // judges neither would still say "supports N users: yes". So for an --admin that is not the
+      // admin API at all (the app's port, a path too many): a typo, not an outage.
       await s.close();
       throw inputError(`--admin ${opts.admin.href}: ${probe.problem ?? 'the admin API refused the token'}; or leave out --admin to run without the CPU and RAM criteria`);
     } else {

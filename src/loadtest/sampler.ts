@@ -47,6 +47,11 @@ export interface AdminProbe {
   readonly problem?: string;
   /** It answered, and refused the token (or its absence): an argument to fix, not an outage. */
   readonly tokenRefused?: boolean;
+  /**
+   * It answered, but not as corral's admin API (404s, a page that is not JSON: the app's port, a
+   * path in --admin): an argument to fix, refused as a refused token is.
+   */
+  readonly notAdmin?: boolean;
   readonly sample?: ServerSample;
 }
 
@@ -165,7 +170,7 @@ export class AdminSampler {
     this.#agent = new Agent({ connections: 2, keepAliveTimeout: 10_000, ...(pinned ? { connect: { lookup: pinnedLookup(pinned) } } : {}) });
   }
 
-  async #get(path: string): Promise<{ status: number; body: unknown }> {
+  async #get(path: string): Promise<{ status: number; body: unknown; url: string }> {
     const url = new URL(path.replace(/^\//, ''), this.#base.href.endsWith('/') ? this.#base : new URL(`${this.#base.href}/`));
     const res = await request(url, {
       dispatcher: this.#agent,
@@ -181,7 +186,7 @@ export class AdminSampler {
     } catch {
       body = undefined;
     }
-    return { status: res.statusCode, body };
+    return { status: res.statusCode, body, url: url.href };
   }
 
   /** One sample before the run, to say up front whether CPU/RAM can be judged. */
@@ -197,9 +202,18 @@ export class AdminSampler {
           return { ok: false, problem, tokenRefused: true };
         }
       }
+      // Every answer a 4xx (401 and 403 are above) or a 200 that is no JSON object: whatever
+      // answers there, it is not corral's admin API. Its full URLs are said, as a path given in
+      // --admin (http://h:p/api/admin) is put before /api/admin/stats.
+      const foreign = (r: { status: number; body: unknown }): boolean => (r.status >= 400 && r.status < 500) || (r.status === 200 && !isObject(r.body));
+      const said = (r: { status: number; body: unknown; url: string }): string => `${r.url} answered HTTP ${r.status}${r.status === 200 ? ' (not JSON)' : ''}`;
+      if (foreign(cap) && foreign(stats)) {
+        const path = this.#base.pathname.replace(/\/+$/, '');
+        const pathHint = path !== '' ? `--admin takes the admin listener's address without a path, ${this.#base.origin}, as ${path} was put before /api/admin/; ` : '';
+        return { ok: false, notAdmin: true, problem: `${said(cap)} and ${said(stats)}, so it does not look like corral's admin API; ${pathHint}${ADMIN_URL_HINT}` };
+      }
       if (cap.status !== 200 && stats.status !== 200) {
-        const notCorral = cap.status === 404 && stats.status === 404 ? ", so it does not look like corral's admin API" : '';
-        return { ok: false, problem: `${this.#base.origin} answered HTTP ${cap.status} for /api/admin/capacity and HTTP ${stats.status} for /api/admin/stats${notCorral}; ${ADMIN_URL_HINT}` };
+        return { ok: false, problem: `${this.#base.origin} answered HTTP ${cap.status} for /api/admin/capacity and HTTP ${stats.status} for /api/admin/stats; ${ADMIN_URL_HINT}` };
       }
       const sample = sampleFrom(t, cap.status === 200 ? cap.body : undefined, stats.status === 200 ? stats.body : undefined);
       return { ok: true, sample };

@@ -147,4 +147,16 @@ describe('corral loadtest checks what the target is before the load', () => {
     assert.equal(result.server.beforeLoad?.status, 'FULL');
     assert.equal(result.server.beforeLoad?.cpu, 99);
   });
+
+  it("refuses an --admin that is not the admin API (the app's port, a path too many) before the load, exit 64, naming the URLs tried", async () => {
+    const t = await startTargetFixture({ players: [{ name: 'Alice Martin', code: 'P001' }] });
+    open.push({ url: t.url, counts: t.counts, close: () => t.close() });
+    const run = await loadtest(['--target', t.url, '--users', '2', '--duration', '1s', '--think-time', '20ms', '--mix', 'read=1', '--admin', `${t.url}/api/admin`, '--admin-token', 'admintok', '--users-file', usersFile, '--out', join(dir, 'admin-typo')], dir);
+    assert.equal(run.code, 64, `${run.stdout}\n${run.stderr}`);
+    const at = t.url.replace(/\./g, '\\.');
+    assert.match(run.stderr, new RegExp(`^corral loadtest: \\[CORRAL_ERR_LOADTEST_INPUT\\] --admin ${at}/api/admin: ${at}/api/admin/api/admin/capacity answered HTTP 404 and ${at}/api/admin/api/admin/stats answered HTTP 404, so it does not look like corral's admin API; --admin takes the admin listener's address without a path, ${at}, as /api/admin was put before /api/admin/; check --admin`, 'm'));
+    assert.equal(run.stdout, '', 'no verdict');
+    assert.equal(t.counts.get('GET /api/players'), 1, 'the checks before the load only');
+    assert.equal(t.counts.get('POST /api/login'), 1);
+  });
 });

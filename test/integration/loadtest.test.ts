@@ -925,16 +925,15 @@ describe('corral loadtest against a real corral', () => {
     }
   });
 
-  it("given the app's port as --admin, says CPU and RAM are not judged and what --admin should be", async () => {
+  it("refuses the app's port as --admin before the load (exit 64), naming the URLs tried and what --admin should be", async () => {
     const c = corral as CorralProcess;
     const out = join(dir, 'admin-is-app');
     const run = await loadtest(['--target', c.url, '--users', '1', '--duration', '1s', '--think-time', '50ms', '--mix', 'read=1', '--admin', c.url, '--admin-token', ADMIN_TOKEN, '--out', out], dir);
-    assert.ok(run.code === 0 || run.code === 2, `${run.stdout}\n${run.stderr}`);
+    assert.equal(run.code, 64, `${run.stdout}\n${run.stderr}`);
     const hint = "check --admin: it is the master's admin listener \\(the target's CORRAL_ADMIN_BIND, 127\\.0\\.0\\.1:9090 by default\\), not the app's port";
-    assert.match(run.stderr, new RegExp(`^note: CPU and RAM are not judged: ${c.url.replace(/\./g, '\\.')} answered HTTP 404 for /api/admin/capacity and HTTP 404 for /api/admin/stats, so it does not look like corral's admin API; ${hint}$`, 'm'));
-    assert.match(run.stdout, new RegExp(`^verdict: supports 1 concurrent user: (yes|no) \\(p95 [\\d.]+ ms, \\d+ errors?, CPU not measured\\)\n(.*\n)*  CPU and RAM not judged: .*; ${hint}$`, 'm'));
-    const { result } = readResult(out);
-    assert.equal(result.server.available, false);
-    assert.match(result.server.problem ?? '', /does not look like corral's admin API; check --admin/);
+    const origin = new URL(c.url).origin.replace(/\./g, '\\.');
+    assert.match(run.stderr, new RegExp(`^corral loadtest: \\[CORRAL_ERR_LOADTEST_INPUT\\] --admin .*: ${origin}/api/admin/capacity answered HTTP 404 and ${origin}/api/admin/stats answered HTTP 404, so it does not look like corral's admin API; ${hint}; or leave out --admin`, 'm'));
+    assert.equal(run.stdout, '', 'no load, no verdict');
+    assert.equal(existsSync(join(out, 'result.json')), false);
   });
 });

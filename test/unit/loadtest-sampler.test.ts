@@ -229,7 +229,8 @@ describe('sampling a live admin API', () => {
     try {
       const probe = await s.probe(0);
       assert.equal(probe.ok, false);
-      assert.equal(probe.problem, `${origin} answered HTTP 404 for /api/admin/capacity and HTTP 404 for /api/admin/stats, so it does not look like corral's admin API; check --admin: it is the master's admin listener (the target's CORRAL_ADMIN_BIND, 127.0.0.1:9090 by default), not the app's port`);
+      assert.equal(probe.notAdmin, true, 'refused before the load, as a refused token is');
+      assert.equal(probe.problem, `${origin}/api/admin/capacity answered HTTP 404 and ${origin}/api/admin/stats answered HTTP 404, so it does not look like corral's admin API; check --admin: it is the master's admin listener (the target's CORRAL_ADMIN_BIND, 127.0.0.1:9090 by default), not the app's port`);
     } finally {
       await s.close();
       await new Promise<void>((r) => server.close(() => r()));
@@ -322,5 +323,28 @@ describe('sampling a live admin API', () => {
       assert.equal(first[0]?.t, 0, JSON.stringify(s.failures));
       assert.ok(first.length >= 4, `the fetch sent at 0 and the 3 or 4 ticks of 500 ms it held up: ${JSON.stringify(s.failures)}`);
     });
+  });
+
+  it('names the full URLs tried when --admin has a path (http://h:p/api/admin), and a page that is not JSON is no admin API either', async () => {
+    const server = createServer((req, res) => {
+      if (req.url === '/spa/api/admin/capacity' || req.url === '/spa/api/admin/stats') return res.writeHead(200, { 'content-type': 'text/html' }).end('<html></html>');
+      res.writeHead(404, { 'content-type': 'application/json' }).end('{"error":"not_found"}');
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const origin = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    const withPath = new AdminSampler(new URL(`${origin}/api/admin`), 'tok');
+    const spa = new AdminSampler(new URL(`${origin}/spa`), 'tok');
+    try {
+      const probe = await withPath.probe(0);
+      assert.equal(probe.notAdmin, true);
+      assert.match(probe.problem ?? '', new RegExp(`^${origin.replace(/\./g, '\\.')}/api/admin/api/admin/capacity answered HTTP 404 and ${origin.replace(/\./g, '\\.')}/api/admin/api/admin/stats answered HTTP 404, so it does not look like corral's admin API; --admin takes the admin listener's address without a path, ${origin.replace(/\./g, '\\.')}, as /api/admin was put before /api/admin/; check --admin`));
+      const page = await spa.probe(0);
+      assert.equal(page.notAdmin, true);
+      assert.match(page.problem ?? '', /\/spa\/api\/admin\/capacity answered HTTP 200 \(not JSON\) and .*\/spa\/api\/admin\/stats answered HTTP 200 \(not JSON\), so it does not look like corral's admin API/);
+    } finally {
+      await withPath.close();
+      await spa.close();
+      await new Promise<void>((r) => server.close(() => r()));
+    }
   });
 });

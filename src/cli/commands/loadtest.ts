@@ -95,7 +95,8 @@ Exit codes:
        no step had enough requests other than logins to judge (none finished,
        logins alone, or a handful)
   64   bad arguments, profile or users file, a remote target or --admin without --allow-remote,
-       an admin token the target or the admin API refuses, or an open-file limit of this
+       an admin token the target or the admin API refuses, an --admin that is not the
+       admin API (404s, not JSON: the app's port, a path in the URL), or an open-file limit of this
        process (ulimit -n, LimitNOFILE= under systemd) too low for the peak of users: each
        holds a connection. A request this machine cannot send during the run (EMFILE, ENFILE,
        EADDRNOTAVAIL, ENOBUFS) is no error of the target: its step fails nothing and proves
