@@ -134,11 +134,12 @@ export function judgeSegments(
 /**
  * A step's status in the steps table and the report: one word, the same in both. "partial": it
  * passed, but was not held to its end, or this machine could not send all of its load (EMFILE).
- * "too few": it failed nothing, but on too few requests other than logins to call a pass.
+ * "too few": held to its end, it failed nothing, but on too few requests other than logins to call a pass.
  */
 export function segmentStatus(s: SegmentResult): 'not run' | 'fail' | 'no data' | 'too few' | 'partial' | 'pass' {
   const thin = s.checks.some((c) => c.name === 'sample' && c.pass === null);
-  return !s.ran ? 'not run' : s.pass === false ? 'fail' : s.pass === null ? (thin ? 'too few' : 'no data') : !s.complete || s.counts.generator > 0 ? 'partial' : 'pass';
+  // Cut short, it is "partial" first: that alone proves nothing, whatever it measured.
+  return !s.ran ? 'not run' : s.pass === false ? 'fail' : s.pass === null ? (thin ? (s.complete ? 'too few' : 'partial') : 'no data') : !s.complete || s.counts.generator > 0 ? 'partial' : 'pass';
 }
 
 /** The steps table and the verdict, on stdout; `files` undefined: they could not be written. */
