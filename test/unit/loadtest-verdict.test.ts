@@ -42,6 +42,9 @@ describe('judging a step', () => {
     assert.match(limited.reasons.join(), /10 answers 429 Too Many Requests: .*CORRAL_RATE_LIMIT.*CORRAL_TRUSTED_PROXIES/);
     const other = judgeSegment(input({ ok: 99, statusOther: 1 }, { statuses: new Map([[200, 99], [401, 1]]) }));
     assert.match(other.reasons.join(), /1 unexpected answers \(401×1\)/);
+    // Logins answered 200 without a token: their status is a success's, so they are named apart.
+    const tokenless = judgeSegment(input({ ok: 0, statusOther: 100 }, { appRequests: 0, statuses: new Map([[200, 100]]), errorCodes: new Map([['login_without_token', 100]]) }));
+    assert.match(tokenless.reasons.join(), /^100 unexpected answers \(100 logins answered without a token, as a server that is not corral's app does\)/);
     const hot = judgeSegment(input({}, { server: [cpu(85, 20), cpu(90, 55)] }));
     assert.deepEqual(hot.reasons, ['CPU 88 % on average (max 90 %) ≥ 80 %', 'RAM 55 % at most ≥ 50 %']);
   });
