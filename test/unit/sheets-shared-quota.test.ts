@@ -203,6 +203,40 @@ describe('quota shared through Redis', { skip: redisMissing }, () => {
     assert.equal(await grantedWithin(a, 1, 300), 0, 'the window is full');
   });
 
+  it("after Redis lost its data, a keeper that made no call through Redis is held too: every keeper present before counts, and it gets its share of what the window may still hold", async () => {
+    const a = await quota(10);
+    for (let i = 0; i < 10; i++) await a.take('read');
+    // B connects after A's calls and never reads Google: its first word tells it the window is full.
+    const b = await quota(10);
+    await waitFor(() => b.figures().sharedKeepers === 2, 3000, 'B heard from Redis');
+    server().cli('FLUSHALL');
+    // Redis now counts only B among the readers, but two keepers were present: A's ten grants are
+    // not written back yet, and the window may still hold none (it took three before).
+    assert.equal(await grantedWithin(b, 3, 300), 0, "held: A's ten calls of the minute are not back in the window yet");
+    assert.equal(members('quota:reads'), 0);
+    // A writes its ten back at its next call; the window is full for both.
+    assert.equal(await grantedWithin(a, 1, 300), 0);
+    assert.equal(members('quota:reads'), 10);
+    assert.equal(b.figures().sharedQuotaGrants, 0);
+  });
+
+  it("after Redis restarted empty, a keeper that wrote back its own grants is held to its share of what the window held before, every keeper's grants, not only its own", async () => {
+    const [a, b] = [await quota(10), await quota(10)];
+    for (let i = 0; i < 8; i++) await b.take('read');
+    for (let i = 0; i < 2; i++) await a.take('read');
+    // A's last answer said the window held all ten.
+    await server().kill();
+    await server().restart();
+    while (!links.every((l) => l.usable)) await new Promise((r) => setTimeout(r, 10));
+    // A writes back its two and, its own two being under its share of 10 / 2, was granted three
+    // more before B wrote its eight back: 13 in the minute. The window may still hold none.
+    assert.equal(await grantedWithin(a, 3, 300), 0, 'held until B has written back');
+    assert.equal(members('quota:reads'), 2, "A's two written back");
+    assert.equal(await grantedWithin(b, 1, 300), 0, 'B writes its eight back: the window is full');
+    assert.equal(members('quota:reads'), 10);
+    assert.equal(a.figures().sharedQuotaGrants, 2);
+  });
+
   it('an outage after Redis lost its data: the share is the limit over the keepers counted before the loss, not over those counted since', async () => {
     const [a, b] = [await quota(12), await quota(12)];
     await a.take('read');

@@ -45,39 +45,53 @@ redis.call('ZREMRANGEBYSCORE', ${key}, '-inf', now - 2 * tonumber(${windowMs}))
 redis.call('PEXPIRE', ${key}, 2 * tonumber(${windowMs}))
 local present = redis.call('ZCARD', ${key})`;
 
-// KEYS: the keepers present, the reads' window, the writes' window. ARGV: keeper id, window ms.
-// Returns {keepers present, Redis's time, the reads' window held, the writes'}: a keeper that
-// makes no call (it serves the others' copies) still learns what the windows hold.
-export const PRESENT_SCRIPT = `${NOW_LUA}${HELD_LUA}${presentLua('KEYS[1]', 'ARGV[1]', 'ARGV[2]')}
+/**
+ * Lua: `began(key)`, when the state of a window began (Redis's time in ms, kept in `key`): now,
+ * if Redis does not have it (it lost its data, or this is the window's first word). A keeper whose
+ * last answer came before it holds what the window held before the loss (shared-quota.ts).
+ */
+const BEGAN_LUA = `
+local function began(key)
+  local since = tonumber(redis.call('GET', key))
+  if not since then
+    since = now
+    redis.call('SET', key, now)
+  end
+  return since
+end`;
+
+// KEYS: the keepers present, the reads' window, the writes' window, when the reads' state began,
+// the writes'. ARGV: keeper id, window ms. Returns {keepers present, Redis's time, the reads'
+// window held, the writes', when the reads' state began, the writes'}: a keeper that makes no
+// call (it serves the others' copies) still learns what the windows hold.
+export const PRESENT_SCRIPT = `${NOW_LUA}${HELD_LUA}${BEGAN_LUA}${presentLua('KEYS[1]', 'ARGV[1]', 'ARGV[2]')}
 local window = tonumber(ARGV[2])
-return {present, now, held(KEYS[2], window), held(KEYS[3], window)}
+local readsSince = began(KEYS[4])
+local writesSince = began(KEYS[5])
+return {present, now, held(KEYS[2], window), held(KEYS[3], window), readsSince, writesSince}
 `;
 
 /** PRESENT_SCRIPT's answer. */
-export type PresentAnswer = [number, number, number[], number[]];
+export type PresentAnswer = [number, number, number[], number[], number, number];
 
 // KEYS: the window's grants (sorted set scored by Redis's time in ms), the keepers seen (sorted
 // set scored by their last call), when this state began (Redis's time in ms; a Redis that lost its
 // data begins it again), the keepers present (as PRESENT_SCRIPT's). ARGV: limit, window ms,
 // keeper id, this grant's member, whether the keeper holds grants of the window that it does not
-// send (1|0), the keepers it saw before (its share applies while fewer are counted and the state
-// is younger than a window), whether it is under its share (1|0), a grant of this keeper the
+// send (1|0), the keepers it saw present before (its share applies while fewer are counted and
+// the state is younger than a window), whether it is under its share (1|0), a grant of this keeper the
 // window must hold unless Redis lost data (or ''), then pairs of a grant's member and age (ms) to
 // write back. Returns {1 granted | 0 wait | 2 unknown keeper: send every grant of the window
 // first, ms until a slot frees, keepers, keepers present, and but for 2: Redis's time, the window
-// held}. A keeper stays unknown until it has sent them: its concurrent calls all wait for that,
+// held, when the state began}. A keeper stays unknown until it has sent them: its concurrent calls all wait for that,
 // none is granted on a window that lacks them.
-export const TAKE_SCRIPT = `${NOW_LUA}${HELD_LUA}${presentLua('KEYS[4]', 'ARGV[3]', 'ARGV[2]')}
+export const TAKE_SCRIPT = `${NOW_LUA}${HELD_LUA}${BEGAN_LUA}${presentLua('KEYS[4]', 'ARGV[3]', 'ARGV[2]')}
 local limit = tonumber(ARGV[1])
 local window = tonumber(ARGV[2])
 if (ARGV[5] == '1' and not redis.call('ZSCORE', KEYS[2], ARGV[3])) or (ARGV[8] ~= '' and not redis.call('ZSCORE', KEYS[1], ARGV[8])) then
   return {2, 0, redis.call('ZCARD', KEYS[2]), present}
 end
-local since = tonumber(redis.call('GET', KEYS[3]))
-if not since then
-  since = now
-  redis.call('SET', KEYS[3], now)
-end
+local since = began(KEYS[3])
 redis.call('ZADD', KEYS[2], now, ARGV[3])
 redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', now - 2 * window)
 redis.call('PEXPIRE', KEYS[2], 2 * window)
@@ -87,21 +101,21 @@ for i = 9, #ARGV, 2 do
   redis.call('ZADD', KEYS[1], now - tonumber(ARGV[i + 1]), ARGV[i])
 end
 if ARGV[7] == '0' and keepers < tonumber(ARGV[6]) and now - since < window then
-  return {0, ${MAX_WAIT_MS}, keepers, present, now, held(KEYS[1], window)}
+  return {0, ${MAX_WAIT_MS}, keepers, present, now, held(KEYS[1], window), since}
 end
 local n = redis.call('ZCARD', KEYS[1])
 if n < limit then
   redis.call('ZADD', KEYS[1], now, ARGV[4])
   redis.call('PEXPIRE', KEYS[1], window)
-  return {1, 0, keepers, present, now, held(KEYS[1], window)}
+  return {1, 0, keepers, present, now, held(KEYS[1], window), since}
 end
 redis.call('PEXPIRE', KEYS[1], window)
 local blocking = redis.call('ZRANGE', KEYS[1], n - limit, n - limit, 'WITHSCORES')
-return {0, math.max(1, tonumber(blocking[2]) + window - now), keepers, present, now, held(KEYS[1], window)}
+return {0, math.max(1, tonumber(blocking[2]) + window - now), keepers, present, now, held(KEYS[1], window), since}
 `;
 
 /**
  * TAKE_SCRIPT's answer: granted (1), wait (0) or unknown keeper (2); ms to wait; keepers; keepers
- * present; then, but for 2, Redis's time and the window held.
+ * present; then, but for 2, Redis's time, the window held, and when the window's state began.
  */
-export type TakeAnswer = [number, number, number, number, number?, number[]?];
+export type TakeAnswer = [number, number, number, number, number?, number[]?, number?];

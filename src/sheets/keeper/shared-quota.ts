@@ -23,8 +23,15 @@
 // decided, so the hosts do not spend the limit a second time that minute. Each grant has its own
 // member in the window, so writing one back twice counts it once. Until every keeper has written
 // back, the window lacks their grants: while the window's state is younger than a window and
-// Redis counts fewer keepers than this keeper saw before, it is granted only its share (as with
-// Redis away), or the first keeper to notice the loss would spend the others' part of the minute.
+// Redis counts fewer keepers than this keeper saw present before, it is granted only its share
+// of what the window may still hold (the limit less what the window held when Redis last answered
+// it before the loss, every keeper's grants, over the keepers present), less its own grants
+// since; or the first keeper to notice the loss would spend the others' part of the minute. Every
+// keeper present counts, not only those that made calls through Redis: a keeper whose calls were
+// all made while Redis was away, or that had not called yet, was granted the whole window on top
+// of the others' grants not yet written back; and a share counting only this keeper's own grants
+// let one that wrote back 10 of a limit of 20 take 3 more before the other wrote back its 10 (23
+// in the minute, three of Google's 429).
 
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
@@ -124,6 +131,11 @@ interface KindState {
   asking: number;
   /** What the shared window held (every host's grants) at Redis's last answer. */
   readonly seen: WindowSeen;
+  /**
+   * What the window held at Redis's last answer before it lost its data (`since`: when the state
+   * that followed began, Redis's time): the answers since hold only what was written back.
+   */
+  lost: { readonly since: number; readonly at: number; readonly times: readonly number[] } | undefined;
   /** Redis did not know this keeper, or lacked its newest grant: the next ask writes them all back. */
   restore: boolean;
   /** When a write-back was last said (concurrent calls may each write back the same grants). */
@@ -167,6 +179,7 @@ export class SharedQuota {
       inherited: o.before?.grants[kind] ?? [],
       asking: 0,
       seen: new WindowSeen(),
+      lost: undefined,
       restore: false,
       restoreSaidAt: -Infinity,
       fallback: undefined,
@@ -176,7 +189,7 @@ export class SharedQuota {
     if (seen && this.clock.now() - seen.at < 2 * QUOTA_WINDOW_MS) raise(this.presentPeak, seen.keepers, seen.at);
     this.presentKey = `${o.prefix}:keepers`;
     o.link.client.defineCommand('corralTakeQuota', { numberOfKeys: 4, lua: TAKE_SCRIPT });
-    o.link.client.defineCommand('corralQuotaPresent', { numberOfKeys: 3, lua: PRESENT_SCRIPT });
+    o.link.client.defineCommand('corralQuotaPresent', { numberOfKeys: 5, lua: PRESENT_SCRIPT });
     // Said at every (re)connection and every half window, calls or not: a keeper that serves
     // the others' copies of the ranges counts in every share, its own included.
     o.link.client.on('ready', this.onLinkReady);
@@ -187,13 +200,22 @@ export class SharedQuota {
   /** Says this keeper is present, when Redis is usable; a failure is said as any command's. */
   private async sayPresent(): Promise<void> {
     if (this.closed || !this.o.link.usable) return;
-    const client = this.o.link.client as unknown as { corralQuotaPresent(key: string, reads: string, writes: string, id: string, windowMs: number): Promise<PresentAnswer> };
+    const client = this.o.link.client as unknown as { corralQuotaPresent(...args: (string | number)[]): Promise<PresentAnswer> };
+    const { read, write } = this.kinds;
     try {
-      const [present, redisAt, reads, writes] = await client.corralQuotaPresent(this.presentKey, this.kinds.read.key, this.kinds.write.key, this.keeperId, QUOTA_WINDOW_MS);
+      const [present, redisAt, reads, writes, readsSince, writesSince] = await client.corralQuotaPresent(
+        this.presentKey,
+        read.key,
+        write.key,
+        read.sinceKey,
+        write.sinceKey,
+        this.keeperId,
+        QUOTA_WINDOW_MS,
+      );
       this.o.link.scriptAnswered();
       const at = this.clock.now();
-      this.kinds.read.seen.record(redisAt, reads, at);
-      this.kinds.write.seen.record(redisAt, writes, at);
+      this.heard(read, redisAt, reads, readsSince, at);
+      this.heard(write, redisAt, writes, writesSince, at);
       this.countPresent(present);
     } catch (err) {
       this.o.link.commandFailed(err);
@@ -254,9 +276,44 @@ export class SharedQuota {
     }
   }
 
+  /** The most keepers counted lately: present, or making calls of this kind through Redis. */
+  private keepersBefore(st: KindState): number {
+    return Math.max(this.presentPeak.keepers, st.peak.keepers);
+  }
+
   /** This keeper's part of the limit when it cannot count on the shared window: the limit over the keepers present. */
   private share(st: KindState): number {
-    return Math.max(1, Math.floor(st.perMinute / Math.max(this.presentPeak.keepers, st.peak.keepers)));
+    return Math.max(1, Math.floor(st.perMinute / this.keepersBefore(st)));
+  }
+
+  /**
+   * Records what Redis said the window holds. When its state began after this keeper's last
+   * answer, Redis lost its data in between: what that answer held is kept (`lost`), since the
+   * answers that follow hold only what was written back.
+   */
+  private heard(st: KindState, redisAt: unknown, counts: unknown, since: unknown, at: number): void {
+    if (typeof since === 'number' && st.seen.known && st.seen.redisAt < since && st.lost?.since !== since) {
+      st.lost = { since, at: st.seen.at, times: st.seen.times() };
+    }
+    st.seen.record(redisAt, counts, at);
+  }
+
+  /**
+   * Whether this keeper is under its share of what the window may still hold: the limit less the
+   * window's grants of every keeper at an answer of Redis (each until it leaves the window), over
+   * the keepers present, less this keeper's grants since that answer and its asks in flight. Taken
+   * from the last answer and, for a window after Redis lost its data, from the last one before the
+   * loss too (the smaller): Redis decides by it only while not every keeper has written back.
+   */
+  private underShare(st: KindState, now: number): boolean {
+    const keepers = this.keepersBefore(st);
+    const room = (times: readonly number[], at: number): number => {
+      const held = st.inherited.length + times.filter((t) => now - t < QUOTA_WINDOW_MS).length;
+      return Math.floor((st.perMinute - held) / keepers) - st.recent.filter((g) => g.at > at).length;
+    };
+    let free = room(st.seen.times(), st.seen.at);
+    if (st.lost && now - st.lost.at < QUOTA_WINDOW_MS) free = Math.min(free, room(st.lost.times, st.lost.at));
+    return free - st.asking > 0;
   }
 
   /** This keeper's newest grant in the shared window, unless it is about to leave it (''). */
@@ -291,10 +348,10 @@ export class SharedQuota {
     const client = this.o.link.client as unknown as { corralTakeQuota(...args: (string | number)[]): Promise<TakeAnswer> };
     let answer: TakeAnswer;
     try {
-      const underShare = st.recent.length + st.inherited.length + st.asking < this.share(st) ? 1 : 0;
+      const underShare = this.underShare(st, now) ? 1 : 0;
       st.asking++;
       const probe = restoring ? '' : this.newestWritten(st, now);
-      answer = await client.corralTakeQuota(st.key, st.keepersKey, st.sinceKey, this.presentKey, st.perMinute, QUOTA_WINDOW_MS, this.keeperId, member, holdsOthers, st.peak.keepers, underShare, probe, ...args);
+      answer = await client.corralTakeQuota(st.key, st.keepersKey, st.sinceKey, this.presentKey, st.perMinute, QUOTA_WINDOW_MS, this.keeperId, member, holdsOthers, this.keepersBefore(st), underShare, probe, ...args);
     } catch (err) {
       // Not known to be written: the next ask that reaches Redis writes them back.
       st.restore ||= restoring;
@@ -303,7 +360,7 @@ export class SharedQuota {
       st.asking--;
     }
     if (answer[0] === 2) return answer;
-    st.seen.record(answer[4], answer[5], this.clock.now());
+    this.heard(st, answer[4], answer[5], answer[6], this.clock.now());
     for (const g of sending) g.written = true;
     if (restoring && now - st.restoreSaidAt >= QUOTA_WINDOW_MS) {
       st.restoreSaidAt = now;

@@ -12,14 +12,24 @@ import { HELD_STEP_MS } from './shared-quota-scripts.js';
 
 export class WindowSeen {
   /** Redis's time at the answer recorded (a newer answer replaces it, an older one does not). */
-  private redisAt = -Infinity;
+  private redisAtMs = -Infinity;
   /** When it was received, in this host's clock. */
-  private at = -Infinity;
+  private atMs = -Infinity;
   private counts: readonly number[] = [];
 
   /** Whether Redis has said what the window holds since this keeper started. */
   get known(): boolean {
-    return this.redisAt > -Infinity;
+    return this.redisAtMs > -Infinity;
+  }
+
+  /** Redis's time at the answer recorded (-Infinity before the first). */
+  get redisAt(): number {
+    return this.redisAtMs;
+  }
+
+  /** When the answer recorded was received, in this host's clock (-Infinity before the first). */
+  get at(): number {
+    return this.atMs;
   }
 
   /**
@@ -28,9 +38,9 @@ export class WindowSeen {
    * restarted) does not replace a newer one.
    */
   record(redisAt: unknown, counts: unknown, at: number): void {
-    if (typeof redisAt !== 'number' || !Array.isArray(counts) || redisAt < this.redisAt) return;
-    this.redisAt = redisAt;
-    this.at = at;
+    if (typeof redisAt !== 'number' || !Array.isArray(counts) || redisAt < this.redisAtMs) return;
+    this.redisAtMs = redisAt;
+    this.atMs = at;
     this.counts = counts.map((c) => (typeof c === 'number' && c > 0 ? c : 0));
   }
 
@@ -42,7 +52,7 @@ export class WindowSeen {
   times(): number[] {
     const out: number[] = [];
     this.counts.forEach((n, i) => {
-      for (let k = 0; k < n; k++) out.push(this.at - i * HELD_STEP_MS);
+      for (let k = 0; k < n; k++) out.push(this.atMs - i * HELD_STEP_MS);
     });
     return out;
   }
