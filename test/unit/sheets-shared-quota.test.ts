@@ -74,7 +74,9 @@ describe('quota shared through Redis', { skip: redisMissing }, () => {
     assert.equal(members('quota:writes'), 1, 'writes have their own window');
     // Read by Redis itself: either keeper's last answer may have come before the other registered.
     assert.equal(members('keepers:reads'), 2, 'both keepers counted for reads');
-    assert.equal(members('keepers:writes'), 1, 'one for writes');
+    // B has made no write: it has none to write back, and saying it is present counted it (after
+    // a loss the writers are not held to their share waiting for it).
+    assert.equal(members('keepers:writes'), 2, 'both for writes, though only A wrote');
   });
 
   it("Redis away: each host spends its share (the limit over the keepers last counted), less the calls the window held; its grants count in the window once Redis is back", async () => {
@@ -218,6 +220,21 @@ describe('quota shared through Redis', { skip: redisMissing }, () => {
     assert.equal(await grantedWithin(a, 1, 300), 0);
     assert.equal(members('quota:reads'), 10);
     assert.equal(b.figures().sharedQuotaGrants, 0);
+  });
+
+  it('after Redis lost its data, a keeper present that holds no grant of the window has none to write back: once it has said it is present, the others are not held to their share', async () => {
+    const [a, b] = [await quota(10), await quota(10)];
+    await waitFor(() => b.figures().sharedKeepers === 2, 3000, 'B said it is present');
+    for (let i = 0; i < 2; i++) await a.take('read');
+    assert.equal(a.figures().sharedKeepers, 2, 'A counts B, which has made no call');
+    await server().kill();
+    await server().restart();
+    // Each says it is present as it reconnects: B, which holds no read, is counted among the readers.
+    await waitFor(() => members('keepers') === 2, 3000, 'both said they are present');
+    // A writes its two back; with every keeper accounted for, the window decides: eight more
+    // (held to its share it would get four, for up to a minute).
+    assert.equal(await grantedWithin(a, 9, 500), 8);
+    assert.equal(members('quota:reads'), 10);
   });
 
   it("after Redis restarted empty, a keeper that wrote back its own grants is held to its share of what the window held before, every keeper's grants, not only its own", async () => {

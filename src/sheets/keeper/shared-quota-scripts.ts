@@ -60,14 +60,24 @@ local function began(key)
   return since
 end`;
 
-// KEYS: the keepers present, the reads' window, the writes' window, when the reads' state began,
-// the writes'. ARGV: keeper id, window ms. Returns {keepers present, Redis's time, the reads'
-// window held, the writes', when the reads' state began, the writes'}: a keeper that makes no
-// call (it serves the others' copies) still learns what the windows hold.
+// KEYS: the keepers present, the reads' window, the writes' window, the keepers of reads, of
+// writes, when the reads' state began, the writes'. ARGV: keeper id, window ms, whether it holds
+// grants of the reads' window (1|0), of the writes'. Returns {keepers present, Redis's time, the
+// reads' window held, the writes', when the reads' state began, the writes'}: a keeper that makes
+// no call (it serves the others' copies) still learns what the windows hold. One that holds no
+// grant of a window has none to write back: it is counted among that window's keepers, so that
+// after Redis lost its data the others are not held to their share waiting for it.
 export const PRESENT_SCRIPT = `${NOW_LUA}${HELD_LUA}${BEGAN_LUA}${presentLua('KEYS[1]', 'ARGV[1]', 'ARGV[2]')}
 local window = tonumber(ARGV[2])
-local readsSince = began(KEYS[4])
-local writesSince = began(KEYS[5])
+for i = 0, 1 do
+  if ARGV[3 + i] == '0' then
+    redis.call('ZADD', KEYS[4 + i], now, ARGV[1])
+    redis.call('ZREMRANGEBYSCORE', KEYS[4 + i], '-inf', now - 2 * window)
+    redis.call('PEXPIRE', KEYS[4 + i], 2 * window)
+  end
+end
+local readsSince = began(KEYS[6])
+local writesSince = began(KEYS[7])
 return {present, now, held(KEYS[2], window), held(KEYS[3], window), readsSince, writesSince}
 `;
 

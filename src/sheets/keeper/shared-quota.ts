@@ -31,7 +31,9 @@
 // all made while Redis was away, or that had not called yet, was granted the whole window on top
 // of the others' grants not yet written back; and a share counting only this keeper's own grants
 // let one that wrote back 10 of a limit of 20 take 3 more before the other wrote back its 10 (23
-// in the minute, three of Google's 429).
+// in the minute, three of Google's 429). A keeper that holds no grant of the window has none to
+// write back: saying it is present counts it as written back (or the others would be held to
+// their share for the whole minute, waiting for a keeper that only serves copies).
 
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
@@ -107,8 +109,9 @@ interface KindState {
   readonly kind: QuotaKind;
   readonly key: string;
   /**
-   * The keepers that made calls of this kind lately (per kind: a keeper Redis knows from its
-   * writes may still have reads of the window to write back).
+   * The keepers that made calls of this kind lately, or said they are present holding none of
+   * its window (per kind: a keeper Redis knows from its writes may still have reads of the window
+   * to write back).
    */
   readonly keepersKey: string;
   /** When the window's state began, in Redis (a Redis that lost its data begins it again). */
@@ -189,7 +192,7 @@ export class SharedQuota {
     if (seen && this.clock.now() - seen.at < 2 * QUOTA_WINDOW_MS) raise(this.presentPeak, seen.keepers, seen.at);
     this.presentKey = `${o.prefix}:keepers`;
     o.link.client.defineCommand('corralTakeQuota', { numberOfKeys: 4, lua: TAKE_SCRIPT });
-    o.link.client.defineCommand('corralQuotaPresent', { numberOfKeys: 5, lua: PRESENT_SCRIPT });
+    o.link.client.defineCommand('corralQuotaPresent', { numberOfKeys: 7, lua: PRESENT_SCRIPT });
     // Said at every (re)connection and every half window, calls or not: a keeper that serves
     // the others' copies of the ranges counts in every share, its own included.
     o.link.client.on('ready', this.onLinkReady);
@@ -202,15 +205,22 @@ export class SharedQuota {
     if (this.closed || !this.o.link.usable) return;
     const client = this.o.link.client as unknown as { corralQuotaPresent(...args: (string | number)[]): Promise<PresentAnswer> };
     const { read, write } = this.kinds;
+    const now = this.clock.now();
+    this.prune(read, now);
+    this.prune(write, now);
     try {
       const [present, redisAt, reads, writes, readsSince, writesSince] = await client.corralQuotaPresent(
         this.presentKey,
         read.key,
         write.key,
+        read.keepersKey,
+        write.keepersKey,
         read.sinceKey,
         write.sinceKey,
         this.keeperId,
         QUOTA_WINDOW_MS,
+        read.recent.length > 0 ? 1 : 0,
+        write.recent.length > 0 ? 1 : 0,
       );
       this.o.link.scriptAnswered();
       const at = this.clock.now();
