@@ -51,9 +51,6 @@ describe('quota shared through Redis', { skip: redisMissing }, () => {
 
   /** Members of one of the sheet's sorted sets in Redis (`quota:reads`, `keepers:writes`, ...). */
   const members = (key: string): number => Number(server().cli('ZCARD', `${PREFIX}:${key}`).trim());
-  /** Whether `p` settled within `ms`. */
-  const settledWithin = (p: Promise<unknown>, ms: number): Promise<boolean> =>
-    Promise.race([p.then(() => true), new Promise<boolean>((r) => setTimeout(() => r(false), ms))]);
 
   beforeEach(async () => {
     log = await captureLogger();
@@ -95,20 +92,14 @@ describe('quota shared through Redis', { skip: redisMissing }, () => {
       await server().restart();
     }
     while (!links.every((l) => l.usable)) await new Promise((r) => setTimeout(r, 10));
-    // Redis came back empty: A writes back what it spent alone, backdated, and its grant from
-    // before the outage, and takes the third call of its share; B has not written its own back
-    // yet, so A's next call waits for B.
-    await a.take('read');
-    assert.equal(members('quota:reads'), 3);
-    const waitingA = a.take('read');
-    assert.equal(await settledWithin(waitingA, 300), false, 'held to its share until B has written back');
-    assert.equal(members('quota:reads'), 3);
-    // B writes its grant back and is granted; with both keepers counted again, A's call takes the
-    // last slot of the window.
-    await b.take('read');
-    assert.equal(await settledWithin(waitingA, 2000), true);
+    // Redis came back empty: as each keeper says it is present again, it writes back its grants
+    // of the minute, backdated, calls or not: A what it spent alone and its grant from before the
+    // outage, B its grant.
+    await waitFor(() => members('quota:reads') === 3, 3000, 'both wrote back');
+    assert.equal(a.figures().sharedQuotaGrants, 1, 'no grant taken to write back');
+    // Every keeper counted again: the window decides, three slots left.
+    assert.equal(await grantedWithin(a, 4, 300), 3);
     assert.equal(members('quota:reads'), 6);
-    assert.equal(a.figures().sharedQuotaGrants, 3);
     assert.equal(await grantedWithin(b, 1, 300), 0, 'the window is full');
   });
 
@@ -237,14 +228,32 @@ describe('quota shared through Redis', { skip: redisMissing }, () => {
     assert.equal(members('quota:reads'), 10);
   });
 
-  it("after Redis restarted empty, a keeper that wrote back its own grants is held to its share of what the window held before, every keeper's grants, not only its own", async () => {
+  it('after Redis restarted empty, a keeper that makes no call writes its grants of the minute back when it says it is present, not at its next call', async () => {
+    const a = await quota(10);
+    for (let i = 0; i < 10; i++) await a.take('read');
+    const b = await quota(10);
+    await waitFor(() => b.figures().sharedKeepers === 2, 3000, 'B heard from Redis');
+    await server().kill();
+    await server().restart();
+    // A makes no call: it says it is present as it reconnects, finds Redis lacks its grants, and
+    // writes them back (before, they came back at its next call, up to a minute later, and B was
+    // held to its share of a window it could not see meanwhile).
+    await waitFor(() => members('quota:reads') === 10, 3000, "A's ten grants written back");
+    assert.equal(a.figures().sharedQuotaGrants, 10, 'no grant taken for it');
+    assert.deepEqual(
+      log.lines().filter((l) => l.event === 'sheets.quota_window_restored').map((l) => [l.kind, l.grants]),
+      [['read', 10]],
+    );
+    assert.equal(await grantedWithin(b, 1, 300), 0, 'the window is full');
+  });
+
+  it("after Redis lost its data, a keeper that wrote back its own grants is held to its share of what the window held before, every keeper's grants, not only its own", async () => {
     const [a, b] = [await quota(10), await quota(10)];
     for (let i = 0; i < 8; i++) await b.take('read');
     for (let i = 0; i < 2; i++) await a.take('read');
-    // A's last answer said the window held all ten.
-    await server().kill();
-    await server().restart();
-    while (!links.every((l) => l.usable)) await new Promise((r) => setTimeout(r, 10));
+    // A's last answer said the window held all ten. Flushed (no reconnection): B, which makes no
+    // call, would write back only when it next says it is present.
+    server().cli('FLUSHALL');
     // A writes back its two and, its own two being under its share of 10 / 2, was granted three
     // more before B wrote its eight back: 13 in the minute. The window may still hold none.
     assert.equal(await grantedWithin(a, 3, 300), 0, 'held until B has written back');

@@ -62,39 +62,46 @@ end`;
 
 // KEYS: the keepers present, the reads' window, the writes' window, the keepers of reads, of
 // writes, when the reads' state began, the writes'. ARGV: keeper id, window ms, whether it holds
-// grants of the reads' window (1|0), of the writes'. Returns {keepers present, Redis's time, the
-// reads' window held, the writes', when the reads' state began, the writes'}: a keeper that makes
-// no call (it serves the others' copies) still learns what the windows hold. One that holds no
-// grant of a window has none to write back: it is counted among that window's keepers, so that
+// grants of the reads' window (1|0), of the writes', then a grant of it each window must hold
+// unless Redis lost data (or '', as TAKE_SCRIPT's). Returns {keepers present, Redis's time, the
+// reads' window held, the writes', when the reads' state began, the writes', whether Redis lost
+// its grants of the reads' window (1|0: it does not know the keeper, or lacks that grant), of the
+// writes'}: a keeper that makes no call (it serves the others' copies) still learns what the
+// windows hold, and writes back what Redis lost without waiting for its next call. One that holds
+// no grant of a window has none to write back: it is counted among that window's keepers, so that
 // after Redis lost its data the others are not held to their share waiting for it.
 export const PRESENT_SCRIPT = `${NOW_LUA}${HELD_LUA}${BEGAN_LUA}${presentLua('KEYS[1]', 'ARGV[1]', 'ARGV[2]')}
 local window = tonumber(ARGV[2])
+local lost = {0, 0}
 for i = 0, 1 do
   if ARGV[3 + i] == '0' then
     redis.call('ZADD', KEYS[4 + i], now, ARGV[1])
     redis.call('ZREMRANGEBYSCORE', KEYS[4 + i], '-inf', now - 2 * window)
     redis.call('PEXPIRE', KEYS[4 + i], 2 * window)
+  elseif not redis.call('ZSCORE', KEYS[4 + i], ARGV[1]) or (ARGV[5 + i] ~= '' and not redis.call('ZSCORE', KEYS[2 + i], ARGV[5 + i])) then
+    lost[i + 1] = 1
   end
 end
 local readsSince = began(KEYS[6])
 local writesSince = began(KEYS[7])
-return {present, now, held(KEYS[2], window), held(KEYS[3], window), readsSince, writesSince}
+return {present, now, held(KEYS[2], window), held(KEYS[3], window), readsSince, writesSince, lost[1], lost[2]}
 `;
 
 /** PRESENT_SCRIPT's answer. */
-export type PresentAnswer = [number, number, number[], number[], number, number];
+export type PresentAnswer = [number, number, number[], number[], number, number, number, number];
 
 // KEYS: the window's grants (sorted set scored by Redis's time in ms), the keepers seen (sorted
 // set scored by their last call), when this state began (Redis's time in ms; a Redis that lost its
 // data begins it again), the keepers present (as PRESENT_SCRIPT's). ARGV: limit, window ms,
-// keeper id, this grant's member, whether the keeper holds grants of the window that it does not
-// send (1|0), the keepers it saw present before (its share applies while fewer are counted and
-// the state is younger than a window), whether it is under its share (1|0), a grant of this keeper the
-// window must hold unless Redis lost data (or ''), then pairs of a grant's member and age (ms) to
-// write back. Returns {1 granted | 0 wait | 2 unknown keeper: send every grant of the window
-// first, ms until a slot frees, keepers, keepers present, and but for 2: Redis's time, the window
-// held, when the state began}. A keeper stays unknown until it has sent them: its concurrent calls all wait for that,
-// none is granted on a window that lacks them.
+// keeper id, this grant's member (or '': write back only, take none), whether the keeper holds
+// grants of the window that it does not send (1|0), the keepers it saw present before (its share
+// applies while fewer are counted and the state is younger than a window), whether it is under
+// its share (1|0), a grant of this keeper the window must hold unless Redis lost data (or ''),
+// then pairs of a grant's member and age (ms) to write back. Returns {1 granted | 0 wait | 2
+// unknown keeper: send every grant of the window first, ms until a slot frees, keepers, keepers
+// present, and but for 2: Redis's time, the window held, when the state began}. A keeper stays
+// unknown until it has sent them: its concurrent calls all wait for that, none is granted on a
+// window that lacks them.
 export const TAKE_SCRIPT = `${NOW_LUA}${HELD_LUA}${BEGAN_LUA}${presentLua('KEYS[4]', 'ARGV[3]', 'ARGV[2]')}
 local limit = tonumber(ARGV[1])
 local window = tonumber(ARGV[2])
@@ -109,6 +116,10 @@ local keepers = redis.call('ZCARD', KEYS[2])
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - window)
 for i = 9, #ARGV, 2 do
   redis.call('ZADD', KEYS[1], now - tonumber(ARGV[i + 1]), ARGV[i])
+end
+if ARGV[4] == '' then
+  redis.call('PEXPIRE', KEYS[1], window)
+  return {0, 0, keepers, present, now, held(KEYS[1], window), since}
 end
 if ARGV[7] == '0' and keepers < tonumber(ARGV[6]) and now - since < window then
   return {0, ${MAX_WAIT_MS}, keepers, present, now, held(KEYS[1], window), since}

@@ -20,7 +20,9 @@
 // forgets the window's grants. Each keeper remembers its own grants of the last window; when Redis
 // no longer knows a keeper that made one, or no longer holds its newest grant (a replica that
 // missed the last writes still knows every keeper), it writes them back before its next grant is
-// decided, so the hosts do not spend the limit a second time that minute. Each grant has its own
+// decided, and when it next says it is present (a keeper that makes no call would otherwise leave
+// them out of the window up to a minute), so the hosts do not spend the limit a second time that
+// minute. Each grant has its own
 // member in the window, so writing one back twice counts it once. Until every keeper has written
 // back, the window lacks their grants: while the window's state is younger than a window and
 // Redis counts fewer keepers than this keeper saw present before, it is granted only its share
@@ -209,7 +211,7 @@ export class SharedQuota {
     this.prune(read, now);
     this.prune(write, now);
     try {
-      const [present, redisAt, reads, writes, readsSince, writesSince] = await client.corralQuotaPresent(
+      const [present, redisAt, reads, writes, readsSince, writesSince, readsLost, writesLost] = await client.corralQuotaPresent(
         this.presentKey,
         read.key,
         write.key,
@@ -221,12 +223,24 @@ export class SharedQuota {
         QUOTA_WINDOW_MS,
         read.recent.length > 0 ? 1 : 0,
         write.recent.length > 0 ? 1 : 0,
+        this.newestWritten(read, now),
+        this.newestWritten(write, now),
       );
       this.o.link.scriptAnswered();
       const at = this.clock.now();
       this.heard(read, redisAt, reads, readsSince, at);
       this.heard(write, redisAt, writes, writesSince, at);
       this.countPresent(present);
+      // Redis lost this keeper's grants (or it made some alone): written back now, calls or not.
+      // Waiting for its next call left them out of the window up to a minute, the others held to
+      // their share of it meanwhile, or spending on top of them.
+      for (const [st, lost] of [
+        [read, readsLost],
+        [write, writesLost],
+      ] as const) {
+        if (lost === 1) st.restore = true;
+        if (st.restore || st.recent.some((g) => !g.written)) void this.writeBack(st);
+      }
     } catch (err) {
       this.o.link.commandFailed(err);
     }
@@ -345,7 +359,23 @@ export class SharedQuota {
     if (st.inherited.length > 0) st.inherited = st.inherited.filter((at) => now - at < QUOTA_WINDOW_MS);
   }
 
-  private async ask(st: KindState): Promise<TakeAnswer> {
+  /** Writes back what the window lacks of this keeper's grants, taking none; a failure is said as any command's. */
+  private async writeBack(st: KindState): Promise<void> {
+    if (this.closed || !this.o.link.usable) return;
+    try {
+      // Unknown keeper (2): its grants the window held are sent too, at the second ask.
+      if ((await this.ask(st, false))[0] === 2) {
+        st.restore = true;
+        await this.ask(st, false);
+      }
+      this.o.link.scriptAnswered();
+    } catch (err) {
+      this.o.link.commandFailed(err);
+    }
+  }
+
+  /** Asks Redis for a slot (`take`), or only writes back (the answer is then a wait of 0). */
+  private async ask(st: KindState, take = true): Promise<TakeAnswer> {
     const now = this.clock.now();
     this.prune(st, now);
     const restoring = st.restore;
@@ -354,12 +384,12 @@ export class SharedQuota {
     const args: (string | number)[] = [];
     for (const g of sending) args.push(g.member, Math.max(0, now - g.at));
     const holdsOthers = sending.length < st.recent.length ? 1 : 0;
-    const member = this.nextMember();
+    const member = take ? this.nextMember() : '';
     const client = this.o.link.client as unknown as { corralTakeQuota(...args: (string | number)[]): Promise<TakeAnswer> };
     let answer: TakeAnswer;
     try {
       const underShare = this.underShare(st, now) ? 1 : 0;
-      st.asking++;
+      if (take) st.asking++;
       const probe = restoring ? '' : this.newestWritten(st, now);
       answer = await client.corralTakeQuota(st.key, st.keepersKey, st.sinceKey, this.presentKey, st.perMinute, QUOTA_WINDOW_MS, this.keeperId, member, holdsOthers, this.keepersBefore(st), underShare, probe, ...args);
     } catch (err) {
@@ -367,7 +397,7 @@ export class SharedQuota {
       st.restore ||= restoring;
       throw err;
     } finally {
-      st.asking--;
+      if (take) st.asking--;
     }
     if (answer[0] === 2) return answer;
     this.heard(st, answer[4], answer[5], answer[6], this.clock.now());
