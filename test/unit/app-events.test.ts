@@ -6,15 +6,20 @@ import { createFakeSheets, SAMPLE_EVENTS, SAMPLE_PLAYERS, type FakeSheets } from
 import { postJson, startApp, type AppHarness } from '../fixtures/app-harness.js';
 import { memoryLogger } from '../fixtures/memory-logger.js';
 
+/** The app on the sample sheets, and Bob's authorization header. */
+async function appWithBob(): Promise<{ app: AppHarness; sheets: FakeSheets; auth: Record<string, string> }> {
+  const sheets = createFakeSheets({ Players: SAMPLE_PLAYERS, Events: SAMPLE_EVENTS });
+  const app = await startApp({ CORRAL_RATE_LIMIT: '0' }, sheets);
+  const res = await postJson(`${app.url}/api/login`, { name: 'Bob', code: 'b-secret-2' });
+  return { app, sheets, auth: { authorization: `Bearer ${((await res.json()) as { token: string }).token}` } };
+}
+
 describe('POST /api/events', () => {
   let app: AppHarness;
   let sheets: FakeSheets;
   let auth: Record<string, string>;
   before(async () => {
-    sheets = createFakeSheets({ Players: SAMPLE_PLAYERS, Events: SAMPLE_EVENTS });
-    app = await startApp({ CORRAL_RATE_LIMIT: '0' }, sheets);
-    const res = await postJson(`${app.url}/api/login`, { name: 'Bob', code: 'b-secret-2' });
-    auth = { authorization: `Bearer ${((await res.json()) as { token: string }).token}` };
+    ({ app, sheets, auth } = await appWithBob());
   });
   after(() => app.close());
 
@@ -237,10 +242,8 @@ describe('POST /api/events body limit', () => {
   let sheets: FakeSheets;
   let auth: Record<string, string>;
   before(async () => {
-    sheets = createFakeSheets({ Players: SAMPLE_PLAYERS, Events: SAMPLE_EVENTS });
-    app = await startApp({ CORRAL_RATE_LIMIT: '0' }, sheets);
-    const res = await postJson(`${app.url}/api/login`, { name: 'Bob', code: 'b-secret-2' });
-    auth = { authorization: `Bearer ${((await res.json()) as { token: string }).token}`, 'content-type': 'application/json' };
+    ({ app, sheets, auth } = await appWithBob());
+    auth = { ...auth, 'content-type': 'application/json' };
   });
   after(() => app.close());
 
