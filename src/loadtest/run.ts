@@ -21,6 +21,7 @@ import { renderReport } from './report-html.js';
 import { actionsResult, mapResult, RESULT_SCHEMA, scheduleResult, tallyResult, type LoadtestResult } from './result.js';
 import { judgeSegments, printSummary } from './segments.js';
 import { runSchedule } from './runner.js';
+import { journalNote } from './journal-note.js';
 import { AdminSampler, type ServerSample } from './sampler.js';
 import { throughput } from './tally.js';
 import { capSchedule, constantSchedule, profileSchedule, segmentPeak, stepsSchedule, type Schedule } from './schedule.js';
@@ -244,6 +245,12 @@ export async function runLoadtest(opts: LoadtestOptions, io: RunIo): Promise<Run
     notes.push(`the load generator runs on the target's host and used ${outcome.generatorCpuPercent} % of its CPU, which the server CPU figure includes`);
   }
   if (outcome.interrupted) notes.push(`interrupted after ${formatExactDuration(Math.round(outcome.stoppedAtMs))} of ${formatExactDuration(schedule.totalMs)}`);
+  // Said on stderr too: the run's own figures show no error when it applies.
+  const journal = journalNote(serverSamples);
+  if (journal) {
+    notes.push(journal);
+    io.stderr.write(`warning: ${journal}\n`);
+  }
 
   const result: LoadtestResult = {
     schema: RESULT_SCHEMA,

@@ -24,6 +24,13 @@ export interface ServerSample {
   readonly connections: number | null;
   readonly maxConnections: number | null;
   readonly status: string | null;
+  /**
+   * The server's write journal (admin stats sheets.journal_backlog, sheets.journal_oldest_seconds):
+   * rows acknowledged and not yet in the Google Sheet, and the age of the oldest. Absent when the
+   * stats have none (no Sheets backend, another server).
+   */
+  readonly journalBacklog?: number;
+  readonly journalOldestS?: number;
 }
 
 /** A fetch during the run that brought no host figures: the admin API failed or refused it. */
@@ -125,7 +132,14 @@ export function sampleFrom(t: number, capacityBody: unknown, statsBody: unknown,
     connections: num(cap.current_connections),
     maxConnections: num(cap.max_connections),
     status: typeof status === 'string' ? status : null,
+    ...journalOf(statsBody),
   };
+}
+
+function journalOf(statsBody: unknown): { journalBacklog?: number; journalOldestS?: number } {
+  const backlog = num(at(statsBody, 'sheets.journal_backlog'));
+  const oldest = num(at(statsBody, 'sheets.journal_oldest_seconds'));
+  return backlog === null || oldest === null ? {} : { journalBacklog: backlog, journalOldestS: oldest };
 }
 
 /** How long one admin answer may take: the master answers in milliseconds when it is healthy. */

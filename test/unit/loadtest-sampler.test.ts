@@ -5,6 +5,7 @@ import assert from 'node:assert/strict';
 import { createServer } from 'node:http';
 import { createServer as createNetServer, type AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
+import { journalNote } from '../../src/loadtest/journal-note.js';
 import { AdminSampler, findPercent, sampleFrom } from '../../src/loadtest/sampler.js';
 import { startAdminFixture, type AdminFixture } from '../fixtures/loadtest-target.js';
 
@@ -14,6 +15,18 @@ describe('reading figures', () => {
   it('takes the capacity shape of the seeds', () => {
     const s = sampleFrom(1500, { success: true, capacity: { current_connections: 12, max_connections: 400, percent_used: 3, available_slots: 388, status: 'LOW', can_accept_new: true } }, { host: { cpu_percent: 35.5, ram_percent: 22 } });
     assert.deepEqual(s, { t: 1500, cpu: 35.5, ram: 22, hostT: 1500, hostDated: false, connections: 12, maxConnections: 400, status: 'LOW' });
+  });
+
+  it("reads the server's write journal (rows not yet in the sheet, the oldest's age) when the stats have it, and says so after the run once rows wait 30 s or more", () => {
+    const stats = (rows: number, oldest: number) => ({ host: { cpu_percent: 30, ram_percent: 20 }, sheets: { journal_backlog: rows, journal_oldest_seconds: oldest } });
+    const s = sampleFrom(1000, {}, stats(50, 473));
+    assert.deepEqual([s.journalBacklog, s.journalOldestS], [50, 473]);
+    assert.equal('journalBacklog' in sampleFrom(1000, {}, { host: { cpu_percent: 30 } }), false, 'absent when the stats have no journal');
+    assert.equal(journalNote([]), undefined);
+    assert.equal(journalNote([sampleFrom(1000, {}, stats(12, 1))]), undefined, 'a batch on its way');
+    assert.equal(journalNote([sampleFrom(1000, {}, stats(50, 473)), sampleFrom(2000, {}, stats(0, 0))]), undefined, 'sent by the end');
+    const note = journalNote([sampleFrom(1000, {}, stats(0, 0)), sampleFrom(2000, {}, stats(50, 31)), sampleFrom(3000, { status: 'LOW' }, { host: { cpu_percent: 30 } })]);
+    assert.match(note ?? '', /^at the end of the run the server's write journal held 50 rows not yet in the Google Sheet, the oldest 31 s old: writes answered 201 are safe in the journal but Google is not taking them/);
   });
 
   it('dates CPU and RAM by when the master measured them, not when they were fetched', () => {
