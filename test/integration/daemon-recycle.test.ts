@@ -69,7 +69,9 @@ test("the request counter in /metrics keeps what recycled workers served", async
     // Live workers report with their next heartbeat; exited ones with their last.
     const after = await waitFor(async () => ((await total()) - before >= 200 ? total() : undefined), 15_000, 'all 200 requests counted');
     assert.equal(after - before, 200);
-    assert.ok(c.events('worker.exit').length >= 2, `${c.events('worker.exit').length} workers exited`);
+    // The count includes a retiring worker's requests from its last heartbeat, before its exit
+    // (a drain, then its log's last write) is logged: wait for the exits rather than expect them.
+    await waitFor(() => c.events('worker.exit').length >= 2 || undefined, 10_000, 'two recycled workers exited');
   } finally {
     await c.stop();
   }
