@@ -88,9 +88,37 @@ export function eventsRoute(deps: AppDeps): Handler {
   // at the first refusal, then at most once a minute with a count, and once when events fit again.
   // Another wrong header (a fix that missed) is said at once: the line names the header found.
   let badHeader = { text: '', failure: new RepeatedFailure() };
-  /** Builds the event's row in the order of the tab's header row (cached with the copy read). */
+  // The header row as last read. An append never changes row 1, but it ends this worker's hold
+  // on every copy of its tab (read-your-writes), so after each event the next one's header read
+  // went to the keeper: with the keeper restarting, a POST waited on it twice (header, append)
+  // and outlasted a draining worker's graceful timeout (ECONNRESET in the chaos soak). Once read,
+  // the last header serves while a fresh read goes on beside the request; a fixed or broken
+  // header is seen one event later.
+  let lastHeader: readonly string[] | undefined;
+  let refreshing = false;
+  const refreshHeader = (): void => {
+    if (refreshing) return;
+    refreshing = true;
+    deps.records(headerRange).then(
+      (r) => {
+        lastHeader = r.header;
+        refreshing = false;
+      },
+      () => (refreshing = false),
+    );
+  };
+  const headerNow = async (): Promise<readonly string[]> => {
+    const held = deps.cachedRecords(headerRange);
+    if (held) return (lastHeader = held.header);
+    if (lastHeader) {
+      refreshHeader();
+      return lastHeader;
+    }
+    return (lastHeader = (await deps.records(headerRange)).header);
+  };
+  /** Builds the event's row in the order of the tab's header row. */
   const rowFor = async (values: EventValues): Promise<string[]> => {
-    const { header } = deps.cachedRecords(headerRange) ?? (await deps.records(headerRange));
+    const header = await headerNow();
     const layout = eventLayout(header);
     if (layout.ok) {
       badHeader.failure.ended((total) =>
