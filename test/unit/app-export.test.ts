@@ -161,6 +161,26 @@ describe('GET /api/export with a sheet= that is not UTF-8', () => {
     assert.equal(replacement.status, 400);
     assert.doesNotMatch(JSON.parse(replacement.body.toString()).message, /not UTF-8/);
   });
+  it('starts the CSV with a UTF-8 byte order mark for bom=1 (Excel), plain and gzipped; refuses any other bom= before a read', async () => {
+    const withMark = await get('sheet=J%C3%B6ueurs&bom=1');
+    assert.equal(withMark.status, 200);
+    assert.deepEqual([...withMark.body.subarray(0, 3)], [0xef, 0xbb, 0xbf]);
+    assert.equal(withMark.body.subarray(3).toString(), 'name\r\nZoé\r\n');
+    const zipped = await rawGet(`${app.url}/api/export?sheet=J%C3%B6ueurs&bom=1`, { authorization: `Bearer ${TOKEN}`, 'accept-encoding': 'gzip' });
+    assert.equal(zipped.headers['content-encoding'], 'gzip');
+    assert.equal(gunzipSync(zipped.body).toString('latin1').slice(0, 3), '\xef\xbb\xbf');
+    const without = await get('sheet=J%C3%B6ueurs&bom=0');
+    assert.equal(without.body.toString(), 'name\r\nZoé\r\n');
+    for (const query of ['bom=yes', 'bom=', 'bom=1&bom=1']) {
+      const reads = fake.reads;
+      const r = await get(`sheet=J%C3%B6ueurs&${query}`);
+      assert.equal(r.status, 400, query);
+      const body = JSON.parse(r.body.toString()) as { error: string; field: string; message: string };
+      assert.deepEqual([body.error, body.field], ['invalid_field', 'bom'], query);
+      assert.match(body.message, /bom must be 1 .* or 0/);
+      assert.equal(fake.reads, reads, `${query}: nothing read`);
+    }
+  });
 });
 
 describe('GET /api/export of a ragged tab', () => {

@@ -30,7 +30,17 @@ export type ExportEnd = 'complete' | 'client_closed' | 'stalled';
 
 export interface StreamCsvOptions {
   readonly sendStallMs?: number;
+  /**
+   * Starts the CSV with a UTF-8 byte order mark. Excel reads a CSV without one in the machine's
+   * ANSI code page, so `Zoé` shows as `ZoÃ©`; with it, Excel reads UTF-8. Other readers (pandas,
+   * Python's csv with utf-8-sig, LibreOffice) take either, but a plain `utf-8` reader keeps the
+   * mark in the first header's name, so it is asked for (`bom=1`), not the default.
+   */
+  readonly bom?: boolean;
 }
+
+/** The UTF-8 byte order mark (U+FEFF). */
+export const UTF8_BOM = Buffer.from([0xef, 0xbb, 0xbf]);
 
 export function acceptsGzip(req: IncomingMessage): boolean {
   const h = String(req.headers['accept-encoding'] ?? '');
@@ -126,6 +136,7 @@ export async function streamCsv(
     zip.once('error', () => res.destroy());
   }
   const out: Writable = zip ?? res;
+  if (options.bom) out.write(UTF8_BOM);
   // Every row as wide as the widest (RFC 4180: each record the same number of fields): the Sheets
   // API trims trailing empty cells, so rows come back ragged, and a row wider than the header
   // (a note in a column past it) left the rows above it short. An empty row becomes a row of

@@ -19,6 +19,15 @@ export function exportRange(sheet: string): string {
   return sheet.includes('!') || sheet.includes(':') || sheet.startsWith("'") ? sheet : quoteSheetName(sheet);
 }
 
+/** `bom=1` starts the CSV with a UTF-8 byte order mark, for Excel (stream.ts); `bom=0` or none: without. */
+export function bomParam(values: readonly string[]): boolean {
+  if (values.length === 0) return false;
+  if (values.length > 1 || (values[0] !== '1' && values[0] !== '0')) {
+    throw invalidField('bom', 'bom must be 1 (start the CSV with a UTF-8 byte order mark, for Excel) or 0, given once');
+  }
+  return values[0] === '1';
+}
+
 export function exportRoute(deps: AppDeps, pool: CsvPool): Handler {
   return async ({ req, res, target }) => {
     deps.requireAdmin(req);
@@ -32,6 +41,7 @@ export function exportRoute(deps: AppDeps, pool: CsvPool): Handler {
     if (sheets.length !== 1 || (sheets[0] ?? '').trim() === '') throw invalidField('sheet', 'give exactly one sheet=<tab name or A1 range>');
     const sheet = (sheets[0] ?? '').trim();
     if (sheet.length > 200 || /[\u0000-\u001f\u007f]/.test(sheet)) throw invalidField('sheet', 'sheet must be a tab name or A1 range of at most 200 characters');
+    const bom = bomParam(target.url.searchParams.getAll('bom'));
     let values: readonly (readonly string[])[];
     try {
       values = (await deps.sheets().read(exportRange(sheet))).values;
@@ -39,7 +49,7 @@ export function exportRoute(deps: AppDeps, pool: CsvPool): Handler {
       throw sheetsFailure(err, 'sheet');
     }
     const started = Date.now();
-    const end = await streamCsv(req, res, pool, values, sheet.split('!')[0]?.replaceAll("'", '') || 'export');
+    const end = await streamCsv(req, res, pool, values, sheet.split('!')[0]?.replaceAll("'", '') || 'export', { bom });
     const fields = { sheet, rows: values.length, ms: Date.now() - started };
     if (end === 'complete') deps.ctx.logger.info({ event: 'app.export', ...fields }, 'sheet exported');
     else if (end === 'client_closed') deps.ctx.logger.info({ event: 'app.export_aborted', reason: end, ...fields }, 'the client closed the connection before the end of the export');
