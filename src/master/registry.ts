@@ -75,7 +75,7 @@ export function snapshotOf(r: ChildRecord): ChildSnapshot {
     role: r.role,
     pid: r.handle.pid,
     generation: r.generation,
-    state: r.state === 'killing' ? 'draining' : r.state,
+    state: r.state,
     startedAt: r.startedAt,
     readyAt: r.readyAt,
     lastBeatAt: r.lastBeatAt,

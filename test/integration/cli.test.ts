@@ -319,6 +319,30 @@ test('status names what makes the health degraded (a keeper not beating), with t
 });
 
 
+test('status marks the row of a worker that stopped beating, the others ready', async () => {
+  const adminPort = await freePort();
+  const token = 'cli-test-token-0123456789';
+  const env = { CORRAL_ADMIN_BIND: `127.0.0.1:${adminPort}`, CORRAL_ADMIN_TOKEN: token, CORRAL_TIMEOUT: '60' };
+  const c = await startCorral({ workers: 2, env });
+  let stopped: number | undefined;
+  try {
+    const stats = () => http(`${c.adminUrl}/api/admin/stats`, { headers: { authorization: `Bearer ${token}` } }).then((r) => r.json<{ workers: { pid: number; state: string }[] }>());
+    await waitFor(async () => (await stats()).workers.filter((w) => w.state === 'ready').length === 2, 15_000, 'two workers ready');
+    const pids = (await stats()).workers.map((w) => w.pid);
+    stopped = pids[0];
+    process.kill(stopped!, 'SIGSTOP');
+    await waitFor(async () => (await http(`${c.adminUrl}/api/admin/health`)).json<{ workers_not_beating?: number }>().workers_not_beating === 1, 15_000, 'one worker not beating');
+    const status = await exec(c.dir, [], ['status'], { CORRAL_ENV_FILE: 'none', CORRAL_PIDFILE: c.pidFile, CORRAL_ADMIN_BIND: env.CORRAL_ADMIN_BIND, CORRAL_ADMIN_TOKEN: token });
+    assert.equal(status.code, 0, status.stderr);
+    const row = (pid: number | undefined) => status.stdout.split('\n').find((l) => l.split(/\s+/).includes(String(pid))) ?? '';
+    assert.match(row(stopped), /\snot beating\s/, status.stdout);
+    assert.match(row(pids[1]), /\sready\s/, status.stdout);
+  } finally {
+    if (stopped) process.kill(stopped, 'SIGCONT');
+    await c.stop();
+  }
+});
+
 test('a pidfile left by a dead master whose pid was reused, or by a master of an earlier boot: stop, reload and status signal nothing and name it, reload and status exit 3, stop 0 (nothing to stop) and leaves it, and start replaces it; where nothing tells the live process is not a master, start refuses, stop and reload fail and status exits 4 (unknown)', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'corral-cli-'));
   const pidfile = join(dir, 'corral.pid');

@@ -217,9 +217,21 @@ test('a stopped keeper is killed after CORRAL_TIMEOUT as keeper.timeout, its sta
   // The bundled app (the default CORRAL_APP) runs a keeper.
   const c = await startCorral({ workers: 1, env: { CORRAL_TIMEOUT: '2' } });
   let keeperPid: number | undefined;
+  let watching = false;
   try {
     // The master's line (the keeper logs one of its own, without worker_pid).
     keeperPid = Number((await c.waitForLog((l) => l.event === 'keeper.ready' && typeof l.worker_pid === 'number', 30_000, 'keeper.ready')).worker_pid);
+    // What health says of the keeper from the stop until a new one is ready. The master tries
+    // the stuck keeper's stack for a second before its SIGKILL: health says `killing` then, not
+    // `draining` (a reload restarting it), which it said before.
+    const said = new Set<string>();
+    watching = true;
+    const watch = (async () => {
+      while (watching) {
+        const h = await http(`${c.adminUrl}/api/admin/health`).then((r) => r.json<{ keeper?: string }>(), () => undefined);
+        if (h) said.add(h.keeper ?? 'ready');
+      }
+    })();
     process.kill(keeperPid, 'SIGSTOP');
     const timedOut = await c.waitForLog((l) => l.event === 'keeper.timeout', 10_000, 'keeper.timeout');
     assert.deepEqual([timedOut.worker_pid, timedOut.worker_id, timedOut.code], [keeperPid, 0, 'CORRAL_ERR_WORKER_TIMEOUT']);
@@ -231,8 +243,13 @@ test('a stopped keeper is killed after CORRAL_TIMEOUT as keeper.timeout, its sta
     assert.deepEqual([exit.signal, exit.reason], ['SIGKILL', 'timeout']);
     keeperPid = undefined;
     await c.waitForLog((l) => l.event === 'keeper.ready' && typeof l.worker_pid === 'number' && l.worker_pid !== timedOut.worker_pid, 30_000, 'a new keeper ready');
+    watching = false;
+    await watch;
+    assert.ok(said.has('not_beating') && said.has('killing'), `health said of the keeper: ${[...said].join(', ')}`);
+    assert.ok(!said.has('draining'), `health said of the keeper: ${[...said].join(', ')}`);
     assert.deepEqual([c.events('worker.timeout'), c.events('worker.stack')], [[], []], 'no line says a worker was stuck');
   } finally {
+    watching = false;
     resumeIfStopped(keeperPid);
     await c.stop();
   }

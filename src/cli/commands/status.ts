@@ -8,6 +8,8 @@ interface WorkerRow {
   pid: number;
   generation: number;
   state: string;
+  /** Absent from a corral older than it. */
+  heartbeat_late?: boolean;
   uptime_s: number;
   requests_served: number | null;
   rss_bytes: number | null;
@@ -161,10 +163,10 @@ admin API's settings are invalid, or CORRAL_ENV_FILE cannot be read.`,
         `workers ${s.workers_ready}/${s.workers_expected} ready${s.workers_not_beating ? ` (${s.workers_not_beating} not beating)` : ''}, capacity ${s.capacity.status} (${capacityText(s.capacity)})${respawnText(s.respawn?.in_ms, s.respawn ?? undefined)}`,
         ...(h.status !== 'ok' ? [`health ${h.status}${whyDegraded(h)}`] : []),
         '',
-        `${'ID'.padStart(4)} ${'PID'.padStart(8)} ${'GEN'.padStart(4)} ${'STATE'.padEnd(9)} ${'UPTIME'.padStart(7)} ${'REQUESTS'.padStart(10)} ${'RSS MiB'.padStart(8)}`,
+        `${'ID'.padStart(4)} ${'PID'.padStart(8)} ${'GEN'.padStart(4)} ${'STATE'.padEnd(11)} ${'UPTIME'.padStart(7)} ${'REQUESTS'.padStart(10)} ${'RSS MiB'.padStart(8)}`,
         ...s.workers.map(
           (w) =>
-            `${String(w.id).padStart(4)} ${String(w.pid).padStart(8)} ${String(w.generation).padStart(4)} ${w.state.padEnd(9)} ${duration(w.uptime_s).padStart(7)} ${String(w.requests_served ?? '-').padStart(10)} ${(w.rss_bytes === null ? '-' : (w.rss_bytes / 1048576).toFixed(0)).padStart(8)}`,
+            `${String(w.id).padStart(4)} ${String(w.pid).padStart(8)} ${String(w.generation).padStart(4)} ${(w.state === 'ready' && w.heartbeat_late ? 'not beating' : w.state).padEnd(11)} ${duration(w.uptime_s).padStart(7)} ${String(w.requests_served ?? '-').padStart(10)} ${(w.rss_bytes === null ? '-' : (w.rss_bytes / 1048576).toFixed(0)).padStart(8)}`,
         ),
       ];
       process.stdout.write(`${lines.join('\n')}\n`);

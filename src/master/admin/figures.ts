@@ -53,7 +53,7 @@ export function workersReadiness(view: AdminView, now = view.now()): { ready: nu
  * runs none. Anything but `ready` means the host's reads that miss a worker's own copy fail and
  * no write can be journaled until it is back.
  */
-export type KeeperStatus = 'ready' | 'not_running' | 'booting' | 'not_beating' | 'draining';
+export type KeeperStatus = 'ready' | 'not_running' | 'booting' | 'not_beating' | 'draining' | 'killing';
 
 export function keeperStatus(view: AdminView, now = view.now()): KeeperStatus | undefined {
   const keeper = keeperOf(view);

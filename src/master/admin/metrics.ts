@@ -59,7 +59,7 @@ export function createAdminMetrics(view: AdminView, host: () => HostSample | und
   new Gauge({ name: 'corral_workers_expected', help: 'Worker count the master steers towards.', registers, collect() { this.set(view.expectedWorkers()); } });
   new Gauge({
     name: 'corral_workers',
-    help: 'Live workers by state; not_beating: ready but without a heartbeat for over three beats (a blocked loop), counted as health counts them.',
+    help: 'Live workers by state; not_beating: ready but without a heartbeat for over three beats (a blocked loop), counted as health counts them; killing: sent SIGKILL (silent past CORRAL_TIMEOUT, or a drain past its deadline), not yet exited.',
     labelNames: ['state'],
     registers,
     collect() {
@@ -69,6 +69,7 @@ export function createAdminMetrics(view: AdminView, host: () => HostSample | und
       this.set({ state: 'ready' }, ready);
       this.set({ state: 'not_beating' }, notBeating);
       this.set({ state: 'draining' }, ws.filter((w) => w.state === 'draining').length);
+      this.set({ state: 'killing' }, ws.filter((w) => w.state === 'killing').length);
     },
   });
   // The keeper answers every worker's cache misses and journals every write: an alert needs a

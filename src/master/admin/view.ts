@@ -5,7 +5,12 @@ import type { Settings } from '../../config/schema.js';
 import type { ChildFigures } from '../../ipc/messages.js';
 import type { EnvOverride } from '../../config/load.js';
 
-export type ChildState = 'booting' | 'ready' | 'draining';
+/**
+ * `killing`: the master sent SIGKILL and waits for the exit (silent past CORRAL_TIMEOUT, a drain
+ * past its deadline, a boot that never ended). Shown apart from `draining`, which finishes its
+ * requests: a stuck keeper shown as draining read as "a reload restarting it".
+ */
+export type ChildState = 'booting' | 'ready' | 'draining' | 'killing';
 
 export interface ChildSnapshot {
   /** Worker number (1..) or 0 for the keeper. */
