@@ -19,6 +19,7 @@ import { RepeatedFailure } from '../log/repeated-failure.js';
 import type { AdminView, RespawnWait } from './admin/view.js';
 import { computeCapacity, perWorkerCap, type Capacity } from './capacity.js';
 import { accountExit, addServed, type ChildExit, type ServedTotals } from './child-exits.js';
+import { ExitTally } from './exit-reasons.js';
 import { ChildKiller } from './child-killer.js';
 import { codeIdentity } from './code-identity.js';
 import { applyChildMessage } from './child-messages.js';
@@ -88,6 +89,7 @@ export class Arbiter {
   /** Workers were told the keeper restarts ('keeper-restarting') and wait to hear it is ready. */
   private keeperNoticeOpen = false;
   private readonly exitedServed: ServedTotals = { requests: 0, errors: 0, refused: 0, idleClosed: 0 };
+  private readonly exitTally = new ExitTally();
   private stopDeadline = 0;
   private keeperDrainSent = false;
   /** The CORRAL_BIND a reload last kept the running address instead of (see overlappingBind). */
@@ -346,6 +348,7 @@ export class Arbiter {
       this.children.delete(e.record.id);
       this.killer.forget(e.record.id);
       addServed(this.exitedServed, e.record);
+      this.exitTally.count(e.record);
       accountExit(e, this.now(), { crashes: this.crashes, keeperCrashes: this.keeperCrashes, log: this.log });
       if (e.record.role === 'keeper' && e.record.stopReason === undefined && e.record.readyAt !== undefined) this.noticeKeeperCrash();
     }
@@ -726,6 +729,7 @@ export class Arbiter {
       settings: () => this.settings,
       children: () => [...this.children.values()].map(snapshotOf),
       servedByExited: () => ({ ...this.exitedServed }),
+      childExits: () => this.exitTally.snapshot(),
       keeperExpected: () => this.o.withKeeper,
       expectedWorkers: () => this.expected,
       respawnWait: () => this.respawnWait(),

@@ -40,7 +40,8 @@ test('CORRAL_WORKERS=3 boots 3 workers that all serve', async () => {
 });
 
 test('kill -9 of a worker: it is replaced and the others keep serving', async () => {
-  const c = await startCorral({ app: 'basic.mjs', workers: 2 });
+  const token = 'boot-test-token-0123456789';
+  const c = await startCorral({ app: 'basic.mjs', workers: 2, env: { CORRAL_ADMIN_TOKEN: token } });
   const survivor = new Client(c.url, { keepAliveTimeout: 60_000 });
   try {
     // A keep-alive connection pinned to one worker; the other one is the victim.
@@ -61,6 +62,10 @@ test('kill -9 of a worker: it is replaced and the others keep serving', async ()
     const exit = c.events('worker.exit').find((l) => l.worker_pid === victim.worker_pid);
     assert.equal(exit?.signal, 'SIGKILL');
     assert.match(String(exit?.msg), /died unexpectedly/);
+    // Counted where an operator looks without reading the log.
+    const metrics = (await http(`${c.adminUrl}/metrics`, { headers: { authorization: `Bearer ${token}` } })).text;
+    assert.match(metrics, /^corral_child_exits_total\{role="worker",reason="died"\} 1$/m);
+    assert.match(metrics, /^corral_child_exits_total\{role="worker",reason="timeout"\} 0$/m);
     // New connections reach both the survivor and the replacement.
     const pids = await distinctWorkers(c.url, 2);
     assert.ok(pids.size === 2);

@@ -79,6 +79,20 @@ describe('stats totals', () => {
   });
 });
 
+describe('child exits', () => {
+  it('are in the stats and in corral_child_exits_total by role and reason, every series there from the first scrape', async () => {
+    const view = createFakeView(testSettings(), [child(1, 11, 'ready', {})]);
+    const metrics = createAdminMetrics(view, () => undefined);
+    const scraped = async (role: string, reason: string) => Number(new RegExp(`^corral_child_exits_total\\{role="${role}",reason="${reason}"\\} (\\d+)$`, 'm').exec(await metrics.render())?.[1]);
+    assert.equal(await scraped('worker', 'died'), 0, 'the series is there before the first exit');
+    assert.equal(await scraped('keeper', 'timeout'), 0);
+    assert.deepEqual(statsOf(view, { host: undefined, upstreamPerMinute: null }).exits, { worker: {}, keeper: {} });
+    view.exits = { worker: { died: 3, timeout: 1 }, keeper: { timeout: 1 } };
+    assert.deepEqual(statsOf(view, { host: undefined, upstreamPerMinute: null }).exits, view.exits);
+    assert.deepEqual([await scraped('worker', 'died'), await scraped('worker', 'timeout'), await scraped('keeper', 'timeout'), await scraped('worker', 'reload')], [3, 1, 1, 0]);
+  });
+});
+
 describe('stats host figures', () => {
   it('say how old the last host sample is, and mark it stale once three sampling intervals passed without one', () => {
     const view = createFakeView(testSettings(), [child(1, 11, 'ready', {})]);

@@ -1675,3 +1675,39 @@ test('a tick that throws at every run (a bug) is one master.tick_failed line wit
     t.log.close();
   }
 });
+
+test('exits are counted by role and reason, for the admin API and corral_child_exits_total: a stuck worker killed, one dead unasked, a reload', async () => {
+  const t = await setup();
+  try {
+    t.bootAll();
+    const view = t.arbiter.view();
+    assert.deepEqual(view.childExits(), { worker: {}, keeper: {} });
+    // Worker 1 goes silent past CORRAL_TIMEOUT (5 s) and is killed; worker 2 is killed -9 by someone else.
+    t.advance(3000);
+    beatAll([t.children[1]!]);
+    t.arbiter.tick();
+    t.advance(2500);
+    beatAll([t.children[1]!]);
+    t.arbiter.tick();
+    assert.deepEqual(t.children[0]!.kills, ['SIGKILL']);
+    t.children[0]!.exit(null, 'SIGKILL');
+    t.children[1]!.exit(null, 'SIGKILL');
+    t.arbiter.tick();
+    assert.deepEqual(view.childExits(), { worker: { timeout: 1, died: 1 }, keeper: {} });
+    // The replacements boot; a reload retires them.
+    t.children.filter((c) => !c.exited).forEach(ready);
+    t.arbiter.tick();
+    t.arbiter.record('reload');
+    t.arbiter.tick();
+    t.children.filter((c) => c.identity.generation === 2).forEach(ready);
+    t.arbiter.tick();
+    // The stuck one's replacement came at once; the dead one's waits out the crash backoff.
+    const retired = t.children.filter((c) => c.identity.generation === 1 && !c.exited);
+    assert.equal(retired.length, 1);
+    retired.forEach((c) => c.exit(0));
+    t.arbiter.tick();
+    assert.deepEqual(view.childExits(), { worker: { timeout: 1, died: 1, reload: 1 }, keeper: {} });
+  } finally {
+    t.log.close();
+  }
+});

@@ -274,6 +274,9 @@ export function statsOf(view: AdminView, extras: StatsExtras, now = view.now()) 
     workers_ready: readiness.ready,
     workers_not_beating: readiness.notBeating,
     respawn: respawnOf(view),
+    // Why children exited since the master started (the log's worker.exit lines, counted): a
+    // worker dying every few minutes shows here, not only as ids jumping.
+    exits: view.childExits(),
     totals: {
       active_connections: workers.reduce((a, w) => a + (w.figures?.activeConnections ?? 0), 0),
       idle_connections: workers.reduce((a, w) => a + (w.figures?.idleConnections ?? 0), 0),

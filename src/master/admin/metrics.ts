@@ -9,6 +9,7 @@ import { Counter, Gauge, Registry } from 'prom-client';
 import type { HostSample } from '../host-monitor.js';
 import { capacityFromView, heartbeatAgeMs, keeperStatus, workersReadiness } from './figures.js';
 import { registerSheetsMetrics } from './sheets-metrics.js';
+import { EXIT_REASONS } from '../exit-reasons.js';
 import type { AdminView, ChildSnapshot } from './view.js';
 
 export interface AdminMetrics {
@@ -94,6 +95,29 @@ export function createAdminMetrics(view: AdminView, host: () => HostSample | und
     collect() {
       const s = capacityFromView(view).status;
       for (const status of STATUSES) this.set({ status }, status === s ? 1 : 0);
+    },
+  });
+  // Exits by role and reason: counts that only grow, so each scrape adds what came since the last.
+  const exitsSeen = new Map<string, number>();
+  new Counter({
+    name: 'corral_child_exits_total',
+    help: 'Children (workers, keeper) that exited since the master started, by reason: reload, shutdown, max_requests, memory and scale_down (asked for), uncaught (an exception), timeout (silent past CORRAL_TIMEOUT, killed), boot_failed (exited before ready), died (any other exit not asked for: a crash, kill -9, the OOM killer).',
+    labelNames: ['role', 'reason'],
+    registers,
+    collect() {
+      const counts = view.childExits();
+      for (const role of ['worker', 'keeper'] as const) {
+        for (const reason of EXIT_REASONS) {
+          const now = counts[role][reason] ?? 0;
+          const key = `${role}|${reason}`;
+          const seen = exitsSeen.get(key) ?? 0;
+          // Every series from the first scrape, at 0 until an exit: rate() and increase() need the
+          // series before its first increment, or the first exit is never seen as an increase.
+          if (now > seen) this.inc({ role, reason }, now - seen);
+          else if (!exitsSeen.has(key)) this.inc({ role, reason }, 0);
+          exitsSeen.set(key, Math.max(now, seen));
+        }
+      }
     },
   });
   total('corral_requests_total', 'Requests served by all workers, those that have exited included.', (w) => w.figures?.requestsServed ?? 0, () => view.servedByExited().requests);

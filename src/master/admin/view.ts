@@ -4,6 +4,7 @@
 import type { Settings } from '../../config/schema.js';
 import type { ChildFigures } from '../../ipc/messages.js';
 import type { EnvOverride } from '../../config/load.js';
+import type { ExitCounts } from '../exit-reasons.js';
 
 /**
  * `killing`: the master sent SIGKILL and waits for the exit (silent past CORRAL_TIMEOUT, a drain
@@ -91,6 +92,8 @@ export interface AdminView {
    * the live workers' figures, totals that never go back when workers are replaced.
    */
   servedByExited(): { readonly requests: number; readonly errors: number; readonly refused: number; readonly idleClosed: number };
+  /** Children that exited since the master started, by role and reason (exit-reasons.ts). */
+  childExits(): ExitCounts;
   /** Whether this master runs a keeper (false when it was started without one). */
   keeperExpected(): boolean;
   /** The worker count the arbiter is steering towards (CORRAL_WORKERS ± TTIN/TTOU). */

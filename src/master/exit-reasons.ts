@@ -1,0 +1,56 @@
+// Why children exited, counted since the master started, for the admin API's `exits` and
+// /metrics' corral_child_exits_total. Workers killed as stuck, dead of an OOM kill or crashing
+// on an exception were visible only in the log: the figures showed "2/2 ready" whatever had
+// happened, and a worker dying every few minutes went unnoticed until someone read the log.
+// The reasons are a fixed set, not the free-text drain reasons the log carries, so the metric
+// has a bounded number of series.
+
+import type { ChildRecord } from './registry.js';
+
+export const EXIT_REASONS = ['reload', 'shutdown', 'max_requests', 'memory', 'scale_down', 'uncaught', 'timeout', 'boot_failed', 'died', 'other'] as const;
+export type ExitReason = (typeof EXIT_REASONS)[number];
+
+/** The reason label of a child's exit: what the master asked for, or what happened to it. */
+export function exitReasonOf(c: Pick<ChildRecord, 'role' | 'stopReason' | 'readyAt' | 'crashCounted'>): ExitReason {
+  const asked = c.stopReason;
+  if (asked === undefined) {
+    if (c.readyAt === undefined) return 'boot_failed';
+    return c.role === 'worker' && c.crashCounted ? 'uncaught' : 'died';
+  }
+  switch (asked) {
+    case 'timeout':
+      return 'timeout';
+    case 'uncaught':
+      return 'uncaught';
+    case 'memory':
+      return 'memory';
+    case 'max-requests':
+      return 'max_requests';
+    case 'scale-down':
+      return 'scale_down';
+    case 'shutdown':
+    case 'quit':
+    case 'stop':
+      return 'shutdown';
+    default:
+      return asked.startsWith('reload') || asked === 'superseded' ? 'reload' : 'other';
+  }
+}
+
+export type ExitCounts = Record<'worker' | 'keeper', Partial<Record<ExitReason, number>>>;
+
+/** Exits by role and reason since the master started; only grows. */
+export class ExitTally {
+  private readonly counts: ExitCounts = { worker: {}, keeper: {} };
+
+  count(c: Pick<ChildRecord, 'role' | 'stopReason' | 'readyAt' | 'crashCounted'>): void {
+    const reason = exitReasonOf(c);
+    const byReason = this.counts[c.role];
+    byReason[reason] = (byReason[reason] ?? 0) + 1;
+  }
+
+  /** A copy: `{ worker: { died: 2, timeout: 1 }, keeper: {} }`. */
+  snapshot(): ExitCounts {
+    return { worker: { ...this.counts.worker }, keeper: { ...this.counts.keeper } };
+  }
+}
