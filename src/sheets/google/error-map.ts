@@ -60,6 +60,14 @@ function rangesText(ctx: ErrorContext): string {
   return ctx.ranges.map((r) => JSON.stringify(r)).join(', ');
 }
 
+/** Google's words with their closing full stop dropped, for a sentence of ours that goes on with its own. */
+function clause(googleMessage: string): string {
+  return googleMessage.replace(/[.\s]+$/, '');
+}
+
+/** Google's answer to a write that would grow the spreadsheet past its cell limit, and that limit. */
+const WORKBOOK_LIMIT = /increase the number of cells in the workbook above the limit of (\d+) cells/i;
+
 function forbiddenMessage(ctx: ErrorContext, env: Envelope): string {
   const said = `(Google said: ${env.message})`;
   if (env.reasons.includes('ACCESS_TOKEN_SCOPE_INSUFFICIENT') || /insufficient authentication scopes/i.test(env.message)) {
@@ -117,9 +125,20 @@ export function mapApiError(res: HttpResponse, ctx: ErrorContext): SheetsError {
         { ...base, applied: 'no', retryable: false },
       );
     }
+    const limit = WORKBOOK_LIMIT.exec(env.message);
+    if (limit) {
+      // Not a range's fault, nor a row's: Google counts every tab's grid, empty cells included, and
+      // refuses any write that would grow it until cells are freed (UoaWDCC/uasc-web#833).
+      const what = ctx.operation === 'values.append' ? `an append to ${rangesText(ctx)}` : `${ctx.operation} of ${rangesText(ctx)}`;
+      return make(
+        'CORRAL_ERR_SHEETS_WORKBOOK_FULL',
+        `spreadsheet ${ctx.spreadsheetId} is full: ${what} would take it past Google's limit of ${Number(limit[1]).toLocaleString('en-US')} cells (every tab's rows × columns, empty cells included), so Google refuses every append until cells are freed. Delete (not only clear) unused rows and columns and empty tabs, or move old events to another spreadsheet and delete their rows here (Google said: ${env.message})`,
+        { ...base, applied: 'no', retryable: false },
+      );
+    }
     return make(
       'CORRAL_ERR_SHEETS_BAD_RANGE',
-      `Google rejected the range ${rangesText(ctx)} of ${ctx.operation}: ${env.message}. Check that the tab exists in spreadsheet ${ctx.spreadsheetId} and the A1 range is valid (SHEET_PLAYERS_RANGE / SHEET_EVENTS_RANGE; quote tab names with spaces: 'My Tab'!A1:E)`,
+      `Google rejected the range ${rangesText(ctx)} of ${ctx.operation}: ${clause(env.message)}. Check that the tab exists in spreadsheet ${ctx.spreadsheetId} and the A1 range is valid (SHEET_PLAYERS_RANGE / SHEET_EVENTS_RANGE; quote tab names with spaces: 'My Tab'!A1:E)`,
       { ...base, applied: 'no', retryable: false },
     );
   }

@@ -16,6 +16,7 @@ import { RepeatedFailures } from '../../log/repeated-failure.js';
 import type { SheetsBackend } from '../backend.js';
 import { AppendFailureLog } from './append-failure-log.js';
 import { LandingCheck } from './append-landing.js';
+import { mayBeOneRow, refusalMessage } from './append-refusal.js';
 import { BacklogAlert } from './backlog-alert.js';
 import { systemClock, type Clock } from './clock.js';
 import { takeBatch } from './flush-batch.js';
@@ -161,7 +162,9 @@ export class Flusher {
    * hold back every row batched with it, for good. So a refused batch of several entries is sent
    * again at once in halves, down to the entry at fault, for as long as one half goes through;
    * when both halves are refused too, the fault is the request's (a range Google cannot parse),
-   * not a row's, and the entries wait for their retry like any failure.
+   * not a row's, and the entries wait for their retry like any failure. A 400 no row can cause
+   * (the spreadsheet at its cell limit) is not isolated at all
+   * (append-refusal.ts).
    */
   private async sendIsolating(range: string, batch: JournalEntry[], wait: boolean): Promise<number | 'quota' | 'failed'> {
     let refused = batch;
@@ -247,10 +250,11 @@ export class Flusher {
         return 'failed';
       }
       if ((err as { retryable?: unknown }).retryable === false) {
-        // 403/404/400: waiting will not help until the operator fixes sharing, SHEET_ID or the tab.
-        this.appendFailures.failed(range, 'error', { ...fields, code: codeOf(err, 'CORRAL_ERR_SHEETS_UPSTREAM') }, 'sheets: append refused and retrying will not help until the sheet is fixed; rows stay in the journal');
-        // 400: the request is invalid, which may be one row of it (see sendIsolating).
-        if ((err as { status?: unknown }).status === 400 && applied === 'no') return 'invalid';
+        // 403/404/400: waiting will not help until the operator fixes sharing, SHEET_ID, the tab or
+        // the sheet's size.
+        this.appendFailures.failed(range, 'error', { ...fields, code: codeOf(err, 'CORRAL_ERR_SHEETS_UPSTREAM') }, refusalMessage(range, err));
+        // A request Google finds invalid may be so for one row of it (see sendIsolating).
+        if (mayBeOneRow(err, applied)) return 'invalid';
       } else {
         this.appendFailures.failed(
           range,
