@@ -34,6 +34,7 @@ export const ERROR_CODES = {
   CORRAL_ERR_SHEETS_NOT_FOUND: 'The spreadsheet does not exist: check SHEET_ID; or, with no API error in the 404, the URL is no Sheets API method: check SHEETS_API_URL (HTTP 404).',
   CORRAL_ERR_SHEETS_BAD_RANGE: 'Google rejected the request, usually a bad A1 range (HTTP 400), or appended rows away from the range\'s first column (a range starting inside a wider table).',
   CORRAL_ERR_SHEETS_WORKBOOK_FULL: "Google refused an append because the spreadsheet would pass Google's limit of 10 million cells (every tab's rows × columns, empty cells included; HTTP 400): every append is refused alike, so journaled rows stay in the journal and are retried on the backoff. Delete (not only clear) unused rows and columns and empty tabs, or move old events to another spreadsheet and delete their rows here.",
+  CORRAL_ERR_SHEETS_NOT_A_SHEET: 'SHEET_ID names a file that is not a Google Sheets document, such as an Excel .xlsx stored in Google Drive (HTTP 400 FAILED_PRECONDITION "This operation is not supported for this document"): held as a failure of the whole sheet. Open it in Google Sheets, choose File > Save as Google Sheets, and set SHEET_ID to the new id.',
   CORRAL_ERR_SHEETS_QUOTA: 'Google answered 429 RESOURCE_EXHAUSTED; the call is retried with backoff.',
   CORRAL_ERR_SHEETS_UNAVAILABLE: 'Google answered 5xx or did not answer in time.',
   CORRAL_ERR_SHEETS_TIMEOUT: 'A Sheets call did not answer within SHEETS_TIMEOUT.',

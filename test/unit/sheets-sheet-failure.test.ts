@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import { afterEach, beforeEach, describe, it } from 'node:test';
 import type { ValueRange } from '../../src/sheets/backend.js';
 import { SheetsError } from '../../src/sheets/errors.js';
+import { mapApiError } from '../../src/sheets/google/error-map.js';
 import { ReadTier } from '../../src/sheets/keeper/read-tier.js';
 import { sheetRetryMs } from '../../src/sheets/keeper/sheet-failure.js';
 import { captureLogger, type CapturedLogger } from '../fixtures/capture-logger.js';
@@ -117,6 +118,22 @@ describe('read tier: a failure of the whole sheet', () => {
       assert.equal(backend.count('get') - before, 1, `${err.code}: one call for 32 ranges`);
       own.close();
     }
+  });
+
+  it('a document that is no Google Sheet (an .xlsx in Drive: 400 FAILED_PRECONDITION) is held like the whole sheet, not like a bad range', async () => {
+    // googleworkspace/php-samples#65: what Google answers every values call on such a file.
+    const message = 'This operation is not supported for this document';
+    const body = { error: { code: 400, message, errors: [{ message, domain: 'global', reason: 'failedPrecondition' }], status: 'FAILED_PRECONDITION' } };
+    backend.readError = mapApiError(
+      { status: 400, headers: {}, body: Buffer.from(JSON.stringify(body)) },
+      { operation: 'values.get', spreadsheetId: 's1', ranges: ['T0!A:B'], auth: { kind: 'service-account', clientEmail: 'bot@x', source: 'GOOGLE_APPLICATION_CREDENTIALS=/k.json' }, write: false, host: 'sheets.googleapis.com' },
+    );
+    for (let i = 0; i < 32; i++) assert.equal(await code(tier.get(`T${i}!A:B`)), 'CORRAL_ERR_SHEETS_NOT_A_SHEET');
+    assert.equal(backend.count('get'), 1, 'one call for 32 ranges');
+    const said = log.lines().filter((l) => l.event === 'sheets.sheet_unavailable');
+    assert.equal(said.length, 1);
+    assert.equal(said[0]!.code, 'CORRAL_ERR_SHEETS_NOT_A_SHEET');
+    assert.match(String(said[0]!.msg), /File > Save as Google Sheets/);
   });
 
   it('a tab that does not exist (400) stays with its range: the other ranges are read', async () => {

@@ -136,6 +136,16 @@ export function mapApiError(res: HttpResponse, ctx: ErrorContext): SheetsError {
         { ...base, applied: 'no', retryable: false },
       );
     }
+    if (/not supported for this document/i.test(env.message)) {
+      // FAILED_PRECONDITION for every values call on a file Drive holds but Sheets does not (an
+      // Excel .xlsx uploaded without conversion), whatever the range: the whole sheet fails
+      // (googleworkspace/php-samples#65, tidyverse/googlesheets4#275).
+      return make(
+        'CORRAL_ERR_SHEETS_NOT_A_SHEET',
+        `SHEET_ID ${ctx.spreadsheetId} names a file that is not a Google Sheets document (an Excel .xlsx or another Office file stored in Google Drive): the Sheets API cannot read or write it. Open it in Google Sheets, choose File > Save as Google Sheets, and set SHEET_ID to the new spreadsheet's id (Google said: ${env.message})`,
+        { ...base, applied: 'no', retryable: false },
+      );
+    }
     return make(
       'CORRAL_ERR_SHEETS_BAD_RANGE',
       `Google rejected the range ${rangesText(ctx)} of ${ctx.operation}: ${clause(env.message)}. Check that the tab exists in spreadsheet ${ctx.spreadsheetId} and the A1 range is valid (SHEET_PLAYERS_RANGE / SHEET_EVENTS_RANGE; quote tab names with spaces: 'My Tab'!A1:E)`,

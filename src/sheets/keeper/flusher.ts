@@ -163,7 +163,7 @@ export class Flusher {
    * again at once in halves, down to the entry at fault, for as long as one half goes through;
    * when both halves are refused too, the fault is the request's (a range Google cannot parse),
    * not a row's, and the entries wait for their retry like any failure. A 400 no row can cause
-   * (the spreadsheet at its cell limit) is not isolated at all
+   * (the spreadsheet at its cell limit, a file that is no Google Sheet) is not isolated at all
    * (append-refusal.ts).
    */
   private async sendIsolating(range: string, batch: JournalEntry[], wait: boolean): Promise<number | 'quota' | 'failed'> {

@@ -1,6 +1,7 @@
 // Failures of the whole sheet, not of one range: the spreadsheet not found (404: SHEET_ID, or
 // SHEETS_API_URL), the key refused (invalid_grant, an API key Google rejects, 401 after a fresh
-// token), the sheet not shared with the account (403). The read tier handled them range by range,
+// token), the sheet not shared with the account (403), a file that is no Google Sheet (an .xlsx in
+// Drive: a 400 FAILED_PRECONDITION for every range). The read tier handled them range by range,
 // with a backoff capped at the TTL: every range found the same 404 again (38 calls for 32 ranges
 // in 25 s, and as many for a revoked key), each spending a quota token, and reads of ranges never
 // read waited for the quota to make a call certain to fail.
@@ -9,8 +10,8 @@
 // Google call, no quota), ranges with a copy keep serving it (up to SHEET_CACHE_MAX_STALE), and
 // one call at a time tries the sheet again on a backoff growing from 5 s to 60 s; a success
 // anywhere ends it, and so does a range-specific answer (a 400 for a bad range is decided after
-// the spreadsheet was found and shared). Errors of one range (a bad range, a tab that does not
-// exist: 400) stay with the range. Said at the first, then at most once a minute with the count of
+// the spreadsheet was found, shared, and read as a sheet). Errors of one range (a bad range, a tab
+// that does not exist: 400) stay with the range. Said at the first, then at most once a minute with the count of
 // reads answered without a call, and once when it ends.
 
 import { describeError, codeOf } from '../../errors.js';
@@ -24,7 +25,7 @@ export const SHEET_RETRY_MAX_MS = 60_000;
 /** Whether `err` says the whole sheet cannot be read, whatever the range. */
 export function isSheetWide(err: unknown): boolean {
   const code = (err as { code?: unknown } | null | undefined)?.code;
-  return code === 'CORRAL_ERR_SHEETS_NOT_FOUND' || code === 'CORRAL_ERR_SHEETS_FORBIDDEN' || code === 'CORRAL_ERR_SHEETS_AUTH';
+  return code === 'CORRAL_ERR_SHEETS_NOT_FOUND' || code === 'CORRAL_ERR_SHEETS_FORBIDDEN' || code === 'CORRAL_ERR_SHEETS_AUTH' || code === 'CORRAL_ERR_SHEETS_NOT_A_SHEET';
 }
 
 /** The wait before the sheet is tried again after `failures` sheet-wide failures in a row. */
