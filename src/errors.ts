@@ -30,7 +30,7 @@ export const ERROR_CODES = {
   CORRAL_ERR_ADMIN_UNSAFE: 'The admin listener is bound beyond loopback without CORRAL_ADMIN_TOKEN.',
   CORRAL_ERR_SHEETS_AUTH: 'Google refused the service-account credentials (invalid_grant: key revoked or clock skew).',
   CORRAL_ERR_SHEETS_CREDENTIALS: 'The service-account key could not be read or parsed.',
-  CORRAL_ERR_SHEETS_FORBIDDEN: 'The sheet is not shared with the service account (HTTP 403).',
+  CORRAL_ERR_SHEETS_FORBIDDEN: "The sheet is not shared with the service account (or not public, for SHEETS_API_KEY), or SHEETS_API_KEY's restrictions refuse the call (HTTP 403); the message says which.",
   CORRAL_ERR_SHEETS_NOT_FOUND: 'The spreadsheet does not exist: check SHEET_ID; or, with no API error in the 404, the URL is no Sheets API method: check SHEETS_API_URL (HTTP 404).',
   CORRAL_ERR_SHEETS_BAD_RANGE: 'Google rejected the request, usually a bad A1 range (HTTP 400), or appended rows away from the range\'s first column (a range starting inside a wider table).',
   CORRAL_ERR_SHEETS_WORKBOOK_FULL: "Google refused an append because the spreadsheet would pass Google's limit of 10 million cells (every tab's rows × columns, empty cells included; HTTP 400): every append is refused alike, so journaled rows stay in the journal and are retried on the backoff. Delete (not only clear) unused rows and columns and empty tabs, or move old events to another spreadsheet and delete their rows here.",

@@ -23,6 +23,19 @@ function res(status: number, body: unknown): HttpResponse {
   return { status, headers: { 'content-type': 'application/json; charset=UTF-8' }, body: Buffer.from(JSON.stringify(body)) };
 }
 
+/** A 403 for an API key whose restrictions refuse the call (google.rpc.ErrorInfo, domain googleapis.com). */
+function keyBlocked(reason: string, message: string, metadata: Record<string, string> = {}) {
+  return res(403, {
+    error: {
+      code: 403,
+      message,
+      errors: [{ message, domain: 'global', reason: 'forbidden' }],
+      status: 'PERMISSION_DENIED',
+      details: [{ '@type': 'type.googleapis.com/google.rpc.ErrorInfo', reason, domain: 'googleapis.com', metadata: { consumer: 'projects/155477220882', service: 'sheets.googleapis.com', ...metadata } }],
+    },
+  });
+}
+
 describe("Google's 10 million cell limit on an append", () => {
   // UoaWDCC/uasc-web#833, burnash/gspread#516.
   const full = res(400, { error: { code: 400, message: 'This action would increase the number of cells in the workbook above the limit of 10000000 cells.', status: 'INVALID_ARGUMENT' } });
@@ -70,5 +83,52 @@ describe('a document that is no Google Sheet (an .xlsx stored in Drive)', () => 
       assert.deepEqual([e.status, e.reason, e.applied, e.retryable], [400, 'FAILED_PRECONDITION', 'no', false]);
       assert.equal(isSheetWide(e), true, 'the whole sheet fails, whatever the range');
     }
+  });
+});
+
+describe("an API key whose restrictions refuse the call (403 with an API_KEY_*_BLOCKED reason)", () => {
+  const where = 'Google Cloud console > APIs & Services > Credentials > the key';
+
+  it("a referrer restriction: says the key's application restrictions refuse it, not that the sheet is not public", () => {
+    // FranzDiebold/ng-google-sheets-db-library#15, spenwall/gridsome-source-google-sheets#10.
+    const e = mapApiError(keyBlocked('API_KEY_HTTP_REFERRER_BLOCKED', 'Requests from referer <empty> are blocked.', { httpReferrer: '<empty>' }), key);
+    assert.equal(e.code, 'CORRAL_ERR_SHEETS_FORBIDDEN');
+    assert.equal(
+      e.message,
+      `SHEETS_API_KEY's restrictions refuse this values.get: the key is restricted to websites (HTTP referrers), and corral calls from a server, which sends none. In ${where} > Application restrictions, choose None or IP addresses (this host's) (Google said: Requests from referer <empty> are blocked.)`,
+    );
+    assert.doesNotMatch(e.message, /not public|share/);
+    assert.deepEqual([e.applied, e.retryable], ['no', false]);
+  });
+
+  it('an API restriction: says the key is not allowed the Sheets API, and where to allow it', () => {
+    // The shape of google/google-api-javascript-client#708, for sheets.googleapis.com.
+    const e = mapApiError(
+      keyBlocked('API_KEY_SERVICE_BLOCKED', 'Requests to this API sheets.googleapis.com method google.apps.sheets.v4.SpreadsheetsService.GetValues are blocked.'),
+      key,
+    );
+    assert.equal(e.code, 'CORRAL_ERR_SHEETS_FORBIDDEN');
+    assert.equal(
+      e.message,
+      `SHEETS_API_KEY's restrictions refuse this values.get: the key's API restrictions do not include the Google Sheets API. In ${where} > API restrictions, add "Google Sheets API" or choose Don't restrict key (Google said: Requests to this API sheets.googleapis.com method google.apps.sheets.v4.SpreadsheetsService.GetValues are blocked.)`,
+    );
+  });
+
+  it("an IP address restriction, and an Android or iOS app restriction, each name theirs", () => {
+    const ip = mapApiError(keyBlocked('API_KEY_IP_ADDRESS_BLOCKED', 'The provided API key has an IP address restriction. The originating IP address of the call (203.0.113.7) violates this restriction.'), key);
+    assert.match(ip.message, new RegExp(`^SHEETS_API_KEY's restrictions refuse this values\\.get: the key is restricted to IP addresses that do not include this host's address \\(as Google sees it, behind any NAT or proxy\\)\\. In ${where} > Application restrictions, add it \\(Google said: `));
+    for (const [reason, app] of [
+      ['API_KEY_ANDROID_APP_BLOCKED', 'Android apps'],
+      ['API_KEY_IOS_APP_BLOCKED', 'iOS apps'],
+    ] as const) {
+      const e = mapApiError(keyBlocked(reason, 'Requests from this Android client application <empty> are blocked.'), key);
+      assert.equal(e.code, 'CORRAL_ERR_SHEETS_FORBIDDEN');
+      assert.match(e.message, new RegExp(`^SHEETS_API_KEY's restrictions refuse this values\\.get: the key is restricted to ${app}, and corral is none\\. In ${where} > Application restrictions, choose None or IP addresses \\(this host's\\) \\(Google said: `));
+    }
+  });
+
+  it('a key that is not restricted, on a sheet that is not public, is still told to share it', () => {
+    const e = mapApiError(res(403, { error: { code: 403, message: 'The caller does not have permission', status: 'PERMISSION_DENIED' } }), key);
+    assert.match(e.message, /^the sheet 1AbCdEf is not public/);
   });
 });

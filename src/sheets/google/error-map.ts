@@ -16,6 +16,7 @@
 import type { ErrorCode } from '../../errors.js';
 import { SheetsError, type Applied } from '../errors.js';
 import type { HttpResponse, TransportError } from './http.js';
+import { keyRestriction } from './key-restrictions.js';
 import { parseRetryAfter } from './retry.js';
 import { GOOGLE_TOKEN_URI, type WireErrorEnvelope, type WireTokenError } from './wire.js';
 
@@ -83,6 +84,8 @@ function forbiddenMessage(ctx: ErrorContext, env: Envelope): string {
   if (env.reasons.includes('SERVICE_DISABLED') || /has not been used in project|is disabled/i.test(env.message)) {
     return `the Google Sheets API is not enabled for the service account's Cloud project: enable "Google Sheets API" in the Cloud console (APIs & Services > Library) and retry in a few minutes ${said}`;
   }
+  const restriction = keyRestriction(env.reasons);
+  if (restriction !== undefined) return `SHEETS_API_KEY's restrictions refuse this ${ctx.operation}: ${restriction} ${said}`;
   if (ctx.auth.kind === 'api-key') {
     return `the sheet ${ctx.spreadsheetId} is not public: SHEETS_API_KEY can only read sheets shared as "Anyone with the link can view"; share it that way or use a service account (GOOGLE_APPLICATION_CREDENTIALS) ${said}`;
   }
