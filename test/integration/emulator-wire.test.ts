@@ -623,6 +623,37 @@ describe('emulator quotas, faults and control endpoints', () => {
     assert.equal(tab.body.values[1][1], 'P001');
   });
 
+  it("refuses an append that would grow the spreadsheet past its cell limit with Google's body, writing nothing; filling the grid's empty rows adds no cells", async () => {
+    const limits = await startEmulator({});
+    try {
+      assert.equal(limits.faults().workbookCellLimit, 10_000_000, "Google's limit by default");
+      const key = limits.registerServiceAccount();
+      const t = (await tokenRequest(limits, { grant_type: JWT_BEARER_GRANT, assertion: assertion(key) })).body.access_token;
+      // The seed's Players and Events are 1000 x 26 grids: 52,000 cells; one inserted row adds 26.
+      limits.setFaults({ workbookCellLimit: 52_026 });
+      const append = (insert: string, id: string) =>
+        call(`${limits.url}/v4/spreadsheets/${limits.spreadsheetId}/values/Events:append?valueInputOption=RAW&insertDataOption=${insert}&prettyPrint=false`, {
+          method: 'POST',
+          headers: { authorization: `Bearer ${t}`, 'content-type': 'application/json' },
+          body: JSON.stringify({ values: [[id, 'P001', 'goal', '', '2024-01-01']] }),
+        });
+      assert.equal((await append('INSERT_ROWS', 'E1')).status, 200);
+      const before = limits.getSheet(limits.spreadsheetId, 'Events');
+      const full = await append('INSERT_ROWS', 'E2');
+      assert.equal(full.status, 400);
+      assert.deepEqual(full.body, { error: { code: 400, message: 'This action would increase the number of cells in the workbook above the limit of 52026 cells.', status: 'INVALID_ARGUMENT' } });
+      assert.deepEqual(limits.getSheet(limits.spreadsheetId, 'Events'), before, 'nothing written');
+      // OVERWRITE fills the grid's empty rows below the table: the grid does not grow.
+      assert.equal((await append('OVERWRITE', 'E3')).status, 200);
+      limits.setFaults({ workbookCellLimit: 0 });
+      assert.equal((await append('INSERT_ROWS', 'E4')).status, 200, '0: no limit');
+      const invalid = await call(`${limits.url}/__emulator/faults`, { method: 'POST', body: JSON.stringify({ workbookCellLimit: -1 }) });
+      assert.match(invalid.body.error, /workbookCellLimit must be a number >= 0/);
+    } finally {
+      await limits.close();
+    }
+  });
+
   it('latency is added to values calls, and hung calls are released on close', async () => {
     emu.setFaults({ latencyMs: 150 });
     const t0 = Date.now();

@@ -357,6 +357,23 @@ describe('errors an operator can act on', () => {
       assert.equal(h.emulator.counters().calls['values.get'], 4, 'a 400 is never retried');
     }));
 
+  it("400 for a spreadsheet at its cell limit: the spreadsheet is full, not a bad range, and nothing is written", () =>
+    withHarness(
+      async (h) => {
+        const b = h.backend();
+        // The seed's two tabs are 1000 x 26 grids (52,000 cells): room for two inserted rows.
+        await b.appendValues('Events', [['E1', 'P001', 'goal', '', '2024-01-01'], ['E2', 'P001', 'goal', '', '2024-01-01']]);
+        const e = await rejection(b.appendValues('Events', [['E3', 'P001', 'goal', '', '2024-01-01']]));
+        assert.equal(e.code, 'CORRAL_ERR_SHEETS_WORKBOOK_FULL');
+        assert.equal(e.googleMessage, 'This action would increase the number of cells in the workbook above the limit of 52052 cells.');
+        assert.match(e.message, new RegExp(`^spreadsheet ${h.emulator.spreadsheetId} is full: an append to "Events" would take it past Google's limit of 52,052 cells`));
+        assert.deepEqual([e.applied, e.retryable], ['no', false]);
+        assert.equal(h.emulator.counters().calls['values.append'], 2, 'a 400 is never retried');
+        assert.deepEqual((h.emulator.getSheet(h.emulator.spreadsheetId, 'Events') ?? []).map((r) => r[0]).slice(-2), ['E1', 'E2']);
+      },
+      { faults: { workbookCellLimit: 52_052 } },
+    ));
+
   it('no credentials at all, or an unreadable key file, fail at construction with a clear message', async () => {
     const h = await startHarness();
     try {

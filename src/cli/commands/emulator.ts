@@ -24,6 +24,7 @@ const FLAGS = {
   'writes-per-minute': { type: 'string' },
   'reads-per-minute-per-user': { type: 'string' },
   'writes-per-minute-per-user': { type: 'string' },
+  'workbook-cell-limit': { type: 'string' },
   'sheet-file': { type: 'string' },
   'spreadsheet-id': { type: 'string' },
   'key-out': { type: 'string' },
@@ -71,6 +72,8 @@ Options:
                             (default 60, as Google's; API-key reads count only per project)
   --writes-per-minute-per-user N
                             each service account's write quota per minute (default 60)
+  --workbook-cell-limit N   cells a spreadsheet may hold, every tab's rows x columns, 0 = unlimited
+                            (default 10000000, as Google's): an append past it gets Google's 400
   --random-seed N           seed of the fault-injection randomness (replayable runs)
   --token-lifetime S        access-token lifetime in seconds (default 3599, as Google)
   -h, --help                this text
@@ -108,6 +111,7 @@ Control over HTTP (for benchmarks and multi-process tests):
     set('writesPerMinute', integerFlag('writes-per-minute', v['writes-per-minute'], 0, 10_000_000));
     set('readsPerMinutePerUser', integerFlag('reads-per-minute-per-user', v['reads-per-minute-per-user'], 0, 10_000_000));
     set('writesPerMinutePerUser', integerFlag('writes-per-minute-per-user', v['writes-per-minute-per-user'], 0, 10_000_000));
+    set('workbookCellLimit', integerFlag('workbook-cell-limit', v['workbook-cell-limit'], 0, 1_000_000_000));
     const status = integerFlag('error-status', v['error-status'], 500, 504);
     if (status !== undefined) {
       if (status !== 500 && status !== 502 && status !== 503 && status !== 504) throw new CorralError('CORRAL_ERR_USAGE', '--error-status must be 500, 502, 503 or 504');
@@ -178,7 +182,7 @@ Control over HTTP (for benchmarks and multi-process tests):
     const f = emulator.faults();
     lines.push(
       `  use: ${env.join(' ')}`,
-      `  faults: latency ${f.latencyMs}+${f.latencyJitterMs} ms, errors ${f.errorRate} (${f.errorStatus}), hangs ${f.hangRate}, resets ${f.resetRate}, applied-errors ${f.appliedErrorRate}, token errors ${f.tokenErrorRate}; quotas ${f.readsPerMinute || 'unlimited'} reads/min, ${f.writesPerMinute || 'unlimited'} writes/min per project, ${f.readsPerMinutePerUser || 'unlimited'} and ${f.writesPerMinutePerUser || 'unlimited'} per user`,
+      `  faults: latency ${f.latencyMs}+${f.latencyJitterMs} ms, errors ${f.errorRate} (${f.errorStatus}), hangs ${f.hangRate}, resets ${f.resetRate}, applied-errors ${f.appliedErrorRate}, token errors ${f.tokenErrorRate}; quotas ${f.readsPerMinute || 'unlimited'} reads/min, ${f.writesPerMinute || 'unlimited'} writes/min per project, ${f.readsPerMinutePerUser || 'unlimited'} and ${f.writesPerMinutePerUser || 'unlimited'} per user; ${f.workbookCellLimit || 'unlimited'} cells per spreadsheet`,
       '  control: GET /__emulator/counters, POST /__emulator/faults',
     );
     for (const line of lines) out(line);

@@ -95,6 +95,14 @@ export function badRange(range: string): ApiError {
   return new ApiError(400, `Unable to parse range: ${range}`);
 }
 
+/**
+ * A write that would grow the spreadsheet's grids past its cell limit, word for word as Google
+ * answers an append (UoaWDCC/uasc-web#833, burnash/gspread#516): 400 INVALID_ARGUMENT, no details.
+ */
+export function workbookFull(limit: number): ApiError {
+  return new ApiError(400, `This action would increase the number of cells in the workbook above the limit of ${limit} cells.`);
+}
+
 export const PERMISSION_DENIED = 'The caller does not have permission';
 export const NOT_FOUND = 'Requested entity was not found.';
 /**

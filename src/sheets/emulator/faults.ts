@@ -1,7 +1,7 @@
 // What can go wrong upstream, on demand: latency (base + uniform jitter), injected 5xx, hangs
 // (the request is never answered), connections reset mid-answer, writes applied but answered with
 // a 5xx; plus Google's per-minute read and write quotas (per project, and per user: a service
-// account is one user), and counters of every call per method.
+// account is one user), its cap on a spreadsheet's cells, and counters of every call per method.
 
 export interface Faults {
   /** Added before every values call is handled. */
@@ -31,6 +31,12 @@ export interface Faults {
    */
   readsPerMinutePerUser: number;
   writesPerMinutePerUser: number;
+  /**
+   * Cells a spreadsheet may hold, every tab's grid (rows × columns, empty cells included) together
+   * (Google's: 10,000,000); 0 = unlimited. An append that would grow the grids past it is refused
+   * with Google's 400, and writes nothing.
+   */
+  workbookCellLimit: number;
 }
 
 export const DEFAULT_FAULTS: Readonly<Faults> = Object.freeze({
@@ -46,10 +52,11 @@ export const DEFAULT_FAULTS: Readonly<Faults> = Object.freeze({
   writesPerMinute: 300,
   readsPerMinutePerUser: 60,
   writesPerMinutePerUser: 60,
+  workbookCellLimit: 10_000_000,
 });
 
 const RATE_KEYS = ['errorRate', 'hangRate', 'resetRate', 'appliedErrorRate', 'tokenErrorRate'] as const;
-const NUMBER_KEYS = ['latencyMs', 'latencyJitterMs', 'readsPerMinute', 'writesPerMinute', 'readsPerMinutePerUser', 'writesPerMinutePerUser'] as const;
+const NUMBER_KEYS = ['latencyMs', 'latencyJitterMs', 'readsPerMinute', 'writesPerMinute', 'readsPerMinutePerUser', 'writesPerMinutePerUser', 'workbookCellLimit'] as const;
 
 /** Validates a partial fault update (from the in-process API or POST /__emulator/faults). */
 export function parseFaults(input: unknown): Partial<Faults> {

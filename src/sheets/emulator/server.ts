@@ -330,7 +330,7 @@ class EmulatorServer implements Emulator {
       user?.take(userLimit);
       const sheet = spreadsheetOf(this.#store, route.spreadsheetId);
       authorize(principal, sheet, route.method);
-      result = runValues(this.#store, sheet, route, query, body, req.headers['content-type']);
+      result = runValues(this.#store, sheet, route, query, body, req.headers['content-type'], f.workbookCellLimit);
     } catch (err) {
       if (!(err instanceof ApiError)) throw err;
       this.#answerError(res, err, query);

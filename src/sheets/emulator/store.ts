@@ -8,7 +8,7 @@
 
 import { A1ParseError, columnToLetters, formatA1, parseA1, type GridArea } from '../a1.js';
 import type { InsertDataOption, MajorDimension, WireAppendValuesResponse, WireUpdateValuesResponse, WireValueRange } from '../google/wire.js';
-import { ApiError, badRange, NOT_FOUND } from './api-error.js';
+import { ApiError, badRange, NOT_FOUND, workbookFull } from './api-error.js';
 import { withoutDefaults } from './http-util.js';
 import { lastTable } from './tables.js';
 
@@ -73,6 +73,13 @@ function widest(rows: readonly (readonly unknown[])[]): number {
   let width = 0;
   for (const r of rows) if (r.length > width) width = r.length;
   return width;
+}
+
+/** Cells of every tab's grid, empty ones included: what Google's limit counts. */
+function cellsOf(s: Spreadsheet): number {
+  let cells = 0;
+  for (const t of s.tabs) cells += t.rowCount * t.columnCount;
+  return cells;
 }
 
 function rectText(tab: Tab, rect: Rect): string {
@@ -233,14 +240,27 @@ export class Store {
     return this.applyUpdate(s, this.planUpdate(s, range, values), values, userEntered);
   }
 
-  /** values.append: after the last table the range's data belongs to (see tables.ts), from its first column. */
-  append(s: Spreadsheet, range: string, values: readonly (readonly unknown[])[], userEntered: boolean, insert: InsertDataOption): WireAppendValuesResponse {
+  /**
+   * values.append: after the last table the range's data belongs to (see tables.ts), from its first
+   * column. Refused, writing nothing, when the grid it grows would pass `cellLimit` (0: none).
+   */
+  append(s: Spreadsheet, range: string, values: readonly (readonly unknown[])[], userEntered: boolean, insert: InsertDataOption, cellLimit = 0): WireAppendValuesResponse {
     const { tab, area } = this.resolve(s, range);
     const r1 = area?.startRow ?? 1;
     const c1 = area?.startCol ?? 1;
     const table = lastTable(tab, { r1, r2: area?.endRow ?? tab.rowCount, c1, c2: area?.endCol ?? tab.columnCount });
     const startRow = table ? table.r2 + 1 : r1;
     const startCol = table ? table.c1 : c1;
+    if (cellLimit > 0) {
+      // The grid as the code below leaves it: INSERT_ROWS adds a row per value row, any append
+      // adds the rows and columns it writes past the grid. Filling empty rows inside it adds none.
+      const inserted = insert === 'INSERT_ROWS' ? (values.length > 0 && startRow - 1 < tab.rows.length ? tab.rowCount : Math.max(tab.rowCount, startRow - 1)) + values.length : tab.rowCount;
+      const rows = Math.max(inserted, startRow + Math.max(values.length, 1) - 1);
+      const columns = Math.max(tab.columnCount, startCol + Math.max(widest(values), 1) - 1);
+      const before = cellsOf(s);
+      const after = before - tab.rowCount * tab.columnCount + rows * columns;
+      if (after > before && after > cellLimit) throw workbookFull(cellLimit);
+    }
     if (insert === 'INSERT_ROWS' && values.length > 0 && startRow - 1 < tab.rows.length) {
       // New rows are inserted, pushing whatever sat below the table down.
       tab.rows.splice(startRow - 1, 0, ...values.map(() => [] as string[]));

@@ -193,9 +193,9 @@ function valueRangeBody(body: Buffer): Record<string, unknown> {
 
 /**
  * Runs a values call that passed the auth, quota and sharing checks. `contentType` is the
- * request's, which Google reads the body by.
+ * request's, which Google reads the body by; `cellLimit` the spreadsheet's cap on cells (0: none).
  */
-export function runValues(store: Store, sheet: Spreadsheet, route: ValuesRoute, query: URLSearchParams, body: Buffer, contentType?: string): ValuesResult {
+export function runValues(store: Store, sheet: Spreadsheet, route: ValuesRoute, query: URLSearchParams, body: Buffer, contentType?: string, cellLimit = 0): ValuesResult {
   checkQuery(route.method, query);
   if (isWrite(route.method)) checkBodyType(contentType, body);
   switch (route.method) {
@@ -214,7 +214,7 @@ export function runValues(store: Store, sheet: Spreadsheet, route: ValuesRoute, 
       const include = responseOptions(query.get('includeValuesInResponse'), query.get('responseValueRenderOption'), query.get('responseDateTimeRenderOption'));
       const values = valuesOf(valueRangeBody(body), '');
       if (userEntered) checkUserEntered(values, '');
-      const res = store.append(sheet, route.range ?? '', values, userEntered, insert);
+      const res = store.append(sheet, route.range ?? '', values, userEntered, insert, cellLimit);
       return { body: { ...res, updates: withUpdatedData(store, sheet, res.updates, include) }, rowsAppended: values.length };
     }
     case 'values.update': {
