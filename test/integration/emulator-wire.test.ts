@@ -126,10 +126,12 @@ describe('emulator values endpoints', () => {
   let emu: Emulator;
   let token: string;
   let base: string;
+  let email: string;
   const auth = () => ({ authorization: `Bearer ${token}` });
   before(async () => {
     emu = await startEmulator({ faults: { readsPerMinute: 0, writesPerMinute: 0 } });
     const key = emu.registerServiceAccount();
+    email = key.client_email;
     token = (await tokenRequest(emu, { grant_type: JWT_BEARER_GRANT, assertion: assertion(key) })).body.access_token;
     base = `${emu.url}/v4/spreadsheets/${emu.spreadsheetId}`;
     emu.setSheet(emu.spreadsheetId, 'Sparse', [['', '', ''], ['', 'b2', 'c2'], ['', 'b3', ''], ['', '', ''], ['', '', 'c5']]);
@@ -233,6 +235,23 @@ describe('emulator values endpoints', () => {
         status: 'PERMISSION_DENIED',
       },
     });
+  });
+
+  it("an .xlsx stored in Drive answers every values call 400 FAILED_PRECONDITION, once found and shared, as Google does", async () => {
+    emu.setSheet('xlsx-in-drive', 'Sheet1', [['a']]);
+    const body = { error: { code: 400, message: 'This operation is not supported for this document', status: 'FAILED_PRECONDITION' } };
+    const office = `${emu.url}/v4/spreadsheets/xlsx-in-drive`;
+    emu.setXlsx('xlsx-in-drive', true);
+    const notShared = await call(`${office}/values/Sheet1`, { headers: auth() });
+    assert.equal(notShared.status, 403, 'sharing first');
+    emu.share('xlsx-in-drive', email, 'writer');
+    const get = await call(`${office}/values/Sheet1`, { headers: auth() });
+    assert.deepEqual([get.status, get.body], [400, body]);
+    const append = await call(`${office}/values/Sheet1:append?valueInputOption=RAW`, { method: 'POST', headers: { ...auth(), 'content-type': 'application/json' }, body: JSON.stringify({ values: [['b']] }) });
+    assert.deepEqual([append.status, append.body], [400, body]);
+    assert.deepEqual(emu.getSheet('xlsx-in-drive', 'Sheet1'), [['a']], 'nothing written');
+    emu.setXlsx('xlsx-in-drive', false);
+    assert.equal((await call(`${office}/values/Sheet1`, { headers: auth() })).status, 200, 'saved as a Google Sheet');
   });
 
   it('append requires valueInputOption and reports tableRange and the exact updatedRange', async () => {

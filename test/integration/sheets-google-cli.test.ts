@@ -106,6 +106,18 @@ describe('corral check', () => {
     assert.match(r.stdout, /FAIL \(sheet access\): spreadsheet wrong-id was not found: check SHEET_ID/);
   });
 
+  it('an .xlsx stored in Drive rather than a Google Sheet: says to save it as a Google Sheet and use the new id, exit 1', async () => {
+    emu.setSheet('xlsx-in-drive', 'Players', [['name']]);
+    emu.share('xlsx-in-drive', email, 'reader');
+    emu.setXlsx('xlsx-in-drive', true);
+    const r = await corral(['check'], env({ SHEET_ID: 'xlsx-in-drive' }), dir);
+    assert.equal(r.code, 1);
+    assert.match(
+      r.stdout,
+      /^FAIL \(sheet access\): SHEET_ID xlsx-in-drive names a file that is not a Google Sheets document \(an Excel \.xlsx or another Office file stored in Google Drive\): .*Open it in Google Sheets, choose File > Save as Google Sheets, and set SHEET_ID to the new spreadsheet's id \(Google said: This operation is not supported for this document\) \[CORRAL_ERR_SHEETS_NOT_A_SHEET\]$/m,
+    );
+  });
+
   it('400: a tab that does not exist, exit 1', async () => {
     const r = await corral(['check'], env({ SHEET_PLAYERS_RANGE: "'Joueurs 2024'!A:E" }), dir);
     assert.equal(r.code, 1);

@@ -32,6 +32,7 @@ const FLAGS = {
   share: { type: 'string' },
   'api-key': { type: 'string' },
   public: { type: 'boolean' },
+  xlsx: { type: 'boolean' },
   'random-seed': { type: 'string' },
   'token-lifetime': { type: 'string' },
 } as const;
@@ -56,6 +57,8 @@ Options:
   --share writer|reader|none  how the sheet is shared with that key (default writer)
   --api-key KEY             accept KEY as SHEETS_API_KEY (reads of public sheets only)
   --public                  make the sheet readable with an API key ("anyone with the link")
+  --xlsx                    serve the sheet as an Excel file stored in Drive, not a Google Sheet:
+                            every values call is answered 400 FAILED_PRECONDITION, as Google does
   --latency-ms N            latency added to every values call (default 0)
   --latency-jitter-ms N     plus a uniform random 0..N ms (default 0)
   --error-rate R            share of values calls answered 5xx, 0..1 (default 0)
@@ -179,6 +182,7 @@ Control over HTTP (for benchmarks and multi-process tests):
       env.push(`SHEETS_API_KEY=${v['api-key']}`);
     }
     if (v.public) emulator.setPublic(emulator.spreadsheetId, true);
+    if (v.xlsx) emulator.setXlsx(emulator.spreadsheetId, true);
     const f = emulator.faults();
     lines.push(
       `  use: ${env.join(' ')}`,

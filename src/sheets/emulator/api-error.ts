@@ -36,6 +36,8 @@ export class ApiError extends Error {
     readonly metadata?: Record<string, string>,
     /** A google.rpc.Help detail after the ErrorInfo (Google adds one to quota errors). */
     readonly help?: HelpLink,
+    /** The envelope's status when it is not the code's usual one (FAILED_PRECONDITION for a 400). */
+    readonly status?: string,
   ) {
     super(message);
     this.name = 'ApiError';
@@ -51,7 +53,7 @@ export class ApiError extends Error {
       error: {
         code: this.code,
         message: this.message,
-        status: STATUS_TEXT[this.code] ?? 'UNKNOWN',
+        status: this.status ?? STATUS_TEXT[this.code] ?? 'UNKNOWN',
         ...(details.length > 0 ? { details } : {}),
       },
     };
@@ -101,6 +103,14 @@ export function badRange(range: string): ApiError {
  */
 export function workbookFull(limit: number): ApiError {
   return new ApiError(400, `This action would increase the number of cells in the workbook above the limit of ${limit} cells.`);
+}
+
+/**
+ * Any values call on a file Drive holds that is not a Google Sheet (an .xlsx uploaded without
+ * conversion): googleworkspace/php-samples#65, tidyverse/googlesheets4#275.
+ */
+export function notASheet(): ApiError {
+  return new ApiError(400, 'This operation is not supported for this document', undefined, undefined, undefined, 'FAILED_PRECONDITION');
 }
 
 export const PERMISSION_DENIED = 'The caller does not have permission';

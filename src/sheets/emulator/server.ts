@@ -52,6 +52,8 @@ export interface Emulator {
   share(spreadsheetId: string, clientEmail: string, role: ShareRole | 'none'): void;
   /** "Anyone with the link can view" on or off (API-key reads). */
   setPublic(spreadsheetId: string, isPublic: boolean): void;
+  /** An Excel file stored in Drive under this id rather than a Google Sheet (every values call: 400 FAILED_PRECONDITION). */
+  setXlsx(spreadsheetId: string, isXlsx: boolean): void;
   setSheet(spreadsheetId: string, title: string, rows: readonly (readonly unknown[])[]): void;
   getSheet(spreadsheetId: string, title: string): string[][] | undefined;
   faults(): Faults;
@@ -147,6 +149,10 @@ class EmulatorServer implements Emulator {
 
   setPublic(spreadsheetId: string, isPublic: boolean): void {
     this.#store.ensureSpreadsheet(spreadsheetId).public = isPublic;
+  }
+
+  setXlsx(spreadsheetId: string, isXlsx: boolean): void {
+    this.#store.ensureSpreadsheet(spreadsheetId).xlsx = isXlsx;
   }
 
   setSheet(spreadsheetId: string, title: string, rows: readonly (readonly unknown[])[]): void {

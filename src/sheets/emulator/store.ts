@@ -27,6 +27,11 @@ export interface Spreadsheet {
   readonly shares: Map<string, ShareRole>;
   /** "Anyone with the link can view": readable with an API key. */
   public: boolean;
+  /**
+   * An Excel file stored in Drive under this id rather than a Google Sheet: shared and found like
+   * one, but every values call is refused (see values-api.ts authorize).
+   */
+  xlsx: boolean;
 }
 
 interface Resolved {
@@ -101,7 +106,7 @@ export class Store {
   ensureSpreadsheet(id: string): Spreadsheet {
     let s = this.spreadsheets.get(id);
     if (!s) {
-      s = { id, tabs: [], shares: new Map(), public: false };
+      s = { id, tabs: [], shares: new Map(), public: false, xlsx: false };
       this.spreadsheets.set(id, s);
     }
     return s;

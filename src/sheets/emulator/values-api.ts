@@ -4,7 +4,7 @@
 
 import type { WireBatchGetResponse, WireBatchUpdateValuesResponse, WireUpdateValuesResponse } from '../google/wire.js';
 import { Accounts, type IssuedToken } from './accounts.js';
-import { ApiError, INVALID_CREDENTIALS, MISSING_API_KEY, NOT_FOUND, PERMISSION_DENIED } from './api-error.js';
+import { ApiError, INVALID_CREDENTIALS, MISSING_API_KEY, NOT_FOUND, notASheet, PERMISSION_DENIED } from './api-error.js';
 import type { EmulatorMethod } from './faults.js';
 import { withoutDefaults } from './http-util.js';
 import { BATCH_UPDATE_FIELDS, checkBodyType, checkFields, checkQuery, VALUE_RANGE_FIELDS } from './request-fields.js';
@@ -115,10 +115,14 @@ export function authenticate(accounts: Accounts, authorization: string | undefin
   throw new ApiError(403, MISSING_API_KEY);
 }
 
-/** 403 checks: scope, then the spreadsheet's sharing. */
+/**
+ * 403 checks: scope, then the spreadsheet's sharing; then whether it is a Google Sheet at all (a
+ * file the caller may open in Drive, which the Sheets API cannot: 400 FAILED_PRECONDITION).
+ */
 export function authorize(principal: Principal, sheet: Spreadsheet, method: ValuesMethod): void {
   if (principal.kind === 'api-key') {
     if (!sheet.public) throw new ApiError(403, PERMISSION_DENIED);
+    if (sheet.xlsx) throw notASheet();
     return;
   }
   const write = isWrite(method);
@@ -127,6 +131,7 @@ export function authorize(principal: Principal, sheet: Spreadsheet, method: Valu
   }
   const role = sheet.shares.get(principal.token.email);
   if (!role || (write && role !== 'writer')) throw new ApiError(403, PERMISSION_DENIED);
+  if (sheet.xlsx) throw notASheet();
 }
 
 /** Adds updatedData, the written cells read back, when the request asked includeValuesInResponse. */
