@@ -733,6 +733,11 @@ export class Arbiter {
       keeperExpected: () => this.o.withKeeper,
       expectedWorkers: () => this.expected,
       respawnWait: () => this.respawnWait(),
+      keeperRespawnWait: () => {
+        const inMs = this.keeperCrashes.nextSpawnAt - this.now();
+        if (!this.o.withKeeper || this.keeper() || inMs <= 0) return undefined;
+        return { inMs: Math.round(inMs), crashLoop: this.keeperCrashes.quickCrashes, failures: this.keeperCrashes.failures };
+      },
       generation: () => this.gens.current,
       reloadOutcome: () => this.gens.outcome,
       // A stop recorded but not yet handled by the tick counts: the tick drops what comes after it.

@@ -91,6 +91,13 @@ describe('child exits', () => {
     assert.deepEqual(statsOf(view, { host: undefined, upstreamPerMinute: null }).exits, view.exits);
     assert.deepEqual([await scraped('worker', 'died'), await scraped('worker', 'timeout'), await scraped('keeper', 'timeout'), await scraped('worker', 'reload')], [3, 1, 1, 0]);
   });
+
+  it("say when a keeper in its crash backoff comes back (keeper_respawn), null otherwise", () => {
+    const view = createFakeView(testSettings(), [child(1, 11, 'ready', {})]);
+    assert.equal(statsOf(view, { host: undefined, upstreamPerMinute: null }).keeper_respawn, null);
+    view.keeperWaiting = { inMs: 6236, crashLoop: 6, failures: 6 };
+    assert.deepEqual(statsOf(view, { host: undefined, upstreamPerMinute: null }).keeper_respawn, { in_ms: 6236, crash_loop: 6, failures: 6 });
+  });
 });
 
 describe('stats host figures', () => {

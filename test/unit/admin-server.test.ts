@@ -469,6 +469,10 @@ describe('admin server health while the keeper is down', () => {
       // It crashed: the master restarts it after its backoff.
       view.kids = [...workers];
       assert.deepEqual(await health(), { status: 200, body: { status: 'degraded', workers_ready: 2, workers_expected: 2, keeper: 'not_running' } });
+      // In a crash loop, its next start waits out a backoff: health says when it comes back.
+      view.keeperWaiting = { inMs: 6236, crashLoop: 6, failures: 6 };
+      assert.deepEqual(await health(), { status: 200, body: { status: 'degraded', workers_ready: 2, workers_expected: 2, keeper: 'not_running', keeper_respawn_in_ms: 6236 } });
+      view.keeperWaiting = undefined;
       view.kids = [...workers, child(0, 2503, 'booting', undefined, 'keeper')];
       assert.deepEqual(await health(), { status: 200, body: { status: 'degraded', workers_ready: 2, workers_expected: 2, keeper: 'booting' } });
       // Its loop is blocked: no beat for 5 s (three beats are 3 s).

@@ -618,7 +618,11 @@ test('a keeper that crashes soon after each ready backs off like a worker; one t
       t.arbiter.tick();
       const line = t.log.lines().filter((l) => l.event === 'keeper.exit').at(-1);
       assert.equal(line?.crash_loop, crash);
+      // The admin API says when it comes back, as the log line did.
+      const wait = t.arbiter.view().keeperRespawnWait();
+      assert.deepEqual([wait?.inMs, wait?.crashLoop], [line?.respawn_in_ms, crash]);
       const waited = t.untilForked(25);
+      assert.equal(t.arbiter.view().keeperRespawnWait(), undefined, 'none once the next keeper is forked');
       assert.ok(waited >= 125 * 2 ** (crash - 1), `crash ${crash}: the next keeper waited ${waited} ms`);
       t.keepers().at(-1)!.say({ type: 'ready' });
       t.arbiter.tick();

@@ -44,11 +44,13 @@ interface Health {
   /** The keeper's state while it is not ready (not_running, booting, draining, not_beating). */
   keeper?: string;
   respawn_in_ms?: number | null;
+  /** While the keeper waits out its crash backoff: absent from a corral older than it. */
+  keeper_respawn_in_ms?: number;
 }
 
 /** What makes the health degraded, as far as it says: workers not beating, the keeper's state. */
 function whyDegraded(h: Health): string {
-  const why = [...(h.workers_not_beating ? [`${h.workers_not_beating} worker${h.workers_not_beating === 1 ? '' : 's'} not beating`] : []), ...(h.keeper ? [`keeper ${h.keeper.replace('_', ' ')}`] : [])];
+  const why = [...(h.workers_not_beating ? [`${h.workers_not_beating} worker${h.workers_not_beating === 1 ? '' : 's'} not beating`] : []), ...(h.keeper ? [`keeper ${h.keeper.replace('_', ' ')}${h.keeper_respawn_in_ms === undefined ? '' : ` (restarting in ${Math.ceil(h.keeper_respawn_in_ms / 1000)} s)`}`] : [])];
   return why.length > 0 ? `: ${why.join(', ')}` : '';
 }
 

@@ -32,6 +32,12 @@ export function respawnOf(view: AdminView): { in_ms: number; crash_loop: number;
   return wait ? { in_ms: wait.inMs, crash_loop: wait.crashLoop, boot_failures: wait.bootFailures } : null;
 }
 
+/** The crash backoff holding the keeper's next start, as the admin API answers it; null when none does. */
+export function keeperRespawnOf(view: AdminView): { in_ms: number; crash_loop: number; failures: number } | null {
+  const wait = view.keeperRespawnWait();
+  return wait ? { in_ms: wait.inMs, crash_loop: wait.crashLoop, failures: wait.failures } : null;
+}
+
 /**
  * Ready workers that still beat, and ready workers that stopped (a blocked loop, a stopped
  * process): those answer nobody until the master replaces them at CORRAL_TIMEOUT, so they are not
@@ -274,6 +280,8 @@ export function statsOf(view: AdminView, extras: StatsExtras, now = view.now()) 
     workers_ready: readiness.ready,
     workers_not_beating: readiness.notBeating,
     respawn: respawnOf(view),
+    // A keeper in a crash loop is restarted after a backoff that grows to 30 s: when it comes back.
+    keeper_respawn: keeperRespawnOf(view),
     // Why children exited since the master started (the log's worker.exit lines, counted): a
     // worker dying every few minutes shows here, not only as ids jumping.
     exits: view.childExits(),

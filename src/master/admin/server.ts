@@ -149,12 +149,14 @@ export async function startAdminServer(view: AdminView, logger: Logger, options:
       const keeperDown = keeper !== undefined && keeper !== 'ready';
       const status = ready === 0 ? 'unavailable' : ready < expected || keeperDown ? 'degraded' : 'ok';
       const wait = view.respawnWait();
+      const keeperWait = keeperDown ? view.keeperRespawnWait() : undefined;
       return send(res, ready > 0 ? 200 : 503, {
         status,
         workers_ready: ready,
         workers_expected: expected,
         ...(notBeating > 0 ? { workers_not_beating: notBeating } : {}),
         ...(keeperDown ? { keeper } : {}),
+        ...(keeperWait ? { keeper_respawn_in_ms: keeperWait.inMs } : {}),
         ...(wait ? { respawn_in_ms: wait.inMs } : {}),
       });
     }

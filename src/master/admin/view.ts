@@ -100,6 +100,11 @@ export interface AdminView {
   expectedWorkers(): number;
   /** Set while workers are missing and the next fork waits for the crash-loop or boot backoff. */
   respawnWait(): RespawnWait | undefined;
+  /**
+   * Set while no keeper runs and its next start waits for its crash backoff: when it comes back
+   * (`inMs`), and its quick crashes after ready and failures in a row that set that wait.
+   */
+  keeperRespawnWait(): { readonly inMs: number; readonly crashLoop: number; readonly failures: number } | undefined;
   /** The current (newest) generation number. */
   generation(): number;
   /**

@@ -183,7 +183,8 @@ function renderStats(s) {
   silent.textContent = late.length === 0 ? ''
     : `${late.length} not beating (blocked?) for ${fmt.num(Math.max(...late.map((w) => w.last_beat_s_ago)), 1)} s; figures are from the last beat`;
   const k = s.keeper;
-  set('keeper-state', !k ? 'not running' : k.heartbeat_late ? `${k.state}, not beating for ${k.last_beat_s_ago} s` : k.state);
+  const kr = s.keeper_respawn;
+  set('keeper-state', !k ? (kr ? `not running, restarting in ${fmt.num(kr.in_ms / 1000, 0)} s (crash loop ${kr.crash_loop})` : 'not running') : k.heartbeat_late ? `${k.state}, not beating for ${k.last_beat_s_ago} s` : k.state);
   $('keeper-state').dataset.late = String(!k || k.heartbeat_late);
 
   const body = $('workers-body');
