@@ -1,21 +1,16 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterEach, beforeEach, describe, it } from 'node:test';
 import type { Flusher } from '../../src/sheets/keeper/flusher.js';
 import { Journal } from '../../src/sheets/keeper/journal.js';
 import { SheetsError } from '../../src/sheets/errors.js';
-import { captureLogger, type CapturedLogger } from '../fixtures/capture-logger.js';
+import type { CapturedLogger } from '../fixtures/capture-logger.js';
 import { FakeClock } from '../fixtures/fake-clock.js';
 import { FakeBackend } from '../fixtures/fake-sheets-backend.js';
-import { testFlusher } from '../fixtures/test-flusher.js';
+import { EVENTS_HEADER as HEADER, eventRow as row, openFlusherRig, type FlusherRig } from '../fixtures/test-flusher.js';
 
-const HEADER = ['event_id', 'player', 'kind', 'detail', 'at'];
-const row = (id: string) => [id, 'P001', 'goal', `detail ${id}`, '2024-03-02T15:12:00Z'];
 
 describe('flusher backoff per range', () => {
-  let dir: string;
+  let rig: FlusherRig;
   let clock: FakeClock;
   let backend: FakeBackend;
   let log: CapturedLogger;
@@ -23,28 +18,12 @@ describe('flusher backoff per range', () => {
   let flusher: Flusher;
 
   beforeEach(async () => {
-    dir = mkdtempSync(join(tmpdir(), 'corral-flusher-'));
-    clock = new FakeClock();
-    backend = new FakeBackend({ Events: [HEADER] });
-    log = await captureLogger();
-    journal = (await Journal.open({ dir, destination: 'fake sheet', clock, unsureDelayMs: 1000 })).journal;
-    flusher = testFlusher(journal, backend, log.logger, clock);
+    rig = await openFlusherRig('corral-flusher-');
+    ({ clock, backend, log, journal, flusher } = rig);
   });
-  afterEach(async () => {
-    flusher.close();
-    await journal.close();
-    log.close();
-    rmSync(dir, { recursive: true, force: true });
-  });
+  afterEach(() => rig.close());
 
-  /** One event a second and a flush every 500 ms (SHEETS_FLUSH_INTERVAL_MS's default), for `ms`. */
-  async function traffic(ms: number, prefix: string): Promise<void> {
-    for (let t = 0; t < ms; t += 500) {
-      if (t % 1000 === 0) await journal.add('Events', [row(`${prefix}${t / 1000}`)]);
-      await flusher.flushOnce({ wait: true });
-      await clock.advance(500);
-    }
-  }
+  const traffic = (ms: number, prefix: string) => rig.traffic(ms, prefix);
 
   it('a tab Google keeps refusing is tried on its backoff, not at every flush that has new rows; all rows go out once it is back', async () => {
     backend.tabs.delete('Events'); // deleted or renamed: 400 "Unable to parse range"

@@ -4,20 +4,14 @@
 // journal, one append per retry on the range's backoff, and the log names the cause and its code.
 
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterEach, beforeEach, describe, it } from 'node:test';
 import { mapApiError } from '../../src/sheets/google/error-map.js';
-import type { Flusher } from '../../src/sheets/keeper/flusher.js';
 import { Journal } from '../../src/sheets/keeper/journal.js';
-import { captureLogger, type CapturedLogger } from '../fixtures/capture-logger.js';
+import type { CapturedLogger } from '../fixtures/capture-logger.js';
 import { FakeClock } from '../fixtures/fake-clock.js';
 import { FakeBackend } from '../fixtures/fake-sheets-backend.js';
-import { testFlusher } from '../fixtures/test-flusher.js';
+import { openFlusherRig, type FlusherRig } from '../fixtures/test-flusher.js';
 
-const HEADER = ['event_id', 'player', 'kind', 'detail', 'at'];
-const row = (id: string) => [id, 'P001', 'goal', `detail ${id}`, '2024-03-02T15:12:00Z'];
 
 /** Google's answer, as the client maps it (UoaWDCC/uasc-web#833). */
 function workbookFull() {
@@ -29,23 +23,18 @@ function workbookFull() {
 }
 
 describe('flusher: a spreadsheet at the 10 million cell limit', () => {
-  let dir: string;
+  let rig: FlusherRig;
   let clock: FakeClock;
   let backend: FakeBackend;
   let log: CapturedLogger;
   let journal: Journal;
-  let flusher: Flusher;
   let full: boolean;
   /** The time of each refused append, and the rows it carried. */
   let refused: Array<{ at: number; rows: number }>;
 
   beforeEach(async () => {
-    dir = mkdtempSync(join(tmpdir(), 'corral-flusher-full-'));
-    clock = new FakeClock();
-    backend = new FakeBackend({ Events: [HEADER] });
-    log = await captureLogger();
-    journal = (await Journal.open({ dir, destination: 'fake sheet', clock, unsureDelayMs: 1000 })).journal;
-    flusher = testFlusher(journal, backend, log.logger, clock);
+    rig = await openFlusherRig('corral-flusher-full-');
+    ({ clock, backend, log, journal } = rig);
     full = true;
     refused = [];
     const appendValues = backend.appendValues.bind(backend);
@@ -56,21 +45,9 @@ describe('flusher: a spreadsheet at the 10 million cell limit', () => {
       throw workbookFull();
     };
   });
-  afterEach(async () => {
-    flusher.close();
-    await journal.close();
-    log.close();
-    rmSync(dir, { recursive: true, force: true });
-  });
+  afterEach(() => rig.close());
 
-  /** One event a second and a flush every 500 ms, for `ms`. */
-  async function traffic(ms: number, prefix: string): Promise<void> {
-    for (let t = 0; t < ms; t += 500) {
-      if (t % 1000 === 0) await journal.add('Events', [row(`${prefix}${t / 1000}`)]);
-      await flusher.flushOnce({ wait: true });
-      await clock.advance(500);
-    }
-  }
+  const traffic = (ms: number, prefix: string) => rig.traffic(ms, prefix);
 
   it('sends no halves: one append per retry, on the backoff, with every row kept; all rows go out once cells are freed', async () => {
     await traffic(10 * 60_000, 'e');
