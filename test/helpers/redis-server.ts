@@ -3,11 +3,12 @@
 // installed (.ci/run installs it).
 
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, beforeEach } from 'node:test';
 import { freePort } from './ports.js';
+import { makeCertificates } from './test-certs.js';
 
 export const REDIS_SERVER = ['/usr/bin/redis-server', '/usr/local/bin/redis-server'].find((p) => existsSync(p));
 
@@ -48,19 +49,6 @@ async function waitForSocket(socket: string, child: ChildProcess, output: () => 
 /** Why TLS Redis tests cannot run here (openssl makes their certificates), or undefined. */
 export const redisTlsMissing: string | undefined = redisMissing ?? (spawnSync('openssl', ['version']).status === 0 ? undefined : 'openssl is not installed (apt-get install openssl; .ci/run does)');
 
-/** A CA and a server certificate it signed for 127.0.0.1 and localhost, valid for a day. */
-function makeCertificates(dir: string): { caFile: string; certFile: string; keyFile: string } {
-  const run = (...args: string[]) => {
-    const r = spawnSync('openssl', args, { cwd: dir, encoding: 'utf8' });
-    if (r.status !== 0) throw new Error(`openssl ${args.join(' ')} failed: ${r.stderr}`);
-  };
-  const ec = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes'];
-  run('req', '-x509', ...ec, '-keyout', 'ca.key', '-out', 'ca.pem', '-days', '1', '-subj', '/CN=corral test CA');
-  run('req', ...ec, '-keyout', 'server.key', '-out', 'server.csr', '-subj', '/CN=127.0.0.1');
-  writeFileSync(join(dir, 'san.ext'), 'subjectAltName=IP:127.0.0.1,DNS:localhost\n');
-  run('x509', '-req', '-in', 'server.csr', '-CA', 'ca.pem', '-CAkey', 'ca.key', '-CAcreateserial', '-out', 'server.pem', '-days', '1', '-extfile', 'san.ext');
-  return { caFile: join(dir, 'ca.pem'), certFile: join(dir, 'server.pem'), keyFile: join(dir, 'server.key') };
-}
 
 export async function startRedis(options: { readonly tls?: boolean } = {}): Promise<RedisServer> {
   if (!REDIS_SERVER) throw new Error(redisMissing);
