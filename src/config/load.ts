@@ -10,6 +10,7 @@ import { readRedisCa } from '../redis/tls-ca.js';
 import { redisTarget } from '../redis/url.js';
 import { lintEnvText, type EnvLint } from './env-lint.js';
 import { dataDirProblem, serviceAccountKeyProblem } from './path-checks.js';
+import { proxyWarnings } from './proxy-url.js';
 import { IGNORED_WITH_NOTE, META_SETTINGS, schema, settingNames, type SettingName, type Settings } from './schema.js';
 import type { SettingSpec } from './spec.js';
 import { wholeProblems } from './whole-checks.js';
@@ -155,6 +156,13 @@ function readEnvFile(env: NodeJS.ProcessEnv, cwd: string, readAtStart: string | 
 
 const aliasOf = new Map<string, SettingName>();
 for (const name of settingNames) for (const alias of (schema[name] as SettingSpec<unknown>).aliases ?? []) aliasOf.set(alias, name);
+for (const name of settingNames) if ((schema[name] as SettingSpec<unknown>).lowercase) aliasOf.set(name.toLowerCase(), name);
+
+/** A value as written, as it may be shown: secrets redacted whole, a proxy URL's password alone. */
+function shownRaw(spec: SettingSpec<unknown>, raw: string): string {
+  if (spec.secret) return '<redacted>';
+  return spec.show ? spec.show(raw) : raw;
+}
 
 function nearest(unknown: string): { name: string; d: number } | undefined {
   let best: { name: string; d: number } | undefined;
@@ -213,7 +221,15 @@ export function loadSettings(options: LoadOptions = {}): LoadedSettings {
     const spec = schema[name] as SettingSpec<unknown>;
     let raw = merged[name];
     let source: SettingSource = fromFile(name) ? '.env' : 'environment';
-    if (raw === undefined) {
+    const lower = spec.lowercase ? name.toLowerCase() : undefined;
+    if (lower !== undefined && merged[lower] !== undefined) {
+      // curl and undici read https_proxy before HTTPS_PROXY: the same proxy as the other tools on the host.
+      if (raw !== undefined && raw.trim() !== merged[lower].trim()) {
+        warnings.push(`${lower} and ${name} are both set, to different values: ${lower} (${shownRaw(spec, merged[lower])}) is used, as curl and undici do; unset one of them`);
+      }
+      raw = merged[lower];
+      source = `alias ${lower}`;
+    } else if (raw === undefined) {
       for (const alias of spec.aliases ?? []) {
         if (merged[alias] !== undefined) {
           raw = merged[alias];
@@ -234,14 +250,14 @@ export function loadSettings(options: LoadOptions = {}): LoadedSettings {
     }
     const parsed = spec.parse(raw);
     if (!parsed.ok && options.judgeOnly && !options.judgeOnly.includes(name)) {
-      warnings.push(`${name}=${spec.secret ? '<redacted>' : JSON.stringify(raw)} (from ${where(source, name)}) is invalid (${parsed.allowed}); this command does not need it, but corral will not start or reload until it is fixed`);
+      warnings.push(`${name}=${spec.secret ? '<redacted>' : JSON.stringify(shownRaw(spec, raw))} (from ${where(source, name)}) is invalid (${parsed.allowed}); this command does not need it, but corral will not start or reload until it is fixed`);
       out[name] = defaultOf(spec);
       sources[name] = 'default';
       invalidIgnored.push(name);
       continue;
     }
     if (!parsed.ok) {
-      problems.push({ name, value: spec.secret ? '<redacted>' : raw, allowed: parsed.allowed, source: where(source, name) });
+      problems.push({ name, value: shownRaw(spec, raw), allowed: parsed.allowed, source: where(source, name) });
       continue;
     }
     const tilde = PATH_SETTINGS.includes(name) && typeof parsed.value === 'string' ? tildeProblem(parsed.value, env.HOME) : undefined;
@@ -376,6 +392,7 @@ export function loadSettings(options: LoadOptions = {}): LoadedSettings {
       pidfile: options.judgePidfile === true,
     }),
   );
+  warnings.push(...proxyWarnings(out as Partial<Settings>));
   if (problems.length > 0) throw new ConfigError(problems, warnings);
   if ((out.CORRAL_HEADERS_TIMEOUT as number) > (out.CORRAL_REQUEST_TIMEOUT as number)) {
     warnings.push('CORRAL_HEADERS_TIMEOUT is longer than CORRAL_REQUEST_TIMEOUT; the request timeout applies to headers too');
@@ -388,8 +405,8 @@ export function loadSettings(options: LoadOptions = {}): LoadedSettings {
   for (const name of settingNames) {
     const [inFile, inEnv] = [fileValues[name], env[name]];
     if (!Object.hasOwn(fileValues, name) || inFile === undefined || inEnv === undefined || inFile === inEnv) continue;
-    const secret = (schema[name] as SettingSpec<unknown>).secret;
-    envOverrides.push({ setting: name, file: secret ? '<redacted>' : inFile, environment: secret ? '<redacted>' : inEnv });
+    const spec = schema[name] as SettingSpec<unknown>;
+    envOverrides.push({ setting: name, file: shownRaw(spec, inFile), environment: shownRaw(spec, inEnv) });
   }
 
   const childEnv = { ...merged, CORRAL_ENV_FILE: 'none' };
@@ -420,5 +437,5 @@ export function displayValue(name: SettingName, value: unknown): string {
   const spec = schema[name] as SettingSpec<unknown>;
   if (value === undefined) return '(unset)';
   if (spec.secret) return '<redacted>';
-  return spec.format(value);
+  return spec.show ? spec.show(spec.format(value)) : spec.format(value);
 }

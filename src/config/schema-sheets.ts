@@ -1,6 +1,7 @@
 // Settings of the Google Sheets layer (client, cache, quota, journal).
 
 import { REDIS_URL_PATTERN, REDIS_URL_TEXT } from '../redis/url.js';
+import { noProxyList, proxyUrl } from './proxy-url.js';
 import { httpUrl, int, str } from './spec.js';
 
 export const sheetsSchema = {
@@ -11,6 +12,18 @@ export const sheetsSchema = {
   SHEETS_API_URL: httpUrl({
     description: 'Sheets API base URL (the emulator\'s URL in tests).',
     default: 'https://sheets.googleapis.com',
+  }),
+  // Read by the keeper and `corral check` only, for their calls to Google (the Sheets API and the
+  // key's token_uri); nothing else corral sends goes through a proxy. The lower-case names are read
+  // too and win, as in curl and undici.
+  HTTPS_PROXY: proxyUrl({
+    description: 'Proxy for the calls to Google (https:// URLs: the Sheets API, the token endpoint), e.g. http://proxy.corp:3128 or http://user:password@proxy.corp:3128 (the password is never shown); unset = direct. https_proxy is read too and wins.',
+  }),
+  HTTP_PROXY: proxyUrl({
+    description: 'Proxy for http:// SHEETS_API_URL and token_uri (an emulator), and for https:// ones too when HTTPS_PROXY is unset (as undici does; curl does not). http_proxy is read too and wins.',
+  }),
+  NO_PROXY: noProxyList({
+    description: 'Hosts reached directly despite a proxy: host names (each covers its subdomains), host:port, or * for all; loopback is not implied (add 127.0.0.1,localhost for a local emulator); no CIDR blocks. no_proxy is read too and wins.',
   }),
   GOOGLE_APPLICATION_CREDENTIALS: str({
     description: 'Path to a service-account key JSON file; with SHEET_ID, read at start and reload (missing, unreadable or not a service-account key: refused, exit 78).',

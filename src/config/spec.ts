@@ -16,6 +16,16 @@ export interface SettingSpec<T> {
   readonly aliases?: readonly string[];
   /** Redacted by `corral config` and in logs. */
   readonly secret?: boolean;
+  /**
+   * Where only part of the value is secret (a proxy URL's password): the value as written, as it
+   * may be shown (`corral config`, refusals, logs).
+   */
+  readonly show?: (text: string) => string;
+  /**
+   * The lower-case name is read too, and wins over the upper-case one when both are set: the
+   * proxy variables, whose lower-case form came first and which curl and undici prefer.
+   */
+  readonly lowercase?: boolean;
   /** Shown in `.env.example` instead of the computed default. */
   readonly defaultText?: string;
   /**
