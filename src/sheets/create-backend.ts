@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import type { Settings } from '../config/schema.js';
 import type { Logger } from '../log/logger.js';
 import type { SheetsBackend } from './backend.js';
-import { createGoogleBackend } from './google/index.js';
+import { createGoogleBackend, GoogleBackend } from './google/index.js';
 import { paced, type AfterAttempt, type BeforeAttempt } from './keeper/pacing.js';
 import { dataDirOf } from './keeper/socket-path.js';
 import { createOfflineBackend } from './offline/backend.js';
@@ -20,7 +20,8 @@ export type BackendSettings = Pick<
   | 'SHEETS_API_KEY'
   | 'SHEETS_TIMEOUT'
   | 'CORRAL_DATA_DIR'
->;
+> &
+  Partial<Pick<Settings, 'HTTPS_PROXY' | 'HTTP_PROXY' | 'NO_PROXY'>>;
 
 /** The kind of backend these settings select, without opening it (workers report it). */
 export function backendKind(settings: Pick<Settings, 'SHEET_ID'>): 'google' | 'offline' {
@@ -47,6 +48,11 @@ export async function openBackend(settings: BackendSettings, logger: Logger, bef
   } else {
     backend = paced(await createOfflineBackend({ dir: offlineSheetDir(settings), logger }), beforeAttempt, afterAttempt);
   }
-  logger.info({ event: 'sheets.backend', backend: backend.kind, description: backend.description }, `sheets backend: ${backend.description}`);
+  // `proxy`: grep-able, its password never shown (proxy.ts); the description says it too.
+  const proxy = backend instanceof GoogleBackend ? (backend.proxy.api ?? backend.proxy.token) : undefined;
+  logger.info(
+    { event: 'sheets.backend', backend: backend.kind, description: backend.description, ...(proxy ? { proxy: proxy.shown, proxySetting: proxy.setting } : {}) },
+    `sheets backend: ${backend.description}`,
+  );
   return backend;
 }

@@ -7,7 +7,7 @@ import type { Settings } from '../../config/schema.js';
 import { ConfigError, CorralError } from '../../errors.js';
 import { createLogger } from '../../log/logger.js';
 import { firstRowOf, parseA1 } from '../../sheets/a1.js';
-import { createGoogleBackend, type GoogleBackend } from '../../sheets/google/backend.js';
+import { createGoogleBackend, proxyText, type GoogleBackend } from '../../sheets/google/backend.js';
 import { sharedPrefix } from '../../sheets/keeper/shared-keys.js';
 import { parseFlags, type Command } from '../command.js';
 
@@ -99,7 +99,8 @@ async function checkGoogle(settings: Settings, backend: GoogleBackend): Promise<
     identity,
     tabs,
     warnings,
-    line: `OK: ${identity} can read sheet ${spreadsheetId} (${describeTabs(tabs)})${shared}`,
+    // The proxy, when one is used: an OK through it proves HTTPS_PROXY right (password as ***).
+    line: `OK: ${identity} can read sheet ${spreadsheetId} (${describeTabs(tabs)})${shared}${proxyText(backend.proxy)}`,
   };
 }
 

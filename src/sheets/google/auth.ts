@@ -3,6 +3,7 @@
 // need it), or an API key for public sheets (reads only).
 
 import type { Dispatcher } from 'undici';
+import type { ProxyRoute } from './proxy.js';
 import type { Logger } from '../../log/logger.js';
 import { RepeatedFailure } from '../../log/repeated-failure.js';
 import { SheetsError } from '../errors.js';
@@ -46,6 +47,8 @@ export interface TokenAuthOptions {
   readonly account: LoadedServiceAccount;
   readonly scope: string;
   readonly dispatcher: Dispatcher;
+  /** The proxy the dispatcher sends these calls through (proxy.ts), named in their errors. */
+  readonly proxy?: ProxyRoute;
   readonly timeoutMs: number;
   readonly logger: Logger;
   readonly spreadsheetId: string;
@@ -238,6 +241,7 @@ export class ServiceAccountAuth implements RequestAuth {
       auth: this.identity,
       write: false,
       host: this.#tokenUrl.host,
+      ...(this.#o.proxy ? { proxy: this.#o.proxy } : {}),
     };
     this.fetches += 1;
     let res;

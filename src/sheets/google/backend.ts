@@ -1,7 +1,7 @@
 // The Google implementation of SheetsBackend (also serves the emulator: only SHEETS_API_URL and
 // the key's token_uri differ). Built from the frozen settings; never reads the environment.
 
-import { Agent } from 'undici';
+import type { Dispatcher } from 'undici';
 import type { Settings } from '../../config/schema.js';
 import type { Logger } from '../../log/logger.js';
 import type { AppendResult, RetryListener, SheetsBackend, ValueRange } from '../backend.js';
@@ -9,13 +9,16 @@ import { SheetsError } from '../errors.js';
 import { ApiKeyAuth, ServiceAccountAuth, type RequestAuth } from './auth.js';
 import { SheetsApiClient, type AttemptInfo, type ClientStats } from './client.js';
 import { loadServiceAccount } from './credentials.js';
+import { googleDispatcher, proxyRoute, routeText, type ProxyRoute, type ProxySettings } from './proxy.js';
 import { GOOGLE_BACKOFF, type RetryPolicy } from './retry.js';
 import { SCOPE_READONLY, SCOPE_READWRITE, type ValueInputOption, type WireBatchUpdateValuesResponse, type WireUpdateValuesResponse } from './wire.js';
 
 export type GoogleSettings = Pick<
   Settings,
   'SHEET_ID' | 'SHEETS_API_URL' | 'GOOGLE_APPLICATION_CREDENTIALS' | 'GOOGLE_SERVICE_ACCOUNT_JSON' | 'SHEETS_API_KEY' | 'SHEETS_TIMEOUT'
->;
+> &
+  // Optional: a caller that names no proxy (a test's settings) goes direct.
+  Partial<ProxySettings>;
 
 export interface GoogleBackendOptions {
   /** Ask for the spreadsheets.readonly scope and refuse writes locally (a process that only reads). */
@@ -54,6 +57,15 @@ export interface GoogleBackendStats extends ClientStats {
 
 export const DEFAULT_API_URL = 'https://sheets.googleapis.com';
 
+/** ` through the proxy X (HTTPS_PROXY)`, or '' when every call goes direct. */
+export function proxyText(proxy: GoogleBackend['proxy']): string {
+  const { api, token } = proxy;
+  if (!api && !token) return '';
+  if (!api) return ` (token requests through the proxy ${routeText(token)})`;
+  if (!token || routeText(api) === routeText(token)) return ` through the proxy ${routeText(api)}`;
+  return ` through the proxy ${routeText(api)} (token requests: ${routeText(token)})`;
+}
+
 function shortId(id: string): string {
   return id.length > 12 ? `${id.slice(0, 8)}…` : id;
 }
@@ -68,13 +80,29 @@ export class GoogleBackend implements SheetsBackend {
   /** The full values API (update, batchUpdate, major dimensions) beyond the SheetsBackend interface. */
   readonly api: SheetsApiClient;
   readonly auth: RequestAuth;
-  readonly #agent: Agent;
+  /**
+   * The proxy the Sheets API calls go through (undefined: direct), and the token requests when
+   * they differ (a token_uri NO_PROXY names): said in the startup line, `corral check` and errors.
+   */
+  readonly proxy: { readonly api: ProxyRoute | undefined; readonly token: ProxyRoute | undefined };
+  readonly #agent: Dispatcher;
   readonly #valueInputOption: ValueInputOption;
   readonly #now: () => number;
   #closing: Promise<void> | undefined;
 
-  constructor(parts: { spreadsheetId: string; apiUrl: string; auth: RequestAuth; agent: Agent; api: SheetsApiClient; readOnly: boolean; valueInputOption: ValueInputOption; now: () => number }) {
+  constructor(parts: {
+    spreadsheetId: string;
+    apiUrl: string;
+    auth: RequestAuth;
+    agent: Dispatcher;
+    api: SheetsApiClient;
+    readOnly: boolean;
+    valueInputOption: ValueInputOption;
+    now: () => number;
+    proxy: GoogleBackend['proxy'];
+  }) {
     this.spreadsheetId = parts.spreadsheetId;
+    this.proxy = parts.proxy;
     this.auth = parts.auth;
     this.#agent = parts.agent;
     this.api = parts.api;
@@ -84,7 +112,9 @@ export class GoogleBackend implements SheetsBackend {
     const who = parts.auth.identity.kind === 'service-account' ? `as ${parts.auth.identity.clientEmail}` : 'with an API key';
     this.source = `google ${parts.spreadsheetId} via ${parts.apiUrl} ${who}`;
     this.destination = `google sheet ${parts.spreadsheetId} via ${parts.apiUrl.replace(/\/+$/, '')}`;
-    this.description = `google sheet ${shortId(parts.spreadsheetId)} via ${parts.apiUrl} ${who}${parts.readOnly ? ' (read-only)' : ''}`;
+    // Not in source or destination: those name the sheet (the journal's and Redis's keys), which a
+    // proxy does not change.
+    this.description = `google sheet ${shortId(parts.spreadsheetId)} via ${parts.apiUrl} ${who}${parts.readOnly ? ' (read-only)' : ''}${proxyText(parts.proxy)}`;
   }
 
   async getValues(range: string, signal?: AbortSignal, onRetry?: RetryListener): Promise<ValueRange> {
@@ -170,7 +200,7 @@ export function createGoogleBackend(settings: GoogleSettings, logger: Logger, op
       { reason: 'CONFIG', applied: 'no', retryable: false },
     );
   }
-  const agent = new Agent({
+  const agent = googleDispatcher(settings, {
     connections: options.connections ?? 16,
     keepAliveTimeout: 30_000,
     connect: { timeout: timeoutMs },
@@ -178,6 +208,8 @@ export function createGoogleBackend(settings: GoogleSettings, logger: Logger, op
     headersTimeout: 0,
     bodyTimeout: 0,
   });
+  const apiProxy = proxyRoute(settings, new URL(apiUrl));
+  const tokenProxy = account ? proxyRoute(settings, new URL(account.key.token_uri)) : undefined;
   let auth: RequestAuth;
   let readOnly = options.readOnly ?? false;
   if (account) {
@@ -185,6 +217,7 @@ export function createGoogleBackend(settings: GoogleSettings, logger: Logger, op
       account,
       scope: readOnly ? SCOPE_READONLY : SCOPE_READWRITE,
       dispatcher: agent,
+      ...(tokenProxy ? { proxy: tokenProxy } : {}),
       timeoutMs,
       logger,
       spreadsheetId,
@@ -200,6 +233,7 @@ export function createGoogleBackend(settings: GoogleSettings, logger: Logger, op
     apiUrl,
     auth,
     dispatcher: agent,
+    ...(apiProxy ? { proxy: apiProxy } : {}),
     timeoutMs,
     retry: { ...GOOGLE_BACKOFF, ...options.retry },
     logger,
@@ -209,5 +243,5 @@ export function createGoogleBackend(settings: GoogleSettings, logger: Logger, op
     ...(options.afterAttempt ? { afterAttempt: options.afterAttempt } : {}),
     now,
   });
-  return new GoogleBackend({ spreadsheetId, apiUrl, auth, agent, api, readOnly, valueInputOption: options.valueInputOption ?? 'RAW', now });
+  return new GoogleBackend({ spreadsheetId, apiUrl, auth, agent, api, readOnly, valueInputOption: options.valueInputOption ?? 'RAW', now, proxy: { api: apiProxy, token: tokenProxy } });
 }

@@ -4,6 +4,7 @@
 // the same cells on a resend, so they are retried like reads.
 
 import type { Dispatcher } from 'undici';
+import type { ProxyRoute } from './proxy.js';
 import type { Logger } from '../../log/logger.js';
 import { RepeatedFailure } from '../../log/repeated-failure.js';
 import { encodeRangeForPath } from '../a1.js';
@@ -41,6 +42,8 @@ export interface SheetsApiClientOptions {
   readonly apiUrl: string;
   readonly auth: RequestAuth;
   readonly dispatcher: Dispatcher;
+  /** The proxy the dispatcher sends these calls through (proxy.ts), named in their errors. */
+  readonly proxy?: ProxyRoute;
   /** Per attempt (SHEETS_TIMEOUT). */
   readonly timeoutMs: number;
   /** Answers over this many bytes fail, not retried (default http.ts's MAX_BODY_BYTES). */
@@ -287,6 +290,7 @@ export class SheetsApiClient {
       auth: this.#o.auth.identity,
       write: spec.write,
       host: this.#host,
+      ...(this.#o.proxy ? { proxy: this.#o.proxy } : {}),
     };
     const policy = this.#o.retry;
     let backoffs = 0;

@@ -17,6 +17,8 @@ import type { ErrorCode } from '../../errors.js';
 import { SheetsError, type Applied } from '../errors.js';
 import type { HttpResponse, TransportError } from './http.js';
 import { keyRestriction } from './key-restrictions.js';
+import type { ProxyRoute } from './proxy.js';
+import { proxyAnswer, proxyTransportError } from './proxy-errors.js';
 import { parseRetryAfter } from './retry.js';
 import { GOOGLE_TOKEN_URI, type WireErrorEnvelope, type WireTokenError } from './wire.js';
 
@@ -32,6 +34,8 @@ export interface ErrorContext {
   readonly write: boolean;
   /** Host called, for network messages. */
   readonly host: string;
+  /** The proxy the call went through (HTTPS_PROXY / HTTP_PROXY), if any: its failures are its own (proxy-errors.ts). */
+  readonly proxy?: ProxyRoute;
 }
 
 interface Envelope {
@@ -114,6 +118,8 @@ function bodyText(body: Buffer): string {
 /** Maps a non-2xx answer of the Sheets API. */
 export function mapApiError(res: HttpResponse, ctx: ErrorContext): SheetsError {
   const envelope = parseEnvelope(res.body);
+  const byProxy = proxyAnswer(res.status, envelope !== undefined, ctx);
+  if (byProxy) return byProxy;
   const env = envelope ?? { code: res.status, message: bodyText(res.body), status: '', reasons: [] };
   const base = { status: res.status, reason: env.status || `HTTP_${res.status}`, googleMessage: env.message };
   const s = res.status;
@@ -215,6 +221,8 @@ export function mapTransportError(err: TransportError, ctx: ErrorContext): Sheet
     const subject = ctx.operation === 'token' ? what : `Google's answer to ${ctx.operation} of ${rangesText(ctx)}`;
     return make('CORRAL_ERR_SHEETS_UPSTREAM', `${subject} was cut off: ${err.message}; read a smaller range (fewer rows or columns)`, { reason: 'TOO_LARGE', applied, retryable: false, cause: err });
   }
+  const byProxy = proxyTransportError(err, ctx);
+  if (byProxy) return byProxy;
   const code = err.causeCode;
   return make('CORRAL_ERR_SHEETS_UNAVAILABLE', `cannot reach ${what}: ${err.message}${code ? ` (${code})` : ''}, ${where}`, { reason: 'NETWORK', applied, retryable: true, cause: err });
 }
@@ -244,6 +252,8 @@ export function mapTokenError(res: HttpResponse, ctx: ErrorContext, clock: Token
     // Not JSON (a proxy error page): fall through to the status-based mapping.
   }
   const error = typeof parsed.error === 'string' ? parsed.error : '';
+  const byProxy = error ? undefined : proxyAnswer(res.status, false, ctx);
+  if (byProxy) return byProxy;
   // One line: a verdict (`corral check`) or a log message must not carry a pretty-printed body.
   const description = (typeof parsed.error_description === 'string' ? parsed.error_description : bodyText(res.body).slice(0, 200)).replace(/\s+/g, ' ').trim();
   const email = ctx.auth.kind === 'service-account' ? ctx.auth.clientEmail : 'the service account';

@@ -25,7 +25,10 @@ export const SHEET_RETRY_MAX_MS = 60_000;
 /** Whether `err` says the whole sheet cannot be read, whatever the range. */
 export function isSheetWide(err: unknown): boolean {
   const code = (err as { code?: unknown } | null | undefined)?.code;
-  return code === 'CORRAL_ERR_SHEETS_NOT_FOUND' || code === 'CORRAL_ERR_SHEETS_FORBIDDEN' || code === 'CORRAL_ERR_SHEETS_AUTH' || code === 'CORRAL_ERR_SHEETS_NOT_A_SHEET';
+  if (code === 'CORRAL_ERR_SHEETS_NOT_FOUND' || code === 'CORRAL_ERR_SHEETS_FORBIDDEN' || code === 'CORRAL_ERR_SHEETS_AUTH' || code === 'CORRAL_ERR_SHEETS_NOT_A_SHEET') return true;
+  // The outbound proxy refusing (407, 403) refuses every range alike until an operator acts; one
+  // unreachable for a moment is retried range by range, as Google unreachable is.
+  return code === 'CORRAL_ERR_SHEETS_PROXY' && (err as { retryable?: unknown }).retryable === false;
 }
 
 /** The wait before the sheet is tried again after `failures` sheet-wide failures in a row. */

@@ -1,0 +1,136 @@
+// Which proxy a call to Google goes through (proxy.ts), checked against what undici's dispatcher
+// really does, and the proxy's failures told apart from Google's (proxy-errors.ts).
+
+import assert from 'node:assert/strict';
+import { createServer, type Server } from 'node:http';
+import { after, before, describe, it } from 'node:test';
+import { mapApiError, mapTransportError, mapTokenError, type ErrorContext } from '../../src/sheets/google/error-map.js';
+import { httpCall, TransportError } from '../../src/sheets/google/http.js';
+import { googleDispatcher, proxyRoute, type ProxySettings } from '../../src/sheets/google/proxy.js';
+import { freePort } from '../helpers/ports.js';
+
+const settings = (s: Partial<ProxySettings>): ProxySettings => ({ HTTPS_PROXY: undefined, HTTP_PROXY: undefined, NO_PROXY: undefined, ...s });
+
+describe('proxyRoute', () => {
+  const google = new URL('https://sheets.googleapis.com');
+  const token = new URL('https://oauth2.googleapis.com/token');
+
+  it('https:// goes through HTTPS_PROXY, else HTTP_PROXY (as undici; curl would go direct); http:// through HTTP_PROXY only', () => {
+    assert.equal(proxyRoute(settings({ HTTPS_PROXY: 'http://a:3128', HTTP_PROXY: 'http://b:3128' }), google)?.shown, 'http://a:3128');
+    assert.deepEqual(proxyRoute(settings({ HTTP_PROXY: 'http://b:3128' }), google), { setting: 'HTTP_PROXY', shown: 'http://b:3128', credentials: false });
+    assert.equal(proxyRoute(settings({ HTTPS_PROXY: 'http://a:3128' }), new URL('http://127.0.0.1:8085')), undefined);
+    assert.equal(proxyRoute(settings({}), google), undefined);
+  });
+
+  it('names the proxy without its password', () => {
+    assert.deepEqual(proxyRoute(settings({ HTTPS_PROXY: 'http://svc:hunter2@proxy:3128' }), google), { setting: 'HTTPS_PROXY', shown: 'http://svc:***@proxy:3128', credentials: true });
+  });
+
+  it('NO_PROXY: a host covers its subdomains; a leading . or *. is the same; a port limits it; * alone is all', () => {
+    const p = (NO_PROXY: string, url: URL) => proxyRoute(settings({ HTTPS_PROXY: 'http://a:3128', NO_PROXY }), url);
+    assert.equal(p('googleapis.com', google), undefined);
+    assert.equal(p('.googleapis.com', token), undefined);
+    assert.equal(p('*.googleapis.com', token), undefined);
+    assert.equal(p('sheets.googleapis.com', token)?.setting, 'HTTPS_PROXY');
+    assert.equal(p('googleapis.com:443', google), undefined);
+    assert.equal(p('googleapis.com:8443', google)?.setting, 'HTTPS_PROXY');
+    assert.equal(p('*', google), undefined);
+    assert.equal(p('apis.com', google)?.setting, 'HTTPS_PROXY', 'a suffix that is not a whole label');
+    assert.equal(p('10.0.0.0/8', new URL('https://10.1.2.3'))?.setting, 'HTTPS_PROXY', 'no CIDR matching');
+  });
+
+  it('loopback is not implied: 127.0.0.1 goes through the proxy unless NO_PROXY names it', () => {
+    const local = new URL('http://127.0.0.1:8085');
+    assert.equal(proxyRoute(settings({ HTTP_PROXY: 'http://a:3128' }), local)?.setting, 'HTTP_PROXY');
+    assert.equal(proxyRoute(settings({ HTTP_PROXY: 'http://a:3128', NO_PROXY: 'localhost' }), local)?.setting, 'HTTP_PROXY');
+    assert.equal(proxyRoute(settings({ HTTP_PROXY: 'http://a:3128', NO_PROXY: 'localhost,127.0.0.1' }), local), undefined);
+  });
+});
+
+describe('proxyRoute agrees with the dispatcher undici builds', () => {
+  let server: Server;
+  let port: number;
+  let deadProxy: string;
+  before(async () => {
+    server = createServer((_req, res) => res.end('direct'));
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    port = (server.address() as { port: number }).port;
+    // Nothing listens there: a call routed through it fails to connect, a direct one is answered.
+    deadProxy = `http://127.0.0.1:${await freePort()}`;
+  });
+  after(() => new Promise<void>((r) => server.close(() => r())));
+
+  for (const noProxy of ['', '127.0.0.1', 'localhost', '*', 'PORT', '127.0.0.1:1', '.0.0.1', 'example.com 127.0.0.1']) {
+    it(`NO_PROXY=${JSON.stringify(noProxy)}`, async () => {
+      const s = settings({ HTTP_PROXY: deadProxy, NO_PROXY: noProxy.replace('PORT', `127.0.0.1:${port}`) || undefined });
+      const origin = `http://127.0.0.1:${port}`;
+      const dispatcher = googleDispatcher(s, { connect: { timeout: 2000 } });
+      try {
+        const direct = await httpCall(dispatcher, { origin, path: '/', method: 'GET', headers: {}, timeoutMs: 5000 }).then(
+          () => true,
+          () => false,
+        );
+        assert.equal(proxyRoute(s, new URL(origin)) === undefined, direct, `proxyRoute says ${direct ? 'proxied' : 'direct'}, undici went ${direct ? 'direct' : 'to the proxy'}`);
+      } finally {
+        await dispatcher.close();
+      }
+    });
+  }
+});
+
+describe('proxy failures are the proxy\'s, not Google\'s', () => {
+  const route = { setting: 'HTTPS_PROXY' as const, shown: 'http://proxy.corp:3128', credentials: false };
+  const ctx = (proxy = true): ErrorContext => ({
+    operation: 'values.get',
+    spreadsheetId: 'sheet',
+    ranges: ['Players'],
+    auth: { kind: 'service-account', clientEmail: 'svc@p.iam.gserviceaccount.com', source: 'GOOGLE_APPLICATION_CREDENTIALS=/k.json' },
+    write: false,
+    host: 'sheets.googleapis.com',
+    ...(proxy ? { proxy: route } : {}),
+  });
+  const tunnel = (status: number) =>
+    new TransportError('queued', 'network', `Proxy response (${status}) !== 200 when HTTP Tunneling`, Object.assign(new Error(`Proxy response (${status}) !== 200 when HTTP Tunneling`), { code: 'UND_ERR_ABORTED' }));
+
+  it('407 to CONNECT: CORRAL_ERR_SHEETS_PROXY, not retried, nothing applied, says how to give the password', () => {
+    const e = mapTransportError(tunnel(407), ctx());
+    assert.equal(e.code, 'CORRAL_ERR_SHEETS_PROXY');
+    assert.deepEqual([e.status, e.reason, e.applied, e.retryable], [407, 'PROXY_AUTH', 'no', false]);
+    assert.match(e.message, /^the proxy http:\/\/proxy\.corp:3128 \(HTTPS_PROXY\) answered 407 Proxy Authentication Required to values\.get on sheets\.googleapis\.com, so Google was not reached: it wants a user and password: write them in HTTPS_PROXY=http:\/\/user:password@host:port$/);
+    const wrong = mapTransportError(tunnel(407), { ...ctx(), proxy: { ...route, credentials: true } });
+    assert.match(wrong.message, /it refused the user and password in HTTPS_PROXY/);
+  });
+
+  it('403 to CONNECT: the proxy\'s rules, with NO_PROXY as the way round', () => {
+    const e = mapTransportError(tunnel(403), ctx());
+    assert.deepEqual([e.code, e.reason, e.retryable], ['CORRAL_ERR_SHEETS_PROXY', 'PROXY_REFUSED', false]);
+    assert.match(e.message, /refused \(403 Forbidden\) to relay values\.get on sheets\.googleapis\.com.*add sheets\.googleapis\.com to NO_PROXY/);
+  });
+
+  it('502 to CONNECT: the proxy could not reach Google, retried', () => {
+    const e = mapTransportError(tunnel(502), ctx());
+    assert.deepEqual([e.code, e.retryable, e.applied], ['CORRAL_ERR_SHEETS_PROXY', true, 'no']);
+  });
+
+  it('407 to an absolute-form request (http:// target), and a 403 page without Google\'s envelope', () => {
+    const abs = new TransportError('sent', 'network', 'Proxy Authentication Required (407)', Object.assign(new Error('Proxy Authentication Required (407)'), { code: 'UND_ERR_INVALID_ARG' }));
+    assert.deepEqual([mapTransportError(abs, ctx()).reason, mapTransportError(abs, ctx()).applied], ['PROXY_AUTH', 'no']);
+    const page = { status: 403, headers: {}, body: Buffer.from('<html><body>Access denied by policy</body></html>') };
+    assert.equal(mapApiError(page, ctx()).code, 'CORRAL_ERR_SHEETS_PROXY');
+    assert.equal(mapApiError(page, ctx(false)).code, 'CORRAL_ERR_SHEETS_FORBIDDEN', 'without a proxy: as before');
+    const google403 = { status: 403, headers: {}, body: Buffer.from(JSON.stringify({ error: { code: 403, message: 'The caller does not have permission', status: 'PERMISSION_DENIED' } })) };
+    assert.equal(mapApiError(google403, ctx()).code, 'CORRAL_ERR_SHEETS_FORBIDDEN', "Google's own 403 through the proxy is Google's");
+    const tokenCtx = { ...ctx(), operation: 'token' as const, host: 'oauth2.googleapis.com' };
+    assert.equal(mapTokenError({ status: 407, headers: {}, body: Buffer.from('') }, tokenCtx).code, 'CORRAL_ERR_SHEETS_PROXY');
+  });
+
+  it('the proxy unreachable: CORRAL_ERR_SHEETS_PROXY naming it, retried; without a proxy, Google unreachable as before', () => {
+    const refused = new TransportError('queued', 'network', 'connect ECONNREFUSED 10.0.0.5:3128', Object.assign(new Error('connect ECONNREFUSED 10.0.0.5:3128'), { code: 'ECONNREFUSED' }));
+    const e = mapTransportError(refused, ctx());
+    assert.deepEqual([e.code, e.reason, e.retryable, e.applied], ['CORRAL_ERR_SHEETS_PROXY', 'PROXY_UNREACHABLE', true, 'no']);
+    assert.match(e.message, /^cannot reach the proxy http:\/\/proxy\.corp:3128 \(HTTPS_PROXY\) for values\.get on sheets\.googleapis\.com/);
+    assert.equal(mapTransportError(refused, ctx(false)).code, 'CORRAL_ERR_SHEETS_UNAVAILABLE');
+    const reset = new TransportError('sent', 'network', 'other side closed', Object.assign(new Error('other side closed'), { code: 'UND_ERR_SOCKET' }));
+    assert.equal(mapTransportError(reset, ctx()).code, 'CORRAL_ERR_SHEETS_UNAVAILABLE', 'after the request was sent: not known to be the proxy');
+  });
+});
