@@ -7,7 +7,7 @@
 
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -93,6 +93,31 @@ describe('Google calls through HTTPS_PROXY / HTTP_PROXY', { skip: opensslMissing
     assert.ok(check.stdout.startsWith('OK: service account '), check.stdout);
     assert.ok(check.stdout.includes(` through the proxy http://${USER}:***@127.0.0.1:${proxy.port} (HTTPS_PROXY) (token requests: http://${USER}:***@127.0.0.1:${proxy.port} (HTTP_PROXY))`), check.stdout);
     assert.equal(check.stdout.includes(PASSWORD), false);
+  });
+
+  it('set in the settings file (CORRAL_ENV_FILE) as lower-case https_proxy and http_proxy: the same, and corral config shows them redacted', async () => {
+    const proxy = await proxyOf({ requireAuth: { user: USER, password: PASSWORD } });
+    const envFile = join(dir, 'proxy.env');
+    writeFileSync(envFile, `https_proxy=${withCredentials(proxy)}\nhttp_proxy=${withCredentials(proxy)}\n`);
+    const c = await start({ CORRAL_ENV_FILE: envFile });
+    try {
+      const players = await http(`${c.url}/api/players`);
+      assert.equal(players.status, 200, players.text);
+      assert.ok(proxy.counts().connect > 0 && proxy.counts().forwarded > 0, JSON.stringify(proxy.counts()));
+      assert.equal(c.events('sheets.backend')[0]?.proxySetting, 'HTTPS_PROXY');
+    } finally {
+      await c.stop();
+    }
+    const shown = await new Promise<string>((resolve, reject) =>
+      execFile(process.execPath, [CORRAL_BIN, 'config', '--json'], { env: { PATH: process.env.PATH ?? '', CORRAL_ENV_FILE: envFile, CORRAL_DATA_DIR: join(dir, 'config-data') } }, (err, stdout) => (err ? reject(err) : resolve(stdout))),
+    );
+    assert.equal(shown.includes(PASSWORD), false);
+    const rows = (JSON.parse(shown) as { settings: { name: string; value: string; source: string }[] }).settings.filter((r) => r.name.endsWith('_PROXY'));
+    assert.deepEqual(rows.map((r) => [r.name, r.value, r.source]), [
+      ['HTTPS_PROXY', `http://${USER}:***@127.0.0.1:${proxy.port}`, 'alias https_proxy'],
+      ['HTTP_PROXY', `http://${USER}:***@127.0.0.1:${proxy.port}`, 'alias http_proxy'],
+      ['NO_PROXY', '(unset)', 'default'],
+    ]);
   });
 
   it('NO_PROXY naming the emulator\'s address: every call goes direct, the proxy relays nothing', async () => {

@@ -6,6 +6,7 @@ import { createServer, type Server } from 'node:http';
 import { after, before, describe, it } from 'node:test';
 import { mapApiError, mapTransportError, mapTokenError, type ErrorContext } from '../../src/sheets/google/error-map.js';
 import { httpCall, TransportError } from '../../src/sheets/google/http.js';
+import { proxyText } from '../../src/sheets/google/backend.js';
 import { googleDispatcher, proxyRoute, type ProxySettings } from '../../src/sheets/google/proxy.js';
 import { freePort } from '../helpers/ports.js';
 
@@ -44,6 +45,17 @@ describe('proxyRoute', () => {
     assert.equal(proxyRoute(settings({ HTTP_PROXY: 'http://a:3128' }), local)?.setting, 'HTTP_PROXY');
     assert.equal(proxyRoute(settings({ HTTP_PROXY: 'http://a:3128', NO_PROXY: 'localhost' }), local)?.setting, 'HTTP_PROXY');
     assert.equal(proxyRoute(settings({ HTTP_PROXY: 'http://a:3128', NO_PROXY: 'localhost,127.0.0.1' }), local), undefined);
+  });
+});
+
+describe('proxyText (the startup line and corral check)', () => {
+  const a = { setting: 'HTTPS_PROXY' as const, shown: 'http://a:3128', credentials: false };
+  it('names the proxy once, the token requests apart only when they go another way', () => {
+    assert.equal(proxyText({ api: undefined, token: undefined, tokens: true }), '');
+    assert.equal(proxyText({ api: a, token: a, tokens: true }), ' through the proxy http://a:3128 (HTTPS_PROXY)');
+    assert.equal(proxyText({ api: a, token: undefined, tokens: false }), ' through the proxy http://a:3128 (HTTPS_PROXY)', 'an API key: no token requests');
+    assert.equal(proxyText({ api: a, token: undefined, tokens: true }), ' through the proxy http://a:3128 (HTTPS_PROXY) (token requests: direct)');
+    assert.equal(proxyText({ api: undefined, token: a, tokens: true }), ' (token requests through the proxy http://a:3128 (HTTPS_PROXY))');
   });
 });
 

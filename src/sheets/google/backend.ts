@@ -57,12 +57,15 @@ export interface GoogleBackendStats extends ClientStats {
 
 export const DEFAULT_API_URL = 'https://sheets.googleapis.com';
 
-/** ` through the proxy X (HTTPS_PROXY)`, or '' when every call goes direct. */
+/**
+ * ` through the proxy X (HTTPS_PROXY)`, or '' when every call goes direct; the token requests
+ * named apart when they go another way (NO_PROXY names one host and not the other).
+ */
 export function proxyText(proxy: GoogleBackend['proxy']): string {
-  const { api, token } = proxy;
+  const { api, token, tokens } = proxy;
   if (!api && !token) return '';
   if (!api) return ` (token requests through the proxy ${routeText(token)})`;
-  if (!token || routeText(api) === routeText(token)) return ` through the proxy ${routeText(api)}`;
+  if (!tokens || routeText(api) === routeText(token)) return ` through the proxy ${routeText(api)}`;
   return ` through the proxy ${routeText(api)} (token requests: ${routeText(token)})`;
 }
 
@@ -84,7 +87,7 @@ export class GoogleBackend implements SheetsBackend {
    * The proxy the Sheets API calls go through (undefined: direct), and the token requests when
    * they differ (a token_uri NO_PROXY names): said in the startup line, `corral check` and errors.
    */
-  readonly proxy: { readonly api: ProxyRoute | undefined; readonly token: ProxyRoute | undefined };
+  readonly proxy: { readonly api: ProxyRoute | undefined; readonly token: ProxyRoute | undefined; /** A service account: token requests are made. */ readonly tokens: boolean };
   readonly #agent: Dispatcher;
   readonly #valueInputOption: ValueInputOption;
   readonly #now: () => number;
@@ -243,5 +246,5 @@ export function createGoogleBackend(settings: GoogleSettings, logger: Logger, op
     ...(options.afterAttempt ? { afterAttempt: options.afterAttempt } : {}),
     now,
   });
-  return new GoogleBackend({ spreadsheetId, apiUrl, auth, agent, api, readOnly, valueInputOption: options.valueInputOption ?? 'RAW', now, proxy: { api: apiProxy, token: tokenProxy } });
+  return new GoogleBackend({ spreadsheetId, apiUrl, auth, agent, api, readOnly, valueInputOption: options.valueInputOption ?? 'RAW', now, proxy: { api: apiProxy, token: tokenProxy, tokens: account !== undefined } });
 }
