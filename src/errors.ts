@@ -66,6 +66,7 @@ export const ERROR_CODES = {
   CORRAL_ERR_CAPACITY: 'Busy connections passed 95 % of the cap, or reached it (capacity.alert, error): at 100 % new connections are answered 503 server full until some close. Raise CORRAL_MAX_CONNECTIONS or the workers, or add hosts; corral recommend sizes them.',
   CORRAL_ERR_EVENTS_HEADER: 'The header row of SHEET_EVENTS_RANGE does not start with event_id or lacks one of player, kind, detail, at (app.events_header_invalid names the header found): POST /api/events writes nothing and answers 503 events_header_invalid until the header row is fixed.',
   CORRAL_ERR_COUNTER_TABLE: 'The host counters\' shared-memory table could not be created or opened (its addon not built, or memfd_create or mmap refused); the counts go to the master over IPC instead.',
+  CORRAL_ERR_FD_LIMIT: 'The open-files limit (RLIMIT_NOFILE: ulimit -n, LimitNOFILE=) is below what a worker may hold: its connections (with shared accept, the host\'s whole cap) plus 64 for its own files. At start and at a reload (fd_limit.low, warn) each worker\'s cap is lowered under the limit, and the host\'s capacity with it, so connections past it are answered 503; a worker that met the limit all the same says so (worker.accept_failed: accept() failed, those clients were closed unanswered; worker.memory_unreadable: its RSS could not be read). Raise the limit (ulimit -n N, LimitNOFILE=N) or lower CORRAL_WORKER_CONNECTIONS; the warning names N.',
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

@@ -5,7 +5,11 @@
 // ports, its socket buffers), it is counted as the generator's, never as the target's.
 
 import { readdirSync, readFileSync } from 'node:fs';
+import { parseOpenFilesLimit, type OpenFilesLimit } from '../fd-limit.js';
 import { LoadtestError, LOADTEST_EXIT } from './exit.js';
+
+// Read as the daemon reads its own (fd-limit.ts); exported here for the loadtest's callers.
+export { parseOpenFilesLimit, type OpenFilesLimit };
 
 /**
  * Failures of this machine, not of the target: too many open files in the process (EMFILE) or the
@@ -33,23 +37,9 @@ export function generatorHint(codes: Iterable<string>): string {
  */
 export const FD_HEADROOM = 32;
 
-export interface OpenFilesLimit {
-  /** undefined: unlimited. */
-  readonly soft: number | undefined;
-  readonly hard: number | undefined;
-}
-
 export interface FdState extends OpenFilesLimit {
   /** Descriptors this process has open now. */
   readonly open: number;
-}
-
-/** "Max open files" of /proc/PID/limits; undefined when the line is not there. */
-export function parseOpenFilesLimit(text: string): OpenFilesLimit | undefined {
-  const m = /^Max open files\s+(\S+)\s+(\S+)/m.exec(text);
-  if (!m) return undefined;
-  const limit = (v: string | undefined): number | undefined => (v !== undefined && /^\d+$/.test(v) ? Number(v) : undefined);
-  return { soft: limit(m[1]), hard: limit(m[2]) };
 }
 
 /**

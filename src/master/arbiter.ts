@@ -17,7 +17,7 @@ import type { ChildMessage, MasterMessage } from '../ipc/messages.js';
 import type { Logger } from '../log/logger.js';
 import { RepeatedFailure } from '../log/repeated-failure.js';
 import type { AdminView, RespawnWait } from './admin/view.js';
-import { computeCapacity, perWorkerCap, type Capacity } from './capacity.js';
+import { computeCapacity, perWorkerCap, workerConnectionsWithin, type Capacity } from './capacity.js';
 import { accountExit, addServed, type ChildExit, type ServedTotals } from './child-exits.js';
 import { ExitTally } from './exit-reasons.js';
 import { ChildKiller } from './child-killer.js';
@@ -62,6 +62,11 @@ export interface ArbiterOptions {
   readonly now?: () => number;
   /** The build on disk (code-identity.ts); tests give their own. */
   readonly codeIdentity?: () => string | undefined;
+  /**
+   * The most connections a worker can hold under the open-files limit its children inherit
+   * (fd-limit.ts connectionsWithin); CORRAL_WORKER_CONNECTIONS is held under it. Undefined: none known.
+   */
+  readonly fdCeiling?: number;
 }
 
 const TICK_MS = 250;
@@ -652,7 +657,7 @@ export class Arbiter {
   private report(): void {
     // A worker's share of CORRAL_MAX_CONNECTIONS follows the worker count, which TTIN/TTOU change.
     // The host's cap follows it too, and is the cap itself of a worker accepting on its own.
-    const workerCap = perWorkerCap(this.expected, this.settings.CORRAL_WORKER_CONNECTIONS, this.settings.CORRAL_MAX_CONNECTIONS, this.acceptMode);
+    const workerCap = perWorkerCap(this.expected, this.workerConnections(), this.settings.CORRAL_MAX_CONNECTIONS, this.acceptMode);
     this.reporter.report({
       now: this.now(),
       workers: this.workers(),
@@ -688,10 +693,15 @@ export class Arbiter {
       activeConnections: this.workers().map((c) => c.figures?.activeConnections ?? 0),
       idleConnections: this.workers().map((c) => c.figures?.idleConnections ?? 0),
       workers: this.expected,
-      workerConnections: this.settings.CORRAL_WORKER_CONNECTIONS,
+      workerConnections: this.workerConnections(),
       maxConnections: this.settings.CORRAL_MAX_CONNECTIONS,
       serving: this.phase !== 'stopping' && !this.finished && servingWorkers(this.workers(), this.now()) > 0,
     });
+  }
+
+  /** CORRAL_WORKER_CONNECTIONS as the open-files limit lets a worker hold them (fd_limit.low said so at start). */
+  private workerConnections(): number {
+    return workerConnectionsWithin(this.settings.CORRAL_WORKER_CONNECTIONS, this.o.fdCeiling);
   }
 
   adminPort: number | undefined;
@@ -732,6 +742,7 @@ export class Arbiter {
       childExits: () => this.exitTally.snapshot(),
       keeperExpected: () => this.o.withKeeper,
       expectedWorkers: () => this.expected,
+      workerConnections: () => this.workerConnections(),
       respawnWait: () => this.respawnWait(),
       keeperRespawnWait: () => {
         const inMs = this.keeperCrashes.nextSpawnAt - this.now();

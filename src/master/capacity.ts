@@ -34,6 +34,7 @@ export interface CapacityInput {
   /** Of each worker's connections, the idle ones (absent: none known). */
   readonly idleConnections?: readonly number[];
   readonly workers: number;
+  /** CORRAL_WORKER_CONNECTIONS, already lowered to what the open-files limit allows (workerConnectionsWithin). */
   readonly workerConnections: number;
   /** CORRAL_MAX_CONNECTIONS; 0 = workers × worker connections. */
   readonly maxConnections: number;
@@ -42,6 +43,16 @@ export interface CapacityInput {
    * counts them) and the master is not stopping. False: UNAVAILABLE.
    */
   readonly serving: boolean;
+}
+
+/**
+ * CORRAL_WORKER_CONNECTIONS as the open-files limit lets a worker hold them: a worker past its
+ * RLIMIT_NOFILE cannot answer the next connection 503 (accept() fails with EMFILE, and so does its
+ * own heartbeat's /proc read), so its cap is kept under it, and the host's with it
+ * (fd-limit.ts; the master says so at start, fd_limit.low). `fdCeiling` undefined: no limit known.
+ */
+export function workerConnectionsWithin(workerConnections: number, fdCeiling: number | undefined): number {
+  return fdCeiling === undefined ? workerConnections : Math.max(1, Math.min(workerConnections, fdCeiling));
 }
 
 export function maxConnectionsOf(workers: number, workerConnections: number, maxConnections: number): number {

@@ -12,6 +12,8 @@ import { startMonitoring, type Monitoring } from './admin/monitoring.js';
 import { startAdminServer, type AdminServer } from './admin/server.js';
 import { Arbiter, type Intent } from './arbiter.js';
 import { createConnectionGauges } from './connection-gauges.js';
+import { connectionsWithin, readOpenFilesLimit } from '../fd-limit.js';
+import { fdLimitShortfall, warnFdLimit } from './fd-limit-check.js';
 import { createHostCounters } from './host-counters.js';
 import { noopNotifier, type Notifier } from './notify.js';
 import { fatalStderrLine, type FatalReason } from './fatal-stderr.js';
@@ -89,6 +91,10 @@ export async function runMaster(loaded: LoadedSettings, entry: MasterEntryPoints
     });
   };
 
+  // Workers inherit the master's open-files limit: a cap they cannot hold is lowered under it, and said.
+  const fdLimit = readOpenFilesLimit();
+  let fdNeedSaid = warnFdLimit(logger, settings, fdLimit)?.need;
+  const fdCeiling = connectionsWithin(fdLimit?.soft);
   const counterTable = createCounterTableOrWarn(logger);
   arbiter = new Arbiter({
     loaded,
@@ -101,6 +107,11 @@ export async function runMaster(loaded: LoadedSettings, entry: MasterEntryPoints
     configureLogs: (next) => log.configure(next),
     // `corral stop` waits by the graceful timeout the master runs, not by a .env edited since.
     settingsApplied: (next) => {
+      // A reload may raise the connections past the limit the master started with (said again
+      // only when what a worker needs changed; a rollback to the same settings says nothing).
+      const need = fdLimitShortfall(next, fdLimit)?.need;
+      if (need !== undefined && need !== fdNeedSaid) warnFdLimit(logger, next, fdLimit);
+      fdNeedSaid = need;
       if (!pidfile) return;
       try {
         updateMasterRecord(pidfile, { gracefulTimeoutS: next.CORRAL_GRACEFUL_TIMEOUT, envFile: loaded.envFile ?? null });
@@ -110,6 +121,7 @@ export async function runMaster(loaded: LoadedSettings, entry: MasterEntryPoints
     },
     notifier,
     onExit: exit,
+    ...(fdCeiling === undefined ? {} : { fdCeiling }),
   });
 
   for (const [signal, intent] of Object.entries(SIGNAL_INTENTS)) {

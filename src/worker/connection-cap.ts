@@ -14,6 +14,10 @@
 // (connection-gauge.ts), for the client's retry.
 //
 // Refusals and closures are each reported once per burst (its start and its end), never one by one.
+//
+// Over-cap connections hold descriptors too. Under an open-files limit (fdBudget), those past what
+// it leaves are answered 503 at once, from the raw socket, and closed: a flood of clients that send
+// nothing (or half a request) held one each for 2 s, and ran the worker out of descriptors.
 
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import { statusOf, type HttpErrorCode } from '../errors.js';
@@ -86,8 +90,14 @@ export interface HostGaugeCap {
   readonly max: number;
 }
 
-export function attachConnectionCap(server: Server, initialCap: number, report?: CapReport, host?: HostGaugeCap): ConnectionCap {
+/**
+ * Descriptors the worker may spend on connections, counted and over the cap (fd-limit.ts:
+ * the soft RLIMIT_NOFILE less the worker's own files); undefined: no limit to keep to.
+ */
+export function attachConnectionCap(server: Server, initialCap: number, report?: CapReport, host?: HostGaugeCap, fdBudget?: number): ConnectionCap {
   let cap = initialCap;
+  /** Over-cap connections still open (waiting for their request, or answered and lingering). */
+  let overCap = 0;
   let hostMax = host?.max ?? 0;
   // The host's count as read at the last refusal by the gauge, for the 503's message.
   let hostTotal: number | undefined;
@@ -159,6 +169,12 @@ export function attachConnectionCap(server: Server, initialCap: number, report?:
       if (!leaving) {
         // The other workers may hold idle connections: one of them closes one for the retry.
         host?.gauge.wantRoom(hostMax);
+        if (fdBudget !== undefined && counted.size + overCap >= fdBudget) {
+          refuseNow(socket);
+          return;
+        }
+        overCap++;
+        socket.once('close', () => overCap--);
         socket[OVER_CAP] = true;
         socket.setTimeout(OVER_CAP_IDLE_MS, () => socket.destroy());
         return;
@@ -178,6 +194,23 @@ export function attachConnectionCap(server: Server, initialCap: number, report?:
       idle.remove(socket);
     });
   });
+  /**
+   * No descriptor to spare for reading its request: the 503 goes out before it (HTTP clients read
+   * an answer that comes early), and the connection closes as soon as it is written.
+   */
+  function refuseNow(socket: CappedSocket): void {
+    refused++;
+    refusals.count(fields);
+    const body = JSON.stringify({ error: 'server_full' satisfies HttpErrorCode, message: `server full (${counted.size}/${cap})`, retry_after: 1 });
+    const head = Object.entries(jsonHeaders(Buffer.byteLength(body), { 'Retry-After': '1', Connection: 'close' }))
+      .map(([k, v]) => `${k}: ${v}\r\n`)
+      .join('');
+    socket.end(`HTTP/1.1 ${statusOf('server_full')} Service Unavailable\r\n${head}\r\n${body}`);
+    // end() waits for the client's own end, which one that sends nothing never sends.
+    socket.once('finish', () => socket.destroy());
+    socket.setTimeout(OVER_CAP_LINGER_MS, () => socket.destroy());
+  }
+
   return {
     active: () => counted.size,
     idleNow: () => idle.count(performance.now()),

@@ -2,6 +2,7 @@
 // synchronous parse) stops the beats, while slow async I/O does not. The master kills a worker
 // whose beats stop for CORRAL_TIMEOUT.
 
+import { getHeapStatistics } from 'node:v8';
 import type { ChildFigures } from '../ipc/messages.js';
 import { startLoopLag } from '../loop-lag.js';
 
@@ -12,12 +13,55 @@ export interface Heartbeat {
   stop(options?: { final?: boolean }): void;
 }
 
+type MemoryFigures = Pick<ChildFigures, 'rssBytes' | 'heapUsedBytes' | 'heapTotalBytes'>;
+
+/**
+ * process.memoryUsage() reads the RSS from /proc/self/statm, which takes a file descriptor: at its
+ * open-files limit (a worker holding as many connections as RLIMIT_NOFILE allows) it throws EMFILE
+ * ("uv_resident_set_memory"), and thrown from the timer it crashed the worker and dropped every
+ * connection it held. Then the heap comes from V8 (no file), and the RSS is the last one read.
+ */
+export function readMemory(last: MemoryFigures | undefined, onFailure: (err: unknown) => void, usage: () => NodeJS.MemoryUsage = () => process.memoryUsage()): MemoryFigures {
+  try {
+    const mem = usage();
+    return { rssBytes: mem.rss, heapUsedBytes: mem.heapUsed, heapTotalBytes: mem.heapTotal };
+  } catch (err) {
+    onFailure(err);
+    const heap = getHeapStatistics();
+    return { rssBytes: last?.rssBytes ?? 0, heapUsedBytes: heap.used_heap_size, heapTotalBytes: heap.total_heap_size };
+  }
+}
+
+export interface HeartbeatOptions {
+  /**
+   * The memory figures could not be read (EMFILE at the open-files limit): told at the first
+   * failure only, not at every beat of a worker that stays at its limit.
+   */
+  readonly onMemoryUnreadable?: (err: unknown) => void;
+  /** For tests: what process.memoryUsage() returns. */
+  readonly memoryUsage?: () => NodeJS.MemoryUsage;
+}
+
 /** `intervalMs`: heartbeatIntervalMs of the worker's CORRAL_TIMEOUT. */
-export function startHeartbeat(intervalMs: number, send: (figures: ChildFigures) => void, collect: () => Omit<ChildFigures, 'rssBytes' | 'heapUsedBytes' | 'heapTotalBytes' | 'eventLoopLagMs'>): Heartbeat {
+export function startHeartbeat(
+  intervalMs: number,
+  send: (figures: ChildFigures) => void,
+  collect: () => Omit<ChildFigures, 'rssBytes' | 'heapUsedBytes' | 'heapTotalBytes' | 'eventLoopLagMs'>,
+  options: HeartbeatOptions = {},
+): Heartbeat {
   const lag = startLoopLag();
+  let memory: MemoryFigures | undefined;
+  let told = false;
   const beat = () => {
-    const mem = process.memoryUsage();
-    send({ rssBytes: mem.rss, heapUsedBytes: mem.heapUsed, heapTotalBytes: mem.heapTotal, eventLoopLagMs: lag.takeMs(), ...collect() });
+    memory = readMemory(
+      memory,
+      (err) => {
+        if (!told) options.onMemoryUnreadable?.(err);
+        told = true;
+      },
+      options.memoryUsage,
+    );
+    send({ ...memory, eventLoopLagMs: lag.takeMs(), ...collect() });
   };
   beat();
   const timer = setInterval(beat, intervalMs);

@@ -10,7 +10,8 @@ import { heartbeatIntervalMs } from '../heartbeat-interval.js';
 import { childChannel } from '../ipc/channel.js';
 import { createLogger, EXIT_DRAIN_WAIT_MS, type Logger } from '../log/logger.js';
 import { RepeatedFailure } from '../log/repeated-failure.js';
-import { maxConnectionsOf, perWorkerCap } from '../master/capacity.js';
+import { connectionFdBudget, connectionsWithin, readOpenFilesLimit } from '../fd-limit.js';
+import { maxConnectionsOf, perWorkerCap, workerConnectionsWithin } from '../master/capacity.js';
 import type { SheetsClient } from '../sheets/types.js';
 import { loadApp } from './app-loader.js';
 import { hostConnectionGauge, type HostConnectionGauge } from './connection-gauge.js';
@@ -97,6 +98,13 @@ export async function runWorker(): Promise<void> {
       idleConnectionsClosed: server?.cap.idleClosed() ?? 0,
       ...(sheets.created() ? { extra: sheets.client()?.figures() ?? {} } : {}),
     }),
+    {
+      onMemoryUnreadable: (err) =>
+        logger.warn(
+          { event: 'worker.memory_unreadable', code: 'CORRAL_ERR_FD_LIMIT', err: describeError(err) },
+          `cannot read this worker's memory use (${(err as Error).message}): its heartbeats carry the last RSS read; said once`,
+        ),
+    },
   );
 
   let exiting = false;
@@ -206,7 +214,7 @@ export async function runWorker(): Promise<void> {
       server.cap.setHostMax(m.max);
       // With a gauge the host's cap is the only one: the kernel's spread is uneven, and a worker
       // may hold what others leave free.
-      const workerCap = gauge ? m.max : m.workerCap;
+      const workerCap = withinFds(gauge ? m.max : m.workerCap);
       if (server.cap.setLimit(workerCap)) logger.info({ event: 'worker.cap', cap: workerCap }, `connection cap now ${workerCap} (from the master's worker count)`);
     },
   });
@@ -232,7 +240,15 @@ export async function runWorker(): Promise<void> {
   // The worker count when the master forked this worker (TTIN/TTOU move it from CORRAL_WORKERS),
   // which the caps follow until the master says otherwise.
   const workerCount = identity.workers ?? settings.CORRAL_WORKERS;
-  const hostMax = maxConnectionsOf(workerCount, settings.CORRAL_WORKER_CONNECTIONS, settings.CORRAL_MAX_CONNECTIONS);
+  // The open-files limit inherited from the master: a cap this worker cannot hold under it is
+  // lowered (the master computes the host's the same way, and said so at start: fd_limit.low), so
+  // a connection past it is answered 503 rather than failing accept() with EMFILE.
+  const fdSoft = readOpenFilesLimit()?.soft;
+  const fdCeiling = connectionsWithin(fdSoft);
+  const fdBudget = connectionFdBudget(fdSoft);
+  const withinFds = (cap: number): number => (fdCeiling === undefined ? cap : Math.min(cap, fdCeiling));
+  const workerConnections = workerConnectionsWithin(settings.CORRAL_WORKER_CONNECTIONS, fdCeiling);
+  const hostMax = maxConnectionsOf(workerCount, workerConnections, settings.CORRAL_MAX_CONNECTIONS);
   let listener;
   try {
     listener = await loadApp(settings.CORRAL_APP, ctx);
@@ -250,8 +266,9 @@ export async function runWorker(): Promise<void> {
       accessLogger: settings.CORRAL_ACCESS_LOG ? log.access() : undefined,
       workerId: identity.workerId,
       generation: identity.generation,
-      perWorkerCap: gauge ? hostMax : perWorkerCap(workerCount, settings.CORRAL_WORKER_CONNECTIONS, settings.CORRAL_MAX_CONNECTIONS, settings.CORRAL_ACCEPT),
+      perWorkerCap: withinFds(gauge ? hostMax : perWorkerCap(workerCount, workerConnections, settings.CORRAL_MAX_CONNECTIONS, settings.CORRAL_ACCEPT)),
       ...(gauge ? { hostGauge: { gauge, max: hostMax } } : {}),
+      ...(fdBudget === undefined ? {} : { fdBudget }),
       onServed: (served) => {
         if (maxRequests > 0 && served >= maxRequests && !retireSent) {
           retireSent = true;

@@ -20,7 +20,7 @@ import { describeError, statusOf, type HttpErrorCode } from '../errors.js';
 import { sendJson } from '../http/json.js';
 import { pathOfTarget } from '../http/logged-target.js';
 import { closeAfterAnswer, withoutConnection } from './connection-close.js';
-import { BURST_QUIET_MS } from './burst.js';
+import { BURST_QUIET_MS, createBurst } from './burst.js';
 import { attachConnectionCap, type ConnectionCap, type HostGaugeCap } from './connection-cap.js';
 import { isHealthTarget } from './health-target.js';
 import { attachClientErrorHandler, enforceRequestLimits, refuseConnect, refuseExpectation } from './limits.js';
@@ -57,6 +57,8 @@ export interface WorkerServerOptions {
   readonly perWorkerCap: number;
   /** The host's exact count and cap, when workers accept on their own and the shared table is there. */
   readonly hostGauge?: HostGaugeCap;
+  /** Descriptors the worker may spend on connections under its open-files limit (fd-limit.ts). */
+  readonly fdBudget?: number;
   readonly onServed: (served: number) => void;
 }
 
@@ -177,7 +179,24 @@ export function createWorkerServer(app: RequestListener, o: WorkerServerOptions)
         ),
       ended: (f) => logger.info({ event: 'worker.idle_connections_closed_end', closed: f.count, ms: f.ms }, `${f.count} idle connections closed in ${f.ms} ms to admit new ones, then none for ${BURST_QUIET_MS / 1000} s`),
     },
-  }, o.hostGauge);
+  }, o.hostGauge, o.fdBudget);
+  // accept() failing once the worker listens: EMFILE at the open-files limit (or ENFILE, the
+  // host's). libuv then accepts and closes the connections waiting (its reserved descriptor, see
+  // uv__emfile_trick), so their clients see the connection closed without an answer, and node's
+  // net.Server emits 'error', which with no listener was an uncaught exception: the worker crashed
+  // and dropped every connection it held. Told once per burst; the worker serves on.
+  const acceptFailures = createBurst<{ code: string }>({
+    started: (f) =>
+      logger.error(
+        { event: 'worker.accept_failed', code: 'CORRAL_ERR_FD_LIMIT', errno: f.code, active_connections: cap.active() },
+        `cannot accept connections (${f.code}): new clients are closed without an answer while ${cap.active()} connections are open; raise the open-files limit (ulimit -n, LimitNOFILE=) or lower CORRAL_WORKER_CONNECTIONS`,
+      ),
+    ended: (f) => logger.info({ event: 'worker.accept_failed_end', failures: f.count, ms: f.ms }, `accept() failed ${f.count} times in ${f.ms} ms, then not for ${BURST_QUIET_MS / 1000} s`),
+  });
+  const onServerError = (err: NodeJS.ErrnoException): void => {
+    if (err.syscall !== 'accept') throw err;
+    acceptFailures.count(() => ({ code: err.code ?? 'unknown' }));
+  };
   attachClientErrorHandler(server, (code) => logger.debug({ event: 'request.client_error', code }), (a) => stats.parserAnswer(a));
   attachSendTimeout(server, settings.CORRAL_SEND_TIMEOUT * 1000, (cut) =>
     logger.info(
@@ -211,6 +230,7 @@ export function createWorkerServer(app: RequestListener, o: WorkerServerOptions)
         // which is why the master hands all workers the CORRAL_BACKLOG it started with.
         server.listen({ host, port, backlog: settings.CORRAL_BACKLOG }, () => {
           server.off('error', reject);
+          server.on('error', onServerError);
           const addr = server.address();
           resolve(typeof addr === 'object' && addr ? { address: addr.address, port: addr.port } : { address: host, port });
         });

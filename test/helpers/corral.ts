@@ -31,6 +31,16 @@ export interface StartOptions {
   cwd?: string;
   /** The corral launcher to run (default: this checkout's bin/corral), e.g. a copy of the install. */
   bin?: string;
+  /**
+   * A command that execs the rest of its arguments, to run the master under it (the pid stays
+   * the master's): e.g. ['taskset', '-c', '0'], or ulimitN(256).
+   */
+  wrap?: readonly string[];
+}
+
+/** A wrap (StartOptions.wrap) that starts the master under `ulimit -n n` (soft and hard), as a shell would. */
+export function ulimitN(n: number): readonly string[] {
+  return ['/bin/sh', '-c', `ulimit -n ${n} && exec "$@"`, 'sh'];
 }
 
 export interface CorralProcess {
@@ -109,7 +119,9 @@ export async function startCorral(o: StartOptions = {}): Promise<CorralProcess> 
     ...o.env,
   };
   for (const name of o.unset ?? []) delete env[name];
-  const proc = spawn(process.execPath, [o.bin ?? CORRAL_BIN, 'start'], { cwd: dir, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const argv = [process.execPath, o.bin ?? CORRAL_BIN, 'start'];
+  const [command, ...args] = [...(o.wrap ?? []), ...argv] as [string, ...string[]];
+  const proc = spawn(command, args, { cwd: dir, env, stdio: ['ignore', 'pipe', 'pipe'] });
   let stderr = '';
   proc.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
   proc.stdout?.resume();

@@ -11,6 +11,7 @@ import { hostConnectionGauge } from '../../src/worker/connection-gauge.js';
 import { SILENT_GRACE_MS } from '../../src/worker/idle-connections.js';
 import { createWorkerServer, type WorkerServer } from '../../src/worker/server.js';
 import { uploadThenRead } from '../helpers/upload.js';
+import { memoryLogger } from '../fixtures/memory-logger.js';
 
 /** One request on a new connection: its status line. */
 function statusOf(port: number): Promise<string> {
@@ -509,6 +510,83 @@ describe('connection cap with a host gauge', { skip: process.arch !== 'x64' && '
       for (const r of holding) r.end();
       await worker.drain(100);
       closeSync(fd);
+    }
+  });
+});
+
+describe('connection cap under an open-files limit (fdBudget)', () => {
+  it('answers 503 at once, before any request, a connection past the descriptors it may spend, and counts it', async () => {
+    const { settings } = loadSettings({ env: { CORRAL_ENV_FILE: 'none', CORRAL_BIND: '127.0.0.1:0', CORRAL_LOG_LEVEL: 'silent' } });
+    const { logger } = createLogger(settings, { role: 'worker', worker: 1, generation: 1 });
+    const holding: ServerResponse[] = [];
+    const worker = createWorkerServer((req, res) => (req.url === '/hold' ? holding.push(res) : res.end('served')), {
+      settings,
+      logger,
+      accessLogger: undefined,
+      workerId: 1,
+      generation: 1,
+      perWorkerCap: 2,
+      fdBudget: 3,
+      onServed: () => undefined,
+    });
+    const port = (await worker.listen()).port;
+    const sockets: Socket[] = [];
+    const open = () => {
+      const s = connect(port, '127.0.0.1');
+      s.on('error', () => undefined);
+      sockets.push(s);
+      return s;
+    };
+    try {
+      for (let i = 0; i < 2; i++) open().write('GET /hold HTTP/1.1\r\nHost: x\r\n\r\n');
+      while (holding.length < 2) await new Promise((r) => setTimeout(r, 5));
+      // Over the cap, within the budget: held, waiting for its request (as before).
+      const waiting = open();
+      await once(waiting, 'connect');
+      await new Promise((r) => setTimeout(r, 50));
+      // Past the budget: a 503 it reads without having sent a byte, and the connection closes.
+      const t0 = Date.now();
+      const past = open();
+      let answer = '';
+      past.on('data', (d: Buffer) => (answer += d.toString()));
+      await once(past, 'close');
+      assert.ok(Date.now() - t0 < 1500, `answered at once (${Date.now() - t0} ms)`);
+      assert.match(answer, /^HTTP\/1\.1 503 Service Unavailable\r\n/);
+      assert.match(answer, /\r\nRetry-After: 1\r\n/);
+      assert.match(answer, /\r\nConnection: close\r\n/);
+      const body = JSON.parse(answer.slice(answer.indexOf('\r\n\r\n') + 4)) as { error: string; message: string };
+      assert.deepEqual(body, { error: 'server_full', message: 'server full (2/2)', retry_after: 1 });
+      assert.equal(worker.cap.refused(), 1);
+      assert.equal(worker.cap.active(), 2);
+      assert.ok(!waiting.destroyed, 'the one within the budget still waits for its request');
+    } finally {
+      for (const s of sockets) s.destroy();
+      for (const r of holding) r.end();
+      await worker.drain(100);
+    }
+  });
+});
+
+describe('accept() failing once the worker listens', () => {
+  it('is logged once per burst with its code, not thrown: the worker serves on', async () => {
+    const { settings } = loadSettings({ env: { CORRAL_ENV_FILE: 'none', CORRAL_BIND: '127.0.0.1:0', CORRAL_LOG_LEVEL: 'silent' } });
+    const { logger, lines } = memoryLogger();
+    const worker = createWorkerServer((_req, res) => res.end('served'), { settings, logger, accessLogger: undefined, workerId: 1, generation: 1, perWorkerCap: 5, onServed: () => undefined });
+    const port = (await worker.listen()).port;
+    try {
+      // What node's net.Server emits when libuv's accept() fails past its EMFILE fallback.
+      const emfile = () => Object.assign(new Error('accept EMFILE'), { code: 'EMFILE', errno: -24, syscall: 'accept' });
+      worker.server.emit('error', emfile());
+      worker.server.emit('error', emfile());
+      const failed = lines.filter((l) => l.event === 'worker.accept_failed');
+      assert.equal(failed.length, 1);
+      assert.equal(failed[0]?.code, 'CORRAL_ERR_FD_LIMIT');
+      assert.equal(failed[0]?.errno, 'EMFILE');
+      assert.match(await statusOf(port), / 200 /);
+      // Any other error of the server is still thrown, as before.
+      assert.throws(() => worker.server.emit('error', Object.assign(new Error('boom'), { syscall: 'listen' })), /boom/);
+    } finally {
+      await worker.drain(100);
     }
   });
 });

@@ -20,7 +20,7 @@ export function capacityFromView(view: AdminView): Capacity {
     activeConnections: view.children().filter((c) => c.role === 'worker').map((c) => c.figures?.activeConnections ?? 0),
     idleConnections: view.children().filter((c) => c.role === 'worker').map((c) => c.figures?.idleConnections ?? 0),
     workers: view.expectedWorkers(),
-    workerConnections: s.CORRAL_WORKER_CONNECTIONS,
+    workerConnections: view.workerConnections?.() ?? s.CORRAL_WORKER_CONNECTIONS,
     maxConnections: s.CORRAL_MAX_CONNECTIONS,
     serving: workersReadiness(view).ready > 0 && !view.stopping(),
   });

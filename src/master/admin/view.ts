@@ -98,6 +98,11 @@ export interface AdminView {
   keeperExpected(): boolean;
   /** The worker count the arbiter is steering towards (CORRAL_WORKERS ± TTIN/TTOU). */
   expectedWorkers(): number;
+  /**
+   * CORRAL_WORKER_CONNECTIONS as the open-files limit lets a worker hold them (capacity.ts
+   * workerConnectionsWithin); absent, the setting as it is.
+   */
+  workerConnections?(): number;
   /** Set while workers are missing and the next fork waits for the crash-loop or boot backoff. */
   respawnWait(): RespawnWait | undefined;
   /**

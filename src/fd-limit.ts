@@ -1,0 +1,66 @@
+// The open-files limit (RLIMIT_NOFILE) a process runs under, and what a worker needs of it.
+// Every connection a worker holds is a file descriptor. Past the soft limit accept() fails with
+// EMFILE, and so does everything else that opens a file: process.memoryUsage() reads
+// /proc/self/statm, and threw from the heartbeat timer, which crashed a worker holding 454
+// connections under `ulimit -n 256` (2 workers x 1000 connections were configured).
+// Node has no getrlimit(); Linux says the limit in /proc/PID/limits. Workers and the keeper inherit
+// the master's, so the master's is theirs unless something changed it (prlimit on a running pid).
+
+import { readFileSync } from 'node:fs';
+
+export interface OpenFilesLimit {
+  /** undefined: unlimited. */
+  readonly soft: number | undefined;
+  readonly hard: number | undefined;
+}
+
+/** "Max open files" of /proc/PID/limits; undefined when the line is not there. */
+export function parseOpenFilesLimit(text: string): OpenFilesLimit | undefined {
+  const m = /^Max open files\s+(\S+)\s+(\S+)/m.exec(text);
+  if (!m) return undefined;
+  const limit = (v: string | undefined): number | undefined => (v !== undefined && /^\d+$/.test(v) ? Number(v) : undefined);
+  return { soft: limit(m[1]), hard: limit(m[2]) };
+}
+
+/**
+ * The open-files limit of a process (this one by default), or undefined where /proc cannot say
+ * (not Linux, no /proc, a pid gone or of another user under hidepid).
+ */
+export function readOpenFilesLimit(pid: number | 'self' = 'self'): OpenFilesLimit | undefined {
+  try {
+    return parseOpenFilesLimit(readFileSync(`/proc/${pid}/limits`, 'utf8'));
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Descriptors a worker holds besides its connections: stdio, the IPC channel, the log file, the
+ * keeper's socket, libuv's own (epoll, eventfd, signal pipe, the one it keeps for EMFILE), /proc
+ * reads, the app's files. A worker of the bundled app at rest holds about 25 (Node 20).
+ */
+export const WORKER_OWN_FDS = 32;
+
+/**
+ * Descriptors a worker needs besides its counted connections: its own, and as many again for
+ * connections over the cap, each held while it is answered 503 (up to 2 s for one that sends nothing).
+ */
+export const WORKER_FD_RESERVE = 2 * WORKER_OWN_FDS;
+
+/** Descriptors a worker may spend on connections, counted and over the cap, under a soft limit. */
+export function connectionFdBudget(soft: number | undefined): number | undefined {
+  return soft === undefined ? undefined : Math.max(1, soft - WORKER_OWN_FDS);
+}
+
+/** Descriptors a worker that holds `connections` needs under its soft limit. */
+export function workerFdNeed(connections: number): number {
+  return connections + WORKER_FD_RESERVE;
+}
+
+/**
+ * The most connections a worker can count under a soft limit and still answer the next one 503;
+ * undefined when there is no limit to keep to (unlimited, or unknown).
+ */
+export function connectionsWithin(soft: number | undefined): number | undefined {
+  return soft === undefined ? undefined : Math.max(1, soft - WORKER_FD_RESERVE);
+}

@@ -1,0 +1,113 @@
+// The open-files limit with real processes: a master started under `ulimit -n 256` with 2 workers x
+// 1000 connections said nothing, announced a capacity of 2000, and its workers crashed (EMFILE
+// from the heartbeat's /proc read, worker.uncaught, exit 70) with 454 connections open, dropping
+// them all. Now it warns at start, holds each worker under the limit, and refuses the rest.
+
+import assert from 'node:assert/strict';
+import { connect, type Socket } from 'node:net';
+import { test } from 'node:test';
+import { readOpenFilesLimit } from '../../src/fd-limit.js';
+import { startCorral, ulimitN, waitFor } from '../helpers/corral.js';
+import { delay, http } from '../helpers/http.js';
+
+const ADMIN_TOKEN = 'integration-admin-token-1234';
+const auth = { authorization: `Bearer ${ADMIN_TOKEN}` };
+const FLOOD = 600;
+const ownLimit = readOpenFilesLimit()?.soft;
+
+interface Flood {
+  readonly sockets: Socket[];
+  /** Connections answered 503 server_full, closed unanswered, and still open. */
+  counts(): { refused: number; unanswered: number; open: number; other: number };
+}
+
+/** `n` connections at once, each sending half a request's headers, as slow clients do. */
+async function flood(port: number, n: number): Promise<Flood> {
+  const sockets: Socket[] = [];
+  const answers = new Map<Socket, string>();
+  const closed = new Set<Socket>();
+  await Promise.all(
+    Array.from({ length: n }, () => {
+      const s = connect(port, '127.0.0.1');
+      sockets.push(s);
+      answers.set(s, '');
+      s.on('data', (d: Buffer) => answers.set(s, (answers.get(s) ?? '') + d.toString()));
+      s.on('close', () => closed.add(s));
+      s.on('error', () => undefined);
+      return new Promise<void>((resolve) => {
+        s.once('connect', () => {
+          s.write('GET /slow HTTP/1.1\r\nHost: x\r\n');
+          resolve();
+        });
+        s.once('close', () => resolve());
+      });
+    }),
+  );
+  return {
+    sockets,
+    counts() {
+      let refused = 0;
+      let unanswered = 0;
+      let open = 0;
+      let other = 0;
+      for (const s of sockets) {
+        const a = answers.get(s) ?? '';
+        if (a.startsWith('HTTP/1.1 503 ') && a.includes('"server_full"')) refused++;
+        else if (a !== '') other++;
+        else if (closed.has(s)) unanswered++;
+        else open++;
+      }
+      return { refused, unanswered, open, other };
+    },
+  };
+}
+
+test(
+  'under ulimit -n 256 the master warns at start (CORRAL_ERR_FD_LIMIT) and caps the workers under it; connections past it are refused, no worker crashes',
+  { skip: process.platform !== 'linux' ? 'Linux /proc only' : ownLimit !== undefined && ownLimit < FLOOD + 200 ? `this test process may open only ${ownLimit} files` : false },
+  async () => {
+    const c = await startCorral({ app: 'basic.mjs', workers: 2, wrap: ulimitN(256), env: { CORRAL_ADMIN_TOKEN: ADMIN_TOKEN, CORRAL_ACCESS_LOG: 'false' } });
+    let f: Flood | undefined;
+    try {
+      const [warn] = c.events('fd_limit.low');
+      assert.ok(warn, 'fd_limit.low at start');
+      assert.equal(warn.level, 'warn');
+      assert.equal(warn.code, 'CORRAL_ERR_FD_LIMIT');
+      assert.equal(warn.fd_limit, 256);
+      assert.equal(warn.fd_need, 1064);
+      assert.equal(warn.worker_cap, 192);
+      assert.equal(warn.max_connections, 384);
+      assert.match(String(warn.msg), /ulimit -n 1064 .*LimitNOFILE=\d+ in its unit.*lower CORRAL_WORKER_CONNECTIONS to 192/);
+      const capacity = (await http(`${c.adminUrl}/api/admin/capacity`, { headers: auth })).json() as { capacity: { max_connections: number } };
+      assert.equal(capacity.capacity.max_connections, 384, 'the capacity says what the workers can hold');
+
+      const port = Number(new URL(c.url).port);
+      f = await flood(port, FLOOD);
+      // Within the 2 s an over-cap connection that sends no whole request is held.
+      await delay(1200);
+      const counts = f.counts();
+      assert.ok(counts.refused > 0, `connections past the limit are answered 503: ${JSON.stringify(counts)}`);
+      assert.ok(counts.open <= 384 + 64, `no worker holds more than its limit allows: ${JSON.stringify(counts)}`);
+      assert.ok(counts.open >= 384, `the workers hold their caps: ${JSON.stringify(counts)}`);
+      assert.equal(counts.other, 0);
+      // The workers' counts reach the master at their next heartbeat.
+      await waitFor(async () => {
+        const cap = (await http(`${c.adminUrl}/api/admin/capacity`, { headers: auth })).json() as { capacity: { current_connections: number; status: string } };
+        return cap.capacity.current_connections === 384 && cap.capacity.status === 'FULL';
+      }, 5000, 'capacity FULL at 384');
+
+      for (const s of f.sockets) s.destroy();
+      f = undefined;
+      // Served again once the flood is gone, by the same workers.
+      await waitFor(async () => (await http(`${c.url}/`)).status === 200, 5000, 'a 200 after the flood');
+      assert.deepEqual(c.events('worker.uncaught'), []);
+      assert.deepEqual(c.events('worker.memory_unreadable'), [], 'no worker ran out of descriptors');
+      assert.deepEqual(c.events('worker.exit'), []);
+      assert.equal(c.events('worker.boot').length, 2, 'no worker was replaced');
+      assert.ok(c.events('worker.connections_refused').length >= 1, 'the refusals are logged');
+    } finally {
+      for (const s of f?.sockets ?? []) s.destroy();
+      await c.stop();
+    }
+  },
+);
