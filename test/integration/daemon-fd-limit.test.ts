@@ -4,12 +4,15 @@
 // them all. Now it warns at start, holds each worker under the limit, and refuses the rest.
 
 import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
 import { connect, type Socket } from 'node:net';
 import { test } from 'node:test';
+import { promisify } from 'node:util';
 import { readOpenFilesLimit } from '../../src/fd-limit.js';
-import { startCorral, ulimitN, waitFor } from '../helpers/corral.js';
+import { CORRAL_BIN, startCorral, ulimitN, waitFor } from '../helpers/corral.js';
 import { delay, http } from '../helpers/http.js';
 
+const run = promisify(execFile);
 const ADMIN_TOKEN = 'integration-admin-token-1234';
 const auth = { authorization: `Bearer ${ADMIN_TOKEN}` };
 const FLOOD = 600;
@@ -63,7 +66,7 @@ async function flood(port: number, n: number): Promise<Flood> {
 }
 
 test(
-  'under ulimit -n 256 the master warns at start (CORRAL_ERR_FD_LIMIT) and caps the workers under it; connections past it are refused, no worker crashes',
+  'under ulimit -n 256 the master warns at start (CORRAL_ERR_FD_LIMIT) and caps the workers under it; connections past it are refused, no worker crashes, and recommend reads that limit',
   { skip: process.platform !== 'linux' ? 'Linux /proc only' : ownLimit !== undefined && ownLimit < FLOOD + 200 ? `this test process may open only ${ownLimit} files` : false },
   async () => {
     const c = await startCorral({ app: 'basic.mjs', workers: 2, wrap: ulimitN(256), env: { CORRAL_ADMIN_TOKEN: ADMIN_TOKEN, CORRAL_ACCESS_LOG: 'false' } });
@@ -95,6 +98,17 @@ test(
         const cap = (await http(`${c.adminUrl}/api/admin/capacity`, { headers: auth })).json() as { capacity: { current_connections: number; status: string } };
         return cap.capacity.current_connections === 384 && cap.capacity.status === 'FULL';
       }, 5000, 'capacity FULL at 384');
+
+      // recommend, from this process (a higher limit), sizes on the running master's limit.
+      const r = await run(process.execPath, [CORRAL_BIN, 'recommend', '--json'], {
+        cwd: c.dir,
+        env: { PATH: process.env.PATH ?? '', CORRAL_ENV_FILE: 'none', CORRAL_PIDFILE: c.pidFile, CORRAL_ADMIN_BIND: new URL(c.adminUrl).host, CORRAL_ADMIN_TOKEN: ADMIN_TOKEN },
+        timeout: 30000,
+      });
+      const rec = JSON.parse(r.stdout) as { machine: { fd_limit: number; fd_limit_from: string }; recommended: { CORRAL_WORKER_CONNECTIONS: number } };
+      assert.equal(rec.machine.fd_limit, 256);
+      assert.match(rec.machine.fd_limit_from, new RegExp(`^the running corral master \\(pid ${c.pid}, `));
+      assert.ok(rec.recommended.CORRAL_WORKER_CONNECTIONS <= 192, JSON.stringify(rec.recommended));
 
       for (const s of f.sockets) s.destroy();
       f = undefined;

@@ -3,7 +3,10 @@ import { once } from 'node:events';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { describe, it } from 'node:test';
-import { adminUrlAllowed, measuredFromAdmin, recommend, recommendCommand, type SizingInput } from '../../src/cli/commands/recommend.js';
+import { adminUrlAllowed, fdLimitSource, measuredFromAdmin, recommend, recommendCommand, type SizingInput } from '../../src/cli/commands/recommend.js';
+import { loadSettings } from '../../src/config/load.js';
+import { CorralError } from '../../src/errors.js';
+import type { OpenFilesLimit } from '../../src/fd-limit.js';
 import { usageError } from '../helpers/usage-error.js';
 import { isLoopbackAddress } from '../../src/loopback.js';
 
@@ -134,5 +137,38 @@ describe('corral recommend --admin-url beyond this host (it is sent CORRAL_ADMIN
     } finally {
       server.close();
     }
+  });
+});
+
+describe("corral recommend's open-files limit", () => {
+  const { settings } = loadSettings({ env: { CORRAL_ENV_FILE: 'none', CORRAL_PIDFILE: '/run/corral-test/corral.pid' } });
+  const limits: Record<string, OpenFilesLimit | undefined> = { self: { soft: 20000, hard: 20000 }, '4242': { soft: 256, hard: 256 } };
+  const read = (pid: number | 'self') => limits[String(pid)];
+
+  it("is the running master's, which its workers inherit, and says so", () => {
+    const src = fdLimitSource(settings, () => 4242, read);
+    assert.equal(src.limit, 256);
+    assert.match(src.from, /^the running corral master \(pid 4242, read from \/proc\/4242\/limits\)$/);
+    const s = recommend({ ...base, fdLimit: src.limit, fdLimitFrom: src.from });
+    assert.equal(s.workerConnections, 256 - 64);
+    assert.ok(s.reasons.some((r) => r.includes('RLIMIT_NOFILE 256 minus 64 reserved, the limit of the running corral master (pid 4242')), s.reasons.join('\n'));
+  });
+
+  it("is this shell's when no master runs, said as such with why", () => {
+    const src = fdLimitSource(
+      settings,
+      () => {
+        throw new CorralError('CORRAL_ERR_NOT_RUNNING', 'corral is not running (no pidfile at /run/corral-test/corral.pid)');
+      },
+      read,
+    );
+    assert.equal(src.limit, 20000);
+    assert.equal(src.from, 'this shell, as no corral master was found: corral is not running (no pidfile at /run/corral-test/corral.pid)');
+  });
+
+  it("is this shell's, said as such, when the master's limits cannot be read (another user's)", () => {
+    const src = fdLimitSource(settings, () => 777, read);
+    assert.equal(src.limit, 20000);
+    assert.match(src.from, /^this shell, as the running corral master's \/proc\/777\/limits cannot be read/);
   });
 });

@@ -3,14 +3,16 @@
 // (its admin stats), and prints CORRAL_WORKERS, CORRAL_WORKER_CONNECTIONS and CORRAL_MAX_CONNECTIONS
 // with the reasoning behind each number.
 
-import { readFile } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
 import si from 'systeminformation';
 import { Agent, fetch } from 'undici';
 import { loadSettings } from '../../config/load.js';
+import type { Settings } from '../../config/schema.js';
 import { CorralError } from '../../errors.js';
+import { readOpenFilesLimit, WORKER_FD_RESERVE, type OpenFilesLimit } from '../../fd-limit.js';
 import { checkLoopbackUrl, pinnedLookup, type PinnedAddresses } from '../../loopback.js';
 import { parseFlags, type Command } from '../command.js';
+import { findMaster } from '../master-process.js';
 import { decimalFlag } from '../number-flag.js';
 
 const MiB = 1048576;
@@ -38,6 +40,8 @@ export interface SizingInput {
   readonly connectionBytes: number;
   /** Soft RLIMIT_NOFILE of a worker (each connection is a file descriptor). */
   readonly fdLimit: number;
+  /** Whose limit that is, for the explanation (default: this shell's). */
+  readonly fdLimitFrom?: string;
   /** Where the memory figures came from, for the explanation. */
   readonly measuredFrom: string;
 }
@@ -49,7 +53,8 @@ export interface Sizing {
   readonly reasons: readonly string[];
 }
 
-const FD_RESERVE = 64;
+/** A worker's descriptors besides its connections (fd-limit.ts): the master's start check uses the same. */
+const FD_RESERVE = WORKER_FD_RESERVE;
 /** Above this a single Node worker spends more on bookkeeping than it gains; more workers or hosts instead. */
 const CONNECTIONS_CEILING = 20_000;
 
@@ -76,7 +81,7 @@ export function recommend(i: SizingInput): Sizing {
   const byFd = Math.max(1, i.fdLimit - FD_RESERVE);
   const workerConnections = Math.max(1, Math.min(byRamConns, byFd, CONNECTIONS_CEILING));
   reasons.push(
-    `Connections per worker: memory left after the workers (${mb(leftForConnections)}) at ${Math.round(i.connectionBytes / 1024)} KiB per open connection allows ${byRamConns.toLocaleString('en-US')}; the open-files limit allows ${byFd.toLocaleString('en-US')} (RLIMIT_NOFILE ${i.fdLimit} of this shell minus ${FD_RESERVE} reserved; raise LimitNOFILE= in the unit to lift it); capped at ${CONNECTIONS_CEILING.toLocaleString('en-US')} per worker. CORRAL_WORKER_CONNECTIONS=${workerConnections}.`,
+    `Connections per worker: memory left after the workers (${mb(leftForConnections)}) at ${Math.round(i.connectionBytes / 1024)} KiB per open connection allows ${byRamConns.toLocaleString('en-US')}; the open-files limit allows ${byFd.toLocaleString('en-US')} (RLIMIT_NOFILE ${i.fdLimit} minus ${FD_RESERVE} reserved, the limit of ${i.fdLimitFrom ?? 'this shell'}; raise LimitNOFILE= in the unit, or ulimit -n in the shell that starts corral, to lift it); capped at ${CONNECTIONS_CEILING.toLocaleString('en-US')} per worker. CORRAL_WORKER_CONNECTIONS=${workerConnections}.`,
   );
   const maxConnections = workers * workerConnections;
   reasons.push(
@@ -85,16 +90,40 @@ export function recommend(i: SizingInput): Sizing {
   return { workers, workerConnections, maxConnections, reasons };
 }
 
-async function fdLimit(): Promise<number> {
+/** Whose open-files limit a recommendation is sized on, and why that one. */
+export interface FdLimitSource {
+  readonly limit: number;
+  /** "the running corral master (pid 123, …)", or "this shell, as no corral master was found: …why…". */
+  readonly from: string;
+}
+
+/** An unlimited (or unknown) soft limit, sized as the kernel's default nr_open, or as Linux's usual 1024. */
+function softOf(limit: OpenFilesLimit | undefined): number {
+  if (limit === undefined) return 1024;
+  return limit.soft ?? 1_048_576;
+}
+
+/**
+ * The limit the workers run under: a running corral's master's (its workers inherit it), found
+ * through CORRAL_PIDFILE as `corral status` finds it, else this shell's, which a corral started
+ * from it would get. Reading this shell's while corral ran under systemd's LimitNOFILE (or another
+ * shell's ulimit) recommended 19,936 connections per worker to a corral limited to 256 files.
+ */
+export function fdLimitSource(
+  settings: Settings,
+  find: (s: Settings) => number = findMaster,
+  read: (pid: number | 'self') => OpenFilesLimit | undefined = readOpenFilesLimit,
+): FdLimitSource {
+  let pid: number;
   try {
-    const text = await readFile('/proc/self/limits', 'utf8');
-    const m = /^Max open files\s+(\d+|unlimited)/m.exec(text);
-    if (m?.[1] === 'unlimited') return 1_048_576;
-    if (m?.[1]) return Number(m[1]);
-  } catch {
-    // not Linux
+    pid = find(settings);
+  } catch (err) {
+    // Not running, or not found for sure (no pidfile, an unverified one): said as such.
+    return { limit: softOf(read('self')), from: `this shell, as no corral master was found: ${err instanceof Error ? err.message : String(err)}` };
   }
-  return 1024;
+  const limit = read(pid);
+  if (limit !== undefined) return { limit: softOf(limit), from: `the running corral master (pid ${pid}, read from /proc/${pid}/limits)` };
+  return { limit: softOf(read('self')), from: `this shell, as the running corral master's /proc/${pid}/limits cannot be read (run this as its user or as root)` };
 }
 
 export interface Measured {
@@ -197,8 +226,9 @@ export const recommendCommand: Command = {
 
 Reads this machine's CPU count and RAM (systeminformation) and the per-process memory measured by
 a running corral (GET /api/admin/stats on CORRAL_ADMIN_BIND, with CORRAL_ADMIN_TOKEN). With no
-corral running it uses figures measured on the reference machine and says so. Prints recommended
-settings and the reasoning behind each.
+corral running it uses figures measured on the reference machine and says so. The open-files
+limit is the running master's (found through CORRAL_PIDFILE; its workers inherit it), else this
+shell's; the output says which. Prints recommended settings and the reasoning behind each.
 
 Options:
   --admin-url URL        admin API to ask (default http://CORRAL_ADMIN_BIND); it is sent
@@ -227,10 +257,11 @@ command reads them to find the admin API).`,
     const bind = settings.CORRAL_ADMIN_BIND;
     const host = bind.host === '0.0.0.0' ? '127.0.0.1' : bind.host === '::' ? '::1' : bind.host;
     const adminUrl = givenUrl ?? `http://${host.includes(':') ? `[${host}]` : host}:${bind.port}`;
-    const [cpu, mem, fds, answer] = await Promise.all([
+    const fdSource = fdLimitSource(settings);
+    const fds = fdSource.limit;
+    const [cpu, mem, answer] = await Promise.all([
       si.cpu(),
       si.mem(),
-      fdLimit(),
       bind.port === 0 && givenUrl === undefined
         ? Promise.resolve<AdminAnswer>({ why: 'CORRAL_ADMIN_BIND has port 0 (a port chosen at start), so give --admin-url' })
         : measuredFromAdmin(adminUrl, settings.CORRAL_ADMIN_TOKEN, pinned),
@@ -250,15 +281,16 @@ command reads them to find the admin API).`,
       masterRssBytes: m.masterRssBytes,
       connectionBytes: DEFAULTS.connectionBytes,
       fdLimit: fds,
+      fdLimitFrom: fdSource.from,
       measuredFrom: m.from,
     });
-    const machine = { cpu: `${cpu.manufacturer} ${cpu.brand}`.trim(), cpus, ram_total_bytes: mem.total, fd_limit: fds, measured: Boolean(measured) };
+    const machine = { cpu: `${cpu.manufacturer} ${cpu.brand}`.trim(), cpus, ram_total_bytes: mem.total, fd_limit: fds, fd_limit_from: fdSource.from, measured: Boolean(measured) };
     if (values.json) {
       process.stdout.write(`${JSON.stringify({ machine, recommended: { CORRAL_WORKERS: sizing.workers, CORRAL_WORKER_CONNECTIONS: sizing.workerConnections, CORRAL_MAX_CONNECTIONS: sizing.maxConnections }, reasons: sizing.reasons }, null, 2)}\n`);
       return 0;
     }
     const out = [
-      `# this machine: ${machine.cpu}, ${cpus} CPU(s), ${Math.round(mem.total / MiB)} MiB RAM, open-files limit ${fds}`,
+      `# this machine: ${machine.cpu}, ${cpus} CPU(s), ${Math.round(mem.total / MiB)} MiB RAM, open-files limit ${fds} of ${fdSource.from}`,
       '',
       `CORRAL_WORKERS=${sizing.workers}`,
       `CORRAL_WORKER_CONNECTIONS=${sizing.workerConnections}`,
