@@ -4,18 +4,22 @@
 // RAM comes from systeminformation's mem() (an async read of /proc/meminfo). CPU is computed here
 // from /proc/stat deltas read asynchronously: systeminformation's currentLoad() runs
 // `execSync('cat /proc/stat | grep cpu')` on Linux, a synchronous child process in the one loop
-// that must stay responsive when everything else is stuck. Elsewhere, os.cpus() times are used.
+// that must stay responsive when everything else is stuck, and measures every CPU of the machine.
+// Here it is the CPUs corral may run on (its affinity, cpu-times.ts), the same ones cpuCount
+// counts: under `taskset -c 0` the one CPU corral has, busy, reads 100 %, not half of the machine.
+// Elsewhere, os.cpus() times are used.
 
-import { readFile } from 'node:fs/promises';
 import { availableParallelism, cpus } from 'node:os';
 import si from 'systeminformation';
+import { readAllowedCpuTimes, type CpuTimes } from './cpu-times.js';
 
 export interface HostSample {
   /** Epoch ms of the sample. */
   readonly at: number;
   /**
-   * Busy share of all CPUs since the previous sample, 0..100; null in the first sample, which is
-   * only the baseline that share is measured from (a 0 there would read as an idle host).
+   * Busy share of the CPUs this process may run on (cpuCount of them) since the previous sample,
+   * 0..100; null in the first sample, which is only the baseline that share is measured from (a 0
+   * there would read as an idle host).
    */
   readonly cpuPercent: number | null;
   /** Memory in use (total minus available, so page cache does not count), 0..100. */
@@ -35,25 +39,11 @@ export interface HostMonitor {
   close(): void;
 }
 
-interface CpuTimes {
-  readonly busy: number;
-  readonly total: number;
-}
-
-async function cpuTimes(): Promise<CpuTimes> {
-  try {
-    const text = await readFile('/proc/stat', 'utf8');
-    const line = text.split('\n', 1)[0] ?? '';
-    // cpu  user nice system idle iowait irq softirq steal guest guest_nice (guest is inside user)
-    const f = line.trim().split(/\s+/).slice(1, 9).map(Number);
-    if (f.length === 8 && f.every(Number.isFinite)) {
-      const total = f.reduce((a, b) => a + b, 0);
-      const idle = (f[3] ?? 0) + (f[4] ?? 0);
-      return { busy: total - idle, total };
-    }
-  } catch {
-    // Not Linux: fall through.
-  }
+/** CPU times of the CPUs this process may run on, and how many those are (else: every CPU's, os.cpus()). */
+async function cpuTimes(): Promise<{ times: CpuTimes; cpus: number }> {
+  const allowed = await readAllowedCpuTimes();
+  if (allowed) return { times: allowed.times, cpus: allowed.cpus ?? availableParallelism() };
+  // Not Linux: every CPU's times, the count as node sees it.
   let busy = 0;
   let total = 0;
   for (const c of cpus()) {
@@ -62,7 +52,7 @@ async function cpuTimes(): Promise<CpuTimes> {
     total += all;
     busy += all - t.idle;
   }
-  return { busy, total };
+  return { times: { busy, total }, cpus: availableParallelism() };
 }
 
 export interface HostMonitorOptions {
@@ -81,17 +71,21 @@ export function createHostMonitor(options: HostMonitorOptions = {}): HostMonitor
   const readMemory = options.readMemory ?? (() => si.mem());
   let last: HostSample | undefined;
   let prevCpu: CpuTimes | undefined;
+  let prevCount: number | undefined;
   let inFlight: Promise<HostSample | undefined> | undefined;
   let closed = false;
 
   const measure = async (): Promise<HostSample | undefined> => {
-    const [times, mem] = await Promise.all([cpuTimes(), readMemory()]);
+    const [{ times, cpus: cpuCount }, mem] = await Promise.all([cpuTimes(), readMemory()]);
     // Two readings too close for the clock to tick keep the previous share.
     let cpuPercent = last?.cpuPercent ?? null;
-    if (prevCpu && times.total > prevCpu.total) {
+    // A mask changed meanwhile to one of another size (taskset on the running master) makes one
+    // delta of other CPUs: that interval's share is skipped, not computed across two sets.
+    if (prevCpu && times.total > prevCpu.total && cpuCount === prevCount) {
       cpuPercent = round1(Math.min(100, Math.max(0, ((times.busy - prevCpu.busy) / (times.total - prevCpu.total)) * 100)));
     }
     prevCpu = times;
+    prevCount = cpuCount;
     const used = Math.max(0, mem.total - mem.available);
     last = {
       at: Date.now(),
@@ -99,7 +93,7 @@ export function createHostMonitor(options: HostMonitorOptions = {}): HostMonitor
       ramPercent: mem.total > 0 ? round1((used / mem.total) * 100) : 0,
       ramUsedBytes: used,
       ramTotalBytes: mem.total,
-      cpuCount: availableParallelism(),
+      cpuCount,
     };
     return last;
   };

@@ -4,7 +4,7 @@
 // them all. Now it warns at start, holds each worker under the limit, and refuses the rest.
 
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
+import { spawn, execFile } from 'node:child_process';
 import { connect, type Socket } from 'node:net';
 import { test } from 'node:test';
 import { promisify } from 'node:util';
@@ -121,6 +121,33 @@ test(
       assert.ok(c.events('worker.connections_refused').length >= 1, 'the refusals are logged');
     } finally {
       for (const s of f?.sockets ?? []) s.destroy();
+      await c.stop();
+    }
+  },
+);
+
+test(
+  "host CPU under taskset -c 0 is that CPU's: busy, it reads over 80 % of 1 CPU, not half the machine",
+  { skip: process.platform !== 'linux' ? 'Linux /proc only' : false },
+  async (t) => {
+    const allowed = await run('taskset', ['-cp', String(process.pid)]).catch(() => undefined);
+    if (!allowed || !/:\s*0(-|,)/.test(allowed.stdout)) return t.skip(`needs taskset and CPUs 0 and 1: ${allowed?.stdout.trim() ?? 'no taskset'}`);
+    // CPU 0 kept busy by a loop of its own, from before the master's first measurement.
+    const busy = spawn('taskset', ['-c', '0', process.execPath, '-e', 'for (;;) {}'], { stdio: 'ignore' });
+    const c = await startCorral({ app: 'basic.mjs', workers: 1, wrap: ['taskset', '-c', '0'], env: { CORRAL_ADMIN_TOKEN: ADMIN_TOKEN } }).catch((err: unknown) => {
+      busy.kill('SIGKILL');
+      throw err;
+    });
+    try {
+      const host = await waitFor(async () => {
+        const s = (await http(`${c.adminUrl}/api/admin/stats`, { headers: auth })).json() as { host: { cpus: number; cpu_percent: number | null } | null };
+        return s.host?.cpu_percent != null ? s.host : undefined;
+      }, 8000, 'a host CPU figure');
+      assert.equal(host.cpus, 1);
+      assert.ok((host.cpu_percent ?? 0) >= 80, `CPU 0 busy reads ${host.cpu_percent} %`);
+      await c.waitForLog((l) => l.event === 'host.cpu_high', 3000, 'host.cpu_high');
+    } finally {
+      busy.kill('SIGKILL');
       await c.stop();
     }
   },
