@@ -11,6 +11,7 @@ import { DataDirWriteError, describeError, EXIT, exitCodeFor, codeOf } from '../
 import { heartbeatIntervalMs } from '../heartbeat-interval.js';
 import { childChannel } from '../ipc/channel.js';
 import { startLoopLag } from '../loop-lag.js';
+import { readMemory, type MemoryFigures } from '../process-memory.js';
 import { createLogger, EXIT_DRAIN_WAIT_MS, type CorralLogger } from '../log/logger.js';
 import { openBackend } from './create-backend.js';
 import { systemClock } from './keeper/clock.js';
@@ -79,17 +80,23 @@ async function shutdown(reason: string, gracefulMs: number): Promise<void> {
  */
 function startHeartbeat(intervalMs: number): void {
   const lag = startLoopLag();
+  let memory: MemoryFigures | undefined;
+  let told = false;
   const beat = async () => {
-    const mem = process.memoryUsage();
+    // At its open-files limit process.memoryUsage() throws EMFILE: the beat, which swallows its
+    // errors, was skipped, and beats skipped for CORRAL_TIMEOUT would have the master kill as stuck
+    // a keeper that had only run out of descriptors (as the worker's crashed, worker/heartbeat.ts).
+    memory = readMemory(memory, (err) => {
+      if (!told) log?.logger.warn({ event: 'keeper.memory_unreadable', code: 'CORRAL_ERR_FD_LIMIT', err: describeError(err) }, `cannot read the keeper's memory use (${(err as Error).message}): its heartbeats carry the last RSS read; said once`);
+      told = true;
+    });
     const eventLoopLagMs = lag.takeMs();
     const k = keeper;
     const stats = k?.requestStats() ?? { requests: 0, errors: 0 };
     channel.send({
       type: 'heartbeat',
       figures: {
-        rssBytes: mem.rss,
-        heapUsedBytes: mem.heapUsed,
-        heapTotalBytes: mem.heapTotal,
+        ...memory,
         eventLoopLagMs,
         activeConnections: k ? await k.connections() : 0,
         requestsServed: stats.requests,
