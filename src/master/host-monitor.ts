@@ -1,7 +1,8 @@
 // Host CPU and RAM use, sampled in the background every few seconds and cached, so readers (alerts,
 // admin stats, the dashboard) never wait and the master's loop never blocks on a measurement.
 //
-// RAM comes from systeminformation's mem() (an async read of /proc/meminfo). CPU is computed here
+// RAM comes from systeminformation's mem() (an async read of /proc/meminfo), or from the cgroup's
+// limit where one below the machine's RAM holds (a container, MemoryMax=: cgroup-memory.ts). CPU is computed here
 // from /proc/stat deltas read asynchronously: systeminformation's currentLoad() runs
 // `execSync('cat /proc/stat | grep cpu')` on Linux, a synchronous child process in the one loop
 // that must stay responsive when everything else is stuck, and measures every CPU of the machine.
@@ -11,6 +12,7 @@
 
 import { availableParallelism, cpus } from 'node:os';
 import si from 'systeminformation';
+import { effectiveMemory, readCgroupMemory } from './cgroup-memory.js';
 import { readAllowedCpuTimes, type CpuTimes } from './cpu-times.js';
 
 export interface HostSample {
@@ -26,6 +28,8 @@ export interface HostSample {
   readonly ramPercent: number;
   readonly ramUsedBytes: number;
   readonly ramTotalBytes: number;
+  /** Where the RAM figures come from: the cgroup's memory limit (a container, MemoryMax=), or the machine's RAM (also when absent). */
+  readonly ramFrom?: 'cgroup' | 'host';
   readonly cpuCount: number;
 }
 
@@ -55,10 +59,16 @@ async function cpuTimes(): Promise<{ times: CpuTimes; cpus: number }> {
   return { times: { busy, total }, cpus: availableParallelism() };
 }
 
+/** The machine's RAM, or the cgroup's limit where one below it holds. */
+async function systemMemory(): Promise<{ total: number; available: number; from: 'cgroup' | 'host' }> {
+  const [mem, cgroup] = await Promise.all([si.mem(), readCgroupMemory()]);
+  return effectiveMemory({ total: mem.total, available: mem.available }, cgroup);
+}
+
 export interface HostMonitorOptions {
   readonly intervalMs?: number;
-  /** Total and available RAM (default: systeminformation's mem()). */
-  readonly readMemory?: () => Promise<{ total: number; available: number }>;
+  /** Total and available RAM (default: the cgroup's limit where one holds, else systeminformation's mem()). */
+  readonly readMemory?: () => Promise<{ total: number; available: number; from?: 'cgroup' | 'host' }>;
   /**
    * Each measurement that failed (the last sample is kept, and ages: its `at` says when it was
    * taken), and each that worked; without it a failure left stale figures with no word of why.
@@ -68,7 +78,7 @@ export interface HostMonitorOptions {
 
 export function createHostMonitor(options: HostMonitorOptions = {}): HostMonitor {
   const intervalMs = options.intervalMs ?? 5000;
-  const readMemory = options.readMemory ?? (() => si.mem());
+  const readMemory = options.readMemory ?? systemMemory;
   let last: HostSample | undefined;
   let prevCpu: CpuTimes | undefined;
   let prevCount: number | undefined;
@@ -93,6 +103,7 @@ export function createHostMonitor(options: HostMonitorOptions = {}): HostMonitor
       ramPercent: mem.total > 0 ? round1((used / mem.total) * 100) : 0,
       ramUsedBytes: used,
       ramTotalBytes: mem.total,
+      ramFrom: mem.from ?? 'host',
       cpuCount,
     };
     return last;

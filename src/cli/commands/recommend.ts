@@ -10,6 +10,7 @@ import { loadSettings } from '../../config/load.js';
 import type { Settings } from '../../config/schema.js';
 import { CorralError } from '../../errors.js';
 import { readOpenFilesLimit, WORKER_FD_RESERVE, type OpenFilesLimit } from '../../fd-limit.js';
+import { effectiveMemory, readCgroupMemory } from '../../master/cgroup-memory.js';
 import { checkLoopbackUrl, pinnedLookup, type PinnedAddresses } from '../../loopback.js';
 import { parseFlags, type Command } from '../command.js';
 import { findMaster } from '../master-process.js';
@@ -95,6 +96,8 @@ export interface FdLimitSource {
   readonly limit: number;
   /** "the running corral master (pid 123, …)", or "this shell, as no corral master was found: …why…". */
   readonly from: string;
+  /** The running master's pid, when its limit was read: its cgroup's memory limit is read too. */
+  readonly masterPid?: number;
 }
 
 /** An unlimited (or unknown) soft limit, sized as the kernel's default nr_open, or as Linux's usual 1024. */
@@ -122,7 +125,7 @@ export function fdLimitSource(
     return { limit: softOf(read('self')), from: `this shell, as no corral master was found: ${err instanceof Error ? err.message : String(err)}` };
   }
   const limit = read(pid);
-  if (limit !== undefined) return { limit: softOf(limit), from: `the running corral master (pid ${pid}, read from /proc/${pid}/limits)` };
+  if (limit !== undefined) return { limit: softOf(limit), from: `the running corral master (pid ${pid}, read from /proc/${pid}/limits)`, masterPid: pid };
   return { limit: softOf(read('self')), from: `this shell, as the running corral master's /proc/${pid}/limits cannot be read (run this as its user or as root)` };
 }
 
@@ -259,13 +262,17 @@ command reads them to find the admin API).`,
     const adminUrl = givenUrl ?? `http://${host.includes(':') ? `[${host}]` : host}:${bind.port}`;
     const fdSource = fdLimitSource(settings);
     const fds = fdSource.limit;
-    const [cpu, mem, answer] = await Promise.all([
+    // The RAM the master runs under: its cgroup's memory limit where one below the machine's RAM
+    // holds (a container, MemoryMax=), read from the running master's cgroup, else this shell's.
+    const [cpu, hostMem, cgroup, answer] = await Promise.all([
       si.cpu(),
       si.mem(),
+      readCgroupMemory({ root: '/sys/fs/cgroup', selfCgroup: fdSource.masterPid === undefined ? '/proc/self/cgroup' : `/proc/${fdSource.masterPid}/cgroup` }),
       bind.port === 0 && givenUrl === undefined
         ? Promise.resolve<AdminAnswer>({ why: 'CORRAL_ADMIN_BIND has port 0 (a port chosen at start), so give --admin-url' })
         : measuredFromAdmin(adminUrl, settings.CORRAL_ADMIN_TOKEN, pinned),
     ]);
+    const mem = effectiveMemory({ total: hostMem.total, available: hostMem.available }, cgroup);
     const cpus = Math.max(1, availableParallelism());
     const measured = 'measured' in answer ? answer.measured : undefined;
     const m: Measured = measured ?? {
@@ -284,13 +291,13 @@ command reads them to find the admin API).`,
       fdLimitFrom: fdSource.from,
       measuredFrom: m.from,
     });
-    const machine = { cpu: `${cpu.manufacturer} ${cpu.brand}`.trim(), cpus, ram_total_bytes: mem.total, fd_limit: fds, fd_limit_from: fdSource.from, measured: Boolean(measured) };
+    const machine = { cpu: `${cpu.manufacturer} ${cpu.brand}`.trim(), cpus, ram_total_bytes: mem.total, ram_from: mem.from, fd_limit: fds, fd_limit_from: fdSource.from, measured: Boolean(measured) };
     if (values.json) {
       process.stdout.write(`${JSON.stringify({ machine, recommended: { CORRAL_WORKERS: sizing.workers, CORRAL_WORKER_CONNECTIONS: sizing.workerConnections, CORRAL_MAX_CONNECTIONS: sizing.maxConnections }, reasons: sizing.reasons }, null, 2)}\n`);
       return 0;
     }
     const out = [
-      `# this machine: ${machine.cpu}, ${cpus} CPU(s), ${Math.round(mem.total / MiB)} MiB RAM, open-files limit ${fds} of ${fdSource.from}`,
+      `# this machine: ${machine.cpu}, ${cpus} CPU(s), ${Math.round(mem.total / MiB)} MiB RAM${mem.from === 'cgroup' ? " (its cgroup's memory limit)" : ''}, open-files limit ${fds} of ${fdSource.from}`,
       '',
       `CORRAL_WORKERS=${sizing.workers}`,
       `CORRAL_WORKER_CONNECTIONS=${sizing.workerConnections}`,

@@ -269,6 +269,8 @@ export function statsOf(view: AdminView, extras: StatsExtras, now = view.now()) 
           ram_percent: h.ramPercent,
           ram_used_bytes: h.ramUsedBytes,
           ram_total_bytes: h.ramTotalBytes,
+          // 'cgroup': the figures are of the memory limit corral runs under (a container, MemoryMax=), not the machine's.
+          ram_from: h.ramFrom ?? 'host',
           cpus: h.cpuCount,
           sampled_at: new Date(h.at).toISOString(),
           sampled_s_ago: Math.max(0, Math.round((Date.now() - h.at) / 100) / 10),

@@ -37,7 +37,7 @@ export interface MonitoringOptions {
   /** Samples kept (default 10 minutes' worth at the history interval). */
   readonly historySamples?: number;
   /** Host RAM reader (tests stand in a failing one). */
-  readonly readMemory?: () => Promise<{ total: number; available: number }>;
+  readonly readMemory?: () => Promise<{ total: number; available: number; from?: 'cgroup' | 'host' }>;
 }
 
 export function startMonitoring(view: AdminView, logger: Logger, options: MonitoringOptions = {}): Monitoring {
