@@ -43,7 +43,20 @@ const OVER_CAP_LINGER_MS = 1000;
  */
 const ROOM_CHECK_MS = 100;
 
-type CappedSocket = TrackedSocket & { [OVER_CAP]?: true };
+/**
+ * What refused a connection, decided as it arrived. Kept on the socket: its 503 is written when
+ * its request has been read, and by then other connections have moved the counts (a host-wide
+ * refusal was logged as this worker's own cap, "1/20", while its client read "server full (20/20)").
+ */
+interface Refusal {
+  /** The count that was at its cap, and that cap: the host's, or this worker's own. */
+  readonly current: number;
+  readonly max: number;
+  /** The whole host was full (its gauge, or the master's FULL), not only this worker. */
+  readonly host: boolean;
+}
+
+type CappedSocket = TrackedSocket & { [OVER_CAP]?: Refusal };
 
 export interface ConnectionCap {
   /** Connections counted against the cap (over-cap ones excluded). */
@@ -72,9 +85,14 @@ export interface ConnectionCap {
 
 /** What the cap knew when a burst started. */
 export interface CapFields {
+  /** This worker's open connections, and its own cap. */
   readonly active: number;
   readonly cap: number;
+  /** The whole host was full: `current`/`max` are the host's count and cap, not this worker's. */
   readonly hostFull: boolean;
+  /** The count that decided, at its cap (this worker's own, or the host's). */
+  readonly current: number;
+  readonly max: number;
 }
 
 export interface CapReport {
@@ -99,8 +117,6 @@ export function attachConnectionCap(server: Server, initialCap: number, report?:
   /** Over-cap connections still open (waiting for their request, or answered and lingering). */
   let overCap = 0;
   let hostMax = host?.max ?? 0;
-  // The host's count as read at the last refusal by the gauge, for the 503's message.
-  let hostTotal: number | undefined;
   const counted = new Set<CappedSocket>();
   const idle = createIdleConnections();
   // While the host is FULL this worker may refill the slots it frees itself, never go past the
@@ -110,7 +126,7 @@ export function attachConnectionCap(server: Server, initialCap: number, report?:
   let hostFull: { current: number; max: number; mine: number } | undefined;
   let refused = 0;
   let idleClosed = 0;
-  const fields = (): CapFields => ({ active: counted.size, cap, hostFull: hostFull !== undefined || hostTotal !== undefined });
+  const fieldsOf = (r: Refusal) => (): CapFields => ({ active: counted.size, cap, hostFull: r.host, current: r.current, max: r.max });
   const refusals = createBurst(report?.refusals);
   const idleClosures = createBurst(report?.idleClosures);
 
@@ -130,21 +146,21 @@ export function attachConnectionCap(server: Server, initialCap: number, report?:
   };
 
   /**
-   * Whether a new connection finds no slot: over this worker's cap, or over the host's (with a
-   * gauge, which then counts the new one when it has room; without, from the master's FULL).
+   * Why a new connection finds no slot, undefined when it has one: over this worker's cap, or over
+   * the host's (with a gauge, which then counts the new one when it has room; without, from the
+   * master's FULL).
    */
-  const full = (): boolean => {
-    if (counted.size >= cap) return true;
-    if (!host) return hostFull !== undefined && counted.size >= hostFull.mine;
+  const full = (): Refusal | undefined => {
+    if (counted.size >= cap) return { current: counted.size, max: cap, host: false };
+    if (!host) return hostFull !== undefined && counted.size >= hostFull.mine ? { current: hostFull.current, max: hostFull.max, host: true } : undefined;
     const taken = host.gauge.take(hostMax);
-    hostTotal = taken.taken ? undefined : taken.total;
-    return !taken.taken;
+    return taken.taken ? undefined : { current: taken.total, max: hostMax, host: true };
   };
 
   if (host) {
     // Another worker refused with none idle of its own: one idle connection closed here per
     // refusal, never a busy one, and none once the refusals are made room for or have lapsed.
-    const hostFullFields = (): CapFields => ({ ...fields(), hostFull: true });
+    const hostFullFields = (): CapFields => ({ active: counted.size, cap, hostFull: true, current: hostMax, max: hostMax });
     const giveRoom = setInterval(() => {
       if (!host.gauge.roomWanted()) return;
       const now = performance.now();
@@ -163,24 +179,25 @@ export function attachConnectionCap(server: Server, initialCap: number, report?:
   }
 
   server.on('connection', (socket: CappedSocket) => {
-    if (full()) {
+    const refusal = full();
+    if (refusal) {
       // An idle connection's slot, in this worker's count and in the host's gauge, passes to the new one.
       const leaving = takeIdle();
       if (!leaving) {
         // The other workers may hold idle connections: one of them closes one for the retry.
         host?.gauge.wantRoom(hostMax);
         if (fdBudget !== undefined && counted.size + overCap >= fdBudget) {
-          refuseNow(socket);
+          refuseNow(socket, refusal);
           return;
         }
         overCap++;
         socket.once('close', () => overCap--);
-        socket[OVER_CAP] = true;
+        socket[OVER_CAP] = refusal;
         socket.setTimeout(OVER_CAP_IDLE_MS, () => socket.destroy());
         return;
       }
       idleClosed++;
-      idleClosures.count(fields);
+      idleClosures.count(fieldsOf(refusal));
       // Closed between requests, as node:http closes one at the keep-alive timeout. Its slot is
       // the new connection's at once; its own 'close' comes a tick later and finds it uncounted.
       counted.delete(leaving);
@@ -198,10 +215,10 @@ export function attachConnectionCap(server: Server, initialCap: number, report?:
    * No descriptor to spare for reading its request: the 503 goes out before it (HTTP clients read
    * an answer that comes early), and the connection closes as soon as it is written.
    */
-  function refuseNow(socket: CappedSocket): void {
+  function refuseNow(socket: CappedSocket, refusal: Refusal): void {
     refused++;
-    refusals.count(fields);
-    const body = JSON.stringify({ error: 'server_full' satisfies HttpErrorCode, message: `server full (${counted.size}/${cap})`, retry_after: 1 });
+    refusals.count(fieldsOf(refusal));
+    const body = JSON.stringify({ error: 'server_full' satisfies HttpErrorCode, message: `server full (${refusal.current}/${refusal.max})`, retry_after: 1 });
     const head = Object.entries(jsonHeaders(Buffer.byteLength(body), { 'Retry-After': '1', Connection: 'close' }))
       .map(([k, v]) => `${k}: ${v}\r\n`)
       .join('');
@@ -231,17 +248,12 @@ export function attachConnectionCap(server: Server, initialCap: number, report?:
     },
     screen(req, res) {
       const socket = req.socket as CappedSocket;
-      if (!socket[OVER_CAP]) {
+      const used = socket[OVER_CAP];
+      if (!used) {
         idle.busy(socket);
         res.on('finish', onAnswerSent);
         return false;
       }
-      const used =
-        hostTotal !== undefined
-          ? { current: hostTotal, max: hostMax }
-          : hostFull
-            ? { current: hostFull.current, max: hostFull.max }
-            : { current: counted.size, max: cap };
       const body = JSON.stringify({ error: 'server_full' satisfies HttpErrorCode, message: `server full (${used.current}/${used.max})`, retry_after: 1 });
       // Its body, if one is on its way, is dropped as it comes (node:http dumps a request whose
       // answer is sent), until the client stops or the short linger ends. A request without one
@@ -250,7 +262,7 @@ export function attachConnectionCap(server: Server, initialCap: number, report?:
       res.writeHead(statusOf('server_full'), jsonHeaders(Buffer.byteLength(body), { 'Retry-After': '1', Connection: 'close' }));
       res.end(body);
       refused++;
-      refusals.count(fields);
+      refusals.count(fieldsOf(used));
       return true;
     },
     refused: () => refused,

@@ -166,16 +166,16 @@ export function createWorkerServer(app: RequestListener, o: WorkerServerOptions)
     refusals: {
       started: (f) =>
         logger.warn(
-          { event: 'worker.connections_refused', active_connections: f.active, cap: f.cap, host_full: f.hostFull },
-          f.hostFull ? 'host full: new connections answered 503' : `connection cap reached (${f.active}/${f.cap}): new connections answered 503`,
+          { event: 'worker.connections_refused', active_connections: f.active, cap: f.cap, host_full: f.hostFull, connections: f.current, max_connections: f.max },
+          f.hostFull ? `host full (${f.current}/${f.max}): new connections answered 503` : `connection cap reached (${f.current}/${f.max}): new connections answered 503`,
         ),
       ended: (f) => logger.info({ event: 'worker.connections_refused_end', refused: f.count, ms: f.ms }, `${f.count} connections answered 503 in ${f.ms} ms, then none for ${BURST_QUIET_MS / 1000} s`),
     },
     idleClosures: {
       started: (f) =>
         logger.warn(
-          { event: 'worker.idle_connections_closed', active_connections: f.active, cap: f.cap, host_full: f.hostFull },
-          f.hostFull ? 'host full: idle connections closed to admit new ones' : `connection cap reached (${f.active}/${f.cap}): idle connections closed to admit new ones`,
+          { event: 'worker.idle_connections_closed', active_connections: f.active, cap: f.cap, host_full: f.hostFull, connections: f.current, max_connections: f.max },
+          f.hostFull ? `host full (${f.current}/${f.max}): idle connections closed to admit new ones` : `connection cap reached (${f.current}/${f.max}): idle connections closed to admit new ones`,
         ),
       ended: (f) => logger.info({ event: 'worker.idle_connections_closed_end', closed: f.count, ms: f.ms }, `${f.count} idle connections closed in ${f.ms} ms to admit new ones, then none for ${BURST_QUIET_MS / 1000} s`),
     },

@@ -6,12 +6,12 @@ import { connect, type Socket } from 'node:net';
 import { afterEach, beforeEach, describe, it } from 'node:test';
 import { loadSettings } from '../../src/config/load.js';
 import { createLogger } from '../../src/log/logger.js';
+import { memoryLogger } from '../fixtures/memory-logger.js';
 import { createCounterTable, openCounterTable } from '../../src/counter-table.js';
 import { hostConnectionGauge } from '../../src/worker/connection-gauge.js';
 import { SILENT_GRACE_MS } from '../../src/worker/idle-connections.js';
 import { createWorkerServer, type WorkerServer } from '../../src/worker/server.js';
 import { uploadThenRead } from '../helpers/upload.js';
-import { memoryLogger } from '../fixtures/memory-logger.js';
 
 /** One request on a new connection: its status line. */
 function statusOf(port: number): Promise<string> {
@@ -460,6 +460,51 @@ describe('connection cap with a host gauge', { skip: process.arch !== 'x64' && '
     } finally {
       for (const c of clients) c.socket.destroy();
       for (const r of holding) r.end();
+      await worker.drain(100);
+      closeSync(fd);
+    }
+  });
+
+  it('a refusal at the host cap says so, in its 503 and its log line, though other connections moved the counts before its request was read', async () => {
+    const fd = createCounterTable(64, 4);
+    const table = openCounterTable(fd);
+    // Other workers hold the host's 3.
+    table.addConnections(1, 3);
+    const { settings } = loadSettings({ env: { CORRAL_ENV_FILE: 'none', CORRAL_BIND: '127.0.0.1:0', CORRAL_LOG_LEVEL: 'silent' } });
+    const { logger, lines } = memoryLogger();
+    const worker = createWorkerServer(
+      (_req, res) => res.end('served'),
+      { settings, logger, accessLogger: undefined, workerId: 1, generation: 1, perWorkerCap: 20, hostGauge: { gauge: hostConnectionGauge(table, 2), max: 3 }, onServed: () => undefined },
+    );
+    const accepted: Socket[] = [];
+    worker.server.on('connection', (s: Socket) => accepted.push(s));
+    const port = (await worker.listen()).port;
+    const over = connect(port, '127.0.0.1');
+    over.on('error', () => undefined);
+    try {
+      // Refused at the host's cap as it arrives; its request comes later.
+      await once(over, 'connect');
+      while (accepted.length < 1) await new Promise((r) => setTimeout(r, 5));
+      // Meanwhile another worker frees a slot, and this worker takes a connection in it.
+      table.addConnections(1, -1);
+      assert.match(await statusOf(port), / 200 /);
+      const answer = new Promise<string>((resolve) => {
+        let out = '';
+        over.on('data', (d: Buffer) => (out += d.toString()));
+        over.on('close', () => resolve(out));
+      });
+      over.write('GET /now HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n');
+      const text = await answer;
+      assert.match(text, / 503 /);
+      assert.match(text, /server full \(3\/3\)/, 'the count that refused it');
+      const line = lines.find((l) => l.event === 'worker.connections_refused');
+      assert.ok(line, 'the refusal is logged');
+      assert.equal(line.host_full, true, 'the host was full, not this worker (it held none)');
+      assert.equal(line.connections, 3);
+      assert.equal(line.max_connections, 3);
+      assert.match(String(line.msg), /^host full \(3\/3\)/);
+    } finally {
+      over.destroy();
       await worker.drain(100);
       closeSync(fd);
     }
