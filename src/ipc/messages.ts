@@ -20,6 +20,15 @@ export interface ChildFigures {
    * for a second), which give their slot to a new connection at the cap; workers only.
    */
   readonly idleConnections?: number;
+  /**
+   * The most busy connections (open, not idle) a worker held at once since its previous beat, at
+   * least its busy ones now; workers only. A point sample missed every burst between beats.
+   */
+  readonly peakBusyConnections?: number;
+  /** Connections a worker answered 503 "server full" since its previous beat; workers only. */
+  readonly connectionsRefusedInInterval?: number;
+  /** Idle connections a worker closed at its cap to admit new ones since its previous beat; workers only. */
+  readonly idleClosedInInterval?: number;
   /** Idle keep-alive connections a worker closed at its cap to admit new ones, cumulative; workers only. */
   readonly idleConnectionsClosed?: number;
   /** Opaque per-role figures (e.g. the keeper's cache and quota numbers). */

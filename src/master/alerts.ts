@@ -30,15 +30,19 @@ export function createAlerts(logger: Logger, options: AlertOptions): Alerts {
 
   const observeCapacity = (c: Capacity) => {
     const p = c.percent_used;
-    // Busy connections, as the status counts them: idle ones give way to new clients.
+    // Busy connections, as the status counts them: idle ones give way to new clients. A refusal
+    // makes the status FULL whatever the busy count, and fires the 100 % level like any FULL.
     const busy = busyConnections(c);
     // Thresholds are judged on the exact ratio: percent_used is rounded, and 94.96 % has not passed 95.
-    const exact = c.status === 'FULL' ? 100 : Math.min(c.max_connections > 0 ? (busy / c.max_connections) * 100 : 100, 99.999);
+    const share = Math.min(c.max_connections > 0 ? (busy / c.max_connections) * 100 : 100, 99.999);
+    // WARNING with a lower share: idle connections were closed to admit new clients (capacity.ts).
+    const exact = c.status === 'FULL' ? 100 : c.status === 'WARNING' ? Math.max(share, 80) : share;
     for (const level of CAPACITY_LEVELS) {
       if (!fired.has(level) && exact >= level) {
         fired.add(level);
-        const fields = { event: 'capacity.alert', threshold: level, percent_used: p, current_connections: c.current_connections, idle_connections: c.idle_connections, max_connections: c.max_connections, status: c.status };
-        const msg = `capacity at ${p}% (${busy}/${c.max_connections} busy, ${c.idle_connections} idle): passed ${level}%`;
+        const fields = { event: 'capacity.alert', threshold: level, percent_used: p, current_connections: c.current_connections, idle_connections: c.idle_connections, peak_busy_connections: c.peak_busy_connections, refused_last_interval: c.refused_last_interval, idle_closed_last_interval: c.idle_closed_last_interval, max_connections: c.max_connections, status: c.status };
+        const refusing = `${c.refused_last_interval > 0 ? `, ${c.refused_last_interval} refused` : ''}${c.idle_closed_last_interval > 0 ? `, ${c.idle_closed_last_interval} idle closed to admit new ones` : ''}`;
+        const msg = `capacity at ${p}% (${busy}/${c.max_connections} busy, ${c.idle_connections} idle${refusing}): passed ${level}%`;
         if (level >= 100) logger.error({ ...fields, code: 'CORRAL_ERR_CAPACITY' }, `${msg}; new connections are refused`);
         else if (level >= 95) logger.error({ ...fields, code: 'CORRAL_ERR_CAPACITY' }, msg);
         else logger.warn(fields, msg);

@@ -692,6 +692,9 @@ export class Arbiter {
     return computeCapacity({
       activeConnections: this.workers().map((c) => c.figures?.activeConnections ?? 0),
       idleConnections: this.workers().map((c) => c.figures?.idleConnections ?? 0),
+      peakBusyConnections: this.workers().map((c) => c.figures?.peakBusyConnections ?? 0),
+      refusedInInterval: this.workers().map((c) => c.figures?.connectionsRefusedInInterval ?? 0),
+      idleClosedInInterval: this.workers().map((c) => c.figures?.idleClosedInInterval ?? 0),
       workers: this.expected,
       workerConnections: this.workerConnections(),
       maxConnections: this.settings.CORRAL_MAX_CONNECTIONS,

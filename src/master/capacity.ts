@@ -4,6 +4,15 @@
 // at the cap (worker/connection-cap.ts): a host whose slots they hold still serves new clients, so
 // the status, percent_used and available_slots count only the connections that cannot give way.
 // Saying FULL there had operators adding workers to a host with room.
+// Busy connections are each worker's most at once over its last heartbeat interval, and a
+// connection refused in that interval is FULL: read from one count per beat, taken while the loop
+// sat between requests, a host refusing a fifth of its clients (`503 server full (20/20)`) said
+// LOW with can_accept_new. Idle connections still count as room, but a refusal in the interval
+// says the room was not there for every client (a worker with none idle refuses while another
+// holds some; every slot given way in turn while more clients came). Idle connections closed to
+// admit new clients in the interval, with none refused, are at least WARNING: every slot was held,
+// and new clients got in only by cutting other clients' keep-alive connections (nginx warns the
+// same: "worker_connections are not enough, reusing connections").
 // Slots count only while something takes connections: with no worker ready and beating (a crash
 // loop, every worker stuck) or once a stop has begun (the listener closed), a new client gets
 // ECONNREFUSED or waits unanswered however few slots are held. That is UNAVAILABLE, as health's
@@ -22,6 +31,15 @@ export interface Capacity {
   readonly current_connections: number;
   /** Of those, idle ones, which give their slot to a new client. */
   readonly idle_connections: number;
+  /**
+   * The busy connections the status counts: each worker's most at once over its last heartbeat
+   * interval, summed; at least those busy at the beats, and short of the cap unless those fill it.
+   */
+  readonly peak_busy_connections: number;
+  /** Connections answered 503 server full over the workers' last heartbeat intervals: FULL when over 0. */
+  readonly refused_last_interval: number;
+  /** Idle connections closed to admit new ones over the same intervals: at least WARNING when over 0. */
+  readonly idle_closed_last_interval: number;
   readonly max_connections: number;
   readonly percent_used: number;
   readonly available_slots: number;
@@ -33,6 +51,12 @@ export interface CapacityInput {
   readonly activeConnections: readonly number[];
   /** Of each worker's connections, the idle ones (absent: none known). */
   readonly idleConnections?: readonly number[];
+  /** Each worker's most busy connections at once over its last heartbeat interval (absent: not known). */
+  readonly peakBusyConnections?: readonly number[];
+  /** Each worker's connections refused over its last heartbeat interval (absent: none). */
+  readonly refusedInInterval?: readonly number[];
+  /** Each worker's idle connections closed to admit new ones over its last heartbeat interval (absent: none). */
+  readonly idleClosedInInterval?: readonly number[];
   readonly workers: number;
   /** CORRAL_WORKER_CONNECTIONS, already lowered to what the open-files limit allows (workerConnectionsWithin). */
   readonly workerConnections: number;
@@ -60,9 +84,9 @@ export function maxConnectionsOf(workers: number, workerConnections: number, max
   return maxConnections > 0 ? Math.min(maxConnections, product) : product;
 }
 
-/** Connections that hold their slot: open and not idle. */
+/** Connections that held their slot over the last interval, as the status counts them. */
 export function busyConnections(c: Capacity): number {
-  return c.current_connections - c.idle_connections;
+  return c.peak_busy_connections;
 }
 
 /** Whether every slot is held, idle or not: what the workers enforce (the master's FULL to them). */
@@ -99,14 +123,23 @@ const SHOWN_BELOW: Readonly<Record<LoadStatus, number>> = { LOW: 49.9, HEALTHY: 
 
 export function computeCapacity(input: CapacityInput): Capacity {
   const max = maxConnectionsOf(input.workers, input.workerConnections, input.maxConnections);
-  const current = input.activeConnections.reduce((a, b) => a + b, 0);
+  const current = sum(input.activeConnections);
   // Reported a heartbeat apart from the open count: never more than it.
-  const idle = Math.min(current, (input.idleConnections ?? []).reduce((a, b) => a + b, 0));
-  const busy = current - idle;
-  const exact = max > 0 ? (busy / max) * 100 : 100;
+  const idle = Math.min(current, sum(input.idleConnections));
+  const refused = sum(input.refusedInInterval);
+  const idleClosed = sum(input.idleClosedInInterval);
+  // Each worker's peak came at its own moment: their sum is more than the host held at once when
+  // the peaks did not coincide, so it alone never says FULL (every slot busy) — a refusal does,
+  // or the busy connections at the beats filling the cap, as before.
+  const busy = Math.max(current - idle, Math.min(sum(input.peakBusyConnections), max - 1));
+  // A refusal shows every slot taken, whatever the counts read at the beats.
+  const counted = refused > 0 ? Math.max(busy, max) : busy;
+  const exact = max > 0 ? (counted / max) * 100 : 100;
   // The status comes from the exact ratio: rounding 7996/8000 up to 100.0 % must not say FULL
   // while 4 slots are free.
-  const load = busy >= max ? 'FULL' : statusOf(Math.min(exact, 99.999));
+  const byShare = counted >= max ? 'FULL' : statusOf(Math.min(exact, 99.999));
+  // Room was made by closing idle connections: the share says how busy, the status that it is tight.
+  const load = idleClosed > 0 && (byShare === 'LOW' || byShare === 'HEALTHY') ? 'WARNING' : byShare;
   // Shown to one decimal, but never rounded up into the next status: not 100 while a slot is free
   // (the ratio gauge says 1 = FULL), nor 80.0 while HEALTHY (1599/2000) or 50.0 while LOW.
   const percent = Math.min(Math.round(exact * 10) / 10, SHOWN_BELOW[load]);
@@ -116,11 +149,16 @@ export function computeCapacity(input: CapacityInput): Capacity {
   return {
     current_connections: current,
     idle_connections: idle,
+    peak_busy_connections: busy,
+    refused_last_interval: refused,
+    idle_closed_last_interval: idleClosed,
     max_connections: max,
     percent_used: percent,
     // Never below 0: busy passes max when a reload lowers the cap under the connections held.
-    available_slots: input.serving ? Math.max(0, max - busy) : 0,
+    available_slots: input.serving ? Math.max(0, max - counted) : 0,
     status,
     can_accept_new: status !== 'FULL' && status !== 'UNAVAILABLE',
   };
 }
+
+const sum = (xs: readonly number[] | undefined): number => (xs ?? []).reduce((a, b) => a + b, 0);

@@ -45,7 +45,7 @@ export interface StatusLineInput {
 export function statusLineOf(s: StatusLineInput): string {
   const { capacity: cap, wait } = s;
   const why = wait && (wait.bootFailures > 0 ? `${wait.bootFailures} failed boot${wait.bootFailures === 1 ? '' : 's'} in a row` : `crash loop ${wait.crashLoop}`);
-  return `${s.ready}/${s.expected} workers ready, generation ${s.generation}, capacity ${cap.status} (${busyConnections(cap)}/${cap.max_connections} busy, ${cap.idle_connections} idle)${wait ? `; respawning in ${Math.ceil(wait.inMs / 1000)} s (${why})` : ''}`;
+  return `${s.ready}/${s.expected} workers ready, generation ${s.generation}, capacity ${cap.status} (${busyConnections(cap)}/${cap.max_connections} busy, ${cap.idle_connections} idle${cap.refused_last_interval > 0 ? `, ${cap.refused_last_interval} refused` : ''}${cap.idle_closed_last_interval > 0 ? `, ${cap.idle_closed_last_interval} idle closed` : ''})${wait ? `; respawning in ${Math.ceil(wait.inMs / 1000)} s (${why})` : ''}`;
 }
 
 export interface ReportInput {

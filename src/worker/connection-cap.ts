@@ -24,6 +24,7 @@ import { statusOf, type HttpErrorCode } from '../errors.js';
 import { jsonHeaders } from '../http/json.js';
 import { lingerOnClose } from '../http/lingering-close.js';
 import { createBurst, type BurstReport } from './burst.js';
+import { createBusyPeak } from './busy-peak.js';
 import type { HostConnectionGauge } from './connection-gauge.js';
 import { createIdleConnections, type TrackedSocket } from './idle-connections.js';
 
@@ -81,6 +82,22 @@ export interface ConnectionCap {
   refused(): number;
   /** Idle keep-alive connections closed since start to admit new ones. */
   idleClosed(): number;
+  /** What the heartbeat reports of the interval since the last call; the next one starts now. */
+  takeInterval(): IntervalFigures;
+}
+
+/** A worker's connections over one heartbeat interval (see busy-peak.ts for why not a sample). */
+export interface IntervalFigures {
+  /** Open now. */
+  readonly active: number;
+  /** Of those, idle now. */
+  readonly idle: number;
+  /** The most busy (open, not idle) at once since the last call, at least those busy now. */
+  readonly peakBusy: number;
+  /** Connections answered 503 server full since the last call. */
+  readonly refused: number;
+  /** Idle connections closed since the last call to admit new ones. */
+  readonly idleClosed: number;
 }
 
 /** What the cap knew when a burst started. */
@@ -119,12 +136,15 @@ export function attachConnectionCap(server: Server, initialCap: number, report?:
   let hostMax = host?.max ?? 0;
   const counted = new Set<CappedSocket>();
   const idle = createIdleConnections();
+  const peak = createBusyPeak(idle);
   // While the host is FULL this worker may refill the slots it frees itself, never go past the
   // connections it had when told: the master's next word comes a heartbeat later (up to about a
   // second and a quarter), and refusing every connection until then would answer 503 with room free.
   // Each worker growing back only to its own count keeps the host within its cap.
   let hostFull: { current: number; max: number; mine: number } | undefined;
   let refused = 0;
+  let refusedAtBeat = 0;
+  let idleClosedAtBeat = 0;
   let idleClosed = 0;
   const fieldsOf = (r: Refusal) => (): CapFields => ({ active: counted.size, cap, hostFull: r.host, current: r.current, max: r.max });
   const refusals = createBurst(report?.refusals);
@@ -204,7 +224,9 @@ export function attachConnectionCap(server: Server, initialCap: number, report?:
       leaving.destroy();
     }
     counted.add(socket);
-    idle.accepted(socket, performance.now());
+    const now = performance.now();
+    idle.accepted(socket, now);
+    peak.rose(counted.size, now);
     socket.once('close', () => {
       // Uncounted already when its slot went to a new connection: that one gives it back.
       if (counted.delete(socket)) host?.gauge.release();
@@ -251,6 +273,7 @@ export function attachConnectionCap(server: Server, initialCap: number, report?:
       const used = socket[OVER_CAP];
       if (!used) {
         idle.busy(socket);
+        peak.rose(counted.size, performance.now());
         res.on('finish', onAnswerSent);
         return false;
       }
@@ -267,5 +290,13 @@ export function attachConnectionCap(server: Server, initialCap: number, report?:
     },
     refused: () => refused,
     idleClosed: () => idleClosed,
+    takeInterval() {
+      const active = counted.size;
+      const idleNow = idle.count(performance.now());
+      const figures = { active, idle: idleNow, peakBusy: peak.take(active - idleNow), refused: refused - refusedAtBeat, idleClosed: idleClosed - idleClosedAtBeat };
+      refusedAtBeat = refused;
+      idleClosedAtBeat = idleClosed;
+      return figures;
+    },
   };
 }

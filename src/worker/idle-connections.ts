@@ -49,6 +49,11 @@ export interface IdleConnections {
   first(now: number): TrackedSocket | undefined;
   /** Connections idle now (keep-alive ones whose answer has left, silent ones past the grace). */
   count(now: number): number;
+  /**
+   * Keep-alive connections listed between requests, without checking them: the idle keep-alive
+   * ones and those whose answer is still leaving (busy-peak.ts's cheap bound).
+   */
+  keepAliveListed(): number;
 }
 
 export function createIdleConnections(): IdleConnections {
@@ -106,5 +111,6 @@ export function createIdleConnections(): IdleConnections {
       for (const [socket, since] of silent) if (stillSilent(socket) && now - since >= SILENT_GRACE_MS) n++;
       return n;
     },
+    keepAliveListed: () => keepAlive.size,
   };
 }

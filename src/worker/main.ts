@@ -88,16 +88,23 @@ export async function runWorker(): Promise<void> {
   const heartbeat = startHeartbeat(
     heartbeatIntervalMs(settings.CORRAL_TIMEOUT),
     (figures) => channel.send({ type: 'heartbeat', figures }),
-    () => ({
-      activeConnections: server?.cap.active() ?? 0,
-      idleConnections: server?.cap.idleNow() ?? 0,
-      requestsServed: server?.stats.served() ?? 0,
-      errorsServed: server?.stats.errors() ?? 0,
-      latencyP99Ms: server?.stats.takeP99() ?? 0,
-      connectionsRefused: server?.cap.refused() ?? 0,
-      idleConnectionsClosed: server?.cap.idleClosed() ?? 0,
-      ...(sheets.created() ? { extra: sheets.client()?.figures() ?? {} } : {}),
-    }),
+    () => {
+      // Over the interval since the last beat, not a sample: see busy-peak.ts.
+      const interval = server?.cap.takeInterval();
+      return {
+        activeConnections: interval?.active ?? 0,
+        idleConnections: interval?.idle ?? 0,
+        peakBusyConnections: interval?.peakBusy ?? 0,
+        connectionsRefusedInInterval: interval?.refused ?? 0,
+        idleClosedInInterval: interval?.idleClosed ?? 0,
+        requestsServed: server?.stats.served() ?? 0,
+        errorsServed: server?.stats.errors() ?? 0,
+        latencyP99Ms: server?.stats.takeP99() ?? 0,
+        connectionsRefused: server?.cap.refused() ?? 0,
+        idleConnectionsClosed: server?.cap.idleClosed() ?? 0,
+        ...(sheets.created() ? { extra: sheets.client()?.figures() ?? {} } : {}),
+      };
+    },
     {
       onMemoryUnreadable: (err) =>
         logger.warn(

@@ -13,6 +13,9 @@ const TOKEN = 'integration-admin-token-1234';
 interface Capacity {
   current_connections: number;
   idle_connections: number;
+  peak_busy_connections: number;
+  refused_last_interval: number;
+  idle_closed_last_interval: number;
   max_connections: number;
   percent_used: number;
   available_slots: number;
@@ -77,6 +80,9 @@ describe('capacity on the real master', () => {
     assert.deepEqual((await capacity()).capacity, {
       current_connections: 0,
       idle_connections: 0,
+      peak_busy_connections: 0,
+      refused_last_interval: 0,
+      idle_closed_last_interval: 0,
       max_connections: 10,
       percent_used: 0,
       available_slots: 10,
@@ -162,9 +168,10 @@ test('slots held by idle keep-alive connections are not FULL: the status counts 
     }
     const held = await waitFor(async () => {
       const cap = await capacity();
-      return cap.current_connections === 4 && cap.idle_connections === 2 ? cap : undefined;
+      // And a beat later, the peak of the requests that made them is past: two busy.
+      return cap.current_connections === 4 && cap.idle_connections === 2 && cap.peak_busy_connections === 2 ? cap : undefined;
     }, 10_000, 'every slot held, two of them idle');
-    assert.deepEqual(held, { current_connections: 4, idle_connections: 2, max_connections: 4, percent_used: 50, available_slots: 2, status: 'HEALTHY', can_accept_new: true });
+    assert.deepEqual(held, { current_connections: 4, idle_connections: 2, peak_busy_connections: 2, refused_last_interval: 0, idle_closed_last_interval: 0, max_connections: 4, percent_used: 50, available_slots: 2, status: 'HEALTHY', can_accept_new: true });
     // can_accept_new tells the truth: a new client takes an idle slot.
     assert.equal((await http(`${c.url}/api/admin/health`, { headers: { connection: 'close' } })).status, 200);
     const metrics = (await http(`${c.adminUrl}/metrics`, { headers: { authorization: `Bearer ${TOKEN}` } })).text;

@@ -26,6 +26,24 @@ describe('alerts', () => {
     assert.equal(alerts.active().capacity.join(','), '80');
   });
 
+  it('alerts FULL when connections were refused in the last interval though few are busy at the beats, and recovers when the refusals stop', async () => {
+    const { logger, lines } = memoryLogger();
+    const alerts = createAlerts(logger, { ramAlertPercent: 90 });
+    const beat = (busy: number, refused: number, idleClosed = 0) => computeCapacity({ activeConnections: [busy], peakBusyConnections: [busy], refusedInInterval: [refused], idleClosedInInterval: [idleClosed], workers: 1, workerConnections: 100, maxConnections: 0, serving: true });
+    alerts.observe(beat(5, 300), undefined);
+    alerts.observe(beat(5, 0), undefined);
+    alerts.observe(beat(5, 0, 40), undefined);
+    alerts.observe(beat(5, 0), undefined);
+    await flush();
+    assert.deepEqual(
+      lines.map((l) => `${String(l.event)}@${String(l.threshold)}`),
+      ['capacity.alert@80', 'capacity.alert@95', 'capacity.alert@100', 'capacity.recovered@80', 'capacity.recovered@95', 'capacity.recovered@100', 'capacity.alert@80', 'capacity.recovered@80'],
+    );
+    assert.equal(lines[2]?.refused_last_interval, 300);
+    assert.match(String(lines[2]?.msg), /300 refused.*new connections are refused/);
+    assert.equal(lines[6]?.idle_closed_last_interval, 40, 'idle connections closed to admit new ones: WARNING');
+  });
+
   it('judges thresholds on the exact ratio: 7996 of 8000 is no "refused" alert, 94.96 % has not passed 95', async () => {
     const { logger, lines } = memoryLogger();
     const alerts = createAlerts(logger, { ramAlertPercent: 90 });

@@ -67,7 +67,7 @@ describe('admin server with a token', () => {
     assert.equal(res.status, 200);
     assert.deepEqual(await res.json(), {
       success: true,
-      capacity: { current_connections: 9, idle_connections: 0, max_connections: 20, percent_used: 45, available_slots: 11, status: 'LOW', can_accept_new: true },
+      capacity: { current_connections: 9, idle_connections: 0, peak_busy_connections: 9, refused_last_interval: 0, idle_closed_last_interval: 0, max_connections: 20, percent_used: 45, available_slots: 11, status: 'LOW', can_accept_new: true },
     });
   });
 

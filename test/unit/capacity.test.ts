@@ -16,7 +16,7 @@ test('capacity statuses follow the system-limits guide (LOW < 50 <= HEALTHY < 80
 
 test('the seeds example: 160 of 200 is WARNING with 40 slots; 250 of 200 (a cap lowered under the connections held) is FULL with 0 slots, not -50', () => {
   const warn = computeCapacity({ activeConnections: [80, 80], workers: 2, workerConnections: 1000, maxConnections: 200, serving: true });
-  assert.deepEqual(warn, { current_connections: 160, idle_connections: 0, max_connections: 200, percent_used: 80, available_slots: 40, status: 'WARNING', can_accept_new: true });
+  assert.deepEqual(warn, { current_connections: 160, idle_connections: 0, peak_busy_connections: 160, refused_last_interval: 0, idle_closed_last_interval: 0, max_connections: 200, percent_used: 80, available_slots: 40, status: 'WARNING', can_accept_new: true });
   const full = computeCapacity({ activeConnections: [250], workers: 2, workerConnections: 1000, maxConnections: 200, serving: true });
   assert.equal(full.status, 'FULL');
   assert.equal(full.available_slots, 0);
@@ -26,7 +26,7 @@ test('the seeds example: 160 of 200 is WARNING with 40 slots; 250 of 200 (a cap 
 
 test('idle connections give their slot to new clients: every slot held, most of them idle, is LOW and accepts new ones', () => {
   const held = computeCapacity({ activeConnections: [150, 50], idleConnections: [140, 20], workers: 2, workerConnections: 1000, maxConnections: 200, serving: true });
-  assert.deepEqual(held, { current_connections: 200, idle_connections: 160, max_connections: 200, percent_used: 20, available_slots: 160, status: 'LOW', can_accept_new: true });
+  assert.deepEqual(held, { current_connections: 200, idle_connections: 160, peak_busy_connections: 40, refused_last_interval: 0, idle_closed_last_interval: 0, max_connections: 200, percent_used: 20, available_slots: 160, status: 'LOW', can_accept_new: true });
   // Busy connections alone fill it: FULL.
   const busy = computeCapacity({ activeConnections: [150, 50], idleConnections: [0, 0], workers: 2, workerConnections: 1000, maxConnections: 200, serving: true });
   assert.deepEqual([busy.status, busy.available_slots, busy.can_accept_new], ['FULL', 0, false]);
@@ -87,7 +87,7 @@ test('percent_used is never rounded up into the next status: 1599 of 2000 is HEA
 test('nothing serving (no worker ready and beating, or the master stopping) is UNAVAILABLE: no new client is accepted, however few slots are held', () => {
   // A crash loop: 2000 slots, none held, and clients get ECONNREFUSED. It said LOW, can_accept_new, 2000 free.
   const none = computeCapacity({ activeConnections: [], workers: 2, workerConnections: 1000, maxConnections: 0, serving: false });
-  assert.deepEqual(none, { current_connections: 0, idle_connections: 0, max_connections: 2000, percent_used: 0, available_slots: 0, status: 'UNAVAILABLE', can_accept_new: false });
+  assert.deepEqual(none, { current_connections: 0, idle_connections: 0, peak_busy_connections: 0, refused_last_interval: 0, idle_closed_last_interval: 0, max_connections: 2000, percent_used: 0, available_slots: 0, status: 'UNAVAILABLE', can_accept_new: false });
   // Every worker stuck with the connections they hold: those are still shown, as the share they take.
   const stuck = computeCapacity({ activeConnections: [300, 1500], idleConnections: [0, 0], workers: 2, workerConnections: 1000, maxConnections: 0, serving: false });
   assert.deepEqual([stuck.status, stuck.current_connections, stuck.percent_used, stuck.available_slots, stuck.can_accept_new], ['UNAVAILABLE', 1800, 90, 0, false]);
@@ -96,4 +96,47 @@ test('nothing serving (no worker ready and beating, or the master stopping) is U
   assert.deepEqual([full.status, full.percent_used], ['UNAVAILABLE', 99.9]);
   // A share of slots never says UNAVAILABLE by itself.
   for (const p of [0, 50, 80, 100]) assert.notEqual(statusOf(p), 'UNAVAILABLE');
+});
+
+test('a burst between heartbeats counts: the status and percent_used come from each worker\'s peak of busy connections, not the count at its beat', () => {
+  // The audit: cap 20, ab -c 60; at the beats 0 to 6 open, the bursts between them filled the cap.
+  const burst = computeCapacity({ activeConnections: [2, 1], idleConnections: [0, 0], peakBusyConnections: [9, 8], refusedInInterval: [0, 0], workers: 2, workerConnections: 10, maxConnections: 0, serving: true });
+  assert.deepEqual(burst, { current_connections: 3, idle_connections: 0, peak_busy_connections: 17, refused_last_interval: 0, idle_closed_last_interval: 0, max_connections: 20, percent_used: 85, available_slots: 3, status: 'WARNING', can_accept_new: true });
+  // A peak under the busy count at the beat (an older worker that sends none) never lowers it.
+  const none = computeCapacity({ activeConnections: [6], idleConnections: [1], workers: 1, workerConnections: 10, maxConnections: 0, serving: true });
+  assert.deepEqual([none.peak_busy_connections, none.percent_used], [5, 50]);
+  // Peaks of different workers need not have coincided: their sum alone stops short of FULL.
+  const summed = computeCapacity({ activeConnections: [0, 0], peakBusyConnections: [10, 10], refusedInInterval: [0, 0], workers: 2, workerConnections: 10, maxConnections: 0, serving: true });
+  assert.deepEqual([summed.status, summed.peak_busy_connections, summed.percent_used, summed.available_slots, summed.can_accept_new], ['WARNING', 19, 95, 1, true]);
+  // Busy connections filling the cap at the beats are FULL, as before.
+  const held = computeCapacity({ activeConnections: [10, 10], idleConnections: [0, 0], peakBusyConnections: [10, 10], workers: 2, workerConnections: 10, maxConnections: 0, serving: true });
+  assert.deepEqual([held.status, held.percent_used, held.available_slots], ['FULL', 100, 0]);
+});
+
+test('a connection refused in the last interval is FULL, whatever the counts at the beats: no slot, can_accept_new false', () => {
+  // The audit: LOW with can_accept_new while 22 % of connections got 503 server full (20/20).
+  const refusing = computeCapacity({ activeConnections: [3, 3], idleConnections: [0, 0], peakBusyConnections: [4, 5], refusedInInterval: [700, 0], workers: 2, workerConnections: 10, maxConnections: 0, serving: true });
+  assert.deepEqual(refusing, { current_connections: 6, idle_connections: 0, peak_busy_connections: 9, refused_last_interval: 700, idle_closed_last_interval: 0, max_connections: 20, percent_used: 100, available_slots: 0, status: 'FULL', can_accept_new: false });
+  // wrk -c60 with keep-alive: every slot held, most idle at the beat; idle ones were closed to
+  // admit new clients, others were refused. Idle slots are room only while no one is turned away.
+  const churning = computeCapacity({ activeConnections: [10, 10], idleConnections: [9, 9], peakBusyConnections: [3, 2], refusedInInterval: [40, 12], workers: 2, workerConnections: 10, maxConnections: 0, serving: true });
+  assert.deepEqual([churning.status, churning.available_slots, churning.can_accept_new, churning.percent_used], ['FULL', 0, false, 100]);
+  // Busy past a lowered cap still shows how far.
+  assert.equal(computeCapacity({ activeConnections: [25], peakBusyConnections: [25], refusedInInterval: [1], workers: 2, workerConnections: 10, maxConnections: 0, serving: true }).percent_used, 125);
+  // Refusals stopped, the next beats say so: back to the busy count.
+  const after = computeCapacity({ activeConnections: [0, 0], idleConnections: [0, 0], peakBusyConnections: [0, 0], refusedInInterval: [0, 0], workers: 2, workerConnections: 10, maxConnections: 0, serving: true });
+  assert.deepEqual([after.status, after.available_slots, after.can_accept_new], ['LOW', 20, true]);
+  // Nothing serving stays UNAVAILABLE.
+  assert.equal(computeCapacity({ activeConnections: [0], refusedInInterval: [5], workers: 1, workerConnections: 10, maxConnections: 0, serving: false }).status, 'UNAVAILABLE');
+});
+
+test('idle connections closed to admit new clients in the last interval, none refused, are at least WARNING: every slot was held; still accepting, the idle slots still room', () => {
+  // wrk -c60 on a cap of 20 between refusals: 18 of 20 idle at the beat, a thousand closed a second.
+  const churning = computeCapacity({ activeConnections: [10, 10], idleConnections: [9, 9], peakBusyConnections: [4, 3], refusedInInterval: [0, 0], idleClosedInInterval: [600, 500], workers: 2, workerConnections: 10, maxConnections: 0, serving: true });
+  assert.deepEqual(churning, { current_connections: 20, idle_connections: 18, peak_busy_connections: 7, refused_last_interval: 0, idle_closed_last_interval: 1100, max_connections: 20, percent_used: 35, available_slots: 13, status: 'WARNING', can_accept_new: true });
+  // Busier than WARNING by its share, or refusing, the share or the refusals decide.
+  assert.equal(computeCapacity({ activeConnections: [20], peakBusyConnections: [20], idleClosedInInterval: [3], workers: 2, workerConnections: 10, maxConnections: 0, serving: true }).status, 'FULL');
+  assert.equal(computeCapacity({ activeConnections: [20], idleConnections: [18], refusedInInterval: [1], idleClosedInInterval: [3], workers: 2, workerConnections: 10, maxConnections: 0, serving: true }).status, 'FULL');
+  // Same slots held with no one needing them: LOW, as before.
+  assert.equal(computeCapacity({ activeConnections: [20], idleConnections: [18], idleClosedInInterval: [0], workers: 2, workerConnections: 10, maxConnections: 0, serving: true }).status, 'LOW');
 });

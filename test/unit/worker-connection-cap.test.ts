@@ -134,6 +134,70 @@ describe('connection cap while the master says the host is FULL', () => {
   });
 });
 
+describe('connection cap: what each heartbeat reports of its interval', () => {
+  let worker: WorkerServer;
+  let port: number;
+  let sockets: Socket[];
+  let holding: ServerResponse[];
+
+  beforeEach(async () => {
+    const { settings } = loadSettings({ env: { CORRAL_ENV_FILE: 'none', CORRAL_BIND: '127.0.0.1:0', CORRAL_LOG_LEVEL: 'silent', CORRAL_KEEPALIVE: '60' } });
+    const { logger } = createLogger(settings, { role: 'worker', worker: 1, generation: 1 });
+    sockets = [];
+    holding = [];
+    worker = createWorkerServer(
+      (req, res) => {
+        if (req.url === '/hold') holding.push(res);
+        else res.end('served');
+      },
+      { settings, logger, accessLogger: undefined, workerId: 1, generation: 1, perWorkerCap: 3, onServed: () => undefined },
+    );
+    port = (await worker.listen()).port;
+  });
+  afterEach(async () => {
+    for (const s of sockets) s.destroy();
+    for (const r of holding) r.end();
+    await worker.drain(100);
+  });
+
+  it('reports the most busy connections at once and the refusals since the last beat, though the burst ended before it', async () => {
+    assert.deepEqual(worker.cap.takeInterval(), { active: 0, idle: 0, peakBusy: 0, refused: 0, idleClosed: 0 });
+    for (let i = 0; i < 3; i++) {
+      const s = connect(port, '127.0.0.1', () => s.write('GET /hold HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n'));
+      s.on('error', () => undefined);
+      sockets.push(s);
+    }
+    while (holding.length < 3) await new Promise((r) => setTimeout(r, 5));
+    assert.match(await statusOf(port), / 503 /);
+    assert.match(await statusOf(port), / 503 /);
+    for (const r of holding.splice(0)) r.end();
+    while (worker.cap.active() > 0) await new Promise((r) => setTimeout(r, 5));
+    // A sample now says nothing of it; the interval does.
+    assert.deepEqual(worker.cap.takeInterval(), { active: 0, idle: 0, peakBusy: 3, refused: 2, idleClosed: 0 });
+    // The next interval starts from now.
+    assert.deepEqual(worker.cap.takeInterval(), { active: 0, idle: 0, peakBusy: 0, refused: 0, idleClosed: 0 });
+  });
+
+  it('counts keep-alive connections between requests as idle, not in the peak', async () => {
+    const clients: Client[] = [];
+    try {
+      for (let i = 0; i < 3; i++) {
+        const c = await keepAliveClient(port);
+        clients.push(c);
+        assert.match(await c.get('/now'), / 200 /);
+      }
+      // One request at a time: never more than one busy, plus the one just connected.
+      const first = worker.cap.takeInterval();
+      assert.equal(first.active, 3);
+      assert.equal(first.idle, 3);
+      assert.ok(first.peakBusy <= 2, `peak ${first.peakBusy}`);
+      assert.deepEqual(worker.cap.takeInterval(), { active: 3, idle: 3, peakBusy: 0, refused: 0, idleClosed: 0 });
+    } finally {
+      for (const c of clients) c.socket.destroy();
+    }
+  });
+});
+
 /** A keep-alive client: one connection, one request at a time. */
 interface Client {
   readonly socket: Socket;

@@ -16,9 +16,13 @@ type Extra = Readonly<Record<string, number | string | boolean | null>>;
  */
 export function capacityFromView(view: AdminView): Capacity {
   const s = view.settings();
+  const workers = view.children().filter((c) => c.role === 'worker');
   return computeCapacity({
-    activeConnections: view.children().filter((c) => c.role === 'worker').map((c) => c.figures?.activeConnections ?? 0),
-    idleConnections: view.children().filter((c) => c.role === 'worker').map((c) => c.figures?.idleConnections ?? 0),
+    activeConnections: workers.map((c) => c.figures?.activeConnections ?? 0),
+    idleConnections: workers.map((c) => c.figures?.idleConnections ?? 0),
+    peakBusyConnections: workers.map((c) => c.figures?.peakBusyConnections ?? 0),
+    refusedInInterval: workers.map((c) => c.figures?.connectionsRefusedInInterval ?? 0),
+    idleClosedInInterval: workers.map((c) => c.figures?.idleClosedInInterval ?? 0),
     workers: view.expectedWorkers(),
     workerConnections: view.workerConnections?.() ?? s.CORRAL_WORKER_CONNECTIONS,
     maxConnections: s.CORRAL_MAX_CONNECTIONS,

@@ -86,7 +86,8 @@ export function createAdminMetrics(view: AdminView, host: () => HostSample | und
   new Gauge({ name: 'corral_connections_active', help: 'Open client connections, summed over workers.', registers, collect() { this.set(capacityFromView(view).current_connections); } });
   new Gauge({ name: 'corral_connections_idle', help: 'Of the open connections, idle ones (keep-alive between requests, or silent for 1 s), which give their slot to a new client at the cap.', registers, collect() { this.set(capacityFromView(view).idle_connections); } });
   new Gauge({ name: 'corral_connections_max', help: 'Host-wide connection cap.', registers, collect() { this.set(capacityFromView(view).max_connections); } });
-  new Gauge({ name: 'corral_capacity_used_ratio', help: 'Busy connections (open, not idle) over the cap (1 = FULL).', registers, collect() { this.set(capacityFromView(view).percent_used / 100); } });
+  new Gauge({ name: 'corral_connections_busy_peak', help: 'The most busy connections (open, not idle) at once over the workers\' last heartbeat interval, summed over workers: what the capacity status counts.', registers, collect() { this.set(capacityFromView(view).peak_busy_connections); } });
+  new Gauge({ name: 'corral_capacity_used_ratio', help: 'Busy connections at their peak over the last heartbeat interval, over the cap (1 = FULL: every slot busy, or a connection refused in that interval).', registers, collect() { this.set(capacityFromView(view).percent_used / 100); } });
   new Gauge({
     name: 'corral_capacity_status',
     help: 'Capacity status (1 for the current one): UNAVAILABLE (no worker ready and beating, or stopping: nothing accepts a new connection), else LOW < 50 %, HEALTHY < 80 %, WARNING < 100 %, FULL.',

@@ -102,10 +102,11 @@ function renderStats(s) {
   // LOW at 0 %, which would read as all clear.
   status.textContent = c.status;
   status.dataset.status = c.status;
-  // Busy: open and not idle. Idle connections give their slot to a new client, so the bar, the
-  // percentage and the status count only the busy ones (a corral without the figure: none idle).
+  // Busy: open and not idle, at their peak over the last heartbeat interval, as the bar, the
+  // percentage and the status count them. Idle connections give their slot to a new client (a
+  // corral without the figures: none idle, busy as open at the beat).
   const idle = c.idle_connections ?? 0;
-  set('connections-used', fmt.int(c.current_connections - idle));
+  set('connections-used', fmt.int(c.peak_busy_connections ?? c.current_connections - idle));
   set('connections-open', fmt.int(c.current_connections));
   set('connections-idle', fmt.int(idle));
   set('connections-max', fmt.int(c.max_connections));

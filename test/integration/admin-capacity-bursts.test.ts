@@ -1,0 +1,73 @@
+// Capacity under a burst of short connections, on the real master: more clients than slots, each
+// connection closed after one request (as ab does). Between two heartbeats the cap fills, clients
+// get `503 server full`, and at each beat the worker sits between requests with few connections
+// open: read from that one count, the capacity said LOW with can_accept_new while a fifth of the
+// connections were refused. It must say FULL while refusals go on, alert, and come back after.
+
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { startCorral, waitFor } from '../helpers/corral.js';
+import { http, startClientLoop } from '../helpers/http.js';
+
+const TOKEN = 'integration-admin-token-1234';
+
+interface Capacity {
+  current_connections: number;
+  idle_connections: number;
+  peak_busy_connections: number;
+  refused_last_interval: number;
+  idle_closed_last_interval: number;
+  max_connections: number;
+  percent_used: number;
+  available_slots: number;
+  status: string;
+  can_accept_new: boolean;
+}
+
+test('connections refused between heartbeats make the capacity FULL (no slot, can_accept_new false) with a capacity.alert, and it is LOW again once they stop', async () => {
+  const c = await startCorral({
+    workers: 2,
+    env: { CORRAL_WORKER_CONNECTIONS: '5', CORRAL_ADMIN_TOKEN: TOKEN, CORRAL_RATE_LIMIT: '0' },
+  });
+  const auth = { authorization: `Bearer ${TOKEN}` };
+  const capacity = async () => (await http(`${c.adminUrl}/api/admin/capacity`, { headers: auth })).json<{ capacity: Capacity }>().capacity;
+  const refusedTotal = async () => (await http(`${c.adminUrl}/api/admin/stats`, { headers: auth })).json<{ totals: { connections_refused: number } }>().totals.connections_refused;
+  // Six clients per slot, each request on a new connection: bursts over the cap of 10.
+  const loop = startClientLoop(`${c.url}/api/players`, 60, { freshConnections: true, timeoutMs: 5000 });
+  let stopped = false;
+  try {
+    const before = await refusedTotal();
+    const full = await waitFor(async () => {
+      const cap = await capacity();
+      return cap.status === 'FULL' && cap.can_accept_new === false && cap.available_slots === 0 ? cap : undefined;
+    }, 15_000, 'capacity FULL while connections are refused');
+    assert.ok(full.refused_last_interval > 0, `refusals in the interval said: ${JSON.stringify(full)}`);
+    assert.ok(full.percent_used >= 100);
+    assert.equal(full.max_connections, 10);
+    // The refusals were real: counted by the master and seen by the clients.
+    assert.ok((await refusedTotal()) > before, 'connections_refused grew');
+    await c.waitForLog((l) => l.event === 'capacity.alert' && l.threshold === 100 && l.status === 'FULL', 10_000, 'the 100 % capacity.alert');
+    // The worker's line says what refused: the host's count at its cap (shared accept, one gauge).
+    const line = await c.waitForLog((l) => l.event === 'worker.connections_refused', 10_000, 'the refusal line');
+    if (line.host_full === true) assert.match(String(line.msg), /^host full \(\d+\/10\)/);
+    else assert.match(String(line.msg), /^connection cap reached \((\d+)\/\1\)/);
+
+    const seen = await loop.stop();
+    stopped = true;
+    assert.ok((seen.statuses.get(503) ?? 0) > 0, `the clients were refused: ${JSON.stringify([...seen.statuses])}`);
+    assert.ok(seen.failures.some((f) => f.includes('server_full')), seen.failures.join('\n'));
+
+    // Load gone: the next beats report no refusal and no burst.
+    const low = await waitFor(async () => {
+      const cap = await capacity();
+      return cap.status === 'LOW' ? cap : undefined;
+    }, 15_000, 'capacity LOW after the load');
+    assert.equal(low.can_accept_new, true);
+    assert.equal(low.refused_last_interval, 0);
+    assert.ok(low.available_slots > 0);
+    await c.waitForLog((l) => l.event === 'capacity.recovered' && l.threshold === 100, 10_000, 'the recovery line');
+  } finally {
+    if (!stopped) await loop.stop();
+    await c.stop();
+  }
+});
