@@ -48,7 +48,7 @@ export function createAlerts(logger: Logger, options: AlertOptions): Alerts {
         else logger.warn(fields, msg);
       } else if (fired.has(level) && exact < level - HYSTERESIS_POINTS) {
         fired.delete(level);
-        logger.info({ event: 'capacity.recovered', threshold: level, percent_used: p, current_connections: c.current_connections, idle_connections: c.idle_connections, max_connections: c.max_connections, status: c.status }, `capacity back under ${level}% (${p}%)`);
+        logger.info({ event: 'capacity.recovered', threshold: level, percent_used: p, current_connections: c.current_connections, idle_connections: c.idle_connections, peak_busy_connections: c.peak_busy_connections, refused_last_interval: c.refused_last_interval, idle_closed_last_interval: c.idle_closed_last_interval, max_connections: c.max_connections, status: c.status }, `capacity back under ${level}% (${p}%)`);
       }
     }
   };

@@ -17,8 +17,8 @@ interface WorkerRow {
 
 interface Stats {
   master: { pid: number; generation: number; uptime_s: number };
-  /** idle_connections: absent from a corral older than it. */
-  capacity: { status: string; current_connections: number; idle_connections?: number; max_connections: number };
+  /** idle_connections, and the interval's figures: absent from a corral older than them. */
+  capacity: { status: string; current_connections: number; idle_connections?: number; peak_busy_connections?: number; refused_last_interval?: number; idle_closed_last_interval?: number; max_connections: number };
   workers_ready: number;
   workers_expected: number;
   /** Ready workers whose loop stopped beating (absent from an older master). */
@@ -54,10 +54,16 @@ function whyDegraded(h: Health): string {
   return why.length > 0 ? `: ${why.join(', ')}` : '';
 }
 
-/** Busy connections over the cap, and the idle ones, which give their slot to a new client. */
+/**
+ * Busy connections (at their peak over the last heartbeat interval) over the cap, the idle ones,
+ * which give their slot to a new client, and the refusals and closures that made the status FULL
+ * or WARNING with few busy.
+ */
 function capacityText(c: Stats['capacity']): string {
   const idle = c.idle_connections ?? 0;
-  return `${c.current_connections - idle}/${c.max_connections} connections busy, ${idle} idle`;
+  const refused = c.refused_last_interval ? `, ${c.refused_last_interval} refused` : '';
+  const closed = c.idle_closed_last_interval ? `, ${c.idle_closed_last_interval} idle closed to admit new ones` : '';
+  return `${c.peak_busy_connections ?? c.current_connections - idle}/${c.max_connections} connections busy, ${idle} idle${refused}${closed}`;
 }
 
 function duration(s: number): string {
