@@ -7,7 +7,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { startCorral, waitFor } from '../helpers/corral.js';
-import { http, startClientLoop } from '../helpers/http.js';
+import { delay, http, startClientLoop } from '../helpers/http.js';
 
 const TOKEN = 'integration-admin-token-1234';
 
@@ -37,15 +37,23 @@ test('connections refused between heartbeats make the capacity FULL (no slot, ca
   let stopped = false;
   try {
     const before = await refusedTotal();
-    const full = await waitFor(async () => {
-      const cap = await capacity();
-      return cap.status === 'FULL' && cap.can_accept_new === false && cap.available_slots === 0 ? cap : undefined;
-    }, 15_000, 'capacity FULL while connections are refused');
-    assert.ok(full.refused_last_interval > 0, `refusals in the interval said: ${JSON.stringify(full)}`);
-    assert.ok(full.percent_used >= 100);
-    assert.equal(full.max_connections, 10);
-    // The refusals were real: counted by the master and seen by the clients.
-    assert.ok((await refusedTotal()) > before, 'connections_refused grew');
+    await waitFor(async () => (await refusedTotal()) > before, 15_000, 'the first connections refused');
+    // While the refusals go on, the capacity says FULL whatever the counts at the beats (two
+    // answers in three at least: on a loaded machine an interval may pass without a refusal). Read
+    // at the beats alone, it said LOW to WARNING (0 of 15 FULL), the count at a beat being mostly
+    // under the cap. Sampled over a few heartbeats.
+    const samples: Capacity[] = [];
+    const refusedBefore = await refusedTotal();
+    while (samples.length < 15) {
+      samples.push(await capacity());
+      await delay(150);
+    }
+    assert.ok((await refusedTotal()) > refusedBefore, 'refusals went on while sampled');
+    const full = samples.filter((s) => s.status === 'FULL' && !s.can_accept_new && s.available_slots === 0);
+    const said = samples.map((s) => `${s.status} ${s.current_connections - s.idle_connections}/${s.max_connections}`).join(', ');
+    assert.ok(full.length >= (samples.length * 2) / 3, `FULL in ${full.length} of ${samples.length} answers while refusing: ${said}`);
+    // They say why: refusals in the interval, the cap counted full.
+    assert.ok(full.some((s) => s.refused_last_interval > 0 && s.percent_used >= 100 && s.max_connections === 10), said);
     await c.waitForLog((l) => l.event === 'capacity.alert' && l.threshold === 100 && l.status === 'FULL', 10_000, 'the 100 % capacity.alert');
     // The worker's line says what refused: the host's count at its cap (shared accept, one gauge).
     const line = await c.waitForLog((l) => l.event === 'worker.connections_refused', 10_000, 'the refusal line');
