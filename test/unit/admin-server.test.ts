@@ -131,7 +131,7 @@ describe('admin server with a token', () => {
     const old = view.kids;
     // Worker 2 (50 served) was replaced by worker 3; another worker served 30 and exited in between.
     view.exited = { requests: 50 + 30, errors: 0, refused: 7, idleClosed: 4 };
-    view.kids = [old[0]!, child(3, 1003, 'ready', { requestsServed: 5, connectionsRefused: 2, idleConnectionsClosed: 3 }), old[2]!];
+    view.kids = [old[0]!, child(3, 1003, 'ready', { requestsServed: 5, connectionsRefused: 2, idleConnectionsClosed: 3, peakBusyConnections: 4, connectionsRefusedInInterval: 2, idleClosedInInterval: 1 }), old[2]!];
     const text = await (await fetch(`${base}/metrics`, { headers: auth })).text();
     assert.match(text, /^corral_requests_total 185$/m);
     // Refusals of the connection cap (503 server full), counted apart, exited workers' too.
@@ -141,6 +141,9 @@ describe('admin server with a token', () => {
     const stats = (await (await fetch(`${base}/api/admin/stats`, { headers: auth })).json()) as { totals: { idle_connections_closed: number }; workers: { idle_connections_closed: number | null }[] };
     assert.equal(stats.totals.idle_connections_closed, 7);
     assert.ok(stats.workers.some((w) => w.idle_connections_closed === 3));
+    // Its last interval's figures, per worker, as the capacity counts them.
+    const w3 = (stats.workers as unknown as Record<string, unknown>[]).find((w) => w.pid === 1003);
+    assert.deepEqual([w3?.peak_busy_connections, w3?.refused_last_interval, w3?.idle_closed_last_interval], [4, 2, 1]);
     view.kids = old;
   });
 

@@ -228,6 +228,10 @@ function childStats(c: ChildSnapshot, now: number) {
     errors_served: f?.errorsServed ?? null,
     connections_refused: f?.connectionsRefused ?? null,
     idle_connections_closed: f?.idleConnectionsClosed ?? null,
+    // Over its last heartbeat interval, as the capacity counts them (capacity.ts).
+    peak_busy_connections: f?.peakBusyConnections ?? null,
+    refused_last_interval: f?.connectionsRefusedInInterval ?? null,
+    idle_closed_last_interval: f?.idleClosedInInterval ?? null,
     latency_p99_ms: f ? Math.round(f.latencyP99Ms * 100) / 100 : null,
   };
 }
