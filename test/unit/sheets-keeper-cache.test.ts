@@ -5,7 +5,7 @@ import { SheetsError } from '../../src/sheets/errors.js';
 import { sleepOn } from '../../src/sheets/keeper/clock.js';
 import { paced, pacer } from '../../src/sheets/keeper/pacing.js';
 import { QuotaBucket } from '../../src/sheets/keeper/quota.js';
-import { ReadTier } from '../../src/sheets/keeper/read-tier.js';
+import { ReadTier, UNASKED_RETRIES } from '../../src/sheets/keeper/read-tier.js';
 import { UpstreamMeter } from '../../src/sheets/keeper/upstream-meter.js';
 import { captureLogger, type CapturedLogger } from '../fixtures/capture-logger.js';
 import { FakeClock, settle } from '../fixtures/fake-clock.js';
@@ -337,6 +337,17 @@ describe('keeper cache tier (L2)', () => {
       assert.deepEqual(after.value.values, PLAYERS);
     });
 
+    it("a range counts as failing from its refresh's first failed attempt, not only once all of Google's retries failed", async () => {
+      await clock.advance(ttl);
+      assert.equal((await short.get('Players')).via, 'stale');
+      await settle();
+      // The first attempt failed; the refresh waits 1 s to retry (15 s of retries in all).
+      assert.equal(short.figures().rangesFailing, 1);
+      failing = false;
+      await clock.advance(1000);
+      assert.equal(short.figures().rangesFailing, 0, 'the retry worked');
+    });
+
     it("with no failure seen, a read waits for the refresh's first attempt only: its value, or its error at once", async () => {
       failing = false;
       // A range nobody read for a while, Google answering: the read waits, and has the value.
@@ -405,6 +416,59 @@ describe('keeper cache tier (L2)', () => {
     assert.equal(backend.count('get', 'Big'), 1);
     assert.equal(backend.count('get', 'Players'), 1);
     small.close();
+  });
+
+  describe('a failing range that no read asks for again', () => {
+    const failingCount = () => tier.figures().rangesFailing;
+    const recovered = () => log.lines().filter((l) => l.event === 'sheets.upstream_read_recovered' && l.range === 'Events!1:1');
+    beforeEach(() => backend.tabs.set('Events', [['event_id', 'at', 'player', 'kind', 'detail']]));
+
+    it('is retried in the background: once Google answers, it stops counting as failing and its recovered line is said, with no read', async () => {
+      backend.failReads = true;
+      await assert.rejects(tier.get('Events!1:1'));
+      assert.equal(failingCount(), 1);
+      await clock.advance(5000);
+      assert.equal(failingCount(), 1, 'still failing');
+      backend.failReads = false;
+      // The retries are on the tier's backoff, capped at the TTL: within one TTL of Google's return.
+      await clock.advance(TTL);
+      assert.equal(failingCount(), 0);
+      assert.equal(recovered().length, 1);
+      assert.equal(recovered()[0]?.failures, backend.count('get', 'Events!1:1') - 1);
+      // Recovered: no more background reads of it.
+      const calls = backend.count('get');
+      await clock.advance(10 * TTL);
+      assert.equal(backend.count('get'), calls);
+    });
+
+    it(`is retried at most ${UNASKED_RETRIES} times, then no longer counted as failing (said once), until a read asks for it again`, async () => {
+      backend.failReads = true;
+      await assert.rejects(tier.get('Events!1:1'));
+      await clock.advance(10 * TTL);
+      assert.equal(backend.count('get', 'Events!1:1'), 1 + UNASKED_RETRIES, 'the read, then the bounded background retries');
+      assert.equal(failingCount(), 0, 'given up on: nobody needs it');
+      const unasked = log.lines().filter((l) => l.event === 'sheets.upstream_read_unasked');
+      assert.deepEqual(unasked.map((l) => [l.range, l.retries]), [['Events!1:1', UNASKED_RETRIES]]);
+      await clock.advance(10 * TTL);
+      assert.equal(backend.count('get', 'Events!1:1'), 1 + UNASKED_RETRIES, 'and not read again');
+      // A read asks for it again: it is tried, counted as failing, and retried again.
+      await assert.rejects(tier.get('Events!1:1'));
+      assert.equal(failingCount(), 1);
+      assert.equal(backend.count('get', 'Events!1:1'), 2 + UNASKED_RETRIES);
+      backend.failReads = false;
+      await clock.advance(TTL);
+      assert.equal(failingCount(), 0);
+      assert.equal(recovered().length, 1);
+    });
+
+    it('is not retried after close()', async () => {
+      backend.failReads = true;
+      await assert.rejects(tier.get('Events!1:1'));
+      tier.close();
+      await clock.advance(10 * TTL);
+      assert.equal(backend.count('get', 'Events!1:1'), 1);
+      assert.equal(clock.pending(), 0, 'no retry timer left behind');
+    });
   });
 
   it('pacing: reads beyond the host quota queue instead of reaching upstream', async () => {

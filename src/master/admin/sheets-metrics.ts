@@ -69,7 +69,7 @@ export function registerSheetsMetrics(view: AdminView, registers: Registry[]): v
   gauge('corral_sheets_journal_held_rows', 'Journaled rows held for another sheet than this one (SHEET_ID or SHEETS_API_URL changed while they waited): never sent here; over 0 needs the operator.', (f) => f.journal_held_rows);
   gauge('corral_sheets_journal_oldest_row_age_seconds', 'Age of the oldest journaled row Google does not have yet (0 with none): grows while appends fail.', (f) => f.journal_oldest_seconds);
   gauge('corral_sheets_journal_writable', 'The write journal takes appends (1), or its last append could not be written (0: disk full, I/O error) and appends are refused.', (f) => (f.journal_writable === null ? null : f.journal_writable ? 1 : 0));
-  gauge('corral_sheets_ranges_failing', "Ranges whose last fetch from Google failed (answered stale meanwhile, or failing): over 0 while Google fails.", (f) => f.ranges_failing);
+  gauge('corral_sheets_ranges_failing', "Ranges whose last fetch from Google failed, or whose fetch in flight has an attempt failed (answered stale meanwhile, or failing): over 0 while Google fails; failing ranges are retried in the background, so it falls back to 0 once Google answers.", (f) => f.ranges_failing);
   new Gauge({
     name: 'corral_sheets_redis_connected',
     help: "The keeper's link to Redis (REDIS_URL) is up (1) or down (0: the host reads Google and spends the quota on its own share); absent without REDIS_URL.",

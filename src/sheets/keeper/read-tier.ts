@@ -11,6 +11,14 @@
 // least a TTL apart: one call per range per TTL for the whole host. Failed refreshes are retried
 // no sooner than a backoff, so a failing Google is not hammered by every request; they are said
 // per range at the first, then at most once a minute with the count, then once when one works.
+//
+// A failing range is also retried in the background, on the same backoff, but at most
+// UNASKED_RETRIES times after the last read that asked for it: a range only some requests read (the
+// Events header row, read when an event is posted) was otherwise re-read only by the next such
+// request, so once Google was back the range stayed "failing" (sheets.ranges_failing over 0, no
+// recovered line) until someone posted an event. A handful of reads per failing range bounds what
+// this spends of the quota; a range still failing after them, which nobody asked for since, is
+// not retried nor counted as failing any more (sheets.upstream_read_unasked) until it is read again.
 
 import { LRUCache } from 'lru-cache';
 import { describeError } from '../../errors.js';
@@ -69,6 +77,12 @@ interface RangeState {
   /** Its failed upstream reads as log lines (kept with the range, and forgotten with it). */
   readonly failureLog: RepeatedFailure;
   lastError: unknown;
+  /** The background retry armed for `nextRetryAt` while failing (see UNASKED_RETRIES). */
+  retryTimer: unknown;
+  /** Background retries since the last read that asked for the range. */
+  unaskedRetries: number;
+  /** Failing, retried UNASKED_RETRIES times unasked, and given up on until it is read again. */
+  unasked: boolean;
   lastServedAt: number;
   lastServedStale: number;
 }
@@ -106,6 +120,11 @@ export interface ReadTierOptions {
  * are told apart by id), where one taken as newer could hide an acknowledged row.
  */
 export const SHARED_CLOCK_ALLOWANCE_MS = 5000;
+/**
+ * Background retries of a failing range after the last read that asked for it (see the top). Each
+ * is one fetch (the client's own attempts within it included), paced by the read quota like any.
+ */
+export const UNASKED_RETRIES = 3;
 /** How often a host waiting for another's fetch looks for its value. */
 const SHARED_POLL_MS = 50;
 
@@ -168,7 +187,7 @@ export class ReadTier {
   private state(range: string): RangeState {
     let st = this.states.get(range);
     if (!st) {
-      st = { value: undefined, inflight: undefined, retrying: undefined, attemptFailed: undefined, adopting: undefined, adoptedStamp: undefined, failures: 0, failingSince: undefined, nextRetryAt: 0, failureLog: new RepeatedFailure(this.now), lastError: undefined, lastServedAt: 0, lastServedStale: 0 };
+      st = { value: undefined, inflight: undefined, retrying: undefined, attemptFailed: undefined, adopting: undefined, adoptedStamp: undefined, failures: 0, failingSince: undefined, nextRetryAt: 0, failureLog: new RepeatedFailure(this.now), lastError: undefined, retryTimer: undefined, unaskedRetries: 0, unasked: false, lastServedAt: 0, lastServedStale: 0 };
       this.states.set(range, st);
     }
     return st;
@@ -177,6 +196,9 @@ export class ReadTier {
   async get(range: string): Promise<TierRead> {
     const st = this.state(range);
     const now = this.clock.now();
+    // Asked for: its background retries start again from none (and it counts as failing again).
+    st.unaskedRetries = 0;
+    st.unasked = false;
     const v = st.value;
     if (v && now < v.expiresAt) {
       this.counts.fresh++;
@@ -380,6 +402,9 @@ export class ReadTier {
       st.failingSince = undefined;
       st.lastError = undefined;
       st.nextRetryAt = 0;
+      st.unasked = false;
+      this.clock.clearTimeout(st.retryTimer);
+      st.retryTimer = undefined;
       if (changed) this.o.onChange?.(range);
       // Not awaited (the callers have their value); Redis runs one connection's commands in order,
       // so the value lands before the claim's release that follows (fetch()).
@@ -433,6 +458,7 @@ export class ReadTier {
     st.nextRetryAt = now + Math.max(Math.min(this.o.ttlMs, backoffMs(st.failures)), typeof askedMs === 'number' ? askedMs : 0);
     // Reads cut by the keeper's own close are not a failure of Google's.
     if (this.abort.signal.aborted) return;
+    this.retryLater(range, st);
     // Per range: a deleted tab fails alone, and an outage's line for one range hides no other.
     st.failureLog.failed((failures, total) => {
       const v = st.value;
@@ -446,6 +472,40 @@ export class ReadTier {
         total === 1 ? what : `${what} (${failures} failed upstream reads of this range since the last such line)`,
       );
     });
+  }
+
+  /**
+   * Arms the background retry of a range that just failed, at its backoff, unless it was retried
+   * UNASKED_RETRIES times since a read last asked for it: then it is given up on (said once) and
+   * no longer counted in rangesFailing, until a read asks for it again. A read that comes first
+   * starts the refresh itself (get()), and the timer then finds it in flight and leaves it.
+   */
+  private retryLater(range: string, st: RangeState): void {
+    this.clock.clearTimeout(st.retryTimer);
+    st.retryTimer = undefined;
+    if (st.unaskedRetries >= UNASKED_RETRIES) {
+      st.unasked = true;
+      this.o.logger.info(
+        { event: 'sheets.upstream_read_unasked', range, retries: st.unaskedRetries, failures: st.failures, failingForSeconds: st.failingSince === undefined ? null : Math.round((this.now() - st.failingSince) / 1000) },
+        `sheets: range ${range} still fails after ${st.unaskedRetries} retries that no read asked for; not retried nor counted in ranges_failing until a read asks for it again`,
+      );
+      return;
+    }
+    st.retryTimer = this.clock.setTimeout(() => {
+      st.retryTimer = undefined;
+      // Closed, evicted (a new state would be another range's memory), recovered, or in flight.
+      if (this.abort.signal.aborted || this.states.peek(range) !== st || st.failingSince === undefined || st.inflight) return;
+      st.unaskedRetries++;
+      const now = this.clock.now();
+      // The whole sheet is refused (sheet-failure.ts): no call now, but the retry counts, so a
+      // sheet refused for good stops being retried range by range.
+      if (this.sheet.holds(now) !== undefined) {
+        st.nextRetryAt = Math.max(st.nextRetryAt, now + (this.sheet.retryIn(now) ?? 0));
+        this.retryLater(range, st);
+        return;
+      }
+      this.refresh(range, st).catch(() => undefined);
+    }, Math.max(0, st.nextRetryAt - this.now()));
   }
 
   /**
@@ -506,7 +566,10 @@ export class ReadTier {
     let failing = 0;
     for (const st of this.states.values()) {
       if (st.lastServedAt > now - 60_000) maxStale = Math.max(maxStale, st.lastServedStale);
-      if (st.failingSince !== undefined) failing++;
+      // Its last fetch failed (and a read asked for it since its background retries gave up), or
+      // the fetch in flight had an attempt fail and waits to retry: counted from that first
+      // failed attempt (SHEETS_TIMEOUT into a hang), not only once all of Google's retries failed.
+      if ((st.failingSince !== undefined && !st.unasked) || st.retrying !== undefined) failing++;
     }
     return {
       cacheHits: this.counts.fresh + this.counts.stale,
@@ -526,5 +589,9 @@ export class ReadTier {
   /** Aborts in-flight fetches; idempotent. */
   close(): void {
     this.abort.abort(new Error('keeper closing'));
+    for (const st of this.states.values()) {
+      this.clock.clearTimeout(st.retryTimer);
+      st.retryTimer = undefined;
+    }
   }
 }
