@@ -13,6 +13,12 @@ export interface ChildFigures {
   readonly errorsServed: number;
   /** Request latency p99 over the last interval, in ms (0 when idle). */
   readonly latencyP99Ms: number;
+  /**
+   * The durations of the requests answered since the previous beat, as [bucket, count, ...] pairs
+   * (latency-buckets.ts); absent when none. The master adds up every beat's, so the p99 of an
+   * interval longer than a beat counts all of its requests. Workers only.
+   */
+  readonly latencyBuckets?: readonly number[];
   /** Requests a worker answered 503 "server full" (its connection cap), cumulative; workers only. */
   readonly connectionsRefused?: number;
   /**

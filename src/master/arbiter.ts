@@ -23,6 +23,7 @@ import { ExitTally } from './exit-reasons.js';
 import { ChildKiller } from './child-killer.js';
 import { codeIdentity } from './code-identity.js';
 import { applyChildMessage } from './child-messages.js';
+import { RequestLatency } from './request-latency.js';
 import { CrashLedger } from './crash-ledger.js';
 import { drainChild } from './drain.js';
 import { Generations } from './generations.js';
@@ -95,6 +96,8 @@ export class Arbiter {
   private keeperNoticeOpen = false;
   private readonly exitedServed: ServedTotals = { requests: 0, errors: 0, refused: 0, idleClosed: 0 };
   private readonly exitTally = new ExitTally();
+  /** Every worker beat's request durations for the last minute (the history's and the stats' p99). */
+  private readonly latency = new RequestLatency();
   private stopDeadline = 0;
   private keeperDrainSent = false;
   /** The CORRAL_BIND a reload last kept the running address instead of (see overlappingBind). */
@@ -621,6 +624,7 @@ export class Arbiter {
   private onMessage(c: ChildRecord, msg: ChildMessage): void {
     const now = this.now();
     const limitMb = this.settings.CORRAL_MAX_WORKER_MEMORY_MB;
+    if (msg.type === 'heartbeat' && c.role === 'worker') this.latency.add(c.handle.pid, msg.figures.latencyBuckets, now);
     const effect = applyChildMessage(c, msg, now, limitMb);
     switch (effect.kind) {
       case 'none':
@@ -743,6 +747,7 @@ export class Arbiter {
       children: () => [...this.children.values()].map(snapshotOf),
       servedByExited: () => ({ ...this.exitedServed }),
       childExits: () => this.exitTally.snapshot(),
+      latency: () => this.latency,
       keeperExpected: () => this.o.withKeeper,
       expectedWorkers: () => this.expected,
       workerConnections: () => this.workerConnections(),

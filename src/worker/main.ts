@@ -91,6 +91,7 @@ export async function runWorker(): Promise<void> {
     () => {
       // Over the interval since the last beat, not a sample: see busy-peak.ts.
       const interval = server?.cap.takeInterval();
+      const latency = server?.stats.takeLatency();
       return {
         activeConnections: interval?.active ?? 0,
         idleConnections: interval?.idle ?? 0,
@@ -99,7 +100,8 @@ export async function runWorker(): Promise<void> {
         idleClosedInInterval: interval?.idleClosed ?? 0,
         requestsServed: server?.stats.served() ?? 0,
         errorsServed: server?.stats.errors() ?? 0,
-        latencyP99Ms: server?.stats.takeP99() ?? 0,
+        latencyP99Ms: latency?.p99Ms ?? 0,
+        ...(latency && latency.buckets.length > 0 ? { latencyBuckets: latency.buckets } : {}),
         connectionsRefused: server?.cap.refused() ?? 0,
         idleConnectionsClosed: server?.cap.idleClosed() ?? 0,
         ...(sheets.created() ? { extra: sheets.client()?.figures() ?? {} } : {}),

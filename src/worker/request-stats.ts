@@ -1,8 +1,9 @@
 // Per-worker request figures for the heartbeat and the access log.
 
-import { createHistogram, performance } from 'node:perf_hooks';
+import { performance } from 'node:perf_hooks';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { targetForAccessLog } from '../http/logged-target.js';
+import { LatencyBuckets } from '../latency-buckets.js';
 import type { Logger } from '../log/logger.js';
 import type { ParserAnswer } from './limits.js';
 
@@ -11,8 +12,11 @@ export interface RequestStats {
   track(req: IncomingMessage, res: ServerResponse): void;
   served(): number;
   errors(): number;
-  /** p99 in ms since the last call (then reset). */
-  takeP99(): number;
+  /**
+   * The durations of the requests answered since the last call (then reset): their p99 in ms (0
+   * when none), and their counts as latency-buckets.ts pairs, which the master adds up per interval.
+   */
+  takeLatency(): { readonly p99Ms: number; readonly buckets: number[] };
   /** The access line of a request answered before node:http made a request of it (a 414). */
   parserAnswer(a: ParserAnswer): void;
   /** Resolves once every tracked response has closed, and so is counted (at once when none is open). */
@@ -46,7 +50,7 @@ export function createRequestStats(accessLogger: Logger | undefined, onServed: (
   /** Tracked responses not closed yet, and who waits for there to be none. */
   let open = 0;
   let whenAllClosed: (() => void)[] = [];
-  const latency = createHistogram();
+  const latency = new LatencyBuckets();
 
   // 'close' is emitted once per response (node:http emits it after 'finish', or when the
   // connection ends first), and a response is never reused: nothing to remove afterwards.
@@ -65,7 +69,7 @@ export function createRequestStats(accessLogger: Logger | undefined, onServed: (
 
   function record(res: TrackedResponse): void {
     const ms = performance.now() - res[STARTED];
-    latency.record(Math.max(1, Math.round(ms * 1000)));
+    latency.recordMs(ms);
     served++;
     if (res.statusCode >= 500) errors++;
     if (accessLogger) {
@@ -109,10 +113,11 @@ export function createRequestStats(accessLogger: Logger | undefined, onServed: (
     allClosed: () => (open === 0 ? Promise.resolve() : new Promise<void>((resolve) => void whenAllClosed.push(resolve))),
     served: () => served,
     errors: () => errors,
-    takeP99() {
-      const p99 = latency.count > 0 ? latency.percentile(99) / 1000 : 0;
+    takeLatency() {
+      const p99 = latency.percentileMs(0.99) ?? 0;
+      const buckets = latency.toPairs();
       latency.reset();
-      return Math.round(p99 * 10) / 10;
+      return { p99Ms: Math.round(p99 * 10) / 10, buckets };
     },
   };
 }

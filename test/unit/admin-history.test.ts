@@ -2,7 +2,15 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { CounterAcrossProcesses, createHistory } from '../../src/master/admin/history.js';
 import { createHostMonitor } from '../../src/master/host-monitor.js';
+import { LatencyBuckets } from '../../src/latency-buckets.js';
 import { child, createFakeView, testSettings } from '../fixtures/fake-admin-view.js';
+
+/** A beat's request durations: `n` requests of `ms` each, per group. */
+function durations(...groups: [n: number, ms: number][]): number[] {
+  const b = new LatencyBuckets();
+  for (const [n, ms] of groups) for (let i = 0; i < n; i++) b.recordMs(ms);
+  return b.toPairs();
+}
 
 describe('CounterAcrossProcesses', () => {
   it('stays monotonic when processes come and go', () => {
@@ -25,10 +33,11 @@ describe('history ring buffer', () => {
     const first = h.record(view, host, 1_000);
     assert.equal(first.rps, null, 'no rate from a single point');
     view.kids = [child(1, 11, 'ready', { requestsServed: 500, latencyP99Ms: 7, activeConnections: 4 }), child(0, 10, 'ready', { extra: { upstreamCallsTotal: 3 } }, 'keeper')];
+    view.beats.add(11, durations([500, 7]), view.now());
     const s = h.record(view, host, 6_000);
     assert.equal(s.rps, 100);
     assert.equal(s.upstream_per_min, 24);
-    assert.equal(s.p99_ms, 7);
+    assert.ok(s.p99_ms !== null && s.p99_ms >= 7 && s.p99_ms <= 7.07, String(s.p99_ms));
     assert.equal(s.cpu, 12.5);
     assert.equal(s.connections, 4);
     h.record(view, undefined, 11_000);
@@ -36,6 +45,25 @@ describe('history ring buffer', () => {
     assert.deepEqual(h.samples().map((x) => x.t), [6_000, 11_000, 16_000]);
     assert.equal(h.latest()?.rps, 0);
     assert.equal(h.latest()?.cpu, null);
+  });
+});
+
+describe('p99 in the history', () => {
+  it('counts every request answered since the previous sample, all workers\' and exited ones\', not the last beat\'s alone', () => {
+    const view = createFakeView(testSettings(), [child(1, 11, 'ready', { latencyP99Ms: 0 }), child(2, 12, 'ready', { latencyP99Ms: 0 })]);
+    const h = createHistory();
+    assert.equal(h.record(view, undefined, 1_000).p99_ms, 0, 'no request yet: 0');
+    // The audit's case: five 1.5 s logins answered in one beat of the five between two samples;
+    // each worker's last beat before the sample was idle (latencyP99Ms 0), which was all it charted.
+    view.beats.add(11, durations([40, 2]), view.now());
+    view.beats.add(12, durations([5, 1522.7]), view.now());
+    view.beats.add(13, durations([30, 3]), view.now());
+    view.beats.add(11, [], view.now());
+    const s = h.record(view, undefined, 6_000);
+    assert.ok(s.p99_ms !== null && s.p99_ms >= 1522.7 && s.p99_ms < 1540, String(s.p99_ms));
+    assert.equal(h.record(view, undefined, 11_000).p99_ms, 0, 'none since: 0, each request counted in one sample');
+    view.kids = [];
+    assert.equal(h.record(view, undefined, 16_000).p99_ms, null, 'no worker');
   });
 });
 

@@ -73,9 +73,11 @@ describe('request stats', () => {
     // Whose request it was matters most for the requests that went wrong.
     assert.equal(accessLines().at(-1)?.remote, '127.0.0.1');
     assert.equal(stats.errors(), 1);
-    const p99 = stats.takeP99();
+    const { p99Ms: p99, buckets } = stats.takeLatency();
     assert.ok(p99 >= 45, `p99 ${p99} ms covers the request of about 50 ms`);
-    assert.equal(stats.takeP99(), 0, 'reset after it was taken');
+    // The four requests' durations, as bucket counts the master can add up.
+    assert.equal(buckets.filter((_, i) => i % 2 === 1).reduce((a, n) => a + n, 0), 4);
+    assert.deepEqual(stats.takeLatency(), { p99Ms: 0, buckets: [] }, 'reset after it was taken');
   });
 
   it('allClosed() resolves once every response open has closed, and so is counted', async () => {

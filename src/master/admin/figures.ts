@@ -5,6 +5,7 @@
 import { heartbeatIntervalMs, lateAfterMs } from '../../heartbeat-interval.js';
 import { computeCapacity, type Capacity } from '../capacity.js';
 import { hostSampleStale, type HostSample } from '../host-monitor.js';
+import { LATENCY_WINDOW_MS, type RequestLatencyReader } from '../request-latency.js';
 import type { Rates } from './rates.js';
 import type { AdminView, ChildSnapshot } from './view.js';
 
@@ -205,7 +206,7 @@ export function heartbeatLateAfterMs(timeoutSeconds: number): number {
   return lateAfterMs(heartbeatIntervalMs(timeoutSeconds));
 }
 
-function childStats(c: ChildSnapshot, now: number) {
+function childStats(c: ChildSnapshot, now: number, latency: RequestLatencyReader) {
   const f = c.figures;
   return {
     id: c.id,
@@ -232,7 +233,7 @@ function childStats(c: ChildSnapshot, now: number) {
     peak_busy_connections: f?.peakBusyConnections ?? null,
     refused_last_interval: f?.connectionsRefusedInInterval ?? null,
     idle_closed_last_interval: f?.idleClosedInInterval ?? null,
-    latency_p99_ms: f ? Math.round(f.latencyP99Ms * 100) / 100 : null,
+    latency_p99_ms: f && c.role === 'worker' ? latency.p99Ms(now, c.pid) : f ? Math.round(f.latencyP99Ms * 100) / 100 : null,
   };
 }
 
@@ -311,11 +312,15 @@ export function statsOf(view: AdminView, extras: StatsExtras, now = view.now()) 
       errors_per_second: extras.rates?.errors_per_second ?? null,
       connections_refused_per_second: extras.rates?.connections_refused_per_second ?? null,
       rss_bytes: workers.reduce((a, w) => a + (w.figures?.rssBytes ?? 0), 0),
+      // Every request answered in the last minute, all workers' (those that exited included).
+      latency_p99_ms: view.latency().p99Ms(now),
     },
+    // The window of the p99s above (each worker's `latency_p99_ms` too).
+    latency_window_s: LATENCY_WINDOW_MS / 1000,
     // For a child started with the settings now in force; each child's own is in its entry.
     heartbeat_late_after_s: heartbeatLateAfterMs(view.settings().CORRAL_TIMEOUT) / 1000,
-    workers: workers.map((w) => childStats(w, now)),
-    keeper: keeper ? { ...childStats(keeper, now), extra: keeper.figures?.extra ?? {} } : null,
+    workers: workers.map((w) => childStats(w, now, view.latency())),
+    keeper: keeper ? { ...childStats(keeper, now, view.latency()), extra: keeper.figures?.extra ?? {} } : null,
     sheets: { ...sheets, upstream_calls_per_minute: sheets.upstream_calls_per_minute ?? extras.upstreamPerMinute },
     alerts: extras.alerts ?? null,
   };

@@ -1,5 +1,5 @@
 // The dashboard's memory: a ring buffer of samples (default one per 5 s for 10 minutes) of
-// requests/s, 5xx answers/s, connections refused/s (the cap's 503s), worst-worker p99, CPU, RAM, connections and upstream calls per minute. Rates come
+// requests/s, 5xx answers/s, connections refused/s (the cap's 503s), p99, CPU, RAM, connections and upstream calls per minute. Rates come
 // from cumulative counters per process, so a recycled worker does not make the rate jump backwards.
 
 import type { HostSample } from '../host-monitor.js';
@@ -19,7 +19,12 @@ export interface HistorySample {
    * showed 0 req/s and 0 5xx/s while it turned hundreds of clients away.
    */
   readonly refused_per_s: number | null;
-  /** The worst worker's p99 over its last beat interval (percentiles of workers cannot be merged). */
+  /**
+   * The p99 of every request answered between the previous sample and this one, all workers' (those
+   * that exited since included), from the bucket counts of their beats (request-latency.ts): 0 when
+   * none was, null with no worker. It was the worst worker's p99 of its last beat, one second of the
+   * five, so slow requests in the other four never showed.
+   */
   readonly p99_ms: number | null;
   readonly cpu: number | null;
   readonly ram: number | null;
@@ -55,6 +60,8 @@ export function createHistory(options: { capacity?: number } = {}): History {
   const ring: HistorySample[] = [];
   const upstream = new CounterAcrossProcesses();
   let prev: { t: number; requests: number; errors: number; refused: number; upstream: number } | undefined;
+  /** The last beat whose request durations a sample counted (request-latency.ts). */
+  let beatCursor = 0;
   return {
     record(view, host, now = Date.now()) {
       const children = view.children();
@@ -69,14 +76,15 @@ export function createHistory(options: { capacity?: number } = {}): History {
       const errorsPerSecond = rate(served.errors, prev?.errors ?? 0);
       const refusedPerSecond = rate(served.refused, prev?.refused ?? 0);
       const upDerived = prev && dt > 0 && sheets.upstream_calls_total !== null ? Math.round(((upTotal - prev.upstream) / dt) * 60 * 10) / 10 : null;
+      const { buckets: latency, cursor } = view.latency().since(beatCursor);
+      beatCursor = cursor;
       prev = { t: now, ...served, upstream: upTotal };
-      const p99s = workers.map((w) => w.figures?.latencyP99Ms ?? 0);
       const sample: HistorySample = {
         t: now,
         rps,
         errors_per_s: errorsPerSecond,
         refused_per_s: refusedPerSecond,
-        p99_ms: p99s.length > 0 ? Math.round(Math.max(...p99s) * 100) / 100 : null,
+        p99_ms: workers.length > 0 || latency.count > 0 ? Math.round((latency.percentileMs(0.99) ?? 0) * 100) / 100 : null,
         cpu: host?.cpuPercent ?? null,
         ram: host?.ramPercent ?? null,
         connections: workers.reduce((a, w) => a + (w.figures?.activeConnections ?? 0), 0),

@@ -146,7 +146,18 @@ export function createAdminMetrics(view: AdminView, host: () => HostSample | und
       }
     },
   });
-  perWorker('corral_worker_latency_p99_seconds', 'Request latency p99 over the last heartbeat interval.', (c) => (c.role === 'worker' && c.figures ? c.figures.latencyP99Ms / 1000 : undefined));
+  // Over the last minute, from the bucket counts of every beat (request-latency.ts): a scrape up to
+  // a minute after the last sees every request. It was the p99 of the last beat alone, so a scrape
+  // every 15 s saw one second in fifteen, and slow requests in the others never showed.
+  perWorker('corral_worker_latency_p99_seconds', 'Request latency p99 of the worker in this slot over the last 60 s.', (c) => (c.role === 'worker' && c.figures ? view.latency().p99Ms(view.now(), c.pid) / 1000 : undefined));
+  new Gauge({
+    name: 'corral_request_latency_p99_seconds',
+    help: 'Request latency p99 over the last 60 s, every request of every worker (those that exited since included); 0 with none answered.',
+    registers,
+    collect() {
+      this.set(view.latency().p99Ms(view.now()) / 1000);
+    },
+  });
   // The per-child figures above are those of its last heartbeat: a child whose loop is blocked
   // keeps showing them until the master kills it (CORRAL_TIMEOUT). This says how old they are.
   perWorker('corral_process_heartbeat_age_seconds', 'Seconds since each child last sent a heartbeat (since its fork before the first); over a few seconds its loop is blocked and its other figures are stale.', (c) => heartbeatAgeMs(c, view.now()) / 1000);

@@ -5,6 +5,7 @@ import type { Settings } from '../../config/schema.js';
 import type { ChildFigures } from '../../ipc/messages.js';
 import type { EnvOverride } from '../../config/load.js';
 import type { ExitCounts } from '../exit-reasons.js';
+import type { RequestLatencyReader } from '../request-latency.js';
 
 /**
  * `killing`: the master sent SIGKILL and waits for the exit (silent past CORRAL_TIMEOUT, a drain
@@ -94,6 +95,11 @@ export interface AdminView {
   servedByExited(): { readonly requests: number; readonly errors: number; readonly refused: number; readonly idleClosed: number };
   /** Children that exited since the master started, by role and reason (exit-reasons.ts). */
   childExits(): ExitCounts;
+  /**
+   * The request durations every worker reported with its beats in the last minute, on the arbiter's
+   * clock (now()): the p99 of an interval counts every request answered in it.
+   */
+  latency(): RequestLatencyReader;
   /** Whether this master runs a keeper (false when it was started without one). */
   keeperExpected(): boolean;
   /** The worker count the arbiter is steering towards (CORRAL_WORKERS ± TTIN/TTOU). */

@@ -8,7 +8,7 @@ const CHARTS = [
   { id: 'chart-rps', key: 'rps', label: 'requests/s', color: '#2b6cb0' },
   { id: 'chart-errors', key: 'errors_per_s', label: '5xx answers/s', color: '#c53030' },
   { id: 'chart-refused', key: 'refused_per_s', label: 'connections refused/s (server full)', color: '#9b2c2c' },
-  { id: 'chart-p99', key: 'p99_ms', label: 'p99 latency (ms, worst worker)', color: '#c05621' },
+  { id: 'chart-p99', key: 'p99_ms', label: 'p99 latency (ms, all workers)', color: '#c05621' },
   { id: 'chart-cpu', key: 'cpu', label: 'CPU %', color: '#6b46c1', max: 100 },
   { id: 'chart-ram', key: 'ram', label: 'RAM %', color: '#2f855a', max: 100 },
   { id: 'chart-upstream', key: 'upstream_per_min', label: 'Sheets upstream calls/min', color: '#b7791f' },
