@@ -147,8 +147,22 @@ test('CORRAL_ACCEPT=shared: a worker stuck in a busy loop is handed no new conne
 test('CORRAL_ACCEPT=shared: the host cap holds exactly across workers, whichever takes the connections, and a killed worker\'s connections stop counting', async () => {
   // 2 workers, a host cap of 4: the kernel may give all 4 to one worker, which then holds more
   // than an even share; the 5th connection is refused at once, not a heartbeat later.
-  const c = await startCorral({ app: 'basic.mjs', workers: 2, env: { CORRAL_ACCEPT: 'shared', CORRAL_MAX_CONNECTIONS: '4', CORRAL_KEEPALIVE: '120', CORRAL_HEADERS_TIMEOUT: '120', CORRAL_REQUEST_TIMEOUT: '120', CORRAL_RATE_LIMIT: '0' } });
+  const c = await startCorral({ app: 'basic.mjs', workers: 2, env: { CORRAL_ACCEPT: 'shared', CORRAL_MAX_CONNECTIONS: '4', CORRAL_KEEPALIVE: '120', CORRAL_HEADERS_TIMEOUT: '120', CORRAL_REQUEST_TIMEOUT: '120', CORRAL_RATE_LIMIT: '0', CORRAL_ADMIN_TOKEN: ADMIN_TOKEN } });
   const held: Socket[] = [];
+  // A held connection is busy once its worker has read the next request's first bytes; until then
+  // it is idle and gives its slot to a new client at the cap (the design, shown by the next test).
+  // Under load a worker may read them after the next connection arrives: wait until the workers
+  // count all four busy (their heartbeats, in the capacity answer) before asking for one more.
+  const allBusy = () =>
+    waitFor(
+      async () => {
+        const r = await http(`${c.adminUrl}/api/admin/capacity`, { headers: { authorization: `Bearer ${ADMIN_TOKEN}` } });
+        const cap = r.json<{ capacity: { current_connections: number; idle_connections: number } }>().capacity;
+        return cap.current_connections === 4 && cap.idle_connections === 0;
+      },
+      10_000,
+      'four connections busy, as the workers count them',
+    );
   try {
     const port = portOf(c);
     const answers = [];
@@ -158,6 +172,7 @@ test('CORRAL_ACCEPT=shared: the host cap holds exactly across workers, whichever
       answers.push(h);
       assert.equal(h.status, 200, `connection ${i + 1} of 4`);
     }
+    await allBusy();
     const fifth = await holdConnection(port);
     held.push(fifth.socket);
     assert.equal(fifth.status, 503, 'the 5th connection, at once');
@@ -174,6 +189,7 @@ test('CORRAL_ACCEPT=shared: the host cap holds exactly across workers, whichever
       held.push(h.socket);
       assert.equal(h.status, 200, `new connection ${i + 1} of ${freed} after the kill`);
     }
+    await allBusy();
     assert.equal((await holdConnection(port).then((h) => (held.push(h.socket), h))).status, 503, 'one more than the cap again');
   } finally {
     for (const s of held) s.destroy();
