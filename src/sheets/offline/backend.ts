@@ -151,10 +151,17 @@ export class OfflineBackend implements SheetsBackend {
     const tmp = `${path}.tmp`;
     const fh = await openNewPrivateFile(tmp);
     try {
-      await fh.writeFile(stringifyCsv([...existing, ...added]), 'utf8');
-      await fh.sync();
-    } finally {
-      await fh.close();
+      try {
+        await fh.writeFile(stringifyCsv([...existing, ...added]), 'utf8');
+        await fh.sync();
+      } finally {
+        await fh.close();
+      }
+    } catch (err) {
+      // A write cut short (ENOSPC) would leave the part it wrote holding space on a full disk
+      // until the next attempt unlinks it: the space goes back now, not at an unknown later time.
+      await rm(tmp, { force: true }).catch(() => undefined);
+      throw err;
     }
     await rename(tmp, path);
     await fsyncPath(this.dir, constants.O_RDONLY);
