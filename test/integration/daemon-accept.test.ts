@@ -70,6 +70,22 @@ async function holdConnection(port: number, busy = true): Promise<{ socket: Sock
   return { socket, status, pid: Number(/"pid":(\d+)/.exec(text)?.[1] ?? 0) };
 }
 
+/**
+ * Waits until the workers count `n` open connections, none idle (their heartbeats, in the capacity
+ * answer): a held connection is busy only once its worker has read its next request's first bytes.
+ */
+function allCountedBusy(c: CorralProcess, n: number): Promise<boolean> {
+  return waitFor(
+    async () => {
+      const r = await http(`${c.adminUrl}/api/admin/capacity`, { headers: { authorization: `Bearer ${ADMIN_TOKEN}` } });
+      const cap = r.json<{ capacity: { current_connections: number; idle_connections: number } }>().capacity;
+      return cap.current_connections === n && cap.idle_connections === 0;
+    },
+    10_000,
+    `${n} connections busy, as the workers count them`,
+  );
+}
+
 /** A process's user + system CPU time, in clock ticks (1/100 s). */
 function cpuTicks(pid: number): number {
   const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
@@ -153,16 +169,7 @@ test('CORRAL_ACCEPT=shared: the host cap holds exactly across workers, whichever
   // it is idle and gives its slot to a new client at the cap (the design, shown by the next test).
   // Under load a worker may read them after the next connection arrives: wait until the workers
   // count all four busy (their heartbeats, in the capacity answer) before asking for one more.
-  const allBusy = () =>
-    waitFor(
-      async () => {
-        const r = await http(`${c.adminUrl}/api/admin/capacity`, { headers: { authorization: `Bearer ${ADMIN_TOKEN}` } });
-        const cap = r.json<{ capacity: { current_connections: number; idle_connections: number } }>().capacity;
-        return cap.current_connections === 4 && cap.idle_connections === 0;
-      },
-      10_000,
-      'four connections busy, as the workers count them',
-    );
+  const allBusy = () => allCountedBusy(c, 4);
   try {
     const port = portOf(c);
     const answers = [];
@@ -206,16 +213,7 @@ test('CORRAL_ACCEPT=shared: at the host cap an idle connection gives its slot to
   // A connection whose next request has begun is busy once the worker has read those bytes; until
   // then it is idle to the worker, and gives way to a connection that comes first. The worker's
   // idle count (its heartbeat, in the capacity answer) says when it has read them.
-  const noneIdle = () =>
-    waitFor(
-      async () => {
-        const r = await http(`${c.adminUrl}/api/admin/capacity`, { headers: { authorization: `Bearer ${ADMIN_TOKEN}` } });
-        const cap = r.json<{ capacity: { current_connections: number; idle_connections: number } }>().capacity;
-        return cap.current_connections === 2 && cap.idle_connections === 0;
-      },
-      10_000,
-      'both connections busy, as the worker counts them',
-    );
+  const noneIdle = () => allCountedBusy(c, 2);
   const held: Socket[] = [];
   const hold = async (busy: boolean) => {
     const h = await holdConnection(portOf(c), busy);

@@ -7,19 +7,14 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { request } from 'undici';
 import { startEmulator } from '../../src/sheets/emulator/index.js';
-import { startCorral, waitFor } from '../helpers/corral.js';
+import { waitFor } from '../helpers/corral.js';
+import { startWithEmulator } from '../helpers/sheets-load.js';
 
 describe('appends to a spreadsheet at its cell limit', () => {
   it('are journaled and acknowledged, sent one append per retry with no halves, logged with the code, and all land once when cells are freed', async () => {
     // The seed's Players and Events grids hold 52,000 cells: no room for one inserted row.
     const emu = await startEmulator({ faults: { workbookCellLimit: 52_000 } });
-    const key = emu.registerServiceAccount();
-    const c = await startCorral({
-      app: 'sheets-app.mjs',
-      workers: 1,
-      readyTimeoutMs: 60_000,
-      env: { SHEET_ID: emu.spreadsheetId, SHEETS_API_URL: emu.url, GOOGLE_SERVICE_ACCOUNT_JSON: JSON.stringify(key), SHEETS_FLUSH_INTERVAL_MS: '100', CORRAL_ACCESS_LOG: 'false' },
-    });
+    const c = await startWithEmulator(emu, 1, { SHEETS_FLUSH_INTERVAL_MS: '100' });
     try {
       await c.waitForLog((l) => l.event === 'keeper.ready' && l.role === 'keeper', 30_000, 'keeper.ready');
       emu.resetCounters();
