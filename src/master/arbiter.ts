@@ -38,6 +38,7 @@ import type { FatalReason } from './fatal-stderr.js';
 import { respawnWaitOf, StatusReporter, statusLineOf } from './status-report.js';
 import { stopDeadline, stopStep } from './stop-sequence.js';
 import { servingWorkers } from './stuck-judgement.js';
+import { timeoutStartSec, timeoutStopSec } from '../systemd/timeouts.js';
 
 export type Intent = 'reload' | 'stop' | 'quit' | 'ttin' | 'ttou' | 'reopen-logs';
 
@@ -264,7 +265,7 @@ export class Arbiter {
     const gracefulMs = fast ? 0 : this.settings.CORRAL_GRACEFUL_TIMEOUT * 1000;
     if (this.phase !== 'stopping') {
       this.log.info({ event: 'shutdown.start', fast, graceful_s: gracefulMs / 1000 }, fast ? 'fast shutdown' : 'graceful shutdown');
-      this.o.notifier.stopping('stopping');
+      this.o.notifier.stopping('stopping', timeoutStopSec(gracefulMs / 1000) * 1000);
     } else if (fast) {
       // A QUIT during a graceful stop cuts it short: said, or the log showed requests cut before
       // the graceful timeout with nothing to say why.
@@ -325,7 +326,7 @@ export class Arbiter {
     this.expected = next.settings.CORRAL_WORKERS;
     this.restartKeeperIfChanged(previous.settings, next.settings, onDisk);
     this.crashes.clearBootBackoff();
-    this.o.notifier.reloading(`reloading: starting generation ${this.gens.current}`);
+    this.o.notifier.reloading(`reloading: starting generation ${this.gens.current}`, timeoutStartSec(next.settings.CORRAL_GRACEFUL_TIMEOUT) * 1000);
     this.log.info({ event: 'reload.start', generation: this.gens.current, workers: this.expected }, `reload: starting generation ${this.gens.current}`);
   }
 

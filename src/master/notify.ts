@@ -4,10 +4,14 @@
 export interface Notifier {
   /** READY=1 with a STATUS line: all initial workers listen, or a reload finished. */
   ready(status: string): void;
-  /** RELOADING=1 with MONOTONIC_USEC, at the start of a HUP reload. */
-  reloading(status: string): void;
-  /** STOPPING=1 at the start of shutdown. */
-  stopping(status: string): void;
+  /**
+   * RELOADING=1 with MONOTONIC_USEC, at the start of a HUP reload, and EXTEND_TIMEOUT_USEC: the
+   * reload may take `timeoutMs` (its settings' graceful timeout, which may be longer than the
+   * unit's TimeoutStartSec was generated for).
+   */
+  reloading(status: string, timeoutMs: number): void;
+  /** STOPPING=1 at the start of shutdown, and EXTEND_TIMEOUT_USEC: the stop may take `timeoutMs`. */
+  stopping(status: string, timeoutMs: number): void;
   /** STATUS= one-line summary. */
   status(status: string): void;
   /** WATCHDOG=1; the arbiter calls it only while its loop runs and a worker is healthy. */

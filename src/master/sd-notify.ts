@@ -57,6 +57,18 @@ export function oneLine(text: string): string {
   return text.replace(/[\r\n]+/g, ' ').trim();
 }
 
+/**
+ * EXTEND_TIMEOUT_USEC=: systemd (≥236) waits at least this long from now before it times out the
+ * reload or the stop under way, however short the unit's TimeoutStartSec/TimeoutStopSec. Those
+ * were sized from the settings when the unit was generated; CORRAL_GRACEFUL_TIMEOUT raised in the
+ * .env file since (and applied by a reload) would otherwise have systemd SIGKILL a stop, requests
+ * in flight and the keeper's last flush with it, before the graceful timeout the operator set.
+ * It never shortens a timeout: systemd keeps the later of the two deadlines.
+ */
+function extendTimeout(timeoutMs: number): string {
+  return `EXTEND_TIMEOUT_USEC=${Math.max(0, Math.ceil(timeoutMs)) * 1000}`;
+}
+
 export interface NotifierOptions {
   /** The datagram sender; defaults to the native addon. Tests may pass another real sender. */
   send?: DatagramSend;
@@ -104,13 +116,13 @@ export function createNotifier(systemdEnv: SystemdEnv, logger: Logger, options: 
     ready(status) {
       notify(['READY=1', `STATUS=${oneLine(status)}`]);
     },
-    reloading(status) {
+    reloading(status, timeoutMs) {
       // MONOTONIC_USEC lets systemd ≥253 (Type=notify-reload) match this RELOADING=1 to the
       // reload it asked for; systemd 252 ignores the field and still honours RELOADING/READY.
-      notify(['RELOADING=1', `MONOTONIC_USEC=${monotonicUsec()}`, `STATUS=${oneLine(status)}`]);
+      notify(['RELOADING=1', `MONOTONIC_USEC=${monotonicUsec()}`, extendTimeout(timeoutMs), `STATUS=${oneLine(status)}`]);
     },
-    stopping(status) {
-      notify(['STOPPING=1', `STATUS=${oneLine(status)}`]);
+    stopping(status, timeoutMs) {
+      notify(['STOPPING=1', extendTimeout(timeoutMs), `STATUS=${oneLine(status)}`]);
     },
     status(status) {
       notify([`STATUS=${oneLine(status)}`]);

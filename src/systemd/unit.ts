@@ -3,6 +3,7 @@
 // Every directive is explained in the generated text, since operators read the unit, not this file.
 
 import { posix } from 'node:path';
+import { timeoutStartSec, timeoutStopSec, watchdogSec } from './timeouts.js';
 import { assertUnitPath, execWord, fileUrl, listWord, verbatim } from './unit-syntax.js';
 
 export interface UnitOptions {
@@ -60,32 +61,6 @@ export const NR_OPEN_DEFAULT = 1_048_576;
 export function limitNoFile(workers: number, workerConnections: number): number {
   const wanted = workers * workerConnections + 4096 + 256 * workers;
   return Math.min(NR_OPEN_DEFAULT, Math.max(65_536, wanted));
-}
-
-/** Seconds systemd waits after SIGTERM before SIGKILL: the drain, then the master's own exit (keeper journal flush). */
-export function timeoutStopSec(gracefulTimeout: number): number {
-  return gracefulTimeout + 15;
-}
-
-/**
- * Seconds systemd waits for READY=1, at the start and after a reload's RELOADING=1 alike (systemd
- * runs TimeoutStartSec for a reload announced by notification). A reload sends READY=1 once the
- * new generation serves and the old one has drained (reload.done), and a drain takes up to
- * CORRAL_GRACEFUL_TIMEOUT: with a fixed 120 s, a graceful timeout above ~115 s and a long request
- * in flight made systemd log "Reload operation timed out" while the reload was going fine. So the
- * boot's 120 s plus the drain.
- */
-export function timeoutStartSec(gracefulTimeout: number): number {
-  return 120 + gracefulTimeout;
-}
-
-/**
- * The watchdog is the last resort. The master already kills a worker silent for CORRAL_TIMEOUT and
- * boots another, and it stops pinging only while no worker is healthy; WatchdogSec leaves room for
- * two rounds of that before systemd restarts the whole service.
- */
-export function watchdogSec(timeout: number): number {
-  return Math.max(30, 2 * timeout + 30);
 }
 
 const SYSTEMD_MANAGED_PARENTS = { state: '/var/lib', logs: '/var/log' } as const;

@@ -61,23 +61,31 @@ function recordingNotifier() {
   const calls: string[] = [];
   /** STATUS= lines, apart: they come every 5 s and would hide the calls tests look for. */
   const statuses: string[] = [];
+  /** The EXTEND_TIMEOUT_USEC each RELOADING=1 and STOPPING=1 carried, in ms. */
+  const timeouts: string[] = [];
   const n: Notifier = {
     ready: (s) => void calls.push(`ready:${s}`),
-    reloading: () => void calls.push('reloading'),
-    stopping: () => void calls.push('stopping'),
+    reloading: (_s, timeoutMs) => {
+      calls.push('reloading');
+      timeouts.push(`reloading:${timeoutMs}`);
+    },
+    stopping: (_s, timeoutMs) => {
+      calls.push('stopping');
+      timeouts.push(`stopping:${timeoutMs}`);
+    },
     status: (s) => void statuses.push(s),
     watchdog: () => void calls.push('watchdog'),
     watchdogIntervalMs: 1000,
     close: () => {},
   };
-  return { n, calls, statuses };
+  return { n, calls, statuses, timeouts };
 }
 
 async function setup(env: Record<string, string> = {}, withKeeper = false, options: Partial<ArbiterOptions> = {}) {
   let now = 1_000_000;
   const exits: number[] = [];
   const { spawner, children } = fakeSpawner();
-  const { n, calls, statuses } = recordingNotifier();
+  const { n, calls, statuses, timeouts } = recordingNotifier();
   const log = await captureLogger('worker');
   const base = { CORRAL_ENV_FILE: 'none', CORRAL_WORKERS: '2', CORRAL_TIMEOUT: '5', CORRAL_STUCK_STACKS: 'false', ...env };
   const arbiter = new Arbiter({
@@ -98,6 +106,7 @@ async function setup(env: Record<string, string> = {}, withKeeper = false, optio
     children,
     calls,
     statuses,
+    timeouts,
     exits,
     log,
     advance: (ms: number) => (now += ms),
@@ -277,6 +286,25 @@ test('reload: READY=1 (which ends systemctl reload) comes with reload.done, once
     t.arbiter.tick();
     assert.equal(after(reloadAt + 1).length, 1);
     assert.match(after(reloadAt + 1)[0]!, /^ready:/);
+  } finally {
+    t.log.close();
+  }
+});
+
+test('systemd is told how long a reload and a stop may take, from the settings the master runs with (EXTEND_TIMEOUT_USEC)', async () => {
+  // The unit was generated for the defaults; the .env file now says 200 s.
+  const t = await setup({ CORRAL_GRACEFUL_TIMEOUT: '30' });
+  try {
+    t.bootAll();
+    t.setNextEnv({ CORRAL_GRACEFUL_TIMEOUT: '200' });
+    t.arbiter.record('reload');
+    t.arbiter.tick();
+    t.arbiter.record('stop');
+    t.arbiter.tick();
+    // A second stop signal does not say it again.
+    t.arbiter.record('stop');
+    t.arbiter.tick();
+    assert.deepEqual(t.timeouts, [`reloading:${(120 + 200) * 1000}`, `stopping:${(200 + 15) * 1000}`]);
   } finally {
     t.log.close();
   }

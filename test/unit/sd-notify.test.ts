@@ -70,9 +70,9 @@ for (const kind of ['path', 'abstract'] as const) {
       const before = monotonicUsec();
       n.ready('2/2 workers ready\nsecond line');
       n.status('capacity ok');
-      n.reloading('reloading: generation 2');
+      n.reloading('reloading: generation 2', 150_000);
       n.watchdog();
-      n.stopping('stopping: draining 2 workers');
+      n.stopping('stopping: draining 2 workers', 45_000.4);
       const after = monotonicUsec();
       const got = await receiver.waitFor(5);
       assert.deepEqual(
@@ -85,9 +85,10 @@ for (const kind of ['path', 'abstract'] as const) {
       assert.equal(reload[0], 'RELOADING=1');
       const usec = BigInt((reload[1] ?? '').replace(/^MONOTONIC_USEC=/, ''));
       assert.ok(usec >= before && usec <= after, `MONOTONIC_USEC ${usec} within [${before}, ${after}]`);
-      assert.equal(reload[2], 'STATUS=reloading: generation 2');
+      assert.equal(reload[2], 'EXTEND_TIMEOUT_USEC=150000000', 'systemd waits the reload out, whatever TimeoutStartSec the unit had');
+      assert.equal(reload[3], 'STATUS=reloading: generation 2');
       assert.equal(got[3]?.text, 'WATCHDOG=1');
-      assert.equal(got[4]?.text, 'STOPPING=1\nSTATUS=stopping: draining 2 workers');
+      assert.equal(got[4]?.text, 'STOPPING=1\nEXTEND_TIMEOUT_USEC=45001000\nSTATUS=stopping: draining 2 workers', 'whole milliseconds, rounded up');
       n.close();
       n.status('after close');
       n.close();

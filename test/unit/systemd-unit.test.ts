@@ -6,7 +6,9 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { after, test } from 'node:test';
-import { limitNoFile, NR_OPEN_DEFAULT, REFERENCE_UNIT_OPTIONS, renderUnit, timeoutStartSec, timeoutStopSec, watchdogSec } from '../../src/systemd/unit.js';
+import { timeoutStartSec, timeoutStopSec, watchdogSec } from '../../src/systemd/timeouts.js';
+import { limitNoFile, NR_OPEN_DEFAULT, REFERENCE_UNIT_OPTIONS, renderUnit } from '../../src/systemd/unit.js';
+import { KEEPER_STOP_MS, stopDeadline, stopStep } from '../../src/master/stop-sequence.js';
 import { EXIT } from '../../src/errors.js';
 
 const run = promisify(execFile);
@@ -87,6 +89,17 @@ test('LimitNOFILE covers workers x connections, with a floor and the kernel nr_o
   assert.equal(limitNoFile(512, 100_000), NR_OPEN_DEFAULT);
   assert.equal(timeoutStopSec(30), 45);
   assert.ok(watchdogSec(30) >= 2 * 30);
+});
+
+test("TimeoutStopSec outlasts the master's own longest stop: the drain, its exit margin and the keeper's time past the deadline", () => {
+  for (const graceful of [0, 1, 30, 300]) {
+    const deadline = stopDeadline(0, graceful * 1000, undefined);
+    const lastKill = deadline + KEEPER_STOP_MS;
+    // Past the last kill the master still reaps the children and exits: a few seconds are left for that.
+    assert.ok(timeoutStopSec(graceful) * 1000 >= lastKill + 5000, `graceful ${graceful}s: ${timeoutStopSec(graceful)}s against ${lastKill} ms`);
+    // At that instant the step kills whatever is left, keeper included.
+    assert.equal(stopStep({ now: lastKill + 1, deadline, workersLeft: 0, keeperLeft: true, keeperDrainSent: true }).killAll, true);
+  }
 });
 
 test('paths outside /var/lib and /var/log become ReadWritePaths; ports below 1024 get only CAP_NET_BIND_SERVICE', () => {

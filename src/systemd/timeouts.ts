@@ -1,0 +1,34 @@
+// How long systemd gives corral for each of its phases: written into the unit by `corral
+// systemd-unit` from the settings it was generated for, and sent again by the running master as
+// EXTEND_TIMEOUT_USEC= from the settings it runs with (sd-notify.ts), which an edited .env and a
+// reload may have made longer since.
+
+/**
+ * Seconds systemd waits after SIGTERM before SIGKILL: the drain (the graceful timeout and the
+ * stop's exit margin), then the keeper's last journal flush (KEEPER_STOP_MS past the deadline,
+ * stop-sequence.ts), then the master's own exit.
+ */
+export function timeoutStopSec(gracefulTimeout: number): number {
+  return gracefulTimeout + 15;
+}
+
+/**
+ * Seconds systemd waits for READY=1, at the start and after a reload's RELOADING=1 alike (systemd
+ * runs TimeoutStartSec for a reload announced by notification). A reload sends READY=1 once the
+ * new generation serves and the old one has drained (reload.done), and a drain takes up to
+ * CORRAL_GRACEFUL_TIMEOUT: with a fixed 120 s, a graceful timeout above ~115 s and a long request
+ * in flight made systemd log "Reload operation timed out" while the reload was going fine. So the
+ * boot's 120 s plus the drain.
+ */
+export function timeoutStartSec(gracefulTimeout: number): number {
+  return 120 + gracefulTimeout;
+}
+
+/**
+ * The watchdog is the last resort. The master already kills a worker silent for CORRAL_TIMEOUT and
+ * boots another, and it stops pinging only while no worker is healthy; WatchdogSec leaves room for
+ * two rounds of that before systemd restarts the whole service.
+ */
+export function watchdogSec(timeout: number): number {
+  return Math.max(30, 2 * timeout + 30);
+}
