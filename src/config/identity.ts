@@ -73,6 +73,18 @@ export function readCounterTableFd(env: NodeJS.ProcessEnv = process.env): number
   return readIndex(env[COUNTER_TABLE_FD]);
 }
 
+const STACK_PROBE_FD = 'CORRAL_INTERNAL_STACK_PROBE_FD';
+
+/** Env entry telling a child at which fd the master's end of its stack probe is (stack-probe.ts). */
+export function stackProbeEnv(fd: number): Record<string, string> {
+  return { [STACK_PROBE_FD]: String(fd) };
+}
+
+/** The fd of this child's stack probe; undefined when it was given none (CORRAL_STUCK_STACKS=false). */
+export function readStackProbeFd(env: NodeJS.ProcessEnv = process.env): number | undefined {
+  return readIndex(env[STACK_PROBE_FD]);
+}
+
 const CONNECTION_GAUGE = 'CORRAL_INTERNAL_CONNECTION_GAUGE';
 
 /** Env entry telling a worker which connection gauge of the table is its own. */

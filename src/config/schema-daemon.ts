@@ -179,7 +179,7 @@ export const daemonSchema = {
     unit: 'seconds',
   }),
   CORRAL_STUCK_STACKS: bool({
-    description: 'Before killing a stuck worker, pause it through the V8 inspector (loopback, one-shot) and log its stack.',
+    description: 'Before killing a stuck worker (or the keeper), log its JavaScript stack, read through a pipe only the master holds.',
     default: true,
   }),
   CORRAL_TRUSTED_PROXIES: addressList({

@@ -617,7 +617,7 @@ export class Arbiter {
       beatIntervalMs: heartbeatIntervalMs(this.settings.CORRAL_TIMEOUT),
     });
     this.children.set(id, record);
-    this.killer.track(id, spawned.relay);
+    this.killer.track(id, spawned.stackProbe);
     if (role === 'keeper') this.keeperCode = this.code();
     this.log.info({ event: `${role}.boot`, worker_id: id, worker_pid: spawned.handle.pid, generation: this.gens.current }, `booting ${role} ${id} (pid ${spawned.handle.pid})`);
   }

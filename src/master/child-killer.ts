@@ -1,14 +1,15 @@
 // Killing children that are stuck, past a deadline, or unable to drain: the murder step of the
 // tick acts here on judgeChild's verdicts, and a stop past its deadline kills what is left, each
-// kill with the log line operators grep for. It holds the children's stderr relays because only a
-// kill reads them (the stack of a stuck child).
+// kill with the log line operators grep for. It holds the children's stack probes because only a
+// kill asks them (the stack of a stuck child).
 
+import type { Duplex } from 'node:stream';
 import type { Logger } from '../log/logger.js';
 import type { ChildRecord } from './registry.js';
-import { captureStuckStack, formatStack, type StderrRelay } from './stack-capture.js';
+import { captureStuckStack, formatStack } from './stack-capture.js';
 import { judgeChild } from './stuck-judgement.js';
 
-/** Time allowed to pause a stuck child and read its stack before the kill. */
+/** Time allowed to read a stuck child's stack before the kill (its probe gives up at 800 ms). */
 const STACK_CAPTURE_MS = 1000;
 
 export interface ChildKillerOptions {
@@ -19,18 +20,18 @@ export interface ChildKillerOptions {
 }
 
 export class ChildKiller {
-  private readonly relays = new Map<number, StderrRelay | undefined>();
+  private readonly probes = new Map<number, Duplex | undefined>();
 
   constructor(private readonly o: ChildKillerOptions) {}
 
-  /** A child was forked: its stderr relay, if it has one, serves a later stack capture. */
-  track(id: number, relay: StderrRelay | undefined): void {
-    this.relays.set(id, relay);
+  /** A child was forked: its stack probe, if it has one, serves a later stack capture. */
+  track(id: number, probe: Duplex | undefined): void {
+    this.probes.set(id, probe);
   }
 
   /** A child was reaped. */
   forget(id: number): void {
-    this.relays.delete(id);
+    this.probes.delete(id);
   }
 
   /** Kills what judgeChild finds stuck or past its deadlines. */
@@ -120,13 +121,14 @@ export class ChildKiller {
 
   /** SIGKILL, after logging the child's JavaScript stack when CORRAL_STUCK_STACKS asks for it. */
   private killWithStack(c: ChildRecord): void {
-    const relay = this.relays.get(c.id);
+    const probe = this.probes.get(c.id);
     const kill = () => c.handle.kill('SIGKILL');
-    if (!this.o.stuckStacks() || !relay) {
+    // A child forked while CORRAL_STUCK_STACKS was off has no probe.
+    if (!this.o.stuckStacks() || !probe) {
       kill();
       return;
     }
-    void captureStuckStack(c.handle.pid, relay, STACK_CAPTURE_MS).then(
+    void captureStuckStack(probe, STACK_CAPTURE_MS).then(
       (frames) => {
         if (frames && frames.length > 0) {
           this.o.log.error({ event: `${c.role}.stack`, code: 'CORRAL_ERR_WORKER_TIMEOUT', worker_id: c.id, worker_pid: c.handle.pid, frames }, `stack of stuck ${c.role} ${c.id}:\n${formatStack(frames)}`);

@@ -1,11 +1,14 @@
 // Forks real children: workers through node:cluster (they share the listening socket), the keeper
 // through child_process.fork (one per host, no shared socket). Both get stderr piped to the
-// master, which relays it line by line and reads the inspector URL from it (see stack-capture.ts),
-// and stdout, which the master relays in whole lines (stdout-relay.ts).
+// master, which relays it line by line (stderr-relay.ts), stdout, which the master relays in whole
+// lines (stdout-relay.ts), and with CORRAL_STUCK_STACKS a socketpair to their stack probe
+// (stack-capture.ts).
+
+import type { Duplex } from 'node:stream';
 
 import { fork, type ChildProcess } from 'node:child_process';
 import cluster, { type Worker } from 'node:cluster';
-import { connectionGaugeEnv, counterTableEnv, identityEnv, stdoutJournalEnv, type ChildIdentity } from '../config/identity.js';
+import { connectionGaugeEnv, counterTableEnv, identityEnv, stackProbeEnv, stdoutJournalEnv, type ChildIdentity } from '../config/identity.js';
 import type { Settings } from '../config/schema.js';
 import type { ChildMessage } from '../ipc/messages.js';
 import { masterChannel } from '../ipc/channel.js';
@@ -13,12 +16,13 @@ import type { ConnectionGauges } from './connection-gauges.js';
 import type { HostCounterService } from './host-counters.js';
 import type { ChildHandle } from './registry.js';
 import { relayedStderrPriority } from '../log/journal.js';
-import { relayStderr, type StderrRelay } from './stack-capture.js';
+import { relayStderr } from './stderr-relay.js';
 import { relayStdout, type StdoutSink } from './stdout-relay.js';
 
 export interface SpawnedChild {
   readonly handle: ChildHandle;
-  readonly relay: StderrRelay | undefined;
+  /** The master's end of the child's stack probe; undefined without CORRAL_STUCK_STACKS. */
+  readonly stackProbe: Duplex | undefined;
 }
 
 export interface ChildEvents {
@@ -33,8 +37,11 @@ export interface Spawner {
 export interface SpawnerOptions {
   readonly workerExec: string;
   readonly keeperExec: string | undefined;
-  /** Let the master pause a stuck child through the inspector (SIGUSR1 opens it on a random loopback port). */
-  readonly inspectable: boolean;
+  /**
+   * Whether the next child gets a stack probe, for the master to log where it is if it gets stuck:
+   * CORRAL_STUCK_STACKS as the settings say at its fork (a reload's new workers follow the change).
+   */
+  readonly stackProbes: () => boolean;
   /** Removes what children must not inherit (systemd's NOTIFY_SOCKET: only the master speaks to systemd). */
   readonly envFilter?: (env: Readonly<Record<string, string>>) => Readonly<Record<string, string>>;
   /**
@@ -71,12 +78,21 @@ export interface SpawnerOptions {
 export const STDOUT_END_WAIT_MS = 1000;
 
 const STDIO: ['inherit', 'pipe' | 'inherit', 'pipe', 'ipc'] = ['inherit', 'pipe', 'pipe', 'ipc'];
-/** Where a worker finds the counter table: the next fd after STDIO's. */
-const WORKER_COUNTER_TABLE_FD = STDIO.length;
+/** Where a child finds its stack probe: the next fd after STDIO's. */
+const STACK_PROBE_FD = STDIO.length;
 
-function relayOf(stderr: NodeJS.ReadableStream | null | undefined, journal: boolean): StderrRelay | undefined {
-  if (!stderr) return undefined;
-  return relayStderr(stderr as import('node:stream').Readable, (line) => process.stderr.write(journal ? relayedStderrPriority(line) + line : line));
+function relayOf(stderr: NodeJS.ReadableStream | null | undefined, journal: boolean): void {
+  if (stderr) relayStderr(stderr as import('node:stream').Readable, (line) => process.stderr.write(journal ? relayedStderrPriority(line) + line : line));
+}
+
+/**
+ * The master's end of the child's stack probe. A write to a child that just died fails with EPIPE:
+ * the capture reads that as no answer, and nothing else may throw it at the master.
+ */
+function probeOf(stdio: ChildProcess['stdio'], wanted: boolean): Duplex | undefined {
+  const end = wanted ? (stdio[STACK_PROBE_FD] as Duplex | null | undefined) : undefined;
+  end?.on('error', () => {});
+  return end ?? undefined;
 }
 
 /** Calls `report` once the child's stdout has been relayed to its end (or STDOUT_END_WAIT_MS passed). */
@@ -142,19 +158,21 @@ export function createSpawner(o: SpawnerOptions): Spawner {
   // and passes it to a worker over IPC. This overrides NODE_CLUSTER_SCHED_POLICY from the environment.
   cluster.schedulingPolicy = o.listenSocket.accept === 'shared' ? cluster.SCHED_NONE : cluster.SCHED_RR;
   const socketEnv = { CORRAL_ACCEPT: o.listenSocket.accept, CORRAL_BACKLOG: String(o.listenSocket.backlog) };
-  const execArgv = o.inspectable ? ['--inspect-port=127.0.0.1:0'] : [];
-  const stdio: typeof STDIO = o.stdout ? STDIO : ['inherit', 'inherit', 'pipe', 'ipc'];
+  const baseStdio: typeof STDIO = o.stdout ? STDIO : ['inherit', 'inherit', 'pipe', 'ipc'];
   const stdoutEnv = o.stdout && o.stdoutJournal ? stdoutJournalEnv() : {};
   return {
     spawn(identity, env, events) {
-      const fullEnv = { ...(o.envFilter ? o.envFilter(env) : env), ...socketEnv, ...stdoutEnv, ...identityEnv(identity) };
+      const probed = o.stackProbes();
+      // A socketpair, both ways: the master asks, the child's probe answers.
+      const stdio = probed ? [...baseStdio, 'pipe' as const] : [...baseStdio];
+      const probeEnv = probed ? stackProbeEnv(STACK_PROBE_FD) : {};
+      const fullEnv = { ...(o.envFilter ? o.envFilter(env) : env), ...socketEnv, ...stdoutEnv, ...probeEnv, ...identityEnv(identity) };
       if (identity.role === 'worker') {
-        // With an --inspect* flag, node:cluster appends --inspect-port=<9229 + n> for each worker;
-        // inspectPort 0 keeps it on a random loopback port, so two corrals never collide.
+        // The counter table, when there is one, is the fd after all of stdio's.
         const tableFd = o.counterTableFd;
-        cluster.setupPrimary({ exec: o.workerExec, execArgv, stdio: tableFd === undefined ? stdio : [...stdio, tableFd], silent: false, ...(o.inspectable ? { inspectPort: 0 } : {}) });
+        cluster.setupPrimary({ exec: o.workerExec, execArgv: [], stdio: tableFd === undefined ? stdio : [...stdio, tableFd], silent: false });
         let gauge = tableFd === undefined ? undefined : o.connectionGauges?.acquire();
-        const tableEnv = tableFd === undefined ? {} : { ...counterTableEnv(WORKER_COUNTER_TABLE_FD), ...(gauge === undefined ? {} : connectionGaugeEnv(gauge)) };
+        const tableEnv = tableFd === undefined ? {} : { ...counterTableEnv(stdio.length), ...(gauge === undefined ? {} : connectionGaugeEnv(gauge)) };
         const worker: Worker = cluster.fork({ ...fullEnv, ...tableEnv });
         // The gauge is freed before the arbiter hears of the exit, which may fork the replacement.
         const exited: ChildEvents = {
@@ -171,16 +189,18 @@ export function createSpawner(o: SpawnerOptions): Spawner {
         // EPIPE on a channel to a dying worker is expected; the exit event tells the story.
         worker.on('error', () => {});
         reportFailedFork(worker.process, exited);
-        return { handle: handleOf(worker.process.pid, channel, worker.process), relay: relayOf(worker.process.stderr, o.stderrJournal ?? false) };
+        relayOf(worker.process.stderr, o.stderrJournal ?? false);
+        return { handle: handleOf(worker.process.pid, channel, worker.process), stackProbe: probeOf(worker.process.stdio, probed) };
       }
       if (!o.keeperExec) throw new Error('no keeper entry point configured');
-      const child: ChildProcess = fork(o.keeperExec, [], { env: fullEnv, execArgv, stdio });
+      const child: ChildProcess = fork(o.keeperExec, [], { env: fullEnv, execArgv: [], stdio });
       const channel = attach(child, events);
       const whenRelayed = afterStdout(child.stdout, o.stdout);
       child.on('exit', (code, signal) => whenRelayed(() => events.onExit(code, signal)));
       child.on('error', () => {});
       reportFailedFork(child, events);
-      return { handle: handleOf(child.pid, channel, child), relay: relayOf(child.stderr, o.stderrJournal ?? false) };
+      relayOf(child.stderr, o.stderrJournal ?? false);
+      return { handle: handleOf(child.pid, channel, child), stackProbe: probeOf(child.stdio, probed) };
     },
   };
 }

@@ -17,6 +17,7 @@ import { openBackend } from './create-backend.js';
 import { systemClock } from './keeper/clock.js';
 import { Keeper } from './keeper/keeper.js';
 import { keeperSocketPath, dataDirOf } from './keeper/socket-path.js';
+import { startStackProbe } from '../stack-probe.js';
 
 /** Leave this much of the graceful timeout for closing files and exiting. */
 const EXIT_MARGIN_MS = 500;
@@ -129,6 +130,7 @@ async function main(): Promise<void> {
   // As soon as the settings say how often (reading them is synchronous and quick).
   startHeartbeat(heartbeatIntervalMs(settings.CORRAL_TIMEOUT));
   const logger = log.logger;
+  startStackProbe(logger);
 
   // The master is gone (killed, crashed): nobody will restart or drain us. Appends in flight
   // become "unsure" in the journal and are read back by the next keeper before any resend.

@@ -1,5 +1,6 @@
 // Which client connections a process holds on a port, read from /proc: the clients a kill -9 of
-// that process cuts. Linux only (the daemon's integration tests already are).
+// that process cuts; and which ports it listens on. Linux only (the daemon's integration tests
+// already are).
 
 import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
 
@@ -24,8 +25,29 @@ const portOf = (address: string | undefined) => parseInt(address?.split(':')[1] 
  * between this reading and its kill.
  */
 export function clientPortsHeldBy(pid: number, serverPort: number): Set<number> {
-  const inodes = socketInodes(pid);
   const ports = new Set<number>();
+  for (const f of socketsOf(pid)) {
+    if (portOf(f[1]) !== serverPort) continue;
+    const peer = portOf(f[2]);
+    if (peer > 0) ports.add(peer);
+  }
+  return ports;
+}
+
+/** The TCP ports `pid` listens on (its sockets in LISTEN state, IPv4 and IPv6). */
+export function listeningPortsOf(pid: number): Set<number> {
+  const ports = new Set<number>();
+  for (const f of socketsOf(pid)) if (f[3] === LISTEN) ports.add(portOf(f[1]));
+  return ports;
+}
+
+/** The kernel's st column for LISTEN (include/net/tcp_states.h). */
+const LISTEN = '0A';
+
+/** The lines of /proc/net/tcp{,6} of `pid`'s sockets, split into fields. */
+function socketsOf(pid: number): string[][] {
+  const inodes = socketInodes(pid);
+  const rows: string[][] = [];
   for (const table of ['/proc/net/tcp', '/proc/net/tcp6']) {
     let text: string;
     try {
@@ -37,10 +59,8 @@ export function clientPortsHeldBy(pid: number, serverPort: number): Set<number> 
       // sl local_address rem_address st tx:rx tr:when retrnsmt uid timeout inode ...
       const f = line.trim().split(/\s+/);
       const inode = f[9];
-      if (inode === undefined || !inodes.has(inode) || portOf(f[1]) !== serverPort) continue;
-      const peer = portOf(f[2]);
-      if (peer > 0) ports.add(peer);
+      if (inode !== undefined && inodes.has(inode)) rows.push(f);
     }
   }
-  return ports;
+  return rows;
 }

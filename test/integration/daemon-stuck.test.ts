@@ -3,6 +3,7 @@ import { test } from 'node:test';
 import { resumeIfStopped, startCorral, waitFor } from '../helpers/corral.js';
 import { Client } from 'undici';
 import { http } from '../helpers/http.js';
+import { listeningPortsOf } from '../helpers/tcp-peers.js';
 
 /** Opens keep-alive connections until one is bound to each of `n` distinct workers. */
 async function clientsPerWorker(url: string, n: number): Promise<Map<number, Client>> {
@@ -25,6 +26,18 @@ test('a worker stuck in a busy loop is killed within CORRAL_TIMEOUT + 2 s, its s
     const [[stuckPid, stuckClient], [healthyPid, healthyClient]] = [...clients.entries()] as [[number, Client], [number, Client]];
     const spinSentAt = Date.now();
     const spin = stuckClient.request({ path: '/spin', method: 'GET', headersTimeout: 20000 }).then((r) => r.statusCode, (err: Error) => err);
+    // What the stuck worker listens on, read every few ms from the stall to its kill: its stack is
+    // read through a pipe only the master holds, never through a TCP port (an inspector opened
+    // on loopback lets any local user run code in it).
+    const appPort = Number(new URL(c.url).port);
+    const otherPorts = new Set<number>();
+    const watchPorts = setInterval(() => {
+      try {
+        for (const port of listeningPortsOf(stuckPid)) if (port !== appPort) otherPorts.add(port);
+      } catch {
+        clearInterval(watchPorts); // exited
+      }
+    }, 5);
     // While one worker spins, the other keeps answering.
     let answered = 0;
     const stuckTimedOut = () => c.events('worker.timeout').some((l) => Number(l.worker_pid) === stuckPid);
@@ -40,7 +53,9 @@ test('a worker stuck in a busy loop is killed within CORRAL_TIMEOUT + 2 s, its s
     assert.ok(timeoutLine, 'worker.timeout logged for the stuck worker');
     assert.ok(Number(timeoutLine.seconds_silent) >= 2 && Number(timeoutLine.seconds_silent) < 4, `killed after ${String(timeoutLine.seconds_silent)} s`);
     const exit = await c.waitForLog((l) => l.event === 'worker.exit' && l.worker_pid === stuckPid, 5000, 'stuck worker exit');
+    clearInterval(watchPorts);
     assert.equal(exit.signal, 'SIGKILL');
+    assert.deepEqual([...otherPorts], [], 'the stuck worker opened no port of its own');
     const killedAt = Date.parse(String(exit.time));
     const bootOfStuck = c.events('worker.ready').find((l) => Number(l.worker_pid) === stuckPid);
     assert.ok(bootOfStuck);
@@ -236,7 +251,7 @@ test('a stopped keeper is killed after CORRAL_TIMEOUT as keeper.timeout, its sta
     const timedOut = await c.waitForLog((l) => l.event === 'keeper.timeout', 10_000, 'keeper.timeout');
     assert.deepEqual([timedOut.worker_pid, timedOut.worker_id, timedOut.code], [keeperPid, 0, 'CORRAL_ERR_WORKER_TIMEOUT']);
     assert.match(String(timedOut.msg), /^keeper 0 \(pid \d+\) silent for /);
-    // Stopped, it cannot be paused through the inspector: the capture says it could not.
+    // Stopped, its probe cannot answer: the capture says it could not.
     const stack = await c.waitForLog((l) => l.event === 'keeper.stack', 5000, 'keeper.stack');
     assert.equal(stack.worker_pid, keeperPid);
     const exit = await c.waitForLog((l) => l.event === 'keeper.exit' && l.worker_pid === keeperPid, 5000, 'the stopped keeper exit');

@@ -50,7 +50,7 @@ function fakeSpawner() {
       children.push(child);
       return {
         handle: { pid: child.pid, send: (m) => (child.sent.push(m), true), kill: (s) => void child.kills.push(s) },
-        relay: undefined,
+        stackProbe: undefined,
       };
     },
   };

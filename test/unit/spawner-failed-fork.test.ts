@@ -2,7 +2,6 @@ import assert from 'node:assert/strict';
 import { fork } from 'node:child_process';
 import { test } from 'node:test';
 import { reportFailedFork } from '../../src/master/spawner.js';
-import { captureStuckStack } from '../../src/master/stack-capture.js';
 
 test('a fork that fails (no process, so no exit event) is reported once as an exit', async () => {
   // The executable cannot be started: node:child_process gives a child with no pid that emits
@@ -14,11 +13,4 @@ test('a fork that fails (no process, so no exit event) is reported once as an ex
   child.on('error', () => {});
   await new Promise((resolve) => child.once('close', resolve));
   assert.deepEqual(exits, [[null, null]]);
-});
-
-test('a stack is never asked of a pid that is not a process of its own (kill(-1) signals every process)', async (t) => {
-  const kill = t.mock.method(process, 'kill', () => true);
-  const relay = { inspectorUrl: () => undefined } as unknown as Parameters<typeof captureStuckStack>[1];
-  for (const pid of [-1, 0, Number.NaN]) assert.equal(await captureStuckStack(pid, relay, 100), undefined);
-  assert.equal(kill.mock.callCount(), 0);
 });
