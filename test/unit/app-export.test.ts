@@ -40,13 +40,28 @@ describe('CSV encoding', () => {
     assert.equal(csvField('+cmd'), "'+cmd");
     assert.equal(csvField('-2+3'), "'-2+3");
     assert.equal(csvField('@SUM(A1)'), "'@SUM(A1)");
-    assert.equal(csvField('\t=1'), "'\t=1");
+    // A tab first: what follows it is defused, whether a program skips the tab or cuts a cell there.
+    assert.equal(csvField('\t=1'), `"\t'=1"`);
     assert.equal(csvField('\r=1'), `"'\r=1"`);
     // Plain numbers and text with a sign elsewhere are left as they are.
     assert.equal(csvField('-5'), '-5');
     assert.equal(csvField('+3.25'), '+3.25');
     assert.equal(csvField('a=b'), 'a=b');
     assert.equal(csvRows([['id', 'note'], ['1', '=1+1']], 2), "id,note\r\n1,'=1+1\r\n");
+  });
+
+  it("defuses what would start a cell where Excel's `;` separator (French, German locales) or a tab cuts the text", () => {
+    // Quoting cannot help there: in `;` mode a quote counts only at a cell's start.
+    assert.equal(csvField("gg;=cmd|' /C calc'!A0;x"), "gg;'=cmd|' /C calc'!A0;x");
+    assert.equal(csvField('a;+1+1;@SUM(A1);-2+3'), "a;'+1+1;'@SUM(A1);'-2+3");
+    assert.equal(csvField('a\t=1'), "a\t'=1");
+    assert.equal(csvField('=1;=2'), "'=1;'=2");
+    // What follows a separator and cannot be a formula is left as it is.
+    assert.equal(csvField('score;-5;+3.25;ok'), 'score;-5;+3.25;ok');
+    assert.equal(csvField('a;b=c'), 'a;b=c');
+    // Every cell Excel's `;` mode would see in the record starts as text.
+    const line = csvRows([['id', 'kind', 'detail'], ['1', 'note', "gg;=cmd|' /C calc'!A0;@x"]], 3).split('\r\n')[1] ?? '';
+    for (const cell of line.split(';')) assert.doesNotMatch(cell, /^[=+@-]/, `cell ${JSON.stringify(cell)} of ${JSON.stringify(line)}`);
   });
 
   it('pads trimmed rows to the header width', () => {

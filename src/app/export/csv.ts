@@ -13,8 +13,29 @@ const NEEDS_QUOTES = /[",\r\n]|^\s|\s$/;
 const FORMULA_START = /^[=+\-@\t\r]/;
 const PLAIN_NUMBER = /^[+-]?(?:\d+(?:\.\d*)?|\.\d+)$/;
 
-export function defuseFormula(value: string): string {
+/**
+ * Where a cell may be cut into cells of its own: Excel splits a .csv on the locale's list
+ * separator, `;` in French or German Excel, and there commas are text and quotes count only at a
+ * cell's start, so `gg;=cmd|' /C calc'!A0` becomes a cell `=cmd…` whatever the quoting; LibreOffice's
+ * import may cut on tabs. Each piece that starts after one is defused as a cell of its own.
+ */
+const CELL_CUT = /[;\t]/;
+
+function defuseCell(value: string): string {
   return FORMULA_START.test(value) && !PLAIN_NUMBER.test(value) ? `'${value}` : value;
+}
+
+export function defuseFormula(value: string): string {
+  if (!CELL_CUT.test(value)) return defuseCell(value);
+  // The separators stay where they were; `'` goes after one only before a would-be formula.
+  let out = '';
+  let start = 0;
+  for (let i = 0; i <= value.length; i++) {
+    if (i < value.length && value[i] !== ';' && value[i] !== '\t') continue;
+    out += defuseCell(value.slice(start, i)) + (i < value.length ? value[i] : '');
+    start = i + 1;
+  }
+  return out;
 }
 
 export function csvField(value: string): string {
