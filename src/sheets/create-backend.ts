@@ -10,6 +10,7 @@ import { createGoogleBackend, GoogleBackend } from './google/index.js';
 import { paced, type AfterAttempt, type BeforeAttempt } from './keeper/pacing.js';
 import { dataDirOf } from './keeper/socket-path.js';
 import { createOfflineBackend } from './offline/backend.js';
+import { sampleRosterExposure } from './offline/sample-roster.js';
 
 export type BackendSettings = Pick<
   Settings,
@@ -21,6 +22,7 @@ export type BackendSettings = Pick<
   | 'SHEETS_TIMEOUT'
   | 'CORRAL_DATA_DIR'
 > &
+  Partial<Pick<Settings, 'CORRAL_BIND'>> &
   Partial<Pick<Settings, 'HTTPS_PROXY' | 'HTTP_PROXY' | 'NO_PROXY'>>;
 
 /** The kind of backend these settings select, without opening it (workers report it). */
@@ -46,7 +48,10 @@ export async function openBackend(settings: BackendSettings, logger: Logger, bef
       ...(afterAttempt ? { afterAttempt: (info, error) => afterAttempt(info, error) } : {}),
     });
   } else {
-    backend = paced(await createOfflineBackend({ dir: offlineSheetDir(settings), logger }), beforeAttempt, afterAttempt);
+    const dir = offlineSheetDir(settings);
+    backend = paced(await createOfflineBackend({ dir, logger }), beforeAttempt, afterAttempt);
+    const exposure = settings.CORRAL_BIND ? await sampleRosterExposure(dir, settings.CORRAL_BIND) : undefined;
+    if (exposure) logger.warn({ event: 'sheets.sample_roster_exposed', code: 'CORRAL_ERR_SAMPLE_ROSTER', bind: settings.CORRAL_BIND }, exposure);
   }
   // `proxy`: grep-able, its password never shown (proxy.ts); the description says it too.
   const proxy = backend instanceof GoogleBackend ? (backend.proxy.api ?? backend.proxy.token) : undefined;

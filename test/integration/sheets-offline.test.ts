@@ -76,11 +76,23 @@ describe('offline sheet backend', () => {
     }
   });
 
+  it("the sample's published login codes served beyond loopback are a warning at the keeper's start, with the ways out", async () => {
+    const c = await startCorral({ workers: 1, env: { CORRAL_BIND: '0.0.0.0:0' } });
+    try {
+      const warned = await c.waitForLog((l) => l.event === 'sheets.sample_roster_exposed', 15000, 'sheets.sample_roster_exposed');
+      assert.deepEqual([warned.level, warned.code, warned.role], ['warn', 'CORRAL_ERR_SAMPLE_ROSTER', 'keeper']);
+      assert.match(String(warned.msg), /0\.0\.0\.0:0 \(CORRAL_BIND\).*SHEET_ID/);
+    } finally {
+      await c.stop();
+    }
+  });
+
   it('with no SHEET_ID the daemon serves and stores rows in the offline sheet', async () => {
     const c = await startCorral({ app: 'sheets-app.mjs', workers: 2, env: { SHEETS_FLUSH_INTERVAL_MS: '100' } });
     try {
       const backendLine = await c.waitForLog((l) => l.role === 'keeper' && String(l.msg).startsWith('sheets backend:'), 15000, 'the backend line');
       assert.equal(backendLine.backend, 'offline');
+      assert.deepEqual(c.events('sheets.sample_roster_exposed'), [], "the sample's codes on loopback are said nowhere");
       const read = await waitFor(async () => {
         const r = await http(`${c.url}/read?range=Players`);
         return r.status === 200 ? r.json<{ values: string[][]; backend: string; stale: boolean }>() : undefined;
