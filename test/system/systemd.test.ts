@@ -373,8 +373,11 @@ describe('corral under a real systemd (debootstrap + systemd-nspawn)', { skip: s
     }
   });
 
-  test('systemctl stop lets an in-flight slow request finish, then corral exits 0', async () => {
-    const slowMs = 3000;
+  /**
+   * `systemctl stop` while a request of `slowMs` is in flight in a worker: the request completes,
+   * the stop succeeds and corral exits 0 (not SIGKILLed at a timeout).
+   */
+  const stopDuringSlowRequest = async (slowMs: number) => {
     const agent = new Agent({ connections: 1 });
     try {
       // undici resolves at the response headers, which the fixture sends at once: the request is
@@ -387,14 +390,34 @@ describe('corral under a real systemd (debootstrap + systemd-nspawn)', { skip: s
       const stop = await stopping;
       assert.equal(stop.code, 0, stop.stderr);
       assert.equal(await show('ActiveState'), 'inactive');
-      assert.equal(await show('Result'), 'success');
+      assert.equal(await show('Result'), 'success', 'not "timeout": systemd did not SIGKILL the stop');
       assert.equal(await show('ExecMainStatus'), '0');
-      const { lines } = parseJsonLines(c.readFile(LOG_FILE));
-      const events = lines.map((l) => l.event);
-      assert.ok(events.includes('shutdown.start'));
-      assert.equal(lines.find((l) => l.event === 'master.exit')?.exit_code, 0);
     } finally {
       await agent.close();
+    }
+  };
+
+  test('systemctl stop lets an in-flight slow request finish, then corral exits 0', async () => {
+    await stopDuringSlowRequest(3000);
+    const { lines } = parseJsonLines(c.readFile(LOG_FILE));
+    const events = lines.map((l) => l.event);
+    assert.ok(events.includes('shutdown.start'));
+    assert.equal(lines.find((l) => l.event === 'master.exit')?.exit_code, 0);
+  });
+
+  test("a stop outlasts a TimeoutStopSec shorter than the graceful timeout corral runs with: the master extends it (EXTEND_TIMEOUT_USEC)", async () => {
+    // As when CORRAL_GRACEFUL_TIMEOUT was raised in the settings file after the unit was generated:
+    // the unit allows 3 s, the master's drain allows 10 s, and a request takes 6 s.
+    const dropIn = '/etc/systemd/system/corral.service.d/test-short-stop.conf';
+    c.writeFile(dropIn, '[Service]\nTimeoutStopSec=3\n');
+    await c.sh('systemctl daemon-reload');
+    try {
+      const start = await c.exec(['systemctl', 'start', 'corral'], { timeoutMs: 60_000 });
+      assert.equal(start.code, 0, start.stderr);
+      assert.equal(await show('TimeoutStopUSec'), '3s');
+      await stopDuringSlowRequest(6000);
+    } finally {
+      await c.sh(`rm -f ${dropIn} && systemctl daemon-reload && systemctl reset-failed corral || true`);
     }
   });
 
