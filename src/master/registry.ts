@@ -83,3 +83,13 @@ export function snapshotOf(r: ChildRecord): ChildSnapshot {
     figures: r.figures,
   };
 }
+
+/** The live workers, in the order they were forked. */
+export function workersOf(children: ReadonlyMap<number, ChildRecord>): ChildRecord[] {
+  return [...children.values()].filter((c) => c.role === 'worker');
+}
+
+/** The live keeper: it is child 0, the workers count from 1. */
+export function keeperOf(children: ReadonlyMap<number, ChildRecord>): ChildRecord | undefined {
+  return children.get(0);
+}

@@ -1,0 +1,42 @@
+// What the master hands the arbiter: the settings it started with and how to read them again, how
+// to fork a child, the logger and systemd notifier, what to call when the settings change and when
+// the master is done, and the clock and build identity tests replace. Also the intents the
+// arbiter records from signals and the admin API.
+
+import type { LoadedSettings } from '../config/load.js';
+import type { Settings } from '../config/schema.js';
+import type { Logger } from '../log/logger.js';
+import type { FatalReason } from './fatal-stderr.js';
+import type { Notifier } from './notify.js';
+import type { Spawner } from './spawner.js';
+
+export type Intent = 'reload' | 'stop' | 'quit' | 'ttin' | 'ttou' | 'reopen-logs';
+
+export interface ArbiterOptions {
+  readonly loaded: LoadedSettings;
+  /** Re-reads .env and the environment for a reload; throws ConfigError on bad values. */
+  readonly reloadSettings: () => LoadedSettings;
+  readonly spawner: Spawner;
+  readonly withKeeper: boolean;
+  readonly logger: Logger;
+  readonly reopenLogs: () => void;
+  /** Applies a reload's CORRAL_LOG_LEVEL and CORRAL_LOG_FILE to the master's own logger; false = needs a restart. */
+  readonly configureLogs?: (settings: Settings) => boolean;
+  /** A reload applied these settings, or a failed one went back to them (run.ts records them for the CLI). */
+  readonly settingsApplied?: (settings: Settings) => void;
+  readonly notifier: Notifier;
+  /** Called once with the exit code when the master is done, and why when it gives up (boot.exhausted). */
+  readonly onExit: (code: number, fatal?: FatalReason) => void;
+  /**
+   * Defaults to monotonicNow: with Date.now, a system clock stepped back an hour left a stuck
+   * worker alive, and every drain and stop deadline pending, for that hour.
+   */
+  readonly now?: () => number;
+  /** The build on disk (code-identity.ts); tests give their own. */
+  readonly codeIdentity?: () => string | undefined;
+  /**
+   * The most connections a worker can hold under the open-files limit its children inherit
+   * (fd-limit.ts connectionsWithin); CORRAL_WORKER_CONNECTIONS is held under it. Undefined: none known.
+   */
+  readonly fdCeiling?: number;
+}

@@ -1,0 +1,87 @@
+// What a child's message does to the master, once child-messages.ts has updated its record: a
+// beat's request durations kept, a worker over its memory limit said, a ready counted (the port,
+// the crash ledgers, the generation's first ready, the keeper's return told to the workers), and an
+// uncaught exception counted as a crash with the worker retired. Then the tick runs, to act on it.
+
+import type { Settings } from '../config/schema.js';
+import type { ChildMessage } from '../ipc/messages.js';
+import type { Logger } from '../log/logger.js';
+import { applyChildMessage } from './child-messages.js';
+import type { CrashLedger } from './crash-ledger.js';
+import type { Generations } from './generations.js';
+import type { KeeperCrashLedger } from './keeper-crash-ledger.js';
+import type { KeeperRestart } from './keeper-restart.js';
+import type { ChildRecord, RetireReason } from './registry.js';
+import type { RequestLatency } from './request-latency.js';
+
+export interface MessageHandlerDeps {
+  readonly log: Logger;
+  readonly now: () => number;
+  readonly settings: () => Settings;
+  readonly latency: RequestLatency;
+  readonly crashes: CrashLedger;
+  readonly keeperCrashes: KeeperCrashLedger;
+  readonly keeperRestart: KeeperRestart;
+  readonly gens: Generations;
+  /** A child became ready listening on this port. */
+  readonly listening: (port: number) => void;
+  /** The arbiter's markRetire: the worker is retired once, with a line that says why. */
+  readonly markRetire: (c: ChildRecord, reason: RetireReason, extra: Record<string, number>, crashCounted: boolean) => void;
+  readonly requestTick: () => void;
+}
+
+export class ChildMessageHandler {
+  constructor(private readonly d: MessageHandlerDeps) {}
+
+  /** `c` is a live child: a message read after its child was reaped never comes here. */
+  handle(c: ChildRecord, msg: ChildMessage): void {
+    const { d } = this;
+    const now = d.now();
+    const limitMb = d.settings().CORRAL_MAX_WORKER_MEMORY_MB;
+    if (msg.type === 'heartbeat' && c.role === 'worker') d.latency.add(c.handle.pid, msg.figures.latencyBuckets, now);
+    const effect = applyChildMessage(c, msg, now, limitMb);
+    switch (effect.kind) {
+      case 'none':
+        return;
+      case 'over-memory':
+        d.log.warn({ event: 'worker.memory_limit', worker_id: c.id, worker_pid: c.handle.pid, rss_mb: Math.round(effect.rssMb), limit_mb: limitMb }, `worker ${c.id} RSS ${Math.round(effect.rssMb)} MiB over the limit`);
+        return;
+      case 'ready':
+        if (effect.port !== undefined) d.listening(effect.port);
+        if (c.role === 'keeper') {
+          d.keeperCrashes.ready();
+          d.keeperRestart.ready();
+        } else {
+          d.crashes.workerReady();
+          // The wall clock, not d.now(): the worker compares it with a file's mtime.
+          if (c.generation === d.gens.current) d.gens.workerReady(Date.now());
+        }
+        d.log.info({ event: `${c.role}.ready`, worker_id: c.id, worker_pid: c.handle.pid, generation: c.generation, port: effect.port ?? null, boot_ms: now - c.startedAt }, `${c.role} ${c.id} ready`);
+        break;
+      case 'crashed':
+        this.retireCrashed(c);
+        break;
+      case 'tick':
+        break;
+    }
+    d.requestTick();
+  }
+
+  /**
+   * A worker reported an uncaught exception. It is a crash like an exit, and is counted now: the
+   * worker is then drained on purpose, and an expected exit is never counted (without this, a
+   * worker throwing soon after boot was replaced about three times a second, for good). The
+   * replacement waits for the backoff; meanwhile the crashed worker keeps serving, so the
+   * capacity does not drop.
+   */
+  private retireCrashed(c: ChildRecord): void {
+    // Every further throw reports again: one crash per worker.
+    if (c.crashCounted) return;
+    // Already told to stop (a reload, a recycle, a shutdown): its replacement is on its way or not
+    // wanted, and how long it lived says nothing of the code that will run next.
+    if (c.stopReason !== undefined) return;
+    c.crashCounted = true;
+    const { uptime, delay, sharedWith } = this.d.crashes.crashed(c, this.d.now());
+    this.d.markRetire(c, 'uncaught', { uptime_ms: uptime, crash_loop: this.d.crashes.quickCrashes, respawn_in_ms: delay }, sharedWith === undefined);
+  }
+}

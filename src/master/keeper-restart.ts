@@ -1,0 +1,107 @@
+// The keeper's restarts the workers are told of: a reload that changes a setting the keeper reads,
+// or the build on disk, drains it for a new one, and a serving keeper that crashed is respawned.
+// Meanwhile the workers wait for the new keeper rather than answer 503 ('keeper-restarting'), and
+// are told once it is ready ('keeper-ready'). The arbiter forks the keeper and steps the reload.
+
+import type { Settings } from '../config/schema.js';
+import type { MasterMessage } from '../ipc/messages.js';
+import type { Logger } from '../log/logger.js';
+import type { KeeperCrashLedger } from './keeper-crash-ledger.js';
+import { KEEPER_CRASH_BOOT_WAIT_MS, KEEPER_CRASH_NOTICE_MAX_DELAY_MS, KEEPER_RESTART_DRAIN_MS, KEEPER_RESTART_WAIT_MS } from './keeper-wait.js';
+import type { ChildRecord } from './registry.js';
+import { changedKeeperSettings } from './reload-plan.js';
+
+export interface KeeperRestartDeps {
+  readonly log: Logger;
+  readonly now: () => number;
+  readonly keeperCrashes: KeeperCrashLedger;
+  /** The live keeper, if any. */
+  readonly keeper: () => ChildRecord | undefined;
+  /** Sends to every worker not being killed. */
+  readonly tellWorkers: (msg: MasterMessage) => void;
+  /** The arbiter's drain (drain.ts), with its stop-phase flag. */
+  readonly drain: (c: ChildRecord, reason: string, gracefulMs: number) => void;
+}
+
+export class KeeperRestart {
+  /** A reload changed the keeper's settings: new workers wait for the new keeper. */
+  private restartingNow = false;
+  /** Workers were told the keeper restarts ('keeper-restarting') and wait to hear it is ready. */
+  private noticeOpen = false;
+  /** The build the running keeper started from. */
+  private keeperCode: string | undefined;
+
+  constructor(private readonly d: KeeperRestartDeps) {}
+
+  /** A reload restarts the keeper: the new workers wait for it (keeperRestartStep says how long). */
+  get restarting(): boolean {
+    return this.restartingNow;
+  }
+
+  /** The workers go on: the new keeper is ready, or they stop waiting for it. */
+  done(): void {
+    this.restartingNow = false;
+  }
+
+  /** A keeper was forked from this build. */
+  forked(code: string | undefined): void {
+    this.keeperCode = code;
+  }
+
+  /** The keeper is ready: workers told it restarts hear that it is back. */
+  ready(): void {
+    if (!this.noticeOpen) return;
+    this.noticeOpen = false;
+    this.d.tellWorkers({ type: 'keeper-ready' });
+  }
+
+  /**
+   * Drains the keeper, to start a new one, when a setting it reads changed (see
+   * changedKeeperSettings), or when the build on disk is not the one it started from: the new
+   * workers run that build, and speak to the keeper over a protocol a build may change.
+   */
+  ifChanged(before: Settings, after: Settings, onDisk?: string): void {
+    const keeper = this.d.keeper();
+    if (!keeper) return;
+    const changed = changedKeeperSettings(before, after);
+    const codeChanged = onDisk !== undefined && this.keeperCode !== undefined && onDisk !== this.keeperCode;
+    if (changed.length === 0 && !codeChanged) return;
+    this.restartingNow = true;
+    this.d.keeperCrashes.restarting();
+    const why = [...(changed.length > 0 ? [`keeper settings changed (${changed.join(', ')})`] : []), ...(codeChanged ? [`corral's code on disk is another build (${this.keeperCode} to ${onDisk})`] : [])].join(', and ');
+    this.d.log.info({ event: 'keeper.restart', changed, code: codeChanged ? { running: this.keeperCode, on_disk: onDisk } : null }, `${why}: restarting the keeper first`);
+    // The workers first: a write the draining keeper refuses is then retried until the new one is
+    // ready, not answered 503 (keeper-restart-window.ts).
+    this.d.tellWorkers({ type: 'keeper-restarting', waitMs: KEEPER_RESTART_WAIT_MS });
+    this.noticeOpen = true;
+    this.d.drain(keeper, codeChanged && changed.length === 0 ? 'reload: new build of corral' : 'reload: keeper settings changed', KEEPER_RESTART_DRAIN_MS);
+  }
+
+  /**
+   * A reload rolled back: the keeper goes back to the old settings too, whether it is still trying
+   * the new ones or already runs them (the workers were what failed).
+   */
+  rollBack(failed: Settings, previous: Settings): void {
+    this.restartingNow = false;
+    this.d.keeperCrashes.spawnNow();
+    const keeper = this.d.keeper();
+    if (keeper?.state === 'booting') this.d.drain(keeper, 'reload failed', 0);
+    else this.ifChanged(failed, previous);
+  }
+
+  /**
+   * A serving keeper died (kill -9, the OOM killer, a bug): its replacement starts after the crash
+   * backoff (125 to 250 ms the first time) and boots in about a second. The workers are told, as
+   * for a planned restart, so that a write finding no keeper waits for the new one rather than
+   * answering 503 after the link's single retry (an audit's kill -9 under load: 45 writes refused).
+   * Not when the backoff of a crash loop is long: a client is better served by a 503 and its
+   * Retry-After than by a wait that ends the same way. `running`: the master's phase is.
+   */
+  crashed(running: boolean): void {
+    if (!running || this.restartingNow) return;
+    const respawnInMs = Math.max(0, this.d.keeperCrashes.nextSpawnAt - this.d.now());
+    if (respawnInMs > KEEPER_CRASH_NOTICE_MAX_DELAY_MS) return;
+    this.d.tellWorkers({ type: 'keeper-restarting', waitMs: respawnInMs + KEEPER_CRASH_BOOT_WAIT_MS });
+    this.noticeOpen = true;
+  }
+}

@@ -1,0 +1,190 @@
+// A reload from start to end: the new settings read (refused whole when invalid), the new
+// generation started with the keeper's restart it needs, its end once it serves in full, the
+// rollback to the settings and generation it started from when it cannot boot, and the reload
+// queued behind it. What the settings mean is reload-plan.ts's, the generation numbers are
+// generations.ts's; the arbiter forks and drains the workers and says when a step is due.
+
+import { displayValue, type LoadedSettings } from '../config/load.js';
+import { ConfigError, describeError, codeOf } from '../errors.js';
+import type { Logger } from '../log/logger.js';
+import type { ArbiterOptions } from './arbiter-options.js';
+import type { CrashLedger } from './crash-ledger.js';
+import type { Generations } from './generations.js';
+import type { KeeperRestart } from './keeper-restart.js';
+import type { ChildRecord } from './registry.js';
+import { logEnvOverrides, planReload } from './reload-plan.js';
+import { timeoutStartSec } from '../systemd/timeouts.js';
+
+/** What the master steers towards: a reload replaces both, a rollback puts them back. */
+export interface Target {
+  /** The settings in force. */
+  loaded: LoadedSettings;
+  /** The worker count steered to: CORRAL_WORKERS, moved by TTIN/TTOU. */
+  expected: number;
+}
+
+export interface ReloadDeps {
+  /** `loaded`: the settings the master started with, what only a restart applies is compared with. */
+  readonly options: Pick<ArbiterOptions, 'loaded' | 'reloadSettings' | 'configureLogs' | 'settingsApplied' | 'notifier'>;
+  readonly target: Target;
+  readonly log: Logger;
+  readonly now: () => number;
+  /** The build on disk (code-identity.ts). */
+  readonly code: () => string | undefined;
+  readonly gens: Generations;
+  readonly crashes: CrashLedger;
+  readonly keeperRestart: KeeperRestart;
+  readonly workers: () => ChildRecord[];
+  /** The master's first boot is not over: READY=1 is then the boot's own, and waits for the workers. */
+  readonly booting: () => boolean;
+  readonly statusLine: () => string;
+  /** Records a reload intent: the one queued behind the reload that ended. */
+  readonly recordReload: () => void;
+  readonly requestTick: () => void;
+}
+
+export class ReloadLifecycle {
+  /** The CORRAL_BIND a reload last kept the running address instead of (see overlappingBind). */
+  private refusedBind: string | undefined;
+  /** The file the master's own lines go to, as the reload answer names it (a reload may move them, see configureLogs). */
+  private masterLogFile: string;
+  /** The build the master runs: a reload cannot change it. */
+  private readonly codeAtStart: string | undefined;
+  /** The build on disk a reload last said needs a restart (said once per build). */
+  private codeChangeSaid: string | undefined;
+
+  constructor(private readonly d: ReloadDeps) {
+    this.masterLogFile = displayValue('CORRAL_LOG_FILE', d.options.loaded.settings.CORRAL_LOG_FILE);
+    this.codeAtStart = d.code();
+  }
+
+  /** The reload intent: starts the next generation, or queues behind the reload in progress. */
+  begin(): void {
+    const { gens, log, target } = this.d;
+    if (gens.reload) {
+      const generation = gens.current;
+      if (gens.queue()) log.info({ event: 'reload.queued', generation }, `a reload to generation ${generation} is in progress; another will start when it ends`);
+      return;
+    }
+    let next: LoadedSettings;
+    try {
+      // Settings the next start would refuse are refused now, not found out at the next reboot
+      // (`corral reload` makes the same check before it signals): loadSettings judges them whole.
+      next = this.d.options.reloadSettings();
+    } catch (err) {
+      const why = describeError(err);
+      // The warnings first, as for an accepted reload: a did-you-mean may be what explains it.
+      if (err instanceof ConfigError) for (const warning of err.warnings) log.warn({ event: 'config.warning' }, warning);
+      gens.refused(why.code, why.message);
+      log.error({ event: 'reload.failed', code: codeOf(why, 'CORRAL_ERR_CONFIG_INVALID'), err: why }, `reload refused, old workers keep serving: ${why.message}`);
+      // systemctl reload announced RELOADING=1 (ExecReload, NotifyAccess=exec): only READY=1 ends it.
+      // Still booting, READY=1 is the end of the boot's own and must wait for the workers.
+      if (!this.d.booting()) this.d.options.notifier.ready(`reload refused (invalid settings); ${this.d.statusLine()}`);
+      return;
+    }
+    for (const warning of next.warnings) log.warn({ event: 'config.warning' }, warning);
+    logEnvOverrides(log, next);
+    const listening = this.d.workers().find((c) => c.generation === gens.current && (c.state === 'ready' || c.state === 'draining') && c.port !== undefined);
+    // The new workers run the code on disk: an upgraded corral's, after `npm ci`.
+    const onDisk = this.d.code();
+    const plan = planReload({
+      started: this.d.options.loaded.settings,
+      current: target.loaded,
+      next,
+      listeningPort: listening?.port,
+      refusedBind: this.refusedBind,
+      masterLogFile: this.masterLogFile,
+      configureLogs: this.d.options.configureLogs,
+      code: { running: this.codeAtStart, onDisk, said: this.codeChangeSaid },
+      log,
+    });
+    next = plan.next;
+    this.codeChangeSaid = plan.codeChangeSaid;
+    this.refusedBind = plan.refusedBind;
+    this.masterLogFile = plan.masterLogFile;
+    const previous = target.loaded;
+    gens.start(previous, target.expected, this.d.now(), plan.restartNeeded, next);
+    target.loaded = next;
+    this.d.options.settingsApplied?.(next.settings);
+    target.expected = next.settings.CORRAL_WORKERS;
+    this.d.keeperRestart.ifChanged(previous.settings, next.settings, onDisk);
+    this.d.crashes.clearBootBackoff();
+    this.d.options.notifier.reloading(`reloading: starting generation ${gens.current}`, timeoutStartSec(next.settings.CORRAL_GRACEFUL_TIMEOUT) * 1000);
+    log.info({ event: 'reload.start', generation: gens.current, workers: target.expected }, `reload: starting generation ${gens.current}`);
+  }
+
+  /** The reload's generation serves in full (`ready` workers, on `port`), and no other is left: it is done. */
+  done(ready: number, port: number | undefined, now: number): void {
+    const { gens } = this.d;
+    if (!gens.reload) return;
+    this.d.log.info({ event: 'reload.done', generation: gens.current, workers: ready, port: port ?? null, ms: now - gens.reload.startedAt }, `reload done: generation ${gens.current} serving on port ${port}`);
+    gens.end();
+    if (!this.startPending()) this.d.options.notifier.ready(this.d.statusLine());
+  }
+
+  /**
+   * The workers fail to boot, CORRAL_BOOT_ATTEMPTS times: a reload goes back to the generation it
+   * started from while that one still serves, or else ends incomplete. Returns true when it rolled
+   * back: the tick then manages no further.
+   */
+  workersCannotBoot(): boolean {
+    const { gens, target } = this.d;
+    const err = this.d.crashes.lastBootError;
+    if (gens.reload && this.d.workers().some((c) => c.generation === gens.reload?.previousGeneration && c.state === 'ready')) {
+      this.rollBack(`the new generation cannot boot (${err?.message})`, err);
+      return true;
+    }
+    const ready = this.d.workers().filter((c) => c.state === 'ready').length;
+    if (gens.reload && ready > 0) {
+      // Nothing to roll back to (the old generation drained or died meanwhile), and the new one
+      // cannot reach its count: end the reload rather than stay in it for good (systemd would
+      // wait in "reloading", and every later SIGHUP, the fix included, would queue behind it).
+      // The workers that run keep serving; the missing ones are retried with backoff.
+      this.d.log.error(
+        { event: 'reload.failed', code: codeOf(err, 'CORRAL_ERR_WORKER_DIED'), generation: gens.current, workers: ready, expected: target.expected, boot_error: err ?? null },
+        `reload to generation ${gens.current} cannot complete: its workers fail to boot (${err?.message}) and no worker of generation ${gens.reload.previousGeneration} is left to go back to; ${ready} of ${target.expected} serve, the others are retried`,
+      );
+      gens.end();
+      if (!this.startPending()) this.d.options.notifier.ready(`reload incomplete; ${this.d.statusLine()}`);
+    }
+    return false;
+  }
+
+  /** Goes back to the settings and generation the reload started from; the old generation keeps serving. */
+  rollBack(why: string, bootError: ChildRecord['bootError']): void {
+    const { gens, target } = this.d;
+    const r = gens.reload;
+    if (!r) return;
+    const failed = target.loaded.settings;
+    this.d.log.error({ event: 'reload.failed', code: codeOf(bootError, 'CORRAL_ERR_WORKER_DIED'), generation: gens.current, boot_error: bootError ?? null }, `reload failed: ${why}; generation ${r.previousGeneration} keeps serving`);
+    // The new generation's workers are now outgoing: manage() stops those still booting and
+    // drains the ready ones gracefully, each only once a worker of the old generation is ready to
+    // take its place (cutting them at once dropped their requests and the capacity).
+    target.loaded = r.previous;
+    this.d.options.settingsApplied?.(r.previous.settings);
+    // Back to the previous file, when the reload had moved the master's lines (the logger says
+    // whether it could): a later reload's restart_needed names the file it writes to.
+    if (this.d.options.configureLogs?.(r.previous.settings) ?? true) this.masterLogFile = displayValue('CORRAL_LOG_FILE', r.previous.settings.CORRAL_LOG_FILE);
+    gens.rollBack();
+    // The count that served before the reload, TTIN/TTOU included: the new settings' count had
+    // already drained the excess of a larger one, which is now forked again.
+    target.expected = r.previousWorkers;
+    // The backoff was the failing generation's: the old one's replacements start at once.
+    this.d.crashes.clearBootBackoff();
+    this.d.keeperRestart.rollBack(failed, r.previous.settings);
+    // Still booting, READY=1 is the end of the boot's own and waits for the workers.
+    if (!this.startPending() && !this.d.booting()) this.d.options.notifier.ready(this.d.statusLine());
+    // This tick's lists of current and outgoing workers are stale now: manage again next tick.
+    this.d.requestTick();
+  }
+
+  /**
+   * Starts the reload queued during the one that just ended. READY=1 then waits for that one: a
+   * `systemctl reload` whose SIGHUP was queued returns only once its own settings serve.
+   */
+  private startPending(): boolean {
+    if (!this.d.gens.takePending()) return false;
+    this.d.recordReload();
+    return true;
+  }
+}

@@ -1,0 +1,72 @@
+// The master's stop as the arbiter runs it, once its phase is 'stopping': the order (graceful, or
+// fast for QUIT, which also cuts a graceful stop short) said in the log and to systemd, the workers
+// drained, the keeper drained after them, then the exit once no child is left, or the kill of
+// what is left past the deadline. When and in what order is stop-sequence.ts's decision.
+
+import type { Settings } from '../config/schema.js';
+import { EXIT } from '../errors.js';
+import type { Logger } from '../log/logger.js';
+import type { ChildKiller } from './child-killer.js';
+import type { Notifier } from './notify.js';
+import type { ChildRecord } from './registry.js';
+import { stopDeadline, stopStep } from './stop-sequence.js';
+import { timeoutStopSec } from '../systemd/timeouts.js';
+
+export interface ShutdownDeps {
+  readonly log: Logger;
+  readonly notifier: Notifier;
+  readonly now: () => number;
+  readonly settings: () => Settings;
+  readonly children: ReadonlyMap<number, ChildRecord>;
+  readonly workers: () => ChildRecord[];
+  readonly keeper: () => ChildRecord | undefined;
+  readonly killer: Pick<ChildKiller, 'killAtGracefulTimeout'>;
+  /** The arbiter's drain (drain.ts): the phase is 'stopping' by then, and the child's health says it goes away. */
+  readonly drain: (c: ChildRecord, reason: string, gracefulMs: number) => void;
+  /** The master is done: the arbiter's finish. */
+  readonly finish: (code: number) => void;
+}
+
+export class Shutdown {
+  private deadline = 0;
+  private keeperDrainSent = false;
+
+  constructor(private readonly d: ShutdownDeps) {}
+
+  /** A stop (graceful) or a quit (fast); `again`: a stop was already under way. */
+  begin(fast: boolean, again: boolean): void {
+    const { d } = this;
+    const gracefulMs = fast ? 0 : d.settings().CORRAL_GRACEFUL_TIMEOUT * 1000;
+    if (!again) {
+      d.log.info({ event: 'shutdown.start', fast, graceful_s: gracefulMs / 1000 }, fast ? 'fast shutdown' : 'graceful shutdown');
+      d.notifier.stopping('stopping', timeoutStopSec(gracefulMs / 1000) * 1000);
+    } else if (fast) {
+      // A QUIT during a graceful stop cuts it short: said, or the log showed requests cut before
+      // the graceful timeout with nothing to say why.
+      d.log.info({ event: 'shutdown.hastened', fast }, 'fast shutdown: QUIT during the graceful stop cuts it short; requests in flight are cut now');
+    }
+    this.deadline = stopDeadline(d.now(), gracefulMs, again ? this.deadline : undefined);
+    for (const c of d.workers()) d.drain(c, fast ? 'quit' : 'shutdown', gracefulMs);
+    if (fast) this.drainKeeper(0);
+  }
+
+  /** The tick's manage step while stopping. */
+  step(now: number): void {
+    const { d } = this;
+    const step = stopStep({ now, deadline: this.deadline, workersLeft: d.workers().length, keeperLeft: d.keeper() !== undefined, keeperDrainSent: this.keeperDrainSent });
+    if (step.drainKeeperMs !== undefined) this.drainKeeper(step.drainKeeperMs);
+    if (step.done) {
+      d.log.info({ event: 'shutdown.done' }, 'all children stopped');
+      d.finish(EXIT.OK);
+      return;
+    }
+    if (step.killAll) d.killer.killAtGracefulTimeout(d.children.values());
+  }
+
+  private drainKeeper(gracefulMs: number): void {
+    const keeper = this.d.keeper();
+    if (!keeper) return;
+    this.keeperDrainSent = true;
+    this.d.drain(keeper, 'shutdown', gracefulMs);
+  }
+}
