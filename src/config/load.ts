@@ -33,6 +33,11 @@ export interface LoadedSettings {
   readonly childEnv: Readonly<Record<string, string>>;
   /** Settings with an invalid value that judgeOnly left out: their default stands in (warned). */
   readonly invalidIgnored: readonly SettingName[];
+  /**
+   * Settings a reload kept at the running value (keepingSetting), each with the value the file
+   * configured, displayed: the next reload tells a repeat of that edit from a new one.
+   */
+  readonly kept?: Readonly<Partial<Record<SettingName, string>>>;
 }
 
 /**
@@ -429,7 +434,8 @@ export function keepingSetting<N extends SettingName>(loaded: LoadedSettings, na
   const spec = schema[name] as SettingSpec<unknown>;
   const childEnv: Record<string, string> = { ...loaded.childEnv, [name]: spec.format(value) };
   for (const alias of spec.aliases ?? []) delete childEnv[alias];
-  return { ...loaded, settings: Object.freeze({ ...loaded.settings, [name]: value }) as Settings, childEnv };
+  const kept = { ...loaded.kept, [name]: displayValue(name, loaded.settings[name]) };
+  return { ...loaded, settings: Object.freeze({ ...loaded.settings, [name]: value }) as Settings, childEnv, kept };
 }
 
 /** Printable value of a setting, with secrets redacted. */

@@ -1,8 +1,9 @@
-// What a reload does with the settings it read: which of them only a restart applies, whether the
-// new CORRAL_BIND can be bound beside the running one, whether the keeper must restart, whether
+// What a reload does with the settings it read: which of them only a restart applies (the data
+// dir among them), whether the new CORRAL_BIND can be bound beside the running one, whether the keeper must restart, whether
 // corral's code on disk is another build than the master's, and the lines that tell the operator so. The decisions are pure functions of the settings; planReload
 // logs them in the order a reload always has. The arbiter then starts the new generation.
 
+import { join } from 'node:path';
 import { displayValue, keepingSetting, type LoadedSettings } from '../config/load.js';
 import type { Settings } from '../config/schema.js';
 import { sheetsSchema } from '../config/schema-sheets.js';
@@ -11,8 +12,11 @@ import type { Logger } from '../log/logger.js';
 import type { RestartNeeded } from './admin/view.js';
 import { bindsOverlap, v6WildcardTakesIPv4 } from '../config/bind-overlap.js';
 
-/** Settings the keeper reads: a reload that changes one restarts the keeper. */
-const KEEPER_SETTINGS = [...(Object.keys(sheetsSchema) as (keyof typeof sheetsSchema)[]), 'CORRAL_DATA_DIR', 'CORRAL_LOG_FILE', 'CORRAL_LOG_LEVEL'] as const;
+/**
+ * Settings the keeper reads: a reload that changes one restarts the keeper. Not CORRAL_DATA_DIR,
+ * which a reload keeps (keptDataDir).
+ */
+const KEEPER_SETTINGS = [...(Object.keys(sheetsSchema) as (keyof typeof sheetsSchema)[]), 'CORRAL_LOG_FILE', 'CORRAL_LOG_LEVEL'] as const;
 
 /**
  * Settings the master applies once, at start: the listening socket's (node:cluster fixes its
@@ -56,6 +60,27 @@ export function overlappingBind(running: HostPort, wanted: HostPort, listeningPo
   const [runningText, wantedText] = [displayValue('CORRAL_BIND', running), displayValue('CORRAL_BIND', wanted)];
   if (!listeningPort || runningText === wantedText || bindsOverlap({ host: running.host, port: listeningPort }, wanted, dualStack) !== true) return undefined;
   return { setting: 'CORRAL_BIND', running: runningText, configured: wantedText };
+}
+
+/**
+ * A new CORRAL_DATA_DIR is kept for the next restart, as the restart-only settings are. The data
+ * dir holds the journal of writes answered 201 and not yet in the sheet: a reload moved the
+ * keeper to the new dir after a 5 s drain, and the rows still in the old journal were never sent
+ * (a corral sends a journal only from the dir it runs on), while the old keeper said they were
+ * kept "for the next start" (audit: 30 of 30 stranded while Google failed). It also holds the
+ * session secret and, without SHEET_ID, the offline sheet itself. Refused at every reload, not
+ * only while rows wait: the backlog can grow between any check and the drain, and Google can
+ * fail during the drain. A restart still moves it: the operator chooses the moment, after the
+ * backlog is 0, and the stopping keeper names the journal any rows it could not send stay in.
+ * Compared with the running dir; `changed` when the file's value is not the one a previous reload
+ * already kept it from (LoadedSettings.kept), so it is said once per edit.
+ */
+export function keptDataDir(current: LoadedSettings, next: LoadedSettings): RestartOnlyChange | undefined {
+  const running = displayValue('CORRAL_DATA_DIR', current.settings.CORRAL_DATA_DIR);
+  const configured = displayValue('CORRAL_DATA_DIR', next.settings.CORRAL_DATA_DIR);
+  if (running === configured) return undefined;
+  const was = current.kept?.CORRAL_DATA_DIR ?? running;
+  return { setting: 'CORRAL_DATA_DIR', running, configured, changed: was !== configured };
 }
 
 /**
@@ -121,6 +146,19 @@ export function planReload(p: ReloadPlanInput): ReloadPlan {
     if (changed) log.warn({ event: 'config.restart_needed', setting: name, running, configured: now }, `${name} changed from ${running} to ${now}: it takes effect at the next restart (systemctl restart corral), not on reload`);
   }
   let next = p.next;
+  const dataDir = keptDataDir(p.current, next);
+  if (dataDir) {
+    const { changed, ...needed } = dataDir;
+    restartNeeded.push(needed);
+    const { running, configured } = needed;
+    if (changed) {
+      log.warn(
+        { event: 'config.restart_needed', setting: 'CORRAL_DATA_DIR', running, configured },
+        `CORRAL_DATA_DIR changed from ${running} to ${configured}: the reload keeps ${running}, whose journal (${join(running, 'sheets.journal')}) holds the writes acknowledged and not yet in the sheet, which only a corral running on ${running} sends; to move, wait until the journal backlog is 0 (sheets.journal_backlog in /api/admin/stats), then restart (systemctl restart corral)`,
+      );
+    }
+    next = keepingSetting(next, 'CORRAL_DATA_DIR', p.current.settings.CORRAL_DATA_DIR);
+  }
   let refusedBind: string | undefined;
   const kept = overlappingBind(p.current.settings.CORRAL_BIND, next.settings.CORRAL_BIND, p.listeningPort, v6WildcardTakesIPv4());
   if (kept) {

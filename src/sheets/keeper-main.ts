@@ -4,6 +4,7 @@
 // the journal as far as the quota allows and exits 0; a lost IPC channel (master gone) closes at
 // once and exits.
 
+import { join } from 'node:path';
 import { readIdentity } from './../config/identity.js';
 import { loadSettings } from '../config/load.js';
 import type { Settings } from '../config/schema.js';
@@ -17,6 +18,8 @@ import { openBackend } from './create-backend.js';
 import { systemClock } from './keeper/clock.js';
 import { Keeper } from './keeper/keeper.js';
 import { keeperSocketPath, dataDirOf } from './keeper/socket-path.js';
+import { logDrained } from './keeper/drained-log.js';
+import { JOURNAL_FILE } from './keeper/journal-open.js';
 import { startStackProbe } from '../stack-probe.js';
 
 /** Leave this much of the graceful timeout for closing files and exiting. */
@@ -51,24 +54,25 @@ function isPermanent(err: unknown): boolean {
   return typeof code === 'string' && ['EACCES', 'EPERM', 'ENOTDIR', 'EROFS', 'ENOSPC'].includes(code);
 }
 
-async function shutdown(reason: string, gracefulMs: number): Promise<void> {
+/**
+ * `leaving`: the master is stopping, or a signal stopped the keeper (an operator's kill, or the
+ * master's when it could not write to us): no keeper of this master follows on this data dir.
+ */
+async function shutdown(reason: string, gracefulMs: number, leaving: boolean, dataDir: string): Promise<void> {
   if (exiting) return;
   exiting = true;
   if (!keeper) {
     // Still booting: nothing is served yet and every journaled row is already on disk.
-    log?.logger.info({ event: 'keeper.drained', reason, rowsLeftInJournal: null }, 'keeper stopped while booting');
+    log?.logger.info({ event: 'keeper.drained', reason, rowsLeftInJournal: null, journal: join(dataDir, JOURNAL_FILE), dataDir, leaving }, `keeper stopped while booting; its journal (${join(dataDir, JOURNAL_FILE)}) is left as it was`);
     exit(EXIT.OK);
   }
   const started = Date.now();
   // The deadline on the keeper's own clock (keeper/clock.ts), which a system clock step does not move.
   const left = await keeper.drain(systemClock.now() + Math.max(0, gracefulMs - EXIT_MARGIN_MS)).catch((err) => {
-    log?.logger.error({ event: 'keeper.drain_failed', code: codeOf(err, 'CORRAL_ERR_JOURNAL'), err: describeError(err) }, 'keeper: drain failed; journaled rows not sent stay in the journal for the next start');
+    log?.logger.error({ event: 'keeper.drain_failed', code: codeOf(err, 'CORRAL_ERR_JOURNAL'), err: describeError(err) }, `keeper: drain failed; journaled rows not sent stay in ${join(dataDir, JOURNAL_FILE)}`);
     return -1;
   });
-  log?.logger.info(
-    { event: 'keeper.drained', reason, rowsLeftInJournal: left, ms: Date.now() - started },
-    left > 0 ? `keeper drained; ${left} journaled rows are kept for the next start` : 'keeper drained; journal flushed',
-  );
+  if (log) logDrained(log.logger, { reason, left, ms: Date.now() - started, journalPath: join(dataDir, JOURNAL_FILE), dataDir, leaving });
   channel.send({ type: 'drained' });
   await log?.drained(EXIT_DRAIN_WAIT_MS);
   exit(EXIT.OK);
@@ -144,15 +148,16 @@ async function main(): Promise<void> {
     if (keeper) void keeper.close().finally(() => exit(EXIT.UNCAUGHT));
     else exit(EXIT.UNCAUGHT);
   });
+  const dataDir = dataDirOf(settings);
   channel.listen({
-    drain: (m) => void shutdown(m.reason, m.gracefulMs),
+    drain: (m) => void shutdown(m.reason, m.gracefulMs, m.hostStopping === true, dataDir),
     'reopen-logs': () => log?.reopen(),
   });
   // SIGTERM comes from the master itself (a keeper still booting, or an IPC channel it could not
   // write to) or from an operator's kill; systemd (KillMode=mixed) signals only the master.
-  process.on('SIGTERM', () => void shutdown('SIGTERM', settings.CORRAL_GRACEFUL_TIMEOUT * 1000));
+  process.on('SIGTERM', () => void shutdown('SIGTERM', settings.CORRAL_GRACEFUL_TIMEOUT * 1000, true, dataDir));
 
-  const socketPath = keeperSocketPath(dataDirOf(settings));
+  const socketPath = keeperSocketPath(dataDir);
   try {
     keeper = await Keeper.start({
       settings,

@@ -84,9 +84,11 @@ export function pct(sorted: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? 0;
 }
 
-export async function startWithEmulator(emu: Emulator, workers: number, env: Record<string, string>, o: { bundledApp?: boolean } = {}): Promise<CorralProcess> {
+export async function startWithEmulator(emu: Emulator, workers: number, env: Record<string, string>, o: { bundledApp?: boolean; unset?: readonly string[] } = {}): Promise<CorralProcess> {
   const key = emu.registerServiceAccount();
   return startCorral({
+    // Settings a CORRAL_ENV_FILE is to set (the environment would win over the file).
+    ...(o.unset ? { unset: o.unset } : {}),
     // The fixture app by default; the bundled app for what its routes answer (503 sheets_unavailable).
     ...(o.bundledApp ? {} : { app: 'sheets-app.mjs' }),
     workers,

@@ -3,7 +3,10 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { loadSettings } from '../../src/config/load.js';
-import { changedKeeperSettings, overlappingBind, planReload, restartOnlyChanges } from '../../src/master/reload-plan.js';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { changedKeeperSettings, keptDataDir, overlappingBind, planReload, restartOnlyChanges } from '../../src/master/reload-plan.js';
 import { captureLogger } from '../fixtures/capture-logger.js';
 
 const load = (env: Record<string, string> = {}) => loadSettings({ env: { CORRAL_ENV_FILE: 'none', CORRAL_WORKERS: '2', ...env } });
@@ -40,6 +43,40 @@ test('the keeper restarts only for a setting it reads', () => {
   const base = load().settings;
   assert.deepEqual(changedKeeperSettings(base, load({ CORRAL_WORKERS: '5', CORRAL_TIMEOUT: '9' }).settings), []);
   assert.deepEqual(changedKeeperSettings(base, load({ SHEET_CACHE_TTL: '7', CORRAL_LOG_LEVEL: 'debug' }).settings).sort(), ['CORRAL_LOG_LEVEL', 'SHEET_CACHE_TTL']);
+});
+
+test('planReload keeps the running CORRAL_DATA_DIR (its journal holds acknowledged rows only a keeper on it sends), says so once per edit, and does not restart the keeper for it', async () => {
+  const log = await captureLogger();
+  const root = mkdtempSync(join(tmpdir(), 'corral-reload-datadir-'));
+  try {
+    const [dirA, dirB] = [join(root, 'a'), join(root, 'b')];
+    const current = load({ CORRAL_DATA_DIR: dirA });
+    const wanted = load({ CORRAL_DATA_DIR: dirB, SHEET_CACHE_TTL: '7' });
+    const input = { started: current.settings, current, next: wanted, listeningPort: 8080, refusedBind: undefined, masterLogFile: '(stdout)', configureLogs: undefined, log: log.logger };
+    const plan = planReload(input);
+    assert.equal(plan.next.settings.CORRAL_DATA_DIR, dirA, 'the new generation runs on the running dir');
+    assert.equal(plan.next.childEnv.CORRAL_DATA_DIR, dirA, 'and its workers and keeper are started with it');
+    assert.equal(plan.next.settings.SHEET_CACHE_TTL, 7, 'the rest is applied');
+    assert.deepEqual(plan.restartNeeded, [{ setting: 'CORRAL_DATA_DIR', running: dirA, configured: dirB }]);
+    assert.deepEqual(changedKeeperSettings(current.settings, plan.next.settings), ['SHEET_CACHE_TTL'], 'the keeper restarts for the TTL, on the same dir');
+    assert.deepEqual(changedKeeperSettings(current.settings, load({ CORRAL_DATA_DIR: dirB }).settings), [], 'the data dir alone never restarts the keeper');
+    const said = log.lines().filter((l) => l.event === 'config.restart_needed');
+    assert.deepEqual(said.map((l) => [l.level, l.setting, l.running, l.configured]), [['warn', 'CORRAL_DATA_DIR', dirA, dirB]]);
+    assert.match(String(said[0]?.msg), new RegExp(`keeps ${dirA}, whose journal \\(${join(dirA, 'sheets.journal')}\\)`));
+    assert.match(String(said[0]?.msg), /sheets\.journal_backlog.*then restart/);
+    // The same file at the next reload: still kept and listed, not said again.
+    const again = planReload({ ...input, current: plan.next });
+    assert.equal(again.next.settings.CORRAL_DATA_DIR, dirA);
+    assert.deepEqual(again.restartNeeded.map((r) => r.setting), ['CORRAL_DATA_DIR']);
+    assert.equal(log.lines().filter((l) => l.event === 'config.restart_needed').length, 1);
+    // Another edit is said; an edit back to the running dir needs nothing.
+    const dirC = join(root, 'c');
+    assert.equal(keptDataDir(again.next, load({ CORRAL_DATA_DIR: dirC }))?.changed, true);
+    assert.equal(keptDataDir(again.next, load({ CORRAL_DATA_DIR: dirA })), undefined);
+  } finally {
+    log.close();
+    rmSync(root, { recursive: true, force: true });
+  }
 });
 
 test('planReload keeps an overlapping bind, says so once per change, and lists what needs a restart', async () => {

@@ -10,6 +10,9 @@ import { JournalFile, type JournalRecord } from './journal-file.js';
 import { replayRecords, type JournalEntry } from './journal-replay.js';
 import { isCutWrite } from './journal-scan.js';
 
+/** The journal's file name in the data dir. */
+export const JOURNAL_FILE = 'sheets.journal';
+
 /** Where open() copied damaged bytes before dropping them (journal-quarantine.ts). */
 export interface QuarantinedDamage {
   readonly path: string;
@@ -39,7 +42,7 @@ export async function openJournalRecords(dir: string, destination: string): Prom
   await makeDirs(dir, PRIVATE_DIR_MODE).catch((err: unknown) => {
     throw new DataDirWriteError('the data dir (CORRAL_DATA_DIR)', dir, err);
   });
-  const path = join(dir, 'sheets.journal');
+  const path = join(dir, JOURNAL_FILE);
   const { file, records, truncatedBytes, skippedLines, skippedBytes, damaged, quarantine } = await JournalFile.open(path);
   const entries = replayRecords(records, destination);
   // The rule: any damaged WHOLE line, skipped (valid records follow it) or in the tail, may have

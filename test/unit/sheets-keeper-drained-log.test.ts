@@ -1,0 +1,40 @@
+// `keeper.drained` says where rows the drain could not send stay, and who sends them
+// (sheets/keeper/drained-log.ts): an audit found "kept for the next start" false when the next
+// start used another data dir.
+
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { logDrained } from '../../src/sheets/keeper/drained-log.js';
+import { captureLogger } from '../fixtures/capture-logger.js';
+
+const base = { reason: 'shutdown', ms: 5000, journalPath: '/srv/a/sheets.journal', dataDir: '/srv/a' };
+
+test('rows left at a stop: warn, naming the journal and the data dir whose corral sends them', async () => {
+  const log = await captureLogger();
+  try {
+    logDrained(log.logger, { ...base, left: 30, leaving: true });
+    const [line] = log.lines();
+    assert.deepEqual([line?.event, line?.level, line?.rowsLeftInJournal, line?.journal, line?.dataDir, line?.leaving], ['keeper.drained', 'warn', 30, '/srv/a/sheets.journal', '/srv/a', true]);
+    assert.match(String(line?.msg), /30 acknowledged rows not yet in the sheet: they stay in \/srv\/a\/sheets\.journal, and only a corral started with CORRAL_DATA_DIR=\/srv\/a sends them/);
+    assert.doesNotMatch(String(line?.msg), /next start/);
+  } finally {
+    log.close();
+  }
+});
+
+test('rows left when the master restarts the keeper: info, the next keeper on the same dir sends them; a failed drain is not "flushed"; none left: flushed', async () => {
+  const log = await captureLogger();
+  try {
+    logDrained(log.logger, { ...base, reason: 'reload: keeper settings changed', left: 1, leaving: false });
+    logDrained(log.logger, { ...base, left: -1, leaving: true });
+    logDrained(log.logger, { ...base, left: 0, leaving: true });
+    const [restart, failed, flushed] = log.lines();
+    assert.equal(restart?.level, 'info');
+    assert.match(String(restart?.msg), /1 acknowledged row not yet in the sheet: they stay in \/srv\/a\/sheets\.journal for the keeper the master starts next, on the same data dir/);
+    assert.equal(failed?.level, 'warn');
+    assert.match(String(failed?.msg), /drain failed.*stay in \/srv\/a\/sheets\.journal/);
+    assert.deepEqual([flushed?.level, flushed?.msg], ['info', 'keeper drained; journal flushed']);
+  } finally {
+    log.close();
+  }
+});
