@@ -116,3 +116,65 @@ describe('a journal holding rows of another sheet', () => {
     await again.journal.close();
   });
 });
+
+describe("a journal reopened for another sheet: the other sheet's row ids", () => {
+  let dir: string;
+  beforeEach(() => {
+    dir = mkdtempSync(join(tmpdir(), 'corral-journal-dest-ids-'));
+  });
+  afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+  /** Journals rows for `destination`; those of `done` reach the sheet. */
+  async function journalFor(destination: string, clock: FakeClock, done: string[][], pending: string[][]): Promise<void> {
+    const { journal } = await Journal.open({ dir, destination, clock });
+    for (const r of done) await journal.add('Events', [r]);
+    const live = journal.live();
+    await journal.markSending(live);
+    await journal.markDone(live, 'sent');
+    for (const r of pending) await journal.add('Events', [r]);
+    await journal.close();
+  }
+
+  it('do not make an append to this sheet a duplicate, nor refuse it: it is journaled and due here', async () => {
+    const clock = new FakeClock(T0);
+    const otherContent = ['ev-3', 'P002', 'card', 'other', '2024-03-02T15:13:00Z'];
+    await journalFor(SHEET_A, clock, [row('ev-1')], [row('ev-2'), row('ev-3')]);
+    const { journal, heldForOtherSheets } = await Journal.open({ dir, destination: SHEET_B, clock });
+    try {
+      assert.deepEqual(heldForOtherSheets.map((h) => [h.destination, h.rows]), [[SHEET_A, 2]]);
+      // ev-1 reached A (done, within its retention), ev-2 waits for A (held): neither is B's.
+      const done = await journal.add('Events', [row('ev-1')]);
+      const held = await journal.add('Events', [row('ev-2')]);
+      // The same id with other content is this sheet's first row with that id, not a conflict.
+      const other = await journal.add('Events', [otherContent]);
+      for (const r of [done, held, other]) assert.deepEqual([r.duplicates, r.rows, r.replayed], [0, 1, undefined]);
+      const due = journal.due().get('Events') ?? [];
+      assert.deepEqual(due.map((e) => [e.id, e.destination, e.rows[0]?.[0]]), [[done.id, SHEET_B, 'ev-1'], [held.id, SHEET_B, 'ev-2'], [other.id, SHEET_B, 'ev-3']]);
+      assert.equal(journal.backlogRows(), 3);
+      // This sheet's own retries are still recognised.
+      const retry = await journal.add('Events', [row('ev-1')]);
+      assert.deepEqual([retry.id, retry.duplicates], [done.id, 1]);
+    } finally {
+      await journal.close();
+    }
+  });
+
+  it("do not count as this sheet's retained rows: its done entries are kept for their retention, and a retry recognised", async () => {
+    const clock = new FakeClock(T0);
+    await journalFor(SHEET_A, clock, ['a-1', 'a-2', 'a-3', 'a-4', 'a-5'].map(row), []);
+    // Room for 3 done rows: A's 5 once counted against it (never subtracted), so B's first done
+    // entry was forgotten at once and the retry of its row journaled a second copy.
+    const { journal } = await Journal.open({ dir, destination: SHEET_B, clock, retainDoneRows: 3, retainDoneMs: 3600_000 });
+    try {
+      const first = await journal.add('Events', [row('b-1')]);
+      const live = journal.live();
+      await journal.markSending(live);
+      await journal.markDone(live, 'sent');
+      const retry = await journal.add('Events', [row('b-1')]);
+      assert.deepEqual([retry.id, retry.duplicates], [first.id, 1], 'the retry is recognised, not journaled twice');
+      assert.equal(journal.backlogRows(), 0);
+    } finally {
+      await journal.close();
+    }
+  });
+});

@@ -57,15 +57,25 @@ export class JournalEntries {
    */
   restore(entries: Map<string, JournalEntry>, now: number, verifyAt: number, destination: string): void {
     this.entries = new Map();
+    this.heldEntries = [];
+    this.retainedRows = 0;
     for (const e of entries.values()) {
-      if (e.destination === destination) this.entries.set(e.id, e);
-      else if (e.state !== 'done') this.heldEntries.push(e);
-    }
-    this.forgottenBeforeStart = now - this.retention.retainDoneMs;
-    for (const e of entries.values()) {
+      if (e.destination !== destination) {
+        if (e.state !== 'done') this.heldEntries.push(e);
+        continue;
+      }
+      this.entries.set(e.id, e);
+      // Only this sheet's rows are indexed, and counted as retained. Another sheet's ids were
+      // indexed too, for the keeper's life (nothing removes the ids of an entry not in `entries`):
+      // an append to this sheet of a row with such an id and the same content was answered 201 as
+      // a duplicate of the other sheet's entry and never journaled nor sent here (audit, after a
+      // SHEET_ID change), and with other content refused 400 "already journaled". And done rows
+      // counted here but never forgotten (forget subtracts) made trimDone drop this sheet's done
+      // entries early, and with them the recognition of a retry.
       this.rowIds.add(e);
       if (e.state === 'done') this.retainedRows += e.rows.length;
     }
+    this.forgottenBeforeStart = now - this.retention.retainDoneMs;
     // Done entries from before the restart stay a while (trimDone): a worker retrying an append
     // whose answer the crash swallowed is then recognised instead of journaled twice.
     this.trimDone(now);
