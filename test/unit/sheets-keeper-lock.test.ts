@@ -2,11 +2,14 @@
 // separate process (its own pid, all of them alive), so the race runs in one test process.
 
 import assert from 'node:assert/strict';
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { execFile } from 'node:child_process';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, it } from 'node:test';
-import { acquireKeeperLock, type KeeperLock, type LockSelf } from '../../src/sheets/keeper/lock.js';
+import { acquireKeeperLock, UNNAMED_TEMP_AGE_MS, type KeeperLock, type LockSelf } from '../../src/sheets/keeper/lock.js';
+
+const LOCK_MODULE = new URL('../../src/sheets/keeper/lock.js', import.meta.url).href;
 
 const DEAD_PID = 999_999;
 /** The real start time comes from reading /proc: async, and its latency varies. */
@@ -91,5 +94,58 @@ describe('keeper lock', () => {
     const waited: number[] = [];
     await assert.rejects(acquireKeeperLock(dir, 300, (pid) => waited.push(pid), contender(5002)), { code: 'CORRAL_ERR_JOURNAL' });
     assert.deepEqual(waited, [4242]);
+  });
+
+  it('a keeper stopped (SIGTERM, process.exit) while it waits for the lock, in the middle of writing its temporary file, leaves no temporary file', async () => {
+    // Held by this (live) process: the child waits. Its first link() of a temporary file sends
+    // it SIGTERM and never returns, and its SIGTERM handler exits as keeper-main's does while
+    // booting: the exit comes between two awaits of the lock's write, the temporary file there.
+    writeFileSync(join(dir, 'keeper.lock'), `${process.pid} - 0123456789abcdef\n`);
+    const child = `
+      import { createRequire, syncBuiltinESMExports } from 'node:module';
+      import { existsSync } from 'node:fs';
+      const fsp = createRequire(import.meta.url)('node:fs/promises');
+      fsp.link = async (tmp) => {
+        console.log(JSON.stringify({ linking: tmp, present: existsSync(tmp) }));
+        process.kill(process.pid, 'SIGTERM');
+        return new Promise(() => {});
+      };
+      syncBuiltinESMExports();
+      process.on('SIGTERM', () => process.exit(0));
+      // The hung link leaves nothing else pending: without this the loop would end before the signal.
+      setInterval(() => {}, 1000);
+      const { acquireKeeperLock } = await import(${JSON.stringify(LOCK_MODULE)});
+      await acquireKeeperLock(${JSON.stringify(dir)}, 30000);
+      process.exit(3);
+    `;
+    const out = await new Promise<string>((resolve, reject) =>
+      execFile(process.execPath, ['--input-type=module', '-e', child], { timeout: 20_000 }, (err, stdout) => (err ? reject(err) : resolve(stdout))),
+    );
+    const seen = JSON.parse(out.trim().split('\n')[0] ?? '{}') as { linking?: string; present?: boolean };
+    assert.match(seen.linking ?? '', /keeper\.lock\.tmp-[0-9]+-[0-9A-Za-z-]+-[0-9a-f]{12}$/);
+    assert.equal(seen.present, true, 'the temporary file was there when the keeper was stopped');
+    assert.deepEqual(readdirSync(dir), ['keeper.lock'], 'only the holder\'s lock is left');
+  });
+
+  it("the keeper that takes the lock removes temporary files of dead processes, never those of a live keeper still writing one", async () => {
+    const hex = '0123456789ab';
+    const files = {
+      dead: `keeper.lock.tmp-${DEAD_PID}---${hex}`,
+      deadBreaker: `keeper.lock.break-0123456789abcdef.tmp-${DEAD_PID}-55-${hex}`,
+      reusedPid: `keeper.lock.tmp-4243-111-${hex}`,
+      live: `keeper.lock.tmp-4242-777-${hex}`,
+      liveNoProc: `keeper.lock.tmp-4244---${hex}`,
+      olderBuildOld: `keeper.lock.tmp-${hex}`,
+      olderBuildRecent: 'keeper.lock.tmp-ba9876543210',
+      other: 'sheets.journal',
+    };
+    for (const name of Object.values(files)) writeFileSync(join(dir, name), '');
+    const old = (Date.now() - UNNAMED_TEMP_AGE_MS - 60_000) / 1000;
+    utimesSync(join(dir, files.olderBuildOld), old, old);
+    const starts: Record<number, string> = { 4242: '777', 4243: '222' };
+    const self: LockSelf = { pid: 5003, alive: (p) => p !== DEAD_PID, startTime: async (p) => starts[p] };
+    const lock = await acquireKeeperLock(dir, 0, undefined, self);
+    assert.deepEqual(readdirSync(dir).sort(), ['keeper.lock', files.live, files.liveNoProc, files.olderBuildRecent, files.other].sort());
+    await lock.release();
   });
 });

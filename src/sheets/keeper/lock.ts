@@ -18,9 +18,16 @@
 // written) is a dead owner's, taken over: a torn "1" once read as pid 1, alive for ever, and the
 // keeper refused to start at every attempt. The directory is not fsynced: a lock the power loss
 // took away had, like every lock found after it, only a dead owner.
+//
+// The temporary files (`keeper.lock.tmp-<pid>-<start>-<hex>`) are removed on every way out: at
+// once after the link, and at process exit for one still being written. A keeper stopped while it
+// waited for the lock (SIGTERM, then process.exit in the middle of a write or an fsync) left one in
+// the data dir for good (audit). A kill -9 still can: the keeper that holds the lock removes those
+// of dead processes (removeStaleTemps).
 import { createHash, randomBytes } from 'node:crypto';
-import { link, open, readFile, unlink } from 'node:fs/promises';
-import { join } from 'node:path';
+import { unlinkSync } from 'node:fs';
+import { link, open, readdir, readFile, stat, unlink } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
 import { CorralError, DataDirWriteError } from '../../errors.js';
 
 export interface KeeperLock {
@@ -80,13 +87,96 @@ function parseOwner(text: string): { pid: number; start: string | undefined } {
   return { pid: /^[0-9]+$/.test(pid ?? '') ? Number(pid) : Number.NaN, start: start && start !== '-' ? start : undefined };
 }
 
+/** Temporary files this process has made and not yet removed, for the exit hook. */
+const temps = new Set<string>();
+let exitHook = false;
+
+/**
+ * Removes the temporary files still there when the process exits: process.exit() (the keeper's
+ * SIGTERM while booting) ends it between two awaits of createExclusive, whose own unlink never
+ * runs. Synchronous, as an exit listener must be.
+ */
+function removeTempsAtExit(): void {
+  for (const tmp of temps) {
+    try {
+      unlinkSync(tmp);
+    } catch {
+      // Gone already, or the dir unwritable: removeStaleTemps takes it once this pid is dead.
+    }
+  }
+}
+
+function trackTemp(tmp: string): void {
+  if (!exitHook) process.on('exit', removeTempsAtExit);
+  exitHook = true;
+  temps.add(tmp);
+}
+
+async function removeTemp(tmp: string): Promise<void> {
+  try {
+    await unlink(tmp);
+    temps.delete(tmp);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') temps.delete(tmp);
+  }
+}
+
+/** `<pid>-<start>` for temporary file names: who made the file, as removeStaleTemps checks it. */
+function ownerTag(pid: number, start: string | undefined): string {
+  return `${pid}-${start?.replace(/[^0-9A-Za-z]/g, '') || '-'}`;
+}
+
+/** A lock's (or a break guard's) temporary file; `pid` and `start` absent in an older build's name. */
+const TEMP_NAME = /^keeper\.lock(?:\.break-[0-9a-f]+)?\.tmp-(?:([0-9]+)-([0-9A-Za-z]+|-)-)?[0-9a-f]+$/;
+/** An older build's temporary file (no owner in its name) older than this is no write in flight. */
+export const UNNAMED_TEMP_AGE_MS = 10 * 60_000;
+
+/**
+ * Removes temporary files of the lock that no write in flight holds: those whose named process is
+ * dead, or is another process now (its start time differs). Called by the lock's holder, as it
+ * must never remove a temporary file another keeper is still writing or about to link(): that
+ * keeper's link would fail (ENOENT) and its start with it. The rule is safe because a file in
+ * flight belongs to a running process, whose pid and start time are those in the name (written
+ * before the file existed); a dead process has none in flight, and its pid, if reused, has
+ * another start time. Without /proc (start '-') a reused pid keeps a dead keeper's file until it
+ * exits: a leak of a few bytes, never a removal too many. Files named by older builds (no owner)
+ * are removed only once older than UNNAMED_TEMP_AGE_MS, far longer than a write, an fsync and a
+ * link take. Pids are those of one pid namespace, as the lock's own liveness check assumes.
+ */
+export async function removeStaleTemps(dataDir: string, self: LockSelf, now: number = Date.now()): Promise<string[]> {
+  const removed: string[] = [];
+  for (const name of await readdir(dataDir)) {
+    const m = TEMP_NAME.exec(name);
+    if (!m) continue;
+    const file = join(dataDir, name);
+    let stale: boolean;
+    if (m[1] === undefined) {
+      const st = await stat(file).catch(() => undefined);
+      stale = st !== undefined && now - st.mtimeMs >= UNNAMED_TEMP_AGE_MS;
+    } else {
+      const pid = Number(m[1]);
+      const named = m[2] === '-' ? undefined : m[2];
+      if (!self.alive(pid)) stale = true;
+      else {
+        const start = await self.startTime(pid);
+        stale = named !== undefined && start !== undefined && ownerTag(pid, start) !== `${pid}-${named}`;
+      }
+    }
+    if (stale && (await unlink(file).then(() => true, () => false))) removed.push(name);
+  }
+  return removed;
+}
+
 /**
  * Writes `content` under a fresh temporary name and links it to `path`; false when `path` exists.
  * A write that fails (a full or read-only data dir) names `path` and the errno: Node's own message
- * for a failed write names neither the file nor the directory.
+ * for a failed write names neither the file nor the directory. `owner` (ownerTag) goes in the
+ * temporary name.
  */
-async function createExclusive(path: string, content: string): Promise<boolean> {
-  const tmp = `${path}.tmp-${randomBytes(6).toString('hex')}`;
+async function createExclusive(path: string, content: string, owner: string): Promise<boolean> {
+  const tmp = `${path}.tmp-${owner}-${randomBytes(6).toString('hex')}`;
+  // Before the open: an exit during it may still leave the file.
+  trackTemp(tmp);
   try {
     const fh = await open(tmp, 'wx', 0o600);
     try {
@@ -96,7 +186,7 @@ async function createExclusive(path: string, content: string): Promise<boolean> 
       await fh.close();
     }
   } catch (err) {
-    await unlink(tmp).catch(() => undefined);
+    await removeTemp(tmp);
     throw new DataDirWriteError('the keeper lock', path, err);
   }
   try {
@@ -106,7 +196,7 @@ async function createExclusive(path: string, content: string): Promise<boolean> 
     if ((err as NodeJS.ErrnoException).code === 'EEXIST') return false;
     throw new DataDirWriteError('the keeper lock', path, err);
   } finally {
-    await unlink(tmp).catch(() => undefined);
+    await removeTemp(tmp);
   }
 }
 
@@ -114,9 +204,9 @@ async function createExclusive(path: string, content: string): Promise<boolean> 
  * Removes the lock if it still holds `judged` (a dead owner's content). Returns false when another
  * keeper is breaking it right now (the caller should pause before looking again).
  */
-async function breakLock(path: string, judged: string, mine: string, self: LockSelf): Promise<boolean> {
+async function breakLock(path: string, judged: string, mine: string, tag: string, self: LockSelf): Promise<boolean> {
   const guard = `${path}.break-${createHash('sha256').update(judged).digest('hex').slice(0, 16)}`;
-  if (!(await createExclusive(guard, mine))) {
+  if (!(await createExclusive(guard, mine, tag))) {
     const holder = await readOwner(guard);
     // A breaker that died inside this few-millisecond section left its guard: remove it. (This one
     // removal is not guarded; it needs that crash and several keepers starting together.)
@@ -135,11 +225,15 @@ async function breakLock(path: string, judged: string, mine: string, self: LockS
 export async function acquireKeeperLock(dataDir: string, waitMs: number, onWait?: (pid: number) => void, self: LockSelf = thisProcess): Promise<KeeperLock> {
   const path = join(dataDir, 'keeper.lock');
   // The nonce makes every acquisition's content unique, even for a reused pid without /proc.
-  const mine = `${self.pid} ${(await self.startTime(self.pid)) ?? '-'} ${randomBytes(8).toString('hex')}\n`;
+  const start = await self.startTime(self.pid);
+  const mine = `${self.pid} ${start ?? '-'} ${randomBytes(8).toString('hex')}\n`;
+  const tag = ownerTag(self.pid, start);
   const deadline = Date.now() + waitMs;
   let told = false;
   for (;;) {
-    if (await createExclusive(path, mine)) {
+    if (await createExclusive(path, mine, tag)) {
+      // Best effort: a file that cannot be listed or removed costs only its bytes.
+      await removeStaleTemps(dirname(path), self).catch(() => undefined);
       return {
         path,
         async release() {
@@ -152,7 +246,7 @@ export async function acquireKeeperLock(dataDir: string, waitMs: number, onWait?
     const { pid: owner, start } = parseOwner(text);
     const reused = start !== undefined && (await self.startTime(owner)) !== start;
     if (!Number.isInteger(owner) || owner <= 0 || owner === self.pid || !self.alive(owner) || reused) {
-      if (!(await breakLock(path, text, mine, self))) await new Promise((r) => setTimeout(r, 10));
+      if (!(await breakLock(path, text, mine, tag, self))) await new Promise((r) => setTimeout(r, 10));
       continue;
     }
     if (Date.now() >= deadline) {
