@@ -4,6 +4,7 @@
 // logs them in the order a reload always has. The arbiter then starts the new generation.
 
 import { join } from 'node:path';
+import { JOURNAL_FILE } from '../sheets/keeper/journal-open.js';
 import { displayValue, keepingSetting, type LoadedSettings } from '../config/load.js';
 import type { Settings } from '../config/schema.js';
 import { sheetsSchema } from '../config/schema-sheets.js';
@@ -154,7 +155,7 @@ export function planReload(p: ReloadPlanInput): ReloadPlan {
     if (changed) {
       log.warn(
         { event: 'config.restart_needed', setting: 'CORRAL_DATA_DIR', running, configured },
-        `CORRAL_DATA_DIR changed from ${running} to ${configured}: the reload keeps ${running}, whose journal (${join(running, 'sheets.journal')}) holds the writes acknowledged and not yet in the sheet, which only a corral running on ${running} sends; to move, wait until the journal backlog is 0 (sheets.journal_backlog in /api/admin/stats), then restart (systemctl restart corral)`,
+        `CORRAL_DATA_DIR changed from ${running} to ${configured}: the reload keeps ${running}, whose journal (${join(running, JOURNAL_FILE)}) holds the writes acknowledged and not yet in the sheet, which only a corral running on ${running} sends; to move, wait until the journal backlog is 0 (sheets.journal_backlog in /api/admin/stats), then restart (systemctl restart corral)`,
       );
     }
     next = keepingSetting(next, 'CORRAL_DATA_DIR', p.current.settings.CORRAL_DATA_DIR);
