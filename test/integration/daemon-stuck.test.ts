@@ -26,7 +26,8 @@ test('a worker stuck in a busy loop is killed within CORRAL_TIMEOUT + 2 s, its s
     const [[stuckPid, stuckClient], [healthyPid, healthyClient]] = [...clients.entries()] as [[number, Client], [number, Client]];
     const spinSentAt = Date.now();
     const spin = stuckClient.request({ path: '/spin', method: 'GET', headersTimeout: 20000 }).then((r) => r.statusCode, (err: Error) => err);
-    // What the stuck worker listens on, read every few ms from the stall to its kill: its stack is
+    // What the stuck worker listens on, read every 50 ms from the stall to its kill (an inspector
+    // stayed open about a second; reading /proc more often slowed this process's own client): its stack is
     // read through a pipe only the master holds, never through a TCP port (an inspector opened
     // on loopback lets any local user run code in it).
     const appPort = Number(new URL(c.url).port);
@@ -37,7 +38,7 @@ test('a worker stuck in a busy loop is killed within CORRAL_TIMEOUT + 2 s, its s
       } catch {
         clearInterval(watchPorts); // exited
       }
-    }, 5);
+    }, 50);
     // While one worker spins, the other keeps answering.
     let answered = 0;
     const stuckTimedOut = () => c.events('worker.timeout').some((l) => Number(l.worker_pid) === stuckPid);
