@@ -9,6 +9,8 @@
 // not add them twice, and answers a retry of journaled rows as saved (see keeper/journal.ts).
 
 import { CorralError, ERROR_CODES, RetryLaterError, type ErrorCode } from '../errors.js';
+import { DESTINATION_HEADER } from './destination.js';
+import { OtherSheetError } from './keeper/other-sheet.js';
 import { checkSocketDir } from './keeper/socket-path.js';
 import { IDLE_CLOSE_MS, KeeperConnection } from './keeper-client/connection.js';
 import type { ParsedResponse } from './keeper-client/response-parser.js';
@@ -36,6 +38,11 @@ export interface KeeperLinkOptions {
   readonly checkDir?: boolean;
   /** Opened by the master's word that the keeper is restarting (a reload, a crash's respawn); calls then wait for it. */
   readonly restartWindow?: KeeperRestartWindow;
+  /**
+   * The digest of the sheet this worker's settings append to (destination.ts), sent with every
+   * request: a keeper serving another sheet refuses them (CORRAL_ERR_KEEPER_OTHER_SHEET). Unset: not sent (tests).
+   */
+  readonly destination?: string;
 }
 
 /**
@@ -66,6 +73,7 @@ class ConnectionPool {
     private readonly max: number,
     private readonly idleCloseMs: number,
     checkDir: boolean,
+    private readonly headers: string,
   ) {
     this.dirChecked = !checkDir;
   }
@@ -105,7 +113,7 @@ class ConnectionPool {
           return Promise.reject(err instanceof Error ? err : new Error(String(err)));
         }
       }
-      const c = new KeeperConnection(this.socketPath, this.idleCloseMs);
+      const c = new KeeperConnection(this.socketPath, this.idleCloseMs, this.headers);
       this.all.add(c);
       return Promise.resolve(c);
     }
@@ -161,11 +169,14 @@ export class KeeperLink {
   constructor(o: KeeperLinkOptions) {
     this.timeoutMs = o.timeoutMs ?? 120_000;
     const idleCloseMs = o.idleCloseMs ?? IDLE_CLOSE_MS;
-    this.pool = new ConnectionPool(o.socketPath, o.connections ?? 8, idleCloseMs, o.checkDir ?? false);
-    this.firstFillPool = new ConnectionPool(o.socketPath, o.connections ?? 8, idleCloseMs, o.checkDir ?? false);
-    this.writePool = new ConnectionPool(o.socketPath, o.connections ?? 8, idleCloseMs, o.checkDir ?? false);
-    this.watchPool = new ConnectionPool(o.socketPath, 1, idleCloseMs, o.checkDir ?? false);
-    this.briefPool = new ConnectionPool(o.socketPath, BRIEF_CONNECTIONS, idleCloseMs, o.checkDir ?? false);
+    // A digest is hex: nothing in it can end the header line.
+    const headers = o.destination !== undefined ? `${DESTINATION_HEADER}: ${o.destination}\r\n` : '';
+    const pool = (max: number) => new ConnectionPool(o.socketPath, max, idleCloseMs, o.checkDir ?? false, headers);
+    this.pool = pool(o.connections ?? 8);
+    this.firstFillPool = pool(o.connections ?? 8);
+    this.writePool = pool(o.connections ?? 8);
+    this.watchPool = pool(1);
+    this.briefPool = pool(BRIEF_CONNECTIONS);
     this.retryDelayMs = o.retryDelayMs ?? 500;
     this.restartWindow = o.restartWindow ?? new KeeperRestartWindow();
   }
@@ -291,6 +302,9 @@ function decode<T>(answer: ParsedResponse): T {
     wire = { code: 'CORRAL_ERR_KEEPER_UNAVAILABLE', message: `keeper answered ${answer.status}` };
   }
   const code = isErrorCode(wire.code) ? wire.code : 'CORRAL_ERR_SHEETS_UPSTREAM';
+  if (code === 'CORRAL_ERR_KEEPER_OTHER_SHEET') {
+    throw new OtherSheetError(wire.message, typeof wire.destination === 'string' ? wire.destination : 'unknown', typeof wire.master_pid === 'number' ? wire.master_pid : undefined);
+  }
   const retryAfterMs = wire.retry_after_ms;
   if (typeof retryAfterMs === 'number' && Number.isFinite(retryAfterMs) && retryAfterMs >= 0) throw new RetryLaterError(code, wire.message, retryAfterMs);
   throw new CorralError(code, wire.message);

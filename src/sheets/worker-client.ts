@@ -8,16 +8,19 @@ import { CorralError, describeError } from '../errors.js';
 import type { Logger } from '../log/logger.js';
 import { RepeatedFailures } from '../log/repeated-failure.js';
 import { parseA1 } from './a1.js';
+import { destinationDigest, destinationOf } from './destination.js';
+import { OtherSheetError } from './keeper/other-sheet.js';
 import { KeeperLink } from './keeper-link.js';
 import type { KeeperRestartWindow } from './keeper-restart-window.js';
 import type { WireLoginCount, WireRead, WireReceipt } from './keeper/protocol.js';
 import { dataDirOf, keeperSocketPath, socketOutsideDataDir } from './keeper/socket-path.js';
 import { L1Cache, type L1Entry } from './l1-cache.js';
+import { OtherSheetLog } from './other-sheet-log.js';
 import { toRecords } from './records.js';
 import { WATCH_IDLE_PAUSE_MS, watchKeeper } from './keeper-watch.js';
 import type { AppendOptions, AppendReceipt, SharedLoginCount, SheetRead, SheetRecords, SheetsClient } from './types.js';
 
-export type WorkerSheetsSettings = Pick<Settings, 'SHEET_ID' | 'CORRAL_DATA_DIR' | 'CORRAL_L1_CACHE_MB' | 'SHEET_CACHE_MAX_STALE'>;
+export type WorkerSheetsSettings = Pick<Settings, 'SHEET_ID' | 'CORRAL_DATA_DIR' | 'CORRAL_L1_CACHE_MB' | 'SHEET_CACHE_MAX_STALE'> & Partial<Pick<Settings, 'SHEETS_API_URL'>>;
 
 export interface WorkerClientOptions {
   /** Overrides the socket derived from CORRAL_DATA_DIR (tests). */
@@ -79,6 +82,8 @@ class WorkerSheetsClient implements SheetsClient {
    * keeper is down or restarting that is every read of a range past its TTL.
    */
   private readonly fallbacks: RepeatedFailures;
+  /** Refusals by a keeper of another sheet (two corrals sharing a data dir). */
+  private readonly otherSheet: OtherSheetLog;
   private counts = { hits: 0, misses: 0, staleFallbacks: 0, appends: 0, errors: 0, invalidations: 0 };
   private maxStaleSeen = 0;
 
@@ -96,9 +101,12 @@ class WorkerSheetsClient implements SheetsClient {
     this.l1 = new L1Cache(settings.CORRAL_L1_CACHE_MB * 1024 * 1024);
     const dataDir = dataDirOf(settings);
     const socketPath = o.socketPath ?? keeperSocketPath(dataDir);
+    const destination = destinationDigest(destinationOf(settings));
+    this.otherSheet = new OtherSheetLog(logger, socketPath, destination, this.now);
     this.link = new KeeperLink({
       socketPath,
       checkDir: socketOutsideDataDir(socketPath, dataDir),
+      destination,
       ...(o.retryDelayMs !== undefined ? { retryDelayMs: o.retryDelayMs } : {}),
       ...(o.restartWindow ? { restartWindow: o.restartWindow } : {}),
     });
@@ -193,6 +201,21 @@ class WorkerSheetsClient implements SheetsClient {
     }
   }
 
+  /**
+   * A call to the keeper, its refusal for serving another sheet logged (OtherSheetLog). The refusal
+   * is not among FALL_BACK_ON: a copy in L1 is not served either, the request answers 503.
+   */
+  private async checked<T>(call: Promise<T>): Promise<T> {
+    try {
+      const answer = await call;
+      this.otherSheet.answered();
+      return answer;
+    } catch (err) {
+      if (err instanceof OtherSheetError) this.otherSheet.refused(err);
+      throw err;
+    }
+  }
+
   /** The fetch's entry if it comes within KEEPER_PATIENCE_MS, else undefined (it goes on). */
   private async withinPatience(flight: Promise<L1Entry>): Promise<L1Entry | undefined> {
     let timer: NodeJS.Timeout | undefined;
@@ -236,7 +259,7 @@ class WorkerSheetsClient implements SheetsClient {
     const flight = {
       version,
       startedAt: performance.now(),
-      entry: (held ? this.link.call<WireRead>('GET', path) : this.link.firstFill<WireRead>(path))
+      entry: this.checked(held ? this.link.call<WireRead>('GET', path) : this.link.firstFill<WireRead>(path))
         .then((wire) => {
           this.fallbacks.ended(range, (total) =>
             this.logger.info({ event: 'sheets.keeper_read_recovered', range, fallbacks: total }, `sheets: the keeper answers reads of ${range} again; ${total} were served from this worker's copy meanwhile`),
@@ -261,7 +284,7 @@ class WorkerSheetsClient implements SheetsClient {
     // The link's one retry after a dropped connection is safe with a key too: the keeper either
     // journaled the first (the retry gets its answer back) or did not. On the link's write
     // connections: never queued behind reads that wait at the keeper for Google.
-    const receipt = await this.link.write<WireReceipt>('/append', JSON.stringify(body));
+    const receipt = await this.checked(this.link.write<WireReceipt>('/append', JSON.stringify(body)));
     this.counts.appends++;
     // Read-your-writes in this worker: the next read asks the keeper, which merges the journal.
     let sheet: string | undefined;
@@ -276,7 +299,7 @@ class WorkerSheetsClient implements SheetsClient {
 
   async settleLogin(nameHash: string, failed: boolean, windowMs: number, timeoutMs: number): Promise<SharedLoginCount> {
     const body = JSON.stringify({ name_hash: nameHash, failed, window_ms: windowMs });
-    const answer = await this.link.brief<WireLoginCount>('POST', '/login', body, timeoutMs);
+    const answer = await this.checked(this.link.brief<WireLoginCount>('POST', '/login', body, timeoutMs));
     if (!answer.shared) throw new CorralError('CORRAL_ERR_REDIS', answer.reason);
     if (typeof answer.failures !== 'number' || typeof answer.msLeft !== 'number') throw new CorralError('CORRAL_ERR_KEEPER_UNAVAILABLE', 'keeper sent a malformed login count');
     return { failures: answer.failures, msLeft: answer.msLeft };

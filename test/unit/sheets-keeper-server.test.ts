@@ -9,6 +9,7 @@ import { basename, dirname, join } from 'node:path';
 import { afterEach, beforeEach, describe, it } from 'node:test';
 import { sheetsFailure } from '../../src/app/deps.js';
 import { RetryLaterError, type CorralError } from '../../src/errors.js';
+import { destinationOf } from '../../src/sheets/destination.js';
 import { encodeRecord } from '../../src/sheets/keeper/journal-file.js';
 import { Keeper, type KeeperSettings } from '../../src/sheets/keeper/keeper.js';
 import { paced } from '../../src/sheets/keeper/pacing.js';
@@ -65,6 +66,8 @@ describe('keeper over its local socket, with worker clients', () => {
     backend = new FakeBackend({ Events: [HEADER, ['ev-1', 'P001', 'joined', '', '2024-01-01']], Players: [['name', 'code'], ['Alice', 'P001']] });
     log = await captureLogger();
     settings = { ...testKeeperSettings(dir, { SHEETS_FLUSH_INTERVAL_MS: 50 }), SHEET_ID: 'fake' };
+    // The sheet the worker clients' settings name: a keeper serving another refuses them (destination.ts).
+    backend.destination = destinationOf(settings);
   });
   afterEach(async () => {
     for (const c of clients.splice(0)) await c.close();
@@ -75,6 +78,7 @@ describe('keeper over its local socket, with worker clients', () => {
   });
 
   async function startKeeper(b: FakeBackend = backend): Promise<Keeper> {
+    b.destination = destinationOf(settings);
     keeper = await Keeper.start({ settings, logger: log.logger, socketPath: keeperSocketPath(dir), openBackend: async (pace) => paced(b, pace), lockWaitMs: 2000 });
     return keeper;
   }

@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, it } from 'node:test';
 import { nameHash } from '../../src/app/login-limit.js';
+import { destinationOf } from '../../src/sheets/destination.js';
 import { Keeper } from '../../src/sheets/keeper/keeper.js';
 import { paced } from '../../src/sheets/keeper/pacing.js';
 import { sharedPrefix } from '../../src/sheets/keeper/shared-keys.js';
@@ -48,7 +49,7 @@ describe("the keeper's failed-login count shared through Redis", { skip: redisMi
   /** The keeper (with REDIS_URL unless `redisUrl` is null) and one worker's client. */
   async function start(redisUrl: string | null = server().url): Promise<(name: string, failed: boolean, windowMs?: number) => ReturnType<NonNullable<SheetsClient['settleLogin']>>> {
     const settings = testKeeperSettings(dir, { REDIS_URL: redisUrl ?? undefined });
-    keeper = await Keeper.start({ settings, logger: log.logger, socketPath: keeperSocketPath(dir), openBackend: async (pace) => paced(new FakeBackend(), pace), lockWaitMs: 2000 });
+    keeper = await Keeper.start({ settings, logger: log.logger, socketPath: keeperSocketPath(dir), openBackend: async (pace) => paced(Object.assign(new FakeBackend(), { destination: destinationOf({ SHEET_ID: 'fake' }) }), pace), lockWaitMs: 2000 });
     worker = createWorkerSheetsClient({ ...settings, SHEET_ID: 'fake' }, log.logger, { watch: false, retryDelayMs: 50 });
     const settle = worker.settleLogin?.bind(worker);
     assert.ok(settle, "the worker's client asks the keeper for the shared count");

@@ -5,6 +5,7 @@ import type { Dispatcher } from 'undici';
 import type { Settings } from '../../config/schema.js';
 import type { Logger } from '../../log/logger.js';
 import type { AppendResult, RetryListener, SheetsBackend, ValueRange } from '../backend.js';
+import { DEFAULT_API_URL, googleDestination } from '../destination.js';
 import { SheetsError } from '../errors.js';
 import { ApiKeyAuth, ServiceAccountAuth, type RequestAuth } from './auth.js';
 import { SheetsApiClient, type AttemptInfo, type ClientStats } from './client.js';
@@ -55,7 +56,7 @@ export interface GoogleBackendStats extends ClientStats {
   readonly tokenFetches: number;
 }
 
-export const DEFAULT_API_URL = 'https://sheets.googleapis.com';
+export { DEFAULT_API_URL } from '../destination.js';
 
 /**
  * ` through the proxy X (HTTPS_PROXY)`, or '' when every call goes direct; the token requests
@@ -114,7 +115,7 @@ export class GoogleBackend implements SheetsBackend {
     this.#now = parts.now;
     const who = parts.auth.identity.kind === 'service-account' ? `as ${parts.auth.identity.clientEmail}` : 'with an API key';
     this.source = `google ${parts.spreadsheetId} via ${parts.apiUrl} ${who}`;
-    this.destination = `google sheet ${parts.spreadsheetId} via ${parts.apiUrl.replace(/\/+$/, '')}`;
+    this.destination = googleDestination(parts.spreadsheetId, parts.apiUrl);
     // Not in source or destination: those name the sheet (the journal's and Redis's keys), which a
     // proxy does not change.
     this.description = `google sheet ${shortId(parts.spreadsheetId)} via ${parts.apiUrl} ${who}${parts.readOnly ? ' (read-only)' : ''}${proxyText(parts.proxy)}`;

@@ -44,9 +44,11 @@ export class KeeperConnection {
   private connected = false;
   private broken = false;
 
+  /** `headers`: lines sent with every request, each ending in CRLF (the worker's destination, keeper-link.ts). */
   constructor(
     socketPath: string,
     private readonly idleCloseMs: number = IDLE_CLOSE_MS,
+    private readonly headers: string = '',
   ) {
     this.socket = connect({
       path: socketPath,
@@ -96,7 +98,7 @@ export class KeeperConnection {
       this.socket.setTimeout(o.timeoutMs);
       const body = o.body ?? '';
       const head =
-        `${o.method} ${o.path} HTTP/1.1\r\nHost: keeper\r\nConnection: keep-alive\r\n` +
+        `${o.method} ${o.path} HTTP/1.1\r\nHost: keeper\r\nConnection: keep-alive\r\n${this.headers}` +
         (o.body !== undefined ? `Content-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n` : '') +
         '\r\n';
       this.socket.write(head + body);

@@ -9,6 +9,7 @@ import type { Logger } from '../../log/logger.js';
 import { makeDirs } from '../../make-dirs.js';
 import { PRIVATE_DIR_MODE } from '../../private-modes.js';
 import type { SheetsBackend } from '../backend.js';
+import { destinationDigest } from '../destination.js';
 import { saveCacheHandoff, takeCacheHandoff, type TakenHandoff } from './cache-handoff.js';
 import { ChangeFeed, type WatchAnswer } from './change-feed.js';
 import { systemClock, type Clock } from './clock.js';
@@ -258,6 +259,7 @@ export class Keeper {
             figures: () => k.figures(),
           },
           o.logger,
+          destinationDigest(k.backend.destination),
         );
         await k.server.listen();
       }

@@ -9,6 +9,13 @@
 //                                 sheet's hosts (REDIS_URL; shared-logins.ts), a failure counted first
 //   GET  /figures               → the keeper's figures (debugging)
 // Errors answer a non-2xx status with WireError; `code` is one of src/errors.ts.
+//
+// Every request may name, in the `corral-destination` header, the digest of the sheet the worker's
+// settings append to (destination.ts). A keeper that serves another sheet answers it 421 with
+// CORRAL_ERR_KEEPER_OTHER_SHEET, before reading or writing anything: two corrals sharing one data
+// dir share this socket, and the second one's rows went to the first one's sheet (audit). A
+// request without the header (curl, a worker of a build before it) is served as before: every
+// process of a host runs one build (a build change restarts them all), so the workers always send it.
 
 export interface WireRead {
   readonly range: string;
@@ -49,6 +56,10 @@ export interface WireError {
   readonly message: string;
   /** A read of a range in backoff: when the keeper tries it again (RetryLaterError). */
   readonly retry_after_ms?: number;
+  /** CORRAL_ERR_KEEPER_OTHER_SHEET: the digest of the sheet this keeper serves (destination.ts). */
+  readonly destination?: string;
+  /** CORRAL_ERR_KEEPER_OTHER_SHEET: the pid of the keeper's master, to tell a reload's overlap from another corral. */
+  readonly master_pid?: number;
 }
 
 /** Long polls are answered empty after this long, so dead peers are noticed. */

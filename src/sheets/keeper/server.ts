@@ -6,6 +6,8 @@ import { chmod, unlink } from 'node:fs/promises';
 import { CorralError, describeError, RetryLaterError, codeOf } from '../../errors.js';
 import type { Logger } from '../../log/logger.js';
 import type { WatchAnswer } from './change-feed.js';
+import { DESTINATION_HEADER } from '../destination.js';
+import { OtherSheetError, otherSheetRefusal, OtherSheetRefusals } from './other-sheet.js';
 import { LOGIN_WINDOW_MS_MAX, MAX_APPEND_BYTES, WATCH_TIMEOUT_MS, type WireError, type WireLoginCount } from './protocol.js';
 
 export interface KeeperHandlers {
@@ -28,6 +30,8 @@ const STATUS: Record<string, number> = {
   CORRAL_ERR_SHEETS_FORBIDDEN: 403,
   CORRAL_ERR_QUEUE_FULL: 503,
   CORRAL_ERR_KEEPER_UNAVAILABLE: 503,
+  // Misdirected Request: this keeper is not the one the worker's settings mean.
+  CORRAL_ERR_KEEPER_OTHER_SHEET: 421,
   CORRAL_ERR_JOURNAL: 507,
   CORRAL_ERR_JOURNAL_UNWRITABLE: 507,
 };
@@ -49,7 +53,12 @@ function sendParts(res: ServerResponse, status: number, parts: readonly Buffer[]
 function sendError(res: ServerResponse, err: unknown): void {
   const d = describeError(err);
   const code = d.code ?? 'CORRAL_ERR_SHEETS_UPSTREAM';
-  const body: WireError = { code, message: d.message, ...(err instanceof RetryLaterError ? { retry_after_ms: Math.round(err.retryAfterMs) } : {}) };
+  const body: WireError = {
+    code,
+    message: d.message,
+    ...(err instanceof RetryLaterError ? { retry_after_ms: Math.round(err.retryAfterMs) } : {}),
+    ...(err instanceof OtherSheetError ? { destination: err.keeperDestination, ...(err.keeperMasterPid !== undefined ? { master_pid: err.keeperMasterPid } : {}) } : {}),
+  };
   send(res, STATUS[code] ?? 502, JSON.stringify(body));
 }
 
@@ -97,12 +106,16 @@ export class KeeperServer {
   private errors = 0;
   /** Durations (ms) of reads and appends since the last heartbeat; long polls and login counts excluded. */
   private durations: number[] = [];
+  private readonly otherSheets: OtherSheetRefusals;
 
+  /** `destination`: the digest of the sheet this keeper appends to (destination.ts); requests naming another are refused. */
   constructor(
     private readonly socketPath: string,
     private readonly h: KeeperHandlers,
     private readonly logger: Logger,
+    private readonly destination: string,
   ) {
+    this.otherSheets = new OtherSheetRefusals(logger, socketPath);
     this.server = createServer((req, res) => {
       this.handle(req, res).catch((err) => {
         this.logger.error({ event: 'keeper.request_error', code: codeOf(err, 'CORRAL_ERR_REQUEST'), err: describeError(err) }, 'keeper: request handler failed');
@@ -142,6 +155,13 @@ export class KeeperServer {
       });
     }
     try {
+      // Before anything is read, journaled or counted: the worker's rows are not for this sheet.
+      const asked = req.headers[DESTINATION_HEADER];
+      const refusal = otherSheetRefusal(asked, this.destination, process.ppid);
+      if (refusal) {
+        this.otherSheets.refused(refusal, asked);
+        throw refusal;
+      }
       if (req.method === 'GET' && url.pathname === '/read') {
         const range = url.searchParams.get('range');
         if (!range) throw new CorralError('CORRAL_ERR_SHEETS_BAD_RANGE', 'missing ?range=');

@@ -16,6 +16,7 @@ import { openNewPrivateFile } from '../../private-file.js';
 import { PRIVATE_DIR_MODE, PRIVATE_FILE_MODE } from '../../private-modes.js';
 import { A1ParseError, formatA1, parseA1, type GridArea } from '../a1.js';
 import type { AppendResult, SheetsBackend, ValueRange } from '../backend.js';
+import { OFFLINE_DESTINATION } from '../destination.js';
 import { SheetsError } from '../errors.js';
 import { parseCsv, stringifyCsv } from './csv.js';
 
@@ -80,8 +81,7 @@ export class OfflineBackend implements SheetsBackend {
   readonly kind = 'offline' as const;
   readonly description: string;
   readonly source: string;
-  /** The offline sheet lives in the data dir beside the journal, and moves with it. */
-  readonly destination = 'the offline sheet';
+  readonly destination = OFFLINE_DESTINATION;
   /** Appends run one at a time: each rewrites a whole tab. */
   private chain: Promise<unknown> = Promise.resolve();
 
