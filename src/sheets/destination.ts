@@ -26,7 +26,7 @@ export function googleDestination(spreadsheetId: string, apiUrl: string): string
 }
 
 /** The destination these settings select: the same rule as create-backend.ts, without opening it. */
-export function destinationOf(settings: Pick<Settings, 'SHEET_ID'> & Partial<Pick<Settings, 'SHEETS_API_URL'>>): string {
+export function destinationOf(settings: Partial<Pick<Settings, 'SHEET_ID' | 'SHEETS_API_URL'>>): string {
   return settings.SHEET_ID ? googleDestination(settings.SHEET_ID, settings.SHEETS_API_URL ?? DEFAULT_API_URL) : OFFLINE_DESTINATION;
 }
 

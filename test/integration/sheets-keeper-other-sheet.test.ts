@@ -40,16 +40,20 @@ describe('a second corral started on the data dir of a corral of another sheet',
       assert.equal(read.statusCode, 503, "corral 2 is not served sheet A's rows");
       assert.equal(((await read.body.json()) as { code?: string }).code, 'CORRAL_ERR_KEEPER_OTHER_SHEET');
 
-      // Corral 2's worker says what is wrong and how to fix it, once for its 11 refusals.
-      const said = c2.events('sheets.keeper_other_sheet');
-      assert.equal(said.length, 1, JSON.stringify(said));
-      const line = said[0] ?? {};
+      // Corral 2's worker says what is wrong and how to fix it (its log lines reach the file a
+      // little after the answers: waited for; counted at the end).
+      const line = await c2.waitForLog((l) => l.event === 'sheets.keeper_other_sheet', 5000, "corral 2's sheets.keeper_other_sheet");
       assert.equal(line.role, 'worker');
       assert.equal(line.level, 'error');
       assert.equal(line.code, 'CORRAL_ERR_KEEPER_OTHER_SHEET');
       assert.equal(line.keeper_master_pid, c1.pid, "corral 1's master");
       assert.match(String(line.msg), /serves another sheet .* two corrals share CORRAL_DATA_DIR.*Give each corral its own CORRAL_DATA_DIR/);
-      assert.ok(!JSON.stringify(said).includes(emuA.url), "sheet A's API URL is not written into corral 2's log");
+      assert.ok(!JSON.stringify(line).includes(emuA.url), "sheet A's API URL is not written into corral 2's log");
+      // Corral 2's keeper, waiting for the lock, asked the holder and names the mistake too.
+      const locked = await c2.waitForLog((l) => l.event === 'keeper.lock_other_sheet', 5000, "corral 2's keeper.lock_other_sheet");
+      assert.equal(locked.role, 'keeper');
+      assert.equal(locked.code, 'CORRAL_ERR_KEEPER_OTHER_SHEET');
+      assert.equal(locked.holder_master_pid, c1.pid);
       // Corral 1's keeper tells its own operator.
       const refused = await c1.waitForLog((l) => l.event === 'keeper.other_sheet_refused', 5000, "corral 1's keeper.other_sheet_refused");
       assert.equal(refused.code, 'CORRAL_ERR_KEEPER_OTHER_SHEET');
@@ -66,6 +70,8 @@ describe('a second corral started on the data dir of a corral of another sheet',
       assert.deepEqual(rowsA.filter((r) => String(r[0]).startsWith('other-')), [], "none of corral 2's rows in sheet A");
       assert.deepEqual((emuB.getSheet(emuB.spreadsheetId, 'Events') ?? []).filter((r) => String(r[0]).startsWith('other-')), [], 'nor in sheet B: they were refused, not saved');
       assert.equal(emuB.counters().calls['values.append'] ?? 0, 0);
+      // Once for its 11 refusals (then at most once a minute).
+      assert.equal(c2.events('sheets.keeper_other_sheet').length, 1, JSON.stringify(c2.events('sheets.keeper_other_sheet')));
     } finally {
       await c2?.stop();
       await c1?.stop();

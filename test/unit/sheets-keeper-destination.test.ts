@@ -13,6 +13,7 @@ import { CorralError } from '../../src/errors.js';
 import { DEFAULT_API_URL, destinationDigest, destinationOf, OFFLINE_DESTINATION } from '../../src/sheets/destination.js';
 import { createGoogleBackend } from '../../src/sheets/google/index.js';
 import { KeeperLink } from '../../src/sheets/keeper-link.js';
+import { askLockHolder, reportOtherSheetHolder } from '../../src/sheets/keeper/lock-holder.js';
 import { OtherSheetError, otherSheetRefusal } from '../../src/sheets/keeper/other-sheet.js';
 import { KeeperServer } from '../../src/sheets/keeper/server.js';
 import { createOfflineBackend } from '../../src/sheets/offline/backend.js';
@@ -170,6 +171,30 @@ describe('a keeper of another sheet, over its socket', () => {
     // worker's own, which reads as a reload's overlap. The other-corral wording is the integration test's.
     assert.match(String(line.msg), /serves another sheet \(digest [0-9a-f]{16}\) than this worker's SHEET_ID and SHEETS_API_URL name \(digest [0-9a-f]{16}\); it refuses this worker's reads and writes/);
     assert.equal(workerLog.lines().filter((l) => l.event === 'sheets.keeper_read_fallback').length, 0);
+  });
+
+  it('a keeper waiting for the lock asks its holder, and says so when it is another corral\'s keeper of another sheet', async () => {
+    const socket = join(dir, 'keeper.sock');
+    const mine = destinationDigest(destinationOf(SHEET_B));
+    assert.deepEqual(await askLockHolder(socket, mine), { destination: served, masterPid: process.ppid });
+    assert.equal(await askLockHolder(socket, served), undefined, 'the holder serves this sheet');
+    assert.equal(await askLockHolder(join(dir, 'nobody.sock'), mine), undefined, 'nothing listens');
+
+    // The holder's master is this keeper's own: a reload that changed the sheet, nothing to say.
+    await reportOtherSheetHolder(keeperLog.logger, socket, mine, 1234, process.ppid);
+    assert.deepEqual(keeperLog.lines().filter((l) => l.event === 'keeper.lock_other_sheet'), []);
+    await reportOtherSheetHolder(keeperLog.logger, socket, served, 1234, -1);
+    assert.deepEqual(keeperLog.lines().filter((l) => l.event === 'keeper.lock_other_sheet'), []);
+    // Another corral's.
+    await reportOtherSheetHolder(keeperLog.logger, socket, mine, 1234, -1);
+    const lines = keeperLog.lines().filter((l) => l.event === 'keeper.lock_other_sheet');
+    assert.equal(lines.length, 1);
+    assert.equal(lines[0]?.level, 'error');
+    assert.equal(lines[0]?.code, 'CORRAL_ERR_KEEPER_OTHER_SHEET');
+    assert.equal(lines[0]?.holder_destination, served);
+    assert.equal(lines[0]?.holder_master_pid, process.ppid);
+    assert.match(String(lines[0]?.msg), /lock is held by a keeper \(pid 1234, master pid \d+\) of another sheet.*two corrals share CORRAL_DATA_DIR.*Give each corral its own CORRAL_DATA_DIR/);
+    assert.deepEqual(calls, ['figures', 'figures'], 'only the questions naming its own sheet were answered (figures: nothing read or written)');
   });
 
   it('a worker of the same sheet is served; a refused one says so once the keeper on the socket serves its sheet again', async () => {

@@ -9,7 +9,7 @@ import type { Logger } from '../../log/logger.js';
 import { makeDirs } from '../../make-dirs.js';
 import { PRIVATE_DIR_MODE } from '../../private-modes.js';
 import type { SheetsBackend } from '../backend.js';
-import { destinationDigest } from '../destination.js';
+import { destinationDigest, destinationOf } from '../destination.js';
 import { saveCacheHandoff, takeCacheHandoff, type TakenHandoff } from './cache-handoff.js';
 import { ChangeFeed, type WatchAnswer } from './change-feed.js';
 import { systemClock, type Clock } from './clock.js';
@@ -17,6 +17,7 @@ import { Flusher } from './flusher.js';
 import { logHeldForOtherSheet } from './held-rows-log.js';
 import { Journal, sheetKey, type Receipt } from './journal.js';
 import { acquireKeeperLock, type KeeperLock } from './lock.js';
+import { reportOtherSheetHolder } from './lock-holder.js';
 import { fetchRangeFor, mergePending } from './merge.js';
 import { pacer, type AfterAttempt, type BeforeAttempt } from './pacing.js';
 import type { WireLoginCount, WireRead } from './protocol.js';
@@ -72,7 +73,9 @@ export type KeeperSettings = Pick<
   | 'REDIS_URL'
   | 'REDIS_TLS_CA_FILE'
   | 'SHEETS_TIMEOUT'
->;
+> &
+  // The sheet a waiting keeper names to the lock's holder (lock-holder.ts); tests' settings may leave them out.
+  Partial<Pick<Settings, 'SHEET_ID' | 'SHEETS_API_URL'>>;
 
 export interface KeeperOptions {
   readonly settings: KeeperSettings;
@@ -178,9 +181,11 @@ export class Keeper {
       throw new DataDirWriteError('the data dir (CORRAL_DATA_DIR)', dataDir, err);
     });
     await warnIfOpenToOthers(dataDir, o.logger);
-    k.lock = await acquireKeeperLock(dataDir, o.lockWaitMs ?? 15_000, (pid) =>
-      o.logger.info({ event: 'keeper.lock_wait', pid }, 'keeper: waiting for the previous keeper to release the data dir'),
-    );
+    k.lock = await acquireKeeperLock(dataDir, o.lockWaitMs ?? 15_000, (pid) => {
+      o.logger.info({ event: 'keeper.lock_wait', pid }, 'keeper: waiting for the previous keeper to release the data dir');
+      // Not awaited: the wait goes on whatever the holder answers (lock-holder.ts says why it is asked).
+      if (o.socketPath) void reportOtherSheetHolder(o.logger, o.socketPath, destinationDigest(destinationOf(s)), pid);
+    });
     try {
       // Under the lock and before the first call: what the previous keeper spent this minute counts.
       k.ledger = QuotaLedger.open(dataDir, { reads: k.readQuota, writes: k.writeQuota }, o.logger);
