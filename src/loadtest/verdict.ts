@@ -99,17 +99,41 @@ function list(map: ReadonlyMap<string | number, number>, keep: (key: string | nu
     .join(', ');
 }
 
-export function serverFigures(samples: readonly ServerSample[]): ServerFigures {
+/** The figures as measured, unrounded: what the criteria are judged on. */
+function measuredFigures(samples: readonly ServerSample[]): ServerFigures {
   const vals = (f: (s: ServerSample) => number | null): number[] => samples.map(f).filter((v): v is number => v !== null);
   const cpu = vals((s) => s.cpu);
   const ram = vals((s) => s.ram);
   const conn = vals((s) => s.connections);
-  const r = (n: number): number => Math.round(n * 10) / 10;
   return {
-    cpuMean: cpu.length ? r(cpu.reduce((a, b) => a + b, 0) / cpu.length) : null,
-    cpuMax: cpu.length ? r(maxOf(cpu)) : null,
-    ramMax: ram.length ? r(maxOf(ram)) : null,
+    cpuMean: cpu.length ? cpu.reduce((a, b) => a + b, 0) / cpu.length : null,
+    cpuMax: cpu.length ? maxOf(cpu) : null,
+    ramMax: ram.length ? maxOf(ram) : null,
     connectionsMax: conn.length ? maxOf(conn) : null,
+  };
+}
+
+/**
+ * One decimal, as result.json keeps it; a figure under its limit is cut rather than rounded up to
+ * it (79.96 is 79.9, not 80.0), by the rule formatPercent follows: a passing 80.0 reads as a failure.
+ */
+function shown(n: number | null, limit: number): number | null {
+  if (n === null) return null;
+  const rounded = Math.round(n * 10) / 10;
+  return n < limit && rounded >= limit ? Math.floor(n * 10) / 10 : rounded;
+}
+
+/** The figures for display and result.json; the criteria are judged on the unrounded ones. */
+export function serverFigures(samples: readonly ServerSample[]): ServerFigures {
+  return displayed(measuredFigures(samples));
+}
+
+function displayed(m: ServerFigures): ServerFigures {
+  return {
+    cpuMean: shown(m.cpuMean, CRITERIA.cpuPercent),
+    cpuMax: shown(m.cpuMax, CRITERIA.cpuPercent),
+    ramMax: shown(m.ramMax, CRITERIA.ramPercent),
+    connectionsMax: m.connectionsMax,
   };
 }
 
@@ -167,11 +191,19 @@ export function judgeSegment(input: SegmentInput): SegmentJudgement {
   const own = list(input.errorCodes, (k) => isGeneratorError(String(k)));
   add('generator', c.generator === 0 ? true : null, c.generator, 0,
     c.generator === 0 ? 'every request sent' : `the load generator could not send ${c.generator} requests (${own}), a limit of this machine, not the target: ${generatorHint(input.errorCodes.keys())}`);
-  const server = serverFigures(input.server);
-  if (server.cpuMean === null) add('cpu', null, null, CRITERIA.cpuPercent, `CPU not judged: ${input.serverProblem ?? 'no CPU figure from the admin API'}`);
-  else add('cpu', server.cpuMean < CRITERIA.cpuPercent, server.cpuMean, CRITERIA.cpuPercent, `CPU ${formatPercent(server.cpuMean, CRITERIA.cpuPercent)} on average (max ${formatPercent(server.cpuMax ?? server.cpuMean, CRITERIA.cpuPercent)}) ${server.cpuMean < CRITERIA.cpuPercent ? '<' : '≥'} ${CRITERIA.cpuPercent} %`);
-  if (server.ramMax === null) add('ram', null, null, CRITERIA.ramPercent, `RAM not judged: ${input.serverProblem ?? 'no RAM figure from the admin API'}`);
-  else add('ram', server.ramMax < CRITERIA.ramPercent, server.ramMax, CRITERIA.ramPercent, `RAM ${formatPercent(server.ramMax, CRITERIA.ramPercent)} at most ${server.ramMax < CRITERIA.ramPercent ? '<' : '≥'} ${CRITERIA.ramPercent} %`);
+  // Judged unrounded: rounded first, a mean of 79.95 % failed as "80 % ≥ 80 %".
+  const raw = measuredFigures(input.server);
+  const server = displayed(raw);
+  if (raw.cpuMean === null || server.cpuMean === null) add('cpu', null, null, CRITERIA.cpuPercent, `CPU not judged: ${input.serverProblem ?? 'no CPU figure from the admin API'}`);
+  else {
+    const ok = raw.cpuMean < CRITERIA.cpuPercent;
+    add('cpu', ok, server.cpuMean, CRITERIA.cpuPercent, `CPU ${formatPercent(raw.cpuMean, CRITERIA.cpuPercent)} on average (max ${formatPercent(raw.cpuMax ?? raw.cpuMean, CRITERIA.cpuPercent)}) ${ok ? '<' : '≥'} ${CRITERIA.cpuPercent} %`);
+  }
+  if (raw.ramMax === null || server.ramMax === null) add('ram', null, null, CRITERIA.ramPercent, `RAM not judged: ${input.serverProblem ?? 'no RAM figure from the admin API'}`);
+  else {
+    const ok = raw.ramMax < CRITERIA.ramPercent;
+    add('ram', ok, server.ramMax, CRITERIA.ramPercent, `RAM ${formatPercent(raw.ramMax, CRITERIA.ramPercent)} at most ${ok ? '<' : '≥'} ${CRITERIA.ramPercent} %`);
+  }
   const reasons = checks.filter((ch) => ch.pass === false).map((ch) => ch.detail);
   return { pass: reasons.length === 0, measured, enough, checks, reasons, server };
 }

@@ -96,6 +96,24 @@ describe('judging a step', () => {
     assert.equal(judgeSegment(input()).measured, true);
   });
 
+  it('judges CPU and RAM on their unrounded figures: a mean of 79.95 % passes, shown and kept as 79.9 %, never rounded up to the limit', () => {
+    // Two measurements, 79.9 and 80.0: their mean, 79.95, is under 80 %, which rounding made "80 % ≥ 80 %".
+    const j = judgeSegment(input({}, { server: [cpu(79.9, 49.96), cpu(80, 20)] }));
+    assert.equal(j.pass, true, j.reasons.join('; '));
+    const cpuCheck = j.checks.find((c) => c.name === 'cpu');
+    assert.equal(cpuCheck?.pass, true);
+    assert.equal(cpuCheck?.detail, 'CPU 79.9 % on average (max 80 %) < 80 %');
+    assert.equal(cpuCheck?.value, 79.9);
+    const ram = j.checks.find((c) => c.name === 'ram');
+    assert.equal(ram?.pass, true);
+    assert.equal(ram?.detail, 'RAM 49.9 % at most < 50 %');
+    assert.deepEqual([j.server.cpuMean, j.server.ramMax], [79.9, 49.9], 'result.json never holds a passing figure rounded up to its limit');
+    // At or over the limit, unrounded, it still fails.
+    const over = judgeSegment(input({}, { server: [cpu(80.04, 50.01)] }));
+    assert.deepEqual(over.reasons, ['CPU 80 % on average (max 80 %) ≥ 80 %', 'RAM 50 % at most ≥ 50 %']);
+    assert.deepEqual([over.server.cpuMean, over.server.ramMax], [80, 50]);
+  });
+
   it('does not judge CPU and RAM without the admin API, and says why', () => {
     const j = judgeSegment(input({}, { server: [], serverProblem: 'no --admin URL given' }));
     assert.equal(j.pass, true);
