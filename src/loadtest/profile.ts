@@ -99,6 +99,24 @@ function parsePhases(value: unknown): ProfilePhase[] {
   return phases;
 }
 
+/**
+ * The quickest pace (duration ÷ requests) a profile's user may keep. The run is a closed model of
+ * people (pacing.ts): "supports N users" means N people doing what people do, and nobody clicks
+ * more than about ten times a second, the order of a human reaction time. Faster, a "user" is a
+ * flood generator: "1ms" over 1000000 requests made 2 users send 100 requests a second each, and
+ * the user count in the verdict meant nothing. A flood test of the server wants --think-time 0
+ * with --users, which says what it is.
+ */
+export const MIN_ACTION_PACE_MS = 100;
+
+function checkPace(path: string, durationMs: number, requests: number): void {
+  const pace = durationMs / requests;
+  if (pace >= MIN_ACTION_PACE_MS) return;
+  const most = Math.floor(durationMs / MIN_ACTION_PACE_MS);
+  const fix = [`a duration of at least ${formatExactDuration(requests * MIN_ACTION_PACE_MS)} for ${requests} requests`, ...(most >= 1 ? [`at most ${most} requests over ${formatExactDuration(durationMs)}`] : [])].join(', or ');
+  fail(path, `${requests} requests over ${formatExactDuration(durationMs)} leaves each user ${pace < 1 ? 'under 1ms' : formatExactDuration(pace)} between requests, less than the ${formatExactDuration(MIN_ACTION_PACE_MS)} a user of a profile may keep (duration ÷ requests; faster is a flood, not users): give it ${fix}`);
+}
+
 function parseActions(value: unknown): ProfileAction[] {
   const actions = object(value, 'actions', [], []);
   const out: ProfileAction[] = [];
@@ -109,6 +127,7 @@ function parseActions(value: unknown): ProfileAction[] {
     // Zero would mean no pause between a user's requests at all: a flood, not a profile.
     if (durationMs <= 0) fail(`${path}.duration`, 'must be longer than 0s (the time its requests are spread over)');
     const requests = integer(action.requests, `${path}.requests`, 1, 1_000_000);
+    checkPace(path, durationMs, requests);
     if (typeof action.frequency !== 'string') fail(`${path}.frequency`, `must be a rate string like "100/h", got ${JSON.stringify(action.frequency)}`);
     const perHour = parseRate(action.frequency, `profile field ${path}.frequency`);
     if (perHour <= 0) fail(`${path}.frequency`, 'must be above 0');

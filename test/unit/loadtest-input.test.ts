@@ -268,6 +268,10 @@ describe('profile', () => {
     refused(() => parseProfile({ users: { distribution: {} } }), /users\.distribution: needs at least one of/);
     refused(() => parseProfile({ users: { total: 2, distribution: { plateau: { duration: '1m', users: 5 } } } }), /users\.total: 2 is below users\.simultaneous/);
     refused(() => parseProfile({ ...base(), actions: { a: { duration: '1m', requests: 0, frequency: '1/h' } } }), /actions\.a\.requests: must be an integer from 1/);
+    // A pace of 1 ns: 2 "users" sent 100 requests a second each.
+    refused(() => parseProfile({ ...base(), actions: { a: { duration: '1ms', requests: 1_000_000, frequency: '1/h' } } }), /^profile field actions\.a: 1000000 requests over 1ms leaves each user under 1ms between requests, less than the 100ms a user of a profile may keep \(duration ÷ requests; faster is a flood, not users\): give it a duration of at least 27h46m40s for 1000000 requests$/);
+    refused(() => parseProfile({ ...base(), actions: { a: { duration: '1s', requests: 20, frequency: '1/h' } } }), /^profile field actions\.a: 20 requests over 1s leaves each user 50ms between requests, .*: give it a duration of at least 2s for 20 requests, or at most 10 requests over 1s$/);
+    assert.equal(parseProfile({ ...base(), actions: { a: { duration: '1s', requests: 10, frequency: '1/h' } } }).actions[0]?.requests, 10, 'one request every 100ms is accepted');
     refused(() => parseProfile({ ...base(), actions: { a: { duration: '1m', requests: 1, frequency: 'often' } } }), /actions\.a\.frequency: "often" is not a rate/);
     refused(() => parseProfile({ ...base(), actions: { a: 'x' } }), /profile field actions\.a: must be an object/);
     refused(() => parseProfile({ ...base(), distribution: { read: 0.5, write: 0.5, delete: 0 } }), /unknown profile field distribution\.delete/);
