@@ -81,6 +81,29 @@ function durationField(value: unknown, path: string): number {
   return ms;
 }
 
+/**
+ * Phases that say what their names say. Each phase's `users` is the count at its end (the seeds
+ * write ramp_up 300, plateau 300, ramp_down 0), and the schedule moves linearly from the phase
+ * before: a ramp_down to more users than its plateau ramped up (100 to 300), and a plateau other
+ * than where its ramp_up ended jumped at once (300 to 100), both accepted as written.
+ */
+function checkPhaseShape(phases: readonly ProfilePhase[]): void {
+  const rampUp = phases.find((p) => p.name === 'ramp_up');
+  const plateau = phases.find((p) => p.name === 'plateau');
+  const rampDown = phases.find((p) => p.name === 'ramp_down');
+  const atEnd = '(users is the count at the end of each phase)';
+  if (rampUp && plateau && plateau.users !== rampUp.users) {
+    fail('users.distribution.plateau.users', `${plateau.users} is not the ${rampUp.users} users ramp_up ends with, so the load would ${plateau.users < rampUp.users ? 'drop' : 'jump'} at once when the plateau starts ${atEnd}: write the same count in both`);
+  }
+  if (rampDown) {
+    const before = plateau ?? rampUp;
+    if (!before) fail('users.distribution.ramp_down', 'has no ramp_up or plateau before it to ramp down from: give one, or make this phase a plateau');
+    if (rampDown.users >= before.users) {
+      fail('users.distribution.ramp_down.users', `${rampDown.users} is not below the ${before.users} users of ${before.name}, so this is no ramp down ${atEnd}: give fewer, 0 to end with no users`);
+    }
+  }
+}
+
 function parsePhases(value: unknown): ProfilePhase[] {
   const dist = object(value, 'users.distribution', PHASE_NAMES, []);
   const phases: ProfilePhase[] = [];
@@ -153,6 +176,7 @@ export function parseProfile(value: unknown): Profile {
     if (phase.users > simultaneous) fail(`users.distribution.${phase.name}.users`, `${phase.users} is above users.simultaneous (${simultaneous})`);
   }
   if (peak === 0) fail('users.distribution', 'no phase has any users');
+  checkPhaseShape(phases);
   const actions = root.actions === undefined ? [] : parseActions(root.actions);
   let distribution: Mix | undefined;
   if (root.distribution !== undefined) {

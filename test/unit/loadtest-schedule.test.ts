@@ -133,6 +133,29 @@ describe('profile edge cases', () => {
     assert.deepEqual(s.segments.map((x) => [x.label, x.usersFrom, x.usersTo]), [['plateau', 5, 5]]);
   });
 
+  it('refuses phases that contradict their names, naming the field; the seeds profile stays accepted', () => {
+    const refused = (distribution: object, pattern: RegExp): void => {
+      assert.throws(() => profile(distribution), (err: unknown) => {
+        assert.ok(err instanceof LoadtestError, String(err));
+        assert.equal(err.exitCode, LOADTEST_EXIT.USAGE);
+        assert.match(err.message, pattern);
+        return true;
+      });
+    };
+    // A "ramp down" from 5 to 10 users.
+    refused({ ramp_up: { duration: '10s', users: 5 }, plateau: { duration: '10s', users: 5 }, ramp_down: { duration: '10s', users: 10 } },
+      /^profile field users\.distribution\.ramp_down\.users: 10 is not below the 5 users of plateau, so this is no ramp down \(users is the count at the end of each phase\): give fewer, 0 to end with no users$/);
+    refused({ ramp_up: { duration: '10s', users: 5 }, ramp_down: { duration: '10s', users: 5 } }, /^profile field users\.distribution\.ramp_down\.users: 5 is not below the 5 users of ramp_up/);
+    refused({ ramp_down: { duration: '10s', users: 0 }, plateau: { duration: '10s', users: 0 } }, /no phase has any users|ramp_down/);
+    refused({ ramp_down: { duration: '10s', users: 3 } }, /^profile field users\.distribution\.ramp_down: has no ramp_up or plateau before it to ramp down from/);
+    // A ramp up to 10 users, then a sudden drop to 3 (or jump to 10 from 3).
+    refused({ ramp_up: { duration: '10s', users: 10 }, plateau: { duration: '10s', users: 3 } },
+      /^profile field users\.distribution\.plateau\.users: 3 is not the 10 users ramp_up ends with, so the load would drop at once when the plateau starts \(users is the count at the end of each phase\): write the same count in both$/);
+    refused({ ramp_up: { duration: '10s', users: 3 }, plateau: { duration: '10s', users: 10 } }, /plateau\.users: 10 is not the 3 users ramp_up ends with, so the load would jump at once/);
+    assert.equal(loadProfile(SEEDS).phases.length, 3);
+    assert.equal(profile({ ramp_up: { duration: '10s', users: 5 }, ramp_down: { duration: '10s', users: 0 } }).phases.length, 2);
+  });
+
   it('refuses an action spread over 0s (no pause between requests at all)', () => {
     assert.throws(() => profile({ plateau: { duration: '10s', users: 5 } }, '0s'), /profile field actions\.view_data\.duration: must be longer than 0s/);
   });

@@ -37,7 +37,9 @@ How many users (pick one; default: --steps 5,10,25,50,100,200):
   --profile FILE        Locust-style JSON profile: users.{total,simultaneous,distribution.
                         {ramp_up,plateau,ramp_down}.{duration,users}}, actions.NAME.{duration,
                         requests,frequency}, distribution.{read,write,export}; durations
-                        up to 720h
+                        up to 720h; a phase's users is its count at its end (a plateau
+                        holds ramp_up's, ramp_down ends below it); an action's pace,
+                        duration/requests, is at least 100ms
   --time-scale F        compress the profile's phases (0.01 turns 45 min into 27 s; above 0, at
                         most 1000, in plain decimals: no 1e-2; default 1, the profile's own
                         times); each user keeps the pace of its actions, so a phase shorter
