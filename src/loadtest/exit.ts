@@ -12,13 +12,17 @@ export const LOADTEST_EXIT = {
   PASS: 0,
   /** An unexpected internal failure (a bug, a disk error while writing the report). */
   FAILURE: EXIT.FAILURE,
-  /** The run completed, but at least one step failed the criteria (the verdict says which), or no step had enough requests other than logins to judge. */
+  /**
+   * The run completed, but at least one step failed the criteria (the verdict says which), or no
+   * step had enough requests other than logins to judge, or the admin API failed during every one
+   * that had, leaving the CPU and RAM asked for unjudged.
+   */
   CRITERIA_FAILED: 2,
   /** Bad arguments, a bad profile or users file, a remote target without --allow-remote, a refused admin token, or an --admin that is not the admin API. */
   USAGE: EXIT.USAGE,
   /**
-   * sysexits EX_UNAVAILABLE: the target (or its login) did not answer before the run, or answered
-   * 503 server_full or sheets_unavailable (before-load.ts).
+   * sysexits EX_UNAVAILABLE: the target (or its login, or the --admin API) did not answer before
+   * the run, or answered 503 server_full or sheets_unavailable (before-load.ts).
    */
   TARGET_UNREACHABLE: 69,
   /** Stopped by SIGINT; the partial report was still written. */

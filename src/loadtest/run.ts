@@ -9,7 +9,7 @@ import { isLoopbackHost } from '../loopback.js';
 import { TargetClient, type Reply } from './client.js';
 import { loadCredentials, type Credential } from './credentials.js';
 import { formatDuration, formatExactDuration } from './duration.js';
-import { inputError, LOADTEST_EXIT } from './exit.js';
+import { inputError, LOADTEST_EXIT, targetUnreachable } from './exit.js';
 import { checkFdLimit, readFdState } from './generator-limits.js';
 import { formatMix, withoutExports, type Mix } from './mix.js';
 import { DEFAULT_CONSTANT_MS, DEFAULT_THINK_MS, MAX_RUN_MS, type LoadtestOptions } from './options.js';
@@ -140,7 +140,7 @@ export async function runLoadtest(opts: LoadtestOptions, io: RunIo): Promise<Run
 
   await preflight(opts, mix, credentials[0] as Credential, usersFile, notes, pinned);
 
-  let serverProblem: string | undefined = opts.admin ? undefined : 'no --admin URL given';
+  const serverProblem: string | undefined = opts.admin ? undefined : 'no --admin URL given';
   let sampler: AdminSampler | undefined;
   // The server as the admin API saw it before the load: already full or over the CPU criterion,
   // it fails the steps for what it was doing before, which the verdict must not lay on the users.
@@ -161,9 +161,11 @@ export async function runLoadtest(opts: LoadtestOptions, io: RunIo): Promise<Run
       await s.close();
       throw inputError(`--admin ${opts.admin.href}: ${probe.problem ?? 'the admin API refused the token'}; or leave out --admin to run without the CPU and RAM criteria`);
     } else {
-      serverProblem = probe.problem;
-      say(`CPU and RAM are not judged: ${probe.problem ?? 'the admin API is unusable'}`);
+      // Not reachable, no answer, or 5xx both ways (a mistyped port, a master down): the same
+      // reasoning, and the target's code for one that is not answering (69). Run on without it, the
+      // verdict said "supports N users: yes ... CPU not measured" for criteria the operator asked for.
       await s.close();
+      throw targetUnreachable(`--admin ${opts.admin.href}: ${probe.problem ?? 'the admin API is unusable'}; or leave out --admin to run without the CPU and RAM criteria`);
     }
   }
 

@@ -53,24 +53,29 @@ function samplesFor(samples: readonly ServerSample[], start: number, end: number
   return [...connections, ...ram, ...cpu];
 }
 
-/** Why a segment has no CPU or RAM figure although the admin API answered before the run. */
-function missingFigures(samples: readonly ServerSample[], failures: readonly AdminFailure[], serverProblem: string | undefined, start: number, end: number): string | undefined {
+/**
+ * Why a segment has no CPU or RAM figure although the admin API answered before the run; `lost`:
+ * because the admin API failed during it (down, refusing, silent), not for want of a measurement.
+ */
+function missingFigures(samples: readonly ServerSample[], failures: readonly AdminFailure[], serverProblem: string | undefined, start: number, end: number): { reason: string | undefined; lost: boolean } {
   const within = (t: number): boolean => t >= start && t < end;
   const failed = failures.filter((f) => within(f.t));
-  if (serverProblem !== undefined) return serverProblem;
-  if (!samples.some(hasHostFigures)) return failures.length > 0 ? `the admin API gave no CPU or RAM figure during the run (${describeFailures(failures)})` : undefined;
+  const lost = (reason: string): { reason: string; lost: boolean } => ({ reason, lost: true });
+  const other = (reason: string | undefined): { reason: string | undefined; lost: boolean } => ({ reason, lost: false });
+  if (serverProblem !== undefined) return other(serverProblem);
+  if (!samples.some(hasHostFigures)) return failures.length > 0 ? lost(`the admin API gave no CPU or RAM figure during the run (${describeFailures(failures)})`) : other(undefined);
   // No figure fetched in the step: the API went quiet or refused, which is not the step's length.
   if (!samples.some((s) => within(s.t) && hasHostFigures(s))) {
-    if (failed.length > 0) return `the admin API gave no CPU or RAM figure during this step (${describeFailures(failed)})`;
+    if (failed.length > 0) return lost(`the admin API gave no CPU or RAM figure during this step (${describeFailures(failed)})`);
     // Answered, with no host figures: a master that has not measured the host yet (host: null).
-    return samples.some((s) => within(s.t)) ? 'the admin API answered without CPU or RAM figures during this step' : 'the admin API did not answer during this step';
+    return other(samples.some((s) => within(s.t)) ? 'the admin API answered without CPU or RAM figures during this step' : 'the admin API did not answer during this step');
   }
   // Fetched early in the step, then failing (a master stopped mid-step): the figures fetched
   // described the step before, and the step's own measurements were never fetched.
-  if (failed.length > 0) return `the admin API stopped giving figures during this step (${describeFailures(failed)}), before any of the master's measurements in it`;
+  if (failed.length > 0) return lost(`the admin API stopped giving figures during this step (${describeFailures(failed)}), before any of the master's measurements in it`);
   const spans = hostMeasurements(samples).map((m, i, all) => (i > 0 ? m.sample.hostT - (all[i - 1]?.sample.hostT ?? 0) : 0)).filter((d) => d > 0);
   const every = spans.length > 0 ? ` (it measures every ${formatDuration(minOf(spans))})` : '';
-  return `no host measurement of the master${every} covers this step; longer steps get one`;
+  return other(`no host measurement of the master${every} covers this step; longer steps get one`);
 }
 
 export function judgeSegments(
@@ -95,6 +100,7 @@ export function judgeSegments(
     const end = Math.min(seg.endMs, stoppedAtMs);
     // Held to its planned end: not cut by --duration, not interrupted before its end.
     const complete = ran && seg.cutShort !== true && (!interrupted || seg.endMs <= stoppedAtMs);
+    const missing = missingFigures(serverSamples, serverFailures, serverProblem, seg.startMs, end);
     const judgement = judgeSegment({
       label: seg.label,
       users: segmentPeak(seg),
@@ -104,7 +110,8 @@ export function judgeSegments(
       statuses: tally.statuses,
       errorCodes: tally.errorCodes,
       server: samplesFor(serverSamples, seg.startMs, end),
-      serverProblem: missingFigures(serverSamples, serverFailures, serverProblem, seg.startMs, end),
+      serverProblem: missing.reason,
+      serverLost: missing.lost,
     });
     segments.push({
       ...tallyResult(tally),

@@ -54,6 +54,11 @@ export interface SegmentJudgement {
   /** The failed checks' details, in check order. */
   readonly reasons: readonly string[];
   readonly server: ServerFigures;
+  /**
+   * CPU or RAM went unjudged because the admin API failed during the step (SegmentInput.serverLost):
+   * the step proves no capacity, as the criteria the operator asked for were not all applied.
+   */
+  readonly serverLost: boolean;
 }
 
 export interface SegmentInput {
@@ -69,6 +74,12 @@ export interface SegmentInput {
   readonly server: readonly ServerSample[];
   /** Why CPU/RAM cannot be judged, when they cannot. */
   readonly serverProblem: string | undefined;
+  /**
+   * The admin API, which answered before the load (or the run would not have started), failed
+   * during this step: CPU or RAM, asked for with --admin, went unjudged for a reason other than
+   * the step's length.
+   */
+  readonly serverLost?: boolean;
 }
 
 /**
@@ -205,7 +216,8 @@ export function judgeSegment(input: SegmentInput): SegmentJudgement {
     add('ram', ok, server.ramMax, CRITERIA.ramPercent, `RAM ${formatPercent(raw.ramMax, CRITERIA.ramPercent)} at most ${ok ? '<' : '≥'} ${CRITERIA.ramPercent} %`);
   }
   const reasons = checks.filter((ch) => ch.pass === false).map((ch) => ch.detail);
-  return { pass: reasons.length === 0, measured, enough, checks, reasons, server };
+  const serverLost = input.serverLost === true && (server.cpuMean === null || server.ramMax === null);
+  return { pass: reasons.length === 0, measured, enough, checks, reasons, server, serverLost };
 }
 
 export interface JudgedSegment {
@@ -298,7 +310,9 @@ export function overallVerdict(segments: readonly JudgedSegment[], interrupted: 
   const passedPrefix = firstFailIdx < 0 ? ran : ran.slice(0, firstFailIdx);
   // The first of the steady, complete segments with the most users: its figures are the headline.
   // One this machine could not load in full (EMFILE) was not sent the load it names.
-  const best = passedPrefix.filter((s) => s.steady && s.complete && s.judgement.measured && s.judgement.enough && s.counts.generator === 0).reduce<JudgedSegment | undefined>((acc, s) => (!acc || s.users > acc.users ? s : acc), undefined);
+  // One whose CPU or RAM went unjudged as the admin API failed during it was not judged on every
+  // criterion asked for: a "yes" from it would be the one --admin was given to prevent.
+  const best = passedPrefix.filter((s) => s.steady && s.complete && s.judgement.measured && s.judgement.enough && s.counts.generator === 0 && !s.judgement.serverLost).reduce<JudgedSegment | undefined>((acc, s) => (!acc || s.users > acc.users ? s : acc), undefined);
   const failed = firstFailIdx < 0 ? undefined : ran[firstFailIdx];
   const measured = ran.filter((s) => s.judgement.measured);
   // Measured, failing nothing, but on too few requests (or logins alone) to call a pass.
@@ -322,6 +336,8 @@ export function overallVerdict(segments: readonly JudgedSegment[], interrupted: 
         ? 'no request finished in any step'
         : held.length > 0 && held.every((s) => s.counts.generator > 0)
           ? 'the load generator could not send every request of the steps held to their end'
+          : held.some((s) => s.judgement.measured && s.judgement.enough && s.judgement.serverLost)
+            ? 'the admin API gave no CPU or RAM figure during the steps held to their end'
           : held.some((s) => s.judgement.measured && !s.judgement.enough)
             ? 'not enough requests to judge'
             : held.length > 0
@@ -332,13 +348,15 @@ export function overallVerdict(segments: readonly JudgedSegment[], interrupted: 
   const unmeasured = ran.filter((s) => !s.judgement.measured);
   const partial = ran.filter((s) => !s.complete);
   const starved = ran.filter((s) => s.counts.generator > 0);
+  const lost = ran.filter((s) => s.judgement.serverLost && s.judgement.pass);
   if (failed) lines.push(`first failing step: ${failed.label}, ${failed.users} users: ${failed.judgement.reasons.join('; ')}`);
   else if (ran.length > 0 && measured.length === 0) lines.push(`nothing to judge: no request finished in any step (${ran.length} of ${segments.length} ran)`);
   // A step cut short or with nothing measured did not pass: it failed nothing, which is all it says.
-  else if (unmeasured.length > 0 || partial.length > 0 || starved.length > 0 || thin.length > 0) lines.push(`no step failed (${ran.length} of ${segments.length} ran)`);
+  else if (unmeasured.length > 0 || partial.length > 0 || starved.length > 0 || thin.length > 0 || lost.length > 0) lines.push(`no step failed (${ran.length} of ${segments.length} ran)`);
   else if (ran.length > 0) lines.push(`every step ${ran.length < segments.length ? 'that ran ' : ''}passed (${ran.length} of ${segments.length} ran)`);
   if (overBefore !== undefined) lines.push(`the server was already over the limit before the load (${overBefore}): ${failed ? 'this failure may be its state then, not the users sent' : 'its figures include whatever held it there'}`);
   if (partial.length > 0) lines.push(`cut short, so proving no capacity: ${partial.map((s) => `${s.label} (${usersText(s.users)})`).join(', ')}`);
+  if (lost.length > 0) lines.push(`without the CPU and RAM figures --admin asked for (the admin API failed during them), so proving no capacity: ${lost.map((s) => `${s.label} (${usersText(s.users)})`).join(', ')}`);
   for (const s of starved) lines.push(`${s.label} (${usersText(s.users)}) proves no capacity: ${s.judgement.checks.find((c) => c.name === 'generator')?.detail ?? ''}`);
   if (unmeasured.length > 0 && measured.length > 0) {
     lines.push(`no request finished, so not measured and proving no capacity: ${unmeasured.map((s) => `${s.label} (${usersText(s.users)})`).join(', ')}`);
@@ -354,7 +372,8 @@ export function overallVerdict(segments: readonly JudgedSegment[], interrupted: 
   if (unjudged.length > 0) lines.push(joinUnjudged(namingSteps(unjudged)));
   return {
     // A run whose steps were all too thin to judge showed nothing: not a pass (exit 2), as one with no request.
-    pass: measured.some((s) => s.judgement.enough) && !failed && !interrupted,
+    // Nor one whose every judgeable step lost the admin API: none was judged on the criteria asked for.
+    pass: measured.some((s) => s.judgement.enough && !s.judgement.serverLost) && !failed && !interrupted,
     supportedUsers: best?.users ?? null,
     headline,
     firstFailure: failed ? { label: failed.label, users: failed.users, reasons: failed.judgement.reasons } : null,

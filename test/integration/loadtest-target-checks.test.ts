@@ -4,7 +4,7 @@
 
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -146,6 +146,23 @@ describe('corral loadtest checks what the target is before the load', () => {
     const result = JSON.parse(readFileSync(join(out, 'result.json'), 'utf8')) as LoadtestResult;
     assert.equal(result.server.beforeLoad?.status, 'FULL');
     assert.equal(result.server.beforeLoad?.cpu, 99);
+  });
+
+  it('refuses an --admin that cannot be reached before the load (a mistyped port), exit 69 as an unreachable target, rather than judging without CPU and RAM', async () => {
+    const t = await startTargetFixture({ players: [{ name: 'Alice Martin', code: 'P001' }] });
+    open.push({ url: t.url, counts: t.counts, close: () => t.close() });
+    // A port nothing listens on: taken, then released.
+    const closed = createServer();
+    await new Promise<void>((resolve) => closed.listen(0, '127.0.0.1', resolve));
+    const port = (closed.address() as AddressInfo).port;
+    await new Promise<void>((resolve) => closed.close(() => resolve()));
+    const out = join(dir, 'admin-unreachable');
+    const run = await loadtest(['--target', t.url, '--users', '2', '--duration', '1s', '--think-time', '20ms', '--mix', 'read=1', '--admin', `http://127.0.0.1:${port}`, '--admin-token', 'admintok', '--users-file', usersFile, '--out', out], dir);
+    assert.equal(run.code, 69, `${run.stdout}\n${run.stderr}`);
+    assert.match(run.stderr, new RegExp(`^corral loadtest: \\[CORRAL_ERR_LOADTEST_TARGET\\] --admin http://127\\.0\\.0\\.1:${port}/: the admin API at http://127\\.0\\.0\\.1:${port} is not reachable \\(ECONNREFUSED\\); check --admin: it is the master's admin listener .*; or leave out --admin to run without the CPU and RAM criteria$`, 'm'));
+    assert.doesNotMatch(run.stderr, /^loadtest: /m, 'the load never started');
+    assert.equal(run.stdout, '', 'no verdict');
+    assert.equal(existsSync(out), false, 'nothing written');
   });
 
   it("refuses an --admin that is not the admin API (the app's port, a path too many) before the load, exit 64, naming the URLs tried", async () => {

@@ -167,6 +167,36 @@ describe('judging segments', () => {
     assert.equal(segments[1]?.checks.find((c) => c.name === 'ram')?.detail, "RAM not judged: the admin API stopped giving figures during this step (ECONNREFUSED ×2), before any of the master's measurements in it");
   });
 
+  it('claims no capacity from a step the admin API failed during: the verdict names the last step judged on CPU and RAM, and a run with none is not a pass', () => {
+    // The master answered before the load, then went away 0.5 s into step 2.
+    const schedule = stepsSchedule([2, 4], 3000);
+    const r = new Recorder(schedule);
+    r.users(2, 0);
+    recordJudgeable(r, ok(100, 110));
+    recordJudgeable(r, ok(3100, 3110));
+    r.finish(6000);
+    const host = (t: number, hostT: number): ServerSample => ({ t, cpu: 30, ram: 10, hostT, hostDated: true, connections: 1, maxConnections: 100, status: 'LOW' });
+    const samples = [host(100, 0), host(1100, 1000), host(2100, 2000), host(3100, 2000), host(3400, 2000)];
+    const failures = [4000, 5000].map((t) => ({ t, problem: 'ECONNREFUSED' }));
+    const { judged } = judgeSegments(schedule, r, 6000, false, samples, undefined, failures);
+    assert.deepEqual(judged.map((j) => j.judgement.serverLost), [false, true]);
+    const v = overallVerdict(judged, false);
+    assert.equal(v.supportedUsers, 2, 'not the 4 users of the step whose CPU and RAM went unjudged');
+    assert.match(v.headline, /^supports 2 concurrent users: yes \(p95 10 ms, 0 errors, CPU 30 %\)$/);
+    assert.equal(v.pass, true, 'step 2 failed nothing and step 1 was judged in full');
+    assert.ok(v.lines.includes('without the CPU and RAM figures --admin asked for (the admin API failed during them), so proving no capacity: step 2/2 (4 users)'), v.lines.join(' | '));
+    assert.ok(!v.lines.some((l) => l.startsWith('every step')), v.lines.join(' | '));
+    // Gone from the start of the load: no step was judged on CPU and RAM, so no "yes" and no pass.
+    const gone = judgeSegments(schedule, r, 6000, false, [], undefined, [500, 1500, 2500, 3500, 4500, 5500].map((t) => ({ t, problem: 'ECONNREFUSED' })));
+    const none = overallVerdict(gone.judged, false);
+    assert.equal(none.supportedUsers, null);
+    assert.equal(none.pass, false);
+    assert.match(none.headline, /^supports 4 concurrent users: not shown \(the admin API gave no CPU or RAM figure during the steps held to their end; p95 10 ms, 0 errors, CPU not measured\)$/);
+    // Without --admin, nothing was asked for: a step without CPU and RAM still proves its users.
+    const unasked = judgeSegments(schedule, r, 6000, false, [], 'no --admin URL given', []);
+    assert.equal(overallVerdict(unasked.judged, false).supportedUsers, 4);
+  });
+
   it('prints a passing p95 just under the limit as under it, in the steps table and the verdict', () => {
     const schedule = stepsSchedule([2], 2000);
     const r = new Recorder(schedule);

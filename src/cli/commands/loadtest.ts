@@ -58,8 +58,10 @@ Options:
                         http://127.0.0.1:9090; not the app's port) for CPU, RAM and connections;
                         sampled every second; loopback only unless --allow-remote (it is sent
                         the admin token). Read once before the load: a token
-                        it refuses (or none) is exit 64; if it cannot be reached, the run goes
-                        on without the CPU and RAM criteria and says so
+                        it refuses (or none) is exit 64; one that cannot be reached (or
+                        answers 5xx) is exit 69, as a judgement without the CPU and RAM asked
+                        for would still say yes. A step it fails during (a master stopped
+                        mid-run) has CPU and RAM not judged and proves no capacity
   --admin-token T       CORRAL_ADMIN_TOKEN: for the admin API and for exports (without it
                         exports are skipped and the mix renormalised). Default: the
                         CORRAL_ADMIN_TOKEN environment variable, which ps does not show.
@@ -95,7 +97,8 @@ Exit codes:
        the verdict says so
   2    the run completed but a step failed the criteria (see the verdict), or
        no step had enough requests other than logins to judge (none finished,
-       logins alone, or a handful)
+       logins alone, or a handful), or the admin API failed during every step
+       that had (CPU and RAM not judged)
   64   bad arguments, profile or users file, a remote target or --admin without --allow-remote,
        an admin token the target or the admin API refuses, an --admin that is not the
        admin API (404s, not JSON: the app's port, a path in the URL), or an open-file limit of this
@@ -103,8 +106,8 @@ Exit codes:
        holds a connection. A request this machine cannot send during the run (EMFILE, ENFILE,
        EADDRNOTAVAIL, ENOBUFS) is no error of the target: its step fails nothing and proves
        nothing ("partial"), and the verdict says why
-  69   the target is not answering, or is already full (503 server_full) or without
-       its Sheets backend (503 sheets_unavailable) before the load
+  69   the target is not answering (or the --admin API is not), or is already full (503
+       server_full) or without its Sheets backend (503 sheets_unavailable) before the load
   130  interrupted (SIGINT); the partial report was written, unless a second signal
        abandoned the run (stderr says which): 130, 143 or 129 is then that second signal's;
        or stopped before the load began: nothing was written
