@@ -18,7 +18,7 @@ export const LOADTEST_EXIT = {
    * that had, leaving the CPU and RAM asked for unjudged.
    */
   CRITERIA_FAILED: 2,
-  /** Bad arguments, a bad profile or users file, a remote target without --allow-remote, a refused admin token, or an --admin that is not the admin API. */
+  /** Bad arguments, a bad profile or users file, a --time-scale too small for a verdict (sample-forecast.ts), a remote target without --allow-remote, a refused admin token, or an --admin that is not the admin API. */
   USAGE: EXIT.USAGE,
   /**
    * sysexits EX_UNAVAILABLE: the target (or its login, or the --admin API) did not answer before

@@ -171,7 +171,7 @@ export function parseLoadtestArgs(argv: readonly string[], cwd: string | (() => 
     // exponent (1e-3), hex or surrounding spaces.
     const parsed = parseDecimal(values['time-scale'], 0, MAX_TIME_SCALE);
     if (!parsed.ok || parsed.value <= 0) {
-      throw inputError(`--time-scale: ${JSON.stringify(values['time-scale'])} must be a decimal number above 0 and at most ${MAX_TIME_SCALE}, in plain decimal notation: digits and one optional point, no exponent or hex (0.01 turns 45 min into 27 s)`);
+      throw inputError(`--time-scale: ${JSON.stringify(values['time-scale'])} must be a decimal number above 0 and at most ${MAX_TIME_SCALE}, in plain decimal notation: digits and one optional point, no exponent or hex (0.02 turns 45 min into 54 s)`);
     }
     timeScale = parsed.value;
   }

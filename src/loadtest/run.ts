@@ -27,6 +27,7 @@ import { throughput } from './tally.js';
 import { capSchedule, constantSchedule, profileSchedule, segmentPeak, stepsSchedule, type Schedule } from './schedule.js';
 import { overLimit } from './before-load.js';
 import { preflight } from './preflight.js';
+import { checkForecast } from './sample-forecast.js';
 import { checkTargetAllowed } from './target.js';
 import { CRITERIA, overallVerdict, RATE_LIMIT_HINT } from './verdict.js';
 import { VirtualUser } from './vuser.js';
@@ -113,6 +114,7 @@ export async function runLoadtest(opts: LoadtestOptions, io: RunIo): Promise<Run
   const adminPinned = opts.admin ? await checkTargetAllowed(opts.admin, opts.allowRemote, '--admin') : undefined;
   const { file: usersFile, credentials } = loadCredentials(opts.usersFile);
   const schedule = planSchedule(opts);
+  if (opts.mode === 'profile' && opts.profile) checkForecast(opts.profile, opts.timeScale, schedule, opts.thinkTimeMs);
   checkFdLimit(schedule.maxUsers, readFdState());
   let files = outputFiles(opts.outDir);
   const replaced = checkOutput(files, opts.outDirIsDefault);

@@ -148,6 +148,17 @@ describe('corral loadtest checks what the target is before the load', () => {
     assert.equal(result.server.beforeLoad?.cpu, 99);
   });
 
+  it('refuses the seeds profile at --time-scale 0.01 before sending a request, exit 64, naming the --time-scale its plateau needs for a verdict', async () => {
+    const t = await startTargetFixture({ players: [{ name: 'Alice Martin', code: 'P001' }] });
+    open.push({ url: t.url, counts: t.counts, close: () => t.close() });
+    const out = join(dir, 'seeds-too-short');
+    const run = await loadtest(['--target', t.url, '--profile', join(ROOT, 'test', 'fixtures', 'profiles', 'seeds-003.json'), '--time-scale', '0.01', '--users-file', usersFile, '--out', out], dir);
+    assert.equal(run.code, 64, `${run.stdout}\n${run.stderr}`);
+    assert.match(run.stderr, /^corral loadtest: \[CORRAL_ERR_LOADTEST_INPUT\] --time-scale 0\.01 makes the plateau 18s long: its 300 users, .* are expected to send about 247 requests other than logins, where a verdict needs 300 .*: use --time-scale 0\.014 or more/m);
+    assert.equal(t.counts.size, 0, 'not a request sent');
+    assert.equal(existsSync(out), false, 'nothing written');
+  });
+
   it('refuses an --admin that cannot be reached before the load (a mistyped port), exit 69 as an unreachable target, rather than judging without CPU and RAM', async () => {
     const t = await startTargetFixture({ players: [{ name: 'Alice Martin', code: 'P001' }] });
     open.push({ url: t.url, counts: t.counts, close: () => t.close() });

@@ -40,10 +40,12 @@ How many users (pick one; default: --steps 5,10,25,50,100,200):
                         up to 720h; a phase's users is its count at its end (a plateau
                         holds ramp_up's, ramp_down ends below it); an action's pace,
                         duration/requests, is at least 100ms
-  --time-scale F        compress the profile's phases (0.01 turns 45 min into 27 s; above 0, at
+  --time-scale F        compress the profile's phases (0.02 turns 45 min into 54 s; above 0, at
                         most 1000, in plain decimals: no 1e-2; default 1, the profile's own
                         times); each user keeps the pace of its actions, so a phase shorter
-                        than that pace may see no request ("no data")
+                        than that pace may see no request ("no data"). A plateau expected to
+                        send too few requests for a verdict (10, and one per user, +10 %) is
+                        refused before the load (exit 64), naming the --time-scale it needs
   --users N             a constant number of users (1 to 10000) for --duration (default 1m)
 
 Options:
@@ -99,7 +101,8 @@ Exit codes:
        no step had enough requests other than logins to judge (none finished,
        logins alone, or a handful), or the admin API failed during every step
        that had (CPU and RAM not judged)
-  64   bad arguments, profile or users file, a remote target or --admin without --allow-remote,
+  64   bad arguments, profile or users file, a --time-scale too small for a verdict,
+       a remote target or --admin without --allow-remote,
        an admin token the target or the admin API refuses, an --admin that is not the
        admin API (404s, not JSON: the app's port, a path in the URL), or an open-file limit of this
        process (ulimit -n, LimitNOFILE= under systemd) too low for the peak of users: each

@@ -1,0 +1,67 @@
+// The forecast before the load: a time-scaled profile whose judged phase cannot send the requests
+// a verdict needs is refused, naming the smallest --time-scale that would.
+
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { LoadtestError, LOADTEST_EXIT } from '../../src/loadtest/exit.js';
+import { loadProfile, parseProfile } from '../../src/loadtest/profile.js';
+import { checkForecast, expectedRequests, meanPauseMs, smallestTimeScale } from '../../src/loadtest/sample-forecast.js';
+import { capSchedule, profileSchedule } from '../../src/loadtest/schedule.js';
+
+const SEEDS = fileURLToPath(new URL('../../../test/fixtures/profiles/seeds-003.json', import.meta.url));
+
+function refused(fn: () => void, pattern: RegExp): void {
+  assert.throws(fn, (err: unknown) => {
+    assert.ok(err instanceof LoadtestError, String(err));
+    assert.equal(err.exitCode, LOADTEST_EXIT.USAGE);
+    assert.equal(err.code, 'CORRAL_ERR_LOADTEST_INPUT');
+    assert.match(err.message, pattern);
+    return true;
+  });
+}
+
+describe('forecast of the requests a verdict needs', () => {
+  const seeds = loadProfile(SEEDS);
+
+  it("takes a user's mean pause from --think-time, else the actions weighted by frequency, else 1 s", () => {
+    // create_client: 5 requests over 2 min, 100/h; view_data: 3 over 1 min, 200/h.
+    assert.equal(Math.round(meanPauseMs(undefined, seeds.actions)), Math.round((100 * 120_000 + 200 * 60_000) / (100 * 5 + 200 * 3)));
+    assert.equal(meanPauseMs(50, seeds.actions), 50);
+    assert.equal(meanPauseMs(undefined, []), 1000);
+  });
+
+  it('refuses the seeds profile at --time-scale 0.01 before the load: its plateau gets about 247 requests where 300 are needed; names 0.014', () => {
+    const pause = meanPauseMs(undefined, seeds.actions);
+    const plateau = profileSchedule(seeds, 0.01).segments[1];
+    assert.equal(plateau?.label, 'plateau');
+    assert.equal(Math.floor(expectedRequests(plateau as NonNullable<typeof plateau>, pause)), 247);
+    refused(() => checkForecast(seeds, 0.01, profileSchedule(seeds, 0.01), undefined),
+      /^--time-scale 0\.01 makes the plateau 18s long: its 300 users, each sending a request every 21\.8s on average \(the profile's actions, whatever --time-scale\), are expected to send about 247 requests other than logins, where a verdict needs 300 \(10, and one per user\) and 330 are wanted to expect it \(the pace is random\): use --time-scale 0\.014 or more \(the run then lasts 37\.8s\), or users paced faster \(the actions' duration ÷ requests\)$/);
+    assert.equal(smallestTimeScale(seeds, pause), 0.014);
+    for (const scale of [0.014, 0.02, 1]) assert.doesNotThrow(() => checkForecast(seeds, scale, profileSchedule(seeds, scale), undefined), String(scale));
+    refused(() => checkForecast(seeds, 0.013, profileSchedule(seeds, 0.013), undefined), /use --time-scale 0\.014 or more/);
+  });
+
+  it('paced by --think-time, says so and offers a shorter one', () => {
+    refused(() => checkForecast(seeds, 0.02, profileSchedule(seeds, 0.02), 60_000), /each sending a request every 60s on average \(--think-time\).*: use --time-scale 0\.037 or more \(the run then lasts 1m39\.9s\), or a shorter --think-time$/);
+  });
+
+  it('needs at least 10 requests from a phase of few users', () => {
+    const few = parseProfile({ users: { distribution: { plateau: { duration: '1s', users: 2 } } }, actions: { a: { duration: '1s', requests: 5, frequency: '1/h' } } });
+    // 2 users, one request every 200 ms, 1 s: 10 expected, 11 wanted.
+    refused(() => checkForecast(few, 1, profileSchedule(few, 1), undefined), /about 10 requests other than logins, where a verdict needs 10 .* and 11 are wanted .*: use --time-scale 1\.1 or more/);
+    assert.doesNotThrow(() => checkForecast(few, 1.1, profileSchedule(few, 1.1), undefined));
+  });
+
+  it('leaves alone what proves no capacity anyway: ramps, and a plateau --duration cuts short', () => {
+    const ramps = parseProfile({ users: { distribution: { ramp_up: { duration: '10m', users: 300 }, ramp_down: { duration: '5m', users: 0 } } }, actions: { a: { duration: '1m', requests: 1, frequency: '1/h' } } });
+    assert.doesNotThrow(() => checkForecast(ramps, 0.01, profileSchedule(ramps, 0.01), undefined));
+    assert.doesNotThrow(() => checkForecast(seeds, 0.01, capSchedule(profileSchedule(seeds, 0.01), 10_000), undefined));
+  });
+
+  it('says when no --time-scale within a day would do', () => {
+    const slow = parseProfile({ users: { distribution: { plateau: { duration: '1m', users: 100 } } }, actions: { a: { duration: '720h', requests: 1, frequency: '1/h' } } });
+    refused(() => checkForecast(slow, 1, profileSchedule(slow, 1), undefined), /: no --time-scale that keeps the run within 24h does it: give users paced faster \(the actions' duration ÷ requests\), or the plateau more time$/);
+  });
+});
