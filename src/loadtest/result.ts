@@ -39,6 +39,8 @@ export interface SegmentResult extends TallyResult {
   readonly pass: boolean | null;
   readonly checks: readonly Check[];
   readonly reasons: readonly string[];
+  /** CPU or RAM, asked for with --admin, went unjudged as the admin API failed during it: it proves no capacity. */
+  readonly serverLost?: boolean;
 }
 
 export interface LoadtestResult {

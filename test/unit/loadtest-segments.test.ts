@@ -178,9 +178,14 @@ describe('judging segments', () => {
     const host = (t: number, hostT: number): ServerSample => ({ t, cpu: 30, ram: 10, hostT, hostDated: true, connections: 1, maxConnections: 100, status: 'LOW' });
     const samples = [host(100, 0), host(1100, 1000), host(2100, 2000), host(3100, 2000), host(3400, 2000)];
     const failures = [4000, 5000].map((t) => ({ t, problem: 'ECONNREFUSED' }));
-    const { judged } = judgeSegments(schedule, r, 6000, false, samples, undefined, failures);
+    const { segments, judged } = judgeSegments(schedule, r, 6000, false, samples, undefined, failures);
     assert.deepEqual(judged.map((j) => j.judgement.serverLost), [false, true]);
+    assert.deepEqual(segments.map((s) => s.serverLost), [false, true], 'said in result.json');
     const v = overallVerdict(judged, false);
+    let out = '';
+    printSummary({ write: (t: string) => (out += t) }, segments, judged, v, undefined);
+    assert.match(out, /^step 1\/2 +2 users  pass /m);
+    assert.match(out, /^step 2\/2 +4 users  partial /m, 'not "pass": it proves no capacity');
     assert.equal(v.supportedUsers, 2, 'not the 4 users of the step whose CPU and RAM went unjudged');
     assert.match(v.headline, /^supports 2 concurrent users: yes \(p95 10 ms, 0 errors, CPU 30 %\)$/);
     assert.equal(v.pass, true, 'step 2 failed nothing and step 1 was judged in full');
