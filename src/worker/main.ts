@@ -53,7 +53,11 @@ export async function runWorker(): Promise<void> {
   process.on('SIGINT', () => {});
 
   let settings;
-  let log;
+  let log: ReturnType<typeof createLogger> | undefined;
+  // USR1 means "reopen the log file" in every corral process (`systemctl kill --signal=USR1
+  // corral` reaches the workers too). Without a listener, Node answers it by opening the V8
+  // inspector on 127.0.0.1:9229, which any local user can connect to and run code in.
+  process.on('SIGUSR1', () => log?.reopen());
   try {
     // The key and the Redis CA are the keeper's (see LoadOptions.readFiles).
     settings = loadSettings({ readFiles: false }).settings;

@@ -3,6 +3,7 @@ import { mkdirSync, readFileSync, renameSync, rmdirSync, statSync, symlinkSync, 
 import { test } from 'node:test';
 import { readLogLines, startCorral, waitFor, type LogLine } from '../helpers/corral.js';
 import { http, startClientLoop } from '../helpers/http.js';
+import { listeningPortsOf } from '../helpers/tcp-peers.js';
 
 test('8 workers under load share one log file: every line is whole JSON with role, worker, pid and generation', async () => {
   // Round-robin: every worker is dealt connections, so all 8 write into the file at once (with
@@ -33,6 +34,37 @@ test('8 workers under load share one log file: every line is whole JSON with rol
     assert.equal(workers.size, 8, 'all 8 workers wrote access lines');
   } finally {
     await loop.stop();
+    await c.stop();
+  }
+});
+
+test('USR1 sent to the workers and the keeper themselves (systemctl kill without --kill-whom=main) reopens their log file and opens no inspector', async () => {
+  // The bundled app (the default CORRAL_APP) runs a keeper.
+  const c = await startCorral({ workers: 2 });
+  try {
+    const appPort = Number(new URL(c.url).port);
+    const keeper = await c.waitForLog((l) => l.event === 'keeper.ready' && typeof l.worker_pid === 'number', 30_000, 'keeper.ready');
+    await waitFor(() => c.events('worker.ready').length >= 2, 30_000, 'two workers ready');
+    const children = [Number(keeper.worker_pid), ...c.events('worker.ready').map((l) => Number(l.worker_pid))];
+    renameSync(c.logFile, `${c.logFile}.1`);
+    for (const pid of children) process.kill(pid, 'SIGUSR1');
+    // Node opens the V8 inspector on 127.0.0.1:9229 for a SIGUSR1 nobody listens to: a port any
+    // local user may connect to and run code as corral's user.
+    for (const pid of children) {
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      assert.deepEqual([...listeningPortsOf(pid)].filter((p) => p !== appPort), [], `pid ${pid} listens on no port of its own`);
+    }
+    // The workers write to the new file (the master, not signalled, still writes to the moved one).
+    await waitFor(async () => {
+      await http(`${c.url}/api/players`, { headers: { connection: 'close' } });
+      const access = readLogLines(c.logFile).filter((l) => l.event === 'access');
+      return new Set(access.map((l) => l.worker)).size === 2;
+    }, 10_000, 'both workers writing to the new file');
+    assert.ok(!readLogLines(c.logFile).some((l) => l.role === 'master'), 'the master was not signalled');
+    for (const pid of children) process.kill(pid, 0); // all alive
+    const exits = [...readLogLines(`${c.logFile}.1`), ...readLogLines(c.logFile)].filter((l) => l.event === 'worker.exit' || l.event === 'keeper.exit');
+    assert.deepEqual(exits, [], 'no child exited');
+  } finally {
     await c.stop();
   }
 });
