@@ -73,16 +73,26 @@ async function holdConnection(port: number, busy = true): Promise<{ socket: Sock
 /**
  * Waits until the workers count `n` open connections, none idle (their heartbeats, in the capacity
  * answer): a held connection is busy only once its worker has read its next request's first bytes.
+ * Only heartbeats sent after this call count: the capacity answer is the workers' last beat, and a
+ * beat from before connections were closed and opened again showed the old ones, all busy, while a
+ * new one was still idle (the second fresh-clone CI of 2026-11-26: its third connection then took
+ * that idle one's slot and got 200).
  */
-function allCountedBusy(c: CorralProcess, n: number): Promise<boolean> {
+async function allCountedBusy(c: CorralProcess, n: number): Promise<boolean> {
+  const since = Date.now();
+  const auth = { headers: { authorization: `Bearer ${ADMIN_TOKEN}` } };
   return waitFor(
     async () => {
-      const r = await http(`${c.adminUrl}/api/admin/capacity`, { headers: { authorization: `Bearer ${ADMIN_TOKEN}` } });
-      const cap = r.json<{ capacity: { current_connections: number; idle_connections: number } }>().capacity;
+      const stats = (await http(`${c.adminUrl}/api/admin/stats`, auth)).json<{ workers: { role: string; last_beat_s_ago: number | null }[] }>();
+      const asked = Date.now();
+      // last_beat_s_ago is rounded to a tenth of a second: 100 ms of margin.
+      const fresh = stats.workers.filter((w) => w.role === 'worker').every((w) => w.last_beat_s_ago !== null && asked - w.last_beat_s_ago * 1000 - 100 > since);
+      if (!fresh) return false;
+      const cap = (await http(`${c.adminUrl}/api/admin/capacity`, auth)).json<{ capacity: { current_connections: number; idle_connections: number } }>().capacity;
       return cap.current_connections === n && cap.idle_connections === 0;
     },
     10_000,
-    `${n} connections busy, as the workers count them`,
+    `${n} connections busy, as the workers count them in a heartbeat sent since`,
   );
 }
 
