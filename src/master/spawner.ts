@@ -4,10 +4,9 @@
 // lines (stdout-relay.ts), and with CORRAL_STUCK_STACKS a socketpair to their stack probe
 // (stack-capture.ts).
 
-import type { Duplex } from 'node:stream';
-
 import { fork, type ChildProcess } from 'node:child_process';
 import cluster, { type Worker } from 'node:cluster';
+import type { Duplex } from 'node:stream';
 import { connectionGaugeEnv, counterTableEnv, identityEnv, stackProbeEnv, stdoutJournalEnv, type ChildIdentity } from '../config/identity.js';
 import type { Settings } from '../config/schema.js';
 import type { ChildMessage } from '../ipc/messages.js';
