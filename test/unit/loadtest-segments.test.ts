@@ -150,9 +150,11 @@ describe('judging segments', () => {
     assert.equal(answered.segments[1]?.server.connectionsMax, 1);
   });
 
-  it('says a step has no CPU or RAM because the admin API went away during it, not that longer steps get one', () => {
-    // The master measures every second; it is stopped 0.5 s into step 2, and the fetches before that
-    // brought its last measurement of step 1.
+  /**
+   * Two steps of 3 s; the master, measuring every second, answered before the load and through
+   * step 1, then went away 0.5 s into step 2 (its fetches there failing ECONNREFUSED).
+   */
+  const judgedWithAdminLost = () => {
     const schedule = stepsSchedule([2, 4], 3000);
     const r = new Recorder(schedule);
     r.users(2, 0);
@@ -162,23 +164,18 @@ describe('judging segments', () => {
     const host = (t: number, hostT: number): ServerSample => ({ t, cpu: 30, ram: 10, hostT, hostDated: true, connections: 1, maxConnections: 100, status: 'LOW' });
     const samples = [host(100, 0), host(1100, 1000), host(2100, 2000), host(3100, 2000), host(3400, 2000)];
     const failures = [4000, 5000].map((t) => ({ t, problem: 'ECONNREFUSED' }));
-    const { segments } = judgeSegments(schedule, r, 6000, false, samples, undefined, failures);
+    return { schedule, r, ...judgeSegments(schedule, r, 6000, false, samples, undefined, failures) };
+  };
+
+  it('says a step has no CPU or RAM because the admin API went away during it, not that longer steps get one', () => {
+    // The fetches before the master stopped brought its last measurement of step 1.
+    const { segments } = judgedWithAdminLost();
     assert.equal(segments[0]?.server.ramMax, 10);
     assert.equal(segments[1]?.checks.find((c) => c.name === 'ram')?.detail, "RAM not judged: the admin API stopped giving figures during this step (ECONNREFUSED ×2), before any of the master's measurements in it");
   });
 
   it('claims no capacity from a step the admin API failed during: the verdict names the last step judged on CPU and RAM, and a run with none is not a pass', () => {
-    // The master answered before the load, then went away 0.5 s into step 2.
-    const schedule = stepsSchedule([2, 4], 3000);
-    const r = new Recorder(schedule);
-    r.users(2, 0);
-    recordJudgeable(r, ok(100, 110));
-    recordJudgeable(r, ok(3100, 3110));
-    r.finish(6000);
-    const host = (t: number, hostT: number): ServerSample => ({ t, cpu: 30, ram: 10, hostT, hostDated: true, connections: 1, maxConnections: 100, status: 'LOW' });
-    const samples = [host(100, 0), host(1100, 1000), host(2100, 2000), host(3100, 2000), host(3400, 2000)];
-    const failures = [4000, 5000].map((t) => ({ t, problem: 'ECONNREFUSED' }));
-    const { segments, judged } = judgeSegments(schedule, r, 6000, false, samples, undefined, failures);
+    const { schedule, r, segments, judged } = judgedWithAdminLost();
     assert.deepEqual(judged.map((j) => j.judgement.serverLost), [false, true]);
     assert.deepEqual(segments.map((s) => s.serverLost), [false, true], 'said in result.json');
     const v = overallVerdict(judged, false);
