@@ -61,18 +61,19 @@ function isPermanent(err: unknown): boolean {
 async function shutdown(reason: string, gracefulMs: number, leaving: boolean, dataDir: string): Promise<void> {
   if (exiting) return;
   exiting = true;
+  const journal = join(dataDir, JOURNAL_FILE);
   if (!keeper) {
     // Still booting: nothing is served yet and every journaled row is already on disk.
-    log?.logger.info({ event: 'keeper.drained', reason, rowsLeftInJournal: null, journal: join(dataDir, JOURNAL_FILE), dataDir, leaving }, `keeper stopped while booting; its journal (${join(dataDir, JOURNAL_FILE)}) is left as it was`);
+    log?.logger.info({ event: 'keeper.drained', reason, rowsLeftInJournal: null, journal, dataDir, leaving }, `keeper stopped while booting; its journal (${journal}) is left as it was`);
     exit(EXIT.OK);
   }
   const started = Date.now();
   // The deadline on the keeper's own clock (keeper/clock.ts), which a system clock step does not move.
   const left = await keeper.drain(systemClock.now() + Math.max(0, gracefulMs - EXIT_MARGIN_MS)).catch((err) => {
-    log?.logger.error({ event: 'keeper.drain_failed', code: codeOf(err, 'CORRAL_ERR_JOURNAL'), err: describeError(err) }, `keeper: drain failed; journaled rows not sent stay in ${join(dataDir, JOURNAL_FILE)}`);
+    log?.logger.error({ event: 'keeper.drain_failed', code: codeOf(err, 'CORRAL_ERR_JOURNAL'), err: describeError(err) }, `keeper: drain failed; journaled rows not sent stay in ${journal}`);
     return -1;
   });
-  if (log) logDrained(log.logger, { reason, left, ms: Date.now() - started, journalPath: join(dataDir, JOURNAL_FILE), dataDir, leaving });
+  if (log) logDrained(log.logger, { reason, left, ms: Date.now() - started, journalPath: journal, dataDir, leaving });
   channel.send({ type: 'drained' });
   await log?.drained(EXIT_DRAIN_WAIT_MS);
   exit(EXIT.OK);
