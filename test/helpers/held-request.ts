@@ -4,8 +4,18 @@
 // has a request that has begun to arrive and has not ended, so the connection counts as busy and
 // never gives its slot to a new one (README, "Idle connections give way"). `release()` sends the
 // rest of the second request and resolves with its answer.
+//
+// The held head ends in an open header line, to which one byte is added every TRICKLE_MS: node:http
+// closes a keep-alive connection whose next request has stopped arriving when its keep-alive
+// timeout (CORRAL_KEEPALIVE, 5 s by default) runs out after the last byte, as it does an idle one.
+// A held request must stay held however long the cap takes to fill: in a fresh-clone CI the chaos
+// soak's fill took about 6 s, its first holders were closed that way, and the probes took their
+// slots (200 where 503 was due).
 
 import { connect, type Socket } from 'node:net';
+
+/** Well under the shortest keep-alive timeout (1 s, CORRAL_KEEPALIVE's smallest non-zero value). */
+const TRICKLE_MS = 250;
 
 export interface HeldAnswer {
   readonly status: number;
@@ -108,13 +118,16 @@ export async function holdRequest(o: HeldRequestOptions): Promise<HeldRequest> {
       .map(([k, v]) => `${k}: ${v}\r\n`)
       .join('')}`;
   const answer = reader.next(o.timeoutMs);
-  socket.write(`${head(o.firstPath, {})}\r\n${head(o.heldPath, { connection: 'close' })}`);
+  socket.write(`${head(o.firstPath, {})}\r\n${head(o.heldPath, { connection: 'close' })}x-held: `);
+  const trickle = setInterval(() => socket.write('h'), TRICKLE_MS);
+  socket.once('close', () => clearInterval(trickle));
   const first = await answer;
   return {
     first,
     release() {
+      clearInterval(trickle);
       const held = reader.next(o.timeoutMs);
-      socket.write('\r\n');
+      socket.write('\r\n\r\n');
       return held.finally(() => socket.destroy());
     },
     close: () => socket.destroy(),
