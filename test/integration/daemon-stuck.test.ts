@@ -49,7 +49,11 @@ test('a worker stuck in a busy loop is killed within CORRAL_TIMEOUT + 2 s, its s
       answered++;
       await new Promise((res) => setTimeout(res, 100));
     }
-    assert.ok(answered >= 10, `the healthy worker answered ${answered} requests during the stall`);
+    // The stall lasts 1.5 to 2.5 s (the timeout counts from the last beat) and each pass reads the
+    // log: a handful of answers shows the other worker was never held, whatever the machine's load
+    // (two other test files on 2 cores gave 9 where 10 were asked). A worker that was held would
+    // answer none until the stuck one is killed.
+    assert.ok(answered >= 3, `the healthy worker answered ${answered} requests during the stall`);
     const timeoutLine = c.events('worker.timeout').find((l) => Number(l.worker_pid) === stuckPid);
     assert.ok(timeoutLine, 'worker.timeout logged for the stuck worker');
     assert.ok(Number(timeoutLine.seconds_silent) >= 2 && Number(timeoutLine.seconds_silent) < 4, `killed after ${String(timeoutLine.seconds_silent)} s`);
@@ -169,7 +173,10 @@ test('at CORRAL_TIMEOUT=1 (its minimum) idle workers beat often enough never to 
       for (const w of stats.workers) longest = Math.max(longest, w.last_beat_s_ago ?? 0);
       await new Promise((r) => setTimeout(r, 20));
     }
-    assert.ok(longest <= 0.6, `the longest silence seen was ${longest} s of a 1 s timeout`);
+    // Beats come every 250 ms: the margin is wide, but a worker descheduled on a loaded machine
+    // may be late by a few hundred ms, which is not a failure. Passing for stuck is.
+    assert.ok(longest < 1, `the longest silence seen was ${longest} s of a 1 s timeout`);
+    assert.deepEqual(c.events('worker.timeout'), [], 'no idle worker taken for stuck');
     const spin = http(`${c.url}/spin`, { timeoutMs: 10000 }).then(
       (r) => r.status,
       (err: Error) => err,
@@ -230,8 +237,10 @@ for (const [signal, what] of [
 }
 
 test('a stopped keeper is killed after CORRAL_TIMEOUT as keeper.timeout, its stack tried as keeper.stack, never as a worker, and restarted', async () => {
-  // The bundled app (the default CORRAL_APP) runs a keeper.
-  const c = await startCorral({ workers: 1, env: { CORRAL_TIMEOUT: '2' } });
+  // The bundled app (the default CORRAL_APP) runs a keeper. Health says `not_beating` from three
+  // missed beats to the timeout, a quarter of it: 1 s at CORRAL_TIMEOUT=4, wide enough for the
+  // watch below to see on a loaded machine (at 2 its half second could fall between two answers).
+  const c = await startCorral({ workers: 1, env: { CORRAL_TIMEOUT: '4' } });
   let keeperPid: number | undefined;
   let watching = false;
   try {
