@@ -59,7 +59,10 @@ test('SIGTERM during a reload whose new generation is still loading: the new wor
 test('a HUP, TTIN or second TERM during a graceful stop is ignored, and the log says so', async () => {
   const c = await startCorral({ app: 'basic.mjs', workers: 1 });
   try {
-    const slow = http(`${c.url}/sleep?ms=2000`, { timeoutMs: 10000 });
+    // The three signals must all land while the stop waits for this request (the default graceful
+    // timeout is 30 s): 2 s left too little room on a loaded machine for three rounds of a signal
+    // and its log line.
+    const slow = http(`${c.url}/sleep?ms=6000`, { timeoutMs: 20000 });
     await c.waitForLog((l) => l.event === 'fixture.sleeping', 10000, 'the slow request in the worker');
     c.kill('SIGTERM');
     await c.waitForLog((l) => l.event === 'worker.draining', 10000, 'the worker draining');
