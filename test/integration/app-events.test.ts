@@ -86,10 +86,13 @@ describe('bundled app: durable events on the real master', () => {
     const { port } = new URL(c.url);
     const sock = connect(Number(port), '127.0.0.1');
     await new Promise<void>((r) => sock.once('connect', () => r()));
-    sock.write('POST /api/login?aborted=1 HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{"name":');
-    // Time for the headers to reach the worker; were it too short, no request (and no access
-    // line) would exist, and the wait below would fail rather than pass.
-    await new Promise((r) => setTimeout(r, 200));
+    // The worker sends its 100 once the request is its own (counted, and due an access line):
+    // the upload begins then, and stops part way. A fixed pause before the close, were it too
+    // short on a loaded machine, left no request (and no access line) to judge.
+    const continued = new Promise<void>((r) => sock.on('data', (d: Buffer) => d.toString('latin1').startsWith('HTTP/1.1 100 ') && r()));
+    sock.write('POST /api/login?aborted=1 HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\nExpect: 100-continue\r\n\r\n');
+    await continued;
+    sock.write('{"name":');
     sock.destroy();
     const line = await c.waitForLog((l) => l.event === 'access' && l.path === '/api/login?aborted=1', 10_000, 'the access line of the aborted upload');
     assert.equal(line.status, 499);
