@@ -867,7 +867,12 @@ describe('corral loadtest against a real corral', () => {
       let stopping: Promise<unknown> | undefined;
       const started = Date.now();
       const run = await loadtest(['--target', own.url, '--steps', '2,4', '--step-duration', '3s', '--think-time', '50ms', '--mix', 'read=0.7,write=0.3', '--admin', own.adminUrl, '--admin-token', ADMIN_TOKEN, '--out', out], dir, (text) => {
-        if (!stopping && /step 2\/2 \(4 users\)/.test(text)) stopping = own.stop();
+        // A fast stop (SIGQUIT): a graceful one waits for the writes in flight, and under load
+        // its admin API outlived the run's last sample, which then saw no refused fetch.
+        if (!stopping && /step 2\/2 \(4 users\)/.test(text)) {
+          own.kill('SIGQUIT');
+          stopping = own.exited;
+        }
       });
       const elapsedMs = Date.now() - started;
       assert.ok(stopping, 'the target was stopped during step 2');
@@ -876,7 +881,8 @@ describe('corral loadtest against a real corral', () => {
       assert.ok(elapsedMs < 15_000, `ended after ${elapsedMs} ms`);
       const { result, html } = readResult(out);
       assert.equal(result.run.interrupted, false);
-      assert.ok(result.run.stoppedAtMs <= 6_100, String(result.run.stoppedAtMs));
+      // The deadline is one timer: a loaded machine may run it a little late, as in the other tests.
+      assert.ok(result.run.stoppedAtMs >= 5_990 && result.run.stoppedAtMs < 7_000, `stopped ${result.run.stoppedAtMs} ms into a 6 s run`);
       const step2 = result.segments[1];
       assert.ok((step2?.counts.connection ?? 0) > 0, JSON.stringify(step2?.counts));
       assert.ok((step2?.errorCodes.ECONNREFUSED ?? 0) > 0, JSON.stringify(step2?.errorCodes));
