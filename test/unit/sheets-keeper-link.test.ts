@@ -365,7 +365,8 @@ describe('keeper link', () => {
       const readyAt = Date.now();
       window.close();
       assert.deepEqual(await append, { id: 'entry-1', rows: 1 });
-      assert.ok(Date.now() - readyAt < 100, 'sent as soon as the master said the new keeper is ready');
+      // Not held to the 5 s window: a second of margin for a machine running other tests.
+      assert.ok(Date.now() - readyAt < 1000, 'sent as soon as the master said the new keeper is ready');
       assert.ok(seen.filter((s) => s.startsWith('draining')).length >= 2, 'refusals of the old keeper were retried');
       assert.deepEqual(seen.filter((s) => s.startsWith('new')), ['new /append {"range":"Events","rows":[["E1"]]}']);
       assert.equal(link.failures, 0);
