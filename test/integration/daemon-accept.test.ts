@@ -81,19 +81,28 @@ async function holdConnection(port: number, busy = true): Promise<{ socket: Sock
 async function allCountedBusy(c: CorralProcess, n: number): Promise<boolean> {
   const since = Date.now();
   const auth = { headers: { authorization: `Bearer ${ADMIN_TOKEN}` } };
-  return waitFor(
-    async () => {
-      const stats = (await http(`${c.adminUrl}/api/admin/stats`, auth)).json<{ workers: { role: string; last_beat_s_ago: number | null }[] }>();
-      const asked = Date.now();
-      // last_beat_s_ago is rounded to a tenth of a second: 100 ms of margin.
-      const fresh = stats.workers.filter((w) => w.role === 'worker').every((w) => w.last_beat_s_ago !== null && asked - w.last_beat_s_ago * 1000 - 100 > since);
-      if (!fresh) return false;
-      const cap = (await http(`${c.adminUrl}/api/admin/capacity`, auth)).json<{ capacity: { current_connections: number; idle_connections: number } }>().capacity;
-      return cap.current_connections === n && cap.idle_connections === 0;
-    },
-    10_000,
-    `${n} connections busy, as the workers count them in a heartbeat sent since`,
-  );
+  /** What the last look saw, for the message when the wait fails. */
+  let seen = 'nothing yet';
+  try {
+    return await waitFor(
+      async () => {
+        const stats = (await http(`${c.adminUrl}/api/admin/stats`, auth)).json<{ workers: { role: string; pid: number; last_beat_s_ago: number | null }[] }>();
+        const asked = Date.now();
+        const workers = stats.workers.filter((w) => w.role === 'worker');
+        // last_beat_s_ago is rounded to a tenth of a second: 100 ms of margin.
+        const fresh = workers.every((w) => w.last_beat_s_ago !== null && asked - w.last_beat_s_ago * 1000 - 100 > since);
+        seen = `workers' last beats ${workers.map((w) => `${w.pid}: ${String(w.last_beat_s_ago)} s ago`).join(', ')} at ${asked - since} ms into the wait`;
+        if (!fresh) return false;
+        const cap = (await http(`${c.adminUrl}/api/admin/capacity`, auth)).json<{ capacity: { current_connections: number; idle_connections: number } }>().capacity;
+        seen += `; capacity ${cap.current_connections} open, ${cap.idle_connections} idle`;
+        return cap.current_connections === n && cap.idle_connections === 0;
+      },
+      10_000,
+      `${n} connections busy, as the workers count them in a heartbeat sent since`,
+    );
+  } catch (err) {
+    throw new Error(`${(err as Error).message} (last seen: ${seen})`);
+  }
 }
 
 /** A process's user + system CPU time, in clock ticks (1/100 s). */
