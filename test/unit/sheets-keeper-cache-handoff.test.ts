@@ -10,7 +10,7 @@ import { afterEach, beforeEach, describe, it } from 'node:test';
 import { CACHE_HANDOFF_FILE, saveCacheHandoff, takeCacheHandoff } from '../../src/sheets/keeper/cache-handoff.js';
 import { Keeper, type KeeperSettings } from '../../src/sheets/keeper/keeper.js';
 import { paced } from '../../src/sheets/keeper/pacing.js';
-import type { CachedValue } from '../../src/sheets/keeper/read-tier.js';
+import type { CachedValue } from '../../src/sheets/keeper/cached-value.js';
 import { captureLogger, type CapturedLogger } from '../fixtures/capture-logger.js';
 import { FakeBackend } from '../fixtures/fake-sheets-backend.js';
 import { FakeClock } from '../fixtures/fake-clock.js';

@@ -8,7 +8,8 @@
 import assert from 'node:assert/strict';
 import { afterEach, beforeEach, describe, it } from 'node:test';
 import { RedisLink } from '../../src/redis/link.js';
-import { ReadTier, SHARED_CLOCK_ALLOWANCE_MS, type ReadTierOptions } from '../../src/sheets/keeper/read-tier.js';
+import { ReadTier, type ReadTierOptions } from '../../src/sheets/keeper/read-tier.js';
+import { SHARED_CLOCK_ALLOWANCE_MS } from '../../src/sheets/keeper/shared-copy.js';
 import { sharedPrefix } from '../../src/sheets/keeper/shared-keys.js';
 import { SharedQuota } from '../../src/sheets/keeper/shared-quota.js';
 import { SharedRanges, type SharedRangesOptions } from '../../src/sheets/keeper/shared-ranges.js';

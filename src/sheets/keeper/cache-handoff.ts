@@ -21,7 +21,7 @@ import { readFile, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fsyncDir } from '../../fs-sync.js';
 import { openNewPrivateFile } from '../../private-file.js';
-import type { CachedValue } from './read-tier.js';
+import type { CachedValue } from './cached-value.js';
 
 export const CACHE_HANDOFF_FILE = 'cache-handoff.json';
 const VERSION = 1;

@@ -27,24 +27,13 @@ import { RepeatedFailure } from '../../log/repeated-failure.js';
 import type { RetryListener, SheetsBackend } from '../backend.js';
 import { backoffMs } from './backoff.js';
 import type { HandedValue } from './cache-handoff.js';
+import { cachedValue, sizeOf, type CachedValue } from './cached-value.js';
 import { sleepOn, systemClock, type Clock } from './clock.js';
 import { RangeMemory } from './range-memory.js';
 import { SheetFailure } from './sheet-failure.js';
 import { sharedAbortController } from './shared-abort.js';
+import { SharedCopies, type SharedCopyOptions } from './shared-copy.js';
 import type { SharedRanges } from './shared-ranges.js';
-
-export interface CachedValue {
-  readonly range: string;
-  readonly values: readonly (readonly string[])[];
-  /**
-   * `values` as UTF-8 JSON, made once per fetch: the keeper writes these very bytes into every
-   * answer, so an answer costs no copy of a large tab (a string would be copied into each write).
-   */
-  readonly jsonBytes: Buffer;
-  readonly fetchStartedAt: number;
-  readonly fetchedAt: number;
-  readonly expiresAt: number;
-}
 
 export interface TierRead {
   readonly value: CachedValue;
@@ -87,7 +76,8 @@ interface RangeState {
   lastServedStale: number;
 }
 
-export interface ReadTierOptions {
+/** With SharedCopyOptions' acceptShared, for the copies of other hosts. */
+export interface ReadTierOptions extends SharedCopyOptions {
   /** Paced by the host-wide read quota (see pacing.ts). */
   readonly backend: SheetsBackend;
   readonly logger: Logger;
@@ -105,21 +95,10 @@ export interface ReadTierOptions {
   readonly onChange?: (range: string) => void;
   /** Ranges shared with the other hosts of the sheet (REDIS_URL); absent = this host alone. */
   readonly shared?: SharedRanges;
-  /**
-   * Whether a value another host fetched, begun at `fetchStartedAt`, may be served: not when the
-   * journal already forgot rows that reached Google after it (they would vanish from reads).
-   */
-  readonly acceptShared?: (range: string, fetchStartedAt: number) => boolean;
   /** Longest wait for another host's fetch of a range before fetching it here. */
   readonly sharedWaitMs?: number;
 }
 
-/**
- * Another host's times are read as this many ms earlier than they say: hosts' clocks differ a
- * little (NTP), and a copy taken as older than it is only keeps journaled rows shown longer (they
- * are told apart by id), where one taken as newer could hide an acknowledged row.
- */
-export const SHARED_CLOCK_ALLOWANCE_MS = 5000;
 /**
  * Background retries of a failing range after the last read that asked for it (see the top). Each
  * is one fetch (the client's own attempts within it included), paced by the read quota like any.
@@ -127,28 +106,6 @@ export const SHARED_CLOCK_ALLOWANCE_MS = 5000;
 export const UNASKED_RETRIES = 3;
 /** How often a host waiting for another's fetch looks for its value. */
 const SHARED_POLL_MS = 50;
-
-/** The bytes a cached value holds, roughly: its JSON, and about as much again for the rows. */
-function sizeOf(value: CachedValue | undefined): number {
-  return Math.max(1, (value?.jsonBytes.length ?? 0) * 2 + (value?.range.length ?? 0));
-}
-
-/**
- * The rows with every cell a string. The backend's own arrays are kept when they are (Google's
- * formatted values always are): a copy of a large tab would be held next to the original.
- */
-function stringRows(rows: readonly (readonly unknown[])[]): readonly (readonly string[])[] {
-  const text = (c: unknown) => (typeof c === 'string' ? c : String(c ?? ''));
-  let out: (readonly string[])[] | undefined;
-  for (let i = 0; i < rows.length; i++) {
-    const row = rows[i] ?? [];
-    const strings = row.every((c) => typeof c === 'string');
-    if (strings && !out) continue;
-    out ??= rows.slice(0, i) as (readonly string[])[];
-    out.push(strings ? (row as readonly string[]) : row.map(text));
-  }
-  return out ?? (rows as readonly (readonly string[])[]);
-}
 
 export class ReadTier {
   private readonly states: LRUCache<string, RangeState>;
@@ -161,18 +118,18 @@ export class ReadTier {
   private readonly everFilled = new RangeMemory();
   /** Ranges already reported as larger than half the budget (once each). */
   private readonly warnedLarge = new RangeMemory();
-  /** Ranges whose shared copy was said to be stamped ahead of this host's clock (once each). */
-  private readonly warnedAhead = new RangeMemory();
   private readonly clock: Clock;
   private readonly now = (): number => this.clock.now();
   private readonly abort = sharedAbortController();
   /** The sheet refused as a whole (404, 403, the key): held host-wide, not range by range. */
   private readonly sheet: SheetFailure;
+  private readonly sharedCopies: SharedCopies;
   private counts = { fresh: 0, stale: 0, miss: 0, upstream: 0, upstreamErrors: 0, shared: 0, sharedWaits: 0 };
 
   constructor(private readonly o: ReadTierOptions) {
     this.clock = o.clock ?? systemClock;
     this.sheet = new SheetFailure(o.logger, this.clock);
+    this.sharedCopies = new SharedCopies(o);
     this.states = new LRUCache<string, RangeState>({
       maxSize: o.maxBytes,
       // Capped at half the budget: lru-cache refuses (and deletes) an entry larger than maxSize, so
@@ -337,43 +294,21 @@ export class ReadTier {
     const found = await this.o.shared?.get(range);
     if (!found) return undefined;
     if (found.kind === 'too-large') return 'not-shared';
-    const now = this.clock.now();
-    // Stamped further ahead than hosts' clocks differ: how old it is cannot be told (nor which
-    // journaled rows it holds). Taken as fetched now, it was served as fresh at every expiry and
-    // Google never read; treated as expired, this host reads Google and its copy replaces it.
-    if (found.fetchedAt - now > SHARED_CLOCK_ALLOWANCE_MS) {
-      this.warnAhead(range, found.fetchedAt - now);
-      return undefined;
-    }
-    // The copy this host took last, still in Redis: a copy stamped a little ahead is capped at
-    // this host's clock, so at its expiry it looked newer than itself and was fresh again.
-    const stamp = `${found.fetchStartedAt}:${found.fetchedAt}`;
-    if (st.adoptedStamp === stamp) return undefined;
-    const fetchedAt = Math.min(found.fetchedAt, now);
-    const fetchStartedAt = Math.min(found.fetchStartedAt, fetchedAt) - SHARED_CLOCK_ALLOWANCE_MS;
-    const expiresAt = fetchedAt + this.o.ttlMs;
-    if (now - expiresAt > this.o.maxStaleMs) return undefined;
-    if (st.value && st.value.fetchedAt >= fetchedAt) return undefined;
-    if (this.o.acceptShared && !this.o.acceptShared(range, fetchStartedAt)) return undefined;
     // An answer that comes after close() is not kept (as a fetch's is not).
     if (this.abort.signal.aborted) return undefined;
-    const values = stringRows(found.values);
-    const jsonBytes = Buffer.from(JSON.stringify(values));
-    const changed = st.value ? !st.value.jsonBytes.equals(jsonBytes) : this.everFilled.has(range);
-    const value: CachedValue = { range, values, jsonBytes, fetchStartedAt, fetchedAt, expiresAt };
-    this.install(range, st, value);
-    st.adoptedStamp = stamp;
+    const copy = this.sharedCopies.take(range, found, this.clock.now(), st);
+    if (!copy) return undefined;
+    const changed = this.changes(range, st, copy.value);
+    this.install(range, st, copy.value);
+    st.adoptedStamp = copy.stamp;
     this.counts.shared++;
     if (changed) this.o.onChange?.(range);
-    return value;
+    return copy.value;
   }
 
-  private warnAhead(range: string, aheadMs: number): void {
-    if (!this.warnedAhead.add(range)) return;
-    this.o.logger.warn(
-      { event: 'sheets.shared_range_ahead', range, ahead_ms: Math.round(aheadMs), allowance_ms: SHARED_CLOCK_ALLOWANCE_MS },
-      `sheets: the copy of range ${range} in Redis is stamped ${Math.round(aheadMs / 1000)} s ahead of this host's clock (another host's clock is ahead: check NTP on the sheet's hosts); not taken, this host reads Google itself`,
-    );
+  /** Whether installing `value` changes what the workers were told of the range (see everFilled). */
+  private changes(range: string, st: RangeState, value: CachedValue): boolean {
+    return st.value ? !st.value.jsonBytes.equals(value.jsonBytes) : this.everFilled.has(range);
   }
 
   private async fetchUpstream(range: string, st: RangeState, onRetry: RetryListener): Promise<CachedValue> {
@@ -385,10 +320,8 @@ export class ReadTier {
       // are those it had when it closed the tier (cache-handoff.ts).
       this.abort.signal.throwIfAborted();
       const done = this.clock.now();
-      const values = stringRows(vr.values ?? []);
-      const jsonBytes = Buffer.from(JSON.stringify(values));
-      const changed = st.value ? !st.value.jsonBytes.equals(jsonBytes) : this.everFilled.has(range);
-      const value: CachedValue = { range, values, jsonBytes, fetchStartedAt: started, fetchedAt: done, expiresAt: done + this.o.ttlMs };
+      const value = cachedValue(range, vr.values ?? [], started, done, this.o.ttlMs);
+      const changed = this.changes(range, st, value);
       this.install(range, st, value);
       const failingSince = st.failingSince;
       this.sheet.succeeded();
@@ -408,7 +341,7 @@ export class ReadTier {
       if (changed) this.o.onChange?.(range);
       // Not awaited (the callers have their value); Redis runs one connection's commands in order,
       // so the value lands before the claim's release that follows (fetch()).
-      void this.o.shared?.put(range, jsonBytes, started, done);
+      void this.o.shared?.put(range, value.jsonBytes, started, done);
       return value;
     } catch (err) {
       this.onFailure(range, st, err);
@@ -545,7 +478,6 @@ export class ReadTier {
     return restored;
   }
 
-  /** Entries currently cached and the worst staleness served in the last minute. */
   /**
    * While `range` is failing, how long until the tier tries Google again (its backoff, at least
    * what Google's Retry-After asked): a read before then gets the same error. Undefined otherwise.
@@ -560,6 +492,7 @@ export class ReadTier {
     return Math.max(st.nextRetryAt - now, sheet ?? 0, 0);
   }
 
+  /** Entries cached, reads by how they were answered, and the worst staleness served in the last minute. */
   figures(): Record<string, number> {
     const now = this.clock.now();
     let maxStale = 0;

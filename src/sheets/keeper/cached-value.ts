@@ -1,0 +1,44 @@
+// A range's value as the keeper's read tier holds it: the rows, their JSON made once, and when
+// the fetch that got them began and ended. Made the same way from Google's answer and from
+// another host's copy (shared-copy.ts).
+
+export interface CachedValue {
+  readonly range: string;
+  readonly values: readonly (readonly string[])[];
+  /**
+   * `values` as UTF-8 JSON, made once per fetch: the keeper writes these very bytes into every
+   * answer, so an answer costs no copy of a large tab (a string would be copied into each write).
+   */
+  readonly jsonBytes: Buffer;
+  readonly fetchStartedAt: number;
+  readonly fetchedAt: number;
+  readonly expiresAt: number;
+}
+
+/** The value of `rows`, fetched from `fetchStartedAt` to `fetchedAt`, fresh for `ttlMs` after it. */
+export function cachedValue(range: string, rows: readonly (readonly unknown[])[], fetchStartedAt: number, fetchedAt: number, ttlMs: number): CachedValue {
+  const values = stringRows(rows);
+  return { range, values, jsonBytes: Buffer.from(JSON.stringify(values)), fetchStartedAt, fetchedAt, expiresAt: fetchedAt + ttlMs };
+}
+
+/** The bytes a cached value holds, roughly: its JSON, and about as much again for the rows. */
+export function sizeOf(value: CachedValue | undefined): number {
+  return Math.max(1, (value?.jsonBytes.length ?? 0) * 2 + (value?.range.length ?? 0));
+}
+
+/**
+ * The rows with every cell a string. The backend's own arrays are kept when they are (Google's
+ * formatted values always are): a copy of a large tab would be held next to the original.
+ */
+function stringRows(rows: readonly (readonly unknown[])[]): readonly (readonly string[])[] {
+  const text = (c: unknown) => (typeof c === 'string' ? c : String(c ?? ''));
+  let out: (readonly string[])[] | undefined;
+  for (let i = 0; i < rows.length; i++) {
+    const row = rows[i] ?? [];
+    const strings = row.every((c) => typeof c === 'string');
+    if (strings && !out) continue;
+    out ??= rows.slice(0, i) as (readonly string[])[];
+    out.push(strings ? (row as readonly string[]) : row.map(text));
+  }
+  return out ?? (rows as readonly (readonly string[])[]);
+}
