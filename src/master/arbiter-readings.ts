@@ -67,12 +67,21 @@ export class ArbiterReadings {
   report(): void {
     // A worker's share of CORRAL_MAX_CONNECTIONS follows the worker count, which TTIN/TTOU change.
     // The host's cap follows it too, and is the cap itself of a worker accepting on its own.
-    const workerCap = perWorkerCap(this.s.target.expected, this.workerConnections(), this.settings.CORRAL_MAX_CONNECTIONS, this.acceptMode);
+    // With round-robin the shares' remainder goes to the current generation's workers by slot;
+    // the others (retiring, draining, an old generation) hold the smaller share.
+    const workers = this.workers();
+    const ranks = new Map(
+      workers
+        .filter((c) => isActiveCurrent(c, this.s.gens.current))
+        .sort((a, b) => a.slot - b.slot)
+        .map((c, rank) => [c, rank]),
+    );
+    const workerConnections = this.workerConnections();
     this.reporter.report({
       now: this.s.now(),
-      workers: this.workers(),
+      workers,
       capacity: this.capacity(),
-      workerCap,
+      workerCapOf: (c) => perWorkerCap(this.s.target.expected, workerConnections, this.settings.CORRAL_MAX_CONNECTIONS, this.acceptMode, ranks.get(c)),
       waiting: this.respawnWait() !== undefined,
       statusLine: () => this.statusLine(),
       timeoutMs: this.settings.CORRAL_TIMEOUT * 1000,

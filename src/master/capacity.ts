@@ -96,8 +96,12 @@ export function slotsFull(c: Capacity): boolean {
 
 /**
  * The cap a worker enforces on its own, without asking anyone.
- * - round-robin: the master deals connections in turn, so each worker's even share of a lower
- *   host-wide cap adds up to that cap exactly.
+ * - round-robin: the master deals connections in turn, so the workers' shares of a lower
+ *   host-wide cap add up to it: each gets the cap / workers rounded down, and the first
+ *   `cap % workers` by `rank` (0-based) one more. Rounded up for every worker, 5 over 2 workers
+ *   let the host hold 6. `rank` undefined: the smaller share (a worker the master has not placed
+ *   yet). Below one connection per worker, each holds one all the same (one that refused every
+ *   connection the master dealt it would refuse clients while others sit idle).
  * - shared: workers take connections from one socket as they are free, so the spread is uneven
  *   and an even share would refuse early on the busiest worker while others sit idle. With the
  *   host counters' shared table a worker is held to the host's cap alone, through its connection
@@ -105,10 +109,17 @@ export function slotsFull(c: Capacity): boolean {
  *   Without the table it refuses only over CORRAL_WORKER_CONNECTIONS or the whole host's cap, and
  *   the host-wide count is enforced by the master's FULL broadcast (one heartbeat behind).
  */
-export function perWorkerCap(workers: number, workerConnections: number, maxConnections: number, accept: Settings['CORRAL_ACCEPT'] = 'round-robin'): number {
+export function perWorkerCap(workers: number, workerConnections: number, maxConnections: number, accept: Settings['CORRAL_ACCEPT'] = 'round-robin', rank?: number): number {
   if (maxConnections <= 0) return workerConnections;
   if (accept === 'shared') return Math.max(1, Math.min(workerConnections, maxConnections));
-  return Math.max(1, Math.min(workerConnections, Math.ceil(maxConnections / Math.max(1, workers))));
+  const n = Math.max(1, workers);
+  const share = Math.floor(maxConnections / n) + (rank !== undefined && rank < maxConnections % n ? 1 : 0);
+  return Math.max(1, Math.min(workerConnections, share));
+}
+
+/** The largest share a worker may be given (perWorkerCap's first rank): what the open-files check sizes. */
+export function largestWorkerCap(workers: number, workerConnections: number, maxConnections: number, accept: Settings['CORRAL_ACCEPT'] = 'round-robin'): number {
+  return perWorkerCap(workers, workerConnections, maxConnections, accept, 0);
 }
 
 export function statusOf(percent: number): LoadStatus {

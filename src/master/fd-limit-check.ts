@@ -10,7 +10,7 @@ import type { Settings } from '../config/schema.js';
 import { connectionsWithin, WORKER_FD_RESERVE, workerFdNeed, type OpenFilesLimit } from '../fd-limit.js';
 import type { Logger } from '../log/logger.js';
 import { limitNoFile } from '../systemd/unit.js';
-import { maxConnectionsOf, perWorkerCap, workerConnectionsWithin } from './capacity.js';
+import { largestWorkerCap, maxConnectionsOf, workerConnectionsWithin } from './capacity.js';
 
 type CapSettings = Pick<Settings, 'CORRAL_WORKERS' | 'CORRAL_WORKER_CONNECTIONS' | 'CORRAL_MAX_CONNECTIONS' | 'CORRAL_ACCEPT'>;
 
@@ -42,7 +42,7 @@ export function fdLimitShortfall(s: CapSettings, limit: OpenFilesLimit | undefin
   const soft = limit?.soft;
   if (soft === undefined) return undefined;
   const workers = s.CORRAL_WORKERS;
-  const workerMayHold = perWorkerCap(workers, s.CORRAL_WORKER_CONNECTIONS, s.CORRAL_MAX_CONNECTIONS, s.CORRAL_ACCEPT);
+  const workerMayHold = largestWorkerCap(workers, s.CORRAL_WORKER_CONNECTIONS, s.CORRAL_MAX_CONNECTIONS, s.CORRAL_ACCEPT);
   const need = workerFdNeed(workerMayHold);
   if (soft >= need) return undefined;
   const ceiling = connectionsWithin(soft) ?? workerMayHold;

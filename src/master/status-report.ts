@@ -52,8 +52,8 @@ export interface ReportInput {
   readonly now: number;
   readonly workers: readonly ChildRecord[];
   readonly capacity: Capacity;
-  /** A worker's share of CORRAL_MAX_CONNECTIONS (perWorkerCap). */
-  readonly workerCap: number;
+  /** A worker's share of CORRAL_MAX_CONNECTIONS (perWorkerCap): with round-robin, by its rank. */
+  readonly workerCapOf: (c: ChildRecord) => number;
   /** The backoff holds the next fork. */
   readonly waiting: boolean;
   readonly statusLine: () => string;
@@ -63,7 +63,8 @@ export interface ReportInput {
 
 export class StatusReporter {
   private lastCapacityFull = false;
-  private lastWorkerCap: number | undefined;
+  /** The cap each worker was last sent. */
+  private readonly sentCaps = new WeakMap<ChildRecord, number>();
   private lastMaxConnections: number | undefined;
   private lastStatusAt = 0;
   private lastStatusWaiting = false;
@@ -72,19 +73,19 @@ export class StatusReporter {
   constructor(private readonly notifier: Notifier) {}
 
   report(r: ReportInput): void {
-    const { now, capacity, workerCap } = r;
+    const { now, capacity } = r;
     // The workers enforce slots held, idle or not (an idle one gives way in the worker itself),
-    // whatever the status says to operators.
-    if (
-      slotsFull(capacity) !== this.lastCapacityFull ||
-      workerCap !== this.lastWorkerCap ||
-      capacity.max_connections !== this.lastMaxConnections ||
-      now - this.lastStatusAt >= REPEAT_MS
-    ) {
-      this.lastCapacityFull = slotsFull(capacity);
-      this.lastWorkerCap = workerCap;
-      this.lastMaxConnections = capacity.max_connections;
-      for (const c of r.workers) c.handle.send({ type: 'capacity', full: this.lastCapacityFull, current: capacity.current_connections, max: capacity.max_connections, workerCap });
+    // whatever the status says to operators. Every worker is told when the host's figures change
+    // (and every 5 s); one whose own cap changed, at once.
+    const toAll = slotsFull(capacity) !== this.lastCapacityFull || capacity.max_connections !== this.lastMaxConnections || now - this.lastStatusAt >= REPEAT_MS;
+    this.lastCapacityFull = slotsFull(capacity);
+    this.lastMaxConnections = capacity.max_connections;
+    for (const c of r.workers) {
+      const workerCap = r.workerCapOf(c);
+      // A booting worker drops the word (its server is not up yet): told at the next tick once ready.
+      if (!toAll && (c.state !== 'ready' || this.sentCaps.get(c) === workerCap)) continue;
+      if (c.state === 'ready') this.sentCaps.set(c, workerCap);
+      c.handle.send({ type: 'capacity', full: this.lastCapacityFull, current: capacity.current_connections, max: capacity.max_connections, workerCap });
     }
     // At once when a backoff wait starts or ends, not up to 5 s later: systemctl status then says why none serve.
     if (now - this.lastStatusAt >= REPEAT_MS || r.waiting !== this.lastStatusWaiting) {

@@ -231,7 +231,7 @@ export async function runWorker(): Promise<void> {
       // With a gauge the host's cap is the only one: the kernel's spread is uneven, and a worker
       // may hold what others leave free.
       const workerCap = withinFds(gauge ? m.max : m.workerCap);
-      if (server.cap.setLimit(workerCap)) logger.info({ event: 'worker.cap', cap: workerCap }, `connection cap now ${workerCap} (from the master's worker count)`);
+      if (server.cap.setLimit(workerCap)) logger.info({ event: 'worker.cap', cap: workerCap }, `connection cap now ${workerCap} (this worker's share, from the master's worker count)`);
     },
   });
   process.on('SIGTERM', () => {
@@ -282,6 +282,8 @@ export async function runWorker(): Promise<void> {
       accessLogger: settings.CORRAL_ACCESS_LOG ? log.access() : undefined,
       workerId: identity.workerId,
       generation: identity.generation,
+      // Until the master's first word (its next tick) a round-robin worker holds the smaller share:
+      // its rank among the workers, which may get one more, is the master's to say.
       perWorkerCap: withinFds(gauge ? hostMax : perWorkerCap(workerCount, workerConnections, settings.CORRAL_MAX_CONNECTIONS, settings.CORRAL_ACCEPT)),
       ...(gauge ? { hostGauge: { gauge, max: hostMax } } : {}),
       ...(fdBudget === undefined ? {} : { fdBudget }),

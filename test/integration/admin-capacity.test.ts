@@ -150,6 +150,38 @@ test('after TTOU the remaining worker takes over the departed worker\'s share of
   }
 });
 
+test('round-robin: the workers\' shares of a CORRAL_MAX_CONNECTIONS that does not divide evenly add up to it, never more', async () => {
+  // 5 over 2 workers: 3 and 2. Rounded up for both, the host held 6 and the capacity said 120 %.
+  const c = await startCorral({
+    workers: 2,
+    env: { CORRAL_ACCEPT: 'round-robin', CORRAL_MAX_CONNECTIONS: '5', CORRAL_KEEPALIVE: '120', CORRAL_HEADERS_TIMEOUT: '120', CORRAL_REQUEST_TIMEOUT: '120', CORRAL_ADMIN_TOKEN: TOKEN, CORRAL_RATE_LIMIT: '0' },
+  });
+  const sockets: Socket[] = [];
+  const capacity = async () => (await http(`${c.adminUrl}/api/admin/capacity`, { headers: { authorization: `Bearer ${TOKEN}` } })).json<{ capacity: Capacity }>().capacity;
+  try {
+    // Each booted with the smaller share; the master gives the first by slot one more.
+    const larger = await c.waitForLog((l) => l.event === 'worker.cap' && l.cap === 3, 10_000, 'a worker told the larger share');
+    assert.equal(c.events('worker.cap').filter((l) => l.pid !== larger.pid).length, 0, 'the other keeps the smaller share');
+    const port = Number(new URL(c.url).port);
+    // The master deals connections in turn: eight give each worker more than its share.
+    const statuses: number[] = [];
+    for (let i = 0; i < 8; i++) {
+      const h = await holdConnection(port);
+      sockets.push(h.socket);
+      statuses.push(h.status);
+    }
+    assert.equal(statuses.filter((s) => s === 200).length, 5, `answers: ${statuses.join(', ')}`);
+    const held = await waitFor(async () => {
+      const cap = await capacity();
+      return cap.current_connections === 5 && cap.idle_connections === 0 ? cap : undefined;
+    }, 10_000, 'five busy connections counted');
+    assert.deepEqual([held.max_connections, held.percent_used, held.status, held.available_slots], [5, 100, 'FULL', 0]);
+  } finally {
+    for (const s of sockets) s.destroy();
+    await c.stop();
+  }
+});
+
 test('slots held by idle keep-alive connections are not FULL: the status counts busy ones, and a new client is served', async () => {
   // Idle connections give their slot to a new client at the cap, so a host whose slots they hold
   // has room: FULL there (as the status said before) would have operators add workers for nothing.

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { exponentialBackoff } from '../../src/master/backoff.js';
-import { computeCapacity, perWorkerCap, statusOf } from '../../src/master/capacity.js';
+import { computeCapacity, largestWorkerCap, perWorkerCap, statusOf } from '../../src/master/capacity.js';
 
 test('capacity statuses follow the system-limits guide (LOW < 50 <= HEALTHY < 80 <= WARNING < 100 <= FULL)', () => {
   assert.equal(statusOf(0), 'LOW');
@@ -37,18 +37,28 @@ test('idle connections give their slot to new clients: every slot held, most of 
   assert.equal(computeCapacity({ activeConnections: [3], idleConnections: [5], workers: 1, workerConnections: 10, maxConnections: 0, serving: true }).idle_connections, 3);
 });
 
-test('without CORRAL_MAX_CONNECTIONS the cap is workers x worker connections, and per-worker shares round up', () => {
+test('without CORRAL_MAX_CONNECTIONS the cap is workers x worker connections; with it, round-robin shares add up to it exactly', () => {
   assert.equal(computeCapacity({ activeConnections: [], workers: 8, workerConnections: 1000, maxConnections: 0, serving: true }).max_connections, 8000);
   assert.equal(perWorkerCap(8, 1000, 0), 1000);
-  assert.equal(perWorkerCap(3, 1000, 200), 67);
-  assert.equal(perWorkerCap(8, 10, 200), 10);
+  // 200 over 3: 67, 67, 66 (rounded up for all, the host held 201).
+  assert.deepEqual([0, 1, 2].map((rank) => perWorkerCap(3, 1000, 200, 'round-robin', rank)), [67, 67, 66]);
+  for (const [workers, max] of [[2, 5], [3, 200], [8, 1001], [4, 4], [7, 50]] as const) {
+    const shares = Array.from({ length: workers }, (_, rank) => perWorkerCap(workers, 1000, max, 'round-robin', rank));
+    assert.equal(shares.reduce((a, b) => a + b, 0), max, `${max} over ${workers}: ${shares.join(', ')}`);
+  }
+  // A worker not yet placed holds the smaller share; the open-files check sizes the larger.
+  assert.equal(perWorkerCap(3, 1000, 200), 66);
+  assert.equal(largestWorkerCap(3, 1000, 200), 67);
+  assert.equal(perWorkerCap(8, 10, 200, 'round-robin', 0), 10);
+  // Fewer connections than workers: one each all the same.
+  assert.deepEqual([0, 1].map((rank) => perWorkerCap(2, 1000, 1, 'round-robin', rank)), [1, 1]);
 });
 
 test('with CORRAL_ACCEPT=shared a worker is not held to an even share (the spread is uneven), only to its own cap and the host cap', () => {
   assert.equal(perWorkerCap(3, 1000, 200, 'shared'), 200);
   assert.equal(perWorkerCap(8, 10, 200, 'shared'), 10);
   assert.equal(perWorkerCap(8, 1000, 0, 'shared'), 1000);
-  assert.equal(perWorkerCap(3, 1000, 200, 'round-robin'), 67);
+  assert.equal(perWorkerCap(3, 1000, 200, 'round-robin', 0), 67);
 });
 
 test('backoff grows exponentially with jitter, never zero, capped', () => {

@@ -44,7 +44,7 @@ function setup(watchdogIntervalMs: number | undefined = 1000) {
   const sent: MasterMessage[] = [];
   const worker = { state: 'ready', lastBeatAt: 0, handle: { pid: 1, send: (m: MasterMessage) => (sent.push(m), true), kill() {} } } as unknown as ChildRecord;
   const reporter = new StatusReporter(notifier);
-  const input = (over: Partial<ReportInput>): ReportInput => ({ now: 0, workers: [worker], capacity: capacity([0, 0]), workerCap: 10, waiting: false, statusLine: () => 'line', timeoutMs: 5000, ...over });
+  const input = (over: Partial<ReportInput>): ReportInput => ({ now: 0, workers: [worker], capacity: capacity([0, 0]), workerCapOf: () => 10, waiting: false, statusLine: () => 'line', timeoutMs: 5000, ...over });
   return { reporter, statuses, sent, worker, input, fed: () => fed };
 }
 
@@ -56,12 +56,36 @@ test('capacity goes to the workers when FULL, their cap or the host cap change, 
   assert.equal(sent.length, 1);
   reporter.report(input({ now: 10_500, capacity: capacity([10, 10]) }));
   assert.deepEqual(sent.at(-1), { type: 'capacity', full: true, current: 20, max: 20, workerCap: 10 });
-  reporter.report(input({ now: 10_750, capacity: capacity([10, 10]), workerCap: 7 }));
+  reporter.report(input({ now: 10_750, capacity: capacity([10, 10]), workerCapOf: () => 7 }));
   assert.equal(sent.length, 3);
-  reporter.report(input({ now: 14_999, capacity: capacity([10, 10]), workerCap: 7 }));
+  reporter.report(input({ now: 14_999, capacity: capacity([10, 10]), workerCapOf: () => 7 }));
   assert.equal(sent.length, 3);
-  reporter.report(input({ now: 15_000, capacity: capacity([10, 10]), workerCap: 7 }));
+  reporter.report(input({ now: 15_000, capacity: capacity([10, 10]), workerCapOf: () => 7 }));
   assert.equal(sent.length, 4);
+});
+
+test("each worker is sent its own cap: one whose share changed at once, the others not; a booting one once it is ready", () => {
+  const sent = new Map<number, MasterMessage[]>();
+  const workerOf = (pid: number, state: string) => ({ state, lastBeatAt: 0, handle: { pid, send: (m: MasterMessage) => (sent.set(pid, [...(sent.get(pid) ?? []), m]), true), kill() {} } }) as unknown as ChildRecord;
+  const [first, second, third] = [workerOf(1, 'ready'), workerOf(2, 'ready'), workerOf(3, 'booting')];
+  const caps = new Map<ChildRecord, number>([
+    [first, 3],
+    [second, 2],
+    [third, 2],
+  ]);
+  const reporter = new StatusReporter({ ready() {}, reloading() {}, stopping() {}, status() {}, watchdog() {}, watchdogIntervalMs: undefined, close() {} });
+  const report = (now: number) => reporter.report({ now, workers: [first, second, third], capacity: capacity([0, 0]), workerCapOf: (c) => caps.get(c) ?? 0, waiting: false, statusLine: () => 'line', timeoutMs: 5000 });
+  const capsSent = (pid: number) => (sent.get(pid) ?? []).map((m) => (m.type === 'capacity' ? m.workerCap : undefined));
+  report(10_000);
+  assert.deepEqual([capsSent(1), capsSent(2), capsSent(3)], [[3], [2], [2]], 'all told at first');
+  caps.set(second, 3);
+  report(10_250);
+  assert.deepEqual([capsSent(1), capsSent(2), capsSent(3)], [[3], [2, 3], [2]], 'only the worker whose share changed');
+  (third as { state: string }).state = 'ready';
+  report(10_500);
+  assert.deepEqual(capsSent(3), [2, 2], 'the booting worker dropped the first word: told again once ready');
+  report(10_750);
+  assert.deepEqual([capsSent(1), capsSent(2), capsSent(3)], [[3], [2, 3], [2, 2]], 'nothing new: nothing sent');
 });
 
 test('the status line is sent every 5 s, and at once when a respawn wait starts or ends', () => {
