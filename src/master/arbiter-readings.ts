@@ -137,7 +137,7 @@ export class ArbiterReadings {
       settle: asks.settle,
       settings: () => this.settings,
       children: () => [...s.children.values()].map(snapshotOf),
-      servedByExited: () => ({ ...s.exitedServed }),
+      servedByExited: () => ({ ...s.exitedServed, sheets: { ...s.exitedServed.sheets } }),
       childExits: () => s.exitTally.snapshot(),
       latency: () => s.latency,
       keeperExpected: () => s.options.withKeeper,

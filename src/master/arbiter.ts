@@ -22,7 +22,7 @@ import type { AdminView } from './admin/view.js';
 import type { ArbiterOptions, Intent } from './arbiter-options.js';
 import { ArbiterReadings } from './arbiter-readings.js';
 import type { Capacity } from './capacity.js';
-import { accountExit, addServed, type ChildExit, type ServedTotals } from './child-exits.js';
+import { accountExit, addServed, noneServed, type ChildExit, type ServedTotals } from './child-exits.js';
 import { ExitTally } from './exit-reasons.js';
 import { ChildKiller } from './child-killer.js';
 import { codeIdentity } from './code-identity.js';
@@ -63,7 +63,7 @@ export class Arbiter {
   private readonly crashes = new CrashLedger();
   private readonly keeperCrashes = new KeeperCrashLedger();
   private keeperGaveWay = false;
-  private readonly exitedServed: ServedTotals = { requests: 0, errors: 0, refused: 0, idleClosed: 0 };
+  private readonly exitedServed: ServedTotals = noneServed();
   private readonly exitTally = new ExitTally();
   /** Every worker beat's request durations for the last minute (the history's and the stats' p99). */
   private readonly latency = new RequestLatency();

@@ -13,6 +13,7 @@ import { startAdminServer, type AdminServer } from '../../src/master/admin/serve
 import { startMonitoring, type Monitoring } from '../../src/master/admin/monitoring.js';
 import type { HostMonitor, HostSample } from '../../src/master/host-monitor.js';
 import { child, createFakeView, testSettings, type FakeView } from '../fixtures/fake-admin-view.js';
+import { noneServed } from '../../src/master/child-exits.js';
 
 const CHROMIUM = '/usr/bin/chromium';
 const TOKEN = 'dashboard-token-0123456789';
@@ -423,7 +424,7 @@ describe('/admin dashboard in Chromium', { skip }, () => {
   it('the Requests card shows the requests served since the master started (as /metrics), exited workers\' included, and the live workers\' share', async () => {
     // Two workers replaced so far served 5000 between them; the one running now, 120.
     const replaced = createFakeView(testSettings({ CORRAL_ADMIN_TOKEN: TOKEN, CORRAL_WORKERS: '1' }), [child(1, 4601, 'ready', { requestsServed: 120 })]);
-    replaced.exited = { requests: 5000, errors: 0, refused: 0, idleClosed: 0 };
+    replaced.exited = { requests: 5000, errors: 0, refused: 0, idleClosed: 0, sheets: noneServed().sheets };
     const replacedServer = await startAdminServer(replaced, logger, { host: '127.0.0.1', port: 0, monitoring });
     const page = await browser.newPage();
     try {

@@ -3,6 +3,7 @@ import { describe, it } from 'node:test';
 import { sheetsFiguresOf, statsOf } from '../../src/master/admin/figures.js';
 import { createAdminMetrics } from '../../src/master/admin/metrics.js';
 import { child, createFakeView, testSettings } from '../fixtures/fake-admin-view.js';
+import { noneServed } from '../../src/master/child-exits.js';
 
 describe('Sheets figures', () => {
   it("count the workers' L1 hits in the hit ratio and take upstream calls from the keeper's meter", () => {
@@ -64,7 +65,7 @@ describe('stats totals', () => {
     const before = statsOf(view, { host: undefined, upstreamPerMinute: null });
     assert.equal(before.totals.requests_served, await scraped('corral_requests_total'));
     // Worker 1 is replaced: its last report goes to the exited workers' count, its successor starts at 0.
-    view.exited = { requests: 90, errors: 4, refused: 3, idleClosed: 0 };
+    view.exited = { requests: 90, errors: 4, refused: 3, idleClosed: 0, sheets: noneServed().sheets };
     view.kids = [child(3, 13, 'ready', { requestsServed: 0, errorsServed: 0 }), view.kids[1]!];
     const after = statsOf(view, { host: undefined, upstreamPerMinute: null });
     assert.deepEqual(
@@ -76,6 +77,25 @@ describe('stats totals', () => {
     assert.equal(after.totals.errors_served, await scraped('corral_request_errors_total'));
     assert.equal(after.totals.connections_refused, await scraped('corral_connections_refused_total'));
     assert.deepEqual([after.totals.requests_served_by_live_workers, after.totals.errors_served_by_live_workers], [10, 1]);
+  });
+});
+
+describe('stats Sheets figures across a reload', () => {
+  it('keep what the replaced workers counted: the hit ratio stays where it was, as the /metrics counters do', async () => {
+    const keeper = child(0, 10, 'ready', { extra: { cacheHits: 2, cacheMisses: 1, cacheStaleHits: 0 } }, 'keeper');
+    const view = createFakeView(testSettings(), [child(1, 11, 'ready', { extra: { l1Hits: 1500, l1Misses: 2, l1StaleFallbacks: 0 } }), child(2, 12, 'ready', { extra: { l1Hits: 1482, l1Misses: 1, l1StaleFallbacks: 0 } }), keeper]);
+    const metrics = createAdminMetrics(view, () => undefined);
+    const scraped = async (name: string) => Number(new RegExp(`^${name} (\\d+)$`, 'm').exec(await metrics.render())?.[1]);
+    const before = statsOf(view, { host: undefined, upstreamPerMinute: null }).sheets;
+    assert.deepEqual([before.cache_hits, before.cache_misses, before.cache_hit_ratio], [2984, 1, 1]);
+    assert.equal(await scraped('corral_sheets_cache_hits_total'), 2984);
+    // A reload: both workers replaced (their last reports kept), the keeper kept, no traffic since.
+    view.exited = { ...noneServed(), sheets: { ...noneServed().sheets, l1Hits: 2982, l1Misses: 3 } };
+    view.kids = [child(3, 13, 'ready', { extra: { l1Hits: 0, l1Misses: 0, l1StaleFallbacks: 0 } }), child(4, 14, 'ready', { extra: { l1Hits: 0, l1Misses: 0, l1StaleFallbacks: 0 } }), keeper];
+    const after = statsOf(view, { host: undefined, upstreamPerMinute: null }).sheets;
+    // Counted by the live processes alone it was 2 hits for 1 miss: 0.667.
+    assert.deepEqual([after.cache_hits, after.cache_misses, after.cache_hit_ratio, after.l1_hits, after.l1_misses], [2984, 1, 1, 2982, 3]);
+    assert.equal(await scraped('corral_sheets_cache_hits_total'), 2984, 'the same count as /metrics');
   });
 });
 

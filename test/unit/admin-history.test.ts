@@ -4,6 +4,7 @@ import { CounterAcrossProcesses, createHistory } from '../../src/master/admin/hi
 import { createHostMonitor } from '../../src/master/host-monitor.js';
 import { LatencyBuckets } from '../../src/latency-buckets.js';
 import { child, createFakeView, testSettings } from '../fixtures/fake-admin-view.js';
+import { noneServed } from '../../src/master/child-exits.js';
 
 /** A beat's request durations: `n` requests of `ms` each, per group. */
 function durations(...groups: [n: number, ms: number][]): number[] {
@@ -73,7 +74,7 @@ describe('5xx answers per second in the history', () => {
     const h = createHistory();
     assert.equal(h.record(view, undefined, 1_000).errors_per_s, null, 'no rate from a single point');
     // Google fails: worker 1 answers 40 more 5xx and is replaced by worker 2, which answers 25.
-    view.exited = { requests: 200, errors: 50, refused: 0, idleClosed: 0 };
+    view.exited = { requests: 200, errors: 50, refused: 0, idleClosed: 0, sheets: noneServed().sheets };
     view.kids = [child(2, 12, 'ready', { requestsServed: 30, errorsServed: 25 })];
     assert.equal(h.record(view, undefined, 6_000).errors_per_s, 13);
     assert.equal(h.record(view, undefined, 11_000).errors_per_s, 0);
@@ -86,7 +87,7 @@ describe('connections refused per second in the history', () => {
     const h = createHistory();
     assert.equal(h.record(view, undefined, 1_000).refused_per_s, null, 'no rate from a single point');
     // At FULL: 300 refused in 5 s (200 by a worker since replaced), not one request served.
-    view.exited = { requests: 100, errors: 0, refused: 200, idleClosed: 0 };
+    view.exited = { requests: 100, errors: 0, refused: 200, idleClosed: 0, sheets: noneServed().sheets };
     view.kids = [child(2, 12, 'ready', { requestsServed: 0, errorsServed: 0, connectionsRefused: 100 })];
     const s = h.record(view, undefined, 6_000);
     assert.deepEqual([s.rps, s.errors_per_s, s.refused_per_s], [0, 0, 60]);
@@ -100,7 +101,7 @@ describe('history across worker replacements', () => {
     const h = createHistory();
     h.record(view, undefined, 1_000);
     // Worker 1 served 100 more and exited; worker 2 came and served 50; one more came and went (30).
-    view.exited = { requests: 200 + 30, errors: 0, refused: 0, idleClosed: 0 };
+    view.exited = { requests: 200 + 30, errors: 0, refused: 0, idleClosed: 0, sheets: noneServed().sheets };
     view.kids = [child(2, 12, 'ready', { requestsServed: 50 })];
     assert.equal(h.record(view, undefined, 2_000).rps, 180);
   });

@@ -8,6 +8,7 @@ import { RateWindow, servedTotalsOf, type ServedTotals } from '../../src/master/
 import { startAdminServer } from '../../src/master/admin/server.js';
 import { startMonitoring } from '../../src/master/admin/monitoring.js';
 import { child, createFakeView, testSettings } from '../fixtures/fake-admin-view.js';
+import { noneServed } from '../../src/master/child-exits.js';
 
 const TOKEN = 'rates-token-0123456789abcdef';
 const logger = createLogger({ CORRAL_LOG_FILE: undefined, CORRAL_LOG_LEVEL: 'silent' }, { role: 'master' }).logger;
@@ -64,7 +65,7 @@ describe('servedTotalsOf', () => {
       child(2, 12, 'booting', undefined),
       child(0, 10, 'ready', { requestsServed: 1000, errorsServed: 1000, connectionsRefused: 1000 }, 'keeper'),
     ]);
-    view.exited = { requests: 10, errors: 1, refused: 2, idleClosed: 0 };
+    view.exited = { requests: 10, errors: 1, refused: 2, idleClosed: 0, sheets: noneServed().sheets };
     assert.deepEqual(servedTotalsOf(view), { requests: 100, errors: 5, refused: 5 });
   });
 });

@@ -8,6 +8,7 @@ import type { HostMonitor, HostSample } from '../../src/master/host-monitor.js';
 import { createLogger } from '../../src/log/logger.js';
 import { child, createFakeView, testSettings, type FakeView } from '../fixtures/fake-admin-view.js';
 import { uploadThenRead } from '../helpers/upload.js';
+import { noneServed } from '../../src/master/child-exits.js';
 
 const TOKEN = 'admin-token-0123456789abcdef';
 const logger = createLogger({ CORRAL_LOG_FILE: undefined, CORRAL_LOG_LEVEL: 'silent' }, { role: 'master' }).logger;
@@ -130,7 +131,7 @@ describe('admin server with a token', () => {
   it('keeps what exited workers served in the request counter, even one that came and went between two scrapes', async () => {
     const old = view.kids;
     // Worker 2 (50 served) was replaced by worker 3; another worker served 30 and exited in between.
-    view.exited = { requests: 50 + 30, errors: 0, refused: 7, idleClosed: 4 };
+    view.exited = { requests: 50 + 30, errors: 0, refused: 7, idleClosed: 4, sheets: noneServed().sheets };
     view.kids = [old[0]!, child(3, 1003, 'ready', { requestsServed: 5, connectionsRefused: 2, idleConnectionsClosed: 3, peakBusyConnections: 4, connectionsRefusedInInterval: 2, idleClosedInInterval: 1 }), old[2]!];
     const text = await (await fetch(`${base}/metrics`, { headers: auth })).text();
     assert.match(text, /^corral_requests_total 185$/m);

@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { EXIT } from '../../src/errors.js';
 import type { Backoff } from '../../src/master/backoff.js';
-import { accountExit, addServed, bootErrorOfExit } from '../../src/master/child-exits.js';
+import { accountExit, addServed, noneServed, bootErrorOfExit } from '../../src/master/child-exits.js';
 import { CrashLedger } from '../../src/master/crash-ledger.js';
 import { KeeperCrashLedger } from '../../src/master/keeper-crash-ledger.js';
 import { newChildRecord, type ChildRecord } from '../../src/master/registry.js';
@@ -120,10 +120,11 @@ test("the keeper's crash goes to its own ledger", async () => {
   }
 });
 
-test("an exited worker's served figures are kept in the totals; the keeper's are not", () => {
-  const totals = { requests: 1, errors: 0, refused: 0, idleClosed: 0 };
+test("an exited worker's served figures are kept in the totals; the keeper's are not, but its and the workers' Sheets cache counts are", () => {
+  const totals = noneServed();
+  totals.requests = 1;
   const figures = { rssBytes: 0, heapUsedBytes: 0, heapTotalBytes: 0, eventLoopLagMs: 0, activeConnections: 0, requestsServed: 10, errorsServed: 2, latencyP99Ms: 0, connectionsRefused: 3, idleConnectionsClosed: 4 };
-  addServed(totals, record({ figures }));
-  addServed(totals, record({ role: 'keeper', figures }));
-  assert.deepEqual(totals, { requests: 11, errors: 2, refused: 3, idleClosed: 4 });
+  addServed(totals, record({ figures: { ...figures, extra: { l1Hits: 900, l1Misses: 5, l1StaleFallbacks: 1 } } }));
+  addServed(totals, record({ role: 'keeper', figures: { ...figures, extra: { cacheHits: 4, cacheMisses: 1, cacheStaleHits: 2, upstreamCallsTotal: 7 } } }));
+  assert.deepEqual(totals, { requests: 11, errors: 2, refused: 3, idleClosed: 4, sheets: { cacheHits: 4, cacheMisses: 1, cacheStaleHits: 2, l1Hits: 900, l1Misses: 5, l1StaleFallbacks: 1 } });
 });

@@ -3,6 +3,7 @@
 // view first (AdminView.settle), so a document is computed from one state.
 
 import { heartbeatIntervalMs, lateAfterMs } from '../../heartbeat-interval.js';
+import type { ExitedSheetsCounts } from '../child-exits.js';
 import { computeCapacity, type Capacity } from '../capacity.js';
 import { hostSampleStale, type HostSample } from '../host-monitor.js';
 import { LATENCY_WINDOW_MS, type RequestLatencyReader } from '../request-latency.js';
@@ -92,7 +93,8 @@ export interface SheetsFigures {
    * cache_hits / (cache_hits + cache_misses): the share of the app's reads that did not wait for
    * Google. A read an L1 misses goes to the keeper, whose tier then counts it as a hit or a miss,
    * so it is counted once; L1 misses that joined another in-flight read of the same worker are
-   * counted by that read. Counters restart with each process.
+   * counted by that read. Counted since the master started: processes that exited count as of
+   * their last heartbeat, so a reload that replaces the workers leaves the ratio as it was.
    */
   readonly cache_hit_ratio: number | null;
   readonly l1_hits: number | null;
@@ -136,10 +138,15 @@ function sumOver(extras: readonly (Extra | undefined)[], ...names: string[]): nu
  * Workers report their L1's l1Hits, l1Misses and l1StaleFallbacks (src/sheets/worker-client.ts).
  * A second spelling is accepted for some, so a rename does not blank the page.
  */
-export function sheetsFigures(extra: Extra | undefined, workerExtras: readonly (Extra | undefined)[] = []): SheetsFigures {
-  const keeperHits = num(extra, 'cacheHits');
-  const misses = num(extra, 'cacheMisses');
-  const l1Hits = sumOver(workerExtras, 'l1Hits');
+export function sheetsFigures(extra: Extra | undefined, workerExtras: readonly (Extra | undefined)[] = [], exited?: Readonly<ExitedSheetsCounts>): SheetsFigures {
+  /** A live count with what exited processes counted; undefined while neither counted any. */
+  const withExited = (live: number | undefined, name: keyof ExitedSheetsCounts) => {
+    const gone = exited?.[name] ?? 0;
+    return live === undefined && gone === 0 ? undefined : (live ?? 0) + gone;
+  };
+  const keeperHits = withExited(num(extra, 'cacheHits'), 'cacheHits');
+  const misses = withExited(num(extra, 'cacheMisses'), 'cacheMisses');
+  const l1Hits = withExited(sumOver(workerExtras, 'l1Hits'), 'l1Hits');
   const hits = sumDefined(keeperHits, l1Hits);
   const perMinute =
     num(extra, 'upstreamPerMinute', 'upstreamCallsPerMinute') ??
@@ -149,8 +156,8 @@ export function sheetsFigures(extra: Extra | undefined, workerExtras: readonly (
     cache_misses: misses ?? null,
     cache_hit_ratio: hits !== undefined && misses !== undefined && hits + misses > 0 ? Math.round((hits / (hits + misses)) * 1000) / 1000 : null,
     l1_hits: l1Hits ?? null,
-    l1_misses: sumOver(workerExtras, 'l1Misses') ?? null,
-    stale_answers: sumDefined(num(extra, 'cacheStaleHits'), sumOver(workerExtras, 'l1StaleFallbacks')) ?? null,
+    l1_misses: withExited(sumOver(workerExtras, 'l1Misses'), 'l1Misses') ?? null,
+    stale_answers: sumDefined(withExited(num(extra, 'cacheStaleHits'), 'cacheStaleHits'), withExited(sumOver(workerExtras, 'l1StaleFallbacks'), 'l1StaleFallbacks')) ?? null,
     upstream_calls_total: num(extra, 'upstreamCallsTotal') ?? null,
     upstream_calls_per_minute: perMinute ?? null,
     quota_reads_left: num(extra, 'readTokensLeft', 'quotaReadsLeft') ?? null,
@@ -167,12 +174,16 @@ export function sheetsFigures(extra: Extra | undefined, workerExtras: readonly (
   };
 }
 
-/** The Sheets figures of these children: the keeper's, with every worker's L1 counts added. */
-export function sheetsFiguresOf(children: readonly ChildSnapshot[]): SheetsFigures {
+/**
+ * The Sheets figures of these children: the keeper's, with every worker's L1 counts added, and
+ * the cache counts of those that exited when `exited` is given.
+ */
+export function sheetsFiguresOf(children: readonly ChildSnapshot[], exited?: Readonly<ExitedSheetsCounts>): SheetsFigures {
   const keeper = children.find((c) => c.role === 'keeper');
   return sheetsFigures(
     keeper?.figures?.extra,
     children.filter((c) => c.role === 'worker').map((c) => c.figures?.extra),
+    exited,
   );
 }
 
@@ -253,10 +264,10 @@ export function statsOf(view: AdminView, extras: StatsExtras, now = view.now()) 
   const workers = children.filter((c) => c.role === 'worker').sort((a, b) => a.id - b.id);
   const keeper = children.find((c) => c.role === 'keeper');
   const mem = process.memoryUsage();
-  const sheets = sheetsFiguresOf(children);
+  const exited = view.servedByExited();
+  const sheets = sheetsFiguresOf(children, exited.sheets);
   const h = extras.host;
   const readiness = workersReadiness(view, now);
-  const exited = view.servedByExited();
   const byLive = (pick: (f: NonNullable<ChildSnapshot['figures']>) => number | undefined) => workers.reduce((a, w) => a + ((w.figures && pick(w.figures)) ?? 0), 0);
   const requestsByLive = byLive((f) => f.requestsServed);
   const errorsByLive = byLive((f) => f.errorsServed);

@@ -4,6 +4,7 @@
 import type { Settings } from '../../config/schema.js';
 import type { ChildFigures } from '../../ipc/messages.js';
 import type { EnvOverride } from '../../config/load.js';
+import type { ExitedSheetsCounts } from '../child-exits.js';
 import type { ExitCounts } from '../exit-reasons.js';
 import type { RequestLatencyReader } from '../request-latency.js';
 
@@ -89,10 +90,11 @@ export interface AdminView {
   /** Live children (workers and the keeper), newest state. */
   children(): readonly ChildSnapshot[];
   /**
-   * Requests (and 5xx answers) served by workers that have exited, as of their last report: with
-   * the live workers' figures, totals that never go back when workers are replaced.
+   * Requests (and 5xx answers) served by workers that have exited, and the Sheets cache counts of
+   * exited workers and keepers, as of their last report: with the live ones' figures, totals that
+   * never go back when children are replaced.
    */
-  servedByExited(): { readonly requests: number; readonly errors: number; readonly refused: number; readonly idleClosed: number };
+  servedByExited(): { readonly requests: number; readonly errors: number; readonly refused: number; readonly idleClosed: number; readonly sheets: Readonly<ExitedSheetsCounts> };
   /** Children that exited since the master started, by role and reason (exit-reasons.ts). */
   childExits(): ExitCounts;
   /**
