@@ -377,6 +377,12 @@ describe('admin server with a token', () => {
     assert.equal(m.headers.get('allow'), 'POST');
     await m.body?.cancel();
     await nf.body?.cancel();
+    // `/` exists (a redirect to the dashboard): another method there is 405, not 404.
+    const root = await fetch(`${base}/`, { method: 'POST', headers: auth, redirect: 'manual' });
+    assert.deepEqual([root.status, root.headers.get('allow'), ((await root.json()) as { error: string }).error], [405, 'GET, HEAD', 'method_not_allowed']);
+    const toPage = await fetch(`${base}/`, { redirect: 'manual' });
+    assert.deepEqual([toPage.status, toPage.headers.get('location')], [302, '/admin']);
+    await toPage.body?.cancel();
   });
 
   it('serves the dashboard and uPlot without a CDN', async () => {

@@ -118,7 +118,8 @@ export async function startAdminServer(view: AdminView, logger: Logger, options:
     const hostCheck = checkAdminHost(req, host);
     if (!hostCheck.ok) return fail(res, hostCheck.error, hostCheck.message);
 
-    if (path === '/' && method === 'GET') {
+    if (path === '/') {
+      if (method !== 'GET') return fail(res, 'method_not_allowed', `${req.method} is not allowed on /; use GET, HEAD`, { Allow: 'GET, HEAD' });
       res.writeHead(302, { Location: '/admin' });
       res.end();
       return;
