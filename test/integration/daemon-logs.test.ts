@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
-import { mkdirSync, readFileSync, renameSync, rmdirSync, statSync, symlinkSync, unlinkSync } from 'node:fs';
+import { spawn, spawnSync } from 'node:child_process';
+import { mkdirSync, readFileSync, renameSync, rmdirSync, statSync, symlinkSync, unlinkSync, writeFileSync } from 'node:fs';
 import { test } from 'node:test';
 import { readLogLines, startCorral, waitFor, type LogLine } from '../helpers/corral.js';
 import { http, startClientLoop } from '../helpers/http.js';
@@ -103,6 +104,39 @@ test('USR1 reopens the log file after logrotate moved it, losing no lines', asyn
     }
     assert.ok(readLogLines(c.logFile).some((l) => l.path === '/?after=19'), 'new lines land in the new file');
   } finally {
+    await c.stop();
+  }
+});
+
+/** The shipped logrotate policy's postrotate script, with the pidfile it reads moved to `pidFile`. */
+function postrotateScript(pidFile: string): string {
+  const policy = readFileSync(new URL('../../../config/logrotate/corral', import.meta.url), 'utf8');
+  const script = /^\s*postrotate\n([\s\S]*?)^\s*endscript$/m.exec(policy)?.[1];
+  assert.ok(script, 'a postrotate script in config/logrotate/corral');
+  return script.replaceAll('/run/corral/corral.pid', pidFile);
+}
+
+test("logrotate's postrotate (no corral.service) signals the master its pidfile names, and nothing else: a stale pidfile's reused pid is left alone", async () => {
+  const c = await startCorral({ app: 'basic.mjs', workers: 1 });
+  const bystander = spawn('sleep', ['60'], { stdio: 'ignore' });
+  try {
+    renameSync(c.logFile, `${c.logFile}.1`);
+    const rotated = spawnSync('sh', ['-c', postrotateScript(c.pidFile)], { encoding: 'utf8' });
+    assert.equal(rotated.status, 0, rotated.stderr);
+    await waitFor(() => readLogLines(c.logFile).some((l) => l.event === 'logs.reopen'), 5000, 'logs.reopen in the new file');
+
+    // A master killed outright leaves its pidfile; the kernel gives its pid to another process.
+    const stale = `${c.pidFile}.stale`;
+    writeFileSync(stale, `${bystander.pid}\n`);
+    const refused = spawnSync('sh', ['-c', postrotateScript(stale)], { encoding: 'utf8' });
+    assert.equal(refused.status, 0);
+    assert.match(refused.stderr, new RegExp(`names pid ${bystander.pid}, which is not a corral master; not signalled`));
+    // The signal would have been delivered before the script returned: a process it ended is
+    // gone or a zombie by now, whatever this process has heard of its exit yet.
+    const state = readFileSync(`/proc/${bystander.pid}/stat`, 'utf8').split(') ')[1]?.[0];
+    assert.equal(state === 'S' || state === 'R', true, `the process that took the pid is still running (state ${state})`);
+  } finally {
+    bystander.kill();
     await c.stop();
   }
 });
