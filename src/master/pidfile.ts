@@ -69,17 +69,24 @@ export interface MasterRecord {
    * corral wrote: `corral reload` judges that file, which a reload re-reads and refuses if gone.
    */
   readonly envFile?: string | null;
+  /**
+   * The master's working directory (absolute), which its relative paths (CORRAL_LOG_FILE,
+   * CORRAL_DATA_DIR, ...) are resolved against; undefined in a stamp an older corral wrote.
+   * `corral reload` judges them as the master will, from whatever directory it runs in.
+   */
+  readonly cwd?: string;
 }
 
 type Stamp = ProcStamp & { readonly record: MasterRecord | undefined };
 
 function readStamp(file: string): Stamp | undefined {
   try {
-    const s = JSON.parse(readFileSync(stampFile(file), 'utf8')) as { pid?: unknown; start_ticks?: unknown; boot_id?: unknown; graceful_timeout_s?: unknown; env_file?: unknown };
+    const s = JSON.parse(readFileSync(stampFile(file), 'utf8')) as { pid?: unknown; start_ticks?: unknown; boot_id?: unknown; graceful_timeout_s?: unknown; env_file?: unknown; cwd?: unknown };
     if (typeof s.pid !== 'number' || typeof s.start_ticks !== 'number') return undefined;
     const graceful = s.graceful_timeout_s;
     const envFile = s.env_file === null || (typeof s.env_file === 'string' && isAbsolute(s.env_file)) ? { envFile: s.env_file } : {};
-    const record = typeof graceful === 'number' && Number.isSafeInteger(graceful) && graceful >= 0 ? { gracefulTimeoutS: graceful, ...envFile } : undefined;
+    const cwd = typeof s.cwd === 'string' && isAbsolute(s.cwd) ? { cwd: s.cwd } : {};
+    const record = typeof graceful === 'number' && Number.isSafeInteger(graceful) && graceful >= 0 ? { gracefulTimeoutS: graceful, ...envFile, ...cwd } : undefined;
     return { pid: s.pid, startTicks: s.start_ticks, bootId: typeof s.boot_id === 'string' ? s.boot_id : null, record };
   } catch {
     return undefined;
@@ -93,6 +100,7 @@ const stampText = (stamp: ProcStamp, record: MasterRecord | undefined): string =
     boot_id: stamp.bootId,
     ...(record ? { graceful_timeout_s: record.gracefulTimeoutS } : {}),
     ...(record?.envFile !== undefined ? { env_file: record.envFile } : {}),
+    ...(record?.cwd !== undefined ? { cwd: record.cwd } : {}),
   })}\n`;
 
 /**

@@ -53,7 +53,7 @@ export async function runMaster(loaded: LoadedSettings, entry: MasterEntryPoints
   // The notifier may refuse to start (NOTIFY_SOCKET set but no transport): before the pidfile.
   const notifier = hooks.notifier?.(logger) ?? noopNotifier;
   const pidfile = settings.CORRAL_PIDFILE;
-  const replaced = pidfile ? writePidfile(pidfile, procReaders, { gracefulTimeoutS: settings.CORRAL_GRACEFUL_TIMEOUT, envFile: loaded.envFile ?? null }) : undefined;
+  const replaced = pidfile ? writePidfile(pidfile, procReaders, { gracefulTimeoutS: settings.CORRAL_GRACEFUL_TIMEOUT, envFile: loaded.envFile ?? null, cwd: process.cwd() }) : undefined;
   // A master that died without its exit path (SIGKILL, the OOM killer, a power cut) left its pidfile.
   if (replaced) logger.warn({ event: 'pidfile.stale', pidfile }, replaced);
   const keeperExec = entry.keeperExec && existsSync(entry.keeperExec) ? entry.keeperExec : undefined;
@@ -117,7 +117,7 @@ export async function runMaster(loaded: LoadedSettings, entry: MasterEntryPoints
       fdNeedSaid = need;
       if (!pidfile) return;
       try {
-        updateMasterRecord(pidfile, { gracefulTimeoutS: next.CORRAL_GRACEFUL_TIMEOUT, envFile: loaded.envFile ?? null });
+        updateMasterRecord(pidfile, { gracefulTimeoutS: next.CORRAL_GRACEFUL_TIMEOUT, envFile: loaded.envFile ?? null, cwd: process.cwd() });
       } catch (err) {
         logger.warn({ event: 'pidfile.record_failed', pidfile, err: describeError(err) }, `cannot record the reloaded settings beside the pidfile (corral stop falls back to .env): ${describeError(err).message}`);
       }

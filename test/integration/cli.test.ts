@@ -235,7 +235,7 @@ test('reload refuses what the master would refuse (an admin API beyond loopback 
   }
 });
 
-test('reload judges the env file the master read at start, wherever it runs: that file gone is refused with exit 78 and the master\'s message, signalling nothing', async () => {
+test('reload judges the env file the master read at start, wherever it runs, and its relative paths from the master\'s directory: that file gone is refused with exit 78 and the master\'s message, signalling nothing', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'corral-cli-'));
   const elsewhere = mkdtempSync(join(tmpdir(), 'corral-cli-elsewhere-'));
   const pidfile = join(dir, 'corral.pid');
@@ -256,8 +256,12 @@ test('reload judges the env file the master read at start, wherever it runs: tha
     }
     await new Promise((r) => setTimeout(r, 300));
     assert.deepEqual([c.events('reload.start').length, c.events('reload.failed').length], [0, 0], 'the master was not signalled');
-    // Restored: the reload goes ahead.
-    writeFileSync(envFile, settings);
+    // Restored: the reload goes ahead, its relative paths judged from the master's directory. Here
+    // logs/ is a directory; where the command runs, a file: judged from there, the log could not
+    // be opened (exit 78, nothing signalled).
+    writeFileSync(envFile, `${settings}\nCORRAL_LOG_FILE=logs/corral.log\n`);
+    mkdirSync(join(dir, 'logs'));
+    writeFileSync(join(elsewhere, 'logs'), '');
     const reload = await exec(elsewhere, [], ['reload'], { CORRAL_PIDFILE: pidfile });
     assert.equal(reload.code, 0, reload.stderr);
     await c.waitForLog((l) => l.event === 'reload.done', 20000, 'reload.done');

@@ -93,6 +93,11 @@ test("the master records its graceful timeout and env file in the stamp, a reloa
     assert.deepEqual(readMasterRecord(file, process.pid), { gracefulTimeoutS: 25, envFile: '/etc/corral/corral.env' });
     updateMasterRecord(file, { gracefulTimeoutS: 25, envFile: null });
     assert.deepEqual(readMasterRecord(file, process.pid), { gracefulTimeoutS: 25, envFile: null }, 'null: the master read no env file');
+    // Its working directory, which its relative paths are resolved against; a relative one is not read.
+    updateMasterRecord(file, { gracefulTimeoutS: 25, envFile: null, cwd: '/srv/corral' });
+    assert.deepEqual(readMasterRecord(file, process.pid), { gracefulTimeoutS: 25, envFile: null, cwd: '/srv/corral' });
+    updateMasterRecord(file, { gracefulTimeoutS: 25, envFile: null, cwd: 'srv' });
+    assert.deepEqual(readMasterRecord(file, process.pid), { gracefulTimeoutS: 25, envFile: null });
     // A relative path is no file the command can judge from elsewhere: not read.
     updateMasterRecord(file, { gracefulTimeoutS: 25, envFile: 'corral.env' });
     assert.deepEqual(readMasterRecord(file, process.pid), { gracefulTimeoutS: 25 });

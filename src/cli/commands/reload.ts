@@ -13,8 +13,9 @@ Sends SIGHUP to the master named in CORRAL_PIDFILE. The master re-reads .env, st
 generation of workers and retires each old worker only once its replacement is ready. If the new
 generation cannot boot, the old one keeps serving and the log (event reload.failed) says why.
 The settings judged are those of the env file the master read at start, as recorded beside the
-pidfile (<pidfile>.start), whatever directory this runs in; that file gone is refused (exit 78:
-restore it, or create an empty one to reload with the defaults).
+pidfile (<pidfile>.start), whatever directory this runs in, and their relative paths are judged
+from the master's working directory; that file gone is refused (exit 78: restore it, or create an
+empty one to reload with the defaults).
 Asked during a reload, the master queues one more (event reload.queued) for when it ends.
 What the reload cannot apply is logged: settings only a restart applies, CORRAL_BIND moved to an
 address overlapping the running one on the same port among them (config.restart_needed), and
@@ -47,8 +48,13 @@ sent unless 0.`,
     // SIGHUP answered 0, then refused in the master's log alone, read as done). The file judged
     // is the one the master recorded reading at start, which its reload re-reads (and refuses
     // when gone), not whichever .env this command's directory holds.
-    const atStart = lookup.settings.CORRAL_PIDFILE ? readMasterRecord(lookup.settings.CORRAL_PIDFILE, pid)?.envFile : undefined;
-    loadSettings(typeof atStart === 'string' ? { env: { ...process.env, CORRAL_ENV_FILE: atStart }, envFileAtStart: atStart } : {});
+    // Its relative paths too are judged from the master's directory, not this command's.
+    const record = lookup.settings.CORRAL_PIDFILE ? readMasterRecord(lookup.settings.CORRAL_PIDFILE, pid) : undefined;
+    const atStart = record?.envFile;
+    loadSettings({
+      ...(typeof atStart === 'string' ? { env: { ...process.env, CORRAL_ENV_FILE: atStart }, envFileAtStart: atStart } : {}),
+      ...(record?.cwd !== undefined ? { cwd: record.cwd } : {}),
+    });
     signalMaster(pid, 'SIGHUP');
     process.stdout.write(`reload requested (SIGHUP to master pid ${pid}); watch the log for reload.done or reload.failed\n`);
     return 0;
