@@ -84,6 +84,36 @@ test('status, reload and stop find the master through the pidfile and .env', asy
   }
 });
 
+test('during a graceful stop, status says corral is stopping (not an outage) and reload exits 1 saying it would be ignored, signalling nothing', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'corral-cli-'));
+  const adminPort = await freePort();
+  const token = 'cli-test-token-0123456789';
+  writeFileSync(join(dir, '.env'), [`CORRAL_ADMIN_BIND=127.0.0.1:${adminPort}`, `CORRAL_ADMIN_TOKEN=${token}`, `CORRAL_WORKERS=1`, `CORRAL_APP=${join(FIXTURE_APPS, 'basic.mjs')}`].join('\n'));
+  const c = await startCorral({ cwd: dir, workers: null, env: { CORRAL_ENV_FILE: '.env', CORRAL_LOG_FILE: join(dir, 'corral.log'), CORRAL_PIDFILE: join(dir, 'corral.pid'), CORRAL_ADMIN_BIND: `127.0.0.1:${adminPort}` } });
+  try {
+    // A request the stop waits for (the graceful timeout is 30 s).
+    const slow = http(`${c.url}/sleep?ms=8000`, { timeoutMs: 20000 });
+    await c.waitForLog((l) => l.event === 'fixture.sleeping', 10000, 'the slow request in the worker');
+    c.kill('SIGTERM');
+    await c.waitForLog((l) => l.event === 'worker.draining', 10000, 'the worker draining');
+    const status = await corral(dir, 'status');
+    assert.equal(status.code, 0, status.stderr);
+    assert.match(status.stdout, new RegExp(`^corral is stopping: master pid ${c.pid}, generation 1, up \\S+ \\(a stop has begun: its workers finish their requests, then it exits\\)$`, 'm'));
+    const json = JSON.parse((await corral(dir, 'status', '--json')).stdout) as { running: boolean; master: { stopping: boolean } };
+    assert.deepEqual([json.running, json.master.stopping], [true, true]);
+    const reload = await corral(dir, 'reload');
+    assert.equal(reload.code, 1, `${reload.stdout}${reload.stderr}`);
+    assert.equal(reload.stdout, '', 'no "reload requested"');
+    assert.match(reload.stderr, new RegExp(`corral is stopping \\(master pid ${c.pid}\\): a reload would be ignored`));
+    assert.equal((await slow).status, 200, 'the request in flight finished');
+    assert.equal((await c.exited).code, 0);
+    assert.deepEqual([c.events('shutdown.ignored').length, c.events('reload.start').length], [0, 0], 'the master was not signalled');
+  } finally {
+    await c.stop();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
 test('stop waits by the graceful timeout the master runs (reloaded to 20 s), not by a .env edited to 0 since: 12 s requests finish and stop exits 0', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'corral-cli-'));
   const pidfile = join(dir, 'corral.pid');

@@ -364,9 +364,13 @@ describe('admin server with a token', () => {
       });
       assert.equal(answer.status, 409, answer.body);
       assert.equal((JSON.parse(answer.body) as { error: string }).error, 'shutting_down');
+      // Health and the stats say a stop has begun (corral status and reload read it).
+      assert.equal(((await (await fetch(`${base}/api/admin/health`)).json()) as { stopping?: boolean }).stopping, true);
+      assert.equal(((await (await fetch(`${base}/api/admin/stats`, { headers: auth })).json()) as { master: { stopping: boolean } }).master.stopping, true);
     } finally {
       view.shuttingDown = false;
     }
+    assert.equal(((await (await fetch(`${base}/api/admin/health`)).json()) as { stopping?: boolean }).stopping, undefined, 'absent while running');
   });
 
   it('answers 404 and 405 as JSON', async () => {

@@ -2,7 +2,7 @@ import { loadSettings } from '../../config/load.js';
 import { EXIT } from '../../errors.js';
 import { parseFlags, type Command } from '../command.js';
 import { readMasterRecord } from '../../master/pidfile.js';
-import { assertMaySignal, findMasterOrSay, loadLookupSettings, MASTER_LOOKUP_SETTINGS, signalMaster } from '../master-process.js';
+import { adminBaseUrl, assertMaySignal, findMasterOrSay, getAdminJson, loadLookupSettings, MASTER_LOOKUP_SETTINGS, signalMaster } from '../master-process.js';
 
 export const reloadCommand: Command = {
   name: 'reload',
@@ -22,8 +22,9 @@ address overlapping the running one on the same port among them (config.restart_
 settings the master's environment also sets, whose edit in .env has no effect
 (config.env_overrides). Under systemd, prefer \`systemctl reload corral\` (it does the same).
 
-Exit codes: 0 signal sent, 1 the pidfile names a live process without a start stamp that may or
-may not be corral (the message says how to go on), this user may not read the pidfile, the
+Exit codes: 0 signal sent, 1 the master is stopping (its admin API says so: a reload would be
+ignored), or the pidfile names a live process without a start stamp that may or may not be corral
+(the message says how to go on), this user may not read the pidfile, the
 pidfile belongs to a user other than root and the one the process it names runs as, the master
 runs as another user, or CORRAL_PIDFILE is empty (no pidfile names the master: use systemctl
 reload corral), or no pidfile names a master but a corral answers the admin API (one started
@@ -44,6 +45,12 @@ sent unless 0.`,
     const pid = await findMasterOrSay(lookup.settings, lookup.adminApi);
     if (pid === undefined) return EXIT.NOT_RUNNING;
     assertMaySignal(pid, 'SIGHUP');
+    // A master that is stopping ignores a reload (its log says shutdown.ignored): said here, not
+    // answered "reload requested". Asked of its health when the admin API answers; otherwise sent.
+    if (await stopping(lookup.adminApi ? adminBaseUrl(lookup.settings) : undefined)) {
+      process.stderr.write(`corral reload: corral is stopping (master pid ${pid}): a reload would be ignored; start it again once it has exited\n`);
+      return EXIT.FAILURE;
+    }
     // The master's own check of the settings it will read: refused here, no signal is sent (a
     // SIGHUP answered 0, then refused in the master's log alone, read as done). The file judged
     // is the one the master recorded reading at start, which its reload re-reads (and refuses
@@ -60,3 +67,14 @@ sent unless 0.`,
     return 0;
   },
 };
+
+/** Whether the admin API at `base` says a stop has begun; false when it cannot tell. */
+async function stopping(base: string | undefined): Promise<boolean> {
+  if (!base) return false;
+  try {
+    const health = await getAdminJson(`${base}/api/admin/health`, undefined, 1500);
+    return (health.body as { stopping?: unknown }).stopping === true;
+  } catch {
+    return false;
+  }
+}

@@ -16,7 +16,8 @@ interface WorkerRow {
 }
 
 interface Stats {
-  master: { pid: number; generation: number; uptime_s: number };
+  /** `stopping`: absent from a master older than this command. */
+  master: { pid: number; generation: number; uptime_s: number; stopping?: boolean };
   /** idle_connections, and the interval's figures: absent from a corral older than them. */
   capacity: { status: string; current_connections: number; idle_connections?: number; peak_busy_connections?: number; refused_last_interval?: number; idle_closed_last_interval?: number; max_connections: number };
   workers_ready: number;
@@ -46,7 +47,12 @@ interface Health {
   respawn_in_ms?: number | null;
   /** While the keeper waits out its crash backoff: absent from a corral older than it. */
   keeper_respawn_in_ms?: number;
+  /** A stop has begun (absent otherwise, and from a corral older than this command). */
+  stopping?: true;
 }
+
+/** Running, or on its way out: a stopping master's workers drain, which is no outage. */
+const stateOf = (stopping: boolean | undefined): string => (stopping ? 'stopping' : 'running');
 
 /** What makes the health degraded, as far as it says: workers not beating, the keeper's state. */
 function whyDegraded(h: Health): string {
@@ -86,7 +92,7 @@ or with its code and message when the settings are refused (78).
 Of the settings, only CORRAL_PIDFILE and the admin API's must be valid: a bad
 edit elsewhere in .env is reported as a warning.
 
-Exit codes (LSB's): 0 running, 3 not running (no pidfile, or a stale one), 4 unknown: the
+Exit codes (LSB's): 0 running (or stopping: a stop has begun, and it says so), 3 not running (no pidfile, or a stale one), 4 unknown: the
 pidfile names a live process without a start stamp that may or may not be corral (the message
 says how to tell), or this user may not read the pidfile (run as the user corral runs as), or
 the pidfile belongs to a user other than root and the one the process it names runs as,
@@ -146,7 +152,7 @@ admin API's settings are invalid, or CORRAL_ENV_FILE cannot be read.`,
             ? `the admin API refused CORRAL_ADMIN_TOKEN (HTTP ${stats.status}): it must be the token the master runs with (the one it started with, or read at its last reload)`
             : `the admin API answered HTTP ${stats.status} for the figures; see the master's log`;
         if (values.json) json({ running: true, pid, health: h, note: hint });
-        else process.stdout.write(`corral is running: master pid ${pid}, ${h.workers_ready}/${h.workers_expected} workers ready (${h.status}${whyDegraded(h)})${respawnText(h.respawn_in_ms)}; ${hint}\n`);
+        else process.stdout.write(`corral is ${stateOf(h.stopping)}: master pid ${pid}, ${h.workers_ready}/${h.workers_expected} workers ready (${h.status}${whyDegraded(h)})${respawnText(h.respawn_in_ms)}; ${hint}\n`);
         return 0;
       }
       const s = stats.body as Stats;
@@ -167,7 +173,7 @@ admin API's settings are invalid, or CORRAL_ENV_FILE cannot be read.`,
       // The health says what the figures leave to be worked out: a keeper down, workers not beating.
       const h = (await getAdminJson(`${base}/api/admin/health`, undefined)).body as Health;
       const lines = [
-        `corral is running: master pid ${s.master.pid}, generation ${s.master.generation}, up ${duration(s.master.uptime_s)}`,
+        `corral is ${stateOf(s.master.stopping)}: master pid ${s.master.pid}, generation ${s.master.generation}, up ${duration(s.master.uptime_s)}${s.master.stopping ? ' (a stop has begun: its workers finish their requests, then it exits)' : ''}`,
         `workers ${s.workers_ready}/${s.workers_expected} ready${s.workers_not_beating ? ` (${s.workers_not_beating} not beating)` : ''}, capacity ${s.capacity.status} (${capacityText(s.capacity)})${respawnText(s.respawn?.in_ms, s.respawn ?? undefined)}`,
         ...(h.status !== 'ok' ? [`health ${h.status}${whyDegraded(h)}`] : []),
         '',

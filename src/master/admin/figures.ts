@@ -280,6 +280,8 @@ export function statsOf(view: AdminView, extras: StatsExtras, now = view.now()) 
       uptime_s: Math.round((now - view.startedAt) / 1000),
       rss_bytes: mem.rss,
       heap_used_bytes: mem.heapUsed,
+      // A stop has begun: workers draining, a reload or a worker-count change is ignored.
+      stopping: view.stopping(),
     },
     // A sample's `at` is wall-clock time (Date.now()), not the arbiter's clock: its age is read on
     // the same clock. `stale`: measurements keep failing, so these are the last figures read.

@@ -156,6 +156,8 @@ export async function startAdminServer(view: AdminView, logger: Logger, options:
         workers_ready: ready,
         workers_expected: expected,
         ...(notBeating > 0 ? { workers_not_beating: notBeating } : {}),
+        // Why none may be ready: a stop has begun, not an outage (corral status says so).
+        ...(view.stopping() ? { stopping: true } : {}),
         ...(keeperDown ? { keeper } : {}),
         ...(keeperWait ? { keeper_respawn_in_ms: keeperWait.inMs } : {}),
         ...(wait ? { respawn_in_ms: wait.inMs } : {}),
