@@ -3,6 +3,9 @@
 // it skips a line that is not an assignment (`CORRAL_WORKERS 8`, `CORRAL WORKERS=8`), so a typo
 // leaves the default in force as if the line were not there; and it ends an unquoted value at its
 // first `#`, so `CORRAL_ADMIN_TOKEN=abc#def` is the token `abc`. Each is named with its line.
+// And it keeps an opening quote that nothing closes as part of the value, so
+// `CORRAL_PIDFILE="/run/corral.pid` is the relative path `"/run/corral.pid`: load.ts refuses that
+// one for a setting it reads, and warns of it for any other name.
 
 /**
  * dotenv's own LINE pattern, copied from dotenv 18.0.10 (dist/index.cjs: the parser `parse(text)`
@@ -34,12 +37,27 @@ export interface CutAtHash {
   readonly name: string;
 }
 
+/**
+ * A value whose text begins with `"`, `'` or `` ` `` that dotenv found no closing quote for: it read
+ * the value unquoted, on its one line, the quote kept as its first character. A quote closed on a
+ * later line (a multi-line value) is closed; so is one followed by more text (`'My Sheet'!A1:C`,
+ * a Sheets range, which dotenv keeps as written).
+ */
+export interface UnclosedQuote {
+  /** 1-based. */
+  readonly line: number;
+  readonly name: string;
+  readonly quote: '"' | "'" | '`';
+}
+
 export interface EnvLint {
   /** The line each name's value comes from (the last that sets it, as dotenv keeps), 1-based. */
   readonly lineOf: ReadonlyMap<string, number>;
   readonly duplicates: readonly DuplicateKey[];
   readonly ignored: readonly IgnoredLine[];
   readonly cutAtHash: readonly CutAtHash[];
+  /** Every line whose value begins with a quote never closed, the earlier of a name set twice too. */
+  readonly unclosedQuotes: readonly UnclosedQuote[];
 }
 
 const QUOTED = /^\s*(['"`])[\s\S]*\1$/;
@@ -64,6 +82,7 @@ export function lintEnvText(raw: string): EnvLint {
   const seen = new Map<string, number[]>();
   const covered = new Set<number>();
   const cutAtHash: CutAtHash[] = [];
+  const unclosedQuotes: UnclosedQuote[] = [];
   for (const m of text.matchAll(LINE)) {
     const [nameStart, nameEnd] = m.indices?.[1] ?? [0, 0];
     const name = m[1] ?? '';
@@ -76,7 +95,13 @@ export function lintEnvText(raw: string): EnvLint {
     const valueEnd = value !== undefined ? (m.indices?.[2]?.[1] ?? 0) : nameEnd + (/^\s*=|^:\s/.exec(text.slice(nameEnd))?.[0].length ?? 0);
     const quoted = value !== undefined && QUOTED.test(value) && value.trim().length > 1;
     // `value # note` is a comment; `value#more` was most likely meant as one value.
-    if (!quoted && text[valueEnd] === '#' && !/\s$/.test(value ?? '')) cutAtHash.push({ line: first + 1, name });
+    // What dotenv read (up to a `#` or the line's end), trimmed as it trims it: a quote there with
+    // no other of its kind after it is the value's own first character. `A="x#y` is said to be
+    // that alone: its fix (close the quote) is not the cut value's (quote the value).
+    const read = value?.trim() ?? '';
+    const quote = read[0];
+    if ((quote === '"' || quote === "'" || quote === '`') && !read.includes(quote, 1)) unclosedQuotes.push({ line: first + 1, name, quote });
+    else if (!quoted && text[valueEnd] === '#' && !/\s$/.test(value ?? '')) cutAtHash.push({ line: first + 1, name });
   }
   const ignored: IgnoredLine[] = [];
   text.split('\n').forEach((line, i) => {
@@ -90,5 +115,6 @@ export function lintEnvText(raw: string): EnvLint {
     duplicates: [...seen].filter(([, at]) => at.length > 1).map(([name, at]) => ({ name, lines: at })),
     ignored,
     cutAtHash,
+    unclosedQuotes,
   };
 }

@@ -8,11 +8,11 @@ import { ConfigError, CorralError, type ConfigProblem } from '../errors.js';
 import { editDistance } from '../edit-distance.js';
 import { readRedisCa } from '../redis/tls-ca.js';
 import { redisTarget } from '../redis/url.js';
-import { lintEnvText, type EnvLint } from './env-lint.js';
+import { lintEnvText, type EnvLint, type UnclosedQuote } from './env-lint.js';
 import { dataDirProblem, serviceAccountKeyProblem } from './path-checks.js';
 import { proxyWarnings } from './proxy-url.js';
 import { IGNORED_WITH_NOTE, META_SETTINGS, schema, settingNames, type SettingName, type Settings } from './schema.js';
-import type { SettingSpec } from './spec.js';
+import type { ParseResult, SettingSpec } from './spec.js';
 import { wholeProblems } from './whole-checks.js';
 
 export type SettingSource = 'default' | '.env' | 'environment' | `alias ${string}`;
@@ -102,7 +102,17 @@ const KNOWN_PREFIXES = ['CORRAL_', 'GUNICORN_', 'SHEET_', 'SHEETS_'];
 /** Prefixes other tools use too: an unknown name there is warned about only when it is a near miss of ours. */
 const SHARED_PREFIXES = ['GOOGLE_', 'REDIS_'];
 
-const NO_LINT: EnvLint = { lineOf: new Map(), duplicates: [], ignored: [], cutAtHash: [] };
+const NO_LINT: EnvLint = { lineOf: new Map(), duplicates: [], ignored: [], cutAtHash: [], unclosedQuotes: [] };
+
+/**
+ * Why a value whose opening quote nothing closes is refused. dotenv keeps the quote in the value,
+ * without a word: CORRAL_PIDFILE="/run/x.pid became the relative path `"/run/x.pid` (start made a
+ * directory named `"`), CORRAL_BIND="127.0.0.1:80 a host name `"127.0.0.1`, refused for the wrong
+ * reason. No setting of ours begins with a quote; one that should can be quoted whole ('"x').
+ */
+function unclosedQuoteProblem({ quote }: UnclosedQuote): string {
+  return `its opening ${quote} is never closed, so dotenv keeps the ${quote} as part of the value: close the quote or remove it (a quoted value may span lines; it ends at its closing ${quote}, followed by nothing but a # comment)`;
+}
 
 /** Where the symlink at `file` points, when there is one (read after ENOENT: its target is missing). */
 function danglingLinkTarget(file: string): string | undefined {
@@ -221,6 +231,10 @@ export function loadSettings(options: LoadOptions = {}): LoadedSettings {
   const out: Record<string, unknown> = {};
   const sources: Record<string, SettingSource> = {};
   const invalidIgnored: SettingName[] = [];
+  // The line a name's value came from, when dotenv kept an unclosed opening quote in it.
+  const unclosedAt = (key: string): UnclosedQuote | undefined => lint.unclosedQuotes.find((u) => u.name === key && u.line === lint.lineOf.get(key));
+  /** Unclosed quotes reported with the setting read from them; the others are warned of below. */
+  const unclosedSaid = new Set<UnclosedQuote>();
 
   for (const name of settingNames) {
     const spec = schema[name] as SettingSpec<unknown>;
@@ -253,7 +267,12 @@ export function loadSettings(options: LoadOptions = {}): LoadedSettings {
       sources[name] = 'default';
       continue;
     }
-    const parsed = spec.parse(raw);
+    // The name read from the file, if the value came from there: a quote dotenv kept in it is the
+    // problem to name, whatever the setting would make of the quote (a path, a bad host name).
+    const readFrom = source === '.env' ? name : source.startsWith('alias ') && fromFile(source.slice(6)) ? source.slice(6) : undefined;
+    const unclosed = readFrom !== undefined ? unclosedAt(readFrom) : undefined;
+    if (unclosed) unclosedSaid.add(unclosed);
+    const parsed: ParseResult<unknown> = unclosed ? { ok: false, allowed: unclosedQuoteProblem(unclosed) } : spec.parse(raw);
     if (!parsed.ok && options.judgeOnly && !options.judgeOnly.includes(name)) {
       warnings.push(`${name}=${spec.secret ? '<redacted>' : JSON.stringify(shownRaw(spec, raw))} (from ${where(source, name)}) is invalid (${parsed.allowed}); this command does not need it, but corral will not start or reload until it is fixed`);
       out[name] = defaultOf(spec);
@@ -284,6 +303,12 @@ export function loadSettings(options: LoadOptions = {}): LoadedSettings {
   }
   for (const { line, begins } of lint.ignored) {
     warnings.push(`line ${line} of ${file ?? '.env'} is not NAME=value, so it is ignored${begins ? ` (it begins ${begins})` : ''}: write it as NAME=value, or comment it out with #`);
+  }
+  for (const u of lint.unclosedQuotes) {
+    if (unclosedSaid.has(u)) continue;
+    // Not the value of a setting corral reads (another program's name, a line set again later, a
+    // value the environment overrides): the children get it as dotenv read it. Never shown.
+    warnings.push(`line ${u.line} of ${file ?? '.env'}: the value of ${u.name} begins with ${u.quote}, never closed, so dotenv keeps the ${u.quote} as part of the value: close the quote or remove it`);
   }
   for (const { line, name } of lint.cutAtHash) {
     // The value is never shown: it may be a secret (a token cut short is still refused as short).
