@@ -49,3 +49,37 @@ test('duplicates are named with their lines, a multi-line value counted once', (
   const lint = lintEnvText('A=1\nB="x\nA=2"\nA=3\n');
   assert.deepEqual(lint.duplicates, [{ name: 'A', lines: [1, 4] }]);
 });
+
+test('a value beginning with a quote that dotenv never closes is named with its line, its name and the quote; one closed on a later line, or followed by more text, is not', () => {
+  const text = [
+    'A="/tmp/x/run/x.pid', // 1
+    "B='single", // 2
+    'C=`back', // 3
+    'D="multi', // 4
+    'line"', // 5
+    "E='My Sheet'!A1:C", // 6
+    'F="x#y', // 7: dotenv reads `"x`, the rest a comment
+    'G= "z # note', // 8: dotenv would read it to the next line ending in ", had one followed
+    'I="closed" # note', // 9
+    'J=plain"quote', // 10
+    'K="a', // 11
+    'b" more', // 12: not the end of K's value (text follows), so an ignored line
+    'H="', // 13
+  ].join('\n');
+  const lint = lintEnvText(text);
+  assert.deepEqual(lint.unclosedQuotes, [
+    { line: 1, name: 'A', quote: '"' },
+    { line: 2, name: 'B', quote: "'" },
+    { line: 3, name: 'C', quote: '`' },
+    { line: 7, name: 'F', quote: '"' },
+    { line: 8, name: 'G', quote: '"' },
+    { line: 11, name: 'K', quote: '"' },
+    { line: 13, name: 'H', quote: '"' },
+  ]);
+  assert.deepEqual(lint.cutAtHash, [], 'F is said to be an unclosed quote alone: quoting it, the fix of a cut value, is what went wrong');
+  // What dotenv does with them: each keeps its quote as the value's first character; the others do not.
+  const parsed = dotenv.parse(text);
+  for (const { name, quote } of lint.unclosedQuotes) assert.equal(parsed[name]?.[0], quote, name);
+  assert.deepEqual([parsed.D, parsed.E, parsed.I, parsed.J], ['multi\nline', "'My Sheet'!A1:C", 'closed', 'plain"quote']);
+  assert.deepEqual(lint.ignored, [{ line: 12, begins: 'b' }]);
+});

@@ -408,6 +408,59 @@ test('an unquoted value that dotenv cuts at a # written right after it is a warn
   });
 });
 
+test('a value whose opening quote is never closed is refused naming the file, the line, the setting and the fix, before its setting would misread it (a path with a " in it, a host name "127.0.0.1)', () => {
+  withDir((dir) => {
+    const file = join(dir, '.env');
+    // A path with its quote kept was a relative path: start made a directory named `"` under dir.
+    writeFileSync(file, [`CORRAL_PIDFILE="${dir}/run/x.pid`, `CORRAL_LOG_FILE="${dir}/x.log`, 'CORRAL_BIND="127.0.0.1:19210', "GUNICORN_TIMEOUT='30", 'CORRAL_ADMIN_TOKEN="abcdefghijklmnopqrstuvwxyz', 'NOTE="a multi-line', 'value, closed"', "SHEET_PLAYERS_RANGE='My Sheet'!A1:C", ''].join('\n'));
+    const fix = (q: string) => `its opening ${q} is never closed, so dotenv keeps the ${q} as part of the value: close the quote or remove it (a quoted value may span lines; it ends at its closing ${q}, followed by nothing but a # comment)`;
+    assert.throws(
+      () => loadSettings({ env: {}, cwd: dir }),
+      (err: unknown) => {
+        assert.ok(err instanceof ConfigError);
+        assert.equal(err.code, 'CORRAL_ERR_CONFIG_INVALID');
+        assert.deepEqual(
+          err.problems.map((p) => [p.name, p.source, p.allowed]).sort(),
+          [
+            ['CORRAL_BIND', `${file} line 3`, fix('"')],
+            ['CORRAL_TIMEOUT', `alias GUNICORN_TIMEOUT in ${file} line 4`, fix("'")],
+            ['CORRAL_PIDFILE', `${file} line 1`, fix('"')],
+            ['CORRAL_LOG_FILE', `${file} line 2`, fix('"')],
+            ['CORRAL_ADMIN_TOKEN', `${file} line 5`, fix('"')],
+          ].sort(),
+        );
+        assert.match(err.message, new RegExp(`CORRAL_PIDFILE="\\\\"${dir}/run/x\\.pid" \\(from ${file} line 1\\): its opening " is never closed`));
+        assert.ok(!err.message.includes('neither an IP address'), 'the bind address is refused for its quote, not as a host name');
+        assert.ok(!err.message.includes('abcdefghij'), 'a secret is never shown');
+        return true;
+      },
+    );
+    assert.equal(existsSync(join(dir, '"')), false);
+    // Closed, the same file is taken (the multi-line value and the quoted Sheets range were all along).
+    writeFileSync(file, [`CORRAL_PIDFILE="${dir}/run/x.pid"`, `CORRAL_LOG_FILE=${dir}/x.log`, 'CORRAL_BIND="127.0.0.1:19210"', 'NOTE="a multi-line', 'value, closed"', "SHEET_PLAYERS_RANGE='My Sheet'!A1:C", ''].join('\n'));
+    const { settings, warnings } = loadSettings({ env: {}, cwd: dir, readFiles: false });
+    assert.deepEqual([settings.CORRAL_PIDFILE, settings.CORRAL_LOG_FILE, settings.SHEET_PLAYERS_RANGE], [`${dir}/run/x.pid`, `${dir}/x.log`, "'My Sheet'!A1:C"]);
+    assert.deepEqual(warnings, []);
+  });
+});
+
+test('an unclosed quote in a value corral does not read (another program\'s name, a line set again later, a value the environment overrides) is a warning naming the line and the name, never the value; a command that needs only some settings warns of the others', () => {
+  withDir((dir) => {
+    const file = join(dir, '.env');
+    writeFileSync(file, ['APP_SECRET="s3cret-s3cret', 'CORRAL_WORKERS="4', 'CORRAL_WORKERS=3', 'CORRAL_TIMEOUT="20', 'CORRAL_BIND="127.0.0.1:19210', ''].join('\n'));
+    const said = (line: number, name: string) => `line ${line} of ${file}: the value of ${name} begins with ", never closed, so dotenv keeps the " as part of the value: close the quote or remove it`;
+    const { settings, warnings } = loadSettings({ env: { CORRAL_TIMEOUT: '25', CORRAL_BIND: '127.0.0.1:19211' }, cwd: dir });
+    assert.deepEqual([settings.CORRAL_WORKERS, settings.CORRAL_TIMEOUT], [3, 25]);
+    for (const [line, name] of [[1, 'APP_SECRET'], [2, 'CORRAL_WORKERS'], [4, 'CORRAL_TIMEOUT'], [5, 'CORRAL_BIND']] as const) assert.ok(warnings.includes(said(line, name)), `${name}: ${warnings.join('\n')}`);
+    assert.ok(!warnings.join('\n').includes('s3cret'), 'the value is never shown');
+    // stop and status judge only what they need: the bind address read from the file is warned of, its default used.
+    const only = loadSettings({ env: {}, cwd: dir, judgeOnly: ['CORRAL_PIDFILE'] });
+    assert.equal(only.sources.CORRAL_BIND, 'default');
+    assert.ok(only.warnings.some((w) => w.startsWith(`CORRAL_BIND="\\"127.0.0.1:19210" (from ${file} line 5) is invalid (its opening " is never closed`)), only.warnings.join('\n'));
+    assert.ok(!only.warnings.includes(said(5, 'CORRAL_BIND')), 'said once');
+  });
+});
+
 test('a name set twice in .env is named with its lines; the last one is used (a quoted multi-line value is not counted)', () => {
   withDir((dir) => {
     const file = join(dir, '.env');
