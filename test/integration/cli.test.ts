@@ -218,6 +218,32 @@ test('CORRAL_PIDFILE= (empty): the master runs without a pidfile; status exits 4
   }
 });
 
+test('an unclosed quote in .env: config --check and start exit 78 naming the file, the line, the setting and the fix, and create nothing (start made a directory named `"`); closed, config shows the paths without it', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'corral-cli-'));
+  const file = join(dir, '.env');
+  try {
+    const settings = (close: string) => [`CORRAL_BIND=127.0.0.1:19337`, `CORRAL_WORKERS=1`, `CORRAL_APP=${join(FIXTURE_APPS, 'basic.mjs')}`, `CORRAL_PIDFILE="${dir}/run/x.pid${close}`, `CORRAL_LOG_FILE="${dir}/x.log${close}`].join('\n');
+    writeFileSync(file, settings(''));
+    const fix = 'its opening " is never closed, so dotenv keeps the " as part of the value: close the quote or remove it';
+    for (const args of [['config', '--check'], ['start']]) {
+      const r = await corral(dir, ...args);
+      assert.equal(r.code, 78, `${args.join(' ')}: ${r.stdout}${r.stderr}`);
+      assert.match(r.stderr, new RegExp(`^corral ${args[0]}: \\[CORRAL_ERR_CONFIG_INVALID\\] invalid settings:\n`));
+      assert.ok(r.stderr.includes(`  CORRAL_PIDFILE=${JSON.stringify(`"${dir}/run/x.pid`)} (from ${file} line 4): ${fix}`), r.stderr);
+      assert.ok(r.stderr.includes(`  CORRAL_LOG_FILE=${JSON.stringify(`"${dir}/x.log`)} (from ${file} line 5): ${fix}`), r.stderr);
+      assert.doesNotMatch(r.stdout, /settings OK/);
+    }
+    assert.deepEqual([existsSync(join(dir, '"')), existsSync(join(dir, 'run'))], [false, false], 'nothing was created');
+    writeFileSync(file, settings('"'));
+    const shown = await corral(dir, 'config');
+    assert.equal(shown.code, 0, shown.stderr);
+    assert.match(shown.stdout, new RegExp(`CORRAL_PIDFILE\\s+${dir}/run/x\\.pid\\s`));
+    assert.doesNotMatch(shown.stdout, /"/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
 test('reload refuses what the master would refuse (an admin API beyond loopback without a token, a log file that cannot be opened) with exit 78 and the master\'s message, signalling nothing; config --check refuses it too', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'corral-cli-'));
   const log = join(dir, 'corral.log');
