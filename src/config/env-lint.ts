@@ -94,10 +94,10 @@ export function lintEnvText(raw: string): EnvLint {
     // Where dotenv stopped reading the value: after it, or (none) right after the `=` or `: `.
     const valueEnd = value !== undefined ? (m.indices?.[2]?.[1] ?? 0) : nameEnd + (/^\s*=|^:\s/.exec(text.slice(nameEnd))?.[0].length ?? 0);
     const quoted = value !== undefined && QUOTED.test(value) && value.trim().length > 1;
-    // `value # note` is a comment; `value#more` was most likely meant as one value.
     // What dotenv read (up to a `#` or the line's end), trimmed as it trims it: a quote there with
     // no other of its kind after it is the value's own first character. `A="x#y` is said to be
     // that alone: its fix (close the quote) is not the cut value's (quote the value).
+    // Else `value # note` is a comment; `value#more` was most likely meant as one value.
     const read = value?.trim() ?? '';
     const quote = read[0];
     if ((quote === '"' || quote === "'" || quote === '`') && !read.includes(quote, 1)) unclosedQuotes.push({ line: first + 1, name, quote });

@@ -108,7 +108,7 @@ const NO_LINT: EnvLint = { lineOf: new Map(), duplicates: [], ignored: [], cutAt
  * Why a value whose opening quote nothing closes is refused. dotenv keeps the quote in the value,
  * without a word: CORRAL_PIDFILE="/run/x.pid became the relative path `"/run/x.pid` (start made a
  * directory named `"`), CORRAL_BIND="127.0.0.1:80 a host name `"127.0.0.1`, refused for the wrong
- * reason. No setting of ours begins with a quote; one that should can be quoted whole ('"x').
+ * reason. A value that does begin with a quote of its own is quoted whole ('"x').
  */
 function unclosedQuoteProblem({ quote }: UnclosedQuote): string {
   return `its opening ${quote} is never closed, so dotenv keeps the ${quote} as part of the value: close the quote or remove it (a quoted value may span lines; it ends at its closing ${quote}, followed by nothing but a # comment)`;
