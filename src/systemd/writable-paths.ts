@@ -2,9 +2,12 @@
 // ProtectSystem=strict: only the data dir, the log dir, /run/corral (RuntimeDirectory=) and the
 // private /tmp are writable, so a CORRAL_LOG_FILE, CORRAL_DATA_DIR or CORRAL_PIDFILE elsewhere
 // makes the service fail at start (the log file: exit 78, not restarted) however right the
-// settings file looks to `corral config`.
+// settings file looks to `corral config`. And one in /tmp or /var/tmp, though writable, is in the
+// service's own private copy (PrivateTmp=yes), which no process outside it sees and which systemd
+// removes when the service stops.
 
 import { posix } from 'node:path';
+import { underPrivateTmp } from './hidden-paths.js';
 
 export interface PathSettings {
   readonly CORRAL_DATA_DIR: string | undefined;
@@ -22,6 +25,11 @@ export interface UnwritablePath {
 /** The directories the unit makes writable for a given --data-dir and --log-dir. */
 export function writableDirs(dataDir: string, logDir: string): readonly string[] {
   return [dataDir, logDir, '/run/corral', '/tmp', '/var/tmp'];
+}
+
+/** writableDirs for a message: /tmp and /var/tmp said to be private, so they are not taken for a fix. */
+export function writableDirsText(dataDir: string, logDir: string): string {
+  return `${dataDir}, ${logDir}, /run/corral, and /tmp, /var/tmp private to the service`;
 }
 
 function inside(path: string, dir: string): boolean {
@@ -42,6 +50,48 @@ export function unwritablePaths(s: PathSettings, dataDir: string, logDir: string
   }
   if (s.CORRAL_PIDFILE !== undefined && !writable(posix.dirname(s.CORRAL_PIDFILE))) {
     out.push({ setting: 'CORRAL_PIDFILE', path: s.CORRAL_PIDFILE, fix: 'set CORRAL_PIDFILE=/run/corral/corral.pid' });
+  }
+  return out;
+}
+
+export interface PrivatePath {
+  readonly setting: keyof PathSettings;
+  readonly path: string;
+  /** What breaks because the path is in the service's private /tmp. */
+  readonly loss: string;
+  readonly fix: string;
+}
+
+/**
+ * Settings (already resolved to absolute paths) in /tmp or /var/tmp: writable, but the unit's
+ * PrivateTmp=yes gives the service its own, which nothing outside it sees and which systemd
+ * removes when the service stops (systemd.exec(5)).
+ */
+export function privateTmpPaths(s: PathSettings, dataDir: string, logDir: string): PrivatePath[] {
+  const out: PrivatePath[] = [];
+  if (s.CORRAL_DATA_DIR !== undefined && underPrivateTmp(s.CORRAL_DATA_DIR)) {
+    out.push({
+      setting: 'CORRAL_DATA_DIR',
+      path: s.CORRAL_DATA_DIR,
+      loss: 'what corral keeps there (the write journal, the offline sheet, generated secrets) is lost at every restart',
+      fix: underPrivateTmp(dataDir) ? 'set CORRAL_DATA_DIR=/var/lib/corral and pass --data-dir /var/lib/corral' : `remove CORRAL_DATA_DIR from the settings file (the service then uses --data-dir ${dataDir}), or set it outside /tmp`,
+    });
+  }
+  if (s.CORRAL_LOG_FILE !== undefined && underPrivateTmp(s.CORRAL_LOG_FILE)) {
+    out.push({
+      setting: 'CORRAL_LOG_FILE',
+      path: s.CORRAL_LOG_FILE,
+      loss: 'logrotate and tail -F outside the service never see the file, and it is lost at every restart',
+      fix: `set CORRAL_LOG_FILE=${posix.join(underPrivateTmp(logDir) ? '/var/log/corral' : logDir, 'corral.log')}`,
+    });
+  }
+  if (s.CORRAL_PIDFILE !== undefined && underPrivateTmp(s.CORRAL_PIDFILE)) {
+    out.push({
+      setting: 'CORRAL_PIDFILE',
+      path: s.CORRAL_PIDFILE,
+      loss: '`corral stop`, `corral status` and `corral reload` run outside the service never find it, nor the master',
+      fix: 'set CORRAL_PIDFILE=/run/corral/corral.pid',
+    });
   }
   return out;
 }

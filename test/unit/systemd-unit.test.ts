@@ -8,6 +8,8 @@ import { promisify } from 'node:util';
 import { after, test } from 'node:test';
 import { timeoutStartSec, timeoutStopSec, watchdogSec } from '../../src/systemd/timeouts.js';
 import { limitNoFile, NR_OPEN_DEFAULT, REFERENCE_UNIT_OPTIONS, renderUnit } from '../../src/systemd/unit.js';
+import { hiddenPathWarnings, underPrivateTmp } from '../../src/systemd/hidden-paths.js';
+import { privateTmpPaths, unwritablePaths } from '../../src/systemd/writable-paths.js';
 import { KEEPER_STOP_MS, stopDeadline, stopStep } from '../../src/master/stop-sequence.js';
 import { EXIT } from '../../src/errors.js';
 
@@ -226,8 +228,8 @@ test('settings paths the unit leaves read-only (ProtectSystem=strict) are warned
   writeFileSync(file, 'CORRAL_DATA_DIR=/srv/corral\nCORRAL_LOG_FILE=/srv/logs/corral.log\nCORRAL_PIDFILE=/var/run-elsewhere/corral.pid\n');
   const r = spawnSync(process.execPath, [corral, 'systemd-unit', '--settings-file', file], { cwd: dir, encoding: 'utf8' });
   assert.equal(r.status, 0, r.stderr);
-  const writable = '(/var/lib/corral, /var/log/corral, /run/corral, /tmp, /var/tmp)';
-  const warnings = r.stderr.split('\n').filter((l) => l.startsWith('warning: '));
+  const writable = '(/var/lib/corral, /var/log/corral, /run/corral, and /tmp, /var/tmp private to the service)';
+  const warnings = settingWarnings(r.stderr);
   assert.deepEqual(warnings, [
     `warning: CORRAL_DATA_DIR=/srv/corral (in ${file}) is outside what the unit makes writable ${writable}, so the service would fail at start: pass --data-dir /srv/corral, or remove CORRAL_DATA_DIR from the settings file`,
     `warning: CORRAL_LOG_FILE=/srv/logs/corral.log (in ${file}) is outside what the unit makes writable ${writable}, so the service would fail at start: pass --log-dir /srv/logs, or set CORRAL_LOG_FILE=/var/log/corral/corral.log`,
@@ -236,12 +238,76 @@ test('settings paths the unit leaves read-only (ProtectSystem=strict) are warned
   // Following the advice silences them; the README's deploy settings (relative data dir, pidfile in
   // /run/corral, log in /var/log/corral) raise none.
   const fixed = spawnSync(process.execPath, [corral, 'systemd-unit', '--settings-file', file, '--data-dir', '/srv/corral', '--log-dir', '/srv/logs'], { cwd: dir, encoding: 'utf8' });
-  assert.deepEqual(fixed.stderr.split('\n').filter((l) => l.startsWith('warning: ')).map((l) => l.slice(0, 40)), ['warning: CORRAL_PIDFILE=/var/run-elsewhe']);
+  assert.deepEqual(settingWarnings(fixed.stderr).map((l) => l.slice(0, 40)), ['warning: CORRAL_PIDFILE=/var/run-elsewhe']);
   const readme = join(dir, 'readme.env');
   writeFileSync(readme, 'CORRAL_LOG_FILE=/var/log/corral/corral.log\nCORRAL_PIDFILE=/run/corral/corral.pid\nCORRAL_DATA_DIR=/var/lib/corral\n');
   const quiet = spawnSync(process.execPath, [corral, 'systemd-unit', '--settings-file', readme], { cwd: dir, encoding: 'utf8' });
   assert.equal(quiet.status, 0, quiet.stderr);
-  assert.equal(quiet.stderr, '');
+  assert.deepEqual(settingWarnings(quiet.stderr), []);
+  assert.equal(quiet.stderr.replace(tmpSettingsFileWarning, ''), '');
+});
+
+/** The warning for a --settings-file in /tmp, as the test's own settings files are (tmpdir()). */
+const tmpSettingsFileWarning = /^warning: --settings-file \S+ is under \/tmp or \/var\/tmp, .*\n/m;
+/** Warnings but the one about where the test keeps its settings file. */
+function settingWarnings(stderr: string): string[] {
+  return stderr.split('\n').filter((l) => l.startsWith('warning: ') && !l.startsWith('warning: --settings-file '));
+}
+
+test('path options under /tmp or /var/tmp, private to the service (PrivateTmp=yes), are warned about with what breaks and where to move them; elsewhere, none', () => {
+  const r = spawnSync(
+    process.execPath,
+    [corral, 'systemd-unit', '--settings-file', '/tmp/corral-nowhere/corral.env', '--install-dir', '/var/tmp/corral', '--node', '/tmp/node-v22/bin/node', '--node-env-file', '/tmp/node.env', '--data-dir', '/tmp/corral-data', '--log-dir', '/var/tmp/corral-logs'],
+    { cwd: dir, encoding: 'utf8' },
+  );
+  assert.equal(r.status, 0, 'warnings, as for /home: the unit may be meant for another host, or the files about to move');
+  const copy = "is under /tmp or /var/tmp, of which the unit's PrivateTmp=yes gives the service a private copy, empty at start and removed when it stops";
+  const warnings = r.stderr.split('\n').filter((l) => l.startsWith('warning: ') && !/there is no/.test(l));
+  assert.deepEqual(warnings, [
+    `warning: --install-dir /var/tmp/corral ${copy}: the service would not find bin/corral there and could not start: install corral elsewhere, e.g. /opt/corral`,
+    `warning: --node /tmp/node-v22/bin/node ${copy}: the service would not find node there and could not start: use a node elsewhere, e.g. /usr/bin/node`,
+    `warning: --settings-file /tmp/corral-nowhere/corral.env ${copy}: the service would not find the file there and would exit 78 (CORRAL_ERR_ENV_FILE) at every start, not restarted: move it, e.g. to /etc/corral/corral.env, and pass that`,
+    "warning: --node-env-file /tmp/node.env is under /tmp or /var/tmp: systemd reads it before the unit's PrivateTmp=yes applies, but old files there are cleaned (systemd-tmpfiles-clean, and /tmp often at boot), and the unit's EnvironmentFile=- then skips it without a word: move it, e.g. to /etc/corral/node.env, and pass that",
+    `warning: --data-dir /tmp/corral-data ${copy}: the service would not find the directory there (its WorkingDirectory=), and what it keeps there (the write journal, the offline sheet, generated secrets) would be lost at every restart: use e.g. /var/lib/corral`,
+    `warning: --log-dir /var/tmp/corral-logs ${copy}: the service would not find the directory there, its log files would be seen by no logrotate or tail -F outside it, and would be lost at every restart: use e.g. /var/log/corral`,
+  ]);
+  // The defaults (corral.pid, the data dir) the settings file does not set lie in --data-dir,
+  // warned about above: nothing is said of them as if the file set them.
+  assert.doesNotMatch(r.stderr, /^warning: CORRAL_/m);
+  // Names that only begin like /tmp, and the reference paths, get none.
+  const elsewhere = spawnSync(
+    process.execPath,
+    [corral, 'systemd-unit', '--settings-file', '/tmpfs/corral.env', '--install-dir', '/var/tmpl/corral', '--node', '/usr/bin/node', '--node-env-file', '/etc/corral/node.env', '--data-dir', '/srv/tmp/data', '--log-dir', '/var/log/corral'],
+    { cwd: dir, encoding: 'utf8' },
+  );
+  assert.equal(elsewhere.status, 0, elsewhere.stderr);
+  assert.doesNotMatch(elsewhere.stderr, /PrivateTmp|ProtectHome/);
+  // The --node-env-file is read by systemd itself, before ProtectHome=yes applies: not warned about.
+  assert.deepEqual(hiddenPathWarnings([['--node-env-file', '/home/ops/node.env']]), []);
+  assert.equal(hiddenPathWarnings([['--settings-file', '/var/tmp/../tmp/corral.env']]).length, 1, 'normalized first');
+  for (const path of ['/tmp', '/tmp/', '/var/tmp/x', '//tmp/x']) assert.ok(underPrivateTmp(path), path);
+  for (const path of ['/tmpx', '/var/tmpx/y', '/srv/tmp', '/var/lib/tmp']) assert.ok(!underPrivateTmp(path), path);
+});
+
+test('CORRAL_PIDFILE, CORRAL_LOG_FILE and CORRAL_DATA_DIR under /tmp or /var/tmp, writable but private to the service, are warned about with what breaks', () => {
+  // The reproduction: only /home was warned about, not the log file in the private /tmp.
+  const file = join(dir, 'tmp-paths.env');
+  writeFileSync(file, 'CORRAL_WORKERS=2\nCORRAL_LOG_FILE=/tmp/corral.log\nCORRAL_PIDFILE=/var/tmp/corral/corral.pid\nCORRAL_DATA_DIR=/tmp/corral-data\n');
+  const r = spawnSync(process.execPath, [corral, 'systemd-unit', '--settings-file', file], { cwd: dir, encoding: 'utf8' });
+  assert.equal(r.status, 0, r.stderr);
+  const priv = `(in ${file}) is under /tmp or /var/tmp, which the unit's PrivateTmp=yes makes private to the service, removed when it stops`;
+  assert.deepEqual(settingWarnings(r.stderr), [
+    `warning: CORRAL_DATA_DIR=/tmp/corral-data ${priv}: what corral keeps there (the write journal, the offline sheet, generated secrets) is lost at every restart: remove CORRAL_DATA_DIR from the settings file (the service then uses --data-dir /var/lib/corral), or set it outside /tmp`,
+    `warning: CORRAL_LOG_FILE=/tmp/corral.log ${priv}: logrotate and tail -F outside the service never see the file, and it is lost at every restart: set CORRAL_LOG_FILE=/var/log/corral/corral.log`,
+    `warning: CORRAL_PIDFILE=/var/tmp/corral/corral.pid ${priv}: \`corral stop\`, \`corral status\` and \`corral reload\` run outside the service never find it, nor the master: set CORRAL_PIDFILE=/run/corral/corral.pid`,
+  ]);
+  // Writable all the same: not also said to make the service fail at start.
+  assert.deepEqual(unwritablePaths({ CORRAL_DATA_DIR: '/tmp/d', CORRAL_LOG_FILE: '/var/tmp/l/c.log', CORRAL_PIDFILE: '/tmp/c.pid' }, '/var/lib/corral', '/var/log/corral'), []);
+  // The fixes point outside /tmp even when --data-dir or --log-dir are in it.
+  const fixes = privateTmpPaths({ CORRAL_DATA_DIR: '/tmp/d', CORRAL_LOG_FILE: '/tmp/l/c.log', CORRAL_PIDFILE: undefined }, '/tmp/d', '/tmp/l').map((p) => p.fix);
+  assert.deepEqual(fixes, ['set CORRAL_DATA_DIR=/var/lib/corral and pass --data-dir /var/lib/corral', 'set CORRAL_LOG_FILE=/var/log/corral/corral.log']);
+  // Settings elsewhere raise none.
+  assert.deepEqual(privateTmpPaths({ CORRAL_DATA_DIR: '/srv/tmp', CORRAL_LOG_FILE: '/var/log/corral/corral.log', CORRAL_PIDFILE: '/run/corral/corral.pid' }, '/var/lib/corral', '/var/log/corral'), []);
 });
 
 test('a --settings-file that is a directory is refused (exit 64), not taken for a file "not readable yet"; an --install-dir or --node missing here is warned about', () => {

@@ -9,7 +9,8 @@ import { loadSettings, type LoadedSettings } from '../../config/load.js';
 import { schema } from '../../config/schema.js';
 import { CorralError } from '../../errors.js';
 import { REFERENCE_UNIT_OPTIONS, renderUnit, type UnitOptions } from '../../systemd/unit.js';
-import { unwritablePaths, writableDirs } from '../../systemd/writable-paths.js';
+import { hiddenPathWarnings } from '../../systemd/hidden-paths.js';
+import { privateTmpPaths, unwritablePaths, writableDirsText } from '../../systemd/writable-paths.js';
 import { parseFlags, type Command } from '../command.js';
 import { integerFlag } from '../number-flag.js';
 import { replaceFile } from '../unit-file.js';
@@ -210,18 +211,18 @@ file holds invalid settings.`,
       throw new CorralError('CORRAL_ERR_USAGE', message, { cause: err });
     }
     if (note) process.stderr.write(`note: ${note}\n`);
-    // ProtectHome=yes hides these trees from the service: it could not even start node.
-    const hidden = (
-      [
-        ['--install-dir', options.installDir],
-        ['--node', options.nodePath],
-        ['--settings-file', options.envFile],
-        ['--data-dir', options.dataDir],
-        ['--log-dir', options.logDir],
-      ] as const
-    ).filter(([, path]) => /^\/(home|root|run\/user)(\/|$)/.test(path));
-    for (const [flag, path] of hidden) {
-      process.stderr.write(`warning: ${flag} ${path} is under /home, /root or /run/user, which the unit's ProtectHome=yes hides from the service: put it under /opt or /srv\n`);
+    // ProtectHome=yes hides /home, /root and /run/user from the service, and PrivateTmp=yes gives it
+    // a /tmp and /var/tmp of its own: it could not even start node, or read its settings (exit 78).
+    // Warnings, not refusals: the unit may be generated for another host, or before the files move.
+    for (const warning of hiddenPathWarnings([
+      ['--install-dir', options.installDir],
+      ['--node', options.nodePath],
+      ['--settings-file', options.envFile],
+      ['--node-env-file', options.processEnvFile],
+      ['--data-dir', options.dataDir],
+      ['--log-dir', options.logDir],
+    ])) {
+      process.stderr.write(`warning: ${warning}\n`);
     }
     // Generating for another host is allowed, but on this one a typo would give a unit whose
     // ExecStart fails (status 203/EXEC) only when systemd starts it.
@@ -234,7 +235,16 @@ file holds invalid settings.`,
     }
     for (const u of unwritablePaths(s, options.dataDir, options.logDir)) {
       process.stderr.write(
-        `warning: ${u.setting}=${u.path} (in ${envFile}) is outside what the unit makes writable (${writableDirs(options.dataDir, options.logDir).join(', ')}), so the service would fail at start: ${u.fix}\n`,
+        `warning: ${u.setting}=${u.path} (in ${envFile}) is outside what the unit makes writable (${writableDirsText(options.dataDir, options.logDir)}), so the service would fail at start: ${u.fix}\n`,
+      );
+    }
+    // Only the settings the file sets: a default (corral.pid, data) lies in --data-dir, which is
+    // warned about itself when under /tmp.
+    const fromFile = (name: 'CORRAL_DATA_DIR' | 'CORRAL_LOG_FILE' | 'CORRAL_PIDFILE') => (loaded.sources[name] === 'default' ? undefined : s[name]);
+    const set = { CORRAL_DATA_DIR: fromFile('CORRAL_DATA_DIR'), CORRAL_LOG_FILE: fromFile('CORRAL_LOG_FILE'), CORRAL_PIDFILE: fromFile('CORRAL_PIDFILE') };
+    for (const p of privateTmpPaths(set, options.dataDir, options.logDir)) {
+      process.stderr.write(
+        `warning: ${p.setting}=${p.path} (in ${envFile}) is under /tmp or /var/tmp, which the unit's PrivateTmp=yes makes private to the service, removed when it stops: ${p.loss}: ${p.fix}\n`,
       );
     }
     for (const warning of loaded.warnings) process.stderr.write(`warning: ${warning}\n`);
