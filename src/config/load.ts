@@ -253,7 +253,7 @@ export function loadSettings(options: LoadOptions = {}): LoadedSettings {
         if (merged[alias] !== undefined) {
           raw = merged[alias];
           source = `alias ${alias}`;
-          warnings.push(`${alias} is a deprecated alias of ${name}; rename it in your env file (value used: ${raw})`);
+          warnings.push(`${alias} is a deprecated alias of ${name}; rename it ${fromFile(alias) ? 'in your env file' : 'where the environment sets it (the unit\'s Environment=, the shell)'} (value used: ${raw})`);
           break;
         }
       }

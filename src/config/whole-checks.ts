@@ -68,7 +68,8 @@ export function wholeProblems(valid: Valid, o: WholeCheckOptions): ConfigProblem
     // Judged without creating it: run by root or another user, `corral config` would otherwise
     // leave a file or a directory behind that the master cannot write.
     const why = fileWriteProblem(log, 'CORRAL_LOG_FILE', 'corral.log');
-    if (why) add('CORRAL_LOG_FILE', log, `cannot be opened for appending: ${why}`, 'CORRAL_ERR_LOG_FILE', `cannot open CORRAL_LOG_FILE ${log}: ${why}`);
+    const fix = 'create its directory writable by the user corral runs as, or point CORRAL_LOG_FILE elsewhere (unset: the log goes to stdout)';
+    if (why) add('CORRAL_LOG_FILE', log, `cannot be opened for appending: ${why}; ${fix}`, 'CORRAL_ERR_LOG_FILE', `cannot open CORRAL_LOG_FILE ${log}: ${why}; ${fix}`);
   }
   const pidfile = valid.CORRAL_PIDFILE;
   if (o.pidfile && pidfile && judged('CORRAL_PIDFILE')) {

@@ -86,7 +86,7 @@ describe('loadSettings judges the settings as a whole', () => {
       assert.equal(err.code, 'CORRAL_ERR_CONFIG_INVALID');
       assert.deepEqual(err.problems.map((p) => p.name), ['CORRAL_WORKERS', 'CORRAL_ADMIN_BIND', 'CORRAL_LOG_FILE', 'CORRAL_PIDFILE']);
       assert.match(err.message, /CORRAL_ADMIN_BIND="0\.0\.0\.0:24032" \(from environment\): is reachable from other hosts.* \[CORRAL_ERR_ADMIN_UNSAFE\]/);
-      assert.match(err.message, /CORRAL_LOG_FILE=".*afile\/x\.log" \(from environment\): cannot be opened for appending: .*afile is not a directory \[CORRAL_ERR_LOG_FILE\]/);
+      assert.match(err.message, /CORRAL_LOG_FILE=".*afile\/x\.log" \(from environment\): cannot be opened for appending: .*afile is not a directory; create its directory writable by the user corral runs as, or point CORRAL_LOG_FILE elsewhere \(unset: the log goes to stdout\) \[CORRAL_ERR_LOG_FILE\]/);
       assert.match(err.message, /CORRAL_PIDFILE=".*" \(from environment\): cannot be written: it is a directory.* \[CORRAL_ERR_PIDFILE\]/);
     });
   });

@@ -230,7 +230,8 @@ test('gunicorn aliases apply with a warning; the new name wins when both are set
   assert.equal(a.settings.CORRAL_WORKERS, 5);
   assert.equal(a.sources.CORRAL_WORKERS, 'alias GUNICORN_WORKERS');
   assert.deepEqual(a.settings.CORRAL_BIND, { host: '127.0.0.1', port: 7000 });
-  assert.ok(a.warnings.some((w) => w.startsWith('GUNICORN_WORKERS is a deprecated alias of CORRAL_WORKERS')));
+  // Set in the environment here: the warning says to rename it there, not in an env file.
+  assert.ok(a.warnings.includes("GUNICORN_WORKERS is a deprecated alias of CORRAL_WORKERS; rename it where the environment sets it (the unit's Environment=, the shell) (value used: 5)"), a.warnings.join('\n'));
   assert.ok(a.warnings.some((w) => /GUNICORN_WORKER_CLASS is ignored/.test(w)));
   const backlog = loadSettings({ env: { CORRAL_ENV_FILE: 'none', GUNICORN_BACKLOG: '4096' } });
   assert.equal(backlog.settings.CORRAL_BACKLOG, 4096);
