@@ -123,11 +123,11 @@ test('stop waits by the graceful timeout the master runs (reloaded to 20 s), not
   // The graceful timeout from .env alone (the helper sets one in the environment, which would win).
   const c = await startCorral({ cwd: dir, workers: null, unset: ['CORRAL_GRACEFUL_TIMEOUT'], env: { CORRAL_ENV_FILE: '.env', CORRAL_LOG_FILE: join(dir, 'corral.log'), CORRAL_PIDFILE: pidfile } });
   try {
-    assert.deepEqual(readMasterRecord(pidfile, c.pid), { gracefulTimeoutS: 3, envFile: join(dir, '.env') }, 'the master records the graceful timeout it started with, and the env file it read');
+    assert.deepEqual(readMasterRecord(pidfile, c.pid), { gracefulTimeoutS: 3, envFile: join(dir, '.env'), cwd: dir }, 'the master records the graceful timeout it started with, the env file it read, and its working directory');
     envFile(20);
     assert.equal((await corral(dir, 'reload')).code, 0);
     await c.waitForLog((l) => l.event === 'reload.done', 20000, 'reload.done');
-    assert.deepEqual(readMasterRecord(pidfile, c.pid), { gracefulTimeoutS: 20, envFile: join(dir, '.env') }, 'and the one a reload applied');
+    assert.deepEqual(readMasterRecord(pidfile, c.pid), { gracefulTimeoutS: 20, envFile: join(dir, '.env'), cwd: dir }, 'and the one a reload applied');
 
     const slow = [0, 1].map(() => http(`${c.url}/sleep?ms=12000`, { timeoutMs: 30000 }));
     await waitFor(() => c.events('fixture.sleeping').length >= 2, 10000, 'both slow requests in the worker');

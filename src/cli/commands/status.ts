@@ -91,8 +91,10 @@ or "pid" and "health" without one, and "error" with the message when the exit co
 or with its code and message when the settings are refused (78).
 Of the settings, only CORRAL_PIDFILE and the admin API's must be valid: a bad
 edit elsewhere in .env is reported as a warning.
+A master whose stop has begun is still running (exit 0): it is shown as stopping, its workers
+finishing their requests.
 
-Exit codes (LSB's): 0 running (or stopping: a stop has begun, and it says so), 3 not running (no pidfile, or a stale one), 4 unknown: the
+Exit codes (LSB's): 0 running, 3 not running (no pidfile, or a stale one), 4 unknown: the
 pidfile names a live process without a start stamp that may or may not be corral (the message
 says how to tell), or this user may not read the pidfile (run as the user corral runs as), or
 the pidfile belongs to a user other than root and the one the process it names runs as,
