@@ -4,21 +4,15 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { LoadtestError, LOADTEST_EXIT } from '../../src/loadtest/exit.js';
+import { loadtestRefusal } from '../helpers/loadtest-refusal.js';
 import { loadProfile, parseProfile } from '../../src/loadtest/profile.js';
 import { checkForecast, expectedRequests, meanPauseMs, smallestTimeScale } from '../../src/loadtest/sample-forecast.js';
 import { capSchedule, profileSchedule } from '../../src/loadtest/schedule.js';
 
 const SEEDS = fileURLToPath(new URL('../../../test/fixtures/profiles/seeds-003.json', import.meta.url));
 
-function refused(fn: () => void, pattern: RegExp): void {
-  assert.throws(fn, (err: unknown) => {
-    assert.ok(err instanceof LoadtestError, String(err));
-    assert.equal(err.exitCode, LOADTEST_EXIT.USAGE);
-    assert.equal(err.code, 'CORRAL_ERR_LOADTEST_INPUT');
-    assert.match(err.message, pattern);
-    return true;
-  });
+function refused(fn: () => unknown, pattern: RegExp): void {
+  assert.throws(fn, loadtestRefusal(pattern));
 }
 
 describe('forecast of the requests a verdict needs', () => {

@@ -8,7 +8,8 @@ import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { formatClock, formatExactDuration, parseDuration, parseRate } from '../../src/loadtest/duration.js';
-import { LoadtestError, LOADTEST_EXIT } from '../../src/loadtest/exit.js';
+import { LoadtestError } from '../../src/loadtest/exit.js';
+import { loadtestRefusal } from '../helpers/loadtest-refusal.js';
 import { DEFAULT_MIX, parseMix, pickKind, withoutExports } from '../../src/loadtest/mix.js';
 import { readLoadtestEnv, type LoadtestEnv } from '../../src/config/loadtest-env.js';
 import { DEFAULT_STEPS, DURATION_RANGES, FLAGS, parseLoadtestArgs, type LoadtestOptions } from '../../src/loadtest/options.js';
@@ -18,13 +19,7 @@ import { loadProfile, parseProfile } from '../../src/loadtest/profile.js';
 const PROFILES = fileURLToPath(new URL('../../../test/fixtures/profiles/', import.meta.url));
 
 function refused(fn: () => unknown, pattern: RegExp): void {
-  assert.throws(fn, (err: unknown) => {
-    assert.ok(err instanceof LoadtestError, `expected a LoadtestError, got ${String(err)}`);
-    assert.equal(err.exitCode, LOADTEST_EXIT.USAGE);
-    assert.equal(err.code, 'CORRAL_ERR_LOADTEST_INPUT');
-    assert.match(err.message, pattern);
-    return true;
-  });
+  assert.throws(fn, loadtestRefusal(pattern));
 }
 
 function optionsWithEnv(env: LoadtestEnv, ...argv: string[]): LoadtestOptions {

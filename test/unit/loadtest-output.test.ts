@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { LoadtestError, LOADTEST_EXIT } from '../../src/loadtest/exit.js';
+import { loadtestRefusal } from '../helpers/loadtest-refusal.js';
 import { syncDirectory } from '../../src/loadtest/durable-file.js';
 import { checkOutput, createOutputDir, OutputFailed, outputFiles, OutputNotSynced, writeOutput, writeResult } from '../../src/loadtest/output.js';
 
@@ -52,13 +53,7 @@ function flushedDirectories(fail?: string): { fsync: (fd: number) => void; named
 }
 
 function refused(dir: string, pattern: RegExp): void {
-  assert.throws(() => checkOutput(outputFiles(dir)), (err: unknown) => {
-    assert.ok(err instanceof LoadtestError, String(err));
-    assert.equal(err.code, 'CORRAL_ERR_LOADTEST_INPUT');
-    assert.equal(err.exitCode, LOADTEST_EXIT.USAGE);
-    assert.match(err.message, pattern);
-    return true;
-  });
+  assert.throws(() => checkOutput(outputFiles(dir)), loadtestRefusal(pattern));
 }
 
 describe('loadtest output directory', () => {

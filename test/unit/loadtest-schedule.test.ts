@@ -7,7 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { parseLoadtestArgs, type LoadtestOptions } from '../../src/loadtest/options.js';
 import { ActionPacer, ThinkTimePacer } from '../../src/loadtest/pacing.js';
 import { loadProfile, parseProfile } from '../../src/loadtest/profile.js';
-import { LoadtestError, LOADTEST_EXIT } from '../../src/loadtest/exit.js';
+import { loadtestRefusal } from '../helpers/loadtest-refusal.js';
 import { planPacing, planSchedule, startLine } from '../../src/loadtest/run.js';
 import { capSchedule, profileSchedule, segmentIndexAt, stepsSchedule, usersAt } from '../../src/loadtest/schedule.js';
 
@@ -96,14 +96,7 @@ describe('schedule', () => {
   });
 
   it('refuses a plan in which no user would run, and says how to fix it', () => {
-    const refused = (opts: LoadtestOptions, pattern: RegExp): void => {
-      assert.throws(() => planSchedule(opts), (err: unknown) => {
-        assert.ok(err instanceof LoadtestError, String(err));
-        assert.equal(err.exitCode, LOADTEST_EXIT.USAGE);
-        assert.match(err.message, pattern);
-        return true;
-      });
-    };
+    const refused = (opts: LoadtestOptions, pattern: RegExp): void => assert.throws(() => planSchedule(opts), loadtestRefusal(pattern));
     // Unscaled, the seeds' ramp-up (0 to 300 users in 10 min) reaches its first user after 1 s.
     refused(options('--profile', SEEDS, '--duration', '100ms'), /^--duration 100ms ends the run before the first virtual user starts .*give a longer --duration or a smaller --time-scale$/);
     refused(options('--profile', SEEDS, '--time-scale', '0.000000001'), /^the schedule is empty: --time-scale 0.000000001 shortens every phase of the profile to under 1 ms; use a larger --time-scale$/);
@@ -134,14 +127,7 @@ describe('profile edge cases', () => {
   });
 
   it('refuses phases that contradict their names, naming the field; the seeds profile stays accepted', () => {
-    const refused = (distribution: object, pattern: RegExp): void => {
-      assert.throws(() => profile(distribution), (err: unknown) => {
-        assert.ok(err instanceof LoadtestError, String(err));
-        assert.equal(err.exitCode, LOADTEST_EXIT.USAGE);
-        assert.match(err.message, pattern);
-        return true;
-      });
-    };
+    const refused = (distribution: object, pattern: RegExp): void => assert.throws(() => profile(distribution), loadtestRefusal(pattern));
     // A "ramp down" from 5 to 10 users.
     refused({ ramp_up: { duration: '10s', users: 5 }, plateau: { duration: '10s', users: 5 }, ramp_down: { duration: '10s', users: 10 } },
       /^profile field users\.distribution\.ramp_down\.users: 10 is not below the 5 users of plateau, so this is no ramp down \(users is the count at the end of each phase\): give fewer, 0 to end with no users$/);
