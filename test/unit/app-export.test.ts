@@ -6,7 +6,7 @@ import { after, before, describe, it } from 'node:test';
 import { gunzipSync } from 'node:zlib';
 import { csvField, csvRows } from '../../src/app/export/csv.js';
 import { acceptsGzip, attachmentOf } from '../../src/app/export/stream.js';
-import { exportRange } from '../../src/app/routes/export.js';
+import { exportFilename, exportRange } from '../../src/app/routes/export.js';
 import { createFakeSheets, type FakeSheets } from '../fixtures/fake-sheets.js';
 import { startApp, type AppHarness } from '../fixtures/app-harness.js';
 
@@ -42,6 +42,8 @@ describe('CSV encoding', () => {
     assert.equal(csvField('@SUM(A1)'), "'@SUM(A1)");
     // A tab first: what follows it is defused, whether a program skips the tab or cuts a cell there.
     assert.equal(csvField('\t=1'), `"\t'=1"`);
+    // A tab before text that cannot be a formula (the README's example of what is left alone).
+    assert.equal(csvField('\tTAB'), '"\tTAB"');
     assert.equal(csvField('\r=1'), `"'\r=1"`);
     // Plain numbers and text with a sign elsewhere are left as they are.
     assert.equal(csvField('-5'), '-5');
@@ -169,13 +171,38 @@ describe('GET /api/export with a sheet= that is not UTF-8', () => {
   });
 
   it('takes a name in UTF-8, and a U+FFFD actually sent is no encoding error', async () => {
-    const ok = await get('sheet=J%C3%B6ueurs&other=%FF');
+    const ok = await get('sheet=J%C3%B6ueurs');
     assert.equal(ok.status, 200);
     assert.equal(ok.body.toString(), 'name\r\nZoé\r\n');
     const replacement = await get('sheet=%EF%BF%BD');
     assert.equal(replacement.status, 400);
     assert.doesNotMatch(JSON.parse(replacement.body.toString()).message, /not UTF-8/);
   });
+  it('refuses a parameter it does not take, naming it (a misspelt bom= would drop the mark unsaid), before any read', async () => {
+    for (const [query, field, hint] of [
+      ['sheet=J%C3%B6ueurs&Bom=1', 'Bom', /names are lower case: bom=/],
+      ['sheet=J%C3%B6ueurs&boom=1', 'boom', /takes sheet=.* and bom=1 or 0/],
+      ['SHEET=Players', 'SHEET', /names are lower case: sheet=/],
+      ['sheet=J%C3%B6ueurs&other=%FF', 'other', /unknown parameter other/],
+    ] as const) {
+      const reads = fake.reads;
+      const r = await get(query);
+      assert.equal(r.status, 400, query);
+      const body = JSON.parse(r.body.toString()) as { error: string; field: string; message: string };
+      assert.deepEqual([body.error, body.field], ['invalid_field', field], query);
+      assert.match(body.message, hint);
+      assert.equal(fake.reads, reads, `${query}: nothing read`);
+    }
+  });
+
+  it('says which of its rules a sheet= breaks: a control character, or more than 200 characters', async () => {
+    const control = JSON.parse((await get('sheet=a%00b')).body.toString()) as { field: string; message: string };
+    assert.equal(control.field, 'sheet');
+    assert.match(control.message, /control character/);
+    const long = JSON.parse((await get(`sheet=${'x'.repeat(201)}`)).body.toString()) as { message: string };
+    assert.match(long.message, /201 characters long; .* at most 200/);
+  });
+
   it('starts the CSV with a UTF-8 byte order mark for bom=1 (Excel), plain and gzipped; refuses any other bom= before a read', async () => {
     const withMark = await get('sheet=J%C3%B6ueurs&bom=1');
     assert.equal(withMark.status, 200);
@@ -220,6 +247,14 @@ describe('GET /api/export of a tab named like a cell', () => {
       ['Players', 'FY2024', 'T7', 'Q1', 'My Tab', "Bob's", 'Events!A:C', 'A1:C10', "'Q1'", "'My Tab'!A1"].map(exportRange),
       ['Players', "'FY2024'", "'T7'", "'Q1'", "'My Tab'", "'Bob''s'", 'Events!A:C', 'A1:C10', "'Q1'", "'My Tab'!A1"],
     );
+  });
+
+  it("names the download after the tab's own title, A1's quoting undone, or after a range that names no tab", () => {
+    assert.deepEqual(
+      ['Players', "It's", "'It''s'!A:C", 'Events!A:C', "'My Tab'!A1", 'FY2024', 'A1:B2'].map(exportFilename),
+      ['Players', "It's", "It's", 'Events', 'My Tab', 'FY2024', 'A1:B2'],
+    );
+    assert.equal(attachmentOf(`${exportFilename("It's")}.csv`), `attachment; filename="It_s.csv"; filename*=UTF-8''It%27s.csv`);
   });
 
   let app: AppHarness;

@@ -7,7 +7,7 @@ import { SEND_STALL_MS, streamCsv } from '../export/stream.js';
 import { invalidField } from '../http.js';
 import { nonUtf8Params } from '../query-utf8.js';
 import type { Handler } from '../router.js';
-import { quoteSheetName } from '../../sheets/a1.js';
+import { parseA1, quoteSheetName } from '../../sheets/a1.js';
 
 /**
  * The range read for `sheet=`. A value with neither `!` nor `:` names a tab, quoted where A1
@@ -19,6 +19,20 @@ export function exportRange(sheet: string): string {
   return sheet.includes('!') || sheet.includes(':') || sheet.startsWith("'") ? sheet : quoteSheetName(sheet);
 }
 
+/**
+ * The download's name (without `.csv`): the tab's title as the sheet knows it, A1's quoting undone
+ * (`'It''s'!A:C` is It's), or, for a range that names no tab (`A1:B2`, the first tab's cells), the
+ * range as given; attachmentOf makes either a safe header.
+ */
+export function exportFilename(sheet: string): string {
+  try {
+    return parseA1(exportRange(sheet)).sheet ?? sheet;
+  } catch {
+    // Read by Google, but not parsed here: named after what the client asked for.
+    return sheet;
+  }
+}
+
 /** `bom=1` starts the CSV with a UTF-8 byte order mark, for Excel (stream.ts); `bom=0` or none: without. */
 export function bomParam(values: readonly string[]): boolean {
   if (values.length === 0) return false;
@@ -26,6 +40,22 @@ export function bomParam(values: readonly string[]): boolean {
     throw invalidField('bom', 'bom must be 1 (start the CSV with a UTF-8 byte order mark, for Excel) or 0, given once');
   }
   return values[0] === '1';
+}
+
+const EXPORT_PARAMS: readonly string[] = ['sheet', 'bom'];
+
+/**
+ * Refuses a parameter the export does not take, as the JSON routes refuse an unknown field: a
+ * misspelt `boom=1` or `Bom=1` would otherwise download a CSV without the byte order mark asked for,
+ * with nothing to say why.
+ */
+function unknownParam(params: URLSearchParams): void {
+  for (const name of params.keys()) {
+    if (EXPORT_PARAMS.includes(name)) continue;
+    const cased = EXPORT_PARAMS.find((known) => known === name.toLowerCase());
+    const shown = name.slice(0, 60);
+    throw invalidField(shown, `unknown parameter ${shown}${cased ? ` (names are lower case: ${cased}=)` : ''}: the export takes sheet=<tab name or A1 range> and bom=1 or 0`);
+  }
 }
 
 export function exportRoute(deps: AppDeps, pool: CsvPool): Handler {
@@ -37,10 +67,12 @@ export function exportRoute(deps: AppDeps, pool: CsvPool): Handler {
     if (broken.length > 0) {
       throw invalidField('sheet', `sheet=${broken[0]!.slice(0, 60)} is not UTF-8 once percent-decoded; percent-encode the UTF-8 bytes of the tab's name (Jöueurs: J%C3%B6ueurs)`);
     }
+    unknownParam(target.url.searchParams);
     const sheets = target.url.searchParams.getAll('sheet');
     if (sheets.length !== 1 || (sheets[0] ?? '').trim() === '') throw invalidField('sheet', 'give exactly one sheet=<tab name or A1 range>');
     const sheet = (sheets[0] ?? '').trim();
-    if (sheet.length > 200 || /[\u0000-\u001f\u007f]/.test(sheet)) throw invalidField('sheet', 'sheet must be a tab name or A1 range of at most 200 characters');
+    if (sheet.length > 200) throw invalidField('sheet', `sheet is ${sheet.length} characters long; a tab name or A1 range is at most 200`);
+    if (/[\u0000-\u001f\u007f]/.test(sheet)) throw invalidField('sheet', 'sheet holds a control character (a tab, line break or NUL once percent-decoded), which no tab name or A1 range has');
     const bom = bomParam(target.url.searchParams.getAll('bom'));
     let values: readonly (readonly string[])[];
     try {
@@ -49,7 +81,7 @@ export function exportRoute(deps: AppDeps, pool: CsvPool): Handler {
       throw sheetsFailure(err, 'sheet');
     }
     const started = Date.now();
-    const end = await streamCsv(req, res, pool, values, sheet.split('!')[0]?.replaceAll("'", '') || 'export', { bom });
+    const end = await streamCsv(req, res, pool, values, exportFilename(sheet), { bom });
     const fields = { sheet, rows: values.length, ms: Date.now() - started };
     if (end === 'complete') deps.ctx.logger.info({ event: 'app.export', ...fields }, 'sheet exported');
     else if (end === 'client_closed') deps.ctx.logger.info({ event: 'app.export_aborted', reason: end, ...fields }, 'the client closed the connection before the end of the export');
