@@ -48,11 +48,10 @@ export async function readJsonObject(req: IncomingMessage, limitBytes = DEFAULT_
       headers: { 'Accept-Encoding': 'identity' },
     });
   }
+  const tooLarge = () => new HttpError('body_too_large', `the body may be at most ${limitBytes} bytes on this route`);
   const declared = Number(req.headers['content-length'] ?? NaN);
-  if (Number.isFinite(declared) && declared > limitBytes) {
-    throw new HttpError('body_too_large', `the body may be at most ${limitBytes} bytes`);
-  }
-  const bytes = await readBodyWithin(req, limitBytes, () => new HttpError('body_too_large', `the body may be at most ${limitBytes} bytes`));
+  if (Number.isFinite(declared) && declared > limitBytes) throw tooLarge();
+  const bytes = await readBodyWithin(req, limitBytes, tooLarge);
   // Bytes that are not UTF-8 would decode to U+FFFD and be accepted and stored as such.
   if (!isUtf8(bytes)) throw new HttpError('invalid_json', 'the body is not valid UTF-8; send JSON encoded as UTF-8');
   // A UTF-8 byte order mark (files saved by Windows editors and sent with `curl --data-binary @f`)

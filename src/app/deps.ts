@@ -37,7 +37,8 @@ export interface AppDeps {
   requireAdmin(req: IncomingMessage): void;
 }
 
-const CHALLENGE = { 'WWW-Authenticate': 'Bearer' };
+/** What every 401 carries (RFC 9110 §15.5.2: a 401 must send a challenge): the scheme the API takes. */
+export const CHALLENGE = { 'WWW-Authenticate': 'Bearer' };
 
 /** `adminRefused`: told of each request refused for CORRAL_ADMIN_TOKEN (admin-refusals.ts). */
 export function createDeps(ctx: AppContext, sessions: Sessions, adminRefused: (req: IncomingMessage) => void = () => {}): AppDeps {

@@ -37,6 +37,14 @@ function allowOf(methods: Iterable<string>): string[] {
   return allow;
 }
 
+/** The answer to OPTIONS on a path: no body, its methods in Allow. */
+function pathOptions(allow: readonly string[]): Handler {
+  return ({ res }) => {
+    res.writeHead(204, { Allow: allow.join(', ') });
+    res.end();
+  };
+}
+
 export function createRouter(): Router {
   const routes = new Map<string, Map<string, Handler>>();
   /** `OPTIONS *`: what the server takes on any of its paths, and OPTIONS itself (RFC 9110 §9.3.7). */
@@ -66,10 +74,14 @@ export function createRouter(): Router {
       // Tolerate one trailing slash (`/api/players/`), never more.
       const path = pathname.length > 1 && pathname.endsWith('/') ? pathname.slice(0, -1) : pathname;
       const byMethod = routes.get(path);
-      if (!byMethod) throw new HttpError('not_found', `no route for ${path}`);
+      // The path as the client sent it (less its query): `/api/players//` was said to be `/api/players/`.
+      if (!byMethod) throw new HttpError('not_found', `no route for ${pathname}`);
       const handler = byMethod.get(method === 'HEAD' ? 'GET' : method);
       if (handler) return handler;
-      const allow = allowOf(byMethod.keys());
+      const allow = allowOf([...byMethod.keys(), 'OPTIONS']);
+      // OPTIONS on a path says what it takes (RFC 9110 §9.3.7), as `OPTIONS *` does for the server,
+      // which names OPTIONS among the methods: a route that refused it with a 405 contradicted that.
+      if (method === 'OPTIONS') return pathOptions(allow);
       throw new HttpError('method_not_allowed', `${method} is not allowed on ${path}; use ${allow.join(', ')}`, {
         headers: { Allow: allow.join(', ') },
       });

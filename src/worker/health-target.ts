@@ -19,10 +19,12 @@ function normalizedPath(target: string): string | undefined {
 }
 
 /**
- * True when `target` is the health path, with any query and at most one trailing slash. Every other
- * request pays one startsWith. `thorough` (a host stopping, when a 200 from the app would keep it in
- * a load balancer's rotation) also takes any spelling the app would route there, at the cost of
- * parsing each target that is not plainly the health path.
+ * True when `target` is the health path, with any query and at most one trailing slash, or any
+ * other spelling the app would route there (`/api/admin/./health`, an absolute-form target): the
+ * app's own health route answered those, without the worker's drain and with a body of its own.
+ * Only a target that holds `health` is parsed; every other request pays a startsWith and an
+ * includes. `thorough` (a host stopping, when a 200 from the app would keep it in a load
+ * balancer's rotation) parses every target, whatever spelling the app's router would take.
  */
 export function isHealthTarget(target: string | undefined, thorough: boolean): boolean {
   if (target === HEALTH_PATH) return true;
@@ -31,7 +33,7 @@ export function isHealthTarget(target: string | undefined, thorough: boolean): b
     const rest = target.charCodeAt(HEALTH_PATH.length) === 0x2f ? target.slice(HEALTH_PATH.length + 1) : target.slice(HEALTH_PATH.length);
     if (rest === '' || rest[0] === '?' || rest[0] === '#') return true;
   }
-  if (!thorough) return false;
+  if (!thorough && !target.includes('health')) return false;
   const path = normalizedPath(target);
   return path === HEALTH_PATH || path === `${HEALTH_PATH}/`;
 }

@@ -187,6 +187,11 @@ function hostFields(rawHeaders: readonly string[]): number {
   return n;
 }
 
+/** The 413's message: the worker's limit is the server's; a route's own may be lower (the app's 413 says so). */
+function overServerLimit(max: number): string {
+  return `the body is over ${max} bytes, this server's limit for any request`;
+}
+
 /**
  * The Allow of the 405 to a CONNECT, which RFC 9110 §15.5.6 requires of every 405. Its target is a
  * host:port to tunnel to, no resource of the app, so it names the methods the worker hands its app
@@ -252,7 +257,7 @@ export function enforceRequestLimits(req: IncomingMessage, res: ServerResponse, 
   if (declaresBodyOverLimit(req, limits)) {
     // The body may be on its way (no Expect: 100-continue): read and dropped, not reset.
     lingerOnClose(req.socket);
-    reply(res, 'body_too_large', `request body over ${max} bytes`);
+    reply(res, 'body_too_large', overServerLimit(max));
     req.resume();
     return false;
   }
@@ -277,7 +282,7 @@ export function enforceRequestLimits(req: IncomingMessage, res: ServerResponse, 
         // the linger ends, so that it reads the 413 rather than a reset (lingering-close.ts).
         if (received - bytes > max) return true;
         lingerOnClose(req.socket);
-        if (!res.headersSent) reply(res, 'body_too_large', `request body over ${max} bytes`);
+        if (!res.headersSent) reply(res, 'body_too_large', overServerLimit(max));
         req.socket.destroySoon();
         return true;
       }

@@ -213,6 +213,8 @@ describe('login, me and players over HTTP', () => {
     const unknown = await postJson(`${app.url}/api/login`, { name: 'Mallory', code: 'a-secret-1' });
     assert.equal(wrong.status, 401);
     assert.equal(unknown.status, 401);
+    // Every 401 names the scheme the API takes (RFC 9110), as /api/me's does.
+    assert.deepEqual([wrong.headers.get('www-authenticate'), unknown.headers.get('www-authenticate')], ['Bearer', 'Bearer']);
     assert.deepEqual(await wrong.json(), await unknown.json());
   });
 

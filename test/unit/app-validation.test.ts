@@ -81,7 +81,10 @@ describe('input validation', () => {
     assert.equal(((await r1.json()) as ErrorBody).error, 'unsupported_media_type');
     const r2 = await postJson(`${app.url}/api/login`, { name: 'a', code: 'x'.repeat(20_000) });
     assert.equal(r2.status, 413);
-    assert.equal(((await r2.json()) as ErrorBody).error, 'body_too_large');
+    const over = (await r2.json()) as ErrorBody & { message: string };
+    assert.equal(over.error, 'body_too_large');
+    // The route's own limit, not the server's (1 MiB, which the worker's 413 names).
+    assert.equal(over.message, 'the body may be at most 16384 bytes on this route');
   });
 
   it('refuses a body in another charset (415) or with bytes that are not UTF-8 (400), storing nothing', async () => {

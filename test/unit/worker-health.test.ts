@@ -54,6 +54,20 @@ describe('worker health while the host stops', () => {
   });
   after(() => worker.drain(0));
 
+  it("answers every spelling the app would route to its health itself, while serving too: the app's own route is never reached", async () => {
+    for (const target of ['/api/admin/health', '/api/admin/./health', '/api/x/../admin/health', 'http://x/api/admin/health']) {
+      const socket = connect(port, '127.0.0.1');
+      const answer = await new Promise<string>((resolve) => {
+        let out = '';
+        socket.on('data', (d: Buffer) => (out += d.toString()));
+        socket.once('close', () => resolve(out));
+        socket.write(`GET ${target} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`);
+      });
+      assert.match(answer, /^HTTP\/1\.1 200 [^]*"status":"ok","worker":1,"generation":1/, target);
+      assert.doesNotMatch(answer, /"from":"app"/, target);
+    }
+  });
+
   it('answers 503 draining whatever the query, a trailing slash or the spelling the app would route to its health; other paths go to the app', async () => {
     const health = [
       ['GET', '/api/admin/health'],

@@ -141,6 +141,7 @@ describe('worker server: protocol errors node:http would answer without a body',
     assert.match(answer, /^HTTP\/1\.1 413 /, 'the final answer comes first: the client never sends the body');
     assert.doesNotMatch(answer, /100 Continue/);
     assert.equal(jsonBody(answer).error, 'body_too_large');
+    assert.match(String(jsonBody(answer).message), /^the body is over \d+ bytes, this server's limit for any request$/);
   });
 
   it('answers Expect: 100-continue with the refusal and no 100 when the headers are refused', async () => {

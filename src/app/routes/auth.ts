@@ -1,7 +1,7 @@
 // POST /api/login and GET /api/me.
 
 import { readJsonObject } from '../body.js';
-import type { AppDeps } from '../deps.js';
+import { CHALLENGE, type AppDeps } from '../deps.js';
 import { HttpError, sendJson } from '../http.js';
 import type { LoginLimit } from '../login-limit.js';
 import { checkLogin, playerName, publicFields } from '../players.js';
@@ -26,7 +26,7 @@ export function loginRoute(deps: AppDeps, limit?: LoginLimit): Handler {
     // at most one counter per roster name, not one per name a client makes up.
     if (limit && known) await limit.settle(name, record !== undefined);
     // One answer for an unknown name and a wrong code: the caller learns nothing about which.
-    if (!record) throw new HttpError('invalid_credentials', 'name or code is incorrect');
+    if (!record) throw new HttpError('invalid_credentials', 'name or code is incorrect', { headers: CHALLENGE });
     // The sheet's spelling, not the one typed (the lookup ignores case and Unicode form): the
     // token's name is what POST /api/events writes into the Events tab.
     const { token, claims } = deps.sessions.issue(playerName(sheet, record));
