@@ -2,6 +2,7 @@ import { CorralError, EXIT } from '../../errors.js';
 import { parseFlags, type Command } from '../command.js';
 import type { Settings } from '../../config/schema.js';
 import { adminBaseUrl, findMasterOrSay, getAdminJson, loadLookupSettings, STATUS_SETTINGS } from '../master-process.js';
+import { sheetsStatusLine, type SheetsStatus } from './status-sheets.js';
 
 interface WorkerRow {
   id: number;
@@ -27,6 +28,10 @@ interface Stats {
   /** Absent from a master older than this command. */
   respawn?: { in_ms: number; crash_loop: number; boot_failures: number } | null;
   workers: WorkerRow[];
+  /** Absent from a master older than this command; null figures before the keeper reports. */
+  sheets?: SheetsStatus;
+  /** The keeper's own figures (its `extra` names the backend); null without a keeper. */
+  keeper?: { extra?: Record<string, unknown> } | null;
 }
 
 /** The backoff holding the next fork, said as the master's status line says it. */
@@ -84,8 +89,9 @@ export const statusCommand: Command = {
   help: `Usage: corral status [--json]
 
 Finds the master through CORRAL_PIDFILE and asks its admin API (CORRAL_ADMIN_BIND, with
-CORRAL_ADMIN_TOKEN) for the master and per-worker figures. Without a token it shows the health
-summary only. With --json, one JSON object on stdout whatever the answer, led by "running"
+CORRAL_ADMIN_TOKEN) for the master and per-worker figures, and the Sheets layer's state (Google
+answering or failing, writes waiting in the journal, Redis connected or this host alone).
+Without a token it shows the health summary only. With --json, one JSON object on stdout whatever the answer, led by "running"
 (true; false when not running; null when unknown): then the admin API's figures with a token,
 or "pid" and "health" without one, and "error" with the message when the exit code is 1 or 4,
 or with its code and message when the settings are refused (78).
@@ -178,6 +184,7 @@ admin API's settings are invalid, or CORRAL_ENV_FILE cannot be read.`,
         `corral is ${stateOf(s.master.stopping)}: master pid ${s.master.pid}, generation ${s.master.generation}, up ${duration(s.master.uptime_s)}${s.master.stopping ? ' (a stop has begun: its workers finish their requests, then it exits)' : ''}`,
         `workers ${s.workers_ready}/${s.workers_expected} ready${s.workers_not_beating ? ` (${s.workers_not_beating} not beating)` : ''}, capacity ${s.capacity.status} (${capacityText(s.capacity)})${respawnText(s.respawn?.in_ms, s.respawn ?? undefined)}`,
         ...(h.status !== 'ok' ? [`health ${h.status}${whyDegraded(h)}`] : []),
+        ...[sheetsStatusLine(s.sheets, s.keeper?.extra?.backend)].filter((line) => line !== undefined),
         '',
         `${'ID'.padStart(4)} ${'PID'.padStart(8)} ${'GEN'.padStart(4)} ${'STATE'.padEnd(11)} ${'UPTIME'.padStart(7)} ${'REQUESTS'.padStart(10)} ${'RSS MiB'.padStart(8)}`,
         ...s.workers.map(

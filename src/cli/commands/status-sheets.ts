@@ -1,0 +1,44 @@
+// The Sheets line of `corral status`: what an operator asks first when users report stale data or
+// lost writes (is Google failing, are writes waiting, is this host sharing through Redis), from
+// the admin stats' `sheets` figures. The health says none of it: a host serving stale answers
+// through a Google outage, or alone through a Redis one, is still "ok".
+
+/** The stats' `sheets` figures this line reads; each null while the keeper has not reported it. */
+export interface SheetsStatus {
+  readonly ranges_failing?: number | null;
+  readonly max_stale_seconds?: number | null;
+  readonly journal_backlog?: number | null;
+  readonly journal_oldest_seconds?: number | null;
+  readonly journal_writable?: boolean | null;
+  readonly journal_appends_refused?: number | null;
+  readonly redis_connected?: boolean | null;
+}
+
+const plural = (n: number, one: string, many = `${one}s`): string => `${n} ${n === 1 ? one : many}`;
+
+/**
+ * One line, or undefined when no keeper reported figures (an app without Sheets, or a keeper not
+ * yet started): `sheets: Google answering, journal empty, Redis connected`, and what is wrong
+ * when something is. `backend`: the keeper's (`google` or `offline`), as its figures name it.
+ */
+export function sheetsStatusLine(s: SheetsStatus | undefined, backend?: unknown): string | undefined {
+  if (!s || [s.ranges_failing, s.journal_backlog, s.journal_writable, s.redis_connected].every((v) => v === null || v === undefined)) return undefined;
+  const parts: string[] = [];
+  // The keeper's backend (its heartbeat's `backend`): the offline sample sheet is no Google.
+  const source = backend === 'offline' ? 'the offline sheet' : 'Google';
+  if (typeof s.ranges_failing === 'number') {
+    const stale = typeof s.max_stale_seconds === 'number' && s.max_stale_seconds > 0 ? `, answers up to ${Math.round(s.max_stale_seconds)} s stale` : '';
+    parts.push(s.ranges_failing > 0 ? `${source} failing for ${plural(s.ranges_failing, 'range')}${stale}` : `${source} answering`);
+  }
+  if (typeof s.journal_backlog === 'number') {
+    const oldest = typeof s.journal_oldest_seconds === 'number' && s.journal_oldest_seconds > 0 ? ` (oldest ${Math.round(s.journal_oldest_seconds)} s)` : '';
+    parts.push(s.journal_backlog > 0 ? `journal ${plural(s.journal_backlog, 'row')} not yet in the sheet${oldest}` : 'journal empty');
+  }
+  if (s.journal_writable === false) {
+    const refused = typeof s.journal_appends_refused === 'number' ? `, ${plural(s.journal_appends_refused, 'write')} refused` : '';
+    parts.push(`journal NOT WRITABLE (disk full or read-only? see journal.write_failed in the log${refused})`);
+  }
+  if (s.redis_connected === true) parts.push('Redis connected');
+  else if (s.redis_connected === false) parts.push('Redis down: this host reads and spends quota alone (redis.unavailable in the log)');
+  return `sheets: ${parts.join(', ')}`;
+}
