@@ -10,11 +10,13 @@
 // (journal-quarantine.ts): a damaged line, or a whole line in a bad tail, may have held a row a
 // user was told was saved.
 
-import { constants, type FileHandle, open, rename, rm } from 'node:fs/promises';
+import { constants, type FileHandle, open, rename, rm, stat } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { DataDirWriteError } from '../../errors.js';
 import { fsyncDir } from '../../fs-sync.js';
+import { makeDirs } from '../../make-dirs.js';
 import { openNewPrivateFile } from '../../private-file.js';
+import { PRIVATE_DIR_MODE } from '../../private-modes.js';
 import { quarantineDamage } from './journal-quarantine.js';
 import { type DamagedPiece, type JournalRecord, encodeRecord, scanRecords } from './journal-scan.js';
 
@@ -38,6 +40,23 @@ export interface JournalFileOptions {
    * quarantine file), given with its path; tests inject write and truncate failures here.
    */
   readonly wrapHandle?: (fh: FileHandle, path: string) => FileHandle;
+}
+
+/**
+ * What happened to the file under the journal's open handle, by something other than corral: it
+ * was deleted (an `rm`, a cleanup job, the data dir removed), another file took its path, or it
+ * was cut or grown (`truncate -s 0`, `> sheets.journal`, another writer).
+ */
+export type FileReplacement = 'deleted' | 'replaced' | 'resized';
+
+/**
+ * How the file is put back when it was deleted, replaced or resized under the journal: `snapshot`
+ * gives every record it must hold (the journal's memory, as a compaction writes it); `told` hears
+ * what happened first, with the size the file should have had and the one found.
+ */
+export interface ReplacementRecovery {
+  readonly snapshot: () => readonly JournalRecord[];
+  readonly told: (what: FileReplacement, expectedBytes: number, foundBytes: number | undefined) => void;
 }
 
 export interface OpenedJournalFile {
@@ -75,6 +94,7 @@ export class JournalFile {
   private tornAt: number | undefined;
   private readonly syncDir: (dir: string) => Promise<void>;
   private readonly wrapHandle: (fh: FileHandle, path: string) => FileHandle;
+  private recovery: ReplacementRecovery | undefined;
 
   private constructor(
     readonly path: string,
@@ -140,6 +160,22 @@ export class JournalFile {
     return this.fsyncs;
   }
 
+  /**
+   * Before each write (and at each verify()), the file at `path` is checked to be the one the
+   * handle writes, at the size written: appends through the handle of a deleted file fsync into a
+   * file nobody will ever open again, and a restart replayed none of those acknowledged rows. When
+   * it is not, `recovery` writes the journal's memory to `path` again (a rewrite, the data dir
+   * made again if it went too) before anything else is written or acknowledged.
+   */
+  recoverReplacementWith(recovery: ReplacementRecovery): void {
+    this.recovery = recovery;
+  }
+
+  /** Checks the file is still the journal's (see recoverReplacementWith), putting it back if not; after every queued write. */
+  verify(): Promise<void> {
+    return this.enqueue([], undefined, undefined);
+  }
+
   /** Resolves once the records are written and fsynced. */
   append(records: readonly JournalRecord[], afterSync?: () => void): Promise<void> {
     return this.enqueue(records, undefined, afterSync);
@@ -197,14 +233,46 @@ export class JournalFile {
     this.draining = false;
   }
 
+  /** What happened to the file at `path` since the handle last wrote it; undefined when nothing did. */
+  private async replacement(fh: FileHandle): Promise<{ what: FileReplacement; found: number | undefined } | undefined> {
+    const [own, atPath] = await Promise.all([
+      fh.stat(),
+      stat(this.path).catch((err: NodeJS.ErrnoException) => {
+        if (err.code === 'ENOENT') return undefined;
+        throw err;
+      }),
+    ]);
+    if (!atPath) return { what: 'deleted', found: undefined };
+    // A file renamed over the journal's unlinks it too: another file at the path says what happened.
+    if (atPath.ino !== own.ino || atPath.dev !== own.dev) return { what: 'replaced', found: atPath.size };
+    if (own.nlink === 0) return { what: 'deleted', found: undefined };
+    if (own.size !== this.size) return { what: 'resized', found: own.size };
+    return undefined;
+  }
+
+  /** Puts the journal's memory back at `path` when its file was deleted, replaced or resized. */
+  private async recoverIfReplaced(fh: FileHandle): Promise<void> {
+    const recovery = this.recovery;
+    if (!recovery) return;
+    const found = await this.replacement(fh);
+    if (!found) return;
+    recovery.told(found.what, this.size, found.found);
+    // The data dir itself may be gone (`rm -rf data/`): the rewrite's temporary file goes in it.
+    await makeDirs(dirname(this.path), PRIVATE_DIR_MODE);
+    await this.doRewrite(recovery.snapshot());
+  }
+
   private async writeAll(buf: Buffer): Promise<void> {
-    const fh = this.fh;
-    if (!fh) throw new Error(`journal ${this.path} is closed`);
+    if (!this.fh) throw new Error(`journal ${this.path} is closed`);
     if (this.dirSyncPending) {
       await this.syncDir(dirname(this.path));
       this.dirSyncPending = false;
     }
-    if (this.tornAt !== undefined) await this.cutTornTail(fh, this.tornAt);
+    if (this.tornAt !== undefined) await this.cutTornTail(this.fh, this.tornAt);
+    // Before this group: the records it follows must be in the file it goes to.
+    await this.recoverIfReplaced(this.fh);
+    const fh = this.fh;
+    if (buf.length === 0) return;
     const before = this.size;
     try {
       let off = 0;

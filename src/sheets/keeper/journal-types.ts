@@ -1,6 +1,7 @@
 // What the journal is opened with (JournalOptions) and what an append answers (Receipt).
 
 import type { Clock } from './clock.js';
+import type { FileReplacement } from './journal-file.js';
 
 export interface JournalOptions {
   readonly dir: string;
@@ -35,6 +36,12 @@ export interface JournalOptions {
    * file has grown by another `compactBytes`.
    */
   readonly onCompactionFailed?: (err: Error, bytes: number) => void;
+  /**
+   * Told when the journal's file was found deleted, replaced or resized by something other than
+   * corral (journal-file.ts), before the journal's memory is written back to it: with the rows of
+   * the entries not yet in the sheet, which a restart would otherwise have lost.
+   */
+  readonly onFileReplaced?: (what: FileReplacement, detail: { expectedBytes: number; foundBytes: number | undefined; rowsNotInSheet: number }) => void;
 }
 
 export interface Receipt {

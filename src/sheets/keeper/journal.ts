@@ -62,9 +62,15 @@ export class Journal {
       ...(options.idempotencyKeysPerOwner !== undefined ? { maxPerOwner: options.idempotencyKeysPerOwner } : {}),
     });
     this.destination = options.destination;
-    this.compaction = new JournalCompaction(file, () => snapshotRecords(this.keys, [...this.table.values(), ...this.table.held()], this.clock.now()), {
+    const snapshot = () => snapshotRecords(this.keys, [...this.table.values(), ...this.table.held()], this.clock.now());
+    this.compaction = new JournalCompaction(file, snapshot, {
       baseBytes: options.compactBytes ?? 4 * 1024 * 1024,
       ...(options.onCompactionFailed ? { onFailed: options.onCompactionFailed } : {}),
+    });
+    // What a compaction writes is every record the file must hold: it puts a deleted file back.
+    file.recoverReplacementWith({
+      snapshot,
+      told: (what, expectedBytes, foundBytes) => options.onFileReplaced?.(what, { expectedBytes, foundBytes, rowsNotInSheet: this.backlogRows() + this.heldRows() }),
     });
   }
 
@@ -337,8 +343,19 @@ export class Journal {
     return { keys: this.keys.count(this.clock.now()), evicted: this.keys.evicted, ownerEvicted: this.keys.ownerEvicted };
   }
 
+  /**
+   * Checks the file is still the journal's and puts it back from memory if not (journal-file.ts):
+   * called on a timer and before a stop, since with no append coming a deleted file would go
+   * unnoticed until a restart found it gone.
+   */
+  verifyFile(): Promise<void> {
+    return this.file.verify();
+  }
+
   async close(): Promise<void> {
     await this.compaction.settled();
+    // A file deleted since the last check would take the entries left for the next start with it.
+    await this.file.verify().catch(() => undefined);
     await this.file.close();
   }
 }

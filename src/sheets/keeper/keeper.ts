@@ -2,6 +2,7 @@
 // (host-wide cache with single-flight and stale-while-revalidate, the quota buckets, the durable
 // write journal and its flusher), serving the workers on a local socket.
 
+import { join } from 'node:path';
 import { stat } from 'node:fs/promises';
 import type { Settings } from '../../config/schema.js';
 import { CorralError, DataDirWriteError, describeError, RetryLaterError } from '../../errors.js';
@@ -15,7 +16,9 @@ import { ChangeFeed, type WatchAnswer } from './change-feed.js';
 import { systemClock, type Clock } from './clock.js';
 import { Flusher } from './flusher.js';
 import { logHeldForOtherSheet } from './held-rows-log.js';
+import { watchKeeperFiles } from './file-watch.js';
 import { Journal, sheetKey, type Receipt } from './journal.js';
+import { JOURNAL_FILE } from './journal-open.js';
 import { acquireKeeperLock, type KeeperLock } from './lock.js';
 import { reportOtherSheetHolder } from './lock-holder.js';
 import { fetchRangeFor, mergePending } from './merge.js';
@@ -123,6 +126,8 @@ export class Keeper {
   /** The quota, ranges and failed logins shared with the sheet's other hosts (REDIS_URL, Google only). */
   private sharing: SheetSharing | undefined;
   private closed: Promise<void> | undefined;
+  /** Stops the checks of the journal and socket files (file-watch.ts). */
+  private stopFileWatch: (() => void) | undefined;
   private readonly writeFailures: JournalWriteFailureLog;
   private evictionsReported = 0;
   private evictionsReportedAt = -Infinity;
@@ -214,6 +219,11 @@ export class Keeper {
         idempotencyKeysMax: s.CORRAL_IDEMPOTENCY_KEYS,
         idempotencyKeysPerOwner: s.CORRAL_IDEMPOTENCY_KEYS_PER_PLAYER,
         copyOlderThan: (sheet, doneAt) => k.tier.hasValueFetchedBy((range) => sheetOfRange(range) === sheet, doneAt),
+        onFileReplaced: (what, d) =>
+          o.logger.error(
+            { event: 'journal.replaced', code: 'CORRAL_ERR_KEEPER_FILES_REMOVED', journal: join(dataDir, JOURNAL_FILE), what, expectedBytes: d.expectedBytes, foundBytes: d.foundBytes ?? null, rowsNotInSheet: d.rowsNotInSheet },
+            `keeper: the write journal ${join(dataDir, JOURNAL_FILE)} was ${what} while the keeper ran, by something other than corral (${d.rowsNotInSheet} acknowledged rows not yet in the sheet were only in its memory); writing it again from memory before the next append: find what removes or edits files in ${dataDir}`,
+          ),
         onCompactionFailed: (err, bytes) =>
           o.logger.warn(
             { event: 'journal.compact_failed', dataDir, bytes, err: describeError(err) },
@@ -269,6 +279,7 @@ export class Keeper {
         await k.server.listen();
       }
       k.flusher.start();
+      k.stopFileWatch = watchKeeperFiles({ journal, server: k.server, socketPath: o.socketPath, logger: o.logger });
       return k;
     } catch (err) {
       await k.close();
@@ -538,6 +549,7 @@ export class Keeper {
   /** Idempotent: aborts upstream calls in flight (appends in flight become unsure), closes files. */
   close(): Promise<void> {
     this.closed ??= (async () => {
+      this.stopFileWatch?.();
       this.feed.close();
       this.flusher?.close();
       this.tier?.close();

@@ -2,7 +2,11 @@
 // connections (undici Pool) and nothing is reachable from the network.
 
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import { chmod, unlink } from 'node:fs/promises';
+import { createServer as createListener, type Server as Listener } from 'node:net';
+import { chmod, stat, unlink } from 'node:fs/promises';
+import { dirname } from 'node:path';
+import { makeDirs } from '../../make-dirs.js';
+import { PRIVATE_DIR_MODE } from '../../private-modes.js';
 import { CorralError, describeError, RetryLaterError, codeOf } from '../../errors.js';
 import type { Logger } from '../../log/logger.js';
 import type { WatchAnswer } from './change-feed.js';
@@ -107,6 +111,10 @@ export class KeeperServer {
   /** Durations (ms) of reads and appends since the last heartbeat; long polls and login counts excluded. */
   private durations: number[] = [];
   private readonly otherSheets: OtherSheetRefusals;
+  /** The inode of the socket file this keeper bound last: a file at the path with another is not its. */
+  private boundInode: number | undefined;
+  /** Listeners bound again after the socket file was removed (relistenIfRemoved); their connections go to `server`. */
+  private readonly relisteners: Listener[] = [];
 
   /** `destination`: the digest of the sheet this keeper appends to (destination.ts); requests naming another are refused. */
   constructor(
@@ -142,6 +150,38 @@ export class KeeperServer {
     });
     // Only this user's processes may talk to the keeper.
     await chmod(this.socketPath, 0o600);
+    this.boundInode = (await stat(this.socketPath)).ino;
+  }
+
+  /**
+   * Binds the socket again when its file was removed while the keeper ran (an `rm` in the data
+   * dir, the data dir itself removed): a bound socket whose file is gone takes no new connection,
+   * so every worker that reconnected found nobody, and every read not held by a worker and every
+   * write failed 503 while the keeper beat on and health said ok. The new listener hands its
+   * connections to the same HTTP server. Returns 'rebound', or 'foreign' when a file that is not
+   * this keeper's socket holds the path (left alone: it may be another process's), or undefined
+   * when the socket is in place.
+   */
+  async relistenIfRemoved(): Promise<'rebound' | 'foreign' | undefined> {
+    if (this.closing) return undefined;
+    const found = await stat(this.socketPath).catch((err: NodeJS.ErrnoException) => {
+      if (err.code === 'ENOENT') return undefined;
+      throw err;
+    });
+    if (found) return found.ino === this.boundInode ? undefined : 'foreign';
+    await makeDirs(dirname(this.socketPath), PRIVATE_DIR_MODE);
+    const listener = createListener((socket) => this.server.emit('connection', socket));
+    await new Promise<void>((resolve, reject) => {
+      listener.once('error', reject);
+      listener.listen(this.socketPath, () => {
+        listener.off('error', reject);
+        resolve();
+      });
+    });
+    this.relisteners.push(listener);
+    await chmod(this.socketPath, 0o600);
+    this.boundInode = (await stat(this.socketPath)).ino;
+    return 'rebound';
   }
 
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -223,6 +263,7 @@ export class KeeperServer {
     if (this.closing) return;
     this.closing = true;
     this.server.close();
+    for (const listener of this.relisteners) listener.close();
   }
 
   /** Closes everything and removes the socket file. Idempotent. */
