@@ -535,7 +535,7 @@ describe('/admin dashboard in Chromium', { skip }, () => {
       await page.goto(`${base}/admin#token=${TOKEN}`);
       await page.waitForFunction(() => document.querySelectorAll('#workers-body tr').length > 0);
       await page.click('#btn-reload');
-      await page.waitForFunction(() => (document.getElementById('action-result')?.textContent ?? '').length > 0);
+      await page.waitForFunction(() => (document.getElementById('action-result')?.textContent ?? '').startsWith('<img'));
       assert.equal(((await page.textContent('#action-result')) ?? '').trim(), evil);
       assert.equal(((await page.textContent('#keeper-state')) ?? '').trim(), evil);
       assert.equal(await page.$$eval('#workers-body tr td:nth-child(4)', (tds) => tds.every((td) => td.textContent === (td.closest('tr')?.dataset.state ?? ''))), true);
@@ -579,7 +579,7 @@ describe('/admin dashboard in Chromium', { skip }, () => {
       await page.goto(`${base}/admin#token=${TOKEN}`);
       await page.waitForSelector('#main:not([hidden])');
       await page.click('#btn-reload');
-      await page.waitForFunction(() => (document.getElementById('action-result')?.textContent ?? '').length > 0);
+      await page.waitForFunction(() => (document.getElementById('action-result')?.textContent ?? '').startsWith('reload started'));
       assert.match((await page.textContent('#action-result')) ?? '', new RegExp(`^reload started: generation ${view.gen} is booting`));
       view.nextReload = 'refused';
       await page.click('#btn-reload');
