@@ -713,4 +713,43 @@ describe('/admin dashboard in Chromium', { skip }, () => {
       await page.close();
     }
   });
+  it('the charts\' time axis labels the time of day alone (03:27 or 03:27:15), each label clear of the next and of the chart\'s edges, wide or on a phone', async () => {
+    // Labelled with the date on each tick, they ran into each other in the first minutes and the leftmost was cut.
+    for (const width of [1280, 375]) {
+      const page = await browser.newPage({ viewport: { width, height: 1100 } });
+      try {
+        await page.goto(`${base}/admin#token=${TOKEN}`);
+        await page.waitForFunction(() => document.querySelectorAll('.chart .uplot canvas').length === 7, undefined, { timeout: 10_000 });
+        // `plots` is a top-level const of charts.js: reachable by name from the page's global scope only.
+        const axes = (await page.evaluate(`(() => [...plots.entries()].map(([id, u]) => {
+          const x = u.axes[0];
+          u.ctx.font = x.font[0];
+          const dpr = devicePixelRatio;
+          const ticks = x._splits.map((v, i) => ({ label: x._values[i], at: u.valToPos(v, 'x', true) / dpr }))
+            .filter((t) => t.label !== null && t.label !== '')
+            .map((t) => ({ ...t, width: u.ctx.measureText(String(t.label)).width / dpr }));
+          // The widest a label of this axis can be, and the room beside the plot for half of it.
+          const widest = u.ctx.measureText('00:00:00').width / dpr;
+          return { id, ticks, canvas: u.ctx.canvas.width / dpr, widest, left: u.bbox.left / dpr, right: (u.ctx.canvas.width - u.bbox.left - u.bbox.width) / dpr };
+        }))()`)) as { id: string; canvas: number; widest: number; left: number; right: number; ticks: { label: string; at: number; width: number }[] }[];
+        assert.equal(axes.length, 7);
+        for (const a of axes) {
+          assert.ok(a.ticks.length >= 2, `${width} px, ${a.id}: ${JSON.stringify(a.ticks)}`);
+          // Whenever the page is looked at, a tick may fall on either edge of the plot: its label fits there too.
+          assert.ok(a.left >= a.widest / 2 && a.right >= a.widest / 2, `${width} px, ${a.id}: ${a.left} px left and ${a.right} px right of the plot for a ${a.widest} px label`);
+          for (const t of a.ticks) {
+            assert.match(t.label, /^\d\d:\d\d(:\d\d)?$/, `${width} px, ${a.id}: ${t.label}`);
+            assert.ok(t.at - t.width / 2 >= 0 && t.at + t.width / 2 <= a.canvas, `${width} px, ${a.id}: "${t.label}" at ${t.at} runs off a ${a.canvas} px chart`);
+          }
+          for (let i = 1; i < a.ticks.length; i++) {
+            const [l, r] = [a.ticks[i - 1]!, a.ticks[i]!];
+            assert.ok(l.at + l.width / 2 + 4 <= r.at - r.width / 2, `${width} px, ${a.id}: "${l.label}" runs into "${r.label}"`);
+          }
+        }
+      } finally {
+        await page.close();
+      }
+    }
+  });
+
 });

@@ -48,6 +48,24 @@ function yAxisSize(u, values, axisIdx) {
   return Math.ceil(axis.ticks.size + axis.gap + widest / (window.devicePixelRatio || 1)) + 2;
 }
 
+// Time-axis labels as the time of day alone, 03:27 (03:27:15 while ticks are under a minute
+// apart): uPlot's default put the date on every tick ("11/27/26 3:28am"), too long for the ticks
+// of the first minutes, which ran into each other and the leftmost was cut at the chart's edge.
+// foundIncr is the ticks' spacing in seconds (the x scale is in seconds).
+const X_LABEL_SPACE = 70; // px between ticks: room for "03:27:15" and a gap
+// A tick at the plot's right or left edge has half its label beyond it: uPlot's padding on the
+// right (25 px) cut "03:27:15" (55 px); the left has the y axis, at least 24 px, and 8 more.
+const X_LABEL_HALF = 32;
+function timeOfDay(u, splits, axisIdx, foundSpace, foundIncr) {
+  const withSeconds = foundIncr % 60 !== 0;
+  return splits.map((v) => {
+    if (v === null || v === undefined) return '';
+    const d = new Date(v * 1000);
+    const parts = withSeconds ? [d.getHours(), d.getMinutes(), d.getSeconds()] : [d.getHours(), d.getMinutes()];
+    return parts.map((n) => String(n).padStart(2, '0')).join(':');
+  });
+}
+
 // A null in a series (a figure not measured then: host sampling failing, the first sample of a
 // rate) is drawn as a gap, not bridged by a line across the time nothing was measured.
 function renderHistory(samples) {
@@ -64,8 +82,9 @@ function renderHistory(samples) {
         height: 160,
         scales: { x: { time: true }, y: c.max ? { range: [0, c.max] } : { range: (u, min, max) => [0, Math.max(1, max * 1.1)] } },
         series: [{}, { label: c.label, stroke: c.color, width: 2, spanGaps: false, points: { show: false } }],
-        axes: [{}, { size: yAxisSize, values: (u, splits) => splits.map(compactNumber) }],
+        axes: [{ space: X_LABEL_SPACE, values: timeOfDay }, { size: yAxisSize, values: (u, splits) => splits.map(compactNumber) }],
         legend: { show: false },
+        padding: [null, X_LABEL_HALF, null, 8],
       }, data, el);
       plots.set(c.id, plot);
     } else {
