@@ -752,4 +752,27 @@ describe('/admin dashboard in Chromium', { skip }, () => {
     }
   });
 
+  it('is labelled for a screen reader: the badge and the message under the buttons are live regions, each chart is an image named after its figure, and no two headings are the same', async () => {
+    const page = await browser.newPage();
+    try {
+      await page.goto(`${base}/admin#token=${TOKEN}`);
+      await page.waitForFunction(() => document.querySelectorAll('.chart .uplot canvas').length === 7, undefined, { timeout: 10_000 });
+      for (const sel of ['#status', '#action-result']) {
+        assert.equal(await page.getAttribute(sel, 'role'), 'status', sel);
+        assert.equal(await page.getAttribute(sel, 'aria-live'), 'polite', sel);
+      }
+      const charts = await page.$$eval('.chart', (els) => els.map((el) => ({ role: el.getAttribute('role'), label: el.getAttribute('aria-label') ?? '', title: el.querySelector('.u-title')?.textContent ?? '' })));
+      assert.equal(charts.length, 7);
+      for (const c of charts) {
+        assert.equal(c.role, 'img', c.title);
+        assert.match(c.label, /^chart: .+ over the last minutes$/, c.title);
+      }
+      assert.equal(new Set(charts.map((c) => c.label)).size, 7, 'each chart its own name');
+      const headings = await page.$$eval('h1, h2', (hs) => hs.map((h) => (h.textContent ?? '').trim()));
+      assert.equal(new Set(headings).size, headings.length, headings.join(' | '));
+      assert.ok(headings.includes('Workers') && headings.includes('Worker processes'), headings.join(' | '));
+    } finally {
+      await page.close();
+    }
+  });
 });
