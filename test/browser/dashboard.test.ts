@@ -20,6 +20,22 @@ const TOKEN = 'dashboard-token-0123456789';
 const ARTIFACTS = fileURLToPath(new URL('../../../test-artifacts/', import.meta.url));
 const skip = existsSync(CHROMIUM) ? false : `${CHROMIUM} is missing (apt-get install -y chromium)`;
 
+// In the page: each visible text of the cards, the workers table and the header's figures, with
+// its contrast (WCAG 2) against the first opaque background behind it, and the opacity it is drawn at.
+const CONTRASTS = `(() => {
+  const rgb = (c) => (c.match(/[\\d.]+/g) || []).map(Number);
+  const lum = ([r, g, b]) => [r, g, b].map((v) => { v /= 255; return v <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4; }).reduce((s, v, i) => s + v * [0.2126, 0.7152, 0.0722][i], 0);
+  const bg = (el) => { for (let e = el; e; e = e.parentElement) { const c = rgb(getComputedStyle(e).backgroundColor); if (c.length === 3 || c[3] > 0) return c.slice(0, 3); } return [255, 255, 255]; };
+  const opacity = (el) => { let o = 1; for (let e = el; e; e = e.parentElement) o *= Number(getComputedStyle(e).opacity); return o; };
+  const els = [...document.querySelectorAll('.card h2, .card .big, .card .small, .card dt, .card dd, #workers th, #workers td, section > h2, #meta b')]
+    .filter((el) => el.offsetParent !== null && el.textContent.trim() !== '');
+  return els.map((el) => {
+    const a = lum(rgb(getComputedStyle(el).color).slice(0, 3));
+    const b = lum(bg(el));
+    return { text: el.textContent.trim().slice(0, 40), ratio: (Math.max(a, b) + 0.05) / (Math.min(a, b) + 0.05), opacity: opacity(el) };
+  });
+})()`;
+
 describe('/admin dashboard in Chromium', { skip }, () => {
   let view: FakeView;
   let monitoring: Monitoring;
@@ -161,10 +177,28 @@ describe('/admin dashboard in Chromium', { skip }, () => {
       assert.equal(await page.getAttribute('#status', 'data-status'), 'UNREACHABLE');
       assert.match((await page.textContent('#updated')) ?? '', /^failed: the admin API cannot be reached .*; figures shown are from \d/);
 
+      // Greyed, yet readable: no opacity, and every text of the cards, the table and the header's
+      // figures at 4.5:1 or more against what it is drawn on (at .45 opacity it was 1.9:1).
+      const contrasts = (await page.evaluate(CONTRASTS)) as { text: string; ratio: number; opacity: number }[];
+      assert.ok(contrasts.length > 20, `${contrasts.length} texts measured`);
+      for (const c of contrasts) {
+        assert.equal(c.opacity, 1, `"${c.text}" is drawn at opacity ${c.opacity}`);
+        assert.ok(c.ratio >= 4.5, `"${c.text}": ${c.ratio.toFixed(2)}:1`);
+      }
+      // Said, not only greyed: a banner over the figures, and the header's figures marked as the last known.
+      assert.equal(await page.isVisible('#stale-note'), true);
+      assert.match(((await page.textContent('#stale-note')) ?? '').trim(), /^not live: corral did not answer; the figures below are from \d/);
+      assert.equal(await page.getAttribute('header', 'data-stale'), 'true');
+      assert.match((await page.innerText('#meta')).trim(), /^last known: generation 1 · master pid \d+ · up /);
+      assert.equal(await page.$eval('#master-pid', (el) => getComputedStyle(el).color), 'rgb(92, 99, 112)');
+
       // It comes back: the next refresh clears the mark and shows the live status again.
       await page.unroute('**/api/admin/**');
       await page.waitForSelector('#main:not([data-stale])', { timeout: 12_000 });
       assert.equal(((await page.textContent('#status')) ?? '').trim(), live);
+      assert.equal(await page.getAttribute('header', 'data-stale'), null);
+      assert.equal(await page.isHidden('#stale-note'), true);
+      assert.match((await page.innerText('#meta')).trim(), /^generation 1 · /);
     } finally {
       await page.close();
     }
@@ -459,14 +493,16 @@ describe('/admin dashboard in Chromium', { skip }, () => {
         assert.equal(await page.isHidden(`#${id}-stale`), false, id);
         assert.match(((await page.textContent(`#${id}-stale`)) ?? '').trim(), /^not measured for 6\d s: last figures read$/, id);
       }
-      assert.equal(await page.$eval('#cpu', (el) => getComputedStyle(el.parentElement!).opacity), '0.45', 'greyed');
+      // Greyed by colour, which keeps 5.6:1 (the .45 opacity it had made 1.9:1 of the muted text).
+      assert.equal(await page.$eval('#cpu', (el) => getComputedStyle(el.parentElement!).color), 'rgb(92, 99, 112)', 'greyed');
+      assert.equal(await page.$eval('#cpu', (el) => getComputedStyle(el.parentElement!).opacity), '1');
       // Sampling works again: the marks go.
       sample = { ...sample, at: Date.now(), cpuPercent: 30 };
       await page.waitForFunction(() => document.getElementById('cpu-card')?.dataset.stale === undefined, undefined, { timeout: 12_000 });
       assert.equal(((await page.textContent('#cpu')) ?? '').trim(), '30.0');
       assert.equal(await page.isHidden('#cpu-stale'), true);
       assert.equal(await page.isHidden('#ram-stale'), true);
-      assert.equal(await page.$eval('#cpu', (el) => getComputedStyle(el.parentElement!).opacity), '1');
+      assert.notEqual(await page.$eval('#cpu', (el) => getComputedStyle(el.parentElement!).color), 'rgb(92, 99, 112)');
     } finally {
       await page.close();
       await samplingServer.close();

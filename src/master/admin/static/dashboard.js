@@ -221,14 +221,24 @@ function showTokenForm(message) {
 
 // When a refresh fails the numbers on the page are the last ones received, not the current state:
 // the badge says the API is unreachable, the figures are greyed out (main[data-stale]) and the
-// header says since when, until an answer comes back.
+// header says since when, until an answer comes back. The header's generation, pid and uptime
+// are as old as the rest: greyed and said to be the last known (header[data-stale]).
 let lastUpdate = null;
 function markStale(message) {
   const status = $('status');
   status.textContent = 'UNREACHABLE';
   status.dataset.status = 'UNREACHABLE';
-  $('main').dataset.stale = 'true';
-  set('updated', `failed: ${message}; figures shown are from ${lastUpdate ? lastUpdate.toLocaleTimeString() : 'no answer yet'}`);
+  setStale(true);
+  const when = lastUpdate ? lastUpdate.toLocaleTimeString() : 'no answer yet';
+  set('stale-note', `not live: corral did not answer; the figures below are from ${when}`);
+  set('updated', `failed: ${message}; figures shown are from ${when}`);
+}
+
+function setStale(stale) {
+  for (const el of [$('main'), document.querySelector('header')]) {
+    if (stale) el.dataset.stale = 'true'; else delete el.dataset.stale;
+  }
+  $('stale-note').hidden = !stale;
 }
 
 // One refresh in flight at a time: a slow master answers late, and a refresh asked for meanwhile
@@ -258,7 +268,7 @@ async function refreshOnce() {
     $('main').hidden = false;
     // Resizes while it was hidden were skipped: the boxes may have another width now.
     if (wasHidden) sizeCharts();
-    delete $('main').dataset.stale;
+    setStale(false);
     lastUpdate = new Date();
     renderStats(stats);
     renderHistory(hist.samples);
