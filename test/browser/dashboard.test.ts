@@ -83,10 +83,18 @@ describe('/admin dashboard in Chromium', { skip }, () => {
     try {
       await page.goto(`${base}/admin`);
       await page.waitForSelector('#token-form:not([hidden])');
-      await page.fill('#token-input', 'not-the-token');
-      await page.click('#token-form button');
-      await page.waitForFunction(() => (document.getElementById('token-error')?.textContent ?? '').length > 0);
-      assert.match((await page.textContent('#token-error')) ?? '', /CORRAL_ADMIN_TOKEN/);
+      // Nothing tried yet: no refusal to speak of.
+      assert.equal(((await page.textContent('#token-error')) ?? '').trim(), '');
+      assert.equal(((await page.textContent('#updated')) ?? '').trim(), 'never');
+      // Each wrong try is worded by the page (not the API's "send Authorization: Bearer …"), with its time.
+      for (let i = 0; i < 2; i++) {
+        await page.evaluate(() => { document.getElementById('token-error')!.textContent = ''; });
+        await page.fill('#token-input', `not-the-token-${i}`);
+        await page.click('#token-form button');
+        await page.waitForFunction(() => (document.getElementById('token-error')?.textContent ?? '').length > 0);
+        assert.match((await page.textContent('#token-error')) ?? '', /^this token was refused: it is not this corral's CORRAL_ADMIN_TOKEN \(at \d\d:\d\d:\d\d\)$/);
+        assert.equal(await page.isVisible('#token-input'), true);
+      }
     } finally {
       await page.close();
     }
@@ -785,6 +793,24 @@ describe('/admin dashboard in Chromium', { skip }, () => {
       } finally {
         await page.close();
       }
+    }
+  });
+
+  it('on a corral with no CORRAL_ADMIN_TOKEN the page says to set one, and asks for no token it would refuse', async () => {
+    const unset = createFakeView(testSettings({ CORRAL_WORKERS: '1' }), [child(1, 5401, 'ready', {})]);
+    const unsetServer = await startAdminServer(unset, logger, { host: '127.0.0.1', port: 0, monitoring });
+    const page = await browser.newPage();
+    try {
+      for (const hash of ['', `#token=${TOKEN}`]) {
+        await page.goto(`http://127.0.0.1:${unsetServer.port}/admin${hash}`);
+        await page.waitForFunction(() => (document.getElementById('token-error')?.textContent ?? '').length > 0);
+        assert.equal(((await page.textContent('#token-error')) ?? '').trim(), 'this corral has no CORRAL_ADMIN_TOKEN: set it in its settings and restart it');
+        for (const sel of ['#token-input', '#token-submit', '#token-label', '#main']) assert.equal(await page.isHidden(sel), true, `${hash || 'no token'}: ${sel} hidden`);
+        assert.equal(((await page.textContent('#updated')) ?? '').trim(), 'no admin token configured');
+      }
+    } finally {
+      await page.close();
+      await unsetServer.close();
     }
   });
 

@@ -1,50 +1,14 @@
 // corral /admin dashboard: plain browser JS, no build step. Polls the admin API every 5 s with the
-// bearer token kept in sessionStorage (or taken once from #token=… in the URL). The charts are
-// charts.js's (renderHistory, sizeCharts).
-/* global renderHistory, sizeCharts */
+// bearer token of token.js. The charts are charts.js's (renderHistory, sizeCharts).
+/* global renderHistory, sizeCharts, tokenProblem, takeTokenFromHash, token, AuthError, authRefusal, showTokenForm, showTokenUnset, TOKEN_KEY */
 'use strict';
 
 const REFRESH_MS = 5000;
-const TOKEN_KEY = 'corral-admin-token';
 const $ = (id) => document.getElementById(id);
 
-// A header value is bytes: fetch refuses, with a TypeError and before sending anything, a token
-// with a character over U+00FF (a curly quote ’ pasted from a document or a chat) or a NUL, CR or
-// LF. Taken as a network failure, that read "UNREACHABLE: is corral running?" and the page kept
-// polling. Such a token is refused here, saying which character and where.
-function tokenProblem(t) {
-  let pos = 0;
-  for (const ch of t) {
-    pos++;
-    const cp = ch.codePointAt(0);
-    if (cp > 0xff || cp === 0 || cp === 0x0a || cp === 0x0d) {
-      const code = `U+${cp.toString(16).toUpperCase().padStart(4, '0')}`;
-      const shown = cp > 0x20 ? `"${ch}" (${code})` : code;
-      return `this token cannot be sent: character ${pos}, ${shown}, is not allowed in an HTTP header (Latin-1 only); type CORRAL_ADMIN_TOKEN again without it (a quote pasted from a document is often the cause)`;
-    }
-  }
-  return '';
-}
+// Times on the page as 03:27:11 whatever the browser's locale: one form for every message.
+const clock = (d) => [d.getHours(), d.getMinutes(), d.getSeconds()].map((n) => String(n).padStart(2, '0')).join(':');
 
-/** Takes the token from #token=…; returns why it was refused, or '' (none there, or taken). */
-function takeTokenFromHash() {
-  const m = /(?:^#|&)token=([^&]+)/.exec(location.hash);
-  if (!m) return '';
-  let value = m[1];
-  // A token with a stray % is not an escape: take it as typed rather than stop the page.
-  try { value = decodeURIComponent(value); } catch { /* kept as is */ }
-  // Do not leave the secret in the address bar or the history.
-  history.replaceState(null, '', location.pathname + location.search);
-  const problem = tokenProblem(value);
-  // Not kept: a token stored before must not be used as if this one had been.
-  if (problem) sessionStorage.removeItem(TOKEN_KEY);
-  else sessionStorage.setItem(TOKEN_KEY, value);
-  return problem;
-}
-
-function token() { return sessionStorage.getItem(TOKEN_KEY) || ''; }
-
-class AuthError extends Error {}
 class TimeoutError extends Error {}
 
 // The master answers at once even when every worker is stuck; an answer this late means the admin
@@ -56,16 +20,16 @@ async function api(path, init = {}) {
   const problem = tokenProblem(token());
   if (problem) throw new AuthError(problem);
   let res;
+  // None stored: asked without one, so that a master with no token configured says so at once
+  // rather than after a token typed in vain.
+  const auth = token() ? { Authorization: `Bearer ${token()}` } : {};
   try {
-    res = await fetch(path, { ...init, headers: { ...(init.headers || {}), Authorization: `Bearer ${token()}` }, cache: 'no-store', signal: AbortSignal.timeout(API_TIMEOUT_MS) });
+    res = await fetch(path, { ...init, headers: { ...(init.headers || {}), ...auth }, cache: 'no-store', signal: AbortSignal.timeout(API_TIMEOUT_MS) });
   } catch (err) {
     if (err && err.name === 'TimeoutError') throw new TimeoutError(`no answer within ${API_TIMEOUT_MS / 1000} s`);
     throw new Error('the admin API cannot be reached (is corral running?)');
   }
-  if (res.status === 401 || res.status === 403) {
-    const body = await res.json().catch(() => ({}));
-    throw new AuthError(body.message || `HTTP ${res.status}`);
-  }
+  if (res.status === 401 || res.status === 403) throw authRefusal(res.status, await res.json().catch(() => ({})));
   if (!res.ok) {
     // The API says why it refused (a reload with invalid settings, the last worker): show that.
     const body = await res.json().catch(() => ({}));
@@ -205,20 +169,6 @@ function renderStats(s) {
   set('updated', lastUpdate.toLocaleTimeString());
 }
 
-function showTokenForm(message) {
-  // The header stays on screen with the form: figures read with a token now refused (corral
-  // restarted with another one) must not go on looking live there.
-  const status = $('status');
-  status.textContent = '…';
-  status.dataset.status = '';
-  for (const id of ['generation', 'master-pid', 'master-uptime']) set(id, '–');
-  set('updated', message ? 'token refused' : 'never');
-  $('token-form').hidden = false;
-  $('main').hidden = true;
-  set('token-error', message || '');
-  $('token-input').focus();
-}
-
 // When a refresh fails the numbers on the page are the last ones received, not the current state:
 // the badge says the API is unreachable, the figures are greyed out (main[data-stale]) and the
 // header says since when, until an answer comes back. The header's generation, pid and uptime
@@ -273,8 +223,9 @@ async function refreshOnce() {
     renderStats(stats);
     renderHistory(hist.samples);
   } catch (err) {
-    if (err instanceof AuthError) { showTokenForm(err.message); return; }
-    markStale(err.message);
+    if (err instanceof AuthError && !err.unset) { showTokenForm(err.message); return; }
+    // A master with no token configured is asked again: restarted with one, it brings the form.
+    if (err instanceof AuthError) showTokenUnset(err.message); else markStale(err.message);
   }
   timer = setTimeout(refresh, REFRESH_MS);
 }
@@ -313,6 +264,8 @@ document.addEventListener('DOMContentLoaded', () => {
   $('btn-reload').addEventListener('click', () => { if (confirm('Reload all workers (zero downtime)?')) action('/api/admin/reload'); });
   $('btn-add').addEventListener('click', () => action('/api/admin/workers', { delta: 1 }));
   $('btn-remove').addEventListener('click', () => action('/api/admin/workers', { delta: -1 }));
+  // With no token stored the page asks the API anyway: a refusal brings the form, and a master
+  // with none configured says so instead of a form no token can get past.
   const refused = takeTokenFromHash();
-  if (refused || !token()) showTokenForm(refused); else refresh();
+  if (refused) showTokenForm(refused); else refresh();
 });
