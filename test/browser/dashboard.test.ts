@@ -757,6 +757,34 @@ describe('/admin dashboard in Chromium', { skip }, () => {
       await page.close();
     }
   });
+  it('the Workers card keeps the workers\' exits by reason, in red those nobody asked for (killed as stuck, died, uncaught), after their replacements are ready', async () => {
+    const settings = testSettings({ CORRAL_ADMIN_TOKEN: TOKEN, CORRAL_WORKERS: '2' });
+    const own = createFakeView(settings, [child(1, 5301, 'ready', {}), child(2, 5302, 'ready', {})]);
+    const ownServer = await startAdminServer(own, logger, { host: '127.0.0.1', port: 0, monitoring });
+    const page = await browser.newPage();
+    const exits = async () => ((await page.textContent('#exits')) ?? '').trim();
+    try {
+      await page.goto(`http://127.0.0.1:${ownServer.port}/admin#token=${TOKEN}`);
+      await page.waitForFunction(() => document.querySelectorAll('#workers-body tr').length === 2);
+      assert.equal(await exits(), 'worker exits since the master started: none');
+      assert.equal(await page.getAttribute('#exits-unasked', 'data-bad'), 'false');
+      // A reload replaced both: asked for, not red.
+      own.exits = { worker: { reload: 2 }, keeper: {} };
+      await page.waitForFunction(() => (document.getElementById('exits')?.textContent ?? '').includes('reload'), undefined, { timeout: 12_000 });
+      assert.equal(await exits(), 'worker exits since the master started: none unexpected; asked for: 2 reload');
+      assert.equal(await page.getAttribute('#exits-unasked', 'data-bad'), 'false');
+      // One killed as stuck, one crashed, one threw: the count is back to 2 / 2, the card still says it, in red.
+      own.exits = { worker: { died: 1, reload: 2, uncaught: 1, timeout: 1 }, keeper: { died: 1 } };
+      await page.waitForFunction(() => document.getElementById('exits-unasked')?.dataset.bad === 'true', undefined, { timeout: 12_000 });
+      assert.equal(await exits(), 'worker exits since the master started: 1 killed as stuck (timeout), 1 died, 1 uncaught exception; asked for: 2 reload');
+      assert.equal(((await page.textContent('#workers-ready')) ?? '').trim(), '2');
+      assert.equal(await page.$eval('#exits-unasked', (el) => getComputedStyle(el).color), 'rgb(197, 48, 48)');
+    } finally {
+      await page.close();
+      await ownServer.close();
+    }
+  });
+
   it('the charts\' time axis labels the time of day alone (03:27 or 03:27:15), each label clear of the next and of the chart\'s edges, wide or on a phone', async () => {
     // Labelled with the date on each tick, they ran into each other in the first minutes and the leftmost was cut.
     for (const width of [1280, 375]) {

@@ -84,6 +84,7 @@ function renderStats(s) {
   set('master-uptime', fmt.dur(s.master.uptime_s));
   set('workers-ready', String(s.workers_ready));
   set('workers-expected', String(s.workers_expected));
+  renderExits(s.exits && s.exits.worker);
   // Workers missing while the crash-loop or boot backoff holds the next fork: say why and for how long.
   const respawn = $('respawn');
   const wait = s.respawn;
@@ -167,6 +168,27 @@ function renderStats(s) {
   });
   body.replaceChildren(...rows);
   set('updated', lastUpdate.toLocaleTimeString());
+}
+
+// Exits since the master started, by reason (the stats' exits.worker): a worker killed as stuck or
+// crashed is replaced within seconds and the count goes back to N / N, so without this the card
+// kept no trace of it. Red: the exits nobody asked for (alert on them, as on
+// corral_child_exits_total{reason=~"died|timeout|uncaught"}); the others are a reload's, a stop's,
+// a recycle's, a scale-down's.
+const EXIT_WORDS = {
+  timeout: 'killed as stuck (timeout)', died: 'died', uncaught: 'uncaught exception', boot_failed: 'failed to boot', other: 'other',
+  reload: 'reload', shutdown: 'stop', max_requests: 'max requests', memory: 'memory limit', scale_down: 'scaled down',
+};
+const UNASKED_EXITS = ['timeout', 'died', 'uncaught', 'boot_failed', 'other'];
+function renderExits(byReason) {
+  const order = Object.keys(EXIT_WORDS);
+  const counts = Object.entries(byReason || {}).filter(([, n]) => n > 0).sort(([a], [b]) => order.indexOf(a) - order.indexOf(b));
+  const said = (list) => list.map(([r, n]) => `${n} ${EXIT_WORDS[r] || r}`).join(', ');
+  const unasked = counts.filter(([r]) => UNASKED_EXITS.includes(r));
+  const asked = counts.filter(([r]) => !UNASKED_EXITS.includes(r));
+  set('exits-unasked', unasked.length ? said(unasked) : asked.length ? 'none unexpected' : 'none');
+  $('exits-unasked').dataset.bad = String(unasked.length > 0);
+  set('exits-asked', asked.length ? `; asked for: ${said(asked)}` : '');
 }
 
 // When a refresh fails the numbers on the page are the last ones received, not the current state:
