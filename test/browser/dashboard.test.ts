@@ -580,7 +580,7 @@ describe('/admin dashboard in Chromium', { skip }, () => {
       await page.waitForFunction(() => document.querySelectorAll('#workers-body tr').length > 0);
       await page.click('#btn-reload');
       await page.waitForFunction(() => (document.getElementById('action-result')?.textContent ?? '').startsWith('<img'));
-      assert.equal(((await page.textContent('#action-result')) ?? '').trim(), evil);
+      assert.equal(((await page.textContent('#action-result')) ?? '').trim().replace(/ \(at \d\d:\d\d:\d\d\)$/, ''), evil);
       assert.equal(((await page.textContent('#keeper-state')) ?? '').trim(), evil);
       assert.equal(await page.$$eval('#workers-body tr td:nth-child(4)', (tds) => tds.every((td) => td.textContent === (td.closest('tr')?.dataset.state ?? ''))), true);
       assert.equal(await page.evaluate(() => document.querySelectorAll('main img, main script, header img').length), 0);
@@ -608,7 +608,7 @@ describe('/admin dashboard in Chromium', { skip }, () => {
       assert.equal(await page.isDisabled('#btn-reload'), true);
       await page.click('#btn-add', { force: true, timeout: 500 }).catch(() => {});
       await page.waitForFunction(() => (document.getElementById('action-result')?.textContent ?? '').startsWith('no answer'), undefined, { timeout: 8000 });
-      assert.equal(((await page.textContent('#action-result')) ?? '').trim(), 'no answer within 4 s: the master may still carry it out; check the workers and generation before asking again');
+      assert.match(((await page.textContent('#action-result')) ?? '').trim(), /^no answer within 4 s: the master may still carry it out; check the workers and generation before asking again \(at \d\d:\d\d:\d\d\)$/);
       assert.equal(await page.isDisabled('#btn-add'), false);
       assert.equal(posts, 1, 'one change sent for the clicks while it was on its way');
     } finally {
@@ -752,11 +752,100 @@ describe('/admin dashboard in Chromium', { skip }, () => {
       const m = await page.evaluate(() => ({ page: document.documentElement.scrollWidth, view: window.innerWidth, result: document.getElementById('action-result')!.getBoundingClientRect().right }));
       assert.ok(m.page <= m.view, `the page is ${m.page} px wide at ${m.view} px`);
       assert.ok(m.result <= m.view, `the message ends at ${m.result} px`);
-      assert.equal(((await page.textContent('#action-result')) ?? '').trim(), message, 'shown whole');
+      assert.equal(((await page.textContent('#action-result')) ?? '').trim().replace(/ \(at \d\d:\d\d:\d\d\)$/, ''), message, 'shown whole');
     } finally {
       await page.close();
     }
   });
+  it('the message under the buttons carries its time, says when the change it announced is done, and is marked past once the state moved on or a minute went by', async () => {
+    const settings = testSettings({ CORRAL_ADMIN_TOKEN: TOKEN, CORRAL_WORKERS: '2' });
+    const own = createFakeView(settings, [child(1, 5101, 'ready', {}), child(2, 5102, 'ready', {})]);
+    const ownServer = await startAdminServer(own, logger, { host: '127.0.0.1', port: 0, monitoring });
+    const page = await browser.newPage();
+    page.on('dialog', (d) => void d.accept());
+    const note = async () => ((await page.textContent('#action-result')) ?? '').trim();
+    const noteStarts = (prefix: string) => page.waitForFunction((p) => (document.getElementById('action-result')?.textContent ?? '').startsWith(p), prefix, { timeout: 15_000 });
+    const TIME = '\\d\\d:\\d\\d:\\d\\d';
+    try {
+      // The page's clock, to move it a minute on without waiting for one; it runs as the real one meanwhile.
+      await page.clock.install();
+      await page.goto(`http://127.0.0.1:${ownServer.port}/admin#token=${TOKEN}`);
+      await page.waitForFunction(() => document.querySelectorAll('#workers-body tr').length === 2);
+
+      // A reload: generation 2 boots while generation 1 serves.
+      await page.click('#btn-reload');
+      await noteStarts('reload started');
+      assert.match(await note(), new RegExp(`^reload started: generation 2 is booting; .* \\(at ${TIME}\\)$`));
+      assert.equal(await page.getAttribute('#action-result', 'data-past'), null);
+      // Its workers are ready and the old ones gone: a refresh shows it done.
+      own.kids = [Object.assign(child(3, 5103, 'ready', {}), { generation: 2 }), Object.assign(child(4, 5104, 'ready', {}), { generation: 2 })];
+      await noteStarts('reload done');
+      assert.match(await note(), new RegExp(`^reload done: generation 2 serves, no older worker left \\(asked at ${TIME}, seen done at ${TIME}\\)$`));
+      // Done is no news a minute on: the message goes.
+      await page.clock.fastForward(65_000);
+      await page.waitForFunction(() => document.getElementById('action-result')?.textContent === '', undefined, { timeout: 15_000 });
+
+      // Another reload, then two HUPs by other hands: generation 5 serves, and the message about 3 is past.
+      await page.click('#btn-reload');
+      await noteStarts('reload started: generation 3');
+      own.gen += 2;
+      await page.waitForSelector('#action-result[data-past="true"]', { timeout: 15_000 });
+      assert.match(await note(), new RegExp(`^earlier, at ${TIME}: reload started: generation 3 is booting; `));
+      assert.equal(((await page.textContent('#generation')) ?? '').trim(), '5');
+
+      // +1 worker that never becomes ready: a minute on, the message is marked past rather than left as news.
+      await page.click('#btn-add');
+      await noteStarts('workers → 3');
+      assert.match(await note(), new RegExp(`^workers → 3 \\(at ${TIME}\\)$`));
+      assert.equal(await page.getAttribute('#action-result', 'data-past'), null);
+      await page.clock.fastForward(65_000);
+      await page.waitForSelector('#action-result[data-past="true"]', { timeout: 15_000 });
+      assert.match(await note(), new RegExp(`^earlier, at ${TIME}: workers → 3$`));
+
+      // -1 worker, carried out: said done.
+      await page.click('#btn-remove');
+      await noteStarts('2 workers ready, as asked');
+      assert.match(await note(), new RegExp(`^2 workers ready, as asked \\(asked at ${TIME}, seen done at ${TIME}\\)$`));
+    } finally {
+      await page.close();
+      await ownServer.close();
+    }
+  });
+
+  it('during a stop the badge says STOPPING, a note says corral is stopping, and the buttons the master would refuse are disabled', async () => {
+    const settings = testSettings({ CORRAL_ADMIN_TOKEN: TOKEN, CORRAL_WORKERS: '2' });
+    const own = createFakeView(settings, [child(1, 5201, 'draining', { activeConnections: 3 }), child(2, 5202, 'draining', { activeConnections: 1 })]);
+    own.shuttingDown = true;
+    const ownServer = await startAdminServer(own, logger, { host: '127.0.0.1', port: 0, monitoring });
+    const page = await browser.newPage();
+    try {
+      const stats = (await (await fetch(`http://127.0.0.1:${ownServer.port}/api/admin/stats`, { headers: { authorization: `Bearer ${TOKEN}` } })).json()) as {
+        master: { stopping: boolean };
+        capacity: { status: string };
+      };
+      assert.deepEqual([stats.master.stopping, stats.capacity.status], [true, 'UNAVAILABLE']);
+      await page.goto(`http://127.0.0.1:${ownServer.port}/admin#token=${TOKEN}`);
+      await page.waitForFunction(() => document.querySelectorAll('#workers-body tr').length === 2);
+      assert.equal(((await page.textContent('#status')) ?? '').trim(), 'STOPPING');
+      assert.equal(await page.getAttribute('#status', 'data-status'), 'STOPPING');
+      assert.equal(await page.isVisible('#stopping-note'), true);
+      assert.match(((await page.textContent('#stopping-note')) ?? '').trim(), /^corral is stopping: /);
+      for (const id of ['#btn-reload', '#btn-add', '#btn-remove']) assert.equal(await page.isDisabled(id), true, id);
+      // The capacity bar still says what capacity says.
+      assert.equal(await page.getAttribute('#capacity-bar', 'data-status'), 'UNAVAILABLE');
+
+      // A master serving again on that address (a new one started): the buttons come back.
+      own.shuttingDown = false;
+      own.kids = [child(1, 5203, 'ready', {}), child(2, 5204, 'ready', {})];
+      await page.waitForFunction(() => document.getElementById('status')?.textContent !== 'STOPPING', undefined, { timeout: 12_000 });
+      assert.equal(await page.isHidden('#stopping-note'), true);
+      for (const id of ['#btn-reload', '#btn-add', '#btn-remove']) assert.equal(await page.isDisabled(id), false, id);
+    } finally {
+      await page.close();
+      await ownServer.close();
+    }
+  });
+
   it('the Workers card keeps the workers\' exits by reason, in red those nobody asked for (killed as stuck, died, uncaught), after their replacements are ready', async () => {
     const settings = testSettings({ CORRAL_ADMIN_TOKEN: TOKEN, CORRAL_WORKERS: '2' });
     const own = createFakeView(settings, [child(1, 5301, 'ready', {}), child(2, 5302, 'ready', {})]);

@@ -1,6 +1,7 @@
 // corral /admin dashboard: plain browser JS, no build step. Polls the admin API every 5 s with the
-// bearer token of token.js. The charts are charts.js's (renderHistory, sizeCharts).
-/* global renderHistory, sizeCharts, tokenProblem, takeTokenFromHash, token, AuthError, authRefusal, showTokenForm, showTokenUnset, TOKEN_KEY */
+// bearer token of token.js. The charts are charts.js's (renderHistory, sizeCharts), the buttons and
+// the message under them actions.js's (action, followNote, ageNote).
+/* global renderHistory, sizeCharts, tokenProblem, takeTokenFromHash, token, AuthError, authRefusal, showTokenForm, showTokenUnset, TOKEN_KEY, action, followNote, ageNote */
 'use strict';
 
 const REFRESH_MS = 5000;
@@ -62,10 +63,14 @@ function set(id, text) { const el = $(id); if (el) el.textContent = text; }
 function renderStats(s) {
   const c = s.capacity;
   const status = $('status');
-  // With no worker ready (or a stop begun) the API's status is UNAVAILABLE, as health says: not
-  // LOW at 0 %, which would read as all clear.
-  status.textContent = c.status;
-  status.dataset.status = c.status;
+  // With no worker ready the API's status is UNAVAILABLE, as health says: not LOW at 0 %, which
+  // would read as all clear. Once a stop has begun it is UNAVAILABLE too, and the workers drain:
+  // that is no outage but the master going away, said as STOPPING (`corral status`: "corral is
+  // stopping"), with the buttons disabled (actions.js) since the master refuses them then.
+  const stopping = Boolean(s.master.stopping);
+  status.textContent = stopping ? 'STOPPING' : c.status;
+  status.dataset.status = stopping ? 'STOPPING' : c.status;
+  $('stopping-note').hidden = !stopping;
   // Busy: open and not idle, at their peak over the last heartbeat interval, as the bar, the
   // percentage and the status count them. Idle connections give their slot to a new client (a
   // corral without the figures: none idle, busy as open at the beat).
@@ -168,6 +173,7 @@ function renderStats(s) {
   });
   body.replaceChildren(...rows);
   set('updated', lastUpdate.toLocaleTimeString());
+  followNote(s);
 }
 
 // Exits since the master started, by reason (the stats' exits.worker): a worker killed as stuck or
@@ -204,6 +210,7 @@ function markStale(message) {
   const when = lastUpdate ? lastUpdate.toLocaleTimeString() : 'no answer yet';
   set('stale-note', `not live: corral did not answer; the figures below are from ${when}`);
   set('updated', `failed: ${message}; figures shown are from ${when}`);
+  ageNote(new Date());
 }
 
 function setStale(stale) {
@@ -250,27 +257,6 @@ async function refreshOnce() {
     if (err instanceof AuthError) showTokenUnset(err.message); else markStale(err.message);
   }
   timer = setTimeout(refresh, REFRESH_MS);
-}
-
-const ACTION_BUTTONS = ['btn-reload', 'btn-add', 'btn-remove'];
-
-// A change asked of a busy master may be carried out after the page stopped waiting: the buttons
-// stay disabled while one is on its way, and a timeout says it may still happen, so a second
-// click does not add a second worker or a second reload.
-async function action(path, body) {
-  for (const id of ACTION_BUTTONS) $(id).disabled = true;
-  set('action-result', 'sent…');
-  try {
-    const r = await api(path, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(body || {}) });
-    set('action-result', r.message || (r.workers_expected !== undefined ? `workers → ${r.workers_expected}` : 'ok'));
-  } catch (err) {
-    set('action-result', err instanceof TimeoutError
-      ? `${err.message}: the master may still carry it out; check the workers and generation before asking again`
-      : err.message);
-  } finally {
-    for (const id of ACTION_BUTTONS) $(id).disabled = false;
-  }
-  setTimeout(refresh, 1000);
 }
 
 document.addEventListener('DOMContentLoaded', () => {

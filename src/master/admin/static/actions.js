@@ -1,0 +1,97 @@
+// corral /admin dashboard: the buttons (reload, +1 and −1 worker) and the message under them.
+// Loaded before dashboard.js; shares the page's global scope (api, set, clock, refresh,
+// TimeoutError are dashboard.js's, used only once the page runs).
+/* global $, api, set, clock, refresh, TimeoutError */
+'use strict';
+
+const ACTION_BUTTONS = ['btn-reload', 'btn-add', 'btn-remove'];
+// A message older than this that no refresh showed done is marked as past: the state it spoke of
+// may have changed since by other hands (a HUP, another page, `corral reload`).
+const NOTE_FRESH_MS = 60_000;
+
+// Disabled while a change is on its way, and while the master stops (it answers 409 shutting_down
+// to each: offering them there only invites a refusal).
+const buttons = { sending: false, stopping: false };
+function setButtons(change) {
+  Object.assign(buttons, change);
+  for (const id of ACTION_BUTTONS) $(id).disabled = buttons.sending || buttons.stopping;
+}
+
+// The message stays on screen between refreshes and spoke of a moment: "generation 2 is booting"
+// read as the state after two more reloads. It carries its time, and `follow` (the state a refresh
+// shows when the change is carried out) turns it into "done" or marks it as past.
+let note = null;
+
+function showNote(n) {
+  note = n;
+  const el = $('action-result');
+  if (!n) { el.textContent = ''; delete el.dataset.past; return; }
+  if (n.past) el.dataset.past = 'true'; else delete el.dataset.past;
+  el.textContent = n.past ? `earlier, at ${clock(n.at)}: ${n.text}` : n.done ? n.text : `${n.text} (at ${clock(n.at)})`;
+}
+
+/** What the reload or worker change announced: its state in each refresh's stats. */
+function followReload(target, started) {
+  return (s) => {
+    if (s.master.generation > target) return { past: true };
+    // A started reload whose workers cannot boot is rolled back: the generation goes back.
+    if (started && s.master.generation < target) return { done: `reload to generation ${target} rolled back: its workers could not boot (reload.failed in the log); generation ${s.master.generation} serves` };
+    const older = s.workers.some((w) => w.generation < target);
+    if (s.master.generation === target && !older && s.workers_ready >= s.workers_expected) {
+      return { done: `reload done: generation ${target} serves, no older worker left` };
+    }
+    return null;
+  };
+}
+
+function followWorkers(target) {
+  return (s) => {
+    if (s.workers_expected !== target) return { past: true };
+    if (s.workers_ready === target && s.workers.every((w) => w.state === 'ready')) {
+      return { done: `${target} worker${target === 1 ? '' : 's'} ready, as asked` };
+    }
+    return null;
+  };
+}
+
+/** Called with each refresh's stats (dashboard.js's renderStats). */
+function followNote(s, now = new Date()) {
+  setButtons({ stopping: Boolean(s.master.stopping) });
+  if (!note) return;
+  if (note.follow && !note.past) {
+    const seen = note.follow(s);
+    if (seen && seen.done) showNote({ text: `${seen.done} (asked at ${clock(note.at)}, seen done at ${clock(now)})`, at: note.at, doneAt: now, done: true });
+    else if (seen && seen.past) showNote({ ...note, follow: null, past: true });
+  }
+  ageNote(now);
+}
+
+// Done: true now, but no news a minute on, and dropped. Anything else: kept, marked as past.
+function ageNote(now) {
+  if (!note) return;
+  if (note.done) { if (now - note.doneAt > NOTE_FRESH_MS) showNote(null); return; }
+  if (!note.past && now - note.at > NOTE_FRESH_MS) showNote({ ...note, follow: null, past: true });
+}
+
+// A change asked of a busy master may be carried out after the page stopped waiting: the buttons
+// stay disabled while one is on its way, and a timeout says it may still happen, so a second
+// click does not add a second worker or a second reload.
+async function action(path, body) {
+  setButtons({ sending: true });
+  showNote({ text: 'sent…', at: new Date() });
+  try {
+    const r = await api(path, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(body || {}) });
+    const at = new Date();
+    if (r.reload) showNote({ text: r.message, at, follow: followReload(r.generation, r.reload === 'started') });
+    else if (r.workers_expected !== undefined) showNote({ text: `workers → ${r.workers_expected}`, at, follow: followWorkers(r.workers_expected) });
+    else showNote({ text: r.message || 'ok', at });
+  } catch (err) {
+    showNote({
+      text: err instanceof TimeoutError ? `${err.message}: the master may still carry it out; check the workers and generation before asking again` : err.message,
+      at: new Date(),
+    });
+  } finally {
+    setButtons({ sending: false });
+  }
+  setTimeout(refresh, 1000);
+}
