@@ -183,6 +183,11 @@ export function attachConnectionCap(server: Server, initialCap: number, report?:
     const hostFullFields = (): CapFields => ({ active: counted.size, cap, hostFull: true, current: hostMax, max: hostMax });
     const giveRoom = setInterval(() => {
       if (!host.gauge.roomWanted()) return;
+      // Room freed since the refusal (a connection closed, a worker exited and the master gave
+      // its count back) is the refused client's for its retry: a connection closed for it now
+      // would be closed for nobody. (daemon-accept: after a SIGKILL the master freed the dead
+      // worker's slots, and a refusal from before it still closed a client's kept-alive connection.)
+      for (let free = hostMax - host.gauge.total(); free > 0 && host.gauge.takeRoomWanted(); free--);
       const now = performance.now();
       for (let socket = idle.first(now); socket && host.gauge.takeRoomWanted(); socket = idle.first(now)) {
         idle.remove(socket);

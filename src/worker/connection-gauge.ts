@@ -20,6 +20,8 @@ export interface HostConnectionGauge {
   take(max: number): { readonly taken: boolean; readonly total: number };
   /** A connection counted by take() has closed. */
   release(): void;
+  /** The host's open connections now, every worker's (a read, no change). */
+  total(): number;
   /** This worker refused a connection at the host's cap `max` with no idle connection of its own. */
   wantRoom(max: number): void;
   /** Whether some worker refused for want of room and no one has made room yet (a read, no change). */
@@ -40,6 +42,7 @@ export function hostConnectionGauge(table: CounterTable, index: number): HostCon
     release() {
       table.addConnections(index, -1);
     },
+    total: () => table.addConnections(index, 0),
     wantRoom(max) {
       table.wantRoom(ROOM_WANTED_MS, max);
     },

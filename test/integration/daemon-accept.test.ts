@@ -86,12 +86,12 @@ async function allCountedBusy(c: CorralProcess, n: number): Promise<boolean> {
   try {
     return await waitFor(
       async () => {
-        const stats = (await http(`${c.adminUrl}/api/admin/stats`, auth)).json<{ workers: { role: string; pid: number; last_beat_s_ago: number | null }[] }>();
+        const stats = (await http(`${c.adminUrl}/api/admin/stats`, auth)).json<{ workers: { role: string; pid: number; last_beat_s_ago: number | null }[]; totals: { idle_connections_closed: number } }>();
         const asked = Date.now();
         const workers = stats.workers.filter((w) => w.role === 'worker');
         // last_beat_s_ago is rounded to a tenth of a second: 100 ms of margin.
         const fresh = workers.every((w) => w.last_beat_s_ago !== null && asked - w.last_beat_s_ago * 1000 - 100 > since);
-        seen = `workers' last beats ${workers.map((w) => `${w.pid}: ${String(w.last_beat_s_ago)} s ago`).join(', ')} at ${asked - since} ms into the wait`;
+        seen = `workers' last beats ${workers.map((w) => `${w.pid}: ${String(w.last_beat_s_ago)} s ago`).join(', ')} at ${asked - since} ms into the wait, ${stats.totals.idle_connections_closed} idle connections closed to admit others since start`;
         if (!fresh) return false;
         const cap = (await http(`${c.adminUrl}/api/admin/capacity`, auth)).json<{ capacity: { current_connections: number; idle_connections: number } }>().capacity;
         seen += `; capacity ${cap.current_connections} open, ${cap.idle_connections} idle`;

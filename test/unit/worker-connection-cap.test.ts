@@ -602,9 +602,10 @@ describe('connection cap with a host gauge', { skip: process.arch !== 'x64' && '
       const b = await keepAliveClient(port);
       clients.push(b);
       assert.match(await b.get('/now'), / 200 /);
-      // Another worker refused a connection at the host cap with none idle of its own.
+      // Another worker, holding the host's third slot, refused a connection at the host cap with none idle of its own.
       const aClosed = once(a.socket, 'close');
       const bClosed = howClosed(b.socket);
+      assert.equal(hostConnectionGauge(table, 1).take(3).total, 3);
       hostConnectionGauge(table, 1).wantRoom(3);
       await Promise.race([b.whenClosed, aClosed]);
       assert.equal(a.socket.destroyed, false, 'the second request a had begun to send keeps its connection');
@@ -617,6 +618,50 @@ describe('connection cap with a host gauge', { skip: process.arch !== 'x64' && '
       a?.socket.destroy();
       for (const c of clients) c.socket.destroy();
       for (const r of holding) r.end();
+      await worker.drain(100);
+      closeSync(fd);
+    }
+  });
+});
+
+describe('room wanted by another worker when the host has room again', () => {
+  it('closes no idle connection: the room freed since the refusal (a closed connection, a dead worker given back) is the retry\'s', async () => {
+    const fd = createCounterTable(64, 4);
+    const table = openCounterTable(fd);
+    const { settings } = loadSettings({ env: { CORRAL_ENV_FILE: 'none', CORRAL_BIND: '127.0.0.1:0', CORRAL_LOG_LEVEL: 'silent', CORRAL_KEEPALIVE: '60' } });
+    const { logger } = createLogger(settings, { role: 'worker', worker: 1, generation: 1 });
+    const worker = createWorkerServer((_req, res) => res.end('served'), {
+      settings,
+      logger,
+      accessLogger: undefined,
+      workerId: 1,
+      generation: 1,
+      perWorkerCap: 10,
+      hostGauge: { gauge: hostConnectionGauge(table, 0), max: 3 },
+      onServed: () => undefined,
+    });
+    const port = (await worker.listen()).port;
+    const other = hostConnectionGauge(table, 1);
+    let idle: Client | undefined;
+    try {
+      idle = await keepAliveClient(port);
+      assert.match(await idle.get('/now'), / 200 /);
+      // The other worker refused at the cap (3 of 3 with its two), then its two connections closed
+      // (or it died and the master gave its count back): the host holds 1 of 3.
+      other.take(3);
+      other.take(3);
+      other.wantRoom(3);
+      other.release();
+      other.release();
+      // The refusal is taken by the free room within a room check (100 ms), and nothing is closed.
+      const deadline = Date.now() + 5000;
+      while (table.roomWanted() > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+      assert.equal(table.roomWanted(), 0, 'the refusal was made room for by the free slots');
+      assert.equal(idle.closed(), false, 'the idle connection is kept');
+      assert.match(await idle.get('/now'), / 200 /, 'and still serves');
+      assert.equal(worker.cap.idleClosed(), 0);
+    } finally {
+      idle?.socket.destroy();
       await worker.drain(100);
       closeSync(fd);
     }
