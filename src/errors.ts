@@ -48,6 +48,7 @@ export const ERROR_CODES = {
   CORRAL_ERR_KEEPER_OTHER_SHEET: "The keeper at CORRAL_DATA_DIR's socket serves another sheet (SHEET_ID, SHEETS_API_URL) than the worker's settings name: two corrals share CORRAL_DATA_DIR, and the second one's keeper waits for the first one's lock. The keeper refuses the worker's reads and writes (nothing is read from or written to the other sheet) and the app answers 503; give each corral its own CORRAL_DATA_DIR. Also seen for a moment during a reload that changes SHEET_ID or SHEETS_API_URL, from the generation being replaced.",
   CORRAL_ERR_JOURNAL: 'The write journal could not be written or replayed.',
   CORRAL_ERR_JOURNAL_UNWRITABLE: 'A file of CORRAL_DATA_DIR the write path needs (the journal, the keeper lock), or the data dir itself, could not be written or made: disk full (ENOSPC), I/O error (EIO), read-only file system (EROFS), no permission (EACCES: a journal of another user, say), or a file where the data dir or a parent of it should be (EEXIST, ENOTDIR) or a directory where the journal should be (EISDIR). An append is refused unacknowledged (the app answers 503 not_saved) and logged as journal.write_failed; at start the keeper does not start (keeper.boot_failed). Both name the path and the errno.',
+  CORRAL_ERR_JOURNAL_FULL: "The write journal holds SHEETS_JOURNAL_MAX_MB of rows not yet in the sheet (Google failing or refusing for a long time while events kept coming): further appends are refused unacknowledged (the app answers 503 not_saved with Retry-After) until the flusher brings the backlog under the cap; logged as journal.backlog_full with the backlog, the cap and the journal's path. The cap keeps the keeper inside its heap and its journal replayable at a restart; raise it only with the keeper's memory (NODE_OPTIONS=--max-old-space-size) and CORRAL_TIMEOUT in mind, and look at why Google does not take the rows (sheets.append_failed).",
   CORRAL_ERR_JOURNAL_QUARANTINE: 'Damaged bytes of the write journal could not be copied to their quarantine file (disk full, no permission): the journal is left untouched and the keeper does not start until the copy can be written.',
   CORRAL_ERR_KEEPER_FILES_REMOVED: "The keeper's journal or socket file was deleted, replaced or resized while it ran, by something other than corral (an rm of CORRAL_DATA_DIR or of the file, a cleanup job, tmpfiles.d on a data dir under /tmp): the journal's memory is written back to its path before the next append is acknowledged (journal.replaced; checked before each write and every 2 s), a removed socket is bound again (keeper.socket_rebound), nothing acknowledged is lost. Find what removes files there.",
   CORRAL_ERR_REDIS: 'Redis (REDIS_URL) could not be reached, or did not answer within a second: the keeper reads Google and spends the Sheets quota on this host\'s share alone until it is back, each host counts failed logins per name alone meanwhile, and the keeper reconnects by itself.',
@@ -114,7 +115,7 @@ export const HTTP_ERRORS = {
   unsupported_transfer_encoding: { status: 501, meaning: 'A Transfer-Encoding other than `chunked`; send chunked or a Content-Length.' },
   sheets_unavailable: { status: 503, meaning: 'The sheet cannot be read right now (Google failing, the keeper away) and no cached copy is young enough; `Retry-After` says when to retry.' },
   events_header_invalid: { status: 503, meaning: 'The Events tab\'s header row does not name the columns an event is written under (event_id first, then player, kind, detail, at in any order): nothing was written; the operator must fix the tab (the log says how); retry after `Retry-After`.' },
-  not_saved: { status: 503, meaning: 'The write journal cannot be written (disk full, I/O error): nothing was recorded; retry later.' },
+  not_saved: { status: 503, meaning: 'The write journal cannot be written (disk full, I/O error), or holds SHEETS_JOURNAL_MAX_MB of rows the sheet has not taken yet: nothing was recorded; retry after `Retry-After`.' },
   server_full: { status: 503, meaning: 'Over the connection cap: answered at once with `Retry-After: 1`, never left hanging.' },
 } as const satisfies Record<string, { status: number; meaning: string }>;
 
@@ -166,6 +167,27 @@ export class DataDirWriteError extends CorralError {
     this.errno = known;
   }
 }
+
+/**
+ * An append refused because the journal's backlog (rows not yet in the sheet) reached
+ * SHEETS_JOURNAL_MAX_MB: refused before anything is journaled, so nothing acknowledged is lost.
+ * Carries the figures the keeper's log line and the operator need.
+ */
+export class JournalFullError extends CorralError {
+  constructor(
+    readonly path: string,
+    readonly backlogBytes: number,
+    readonly maxBytes: number,
+  ) {
+    super(
+      'CORRAL_ERR_JOURNAL_FULL',
+      `the write journal ${path} holds ${mib(backlogBytes)} MiB of rows not yet in the sheet, at its cap SHEETS_JOURNAL_MAX_MB=${mib(maxBytes)}: appends are refused until the sheet takes rows again`,
+    );
+    this.name = 'JournalFullError';
+  }
+}
+
+const mib = (bytes: number): string => String(Math.round((bytes / 1048576) * 10) / 10);
 
 /** One problem found while reading settings; all of them are reported together. */
 export interface ConfigProblem {

@@ -90,6 +90,17 @@ export const sheetsSchema = {
     max: 3600,
     unit: 'seconds',
   }),
+  // Measured on a 2-core box (README, journal section): a keeper replays about 10 MiB of journal a
+  // second and holds up to ~9 bytes of heap per journal byte while it does. Without a cap a long
+  // outage grew the journal until the keeper ran out of heap (V8 aborts) or could not replay it
+  // within CORRAL_TIMEOUT, and every restart failed the same way (audit F3).
+  SHEETS_JOURNAL_MAX_MB: int({
+    description: 'MiB of rows the write journal may hold that the sheet has not taken yet (Google failing or refusing); beyond it appends are refused, unacknowledged (503 not_saved, logged journal.backlog_full), so the keeper stays inside its heap and can replay its journal at a restart.',
+    default: 256,
+    min: 1,
+    max: 65536,
+    unit: 'MiB',
+  }),
   CORRAL_L1_CACHE_MB: int({
     description: 'Per-worker cache size in MiB (in front of the host-wide cache).',
     default: 32,

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { CorralError } from '../../src/errors.js';
+import { CorralError, JournalFullError } from '../../src/errors.js';
 import { after, before, describe, it } from 'node:test';
 import { DETAIL_MAX, EVENT_BODY_LIMIT, EVENT_COLUMNS, KIND_MAX } from '../../src/app/routes/events.js';
 import { createFakeSheets, SAMPLE_EVENTS, SAMPLE_PLAYERS, type FakeSheets } from '../fixtures/fake-sheets.js';
@@ -157,6 +157,20 @@ describe('POST /api/events', () => {
         assert.equal(((await res.json()) as { error: string }).error, error);
         if (status === 409) assert.equal(res.headers.get('retry-after'), '1');
       }
+    } finally {
+      sheets.appendError = undefined;
+    }
+  });
+
+  it('answers 503 not_saved with Retry-After when the journal is at SHEETS_JOURNAL_MAX_MB, saying the event was not saved', async () => {
+    sheets.appendError = new JournalFullError('/data/sheets.journal', 300 * 1048576, 256 * 1048576);
+    try {
+      const res = await postJson(`${app.url}/api/events`, { kind: 'tag' }, auth);
+      assert.equal(res.status, 503);
+      assert.equal(res.headers.get('retry-after'), '30');
+      const body = (await res.json()) as { error: string; message: string };
+      assert.equal(body.error, 'not_saved');
+      assert.match(body.message, /too many events are waiting to reach the sheet\); nothing was recorded/);
     } finally {
       sheets.appendError = undefined;
     }

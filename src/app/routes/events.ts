@@ -60,14 +60,22 @@ function idempotencyFailure(err: unknown): HttpError | undefined {
 }
 
 /**
- * The keeper could not write its journal (disk full, I/O error, data dir read-only): the event was
- * not saved, and saying "the sheet cannot be reached" would send the operator to Google.
+ * The keeper could not write its journal (disk full, I/O error, data dir read-only), or its backlog
+ * is at SHEETS_JOURNAL_MAX_MB: the event was not saved, and saying "the sheet cannot be reached"
+ * would send the operator to Google.
  */
 function notSaved(err: unknown): HttpError | undefined {
-  if ((err as { code?: unknown } | null)?.code !== 'CORRAL_ERR_JOURNAL_UNWRITABLE') return undefined;
-  return new HttpError('not_saved', 'the server could not save the event (its storage cannot be written); nothing was recorded: retry later', {
-    headers: { 'Retry-After': String(NOT_SAVED_RETRY_AFTER_S) },
-  });
+  const code = (err as { code?: unknown } | null)?.code;
+  const headers = { 'Retry-After': String(NOT_SAVED_RETRY_AFTER_S) };
+  if (code === 'CORRAL_ERR_JOURNAL_UNWRITABLE') {
+    return new HttpError('not_saved', 'the server could not save the event (its storage cannot be written); nothing was recorded: retry later', { headers });
+  }
+  // The journal holds SHEETS_JOURNAL_MAX_MB of rows the sheet has not taken: the same answer (the
+  // event was not saved, retry later), not "the sheet cannot be reached", which reads is not true.
+  if (code === 'CORRAL_ERR_JOURNAL_FULL') {
+    return new HttpError('not_saved', 'the server could not save the event (too many events are waiting to reach the sheet); nothing was recorded: retry later', { headers });
+  }
+  return undefined;
 }
 
 /** The header row of the events range (`Events` → `Events!1:1`): one row to read, not the whole tab. */

@@ -12,6 +12,7 @@
 // delivers them, as a keeper of that sheet then finds them its own.
 
 import type { JournalEntry } from './journal-replay.js';
+import { entryBytes } from './journal-rows.js';
 import type { PendingRow } from './merge.js';
 import { RowIndex } from './row-index.js';
 
@@ -40,6 +41,8 @@ export class JournalEntries {
   readonly rowIds = new RowIndex();
   /** Rows of the done entries kept. */
   private retainedRows = 0;
+  /** Journal bytes of the entries not done, held ones included (entryBytes): SHEETS_JOURNAL_MAX_MB's measure. */
+  private backlog = 0;
   /** Per tab, when the latest done entry forgotten had reached Google. */
   private readonly forgottenDoneAt = new Map<string, number>();
   /**
@@ -59,7 +62,10 @@ export class JournalEntries {
     this.entries = new Map();
     this.heldEntries = [];
     this.retainedRows = 0;
+    this.backlog = 0;
     for (const e of entries.values()) {
+      // Held entries count too: they are replayed at every start and held in memory all the same.
+      if (e.state !== 'done') this.backlog += entryBytes(e.rows);
       if (e.destination !== destination) {
         if (e.state !== 'done') this.heldEntries.push(e);
         continue;
@@ -85,12 +91,16 @@ export class JournalEntries {
   add(e: JournalEntry): void {
     this.entries.set(e.id, e);
     this.rowIds.add(e);
+    if (e.state !== 'done') this.backlog += entryBytes(e.rows);
   }
 
   forget(e: JournalEntry): void {
-    this.entries.delete(e.id);
+    const known = this.entries.delete(e.id);
     this.rowIds.remove(e);
-    if (e.state !== 'done') return;
+    if (e.state !== 'done') {
+      if (known) this.backlog -= entryBytes(e.rows);
+      return;
+    }
     this.retainedRows -= e.rows.length;
     const doneAt = e.doneAt ?? 0;
     if (doneAt > (this.forgottenDoneAt.get(e.sheet) ?? -Infinity)) this.forgottenDoneAt.set(e.sheet, doneAt);
@@ -111,6 +121,7 @@ export class JournalEntries {
     e.state = 'done';
     e.doneAt = now;
     this.retainedRows += e.rows.length;
+    this.backlog -= entryBytes(e.rows);
   }
 
   /** Forgets the done entries past their retention. */
@@ -171,6 +182,11 @@ export class JournalEntries {
       for (const cells of e.rows) out.push({ range: e.range, cells });
     }
     return out;
+  }
+
+  /** About how many journal bytes the rows not yet in the sheet take, held ones included (entryBytes). */
+  backlogBytes(): number {
+    return this.backlog;
   }
 
   /** Rows not yet confirmed in Google. */

@@ -41,3 +41,19 @@ export function validateRows(rows: unknown): string[][] {
     return cells;
   });
 }
+
+/**
+ * About how many bytes an entry's rows take in the journal (its add record: the cells as JSON,
+ * plus the record's id, range, time and checksum). What SHEETS_JOURNAL_MAX_MB caps: it is what a
+ * restart replays and, give or take a factor, what the keeper holds in memory.
+ */
+export function entryBytes(rows: readonly (readonly string[])[]): number {
+  // `,"` + `"` per cell, `[]` and a comma per row; 200 for the record around them (a UUID, the
+  // range, the time, the sheet's digest, the checksum).
+  let n = 200;
+  for (const row of rows) {
+    n += 3;
+    for (const cell of row) n += Buffer.byteLength(cell, 'utf8') + 3;
+  }
+  return n;
+}

@@ -11,6 +11,11 @@ export interface JournalOptions {
    */
   readonly destination: string;
   readonly clock?: Clock;
+  /**
+   * Refuse appends of new rows (JournalFullError, CORRAL_ERR_JOURNAL_FULL) while the rows not yet
+   * in the sheet take this many journal bytes or more (SHEETS_JOURNAL_MAX_MB); default: no cap.
+   */
+  readonly maxBacklogBytes?: number;
   /** Compact (rewrite with only live entries) when the file passes this many bytes. */
   readonly compactBytes?: number;
   /** Done entries kept in memory for read-your-writes and duplicate detection. */

@@ -13,7 +13,7 @@
 // answer back and journals nothing.
 
 import { randomUUID } from 'node:crypto';
-import { DataDirWriteError } from '../../errors.js';
+import { DataDirWriteError, JournalFullError } from '../../errors.js';
 import { systemClock, type Clock } from './clock.js';
 import { IdempotencyKeys, validateClaim, type IdempotencyClaim } from './idempotency-keys.js';
 import { JournalCompaction, snapshotRecords } from './journal-compaction.js';
@@ -40,6 +40,7 @@ export class Journal {
   private readonly clock: Clock;
   private readonly compaction: JournalCompaction;
   private readonly unsureDelayMs: number;
+  private readonly maxBacklogBytes: number;
   /** The sheet new entries are for (JournalOptions.destination). */
   private readonly destination: string;
   private listeners: Array<(sheet: string) => void> = [];
@@ -56,6 +57,7 @@ export class Journal {
     });
     this.rowIds = this.table.rowIds;
     this.unsureDelayMs = options.unsureDelayMs ?? 3000;
+    this.maxBacklogBytes = options.maxBacklogBytes ?? Infinity;
     this.keys = new IdempotencyKeys({
       ttlMs: options.idempotencyTtlMs ?? 24 * 3600_000,
       max: options.idempotencyKeysMax ?? 100_000,
@@ -142,6 +144,13 @@ export class Journal {
       else await this.awaitSynced(inFlight);
       return { id: firstKnown ?? '', rows: rows.length, duplicates: rows.length };
     }
+    // Refused before anything is journaled or acknowledged: the cap bounds what a restart replays
+    // and what the keeper holds in memory (SHEETS_JOURNAL_MAX_MB). Checked against the backlog
+    // before this append, so one append larger than the room left is taken (it overshoots by at
+    // most MAX_APPEND_BYTES) and no append is refused forever. Retries of rows already journaled
+    // and replayed idempotency keys were answered above: they add nothing.
+    const backlog = this.table.backlogBytes();
+    if (backlog >= this.maxBacklogBytes) throw new JournalFullError(this.file.path, backlog, this.maxBacklogBytes);
     const entry: JournalEntry = {
       id: randomUUID(),
       range,
@@ -306,6 +315,16 @@ export class Journal {
   /** Rows not yet confirmed in Google. */
   backlogRows(): number {
     return this.table.backlogRows();
+  }
+
+  /** About how many journal bytes the rows not yet in the sheet take (SHEETS_JOURNAL_MAX_MB's measure). */
+  backlogBytes(): number {
+    return this.table.backlogBytes();
+  }
+
+  /** SHEETS_JOURNAL_MAX_MB in bytes; Infinity without a cap. */
+  get backlogCapBytes(): number {
+    return this.maxBacklogBytes;
   }
 
   /** Rows journaled for other sheets, held (journal-entries.ts). */

@@ -5,7 +5,7 @@
 import { join } from 'node:path';
 import { stat } from 'node:fs/promises';
 import type { Settings } from '../../config/schema.js';
-import { CorralError, DataDirWriteError, describeError, RetryLaterError } from '../../errors.js';
+import { CorralError, DataDirWriteError, describeError, JournalFullError, RetryLaterError } from '../../errors.js';
 import type { Logger } from '../../log/logger.js';
 import { makeDirs } from '../../make-dirs.js';
 import { PRIVATE_DIR_MODE } from '../../private-modes.js';
@@ -33,6 +33,7 @@ import { SheetSharing } from './sheet-sharing.js';
 import { checkSocketDir, dataDirOf, socketOutsideDataDir } from './socket-path.js';
 import { UpstreamMeter } from './upstream-meter.js';
 import { JournalWriteFailureLog } from './write-failure-log.js';
+import { BacklogFullLog } from './backlog-full-log.js';
 
 const CLOSING_BRACE = Buffer.from('}');
 /** Of a drain's time, what is kept for the cache handoff after the flush (a write and two fsyncs). */
@@ -69,6 +70,7 @@ export type KeeperSettings = Pick<
   | 'SHEETS_READS_PER_MINUTE'
   | 'SHEETS_WRITES_PER_MINUTE'
   | 'SHEETS_FLUSH_INTERVAL_MS'
+  | 'SHEETS_JOURNAL_MAX_MB'
   | 'CORRAL_L1_CACHE_MB'
   | 'CORRAL_IDEMPOTENCY_TTL'
   | 'CORRAL_IDEMPOTENCY_KEYS'
@@ -129,6 +131,7 @@ export class Keeper {
   /** Stops the checks of the journal and socket files (file-watch.ts). */
   private stopFileWatch: (() => void) | undefined;
   private readonly writeFailures: JournalWriteFailureLog;
+  private readonly backlogFull: BacklogFullLog;
   private evictionsReported = 0;
   private evictionsReportedAt = -Infinity;
 
@@ -138,6 +141,7 @@ export class Keeper {
     this.clock = clock;
     this.meter = new UpstreamMeter(clock);
     this.writeFailures = new JournalWriteFailureLog(o.logger, () => clock.now());
+    this.backlogFull = new BacklogFullLog(o.logger, () => clock.now());
     this.readQuota = new QuotaBucket({ name: 'sheets reads', perMinute: s.SHEETS_READS_PER_MINUTE, maxQueue: o.readQueueMax ?? s.SHEETS_READS_PER_MINUTE, clock });
     // The flusher is the only writer and waits for one token at a time: a small queue is enough.
     this.writeQuota = new QuotaBucket({ name: 'sheets writes', perMinute: s.SHEETS_WRITES_PER_MINUTE, maxQueue: 16, clock });
@@ -217,6 +221,7 @@ export class Keeper {
         ...(o.unsureDelayMs !== undefined ? { unsureDelayMs: o.unsureDelayMs } : {}),
         idempotencyTtlMs: s.CORRAL_IDEMPOTENCY_TTL * 1000,
         idempotencyKeysMax: s.CORRAL_IDEMPOTENCY_KEYS,
+        maxBacklogBytes: s.SHEETS_JOURNAL_MAX_MB * 1024 * 1024,
         idempotencyKeysPerOwner: s.CORRAL_IDEMPOTENCY_KEYS_PER_PLAYER,
         copyOlderThan: (sheet, doneAt) => k.tier.hasValueFetchedBy((range) => sheetOfRange(range) === sheet, doneAt),
         onFileReplaced: (what, d) =>
@@ -417,9 +422,11 @@ export class Keeper {
     try {
       const receipt = await this.journal.add(range, rows, idempotency);
       this.writeFailures.succeeded();
+      this.backlogFull.accepted(this.journal.backlogBytes(), this.journal.backlogCapBytes);
       return receipt;
     } catch (err) {
       if (err instanceof DataDirWriteError) this.writeFailures.failed(err);
+      if (err instanceof JournalFullError) this.backlogFull.refusedAt(err, () => this.journal.backlogRows());
       throw err;
     } finally {
       this.reportEvictions();
@@ -483,6 +490,12 @@ export class Keeper {
       // 503 not_saved. journalWritable is false from a refusal until an append is written again.
       journalWritable: !this.writeFailures.failing,
       journalAppendsRefused: this.writeFailures.refused,
+      // The backlog against its cap (SHEETS_JOURNAL_MAX_MB): at the cap appends are refused,
+      // answered 503 not_saved, counted in journalAppendsRefusedFull.
+      journalBacklogBytes: this.journal.backlogBytes(),
+      journalBacklogMaxBytes: this.journal.backlogCapBytes,
+      journalFull: this.backlogFull.full,
+      journalAppendsRefusedFull: this.backlogFull.refused,
       journalOldestRowSeconds: this.oldestBacklogSeconds(),
       journalBytes: this.journal.fileBytes(),
       journalFsyncs: this.journal.fsyncs(),

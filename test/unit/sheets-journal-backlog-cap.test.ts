@@ -1,0 +1,157 @@
+// SHEETS_JOURNAL_MAX_MB: past the cap, appends of new rows are refused before anything is
+// journaled or acknowledged (audit F3: an outage grew the journal until the keeper could neither
+// hold it in its heap nor replay it within CORRAL_TIMEOUT).
+
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, it } from 'node:test';
+import { JournalFullError } from '../../src/errors.js';
+import { Journal } from '../../src/sheets/keeper/journal.js';
+import { entryBytes } from '../../src/sheets/keeper/journal-rows.js';
+import { Keeper } from '../../src/sheets/keeper/keeper.js';
+import { paced } from '../../src/sheets/keeper/pacing.js';
+import { captureLogger, type CapturedLogger } from '../fixtures/capture-logger.js';
+import { FakeClock } from '../fixtures/fake-clock.js';
+import { FakeBackend } from '../fixtures/fake-sheets-backend.js';
+import { testKeeperSettings } from '../fixtures/keeper-settings.js';
+
+const HEADER = ['event_id', 'player', 'kind', 'detail', 'at'];
+const row = (id: string, detail = 'x'.repeat(100)): string[] => [id, 'P001', 'goal', detail, '2024-03-02'];
+
+describe('the journal backlog cap', () => {
+  let dir: string;
+  beforeEach(() => {
+    dir = mkdtempSync(join(tmpdir(), 'corral-backlog-cap-'));
+  });
+  afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('entryBytes is close to what the add record takes in the file', async () => {
+    const { journal } = await Journal.open({ dir, destination: 'fake sheet' });
+    try {
+      const rows = Array.from({ length: 50 }, (_, i) => row(`ev-${i}`, 'é'.repeat(40)));
+      const before = journal.fileBytes();
+      await journal.add('Events', rows);
+      const written = journal.fileBytes() - before;
+      const estimate = entryBytes(rows);
+      assert.ok(Math.abs(estimate - written) / written < 0.1, `estimate ${estimate} vs ${written} bytes written`);
+      assert.equal(journal.backlogBytes(), estimate);
+    } finally {
+      await journal.close();
+    }
+  });
+
+  it('refuses new rows once the backlog reaches the cap, writing nothing, and takes them again once rows reach the sheet', async () => {
+    const cap = 3 * entryBytes([row('ev-0')]);
+    const { journal } = await Journal.open({ dir, destination: 'fake sheet', maxBacklogBytes: cap });
+    try {
+      for (let i = 0; i < 3; i++) await journal.add('Events', [row(`ev-${i}`)]);
+      assert.equal(journal.backlogBytes(), cap);
+      const bytes = journal.fileBytes();
+      const refused = await journal.add('Events', [row('ev-3')]).then(
+        () => assert.fail('appended past the cap'),
+        (err: unknown) => err,
+      );
+      assert.ok(refused instanceof JournalFullError);
+      assert.equal(refused.code, 'CORRAL_ERR_JOURNAL_FULL');
+      assert.equal(refused.path, journal.path);
+      assert.deepEqual([refused.backlogBytes, refused.maxBytes], [cap, cap]);
+      assert.match(refused.message, /SHEETS_JOURNAL_MAX_MB/);
+      assert.equal(journal.fileBytes(), bytes, 'nothing journaled for the refused append');
+      assert.equal(journal.backlogRows(), 3);
+      // A retry of rows already journaled adds nothing and is still answered: they were acknowledged.
+      assert.equal((await journal.add('Events', [row('ev-1')])).duplicates, 1);
+      // Rows reach the sheet: room again.
+      const sent = journal.live().slice(0, 1);
+      await journal.markSending(sent);
+      await journal.markDone(sent, 'sent');
+      assert.equal(journal.backlogBytes(), 2 * entryBytes([row('ev-0')]));
+      await journal.add('Events', [row('ev-3')]);
+      assert.equal(journal.backlogRows(), 3);
+    } finally {
+      await journal.close();
+    }
+  });
+
+  it('takes an append larger than the room left (no append is refused forever), and counts the backlog again after a restart', async () => {
+    const one = entryBytes([row('ev-0')]);
+    const cap = one + 1;
+    let opened = await Journal.open({ dir, destination: 'fake sheet', maxBacklogBytes: cap });
+    await opened.journal.add('Events', [row('ev-0')]);
+    await opened.journal.add('Events', [row('ev-1'), row('ev-2')]); // under the cap before it: taken
+    await assert.rejects(opened.journal.add('Events', [row('ev-3')]), { code: 'CORRAL_ERR_JOURNAL_FULL' });
+    const backlog = opened.journal.backlogBytes();
+    await opened.journal.close();
+    opened = await Journal.open({ dir, destination: 'fake sheet', maxBacklogBytes: cap });
+    try {
+      assert.equal(opened.journal.backlogBytes(), backlog, 'replayed entries count as they did');
+      await assert.rejects(opened.journal.add('Events', [row('ev-3')]), { code: 'CORRAL_ERR_JOURNAL_FULL' });
+    } finally {
+      await opened.journal.close();
+    }
+  });
+
+  it('counts rows held for another sheet: they are replayed and held in memory all the same', async () => {
+    let opened = await Journal.open({ dir, destination: 'old sheet' });
+    await opened.journal.add('Events', [row('ev-0')]);
+    await opened.journal.close();
+    opened = await Journal.open({ dir, destination: 'new sheet', maxBacklogBytes: entryBytes([row('ev-0')]) });
+    try {
+      assert.equal(opened.journal.heldRows(), 1);
+      await assert.rejects(opened.journal.add('Events', [row('ev-1')]), { code: 'CORRAL_ERR_JOURNAL_FULL' });
+    } finally {
+      await opened.journal.close();
+    }
+  });
+});
+
+describe('the keeper at the backlog cap', () => {
+  let dir: string;
+  let log: CapturedLogger;
+  let keeper: Keeper | undefined;
+  beforeEach(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'corral-backlog-cap-'));
+    log = await captureLogger();
+  });
+  afterEach(async () => {
+    await keeper?.close();
+    log.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('logs journal.backlog_full once a minute with the count, shows it in its figures, and says when appends are taken again', async () => {
+    const clock = new FakeClock(Date.now());
+    const backend = new FakeBackend({ Players: [['name', 'code']] }); // the Events tab is gone: nothing is taken
+    const settings = testKeeperSettings(dir, { SHEETS_JOURNAL_MAX_MB: 1 });
+    const k = (keeper = await Keeper.start({ settings, logger: log.logger, socketPath: undefined, clock, openBackend: async (pace) => paced(backend, pace), lockWaitMs: 2000 }));
+    const big = 'x'.repeat(10_000);
+    let i = 0;
+    // 1 MiB of 10 KB rows, journaled; then the cap refuses.
+    for (; k.figures().journalBacklogBytes as number < 1048576; i++) await k.append('Events', [row(`ev-${i}`, big)]);
+    const full = () => log.lines().filter((l) => l.event === 'journal.backlog_full');
+    for (let n = 0; n < 3; n++) await assert.rejects(k.append('Events', [row(`ev-x${n}`, big)]), { code: 'CORRAL_ERR_JOURNAL_FULL' });
+    assert.equal(full().length, 1, 'said once, not per refusal');
+    const [line] = full();
+    assert.equal(line?.level, 'error');
+    assert.equal(line?.code, 'CORRAL_ERR_JOURNAL_FULL');
+    assert.equal(line?.path, join(dir, 'sheets.journal'));
+    assert.equal(line?.max_bytes, 1048576);
+    assert.equal(line?.backlog_rows, i);
+    assert.match(String(line?.msg), /SHEETS_JOURNAL_MAX_MB=1: new appends are refused, not acknowledged/);
+    const f = k.figures();
+    assert.deepEqual([f.journalFull, f.journalAppendsRefusedFull, f.journalBacklogMaxBytes, f.journalBacklogRows], [true, 3, 1048576, i]);
+    await clock.advance(61_000);
+    await assert.rejects(k.append('Events', [row('ev-y', big)]), { code: 'CORRAL_ERR_JOURNAL_FULL' });
+    assert.deepEqual(full().map((l) => [l.refused, l.refused_total]), [[1, 1], [3, 4]]);
+    // The tab is back: the flusher empties the backlog, and appends are journaled again.
+    backend.tabs.set('Events', [HEADER]);
+    await clock.advance(120_000);
+    await k.flush();
+    assert.equal(k.figures().journalBacklogBytes, 0);
+    await k.append('Events', [row('ev-z')]);
+    const back = log.lines().filter((l) => l.event === 'journal.backlog_accepting');
+    assert.deepEqual(back.map((l) => [l.level, l.refused]), [['info', 4]]);
+    assert.equal(k.figures().journalFull, false);
+  });
+});
