@@ -18,7 +18,7 @@ import { makeDirs } from '../../make-dirs.js';
 import { openNewPrivateFile } from '../../private-file.js';
 import { PRIVATE_DIR_MODE } from '../../private-modes.js';
 import { quarantineDamage } from './journal-quarantine.js';
-import { type DamagedPiece, type JournalRecord, encodeRecord, scanRecords } from './journal-scan.js';
+import { type DamagedPiece, type JournalRecord, encodeRecord, JournalScanner, type ScannedFile } from './journal-scan.js';
 
 export { decodeRecord, encodeRecord, type DamagedPiece, type JournalRecord } from './journal-scan.js';
 
@@ -40,6 +40,38 @@ export interface JournalFileOptions {
    * quarantine file), given with its path; tests inject write and truncate failures here.
    */
   readonly wrapHandle?: (fh: FileHandle, path: string) => FileHandle;
+  /**
+   * Told after each chunk open() reads, with the bytes read and the file's size then: the keeper's
+   * boot heartbeats carry it, so the master sees a long replay advance (keeper-main.ts).
+   */
+  readonly onProgress?: (readBytes: number, totalBytes: number) => void;
+}
+
+/**
+ * How much of the file open() reads and scans at a time: about 0.1 s of the keeper's loop on a
+ * 2-core box (the scan checks a SHA-256 and parses the JSON of every line, ~20 ms a MiB), after
+ * which its heartbeat timer runs.
+ */
+export const OPEN_CHUNK_BYTES = 4 * 1024 * 1024;
+
+/**
+ * The file scanned a chunk at a time (JournalScanner), reading on to its end, and its length. The
+ * reads are asynchronous, so the event loop turns between chunks; one Buffer of the whole file
+ * blocked it for the whole scan, and a file over 2 GiB could not be read into one at all.
+ */
+async function readInChunks(fh: FileHandle, onProgress: JournalFileOptions['onProgress']): Promise<{ length: number; scanned: ScannedFile }> {
+  const total = (await fh.stat()).size;
+  const scanner = new JournalScanner();
+  const chunk = Buffer.allocUnsafe(OPEN_CHUNK_BYTES);
+  let length = 0;
+  for (;;) {
+    const { bytesRead } = await fh.read(chunk, 0, chunk.length, length);
+    if (bytesRead === 0) break;
+    scanner.feed(chunk.subarray(0, bytesRead));
+    length += bytesRead;
+    onProgress?.(length, Math.max(total, length));
+  }
+  return { length, scanned: scanner.end() };
 }
 
 /**
@@ -127,25 +159,25 @@ export class JournalFile {
       path,
     );
     try {
-      const buf = await fh.readFile();
-      const { records, validEnd, skippedBytes, skippedLines, damaged } = scanRecords(buf);
+      const { length, scanned } = await readInChunks(fh, options.onProgress);
+      const { records, validEnd, skippedBytes, skippedLines, damaged } = scanned;
       // Skipped lines are copied now too, although they stay in the file: the rewrite that drops
       // them may come any time later (at once, from Journal.open), and may not open the file again.
       // A start that fails before that rewrite copies them again at the next start: a duplicate
       // is harmless, a missing copy is not.
       const quarantine = damaged.length > 0 ? await quarantineDamage(path, damaged, { syncDir: file.syncDir, wrapHandle: file.wrapHandle }) : undefined;
       try {
-        if (validEnd < buf.length) {
+        if (validEnd < length) {
           await fh.truncate(validEnd);
           await fh.sync();
         }
-        if (buf.length === 0) await file.syncDir(dirname(path));
+        if (length === 0) await file.syncDir(dirname(path));
       } catch (err) {
         throw unwritable(err);
       }
       file.fh = fh;
       file.size = validEnd;
-      return { file, records, truncatedBytes: buf.length - validEnd, skippedBytes, skippedLines, damaged, quarantine };
+      return { file, records, truncatedBytes: length - validEnd, skippedBytes, skippedLines, damaged, quarantine };
     } catch (err) {
       await fh.close().catch(() => undefined);
       throw err;

@@ -37,13 +37,13 @@ export interface OpenedRecords {
   readonly quarantined: QuarantinedDamage | undefined;
 }
 
-/** Opens (creating) `dir`/sheets.journal and replays its records. */
-export async function openJournalRecords(dir: string, destination: string): Promise<OpenedRecords> {
+/** Opens (creating) `dir`/sheets.journal and replays its records; `onProgress`: JournalFileOptions.onProgress. */
+export async function openJournalRecords(dir: string, destination: string, onProgress?: (readBytes: number, totalBytes: number) => void): Promise<OpenedRecords> {
   await makeDirs(dir, PRIVATE_DIR_MODE).catch((err: unknown) => {
     throw new DataDirWriteError('the data dir (CORRAL_DATA_DIR)', dir, err);
   });
   const path = join(dir, JOURNAL_FILE);
-  const { file, records, truncatedBytes, skippedLines, skippedBytes, damaged, quarantine } = await JournalFile.open(path);
+  const { file, records, truncatedBytes, skippedLines, skippedBytes, damaged, quarantine } = await JournalFile.open(path, onProgress ? { onProgress } : {});
   const entries = replayRecords(records, destination);
   // The rule: any damaged WHOLE line, skipped (valid records follow it) or in the tail, may have
   // been the send record of an entry that replays as pending, so Google may have its rows: every

@@ -16,6 +16,8 @@ export interface JournalOptions {
    * in the sheet take this many journal bytes or more (SHEETS_JOURNAL_MAX_MB); default: no cap.
    */
   readonly maxBacklogBytes?: number;
+  /** Told as open() reads the file, chunk by chunk: the bytes read and the file's size. */
+  readonly onOpenProgress?: (readBytes: number, totalBytes: number) => void;
   /** Compact (rewrite with only live entries) when the file passes this many bytes. */
   readonly compactBytes?: number;
   /** Done entries kept in memory for read-your-writes and duplicate detection. */

@@ -84,7 +84,7 @@ export class Journal {
     quarantined: QuarantinedDamage | undefined;
     heldForOtherSheets: HeldForOtherSheet[];
   }> {
-    const { file, records, entries, truncatedBytes, skippedLines, skippedBytes, quarantined } = await openJournalRecords(options.dir, options.destination);
+    const { file, records, entries, truncatedBytes, skippedLines, skippedBytes, quarantined } = await openJournalRecords(options.dir, options.destination, options.onOpenProgress);
     const journal = new Journal(file, options);
     // An append the previous process sent may still be landing at Google: give it a moment before
     // the read-back decides whether to resend.

@@ -100,6 +100,8 @@ export interface KeeperOptions {
   /** How long to wait for a previous keeper to release the data dir. */
   readonly lockWaitMs?: number;
   readonly unsureDelayMs?: number;
+  /** Told as the journal is read at start, chunk by chunk (JournalOptions.onOpenProgress). */
+  readonly onJournalProgress?: (readBytes: number, totalBytes: number) => void;
 }
 
 export interface KeeperRead extends WireRead {
@@ -222,6 +224,7 @@ export class Keeper {
         idempotencyTtlMs: s.CORRAL_IDEMPOTENCY_TTL * 1000,
         idempotencyKeysMax: s.CORRAL_IDEMPOTENCY_KEYS,
         maxBacklogBytes: s.SHEETS_JOURNAL_MAX_MB * 1024 * 1024,
+        ...(o.onJournalProgress ? { onOpenProgress: o.onJournalProgress } : {}),
         idempotencyKeysPerOwner: s.CORRAL_IDEMPOTENCY_KEYS_PER_PLAYER,
         copyOlderThan: (sheet, doneAt) => k.tier.hasValueFetchedBy((range) => sheetOfRange(range) === sheet, doneAt),
         onFileReplaced: (what, d) =>
