@@ -37,6 +37,13 @@ export interface ChildFigures {
   readonly idleClosedInInterval?: number;
   /** Idle keep-alive connections a worker closed at its cap to admit new ones, cumulative; workers only. */
   readonly idleConnectionsClosed?: number;
+  /**
+   * A booting child's progress, a count that grows while its boot advances (the keeper: bytes of
+   * its journal read); absent once ready, and from children that do not report it. While it grows
+   * the master's boot deadline counts from its last advance, so a long journal replay that moves
+   * is not killed as a boot that hangs.
+   */
+  readonly bootProgress?: number;
   /** Opaque per-role figures (e.g. the keeper's cache and quota numbers). */
   readonly extra?: Readonly<Record<string, number | string | boolean | null>>;
 }

@@ -6,6 +6,7 @@
 import { BOOT_FAILURE_EXITS, EXIT, codeOf } from '../errors.js';
 import type { Logger } from '../log/logger.js';
 import type { CrashLedger } from './crash-ledger.js';
+import { keeperExitHint } from './keeper-boot-words.js';
 import type { KeeperCrashLedger } from './keeper-crash-ledger.js';
 import type { ChildRecord } from './registry.js';
 
@@ -93,9 +94,10 @@ export function accountExit(e: ChildExit, now: number, a: ExitAccounts): void {
   }
   if (c.role === 'keeper') {
     const delay = a.keeperCrashes.exited(c.readyAt, c.bootError ?? { code: 'CORRAL_ERR_KEEPER_UNAVAILABLE', message: `keeper exited with code ${code} signal ${signal}` }, now);
+    const hint = keeperExitHint(c, signal);
     log.error(
-      { ...fields, code: codeOf(c.bootError, 'CORRAL_ERR_KEEPER_DIED'), boot_error: c.bootError ?? null, crash_loop: a.keeperCrashes.quickCrashes, respawn_in_ms: delay },
-      `keeper exited unexpectedly (code ${code}, signal ${signal}); restarting`,
+      { ...fields, code: codeOf(c.bootError, 'CORRAL_ERR_KEEPER_DIED'), boot_error: c.bootError ?? null, crash_loop: a.keeperCrashes.quickCrashes, respawn_in_ms: delay, ...(hint ? { likely: 'out_of_heap' } : {}) },
+      `keeper exited unexpectedly (code ${code}, signal ${signal})${hint ? `: ${hint}` : ''}; restarting`,
     );
     return;
   }

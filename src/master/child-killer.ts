@@ -6,6 +6,7 @@
 import type { Duplex } from 'node:stream';
 import type { Logger } from '../log/logger.js';
 import type { ChildRecord } from './registry.js';
+import { keeperNotReady, keeperSilentBooting } from './keeper-boot-words.js';
 import { captureStuckStack, formatStack } from './stack-capture.js';
 import { judgeChild } from './stuck-judgement.js';
 
@@ -59,7 +60,10 @@ export class ChildKiller {
           c.handle.kill('SIGKILL');
           break;
         case 'boot-timeout':
-          c.bootError = { code: 'CORRAL_ERR_APP_LOAD', message: `not ready after ${Math.round(verdict.bootMs / 1000)} s (createApp never resolved?)` };
+          c.bootError =
+            c.role === 'keeper'
+              ? { code: 'CORRAL_ERR_KEEPER_BOOT', message: keeperNotReady(c, Math.round(verdict.bootMs / 1000), Math.round((now - Math.max(c.startedAt, c.bootProgressAt ?? -Infinity)) / 1000)) }
+              : { code: 'CORRAL_ERR_APP_LOAD', message: `not ready after ${Math.round(verdict.bootMs / 1000)} s (createApp never resolved?)` };
           c.state = 'killing';
           c.handle.kill('SIGKILL');
           break;
@@ -105,7 +109,10 @@ export class ChildKiller {
     if (c.state === 'booting') {
       // Silent before ready (an import that blocks the loop): a failed boot, so it counts towards
       // the backoff and CORRAL_BOOT_ATTEMPTS instead of being respawned at once, forever.
-      c.bootError = { code: 'CORRAL_ERR_WORKER_TIMEOUT', message: `silent for ${seconds} s while booting (the app blocks the event loop at import or in createApp?)` };
+      c.bootError = {
+        code: 'CORRAL_ERR_WORKER_TIMEOUT',
+        message: c.role === 'keeper' ? keeperSilentBooting(c, seconds) : `silent for ${seconds} s while booting (the app blocks the event loop at import or in createApp?)`,
+      };
     } else {
       c.stopReason = 'timeout';
     }

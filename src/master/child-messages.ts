@@ -31,6 +31,8 @@ export function applyChildMessage(c: ChildRecord, msg: ChildMessage, now: number
   switch (msg.type) {
     case 'heartbeat': {
       c.lastBeatAt = now;
+      const progress = msg.figures.bootProgress;
+      if (c.state === 'booting' && progress !== undefined && progress > (c.figures?.bootProgress ?? 0)) c.bootProgressAt = now;
       c.figures = msg.figures;
       const rssMb = rssOverLimit(c, memoryLimitMb);
       if (rssMb === undefined) return NONE;

@@ -24,6 +24,8 @@ export interface ChildRecord {
   state: ChildState | 'killing';
   readyAt: number | undefined;
   lastBeatAt: number;
+  /** When a booting child's bootProgress last grew (ChildFigures.bootProgress); undefined before. */
+  bootProgressAt: number | undefined;
   /** The arbiter's batch of forks it was part of: a batch failing to boot is one attempt. */
   readonly forkBatch: number;
   /** heartbeatIntervalMs of the CORRAL_TIMEOUT it was started with: a reload may lower the timeout under it. */
@@ -55,6 +57,7 @@ export function newChildRecord(o: Pick<ChildRecord, 'id' | 'slot' | 'role' | 'ge
     state: 'booting',
     readyAt: undefined,
     lastBeatAt: o.startedAt,
+    bootProgressAt: undefined,
     figures: undefined,
     port: undefined,
     bootError: undefined,

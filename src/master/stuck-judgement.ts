@@ -8,7 +8,7 @@ import type { ChildRecord } from './registry.js';
 /** A child that has not reported ready after this long is killed as a failed boot. */
 export const BOOT_TIMEOUT_FLOOR_MS = 60_000;
 
-type Judged = Pick<ChildRecord, 'state' | 'lastBeatAt' | 'beatIntervalMs' | 'drainedReported' | 'sigkillAt' | 'drainDeadline' | 'startedAt'>;
+type Judged = Pick<ChildRecord, 'state' | 'lastBeatAt' | 'beatIntervalMs' | 'drainedReported' | 'sigkillAt' | 'drainDeadline' | 'startedAt'> & Partial<Pick<ChildRecord, 'bootProgressAt'>>;
 
 export type MurderVerdict =
   | { readonly kind: 'none' }
@@ -50,7 +50,11 @@ export function judgeChild(c: Judged, now: number, timeoutMs: number): MurderVer
     return NONE;
   }
   if (stuck) return { kind: 'stuck', silentMs };
-  if (c.state === 'booting' && now - c.startedAt > Math.max(BOOT_TIMEOUT_FLOOR_MS, timeoutMs)) return { kind: 'boot-timeout', bootMs: now - c.startedAt };
+  // A boot that reports progress (the keeper replaying a large journal, a chunk at a time) has its
+  // deadline counted from its last advance: a replay that moves is not a boot that hangs. One
+  // that stops advancing is killed that long after its last advance, as any other.
+  const bootClock = Math.max(c.startedAt, c.bootProgressAt ?? -Infinity);
+  if (c.state === 'booting' && now - bootClock > Math.max(BOOT_TIMEOUT_FLOOR_MS, timeoutMs)) return { kind: 'boot-timeout', bootMs: now - c.startedAt };
   return NONE;
 }
 

@@ -30,6 +30,12 @@ const identity = readIdentity();
 let log: CorralLogger | undefined;
 let keeper: Keeper | undefined;
 let exiting = false;
+/**
+ * The journal as its open reads it (Keeper.start's onJournalProgress): boot heartbeats carry it
+ * (bootProgress, and the size as journalBytes), so the master can tell a long replay that advances
+ * from a boot that hangs, and say which it killed.
+ */
+let journalOpen: { read: number; total: number } | undefined;
 
 function exit(code: number): never {
   log?.flush();
@@ -108,7 +114,7 @@ function startHeartbeat(intervalMs: number): void {
         requestsServed: stats.requests,
         errorsServed: stats.errors,
         latencyP99Ms: k?.takeLatencyP99() ?? 0,
-        ...(k ? { extra: k.figures() } : {}),
+        ...(k ? { extra: k.figures() } : journalOpen ? { bootProgress: journalOpen.read, extra: { journalBytes: journalOpen.total } } : {}),
       },
     });
   };
@@ -168,6 +174,7 @@ async function main(): Promise<void> {
       logger,
       socketPath,
       unsureDelayMs: settings.SHEETS_UNSURE_DELAY * 1000,
+      onJournalProgress: (read, total) => (journalOpen = { read, total }),
       openBackend: (beforeAttempt, afterAttempt) => openBackend(settings, logger, beforeAttempt, afterAttempt),
     });
   } catch (err) {
