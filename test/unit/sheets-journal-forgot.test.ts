@@ -13,10 +13,10 @@ function entry(id: string, sheet: string, at: number): JournalEntry {
   return { id, range: sheet, sheet, rows: [[`ev-${id}`, 'P001', 'goal']], at, destination: 'the sheet', state: 'pending', durable: true, attempts: 0, nextAttemptAt: 0, doneAt: undefined };
 }
 
-test('forgotAfter: true from a copy older than the latest forgotten done entry of its tab, or than the retention at start', () => {
+test('forgotAfter: true from a copy older than the latest forgotten done entry of its tab, or than the retention at start', async () => {
   const start = 100 * MINUTE;
   const table = new JournalEntries({ retainDoneMs: 10 * MINUTE, retainDoneRows: 1000, copyOlderThan: undefined });
-  table.restore(new Map(), start, start, 'the sheet');
+  await table.restore(new Map(), start, start, 'the sheet');
   // Before anything was forgotten here: what a previous keeper may have forgotten is bounded by the retention.
   assert.equal(table.forgotAfter('Events', start - 10 * MINUTE - 1), true);
   assert.equal(table.forgotAfter('Events', start - 10 * MINUTE + 1), false);

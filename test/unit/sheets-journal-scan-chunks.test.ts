@@ -8,6 +8,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { JournalFile, OPEN_CHUNK_BYTES } from '../../src/sheets/keeper/journal-file.js';
+import { JournalEntries } from '../../src/sheets/keeper/journal-entries.js';
+import type { JournalEntry } from '../../src/sheets/keeper/journal-replay.js';
 import { encodeRecord, JournalScanner, scanRecords, type ScannedFile } from '../../src/sheets/keeper/journal-scan.js';
 
 const rec = (i: number) => encodeRecord({ k: 'add', id: `e${i}`, r: 'Events', rows: [[`ev-${i}`, 'x'.repeat(i % 7)]], at: i });
@@ -87,4 +89,27 @@ test('open() reads a journal larger than a chunk piece by piece, telling its pro
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+});
+
+test('restoring the replayed entries lets the event loop turn between slices, so a large journal does not stop the keeper beating', async () => {
+  const entries = new Map<string, JournalEntry>();
+  for (let i = 0; i < 100; i++) {
+    const rows = Array.from({ length: 1000 }, (_, j) => [`ev-${i}-${j}`, 'P001']);
+    entries.set(`e${i}`, { id: `e${i}`, range: 'Events', sheet: 'Events', rows, at: i, destination: 'the sheet', state: 'pending', durable: true, attempts: 0, nextAttemptAt: 0, doneAt: undefined });
+  }
+  const table = new JournalEntries({ retainDoneMs: 60_000, retainDoneRows: 1000, copyOlderThan: undefined });
+  let turns = 0;
+  const restoring = table.restore(entries, 0, 0, 'the sheet');
+  const counting = (async () => {
+    let done = false;
+    void restoring.then(() => (done = true));
+    while (!done) {
+      await new Promise<void>((resolve) => setImmediate(resolve));
+      turns++;
+    }
+  })();
+  await restoring;
+  await counting;
+  assert.equal(table.backlogRows(), 100_000);
+  assert.ok(turns >= 4, `the loop turned ${turns} times while 100,000 rows were indexed`);
 });

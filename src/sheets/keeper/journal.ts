@@ -88,7 +88,7 @@ export class Journal {
     const journal = new Journal(file, options);
     // An append the previous process sent may still be landing at Google: give it a moment before
     // the read-back decides whether to resend.
-    journal.table.restore(entries, journal.clock.now(), journal.clock.now() + journal.unsureDelayMs, options.destination);
+    await journal.table.restore(entries, journal.clock.now(), journal.clock.now() + journal.unsureDelayMs, options.destination);
     journal.keys.restore(records, journal.clock.now());
     const live = [...journal.table.values()];
     // Start clean: the replayed state in as few records as possible. Not at any price: a data disk
