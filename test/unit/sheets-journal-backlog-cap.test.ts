@@ -3,13 +3,14 @@
 // hold it in its heap nor replay it within CORRAL_TIMEOUT).
 
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, it } from 'node:test';
 import { JournalFullError } from '../../src/errors.js';
 import { Journal } from '../../src/sheets/keeper/journal.js';
 import { entryBytes } from '../../src/sheets/keeper/journal-rows.js';
+import { encodeRecord } from '../../src/sheets/keeper/journal-scan.js';
 import { Keeper } from '../../src/sheets/keeper/keeper.js';
 import { paced } from '../../src/sheets/keeper/pacing.js';
 import { captureLogger, type CapturedLogger } from '../fixtures/capture-logger.js';
@@ -153,5 +154,45 @@ describe('the keeper at the backlog cap', () => {
     const back = log.lines().filter((l) => l.event === 'journal.backlog_accepting');
     assert.deepEqual(back.map((l) => [l.level, l.refused]), [['info', 4]]);
     assert.equal(k.figures().journalFull, false);
+  });
+});
+
+describe('a journal over the cap at start', () => {
+  let dir: string;
+  let log: CapturedLogger;
+  let keeper: Keeper | undefined;
+  beforeEach(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'corral-oversized-'));
+    log = await captureLogger();
+  });
+  afterEach(async () => {
+    await keeper?.close();
+    log.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  const start = (maxMb: number) =>
+    Keeper.start({ settings: testKeeperSettings(dir, { SHEETS_JOURNAL_MAX_MB: maxMb }), logger: log.logger, socketPath: undefined, clock: new FakeClock(Date.now()), openBackend: async (pace) => paced(new FakeBackend({ Events: [HEADER] }), pace), lockWaitMs: 2000 });
+
+  it('is replayed, never dropped, and said before the replay with its path, its size and the heap and CORRAL_TIMEOUT to start with', async () => {
+    const rows = Array.from({ length: 30 }, (_, i) => row(`ev-${i}`, 'x'.repeat(100_000)));
+    const path = join(dir, 'sheets.journal');
+    writeFileSync(path, rows.map((r, i) => encodeRecord({ k: 'add', id: `e${i}`, r: 'Events', rows: [r], at: 1 })).join(''));
+    const k = (keeper = await start(1));
+    assert.equal(k.figures().journalBacklogRows, 30, 'every row replayed');
+    const [line, ...more] = log.lines().filter((l) => l.event === 'journal.oversized');
+    assert.equal(more.length, 0);
+    assert.deepEqual([line?.level, line?.code, line?.path, line?.max_bytes], ['warn', 'CORRAL_ERR_JOURNAL_OVERSIZED', path, 1048576]);
+    assert.ok((line?.bytes as number) > 2 * 1048576);
+    assert.match(String(line?.msg), /is 3 MiB, over SHEETS_JOURNAL_MAX_MB=1: it is replayed all the same \(do not delete it/);
+    assert.match(String(line?.msg), /NODE_OPTIONS=--max-old-space-size=\d+ and CORRAL_TIMEOUT=\d+/);
+    const replayed = log.lines().findIndex((l) => l.event === 'journal.replayed');
+    assert.ok(log.lines().findIndex((l) => l.event === 'journal.oversized') < replayed, 'said before the replay');
+  });
+
+  it('says nothing of a journal within the cap', async () => {
+    keeper = await start(256);
+    await keeper.append('Events', [row('ev-1')]);
+    assert.deepEqual(log.lines().filter((l) => l.event === 'journal.oversized'), []);
   });
 });

@@ -4,6 +4,7 @@
 
 import { join } from 'node:path';
 import { stat } from 'node:fs/promises';
+import { join } from 'node:path';
 import type { Settings } from '../../config/schema.js';
 import { CorralError, DataDirWriteError, describeError, JournalFullError, RetryLaterError } from '../../errors.js';
 import type { Logger } from '../../log/logger.js';
@@ -33,6 +34,8 @@ import { SheetSharing } from './sheet-sharing.js';
 import { checkSocketDir, dataDirOf, socketOutsideDataDir } from './socket-path.js';
 import { UpstreamMeter } from './upstream-meter.js';
 import { JournalWriteFailureLog } from './write-failure-log.js';
+import { reportOversizedJournal } from './journal-size-check.js';
+import { JOURNAL_FILE } from './journal-open.js';
 import { BacklogFullLog } from './backlog-full-log.js';
 
 const CLOSING_BRACE = Buffer.from('}');
@@ -216,6 +219,7 @@ export class Keeper {
       // Before the journal opens: its done entries are kept while a copy from before them is
       // served, and the restored copies are such copies (cache-handoff.ts).
       await k.restoreCache(dataDir);
+      await reportOversizedJournal(o.logger, join(dataDir, JOURNAL_FILE), s.SHEETS_JOURNAL_MAX_MB * 1024 * 1024);
       const { journal, replayed, quarantined, heldForOtherSheets } = await Journal.open({
         dir: dataDir,
         destination: k.backend.destination,
