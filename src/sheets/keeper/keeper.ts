@@ -2,7 +2,6 @@
 // (host-wide cache with single-flight and stale-while-revalidate, the quota buckets, the durable
 // write journal and its flusher), serving the workers on a local socket.
 
-import { join } from 'node:path';
 import { stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Settings } from '../../config/schema.js';
@@ -19,7 +18,6 @@ import { Flusher } from './flusher.js';
 import { logHeldForOtherSheet } from './held-rows-log.js';
 import { watchKeeperFiles } from './file-watch.js';
 import { Journal, sheetKey, type Receipt } from './journal.js';
-import { JOURNAL_FILE } from './journal-open.js';
 import { acquireKeeperLock, type KeeperLock } from './lock.js';
 import { reportOtherSheetHolder } from './lock-holder.js';
 import { fetchRangeFor, mergePending } from './merge.js';
