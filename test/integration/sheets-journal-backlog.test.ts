@@ -95,8 +95,12 @@ describe('write journal backlog and the keeper process', () => {
       closeSync(fd);
       c = await startCorral({ cwd: dir, app: 'sheets-app.mjs', workers: 1, readyTimeoutMs: 120_000, env: { ...portPair(1), CORRAL_TIMEOUT: '2', CORRAL_ACCESS_LOG: 'false' } });
       const ready = await c.waitForLog(keeperReady, 120_000, 'keeper.ready');
-      assert.deepEqual(c.events('keeper.timeout'), [], 'never killed as silent');
-      assert.deepEqual(c.events('keeper.exit'), []);
+      // While it booted. Once ready, the first flush of 64 MiB of rows may hold its loop past a
+      // CORRAL_TIMEOUT this short on a loaded machine, which is no part of the boot's claim.
+      const beforeReady = (l: Record<string, unknown>) => Date.parse(String(l.time)) <= Date.parse(String(ready.time));
+      assert.deepEqual(c.events('keeper.timeout').filter(beforeReady), [], 'never killed as silent while it replayed');
+      assert.deepEqual(c.events('keeper.exit').filter(beforeReady), []);
+      assert.equal(ready.worker_pid, c.events('keeper.boot')[0]?.worker_pid, 'the first keeper started is the one ready');
       // Its boot outlasted CORRAL_TIMEOUT: only its beats while it replayed kept it alive.
       assert.ok((ready.boot_ms as number) > 2000, `boot took ${String(ready.boot_ms)} ms`);
       const replayed = await c.waitForLog((l) => l.event === 'journal.replayed', 1000, 'journal.replayed');
