@@ -22,6 +22,9 @@ import { type DamagedPiece, type JournalRecord, encodeRecord, JournalScanner, ty
 
 export { decodeRecord, encodeRecord, type DamagedPiece, type JournalRecord } from './journal-scan.js';
 
+/** About how much of a rewrite is encoded and written at a time (characters; bytes for ASCII). */
+const REWRITE_CHUNK_BYTES = 4 * 1024 * 1024;
+
 interface Op {
   records: readonly JournalRecord[] | undefined;
   /** A compaction: replace the whole file with the records this returns when the op runs. */
@@ -334,12 +337,32 @@ export class JournalFile {
 
   private async doRewrite(records: readonly JournalRecord[]): Promise<void> {
     const tmp = `${this.path}.tmp`;
-    const text = records.map(encodeRecord).join('');
     // The new file is written through the handle later appends use: once the rename is done there
     // is no step left that could fail and leave `fh` on the old, unlinked file.
     const out = this.wrapHandle(await openNewPrivateFile(tmp, constants.O_RDWR | constants.O_APPEND), tmp);
+    let bytes = 0;
     try {
-      await out.writeFile(text, 'utf8');
+      // In pieces of about REWRITE_CHUNK_BYTES, each encoded and written before the next: one
+      // string of the whole journal held the keeper's loop (and its heartbeats) for 3.7 s at
+      // 256 MiB, and past about 512 M characters could not be built at all, so the rewrite failed
+      // and the file grew on.
+      let piece: string[] = [];
+      let pieceBytes = 0;
+      for (let i = 0; i <= records.length; i++) {
+        const line = i < records.length ? encodeRecord(records[i] as JournalRecord) : '';
+        piece.push(line);
+        pieceBytes += line.length;
+        if (pieceBytes < REWRITE_CHUNK_BYTES && i < records.length) continue;
+        const chunk = Buffer.from(piece.join(''), 'utf8');
+        for (let off = 0; off < chunk.length; ) {
+          const { bytesWritten } = await out.write(chunk, off, chunk.length - off);
+          if (bytesWritten <= 0) throw new Error(`journal ${tmp}: a write of ${chunk.length - off} bytes wrote nothing`);
+          off += bytesWritten;
+        }
+        bytes += chunk.length;
+        piece = [];
+        pieceBytes = 0;
+      }
       await out.sync();
       await rename(tmp, this.path);
     } catch (err) {
@@ -349,7 +372,7 @@ export class JournalFile {
     }
     const old = this.fh;
     this.fh = out;
-    this.size = Buffer.byteLength(text);
+    this.size = bytes;
     // Torn bytes left in the old file went with it.
     this.tornAt = undefined;
     this.fsyncs++;
