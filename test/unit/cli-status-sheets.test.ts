@@ -11,22 +11,23 @@ describe("corral status's sheets line", () => {
   });
 
   it('says all is well in a few words, naming the backend the keeper reads', () => {
-    assert.equal(sheetsStatusLine(healthy, 'google'), 'sheets: Google answering, journal empty');
-    assert.equal(sheetsStatusLine(healthy, 'offline'), 'sheets: the offline sheet answering, journal empty');
-    assert.equal(sheetsStatusLine({ ...healthy, redis_connected: true }, 'google'), 'sheets: Google answering, journal empty, Redis connected');
+    assert.equal(sheetsStatusLine(healthy, { backend: 'google' }), 'sheets: Google answering, journal empty');
+    assert.equal(sheetsStatusLine(healthy, { backend: 'offline' }), 'sheets: the offline sheet answering, journal empty');
+    assert.equal(sheetsStatusLine({ ...healthy, redis_connected: true }, { backend: 'google' }), 'sheets: Google answering, journal empty, Redis connected');
   });
 
-  it('says what is wrong: Google failing and how stale, rows waiting and how long, a journal that cannot be written, Redis down', () => {
+  it('says what is wrong: Google failing and how stale, rows waiting and how long, a journal that cannot be written or is full, Redis down', () => {
     const line = sheetsStatusLine(
       { ranges_failing: 2, max_stale_seconds: 41.6, journal_backlog: 12, journal_oldest_seconds: 30.2, journal_writable: false, journal_appends_refused: 3, redis_connected: false },
-      'google',
+      { backend: 'google', journalFull: true, journalBacklogMaxBytes: 256 * 1048576 },
     );
     assert.equal(
       line,
       'sheets: Google failing for 2 ranges, answers up to 42 s stale, journal 12 rows not yet in the sheet (oldest 30 s), ' +
         'journal NOT WRITABLE (disk full or read-only? see journal.write_failed in the log, 3 writes refused), ' +
+        'journal FULL: new writes refused until the sheet takes the backlog (SHEETS_JOURNAL_MAX_MB, 256 MiB), journal.backlog_full in the log, ' +
         'Redis down: this host reads and spends quota alone (redis.unavailable in the log)',
     );
-    assert.match(sheetsStatusLine({ ...healthy, ranges_failing: 1, journal_backlog: 1, journal_oldest_seconds: 0 }, 'google') ?? '', /failing for 1 range, journal 1 row not yet in the sheet$/);
+    assert.match(sheetsStatusLine({ ...healthy, ranges_failing: 1, journal_backlog: 1, journal_oldest_seconds: 0 }, { backend: 'google' }) ?? '', /failing for 1 range, journal 1 row not yet in the sheet$/);
   });
 });

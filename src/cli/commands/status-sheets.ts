@@ -19,13 +19,14 @@ const plural = (n: number, one: string, many = `${one}s`): string => `${n} ${n =
 /**
  * One line, or undefined when no keeper reported figures (an app without Sheets, or a keeper not
  * yet started): `sheets: Google answering, journal empty, Redis connected`, and what is wrong
- * when something is. `backend`: the keeper's (`google` or `offline`), as its figures name it.
+ * when something is. `keeperExtra`: the keeper's heartbeat figures (its `backend`, google or
+ * offline, and `journalFull`, the backlog at SHEETS_JOURNAL_MAX_MB).
  */
-export function sheetsStatusLine(s: SheetsStatus | undefined, backend?: unknown): string | undefined {
+export function sheetsStatusLine(s: SheetsStatus | undefined, keeperExtra: Readonly<Record<string, unknown>> = {}): string | undefined {
   if (!s || [s.ranges_failing, s.journal_backlog, s.journal_writable, s.redis_connected].every((v) => v === null || v === undefined)) return undefined;
   const parts: string[] = [];
   // The keeper's backend (its heartbeat's `backend`): the offline sample sheet is no Google.
-  const source = backend === 'offline' ? 'the offline sheet' : 'Google';
+  const source = keeperExtra.backend === 'offline' ? 'the offline sheet' : 'Google';
   if (typeof s.ranges_failing === 'number') {
     const stale = typeof s.max_stale_seconds === 'number' && s.max_stale_seconds > 0 ? `, answers up to ${Math.round(s.max_stale_seconds)} s stale` : '';
     parts.push(s.ranges_failing > 0 ? `${source} failing for ${plural(s.ranges_failing, 'range')}${stale}` : `${source} answering`);
@@ -37,6 +38,10 @@ export function sheetsStatusLine(s: SheetsStatus | undefined, backend?: unknown)
   if (s.journal_writable === false) {
     const refused = typeof s.journal_appends_refused === 'number' ? `, ${plural(s.journal_appends_refused, 'write')} refused` : '';
     parts.push(`journal NOT WRITABLE (disk full or read-only? see journal.write_failed in the log${refused})`);
+  }
+  if (keeperExtra.journalFull === true) {
+    const max = typeof keeperExtra.journalBacklogMaxBytes === 'number' ? ` (SHEETS_JOURNAL_MAX_MB, ${Math.round(keeperExtra.journalBacklogMaxBytes / 1048576)} MiB)` : '';
+    parts.push(`journal FULL: new writes refused until the sheet takes the backlog${max}, journal.backlog_full in the log`);
   }
   if (s.redis_connected === true) parts.push('Redis connected');
   else if (s.redis_connected === false) parts.push('Redis down: this host reads and spends quota alone (redis.unavailable in the log)');
