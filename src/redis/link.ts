@@ -15,6 +15,10 @@
 // A login refused (WRONGPASS, NOAUTH) is a refusal too, not an outage: ioredis emits it as an
 // 'error' and closes the connection to try again, and that close says nothing new; it ends when
 // a connection is ready (someone fixed REDIS_URL or the server's ACL).
+// A Redis that refuses writes (OOM with noeviction, a read-only replica: refusal.ts) answers PING
+// and GET all the same: it ends only when a script of the keeper's that writes is answered, and
+// the link asks with one (the keeper's presence, probeWith) every REDIS_PROBE_MS meanwhile, so
+// the hosts share again within about a second of Redis taking writes again.
 
 import { Redis, type RedisOptions } from 'ioredis';
 import { describeError } from '../errors.js';
@@ -32,7 +36,8 @@ export const REDIS_COMMAND_TIMEOUT_MS = 1000;
  */
 export const REDIS_PAUSE_AFTER_FAILURE_MS = 5000;
 /**
- * While a failed command's outage lasts on an open connection, Redis is asked (PING) this often
+ * While a failed command's outage lasts on an open connection, or Redis refuses writes, Redis is
+ * asked (the keeper's presence script, probeWith; PING without one) this often
  * whether it answers again: the keeper then shares again within about a second of its return,
  * not at the next call after the pause (11 s after a 12 s hang in the audit). A probe that fails
  * extends the pause, so the callers' commands do not each wait out a timeout while Redis hangs.
@@ -83,6 +88,8 @@ export class RedisLink {
   private closed = false;
   private lastFailureAt = -Infinity;
   private probeTimer: NodeJS.Timeout | undefined;
+  /** A write of the keeper's that asks whether Redis answers (and takes writes) again; else PING. */
+  private probeScript: (() => Promise<void>) | undefined;
 
   constructor(private readonly o: RedisLinkOptions) {
     const { options, shown } = redisTarget(o.url, o.tlsCaFile === undefined ? undefined : readRedisCa(o.tlsCaFile));
@@ -206,7 +213,7 @@ export class RedisLink {
       this.refusalLog = new RepeatedFailure(Date.now, REFUSAL_REPEAT_MS);
       this.refusalKind = refusal.kind;
     }
-    const what = { database: `database ${this.db ?? 0}`, scripts: "the keeper's scripts", keys: "the keeper's keys", login: 'the login', command: 'a command of the keeper' }[refusal.kind];
+    const what = { database: `database ${this.db ?? 0}`, scripts: "the keeper's scripts", keys: "the keeper's keys", login: 'the login', writes: "the keeper's writes", command: 'a command of the keeper' }[refusal.kind];
     this.refusalLog.failed((sinceLastLine, total) =>
       this.o.logger.error(
         { event: 'redis.misconfigured', code: 'CORRAL_ERR_REDIS_REFUSED', redis: this.target, refused: refusal.kind, err: describeError(err), fix: refusal.fix, failures: total, since_last_line: sinceLastLine },
@@ -232,6 +239,8 @@ export class RedisLink {
     if (this.closed) return;
     this.refusal = refusal;
     this.refused(refusal, e);
+    // Writes refused may end by themselves (keys expiring free memory): asked again shortly.
+    if (refusal.kind === 'writes') this.probeSoon();
   }
 
   /**
@@ -244,11 +253,24 @@ export class RedisLink {
     this.recovered();
   }
 
-  /** One of the keeper's scripts was answered: ends an outage and a refusal alike. */
-  scriptAnswered(): void {
+  /**
+   * One of the keeper's scripts was answered: ends an outage and a refusal alike; but one that
+   * need not have written (`wrote` false: a claim's release, a login count only read) says
+   * nothing of a Redis that refuses writes, and does not end that refusal.
+   */
+  scriptAnswered(wrote = true): void {
+    if (!wrote && this.refusal?.kind === 'writes') return;
     this.refusal = undefined;
     this.lastFailureAt = -Infinity;
     this.recovered();
+  }
+
+  /**
+   * Has the probe ask with `script` instead of PING: a write of the keeper's (its presence), which
+   * calls scriptAnswered itself once answered and throws when not.
+   */
+  probeWith(script: () => Promise<void>): void {
+    this.probeScript = script;
   }
 
   /** Asks Redis, in a while, whether it answers again (REDIS_PROBE_MS); one probe at a time. */
@@ -261,13 +283,18 @@ export class RedisLink {
   private async probe(): Promise<void> {
     this.probeTimer = undefined;
     // Disconnected: the reconnection ends the outage (onReady). Ended already: a caller's command was answered.
-    if (this.closed || !this.ready || !this.outage.failing) return;
+    if (this.closed || !this.ready || !(this.outage.failing || this.refusal?.kind === 'writes')) return;
+    const script = this.probeScript;
     try {
-      await this.client.ping();
-      this.commandAnswered();
+      if (script) {
+        await script();
+      } else {
+        await this.client.ping();
+        this.commandAnswered();
+      }
     } catch (err) {
-      // Refused (a user without PING) is an answer all the same: Redis no longer hangs.
-      if (refusalOf(err)) this.commandAnswered();
+      // PING refused (a user without it) is an answer all the same: Redis no longer hangs.
+      if (!script && refusalOf(err)) this.commandAnswered();
       else this.commandFailed(err);
     }
   }

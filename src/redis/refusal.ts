@@ -4,11 +4,17 @@
 // Redis's settings or REDIS_URL. The link keeps such a refusal until the command it concerns works
 // (redis/link.ts), and says it with the fix, instead of calling it an outage that any plain
 // command answered would end.
+//
+// A Redis that refuses writes (memory full under noeviction, a read-only replica, a failed
+// snapshot, too few replicas) is a refusal too, of its own kind: it still answers PING and GET,
+// so calling it an outage that any answer ends made the keeper say unavailable then recovered a
+// second later, every minute, while every call to Google was made alone. It ends only when a
+// script of the keeper's that writes is answered.
 
 /** A refusal of Redis's own, with what to do about it. */
 export interface Refusal {
   /** What was refused, for the log line. */
-  readonly kind: 'scripts' | 'database' | 'keys' | 'login' | 'command';
+  readonly kind: 'scripts' | 'database' | 'keys' | 'login' | 'writes' | 'command';
   /** Redis's words (its error message). */
   readonly reason: string;
   /** The fix, said to the operator. */
@@ -17,9 +23,20 @@ export interface Refusal {
 
 /**
  * Errors Redis answers that pass by themselves (a Redis loading its data, busy with a script, a
- * replica during a failover, memory full for now): an outage, not a refusal.
+ * replica during a failover): an outage, not a refusal.
  */
-const TRANSIENT = new Set(['LOADING', 'BUSY', 'MASTERDOWN', 'TRYAGAIN', 'CLUSTERDOWN', 'READONLY', 'OOM', 'MISCONF', 'NOREPLICAS']);
+const TRANSIENT = new Set(['LOADING', 'BUSY', 'MASTERDOWN', 'TRYAGAIN', 'CLUSTERDOWN']);
+
+/**
+ * Errors of a Redis that answers but takes no write, with what to do: reads and PING still work,
+ * so only a write of the keeper's answered says it is over.
+ */
+const WRITES_REFUSED: Readonly<Record<string, string>> = {
+  OOM: "Redis is out of memory (maxmemory reached, and its maxmemory-policy evicts nothing): free memory in it or raise maxmemory (corral's own keys expire by themselves)",
+  READONLY: 'REDIS_URL points at a read-only replica: point it at the primary (after a failover, the new one)',
+  MISCONF: "Redis refuses writes since it could not save its snapshot (stop-writes-on-bgsave-error): fix the disk or the permissions of its dir (see Redis's log), or turn snapshots off if nothing needs them",
+  NOREPLICAS: 'Redis refuses writes while fewer replicas than its min-replicas-to-write are connected: bring the replicas back, or lower min-replicas-to-write',
+};
 
 /** Whether `err` is an error Redis answered (ioredis's ReplyError), not a connection's or a timeout. */
 function isReply(err: unknown): err is Error {
@@ -46,6 +63,8 @@ export function refusalOf(err: unknown): Refusal | undefined {
   const code = /^[A-Z]+/.exec(err.message)?.[0] ?? '';
   if (TRANSIENT.has(code)) return undefined;
   const reason = err.message;
+  const writes = WRITES_REFUSED[code];
+  if (writes) return { kind: 'writes', reason, fix: writes };
   // Redis 6.2 and 7 say "no permissions to run the 'evalsha' command" ('script|load' for a
   // subcommand); a script's own denied key says "script:" too, so the command's name decides.
   if (code === 'NOPERM' && /run the '(eval|evalsha|eval_ro|evalsha_ro|script|fcall)\b/i.test(reason)) {

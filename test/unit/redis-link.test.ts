@@ -15,6 +15,7 @@ import { SharedQuota } from '../../src/sheets/keeper/shared-quota.js';
 import { SharedRanges } from '../../src/sheets/keeper/shared-ranges.js';
 import { SheetSharing, type SharingSettings } from '../../src/sheets/keeper/sheet-sharing.js';
 import { captureLogger, type CapturedLogger } from '../fixtures/capture-logger.js';
+import { waitFor } from '../helpers/corral.js';
 import { redisMissing, redisPerSuite } from '../helpers/redis-server.js';
 
 const SETTINGS: Omit<SharingSettings, 'REDIS_URL'> = {
@@ -116,6 +117,59 @@ describe('the Redis link, refused by the server', { skip: redisMissing }, () => 
       server().cli('ACL', 'DELUSER', 'noscript');
     }
   });
+  it("a Redis that refuses writes (memory full, noeviction) though PING and GET work: one error naming OOM and the fix, not connected throughout, no unavailable or recovered in turn; a write of the keeper's that works again ends it within about a second", async () => {
+    // Short probe and pause: several rounds of each while memory stays full.
+    const link = new RedisLink({ url: server().url, logger: log.logger, pauseAfterFailureMs: 300, probeMs: 200 });
+    links.push(link);
+    assert.equal(await link.whenReady(3000), true);
+    const prefix = sharedPrefix('google sheet-1 via emulator');
+    const quota = new SharedQuota({ link, prefix, perMinute: { read: 60, write: 60 }, logger: log.logger });
+    quotas.push(quota);
+    const ranges = new SharedRanges({ link, prefix, keepMs: 90_000, claimMs: 5000, ownerId: 'host-a', logger: log.logger });
+    await quota.take('read');
+    assert.equal(quota.figures().sharedQuotaGrants, 1);
+    server().cli('CONFIG', 'SET', 'maxmemory-policy', 'noeviction');
+    server().cli('CONFIG', 'SET', 'maxmemory', '1');
+    try {
+      assert.match(server().cli('SET', 'x', '1'), /OOM/, 'writes refused');
+      assert.match(server().cli('PING'), /PONG/, 'PING answered');
+      await quota.take('read');
+      assert.equal(quota.figures().aloneQuotaGrants, 1, 'refused: the call went on alone');
+      // Two seconds: ten probes, several pauses over, calls and GETs between them. Not sharing at
+      // any moment of it (PING and GET answered ended it each time, and it flipped back).
+      const until = Date.now() + 2000;
+      while (Date.now() < until) {
+        assert.equal(link.sharing, false, 'not sharing while Redis refuses writes');
+        await ranges.get('Players');
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      await quota.take('read');
+      assert.equal(quota.figures().sharedQuotaGrants, 1, 'every call alone meanwhile');
+      const said = redisEvents();
+      assert.deepEqual(
+        said.map((l) => l.event),
+        ['redis.connected', 'redis.misconfigured'],
+        'one line for it: neither unavailable nor recovered',
+      );
+      assert.equal(said[1]?.code, 'CORRAL_ERR_REDIS_REFUSED');
+      assert.equal(said[1]?.refused, 'writes');
+      assert.match(String(said[1]?.msg), /OOM/);
+      assert.match(String(said[1]?.fix), /raise maxmemory/);
+    } finally {
+      server().cli('CONFIG', 'SET', 'maxmemory', '0');
+    }
+    // Memory free again: the link's probe (the keeper's presence, a write) ends it, with no call.
+    const freedAt = Date.now();
+    await waitFor(() => link.sharing, 3000, 'sharing again');
+    assert.ok(Date.now() - freedAt < 1500, `shared again ${Date.now() - freedAt} ms after Redis took writes again`);
+    assert.deepEqual(
+      redisEvents().map((l) => l.event),
+      ['redis.connected', 'redis.misconfigured', 'redis.recovered'],
+    );
+    await quota.take('read');
+    assert.equal(quota.figures().sharedQuotaGrants, 2);
+  });
+
   it("a wrong password: said once as refused (login) with the fix, not as an outage, however often the link reconnects; a password the server accepts then ends it", async () => {
     server().cli('ACL', 'SETUSER', 'corral', 'on', '>right', '~*', '+@all');
     try {

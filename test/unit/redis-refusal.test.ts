@@ -25,8 +25,19 @@ describe('Redis refusals', () => {
     assert.equal(kind("ERR unknown command 'evalsha'"), 'command');
   });
 
+  it('writes refused (memory full, a read-only replica, a failed snapshot, too few replicas) are a refusal of their own, with the fix: PING and GET still work, so no answer but a write ends it', () => {
+    const refusal = (message: string) => refusalOf(reply(message));
+    assert.equal(refusal("OOM command not allowed when used memory > 'maxmemory'. script: be25, on @user_script:1.")?.kind, 'writes');
+    assert.match(refusal("OOM command not allowed when used memory > 'maxmemory'.")?.fix ?? '', /free memory .* or raise maxmemory/);
+    assert.equal(refusal("READONLY You can't write against a read only replica.")?.kind, 'writes');
+    assert.match(refusal("READONLY You can't write against a read only replica.")?.fix ?? '', /primary/);
+    assert.equal(refusal('MISCONF Redis is configured to save RDB snapshots, but it is currently not able to persist on disk.')?.kind, 'writes');
+    assert.equal(refusal('NOREPLICAS Not enough good replicas to write.')?.kind, 'writes');
+    assert.match(refusal('NOREPLICAS Not enough good replicas to write.')?.fix ?? '', /min-replicas-to-write/);
+  });
+
   it('an error that passes by itself, a timeout or a dropped connection is no refusal', () => {
-    for (const m of ['LOADING Redis is loading the dataset in memory', 'BUSY Redis is busy running a script', "OOM command not allowed when used memory > 'maxmemory'.", "READONLY You can't write against a read only replica.", 'MASTERDOWN Link with MASTER is down']) {
+    for (const m of ['LOADING Redis is loading the dataset in memory', 'BUSY Redis is busy running a script', 'MASTERDOWN Link with MASTER is down']) {
       assert.equal(refusalOf(reply(m)), undefined, m);
     }
     assert.equal(refusalOf(new Error('Command timed out')), undefined);

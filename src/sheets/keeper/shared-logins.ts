@@ -57,7 +57,8 @@ export class SharedLogins {
     try {
       const client = this.o.link.client as unknown as { corralSettleLogin(key: string, failed: string, windowMs: number): Promise<[number, number]> };
       const [failures, msLeft] = await client.corralSettleLogin(this.key(nameHash), failed ? '1' : '0', windowMs);
-      this.o.link.scriptAnswered();
+      // A count only read says nothing of a Redis that refuses writes (memory full): not its end.
+      this.o.link.scriptAnswered(failed);
       return { failures, msLeft };
     } catch (err) {
       this.o.link.commandFailed(err);

@@ -199,50 +199,59 @@ export class SharedQuota {
     // the others' copies of the ranges counts in every share, its own included.
     o.link.client.on('ready', this.onLinkReady);
     this.presenceTimer = setInterval(this.onLinkReady, PRESENCE_INTERVAL_MS).unref();
+    // While Redis fails or refuses writes, the link asks with this rather than PING: a Redis whose
+    // memory is full answers PING and GET, and only a write that works says it is usable again.
+    o.link.probeWith(() => this.announce());
     if (o.link.ready) this.onLinkReady();
   }
 
   /** Says this keeper is present, when Redis is usable; a failure is said as any command's. */
   private async sayPresent(): Promise<void> {
     if (this.closed || !this.o.link.usable) return;
+    try {
+      await this.announce();
+    } catch (err) {
+      this.o.link.commandFailed(err);
+    }
+  }
+
+  /** Runs the presence script and takes in its answer; throws what Redis (or its absence) threw. */
+  private async announce(): Promise<void> {
+    if (this.closed) return;
     const client = this.o.link.client as unknown as { corralQuotaPresent(...args: (string | number)[]): Promise<PresentAnswer> };
     const { read, write } = this.kinds;
     const now = this.clock.now();
     this.prune(read, now);
     this.prune(write, now);
-    try {
-      const [present, redisAt, reads, writes, readsSince, writesSince, readsLost, writesLost] = await client.corralQuotaPresent(
-        this.presentKey,
-        read.key,
-        write.key,
-        read.keepersKey,
-        write.keepersKey,
-        read.sinceKey,
-        write.sinceKey,
-        this.keeperId,
-        QUOTA_WINDOW_MS,
-        read.recent.length > 0 ? 1 : 0,
-        write.recent.length > 0 ? 1 : 0,
-        this.newestWritten(read, now),
-        this.newestWritten(write, now),
-      );
-      this.o.link.scriptAnswered();
-      const at = this.clock.now();
-      this.heard(read, redisAt, reads, readsSince, at);
-      this.heard(write, redisAt, writes, writesSince, at);
-      this.countPresent(present);
-      // Redis lost this keeper's grants (or it made some alone): written back now, calls or not.
-      // Waiting for its next call left them out of the window up to a minute, the others held to
-      // their share of it meanwhile, or spending on top of them.
-      for (const [st, lost] of [
-        [read, readsLost],
-        [write, writesLost],
-      ] as const) {
-        if (lost === 1) st.restore = true;
-        if (st.restore || st.recent.some((g) => !g.written)) void this.writeBack(st);
-      }
-    } catch (err) {
-      this.o.link.commandFailed(err);
+    const [present, redisAt, reads, writes, readsSince, writesSince, readsLost, writesLost] = await client.corralQuotaPresent(
+      this.presentKey,
+      read.key,
+      write.key,
+      read.keepersKey,
+      write.keepersKey,
+      read.sinceKey,
+      write.sinceKey,
+      this.keeperId,
+      QUOTA_WINDOW_MS,
+      read.recent.length > 0 ? 1 : 0,
+      write.recent.length > 0 ? 1 : 0,
+      this.newestWritten(read, now),
+      this.newestWritten(write, now),
+    );
+    this.o.link.scriptAnswered();
+    const at = this.clock.now();
+    this.heard(read, redisAt, reads, readsSince, at);
+    this.heard(write, redisAt, writes, writesSince, at);
+    this.countPresent(present);
+    // Redis lost this keeper's grants (or it made some alone): written back now, calls or not.
+    // Waiting for its next call left them out of the window up to a minute, the others held to
+    // their share of it meanwhile, or spending on top of them.
+    for (const [st, lost] of [
+      [read, readsLost],
+      [write, writesLost],
+    ] as const) {
+      if (lost === 1) st.restore = true;
+      if (st.restore || st.recent.some((g) => !g.written)) void this.writeBack(st);
     }
   }
 

@@ -165,7 +165,8 @@ export class SharedRanges {
     try {
       const client = this.o.link.client as unknown as { corralReleaseClaim(key: string, token: string): Promise<number> };
       await client.corralReleaseClaim(this.claimKey(range), token);
-      this.o.link.scriptAnswered();
+      // A delete, which a Redis refusing writes (memory full) still takes: it does not end that.
+      this.o.link.scriptAnswered(false);
     } catch (err) {
       // It lapses by its deadline.
       this.o.link.commandFailed(err);
