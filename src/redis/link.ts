@@ -87,6 +87,8 @@ export class RedisLink {
   private everReady = false;
   private closed = false;
   private lastFailureAt = -Infinity;
+  /** When the first failure since Redis last answered came (Date.now), undefined while it answers. */
+  private failingSinceAt: number | undefined;
   private probeTimer: NodeJS.Timeout | undefined;
   /** A write of the keeper's that asks whether Redis answers (and takes writes) again; else PING. */
   private probeScript: (() => Promise<void>) | undefined;
@@ -154,6 +156,15 @@ export class RedisLink {
     });
   }
 
+  /**
+   * How long ago Redis stopped answering (the first failure since its last answer: a command that
+   * failed, the connection lost), 0 while it answers: the shared quota dates the end of what it
+   * knows of the other hosts' calls by it (shared-quota.ts).
+   */
+  get failingForMs(): number {
+    return this.failingSinceAt === undefined ? 0 : Math.max(0, Date.now() - this.failingSinceAt);
+  }
+
   /** Whether to send commands now: connected, and no command failed in the last few seconds. */
   get usable(): boolean {
     return this.ready && Date.now() - this.lastFailureAt >= (this.o.pauseAfterFailureMs ?? REDIS_PAUSE_AFTER_FAILURE_MS);
@@ -164,6 +175,7 @@ export class RedisLink {
     this.connectionRefused = undefined;
     // A new connection: the pause after a failed command was for the old one.
     this.lastFailureAt = -Infinity;
+    this.failingSinceAt = undefined;
     if (!this.everReady) {
       this.everReady = true;
       this.o.logger.info({ event: 'redis.connected', redis: this.target }, `redis: connected to ${this.target}; the Sheets quota, cache and failed-login counts are shared with the other hosts using it`);
@@ -229,6 +241,7 @@ export class RedisLink {
    */
   commandFailed(err: unknown): void {
     this.lastFailureAt = Date.now();
+    this.failingSinceAt ??= this.lastFailureAt;
     const e = err instanceof Error ? err : new Error(String(err));
     const refusal = refusalOf(e);
     if (!refusal) {
@@ -250,6 +263,7 @@ export class RedisLink {
   commandAnswered(): void {
     if (this.refusal) return;
     this.lastFailureAt = -Infinity;
+    this.failingSinceAt = undefined;
     this.recovered();
   }
 
@@ -262,6 +276,7 @@ export class RedisLink {
     if (!wrote && this.refusal?.kind === 'writes') return;
     this.refusal = undefined;
     this.lastFailureAt = -Infinity;
+    this.failingSinceAt = undefined;
     this.recovered();
   }
 
@@ -301,6 +316,7 @@ export class RedisLink {
 
   private onDown(err: Error): void {
     if (this.closed) return;
+    this.failingSinceAt ??= Date.now();
     const hint = tlsHint(err);
     this.outage.failed((sinceLastLine, total) =>
       this.o.logger.warn(

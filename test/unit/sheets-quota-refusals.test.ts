@@ -128,4 +128,43 @@ describe("Google's 429 holds the whole bucket", () => {
       log.close();
     }
   });
+  it("a 429 while this host spent its share alone (Redis away) is the other hosts' calls: a pause, no hold to what this host got through, and no advice to lower the setting", async () => {
+    const clock = new FakeClock();
+    const log = await captureLogger();
+    try {
+      const reads = new QuotaBucket({ name: 'sheets reads', perMinute: 60, maxQueue: 100, clock });
+      const writes = new QuotaBucket({ name: 'sheets writes', perMinute: 60, maxQueue: 16, clock });
+      let alone = true;
+      const refusals = new QuotaRefusals({ read: reads, write: writes }, log.logger, clock, () => 0, () => alone);
+      for (let i = 0; i < 7; i++) {
+        assert.ok(reads.tryAcquire());
+        refusals.attempted('read', undefined);
+      }
+      assert.ok(reads.tryAcquire());
+      refusals.attempted('read', quota429());
+      assert.equal(reads.limit(), 60, 'not held to the 7 this host got through alone');
+      assert.equal(reads.tryAcquire(), false, "paused for Google's backoff");
+      await clock.advance(2000);
+      assert.ok(reads.tryAcquire(), 'the backoff over, the share goes on');
+      const said = log.lines().filter((l) => l.event === 'sheets.quota_refused');
+      assert.equal(said.length, 1);
+      assert.equal(said[0]?.alone, true);
+      assert.equal(said[0]?.heldTo, null);
+      assert.doesNotMatch(String(said[0]?.msg), /at or below/);
+      assert.match(String(said[0]?.msg), /while this host spent its share alone/);
+      // Sharing again: a 429 now says the quota is lower than the setting, as before.
+      alone = false;
+      refusals.attempted('read', undefined);
+      assert.ok(reads.tryAcquire());
+      refusals.attempted('read', quota429());
+      assert.equal(reads.limit(), 8, 'held to what Google accepted in the last minute');
+      const shared = log.lines().filter((l) => l.event === 'sheets.quota_refused').at(-1);
+      assert.equal(shared?.alone, undefined);
+      assert.match(String(shared?.msg), /set SHEETS_READS_PER_MINUTE at or below/);
+      reads.close();
+      writes.close();
+    } finally {
+      log.close();
+    }
+  });
 });

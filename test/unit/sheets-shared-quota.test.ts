@@ -9,7 +9,7 @@ import { afterEach, beforeEach, describe, it } from 'node:test';
 import { RedisLink } from '../../src/redis/link.js';
 import { sharedPrefix } from '../../src/sheets/keeper/shared-keys.js';
 import { QUOTA_WINDOW_MS } from '../../src/sheets/keeper/quota.js';
-import { SharedQuota, type QuotaMemory } from '../../src/sheets/keeper/shared-quota.js';
+import { PRESENCE_INTERVAL_MS, SharedQuota, type QuotaMemory } from '../../src/sheets/keeper/shared-quota.js';
 import { captureLogger, type CapturedLogger } from '../fixtures/capture-logger.js';
 import { FakeClock } from '../fixtures/fake-clock.js';
 import { waitFor } from '../helpers/corral.js';
@@ -128,6 +128,69 @@ describe('quota shared through Redis', { skip: redisMissing }, () => {
       await clock.advance(QUOTA_WINDOW_MS);
       assert.equal(granted, 5);
       assert.equal(b.figures().aloneQuotaGrants, 5);
+    } finally {
+      for (const x of aborts.splice(0)) x.abort();
+      await server().restart();
+    }
+  });
+
+  it("a keeper that makes no call hears the window every few seconds: Redis away, its share counts the keepers that connected after it", async () => {
+    const a = await quota(60);
+    await waitFor(() => members('keepers') === 1, 3000, 'A said it is present');
+    const [b, c] = [await quota(60), await quota(60)];
+    await b.take('read');
+    await c.take('read');
+    // A makes no call: only its presence tells it of B and C (it heard of them 30 s later, and a
+    // Redis gone before then left it a share of the whole limit: 60 of 60 on top of theirs).
+    await waitFor(() => a.figures().sharedKeepers === 3, PRESENCE_INTERVAL_MS + 2000, 'A counted the keepers that connected after it');
+    await server().kill();
+    try {
+      const alone = await grantedWithin(a, 30, 300);
+      // 60 / 3 keepers = 20, less B's and C's calls of the window (2) and what B and C may have
+      // made since A's last reading, at most a presence interval ago (their share's pace: 40 a
+      // minute, 3 whole calls in 5 s).
+      assert.ok(alone >= 14 && alone <= 18, `A spent ${alone} alone: its share, less the window's calls and the others' since its last reading`);
+    } finally {
+      for (const x of aborts.splice(0)) x.abort();
+      await server().restart();
+    }
+  });
+
+  it('Redis away a while after a keeper last heard the window: the calls the others may have made since count against its share (their pace, at least their share of the limit)', async () => {
+    const clock = new FakeClock(Date.now());
+    const a = await quota(60, server().url, {}, clock);
+    const [b] = [await quota(60), await quota(60)];
+    for (let i = 0; i < 6; i++) await b.take('read');
+    // A's answer: three keepers, seven calls in the window (B's six and its own).
+    await a.take('read');
+    assert.equal(a.figures().sharedKeepers, 3);
+    await server().kill();
+    try {
+      // Six and a half seconds since A last heard from Redis when it went away.
+      await clock.advance(6500);
+      const alone = await grantedWithin(a, 20, 300);
+      // 60 / 3 keepers = 20, less the 7 calls the window held, less what B and C may have made in
+      // those 6.5 s: their share's pace (40 a minute: 4), faster than B's pace before (6 in 10 s: 3).
+      assert.equal(alone, 9);
+    } finally {
+      for (const x of aborts.splice(0)) x.abort();
+      await server().restart();
+    }
+  });
+
+  it('the pace of the window before the last reading counts when it was faster than the others\' share', async () => {
+    const clock = new FakeClock(Date.now());
+    const a = await quota(60, server().url, {}, clock);
+    const b = await quota(60);
+    for (let i = 0; i < 20; i++) await b.take('read');
+    await a.take('read');
+    assert.equal(a.figures().sharedKeepers, 2);
+    await server().kill();
+    try {
+      await clock.advance(3250);
+      // 60 / 2 = 30, less the 21 calls held, less B's pace of 20 in the last 10 s over 3.25 s: 6
+      // (whole calls; its share's pace, 30 a minute, would be 1).
+      assert.equal(await grantedWithin(a, 20, 300), 3);
     } finally {
       for (const x of aborts.splice(0)) x.abort();
       await server().restart();

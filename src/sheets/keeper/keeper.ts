@@ -148,7 +148,8 @@ export class Keeper {
     this.readQuota = new QuotaBucket({ name: 'sheets reads', perMinute: s.SHEETS_READS_PER_MINUTE, maxQueue: o.readQueueMax ?? s.SHEETS_READS_PER_MINUTE, clock });
     // The flusher is the only writer and waits for one token at a time: a small queue is enough.
     this.writeQuota = new QuotaBucket({ name: 'sheets writes', perMinute: s.SHEETS_WRITES_PER_MINUTE, maxQueue: 16, clock });
-    this.refusals = new QuotaRefusals({ read: this.readQuota, write: this.writeQuota }, o.logger, clock);
+    // A 429 while this host spends its share alone (Redis away) is the other hosts' calls, not a lower quota.
+    this.refusals = new QuotaRefusals({ read: this.readQuota, write: this.writeQuota }, o.logger, clock, Math.random, (kind) => this.sharing?.quota.actedAlone(kind) ?? false);
   }
 
   private startTier(): void {

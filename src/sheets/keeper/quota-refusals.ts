@@ -16,6 +16,12 @@
 // quota costs one refusal, and the ceiling falls back to what Google accepted. Said at the first
 // 429, then at most once a minute with the count, naming the setting to lower; and once when the
 // ceiling is the setting again.
+//
+// Not so for a 429 that comes while this host spends its share alone (REDIS_URL, Redis away, a
+// call made alone in the last minute): the other hosts' calls, which it cannot count, explain it.
+// Holding the bucket to what this host alone got through (7 a minute in the audit) and telling
+// the operator to lower a setting that is right was wrong twice. Such a 429 waits out Google's
+// Retry-After or backoff, and is said on its own (`alone: true`), without the ceiling.
 
 import type { Logger } from '../../log/logger.js';
 import { RepeatedFailure } from '../../log/repeated-failure.js';
@@ -46,6 +52,8 @@ class KindRefusals {
   private raisedAt = -Infinity;
   private ceiling: number | undefined;
   private readonly said: RepeatedFailure;
+  /** 429s while this host acted alone: said apart, and over at the next call Google accepts. */
+  private readonly saidAlone: RepeatedFailure;
 
   constructor(
     private readonly kind: QuotaKind,
@@ -55,6 +63,7 @@ class KindRefusals {
     private readonly random: () => number,
   ) {
     this.said = new RepeatedFailure(() => clock.now());
+    this.saidAlone = new RepeatedFailure(() => clock.now());
   }
 
   private prune(now: number): void {
@@ -68,6 +77,7 @@ class KindRefusals {
     this.prune(now);
     this.successes.push(now);
     this.inARow = 0;
+    this.saidAlone.ended(() => undefined);
     if (this.ceiling === undefined || now - this.lastRefusalAt < QUOTA_WINDOW_MS || now - this.raisedAt < RAISE_EVERY_MS) return;
     // A minute without a 429: a success lets one more call into the window, at most one a second,
     // so a quota that grew back is found a call at a time, and a probe past it costs a refusal or
@@ -86,10 +96,14 @@ class KindRefusals {
     }
   }
 
-  refused(retryAfterMs: number | undefined): void {
+  refused(retryAfterMs: number | undefined, alone: boolean): void {
     const now = this.clock.now();
     this.prune(now);
     this.inARow++;
+    if (alone) {
+      this.refusedAlone(retryAfterMs, now);
+      return;
+    }
     this.lastRefusalAt = now;
     // What Google let through in the last minute is what its quota allows (at least one call).
     this.ceiling = Math.max(1, Math.min(this.ceiling ?? this.bucket.perMinute, this.successes.length));
@@ -106,13 +120,38 @@ class KindRefusals {
       ),
     );
   }
+
+  /** A 429 while the other hosts' calls were not counted: a pause, and no ceiling. */
+  private refusedAlone(retryAfterMs: number | undefined, now: number): void {
+    const waitMs = retryAfterMs ?? backoffMs(this.inARow, this.random);
+    this.bucket.pauseUntil(now + waitMs);
+    const setting = SETTING[this.kind];
+    this.saidAlone.failed((refusals, total) =>
+      this.logger.warn(
+        { event: 'sheets.quota_refused', kind: this.kind, alone: true, refusals, refusals_total: total, perMinute: this.bucket.perMinute, heldTo: null, pauseMs: Math.round(waitMs), retryAfterMs: retryAfterMs ?? null, setting },
+        `sheets: Google refused ${total === 1 ? 'a' : `${refusals}`} ${this.kind}${total === 1 ? '' : 's'} with 429 RESOURCE_EXHAUSTED while this host spent its share alone (Redis away): ` +
+          `the other hosts' calls, which it could not count, filled the quota; ${setting} needs no change. ` +
+          `All ${this.kind}s wait ${Math.ceil(waitMs / 1000)} s${retryAfterMs === undefined ? '' : " (Google's Retry-After)"}; once Redis is back the hosts share the quota again`,
+      ),
+    );
+  }
 }
 
 /** The keeper's response to Google's 429s, per bucket (reads, writes). */
 export class QuotaRefusals {
   private readonly kinds: Record<QuotaKind, KindRefusals>;
 
-  constructor(buckets: Readonly<Record<QuotaKind, QuotaBucket>>, logger: Logger, clock: Clock = systemClock, random: () => number = Math.random) {
+  /**
+   * `actedAlone`: whether this host made a call of the kind without the window shared with the
+   * sheet's other hosts in the last minute (shared-quota.ts; never without REDIS_URL).
+   */
+  constructor(
+    buckets: Readonly<Record<QuotaKind, QuotaBucket>>,
+    logger: Logger,
+    clock: Clock = systemClock,
+    random: () => number = Math.random,
+    private readonly actedAlone: (kind: QuotaKind) => boolean = () => false,
+  ) {
     this.kinds = {
       read: new KindRefusals('read', buckets.read, logger, clock, random),
       write: new KindRefusals('write', buckets.write, logger, clock, random),
@@ -126,6 +165,6 @@ export class QuotaRefusals {
       return;
     }
     const refusal = quotaRefusal(error);
-    if (refusal) this.kinds[kind].refused(refusal.retryAfterMs);
+    if (refusal) this.kinds[kind].refused(refusal.retryAfterMs, this.actedAlone(kind));
   }
 }

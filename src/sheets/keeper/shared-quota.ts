@@ -10,9 +10,14 @@
 // only its share: the limit divided by the most keepers Redis counted in the last two minutes,
 // less what the window held at Redis's last answer, every host's calls and not only its own, each
 // until it leaves the window (window-seen.ts). Every keeper of the sheet counts, whether
-// it calls Google or not: each says it is present when it connects, at every ask and every half
-// window (a host that served the others' copies of the ranges and never called Google would
-// otherwise count itself alone when Redis goes away, and spend the whole limit on top of theirs).
+// it calls Google or not: each says it is present when it connects, at every ask and every 5 s
+// (a host that served the others' copies of the ranges and never called Google would otherwise
+// count itself alone when Redis goes away, and spend the whole limit on top of theirs). Every 5 s
+// and not every half window: a keeper that had not called Google for 27 s went alone on a
+// reading that far back, its count of keepers taken before the others connected and none of their
+// calls of those 27 s in it, and the hosts spent 450 reads in a minute of 300. What the others
+// spent between that last reading and the outage is still not known: it is taken as their share's
+// pace, or the pace the window was filling at before the reading if faster (unheard()).
 // The grants made alone are written into the shared window once Redis answers again, backdated to
 // when they were made, so the minute around the outage's end holds no more than the limit either.
 //
@@ -50,8 +55,15 @@ import { WindowSeen } from './window-seen.js';
 
 export type QuotaKind = 'read' | 'write';
 
-/** How often a keeper says it is present, calls or not (it stays counted two windows). */
-const PRESENCE_INTERVAL_MS = QUOTA_WINDOW_MS / 2;
+/**
+ * How often a keeper says it is present, calls or not (it stays counted two windows), and so
+ * hears what the window holds: what it knows when Redis goes away is at most this old. One short
+ * script per keeper every 5 s is nothing to Redis.
+ */
+export const PRESENCE_INTERVAL_MS = 5000;
+
+/** The pace of the window before a keeper's last reading is taken over this long (unheard()). */
+const RECENT_PACE_MS = 10_000;
 
 /**
  * A grant this close to leaving the window is not asked after: Redis may have let it go already
@@ -134,6 +146,8 @@ interface KindState {
   inherited: readonly number[];
   /** Asks sent and not answered: each may be granted, so each counts against the share. */
   asking: number;
+  /** When this keeper last made a call of this kind alone (Redis away), in its clock. */
+  aloneAt: number;
   /** What the shared window held (every host's grants) at Redis's last answer. */
   readonly seen: WindowSeen;
   /**
@@ -183,6 +197,7 @@ export class SharedQuota {
       recent: [],
       inherited: o.before?.grants[kind] ?? [],
       asking: 0,
+      aloneAt: -Infinity,
       seen: new WindowSeen(),
       lost: undefined,
       restore: false,
@@ -195,7 +210,7 @@ export class SharedQuota {
     this.presentKey = `${o.prefix}:keepers`;
     o.link.client.defineCommand('corralTakeQuota', { numberOfKeys: 4, lua: TAKE_SCRIPT });
     o.link.client.defineCommand('corralQuotaPresent', { numberOfKeys: 7, lua: PRESENT_SCRIPT });
-    // Said at every (re)connection and every half window, calls or not: a keeper that serves
+    // Said at every (re)connection and every 5 s, calls or not: a keeper that serves
     // the others' copies of the ranges counts in every share, its own included.
     o.link.client.on('ready', this.onLinkReady);
     this.presenceTimer = setInterval(this.onLinkReady, PRESENCE_INTERVAL_MS).unref();
@@ -433,14 +448,50 @@ export class SharedQuota {
       // them; those it made alone since are not. Its predecessor's (the ledger's) count too: which
       // of them the window holds is not known.
       const own = st.seen.known ? st.recent.filter((g) => !g.written) : st.recent;
-      st.fallback.restore([...st.inherited, ...st.seen.times(), ...own.map((g) => g.at)]);
+      st.fallback.restore([...st.inherited, ...st.seen.times(), ...own.map((g) => g.at), ...this.unheard(st)]);
     }
     if (!st.fallback.tryAcquire()) return false;
     const now = this.clock.now();
+    st.aloneAt = now;
     this.prune(st, now);
     st.recent.push({ member: this.nextMember(), at: now, written: false });
     this.counts.alone++;
     return true;
+  }
+
+  /**
+   * The calls the other hosts may have made between this keeper's last reading of the window and
+   * Redis going away, which no reading holds, dated at the outage's start (the latest they can be,
+   * so they are held longest): made at the pace of their share of the limit, or at the window's
+   * pace over the RECENT_PACE_MS before the reading (this keeper's calls left out) when that was
+   * faster, and no more than the window had room for. A burst of theirs in those seconds, faster
+   * than both, is not seen: the hosts may then together go over the limit by that much.
+   */
+  private unheard(st: KindState): number[] {
+    if (!st.seen.known) return [];
+    const now = this.clock.now();
+    // The link's clock is the system's; only the difference is taken, so a test's clock works too.
+    const until = now - this.o.link.failingForMs;
+    const gap = until - st.seen.at;
+    if (gap <= 0) return [];
+    const keepers = this.keepersBefore(st);
+    const othersShare = (st.perMinute * (keepers - 1)) / keepers / QUOTA_WINDOW_MS;
+    const ownRecent = st.recent.filter((g) => g.written && g.at <= st.seen.at && st.seen.at - g.at < RECENT_PACE_MS).length;
+    const recentPace = Math.max(0, st.seen.recent(RECENT_PACE_MS) - ownRecent) / RECENT_PACE_MS;
+    const stillHeld = st.seen.times().filter((t) => until - t < QUOTA_WINDOW_MS).length;
+    const room = Math.max(0, st.perMinute - stillHeld);
+    // Whole calls: a reading a few ms old (a busy keeper's last ask) counts none.
+    const n = Math.min(room, Math.floor(Math.max(othersShare, recentPace) * gap));
+    return new Array<number>(n).fill(until);
+  }
+
+  /**
+   * Whether this keeper made a call of `kind` alone (Redis away) in the last window: a 429 from
+   * Google then says the other hosts' calls, which it could not count, filled the quota, not that
+   * the quota is lower than the setting (quota-refusals.ts).
+   */
+  actedAlone(kind: QuotaKind): boolean {
+    return this.clock.now() - this.kinds[kind].aloneAt < QUOTA_WINDOW_MS;
   }
 
   /** Calls granted through Redis, alone, and waits for a shared slot; and the keepers Redis last counted present. */

@@ -4,9 +4,10 @@
 // host whose peers had spent the window just before the outage spent its whole share on top of
 // theirs (10 of 10 spent by one host, then 4 more by another within the minute: Google's 429).
 //
-// What the other hosts spent after this host last heard from Redis is not known: at most half a
-// window for a keeper that makes no call (it says it is present every 30 s, and hears the window
-// in the answer), less for one that calls Google.
+// What the other hosts spent after this host last heard from Redis is not known: at most a few
+// seconds of their calls for a keeper that makes no call (it says it is present every 5 s, and
+// hears the window in the answer), less for one that calls Google. The shared quota estimates
+// them from the pace the window was filling at (recent()).
 
 import { HELD_STEP_MS } from './shared-quota-scripts.js';
 
@@ -42,6 +43,15 @@ export class WindowSeen {
     this.redisAtMs = redisAt;
     this.atMs = at;
     this.counts = counts.map((c) => (typeof c === 'number' && c > 0 ? c : 0));
+  }
+
+  /** The grants the answer held that were younger than `ms` (to a step): the window's recent pace. */
+  recent(ms: number): number {
+    let n = 0;
+    this.counts.forEach((c, i) => {
+      if (i * HELD_STEP_MS < ms) n += c;
+    });
+    return n;
   }
 
   /**
