@@ -6,6 +6,12 @@
 //
 // This only counts and decides when a line is due: the caller writes the line, with its own event
 // name and fields.
+//
+// A cause that comes back within seconds of each end (a Redis stalling every few seconds) would
+// get one "failed" line, one "ended" line, and then silence for up to the interval while it goes
+// on: the log said it was over while it was not. With `settleMs`, an end is said only once that
+// long passed without a failure (flush(), which the caller's timer calls); a failure before then
+// is the same one going on, counted in its lines.
 
 /** While a failure lasts, it is said again at most this often. */
 export const FAILURE_REPEAT_MS = 60_000;
@@ -17,10 +23,13 @@ export class RepeatedFailure {
   private saidAt = -Infinity;
   /** Whether this failure got a line (else its end is not said either). */
   private said = false;
+  /** An end not said yet (`settleMs`): said once it lasted that long, undone by a failure before. */
+  private ending: { readonly at: number; readonly total: number; readonly said: boolean; readonly say: (total: number) => void } | undefined;
 
   constructor(
     private readonly now: () => number = Date.now,
     private readonly repeatMs: number = FAILURE_REPEAT_MS,
+    private readonly settleMs = 0,
   ) {}
 
   /** Whether a failure is in progress (occurred, and has not ended since). */
@@ -33,6 +42,13 @@ export class RepeatedFailure {
    * interval) with the occurrences since the last line, this one included, and since the start.
    */
   failed(say: (sinceLastLine: number, total: number) => void): void {
+    this.flush();
+    if (this.ending) {
+      // Back before its end was said: the same failure, going on.
+      this.total = this.ending.total;
+      this.said = this.ending.said;
+      this.ending = undefined;
+    }
     this.total++;
     this.unsaid++;
     const now = this.now();
@@ -49,14 +65,35 @@ export class RepeatedFailure {
    * line a minute, not two per flip; a failure that got no line is counted in the next one.
    */
   ended(say: (total: number) => void): void {
-    if (this.total === 0) return;
+    if (this.total === 0) {
+      this.flush();
+      return;
+    }
     const total = this.total;
     const said = this.said;
     this.total = 0;
     this.said = false;
+    if (this.settleMs > 0) {
+      // Not failing any more (failing is false), but said only once it stays so (flush()).
+      this.ending = { at: this.now(), total, said, say };
+      return;
+    }
     if (!said) return;
     this.unsaid = 0;
     say(total);
+  }
+
+  /**
+   * Says an end that lasted `settleMs` without a failure (once, if its failure was said); the
+   * caller calls it when that time has passed. Nothing before then, or without an end pending.
+   */
+  flush(): void {
+    const e = this.ending;
+    if (!e || this.now() - e.at < this.settleMs) return;
+    this.ending = undefined;
+    if (!e.said) return;
+    this.unsaid = 0;
+    e.say(e.total);
   }
 }
 

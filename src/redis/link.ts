@@ -5,7 +5,10 @@
 // capped backoff, for as long as the keeper runs.
 //
 // Said to the operator: the first connection (redis.connected), an outage once when it begins and
-// then at most once a minute while it lasts (redis.unavailable), and its end (redis.recovered).
+// then at most once a minute while it lasts (redis.unavailable), and its end (redis.recovered)
+// once Redis has answered for REDIS_RECOVERED_AFTER_MS: a Redis that stalls every few seconds is
+// one outage going on, not a "recovered" line followed by up to a minute of silence while the
+// hosts act alone. The sharing itself resumes at the first answer; only the line waits.
 // A Redis that answers but refuses (redis.misconfigured, refusal.ts) is no outage: a database it
 // does not have stays refused until a connection selects it; ioredis only emits the SELECT's
 // failure and goes on in database 0, which would mix the sheet's keys with whatever lives there.
@@ -43,6 +46,11 @@ export const REDIS_PAUSE_AFTER_FAILURE_MS = 5000;
  * extends the pause, so the callers' commands do not each wait out a timeout while Redis hangs.
  */
 export const REDIS_PROBE_MS = 1000;
+/**
+ * An outage is said to be over (redis.recovered) once Redis has answered this long without a
+ * failure: a failure before then is the same outage going on (it stalls, answers, stalls again).
+ */
+export const REDIS_RECOVERED_AFTER_MS = 5000;
 export const CONNECT_TIMEOUT_MS = 2000;
 const RECONNECT_MAX_MS = 5000;
 /**
@@ -60,13 +68,15 @@ export interface RedisLinkOptions {
   readonly commandTimeoutMs?: number;
   readonly pauseAfterFailureMs?: number;
   readonly probeMs?: number;
+  readonly recoveredAfterMs?: number;
 }
 
 export class RedisLink {
   readonly client: Redis;
   /** Where it connects, for log lines: the URL without its password. */
   readonly target: string;
-  private readonly outage = new RepeatedFailure();
+  private readonly outage: RepeatedFailure;
+  private recoveredTimer: NodeJS.Timeout | undefined;
   /** Refusals of Redis's own (a new kind is said at once, as a new RepeatedFailure). */
   private refusalLog = new RepeatedFailure(Date.now, REFUSAL_REPEAT_MS);
   private refusalKind: Refusal['kind'] | undefined;
@@ -97,6 +107,7 @@ export class RedisLink {
     const { options, shown } = redisTarget(o.url, o.tlsCaFile === undefined ? undefined : readRedisCa(o.tlsCaFile));
     this.target = shown;
     this.db = options.db;
+    this.outage = new RepeatedFailure(Date.now, undefined, this.recoveredAfterMs);
     const settings: RedisOptions = {
       ...options,
       connectionName: `corral-keeper-${process.pid}`,
@@ -183,19 +194,29 @@ export class RedisLink {
     this.recovered();
   }
 
-  /** Says the end of an outage or a refusal, once something was answered and nothing is refused. */
+  private get recoveredAfterMs(): number {
+    return this.o.recoveredAfterMs ?? REDIS_RECOVERED_AFTER_MS;
+  }
+
+  /**
+   * Ends an outage or a refusal, once something was answered and nothing is refused: a refusal
+   * is said over at once, an outage once Redis has answered REDIS_RECOVERED_AFTER_MS since.
+   */
   private recovered(): void {
     if (!this.ready || this.refusal) return;
-    let failures = 0;
-    let said = false;
-    const count = (n: number) => {
-      failures += n;
-      said = true;
-    };
-    this.outage.ended(count);
-    this.refusalLog.ended(count);
+    this.refusalLog.ended((failures) => this.sayRecovered(failures));
     this.refusalKind = undefined;
-    if (said) this.o.logger.info({ event: 'redis.recovered', redis: this.target, failures }, `redis: ${this.target} reachable and taking the keeper's commands again; the Sheets quota, cache and failed-login counts are shared again`);
+    const pending = this.outage.failing;
+    this.outage.ended((failures) => this.sayRecovered(failures));
+    if (!pending || this.closed) return;
+    clearTimeout(this.recoveredTimer);
+    // A little after: a timer may fire a millisecond early by Date.now, and the end would wait for the next.
+    this.recoveredTimer = setTimeout(() => this.outage.flush(), this.recoveredAfterMs + 20);
+    this.recoveredTimer.unref();
+  }
+
+  private sayRecovered(failures: number): void {
+    this.o.logger.info({ event: 'redis.recovered', redis: this.target, failures }, `redis: ${this.target} reachable and taking the keeper's commands again; the Sheets quota, cache and failed-login counts are shared again`);
   }
 
   private onConnectionError(err: Error): void {
@@ -331,6 +352,7 @@ export class RedisLink {
     if (this.closed) return;
     this.closed = true;
     clearTimeout(this.probeTimer);
+    clearTimeout(this.recoveredTimer);
     try {
       await this.client.quit();
     } catch {

@@ -39,6 +39,41 @@ describe('a repeated failure, as log lines', () => {
     assert.deepEqual(lines, ['failed 1', 'ended 1', 'failed 300', 'ended 1', 'failed 300', 'ended 1']);
   });
 
+  it('with a settle time, a cause that comes back within it is one failure going on: no end said until it stayed away that long, and the failure still said once a minute', () => {
+    let now = 0;
+    const failure = new RepeatedFailure(() => now, FAILURE_REPEAT_MS, 5000);
+    const lines: string[] = [];
+    // Fails for a second, answers for two, for 90 s (a Redis stalling again and again).
+    for (; now < 90_000; now += 100) {
+      if (now % 3000 < 1000) failure.failed((since, total) => lines.push(`failed ${since}/${total}`));
+      else failure.ended((total) => lines.push(`ended ${total}`));
+      failure.flush();
+    }
+    assert.equal(failure.failing, false, 'answering at the end: not failing, though its end is not said yet');
+    assert.deepEqual(lines, ['failed 1/1', 'failed 200/201'], 'no end said while it kept coming back; its line a minute on counts it all');
+    // Its last end began at 88 s: 4.9 s later, not yet.
+    now += 2900;
+    failure.flush();
+    assert.equal(lines.length, 2, 'not before it stayed away 5 s');
+    now += 100;
+    failure.flush();
+    failure.flush();
+    assert.deepEqual(lines.at(-1), 'ended 300', 'said once, with every occurrence');
+    assert.equal(lines.length, 3);
+  });
+
+  it('with a settle time, an end not said is said before a failure that comes after it settled', () => {
+    let now = 0;
+    const failure = new RepeatedFailure(() => now, FAILURE_REPEAT_MS, 5000);
+    const lines: string[] = [];
+    failure.failed((since) => lines.push(`failed ${since}`));
+    failure.ended((total) => lines.push(`ended ${total}`));
+    now += 6000;
+    // Nobody flushed in time (a late timer): the next failure is a new one, after its end.
+    failure.failed((since) => lines.push(`failed ${since}`));
+    assert.deepEqual(lines, ['failed 1', 'ended 1']);
+  });
+
   it('says nothing at an end without a failure', () => {
     const failure = new RepeatedFailure(() => 0);
     failure.ended(() => assert.fail('no failure to end'));

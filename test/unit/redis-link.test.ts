@@ -8,7 +8,7 @@
 
 import assert from 'node:assert/strict';
 import { afterEach, beforeEach, describe, it } from 'node:test';
-import { RedisLink } from '../../src/redis/link.js';
+import { REDIS_RECOVERED_AFTER_MS, RedisLink } from '../../src/redis/link.js';
 import type { SheetsBackend } from '../../src/sheets/backend.js';
 import { sharedPrefix } from '../../src/sheets/keeper/shared-keys.js';
 import { SharedQuota } from '../../src/sheets/keeper/shared-quota.js';
@@ -242,14 +242,48 @@ describe('the Redis link, hanging', { skip: redisMissing }, () => {
       server().resume();
       resumedAt = Date.now();
     }
-    while (!log.lines().some((l) => l.event === 'redis.recovered') && Date.now() - resumedAt < 5000) await new Promise((r) => setTimeout(r, 20));
+    while (!link.sharing && Date.now() - resumedAt < 5000) await new Promise((r) => setTimeout(r, 20));
     const took = Date.now() - resumedAt;
-    assert.ok(took < 2500, `recovered ${took} ms after Redis answered again, with no call made`);
-    assert.equal(link.sharing, true);
+    assert.ok(took < 2500, `sharing again ${took} ms after Redis answered again, with no call made`);
+    // Said once it has answered for a while (REDIS_RECOVERED_AFTER_MS): it might stall again.
+    await waitFor(() => log.lines().some((l) => l.event === 'redis.recovered'), REDIS_RECOVERED_AFTER_MS + 2000, 'redis.recovered');
     const said = log.lines().filter((l) => typeof l.event === 'string' && l.event.startsWith('redis.'));
     assert.deepEqual(
       said.map((l) => l.event),
       ['redis.connected', 'redis.unavailable', 'redis.recovered'],
     );
+  });
+  it("stalling again and again (frozen for a moment, answering for less than the settle time, several times): one unavailable line, no recovered line while it goes on, and one once it has answered for a while", async () => {
+    const settleMs = 1500;
+    const link = new RedisLink({ url: server().url, logger: log.logger, commandTimeoutMs: 300, pauseAfterFailureMs: 300, probeMs: 100, recoveredAfterMs: settleMs });
+    links.push(link);
+    assert.equal(await link.whenReady(3000), true);
+    const quota = new SharedQuota({ link, prefix: sharedPrefix('google sheet-1 via emulator'), perMinute: { read: 600, write: 600 }, logger: log.logger });
+    quotas.push(quota);
+    await quota.take('read');
+    const recovered = () => log.lines().filter((l) => l.event === 'redis.recovered');
+    let answeringSince = 0;
+    for (let i = 0; i < 4; i++) {
+      server().pause();
+      try {
+        await quota.take('read');
+        assert.equal(link.sharing, false, `stall ${i}: acting alone`);
+      } finally {
+        server().resume();
+      }
+      await waitFor(() => link.sharing, 3000, `stall ${i}: sharing again once it answers`);
+      answeringSince = Date.now();
+      // It answers for a moment, less than the settle time, then stalls again.
+      if (i < 3) await new Promise((r) => setTimeout(r, 300));
+      assert.deepEqual(recovered(), [], `stall ${i}: no recovered line while it keeps stalling`);
+    }
+    await waitFor(() => recovered().length > 0, settleMs + 2000, 'redis.recovered');
+    const after = Date.now() - answeringSince;
+    assert.ok(after >= settleMs - 100, `recovered said ${after} ms after it last began answering`);
+    assert.deepEqual(
+      log.lines().filter((l) => typeof l.event === 'string' && l.event.startsWith('redis.')).map((l) => l.event),
+      ['redis.connected', 'redis.unavailable', 'redis.recovered'],
+    );
+    assert.ok(Number(recovered()[0]?.failures) >= 4, 'every stall counted in it');
   });
 });
