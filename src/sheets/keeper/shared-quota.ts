@@ -16,8 +16,8 @@
 // and not every half window: a keeper that had not called Google for 27 s went alone on a
 // reading that far back, its count of keepers taken before the others connected and none of their
 // calls of those 27 s in it, and the hosts spent 450 reads in a minute of 300. What the others
-// spent between that last reading and the outage is still not known: it is taken as their share's
-// pace, or the pace the window was filling at before the reading if faster (unheard()).
+// spent between that last reading and the outage is still not known: it is estimated
+// (unheard-calls.ts).
 // The grants made alone are written into the shared window once Redis answers again, backdated to
 // when they were made, so the minute around the outage's end holds no more than the limit either.
 //
@@ -52,6 +52,7 @@ import { QUOTA_WINDOW_MS, QuotaBucket } from './quota.js';
 import type { KeepersSeen } from './quota-ledger.js';
 import { MAX_WAIT_MS, PRESENT_SCRIPT, TAKE_SCRIPT, type PresentAnswer, type TakeAnswer } from './shared-quota-scripts.js';
 import { WindowSeen } from './window-seen.js';
+import { RECENT_PACE_MS, unheardCalls } from './unheard-calls.js';
 
 export type QuotaKind = 'read' | 'write';
 
@@ -61,9 +62,6 @@ export type QuotaKind = 'read' | 'write';
  * script per keeper every 5 s is nothing to Redis.
  */
 export const PRESENCE_INTERVAL_MS = 5000;
-
-/** The pace of the window before a keeper's last reading is taken over this long (unheard()). */
-const RECENT_PACE_MS = 10_000;
 
 /**
  * A grant this close to leaving the window is not asked after: Redis may have let it go already
@@ -459,30 +457,13 @@ export class SharedQuota {
     return true;
   }
 
-  /**
-   * The calls the other hosts may have made between this keeper's last reading of the window and
-   * Redis going away, which no reading holds, dated at the outage's start (the latest they can be,
-   * so they are held longest): made at the pace of their share of the limit, or at the window's
-   * pace over the RECENT_PACE_MS before the reading (this keeper's calls left out) when that was
-   * faster, and no more than the window had room for. A burst of theirs in those seconds, faster
-   * than both, is not seen: the hosts may then together go over the limit by that much.
-   */
+  /** The others' calls since this keeper's last reading, until Redis went away (unheard-calls.ts). */
   private unheard(st: KindState): number[] {
-    if (!st.seen.known) return [];
-    const now = this.clock.now();
     // The link's clock is the system's; only the difference is taken, so a test's clock works too.
-    const until = now - this.o.link.failingForMs;
-    const gap = until - st.seen.at;
-    if (gap <= 0) return [];
-    const keepers = this.keepersBefore(st);
-    const othersShare = (st.perMinute * (keepers - 1)) / keepers / QUOTA_WINDOW_MS;
-    const ownRecent = st.recent.filter((g) => g.written && g.at <= st.seen.at && st.seen.at - g.at < RECENT_PACE_MS).length;
-    const recentPace = Math.max(0, st.seen.recent(RECENT_PACE_MS) - ownRecent) / RECENT_PACE_MS;
-    const stillHeld = st.seen.times().filter((t) => until - t < QUOTA_WINDOW_MS).length;
-    const room = Math.max(0, st.perMinute - stillHeld);
-    // Whole calls: a reading a few ms old (a busy keeper's last ask) counts none.
-    const n = Math.min(room, Math.floor(Math.max(othersShare, recentPace) * gap));
-    return new Array<number>(n).fill(until);
+    const until = this.clock.now() - this.o.link.failingForMs;
+    const at = st.seen.at;
+    const ownRecent = st.recent.filter((g) => g.written && g.at <= at && at - g.at < RECENT_PACE_MS).length;
+    return unheardCalls({ seen: st.seen, perMinute: st.perMinute, keepers: this.keepersBefore(st), ownRecent, until });
   }
 
   /**
