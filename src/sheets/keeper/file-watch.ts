@@ -26,8 +26,10 @@ export function watchKeeperFiles(f: KeeperFiles, intervalMs = FILE_CHECK_INTERVA
   let failing = false;
   let foreignSaid = false;
   let running = false;
+  /** Set by the returned stop: a check in flight when the keeper closes fails on the closed journal, unsaid. */
+  let stopped = false;
   const check = async () => {
-    if (running) return;
+    if (running || stopped) return;
     running = true;
     try {
       await f.journal.verifyFile();
@@ -47,6 +49,7 @@ export function watchKeeperFiles(f: KeeperFiles, intervalMs = FILE_CHECK_INTERVA
       if (failing) f.logger.info({ event: 'keeper.file_check_recovered' }, "keeper: its journal and socket files are checked again");
       failing = false;
     } catch (err) {
+      if (stopped) return;
       if (!failing) {
         f.logger.warn(
           { event: 'keeper.file_check_failed', code: 'CORRAL_ERR_KEEPER_FILES_REMOVED', err: describeError(err) },
@@ -60,5 +63,8 @@ export function watchKeeperFiles(f: KeeperFiles, intervalMs = FILE_CHECK_INTERVA
   };
   const timer = setInterval(() => void check(), intervalMs);
   timer.unref();
-  return () => clearInterval(timer);
+  return () => {
+    stopped = true;
+    clearInterval(timer);
+  };
 }

@@ -1,0 +1,79 @@
+// The keeper's check of its own files (file-watch.ts): what it says, and how often.
+
+import assert from 'node:assert/strict';
+import { afterEach, beforeEach, describe, it } from 'node:test';
+import { watchKeeperFiles } from '../../src/sheets/keeper/file-watch.js';
+import type { Journal } from '../../src/sheets/keeper/journal.js';
+import type { KeeperServer } from '../../src/sheets/keeper/server.js';
+import { captureLogger, type CapturedLogger } from '../fixtures/capture-logger.js';
+
+/** Resolves once `n` checks ran (each asks the journal first). */
+function counting() {
+  let checks = 0;
+  const waiters: Array<[number, () => void]> = [];
+  return {
+    tick() {
+      checks++;
+      for (const [n, resolve] of waiters.splice(0)) if (checks >= n) resolve();
+      else waiters.push([n, resolve]);
+    },
+    after: (n: number) => new Promise<void>((resolve) => (checks >= n ? resolve() : waiters.push([n, resolve]))),
+  };
+}
+
+describe('keeper file watch', () => {
+  let log: CapturedLogger;
+  /** The watch's timer is unref'd (it must not hold a keeper open): this holds the test's loop. */
+  let alive: NodeJS.Timeout;
+  beforeEach(async () => {
+    log = await captureLogger();
+    alive = setInterval(() => undefined, 1000);
+  });
+  afterEach(() => {
+    clearInterval(alive);
+    log.close();
+  });
+
+  it('says a socket bound again each time, a failing check once per run of failures, and its end', async () => {
+    const c = counting();
+    const socketAnswers: Array<'rebound' | 'foreign' | undefined | Error> = ['rebound', undefined, new Error('EACCES'), new Error('EACCES'), 'foreign', 'foreign', undefined];
+    const journal = { verifyFile: async () => c.tick() } as unknown as Journal;
+    const server = {
+      relistenIfRemoved: async () => {
+        const next = socketAnswers.shift();
+        if (next instanceof Error) throw next;
+        return next;
+      },
+    } as unknown as KeeperServer;
+    const stop = watchKeeperFiles({ journal, server, socketPath: '/data/keeper.sock', logger: log.logger }, 10);
+    await c.after(8);
+    stop();
+    const events = log.lines().map((l) => [l.event, l.level]);
+    assert.deepEqual(events, [
+      ['keeper.socket_rebound', 'error'],
+      ['keeper.file_check_failed', 'warn'],
+      // The check that works again finds the socket held by another file: both said, once.
+      ['keeper.socket_taken', 'error'],
+      ['keeper.file_check_recovered', 'info'],
+    ]);
+  });
+
+  it('says nothing of a check that fails once it was stopped (the journal closed under it)', async () => {
+    const c = counting();
+    let release: () => void = () => undefined;
+    const journal = {
+      verifyFile: () =>
+        new Promise<void>((_resolve, reject) => {
+          c.tick();
+          release = () => reject(new Error('journal closed'));
+        }),
+    } as unknown as Journal;
+    const stop = watchKeeperFiles({ journal, server: undefined, socketPath: undefined, logger: log.logger }, 10);
+    await c.after(1);
+    stop();
+    release();
+    // The rejection, the check's catch and finally run as microtasks before the next macrotask.
+    await new Promise((r) => setImmediate(r));
+    assert.deepEqual(log.lines(), []);
+  });
+});
