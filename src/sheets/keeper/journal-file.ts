@@ -25,6 +25,15 @@ export { decodeRecord, encodeRecord, type DamagedPiece, type JournalRecord } fro
 /** About how much of a rewrite is encoded and written at a time (characters; bytes for ASCII). */
 const REWRITE_CHUNK_BYTES = 4 * 1024 * 1024;
 
+/** Writes all of `buf` at the handle's position (O_APPEND: the end), however many calls it takes. */
+async function writeFully(fh: FileHandle, buf: Buffer, path: string): Promise<void> {
+  for (let off = 0; off < buf.length; ) {
+    const { bytesWritten } = await fh.write(buf, off, buf.length - off);
+    if (bytesWritten <= 0) throw new Error(`journal ${path}: a write of ${buf.length - off} bytes wrote nothing`);
+    off += bytesWritten;
+  }
+}
+
 interface Op {
   records: readonly JournalRecord[] | undefined;
   /** A compaction: replace the whole file with the records this returns when the op runs. */
@@ -310,12 +319,7 @@ export class JournalFile {
     if (buf.length === 0) return;
     const before = this.size;
     try {
-      let off = 0;
-      while (off < buf.length) {
-        const { bytesWritten } = await fh.write(buf, off, buf.length - off);
-        if (bytesWritten <= 0) throw new Error(`journal ${this.path}: a write of ${buf.length - off} bytes wrote nothing`);
-        off += bytesWritten;
-      }
+      await writeFully(fh, buf, this.path);
       await fh.datasync();
       this.fsyncs++;
       this.size = before + buf.length;
@@ -346,23 +350,18 @@ export class JournalFile {
       // string of the whole journal held the keeper's loop (and its heartbeats) for 3.7 s at
       // 256 MiB, and past about 512 M characters could not be built at all, so the rewrite failed
       // and the file grew on.
-      let piece: string[] = [];
-      let pieceBytes = 0;
-      for (let i = 0; i <= records.length; i++) {
-        const line = i < records.length ? encodeRecord(records[i] as JournalRecord) : '';
-        piece.push(line);
-        pieceBytes += line.length;
-        if (pieceBytes < REWRITE_CHUNK_BYTES && i < records.length) continue;
-        const chunk = Buffer.from(piece.join(''), 'utf8');
-        for (let off = 0; off < chunk.length; ) {
-          const { bytesWritten } = await out.write(chunk, off, chunk.length - off);
-          if (bytesWritten <= 0) throw new Error(`journal ${tmp}: a write of ${chunk.length - off} bytes wrote nothing`);
-          off += bytesWritten;
-        }
+      let piece = '';
+      const writePiece = async () => {
+        const chunk = Buffer.from(piece, 'utf8');
+        await writeFully(out, chunk, tmp);
         bytes += chunk.length;
-        piece = [];
-        pieceBytes = 0;
+        piece = '';
+      };
+      for (const record of records) {
+        piece += encodeRecord(record);
+        if (piece.length >= REWRITE_CHUNK_BYTES) await writePiece();
       }
+      await writePiece();
       await out.sync();
       await rename(tmp, this.path);
     } catch (err) {

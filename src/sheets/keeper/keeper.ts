@@ -218,7 +218,8 @@ export class Keeper {
       // Before the journal opens: its done entries are kept while a copy from before them is
       // served, and the restored copies are such copies (cache-handoff.ts).
       await k.restoreCache(dataDir);
-      await reportOversizedJournal(o.logger, join(dataDir, JOURNAL_FILE), s.SHEETS_JOURNAL_MAX_MB * 1024 * 1024);
+      const journalPath = join(dataDir, JOURNAL_FILE);
+      await reportOversizedJournal(o.logger, journalPath, s.SHEETS_JOURNAL_MAX_MB * 1024 * 1024);
       const { journal, replayed, quarantined, heldForOtherSheets } = await Journal.open({
         dir: dataDir,
         destination: k.backend.destination,
@@ -232,8 +233,8 @@ export class Keeper {
         copyOlderThan: (sheet, doneAt) => k.tier.hasValueFetchedBy((range) => sheetOfRange(range) === sheet, doneAt),
         onFileReplaced: (what, d) =>
           o.logger.error(
-            { event: 'journal.replaced', code: 'CORRAL_ERR_KEEPER_FILES_REMOVED', journal: join(dataDir, JOURNAL_FILE), what, expectedBytes: d.expectedBytes, foundBytes: d.foundBytes ?? null, rowsNotInSheet: d.rowsNotInSheet },
-            `keeper: the write journal ${join(dataDir, JOURNAL_FILE)} was ${what} while the keeper ran, by something other than corral (${d.rowsNotInSheet} acknowledged rows not yet in the sheet were only in its memory); writing it again from memory before the next append: find what removes or edits files in ${dataDir}`,
+            { event: 'journal.replaced', code: 'CORRAL_ERR_KEEPER_FILES_REMOVED', journal: journalPath, what, expectedBytes: d.expectedBytes, foundBytes: d.foundBytes ?? null, rowsNotInSheet: d.rowsNotInSheet },
+            `keeper: the write journal ${journalPath} was ${what} while the keeper ran, by something other than corral (${d.rowsNotInSheet} acknowledged rows not yet in the sheet were only in its memory); writing it again from memory before the next append: find what removes or edits files in ${dataDir}`,
           ),
         onCompactionFailed: (err, bytes) =>
           o.logger.warn(
