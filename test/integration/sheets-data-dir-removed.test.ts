@@ -20,7 +20,7 @@ async function append(c: CorralProcess, id: string): Promise<number> {
   return (await http(`${c.url}/append`, { method: 'POST', timeoutMs: 20_000, headers: { connection: 'close' }, body: JSON.stringify({ range: 'Events', rows: [rowOf(id)] }) })).status;
 }
 
-test('the data dir removed while Google fails: journal and socket put back, and every acknowledged row reaches the sheet after a restart', async () => {
+test('the data dir removed while Google fails: journal, socket and lock put back, and every acknowledged row reaches the sheet after a restart', async () => {
   const emu = await startEmulator();
   const env = { SHEETS_FLUSH_INTERVAL_MS: '100', SHEETS_TIMEOUT: '3', CORRAL_GRACEFUL_TIMEOUT: '3' };
   const inSheet = () => (emu.getSheet(emu.spreadsheetId, 'Events') ?? []).map((row) => row[0] ?? '').filter((id) => id.startsWith('dr-'));
@@ -41,6 +41,9 @@ test('the data dir removed while Google fails: journal and socket put back, and 
     assert.deepEqual([journalLine.level, journalLine.what, journalLine.rowsNotInSheet, journalLine.code], ['error', 'deleted', 3, 'CORRAL_ERR_KEEPER_FILES_REMOVED']);
     assert.equal(socketLine.level, 'error');
     assert.ok(existsSync(join(dataDir, 'sheets.journal')), 'the journal is back at its path');
+    // And the lock, so that a second corral started on the data dir now would wait for this keeper.
+    await first.waitForLog((l) => l.event === 'keeper.lock_restored', 10_000, 'keeper.lock_restored');
+    assert.ok(existsSync(join(dataDir, 'keeper.lock')), 'the lock is back at its path');
 
     // New connections reach the keeper again.
     const after = ['dr-after-0', 'dr-after-1'];

@@ -4,6 +4,7 @@ import assert from 'node:assert/strict';
 import { afterEach, beforeEach, describe, it } from 'node:test';
 import { watchKeeperFiles } from '../../src/sheets/keeper/file-watch.js';
 import type { Journal } from '../../src/sheets/keeper/journal.js';
+import type { KeeperLock, LockCheck } from '../../src/sheets/keeper/lock.js';
 import type { KeeperServer } from '../../src/sheets/keeper/server.js';
 import { captureLogger, type CapturedLogger } from '../fixtures/capture-logger.js';
 
@@ -56,6 +57,24 @@ describe('keeper file watch', () => {
       ['keeper.socket_taken', 'error'],
       ['keeper.file_check_recovered', 'info'],
     ]);
+  });
+
+  it('says a lock written again each time, and a lock another keeper took once while it holds it', async () => {
+    const c = counting();
+    const checks: LockCheck[] = [{ state: 'restored' }, undefined, { state: 'taken', holderPid: 77 }, { state: 'taken', holderPid: 77 }, undefined, { state: 'taken', holderPid: 78 }, undefined];
+    const journal = { verifyFile: async () => c.tick() } as unknown as Journal;
+    const lock = { path: '/data/keeper.lock', verify: async () => checks.shift(), release: async () => undefined } as KeeperLock;
+    const stop = watchKeeperFiles({ journal, server: undefined, socketPath: undefined, logger: log.logger, lock }, 10);
+    await c.after(8);
+    stop();
+    assert.deepEqual(
+      log.lines().map((l) => [l.event, l.level, l.holder_pid]),
+      [
+        ['keeper.lock_restored', 'error', undefined],
+        ['keeper.lock_taken', 'error', 77],
+        ['keeper.lock_taken', 'error', 78],
+      ],
+    );
   });
 
   it('says nothing of a check that fails once it was stopped (the journal closed under it)', async () => {

@@ -3,7 +3,7 @@
 
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, it } from 'node:test';
@@ -65,6 +65,26 @@ describe('keeper lock', () => {
     const lock = await second;
     assert.deepEqual(waited, [3001]);
     await lock.release();
+  });
+
+  it('a held lock removed under its keeper is written again, and one another keeper took meanwhile is named', async () => {
+    const held = await acquireKeeperLock(dir, 0, undefined, contender(3101));
+    assert.equal(await held.verify(), undefined, 'its own lock: nothing to do');
+    const line = readFileSync(join(dir, 'keeper.lock'), 'utf8');
+
+    rmSync(dir, { recursive: true });
+    mkdirSync(dir);
+    assert.deepEqual(await held.verify(), { state: 'restored' });
+    assert.equal(readFileSync(join(dir, 'keeper.lock'), 'utf8'), line, 'the same line: its release still removes it');
+    // A second keeper starting now waits for the first instead of taking the data dir.
+    await assert.rejects(acquireKeeperLock(dir, 100, undefined, contender(3102)), { code: 'CORRAL_ERR_JOURNAL' });
+
+    rmSync(join(dir, 'keeper.lock'));
+    const other = await acquireKeeperLock(dir, 0, undefined, contender(3103));
+    assert.deepEqual(await held.verify(), { state: 'taken', holderPid: 3103 });
+    await held.release();
+    assert.match(readFileSync(join(dir, 'keeper.lock'), 'utf8'), /^3103 /, "a keeper's release never removes another's lock");
+    await other.release();
   });
 
   // What a power loss may leave of a lock whose link reached the disk before its content: nothing,

@@ -1,14 +1,16 @@
-// The keeper's own files, checked every few seconds: its journal and its socket. Something other
+// The keeper's own files, checked every few seconds: its journal, its socket and its lock. Something other
 // than corral may remove them while it runs (an `rm -rf` of the data dir, a cleanup job, tmpfiles.d
 // on a data dir under /tmp): the open journal then took appends into a deleted file, acknowledged,
 // that no restart would replay, and the removed socket took no new connection from a worker. The
 // journal puts its memory back at its path (journal-file.ts); the socket is bound again
-// (server.ts). Appends check the journal too, before each write: this timer covers a quiet keeper,
+// (server.ts); the lock is written again (lock.ts), else a second corral started on the data dir
+// meanwhile would take it and flush the same journal's rows a second time. Appends check the journal too, before each write: this timer covers a quiet keeper,
 // whose next restart would otherwise find the file gone.
 
 import { describeError } from '../../errors.js';
 import type { Logger } from '../../log/logger.js';
 import type { Journal } from './journal.js';
+import type { KeeperLock } from './lock.js';
 import type { KeeperServer } from './server.js';
 
 export const FILE_CHECK_INTERVAL_MS = 2000;
@@ -18,6 +20,8 @@ export interface KeeperFiles {
   readonly server: KeeperServer | undefined;
   readonly socketPath: string | undefined;
   readonly logger: Logger;
+  /** Undefined in tests of the journal and socket alone. */
+  readonly lock?: KeeperLock;
 }
 
 /** Starts the checks; the returned function stops them. */
@@ -25,6 +29,7 @@ export function watchKeeperFiles(f: KeeperFiles, intervalMs = FILE_CHECK_INTERVA
   /** Said once per run of failed checks, and once per socket held by another file: a check runs every 2 s. */
   let failing = false;
   let foreignSaid = false;
+  let lockTakenSaid = false;
   let running = false;
   /** Set by the returned stop: a check in flight when the keeper closes fails on the closed journal, unsaid. */
   let stopped = false;
@@ -46,6 +51,19 @@ export function watchKeeperFiles(f: KeeperFiles, intervalMs = FILE_CHECK_INTERVA
         );
       }
       foreignSaid = socket === 'foreign';
+      const lock = await f.lock?.verify();
+      if (lock?.state === 'restored') {
+        f.logger.error(
+          { event: 'keeper.lock_restored', code: 'CORRAL_ERR_KEEPER_FILES_REMOVED', lock: f.lock?.path },
+          `keeper: its lock ${f.lock?.path} was removed while it ran (the data dir or the file deleted by something other than corral); written again, so no second keeper opens this journal: find what removes files there`,
+        );
+      } else if (lock?.state === 'taken' && !lockTakenSaid) {
+        f.logger.error(
+          { event: 'keeper.lock_taken', code: 'CORRAL_ERR_KEEPER_FILES_REMOVED', lock: f.lock?.path, holder_pid: lock.holderPid ?? null },
+          `keeper: its lock ${f.lock?.path} was removed while it ran and another keeper (pid ${lock.holderPid ?? 'unknown'}) holds it now: two keepers on one journal may send its rows to the sheet twice; stop the other corral, or give each its own CORRAL_DATA_DIR (said once)`,
+        );
+      }
+      lockTakenSaid = lock?.state === 'taken';
       if (failing) f.logger.info({ event: 'keeper.file_check_recovered' }, "keeper: its journal and socket files are checked again");
       failing = false;
     } catch (err) {

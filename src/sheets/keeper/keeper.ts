@@ -291,7 +291,7 @@ export class Keeper {
         await k.server.listen();
       }
       k.flusher.start();
-      k.stopFileWatch = watchKeeperFiles({ journal, server: k.server, socketPath: o.socketPath, logger: o.logger });
+      k.stopFileWatch = watchKeeperFiles({ journal, server: k.server, socketPath: o.socketPath, logger: o.logger, lock: k.lock });
       return k;
     } catch (err) {
       await k.close();

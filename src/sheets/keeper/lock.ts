@@ -30,9 +30,22 @@ import { link, open, readdir, readFile, stat, unlink } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { CorralError, DataDirWriteError } from '../../errors.js';
 
+/**
+ * What a check of a held lock found: its file still this keeper's (undefined), made again after
+ * something removed it ('restored'), or holding another keeper's line ('taken', with that keeper's
+ * pid when the line names one).
+ */
+export type LockCheck = undefined | { readonly state: 'restored' } | { readonly state: 'taken'; readonly holderPid: number | undefined };
+
 export interface KeeperLock {
   readonly path: string;
   release(): Promise<void>;
+  /**
+   * Checks the lock file still holds this keeper's line, and writes it again when it is gone (the
+   * data dir removed under a running keeper: a second corral started on it meanwhile would take
+   * the lock and open the same journal). The data dir must exist (the journal puts it back first).
+   */
+  verify(): Promise<LockCheck>;
 }
 
 /** Who is asking and how owners are checked; tests stand in for several processes. */
@@ -238,6 +251,16 @@ export async function acquireKeeperLock(dataDir: string, waitMs: number, onWait?
         path,
         async release() {
           if ((await readOwner(path)) === mine) await unlink(path).catch(() => undefined);
+        },
+        async verify() {
+          const found = await readOwner(path);
+          if (found === mine) return undefined;
+          if (found === undefined && (await createExclusive(path, mine, tag))) return { state: 'restored' };
+          // Another keeper's line, or one linked by another keeper between the read and the link.
+          const holder = await readOwner(path);
+          if (holder === mine) return undefined;
+          const pid = holder === undefined ? Number.NaN : parseOwner(holder).pid;
+          return { state: 'taken', holderPid: Number.isInteger(pid) ? pid : undefined };
         },
       };
     }
