@@ -22,7 +22,9 @@ async function append(c: CorralProcess, id: string): Promise<number> {
 
 test('the data dir removed while Google fails: journal, socket and lock put back, and every acknowledged row reaches the sheet after a restart', async () => {
   const emu = await startEmulator();
-  const env = { SHEETS_FLUSH_INTERVAL_MS: '100', SHEETS_TIMEOUT: '3', CORRAL_GRACEFUL_TIMEOUT: '3' };
+  // Google's 5xx leave appends unsure, read back no sooner than SHEETS_UNSURE_DELAY (60 s by
+  // default) after their send: the second corral's wait for them would be that long.
+  const env = { SHEETS_FLUSH_INTERVAL_MS: '100', SHEETS_TIMEOUT: '3', CORRAL_GRACEFUL_TIMEOUT: '3', SHEETS_UNSURE_DELAY: '2' };
   const inSheet = () => (emu.getSheet(emu.spreadsheetId, 'Events') ?? []).map((row) => row[0] ?? '').filter((id) => id.startsWith('dr-'));
   let c: CorralProcess | undefined;
   let second: CorralProcess | undefined;
