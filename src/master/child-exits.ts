@@ -17,12 +17,25 @@ export interface ChildExit {
 }
 
 /**
- * The Sheets cache counts exited processes reported last (the keeper's host tier, the workers'
- * L1s), named as their heartbeats name them: with the live ones', the stats' cache figures cover
- * the master's whole run. Without them a reload replaced every worker and kept the keeper, and the
- * hit ratio fell from 0.999 to 0.5 with no change in traffic (the L1 hits went, the misses stayed).
+ * The Sheets counts exited processes reported last (the keeper's host tier, upstream calls and
+ * refusals, the workers' L1s), named as their heartbeats name them: with the live ones', the
+ * stats' cache figures and the corral_sheets_*_total counters cover the master's whole run.
+ * Without them a reload replaced every worker and kept the keeper, and the hit ratio fell from
+ * 0.999 to 0.5 with no change in traffic (the L1 hits went, the misses stayed); and /metrics lost
+ * what a process counted between the last scrape and its exit.
  */
-export const EXITED_SHEETS_COUNTS = ['cacheHits', 'cacheMisses', 'cacheStaleHits', 'l1Hits', 'l1Misses', 'l1StaleFallbacks'] as const;
+export const EXITED_SHEETS_COUNTS = [
+  'cacheHits',
+  'cacheMisses',
+  'cacheStaleHits',
+  'l1Hits',
+  'l1Misses',
+  'l1StaleFallbacks',
+  'upstreamCallsTotal',
+  'journalAppendsRefused',
+  'sharedReads',
+  'aloneQuotaGrants',
+] as const;
 export type ExitedSheetsCounts = Record<(typeof EXITED_SHEETS_COUNTS)[number], number>;
 
 /** What exited workers served, for the totals (their figures leave with them). */
@@ -35,7 +48,8 @@ export interface ServedTotals {
 }
 
 export function noneServed(): ServedTotals {
-  return { requests: 0, errors: 0, refused: 0, idleClosed: 0, sheets: { cacheHits: 0, cacheMisses: 0, cacheStaleHits: 0, l1Hits: 0, l1Misses: 0, l1StaleFallbacks: 0 } };
+  const sheets = Object.fromEntries(EXITED_SHEETS_COUNTS.map((name) => [name, 0])) as ExitedSheetsCounts;
+  return { requests: 0, errors: 0, refused: 0, idleClosed: 0, sheets };
 }
 
 export function addServed(totals: ServedTotals, c: ChildRecord): void {

@@ -5,6 +5,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { createAdminMetrics } from '../../src/master/admin/metrics.js';
+import { addServed } from '../../src/master/child-exits.js';
+import type { ChildRecord } from '../../src/master/registry.js';
 import { child, createFakeView, testSettings } from '../fixtures/fake-admin-view.js';
 
 interface Family {
@@ -78,7 +80,8 @@ describe('/metrics names and counters', () => {
 
     // Worker 1 is replaced (its last report goes to the exited totals, as the arbiter does) and the
     // keeper restarts: the new processes count from 0.
-    view.exited.requests += 500;
+    addServed(view.exited, view.kids[0] as unknown as ChildRecord);
+    addServed(view.exited, view.kids[2] as unknown as ChildRecord);
     view.kids = [child(1, 103, 'ready', { requestsServed: 3, extra: { l1Hits: 1 } }), view.kids[1]!];
     const noKeeper = parse(await metrics.render());
     for (const name of ['corral_sheets_quota_reads_left', 'corral_sheets_journal_backlog_rows', 'corral_sheets_journal_held_rows', 'corral_sheets_journal_oldest_row_age_seconds']) {

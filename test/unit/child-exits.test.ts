@@ -120,11 +120,11 @@ test("the keeper's crash goes to its own ledger", async () => {
   }
 });
 
-test("an exited worker's served figures are kept in the totals; the keeper's are not, but its and the workers' Sheets cache counts are", () => {
+test("an exited worker's served figures are kept in the totals; the keeper's are not, but its and the workers' Sheets counts are (upstream calls included, for corral_sheets_upstream_calls_total)", () => {
   const totals = noneServed();
   totals.requests = 1;
   const figures = { rssBytes: 0, heapUsedBytes: 0, heapTotalBytes: 0, eventLoopLagMs: 0, activeConnections: 0, requestsServed: 10, errorsServed: 2, latencyP99Ms: 0, connectionsRefused: 3, idleConnectionsClosed: 4 };
   addServed(totals, record({ figures: { ...figures, extra: { l1Hits: 900, l1Misses: 5, l1StaleFallbacks: 1 } } }));
   addServed(totals, record({ role: 'keeper', figures: { ...figures, extra: { cacheHits: 4, cacheMisses: 1, cacheStaleHits: 2, upstreamCallsTotal: 7 } } }));
-  assert.deepEqual(totals, { requests: 11, errors: 2, refused: 3, idleClosed: 4, sheets: { cacheHits: 4, cacheMisses: 1, cacheStaleHits: 2, l1Hits: 900, l1Misses: 5, l1StaleFallbacks: 1 } });
+  assert.deepEqual(totals, { requests: 11, errors: 2, refused: 3, idleClosed: 4, sheets: { cacheHits: 4, cacheMisses: 1, cacheStaleHits: 2, l1Hits: 900, l1Misses: 5, l1StaleFallbacks: 1, upstreamCallsTotal: 7, journalAppendsRefused: 0, sharedReads: 0, aloneQuotaGrants: 0 } });
 });

@@ -2,14 +2,17 @@
 // end in _total and only grow, gauges carry their unit. The figures come from the heartbeats the
 // master holds: the keeper's counts, and each worker's L1 counts.
 //
-// The counters add up each process's own count (the keeper's and every worker's, which start at 0
-// with the process) by the growth seen at each scrape, so a worker replaced or a keeper restarted
-// never makes them go back; what a process counted after the last scrape before its exit is lost.
+// The counters are each live process's own count (the keeper's and every worker's, which start at
+// 0 with the process) plus what the exited ones reported last (the arbiter keeps it), as the
+// stats count them: a worker replaced or a keeper restarted never makes them go back, nor loses
+// what it counted after the last scrape (only what it counted after its last heartbeat, when it
+// is killed outright). They took each process's growth between scrapes, which lost all of that:
+// a reload every 15 s scrape lost up to 15 s of every worker's hits.
 
 import { Counter, Gauge, type Registry } from 'prom-client';
-import { CounterAcrossProcesses } from './history.js';
+import type { ExitedSheetsCounts } from '../child-exits.js';
 import { sheetsFiguresOf } from './figures.js';
-import type { AdminView, ChildSnapshot } from './view.js';
+import type { AdminView } from './view.js';
 
 type Extra = Readonly<Record<string, number | string | boolean | null>>;
 
@@ -18,37 +21,38 @@ function count(extra: Extra | undefined, name: string): number | undefined {
   return typeof v === 'number' && Number.isFinite(v) && v >= 0 ? v : undefined;
 }
 
+type Count = keyof ExitedSheetsCounts;
+
 export function registerSheetsMetrics(view: AdminView, registers: Registry[]): void {
-  /** `pick` names the count each child reports, by role; children without it are left out. */
-  const counter = (name: string, help: string, pick: (c: ChildSnapshot) => number | undefined) => {
-    const across = new CounterAcrossProcesses();
+  /** The count the keeper and each worker report under these names (none: that role counts none). */
+  const counter = (name: string, help: string, keeper: Count | undefined, worker: Count | undefined) => {
     let seen = 0;
     return new Counter({
       name,
       help,
       registers,
       collect() {
-        const values = new Map<number, number>();
+        const exited = view.servedByExited().sheets;
+        let now = (keeper ? exited[keeper] : 0) + (worker ? exited[worker] : 0);
         for (const c of view.children()) {
-          const v = pick(c);
-          if (v !== undefined) values.set(c.pid, v);
+          const n = c.role === 'keeper' ? keeper : worker;
+          now += (n === undefined ? undefined : count(c.figures?.extra, n)) ?? 0;
         }
-        const now = across.observe(values);
+        // Never back, whatever a heartbeat says (a process killed between two beats, or a count
+        // reported lower): the next growth past the highest seen is what gets added.
         if (now > seen) this.inc(now - seen);
         seen = Math.max(seen, now);
       },
     });
   };
-  const keeperCount = (name: string) => (c: ChildSnapshot) => (c.role === 'keeper' ? count(c.figures?.extra, name) : undefined);
-  const byRole = (keeper: string, worker: string) => (c: ChildSnapshot) => count(c.figures?.extra, c.role === 'keeper' ? keeper : worker);
 
-  counter('corral_sheets_cache_hits_total', "Reads answered from a cache tier: workers' L1 and the keeper's host tier (fresh or stale).", byRole('cacheHits', 'l1Hits'));
-  counter('corral_sheets_cache_misses_total', 'Reads that waited for a fetch from Google (misses of the keeper\'s host tier).', keeperCount('cacheMisses'));
-  counter('corral_sheets_stale_answers_total', "Reads answered older than SHEET_CACHE_TTL: the keeper's stale hits and workers' stale fallbacks.", byRole('cacheStaleHits', 'l1StaleFallbacks'));
-  counter('corral_sheets_journal_appends_refused_total', 'Appends refused because the write journal could not be written (disk full, I/O error): the app answered them 503 not_saved.', keeperCount('journalAppendsRefused'));
-  counter('corral_sheets_upstream_calls_total', 'Calls that reached the Sheets API, retries and read-backs included.', keeperCount('upstreamCallsTotal'));
-  counter('corral_sheets_shared_reads_total', 'Ranges the keeper took from Redis (REDIS_URL), fetched by another host (or by this one before a restart), instead of reading Google.', keeperCount('sharedReads'));
-  counter('corral_sheets_quota_alone_grants_total', "Calls to Google paid from this host's share of the quota because Redis (REDIS_URL) was unreachable.", keeperCount('aloneQuotaGrants'));
+  counter('corral_sheets_cache_hits_total', "Reads answered from a cache tier: workers' L1 and the keeper's host tier (fresh or stale).", 'cacheHits', 'l1Hits');
+  counter('corral_sheets_cache_misses_total', 'Reads that waited for a fetch from Google (misses of the keeper\'s host tier).', 'cacheMisses', undefined);
+  counter('corral_sheets_stale_answers_total', "Reads answered older than SHEET_CACHE_TTL: the keeper's stale hits and workers' stale fallbacks.", 'cacheStaleHits', 'l1StaleFallbacks');
+  counter('corral_sheets_journal_appends_refused_total', 'Appends refused because the write journal could not be written (disk full, I/O error): the app answered them 503 not_saved.', 'journalAppendsRefused', undefined);
+  counter('corral_sheets_upstream_calls_total', 'Calls that reached the Sheets API, retries and read-backs included.', 'upstreamCallsTotal', undefined);
+  counter('corral_sheets_shared_reads_total', 'Ranges the keeper took from Redis (REDIS_URL), fetched by another host (or by this one before a restart), instead of reading Google.', 'sharedReads', undefined);
+  counter('corral_sheets_quota_alone_grants_total', "Calls to Google paid from this host's share of the quota because Redis (REDIS_URL) was unreachable.", 'aloneQuotaGrants', undefined);
 
   // No sample while no keeper reports the figure (none running, another backend): an absent
   // series reads as unknown, where a 0 would read as an empty journal or a full quota.
