@@ -6,7 +6,7 @@
 // one turn (promises, no timers), so one scrape never mixes the state before and after an intent.
 
 import { Counter, Gauge, Registry } from 'prom-client';
-import type { HostSample } from '../host-monitor.js';
+import { hostSampleStale, type HostSample } from '../host-monitor.js';
 import { capacityFromView, heartbeatAgeMs, keeperStatus, workersReadiness } from './figures.js';
 import { registerSheetsMetrics } from './sheets-metrics.js';
 import { EXIT_REASONS } from '../exit-reasons.js';
@@ -19,7 +19,11 @@ export interface AdminMetrics {
 
 const STATUSES = ['UNAVAILABLE', 'LOW', 'HEALTHY', 'WARNING', 'FULL'] as const;
 
-export function createAdminMetrics(view: AdminView, host: () => HostSample | undefined): AdminMetrics {
+/**
+ * @param hostIntervalMs the host monitor's sampling interval: a sample older than three of them is
+ *   stale (hostSampleStale), and the host gauges then have no sample.
+ */
+export function createAdminMetrics(view: AdminView, host: () => HostSample | undefined, hostIntervalMs?: number): AdminMetrics {
   const registry = new Registry();
   const registers = [registry];
   const workers = (): ChildSnapshot[] => view.children().filter((c) => c.role === 'worker');
@@ -165,6 +169,9 @@ export function createAdminMetrics(view: AdminView, host: () => HostSample | und
   new Gauge({ name: 'corral_master_resident_memory_bytes', help: 'RSS of the master.', registers, collect() { this.set(process.memoryUsage().rss); } });
   // No sample line until the host monitor's first sample: prom-client starts an unlabelled gauge
   // at 0, which a dashboard or an alert would read as an idle host. An absent series is "unknown".
+  // The same once the last sample is stale (measurements failing or hung): the stats say
+  // `host.stale` and the history records null, where these went on serving the last figures read
+  // as the host's now, for as long as the measurements failed.
   const hostGauge = (name: string, help: string, pick: (h: HostSample) => number | undefined) =>
     new Gauge({
       name,
@@ -172,13 +179,13 @@ export function createAdminMetrics(view: AdminView, host: () => HostSample | und
       registers,
       collect() {
         const h = host();
-        const v = h ? pick(h) : undefined;
+        const v = h && !(hostIntervalMs !== undefined && hostSampleStale(h, hostIntervalMs)) ? pick(h) : undefined;
         if (v !== undefined) this.set(v);
         else this.remove();
       },
     });
-  hostGauge('corral_host_cpu_ratio', 'Host CPU busy share over the last sample (0..1); absent until the first sample.', (h) => (h.cpuPercent === null ? undefined : h.cpuPercent / 100));
-  hostGauge('corral_host_memory_ratio', 'Host memory in use (0..1), page cache excluded; absent until the first sample.', (h) => h.ramPercent / 100);
+  hostGauge('corral_host_cpu_ratio', 'Host CPU busy share over the last sample (0..1); absent until the first sample, and while the last one is stale.', (h) => (h.cpuPercent === null ? undefined : h.cpuPercent / 100));
+  hostGauge('corral_host_memory_ratio', 'Host memory in use (0..1), page cache excluded; absent until the first sample, and while the last one is stale.', (h) => h.ramPercent / 100);
   registerSheetsMetrics(view, registers);
 
   return {

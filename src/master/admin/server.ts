@@ -73,7 +73,7 @@ export async function startAdminServer(view: AdminView, logger: Logger, options:
   const port = options.port ?? bind.port;
   const ownMonitoring = options.monitoring === undefined;
   const monitoring = options.monitoring ?? startMonitoring(view, logger);
-  const metrics = createAdminMetrics(view, () => monitoring.host.latest());
+  const metrics = createAdminMetrics(view, () => monitoring.host.latest(), monitoring.host.intervalMs);
   let files: Map<string, StaticFile>;
   try {
     files = await loadDashboard();
