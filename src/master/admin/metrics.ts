@@ -94,7 +94,7 @@ export function createAdminMetrics(view: AdminView, host: () => HostSample | und
   new Gauge({ name: 'corral_capacity_used_ratio', help: 'Busy connections at their peak over the last heartbeat interval, over the cap (1 = FULL: every slot busy, or a connection refused in that interval).', registers, collect() { this.set(capacityFromView(view).percent_used / 100); } });
   new Gauge({
     name: 'corral_capacity_status',
-    help: 'Capacity status (1 for the current one): UNAVAILABLE (no worker ready and beating, or stopping: nothing accepts a new connection), else LOW < 50 %, HEALTHY < 80 %, WARNING < 100 %, FULL.',
+    help: 'Capacity status (1 for the current one): UNAVAILABLE (no worker ready and beating, or stopping: nothing accepts a new connection), else by busy connections over the cap LOW < 50 %, HEALTHY < 80 %, WARNING < 100 %, FULL; at least WARNING when idle connections were closed to admit new ones over the last heartbeat interval, FULL when one was refused.',
     labelNames: ['status'],
     registers,
     collect() {
@@ -128,7 +128,7 @@ export function createAdminMetrics(view: AdminView, host: () => HostSample | und
   total('corral_requests_total', 'Requests served by all workers, those that have exited included.', (w) => w.figures?.requestsServed ?? 0, () => view.servedByExited().requests);
   total('corral_request_errors_total', 'Requests answered with a 5xx by all workers, those that have exited included (not the connection cap\'s 503s: corral_connections_refused_total).', (w) => w.figures?.errorsServed ?? 0, () => view.servedByExited().errors);
   // Not in the two above, nor in the access log: a refusal costs no more than it must.
-  total('corral_connections_refused_total', 'Requests answered 503 "server full" by the connection cap, all workers, those that have exited included.', (w) => w.figures?.connectionsRefused ?? 0, () => view.servedByExited().refused);
+  total('corral_connections_refused_total', 'Connections answered 503 "server full" by the connection cap before any request was read (so in neither corral_requests_total nor corral_request_errors_total), all workers, those that have exited included.', (w) => w.figures?.connectionsRefused ?? 0, () => view.servedByExited().refused);
   total('corral_idle_connections_closed_total', 'Idle keep-alive connections closed at the connection cap to admit new ones, all workers, those that have exited included.', (w) => w.figures?.idleConnectionsClosed ?? 0, () => view.servedByExited().idleClosed);
   perWorker('corral_process_resident_memory_bytes', 'RSS of each child process.', (c) => c.figures?.rssBytes);
   perWorker('corral_process_heap_used_bytes', 'V8 heap used by each child process.', (c) => c.figures?.heapUsedBytes);
