@@ -33,6 +33,8 @@ export interface WorkerClientOptions {
   readonly now?: () => number;
   /** The master's word on a planned keeper restart (worker/sheets-access.ts keeps it for the worker). */
   readonly restartWindow?: KeeperRestartWindow;
+  /** How long a read with no copy to serve waits for the keeper (default KEEPER_ANSWER_WAIT_MS; tests shorten it). */
+  readonly answerWaitMs?: number;
 }
 
 /**
@@ -66,6 +68,19 @@ const FALL_BACK_ON: ReadonlySet<string> = new Set([
  */
 export const KEEPER_PATIENCE_MS = 1000;
 
+/**
+ * How long a read with no copy this worker may serve (none yet, or one from before an acknowledged
+ * write) waits for the keeper before it fails with CORRAL_ERR_KEEPER_SLOW (the app's 503
+ * sheets_unavailable, Retry-After). The keeper's answer may wait for Google's retries (15 s to over
+ * a minute) and, after a restart, for the read quota the keeper before it spent: in the chaos
+ * soak, an export read back on a poster's connection after a kill -9 of the keeper and a reload
+ * got no answer in 20 s (the new keeper started with 60 of 60 reads spent; every read waited
+ * ~16 s for a token), and a request on a worker a TTOU drained was cut at the graceful timeout.
+ * Below the graceful timeout the tests run with (10 s) and clients' usual 20-30 s; above a first
+ * fetch under faults (1.7-5.4 s). The read goes on, so the client's retry finds its answer in L1.
+ */
+export const KEEPER_ANSWER_WAIT_MS = 8000;
+
 class WorkerSheetsClient implements SheetsClient {
   readonly backend: 'google' | 'offline';
   private readonly link: KeeperLink;
@@ -82,6 +97,9 @@ class WorkerSheetsClient implements SheetsClient {
    * keeper is down or restarting that is every read of a range past its TTL.
    */
   private readonly fallbacks: RepeatedFailures;
+  /** Reads failed with CORRAL_ERR_KEEPER_SLOW, per range (a keeper waiting for quota slows them all). */
+  private readonly slowReads: RepeatedFailures;
+  private readonly answerWaitMs: number;
   /** Refusals by a keeper of another sheet (two corrals sharing a data dir). */
   private readonly otherSheet: OtherSheetLog;
   private counts = { hits: 0, misses: 0, staleFallbacks: 0, appends: 0, errors: 0, invalidations: 0 };
@@ -96,6 +114,8 @@ class WorkerSheetsClient implements SheetsClient {
     this.backend = settings.SHEET_ID ? 'google' : 'offline';
     this.now = o.now ?? Date.now;
     this.fallbacks = new RepeatedFailures(this.now);
+    this.slowReads = new RepeatedFailures(this.now);
+    this.answerWaitMs = o.answerWaitMs ?? KEEPER_ANSWER_WAIT_MS;
     this.maxStaleMs = settings.SHEET_CACHE_MAX_STALE * 1000;
     this.watchPauseMs = o.watchPauseMs ?? WATCH_IDLE_PAUSE_MS;
     this.l1 = new L1Cache(settings.CORRAL_L1_CACHE_MB * 1024 * 1024);
@@ -186,11 +206,14 @@ class WorkerSheetsClient implements SheetsClient {
       const flight = this.fetch(range, cached !== undefined);
       // A copy that may be served (not one a write or the keeper's notice ended: that may lack
       // rows) is, if the keeper is slow to answer (stalled, or refilling a cold cache from
-      // Google), rather than making the user wait; the read goes on and refills L1.
-      const entry = servable ? await this.withinPatience(flight) : await flight;
+      // Google), rather than making the user wait; the read goes on and refills L1. With no such
+      // copy the read waits longer, but not for as long as the keeper may take: see
+      // KEEPER_ANSWER_WAIT_MS.
+      const entry = await this.within(flight, servable ? KEEPER_PATIENCE_MS : this.answerWaitMs);
       if (entry) return this.toRead(entry, this.now());
       flight.catch(() => undefined);
-      return this.fallBack(range, cached!, new CorralError('CORRAL_ERR_KEEPER_UNAVAILABLE', `the keeper did not answer within ${KEEPER_PATIENCE_MS} ms`));
+      if (servable) return this.fallBack(range, cached!, new CorralError('CORRAL_ERR_KEEPER_UNAVAILABLE', `the keeper did not answer within ${KEEPER_PATIENCE_MS} ms`));
+      throw this.tooSlow(range);
     } catch (err) {
       const code = (err as { code?: unknown }).code;
       // Judged again: a write or a notice may have come while the read was on its way.
@@ -216,17 +239,29 @@ class WorkerSheetsClient implements SheetsClient {
     }
   }
 
-  /** The fetch's entry if it comes within KEEPER_PATIENCE_MS, else undefined (it goes on). */
-  private async withinPatience(flight: Promise<L1Entry>): Promise<L1Entry | undefined> {
+  /** The fetch's entry if it comes within `ms`, else undefined (it goes on). */
+  private async within(flight: Promise<L1Entry>, ms: number): Promise<L1Entry | undefined> {
     let timer: NodeJS.Timeout | undefined;
     const patience = new Promise<undefined>((resolve) => {
-      timer = setTimeout(() => resolve(undefined), KEEPER_PATIENCE_MS);
+      timer = setTimeout(() => resolve(undefined), ms);
     });
     try {
       return await Promise.race([flight, patience]);
     } finally {
       clearTimeout(timer);
     }
+  }
+
+  /** The error of a read the keeper did not answer within answerWaitMs, said once a minute per range. */
+  private tooSlow(range: string): CorralError {
+    const err = new CorralError('CORRAL_ERR_KEEPER_SLOW', `the keeper did not answer a read of ${range} within ${this.answerWaitMs} ms (waiting for Google or for the read quota); the read goes on`);
+    this.slowReads.failed(range, (reads, total) =>
+      this.logger.warn(
+        { event: 'sheets.keeper_read_slow', code: err.code, range, wait_ms: this.answerWaitMs, reads, reads_total: total },
+        total === 1 ? `sheets: ${err.message}; answered 503` : `sheets: ${err.message}; answered 503 (${reads} reads of this range since the last such line)`,
+      ),
+    );
+    return err;
   }
 
   private fallBack(range: string, cached: L1Entry, why: unknown): SheetRead {
@@ -261,6 +296,7 @@ class WorkerSheetsClient implements SheetsClient {
       startedAt: performance.now(),
       entry: this.checked(held ? this.link.call<WireRead>('GET', path) : this.link.firstFill<WireRead>(path))
         .then((wire) => {
+          this.slowReads.ended(range, () => undefined);
           this.fallbacks.ended(range, (total) =>
             this.logger.info({ event: 'sheets.keeper_read_recovered', range, fallbacks: total }, `sheets: the keeper answers reads of ${range} again; ${total} were served from this worker's copy meanwhile`),
           );

@@ -9,7 +9,7 @@ import type { Socket } from 'node:net';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, it } from 'node:test';
 import type { WireRead, WireReceipt } from '../../src/sheets/keeper/protocol.js';
-import { createWorkerSheetsClient, KEEPER_PATIENCE_MS } from '../../src/sheets/worker-client.js';
+import { createWorkerSheetsClient, KEEPER_ANSWER_WAIT_MS, KEEPER_PATIENCE_MS } from '../../src/sheets/worker-client.js';
 import type { SheetsClient } from '../../src/sheets/types.js';
 import { captureLogger, type CapturedLogger } from '../fixtures/capture-logger.js';
 
@@ -489,6 +489,58 @@ describe('worker Sheets client', () => {
       assert.equal((await afterWrite).values.length, 4, 'the keeper\'s answer, not the copy from before the write');
     } finally {
       await patient.close();
+    }
+  });
+  it('a read with no copy to serve fails with CORRAL_ERR_KEEPER_SLOW when the keeper does not answer within the wait; the read goes on and its answer serves the retry', async () => {
+    // The keeper, started after a kill -9 with the minute's read quota spent, answers nothing for
+    // now. Before, such a read waited as long as the keeper (the link gives up after 120 s of
+    // silence): an export after a poster's own event got no answer in 20 s in the chaos soak.
+    const waitMs = 300;
+    const worker = createWorkerSheetsClient({ SHEET_ID: 'fake', CORRAL_DATA_DIR: dir, CORRAL_L1_CACHE_MB: 4, SHEET_CACHE_MAX_STALE: 3600 }, log.logger, {
+      socketPath: join(dir, 'keeper.sock'),
+      watch: false,
+      retryDelayMs: 50,
+      answerWaitMs: waitMs,
+    });
+    const slow = (err: { code?: string }) => err.code === 'CORRAL_ERR_KEEPER_SLOW';
+    const timedRefusal = async (range: string) => {
+      const started = performance.now();
+      let timer: NodeJS.Timeout | undefined;
+      const stillWaiting = new Promise<string>((resolve) => (timer = setTimeout(() => resolve('still waiting for the keeper'), waitMs + 2000)));
+      const read = worker.read(range).then(
+        () => 'answered',
+        (err: { code?: string }) => (slow(err) ? 'refused' : `failed with ${String(err.code)}`),
+      );
+      assert.equal(await Promise.race([read, stillWaiting]), 'refused');
+      clearTimeout(timer);
+      return performance.now() - started;
+    };
+    try {
+      assert.ok(KEEPER_ANSWER_WAIT_MS < 10_000, 'by default, under the graceful timeout a drain gives requests in the tests (10 s)');
+      // No copy at all (a first fill).
+      const waited = await timedRefusal('Events');
+      assert.ok(waited >= waitMs - 20 && waited < waitMs + 1000, `refused after ${Math.round(waited)} ms`);
+      assert.equal(keeper.reads.length, 1);
+      // The read went on: its answer is this worker's copy, and the retry is served it, without another read.
+      keeper.reads[0]?.answer([HEADER, OLD_ROW]);
+      await until(() => worker.cachedRecords('Events'), 'the answer in L1');
+      assert.deepEqual((await worker.read('Events')).values.at(-1), OLD_ROW);
+      assert.equal(keeper.reads.length, 1);
+      // A copy from before this worker's own append may lack the row: it is not served, and the
+      // read waits for the keeper no longer than a first fill does.
+      await worker.append('Events', [NEW_ROW]);
+      await timedRefusal('Events');
+      assert.equal(keeper.reads.length, 2);
+      keeper.reads[1]?.answer([HEADER, OLD_ROW, NEW_ROW]);
+      await until(() => worker.cachedRecords('Events'), 'the answer with the row in L1');
+      assert.deepEqual((await worker.read('Events')).values.at(-1), NEW_ROW);
+      // Said once per range, with its code, then counted (at most once a minute).
+      const said = log.lines().filter((l) => l.event === 'sheets.keeper_read_slow');
+      assert.equal(said.length, 1, JSON.stringify(said));
+      assert.equal(said[0]?.code, 'CORRAL_ERR_KEEPER_SLOW');
+      assert.equal(said[0]?.range, 'Events');
+    } finally {
+      await worker.close();
     }
   });
 });
