@@ -20,7 +20,7 @@ import { toRecords } from './records.js';
 import { WATCH_IDLE_PAUSE_MS, watchKeeper } from './keeper-watch.js';
 import type { AppendOptions, AppendReceipt, SharedLoginCount, SheetRead, SheetRecords, SheetsClient } from './types.js';
 
-export type WorkerSheetsSettings = Pick<Settings, 'SHEET_ID' | 'CORRAL_DATA_DIR' | 'CORRAL_L1_CACHE_MB' | 'SHEET_CACHE_MAX_STALE'> & Partial<Pick<Settings, 'SHEETS_API_URL'>>;
+export type WorkerSheetsSettings = Pick<Settings, 'SHEET_ID' | 'CORRAL_DATA_DIR' | 'CORRAL_L1_CACHE_MB' | 'SHEET_CACHE_MAX_STALE' | 'SHEETS_TIMEOUT'> & Partial<Pick<Settings, 'SHEETS_API_URL'>>;
 
 export interface WorkerClientOptions {
   /** Overrides the socket derived from CORRAL_DATA_DIR (tests). */
@@ -33,7 +33,7 @@ export interface WorkerClientOptions {
   readonly now?: () => number;
   /** The master's word on a planned keeper restart (worker/sheets-access.ts keeps it for the worker). */
   readonly restartWindow?: KeeperRestartWindow;
-  /** How long a read with no copy to serve waits for the keeper (default KEEPER_ANSWER_WAIT_MS; tests shorten it). */
+  /** How long a read with no copy to serve waits for the keeper (default keeperAnswerWaitMs(SHEETS_TIMEOUT); tests shorten it). */
   readonly answerWaitMs?: number;
 }
 
@@ -69,17 +69,23 @@ const FALL_BACK_ON: ReadonlySet<string> = new Set([
 export const KEEPER_PATIENCE_MS = 1000;
 
 /**
- * How long a read with no copy this worker may serve (none yet, or one from before an acknowledged
- * write) waits for the keeper before it fails with CORRAL_ERR_KEEPER_SLOW (the app's 503
- * sheets_unavailable, Retry-After). The keeper's answer may wait for Google's retries (15 s to over
- * a minute) and, after a restart, for the read quota the keeper before it spent: in the chaos
- * soak, an export read back on a poster's connection after a kill -9 of the keeper and a reload
- * got no answer in 20 s (the new keeper started with 60 of 60 reads spent; every read waited
- * ~16 s for a token), and a request on a worker a TTOU drained was cut at the graceful timeout.
- * Below the graceful timeout the tests run with (10 s) and clients' usual 20-30 s; above a first
- * fetch under faults (1.7-5.4 s). The read goes on, so the client's retry finds its answer in L1.
+ * How much longer than one Google attempt (SHEETS_TIMEOUT) a read with no copy this worker may
+ * serve (none yet, or one from before an acknowledged write) waits for the keeper, before it fails
+ * with CORRAL_ERR_KEEPER_SLOW (the app's 503 sheets_unavailable, Retry-After): room for the wait
+ * for a read token and a first retry. Without a bound such a read waited as long as the keeper,
+ * whose answer may wait for Google's retries (15 s to over a minute) and, after a restart, for the
+ * read quota the keeper before it spent: in the chaos soak (SHEETS_TIMEOUT=3), an export read back
+ * on a poster's connection after a kill -9 of the keeper and a reload got no answer in 20 s (a new
+ * keeper started with 60 of 60 reads spent, and every read waited ~16 s for a token), and
+ * requests on a worker a TTOU drained meanwhile were cut at the graceful timeout. The read goes
+ * on, so the client's retry finds its answer in L1.
  */
-export const KEEPER_ANSWER_WAIT_MS = 8000;
+export const KEEPER_ANSWER_MARGIN_MS = 5000;
+
+/** The longest a read with no copy to serve waits for the keeper: one Google attempt and the margin. */
+export function keeperAnswerWaitMs(sheetsTimeoutS: number): number {
+  return sheetsTimeoutS * 1000 + KEEPER_ANSWER_MARGIN_MS;
+}
 
 class WorkerSheetsClient implements SheetsClient {
   readonly backend: 'google' | 'offline';
@@ -115,7 +121,7 @@ class WorkerSheetsClient implements SheetsClient {
     this.now = o.now ?? Date.now;
     this.fallbacks = new RepeatedFailures(this.now);
     this.slowReads = new RepeatedFailures(this.now);
-    this.answerWaitMs = o.answerWaitMs ?? KEEPER_ANSWER_WAIT_MS;
+    this.answerWaitMs = o.answerWaitMs ?? keeperAnswerWaitMs(settings.SHEETS_TIMEOUT);
     this.maxStaleMs = settings.SHEET_CACHE_MAX_STALE * 1000;
     this.watchPauseMs = o.watchPauseMs ?? WATCH_IDLE_PAUSE_MS;
     this.l1 = new L1Cache(settings.CORRAL_L1_CACHE_MB * 1024 * 1024);
@@ -208,7 +214,7 @@ class WorkerSheetsClient implements SheetsClient {
       // rows) is, if the keeper is slow to answer (stalled, or refilling a cold cache from
       // Google), rather than making the user wait; the read goes on and refills L1. With no such
       // copy the read waits longer, but not for as long as the keeper may take: see
-      // KEEPER_ANSWER_WAIT_MS.
+      // KEEPER_ANSWER_MARGIN_MS.
       const entry = await this.within(flight, servable ? KEEPER_PATIENCE_MS : this.answerWaitMs);
       if (entry) return this.toRead(entry, this.now());
       flight.catch(() => undefined);

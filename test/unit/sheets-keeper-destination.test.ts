@@ -147,7 +147,7 @@ describe('a keeper of another sheet, over its socket', () => {
   });
 
   it("a worker's client answers no read or write through it, logs the fix once, and the app answers 503", async () => {
-    const worker = createWorkerSheetsClient({ ...SHEET_B, CORRAL_DATA_DIR: dir, CORRAL_L1_CACHE_MB: 4, SHEET_CACHE_MAX_STALE: 3600 }, workerLog.logger, { watch: false, retryDelayMs: 10 });
+    const worker = createWorkerSheetsClient({ ...SHEET_B, CORRAL_DATA_DIR: dir, CORRAL_L1_CACHE_MB: 4, SHEET_CACHE_MAX_STALE: 3600, SHEETS_TIMEOUT: 10 }, workerLog.logger, { watch: false, retryDelayMs: 10 });
     clients.push(worker);
     for (let i = 0; i < 3; i++) {
       const err = await worker.read('Players').then(
@@ -198,13 +198,13 @@ describe('a keeper of another sheet, over its socket', () => {
   });
 
   it('a worker of the same sheet is served; a refused one says so once the keeper on the socket serves its sheet again', async () => {
-    const own = createWorkerSheetsClient({ ...SHEET_A, CORRAL_DATA_DIR: dir, CORRAL_L1_CACHE_MB: 4, SHEET_CACHE_MAX_STALE: 3600 }, workerLog.logger, { watch: false, retryDelayMs: 10 });
+    const own = createWorkerSheetsClient({ ...SHEET_A, CORRAL_DATA_DIR: dir, CORRAL_L1_CACHE_MB: 4, SHEET_CACHE_MAX_STALE: 3600, SHEETS_TIMEOUT: 10 }, workerLog.logger, { watch: false, retryDelayMs: 10 });
     clients.push(own);
     assert.deepEqual((await own.read('Players')).values, [['name']]);
     assert.equal((await own.append('Events', [['ev']])).id, 'e1');
     assert.deepEqual(workerLog.lines().filter((l) => String(l.event).startsWith('sheets.keeper_other_sheet')), []);
 
-    const refusedOne = createWorkerSheetsClient({ ...SHEET_B, CORRAL_DATA_DIR: dir, CORRAL_L1_CACHE_MB: 4, SHEET_CACHE_MAX_STALE: 3600 }, workerLog.logger, { watch: false, retryDelayMs: 10 });
+    const refusedOne = createWorkerSheetsClient({ ...SHEET_B, CORRAL_DATA_DIR: dir, CORRAL_L1_CACHE_MB: 4, SHEET_CACHE_MAX_STALE: 3600, SHEETS_TIMEOUT: 10 }, workerLog.logger, { watch: false, retryDelayMs: 10 });
     clients.push(refusedOne);
     await assert.rejects(refusedOne.append('Events', [['ev']]), { code: 'CORRAL_ERR_KEEPER_OTHER_SHEET' });
     await assert.rejects(refusedOne.append('Events', [['ev']]), { code: 'CORRAL_ERR_KEEPER_OTHER_SHEET' });
