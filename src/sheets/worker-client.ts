@@ -264,7 +264,7 @@ class WorkerSheetsClient implements SheetsClient {
     this.slowReads.failed(range, (reads, total) =>
       this.logger.warn(
         { event: 'sheets.keeper_read_slow', code: err.code, range, wait_ms: this.answerWaitMs, reads, reads_total: total },
-        total === 1 ? `sheets: ${err.message}; answered 503` : `sheets: ${err.message}; answered 503 (${reads} reads of this range since the last such line)`,
+        total === 1 ? `sheets: ${err.message}` : `sheets: ${err.message} (${reads} reads of this range failed so since the last such line)`,
       ),
     );
     return err;
