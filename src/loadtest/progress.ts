@@ -23,18 +23,33 @@ export interface ProgressStream {
   readonly columns?: number;
 }
 
+/** Time left, rounded up: 0.1 s into a 60 s run is 01:00 left, not 00:59; 00:00 means the run is over. */
+function remainingMs(s: ProgressState): number {
+  return Math.ceil(Math.max(0, s.totalMs - s.elapsedMs) / 1000) * 1000;
+}
+
+function figures(s: ProgressState): string[] {
+  return [`users ${s.users}`, `${s.rps.toFixed(1)} req/s`, `p95 ${s.p95Ms === undefined ? '-' : formatMs(s.p95Ms)}`, `errors ${s.errors}/${s.requests}`];
+}
+
 export function progressLine(s: ProgressState): string {
-  // A countdown rounds up: 0.1 s into a 60 s run is "00:00 elapsed, 01:00 left", not 00:59, and
-  // "00:00 left" means the run is over.
-  const remaining = Math.ceil(Math.max(0, s.totalMs - s.elapsedMs) / 1000) * 1000;
-  return [
-    `[${formatClock(s.elapsedMs)} elapsed, ${formatClock(remaining)} left]`,
-    s.segmentLabel,
-    `users ${s.users}`,
-    `${s.rps.toFixed(1)} req/s`,
-    `p95 ${s.p95Ms === undefined ? '-' : formatMs(s.p95Ms)}`,
-    `errors ${s.errors}/${s.requests}`,
-  ].join('  ');
+  return [`[${formatClock(s.elapsedMs)} elapsed, ${formatClock(remainingMs(s))} left]`, s.segmentLabel, ...figures(s)].join('  ');
+}
+
+/**
+ * The same figures in fewer columns, for a terminal the full line does not fit: cut at 80
+ * columns, the full line of a run of the default steps lost its errors and often its p95, the
+ * figures an operator watches it for. Left out: the step's peak in parentheses (the users figure
+ * follows), the words "elapsed" and the double spaces.
+ */
+export function compactProgressLine(s: ProgressState): string {
+  const label = s.segmentLabel.replace(/\s*\([^()]*\)$/, '');
+  return [`[${formatClock(s.elapsedMs)}, ${formatClock(remainingMs(s))} left]`, label, ...figures(s)].join(' ');
+}
+
+/** A line cut to leave the terminal's last column free (a character there wraps on some terminals). */
+function fit(line: string, width: number): string {
+  return line.length < width ? line : `${line.slice(0, width - 2)}…`;
 }
 
 export class Progress {
@@ -62,7 +77,7 @@ export class Progress {
       // A line wider than the terminal wraps, and \r then returns to its last row only: every
       // redraw would leave a row behind (an 80-column terminal fills four rows a second).
       const width = this.#stream.columns;
-      const fitted = width !== undefined && width > 1 && line.length >= width ? `${line.slice(0, width - 2)}…` : line;
+      const fitted = width !== undefined && width > 1 && line.length >= width ? fit(compactProgressLine(state), width) : line;
       this.#stream.write(`\r${fitted}\x1b[K`);
       this.#drawn = true;
       return;

@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { readLoadtestEnv } from '../../src/config/loadtest-env.js';
-import { Progress, progressLine, type ProgressState } from '../../src/loadtest/progress.js';
+import { compactProgressLine, Progress, progressLine, type ProgressState } from '../../src/loadtest/progress.js';
 
 const state = (elapsedMs: number, segmentLabel = 'step 1/2 (2 users)'): ProgressState => ({ elapsedMs, totalMs: 60_000, segmentLabel, users: 2, rps: 38.25, p95Ms: 4.12, errors: 1, requests: 120 });
 
@@ -36,14 +36,25 @@ describe('progress', () => {
 
   it('fits the redrawn line in a terminal narrower than it, so a redraw never wraps and leaves rows behind', () => {
     const writes: string[] = [];
-    const p = new Progress({ isTTY: true, columns: 60, write: (t: string) => writes.push(t) > 0 });
+    const p = new Progress({ isTTY: true, columns: 50, write: (t: string) => writes.push(t) > 0 });
     p.update(state(12_000));
     const drawn = (writes[0] ?? '').replace(/^\r/, '').replace(/\x1b\[K$/, '');
-    assert.equal(drawn.length, 59, drawn);
-    assert.ok(progressLine(state(12_000)).startsWith(drawn.slice(0, -1)) && drawn.endsWith('…'));
+    assert.equal(drawn.length, 49, drawn);
+    assert.ok(compactProgressLine(state(12_000)).startsWith(drawn.slice(0, -1)) && drawn.endsWith('…'), drawn);
     const wide: string[] = [];
     new Progress({ isTTY: true, columns: 200, write: (t: string) => wide.push(t) > 0 }).update(state(12_000));
     assert.equal(wide[0], `\r${progressLine(state(12_000))}\x1b[K`, 'a line that fits is left whole');
+  });
+
+  it('keeps every figure, errors included, on an 80-column terminal during the default steps', () => {
+    // The full line of step 6/6 of the default steps is over 90 columns: cut, it lost the errors.
+    const big: ProgressState = { elapsedMs: 163_000, totalMs: 180_000, segmentLabel: 'step 6/6 (200 users)', users: 200, rps: 153.25, p95Ms: 120, errors: 12, requests: 34_567 };
+    assert.ok(progressLine(big).length >= 80);
+    const writes: string[] = [];
+    new Progress({ isTTY: true, columns: 80, write: (t: string) => writes.push(t) > 0 }).update(big);
+    const drawn = (writes[0] ?? '').replace(/^\r/, '').replace(/\x1b\[K$/, '');
+    assert.equal(drawn, '[02:43, 00:17 left] step 6/6 users 200 153.3 req/s p95 120 ms errors 12/34567');
+    assert.ok(drawn.length < 80);
   });
 
   it('prints a plain line every 5 s and on each step change when not a terminal', () => {
