@@ -12,7 +12,7 @@ import { generatorHint } from './generator-limits.js';
 import { describeAnswer, isTokenless } from './login-answer.js';
 import type { Mix } from './mix.js';
 import type { LoadtestOptions } from './options.js';
-import { apiPath, noAnswerReason } from './target.js';
+import { apiPath, noAnswerReason, prefixHint } from './target.js';
 import { RATE_LIMIT_HINT } from './verdict.js';
 
 /**
@@ -36,20 +36,22 @@ export async function preflight(opts: LoadtestOptions, mix: Mix, credential: Cre
   const controller = new AbortController();
   const client = new TargetClient(opts.target, { connections: 1, timeoutMs: PREFLIGHT_TIMEOUT_MS, signal: controller.signal, clock: () => 0, ...(pinned ? { pinned } : {}) });
   try {
-    const players = await client.send({ kind: 'read', method: 'GET', path: apiPath(opts.target, '/api/players'), parseJson: true });
+    const playersPath = apiPath(opts.target, '/api/players');
+    const players = await client.send({ kind: 'read', method: 'GET', path: playersPath, parseJson: true });
     const s = players.sample;
     refuseIfGenerator(s);
     if (s.outcome === 'timeout') throw targetUnreachable(`target ${opts.target.origin} did not answer GET /api/players within ${formatExactDuration(PREFLIGHT_TIMEOUT_MS)}; is corral running there, and not stuck?`);
     if (s.outcome === 'connection') throw targetUnreachable(noAnswerReason(opts.target, s.error ?? s.outcome));
     const readMs = s.latencyUs / 1000;
     if (readMs > opts.timeoutMs) notes.push(`the target took ${Math.round(readMs)} ms to answer GET /api/players before the load, more than --timeout ${formatExactDuration(opts.timeoutMs)}: as slow during the run, requests time out`);
-    if (s.status === 404) throw targetRefused(`target ${opts.target.href} answered 404 for GET /api/players: it does not look like corral's bundled app`);
+    if (s.status === 404) throw targetRefused(`target ${opts.target.href} answered 404 for GET ${playersPath}: it does not look like corral's bundled app${prefixHint(opts.target)}`);
     checkUnavailable(opts.target, 'GET /api/players', players, notes);
-    const login = await client.send({ kind: 'login', method: 'POST', path: apiPath(opts.target, '/api/login'), json: credential, parseJson: true });
+    const loginPath = apiPath(opts.target, '/api/login');
+    const login = await client.send({ kind: 'login', method: 'POST', path: loginPath, json: credential, parseJson: true });
     const l = login.sample;
     refuseIfGenerator(l);
     if (l.outcome === 'connection' || l.outcome === 'timeout') throw targetUnreachable(`target ${opts.target.origin} did not answer a login (${l.error ?? l.outcome})`);
-    if (l.status === 404) throw targetRefused(`target ${opts.target.href} answered 404 for POST /api/login: it does not look like corral's bundled app`);
+    if (l.status === 404) throw targetRefused(`target ${opts.target.href} answered 404 for POST ${loginPath}: it does not look like corral's bundled app${prefixHint(opts.target)}`);
     checkUnavailable(opts.target, 'POST /api/login', login, notes);
     if (l.status === 401 || l.status === 400) {
       throw inputError(`the target refused the login of ${JSON.stringify(credential.name)} from ${usersFile} (HTTP ${l.status}): --users-file must list name,code pairs of the target's Players sheet`);

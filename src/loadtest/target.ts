@@ -43,3 +43,13 @@ export function apiPath(target: URL, path: string): string {
   const base = target.pathname.replace(/\/+$/, '');
   return `${base}${path}`;
 }
+
+/**
+ * Said with a 404: the path of a --target is put before every route (a proxy's prefix), so
+ * `--target http://host:8080/api` was asked for /api/api/players, and a 404 naming
+ * /api/players alone sent the operator looking for a missing route.
+ */
+export function prefixHint(target: URL): string {
+  const base = target.pathname.replace(/\/+$/, '');
+  return base === '' ? '' : `; the path of --target, ${base}, is put before every route (a proxy's prefix): if the app answers at the root, give --target ${target.origin}`;
+}

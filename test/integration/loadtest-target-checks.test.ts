@@ -97,6 +97,15 @@ describe('corral loadtest checks what the target is before the load', () => {
     assert.deepEqual([...spa.counts.entries()].sort(), [['GET /api/players', 1], ['POST /api/login', 1]], 'the checks before the load only');
   });
 
+  it('names the path it asked for when a --target with a path gets 404 (--target URL/api asked /api/api/players), and how to give the root', async () => {
+    const t = await startTargetFixture({ players: [{ name: 'Alice Martin', code: 'P001' }] });
+    open.push({ url: t.url, counts: t.counts, close: () => t.close() });
+    const run = await loadtest(['--target', `${t.url}/api`, '--users', '1', '--duration', '1s', '--users-file', usersFile, '--out', join(dir, 'prefixed')], dir);
+    assert.equal(run.code, 64, `${run.stdout}\n${run.stderr}`);
+    assert.match(run.stderr, new RegExp(`answered 404 for GET /api/api/players: it does not look like corral's bundled app; the path of --target, /api, is put before every route \\(a proxy's prefix\\): if the app answers at the root, give --target ${t.url.replace(/\./g, '\\.')}$`, 'm'));
+    assert.deepEqual([...t.counts.entries()], [['GET /api/api/players', 1]], 'no load sent');
+  });
+
   it('claims nothing from a run of logins alone (--users 20 --duration 400ms: no user got to act), exit 2', async () => {
     const t = await startTargetFixture({ players: [{ name: 'Alice Martin', code: 'P001' }] });
     open.push({ url: t.url, counts: t.counts, close: () => t.close() });
