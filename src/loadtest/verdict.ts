@@ -176,7 +176,7 @@ export function judgeSegment(input: SegmentInput): SegmentJudgement {
   if (measured) {
     add('sample', enough ? true : null, input.appRequests, needed, enough
       ? `${input.appRequests} requests other than logins`
-      : `not enough requests to judge this step: ${input.appRequests === 0 ? `no request other than logins (${logins} logins), which prove nothing of the load` : `${input.appRequests} requests other than logins (and ${logins} logins)`} where a pass needs at least ${needed} (${MIN_APP_REQUESTS}, and one per user)`);
+      : `not enough requests to judge this step: ${input.appRequests === 0 ? `no request other than logins (${logins} logins), which prove nothing of the load` : `${input.appRequests} requests other than logins (and ${logins} ${logins === 1 ? 'login' : 'logins'})`} where a pass needs at least ${needed} (${MIN_APP_REQUESTS}, and one per user)`);
   }
   const p95 = input.latency?.p95;
   if (!measured) add('p95', null, null, CRITERIA.p95Ms, 'p95 not measured: no request');
@@ -349,7 +349,7 @@ export function overallVerdict(segments: readonly JudgedSegment[], interrupted: 
   const partial = ran.filter((s) => !s.complete);
   const starved = ran.filter((s) => s.counts.generator > 0);
   const lost = ran.filter((s) => s.judgement.serverLost && s.judgement.pass);
-  if (failed) lines.push(`first failing step: ${failed.label}, ${failed.users} users: ${failed.judgement.reasons.join('; ')}`);
+  if (failed) lines.push(`first failing step: ${failed.label}, ${usersText(failed.users)}: ${failed.judgement.reasons.join('; ')}`);
   else if (ran.length > 0 && measured.length === 0) lines.push(`nothing to judge: no request finished in any step (${ran.length} of ${segments.length} ran)`);
   // A step cut short or with nothing measured did not pass: it failed nothing, which is all it says.
   else if (unmeasured.length > 0 || partial.length > 0 || starved.length > 0 || thin.length > 0 || lost.length > 0) lines.push(`no step failed (${ran.length} of ${segments.length} ran)`);

@@ -142,6 +142,13 @@ describe('the verdict', () => {
     assert.equal(v.lines[0], 'first failing step: step 25, 25 users: p95 900 ms ≥ 500 ms; 10 timeouts');
   });
 
+  it('counts one user as "1 user" in the first failing step, as the steps table does', () => {
+    const v = overallVerdict([judged(1, input({ ok: 50, status5xx: 50 }, { statuses: new Map([[503, 50]]) }))], false);
+    assert.match(v.lines[0] ?? '', /^first failing step: step 1, 1 user: /);
+    const thin = judgeSegment(input({ requests: 4, ok: 4 }, { users: 1, appRequests: 3 }));
+    assert.match(thin.checks.find((c) => c.name === 'sample')?.detail ?? '', /3 requests other than logins \(and 1 login\) where/);
+  });
+
   it('says no when the first step fails', () => {
     const v = overallVerdict([judged(5, input({ ok: 50, status5xx: 50 }, { statuses: new Map([[500, 50]]) }))], false);
     assert.equal(v.supportedUsers, null);
