@@ -46,10 +46,15 @@ function fmt(n: number): string {
   return Number.isInteger(n) ? String(n) : n.toFixed(n < 1 ? 2 : 1);
 }
 
+/**
+ * An x tick's time, as exact as the tick: the step is 2.5 s for a run of 16 to 20 s, and its ticks
+ * rounded to whole seconds were labelled 3s, 8s, 13s at 2.5, 7.5 and 12.5 s.
+ */
 function clock(s: number): string {
   const m = Math.floor(s / 60);
-  const sec = Math.round(s % 60);
-  return m > 0 ? `${m}:${String(sec).padStart(2, '0')}` : `${sec}s`;
+  const rest = Math.round((s - m * 60) * 10) / 10;
+  const sec = Number.isInteger(rest) ? String(rest) : rest.toFixed(1);
+  return m > 0 ? `${m}:${sec.padStart(Number.isInteger(rest) ? 2 : 4, '0')}` : `${sec}s`;
 }
 
 /** Rough advance of one character of the 13 px bold title and the 11 px legend (system-ui). */

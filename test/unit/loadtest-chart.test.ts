@@ -47,4 +47,11 @@ describe('line chart points', () => {
     assert.match(svg, /d="M[\d.]+ [\d.]+ L[\d.]+ [\d.]+ M[\d.]+ [\d.]+ L[\d.]+ [\d.]+"/);
     assert.deepEqual(dots(svg), []);
   });
+
+  it('labels each x tick with its own time: the 2.5 s ticks of a 16-20 s run are not rounded to 3s, 8s, 13s', () => {
+    const ticks = (xMax: number): string[] => [...lineChart({ ...spec('Users', ['users']), xMax }).matchAll(/class="xtick">([^<]*)</g)].map((m) => m[1] ?? '');
+    assert.deepEqual(ticks(18), ['0s', '2.5s', '5s', '7.5s', '10s', '12.5s', '15s', '17.5s']);
+    assert.deepEqual(ticks(24), ['0s', '5s', '10s', '15s', '20s']);
+    assert.deepEqual(ticks(150), ['0s', '20s', '40s', '1:00', '1:20', '1:40', '2:00', '2:20']);
+  });
 });
