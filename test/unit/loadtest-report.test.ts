@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { readdirSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { describe, it } from 'node:test';
-import { ranSummary, renderReport } from '../../src/loadtest/report-html.js';
+import { mixSummary, ranSummary, renderReport } from '../../src/loadtest/report-html.js';
 import { serverFigures } from '../../src/loadtest/verdict.js';
 import { fakeResult } from '../fixtures/loadtest-result.js';
 
@@ -18,6 +18,15 @@ describe('report summary', () => {
     assert.equal(ranSummary(run(1437.6, true), schedule(2500)), '1.438s of 2.5s planned — interrupted');
     assert.equal(ranSummary(run(2000.4), schedule(2000, 3000)), '2s of 2s planned (cut from 3s by --duration)');
     assert.equal(ranSummary(run(90_000.2), schedule(90_000)), '1m30s of 1m30s planned');
+  });
+
+  it('says exports were skipped for want of the admin token, rather than calling the renormalised mix the default', () => {
+    const asked = { read: 0.6, write: 0.3, export: 0.1 };
+    const skipped = { read: 2 / 3, write: 1 / 3, export: 0 };
+    assert.equal(mixSummary({ mix: skipped, mixRequested: asked, mixSource: 'default' }), 'read 66.667 %, write 33.333 %, export 0 %: exports skipped, as no admin token was given (asked: read 60 %, write 30 %, export 10 %, default)');
+    assert.equal(mixSummary({ mix: asked, mixRequested: asked, mixSource: 'default' }), 'read 60 %, write 30 %, export 10 % (default)');
+    const noExports = { read: 0.5, write: 0.5, export: 0 };
+    assert.equal(mixSummary({ mix: noExports, mixRequested: noExports, mixSource: 'flag' }), 'read 50 %, write 50 %, export 0 % (flag)');
   });
 });
 
