@@ -140,7 +140,12 @@ export async function runLoadtest(opts: LoadtestOptions, io: RunIo): Promise<Run
   const pacing = planPacing(opts, random);
   notes.push(pacing.note);
 
-  await preflight(opts, mix, credentials[0] as Credential, usersFile, notes, pinned);
+  // What the checks found (a target answering 503 or 429 already, or slower than --timeout) is
+  // said before the load as the other notes are: kept in the result alone, the operator read a
+  // verdict of 503s without being told the target gave them before any load.
+  const found: string[] = [];
+  await preflight(opts, mix, credentials[0] as Credential, usersFile, found, pinned);
+  for (const line of found) say(line);
 
   const serverProblem: string | undefined = opts.admin ? undefined : 'no --admin URL given';
   let sampler: AdminSampler | undefined;

@@ -106,6 +106,18 @@ describe('corral loadtest checks what the target is before the load', () => {
     assert.deepEqual([...t.counts.entries()], [['GET /api/api/players', 1]], 'no load sent');
   });
 
+  it('says on stderr, before the load, that the target answered 503 already (not only in the result)', async () => {
+    const down = await serve((_req, res) => res.writeHead(503, { 'content-type': 'application/json' }).end(JSON.stringify({ error: 'unavailable' })));
+    open.push(down);
+    const run = await loadtest(['--target', down.url, '--users', '1', '--duration', '500ms', '--users-file', usersFile, '--out', join(dir, 'down')], dir);
+    assert.equal(run.code, 2, `${run.stdout}\n${run.stderr}`);
+    const note = /^note: the target answered GET \/api\/players with 503 unavailable before the load: it was unavailable already/m;
+    assert.match(run.stderr, note);
+    assert.ok(run.stderr.search(note) < run.stderr.indexOf('loadtest: '), 'said before the load starts');
+    const result = JSON.parse(readFileSync(join(dir, 'down', 'result.json'), 'utf8')) as LoadtestResult;
+    assert.equal(result.notes.filter((n) => n.startsWith('the target answered GET /api/players with 503')).length, 1, 'in the result once');
+  });
+
   it('claims nothing from a run of logins alone (--users 20 --duration 400ms: no user got to act), exit 2', async () => {
     const t = await startTargetFixture({ players: [{ name: 'Alice Martin', code: 'P001' }] });
     open.push({ url: t.url, counts: t.counts, close: () => t.close() });
