@@ -105,7 +105,9 @@ export function checkForecast(profile: Profile, timeScale: number, schedule: Sch
   const what = `--time-scale ${plain(timeScale)} makes the ${first.label} ${formatExactDuration(first.endMs - first.startMs)} long: its ${users} users, each sending a request every ${pause} on average (${paced}), are expected to send about ${expected} request${expected === 1 ? '' : 's'} other than logins, where a verdict needs ${needed} (${MIN_APP_REQUESTS}, and one per user) and ${Math.ceil(needed * FORECAST_MARGIN)} are wanted to expect it (the pace is random)`;
   const scale = smallestTimeScale(profile, pauseMs);
   const planned = scale === undefined ? undefined : profileSchedule(profile, scale).totalMs;
-  const faster = thinkTimeMs !== undefined ? 'a shorter --think-time' : "users paced faster (the actions' duration ÷ requests)";
+  // A profile without actions is paced by the default think time: "the actions' duration ÷
+  // requests" pointed at a part the profile does not have.
+  const faster = thinkTimeMs !== undefined || profile.actions.length === 0 ? 'a shorter --think-time' : "users paced faster (the actions' duration ÷ requests)";
   const fix =
     scale !== undefined && planned !== undefined && planned <= MAX_RUN_MS
       ? `use --time-scale ${plain(scale)} or more (the run then lasts ${formatExactDuration(planned)}), or ${faster}`

@@ -41,6 +41,11 @@ describe('forecast of the requests a verdict needs', () => {
     refused(() => checkForecast(seeds, 0.02, profileSchedule(seeds, 0.02), 60_000), /each sending a request every 60s on average \(--think-time\).*: use --time-scale 0\.037 or more \(the run then lasts 1m39\.9s\), or a shorter --think-time$/);
   });
 
+  it('paced by the default think time (a profile without actions), offers --think-time, not the actions it does not have', () => {
+    const bare = parseProfile({ users: { distribution: { plateau: { duration: '3s', users: 2 } } } });
+    refused(() => checkForecast(bare, 1, profileSchedule(bare, 1), undefined), /every 1s on average \(the default think time, 1s\).*: use --time-scale 1\.9 or more \(the run then lasts 5\.7s\), or a shorter --think-time$/);
+  });
+
   it('needs at least 10 requests from a phase of few users', () => {
     const few = parseProfile({ users: { distribution: { plateau: { duration: '1s', users: 2 } } }, actions: { a: { duration: '1s', requests: 5, frequency: '1/h' } } });
     // 2 users, one request every 200 ms, 1 s: 10 expected, 11 wanted.
