@@ -108,13 +108,18 @@ function durationFlag(text: string, flag: keyof typeof DURATION_RANGES): number 
 }
 
 function urlFlag(text: string, flag: string): URL {
+  // An address without its scheme, as CORRAL_BIND and CORRAL_ADMIN_BIND are written
+  // (127.0.0.1:8080 is no URL; localhost:8080 reads as the scheme "localhost:"): say the URL
+  // meant. Otherwise an example on corral's own default port (8000 sent operators elsewhere).
+  const hostPort = /^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+):\d+(\/\S*)?$/.test(text);
+  const fix = hostPort ? `: write it with its scheme, http://${text}` : ` (e.g. ${flag === '--admin' ? 'http://127.0.0.1:9090' : 'http://127.0.0.1:8080'})`;
   let url: URL;
   try {
     url = new URL(text);
   } catch {
-    throw inputError(`${flag}: ${JSON.stringify(text)} is not a URL (e.g. http://127.0.0.1:8000)`);
+    throw inputError(`${flag}: ${JSON.stringify(text)} is not a URL${fix}`);
   }
-  if (url.protocol !== 'http:' && url.protocol !== 'https:') throw inputError(`${flag}: ${text} must be http:// or https://`);
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') throw inputError(`${flag}: ${text} must be http:// or https://${fix}`);
   if (url.search || url.hash) throw inputError(`${flag}: ${text} must not carry a query string or fragment`);
   // A user name or password in the URL would go unused and be copied into result.json and report.html.
   if (url.username || url.password) throw inputError(`${flag}: a URL with a user name or password (user:pass@) is refused: corral's app does not use them and the URL is written into the report; virtual users log in with --users-file`);
@@ -156,7 +161,7 @@ export function parseLoadtestArgs(argv: readonly string[], cwd: string | (() => 
   }
   const values = parsed.values;
   if (values.help) return { help: true };
-  if (!values.target) throw inputError('--target URL is required (e.g. --target http://127.0.0.1:8000)');
+  if (!values.target) throw inputError('--target URL is required (e.g. --target http://127.0.0.1:8080)');
   const target = urlFlag(values.target, '--target');
 
   const modes = [values.steps !== undefined && '--steps', values.profile !== undefined && '--profile', values.users !== undefined && '--users'].filter(Boolean);

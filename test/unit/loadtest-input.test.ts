@@ -190,7 +190,13 @@ describe('arguments', () => {
     refused(() => options('--users', '2', '--step-duration', '1s'), /--step-duration applies to --steps only/);
     refused(() => options('--mix', 'read=0.7,write=0.2'), /must sum to 1/);
     refused(() => options('--admin', 'ftp://x'), /--admin: ftp:\/\/x must be http/);
-    refused(() => parseLoadtestArgs(['--target', 'not a url'], '/tmp'), /--target: "not a url" is not a URL/);
+    refused(() => parseLoadtestArgs(['--target', 'not a url'], '/tmp'), /--target: "not a url" is not a URL \(e\.g\. http:\/\/127\.0\.0\.1:8080\)$/);
+    // Written as CORRAL_BIND and CORRAL_ADMIN_BIND are, without a scheme: the URL meant is said.
+    refused(() => parseLoadtestArgs(['--target', '127.0.0.1:8080'], '/tmp'), /^--target: "127\.0\.0\.1:8080" is not a URL: write it with its scheme, http:\/\/127\.0\.0\.1:8080$/);
+    refused(() => parseLoadtestArgs(['--target', 'localhost:8080'], '/tmp'), /^--target: localhost:8080 must be http:\/\/ or https:\/\/: write it with its scheme, http:\/\/localhost:8080$/);
+    refused(() => parseLoadtestArgs(['--target', 'http//127.0.0.1:8080'], '/tmp'), /^--target: "http\/\/127\.0\.0\.1:8080" is not a URL \(e\.g\. http:\/\/127\.0\.0\.1:8080\)$/);
+    refused(() => options('--admin', '127.0.0.1:9090'), /^--admin: "127\.0\.0\.1:9090" is not a URL: write it with its scheme, http:\/\/127\.0\.0\.1:9090$/);
+    refused(() => options('--admin', 'ftp://x'), /^--admin: ftp:\/\/x must be http:\/\/ or https:\/\/ \(e\.g\. http:\/\/127\.0\.0\.1:9090\)$/);
     refused(() => parseLoadtestArgs(['--target', 'http://127.0.0.1:1', '--nope'], '/tmp'), /Unknown option '--nope'/);
     refused(() => parseLoadtestArgs(['--target', 'http://127.0.0.1:1', 'extra'], '/tmp'), /Unexpected argument/);
   });
