@@ -10,6 +10,7 @@ import { readRedisCa } from '../redis/tls-ca.js';
 import { redisTarget } from '../redis/url.js';
 import { lintEnvText, type EnvLint, type UnclosedQuote } from './env-lint.js';
 import { dataDirProblem, serviceAccountKeyProblem } from './path-checks.js';
+import { pathVariableProblem } from './path-variables.js';
 import { proxyWarnings } from './proxy-url.js';
 import { IGNORED_WITH_NOTE, META_SETTINGS, schema, settingNames, type SettingName, type Settings } from './schema.js';
 import type { ParseResult, SettingSpec } from './spec.js';
@@ -284,9 +285,10 @@ export function loadSettings(options: LoadOptions = {}): LoadedSettings {
       problems.push({ name, value: shownRaw(spec, raw), allowed: parsed.allowed, source: where(source, name) });
       continue;
     }
-    const tilde = PATH_SETTINGS.includes(name) && typeof parsed.value === 'string' ? tildeProblem(parsed.value, env.HOME) : undefined;
-    if (tilde) {
-      problems.push({ name, value: raw, allowed: tilde, source: where(source, name) });
+    // A path as a shell would have expanded it (~, $HOME): nothing here does.
+    const unexpanded = PATH_SETTINGS.includes(name) && typeof parsed.value === 'string' ? (tildeProblem(parsed.value, env.HOME) ?? pathVariableProblem(parsed.value, env)) : undefined;
+    if (unexpanded) {
+      problems.push({ name, value: raw, allowed: unexpanded, source: where(source, name) });
       continue;
     }
     out[name] = parsed.value;

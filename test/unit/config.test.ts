@@ -201,6 +201,28 @@ test('a path setting beginning with ~ is refused (nothing expands it in .env), s
   assert.match(err.message, /CORRAL_LOG_FILE="~ops\/corral\.log" .*write the absolute path \(e\.g\. \/home\/<user>\/\.\.\.\)/);
 });
 
+test('a path setting naming a variable ($HOME, ${X}) is refused (nothing expands it in .env), offering the expansion meant', () => {
+  withDir((dir) => {
+    // From the file, as an operator writes it: dotenv keeps `$HOME` as it is.
+    writeFileSync(join(dir, '.env'), 'CORRAL_DATA_DIR=$HOME/corral-data\nCORRAL_LOG_FILE=${LOGS_DIRECTORY}/corral.log\nCORRAL_PIDFILE=/run/corral/corral.pid\n');
+    const err = (() => {
+      try {
+        loadSettings({ env: { HOME: '/home/ops' }, cwd: dir });
+      } catch (e) {
+        return e;
+      }
+      return undefined;
+    })();
+    assert.ok(err instanceof ConfigError, 'refused');
+    assert.deepEqual(err.problems.map((p) => p.name).sort(), ['CORRAL_DATA_DIR', 'CORRAL_LOG_FILE']);
+    assert.match(err.message, /CORRAL_DATA_DIR="\$HOME\/corral-data" \(from .*\.env line 1\): a path without \$HOME: nothing expands variables .*write the absolute path: \/home\/ops\/corral-data/);
+    assert.match(err.message, /CORRAL_LOG_FILE="\$\{LOGS_DIRECTORY\}\/corral\.log" .*a path without \$LOGS_DIRECTORY: .*write the absolute path\n/);
+    assert.equal(existsSync(join(dir, '$HOME')), false, 'nothing created');
+  });
+  // A $ that names no variable is part of a path like any other character.
+  assert.equal(loadSettings({ env: { CORRAL_ENV_FILE: 'none', CORRAL_PIDFILE: '/run/corral/a$1.pid' } }).settings.CORRAL_PIDFILE, '/run/corral/a$1.pid');
+});
+
 test('integers are decimal digits: 0x10, 1e2 and 4.0 are refused', () => {
   for (const v of ['0x10', '1e2', '4.0', '0b11', ' ']) {
     assert.throws(() => loadSettings({ env: { CORRAL_ENV_FILE: 'none', CORRAL_WORKERS: v } }), /CORRAL_WORKERS=.*an integer from 1 to 512/, v);
