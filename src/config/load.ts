@@ -366,6 +366,14 @@ export function loadSettings(options: LoadOptions = {}): LoadedSettings {
     });
   }
 
+  // Credentials without SHEET_ID (unset, empty, commented out, misspelt) leave corral on the
+  // offline sheet: the events it answers 201 to land in a local file, and nothing else said so
+  // but one info line of the keeper's (and `corral check` said OK).
+  const credentialsSet = credentialSettings.filter((n) => out[n] !== undefined);
+  if (judged('SHEET_ID') && out.SHEET_ID === undefined && !problems.some((p) => p.name === 'SHEET_ID') && credentialsSet.length > 0) {
+    warnings.push(`${credentialsSet.join(' and ')} ${credentialsSet.length === 1 ? 'is' : 'are'} set but SHEET_ID is not, so corral uses the offline sheet under CORRAL_DATA_DIR (rows are written to a local file, not to Google Sheets): set SHEET_ID to the spreadsheet's id, or unset the credentials`);
+  }
+
   // The files the settings name, judged by what is there (path-checks.ts): a key the keeper cannot
   // read, or a data dir that is a file, made it fail over and over behind a master that said ready.
   const keySettings = ['SHEET_ID', 'GOOGLE_APPLICATION_CREDENTIALS', 'GOOGLE_SERVICE_ACCOUNT_JSON'] as const;

@@ -223,6 +223,20 @@ test('a path setting naming a variable ($HOME, ${X}) is refused (nothing expands
   assert.equal(loadSettings({ env: { CORRAL_ENV_FILE: 'none', CORRAL_PIDFILE: '/run/corral/a$1.pid' } }).settings.CORRAL_PIDFILE, '/run/corral/a$1.pid');
 });
 
+test('credentials without SHEET_ID (unset or empty) are warned of: the offline sheet is used, not Google', () => {
+  for (const env of [{ SHEETS_API_KEY: 'AIzaSyExample' }, { SHEET_ID: '', GOOGLE_APPLICATION_CREDENTIALS: '/etc/corral/key.json' }]) {
+    const { warnings, settings } = loadSettings({ env: { CORRAL_ENV_FILE: 'none', ...env } });
+    assert.equal(settings.SHEET_ID, undefined);
+    assert.ok(
+      warnings.some((w) => /(SHEETS_API_KEY|GOOGLE_APPLICATION_CREDENTIALS) is set but SHEET_ID is not, so corral uses the offline sheet .*: set SHEET_ID/.test(w)),
+      JSON.stringify(warnings),
+    );
+  }
+  // Neither set, or both: nothing to say.
+  assert.deepEqual(loadSettings({ env: { CORRAL_ENV_FILE: 'none' } }).warnings, []);
+  assert.deepEqual(loadSettings({ env: { CORRAL_ENV_FILE: 'none', SHEET_ID: 'abc', SHEETS_API_KEY: 'AIzaSyExample' } }).warnings, []);
+});
+
 test('integers are decimal digits: 0x10, 1e2 and 4.0 are refused', () => {
   for (const v of ['0x10', '1e2', '4.0', '0b11', ' ']) {
     assert.throws(() => loadSettings({ env: { CORRAL_ENV_FILE: 'none', CORRAL_WORKERS: v } }), /CORRAL_WORKERS=.*an integer from 1 to 512/, v);
