@@ -2,12 +2,12 @@
 
 import { REDIS_URL_PATTERN, REDIS_URL_TEXT } from '../redis/url.js';
 import { noProxyList, proxyUrl } from './proxy-url.js';
+import { sheetId } from './sheet-id.js';
 import { httpUrl, int, str } from './spec.js';
 
 export const sheetsSchema = {
-  SHEET_ID: str({
+  SHEET_ID: sheetId({
     description: 'Spreadsheet id from its URL; unset = the offline sample sheet under CORRAL_DATA_DIR.',
-    default: undefined,
   }),
   SHEETS_API_URL: httpUrl({
     description: 'Sheets API base URL (the emulator\'s URL in tests).',

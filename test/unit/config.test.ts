@@ -237,6 +237,19 @@ test('credentials without SHEET_ID (unset or empty) are warned of: the offline s
   assert.deepEqual(loadSettings({ env: { CORRAL_ENV_FILE: 'none', SHEET_ID: 'abc', SHEETS_API_KEY: 'AIzaSyExample' } }).warnings, []);
 });
 
+test('SHEET_ID given as the sheet\'s URL is refused, naming the id to write; an id is taken trimmed', () => {
+  const url = 'https://docs.google.com/spreadsheets/d/1AbC-dEf_9/edit';
+  assert.throws(
+    () => loadSettings({ env: { CORRAL_ENV_FILE: 'none', SHEET_ID: url, SHEETS_API_KEY: 'AIzaSyExample' } }),
+    (err: unknown) => err instanceof ConfigError && err.problems.some((p) => p.name === 'SHEET_ID' && p.allowed === "the spreadsheet's id alone, not its URL: write SHEET_ID=1AbC-dEf_9"),
+  );
+  assert.throws(
+    () => loadSettings({ env: { CORRAL_ENV_FILE: 'none', SHEET_ID: 'my sheet', SHEETS_API_KEY: 'AIzaSyExample' } }),
+    (err: unknown) => err instanceof ConfigError && err.problems.some((p) => p.name === 'SHEET_ID' && /between \/d\/ and \/edit/.test(p.allowed)),
+  );
+  assert.equal(loadSettings({ env: { CORRAL_ENV_FILE: 'none', SHEET_ID: ' 1AbC-dEf_9 ', SHEETS_API_KEY: 'AIzaSyExample' } }).settings.SHEET_ID, '1AbC-dEf_9');
+});
+
 test('integers are decimal digits: 0x10, 1e2 and 4.0 are refused', () => {
   for (const v of ['0x10', '1e2', '4.0', '0b11', ' ']) {
     assert.throws(() => loadSettings({ env: { CORRAL_ENV_FILE: 'none', CORRAL_WORKERS: v } }), /CORRAL_WORKERS=.*an integer from 1 to 512/, v);
