@@ -160,7 +160,10 @@ function readEnvFile(env: NodeJS.ProcessEnv, cwd: string, readAtStart: string | 
       code === 'EACCES' || code === 'EPERM'
         ? 'make it readable by the user corral runs as'
         : code === 'EISDIR'
-          ? 'CORRAL_ENV_FILE must name a file, not a directory'
+          ? named
+            ? 'CORRAL_ENV_FILE must name a file, not a directory'
+            : // Not named: the default ./.env is what is a directory, which no CORRAL_ENV_FILE set.
+              'the settings are read from ./.env unless CORRAL_ENV_FILE names another file: move that directory away, or set CORRAL_ENV_FILE to the settings file (none: read no file)'
           : 'point CORRAL_ENV_FILE at an existing file, or set CORRAL_ENV_FILE=none to read no file';
     throw new CorralError('CORRAL_ERR_ENV_FILE', `cannot read env file ${file}: ${(err as Error).message}; ${fix}`, { cause: err });
   }

@@ -250,6 +250,17 @@ test('SHEET_ID given as the sheet\'s URL is refused, naming the id to write; an 
   assert.equal(loadSettings({ env: { CORRAL_ENV_FILE: 'none', SHEET_ID: ' 1AbC-dEf_9 ', SHEETS_API_KEY: 'AIzaSyExample' } }).settings.SHEET_ID, '1AbC-dEf_9');
 });
 
+test('a ./.env that is a directory is refused without blaming a CORRAL_ENV_FILE nobody set', () => {
+  withDir((dir) => {
+    mkdirSync(join(dir, '.env'));
+    assert.throws(
+      () => loadSettings({ env: {}, cwd: dir }),
+      (err: CorralError) => err.code === 'CORRAL_ERR_ENV_FILE' && /EISDIR.*read from \.\/\.env unless CORRAL_ENV_FILE names another file: move that directory away/.test(err.message) && !/CORRAL_ENV_FILE must name/.test(err.message),
+    );
+    assert.throws(() => loadSettings({ env: { CORRAL_ENV_FILE: '.env' }, cwd: dir }), /CORRAL_ENV_FILE must name a file, not a directory/);
+  });
+});
+
 test('integers are decimal digits: 0x10, 1e2 and 4.0 are refused', () => {
   for (const v of ['0x10', '1e2', '4.0', '0b11', ' ']) {
     assert.throws(() => loadSettings({ env: { CORRAL_ENV_FILE: 'none', CORRAL_WORKERS: v } }), /CORRAL_WORKERS=.*an integer from 1 to 512/, v);
