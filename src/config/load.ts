@@ -209,6 +209,17 @@ function nearMiss(unknown: string): string | undefined {
   return best && best.d <= (unknown.length >= 10 ? 2 : 1) ? best.name : undefined;
 }
 
+/**
+ * An empty value refused says why: `CORRAL_TIMEOUT=` is not the default, as `CORRAL_DATA_DIR=` is
+ * for a setting whose empty value means it (spec.ts), and "an integer from 1 to 3600" alone read
+ * as if the line held something else.
+ */
+function withEmptyNote(spec: SettingSpec<unknown>, raw: string, parsed: ParseResult<unknown>): ParseResult<unknown> {
+  if (parsed.ok || raw.trim() !== '') return parsed;
+  const d = spec.defaultText ?? (typeof spec.default === 'function' || spec.default === undefined ? undefined : spec.format(spec.default));
+  return { ok: false, allowed: `${parsed.allowed}; it is empty, which does not mean the default: delete the line (or comment it out) to use the default${d !== undefined && d !== '' ? ` (${d})` : ''}` };
+}
+
 /** Applies a setting's default (literal or computed). */
 export function defaultOf<T>(spec: SettingSpec<T>): T {
   return typeof spec.default === 'function' ? (spec.default as () => T)() : spec.default;
@@ -276,7 +287,7 @@ export function loadSettings(options: LoadOptions = {}): LoadedSettings {
     const readFrom = source === '.env' ? name : source.startsWith('alias ') && fromFile(source.slice(6)) ? source.slice(6) : undefined;
     const unclosed = readFrom !== undefined ? unclosedAt(readFrom) : undefined;
     if (unclosed) unclosedSaid.add(unclosed);
-    const parsed: ParseResult<unknown> = unclosed ? { ok: false, allowed: unclosedQuoteProblem(unclosed) } : spec.parse(raw);
+    const parsed: ParseResult<unknown> = unclosed ? { ok: false, allowed: unclosedQuoteProblem(unclosed) } : withEmptyNote(spec, raw, spec.parse(raw));
     if (!parsed.ok && options.judgeOnly && !options.judgeOnly.includes(name)) {
       warnings.push(`${name}=${spec.secret ? '<redacted>' : JSON.stringify(shownRaw(spec, raw))} (from ${where(source, name)}) is invalid (${parsed.allowed}); this command does not need it, but corral will not start or reload until it is fixed`);
       out[name] = defaultOf(spec);

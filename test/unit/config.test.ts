@@ -261,6 +261,27 @@ test('a ./.env that is a directory is refused without blaming a CORRAL_ENV_FILE 
   });
 });
 
+test('an empty value refused says that empty is not the default, and how to get the default', () => {
+  withDir((dir) => {
+    writeFileSync(join(dir, '.env'), 'CORRAL_TIMEOUT=\nCORRAL_ACCESS_LOG=\nCORRAL_WORKERS=\nCORRAL_DATA_DIR=\n');
+    const err = (() => {
+      try {
+        loadSettings({ env: {}, cwd: dir });
+      } catch (e) {
+        return e;
+      }
+      return undefined;
+    })();
+    assert.ok(err instanceof ConfigError, 'refused');
+    // CORRAL_DATA_DIR= is its default (emptyIsDefault): not a problem.
+    assert.deepEqual(err.problems.map((p) => p.name), ['CORRAL_WORKERS', 'CORRAL_TIMEOUT', 'CORRAL_ACCESS_LOG']);
+    const allowed = Object.fromEntries(err.problems.map((p) => [p.name, p.allowed]));
+    assert.equal(allowed.CORRAL_TIMEOUT, 'an integer from 1 to 3600, in seconds (a bare number, without a unit); it is empty, which does not mean the default: delete the line (or comment it out) to use the default (30)');
+    assert.match(allowed.CORRAL_WORKERS ?? '', /an integer from 1 to 512; it is empty, .*to use the default \(CPU count x 4, at most 512\)$/);
+    assert.match(allowed.CORRAL_ACCESS_LOG ?? '', /^true or false .*; it is empty, .*the default \(true\)$/);
+  });
+});
+
 test('integers are decimal digits: 0x10, 1e2 and 4.0 are refused', () => {
   for (const v of ['0x10', '1e2', '4.0', '0b11', ' ']) {
     assert.throws(() => loadSettings({ env: { CORRAL_ENV_FILE: 'none', CORRAL_WORKERS: v } }), /CORRAL_WORKERS=.*an integer from 1 to 512/, v);
