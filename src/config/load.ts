@@ -89,6 +89,17 @@ export interface LoadOptions {
 const PATH_SETTINGS: readonly SettingName[] = ['CORRAL_PIDFILE', 'CORRAL_LOG_FILE', 'CORRAL_DATA_DIR', 'GOOGLE_APPLICATION_CREDENTIALS', 'REDIS_TLS_CA_FILE'];
 
 /**
+ * A path as a shell would have expanded it (~, $HOME), refused as an invalid value: nothing here
+ * expands it. Judged with the value, so that `corral stop` or `status` (judgeOnly) warn of it in a
+ * setting they do not need, as of any invalid value, rather than refuse to stop the master.
+ */
+function unexpandedPath(name: SettingName, parsed: ParseResult<unknown>, env: NodeJS.ProcessEnv): ParseResult<unknown> {
+  if (!parsed.ok || !PATH_SETTINGS.includes(name) || typeof parsed.value !== 'string') return parsed;
+  const why = tildeProblem(parsed.value, env.HOME) ?? pathVariableProblem(parsed.value, env);
+  return why ? { ok: false, allowed: why } : parsed;
+}
+
+/**
  * Why a path setting may not begin with `~`, or undefined. Nothing expands it in .env (neither
  * dotenv, nor systemd's EnvironmentFile=, nor the shell, which never reads the file): it was
  * taken literally, CORRAL_DATA_DIR=~/corral-data becoming ./~/corral-data under the working directory.
@@ -287,7 +298,7 @@ export function loadSettings(options: LoadOptions = {}): LoadedSettings {
     const readFrom = source === '.env' ? name : source.startsWith('alias ') && fromFile(source.slice(6)) ? source.slice(6) : undefined;
     const unclosed = readFrom !== undefined ? unclosedAt(readFrom) : undefined;
     if (unclosed) unclosedSaid.add(unclosed);
-    const parsed: ParseResult<unknown> = unclosed ? { ok: false, allowed: unclosedQuoteProblem(unclosed) } : withEmptyNote(spec, raw, spec.parse(raw));
+    const parsed: ParseResult<unknown> = unclosed ? { ok: false, allowed: unclosedQuoteProblem(unclosed) } : unexpandedPath(name, withEmptyNote(spec, raw, spec.parse(raw)), env);
     if (!parsed.ok && options.judgeOnly && !options.judgeOnly.includes(name)) {
       warnings.push(`${name}=${spec.secret ? '<redacted>' : JSON.stringify(shownRaw(spec, raw))} (from ${where(source, name)}) is invalid (${parsed.allowed}); this command does not need it, but corral will not start or reload until it is fixed`);
       out[name] = defaultOf(spec);
@@ -297,12 +308,6 @@ export function loadSettings(options: LoadOptions = {}): LoadedSettings {
     }
     if (!parsed.ok) {
       problems.push({ name, value: shownRaw(spec, raw), allowed: parsed.allowed, source: where(source, name) });
-      continue;
-    }
-    // A path as a shell would have expanded it (~, $HOME): nothing here does.
-    const unexpanded = PATH_SETTINGS.includes(name) && typeof parsed.value === 'string' ? (tildeProblem(parsed.value, env.HOME) ?? pathVariableProblem(parsed.value, env)) : undefined;
-    if (unexpanded) {
-      problems.push({ name, value: raw, allowed: unexpanded, source: where(source, name) });
       continue;
     }
     out[name] = parsed.value;

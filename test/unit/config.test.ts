@@ -282,6 +282,17 @@ test('an empty value refused says that empty is not the default, and how to get 
   });
 });
 
+test('a ~ or $HOME path in a setting stop or status does not need is a warning for them, not a refusal', () => {
+  const env = { CORRAL_ENV_FILE: 'none', HOME: '/home/ops', CORRAL_DATA_DIR: '~/corral-data', CORRAL_LOG_FILE: '$HOME/corral.log', CORRAL_PIDFILE: '/run/corral/corral.pid' };
+  const { settings, warnings, invalidIgnored } = loadSettings({ env, judgeOnly: ['CORRAL_PIDFILE', 'CORRAL_GRACEFUL_TIMEOUT'] });
+  assert.equal(settings.CORRAL_PIDFILE, '/run/corral/corral.pid');
+  assert.deepEqual([...invalidIgnored].sort(), ['CORRAL_DATA_DIR', 'CORRAL_LOG_FILE']);
+  assert.ok(warnings.some((w) => /^CORRAL_DATA_DIR="~\/corral-data" \(from environment\) is invalid \(an absolute path, without ~.*this command does not need it/.test(w)), JSON.stringify(warnings));
+  assert.ok(warnings.some((w) => /^CORRAL_LOG_FILE="\$HOME\/corral\.log" .* is invalid \(a path without \$HOME/.test(w)), JSON.stringify(warnings));
+  // The pidfile itself is judged: a ~ there is still refused.
+  assert.throws(() => loadSettings({ env: { ...env, CORRAL_PIDFILE: '~/corral.pid' }, judgeOnly: ['CORRAL_PIDFILE'] }), /CORRAL_PIDFILE="~\/corral\.pid" .*an absolute path, without ~/);
+});
+
 test('integers are decimal digits: 0x10, 1e2 and 4.0 are refused', () => {
   for (const v of ['0x10', '1e2', '4.0', '0b11', ' ']) {
     assert.throws(() => loadSettings({ env: { CORRAL_ENV_FILE: 'none', CORRAL_WORKERS: v } }), /CORRAL_WORKERS=.*an integer from 1 to 512/, v);
