@@ -413,11 +413,22 @@ export function loadSettings(options: LoadOptions = {}): LoadedSettings {
     if (why) problems.push({ name: 'CORRAL_DATA_DIR', value: out.CORRAL_DATA_DIR, source: where(sources.CORRAL_DATA_DIR ?? 'environment', 'CORRAL_DATA_DIR'), allowed: why });
   }
 
+  // A problem of the Redis settings, judged past their own values: for a command that does not need
+  // them (stop, status: judgeOnly), a warning like any invalid value's, not a refusal, which kept
+  // `corral stop` from stopping the master.
+  const refuse = (p: ConfigProblem): void => {
+    if (judged(p.name as SettingName)) {
+      problems.push(p);
+      return;
+    }
+    warnings.push(`${p.name}=${JSON.stringify(p.value)} (from ${p.source}) is invalid (${p.allowed}); this command does not need it, but corral will not start or reload until it is fixed`);
+    invalidIgnored.push(p.name as SettingName);
+  };
   if (typeof out.REDIS_URL === 'string') {
     try {
       redisTarget(out.REDIS_URL);
     } catch (err) {
-      problems.push({ name: 'REDIS_URL', value: '<redacted>', source: where(sources.REDIS_URL ?? 'environment', 'REDIS_URL'), allowed: (err as Error).message });
+      refuse({ name: 'REDIS_URL', value: '<redacted>', source: where(sources.REDIS_URL ?? 'environment', 'REDIS_URL'), allowed: (err as Error).message });
     }
     // Each host's offline sheet is its own file: there is nothing to share, and sharing its ranges
     // would serve one host's rows from another's file.
@@ -428,12 +439,12 @@ export function loadSettings(options: LoadOptions = {}): LoadedSettings {
     const path = resolve(cwd, out.REDIS_TLS_CA_FILE);
     if (typeof out.REDIS_URL !== 'string' || !out.REDIS_URL.startsWith('rediss://')) {
       // Set for TLS, with a URL that would send the password in the clear: refused, not ignored.
-      problems.push({ name: 'REDIS_TLS_CA_FILE', value: out.REDIS_TLS_CA_FILE, source, allowed: 'set only with a rediss:// REDIS_URL (TLS): write REDIS_URL=rediss://host:port, or unset REDIS_TLS_CA_FILE' });
+      refuse({ name: 'REDIS_TLS_CA_FILE', value: out.REDIS_TLS_CA_FILE, source, allowed: 'set only with a rediss:// REDIS_URL (TLS): write REDIS_URL=rediss://host:port, or unset REDIS_TLS_CA_FILE' });
     } else if (options.readFiles !== false) {
       try {
         readRedisCa(path);
       } catch (err) {
-        problems.push({ name: 'REDIS_TLS_CA_FILE', value: out.REDIS_TLS_CA_FILE, source, allowed: (err as Error).message });
+        refuse({ name: 'REDIS_TLS_CA_FILE', value: out.REDIS_TLS_CA_FILE, source, allowed: (err as Error).message });
       }
     }
   }
