@@ -9,6 +9,7 @@ import { editDistance } from '../edit-distance.js';
 import { readRedisCa } from '../redis/tls-ca.js';
 import { redisTarget } from '../redis/url.js';
 import { lintEnvText, type EnvLint, type UnclosedQuote } from './env-lint.js';
+import { appModuleProblem } from './app-module.js';
 import { dataDirProblem, serviceAccountKeyProblem } from './path-checks.js';
 import { pathVariableProblem } from './path-variables.js';
 import { proxyWarnings } from './proxy-url.js';
@@ -411,6 +412,11 @@ export function loadSettings(options: LoadOptions = {}): LoadedSettings {
   if (judged('CORRAL_DATA_DIR') && typeof out.CORRAL_DATA_DIR === 'string') {
     const why = dataDirProblem(resolve(cwd, out.CORRAL_DATA_DIR), { writable: options.readFiles !== false });
     if (why) problems.push({ name: 'CORRAL_DATA_DIR', value: out.CORRAL_DATA_DIR, source: where(sources.CORRAL_DATA_DIR ?? 'environment', 'CORRAL_DATA_DIR'), allowed: why });
+  }
+
+  if (judged('CORRAL_APP') && typeof out.CORRAL_APP === 'string') {
+    const why = appModuleProblem(out.CORRAL_APP, cwd);
+    if (why) problems.push({ name: 'CORRAL_APP', value: out.CORRAL_APP, source: where(sources.CORRAL_APP ?? 'environment', 'CORRAL_APP'), allowed: why });
   }
 
   // A problem of the Redis settings, judged past their own values: for a command that does not need

@@ -306,6 +306,19 @@ test('a REDIS_URL or REDIS_TLS_CA_FILE refused at start is a warning for stop an
   }
 });
 
+test('CORRAL_APP naming a script in the working directory without ./ is refused (it is read as a package name), saying what to write', () => {
+  withDir((dir) => {
+    writeFileSync(join(dir, 'app.mjs'), 'export default (req, res) => res.end();\n');
+    assert.throws(
+      () => loadSettings({ env: { CORRAL_ENV_FILE: 'none', CORRAL_APP: 'app.mjs' }, cwd: dir }),
+      (err: unknown) => err instanceof ConfigError && err.problems.some((p) => p.name === 'CORRAL_APP' && /read as the name of a package.*write CORRAL_APP=\.\/app\.mjs$/.test(p.allowed)),
+    );
+    for (const ok of ['./app.mjs', join(dir, 'app.mjs'), 'chart.js', 'some-package']) {
+      assert.equal(loadSettings({ env: { CORRAL_ENV_FILE: 'none', CORRAL_APP: ok }, cwd: dir }).settings.CORRAL_APP, ok);
+    }
+  });
+});
+
 test('integers are decimal digits: 0x10, 1e2 and 4.0 are refused', () => {
   for (const v of ['0x10', '1e2', '4.0', '0b11', ' ']) {
     assert.throws(() => loadSettings({ env: { CORRAL_ENV_FILE: 'none', CORRAL_WORKERS: v } }), /CORRAL_WORKERS=.*an integer from 1 to 512/, v);
