@@ -393,6 +393,15 @@ export function loadSettings(options: LoadOptions = {}): LoadedSettings {
   if (judged('SHEET_ID') && out.SHEET_ID === undefined && !problems.some((p) => p.name === 'SHEET_ID') && credentialsSet.length > 0) {
     warnings.push(`${credentialsSet.join(' and ')} ${credentialsSet.length === 1 ? 'is' : 'are'} set but SHEET_ID is not, so corral uses the offline sheet under CORRAL_DATA_DIR (rows are written to a local file, not to Google Sheets): set SHEET_ID to the spreadsheet's id, or unset the credentials`);
   }
+  // Credentials set together: one is used, the others are not, and nothing said which. A key file
+  // rotated (GOOGLE_APPLICATION_CREDENTIALS) under a forgotten inline key went unused.
+  if (judged('SHEET_ID') && out.SHEET_ID !== undefined) {
+    // In the order the keeper takes them (sheets/google/credentials.ts, backend.ts).
+    const [used, ...ignored] = (['GOOGLE_SERVICE_ACCOUNT_JSON', 'GOOGLE_APPLICATION_CREDENTIALS', 'SHEETS_API_KEY'] as const).filter((n) => out[n] !== undefined);
+    if (used !== undefined && ignored.length > 0) {
+      warnings.push(`${[used, ...ignored].join(' and ')} are set together: only ${used} is used (the inline key wins over the key file, and a service-account key over an API key), so ${ignored.join(' and ')} ${ignored.length === 1 ? 'has' : 'have'} no effect: unset ${ignored.length === 1 ? 'it' : 'them'}`);
+    }
+  }
 
   // The files the settings name, judged by what is there (path-checks.ts): a key the keeper cannot
   // read, or a data dir that is a file, made it fail over and over behind a master that said ready.

@@ -319,6 +319,19 @@ test('CORRAL_APP naming a script in the working directory without ./ is refused 
   });
 });
 
+test('credentials set together are warned of, naming the one used and those with no effect', () => {
+  withDir((dir) => {
+    const key = JSON.stringify(generateServiceAccountKey({ clientEmail: 'corral@test.iam.gserviceaccount.com', tokenUri: 'http://127.0.0.1:1/token', modulusLength: 1024 }).key);
+    writeFileSync(join(dir, 'key.json'), key);
+    const env = { CORRAL_ENV_FILE: 'none', SHEET_ID: 'abc', GOOGLE_APPLICATION_CREDENTIALS: join(dir, 'key.json') };
+    const both = loadSettings({ env: { ...env, GOOGLE_SERVICE_ACCOUNT_JSON: key }, cwd: dir }).warnings;
+    assert.ok(both.includes('GOOGLE_SERVICE_ACCOUNT_JSON and GOOGLE_APPLICATION_CREDENTIALS are set together: only GOOGLE_SERVICE_ACCOUNT_JSON is used (the inline key wins over the key file, and a service-account key over an API key), so GOOGLE_APPLICATION_CREDENTIALS has no effect: unset it'), JSON.stringify(both));
+    const withKey = loadSettings({ env: { ...env, SHEETS_API_KEY: 'AIzaSyExample' }, cwd: dir }).warnings;
+    assert.ok(withKey.some((w) => /^GOOGLE_APPLICATION_CREDENTIALS and SHEETS_API_KEY are set together: only GOOGLE_APPLICATION_CREDENTIALS is used/.test(w)), JSON.stringify(withKey));
+    assert.deepEqual(loadSettings({ env, cwd: dir }).warnings, []);
+  });
+});
+
 test('integers are decimal digits: 0x10, 1e2 and 4.0 are refused', () => {
   for (const v of ['0x10', '1e2', '4.0', '0b11', ' ']) {
     assert.throws(() => loadSettings({ env: { CORRAL_ENV_FILE: 'none', CORRAL_WORKERS: v } }), /CORRAL_WORKERS=.*an integer from 1 to 512/, v);
