@@ -4,13 +4,14 @@
 // stderr), or could not open a journal over 2 GiB. The real master, keeper and a worker here.
 
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, openSync, rmSync, writeSync, closeSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { Client, request } from 'undici';
 import { encodeRecord } from '../../src/sheets/keeper/journal-scan.js';
 import { keeperSocketPath } from '../../src/sheets/keeper/socket-path.js';
-import { startCorral, waitFor, type CorralProcess, type LogLine } from '../helpers/corral.js';
+import { CORRAL_BIN, startCorral, waitFor, type CorralProcess, type LogLine } from '../helpers/corral.js';
 
 // Ports and data dirs this suite's host set aside for it.
 const ROOT = '/tmp/backlog-fix';
@@ -64,6 +65,13 @@ describe('write journal backlog and the keeper process', () => {
       assert.equal(corral.events('journal.backlog_full').length, 1, 'said once, not per refusal');
       const figures = await keeperFigures(corral.dataDir);
       assert.deepEqual([figures.journalBacklogRows, figures.journalFull, figures.journalAppendsRefusedFull], [110, true, 2]);
+      // Health says it (degraded, still 200: reads go on), and so does `corral status` without a token.
+      await waitFor(async () => {
+        const h = (await (await request(`${corral.adminUrl}/api/admin/health`)).body.json()) as { status: string; journal?: string };
+        return h.status === 'degraded' && h.journal === 'full';
+      }, 10_000, 'health degraded with journal full');
+      const status = spawnSync(process.execPath, [CORRAL_BIN, 'status'], { env: { PATH: process.env.PATH ?? '', CORRAL_ENV_FILE: 'none', CORRAL_PIDFILE: corral.pidFile, CORRAL_ADMIN_BIND: portPair(0).CORRAL_ADMIN_BIND }, encoding: 'utf8', timeout: 30_000 });
+      assert.match(status.stdout, /1\/1 workers ready \(degraded: journal full: events refused\)/, status.stderr);
 
       const first = await corral.waitForLog(keeperReady, 1000, 'keeper.ready');
       process.kill(first.worker_pid as number, 'SIGKILL');

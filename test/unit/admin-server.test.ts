@@ -506,6 +506,32 @@ describe('admin server health while the keeper is down', () => {
   });
 });
 
+describe('admin server health while the journal refuses events', () => {
+  it('says degraded, still 200, naming why, while the ready keeper reports its journal not writable or full', async () => {
+    const workers = [child(1, 2511, 'ready', {}), child(2, 2512, 'ready', {})];
+    const keeperWith = (extra: Record<string, boolean>) => child(0, 2510, 'ready', { extra }, 'keeper');
+    const view = createFakeView(testSettings({ CORRAL_WORKERS: '2', CORRAL_TIMEOUT: '30' }), [...workers, keeperWith({ journalWritable: true, journalFull: false })]);
+    const server = await startAdminServer(view, logger, { host: '127.0.0.1', port: 0 });
+    const health = async () => {
+      const res = await fetch(`http://127.0.0.1:${server.port}/api/admin/health`);
+      return { status: res.status, body: (await res.json()) as Record<string, unknown> };
+    };
+    try {
+      assert.deepEqual(await health(), { status: 200, body: { status: 'ok', workers_ready: 2, workers_expected: 2 } });
+      // A full disk: every POST /api/events answers 503 not_saved, reads go on.
+      view.kids = [...workers, keeperWith({ journalWritable: false, journalFull: false })];
+      assert.deepEqual(await health(), { status: 200, body: { status: 'degraded', workers_ready: 2, workers_expected: 2, journal: 'not_writable' } });
+      // The backlog at SHEETS_JOURNAL_MAX_MB while Google does not take the rows.
+      view.kids = [...workers, keeperWith({ journalWritable: true, journalFull: true })];
+      assert.deepEqual(await health(), { status: 200, body: { status: 'degraded', workers_ready: 2, workers_expected: 2, journal: 'full' } });
+      view.kids = [...workers, keeperWith({ journalWritable: true, journalFull: false })];
+      assert.deepEqual(await health(), { status: 200, body: { status: 'ok', workers_ready: 2, workers_expected: 2 } });
+    } finally {
+      await server.close();
+    }
+  });
+});
+
 describe('admin server while the backoff holds the next fork', () => {
   it('health and stats say when the master forks again, and why', async () => {
     const view = createFakeView(testSettings({ CORRAL_WORKERS: '2', CORRAL_ADMIN_TOKEN: TOKEN }), [], 2);

@@ -54,14 +54,22 @@ interface Health {
   keeper_respawn_in_ms?: number;
   /** A stop has begun (absent otherwise, and from a corral older than this command). */
   stopping?: true;
+  /** The journal refuses events (not_writable, full): absent while it takes them, and from an older corral. */
+  journal?: string;
 }
 
 /** Running, or on its way out: a stopping master's workers drain, which is no outage. */
 const stateOf = (stopping: boolean | undefined): string => (stopping ? 'stopping' : 'running');
 
-/** What makes the health degraded, as far as it says: workers not beating, the keeper's state. */
+const JOURNAL_REFUSAL: Record<string, string> = { not_writable: 'journal not writable: events refused', full: 'journal full: events refused' };
+
+/** What makes the health degraded, as far as it says: workers not beating, the keeper's state, a journal refusing events. */
 function whyDegraded(h: Health): string {
-  const why = [...(h.workers_not_beating ? [`${h.workers_not_beating} worker${h.workers_not_beating === 1 ? '' : 's'} not beating`] : []), ...(h.keeper ? [`keeper ${h.keeper.replace('_', ' ')}${h.keeper_respawn_in_ms === undefined ? '' : ` (restarting in ${Math.ceil(h.keeper_respawn_in_ms / 1000)} s)`}`] : [])];
+  const why = [
+    ...(h.workers_not_beating ? [`${h.workers_not_beating} worker${h.workers_not_beating === 1 ? '' : 's'} not beating`] : []),
+    ...(h.keeper ? [`keeper ${h.keeper.replace('_', ' ')}${h.keeper_respawn_in_ms === undefined ? '' : ` (restarting in ${Math.ceil(h.keeper_respawn_in_ms / 1000)} s)`}`] : []),
+    ...(h.journal ? [JOURNAL_REFUSAL[h.journal] ?? `journal ${h.journal}`] : []),
+  ];
   return why.length > 0 ? `: ${why.join(', ')}` : '';
 }
 

@@ -74,6 +74,20 @@ export function keeperStatus(view: AdminView, now = view.now()): KeeperStatus | 
   return heartbeatLate(keeper, now) ? 'not_beating' : 'ready';
 }
 
+/**
+ * Why the journal takes no event, as the ready keeper last reported: `not_writable` (an append it
+ * could not write: a full disk, an I/O error) or `full` (SHEETS_JOURNAL_MAX_MB of rows not yet in
+ * the sheet); undefined while it takes them, or with no keeper reporting.
+ */
+export type JournalRefusal = 'not_writable' | 'full';
+
+export function journalRefusal(view: AdminView): JournalRefusal | undefined {
+  const extra = keeperOf(view)?.figures?.extra;
+  if (extra?.journalWritable === false) return 'not_writable';
+  if (extra?.journalFull === true) return 'full';
+  return undefined;
+}
+
 function num(extra: Extra | undefined, ...names: string[]): number | undefined {
   if (!extra) return undefined;
   for (const n of names) {

@@ -15,7 +15,7 @@ import { RepeatedFailure, RepeatedFailures } from '../../log/repeated-failure.js
 import { checkAdminAuth } from './auth.js';
 import { AdminBodyError, readAdminJson } from './body.js';
 import { answerClientErrors } from './client-error.js';
-import { capacityFromView, keeperStatus, statsOf, workersReadiness } from './figures.js';
+import { capacityFromView, journalRefusal, keeperStatus, statsOf, workersReadiness } from './figures.js';
 import { checkAdminHost } from './host-check.js';
 import { createAdminMetrics } from './metrics.js';
 import { startMonitoring, type Monitoring } from './monitoring.js';
@@ -148,7 +148,10 @@ export async function startAdminServer(view: AdminView, logger: Logger, options:
       // taking the host out of a load balancer would lose the reads that do work.
       const keeper = keeperStatus(view);
       const keeperDown = keeper !== undefined && keeper !== 'ready';
-      const status = ready === 0 ? 'unavailable' : ready < expected || keeperDown ? 'degraded' : 'ok';
+      // The same for a journal that refuses events (a full disk, the backlog cap): every write
+      // answers 503 not_saved while reads go on, and health said ok.
+      const journal = keeperDown ? undefined : journalRefusal(view);
+      const status = ready === 0 ? 'unavailable' : ready < expected || keeperDown || journal ? 'degraded' : 'ok';
       const wait = view.respawnWait();
       const keeperWait = keeperDown ? view.keeperRespawnWait() : undefined;
       return send(res, ready > 0 ? 200 : 503, {
@@ -159,6 +162,7 @@ export async function startAdminServer(view: AdminView, logger: Logger, options:
         // Why none may be ready: a stop has begun, not an outage (corral status says so).
         ...(view.stopping() ? { stopping: true } : {}),
         ...(keeperDown ? { keeper } : {}),
+        ...(journal ? { journal } : {}),
         ...(keeperWait ? { keeper_respawn_in_ms: keeperWait.inMs } : {}),
         ...(wait ? { respawn_in_ms: wait.inMs } : {}),
       });
