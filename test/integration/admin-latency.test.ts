@@ -12,6 +12,12 @@ import { http } from '../helpers/http.js';
 const TOKEN = 'latency-admin-token';
 const admin = { authorization: `Bearer ${TOKEN}` };
 const SLOW_MS = 1500;
+/**
+ * The least a worker may time such a request at: the client's timer starts once it wrote the head,
+ * the worker's clock once the head is parsed, and under load the head took 18 ms more to get there
+ * (p99 1482 ms in one integration run). Far above what an idle beat's p99 (0) or a fast login shows.
+ */
+const SHOWN_MS = SLOW_MS - 200;
 
 interface Sample {
   readonly t: number;
@@ -61,19 +67,19 @@ describe('request latency p99 in the history, the stats and /metrics', () => {
       return last ? all.filter((s) => s.t > sampled.t && s.t <= last.t) : undefined;
     }, 15_000, 'the samples after the slow requests');
     const p99 = Math.max(...covering.map((s) => s.p99_ms ?? 0));
-    assert.ok(p99 >= SLOW_MS, `history p99 ${p99} ms in ${JSON.stringify(covering)}`);
+    assert.ok(p99 >= SHOWN_MS, `history p99 ${p99} ms in ${JSON.stringify(covering)}`);
     assert.ok(covering.some((s) => (s.rps ?? 0) > 0), 'and counted in rps');
 
     // Read seconds after the beats that carried them (the workers' last beats are idle by now).
     await waitFor(() => Date.now() >= answered + 2500, 5000, 'two beats after the answers');
     const stats = (await http(`${c.adminUrl}/api/admin/stats`, { headers: admin })).json<{ latency_window_s: number; totals: { latency_p99_ms: number }; workers: { latency_p99_ms: number | null }[] }>();
     assert.equal(stats.latency_window_s, 60);
-    assert.ok(stats.totals.latency_p99_ms >= SLOW_MS, `stats totals p99 ${stats.totals.latency_p99_ms}`);
-    assert.ok(Math.max(...stats.workers.map((w) => w.latency_p99_ms ?? 0)) >= SLOW_MS, `stats workers p99 ${JSON.stringify(stats.workers.map((w) => w.latency_p99_ms))}`);
+    assert.ok(stats.totals.latency_p99_ms >= SHOWN_MS, `stats totals p99 ${stats.totals.latency_p99_ms}`);
+    assert.ok(Math.max(...stats.workers.map((w) => w.latency_p99_ms ?? 0)) >= SHOWN_MS, `stats workers p99 ${JSON.stringify(stats.workers.map((w) => w.latency_p99_ms))}`);
     const metrics = (await http(`${c.adminUrl}/metrics`, { headers: admin })).text;
     const perWorker = [...metrics.matchAll(/^corral_worker_latency_p99_seconds\{[^}]*\} (\S+)$/gm)].map((m) => Number(m[1]));
-    assert.ok(Math.max(...perWorker) >= SLOW_MS / 1000, `corral_worker_latency_p99_seconds ${JSON.stringify(perWorker)}`);
+    assert.ok(Math.max(...perWorker) >= SHOWN_MS / 1000, `corral_worker_latency_p99_seconds ${JSON.stringify(perWorker)}`);
     const total = /^corral_request_latency_p99_seconds (\S+)$/m.exec(metrics);
-    assert.ok(total && Number(total[1]) >= SLOW_MS / 1000, `corral_request_latency_p99_seconds ${total?.[1]}`);
+    assert.ok(total && Number(total[1]) >= SHOWN_MS / 1000, `corral_request_latency_p99_seconds ${total?.[1]}`);
   });
 });
