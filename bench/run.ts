@@ -49,12 +49,17 @@ const WARMUP_SECONDS = envInt('BENCH_WARMUP_SECONDS', 0);
 const seconds = (fallback: number) => SECONDS ?? fallback;
 const rounds = (fallback: number) => ROUNDS ?? fallback;
 const warmupSeconds = (fallback: number) => WARMUP_SECONDS ?? fallback;
-const compareWorkers = envIntList('BENCH_COMPARE_WORKERS', [8, 2]);
-const spreadWorkers = envInt('BENCH_SPREAD_WORKERS', 1) ?? 8;
+// One worker count for every section (the lists of daemon and compare become this one count),
+// unless a section's own setting names its count.
+const WORKERS = envInt('BENCH_WORKERS', 1);
+const workers = (fallback: number) => WORKERS ?? fallback;
+const workerCounts = (fallback: readonly number[]) => (WORKERS !== undefined ? [WORKERS] : [...fallback]);
+const compareWorkers = envIntList('BENCH_COMPARE_WORKERS', workerCounts([8, 2]));
+const spreadWorkers = envInt('BENCH_SPREAD_WORKERS', 1) ?? workers(8);
 
 const SECTIONS: Record<string, () => Promise<void>> = {
-  daemon: async () => void (await benchDaemon({ seconds: seconds(5), rounds: rounds(3), workerCounts: [2, 8], connections: [100, 1000] })),
-  sheets: () => benchSheets({ seconds: seconds(10), workers: 8, connections: [100, 300, 1000], ttlS: 30, latencyMs: 800 }),
+  daemon: async () => void (await benchDaemon({ seconds: seconds(5), rounds: rounds(3), workerCounts: workerCounts([2, 8]), connections: [100, 1000] })),
+  sheets: () => benchSheets({ seconds: seconds(10), workers: workers(8), connections: [100, 300, 1000], ttlS: 30, latencyMs: 800 }),
   compare: () =>
     benchCompare({
       seconds: seconds(10),
@@ -65,8 +70,8 @@ const SECTIONS: Record<string, () => Promise<void>> = {
       goalRounds: rounds(5),
       warmupSeconds: warmupSeconds(10),
     }),
-  accept: () => benchAccept({ seconds: seconds(10), rounds: rounds(3), workers: 8, connections: 1000 }),
-  streams: () => benchStreams({ seconds: seconds(8), rounds: rounds(3), workers: 2, connections: 100, warmupSeconds: warmupSeconds(5) }),
+  accept: () => benchAccept({ seconds: seconds(10), rounds: rounds(3), workers: workers(8), connections: 1000 }),
+  streams: () => benchStreams({ seconds: seconds(8), rounds: rounds(3), workers: workers(2), connections: 100, warmupSeconds: warmupSeconds(5) }),
   spread: () =>
     benchSpread({
       seconds: seconds(3),
@@ -76,9 +81,9 @@ const SECTIONS: Record<string, () => Promise<void>> = {
       connections: 100,
       warmupSeconds: warmupSeconds(5),
     }),
-  'export-memory': () => benchExportMemory({ rows: envInt('BENCH_EXPORT_ROWS', 1) ?? 300_000, workers: envInt('BENCH_EXPORT_WORKERS', 1) ?? 8 }),
+  'export-memory': () => benchExportMemory({ rows: envInt('BENCH_EXPORT_ROWS', 1) ?? 300_000, workers: envInt('BENCH_EXPORT_WORKERS', 1) ?? workers(8) }),
   'idempotency-memory': () => benchIdempotencyMemory({ keys: defaultOf(schema.CORRAL_IDEMPOTENCY_KEYS), perPlayer: defaultOf(schema.CORRAL_IDEMPOTENCY_KEYS_PER_PLAYER) }),
-  ratelimit: () => benchRateLimit({ seconds: seconds(8), rounds: rounds(3), workers: 8, connections: 100, clients: 1000 }),
+  ratelimit: () => benchRateLimit({ seconds: seconds(8), rounds: rounds(3), workers: workers(8), connections: 100, clients: 1000 }),
 };
 
 const HELP = `Usage: npm run bench [-- section...]
@@ -93,6 +98,9 @@ Environment (whole numbers, checked before any server starts):
   BENCH_SECONDS            length of each load in seconds (each section has its own default)
   BENCH_ROUNDS             rounds per load (daemon, accept, ratelimit, streams: 3; compare's goal rows: 5; spread: 8)
   BENCH_WARMUP_SECONDS     unmeasured load before measuring (compare: 10; streams, spread: 5; 0 = cold)
+  BENCH_WORKERS            one worker count for every section in place of its own (daemon: 2 and 8; compare: 8 and 2;
+                           streams: 2; the others: 8); BENCH_COMPARE_WORKERS, BENCH_SPREAD_WORKERS and
+                           BENCH_EXPORT_WORKERS override it for their section
   BENCH_COMPARE_WORKERS    worker counts of compare, e.g. 8,2 (the default)
   BENCH_SPREAD_WORKERS     worker count of spread (default 8)
   BENCH_EXPORT_ROWS        rows of export-memory's tab (default 300000)
