@@ -14,6 +14,8 @@ export interface AcceptBenchOptions {
   readonly rounds: number;
   readonly workers: number;
   readonly connections: number;
+  /** Seconds of 100 connections on each fresh server before the measured load (0: none). */
+  readonly warmupSeconds: number;
 }
 
 interface Server {
@@ -29,7 +31,7 @@ export async function benchAccept(o: AcceptBenchOptions): Promise<void> {
   const players = ROUTES[0] as Route;
   console.log(
     `\n## accept: who accepts ${o.connections} keep-alive connections opened at once (CORRAL_ACCEPT)\nmachine: ${machine()}\n` +
-      `${o.workers} workers; ${players.name}; each round: fresh start, ${players.name} warm-up at 100 connections for 3 s, then ${o.connections} connections for ${o.seconds} s (wrk --timeout 10s); ${o.rounds} rounds\n`,
+      `${o.workers} workers; ${players.name}; each round: fresh start, ${players.name} warm-up at 100 connections for ${o.warmupSeconds} s, then ${o.connections} connections for ${o.seconds} s (wrk --timeout 10s); ${o.rounds} rounds\n`,
   );
   if (!haveWrk()) console.log('(wrk not installed: autocannon drives the load)');
   // The body the bare servers answer: corral's own answer.
@@ -50,7 +52,7 @@ export async function benchAccept(o: AcceptBenchOptions): Promise<void> {
       try {
         const url = `${running.url}${players.path}`;
         await warmUp(running.url, players);
-        await load(url, { connections: 100, seconds: 3 });
+        if (o.warmupSeconds > 0) await load(url, { connections: 100, seconds: o.warmupSeconds });
         const r = await load(url, { connections: o.connections, seconds: o.seconds });
         runs.get(server.name)?.push(r);
         console.log(`round ${round + 1}, ${server.name}: p50 ${fmt(r.p50Ms)} ms, p99 ${fmt(r.p99Ms)} ms, ${Math.round(r.rps)} req/s, ${r.errors} errors`);

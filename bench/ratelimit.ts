@@ -17,6 +17,8 @@ export interface RateLimitBenchOptions {
   readonly workers: number;
   readonly connections: number;
   readonly clients: number;
+  /** Seconds of the same load, unmeasured, on each fresh server before the measured one (0: none). */
+  readonly warmupSeconds: number;
 }
 
 type Setting = 'off' | 'on';
@@ -34,7 +36,7 @@ async function measure(setting: Setting, o: RateLimitBenchOptions): Promise<Meas
     },
   });
   try {
-    await load(`${server.url}${PLAYERS_PATH}`, { connections: o.connections, seconds: 1, clients: o.clients });
+    if (o.warmupSeconds > 0) await load(`${server.url}${PLAYERS_PATH}`, { connections: o.connections, seconds: o.warmupSeconds, clients: o.clients });
     const before = treeCpuSeconds(server.pid ?? -1);
     const r = await load(`${server.url}${PLAYERS_PATH}`, { connections: o.connections, seconds: o.seconds, clients: o.clients });
     const cpu = treeCpuSeconds(server.pid ?? -1) - before;

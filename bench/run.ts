@@ -70,7 +70,7 @@ const SECTIONS: Record<string, () => Promise<void>> = {
       goalRounds: rounds(5),
       warmupSeconds: warmupSeconds(10),
     }),
-  accept: () => benchAccept({ seconds: seconds(10), rounds: rounds(3), workers: workers(8), connections: 1000 }),
+  accept: () => benchAccept({ seconds: seconds(10), rounds: rounds(3), workers: workers(8), connections: 1000, warmupSeconds: warmupSeconds(3) }),
   streams: () => benchStreams({ seconds: seconds(8), rounds: rounds(3), workers: workers(2), connections: 100, warmupSeconds: warmupSeconds(5) }),
   spread: () =>
     benchSpread({
@@ -83,7 +83,7 @@ const SECTIONS: Record<string, () => Promise<void>> = {
     }),
   'export-memory': () => benchExportMemory({ rows: envInt('BENCH_EXPORT_ROWS', 1) ?? 300_000, workers: envInt('BENCH_EXPORT_WORKERS', 1) ?? workers(8) }),
   'idempotency-memory': () => benchIdempotencyMemory({ keys: defaultOf(schema.CORRAL_IDEMPOTENCY_KEYS), perPlayer: defaultOf(schema.CORRAL_IDEMPOTENCY_KEYS_PER_PLAYER) }),
-  ratelimit: () => benchRateLimit({ seconds: seconds(8), rounds: rounds(3), workers: workers(8), connections: 100, clients: 1000 }),
+  ratelimit: () => benchRateLimit({ seconds: seconds(8), rounds: rounds(3), workers: workers(8), connections: 100, clients: 1000, warmupSeconds: warmupSeconds(1) }),
 };
 
 const HELP = `Usage: npm run bench [-- section...]
@@ -97,7 +97,7 @@ Sections (default: all, in this order):
 Environment (whole numbers, checked before any server starts):
   BENCH_SECONDS            length of each load in seconds (each section has its own default)
   BENCH_ROUNDS             rounds per load (daemon, accept, ratelimit, streams: 3; compare's goal rows: 5; spread: 8)
-  BENCH_WARMUP_SECONDS     unmeasured load before measuring (compare: 10; streams, spread: 5; 0 = cold)
+  BENCH_WARMUP_SECONDS     unmeasured load before measuring (compare: 10; streams, spread: 5; accept: 3; ratelimit: 1; 0 = cold)
   BENCH_WORKERS            one worker count for every section in place of its own (daemon: 2 and 8; compare: 8 and 2;
                            streams: 2; the others: 8); BENCH_COMPARE_WORKERS, BENCH_SPREAD_WORKERS and
                            BENCH_EXPORT_WORKERS override it for their section
