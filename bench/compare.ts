@@ -19,7 +19,7 @@ import { GUNICORN_SKIP, gunicornMissing, gunicornVersion, startGunicorn } from '
 import { load, type LoadResult } from './lib/load.js';
 import { machine, median, save, table } from './lib/report.js';
 import { LOGIN_PATH, ROUTES, startBareWithBody, startCorralOnEmulator, startLoginFloor, ttlWindows, warmLoad, warmUp, type Route } from './lib/sheets-app.js';
-import type { Running } from './lib/servers.js';
+import { startTogether, type Running } from './lib/servers.js';
 
 export interface CompareOptions {
   readonly seconds: number;
@@ -150,10 +150,60 @@ async function runWorkers(workers: number, loads: readonly LoadShape[], routes: 
   const upstream: { corral?: Upstream; gunicorn?: Upstream } = {};
   let gunicornArgs: readonly string[] | undefined;
   try {
-    const emuCorral = await startEmulatorProcess({ latencyMs: o.latencyMs });
-    stops.push(() => emuCorral.stop());
-    const corral = await startCorralOnEmulator(workers, emuCorral, o.ttlS);
-    stops.push(() => corral.stop());
+    // corral with its ceilings, and gunicorn, start side by side: nothing is measured before
+    // every one is up and warmed (below), and one after the other they were most of a short run.
+    const corralSide = async () => {
+      const emuCorral = await startEmulatorProcess({ latencyMs: o.latencyMs });
+      stops.push(() => emuCorral.stop());
+      const corral = await startCorralOnEmulator(workers, emuCorral, o.ttlS);
+      stops.push(() => corral.stop());
+      // The one warm-up request; its answer is the body the ceiling serves. The login answer is
+      // captured the same way (from the cache the warm-up filled).
+      const bodies = new Map<string, string>();
+      for (const route of routes) bodies.set(route.name, await warmUp(corral.url, route));
+      const bare = new Map<string, Running>();
+      const loginRoute = routes.find((r) => r.path === LOGIN_PATH);
+      let floor: Running | undefined;
+      await startTogether<() => void>(
+        [
+          ...routes.map((route) => async () => {
+            const b = await startBareWithBody(workers, bodies.get(route.name) ?? '');
+            return () => {
+              stops.push(() => b.stop());
+              bare.set(route.name, b);
+            };
+          }),
+          ...(loginRoute
+            ? [
+                async () => {
+                  const f = await startLoginFloor(workers, bodies.get(loginRoute.name) ?? '');
+                  return () => {
+                    stops.push(() => f.stop());
+                    floor = f;
+                  };
+                },
+              ]
+            : []),
+        ],
+        (keep) => keep(),
+      );
+      return { emuCorral, corral, bare, loginRoute, floor };
+    };
+    const gunicornSide = async () => {
+      if (!withGunicorn) return undefined;
+      const emu = await startEmulatorProcess({ latencyMs: o.latencyMs });
+      stops.push(() => emu.stop());
+      const g = await startGunicorn({ workers, env: { ...emu.env, SHEET_CACHE_TTL: String(o.ttlS) } });
+      stops.push(() => g.stop());
+      const first = routes[0];
+      if (first) await warmUp(g.url, first);
+      return { emu, url: g.url, pid: g.pid, args: g.args };
+    };
+    const [corralSettled, gunicornSettled] = await Promise.allSettled([corralSide(), gunicornSide()]);
+    if (corralSettled.status === 'rejected') throw corralSettled.reason;
+    if (gunicornSettled.status === 'rejected') throw gunicornSettled.reason;
+    const { emuCorral, corral, bare, loginRoute, floor } = corralSettled.value;
+    const gunicorn = gunicornSettled.value;
     // The same corral with CORRAL_ACCEPT=round-robin, on an emulator of its own (its upstream calls are
     // not corral's default figures). It runs only while its rows are measured, so its idle workers
     // do not share the cores with the other rows.
@@ -173,37 +223,12 @@ async function runWorkers(workers: number, loads: readonly LoadShape[], routes: 
       await warmLoad(s.url, ROUTES[0] as Route, o.warmupSeconds);
       return { url: s.url, pid: s.pid ?? -1, emu, stop };
     };
-    // The one warm-up request; its answer is the body the ceiling serves. The login answer is
-    // captured the same way (from the cache the warm-up filled).
-    const bodies = new Map<string, string>();
-    for (const route of routes) bodies.set(route.name, await warmUp(corral.url, route));
-    const bare = new Map<string, Running>();
-    for (const route of routes) {
-      const b = await startBareWithBody(workers, bodies.get(route.name) ?? '');
-      stops.push(() => b.stop());
-      bare.set(route.name, b);
-    }
-    const loginRoute = routes.find((r) => r.path === LOGIN_PATH);
-    let floor: Running | undefined;
-    if (loginRoute) {
-      const f = await startLoginFloor(workers, bodies.get(loginRoute.name) ?? '');
-      stops.push(() => f.stop());
-      floor = f;
-    }
     const pids: Partial<Record<Kind, number>> = { corral: corral.pid, ...(floor?.pid !== undefined ? { floor: floor.pid } : {}) };
-    let gunicornUrl: string | undefined;
-    let emuGunicorn: EmulatorProcess | undefined;
-    if (withGunicorn) {
-      emuGunicorn = await startEmulatorProcess({ latencyMs: o.latencyMs });
-      const emu = emuGunicorn;
-      stops.push(() => emu.stop());
-      const g = await startGunicorn({ workers, env: { ...emu.env, SHEET_CACHE_TTL: String(o.ttlS) } });
-      stops.push(() => g.stop());
-      gunicornArgs = g.args;
-      pids.gunicorn = g.pid;
-      const first = routes[0];
-      if (first) await warmUp(g.url, first);
-      gunicornUrl = g.url;
+    const gunicornUrl = gunicorn?.url;
+    const emuGunicorn = gunicorn?.emu;
+    if (gunicorn) {
+      gunicornArgs = gunicorn.args;
+      pids.gunicorn = gunicorn.pid;
     }
     // Every server under test, on every route, before anything is measured (see warmLoad).
     for (const route of routes) {

@@ -10,7 +10,7 @@ import { startEmulatorProcess } from './lib/emulator-proc.js';
 import { load, type LoadResult } from './lib/load.js';
 import { machine, median, save, table } from './lib/report.js';
 import { ROUTES, startBareWithBody, startCorralOnEmulator, warmLoad, warmUp, type Route } from './lib/sheets-app.js';
-import type { Running } from './lib/servers.js';
+import { startTogether, type Running } from './lib/servers.js';
 
 export interface SpreadBenchOptions {
   readonly seconds: number;
@@ -35,14 +35,20 @@ export async function benchSpread(o: SpreadBenchOptions): Promise<void> {
     const emu = await startEmulatorProcess({ latencyMs: 800 });
     stops.push(() => emu.stop());
     const servers: { name: string; server: Running }[] = [];
-    let body = '';
-    for (let i = 0; i < o.copies; i++) {
-      const corral = await startCorralOnEmulator(o.workers, emu, 30);
-      stops.push(() => corral.stop());
-      body = await warmUp(corral.url, route);
-      servers.push({ name: `corral ${String.fromCharCode(65 + i)}`, server: corral });
-    }
-    const bare = await startBareWithBody(o.workers, body);
+    // The copies start together, each filled by its one warm-up request (800 ms upstream).
+    const started = await startTogether(
+      Array.from({ length: o.copies }, () => async () => {
+        const corral = await startCorralOnEmulator(o.workers, emu, 30);
+        const body = await warmUp(corral.url, route).catch(async (err: unknown) => {
+          await corral.stop();
+          throw err;
+        });
+        return { corral, body };
+      }),
+      ({ corral }) => stops.push(() => corral.stop()),
+    );
+    started.forEach(({ corral }, i) => servers.push({ name: `corral ${String.fromCharCode(65 + i)}`, server: corral }));
+    const bare = await startBareWithBody(o.workers, started.at(-1)?.body ?? '');
     stops.push(() => bare.stop());
     servers.unshift({ name: 'bare', server: bare });
     for (const s of servers) await warmLoad(s.server.url, route, o.warmupSeconds);

@@ -7,7 +7,7 @@
 import { treeCpuSeconds } from './lib/cpu.js';
 import { load, type LoadResult } from './lib/load.js';
 import { machine, median, save, table } from './lib/report.js';
-import { startBare, type Running } from './lib/servers.js';
+import { startBare, startTogether, type Running } from './lib/servers.js';
 
 export interface StreamsBenchOptions {
   readonly seconds: number;
@@ -28,7 +28,10 @@ export async function benchStreams(o: StreamsBenchOptions): Promise<void> {
   );
   const servers = new Map<Side, Running>();
   try {
-    for (const side of SIDES) servers.set(side, await startBare(o.workers, undefined, { BARE_SIDE_SOCKET: side }));
+    await startTogether(
+      SIDES.map((side) => async () => [side, await startBare(o.workers, undefined, { BARE_SIDE_SOCKET: side })] as const),
+      ([side, server]) => servers.set(side, server),
+    );
     if (o.warmupSeconds > 0) for (const s of servers.values()) await load(s.url, { connections: o.connections, seconds: o.warmupSeconds });
     const runs: Record<Side, Measured[]> = { none: [], data: [], onread: [] };
     for (let round = 0; round < o.rounds; round++) {

@@ -56,3 +56,17 @@ export async function startCorralFor(bench: StartOptions): Promise<Running & { c
     },
   };
 }
+
+/**
+ * Starts independent servers at once: their start-ups are not measured (nothing is loaded before
+ * every one is up), and one after the other they were a good part of a short run. Each one that
+ * starts is handed to `started` (to be stopped later) even when another failed; the first failure
+ * is thrown once every start has settled, so none is left running unstopped.
+ */
+export async function startTogether<T>(starts: readonly (() => Promise<T>)[], started: (server: T) => void): Promise<T[]> {
+  const settled = await Promise.allSettled(starts.map((start) => start()));
+  for (const r of settled) if (r.status === 'fulfilled') started(r.value);
+  const failed = settled.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+  if (failed) throw failed.reason;
+  return settled.map((r) => (r as PromiseFulfilledResult<T>).value);
+}
