@@ -199,9 +199,19 @@ async function runWorkers(workers: number, loads: readonly LoadShape[], routes: 
       if (first) await warmUp(g.url, first);
       return { emu, url: g.url, pid: g.pid, args: g.args };
     };
-    const [corralSettled, gunicornSettled] = await Promise.allSettled([corralSide(), gunicornSide()]);
+    // The round-robin corral's emulator (below) starts with them: idle, it takes no CPU from the rows
+    // measured before that corral starts, and its start-up was the most of that corral's.
+    const roundRobinEmuSide = async () => {
+      if (loads !== FULL) return undefined;
+      const emu = await startEmulatorProcess({ latencyMs: o.latencyMs });
+      stops.push(() => emu.stop());
+      return emu;
+    };
+    const [corralSettled, gunicornSettled, roundRobinEmuSettled] = await Promise.allSettled([corralSide(), gunicornSide(), roundRobinEmuSide()]);
     if (corralSettled.status === 'rejected') throw corralSettled.reason;
     if (gunicornSettled.status === 'rejected') throw gunicornSettled.reason;
+    if (roundRobinEmuSettled.status === 'rejected') throw roundRobinEmuSettled.reason;
+    let roundRobinEmu = roundRobinEmuSettled.value;
     const { emuCorral, corral, bare, loginRoute, floor } = corralSettled.value;
     const gunicorn = gunicornSettled.value;
     // The same corral with CORRAL_ACCEPT=round-robin, on an emulator of its own (its upstream calls are
@@ -209,7 +219,8 @@ async function runWorkers(workers: number, loads: readonly LoadShape[], routes: 
     // do not share the cores with the other rows.
     let roundRobin: { url: string; pid: number; emu: EmulatorProcess; stop: () => Promise<void> } | undefined;
     const startRoundRobin = async () => {
-      const emu = await startEmulatorProcess({ latencyMs: o.latencyMs });
+      const emu = roundRobinEmu ?? (await startEmulatorProcess({ latencyMs: o.latencyMs }));
+      roundRobinEmu = undefined;
       const s = await startCorralOnEmulator(workers, emu, o.ttlS, { CORRAL_ACCEPT: 'round-robin' }).catch(async (err: unknown) => {
         await emu.stop();
         throw err;
