@@ -468,16 +468,19 @@ describe('admin server capacity while nothing serves', () => {
   });
 });
 
+/** The health answer of the admin server on `port`: its status and body. */
+async function healthOf(port: number): Promise<{ status: number; body: Record<string, unknown> }> {
+  const res = await fetch(`http://127.0.0.1:${port}/api/admin/health`);
+  return { status: res.status, body: (await res.json()) as Record<string, unknown> };
+}
+
 describe('admin server health while the keeper is down', () => {
   it('says degraded, still 200, while the keeper is not running, booting or not beating, and names its state', async () => {
     const keeper = child(0, 2500, 'ready', {}, 'keeper');
     const workers = [child(1, 2501, 'ready', {}), child(2, 2502, 'ready', {})];
     const view = createFakeView(testSettings({ CORRAL_WORKERS: '2', CORRAL_TIMEOUT: '30' }), [...workers, keeper]);
     const server = await startAdminServer(view, logger, { host: '127.0.0.1', port: 0 });
-    const health = async () => {
-      const res = await fetch(`http://127.0.0.1:${server.port}/api/admin/health`);
-      return { status: res.status, body: (await res.json()) as Record<string, unknown> };
-    };
+    const health = () => healthOf(server.port);
     try {
       assert.deepEqual(await health(), { status: 200, body: { status: 'ok', workers_ready: 2, workers_expected: 2 } });
       // It crashed: the master restarts it after its backoff.
@@ -512,10 +515,7 @@ describe('admin server health while the journal refuses events', () => {
     const keeperWith = (extra: Record<string, boolean>) => child(0, 2510, 'ready', { extra }, 'keeper');
     const view = createFakeView(testSettings({ CORRAL_WORKERS: '2', CORRAL_TIMEOUT: '30' }), [...workers, keeperWith({ journalWritable: true, journalFull: false })]);
     const server = await startAdminServer(view, logger, { host: '127.0.0.1', port: 0 });
-    const health = async () => {
-      const res = await fetch(`http://127.0.0.1:${server.port}/api/admin/health`);
-      return { status: res.status, body: (await res.json()) as Record<string, unknown> };
-    };
+    const health = () => healthOf(server.port);
     try {
       assert.deepEqual(await health(), { status: 200, body: { status: 'ok', workers_ready: 2, workers_expected: 2 } });
       // A full disk: every POST /api/events answers 503 not_saved, reads go on.
