@@ -52,7 +52,7 @@ test('status, reload and stop find the master through the pidfile and .env', asy
     assert.match(wrong.stdout, /the admin API refused CORRAL_ADMIN_TOKEN \(HTTP 401\)/);
 
     const reload = await corral(dir, 'reload');
-    assert.equal(reload.code, 0);
+    assert.equal(reload.code, 0, `${reload.stdout}${reload.stderr}`);
     await c.waitForLog((l) => l.event === 'reload.done', 20000, 'reload.done');
     const after = await corral(dir, 'status', '--json');
     const s = JSON.parse(after.stdout) as { running: boolean; master: { generation: number }; workers: { generation: number }[] };
