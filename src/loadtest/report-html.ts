@@ -1,6 +1,7 @@
 // The self-contained HTML report: verdict, tables and inline SVG charts, with the full JSON result
 // embedded. No CDN, no external file: it opens offline, from an e-mail attachment or a CI artefact.
 
+import { cpuCoveringEach } from './cpu-covering.js';
 import { formatExactDuration } from './duration.js';
 import { maxOf } from './extremes.js';
 import { formatMix } from './mix.js';
@@ -123,7 +124,7 @@ export function charts(r: LoadtestResult): ChartSpec[] {
           { value: r.criteria.ramPercent, label: `RAM limit ${r.criteria.ramPercent} %` },
         ],
         series: [
-          { name: 'CPU', color: COLORS.cpu, values: samples.map((s) => s.cpu) },
+          { name: 'CPU', color: COLORS.cpu, values: cpuCoveringEach(samples) },
           { name: 'RAM', color: COLORS.ram, values: samples.map((s) => s.ram) },
         ],
       });

@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
+import { cpuCoveringEach } from '../../src/loadtest/cpu-covering.js';
 import type { LoadtestResult } from '../../src/loadtest/result.js';
 import { startAdminFixture, startTargetFixture, type AdminFixture, type Player, type TargetFixture } from '../fixtures/loadtest-target.js';
 import { startCorral, waitFor, type CorralProcess } from '../helpers/corral.js';
@@ -131,7 +132,7 @@ function assertReportMatches(result: LoadtestResult, html: string): void {
   check('errors', 'timeouts', timeline.map((p) => p.timeouts));
   check('errors', 'unanswered', timeline.map((p) => p.unanswered));
   if (result.server.samples.length > 0) {
-    check('server', 'CPU', result.server.samples.map((s) => s.cpu));
+    check('server', 'CPU', cpuCoveringEach(result.server.samples));
     check('server', 'RAM', result.server.samples.map((s) => s.ram));
     check('connections', 'connections', result.server.samples.map((s) => s.connections));
   } else {
