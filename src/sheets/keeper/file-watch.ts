@@ -1,11 +1,13 @@
-// The keeper's own files, checked every few seconds: its journal, its socket and its lock. Something other
-// than corral may remove them while it runs (an `rm -rf` of the data dir, a cleanup job, tmpfiles.d
-// on a data dir under /tmp): the open journal then took appends into a deleted file, acknowledged,
-// that no restart would replay, and the removed socket took no new connection from a worker. The
-// journal puts its memory back at its path (journal-file.ts); the socket is bound again
+// The keeper's own files, checked every few seconds: its journal, its socket and its lock.
+// Something other than corral may remove them while it runs (an `rm -rf` of the data dir, a
+// cleanup job, tmpfiles.d on a data dir under /tmp): the open journal then took appends into a
+// deleted file, acknowledged, that no restart would replay, and the removed socket took no new
+// connection from a worker. The journal puts its memory back at its path (journal-file.ts); the
+// socket is bound again
 // (server.ts); the lock is written again (lock.ts), else a second corral started on the data dir
-// meanwhile would take it and flush the same journal's rows a second time. Appends check the journal too, before each write: this timer covers a quiet keeper,
-// whose next restart would otherwise find the file gone.
+// meanwhile would take it and flush the same journal's rows a second time. Appends check the
+// journal too, before each write: this timer covers a quiet keeper, whose next restart would
+// otherwise find the file gone.
 
 import { describeError } from '../../errors.js';
 import type { Logger } from '../../log/logger.js';
@@ -64,7 +66,7 @@ export function watchKeeperFiles(f: KeeperFiles, intervalMs = FILE_CHECK_INTERVA
         );
       }
       lockTakenSaid = lock?.state === 'taken';
-      if (failing) f.logger.info({ event: 'keeper.file_check_recovered' }, "keeper: its journal and socket files are checked again");
+      if (failing) f.logger.info({ event: 'keeper.file_check_recovered' }, "keeper: its journal, socket and lock files are checked again");
       failing = false;
     } catch (err) {
       if (stopped) return;
