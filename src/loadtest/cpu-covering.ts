@@ -17,8 +17,20 @@ export function cpuCoveringEach(samples: readonly ServerSample[]): (number | nul
     .filter((s) => s.hostDated && s.cpu !== null)
     .map((s) => ({ at: s.hostT, cpu: s.cpu as number }))
     .sort((a, b) => a.at - b.at);
-  return samples.map((s) => {
-    if (!s.hostDated) return s.cpu;
-    return measured.find((m) => m.at >= s.t)?.cpu ?? null;
-  });
+  return samples.map((s) => (s.hostDated ? (measured[firstAtOrAfter(measured, s.t)]?.cpu ?? null) : s.cpu));
+}
+
+/**
+ * The index of the first of `sorted` measured at or after `t` (its length when none is): a binary
+ * search, as a long run has a fetch a second and a measurement every 5 s (a day: 86 400 and 17 280).
+ */
+function firstAtOrAfter(sorted: readonly { readonly at: number }[], t: number): number {
+  let lo = 0;
+  let hi = sorted.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (sorted[mid]!.at < t) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
 }
