@@ -15,8 +15,6 @@ import { CORRAL_BIN, startCorral, waitFor, type CorralProcess, type LogLine } fr
 
 // Ports and data dirs this suite's host set aside for it.
 const ROOT = '/tmp/backlog-fix';
-const portPair = (n: number) => ({ CORRAL_BIND: `127.0.0.1:${50_100 + 2 * n}`, CORRAL_ADMIN_BIND: `127.0.0.1:${50_101 + 2 * n}` });
-
 function workDir(name: string): string {
   mkdirSync(ROOT, { recursive: true });
   return mkdtempSync(join(ROOT, `${name}-`));
@@ -41,7 +39,7 @@ describe('write journal backlog and the keeper process', () => {
     let c: CorralProcess | undefined;
     try {
       // The offline sheet has no tab "Gone": every append of it is refused, so rows stay journaled.
-      c = await startCorral({ cwd: dir, app: 'sheets-app.mjs', workers: 1, env: { ...portPair(0), SHEETS_JOURNAL_MAX_MB: '1', SHEETS_FLUSH_INTERVAL_MS: '100', CORRAL_ACCESS_LOG: 'false' } });
+      c = await startCorral({ cwd: dir, app: 'sheets-app.mjs', workers: 1, env: { SHEETS_JOURNAL_MAX_MB: '1', SHEETS_FLUSH_INTERVAL_MS: '100', CORRAL_ACCESS_LOG: 'false' } });
       const corral = c;
       await corral.waitForLog(keeperReady, 30_000, 'keeper.ready');
       const append = async (i: number) => {
@@ -70,7 +68,7 @@ describe('write journal backlog and the keeper process', () => {
         const h = (await (await request(`${corral.adminUrl}/api/admin/health`)).body.json()) as { status: string; journal?: string };
         return h.status === 'degraded' && h.journal === 'full';
       }, 10_000, 'health degraded with journal full');
-      const status = spawnSync(process.execPath, [CORRAL_BIN, 'status'], { env: { PATH: process.env.PATH ?? '', CORRAL_ENV_FILE: 'none', CORRAL_PIDFILE: corral.pidFile, CORRAL_ADMIN_BIND: portPair(0).CORRAL_ADMIN_BIND }, encoding: 'utf8', timeout: 30_000 });
+      const status = spawnSync(process.execPath, [CORRAL_BIN, 'status'], { env: { PATH: process.env.PATH ?? '', CORRAL_ENV_FILE: 'none', CORRAL_PIDFILE: corral.pidFile, CORRAL_ADMIN_BIND: new URL(corral.adminUrl ?? '').host }, encoding: 'utf8', timeout: 30_000 });
       assert.match(status.stdout, /1\/1 workers ready \(degraded: journal full: events refused\)/, status.stderr);
 
       const first = await corral.waitForLog(keeperReady, 1000, 'keeper.ready');
@@ -101,7 +99,7 @@ describe('write journal backlog and the keeper process', () => {
         bytes += writeSync(fd, line);
       }
       closeSync(fd);
-      c = await startCorral({ cwd: dir, app: 'sheets-app.mjs', workers: 1, readyTimeoutMs: 120_000, env: { ...portPair(1), CORRAL_TIMEOUT: '2', CORRAL_ACCESS_LOG: 'false' } });
+      c = await startCorral({ cwd: dir, app: 'sheets-app.mjs', workers: 1, readyTimeoutMs: 120_000, env: { CORRAL_TIMEOUT: '2', CORRAL_ACCESS_LOG: 'false' } });
       const ready = await c.waitForLog(keeperReady, 120_000, 'keeper.ready');
       // While it booted. Once ready, the first flush of 64 MiB of rows may hold its loop past a
       // CORRAL_TIMEOUT this short on a loaded machine, which is no part of the boot's claim.
@@ -123,7 +121,7 @@ describe('write journal backlog and the keeper process', () => {
     const dir = workDir('abort');
     let c: CorralProcess | undefined;
     try {
-      c = await startCorral({ cwd: dir, app: 'sheets-app.mjs', workers: 1, env: { ...portPair(2), CORRAL_ACCESS_LOG: 'false' } });
+      c = await startCorral({ cwd: dir, app: 'sheets-app.mjs', workers: 1, env: { CORRAL_ACCESS_LOG: 'false' } });
       const corral = c;
       const first = await corral.waitForLog(keeperReady, 30_000, 'keeper.ready');
       // Let a beat with its figures (heap, journal) reach the master.
