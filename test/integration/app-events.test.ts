@@ -3,22 +3,15 @@
 
 import assert from 'node:assert/strict';
 import { readFileSync, rmSync } from 'node:fs';
-import { connect, createServer, type AddressInfo } from 'node:net';
+import { connect } from 'node:net';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { startCorral, waitFor, type CorralProcess } from '../helpers/corral.js';
 import { http } from '../helpers/http.js';
+import { freePort } from '../helpers/ports.js';
 import { prepareWorkDir, sampleCodes } from '../fixtures/offline-sheet.js';
 
 const TOKEN = 'integration-admin-token-1234';
-
-async function freePort(): Promise<number> {
-  const srv = createServer();
-  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
-  const { port } = srv.address() as AddressInfo;
-  await new Promise((r) => srv.close(r));
-  return port;
-}
 
 describe('bundled app: durable events on the real master', () => {
   let c: CorralProcess;

@@ -13,6 +13,7 @@ import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import type { LoadtestResult } from '../../src/loadtest/result.js';
 import { startAdminFixture, startTargetFixture } from '../fixtures/loadtest-target.js';
+import { freePort } from '../helpers/ports.js';
 
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 const BIN = join(ROOT, 'bin', 'corral');
@@ -184,10 +185,7 @@ describe('corral loadtest checks what the target is before the load', () => {
     const t = await startTargetFixture({ players: [{ name: 'Alice Martin', code: 'P001' }] });
     open.push({ url: t.url, counts: t.counts, close: () => t.close() });
     // A port nothing listens on: taken, then released.
-    const closed = createServer();
-    await new Promise<void>((resolve) => closed.listen(0, '127.0.0.1', resolve));
-    const port = (closed.address() as AddressInfo).port;
-    await new Promise<void>((resolve) => closed.close(() => resolve()));
+    const port = await freePort();
     const out = join(dir, 'admin-unreachable');
     const run = await loadtest(['--target', t.url, '--users', '2', '--duration', '1s', '--think-time', '20ms', '--mix', 'read=1', '--admin', `http://127.0.0.1:${port}`, '--admin-token', 'admintok', '--users-file', usersFile, '--out', out], dir);
     assert.equal(run.code, 69, `${run.stdout}\n${run.stderr}`);
