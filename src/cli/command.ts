@@ -1,12 +1,11 @@
-// The shape of a CLI subcommand. Each lives in commands/<name>.ts and is listed in commands/index.ts.
+// The shape of a CLI subcommand. Each lives in commands/<name>.ts and is listed, with its summary,
+// in commands/index.ts.
 
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { CorralError } from '../errors.js';
 
 export interface Command {
   readonly name: string;
-  /** One line for `corral --help`. */
-  readonly summary: string;
   /** Full text for `corral <name> --help`. */
   readonly help: string;
   /**
@@ -16,6 +15,14 @@ export interface Command {
   readonly handlesClosedStdout?: boolean;
   /** Returns the process exit code. */
   run(argv: readonly string[]): Promise<number>;
+}
+
+/** A command as `corral --help` lists it; its module is imported by load() when it runs. */
+export interface CommandEntry {
+  readonly name: string;
+  /** One line for `corral --help`. */
+  readonly summary: string;
+  load(): Promise<Command>;
 }
 
 /** Flags whose values are secrets: a refusal names them and never echoes what was given. */

@@ -59,12 +59,13 @@ export async function main(argv: readonly string[]): Promise<void> {
     return;
   }
   if (name === '--version' || name === '-v') argv = ['version', ...rest];
-  const command = commands.find((c) => c.name === (argv[0] ?? ''));
-  if (!command) {
+  const entry = commands.find((c) => c.name === (argv[0] ?? ''));
+  if (!entry) {
     process.stderr.write(`corral: unknown command "${name}"${unknownCommandHint(name)}\n\n${usage()}\n`);
     process.exitCode = EXIT.USAGE;
     return;
   }
+  const command = await entry.load();
   if (rest.includes('--help') || rest.includes('-h')) {
     process.stdout.write(`${command.help}\n`);
     process.exitCode = 0;

@@ -1,24 +1,32 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import type { Command } from '../../src/cli/command.js';
 import { commands } from '../../src/cli/commands/index.js';
 
+const loaded = (): Promise<Command[]> => Promise.all(commands.map((c) => c.load()));
+const helpOf = async (name: string): Promise<string> => (await commands.find((c) => c.name === name)?.load())?.help ?? '';
+
+test('each listed command loads the command of its name', async () => {
+  assert.deepEqual((await loaded()).map((c) => c.name), commands.map((c) => c.name));
+});
+
 // The exit code is what scripts and systemd act on: every command's --help says which it uses.
-test('every command\'s --help lists its exit codes, the usage error (64) among them', () => {
-  for (const command of commands) {
+test('every command\'s --help lists its exit codes, the usage error (64) among them', async () => {
+  for (const command of await loaded()) {
     const at = command.help.indexOf('Exit codes');
     assert.ok(at >= 0, `corral ${command.name} --help has no "Exit codes"`);
     assert.match(command.help.slice(at), /\b64\b/, `corral ${command.name} --help does not say 64 (usage error)`);
   }
 });
 
-test('commands that read the settings say they exit 78 when the settings or CORRAL_ENV_FILE are refused', () => {
+test('commands that read the settings say they exit 78 when the settings or CORRAL_ENV_FILE are refused', async () => {
   for (const name of ['start', 'reload', 'stop', 'status', 'config', 'systemd-unit', 'recommend']) {
-    const help = commands.find((c) => c.name === name)?.help ?? '';
+    const help = await helpOf(name);
     assert.match(help.slice(help.indexOf('Exit codes')), /\b78\b/, `corral ${name} --help does not say 78`);
   }
 });
 
-test('start\'s --help says it exits 1 when corral already runs, which it does', () => {
-  const help = commands.find((c) => c.name === 'start')?.help ?? '';
+test('start\'s --help says it exits 1 when corral already runs, which it does', async () => {
+  const help = await helpOf('start');
   assert.match(help.slice(help.indexOf('Exit codes')), /\b1 not started: corral already runs \(CORRAL_ERR_ALREADY_RUNNING/);
 });

@@ -106,7 +106,6 @@ async function checkGoogle(settings: Settings, backend: GoogleBackend): Promise<
 
 export const checkCommand: Command = {
   name: 'check',
-  summary: 'Verify the Google Sheets credentials and sheet access, and print a verdict.',
   help: `Usage: corral check [--json]
 
 Reads .env (or CORRAL_ENV_FILE) and the environment exactly as \`corral start\` would, then:

@@ -6,7 +6,6 @@ import { parseFlags, type Command } from '../command.js';
 
 export const configCommand: Command = {
   name: 'config',
-  summary: 'Print the effective settings and where each came from.',
   help: `Usage: corral config [--check | --json | --example]
 
 Reads .env (or CORRAL_ENV_FILE) and the environment exactly as \`corral start\` would, and prints

@@ -39,7 +39,6 @@ const FLAGS = {
 
 export const emulatorCommand: Command = {
   name: 'emulator',
-  summary: 'Run a local Google Sheets API emulator (token endpoint, values API, quotas, faults).',
   help: `Usage: corral emulator [--port 8085] [options]
 
 Serves the Sheets API v4 values endpoints and Google's OAuth token endpoint on HTTP, with the

@@ -131,7 +131,6 @@ Exit codes:
 
 export const loadtestCommand: Command = {
   name: 'loadtest',
-  summary: 'Load-test a corral app with virtual users: verdict, JSON result and HTML report.',
   help: HELP,
   handlesClosedStdout: true,
   async run(argv) {

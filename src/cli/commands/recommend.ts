@@ -224,7 +224,6 @@ export async function adminUrlAllowed(url: string, allowRemote: boolean): Promis
 
 export const recommendCommand: Command = {
   name: 'recommend',
-  summary: 'Recommend CORRAL_WORKERS, CORRAL_WORKER_CONNECTIONS and a capacity for this machine.',
   help: `Usage: corral recommend [--admin-url URL [--allow-remote]] [--ram-budget PERCENT] [--json]
 
 Reads this machine's CPU count and RAM (systeminformation) and the per-process memory measured by

@@ -6,7 +6,6 @@ import { adminBaseUrl, assertMaySignal, findMasterOrSay, getAdminJson, loadLooku
 
 export const reloadCommand: Command = {
   name: 'reload',
-  summary: 'Zero-downtime reload of a running corral (SIGHUP to the master).',
   help: `Usage: corral reload
 
 Sends SIGHUP to the master named in CORRAL_PIDFILE. The master re-reads .env, starts a new

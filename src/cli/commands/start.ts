@@ -13,7 +13,6 @@ export const ENTRY_POINTS = {
 
 export const startCommand: Command = {
   name: 'start',
-  summary: 'Start the master and its workers in the foreground.',
   help: `Usage: corral start
 
 Starts the master in the foreground (systemd, a container or a terminal supervise it). The master

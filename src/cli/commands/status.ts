@@ -93,7 +93,6 @@ function duration(s: number): string {
 
 export const statusCommand: Command = {
   name: 'status',
-  summary: 'Show the master and each worker (pid, generation, uptime, requests); non-zero when not running.',
   help: `Usage: corral status [--json]
 
 Finds the master through CORRAL_PIDFILE and asks its admin API (CORRAL_ADMIN_BIND, with

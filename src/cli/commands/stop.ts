@@ -6,7 +6,6 @@ import { findMasterHere, loadLookupSettings, signalMaster } from '../master-proc
 
 export const stopCommand: Command = {
   name: 'stop',
-  summary: 'Stop a running corral gracefully (SIGTERM), or fast with --fast (SIGQUIT).',
   help: `Usage: corral stop [--fast] [--no-wait]
 
 Sends SIGTERM to the master named in CORRAL_PIDFILE: workers stop accepting, in-flight requests

@@ -118,7 +118,6 @@ function serviceSettings(envFile: string, dataDir: string): { loaded: LoadedSett
 
 export const systemdUnitCommand: Command = {
   name: 'systemd-unit',
-  summary: 'Print a systemd unit (corral.service) for this install.',
   help: `Usage: corral systemd-unit [options] --output /etc/systemd/system/corral.service
        corral systemd-unit [options]            (prints the unit)
 

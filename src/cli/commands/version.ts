@@ -8,7 +8,6 @@ export function packageVersion(): string {
 
 export const versionCommand: Command = {
   name: 'version',
-  summary: 'Print the corral version.',
   help: 'Usage: corral version\n\nPrints the corral version and the Node.js version.\n\nExit codes: 0 printed, 64 an unknown option or argument.',
   async run(argv) {
     parseFlags(argv, {});
