@@ -9,8 +9,11 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 
 export const DEBIAN_SUITE = 'bookworm';
+/** Where the built root is kept between runs (git-ignored). */
+export const ROOT_CACHE = fileURLToPath(new URL('../../../.cache', import.meta.url));
 /** procps: /bin/kill for ExecReload=; logrotate: the rotation test; dbus: systemctl talks to PID 1 through it. */
 export const ROOT_PACKAGES = ['systemd', 'systemd-sysv', 'dbus', 'logrotate', 'procps'] as const;
 const ROOT_STAMP = 'corral-root.json';

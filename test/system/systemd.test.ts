@@ -14,10 +14,9 @@ import { after, before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { Agent, request } from 'undici';
 import { http, startClientLoop } from '../helpers/http.js';
-import { bootContainer, ensureRoot, systemdTestSkipReason, type Container } from './container.js';
+import { bootContainer, ensureRoot, ROOT_CACHE, systemdTestSkipReason, type Container } from './container.js';
 
 const REPO = fileURLToPath(new URL('../../../', import.meta.url));
-const CACHE = join(REPO, '.cache');
 const INSTALL = '/opt/corral';
 const ENV_FILE = '/etc/corral/corral.env';
 const UNIT = '/etc/systemd/system/corral.service';
@@ -106,7 +105,7 @@ describe('corral under a real systemd (debootstrap + systemd-nspawn)', { skip: s
 
   before(
     async () => {
-      const root = await ensureRoot(CACHE, 10 * 60_000);
+      const root = await ensureRoot(ROOT_CACHE, 10 * 60_000);
       notes.push(`debian root ${root.built ? 'built with debootstrap' : 'reused from .cache'} in ${root.ms} ms`);
       const port = await freePort();
       base = `http://127.0.0.1:${port}`;

@@ -1,0 +1,19 @@
+// Builds (or finds) the Debian root the systemd test boots, ahead of that test: test/run.mjs starts
+// it beside the integration phase, which mostly waits, so the minute of debootstrap (one core,
+// about 45 s of CPU) is off the suite's critical path. The systemd test calls ensureRoot itself,
+// so a root this could not build is built, or its failure reported, there.
+
+import { ensureRoot, ROOT_CACHE, systemdTestSkipReason } from './container.js';
+
+const skip = systemdTestSkipReason();
+if (skip) {
+  process.stdout.write(`# systemd test root: not prepared (${skip})\n`);
+} else {
+  try {
+    const root = await ensureRoot(ROOT_CACHE, 10 * 60_000);
+    process.stdout.write(`# systemd test root: ${root.built ? 'built with debootstrap' : 'reused from .cache'} in ${root.ms} ms\n`);
+  } catch (err) {
+    // Not this script's to fail the suite: the systemd test tries again and says why.
+    process.stdout.write(`# systemd test root: not prepared, the systemd test will try again: ${(err as Error).message.split('\n')[0] ?? ''}\n`);
+  }
+}
