@@ -2,16 +2,51 @@
 // package name, as `import` reads it (worker/app-loader.ts). CORRAL_APP=app.mjs, for the app.mjs
 // beside .env, passed `corral config` and every worker then failed "Cannot find package
 // 'app.mjs'" until the master gave up (exit 3). A bare name that is a script file in the working
-// directory is refused, with the path to write.
+// directory is refused, with the path to write. So is a path to a file that is not there (a typo,
+// a deploy not yet unpacked), or to a directory (ESM imports no directory): each worker failed to
+// import it, CORRAL_BOOT_ATTEMPTS times, before the master exited 3.
 
-import { statSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import { isAbsolute, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
 
 const SCRIPT = /\.(?:m|c)?js$/;
 
+/** The file CORRAL_APP names (relative paths from the working directory), or undefined for a package. */
+function appFile(app: string, cwd: string): string | undefined {
+  if (app.startsWith('file:')) {
+    try {
+      return fileURLToPath(app);
+    } catch {
+      return undefined;
+    }
+  }
+  return app.startsWith('.') || isAbsolute(app) ? resolve(cwd, app) : undefined;
+}
+
+function fileProblem(app: string, file: string, cwd: string): string | undefined {
+  const named = file === app ? file : app.startsWith('file:') ? `${file} (${app})` : `${file} (${app} from the working directory ${cwd})`;
+  try {
+    if (statSync(file).isDirectory()) {
+      const index = ['index.mjs', 'index.js', 'index.cjs'].find((n) => existsSync(resolve(file, n)));
+      return `the path of the app's module file: ${named} is a directory, which import does not load${index ? `; write CORRAL_APP=${app.replace(/\/$/, '')}/${index}` : ''}`;
+    }
+    return undefined;
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code !== 'ENOENT' && code !== 'ENOTDIR') return undefined; // unreadable: the worker's import says why
+    // import adds no extension: ./app for ./app.mjs.
+    const withExt = SCRIPT.test(file) ? undefined : ['.mjs', '.js', '.cjs'].find((ext) => existsSync(file + ext));
+    return `the path of an existing module file: there is no file ${named}${withExt ? `; write CORRAL_APP=${app}${withExt} (import adds no extension)` : ''}`;
+  }
+}
+
 /** Why `app` would not load the file the operator meant, or undefined. */
 export function appModuleProblem(app: string, cwd: string): string | undefined {
-  if (app.startsWith('.') || isAbsolute(app) || app.startsWith('file:') || app.startsWith('node:') || !SCRIPT.test(app)) return undefined;
+  if (app.startsWith('node:')) return undefined;
+  const file = appFile(app, cwd);
+  if (file !== undefined) return fileProblem(app, file, cwd);
+  if (app.startsWith('file:') || !SCRIPT.test(app)) return undefined;
   try {
     if (!statSync(resolve(cwd, app)).isFile()) return undefined;
   } catch {

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { EXIT } from '../../src/errors.js';
 import { isAlive } from '../../src/master/pidfile.js';
-import { CORRAL_BIN, readLogLines, startCorral, waitFor, type CorralProcess } from '../helpers/corral.js';
+import { CORRAL_BIN, FIXTURE_APPS, readLogLines, startCorral, waitFor, type CorralProcess } from '../helpers/corral.js';
 import { Client } from 'undici';
 import { http } from '../helpers/http.js';
 
@@ -194,23 +194,23 @@ test('an app that cannot be imported: bounded retries, then exit 3 with the app 
 /** `s` matched as it is, in a RegExp. */
 const escape = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 
-test('a master that gives up at start (an app that is not there) says why on stderr too when it logs to a file, naming the file; logging to stdout, only there', async () => {
-  const missing = join(tmpdir(), `corral-no-such-app-${process.pid}.js`);
-  const c = await startCorral({ app: missing, workers: 1, waitReady: false, env: { CORRAL_BOOT_ATTEMPTS: '1' } });
+test('a master that gives up at start (an app that cannot be imported) says why on stderr too when it logs to a file, naming the file; logging to stdout, only there', async () => {
+  const broken = join(FIXTURE_APPS, 'broken-import.mjs');
+  const c = await startCorral({ app: broken, workers: 1, waitReady: false, env: { CORRAL_BOOT_ATTEMPTS: '1' } });
   try {
     assert.equal((await c.exited).code, EXIT.BOOT_EXHAUSTED);
     const fatal = c.events('boot.exhausted')[0];
     assert.ok(fatal, 'boot.exhausted logged');
     // The same line: code and message, and where the rest is.
     assert.match(c.stderr(), new RegExp(`^corral start: \\[CORRAL_ERR_BOOT_EXHAUSTED\\] ${escape(String(fatal.msg))}; the full log is in ${escape(c.logFile)}$`, 'm'));
-    assert.match(String(fatal.msg), new RegExp(escape(missing)));
+    assert.match(String(fatal.msg), /missing dependency/);
   } finally {
     await c.stop();
   }
   // No CORRAL_LOG_FILE: the JSON line is on stdout, and is not said twice.
   const dir = mkdtempSync(join(tmpdir(), 'corral-fatal-'));
   try {
-    const env = { PATH: process.env.PATH ?? '', CORRAL_ENV_FILE: 'none', CORRAL_APP: missing, CORRAL_BOOT_ATTEMPTS: '1', CORRAL_WORKERS: '1', CORRAL_BIND: '127.0.0.1:0', CORRAL_ADMIN_BIND: '127.0.0.1:0', CORRAL_DATA_DIR: join(dir, 'data') };
+    const env = { PATH: process.env.PATH ?? '', CORRAL_ENV_FILE: 'none', CORRAL_APP: broken, CORRAL_BOOT_ATTEMPTS: '1', CORRAL_WORKERS: '1', CORRAL_BIND: '127.0.0.1:0', CORRAL_ADMIN_BIND: '127.0.0.1:0', CORRAL_DATA_DIR: join(dir, 'data') };
     const r = spawnSync(process.execPath, [CORRAL_BIN, 'start'], { cwd: dir, env, encoding: 'utf8', timeout: 30000 });
     assert.equal(r.status, EXIT.BOOT_EXHAUSTED, r.stderr);
     assert.match(r.stdout, /"event":"boot.exhausted"/);

@@ -319,6 +319,32 @@ test('CORRAL_APP naming a script in the working directory without ./ is refused 
   });
 });
 
+test('CORRAL_APP naming a file that is not there, or a directory, is refused before any worker tries to import it, saying what to write where it can', () => {
+  withDir((dir) => {
+    writeFileSync(join(dir, 'app.mjs'), 'export default (req, res) => res.end();\n');
+    mkdirSync(join(dir, 'site'));
+    writeFileSync(join(dir, 'site', 'index.mjs'), 'export default (req, res) => res.end();\n');
+    mkdirSync(join(dir, 'empty'));
+    const refusal = (app: string): string => {
+      try {
+        loadSettings({ env: { CORRAL_ENV_FILE: 'none', CORRAL_APP: app }, cwd: dir });
+      } catch (err) {
+        if (err instanceof ConfigError) return err.problems.find((p) => p.name === 'CORRAL_APP')?.allowed ?? '';
+        throw err;
+      }
+      return '';
+    };
+    assert.equal(refusal('./missing.mjs'), `the path of an existing module file: there is no file ${join(dir, 'missing.mjs')} (./missing.mjs from the working directory ${dir})`);
+    assert.equal(refusal(join(dir, 'missing.mjs')), `the path of an existing module file: there is no file ${join(dir, 'missing.mjs')}`);
+    assert.equal(refusal(`file://${join(dir, 'gone.mjs')}`), `the path of an existing module file: there is no file ${join(dir, 'gone.mjs')} (file://${join(dir, 'gone.mjs')})`);
+    assert.match(refusal('./app'), /there is no file .*; write CORRAL_APP=\.\/app\.mjs \(import adds no extension\)$/);
+    assert.match(refusal('./site'), /is a directory, which import does not load; write CORRAL_APP=\.\/site\/index\.mjs$/);
+    assert.match(refusal('./empty/'), /is a directory, which import does not load$/);
+    assert.match(refusal('./app.mjs/nested.mjs'), /there is no file/);
+    for (const ok of ['./app.mjs', './site/index.mjs', `file://${join(dir, 'app.mjs')}`, 'node:http', 'some-package']) assert.equal(refusal(ok), '', ok);
+  });
+});
+
 test('credentials set together are warned of, naming the one used and those with no effect', () => {
   withDir((dir) => {
     const key = JSON.stringify(generateServiceAccountKey({ clientEmail: 'corral@test.iam.gserviceaccount.com', tokenUri: 'http://127.0.0.1:1/token', modulusLength: 1024 }).key);
