@@ -4,6 +4,7 @@
 // one at a time after the schema's, each hid the others and the warnings that explained it (a
 // misspelt CORRAL_ADMIN_TOKEN), and an operator fixed a file in as many runs as it had mistakes.
 
+import { resolve } from 'node:path';
 import { fileWriteProblem } from '../file-creatable.js';
 import type { ConfigProblem, ErrorCode } from '../errors.js';
 import { isLoopbackHost } from '../loopback.js';
@@ -72,6 +73,10 @@ export function wholeProblems(valid: Valid, o: WholeCheckOptions): ConfigProblem
     if (why) add('CORRAL_LOG_FILE', log, `cannot be opened for appending: ${why}; ${fix}`, 'CORRAL_ERR_LOG_FILE', `cannot open CORRAL_LOG_FILE ${log}: ${why}; ${fix}`);
   }
   const pidfile = valid.CORRAL_PIDFILE;
+  if (pidfile && log !== undefined && resolve(pidfile) === resolve(log) && judged('CORRAL_PIDFILE', 'CORRAL_LOG_FILE')) {
+    // The master writes its pid over the file at start and removes it at exit: the log with it.
+    add('CORRAL_PIDFILE', pidfile, `a file of its own: ${pidfile} is CORRAL_LOG_FILE too, and the pidfile is rewritten at start and removed at exit, the log with it; point one of them elsewhere`);
+  }
   if (o.pidfile && pidfile && judged('CORRAL_PIDFILE')) {
     // Start writes the pidfile before anything else; a reload does not move it, so only start
     // and `corral config` judge it.

@@ -108,6 +108,20 @@ describe('loadSettings judges the settings as a whole', () => {
     assert.match(err.message, /CORRAL_ADMIN_BIND="127\.0\.0\.1:24111" \(from environment\): overlaps CORRAL_BIND=0\.0\.0\.0:24111/);
   });
 
+  it('a pidfile that is the log file too is refused, for start and reload alike', () => {
+    withDir((dir) => {
+      for (const [pid, log] of [['corral.log', 'corral.log'], ['./logs/../corral.log', join(dir, 'corral.log')]] as const) {
+        const env = { CORRAL_ENV_FILE: 'none', CORRAL_PIDFILE: pid, CORRAL_LOG_FILE: log };
+        for (const judgePidfile of [true, false]) {
+          const err = refusal(() => loadSettings({ cwd: dir, env, judgePidfile }));
+          assert.equal(err.code, 'CORRAL_ERR_CONFIG_INVALID');
+          assert.match(err.message, new RegExp(`CORRAL_PIDFILE=".*" \\(from environment\\): a file of its own: ${join(dir, 'corral.log')} is CORRAL_LOG_FILE too.*point one of them elsewhere`));
+        }
+      }
+      assert.doesNotThrow(() => loadSettings({ cwd: dir, env: { CORRAL_ENV_FILE: 'none', CORRAL_PIDFILE: 'corral.pid', CORRAL_LOG_FILE: 'corral.log' }, judgePidfile: true }));
+    });
+  });
+
   it('a command that judges only some settings is not refused for the others as a whole', () => {
     const env = { CORRAL_ENV_FILE: 'none', CORRAL_ADMIN_BIND: '0.0.0.0:24033' };
     assert.doesNotThrow(() => loadSettings({ env, judgeOnly: ['CORRAL_PIDFILE', 'CORRAL_GRACEFUL_TIMEOUT'] }));
