@@ -3,13 +3,14 @@
 import { REDIS_URL_PATTERN, REDIS_URL_TEXT } from '../redis/url.js';
 import { noProxyList, proxyUrl } from './proxy-url.js';
 import { sheetId } from './sheet-id.js';
-import { httpUrl, int, str } from './spec.js';
+import { sheetsApiUrl } from './sheets-api-url.js';
+import { int, str } from './spec.js';
 
 export const sheetsSchema = {
   SHEET_ID: sheetId({
     description: 'Spreadsheet id from its URL; unset = the offline sample sheet under CORRAL_DATA_DIR.',
   }),
-  SHEETS_API_URL: httpUrl({
+  SHEETS_API_URL: sheetsApiUrl({
     description: 'Sheets API base URL (the emulator\'s URL in tests).',
     default: 'https://sheets.googleapis.com',
   }),

@@ -1,0 +1,35 @@
+// SHEETS_API_URL is the API's base (https://sheets.googleapis.com, or an emulator's
+// http://127.0.0.1:8085): the client adds /v4/spreadsheets/<id>/values/... to it. Operators copy a
+// URL from the API reference (…/v4/spreadsheets) or the sheet's own address
+// (docs.google.com/spreadsheets/d/<id>/edit); either passed `corral config` and start, and every
+// call then went to a path Google answers 404, behind a master that said ready (only `corral
+// check` said so). Such a value is refused, saying what to write.
+
+import { httpUrl, type SettingSpec } from './spec.js';
+
+/** Why `url` (a valid http(s) URL) is not a Sheets API base URL, or undefined. */
+export function sheetsApiUrlProblem(url: URL): string | undefined {
+  const path = url.pathname.replace(/\/+$/, '');
+  if (url.hostname === 'docs.google.com' || /\/spreadsheets\/d\//.test(path)) {
+    return "the Sheets API's base URL, not a spreadsheet's address: leave SHEETS_API_URL unset for Google (https://sheets.googleapis.com) and put the spreadsheet's id in SHEET_ID";
+  }
+  const v4 = /\/v4(?:\/|$)/.exec(path);
+  if (v4) {
+    const base = `${url.origin}${path.slice(0, v4.index)}`;
+    return `the API's base URL, without /v4 and what follows (corral adds /v4/spreadsheets/… to it): write SHEETS_API_URL=${base}`;
+  }
+  return undefined;
+}
+
+export function sheetsApiUrl(o: { description: string; default: string }): SettingSpec<string> {
+  const spec = httpUrl(o);
+  return {
+    ...spec,
+    parse: (raw) => {
+      const parsed = spec.parse(raw);
+      if (!parsed.ok) return parsed;
+      const why = sheetsApiUrlProblem(new URL(parsed.value));
+      return why ? { ok: false, allowed: why } : parsed;
+    },
+  };
+}
