@@ -3,28 +3,21 @@
 // buttons and their messages, the charts' axes, and what a screen reader is told.
 
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import type { Browser } from 'playwright-core';
 import { startAdminServer } from '../../src/master/admin/server.js';
 import { startMonitoring, type Monitoring } from '../../src/master/admin/monitoring.js';
 import type { HostMonitor, HostSample } from '../../src/master/host-monitor.js';
 import { noneServed } from '../../src/master/child-exits.js';
 import { child, createFakeView, testSettings, type FakeView } from '../fixtures/fake-admin-view.js';
-import { logger, skip, startDashboard, TOKEN, type Dashboard } from './dashboard-setup.js';
+import { logger, skip, TOKEN, withDashboard } from './dashboard-setup.js';
 
 describe('/admin dashboard in Chromium: cards, layout and buttons', { skip }, () => {
-  let dashboard: Dashboard | undefined;
   let view: FakeView;
   let monitoring: Monitoring;
   let browser: Browser;
   let base: string;
-
-  before(async () => {
-    dashboard = await startDashboard();
-    ({ view, monitoring, browser, base } = dashboard);
-  });
-
-  after(() => dashboard?.close());
+  withDashboard((d) => ({ view, monitoring, browser, base } = d));
 
   it('fits a phone\'s width (360 px): the page does not scroll sideways, the workers table scrolls on its own, the charts fit, also after turning it', async () => {
     const page = await browser.newPage({ viewport: { width: 1024, height: 740 } });

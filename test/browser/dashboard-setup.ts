@@ -4,6 +4,7 @@
 // playwright-core). The tests are split over two files so the two run side by side: they mostly
 // wait on the page's 5 s refresh.
 
+import { after, before } from 'node:test';
 import { chromium, type Browser } from 'playwright-core';
 import { fileURLToPath } from 'node:url';
 import { existsSync } from 'node:fs';
@@ -83,4 +84,14 @@ export async function startDashboard(): Promise<Dashboard> {
       monitoring.close();
     },
   };
+}
+
+/** Starts the dashboard before the suite's tests (handing it to `use`) and closes it after them. */
+export function withDashboard(use: (d: Dashboard) => void): void {
+  let dashboard: Dashboard | undefined;
+  before(async () => {
+    dashboard = await startDashboard();
+    use(dashboard);
+  });
+  after(() => dashboard?.close());
 }

@@ -6,26 +6,19 @@
 import assert from 'node:assert/strict';
 import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import type { Browser } from 'playwright-core';
 import { startAdminServer } from '../../src/master/admin/server.js';
 import type { Monitoring } from '../../src/master/admin/monitoring.js';
 import { child, createFakeView, testSettings, type FakeView } from '../fixtures/fake-admin-view.js';
-import { ARTIFACTS, CONTRASTS, logger, skip, startDashboard, TOKEN, type Dashboard } from './dashboard-setup.js';
+import { ARTIFACTS, CONTRASTS, logger, skip, TOKEN, withDashboard } from './dashboard-setup.js';
 
 describe('/admin dashboard in Chromium', { skip }, () => {
-  let dashboard: Dashboard | undefined;
   let view: FakeView;
   let monitoring: Monitoring;
   let browser: Browser;
   let base: string;
-
-  before(async () => {
-    dashboard = await startDashboard();
-    ({ view, monitoring, browser, base } = dashboard);
-  });
-
-  after(() => dashboard?.close());
+  withDashboard((d) => ({ view, monitoring, browser, base } = d));
 
   it('asks for the token when none is stored', async () => {
     const page = await browser.newPage();
