@@ -87,28 +87,31 @@ describe('write journal backlog and the keeper process', () => {
     const dir = workDir('replay');
     let c: CorralProcess | undefined;
     try {
-      // 64 MiB of 100-row appends, as a long outage leaves them (no sheet recorded: taken as this one).
+      // 96 MiB of 100-row appends, as a long outage leaves them (no sheet recorded: taken as this one).
+      // CORRAL_TIMEOUT=3: at 2, a loaded CI box once held the replaying keeper's loop 2.2 s (a
+      // slice of rows, or the collector, with the cores busy elsewhere), which is no part of what
+      // this shows: a boot several times CORRAL_TIMEOUT long that beats all along.
       const dataDir = join(dir, 'data');
       mkdirSync(dataDir, { recursive: true, mode: 0o700 });
       const fd = openSync(join(dataDir, 'sheets.journal'), 'w', 0o600);
       let bytes = 0;
       let entries = 0;
-      for (; bytes < 64 * 1048576; entries++) {
+      for (; bytes < 96 * 1048576; entries++) {
         const rows = Array.from({ length: 100 }, (_, j) => [`old-${entries}-${j}`, 'P001', 'goal', 'detail '.repeat(5), '2024-07-01T12:00:00Z']);
         const line = encodeRecord({ k: 'add', id: `entry-${entries}`, r: 'Gone', rows, at: Date.now() });
         bytes += writeSync(fd, line);
       }
       closeSync(fd);
-      c = await startCorral({ cwd: dir, app: 'sheets-app.mjs', workers: 1, readyTimeoutMs: 120_000, env: { CORRAL_TIMEOUT: '2', CORRAL_ACCESS_LOG: 'false' } });
+      c = await startCorral({ cwd: dir, app: 'sheets-app.mjs', workers: 1, readyTimeoutMs: 120_000, env: { CORRAL_TIMEOUT: '3', CORRAL_ACCESS_LOG: 'false' } });
       const ready = await c.waitForLog(keeperReady, 120_000, 'keeper.ready');
-      // While it booted. Once ready, the first flush of 64 MiB of rows may hold its loop past a
+      // While it booted. Once ready, the first flush of 96 MiB of rows may hold its loop past a
       // CORRAL_TIMEOUT this short on a loaded machine, which is no part of the boot's claim.
       const beforeReady = (l: Record<string, unknown>) => Date.parse(String(l.time)) <= Date.parse(String(ready.time));
       assert.deepEqual(c.events('keeper.timeout').filter(beforeReady), [], 'never killed as silent while it replayed');
       assert.deepEqual(c.events('keeper.exit').filter(beforeReady), []);
       assert.equal(ready.worker_pid, c.events('keeper.boot')[0]?.worker_pid, 'the first keeper started is the one ready');
       // Its boot outlasted CORRAL_TIMEOUT: only its beats while it replayed kept it alive.
-      assert.ok((ready.boot_ms as number) > 2000, `boot took ${String(ready.boot_ms)} ms`);
+      assert.ok((ready.boot_ms as number) > 3000, `boot took ${String(ready.boot_ms)} ms`);
       const replayed = await c.waitForLog((l) => l.event === 'journal.replayed', 1000, 'journal.replayed');
       assert.equal(replayed.pending, entries);
     } finally {
