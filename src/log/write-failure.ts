@@ -48,6 +48,20 @@ export interface WriteFailureReport {
 export interface WriteFailureWatch {
   /** Adds a destination writing the same file: one failure state for all of them. */
   watch(d: WatchedDestination): void;
+  /**
+   * Says the lines dropped since the last report now, whatever DROP_REPORT_INTERVAL_MS: for a
+   * deliberate exit, after which no write would say them (lines dropped within a minute of the
+   * last report were never said). Nothing while writes fail: recovered() counts those.
+   */
+  sayDropped(): void;
+}
+
+/** The lines in what a destination dropped: one pino line, or a relayed chunk of several (relay-sink.ts). */
+function linesIn(data: unknown): number {
+  const text = typeof data === 'string' ? data : String(data);
+  let n = 0;
+  for (let i = text.indexOf('\n'); i >= 0; i = text.indexOf('\n', i + 1)) n++;
+  return Math.max(n, 1);
 }
 
 export function watchWriteFailures(report: WriteFailureReport, now: () => number = Date.now): WriteFailureWatch {
@@ -89,8 +103,8 @@ export function watchWriteFailures(report: WriteFailureReport, now: () => number
         for (const w of watched.keys()) w.flushSync = noFlush;
         report.failed(describeError(err));
       });
-      d.on('drop', () => {
-        dropped++;
+      d.on('drop', (data) => {
+        dropped += linesIn(data);
       });
       d.on('write', () => {
         if (failingSince === undefined) {
@@ -107,6 +121,12 @@ export function watchWriteFailures(report: WriteFailureReport, now: () => number
         report.recovered(dropped, failedMs);
         dropped = 0;
       });
+    },
+    sayDropped() {
+      if (failingSince !== undefined || dropped === 0) return;
+      lastDropReport = now();
+      report.dropped(dropped);
+      dropped = 0;
     },
   };
 }

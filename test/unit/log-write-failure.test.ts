@@ -109,6 +109,36 @@ test('lines dropped while the file is written, too slowly, are counted and said 
   assert.deepEqual(said, [2, 1]);
 });
 
+test('at an exit, the lines dropped since the last report are said at once, a relayed chunk counting its lines, and nothing while writes fail', () => {
+  let clock = 0;
+  const said: number[] = [];
+  const failed: string[] = [];
+  const w = watchWriteFailures({ failed: (err) => failed.push(err.message), recovered: () => undefined, reopenFailed: () => assert.fail('no open failed'), dropped: (n) => said.push(n) }, () => clock);
+  const d = new FakeDestination();
+  w.watch(d);
+  w.sayDropped();
+  assert.deepEqual(said, [], 'nothing dropped, nothing said');
+  d.emit('drop', 'a\n');
+  d.emit('write', 100);
+  assert.deepEqual(said, [1]);
+  // Within the minute of that report: said by nothing but the exit (the master's log ended with
+  // thousands of relayed lines gone and no word of them).
+  d.emit('drop', 'b\n');
+  d.emit('drop', 'c\nd\ne\n');
+  clock += 1000;
+  d.emit('write', 100);
+  assert.deepEqual(said, [1]);
+  w.sayDropped();
+  assert.deepEqual(said, [1, 4]);
+  w.sayDropped();
+  assert.deepEqual(said, [1, 4], 'once');
+  d.emit('error', Object.assign(new Error('EIO: i/o error, write'), { code: 'EIO', syscall: 'write' }));
+  d.emit('drop', 'f\n');
+  w.sayDropped();
+  assert.deepEqual(said, [1, 4], 'a failure says its drops at its recovery');
+  assert.equal(failed.length, 1);
+});
+
 test('a line logged while a reopen is in flight reaches the old file when the open fails, with nothing else logged after it', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'corral-reopen-'));
   const file = join(dir, 'corral.log');
