@@ -11,6 +11,7 @@ import { flushBounded } from './bounded-flush.js';
 import { readStdoutJournal } from '../config/identity.js';
 import type { StdoutSink } from '../master/stdout-relay.js';
 import { ACCESS_PRIORITY, isJournalFd, priorityOf } from './journal.js';
+import { relaySink } from './relay-sink.js';
 import { LOG_BUFFER_MAX_BYTES, watchWriteFailures } from './write-failure.js';
 
 export type Role = 'master' | 'worker' | 'keeper' | 'cli';
@@ -47,7 +48,8 @@ export interface CorralLogger {
    * short (a slow reader), and the rest of its last line, sent once it completed, was lost at the
    * exit; the next line ran on from the cut (about once in 13,000 lines with a reader of 4 KB
    * every 2 ms, the master's buffer then megabytes deep). After this, flush() writes the rest in
-   * order from a line boundary.
+   * order from a line boundary. Lines dropped since the last log.dropped are said first (the
+   * once-a-minute limit would leave them unsaid for good).
    */
   drained(timeoutMs: number): Promise<void>;
   /**
@@ -66,7 +68,8 @@ export interface CorralLogger {
   /**
    * Where the master relays its children's stdout (master/stdout-relay.ts): without a log file,
    * the destination its own lines go through, so that fd 1 has one writer and lines are never
-   * merged; with one (children's stdout is then an app's stray output), process.stdout.
+   * merged, with room its access lines cannot take (relay-sink.ts); with one (children's stdout is
+   * then an app's stray output), process.stdout.
    */
   stdoutSink(): StdoutSink;
 }
@@ -212,6 +215,7 @@ export function createLogger(settings: LogSettings, identity: LogIdentity, o: Lo
   const destinations: Destination[] = [open(undefined)];
   const logger = pino(journal ? { ...options, hooks: { streamWrite: withPriority } } : options, destinations[0]);
   let access: Logger | undefined;
+  let relay: StdoutSink | undefined;
   return {
     logger,
     access() {
@@ -227,7 +231,7 @@ export function createLogger(settings: LogSettings, identity: LogIdentity, o: Lo
       return access;
     },
     file: () => file,
-    stdoutSink: () => (file === undefined ? (destinations[0] as Destination) : process.stdout),
+    stdoutSink: () => (file === undefined ? (relay ??= relaySink(destinations[0] as Destination)) : process.stdout),
     reopen() {
       if (file) for (const d of destinations) d.reopen();
     },
@@ -246,6 +250,7 @@ export function createLogger(settings: LogSettings, identity: LogIdentity, o: Lo
       clearTimeout(timer);
     },
     async drained(timeoutMs) {
+      failures.sayDropped();
       // sonic-boom's own flag. With minLength out of reach, the write in flight completes (its rest
       // included, if it was cut short) and none follows it: 'drain' comes then, not after the
       // whole buffer, which a slow reader could take many seconds over.

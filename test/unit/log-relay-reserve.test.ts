@@ -1,0 +1,67 @@
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { test } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { RESERVED_BYTES, relaySink } from '../../src/log/relay-sink.js';
+import { LOG_BUFFER_MAX_BYTES } from '../../src/log/write-failure.js';
+
+const LOGGER_MODULE = fileURLToPath(new URL('../../src/log/logger.js', import.meta.url));
+
+/** A relayed access line shorter than any line the master logs: the buffer then fills to within less than one of them. */
+const ACCESS_LINE = '{"level":"info","role":"worker","worker":1,"event":"access","n":0}\n';
+
+test('a master whose stdout buffer is full of relayed access lines still writes its own last lines, and says how many relayed lines it dropped', () => {
+  // As under load through a slow reader: the relay fills the master's stdout buffer faster than
+  // the reader empties it (here in one turn, so that no write frees room meanwhile), then a
+  // child's lifecycle line is relayed and the master exits. The master's lines were dropped with
+  // the access lines past the buffer's cap, and log.dropped was never said.
+  const lines = Math.ceil((LOG_BUFFER_MAX_BYTES * 1.1) / ACCESS_LINE.length);
+  const script = `import { createLogger } from ${JSON.stringify(LOGGER_MODULE)};
+const log = createLogger({ CORRAL_LOG_FILE: undefined, CORRAL_LOG_LEVEL: 'info' }, { role: 'master' });
+const sink = log.stdoutSink();
+const line = ${JSON.stringify(ACCESS_LINE)};
+for (let i = 0; i < ${lines}; i++) sink.write(line);
+sink.write('{"level":"info","role":"worker","worker":1,"event":"worker.draining","msg":"draining"}\\n');
+log.logger.info({ event: 'worker.exit', worker_id: 1 }, 'worker 1 exited');
+log.logger.info({ event: 'master.exit', exit_code: 0 }, 'master exiting with code 0');
+await log.drained(5000);
+log.flush();
+process.exit(0);`;
+  const r = spawnSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8', timeout: 60_000, maxBuffer: 4 * LOG_BUFFER_MAX_BYTES });
+  assert.equal(r.status, 0, r.stderr);
+  const out = r.stdout.split('\n');
+  assert.equal(out.pop(), '', 'the output ends on a whole line');
+  const relayed = out.filter((l) => l === ACCESS_LINE.slice(0, -1)).length;
+  const own = out.filter((l) => l !== ACCESS_LINE.slice(0, -1)).map((l) => JSON.parse(l) as Record<string, unknown>);
+  assert.deepEqual(own.map((l) => l.event), ['worker.draining', 'worker.exit', 'master.exit', 'log.dropped']);
+  assert.equal(own.at(-1)?.dropped, lines - relayed, 'every relayed line not written is counted');
+  assert.ok(relayed * ACCESS_LINE.length <= LOG_BUFFER_MAX_BYTES - RESERVED_BYTES, 'the relayed lines kept out of the reserve');
+  assert.ok(relayed * ACCESS_LINE.length > LOG_BUFFER_MAX_BYTES - RESERVED_BYTES - 64 * 1024, 'the relayed lines use the rest');
+});
+
+test('past its share, a relayed chunk loses its access lines only; under it, it is written as it came', () => {
+  const written: string[] = [];
+  const dropped: string[] = [];
+  const d = {
+    _len: 0,
+    write(data: string) {
+      written.push(data);
+      this._len += Buffer.byteLength(data);
+      return true;
+    },
+    emit(_event: 'drop', data: string) {
+      dropped.push(data);
+      return true;
+    },
+  };
+  const sink = relaySink(d);
+  const chunk = `${ACCESS_LINE}{"event":"worker.draining"}\n${ACCESS_LINE}<6>{"event":"worker.exit"}\nan app's stray output`;
+  sink.write(chunk);
+  assert.deepEqual(written, [chunk]);
+  d._len = LOG_BUFFER_MAX_BYTES - RESERVED_BYTES - 10;
+  sink.write(chunk);
+  assert.deepEqual(written.slice(1), [`{"event":"worker.draining"}\n<6>{"event":"worker.exit"}\nan app's stray output`]);
+  assert.deepEqual(dropped, [ACCESS_LINE + ACCESS_LINE]);
+  sink.write(ACCESS_LINE);
+  assert.equal(written.length, 2, 'nothing to write: nothing written');
+});
