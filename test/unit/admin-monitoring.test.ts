@@ -60,6 +60,41 @@ describe('monitoring', () => {
     }
   });
 
+  it('host RAM not read for three sampling intervals fires no host alert and clears none: the last figure is no longer the host\'s', async () => {
+    const { logger, lines } = memoryLogger();
+    const view = createFakeView(testSettings({ CORRAL_RAM_ALERT_PERCENT: '90' }), []);
+    let broken = false;
+    let available = 0.5 * 2 ** 30;
+    const readMemory = async () => {
+      if (broken) throw new Error('EACCES: /proc/meminfo');
+      return { total: 8 * 2 ** 30, available };
+    };
+    const hostIntervalMs = 3_600_000;
+    const monitoring = startMonitoring(view, logger, { alertIntervalMs: 3_600_000, historyIntervalMs: 3_600_000, hostIntervalMs, readMemory });
+    const said = (event: string) => lines.filter((l) => l.event === event).length;
+    try {
+      const high = await monitoring.host.sample();
+      assert.equal(high?.ramPercent, 93.8);
+      broken = true;
+      await monitoring.host.sample();
+      monitoring.checkAlerts(high!.at + 3 * hostIntervalMs + 1);
+      assert.equal(said('host.ram_high'), 0, 'stale: not judged');
+      monitoring.checkAlerts(high!.at + hostIntervalMs);
+      assert.equal(said('host.ram_high'), 1, 'one interval late: still the host figure');
+      broken = false;
+      available = 6 * 2 ** 30;
+      const low = await monitoring.host.sample();
+      broken = true;
+      monitoring.checkAlerts(low!.at + 3 * hostIntervalMs + 1);
+      assert.equal(said('host.ram_normal'), 0, 'stale: not cleared either');
+      assert.equal(monitoring.alerts.active().ram, true);
+      monitoring.checkAlerts(low!.at);
+      assert.equal(said('host.ram_normal'), 1);
+    } finally {
+      monitoring.close();
+    }
+  });
+
   it('host CPU/RAM not read for three sampling intervals: the history records them as unknown (a gap in the charts), not the last figures', async () => {
     const { logger } = memoryLogger();
     const view = createFakeView(testSettings(), []);

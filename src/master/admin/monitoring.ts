@@ -18,7 +18,7 @@ export interface Monitoring {
   /** The served totals of the last seconds, which the stats' rates are taken from. */
   readonly rates: RateWindow;
   /** Runs the alert check now (the timers call it; tests and the arbiter may too). */
-  checkAlerts(): void;
+  checkAlerts(now?: number): void;
   /** Records one history sample now. */
   recordHistory(now?: number): void;
   /** Records the served totals now (the timer calls it every second). */
@@ -89,10 +89,13 @@ export function startMonitoring(view: AdminView, logger: Logger, options: Monito
     history,
     rates,
     // Settled first, as the admin API reads: the connections and the worker count of one state.
-    checkAlerts: () =>
+    checkAlerts: (now = Date.now()) =>
       safe('alerts', () => {
         view.settle();
-        alerts.observe(capacityFromView(view), host.latest());
+        // A stale sample neither fires nor clears a host alert: its figures are no longer the
+        // host's (a /proc/stat that hung left host.cpu_high judged on a minute-old 97 %).
+        const latest = host.latest();
+        alerts.observe(capacityFromView(view), latest && !hostSampleStale(latest, host.intervalMs, now) ? latest : undefined);
       }),
     recordHistory: (now = Date.now()) =>
       safe('history', () => {
@@ -115,7 +118,7 @@ export function startMonitoring(view: AdminView, logger: Logger, options: Monito
       host.close();
     },
   };
-  const alertTimer = setInterval(monitoring.checkAlerts, options.alertIntervalMs ?? 1000);
+  const alertTimer = setInterval(() => monitoring.checkAlerts(), options.alertIntervalMs ?? 1000);
   const historyTimer = setInterval(() => monitoring.recordHistory(), historyIntervalMs);
   const ratesTimer = setInterval(() => monitoring.recordRates(), options.ratesIntervalMs ?? 1000);
   alertTimer.unref();
