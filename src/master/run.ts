@@ -75,8 +75,10 @@ export async function runMaster(loaded: LoadedSettings, entry: MasterEntryPoints
     monitoring?.close();
     void admin?.close();
     notifier.close();
-    logger.info({ event: 'master.exit', exit_code: code }, `master exiting with code ${code}`);
     void log.drained(EXIT_DRAIN_WAIT_MS).then(() => {
+      // After drained(), which says the lines dropped since the last log.dropped: master.exit
+      // stays the master's last line. flush() writes it with the rest.
+      logger.info({ event: 'master.exit', exit_code: code }, `master exiting with code ${code}`);
       log.flush();
       const why = fatal ?? crashed;
       const line = why && fatalStderrLine(why, log.file());
