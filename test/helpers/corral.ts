@@ -64,19 +64,17 @@ export interface CorralProcess {
   stop(timeoutMs?: number): Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 }
 
+/** The lines of `text` up to its last newline, each parsed (a complete line that is not JSON throws). */
+function completeLines(text: string): LogLine[] {
+  return text.slice(0, text.lastIndexOf('\n') + 1).split('\n').filter((line) => line.trim() !== '').map((line) => JSON.parse(line) as LogLine);
+}
+
 export function readLogLines(file: string): LogLine[] {
   if (!existsSync(file)) return [];
-  const text = readFileSync(file, 'utf8');
   // The daemon is still writing: a last line without its newline is one whose write is in
   // progress (a reader of a regular file can see part of a write), not a torn line. It is
   // left for the next read; every complete line must still parse.
-  const complete = text.slice(0, text.lastIndexOf('\n') + 1);
-  const out: LogLine[] = [];
-  for (const line of complete.split('\n')) {
-    if (line.trim() === '') continue;
-    out.push(JSON.parse(line) as LogLine);
-  }
-  return out;
+  return completeLines(readFileSync(file, 'utf8'));
 }
 
 /**
@@ -110,12 +108,10 @@ export function logTail(file: string): () => LogLine[] {
       if (st.size > offset) {
         const added = Buffer.alloc(st.size - offset);
         const got = readSync(fd, added, 0, added.length, offset);
-        // Up to the last newline: a line whose write is in progress is left for the next call.
+        // Up to the last newline: a line whose write is in progress is left for the next call. A
+        // complete line that does not parse throws, and the next call tries the same bytes again.
         const end = added.subarray(0, got).lastIndexOf(0x0a) + 1;
-        // Every complete line must parse, as readLogLines has it; one that does not throws, and
-        // the next call tries the same bytes again.
-        const parsed = added.subarray(0, end).toString('utf8').split('\n').filter((line) => line.trim() !== '').map((line) => JSON.parse(line) as LogLine);
-        for (const line of parsed) lines.push(line);
+        for (const line of completeLines(added.subarray(0, end).toString('utf8'))) lines.push(line);
         offset += end;
       }
       return lines.slice();

@@ -8,12 +8,12 @@
 
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { Agent, request } from 'undici';
 import { http, startClientLoop } from '../helpers/http.js';
+import { freePort } from '../helpers/ports.js';
 import { bootContainer, ensureRoot, ROOT_CACHE, systemdTestSkipReason, type Container } from './container.js';
 
 const REPO = fileURLToPath(new URL('../../../', import.meta.url));
@@ -30,17 +30,6 @@ const WATCHDOG_SEC = 10;
 const LOG_RATE_LIMIT_BURST = 1000;
 
 const skip = systemdTestSkipReason();
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const port = (srv.address() as { port: number }).port;
-      srv.close(() => resolve(port));
-    });
-  });
-}
 
 async function until<T>(what: string, timeoutMs: number, probe: () => Promise<T | undefined>): Promise<T> {
   const deadline = Date.now() + timeoutMs;
