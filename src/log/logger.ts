@@ -224,9 +224,13 @@ export function createLogger(settings: LogSettings, identity: LogIdentity, o: Lo
         // libuv's thread pool could interleave their writes mid-line where a write is cut short,
         // as an O_APPEND file's never is. Lines logged while a write is in flight are written
         // together in the next one, which batches access lines under load.
-        const batched = file === undefined ? (destinations[0] as Destination) : open({ minLength: ACCESS_BATCH_BYTES, periodicFlush: ACCESS_FLUSH_MS });
-        if (batched !== destinations[0]) destinations.push(batched);
-        access = pino(journal ? { ...options, hooks: { streamWrite: accessPriority } } : options, batched);
+        // There, as the master's relay does, they go through the sink that keeps the buffer's
+        // last RESERVED_BYTES from them (relay-sink.ts): a worker whose master falls behind
+        // reading its pipe still writes its own lines (worker.draining, its exit's) past a buffer
+        // full of traffic.
+        const batched = file === undefined ? undefined : open({ minLength: ACCESS_BATCH_BYTES, periodicFlush: ACCESS_FLUSH_MS });
+        if (batched) destinations.push(batched);
+        access = pino(journal ? { ...options, hooks: { streamWrite: accessPriority } } : options, batched ?? (relay ??= relaySink(destinations[0] as Destination)));
       }
       return access;
     },

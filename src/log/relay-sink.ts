@@ -17,6 +17,10 @@
 // the daemon's life (as journal.ts files access lines apart for journald's rate limit). The
 // reserve fills only with lines that are not access lines, a few per event; past it, the
 // destination's own cap drops whatever comes, and memory stays bounded.
+//
+// A process's own access lines on stdout go through the same sink (logger.ts): a worker's stdout
+// is a pipe the master reads, and a master that falls behind left the worker's buffer as full of
+// access lines as its own had been.
 
 import { LOG_BUFFER_MAX_BYTES } from './write-failure.js';
 

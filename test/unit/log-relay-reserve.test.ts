@@ -40,6 +40,33 @@ process.exit(0);`;
   assert.ok(relayed * ACCESS_LINE.length > LOG_BUFFER_MAX_BYTES - RESERVED_BYTES - 64 * 1024, 'the relayed lines use the rest');
 });
 
+test('a worker whose stdout buffer is full of its own access lines still writes its lifecycle lines, and says how many access lines it dropped', () => {
+  // As when the master falls behind reading the worker's pipe: the worker's access lines filled
+  // its one stdout buffer, and its worker.draining and exit lines were dropped with them.
+  const lines = Math.ceil((LOG_BUFFER_MAX_BYTES * 1.1) / ACCESS_LINE.length);
+  const script = `import { createLogger } from ${JSON.stringify(LOGGER_MODULE)};
+const log = createLogger({ CORRAL_LOG_FILE: undefined, CORRAL_LOG_LEVEL: 'info' }, { role: 'worker', worker: 1 });
+const access = log.access();
+for (let i = 0; i < ${lines}; i++) access.info({ event: 'access', n: i });
+log.logger.info({ event: 'worker.draining' }, 'draining');
+await log.drained(5000);
+log.logger.info({ event: 'worker.exit_clean' }, 'exiting');
+log.flush();
+process.exit(0);`;
+  const r = spawnSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8', timeout: 60_000, maxBuffer: 4 * LOG_BUFFER_MAX_BYTES });
+  assert.equal(r.status, 0, r.stderr);
+  const out = r.stdout.split('\n');
+  assert.equal(out.pop(), '', 'the output ends on a whole line');
+  const parsed = out.map((l) => JSON.parse(l) as Record<string, unknown>);
+  const accessLines = parsed.filter((l) => l.event === 'access');
+  const own = parsed.filter((l) => l.event !== 'access');
+  assert.deepEqual(own.map((l) => l.event), ['worker.draining', 'log.dropped', 'worker.exit_clean']);
+  assert.equal(own[1]?.dropped, lines - accessLines.length, 'every access line not written is counted');
+  const accessBytes = out.filter((l) => l.includes('"event":"access"')).reduce((n, l) => n + l.length + 1, 0);
+  assert.ok(accessBytes <= LOG_BUFFER_MAX_BYTES - RESERVED_BYTES, 'the access lines kept out of the reserve');
+  assert.ok(accessBytes > LOG_BUFFER_MAX_BYTES - RESERVED_BYTES - 64 * 1024, 'the access lines use the rest');
+});
+
 test('past its share, a relayed chunk loses its access lines only; under it, it is written as it came', () => {
   const written: string[] = [];
   const dropped: string[] = [];
