@@ -492,4 +492,74 @@ describe('keeper cache tier (L2)', () => {
     assert.equal(backend.count('get'), 4);
     pacedTier.close();
   });
+
+  describe('a read a client waits for takes the next read token before background refreshes', () => {
+    let quota: QuotaBucket;
+    let pacedTier: ReadTier;
+    /** A tier paced by a read bucket of `perMinute`, as the keeper's (pacer over the fake backend). */
+    const pacedBy = (perMinute: number, ttlMs: number, maxStaleMs: number) => {
+      quota = new QuotaBucket({ name: 'reads', perMinute, maxQueue: 10, clock });
+      const writes = new QuotaBucket({ name: 'writes', perMinute, maxQueue: 10, clock });
+      pacedTier = new ReadTier({ backend: paced(backend, pacer(quota, writes, new UpstreamMeter(clock))), logger: log.logger, ttlMs, maxStaleMs, maxBytes: 1 << 20, clock });
+    };
+    /** The ranges read upstream since call `from`, in order. */
+    const readsSince = (from: number) => backend.calls.slice(from).map((c) => c.range);
+    afterEach(() => pacedTier.close());
+
+    it('the read quota spent, stale ranges refreshing in the background: a range no copy holds is fetched first when a token frees', async () => {
+      pacedBy(3, TTL, MAX_STALE);
+      const start = clock.now();
+      for (const r of ['A', 'B', 'D']) {
+        backend.tabs.set(r, [[r]]);
+        await pacedTier.get(r);
+        await clock.advance(1000);
+      }
+      backend.tabs.set('C', [['C']]);
+      // Every range stale; reading them answers the stale copy and queues a refresh for a token.
+      await clock.advance(TTL);
+      for (const r of ['A', 'B', 'D']) assert.equal((await pacedTier.get(r)).via, 'stale');
+      const from = backend.calls.length;
+      const c = pacedTier.get('C');
+      await settle();
+      assert.equal(quota.queued(), 4);
+      // The first token back goes to the read a client waits for, then the refreshes, in turn.
+      await clock.advance(start + 60_000 - clock.now());
+      assert.equal(await outcome(c), 'answered');
+      assert.deepEqual(readsSince(from), ['C']);
+      assert.deepEqual((await c).value.values, [['C']]);
+      await clock.advance(62_000);
+      assert.deepEqual(readsSince(from), ['C', 'A', 'B', 'D'], 'the background refreshes went after it, none dropped');
+      assert.equal(quota.stats().ahead, 1);
+      assert.equal(quota.queued(), 0);
+    });
+
+    it("a client that joins a background refresh still waiting for its token (its copy now too stale to serve) makes it go first", async () => {
+      const ttl = 2000;
+      const maxStale = 3000;
+      pacedBy(2, ttl, maxStale);
+      const start = clock.now();
+      backend.tabs.set('X', [['x']]);
+      backend.tabs.set('Y', [['y']]);
+      await pacedTier.get('X');
+      await clock.advance(1000);
+      await pacedTier.get('Y');
+      // Both stale: each read answers its copy and queues a refresh, X's first.
+      await clock.advance(ttl + 1);
+      assert.equal((await pacedTier.get('X')).via, 'stale');
+      assert.equal((await pacedTier.get('Y')).via, 'stale');
+      const from = backend.calls.length;
+      assert.equal(quota.queued(), 2);
+      // Y's copy passes max-stale while its refresh waits: a read of it now waits for that refresh.
+      await clock.advance(start + 1000 + ttl + maxStale + 1 - clock.now());
+      const y = pacedTier.get('Y');
+      await settle();
+      assert.equal(quota.queued(), 2, 'no second fetch of Y: the read joined the one queued');
+      await clock.advance(start + 60_000 - clock.now());
+      assert.deepEqual(readsSince(from), ['Y'], "Y's refresh went ahead of X's, queued before it");
+      assert.equal(await outcome(y), 'answered');
+      assert.deepEqual((await y).value.values, [['y']]);
+      await clock.advance(1000);
+      assert.deepEqual(readsSince(from), ['Y', 'X']);
+    });
+  });
 });

@@ -102,6 +102,58 @@ describe('host-wide quota bucket', () => {
     assert.equal(clock.pending(), 0, 'no timer left behind');
   });
 
+  it('a waiter that goes first takes the next free token before those queued earlier without; FIFO within each kind; one promoted while it waits goes first too', async () => {
+    const clock = new FakeClock();
+    const q = new QuotaBucket({ name: 'reads', perMinute: 3, maxQueue: 10, clock });
+    const start = clock.now();
+    // The window full, its tokens coming back one a second from start + 60 s.
+    const granted: number[] = [];
+    for (let i = 0; i < 3; i++) {
+      assert.ok(q.tryAcquire());
+      granted.push(clock.now());
+      await clock.advance(1000);
+    }
+    const order: string[] = [];
+    const wait = (name: string, goesFirst?: () => boolean, signal?: AbortSignal) =>
+      q.acquire(signal, goesFirst).then(
+        () => void (order.push(name), granted.push(clock.now())),
+        (err: Error & { code?: string }) => void order.push(`${name}:${err.code ?? err.message}`),
+      );
+    const urgent = () => true;
+    const promotion = { urgent: false };
+    const ac = new AbortController();
+    const waits = [
+      wait('b1', () => false),
+      wait('b2'),
+      wait('u1', urgent),
+      wait('b3'),
+      wait('u2', urgent),
+      wait('p', () => promotion.urgent),
+      wait('u-aborted', urgent, ac.signal),
+    ];
+    ac.abort(new Error('client gone'));
+    await settle();
+    promotion.urgent = true;
+    assert.equal(q.queued(), 6);
+    assert.equal(q.tryAcquire(), false, 'nobody jumps the queue without waiting in it');
+    await clock.advance(start + QUOTA_WINDOW_MS - clock.now());
+    assert.deepEqual(order, ['u-aborted:client gone', 'u1'], 'the first token that frees goes to the first urgent waiter');
+    await clock.advance(2000);
+    assert.deepEqual(order.slice(1), ['u1', 'u2', 'p'], 'then the next urgent one, then the one promoted while it waited');
+    await clock.advance(QUOTA_WINDOW_MS);
+    assert.deepEqual(order.slice(1), ['u1', 'u2', 'p', 'b1', 'b2', 'b3'], 'with no urgent waiter left, the others go, in their order');
+    await Promise.all(waits);
+    assert.ok(maxInAnyWindow(granted) <= 3, 'no window holds more than the limit');
+    assert.equal(q.stats().ahead, 3, 'u1, u2 and p went ahead of b1');
+    // Closing refuses waiters of both kinds.
+    const late = [wait('b4'), wait('u3', urgent)];
+    await settle();
+    q.close();
+    await Promise.all(late);
+    assert.deepEqual(order.slice(-2), ['b4:CORRAL_ERR_QUEUE_FULL', 'u3:CORRAL_ERR_QUEUE_FULL']);
+    assert.equal(clock.pending(), 0, 'no timer left behind');
+  });
+
   it('whenFree waits for a token without taking it, and stops waiting on abort', async () => {
     const clock = new FakeClock();
     const q = new QuotaBucket({ name: 'writes', perMinute: 2, maxQueue: 5, clock });

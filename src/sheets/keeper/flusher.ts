@@ -24,6 +24,7 @@ import { FlushFailureLog } from './flush-failure-log.js';
 import { appliedOf, FlushRetries } from './flush-retry.js';
 import type { Journal, JournalEntry } from './journal.js';
 import type { QuotaBucket } from './quota.js';
+import { withReadCause } from './read-cause.js';
 import { sharedAbortController } from './shared-abort.js';
 import { JournalRecordFailureLog } from './write-failure-log.js';
 
@@ -277,7 +278,8 @@ export class Flusher {
     try {
       // Appended rows put their id in the range's first column, possibly below its last row: read
       // that column over the whole tab.
-      const vr = await this.o.backend.getValues(idColumnOf(range), this.abort.signal);
+      // Background work: no client waits for it, so a read one does goes first (read-cause.ts).
+      const vr = await withReadCause({ clientWaits: false }, () => this.o.backend.getValues(idColumnOf(range), this.abort.signal));
       ids = new Set((vr.values ?? []).map((row) => String(row[0] ?? '')));
     } catch (err) {
       this.o.journal.postpone(unsure, this.retries.retryAt(range, unsure, 'maybe', err));

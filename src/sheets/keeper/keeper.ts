@@ -490,6 +490,9 @@ export class Keeper {
       readTokensLeft: this.readQuota.tokensLeft(),
       writeTokensLeft: this.writeQuota.tokensLeft(),
       readQueue: this.readQuota.queued(),
+      // Read grants that went ahead of earlier waiters: reads a client waited for, served before
+      // background refreshes (read-cause.ts).
+      readGrantsAhead: this.readQuota.stats().ahead,
       journalBacklogRows: this.journal.backlogRows(),
       // Rows journaled for another sheet (SHEET_ID changed while they waited): never sent here.
       journalHeldRows: this.journal.heldRows(),

@@ -3,9 +3,13 @@
 // right before each HTTP request, once its access token is in hand (a call whose token fetch failed
 // never reached Google and pays nothing). Backends without such a hook (the offline sheet, test
 // fakes) are wrapped by `paced()`, one token per call.
+//
+// A read a client waits for goes before the reads nobody waits for in the host's read bucket
+// (read-cause.ts), retries included. Writes have one taker, the flusher, and stay FIFO.
 
 import type { SheetsBackend } from '../backend.js';
 import type { QuotaBucket } from './quota.js';
+import { currentReadCause } from './read-cause.js';
 import type { UpstreamMeter } from './upstream-meter.js';
 
 export type BeforeAttempt = (info: { readonly kind: 'read' | 'write' }, signal?: AbortSignal) => Promise<void>;
@@ -15,10 +19,26 @@ export type AfterAttempt = (info: { readonly kind: 'read' | 'write' }, error: un
 /**
  * The host's own bucket first (it caps this host whatever Redis says), then the window shared with
  * the sheet's other hosts when there is one (shared-quota.ts).
+ *
+ * The priority of reads a client waits for is the host bucket's alone. The shared window is no
+ * queue: a call the host bucket let through asks Redis, and when told to wait, asks again once
+ * Redis said a slot frees, as every host's calls do; this host's calls that hold a local grant
+ * meet there as equals, so priority is kept only as far as the host bucket orders them. That
+ * holds where it matters most: with one host, or a keeper restarted with its predecessor's grants
+ * (restored in both the ledger and Redis's window), the host bucket is the tighter bound, it
+ * grants one call per slot that frees, and that call, urgent first, is the one that asks Redis
+ * for the slot freeing with it. Where the sheet's hosts together are the bound, the waits are on
+ * Redis's window, shared with hosts whose clients this one cannot rank against its own, and the
+ * calls waiting there go as they ask (unranked, as before).
  */
 export function pacer(readQuota: QuotaBucket, writeQuota: QuotaBucket, meter: UpstreamMeter, shared?: (kind: 'read' | 'write', signal?: AbortSignal) => Promise<void> | undefined): BeforeAttempt {
   return async (info, signal) => {
-    await (info.kind === 'write' ? writeQuota : readQuota).acquire(signal);
+    if (info.kind === 'write') await writeQuota.acquire(signal);
+    else {
+      // Read when a token frees, not now: a client may join this read while it waits.
+      const cause = currentReadCause();
+      await readQuota.acquire(signal, cause && (() => cause.clientWaits));
+    }
     await shared?.(info.kind, signal);
     meter.record(info.kind);
   };

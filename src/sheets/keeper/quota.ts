@@ -2,8 +2,13 @@
 // token bucket (capacity N, N/60 tokens a second) lets 2N calls through in some 60 s windows, which
 // is exactly how the old setup drew 429s. Here each token comes back 60 s after it was spent
 // (a sliding-window log), so NO 60 s window ever holds more than N grants, whatever the callers do.
-// Callers that find no token wait in a bounded FIFO queue; a full queue fails fast with
-// CORRAL_ERR_QUEUE_FULL instead of piling up work that would time out anyway.
+// Callers that find no token wait in a bounded queue; a full queue fails fast with
+// CORRAL_ERR_QUEUE_FULL instead of piling up work that would time out anyway. The queue is FIFO
+// but for one rule: a waiter that says it goes first (a read a client waits for, read-cause.ts)
+// takes the next free token before those that do not (background refreshes, whose readers were
+// answered already). Which waiters go first is asked each time a token frees, so one can be
+// promoted while it waits. The others still go whenever no such waiter is queued: the window is
+// what bounds the first kind, so the second is delayed, never starved for good.
 
 import { CorralError } from '../../errors.js';
 import { sleepOn, systemClock, type Clock } from './clock.js';
@@ -19,6 +24,8 @@ export interface QuotaOptions {
 }
 
 interface Waiter {
+  /** Whether it goes before the waiters that do not (asked when a token frees); undefined: never. */
+  goesFirst: (() => boolean) | undefined;
   resolve: () => void;
   reject: (err: Error) => void;
   signal: AbortSignal | undefined;
@@ -38,6 +45,10 @@ export class QuotaBucket {
   private closed = false;
   private granted = 0;
   private refused = 0;
+  /** Grants that went ahead of a waiter queued before them (goesFirst). */
+  private ahead = 0;
+  /** Waiters with a goesFirst: while none is queued, the head goes without a look at the others. */
+  private ranked = 0;
   private onGrant: ((at: number) => void) | undefined;
   /**
    * Google's 429 said its quota is lower than `perMinute` (quota-refusals.ts): no 60 s window
@@ -111,9 +122,9 @@ export class QuotaBucket {
     return this.waiters.length;
   }
 
-  /** Grants handed out since start (for figures and tests). */
-  stats(): { granted: number; refused: number; queued: number; tokensLeft: number } {
-    return { granted: this.granted, refused: this.refused, queued: this.waiters.length, tokensLeft: this.tokensLeft() };
+  /** Grants handed out since start, and those of them that went ahead of earlier waiters (for figures and tests). */
+  stats(): { granted: number; refused: number; queued: number; tokensLeft: number; ahead: number } {
+    return { granted: this.granted, refused: this.refused, queued: this.waiters.length, tokensLeft: this.tokensLeft(), ahead: this.ahead };
   }
 
   private take(now: number): void {
@@ -175,7 +186,7 @@ export class QuotaBucket {
     return Math.max(slot, this.pausedUntil - now);
   }
 
-  /** Takes a token if one is free now, without queueing. */
+  /** Takes a token if one is free now, without queueing; never ahead of a waiter, whatever its rank. */
   tryAcquire(): boolean {
     if (this.closed || this.waiters.length > 0) return false;
     const now = this.clock.now();
@@ -185,8 +196,12 @@ export class QuotaBucket {
     return true;
   }
 
-  /** Resolves when a token is granted; queues (FIFO, bounded) while none is free. */
-  acquire(signal?: AbortSignal): Promise<void> {
+  /**
+   * Resolves when a token is granted; queues (bounded) while none is free. A waiter whose
+   * `goesFirst` says true when a token frees takes it before those queued without, FIFO within
+   * each kind; it is asked then, not now, so it may turn true while the waiter waits.
+   */
+  acquire(signal?: AbortSignal, goesFirst?: () => boolean): Promise<void> {
     if (this.closed) return Promise.reject(new CorralError('CORRAL_ERR_QUEUE_FULL', `${this.name} quota bucket is closed`));
     if (signal?.aborted) return Promise.reject(signal.reason instanceof Error ? signal.reason : new Error('aborted'));
     if (this.tryAcquire()) return Promise.resolve();
@@ -200,16 +215,17 @@ export class QuotaBucket {
       );
     }
     return new Promise<void>((resolve, reject) => {
-      const waiter: Waiter = { resolve, reject, signal, onAbort: undefined };
+      const waiter: Waiter = { goesFirst, resolve, reject, signal, onAbort: undefined };
       if (signal) {
         waiter.onAbort = () => {
           const i = this.waiters.indexOf(waiter);
-          if (i >= 0) this.waiters.splice(i, 1);
+          if (i >= 0) this.dequeue(i);
           reject(signal.reason instanceof Error ? signal.reason : new Error('aborted'));
         };
         signal.addEventListener('abort', waiter.onAbort, { once: true });
       }
       this.waiters.push(waiter);
+      if (goesFirst) this.ranked++;
       this.schedule();
     });
   }
@@ -229,12 +245,27 @@ export class QuotaBucket {
     const now = this.clock.now();
     this.prune(now);
     while (this.waiters.length > 0 && now >= this.pausedUntil && this.inWindow() < this.limit()) {
-      const w = this.waiters.shift() as Waiter;
+      const next = this.nextWaiter();
+      if (next > 0) this.ahead++;
+      const w = this.dequeue(next);
       if (w.signal && w.onAbort) w.signal.removeEventListener('abort', w.onAbort);
       this.take(now);
       w.resolve();
     }
     this.schedule();
+  }
+
+  /** The index of the waiter the next token goes to: the first that goes first, else the head. */
+  private nextWaiter(): number {
+    if (this.ranked === 0) return 0;
+    const i = this.waiters.findIndex((w) => w.goesFirst?.() === true);
+    return i < 0 ? 0 : i;
+  }
+
+  private dequeue(i: number): Waiter {
+    const [w] = this.waiters.splice(i, 1) as [Waiter];
+    if (w.goesFirst) this.ranked--;
+    return w;
   }
 
   /** Refuses everything still waiting; used on drain. Idempotent. */
@@ -243,6 +274,7 @@ export class QuotaBucket {
     this.closed = true;
     if (this.timer !== undefined) this.clock.clearTimeout(this.timer);
     this.timer = undefined;
+    this.ranked = 0;
     for (const w of this.waiters.splice(0)) {
       if (w.signal && w.onAbort) w.signal.removeEventListener('abort', w.onAbort);
       w.reject(new CorralError('CORRAL_ERR_QUEUE_FULL', `${this.name} quota bucket closed while waiting`));

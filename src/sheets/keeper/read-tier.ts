@@ -19,6 +19,11 @@
 // recovered line) until someone posted an event. A handful of reads per failing range bounds what
 // this spends of the quota; a range still failing after them, which nobody asked for since, is
 // not retried nor counted as failing any more (sheets.upstream_read_unasked) until it is read again.
+//
+// A fetch some client waits for (a range with no copy, or one too stale to serve) takes the next
+// read token before the fetches nobody waits for (stale-while-revalidate, background retries):
+// each fetch runs with its cause (read-cause.ts), and a client that joins a background fetch
+// still waiting for its token makes it one that a client waits for.
 
 import { LRUCache } from 'lru-cache';
 import { describeError } from '../../errors.js';
@@ -30,6 +35,7 @@ import type { HandedValue } from './cache-handoff.js';
 import { cachedValue, sizeOf, type CachedValue } from './cached-value.js';
 import { sleepOn, systemClock, type Clock } from './clock.js';
 import { RangeMemory } from './range-memory.js';
+import { withReadCause, type ReadCause } from './read-cause.js';
 import { SheetFailure } from './sheet-failure.js';
 import { sharedAbortController } from './shared-abort.js';
 import { SharedCopies, type SharedCopyOptions } from './shared-copy.js';
@@ -49,6 +55,8 @@ type Adopted = CachedValue | 'not-shared' | undefined;
 interface RangeState {
   value: CachedValue | undefined;
   inflight: Promise<CachedValue> | undefined;
+  /** Why the fetch in flight reads: a client joining it sets clientWaits (joined()). */
+  cause: ReadCause | undefined;
   /**
    * The error of the in-flight fetch's failed attempt, once one failed and the fetch waits out
    * Google's backoff before the next; undefined while none has (and between fetches).
@@ -144,7 +152,7 @@ export class ReadTier {
   private state(range: string): RangeState {
     let st = this.states.get(range);
     if (!st) {
-      st = { value: undefined, inflight: undefined, retrying: undefined, attemptFailed: undefined, adopting: undefined, adoptedStamp: undefined, failures: 0, failingSince: undefined, nextRetryAt: 0, failureLog: new RepeatedFailure(this.now), lastError: undefined, retryTimer: undefined, unaskedRetries: 0, unasked: false, lastServedAt: 0, lastServedStale: 0 };
+      st = { value: undefined, inflight: undefined, cause: undefined, retrying: undefined, attemptFailed: undefined, adopting: undefined, adoptedStamp: undefined, failures: 0, failingSince: undefined, nextRetryAt: 0, failureLog: new RepeatedFailure(this.now), lastError: undefined, retryTimer: undefined, unaskedRetries: 0, unasked: false, lastServedAt: 0, lastServedStale: 0 };
       this.states.set(range, st);
     }
     return st;
@@ -162,7 +170,7 @@ export class ReadTier {
       return this.served(st, v, now, 'fresh');
     }
     if (v && now - v.expiresAt <= this.o.maxStaleMs) {
-      if (!st.inflight && now >= st.nextRetryAt && this.sheet.holds(now) === undefined) this.refresh(range, st).catch(() => undefined);
+      if (!st.inflight && now >= st.nextRetryAt && this.sheet.holds(now) === undefined) this.refresh(range, st, false).catch(() => undefined);
       this.counts.stale++;
       return this.served(st, v, now, 'stale');
     }
@@ -179,7 +187,7 @@ export class ReadTier {
     if (!st.inflight && st.failingSince !== undefined && now < st.nextRetryAt) throw st.lastError;
     // The whole sheet is refused: its error at once, no call (sheet-failure.ts).
     if (!st.inflight) this.refuseIfSheetFails(now);
-    const fetched = await (st.inflight ?? this.refresh(range, st));
+    const fetched = await (this.joined(st) ?? this.refresh(range, st, true));
     return this.served(st, fetched, this.clock.now(), 'miss');
   }
 
@@ -201,11 +209,11 @@ export class ReadTier {
   private async tooStale(range: string, st: RangeState, now: number): Promise<TierRead> {
     const failed = st.retrying ?? (st.failingSince !== undefined ? st.lastError : undefined);
     if (failed !== undefined) {
-      if (!st.inflight && now >= st.nextRetryAt && this.sheet.holds(now) === undefined) this.refresh(range, st).catch(() => undefined);
+      if (!st.inflight && now >= st.nextRetryAt && this.sheet.holds(now) === undefined) this.refresh(range, st, false).catch(() => undefined);
       throw failed;
     }
     if (!st.inflight) this.refuseIfSheetFails(now);
-    const flight = st.inflight ?? this.refresh(range, st);
+    const flight = this.joined(st) ?? this.refresh(range, st, true);
     const attemptFailed = st.attemptFailed?.then((err) => {
       throw err;
     });
@@ -227,21 +235,40 @@ export class ReadTier {
     return { value: v, stale: now >= v.expiresAt, staleSeconds: Math.floor(staleMs / 1000), via };
   }
 
-  /** One upstream fetch for the range; every concurrent caller shares it. */
-  private refresh(range: string, st: RangeState): Promise<CachedValue> {
+  /**
+   * The fetch in flight, now one a client waits for (its reads not yet granted a token go before
+   * the background ones), or undefined when none is.
+   */
+  private joined(st: RangeState): Promise<CachedValue> | undefined {
+    if (st.cause) st.cause.clientWaits = true;
+    return st.inflight;
+  }
+
+  /**
+   * One upstream fetch for the range; every concurrent caller shares it. `clientWaits`: a client
+   * waits for it (else it is background work, whose reads wait for the quota behind the others).
+   */
+  private refresh(range: string, st: RangeState, clientWaits: boolean): Promise<CachedValue> {
     let tell: (err: unknown) => void = () => undefined;
     const attemptFailed = new Promise<unknown>((resolve) => (tell = resolve));
+    const cause: ReadCause = { clientWaits };
     const onRetry = (err: Error) => {
       if (st.attemptFailed !== attemptFailed) return;
       st.retrying ??= err;
+      // A range with a copy answers every read at once from here on, its copy or this error
+      // (tooStale()): nobody waits for the retries, so they go as background reads. A range with
+      // none keeps its readers waiting through them.
+      if (st.value) cause.clientWaits = false;
       tell(err);
     };
     st.retrying = undefined;
     st.attemptFailed = attemptFailed;
+    st.cause = cause;
     this.sheet.started();
-    const p = this.fetch(range, st, onRetry).finally(() => {
+    const p = withReadCause(cause, () => this.fetch(range, st, onRetry)).finally(() => {
       this.sheet.ended();
       st.inflight = undefined;
+      st.cause = undefined;
       st.retrying = undefined;
       st.attemptFailed = undefined;
     });
@@ -437,7 +464,7 @@ export class ReadTier {
         this.retryLater(range, st);
         return;
       }
-      this.refresh(range, st).catch(() => undefined);
+      this.refresh(range, st, false).catch(() => undefined);
     }, Math.max(0, st.nextRetryAt - this.now()));
   }
 
