@@ -561,5 +561,49 @@ describe('keeper cache tier (L2)', () => {
       await clock.advance(1000);
       assert.deepEqual(readsSince(from), ['Y', 'X']);
     });
+
+    it("once an attempt of a too-stale range's refresh failed, its client has the error and the retries wait behind reads a client waits for", async () => {
+      const ttl = 2000;
+      const maxStale = 3000;
+      quota = new QuotaBucket({ name: 'reads', perMinute: 2, maxQueue: 10, clock });
+      const before = pacer(quota, new QuotaBucket({ name: 'writes', perMinute: 2, maxQueue: 10, clock }), new UpstreamMeter(clock));
+      // As Google's client: every attempt pays its token; a failed one is told to onRetry, then
+      // retried after 1 s.
+      let failing = false;
+      const fill = backend.getValues.bind(backend);
+      const attempts: string[] = [];
+      backend.getValues = async (range: string, signal?: AbortSignal, onRetry?: RetryListener) => {
+        for (let attempt = 1; ; attempt++) {
+          await before({ kind: 'read' }, signal);
+          attempts.push(range);
+          if (!failing || attempt === 5) return fill(range);
+          onRetry?.(new SheetsError('CORRAL_ERR_SHEETS_UNAVAILABLE', 'fake: 503 backend error', { status: 503, reason: 'UNAVAILABLE', applied: 'maybe', retryable: true }));
+          await sleepOn(clock, 1000, signal);
+        }
+      };
+      pacedTier = new ReadTier({ backend, logger: log.logger, ttlMs: ttl, maxStaleMs: maxStale, maxBytes: 1 << 20, clock });
+      const start = clock.now();
+      backend.tabs.set('X', [['x']]);
+      backend.tabs.set('Z', [['z']]);
+      await pacedTier.get('X');
+      // X past max-stale, Google failing: the read waits for the first attempt only, and has its error.
+      await clock.advance(ttl + maxStale + 1000);
+      failing = true;
+      assert.equal(await outcome(pacedTier.get('X')), 'CORRAL_ERR_SHEETS_UNAVAILABLE');
+      failing = false;
+      // The retry, 1 s later, finds the window full; then a client reads Z, which no copy holds.
+      await clock.advance(1000);
+      assert.equal(quota.queued(), 1);
+      const z = pacedTier.get('Z');
+      await settle();
+      assert.equal(quota.queued(), 2);
+      await clock.advance(start + 60_000 - clock.now());
+      assert.deepEqual(attempts, ['X', 'X', 'Z'], "Z's read went ahead of the retry nobody waits for");
+      assert.equal(await outcome(z), 'answered');
+      // The retry goes when the token of X's first attempt comes back.
+      await clock.advance(ttl + maxStale + 1000);
+      assert.deepEqual(attempts, ['X', 'X', 'Z', 'X']);
+      assert.deepEqual((await pacedTier.get('X')).value.values, [['x']]);
+    });
   });
 });
