@@ -278,7 +278,8 @@ export class Flusher {
     try {
       // Appended rows put their id in the range's first column, possibly below its last row: read
       // that column over the whole tab.
-      // Background work: no client waits for it, so a read one does goes first (read-cause.ts).
+      // No client waits for a read-back: reads that one waits for go first (read-cause.ts),
+      // whatever started this flush.
       const vr = await withReadCause({ clientWaits: false }, () => this.o.backend.getValues(idColumnOf(range), this.abort.signal));
       ids = new Set((vr.values ?? []).map((row) => String(row[0] ?? '')));
     } catch (err) {

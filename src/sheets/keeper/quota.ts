@@ -7,8 +7,10 @@
 // but for one rule: a waiter that says it goes first (a read a client waits for, read-cause.ts)
 // takes the next free token before those that do not (background refreshes, whose readers were
 // answered already). Which waiters go first is asked each time a token frees, so one can be
-// promoted while it waits. The others still go whenever no such waiter is queued: the window is
-// what bounds the first kind, so the second is delayed, never starved for good.
+// promoted while it waits. The others go whenever no such waiter is queued: delayed while clients
+// wait, not refused. Only reads that clients wait for coming as fast as tokens free could hold
+// them back for long, and each of those fills a range that is then served without Google for the
+// TTL and the max staleness, so that lasts no longer than a cold cache does.
 
 import { CorralError } from '../../errors.js';
 import { sleepOn, systemClock, type Clock } from './clock.js';
