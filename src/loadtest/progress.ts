@@ -59,6 +59,8 @@ export class Progress {
   #lastPlain = -Infinity;
   #lastDraw = -Infinity;
   #lastLabel = '';
+  /** The last state seen in plain mode, and whether its line was written. */
+  #previous: { state: ProgressState; written: boolean } | undefined;
   #drawn = false;
 
   /** inPlace false: plain lines even on a terminal (CI, TERM=dumb), where \r and escapes end up as noise. */
@@ -82,12 +84,18 @@ export class Progress {
       this.#drawn = true;
       return;
     }
-    // A plain line on every step change and every few seconds in between.
-    if (state.segmentLabel !== this.#lastLabel || state.elapsedMs - this.#lastPlain >= this.#plainEveryMs) {
+    // A plain line on every step change and every few seconds in between. At a step change, the
+    // ending step's last figures first: the new step has measured nothing yet (its p95 is "-"),
+    // and the log kept no line of how the step ended, up to 5 s of it unsaid.
+    const changed = state.segmentLabel !== this.#lastLabel;
+    if (changed && this.#previous && !this.#previous.written) this.#stream.write(`${progressLine(this.#previous.state)}\n`);
+    const due = changed || state.elapsedMs - this.#lastPlain >= this.#plainEveryMs;
+    if (due) {
       this.#stream.write(`${line}\n`);
       this.#lastPlain = state.elapsedMs;
       this.#lastLabel = state.segmentLabel;
     }
+    this.#previous = { state, written: due };
   }
 
   /** Ends the in-place line so later output starts on a fresh line. */

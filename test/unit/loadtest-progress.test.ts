@@ -57,13 +57,24 @@ describe('progress', () => {
     assert.ok(drawn.length < 80);
   });
 
-  it('prints a plain line every 5 s and on each step change when not a terminal', () => {
+  it('prints a plain line every 5 s and on each step change when not a terminal, the ending step\'s last figures first', () => {
     const s = sink(false);
     const p = new Progress(s);
-    for (let t = 0; t <= 12_000; t += 100) p.update(state(t, t < 7000 ? 'step 1/2 (2 users)' : 'step 2/2 (4 users)'));
+    for (let t = 0; t <= 12_000; t += 100) {
+      const first = t < 7000;
+      // The new step has measured nothing yet at its first tick.
+      p.update({ ...state(t, first ? 'step 1/2 (2 users)' : 'step 2/2 (4 users)'), p95Ms: first ? 4.12 + t / 1000 : t === 7000 ? undefined : 9 });
+    }
     p.done();
-    assert.deepEqual(s.writes.map((w) => w.slice(0, 7)), ['[00:00 ', '[00:05 ', '[00:07 ', '[00:12 ']);
+    assert.deepEqual(s.writes.map((w) => w.slice(0, 7)), ['[00:00 ', '[00:05 ', '[00:06 ', '[00:07 ', '[00:12 ']);
+    assert.match(s.writes[2] ?? '', /step 1\/2 \(2 users\).*p95 11 ms/, 'how step 1 ended: its last tick, 6.9 s in');
+    assert.match(s.writes[3] ?? '', /step 2\/2 \(4 users\).*p95 -/);
     assert.ok(s.writes.every((w) => w.endsWith('\n') && !w.includes('\r')));
+    // A step whose last tick was written already (on the 5 s beat) is not written twice.
+    const t = sink(false);
+    const q = new Progress(t);
+    for (const [ms, label] of [[0, 'step 1/2 (2 users)'], [5000, 'step 1/2 (2 users)'], [5100, 'step 2/2 (4 users)']] as const) q.update(state(ms, label));
+    assert.deepEqual(t.writes.map((w) => w.slice(0, 7)), ['[00:00 ', '[00:05 ', '[00:05 ']);
   });
 
   it('prints plain lines on a terminal too under CI or TERM=dumb, where redraws would fill the log with control characters', () => {
