@@ -1,6 +1,7 @@
 // The self-contained HTML report: verdict, tables and inline SVG charts, with the full JSON result
 // embedded. No CDN, no external file: it opens offline, from an e-mail attachment or a CI artefact.
 
+import { MAX_CHART_POINTS, pointsPerStretch } from './chart-points.js';
 import { cpuCoveringEach } from './cpu-covering.js';
 import { formatExactDuration } from './duration.js';
 import { maxOf } from './extremes.js';
@@ -157,21 +158,30 @@ ul.notes{padding-left:18px;color:#495057}
 .scroll{overflow-x:auto}#summary td{overflow-wrap:anywhere}
 @media (max-width:700px){.chart{min-width:640px}.chart .ytick,.chart .xtick,.chart .mlabel,.chart .tlabel{font-size:13px}}`;
 
-// Hover readout: the nearest second's values of every series under the pointer. Optional: the
-// charts are complete without it.
+// Hover readout: the nearest second's values of every series under the pointer (of a long run,
+// the nearest stretch's extremes, as drawn). Optional: the charts are complete without it. Each
+// series' values are parsed once, not at every move of the pointer.
 const SCRIPT = `
 (function(){var tip=document.getElementById('tip');
 document.querySelectorAll('svg.chart').forEach(function(svg){
  var xs=JSON.parse(svg.getAttribute('data-xs'));var xmax=+svg.getAttribute('data-xmax');var g=svg.getAttribute('data-plot').split(',').map(Number);
- var paths=[].slice.call(svg.querySelectorAll('path.series'));var unit=svg.getAttribute('data-unit');
+ var series=[].slice.call(svg.querySelectorAll('path.series')).map(function(p){return {name:p.getAttribute('data-series'),values:JSON.parse(p.getAttribute('data-values'))};});
+ var unit=svg.getAttribute('data-unit');var per=+svg.getAttribute('data-per-stretch')||1;
  svg.addEventListener('mousemove',function(e){var pt=svg.createSVGPoint();pt.x=e.clientX;pt.y=e.clientY;
   var p=pt.matrixTransform(svg.getScreenCTM().inverse());var x=(p.x-g[0])/g[2]*xmax;
   if(!xs.length||p.x<g[0]||p.x>g[0]+g[2]){tip.style.display='none';return;}
   var best=0;for(var i=1;i<xs.length;i++){if(Math.abs(xs[i]-x)<Math.abs(xs[best]-x))best=i;}
-  var lines=['t = '+xs[best]+' s'];paths.forEach(function(path){var v=JSON.parse(path.getAttribute('data-values'))[best];
-   lines.push(path.getAttribute('data-series')+': '+(v===null?'–':v)+' '+unit);});
+  var lines=[per>1?'t ≈ '+xs[best]+' s (of '+per+' points: the lowest and highest)':'t = '+xs[best]+' s'];series.forEach(function(s){var v=s.values[best];
+   lines.push(s.name+': '+(v===null?'–':v)+' '+unit);});
   tip.textContent=lines.join('\\n');tip.style.display='block';tip.style.left=(e.clientX+14)+'px';tip.style.top=(e.clientY+10)+'px';});
  svg.addEventListener('mouseleave',function(){tip.style.display='none';});});})();`;
+
+/** What the charts of a long run draw: each stretch's extremes (chart-points.ts); '' when every point is drawn. */
+function stretchNote(r: LoadtestResult): string {
+  const per = pointsPerStretch(Math.max(r.timeline.length, r.server.samples.length));
+  if (per === 1) return '';
+  return `<p class="meta" id="stretch-note">A chart draws ${MAX_CHART_POINTS} points at the most: over that, each stretch of up to ${per} points (seconds of the run, or server samples) is drawn as its lowest and highest value, so no spike is lost. The result JSON holds every one.</p>\n`;
+}
 
 /** "2.5s of 2.5s planned (cut from 3s by --duration)": the summary's Ran row. */
 export function ranSummary(run: Pick<LoadtestResult['run'], 'stoppedAtMs' | 'interrupted'>, schedule: Pick<LoadtestResult['schedule'], 'totalMs' | 'plannedMs' | 'truncated'>): string {
@@ -220,7 +230,7 @@ export function renderReport(r: LoadtestResult): string {
 <div class="scroll"><table id="segments"><tr><th></th><th>step</th><th>users</th><th>requests</th><th>req/s</th><th>p50</th><th>p95</th><th>p99</th><th>errors</th><th>CPU</th><th>RAM</th><th>conn</th><th>why</th></tr>
 ${r.segments.map(segmentRow).join('\n')}</table></div>
 <h2>Over time</h2>
-${charts(r).map((c) => `<div class="scroll">${lineChart(c)}</div>`).join('\n')}
+${stretchNote(r)}${charts(r).map((c) => `<div class="scroll">${lineChart(c)}</div>`).join('\n')}
 <h2>By request kind</h2>
 <div class="scroll"><table id="by-kind"><tr><th>kind</th><th>requests</th><th>p50</th><th>p95</th><th>p99</th><th>max</th><th>errors</th><th>statuses</th></tr>${tallyRows(r.byKind)}</table></div>
 <h2>By route</h2>

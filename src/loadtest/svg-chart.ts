@@ -1,7 +1,9 @@
 // Line charts as inline SVG, rendered here so the report opens offline with no script at all.
-// Each series carries its values in data-values, so tests (and curious operators) can read the
-// exact numbers behind a line.
+// Each series carries the values it draws in data-values, so tests (and curious operators) can
+// read the exact numbers behind a line: every point's, or past MAX_CHART_POINTS each stretch's
+// lowest and highest (chart-points.ts; data-per-stretch says how many points a stretch holds).
 
+import { chartPoints } from './chart-points.js';
 import { maxOf } from './extremes.js';
 
 export interface Series {
@@ -82,8 +84,10 @@ export function lineChart(spec: ChartSpec): string {
   const xMax = Math.max(1, spec.xMax);
   const x = (v: number): number => Math.round((M.left + (v / xMax) * pw) * 10) / 10;
   const y = (v: number): number => Math.round((top + ph - (Math.min(v, yMax) / yMax) * ph) * 10) / 10;
+  // The axis is scaled to every point (dataMax above); the lines draw each stretch's extremes.
+  const drawn = chartPoints(spec.xs, spec.series.map((s) => s.values));
   const out: string[] = [];
-  out.push(`<svg class="chart" id="chart-${escapeHtml(spec.id)}" data-chart="${escapeHtml(spec.id)}" data-unit="${escapeHtml(spec.unit)}" data-xs="${escapeHtml(JSON.stringify(spec.xs))}" data-xmax="${xMax}" data-plot="${M.left},${top},${pw},${ph}" viewBox="0 0 ${W} ${h}" width="100%" role="img" aria-label="${escapeHtml(spec.title)}" xmlns="http://www.w3.org/2000/svg">`);
+  out.push(`<svg class="chart" id="chart-${escapeHtml(spec.id)}" data-chart="${escapeHtml(spec.id)}" data-unit="${escapeHtml(spec.unit)}" data-xs="${escapeHtml(JSON.stringify(drawn.xs))}" data-per-stretch="${drawn.perStretch}" data-xmax="${xMax}" data-plot="${M.left},${top},${pw},${ph}" viewBox="0 0 ${W} ${h}" width="100%" role="img" aria-label="${escapeHtml(spec.title)}" xmlns="http://www.w3.org/2000/svg">`);
   out.push(`<text x="${M.left}" y="18" class="title">${escapeHtml(titleText)}</text>`);
   for (let i = 0; i <= 4; i++) {
     const v = (yMax * i) / 4;
@@ -104,22 +108,23 @@ export function lineChart(spec: ChartSpec): string {
     legend.push(`<rect x="${legendX}" y="${9 + extra}" width="10" height="10" fill="${s.color}" class="key"/><text x="${legendX + 14}" y="${18 + extra}" class="legend">${escapeHtml(s.name)}</text>`);
   }
   for (const l of legend) out.push(l);
-  const at = (s: Series, i: number): number | null => (spec.xs[i] === undefined ? null : (s.values[i] ?? null));
-  for (const s of spec.series) {
+  spec.series.forEach((s, k) => {
+    const values = drawn.values[k] ?? [];
+    const at = (i: number): number | null => (drawn.xs[i] === undefined ? null : (values[i] ?? null));
     let d = '';
     // A point with a gap on both sides (a stalled target's one answer, a run stopped in its first
     // second) is a move with no line from it, which draws nothing: it gets a dot of its own.
     const dots: string[] = [];
-    s.values.forEach((v, i) => {
-      const xv = spec.xs[i];
+    values.forEach((v, i) => {
+      const xv = drawn.xs[i];
       if (v === null || xv === undefined) return;
-      const pen = at(s, i - 1) !== null;
+      const pen = at(i - 1) !== null;
       d += `${pen ? 'L' : 'M'}${x(xv)} ${y(v)} `;
-      if (!pen && at(s, i + 1) === null) dots.push(`<circle class="point" data-series="${escapeHtml(s.name)}" cx="${x(xv)}" cy="${y(v)}" r="${DOT_R}" fill="${s.color}"/>`);
+      if (!pen && at(i + 1) === null) dots.push(`<circle class="point" data-series="${escapeHtml(s.name)}" cx="${x(xv)}" cy="${y(v)}" r="${DOT_R}" fill="${s.color}"/>`);
     });
-    out.push(`<path class="series" data-series="${escapeHtml(s.name)}" data-values="${escapeHtml(JSON.stringify(s.values))}" d="${d.trim()}" stroke="${s.color}" fill="none" stroke-width="1.8"/>`);
+    out.push(`<path class="series" data-series="${escapeHtml(s.name)}" data-values="${escapeHtml(JSON.stringify(values))}" d="${d.trim()}" stroke="${s.color}" fill="none" stroke-width="1.8"/>`);
     for (const dot of dots) out.push(dot);
-  }
+  });
   out.push(`<rect x="${M.left}" y="${top}" width="${pw}" height="${ph}" class="hover"/>`);
   out.push('</svg>');
   return out.join('\n');

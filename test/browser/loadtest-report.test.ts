@@ -1,6 +1,7 @@
-// The loadtest report on a phone's screen (360 px), in headless Chromium (Debian's /usr/bin/chromium
-// driven by playwright-core): the page keeps the screen's width, its wide tables and charts
-// scrolling sideways in their own boxes, and the charts' labels stay big enough to read.
+// The loadtest report in headless Chromium (Debian's /usr/bin/chromium driven by playwright-core).
+// On a phone's screen (360 px): the page keeps the screen's width, its wide tables and charts
+// scrolling sideways in their own boxes, and the charts' labels stay big enough to read. Of a day's
+// run: the charts draw each stretch's extremes, and the hover readout says so.
 
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
@@ -19,7 +20,7 @@ function wideReport(): string {
   return renderReport({ ...r, segments: [...r.segments, failed] });
 }
 
-describe('loadtest report on a 360 px screen', { skip }, () => {
+describe('loadtest report in Chromium', { skip }, () => {
   let browser: Browser;
 
   before(async () => {
@@ -48,6 +49,25 @@ describe('loadtest report on a 360 px screen', { skip }, () => {
       }));
       assert.ok(widths.page <= widths.screen, `page ${widths.page} px wide on a ${widths.screen} px screen: ${widths.wider.join(', ')}`);
       assert.ok(widths.steps > widths.stepsBox, `the steps table (${widths.steps} px) scrolls in its box (${widths.stepsBox} px)`);
+    } finally {
+      await page.close();
+    }
+  });
+
+  it('of a day\'s run, reads out the stretch under the pointer: its extremes, as drawn', async () => {
+    const page = await browser.newPage({ viewport: { width: 1000, height: 900 } });
+    const errors: string[] = [];
+    page.on('pageerror', (e) => errors.push(e.message));
+    try {
+      await page.setContent(renderReport(fakeResult({ seconds: 86_400, sampleEveryS: 1 })));
+      const points = await page.$$eval('svg.chart path.series', (paths) => paths.map((p) => (JSON.parse(p.getAttribute('data-values') ?? '[]') as unknown[]).length));
+      assert.ok(points.length > 0 && points.every((n) => n <= 1760), `points per series: ${[...new Set(points)].join(', ')}`);
+      await page.locator('#chart-latency').scrollIntoViewIfNeeded();
+      const box = await page.locator('#chart-latency rect.hover').boundingBox();
+      assert.ok(box);
+      await page.mouse.move(box.x + box.width * 0.5, box.y + box.height / 2);
+      assert.match((await page.textContent('#tip')) ?? '', /^t ≈ [\d.]+ s \(of 99 points: the lowest and highest\)\np50: 12 ms\np95: 4\d ms\np99: 90 ms$/);
+      assert.deepEqual(errors, []);
     } finally {
       await page.close();
     }

@@ -5,9 +5,10 @@ import assert from 'node:assert/strict';
 import { readdirSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { describe, it } from 'node:test';
+import { chartPoints, MAX_CHART_POINTS } from '../../src/loadtest/chart-points.js';
 import { mixSummary, ranSummary, renderReport } from '../../src/loadtest/report-html.js';
 import { serverFigures } from '../../src/loadtest/verdict.js';
-import { fakeResult } from '../fixtures/loadtest-result.js';
+import { fakeResult, secondPoint } from '../fixtures/loadtest-result.js';
 
 const run = (stoppedAtMs: number, interrupted = false) => ({ stoppedAtMs, interrupted });
 const schedule = (totalMs: number, plannedMs = totalMs) => ({ totalMs, plannedMs, truncated: plannedMs !== totalMs });
@@ -40,6 +41,40 @@ describe('report of a long run', () => {
     assert.match(html, /class="ytick">50<\/text>/);
   });
 
+  it('draws a day in at most MAX_CHART_POINTS points a chart, each stretch as its extremes: one second of 5xx, a latency spike and a stall keep their exact values', () => {
+    const day = 86_400;
+    const timeline = Array.from({ length: day }, (_, t) => {
+      const p = secondPoint(t);
+      if (t === 50_000) return { ...p, status5xx: 7, errors: 7 };
+      if (t === 60_000) return { ...p, p95: 900 };
+      if (t === 70_000) return { ...p, rps: 0 };
+      return p;
+    });
+    const html = renderReport(fakeResult({ seconds: day, timeline, sampleEveryS: 1 }));
+    const paths = [...html.matchAll(/<path class="series" data-series="([^"]+)" data-values="([^"]+)"/g)].map((m) => ({ series: m[1], values: JSON.parse((m[2] ?? '').replaceAll('&quot;', '"')) as (number | null)[] }));
+    assert.equal(paths.length, 15);
+    for (const p of paths) assert.ok(p.values.length <= MAX_CHART_POINTS, `${p.series}: ${p.values.length} points`);
+    const values = (name: string) => paths.find((p) => p.series === name)?.values ?? [];
+    assert.equal(Math.max(...values('5xx').map((v) => v ?? 0)), 7, 'the one second of 5xx');
+    assert.equal(Math.max(...values('p95').map((v) => v ?? 0)), 900, 'the latency spike');
+    assert.equal(Math.min(...values('req/s').map((v) => v ?? Infinity)), 0, 'the stall');
+    assert.match(html, /data-per-stretch="99"/);
+    assert.match(html, /id="stretch-note">A chart draws 1760 points at the most/);
+    const svgBytes = [...html.matchAll(/<svg[\s\S]*?<\/svg>/g)].reduce((n, m) => n + m[0].length, 0);
+    assert.ok(svgBytes < 1_000_000, `charts of ${svgBytes} bytes`);
+    // The embedded result keeps every second.
+    const embedded = JSON.parse(/<script type="application\/json" id="loadtest-result">([\s\S]*?)<\/script>/.exec(html)?.[1] ?? 'null') as { timeline: unknown[] };
+    assert.equal(embedded.timeline.length, day);
+  });
+
+  it('draws a run of up to MAX_CHART_POINTS points point for point, with no note', () => {
+    const html = renderReport(fakeResult({ seconds: 1700, sampleEveryS: 1 }));
+    const p95 = /data-series="p95" data-values="([^"]+)"/.exec(html)?.[1] ?? '';
+    assert.equal((JSON.parse(p95.replaceAll('&quot;', '"')) as unknown[]).length, 1700);
+    assert.match(html, /data-per-stretch="1"/);
+    assert.doesNotMatch(html, /stretch-note/);
+  });
+
   it('takes the server figures of a day of samples', () => {
     const samples = fakeResult({ seconds: 200_000, sampleEveryS: 1 }).server.samples;
     assert.deepEqual(serverFigures(samples), { cpuMean: 34.5, cpuMax: 39, ramMax: 20, connectionsMax: 10 });
@@ -58,5 +93,22 @@ describe('report of a long run', () => {
         });
     }
     assert.deepEqual(found, []);
+  });
+});
+
+describe('chart points', () => {
+  it('draws each stretch as its lowest and highest value in the order they came, a stretch with no value as a gap', () => {
+    const xs = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11];
+    const falling = [5, 9, 1, 4, null, null, null, null, 3, null, 8, 2];
+    const drawn = chartPoints(xs, [falling], 6);
+    assert.equal(drawn.perStretch, 4);
+    assert.deepEqual(drawn.xs, [0, 3, 4, 7, 8, 11]);
+    // 9 came before 1; the empty stretch stays a gap; 8 before 2.
+    assert.deepEqual(drawn.values, [[9, 1, null, null, 8, 2]]);
+    const rising = chartPoints(xs, [[1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12]], 6);
+    assert.deepEqual(rising.values, [[1, 4, 5, 8, 9, 12]]);
+    const few = chartPoints(xs, [falling], 12);
+    assert.equal(few.perStretch, 1);
+    assert.equal(few.values[0], falling, 'under the cap: the same list, drawn as it is');
   });
 });
