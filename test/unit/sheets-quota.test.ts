@@ -154,6 +154,27 @@ describe('host-wide quota bucket', () => {
     assert.equal(clock.pending(), 0, 'no timer left behind');
   });
 
+  it('waiters that go first have a queue of room of their own: a queue full of the others does not refuse them', async () => {
+    const clock = new FakeClock();
+    const q = new QuotaBucket({ name: 'reads', perMinute: 1, maxQueue: 2, clock });
+    assert.ok(q.tryAcquire());
+    const order: string[] = [];
+    const wait = (name: string, goesFirst?: () => boolean) =>
+      q.acquire(undefined, goesFirst).then(
+        () => void order.push(name),
+        (err: Error & { code?: string }) => void order.push(`${name}:${err.code ?? err.message}`),
+      );
+    const urgent = () => true;
+    const waits = [wait('b1'), wait('b2'), wait('b3'), wait('u1', urgent), wait('u2', urgent), wait('u3', urgent), wait('b4')];
+    await settle();
+    assert.deepEqual(order, ['b3:CORRAL_ERR_QUEUE_FULL', 'u3:CORRAL_ERR_QUEUE_FULL', 'b4:CORRAL_ERR_QUEUE_FULL'], 'the others refused past 2 of them, those going first past 2 of their own');
+    assert.equal(q.queued(), 4);
+    for (let i = 0; i < 4; i++) await clock.advance(QUOTA_WINDOW_MS);
+    await Promise.all(waits);
+    assert.deepEqual(order.slice(3), ['u1', 'u2', 'b1', 'b2']);
+    q.close();
+  });
+
   it('whenFree waits for a token without taking it, and stops waiting on abort', async () => {
     const clock = new FakeClock();
     const q = new QuotaBucket({ name: 'writes', perMinute: 2, maxQueue: 5, clock });

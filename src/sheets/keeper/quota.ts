@@ -3,7 +3,8 @@
 // is exactly how the old setup drew 429s. Here each token comes back 60 s after it was spent
 // (a sliding-window log), so NO 60 s window ever holds more than N grants, whatever the callers do.
 // Callers that find no token wait in a bounded queue; a full queue fails fast with
-// CORRAL_ERR_QUEUE_FULL instead of piling up work that would time out anyway. The queue is FIFO
+// CORRAL_ERR_QUEUE_FULL instead of piling up work that would time out anyway (waiters that go
+// first have a queue's worth of room of their own, so at most twice maxQueue wait). The queue is FIFO
 // but for one rule: a waiter that says it goes first (a read a client waits for, read-cause.ts)
 // takes the next free token before those that do not (background refreshes, whose readers were
 // answered already). Which waiters go first is asked each time a token frees, so one can be
@@ -20,7 +21,7 @@ export const QUOTA_WINDOW_MS = 60_000;
 export interface QuotaOptions {
   readonly name: string;
   readonly perMinute: number;
-  /** Waiters beyond this are refused (CORRAL_ERR_QUEUE_FULL). */
+  /** Waiters beyond this are refused (CORRAL_ERR_QUEUE_FULL); those that go first, beyond this many of them. */
   readonly maxQueue: number;
   readonly clock?: Clock;
 }
@@ -207,7 +208,7 @@ export class QuotaBucket {
     if (this.closed) return Promise.reject(new CorralError('CORRAL_ERR_QUEUE_FULL', `${this.name} quota bucket is closed`));
     if (signal?.aborted) return Promise.reject(signal.reason instanceof Error ? signal.reason : new Error('aborted'));
     if (this.tryAcquire()) return Promise.resolve();
-    if (this.waiters.length >= this.maxQueue) {
+    if (this.waiters.length >= this.maxQueue && !this.roomGoingFirst(goesFirst)) {
       this.refused++;
       return Promise.reject(
         new CorralError(
@@ -255,6 +256,18 @@ export class QuotaBucket {
       w.resolve();
     }
     this.schedule();
+  }
+
+  /**
+   * Whether a waiter that goes first may queue past maxQueue: up to maxQueue of them wait, whatever
+   * the others. Background reads filling the queue (a keeper restarted with the minute spent, many
+   * ranges gone stale) refused a client's read at once, which would have had the next token.
+   */
+  private roomGoingFirst(goesFirst: (() => boolean) | undefined): boolean {
+    if (goesFirst?.() !== true) return false;
+    let first = 0;
+    for (const w of this.waiters) if (w.goesFirst?.() === true) first++;
+    return first < this.maxQueue;
   }
 
   /** The index of the waiter the next token goes to: the first that goes first, else the head. */
