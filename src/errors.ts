@@ -8,7 +8,8 @@ export const ERROR_CODES = {
   CORRAL_ERR_LOG_FILE: 'CORRAL_LOG_FILE could not be opened for appending (its directory cannot be created, or is not writable).',
   CORRAL_ERR_LOG_WRITE: 'CORRAL_LOG_FILE could not be written (disk full, I/O error): lines are dropped, said once on stderr, and writing resumes by itself; `log.write_recovered` counts the lines lost.',
   CORRAL_ERR_USAGE: 'The command line was not understood.',
-  CORRAL_ERR_NOT_RUNNING: 'No running master was found through the pidfile.',
+  CORRAL_ERR_NOT_RUNNING:
+    "No running master was found through the pidfile (`CORRAL_PIDFILE`, as this command reads .env and the environment): corral is not running, or it was started with another `CORRAL_PIDFILE` or `CORRAL_ENV_FILE`; give the command the same ones (under systemd, `systemctl status corral`).",
   CORRAL_ERR_NO_PIDFILE: 'CORRAL_PIDFILE is empty, so the master writes no pidfile and reload, stop and status cannot find it: whether corral runs is unknown; status exits 4, reload and stop signal nothing and exit 1 (use systemctl, or set CORRAL_PIDFILE and restart corral).',
   CORRAL_ERR_MASTER_UNVERIFIED: 'The pidfile names a live process without a start stamp, whose command line is not `corral start`, that may or may not be the master: reload and stop signal nothing, status exits 4 (unknown).',
   CORRAL_ERR_MASTER_ELSEWHERE: 'No pidfile at CORRAL_PIDFILE names a master, but a corral master answers the admin API at CORRAL_ADMIN_BIND: one started with another CORRAL_PIDFILE (the setting edited since). reload and stop signal nothing (exit 1), status exits 4 (unknown); the message says how to reach it.',
@@ -16,10 +17,14 @@ export const ERROR_CODES = {
   CORRAL_ERR_PIDFILE: 'start could not use CORRAL_PIDFILE: its directory cannot be created or written, the path is a directory, or the file cannot be read; nothing was started (exit 78).',
   CORRAL_ERR_PIDFILE_UNREADABLE: 'reload, stop or status could not read CORRAL_PIDFILE (no permission): whether corral runs is unknown, nothing was signalled; status exits 4, reload and stop 1.',
   CORRAL_ERR_PIDFILE_UNTRUSTED: 'CORRAL_PIDFILE (or the symlink at its path) belongs to a user other than root and the one the process it names runs as, so that user could have named any process: reload and stop signal nothing (exit 1), status exits 4 (unknown).',
-  CORRAL_ERR_SIGNAL_DENIED: 'The master runs as another user, so this command may not signal it.',
-  CORRAL_ERR_APP_LOAD: 'The application module (CORRAL_APP) could not be imported or did not export a request listener.',
-  CORRAL_ERR_LISTEN: 'A socket could not be bound (address in use, permission denied).',
-  CORRAL_ERR_BOOT_EXHAUSTED: 'No worker could boot after the bounded number of attempts.',
+  CORRAL_ERR_SIGNAL_DENIED:
+    "The master runs as another user, so this command may not signal it: run it as that user or root (`sudo -u corral corral reload`), or through systemctl under systemd.",
+  CORRAL_ERR_APP_LOAD:
+    "The application module (`CORRAL_APP`) could not be imported or did not export a request listener. The `worker.boot_failed` line carries the import's error and stack in `boot_error`: fix the module, then start or reload (a reload whose new workers cannot boot is rolled back, the old ones serving on).",
+  CORRAL_ERR_LISTEN:
+    "A socket could not be bound: the port is in use (another process, or corral's own admin API at `CORRAL_ADMIN_BIND`; `ss -ltnp 'sport = :8080'` names the holder), permission denied (a port below 1024 needs CAP_NET_BIND_SERVICE: use a higher port behind a proxy such as `config/nginx/corral.conf`), or no interface of this host has the address. The log line names the setting and the fix; a reload whose new workers cannot bind is rolled back.",
+  CORRAL_ERR_BOOT_EXHAUSTED:
+    "No worker could boot `CORRAL_BOOT_ATTEMPTS` times in a row, and the master exits 3. The `boot.exhausted` line carries the last worker's `boot_error`, whose code says why (`CORRAL_ERR_APP_LOAD`, `CORRAL_ERR_LISTEN`, or the app's own); under systemd, `Restart=on-failure` starts it again after `RestartSec`.",
   CORRAL_ERR_WORKER_DIED: 'A worker died without an app or listen failure: killed by a signal (SIGKILL: the OOM killer or an operator; the message names the signal and its usual sender), or exited with a code that is no boot failure; before it was ready (worker.boot_failed), or while serving (worker.exit: replaced with backoff). Not a broken app: check memory (dmesg) and who signals the workers.',
   CORRAL_ERR_WORKER_TIMEOUT: 'A worker (or the keeper) stopped sending heartbeats and was killed; with CORRAL_STUCK_STACKS its stack is logged first (worker.stack).',
   CORRAL_ERR_REQUEST: 'A request handler threw; the client got a 500.',
@@ -28,16 +33,20 @@ export const ERROR_CODES = {
   CORRAL_ERR_KEEPER_BOOT: 'The keeper could not start (a previous keeper still holds the data dir, Google unreachable); the master restarts it with its backoff.',
   CORRAL_ERR_UNCAUGHT: 'An exception escaped to the process level; the worker drains and exits.',
   CORRAL_ERR_ADMIN_UNSAFE: 'The admin listener is bound beyond loopback without CORRAL_ADMIN_TOKEN.',
-  CORRAL_ERR_SHEETS_AUTH: 'Google refused the service-account credentials (invalid_grant: key revoked or clock skew).',
+  CORRAL_ERR_SHEETS_AUTH:
+    "Google refused the service-account credentials (invalid_grant: the key revoked or deleted, or the host's clock off by minutes). Check the clock (`timedatectl`: System clock synchronized: yes) and that the key is still among the service account's keys in the Cloud console; `corral check` tries the credentials and says what Google answered.",
   CORRAL_ERR_SHEETS_CREDENTIALS: 'The service-account key could not be read or parsed.',
   CORRAL_ERR_SHEETS_FORBIDDEN: "The sheet is not shared with the service account (or not public, for SHEETS_API_KEY), or SHEETS_API_KEY's restrictions refuse the call (HTTP 403); the message says which.",
   CORRAL_ERR_SHEETS_NOT_FOUND: 'The spreadsheet does not exist: check SHEET_ID; or, with no API error in the 404, the URL is no Sheets API method: check SHEETS_API_URL (HTTP 404).',
   CORRAL_ERR_SHEETS_BAD_RANGE: 'Google rejected the request, usually a bad A1 range (HTTP 400), or appended rows away from the range\'s first column (a range starting inside a wider table).',
   CORRAL_ERR_SHEETS_WORKBOOK_FULL: "Google refused an append because the spreadsheet would pass Google's limit of 10 million cells (every tab's rows × columns, empty cells included; HTTP 400): every append is refused alike, so journaled rows stay in the journal and are retried on the backoff. Delete (not only clear) unused rows and columns and empty tabs, or move old events to another spreadsheet and delete their rows here.",
   CORRAL_ERR_SHEETS_NOT_A_SHEET: 'SHEET_ID names a file that is not a Google Sheets document, such as an Excel .xlsx stored in Google Drive (HTTP 400 FAILED_PRECONDITION "This operation is not supported for this document"): held as a failure of the whole sheet. Open it in Google Sheets, choose File > Save as Google Sheets, and set SHEET_ID to the new id.',
-  CORRAL_ERR_SHEETS_QUOTA: 'Google answered 429 RESOURCE_EXHAUSTED; the call is retried with backoff.',
-  CORRAL_ERR_SHEETS_UNAVAILABLE: 'Google answered 5xx or did not answer in time.',
-  CORRAL_ERR_SHEETS_TIMEOUT: 'A Sheets call did not answer within SHEETS_TIMEOUT.',
+  CORRAL_ERR_SHEETS_QUOTA:
+    "Google answered 429 RESOURCE_EXHAUSTED; the call is retried with backoff, and the keeper holds its calls of that kind to what Google accepted in the last minute (`sheets.quota_refused`). The project's real quota is lower than `SHEETS_READS_PER_MINUTE` or `SHEETS_WRITES_PER_MINUTE` (another app calling as the same account spends it too): lower the setting, or raise the quota in the Cloud console.",
+  CORRAL_ERR_SHEETS_UNAVAILABLE:
+    "Google answered 5xx or did not answer in time; the call is retried with backoff. Meanwhile reads are served from the cache up to `SHEET_CACHE_MAX_STALE` and events wait in the journal; if it lasts, check the host's network and proxy (`HTTPS_PROXY`) and Google's status page.",
+  CORRAL_ERR_SHEETS_TIMEOUT:
+    "A Sheets call did not answer within `SHEETS_TIMEOUT` seconds; it is retried with backoff, as a 5xx is. On a slow network or proxy, raise `SHEETS_TIMEOUT`.",
   CORRAL_ERR_SHEETS_UPSTREAM: 'Google answered with an unexpected status or body, or with a body over 64 MiB (not retried: read a smaller range).',
   CORRAL_ERR_SHEETS_PROXY: 'The outbound proxy (HTTPS_PROXY / HTTP_PROXY), not Google, failed the call: it wants a user and password or refused the ones in its URL (407), refused to relay to Google (403), answered another error, or could not be reached (connection refused, unknown host). Google was not reached.',
   CORRAL_ERR_SHEETS_READ_ONLY: 'A write was refused locally: the Sheets backend is read-only (API key or read-only scope).',
@@ -56,7 +65,7 @@ export const ERROR_CODES = {
   CORRAL_ERR_REDIS: 'Redis (REDIS_URL) could not be reached, or did not answer within a second: the keeper reads Google and spends the Sheets quota on this host\'s share alone until it is back, each host counts failed logins per name alone meanwhile, and the keeper reconnects by itself.',
   CORRAL_ERR_REDIS_REFUSED: 'Redis (REDIS_URL) answered but refused the keeper: a database the server does not have (REDIS_URL …/N), a user that may not run scripts (NOPERM: grant +eval +evalsha +script) or use the corral:* keys, a key of another type (WRONGTYPE), writes refused by a Redis that answers reads (OOM: memory full under noeviction; READONLY: a replica; MISCONF; NOREPLICAS). Not an outage that passes: the keeper acts for this host alone, as with Redis away, until a connection selects the database, or one of its scripts is answered (for refused writes, one that writes; a plain command answered does not end it); redis.misconfigured names the cause and the fix.',
   CORRAL_ERR_QUEUE_FULL:
-    "The bounded queue in front of the Sheets quota is full: more calls wait for a token than a minute of SHEETS_READS_PER_MINUTE serves (16 for writes; reads a client waits for have as many places again of their own), or the keeper is closing (a drain, a restart). Nothing was sent to Google: a read is answered from a worker's older copy when it holds one, else 503 sheets_unavailable with Retry-After; the range is retried on its backoff; a write stays in the journal for the next flush. Seen at a keeper restart with the minute's quota spent, or with many distinct ranges read at once (exports of many tabs): raise SHEET_CACHE_TTL so each range is read less often, read fewer distinct ranges, or raise the project's quota and SHEETS_READS_PER_MINUTE with it.",
+    "The bounded queue in front of the Sheets quota is full: more calls wait for a token than a minute of `SHEETS_READS_PER_MINUTE` serves (16 for writes; reads a client waits for have as many places again of their own), or the keeper is closing (a drain, a restart). Nothing was sent to Google: a read is answered from a worker's older copy when it holds one, else 503 `sheets_unavailable` with `Retry-After`, and the range is retried on its backoff; a write stays in the journal for the next flush. Seen at a keeper restart with the minute's quota spent, or with many distinct ranges read at once (exports of many tabs): raise `SHEET_CACHE_TTL` so each range is read less often, read fewer distinct ranges, or raise the project's quota and `SHEETS_READS_PER_MINUTE` with it.",
   CORRAL_ERR_APPEND_INVALID: 'An append was refused: rows must be lists of strings with a unique, non-empty id in the first cell.',
   CORRAL_ERR_IDEMPOTENCY_MISMATCH: 'An append came with an idempotency key the keeper holds for a different request (the app answers 422).',
   CORRAL_ERR_IDEMPOTENCY_IN_FLIGHT: 'An append came with an idempotency key whose first request is still being journaled (the app answers 409).',
