@@ -38,7 +38,7 @@ function parse(text: string): Map<string, Family> {
   return families;
 }
 
-const keeperExtra = (hits: number) => ({ extra: { cacheHits: hits, cacheStaleHits: 2, cacheMisses: 10, upstreamCallsTotal: 12, readTokensLeft: 55, writeTokensLeft: 60, journalBacklogRows: 3, journalHeldRows: 2, journalOldestRowSeconds: 40, maxStaleSeconds: 7, rangesFailing: 1, journalWritable: false, journalAppendsRefused: 4 } });
+const keeperExtra = (hits: number) => ({ extra: { cacheHits: hits, cacheStaleHits: 2, cacheMisses: 10, upstreamCallsTotal: 12, readTokensLeft: 55, readQueue: 9, writeTokensLeft: 60, journalBacklogRows: 3, journalHeldRows: 2, journalOldestRowSeconds: 40, maxStaleSeconds: 7, rangesFailing: 1, journalWritable: false, journalAppendsRefused: 4 } });
 
 describe('/metrics names and counters', () => {
   it('counters end in _total, gauges do not, every family has help, and none mixes units under a label', async () => {
@@ -58,6 +58,7 @@ describe('/metrics names and counters', () => {
     assert.equal(value('corral_sheets_stale_answers_total'), 2);
     assert.equal(value('corral_sheets_upstream_calls_total'), 12);
     assert.equal(value('corral_sheets_quota_reads_left'), 55);
+    assert.equal(value('corral_sheets_quota_reads_queued'), 9);
     assert.equal(value('corral_sheets_journal_backlog_rows'), 3);
     assert.equal(value('corral_sheets_journal_held_rows'), 2);
     assert.equal(value('corral_sheets_journal_oldest_row_age_seconds'), 40);
@@ -84,7 +85,7 @@ describe('/metrics names and counters', () => {
     addServed(view.exited, view.kids[2] as unknown as ChildRecord);
     view.kids = [child(1, 103, 'ready', { requestsServed: 3, extra: { l1Hits: 1 } }), view.kids[1]!];
     const noKeeper = parse(await metrics.render());
-    for (const name of ['corral_sheets_quota_reads_left', 'corral_sheets_journal_backlog_rows', 'corral_sheets_journal_held_rows', 'corral_sheets_journal_oldest_row_age_seconds']) {
+    for (const name of ['corral_sheets_quota_reads_left', 'corral_sheets_quota_reads_queued', 'corral_sheets_journal_backlog_rows', 'corral_sheets_journal_held_rows', 'corral_sheets_journal_oldest_row_age_seconds']) {
       assert.equal(noKeeper.get(name)?.samples.size ?? 0, 0, `${name} has no sample with no keeper`);
     }
     view.kids.push(child(0, 104, 'ready', keeperExtra(6), 'keeper'));

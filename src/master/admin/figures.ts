@@ -119,6 +119,8 @@ export interface SheetsFigures {
   readonly upstream_calls_total: number | null;
   readonly upstream_calls_per_minute: number | null;
   readonly quota_reads_left: number | null;
+  /** Reads waiting for a token of the read quota: over 0 while the minute's quota is spent. */
+  readonly quota_reads_queued: number | null;
   readonly quota_writes_left: number | null;
   readonly journal_backlog: number | null;
   /** Seconds since the oldest row not yet in Google was journaled (0 with none): rows stuck behind a failing append. */
@@ -147,7 +149,7 @@ function sumOver(extras: readonly (Extra | undefined)[], ...names: string[]): nu
 /**
  * The keeper reports camelCase keys (src/sheets/keeper/*): cacheHits, cacheMisses, cacheStaleHits,
  * upstreamCallsTotal (its upstream meter, the same count as the per-minute figure),
- * upstreamCallsPerMinute, readTokensLeft, writeTokensLeft, journalBacklogRows, journalOldestRowSeconds,
+ * upstreamCallsPerMinute, readTokensLeft, readQueue, writeTokensLeft, journalBacklogRows, journalOldestRowSeconds,
  * maxStaleSeconds.
  * Workers report their L1's l1Hits, l1Misses and l1StaleFallbacks (src/sheets/worker-client.ts).
  * A second spelling is accepted for some, so a rename does not blank the page.
@@ -175,6 +177,7 @@ export function sheetsFigures(extra: Extra | undefined, workerExtras: readonly (
     upstream_calls_total: num(extra, 'upstreamCallsTotal') ?? null,
     upstream_calls_per_minute: perMinute ?? null,
     quota_reads_left: num(extra, 'readTokensLeft', 'quotaReadsLeft') ?? null,
+    quota_reads_queued: num(extra, 'readQueue') ?? null,
     quota_writes_left: num(extra, 'writeTokensLeft', 'quotaWritesLeft') ?? null,
     journal_backlog: num(extra, 'journalBacklogRows', 'journalBacklog') ?? null,
     journal_oldest_seconds: num(extra, 'journalOldestRowSeconds') ?? null,

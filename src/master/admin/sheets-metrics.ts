@@ -68,6 +68,7 @@ export function registerSheetsMetrics(view: AdminView, registers: Registry[]): v
       },
     });
   gauge('corral_sheets_quota_reads_left', 'Read calls the host-wide quota bucket allows now (SHEETS_READS_PER_MINUTE refills it).', (f) => f.quota_reads_left);
+  gauge('corral_sheets_quota_reads_queued', "Reads waiting for a token of the host-wide read quota: over 0 while the minute's quota is spent (those a client waits for go first).", (f) => f.quota_reads_queued);
   gauge('corral_sheets_quota_writes_left', 'Write calls the host-wide quota bucket allows now (SHEETS_WRITES_PER_MINUTE refills it).', (f) => f.quota_writes_left);
   gauge('corral_sheets_journal_backlog_rows', 'Journaled rows Google does not have yet.', (f) => f.journal_backlog);
   gauge('corral_sheets_journal_held_rows', 'Journaled rows held for another sheet than this one (SHEET_ID or SHEETS_API_URL changed while they waited): never sent here; over 0 needs the operator.', (f) => f.journal_held_rows);
