@@ -200,6 +200,28 @@ describe('/admin dashboard in Chromium: cards, layout and buttons', { skip }, ()
     }
   });
 
+  it('reads waiting for the spent read quota are counted in red in the Sheets card, and clear once served', async () => {
+    const spent = createFakeView(testSettings({ CORRAL_ADMIN_TOKEN: TOKEN, CORRAL_WORKERS: '1' }), [
+      child(1, 4601, 'ready', {}),
+      child(0, 4600, 'ready', { extra: { readTokensLeft: 0, writeTokensLeft: 60, readQueue: 12 } }, 'keeper'),
+    ]);
+    const spentServer = await startAdminServer(spent, logger, { host: '127.0.0.1', port: 0, monitoring });
+    const page = await browser.newPage();
+    try {
+      await page.goto(`http://127.0.0.1:${spentServer.port}/admin#token=${TOKEN}`);
+      await page.waitForFunction(() => document.querySelectorAll('#workers-body tr').length === 1);
+      assert.equal(((await page.textContent('#sheets-quota')) ?? '').trim(), '0 / 60; 12 reads waiting');
+      assert.equal(await page.getAttribute('#sheets-quota', 'data-bad'), 'true');
+      // A new minute: the tokens are back and the queue served.
+      spent.kids[1] = child(0, 4600, 'ready', { extra: { readTokensLeft: 288, writeTokensLeft: 60, readQueue: 0 } }, 'keeper');
+      await page.waitForFunction(() => document.getElementById('sheets-quota')?.dataset.bad === 'false', undefined, { timeout: 12_000 });
+      assert.equal(((await page.textContent('#sheets-quota')) ?? '').trim(), '288 / 60');
+    } finally {
+      await page.close();
+      await spentServer.close();
+    }
+  });
+
   it('with REDIS_URL the Sheets card says whether the quota and cache are shared, in red while Redis is unreachable; without it, nothing', async () => {
     const hosts = createFakeView(testSettings({ CORRAL_ADMIN_TOKEN: TOKEN, CORRAL_WORKERS: '1' }), [
       child(1, 4601, 'ready', {}),

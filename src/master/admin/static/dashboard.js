@@ -128,7 +128,11 @@ function renderStats(s) {
   const sh = s.sheets;
   set('sheets-hit-ratio', sh.cache_hit_ratio === null ? '–' : `${(sh.cache_hit_ratio * 100).toFixed(1)}%`);
   set('sheets-upstream', fmt.num(sh.upstream_calls_per_minute));
-  set('sheets-quota', `${fmt.int(sh.quota_reads_left)} / ${fmt.int(sh.quota_writes_left)}`);
+  // Reads waiting for a token: the minute's read quota is spent and requests that miss every copy
+  // wait on it (or get 503 once they time out). "0 left" alone read the same as a quiet minute's end.
+  const queued = sh.quota_reads_queued > 0 ? `; ${fmt.int(sh.quota_reads_queued)} read${sh.quota_reads_queued === 1 ? '' : 's'} waiting` : '';
+  set('sheets-quota', `${fmt.int(sh.quota_reads_left)} / ${fmt.int(sh.quota_writes_left)}${queued}`);
+  $('sheets-quota').dataset.bad = String(sh.quota_reads_queued > 0);
   // Rows stuck behind a failing append show their age; a busy minute's backlog has none worth showing.
   const backlog = sh.journal_oldest_seconds > 0 ? `${fmt.int(sh.journal_backlog)} (oldest ${fmt.int(sh.journal_oldest_seconds)}s)` : fmt.int(sh.journal_backlog);
   // Rows of another sheet (SHEET_ID changed while they waited) are never sent here: the operator's to settle.
