@@ -8,6 +8,7 @@
 import { Counter, Gauge, Registry } from 'prom-client';
 import { hostSampleStale, type HostSample } from '../host-monitor.js';
 import { capacityFromView, heartbeatAgeMs, keeperStatus, workersReadiness } from './figures.js';
+import { growingCounter } from './growing-counter.js';
 import { registerSheetsMetrics } from './sheets-metrics.js';
 import { EXIT_REASONS } from '../exit-reasons.js';
 import type { AdminView, ChildSnapshot } from './view.js';
@@ -45,19 +46,8 @@ export function createAdminMetrics(view: AdminView, host: () => HostSample | und
 
   // What exited workers served (the master adds each one's last report) plus what the live ones
   // report: it only grows, whichever workers come and go between two scrapes.
-  const total = (name: string, help: string, pick: (c: ChildSnapshot) => number, exited: () => number) => {
-    let seen = 0;
-    return new Counter({
-      name,
-      help,
-      registers,
-      collect() {
-        const now = exited() + workers().reduce((sum, w) => sum + pick(w), 0);
-        if (now > seen) this.inc(now - seen);
-        seen = Math.max(seen, now);
-      },
-    });
-  };
+  const total = (name: string, help: string, pick: (c: ChildSnapshot) => number, exited: () => number) =>
+    growingCounter(name, help, registers, () => exited() + workers().reduce((sum, w) => sum + pick(w), 0));
 
   new Gauge({ name: 'corral_up', help: 'The master answers (always 1 when scraped).', registers, collect() { this.set(1); } });
   new Gauge({ name: 'corral_generation', help: 'Current worker generation (bumped by each reload).', registers, collect() { this.set(view.generation()); } });

@@ -9,7 +9,8 @@
 // is killed outright). They took each process's growth between scrapes, which lost all of that:
 // a reload every 15 s scrape lost up to 15 s of every worker's hits.
 
-import { Counter, Gauge, type Registry } from 'prom-client';
+import { Gauge, type Registry } from 'prom-client';
+import { growingCounter } from './growing-counter.js';
 import type { ExitedSheetsCounts } from '../child-exits.js';
 import { sheetsFiguresOf } from './figures.js';
 import type { AdminView } from './view.js';
@@ -25,26 +26,16 @@ type Count = keyof ExitedSheetsCounts;
 
 export function registerSheetsMetrics(view: AdminView, registers: Registry[]): void {
   /** The count the keeper and each worker report under these names (none: that role counts none). */
-  const counter = (name: string, help: string, keeper: Count | undefined, worker: Count | undefined) => {
-    let seen = 0;
-    return new Counter({
-      name,
-      help,
-      registers,
-      collect() {
-        const exited = view.servedByExited().sheets;
-        let now = (keeper ? exited[keeper] : 0) + (worker ? exited[worker] : 0);
-        for (const c of view.children()) {
-          const n = c.role === 'keeper' ? keeper : worker;
-          now += (n === undefined ? undefined : count(c.figures?.extra, n)) ?? 0;
-        }
-        // Never back, whatever a heartbeat says (a process killed between two beats, or a count
-        // reported lower): the next growth past the highest seen is what gets added.
-        if (now > seen) this.inc(now - seen);
-        seen = Math.max(seen, now);
-      },
+  const counter = (name: string, help: string, keeper: Count | undefined, worker: Count | undefined) =>
+    growingCounter(name, help, registers, () => {
+      const exited = view.servedByExited().sheets;
+      let now = (keeper ? exited[keeper] : 0) + (worker ? exited[worker] : 0);
+      for (const c of view.children()) {
+        const n = c.role === 'keeper' ? keeper : worker;
+        now += (n === undefined ? undefined : count(c.figures?.extra, n)) ?? 0;
+      }
+      return now;
     });
-  };
 
   counter('corral_sheets_cache_hits_total', "Reads answered from a cache tier: workers' L1 and the keeper's host tier (fresh or stale).", 'cacheHits', 'l1Hits');
   counter('corral_sheets_cache_misses_total', 'Reads that waited for a fetch from Google (misses of the keeper\'s host tier).', 'cacheMisses', undefined);
