@@ -516,6 +516,25 @@ describe('emulator: what Google refuses before it reads a request', () => {
     assert.deepEqual(emu.getSheet(emu.spreadsheetId, 'Strict'), [['a', 'b'], ['ok']]);
   });
 
+  it("refuses a body range other than the URL's, compared as written, before it looks at the grid (append and update)", async () => {
+    // "Request range[Log Absensi] does not match value's range[Log Absensi!A:Z]": an append to
+    // values/Log%20Absensi:append with that body range; a quoted name against the same name
+    // unquoted is refused too.
+    const before = emu.getSheet(emu.spreadsheetId, 'Strict');
+    const append = (urlRange: string, bodyRange: string) =>
+      call(`${base}/values/${encodeRangeForPath(urlRange)}:append?valueInputOption=RAW`, { method: 'POST', headers: headers(), body: JSON.stringify({ range: bodyRange, values: [['n']] }) });
+    assert.deepEqual((await append('Strict', 'Strict!A:Z')).body, {
+      error: { code: 400, message: "Request range[Strict] does not match value's range[Strict!A:Z]", status: 'INVALID_ARGUMENT' },
+    });
+    assert.match((await append("'Strict'!A:A", 'Strict!A:A')).body.error.message, /^Request range\['Strict'!A:A\] does not match value's range\[Strict!A:A\]$/);
+    const wide = await put('', { range: 'Strict!ZZ2', values: [['x']] });
+    assert.equal(wide.body.error.message, "Request range[Strict!A2] does not match value's range[Strict!ZZ2]", 'the mismatch, not the grid');
+    assert.deepEqual(emu.getSheet(emu.spreadsheetId, 'Strict'), before, 'nothing refused was written');
+    assert.equal((await put('', { range: '', values: [['x']] })).status, 200, "an empty range is proto3's unset field");
+    assert.equal((await append('Strict!A:A', 'Strict!A:A')).status, 200, 'the same text is taken');
+    emu.setSheet(emu.spreadsheetId, 'Strict', before ?? []);
+  });
+
   it('names the entry of a batch a range error is in', async () => {
     const r = await call(`${base}/values:batchUpdate`, { method: 'POST', headers: headers(), body: JSON.stringify({ valueInputOption: 'RAW', data: [{ range: 'Strict!D1', values: [['d']] }, { range: 'Nope!A1', values: [['n']] }] }) });
     assert.deepEqual(r.body, { error: { code: 400, message: 'Invalid data[1]: Unable to parse range: Nope!A1', status: 'INVALID_ARGUMENT' } });

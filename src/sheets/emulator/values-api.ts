@@ -189,10 +189,19 @@ export interface ValuesResult {
   readonly rowsAppended: number;
 }
 
-/** A request body that must be a ValueRange (append, update). */
-function valueRangeBody(body: Buffer): Record<string, unknown> {
+/**
+ * A request body that must be a ValueRange (append, update). Its `range`, when given, must be the
+ * range of the URL as written: Google compares the two texts, not the cells they name, and refuses
+ * `Log Absensi!A:Z` in the body of an append to `values/Log%20Absensi:append` with "Request
+ * range[Log Absensi] does not match value's range[Log Absensi!A:Z]" (a quoted name against the
+ * same name unquoted too), before it looks at the grid. An empty string is proto3's unset field.
+ */
+function valueRangeBody(body: Buffer, urlRange: string): Record<string, unknown> {
   const o = parseJson(body);
   checkFields(o, VALUE_RANGE_FIELDS);
+  if (o.range !== undefined && o.range !== null && o.range !== '' && o.range !== urlRange) {
+    throw new ApiError(400, `Request range[${urlRange}] does not match value's range[${String(o.range)}]`);
+  }
   return o;
 }
 
@@ -217,7 +226,7 @@ export function runValues(store: Store, sheet: Spreadsheet, route: ValuesRoute, 
       const userEntered = valueInputOption(query.get('valueInputOption'));
       const insert = insertDataOption(query.get('insertDataOption'));
       const include = responseOptions(query.get('includeValuesInResponse'), query.get('responseValueRenderOption'), query.get('responseDateTimeRenderOption'));
-      const values = valuesOf(valueRangeBody(body), '');
+      const values = valuesOf(valueRangeBody(body, route.range ?? ''), '');
       if (userEntered) checkUserEntered(values, '');
       const res = store.append(sheet, route.range ?? '', values, userEntered, insert, cellLimit);
       return { body: { ...res, updates: withUpdatedData(store, sheet, res.updates, include) }, rowsAppended: values.length };
@@ -225,7 +234,7 @@ export function runValues(store: Store, sheet: Spreadsheet, route: ValuesRoute, 
     case 'values.update': {
       const userEntered = valueInputOption(query.get('valueInputOption'));
       const include = responseOptions(query.get('includeValuesInResponse'), query.get('responseValueRenderOption'), query.get('responseDateTimeRenderOption'));
-      const values = valuesOf(valueRangeBody(body), '');
+      const values = valuesOf(valueRangeBody(body, route.range ?? ''), '');
       if (userEntered) checkUserEntered(values, '');
       return { body: withUpdatedData(store, sheet, store.update(sheet, route.range ?? '', values, userEntered), include), rowsAppended: 0 };
     }
