@@ -208,6 +208,25 @@ describe('emulator values endpoints', () => {
     assert.ok(page.includes(`The requested URL <code>/v4/v4/spreadsheets/${emu.spreadsheetId}/values/Players</code> was not found on this server.`), page);
   });
 
+  it("takes the credentials Google's system parameters carry: access_token (or oauth_token) in the query, an API key in X-Goog-Api-Key", async () => {
+    // Every Google API's discovery document lists access_token and oauth_token ("OAuth access
+    // token.") among its query parameters, and the system parameters page gives X-Goog-Api-Key as
+    // the key parameter's header.
+    const query = await call(`${base}/values/Players?access_token=${encodeURIComponent(token)}`);
+    assert.equal(query.status, 200, JSON.stringify(query.body));
+    assert.equal((await call(`${base}/values/Players?oauth_token=${encodeURIComponent(token)}`)).status, 200);
+    assert.equal((await call(`${base}/values/Players?access_token=ya29.forged`)).status, 401);
+    const key = emu.registerApiKey();
+    emu.setPublic(emu.spreadsheetId, true);
+    try {
+      const header = await call(`${base}/values/Players`, { headers: { 'x-goog-api-key': key } });
+      assert.equal(header.status, 200, JSON.stringify(header.body));
+      assert.equal((await call(`${base}/values/Players`, { headers: { 'x-goog-api-key': 'AIzaNope' } })).body.error.message, 'API key not valid. Please pass a valid API key.');
+    } finally {
+      emu.setPublic(emu.spreadsheetId, false);
+    }
+  });
+
   it('a refused credential names the RPC in its ErrorInfo; an empty bearer token is an unregistered caller', async () => {
     const info = (reason: string, rpc: string) => [
       { '@type': 'type.googleapis.com/google.rpc.ErrorInfo', reason, domain: 'googleapis.com', metadata: { service: 'sheets.googleapis.com', method: `google.apps.sheets.v4.SpreadsheetsService.${rpc}` } },

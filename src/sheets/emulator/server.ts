@@ -317,8 +317,7 @@ class EmulatorServer implements Emulator {
     }
     let result;
     try {
-      const auth = req.headers.authorization;
-      const principal = authenticate(this.#accounts, auth, query.get('key'), route.method);
+      const principal = authenticate(this.#accounts, credentialHeader(req, query), apiKeyOf(req, query), route.method);
       // Both quotas are checked before either is taken: a call one of them refuses uses neither.
       const project = write ? this.#writes : this.#reads;
       const projectLimit = write ? f.writesPerMinute : f.readsPerMinute;
@@ -411,6 +410,23 @@ function quotaError(write: boolean, limit: number, of: 'project' | 'user'): ApiE
     },
     { description: 'Request a higher quota limit.', url: 'https://cloud.google.com/docs/quota#requesting_higher_quota' },
   );
+}
+
+/**
+ * The request's OAuth credential as an Authorization header. Google's system parameters carry one
+ * in the query as well (`access_token`, and `oauth_token`, its older name, in every API's
+ * discovery document), which its client libraries send where a header cannot go; the header wins.
+ */
+function credentialHeader(req: IncomingMessage, query: URLSearchParams): string | undefined {
+  if (req.headers.authorization !== undefined) return req.headers.authorization;
+  const token = query.get('access_token') || query.get('oauth_token');
+  return token ? `Bearer ${token}` : undefined;
+}
+
+/** An API key: the `key` system parameter, or its header, `X-Goog-Api-Key` (cloud.google.com/apis/docs/system-parameters). */
+function apiKeyOf(req: IncomingMessage, query: URLSearchParams): string | null {
+  const header = req.headers['x-goog-api-key'];
+  return query.get('key') ?? (typeof header === 'string' ? header : null);
 }
 
 /** Starts an emulator listening on options.port (default ephemeral) of options.host (default 127.0.0.1). */
