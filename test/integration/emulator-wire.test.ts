@@ -554,6 +554,36 @@ describe('emulator: what Google refuses before it reads a request', () => {
     emu.setSheet(emu.spreadsheetId, 'Strict', before ?? []);
   });
 
+  it('answers only the fields a mask selects (fields, or X-Goog-FieldMask), and refuses a path the response lacks, writing nothing', async () => {
+    const get = (q: string) => call(`${base}/values/${encodeRangeForPath('Strict!A1:B1')}?${q}`, { headers: headers() });
+    assert.deepEqual((await get('fields=values')).body, { values: [['a', 'b']] });
+    assert.deepEqual((await get('fields=range,majorDimension')).body, { range: 'Strict!A1:B1', majorDimension: 'ROWS' });
+    const batch = await call(`${base}/values:batchGet?ranges=Strict!A1&ranges=Strict!B1&fields=${encodeURIComponent('valueRanges(range,values)')}`, { headers: headers() });
+    assert.deepEqual(batch.body, { valueRanges: [{ range: 'Strict!A1', values: [['a']] }, { range: 'Strict!B1', values: [['b']] }] });
+    assert.deepEqual((await call(`${base}/values:batchGet?ranges=Strict!A1&fields=valueRanges/range`, { headers: headers() })).body, { valueRanges: [{ range: 'Strict!A1' }] });
+    const before = emu.getSheet(emu.spreadsheetId, 'Strict');
+    const append = (mask: string) =>
+      call(`${base}/values/${encodeRangeForPath('Strict!D:D')}:append?valueInputOption=RAW`, { method: 'POST', headers: { ...headers(), 'x-goog-fieldmask': mask }, body: JSON.stringify({ values: [['m']] }) });
+    // Recorded from the Sheets API (r-lib/gargle, response_process snapshot): the generic message,
+    // the cause in a BadRequest detail whose field is the mask as sent.
+    assert.deepEqual((await append('updates/updatedRang')).body, {
+      error: {
+        code: 400,
+        message: 'Request contains an invalid argument.',
+        status: 'INVALID_ARGUMENT',
+        details: [
+          {
+            '@type': 'type.googleapis.com/google.rpc.BadRequest',
+            fieldViolations: [{ field: 'updates/updatedRang', description: "Error expanding 'fields' parameter. Cannot find matching fields for path 'updates.updatedRang'." }],
+          },
+        ],
+      },
+    });
+    assert.deepEqual(emu.getSheet(emu.spreadsheetId, 'Strict'), before, 'nothing written');
+    assert.deepEqual((await append('updates/updatedRange')).body, { updates: { updatedRange: 'Strict!D1' } });
+    emu.setSheet(emu.spreadsheetId, 'Strict', before ?? []);
+  });
+
   it('names the entry of a batch a range error is in', async () => {
     const r = await call(`${base}/values:batchUpdate`, { method: 'POST', headers: headers(), body: JSON.stringify({ valueInputOption: 'RAW', data: [{ range: 'Strict!D1', values: [['d']] }, { range: 'Nope!A1', values: [['n']] }] }) });
     assert.deepEqual(r.body, { error: { code: 400, message: 'Invalid data[1]: Unable to parse range: Nope!A1', status: 'INVALID_ARGUMENT' } });

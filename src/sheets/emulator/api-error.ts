@@ -38,6 +38,8 @@ export class ApiError extends Error {
     readonly help?: HelpLink,
     /** The envelope's status when it is not the code's usual one (FAILED_PRECONDITION for a 400). */
     readonly status?: string,
+    /** A google.rpc.BadRequest detail's fieldViolations (a `fields` mask Google cannot expand). */
+    readonly fieldViolations?: readonly { readonly field: string; readonly description: string }[],
   ) {
     super(message);
     this.name = 'ApiError';
@@ -49,6 +51,7 @@ export class ApiError extends Error {
       details.push({ '@type': 'type.googleapis.com/google.rpc.ErrorInfo', reason: this.reason, domain: 'googleapis.com', metadata: { service: 'sheets.googleapis.com', ...this.metadata } });
     }
     if (this.help) details.push({ '@type': 'type.googleapis.com/google.rpc.Help', links: [{ description: this.help.description, url: this.help.url }] });
+    if (this.fieldViolations) details.push({ '@type': 'type.googleapis.com/google.rpc.BadRequest', fieldViolations: this.fieldViolations.map((v) => ({ field: v.field, description: v.description })) });
     return {
       error: {
         code: this.code,

@@ -10,6 +10,7 @@ import { Accounts, TokenError } from './accounts.js';
 import { ApiError, frontEndErrorPage, serverError } from './api-error.js';
 import { Counters, DEFAULT_FAULTS, MinuteQuota, parseFaults, seededRandom, UserQuotas, type EmulatorCounters, type Faults } from './faults.js';
 import { BodyTooLarge, jsonBody, readBody, sendHtml, sendJson, wantsPrettyPrint } from './http-util.js';
+import { applyFieldMask, fieldMaskOf } from './field-mask.js';
 import { generateServiceAccountKey } from './keys.js';
 import { defaultSeed, type SheetSeed } from './seed.js';
 import { Store, type ShareRole } from './store.js';
@@ -335,7 +336,10 @@ class EmulatorServer implements Emulator {
       user?.take(userLimit);
       const sheet = spreadsheetOf(this.#store, route.spreadsheetId);
       authorize(principal, sheet, route.method);
+      // A mask Google cannot expand is refused before the call runs: nothing is written.
+      const mask = fieldMaskOf(route.method, query, req.headers['x-goog-fieldmask']);
       result = runValues(this.#store, sheet, route, query, body, req.headers['content-type'], f.workbookCellLimit);
+      if (mask) result = { ...result, body: applyFieldMask(result.body, mask) };
     } catch (err) {
       if (!(err instanceof ApiError)) throw err;
       this.#answerError(res, err, query);

@@ -50,8 +50,16 @@ export interface WireErrorEnvelope {
     code: number;
     message: string;
     status: string;
-    /** google.rpc.ErrorInfo (reason, domain, metadata) and google.rpc.Help (links), among others. */
-    details?: Array<{ '@type': string; reason?: string; domain?: string; metadata?: Record<string, string>; links?: Array<{ description: string; url: string }> }>;
+    /** google.rpc.ErrorInfo (reason, domain, metadata), google.rpc.Help (links) and google.rpc.BadRequest, among others. */
+    details?: Array<{
+      '@type': string;
+      reason?: string;
+      domain?: string;
+      metadata?: Record<string, string>;
+      links?: Array<{ description: string; url: string }>;
+      /** google.rpc.BadRequest: what was wrong with which field of the request. */
+      fieldViolations?: Array<{ field: string; description: string }>;
+    }>;
   };
 }
 
