@@ -173,6 +173,27 @@ describe('emulator values endpoints', () => {
     assert.deepEqual(r.body.valueRanges[0].values, [['name']]);
   });
 
+  it('takes R1C1 ranges as the values methods do, and names them in A1 in its answers', async () => {
+    // "The A1 notation or R1C1 notation of the range" (values.get, batchGet, update, append);
+    // "Sheet1!R1C1:R2C2 refers to the first two cells in the top two rows of Sheet1".
+    const get = await call(`${base}/values/${encodeRangeForPath('Sparse!R2C2:R3C3')}`, { headers: auth() });
+    assert.deepEqual(get.body, { range: 'Sparse!B2:C3', majorDimension: 'ROWS', values: [['b2', 'c2'], ['b3']] });
+    const batch = await call(`${base}/values:batchGet?ranges=R1C1&ranges=${encodeURIComponent("'Sparse'!R2C3")}`, { headers: auth() });
+    assert.deepEqual(batch.body.valueRanges, [
+      { range: 'Players!A1', majorDimension: 'ROWS', values: [['name']] },
+      { range: 'Sparse!C2', majorDimension: 'ROWS', values: [['c2']] },
+    ]);
+    emu.setSheet(emu.spreadsheetId, 'Notation', []);
+    const headers = { ...auth(), 'content-type': 'application/json' };
+    const put = await call(`${base}/values/${encodeRangeForPath('Notation!R2C2:R3C3')}?valueInputOption=RAW`, { method: 'PUT', headers, body: JSON.stringify({ values: [['x', 'y']] }) });
+    assert.equal(put.body.updatedRange, 'Notation!B2:C2');
+    const appended = await call(`${base}/values/${encodeRangeForPath('Notation!R1C2:R10C3')}:append?valueInputOption=RAW`, { method: 'POST', headers, body: JSON.stringify({ values: [['z']] }) });
+    assert.equal(appended.body.updates.updatedRange, 'Notation!B3');
+    assert.deepEqual(emu.getSheet(emu.spreadsheetId, 'Notation'), [[], ['', 'x', 'y'], ['', 'z']]);
+    const relative = await call(`${base}/values/${encodeRangeForPath('Sparse!R[1]C[1]')}`, { headers: auth() });
+    assert.equal(relative.body.error.message, 'Unable to parse range: Sparse!R[1]C[1]', 'a relative reference has no current cell to count from');
+  });
+
   it('seeds, reads and overwrites a tab of more rows than a function takes arguments', async () => {
     const rows = Array.from({ length: 200_000 }, (_, i) => [`r${i}`]);
     emu.setSheet(emu.spreadsheetId, 'Big', rows);

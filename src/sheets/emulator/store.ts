@@ -10,6 +10,7 @@ import { A1ParseError, columnToLetters, formatA1, parseA1, type GridArea } from 
 import type { InsertDataOption, MajorDimension, WireAppendValuesResponse, WireUpdateValuesResponse, WireValueRange } from '../google/wire.js';
 import { ApiError, badRange, NOT_FOUND, workbookFull } from './api-error.js';
 import { withoutDefaults } from './http-util.js';
+import { parseR1C1 } from './r1c1.js';
 import { lastTable } from './tables.js';
 
 export type ShareRole = 'reader' | 'writer';
@@ -136,9 +137,11 @@ export class Store {
   }
 
   resolve(s: Spreadsheet, range: string): Resolved {
-    let parsed;
+    // R1C1 first: `R1C1` alone would otherwise be taken for a tab's title, as a tab named so must
+    // be quoted to be one.
+    let parsed = parseR1C1(range);
     try {
-      parsed = parseA1(range);
+      parsed ??= parseA1(range);
     } catch (err) {
       if (err instanceof A1ParseError) throw badRange(range);
       throw err;
