@@ -508,6 +508,17 @@ describe('emulator values endpoints', () => {
     assert.match(batch.body.error.message, /^Invalid data\[1\]: Range \(Grid!Y1:AA1\) exceeds grid limits/, 'Google names the entry of a batch');
     assert.equal(emu.getSheet(emu.spreadsheetId, 'Grid')?.[19]?.[0], undefined, 'the batch wrote none of its ranges');
   });
+
+  it('refuses a read past the grid, naming the range as asked, open ends left open', async () => {
+    // Google's "Range (FORENSIC_LIVE!A221:ZZ) exceeds grid limits. Max rows: 220, max columns: 18"
+    // for A221:ZZ on a 220 x 18 tab.
+    emu.setSheet(emu.spreadsheetId, 'Edge', [['e']]);
+    const read = async (range: string) => (await call(`${base}/values/${encodeRangeForPath(range)}`, { headers: auth() })).body.error?.message;
+    assert.equal(await read('Edge!A1001:B'), 'Range (Edge!A1001:B) exceeds grid limits. Max rows: 1000, max columns: 26');
+    assert.equal(await read('Edge!A221:ZZ'), 'Range (Edge!A221:ZZ) exceeds grid limits. Max rows: 1000, max columns: 26');
+    assert.equal(await read('Edge!A1:B2000'), 'Range (Edge!A1:B2000) exceeds grid limits. Max rows: 1000, max columns: 26');
+    assert.equal(await read('Edge!A1000:Z'), undefined, 'the last row is inside the grid');
+  });
 });
 
 describe('emulator: what Google refuses before it reads a request', () => {

@@ -157,11 +157,16 @@ export class Store {
     return { tab, area: parsed.area };
   }
 
-  /** The rectangle a read covers; bounded ranges past the grid are refused as Google does. */
+  /**
+   * The rectangle a read covers; bounded ranges past the grid are refused as Google does. The
+   * refusal names the range as it was asked, open ends left open (Google's "Range
+   * (FORENSIC_LIVE!A221:ZZ) exceeds grid limits. Max rows: 220, max columns: 18" for A221:ZZ), not
+   * as the grid would close it (the emulator said "A1001:B1000" for A1001:B, an end before its start).
+   */
   #readRect(tab: Tab, area: GridArea | undefined): Rect {
     const rect = { r1: area?.startRow ?? 1, r2: area?.endRow ?? tab.rowCount, c1: area?.startCol ?? 1, c2: area?.endCol ?? tab.columnCount };
     if (rect.r2 > tab.rowCount || rect.c2 > tab.columnCount || rect.r1 > tab.rowCount || rect.c1 > tab.columnCount) {
-      throw new ApiError(400, `Range (${rectText(tab, rect)}) exceeds grid limits. Max rows: ${tab.rowCount}, max columns: ${tab.columnCount}`);
+      throw new ApiError(400, `Range (${formatA1(tab.title, area)}) exceeds grid limits. Max rows: ${tab.rowCount}, max columns: ${tab.columnCount}`);
     }
     return rect;
   }
