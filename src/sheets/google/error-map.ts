@@ -145,6 +145,18 @@ export function mapApiError(res: HttpResponse, ctx: ErrorContext): SheetsError {
         { ...base, applied: 'no', retryable: false },
       );
     }
+    if (/protected cell or object/i.test(env.message)) {
+      // A protection (Data > Protect sheets and ranges) whose editors leave the service account
+      // out: 400 "You are trying to edit a protected cell or object. Please contact the spreadsheet
+      // owner to remove protection if you need to edit." for any write that touches it, whatever
+      // its rows (batchUpdate prefixes "Invalid data[0]: "). Not a bad range, nor a bad row.
+      const who = ctx.auth.kind === 'service-account' ? ctx.auth.clientEmail : 'the caller';
+      return make(
+        'CORRAL_ERR_SHEETS_PROTECTED',
+        `Google refused ${ctx.operation} of ${rangesText(ctx)}: the range is protected in spreadsheet ${ctx.spreadsheetId} and ${who} is not among the protection's editors. In Google Sheets, open Data > Protect sheets and ranges, and add ${who} to the editors of the protection covering it, or remove the protection (Google said: ${env.message})`,
+        { ...base, applied: 'no', retryable: false },
+      );
+    }
     if (/not supported for this document/i.test(env.message)) {
       // FAILED_PRECONDITION for every values call on a file Drive holds but Sheets does not (an
       // Excel .xlsx uploaded without conversion), whatever the range: the whole sheet fails
