@@ -509,6 +509,29 @@ describe('emulator values endpoints', () => {
     assert.equal(emu.getSheet(emu.spreadsheetId, 'Grid')?.[19]?.[0], undefined, 'the batch wrote none of its ranges');
   });
 
+  it("refuses writes into a protected tab by an account the protection leaves out, with Google's 400, writing nothing; reads go on", async () => {
+    const headers = { ...auth(), 'content-type': 'application/json' };
+    const said = 'You are trying to edit a protected cell or object. Please contact the spreadsheet owner to remove protection if you need to edit.';
+    emu.setSheet(emu.spreadsheetId, 'Locked', [['id'], ['r1']]);
+    emu.protectTab(emu.spreadsheetId, 'Locked', []);
+    try {
+      const appended = await call(`${base}/values/Locked:append?valueInputOption=RAW`, { method: 'POST', headers, body: JSON.stringify({ values: [['r2']] }) });
+      assert.deepEqual(appended.body, { error: { code: 400, message: said, status: 'INVALID_ARGUMENT' } });
+      const put = await call(`${base}/values/${encodeRangeForPath('Locked!B1')}?valueInputOption=RAW`, { method: 'PUT', headers, body: JSON.stringify({ values: [['x']] }) });
+      assert.equal(put.body.error.message, said);
+      const batch = await call(`${base}/values:batchUpdate`, { method: 'POST', headers, body: JSON.stringify({ valueInputOption: 'RAW', data: [{ range: 'Sparse!H1', values: [['h']] }, { range: 'Locked!C1', values: [['c']] }] }) });
+      assert.equal(batch.body.error.message, `Invalid data[1]: ${said}`, 'as values:batchUpdate names the entry');
+      assert.deepEqual(emu.getSheet(emu.spreadsheetId, 'Locked'), [['id'], ['r1']], 'nothing written');
+      assert.equal(emu.getSheet(emu.spreadsheetId, 'Sparse')?.[0]?.[7], undefined, "the batch's other range neither");
+      assert.equal((await call(`${base}/values/Locked`, { headers: auth() })).status, 200, 'reads are not protected');
+      emu.protectTab(emu.spreadsheetId, 'Locked', [email]);
+      assert.equal((await call(`${base}/values/Locked:append?valueInputOption=RAW`, { method: 'POST', headers, body: JSON.stringify({ values: [['r2']] }) })).status, 200, 'an editor of the protection writes');
+    } finally {
+      emu.protectTab(emu.spreadsheetId, 'Locked', false);
+    }
+    assert.equal((await call(`${base}/values/Locked:append?valueInputOption=RAW`, { method: 'POST', headers, body: JSON.stringify({ values: [['r3']] }) })).status, 200);
+  });
+
   it('refuses a read past the grid, naming the range as asked, open ends left open', async () => {
     // Google's "Range (FORENSIC_LIVE!A221:ZZ) exceeds grid limits. Max rows: 220, max columns: 18"
     // for A221:ZZ on a 220 x 18 tab.

@@ -374,6 +374,19 @@ describe('errors an operator can act on', () => {
       { faults: { workbookCellLimit: 52_052 } },
     ));
 
+  it('a write into a tab protected against the service account is CORRAL_ERR_SHEETS_PROTECTED, naming the account, and not retried', () =>
+    withHarness(async (h) => {
+      const b = h.backend();
+      const before = h.emulator.getSheet(h.emulator.spreadsheetId, 'Events');
+      h.emulator.protectTab(h.emulator.spreadsheetId, 'Events', []);
+      const e = await rejection(b.appendValues('Events', [['E1', 'P001', 'goal', '', '2024-01-01']]));
+      assert.equal(e.code, 'CORRAL_ERR_SHEETS_PROTECTED');
+      assert.match(e.message, new RegExp(`^Google refused values.append of "Events": the range is protected in spreadsheet ${h.emulator.spreadsheetId} and ${h.key.client_email.replace(/[.]/g, '\\.')} is not among the protection's editors`));
+      assert.deepEqual([e.status, e.applied, e.retryable], [400, 'no', false]);
+      assert.equal(h.emulator.counters().calls['values.append'], 1, 'a 400 is never retried');
+      assert.deepEqual((await b.getValues('Events')).values, before, 'reads go on; nothing was written');
+    }));
+
   it('no credentials at all, or an unreadable key file, fail at construction with a clear message', async () => {
     const h = await startHarness();
     try {

@@ -116,6 +116,15 @@ export function notASheet(): ApiError {
   return new ApiError(400, 'This operation is not supported for this document', undefined, undefined, undefined, 'FAILED_PRECONDITION');
 }
 
+/**
+ * A write into a range protected against the caller (Data > Protect sheets and ranges), word for
+ * word as Google answers it (gspread's "APIError: [400]: You are trying to edit a protected cell
+ * or object. ..."; values:batchUpdate puts "Invalid data[0]: " before it).
+ */
+export function protectedCell(): ApiError {
+  return new ApiError(400, 'You are trying to edit a protected cell or object. Please contact the spreadsheet owner to remove protection if you need to edit.');
+}
+
 export const PERMISSION_DENIED = 'The caller does not have permission';
 export const NOT_FOUND = 'Requested entity was not found.';
 /**

@@ -55,6 +55,12 @@ export interface Emulator {
   setPublic(spreadsheetId: string, isPublic: boolean): void;
   /** An Excel file stored in Drive under this id rather than a Google Sheet (every values call: 400 FAILED_PRECONDITION). */
   setXlsx(spreadsheetId: string, isXlsx: boolean): void;
+  /**
+   * Protects a whole tab (Data > Protect sheets and ranges), `editors` the accounts it lets write
+   * (none: only the owner, no service account); `false` removes the protection. Writes into it by
+   * anyone else get Google's 400 "You are trying to edit a protected cell or object. ...".
+   */
+  protectTab(spreadsheetId: string, title: string, editors: readonly string[] | false): void;
   setSheet(spreadsheetId: string, title: string, rows: readonly (readonly unknown[])[]): void;
   getSheet(spreadsheetId: string, title: string): string[][] | undefined;
   faults(): Faults;
@@ -154,6 +160,13 @@ class EmulatorServer implements Emulator {
 
   setXlsx(spreadsheetId: string, isXlsx: boolean): void {
     this.#store.ensureSpreadsheet(spreadsheetId).xlsx = isXlsx;
+  }
+
+  protectTab(spreadsheetId: string, title: string, editors: readonly string[] | false): void {
+    const tab = this.#store.spreadsheets.get(spreadsheetId)?.tabs.find((t) => t.title === title);
+    if (!tab) throw new Error(`no tab ${JSON.stringify(title)} in spreadsheet ${spreadsheetId}`);
+    if (editors === false) delete tab.protectedFor;
+    else tab.protectedFor = new Set(editors);
   }
 
   setSheet(spreadsheetId: string, title: string, rows: readonly (readonly unknown[])[]): void {
@@ -338,7 +351,8 @@ class EmulatorServer implements Emulator {
       authorize(principal, sheet, route.method);
       // A mask Google cannot expand is refused before the call runs: nothing is written.
       const mask = fieldMaskOf(route.method, query, req.headers['x-goog-fieldmask']);
-      result = runValues(this.#store, sheet, route, query, body, req.headers['content-type'], f.workbookCellLimit);
+      const writer = principal.kind === 'token' ? principal.token.email : undefined;
+      result = runValues(this.#store, sheet, route, query, body, req.headers['content-type'], f.workbookCellLimit, writer);
       if (mask) result = { ...result, body: applyFieldMask(result.body, mask) };
     } catch (err) {
       if (!(err instanceof ApiError)) throw err;

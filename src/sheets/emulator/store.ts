@@ -8,7 +8,7 @@
 
 import { A1ParseError, columnToLetters, formatA1, parseA1, type GridArea } from '../a1.js';
 import type { InsertDataOption, MajorDimension, WireAppendValuesResponse, WireUpdateValuesResponse, WireValueRange } from '../google/wire.js';
-import { ApiError, badRange, NOT_FOUND, workbookFull } from './api-error.js';
+import { ApiError, badRange, NOT_FOUND, protectedCell, workbookFull } from './api-error.js';
 import { withoutDefaults } from './http-util.js';
 import { parseR1C1 } from './r1c1.js';
 import { lastTable } from './tables.js';
@@ -20,6 +20,11 @@ export interface Tab {
   rows: string[][];
   rowCount: number;
   columnCount: number;
+  /**
+   * A protection of the whole tab (Data > Protect sheets and ranges): the accounts among its
+   * editors; undefined when the tab is not protected. Writes by anyone else are refused.
+   */
+  protectedFor?: ReadonlySet<string>;
 }
 
 export interface Spreadsheet {
@@ -101,6 +106,11 @@ export function cellValue(value: unknown, userEntered: boolean): string {
   return userEntered && text.startsWith("'") ? text.slice(1) : text;
 }
 
+/** Refuses a write into `tab` by `writer` (a service account's email) when a protection leaves it out. */
+function checkWriter(tab: Tab, writer: string | undefined): void {
+  if (tab.protectedFor && (writer === undefined || !tab.protectedFor.has(writer))) throw protectedCell();
+}
+
 export class Store {
   readonly spreadsheets = new Map<string, Spreadsheet>();
 
@@ -127,7 +137,7 @@ export class Store {
     const tab: Tab = { title, rows: data, rowCount: Math.max(DEFAULT_ROWS, data.length), columnCount: Math.max(DEFAULT_COLUMNS, width) };
     const i = s.tabs.findIndex((t) => t.title === title);
     if (i === -1) s.tabs.push(tab);
-    else s.tabs[i] = tab;
+    else s.tabs[i] = { ...tab, ...(s.tabs[i]?.protectedFor ? { protectedFor: s.tabs[i]?.protectedFor } : {}) };
   }
 
   /** A tab's rows as stored (trailing empties trimmed), or undefined. */
@@ -226,8 +236,9 @@ export class Store {
    * `update_cell(1, 25)` on a 24-column tab with "Range (Solar!Y1) exceeds grid limits. Max rows:
    * 981, max columns: 24" (home-assistant/core#104198).
    */
-  planUpdate(s: Spreadsheet, range: string, values: readonly (readonly unknown[])[]): UpdatePlan {
+  planUpdate(s: Spreadsheet, range: string, values: readonly (readonly unknown[])[], writer?: string): UpdatePlan {
     const { tab, area } = this.resolve(s, range);
+    checkWriter(tab, writer);
     const r1 = area?.startRow ?? 1;
     const c1 = area?.startCol ?? 1;
     if (area?.endRow !== undefined && values.length > area.endRow - r1 + 1) {
@@ -249,16 +260,17 @@ export class Store {
     return { ...this.#write(plan.tab, plan.r1, plan.c1, values, userEntered), spreadsheetId: s.id };
   }
 
-  update(s: Spreadsheet, range: string, values: readonly (readonly unknown[])[], userEntered: boolean): WireUpdateValuesResponse {
-    return this.applyUpdate(s, this.planUpdate(s, range, values), values, userEntered);
+  update(s: Spreadsheet, range: string, values: readonly (readonly unknown[])[], userEntered: boolean, writer?: string): WireUpdateValuesResponse {
+    return this.applyUpdate(s, this.planUpdate(s, range, values, writer), values, userEntered);
   }
 
   /**
    * values.append: after the last table the range's data belongs to (see tables.ts), from its first
    * column. Refused, writing nothing, when the grid it grows would pass `cellLimit` (0: none).
    */
-  append(s: Spreadsheet, range: string, values: readonly (readonly unknown[])[], userEntered: boolean, insert: InsertDataOption, cellLimit = 0): WireAppendValuesResponse {
+  append(s: Spreadsheet, range: string, values: readonly (readonly unknown[])[], userEntered: boolean, insert: InsertDataOption, cellLimit = 0, writer?: string): WireAppendValuesResponse {
     const { tab, area } = this.resolve(s, range);
+    checkWriter(tab, writer);
     const r1 = area?.startRow ?? 1;
     const c1 = area?.startCol ?? 1;
     const table = lastTable(tab, { r1, r2: area?.endRow ?? tab.rowCount, c1, c2: area?.endCol ?? tab.columnCount });

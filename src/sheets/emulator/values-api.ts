@@ -207,9 +207,10 @@ function valueRangeBody(body: Buffer, urlRange: string): Record<string, unknown>
 
 /**
  * Runs a values call that passed the auth, quota and sharing checks. `contentType` is the
- * request's, which Google reads the body by; `cellLimit` the spreadsheet's cap on cells (0: none).
+ * request's, which Google reads the body by; `cellLimit` the spreadsheet's cap on cells (0: none);
+ * `writer` the service account calling, which a protected tab may leave out.
  */
-export function runValues(store: Store, sheet: Spreadsheet, route: ValuesRoute, query: URLSearchParams, body: Buffer, contentType?: string, cellLimit = 0): ValuesResult {
+export function runValues(store: Store, sheet: Spreadsheet, route: ValuesRoute, query: URLSearchParams, body: Buffer, contentType?: string, cellLimit = 0, writer?: string): ValuesResult {
   checkQuery(route.method, query);
   if (isWrite(route.method)) checkBodyType(contentType, body);
   switch (route.method) {
@@ -228,7 +229,7 @@ export function runValues(store: Store, sheet: Spreadsheet, route: ValuesRoute, 
       const include = responseOptions(query.get('includeValuesInResponse'), query.get('responseValueRenderOption'), query.get('responseDateTimeRenderOption'));
       const values = valuesOf(valueRangeBody(body, route.range ?? ''), '');
       if (userEntered) checkUserEntered(values, '');
-      const res = store.append(sheet, route.range ?? '', values, userEntered, insert, cellLimit);
+      const res = store.append(sheet, route.range ?? '', values, userEntered, insert, cellLimit, writer);
       return { body: { ...res, updates: withUpdatedData(store, sheet, res.updates, include) }, rowsAppended: values.length };
     }
     case 'values.update': {
@@ -236,7 +237,7 @@ export function runValues(store: Store, sheet: Spreadsheet, route: ValuesRoute, 
       const include = responseOptions(query.get('includeValuesInResponse'), query.get('responseValueRenderOption'), query.get('responseDateTimeRenderOption'));
       const values = valuesOf(valueRangeBody(body, route.range ?? ''), '');
       if (userEntered) checkUserEntered(values, '');
-      return { body: withUpdatedData(store, sheet, store.update(sheet, route.range ?? '', values, userEntered), include), rowsAppended: 0 };
+      return { body: withUpdatedData(store, sheet, store.update(sheet, route.range ?? '', values, userEntered, writer), include), rowsAppended: 0 };
     }
     case 'values.batchUpdate': {
       const o = parseJson(body);
@@ -256,7 +257,7 @@ export function runValues(store: Store, sheet: Spreadsheet, route: ValuesRoute, 
       // Google names the entry a range error is in ("Invalid data[0]: Unable to parse range: ...").
       const plans = checked.map((d, i) => {
         try {
-          return store.planUpdate(sheet, d.range, d.values);
+          return store.planUpdate(sheet, d.range, d.values, writer);
         } catch (err) {
           if (err instanceof ApiError && err.code === 400) throw new ApiError(400, `Invalid data[${i}]: ${err.message}`, err.reason, err.metadata);
           throw err;
