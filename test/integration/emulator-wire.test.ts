@@ -277,6 +277,19 @@ describe('emulator values endpoints', () => {
     });
   });
 
+  it('issues a token for a scope the Sheets API does not take (cloud-platform), which its values calls then refuse 403 as insufficient', async () => {
+    // The token endpoint grants Google's scopes, whatever the API they are for; the values methods
+    // take only those they list (spreadsheets, spreadsheets.readonly, drive, drive.readonly, drive.file).
+    const reader = emu.registerServiceAccount({ share: 'writer' });
+    const issued = await tokenRequest(emu, { grant_type: JWT_BEARER_GRANT, assertion: assertion(reader, { scope: 'https://www.googleapis.com/auth/cloud-platform' }) });
+    assert.equal(issued.status, 200, JSON.stringify(issued.body));
+    const read = await call(`${base}/values/Players`, { headers: { authorization: `Bearer ${issued.body.access_token}` } });
+    assert.equal(read.status, 403);
+    assert.equal(read.body.error.message, 'Request had insufficient authentication scopes.');
+    assert.equal(read.body.error.details[0].reason, 'ACCESS_TOKEN_SCOPE_INSUFFICIENT');
+    assert.equal(read.body.error.details[0].metadata.method, 'google.apps.sheets.v4.SpreadsheetsService.GetValues');
+  });
+
   it("an .xlsx stored in Drive answers every values call 400 FAILED_PRECONDITION, once found and shared, as Google does", async () => {
     emu.setSheet('xlsx-in-drive', 'Sheet1', [['a']]);
     const body = { error: { code: 400, message: 'This operation is not supported for this document', status: 'FAILED_PRECONDITION' } };

@@ -23,7 +23,23 @@ export interface IssuedToken {
 }
 
 const DRIVE_SCOPE = 'https://www.googleapis.com/auth/drive';
-const KNOWN_SCOPES = new Set([SCOPE_READWRITE, SCOPE_READONLY, DRIVE_SCOPE, `${DRIVE_SCOPE}.readonly`, `${DRIVE_SCOPE}.file`]);
+/** The scopes the values methods take ("Requires one of the following OAuth scopes", spreadsheets.values.get). */
+const SHEETS_SCOPES: ReadonlySet<string> = new Set([SCOPE_READWRITE, SCOPE_READONLY, DRIVE_SCOPE, `${DRIVE_SCOPE}.readonly`, `${DRIVE_SCOPE}.file`]);
+/**
+ * Scopes the token endpoint grants besides those: Google's own that a service account commonly
+ * asks (cloud-platform, what Application Default Credentials ask by default), which the token
+ * endpoint takes and the Sheets API then refuses as insufficient (403), rather than invalid_scope.
+ */
+const OTHER_SCOPES = [
+  'https://www.googleapis.com/auth/cloud-platform',
+  'https://www.googleapis.com/auth/cloud-platform.read-only',
+  'https://www.googleapis.com/auth/userinfo.email',
+  'https://www.googleapis.com/auth/userinfo.profile',
+  'openid',
+  'email',
+  'profile',
+];
+const KNOWN_SCOPES: ReadonlySet<string> = new Set([...SHEETS_SCOPES, ...OTHER_SCOPES]);
 /** Google allows a little clock skew on iat; beyond that the JWT is "not in a reasonable timeframe". */
 const ALLOWED_SKEW_S = 300;
 /**
@@ -128,6 +144,11 @@ export class Accounts {
   /** May this token write? Needs the read-write spreadsheets (or drive) scope. */
   static canWrite(token: IssuedToken): boolean {
     return token.scopes.has(SCOPE_READWRITE) || token.scopes.has(DRIVE_SCOPE);
+  }
+
+  /** May this token read values? Needs one of the scopes the values methods list. */
+  static canRead(token: IssuedToken): boolean {
+    return [...token.scopes].some((s) => SHEETS_SCOPES.has(s));
   }
 
   #purge(): void {

@@ -126,7 +126,7 @@ export function authorize(principal: Principal, sheet: Spreadsheet, method: Valu
     return;
   }
   const write = isWrite(method);
-  if (write && !Accounts.canWrite(principal.token)) {
+  if (write ? !Accounts.canWrite(principal.token) : !Accounts.canRead(principal.token)) {
     throw credentialError(403, 'Request had insufficient authentication scopes.', 'ACCESS_TOKEN_SCOPE_INSUFFICIENT', method);
   }
   const role = sheet.shares.get(principal.token.email);
