@@ -56,7 +56,9 @@ export function loadCredentials(file: string | undefined): { file: string; crede
   const path = file ?? defaultUsersFile();
   let text: string;
   try {
-    text = readFileSync(path, 'utf8');
+    // A UTF-8 BOM (Windows editors save one, as for a profile) is no part of the JSON: JSON.parse
+    // refused it as an unexpected token it prints invisibly. The CSV parser skips one itself.
+    text = readFileSync(path, 'utf8').replace(/^\uFEFF/, '');
   } catch (err) {
     const hint = file === undefined ? ' (the default is the sample sheet\'s players; pass --users-file FILE with name,code rows)' : '';
     throw inputError(`--users-file: cannot read ${path}: ${(err as Error).message}${hint}`, err);

@@ -76,6 +76,12 @@ describe('users file', () => {
     assert.deepEqual(loadCredentials(f).credentials, [{ name: 'Alice', code: 'P1' }, { name: 'Bob', code: '2' }]);
   });
 
+  it('reads a JSON array saved with a UTF-8 BOM (as Windows editors save one) as without it', () => {
+    const f = join(dir, 'bom.json');
+    writeFileSync(f, `\uFEFF${JSON.stringify([{ name: 'Alice', code: 'P1' }])}`);
+    assert.deepEqual(loadCredentials(f).credentials, [{ name: 'Alice', code: 'P1' }]);
+  });
+
   it('refuses files without usable rows, naming the file', () => {
     const cases: [string, string, RegExp][] = [
       ['a.csv', 'team,role\nRed,x\n', /needs "name" and "code" columns/],
