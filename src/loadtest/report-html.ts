@@ -140,6 +140,8 @@ export function charts(r: LoadtestResult): ChartSpec[] {
 // On a phone (360 px) the steps and route tables are wider than the screen, and a chart scaled to
 // it draws its 10 px labels 4 px tall: each table and chart scrolls sideways in its own box, the
 // page keeps the screen's width, and under 700 px a chart keeps 640 px and larger tick labels.
+// A chart's border is inside its width (border-box): at width 100 % plus 2 px of border, every chart
+// overflowed its box by 2 px and had a scrollbar of its own on a desktop screen.
 const STYLE = `
 body{font:14px/1.45 system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:24px auto;max-width:940px;color:#212529;padding:0 12px;overflow-wrap:break-word}
 h1{font-size:22px;margin:0 0 4px}h2{font-size:17px;margin:28px 0 8px}
@@ -148,7 +150,7 @@ h1{font-size:22px;margin:0 0 4px}h2{font-size:17px;margin:28px 0 8px}
 .verdict p{margin:4px 0;font-size:14px}table{border-collapse:collapse;width:100%;font-size:13px}
 th,td{border-bottom:1px solid #e9ecef;padding:4px 6px;text-align:left;vertical-align:top}th{background:#f8f9fa}
 td.pass{color:#2b8a3e;font-weight:600}td.fail{color:#c92a2a;font-weight:600}td.skip{color:#868e96}td.reasons{font-size:12px;color:#495057}
-.chart{display:block;margin:8px 0 2px;background:#fff;border:1px solid #e9ecef;border-radius:4px}
+.chart{display:block;box-sizing:border-box;margin:8px 0 2px;background:#fff;border:1px solid #e9ecef;border-radius:4px}
 .chart .title{font-weight:600;font-size:13px}.chart .grid{stroke:#f1f3f5}.chart .ytick{font-size:10px;text-anchor:end;fill:#868e96}
 .chart .xtick{font-size:10px;text-anchor:middle;fill:#868e96}.chart .marker{stroke:#adb5bd;stroke-dasharray:3 3}
 .chart .mlabel{font-size:10px;fill:#868e96}.chart .threshold{stroke:#e03131;stroke-dasharray:6 4}

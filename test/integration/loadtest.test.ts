@@ -229,6 +229,10 @@ describe('corral loadtest against the fixture app', () => {
       const charts = await page.$$eval('svg.chart', (svgs) => svgs.map((s) => ({ id: s.getAttribute('data-chart'), width: s.getBoundingClientRect().width, paths: s.querySelectorAll('path.series').length })));
       assert.deepEqual(charts.map((c) => c.id), ['users', 'throughput', 'latency', 'errors', 'server', 'connections']);
       assert.ok(charts.every((c) => c.width > 300 && c.paths > 0));
+      // On a desktop screen nothing scrolls sideways: a chart 2 px wider than its box (its border
+      // outside width 100 %) put a scrollbar under every chart.
+      const sideways = await page.$$eval('div.scroll', (boxes) => boxes.filter((b) => b.scrollWidth > b.clientWidth).map((b) => `${b.firstElementChild?.id ?? '?'}: ${b.scrollWidth} > ${b.clientWidth}`));
+      assert.deepEqual(sideways, [], 'boxes that scroll sideways at 1000 px');
       // Each chart's title and legend are drawn where they do not cover each other.
       const clashes = await page.$$eval('svg.chart', (svgs) => svgs.flatMap((svg) => {
         const title = svg.querySelector('text.title')?.getBoundingClientRect();
