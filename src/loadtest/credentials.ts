@@ -5,6 +5,7 @@ import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { parseCsv as parseSheetCsv } from '../sheets/offline/csv.js';
 import { inputError } from './exit.js';
+import { jsonSyntaxMessage } from './json-syntax.js';
 
 export interface Credential {
   readonly name: string;
@@ -39,7 +40,7 @@ function fromJson(text: string, file: string): Credential[] {
   try {
     json = JSON.parse(text);
   } catch (err) {
-    throw inputError(`--users-file ${file} is not valid JSON: ${(err as Error).message}`, err);
+    throw inputError(`--users-file ${file} is not valid JSON: ${jsonSyntaxMessage(text, err)}`, err);
   }
   if (!Array.isArray(json)) throw inputError(`--users-file ${file}: expected a JSON array of {"name", "code"}`);
   return json.map((entry: unknown, i) => {

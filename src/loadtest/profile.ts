@@ -5,6 +5,7 @@ import { readFileSync } from 'node:fs';
 import { repeatedKeyPath } from '../json-keys.js';
 import { formatExactDuration, parseDuration, parseRate } from './duration.js';
 import { inputError } from './exit.js';
+import { jsonSyntaxMessage } from './json-syntax.js';
 import { maxOf } from './extremes.js';
 import { checkMix, type Mix } from './mix.js';
 
@@ -199,7 +200,7 @@ export function loadProfile(file: string): Profile {
   try {
     json = JSON.parse(text);
   } catch (err) {
-    throw inputError(`--profile: ${file} is not valid JSON: ${(err as Error).message}`, err);
+    throw inputError(`--profile: ${file} is not valid JSON: ${jsonSyntaxMessage(text, err)}`, err);
   }
   // JSON.parse keeps the last of a key written twice: a phase or an action pasted twice would
   // silently replace the first.

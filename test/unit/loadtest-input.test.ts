@@ -296,6 +296,18 @@ describe('profile', () => {
     refused(() => loadProfile(join(PROFILES, 'README.md')), /README\.md is not valid JSON/);
     refused(() => loadProfile(join(PROFILES, 'missing.json')), /cannot read .*missing\.json/);
   });
+
+  it('says on which line and column a profile stops being JSON, not only its position in characters', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'corral-profile-syntax-'));
+    try {
+      const file = join(dir, 'comma.json');
+      // The comma after the ramp_up phase is missing: the plateau's quote on line 4 is unexpected.
+      writeFileSync(file, '{\n  "users": {"distribution": {\n    "ramp_up": {"duration": "1m", "users": 5}\n    "plateau": {"duration": "1m", "users": 5}\n  }}\n}\n');
+      refused(() => loadProfile(file), /comma\.json is not valid JSON: .*\(?line 4 column 5\)?/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
 });
 
 describe('--help', () => {

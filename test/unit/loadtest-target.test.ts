@@ -82,6 +82,12 @@ describe('users file', () => {
     assert.deepEqual(loadCredentials(f).credentials, [{ name: 'Alice', code: 'P1' }]);
   });
 
+  it('says on which line and column a JSON users file stops being JSON', () => {
+    const f = join(dir, 'syntax.json');
+    writeFileSync(f, '[\n  {"name": "Alice", "code": "P1"},\n  {"name": "Bob" "code": "P2"}\n]\n');
+    assert.throws(() => loadCredentials(f), (err: unknown) => err instanceof LoadtestError && err.exitCode === 64 && /syntax\.json is not valid JSON: .*\(?line 3 column 18\)?/.test(err.message));
+  });
+
   it('refuses files without usable rows, naming the file', () => {
     const cases: [string, string, RegExp][] = [
       ['a.csv', 'team,role\nRed,x\n', /needs "name" and "code" columns/],
