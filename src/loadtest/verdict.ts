@@ -208,12 +208,14 @@ export function judgeSegment(input: SegmentInput): SegmentJudgement {
   if (raw.cpuMean === null || server.cpuMean === null) add('cpu', null, null, CRITERIA.cpuPercent, `CPU not judged: ${input.serverProblem ?? 'no CPU figure from the admin API'}`);
   else {
     const ok = raw.cpuMean < CRITERIA.cpuPercent;
-    add('cpu', ok, server.cpuMean, CRITERIA.cpuPercent, `CPU ${formatPercent(raw.cpuMean, CRITERIA.cpuPercent)} on average (max ${formatPercent(raw.cpuMax ?? raw.cpuMean, CRITERIA.cpuPercent)}) ${ok ? '<' : '≥'} ${CRITERIA.cpuPercent} %`);
+    // Said from the figures shown (one decimal), as the headline, the steps table and the report
+    // say them: from the unrounded mean, 91.45 % read "91 %" here and "92 %" (91.5) everywhere else.
+    add('cpu', ok, server.cpuMean, CRITERIA.cpuPercent, `CPU ${formatPercent(server.cpuMean, CRITERIA.cpuPercent)} on average (max ${formatPercent(server.cpuMax ?? server.cpuMean, CRITERIA.cpuPercent)}) ${ok ? '<' : '≥'} ${CRITERIA.cpuPercent} %`);
   }
   if (raw.ramMax === null || server.ramMax === null) add('ram', null, null, CRITERIA.ramPercent, `RAM not judged: ${input.serverProblem ?? 'no RAM figure from the admin API'}`);
   else {
     const ok = raw.ramMax < CRITERIA.ramPercent;
-    add('ram', ok, server.ramMax, CRITERIA.ramPercent, `RAM ${formatPercent(raw.ramMax, CRITERIA.ramPercent)} at most ${ok ? '<' : '≥'} ${CRITERIA.ramPercent} %`);
+    add('ram', ok, server.ramMax, CRITERIA.ramPercent, `RAM ${formatPercent(server.ramMax, CRITERIA.ramPercent)} at most ${ok ? '<' : '≥'} ${CRITERIA.ramPercent} %`);
   }
   const reasons = checks.filter((ch) => ch.pass === false).map((ch) => ch.detail);
   const serverLost = input.serverLost === true && (server.cpuMean === null || server.ramMax === null);

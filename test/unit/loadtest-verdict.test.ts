@@ -114,6 +114,15 @@ describe('judging a step', () => {
     assert.deepEqual([over.server.cpuMean, over.server.ramMax], [80, 50]);
   });
 
+  it('says the CPU in the reason as the headline and the steps table say it: a mean of 91.45 % is 92 % (91.5) in both', () => {
+    // Two measurements, 91 and 91.9: the mean is kept as 91.5, which the headline shows as 92 %.
+    const seg = input({}, { server: [cpu(91, 20), cpu(91.9, 20)] });
+    const j = judgeSegment(seg);
+    assert.equal(j.server.cpuMean, 91.5);
+    assert.deepEqual(j.reasons, ['CPU 92 % on average (max 92 %) ≥ 80 %']);
+    assert.match(overallVerdict([judged(4, seg)], false).headline, /, CPU 92 %\)$/);
+  });
+
   it('does not judge CPU and RAM without the admin API, and says why', () => {
     const j = judgeSegment(input({}, { server: [], serverProblem: 'no --admin URL given' }));
     assert.equal(j.pass, true);
