@@ -18,6 +18,11 @@ describe('progress', () => {
     assert.match(progressLine({ ...state(0), p95Ms: undefined }), /p95 -/);
   });
 
+  it('shows a p95 just under the limit as the steps table and the verdict do, never rounded up to it', () => {
+    assert.match(progressLine({ ...state(12_000), p95Ms: 499.96 }), /p95 499\.9 ms/);
+    assert.match(compactProgressLine({ ...state(12_000), p95Ms: 499.96 }), /p95 499\.9 ms/);
+  });
+
   it('counts the time left down to 00:00 at the end, not a second early', () => {
     assert.match(progressLine(state(100)), /^\[00:00 elapsed, 01:00 left\]/);
     assert.match(progressLine(state(59_100)), /^\[00:59 elapsed, 00:01 left\]/);
