@@ -100,7 +100,10 @@ export function judgeSegments(
     const end = Math.min(seg.endMs, stoppedAtMs);
     // Held to its planned end: not cut by --duration, not interrupted before its end.
     const complete = ran && seg.cutShort !== true && (!interrupted || seg.endMs <= stoppedAtMs);
-    const missing = missingFigures(serverSamples, serverFailures, serverProblem, seg.startMs, end);
+    // A step the run ended before has no figures because it never ran: asked of the admin API's
+    // samples, it read "the admin API did not answer during this step", of an API that answered throughout.
+    const notRun = ran ? undefined : unstarted ? '--duration ended the run before it began' : 'the run was stopped before it began';
+    const missing = notRun !== undefined ? { reason: `this step did not run (${notRun})`, lost: false } : missingFigures(serverSamples, serverFailures, serverProblem, seg.startMs, end);
     const judgement = judgeSegment({
       label: seg.label,
       users: segmentPeak(seg),
@@ -112,6 +115,7 @@ export function judgeSegments(
       server: samplesFor(serverSamples, seg.startMs, end),
       serverProblem: missing.reason,
       serverLost: missing.lost,
+      ...(notRun !== undefined ? { notRun } : {}),
     });
     segments.push({
       ...tallyResult(tally),

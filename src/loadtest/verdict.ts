@@ -80,6 +80,8 @@ export interface SegmentInput {
    * the step's length.
    */
   readonly serverLost?: boolean;
+  /** Why the step did not run at all (the run ended before it began): said for what it could not measure. */
+  readonly notRun?: string;
 }
 
 /**
@@ -162,7 +164,9 @@ export function judgeSegment(input: SegmentInput): SegmentJudgement {
   // all were cut, briefly in flight, by the end).
   const measured = c.requests > 0;
   const idle =
-    c.generator > 0
+    input.notRun !== undefined
+      ? `this step did not run (${input.notRun})`
+      : c.generator > 0
       ? 'no request was sent in this step: the load generator could not send any'
       : c.aborted > 0
         ? `no request finished in this step (${c.aborted} in flight under ${CRITERIA.p95Ms} ms when the run ended)`

@@ -126,6 +126,36 @@ describe('judging segments', () => {
     assert.equal(segments[1]?.checks.find((c) => c.name === 'cpu')?.detail, 'CPU not judged: the admin API did not answer during this step');
   });
 
+  it('says a step the run ended before did not run, not that the admin API did not answer during it', () => {
+    const host = (t: number, hostT: number): ServerSample => ({ t, cpu: 30, ram: 10, hostT, hostDated: true, connections: 1, maxConnections: 100, status: 'LOW' });
+    // The admin API answered every second of the run, until it ended.
+    const samples = [0, 1000, 2000, 3000].map((t) => host(t, t));
+    const say = (segment: { checks: readonly { name: string; detail: string }[] } | undefined, name: string): string | undefined => segment?.checks.find((c) => c.name === name)?.detail;
+    // Ctrl-C 1.5 s into step 1 of 2: step 2 never began.
+    const stopped = stepsSchedule([2, 4], 2000);
+    const r = new Recorder(stopped);
+    r.users(2, 0);
+    recordJudgeable(r, ok(100, 110));
+    r.finish(1500);
+    const interrupted = judgeSegments(stopped, r, 1500, true, samples.slice(0, 2), undefined).segments[1];
+    assert.equal(interrupted?.ran, false);
+    assert.equal(say(interrupted, 'cpu'), 'CPU not judged: this step did not run (the run was stopped before it began)');
+    assert.equal(say(interrupted, 'ram'), 'RAM not judged: this step did not run (the run was stopped before it began)');
+    assert.equal(say(interrupted, 'answered'), 'not measured: this step did not run (the run was stopped before it began)');
+    // --duration 3s on --steps 2,4,6 × 1.5s: step 3 was never to run.
+    const capped = capSchedule(stepsSchedule([2, 4, 6], 1500), 3000);
+    const q = new Recorder(capped);
+    q.users(2, 0);
+    recordJudgeable(q, ok(100, 110));
+    q.users(4, 1500);
+    recordJudgeable(q, ok(1600, 1610));
+    q.finish(3000);
+    const cut = judgeSegments(capped, q, 3000, false, samples, undefined).segments[2];
+    assert.equal(cut?.ran, false);
+    assert.equal(say(cut, 'cpu'), 'CPU not judged: this step did not run (--duration ended the run before it began)');
+    assert.equal(say(cut, 'answered'), 'not measured: this step did not run (--duration ended the run before it began)');
+  });
+
   it('says a step has no CPU or RAM because the admin API refused during it, not because the step was short', () => {
     const schedule = stepsSchedule([2, 4], 12_000);
     const r = new Recorder(schedule);
