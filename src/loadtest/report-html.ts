@@ -204,6 +204,14 @@ export function mixSummary(o: Pick<LoadtestResult['options'], 'mix' | 'mixReques
   return `${formatMix(o.mix)} (${o.mixSource})`;
 }
 
+/**
+ * The Virtual users row: the users started, and the players they log in as. "300 started, 20
+ * logins from FILE" read as 20 logins beside the 300 of the route table: 20 was the players.
+ */
+export function usersSummary(run: Pick<LoadtestResult['run'], 'usersStarted'>, o: Pick<LoadtestResult['options'], 'credentials' | 'usersFile'>): string {
+  return `${run.usersStarted} started, logging in round-robin as the ${o.credentials} ${o.credentials === 1 ? 'player' : 'players'} of ${o.usersFile}`;
+}
+
 export function renderReport(r: LoadtestResult): string {
   const v = r.verdict;
   const t = r.totals;
@@ -214,7 +222,7 @@ export function renderReport(r: LoadtestResult): string {
     ['Requests', `${t.counts.requests} (${t.rps} req/s), ${t.counts.errors} errors; at the end ${t.counts.unanswered} still waiting after ${r.criteria.p95Ms} ms or more (their waits count in the latency) and ${t.counts.aborted} in flight for less (dropped)`],
     ['Latency', t.latencyMs ? `p50 ${ms(t.latencyMs.p50)}, p95 ${ms(t.latencyMs.p95)}, p99 ${ms(t.latencyMs.p99)}, max ${ms(t.latencyMs.max)}` : 'no answers'],
     ['Mix', mixSummary(r.options)],
-    ['Virtual users', `${r.run.usersStarted} started, ${r.options.credentials} logins from ${r.options.usersFile}`],
+    ['Virtual users', usersSummary(r.run, r.options)],
     ['Load generator CPU', `${r.run.generatorCpuPercent} % of this host (all cores)`],
     ['Server figures', r.server.available ? `${r.server.samples.length} samples from ${r.options.admin ?? ''}${serverFailures(r)}` : (r.server.problem ?? 'not sampled')],
   ];

@@ -6,7 +6,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { describe, it } from 'node:test';
 import { chartPoints, MAX_CHART_POINTS } from '../../src/loadtest/chart-points.js';
-import { mixSummary, ranSummary, renderReport } from '../../src/loadtest/report-html.js';
+import { mixSummary, ranSummary, renderReport, usersSummary } from '../../src/loadtest/report-html.js';
 import { serverFigures } from '../../src/loadtest/verdict.js';
 import { fakeResult, secondPoint } from '../fixtures/loadtest-result.js';
 
@@ -28,6 +28,14 @@ describe('report summary', () => {
     assert.equal(mixSummary({ mix: asked, mixRequested: asked, mixSource: 'default' }), 'read 60 %, write 30 %, export 10 % (default)');
     const noExports = { read: 0.5, write: 0.5, export: 0 };
     assert.equal(mixSummary({ mix: noExports, mixRequested: noExports, mixSource: 'flag' }), 'read 50 %, write 50 %, export 0 % (flag)');
+  });
+});
+
+describe('report summary: virtual users', () => {
+  it('says how many players the users log in as, not a count of logins that disagrees with the route table', () => {
+    assert.equal(usersSummary({ usersStarted: 300 }, { credentials: 20, usersFile: '/srv/Players.csv' }), '300 started, logging in round-robin as the 20 players of /srv/Players.csv');
+    assert.equal(usersSummary({ usersStarted: 4 }, { credentials: 1, usersFile: '/srv/one.json' }), '4 started, logging in round-robin as the 1 player of /srv/one.json');
+    assert.match(renderReport(fakeResult({ seconds: 10, sampleEveryS: 1 })), /<th>Virtual users<\/th><td>\d+ started, logging in round-robin as the \d+ players? of /);
   });
 });
 
