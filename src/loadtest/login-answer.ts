@@ -8,6 +8,25 @@ import type { Reply } from './client.js';
 /** The error code a 2xx login without a token is counted under (errorCodes, the verdict). */
 export const LOGIN_WITHOUT_TOKEN = 'login_without_token';
 
+/**
+ * The error code a login answered 429 `login_locked` is counted under: corral's app locks a player's
+ * name for 15 minutes after CORRAL_LOGIN_FAILURES_PER_NAME failed logins (a wrong code in
+ * --users-file), whatever CORRAL_RATE_LIMIT says. Told apart from the per-IP limit's 429, whose
+ * remedy (raise CORRAL_RATE_LIMIT) does nothing for it.
+ */
+export const LOGIN_LOCKED = 'login_locked';
+
+/** What to do about logins answered 429 login_locked. */
+export const LOGIN_LOCKED_HINT =
+  "the target locked a player's name after too many failed logins (CORRAL_LOGIN_FAILURES_PER_NAME in 15 minutes), which a wrong code in --users-file causes, not the per-client-IP rate limit: correct the codes in --users-file (the 401s name how many logins it refused), and wait for the lock to end or restart the target";
+
+/** A login answered 429 with the app's `login_locked` error, counted under LOGIN_LOCKED. */
+export function asLockedLogin(reply: Reply): Reply {
+  const error = (reply.json as { error?: unknown } | undefined)?.error;
+  if (reply.sample.status !== 429 || error !== LOGIN_LOCKED) return reply;
+  return { ...reply, sample: { ...reply.sample, error: LOGIN_LOCKED } };
+}
+
 /** The session token of a login answer, or undefined when it carries none. */
 export function loginToken(reply: Reply): string | undefined {
   const token = (reply.json as { token?: unknown } | undefined)?.token;

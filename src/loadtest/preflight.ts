@@ -9,7 +9,7 @@ import type { Credential } from './credentials.js';
 import { formatExactDuration } from './duration.js';
 import { inputError, LoadtestError, LOADTEST_EXIT, targetRefused, targetUnreachable } from './exit.js';
 import { generatorHint } from './generator-limits.js';
-import { describeAnswer, isTokenless } from './login-answer.js';
+import { asLockedLogin, describeAnswer, isTokenless, LOGIN_LOCKED, LOGIN_LOCKED_HINT } from './login-answer.js';
 import type { Mix } from './mix.js';
 import type { LoadtestOptions } from './options.js';
 import { apiPath, noAnswerReason, prefixHint } from './target.js';
@@ -70,7 +70,10 @@ export async function preflight(opts: LoadtestOptions, mix: Mix, credential: Cre
         throw inputError(`the target refused the admin token for GET /api/export (HTTP ${exportStatus}), so every export of the run would fail: check --admin-token (or CORRAL_ADMIN_TOKEN) against the target's CORRAL_ADMIN_TOKEN, or leave exports out with --mix`);
       }
     }
-    if (s.status === 429 || l.status === 429 || exportStatus === 429) notes.push(`already rate limited before the run started: ${RATE_LIMIT_HINT}`);
+    // A login answered 429 login_locked is its name locked after failed logins, not the per-IP limit.
+    const locked = asLockedLogin(login).sample.error === LOGIN_LOCKED;
+    if (locked) notes.push(`the login of ${JSON.stringify(credential.name)} from ${usersFile} answered 429 login_locked before the run started: ${LOGIN_LOCKED_HINT}`);
+    if (s.status === 429 || (l.status === 429 && !locked) || exportStatus === 429) notes.push(`already rate limited before the run started: ${RATE_LIMIT_HINT}`);
   } finally {
     controller.abort();
     await client.close();

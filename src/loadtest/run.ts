@@ -29,7 +29,8 @@ import { overLimit } from './before-load.js';
 import { preflight } from './preflight.js';
 import { checkForecast } from './sample-forecast.js';
 import { checkTargetAllowed } from './target.js';
-import { CRITERIA, overallVerdict, RATE_LIMIT_HINT } from './verdict.js';
+import { CRITERIA, overallVerdict, RATE_LIMIT_HINT, tooManyRequests } from './verdict.js';
+import { LOGIN_LOCKED, LOGIN_LOCKED_HINT } from './login-answer.js';
 import { VirtualUser } from './vuser.js';
 
 export interface RunIo {
@@ -187,14 +188,17 @@ export async function runLoadtest(opts: LoadtestOptions, io: RunIo): Promise<Run
   const recorder = new Recorder(schedule);
   const client = new TargetClient(opts.target, { connections: schedule.maxUsers, timeoutMs: opts.timeoutMs, signal: controller.signal, clock, unansweredAfterMs: CRITERIA.p95Ms, deadlineMs: schedule.totalMs, ...(pinned ? { pinned } : {}) });
   const progress = new Progress(io.stderr, { inPlace: opts.progressInPlace });
-  let warned429 = false;
+  // Once each: the per-IP limit's 429, and a login's 429 login_locked (a wrong code in --users-file).
+  const warned429 = new Set<string>();
   const onReply = (reply: Reply): void => {
     recorder.record(reply.sample);
-    if (reply.sample.status === 429 && !warned429) {
-      warned429 = true;
-      progress.done();
-      io.stderr.write(`warning: ${RATE_LIMIT_HINT}\n`);
-    }
+    if (reply.sample.status !== 429) return;
+    const locked = reply.sample.error === LOGIN_LOCKED;
+    const kind = locked ? LOGIN_LOCKED : 'rate_limited';
+    if (warned429.has(kind)) return;
+    warned429.add(kind);
+    progress.done();
+    io.stderr.write(`warning: ${locked ? LOGIN_LOCKED_HINT : RATE_LIMIT_HINT}\n`);
   };
   const env = { target: opts.target, send: client.send.bind(client), onReply, onAction: (name: string) => recorder.actionStarted(name), mix, exportToken: opts.adminToken, runSignal: controller.signal, random };
   const removeInterrupt = io.onInterrupt?.(() => {
@@ -248,7 +252,7 @@ export async function runLoadtest(opts: LoadtestOptions, io: RunIo): Promise<Run
   const { segments, judged } = judgeSegments(schedule, recorder, outcome.stoppedAtMs, outcome.interrupted, serverSamples, serverProblem, serverFailures);
   const verdict = overallVerdict(judged, outcome.interrupted, overBefore);
   const totals = tallyResult(recorder.overall);
-  if (totals.counts.status429 > 0) notes.push(`${totals.counts.status429} answers were 429 Too Many Requests: ${RATE_LIMIT_HINT}`);
+  if (totals.counts.status429 > 0) notes.push(tooManyRequests(totals.counts.status429, recorder.overall.errorCodes.get(LOGIN_LOCKED) ?? 0));
   // On loopback the generator shares the host it measures; say how much of the CPU figure is ours.
   if (sampler && isLoopbackHost(opts.target.hostname)) {
     notes.push(`the load generator runs on the target's host and used ${outcome.generatorCpuPercent} % of its CPU, which the server CPU figure includes`);

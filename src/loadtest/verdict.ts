@@ -5,7 +5,7 @@
 import { usersText } from './users-text.js';
 import { maxOf } from './extremes.js';
 import { generatorHint, isGeneratorError } from './generator-limits.js';
-import { LOGIN_WITHOUT_TOKEN } from './login-answer.js';
+import { LOGIN_LOCKED, LOGIN_LOCKED_HINT, LOGIN_WITHOUT_TOKEN } from './login-answer.js';
 import type { ServerSample } from './sampler.js';
 import type { Counts, LatencySummary } from './tally.js';
 
@@ -153,6 +153,17 @@ function displayed(m: ServerFigures): ServerFigures {
 export const RATE_LIMIT_HINT =
   "the target's per-client-IP rate limit answered 429: every virtual user comes from this one IP, so raise CORRAL_RATE_LIMIT on the target (0 turns it off) for the test, or run the load through a proxy listed in CORRAL_TRUSTED_PROXIES";
 
+/**
+ * What `total` answers 429 were and what to do, `locked` of them logins answered 429 login_locked
+ * (a player's name locked after failed logins): the per-IP limit's remedy does nothing for those.
+ */
+export function tooManyRequests(total: number, locked: number): string {
+  const parts: string[] = [];
+  if (total - locked > 0) parts.push(`${total - locked} answers 429 Too Many Requests: ${RATE_LIMIT_HINT}`);
+  if (locked > 0) parts.push(`${locked} ${locked === 1 ? 'login' : 'logins'} answered 429 login_locked: ${LOGIN_LOCKED_HINT}`);
+  return parts.join('; ');
+}
+
 export function judgeSegment(input: SegmentInput): SegmentJudgement {
   const c = input.counts;
   const checks: Check[] = [];
@@ -192,9 +203,9 @@ export function judgeSegment(input: SegmentInput): SegmentJudgement {
   const fives = list(input.statuses, (k) => Number(k) >= 500);
   add('status5xx', c.status5xx === 0, c.status5xx, 0, c.status5xx === 0 ? 'no 5xx' : `${c.status5xx} server errors (${fives})${c.status503 > 0 ? '; 503 means the server was full or unavailable' : ''}`);
   add('timeouts', c.timeouts === 0, c.timeouts, 0, c.timeouts === 0 ? 'no timeouts' : `${c.timeouts} timeouts`);
-  const codes = list(input.errorCodes, (k) => k !== 'timeout' && k !== LOGIN_WITHOUT_TOKEN && !String(k).includes('TIMEOUT') && !isGeneratorError(String(k)));
+  const codes = list(input.errorCodes, (k) => k !== 'timeout' && k !== LOGIN_WITHOUT_TOKEN && k !== LOGIN_LOCKED && !String(k).includes('TIMEOUT') && !isGeneratorError(String(k)));
   add('connection', c.connection === 0, c.connection, 0, c.connection === 0 ? 'no connection errors' : `${c.connection} connection errors (${codes})`);
-  add('rate_limited', c.status429 === 0, c.status429, 0, c.status429 === 0 ? 'not rate limited' : `${c.status429} answers 429 Too Many Requests: ${RATE_LIMIT_HINT}`);
+  add('rate_limited', c.status429 === 0, c.status429, 0, c.status429 === 0 ? 'not rate limited' : tooManyRequests(c.status429, input.errorCodes.get(LOGIN_LOCKED) ?? 0));
   const other = list(input.statuses, (k) => Number(k) !== 429 && Number(k) < 500 && (Number(k) < 200 || Number(k) >= 300));
   // Logins answered 2xx without a token are among them (their status is a success's): named apart.
   const tokenless = input.errorCodes.get(LOGIN_WITHOUT_TOKEN) ?? 0;

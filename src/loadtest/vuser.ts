@@ -4,7 +4,7 @@
 
 import type { Reply, RequestKind, SendRequest } from './client.js';
 import type { Credential } from './credentials.js';
-import { asTokenlessFailure, isTokenless, loginToken } from './login-answer.js';
+import { asLockedLogin, asTokenlessFailure, isTokenless, loginToken } from './login-answer.js';
 import { pickKind, type ActionKind, type Mix } from './mix.js';
 import type { Pacer } from './pacing.js';
 import { apiPath } from './target.js';
@@ -97,7 +97,7 @@ export class VirtualUser {
   async #login(): Promise<number | undefined> {
     const { name, code } = this.#credential;
     // A 200 without a token logged nobody in: an error, or a target that is not the app passes.
-    const reply = await this.#request('login', { method: 'POST', path: '/api/login', json: { name, code }, parseJson: true }, (r) => (isTokenless(r) ? asTokenlessFailure(r) : r));
+    const reply = await this.#request('login', { method: 'POST', path: '/api/login', json: { name, code }, parseJson: true }, (r) => (isTokenless(r) ? asTokenlessFailure(r) : asLockedLogin(r)));
     const token = loginToken(reply);
     if (reply.sample.outcome === 'ok' && token !== undefined) this.#token = token;
     return reply.retryAfterMs;

@@ -909,6 +909,27 @@ describe('corral loadtest against a real corral', () => {
     }
   });
 
+  it("says a login answered 429 login_locked is a player's name locked by wrong codes in --users-file, not the per-IP rate limit (which is off)", async () => {
+    // A corral of its own: the name it locks stays locked for 15 minutes.
+    const own = await startCorral({ env: { CORRAL_RATE_LIMIT: '0', CORRAL_LOGIN_FAILURES_PER_NAME: '2', CORRAL_ADMIN_TOKEN: ADMIN_TOKEN } });
+    try {
+      const out = join(dir, 'login-locked');
+      const users = join(dir, 'one-wrong-code.csv');
+      // The first player (the one the checks before the load log in as) is right; the second's code is wrong.
+      writeFileSync(users, 'name,code\nAlice Martin,P001\nBruno Leroy,WRONG\n');
+      const run = await loadtest(['--target', own.url, '--users', '2', '--duration', '3s', '--think-time', '100ms', '--mix', 'read=1', '--users-file', users, '--out', out], dir);
+      assert.equal(run.code, 2, `${run.stdout}\n${run.stderr}`);
+      const { result } = readResult(out);
+      assert.ok((result.byRoute['POST /api/login']?.statuses['429'] ?? 0) > 0, JSON.stringify(result.byRoute['POST /api/login']));
+      assert.match(run.stdout, /^ {2}first failing step: constant, 2 users: .*\d+ logins? answered 429 login_locked: the target locked a player's name after too many failed logins .*correct the codes in --users-file/m);
+      assert.match(run.stderr, /^warning: the target locked a player's name after too many failed logins/m);
+      // Its rate limit is off: raising it is no remedy, and nothing says to.
+      assert.doesNotMatch(`${run.stdout}${run.stderr}${JSON.stringify(result.notes)}`, /CORRAL_RATE_LIMIT/);
+    } finally {
+      await own.stop();
+    }
+  });
+
   it('says on SIGTERM during the admin API check before the load that no load ran and no result was written (exit 143)', async () => {
     const c = corral as CorralProcess;
     // An admin API that takes the request and never answers: the run waits on it, past the checks

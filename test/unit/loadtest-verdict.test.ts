@@ -40,6 +40,12 @@ describe('judging a step', () => {
     assert.deepEqual(conn.reasons, ['3 connection errors (ECONNREFUSED×3)']);
     const limited = judgeSegment(input({ ok: 90, status429: 10 }, { statuses: new Map([[200, 90], [429, 10]]) }));
     assert.match(limited.reasons.join(), /10 answers 429 Too Many Requests: .*CORRAL_RATE_LIMIT.*CORRAL_TRUSTED_PROXIES/);
+    // Logins answered 429 login_locked: a name locked by wrong codes, which no rate limit setting lifts.
+    const locked = judgeSegment(input({ ok: 95, status429: 5 }, { statuses: new Map([[200, 95], [429, 5]]), errorCodes: new Map([['login_locked', 3]]) }));
+    assert.match(locked.reasons.join(), /^2 answers 429 Too Many Requests: .*CORRAL_RATE_LIMIT.*; 3 logins answered 429 login_locked: the target locked a player's name after too many failed logins .*--users-file/);
+    const onlyLocked = judgeSegment(input({ ok: 99, status429: 1 }, { statuses: new Map([[200, 99], [429, 1]]), errorCodes: new Map([['login_locked', 1]]) }));
+    assert.match(onlyLocked.reasons.join(), /^1 login answered 429 login_locked: /);
+    assert.doesNotMatch(onlyLocked.reasons.join(), /CORRAL_RATE_LIMIT/);
     const other = judgeSegment(input({ ok: 99, statusOther: 1 }, { statuses: new Map([[200, 99], [401, 1]]) }));
     assert.match(other.reasons.join(), /1 unexpected answers \(401×1\)/);
     // Logins answered 200 without a token: their status is a success's, so they are named apart.

@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { Reply, SendRequest } from '../../src/loadtest/client.js';
-import { LOGIN_WITHOUT_TOKEN } from '../../src/loadtest/login-answer.js';
+import { LOGIN_LOCKED, LOGIN_WITHOUT_TOKEN } from '../../src/loadtest/login-answer.js';
 import { ThinkTimePacer } from '../../src/loadtest/pacing.js';
 import { VirtualUser } from '../../src/loadtest/vuser.js';
 
@@ -41,6 +41,13 @@ describe('virtual user login', () => {
       assert.equal(r.sample.outcome, 'http', 'not ok: nobody was logged in');
       assert.equal(r.sample.error, LOGIN_WITHOUT_TOKEN);
     }
+  });
+
+  it('counts a login answered 429 login_locked under its own code, apart from the per-IP limit\'s 429', async () => {
+    const locked = await run((req) => answer(req, 429, { success: false, error: 'login_locked', message: 'too many failed logins for this name; retry in 900 s' }), 2);
+    assert.deepEqual(locked.map((r) => [r.sample.status, r.sample.outcome, r.sample.error]), [[429, 'http', LOGIN_LOCKED], [429, 'http', LOGIN_LOCKED]]);
+    const limited = await run((req) => answer(req, 429, { success: false, error: 'rate_limited' }), 1);
+    assert.equal(limited[0]?.sample.error, undefined);
   });
 
   it('counts a login with a token as ok, then acts', async () => {
