@@ -24,6 +24,11 @@ import { startStackProbe } from '../stack-probe.js';
 
 /** Leave this much of the graceful timeout for closing files and exiting. */
 const EXIT_MARGIN_MS = 500;
+/**
+ * The master's margin past the graceful timeout (master/drain.ts EXIT_MARGIN_MS): by then its
+ * workers are gone and it has sent this keeper its drain.
+ */
+const MASTER_EXIT_MARGIN_MS = 2000;
 
 const channel = childChannel();
 const identity = readIdentity();
@@ -166,9 +171,29 @@ async function main(): Promise<void> {
     drain: (m) => void shutdown(m.reason, m.gracefulMs, m.hostStopping === true, dataDir),
     'reopen-logs': () => log?.reopen(),
   });
-  // SIGTERM comes from the master itself (a keeper still booting, or an IPC channel it could not
-  // write to) or from an operator's kill; systemd (KillMode=mixed) signals only the master.
-  process.on('SIGTERM', () => void shutdown('SIGTERM', settings.CORRAL_GRACEFUL_TIMEOUT * 1000, true, dataDir));
+  // SIGTERM comes from the master itself (a keeper still booting) or from outside: an operator's
+  // kill, or a stop sent to the whole process group (`kill -TERM -<pgid>`, an init that forwards
+  // to the group such as dumb-init, `systemctl kill` without --kill-whom=main, a unit with
+  // KillMode=control-group); systemd with corral's unit (KillMode=mixed) signals only the master.
+  // A ready keeper whose master is there leaves its stop to the master, which drains it after the
+  // last worker: drained at the signal, as before, it left while the workers were still finishing
+  // their requests, whose events then had no keeper to be journaled by (and the master logged a
+  // keeper crash). If no drain comes by the time the master's would at the latest (the graceful
+  // timeout and the master's exit margin), it drains by itself, so a kill of the keeper alone
+  // still stops it (and the master restarts it).
+  let termDeferred = false;
+  process.on('SIGTERM', () => {
+    const gracefulMs = settings.CORRAL_GRACEFUL_TIMEOUT * 1000;
+    if (!keeper || !process.connected) {
+      void shutdown('SIGTERM', gracefulMs, true, dataDir);
+      return;
+    }
+    if (termDeferred) return;
+    termDeferred = true;
+    const waitMs = gracefulMs + MASTER_EXIT_MARGIN_MS;
+    logger.info({ event: 'keeper.sigterm_deferred', wait_ms: waitMs }, `keeper: SIGTERM; waiting up to ${waitMs} ms for the master to drain it after its workers`);
+    setTimeout(() => void shutdown('SIGTERM', gracefulMs, true, dataDir), waitMs).unref();
+  });
 
   const socketPath = keeperSocketPath(dataDir);
   try {

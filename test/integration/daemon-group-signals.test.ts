@@ -4,6 +4,7 @@
 // children must leave it to the master, as they do for Ctrl-C.
 
 import assert from 'node:assert/strict';
+import { connect } from 'node:net';
 import { test } from 'node:test';
 import { startCorral, waitFor } from '../helpers/corral.js';
 import { http } from '../helpers/http.js';
@@ -28,6 +29,37 @@ test('SIGHUP to the whole process group is one zero-downtime reload: the request
     assert.equal(c.events('keeper.exit').length, 0, 'the keeper kept running');
     assert.equal(c.events('reload.start').length, 1, 'one reload');
   } finally {
+    await c.stop();
+  }
+});
+
+test('SIGTERM to the whole process group: the keeper waits for the master to drain it after the workers, so an event still arriving in a draining worker is journaled (201)', async () => {
+  const c = await startCorral({ app: 'sheets-app.mjs', workers: 1, wrap: ['setsid'], env: { CORRAL_ACCESS_LOG: 'false' } });
+  const socket = connect(Number(new URL(c.url).port), '127.0.0.1');
+  try {
+    await c.waitForLog((l) => l.event === 'keeper.ready' && l.role === 'keeper', 30_000, 'keeper.ready');
+    let received = '';
+    socket.on('data', (d: Buffer) => (received += d.toString('latin1')));
+    socket.on('error', () => undefined);
+    // A whole GET, and in the same write the head and first half of an append: once the GET is
+    // answered, the worker has begun the append, which waits for the rest of its body.
+    const body = JSON.stringify({ range: 'Events', rows: [['group-term-1', 'P001', 'goal', '', '2024-07-01']] });
+    const half = Math.floor(body.length / 2);
+    socket.write(`GET /figures HTTP/1.1\r\nHost: x\r\n\r\nPOST /append HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body.slice(0, half)}`);
+    await waitFor(() => /^HTTP\/1\.1 200 /.test(received) && received.includes('\r\n\r\n') || undefined, 10_000, 'the GET answered');
+    process.kill(-c.pid, 'SIGTERM');
+    await c.waitForLog((l) => l.event === 'shutdown.start', 10_000, 'the master stopping');
+    // What the keeper made of the signal, whichever it was: drained at once, or waiting for the master.
+    await c.waitForLog((l) => l.role === 'keeper' && (l.event === 'keeper.drained' || l.event === 'keeper.sigterm_deferred'), 10_000, 'the keeper acting on SIGTERM');
+    socket.write(body.slice(half));
+    const answered = await waitFor(() => received.match(/HTTP\/1\.1 (\d{3}) [^\r]*\r\n[\s\S]*?\r\n\r\n[^]*?HTTP\/1\.1 (\d{3}) [^\r]*\r\n[\s\S]*?\r\n\r\n(.*)$/)?.slice(2) ?? undefined, 20_000, 'the append answered');
+    assert.equal(answered[0], '201', `the event was journaled: ${answered[1] ?? ''}`);
+    assert.deepEqual(await c.exited, { code: 0, signal: null });
+    const exits = c.logs().filter((l) => l.event === 'worker.exit' || l.event === 'keeper.exit');
+    assert.deepEqual(exits.map((l) => [l.event, l.reason, l.signal]), [['worker.exit', 'shutdown', null], ['keeper.exit', 'shutdown', null]], 'the keeper last, stopped by the master');
+    assert.equal(c.logs().filter((l) => l.code === 'CORRAL_ERR_KEEPER_DIED').length, 0);
+  } finally {
+    socket.destroy();
     await c.stop();
   }
 });
