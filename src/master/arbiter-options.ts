@@ -10,7 +10,7 @@ import type { FatalReason } from './fatal-stderr.js';
 import type { Notifier } from './notify.js';
 import type { Spawner } from './spawner.js';
 
-export type Intent = 'reload' | 'stop' | 'quit' | 'ttin' | 'ttou' | 'reopen-logs';
+export type Intent = 'reload' | 'stop' | 'quit' | 'ttin' | 'ttou' | 'reopen-logs' | 'usr2';
 
 export interface ArbiterOptions {
   readonly loaded: LoadedSettings;

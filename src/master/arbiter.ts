@@ -220,6 +220,12 @@ export class Arbiter {
           this.target.expected--;
           this.log.info({ event: 'workers.scale', expected: this.target.expected, delta: -1 }, `scaling to ${this.target.expected} workers`);
           break;
+        case 'usr2':
+          this.log.warn(
+            { event: 'signal.ignored', signal: 'SIGUSR2' },
+            'SIGUSR2 ignored: corral has no binary upgrade (gunicorn\'s USR2); to run a new build of the app, reload (HUP, `corral reload`); after upgrading corral itself, restart it (`systemctl restart corral`)',
+          );
+          break;
         case 'reopen-logs':
           this.o.reopenLogs();
           for (const c of this.children.values()) c.handle.send({ type: 'reopen-logs' });

@@ -37,6 +37,10 @@ const SIGNAL_INTENTS: Readonly<Partial<Record<NodeJS.Signals, Intent>>> = {
   SIGTTIN: 'ttin',
   SIGTTOU: 'ttou',
   SIGUSR1: 'reopen-logs',
+  // Not used by corral, but gunicorn's (and nginx's, unicorn's) binary upgrade: without a
+  // listener its default action killed the master at once, requests in flight cut, the pidfile
+  // left stale and not a line in the log. It is said and ignored instead.
+  SIGUSR2: 'usr2',
 };
 
 export interface MasterHooks {

@@ -135,6 +135,8 @@ async function main(): Promise<void> {
   // A hangup reaches the group too (see worker/main.ts): the master's HUP is a reload, which keeps
   // this keeper or drains it; SIGHUP's default action would kill it mid-write.
   process.on('SIGHUP', () => {});
+  // USR2 as well: the master ignores it (see worker/main.ts).
+  process.on('SIGUSR2', () => {});
   // USR1 reopens the log file here too; without a listener Node would open the V8 inspector on
   // 127.0.0.1:9229, open to every local user (see worker/main.ts).
   process.on('SIGUSR1', () => log?.reopen());

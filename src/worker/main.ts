@@ -56,6 +56,10 @@ export async function runWorker(): Promise<void> {
   // reloads on it and replaces this worker after a drain. Without a listener, SIGHUP's default
   // action killed every worker and the keeper at once, requests in flight cut mid-reload.
   process.on('SIGHUP', () => {});
+  // The master ignores USR2 (gunicorn's upgrade signal) and says so; a worker it reaches too
+  // (`systemctl kill --signal=USR2 corral`) must not die of it, as it did by the default action.
+  // An app's own USR2 listener (a heap dump) still runs.
+  process.on('SIGUSR2', () => {});
 
   let settings;
   let log: ReturnType<typeof createLogger> | undefined;

@@ -63,3 +63,23 @@ test('SIGTERM to the whole process group: the keeper waits for the master to dra
     await c.stop();
   }
 });
+
+test("SIGUSR2 (gunicorn's binary upgrade), to the master or the whole group: said and ignored; the request in flight finishes and every process goes on", async () => {
+  const c = await startCorral({ app: 'basic.mjs', workers: 1, wrap: ['setsid'] });
+  try {
+    const slow = http(`${c.url}/sleep?ms=2000`, { timeoutMs: 20000 });
+    await c.waitForLog((l) => l.event === 'fixture.sleeping', 10000, 'the slow request in a worker');
+    c.kill('SIGUSR2');
+    await c.waitForLog((l) => l.event === 'signal.ignored' && l.signal === 'SIGUSR2', 5000, 'USR2 to the master said and ignored');
+    process.kill(-c.pid, 'SIGUSR2');
+    await waitFor(() => c.events('signal.ignored').length === 2 || undefined, 5000, 'USR2 to the group said and ignored');
+    const r = await slow;
+    assert.equal(r.status, 200, 'the request in flight was answered');
+    assert.equal((await http(c.url)).status, 200, 'still serving');
+    assert.deepEqual(c.logs().filter((l) => l.event === 'worker.exit' || l.event === 'keeper.exit').map((l) => [l.event, l.signal]), [], 'no child exited');
+    assert.equal(c.proc.exitCode, null, 'the master runs');
+    assert.equal(c.proc.signalCode, null);
+  } finally {
+    await c.stop();
+  }
+});
