@@ -26,6 +26,7 @@ Signals to the master:
   HUP         zero-downtime reload (re-reads .env, new generation of workers)
   TTIN, TTOU  one worker more / less
   USR1        reopen the log file (after logrotate)
+  USR2        ignored and logged (signal.ignored): corral has no binary upgrade; reload instead
 
 Exit codes: 0 stopped cleanly, 1 not started: corral already runs (CORRAL_ERR_ALREADY_RUNNING: the
 pidfile names a live master, or a live process that may be one; the message says how to tell) or
