@@ -42,6 +42,11 @@ export function drainChild(c: ChildRecord, order: DrainOrder, now: number, kille
     // Not listening yet, so there is nothing to drain: SIGTERM runs its close hooks and exits.
     c.state = 'killing';
     c.sigkillAt = deadline;
+    // A keeper may have become ready with its 'ready' still on its way here; a ready keeper
+    // waits for its master's drain on SIGTERM (keeper-main.ts: a TERM sent to the whole group
+    // must not take it away before the workers), so it is sent the drain too. A booting one
+    // stops at whichever comes first.
+    if (c.role === 'keeper') c.handle.send({ type: 'drain', reason, gracefulMs, hostStopping });
     c.handle.kill('SIGTERM');
     return;
   }

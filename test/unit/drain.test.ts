@@ -47,6 +47,15 @@ test('a worker whose channel is gone gets SIGTERM instead', () => {
   assert.deepEqual(kills, ['SIGTERM']);
 });
 
+test('a booting keeper is sent the drain as well as SIGTERM: one whose ready is still on its way waits for a drain, not for SIGTERM', () => {
+  const { c, sent, kills, killer } = child({ role: 'keeper', id: 0, state: 'booting' });
+  drainChild(c, order, NOW, killer);
+  assert.equal(c.state, 'killing');
+  assert.equal(c.sigkillAt, NOW + 30_000 + EXIT_MARGIN_MS);
+  assert.deepEqual(sent, [{ type: 'drain', reason: 'shutdown', gracefulMs: 30_000, hostStopping: true }]);
+  assert.deepEqual(kills, ['SIGTERM']);
+});
+
 test('a booting child has nothing to drain: SIGTERM, and SIGKILL at the deadline', () => {
   const { c, sent, kills, killer } = child({ state: 'booting' });
   drainChild(c, { ...order, reason: 'superseded', gracefulMs: 0 }, NOW, killer);
