@@ -69,6 +69,8 @@ export interface ExitAccounts {
   readonly crashes: CrashLedger;
   readonly keeperCrashes: KeeperCrashLedger;
   readonly log: Logger;
+  /** The master is stopping: nothing that exits is replaced. */
+  readonly stopping?: boolean;
 }
 
 // Who commonly sends the signals that end a booting worker, for the operator reading the log.
@@ -104,6 +106,16 @@ export function accountExit(e: ChildExit, now: number, a: ExitAccounts): void {
   const fields = { event: `${c.role}.exit`, worker_id: c.id, worker_pid: c.handle.pid, generation: c.generation, exit_code: code, signal, reason: c.stopReason ?? null };
   if (c.stopReason !== undefined) {
     log.info(fields, `${c.role} ${c.id} exited (${c.stopReason})`);
+    return;
+  }
+  if (c.role === 'keeper' && a.stopping === true) {
+    // Drained last, after the workers: one that exits before its drain (a crash, the OOM killer,
+    // a kill) is not restarted, and saying "restarting" with a respawn delay was false.
+    const hint = keeperExitHint(c, signal);
+    log.error(
+      { ...fields, code: codeOf(c.bootError, 'CORRAL_ERR_KEEPER_DIED'), boot_error: c.bootError ?? null, respawn_in_ms: null, ...(hint ? { likely: 'out_of_heap' } : {}) },
+      `keeper exited unexpectedly (code ${code}, signal ${signal})${hint ? `: ${hint}` : ''} while the master is stopping; not restarted (journaled rows it had not sent stay in the journal for the next start)`,
+    );
     return;
   }
   if (c.role === 'keeper') {

@@ -120,6 +120,19 @@ test("the keeper's crash goes to its own ledger", async () => {
   }
 });
 
+test('a keeper that exits unasked while the master stops is not said to be restarting, nor counted for a backoff', async () => {
+  const { log, accounts, keeperCrashes } = await setup();
+  try {
+    accountExit({ record: record({ id: 0, role: 'keeper' }), code: null, signal: 'SIGKILL' }, NOW, { ...accounts, stopping: true });
+    assert.equal(keeperCrashes.failures, 0);
+    const line = log.lines().find((l) => l.event === 'keeper.exit');
+    assert.equal(line?.msg, 'keeper exited unexpectedly (code null, signal SIGKILL) while the master is stopping; not restarted (journaled rows it had not sent stay in the journal for the next start)');
+    assert.deepEqual([line?.level, line?.code, line?.respawn_in_ms], ['error', 'CORRAL_ERR_KEEPER_DIED', null]);
+  } finally {
+    log.close();
+  }
+});
+
 test("an exited worker's served figures are kept in the totals; the keeper's are not, but its and the workers' Sheets counts are (upstream calls included, for corral_sheets_upstream_calls_total)", () => {
   const totals = noneServed();
   totals.requests = 1;
