@@ -3,7 +3,7 @@
 
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
@@ -44,7 +44,10 @@ test('the proxied location speaks HTTP/1.1 upstream with an empty Connection hea
 });
 
 test('the file explains why keep-alive matters', () => {
-  assert.match(text, /accept\(\)s every\s+NEW connection/i);
+  // What a new connection costs, under either accept mode, and that the pool pays it once.
+  assert.match(text, /every NEW\s+#\s*connection costs/);
+  assert.match(text, /CORRAL_ACCEPT=shared/);
+  assert.match(text, /CORRAL_ACCEPT=round-robin/);
 });
 
 const nginx = spawnSync('nginx', ['-v'], { encoding: 'utf8' });
@@ -68,4 +71,17 @@ test('nginx -t accepts the file (certificate paths swapped for a throwaway certi
   const r = spawnSync('nginx', ['-t', '-p', dir, '-c', join(dir, 'nginx.conf')], { encoding: 'utf8' });
   assert.equal(r.status, 0, r.stderr);
   assert.match(r.stderr, /syntax is ok/);
+});
+
+test('what its comments point an operator to exists: files of the repo and README sections', () => {
+  const root = fileURLToPath(new URL('../../../', import.meta.url));
+  const comments = text.split('\n').filter((line) => line.trimStart().startsWith('#')).join('\n');
+  const files = [...comments.matchAll(/(?<![\w/.-])((?:[\w-]+\/)*[\w-]+\.(?:md|conf|service|ts))\b/g)].map((m) => m[1]!);
+  assert.ok(files.length > 0, 'the comments name files');
+  for (const f of files) assert.ok(existsSync(join(root, f)), `${f}, named in a comment, is not in the repo`);
+  const readme = readFileSync(join(root, 'README.md'), 'utf8');
+  const headings = new Set(readme.split('\n').filter((l) => /^#{1,6} /.test(l)).map((l) => l.replace(/^#+ /, '').trim()));
+  const sections = [...comments.replace(/\n#\s*/g, ' ').matchAll(/README(?:\.md)?, "([^"]+)"/g)].map((m) => m[1]!);
+  assert.ok(sections.length > 0, 'the comments name README sections');
+  for (const s of sections) assert.ok(headings.has(s), `README section "${s}", named in a comment, does not exist`);
 });
