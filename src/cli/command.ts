@@ -3,6 +3,7 @@
 
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { CorralError } from '../errors.js';
+import { unknownOptionHint } from './flag-hints.js';
 
 export interface Command {
   readonly name: string;
@@ -51,12 +52,14 @@ function refuseRepeatedFlags(tokens: readonly Token[]): void {
  * node:util parseArgs with strict checking, turning its errors into a usage error; each option may
  * be given once.
  */
-export function parseFlags<T extends NonNullable<ParseArgsConfig['options']>>(argv: readonly string[], options: T) {
+export function parseFlags<T extends NonNullable<ParseArgsConfig['options']>>(argv: readonly string[], options: T, o: { readonly readsSettings?: boolean } = {}) {
   let parsed;
   try {
     parsed = parseArgs({ args: [...argv], options: { ...options, help: { type: 'boolean', short: 'h' } }, strict: true, allowPositionals: false, tokens: true });
   } catch (err) {
-    throw new CorralError('CORRAL_ERR_USAGE', (err as Error).message, { cause: err });
+    const unknown = (err as NodeJS.ErrnoException).code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION' ? /^Unknown option '([^']+)'/.exec((err as Error).message)?.[1] : undefined;
+    const hint = unknown === undefined ? '' : unknownOptionHint(unknown, argv, [...Object.keys(options), 'help'], o.readsSettings === true);
+    throw new CorralError('CORRAL_ERR_USAGE', `${(err as Error).message}${hint}`, { cause: err });
   }
   refuseRepeatedFlags(parsed.tokens);
   return parsed;

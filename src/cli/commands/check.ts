@@ -125,7 +125,7 @@ Options:
 Exit codes: 0 corral can read the sheet (OK), 1 it cannot (FAIL; invalid settings and an
 unreadable CORRAL_ENV_FILE included, as "FAIL (settings)"), 64 an unknown option.`,
   async run(argv) {
-    const { values } = parseFlags(argv, { json: { type: 'boolean' } });
+    const { values } = parseFlags(argv, { json: { type: 'boolean' } }, { readsSettings: true });
     if (values.help) {
       process.stdout.write(`${this.help}\n`);
       return 0;

@@ -31,7 +31,7 @@ Exit codes: 0 the settings would be accepted (warnings, if any, on stderr), 64 a
 or more than one of --check, --json and --example, 78 the settings are refused or CORRAL_ENV_FILE
 cannot be read.`,
   async run(argv) {
-    const { values } = parseFlags(argv, { check: { type: 'boolean' }, json: { type: 'boolean' }, example: { type: 'boolean' } });
+    const { values } = parseFlags(argv, { check: { type: 'boolean' }, json: { type: 'boolean' }, example: { type: 'boolean' } }, { readsSettings: true });
     const modes = (['check', 'json', 'example'] as const).filter((m) => values[m]);
     if (modes.length > 1) throw new CorralError('CORRAL_ERR_USAGE', `${modes.map((m) => `--${m}`).join(' and ')} cannot be combined: --check prints a verdict, --json the effective settings, --example the commented .env`);
     if (values.example) {

@@ -34,7 +34,7 @@ or CORRAL_ENV_FILE cannot be read. The master is looked for first: when it is no
 this user may not signal it, that is the answer (3 or 1), whatever the settings. No signal was
 sent unless 0.`,
   async run(argv) {
-    parseFlags(argv, {});
+    parseFlags(argv, {}, { readsSettings: true });
     // The master first, found with the settings that name it: to a user who may not read its
     // pidfile or signal it, that is the answer (exit 1), not the settings as this user sees them
     // (whether a log file or the data dir can be written is judged as the user running this).

@@ -40,7 +40,7 @@ service-account key that cannot be read or is no key, a CORRAL_DATA_DIR that is 
 this user cannot write in or create, an admin
 API beyond loopback without a token): nothing was started.`,
   async run(argv) {
-    parseFlags(argv, {});
+    parseFlags(argv, {}, { readsSettings: true });
     const loaded = loadSettings({ judgePidfile: true });
     await runMaster(loaded, ENTRY_POINTS, { notifier: (logger) => createNotifier(takeSystemdEnv(), logger) });
     // The master exits through its own lifecycle; keep the CLI promise pending.

@@ -116,7 +116,7 @@ names a master but a corral answers the admin API (one started with another CORR
 taken); and 64 an unknown option, 78 CORRAL_PIDFILE or the
 admin API's settings are invalid, or CORRAL_ENV_FILE cannot be read.`,
   async run(argv) {
-    const { values } = parseFlags(argv, { json: { type: 'boolean' } });
+    const { values } = parseFlags(argv, { json: { type: 'boolean' } }, { readsSettings: true });
     // With --json, every answer is one JSON object on stdout, led by `running` (true, false, or
     // null when unknown): a script's `corral status --json | jq .running` must never read nothing,
     // which jq takes as success. The message stays on stderr, the exit code says the same.

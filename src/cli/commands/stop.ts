@@ -35,7 +35,7 @@ CORRAL_ADMIN_BIND (started with another CORRAL_PIDFILE): nothing was signalled, 
 how to go on), 64 an unknown option, 78 CORRAL_PIDFILE or CORRAL_GRACEFUL_TIMEOUT is invalid, or
 CORRAL_ENV_FILE cannot be read.`,
   async run(argv) {
-    const { values } = parseFlags(argv, { fast: { type: 'boolean' }, 'no-wait': { type: 'boolean' } });
+    const { values } = parseFlags(argv, { fast: { type: 'boolean' }, 'no-wait': { type: 'boolean' } }, { readsSettings: true });
     const { settings, adminApi } = loadLookupSettings();
     let pid: number;
     try {

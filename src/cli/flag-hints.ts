@@ -1,0 +1,92 @@
+// What to say of an unknown command-line option: the option meant (`--step` for `--steps`), or,
+// for a command that reads corral's settings, the setting a flag names. corral takes its settings
+// from the environment and its settings file only, and operators coming from gunicorn type its
+// flags (`corral start --workers 8 --bind 0.0.0.0:8000`): "Unknown option" alone left them to find
+// that CORRAL_WORKERS exists.
+
+import { editDistance } from '../edit-distance.js';
+import { META_SETTINGS, schema, settingNames } from '../config/schema.js';
+
+/** gunicorn's flags that no setting's name spells, by the setting they set. */
+const GUNICORN_FLAGS: Readonly<Record<string, string>> = {
+  w: 'CORRAL_WORKERS',
+  b: 'CORRAL_BIND',
+  t: 'CORRAL_TIMEOUT',
+  pid: 'CORRAL_PIDFILE',
+  'access-logfile': 'CORRAL_ACCESS_LOG',
+  'error-logfile': 'CORRAL_LOG_FILE',
+  'log-file': 'CORRAL_LOG_FILE',
+  'env-file': 'CORRAL_ENV_FILE',
+  c: 'CORRAL_ENV_FILE',
+  config: 'CORRAL_ENV_FILE',
+};
+
+/** gunicorn's flags with no setting, and what corral does instead. */
+const GUNICORN_ONLY: Readonly<Record<string, string>> = {
+  daemon: 'corral runs in the foreground: run it as a service under systemd (`corral systemd-unit` writes the unit)',
+  D: 'corral runs in the foreground: run it as a service under systemd (`corral systemd-unit` writes the unit)',
+};
+
+const squash = (s: string): string => s.toUpperCase().replace(/[^A-Z0-9]/g, '');
+
+/** The setting a flag's name spells (`--workers`, `--max-requests`, `--keep-alive`, `--sheet-id`, `-w`). */
+export function settingForFlag(flag: string): string | undefined {
+  const known = GUNICORN_FLAGS[flag];
+  if (known) return known;
+  const want = squash(flag);
+  if (want.length < 2) return undefined;
+  const names: string[] = [...settingNames, ...Object.keys(META_SETTINGS)];
+  for (const name of names) {
+    const aliases = (schema as Record<string, { aliases?: readonly string[] }>)[name]?.aliases ?? [];
+    const spellings = [name, name.replace(/^CORRAL_/, ''), ...aliases, ...aliases.map((a) => a.replace(/^GUNICORN_/, ''))];
+    if (spellings.some((s) => squash(s) === want)) return name;
+  }
+  return undefined;
+}
+
+/** The value given with the unknown flag, if any: `--workers=8`, or `--workers 8`. */
+function valueGiven(argv: readonly string[], flag: string): string | undefined {
+  const dashes = flag.length === 1 ? '-' : '--';
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i] ?? '';
+    if (arg.startsWith(`${dashes}${flag}=`)) return arg.slice(dashes.length + flag.length + 1);
+    if (arg === `${dashes}${flag}`) {
+      const next = argv[i + 1];
+      return next !== undefined && !next.startsWith('-') ? next : undefined;
+    }
+  }
+  return undefined;
+}
+
+/** `=value` as a refusal may show it: a secret is never echoed (`--admin-token s3cret`), a proxy URL's password hidden. */
+function shownValue(setting: string, value: string | undefined): string {
+  if (value === undefined) return '';
+  const spec = (schema as Record<string, { secret?: boolean; show?: (text: string) => string }>)[setting];
+  if (spec?.secret) return '=<the value given, not shown: a secret>';
+  return `=${shellWord(spec?.show ? spec.show(value) : value)}`;
+}
+
+const shellWord = (s: string): string => (/^[\w@%+=:,./-]+$/.test(s) ? s : `'${s.replace(/'/g, `'\\''`)}'`);
+
+/**
+ * The hint after "Unknown option '--x'" (empty when there is none to give): the closest option of
+ * the command within two edits, or the one it abbreviates; else, where the command reads the
+ * settings, the setting the flag names.
+ */
+export function unknownOptionHint(unknown: string, argv: readonly string[], options: readonly string[], readsSettings: boolean): string {
+  const flag = unknown.replace(/^-+/, '').replace(/=.*$/, '');
+  const longOptions = options.filter((o) => o.length > 1);
+  const near = longOptions.map((o) => ({ o, d: editDistance(flag.toLowerCase(), o) })).sort((a, b) => a.d - b.d)[0];
+  if (flag.length > 2 && near && near.d <= 2) return `: did you mean --${near.o}?`;
+  const abbreviates = longOptions.filter((o) => flag.length >= 2 && o.startsWith(flag.toLowerCase()));
+  if (abbreviates.length === 1) return `: did you mean --${abbreviates[0]}? (options are spelled out in full)`;
+  if (!readsSettings) return '';
+  const instead = GUNICORN_ONLY[flag];
+  if (instead) return `: ${instead}`;
+  const setting = settingForFlag(flag);
+  if (!setting) return '';
+  const assignment = `${setting}${shownValue(setting, valueGiven(argv, flag))}`;
+  // The settings file's own path can only come from the environment.
+  if (setting === 'CORRAL_ENV_FILE') return `: the settings file is named by the environment: ${assignment} (default ./.env)`;
+  return `: corral takes its settings from the environment or its settings file (.env, or CORRAL_ENV_FILE), not from options: set ${assignment} there (\`corral config\` lists every setting)`;
+}

@@ -1,0 +1,53 @@
+// An unknown option says what was meant: the command's own option (a typo, an abbreviation), or,
+// for a command that reads the settings, the setting a flag (gunicorn's among them) names.
+
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { parseFlags } from '../../src/cli/command.js';
+import { settingForFlag } from '../../src/cli/flag-hints.js';
+import { usageError } from '../helpers/usage-error.js';
+
+describe('unknown options', () => {
+  it('name the option meant: one within two edits, or the one an abbreviation starts', () => {
+    const flags = { fast: { type: 'boolean' }, 'no-wait': { type: 'boolean' }, json: { type: 'boolean' } } as const;
+    assert.throws(() => parseFlags(['--fats'], flags), usageError(/^Unknown option '--fats': did you mean --fast\?$/));
+    assert.throws(() => parseFlags(['--nowait'], flags), usageError(/^Unknown option '--nowait': did you mean --no-wait\?$/));
+    assert.throws(() => parseFlags(['--js'], flags), usageError(/^Unknown option '--js': did you mean --json\? \(options are spelled out in full\)$/));
+    assert.throws(() => parseFlags(['--sideways'], flags), usageError(/^Unknown option '--sideways'$/));
+  });
+
+  it("name the setting a flag spells, with the value given, where the command reads the settings (gunicorn's flags too)", () => {
+    const reads = { readsSettings: true };
+    assert.throws(() => parseFlags(['--workers', '8'], {}, reads), usageError(/^Unknown option '--workers': corral takes its settings from the environment or its settings file \(\.env, or CORRAL_ENV_FILE\), not from options: set CORRAL_WORKERS=8 there/));
+    assert.throws(() => parseFlags(['-b', '0.0.0.0:8000'], {}, reads), usageError(/set CORRAL_BIND=0\.0\.0\.0:8000 there/));
+    assert.throws(() => parseFlags(['--sheet-id=1AbC'], {}, reads), usageError(/set SHEET_ID=1AbC there/));
+    assert.throws(() => parseFlags(['--max-requests'], {}, reads), usageError(/set CORRAL_MAX_REQUESTS there/));
+    assert.throws(() => parseFlags(['--daemon'], {}, reads), usageError(/corral runs in the foreground: run it as a service under systemd/));
+    assert.throws(() => parseFlags(['-c', '/etc/corral/corral.env'], {}, reads), usageError(/the settings file is named by the environment: CORRAL_ENV_FILE=\/etc\/corral\/corral\.env/));
+    // Not for a command whose options are its own (loadtest, emulator): CORRAL_WORKERS is not theirs.
+    assert.throws(() => parseFlags(['--workers', '8'], {}), usageError(/^Unknown option '--workers'$/));
+  });
+
+  it('never echo a secret given as a flag, and hide a proxy URL\'s password', () => {
+    const reads = { readsSettings: true };
+    assert.throws(
+      () => parseFlags(['--admin-token', 'hunter2-hunter2-hunter2'], {}, reads),
+      (err: Error) => !err.message.includes('hunter2') && /set CORRAL_ADMIN_TOKEN=<the value given, not shown: a secret> there/.test(err.message),
+    );
+    assert.throws(
+      () => parseFlags(['--https-proxy=http://me:pa55word@proxy:3128'], {}, reads),
+      (err: Error) => !err.message.includes('pa55word') && /set HTTPS_PROXY=/.test(err.message),
+    );
+  });
+
+  it('map the flags of gunicorn and the settings\' own names to settings, and nothing else', () => {
+    assert.equal(settingForFlag('keep-alive'), 'CORRAL_KEEPALIVE');
+    assert.equal(settingForFlag('graceful-timeout'), 'CORRAL_GRACEFUL_TIMEOUT');
+    assert.equal(settingForFlag('pid'), 'CORRAL_PIDFILE');
+    assert.equal(settingForFlag('access-logfile'), 'CORRAL_ACCESS_LOG');
+    assert.equal(settingForFlag('w'), 'CORRAL_WORKERS');
+    assert.equal(settingForFlag('redis-url'), 'REDIS_URL');
+    assert.equal(settingForFlag('sideways'), undefined);
+    assert.equal(settingForFlag('x'), undefined);
+  });
+});
