@@ -51,12 +51,23 @@ export function createSessions(secret: Buffer | string, ttlSeconds: number): Ses
       } catch {
         return undefined;
       }
+      // Claims that are not an object (`null`) or an expiry no Date can hold (`1e300`, which
+      // GET /api/me turned into a 500 writing expires_at) are no session: only whole seconds
+      // within Date's range, as issue() writes them, are.
+      if (typeof claims !== 'object' || claims === null) return undefined;
       const c = claims as Partial<SessionClaims>;
-      if (typeof c.sub !== 'string' || typeof c.exp !== 'number' || typeof c.iat !== 'number') return undefined;
+      if (typeof c.sub !== 'string' || !isEpochSeconds(c.exp) || !isEpochSeconds(c.iat)) return undefined;
       if (Math.floor(nowMs / 1000) >= c.exp) return undefined;
       return { sub: c.sub, iat: c.iat, exp: c.exp };
     },
   };
+}
+
+/** Date's range (±8.64e15 ms), in whole seconds. */
+const EPOCH_SECONDS_MAX = 8.64e12;
+
+function isEpochSeconds(v: unknown): v is number {
+  return typeof v === 'number' && Number.isInteger(v) && Math.abs(v) <= EPOCH_SECONDS_MAX;
 }
 
 /** SHA-256 of a string: equal-length values to compare in constant time, whatever the inputs' lengths. */

@@ -51,6 +51,20 @@ describe('session tokens', () => {
     assert.equal(createSessions('t'.repeat(40), 60).verify(token), undefined);
   });
 
+  it('refuses a signed token whose claims are not an object or whose times no Date can hold (no 500 from GET /api/me)', () => {
+    const secret = 's'.repeat(40);
+    const signed = (payload: string) => {
+      const data = `v1.${Buffer.from(payload).toString('base64url')}`;
+      return `${data}.${createHmac('sha256', secret).update(data).digest('base64url')}`;
+    };
+    const now = Math.floor(Date.now() / 1000);
+    // These threw: `null` in verify itself (reading .sub), 1e300 in /api/me's expires_at (toISOString).
+    for (const payload of ['null', JSON.stringify({ sub: 'Alice', iat: now, exp: 1e300 }), JSON.stringify({ sub: 'Alice', iat: now, exp: now + 60.5 }), JSON.stringify({ sub: 'Alice', iat: 1e300, exp: now + 60 })]) {
+      assert.equal(sessions.verify(signed(payload)), undefined, payload);
+    }
+    assert.ok(sessions.verify(signed(JSON.stringify({ sub: 'Alice', iat: now, exp: now + 60 }))), 'the shape issue() writes');
+  });
+
   it('accepts only the canonical spelling of the signature (no padding, stray characters or spare bits)', () => {
     const { token } = sessions.issue('Alice');
     assert.ok(sessions.verify(token));
