@@ -75,6 +75,32 @@ describe('bundled app: durable events on the real master', () => {
     assert.match(rows[0] ?? '', new RegExp(`^${id},Chloé Dubois,goal,`));
   });
 
+  it('an export of a bounded range of Events read before an event shows the event right after its 201, once', async () => {
+    const code = sampleCodes().get('Bruno Leroy') ?? '';
+    const auth = (
+      await http(`${c.url}/api/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ name: 'Bruno Leroy', code }) })
+    ).json<{ token: string }>().token;
+    // An admin's export of a block (A1 range with its last row): cached by the keeper from here.
+    const exportBlock = async () => {
+      const res = await http(`${c.url}/api/export?sheet=${encodeURIComponent('Events!A1:E1000')}`, { headers: { authorization: `Bearer ${TOKEN}` } });
+      assert.equal(res.status, 200, res.text);
+      return res.text;
+    };
+    await exportBlock();
+    const created = await http(`${c.url}/api/events`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${auth}` },
+      body: JSON.stringify({ kind: 'save', detail: 'bounded export' }),
+    });
+    assert.equal(created.status, 201, created.text);
+    const { id } = created.json<{ id: string }>();
+    // It showed the block as cached before the append until SHEET_CACHE_TTL (30 s) ran out.
+    assert.equal((await exportBlock()).split(id).length - 1, 1, 'the acknowledged event is in the export at once');
+    const file = join(c.dataDir, 'sheet', 'Events.csv');
+    await waitFor(() => readFileSync(file, 'utf8').includes(id), 20_000, 'the journal to flush the event into the sheet');
+    assert.equal((await exportBlock()).split(id).length - 1, 1, 'once in the sheet, still shown once');
+  });
+
   it('a client that closes mid-upload is logged as an access line with 499, not as a server error', async () => {
     const { port } = new URL(c.url);
     const sock = connect(Number(port), '127.0.0.1');

@@ -32,7 +32,7 @@ describe('keeper parts', () => {
     assert.equal(backoffMs(0, () => 0), 1000);
   });
 
-  it('merges journaled rows into reads that reach the bottom of the tab, once', () => {
+  it('merges journaled rows into reads of the tab, once', () => {
     const pending = journaled('Events', [
       ['e2', 'P002', 'card', '', ''],
       ['e1', 'P001', 'goal', '', '2024'],
@@ -43,8 +43,36 @@ describe('keeper parts', () => {
     assert.deepEqual(whole.below, [['e2', 'P002', 'card']], 'the fetched rows as they are, then these: their JSON can be reused');
     assert.equal(mergePending('Events!C:E', EVENTS, pending).below, undefined, 'a cut read is not the fetched rows');
     assert.equal(mergePending('Events!A:E', EVENTS, pending).added, 1);
-    assert.equal(mergePending('Events!A1:E10', EVENTS, pending).added, 0, 'a bounded block is shown as Google has it');
     assert.equal(mergePending('Events', EVENTS, []).values, EVENTS, 'no copy when nothing is pending');
+  });
+
+  it('merges journaled rows into a bounded block where Google shows them: below its rows, within its last row', () => {
+    // An admin's export of Events!A1:E1000 cached before an event's append showed the tab without
+    // the acknowledged row until the copy's TTL ran out, even after Google had it.
+    const pending = journaled('Events', [
+      ['e1', 'P001', 'goal', '', '2024'],
+      ['e2', 'P002', 'card', '', '2025'],
+      ['e3', 'P003', 'save', '', '2026'],
+    ]);
+    const block = mergePending('Events!A1:E1000', EVENTS, pending);
+    assert.equal(block.added, 2, 'e1 is upstream already');
+    assert.deepEqual(block.values.slice(2), [['e2', 'P002', 'card', '', '2025'], ['e3', 'P003', 'save', '', '2026']]);
+    // Row 1 header, row 2 e1: a block of 3 rows has room for e2 only; one of 2 rows for none.
+    assert.deepEqual(mergePending('Events!A1:E3', EVENTS, pending).values.at(-1), ['e2', 'P002', 'card', '', '2025']);
+    assert.equal(mergePending('Events!A1:E3', EVENTS, pending).added, 1);
+    assert.equal(mergePending('Events!A1:E2', EVENTS, pending).values, EVENTS, 'a full block: the rows land below it');
+    assert.equal(mergePending('Events!1:1', EVENTS.slice(0, 1), pending).values.length, 1, 'the header row read by POST /api/events never gets events');
+    // Starting below row 1: its rows say where the tab's rows end, unless it has none.
+    assert.deepEqual(mergePending('Events!A2:E5', EVENTS.slice(1), pending).values.map((r) => r[0]), ['e1', 'e2', 'e3']);
+    assert.deepEqual(mergePending('Events!A40:E50', [], pending).values, [], 'empty and below row 1: where rows land is unknown');
+    // Right of column A: fetched from A (ids to compare), cut to its columns.
+    assert.equal(fetchRangeFor('Events!B1:C10'), 'Events!A1:C10');
+    assert.deepEqual(mergePending('Events!B1:C10', EVENTS.map((r) => r.slice(0, 3)), pending).values, [
+      ['player', 'kind'],
+      ['P001', 'goal'],
+      ['P002', 'card'],
+      ['P003', 'save'],
+    ]);
   });
 
   it('a read starting right of column A is fetched from A, and each row shows once, cut to its columns', () => {
@@ -58,7 +86,7 @@ describe('keeper parts', () => {
     assert.equal(fetchRangeFor('Events!C2:C'), 'Events!A2:C');
     assert.equal(fetchRangeFor("'My Tab'!B:B"), "'My Tab'!A:B");
     assert.equal(fetchRangeFor('B:D'), 'A:D', 'the first tab');
-    for (const r of ['Events', 'Events!A:E', 'Events!A2:C', 'Events!B1:D10', 'Events!B5', 'Nope!!']) assert.equal(fetchRangeFor(r), r, r);
+    for (const r of ['Events', 'Events!A:E', 'Events!A2:C', 'Events!A1:D10', 'Events!A5', 'Nope!!']) assert.equal(fetchRangeFor(r), r, r);
     // What Google answers for the widened fetch (A:D, A1:D): the sheet's rows from column A.
     const fetchedAD = EVENTS.map((r) => r.slice(0, 4));
     for (const range of ['Events!B:D', 'Events!B1:D']) {

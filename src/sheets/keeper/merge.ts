@@ -1,7 +1,10 @@
 // Read-your-writes: journaled rows not yet seen upstream are appended to a cached read of their
-// tab, so a client that just POSTed sees its row on the next GET. Only reads that extend to the
-// bottom of the tab get them (a bounded block like A1:E10 is shown as Google has it), and rows
-// whose id the upstream value already holds are not shown twice.
+// tab, so a client that just POSTed sees its row on the next GET, and rows whose id the upstream
+// value already holds are not shown twice. A bounded block (`Events!A1:E1000`, an admin's export)
+// gets them too, where Google would show them: below its last row, as far as its last row goes.
+// It used to be shown as fetched, so a block cached before an append lacked the acknowledged row
+// until its TTL ran out, even once Google had it. A block whose rows are all empty and that starts
+// below row 1 cannot say where the tab's rows end (above it, or in it): it is shown as fetched.
 //
 // Columns. An appended row lands from its append range's first column (column A for a tab name;
 // the same rule the flusher's read-back, idColumnOf, relies on), so a journaled row is placed
@@ -35,8 +38,12 @@ export interface PendingRow {
 interface ReadPlan {
   /** What to fetch upstream for the read. */
   readonly fetch: string;
-  /** The read extends to the bottom of the tab: journaled rows are merged into it. */
+  /** Journaled rows are merged into the read (it is A1, as the journal's rows are placed by it). */
   readonly merges: boolean;
+  /** First row (1-based) of the read; with `rows`, where a bounded block's rows are. */
+  readonly firstRow: number;
+  /** How many rows the read spans; undefined when it runs to the bottom of the tab. */
+  readonly rows: number | undefined;
   /** First and last column (1-based, last undefined = open) the read shows. */
   readonly firstCol: number;
   readonly lastCol: number | undefined;
@@ -48,16 +55,18 @@ function planRead(range: string): ReadPlan {
     parsed = parseA1(range);
   } catch {
     // Upstream refuses it with a message naming the range as given.
-    return { fetch: range, merges: false, firstCol: 1, lastCol: undefined };
+    return { fetch: range, merges: false, firstRow: 1, rows: undefined, firstCol: 1, lastCol: undefined };
   }
   const area = parsed.area;
   const firstCol = area?.startCol ?? 1;
   const lastCol = area?.endCol;
-  const merges = area?.endRow === undefined;
-  if (!merges || firstCol === 1) return { fetch: range, merges, firstCol, lastCol };
+  const firstRow = area?.startRow ?? 1;
+  const rows = area?.endRow === undefined ? undefined : area.endRow - firstRow + 1;
+  const merges = true;
+  if (firstCol === 1) return { fetch: range, merges, firstRow, rows, firstCol, lastCol };
   const widened: GridArea = { ...area, startCol: 1 };
   const prefix = parsed.sheet === undefined ? '' : `${quoteSheetName(parsed.sheet)}!`;
-  return { fetch: `${prefix}${formatArea(widened)}`, merges, firstCol, lastCol };
+  return { fetch: `${prefix}${formatArea(widened)}`, merges, firstRow, rows, firstCol, lastCol };
 }
 
 /**
@@ -92,7 +101,11 @@ function trimCells(cells: readonly string[]): readonly string[] {
 export function mergePending(range: string, fetched: readonly (readonly string[])[], pending: readonly PendingRow[]): Merged {
   const plan = planRead(range);
   if (!plan.merges) return { values: fetched, added: 0 };
-  const { firstCol, lastCol } = plan;
+  const { firstCol, lastCol, rows } = plan;
+  // A bounded block: rows land below its last row with a cell, and only those within it show.
+  // With no row at all and a first row below 1, that landing row is unknown: shown as fetched.
+  const room = rows === undefined ? Infinity : fetched.length === 0 && plan.firstRow > 1 ? 0 : Math.max(0, rows - fetched.length);
+  if (room === 0 && firstCol === 1) return { values: fetched, added: 0 };
   // From here on `fetched` starts at column A (planRead widened the fetch if the read did not).
   const extra: (readonly string[])[] = [];
   const idsByColumn = new Map<number, Set<string>>();
@@ -108,6 +121,7 @@ export function mergePending(range: string, fetched: readonly (readonly string[]
     const id = row.cells[0] ?? '';
     if (ids.has(id)) continue;
     ids.add(id);
+    if (extra.length >= room) continue;
     const placed = col === 1 ? row.cells : [...(Array(col - 1).fill('') as string[]), ...row.cells];
     extra.push(placed);
   }
