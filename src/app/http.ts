@@ -36,8 +36,22 @@ export function sendError(res: ServerResponse, err: HttpError): void {
   sendJson(res, err.status, err.body(), err.headers);
 }
 
-/** The bearer credential of a request, or undefined. */
+/**
+ * The bearer credential of a request, or undefined; a 400 for two Authorization headers. node:http
+ * keeps the first and drops the others, so a client whose library adds a default header before its
+ * own (an old token first) was told its token was "invalid or expired; log in again", and logging
+ * in again changed nothing. Authorization is not a list (RFC 9110 §11.6.2), so two are refused, as
+ * two Idempotency-Key or Host headers are, naming the header.
+ */
 export function bearerToken(req: IncomingMessage): string | undefined {
+  const raw = req.rawHeaders;
+  let seen = 0;
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = raw[i] ?? '';
+    if (name.length === 13 && name.toLowerCase() === 'authorization' && ++seen > 1) {
+      throw new HttpError('bad_request', 'send one Authorization header, not several: only one of them could be read');
+    }
+  }
   const h = req.headers.authorization;
   if (typeof h !== 'string') return undefined;
   const m = /^Bearer[ ]+([^\s]+)\s*$/i.exec(h);

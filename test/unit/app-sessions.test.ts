@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { createHmac } from 'node:crypto';
 import { chmod, mkdtemp, readFile, rm, stat, utimes, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
+import { connect } from 'node:net';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { PRIVATE_COLUMNS } from '../../src/app/players.js';
@@ -243,6 +244,31 @@ describe('login, me and players over HTTP', () => {
     assert.equal(expired.status, 401);
     const fresh = createSessions(secret, 60).issue('Alice').token;
     assert.equal((await fetch(`${app.url}/api/me`, { headers: { authorization: `Bearer ${fresh}` } })).status, 200);
+  });
+
+  it('refuses two Authorization headers with a 400 saying so, not a 401 about the first token', async () => {
+    const secret = await loadSessionSecret(undefined, app.dataDir);
+    const old = createSessions(secret, 60).issue('Alice', Date.now() - 61_000).token;
+    const fresh = createSessions(secret, 60).issue('Alice').token;
+    // Two header lines, as a client library adding a default header before its own sends them
+    // (fetch would join them into one line).
+    const raw = (lines: string[]) =>
+      new Promise<string>((resolve, reject) => {
+        const { port } = new URL(app.url);
+        const sock = connect(Number(port), '127.0.0.1');
+        let text = '';
+        sock.on('data', (d: Buffer) => {
+          text += d.toString('utf8');
+          if (/\r\n\r\n[^]*\}$/.test(text)) sock.destroy();
+        });
+        sock.on('close', () => resolve(text));
+        sock.on('error', reject);
+        sock.write(`GET /api/me HTTP/1.1\r\nHost: x\r\n${lines.map((l) => `${l}\r\n`).join('')}Connection: close\r\n\r\n`);
+      });
+    const two = await raw([`Authorization: Bearer ${old}`, `authorization: Bearer ${fresh}`]);
+    assert.match(two, /^HTTP\/1\.1 400 /);
+    assert.match(two, /"error":"bad_request","message":"send one Authorization header, not several/);
+    assert.match(await raw([`Authorization: Bearer ${fresh}`]), /^HTTP\/1\.1 200 /);
   });
 
   it('lists players without any private column', async () => {
