@@ -45,6 +45,14 @@ describe('the message of a 400 for a malformed request', () => {
     assert.doesNotMatch(message, /TLS/);
   });
 
+  it('says HTTP/2 with prior knowledge reached a port that speaks HTTP/1.1 (not "Pause on PRI/Upgrade")', async () => {
+    const message = malformedRequestMessage(await parserErrorOf('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n'));
+    assert.match(message, /HTTP\/2 connection preface/);
+    assert.match(message, /speaks HTTP\/1\.1/);
+    assert.doesNotMatch(message, /Pause on/);
+    assert.match(message, /\(HPE_PAUSED_H2_UPGRADE\)$/);
+  });
+
   it('names a space in the target, which the parser reports as a bad protocol constant', async () => {
     const message = malformedRequestMessage(await parserErrorOf('GET /a b HTTP/1.1\r\nHost: x\r\n\r\n'));
     assert.match(message, /%20/);
