@@ -26,7 +26,11 @@ export const MAX_COLUMN = 18278;
 export const MAX_ROW = 10_000_000;
 
 export class A1ParseError extends Error {
-  constructor(readonly range: string, detail: string) {
+  constructor(
+    readonly range: string,
+    /** What is wrong with it, without the range (the message says both). */
+    readonly detail: string,
+  ) {
     super(`Unable to parse range: ${range} (${detail})`);
     this.name = 'A1ParseError';
   }

@@ -28,6 +28,9 @@ describe('offline sheet backend', () => {
       const empty = await b.getValues('Players!H1:J5');
       assert.equal('values' in empty, false, 'an empty range has no values key, as Google sends it');
       await assert.rejects(b.getValues('Nope!A1'), (e: Error & { code?: string; applied?: string }) => e.code === 'CORRAL_ERR_SHEETS_BAD_RANGE' && e.applied === 'no');
+      // A range that is no A1 at all: said once, with what is wrong (the parser's message was
+      // nested in the backend's, "Unable to parse range: X (Unable to parse range: X (...))").
+      await assert.rejects(b.getValues('Players!A1:'), (e: Error) => /^Unable to parse range: Players!A1: \([^()]+\)$/.test(e.message) && e.message.split('Unable to parse').length === 2);
 
       const res = await b.appendValues('Events', [
         ['ev-o1', 'P001', 'goal', 'quoted, "detail"\nwith a line break', '2024-06-01T10:00:00Z'],

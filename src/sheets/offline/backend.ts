@@ -99,7 +99,7 @@ export class OfflineBackend implements SheetsBackend {
     try {
       parsed = parseA1(range);
     } catch (err) {
-      throw badRange(range, err instanceof A1ParseError ? err.message : String(err));
+      throw badRange(range, err instanceof A1ParseError ? err.detail : String(err));
     }
     const tabs = await this.tabs();
     const sheet = parsed.sheet ?? tabs[0];
