@@ -1,7 +1,8 @@
 // Per-worker connection cap. A connection over the cap is still parsed (so the client reads a
 // proper HTTP answer, not a reset), gets an immediate 503 JSON with Retry-After, and is closed
 // (after a short linger when a body is still arriving).
-// Over-cap connections that never send a request are dropped after a short timeout.
+// Over-cap connections that never send a request are dropped after a short deadline; those still
+// sending their headers then get the 503 at that deadline.
 //
 // Idle connections give way: at the cap, a new connection takes the slot of an idle one
 // (idle-connections.ts: a keep-alive connection between requests, or one that has sent nothing for
@@ -29,7 +30,10 @@ import type { HostConnectionGauge } from './connection-gauge.js';
 import { createIdleConnections, type TrackedSocket } from './idle-connections.js';
 
 const OVER_CAP = Symbol('corral.overCap');
-const OVER_CAP_IDLE_MS = 2000;
+/** Set on an over-cap connection once its 503 is written (from its request, or at its deadline). */
+const ANSWERED = Symbol('corral.overCapAnswered');
+/** How long an over-cap connection may take to send its request headers before it is answered 503 (or closed, if it sent nothing). */
+export const OVER_CAP_IDLE_MS = 2000;
 /**
  * How long an over-cap connection's upload is read and dropped after its 503, so that a client
  * still sending it reads the 503 rather than a reset (lingering-close.ts). Short: the connection
@@ -57,7 +61,7 @@ interface Refusal {
   readonly host: boolean;
 }
 
-type CappedSocket = TrackedSocket & { [OVER_CAP]?: Refusal };
+type CappedSocket = TrackedSocket & { [OVER_CAP]?: Refusal; [ANSWERED]?: true };
 
 export interface ConnectionCap {
   /** Connections counted against the cap (over-cap ones excluded). */
@@ -216,9 +220,15 @@ export function attachConnectionCap(server: Server, initialCap: number, report?:
           return;
         }
         overCap++;
-        socket.once('close', () => overCap--);
         socket[OVER_CAP] = refusal;
-        socket.setTimeout(OVER_CAP_IDLE_MS, () => socket.destroy());
+        // A deadline from its arrival, not an inactivity timeout: socket.setTimeout is pushed back
+        // by every byte read, so a client trickling its headers (a slowloris) kept its over-cap
+        // connection open until CORRAL_HEADERS_TIMEOUT and was answered 408, never the 503.
+        const deadline = setTimeout(() => overCapDeadline(socket, refusal), OVER_CAP_IDLE_MS);
+        socket.once('close', () => {
+          overCap--;
+          clearTimeout(deadline);
+        });
         return;
       }
       idleClosed++;
@@ -238,6 +248,15 @@ export function attachConnectionCap(server: Server, initialCap: number, report?:
       idle.remove(socket);
     });
   });
+  /** The 503 written on the raw socket, for a connection refused before its request was read. */
+  function rawRefusal(refusal: Refusal): string {
+    const body = JSON.stringify({ error: 'server_full' satisfies HttpErrorCode, message: `server full (${refusal.current}/${refusal.max})`, retry_after: 1 });
+    const head = Object.entries(jsonHeaders(Buffer.byteLength(body), { 'Retry-After': '1', Connection: 'close' }))
+      .map(([k, v]) => `${k}: ${v}\r\n`)
+      .join('');
+    return `HTTP/1.1 ${statusOf('server_full')} Service Unavailable\r\n${head}\r\n${body}`;
+  }
+
   /**
    * No descriptor to spare for reading its request: the 503 goes out before it (HTTP clients read
    * an answer that comes early), and the connection closes as soon as it is written.
@@ -245,14 +264,30 @@ export function attachConnectionCap(server: Server, initialCap: number, report?:
   function refuseNow(socket: CappedSocket, refusal: Refusal): void {
     refused++;
     refusals.count(fieldsOf(refusal));
-    const body = JSON.stringify({ error: 'server_full' satisfies HttpErrorCode, message: `server full (${refusal.current}/${refusal.max})`, retry_after: 1 });
-    const head = Object.entries(jsonHeaders(Buffer.byteLength(body), { 'Retry-After': '1', Connection: 'close' }))
-      .map(([k, v]) => `${k}: ${v}\r\n`)
-      .join('');
-    socket.end(`HTTP/1.1 ${statusOf('server_full')} Service Unavailable\r\n${head}\r\n${body}`);
+    socket.end(rawRefusal(refusal));
     // end() waits for the client's own end, which one that sends nothing never sends.
     socket.once('finish', () => socket.destroy());
     socket.setTimeout(OVER_CAP_LINGER_MS, () => socket.destroy());
+  }
+
+  /**
+   * An over-cap connection whose request has not been read whole OVER_CAP_IDLE_MS after it
+   * arrived. One that sent nothing is closed. One still sending its headers gets its 503 now, on
+   * the raw socket, and what it still sends is read and dropped for OVER_CAP_LINGER_MS at most;
+   * if the parser then reads its request whole, screen() leaves it unanswered (it has its 503).
+   */
+  function overCapDeadline(socket: CappedSocket, refusal: Refusal): void {
+    if (socket.destroyed || socket[ANSWERED]) return;
+    if (socket.bytesRead === 0 || !socket.writable) {
+      socket.destroy();
+      return;
+    }
+    socket[ANSWERED] = true;
+    refused++;
+    refusals.count(fieldsOf(refusal));
+    socket.end(rawRefusal(refusal));
+    const cut = setTimeout(() => socket.destroy(), OVER_CAP_LINGER_MS);
+    socket.once('close', () => clearTimeout(cut));
   }
 
   return {
@@ -282,6 +317,9 @@ export function attachConnectionCap(server: Server, initialCap: number, report?:
         res.on('finish', onAnswerSent);
         return false;
       }
+      // Its 503 went out on the raw socket at the deadline, before this request was read whole.
+      if (socket[ANSWERED]) return true;
+      socket[ANSWERED] = true;
       const body = JSON.stringify({ error: 'server_full' satisfies HttpErrorCode, message: `server full (${used.current}/${used.max})`, retry_after: 1 });
       // Its body, if one is on its way, is dropped as it comes (node:http dumps a request whose
       // answer is sent), until the client stops or the short linger ends. A request without one

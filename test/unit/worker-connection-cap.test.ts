@@ -11,6 +11,7 @@ import { createCounterTable, openCounterTable } from '../../src/counter-table.js
 import { hostConnectionGauge } from '../../src/worker/connection-gauge.js';
 import { SILENT_GRACE_MS } from '../../src/worker/idle-connections.js';
 import { createWorkerServer, type WorkerServer } from '../../src/worker/server.js';
+import { OVER_CAP_IDLE_MS } from '../../src/worker/connection-cap.js';
 import { uploadThenRead } from '../helpers/upload.js';
 
 /** One request on a new connection: its status line. */
@@ -85,6 +86,31 @@ describe('connection cap while the master says the host is FULL', () => {
     await once(leaving, 'close');
     while (worker.cap.active() > 2) await new Promise((r) => setTimeout(r, 5));
     assert.match(await statusOf(port), / 200 /);
+  });
+
+  it('answers 503 to an over-cap connection that trickles its headers (a slowloris) at its deadline, not 408 at the headers timeout', async () => {
+    await hold(3);
+    const slow = connect(port, '127.0.0.1');
+    held.push(slow);
+    slow.on('error', () => undefined);
+    await once(slow, 'connect');
+    const t0 = performance.now();
+    slow.write('GET /now HTTP/1.1\r\nHost: x\r\n');
+    // One header line every 200 ms: each byte pushed back an inactivity timeout.
+    let n = 0;
+    const trickle = setInterval(() => slow.writable && slow.write(`X-Slow-${n++}: y\r\n`), 200);
+    try {
+      const [first] = (await once(slow, 'data')) as [Buffer];
+      const ms = performance.now() - t0;
+      assert.match(first.toString('latin1').split('\r\n')[0] ?? '', / 503 /);
+      assert.match(first.toString('latin1'), /"error":"server_full"/);
+      assert.ok(ms >= OVER_CAP_IDLE_MS - 50 && ms < OVER_CAP_IDLE_MS + 1000, `answered at the over-cap deadline, not at the headers timeout (${Math.round(ms)} ms)`);
+      await once(slow, 'close');
+    } finally {
+      clearInterval(trickle);
+    }
+    assert.equal(worker.cap.refused(), 1, 'counted as a refusal');
+    assert.equal(worker.cap.active(), 3, 'the held connections keep their slots');
   });
 
   it('answers an over-cap request with Expect: 100-continue with the 503 alone, so its body is never sent', async () => {
