@@ -33,7 +33,27 @@ const STARTED = Symbol('corral.started');
 const BYTES_BEFORE = Symbol('corral.bytesBefore');
 const RAW_STATUS = Symbol('corral.rawStatus');
 
-type TrackedResponse = ServerResponse & { [STARTED]: number; [BYTES_BEFORE]: number; [RAW_STATUS]?: number };
+type TrackedResponse = ServerResponse & { [STARTED]: number; [BYTES_BEFORE]: number; [BYTES_AFTER]?: number; [RAW_STATUS]?: number };
+
+/** BYTES_BEFORE of a response queued behind another on its connection, until it gets the connection. */
+const NOT_ON_SOCKET = -1;
+/** The connection's bytes written when the next response queued behind this one took it: this one's end. */
+const BYTES_AFTER = Symbol('corral.bytesAfter');
+/** On a connection: the tracked response that has it now. */
+const ON_SOCKET = Symbol('corral.onSocket');
+type TrackedSocket = { bytesWritten: number; [ON_SOCKET]?: TrackedResponse };
+
+/**
+ * A queued response got its connection (node:http's assignSocket, before it writes): its bytes
+ * start here, and the previous response's end here. That one's 'close' comes a tick after its
+ * 'finish', and node:http has by then written this one's answer on the connection too.
+ */
+function onSocket(this: TrackedResponse, socket: TrackedSocket): void {
+  const previous = socket[ON_SOCKET];
+  if (previous && previous !== this) previous[BYTES_AFTER] = socket.bytesWritten;
+  socket[ON_SOCKET] = this;
+  this[BYTES_BEFORE] = socket.bytesWritten;
+}
 
 /**
  * The request of `res` was answered on its socket, not through `res` (a parser error or a request
@@ -85,7 +105,8 @@ export function createRequestStats(accessLogger: Logger | undefined, onServed: (
         // after a failure and said so with a 5xx statusCode.
         status: res[RAW_STATUS] ?? (res.writableFinished || res.statusCode >= 500 ? res.statusCode : 499),
         ms: Math.round(ms * 100) / 100,
-        bytes: socket.bytesWritten - res[BYTES_BEFORE],
+        // A response that never got the connection (its client left first) sent nothing.
+        bytes: res[BYTES_BEFORE] === NOT_ON_SOCKET ? 0 : (res[BYTES_AFTER] ?? socket.bytesWritten) - res[BYTES_BEFORE],
         remote: socket.remoteAddress,
       });
     }
@@ -99,7 +120,17 @@ export function createRequestStats(accessLogger: Logger | undefined, onServed: (
       // access log.
       tracked[STARTED] = performance.now();
       if (accessLogger) {
-        tracked[BYTES_BEFORE] = req.socket.bytesWritten;
+        // A request pipelined behind one still being answered gets the connection only once that
+        // answer is sent (node:http queues its response): its bytes start then. Counted from now,
+        // its access line's bytes held every answer queued before it (a 170-byte answer logged
+        // as 243 KB behind a client that pipelines and reads slowly).
+        if ((req.socket as { _httpMessage?: unknown })._httpMessage === res) {
+          tracked[BYTES_BEFORE] = req.socket.bytesWritten;
+          (req.socket as TrackedSocket)[ON_SOCKET] = tracked;
+        } else {
+          tracked[BYTES_BEFORE] = NOT_ON_SOCKET;
+          res.once('socket', onSocket);
+        }
         // Read now: net caches the peer address on first use, and a socket the client already
         // closed has none to give, so a 499's access line would have no remote.
         void req.socket.remoteAddress;

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { EventEmitter } from 'node:events';
 import { createServer, request, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { connect, type AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { createRequestStats, type RequestStats } from '../../src/worker/request-stats.js';
 import { captureLogger, type CapturedLogger } from '../fixtures/capture-logger.js';
@@ -96,6 +96,41 @@ describe('request stats', () => {
     server.closeAllConnections();
     await waiting;
     assert.equal(stats.served(), before + 1, 'counted by the time allClosed() resolves');
+  });
+});
+
+describe('request stats, pipelined requests', () => {
+  it('logs the bytes of each answer alone, not those of the answers queued before it on the connection', async () => {
+    const log = await captureLogger('worker');
+    const stats = createRequestStats(log.logger, () => undefined);
+    const server = createServer((req, res) => {
+      stats.track(req, res);
+      // The first answer is late: the two requests pipelined behind it wait for it.
+      if (req.url === '/late') setTimeout(() => res.end('x'.repeat(5000)), 30);
+      else res.end('hello');
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const { port } = server.address() as AddressInfo;
+    try {
+      const socket = connect(port, '127.0.0.1');
+      socket.on('error', () => undefined);
+      let got = '';
+      socket.on('data', (d: Buffer) => (got += d.toString('latin1')));
+      const request = (path: string) => `GET ${path} HTTP/1.1\r\nHost: x\r\n\r\n`;
+      socket.write(request('/late') + request('/a') + request('/b'));
+      await waitUntil(() => stats.served() === 3);
+      socket.destroy();
+      const lines = log.lines().filter((l) => l.event === 'access');
+      assert.deepEqual(lines.map((l) => l.path), ['/late', '/a', '/b']);
+      // What the client read, answer by answer.
+      const answers = got.split(/(?=HTTP\/1\.1 )/).map((a) => Buffer.byteLength(a, 'latin1'));
+      assert.equal(answers.length, 3);
+      assert.deepEqual(lines.map((l) => l.bytes), answers);
+    } finally {
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+      log.close();
+    }
   });
 });
 
