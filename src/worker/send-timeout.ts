@@ -20,7 +20,7 @@ export interface SendTimeoutCut {
   readonly remote: string | undefined;
 }
 
-type HttpSocket = Socket & { _httpMessage?: ServerResponse | null };
+type HttpSocket = Socket & { _httpMessage?: ServerResponse | null; parser?: { duration(): number } | null };
 
 export function attachSendTimeout(server: Server, timeoutMs: number, onCut: (cut: SendTimeoutCut) => void): void {
   server.timeout = timeoutMs;
@@ -28,6 +28,13 @@ export function attachSendTimeout(server: Server, timeoutMs: number, onCut: (cut
   // keep-alive one at CORRAL_KEEPALIVE, which fires the same event): every case is decided below.
   server.on('timeout', (socket: HttpSocket) => {
     const res = socket._httpMessage ?? undefined;
+    // No answer at all: a request whose headers are still arriving, or a connection that has sent
+    // nothing since it was accepted (node:http's parser times both from their start: duration()
+    // is 0 only between requests, where this is the keep-alive timeout). Nothing waits for the
+    // client to read; the headers timeout answers it 408. Destroyed here, it was closed without a
+    // word whenever CORRAL_SEND_TIMEOUT was not above CORRAL_HEADERS_TIMEOUT (whose deadlines are
+    // checked once a second).
+    if (!res && (socket.parser?.duration() ?? 0) > 0) return;
     if (res && socket.writableLength === 0) {
       // An answer in progress whose bytes all went out: the app is still working on it (a slow
       // upstream, a long poll) or the client is still sending its request, which the request and
