@@ -4,6 +4,7 @@
 // instead of its bare default.
 
 import { STATUS_CODES, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { JSON_HEADER_LINES, jsonHeaders } from '../http/json.js';
 import { statusOf, type HttpErrorCode } from '../errors.js';
@@ -48,9 +49,22 @@ function replyAfterAnswers(socket: QueuingSocket, text: string): void {
     const res = currentResponse(socket);
     if (res) res.once('close', next);
     // Not writable: that answer closed the connection (Connection: close), or the client went.
-    else if (socket.writable) socket.end(text);
+    else if (socket.writable) endAndClose(socket, text);
   };
   next();
+}
+
+/**
+ * Writes a raw answer and closes the connection once the client has read it: what the client still
+ * sends is read and dropped until it closes its side, for LINGER_MS at most (lingering-close.ts).
+ * end() alone left a client that never closes its side (a slowloris answered 408) holding the
+ * connection, and its slot of the cap, until the send timeout, which does not cut a connection
+ * whose request is still underway.
+ */
+function endAndClose(socket: Duplex, text: string): void {
+  socket.write(text);
+  lingerOnClose(socket as Socket);
+  (socket as Socket).destroySoon();
 }
 
 /** `headers`: more header lines, each ending in CRLF (a 405's Allow). */
@@ -80,7 +94,7 @@ function rawReply(socket: Duplex, error: HttpErrorCode, message: string, headers
   // The error came in that request's body: its own response will never go out, and its access
   // line must say what the client got, not 499.
   if (started && !started.headersSent) answeredOnSocket(started, status);
-  socket.end(text);
+  endAndClose(socket, text);
 }
 
 const LF = 0x0a;

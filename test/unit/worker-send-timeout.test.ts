@@ -1,9 +1,11 @@
 import assert from 'node:assert/strict';
+import { once } from 'node:events';
 import { connect, type Socket } from 'node:net';
 import { afterEach, beforeEach, describe, it } from 'node:test';
 import { loadSettings } from '../../src/config/load.js';
 import { createLogger } from '../../src/log/logger.js';
 import { createWorkerServer, type WorkerServer } from '../../src/worker/server.js';
+import { LINGER_MS } from '../../src/http/lingering-close.js';
 
 /** Everything the worker sends on `socket` until it closes, and when the close came (ms after `t0`). */
 function readToClose(socket: Socket, t0: number): Promise<{ text: string; ms: number }> {
@@ -54,5 +56,39 @@ describe('send timeout shorter than the headers timeout', () => {
     const { text } = await closed;
     assert.match(text.split('\r\n')[0] ?? '', / 200 /);
     assert.equal(text.split('HTTP/1.1 ').length - 1, 1, 'one answer, no 408 after it');
+  });
+});
+
+describe('a raw answer (408) to a client that never closes its side', () => {
+  let worker: WorkerServer;
+  let port: number;
+  const sockets: Socket[] = [];
+
+  beforeEach(async () => {
+    // The send timeout at its default (60 s): it is not what closes the connection.
+    const { settings } = loadSettings({ env: { CORRAL_ENV_FILE: 'none', CORRAL_BIND: '127.0.0.1:0', CORRAL_LOG_LEVEL: 'silent', CORRAL_HEADERS_TIMEOUT: '1' } });
+    const { logger } = createLogger(settings, { role: 'worker', worker: 1, generation: 1 });
+    worker = createWorkerServer((_req, res) => res.end('served'), { settings, logger, accessLogger: undefined, workerId: 1, generation: 1, perWorkerCap: 10, onServed: () => undefined });
+    port = (await worker.listen()).port;
+  });
+  afterEach(async () => {
+    for (const s of sockets) s.destroy();
+    await worker.drain(100);
+  });
+
+  it('closes the connection within the linger after the 408, giving back its slot of the cap', async () => {
+    // allowHalfOpen: the client reads the worker's end and keeps its own side open, as a script
+    // that holds connections does.
+    const socket = connect({ port, host: '127.0.0.1', allowHalfOpen: true });
+    sockets.push(socket);
+    socket.on('error', () => undefined);
+    let text = '';
+    socket.on('data', (d: Buffer) => (text += d.toString('latin1')));
+    socket.write('GET / HTTP/1.1\r\nHost: x\r\n');
+    await once(socket, 'end');
+    assert.match(text.split('\r\n')[0] ?? '', / 408 /);
+    const t0 = performance.now();
+    while (worker.cap.active() > 0 && performance.now() - t0 < LINGER_MS + 3000) await new Promise((r) => setTimeout(r, 20));
+    assert.equal(worker.cap.active(), 0, `the worker closed its side within the linger (${Math.round(performance.now() - t0)} ms), not at the send timeout of 60 s`);
   });
 });
