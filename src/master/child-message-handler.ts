@@ -30,7 +30,15 @@ export interface MessageHandlerDeps {
   readonly requestTick: () => void;
 }
 
+/** A memory limit with room for a worker's growth over its start: twice its start, rounded up to 64 MiB. */
+function suggestedLimitMb(startMb: number): number {
+  return Math.ceil((startMb * 2) / 64) * 64;
+}
+
 export class ChildMessageHandler {
+  /** The CORRAL_MAX_WORKER_MEMORY_MB a worker was last said to start over (said once per value). */
+  private saidStartOverLimitMb: number | undefined;
+
   constructor(private readonly d: MessageHandlerDeps) {}
 
   /** `c` is a live child: a message read after its child was reaped never comes here. */
@@ -45,6 +53,15 @@ export class ChildMessageHandler {
         return;
       case 'over-memory':
         d.log.warn({ event: 'worker.memory_limit', worker_id: c.id, worker_pid: c.handle.pid, rss_mb: Math.round(effect.rssMb), limit_mb: limitMb }, `worker ${c.id} RSS ${Math.round(effect.rssMb)} MiB over the limit`);
+        return;
+      case 'over-memory-from-start':
+        // Once per limit: every worker of the generation starts as big, and a reload may change it.
+        if (this.saidStartOverLimitMb === limitMb) return;
+        this.saidStartOverLimitMb = limitMb;
+        d.log.error(
+          { event: 'worker.memory_limit_below_start', code: 'CORRAL_ERR_CONFIG_INVALID', worker_id: c.id, worker_pid: c.handle.pid, rss_mb: Math.round(effect.rssMb), limit_mb: limitMb },
+          `CORRAL_MAX_WORKER_MEMORY_MB=${limitMb} is below what a worker weighs once ready (worker ${c.id}: ${Math.round(effect.rssMb)} MiB RSS): a replacement would start as big, so workers are not recycled for memory until it is raised; set it well above ${Math.round(effect.rssMb)} (e.g. ${suggestedLimitMb(effect.rssMb)}) and reload`,
+        );
         return;
       case 'ready':
         if (effect.port !== undefined) d.listening(effect.port);

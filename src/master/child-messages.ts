@@ -16,13 +16,21 @@ export type MessageEffect =
   /** It reported an uncaught exception: a crash, to be counted. */
   | { readonly kind: 'crashed' }
   /** Its beat showed an RSS over CORRAL_MAX_WORKER_MEMORY_MB: it now waits to be recycled. */
-  | { readonly kind: 'over-memory'; readonly rssMb: number };
+  | { readonly kind: 'over-memory'; readonly rssMb: number }
+  /**
+   * Its first beat once ready was already over CORRAL_MAX_WORKER_MEMORY_MB: a replacement would
+   * start as big, so it is not recycled for memory (each worker was replaced as soon as it was
+   * ready, for as long as corral ran).
+   */
+  | { readonly kind: 'over-memory-from-start'; readonly rssMb: number };
 
 const NONE: MessageEffect = { kind: 'none' };
 
 /** The worker's RSS in MiB when over `limitMb` (0 = no limit) and it may be asked to recycle. */
 export function rssOverLimit(c: ChildRecord, limitMb: number): number | undefined {
   if (c.role !== 'worker' || limitMb <= 0 || c.state !== 'ready' || c.retire || c.pendingRetire || !c.figures) return undefined;
+  // Born over the limit: recycling it would only start another as big.
+  if (c.readyRssMb !== undefined && c.readyRssMb > limitMb) return undefined;
   const rssMb = c.figures.rssBytes / 1048576;
   return rssMb > limitMb ? rssMb : undefined;
 }
@@ -34,6 +42,10 @@ export function applyChildMessage(c: ChildRecord, msg: ChildMessage, now: number
       const progress = msg.figures.bootProgress;
       if (c.state === 'booting' && progress !== undefined && progress > (c.figures?.bootProgress ?? 0)) c.bootProgressAt = now;
       c.figures = msg.figures;
+      if (c.role === 'worker' && c.state === 'ready' && c.readyRssMb === undefined) {
+        c.readyRssMb = msg.figures.rssBytes / 1048576;
+        if (memoryLimitMb > 0 && c.readyRssMb > memoryLimitMb) return { kind: 'over-memory-from-start', rssMb: c.readyRssMb };
+      }
       const rssMb = rssOverLimit(c, memoryLimitMb);
       if (rssMb === undefined) return NONE;
       c.pendingRetire = 'memory';

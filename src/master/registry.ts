@@ -48,6 +48,8 @@ export interface ChildRecord {
   stopReason: string | undefined;
   /** Its uncaught exception already counted towards the crash-loop backoff (its exit must not again). */
   crashCounted: boolean;
+  /** A worker's RSS in MiB at its first beat once ready: what a fresh worker of its build weighs. */
+  readyRssMb: number | undefined;
 }
 
 /** The record of a child just forked: booting, its first beat counted as of its start. */
@@ -68,6 +70,7 @@ export function newChildRecord(o: Pick<ChildRecord, 'id' | 'slot' | 'role' | 'ge
     stopReason: undefined,
     crashCounted: false,
     drainedReported: false,
+    readyRssMb: undefined,
   };
 }
 

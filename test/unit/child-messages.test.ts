@@ -61,8 +61,9 @@ test('an uncaught exception is a crash for the master to count; a max-requests r
 });
 
 test('a beat over the memory limit asks for a recycle once; none with no limit, or while booting', () => {
+  const unlimited = record({ state: 'ready' }).c;
+  assert.deepEqual(applyChildMessage(unlimited, { type: 'heartbeat', figures: figures(300) }, NOW, 0), { kind: 'none' });
   const { c } = record({ state: 'ready' });
-  assert.deepEqual(applyChildMessage(c, { type: 'heartbeat', figures: figures(300) }, NOW, 0), { kind: 'none' });
   assert.deepEqual(applyChildMessage(c, { type: 'heartbeat', figures: figures(200) }, NOW, 256), { kind: 'none' });
   assert.deepEqual(applyChildMessage(c, { type: 'heartbeat', figures: figures(300) }, NOW, 256), { kind: 'over-memory', rssMb: 300 });
   assert.equal(c.pendingRetire, 'memory');
@@ -73,6 +74,25 @@ test('a beat over the memory limit asks for a recycle once; none with no limit, 
   assert.deepEqual(applyChildMessage(booting, { type: 'heartbeat', figures: figures(300) }, NOW, 256), { kind: 'none' });
   const keeper = record({ role: 'keeper', state: 'ready' }).c;
   assert.deepEqual(applyChildMessage(keeper, { type: 'heartbeat', figures: figures(300) }, NOW, 256), { kind: 'none' });
+});
+
+test('a worker already over the memory limit at its first beat once ready is not recycled for memory: its replacement would start as big', () => {
+  const { c } = record({ state: 'ready' });
+  assert.deepEqual(applyChildMessage(c, { type: 'heartbeat', figures: figures(60) }, NOW, 30), { kind: 'over-memory-from-start', rssMb: 60 });
+  assert.equal(c.pendingRetire, undefined);
+  assert.deepEqual(applyChildMessage(c, { type: 'heartbeat', figures: figures(90) }, NOW + 1000, 30), { kind: 'none' });
+  assert.equal(c.pendingRetire, undefined);
+  // Raised by a reload above its start: the limit holds again.
+  assert.deepEqual(applyChildMessage(c, { type: 'heartbeat', figures: figures(200) }, NOW + 2000, 128), { kind: 'over-memory', rssMb: 200 });
+  assert.equal(c.pendingRetire, 'memory');
+  // Its beats while booting do not count as its start.
+  const booting = record().c;
+  applyChildMessage(booting, { type: 'heartbeat', figures: figures(20) }, NOW, 30);
+  assert.equal(booting.readyRssMb, undefined);
+  // Under the limit at its start, over it later: recycled, as before.
+  const grows = record({ state: 'ready' }).c;
+  assert.deepEqual(applyChildMessage(grows, { type: 'heartbeat', figures: figures(60) }, NOW, 256), { kind: 'none' });
+  assert.deepEqual(applyChildMessage(grows, { type: 'heartbeat', figures: figures(300) }, NOW + 1000, 256), { kind: 'over-memory', rssMb: 300 });
 });
 
 test('a drained worker is released; a drained keeper exits on its own', () => {
