@@ -50,7 +50,13 @@ export interface ChildFigures {
 
 /** Child → master. */
 export type ChildMessage =
-  | { readonly type: 'ready'; readonly address?: string; readonly port?: number }
+  | {
+      readonly type: 'ready';
+      readonly address?: string;
+      readonly port?: number;
+      /** A worker's RSS when it starts to listen, before any request: what a fresh worker weighs. */
+      readonly rssBytes?: number;
+    }
   | { readonly type: 'heartbeat'; readonly figures: ChildFigures }
   | { readonly type: 'boot-failed'; readonly code: string; readonly message: string; readonly stack?: string }
   | { readonly type: 'retire'; readonly reason: 'max-requests' | 'uncaught' }

@@ -60,7 +60,7 @@ export class ChildMessageHandler {
         this.saidStartOverLimitMb = limitMb;
         d.log.error(
           { event: 'worker.memory_limit_below_start', code: 'CORRAL_ERR_CONFIG_INVALID', worker_id: c.id, worker_pid: c.handle.pid, rss_mb: Math.round(effect.rssMb), limit_mb: limitMb },
-          `CORRAL_MAX_WORKER_MEMORY_MB=${limitMb} is below what a worker weighs once ready (worker ${c.id}: ${Math.round(effect.rssMb)} MiB RSS): a replacement would start as big, so workers are not recycled for memory until it is raised; set it well above ${Math.round(effect.rssMb)} (e.g. ${suggestedLimitMb(effect.rssMb)}) and reload`,
+          `CORRAL_MAX_WORKER_MEMORY_MB=${limitMb} is below what a worker weighs once ready, before any request (worker ${c.id}: ${Math.round(effect.rssMb)} MiB RSS): a replacement would start as big, so workers are not recycled for memory until it is raised; set it well above ${Math.round(effect.rssMb)} (e.g. ${suggestedLimitMb(effect.rssMb)}) and reload`,
         );
         return;
       case 'ready':

@@ -18,9 +18,9 @@ export type MessageEffect =
   /** Its beat showed an RSS over CORRAL_MAX_WORKER_MEMORY_MB: it now waits to be recycled. */
   | { readonly kind: 'over-memory'; readonly rssMb: number }
   /**
-   * Its first beat once ready was already over CORRAL_MAX_WORKER_MEMORY_MB: a replacement would
-   * start as big, so it is not recycled for memory (each worker was replaced as soon as it was
-   * ready, for as long as corral ran).
+   * It was already over CORRAL_MAX_WORKER_MEMORY_MB when it became ready, before any request: a
+   * replacement would start as big, so it is not recycled for memory (each worker was replaced as
+   * soon as it was ready, for as long as corral ran). Returned at each of its beats while so.
    */
   | { readonly kind: 'over-memory-from-start'; readonly rssMb: number };
 
@@ -29,8 +29,6 @@ const NONE: MessageEffect = { kind: 'none' };
 /** The worker's RSS in MiB when over `limitMb` (0 = no limit) and it may be asked to recycle. */
 export function rssOverLimit(c: ChildRecord, limitMb: number): number | undefined {
   if (c.role !== 'worker' || limitMb <= 0 || c.state !== 'ready' || c.retire || c.pendingRetire || !c.figures) return undefined;
-  // Born over the limit: recycling it would only start another as big.
-  if (c.readyRssMb !== undefined && c.readyRssMb > limitMb) return undefined;
   const rssMb = c.figures.rssBytes / 1048576;
   return rssMb > limitMb ? rssMb : undefined;
 }
@@ -42,9 +40,8 @@ export function applyChildMessage(c: ChildRecord, msg: ChildMessage, now: number
       const progress = msg.figures.bootProgress;
       if (c.state === 'booting' && progress !== undefined && progress > (c.figures?.bootProgress ?? 0)) c.bootProgressAt = now;
       c.figures = msg.figures;
-      if (c.role === 'worker' && c.state === 'ready' && c.readyRssMb === undefined) {
-        c.readyRssMb = msg.figures.rssBytes / 1048576;
-        if (memoryLimitMb > 0 && c.readyRssMb > memoryLimitMb) return { kind: 'over-memory-from-start', rssMb: c.readyRssMb };
+      if (c.role === 'worker' && c.state === 'ready' && memoryLimitMb > 0 && c.readyRssMb !== undefined && c.readyRssMb > memoryLimitMb) {
+        return { kind: 'over-memory-from-start', rssMb: c.readyRssMb };
       }
       const rssMb = rssOverLimit(c, memoryLimitMb);
       if (rssMb === undefined) return NONE;
@@ -57,6 +54,7 @@ export function applyChildMessage(c: ChildRecord, msg: ChildMessage, now: number
       c.state = 'ready';
       c.readyAt = now;
       if (msg.port !== undefined) c.port = msg.port;
+      if (c.role === 'worker' && msg.rssBytes !== undefined) c.readyRssMb = msg.rssBytes / 1048576;
       return { kind: 'ready', port: msg.port };
     case 'boot-failed':
       // The first report is the cause; anything a failing child reports after it is fallout.

@@ -48,7 +48,7 @@ export interface ChildRecord {
   stopReason: string | undefined;
   /** Its uncaught exception already counted towards the crash-loop backoff (its exit must not again). */
   crashCounted: boolean;
-  /** A worker's RSS in MiB at its first beat once ready: what a fresh worker of its build weighs. */
+  /** A worker's RSS in MiB when it became ready, before any request: what a fresh worker weighs. */
   readyRssMb: number | undefined;
 }
 

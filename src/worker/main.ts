@@ -314,7 +314,7 @@ export async function runWorker(): Promise<void> {
     if (exiting) return;
     ready = true;
     logger.info({ event: 'worker.listening', address, port }, `listening on ${address}:${port}`);
-    channel.send({ type: 'ready', address, port });
+    channel.send({ type: 'ready', address, port, rssBytes: process.memoryUsage.rss() });
   } catch (err) {
     bootFail(new CorralError('CORRAL_ERR_LISTEN', listenFailure(settings.CORRAL_BIND, err), { cause: err }), EXIT.LISTEN_ERROR, 'worker.listen_failed');
   }

@@ -40,15 +40,45 @@ test('a module without createApp or a default listener is refused with a message
 });
 
 test('a worker over CORRAL_MAX_WORKER_MEMORY_MB is recycled gracefully, replacement first', async () => {
-  // Every worker is over 1 MiB, so recycling runs continuously, one worker at a time.
-  const c = await startCorral({ app: 'basic.mjs', workers: 2, env: { CORRAL_MAX_WORKER_MEMORY_MB: '1' } });
+  // Well above what a fresh worker weighs; one worker then grows past it.
+  const c = await startCorral({ app: 'basic.mjs', workers: 1, env: { CORRAL_MAX_WORKER_MEMORY_MB: '160' } });
   try {
+    const grew = (await http(`${c.url}/grow?mb=200`)).json<{ pid: number }>();
     const line = await c.waitForLog((l) => l.event === 'worker.memory_limit', 10000, 'worker.memory_limit');
-    assert.ok(Number(line.rss_mb) > 1);
-    const exit = await c.waitForLog((l) => l.event === 'worker.exit' && l.worker_pid === line.worker_pid, 15000, 'the recycled worker exits');
+    assert.equal(line.worker_pid, grew.pid);
+    assert.ok(Number(line.rss_mb) > 160);
+    const exit = await c.waitForLog((l) => l.event === 'worker.exit' && l.worker_pid === grew.pid, 15000, 'the recycled worker exits');
     assert.equal(exit.reason, 'memory');
     assert.equal(exit.exit_code, 0);
     assert.equal((await http(c.url)).status, 200);
+    assert.equal(c.events('worker.memory_limit_below_start').length, 0);
+  } finally {
+    await c.stop();
+  }
+});
+
+test('a CORRAL_MAX_WORKER_MEMORY_MB below what a fresh worker weighs is said once, and the workers are not recycled for it', async () => {
+  const TOKEN = 'memory-limit-test-token-0123456789abcdef';
+  const c = await startCorral({ app: 'basic.mjs', workers: 2, env: { CORRAL_MAX_WORKER_MEMORY_MB: '1', CORRAL_ADMIN_TOKEN: TOKEN } });
+  try {
+    const said = await c.waitForLog((l) => l.event === 'worker.memory_limit_below_start', 10000, 'worker.memory_limit_below_start');
+    assert.equal(said.level, 'error');
+    assert.equal(said.limit_mb, 1);
+    assert.match(String(said.msg), /CORRAL_MAX_WORKER_MEMORY_MB=1 is below what a worker weighs once ready, before any request .* set it well above \d+ \(e\.g\. \d+\) and reload/);
+    // Both workers beat several times over the limit: each of those beats recycled one before.
+    const auth = { authorization: `Bearer ${TOKEN}` };
+    type Stats = { workers: { pid: number; uptime_s: number; last_beat_s_ago: number }[] };
+    const first = (await http(`${c.adminUrl}/api/admin/stats`, { headers: auth })).json<Stats>();
+    const pids = first.workers.map((w) => w.pid).sort();
+    for (;;) {
+      const s = (await http(`${c.adminUrl}/api/admin/stats`, { headers: auth })).json<Stats>();
+      assert.deepEqual(s.workers.map((w) => w.pid).sort(), pids, 'the same two workers, none replaced');
+      if (s.workers.every((w) => w.uptime_s >= 4)) break;
+      await new Promise((r) => setTimeout(r, 250));
+    }
+    assert.equal(c.events('worker.memory_limit').length, 0);
+    assert.equal(c.events('worker.memory_limit_below_start').length, 1, 'once for the limit, not per worker');
+    assert.equal(c.events('worker.exit').length, 0);
   } finally {
     await c.stop();
   }

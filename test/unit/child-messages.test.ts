@@ -76,23 +76,24 @@ test('a beat over the memory limit asks for a recycle once; none with no limit, 
   assert.deepEqual(applyChildMessage(keeper, { type: 'heartbeat', figures: figures(300) }, NOW, 256), { kind: 'none' });
 });
 
-test('a worker already over the memory limit at its first beat once ready is not recycled for memory: its replacement would start as big', () => {
-  const { c } = record({ state: 'ready' });
+test('a worker already over the memory limit when it became ready is not recycled for memory: its replacement would start as big', () => {
+  const { c } = record();
+  assert.deepEqual(applyChildMessage(c, { type: 'ready', port: 8080, rssBytes: 60 * MiB }, NOW, 30), { kind: 'ready', port: 8080 });
+  assert.equal(c.readyRssMb, 60);
   assert.deepEqual(applyChildMessage(c, { type: 'heartbeat', figures: figures(60) }, NOW, 30), { kind: 'over-memory-from-start', rssMb: 60 });
-  assert.equal(c.pendingRetire, undefined);
-  assert.deepEqual(applyChildMessage(c, { type: 'heartbeat', figures: figures(90) }, NOW + 1000, 30), { kind: 'none' });
+  assert.deepEqual(applyChildMessage(c, { type: 'heartbeat', figures: figures(90) }, NOW + 1000, 30), { kind: 'over-memory-from-start', rssMb: 60 });
   assert.equal(c.pendingRetire, undefined);
   // Raised by a reload above its start: the limit holds again.
   assert.deepEqual(applyChildMessage(c, { type: 'heartbeat', figures: figures(200) }, NOW + 2000, 128), { kind: 'over-memory', rssMb: 200 });
   assert.equal(c.pendingRetire, 'memory');
-  // Its beats while booting do not count as its start.
-  const booting = record().c;
-  applyChildMessage(booting, { type: 'heartbeat', figures: figures(20) }, NOW, 30);
-  assert.equal(booting.readyRssMb, undefined);
-  // Under the limit at its start, over it later: recycled, as before.
-  const grows = record({ state: 'ready' }).c;
-  assert.deepEqual(applyChildMessage(grows, { type: 'heartbeat', figures: figures(60) }, NOW, 256), { kind: 'none' });
+  // Under the limit when ready, over it once it served: recycled, as before.
+  const grows = record().c;
+  applyChildMessage(grows, { type: 'ready', port: 8080, rssBytes: 60 * MiB }, NOW, 256);
   assert.deepEqual(applyChildMessage(grows, { type: 'heartbeat', figures: figures(300) }, NOW + 1000, 256), { kind: 'over-memory', rssMb: 300 });
+  // The keeper's ready carries no RSS, and a keeper is never recycled for memory.
+  const keeper = record({ role: 'keeper' }).c;
+  applyChildMessage(keeper, { type: 'ready', address: '/run/k.sock' }, NOW, 30);
+  assert.equal(keeper.readyRssMb, undefined);
 });
 
 test('a drained worker is released; a drained keeper exits on its own', () => {
