@@ -3,6 +3,7 @@
 
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { request, type OutgoingHttpHeaders } from 'node:http';
 import { memoryLogger } from '../fixtures/memory-logger.js';
 import { startMonitoring } from '../../src/master/admin/monitoring.js';
 import { startAdminServer } from '../../src/master/admin/server.js';
@@ -86,6 +87,36 @@ describe('admin API refusals', () => {
       assert.equal(error?.method, 'GET');
       assert.equal(lines.find((l) => l.event === 'admin.unauthorized')?.path, '/api/admin/capacity');
       for (const l of lines) assert.doesNotMatch(JSON.stringify(l), new RegExp(TOKEN), `${String(l.event)} has the token`);
+    } finally {
+      await close();
+    }
+  });
+  it('refuses two Authorization headers with a 400 saying to send one, whichever comes first (node:http kept the first alone)', async () => {
+    const { server, close } = await adminServer();
+    // fetch() folds repeated headers into one line; node:http's client sends an array as separate lines.
+    const ask = (authorization: string[], path = '/api/admin/capacity', method = 'GET') =>
+      new Promise<{ status: number; body: { success?: boolean; error?: string; message?: string } }>((resolve, reject) => {
+        const req = request({ host: '127.0.0.1', port: server.port, path, method, headers: { authorization } as unknown as OutgoingHttpHeaders }, (res) => {
+          let text = '';
+          res.setEncoding('utf8');
+          res.on('data', (d: string) => (text += d));
+          res.on('end', () => resolve({ status: res.statusCode ?? 0, body: JSON.parse(text) as { error?: string; message?: string } }));
+        });
+        req.on('error', reject);
+        req.end();
+      });
+    try {
+      const staleFirst = await ask(['Bearer old-token-0123456789abcdef', `Bearer ${TOKEN}`]);
+      assert.equal(staleFirst.status, 400, 'not a 401 telling a client that sent the right token to send it');
+      assert.equal(staleFirst.body.error, 'bad_request');
+      assert.match(staleFirst.body.message ?? '', /one Authorization header/);
+      const rightFirst = await ask([`Bearer ${TOKEN}`, 'Bearer old-token-0123456789abcdef']);
+      assert.equal(rightFirst.status, 400, 'the second header was dropped unread and the request let through');
+      assert.equal(rightFirst.body.error, 'bad_request');
+      const reload = await ask([`Bearer ${TOKEN}`, `Bearer ${TOKEN}`], '/api/admin/reload', 'POST');
+      assert.equal(reload.status, 400, 'a reload is not carried out on a request refused elsewhere');
+      const one = await ask([`Bearer ${TOKEN}`]);
+      assert.equal(one.status, 200);
     } finally {
       await close();
     }

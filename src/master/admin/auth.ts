@@ -8,7 +8,24 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 
-export type AuthResult = { ok: true } | { ok: false; error: 'admin_token_unset' | 'unauthorized'; message: string };
+export type AuthResult = { ok: true } | { ok: false; error: 'admin_token_unset' | 'unauthorized' | 'bad_request'; message: string };
+
+/**
+ * Whether the request carries more than one Authorization header. node:http keeps the first and
+ * drops the others, so a script whose HTTP library adds a default header before its own (an old
+ * token first) was told 401 "send Authorization: Bearer $CORRAL_ADMIN_TOKEN" while it sent the right
+ * one, and one with the right token first passed whatever followed. Authorization is not a list
+ * (RFC 9110 §11.6.2): two are refused, as the bundled app refuses them (src/app/http.ts).
+ */
+function severalAuthorizations(req: IncomingMessage): boolean {
+  const raw = req.rawHeaders;
+  let seen = 0;
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = raw[i] ?? '';
+    if (name.length === 13 && name.toLowerCase() === 'authorization' && ++seen > 1) return true;
+  }
+  return false;
+}
 
 function digest(s: string): Buffer {
   return createHash('sha256').update(s).digest();
@@ -16,6 +33,7 @@ function digest(s: string): Buffer {
 
 export function checkAdminAuth(req: IncomingMessage, token: string | undefined): AuthResult {
   if (!token) return { ok: false, error: 'admin_token_unset', message: 'set CORRAL_ADMIN_TOKEN to use the admin API' };
+  if (severalAuthorizations(req)) return { ok: false, error: 'bad_request', message: 'send one Authorization header, not several: only one of them could be read' };
   const h = req.headers.authorization;
   const m = typeof h === 'string' ? /^Bearer[ ]+(\S+)\s*$/i.exec(h) : null;
   // Comparing digests keeps the comparison constant-time whatever the lengths.
