@@ -45,6 +45,7 @@ describe('/metrics Sheets counters across exits', () => {
     assert.equal(await scraped('corral_sheets_cache_misses_total'), stats.cache_misses);
     assert.equal(await scraped('corral_sheets_stale_answers_total'), 3);
     assert.equal(await scraped('corral_sheets_upstream_calls_total'), 9);
+    assert.equal(stats.upstream_calls_total, 9, "the stats' upstream_calls_total counts the keeper that exited too, as the counter of the same name does");
     assert.equal(await scraped('corral_sheets_journal_appends_refused_total'), 2);
 
     // The new processes count on from there.

@@ -115,7 +115,7 @@ export interface SheetsFigures {
   readonly l1_misses: number | null;
   /** Answers older than SHEET_CACHE_TTL: the keeper's stale hits plus workers' stale fallbacks. */
   readonly stale_answers: number | null;
-  /** Every call that reached the Sheets API since the keeper started: retries and read-backs included. */
+  /** Every call that reached the Sheets API since the master started (exited keepers' included): retries and read-backs included. */
   readonly upstream_calls_total: number | null;
   readonly upstream_calls_per_minute: number | null;
   readonly quota_reads_left: number | null;
@@ -174,7 +174,9 @@ export function sheetsFigures(extra: Extra | undefined, workerExtras: readonly (
     l1_hits: l1Hits ?? null,
     l1_misses: withExited(sumOver(workerExtras, 'l1Misses'), 'l1Misses') ?? null,
     stale_answers: sumDefined(withExited(num(extra, 'cacheStaleHits'), 'cacheStaleHits'), withExited(sumOver(workerExtras, 'l1StaleFallbacks'), 'l1StaleFallbacks')) ?? null,
-    upstream_calls_total: num(extra, 'upstreamCallsTotal') ?? null,
+    // Keepers that exited included, as corral_sheets_upstream_calls_total counts them: since the
+    // keeper started, it went back to 0 at a keeper restart while the counter of the same name did not.
+    upstream_calls_total: withExited(num(extra, 'upstreamCallsTotal'), 'upstreamCallsTotal') ?? null,
     upstream_calls_per_minute: perMinute ?? null,
     quota_reads_left: num(extra, 'readTokensLeft', 'quotaReadsLeft') ?? null,
     quota_reads_queued: num(extra, 'readQueue') ?? null,
