@@ -165,12 +165,15 @@ export async function getAdminJson(url: string, token: string | undefined, timeo
 async function corralAtAdminApi(settings: Settings): Promise<{ url: string; pid: number | undefined } | undefined> {
   const url = adminBaseUrl(settings);
   if (url === undefined) return undefined;
-  const get = async (path: string, token?: string): Promise<unknown> => {
+  // Health answers 503 while no worker is ready (a crash loop, every worker stuck, a stop begun):
+  // a master all the same. Taken as nobody there, `stop` said "nothing to stop" and exited 0, and
+  // `status` said not running (3), beside a master whose workers were all stuck.
+  const get = async (path: string, token?: string, statuses: readonly number[] = [200]): Promise<unknown> => {
     const { status, body } = await getAdminJson(`${url}${path}`, token, ADMIN_PROBE_MS);
-    return status === 200 ? body : undefined;
+    return statuses.includes(status) ? body : undefined;
   };
   try {
-    const health = (await get('/api/admin/health')) as { status?: unknown; workers_expected?: unknown } | undefined;
+    const health = (await get('/api/admin/health', undefined, [200, 503])) as { status?: unknown; workers_expected?: unknown } | undefined;
     if (typeof health?.status !== 'string' || typeof health.workers_expected !== 'number') return undefined;
     const token = settings.CORRAL_ADMIN_TOKEN;
     const stats = token ? ((await get('/api/admin/stats', token).catch(() => undefined)) as { master?: { pid?: unknown } } | undefined) : undefined;

@@ -1,0 +1,67 @@
+// findMasterHere: no pidfile names a master, but one answers the admin API at CORRAL_ADMIN_BIND
+// (started with another CORRAL_PIDFILE). The integration test (cli.test.ts) covers a master whose
+// workers serve; this one, a master whose health is 503 (no worker ready: a crash loop, every worker
+// stuck), which is a master all the same.
+
+import assert from 'node:assert/strict';
+import { createServer, type Server } from 'node:http';
+import { once } from 'node:events';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, it } from 'node:test';
+import type { AddressInfo } from 'node:net';
+import { CorralError } from '../../src/errors.js';
+import { findMasterHere } from '../../src/cli/master-process.js';
+import { testSettings } from '../fixtures/fake-admin-view.js';
+
+const TOKEN = 'elsewhere-token-0123456789';
+
+/** An admin API whose health says `health` with `status`, and whose stats name master pid 4242. */
+async function fakeAdmin(status: number, health: Record<string, unknown>): Promise<Server> {
+  const server = createServer((req, res) => {
+    const body = req.url === '/api/admin/health' ? health : req.url === '/api/admin/stats' && req.headers.authorization === `Bearer ${TOKEN}` ? { success: true, master: { pid: 4242 } } : { success: false, error: 'not_found' };
+    res.writeHead(req.url === '/api/admin/health' ? status : body.success ? 200 : 404, { 'Content-Type': 'application/json' });
+    res.end(JSON.stringify(body));
+  });
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  return server;
+}
+
+describe('findMasterHere with no pidfile at CORRAL_PIDFILE', () => {
+  for (const [why, status, health] of [
+    ['workers serving', 200, { status: 'ok', workers_ready: 1, workers_expected: 1 }],
+    ['every worker stuck (health 503 unavailable)', 503, { status: 'unavailable', workers_ready: 0, workers_expected: 2, workers_not_beating: 2 }],
+  ] as const) {
+    it(`says a master answers the admin API elsewhere, not "not running", with ${why}`, async () => {
+      const dir = mkdtempSync(join(tmpdir(), 'corral-elsewhere-'));
+      const server = await fakeAdmin(status, health);
+      try {
+        const port = (server.address() as AddressInfo).port;
+        const settings = testSettings({ CORRAL_PIDFILE: join(dir, 'moved.pid'), CORRAL_ADMIN_BIND: `127.0.0.1:${port}`, CORRAL_ADMIN_TOKEN: TOKEN });
+        await assert.rejects(findMasterHere(settings), (err: unknown) => {
+          assert.ok(err instanceof CorralError);
+          assert.equal(err.code, 'CORRAL_ERR_MASTER_ELSEWHERE', err.message);
+          assert.match(err.message, /master pid 4242/);
+          return true;
+        });
+      } finally {
+        server.close();
+        rmSync(dir, { recursive: true, force: true });
+      }
+    });
+  }
+  it('says not running when what answers there is no corral (a 503 without health figures)', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'corral-elsewhere-'));
+    const server = await fakeAdmin(503, { error: 'maintenance' });
+    try {
+      const port = (server.address() as AddressInfo).port;
+      const settings = testSettings({ CORRAL_PIDFILE: join(dir, 'moved.pid'), CORRAL_ADMIN_BIND: `127.0.0.1:${port}`, CORRAL_ADMIN_TOKEN: TOKEN });
+      await assert.rejects(findMasterHere(settings), (err: unknown) => err instanceof CorralError && err.code === 'CORRAL_ERR_NOT_RUNNING');
+    } finally {
+      server.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
