@@ -30,4 +30,12 @@ describe("corral status's sheets line", () => {
     );
     assert.match(sheetsStatusLine({ ...healthy, ranges_failing: 1, journal_backlog: 1, journal_oldest_seconds: 0 }, { backend: 'google' }) ?? '', /failing for 1 range, journal 1 row not yet in the sheet$/);
   });
+
+  it("says its figures are the last known while the keeper is not beating, not that the sheet answers now", () => {
+    assert.equal(
+      sheetsStatusLine(healthy, { backend: 'offline' }, { heartbeat_late: true, last_beat_s_ago: 6.3 }),
+      "sheets: the offline sheet answering, journal empty (as of the keeper's last heartbeat, 6 s ago: it is not beating)",
+    );
+    assert.equal(sheetsStatusLine(healthy, { backend: 'google' }, { heartbeat_late: false, last_beat_s_ago: 0.4 }), 'sheets: Google answering, journal empty');
+  });
 });

@@ -22,7 +22,11 @@ const plural = (n: number, one: string, many = `${one}s`): string => `${n} ${n =
  * when something is. `keeperExtra`: the keeper's heartbeat figures (its `backend`, google or
  * offline, and `journalFull`, the backlog at SHEETS_JOURNAL_MAX_MB).
  */
-export function sheetsStatusLine(s: SheetsStatus | undefined, keeperExtra: Readonly<Record<string, unknown>> = {}): string | undefined {
+export function sheetsStatusLine(
+  s: SheetsStatus | undefined,
+  keeperExtra: Readonly<Record<string, unknown>> = {},
+  keeper?: { readonly heartbeat_late?: boolean; readonly last_beat_s_ago?: number | null } | null,
+): string | undefined {
   if (!s || [s.ranges_failing, s.journal_backlog, s.journal_writable, s.redis_connected].every((v) => v === null || v === undefined)) return undefined;
   const parts: string[] = [];
   // The keeper's backend (its heartbeat's `backend`): the offline sample sheet is no Google.
@@ -45,5 +49,9 @@ export function sheetsStatusLine(s: SheetsStatus | undefined, keeperExtra: Reado
   }
   if (s.redis_connected === true) parts.push('Redis connected');
   else if (s.redis_connected === false) parts.push('Redis down: this host reads and spends quota alone (redis.unavailable in the log)');
-  return `sheets: ${parts.join(', ')}`;
+  // These are the keeper's figures of its last heartbeat: a keeper whose loop is blocked (or that
+  // was stopped) still read "Google answering, journal empty" under "health degraded: keeper not
+  // beating", while every read its workers' copies missed failed. Said as the last known.
+  const late = keeper?.heartbeat_late === true ? ` (as of the keeper's last heartbeat${typeof keeper.last_beat_s_ago === 'number' ? `, ${Math.round(keeper.last_beat_s_ago)} s ago` : ''}: it is not beating)` : '';
+  return `sheets: ${parts.join(', ')}${late}`;
 }
