@@ -68,6 +68,12 @@ describe('admin server: requests refused before the routes', () => {
     assert.equal(jsonOf(answer).error, 'headers_too_large');
   });
 
+  it('answers an Expect other than 100-continue 417 expectation_failed in JSON, not an empty body', async () => {
+    const { answer } = await exchange(server.port, 'GET /api/admin/health HTTP/1.1\r\nHost: 127.0.0.1\r\nExpect: foo\r\n\r\n');
+    assert.match(answer, /^HTTP\/1\.1 417 /);
+    assert.deepEqual(jsonOf(answer), { success: false, error: 'expectation_failed', message: 'Expect: foo is not supported; send no Expect header, or Expect: 100-continue' });
+  });
+
   it('answers CONNECT 405 in JSON rather than dropping the connection', async () => {
     const { answer } = await exchange(server.port, 'CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\n\r\n');
     assert.match(answer, /^HTTP\/1\.1 405 /);

@@ -1,11 +1,11 @@
 // Requests node:http refuses before the admin routes see them (malformed, a method it does not
-// know, headers too large, too slow) and CONNECT, answered in the admin API's JSON like every
-// other refusal: node's own answers are a bare status line with no body, which a script reading
-// `.error` cannot tell apart.
+// know, headers too large, too slow, an Expect other than 100-continue) and CONNECT, answered in
+// the admin API's JSON like every other refusal: node's own answers are a bare status line with
+// no body, which a script reading `.error` cannot tell apart.
 
-import { STATUS_CODES, type Server, type ServerResponse } from 'node:http';
+import { STATUS_CODES, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
-import { JSON_HEADER_LINES } from '../../http/json.js';
+import { JSON_HEADER_LINES, sendJson } from '../../http/json.js';
 import { statusOf, type HttpErrorCode } from '../../errors.js';
 import { malformedRequestMessage } from '../../http/malformed-request.js';
 import { unknownMethodMessage, unknownMethodOf } from '../../http/unknown-method.js';
@@ -50,6 +50,17 @@ export function answerClientErrors(server: Server): void {
       if (method !== undefined) rawReply(socket, 'method_not_implemented', unknownMethodMessage(method));
       else rawReply(socket, 'bad_request', malformedRequestMessage(err));
     }
+  });
+  // An Expect other than 100-continue: node:http's own answer is a 417 with an empty body, and the
+  // routes never see the request. Closed after it: a body held back for a 100 may follow.
+  server.on('checkExpectation', (req: IncomingMessage, res: ServerResponse) => {
+    const expect = String(req.headers.expect ?? '').slice(0, 60);
+    sendJson(
+      res,
+      statusOf('expectation_failed'),
+      { success: false, error: 'expectation_failed', message: `Expect: ${expect} is not supported; send no Expect header, or Expect: 100-continue` },
+      { Connection: 'close' },
+    );
   });
   // With no listener node:http destroys a CONNECT's socket without a word, which reads as a reset.
   // RFC 9110 §15.5.6: a 405 names the methods taken, here those of the admin routes together.
