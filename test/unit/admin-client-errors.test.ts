@@ -74,6 +74,17 @@ describe('admin server: requests refused before the routes', () => {
     assert.deepEqual(jsonOf(answer), { success: false, error: 'expectation_failed', message: 'Expect: foo is not supported; send no Expect header, or Expect: 100-continue' });
   });
 
+  it('answers an HTTP/1.1 request without Host 400 missing_host in JSON (node:http said it with an empty body), and one with two Host headers 400 invalid_host (node:http kept the first)', async () => {
+    const missing = await exchange(server.port, 'GET /api/admin/health HTTP/1.1\r\n\r\n');
+    assert.match(missing.answer, /^HTTP\/1\.1 400 /);
+    assert.deepEqual(jsonOf(missing.answer), { success: false, error: 'missing_host', message: 'an HTTP/1.1 request needs a Host header' });
+    const two = await exchange(server.port, 'GET /api/admin/health HTTP/1.1\r\nHost: 127.0.0.1\r\nHost: attacker.example\r\n\r\n');
+    assert.match(two.answer, /^HTTP\/1\.1 400 /);
+    assert.deepEqual(jsonOf(two.answer), { success: false, error: 'invalid_host', message: 'a request needs exactly one Host header' });
+    const old = await exchange(server.port, 'GET /api/admin/health HTTP/1.0\r\n\r\n');
+    assert.match(old.answer, /^HTTP\/1\.1 200 /, 'HTTP/1.0 without Host is answered');
+  });
+
   it('answers CONNECT 405 in JSON rather than dropping the connection', async () => {
     const { answer } = await exchange(server.port, 'CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\n\r\n');
     assert.match(answer, /^HTTP\/1\.1 405 /);

@@ -78,7 +78,9 @@ describe('admin listener on loopback: Host check against DNS rebinding', () => {
 });
 
 describe('checkAdminHost', () => {
-  const req = (host: string | undefined) => ({ headers: host === undefined ? {} : { host } }) as IncomingMessage;
+  // Without Host, an HTTP/1.0 request (an HTTP/1.1 one is refused 400 missing_host, on any bind).
+  const req = (host: string | undefined) =>
+    ({ headers: host === undefined ? {} : { host }, rawHeaders: host === undefined ? [] : ['Host', host], httpVersionMajor: 1, httpVersionMinor: host === undefined ? 0 : 1 }) as unknown as IncomingMessage;
 
   it('makes no Host check on a listener beyond loopback: the token guards it, and its names are the network\'s', () => {
     for (const bind of ['0.0.0.0', '::', '10.0.0.5', 'admin.internal.example']) {

@@ -11,7 +11,14 @@
 import type { IncomingMessage } from 'node:http';
 import { isLoopbackHost } from '../../loopback.js';
 
-export type HostCheck = { ok: true } | { ok: false; error: 'host_not_allowed'; message: string };
+export type HostCheck = { ok: true } | { ok: false; error: 'host_not_allowed' | 'missing_host' | 'invalid_host'; message: string };
+
+/** How many Host fields the request carried (node:http keeps the first of several in req.headers). */
+function hostFields(rawHeaders: readonly string[]): number {
+  let n = 0;
+  for (let i = 0; i < rawHeaders.length; i += 2) if ((rawHeaders[i] ?? '').toLowerCase() === 'host') n++;
+  return n;
+}
 
 /** `name`, `name:port`, `[v6]` or `[v6]:port`; anything else (user info, paths, spaces) is no host. */
 const HOST_HEADER = /^(?:\[([0-9a-f:.]+)\]|([^\s[\]:/@]+))(?::\d*)?$/i;
@@ -23,12 +30,22 @@ export function hostNameOf(header: string): string | undefined {
 }
 
 /**
- * A request's Host, judged for a listener bound to `bindHost`. A request without Host (HTTP/1.0;
- * Node answers 400 to an HTTP/1.1 one) passes: browsers always send it.
+ * A request's Host, judged for a listener bound to `bindHost`. A request without Host (HTTP/1.0)
+ * passes: browsers always send it.
  */
 export function checkAdminHost(req: IncomingMessage, bindHost: string): HostCheck {
-  if (!isLoopbackHost(bindHost)) return { ok: true };
   const header = req.headers.host;
+  // RFC 9112 §3.2, on every bind, as the workers answer them: an HTTP/1.1 request without Host is
+  // a 400 (node:http's own has an empty body: the server turns it off to say it in JSON), and so is
+  // one with two (node:http kept the first, which was the one judged here, whatever a proxy in
+  // front routed on).
+  if (header === undefined && req.httpVersionMajor === 1 && req.httpVersionMinor === 1) {
+    return { ok: false, error: 'missing_host', message: 'an HTTP/1.1 request needs a Host header' };
+  }
+  if (header !== undefined && hostFields(req.rawHeaders) > 1) {
+    return { ok: false, error: 'invalid_host', message: 'a request needs exactly one Host header' };
+  }
+  if (!isLoopbackHost(bindHost)) return { ok: true };
   if (header === undefined) return { ok: true };
   const name = hostNameOf(header);
   if (name !== undefined && isLoopbackHost(name)) return { ok: true };

@@ -116,7 +116,7 @@ export async function startAdminServer(view: AdminView, logger: Logger, options:
     const method = req.method === 'HEAD' ? 'GET' : (req.method ?? 'GET');
     // Before any route, the dashboard's files and health included: see host-check.ts.
     const hostCheck = checkAdminHost(req, host);
-    if (!hostCheck.ok) return fail(res, hostCheck.error, hostCheck.message);
+    if (!hostCheck.ok) return fail(res, hostCheck.error, hostCheck.message, hostCheck.error === 'host_not_allowed' ? {} : { Connection: 'close' });
 
     if (path === '/') {
       if (method !== 'GET') return fail(res, 'method_not_allowed', `${req.method} is not allowed on /; use GET, HEAD`, { Allow: 'GET, HEAD' });
@@ -242,7 +242,8 @@ export async function startAdminServer(view: AdminView, logger: Logger, options:
   const requestTimeout = options.requestTimeoutMs ?? 30_000;
   // Node checks these timeouts every connectionsCheckingInterval (30 s by default), so a 30 s
   // request timeout cut a slow client off anywhere between 30 and 60 s.
-  const server = createServer({ connectionsCheckingInterval: Math.min(1000, headersTimeout) }, (req, res) => {
+  // requireHostHeader off: an HTTP/1.1 request without Host is answered in JSON (host-check.ts).
+  const server = createServer({ connectionsCheckingInterval: Math.min(1000, headersTimeout), requireHostHeader: false }, (req, res) => {
     handle(req, res).catch((err: unknown) => {
       const d = describeError(err);
       // The path alone: a query may hold a secret sent there by mistake (logged-target.ts).
