@@ -17,18 +17,21 @@ function readToClose(socket: Socket, t0: number): Promise<{ text: string; ms: nu
   });
 }
 
+/** A worker answering `served`, with these settings over the defaults. */
+async function startWorker(env: Record<string, string>): Promise<{ worker: WorkerServer; port: number }> {
+  const { settings } = loadSettings({ env: { CORRAL_ENV_FILE: 'none', CORRAL_BIND: '127.0.0.1:0', CORRAL_LOG_LEVEL: 'silent', ...env } });
+  const { logger } = createLogger(settings, { role: 'worker', worker: 1, generation: 1 });
+  const worker = createWorkerServer((_req, res) => res.end('served'), { settings, logger, accessLogger: undefined, workerId: 1, generation: 1, perWorkerCap: 10, onServed: () => undefined });
+  return { worker, port: (await worker.listen()).port };
+}
+
 describe('send timeout shorter than the headers timeout', () => {
   let worker: WorkerServer;
   let port: number;
   const sockets: Socket[] = [];
 
   beforeEach(async () => {
-    const { settings } = loadSettings({
-      env: { CORRAL_ENV_FILE: 'none', CORRAL_BIND: '127.0.0.1:0', CORRAL_LOG_LEVEL: 'silent', CORRAL_SEND_TIMEOUT: '1', CORRAL_HEADERS_TIMEOUT: '3' },
-    });
-    const { logger } = createLogger(settings, { role: 'worker', worker: 1, generation: 1 });
-    worker = createWorkerServer((_req, res) => res.end('served'), { settings, logger, accessLogger: undefined, workerId: 1, generation: 1, perWorkerCap: 10, onServed: () => undefined });
-    port = (await worker.listen()).port;
+    ({ worker, port } = await startWorker({ CORRAL_SEND_TIMEOUT: '1', CORRAL_HEADERS_TIMEOUT: '3' }));
   });
   afterEach(async () => {
     for (const s of sockets) s.destroy();
@@ -66,10 +69,7 @@ describe('a raw answer (408) to a client that never closes its side', () => {
 
   beforeEach(async () => {
     // The send timeout at its default (60 s): it is not what closes the connection.
-    const { settings } = loadSettings({ env: { CORRAL_ENV_FILE: 'none', CORRAL_BIND: '127.0.0.1:0', CORRAL_LOG_LEVEL: 'silent', CORRAL_HEADERS_TIMEOUT: '1' } });
-    const { logger } = createLogger(settings, { role: 'worker', worker: 1, generation: 1 });
-    worker = createWorkerServer((_req, res) => res.end('served'), { settings, logger, accessLogger: undefined, workerId: 1, generation: 1, perWorkerCap: 10, onServed: () => undefined });
-    port = (await worker.listen()).port;
+    ({ worker, port } = await startWorker({ CORRAL_HEADERS_TIMEOUT: '1' }));
   });
   afterEach(async () => {
     for (const s of sockets) s.destroy();
