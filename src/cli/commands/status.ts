@@ -91,6 +91,22 @@ function duration(s: number): string {
   return `${Math.round(s / 3600)}h`;
 }
 
+/**
+ * Why `status` has no per-worker figures, when the stats were not answered 200: no token here, a
+ * token the master refused (the .env edited since it started, or another file), or a master that
+ * runs with no token at all and so refuses every one.
+ */
+export function figuresRefusedHint(stats: { readonly status: number; readonly body: unknown } | undefined): string {
+  if (!stats) return 'set CORRAL_ADMIN_TOKEN for per-worker figures';
+  if (stats.status === 403 && (stats.body as { error?: unknown } | undefined)?.error === 'admin_token_unset') {
+    return 'the master runs without CORRAL_ADMIN_TOKEN (its settings at its start or last reload had none), so it refuses every token: `corral reload` applies the one set now';
+  }
+  if (stats.status === 401 || stats.status === 403) {
+    return `the admin API refused CORRAL_ADMIN_TOKEN (HTTP ${stats.status}): it must be the token the master runs with (the one it started with, or read at its last reload)`;
+  }
+  return `the admin API answered HTTP ${stats.status} for the figures; see the master's log`;
+}
+
 export const statusCommand: Command = {
   name: 'status',
   help: `Usage: corral status [--json]
@@ -160,12 +176,7 @@ admin API's settings are invalid, or CORRAL_ENV_FILE cannot be read.`,
       if (!stats || stats.status !== 200) {
         const health = await getAdminJson(`${base}/api/admin/health`, undefined);
         const h = health.body as Health;
-        // No token, or one the master refused (the .env edited since it started, or another file).
-        const hint = !stats
-          ? 'set CORRAL_ADMIN_TOKEN for per-worker figures'
-          : stats.status === 401 || stats.status === 403
-            ? `the admin API refused CORRAL_ADMIN_TOKEN (HTTP ${stats.status}): it must be the token the master runs with (the one it started with, or read at its last reload)`
-            : `the admin API answered HTTP ${stats.status} for the figures; see the master's log`;
+        const hint = figuresRefusedHint(stats);
         if (values.json) json({ running: true, pid, health: h, note: hint });
         else process.stdout.write(`corral is ${stateOf(h.stopping)}: master pid ${pid}, ${h.workers_ready}/${h.workers_expected} workers ready (${h.status}${whyDegraded(h)})${respawnText(h.respawn_in_ms)}; ${hint}\n`);
         return 0;
