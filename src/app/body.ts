@@ -2,6 +2,7 @@
 
 import { isUtf8 } from 'node:buffer';
 import type { IncomingMessage } from 'node:http';
+import { fieldCount } from '../http/field-count.js';
 import { readBodyWithin } from '../http/read-body.js';
 import { repeatedTopLevelKey } from '../json-keys.js';
 import { HttpError } from './http.js';
@@ -28,6 +29,9 @@ function charsetOf(contentType: string): string | undefined {
 }
 
 export async function readJsonObject(req: IncomingMessage, limitBytes = DEFAULT_BODY_LIMIT): Promise<Record<string, unknown>> {
+  // node:http keeps the first of two: `text/plain` then `application/json` was refused 415 as
+  // text/plain, a refusal that read as contradicting what the client sent.
+  if (fieldCount(req.rawHeaders, 'content-type') > 1) throw new HttpError('bad_request', 'send one Content-Type header, not several: only one of them could be read');
   const contentType = String(req.headers['content-type'] ?? '');
   const type = contentType.split(';')[0]?.trim().toLowerCase() ?? '';
   if (type !== 'application/json' && !type.endsWith('+json')) {

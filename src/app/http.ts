@@ -5,6 +5,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { statusOf, type HttpErrorCode } from '../errors.js';
 import { sendJson } from '../http/json.js';
+import { fieldCount } from '../http/field-count.js';
 
 export { prepareJson, sendJson, sendJsonText, sendPrepared, type PreparedJson } from '../http/json.js';
 
@@ -44,13 +45,8 @@ export function sendError(res: ServerResponse, err: HttpError): void {
  * two Idempotency-Key or Host headers are, naming the header.
  */
 export function bearerToken(req: IncomingMessage): string | undefined {
-  const raw = req.rawHeaders;
-  let seen = 0;
-  for (let i = 0; i < raw.length; i += 2) {
-    const name = raw[i] ?? '';
-    if (name.length === 13 && name.toLowerCase() === 'authorization' && ++seen > 1) {
-      throw new HttpError('bad_request', 'send one Authorization header, not several: only one of them could be read');
-    }
+  if (fieldCount(req.rawHeaders, 'authorization') > 1) {
+    throw new HttpError('bad_request', 'send one Authorization header, not several: only one of them could be read');
   }
   const h = req.headers.authorization;
   if (typeof h !== 'string') return undefined;

@@ -12,6 +12,7 @@ import { lingerOnClose } from '../http/lingering-close.js';
 import { malformedRequestMessage } from '../http/malformed-request.js';
 import { unknownMethodMessage, unknownMethodOf } from '../http/unknown-method.js';
 import { answeredOnSocket } from './request-stats.js';
+import { fieldCount } from '../http/field-count.js';
 
 export interface LimitSettings {
   readonly CORRAL_LIMIT_REQUEST_FIELDS: number;
@@ -191,16 +192,6 @@ export function attachClientErrorHandler(server: Server, onError: (code: string)
 /** RFC 9110 §7.2's Host: uri-host [":" port], uri-host an IP literal in brackets or a reg-name (empty allowed). */
 const HOST_VALUE = /^(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9._~!$&'()*+,;=%-]*)(?::[0-9]*)?$/;
 
-/** How many Host fields `rawHeaders` holds. */
-function hostFields(rawHeaders: readonly string[]): number {
-  let n = 0;
-  for (let i = 0; i < rawHeaders.length; i += 2) {
-    const name = rawHeaders[i] as string;
-    if (name.length === 4 && name.toLowerCase() === 'host') n++;
-  }
-  return n;
-}
-
 /** The 413's message: the worker's limit is the server's; a route's own may be lower (the app's 413 says so). */
 function overServerLimit(max: number): string {
   return `the body is over ${max} bytes, this server's limit for any request`;
@@ -255,7 +246,7 @@ export function enforceRequestLimits(req: IncomingMessage, res: ServerResponse, 
       reply(res, 'missing_host', 'an HTTP/1.1 request needs a Host header');
       return false;
     }
-  } else if (!HOST_VALUE.test(host) || hostFields(req.rawHeaders) > 1) {
+  } else if (!HOST_VALUE.test(host) || fieldCount(req.rawHeaders, 'host') > 1) {
     // RFC 9112 §3.2: a 400 for more than one Host or one that is not a host[:port]. node:http keeps
     // the first of two and accepts any value: a proxy in front that routed on the other, or on
     // what follows a space or a slash, would disagree with the app about which site was asked for.

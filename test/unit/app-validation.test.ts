@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { request as httpRequest } from 'node:http';
 import { after, before, describe, it } from 'node:test';
 import { gzipSync } from 'node:zlib';
 import { createFakeSheets, SAMPLE_EVENTS, SAMPLE_PLAYERS, type FakeSheets } from '../fixtures/fake-sheets.js';
@@ -73,6 +74,24 @@ describe('input validation', () => {
     await expect400(undefined, undefined, 'invalid_json', { method: 'POST', headers, body: '{"kind":' });
     await expect400(undefined, undefined, 'invalid_json', { method: 'POST', headers, body: '[1,2]' });
     await expect400(undefined, undefined, 'invalid_json', { method: 'POST', headers, body: '' });
+  });
+
+  it('refuses two Content-Type headers with a 400 naming the header, whichever comes first', async () => {
+    // node:http keeps the first: text/plain then application/json was refused 415 as text/plain.
+    const { status, body } = await new Promise<{ status: number; body: string }>((resolve, reject) => {
+      const req = httpRequest(`${app.url}/api/login`, { method: 'POST', headers: { 'content-type': ['text/plain', 'application/json'] } }, (res) => {
+        let text = '';
+        res.setEncoding('utf8');
+        res.on('data', (d: string) => (text += d));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body: text }));
+      });
+      req.on('error', reject);
+      req.end(JSON.stringify({ name: 'a', code: 'b' }));
+    });
+    assert.equal(status, 400);
+    const parsed = JSON.parse(body) as ErrorBody & { message: string };
+    assert.equal(parsed.error, 'bad_request');
+    assert.match(parsed.message, /send one Content-Type header, not several/);
   });
 
   it('refuses a non-JSON content type with 415 and an oversized body with 413', async () => {

@@ -7,6 +7,7 @@
 
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
+import { fieldCount } from '../../http/field-count.js';
 
 export type AuthResult = { ok: true } | { ok: false; error: 'admin_token_unset' | 'unauthorized' | 'bad_request'; message: string };
 
@@ -18,13 +19,7 @@ export type AuthResult = { ok: true } | { ok: false; error: 'admin_token_unset' 
  * (RFC 9110 §11.6.2): two are refused, as the bundled app refuses them (src/app/http.ts).
  */
 function severalAuthorizations(req: IncomingMessage): boolean {
-  const raw = req.rawHeaders;
-  let seen = 0;
-  for (let i = 0; i < raw.length; i += 2) {
-    const name = raw[i] ?? '';
-    if (name.length === 13 && name.toLowerCase() === 'authorization' && ++seen > 1) return true;
-  }
-  return false;
+  return fieldCount(req.rawHeaders, 'authorization') > 1;
 }
 
 function digest(s: string): Buffer {

@@ -10,15 +10,10 @@
 
 import type { IncomingMessage } from 'node:http';
 import { isLoopbackHost } from '../../loopback.js';
+import { fieldCount } from '../../http/field-count.js';
 
 export type HostCheck = { ok: true } | { ok: false; error: 'host_not_allowed' | 'missing_host' | 'invalid_host'; message: string };
 
-/** How many Host fields the request carried (node:http keeps the first of several in req.headers). */
-function hostFields(rawHeaders: readonly string[]): number {
-  let n = 0;
-  for (let i = 0; i < rawHeaders.length; i += 2) if ((rawHeaders[i] ?? '').toLowerCase() === 'host') n++;
-  return n;
-}
 
 /** `name`, `name:port`, `[v6]` or `[v6]:port`; anything else (user info, paths, spaces) is no host. */
 const HOST_HEADER = /^(?:\[([0-9a-f:.]+)\]|([^\s[\]:/@]+))(?::\d*)?$/i;
@@ -42,7 +37,7 @@ export function checkAdminHost(req: IncomingMessage, bindHost: string): HostChec
   if (header === undefined && req.httpVersionMajor === 1 && req.httpVersionMinor === 1) {
     return { ok: false, error: 'missing_host', message: 'an HTTP/1.1 request needs a Host header' };
   }
-  if (header !== undefined && hostFields(req.rawHeaders) > 1) {
+  if (header !== undefined && fieldCount(req.rawHeaders, 'host') > 1) {
     return { ok: false, error: 'invalid_host', message: 'a request needs exactly one Host header' };
   }
   if (!isLoopbackHost(bindHost)) return { ok: true };
