@@ -125,7 +125,7 @@ describe('/admin dashboard in Chromium', { skip }, () => {
       await page.waitForSelector('#main[data-stale="true"]', { timeout: 12_000 });
       assert.equal(((await page.textContent('#status')) ?? '').trim(), 'UNREACHABLE');
       assert.equal(await page.getAttribute('#status', 'data-status'), 'UNREACHABLE');
-      assert.match((await page.textContent('#updated')) ?? '', /^failed: the admin API cannot be reached .*; figures shown are from \d/);
+      assert.match((await page.textContent('#updated')) ?? '', /^failed: the admin API cannot be reached .*; figures shown are from \d\d:\d\d:\d\d$/);
 
       // Greyed, yet readable: no opacity, and every text of the cards, the table and the header's
       // figures at 4.5:1 or more against what it is drawn on (at .45 opacity it was 1.9:1).
@@ -137,7 +137,7 @@ describe('/admin dashboard in Chromium', { skip }, () => {
       }
       // Said, not only greyed: a banner over the figures, and the header's figures marked as the last known.
       assert.equal(await page.isVisible('#stale-note'), true);
-      assert.match(((await page.textContent('#stale-note')) ?? '').trim(), /^not live: corral did not answer; the figures below are from \d/);
+      assert.match(((await page.textContent('#stale-note')) ?? '').trim(), /^not live: corral did not answer; the figures below are from \d\d:\d\d:\d\d$/);
       assert.equal(await page.getAttribute('header', 'data-stale'), 'true');
       assert.match((await page.innerText('#meta')).trim(), /^last known: generation 1 · master pid \d+ · up /);
       assert.equal(await page.$eval('#master-pid', (el) => getComputedStyle(el).color), 'rgb(92, 99, 112)');

@@ -176,7 +176,7 @@ function renderStats(s) {
     return tr;
   });
   body.replaceChildren(...rows);
-  set('updated', lastUpdate.toLocaleTimeString());
+  set('updated', clock(lastUpdate));
   followNote(s);
 }
 
@@ -211,7 +211,7 @@ function markStale(message) {
   status.textContent = 'UNREACHABLE';
   status.dataset.status = 'UNREACHABLE';
   setStale(true);
-  const when = lastUpdate ? lastUpdate.toLocaleTimeString() : 'no answer yet';
+  const when = lastUpdate ? clock(lastUpdate) : 'no answer yet';
   set('stale-note', `not live: corral did not answer; the figures below are from ${when}`);
   set('updated', `failed: ${message}; figures shown are from ${when}`);
   ageNote(new Date());
