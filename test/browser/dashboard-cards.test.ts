@@ -529,7 +529,7 @@ describe('/admin dashboard in Chromium: cards, layout and buttons', { skip }, ()
     }
   });
 
-  it('the Workers card keeps the workers\' exits by reason, in red those nobody asked for (killed as stuck, died, uncaught), after their replacements are ready', async () => {
+  it('the Workers card keeps the workers\' exits by reason, in red those nobody asked for (killed as stuck, died, uncaught), after their replacements are ready; the keeper\'s too, beside its state', async () => {
     const settings = testSettings({ CORRAL_ADMIN_TOKEN: TOKEN, CORRAL_WORKERS: '2' });
     const own = createFakeView(settings, [child(1, 5301, 'ready', {}), child(2, 5302, 'ready', {})]);
     const ownServer = await startAdminServer(own, logger, { host: '127.0.0.1', port: 0, monitoring });
@@ -551,6 +551,11 @@ describe('/admin dashboard in Chromium: cards, layout and buttons', { skip }, ()
       assert.equal(await exits(), 'worker exits since the master started: 1 killed as stuck (timeout), 1 died, 1 uncaught exception; asked for: 2 reload');
       assert.equal(((await page.textContent('#workers-ready')) ?? '').trim(), '2');
       assert.equal(await page.$eval('#exits-unasked', (el) => getComputedStyle(el).color), 'rgb(197, 48, 48)');
+      // The keeper that died was restarted and is ready: its exit is said beside its state, in red.
+      own.kids = [...own.kids, child(0, 5300, 'ready', {}, 'keeper')];
+      await page.waitForFunction(() => (document.getElementById('keeper-state')?.textContent ?? '').startsWith('ready'), undefined, { timeout: 12_000 });
+      assert.equal(((await page.textContent('#keeper-state')) ?? '').trim(), 'ready; exited unasked since the master started: 1 died');
+      assert.equal(await page.$eval('#keeper-state', (el) => getComputedStyle(el).color), 'rgb(197, 48, 48)');
     } finally {
       await page.close();
       await ownServer.close();

@@ -159,8 +159,12 @@ function renderStats(s) {
     : `${late.length} not beating (blocked?) for ${fmt.num(Math.max(...late.map((w) => w.last_beat_s_ago)), 1)} s; figures are from the last beat`;
   const k = s.keeper;
   const kr = s.keeper_respawn;
-  set('keeper-state', !k ? (kr ? `not running, restarting in ${fmt.num(kr.in_ms / 1000, 0)} s (crash loop ${kr.crash_loop})` : 'not running') : k.heartbeat_late ? `${k.state}, not beating for ${k.last_beat_s_ago} s` : k.state);
-  $('keeper-state').dataset.late = String(!k || k.heartbeat_late);
+  // A keeper killed as stuck or crashed is restarted within seconds and reads `ready` again: its
+  // exits nobody asked for stay said (the stats' exits.keeper), in red, as the workers' are.
+  const keeperUnasked = unaskedExits(s.exits && s.exits.keeper);
+  const keeperExits = keeperUnasked.length ? `; exited unasked since the master started: ${saidExits(keeperUnasked)}` : '';
+  set('keeper-state', (!k ? (kr ? `not running, restarting in ${fmt.num(kr.in_ms / 1000, 0)} s (crash loop ${kr.crash_loop})` : 'not running') : k.heartbeat_late ? `${k.state}, not beating for ${k.last_beat_s_ago} s` : k.state) + keeperExits);
+  $('keeper-state').dataset.late = String(!k || k.heartbeat_late || keeperUnasked.length > 0);
 
   const body = $('workers-body');
   const rows = s.workers.map((w) => {
@@ -190,15 +194,19 @@ const EXIT_WORDS = {
   reload: 'reload', shutdown: 'stop', max_requests: 'max requests', memory: 'memory limit', scale_down: 'scaled down',
 };
 const UNASKED_EXITS = ['timeout', 'died', 'uncaught', 'boot_failed', 'other'];
-function renderExits(byReason) {
+/** [reason, count] of the exits counted, in EXIT_WORDS' order. */
+function exitCounts(byReason) {
   const order = Object.keys(EXIT_WORDS);
-  const counts = Object.entries(byReason || {}).filter(([, n]) => n > 0).sort(([a], [b]) => order.indexOf(a) - order.indexOf(b));
-  const said = (list) => list.map(([r, n]) => `${n} ${EXIT_WORDS[r] || r}`).join(', ');
-  const unasked = counts.filter(([r]) => UNASKED_EXITS.includes(r));
-  const asked = counts.filter(([r]) => !UNASKED_EXITS.includes(r));
-  set('exits-unasked', unasked.length ? said(unasked) : asked.length ? 'none unexpected' : 'none');
+  return Object.entries(byReason || {}).filter(([, n]) => n > 0).sort(([a], [b]) => order.indexOf(a) - order.indexOf(b));
+}
+const unaskedExits = (byReason) => exitCounts(byReason).filter(([r]) => UNASKED_EXITS.includes(r));
+const saidExits = (list) => list.map(([r, n]) => `${n} ${EXIT_WORDS[r] || r}`).join(', ');
+function renderExits(byReason) {
+  const unasked = unaskedExits(byReason);
+  const asked = exitCounts(byReason).filter(([r]) => !UNASKED_EXITS.includes(r));
+  set('exits-unasked', unasked.length ? saidExits(unasked) : asked.length ? 'none unexpected' : 'none');
   $('exits-unasked').dataset.bad = String(unasked.length > 0);
-  set('exits-asked', asked.length ? `; asked for: ${said(asked)}` : '');
+  set('exits-asked', asked.length ? `; asked for: ${saidExits(asked)}` : '');
 }
 
 // When a refresh fails the numbers on the page are the last ones received, not the current state:
