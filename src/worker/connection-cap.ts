@@ -248,13 +248,24 @@ export function attachConnectionCap(server: Server, initialCap: number, report?:
       idle.remove(socket);
     });
   });
+  /** The 503's body and headers, whether it goes out through node:http or on the raw socket. */
+  function refusalAnswer(refusal: Refusal): { body: string; headers: ReturnType<typeof jsonHeaders> } {
+    const body = JSON.stringify({ error: 'server_full' satisfies HttpErrorCode, message: `server full (${refusal.current}/${refusal.max})`, retry_after: 1 });
+    return { body, headers: jsonHeaders(Buffer.byteLength(body), { 'Retry-After': '1', Connection: 'close' }) };
+  }
+
   /** The 503 written on the raw socket, for a connection refused before its request was read. */
   function rawRefusal(refusal: Refusal): string {
-    const body = JSON.stringify({ error: 'server_full' satisfies HttpErrorCode, message: `server full (${refusal.current}/${refusal.max})`, retry_after: 1 });
-    const head = Object.entries(jsonHeaders(Buffer.byteLength(body), { 'Retry-After': '1', Connection: 'close' }))
+    const { body, headers } = refusalAnswer(refusal);
+    const head = Object.entries(headers)
       .map(([k, v]) => `${k}: ${v}\r\n`)
       .join('');
     return `HTTP/1.1 ${statusOf('server_full')} Service Unavailable\r\n${head}\r\n${body}`;
+  }
+
+  function countRefusal(refusal: Refusal): void {
+    refused++;
+    refusals.count(fieldsOf(refusal));
   }
 
   /**
@@ -262,8 +273,7 @@ export function attachConnectionCap(server: Server, initialCap: number, report?:
    * an answer that comes early), and the connection closes as soon as it is written.
    */
   function refuseNow(socket: CappedSocket, refusal: Refusal): void {
-    refused++;
-    refusals.count(fieldsOf(refusal));
+    countRefusal(refusal);
     socket.end(rawRefusal(refusal));
     // end() waits for the client's own end, which one that sends nothing never sends.
     socket.once('finish', () => socket.destroy());
@@ -283,8 +293,7 @@ export function attachConnectionCap(server: Server, initialCap: number, report?:
       return;
     }
     socket[ANSWERED] = true;
-    refused++;
-    refusals.count(fieldsOf(refusal));
+    countRefusal(refusal);
     socket.end(rawRefusal(refusal));
     const cut = setTimeout(() => socket.destroy(), OVER_CAP_LINGER_MS);
     socket.once('close', () => clearTimeout(cut));
@@ -320,15 +329,14 @@ export function attachConnectionCap(server: Server, initialCap: number, report?:
       // Its 503 went out on the raw socket at the deadline, before this request was read whole.
       if (socket[ANSWERED]) return true;
       socket[ANSWERED] = true;
-      const body = JSON.stringify({ error: 'server_full' satisfies HttpErrorCode, message: `server full (${used.current}/${used.max})`, retry_after: 1 });
+      const { body, headers } = refusalAnswer(used);
       // Its body, if one is on its way, is dropped as it comes (node:http dumps a request whose
       // answer is sent), until the client stops or the short linger ends. A request without one
       // leaves nothing unread: its connection closes at once, as cheap as before.
       if (req.headers['transfer-encoding'] !== undefined || (req.headers['content-length'] ?? '0') !== '0') lingerOnClose(socket, OVER_CAP_LINGER_MS);
-      res.writeHead(statusOf('server_full'), jsonHeaders(Buffer.byteLength(body), { 'Retry-After': '1', Connection: 'close' }));
+      res.writeHead(statusOf('server_full'), headers);
       res.end(body);
-      refused++;
-      refusals.count(fieldsOf(used));
+      countRefusal(used);
       return true;
     },
     refused: () => refused,
