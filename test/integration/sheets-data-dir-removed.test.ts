@@ -36,7 +36,10 @@ test('the data dir removed while Google fails: journal, socket and lock put back
     const before = ['dr-before-0', 'dr-before-1', 'dr-before-2'];
     for (const id of before) assert.equal(await append(first, id), 201, id);
 
-    rmSync(dataDir, { recursive: true });
+    // The keeper may put a file back between the removal of the files and of the directory (its
+    // check or a send record), as it would under an operator's `rm -rf`: the removal is tried again,
+    // as the operator would, until the directory itself is gone.
+    rmSync(dataDir, { recursive: true, maxRetries: 20, retryDelay: 10 });
     // The keeper finds its files gone within its check interval, with or without an append.
     const socketLine = await first.waitForLog((l) => l.event === 'keeper.socket_rebound', 10_000, 'keeper.socket_rebound');
     const journalLine = await first.waitForLog((l) => l.event === 'journal.replaced', 10_000, 'journal.replaced');
