@@ -12,6 +12,7 @@ import { lintEnvText, type EnvLint, type UnclosedQuote } from './env-lint.js';
 import { appModuleProblem } from './app-module.js';
 import { dataDirProblem, serviceAccountKeyProblem } from './path-checks.js';
 import { pathVariableProblem } from './path-variables.js';
+import { variableReferenceProblem } from './value-variables.js';
 import { proxyWarnings } from './proxy-url.js';
 import { IGNORED_WITH_NOTE, META_SETTINGS, schema, settingNames, type SettingName, type Settings } from './schema.js';
 import type { ParseResult, SettingSpec } from './spec.js';
@@ -299,7 +300,14 @@ export function loadSettings(options: LoadOptions = {}): LoadedSettings {
     const readFrom = source === '.env' ? name : source.startsWith('alias ') && fromFile(source.slice(6)) ? source.slice(6) : undefined;
     const unclosed = readFrom !== undefined ? unclosedAt(readFrom) : undefined;
     if (unclosed) unclosedSaid.add(unclosed);
-    const parsed: ParseResult<unknown> = unclosed ? { ok: false, allowed: unclosedQuoteProblem(unclosed) } : unexpandedPath(name, withEmptyNote(spec, raw, spec.parse(raw)), env);
+    // A reference to a variable is judged before the value's own parser, which accepted it as
+    // text (SHEET_ID, a secret) or refused it for something else ("an integer from 1 to 512").
+    const reference = PATH_SETTINGS.includes(name) ? undefined : variableReferenceProblem(raw, spec.secret === true);
+    const parsed: ParseResult<unknown> = unclosed
+      ? { ok: false, allowed: unclosedQuoteProblem(unclosed) }
+      : reference
+        ? { ok: false, allowed: reference }
+        : unexpandedPath(name, withEmptyNote(spec, raw, spec.parse(raw)), env);
     if (!parsed.ok && options.judgeOnly && !options.judgeOnly.includes(name)) {
       warnings.push(`${name}=${spec.secret ? '<redacted>' : JSON.stringify(shownRaw(spec, raw))} (from ${where(source, name)}) is invalid (${parsed.allowed}); this command does not need it, but corral will not start or reload until it is fixed`);
       out[name] = defaultOf(spec);
