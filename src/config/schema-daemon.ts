@@ -15,7 +15,7 @@ export function defaultWorkers(cpus: number): number {
 
 export const daemonSchema = {
   CORRAL_BIND: hostPort({
-    description: 'Address the workers serve HTTP on.',
+    description: 'Address the workers serve HTTP on: one TCP host:port ([v6]:port for IPv6); not a unix: socket, not a list.',
     default: { host: '0.0.0.0', port: 8080 },
     aliases: ['GUNICORN_BIND'],
   }),

@@ -179,7 +179,15 @@ export function parseHostPort(raw: string): ParseResult<HostPort> {
   let host = '0.0.0.0';
   let portText = t;
   const v6 = /^\[([^\]]*)\]:(.*)$/.exec(t);
-  if (t.includes('/')) {
+  // gunicorn's --bind forms, which GUNICORN_BIND users bring along: judged by what they are, as
+  // the checks below judged them by their colons ("an IPv6 address needs brackets" for
+  // `0.0.0.0:8000 127.0.0.1:9000`, whose addresses need none; "port 8000,0.0.0.0:8000").
+  const parts = t.split(/[\s,;]+/).filter(Boolean);
+  if (/^unix:/i.test(t) || t.startsWith('/')) {
+    return fail('a Unix socket, and corral listens on TCP only: bind a loopback address (127.0.0.1:PORT) and point the proxy in front at it');
+  } else if (parts.length > 1 && parts.every((p) => parseHostPort(p).ok)) {
+    return fail(`${parts.length} addresses, and corral listens on one: 0.0.0.0:PORT for every IPv4 address, [::]:PORT for IPv6 (and IPv4 too where the system maps it)`);
+  } else if (t.includes('/')) {
     return fail('a URL or a path is not an address');
   } else if (v6) {
     host = v6[1] ?? '';
