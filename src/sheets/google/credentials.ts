@@ -45,20 +45,52 @@ function withoutSnippet(message: string): string {
   return message.replace(/,\s*(?:\.\.\.)?".*$/s, '');
 }
 
-function parseJson(text: string, source: string): unknown {
-  try {
-    return JSON.parse(text);
-  } catch (first) {
-    // Raw line breaks inside the private_key string make the JSON invalid; escape them and retry.
-    try {
-      return JSON.parse(text.replace(/\r?\n/g, '\\n'));
-    } catch {
-      // V8 quotes the text around the error (`Unexpected token 'M', ..."ate_key": MIIE..." is not
-      // valid JSON`): that text is the key itself, so only the kind of error and its position are
-      // kept, and the SyntaxError is not attached as the cause (it would be logged with it).
-      fail(`${source} is not valid JSON: ${withoutSnippet((first as Error).message)}`);
+/**
+ * `text` with the line breaks inside its JSON strings escaped (`\n`), those between the values
+ * left as they are: a pretty-printed key is still JSON after it.
+ */
+function escapeBreaksInStrings(text: string): string {
+  let out = '';
+  let inString = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i] as string;
+    if (inString && c === '\\') {
+      out += c + (text[i + 1] ?? '');
+      i++;
+    } else if (c === '"') {
+      inString = !inString;
+      out += c;
+    } else if (inString && (c === '\n' || c === '\r')) {
+      if (c === '\r' && text[i + 1] === '\n') i++;
+      out += '\\n';
+    } else {
+      out += c;
     }
   }
+  return out;
+}
+
+function parseJson(text: string, source: string): unknown {
+  // Raw line breaks inside the private_key string make the JSON invalid (a double-quoted .env
+  // value has dotenv turn its \n into them): they are escaped. And every quote escaped
+  // (`{\"type\": ...}`), as a shell wants it inside "...": in a .env double-quoted value dotenv
+  // keeps those backslashes, so the JSON began `{\"` and was refused as "Expected property name or
+  // '}' at position 1". A key's fields hold no quote of their own, so unescaping them gives the
+  // JSON the operator pasted. Each repair is tried only when the text as given is not JSON.
+  const candidates = [() => text, () => escapeBreaksInStrings(text)];
+  if (/^\s*\{\s*\\"/.test(text)) candidates.push(() => escapeBreaksInStrings(text.replace(/\\"/g, '"')));
+  let first: unknown;
+  for (const candidate of candidates) {
+    try {
+      return JSON.parse(candidate());
+    } catch (err) {
+      first ??= err;
+    }
+  }
+  // V8 quotes the text around the error (`Unexpected token 'M', ..."ate_key": MIIE..." is not
+  // valid JSON`): that text is the key itself, so only the kind of error and its position are
+  // kept, and the SyntaxError is not attached as the cause (it would be logged with it).
+  fail(`${source} is not valid JSON: ${withoutSnippet((first as Error).message)}`);
 }
 
 /** Validates a parsed key object. Exported for the emulator's `--key-out` round trip and tests. */
