@@ -4,7 +4,8 @@
 // 'app.mjs'" until the master gave up (exit 3). A bare name that is a script file in the working
 // directory is refused, with the path to write. So is a path to a file that is not there (a typo,
 // a deploy not yet unpacked), or to a directory (ESM imports no directory): each worker failed to
-// import it, CORRAL_BOOT_ATTEMPTS times, before the master exited 3.
+// import it, CORRAL_BOOT_ATTEMPTS times, before the master exited 3. And so is a package name
+// that does not resolve.
 
 import { existsSync, statSync } from 'node:fs';
 import { isAbsolute, resolve } from 'node:path';
@@ -41,16 +42,37 @@ function fileProblem(app: string, file: string, cwd: string): string | undefined
   }
 }
 
+/**
+ * Why the package `app` cannot be imported by the workers, or undefined. A package name misspelt,
+ * or not installed, passed `corral config`, and start ran the master and the keeper, and each
+ * worker failed "Cannot find package", CORRAL_BOOT_ATTEMPTS times, before the master exited 3.
+ * Resolved (not imported: nothing of it runs here) as the workers' import resolves it: from
+ * corral's own modules (worker/app-loader.ts), which this file's node_modules lookup is.
+ */
+function packageProblem(app: string): string | undefined {
+  try {
+    import.meta.resolve(app);
+    return undefined;
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code !== 'ERR_MODULE_NOT_FOUND' && code !== 'ERR_PACKAGE_PATH_NOT_EXPORTED') return undefined; // the worker's import says why
+    const why = ((err as Error).message.split('\n')[0] ?? '').replace(/ imported from .*$/, '');
+    return `a package the workers can import, or a path beginning with ./ or / for a file: ${app} cannot be resolved (${why}); install it where corral is installed (npm install in corral's directory), or correct its name`;
+  }
+}
+
 /** Why `app` would not load the file the operator meant, or undefined. */
 export function appModuleProblem(app: string, cwd: string): string | undefined {
   if (app.startsWith('node:')) return undefined;
   const file = appFile(app, cwd);
   if (file !== undefined) return fileProblem(app, file, cwd);
-  if (app.startsWith('file:') || !SCRIPT.test(app)) return undefined;
+  if (app.startsWith('file:')) return undefined;
+  let isFile = false;
   try {
-    if (!statSync(resolve(cwd, app)).isFile()) return undefined;
+    isFile = SCRIPT.test(app) && statSync(resolve(cwd, app)).isFile();
   } catch {
-    return undefined;
+    // Not a file in the working directory: a package name, judged below.
   }
-  return `a path beginning with ./ or / for a file: ${app} is read as the name of a package, not as the file ${app} in the working directory; write CORRAL_APP=./${app}`;
+  if (isFile) return `a path beginning with ./ or / for a file: ${app} is read as the name of a package, not as the file ${app} in the working directory; write CORRAL_APP=./${app}`;
+  return packageProblem(app);
 }

@@ -313,7 +313,9 @@ test('CORRAL_APP naming a script in the working directory without ./ is refused 
       () => loadSettings({ env: { CORRAL_ENV_FILE: 'none', CORRAL_APP: 'app.mjs' }, cwd: dir }),
       (err: unknown) => err instanceof ConfigError && err.problems.some((p) => p.name === 'CORRAL_APP' && /read as the name of a package.*write CORRAL_APP=\.\/app\.mjs$/.test(p.allowed)),
     );
-    for (const ok of ['./app.mjs', join(dir, 'app.mjs'), 'chart.js', 'some-package']) {
+    // A package name, ending in .js or not, when no such file is here: one that resolves (one
+    // that does not is config-app-package.test.ts's).
+    for (const ok of ['./app.mjs', join(dir, 'app.mjs'), 'pino', 'undici']) {
       assert.equal(loadSettings({ env: { CORRAL_ENV_FILE: 'none', CORRAL_APP: ok }, cwd: dir }).settings.CORRAL_APP, ok);
     }
   });
@@ -341,7 +343,7 @@ test('CORRAL_APP naming a file that is not there, or a directory, is refused bef
     assert.match(refusal('./site'), /is a directory, which import does not load; write CORRAL_APP=\.\/site\/index\.mjs$/);
     assert.match(refusal('./empty/'), /is a directory, which import does not load$/);
     assert.match(refusal('./app.mjs/nested.mjs'), /there is no file/);
-    for (const ok of ['./app.mjs', './site/index.mjs', `file://${join(dir, 'app.mjs')}`, 'node:http', 'some-package']) assert.equal(refusal(ok), '', ok);
+    for (const ok of ['./app.mjs', './site/index.mjs', `file://${join(dir, 'app.mjs')}`, 'node:http', 'pino']) assert.equal(refusal(ok), '', ok);
   });
 });
 

@@ -1,0 +1,42 @@
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { loadSettings } from '../../src/config/load.js';
+import { ConfigError } from '../../src/errors.js';
+
+function appRefusal(app: string, cwd: string): string | undefined {
+  try {
+    loadSettings({ env: { CORRAL_ENV_FILE: 'none', CORRAL_APP: app }, cwd });
+    return undefined;
+  } catch (err) {
+    if (!(err instanceof ConfigError)) throw err;
+    return err.problems.find((p) => p.name === 'CORRAL_APP')?.allowed;
+  }
+}
+
+test('CORRAL_APP naming a package the workers cannot import is refused at load (exit 78), not found by every worker until the master exits 3', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'corral-app-package-'));
+  try {
+    // A misspelt name: start ran the master and the keeper, and each worker failed "Cannot find
+    // package", CORRAL_BOOT_ATTEMPTS times, before boot.exhausted (exit 3); a reload booted a
+    // generation only to see it fail.
+    assert.equal(
+      appRefusal('corral-players-ap', dir),
+      "a package the workers can import, or a path beginning with ./ or / for a file: corral-players-ap cannot be resolved (Cannot find package 'corral-players-ap'); install it where corral is installed (npm install in corral's directory), or correct its name",
+    );
+    // A name ending in .js with no such file here is a package name too, judged as one.
+    assert.match(appRefusal('chart.js', dir) ?? '', /^a package the workers can import.*chart\.js cannot be resolved \(Cannot find package 'chart\.js'\)/);
+    // A subpath the package does not export.
+    assert.match(appRefusal('dotenv/nope', dir) ?? '', /dotenv\/nope cannot be resolved \(Package subpath '\.\/nope' is not defined by "exports"/);
+    // Installed packages, node: builtins and files are not refused; nothing of a package is run.
+    for (const ok of ['pino', 'undici', 'node:http']) assert.equal(appRefusal(ok, dir), undefined, ok);
+    writeFileSync(join(dir, 'app.mjs'), 'throw new Error("not to be run by a settings check");\n');
+    assert.equal(appRefusal('./app.mjs', dir), undefined);
+    // stop and status, which do not need it, do not judge it: a stop is never refused over it.
+    assert.equal(loadSettings({ env: { CORRAL_ENV_FILE: 'none', CORRAL_APP: 'corral-players-ap' }, cwd: dir, judgeOnly: ['CORRAL_PIDFILE'] }).settings.CORRAL_APP, 'corral-players-ap');
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
