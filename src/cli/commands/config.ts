@@ -50,10 +50,14 @@ cannot be read.`,
       }
       throw err;
     }
+    // Said as the master says it at start and at each reload (config.env_overrides), where an
+    // operator checks an edit: `corral config` showed the environment's value with the source
+    // "environment" alone, and the edited line of the file read as taken.
+    const warnings = [...loaded.warnings, ...loaded.envOverrides.map((o) => `${o.setting} is set in ${loaded.envFile ?? 'the settings file'} (${o.file}) and in the environment (${o.environment}), whose value is used: the file's line has no effect; unset it in the environment (the shell's export, the unit's Environment=) to manage it in the file`)];
     if (values.check) {
-      const n = loaded.warnings.length;
+      const n = warnings.length;
       process.stdout.write(`settings OK (env file: ${loaded.envFile ?? '(none)'}${n > 0 ? `; ${n} warning${n === 1 ? '' : 's'} on stderr` : ''})\n`);
-      for (const warning of loaded.warnings) process.stderr.write(`warning: ${warning}\n`);
+      for (const warning of warnings) process.stderr.write(`warning: ${warning}\n`);
       return 0;
     }
     const rows = settingNames.map((name) => ({
@@ -63,14 +67,14 @@ cannot be read.`,
       description: schema[name].description,
     }));
     if (values.json) {
-      process.stdout.write(`${JSON.stringify({ valid: true, envFile: loaded.envFile ?? null, settings: rows, warnings: loaded.warnings }, null, 2)}\n`);
+      process.stdout.write(`${JSON.stringify({ valid: true, envFile: loaded.envFile ?? null, settings: rows, warnings }, null, 2)}\n`);
       return 0;
     }
     const w = Math.max(...rows.map((r) => r.name.length));
     const v = Math.min(40, Math.max(...rows.map((r) => r.value.length)));
     process.stdout.write(`# env file: ${loaded.envFile ?? '(none)'}\n`);
     for (const r of rows) process.stdout.write(`${r.name.padEnd(w)}  ${r.value.padEnd(v)}  ${r.source}\n`);
-    for (const warning of loaded.warnings) process.stderr.write(`warning: ${warning}\n`);
+    for (const warning of warnings) process.stderr.write(`warning: ${warning}\n`);
     return 0;
   },
 };
