@@ -28,7 +28,10 @@ export function adminBindProblem(s: Pick<Settings, 'CORRAL_ADMIN_BIND' | 'CORRAL
  */
 export function bindOverlapProblem(s: Pick<Settings, 'CORRAL_ADMIN_BIND' | 'CORRAL_BIND'>, dualStack = v6WildcardTakesIPv4()): string | undefined {
   if (bindsOverlap(s.CORRAL_BIND, s.CORRAL_ADMIN_BIND, dualStack) !== true) return undefined;
-  return `overlaps CORRAL_BIND=${text(s.CORRAL_BIND)} (the same port, and one of them on every address or both on the same one): the admin API would hold the port the workers serve on; give CORRAL_ADMIN_BIND another port (e.g. 127.0.0.1:9090)`;
+  // The example is a port the workers do not hold: with CORRAL_BIND=127.0.0.1:9090 the admin API's
+  // default is what overlaps, and "e.g. 127.0.0.1:9090" told the operator to set what was refused.
+  const example = `127.0.0.1:${s.CORRAL_BIND.port === 9090 ? 9091 : 9090}`;
+  return `overlaps CORRAL_BIND=${text(s.CORRAL_BIND)} (the same port, and one of them on every address or both on the same one): the admin API would hold the port the workers serve on; give CORRAL_ADMIN_BIND another port (e.g. ${example}), or CORRAL_BIND another`;
 }
 
 export interface WholeCheckOptions {

@@ -56,6 +56,18 @@ describe('bindOverlapProblem', () => {
     assert.ok(bindOverlapProblem({ CORRAL_BIND: at('127.0.0.1:8080'), CORRAL_ADMIN_BIND: at('127.0.0.1:8080') }));
     assert.ok(bindOverlapProblem({ CORRAL_BIND: at('[::]:8080'), CORRAL_ADMIN_BIND: at('127.0.0.1:8080') }, true));
   });
+  it('suggests a port the workers do not hold: CORRAL_BIND on 9090, the admin API\'s default port, was told "e.g. 127.0.0.1:9090"', () => {
+    // The operator moved only CORRAL_BIND, to a common port; the admin API kept its default.
+    withDir((dir) => {
+      writeFileSync(join(dir, '.env'), 'CORRAL_BIND=127.0.0.1:9090\n');
+      const err = refusal(() => loadSettings({ cwd: dir, env: {} }));
+      assert.deepEqual(
+        err.problems.map((p) => [p.name, p.source, p.allowed]),
+        [['CORRAL_ADMIN_BIND', 'default', 'overlaps CORRAL_BIND=127.0.0.1:9090 (the same port, and one of them on every address or both on the same one): the admin API would hold the port the workers serve on; give CORRAL_ADMIN_BIND another port (e.g. 127.0.0.1:9091), or CORRAL_BIND another']],
+      );
+    });
+    assert.match(bindOverlapProblem({ CORRAL_BIND: at('0.0.0.0:8080'), CORRAL_ADMIN_BIND: at('127.0.0.1:8080') }) ?? '', /\(e\.g\. 127\.0\.0\.1:9090\), or CORRAL_BIND another$/);
+  });
   it('accepts another port, two distinct addresses, port 0, and leaves host names to listen time', () => {
     assert.equal(bindOverlapProblem({ CORRAL_BIND: at('0.0.0.0:8080'), CORRAL_ADMIN_BIND: at('127.0.0.1:9090') }), undefined);
     assert.equal(bindOverlapProblem({ CORRAL_BIND: at('127.0.0.2:8080'), CORRAL_ADMIN_BIND: at('127.0.0.1:8080') }), undefined);
