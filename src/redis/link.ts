@@ -149,6 +149,17 @@ export class RedisLink {
   }
 
   /**
+   * What Redis refuses now (refusal.ts), or undefined: a command of the keeper's, the login, or
+   * the database. Said in the figures beside `sharing`, so that `corral status` and the dashboard
+   * name the refusal (and redis.misconfigured, with its fix) rather than calling an answering
+   * Redis down and sending the operator to a redis.unavailable line the log does not hold.
+   */
+  get refusedKind(): Refusal['kind'] | undefined {
+    if (this.dbRefused) return 'database';
+    return this.refusal?.kind ?? this.connectionRefused?.kind;
+  }
+
+  /**
    * Resolves once connected, or after `timeoutMs` (false): a keeper waits this long at its start, so
    * its first reads can take what the other hosts hold rather than go to Google alone.
    */

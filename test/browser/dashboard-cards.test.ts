@@ -222,7 +222,7 @@ describe('/admin dashboard in Chromium: cards, layout and buttons', { skip }, ()
     }
   });
 
-  it('with REDIS_URL the Sheets card says whether the quota and cache are shared, in red while Redis is unreachable; without it, nothing', async () => {
+  it('with REDIS_URL the Sheets card says whether the quota and cache are shared, in red while Redis is unreachable or refuses the keeper (saying which); without it, nothing', async () => {
     const hosts = createFakeView(testSettings({ CORRAL_ADMIN_TOKEN: TOKEN, CORRAL_WORKERS: '1' }), [
       child(1, 4601, 'ready', {}),
       child(0, 4600, 'ready', { extra: { redisConnected: true, sharedReads: 12 } }, 'keeper'),
@@ -238,6 +238,11 @@ describe('/admin dashboard in Chromium: cards, layout and buttons', { skip }, ()
       hosts.kids[1] = child(0, 4600, 'ready', { extra: { redisConnected: false, sharedReads: 12 } }, 'keeper');
       await page.waitForFunction(() => document.getElementById('sheets-redis')?.dataset.bad === 'true', undefined, { timeout: 12_000 });
       assert.match(((await page.textContent('#sheets-redis')) ?? '').trim(), /^no: Redis unreachable, this host reads Google/);
+      // Answering, but refusing (memory full): said so, and where its fix is, not "unreachable".
+      hosts.kids[1] = child(0, 4600, 'ready', { extra: { redisConnected: false, redisRefused: 'writes', sharedReads: 12 } }, 'keeper');
+      await page.waitForFunction(() => document.getElementById('sheets-redis')?.textContent?.includes('refuses') === true, undefined, { timeout: 12_000 });
+      assert.equal(((await page.textContent('#sheets-redis')) ?? '').trim(), 'no: Redis refuses writes (memory full?) (redis.misconfigured in the log), this host reads Google and spends its share of the quota alone');
+      assert.equal(await page.getAttribute('#sheets-redis', 'data-bad'), 'true');
       hosts.kids[1] = child(0, 4600, 'ready', { extra: {} }, 'keeper');
       await page.waitForFunction(() => document.getElementById('sheets-redis')?.hidden === true, undefined, { timeout: 12_000 });
       assert.equal(await page.isVisible('#sheets-redis-label'), false);

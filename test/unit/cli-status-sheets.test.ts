@@ -31,6 +31,16 @@ describe("corral status's sheets line", () => {
     assert.match(sheetsStatusLine({ ...healthy, ranges_failing: 1, journal_backlog: 1, journal_oldest_seconds: 0 }, { backend: 'google' }) ?? '', /failing for 1 range, journal 1 row not yet in the sheet$/);
   });
 
+  it('says what Redis refuses, and that redis.misconfigured holds the fix, when an answering Redis refuses the keeper: not "Redis down"', () => {
+    const line = (refused: string) => sheetsStatusLine({ ...healthy, redis_connected: false, redis_refused: refused }, { backend: 'google' });
+    assert.equal(line('login'), 'sheets: Google answering, journal empty, Redis refuses the login of REDIS_URL: this host reads and spends quota alone (redis.misconfigured in the log, with the fix)');
+    assert.match(line('writes') ?? '', /Redis refuses writes \(memory full, or a replica\?\): .*\(redis\.misconfigured in the log, with the fix\)$/);
+    assert.match(line('database') ?? '', /Redis refuses the database in REDIS_URL: /);
+    assert.match(line('scripts') ?? '', /Redis refuses the keeper's scripts: /);
+    // Refusing nothing: Redis away.
+    assert.match(sheetsStatusLine({ ...healthy, redis_connected: false, redis_refused: null }, { backend: 'google' }) ?? '', /Redis down: .*\(redis\.unavailable in the log\)$/);
+  });
+
   it("says its figures are the last known while the keeper is not beating, not that the sheet answers now", () => {
     assert.equal(
       sheetsStatusLine(healthy, { backend: 'offline' }, { heartbeat_late: true, last_beat_s_ago: 6.3 }),

@@ -58,6 +58,7 @@ describe('the Redis link, refused by the server', { skip: redisMissing }, () => 
     assert.equal(server().cli('DBSIZE').trim(), '0', 'nothing written to database 0');
     const figures = sharing.figures();
     assert.equal(figures.redisConnected, false);
+    assert.equal(figures.redisRefused, 'database', 'said refused, not away');
     assert.equal(figures.aloneQuotaGrants, 1, 'the call went on alone');
     assert.equal(figures.sharedQuotaGrants, 0);
     const said = log.lines().filter((l) => typeof l.event === 'string' && l.event.startsWith('redis.'));

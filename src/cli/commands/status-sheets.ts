@@ -12,6 +12,28 @@ export interface SheetsStatus {
   readonly journal_writable?: boolean | null;
   readonly journal_appends_refused?: number | null;
   readonly redis_connected?: boolean | null;
+  /** What Redis refuses the keeper (a refusal's kind), null while it refuses nothing. */
+  readonly redis_refused?: string | null;
+}
+
+/** What a refusal's kind (redis/refusal.ts) says Redis refuses, as the status line says it. */
+const REFUSED: Readonly<Record<string, string>> = {
+  login: 'the login of REDIS_URL',
+  database: 'the database in REDIS_URL',
+  scripts: "the keeper's scripts",
+  keys: "the keeper's keys",
+  writes: 'writes (memory full, or a replica?)',
+  command: 'a command of the keeper',
+};
+
+/**
+ * Why this host does not share through Redis. Redis refusing (a wrong password, memory full) is
+ * not Redis down: the line names the refusal and the log line that holds its fix, where it said
+ * "Redis down ... (redis.unavailable in the log)" of a Redis that answered, and the log held none.
+ */
+function redisDownPart(refused: string | null | undefined): string {
+  if (typeof refused === 'string') return `Redis refuses ${REFUSED[refused] ?? refused}: this host reads and spends quota alone (redis.misconfigured in the log, with the fix)`;
+  return 'Redis down: this host reads and spends quota alone (redis.unavailable in the log)';
 }
 
 const plural = (n: number, one: string, many = `${one}s`): string => `${n} ${n === 1 ? one : many}`;
@@ -48,7 +70,7 @@ export function sheetsStatusLine(
     parts.push(`journal FULL: new writes refused until the sheet takes the backlog${max}, journal.backlog_full in the log`);
   }
   if (s.redis_connected === true) parts.push('Redis connected');
-  else if (s.redis_connected === false) parts.push('Redis down: this host reads and spends quota alone (redis.unavailable in the log)');
+  else if (s.redis_connected === false) parts.push(redisDownPart(s.redis_refused));
   // These are the keeper's figures of its last heartbeat: a keeper whose loop is blocked (or that
   // was stopped) still read "Google answering, journal empty" under "health degraded: keeper not
   // beating", while every read its workers' copies missed failed. Said as the last known.

@@ -136,6 +136,12 @@ export interface SheetsFigures {
   readonly journal_appends_refused: number | null;
   /** The keeper's link to Redis (REDIS_URL): up, down (this host alone), or null without REDIS_URL. */
   readonly redis_connected: boolean | null;
+  /**
+   * What Redis refuses the keeper (redis.misconfigured: `login`, `database`, `scripts`, `keys`,
+   * `writes`, `command`), null while it refuses nothing and without REDIS_URL: a Redis that
+   * answers but refuses is not down, and its fix is in that line, not in redis.unavailable.
+   */
+  readonly redis_refused: string | null;
   /** Ranges the keeper took from Redis instead of reading Google (fetched by another host). */
   readonly shared_reads: number | null;
 }
@@ -190,6 +196,7 @@ export function sheetsFigures(extra: Extra | undefined, workerExtras: readonly (
     journal_appends_refused: num(extra, 'journalAppendsRefused') ?? null,
     redis_connected: typeof extra?.redisConnected === 'boolean' ? extra.redisConnected : null,
     shared_reads: typeof extra?.redisConnected === 'boolean' ? (num(extra, 'sharedReads') ?? null) : null,
+    redis_refused: typeof extra?.redisRefused === 'string' ? extra.redisRefused : null,
   };
 }
 

@@ -58,8 +58,10 @@ export class SheetSharing {
     return { shared: true, failures: count.failures, msLeft: count.msLeft };
   }
 
-  figures(): Record<string, number | boolean> {
-    return { redisConnected: this.link.sharing, ...this.quota.figures() };
+  figures(): Record<string, number | boolean | string | null> {
+    // redisRefused: what Redis refuses (refusal.ts), null while it refuses nothing; a host that
+    // does not share because of it is told apart from one whose Redis is away.
+    return { redisConnected: this.link.sharing, redisRefused: this.link.refusedKind ?? null, ...this.quota.figures() };
   }
 
   /** Idempotent. */

@@ -147,7 +147,10 @@ function renderStats(s) {
   const shared = sh.redis_connected !== null && sh.redis_connected !== undefined;
   $('sheets-redis-label').hidden = !shared;
   $('sheets-redis').hidden = !shared;
-  if (shared) set('sheets-redis', sh.redis_connected ? `yes (${fmt.int(sh.shared_reads)} ranges taken from it)` : 'no: Redis unreachable, this host reads Google and spends its share of the quota alone');
+  // A Redis that answers but refuses (a wrong password, memory full) is not unreachable: its fix is in redis.misconfigured.
+  const refused = { login: 'the login of REDIS_URL', database: 'the database in REDIS_URL', scripts: "the keeper's scripts", keys: "the keeper's keys", writes: 'writes (memory full?)', command: 'a command of the keeper' };
+  const why = typeof sh.redis_refused === 'string' ? `Redis refuses ${refused[sh.redis_refused] ?? sh.redis_refused} (redis.misconfigured in the log)` : 'Redis unreachable';
+  if (shared) set('sheets-redis', sh.redis_connected ? `yes (${fmt.int(sh.shared_reads)} ranges taken from it)` : `no: ${why}, this host reads Google and spends its share of the quota alone`);
   $('sheets-redis').dataset.bad = String(sh.redis_connected === false);
 
   // A worker whose loop is blocked sends no heartbeat: its row keeps the figures of its last one
