@@ -315,6 +315,27 @@ describe('quota shared through Redis', { skip: redisMissing }, () => {
     assert.equal(await grantedWithin(b, 1, 300), 0, 'the window is full');
   });
 
+  it('a keeper that first reaches Redis after calls made alone (started while Redis was away) writes them back without saying Redis lost its data', async () => {
+    await server().kill();
+    try {
+      // Started while Redis is away: it never had an answer from it.
+      const link = new RedisLink({ url: server().url, logger: log.logger, pauseAfterFailureMs: PAUSE_MS, recoveredAfterMs: PAUSE_MS });
+      links.push(link);
+      const a = new SharedQuota({ link, prefix: PREFIX, perMinute: { read: 10, write: 10 }, logger: log.logger });
+      quotas.push(a);
+      await a.take('read');
+      await a.take('read');
+      assert.equal(a.figures().aloneQuotaGrants, 2);
+    } finally {
+      await server().restart();
+    }
+    // Its first word to Redis: the two calls go into the window, backdated, as calls made alone do.
+    await waitFor(() => members('quota:reads') === 2, 10_000, 'the calls made alone written into the window');
+    // Nothing was lost: the warning that sends the operator to Redis's persistence is not said.
+    await new Promise((r) => setTimeout(r, 200));
+    assert.deepEqual(log.lines().filter((l) => l.event === 'sheets.quota_window_restored'), []);
+  });
+
   it("after Redis lost its data, a keeper that wrote back its own grants is held to its share of what the window held before, every keeper's grants, not only its own", async () => {
     const [a, b] = [await quota(10), await quota(10)];
     for (let i = 0; i < 8; i++) await b.take('read');

@@ -155,6 +155,14 @@ interface KindState {
   lost: { readonly since: number; readonly at: number; readonly times: readonly number[] } | undefined;
   /** Redis did not know this keeper, or lacked its newest grant: the next ask writes them all back. */
   restore: boolean;
+  /**
+   * That write-back is of grants Redis held and lost (it had answered this keeper before), as
+   * opposed to a keeper's first word to Redis (it started, or its login was refused, while Redis
+   * was away or refusing it, and made its calls alone): only a loss is said
+   * (sheets.quota_window_restored). Said of a first word, the warning had operators look into
+   * Redis's persistence after a keeper merely connected late.
+   */
+  restoreIsLoss: boolean;
   /** When a write-back was last said (concurrent calls may each write back the same grants). */
   restoreSaidAt: number;
   /** This host's share while Redis is away; made at an outage's first call, dropped when it ends. */
@@ -199,6 +207,7 @@ export class SharedQuota {
       seen: new WindowSeen(),
       lost: undefined,
       restore: false,
+      restoreIsLoss: false,
       restoreSaidAt: -Infinity,
       fallback: undefined,
     });
@@ -253,6 +262,8 @@ export class SharedQuota {
     );
     this.o.link.scriptAnswered();
     const at = this.clock.now();
+    // Before this answer is heard: whether Redis had answered this keeper before (a loss) or not.
+    const knew = { read: read.seen.known, write: write.seen.known };
     this.heard(read, redisAt, reads, readsSince, at);
     this.heard(write, redisAt, writes, writesSince, at);
     this.countPresent(present);
@@ -263,7 +274,7 @@ export class SharedQuota {
       [read, readsLost],
       [write, writesLost],
     ] as const) {
-      if (lost === 1) st.restore = true;
+      if (lost === 1) this.restoreAll(st, knew[st.kind]);
       if (st.restore || st.recent.some((g) => !g.written)) void this.writeBack(st);
     }
   }
@@ -310,7 +321,7 @@ export class SharedQuota {
       this.countPresent(present);
       st.fallback = undefined;
       if (granted === 2) {
-        st.restore = true;
+        this.restoreAll(st, st.seen.known);
         continue;
       }
       if (granted === 1) {
@@ -387,13 +398,22 @@ export class SharedQuota {
     try {
       // Unknown keeper (2): its grants the window held are sent too, at the second ask.
       if ((await this.ask(st, false))[0] === 2) {
-        st.restore = true;
+        this.restoreAll(st, st.seen.known);
         await this.ask(st, false);
       }
       this.o.link.scriptAnswered();
     } catch (err) {
       this.o.link.commandFailed(err);
     }
+  }
+
+  /**
+   * Has the next ask write back every grant of the window; `loss`: Redis had answered this keeper
+   * before, so it lost them (said when written back), rather than hearing from it the first time.
+   */
+  private restoreAll(st: KindState, loss: boolean): void {
+    st.restore = true;
+    st.restoreIsLoss ||= loss;
   }
 
   /** Asks Redis for a slot (`take`), or only writes back (the answer is then a wait of 0). */
@@ -424,7 +444,9 @@ export class SharedQuota {
     if (answer[0] === 2) return answer;
     this.heard(st, answer[4], answer[5], answer[6], this.clock.now());
     for (const g of sending) g.written = true;
-    if (restoring && now - st.restoreSaidAt >= QUOTA_WINDOW_MS) {
+    const loss = st.restoreIsLoss;
+    if (restoring) st.restoreIsLoss = false;
+    if (restoring && loss && now - st.restoreSaidAt >= QUOTA_WINDOW_MS) {
       st.restoreSaidAt = now;
       this.o.logger.warn(
         { event: 'sheets.quota_window_restored', kind: st.kind, grants: sending.length },
