@@ -44,7 +44,12 @@ export function redisTarget(raw: string, tlsCa?: Buffer): { options: RedisOption
   try {
     url = new URL(raw);
   } catch {
-    throw new CorralError('CORRAL_ERR_CONFIG_INVALID', `REDIS_URL is not a URL; expected ${REDIS_URL_TEXT}`);
+    // Most often a password with a character URLs reserve (# and ? end the host part, / starts
+    // the path): the bare "not a URL" sent operators to check the host and port, which were right.
+    throw new CorralError(
+      'CORRAL_ERR_CONFIG_INVALID',
+      `REDIS_URL is not a URL; expected ${REDIS_URL_TEXT}. A user or password with special characters must be percent-encoded (# as %23, ? as %3F, / as %2F, @ as %40, : as %3A, % as %25; e.g. node -p 'encodeURIComponent(process.argv[1])' 'the password')`,
+    );
   }
   const shownUrl = new URL(url.href);
   if (shownUrl.password) shownUrl.password = '***';

@@ -45,6 +45,14 @@ describe('REDIS_URL', () => {
     refused('redis://:p%ZZ@127.0.0.1:6379', /the password/);
     refused('rediss://u%E0%A4%A@cache.example:6390', /the user/);
     refused('unix:///run/redis/re%ZZdis.sock', /the socket path/);
+    // # and ? end the host part: such a password made a bare "not a URL", which named no fix.
+    for (const url of ['redis://:pa#ss@127.0.0.1:6379/0', 'rediss://corral:pa?ss@cache.example:6390']) {
+      assert.throws(
+        () => redisTarget(url),
+        (err: unknown) => err instanceof CorralError && /is not a URL/.test(err.message) && /# as %23, \? as %3F/.test(err.message) && !err.message.includes('pa#ss') && !err.message.includes('pa?ss'),
+      );
+    }
+    assert.equal(redisTarget('redis://:pa%23s%3Fs@127.0.0.1:6379').options.password, 'pa#s?s');
     // Well-encoded special characters are decoded.
     assert.equal(redisTarget('redis://:p%40ss%25w%2Fd@127.0.0.1:6379').options.password, 'p@ss%w/d');
     assert.throws(
