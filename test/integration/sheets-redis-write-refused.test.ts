@@ -19,6 +19,11 @@ const RANGES = ['Players', 'Events', 'Players!A1:B2'];
 /** How long the hosts are watched while memory is full: past a pause after a failure (5 s) and its probes. */
 const WATCH_MS = 9000;
 
+/** What the stats say Redis refuses the host's keeper (null: nothing). */
+async function refused(h: CorralProcess): Promise<string | null> {
+  return (await http(`${h.adminUrl}/api/admin/stats`, { headers: { authorization: `Bearer ${ADMIN_TOKEN}` } })).json<{ sheets: { redis_refused: string | null } }>().sheets.redis_refused;
+}
+
 async function connected(h: CorralProcess): Promise<string> {
   const metrics = (await http(`${h.adminUrl}/metrics`, { headers: { authorization: `Bearer ${ADMIN_TOKEN}` } })).text;
   return /^corral_sheets_redis_connected (\d)/m.exec(metrics)?.[1] ?? '?';
@@ -57,6 +62,8 @@ describe('two hosts sharing through a Redis that refuses writes', { skip: redisM
       for (const h of hosts) await h.waitForLog((l) => l.event === 'redis.misconfigured', 10_000, 'redis.misconfigured');
       // The figures are the keeper's as of its last heartbeat: a second behind the log at most.
       for (const h of hosts) await waitFor(async () => (await connected(h)) === '0', 5000, 'not connected');
+      // Said as a refusal of writes (corral status: "Redis refuses writes"), not as Redis down.
+      for (const h of hosts) assert.equal(await refused(h), 'writes');
       // Watched: no host says connected at any sample (the PING probe a second after each failed
       // call, or a GET of a cached range, used to end it).
       const samples: string[] = [];
@@ -84,6 +91,7 @@ describe('two hosts sharing through a Redis that refuses writes', { skip: redisM
       redis.cli('CONFIG', 'SET', 'maxmemory', '0');
       for (const h of hosts) await waitFor(async () => (await connected(h)) === '1', 5000, 'sharing again once Redis takes writes');
       for (const h of hosts) assert.equal(h.events('redis.recovered').length, 1);
+      for (const h of hosts) await waitFor(async () => (await refused(h)) === null, 5000, 'nothing refused any more');
       assert.deepEqual(failures, [], 'every read answered meanwhile');
     } finally {
       stopped = true;
