@@ -91,7 +91,7 @@ export class ArbiterReadings {
   statusLine(): string {
     // Counted as health counts them: a ready worker whose loop is blocked serves nobody.
     const ready = servingWorkers(this.workers(), this.s.now());
-    return statusLineOf({ ready, expected: this.s.target.expected, generation: this.s.gens.current, capacity: this.capacity(), wait: this.respawnWait() });
+    return statusLineOf({ ready, expected: this.s.target.expected, generation: this.s.gens.current, capacity: this.capacity(), wait: this.respawnWait(), reloadFailure: this.s.gens.lastFailure });
   }
 
   /** See respawnWaitOf. */

@@ -30,6 +30,8 @@ export class Generations {
   private latest: ReloadOutcome | undefined;
   /** When the serving generation's first worker became ready (wall clock, epoch ms); undefined before. */
   private firstReadyAt: number | undefined;
+  /** Why the latest reload that ended did not apply, until one completes (see failed()). */
+  private failure: string | undefined;
 
   /** The generation the master steers towards: the reload's new one while it runs. */
   get current(): number {
@@ -42,6 +44,26 @@ export class Generations {
 
   get outcome(): ReloadOutcome | undefined {
     return this.latest;
+  }
+
+  /** Why the latest reload that ended did not apply (refused, rolled back, incomplete); undefined once one completes. */
+  get lastFailure(): string | undefined {
+    return this.failure;
+  }
+
+  /**
+   * A reload ended without applying in full. Kept, for systemd's STATUS= line, until a reload
+   * completes: the master's READY=1 ends `systemctl reload` with success whatever became of it
+   * (systemd has no notification for a failed reload), and the status line is re-sent every few
+   * seconds, so a failure said only with that READY=1 was gone from `systemctl status` at once.
+   */
+  failed(text: string): void {
+    this.failure = text;
+  }
+
+  /** A reload completed: the failure of an earlier one is history (the log keeps it). */
+  completed(): void {
+    this.failure = undefined;
   }
 
   /**

@@ -76,10 +76,12 @@ export class ReloadLifecycle {
       // The warnings first, as for an accepted reload: a did-you-mean may be what explains it.
       if (err instanceof ConfigError) for (const warning of err.warnings) log.warn({ event: 'config.warning' }, warning);
       gens.refused(why.code, why.message);
-      log.error({ event: 'reload.failed', code: codeOf(why, 'CORRAL_ERR_CONFIG_INVALID'), err: why }, `reload refused, old workers keep serving: ${why.message}`);
+      const code = codeOf(why, 'CORRAL_ERR_CONFIG_INVALID');
+      gens.failed(`last reload refused (${code}), generation ${gens.current} serves: ${why.message}`);
+      log.error({ event: 'reload.failed', code, err: why }, `reload refused, old workers keep serving: ${why.message}`);
       // systemctl reload announced RELOADING=1 (ExecReload, NotifyAccess=exec): only READY=1 ends it.
       // Still booting, READY=1 is the end of the boot's own and must wait for the workers.
-      if (!this.d.booting()) this.d.options.notifier.ready(`reload refused (invalid settings); ${this.d.statusLine()}`);
+      if (!this.d.booting()) this.d.options.notifier.ready(this.d.statusLine());
       return;
     }
     for (const warning of next.warnings) log.warn({ event: 'config.warning' }, warning);
@@ -119,6 +121,7 @@ export class ReloadLifecycle {
     if (!gens.reload) return;
     this.d.log.info({ event: 'reload.done', generation: gens.current, workers: ready, port: port ?? null, ms: now - gens.reload.startedAt }, `reload done: generation ${gens.current} serving on port ${port}`);
     gens.end();
+    gens.completed();
     if (!this.startPending()) this.d.options.notifier.ready(this.d.statusLine());
   }
 
@@ -144,8 +147,9 @@ export class ReloadLifecycle {
         { event: 'reload.failed', code: codeOf(err, 'CORRAL_ERR_WORKER_DIED'), generation: gens.current, workers: ready, expected: target.expected, boot_error: err ?? null },
         `reload to generation ${gens.current} cannot complete: its workers fail to boot (${err?.message}) and no worker of generation ${gens.reload.previousGeneration} is left to go back to; ${ready} of ${target.expected} serve, the others are retried`,
       );
+      gens.failed(`last reload incomplete (${codeOf(err, 'CORRAL_ERR_WORKER_DIED')}), generation ${gens.current} has ${ready} of ${target.expected} workers: ${err?.message}`);
       gens.end();
-      if (!this.startPending()) this.d.options.notifier.ready(`reload incomplete; ${this.d.statusLine()}`);
+      if (!this.startPending()) this.d.options.notifier.ready(this.d.statusLine());
     }
     return false;
   }
@@ -156,7 +160,9 @@ export class ReloadLifecycle {
     const r = gens.reload;
     if (!r) return;
     const failed = target.loaded.settings;
-    this.d.log.error({ event: 'reload.failed', code: codeOf(bootError, 'CORRAL_ERR_WORKER_DIED'), generation: gens.current, boot_error: bootError ?? null }, `reload failed: ${why}; generation ${r.previousGeneration} keeps serving`);
+    const code = codeOf(bootError, 'CORRAL_ERR_WORKER_DIED');
+    this.d.log.error({ event: 'reload.failed', code, generation: gens.current, boot_error: bootError ?? null }, `reload failed: ${why}; generation ${r.previousGeneration} keeps serving`);
+    gens.failed(`last reload rolled back (${code}), generation ${r.previousGeneration} serves: ${why}`);
     // The new generation's workers are now outgoing: manage() stops those still booting and
     // drains the ready ones gracefully, each only once a worker of the old generation is ready to
     // take its place (cutting them at once dropped their requests and the capacity).

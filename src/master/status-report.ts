@@ -39,13 +39,24 @@ export interface StatusLineInput {
   readonly generation: number;
   readonly capacity: Capacity;
   readonly wait: RespawnWait | undefined;
+  /** Why the latest reload did not apply, until one completes (Generations.lastFailure). */
+  readonly reloadFailure?: string | undefined;
+}
+
+/** How much of a reload failure's reason the status line carries: the log has all of it. */
+const RELOAD_FAILURE_CHARS = 240;
+
+/** One line of at most RELOAD_FAILURE_CHARS: a settings refusal lists its problems on several lines. */
+function shortReason(text: string): string {
+  const line = text.replace(/\s*[\r\n]+\s*/g, ' ').trim();
+  return line.length <= RELOAD_FAILURE_CHARS ? line : `${line.slice(0, RELOAD_FAILURE_CHARS - 1)}…`;
 }
 
 /** systemd's STATUS= line (and READY=1's): `systemctl status` shows it. */
 export function statusLineOf(s: StatusLineInput): string {
   const { capacity: cap, wait } = s;
   const why = wait && (wait.bootFailures > 0 ? `${wait.bootFailures} failed boot${wait.bootFailures === 1 ? '' : 's'} in a row` : `crash loop ${wait.crashLoop}`);
-  return `${s.ready}/${s.expected} workers ready, generation ${s.generation}, capacity ${cap.status} (${busyConnections(cap)}/${cap.max_connections} busy, ${cap.idle_connections} idle${cap.refused_last_interval > 0 ? `, ${cap.refused_last_interval} refused` : ''}${cap.idle_closed_last_interval > 0 ? `, ${cap.idle_closed_last_interval} idle closed` : ''})${wait ? `; respawning in ${Math.ceil(wait.inMs / 1000)} s (${why})` : ''}`;
+  return `${s.ready}/${s.expected} workers ready, generation ${s.generation}, capacity ${cap.status} (${busyConnections(cap)}/${cap.max_connections} busy, ${cap.idle_connections} idle${cap.refused_last_interval > 0 ? `, ${cap.refused_last_interval} refused` : ''}${cap.idle_closed_last_interval > 0 ? `, ${cap.idle_closed_last_interval} idle closed` : ''})${wait ? `; respawning in ${Math.ceil(wait.inMs / 1000)} s (${why})` : ''}${s.reloadFailure ? `; ${shortReason(s.reloadFailure)}` : ''}`;
 }
 
 export interface ReportInput {

@@ -228,9 +228,36 @@ describe('corral under a real systemd (debootstrap + systemd-nspawn)', { skip: s
       );
       assert.match(JSON.stringify(failed), /CORRAL_WORKERS/);
       assert.equal((await http(`${base}/`)).json().generation, 2);
+      // The READY=1 that ended it said so, and the STATUS= lines sent every few seconds since keep saying it.
+      assert.match(await show('StatusText'), /^3\/3 workers ready, generation 2, .*; last reload refused \(CORRAL_ERR_CONFIG_INVALID\), generation 2 serves: invalid settings: CORRAL_WORKERS="zero"/);
     } finally {
       await writeSettings(good);
     }
+  });
+
+  test('systemctl reload to an app that cannot load: it returns, the old generation keeps serving, and systemctl status says the reload was rolled back until one completes', async () => {
+    const good = { ...settings };
+    // Settings the unit's check accepts (the file exists); the new workers fail to import it.
+    await writeSettings({ CORRAL_APP: `${INSTALL}/test/fixtures/apps/broken-import.mjs` });
+    try {
+      const reload = await c.exec(['systemctl', 'reload', 'corral'], { timeoutMs: 90_000 });
+      // systemd has no notification for a failed reload: READY=1 ends the job as a success.
+      assert.equal(reload.code, 0, reload.stderr);
+      assert.equal(await show('ActiveState'), 'active');
+      assert.equal((await http(`${base}/`)).json().generation, 2);
+      const rolledBack = /^3\/3 workers ready, generation 2, .*; last reload rolled back \(CORRAL_ERR_APP_LOAD\), generation 2 serves: the new generation cannot boot \(.*broken-import\.mjs/;
+      assert.match(await show('StatusText'), rolledBack);
+      // Still said once the master has re-sent its status line, not only by the READY=1: it sends
+      // one every 5 s (status-report.ts), so one period and a margin is what this waits for.
+      await new Promise((r) => setTimeout(r, 6000));
+      assert.match(await show('StatusText'), rolledBack);
+      assert.equal((await c.exec(['systemctl', 'status', 'corral', '--no-pager', '--lines=0'])).stdout.includes('last reload rolled back (CORRAL_ERR_APP_LOAD)'), true);
+    } finally {
+      await writeSettings(good);
+    }
+    const fixed = await c.exec(['systemctl', 'reload', 'corral'], { timeoutMs: 90_000 });
+    assert.equal(fixed.code, 0, fixed.stderr);
+    assert.match(await show('StatusText'), /^3\/3 workers ready, generation 4, capacity \w+ \([^)]*\)$/, 'a reload that completes clears it');
   });
 
   test('kill -9 of the master: systemd restarts corral, no old worker survives', async () => {

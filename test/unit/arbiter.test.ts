@@ -920,6 +920,58 @@ test('a reload rolled back keeps its ready new workers serving until the old gen
   }
 });
 
+test('a failed reload stays in the status line systemd shows until a reload completes: `systemctl reload` reports success whatever became of it', async () => {
+  const t = await setup({ CORRAL_BOOT_ATTEMPTS: '2' });
+  /** Lets `ms` pass tick by tick, every live child beating: the status line is re-sent every 5 s. */
+  const live = (ms: number) => {
+    for (let left = ms; left > 0; left -= 250) {
+      t.advance(250);
+      beatAll(t.children.filter((c) => !c.exited));
+      t.arbiter.tick();
+    }
+  };
+  const failures = () => t.log.lines().filter((l) => l.event === 'reload.failed').length;
+  try {
+    t.bootAll();
+    // Refused for its settings (HUP sent without the unit's check).
+    t.setNextEnv({ CORRAL_WORKERS: 'zero' });
+    t.arbiter.record('reload');
+    t.arbiter.tick();
+    assert.match(t.calls.at(-1) ?? '', /^ready:2\/2 workers ready, generation 1, .*; last reload refused \(CORRAL_ERR_CONFIG_INVALID\), generation 1 serves: invalid settings: CORRAL_WORKERS="zero"/);
+    const before = t.statuses.length;
+    live(6000);
+    assert.ok(t.statuses.length > before, 'the status line was re-sent');
+    assert.match(t.statuses.at(-1) ?? '', /; last reload refused \(CORRAL_ERR_CONFIG_INVALID\)/, 'still said after the periodic STATUS=');
+
+    // Valid settings, but the new generation cannot boot: rolled back.
+    t.setNextEnv({});
+    t.arbiter.record('reload');
+    t.arbiter.tick();
+    for (let i = 0; i < 200 && failures() < 2; i++) {
+      for (const c of t.children) if (c.identity.generation === 2 && !c.exited) c.exit(4);
+      live(250);
+    }
+    assert.equal(failures(), 2, 'the reload was rolled back');
+    assert.match(t.calls.at(-1) ?? '', /^ready:2\/2 workers ready, generation 1, .*; last reload rolled back \(CORRAL_ERR_APP_LOAD\), generation 1 serves: the new generation cannot boot/);
+    live(6000);
+    assert.match(t.statuses.at(-1) ?? '', /; last reload rolled back \(CORRAL_ERR_APP_LOAD\), generation 1 serves/);
+
+    // A reload that completes clears it.
+    t.arbiter.record('reload');
+    t.arbiter.tick();
+    t.children.filter((c) => c.identity.generation === 3).forEach(ready);
+    t.arbiter.tick();
+    for (const c of t.children.filter((c) => c.identity.generation === 1 && c.sent.some((m) => m.type === 'drain'))) c.exit(0);
+    t.arbiter.tick();
+    assert.ok(t.log.lines().some((l) => l.event === 'reload.done'), 'reload.done logged');
+    assert.match(t.calls.at(-1) ?? '', /^ready:2\/2 workers ready, generation 3, capacity \w+ \([^)]*\)$/);
+    live(6000);
+    assert.doesNotMatch(t.statuses.at(-1) ?? '', /last reload/);
+  } finally {
+    t.log.close();
+  }
+});
+
 test('a worker forked once its generation has a ready worker is told when that was (it joins a serving generation); a first boot is not, and a rollback gives the old generation its time back', async () => {
   // What lets the app make a generation-wide choice (the session secret file) in the first boot
   // only: a lone replacement that made its own signed tokens the other workers refused.

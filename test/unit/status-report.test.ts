@@ -29,6 +29,18 @@ test('the status line says how many serve, how busy, and why the others wait', (
   assert.match(statusLineOf({ ready: 0, expected: 2, generation: 1, capacity: cap, wait: { inMs: 500, crashLoop: 2, bootFailures: 2 } }), /\(2 failed boots in a row\)$/);
 });
 
+test('the status line carries the failure of the last reload on one line, cut short (the log has the rest)', () => {
+  const cap = capacity([0, 0], [0, 0]);
+  const refused = 'last reload refused (CORRAL_ERR_CONFIG_INVALID), generation 3 serves: invalid settings:\n  CORRAL_WORKERS="zero": an integer\n  CORRAL_TIMEOUT="x": a number';
+  assert.equal(
+    statusLineOf({ ready: 2, expected: 2, generation: 3, capacity: cap, wait: undefined, reloadFailure: refused }),
+    '2/2 workers ready, generation 3, capacity LOW (0/20 busy, 0 idle); last reload refused (CORRAL_ERR_CONFIG_INVALID), generation 3 serves: invalid settings: CORRAL_WORKERS="zero": an integer CORRAL_TIMEOUT="x": a number',
+  );
+  const long = statusLineOf({ ready: 2, expected: 2, generation: 3, capacity: cap, wait: undefined, reloadFailure: `last reload rolled back: ${'x'.repeat(1000)}` });
+  assert.match(long, /; last reload rolled back: x+…$/);
+  assert.equal(long.length, '2/2 workers ready, generation 3, capacity LOW (0/20 busy, 0 idle); '.length + 240);
+});
+
 function setup(watchdogIntervalMs: number | undefined = 1000) {
   const statuses: string[] = [];
   let fed = 0;
