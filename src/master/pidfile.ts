@@ -157,8 +157,10 @@ export function checkPidfile(file: string, proc: ProcReaders = procReaders): Pid
     // The boot id before the process's own stamp: a master of an earlier boot is gone whatever now
     // holds its pid, and the boot id stays readable where another user's /proc/<pid>/stat does not
     // (hidepid, systemd's ProtectProc=invisible), which would otherwise take that process for it.
+    // Unless the process itself reads the recorded one: this boot, seen through another /proc
+    // (a master in a systemd-nspawn container whose unit hides the container's, bootIdSeenBy).
     const bootId = proc.bootId();
-    if (recorded.bootId !== null && bootId !== null && recorded.bootId !== bootId) {
+    if (recorded.bootId !== null && bootId !== null && recorded.bootId !== bootId && proc.bootIdOf?.(pid) !== recorded.bootId) {
       return { status: 'reused', pid, why: `it is from an earlier boot (${stampFile(file)} records boot id ${recorded.bootId}, this boot is ${bootId}), so pid ${pid} is not the master that wrote it` };
     }
     const actual = proc.stamp(pid);

@@ -22,6 +22,11 @@ export interface ProcReaders {
   readonly stamp: (pid: number) => ProcStamp | undefined;
   readonly argv: (pid: number) => string[] | undefined;
   readonly bootId: () => string | null;
+  /**
+   * The boot id as `pid` itself reads it (bootIdSeenBy), or null when that cannot be looked at.
+   * Where it differs from bootId(), the two read different /proc mounts of one boot.
+   */
+  readonly bootIdOf?: (pid: number) => string | null;
   /** The uid a process runs as, or undefined when it cannot be looked at. */
   readonly owner?: (pid: number) => number | undefined;
 }
@@ -53,13 +58,30 @@ export function procStamp(pid: number): ProcStamp | undefined {
   // There, index 0 is field 3, so field 22 is index 19.
   const startTicks = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19]);
   if (!Number.isSafeInteger(startTicks)) return undefined;
-  return { pid, startTicks, bootId: readBootId() };
+  return { pid, startTicks, bootId: bootIdSeenBy(pid) ?? readBootId() };
 }
 
 /** This boot's id. Readable where other users' /proc/<pid> entries are hidden (hidepid, ProtectProc). */
 export function readBootId(): string | null {
+  return readBootIdFile('/proc/sys/kernel/random/boot_id');
+}
+
+/**
+ * The boot id as `pid` reads it, through its own root and mounts (/proc/<pid>/root), or null
+ * where that is hidden (another user's process, hidepid). It can differ from readBootId() within
+ * one boot: systemd-nspawn gives its container a boot id of its own by mounting a file over
+ * /proc/sys/kernel/random/boot_id, and a service whose unit sets ProtectProc= or
+ * ProtectKernelTunables= (the generated unit sets both) gets a /proc without that mount, so it
+ * reads the host's. The master recorded the host's in its pidfile stamp, `corral status` run
+ * beside it read the container's, and took the running master for one of an earlier boot.
+ */
+export function bootIdSeenBy(pid: number): string | null {
+  return readBootIdFile(`/proc/${pid}/root/proc/sys/kernel/random/boot_id`);
+}
+
+function readBootIdFile(path: string): string | null {
   try {
-    return readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim() || null;
+    return readFileSync(path, 'utf8').trim() || null;
   } catch {
     return null;
   }
@@ -103,4 +125,4 @@ export function procOwner(pid: number): number | undefined {
   return Number.isSafeInteger(uid) ? uid : undefined;
 }
 
-export const procReaders: ProcReaders = { stamp: procStamp, argv: procArgv, bootId: readBootId, owner: procOwner };
+export const procReaders: ProcReaders = { stamp: procStamp, argv: procArgv, bootId: readBootId, bootIdOf: bootIdSeenBy, owner: procOwner };

@@ -166,6 +166,15 @@ describe('corral under a real systemd (debootstrap + systemd-nspawn)', { skip: s
     assert.match(out, /Status: "2\/2 workers ready, generation 1, capacity \w+ \(\d+\/\d+ busy, \d+ idle\)"/);
   });
 
+  test('corral status, run by root beside the service as the README says, finds the master the unit started through its pidfile', async () => {
+    // The container has a boot id of its own (nspawn mounts it over /proc/sys/kernel/random/boot_id);
+    // the service, whose unit sets ProtectProc= and ProtectKernelTunables=, reads the host's: the
+    // pidfile's stamp records that one, and `corral status` took the master for one of an earlier boot.
+    const r = await c.exec(['sh', '-c', `cd / && CORRAL_ENV_FILE=${ENV_FILE} /usr/bin/node ${INSTALL}/bin/corral status`]);
+    assert.equal(r.code, 0, `${r.stdout}${r.stderr}`);
+    assert.match(r.stdout, new RegExp(`^corral is running \\(master pid ${await show('MainPID')}\\)`));
+  });
+
   test('the master feeds the watchdog while its workers are healthy', async () => {
     const first = Number(await show('WatchdogTimestampMonotonic'));
     assert.equal(await show('WatchdogUSec'), `${WATCHDOG_SEC}s`);

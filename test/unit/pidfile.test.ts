@@ -11,7 +11,7 @@ import { EXIT, exitCodeFor, type CorralError } from '../../src/errors.js';
 import { checkPidfile, isAlive, readMasterRecord, removePidfile, stampFile, updateMasterRecord, writePidfile } from '../../src/master/pidfile.js';
 import { stopWait } from '../../src/cli/commands/stop.js';
 import { CORRAL_BIN } from '../helpers/corral.js';
-import { looksLikeMaster, procReaders, procStamp, readBootId, sameProcess, type ProcReaders } from '../../src/master/proc-identity.js';
+import { bootIdSeenBy, looksLikeMaster, procReaders, procStamp, readBootId, sameProcess, type ProcReaders } from '../../src/master/proc-identity.js';
 
 test('a process that exited but was not reaped yet (a zombie) is not alive: `corral stop` returns when the master is gone', async () => {
   // sh starts a child, then becomes sleep, which never reaps it. The child outlives the exec (a
@@ -268,6 +268,36 @@ test('a pidfile from an earlier boot is stale even where the live process holdin
     assert.equal(checkPidfile(file, invisible)?.status, 'running');
     assert.equal(holder.exitCode, null);
     assert.equal(holder.signalCode, null, 'the process holding the old pid was not signalled');
+  } finally {
+    cleanup();
+  }
+});
+
+test('a master that reads another boot id than this command, through its own /proc (a systemd-nspawn container, the unit\'s ProtectProc=), is running; a process of another boot is not', async () => {
+  const thisBoot = readBootId();
+  assert.ok(thisBoot);
+  // The real reader: a process with this command's mounts reads the same id through its own root.
+  const { file, pid, real, settings, cleanup } = await pidfileOfSleeper('the-host-boot');
+  try {
+    assert.equal(bootIdSeenBy(pid), thisBoot);
+    assert.equal(bootIdSeenBy(process.pid), thisBoot);
+    // As in the container: this command reads the container's id, the master (the unit's /proc)
+    // the host's, which its stamp recorded.
+    const nspawn: ProcReaders = {
+      stamp: (p) => (p === pid ? { ...real, bootId: 'the-host-boot' } : procStamp(p)),
+      argv: procReaders.argv,
+      bootId: () => 'the-container-boot',
+      bootIdOf: (p) => (p === pid ? 'the-host-boot' : null),
+    };
+    assert.deepEqual(checkPidfile(file, nspawn), { status: 'running', pid });
+    assert.equal(findMaster(settings, nspawn), pid);
+    // The pid held by a process that reads another id than the recorded one, or that cannot be
+    // looked at: the stamp is from an earlier boot, as before.
+    for (const bootIdOf of [() => 'the-container-boot', () => null]) {
+      const state = checkPidfile(file, { ...nspawn, bootIdOf });
+      assert.equal(state?.status, 'reused');
+      assert.match((state as { why: string }).why, /from an earlier boot/);
+    }
   } finally {
     cleanup();
   }
