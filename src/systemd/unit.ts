@@ -75,6 +75,17 @@ function managedName(dir: string, parent: string): string | undefined {
   return rel !== '' && !rel.startsWith('..') && !posix.isAbsolute(rel) && /^[A-Za-z0-9._@+-]+(\/[A-Za-z0-9._@+-]+)*$/.test(rel) ? rel : undefined;
 }
 
+/**
+ * The directories the unit makes writable with ReadWritePaths= rather than have systemd create
+ * them (StateDirectory=, LogsDirectory=): --data-dir outside /var/lib, --log-dir outside /var/log.
+ */
+export function unmanagedDirs(o: Pick<UnitOptions, 'dataDir' | 'logDir'>): Array<{ flag: '--data-dir' | '--log-dir'; dir: string }> {
+  const out: Array<{ flag: '--data-dir' | '--log-dir'; dir: string }> = [];
+  if (managedName(o.dataDir, SYSTEMD_MANAGED_PARENTS.state) === undefined) out.push({ flag: '--data-dir', dir: o.dataDir });
+  if (managedName(o.logDir, SYSTEMD_MANAGED_PARENTS.logs) === undefined) out.push({ flag: '--log-dir', dir: o.logDir });
+  return out;
+}
+
 export function validateUnitOptions(o: UnitOptions): void {
   for (const key of ['installDir', 'nodePath', 'envFile', 'processEnvFile', 'dataDir', 'logDir'] as const) assertUnitPath(key, o[key]);
   for (const key of ['user', 'group'] as const) {

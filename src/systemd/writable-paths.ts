@@ -8,6 +8,7 @@
 
 import { posix } from 'node:path';
 import { underPrivateTmp } from './hidden-paths.js';
+import { unmanagedDirs, type UnitOptions } from './unit.js';
 
 export interface PathSettings {
   readonly CORRAL_DATA_DIR: string | undefined;
@@ -92,6 +93,28 @@ export function privateTmpPaths(s: PathSettings, dataDir: string, logDir: string
       loss: '`corral stop`, `corral status` and `corral reload` run outside the service never find it, nor the master',
       fix: 'set CORRAL_PIDFILE=/run/corral/corral.pid',
     });
+  }
+  return out;
+}
+
+/**
+ * Warnings (without the "warning: " prefix) for the --data-dir and --log-dir the unit lists in
+ * ReadWritePaths= that are not on this host. systemd creates only what StateDirectory= and
+ * LogsDirectory= name (under /var/lib and /var/log); a ReadWritePaths= directory that is missing
+ * fails the namespace set-up (systemd.exec(5): "status=226/NAMESPACE") before node even runs, so
+ * corral cannot say why, and Restart=on-failure retries it every 2 s until the start limit. One
+ * under /tmp or /var/tmp is warned about already (hidden-paths.ts).
+ */
+export function missingDirWarnings(o: Pick<UnitOptions, 'dataDir' | 'logDir' | 'user' | 'group'>, exists: (path: string) => boolean): string[] {
+  const out: string[] = [];
+  for (const { flag, dir } of unmanagedDirs(o)) {
+    if (underPrivateTmp(dir) || exists(dir)) continue;
+    // The data dir holds the login codes, the journal and the session secret (StateDirectoryMode=0700);
+    // the log dir, like LogsDirectory='s, is readable, the files in it 0640.
+    const mode = flag === '--data-dir' ? '0700' : '0755';
+    out.push(
+      `${flag} ${dir} does not exist on this host: systemd creates only the unit's directories under /var/lib and /var/log, and a missing ReadWritePaths= directory makes the service fail with status=226/NAMESPACE before corral runs (retried every 2 s): create it for the service's user: install -d -m ${mode} -o ${o.user} -g ${o.group} ${dir}`,
+    );
   }
   return out;
 }

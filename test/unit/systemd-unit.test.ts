@@ -181,7 +181,7 @@ test('paths the unit hides from the service (ProtectHome=yes) are warned about',
     assert.equal(r.status, 0, r.stderr);
     assert.match(r.stderr, /warning: --install-dir \/home\/ops\/corral is under \/home, \/root or \/run\/user, which the unit's ProtectHome=yes hides/);
     assert.match(r.stderr, /warning: --node \/root\/\.nvm\/bin\/node is under/);
-    assert.doesNotMatch(r.stderr, /--data-dir/);
+    assert.doesNotMatch(r.stderr, /--data-dir \/srv\/corral is under/);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
@@ -238,7 +238,8 @@ test('settings paths the unit leaves read-only (ProtectSystem=strict) are warned
   // Following the advice silences them; the README's deploy settings (relative data dir, pidfile in
   // /run/corral, log in /var/log/corral) raise none.
   const fixed = spawnSync(process.execPath, [corral, 'systemd-unit', '--settings-file', file, '--data-dir', '/srv/corral', '--log-dir', '/srv/logs'], { cwd: dir, encoding: 'utf8' });
-  assert.deepEqual(settingWarnings(fixed.stderr).map((l) => l.slice(0, 40)), ['warning: CORRAL_PIDFILE=/var/run-elsewhe']);
+  // (Those two directories are not on this host: that is warned about too, tested below.)
+  assert.deepEqual(settingWarnings(fixed.stderr).filter((l) => !/ does not exist on this host: /.test(l)).map((l) => l.slice(0, 40)), ['warning: CORRAL_PIDFILE=/var/run-elsewhe']);
   const readme = join(dir, 'readme.env');
   writeFileSync(readme, 'CORRAL_LOG_FILE=/var/log/corral/corral.log\nCORRAL_PIDFILE=/run/corral/corral.pid\nCORRAL_DATA_DIR=/var/lib/corral\n');
   const quiet = spawnSync(process.execPath, [corral, 'systemd-unit', '--settings-file', readme], { cwd: dir, encoding: 'utf8' });
@@ -258,6 +259,29 @@ const checkoutInTmpWarning = new RegExp(`^warning: --install-dir ${root.replace(
 function settingWarnings(stderr: string): string[] {
   return stderr.split('\n').filter((l) => l.startsWith('warning: ') && !l.startsWith('warning: --settings-file ') && !checkoutInTmpWarning.test(`${l}\n`));
 }
+
+test('a --data-dir or --log-dir outside /var/lib and /var/log missing on this host is warned about with the command that creates it: systemd fails the start with 226/NAMESPACE before corral can say why', () => {
+  // Not under /tmp (private to the service, warned about apart): a name no host has.
+  const data = `/srv/corral-data-${process.pid}-${Date.now()}`;
+  const logs = `/srv/corral-logs-${process.pid}-${Date.now()}`;
+  const settings = join(dir, 'missing-dirs.env');
+  writeFileSync(settings, 'CORRAL_WORKERS=2\n');
+  const unit = (dataDir: string, logDir: string) =>
+    spawnSync(process.execPath, [corral, 'systemd-unit', '--settings-file', settings, '--data-dir', dataDir, '--log-dir', logDir, '--user', 'svc', '--group', 'svcgrp'], { cwd: dir, encoding: 'utf8' });
+  const r = unit(data, logs);
+  assert.equal(r.status, 0, 'a warning: the unit may be meant for another host, or the directories made next');
+  const said = "does not exist on this host: systemd creates only the unit's directories under /var/lib and /var/log, and a missing ReadWritePaths= directory makes the service fail with status=226/NAMESPACE before corral runs (retried every 2 s): create it for the service's user:";
+  assert.deepEqual(settingWarnings(r.stderr), [
+    `warning: --data-dir ${data} ${said} install -d -m 0700 -o svc -g svcgrp ${data}`,
+    `warning: --log-dir ${logs} ${said} install -d -m 0755 -o svc -g svcgrp ${logs}`,
+  ]);
+  assert.match(value(r.stdout, 'ReadWritePaths') ?? '', new RegExp(`^${data}$`));
+  // Directories that exist: nothing to say. Those systemd creates (StateDirectory=, LogsDirectory=) never are.
+  assert.deepEqual(settingWarnings(unit('/usr', '/etc').stderr), []);
+  assert.deepEqual(settingWarnings(unit(`/var/lib${data}`, `/var/log${logs}`).stderr), []);
+  // Under /tmp the PrivateTmp= warning says what matters; not this one as well.
+  assert.doesNotMatch(unit(`/tmp${data}`, `/var/tmp${logs}`).stderr, /does not exist on this host/);
+});
 
 test('path options under /tmp or /var/tmp, private to the service (PrivateTmp=yes), are warned about with what breaks and where to move them; elsewhere, none', () => {
   const r = spawnSync(
