@@ -10,7 +10,7 @@ const dir = mkdtempSync(join(tmpdir(), 'corral-relay-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
 
 /** Forks `source` as the keeper and collects what the master relays to its own stderr. */
-async function relayedStderr(source: string, stderrJournal: boolean): Promise<string[]> {
+async function relayedStderr(source: string, stderrJournal: boolean, done = (lines: readonly string[]) => lines.length >= 3): Promise<string[]> {
   const script = join(dir, `child-${Math.random().toString(36).slice(2)}.mjs`);
   writeFileSync(script, source);
   const lines: string[] = [];
@@ -21,7 +21,7 @@ async function relayedStderr(source: string, stderrJournal: boolean): Promise<st
     await new Promise<void>((resolve) => spawner.spawn({ role: 'keeper', workerId: 0, generation: 1 }, {}, { onMessage: () => {}, onExit: () => resolve() }));
     // The pipe may still hold the child's last lines when its exit is seen.
     const deadline = Date.now() + 5000;
-    while (lines.length < 3 && Date.now() < deadline) await new Promise((r) => setImmediate(r));
+    while (!done(lines) && Date.now() < deadline) await new Promise((r) => setImmediate(r));
   } finally {
     process.stderr.write = write;
   }
@@ -59,4 +59,22 @@ test("a child's stdout is relayed in whole lines only, however the pipe cuts it;
   await relay.ended(5000);
   assert.deepEqual(writes, ['{"a":1}\n', '{"b":2}\n', '{"c":3}\n', '{"killed mid-line"\n']);
   for (const w of writes) assert.ok(w.endsWith('\n'));
+});
+
+test("a child's stderr that never ends its line (a progress bar redrawn with \\r) is relayed in pieces of at most RELAY_MAX_PARTIAL, not held whole", async () => {
+  const { RELAY_MAX_PARTIAL } = await import('../../src/master/stdout-relay.js');
+  // 3 MiB with no newline, then its end and one more line. The master held all of it (and split
+  // all of it again at every 64 KiB chunk: quadratic) until the newline came.
+  const child = `const bar = 'progress 42% [=====>    ]\\r'.repeat(4096); for (let n = 0; n < ${3 * 1048576}; n += bar.length) process.stderr.write(bar); process.stderr.write('\\nafter\\n');`;
+  const lines = await relayedStderr(child, false, (l) => l.at(-1)?.endsWith('after\n') === true);
+  assert.equal(lines.at(-1), 'after\n', 'the line after the long one is a line of its own');
+  assert.ok(lines.length >= 4, `the long line came in pieces (${lines.length} writes)`);
+  for (const line of lines) {
+    assert.ok(line.endsWith('\n'), 'every write ends its line: the next child line cannot run on from it');
+    // At most the cap, plus the chunk that crossed it, plus the newline.
+    assert.ok(line.length <= RELAY_MAX_PARTIAL + 65536 + 1, `a write of ${line.length} characters`);
+  }
+  const bar = 'progress 42% [=====>    ]\r'.repeat(4096).length;
+  const written = Math.ceil((3 * 1048576) / bar) * bar;
+  assert.equal(lines.join('').replaceAll('\n', '').length, written + 'after'.length, 'nothing lost');
 });
