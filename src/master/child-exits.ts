@@ -100,6 +100,15 @@ export function bootErrorOfExit(code: number | null, signal: NodeJS.Signals | nu
   return { code: 'CORRAL_ERR_WORKER_DIED', message: `worker exited with code ${code} before it was ready, not with a boot-failure code (the app or a library called process.exit?)` };
 }
 
+/**
+ * For the exit line of a child that was serving: who commonly sends the signal it died of, as
+ * bootErrorOfExit says it of one booting. "signal SIGKILL" alone left the operator to guess between
+ * the OOM killer and a crash, and the fix differs (dmesg and memory, not the app's code).
+ */
+function senderOf(signal: NodeJS.Signals | null): string {
+  return signal === null ? '' : ` (${signal} is commonly sent by ${SENDERS[signal] ?? 'another process'})`;
+}
+
 export function accountExit(e: ChildExit, now: number, a: ExitAccounts): void {
   const { record: c, code, signal } = e;
   const { crashes, log } = a;
@@ -114,7 +123,7 @@ export function accountExit(e: ChildExit, now: number, a: ExitAccounts): void {
     const hint = keeperExitHint(c, signal);
     log.error(
       { ...fields, code: codeOf(c.bootError, 'CORRAL_ERR_KEEPER_DIED'), boot_error: c.bootError ?? null, respawn_in_ms: null, ...(hint ? { likely: 'out_of_heap' } : {}) },
-      `keeper exited unexpectedly (code ${code}, signal ${signal})${hint ? `: ${hint}` : ''} while the master is stopping; not restarted (journaled rows it had not sent stay in the journal for the next start)`,
+      `keeper exited unexpectedly (code ${code}, signal ${signal})${hint ? `: ${hint}` : senderOf(signal)} while the master is stopping; not restarted (journaled rows it had not sent stay in the journal for the next start)`,
     );
     return;
   }
@@ -123,7 +132,7 @@ export function accountExit(e: ChildExit, now: number, a: ExitAccounts): void {
     const hint = keeperExitHint(c, signal);
     log.error(
       { ...fields, code: codeOf(c.bootError, 'CORRAL_ERR_KEEPER_DIED'), boot_error: c.bootError ?? null, crash_loop: a.keeperCrashes.quickCrashes, respawn_in_ms: delay, ...(hint ? { likely: 'out_of_heap' } : {}) },
-      `keeper exited unexpectedly (code ${code}, signal ${signal})${hint ? `: ${hint}` : ''}; restarting`,
+      `keeper exited unexpectedly (code ${code}, signal ${signal})${hint ? `: ${hint}` : senderOf(signal)}; restarting`,
     );
     return;
   }
@@ -141,10 +150,11 @@ export function accountExit(e: ChildExit, now: number, a: ExitAccounts): void {
     return;
   }
   const { uptime, delay, sharedWith } = crashes.crashed(c, now);
+  const sender = senderOf(signal);
   log.error(
     { ...fields, code: 'CORRAL_ERR_WORKER_DIED', uptime_ms: uptime, crash_loop: crashes.quickCrashes, respawn_in_ms: delay, crash_counted: sharedWith === undefined },
     sharedWith === undefined
-      ? `worker ${c.id} (pid ${c.handle.pid}) died unexpectedly (code ${code}, signal ${signal}); replacing`
-      : `worker ${c.id} (pid ${c.handle.pid}) died unexpectedly (code ${code}, signal ${signal}) along with worker ${sharedWith}, counted once; replacing`,
+      ? `worker ${c.id} (pid ${c.handle.pid}) died unexpectedly (code ${code}, signal ${signal})${sender}; replacing`
+      : `worker ${c.id} (pid ${c.handle.pid}) died unexpectedly (code ${code}, signal ${signal})${sender} along with worker ${sharedWith}, counted once; replacing`,
   );
 }

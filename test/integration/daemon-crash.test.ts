@@ -60,6 +60,8 @@ test('every worker killed at once is one crash of the loop: all are replaced aft
       return lines.length === 8 && lines;
     }, 10000, 'the eight exits');
     assert.deepEqual(exits.map((l) => l.crash_loop), Array<number>(8).fill(1), 'one step for all eight');
+    // Each says who commonly sends a SIGKILL, as the README's CORRAL_ERR_WORKER_DIED promises.
+    for (const l of exits) assert.match(String(l.msg), /signal SIGKILL\) \(SIGKILL is commonly sent by the kernel's OOM killer \(see dmesg\) or an operator/);
     assert.equal(exits.filter((l) => l.crash_counted === true).length, 1);
     assert.ok(exits.every((l) => Number(l.respawn_in_ms) <= 250), `respawn_in_ms: ${exits.map((l) => l.respawn_in_ms).join(', ')}`);
     await waitFor(() => c.events('worker.ready').length === 16, 15000, 'eight replacements ready');

@@ -96,7 +96,7 @@ test('a worker crash after ready is counted once, even when its uncaught excepti
     assert.equal(crashes.quickCrashes, 1);
     const lines = log.lines().filter((l) => l.event === 'worker.exit');
     assert.equal(lines[0]?.msg, 'worker 4 (pid 900) exited after an uncaught exception (code 1, signal null)');
-    assert.equal(lines[1]?.msg, 'worker 4 (pid 900) died unexpectedly (code null, signal SIGKILL); replacing');
+    assert.equal(lines[1]?.msg, "worker 4 (pid 900) died unexpectedly (code null, signal SIGKILL) (SIGKILL is commonly sent by the kernel's OOM killer (see dmesg) or an operator (kill -9)); replacing");
     assert.equal(lines[1]?.respawn_in_ms, 100);
     assert.equal(lines[1]?.crash_counted, true);
     assert.deepEqual(lines.map((l) => [l.level, l.code, l.exit_code, l.signal]), [['error', 'CORRAL_ERR_UNCAUGHT', 1, null], ['error', 'CORRAL_ERR_WORKER_DIED', null, 'SIGKILL']]);
@@ -126,7 +126,7 @@ test('a keeper that exits unasked while the master stops is not said to be resta
     accountExit({ record: record({ id: 0, role: 'keeper' }), code: null, signal: 'SIGKILL' }, NOW, { ...accounts, stopping: true });
     assert.equal(keeperCrashes.failures, 0);
     const line = log.lines().find((l) => l.event === 'keeper.exit');
-    assert.equal(line?.msg, 'keeper exited unexpectedly (code null, signal SIGKILL) while the master is stopping; not restarted (journaled rows it had not sent stay in the journal for the next start)');
+    assert.equal(line?.msg, "keeper exited unexpectedly (code null, signal SIGKILL) (SIGKILL is commonly sent by the kernel's OOM killer (see dmesg) or an operator (kill -9)) while the master is stopping; not restarted (journaled rows it had not sent stay in the journal for the next start)");
     assert.deepEqual([line?.level, line?.code, line?.respawn_in_ms], ['error', 'CORRAL_ERR_KEEPER_DIED', null]);
   } finally {
     log.close();

@@ -111,7 +111,7 @@ test('a keeper that exits by SIGABRT is said to have likely run out of heap, wit
     assert.match(String(abort?.msg), /NODE_OPTIONS=--max-old-space-size=<MiB>/);
     assert.match(String(abort?.msg), /lower SHEETS_JOURNAL_MAX_MB/);
     assert.equal(kill?.likely, undefined);
-    assert.equal(kill?.msg, 'keeper exited unexpectedly (code null, signal SIGKILL); restarting');
+    assert.equal(kill?.msg, "keeper exited unexpectedly (code null, signal SIGKILL) (SIGKILL is commonly sent by the kernel's OOM killer (see dmesg) or an operator (kill -9)); restarting");
   } finally {
     log.close();
   }
