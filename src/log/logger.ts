@@ -39,6 +39,8 @@ export interface CorralLogger {
   file(): string | undefined;
   /** Reopens the log file after logrotate moved it (USR1). No-op on stdout. */
   reopen(): void;
+  /** The descriptor this process's own lines are written to, for file-watch.ts; undefined on stdout or while none is open. */
+  fd(): number | undefined;
   /** Writes out buffered lines; call before a deliberate exit (after drained(), where it can wait). */
   flush(): void;
   /**
@@ -238,6 +240,10 @@ export function createLogger(settings: LogSettings, identity: LogIdentity, o: Lo
     stdoutSink: () => (file === undefined ? (relay ??= relaySink(destinations[0] as Destination)) : process.stdout),
     reopen() {
       if (file) for (const d of destinations) d.reopen();
+    },
+    fd() {
+      const fd = (destinations[0] as unknown as { fd: number }).fd;
+      return file !== undefined && fd >= 0 ? fd : undefined;
     },
     configure(next) {
       logger.level = next.CORRAL_LOG_LEVEL;

@@ -8,6 +8,7 @@ import { EXIT, describeError, codeOf } from '../errors.js';
 import type { Logger } from '../log/logger.js';
 import { isJournalFd } from '../log/journal.js';
 import { createLogger, EXIT_DRAIN_WAIT_MS } from '../log/logger.js';
+import { watchLogFile } from '../log/file-watch.js';
 import { startMonitoring, type Monitoring } from './admin/monitoring.js';
 import { startAdminServer, type AdminServer } from './admin/server.js';
 import { Arbiter, type Intent } from './arbiter.js';
@@ -70,6 +71,19 @@ export async function runMaster(loaded: LoadedSettings, entry: MasterEntryPoints
   // Its reason, said on stderr at the exit as a start that gave up is (fatal-stderr.ts).
   let crashed: FatalReason | undefined;
   let exiting = false;
+  let logFileWatch: { close(): void } | undefined;
+  /** What the log file watch found, said once the reopen it asked for is done. */
+  let fileChange: { state: 'replaced' | 'missing'; file: string } | undefined;
+  const sayFileChange = ({ state, file }: { state: 'replaced' | 'missing'; file: string }) => {
+    if (state === 'missing') {
+      logger.warn(
+        { event: 'log.file_removed', code: 'CORRAL_ERR_LOG_WRITE', file },
+        `CORRAL_LOG_FILE ${file} was removed while corral wrote to it: created again and reopened by every process; the lines of the last few seconds went to the removed file`,
+      );
+    } else {
+      logger.info({ event: 'log.file_replaced', file }, `CORRAL_LOG_FILE ${file} is another file than the one open (moved aside, a rotation before its USR1): reopened by every process`);
+    }
+  };
   const exit = (stopCode: number, fatal?: FatalReason) => {
     // Once: the exit below waits for the log's write in flight, and nothing said meanwhile changes it.
     if (exiting) return;
@@ -77,6 +91,7 @@ export async function runMaster(loaded: LoadedSettings, entry: MasterEntryPoints
     const code = crashed && stopCode === EXIT.OK ? EXIT.UNCAUGHT : stopCode;
     if (pidfile) removePidfile(pidfile);
     monitoring?.close();
+    logFileWatch?.close();
     void admin?.close();
     notifier.close();
     void log.drained(EXIT_DRAIN_WAIT_MS).then(() => {
@@ -111,7 +126,12 @@ export async function runMaster(loaded: LoadedSettings, entry: MasterEntryPoints
     spawner: createSpawner({ workerExec: entry.workerExec, keeperExec, stackProbes: () => stuckStacks, envFilter: withoutSystemdNotifyEnv, listenSocket: { accept: settings.CORRAL_ACCEPT, backlog: settings.CORRAL_BACKLOG }, counters: createHostCounters({ logger }), ...(counterTable === undefined ? {} : { counterTableFd: counterTable.fd, connectionGauges: createConnectionGauges(counterTable.table) }), stderrJournal: isJournalFd(2), stdout: log.stdoutSink(), stdoutJournal: isJournalFd(1) }),
     withKeeper: keeperExec !== undefined,
     logger,
-    reopenLogs: () => log.reopen(),
+    reopenLogs: () => {
+      log.reopen();
+      // Said after the reopen, so that the line lands in the new file, not the one that went.
+      if (fileChange) sayFileChange(fileChange);
+      fileChange = undefined;
+    },
     configureLogs: (next) => log.configure(next),
     // `corral stop` waits by the graceful timeout the master runs, not by a .env edited since.
     settingsApplied: (next) => {
@@ -133,6 +153,15 @@ export async function runMaster(loaded: LoadedSettings, entry: MasterEntryPoints
     ...(fdCeiling === undefined ? {} : { fdCeiling }),
   });
 
+  // CORRAL_LOG_FILE removed or replaced without a USR1: reopened as on one (file-watch.ts).
+  logFileWatch = watchLogFile({
+    file: () => log.file(),
+    fd: () => log.fd(),
+    changed: (state, file) => {
+      fileChange = { state, file };
+      arbiter?.record('reopen-logs');
+    },
+  });
   for (const [signal, intent] of Object.entries(SIGNAL_INTENTS)) {
     process.on(signal as NodeJS.Signals, () => arbiter?.record(intent));
   }

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdirSync, readFileSync, renameSync, rmdirSync, statSync, symlinkSync, unlinkSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, readlinkSync, renameSync, rmdirSync, statSync, symlinkSync, unlinkSync, writeFileSync } from 'node:fs';
 import { test } from 'node:test';
 import { readLogLines, startCorral, waitFor, type LogLine } from '../helpers/corral.js';
 import { http, startClientLoop } from '../helpers/http.js';
@@ -59,13 +59,15 @@ test('USR1 sent to the workers and the keeper themselves (systemctl kill without
       await new Promise((resolve) => setTimeout(resolve, 200));
       assert.deepEqual([...listeningPortsOf(pid)].filter((p) => p !== appPort), [], `pid ${pid} listens on no port of its own`);
     }
-    // The workers write to the new file (the master, not signalled, still writes to the moved one).
+    // The workers write to the new file. The master, not signalled, writes to the moved one
+    // until its check of the path (file-watch.ts) finds the new file there and it follows.
     await waitFor(async () => {
       await http(`${c.url}/api/players`, { headers: { connection: 'close' } });
       const access = readLogLines(c.logFile).filter((l) => l.event === 'access');
       return new Set(access.map((l) => l.worker)).size === 2;
     }, 10_000, 'both workers writing to the new file');
-    assert.ok(!readLogLines(c.logFile).some((l) => l.role === 'master'), 'the master was not signalled');
+    const masterLines = readLogLines(c.logFile).filter((l) => l.role === 'master');
+    assert.ok(masterLines.length === 0 || masterLines[0]?.event === 'log.file_replaced', `the master was not signalled, only followed the new file: ${JSON.stringify(masterLines[0])}`);
     for (const pid of children) process.kill(pid, 0); // all alive
     const exits = [...readLogLines(`${c.logFile}.1`), ...readLogLines(c.logFile)].filter((l) => l.event === 'worker.exit' || l.event === 'keeper.exit');
     assert.deepEqual(exits, [], 'no child exited');
@@ -232,6 +234,49 @@ test('a new log file is created 0640 under umask 022: its lines (client addresse
     assert.equal((await http(`${c.url}/?mode=1`)).status, 200);
     await c.waitForLog((l) => l.event === 'access' && l.path === '/?mode=1', 5000, 'the access line');
     assert.equal((statSync(c.logFile).mode & 0o777).toString(8), '640');
+  } finally {
+    await c.stop();
+  }
+});
+
+/** The processes among `pids` that still hold `file` open after it was removed. */
+function holdingRemoved(pids: readonly number[], file: string): number[] {
+  return pids.filter((pid) => {
+    try {
+      return readdirSync(`/proc/${pid}/fd`).some((fd) => {
+        try {
+          return readlinkSync(`/proc/${pid}/fd/${fd}`) === `${file} (deleted)`;
+        } catch {
+          return false;
+        }
+      });
+    } catch {
+      return false;
+    }
+  });
+}
+
+test('a log file removed while corral writes it (rm to free a disk) is created again within seconds without a USR1: every process writes the new one and none holds the removed one', async () => {
+  const c = await startCorral({ app: 'basic.mjs', workers: 2 });
+  try {
+    const pids = [c.pid, ...c.logs().filter((l) => l.event === 'worker.ready' || l.event === 'keeper.ready').map((l) => Number(l.worker_pid)).filter((pid) => pid > 0)];
+    assert.equal(pids.length, 4, 'the master, two workers and the keeper');
+    for (let i = 0; i < 5; i++) assert.equal((await http(`${c.url}/?before=${i}`)).status, 200);
+    unlinkSync(c.logFile);
+    // Every process kept writing to the removed file until a USR1: tail -F and grep saw nothing,
+    // and its blocks were never freed.
+    const removed = await waitFor(() => c.events('log.file_removed')[0], 15_000, 'log.file_removed in a new file');
+    assert.equal(removed.level, 'warn');
+    assert.equal(removed.code, 'CORRAL_ERR_LOG_WRITE');
+    await waitFor(async () => {
+      await http(`${c.url}/?after=1`, { headers: { connection: 'close' } });
+      return new Set(c.events('access').map((l) => l.worker)).size === 2;
+    }, 10_000, 'both workers writing to the new file');
+    await waitFor(() => holdingRemoved(pids, c.logFile).length === 0 || undefined, 5000, 'no process holding the removed file').catch(() => undefined);
+    assert.deepEqual(holdingRemoved(pids, c.logFile), [], 'processes still writing to the removed file');
+    assert.equal(c.events('log.file_removed').length, 1, 'said once');
+    const exit = await c.stop(15000);
+    assert.deepEqual(exit, { code: 0, signal: null });
   } finally {
     await c.stop();
   }
