@@ -123,7 +123,7 @@ export async function runMaster(loaded: LoadedSettings, entry: MasterEntryPoints
     loaded,
     // The file read at start, gone at a reload, is refused rather than read as "no file".
     reloadSettings: () => loadSettings({ envFileAtStart: loaded.envFile }),
-    spawner: createSpawner({ workerExec: entry.workerExec, keeperExec, stackProbes: () => stuckStacks, envFilter: withoutSystemdNotifyEnv, listenSocket: { accept: settings.CORRAL_ACCEPT, backlog: settings.CORRAL_BACKLOG }, counters: createHostCounters({ logger }), ...(counterTable === undefined ? {} : { counterTableFd: counterTable.fd, connectionGauges: createConnectionGauges(counterTable.table) }), stderrJournal: isJournalFd(2), stdout: log.stdoutSink(), stdoutJournal: isJournalFd(1) }),
+    spawner: createSpawner({ workerExec: entry.workerExec, keeperExec, stackProbes: () => stuckStacks, envFilter: withoutSystemdNotifyEnv, listenSocket: { accept: settings.CORRAL_ACCEPT, backlog: settings.CORRAL_BACKLOG }, counters: createHostCounters({ logger }), ...(counterTable === undefined ? {} : { counterTableFd: counterTable.fd, connectionGauges: createConnectionGauges(counterTable.table) }), stderrJournal: isJournalFd(2), stdout: log.stdoutSink(), stdoutJournal: isJournalFd(1), stdoutStructured: log.file() === undefined }),
     withKeeper: keeperExec !== undefined,
     logger,
     reopenLogs: () => {

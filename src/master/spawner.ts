@@ -16,7 +16,7 @@ import type { HostCounterService } from './host-counters.js';
 import type { ChildHandle } from './registry.js';
 import { relayedStderrPriority } from '../log/journal.js';
 import { relayStderr } from './stderr-relay.js';
-import { relayStdout, type StdoutSink } from './stdout-relay.js';
+import { relayStdout, type RelayedChild, type StdoutSink } from './stdout-relay.js';
 
 export interface SpawnedChild {
   readonly handle: ChildHandle;
@@ -67,6 +67,11 @@ export interface SpawnerOptions {
   readonly stdout?: StdoutSink;
   /** The master's stdout is the journal: relayed children write their lines with priorities. */
   readonly stdoutJournal?: boolean;
+  /**
+   * `stdout` is the log (no CORRAL_LOG_FILE): a line a child writes there outside corral's logger
+   * (an app's console.log) is relayed as a JSON line of that child's (stdout-relay.ts).
+   */
+  readonly stdoutStructured?: boolean;
 }
 
 /**
@@ -95,9 +100,9 @@ function probeOf(stdio: ChildProcess['stdio'], wanted: boolean): Duplex | undefi
 }
 
 /** Calls `report` once the child's stdout has been relayed to its end (or STDOUT_END_WAIT_MS passed). */
-function afterStdout(stdout: NodeJS.ReadableStream | null | undefined, sink: StdoutSink | undefined): (report: () => void) => void {
+function afterStdout(stdout: NodeJS.ReadableStream | null | undefined, sink: StdoutSink | undefined, child: RelayedChild | undefined): (report: () => void) => void {
   if (!stdout || !sink) return (report) => report();
-  const relay = relayStdout(stdout as import('node:stream').Readable, sink);
+  const relay = relayStdout(stdout as import('node:stream').Readable, sink, child);
   return (report) => void relay.ended(STDOUT_END_WAIT_MS).then(report);
 }
 
@@ -159,6 +164,8 @@ export function createSpawner(o: SpawnerOptions): Spawner {
   const socketEnv = { CORRAL_ACCEPT: o.listenSocket.accept, CORRAL_BACKLOG: String(o.listenSocket.backlog) };
   const baseStdio: typeof STDIO = o.stdout ? STDIO : ['inherit', 'inherit', 'pipe', 'ipc'];
   const stdoutEnv = o.stdout && o.stdoutJournal ? stdoutJournalEnv() : {};
+  const relayed = (identity: ChildIdentity, pid: number | undefined): RelayedChild | undefined =>
+    o.stdoutStructured === true && pid !== undefined ? { role: identity.role === 'keeper' ? 'keeper' : 'worker', workerId: identity.workerId, generation: identity.generation, pid, journal: o.stdoutJournal === true } : undefined;
   return {
     spawn(identity, env, events) {
       const probed = o.stackProbes();
@@ -183,7 +190,7 @@ export function createSpawner(o: SpawnerOptions): Spawner {
           },
         };
         const channel = attach(worker, exited, o.counters);
-        const whenRelayed = afterStdout(worker.process.stdout, o.stdout);
+        const whenRelayed = afterStdout(worker.process.stdout, o.stdout, relayed(identity, worker.process.pid));
         worker.on('exit', (code, signal) => whenRelayed(() => exited.onExit(code, signal as NodeJS.Signals | null)));
         // EPIPE on a channel to a dying worker is expected; the exit event tells the story.
         worker.on('error', () => {});
@@ -194,7 +201,7 @@ export function createSpawner(o: SpawnerOptions): Spawner {
       if (!o.keeperExec) throw new Error('no keeper entry point configured');
       const child: ChildProcess = fork(o.keeperExec, [], { env: fullEnv, execArgv: [], stdio });
       const channel = attach(child, events);
-      const whenRelayed = afterStdout(child.stdout, o.stdout);
+      const whenRelayed = afterStdout(child.stdout, o.stdout, relayed(identity, child.pid));
       child.on('exit', (code, signal) => whenRelayed(() => events.onExit(code, signal)));
       child.on('error', () => {});
       reportFailedFork(child, events);

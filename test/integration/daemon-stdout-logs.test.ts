@@ -114,3 +114,56 @@ test('without CORRAL_LOG_FILE, several workers under load through a slow stdout 
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test("without CORRAL_LOG_FILE, an app's console.log and a partial line the next log line runs on from are JSON lines of that worker's: jq reads the whole stream", async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'corral-stdout-'));
+  const env: Record<string, string> = {
+    PATH: process.env.PATH ?? '/usr/bin:/bin',
+    HOME: process.env.HOME ?? dir,
+    CORRAL_ENV_FILE: 'none',
+    CORRAL_BIND: '127.0.0.1:0',
+    CORRAL_ADMIN_BIND: '127.0.0.1:0',
+    CORRAL_PIDFILE: join(dir, 'corral.pid'),
+    CORRAL_DATA_DIR: join(dir, 'data'),
+    CORRAL_WORKERS: '1',
+    CORRAL_GRACEFUL_TIMEOUT: '10',
+    CORRAL_APP: join(FIXTURE_APPS, 'basic.mjs'),
+  };
+  const proc = spawn(process.execPath, [CORRAL_BIN, 'start'], { cwd: dir, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const exited = new Promise<number | null>((resolve) => proc.once('exit', (code) => resolve(code)));
+  let text = '';
+  let stderr = '';
+  proc.stdout?.on('data', (d: Buffer) => (text += d.toString()));
+  proc.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
+  try {
+    const ready = await waitFor(() => /"event":"master\.ready".*"port":(\d+)/.exec(text) ?? undefined, 30000, `master.ready; stderr:\n${stderr}`);
+    const url = `http://127.0.0.1:${ready[1]}`;
+    const printed = (await (await fetch(`${url}/print`)).json()) as { pid: number };
+    await fetch(`${url}/print?partial=1`);
+    await waitFor(() => text.includes('"path":"/print?partial=1"'), 10000, 'the access line after the partial one');
+    proc.kill('SIGTERM');
+    assert.equal(await exited, 0, stderr);
+    const lines = text.split('\n').slice(0, -1);
+    const notJson = lines.filter((line) => {
+      try {
+        JSON.parse(line);
+        return false;
+      } catch {
+        return true;
+      }
+    });
+    // The app's line was relayed as it was: `jq` stopped there with a parse error, every line
+    // after it unread; the partial one ran on into the access line, which then was no JSON either.
+    assert.deepEqual(notJson, [], 'every line on stdout is one JSON object');
+    const parsed = lines.map((l) => JSON.parse(l) as Record<string, unknown>);
+    const raw = parsed.filter((l) => l.event === 'stdout.raw');
+    assert.deepEqual(raw.map((l) => [l.role, l.worker, l.pid, l.level, l.msg]), [
+      ['worker', 1, printed.pid, 'info', "app says hello { id: 7 }"],
+      ['worker', 1, printed.pid, 'info', 'progress: 50%'],
+    ]);
+    assert.ok(parsed.some((l) => l.event === 'access' && l.path === '/print?partial=1'), 'the access line the partial one ran into is whole');
+  } finally {
+    proc.kill('SIGKILL');
+    rmSync(dir, { recursive: true, force: true });
+  }
+});

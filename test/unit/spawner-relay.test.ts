@@ -78,3 +78,39 @@ test("a child's stderr that never ends its line (a progress bar redrawn with \\r
   const written = Math.ceil((3 * 1048576) / bar) * bar;
   assert.equal(lines.join('').replaceAll('\n', '').length, written + 'after'.length, 'nothing lost');
 });
+
+test("with the child named, its stdout lines outside corral's logger are relayed as JSON lines of that child's; its own lines as they are", async () => {
+  const { PassThrough } = await import('node:stream');
+  const { relayStdout } = await import('../../src/master/stdout-relay.js');
+  const relay = async (chunks: string[], journal: boolean) => {
+    const pipe = new PassThrough();
+    const writes: string[] = [];
+    const r = relayStdout(pipe, { write: (text: string) => writes.push(text) }, { role: 'worker', workerId: 3, generation: 2, pid: 4242, journal });
+    for (const c of chunks) pipe.write(c);
+    pipe.end();
+    await r.ended(5000);
+    return writes.join('').split('\n').slice(0, -1);
+  };
+  const ours = '{"level":"info","time":"t","event":"access"}';
+  const lines = await relay([`${ours}\nhello from console.log\n`, `50%${ours}\n`, '{ id: 7 }\n', `${ours.slice(0, 20)}`], false);
+  const parsed = lines.map((l) => JSON.parse(l) as Record<string, unknown>);
+  assert.deepEqual(
+    parsed.map((l) => (l.event === 'stdout.raw' ? ['raw', l.msg, l.role, l.worker, l.pid, l.gen, l.level] : ['ours', l.event])),
+    [
+      ['ours', 'access'],
+      ['raw', 'hello from console.log', 'worker', 3, 4242, 2, 'info'],
+      // A partial line of the app's, the next log line run on from it: each said as what it is.
+      ['raw', '50%', 'worker', 3, 4242, 2, 'info'],
+      ['ours', 'access'],
+      // console.log of an object: begins with { but is no line of ours.
+      ['raw', '{ id: 7 }', 'worker', 3, 4242, 2, 'info'],
+      // A line of ours cut short by a kill.
+      ['raw', ours.slice(0, 20), 'worker', 3, 4242, 2, 'info'],
+    ],
+  );
+  assert.equal(lines[0], ours, 'a line of ours is relayed unchanged');
+  // Journal: lines of ours carry their priority; a wrapped one gets info's.
+  const journal = await relay([`<6>${ours}\nplain\n`], true);
+  assert.equal(journal[0], `<6>${ours}`);
+  assert.match(journal[1] ?? '', /^<6>\{"level":"info",.*"event":"stdout\.raw","msg":"plain"\}$/);
+});
