@@ -185,8 +185,14 @@ export function createLogger(settings: LogSettings, identity: LogIdentity, o: Lo
       toStderr().error({ event: 'log.reopen_failed', code: 'CORRAL_ERR_LOG_WRITE', file, err }, `cannot reopen CORRAL_LOG_FILE ${file ?? '(stdout)'}: ${err.message}; lines keep going to the file open before (the rotated one) until a reopen succeeds`);
       logger.error({ event: 'log.reopen_failed', code: 'CORRAL_ERR_LOG_WRITE', file, err }, `cannot reopen CORRAL_LOG_FILE ${file ?? '(stdout)'}: ${err.message}; lines keep going to this file until a reopen succeeds`);
     },
-    dropped(dropped) {
-      logger.warn({ event: 'log.dropped', code: 'CORRAL_ERR_LOG_WRITE', file, dropped, buffer_bytes: LOG_BUFFER_MAX_BYTES }, `${dropped} log line(s) of this process dropped: lines came faster than the log file was written`);
+    dropped(dropped, oversized) {
+      const why =
+        oversized === dropped
+          ? `each longer than the ${LOG_BUFFER_MAX_BYTES / 1048576} MiB a line may take (log less of what it carries, e.g. not a whole body)`
+          : oversized > 0
+            ? `lines came faster than the log file was written, and ${oversized} of them were each longer than the ${LOG_BUFFER_MAX_BYTES / 1048576} MiB a line may take`
+            : 'lines came faster than the log file was written';
+      logger.warn({ event: 'log.dropped', code: 'CORRAL_ERR_LOG_WRITE', file, dropped, oversized, buffer_bytes: LOG_BUFFER_MAX_BYTES }, `${dropped} log line(s) of this process dropped: ${why}`);
     },
     recovered(dropped, failedMs) {
       logger.warn({ event: 'log.write_recovered', code: 'CORRAL_ERR_LOG_WRITE', file, dropped, failed_ms: failedMs }, `log file writable again after ${failedMs} ms; at least ${dropped} line(s) of this process were lost`);

@@ -36,8 +36,12 @@ export interface WriteFailureReport {
   failed(err: ReturnType<typeof describeError>): void;
   /** Writing works again: how many lines were lost meanwhile, and for how long. */
   recovered(dropped: number, failedMs: number): void;
-  /** Lines dropped with no write failing: the buffer was full (a disk slower than the logging). */
-  dropped(dropped: number): void;
+  /**
+   * Lines dropped with no write failing: the buffer was full (a disk slower than the logging), or,
+   * `oversized` of them, a line longer than the buffer's cap, which is never written however fast
+   * the disk is.
+   */
+  dropped(dropped: number, oversized: number): void;
   /**
    * A reopen (USR1, a reload's new path) could not open the file: nothing is lost yet, the lines
    * keep going to the file open before (the rotated one). Once per destination set and failure.
@@ -67,6 +71,7 @@ function linesIn(data: unknown): number {
 export function watchWriteFailures(report: WriteFailureReport, now: () => number = Date.now): WriteFailureWatch {
   let failingSince: number | undefined;
   let dropped = 0;
+  let oversized = 0;
   let reopenFailing = false;
   let lastDropReport = -Infinity;
   const watched = new Map<WatchedDestination, () => void>();
@@ -105,13 +110,17 @@ export function watchWriteFailures(report: WriteFailureReport, now: () => number
       });
       d.on('drop', (data) => {
         dropped += linesIn(data);
+        // Said apart: "lines came faster than the file was written" sent the operator to the disk
+        // for a line (a whole request body logged) that no disk would have taken.
+        if (typeof data === 'string' && data.length > LOG_BUFFER_MAX_BYTES / 4 && Buffer.byteLength(data) > LOG_BUFFER_MAX_BYTES) oversized++;
       });
       d.on('write', () => {
         if (failingSince === undefined) {
           if (dropped > 0 && now() - lastDropReport >= DROP_REPORT_INTERVAL_MS) {
             lastDropReport = now();
-            report.dropped(dropped);
+            report.dropped(dropped, oversized);
             dropped = 0;
+            oversized = 0;
           }
           return;
         }
@@ -120,13 +129,15 @@ export function watchWriteFailures(report: WriteFailureReport, now: () => number
         for (const [w, flushSync] of watched) w.flushSync = flushSync;
         report.recovered(dropped, failedMs);
         dropped = 0;
+        oversized = 0;
       });
     },
     sayDropped() {
       if (failingSince !== undefined || dropped === 0) return;
       lastDropReport = now();
-      report.dropped(dropped);
+      report.dropped(dropped, oversized);
       dropped = 0;
+      oversized = 0;
     },
   };
 }

@@ -163,3 +163,28 @@ test('a line logged while a reopen is in flight reaches the old file when the op
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('a line longer than the buffer cap is dropped and said as such, not as lines coming faster than the file is written', async () => {
+  const { createLogger } = await import('../../src/log/logger.js');
+  const { LOG_BUFFER_MAX_BYTES } = await import('../../src/log/write-failure.js');
+  const dir = mkdtempSync(join(tmpdir(), 'corral-oversized-'));
+  const file = join(dir, 'corral.log');
+  const log = createLogger({ CORRAL_LOG_FILE: file, CORRAL_LOG_LEVEL: 'info' }, { role: 'worker', worker: 1, generation: 1 });
+  try {
+    await log.opened(5000);
+    // A handler that logs a whole upload, say: one line over the cap.
+    log.logger.info({ event: 'fixture.big', body: 'x'.repeat(LOG_BUFFER_MAX_BYTES + 1) }, 'big');
+    log.logger.info({ event: 'fixture.after' }, 'after');
+    const deadline = Date.now() + 5000;
+    const lines = () => readFileSync(file, 'utf8').split('\n').filter((l) => l !== '').map((l) => JSON.parse(l) as Record<string, unknown>);
+    while (!lines().some((l) => l.event === 'log.dropped') && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    const dropped = lines().find((l) => l.event === 'log.dropped');
+    assert.ok(dropped, `log.dropped in ${JSON.stringify(lines().map((l) => l.event))}`);
+    assert.deepEqual([dropped.dropped, dropped.oversized, dropped.code], [1, 1, 'CORRAL_ERR_LOG_WRITE']);
+    assert.match(String(dropped.msg), /^1 log line\(s\) of this process dropped: each longer than the 16 MiB a line may take/);
+    assert.ok(lines().some((l) => l.event === 'fixture.after'), 'the next line is written');
+  } finally {
+    log.flush();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
