@@ -243,7 +243,8 @@ export function createLogger(settings: LogSettings, identity: LogIdentity, o: Lo
       return access;
     },
     file: () => file,
-    stdoutSink: () => (file === undefined ? (relay ??= relaySink(destinations[0] as Destination)) : process.stdout),
+    // process.stdout once failed (its reader gone: master/closed-output.ts) is written no more.
+    stdoutSink: () => (file === undefined ? (relay ??= relaySink(destinations[0] as Destination)) : { write: (text) => (process.stdout.writable ? process.stdout.write(text) : false) }),
     reopen() {
       if (file) for (const d of destinations) d.reopen();
     },

@@ -21,6 +21,7 @@ import { fatalStderrLine, type FatalReason } from './fatal-stderr.js';
 import { removePidfile, updateMasterRecord, writePidfile } from './pidfile.js';
 import { procReaders } from './proc-identity.js';
 import { createSpawner } from './spawner.js';
+import { outlastClosedOutput } from './closed-output.js';
 
 export interface MasterEntryPoints {
   /** Compiled worker entry (forked through node:cluster). */
@@ -55,6 +56,7 @@ export async function runMaster(loaded: LoadedSettings, entry: MasterEntryPoints
   const settings = loaded.settings;
   const log = createLogger(settings, { role: 'master' });
   const logger = log.logger;
+  outlastClosedOutput(logger);
   // The notifier may refuse to start (NOTIFY_SOCKET set but no transport): before the pidfile.
   const notifier = hooks.notifier?.(logger) ?? noopNotifier;
   const pidfile = settings.CORRAL_PIDFILE;

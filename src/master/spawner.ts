@@ -16,6 +16,7 @@ import type { HostCounterService } from './host-counters.js';
 import type { ChildHandle } from './registry.js';
 import { relayedStderrPriority } from '../log/journal.js';
 import { relayStderr } from './stderr-relay.js';
+import { writeIfOpen } from './closed-output.js';
 import { relayStdout, type RelayedChild, type StdoutSink } from './stdout-relay.js';
 
 export interface SpawnedChild {
@@ -86,7 +87,7 @@ const STDIO: ['inherit', 'pipe' | 'inherit', 'pipe', 'ipc'] = ['inherit', 'pipe'
 const STACK_PROBE_FD = STDIO.length;
 
 function relayOf(stderr: NodeJS.ReadableStream | null | undefined, journal: boolean): void {
-  if (stderr) relayStderr(stderr as import('node:stream').Readable, (line) => process.stderr.write(journal ? relayedStderrPriority(line) + line : line));
+  if (stderr) relayStderr(stderr as import('node:stream').Readable, (line) => writeIfOpen(process.stderr, journal ? relayedStderrPriority(line) + line : line));
 }
 
 /**

@@ -281,3 +281,32 @@ test('a log file removed while corral writes it (rm to free a disk) is created a
     await c.stop();
   }
 });
+
+test("the master's stdout and stderr closed by their reader (corral start | head): an app's console.log and console.error cost that output, not the service", async () => {
+  const c = await startCorral({ app: 'basic.mjs', workers: 1 });
+  try {
+    // The reader goes away: the master's next write to either stream fails with EPIPE.
+    c.proc.stdout?.destroy();
+    c.proc.stderr?.destroy();
+    for (const query of ['', '?to=stderr', '', '?to=stderr']) assert.equal((await http(`${c.url}/print${query}`)).status, 200);
+    // Before, the console.log's EPIPE ended the master at once with 0 (no stop, no master.exit,
+    // the pidfile left: systemd's Restart=on-failure does not restart a clean exit), and the
+    // console.error's was an uncaught exception that stopped the site and exited 70.
+    await waitFor(() => c.events('master.output_closed').length === 2 || undefined, 10_000, 'master.output_closed for stdout and stderr');
+    const closed = c.events('master.output_closed');
+    assert.deepEqual(closed.map((l) => l.stream).sort(), ['stderr', 'stdout'], 'each said once');
+    assert.ok(closed.every((l) => l.level === 'warn' && l.code === 'CORRAL_ERR_LOG_WRITE'));
+    for (let i = 0; i < 3; i++) assert.equal((await http(`${c.url}/print?to=stderr`)).status, 200);
+    assert.equal((await http(`${c.url}/`)).status, 200, 'still serving');
+    assert.deepEqual(c.events('master.uncaught'), []);
+    assert.deepEqual(c.events('worker.exit'), [], 'the worker was not stopped');
+    c.kill('SIGTERM');
+    const timer = setTimeout(() => c.kill('SIGKILL'), 15000);
+    const exit = await c.exited;
+    clearTimeout(timer);
+    assert.deepEqual(exit, { code: 0, signal: null });
+    assert.equal(c.events('master.exit').length, 1, 'the master stopped through its own lifecycle');
+  } finally {
+    await c.stop();
+  }
+});

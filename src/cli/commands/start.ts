@@ -13,6 +13,8 @@ export const ENTRY_POINTS = {
 
 export const startCommand: Command = {
   name: 'start',
+  // A stdout whose reader went away must not end the master (master/closed-output.ts).
+  handlesClosedStdout: true,
   help: `Usage: corral start
 
 Starts the master in the foreground (systemd, a container or a terminal supervise it). The master
