@@ -461,6 +461,22 @@ describe('keeper cache tier (L2)', () => {
       assert.equal(recovered().length, 1);
     });
 
+    it('refused by Google as a range (400: no such tab) is not retried unasked nor counted as failing; a read after its backoff finds the tab made meanwhile', async () => {
+      const err = await tier.get('Evnets!1:1').then(
+        () => undefined,
+        (e: { code?: string }) => e,
+      );
+      assert.equal(err?.code, 'CORRAL_ERR_SHEETS_BAD_RANGE');
+      await clock.advance(10 * TTL);
+      assert.equal(backend.count('get', 'Evnets!1:1'), 1, 'each retry would fail alike and spend a read token');
+      assert.equal(failingCount(), 0, 'a typo nobody reads again is no failing range');
+      assert.deepEqual(log.lines().filter((l) => l.event === 'sheets.upstream_read_unasked').map((l) => l.range), []);
+      // The operator makes the tab: the next read tries again (its backoff long passed) and gets it.
+      backend.tabs.set('Evnets', [['event_id']]);
+      assert.deepEqual((await tier.get('Evnets!1:1')).value.values, [['event_id']]);
+      assert.equal(backend.count('get', 'Evnets!1:1'), 2);
+    });
+
     it('is not retried after close()', async () => {
       backend.failReads = true;
       await assert.rejects(tier.get('Events!1:1'));

@@ -443,6 +443,15 @@ export class ReadTier {
   private retryLater(range: string, st: RangeState): void {
     this.clock.clearTimeout(st.retryTimer);
     st.retryTimer = undefined;
+    // A range Google refused as such (400: no such tab, an A1 range it cannot parse) fails the
+    // same way on every retry: retried unasked, each typo of an export's sheet= or of a range
+    // setting cost three more reads of the quota the clients wait for, and showed in
+    // ranges_failing for the seconds they took. Only a read tries it again (after the backoff),
+    // so a tab created or renamed meanwhile is found by the next read that asks for it.
+    if ((st.lastError as { code?: unknown } | undefined)?.code === 'CORRAL_ERR_SHEETS_BAD_RANGE') {
+      st.unasked = true;
+      return;
+    }
     if (st.unaskedRetries >= UNASKED_RETRIES) {
       st.unasked = true;
       this.o.logger.info(
