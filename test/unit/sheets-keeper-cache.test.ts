@@ -5,7 +5,7 @@ import { SheetsError } from '../../src/sheets/errors.js';
 import { sleepOn } from '../../src/sheets/keeper/clock.js';
 import { paced, pacer } from '../../src/sheets/keeper/pacing.js';
 import { QuotaBucket } from '../../src/sheets/keeper/quota.js';
-import { ReadTier, UNASKED_RETRIES } from '../../src/sheets/keeper/read-tier.js';
+import { ReadTier, STATE_BYTES, UNASKED_RETRIES } from '../../src/sheets/keeper/read-tier.js';
 import { UpstreamMeter } from '../../src/sheets/keeper/upstream-meter.js';
 import { captureLogger, type CapturedLogger } from '../fixtures/capture-logger.js';
 import { FakeClock, settle } from '../fixtures/fake-clock.js';
@@ -402,6 +402,21 @@ describe('keeper cache tier (L2)', () => {
     assert.ok(cached <= 8, `${cached} ranges cached`);
     assert.equal((await small.get('Tab_49')).via, 'fresh');
     assert.equal((await small.get('Tab_0')).via, 'miss');
+    small.close();
+  });
+
+  it('ranges that only failed are bounded by the byte budget too: 2000 distinct bad ranges keep at most budget / STATE_BYTES states', async () => {
+    // Each holds its error and its log line's counts but no value: counted 1 byte each, they were
+    // bounded by nothing (through the real keeper, 8000 distinct ones all stayed, with a 4 MB
+    // budget, about 1.6 KB of heap each).
+    const budget = 256 * 1024;
+    const small = new ReadTier({ backend, logger: log.logger, ttlMs: TTL, maxStaleMs: MAX_STALE, maxBytes: budget, clock });
+    for (let i = 0; i < 2000; i++) await assert.rejects(small.get(`Nope${i}!A1:B2`), { code: 'CORRAL_ERR_SHEETS_BAD_RANGE' });
+    const kept = small.figures().rangesCached ?? 0;
+    assert.ok(kept <= budget / STATE_BYTES, `${kept} failed ranges kept in a ${budget} byte budget`);
+    // A good range still finds room, and stays.
+    assert.equal((await small.get('Players')).via, 'miss');
+    assert.equal((await small.get('Players')).via, 'fresh');
     small.close();
   });
 
