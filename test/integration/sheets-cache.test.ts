@@ -92,6 +92,31 @@ describe('host-wide Sheets cache with the real master', () => {
     }
   });
 
+  it('one upstream read per range however it is spelled: 40 clients on 2 workers reading Players, \'Players\', Players!a:e and \'Players\'!A:E make 2 calls', async () => {
+    const emu = await startEmulator({ faults: { latencyMs: 300 } });
+    const c = await startWithEmulator(emu, 2, { SHEET_CACHE_TTL: '600' });
+    try {
+      const spellings = ['Players', "'Players'", 'Players!a:e', "'Players'!A:E", 'Players!A:E'];
+      const before = emu.counters().calls['values.get'];
+      const answers = await Promise.all(
+        Array.from({ length: 40 }, (_, i) => http(`${c.url}/read?range=${encodeURIComponent(spellings[i % spellings.length] ?? '')}`, { timeoutMs: 30_000 })),
+      );
+      assert.deepEqual(answers.map((a) => a.status), Array(40).fill(200));
+      // Every answer says the range as the client asked for it, with the sheet's rows.
+      answers.forEach((a, i) => {
+        const read = a.json<{ range: string; values: string[][] }>();
+        assert.equal(read.range, spellings[i % spellings.length]);
+        assert.deepEqual(read.values[0], ['name', 'code', 'team', 'role', 'joined']);
+      });
+      // The tab, and its columns A to E: two ranges, one call each for all 40 clients.
+      assert.equal(emu.counters().calls['values.get'] - before, 2);
+      assert.equal((await keeperFigures(c)).rangesCached, 2);
+    } finally {
+      await c.stop();
+      await emu.close();
+    }
+  });
+
   it("a worker's reads of a range it holds reach the keeper while its first fills of other ranges wait for a slow Google", async () => {
     const emu = await startEmulator();
     const c = await startWithEmulator(emu, 1, { SHEET_CACHE_TTL: '2', SHEET_CACHE_MAX_STALE: '600', SHEETS_TIMEOUT: '30' });

@@ -87,6 +87,19 @@ describe('keeper parts', () => {
     assert.equal(fetchRangeFor("'My Tab'!B:B"), "'My Tab'!A:B");
     assert.equal(fetchRangeFor('B:D'), 'A:D', 'the first tab');
     for (const r of ['Events', 'Events!A:E', 'Events!A2:C', 'Events!A1:D10', 'Events!A5', 'Nope!!']) assert.equal(fetchRangeFor(r), r, r);
+    // One spelling per range, the cache's and the single-flight's key: a quoted tab that needs no
+    // quotes, lower-case cells, reversed corners were each another upstream read per TTL.
+    const spellings: [string, string][] = [
+      ["'Events'", 'Events'],
+      ["'Events'!A:E", 'Events!A:E'],
+      ['Events!a:e', 'Events!A:E'],
+      ['Events!E10:A1', 'Events!A1:E10'],
+      ['Events!A1:A1', 'Events!A1'],
+      ['My Tab', "'My Tab'"],
+      ["'It''s'!a1:b2", "'It''s'!A1:B2"],
+      ['a1:c3', 'A1:C3'],
+    ];
+    for (const [given, fetched] of spellings) assert.equal(fetchRangeFor(given), fetched, given);
     // What Google answers for the widened fetch (A:D, A1:D): the sheet's rows from column A.
     const fetchedAD = EVENTS.map((r) => r.slice(0, 4));
     for (const range of ['Events!B:D', 'Events!B1:D']) {

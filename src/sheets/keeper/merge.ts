@@ -15,7 +15,7 @@
 // compare, and the answer is then cut to the columns asked for. Without that, a row the fetch
 // already held was shown a second time from the journal.
 
-import { formatArea, parseA1, quoteSheetName, type GridArea } from '../a1.js';
+import { formatA1, formatArea, parseA1, quoteSheetName, type GridArea } from '../a1.js';
 
 export interface Merged {
   readonly values: readonly (readonly string[])[];
@@ -63,16 +63,20 @@ function planRead(range: string): ReadPlan {
   const firstRow = area?.startRow ?? 1;
   const rows = area?.endRow === undefined ? undefined : area.endRow - firstRow + 1;
   const merges = true;
-  if (firstCol === 1) return { fetch: range, merges, firstRow, rows, firstCol, lastCol };
+  // Fetched under one spelling per range (the tab quoted only where A1 requires it, the cells in
+  // upper case): the tier caches and single-flights by this name, so `'Players'` and `Players`,
+  // or `Events!a:e` and `Events!A:E`, were two upstream reads per TTL and two copies.
+  if (firstCol === 1) return { fetch: parsed.sheet === undefined ? (area ? formatArea(area) : range) : formatA1(parsed.sheet, area), merges, firstRow, rows, firstCol, lastCol };
   const widened: GridArea = { ...area, startCol: 1 };
   const prefix = parsed.sheet === undefined ? '' : `${quoteSheetName(parsed.sheet)}!`;
   return { fetch: `${prefix}${formatArea(widened)}`, merges, firstRow, rows, firstCol, lastCol };
 }
 
 /**
- * The range the keeper fetches (and caches) to answer a read of `range`: the range itself, but
- * for a read that gets journaled rows merged and starts right of column A, which is fetched from
- * column A (`Events!B1:D` → `Events!A1:D`) so the merge can see the rows' ids.
+ * The range the keeper fetches (and caches) to answer a read of `range`: the range itself, in one
+ * spelling (`'Players'` → `Players`, `a1:c` → `A1:C`), but for a read that gets journaled rows
+ * merged and starts right of column A, which is fetched from column A (`Events!B1:D` →
+ * `Events!A1:D`) so the merge can see the rows' ids.
  */
 export function fetchRangeFor(range: string): string {
   return planRead(range).fetch;
