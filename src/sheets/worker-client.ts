@@ -12,7 +12,7 @@ import { destinationDigest, destinationOf } from './destination.js';
 import { OtherSheetError } from './keeper/other-sheet.js';
 import { KeeperLink } from './keeper-link.js';
 import type { KeeperRestartWindow } from './keeper-restart-window.js';
-import type { WireLoginCount, WireRead, WireReceipt } from './keeper/protocol.js';
+import type { WireLoginCount, WireNotHeld, WireRead, WireReceipt } from './keeper/protocol.js';
 import { dataDirOf, keeperSocketPath, socketOutsideDataDir } from './keeper/socket-path.js';
 import { L1Cache, type L1Entry } from './l1-cache.js';
 import { OtherSheetLog } from './other-sheet-log.js';
@@ -289,7 +289,8 @@ class WorkerSheetsClient implements SheetsClient {
    * arrives after its tab was written (or invalidated) does not join a read begun before: that
    * answer may lack the new rows (read-your-writes). A range this worker holds no copy of goes on
    * the link's first-fill connections: the keeper may have to wait for Google for it, and those
-   * reads must not hold up the reads of ranges this worker holds (keeper-link.ts).
+   * reads must not hold up the reads of ranges this worker holds (keeper-link.ts). Unless the
+   * keeper holds it: see firstRead().
    */
   private fetch(range: string, held: boolean): Promise<L1Entry> {
     const version = this.l1.versionOf(range);
@@ -300,7 +301,7 @@ class WorkerSheetsClient implements SheetsClient {
     const flight = {
       version,
       startedAt: performance.now(),
-      entry: this.checked(held ? this.link.call<WireRead>('GET', path) : this.link.firstFill<WireRead>(path))
+      entry: this.checked(held ? this.link.call<WireRead>('GET', path) : this.firstRead(path))
         .then((wire) => {
           this.slowReads.ended(range, () => undefined);
           this.fallbacks.ended(range, (total) =>
@@ -315,6 +316,20 @@ class WorkerSheetsClient implements SheetsClient {
     };
     this.inflight.set(range, flight);
     return flight.entry;
+  }
+
+  /**
+   * A read of a range this worker holds no copy of (it just started, after a reload or a
+   * recycle). The keeper is asked first, on the connections of held ranges, for its copy alone,
+   * which it answers at once, or says it has none; only then does the read take a first-fill
+   * connection. Those are few, and with the read quota spent they were all held by reads waiting
+   * for Google (a burst of exports, an app reading many ranges): a new worker's read of Players,
+   * which the keeper held, queued behind them and failed after answerWaitMs with
+   * CORRAL_ERR_KEEPER_SLOW (503) for minutes, while the other workers served it (audit).
+   */
+  private async firstRead(path: string): Promise<WireRead> {
+    const held = await this.link.call<WireRead | WireNotHeld>('GET', `${path}&held=only`);
+    return 'values' in held ? held : this.link.firstFill<WireRead>(path);
   }
 
   async records(range: string): Promise<SheetRecords> {

@@ -118,6 +118,27 @@ describe('keeper over its local socket, with worker clients', () => {
     assert.equal(kf.readTokensLeft, 299);
   });
 
+  it('a worker with no copies (just started) gets a range the keeper holds at once, while its first fills of other ranges wait for Google on every connection', async () => {
+    await startKeeper();
+    await client().read('Players');
+    assert.equal(backend.count('get'), 1);
+    // Google stalls: the new worker's reads of ranges nobody read wait for it, on all its
+    // first-fill connections (an admin's exports with the read quota spent do the same).
+    backend.hold();
+    const fresh = client();
+    const exports = Array.from({ length: 10 }, (_, i) => fresh.read(`Tab${i}`).catch((err: unknown) => err));
+    await until(() => backend.count('get') === 9, 'eight first fills at Google');
+    let answered: { values: readonly (readonly string[])[] } | undefined;
+    void fresh.read('Players').then((r) => (answered = r));
+    // Before, that read queued behind them until Google answered (in production: the worker's
+    // answer wait, 15 s, then 503), though the keeper held Players.
+    await until(() => answered, 'the read of Players the keeper holds', 3000);
+    assert.deepEqual(answered?.values, [['name', 'code'], ['Alice', 'P001']]);
+    assert.equal(backend.count('get'), 9, 'no call for Players');
+    backend.release();
+    await Promise.all(exports);
+  });
+
   it("a read of a range in backoff after Google failed says when the keeper tries it again, and the app's 503 says it in Retry-After", async () => {
     await startKeeper();
     backend.failReads = true;

@@ -29,6 +29,13 @@ class ScriptedKeeper {
   /** A first long poll (no epoch yet) is answered at once with this epoch, as a real keeper does. */
   announceEpoch: string | undefined;
   watches = 0;
+  /**
+   * The `held=only` reads (a worker with no copy of a range asks for the keeper's first), answered
+   * at once: the copy of a range in `holding`, else that there is none.
+   */
+  readonly heldProbes: string[] = [];
+  /** Ranges this keeper answers `held=only` reads of with these rows. */
+  readonly holding = new Map<string, readonly (readonly string[])[]>();
   private readonly openWatches = new Set<Socket>();
   private readonly heldWatches: ServerResponse[] = [];
   private server: Server | undefined;
@@ -45,7 +52,14 @@ class ScriptedKeeper {
     };
     req.resume();
     req.on('end', () => {
-      if (req.url?.startsWith('/read')) {
+      if (req.url?.startsWith('/read') && new URL(req.url, 'http://keeper').searchParams.get('held') === 'only') {
+        this.heldProbes.push(req.url);
+        const range = new URL(req.url, 'http://keeper').searchParams.get('range') ?? '';
+        const values = this.holding.get(range);
+        const now = Date.now() + this.clockAheadMs;
+        const read: WireRead | undefined = values && { range, values, fetchedAt: now, expiresAt: now + 60_000, stale: false, staleSeconds: 0, pendingRows: 0, backend: 'google', now };
+        send(read ?? { held: false });
+      } else if (req.url?.startsWith('/read')) {
         this.reads.push({
           url: req.url,
           answer: (values) => {
@@ -377,6 +391,30 @@ describe('worker Sheets client', () => {
     } finally {
       await worker.close();
     }
+  });
+
+  it("a range the keeper holds is answered to a worker with no copy of it while first fills of others wait for Google on every connection", async () => {
+    // A worker just started (a reload, a recycle): it holds nothing. The keeper holds Players; the
+    // exports' tabs it has to read from Google, with the read quota spent, until this test's end.
+    keeper.holding.set('Players', [HEADER, OLD_ROW]);
+    const exports = Array.from({ length: 10 }, (_, i) => client.read(`Tab${i}`).catch(() => undefined));
+    await until(() => keeper.reads.length === 8, 'eight first fills at the keeper');
+    // Before, the read of Players took a first-fill connection too: it queued behind the exports
+    // and failed with CORRAL_ERR_KEEPER_SLOW (503) after the answer wait, the keeper holding it.
+    const players = await client.read('Players');
+    assert.deepEqual(players.values, [HEADER, OLD_ROW]);
+    assert.ok(keeper.heldProbes.includes('/read?range=Players&held=only'), keeper.heldProbes.join(' '));
+    assert.equal(keeper.reads.filter((r) => r.url.includes('Players')).length, 0, 'no first fill of Players');
+    // Now held by the worker: the next read is its own copy.
+    const probes = keeper.heldProbes.length;
+    assert.deepEqual((await client.read('Players')).values, [HEADER, OLD_ROW]);
+    assert.equal(keeper.heldProbes.length, probes);
+    // Each export asked the keeper for its copy first, then took a first-fill connection.
+    assert.equal(keeper.heldProbes.filter((u) => u.includes('Tab')).length, 10);
+    for (const r of keeper.reads) r.answer([HEADER]);
+    await until(() => keeper.reads.length === 10, 'the last two first fills at the keeper');
+    for (const r of keeper.reads.slice(8)) r.answer([HEADER]);
+    await Promise.all(exports);
   });
 
   it('once the keeper has had a read of a range longer than the patience, the next reads get the copy at once; not a copy a write ended, nor one past max-stale', async () => {

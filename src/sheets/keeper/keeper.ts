@@ -279,7 +279,7 @@ export class Keeper {
         k.server = new KeeperServer(
           o.socketPath,
           {
-            read: (range) => k.readAnswer(range),
+            read: (range, heldOnly) => (heldOnly && !k.holds(range) ? Promise.resolve(undefined) : k.readAnswer(range)),
             append: (range, rows, idempotency) => k.append(range, rows, idempotency),
             watch: (since, epoch, timeoutMs) => k.watch(since, epoch, timeoutMs),
             settleLogin: (nameHash, failed, windowMs) => k.settleLogin(nameHash, failed, windowMs),
@@ -401,6 +401,15 @@ export class Keeper {
       return { read, valuesJson: [v.jsonBytes.subarray(0, v.jsonBytes.length - 1), Buffer.from(`,${tail.slice(1)}`)] };
     }
     return { read, valuesJson: undefined };
+  }
+
+  /**
+   * Whether a read of `range` is answered from this keeper's copy without waiting (fresh, or stale
+   * within SHEET_CACHE_MAX_STALE): a worker holding no copy of its own asks this first, so that a
+   * range the keeper holds is not queued behind the worker's first fills waiting for Google.
+   */
+  holds(range: string): boolean {
+    return this.tier.holdsServable(fetchRangeFor(range));
   }
 
   /** A cached read with this host's journaled rows for the tab merged in. */

@@ -1,5 +1,8 @@
 // What travels between a worker's client and the keeper over the local socket (HTTP + JSON).
 //   GET  /read?range=R          → WireRead
+//   GET  /read?range=R&held=only → WireRead when the keeper can answer from its copy at once
+//                                 (fresh, or stale within SHEET_CACHE_MAX_STALE), else at once
+//                                 WireNotHeld: nothing waits for Google or the read quota
 //   POST /append {range, rows, idempotency?: {key, fingerprint, answer}}
 //                               → WireReceipt, only after the rows are fsynced in the journal
 //                                 (or at once with `replayed` when the key is held)
@@ -33,6 +36,11 @@ export interface WireRead {
    * the worker reads them relative to this.
    */
   readonly now: number;
+}
+
+/** The answer to a `held=only` read of a range the keeper has no copy of that it may serve now. */
+export interface WireNotHeld {
+  readonly held: false;
 }
 
 export interface WireReceipt {

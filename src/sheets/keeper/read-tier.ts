@@ -168,6 +168,12 @@ export class ReadTier {
     return st;
   }
 
+  /** Whether get(range) answers at once from the copy held here: fresh, or stale within maxStaleMs. */
+  holdsServable(range: string): boolean {
+    const v = this.states.peek(range)?.value;
+    return v !== undefined && this.clock.now() - v.expiresAt <= this.o.maxStaleMs;
+  }
+
   async get(range: string): Promise<TierRead> {
     const st = this.state(range);
     const now = this.clock.now();

@@ -12,17 +12,22 @@ import type { Logger } from '../../log/logger.js';
 import type { WatchAnswer } from './change-feed.js';
 import { DESTINATION_HEADER } from '../destination.js';
 import { OtherSheetError, otherSheetRefusal, OtherSheetRefusals } from './other-sheet.js';
-import { LOGIN_WINDOW_MS_MAX, MAX_APPEND_BYTES, WATCH_TIMEOUT_MS, type WireError, type WireLoginCount } from './protocol.js';
+import { LOGIN_WINDOW_MS_MAX, MAX_APPEND_BYTES, WATCH_TIMEOUT_MS, type WireError, type WireLoginCount, type WireNotHeld } from './protocol.js';
 
 export interface KeeperHandlers {
-  /** The answer body as JSON bytes, in pieces (cached values are serialised once and shared by every answer). */
-  read(range: string): Promise<readonly Buffer[]>;
+  /**
+   * The answer body as JSON bytes, in pieces (cached values are serialised once and shared by
+   * every answer). `heldOnly`: undefined at once unless the keeper can answer from its copy now.
+   */
+  read(range: string, heldOnly: boolean): Promise<readonly Buffer[] | undefined>;
   append(range: string, rows: unknown, idempotency: unknown): Promise<object>;
   watch(since: number, epoch: string | undefined, timeoutMs: number): Promise<WatchAnswer>;
   /** A name's failed logins shared by the sheet's hosts; `failed` counts one first. */
   settleLogin(nameHash: string, failed: boolean, windowMs: number): Promise<WireLoginCount>;
   figures(): object;
 }
+
+const NOT_HELD = JSON.stringify({ held: false } satisfies WireNotHeld);
 
 const STATUS: Record<string, number> = {
   CORRAL_ERR_APPEND_INVALID: 400,
@@ -205,7 +210,9 @@ export class KeeperServer {
       if (req.method === 'GET' && url.pathname === '/read') {
         const range = url.searchParams.get('range');
         if (!range) throw new CorralError('CORRAL_ERR_SHEETS_BAD_RANGE', 'missing ?range=');
-        sendParts(res, 200, await this.h.read(range));
+        const answer = await this.h.read(range, url.searchParams.get('held') === 'only');
+        if (answer) sendParts(res, 200, answer);
+        else send(res, 200, NOT_HELD);
         return;
       }
       if (req.method === 'POST' && url.pathname === '/append') {
