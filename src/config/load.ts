@@ -223,14 +223,24 @@ function nearMiss(unknown: string): string | undefined {
 }
 
 /**
+ * Words written for the default by operators used to other tools (gunicorn's `workers = auto`,
+ * `CORRAL_TIMEOUT=default`). `CORRAL_WORKERS=auto` was told "an integer from 1 to 512" alone, not
+ * that leaving it out gives CPU count x 4.
+ */
+const DEFAULT_WORDS = new Set(['auto', 'default']);
+
+/**
  * An empty value refused says why: `CORRAL_TIMEOUT=` is not the default, as `CORRAL_DATA_DIR=` is
  * for a setting whose empty value means it (spec.ts), and "an integer from 1 to 3600" alone read
- * as if the line held something else.
+ * as if the line held something else. So does `auto` or `default` refused.
  */
-function withEmptyNote(spec: SettingSpec<unknown>, raw: string, parsed: ParseResult<unknown>): ParseResult<unknown> {
-  if (parsed.ok || raw.trim() !== '') return parsed;
+function withDefaultNote(spec: SettingSpec<unknown>, raw: string, parsed: ParseResult<unknown>): ParseResult<unknown> {
+  if (parsed.ok) return parsed;
+  const word = raw.trim();
+  const what = word === '' ? 'it is empty, which does not mean the default' : DEFAULT_WORDS.has(word.toLowerCase()) ? `"${word}" is not a name of the default` : undefined;
+  if (what === undefined) return parsed;
   const d = spec.defaultText ?? (typeof spec.default === 'function' || spec.default === undefined ? undefined : spec.format(spec.default));
-  return { ok: false, allowed: `${parsed.allowed}; it is empty, which does not mean the default: delete the line (or comment it out) to use the default${d !== undefined && d !== '' ? ` (${d})` : ''}` };
+  return { ok: false, allowed: `${parsed.allowed}; ${what}: delete the line (or comment it out) to use the default${d !== undefined && d !== '' ? ` (${d})` : ''}` };
 }
 
 /** Applies a setting's default (literal or computed). */
@@ -307,7 +317,7 @@ export function loadSettings(options: LoadOptions = {}): LoadedSettings {
       ? { ok: false, allowed: unclosedQuoteProblem(unclosed) }
       : reference
         ? { ok: false, allowed: reference }
-        : unexpandedPath(name, withEmptyNote(spec, raw, spec.parse(raw)), env);
+        : unexpandedPath(name, withDefaultNote(spec, raw, spec.parse(raw)), env);
     if (!parsed.ok && options.judgeOnly && !options.judgeOnly.includes(name)) {
       warnings.push(`${name}=${spec.secret ? '<redacted>' : JSON.stringify(shownRaw(spec, raw))} (from ${where(source, name)}) is invalid (${parsed.allowed}); this command does not need it, but corral will not start or reload until it is fixed`);
       out[name] = defaultOf(spec);

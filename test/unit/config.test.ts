@@ -282,6 +282,22 @@ test('an empty value refused says that empty is not the default, and how to get 
   });
 });
 
+test('auto or default written for a setting is refused saying how to get the default (gunicorn\'s workers = auto)', () => {
+  assert.throws(
+    () => loadSettings({ env: { CORRAL_ENV_FILE: 'none', CORRAL_WORKERS: 'auto', CORRAL_TIMEOUT: 'Default', CORRAL_ACCEPT: 'default' } }),
+    (err: unknown) => {
+      assert.ok(err instanceof ConfigError);
+      const allowed = Object.fromEntries(err.problems.map((p) => [p.name, p.allowed]));
+      assert.equal(allowed.CORRAL_WORKERS, 'an integer from 1 to 512; "auto" is not a name of the default: delete the line (or comment it out) to use the default (CPU count x 4, at most 512)');
+      assert.match(allowed.CORRAL_TIMEOUT ?? '', /; "Default" is not a name of the default: delete the line \(or comment it out\) to use the default \(30\)$/);
+      assert.match(allowed.CORRAL_ACCEPT ?? '', /^one of round-robin, shared; "default" is not a name of the default: .*\(shared\)$/);
+      return true;
+    },
+  );
+  // Any other text is refused as before, with no such note.
+  assert.throws(() => loadSettings({ env: { CORRAL_ENV_FILE: 'none', CORRAL_WORKERS: 'many' } }), (err: unknown) => err instanceof ConfigError && err.problems[0]?.allowed === 'an integer from 1 to 512');
+});
+
 test('a ~ or $HOME path in a setting stop or status does not need is a warning for them, not a refusal', () => {
   const env = { CORRAL_ENV_FILE: 'none', HOME: '/home/ops', CORRAL_DATA_DIR: '~/corral-data', CORRAL_LOG_FILE: '$HOME/corral.log', CORRAL_PIDFILE: '/run/corral/corral.pid' };
   const { settings, warnings, invalidIgnored } = loadSettings({ env, judgeOnly: ['CORRAL_PIDFILE', 'CORRAL_GRACEFUL_TIMEOUT'] });
