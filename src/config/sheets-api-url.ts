@@ -13,6 +13,12 @@ export function sheetsApiUrlProblem(url: URL): string | undefined {
   if (url.hostname === 'docs.google.com' || /\/spreadsheets\/d\//.test(path)) {
     return "the Sheets API's base URL, not a spreadsheet's address: leave SHEETS_API_URL unset for Google (https://sheets.googleapis.com) and put the spreadsheet's id in SHEET_ID";
   }
+  // The client keeps the origin and the path alone: a query (a copied ?key=, an emulator's option)
+  // or a fragment was dropped without a word, and what the operator meant by it never happened.
+  if (url.search !== '' || url.hash !== '') {
+    const kept = `${url.origin}${path}`;
+    return `the API's base URL, without a ${url.search !== '' ? 'query (?…)' : 'fragment (#…)'}: corral sends none with its calls (credentials come from the service-account key, or SHEETS_API_KEY): write SHEETS_API_URL=${kept}`;
+  }
   const v4 = /\/v4(?:\/|$)/.exec(path);
   if (v4) {
     const base = `${url.origin}${path.slice(0, v4.index)}`;

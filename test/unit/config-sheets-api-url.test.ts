@@ -31,3 +31,12 @@ test('base URLs, with or without a path of their own, are accepted as written', 
     assert.equal(loadSettings({ env: { CORRAL_ENV_FILE: 'none', SHEETS_API_URL: url } }).settings.SHEETS_API_URL, url);
   }
 });
+
+test('SHEETS_API_URL with a query or a fragment is refused, with the URL corral would use: the client dropped both without a word', () => {
+  assert.equal(
+    allowed('http://127.0.0.1:8085/?key=abc'),
+    "the API's base URL, without a query (?…): corral sends none with its calls (credentials come from the service-account key, or SHEETS_API_KEY): write SHEETS_API_URL=http://127.0.0.1:8085",
+  );
+  assert.match(allowed('https://sheets.googleapis.com/#top') ?? '', /without a fragment \(#…\): .*write SHEETS_API_URL=https:\/\/sheets\.googleapis\.com$/);
+  assert.match(allowed('http://proxy.corp:8080/sheets?x=1#y') ?? '', /without a query .*write SHEETS_API_URL=http:\/\/proxy\.corp:8080\/sheets$/);
+});
