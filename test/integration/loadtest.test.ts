@@ -380,9 +380,11 @@ describe('corral loadtest against the fixture app', () => {
 
   it('runs against a target slower than --timeout and fails the step on its timeouts, rather than calling it "not answering"', async () => {
     // Every read takes 700 ms, over --timeout 600ms: the check before the load waits longer than that.
+    // The run lasts long enough for a read to reach its timeout even when the users' logins and
+    // first reads start late on a busy machine (at 2 s, a CI run once ended before any had).
     const t = await target({ delayMs: (path) => (path === '/api/login' ? 0 : 700) });
     const out = join(dir, 'slower-than-timeout');
-    const run = await loadtest(['--target', t.url, '--users', '2', '--duration', '2s', '--timeout', '600ms', '--mix', 'read=1', '--users-file', usersFile, '--out', out], dir);
+    const run = await loadtest(['--target', t.url, '--users', '2', '--duration', '4s', '--timeout', '600ms', '--mix', 'read=1', '--users-file', usersFile, '--out', out], dir);
     assert.equal(run.code, 2, run.stderr);
     assert.doesNotMatch(run.stderr, /not answering/);
     assert.match(run.stdout, /first failing step: constant, 2 users: .*\d+ timeouts/);
