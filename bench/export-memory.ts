@@ -61,7 +61,7 @@ export async function benchExportMemory(o: ExportMemoryOptions): Promise<void> {
     const server = await startCorralFor({ workers: o.workers, env: { ...emu.env, CORRAL_ADMIN_TOKEN: ADMIN_TOKEN, CORRAL_RATE_LIMIT: '0', CORRAL_ACCESS_LOG: 'false', SHEETS_TIMEOUT: '60' } });
     try {
       await server.corral.waitForLog((l) => l.event === 'keeper.ready', 60_000, 'keeper.ready');
-      const [keeper] = childrenRunning(server.corral.pid, 'keeper-main');
+      const [keeper] = childrenRunning(server.corral.pid, 'keeper-entry');
       if (keeper === undefined) throw new Error('no keeper process found');
       const before = rss(keeper).now;
       const started = Date.now();

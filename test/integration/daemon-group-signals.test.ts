@@ -4,9 +4,12 @@
 // children must leave it to the master, as they do for Ctrl-C.
 
 import assert from 'node:assert/strict';
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { connect } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { test } from 'node:test';
-import { startCorral, waitFor } from '../helpers/corral.js';
+import { REPO_ROOT, startCorral, waitFor } from '../helpers/corral.js';
 import { http } from '../helpers/http.js';
 
 test('SIGHUP to the whole process group is one zero-downtime reload: the request in flight finishes and no worker or keeper dies of the signal', async () => {
@@ -83,3 +86,37 @@ test("SIGUSR2 (gunicorn's binary upgrade), to the master or the whole group: sai
     await c.stop();
   }
 });
+
+for (const role of ['keeper', 'worker'] as const) {
+  test(`Ctrl-C to the whole process group while the ${role} is still loading corral's code: it does not die of SIGINT, the master stops it and exits 0`, async () => {
+    // A child ignores the group's SIGINT (and HUP, USR1, USR2) from its first statement, before
+    // its code loads: 0.1 s idle, over a second on a 2-core host booting 8 workers at once. Before,
+    // the listeners came with that code, and a Ctrl-C just after `npm start` killed the booting
+    // keeper (an error, CORRAL_ERR_KEEPER_DIED) and workers by the signal.
+    const marks = mkdtempSync(join(tmpdir(), 'corral-slow-load-'));
+    const c = await startCorral({
+      workers: 1,
+      wrap: ['setsid'],
+      waitReady: false,
+      env: {
+        NODE_OPTIONS: `--import=${join(REPO_ROOT, 'test', 'fixtures', 'slow-child-load.mjs')}`,
+        CORRAL_TEST_SLOW_LOAD_DIR: marks,
+        CORRAL_TEST_SLOW_LOAD_MS: '2000',
+        CORRAL_BOOT_ATTEMPTS: '1',
+      },
+    });
+    try {
+      await waitFor(() => readdirSync(marks).some((f) => f.startsWith(`${role}-`)) || undefined, 30_000, `the ${role} loading its code`);
+      process.kill(-c.pid, 'SIGINT');
+      await c.waitForLog((l) => l.event === 'shutdown.start', 10_000, 'the master stopping');
+      assert.deepEqual(await c.exited, { code: 0, signal: null });
+      const exits = c.logs().filter((l) => l.event === 'worker.exit' || l.event === 'keeper.exit' || l.event === 'worker.boot_failed');
+      assert.ok(exits.some((l) => l.event === `${role}.exit`), `the ${role} exited: ${JSON.stringify(exits)}`);
+      assert.deepEqual(exits.filter((l) => l.signal === 'SIGINT').map((l) => [l.event, l.worker_pid]), [], 'no child killed by the SIGINT');
+      assert.deepEqual(c.logs().filter((l) => l.level === 'error' || l.level === 'fatal').map((l) => l.event), [], 'no error said');
+    } finally {
+      await c.stop();
+      rmSync(marks, { recursive: true, force: true });
+    }
+  });
+}

@@ -8,7 +8,7 @@ import { parseFlags, type Command } from '../command.js';
 /** The CLI is the one place that knows every entry point. */
 export const ENTRY_POINTS = {
   workerExec: fileURLToPath(new URL('../../worker/entry.js', import.meta.url)),
-  keeperExec: fileURLToPath(new URL('../../sheets/keeper-main.js', import.meta.url)),
+  keeperExec: fileURLToPath(new URL('../../sheets/keeper-entry.js', import.meta.url)),
 };
 
 export const startCommand: Command = {
