@@ -117,6 +117,14 @@ export function accountExit(e: ChildExit, now: number, a: ExitAccounts): void {
     log.info(fields, `${c.role} ${c.id} exited (${c.stopReason})`);
     return;
   }
+  if (c.role === 'keeper' && a.stopping === true && c.readyAt === undefined && (signal === 'SIGINT' || signal === 'SIGHUP')) {
+    // The group's Ctrl-C (or hangup) that stops the master reached a keeper still in Node's own
+    // start: it ignores those signals from its entry file's first line (src/group-signals.ts), so
+    // it had run none of corral's code, opened no journal, and lost nothing. Not an error, which
+    // a Ctrl-C just after `npm start` used to print.
+    log.info({ ...fields, reason: 'shutdown', before_start: true }, `keeper ${c.id} exited (shutdown: the ${signal} sent to the process group reached it while node was starting)`);
+    return;
+  }
   if (c.role === 'keeper' && a.stopping === true) {
     // Drained last, after the workers: one that exits before its drain (a crash, the OOM killer,
     // a kill) is not restarted, and saying "restarting" with a respawn delay was false.

@@ -133,6 +133,29 @@ test('a keeper that exits unasked while the master stops is not said to be resta
   }
 });
 
+test("a keeper killed by the group's Ctrl-C while node was starting it, during the stop that Ctrl-C began, is said as part of the stop; once ready, or by another signal, it is the error", async () => {
+  const { log, accounts, keeperCrashes } = await setup();
+  try {
+    const starting = { id: 0, role: 'keeper' as const, state: 'booting' as const, readyAt: undefined };
+    accountExit({ record: record(starting), code: null, signal: 'SIGINT' }, NOW, { ...accounts, stopping: true });
+    accountExit({ record: record({ id: 0, role: 'keeper' }), code: null, signal: 'SIGINT' }, NOW, { ...accounts, stopping: true });
+    accountExit({ record: record(starting), code: null, signal: 'SIGKILL' }, NOW, { ...accounts, stopping: true });
+    const lines = log.lines().filter((l) => l.event === 'keeper.exit');
+    assert.deepEqual(
+      lines.map((l) => [l.level, l.reason, l.code, l.before_start]),
+      [
+        ['info', 'shutdown', undefined, true],
+        ['error', null, 'CORRAL_ERR_KEEPER_DIED', undefined],
+        ['error', null, 'CORRAL_ERR_KEEPER_DIED', undefined],
+      ],
+    );
+    assert.equal(lines[0]?.msg, 'keeper 0 exited (shutdown: the SIGINT sent to the process group reached it while node was starting)');
+    assert.equal(keeperCrashes.failures, 0);
+  } finally {
+    log.close();
+  }
+});
+
 test("an exited worker's served figures are kept in the totals; the keeper's are not, but its and the workers' Sheets counts are (upstream calls included, for corral_sheets_upstream_calls_total)", () => {
   const totals = noneServed();
   totals.requests = 1;
