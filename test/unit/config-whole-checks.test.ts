@@ -1,36 +1,16 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { loadSettings } from '../../src/config/load.js';
 import { adminBindProblem, bindOverlapProblem } from '../../src/config/whole-checks.js';
-import { ConfigError } from '../../src/errors.js';
+import { refusal, withDir } from '../fixtures/settings-dir.js';
 
 const at = (bind: string) => {
   const [host = '', port = ''] = bind.startsWith('[') ? [bind.slice(1, bind.indexOf(']')), bind.slice(bind.indexOf(']') + 2)] : bind.split(':');
   return { host, port: Number(port) };
 };
 const TOKEN = 'admin-token-0123456789abcdef';
-
-function withDir<T>(fn: (dir: string) => T): T {
-  const dir = mkdtempSync(join(tmpdir(), 'corral-whole-'));
-  try {
-    return fn(dir);
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
-}
-
-function refusal(fn: () => unknown): ConfigError {
-  try {
-    fn();
-  } catch (err) {
-    assert.ok(err instanceof ConfigError, String(err));
-    return err;
-  }
-  assert.fail('the settings were accepted');
-}
 
 describe('adminBindProblem', () => {
   it('refuses a non-loopback bind without a token, also on port 0 (an ephemeral port there is just as reachable)', () => {

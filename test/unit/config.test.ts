@@ -1,6 +1,5 @@
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { exampleNames, renderEnvExample } from '../../src/config/env-example.js';
@@ -11,15 +10,7 @@ import type { SettingSpec } from '../../src/config/spec.js';
 import { ConfigError, type CorralError } from '../../src/errors.js';
 import { generateServiceAccountKey } from '../../src/sheets/emulator/keys.js';
 import { REPO_ROOT } from '../helpers/corral.js';
-
-function withDir<T>(fn: (dir: string) => T): T {
-  const dir = mkdtempSync(join(tmpdir(), 'corral-config-'));
-  try {
-    return fn(dir);
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
-}
+import { withDir } from '../fixtures/settings-dir.js';
 
 test('defaults apply when nothing is set, and the result is frozen', () => {
   const { settings, sources } = loadSettings({ env: { CORRAL_ENV_FILE: 'none' } });
