@@ -139,6 +139,7 @@ export class ArbiterReadings {
       children: () => [...s.children.values()].map(snapshotOf),
       servedByExited: () => ({ ...s.exitedServed, sheets: { ...s.exitedServed.sheets } }),
       childExits: () => s.exitTally.snapshot(),
+      childSignalDeaths: () => s.exitTally.signalDeaths(),
       latency: () => s.latency,
       keeperExpected: () => s.options.withKeeper,
       expectedWorkers: () => s.target.expected,

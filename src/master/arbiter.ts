@@ -247,7 +247,7 @@ export class Arbiter {
       this.children.delete(e.record.id);
       this.killer.forget(e.record.id);
       addServed(this.exitedServed, e.record);
-      this.exitTally.count(e.record);
+      this.exitTally.count(e.record, e.signal);
       accountExit(e, this.now(), { crashes: this.crashes, keeperCrashes: this.keeperCrashes, log: this.log, stopping: this.phase === 'stopping' });
       if (e.record.role === 'keeper' && e.record.stopReason === undefined && e.record.readyAt !== undefined) this.keeperRestart.crashed(this.phase === 'running');
     }

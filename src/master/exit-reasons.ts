@@ -39,18 +39,38 @@ export function exitReasonOf(c: Pick<ChildRecord, 'role' | 'stopReason' | 'ready
 
 export type ExitCounts = Record<'worker' | 'keeper', Partial<Record<ExitReason, number>>>;
 
-/** Exits by role and reason since the master started; only grows. */
+/**
+ * Exits by a signal nobody in corral sent (the reasons `died` and `boot_failed`), by role and
+ * signal name. `died` alone counts an OOM kill and a crash alike: SIGKILL is the kernel's OOM
+ * killer or a `kill -9`, SIGSEGV, SIGBUS or SIGABRT a crash of Node or of a native addon.
+ */
+export type SignalDeaths = Record<'worker' | 'keeper', Partial<Record<string, number>>>;
+
+/** The signals whose series /metrics shows from its first scrape, at 0: those a child dies of unasked. */
+export const USUAL_DEATH_SIGNALS = ['SIGKILL', 'SIGSEGV', 'SIGBUS', 'SIGABRT', 'SIGTERM'] as const;
+
+/** Exits by role and reason since the master started, and those by a signal by role and signal; only grow. */
 export class ExitTally {
   private readonly counts: ExitCounts = { worker: {}, keeper: {} };
+  private readonly signals: SignalDeaths = { worker: {}, keeper: {} };
 
-  count(c: Pick<ChildRecord, 'role' | 'stopReason' | 'readyAt' | 'crashCounted'>): void {
+  count(c: Pick<ChildRecord, 'role' | 'stopReason' | 'readyAt' | 'crashCounted'>, signal: NodeJS.Signals | null = null): void {
     const reason = exitReasonOf(c);
     const byReason = this.counts[c.role];
     byReason[reason] = (byReason[reason] ?? 0) + 1;
+    if (signal !== null && (reason === 'died' || reason === 'boot_failed')) {
+      const bySignal = this.signals[c.role];
+      bySignal[signal] = (bySignal[signal] ?? 0) + 1;
+    }
   }
 
   /** A copy: `{ worker: { died: 2, timeout: 1 }, keeper: {} }`. */
   snapshot(): ExitCounts {
     return { worker: { ...this.counts.worker }, keeper: { ...this.counts.keeper } };
+  }
+
+  /** A copy: `{ worker: { SIGKILL: 1 }, keeper: {} }`. */
+  signalDeaths(): SignalDeaths {
+    return { worker: { ...this.signals.worker }, keeper: { ...this.signals.keeper } };
   }
 }

@@ -38,7 +38,8 @@ function attempt(port: number): Promise<Attempt> {
 test('every worker killed at once is one crash of the loop: all are replaced after one step, not 15-30 s', async () => {
   // A fixed port: node:cluster closes the listening socket with its last worker and binds the
   // address again when a replacement listens; port 0 would then be another port.
-  const c = await startCorral({ app: 'basic.mjs', workers: 8, env: { CORRAL_BIND: `127.0.0.1:${await freePort()}` } });
+  const adminToken = 'crash-test-token-0123456789';
+  const c = await startCorral({ app: 'basic.mjs', workers: 8, env: { CORRAL_BIND: `127.0.0.1:${await freePort()}`, CORRAL_ADMIN_TOKEN: adminToken } });
   const port = Number(new URL(c.url).port);
   const attempts: Attempt[] = [];
   let connecting = true;
@@ -65,6 +66,11 @@ test('every worker killed at once is one crash of the loop: all are replaced aft
     assert.equal(exits.filter((l) => l.crash_counted === true).length, 1);
     assert.ok(exits.every((l) => Number(l.respawn_in_ms) <= 250), `respawn_in_ms: ${exits.map((l) => l.respawn_in_ms).join(', ')}`);
     await waitFor(() => c.events('worker.ready').length === 16, 15000, 'eight replacements ready');
+    // /metrics tells these kills from crashes: died, and of SIGKILL.
+    const metrics = await (await fetch(`${c.adminUrl}/metrics`, { headers: { authorization: `Bearer ${adminToken}` } })).text();
+    assert.match(metrics, /^corral_child_exits_total\{role="worker",reason="died"\} 8$/m);
+    assert.match(metrics, /^corral_child_signal_deaths_total\{role="worker",signal="SIGKILL"\} 8$/m);
+    assert.match(metrics, /^corral_child_signal_deaths_total\{role="worker",signal="SIGSEGV"\} 0$/m);
     const lastExit = Math.max(...exits.map(timeOf));
     const boots = c.events('worker.boot').slice(8);
     assert.equal(boots.length, 8);

@@ -112,6 +112,22 @@ describe('child exits', () => {
     assert.deepEqual([await scraped('worker', 'died'), await scraped('worker', 'timeout'), await scraped('keeper', 'timeout'), await scraped('worker', 'reload')], [3, 1, 1, 0]);
   });
 
+  it('those a signal nobody in corral sent ended are in the stats and in corral_child_signal_deaths_total by signal: the usual ones from the first scrape, any other from its first death', async () => {
+    const view = createFakeView(testSettings(), [child(1, 11, 'ready', {})]);
+    const metrics = createAdminMetrics(view, () => undefined);
+    const scraped = async (role: string, signal: string) => {
+      const found = new RegExp(`^corral_child_signal_deaths_total\\{role="${role}",signal="${signal}"\\} (\\d+)$`, 'm').exec(await metrics.render());
+      return found ? Number(found[1]) : undefined;
+    };
+    assert.equal(await scraped('worker', 'SIGKILL'), 0, 'the OOM killer\'s series is there before the first death');
+    assert.equal(await scraped('keeper', 'SIGSEGV'), 0);
+    assert.equal(await scraped('worker', 'SIGILL'), undefined, 'an unusual signal only once seen');
+    assert.deepEqual(statsOf(view, { host: undefined, upstreamPerMinute: null }).exits_by_signal, { worker: {}, keeper: {} });
+    view.signalDeaths = { worker: { SIGKILL: 2, SIGILL: 1 }, keeper: { SIGABRT: 1 } };
+    assert.deepEqual(statsOf(view, { host: undefined, upstreamPerMinute: null }).exits_by_signal, view.signalDeaths);
+    assert.deepEqual([await scraped('worker', 'SIGKILL'), await scraped('worker', 'SIGILL'), await scraped('keeper', 'SIGABRT'), await scraped('keeper', 'SIGKILL')], [2, 1, 1, 0]);
+  });
+
   it("say when a keeper in its crash backoff comes back (keeper_respawn), null otherwise", () => {
     const view = createFakeView(testSettings(), [child(1, 11, 'ready', {})]);
     assert.equal(statsOf(view, { host: undefined, upstreamPerMinute: null }).keeper_respawn, null);

@@ -1778,6 +1778,9 @@ test('exits are counted by role and reason, for the admin API and corral_child_e
     t.children[1]!.exit(null, 'SIGKILL');
     t.arbiter.tick();
     assert.deepEqual(view.childExits(), { worker: { timeout: 1, died: 1 }, keeper: {} });
+    // The kill -9 nobody in corral sent is counted by its signal; the master's own SIGKILL of the
+    // stuck one is not (its reason says it).
+    assert.deepEqual(view.childSignalDeaths(), { worker: { SIGKILL: 1 }, keeper: {} });
     // The replacements boot; a reload retires them.
     t.children.filter((c) => !c.exited).forEach(ready);
     t.arbiter.tick();
@@ -1791,6 +1794,7 @@ test('exits are counted by role and reason, for the admin API and corral_child_e
     retired.forEach((c) => c.exit(0));
     t.arbiter.tick();
     assert.deepEqual(view.childExits(), { worker: { timeout: 1, died: 1, reload: 1 }, keeper: {} });
+    assert.deepEqual(view.childSignalDeaths(), { worker: { SIGKILL: 1 }, keeper: {} });
   } finally {
     t.log.close();
   }

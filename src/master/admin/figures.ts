@@ -335,6 +335,9 @@ export function statsOf(view: AdminView, extras: StatsExtras, now = view.now()) 
     // Why children exited since the master started (the log's worker.exit lines, counted): a
     // worker dying every few minutes shows here, not only as ids jumping.
     exits: view.childExits(),
+    // Of those died or boot_failed, the ones a signal ended, by signal: SIGKILL is the OOM killer
+    // (or a kill -9), which `died` alone does not tell from a crash.
+    exits_by_signal: view.childSignalDeaths(),
     totals: {
       active_connections: workers.reduce((a, w) => a + (w.figures?.activeConnections ?? 0), 0),
       idle_connections: workers.reduce((a, w) => a + (w.figures?.idleConnections ?? 0), 0),

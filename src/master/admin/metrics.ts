@@ -8,10 +8,12 @@
 import { Counter, Gauge, Registry } from 'prom-client';
 import { hostSampleStale, type HostSample } from '../host-monitor.js';
 import { capacityFromView, heartbeatAgeMs, keeperStatus, workersReadiness } from './figures.js';
-import { growingCounter } from './growing-counter.js';
+import { growingCounter, growingLabelledCounter } from './growing-counter.js';
 import { registerSheetsMetrics } from './sheets-metrics.js';
-import { EXIT_REASONS } from '../exit-reasons.js';
+import { EXIT_REASONS, USUAL_DEATH_SIGNALS } from '../exit-reasons.js';
 import type { AdminView, ChildSnapshot } from './view.js';
+
+const ROLES = ['worker', 'keeper'] as const;
 
 export interface AdminMetrics {
   readonly contentType: string;
@@ -93,27 +95,21 @@ export function createAdminMetrics(view: AdminView, host: () => HostSample | und
     },
   });
   // Exits by role and reason: counts that only grow, so each scrape adds what came since the last.
-  const exitsSeen = new Map<string, number>();
-  new Counter({
-    name: 'corral_child_exits_total',
-    help: 'Children (workers, keeper) that exited since the master started, by reason: reload, shutdown, max_requests, memory and scale_down (asked for), uncaught (an exception), timeout (silent past CORRAL_TIMEOUT, killed), boot_failed (exited before ready), died (any other exit not asked for: a crash, kill -9, the OOM killer).',
-    labelNames: ['role', 'reason'],
+  growingLabelledCounter(
+    'corral_child_exits_total',
+    'Children (workers, keeper) that exited since the master started, by reason: reload, shutdown, max_requests, memory and scale_down (asked for), uncaught (an exception), timeout (silent past CORRAL_TIMEOUT, killed), boot_failed (exited before ready), died (any other exit not asked for: a crash, kill -9, the OOM killer).',
+    ['role', 'reason'],
     registers,
-    collect() {
-      const counts = view.childExits();
-      for (const role of ['worker', 'keeper'] as const) {
-        for (const reason of EXIT_REASONS) {
-          const now = counts[role][reason] ?? 0;
-          const key = `${role}|${reason}`;
-          const seen = exitsSeen.get(key) ?? 0;
-          // Every series from the first scrape, at 0 until an exit: rate() and increase() need the
-          // series before its first increment, or the first exit is never seen as an increase.
-          if (now > seen) this.inc({ role, reason }, now - seen);
-          else if (!exitsSeen.has(key)) this.inc({ role, reason }, 0);
-          exitsSeen.set(key, Math.max(now, seen));
-        }
-      }
+    () => {
+      const exits = view.childExits();
+      return ROLES.flatMap((role) => EXIT_REASONS.map((reason) => ({ labels: { role, reason }, count: exits[role][reason] ?? 0 })));
     },
+  );
+  // The same for the exits a signal nobody in corral sent ended: the usual signals from the first
+  // scrape, any other from its first death.
+  growingLabelledCounter('corral_child_signal_deaths_total', 'Children that exited of a signal nobody in corral sent (among the died and boot_failed exits of corral_child_exits_total), by signal: SIGKILL is the kernel OOM killer or a kill -9, SIGSEGV, SIGBUS and SIGABRT a crash of Node or of a native addon.', ['role', 'signal'], registers, () => {
+    const deaths = view.childSignalDeaths();
+    return ROLES.flatMap((role) => [...new Set<string>([...USUAL_DEATH_SIGNALS, ...Object.keys(deaths[role])])].map((signal) => ({ labels: { role, signal }, count: deaths[role][signal] ?? 0 })));
   });
   total('corral_requests_total', 'Requests served by all workers, those that have exited included.', (w) => w.figures?.requestsServed ?? 0, () => view.servedByExited().requests);
   total('corral_request_errors_total', 'Requests answered with a 5xx by all workers, those that have exited included (not the connection cap\'s 503s: corral_connections_refused_total).', (w) => w.figures?.errorsServed ?? 0, () => view.servedByExited().errors);

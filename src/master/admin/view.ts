@@ -5,7 +5,7 @@ import type { Settings } from '../../config/schema.js';
 import type { ChildFigures } from '../../ipc/messages.js';
 import type { EnvOverride } from '../../config/load.js';
 import type { ExitedSheetsCounts } from '../child-exits.js';
-import type { ExitCounts } from '../exit-reasons.js';
+import type { ExitCounts, SignalDeaths } from '../exit-reasons.js';
 import type { RequestLatencyReader } from '../request-latency.js';
 
 /**
@@ -97,6 +97,8 @@ export interface AdminView {
   servedByExited(): { readonly requests: number; readonly errors: number; readonly refused: number; readonly idleClosed: number; readonly sheets: Readonly<ExitedSheetsCounts> };
   /** Children that exited since the master started, by role and reason (exit-reasons.ts). */
   childExits(): ExitCounts;
+  /** Of those, the ones a signal nobody in corral sent ended, by role and signal (exit-reasons.ts). */
+  childSignalDeaths(): SignalDeaths;
   /**
    * The request durations every worker reported with its beats in the last minute, on the arbiter's
    * clock (now()): the p99 of an interval counts every request answered in it.
