@@ -20,6 +20,21 @@ async function append(c: CorralProcess, id: string): Promise<number> {
   return (await http(`${c.url}/append`, { method: 'POST', timeoutMs: 20_000, headers: { connection: 'close' }, body: JSON.stringify({ range: 'Events', rows: [rowOf(id)] }) })).status;
 }
 
+// The keeper may put a file back between the removal of the files and of the directory (its check
+// or a send record), as it would under an operator's `rm -rf`, which then says "Directory not
+// empty". The whole removal is run again, as the operator would, until the directory itself is gone:
+// rmSync's own maxRetries only retries the rmdir, never the files put back meanwhile.
+function removeWhileInUse(dir: string): void {
+  for (let attempt = 1; ; attempt += 1) {
+    try {
+      rmSync(dir, { recursive: true });
+      return;
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'ENOTEMPTY' || attempt === 50) throw error;
+    }
+  }
+}
+
 test('the data dir removed while Google fails: journal, socket and lock put back, and every acknowledged row reaches the sheet after a restart', async () => {
   const emu = await startEmulator();
   // Google's 5xx leave appends unsure, read back no sooner than SHEETS_UNSURE_DELAY (60 s by
@@ -36,10 +51,7 @@ test('the data dir removed while Google fails: journal, socket and lock put back
     const before = ['dr-before-0', 'dr-before-1', 'dr-before-2'];
     for (const id of before) assert.equal(await append(first, id), 201, id);
 
-    // The keeper may put a file back between the removal of the files and of the directory (its
-    // check or a send record), as it would under an operator's `rm -rf`: the removal is tried again,
-    // as the operator would, until the directory itself is gone.
-    rmSync(dataDir, { recursive: true, maxRetries: 20, retryDelay: 10 });
+    removeWhileInUse(dataDir);
     // The keeper finds its files gone within its check interval, with or without an append.
     const socketLine = await first.waitForLog((l) => l.event === 'keeper.socket_rebound', 10_000, 'keeper.socket_rebound');
     const journalLine = await first.waitForLog((l) => l.event === 'journal.replaced', 10_000, 'journal.replaced');
