@@ -78,7 +78,11 @@ test('every worker killed at once is one crash of the loop: all are replaced aft
     // busy host, far below the 15-30 s of eight steps.
     const firstBoot = Math.min(...boots.map(timeOf));
     assert.ok(firstBoot - lastExit <= 3000, `first replacement forked ${firstBoot - lastExit} ms after the crash`);
-    assert.ok(Math.max(...boots.map(timeOf)) - firstBoot <= 500, 'the eight replacements forked together');
+    // Forked in one tick, one after the other: each fork waits for its exec, which on a loaded host
+    // (under strace, 2 cores shared with other masters) took past 500 ms for the eight. Eight steps
+    // of the backoff would be seven waits of 250 ms, 500 ms, 1 s and on: 1.75 s is far below that.
+    const spreadMs = Math.max(...boots.map(timeOf)) - firstBoot;
+    assert.ok(spreadMs < 1750, `the eight replacements forked together (${spreadMs} ms from the first to the last)`);
     // Until a replacement listens, node:cluster has no socket on the port (see the README): refused.
     // Once one is ready, every new connection is answered.
     const firstReady = Math.min(...c.events('worker.ready').slice(8).map(timeOf));
