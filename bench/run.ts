@@ -5,6 +5,7 @@ import { defaultOf } from '../src/config/load.js';
 import { schema } from '../src/config/schema.js';
 import { benchAccept } from './accept.js';
 import { benchCompare } from './compare.js';
+import { FULL_MATRIX, loadName, parseCompareLoads } from './lib/compare-loads.js';
 import { benchDaemon } from './daemon.js';
 import { benchExportMemory } from './export-memory.js';
 import { benchIdempotencyMemory } from './idempotency-memory.js';
@@ -56,6 +57,13 @@ const workers = (fallback: number) => WORKERS ?? fallback;
 const workerCounts = (fallback: readonly number[]) => (WORKERS !== undefined ? [WORKERS] : [...fallback]);
 const compareWorkers = envIntList('BENCH_COMPARE_WORKERS', workerCounts([8, 2]));
 const spreadWorkers = envInt('BENCH_SPREAD_WORKERS', 1) ?? workers(8);
+const compareLoads = (() => {
+  const raw = process.env.BENCH_COMPARE_LOADS?.trim();
+  if (raw === undefined || raw === '') return FULL_MATRIX;
+  const loads = parseCompareLoads(raw);
+  if ('refused' in loads) refuse(`BENCH_COMPARE_LOADS=${raw}: ${loads.refused}`);
+  return loads;
+})();
 
 const SECTIONS: Record<string, () => Promise<void>> = {
   daemon: async () => void (await benchDaemon({ seconds: seconds(5), rounds: rounds(3), workerCounts: workerCounts([2, 8]), connections: [100, 1000] })),
@@ -64,6 +72,7 @@ const SECTIONS: Record<string, () => Promise<void>> = {
     benchCompare({
       seconds: seconds(10),
       workerCounts: compareWorkers,
+      loads: compareLoads,
       ttlS: 30,
       latencyMs: 800,
       // Five, not three: at three rounds one slow round of the shared box still moved the ratio.
@@ -94,7 +103,7 @@ reference measured in the same run; figures are saved as JSON in bench/results/.
 Sections (default: all, in this order):
   ${Object.keys(SECTIONS).join(', ')}
 
-Environment (whole numbers, checked before any server starts):
+Environment (checked before any server starts):
   BENCH_SECONDS            length of each load in seconds (each section has its own default)
   BENCH_ROUNDS             rounds per load (daemon, accept, ratelimit, streams: 3; compare's goal rows: 5; spread: 8)
   BENCH_WARMUP_SECONDS     unmeasured load before measuring (compare: 10; streams, spread: 5; accept: 3; ratelimit: 1; 0 = cold)
@@ -102,6 +111,8 @@ Environment (whole numbers, checked before any server starts):
                            streams: 2; the others: 8); BENCH_COMPARE_WORKERS, BENCH_SPREAD_WORKERS and
                            BENCH_EXPORT_WORKERS override it for their section
   BENCH_COMPARE_WORKERS    worker counts of compare, e.g. 8,2 (the default)
+  BENCH_COMPARE_LOADS      the loads of compare's matrix: connections, -close for one per request
+                           (default ${FULL_MATRIX.map(loadName).join(',')}; 100,1000 for the goal loads alone)
   BENCH_SPREAD_WORKERS     worker count of spread (default 8)
   BENCH_EXPORT_ROWS        rows of export-memory's tab (default 300000)
   BENCH_EXPORT_WORKERS     workers of export-memory (default 8)

@@ -40,7 +40,7 @@ interface Row {
   readonly roundsP99?: Record<string, number[]>;
 }
 interface Saved {
-  readonly settings: { readonly gunicorn: { readonly skipped?: string; readonly version?: string } };
+  readonly settings: { readonly loads: readonly string[]; readonly gunicorn: { readonly skipped?: string; readonly version?: string } };
   readonly rows: readonly Row[];
   readonly upstream: Record<string, { readonly corral?: { readonly calls: number; readonly windows: number } }>;
   readonly goals: readonly { readonly what: string; readonly figure: string; readonly met?: boolean }[];
@@ -87,11 +87,10 @@ async function bench(name: string, sections: readonly string[], env: Record<stri
   return { stdout, dir, saved: JSON.parse(readFileSync(join(dir, 'compare.json'), 'utf8')) as Saved };
 }
 
-/** Every row of the full matrix at N = WORKERS (the first count gets it): two routes, five loads. */
-function assertMatrix(saved: Saved, rounds: number, withGunicorn: boolean): void {
+/** Every row of the matrix at N = WORKERS (the first count gets it): two routes, `loads` (all five by default). */
+function assertMatrix(saved: Saved, rounds: number, withGunicorn: boolean, loads: readonly string[] = ['10', '100', '300', '1000', '100 close']): void {
   const rows = saved.rows.filter((r) => r.workers === WORKERS);
   const shapes = rows.map((r) => `${r.route} ${r.connections}${r.keepAlive ? '' : ' close'}`);
-  const loads = ['10', '100', '300', '1000', '100 close'];
   assert.deepEqual(shapes, [...loads.map((l) => `GET /api/players ${l}`), ...loads.map((l) => `POST /api/login ${l}`)]);
   if (withGunicorn) assert.ok(rows.filter((r) => (r.gunicorn?.requests ?? 0) > 0).length >= rows.length / 2, 'gunicorn answered in most loads');
   for (const r of rows) {
@@ -147,6 +146,10 @@ describe('npm run bench', () => {
     assert.equal(bad.status, 64);
     assert.match(bad.stderr, /^bench: unknown option "--rounds=3": sections are named without dashes; see --help/);
     assert.equal(bad.stdout, '', 'no section ran');
+    const badLoads = spawnSync(process.execPath, [RUN, 'compare'], { encoding: 'utf8', timeout: 30_000, env: { ...process.env, BENCH_COMPARE_LOADS: '100,fast' } });
+    assert.equal(badLoads.status, 64);
+    assert.match(badLoads.stderr, /^bench: BENCH_COMPARE_LOADS=100,fast: "fast" is not a load: a number of connections ≥ 1, with -close for a connection per request \(e\.g\. 10,100,300,1000,100-close\)/);
+    assert.equal(badLoads.stdout, '', 'no section ran');
   });
 
   const missing = gunicornMissing();
@@ -163,6 +166,7 @@ describe('npm run bench', () => {
     if (missing) assert.ok(stdout.includes(`gunicorn: ${GUNICORN_SKIP}`), `the skip message in:\n${stdout}`);
     else assert.match(saved.settings.gunicorn.version ?? '', /gunicorn/);
     assertMatrix(saved, 1, !missing);
+    assert.deepEqual(saved.settings.loads, ['10', '100', '300', '1000', '100-close'], 'the whole matrix by default');
     for (const route of ['GET /api/players', 'POST /api/login']) {
       for (const what of [`${route}: corral/bare ≥ 0.9 at 100 connections`, ...(missing ? [] : [`${route}: corral/gunicorn ≥ 10 at 100 connections`]), `${route}: corral p99 < 50 ms at 1000 connections`]) {
         assert.equal(typeof goal(saved, what).met, 'boolean', `${what} is judged`);
@@ -182,13 +186,15 @@ describe('npm run bench', () => {
     assert.match(stdout, new RegExp(`goals \\(N = ${WORKERS}\\):`));
   });
 
+  // The goal loads alone (BENCH_COMPARE_LOADS): the whole matrix ran in the test above.
   it('compare without gunicorn says how to install it and compares corral with the bare server alone, its goal loads in rounds', async () => {
     const rounds = 2;
-    const { stdout, dir, saved } = await bench('without-gunicorn', ['compare'], { BENCH_ROUNDS: String(rounds), BENCH_GUNICORN: join(scratch, 'no-such-gunicorn') });
+    const { stdout, dir, saved } = await bench('without-gunicorn', ['compare'], { BENCH_ROUNDS: String(rounds), BENCH_GUNICORN: join(scratch, 'no-such-gunicorn'), BENCH_COMPARE_LOADS: '100,1000' });
     assert.deepEqual(readdirSync(dir), ['compare.json'], 'the section asked for alone');
     assert.ok(stdout.includes(`gunicorn: ${GUNICORN_SKIP}`), `the skip message in:\n${stdout}`);
     assert.match(saved.settings.gunicorn.skipped ?? '', /BENCH_GUNICORN=.*no-such-gunicorn is not an executable/);
-    assertMatrix(saved, rounds, false);
+    assertMatrix(saved, rounds, false, ['100', '1000']);
+    assert.deepEqual(saved.settings.loads, ['100', '1000']);
     const g = goal(saved, 'GET /api/players: corral/gunicorn ≥ 10 at 100 connections');
     assert.equal(g.figure, 'gunicorn skipped');
     assert.equal(g.met, undefined, 'not judged without gunicorn');
