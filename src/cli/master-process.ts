@@ -1,7 +1,7 @@
 // Finds a running master through the pidfile, for reload/stop/status.
 
 import { lstatSync, statSync } from 'node:fs';
-import { request } from 'undici';
+import { get as httpGet } from 'node:http';
 import { loadSettings } from '../config/load.js';
 import type { SettingName, Settings } from '../config/schema.js';
 import { CorralError } from '../errors.js';
@@ -152,9 +152,25 @@ const ADMIN_PROBE_MS = 1500;
  * GET of an admin API document (with the token when given): its status and parsed JSON body.
  * `timeoutMs` bounds the whole call, connecting included.
  */
-export async function getAdminJson(url: string, token: string | undefined, timeoutMs = 3000): Promise<{ status: number; body: unknown }> {
-  const res = await request(url, { headers: token ? { authorization: `Bearer ${token}` } : {}, signal: AbortSignal.timeout(timeoutMs) });
-  return { status: res.statusCode, body: await res.body.json() };
+export function getAdminJson(url: string, token: string | undefined, timeoutMs = 3000): Promise<{ status: number; body: unknown }> {
+  // node:http, not undici: importing undici doubled the CPU of each `corral status`, `stop` and
+  // `reload` (a status: 0.65 s against 0.30 s on a 2-core Xeon); nor Node's fetch (0.55 s), which
+  // also refuses the ports browsers block (an admin API on 6000 or 6666 would be a "bad port").
+  return new Promise((resolve, reject) => {
+    const req = httpGet(url, { headers: token ? { authorization: `Bearer ${token}` } : {}, signal: AbortSignal.timeout(timeoutMs) }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (chunk: Buffer) => chunks.push(chunk));
+      res.on('error', reject);
+      res.on('end', () => {
+        try {
+          resolve({ status: res.statusCode ?? 0, body: JSON.parse(Buffer.concat(chunks).toString('utf8')) as unknown });
+        } catch (err) {
+          reject(err instanceof Error ? err : new Error(String(err)));
+        }
+      });
+    });
+    req.on('error', (err) => reject(err.name === 'AbortError' ? new Error(`no answer within ${timeoutMs} ms`) : err));
+  });
 }
 
 /**
