@@ -11,7 +11,8 @@
 //     CIDR. Loopback is NOT implied: like curl and undici, 127.0.0.1 goes through the proxy unless
 //     NO_PROXY names it (Go's net/http alone bypasses loopback).
 
-import { Agent, EnvHttpProxyAgent, type Dispatcher } from 'undici';
+import type { Agent as UndiciAgent, Dispatcher } from 'undici';
+import { Agent, EnvHttpProxyAgent } from './undici-agents.js';
 import type { Settings } from '../../config/schema.js';
 import { noProxyEntries, shownProxyUrl } from '../../config/proxy-url.js';
 
@@ -66,7 +67,7 @@ export function routeText(route: ProxyRoute | undefined): string {
  * through CONNECT, which proxies commonly allow to port 443 only (Squid's default). An https://
  * target always tunnels through CONNECT.
  */
-export function googleDispatcher(settings: Partial<ProxySettings>, options: Agent.Options): Dispatcher {
+export function googleDispatcher(settings: Partial<ProxySettings>, options: UndiciAgent.Options): Dispatcher {
   if (!settings.HTTPS_PROXY && !settings.HTTP_PROXY) return new Agent(options);
   return new EnvHttpProxyAgent({
     ...options,
