@@ -365,13 +365,13 @@ function goalsFor(rows: readonly Row[], upstream: { corral?: Upstream }, gunicor
         figure: gunicorn ? `${fmt(cg, 1)} ${cpuG}; the ceiling, bare/gunicorn: ${fmt(ceiling, 1)}` : 'gunicorn skipped',
         met: gunicorn ? cg >= 10 : undefined,
       });
-    }
-    if (!r100) {
+    } else {
       // Left out of BENCH_COMPARE_LOADS: said, rather than a goal missing from the list.
       for (const what of [`${route.name}: corral/bare ≥ 0.9 at 100 connections`, `${route.name}: corral/gunicorn ≥ 10 at 100 connections`]) goals.push({ what, figure: 'not measured: BENCH_COMPARE_LOADS has no 100', met: undefined });
     }
-    if (!r1000) goals.push({ what: `${route.name}: corral p99 < 50 ms at 1000 connections`, figure: 'not measured: BENCH_COMPARE_LOADS has no 1000', met: undefined });
-    if (r1000) {
+    if (!r1000) {
+      goals.push({ what: `${route.name}: corral p99 < 50 ms at 1000 connections`, figure: 'not measured: BENCH_COMPARE_LOADS has no 1000', met: undefined });
+    } else {
       // 1000 connections that each wait for their answer before sending again: by Little's law the
       // mean latency is connections / throughput, whatever the server does with its time.
       const meanMs = (c: Measured) => (c.answeredRps > 0 ? (c.connections * 1000) / c.answeredRps : NaN);
