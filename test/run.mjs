@@ -3,7 +3,8 @@
 // masters at once starve each other's heartbeats. Extra arguments are passed to `node --test`.
 
 import { spawn, spawnSync } from 'node:child_process';
-import { readdirSync, statSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -69,6 +70,17 @@ function startPreparation(script) {
 // longest file, the systemd suite with its debootstrap, takes a few minutes.
 const FILE_TIMEOUT_MS = 15 * 60_000;
 const extra = process.argv.slice(2);
+// Each phase's output as node:test prints it by default, and beside it the failed tests alone,
+// printed again after the last phase: a CI log cut to its tail still says what failed and why.
+const reporterChosen = extra.some((a) => a.startsWith('--test-reporter'));
+const summaryDir = mkdtempSync(join(tmpdir(), 'corral-test-failures-'));
+const summaryReporter = fileURLToPath(new URL('./failure-summary-reporter.mjs', import.meta.url));
+function reporterArgs(summaryFile) {
+  if (reporterChosen) return [];
+  const own = process.stdout.isTTY ? 'spec' : 'tap';
+  return [`--test-reporter=${own}`, '--test-reporter-destination=stdout', `--test-reporter=${summaryReporter}`, `--test-reporter-destination=${summaryFile}`];
+}
+const failures = [];
 let failed = false;
 let preparation;
 for (const phase of phases) {
@@ -78,8 +90,20 @@ for (const phase of phases) {
   if (files.length === 0) continue;
   const started = Date.now();
   process.stdout.write(`\n# phase: ${phase.name} (${files.length} files)\n`);
-  const r = spawnSync(process.execPath, ['--test', `--test-concurrency=${phase.concurrency}`, `--test-timeout=${FILE_TIMEOUT_MS}`, ...extra, ...files], { stdio: 'inherit' });
+  const summaryFile = join(summaryDir, `${phase.name.replace(/\W+/g, '-')}.txt`);
+  const r = spawnSync(process.execPath, ['--test', `--test-concurrency=${phase.concurrency}`, `--test-timeout=${FILE_TIMEOUT_MS}`, ...reporterArgs(summaryFile), ...extra, ...files], { stdio: 'inherit' });
   process.stdout.write(`# phase ${phase.name}: ${r.status === 0 ? 'passed' : 'FAILED'} in ${Math.round((Date.now() - started) / 1000)} s\n`);
-  if (r.status !== 0) failed = true;
+  if (r.status !== 0) {
+    failed = true;
+    let summary = '';
+    try {
+      summary = readFileSync(summaryFile, 'utf8');
+    } catch {
+      // The phase died before its reporter wrote anything: its exit status is all there is.
+    }
+    failures.push(`# phase ${phase.name}: exit ${r.status ?? r.signal}\n${summary || '(no failed test reported: see the phase output above)\n'}`);
+  }
 }
+rmSync(summaryDir, { recursive: true, force: true });
+if (failures.length > 0) process.stdout.write(`\n# FAILED: what failed, phase by phase\n${failures.join('\n')}`);
 process.exit(failed ? 1 : 0);
