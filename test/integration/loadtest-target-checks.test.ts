@@ -119,13 +119,15 @@ describe('corral loadtest checks what the target is before the load', () => {
     assert.equal(result.notes.filter((n) => n.startsWith('the target answered GET /api/players with 503')).length, 1, 'in the result once');
   });
 
-  it('claims nothing from a run of logins alone (--users 5 --duration 400ms --think-time 5s: no user got to act), exit 2', async () => {
+  it('claims nothing from a run of logins alone (--users 5 --duration 2s --think-time 10s: no user got to act), exit 2', async () => {
     const t = await startTargetFixture({ players: [{ name: 'Alice Martin', code: 'P001' }] });
     open.push({ url: t.url, counts: t.counts, close: () => t.close() });
     // Few users, each waiting its think time after its login: the logins must be answered within
     // the p95 bound to leave nothing judged (slow logins fail a step, as they should), and twenty
-    // at once on a loaded 2-core box took 844 ms.
-    const run = await loadtest(['--target', t.url, '--users', '5', '--duration', '400ms', '--think-time', '5s', '--users-file', usersFile, '--out', join(dir, 'logins-only')], dir);
+    // at once on a loaded 2-core box took 844 ms. The think time (10 s ± 50 %) outlasts the run,
+    // and the run lasts long enough for the logins to finish: with 400 ms, none had on a loaded
+    // box, and a run where no request finished says so instead.
+    const run = await loadtest(['--target', t.url, '--users', '5', '--duration', '2s', '--think-time', '10s', '--users-file', usersFile, '--out', join(dir, 'logins-only')], dir);
     assert.equal(run.code, 2, `${run.stdout}\n${run.stderr}`);
     // Logins slower than the bound fail the step, judged as any request is (CI's busiest minute:
     // five took a p95 of 574 ms): then the verdict is "no" with that p95, never "yes".
