@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import type { Settings } from '../config/schema.js';
 import type { Logger } from '../log/logger.js';
 import type { SheetsBackend } from './backend.js';
-import { createGoogleBackend, GoogleBackend } from './google/index.js';
+import type { ProxyRoute } from './google/proxy.js';
 import { paced, type AfterAttempt, type BeforeAttempt } from './keeper/pacing.js';
 import { dataDirOf } from './keeper/socket-path.js';
 import { createOfflineBackend } from './offline/backend.js';
@@ -42,19 +42,24 @@ export function offlineSheetDir(settings: Pick<Settings, 'CORRAL_DATA_DIR'>): st
  */
 export async function openBackend(settings: BackendSettings, logger: Logger, beforeAttempt: BeforeAttempt, afterAttempt?: AfterAttempt): Promise<SheetsBackend> {
   let backend: SheetsBackend;
+  let proxy: ProxyRoute | undefined;
   if (backendKind(settings) === 'google') {
-    backend = createGoogleBackend(settings, logger, {
+    // Loaded only for Google: its HTTP client (undici) took a tenth of a second of CPU at every
+    // start of a keeper serving the offline sheet.
+    const { createGoogleBackend } = await import('./google/index.js');
+    const google = createGoogleBackend(settings, logger, {
       beforeAttempt: (info, signal) => beforeAttempt(info, signal),
       ...(afterAttempt ? { afterAttempt: (info, error) => afterAttempt(info, error) } : {}),
     });
+    // `proxy`: grep-able, its password never shown (proxy.ts); the description says it too.
+    proxy = google.proxy.api ?? google.proxy.token;
+    backend = google;
   } else {
     const dir = offlineSheetDir(settings);
     backend = paced(await createOfflineBackend({ dir, logger }), beforeAttempt, afterAttempt);
     const exposure = settings.CORRAL_BIND ? await sampleRosterExposure(dir, settings.CORRAL_BIND) : undefined;
     if (exposure) logger.warn({ event: 'sheets.sample_roster_exposed', code: 'CORRAL_ERR_SAMPLE_ROSTER', bind: settings.CORRAL_BIND }, exposure);
   }
-  // `proxy`: grep-able, its password never shown (proxy.ts); the description says it too.
-  const proxy = backend instanceof GoogleBackend ? (backend.proxy.api ?? backend.proxy.token) : undefined;
   logger.info(
     { event: 'sheets.backend', backend: backend.kind, description: backend.description, ...(proxy ? { proxy: proxy.shown, proxySetting: proxy.setting } : {}) },
     `sheets backend: ${backend.description}`,
