@@ -20,10 +20,14 @@ import { createWorkerSheetsClient } from '../../src/sheets/worker-client.js';
 import { captureLogger, type CapturedLogger } from '../fixtures/capture-logger.js';
 import { FakeBackend } from '../fixtures/fake-sheets-backend.js';
 import { testKeeperSettings } from '../fixtures/keeper-settings.js';
+import { waitFor } from '../helpers/corral.js';
 import { redisMissing, redisPerSuite } from '../helpers/redis-server.js';
 
 const WINDOW_MS = 900_000;
+/** The worker's wait for the shared count where the test is about that wait (Redis frozen, killed). */
 const WAIT_MS = 250;
+/** Elsewhere: a bound alone, which a loaded host must not reach (a first count took over 250 ms). */
+const ANSWER_WAIT_MS = 5000;
 
 describe("the keeper's failed-login count shared through Redis", { skip: redisMissing }, () => {
   const server = redisPerSuite();
@@ -47,13 +51,16 @@ describe("the keeper's failed-login count shared through Redis", { skip: redisMi
   });
 
   /** The keeper (with REDIS_URL unless `redisUrl` is null) and one worker's client. */
-  async function start(redisUrl: string | null = server().url): Promise<(name: string, failed: boolean, windowMs?: number) => ReturnType<NonNullable<SheetsClient['settleLogin']>>> {
+  async function start(redisUrl: string | null = server().url): Promise<(name: string, failed: boolean, windowMs?: number, waitMs?: number) => ReturnType<NonNullable<SheetsClient['settleLogin']>>> {
     const settings = testKeeperSettings(dir, { REDIS_URL: redisUrl ?? undefined });
     keeper = await Keeper.start({ settings, logger: log.logger, socketPath: keeperSocketPath(dir), openBackend: async (pace) => paced(Object.assign(new FakeBackend(), { destination: destinationOf({ SHEET_ID: 'fake' }) }), pace), lockWaitMs: 2000 });
+    // Asked before the keeper's link reached Redis, a count waits for the connection, and a first
+    // settle on a loaded host went past the wait (the waits are what the tests below measure).
+    if (redisUrl !== null) await waitFor(() => log.lines().some((l) => l.event === 'redis.connected'), 10_000, "the keeper's redis.connected");
     worker = createWorkerSheetsClient({ ...settings, SHEET_ID: 'fake' }, log.logger, { watch: false, retryDelayMs: 50 });
     const settle = worker.settleLogin?.bind(worker);
     assert.ok(settle, "the worker's client asks the keeper for the shared count");
-    return (name, failed, windowMs = WINDOW_MS) => settle(nameHash(name), failed, windowMs, WAIT_MS);
+    return (name, failed, windowMs = WINDOW_MS, waitMs = ANSWER_WAIT_MS) => settle(nameHash(name), failed, windowMs, waitMs);
   }
 
   it('a failure is counted and answered with the count and its window; a correct code only reads it; names apart; the key holds no name', async () => {
@@ -99,8 +106,8 @@ describe("the keeper's failed-login count shared through Redis", { skip: redisMi
     await server().kill();
     try {
       const asked = Date.now();
-      await assert.rejects(settle('Alice', true), { code: 'CORRAL_ERR_REDIS' });
-      await assert.rejects(settle('Alice', false), { code: 'CORRAL_ERR_REDIS' });
+      await assert.rejects(settle('Alice', true, WINDOW_MS, WAIT_MS), { code: 'CORRAL_ERR_REDIS' });
+      await assert.rejects(settle('Alice', false, WINDOW_MS, WAIT_MS), { code: 'CORRAL_ERR_REDIS' });
       assert.ok(Date.now() - asked < WAIT_MS * 2, 'answered without waiting for Redis');
     } finally {
       await server().restart();
@@ -121,7 +128,7 @@ describe("the keeper's failed-login count shared through Redis", { skip: redisMi
     server().pause();
     try {
       const asked = Date.now();
-      await assert.rejects(settle('Alice', true), { code: 'CORRAL_ERR_KEEPER_UNAVAILABLE' });
+      await assert.rejects(settle('Alice', true, WINDOW_MS, WAIT_MS), { code: 'CORRAL_ERR_KEEPER_UNAVAILABLE' });
       const waited = Date.now() - asked;
       assert.ok(waited >= WAIT_MS - 10 && waited < 900, `gave up after ${waited} ms`);
     } finally {
@@ -138,8 +145,8 @@ describe("the keeper's failed-login count shared through Redis", { skip: redisMi
     await start();
     const settle = worker?.settleLogin?.bind(worker);
     assert.ok(settle);
-    await assert.rejects(settle('Alice', true, WINDOW_MS, WAIT_MS), { code: 'CORRAL_ERR_COUNTER_INVALID' });
-    await assert.rejects(settle(nameHash('Alice'), true, 0, WAIT_MS), { code: 'CORRAL_ERR_COUNTER_INVALID' });
+    await assert.rejects(settle('Alice', true, WINDOW_MS, ANSWER_WAIT_MS), { code: 'CORRAL_ERR_COUNTER_INVALID' });
+    await assert.rejects(settle(nameHash('Alice'), true, 0, ANSWER_WAIT_MS), { code: 'CORRAL_ERR_COUNTER_INVALID' });
     // The keeper's presence and its quota window, said when it connected, are there; no login key.
     assert.deepEqual(server().cli('KEYS', '*').trim().split('\n').filter((k) => k.includes(':login')), [], 'no login key written');
   });
