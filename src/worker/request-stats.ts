@@ -33,7 +33,9 @@ const STARTED = Symbol('corral.started');
 const BYTES_BEFORE = Symbol('corral.bytesBefore');
 const RAW_STATUS = Symbol('corral.rawStatus');
 
-type TrackedResponse = ServerResponse & { [STARTED]: number; [BYTES_BEFORE]: number; [BYTES_AFTER]?: number; [RAW_STATUS]?: number };
+/** Bytes of the answer still queued on the socket when the send timeout cut it. */
+const UNSENT = Symbol('corral.unsent');
+type TrackedResponse = ServerResponse & { [STARTED]: number; [BYTES_BEFORE]: number; [BYTES_AFTER]?: number; [RAW_STATUS]?: number; [UNSENT]?: number };
 
 /** BYTES_BEFORE of a response queued behind another on its connection, until it gets the connection. */
 const NOT_ON_SOCKET = -1;
@@ -61,6 +63,16 @@ function onSocket(this: TrackedResponse, socket: TrackedSocket): void {
  */
 export function answeredOnSocket(res: ServerResponse, status: number): void {
   (res as TrackedResponse)[RAW_STATUS] = status;
+}
+
+/**
+ * The send timeout cut the connection of `res` with `unsentBytes` of its answer still queued: its
+ * access line says 499 with the bytes that went out. node:http counts an answer handed to the
+ * socket whole as finished, and the socket's bytesWritten counts what it queued: a large answer
+ * the client never read was logged 200 with every byte, beside the line saying none was taken.
+ */
+export function cutUnsent(res: ServerResponse, unsentBytes: number): void {
+  (res as TrackedResponse)[UNSENT] = unsentBytes;
 }
 
 /** `accessLogger` undefined: no access log. Its lines carry the worker's id from the logger's base fields. */
@@ -103,10 +115,10 @@ export function createRequestStats(accessLogger: Logger | undefined, onServed: (
         // nginx's 499: the connection closed before the whole answer went out (statusCode would
         // still say 200 for a request that was never answered), unless the server cut it itself
         // after a failure and said so with a 5xx statusCode.
-        status: res[RAW_STATUS] ?? (res.writableFinished || res.statusCode >= 500 ? res.statusCode : 499),
+        status: res[RAW_STATUS] ?? (res[UNSENT] === undefined && (res.writableFinished || res.statusCode >= 500) ? res.statusCode : 499),
         ms: Math.round(ms * 100) / 100,
         // A response that never got the connection (its client left first) sent nothing.
-        bytes: res[BYTES_BEFORE] === NOT_ON_SOCKET ? 0 : (res[BYTES_AFTER] ?? socket.bytesWritten) - res[BYTES_BEFORE],
+        bytes: res[BYTES_BEFORE] === NOT_ON_SOCKET ? 0 : Math.max(0, (res[BYTES_AFTER] ?? socket.bytesWritten) - res[BYTES_BEFORE] - (res[UNSENT] ?? 0)),
         remote: socket.remoteAddress,
       });
     }

@@ -17,6 +17,8 @@ export interface SendTimeoutCut {
   readonly path: string;
   /** Bytes of the answer the client never took. */
   readonly unsentBytes: number;
+  /** The answer cut short: its access line says so (request-stats.ts, cutUnsent). */
+  readonly response: ServerResponse;
   readonly remote: string | undefined;
 }
 
@@ -44,7 +46,7 @@ export function attachSendTimeout(server: Server, timeoutMs: number, onCut: (cut
     // The app asked to handle timeouts of this request itself (node:http's contract for a
     // 'timeout' listener on the request or the response).
     if (res && (res.listenerCount('timeout') > 0 || res.req.listenerCount('timeout') > 0)) return;
-    if (res) onCut({ method: res.req.method, path: pathOfTarget(res.req.url), unsentBytes: socket.writableLength, remote: socket.remoteAddress });
+    if (res) onCut({ method: res.req.method, path: pathOfTarget(res.req.url), unsentBytes: socket.writableLength, remote: socket.remoteAddress, response: res });
     socket.destroy();
   });
 }

@@ -24,7 +24,7 @@ import { BURST_QUIET_MS, createBurst } from './burst.js';
 import { attachConnectionCap, type ConnectionCap, type HostGaugeCap } from './connection-cap.js';
 import { isHealthTarget } from './health-target.js';
 import { attachClientErrorHandler, enforceRequestLimits, refuseConnect, refuseExpectation } from './limits.js';
-import { createRequestStats, type RequestStats } from './request-stats.js';
+import { createRequestStats, cutUnsent, type RequestStats } from './request-stats.js';
 import { attachSendTimeout } from './send-timeout.js';
 
 const netClose = NetServer.prototype.close;
@@ -198,12 +198,13 @@ export function createWorkerServer(app: RequestListener, o: WorkerServerOptions)
     acceptFailures.count(() => ({ code: err.code ?? 'unknown' }));
   };
   attachClientErrorHandler(server, (code) => logger.debug({ event: 'request.client_error', code }), (a) => stats.parserAnswer(a));
-  attachSendTimeout(server, settings.CORRAL_SEND_TIMEOUT * 1000, (cut) =>
+  attachSendTimeout(server, settings.CORRAL_SEND_TIMEOUT * 1000, (cut) => {
+    cutUnsent(cut.response, cut.unsentBytes);
     logger.info(
       { event: 'request.send_timeout', method: cut.method, path: cut.path, unsent_bytes: cut.unsentBytes, remote: cut.remote, timeout_s: settings.CORRAL_SEND_TIMEOUT },
       `the client took no bytes of its answer for ${settings.CORRAL_SEND_TIMEOUT} s; connection closed`,
-    ),
-  );
+    );
+  });
   server.on('connect', (_req: IncomingMessage, socket: Duplex) => refuseConnect(socket));
   // An Expect other than 100-continue: refused with JSON (node's own 417 has no body).
   server.on('checkExpectation', (req: IncomingMessage, res: ServerResponse) => {
