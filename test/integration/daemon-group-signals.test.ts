@@ -130,7 +130,7 @@ for (const [role, module] of [['keeper', '/dist/src/sheets/keeper-main.js'], ['w
   });
 }
 
-test("Ctrl-C to the whole process group while the keeper is in node's own start, before its first statement: it dies of SIGINT, said as part of the stop (info), not as an error", async () => {
+test("Ctrl-C to the whole process group while the keeper is in node's own start, before its first statement: it dies of the signal, said as part of the stop (info), not as an error", async () => {
   // Holding group-signals.js, the entry's one static import, stands for node's own start, the
   // window no listener can cover (a second on a busy 2-core host forking 8 processes at once).
   // Whether the master reaps that exit before or after it has begun draining the keeper is a race
@@ -143,7 +143,11 @@ test("Ctrl-C to the whole process group while the keeper is in node's own start,
     assert.deepEqual(await c.exited, { code: 0, signal: null });
     const exit = c.events('keeper.exit')[0];
     assert.ok(exit, 'the keeper exited');
-    assert.equal(exit.signal, 'SIGINT');
+    // Of the Ctrl-C, or of the SIGTERM the master sends it at once: a keeper the loaded host had
+    // not run in that millisecond holds both signals pending, and Node's handler of each (it
+    // restores the terminal, then raises the signal again) may run first on a thread of its own.
+    // Seen: 2 of 6 runs beside two busy loops died of SIGTERM, 9 ms after the Ctrl-C.
+    assert.ok(exit.signal === 'SIGINT' || exit.signal === 'SIGTERM', `died of ${String(exit.signal)}`);
     assert.equal(exit.level, 'info');
     assert.equal(exit.reason, 'shutdown');
     assert.deepEqual(c.logs().filter((l) => l.level === 'error' || l.level === 'fatal').map((l) => [l.event, l.code]), [], 'no error said');
