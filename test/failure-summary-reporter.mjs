@@ -22,7 +22,10 @@ function describe(error) {
 export default async function* failureSummary(source) {
   // Per file, the names of the suites open at each depth: a failure's full name is read from them.
   const openByFile = new Map();
-  const openIn = (file) => openByFile.get(file ?? '') ?? openByFile.set(file ?? '', []).get(file ?? '');
+  const openIn = (file = '') => {
+    if (!openByFile.has(file)) openByFile.set(file, []);
+    return openByFile.get(file);
+  };
   for await (const event of source) {
     if (event.type === 'test:start') {
       const open = openIn(event.data.file);

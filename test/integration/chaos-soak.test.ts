@@ -4,9 +4,9 @@
 // 40 s) by readers, logins and careful event posters (an Idempotency-Key per event, retried with
 // it until acknowledged; one event in LOSE_EVERY has its first acknowledgement lost on the way, so
 // its retry must be answered from the key; pairs of copies of one event go out at once, so that
-// one meets the other in flight), while a script kills a worker and the keeper with SIGKILL, reloads (HUP), adds and
-// removes a worker (TTIN, TTOU) and fills the connection cap with busy connections, then opens
-// more. Then the journal drains into the emulator and the Events tab must hold every acknowledged
+// one meets the other in flight), while a script kills a worker and the keeper with SIGKILL,
+// reloads (HUP), adds and removes a worker (TTIN, TTOU) and fills the connection cap with busy
+// connections, then opens more. Then the journal drains into the emulator and the Events tab must hold every acknowledged
 // event exactly once and nothing else; every answer other than a 2xx must be one the README
 // documents for these conditions; no request may hang; reads include the reader's own acknowledged
 // events and are no staler than the cache settings allow; the daemon ends healthy and no process
