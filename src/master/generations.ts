@@ -19,6 +19,21 @@ export interface ReloadState {
   readonly previousReadyAt: number | undefined;
 }
 
+/** How a reload ended: `corral reload --wait` and the admin API's stats say it, systemd's STATUS= line when it did not apply. */
+export interface ReloadEnd {
+  /** Reloads ended since the master started, this one included: a reload asked for ends with a higher number. */
+  readonly seq: number;
+  readonly outcome: 'completed' | 'refused' | 'rolled_back' | 'incomplete';
+  /** The generation serving once it ended. */
+  readonly generation: number;
+  /** The stable code of what failed; undefined when it completed. */
+  readonly code: string | undefined;
+  /** One line, as systemd's STATUS= line gives it. */
+  readonly message: string;
+  /** Wall clock, epoch ms. */
+  readonly at: number;
+}
+
 export class Generations {
   private serving = 1;
   /** Generations are never reused, even after a failed reload rolled back. */
@@ -30,8 +45,8 @@ export class Generations {
   private latest: ReloadOutcome | undefined;
   /** When the serving generation's first worker became ready (wall clock, epoch ms); undefined before. */
   private firstReadyAt: number | undefined;
-  /** Why the latest reload that ended did not apply, until one completes (see failed()). */
-  private failure: string | undefined;
+  /** The latest reload that ended, whatever became of it; undefined before any. */
+  private lastEnded: ReloadEnd | undefined;
 
   /** The generation the master steers towards: the reload's new one while it runs. */
   get current(): number {
@@ -46,24 +61,30 @@ export class Generations {
     return this.latest;
   }
 
-  /** Why the latest reload that ended did not apply (refused, rolled back, incomplete); undefined once one completes. */
-  get lastFailure(): string | undefined {
-    return this.failure;
-  }
-
   /**
-   * A reload ended without applying in full. Kept, for systemd's STATUS= line, until a reload
-   * completes: the master's READY=1 ends `systemctl reload` with success whatever became of it
-   * (systemd has no notification for a failed reload), and the status line is re-sent every few
-   * seconds, so a failure said only with that READY=1 was gone from `systemctl status` at once.
+   * Why the latest reload that ended did not apply (refused, rolled back, incomplete); undefined
+   * once one completes (the log keeps the failure). Kept, for systemd's STATUS= line, until then:
+   * the master's READY=1 ends `systemctl reload` whatever became of the reload (systemd has no
+   * notification for a failed one), and the status line is re-sent every few seconds, so a
+   * failure said only with that READY=1 was gone from `systemctl status` at once.
    */
-  failed(text: string): void {
-    this.failure = text;
+  get lastFailure(): string | undefined {
+    return this.lastEnded && this.lastEnded.outcome !== 'completed' ? this.lastEnded.message : undefined;
   }
 
-  /** A reload completed: the failure of an earlier one is history (the log keeps it). */
-  completed(): void {
-    this.failure = undefined;
+  /** The latest reload that ended: what `corral reload --wait` reports once its own has. */
+  get lastEnd(): ReloadEnd | undefined {
+    return this.lastEnded;
+  }
+
+  /** A reload asked for during the one in progress waits to start when it ends. */
+  get queued(): boolean {
+    return this.pending;
+  }
+
+  /** A reload ended (`generation` serves now), applied in full or not; `message` is one line. */
+  ended(outcome: ReloadEnd['outcome'], code: string | undefined, message: string, wallNow: number): void {
+    this.lastEnded = { seq: (this.lastEnded?.seq ?? 0) + 1, outcome, generation: this.serving, code, message, at: wallNow };
   }
 
   /**

@@ -77,7 +77,7 @@ export class ReloadLifecycle {
       if (err instanceof ConfigError) for (const warning of err.warnings) log.warn({ event: 'config.warning' }, warning);
       gens.refused(why.code, why.message);
       const code = codeOf(why, 'CORRAL_ERR_CONFIG_INVALID');
-      gens.failed(`last reload refused (${code}), generation ${gens.current} serves: ${why.message}`);
+      gens.ended('refused', code, `last reload refused (${code}), generation ${gens.current} serves: ${why.message}`, Date.now());
       log.error({ event: 'reload.failed', code, err: why }, `reload refused, old workers keep serving: ${why.message}`);
       // systemctl reload announced RELOADING=1 (ExecReload, NotifyAccess=exec): only READY=1 ends it.
       // Still booting, READY=1 is the end of the boot's own and must wait for the workers.
@@ -121,7 +121,7 @@ export class ReloadLifecycle {
     if (!gens.reload) return;
     this.d.log.info({ event: 'reload.done', generation: gens.current, workers: ready, port: port ?? null, ms: now - gens.reload.startedAt }, `reload done: generation ${gens.current} serving on port ${port}`);
     gens.end();
-    gens.completed();
+    gens.ended('completed', undefined, `last reload completed, generation ${gens.current} serves`, Date.now());
     if (!this.startPending()) this.d.options.notifier.ready(this.d.statusLine());
   }
 
@@ -147,8 +147,9 @@ export class ReloadLifecycle {
         { event: 'reload.failed', code: codeOf(err, 'CORRAL_ERR_WORKER_DIED'), generation: gens.current, workers: ready, expected: target.expected, boot_error: err ?? null },
         `reload to generation ${gens.current} cannot complete: its workers fail to boot (${err?.message}) and no worker of generation ${gens.reload.previousGeneration} is left to go back to; ${ready} of ${target.expected} serve, the others are retried`,
       );
-      gens.failed(`last reload incomplete (${codeOf(err, 'CORRAL_ERR_WORKER_DIED')}), generation ${gens.current} has ${ready} of ${target.expected} workers: ${err?.message}`);
+      const code = codeOf(err, 'CORRAL_ERR_WORKER_DIED');
       gens.end();
+      gens.ended('incomplete', code, `last reload incomplete (${code}), generation ${gens.current} has ${ready} of ${target.expected} workers: ${err?.message}`, Date.now());
       if (!this.startPending()) this.d.options.notifier.ready(this.d.statusLine());
     }
     return false;
@@ -162,7 +163,6 @@ export class ReloadLifecycle {
     const failed = target.loaded.settings;
     const code = codeOf(bootError, 'CORRAL_ERR_WORKER_DIED');
     this.d.log.error({ event: 'reload.failed', code, generation: gens.current, boot_error: bootError ?? null }, `reload failed: ${why}; generation ${r.previousGeneration} keeps serving`);
-    gens.failed(`last reload rolled back (${code}), generation ${r.previousGeneration} serves: ${why}`);
     // The new generation's workers are now outgoing: manage() stops those still booting and
     // drains the ready ones gracefully, each only once a worker of the old generation is ready to
     // take its place (cutting them at once dropped their requests and the capacity).
@@ -172,6 +172,7 @@ export class ReloadLifecycle {
     // whether it could): a later reload's restart_needed names the file it writes to.
     if (this.d.options.configureLogs?.(r.previous.settings) ?? true) this.masterLogFile = displayValue('CORRAL_LOG_FILE', r.previous.settings.CORRAL_LOG_FILE);
     gens.rollBack();
+    gens.ended('rolled_back', code, `last reload rolled back (${code}), generation ${r.previousGeneration} serves: ${why}`, Date.now());
     // The count that served before the reload, TTIN/TTOU included: the new settings' count had
     // already drained the excess of a larger one, which is now forked again.
     target.expected = r.previousWorkers;

@@ -29,6 +29,13 @@ export interface UnitOptions {
   readonly timeout: number;
   /** Port of CORRAL_BIND: below 1024 the unit grants CAP_NET_BIND_SERVICE and nothing else. */
   readonly bindPort: number;
+  /**
+   * Whether ExecReload= is `corral reload --wait`, which fails `systemctl reload` when the reload
+   * did: it finds the master through CORRAL_PIDFILE and follows the reload through the admin API,
+   * so the settings need both (a pidfile, and a port of CORRAL_ADMIN_BIND other than 0). Else
+   * `kill -HUP $MAINPID`, and a reload rolled back ends `systemctl reload` as a success.
+   */
+  readonly reloadWait: boolean;
 }
 
 /** The options systemd/corral.service was generated with (a typical 4-CPU host, defaults elsewhere). */
@@ -46,6 +53,7 @@ export const REFERENCE_UNIT_OPTIONS: UnitOptions = {
   gracefulTimeout: 30,
   timeout: 30,
   bindPort: 8080,
+  reloadWait: true,
 };
 
 /** The kernel's default fs.nr_open: a LimitNOFILE above it makes the unit fail to start. */
@@ -133,7 +141,20 @@ export function renderUnit(o: UnitOptions): string {
     '# signalled. Without it the reload "succeeded" and only the log said it was refused.',
     `ExecReload=${execWord(o.nodePath)} ${execWord(corral)} config --check`,
     'ExecReload=/bin/systemd-notify RELOADING=1',
-    'ExecReload=/bin/kill -HUP $MAINPID',
+    ...(o.reloadWait
+      ? [
+          '# Then the HUP, and the reload followed to its end: one refused, rolled back (its new workers',
+          '# cannot boot; the old ones serve on) or left incomplete fails `systemctl reload`, and says so',
+          '# in the journal. It finds the master through CORRAL_PIDFILE and asks the admin API',
+          '# (CORRAL_ADMIN_BIND, no token needed) where the reload stands.',
+          `ExecReload=${execWord(o.nodePath)} ${execWord(corral)} reload --wait`,
+        ]
+      : [
+          '# Then the HUP. (The settings this unit was generated for have no pidfile or no fixed admin',
+          '# port, which `corral reload --wait` needs: a reload rolled back ends `systemctl reload` as a',
+          '# success here; the log and `systemctl status` say it failed.)',
+          'ExecReload=/bin/kill -HUP $MAINPID',
+        ]),
     '# SIGTERM goes to the master only, which drains its workers; whatever is left after',
     '# TimeoutStopSec gets SIGKILL, master and workers alike.',
     'KillMode=mixed',

@@ -84,6 +84,47 @@ test('status, reload and stop find the master through the pidfile and .env', asy
   }
 });
 
+test('reload --wait exits 0 once the reload completed and 1 when it was rolled back, saying why (in full with the token); without an admin port it is a usage error, signalling nothing', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'corral-cli-'));
+  const adminPort = await freePort();
+  const token = 'cli-test-token-0123456789';
+  const settings = (app: string, admin = `127.0.0.1:${adminPort}`) =>
+    writeFileSync(join(dir, '.env'), [`CORRAL_BIND=127.0.0.1:0`, `CORRAL_ADMIN_BIND=${admin}`, `CORRAL_ADMIN_TOKEN=${token}`, `CORRAL_WORKERS=2`, `CORRAL_APP=${join(FIXTURE_APPS, app)}`, `CORRAL_BOOT_ATTEMPTS=2`].join('\n'));
+  settings('basic.mjs');
+  // The master reads its settings from .env, as the CLI does.
+  const c = await startCorral({ cwd: dir, workers: null, unset: ['CORRAL_ADMIN_BIND'], env: { CORRAL_ENV_FILE: '.env', CORRAL_PIDFILE: join(dir, 'corral.pid') } });
+  const reloadWait = (env: Record<string, string> = {}) => exec(dir, [], ['reload', '--wait'], { CORRAL_PIDFILE: join(dir, 'corral.pid'), ...env });
+  try {
+    const done = await reloadWait();
+    assert.equal(done.code, 0, `${done.stdout}${done.stderr}`);
+    assert.equal(done.stdout, `reload requested (SIGHUP to master pid ${c.pid}); waiting for it to end (up to 150 s)\nreload done: generation 2 serves (master pid ${c.pid})\n`);
+    assert.equal(c.events('reload.done').length, 1, 'it returned once the reload was done, not before');
+
+    // Valid settings whose workers cannot boot: rolled back, generation 2 serves on.
+    settings('broken-import.mjs');
+    const rolledBack = await reloadWait();
+    assert.equal(rolledBack.code, 1, `${rolledBack.stdout}${rolledBack.stderr}`);
+    assert.match(rolledBack.stderr, /^corral reload: last reload rolled back \(CORRAL_ERR_APP_LOAD\), generation 2 serves: the new generation cannot boot \(.*broken-import\.mjs/);
+    assert.equal(c.events('reload.failed').length, 1, 'it returned once the reload was rolled back');
+    assert.equal((await http(`${c.url}/`)).status, 200, 'the old generation serves');
+    // Without the token, the admin API gives the outcome and its code, not the message.
+    const gist = await reloadWait({ CORRAL_ADMIN_TOKEN: '' });
+    assert.equal(gist.code, 1, `${gist.stdout}${gist.stderr}`);
+    assert.equal(gist.stderr, "corral reload: last reload rolled back (CORRAL_ERR_APP_LOAD), generation 2 serves; the log's reload.failed line says why\n");
+
+    // A port chosen at start cannot be asked: refused before any signal.
+    settings('basic.mjs', '127.0.0.1:0');
+    const noPort = await reloadWait();
+    assert.equal(noPort.code, 64, `${noPort.stdout}${noPort.stderr}`);
+    assert.match(noPort.stderr, /reload --wait follows the reload through the admin API, and CORRAL_ADMIN_BIND=127\.0\.0\.1:0 gives it a port chosen at start/);
+    assert.equal(noPort.stdout, '');
+    assert.equal(c.events('reload.start').length, 3, 'no reload after the two refused ones');
+  } finally {
+    await c.stop();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
 test('during a graceful stop, status says corral is stopping (not an outage) and reload exits 1 saying it would be ignored, signalling nothing', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'corral-cli-'));
   const adminPort = await freePort();

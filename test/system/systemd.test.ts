@@ -118,8 +118,9 @@ describe('corral under a real systemd (debootstrap + systemd-nspawn)', { skip: s
       await writeSettings({
         CORRAL_BIND: `127.0.0.1:${port}`,
         CORRAL_WORKERS: '2',
-        // The admin listener is off: the container shares the host's ports with other tests.
-        CORRAL_ADMIN_BIND: '127.0.0.1:0',
+        // A free port of its own: the container shares the host's ports with other tests. The
+        // generated unit's ExecReload= (`corral reload --wait`) follows each reload through it.
+        CORRAL_ADMIN_BIND: `127.0.0.1:${await freePort()}`,
         CORRAL_APP: APP,
         CORRAL_GRACEFUL_TIMEOUT: '10',
         CORRAL_PIDFILE: '/run/corral/corral.pid',
@@ -172,7 +173,8 @@ describe('corral under a real systemd (debootstrap + systemd-nspawn)', { skip: s
     // pidfile's stamp records that one, and `corral status` took the master for one of an earlier boot.
     const r = await c.exec(['sh', '-c', `cd / && CORRAL_ENV_FILE=${ENV_FILE} /usr/bin/node ${INSTALL}/bin/corral status`]);
     assert.equal(r.code, 0, `${r.stdout}${r.stderr}`);
-    assert.match(r.stdout, new RegExp(`^corral is running \\(master pid ${await show('MainPID')}\\)`));
+    // The admin API answers health without a token: the worker count comes from there.
+    assert.match(r.stdout, new RegExp(`^corral is running: master pid ${await show('MainPID')}, 2/2 workers ready \\(ok\\)`));
   });
 
   test('the master feeds the watchdog while its workers are healthy', async () => {
@@ -244,14 +246,21 @@ describe('corral under a real systemd (debootstrap + systemd-nspawn)', { skip: s
     }
   });
 
-  test('systemctl reload to an app that cannot load: it returns, the old generation keeps serving, and systemctl status says the reload was rolled back until one completes', async () => {
+  test('systemctl reload to an app that cannot load fails once the reload is rolled back; the old generation keeps serving, and systemctl status says so until a reload completes', async () => {
     const good = { ...settings };
     // Settings the unit's check accepts (the file exists); the new workers fail to import it.
     await writeSettings({ CORRAL_APP: `${INSTALL}/test/fixtures/apps/broken-import.mjs` });
     try {
+      const since = (await c.sh('date +%s')).trim();
       const reload = await c.exec(['systemctl', 'reload', 'corral'], { timeoutMs: 90_000 });
-      // systemd has no notification for a failed reload: READY=1 ends the job as a success.
-      assert.equal(reload.code, 0, reload.stderr);
+      // The master's READY=1 alone would end the job as a success (systemd has no notification
+      // for a failed reload): the unit's last ExecReload=, `corral reload --wait`, fails it.
+      assert.notEqual(reload.code, 0, `systemctl reload fails: ${reload.stdout}${reload.stderr}`);
+      assert.match(reload.stderr, /Job for corral\.service failed/);
+      await until('the failure said by reload --wait in the journal', 10_000, async () => {
+        const text = await c.sh(`journalctl -u corral --since @${since} --no-pager -o cat || true`);
+        return /^corral reload: last reload rolled back \(CORRAL_ERR_APP_LOAD\), generation 2 serves/m.test(text) ? text : undefined;
+      });
       assert.equal(await show('ActiveState'), 'active');
       assert.equal((await http(`${base}/`)).json().generation, 2);
       const rolledBack = /^3\/3 workers ready, generation 2, .*; last reload rolled back \(CORRAL_ERR_APP_LOAD\), generation 2 serves: the new generation cannot boot \(.*broken-import\.mjs/;

@@ -42,6 +42,22 @@ describe('admin server with a token', () => {
     assert.deepEqual(await res.json(), { status: 'ok', workers_ready: 2, workers_expected: 2 });
   });
 
+  it('says where reloads stand without a token, outcomes and codes only; the stats add the message', async () => {
+    const empty = await fetch(`${base}/api/admin/reload`);
+    assert.equal(empty.status, 200);
+    assert.deepEqual(await empty.json(), { success: true, in_progress_generation: null, queued: false, last: null, stopping: false });
+    const message = 'last reload rolled back (CORRAL_ERR_APP_LOAD), generation 1 serves: the new generation cannot boot (Cannot find module /srv/app.mjs)';
+    view.reloadStanding = { inProgress: 3, queued: true, last: { seq: 2, outcome: 'rolled_back', generation: 1, code: 'CORRAL_ERR_APP_LOAD', message, at: Date.parse('2026-11-28T01:00:00Z') } };
+    try {
+      const last = { seq: 2, outcome: 'rolled_back', generation: 1, code: 'CORRAL_ERR_APP_LOAD', at: '2026-11-28T01:00:00.000Z' };
+      assert.deepEqual(await (await fetch(`${base}/api/admin/reload`)).json(), { success: true, in_progress_generation: 3, queued: true, last, stopping: false });
+      const stats = (await (await fetch(`${base}/api/admin/stats`, { headers: auth })).json()) as { reload: unknown };
+      assert.deepEqual(stats.reload, { in_progress_generation: 3, queued: true, last: { ...last, message } });
+    } finally {
+      view.reloadStanding = { inProgress: undefined, queued: false, last: undefined };
+    }
+  });
+
   it('refuses every other route without the right token', async () => {
     for (const [method, path] of [
       ['GET', '/api/admin/capacity'],
@@ -376,7 +392,7 @@ describe('admin server with a token', () => {
   it('answers 404 and 405 as JSON', async () => {
     const nf = await fetch(`${base}/api/admin/nope`, { headers: auth });
     assert.equal(nf.status, 404);
-    const m = await fetch(`${base}/api/admin/reload`, { headers: auth });
+    const m = await fetch(`${base}/api/admin/workers`, { headers: auth });
     assert.equal(m.status, 405);
     assert.equal(m.headers.get('allow'), 'POST');
     await m.body?.cancel();

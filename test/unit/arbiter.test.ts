@@ -920,7 +920,7 @@ test('a reload rolled back keeps its ready new workers serving until the old gen
   }
 });
 
-test('a failed reload stays in the status line systemd shows until a reload completes: `systemctl reload` reports success whatever became of it', async () => {
+test('a failed reload stays in the status line systemd shows until a reload completes, and each reload that ends is numbered with its outcome (what `corral reload --wait` reads)', async () => {
   const t = await setup({ CORRAL_BOOT_ATTEMPTS: '2' });
   /** Lets `ms` pass tick by tick, every live child beating: the status line is re-sent every 5 s. */
   const live = (ms: number) => {
@@ -935,9 +935,15 @@ test('a failed reload stays in the status line systemd shows until a reload comp
     t.bootAll();
     // Refused for its settings (HUP sent without the unit's check).
     t.setNextEnv({ CORRAL_WORKERS: 'zero' });
+    const standing = () => {
+      const r = t.arbiter.view().reloadState();
+      return { inProgress: r.inProgress, queued: r.queued, last: r.last && { seq: r.last.seq, outcome: r.last.outcome, generation: r.last.generation, code: r.last.code } };
+    };
+    assert.deepEqual(standing(), { inProgress: undefined, queued: false, last: undefined }, 'no reload yet');
     t.arbiter.record('reload');
     t.arbiter.tick();
     assert.match(t.calls.at(-1) ?? '', /^ready:2\/2 workers ready, generation 1, .*; last reload refused \(CORRAL_ERR_CONFIG_INVALID\), generation 1 serves: invalid settings: CORRAL_WORKERS="zero"/);
+    assert.deepEqual(standing(), { inProgress: undefined, queued: false, last: { seq: 1, outcome: 'refused', generation: 1, code: 'CORRAL_ERR_CONFIG_INVALID' } });
     const before = t.statuses.length;
     live(6000);
     assert.ok(t.statuses.length > before, 'the status line was re-sent');
@@ -947,12 +953,15 @@ test('a failed reload stays in the status line systemd shows until a reload comp
     t.setNextEnv({});
     t.arbiter.record('reload');
     t.arbiter.tick();
+    assert.deepEqual(standing(), { inProgress: 2, queued: false, last: { seq: 1, outcome: 'refused', generation: 1, code: 'CORRAL_ERR_CONFIG_INVALID' } }, 'generation 2 boots');
     for (let i = 0; i < 200 && failures() < 2; i++) {
       for (const c of t.children) if (c.identity.generation === 2 && !c.exited) c.exit(4);
       live(250);
     }
     assert.equal(failures(), 2, 'the reload was rolled back');
     assert.match(t.calls.at(-1) ?? '', /^ready:2\/2 workers ready, generation 1, .*; last reload rolled back \(CORRAL_ERR_APP_LOAD\), generation 1 serves: the new generation cannot boot/);
+    assert.deepEqual(standing(), { inProgress: undefined, queued: false, last: { seq: 2, outcome: 'rolled_back', generation: 1, code: 'CORRAL_ERR_APP_LOAD' } });
+    assert.equal(t.arbiter.view().reloadState().last?.message, t.calls.at(-1)?.replace(/^ready:.*?; /, ''), 'the same words as the status line');
     live(6000);
     assert.match(t.statuses.at(-1) ?? '', /; last reload rolled back \(CORRAL_ERR_APP_LOAD\), generation 1 serves/);
 
@@ -965,6 +974,7 @@ test('a failed reload stays in the status line systemd shows until a reload comp
     t.arbiter.tick();
     assert.ok(t.log.lines().some((l) => l.event === 'reload.done'), 'reload.done logged');
     assert.match(t.calls.at(-1) ?? '', /^ready:2\/2 workers ready, generation 3, capacity \w+ \([^)]*\)$/);
+    assert.deepEqual(standing(), { inProgress: undefined, queued: false, last: { seq: 3, outcome: 'completed', generation: 3, code: undefined } });
     live(6000);
     assert.doesNotMatch(t.statuses.at(-1) ?? '', /last reload/);
   } finally {

@@ -60,7 +60,7 @@ test('the unit has the service contract operators rely on', () => {
   assert.equal(value(u, 'ExecStart'), '/usr/bin/node /opt/corral/bin/corral start');
   assert.deepEqual(
     directives(u).filter(([k]) => k === 'ExecReload').map(([, v]) => v),
-    ['/usr/bin/node /opt/corral/bin/corral config --check', '/bin/systemd-notify RELOADING=1', '/bin/kill -HUP $MAINPID'],
+    ['/usr/bin/node /opt/corral/bin/corral config --check', '/bin/systemd-notify RELOADING=1', '/usr/bin/node /opt/corral/bin/corral reload --wait'],
   );
   assert.equal(value(u, 'KillMode'), 'mixed');
   assert.equal(value(u, 'Restart'), 'on-failure');
@@ -204,6 +204,21 @@ test('sizing comes from the settings file alone, as the service will see it (she
   assert.equal(value(stdout, 'StateDirectory'), 'corral-web');
   assert.equal(value(stdout, 'Environment'), `CORRAL_ENV_FILE=${file}`);
   assert.equal(value(stdout, 'ExecStart'), `${process.execPath} ${corral} start`);
+});
+
+test('ExecReload= follows the reload (`corral reload --wait`) where the settings give a pidfile and an admin port; without either it sends the HUP itself and says what that loses', async () => {
+  const reloadCommands = async (settingsText: string) => {
+    const file = join(dir, 'reload.env');
+    writeFileSync(file, settingsText);
+    const { stdout } = await run(process.execPath, [corral, 'systemd-unit', '--settings-file', file], { cwd: dir, env: { ...process.env, CORRAL_ENV_FILE: 'none' } });
+    return { last: directives(stdout).filter(([k]) => k === 'ExecReload').map(([, v]) => v).at(-1), text: stdout };
+  };
+  assert.equal((await reloadCommands('CORRAL_ADMIN_BIND=127.0.0.1:9191\n')).last, `${process.execPath} ${corral} reload --wait`);
+  for (const settingsText of ['CORRAL_ADMIN_BIND=127.0.0.1:0\n', 'CORRAL_PIDFILE=\n']) {
+    const { last, text } = await reloadCommands(settingsText);
+    assert.equal(last, '/bin/kill -HUP $MAINPID', settingsText);
+    assert.match(text, /a reload rolled back ends `systemctl reload` as a\n# success here/, settingsText);
+  }
 });
 
 test('an invalid settings file fails like `corral start` would: exit 78 naming the setting', () => {

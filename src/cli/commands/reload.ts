@@ -1,16 +1,28 @@
 import { loadSettings } from '../../config/load.js';
-import { EXIT } from '../../errors.js';
+import type { Settings } from '../../config/schema.js';
+import { CorralError, EXIT } from '../../errors.js';
+import { timeoutStartSec } from '../../systemd/timeouts.js';
 import { parseFlags, type Command } from '../command.js';
 import { readMasterRecord } from '../../master/pidfile.js';
 import { adminBaseUrl, assertMaySignal, findMasterOrSay, getAdminJson, loadLookupSettings, MASTER_LOOKUP_SETTINGS, signalMaster } from '../master-process.js';
+import { readReloadStanding, waitForReloadEnd, type ReloadStanding } from '../reload-wait.js';
 
 export const reloadCommand: Command = {
   name: 'reload',
-  help: `Usage: corral reload
+  help: `Usage: corral reload [--wait]
 
 Sends SIGHUP to the master named in CORRAL_PIDFILE. The master re-reads .env, starts a new
 generation of workers and retires each old worker only once its replacement is ready. If the new
 generation cannot boot, the old one keeps serving and the log (event reload.failed) says why.
+
+  --wait   follow the reload to its end through the admin API (CORRAL_ADMIN_BIND, no token
+           needed) and exit 0 only if it completed: 1 if it was refused, rolled back or ended
+           incomplete (the master's reason on stderr, in full with CORRAL_ADMIN_TOKEN), if corral
+           began to stop or the master exited meanwhile, or if it had not ended after 120 s plus
+           CORRAL_GRACEFUL_TIMEOUT (systemd's bound on a reload). A reload asked for during
+           another runs after it, and the wait covers both. The generated systemd unit's
+           ExecReload= uses it, so \`systemctl reload corral\` fails when the reload did.
+
 The settings judged are those of the env file the master read at start, as recorded beside the
 pidfile (<pidfile>.start), whatever directory this runs in, and their relative paths are judged
 from the master's working directory; that file gone is refused (exit 78: restore it, or create an
@@ -23,7 +35,8 @@ settings the master's environment also sets, whose edit in .env has no effect
 
 Exit codes: 0 signal sent, 1 the master is stopping (its admin API says so: a reload would be
 ignored), or the pidfile names a live process without a start stamp that may or may not be corral
-(the message says how to go on), this user may not read the pidfile, the
+(the message says how to go on), with --wait the reload did not complete (see above) or the admin
+API did not answer before the signal, this user may not read the pidfile, the
 pidfile belongs to a user other than root and the one the process it names runs as, the master
 runs as another user, or CORRAL_PIDFILE is empty (no pidfile names the master: use systemctl
 reload corral), or no pidfile names a master but a corral answers the admin API (one started
@@ -32,9 +45,9 @@ invalid value, the admin API beyond loopback without CORRAL_ADMIN_TOKEN, a CORRA
 cannot be opened: the check \`corral config --check\` and the master make, with the same message)
 or CORRAL_ENV_FILE cannot be read. The master is looked for first: when it is not running, or
 this user may not signal it, that is the answer (3 or 1), whatever the settings. No signal was
-sent unless 0.`,
+sent unless 0 (with --wait: 0, or 1 for a reload that did not complete).`,
   async run(argv) {
-    parseFlags(argv, {}, { readsSettings: true });
+    const { values } = parseFlags(argv, { wait: { type: 'boolean' } }, { readsSettings: true });
     // The master first, found with the settings that name it: to a user who may not read its
     // pidfile or signal it, that is the answer (exit 1), not the settings as this user sees them
     // (whether a log file or the data dir can be written is judged as the user running this).
@@ -57,15 +70,84 @@ sent unless 0.`,
     // Its relative paths too are judged from the master's directory, not this command's.
     const record = lookup.settings.CORRAL_PIDFILE ? readMasterRecord(lookup.settings.CORRAL_PIDFILE, pid) : undefined;
     const atStart = record?.envFile;
-    loadSettings({
+    const judged = loadSettings({
       ...(typeof atStart === 'string' ? { env: { ...process.env, CORRAL_ENV_FILE: atStart }, envFileAtStart: atStart } : {}),
       ...(record?.cwd !== undefined ? { cwd: record.cwd } : {}),
     });
-    signalMaster(pid, 'SIGHUP');
-    process.stdout.write(`reload requested (SIGHUP to master pid ${pid}); watch the log for reload.done or reload.failed\n`);
-    return 0;
+    if (!values.wait) {
+      signalMaster(pid, 'SIGHUP');
+      process.stdout.write(`reload requested (SIGHUP to master pid ${pid}); watch the log for reload.done or reload.failed (or reload --wait)\n`);
+      return 0;
+    }
+    return reloadAndWait(pid, judged.settings, record?.gracefulTimeoutS);
   },
 };
+
+/**
+ * SIGHUP, then the reload followed through the admin API to its end: 0 once it completed, 1 when
+ * it was refused, rolled back or ended incomplete (or a stop, the master's exit or the bound ended
+ * the wait). Where reloads stood is read before the signal: a reload that ends later is this one,
+ * or the one queued behind it that the master runs with the settings as they are then.
+ */
+async function reloadAndWait(pid: number, settings: Settings, runningGracefulS: number | undefined): Promise<number> {
+  const base = adminBaseUrl(settings);
+  if (base === undefined) {
+    throw new CorralError(
+      'CORRAL_ERR_USAGE',
+      `reload --wait follows the reload through the admin API, and CORRAL_ADMIN_BIND=${settings.CORRAL_ADMIN_BIND.host}:0 gives it a port chosen at start, which this command cannot know; set a port, or reload without --wait and watch the log for reload.done or reload.failed`,
+    );
+  }
+  let before: ReloadStanding;
+  try {
+    before = await readReloadStanding(base);
+  } catch (err) {
+    process.stderr.write(`corral reload: the admin API at ${base} (CORRAL_ADMIN_BIND) did not say where reloads stand (${(err as Error).message}), so the reload could not be followed; nothing was signalled\n`);
+    return EXIT.FAILURE;
+  }
+  // systemd's bound on the reload (TimeoutStartSec, the unit's own): the boot, then the old
+  // workers' drain by the longer of the graceful timeouts the master runs and the reload reads.
+  const boundS = timeoutStartSec(Math.max(settings.CORRAL_GRACEFUL_TIMEOUT, runningGracefulS ?? 0));
+  signalMaster(pid, 'SIGHUP');
+  process.stdout.write(`reload requested (SIGHUP to master pid ${pid}); waiting for it to end (up to ${boundS} s)\n`);
+  const end = await waitForReloadEnd(base, pid, before, boundS * 1000);
+  switch (end.kind) {
+    case 'ended': {
+      const { outcome, generation, code } = end.last;
+      if (outcome === 'completed') {
+        process.stdout.write(`reload done: generation ${generation} serves (master pid ${pid})\n`);
+        return EXIT.OK;
+      }
+      // The master's own line (systemd's STATUS=) when the token lets it be read, else its gist.
+      const said = { refused: 'refused', rolled_back: 'rolled back', incomplete: 'incomplete' }[outcome];
+      const line = (await failureMessage(base, settings.CORRAL_ADMIN_TOKEN, end.last.seq)) ?? `last reload ${said} (${code}), generation ${generation} serves; the log's reload.failed line says why`;
+      process.stderr.write(`corral reload: ${line}\n`);
+      return EXIT.FAILURE;
+    }
+    case 'stopping':
+      process.stderr.write(`corral reload: corral began to stop (master pid ${pid}) before the reload ended: it was dropped or cut short\n`);
+      return EXIT.FAILURE;
+    case 'master-gone':
+      process.stderr.write(`corral reload: the master (pid ${pid}) exited before the reload ended; its log says why\n`);
+      return EXIT.FAILURE;
+    case 'timeout': {
+      const where = end.standing?.in_progress_generation != null ? `: generation ${end.standing.in_progress_generation} is still booting or the old workers still drain` : end.why ? ` (${end.why})` : '';
+      process.stderr.write(`corral reload: the reload had not ended after ${boundS} s${where}; it goes on: watch the log for reload.done or reload.failed\n`);
+      return EXIT.FAILURE;
+    }
+  }
+}
+
+/** The failed reload's one-line why, from the stats when CORRAL_ADMIN_TOKEN lets them be read (it may quote the settings). */
+async function failureMessage(base: string, token: string | undefined, seq: number): Promise<string | undefined> {
+  if (!token) return undefined;
+  try {
+    const { status, body } = await getAdminJson(`${base}/api/admin/stats`, token);
+    const last = (body as { reload?: { last?: { seq?: unknown; message?: unknown } | null } }).reload?.last;
+    return status === 200 && last?.seq === seq && typeof last.message === 'string' ? last.message : undefined;
+  } catch {
+    return undefined;
+  }
+}
 
 /** Whether the admin API at `base` says a stop has begun; false when it cannot tell. */
 async function stopping(base: string | undefined): Promise<boolean> {

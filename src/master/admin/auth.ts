@@ -1,9 +1,10 @@
 // Admin authentication. (Whether the admin API may listen where it is told: config/whole-checks.ts.)
 //
-// Policy: GET /api/admin/health never needs a token (load balancers, systemd checks). Everything
-// else needs `Authorization: Bearer $CORRAL_ADMIN_TOKEN`. With no token configured (allowed only on
-// a loopback bind), those routes answer 403 "set CORRAL_ADMIN_TOKEN": a local user on a shared
-// host must not be able to reload or resize corral just because the port is on 127.0.0.1.
+// Policy: GET /api/admin/health never needs a token (load balancers, systemd checks), nor GET
+// /api/admin/reload (where reloads stand, outcomes without messages: systemd's ExecReload= waits on
+// it). Everything else needs `Authorization: Bearer $CORRAL_ADMIN_TOKEN`. With no token configured
+// (allowed only on a loopback bind), those routes answer 403 "set CORRAL_ADMIN_TOKEN": a local user
+// on a shared host must not be able to reload or resize corral just because the port is on 127.0.0.1.
 
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';

@@ -284,6 +284,24 @@ export interface StatsExtras {
   readonly alerts?: unknown;
 }
 
+
+/**
+ * Where reloads stand: the generation a reload in progress boots, whether another waits behind it,
+ * and how the latest one ended (`seq` counts the reloads ended since the master started).
+ * `corral reload --wait` signals a reload, then reads this (GET /api/admin/reload, no token) until
+ * a later one has ended and none is left in progress or queued. The message, which may quote the
+ * settings, only with a token (the stats' `reload`).
+ */
+export function reloadOf(view: AdminView, withMessage: boolean) {
+  const { inProgress, queued, last } = view.reloadState();
+  return {
+    in_progress_generation: inProgress ?? null,
+    queued,
+    last: last
+      ? { seq: last.seq, outcome: last.outcome, generation: last.generation, code: last.code ?? null, ...(withMessage ? { message: last.message } : {}), at: new Date(last.at).toISOString() }
+      : null,
+  };
+}
 /** The `/api/admin/stats` document; `now` is on the arbiter's clock (AdminView.now), as its children's times are. */
 export function statsOf(view: AdminView, extras: StatsExtras, now = view.now()) {
   const children = view.children();
@@ -309,6 +327,7 @@ export function statsOf(view: AdminView, extras: StatsExtras, now = view.now()) 
       // A stop has begun: workers draining, a reload or a worker-count change is ignored.
       stopping: view.stopping(),
     },
+    reload: reloadOf(view, true),
     // A sample's `at` is wall-clock time (Date.now()), not the arbiter's clock: its age is read on
     // the same clock. `stale`: measurements keep failing, so these are the last figures read.
     host: h

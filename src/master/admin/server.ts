@@ -15,7 +15,7 @@ import { RepeatedFailure, RepeatedFailures } from '../../log/repeated-failure.js
 import { checkAdminAuth } from './auth.js';
 import { AdminBodyError, readAdminJson } from './body.js';
 import { answerClientErrors } from './client-error.js';
-import { capacityFromView, journalRefusal, keeperStatus, statsOf, workersReadiness } from './figures.js';
+import { capacityFromView, journalRefusal, keeperStatus, reloadOf, statsOf, workersReadiness } from './figures.js';
 import { checkAdminHost } from './host-check.js';
 import type { AdminMetrics } from './metrics.js';
 import { startMonitoring, type Monitoring } from './monitoring.js';
@@ -63,7 +63,7 @@ const ROUTES: Readonly<Record<string, readonly string[]>> = {
   '/api/admin/stats': ['GET'],
   '/api/admin/history': ['GET'],
   '/metrics': ['GET'],
-  '/api/admin/reload': ['POST'],
+  '/api/admin/reload': ['GET', 'POST'],
   '/api/admin/workers': ['POST'],
 };
 
@@ -170,6 +170,10 @@ export async function startAdminServer(view: AdminView, logger: Logger, options:
         ...(wait ? { respawn_in_ms: wait.inMs } : {}),
       });
     }
+
+    // Where reloads stand, without a token as health: `corral reload --wait` (systemd's ExecReload=,
+    // as the service's user) follows the reload it signalled with it. Outcomes and codes only.
+    if (path === '/api/admin/reload' && method === 'GET') return send(res, 200, { success: true, ...reloadOf(view, false), stopping: view.stopping() });
 
     const auth = checkAdminAuth(req, view.settings().CORRAL_ADMIN_TOKEN);
     if (!auth.ok) {

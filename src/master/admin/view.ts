@@ -7,6 +7,7 @@ import type { EnvOverride } from '../../config/load.js';
 import type { ExitedSheetsCounts } from '../child-exits.js';
 import type { ExitCounts, SignalDeaths } from '../exit-reasons.js';
 import type { RequestLatencyReader } from '../request-latency.js';
+import type { ReloadEnd } from '../generations.js';
 
 /**
  * `killing`: the master sent SIGKILL and waits for the exit (silent past CORRAL_TIMEOUT, a drain
@@ -53,6 +54,13 @@ export type ReloadOutcome =
   | { readonly outcome: 'started'; readonly generation: number; readonly restartNeeded: readonly RestartNeeded[]; readonly envOverrides: readonly EnvOverride[] }
   | { readonly outcome: 'queued'; readonly generation: number; readonly behind: number }
   | { readonly outcome: 'refused'; readonly code: string | undefined; readonly message: string };
+
+/** Where reloads stand, for `corral reload --wait` (GET /api/admin/stats, `reload`). */
+export interface ReloadStateView {
+  readonly inProgress: number | undefined;
+  readonly queued: boolean;
+  readonly last: ReloadEnd | undefined;
+}
 
 /** A setting the settings file changed that a reload cannot apply: it runs as `running` until a restart. */
 export interface RestartNeeded {
@@ -127,6 +135,8 @@ export interface AdminView {
    * shutdown dropped it, and before any.
    */
   reloadOutcome(): ReloadOutcome | undefined;
+  /** The reload in progress (its generation), whether another is queued behind it, and how the latest one ended. */
+  reloadState(): ReloadStateView;
   /** True once a shutdown has begun: the arbiter then drops reload and worker-count intents. */
   stopping(): boolean;
   /** Records a reload intent, exactly as SIGHUP does. */
