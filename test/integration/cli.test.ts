@@ -107,6 +107,8 @@ test('reload --wait exits 0 once the reload completed and 1 when it was rolled b
     assert.match(rolledBack.stderr, /^corral reload: last reload rolled back \(CORRAL_ERR_APP_LOAD\), generation 2 serves: the new generation cannot boot \(.*broken-import\.mjs/);
     assert.equal(c.events('reload.failed').length, 1, 'it returned once the reload was rolled back');
     assert.equal((await http(`${c.url}/`)).status, 200, 'the old generation serves');
+    // And `corral status` says so until a reload completes, as systemd's status line does.
+    assert.match((await corral(dir, 'status')).stdout, /\nlast reload rolled back \(CORRAL_ERR_APP_LOAD\), generation 2 serves: the new generation cannot boot/);
     // Without the token, the admin API gives the outcome and its code, not the message.
     const gist = await reloadWait({ CORRAL_ADMIN_TOKEN: '' });
     assert.equal(gist.code, 1, `${gist.stdout}${gist.stderr}`);

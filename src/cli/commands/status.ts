@@ -32,6 +32,19 @@ interface Stats {
   sheets?: SheetsStatus;
   /** The keeper's own figures (its `extra` names the backend); null without a keeper. */
   keeper?: { extra?: Record<string, unknown>; heartbeat_late?: boolean; last_beat_s_ago?: number | null } | null;
+  /** Absent from a master older than this command. */
+  reload?: { in_progress_generation: number | null; queued: boolean; last: { outcome: string; message?: string } | null };
+}
+
+/**
+ * The reload in progress, or the latest one that ended without applying (as systemd's STATUS=
+ * line says it, until a reload completes): a rollback was said in the log alone to whoever runs
+ * corral without systemd.
+ */
+function reloadLine(r: Stats['reload']): string | undefined {
+  if (!r) return undefined;
+  if (r.in_progress_generation !== null) return `reload to generation ${r.in_progress_generation} in progress${r.queued ? ', another queued behind it' : ''}`;
+  return r.last && r.last.outcome !== 'completed' ? r.last.message : undefined;
 }
 
 /** The backoff holding the next fork, said as the master's status line says it. */
@@ -202,6 +215,7 @@ admin API's settings are invalid, or CORRAL_ENV_FILE cannot be read.`,
         `corral is ${stateOf(s.master.stopping)}: master pid ${s.master.pid}, generation ${s.master.generation}, up ${duration(s.master.uptime_s)}${s.master.stopping ? ' (a stop has begun: its workers finish their requests, then it exits)' : ''}`,
         `workers ${s.workers_ready}/${s.workers_expected} ready${s.workers_not_beating ? ` (${s.workers_not_beating} not beating)` : ''}, capacity ${s.capacity.status} (${capacityText(s.capacity)})${respawnText(s.respawn?.in_ms, s.respawn ?? undefined)}`,
         ...(h.status !== 'ok' ? [`health ${h.status}${whyDegraded(h)}`] : []),
+        ...[reloadLine(s.reload)].filter((line) => line !== undefined),
         ...[sheetsStatusLine(s.sheets, s.keeper?.extra, s.keeper)].filter((line) => line !== undefined),
         '',
         `${'ID'.padStart(4)} ${'PID'.padStart(8)} ${'GEN'.padStart(4)} ${'STATE'.padEnd(11)} ${'UPTIME'.padStart(7)} ${'REQUESTS'.padStart(10)} ${'RSS MiB'.padStart(8)}`,
