@@ -9,6 +9,7 @@ import { getAdminJson } from './master-process.js';
 
 /** What GET /api/admin/reload answers (figures.ts, reloadOf). */
 export interface ReloadStanding {
+  readonly master_pid: number;
   readonly in_progress_generation: number | null;
   readonly queued: boolean;
   readonly stopping: boolean;
@@ -24,7 +25,7 @@ const ASK_MS = 3000;
 export async function readReloadStanding(base: string): Promise<ReloadStanding> {
   const { status, body } = await getAdminJson(`${base}/api/admin/reload`, undefined, ASK_MS);
   const b = body as Partial<ReloadStanding> | null;
-  if (status !== 200 || typeof b?.queued !== 'boolean' || b.last === undefined) {
+  if (status !== 200 || typeof b?.queued !== 'boolean' || b.last === undefined || typeof b.master_pid !== 'number') {
     // A corral from before GET /api/admin/reload answers 405 (POST only) here.
     throw new Error(`GET ${base}/api/admin/reload answered HTTP ${status} without where reloads stand (a master of an older corral, which cannot be followed: reload without --wait)`);
   }

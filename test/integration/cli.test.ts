@@ -84,7 +84,7 @@ test('status, reload and stop find the master through the pidfile and .env', asy
   }
 });
 
-test('reload --wait exits 0 once the reload completed and 1 when it was rolled back, saying why (in full with the token); without an admin port it is a usage error, signalling nothing', async () => {
+test('reload --wait exits 0 once the reload completed and 1 when it was rolled back, saying why (in full with the token); without an admin port (a usage error) or with another master answering there it signals nothing', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'corral-cli-'));
   const adminPort = await freePort();
   const token = 'cli-test-token-0123456789';
@@ -121,6 +121,26 @@ test('reload --wait exits 0 once the reload completed and 1 when it was rolled b
     assert.match(noPort.stderr, /reload --wait follows the reload through the admin API, and CORRAL_ADMIN_BIND=127\.0\.0\.1:0 gives it a port chosen at start/);
     assert.equal(noPort.stdout, '');
     assert.equal(c.events('reload.start').length, 3, 'no reload after the two refused ones');
+
+    // A second corral started on the same admin port serves without its admin API: what answers
+    // there is the first one, whose reloads are not the second's. Refused, signalling nothing.
+    settings('basic.mjs');
+    const other = mkdtempSync(join(tmpdir(), 'corral-cli-'));
+    writeFileSync(join(other, '.env'), readFileSync(join(dir, '.env'), 'utf8'));
+    const second = await startCorral({ cwd: other, workers: null, unset: ['CORRAL_ADMIN_BIND'], env: { CORRAL_ENV_FILE: '.env', CORRAL_PIDFILE: join(other, 'corral.pid') } });
+    try {
+      await second.waitForLog((l) => l.event === 'admin.failed', 10_000, 'admin.failed');
+      const elsewhere = await exec(other, [], ['reload', '--wait'], { CORRAL_PIDFILE: join(other, 'corral.pid') });
+      assert.equal(elsewhere.code, 1, `${elsewhere.stdout}${elsewhere.stderr}`);
+      assert.equal(
+        elsewhere.stderr,
+        `corral reload: the admin API at http://127.0.0.1:${adminPort} answers for another master (pid ${c.pid}) than the pidfile's (pid ${second.pid}): CORRAL_ADMIN_BIND's port was in use when this one started (admin.failed in its log), so its reload cannot be followed; nothing was signalled. Give each corral its own CORRAL_ADMIN_BIND and restart it, or reload without --wait\n`,
+      );
+      assert.deepEqual([second.events('reload.start').length, c.events('reload.start').length], [0, 3], 'neither master was signalled');
+    } finally {
+      await second.stop();
+      rmSync(other, { recursive: true, force: true });
+    }
   } finally {
     await c.stop();
     rmSync(dir, { recursive: true, force: true });

@@ -173,7 +173,8 @@ export async function startAdminServer(view: AdminView, logger: Logger, options:
 
     // Where reloads stand, without a token as health: `corral reload --wait` (systemd's ExecReload=,
     // as the service's user) follows the reload it signalled with it. Outcomes and codes only.
-    if (path === '/api/admin/reload' && method === 'GET') return send(res, 200, { success: true, ...reloadOf(view, false), stopping: view.stopping() });
+    // Its pid too: the command that signalled a master by its pidfile checks that this is the one.
+    if (path === '/api/admin/reload' && method === 'GET') return send(res, 200, { success: true, master_pid: process.pid, ...reloadOf(view, false), stopping: view.stopping() });
 
     const auth = checkAdminAuth(req, view.settings().CORRAL_ADMIN_TOKEN);
     if (!auth.ok) {
