@@ -534,6 +534,31 @@ describe('/admin dashboard in Chromium: cards, layout and buttons', { skip }, ()
     }
   });
 
+  it('a reload in progress, and one that did not apply whoever asked for it (a HUP, systemctl reload), are said above the cards until a reload completes', async () => {
+    const settings = testSettings({ CORRAL_ADMIN_TOKEN: TOKEN, CORRAL_WORKERS: '2' });
+    const own = createFakeView(settings, [child(1, 5301, 'ready', {}), child(2, 5302, 'ready', {})]);
+    const message = 'last reload rolled back (CORRAL_ERR_APP_LOAD), generation 1 serves: the new generation cannot boot (Cannot find module /srv/app.mjs)';
+    own.reloadStanding = { inProgress: undefined, queued: false, last: { seq: 1, outcome: 'rolled_back', generation: 1, code: 'CORRAL_ERR_APP_LOAD', message, at: Date.now() } };
+    const ownServer = await startAdminServer(own, logger, { host: '127.0.0.1', port: 0, monitoring });
+    const page = await browser.newPage();
+    const note = async () => ({ visible: await page.isVisible('#reload-note'), text: ((await page.textContent('#reload-note')) ?? '').trim(), kind: await page.getAttribute('#reload-note', 'class') });
+    try {
+      await page.goto(`http://127.0.0.1:${ownServer.port}/admin#token=${TOKEN}`);
+      await page.waitForFunction(() => document.querySelectorAll('#workers-body tr').length === 2);
+      assert.deepEqual(await note(), { visible: true, text: message, kind: 'banner reload-failed' });
+      // The next reload boots: said as in progress, then gone once it completed.
+      own.reloadStanding = { ...own.reloadStanding, inProgress: 3, queued: true };
+      await page.waitForFunction(() => document.getElementById('reload-note')?.textContent?.startsWith('reload to generation 3'), undefined, { timeout: 12_000 });
+      assert.deepEqual(await note(), { visible: true, text: 'reload to generation 3 in progress, another queued behind it', kind: 'banner reloading' });
+      own.reloadStanding = { inProgress: undefined, queued: false, last: { seq: 3, outcome: 'completed', generation: 4, code: undefined, message: 'last reload completed, generation 4 serves', at: Date.now() } };
+      await page.waitForFunction(() => document.getElementById('reload-note')?.hidden === true, undefined, { timeout: 12_000 });
+      assert.equal((await note()).visible, false);
+    } finally {
+      await page.close();
+      await ownServer.close();
+    }
+  });
+
   it('the Workers card keeps the workers\' exits by reason, in red those nobody asked for (killed as stuck, died, uncaught), after their replacements are ready; the keeper\'s too, beside its state', async () => {
     const settings = testSettings({ CORRAL_ADMIN_TOKEN: TOKEN, CORRAL_WORKERS: '2' });
     const own = createFakeView(settings, [child(1, 5301, 'ready', {}), child(2, 5302, 'ready', {})]);

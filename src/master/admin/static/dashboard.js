@@ -60,6 +60,21 @@ const fmt = {
 
 function set(id, text) { const el = $(id); if (el) el.textContent = text; }
 
+/**
+ * The reload in progress, or the latest one that did not apply, whoever asked for it (a HUP,
+ * `systemctl reload`, this page): a reload rolled back left the page as it was, generation and
+ * all, and only the log said so. The master's own line, as systemd's status line and `corral
+ * status` say it, until a reload completes. (A master older than the page sends no `reload`.)
+ */
+function renderReload(r) {
+  const note = $('reload-note');
+  const inProgress = r && r.in_progress_generation !== null;
+  const failed = r && !inProgress && r.last && r.last.outcome !== 'completed';
+  note.hidden = !inProgress && !failed;
+  note.className = `banner ${inProgress ? 'reloading' : 'reload-failed'}`;
+  note.textContent = inProgress ? `reload to generation ${r.in_progress_generation} in progress${r.queued ? ', another queued behind it' : ''}` : failed ? r.last.message : '';
+}
+
 function renderStats(s) {
   const c = s.capacity;
   const status = $('status');
@@ -71,6 +86,7 @@ function renderStats(s) {
   status.textContent = stopping ? 'STOPPING' : c.status;
   status.dataset.status = stopping ? 'STOPPING' : c.status;
   $('stopping-note').hidden = !stopping;
+  renderReload(s.reload);
   // Busy: open and not idle, at their peak over the last heartbeat interval, as the bar, the
   // percentage and the status count them. Idle connections give their slot to a new client (a
   // corral without the figures: none idle, busy as open at the beat).
