@@ -152,7 +152,7 @@ export class ArbiterReadings {
       },
       generation: () => s.gens.current,
       reloadOutcome: () => s.gens.outcome,
-      reloadState: () => ({ inProgress: s.gens.reload ? s.gens.current : undefined, queued: s.gens.queued, last: s.gens.lastEnd }),
+      reloadState: () => ({ inProgress: s.gens.reload ? s.gens.current : undefined, queued: s.gens.queued, last: s.gens.lastEnd, ended: s.gens.endedByOutcome }),
       // A stop recorded but not yet handled by the tick counts: the tick drops what comes after it.
       stopping: () => s.stopping() || asks.stopRecorded(),
       requestReload: asks.requestReload,

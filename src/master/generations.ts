@@ -47,6 +47,8 @@ export class Generations {
   private firstReadyAt: number | undefined;
   /** The latest reload that ended, whatever became of it; undefined before any. */
   private lastEnded: ReloadEnd | undefined;
+  /** Reloads ended since the master started, by outcome (/metrics' corral_reloads_total). */
+  private readonly endedBy: Record<ReloadEnd['outcome'], number> = { completed: 0, refused: 0, rolled_back: 0, incomplete: 0 };
 
   /** The generation the master steers towards: the reload's new one while it runs. */
   get current(): number {
@@ -77,6 +79,11 @@ export class Generations {
     return this.lastEnded;
   }
 
+  /** Reloads ended since the master started, by outcome. */
+  get endedByOutcome(): Readonly<Record<ReloadEnd['outcome'], number>> {
+    return { ...this.endedBy };
+  }
+
   /** A reload asked for during the one in progress waits to start when it ends. */
   get queued(): boolean {
     return this.pending;
@@ -85,6 +92,7 @@ export class Generations {
   /** A reload ended (`generation` serves now), applied in full or not; `message` is one line. */
   ended(outcome: ReloadEnd['outcome'], code: string | undefined, message: string, wallNow: number): void {
     this.lastEnded = { seq: (this.lastEnded?.seq ?? 0) + 1, outcome, generation: this.serving, code, message, at: wallNow };
+    this.endedBy[outcome]++;
   }
 
   /**

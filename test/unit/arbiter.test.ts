@@ -1,5 +1,6 @@
 // The arbiter's tick driven by hand: a fake spawner stands in for fork(), a fake clock for time.
 
+import { createAdminMetrics } from '../../src/master/admin/metrics.js';
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -975,6 +976,9 @@ test('a failed reload stays in the status line systemd shows until a reload comp
     assert.ok(t.log.lines().some((l) => l.event === 'reload.done'), 'reload.done logged');
     assert.match(t.calls.at(-1) ?? '', /^ready:2\/2 workers ready, generation 3, capacity \w+ \([^)]*\)$/);
     assert.deepEqual(standing(), { inProgress: undefined, queued: false, last: { seq: 3, outcome: 'completed', generation: 3, code: undefined } });
+    // And counted by outcome in /metrics, every outcome there from the first scrape.
+    const scraped = (await createAdminMetrics(t.arbiter.view(), () => undefined).render()).split('\n').filter((l) => l.startsWith('corral_reloads_total{'));
+    assert.deepEqual(scraped, ['corral_reloads_total{outcome="completed"} 1', 'corral_reloads_total{outcome="refused"} 1', 'corral_reloads_total{outcome="rolled_back"} 1', 'corral_reloads_total{outcome="incomplete"} 0']);
     live(6000);
     assert.doesNotMatch(t.statuses.at(-1) ?? '', /last reload/);
   } finally {

@@ -105,6 +105,16 @@ export function createAdminMetrics(view: AdminView, host: () => HostSample | und
       return ROLES.flatMap((role) => EXIT_REASONS.map((reason) => ({ labels: { role, reason }, count: exits[role][reason] ?? 0 })));
     },
   );
+  // Reloads by how they ended, every outcome from the first scrape: alert on
+  // increase(corral_reloads_total{outcome!="completed"}[10m]) > 0, as the old workers serving on
+  // after a reload that did not apply leave every other figure as it was.
+  growingLabelledCounter(
+    'corral_reloads_total',
+    'Reloads that ended since the master started (HUP, systemctl reload, the admin API), by outcome: completed, refused (settings the master would not start with), rolled_back (the new workers could not boot; the old ones serve on), incomplete (they could not boot and no old worker was left to go back to).',
+    ['outcome'],
+    registers,
+    () => Object.entries(view.reloadState().ended).map(([outcome, count]) => ({ labels: { outcome }, count })),
+  );
   // The same for the exits a signal nobody in corral sent ended: the usual signals from the first
   // scrape, any other from its first death.
   growingLabelledCounter('corral_child_signal_deaths_total', 'Children that exited of a signal nobody in corral sent (among the died and boot_failed exits of corral_child_exits_total), by signal: SIGKILL is the kernel OOM killer or a kill -9, SIGSEGV, SIGBUS and SIGABRT a crash of Node or of a native addon.', ['role', 'signal'], registers, () => {

@@ -60,6 +60,8 @@ export interface ReloadStateView {
   readonly inProgress: number | undefined;
   readonly queued: boolean;
   readonly last: ReloadEnd | undefined;
+  /** Reloads ended since the master started, by outcome. */
+  readonly ended: Readonly<Record<ReloadEnd['outcome'], number>>;
 }
 
 /** A setting the settings file changed that a reload cannot apply: it runs as `running` until a restart. */
