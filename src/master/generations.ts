@@ -66,9 +66,9 @@ export class Generations {
   /**
    * Why the latest reload that ended did not apply (refused, rolled back, incomplete); undefined
    * once one completes (the log keeps the failure). Kept, for systemd's STATUS= line, until then:
-   * the master's READY=1 ends `systemctl reload` whatever became of the reload (systemd has no
-   * notification for a failed one), and the status line is re-sent every few seconds, so a
-   * failure said only with that READY=1 was gone from `systemctl status` at once.
+   * the status line is re-sent every few seconds, so a failure said only with the READY=1 that
+   * ends the reload was gone from `systemctl status` at once (systemd has no notification for a
+   * failed reload: the unit's `corral reload --wait` is what fails `systemctl reload`).
    */
   get lastFailure(): string | undefined {
     return this.lastEnded && this.lastEnded.outcome !== 'completed' ? this.lastEnded.message : undefined;

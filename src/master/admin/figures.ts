@@ -284,7 +284,6 @@ export interface StatsExtras {
   readonly alerts?: unknown;
 }
 
-
 /**
  * Where reloads stand: the generation a reload in progress boots, whether another waits behind it,
  * and how the latest one ended (`seq` counts the reloads ended since the master started).
@@ -302,6 +301,7 @@ export function reloadOf(view: AdminView, withMessage: boolean) {
       : null,
   };
 }
+
 /** The `/api/admin/stats` document; `now` is on the arbiter's clock (AdminView.now), as its children's times are. */
 export function statsOf(view: AdminView, extras: StatsExtras, now = view.now()) {
   const children = view.children();
