@@ -60,7 +60,7 @@ test('the unit has the service contract operators rely on', () => {
   assert.equal(value(u, 'ExecStart'), '/usr/bin/node /opt/corral/bin/corral start');
   assert.deepEqual(
     directives(u).filter(([k]) => k === 'ExecReload').map(([, v]) => v),
-    ['/usr/bin/node /opt/corral/bin/corral config --check', '/bin/systemd-notify RELOADING=1', '/usr/bin/node /opt/corral/bin/corral reload --wait'],
+    ['/usr/bin/node /opt/corral/bin/corral config --check', '/usr/bin/node /opt/corral/bin/corral reload --wait'],
   );
   assert.equal(value(u, 'KillMode'), 'mixed');
   assert.equal(value(u, 'Restart'), 'on-failure');
@@ -211,12 +211,15 @@ test('ExecReload= follows the reload (`corral reload --wait`) where the settings
     const file = join(dir, 'reload.env');
     writeFileSync(file, settingsText);
     const { stdout } = await run(process.execPath, [corral, 'systemd-unit', '--settings-file', file], { cwd: dir, env: { ...process.env, CORRAL_ENV_FILE: 'none' } });
-    return { last: directives(stdout).filter(([k]) => k === 'ExecReload').map(([, v]) => v).at(-1), text: stdout };
+    return { commands: directives(stdout).filter(([k]) => k === 'ExecReload').map(([, v]) => v), text: stdout };
   };
-  assert.equal((await reloadCommands('CORRAL_ADMIN_BIND=127.0.0.1:9191\n')).last, `${process.execPath} ${corral} reload --wait`);
+  const check = `${process.execPath} ${corral} config --check`;
+  // No RELOADING=1 before it: reload --wait lasts the reload, and a failure before its HUP would
+  // leave systemd waiting for a READY=1 that no reload sends.
+  assert.deepEqual((await reloadCommands('CORRAL_ADMIN_BIND=127.0.0.1:9191\n')).commands, [check, `${process.execPath} ${corral} reload --wait`]);
   for (const settingsText of ['CORRAL_ADMIN_BIND=127.0.0.1:0\n', 'CORRAL_PIDFILE=\n']) {
-    const { last, text } = await reloadCommands(settingsText);
-    assert.equal(last, '/bin/kill -HUP $MAINPID', settingsText);
+    const { commands, text } = await reloadCommands(settingsText);
+    assert.deepEqual(commands, [check, '/bin/systemd-notify RELOADING=1', '/bin/kill -HUP $MAINPID'], settingsText);
     assert.match(text, /a reload rolled back ends `systemctl reload` as a\n# success here/, settingsText);
   }
 });
