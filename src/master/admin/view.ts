@@ -55,7 +55,7 @@ export type ReloadOutcome =
   | { readonly outcome: 'queued'; readonly generation: number; readonly behind: number }
   | { readonly outcome: 'refused'; readonly code: string | undefined; readonly message: string };
 
-/** Where reloads stand, for `corral reload --wait` (GET /api/admin/stats, `reload`). */
+/** Where reloads stand: GET /api/admin/reload (`corral reload --wait`), the stats' `reload`, corral_reloads_total. */
 export interface ReloadStateView {
   readonly inProgress: number | undefined;
   readonly queued: boolean;
