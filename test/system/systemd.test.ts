@@ -278,20 +278,17 @@ describe('corral under a real systemd (debootstrap + systemd-nspawn)', { skip: s
     assert.match(await show('StatusText'), /^3\/3 workers ready, generation 4, capacity \w+ \([^)]*\)$/, 'a reload that completes clears it');
   });
 
-  test('a reload --wait that fails before its HUP (the admin port edited in the file: nothing answers there) fails systemctl reload at once, and the unit is not left reloading', async () => {
+  test('a reload --wait that fails before its HUP (the admin port edited in the file: nothing answers there) fails systemctl reload within 30 s, not after TimeoutStartSec, and the unit is not left reloading', async () => {
     const good = { ...settings };
     const nobody = await freePort();
     await writeSettings({ CORRAL_ADMIN_BIND: `127.0.0.1:${nobody}` });
     try {
       const generation = (await http(`${base}/`)).json().generation;
-      const started = Date.now();
-      // Bounded inside the container: a job left waiting would hold systemctl for TimeoutStartSec.
+      // Bounded inside the container: a job left waiting for a READY=1 that no reload will send
+      // would hold systemctl for TimeoutStartSec (150 s); 124 is timeout's exit code for that.
       const reload = await c.exec(['timeout', '30', 'systemctl', 'reload', 'corral'], { timeoutMs: 60_000 });
-      const tookMs = Date.now() - started;
       assert.notEqual(reload.code, 124, 'systemctl reload was still waiting after 30 s');
       assert.notEqual(reload.code, 0, `systemctl reload fails: ${reload.stdout}${reload.stderr}`);
-      // Not held until TimeoutStartSec for a READY=1 that no reload will send.
-      assert.ok(tookMs < 20_000, `systemctl reload returned after ${tookMs} ms`);
       assert.equal(await show('ActiveState'), 'active');
       assert.equal(await show('SubState'), 'running', 'not left reloading');
       assert.equal((await http(`${base}/`)).json().generation, generation, 'the master was not signalled');
