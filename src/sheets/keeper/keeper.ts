@@ -32,6 +32,7 @@ import { SheetSharing } from './sheet-sharing.js';
 import { checkSocketDir, dataDirOf, socketOutsideDataDir } from './socket-path.js';
 import { UpstreamMeter } from './upstream-meter.js';
 import { JournalWriteFailureLog } from './write-failure-log.js';
+import { isNoRoom, SpaceProbe } from './space-probe.js';
 import { reportOversizedJournal } from './journal-size-check.js';
 import { JOURNAL_FILE } from './journal-open.js';
 import { BacklogFullLog } from './backlog-full-log.js';
@@ -134,6 +135,8 @@ export class Keeper {
   /** Stops the checks of the journal and socket files (file-watch.ts). */
   private stopFileWatch: (() => void) | undefined;
   private readonly writeFailures: JournalWriteFailureLog;
+  /** While appends are refused for want of room: finds the room back with no append (space-probe.ts). */
+  private readonly spaceProbe: SpaceProbe;
   private readonly backlogFull: BacklogFullLog;
   private evictionsReported = 0;
   private evictionsReportedAt = -Infinity;
@@ -144,6 +147,7 @@ export class Keeper {
     this.clock = clock;
     this.meter = new UpstreamMeter(clock);
     this.writeFailures = new JournalWriteFailureLog(o.logger, () => clock.now());
+    this.spaceProbe = new SpaceProbe({ dir: dataDirOf(s), clock, onRoom: () => this.writeFailures.roomFound() });
     this.backlogFull = new BacklogFullLog(o.logger, () => clock.now());
     this.readQuota = new QuotaBucket({ name: 'sheets reads', perMinute: s.SHEETS_READS_PER_MINUTE, maxQueue: o.readQueueMax ?? s.SHEETS_READS_PER_MINUTE, clock });
     // The flusher is the only writer and waits for one token at a time: a small queue is enough.
@@ -438,10 +442,15 @@ export class Keeper {
     try {
       const receipt = await this.journal.add(range, rows, idempotency);
       this.writeFailures.succeeded();
+      this.spaceProbe.cancel();
       this.backlogFull.accepted(this.journal.backlogBytes(), this.journal.backlogCapBytes);
       return receipt;
     } catch (err) {
-      if (err instanceof DataDirWriteError) this.writeFailures.failed(err);
+      if (err instanceof DataDirWriteError) {
+        this.writeFailures.failed(err);
+        if (isNoRoom(err.errno)) this.spaceProbe.noRoom();
+        else this.spaceProbe.cancel();
+      }
       if (err instanceof JournalFullError) this.backlogFull.refusedAt(err, () => this.journal.backlogRows());
       throw err;
     } finally {
@@ -582,6 +591,7 @@ export class Keeper {
   close(): Promise<void> {
     this.closed ??= (async () => {
       this.stopFileWatch?.();
+      this.spaceProbe.close();
       this.feed.close();
       this.flusher?.close();
       this.tier?.close();

@@ -3,12 +3,14 @@
 // and the errno. The app's own line for each refused request says only that an append failed, and
 // a full disk refuses every append: the keeper says it at the first refusal, then at most once a
 // minute with how many were refused since, and `journal.write_recovered` once an append is
-// journaled again. The flusher's own records (a batch's send record, an append's done record) that
-// cannot be written are said the same way, each kind with its own events and words.
+// journaled again, or, when the cause was a full disk, once a probe finds room there. The
+// flusher's own records (a batch's send record, an append's done record) that cannot be written
+// are said the same way, each kind with its own events and words.
 
 import { DataDirWriteError, describeError } from '../../errors.js';
 import type { Logger } from '../../log/logger.js';
 import { FAILURE_REPEAT_MS, RepeatedFailure } from '../../log/repeated-failure.js';
+import { SPACE_PROBE_BYTES } from './space-probe.js';
 
 /** What a log line says of a failed journal write: the file and errno when the data dir refused it. */
 function whereWriteFailed(err: unknown): { code: string | null; path: string | null; errno: string | null; message: string } {
@@ -53,7 +55,20 @@ export class JournalWriteFailureLog {
 
   succeeded(): void {
     this.failure.ended((refused) =>
-      this.logger.info({ event: 'journal.write_recovered', refused }, `keeper: the journal is written again; ${refused} appends were refused meanwhile`),
+      this.logger.info({ event: 'journal.write_recovered', by: 'append', refused }, `keeper: the journal is written again; ${refused} appends were refused meanwhile`),
+    );
+  }
+
+  /**
+   * A refusal for want of room is over without an append: a probe wrote and synced a block in the
+   * data dir (space-probe.ts). Said with the same event, `by` telling the two apart.
+   */
+  roomFound(): void {
+    this.failure.ended((refused) =>
+      this.logger.info(
+        { event: 'journal.write_recovered', by: 'probe', refused },
+        `keeper: the data dir has room again (a probe wrote and synced ${SPACE_PROBE_BYTES} bytes there): appends are taken again; ${refused} were refused meanwhile`,
+      ),
     );
   }
 }
