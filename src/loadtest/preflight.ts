@@ -34,7 +34,7 @@ function refuseIfGenerator(s: Sample): void {
  */
 export async function preflight(opts: LoadtestOptions, mix: Mix, credential: Credential, usersFile: string, notes: string[], pinned: PinnedAddresses | undefined): Promise<void> {
   const controller = new AbortController();
-  const client = new TargetClient(opts.target, { connections: 1, timeoutMs: PREFLIGHT_TIMEOUT_MS, signal: controller.signal, clock: () => 0, ...(pinned ? { pinned } : {}) });
+  const client = new TargetClient(opts.target, { timeoutMs: PREFLIGHT_TIMEOUT_MS, signal: controller.signal, clock: () => 0, ...(pinned ? { pinned } : {}) });
   try {
     const playersPath = apiPath(opts.target, '/api/players');
     const players = await client.send({ kind: 'read', method: 'GET', path: playersPath, parseJson: true });

@@ -186,7 +186,7 @@ export async function runLoadtest(opts: LoadtestOptions, io: RunIo): Promise<Run
   const clock = (): number => performance.now() - t0;
   const startedAt = new Date();
   const recorder = new Recorder(schedule);
-  const client = new TargetClient(opts.target, { connections: schedule.maxUsers, timeoutMs: opts.timeoutMs, signal: controller.signal, clock, unansweredAfterMs: CRITERIA.p95Ms, deadlineMs: schedule.totalMs, ...(pinned ? { pinned } : {}) });
+  const client = new TargetClient(opts.target, { timeoutMs: opts.timeoutMs, signal: controller.signal, clock, unansweredAfterMs: CRITERIA.p95Ms, deadlineMs: schedule.totalMs, ...(pinned ? { pinned } : {}) });
   const progress = new Progress(io.stderr, { inPlace: opts.progressInPlace });
   // Once each: the per-IP limit's 429, and a login's 429 login_locked (a wrong code in --users-file).
   const warned429 = new Set<string>();
@@ -200,7 +200,7 @@ export async function runLoadtest(opts: LoadtestOptions, io: RunIo): Promise<Run
     progress.done();
     io.stderr.write(`warning: ${locked ? LOGIN_LOCKED_HINT : RATE_LIMIT_HINT}\n`);
   };
-  const env = { target: opts.target, send: client.send.bind(client), onReply, onAction: (name: string) => recorder.actionStarted(name), mix, exportToken: opts.adminToken, runSignal: controller.signal, random };
+  const env = { target: opts.target, onReply, onAction: (name: string) => recorder.actionStarted(name), mix, exportToken: opts.adminToken, runSignal: controller.signal, random };
   const removeInterrupt = io.onInterrupt?.(() => {
     progress.done();
     io.stderr.write('interrupted: stopping the virtual users and writing the report (a second signal leaves at once, without it)\n');
@@ -215,7 +215,12 @@ export async function runLoadtest(opts: LoadtestOptions, io: RunIo): Promise<Run
       schedule,
       controller,
       t0,
-      createUser: (id) => new VirtualUser(id, env, credentials[id % credentials.length] as Credential, pacing.make()),
+      createUser: (id) => {
+        // Each user its own connection, as each browser holds one: the server holds as many as
+        // there are users, and one that leaves (a ramp down) closes it.
+        const connection = client.connect();
+        return new VirtualUser(id, { ...env, send: connection.send, leave: connection.close }, credentials[id % credentials.length] as Credential, pacing.make());
+      },
       onTick: (tick) => {
         recorder.users(tick.users, tick.elapsedMs);
         const seg = schedule.segments[tick.segment];

@@ -12,6 +12,8 @@ import { apiPath } from './target.js';
 export interface VuEnv {
   readonly target: URL;
   readonly send: (req: SendRequest) => Promise<Reply>;
+  /** Called once the user's loop has ended: its connection closes, as a person leaving. */
+  readonly leave?: () => Promise<void>;
   readonly onReply: (reply: Reply) => void;
   readonly onAction: (name: string) => void;
   readonly mix: Mix;
@@ -43,7 +45,8 @@ export class VirtualUser {
   }
 
   start(): Promise<void> {
-    this.#done ??= this.#loop();
+    // However the loop ends, the user leaves: its connection closes.
+    this.#done ??= this.#loop().finally(() => this.#env.leave?.());
     return this.#done;
   }
 

@@ -864,6 +864,19 @@ describe('corral loadtest against a real corral', () => {
     assertReportMatches(result, html);
   });
 
+  it('each virtual user holds a connection of its own: the server counts as many as there are users', async () => {
+    const c = corral as CorralProcess;
+    const out = join(dir, 'connections');
+    // A second between a user's requests, as people pause: a pool shared by the users needed one
+    // or two connections for all six, and the server's figures never met the users.
+    const run = await loadtest(['--target', c.url, '--users', '6', '--duration', '4s', '--think-time', '1s', '--mix', 'read=1', '--admin', c.adminUrl, '--admin-token', ADMIN_TOKEN, '--out', out], dir);
+    assert.ok(run.code === 0 || run.code === 2, `${run.stdout}\n${run.stderr}`);
+    const { result } = readResult(out);
+    const max = result.segments[0]?.server.connectionsMax;
+    // The preflight's own connection is closed before the load; the admin API's are not counted.
+    assert.equal(max, 6, `the server's peak of open connections during the run: ${String(max)}`);
+  });
+
   it('counts the errors of a target stopped mid-run, fails its step saying why, and ends on time', async () => {
     // A corral of its own: this one is stopped during the run.
     const own = await startCorral({ env: { CORRAL_RATE_LIMIT: '0', CORRAL_ADMIN_TOKEN: ADMIN_TOKEN } });

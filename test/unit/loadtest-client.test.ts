@@ -1,4 +1,4 @@
-// The HTTP client pool and the virtual user loop: outcomes are classified (ok, http, timeout,
+// The HTTP client (a connection per user) and the virtual user loop: outcomes are classified (ok, http, timeout,
 // connection, aborted), the deadline is kept even by a late timer, and users log in once, follow
 // the mix, log in again after a 401, wait before trying a refused login again, and stop when told.
 
@@ -36,7 +36,6 @@ describe('TargetClient', () => {
 
   const client = (o: { timeoutMs?: number; deadlineMs?: number; unansweredAfterMs?: number; signal?: AbortSignal; clock?: () => number } = {}): TargetClient =>
     new TargetClient(url, {
-      connections: 2,
       timeoutMs: o.timeoutMs ?? 5000,
       signal: o.signal ?? new AbortController().signal,
       clock: o.clock ?? (() => 0),
@@ -62,7 +61,7 @@ describe('TargetClient', () => {
   it('connects to the pinned addresses only, never resolving the name again', async () => {
     // A name that resolves nowhere: only the pinned address can make this work.
     const named = new URL(`http://pinned.invalid:${url.port}`);
-    const c = new TargetClient(named, { connections: 1, timeoutMs: 2000, signal: new AbortController().signal, clock: () => 0, pinned: [{ address: '127.0.0.1', family: 4 }] });
+    const c = new TargetClient(named, { timeoutMs: 2000, signal: new AbortController().signal, clock: () => 0, pinned: [{ address: '127.0.0.1', family: 4 }] });
     try {
       const r = await c.send({ kind: 'read', method: 'GET', path: '/players' });
       assert.equal(r.sample.outcome, 'ok');
@@ -88,6 +87,40 @@ describe('TargetClient', () => {
       assert.deepEqual(login.json, { token: 'abc' });
     } finally {
       await c.close();
+    }
+  });
+
+  it("gives each user a connection of its own, kept between its requests and closed when it leaves", async () => {
+    // Which client socket (its port) each request came on, as the server sees it.
+    const ports: number[] = [];
+    const closed: number[] = [];
+    const s = createServer((req, res) => {
+      ports.push(req.socket.remotePort ?? 0);
+      res.end('ok');
+    });
+    s.on('connection', (sock) => sock.on('close', () => closed.push(sock.remotePort ?? 0)));
+    await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
+    const c = new TargetClient(new URL(`http://127.0.0.1:${(s.address() as AddressInfo).port}`), { timeoutMs: 2000, signal: new AbortController().signal, clock: () => 0 });
+    try {
+      const users = [c.connect(), c.connect(), c.connect()];
+      // One request at a time in all: a shared pool would have sent every one on one connection.
+      for (let round = 0; round < 2; round++) for (const u of users) assert.equal((await u.send({ kind: 'read', method: 'GET', path: '/' })).sample.outcome, 'ok');
+      assert.equal(new Set(ports).size, 3, `ports ${ports.join(', ')}`);
+      assert.deepEqual(ports.slice(3), ports.slice(0, 3), 'each user kept its connection between its requests');
+      const first = users[0]!;
+      await first.close();
+      await first.close();
+      while (!closed.includes(ports[0]!)) await new Promise((r) => setTimeout(r, 5));
+      assert.equal(closed.length, 1, 'only the user that left closed its connection');
+      await c.close();
+      while (closed.length < 3) await new Promise((r) => setTimeout(r, 5));
+      // A connection asked for after the client closed is closed at once: it sends nothing.
+      const late = c.connect();
+      assert.equal((await late.send({ kind: 'read', method: 'GET', path: '/' })).sample.outcome, 'connection');
+      assert.equal(ports.length, 6);
+    } finally {
+      await c.close();
+      await new Promise((r) => s.close(r));
     }
   });
 
@@ -143,7 +176,7 @@ describe('TargetClient', () => {
       res.end();
     });
     await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
-    const c = new TargetClient(new URL(`http://127.0.0.1:${(s.address() as AddressInfo).port}`), { connections: 1, timeoutMs: 2000, signal: new AbortController().signal, clock: () => 0 });
+    const c = new TargetClient(new URL(`http://127.0.0.1:${(s.address() as AddressInfo).port}`), { timeoutMs: 2000, signal: new AbortController().signal, clock: () => 0 });
     try {
       assert.equal((await c.send({ kind: 'login', method: 'POST', path: '/429' })).retryAfterMs, 7000);
       assert.equal((await c.send({ kind: 'read', method: 'GET', path: '/503' })).retryAfterMs, 7000);
@@ -172,7 +205,7 @@ describe('TargetClient', () => {
     await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
     const port = (s.address() as AddressInfo).port;
     await new Promise((r) => s.close(r));
-    const c = new TargetClient(new URL(`http://127.0.0.1:${port}`), { connections: 1, timeoutMs: 2000, signal: new AbortController().signal, clock: () => 0 });
+    const c = new TargetClient(new URL(`http://127.0.0.1:${port}`), { timeoutMs: 2000, signal: new AbortController().signal, clock: () => 0 });
     try {
       const r = await c.send({ kind: 'read', method: 'GET', path: '/' });
       assert.equal(r.sample.outcome, 'connection');
@@ -267,5 +300,25 @@ describe('VirtualUser', () => {
     const vu = user(fakeSend((_r, n) => (n >= 3 ? 0 : 200), asked), 'read=1');
     await vu.start();
     assert.equal(asked.length, 3);
+  });
+
+  it('closes its connection once, when its loop ends, stopped or at the end of the run', async () => {
+    for (const end of ['stop', 'run over'] as const) {
+      let leaves = 0;
+      const asked: SendRequest[] = [];
+      const run = new AbortController();
+      const random = seeded();
+      const send = fakeSend(() => 200, asked);
+      const env = { target: new URL('http://127.0.0.1:1/'), send, leave: async () => void leaves++, onReply: () => {}, onAction: () => {}, mix: parseMix('read=1'), exportToken: undefined, runSignal: run.signal, random };
+      const vu = new VirtualUser(1, env, { name: 'Alice', code: 'P1' }, new ThinkTimePacer(0, random));
+      const done = vu.start();
+      while (asked.length < 5) await new Promise((r) => setImmediate(r));
+      assert.equal(leaves, 0, 'not while it is still a user');
+      if (end === 'stop') vu.stop();
+      else run.abort();
+      await done;
+      await vu.start();
+      assert.equal(leaves, 1, end);
+    }
   });
 });
