@@ -1,6 +1,7 @@
-// The HTTP client (a connection per user) and the virtual user loop: outcomes are classified (ok, http, timeout,
-// connection, aborted), the deadline is kept even by a late timer, and users log in once, follow
-// the mix, log in again after a 401, wait before trying a refused login again, and stop when told.
+// The HTTP client (a connection per user) and the virtual user loop: outcomes are classified (ok,
+// http, timeout, connection, aborted), the deadline is kept even by a late timer, and users log in
+// once, follow the mix, log in again after a 401, wait before trying a refused login again, stop
+// when told, and close their connection as they leave.
 
 import assert from 'node:assert/strict';
 import { createServer, type Server } from 'node:http';
