@@ -51,6 +51,15 @@ test('status, reload and stop find the master through the pidfile and .env', asy
     const wrong = await run(process.execPath, [CORRAL_BIN, 'status'], { cwd: dir, env: { PATH: process.env.PATH ?? '', CORRAL_ENV_FILE: 'wrong.env' }, timeout: 30000 });
     assert.match(wrong.stdout, /the admin API refused CORRAL_ADMIN_TOKEN \(HTTP 401\)/);
 
+    // CORRAL_ADMIN_BIND edited since the start: the master runs, nothing answers there. Exit 1,
+    // with a code in the JSON as for every exit but 0 and 3.
+    writeFileSync(join(dir, 'moved.env'), readFileSync(join(dir, '.env'), 'utf8').replace(`:${adminPort}`, `:${await freePort()}`));
+    const moved = await exec(dir, [], ['status', '--json'], { CORRAL_ENV_FILE: 'moved.env' });
+    assert.equal(moved.code, 1, `${moved.stdout}${moved.stderr}`);
+    assert.match(moved.stderr, new RegExp(`^corral status: \\[CORRAL_ERR_ADMIN_UNREACHABLE\\] corral master pid ${c.pid} is running but its admin API at \\S+ did not answer`));
+    const unreachable = JSON.parse(moved.stdout) as { running: boolean; pid: number; error: { code: string } };
+    assert.deepEqual([unreachable.running, unreachable.pid, unreachable.error.code], [true, c.pid, 'CORRAL_ERR_ADMIN_UNREACHABLE']);
+
     const reload = await corral(dir, 'reload');
     assert.equal(reload.code, 0, `${reload.stdout}${reload.stderr}`);
     await c.waitForLog((l) => l.event === 'reload.done', 20000, 'reload.done');
@@ -134,7 +143,7 @@ test('reload --wait exits 0 once the reload completed and 1 when it was rolled b
       assert.equal(elsewhere.code, 1, `${elsewhere.stdout}${elsewhere.stderr}`);
       assert.equal(
         elsewhere.stderr,
-        `corral reload: the admin API at http://127.0.0.1:${adminPort} answers for another master (pid ${c.pid}) than the pidfile's (pid ${second.pid}): CORRAL_ADMIN_BIND's port was in use when this one started (admin.failed in its log), so its reload cannot be followed; nothing was signalled. Give each corral its own CORRAL_ADMIN_BIND and restart it, or reload without --wait\n`,
+        `corral reload: [CORRAL_ERR_ADMIN_OTHER_MASTER] the admin API at http://127.0.0.1:${adminPort} answers for another master (pid ${c.pid}) than the pidfile's (pid ${second.pid}): CORRAL_ADMIN_BIND's port was in use when this one started (admin.failed in its log), so its reload cannot be followed; nothing was signalled. Give each corral its own CORRAL_ADMIN_BIND and restart it, or reload without --wait\n`,
       );
       assert.deepEqual([second.events('reload.start').length, c.events('reload.start').length], [0, 3], 'neither master was signalled');
     } finally {
@@ -403,8 +412,13 @@ test('status of a corral whose admin port another corral holds: exit 1 and says 
     await second.waitForLog((l) => l.event === 'admin.failed', 10000, 'admin.failed');
     const status = await exec(dir, [], ['status'], { CORRAL_ENV_FILE: '.env' });
     assert.equal(status.code, 1, `${status.stdout}\n${status.stderr}`);
-    assert.match(status.stderr, new RegExp(`corral master pid ${second.pid} is running, but the admin API at \\S+ answers for another master \\(pid ${first.pid}\\)`));
+    assert.match(status.stderr, new RegExp(`^corral status: \\[CORRAL_ERR_ADMIN_OTHER_MASTER\\] corral master pid ${second.pid} is running, but the admin API at \\S+ answers for another master \\(pid ${first.pid}\\)`));
     assert.equal(status.stdout, '', 'none of the other master\'s figures');
+    // --json names the same code, as for every exit but 0 and 3.
+    const json = await exec(dir, [], ['status', '--json'], { CORRAL_ENV_FILE: '.env' });
+    assert.equal(json.code, 1);
+    const answer = JSON.parse(json.stdout) as { running: boolean; pid: number; error: { code: string; message: string } };
+    assert.deepEqual([answer.running, answer.pid, answer.error.code], [true, second.pid, 'CORRAL_ERR_ADMIN_OTHER_MASTER']);
     // The master that holds the port is still told apart correctly.
     const own = await exec(first.dir, [], ['status'], { CORRAL_ENV_FILE: 'none', CORRAL_PIDFILE: first.pidFile, ...env });
     assert.equal(own.code, 0, own.stderr);

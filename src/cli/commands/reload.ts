@@ -101,14 +101,14 @@ async function reloadAndWait(pid: number, settings: Settings, runningGracefulS: 
   try {
     before = await readReloadStanding(base);
   } catch (err) {
-    process.stderr.write(`corral reload: the admin API at ${base} (CORRAL_ADMIN_BIND) did not say where reloads stand (${(err as Error).message}), so the reload could not be followed; nothing was signalled\n`);
+    process.stderr.write(`corral reload: [CORRAL_ERR_ADMIN_UNREACHABLE] the admin API at ${base} (CORRAL_ADMIN_BIND) did not say where reloads stand (${(err as Error).message}), so the reload could not be followed; nothing was signalled\n`);
     return EXIT.FAILURE;
   }
   // The admin port was taken when this master started (admin.failed in its log): another corral
   // answers there, whose reloads are not this one's.
   if (before.master_pid !== pid) {
     process.stderr.write(
-      `corral reload: the admin API at ${base} answers for another master (pid ${before.master_pid}) than the pidfile's (pid ${pid}): CORRAL_ADMIN_BIND's port was in use when this one started (admin.failed in its log), so its reload cannot be followed; nothing was signalled. Give each corral its own CORRAL_ADMIN_BIND and restart it, or reload without --wait\n`,
+      `corral reload: [CORRAL_ERR_ADMIN_OTHER_MASTER] the admin API at ${base} answers for another master (pid ${before.master_pid}) than the pidfile's (pid ${pid}): CORRAL_ADMIN_BIND's port was in use when this one started (admin.failed in its log), so its reload cannot be followed; nothing was signalled. Give each corral its own CORRAL_ADMIN_BIND and restart it, or reload without --wait\n`,
     );
     return EXIT.FAILURE;
   }

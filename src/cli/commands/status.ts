@@ -201,8 +201,8 @@ admin API's settings are invalid, or CORRAL_ENV_FILE cannot be read.`,
         const message =
           `corral master pid ${pid} is running, but the admin API at ${base} answers for another master (pid ${s.master.pid}): ` +
           `CORRAL_ADMIN_BIND's port was in use when this one started (admin.failed in its log); give each corral its own CORRAL_ADMIN_BIND and restart it`;
-        process.stderr.write(`${message}\n`);
-        json({ running: true, pid, error: { message } });
+        process.stderr.write(`corral status: [CORRAL_ERR_ADMIN_OTHER_MASTER] ${message}\n`);
+        json({ running: true, pid, error: { code: 'CORRAL_ERR_ADMIN_OTHER_MASTER', message } });
         return 1;
       }
       if (values.json) {
@@ -228,8 +228,8 @@ admin API's settings are invalid, or CORRAL_ENV_FILE cannot be read.`,
       return 0;
     } catch (err) {
       const message = `corral master pid ${pid} is running but its admin API at ${base} did not answer: ${(err as Error).message}`;
-      process.stderr.write(`${message}\n`);
-      json({ running: true, pid, error: { message } });
+      process.stderr.write(`corral status: [CORRAL_ERR_ADMIN_UNREACHABLE] ${message}\n`);
+      json({ running: true, pid, error: { code: 'CORRAL_ERR_ADMIN_UNREACHABLE', message } });
       return 1;
     }
   },
