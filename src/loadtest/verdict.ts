@@ -387,10 +387,15 @@ export function overallVerdict(segments: readonly JudgedSegment[], interrupted: 
   // A step that failed is judged: too few requests to call it a pass is no news there.
   const unjudged = ran.flatMap((s) => s.judgement.checks.filter((c) => c.pass === null && c.name !== 'answered' && c.name !== 'p95' && c.name !== 'generator' && (c.name !== 'sample' || s.judgement.pass)).map((c) => ({ detail: c.detail, label: s.label })));
   if (unjudged.length > 0) lines.push(joinUnjudged(namingSteps(unjudged)));
+  // The steps a pass is read from: those that could show capacity (held to their end, with enough
+  // requests), or, when none was (a plan cut by --duration), every one with enough requests.
+  const enough = measured.filter((s) => s.judgement.enough);
+  const showable = enough.filter((s) => s.steady && s.complete);
   return {
     // A run whose steps were all too thin to judge showed nothing: not a pass (exit 2), as one with no request.
-    // Nor one whose every judgeable step lost the admin API: none was judged on the criteria asked for.
-    pass: measured.some((s) => s.judgement.enough && !s.judgement.serverLost) && !failed && !interrupted,
+    // Nor one whose every step that could show capacity lost the admin API: none was judged on the
+    // criteria asked for, and a ramp judged in full before (which shows none) does not make it one.
+    pass: (showable.length > 0 ? showable : enough).some((s) => !s.judgement.serverLost) && !failed && !interrupted,
     supportedUsers: best?.users ?? null,
     headline,
     firstFailure: failed ? { label: failed.label, users: failed.users, reasons: failed.judgement.reasons } : null,

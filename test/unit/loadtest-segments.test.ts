@@ -229,6 +229,27 @@ describe('judging segments', () => {
     assert.equal(overallVerdict(unasked.judged, false).supportedUsers, 4);
   });
 
+  it('is no pass when the admin API failed during the plateau, though the ramp before it was judged in full', () => {
+    // A ramp of 3 s to 4 users, then a plateau of 3 s; the master answered through the ramp and
+    // went away 0.5 s into the plateau. The ramp shows no capacity; the plateau, which could, was
+    // not judged on CPU and RAM.
+    const schedule = profileSchedule(parseProfile({ users: { distribution: { ramp_up: { duration: '3s', users: 4 }, plateau: { duration: '3s', users: 4 } } } }), 1);
+    const r = new Recorder(schedule);
+    r.users(4, 0);
+    recordJudgeable(r, ok(100, 110));
+    recordJudgeable(r, ok(3100, 3110));
+    r.finish(6000);
+    const host = (t: number, hostT: number): ServerSample => ({ t, cpu: 30, ram: 10, hostT, hostDated: true, connections: 1, maxConnections: 100, status: 'LOW' });
+    const samples = [host(100, 0), host(1100, 1000), host(2100, 2000), host(3100, 2000), host(3400, 2000)];
+    const failures = [4000, 5000].map((t) => ({ t, problem: 'ECONNREFUSED' }));
+    const { judged } = judgeSegments(schedule, r, 6000, false, samples, undefined, failures);
+    assert.deepEqual(judged.map((j) => [j.judgement.enough, j.judgement.serverLost]), [[true, false], [true, true]]);
+    const v = overallVerdict(judged, false);
+    assert.equal(v.pass, false, 'exit 2: no step that could show capacity was judged on the criteria asked for');
+    assert.equal(v.supportedUsers, null);
+    assert.match(v.headline, /^supports 4 concurrent users: not shown \(the admin API gave no CPU or RAM figure during the steps held to their end; /);
+  });
+
   it('prints a passing p95 just under the limit as under it, in the steps table and the verdict', () => {
     const schedule = stepsSchedule([2], 2000);
     const r = new Recorder(schedule);

@@ -100,7 +100,8 @@ Exit codes:
   2    the run completed but a step failed the criteria (see the verdict), or
        no step had enough requests other than logins to judge (none finished,
        logins alone, or a handful), or the admin API failed during every step
-       that had (CPU and RAM not judged)
+       that could show capacity (held to its end with enough of them; with none
+       held, every step that had enough): CPU and RAM not judged
   64   bad arguments, profile or users file, a --time-scale too small for a verdict,
        a remote target or --admin without --allow-remote,
        an admin token the target or the admin API refuses, an --admin that is not the
