@@ -218,6 +218,15 @@ function reply(res: ServerResponse, error: HttpErrorCode, message: string): void
   res.end(body);
 }
 
+/**
+ * A request refused for its headers, before its body is read: the client may still be sending it,
+ * and a close with its bytes unread would reset the connection under the answer (lingering-close.ts).
+ */
+function refuseHeaders(req: IncomingMessage, res: ServerResponse, error: HttpErrorCode, message: string): void {
+  lingerOnClose(req.socket);
+  reply(res, error, message);
+}
+
 /** The request's Content-Length is over CORRAL_LIMIT_REQUEST_BODY_BYTES: enforceRequestLimits answers 413. */
 function declaresBodyOverLimit(req: IncomingMessage, limits: LimitSettings): boolean {
   const declared = req.headers['content-length'];
@@ -243,18 +252,18 @@ export function enforceRequestLimits(req: IncomingMessage, res: ServerResponse, 
   const host = req.headers.host;
   if (host === undefined) {
     if (req.httpVersionMajor === 1 && req.httpVersionMinor === 1) {
-      reply(res, 'missing_host', 'an HTTP/1.1 request needs a Host header');
+      refuseHeaders(req, res, 'missing_host', 'an HTTP/1.1 request needs a Host header');
       return false;
     }
   } else if (!HOST_VALUE.test(host) || fieldCount(req.rawHeaders, 'host') > 1) {
     // RFC 9112 §3.2: a 400 for more than one Host or one that is not a host[:port]. node:http keeps
     // the first of two and accepts any value: a proxy in front that routed on the other, or on
     // what follows a space or a slash, would disagree with the app about which site was asked for.
-    reply(res, 'invalid_host', 'a request needs exactly one Host header, of the form host[:port]');
+    refuseHeaders(req, res, 'invalid_host', 'a request needs exactly one Host header, of the form host[:port]');
     return false;
   }
   if (req.rawHeaders.length / 2 > limits.CORRAL_LIMIT_REQUEST_FIELDS) {
-    reply(res, 'too_many_headers', `more than ${limits.CORRAL_LIMIT_REQUEST_FIELDS} header fields`);
+    refuseHeaders(req, res, 'too_many_headers', `more than ${limits.CORRAL_LIMIT_REQUEST_FIELDS} header fields`);
     return false;
   }
   const max = limits.CORRAL_LIMIT_REQUEST_BODY_BYTES;

@@ -44,7 +44,7 @@ test('a chunked body over the body limit gets 413, and the app logs no error for
   }
 });
 
-test('an answer the app gives before it has read the whole body (413, 404, 415, 401) reaches a client still uploading, not a reset', async () => {
+test("an answer given before the whole body was read (the app's 413, 404, 415, 401; the worker's 400 and 431 for the headers) reaches a client still uploading, not a reset", async () => {
   const dir = prepareWorkDir();
   const c = await startCorral({ cwd: dir, workers: 1, env: { CORRAL_RATE_LIMIT: '0' } });
   const port = Number(new URL(c.url).port);
@@ -64,6 +64,18 @@ test('an answer the app gives before it has read the whole body (413, 404, 415, 
       assert.match(r.answer, new RegExp(`^HTTP/1\\.1 ${status} `), what);
       assert.match(r.answer, /\r\nconnection: close\r\n/i, what);
       assert.equal((JSON.parse(r.answer.slice(r.answer.indexOf('\r\n\r\n') + 4)) as { error: string }).error, error, what);
+    }
+    // The worker's own refusals of the headers, before the app: the body is still on its way too.
+    const fields = Array.from({ length: 101 }, (_, i) => `X-Field-${i}: 1\r\n`).join('');
+    for (const [head, status, error] of [
+      [`POST /api/login HTTP/1.1\r\n${json}`, 400, 'missing_host'],
+      [`POST /api/login HTTP/1.1\r\nHost: x\r\nHost: y\r\n${json}`, 400, 'invalid_host'],
+      [`POST /api/login HTTP/1.1\r\nHost: x\r\n${json}${fields}`, 431, 'too_many_headers'],
+    ] as const) {
+      const r = await uploadThenRead({ port, head, bodyBytes: 8 << 20, chunked: false, timeoutMs: 15_000 });
+      assert.equal(r.error, undefined, `${error}: the client saw ${String(r.error)} after reading ${JSON.stringify(r.answer.slice(0, 60))}`);
+      assert.match(r.answer, new RegExp(`^HTTP/1\\.1 ${status} `), error);
+      assert.equal((JSON.parse(r.answer.slice(r.answer.indexOf('\r\n\r\n') + 4)) as { error: string }).error, error);
     }
   } finally {
     await c.stop();
