@@ -5,6 +5,11 @@
 // socket gets an inactivity timeout of CORRAL_SEND_TIMEOUT (node:http's `server.timeout`): it is
 // pushed back by every byte read or written, including a large write's partial progress (net's
 // _onTimeout checks the write queue), and fires only after that long with no progress at all.
+// That check compares the queue with its size at the last write or check: progress made early in
+// a period (the kernel taking part of the last write) postpones the cut by a whole period, so it
+// comes between one and two CORRAL_SEND_TIMEOUTs after the last byte went (the README says so).
+// Likewise `unsentBytes` counts a write the kernel took only part of as unsent: net exposes how
+// much of it left only through internals.
 
 import type { Server, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';

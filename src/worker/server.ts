@@ -202,7 +202,7 @@ export function createWorkerServer(app: RequestListener, o: WorkerServerOptions)
     cutUnsent(cut.response, cut.unsentBytes);
     logger.info(
       { event: 'request.send_timeout', method: cut.method, path: cut.path, unsent_bytes: cut.unsentBytes, remote: cut.remote, timeout_s: settings.CORRAL_SEND_TIMEOUT },
-      `the client took no bytes of its answer for ${settings.CORRAL_SEND_TIMEOUT} s; connection closed`,
+      `the client took no bytes of its answer for ${settings.CORRAL_SEND_TIMEOUT} s or more; connection closed`,
     );
   });
   server.on('connect', (_req: IncomingMessage, socket: Duplex) => refuseConnect(socket));
