@@ -9,7 +9,7 @@ import { after, before, describe, it } from 'node:test';
 import { startCorral, waitFor, type CorralProcess } from '../helpers/corral.js';
 import { http } from '../helpers/http.js';
 import { freePort } from '../helpers/ports.js';
-import { prepareWorkDir, sampleCodes } from '../fixtures/offline-sheet.js';
+import { prepareWorkDir, sampleSession } from '../fixtures/offline-sheet.js';
 
 const TOKEN = 'integration-admin-token-1234';
 
@@ -29,10 +29,7 @@ describe('bundled app: durable events on the real master', () => {
   });
 
   it('validates, needs a session, and survives kill -9 of every worker right after the 201', async () => {
-    const code = sampleCodes().get('Chloé Dubois') ?? '';
-    const auth = (
-      await http(`${c.url}/api/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ name: 'Chloé Dubois', code }) })
-    ).json<{ token: string }>().token;
+    const auth = await sampleSession(c.url, 'Chloé Dubois');
     const post = (body: unknown, token?: string) =>
       http(`${c.url}/api/events`, {
         method: 'POST',
@@ -76,10 +73,7 @@ describe('bundled app: durable events on the real master', () => {
   });
 
   it('an export of a bounded range of Events read before an event shows the event right after its 201, once', async () => {
-    const code = sampleCodes().get('Bruno Leroy') ?? '';
-    const auth = (
-      await http(`${c.url}/api/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ name: 'Bruno Leroy', code }) })
-    ).json<{ token: string }>().token;
+    const auth = await sampleSession(c.url, 'Bruno Leroy');
     // An admin's export of a block (A1 range with its last row): cached by the keeper from here.
     const exportBlock = async () => {
       const res = await http(`${c.url}/api/export?sheet=${encodeURIComponent('Events!A1:E1000')}`, { headers: { authorization: `Bearer ${TOKEN}` } });

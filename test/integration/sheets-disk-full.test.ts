@@ -9,7 +9,7 @@ import { after, before, describe, it } from 'node:test';
 import { readLogLines, startCorral, waitFor, type CorralProcess } from '../helpers/corral.js';
 import { http } from '../helpers/http.js';
 import { mountSmallDisk, smallDiskUnavailable, type SmallDisk } from '../helpers/small-disk.js';
-import { SAMPLE_DIR, sampleCodes } from '../fixtures/offline-sheet.js';
+import { SAMPLE_DIR, sampleSession } from '../fixtures/offline-sheet.js';
 
 const PLAYER = 'Chloé Dubois';
 const ADMIN_TOKEN = 'disk-full-admin-token-0123456789';
@@ -37,13 +37,7 @@ describe('a full data disk', { skip: unavailable }, () => {
     mkdirSync(join(disk.dir, 'sheet'));
     for (const tab of ['Players', 'Events']) copyFileSync(join(SAMPLE_DIR, `${tab}.csv`), join(disk.dir, 'sheet', `${tab}.csv`));
     c = await start(true);
-    const login = await http(`${c.url}/api/login`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ name: PLAYER, code: sampleCodes().get(PLAYER) ?? '' }),
-    });
-    assert.equal(login.status, 200, login.text);
-    token = login.json<{ token: string }>().token;
+    token = await sampleSession(c.url, PLAYER);
   });
   after(async () => {
     await c?.stop();

@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { SPACE_PROBE_FILE, SPACE_PROBE_INTERVAL_MS } from '../../src/sheets/keeper/space-probe.js';
-import { SAMPLE_DIR, sampleCodes } from '../fixtures/offline-sheet.js';
+import { SAMPLE_DIR, sampleSession } from '../fixtures/offline-sheet.js';
 import { startCorral, waitFor, type CorralProcess } from '../helpers/corral.js';
 import { http } from '../helpers/http.js';
 import { mountSmallDisk, smallDiskUnavailable, type SmallDisk } from '../helpers/small-disk.js';
@@ -41,13 +41,7 @@ describe('a full data disk freed with no event posted', { skip: unavailable }, (
     for (const tab of ['Players', 'Events']) copyFileSync(join(SAMPLE_DIR, `${tab}.csv`), join(sheetFiles, `${tab}.csv`));
     symlinkSync(sheetFiles, join(disk.dir, 'sheet'));
     c = await startCorral({ cwd: dir, workers: 1, env: { CORRAL_RATE_LIMIT: '0', SHEETS_FLUSH_INTERVAL_MS: '200', CORRAL_ADMIN_TOKEN: ADMIN_TOKEN } });
-    const login = await http(`${c.url}/api/login`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ name: PLAYER, code: sampleCodes().get(PLAYER) ?? '' }),
-    });
-    assert.equal(login.status, 200, login.text);
-    token = login.json<{ token: string }>().token;
+    token = await sampleSession(c.url, PLAYER);
   });
   after(async () => {
     await c?.stop();
