@@ -181,11 +181,11 @@ describe('judging segments', () => {
   });
 
   /**
-   * Two steps of 3 s; the master, measuring every second, answered before the load and through
-   * step 1, then went away 0.5 s into step 2 (its fetches there failing ECONNREFUSED).
+   * Two steps of 3 s (or the segments of `schedule`, 3 s each); the master, measuring every
+   * second, answered before the load and through the first, then went away 0.5 s into the second
+   * (its fetches there failing ECONNREFUSED).
    */
-  const judgedWithAdminLost = () => {
-    const schedule = stepsSchedule([2, 4], 3000);
+  const judgedWithAdminLost = (schedule = stepsSchedule([2, 4], 3000)) => {
     const r = new Recorder(schedule);
     r.users(2, 0);
     recordJudgeable(r, ok(100, 110));
@@ -233,16 +233,7 @@ describe('judging segments', () => {
     // A ramp of 3 s to 4 users, then a plateau of 3 s; the master answered through the ramp and
     // went away 0.5 s into the plateau. The ramp shows no capacity; the plateau, which could, was
     // not judged on CPU and RAM.
-    const schedule = profileSchedule(parseProfile({ users: { distribution: { ramp_up: { duration: '3s', users: 4 }, plateau: { duration: '3s', users: 4 } } } }), 1);
-    const r = new Recorder(schedule);
-    r.users(4, 0);
-    recordJudgeable(r, ok(100, 110));
-    recordJudgeable(r, ok(3100, 3110));
-    r.finish(6000);
-    const host = (t: number, hostT: number): ServerSample => ({ t, cpu: 30, ram: 10, hostT, hostDated: true, connections: 1, maxConnections: 100, status: 'LOW' });
-    const samples = [host(100, 0), host(1100, 1000), host(2100, 2000), host(3100, 2000), host(3400, 2000)];
-    const failures = [4000, 5000].map((t) => ({ t, problem: 'ECONNREFUSED' }));
-    const { judged } = judgeSegments(schedule, r, 6000, false, samples, undefined, failures);
+    const { judged } = judgedWithAdminLost(profileSchedule(parseProfile({ users: { distribution: { ramp_up: { duration: '3s', users: 4 }, plateau: { duration: '3s', users: 4 } } } }), 1));
     assert.deepEqual(judged.map((j) => [j.judgement.enough, j.judgement.serverLost]), [[true, false], [true, true]]);
     const v = overallVerdict(judged, false);
     assert.equal(v.pass, false, 'exit 2: no step that could show capacity was judged on the criteria asked for');
