@@ -152,7 +152,7 @@ export function computeCapacity(input: CapacityInput): Capacity {
   // Room was made by closing idle connections: the share says how busy, the status that it is tight.
   const load = idleClosed > 0 && (byShare === 'LOW' || byShare === 'HEALTHY') ? 'WARNING' : byShare;
   // Shown to one decimal, but never rounded up into the next status: not 100 while a slot is free
-  // (the ratio gauge says 1 = FULL), nor 80.0 while HEALTHY (1599/2000) or 50.0 while LOW.
+  // (the ratio gauge says 1 or more = FULL), nor 80.0 while HEALTHY (1599/2000) or 50.0 while LOW.
   const percent = Math.min(Math.round(exact * 10) / 10, SHOWN_BELOW[load]);
   // Unavailable, the connections still held are still shown (stuck workers hold theirs), but no
   // slot is free to a new client.
