@@ -10,12 +10,14 @@ test('each listed command loads the command of its name', async () => {
   assert.deepEqual((await loaded()).map((c) => c.name), commands.map((c) => c.name));
 });
 
-// The exit code is what scripts and systemd act on: every command's --help says which it uses.
-test('every command\'s --help lists its exit codes, the usage error (64) among them', async () => {
+// The exit code is what scripts and systemd act on: every command's --help says which it uses,
+// in its last paragraph, as the README says (`corral emulator --help` ended with its HTTP controls).
+test('every command\'s --help ends with its exit codes, the usage error (64) among them', async () => {
   for (const command of await loaded()) {
     const at = command.help.indexOf('Exit codes');
     assert.ok(at >= 0, `corral ${command.name} --help has no "Exit codes"`);
     assert.match(command.help.slice(at), /\b64\b/, `corral ${command.name} --help does not say 64 (usage error)`);
+    assert.doesNotMatch(command.help.slice(at), /\n\s*\n/, `corral ${command.name} --help goes on after its exit codes`);
   }
 });
 

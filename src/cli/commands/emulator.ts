@@ -80,18 +80,20 @@ Options:
   --token-lifetime S        access-token lifetime in seconds (default 3599, as Google)
   -h, --help                this text
 
-Exit codes: 0 stopped by Ctrl-C or SIGTERM, 1 the port cannot be bound (CORRAL_ERR_LISTEN), 64 an
-unknown or invalid option, a --sheet-file it cannot read or a --key-out it cannot write (one that
-exists is refused: it writes a new file, mode 0600). The
-"listening on" line is printed once the emulator is ready (the key written), never before a failure.
-
 Control over HTTP (for benchmarks and multi-process tests):
   GET  /__emulator/counters            calls per method, statuses, injected faults, rows appended
   POST /__emulator/counters/reset      returns the counters, then zeroes them
   GET  /__emulator/faults              current faults and quotas
   POST /__emulator/faults              JSON partial, e.g. {"errorRate": 1} ... {"errorRate": 0}
   GET  /__emulator/spreadsheets/ID/sheets/TAB   a tab's rows
-  POST /__emulator/revoke-tokens       the next call with an old token gets 401`,
+  POST /__emulator/revoke-tokens       the next call with an old token gets 401
+
+The "listening on" line is printed once the emulator is ready (the key written), never before a
+failure.
+
+Exit codes: 0 stopped by Ctrl-C or SIGTERM, 1 the port cannot be bound (CORRAL_ERR_LISTEN), 64 an
+unknown or invalid option, a --sheet-file it cannot read or a --key-out it cannot write (one that
+exists is refused: it writes a new file, mode 0600).`,
   async run(argv) {
     const { values: v } = parseFlags(argv, FLAGS);
     if (v.help) {
