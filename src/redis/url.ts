@@ -39,9 +39,26 @@ function decoded(text: string, part: string, shown: string): string {
  * The connection options REDIS_URL stands for. `tlsCa`: the CA certificates (PEM) a rediss://
  * server's certificate is checked against, in place of the system's (REDIS_TLS_CA_FILE).
  */
+/**
+ * Whether a redis:// or rediss:// URL has a `#`, `?` or `/` in its user or password: the host part
+ * ends at the first of them, so an `@` after it (in what would be the db number, a query name or
+ * the fragment) belongs to a password that was not percent-encoded. Parsed as written, a password
+ * such as `12#34` made host `user`, port 12: no refusal, a connection to a host named after the
+ * user, and the password in every log line, since `shown` hides only what parses as a password.
+ */
+function reservedInUserinfo(raw: string): boolean {
+  const m = /^rediss?:\/\/([^/?#]*)([/?#])(.*)$/s.exec(raw);
+  if (!m) return false;
+  const [, , end, after = ''] = m;
+  // A query's value may hold a raw @ (?password=a@b); its name, before any = or &, may not.
+  const piece = end === '#' ? after : end === '?' ? (/^[^=&]*/.exec(after)?.[0] ?? '') : (/^[^/?#]*/.exec(after)?.[0] ?? '');
+  return piece.includes('@');
+}
+
 export function redisTarget(raw: string, tlsCa?: Buffer): { options: RedisOptions; shown: string } {
   let url: URL;
   try {
+    if (reservedInUserinfo(raw)) throw new Error('a reserved character in the user or password');
     url = new URL(raw);
   } catch {
     // Most often a password with a character URLs reserve (# and ? end the host part, / starts

@@ -46,12 +46,19 @@ describe('REDIS_URL', () => {
     refused('rediss://u%E0%A4%A@cache.example:6390', /the user/);
     refused('unix:///run/redis/re%ZZdis.sock', /the socket path/);
     // # and ? end the host part: such a password made a bare "not a URL", which named no fix.
-    for (const url of ['redis://:pa#ss@127.0.0.1:6379/0', 'rediss://corral:pa?ss@cache.example:6390']) {
+    // Nor may one whose text before the # or ? reads as a port (user:12#34 made host "user", port
+    // 12, and printed the whole password in every line), nor one with a / before a number.
+    const reserved = ['redis://:pa#ss@127.0.0.1:6379/0', 'rediss://corral:pa?ss@cache.example:6390', 'redis://dig:12#34@127.0.0.1:6379', 'redis://admin:2024#x@127.0.0.1:6379/0', 'redis://dig:12?34@127.0.0.1:6379', 'redis://dig:12/34@127.0.0.1:6379'];
+    for (const url of reserved) {
       assert.throws(
         () => redisTarget(url),
-        (err: unknown) => err instanceof CorralError && /is not a URL/.test(err.message) && /# as %23, \? as %3F/.test(err.message) && !err.message.includes('pa#ss') && !err.message.includes('pa?ss'),
+        (err: unknown) => err instanceof CorralError && /is not a URL/.test(err.message) && /# as %23, \? as %3F/.test(err.message) && !/pa[#?]ss|12[#?/]34|2024#x/.test(err.message),
+        url,
       );
     }
+    // An @ in a query's value or after the host is no password: taken as written.
+    assert.equal(redisTarget('unix:///run/redis.sock?password=a@b').options.password, 'a@b');
+    assert.equal(redisTarget('redis://127.0.0.1:6379/2?password=a@b').options.password, 'a@b');
     assert.equal(redisTarget('redis://:pa%23s%3Fs@127.0.0.1:6379').options.password, 'pa#s?s');
     // Well-encoded special characters are decoded.
     assert.equal(redisTarget('redis://:p%40ss%25w%2Fd@127.0.0.1:6379').options.password, 'p@ss%w/d');
