@@ -6,9 +6,10 @@
 // Its user and password are never shown: `shownProxyUrl` is what logs, `corral config` and
 // refusals print.
 
+import { reservedInUserinfo } from '../url-userinfo.js';
 import type { ParseResult, SettingSpec } from './spec.js';
 
-const FIX = 'write http://host:port, or http://user:password@host:port with special characters percent-encoded (@ as %40, : as %3A, % as %25)';
+const FIX = 'write http://host:port, or http://user:password@host:port with special characters percent-encoded (@ as %40, : as %3A, / as %2F, ? as %3F, # as %23, % as %25)';
 
 /**
  * The URL with its credentials replaced by ***: a password always, and a user given alone (some
@@ -20,6 +21,7 @@ export function shownProxyUrl(value: string): string {
   try {
     // `user:pass@proxy:3128` parses as a URL of scheme "user:": a refused value, redacted below.
     if (!/^https?:\/\//i.test(value)) throw new Error('not an http(s) URL');
+    if (reservedInUserinfo(value)) throw new Error('a reserved character in the user or password');
     url = new URL(value);
   } catch {
     // A refused value: everything up to its last @ may be credentials (a password holding / or @).
@@ -48,6 +50,7 @@ export function parseProxyUrl(raw: string): ParseResult<string | undefined> {
   const t = raw.trim();
   if (t === '') return { ok: true, value: undefined };
   const text = /^[a-z][a-z0-9+.-]*:\/\//i.test(t) ? t : `http://${t}`;
+  if (reservedInUserinfo(text)) return { ok: false, allowed: `a proxy URL whose user and password are percent-encoded (a /, ? or # in them ends the host part): ${FIX}` };
   let url: URL;
   try {
     url = new URL(text);

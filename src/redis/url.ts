@@ -5,6 +5,7 @@
 import { isIP } from 'node:net';
 import type { RedisOptions } from 'ioredis';
 import { CorralError } from '../errors.js';
+import { reservedInUserinfo } from '../url-userinfo.js';
 
 export const REDIS_URL_PATTERN = /^(redis|rediss|unix):\/\/\S+$/;
 export const REDIS_URL_TEXT = 'a redis://host:port[/db], rediss://host:port[/db] or unix:///path/to/redis.sock URL';
@@ -39,22 +40,6 @@ function decoded(text: string, part: string, shown: string): string {
  * The connection options REDIS_URL stands for. `tlsCa`: the CA certificates (PEM) a rediss://
  * server's certificate is checked against, in place of the system's (REDIS_TLS_CA_FILE).
  */
-/**
- * Whether a redis:// or rediss:// URL has a `#`, `?` or `/` in its user or password: the host part
- * ends at the first of them, so an `@` after it (in what would be the db number, a query name or
- * the fragment) belongs to a password that was not percent-encoded. Parsed as written, a password
- * such as `12#34` made host `user`, port 12: no refusal, a connection to a host named after the
- * user, and the password in every log line, since `shown` hides only what parses as a password.
- */
-function reservedInUserinfo(raw: string): boolean {
-  const m = /^rediss?:\/\/([^/?#]*)([/?#])(.*)$/s.exec(raw);
-  if (!m) return false;
-  const [, , end, after = ''] = m;
-  // A query's value may hold a raw @ (?password=a@b); its name, before any = or &, may not.
-  const piece = end === '#' ? after : end === '?' ? (/^[^=&]*/.exec(after)?.[0] ?? '') : (/^[^/?#]*/.exec(after)?.[0] ?? '');
-  return piece.includes('@');
-}
-
 export function redisTarget(raw: string, tlsCa?: Buffer): { options: RedisOptions; shown: string } {
   let url: URL;
   try {

@@ -52,6 +52,11 @@ test('a malformed proxy URL is refused at load (exit 78) with the fix, and its p
     ['http://user:hunter2@proxy:99999', 'http://***@proxy:99999'],
     ['http://user:hun/ter@2@proxy:99999', 'http://***@proxy:99999'],
     ['user:hunter2@proxy:99999', '***@proxy:99999'],
+    // A password with a raw /, ? or # whose text before it reads as a port: it parsed (host
+    // "user", port 2024), nothing hid it, and the refusal printed it whole.
+    ['http://user:2024/hunter2@proxy:3128', 'http://***@proxy:3128'],
+    ['http://user:1234#hunter2@proxy:3128', 'http://***@proxy:3128'],
+    ['http://user:9999?hunter2@proxy:3128', 'http://***@proxy:3128'],
   ] as const) {
     const err = refusal({ HTTP_PROXY: value });
     assert.equal(/hunter2|hun\/ter/.test(err.message), false, err.message);
