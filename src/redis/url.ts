@@ -43,7 +43,8 @@ function decoded(text: string, part: string, shown: string): string {
 export function redisTarget(raw: string, tlsCa?: Buffer): { options: RedisOptions; shown: string } {
   let url: URL;
   try {
-    if (reservedInUserinfo(raw)) throw new Error('a reserved character in the user or password');
+    // A unix:// URL has no host part: its path, the socket's, may hold an @.
+    if (/^rediss?:/i.test(raw) && reservedInUserinfo(raw)) throw new Error('a reserved character in the user or password');
     url = new URL(raw);
   } catch {
     // Most often a password with a character URLs reserve (# and ? end the host part, / starts

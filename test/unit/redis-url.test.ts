@@ -59,6 +59,9 @@ describe('REDIS_URL', () => {
     // An @ in a query's value or after the host is no password: taken as written.
     assert.equal(redisTarget('unix:///run/redis.sock?password=a@b').options.password, 'a@b');
     assert.equal(redisTarget('redis://127.0.0.1:6379/2?password=a@b').options.password, 'a@b');
+    // A unix:// URL has no host part: an @ in its socket path is the path's.
+    assert.equal(redisTarget('unix:///run/redis@6379.sock').options.path, '/run/redis@6379.sock');
+    assert.equal(redisTarget('unix:///redis@6379.sock').options.path, '/redis@6379.sock');
     assert.equal(redisTarget('redis://:pa%23s%3Fs@127.0.0.1:6379').options.password, 'pa#s?s');
     // Well-encoded special characters are decoded.
     assert.equal(redisTarget('redis://:p%40ss%25w%2Fd@127.0.0.1:6379').options.password, 'p@ss%w/d');
