@@ -219,10 +219,11 @@ function reply(res: ServerResponse, error: HttpErrorCode, message: string): void
 }
 
 /**
- * A request refused for its headers, before its body is read: the client may still be sending it,
- * and a close with its bytes unread would reset the connection under the answer (lingering-close.ts).
+ * A request refused before its body is read (its headers, its declared size): the client may still
+ * be sending it, and a close with its bytes unread would reset the connection under the answer
+ * (lingering-close.ts).
  */
-function refuseHeaders(req: IncomingMessage, res: ServerResponse, error: HttpErrorCode, message: string): void {
+function refuseUnread(req: IncomingMessage, res: ServerResponse, error: HttpErrorCode, message: string): void {
   lingerOnClose(req.socket);
   reply(res, error, message);
 }
@@ -252,26 +253,25 @@ export function enforceRequestLimits(req: IncomingMessage, res: ServerResponse, 
   const host = req.headers.host;
   if (host === undefined) {
     if (req.httpVersionMajor === 1 && req.httpVersionMinor === 1) {
-      refuseHeaders(req, res, 'missing_host', 'an HTTP/1.1 request needs a Host header');
+      refuseUnread(req, res, 'missing_host', 'an HTTP/1.1 request needs a Host header');
       return false;
     }
   } else if (!HOST_VALUE.test(host) || fieldCount(req.rawHeaders, 'host') > 1) {
     // RFC 9112 §3.2: a 400 for more than one Host or one that is not a host[:port]. node:http keeps
     // the first of two and accepts any value: a proxy in front that routed on the other, or on
     // what follows a space or a slash, would disagree with the app about which site was asked for.
-    refuseHeaders(req, res, 'invalid_host', 'a request needs exactly one Host header, of the form host[:port]');
+    refuseUnread(req, res, 'invalid_host', 'a request needs exactly one Host header, of the form host[:port]');
     return false;
   }
   if (req.rawHeaders.length / 2 > limits.CORRAL_LIMIT_REQUEST_FIELDS) {
-    refuseHeaders(req, res, 'too_many_headers', `more than ${limits.CORRAL_LIMIT_REQUEST_FIELDS} header fields`);
+    refuseUnread(req, res, 'too_many_headers', `more than ${limits.CORRAL_LIMIT_REQUEST_FIELDS} header fields`);
     return false;
   }
   const max = limits.CORRAL_LIMIT_REQUEST_BODY_BYTES;
   const declared = req.headers['content-length'];
   if (declaresBodyOverLimit(req, limits)) {
     // The body may be on its way (no Expect: 100-continue): read and dropped, not reset.
-    lingerOnClose(req.socket);
-    reply(res, 'body_too_large', overServerLimit(max));
+    refuseUnread(req, res, 'body_too_large', overServerLimit(max));
     req.resume();
     return false;
   }

@@ -71,7 +71,6 @@ export class SpaceProbe {
   private timer: unknown;
   /** Bumped by cancel() (so by noRoom() and close()) and by room found: a probe that ends under another run is ignored. */
   private run = 0;
-  private active = false;
   private closed = false;
 
   constructor(private readonly o: SpaceProbeOptions) {}
@@ -80,14 +79,11 @@ export class SpaceProbe {
   noRoom(): void {
     if (this.closed) return;
     this.cancel();
-    this.active = true;
     this.schedule(this.run);
   }
 
   /** Stops probing (an append was written, or refused for another cause); noRoom() resumes. */
   cancel(): void {
-    if (!this.active) return;
-    this.active = false;
     this.run++;
     if (this.timer !== undefined) this.o.clock.clearTimeout(this.timer);
     this.timer = undefined;
@@ -110,7 +106,6 @@ export class SpaceProbe {
     const room = await (this.o.probe ?? probeRoom)(this.o.dir).catch(() => false);
     if (run !== this.run) return;
     if (!room) return this.schedule(run);
-    this.active = false;
     this.run++;
     this.o.onRoom();
   }
