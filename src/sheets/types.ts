@@ -52,6 +52,13 @@ export interface IdempotencyClaim {
 
 export interface AppendOptions {
   readonly idempotency?: IdempotencyClaim;
+  /**
+   * The header row the rows were built under (each cell of a row under the header cell at its
+   * index). The keeper writes them under the tab's header row as it is when they are sent, matched
+   * by name, so a header edited while they waited does not misplace them; the first cell names the
+   * rows' id column, which must stay the tab's first.
+   */
+  readonly header?: readonly string[];
 }
 
 /** A player name's failed logins counted by every host of the sheet (REDIS_URL), and its window. */

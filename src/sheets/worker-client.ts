@@ -337,7 +337,7 @@ class WorkerSheetsClient implements SheetsClient {
   }
 
   async append(range: string, rows: readonly (readonly string[])[], options: AppendOptions = {}): Promise<AppendReceipt> {
-    const body = options.idempotency ? { range, rows, idempotency: options.idempotency } : { range, rows };
+    const body = { range, rows, ...(options.idempotency ? { idempotency: options.idempotency } : {}), ...(options.header ? { header: options.header } : {}) };
     // The link's one retry after a dropped connection is safe with a key too: the keeper either
     // journaled the first (the retry gets its answer back) or did not. On the link's write
     // connections: never queued behind reads that wait at the keeper for Google.

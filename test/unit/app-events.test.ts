@@ -94,10 +94,11 @@ describe('POST /api/events', () => {
     }
   });
 
-  it('without Idempotency-Key the append carries no claim', async () => {
+  it('without Idempotency-Key the append carries no claim, and the header row the row was built under', async () => {
     const res = await postJson(`${app.url}/api/events`, { kind: 'tag' }, auth);
     assert.equal(res.status, 201);
-    assert.equal(sheets.appendOptions.at(-1), undefined);
+    assert.equal(sheets.appendOptions.at(-1)?.idempotency, undefined);
+    assert.deepEqual(sheets.appendOptions.at(-1)?.header, ['event_id', 'player', 'kind', 'detail', 'at']);
   });
 
   it('with Idempotency-Key the append carries the key scoped to the player, a fingerprint of kind and detail, and the answer', async () => {

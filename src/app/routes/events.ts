@@ -101,7 +101,9 @@ export function eventsRoute(deps: AppDeps): Handler {
   // went to the keeper: with the keeper restarting, a POST waited on it twice (header, append)
   // and outlasted a draining worker's graceful timeout (ECONNRESET in the chaos soak). Once read,
   // the last header serves while a fresh read goes on beside the request; a fixed or broken
-  // header is seen one event later.
+  // header is seen one event later. Where each value lands is settled by the keeper when the row
+  // is sent, under the header the tab has then (the row travels with the header it was built
+  // under): this read only decides whether an event is refused.
   let lastHeader: readonly string[] | undefined;
   let refreshing = false;
   const refreshHeader = (): void => {
@@ -124,15 +126,20 @@ export function eventsRoute(deps: AppDeps): Handler {
     }
     return (lastHeader = (await deps.records(headerRange)).header);
   };
-  /** Builds the event's row in the order of the tab's header row. */
-  const rowFor = async (values: EventValues): Promise<string[]> => {
+  /**
+   * Builds the event's row in the order of the tab's header row as this worker last read it, and
+   * returns that header with it: the keeper writes the row under the header the tab has when the
+   * row is sent, matched by name (keeper/header-mapping.ts), so a header edited since, or while the
+   * row waits in the journal, does not misplace it.
+   */
+  const rowFor = async (values: EventValues): Promise<{ row: string[]; header: readonly string[] }> => {
     const header = await headerNow();
     const layout = eventLayout(header);
     if (layout.ok) {
       badHeader.failure.ended((total) =>
         logger.info({ event: 'app.events_header_fixed', range, refused: total }, `POST /api/events: the header row of ${range} fits again; ${total} events were refused meanwhile`),
       );
-      return layout.row(values);
+      return { row: layout.row(values), header };
     }
     const text = JSON.stringify(header);
     if (text !== badHeader.text) badHeader = { text, failure: new RepeatedFailure() };
@@ -175,7 +182,7 @@ export function eventsRoute(deps: AppDeps): Handler {
     const detail = optionalText(body, 'detail', { min: 0, max: DETAIL_MAX, multiline: true });
     const id = randomUUID();
     const at = new Date().toISOString();
-    const row = await rowFor({ event_id: id, player: player.name, kind, detail, at });
+    const { row, header } = await rowFor({ event_id: id, player: player.name, kind, detail, at });
     const idempotency: IdempotencyClaim | undefined =
       key === undefined
         ? undefined
@@ -187,7 +194,7 @@ export function eventsRoute(deps: AppDeps): Handler {
           };
     let replayed: string | undefined;
     try {
-      replayed = (await deps.sheets().append(range, [row], idempotency ? { idempotency } : undefined)).replayed;
+      replayed = (await deps.sheets().append(range, [row], { header, ...(idempotency ? { idempotency } : {}) })).replayed;
     } catch (err) {
       const refused = idempotencyFailure(err);
       if (refused) throw refused;

@@ -22,6 +22,8 @@ import { systemClock, type Clock } from './clock.js';
 import { takeBatch } from './flush-batch.js';
 import { FlushFailureLog } from './flush-failure-log.js';
 import { appliedOf, FlushRetries } from './flush-retry.js';
+import { HeaderChanges } from './header-changes.js';
+import { remapRows } from './header-mapping.js';
 import type { Journal, JournalEntry } from './journal.js';
 import type { QuotaBucket } from './quota.js';
 import { withReadCause } from './read-cause.js';
@@ -39,6 +41,12 @@ export interface FlusherOptions {
   readonly logger: Logger;
   readonly intervalMs: number;
   /**
+   * The header row of a range's tab as it is now (no older than SHEET_CACHE_TTL): rows journaled
+   * with the header they were built under are sent under this one (header-mapping.ts). Without it,
+   * rows go as built.
+   */
+  readonly headerOf?: (range: string) => Promise<HeaderCopy>;
+  /**
    * Minimum wait before reading back after an append failed with applied: 'maybe'. Google may
    * still apply a request our deadline gave up on: a read-back before it lands finds nothing, and
    * the resend writes the rows twice. The daemon uses SHEETS_UNSURE_DELAY (60 s).
@@ -46,6 +54,12 @@ export interface FlusherOptions {
   readonly unsureDelayMs?: number;
   readonly clock?: Clock;
   readonly random?: () => number;
+}
+
+/** A range's header row as the keeper holds it, and when that copy was fetched (the keeper's clock). */
+export interface HeaderCopy {
+  readonly header: readonly string[];
+  readonly fetchedAt: number;
 }
 
 export interface FlushResult {
@@ -72,6 +86,7 @@ export class Flusher {
   private readonly appendFailures: AppendFailureLog;
   private readonly isolatedRefusals: RepeatedFailures;
   private readonly passFailures: FlushFailureLog;
+  private readonly headerChanges: HeaderChanges;
   private counts = { appends: 0, rowsSent: 0, rowsFound: 0, failures: 0, verifications: 0 };
 
   constructor(private readonly o: FlusherOptions) {
@@ -84,6 +99,7 @@ export class Flusher {
     this.appendFailures = new AppendFailureLog(o.logger, () => this.clock.now());
     this.isolatedRefusals = new RepeatedFailures(() => this.clock.now());
     this.passFailures = new FlushFailureLog(o.logger, () => this.clock.now());
+    this.headerChanges = new HeaderChanges(o.logger, () => this.clock.now());
   }
 
   start(): void {
@@ -195,8 +211,58 @@ export class Flusher {
     return sent > 0 ? sent : 'failed';
   }
 
+  /**
+   * The batch's rows as they go to Google: those journaled with the header they were built under,
+   * under the tab's header now (header-mapping.ts). When that header cannot be read, or cannot take
+   * them (a column they have values for is gone, the id column is no longer first), the batch waits
+   * on the range's backoff, as after a failed append: nothing is written misplaced.
+   */
+  private async rowsToSend(range: string, batch: readonly JournalEntry[]): Promise<readonly (readonly string[])[] | 'failed'> {
+    const headerOf = this.o.headerOf;
+    if (!headerOf || !batch.some((e) => e.header)) return batch.flatMap((e) => e.rows);
+    const wait = (err?: unknown) => {
+      this.o.journal.postpone(batch, this.retries.retryAt(range, batch, 'no', err));
+      this.retries.hold(range, err);
+      return 'failed' as const;
+    };
+    let current: readonly string[];
+    try {
+      const copy = await headerOf(range);
+      current = copy.header;
+      this.headerChanges.seen(range, copy.header, copy.fetchedAt);
+    } catch (err) {
+      this.appendFailures.failed(range, 'warn', { rows: batch.reduce((n, e) => n + e.rows.length, 0), err: describeError(err) }, 'sheets: the header row the rows are written under could not be read; they stay in the journal and are sent once it is');
+      return wait(err);
+    }
+    const rows: (readonly string[])[] = [];
+    for (const e of batch) {
+      if (!e.header) {
+        rows.push(...e.rows);
+        continue;
+      }
+      const mapped = remapRows(e.rows, e.header, current);
+      if (!mapped.ok) {
+        const waiting = batch.reduce((n, b) => n + b.rows.length, 0);
+        this.appendFailures.failed(
+          range,
+          'error',
+          { code: 'CORRAL_ERR_APPEND_HEADER', rows: waiting, header: current, builtUnder: e.header },
+          `sheets: ${waiting} journaled row${waiting === 1 ? '' : 's'} for ${range} cannot be written under the tab's header row as it is now: ${mapped.problem} ` +
+            `(found: ${current.length > 0 ? current.join(', ') : 'nothing'}; the rows were built under: ${e.header.join(', ')}). Nothing was written; they stay in the journal. ` +
+            'Fix: give the header row those columns again (in any order, the first one first); the rows are sent once it does',
+        );
+        return wait();
+      }
+      rows.push(...mapped.rows);
+    }
+    return rows;
+  }
+
   private async send(range: string, batch: JournalEntry[], wait: boolean): Promise<number | 'quota' | 'failed' | 'invalid'> {
     if (!this.canCall(this.o.writeQuota, wait)) return 'quota';
+    // The header is read before the write token is taken: a send that waits for it holds no token.
+    const rows = await this.rowsToSend(range, batch);
+    if (rows === 'failed') return 'failed';
     try {
       // The token first, then the send record: a keeper that dies while it waits for quota has
       // sent nothing, and its rows must replay as pending, not as unsure (a read-back and
@@ -217,13 +283,13 @@ export class Flusher {
       return 'failed';
     }
     this.sendFailures.succeeded();
-    const rows = batch.flatMap((e) => e.rows);
     this.counts.appends++;
     try {
       const res = await this.o.backend.appendValues(appendAnchorOf(range), rows, this.abort.signal);
       this.counts.rowsSent += rows.length;
       this.appendFailures.succeeded(range);
       this.landing.check(range, res.updatedRange);
+      if (batch.some((e) => e.header)) this.headerChanges.written(range, res.updatedRange, rows.length);
       await this.o.journal.markDone(batch, 'sent', res.updatedRange).then(
         () => this.doneFailures.succeeded(),
         (err) => this.doneFailures.failed(err, range),

@@ -13,7 +13,7 @@ export function snapshotRecords(keys: IdempotencyKeys, entries: Iterable<Journal
   const out: JournalRecord[] = keys.snapshot(now);
   for (const e of entries) {
     if (!e.durable) continue;
-    out.push({ k: 'add', id: e.id, r: e.range, rows: e.rows, at: e.at, d: e.destination });
+    out.push({ k: 'add', id: e.id, r: e.range, rows: e.rows, at: e.at, d: e.destination, ...(e.header ? { h: e.header } : {}) });
     // Done entries still retained (trimDone) are kept done, with their time: their row ids are
     // what recognises a client's retry of an append whose answer a crash swallowed. Left out,
     // a second restart forgot them and such a retry was appended to the sheet again.

@@ -77,7 +77,7 @@ export class JournalEntries {
         await new Promise<void>((resolve) => setImmediate(resolve));
       }
       // Held entries count too: they are replayed at every start and held in memory all the same.
-      if (e.state !== 'done') this.backlog += entryBytes(e.rows);
+      if (e.state !== 'done') this.backlog += entryBytes(e.rows, e.header);
       if (e.destination !== destination) {
         if (e.state !== 'done') this.heldEntries.push(e);
         continue;
@@ -103,14 +103,14 @@ export class JournalEntries {
   add(e: JournalEntry): void {
     this.entries.set(e.id, e);
     this.rowIds.add(e);
-    if (e.state !== 'done') this.backlog += entryBytes(e.rows);
+    if (e.state !== 'done') this.backlog += entryBytes(e.rows, e.header);
   }
 
   forget(e: JournalEntry): void {
     const known = this.entries.delete(e.id);
     this.rowIds.remove(e);
     if (e.state !== 'done') {
-      if (known) this.backlog -= entryBytes(e.rows);
+      if (known) this.backlog -= entryBytes(e.rows, e.header);
       return;
     }
     this.retainedRows -= e.rows.length;
@@ -133,7 +133,7 @@ export class JournalEntries {
     e.state = 'done';
     e.doneAt = now;
     this.retainedRows += e.rows.length;
-    this.backlog -= entryBytes(e.rows);
+    this.backlog -= entryBytes(e.rows, e.header);
   }
 
   /** Forgets the done entries past their retention. */
@@ -191,7 +191,7 @@ export class JournalEntries {
     for (const e of this.entries.values()) {
       if (e.sheet !== sheet || !e.durable) continue;
       if (e.state === 'done' && (e.doneAt ?? 0) < fetchStartedAt) continue;
-      for (const cells of e.rows) out.push({ range: e.range, cells });
+      for (const cells of e.rows) out.push(e.header ? { range: e.range, cells, header: e.header } : { range: e.range, cells });
     }
     return out;
   }

@@ -1,9 +1,10 @@
 // The journal's entries in memory, and how the file's records rebuild them after a restart.
 //
 // Record kinds (one JSON object per line, see journal-file.ts):
-//   add   {id, r: range, rows, at, d}   acknowledged rows, for the sheet `d` (SheetsBackend.destination;
+//   add   {id, r: range, rows, at, d, h?} acknowledged rows, for the sheet `d` (SheetsBackend.destination;
 //                                        absent in records written before it was kept: the sheet the
-//                                        journal is opened with)
+//                                        journal is opened with); `h`: the header row they were built
+//                                        under, when the writer gave it (header-mapping.ts)
 //   send  {ids, at}                      an append with these entries is about to leave
 //   done  {ids, at, u?, how}             Google has them (how: 'sent' = answered, 'found' = read back)
 //   nack  {ids, at}                      the append certainly did not apply (applied: 'no')
@@ -27,6 +28,11 @@ export interface JournalEntry {
   /** Tab title ('' = the first tab), the key rows are grouped and merged by. */
   readonly sheet: string;
   readonly rows: readonly (readonly string[])[];
+  /**
+   * The header row the rows were built under, when the append gave it: they are written under the
+   * header the tab has when they are sent, mapped by name (header-mapping.ts).
+   */
+  readonly header?: readonly string[];
   readonly at: number;
   /** The sheet the rows were acknowledged for (SheetsBackend.destination): they go there and nowhere else. */
   readonly destination: string;
@@ -62,6 +68,7 @@ export function replayRecords(records: readonly JournalRecord[], destination: st
           range,
           sheet: sheetKey(range),
           rows: rec.rows as string[][],
+          ...(Array.isArray(rec.h) ? { header: rec.h as string[] } : {}),
           at: Number(rec.at),
           destination: typeof rec.d === 'string' ? rec.d : destination,
           state: 'pending',

@@ -42,15 +42,42 @@ export function validateRows(rows: unknown): string[][] {
   });
 }
 
+/** Most cells of a header row an append may give: Google's column limit (18,278 columns, A to ZZZ). */
+export const HEADER_CELLS_MAX = 18_278;
+
+/**
+ * Checks the header row an append's rows were built under (header-mapping.ts): cells as Google
+ * takes them, a first cell naming the id column, and no row wider than the header (a cell with no
+ * column name could not be placed when the tab's header changed).
+ */
+export function validateHeader(header: unknown, rows: readonly (readonly string[])[]): string[] {
+  if (!Array.isArray(header) || header.length === 0) throw appendInvalid('header must be a non-empty list of the header row\'s cells');
+  if (header.length > HEADER_CELLS_MAX) throw appendInvalid(`header has ${header.length} cells; a sheet has at most ${HEADER_CELLS_MAX} columns`);
+  const cells = header.map((c, j) => {
+    if (typeof c !== 'string') throw appendInvalid(`header cell ${j} must be a string`);
+    if (c.length > GOOGLE_MAX_CELL_CHARS) throw appendInvalid(`header cell ${j} has ${c.length} characters; Google Sheets takes at most ${GOOGLE_MAX_CELL_CHARS} in a cell`);
+    return c;
+  });
+  if (cells[0]!.trim() === '') throw appendInvalid('header cell 0 must name the id column (the rows\' ids are found in the first column)');
+  rows.forEach((row, i) => {
+    if (row.length > cells.length) throw appendInvalid(`row ${i} has ${row.length} cells, more than the ${cells.length} of its header`);
+  });
+  return cells;
+}
+
 /**
  * About how many bytes an entry's rows take in the journal (its add record: the cells as JSON,
  * plus the record's id, range, time and checksum). What SHEETS_JOURNAL_MAX_MB caps: it is what a
  * restart replays and, give or take a factor, what the keeper holds in memory.
  */
-export function entryBytes(rows: readonly (readonly string[])[]): number {
+export function entryBytes(rows: readonly (readonly string[])[], header?: readonly string[]): number {
   // `,"` + `"` per cell, `[]` and a comma per row; 200 for the record around them (a UUID, the
-  // range, the time, the sheet's digest, the checksum).
+  // range, the time, the sheet's digest, the checksum); the header row like one more row.
   let n = 200;
+  if (header) {
+    n += 3;
+    for (const cell of header) n += Buffer.byteLength(cell, 'utf8') + 3;
+  }
   for (const row of rows) {
     n += 3;
     for (const cell of row) n += Buffer.byteLength(cell, 'utf8') + 3;

@@ -21,7 +21,7 @@ import { JournalEntries, type HeldForOtherSheet } from './journal-entries.js';
 import type { JournalFile } from './journal-file.js';
 import { openJournalRecords, type QuarantinedDamage } from './journal-open.js';
 import type { JournalEntry } from './journal-replay.js';
-import { appendInvalid, sheetKey, validateRows } from './journal-rows.js';
+import { appendInvalid, sheetKey, validateHeader, validateRows } from './journal-rows.js';
 import type { JournalOptions, Receipt } from './journal-types.js';
 import type { PendingRow } from './merge.js';
 import type { RowIndex } from './row-index.js';
@@ -123,8 +123,10 @@ export class Journal {
    * with identical content (a retried request) are acknowledged without a second copy; an id
    * journaled with different content is refused. With an idempotency claim whose key is held, the
    * append is answered from the key (or refused: another request's key, or one still in flight).
+   * With `rawHeader`, the header row the rows were built under: they are sent and shown under the
+   * tab's header as it is then (header-mapping.ts).
    */
-  async add(range: string, rawRows: unknown, rawClaim?: unknown): Promise<Receipt> {
+  async add(range: string, rawRows: unknown, rawClaim?: unknown, rawHeader?: unknown): Promise<Receipt> {
     let sheet: string;
     try {
       sheet = sheetKey(range);
@@ -132,6 +134,7 @@ export class Journal {
       throw appendInvalid(`bad range ${JSON.stringify(range)}: ${(err as Error).message}`, err);
     }
     const rows = validateRows(rawRows);
+    const header = rawHeader === undefined ? undefined : validateHeader(rawHeader, rows);
     const claim = validateClaim(rawClaim);
     const now = this.clock.now();
     if (claim) {
@@ -156,6 +159,7 @@ export class Journal {
       range,
       sheet,
       rows: fresh,
+      ...(header ? { header } : {}),
       at: now,
       destination: this.destination,
       state: 'pending',
@@ -168,7 +172,7 @@ export class Journal {
     this.table.add(entry);
     if (claim) this.keys.reserve(claim, now);
     // The key rides in the add record itself: no crash can keep the row and lose its key.
-    const record = { k: 'add', id: entry.id, r: range, rows: fresh, at: now, d: this.destination, ...(claim ? { ik: IdempotencyKeys.field(claim) } : {}) };
+    const record = { k: 'add', id: entry.id, r: range, rows: fresh, at: now, d: this.destination, ...(header ? { h: header } : {}), ...(claim ? { ik: IdempotencyKeys.field(claim) } : {}) };
     const write = this.file.append([record], () => {
       entry.durable = true;
       this.rowIds.written(entry.id);

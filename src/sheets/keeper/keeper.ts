@@ -11,10 +11,11 @@ import { makeDirs } from '../../make-dirs.js';
 import { PRIVATE_DIR_MODE } from '../../private-modes.js';
 import type { SheetsBackend } from '../backend.js';
 import { destinationDigest, destinationOf } from '../destination.js';
+import { firstRowOf } from '../a1.js';
 import { saveCacheHandoff, takeCacheHandoff, type TakenHandoff } from './cache-handoff.js';
 import { ChangeFeed, type WatchAnswer } from './change-feed.js';
 import { systemClock, type Clock } from './clock.js';
-import { Flusher } from './flusher.js';
+import { Flusher, type HeaderCopy } from './flusher.js';
 import { logHeldForOtherSheet } from './held-rows-log.js';
 import { watchKeeperFiles } from './file-watch.js';
 import { Journal, sheetKey, type Receipt } from './journal.js';
@@ -275,6 +276,7 @@ export class Keeper {
         readQuota: k.readQuota,
         logger: o.logger,
         intervalMs: s.SHEETS_FLUSH_INTERVAL_MS,
+        headerOf: (range) => k.headerRow(range),
         ...(o.clock ? { clock: o.clock } : {}),
         ...(o.unsureDelayMs !== undefined ? { unsureDelayMs: o.unsureDelayMs } : {}),
       });
@@ -284,7 +286,7 @@ export class Keeper {
           o.socketPath,
           {
             read: (range, heldOnly) => (heldOnly && !k.holds(range) ? Promise.resolve(undefined) : k.readAnswer(range)),
-            append: (range, rows, idempotency) => k.append(range, rows, idempotency),
+            append: (range, rows, idempotency, header) => k.append(range, rows, idempotency, header),
             watch: (since, epoch, timeoutMs) => k.watch(since, epoch, timeoutMs),
             settleLogin: (nameHash, failed, windowMs) => k.settleLogin(nameHash, failed, windowMs),
             figures: () => k.figures(),
@@ -408,6 +410,19 @@ export class Keeper {
   }
 
   /**
+   * The header row of `range` (its first row, from the range's first column) as the tab has it, from
+   * a copy fetched no longer than SHEET_CACHE_TTL ago: the flusher writes rows journaled with the
+   * header they were built under beneath this one. The same range and copy the app's header reads
+   * use (`Events!1:1`), so it costs no read of its own while events come.
+   */
+  private async headerRow(range: string): Promise<HeaderCopy> {
+    const headerRange = firstRowOf(range);
+    const r = await this.tier.getFresh(fetchRangeFor(headerRange));
+    // Cut to the range's columns, as a read of it is answered (a range right of column A is fetched from A).
+    return { header: mergePending(headerRange, r.value.values, []).values[0] ?? [], fetchedAt: r.value.fetchedAt };
+  }
+
+  /**
    * Whether a read of `range` is answered from this keeper's copy without waiting (fresh, or stale
    * within SHEET_CACHE_MAX_STALE): a worker holding no copy of its own asks this first, so that a
    * range the keeper holds is not queued behind the worker's first fills waiting for Google.
@@ -437,10 +452,13 @@ export class Keeper {
     return [Buffer.from(`${head.slice(0, -1)},"values":`), ...valuesJson, CLOSING_BRACE];
   }
 
-  /** `idempotency`: an optional claim {key, fingerprint, answer} (keeper/idempotency-keys.ts). */
-  async append(range: string, rows: unknown, idempotency?: unknown): Promise<Receipt> {
+  /**
+   * `idempotency`: an optional claim {key, fingerprint, answer} (keeper/idempotency-keys.ts);
+   * `header`: the header row the rows were built under (header-mapping.ts).
+   */
+  async append(range: string, rows: unknown, idempotency?: unknown, header?: unknown): Promise<Receipt> {
     try {
-      const receipt = await this.journal.add(range, rows, idempotency);
+      const receipt = await this.journal.add(range, rows, idempotency, header);
       this.writeFailures.succeeded();
       this.spaceProbe.cancel();
       this.backlogFull.accepted(this.journal.backlogBytes(), this.journal.backlogCapBytes);

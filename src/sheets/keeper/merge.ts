@@ -14,8 +14,14 @@
 // such a read is fetched from column A (`Events!A:D`, fetchRangeFor) so the ids are there to
 // compare, and the answer is then cut to the columns asked for. Without that, a row the fetch
 // already held was shown a second time from the journal.
+//
+// A row journaled with the header it was built under is shown under the header row the read
+// found (header-mapping.ts), as the flusher will write it: a read from row 1 of its tab, landing in
+// column A. When the read's header cannot take it (a narrowed read, a header being fixed), it is
+// shown as built.
 
 import { formatA1, formatArea, parseA1, quoteSheetName, type GridArea } from '../a1.js';
+import { remapRows } from './header-mapping.js';
 
 export interface Merged {
   readonly values: readonly (readonly string[])[];
@@ -33,6 +39,15 @@ export interface Merged {
 export interface PendingRow {
   readonly range: string;
   readonly cells: readonly string[];
+  /** The header row the cells were built under, when the append gave it. */
+  readonly header?: readonly string[];
+}
+
+/** The row's cells under `header` (the read's first row), or as built when it cannot take them. */
+function cellsUnder(row: PendingRow, header: readonly string[] | undefined): readonly string[] {
+  if (!row.header || !header) return row.cells;
+  const r = remapRows([row.cells], row.header, header);
+  return r.ok ? r.rows[0]! : row.cells;
 }
 
 interface ReadPlan {
@@ -112,6 +127,8 @@ export function mergePending(range: string, fetched: readonly (readonly string[]
   if (room === 0 && firstCol === 1) return { values: fetched, added: 0 };
   // From here on `fetched` starts at column A (planRead widened the fetch if the read did not).
   const extra: (readonly string[])[] = [];
+  // The tab's header row, when the read holds it where rows landing in column A are written under it.
+  const header = plan.firstRow === 1 ? fetched[0] : undefined;
   const idsByColumn = new Map<number, Set<string>>();
   for (const row of pending) {
     const col = landingColumn(row.range);
@@ -126,7 +143,7 @@ export function mergePending(range: string, fetched: readonly (readonly string[]
     if (ids.has(id)) continue;
     ids.add(id);
     if (extra.length >= room) continue;
-    const placed = col === 1 ? row.cells : [...(Array(col - 1).fill('') as string[]), ...row.cells];
+    const placed = col === 1 ? cellsUnder(row, header) : [...(Array(col - 1).fill('') as string[]), ...row.cells];
     extra.push(placed);
   }
   if (extra.length === 0 && firstCol === 1) return { values: fetched, added: 0 };

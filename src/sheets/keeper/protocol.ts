@@ -3,9 +3,12 @@
 //   GET  /read?range=R&held=only → WireRead when the keeper can answer from its copy at once
 //                                 (fresh, or stale within SHEET_CACHE_MAX_STALE), else at once
 //                                 WireNotHeld: nothing waits for Google or the read quota
-//   POST /append {range, rows, idempotency?: {key, fingerprint, answer}}
+//   POST /append {range, rows, idempotency?: {key, fingerprint, answer}, header?}
 //                               → WireReceipt, only after the rows are fsynced in the journal
-//                                 (or at once with `replayed` when the key is held)
+//                                 (or at once with `replayed` when the key is held); `header`:
+//                                 the header row the rows were built under, for the keeper to
+//                                 write them under the tab's header when they are sent
+//                                 (header-mapping.ts)
 //   GET  /watch?since=V&epoch=E → WatchAnswer (long poll: answered when a tab changes)
 //   POST /login {name_hash, failed, window_ms}
 //                               → WireLoginCount: a name's failed logins counted by all the

@@ -208,6 +208,28 @@ export class ReadTier {
   }
 
   /**
+   * A copy fetched no longer than the TTL ago: the one held when it is fresh, else the refresh's,
+   * waited for (a refresh in flight is joined; nobody's client waits for it, so it takes its read
+   * token behind theirs). For the flusher, which writes rows under a tab's header row and must not
+   * take a header from a copy past its TTL, however long ago it was edited. A range failing in its
+   * backoff, or a sheet refused as a whole, gets the error at once.
+   */
+  async getFresh(range: string): Promise<TierRead> {
+    const st = this.state(range);
+    const now = this.clock.now();
+    const v = st.value;
+    if (v && now < v.expiresAt) {
+      this.counts.fresh++;
+      return this.served(st, v, now, 'fresh');
+    }
+    if (!st.inflight && st.failingSince !== undefined && now < st.nextRetryAt) throw st.lastError;
+    if (!st.inflight) this.refuseIfSheetFails(now);
+    this.counts.miss++;
+    const fetched = await (st.inflight ?? this.refresh(range, st, false));
+    return this.served(st, fetched, this.clock.now(), 'miss');
+  }
+
+  /**
    * A read of a range whose copy is past SHEET_CACHE_MAX_STALE. It is answered from no copy, yet
    * it must not wait through Google's retries and backoff (5 attempts, 15 s to over a minute): a
    * read that joined the refresh in flight waited all of it, while those arriving during the

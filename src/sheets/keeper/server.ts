@@ -20,7 +20,7 @@ export interface KeeperHandlers {
    * every answer). `heldOnly`: undefined at once unless the keeper can answer from its copy now.
    */
   read(range: string, heldOnly: boolean): Promise<readonly Buffer[] | undefined>;
-  append(range: string, rows: unknown, idempotency: unknown): Promise<object>;
+  append(range: string, rows: unknown, idempotency: unknown, header: unknown): Promise<object>;
   watch(since: number, epoch: string | undefined, timeoutMs: number): Promise<WatchAnswer>;
   /** A name's failed logins shared by the sheet's hosts; `failed` counts one first. */
   settleLogin(nameHash: string, failed: boolean, windowMs: number): Promise<WireLoginCount>;
@@ -217,7 +217,7 @@ export class KeeperServer {
       }
       if (req.method === 'POST' && url.pathname === '/append') {
         if (this.closing) throw new CorralError('CORRAL_ERR_KEEPER_UNAVAILABLE', 'the keeper is draining');
-        let body: { range?: unknown; rows?: unknown; idempotency?: unknown };
+        let body: { range?: unknown; rows?: unknown; idempotency?: unknown; header?: unknown };
         try {
           body = JSON.parse(await readBody(req)) as typeof body;
         } catch (err) {
@@ -225,7 +225,7 @@ export class KeeperServer {
           throw new CorralError('CORRAL_ERR_APPEND_INVALID', 'append body is not JSON', { cause: err });
         }
         if (typeof body.range !== 'string' || body.range === '') throw new CorralError('CORRAL_ERR_APPEND_INVALID', 'append needs a range');
-        send(res, 200, JSON.stringify(await this.h.append(body.range, body.rows, body.idempotency)));
+        send(res, 200, JSON.stringify(await this.h.append(body.range, body.rows, body.idempotency, body.header)));
         return;
       }
       if (req.method === 'GET' && url.pathname === '/watch') {
