@@ -11,45 +11,63 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { startEmulator, type Emulator } from '../../src/sheets/emulator/index.js';
+import { sampleSession } from '../fixtures/offline-sheet.js';
 import { startCorral, waitFor, type CorralProcess } from '../helpers/corral.js';
 import { http } from '../helpers/http.js';
 
+interface EventsRig {
+  readonly emu: Emulator;
+  readonly c: CorralProcess;
+  /** Posts an event as Alice Martin. */
+  post(): ReturnType<typeof http>;
+  close(): Promise<void>;
+}
+
+/** A corral of one worker against the emulator, its Events tab headed `header`, the keeper's copies fresh for `ttlSeconds`. */
+async function eventsRig(header: string[], ttlSeconds: number): Promise<EventsRig> {
+  const emu = await startEmulator({});
+  emu.setSheet(emu.spreadsheetId, 'Events', [header]);
+  const dir = mkdtempSync(join(tmpdir(), 'corral-events-header-'));
+  const c = await startCorral({
+    cwd: dir,
+    workers: 1,
+    readyTimeoutMs: 60_000,
+    env: {
+      SHEET_ID: emu.spreadsheetId,
+      SHEETS_API_URL: emu.url,
+      GOOGLE_SERVICE_ACCOUNT_JSON: JSON.stringify(emu.registerServiceAccount()),
+      SHEETS_FLUSH_INTERVAL_MS: '100',
+      SHEET_CACHE_TTL: String(ttlSeconds),
+      CORRAL_RATE_LIMIT: '0',
+    },
+  });
+  const auth = { authorization: `Bearer ${await sampleSession(c.url, 'Alice Martin')}`, 'content-type': 'application/json' };
+  return {
+    emu,
+    c,
+    post: () => http(`${c.url}/api/events`, { method: 'POST', headers: auth, body: JSON.stringify({ kind: 'goal', detail: 'from the left' }) }),
+    async close() {
+      await c.stop();
+      rmSync(dir, { recursive: true, force: true });
+      await emu.close();
+    },
+  };
+}
+
 describe('POST /api/events under the Events header row, against the emulator', () => {
+  let rig: EventsRig;
   let emu: Emulator;
-  let dir: string;
   let c: CorralProcess;
+  let post: EventsRig['post'];
 
   before(async () => {
-    emu = await startEmulator({});
-    emu.setSheet(emu.spreadsheetId, 'Events', [['event_id', 'at', 'player', 'kind', 'detail']]);
-    dir = mkdtempSync(join(tmpdir(), 'corral-events-header-'));
-    c = await startCorral({
-      cwd: dir,
-      workers: 1,
-      readyTimeoutMs: 60_000,
-      env: {
-        SHEET_ID: emu.spreadsheetId,
-        SHEETS_API_URL: emu.url,
-        GOOGLE_SERVICE_ACCOUNT_JSON: JSON.stringify(emu.registerServiceAccount()),
-        SHEETS_FLUSH_INTERVAL_MS: '100',
-        // The header row is read again within a second of its change.
-        SHEET_CACHE_TTL: '1',
-        CORRAL_RATE_LIMIT: '0',
-      },
-    });
+    // The header row is read again within a second of its change.
+    rig = await eventsRig(['event_id', 'at', 'player', 'kind', 'detail'], 1);
+    ({ emu, c, post } = rig);
   });
-  after(async () => {
-    await c?.stop();
-    rmSync(dir, { recursive: true, force: true });
-    await emu?.close();
-  });
+  after(() => rig?.close());
 
   it('writes each value under its header, also once the header was reordered after the worker read it', async () => {
-    const login = await http(`${c.url}/api/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ name: 'Alice Martin', code: 'P001' }) });
-    assert.equal(login.status, 200, login.text);
-    const auth = { authorization: `Bearer ${login.json<{ token: string }>().token}`, 'content-type': 'application/json' };
-    const post = () => http(`${c.url}/api/events`, { method: 'POST', headers: auth, body: JSON.stringify({ kind: 'goal', detail: 'from the left' }) });
-
     const res = await post();
     assert.equal(res.status, 201, res.text);
     const { id, at } = res.json<{ id: string; at: string }>();
@@ -75,9 +93,6 @@ describe('POST /api/events under the Events header row, against the emulator', (
   });
 
   it('refuses events once the header lacks a column, keeps those acknowledged before, and writes them in place once it is fixed', async () => {
-    const login = await http(`${c.url}/api/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ name: 'Alice Martin', code: 'P001' }) });
-    const auth = { authorization: `Bearer ${login.json<{ token: string }>().token}`, 'content-type': 'application/json' };
-    const post = () => http(`${c.url}/api/events`, { method: 'POST', headers: auth, body: JSON.stringify({ kind: 'goal', detail: 'from the left' }) });
     const kept = emu.getSheet(emu.spreadsheetId, 'Events')!.slice(1);
 
     const lacking = ['event_id', 'at', 'player', 'kind'];
@@ -121,41 +136,21 @@ describe('POST /api/events under the Events header row, against the emulator', (
 // within that time of an edit goes under the header before it. Which rows may have is said, with
 // their cells, once the next copy shows the edit.
 describe('POST /api/events: an Events header edited while events come', () => {
-  let emu: Emulator;
-  let dir: string;
-  let c: CorralProcess;
   const original = ['event_id', 'at', 'player', 'kind', 'detail'];
   const edited = ['event_id', 'player', 'kind', 'detail', 'at'];
+  let rig: EventsRig;
+  let emu: Emulator;
+  let c: CorralProcess;
 
   before(async () => {
-    emu = await startEmulator({});
-    emu.setSheet(emu.spreadsheetId, 'Events', [original]);
-    dir = mkdtempSync(join(tmpdir(), 'corral-events-header-edit-'));
-    c = await startCorral({
-      cwd: dir,
-      workers: 1,
-      readyTimeoutMs: 60_000,
-      env: {
-        SHEET_ID: emu.spreadsheetId,
-        SHEETS_API_URL: emu.url,
-        GOOGLE_SERVICE_ACCOUNT_JSON: JSON.stringify(emu.registerServiceAccount()),
-        SHEETS_FLUSH_INTERVAL_MS: '100',
-        SHEET_CACHE_TTL: '5',
-        CORRAL_RATE_LIMIT: '0',
-      },
-    });
+    rig = await eventsRig(original, 5);
+    ({ emu, c } = rig);
   });
-  after(async () => {
-    await c?.stop();
-    rmSync(dir, { recursive: true, force: true });
-    await emu?.close();
-  });
+  after(() => rig?.close());
 
   it('names the rows written under the header before the edit, with their cells', async () => {
-    const login = await http(`${c.url}/api/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ name: 'Alice Martin', code: 'P001' }) });
-    const auth = { authorization: `Bearer ${login.json<{ token: string }>().token}`, 'content-type': 'application/json' };
     const post = async () => {
-      const r = await http(`${c.url}/api/events`, { method: 'POST', headers: auth, body: JSON.stringify({ kind: 'goal', detail: 'from the left' }) });
+      const r = await rig.post();
       assert.equal(r.status, 201, r.text);
       return r.json<{ id: string; at: string }>();
     };

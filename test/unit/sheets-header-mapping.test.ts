@@ -11,11 +11,10 @@ import { remapRows } from '../../src/sheets/keeper/header-mapping.js';
 import { Journal } from '../../src/sheets/keeper/journal.js';
 import { mergePending } from '../../src/sheets/keeper/merge.js';
 import type { Flusher } from '../../src/sheets/keeper/flusher.js';
-import { Flusher as FlusherClass } from '../../src/sheets/keeper/flusher.js';
-import { QuotaBucket } from '../../src/sheets/keeper/quota.js';
 import { captureLogger, type CapturedLogger } from '../fixtures/capture-logger.js';
 import { FakeClock } from '../fixtures/fake-clock.js';
 import { FakeBackend } from '../fixtures/fake-sheets-backend.js';
+import { testFlusher } from '../fixtures/test-flusher.js';
 
 const OLD = ['event_id', 'player', 'kind', 'detail', 'at'];
 const NEW = ['event_id', 'at', 'player', 'kind', 'detail'];
@@ -149,16 +148,7 @@ describe('flusher: rows sent under the header the tab has when they go', () => {
     headerReads = 0;
     headerFails = false;
     copyAt = undefined;
-    const quota = (name: string) => new QuotaBucket({ name, perMinute: 10_000, maxQueue: 10, clock });
-    flusher = new FlusherClass({
-      journal,
-      backend,
-      writeQuota: quota('writes'),
-      readQuota: quota('reads'),
-      logger: log.logger,
-      intervalMs: 500,
-      clock,
-      random: () => 0,
+    flusher = testFlusher(journal, backend, log.logger, clock, 500, {
       headerOf: async (range) => {
         headerReads++;
         assert.equal(range, 'Events');
