@@ -231,7 +231,14 @@ export class Flusher {
       current = copy.header;
       this.headerChanges.seen(range, copy.header, copy.fetchedAt);
     } catch (err) {
-      this.appendFailures.failed(range, 'warn', { rows: batch.reduce((n, e) => n + e.rows.length, 0), err: describeError(err) }, 'sheets: the header row the rows are written under could not be read; they stay in the journal and are sent once it is');
+      // Error when retrying cannot help until the sheet is fixed (a deleted tab), as for an append.
+      const level = (err as { retryable?: unknown }).retryable === false ? 'error' : 'warn';
+      this.appendFailures.failed(
+        range,
+        level,
+        { rows: batch.reduce((n, e) => n + e.rows.length, 0), code: codeOf(err, 'CORRAL_ERR_SHEETS_UPSTREAM'), err: describeError(err) },
+        'sheets: the header row the rows are written under could not be read; they stay in the journal and are sent once it is',
+      );
       return wait(err);
     }
     const rows: (readonly string[])[] = [];
