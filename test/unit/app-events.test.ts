@@ -210,6 +210,9 @@ describe('POST /api/events writes under the Events header row', () => {
     assert.equal(res.status, 201);
     const { id, at } = (await res.json()) as { id: string; at: string };
     assert.deepEqual(sheets.appended.at(-1)?.rows[0], [id, at, '', 'Bob', 'tag', 'near the gate']);
+    // The header it was built under goes with it, for the keeper to write it under the tab's header
+    // when it is sent; the names past its last cell carry no value and are left out.
+    assert.deepEqual(sheets.appendOptions.at(-1)?.header, ['event_id', ' At', 'notes', 'Player', 'kind', 'detail']);
   });
 
   it('writes [event_id, player, kind, detail, at] under the default header', async () => {

@@ -10,6 +10,7 @@ import { afterEach, beforeEach, describe, it } from 'node:test';
 import { remapRows } from '../../src/sheets/keeper/header-mapping.js';
 import { Journal } from '../../src/sheets/keeper/journal.js';
 import { mergePending } from '../../src/sheets/keeper/merge.js';
+import { ReadTier } from '../../src/sheets/keeper/read-tier.js';
 import type { Flusher } from '../../src/sheets/keeper/flusher.js';
 import { captureLogger, type CapturedLogger } from '../fixtures/capture-logger.js';
 import { FakeClock } from '../fixtures/fake-clock.js';
@@ -74,6 +75,45 @@ describe('read-your-writes: a journaled row shown under the header the read foun
     // A block that starts below row 1 holds no header: the row as built.
     const below = mergePending('Events!A2:E', [underNew('up1')], [{ range: 'Events', cells: built('e1'), header: OLD }]);
     assert.deepEqual(below.values, [underNew('up1'), built('e1')]);
+  });
+
+  it('maps a row appended right of column A under its own range\'s header, as the flusher writes it', () => {
+    // The tab: a notes column in A, the events from B. A read of Events!B:F is fetched from A.
+    const fetched = [['notes', ...NEW]];
+    const merged = mergePending('Events!B:F', fetched, [{ range: 'Events!B:F', cells: built('e1'), header: OLD }]);
+    assert.deepEqual(merged.values, [NEW, underNew('e1')]);
+  });
+
+  it('shows a read narrower than the row only the values under its columns', () => {
+    const merged = mergePending('Events!A:B', [NEW.slice(0, 2)], [{ range: 'Events', cells: built('e1'), header: OLD }]);
+    assert.deepEqual(merged.values, [NEW.slice(0, 2), ['e1', '2026-11-28T10:00:00.000Z']]);
+  });
+
+  it('maps under a header below row 1 when the range starts there', () => {
+    const fetched = [NEW, underNew('up1')];
+    const merged = mergePending('Events!A3:E', fetched, [{ range: 'Events!A3:E', cells: built('e1'), header: OLD }]);
+    assert.deepEqual(merged.values, [NEW, underNew('up1'), underNew('e1')]);
+  });
+});
+
+describe('the keeper\'s copy the flusher writes under', () => {
+  it('is never one a draining keeper handed over: the sheet may have changed while no keeper ran', async () => {
+    const clock = new FakeClock();
+    const backend = new FakeBackend({ Events: [NEW] });
+    const log = await captureLogger();
+    const tier = new ReadTier({ backend, logger: log.logger, ttlMs: 30_000, maxStaleMs: 600_000, maxBytes: 1 << 20, clock });
+    try {
+      tier.restore([{ range: 'Events!1:1', values: [OLD], jsonBytes: Buffer.from(JSON.stringify([OLD])), fetchStartedAt: clock.now() - 1000, fetchedAt: clock.now() - 1000 }]);
+      assert.deepEqual((await tier.get('Events!1:1')).value.values, [OLD], 'reads are served the handed-over copy');
+      assert.equal(await tier.getFresh('Events!1:1', { wait: false }), undefined, 'a drain does not take it');
+      assert.deepEqual((await tier.getFresh('Events!1:1'))?.value.values, [NEW], 'read again for the flusher');
+      assert.equal(backend.count('get'), 1);
+      assert.deepEqual((await tier.getFresh('Events!1:1', { wait: false }))?.value.values, [NEW], 'its own copy, fresh');
+      assert.equal(backend.count('get'), 1);
+    } finally {
+      tier.close();
+      log.close();
+    }
   });
 });
 
@@ -149,10 +189,12 @@ describe('flusher: rows sent under the header the tab has when they go', () => {
     headerFails = false;
     copyAt = undefined;
     flusher = testFlusher(journal, backend, log.logger, clock, 500, {
-      headerOf: async (range) => {
+      // A drain's pass (wait false) gets no copy unless one is held (copyAt set).
+      headerOf: async (range, { wait: waitForCopy }) => {
         headerReads++;
         assert.equal(range, 'Events');
         if (headerFails) throw Object.assign(new Error('Google answered 503'), { code: 'CORRAL_ERR_SHEETS_UPSTREAM' });
+        if (copyAt === undefined && !waitForCopy) return undefined;
         return { header: backend.tabs.get('Events')![0]!, fetchedAt: copyAt ?? clock.now() };
       },
     });
@@ -257,5 +299,49 @@ describe('flusher: rows sent under the header the tab has when they go', () => {
     await journal.add('Events', [built('e4')], undefined, OLD);
     await flusher.flushOnce({ wait: true });
     assert.equal(log.lines().filter((l) => l.event === 'sheets.header_changed').length, 1);
+  });
+
+  it('holds only the entries the header cannot take; the others go', async () => {
+    await journal.add('Events', [built('e1')], undefined, OLD);
+    await journal.add('Events', [['e2', 'Bob', 'save', '', 'now']], undefined, OLD);
+    await journal.add('Events', [['e3', 'as', 'built']]);
+    backend.tabs.set('Events', [['event_id', 'at', 'player', 'kind']]);
+    const r = await flusher.flushOnce({ wait: true });
+    assert.equal(r.sent, 2);
+    assert.deepEqual(sheetRows(), [
+      ['e2', 'now', 'Bob', 'save'],
+      ['e3', 'as', 'built'],
+    ]);
+    assert.equal(journal.backlogRows(), 1, 'e1 waits, with its detail');
+    const line = log.lines().find((l) => l.event === 'sheets.append_failed' && l.code === 'CORRAL_ERR_APPEND_HEADER');
+    assert.match(String(line?.msg), /^sheets: 1 journaled row for Events cannot be written/);
+  });
+
+  it('a drain sends rows with a header only under a copy held fresh, and says nothing of one it has not', async () => {
+    await journal.add('Events', [built('e1')], undefined, OLD);
+    // No copy held (copyAt undefined): the non-waiting pass skips the row.
+    const skipped = await flusher.flushOnce({ wait: false });
+    assert.equal(skipped.sent, 0);
+    assert.equal(skipped.quotaLimited, true);
+    assert.equal(journal.backlogRows(), 1);
+    assert.deepEqual(log.lines().filter((l) => l.event === 'sheets.append_failed'), []);
+    copyAt = clock.now();
+    assert.equal((await flusher.flushOnce({ wait: false })).sent, 1);
+  });
+
+  it('names rows whose append\'s answer was lost under a copy the next one contradicts', async () => {
+    copyAt = clock.now();
+    await journal.add('Events', [built('e1')], undefined, OLD);
+    backend.failAppends = 'lost-after';
+    await flusher.flushOnce({ wait: true });
+    backend.failAppends = 'none';
+    backend.tabs.set('Events', [NEW, ...sheetRows()]);
+    await clock.advance(30_000);
+    copyAt = clock.now();
+    await journal.add('Events', [built('e2')], undefined, OLD);
+    await flusher.flushOnce({ wait: true });
+    const changed = log.lines().find((l) => l.event === 'sheets.header_changed');
+    assert.ok(changed, 'said');
+    assert.deepEqual(changed.written, ["row e1 (its append's answer was lost)"]);
   });
 });

@@ -139,7 +139,10 @@ export function eventsRoute(deps: AppDeps): Handler {
       badHeader.failure.ended((total) =>
         logger.info({ event: 'app.events_header_fixed', range, refused: total }, `POST /api/events: the header row of ${range} fits again; ${total} events were refused meanwhile`),
       );
-      return { row: layout.row(values), header };
+      const row = layout.row(values);
+      // The names past the row's last cell carry no value: an organiser's extra columns are not
+      // journaled with every event.
+      return { row, header: header.length > row.length ? header.slice(0, row.length) : header };
     }
     const text = JSON.stringify(header);
     if (text !== badHeader.text) badHeader = { text, failure: new RepeatedFailure() };

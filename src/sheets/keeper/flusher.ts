@@ -45,7 +45,7 @@ export interface FlusherOptions {
    * with the header they were built under are sent under this one (header-mapping.ts). Without it,
    * rows go as built.
    */
-  readonly headerOf?: (range: string) => Promise<HeaderCopy>;
+  readonly headerOf?: (range: string, opts: { wait: boolean }) => Promise<HeaderCopy | undefined>;
   /**
    * Minimum wait before reading back after an append failed with applied: 'maybe'. Google may
    * still apply a request our deadline gave up on: a read-back before it lands finds nothing, and
@@ -60,6 +60,17 @@ export interface FlusherOptions {
 export interface HeaderCopy {
   readonly header: readonly string[];
   readonly fetchedAt: number;
+}
+
+/** What one append sends: the entries and their rows, mapped under the tab's header when `underHeader`. */
+interface Prepared {
+  readonly entries: readonly JournalEntry[];
+  readonly rows: readonly (readonly string[])[];
+  readonly underHeader: boolean;
+}
+
+function rowsIn(entries: readonly JournalEntry[]): number {
+  return entries.reduce((n, e) => n + e.rows.length, 0);
 }
 
 export interface FlushResult {
@@ -87,6 +98,8 @@ export class Flusher {
   private readonly isolatedRefusals: RepeatedFailures;
   private readonly passFailures: FlushFailureLog;
   private readonly headerChanges: HeaderChanges;
+  /** Entries a header cannot take, per range (the range's other rows go on). */
+  private readonly headerRefusals: AppendFailureLog;
   private counts = { appends: 0, rowsSent: 0, rowsFound: 0, failures: 0, verifications: 0 };
 
   constructor(private readonly o: FlusherOptions) {
@@ -100,6 +113,7 @@ export class Flusher {
     this.isolatedRefusals = new RepeatedFailures(() => this.clock.now());
     this.passFailures = new FlushFailureLog(o.logger, () => this.clock.now());
     this.headerChanges = new HeaderChanges(o.logger, () => this.clock.now());
+    this.headerRefusals = new AppendFailureLog(o.logger, () => this.clock.now());
   }
 
   start(): void {
@@ -212,73 +226,91 @@ export class Flusher {
   }
 
   /**
-   * The batch's rows as they go to Google: those journaled with the header they were built under,
-   * under the tab's header now (header-mapping.ts). When that header cannot be read, or cannot take
-   * them (a column they have values for is gone, the id column is no longer first), the batch waits
-   * on the range's backoff, as after a failed append: nothing is written misplaced.
+   * What of the batch goes now, and its rows as they go to Google: those journaled with the header
+   * they were built under, under the tab's header now (header-mapping.ts). An entry that header
+   * cannot take (a column it has values for is gone, the id column is no longer first) waits on its
+   * own backoff while the others go: nothing is written misplaced. When the header cannot be read,
+   * the batch waits on the range's backoff, as after a failed append; a drain's pass (`wait`
+   * false) sends rows with a header only under a copy held fresh, and skips them otherwise.
    */
-  private async rowsToSend(range: string, batch: readonly JournalEntry[]): Promise<readonly (readonly string[])[] | 'failed'> {
+  private async prepare(range: string, batch: readonly JournalEntry[], wait: boolean): Promise<Prepared | 'failed' | 'quota'> {
     const headerOf = this.o.headerOf;
-    if (!headerOf || !batch.some((e) => e.header)) return batch.flatMap((e) => e.rows);
-    const wait = (err?: unknown) => {
-      this.o.journal.postpone(batch, this.retries.retryAt(range, batch, 'no', err));
-      this.retries.hold(range, err);
-      return 'failed' as const;
-    };
+    if (!headerOf || !batch.some((e) => e.header)) return { entries: batch, rows: batch.flatMap((e) => e.rows), underHeader: false };
     let current: readonly string[];
     try {
-      const copy = await headerOf(range);
+      const copy = await headerOf(range, { wait });
+      if (!copy) return 'quota';
       current = copy.header;
       this.headerChanges.seen(range, copy.header, copy.fetchedAt);
     } catch (err) {
+      // Our own close() cancelled the read: nothing was sent, the rows are as they were.
+      if (this.abort.signal.aborted) return 'failed';
       // Error when retrying cannot help until the sheet is fixed (a deleted tab), as for an append.
       const level = (err as { retryable?: unknown }).retryable === false ? 'error' : 'warn';
       this.appendFailures.failed(
         range,
         level,
-        { rows: batch.reduce((n, e) => n + e.rows.length, 0), code: codeOf(err, 'CORRAL_ERR_SHEETS_UPSTREAM'), err: describeError(err) },
+        { rows: rowsIn(batch), code: codeOf(err, 'CORRAL_ERR_SHEETS_UPSTREAM'), err: describeError(err) },
         'sheets: the header row the rows are written under could not be read; they stay in the journal and are sent once it is',
       );
-      return wait(err);
+      this.o.journal.postpone(batch, this.retries.retryAt(range, batch, 'no', err));
+      this.retries.hold(range, err);
+      return 'failed';
     }
+    const entries: JournalEntry[] = [];
     const rows: (readonly string[])[] = [];
+    const held: JournalEntry[] = [];
+    let problem: { text: string; builtUnder: readonly string[] } | undefined;
     for (const e of batch) {
       if (!e.header) {
+        entries.push(e);
         rows.push(...e.rows);
         continue;
       }
       const mapped = remapRows(e.rows, e.header, current);
-      if (!mapped.ok) {
-        const waiting = batch.reduce((n, b) => n + b.rows.length, 0);
-        this.appendFailures.failed(
-          range,
-          'error',
-          { code: 'CORRAL_ERR_APPEND_HEADER', rows: waiting, header: current, builtUnder: e.header },
-          `sheets: ${waiting} journaled row${waiting === 1 ? '' : 's'} for ${range} cannot be written under the tab's header row as it is now: ${mapped.problem} ` +
-            `(found: ${current.length > 0 ? current.join(', ') : 'nothing'}; the rows were built under: ${e.header.join(', ')}). Nothing was written; they stay in the journal. ` +
-            'Fix: give the header row those columns again (in any order, the first one first); the rows are sent once it does',
-        );
-        return wait();
+      if (mapped.ok) {
+        entries.push(e);
+        rows.push(...mapped.rows);
+      } else {
+        held.push(e);
+        problem ??= { text: mapped.problem, builtUnder: e.header };
       }
-      rows.push(...mapped.rows);
     }
-    return rows;
+    if (!problem) {
+      this.headerRefusals.succeeded(range);
+    } else {
+      const waiting = rowsIn(held);
+      this.headerRefusals.failed(
+        range,
+        'error',
+        { code: 'CORRAL_ERR_APPEND_HEADER', rows: waiting, header: current, builtUnder: problem.builtUnder },
+        `sheets: ${waiting} journaled row${waiting === 1 ? '' : 's'} for ${range} cannot be written under the tab's header row as it is now: ${problem.text} ` +
+          `(found: ${current.length > 0 ? current.join(', ') : 'nothing'}; the rows were built under: ${problem.builtUnder.join(', ')}). Nothing of them was written; they stay in the journal. ` +
+          'Fix: give the header row those columns again (in any order, the first one first); the rows are sent once it does',
+      );
+      this.o.journal.postpone(held, this.retries.retryAt(range, held, 'no'));
+    }
+    if (entries.length === 0) return 'failed';
+    return { entries, rows, underHeader: true };
   }
 
-  private async send(range: string, batch: JournalEntry[], wait: boolean): Promise<number | 'quota' | 'failed' | 'invalid'> {
+  private async send(range: string, all: JournalEntry[], wait: boolean): Promise<number | 'quota' | 'failed' | 'invalid'> {
     if (!this.canCall(this.o.writeQuota, wait)) return 'quota';
-    // The header is read before the write token is taken: a send that waits for it holds no token.
-    const rows = await this.rowsToSend(range, batch);
-    if (rows === 'failed') return 'failed';
     try {
-      // The token first, then the send record: a keeper that dies while it waits for quota has
-      // sent nothing, and its rows must replay as pending, not as unsure (a read-back and
-      // SHEETS_UNSURE_DELAY before they go out). The flusher is the bucket's only taker, so the
-      // token is still free when the backend asks for it.
+      // The flusher is the write bucket's only taker: once a token is free it stays free until
+      // the append takes it, so waiting for it first leaves no time between the header's read
+      // (below) and the append but the read's own.
       await this.o.writeQuota.whenFree(this.abort.signal);
     } catch {
       return 'quota';
     }
+    const prepared = await this.prepare(range, all, wait);
+    if (prepared === 'failed' || prepared === 'quota') return prepared;
+    const { entries: batch, rows } = prepared;
+    // The token first (above), then the send record: a keeper that dies while it waits for quota
+    // has sent nothing, and its rows must replay as pending, not as unsure (a read-back and
+    // SHEETS_UNSURE_DELAY before they go out). The flusher is the bucket's only taker, so the
+    // token is still free when the backend asks for it.
     try {
       await this.o.journal.markSending(batch);
     } catch (err) {
@@ -296,7 +328,7 @@ export class Flusher {
       this.counts.rowsSent += rows.length;
       this.appendFailures.succeeded(range);
       this.landing.check(range, res.updatedRange);
-      if (batch.some((e) => e.header)) this.headerChanges.written(range, res.updatedRange, rows.length);
+      if (prepared.underHeader) this.headerChanges.written(range, rows.length, { updatedRange: res.updatedRange });
       await this.o.journal.markDone(batch, 'sent', res.updatedRange).then(
         () => this.doneFailures.succeeded(),
         (err) => this.doneFailures.failed(err, range),
@@ -305,6 +337,8 @@ export class Flusher {
     } catch (err) {
       this.counts.failures++;
       const applied = appliedOf(err);
+      // Rows that may be in the sheet, under the header they were mapped to: named if it changes.
+      if (prepared.underHeader && applied === 'maybe') this.headerChanges.written(range, rows.length, { unsureIds: rows.map((r) => r[0] ?? '') });
       const retryAt = this.retries.retryAt(range, batch, applied, err);
       this.retries.hold(range, err);
       await this.o.journal.markFailed(batch, applied, retryAt).catch(() => undefined);

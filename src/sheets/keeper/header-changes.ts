@@ -58,13 +58,18 @@ export class HeaderChanges {
     this.used.set(range, { header, fetchedAt, written: [], moreRanges: 0, rows: 0 });
   }
 
-  /** Rows sent under the copy last seen for `range` were written to `updatedRange`. */
-  written(range: string, updatedRange: string | undefined, rows: number): void {
+  /**
+   * Rows sent under the copy last seen for `range`: written to `updatedRange` (Google's answer), or
+   * perhaps written (`unsureIds`: the answer was lost; a read-back settles whether they landed).
+   */
+  written(range: string, rows: number, where: { readonly updatedRange: string | undefined } | { readonly unsureIds: readonly string[] }): void {
     const copy = this.used.get(range);
     if (!copy) return;
     copy.rows += rows;
-    if (!updatedRange) return;
-    if (copy.written.length < RANGES_SHOWN) copy.written.push(updatedRange);
-    else copy.moreRanges++;
+    const shown = 'unsureIds' in where ? where.unsureIds.map((id) => `row ${id} (its append's answer was lost)`) : where.updatedRange ? [where.updatedRange] : [];
+    for (const place of shown) {
+      if (copy.written.length < RANGES_SHOWN) copy.written.push(place);
+      else copy.moreRanges++;
+    }
   }
 }

@@ -22,46 +22,95 @@ export function headerName(cell: string): string {
   return cell.trim().toLowerCase();
 }
 
-function sameNames(a: readonly string[], b: readonly string[]): boolean {
-  if (a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i++) if (headerName(a[i]!) !== headerName(b[i]!)) return false;
-  return true;
+/** Where each column of rows built under one header goes under another, worked out once per pair. */
+interface Plan {
+  readonly same: boolean;
+  /** Why no row can go under it: another first column. */
+  readonly idProblem: string | undefined;
+  /** Per column the rows were built under: the column it goes to, or undefined (a name the other lacks, no name, a repeat). */
+  readonly target: readonly (number | undefined)[];
 }
 
-/** The rows, built in the order of `builtUnder`, in the order of `current`; or why they cannot be. */
-export function remapRows(rows: readonly (readonly string[])[], builtUnder: readonly string[], current: readonly string[]): Remapped {
-  if (sameNames(builtUnder, current)) return { ok: true, rows };
-  const idName = headerName(builtUnder[0] ?? '');
-  if (headerName(current[0] ?? '') !== idName) {
-    return { ok: false, problem: `its first column is ${JSON.stringify(current[0] ?? '')}, not ${JSON.stringify(builtUnder[0] ?? '')} (the rows' ids are found in the first column)` };
-  }
-  // Where each of the rows' columns goes now: the first column of the same name.
+// Keyed by the arrays themselves: the journal interns the headers rows were built under
+// (internHeader), and a cached read hands out the same header row until the tab changes, so a read
+// of a tab with many journaled rows works the plan out once, not per row.
+const plans = new WeakMap<readonly string[], WeakMap<readonly string[], Plan>>();
+
+function planFor(builtUnder: readonly string[], current: readonly string[]): Plan {
+  let byCurrent = plans.get(builtUnder);
+  if (!byCurrent) plans.set(builtUnder, (byCurrent = new WeakMap()));
+  let plan = byCurrent.get(current);
+  if (!plan) byCurrent.set(current, (plan = makePlan(builtUnder, current)));
+  return plan;
+}
+
+function makePlan(builtUnder: readonly string[], current: readonly string[]): Plan {
+  const built = builtUnder.map(headerName);
+  const now = current.map(headerName);
+  const same = built.length === now.length && built.every((n, i) => n === now[i]);
+  const idProblem = now[0] === built[0] ? undefined : `its first column is ${JSON.stringify(current[0] ?? '')}, not ${JSON.stringify(builtUnder[0] ?? '')} (the rows' ids are found in the first column)`;
+  // Where each name goes now: the first column of that name.
   const targetOf = new Map<string, number>();
-  current.forEach((cell, j) => {
-    const name = headerName(cell);
+  now.forEach((name, j) => {
     if (name !== '' && !targetOf.has(name)) targetOf.set(name, j);
   });
-  const target = builtUnder.map((cell, i) => {
-    const name = headerName(cell);
-    // A name the rows hold twice: its first column is where the writer put the value (the
-    // app's rule), the others are empty.
-    return name !== '' && builtUnder.findIndex((c) => headerName(c) === name) === i ? targetOf.get(name) : undefined;
+  // A name the rows hold twice: its first column is where the writer put the value (the app's
+  // rule), the others are left out.
+  const seen = new Set<string>();
+  const target = built.map((name) => {
+    if (name === '' || seen.has(name)) return undefined;
+    seen.add(name);
+    return targetOf.get(name);
   });
+  return { same, idProblem, target };
+}
+
+function lostName(builtUnder: readonly string[], i: number): string {
+  const cell = builtUnder[i];
+  return cell === undefined || headerName(cell) === '' ? `column ${i + 1} (no name)` : cell.trim();
+}
+
+/**
+ * The rows, built in the order of `builtUnder`, in the order of `current`; or why they cannot be.
+ * `dropLost`: values under a name `current` lacks are left out rather than refusing the rows (a
+ * read showing journaled rows under the columns it holds; the flusher never drops a value).
+ */
+export function remapRows(rows: readonly (readonly string[])[], builtUnder: readonly string[], current: readonly string[], opts: { dropLost?: boolean } = {}): Remapped {
+  const plan = planFor(builtUnder, current);
+  if (plan.same) return { ok: true, rows };
+  if (plan.idProblem !== undefined) return { ok: false, problem: plan.idProblem };
   const lost = new Set<string>();
   const out = rows.map((row) => {
     const placed: string[] = [];
-    row.forEach((value, i) => {
-      if (value === '') return;
-      const j = target[i];
+    for (let i = 0; i < row.length; i++) {
+      const value = row[i]!;
+      if (value === '') continue;
+      const j = plan.target[i];
       if (j === undefined) {
-        lost.add(builtUnder[i] === undefined || headerName(builtUnder[i]!) === '' ? `column ${i + 1} (no name)` : builtUnder[i]!.trim());
-        return;
+        if (!opts.dropLost) lost.add(lostName(builtUnder, i));
+        continue;
       }
       while (placed.length < j) placed.push('');
       placed[j] = value;
-    });
+    }
     return placed;
   });
   if (lost.size > 0) return { ok: false, problem: `its header row no longer names ${[...lost].join(', ')}, which the rows have values for` };
   return { ok: true, rows: out };
+}
+
+/** Distinct headers interned at most: beyond, each is kept as given (a plan per array, still correct). */
+const INTERNED_MAX = 256;
+const interned = new Map<string, readonly string[]>();
+
+/**
+ * The one array for a header's cells: every entry journaled under the same header shares it (one
+ * copy in memory, one plan per header copy read).
+ */
+export function internHeader(cells: readonly string[]): readonly string[] {
+  const key = JSON.stringify(cells);
+  const known = interned.get(key);
+  if (known) return known;
+  if (interned.size < INTERNED_MAX) interned.set(key, cells);
+  return cells;
 }

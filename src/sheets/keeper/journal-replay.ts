@@ -18,6 +18,7 @@
 // never resent blindly: the flusher reads the sheet back and looks for their row ids first.
 
 import type { JournalRecord } from './journal-file.js';
+import { internHeader } from './header-mapping.js';
 import { sheetKey } from './journal-rows.js';
 
 export type EntryState = 'pending' | 'sending' | 'unsure' | 'done';
@@ -68,7 +69,7 @@ export function replayRecords(records: readonly JournalRecord[], destination: st
           range,
           sheet: sheetKey(range),
           rows: rec.rows as string[][],
-          ...(Array.isArray(rec.h) ? { header: rec.h as string[] } : {}),
+          ...(Array.isArray(rec.h) ? { header: internHeader(rec.h as string[]) } : {}),
           at: Number(rec.at),
           destination: typeof rec.d === 'string' ? rec.d : destination,
           state: 'pending',

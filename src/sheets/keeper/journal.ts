@@ -22,6 +22,7 @@ import type { JournalFile } from './journal-file.js';
 import { openJournalRecords, type QuarantinedDamage } from './journal-open.js';
 import type { JournalEntry } from './journal-replay.js';
 import { appendInvalid, sheetKey, validateHeader, validateRows } from './journal-rows.js';
+import { internHeader } from './header-mapping.js';
 import type { JournalOptions, Receipt } from './journal-types.js';
 import type { PendingRow } from './merge.js';
 import type { RowIndex } from './row-index.js';
@@ -134,7 +135,7 @@ export class Journal {
       throw appendInvalid(`bad range ${JSON.stringify(range)}: ${(err as Error).message}`, err);
     }
     const rows = validateRows(rawRows);
-    const header = rawHeader === undefined ? undefined : validateHeader(rawHeader, rows);
+    const header = rawHeader === undefined ? undefined : internHeader(validateHeader(rawHeader, rows));
     const claim = validateClaim(rawClaim);
     const now = this.clock.now();
     if (claim) {

@@ -276,7 +276,7 @@ export class Keeper {
         readQuota: k.readQuota,
         logger: o.logger,
         intervalMs: s.SHEETS_FLUSH_INTERVAL_MS,
-        headerOf: (range) => k.headerRow(range),
+        headerOf: (range, opts) => k.headerRow(range, opts),
         ...(o.clock ? { clock: o.clock } : {}),
         ...(o.unsureDelayMs !== undefined ? { unsureDelayMs: o.unsureDelayMs } : {}),
       });
@@ -411,13 +411,15 @@ export class Keeper {
 
   /**
    * The header row of `range` (its first row, from the range's first column) as the tab has it, from
-   * a copy fetched no longer than SHEET_CACHE_TTL ago: the flusher writes rows journaled with the
-   * header they were built under beneath this one. The same range and copy the app's header reads
-   * use (`Events!1:1`), so it costs no read of its own while events come.
+   * a copy this keeper fetched no longer than SHEET_CACHE_TTL ago: the flusher writes rows
+   * journaled with the header they were built under beneath this one. The same range and copy
+   * the app's header reads use (`Events!1:1`), so it costs no read of its own while events come.
+   * `wait: false`: undefined when no such copy is held (a drain does not wait for Google).
    */
-  private async headerRow(range: string): Promise<HeaderCopy> {
+  private async headerRow(range: string, opts: { wait: boolean }): Promise<HeaderCopy | undefined> {
     const headerRange = firstRowOf(range);
-    const r = await this.tier.getFresh(fetchRangeFor(headerRange));
+    const r = await this.tier.getFresh(fetchRangeFor(headerRange), opts);
+    if (!r) return undefined;
     // Cut to the range's columns, as a read of it is answered (a range right of column A is fetched from A).
     return { header: mergePending(headerRange, r.value.values, []).values[0] ?? [], fetchedAt: r.value.fetchedAt };
   }

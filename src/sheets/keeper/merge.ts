@@ -16,9 +16,10 @@
 // already held was shown a second time from the journal.
 //
 // A row journaled with the header it was built under is shown under the header row the read
-// found (header-mapping.ts), as the flusher will write it: a read from row 1 of its tab, landing in
-// column A. When the read's header cannot take it (a narrowed read, a header being fixed), it is
-// shown as built.
+// found (header-mapping.ts), as the flusher will write it: the first row of its append range, cut
+// to that range's columns, when the read starts on that row. Values under a name the read's
+// header lacks are left out (a read narrower than the row: they are outside it); a header whose
+// first column changed cannot take the row, which is shown as built.
 
 import { formatA1, formatArea, parseA1, quoteSheetName, type GridArea } from '../a1.js';
 import { remapRows } from './header-mapping.js';
@@ -43,10 +44,10 @@ export interface PendingRow {
   readonly header?: readonly string[];
 }
 
-/** The row's cells under `header` (the read's first row), or as built when it cannot take them. */
+/** The row's cells under `header`, or as built when it cannot take them. */
 function cellsUnder(row: PendingRow, header: readonly string[] | undefined): readonly string[] {
   if (!row.header || !header) return row.cells;
-  const r = remapRows([row.cells], row.header, header);
+  const r = remapRows([row.cells], row.header, header, { dropLost: true });
   return r.ok ? r.rows[0]! : row.cells;
 }
 
@@ -127,8 +128,25 @@ export function mergePending(range: string, fetched: readonly (readonly string[]
   if (room === 0 && firstCol === 1) return { values: fetched, added: 0 };
   // From here on `fetched` starts at column A (planRead widened the fetch if the read did not).
   const extra: (readonly string[])[] = [];
-  // The tab's header row, when the read holds it where rows landing in column A are written under it.
-  const header = plan.firstRow === 1 ? fetched[0] : undefined;
+  // The header row an append range's rows are written under (its first row, cut to its columns),
+  // as this read holds it: the read starts on that row (`fetched` starts at column A).
+  const headers = new Map<string, readonly string[] | undefined>();
+  const headerOf = (appendRange: string): readonly string[] | undefined => {
+    if (headers.has(appendRange)) return headers.get(appendRange);
+    let header: readonly string[] | undefined;
+    const first = fetched[0];
+    try {
+      const area = parseA1(appendRange).area;
+      if (first && (area?.startRow ?? 1) === plan.firstRow) {
+        const from = (area?.startCol ?? 1) - 1;
+        header = from === 0 && area?.endCol === undefined ? first : first.slice(from, area?.endCol);
+      }
+    } catch {
+      header = undefined;
+    }
+    headers.set(appendRange, header);
+    return header;
+  };
   const idsByColumn = new Map<number, Set<string>>();
   for (const row of pending) {
     const col = landingColumn(row.range);
@@ -143,7 +161,8 @@ export function mergePending(range: string, fetched: readonly (readonly string[]
     if (ids.has(id)) continue;
     ids.add(id);
     if (extra.length >= room) continue;
-    const placed = col === 1 ? cellsUnder(row, header) : [...(Array(col - 1).fill('') as string[]), ...row.cells];
+    const cells = row.header ? cellsUnder(row, headerOf(row.range)) : row.cells;
+    const placed = col === 1 ? cells : [...(Array(col - 1).fill('') as string[]), ...cells];
     extra.push(placed);
   }
   if (extra.length === 0 && firstCol === 1) return { values: fetched, added: 0 };

@@ -138,6 +138,8 @@ export class ReadTier {
   /** The sheet refused as a whole (404, 403, the key): held host-wide, not range by range. */
   private readonly sheet: SheetFailure;
   private readonly sharedCopies: SharedCopies;
+  /** Copies taken from a draining keeper (restore): served to reads, never to getFresh. */
+  private readonly handedOver = new WeakSet<CachedValue>();
   private counts = { fresh: 0, stale: 0, miss: 0, upstream: 0, upstreamErrors: 0, shared: 0, sharedWaits: 0 };
 
   constructor(private readonly o: ReadTierOptions) {
@@ -212,16 +214,20 @@ export class ReadTier {
    * waited for (a refresh in flight is joined; nobody's client waits for it, so it takes its read
    * token behind theirs). For the flusher, which writes rows under a tab's header row and must not
    * take a header from a copy past its TTL, however long ago it was edited. A range failing in its
-   * backoff, or a sheet refused as a whole, gets the error at once.
+   * backoff, or a sheet refused as a whole, gets the error at once. `wait: false` (a drain's pass):
+   * undefined rather than a wait.
    */
-  async getFresh(range: string): Promise<TierRead> {
+  async getFresh(range: string, opts: { wait: boolean } = { wait: true }): Promise<TierRead | undefined> {
     const st = this.state(range);
     const now = this.clock.now();
     const v = st.value;
-    if (v && now < v.expiresAt) {
+    // Not a copy the draining keeper handed over: the sheet may have been edited while no keeper
+    // ran, and what the flusher writes under must have been read since.
+    if (v && now < v.expiresAt && !this.handedOver.has(v)) {
       this.counts.fresh++;
       return this.served(st, v, now, 'fresh');
     }
+    if (!opts.wait) return undefined;
     if (!st.inflight && st.failingSince !== undefined && now < st.nextRetryAt) throw st.lastError;
     if (!st.inflight) this.refuseIfSheetFails(now);
     this.counts.miss++;
@@ -546,7 +552,9 @@ export class ReadTier {
     for (const h of values) {
       const st = this.state(h.range);
       if (st.value) continue;
-      this.install(h.range, st, { ...h, expiresAt: h.fetchedAt + this.o.ttlMs });
+      const value: CachedValue = { ...h, expiresAt: h.fetchedAt + this.o.ttlMs };
+      this.install(h.range, st, value);
+      this.handedOver.add(value);
       restored++;
     }
     return restored;
