@@ -278,7 +278,7 @@ describe('/admin dashboard in Chromium: cards, layout and buttons', { skip }, ()
     }
   });
 
-  it('a worker change the master does not answer within 4 s is said to maybe still happen, and the buttons wait for it', async () => {
+  it('a worker change the master does not answer within 4 s is said to maybe still happen, and the buttons wait for it, and for the master to answer again', async () => {
     const page = await browser.newPage();
     let posts = 0;
     try {
@@ -294,10 +294,24 @@ describe('/admin dashboard in Chromium: cards, layout and buttons', { skip }, ()
       assert.equal(await page.isDisabled('#btn-add'), true, 'disabled while the change is on its way');
       assert.equal(await page.isDisabled('#btn-remove'), true);
       assert.equal(await page.isDisabled('#btn-reload'), true);
+      // The master answers no refresh either until it is released below.
+      let release!: () => void;
+      const answering = new Promise<void>((resolve) => (release = resolve));
+      await page.route('**/api/admin/stats', async (route) => {
+        await answering;
+        await route.continue().catch(() => {});
+      });
       await page.click('#btn-add', { force: true, timeout: 500 }).catch(() => {});
       await page.waitForFunction(() => (document.getElementById('action-result')?.textContent ?? '').startsWith('no answer'), undefined, { timeout: 8000 });
-      assert.match(((await page.textContent('#action-result')) ?? '').trim(), /^no answer within 4 s: the master may still carry it out; check the workers and generation before asking again \(at \d\d:\d\d:\d\d\)$/);
-      assert.equal(await page.isDisabled('#btn-add'), false);
+      assert.match(
+        ((await page.textContent('#action-result')) ?? '').trim(),
+        /^no answer within 4 s: the master may still carry it out; the buttons come back once it answers again: check the workers and generation before asking again \(at \d\d:\d\d:\d\d\)$/,
+      );
+      // It may still add the worker: no second click is offered until it answers again.
+      await new Promise((resolve) => setTimeout(resolve, 1500));
+      for (const id of ['#btn-add', '#btn-remove', '#btn-reload']) assert.equal(await page.isDisabled(id), true, `${id} still disabled`);
+      release();
+      await page.waitForFunction(() => !(document.getElementById('btn-add') as HTMLButtonElement).disabled, undefined, { timeout: 12_000 });
       assert.equal(posts, 1, 'one change sent for the clicks while it was on its way');
     } finally {
       await page.close();
@@ -431,6 +445,10 @@ describe('/admin dashboard in Chromium: cards, layout and buttons', { skip }, ()
     const page = await browser.newPage({ viewport: { width: 360, height: 740 } });
     page.on('dialog', (d) => void d.accept());
     const message = `reload refused: CORRAL_DATA_DIR=/var/lib/${'corral_data_dir/'.repeat(40)}x is not writable`;
+    // The reload note above the cards too: a rollback names the app's path.
+    const rolledBack = `last reload rolled back (CORRAL_ERR_APP_LOAD), generation 1 serves: the new generation cannot boot (Cannot find module /srv/${'releases/'.repeat(20)}app.mjs)`;
+    const standing = view.reloadStanding;
+    view.reloadStanding = { inProgress: undefined, queued: false, last: { seq: 1, outcome: 'rolled_back', generation: 1, code: 'CORRAL_ERR_APP_LOAD', message: rolledBack, at: Date.now() }, ended: { completed: 0, refused: 0, rolled_back: 1, incomplete: 0 } };
     try {
       await page.route('**/api/admin/reload', (route) => route.fulfill({ status: 409, contentType: 'application/json', body: JSON.stringify({ success: false, error: 'reload_refused', message }) }));
       await page.goto(`${base}/admin#token=${TOKEN}`);
@@ -441,7 +459,11 @@ describe('/admin dashboard in Chromium: cards, layout and buttons', { skip }, ()
       assert.ok(m.page <= m.view, `the page is ${m.page} px wide at ${m.view} px`);
       assert.ok(m.result <= m.view, `the message ends at ${m.result} px`);
       assert.equal(((await page.textContent('#action-result')) ?? '').trim().replace(/ \(at \d\d:\d\d:\d\d\)$/, ''), message, 'shown whole');
+      assert.equal(((await page.textContent('#reload-note')) ?? '').trim(), rolledBack);
+      const note = await page.evaluate(() => document.getElementById('reload-note')!.getBoundingClientRect().right);
+      assert.ok(note <= m.view, `the reload note ends at ${note} px`);
     } finally {
+      view.reloadStanding = standing;
       await page.close();
     }
   });
@@ -639,7 +661,7 @@ describe('/admin dashboard in Chromium: cards, layout and buttons', { skip }, ()
       for (const hash of ['', `#token=${TOKEN}`]) {
         await page.goto(`http://127.0.0.1:${unsetServer.port}/admin${hash}`);
         await page.waitForFunction(() => (document.getElementById('token-error')?.textContent ?? '').length > 0);
-        assert.equal(((await page.textContent('#token-error')) ?? '').trim(), 'this corral has no CORRAL_ADMIN_TOKEN: set it in its settings and restart it');
+        assert.equal(((await page.textContent('#token-error')) ?? '').trim(), 'this corral has no CORRAL_ADMIN_TOKEN: set it in its settings and reload it (corral reload)');
         for (const sel of ['#token-input', '#token-submit', '#token-label', '#main']) assert.equal(await page.isHidden(sel), true, `${hash || 'no token'}: ${sel} hidden`);
         assert.equal(((await page.textContent('#updated')) ?? '').trim(), 'no admin token configured');
       }

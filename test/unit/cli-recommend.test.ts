@@ -3,7 +3,8 @@ import { once } from 'node:events';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { describe, it } from 'node:test';
-import { adminUrlAllowed, fdLimitSource, measuredFromAdmin, recommend, recommendCommand, type SizingInput } from '../../src/cli/commands/recommend.js';
+import { adminUrlAllowed, fdLimitSource, measuredFromAdmin, recommend, recommendCommand, warningAt, type SizingInput } from '../../src/cli/commands/recommend.js';
+import { computeCapacity } from '../../src/master/capacity.js';
 import { loadSettings } from '../../src/config/load.js';
 import { CorralError } from '../../src/errors.js';
 import type { OpenFilesLimit } from '../../src/fd-limit.js';
@@ -24,6 +25,17 @@ const base: SizingInput = {
 };
 
 describe('corral recommend sizing', () => {
+  it('names the fewest busy connections the capacity status reads WARNING at, for caps 80 % of which is no whole number', () => {
+    const status = (busy: number, max: number) => computeCapacity({ activeConnections: [busy], workers: 1, workerConnections: max, maxConnections: 0, serving: true }).status;
+    for (const max of [10, 21, 192, 39_872, 5]) {
+      const at = warningAt(max);
+      assert.equal(status(at, max), 'WARNING', `${at} of ${max}`);
+      assert.equal(status(at - 1, max), 'HEALTHY', `${at - 1} of ${max}`);
+    }
+    const s = recommend(base);
+    assert.match(s.reasons.at(-1)!, new RegExp(`turns WARNING at 80% \\(${warningAt(s.maxConnections).toLocaleString('en-US')} busy\\)`));
+  });
+
   it('uses one worker per core when RAM allows, and the fd limit bounds connections', () => {
     const s = recommend(base);
     assert.equal(s.workers, 4);

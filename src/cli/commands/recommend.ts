@@ -86,9 +86,18 @@ export function recommend(i: SizingInput): Sizing {
   );
   const maxConnections = workers * workerConnections;
   reasons.push(
-    `Capacity: ${workers} x ${workerConnections} = ${maxConnections.toLocaleString('en-US')} simultaneous connections; the status turns WARNING at 80% (${Math.floor(maxConnections * 0.8).toLocaleString('en-US')}) and FULL refuses new connections at 100%. Scale up or out before WARNING is the norm.`,
+    `Capacity: ${workers} x ${workerConnections} = ${maxConnections.toLocaleString('en-US')} simultaneous connections; the status turns WARNING at 80% (${warningAt(maxConnections).toLocaleString('en-US')} busy) and FULL refuses new connections at 100%. Scale up or out before WARNING is the norm.`,
   );
   return { workers, workerConnections, maxConnections, reasons };
+}
+
+/**
+ * The fewest busy connections that read WARNING (80 % of the cap or more, master/capacity.ts's
+ * statusOf): rounded up, as 31,897 of 39,872 is 79.99 %, still HEALTHY. Integer arithmetic: 0.8
+ * has no exact binary form.
+ */
+export function warningAt(maxConnections: number): number {
+  return Math.ceil((maxConnections * 80) / 100);
 }
 
 /** Whose open-files limit a recommendation is sized on, and why that one. */

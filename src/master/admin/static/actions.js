@@ -9,12 +9,14 @@ const ACTION_BUTTONS = ['btn-reload', 'btn-add', 'btn-remove'];
 // may have changed since by other hands (a HUP, another page, `corral reload`).
 const NOTE_FRESH_MS = 60_000;
 
-// Disabled while a change is on its way, and while the master stops (it answers 409 shutting_down
-// to each: offering them there only invites a refusal).
-const buttons = { sending: false, stopping: false };
+// Disabled while a change is on its way, after one the master did not answer in time until it
+// answers a refresh (it may still carry the change out: a second click would add a second worker),
+// and while the master stops (it answers 409 shutting_down to each: offering them there only
+// invites a refusal).
+const buttons = { sending: false, unanswered: false, stopping: false };
 function setButtons(change) {
   Object.assign(buttons, change);
-  for (const id of ACTION_BUTTONS) $(id).disabled = buttons.sending || buttons.stopping;
+  for (const id of ACTION_BUTTONS) $(id).disabled = buttons.sending || buttons.unanswered || buttons.stopping;
 }
 
 // The message stays on screen between refreshes and spoke of a moment: "generation 2 is booting"
@@ -56,7 +58,8 @@ function followWorkers(target) {
 
 /** Called with each refresh's stats (dashboard.js's renderStats). */
 function followNote(s, now = new Date()) {
-  setButtons({ stopping: Boolean(s.master.stopping) });
+  // The master answers again: a change it had not answered was carried out before this, or not at all.
+  setButtons({ stopping: Boolean(s.master.stopping), ...(buttons.sending ? {} : { unanswered: false }) });
   if (!note) return;
   if (note.follow && !note.past) {
     const seen = note.follow(s);
@@ -86,10 +89,12 @@ async function action(path, body) {
     else if (r.workers_expected !== undefined) showNote({ text: `workers → ${r.workers_expected}`, at, follow: followWorkers(r.workers_expected) });
     else showNote({ text: r.message || 'ok', at });
   } catch (err) {
+    const unanswered = err instanceof TimeoutError;
     showNote({
-      text: err instanceof TimeoutError ? `${err.message}: the master may still carry it out; check the workers and generation before asking again` : err.message,
+      text: unanswered ? `${err.message}: the master may still carry it out; the buttons come back once it answers again: check the workers and generation before asking again` : err.message,
       at: new Date(),
     });
+    if (unanswered) setButtons({ unanswered: true });
   } finally {
     setButtons({ sending: false });
   }

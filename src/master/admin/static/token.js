@@ -56,7 +56,7 @@ class AuthError extends Error {
 // so a second wrong try reads as a new answer. No token sent (none stored yet) is no refusal: the
 // form just asks for one.
 function authRefusal(status, body) {
-  if (body.error === 'admin_token_unset') return new AuthError("this corral has no CORRAL_ADMIN_TOKEN: set it in its settings and restart it", true);
+  if (body.error === 'admin_token_unset') return new AuthError("this corral has no CORRAL_ADMIN_TOKEN: set it in its settings and reload it (corral reload)", true);
   if (!token()) return new AuthError('');
   if (body.error === 'unauthorized') return new AuthError(`this token was refused: it is not this corral's CORRAL_ADMIN_TOKEN (at ${clock(new Date())})`);
   return new AuthError(body.message || `HTTP ${status}`);
