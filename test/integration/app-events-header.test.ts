@@ -113,7 +113,7 @@ describe('POST /api/events under the Events header row, against the emulator', (
     // The first event after the edit is built under the worker's header with detail (the worker
     // reads the header again beside it): acknowledged, then held by the keeper, and said.
     assert.ok(acknowledged.length >= 1, 'an event acknowledged before the worker saw the edit');
-    const held = await waitFor(() => c.logs().find((l) => l.event === 'sheets.append_failed' && l.code === 'CORRAL_ERR_APPEND_HEADER'), 30_000, 'the held rows said');
+    const held = await waitFor(() => c.logs().find((l) => l.event === 'sheets.rows_held' && l.code === 'CORRAL_ERR_APPEND_HEADER'), 30_000, 'the held rows said');
     assert.match(String(held.msg), /no longer names detail/);
     for (const e of acknowledged) assert.equal(emu.getSheet(emu.spreadsheetId, 'Events')?.find((r) => r[0] === e.id), undefined, 'not written without its detail');
 

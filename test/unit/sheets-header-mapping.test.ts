@@ -216,7 +216,8 @@ describe('flusher: rows sent under the header the tab has when they go', () => {
     const r = await flusher.flushOnce({ wait: true });
     assert.equal(r.sent, 3);
     assert.deepEqual(sheetRows(), [underNew('e1'), underNew('e2'), ['e3', 'as', 'built']]);
-    assert.equal(headerReads, 1, 'one header read for the batch');
+    // One for the batch, one beside the pass that sees whether the header changed under it.
+    assert.equal(headerReads, 2, 'one header read for the batch');
     assert.equal(backend.count('append'), 1);
   });
 
@@ -234,21 +235,34 @@ describe('flusher: rows sent under the header the tab has when they go', () => {
     assert.equal(r.sent, 0);
     assert.equal(backend.count('append'), 0, 'nothing written misplaced');
     assert.equal(journal.backlogRows(), 1, 'the row is kept');
-    const line = log.lines().find((l) => l.event === 'sheets.append_failed');
+    const line = log.lines().find((l) => l.event === 'sheets.rows_held');
     assert.ok(line, 'said');
     assert.equal(line.level, 'error');
     assert.equal(line.code, 'CORRAL_ERR_APPEND_HEADER');
     assert.deepEqual(line.header, ['event_id', 'at', 'player', 'kind']);
     assert.deepEqual(line.builtUnder, OLD);
-    assert.match(String(line.msg), /no longer names detail.*Fix: give the header row those columns again/);
+    assert.match(String(line.msg), /no longer names detail.*the tab's other rows go on\. Fix: give the header row those columns again/);
 
-    // Fixed: the row goes on the range's backoff, under the header as it is then.
+    // Checked again on a backoff that grows (1, 2, 4 ... s) while the header stays as it is.
+    const checks: number[] = [];
+    for (let t = 0; t < 60_000; t += 500) {
+      const before = headerReads;
+      await flusher.flushOnce({ wait: true });
+      if (headerReads > before) checks.push(clock.now());
+      await clock.advance(500);
+    }
+    const gaps = checks.slice(1).map((t, i) => t - checks[i]!);
+    assert.ok(gaps.length >= 3 && gaps.length <= 8, `a few checks in a minute: ${JSON.stringify(gaps)}`);
+    assert.ok(gaps.at(-1)! > gaps[0]! * 4, `growing: ${JSON.stringify(gaps)}`);
+    assert.equal(log.lines().filter((l) => l.event === 'sheets.rows_held').length, 1, 'said once in the minute');
+
+    // Fixed: the row goes on its backoff, under the header as it is then.
     backend.tabs.set('Events', [['event_id', 'at', 'player', 'kind', 'detail']]);
     await clock.advance(120_000);
     const again = await flusher.flushOnce({ wait: true });
     assert.equal(again.sent, 1);
     assert.deepEqual(sheetRows(), [underNew('e1')]);
-    assert.ok(log.lines().some((l) => l.event === 'sheets.append_recovered'));
+    assert.ok(log.lines().some((l) => l.event === 'sheets.rows_released'));
   });
 
   it('holds rows while the header cannot be read, and sends them once it can', async () => {
@@ -313,8 +327,68 @@ describe('flusher: rows sent under the header the tab has when they go', () => {
       ['e3', 'as', 'built'],
     ]);
     assert.equal(journal.backlogRows(), 1, 'e1 waits, with its detail');
-    const line = log.lines().find((l) => l.event === 'sheets.append_failed' && l.code === 'CORRAL_ERR_APPEND_HEADER');
+    const line = log.lines().find((l) => l.event === 'sheets.rows_held');
     assert.match(String(line?.msg), /^sheets: 1 journaled row for Events cannot be written/);
+    // Other rows going on does not read as the held one released.
+    await journal.add('Events', [['e4', 'Bob', 'save', '', 'later']], undefined, OLD);
+    await clock.advance(2000);
+    assert.equal((await flusher.flushOnce({ wait: true })).sent, 1);
+    assert.deepEqual(log.lines().filter((l) => l.event === 'sheets.rows_released'), []);
+    backend.tabs.set('Events', [NEW, ...sheetRows()]);
+    await clock.advance(120_000);
+    assert.equal((await flusher.flushOnce({ wait: true })).sent, 1);
+    assert.equal(log.lines().filter((l) => l.event === 'sheets.rows_released').length, 1);
+  });
+
+  it('halves a batch Google refuses without the entries the header holds: the good rows go, the bad one is named', async () => {
+    await journal.add('Events', [built('h1')], undefined, OLD);
+    await journal.add('Events', [built('h2')], undefined, OLD);
+    await journal.add('Events', [['bad', 'Bob', 'save', '', 'x']], undefined, OLD);
+    await journal.add('Events', [['good', 'Bob', 'save', '', 'y']], undefined, OLD);
+    backend.refusedIds.add('bad');
+    backend.tabs.set('Events', [['event_id', 'at', 'player', 'kind']]);
+    const r = await flusher.flushOnce({ wait: true });
+    assert.equal(r.sent, 1);
+    assert.deepEqual(sheetRows(), [['good', 'y', 'Bob', 'save']]);
+    assert.ok(log.lines().some((l) => l.event === 'sheets.append_refused_alone'));
+  });
+
+  it('a drain does not wait for rows the header holds', async () => {
+    copyAt = clock.now();
+    await journal.add('Events', [built('e1')], undefined, OLD);
+    backend.tabs.set('Events', [['event_id', 'at', 'player', 'kind']]);
+    const started = Date.now();
+    const left = await flusher.drain(clock.now() + 6000);
+    assert.equal(left, 1);
+    assert.ok(Date.now() - started < 1000, `drained in ${Date.now() - started} ms`);
+  });
+
+  it('reads the header once more after rows were sent under a copy, and names them when it changed though no row follows', async () => {
+    copyAt = clock.now();
+    await journal.add('Events', [built('e1')], undefined, OLD);
+    await flusher.flushOnce({ wait: true });
+    // The edit, and no event after it: the pass after the copy expires reads it again.
+    backend.tabs.set('Events', [NEW, ...sheetRows()]);
+    copyAt = clock.now() + 30_000;
+    await clock.advance(30_000);
+    await flusher.flushOnce({ wait: true });
+    await new Promise((r) => setImmediate(r));
+    const changed = log.lines().filter((l) => l.event === 'sheets.header_changed');
+    assert.equal(changed.length, 1);
+    assert.deepEqual(changed[0]!.written, ['Events!A2:E2']);
+  });
+
+  it('says nothing of columns added right of the others: nothing written under the copy before is misplaced', async () => {
+    copyAt = clock.now();
+    await journal.add('Events', [built('e1')], undefined, OLD);
+    await flusher.flushOnce({ wait: true });
+    backend.tabs.set('Events', [[...OLD, 'notes'], ...sheetRows()]);
+    copyAt = clock.now() + 30_000;
+    await clock.advance(30_000);
+    await journal.add('Events', [built('e2')], undefined, OLD);
+    await flusher.flushOnce({ wait: true });
+    assert.deepEqual(sheetRows().at(-1), built('e2'));
+    assert.deepEqual(log.lines().filter((l) => l.event === 'sheets.header_changed'), []);
   });
 
   it('a drain sends rows with a header only under a copy held fresh, and says nothing of one it has not', async () => {

@@ -23,6 +23,7 @@ import { takeBatch } from './flush-batch.js';
 import { FlushFailureLog } from './flush-failure-log.js';
 import { appliedOf, FlushRetries } from './flush-retry.js';
 import { HeaderChanges } from './header-changes.js';
+import { HeaderHolds } from './header-holds.js';
 import { remapRows } from './header-mapping.js';
 import type { Journal, JournalEntry } from './journal.js';
 import type { QuotaBucket } from './quota.js';
@@ -98,8 +99,10 @@ export class Flusher {
   private readonly isolatedRefusals: RepeatedFailures;
   private readonly passFailures: FlushFailureLog;
   private readonly headerChanges: HeaderChanges;
-  /** Entries a header cannot take, per range (the range's other rows go on). */
-  private readonly headerRefusals: AppendFailureLog;
+  /** Entries the tab's header cannot take (the range's other rows go on). */
+  private readonly headerHolds: HeaderHolds;
+  /** Ranges whose header confirmHeader is reading. */
+  private readonly confirming = new Set<string>();
   private counts = { appends: 0, rowsSent: 0, rowsFound: 0, failures: 0, verifications: 0 };
 
   constructor(private readonly o: FlusherOptions) {
@@ -113,7 +116,7 @@ export class Flusher {
     this.isolatedRefusals = new RepeatedFailures(() => this.clock.now());
     this.passFailures = new FlushFailureLog(o.logger, () => this.clock.now());
     this.headerChanges = new HeaderChanges(o.logger, () => this.clock.now());
-    this.headerRefusals = new AppendFailureLog(o.logger, () => this.clock.now());
+    this.headerHolds = new HeaderHolds(o.logger, () => this.clock.now());
   }
 
   start(): void {
@@ -179,7 +182,27 @@ export class Flusher {
       }
     }
     this.alert.observe(this.clock.now(), this.o.journal.oldestBacklogAt(), this.o.journal.backlogRows());
+    if (opts.wait) for (const range of this.headerChanges.unconfirmed()) this.confirmHeader(range);
     return { sent, found, failedCalls, quotaLimited };
+  }
+
+  /**
+   * Rows were sent under a copy of `range`'s header: once that copy expires, one more read (the
+   * one the workers' reads make while events come) says whether the header had changed under them
+   * (`sheets.header_changed`), even when no row follows. Beside the pass, one at a time per range.
+   */
+  private confirmHeader(range: string): void {
+    const headerOf = this.o.headerOf;
+    if (!headerOf || this.confirming.has(range)) return;
+    this.confirming.add(range);
+    headerOf(range, { wait: true }).then(
+      (copy) => {
+        this.confirming.delete(range);
+        if (copy && !this.abort.signal.aborted) this.headerChanges.seen(range, copy.header, copy.fetchedAt);
+      },
+      // Tried again after the next pass.
+      () => this.confirming.delete(range),
+    );
   }
 
   /** A non-waiting pass (drain) skips a call when its bucket has no token free right now. */
@@ -198,9 +221,10 @@ export class Flusher {
    * (append-refusal.ts).
    */
   private async sendIsolating(range: string, batch: JournalEntry[], wait: boolean): Promise<number | 'quota' | 'failed'> {
-    let refused = batch;
-    const first = await this.send(range, refused, wait);
+    const first = await this.send(range, batch, wait);
     if (first !== 'invalid') return first;
+    // Halved without the entries the header held: they were not in the refused request.
+    let refused = batch.filter((e) => !this.headerHolds.isHeld(e.id));
     let sent = 0;
     while (refused.length > 1 && !this.abort.signal.aborted) {
       const half = Math.ceil(refused.length / 2);
@@ -276,18 +300,15 @@ export class Flusher {
         problem ??= { text: mapped.problem, builtUnder: e.header };
       }
     }
-    if (!problem) {
-      this.headerRefusals.succeeded(range);
-    } else {
-      const waiting = rowsIn(held);
-      this.headerRefusals.failed(
-        range,
-        'error',
-        { code: 'CORRAL_ERR_APPEND_HEADER', rows: waiting, header: current, builtUnder: problem.builtUnder },
-        `sheets: ${waiting} journaled row${waiting === 1 ? '' : 's'} for ${range} cannot be written under the tab's header row as it is now: ${problem.text} ` +
-          `(found: ${current.length > 0 ? current.join(', ') : 'nothing'}; the rows were built under: ${problem.builtUnder.join(', ')}). Nothing of them was written; they stay in the journal. ` +
-          'Fix: give the header row those columns again (in any order, the first one first); the rows are sent once it does',
+    this.headerHolds.released(entries.map((e) => e.id));
+    if (problem) {
+      this.headerHolds.hold(
+        held.map((e) => e.id),
+        { range, rows: rowsIn(held), header: current, builtUnder: problem.builtUnder, problem: problem.text },
       );
+      // Checked again on a backoff that grows while the header stays as it is (each check may
+      // read the header anew once its copy expires).
+      for (const e of held) e.attempts++;
       this.o.journal.postpone(held, this.retries.retryAt(range, held, 'no'));
     }
     if (entries.length === 0) return 'failed';
@@ -435,7 +456,8 @@ export class Flusher {
       if (r.sent + r.found === 0) {
         // Everything left is backing off: wait for the earliest retry if it comes before the deadline.
         let next = Number.POSITIVE_INFINITY;
-        for (const e of this.o.journal.live()) next = Math.min(next, Math.max(e.nextAttemptAt, this.retries.heldUntil(e.range)));
+        // Rows the header holds wait for an edit of the sheet, which the drain's copy of it cannot see.
+        for (const e of this.o.journal.live()) if (!this.headerHolds.isHeld(e.id)) next = Math.min(next, Math.max(e.nextAttemptAt, this.retries.heldUntil(e.range)));
         if (!Number.isFinite(next) || next >= deadline) break;
         await new Promise((res) => setTimeout(res, Math.max(10, next - this.clock.now())));
       }

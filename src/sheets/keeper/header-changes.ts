@@ -27,8 +27,13 @@ interface CopyUsed {
   rows: number;
 }
 
-function sameNames(a: readonly string[], b: readonly string[]): boolean {
-  return a.length === b.length && a.every((c, i) => headerName(c) === headerName(b[i]!));
+/**
+ * Whether a value written under `before` may be under another name in `after`: a name of `before`
+ * no longer at its column. Columns added right of it, or a name given to a column without one,
+ * misplace nothing.
+ */
+function moved(before: readonly string[], after: readonly string[]): boolean {
+  return before.some((c, i) => headerName(c) !== '' && headerName(c) !== headerName(after[i] ?? ''));
 }
 
 export class HeaderChanges {
@@ -43,7 +48,7 @@ export class HeaderChanges {
   seen(range: string, header: readonly string[], fetchedAt: number): void {
     const before = this.used.get(range);
     if (before && before.fetchedAt === fetchedAt) return;
-    if (before && before.rows > 0 && !sameNames(before.header, header)) {
+    if (before && before.rows > 0 && moved(before.header, header)) {
       const seconds = Math.max(1, Math.ceil((this.now() - before.fetchedAt) / 1000));
       const shown = before.written;
       const more = before.moreRanges;
@@ -56,6 +61,11 @@ export class HeaderChanges {
       );
     }
     this.used.set(range, { header, fetchedAt, written: [], moreRanges: 0, rows: 0 });
+  }
+
+  /** Ranges rows were sent under a copy of whose header no later copy was seen yet. */
+  unconfirmed(): string[] {
+    return [...this.used].filter(([, copy]) => copy.rows > 0).map(([range]) => range);
   }
 
   /**

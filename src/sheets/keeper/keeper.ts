@@ -600,6 +600,9 @@ export class Keeper {
     });
     await Promise.race([this.flusher.drain(flushDeadline).catch(() => undefined), expired]);
     clearTimeout(timer);
+    // The flusher first: what it still waits for (an append, a header read the tier's close below
+    // cancels) is then its own close's cancel, said as such, not a failure.
+    this.flusher.close();
     // No refresh may land after the copies are written: the journal's retention was judged by them.
     this.tier.close();
     if (this.clock.now() < deadline) await this.handOverCache();

@@ -231,7 +231,13 @@ export class ReadTier {
     if (!st.inflight && st.failingSince !== undefined && now < st.nextRetryAt) throw st.lastError;
     if (!st.inflight) this.refuseIfSheetFails(now);
     this.counts.miss++;
-    const fetched = await (st.inflight ?? this.refresh(range, st, false));
+    // Its first attempt only, as a read past max-stale (tooStale): the flusher's pass waits on it,
+    // and must not through Google's retries and backoff.
+    const flight = st.inflight ?? this.refresh(range, st, false);
+    const attemptFailed = st.attemptFailed?.then((err) => {
+      throw err;
+    });
+    const fetched = await (attemptFailed ? Promise.race([flight, attemptFailed]) : flight);
     return this.served(st, fetched, this.clock.now(), 'miss');
   }
 
