@@ -14,7 +14,7 @@
 
 import { loadavg } from 'node:os';
 import { treeCpuSeconds } from './lib/cpu.js';
-import { readCalls, startEmulatorProcess, type EmulatorProcess } from './lib/emulator-proc.js';
+import { mostReadsInTtl, readCalls, startEmulatorProcess, type EmulatorProcess } from './lib/emulator-proc.js';
 import { GUNICORN_SKIP, gunicornMissing, gunicornVersion, startGunicorn } from './lib/gunicorn.js';
 import { loadName, type LoadShape } from './lib/compare-loads.js';
 import { load, type LoadResult } from './lib/load.js';
@@ -77,6 +77,8 @@ interface Row {
    * (see isGoalLoad).
    */
   roundsP99?: Partial<Record<Kind, number[]>>;
+  /** Errors of every round (the row shows the median round's). */
+  roundsErrors?: Partial<Record<Kind, number[]>>;
   /**
    * With several rounds: the median over rounds of corral's req/s divided by the other server's in
    * the same round. The ratio columns and the goals use it (see pairedRatio).
@@ -89,6 +91,8 @@ interface Upstream {
   elapsedS: number;
   windows: number;
   quotaRejections: number;
+  /** The most reads of one range within one TTL of each other (mostReadsInTtl): the goal's figure. */
+  mostInTtl: number;
 }
 
 interface Goal {
@@ -126,13 +130,17 @@ function pairedRatio(a: readonly Measured[] | undefined, b: readonly Measured[] 
   if (!a || !b || a.length !== b.length) return NaN;
   return median(a.map((x, i) => ratio(x, b[i])));
 }
+/** Errors of `kind` in every round of the row (its one load when it had one). */
+const allErrors = (r: Row, kind: Kind): number | undefined => (r.roundsErrors?.[kind] ? r.roundsErrors[kind].reduce((a, b) => a + b, 0) : r[kind]?.errors);
+
 /** corral/other as the row shows it: paired over rounds when it had several, else its one load. */
 const rowRatio = (r: Row, other: 'bare' | 'gunicorn'): number => r.pairedRatios?.[other] ?? ratio(r.corral, r[other]);
 
 async function upstreamSince(emu: EmulatorProcess, baseCalls: number, baseRejections: number, t0: number, ttlS: number): Promise<Upstream> {
   const c = await emu.counters();
   const elapsedS = (Date.now() - t0) / 1000;
-  return { calls: readCalls(c) - baseCalls, elapsedS, windows: ttlWindows(elapsedS, ttlS), quotaRejections: c.quotaRejections - baseRejections };
+  const mostInTtl = mostReadsInTtl(await emu.reads(t0), ttlS * 1000);
+  return { calls: readCalls(c) - baseCalls, elapsedS, windows: ttlWindows(elapsedS, ttlS), quotaRejections: c.quotaRejections - baseRejections, mostInTtl };
 }
 
 /**
@@ -265,6 +273,9 @@ async function runWorkers(workers: number, matrix: boolean, routes: readonly Rou
         const measureOne = async (kind: Kind): Promise<void> => {
           const base = kind === 'bare' ? bare.get(route.name)?.url : kind === 'corral' ? corral.url : kind === 'corralRoundRobin' ? roundRobin?.url : kind === 'floor' ? floor?.url : gunicornUrl;
           const emu = kind === 'corral' ? emuCorral : kind === 'gunicorn' ? emuGunicorn : kind === 'corralRoundRobin' ? roundRobin?.emu : undefined;
+          // A load starts with the quota of a fresh minute: rows run back to back, and one that
+          // spent the quota (gunicorn's stampedes) left the next row refusals of its own making.
+          await emu?.resetQuotas();
           const before = emu ? readCalls(await emu.counters()) : 0;
           const pid = (kind === 'bare' ? bare.get(route.name)?.pid : pids[kind]) ?? -1;
           const cpuBefore = treeCpuSeconds(pid);
@@ -305,6 +316,7 @@ async function runWorkers(workers: number, matrix: boolean, routes: readonly Rou
             ? {
                 roundsRps: Object.fromEntries(kinds.map((k) => [k, (measured[k] ?? []).map((m) => Math.round(m.rps))])),
                 roundsP99: Object.fromEntries(kinds.map((k) => [k, (measured[k] ?? []).map((m) => m.p99Ms)])),
+                roundsErrors: Object.fromEntries(kinds.map((k) => [k, (measured[k] ?? []).map((m) => m.errors)])),
                 pairedRatios: {
                   bare: pairedRatio(measured.corral, measured.bare),
                   ...(measured.gunicorn ? { gunicorn: pairedRatio(measured.corral, measured.gunicorn), bareOverGunicorn: pairedRatio(measured.bare, measured.gunicorn) } : {}),
@@ -315,12 +327,12 @@ async function runWorkers(workers: number, matrix: boolean, routes: readonly Rou
         };
         rows.push(row);
         console.log(
-          `N=${workers} ${route.name} ${shape(l)} conns${rounds > 1 ? ` (median of ${rounds} rounds)` : ''}: bare ${row.bare.rps.toFixed(0)} req/s, corral ${row.corral.rps.toFixed(0)} req/s (p99 ${fmt(row.corral.p99Ms)} ms, ${row.corral.errors} errors, ${row.upstream.corral} upstream)` +
-            (row.gunicorn ? `, gunicorn ${row.gunicorn.rps.toFixed(0)} req/s (p99 ${fmt(row.gunicorn.p99Ms)} ms, ${row.gunicorn.errors} errors, ${row.upstream.gunicorn} upstream)` : '') +
+          `N=${workers} ${route.name} ${shape(l)} conns${rounds > 1 ? ` (median of ${rounds} rounds)` : ''}: bare ${row.bare.rps.toFixed(0)} req/s, corral ${row.corral.rps.toFixed(0)} req/s (p99 ${fmt(row.corral.p99Ms)} ms, ${allErrors(row, 'corral')} errors, ${row.upstream.corral} upstream)` +
+            (row.gunicorn ? `, gunicorn ${row.gunicorn.rps.toFixed(0)} req/s (p99 ${fmt(row.gunicorn.p99Ms)} ms, ${allErrors(row, 'gunicorn')} errors, ${row.upstream.gunicorn} upstream)` : '') +
             `; corral/bare ${fmt(rowRatio(row, 'bare'), 2)}${row.gunicorn ? `, corral/gunicorn ${fmt(rowRatio(row, 'gunicorn'), 1)}` : ''}${rounds > 1 ? ' (median of the rounds\' ratios)' : ''}` +
             `; CPU µs/req ${fmt(row.bare.cpuUsPerRequest, 0)}/${fmt(row.corral.cpuUsPerRequest, 0)}/${fmt(row.gunicorn?.cpuUsPerRequest, 0)}` +
-            (row.floor ? `; login floor ${row.floor.rps.toFixed(0)} req/s (p99 ${fmt(row.floor.p99Ms)} ms, ${row.floor.errors} errors, ${fmt(row.floor.cpuUsPerRequest, 0)} µs/req; floor/bare ${fmt(row.pairedRatios?.floorOverBare, 2)}, corral/floor ${fmt(row.pairedRatios?.floor, 2)})` : '') +
-            (row.corralRoundRobin ? `; corral CORRAL_ACCEPT=round-robin ${row.corralRoundRobin.rps.toFixed(0)} req/s (p99 ${fmt(row.corralRoundRobin.p99Ms)} ms, ${row.corralRoundRobin.errors} errors, ${fmt(row.corralRoundRobin.cpuUsPerRequest, 0)} µs/req)` : '') +
+            (row.floor ? `; login floor ${row.floor.rps.toFixed(0)} req/s (p99 ${fmt(row.floor.p99Ms)} ms, ${allErrors(row, 'floor')} errors, ${fmt(row.floor.cpuUsPerRequest, 0)} µs/req; floor/bare ${fmt(row.pairedRatios?.floorOverBare, 2)}, corral/floor ${fmt(row.pairedRatios?.floor, 2)})` : '') +
+            (row.corralRoundRobin ? `; corral CORRAL_ACCEPT=round-robin ${row.corralRoundRobin.rps.toFixed(0)} req/s (p99 ${fmt(row.corralRoundRobin.p99Ms)} ms, ${allErrors(row, 'corralRoundRobin')} errors, ${fmt(row.corralRoundRobin.cpuUsPerRequest, 0)} µs/req)` : '') +
             (rounds > 1 ? `; p99 ms by round: ${kinds.map((k) => `${k} ${(row.roundsP99?.[k] ?? []).map((v) => fmt(v)).join('/')}`).join(', ')}` : ''),
         );
       }
@@ -394,14 +406,21 @@ function goalsFor(rows: readonly Row[], upstream: { corral?: Upstream }, gunicor
       if (roundRobin) {
         goals.push({
           what: `${route.name}: corral p99 < 50 ms at 1000 connections, CORRAL_ACCEPT=round-robin`,
-          figure: `${fmt(p99('corralRoundRobin'))} ms, ${over}${rounds > 1 ? ` (${byRound('corralRoundRobin')})` : ''}; ${roundRobin.rps.toFixed(0)} req/s, ${roundRobin.errors} errors in the median round`,
+          figure: `${fmt(p99('corralRoundRobin'))} ms, ${over}${rounds > 1 ? ` (${byRound('corralRoundRobin')})` : ''}; ${roundRobin.rps.toFixed(0)} req/s in the median round, ${allErrors(r1000, 'corralRoundRobin')} errors in all rounds`,
           met: p99('corralRoundRobin') < 50,
         });
       }
     }
   }
   const u = upstream.corral;
-  if (u) goals.push({ what: 'corral: ≤ 1 upstream call per TTL window per range', figure: `${u.calls} calls / ${u.windows} windows = ${fmt(u.calls / u.windows, 2)}`, met: u.calls <= u.windows });
+  // Judged per window, not on average: no range read a second time within a TTL of a read of it.
+  if (u) {
+    goals.push({
+      what: 'corral: ≤ 1 upstream call per TTL window per range',
+      figure: `at most ${u.mostInTtl} read${u.mostInTtl === 1 ? '' : 's'} of a range within one TTL; ${u.calls} calls / ${u.windows} windows = ${fmt(u.calls / u.windows, 2)} on average`,
+      met: u.mostInTtl <= 1,
+    });
+  }
   return goals;
 }
 
@@ -431,7 +450,7 @@ export async function benchCompare(o: CompareOptions): Promise<void> {
     const rows = all.filter((r) => r.workers === workers);
     console.log(
       `\n### N = ${workers} workers\n${table(
-        ['route', 'conns', 'bare req/s', 'corral req/s', 'gunicorn req/s', 'corral/bare', 'corral/gunicorn', 'p50/p99 ms bare', 'corral', 'gunicorn', 'CPU µs/req b/c/g', 'errors b/c/g', 'upstream c/g (all rounds)'],
+        ['route', 'conns', 'bare req/s', 'corral req/s', 'gunicorn req/s', 'corral/bare', 'corral/gunicorn', 'p50/p99 ms bare', 'corral', 'gunicorn', 'CPU µs/req b/c/g', 'errors b/c/g (all rounds)', 'upstream c/g (all rounds)'],
         rows.map((r) => [
           r.route,
           shape(r),
@@ -444,7 +463,7 @@ export async function benchCompare(o: CompareOptions): Promise<void> {
           `${fmt(r.corral.p50Ms)}/${fmt(r.corral.p99Ms)}`,
           r.gunicorn ? `${fmt(r.gunicorn.p50Ms)}/${fmt(r.gunicorn.p99Ms)}` : 'n/a',
           `${fmt(r.bare.cpuUsPerRequest, 0)}/${fmt(r.corral.cpuUsPerRequest, 0)}/${r.gunicorn ? fmt(r.gunicorn.cpuUsPerRequest, 0) : '-'}`,
-          `${r.bare.errors}/${r.corral.errors}/${r.gunicorn?.errors ?? '-'}`,
+          `${allErrors(r, 'bare')}/${allErrors(r, 'corral')}/${allErrors(r, 'gunicorn') ?? '-'}`,
           `${r.upstream.corral}/${r.upstream.gunicorn ?? '-'}`,
         ]),
       )}`,
@@ -453,7 +472,7 @@ export async function benchCompare(o: CompareOptions): Promise<void> {
     if (floorRows.length > 0) {
       console.log(
         `\nthe login floor (reads, parses and checks the login, signs its token, nothing else), N = ${workers}:\n${table(
-          ['route', 'conns', 'bare req/s', 'floor req/s', 'corral req/s', 'floor/bare', 'corral/floor', 'p50/p99 ms floor', 'CPU µs/req b/f/c', 'errors floor'],
+          ['route', 'conns', 'bare req/s', 'floor req/s', 'corral req/s', 'floor/bare', 'corral/floor', 'p50/p99 ms floor', 'CPU µs/req b/f/c', 'errors floor (all rounds)'],
           floorRows.map((r) => {
             const f = r.floor as Measured;
             return [
@@ -466,7 +485,7 @@ export async function benchCompare(o: CompareOptions): Promise<void> {
               fmt(r.pairedRatios?.floor ?? ratio(r.corral, f), 2),
               `${fmt(f.p50Ms)}/${fmt(f.p99Ms)}`,
               `${fmt(r.bare.cpuUsPerRequest, 0)}/${fmt(f.cpuUsPerRequest, 0)}/${fmt(r.corral.cpuUsPerRequest, 0)}`,
-              f.errors,
+              allErrors(r, 'floor') ?? '-',
             ];
           }),
         )}`,
@@ -476,7 +495,7 @@ export async function benchCompare(o: CompareOptions): Promise<void> {
     if (acceptRows.length > 0) {
       console.log(
         `\nwho accepts connections (CORRAL_ACCEPT), N = ${workers}:\n${table(
-          ['route', 'conns', 'round-robin req/s', 'shared req/s', 'shared/rr', 'p50/p99 ms round-robin', 'shared', 'CPU µs/req rr/shared', 'errors rr/shared'],
+          ['route', 'conns', 'round-robin req/s', 'shared req/s', 'shared/rr', 'p50/p99 ms round-robin', 'shared', 'CPU µs/req rr/shared', 'errors rr/shared (all rounds)'],
           acceptRows.map((r) => {
             const rr = r.corralRoundRobin as Measured;
             const sh = r.corral;
@@ -489,7 +508,7 @@ export async function benchCompare(o: CompareOptions): Promise<void> {
               `${fmt(rr.p50Ms)}/${fmt(rr.p99Ms)}`,
               `${fmt(sh.p50Ms)}/${fmt(sh.p99Ms)}`,
               `${fmt(rr.cpuUsPerRequest, 0)}/${fmt(sh.cpuUsPerRequest, 0)}`,
-              `${rr.errors}/${sh.errors}`,
+              `${allErrors(r, 'corralRoundRobin')}/${allErrors(r, 'corral')}`,
             ];
           }),
         )}`,
@@ -500,7 +519,7 @@ export async function benchCompare(o: CompareOptions): Promise<void> {
       const x = u?.[kind];
       if (x) {
         console.log(
-          `${kind}: ${x.calls} upstream read calls in ${x.elapsedS.toFixed(1)} s after the warm-up (${x.windows} TTL windows) = ${fmt(x.calls / x.windows, 2)} per window for one range (Players); ${x.quotaRejections} refused by the quota (429)`,
+          `${kind}: ${x.calls} upstream read calls in ${x.elapsedS.toFixed(1)} s after the warm-up (${x.windows} TTL windows) = ${fmt(x.calls / x.windows, 2)} per window for one range (Players); at most ${x.mostInTtl} reads of a range within one TTL; ${x.quotaRejections} refused by the quota (429)`,
         );
       }
     }
@@ -509,7 +528,7 @@ export async function benchCompare(o: CompareOptions): Promise<void> {
   for (const g of goals) console.log(`  ${g.met === undefined ? 'n/a   ' : g.met ? 'met   ' : 'MISSED'}  ${g.what}: ${g.figure}`);
   console.log(
     `(rows measured in several rounds show the round with the median req/s of each server, and as ratios the median of the rounds' own ratios; the p99 goals take the median of the rounds' p99; ` +
-      `load tool: ${all[0]?.bare.tool ?? 'n/a'}; errors = transport errors + non-2xx answers; CPU µs/req = user+system CPU of the server's whole process tree, emulator excluded, per request served)`,
+      `load tool: ${all[0]?.bare.tool ?? 'n/a'}; errors = transport errors + non-2xx answers, in every round of a row; CPU µs/req = user+system CPU of the server's whole process tree, emulator excluded, per request served)`,
   );
   console.log(
     `saved ${save('compare', {

@@ -11,6 +11,8 @@ import { startBare, startCorralFor, type Running } from './lib/servers.js';
 
 export interface DaemonBenchOptions {
   readonly seconds: number;
+  /** Unmeasured load on each fresh server before its measured one: a cold server measures the JIT. */
+  readonly warmupSeconds: number;
   readonly rounds: number;
   readonly workerCounts: readonly number[];
   readonly connections: readonly number[];
@@ -19,9 +21,10 @@ export interface DaemonBenchOptions {
 type Measured = LoadResult & { cpuUsPerRequest: number };
 type Variant = 'bare' | 'corral' | 'corral+log';
 
-/** Load plus the server tree's CPU microseconds per request. */
-async function measure(server: Running, connections: number, seconds: number): Promise<Measured> {
+/** Load plus the server tree's CPU microseconds per request, after `warmupSeconds` of unmeasured load. */
+async function measure(server: Running, connections: number, seconds: number, warmupSeconds: number): Promise<Measured> {
   try {
+    if (warmupSeconds > 0) await load(server.url, { connections, seconds: warmupSeconds });
     const pid = server.pid ?? -1;
     const before = treeCpuSeconds(pid);
     const r = await load(server.url, { connections, seconds });
@@ -50,7 +53,7 @@ interface Row {
 }
 
 export async function benchDaemon(o: DaemonBenchOptions): Promise<{ rows: Row[]; ratio100: number | undefined }> {
-  console.log(`\n## corral vs bare node:cluster (12 KB precomputed body, keep-alive, ${o.rounds} rounds of ${o.seconds} s, medians)\nmachine: ${machine()}\n`);
+  console.log(`\n## corral vs bare node:cluster (12 KB precomputed body, keep-alive, ${o.rounds} rounds of ${o.seconds} s, each after ${o.warmupSeconds} s of unmeasured load on the fresh server (BENCH_WARMUP_SECONDS), medians)\nmachine: ${machine()}\n`);
   const rows: Row[] = [];
   const variants: Variant[] = ['bare', 'corral', 'corral+log'];
   for (const workers of o.workerCounts) {
@@ -59,7 +62,7 @@ export async function benchDaemon(o: DaemonBenchOptions): Promise<{ rows: Row[];
       for (let round = 0; round < o.rounds; round++) {
         // Rotate the order so drift on a shared box does not favour one server.
         const order = variants.map((_, i) => variants[(i + round) % variants.length] as Variant);
-        for (const v of order) row.runs[v].push(await measure(await start(v, workers), connections, o.seconds));
+        for (const v of order) row.runs[v].push(await measure(await start(v, workers), connections, o.seconds, o.warmupSeconds));
       }
       rows.push(row);
       const m = (v: Variant) => median(row.runs[v].map((r) => r.rps));

@@ -9,6 +9,7 @@ import { randomUUID } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import { keyOwner, requestFingerprint, scopedKey } from '../src/app/idempotency-key.js';
 import { IdempotencyKeys } from '../src/sheets/keeper/idempotency-keys.js';
+import { encodeRecord } from '../src/sheets/keeper/journal-scan.js';
 import { machine, save, table } from './lib/report.js';
 
 export interface IdempotencyMemoryOptions {
@@ -53,9 +54,10 @@ function measure(o: IdempotencyMemoryOptions): Measured {
     held.settle(claim.key);
   }
   const heapBytes = heapAfterCollection() - before;
-  // A compaction writes one `key` record per held key, a JSON line each (journal-compaction.ts).
+  // A compaction writes one `key` record per held key, each a line as the journal writes it: its
+  // checksum, a space and the JSON (journal-scan.ts encodeRecord).
   let journalBytes = 0;
-  for (const record of held.snapshot(now + o.keys)) journalBytes += Buffer.byteLength(JSON.stringify(record)) + 1;
+  for (const record of held.snapshot(now + o.keys)) journalBytes += Buffer.byteLength(encodeRecord(record));
   if (held.size !== o.keys) throw new Error(`held ${held.size} keys, expected ${o.keys}`);
   return { keys: held.size, heapBytes, journalBytes };
 }

@@ -56,6 +56,8 @@ const WORKERS = envInt('BENCH_WORKERS', 1);
 const workers = (fallback: number) => WORKERS ?? fallback;
 const workerCounts = (fallback: readonly number[]) => (WORKERS !== undefined ? [WORKERS] : [...fallback]);
 const compareWorkers = envIntList('BENCH_COMPARE_WORKERS', workerCounts([8, 2]));
+const EXPORT_ROWS = envInt('BENCH_EXPORT_ROWS', 1);
+const EXPORT_WORKERS = envInt('BENCH_EXPORT_WORKERS', 1);
 const spreadWorkers = envInt('BENCH_SPREAD_WORKERS', 1) ?? workers(8);
 const compareLoads = (() => {
   const raw = process.env.BENCH_COMPARE_LOADS?.trim();
@@ -66,7 +68,7 @@ const compareLoads = (() => {
 })();
 
 const SECTIONS: Record<string, () => Promise<void>> = {
-  daemon: async () => void (await benchDaemon({ seconds: seconds(5), rounds: rounds(3), workerCounts: workerCounts([2, 8]), connections: [100, 1000] })),
+  daemon: async () => void (await benchDaemon({ seconds: seconds(5), rounds: rounds(3), workerCounts: workerCounts([2, 8]), connections: [100, 1000], warmupSeconds: warmupSeconds(2) })),
   sheets: () => benchSheets({ seconds: seconds(10), workers: workers(8), connections: [100, 300, 1000], ttlS: 30, latencyMs: 800 }),
   compare: () =>
     benchCompare({
@@ -90,7 +92,7 @@ const SECTIONS: Record<string, () => Promise<void>> = {
       connections: 100,
       warmupSeconds: warmupSeconds(5),
     }),
-  'export-memory': () => benchExportMemory({ rows: envInt('BENCH_EXPORT_ROWS', 1) ?? 300_000, workers: envInt('BENCH_EXPORT_WORKERS', 1) ?? workers(8) }),
+  'export-memory': () => benchExportMemory({ rows: EXPORT_ROWS ?? 300_000, workers: EXPORT_WORKERS ?? workers(8) }),
   'idempotency-memory': () => benchIdempotencyMemory({ keys: defaultOf(schema.CORRAL_IDEMPOTENCY_KEYS), perPlayer: defaultOf(schema.CORRAL_IDEMPOTENCY_KEYS_PER_PLAYER) }),
   ratelimit: () => benchRateLimit({ seconds: seconds(8), rounds: rounds(3), workers: workers(8), connections: 100, clients: 1000, warmupSeconds: warmupSeconds(1) }),
 };
@@ -103,10 +105,11 @@ reference measured in the same run; figures are saved as JSON in bench/results/.
 Sections (default: all, in this order):
   ${Object.keys(SECTIONS).join(', ')}
 
-Environment (checked before any server starts):
+Environment (checked before any server starts, BENCH_GUNICORN aside: compare skips gunicorn
+with a message when it cannot run it):
   BENCH_SECONDS            length of each load in seconds (each section has its own default)
   BENCH_ROUNDS             rounds per load (daemon, accept, ratelimit, streams: 3; compare's goal rows: 5; spread: 8)
-  BENCH_WARMUP_SECONDS     unmeasured load before measuring (compare: 10; streams, spread: 5; accept: 3; ratelimit: 1; 0 = cold)
+  BENCH_WARMUP_SECONDS     unmeasured load before measuring (compare: 10; streams, spread: 5; accept: 3; daemon: 2; ratelimit: 1; 0 = cold)
   BENCH_WORKERS            one worker count for every section in place of its own (daemon: 2 and 8; compare: 8 and 2;
                            streams: 2; the others: 8); BENCH_COMPARE_WORKERS, BENCH_SPREAD_WORKERS and
                            BENCH_EXPORT_WORKERS override it for their section

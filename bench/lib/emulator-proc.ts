@@ -7,7 +7,7 @@ import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { EmulatorCounters } from '../../src/sheets/emulator/index.js';
+import type { EmulatorCounters, ReadCall } from '../../src/sheets/emulator/index.js';
 import { CORRAL_BIN } from '../../test/helpers/corral.js';
 
 export interface EmulatorProcess {
@@ -18,6 +18,10 @@ export interface EmulatorProcess {
   /** Settings that point corral (or the Flask app) at this emulator. */
   readonly env: Readonly<Record<string, string>>;
   counters(): Promise<EmulatorCounters>;
+  /** The read calls that arrived since `since` (ms since the epoch), with their ranges. */
+  reads(since: number): Promise<ReadCall[]>;
+  /** Google's per-minute quotas as at a minute's start: a load does not inherit the one before's. */
+  resetQuotas(): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -27,6 +31,25 @@ export interface EmulatorProcessOptions {
   readonly readsPerMinute?: number;
   /** Seed file (`corral emulator --sheet-file`); the emulator's small default sheet without it. */
   readonly sheetFile?: string;
+}
+
+/**
+ * The most reads of one range that fell within one TTL of each other (a window [t, t + TTL) from
+ * each read), over every range the calls name: 1 when no range was read again within a TTL.
+ */
+export function mostReadsInTtl(reads: readonly ReadCall[], ttlMs: number): number {
+  const byRange = new Map<string, number[]>();
+  for (const r of reads) for (const range of r.ranges) (byRange.get(range) ?? byRange.set(range, []).get(range)!).push(r.at);
+  let most = 0;
+  for (const times of byRange.values()) {
+    times.sort((a, b) => a - b);
+    let from = 0;
+    for (let i = 0; i < times.length; i++) {
+      while (times[i]! - times[from]! >= ttlMs) from++;
+      most = Math.max(most, i - from + 1);
+    }
+  }
+  return most;
 }
 
 /** Upstream read calls (values.get + values.batchGet) in a counters snapshot. */
@@ -83,6 +106,16 @@ export async function startEmulatorProcess(o: EmulatorProcessOptions): Promise<E
       const res = await fetch(`${started.url}/__emulator/counters`);
       if (!res.ok) throw new Error(`emulator counters: HTTP ${res.status}`);
       return (await res.json()) as EmulatorCounters;
+    },
+    async reads(since) {
+      const res = await fetch(`${started.url}/__emulator/reads?since=${since}`);
+      if (!res.ok) throw new Error(`emulator reads: HTTP ${res.status}`);
+      return (await res.json()) as ReadCall[];
+    },
+    async resetQuotas() {
+      const res = await fetch(`${started.url}/__emulator/quotas/reset`, { method: 'POST' });
+      if (!res.ok) throw new Error(`emulator quotas reset: HTTP ${res.status}`);
+      await res.arrayBuffer();
     },
     async stop() {
       if (proc.exitCode === null && proc.signalCode === null) {

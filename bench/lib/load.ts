@@ -75,8 +75,10 @@ async function wrk(url: string, connections: number, seconds: number, keepAlive:
   const sock = /Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)/.exec(stdout);
   const socketErrors = sock ? sock.slice(1).reduce((a, b) => a + Number(b), 0) : 0;
   const non2xx = Number(/Non-2xx or 3xx responses: (\d+)/.exec(stdout)?.[1] ?? 0);
-  // Without keep-alive wrk counts the server's orderly close after each answer as a read error.
-  const errors = non2xx + (keepAlive ? socketErrors : socketErrors - Number(sock?.[2] ?? 0));
+  // Every socket error counts, without keep-alive too: wrk (4.1) does not count the server's
+  // orderly close after a `Connection: close` answer as a read error (none in such loads of bare
+  // node, corral and gunicorn alike), so a read error there is a reset the row must show.
+  const errors = non2xx + socketErrors;
   const rps = requests > 0 ? (answeredRps * Math.max(0, requests - non2xx)) / requests : 0;
   return { tool: 'wrk', connections, keepAlive, seconds, requests, rps, answeredRps, p50Ms: p50, p99Ms: p99, errors };
 }

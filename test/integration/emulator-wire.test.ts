@@ -778,6 +778,26 @@ describe('emulator quotas, faults and control endpoints', () => {
     assert.equal(tab.body.values[1][1], 'P001');
   });
 
+  it('lists read calls with their time and ranges, and resets the per-minute quotas over HTTP', async () => {
+    emu.setFaults({ readsPerMinute: 2 });
+    await call(`${emu.url}/__emulator/quotas/reset`, { method: 'POST' });
+    assert.equal((await get()).status, 200);
+    await call(`${emu.url}/v4/spreadsheets/${emu.spreadsheetId}/values:batchGet?ranges=Players&ranges=${encodeURIComponent('Events!1:1')}`, { headers: { authorization: `Bearer ${token}` } });
+    assert.equal((await get()).status, 429, 'the quota of 2 spent');
+    // The emulator's clock stays at one moment (before()).
+    const reads = await call(`${emu.url}/__emulator/reads?since=0`);
+    assert.equal(reads.status, 200);
+    assert.equal(new Set((reads.body as Array<{ at: number }>).map((r) => r.at)).size, 1);
+    assert.equal((await call(`${emu.url}/__emulator/reads?since=${(reads.body as Array<{ at: number }>)[0]!.at + 1}`)).body.length, 0, 'none since a later time');
+    assert.deepEqual(
+      (reads.body as Array<{ at: number; ranges: string[] }>).slice(-3).map((r) => r.ranges),
+      [['Players'], ['Players', 'Events!1:1'], ['Players']],
+    );
+    const reset = await call(`${emu.url}/__emulator/quotas/reset`, { method: 'POST' });
+    assert.deepEqual(reset.body, { reset: true });
+    assert.equal((await get()).status, 200, 'a full quota again, in the same minute');
+  });
+
   it("refuses an append that would grow the spreadsheet past its cell limit with Google's body, writing nothing; filling the grid's empty rows adds no cells", async () => {
     const limits = await startEmulator({});
     try {

@@ -83,6 +83,8 @@ Options:
 Control over HTTP (for benchmarks and multi-process tests):
   GET  /__emulator/counters            calls per method, statuses, injected faults, rows appended
   POST /__emulator/counters/reset      returns the counters, then zeroes them
+  GET  /__emulator/reads?since=MS      read calls (values.get, batchGet) since MS: [{at, ranges}], the last 100,000
+  POST /__emulator/quotas/reset        the per-minute quotas as at the start of a minute
   GET  /__emulator/faults              current faults and quotas
   POST /__emulator/faults              JSON partial, e.g. {"errorRate": 1} ... {"errorRate": 0}
   GET  /__emulator/spreadsheets/ID/sheets/TAB   a tab's rows

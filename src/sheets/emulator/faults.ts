@@ -163,6 +163,11 @@ export class MinuteQuota {
     return true;
   }
 
+  /** The minute's calls forgotten: a full quota from now to the minute's end. */
+  reset(): void {
+    this.#used = 0;
+  }
+
   #roll(): void {
     const w = Math.floor(this.now() / 60_000);
     if (w !== this.#window) {
@@ -176,6 +181,10 @@ export class MinuteQuota {
 export class UserQuotas {
   readonly #quotas = new Map<string, MinuteQuota>();
   constructor(private readonly now: () => number) {}
+
+  reset(): void {
+    this.#quotas.clear();
+  }
 
   of(user: string): MinuteQuota {
     let q = this.#quotas.get(user);

@@ -67,12 +67,30 @@ export interface Emulator {
   setFaults(update: Partial<Faults>): Faults;
   counters(): EmulatorCounters;
   resetCounters(): void;
+  /** The read calls that arrived at or after `since` (ms since the epoch), oldest first: the latest READ_LOG_MAX at most. */
+  reads(since: number): ReadCall[];
+  /**
+   * Google's per-minute quotas (the project's and each user's) as at the start of a minute: a
+   * benchmark's load does not inherit what the load before it spent.
+   */
+  resetQuotas(): void;
   /** Forgets every issued access token: the next call with one gets 401. */
   revokeTokens(): void;
   /** Requests currently hung by fault injection. */
   hungRequests(): number;
   close(): Promise<void>;
 }
+
+/** A read call as the emulator received it. */
+export interface ReadCall {
+  /** Arrival, ms since the epoch (the emulator's clock). */
+  readonly at: number;
+  /** The ranges it asked for: values.get's one, values.batchGet's `ranges`. */
+  readonly ranges: readonly string[];
+}
+
+/** Read calls remembered for GET /__emulator/reads. */
+export const READ_LOG_MAX = 100_000;
 
 class EmulatorServer implements Emulator {
   url = '';
@@ -83,6 +101,8 @@ class EmulatorServer implements Emulator {
   readonly #store = new Store();
   readonly #accounts: Accounts;
   readonly #counters = new Counters();
+  /** The latest read calls (values.get, values.batchGet), each with its arrival time and ranges. */
+  readonly #readLog: ReadCall[] = [];
   readonly #reads: MinuteQuota;
   readonly #writes: MinuteQuota;
   readonly #userReads: UserQuotas;
@@ -192,6 +212,17 @@ class EmulatorServer implements Emulator {
 
   resetCounters(): void {
     this.#counters.reset();
+  }
+
+  reads(since: number): ReadCall[] {
+    return this.#readLog.filter((r) => r.at >= since);
+  }
+
+  resetQuotas(): void {
+    this.#reads.reset();
+    this.#writes.reset();
+    this.#userReads.reset();
+    this.#userWrites.reset();
   }
 
   revokeTokens(): void {
@@ -310,6 +341,10 @@ class EmulatorServer implements Emulator {
     const f = this.#faults;
     const write = isWrite(route.method);
     this.#counters.calls[route.method] += 1;
+    if (route.method === 'values.get' || route.method === 'values.batchGet') {
+      if (this.#readLog.length >= READ_LOG_MAX) this.#readLog.splice(0, this.#readLog.length - READ_LOG_MAX + 1);
+      this.#readLog.push({ at: this.#now(), ranges: route.method === 'values.get' ? [route.range ?? ''] : query.getAll('ranges') });
+    }
     await this.#delay(f.latencyMs + (f.latencyJitterMs > 0 ? this.#random() * f.latencyJitterMs : 0));
     if (this.#closing) return;
     if (f.hangRate > 0 && this.#random() < f.hangRate) {
@@ -386,6 +421,14 @@ class EmulatorServer implements Emulator {
       const before = this.counters();
       this.resetCounters();
       return sendJson(res, 200, before);
+    }
+    if (path === '/__emulator/reads' && method === 'GET') {
+      const since = Number(url.searchParams.get('since') ?? '0');
+      return sendJson(res, 200, this.reads(Number.isFinite(since) ? since : 0));
+    }
+    if (path === '/__emulator/quotas/reset' && method === 'POST') {
+      this.resetQuotas();
+      return sendJson(res, 200, { reset: true });
     }
     if (path === '/__emulator/faults' && method === 'GET') return sendJson(res, 200, this.faults());
     if (path === '/__emulator/faults' && method === 'POST') {
