@@ -290,6 +290,26 @@ describe('emulator values endpoints', () => {
     assert.equal(read.body.error.details[0].metadata.method, 'google.apps.sheets.v4.SpreadsheetsService.GetValues');
   });
 
+  it('writes with the scopes the write methods list (spreadsheets, drive, drive.file), and refuses a read-only one 403', async () => {
+    const writer = emu.registerServiceAccount({ share: 'writer' });
+    const appendWith = async (scope: string) => {
+      const issued = await tokenRequest(emu, { grant_type: JWT_BEARER_GRANT, assertion: assertion(writer, { scope }) });
+      assert.equal(issued.status, 200, JSON.stringify(issued.body));
+      return call(`${base}/values/${encodeRangeForPath('Scopes!A:A')}:append?valueInputOption=RAW`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${issued.body.access_token}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ values: [[scope]] }),
+      });
+    };
+    emu.setSheet(emu.spreadsheetId, 'Scopes', [['scope']]);
+    for (const scope of [SCOPE_READWRITE, 'https://www.googleapis.com/auth/drive', 'https://www.googleapis.com/auth/drive.file']) assert.equal((await appendWith(scope)).status, 200, scope);
+    for (const scope of [SCOPE_READONLY, 'https://www.googleapis.com/auth/drive.readonly']) {
+      const refused = await appendWith(scope);
+      assert.equal(refused.status, 403, scope);
+      assert.equal(refused.body.error.details[0].reason, 'ACCESS_TOKEN_SCOPE_INSUFFICIENT');
+    }
+  });
+
   it("an .xlsx stored in Drive answers every values call 400 FAILED_PRECONDITION, once found and shared, as Google does", async () => {
     emu.setSheet('xlsx-in-drive', 'Sheet1', [['a']]);
     const body = { error: { code: 400, message: 'This operation is not supported for this document', status: 'FAILED_PRECONDITION' } };
@@ -398,6 +418,14 @@ describe('emulator values endpoints', () => {
     });
     assert.equal(batch.body.totalUpdatedCells, 3);
     assert.equal(batch.body.totalUpdatedSheets, 2);
+    // "The total number of rows where at least one cell in the row was updated": two ranges of
+    // one row are one row, two columns; the same row of two tabs is two.
+    const oneRow = await call(`${base}/values:batchUpdate`, {
+      method: 'POST',
+      headers,
+      body: JSON.stringify({ valueInputOption: 'RAW', data: [{ range: 'Sparse!E2', values: [['q']] }, { range: 'Sparse!F2', values: [['r']] }, { range: 'Players!H2', values: [['s']] }] }),
+    });
+    assert.deepEqual([oneRow.body.totalUpdatedRows, oneRow.body.totalUpdatedColumns, oneRow.body.totalUpdatedCells], [2, 3, 3]);
   });
 
   it('includeValuesInResponse sends the written cells back as updatedData, from append, update and batchUpdate', async () => {

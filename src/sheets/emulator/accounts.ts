@@ -141,9 +141,12 @@ export class Accounts {
     return { access_token: accessToken, expires_in: this.tokenLifetimeS, token_type: 'Bearer' };
   }
 
-  /** May this token write? Needs the read-write spreadsheets (or drive) scope. */
+  /**
+   * May this token write? Needs a scope the write methods list ("Requires one of the following
+   * OAuth scopes", spreadsheets.values.append): spreadsheets, drive or drive.file.
+   */
   static canWrite(token: IssuedToken): boolean {
-    return token.scopes.has(SCOPE_READWRITE) || token.scopes.has(DRIVE_SCOPE);
+    return token.scopes.has(SCOPE_READWRITE) || token.scopes.has(DRIVE_SCOPE) || token.scopes.has(`${DRIVE_SCOPE}.file`);
   }
 
   /** May this token read values? Needs one of the scopes the values methods list. */

@@ -268,8 +268,10 @@ export function runValues(store: Store, sheet: Spreadsheet, route: ValuesRoute, 
       const responses: WireUpdateValuesResponse[] = written.map((r) => withUpdatedData(store, sheet, r, include));
       const res: WireBatchUpdateValuesResponse = withoutDefaults({
         spreadsheetId: sheet.id,
-        totalUpdatedRows: responses.reduce((n, r) => n + (r.updatedRows ?? 0), 0),
-        totalUpdatedColumns: responses.reduce((n, r) => n + (r.updatedColumns ?? 0), 0),
+        // "The total number of rows where at least one cell in the row was updated" (and columns
+        // alike): a row two of the ranges write counts once.
+        totalUpdatedRows: distinctLines(plans, checked, 'rows'),
+        totalUpdatedColumns: distinctLines(plans, checked, 'columns'),
         totalUpdatedCells: responses.reduce((n, r) => n + (r.updatedCells ?? 0), 0),
         // "The total number of sheets where at least one cell in the sheet was updated": by tab,
         // not by the text before a '!' (a tab's title may hold one).
@@ -279,6 +281,21 @@ export function runValues(store: Store, sheet: Spreadsheet, route: ValuesRoute, 
       return { body: res, rowsAppended: 0 };
     }
   }
+}
+
+/** The rows (or columns) of each tab that a batch's ranges write, each counted once. */
+function distinctLines(plans: readonly UpdatePlan[], data: readonly { readonly values: readonly (readonly unknown[])[] }[], of: 'rows' | 'columns'): number {
+  const byTab = new Map<UpdatePlan['tab'], Set<number>>();
+  plans.forEach((p, i) => {
+    const values = data[i]?.values ?? [];
+    let lines = byTab.get(p.tab);
+    if (!lines) byTab.set(p.tab, (lines = new Set()));
+    if (of === 'rows') values.forEach((_, r) => lines.add(p.r1 + r));
+    else for (let c = 0; c < Math.max(0, ...values.map((row) => row.length)); c++) lines.add(p.c1 + c);
+  });
+  let n = 0;
+  for (const lines of byTab.values()) n += lines.size;
+  return n;
 }
 
 /** The spreadsheet of a route, or Google's 404. */
