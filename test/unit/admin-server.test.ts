@@ -417,6 +417,11 @@ describe('admin server with a token', () => {
       assert.equal(r.status, 200, p);
       assert.ok((await r.arrayBuffer()).byteLength > 100, p);
     }
+    // Revalidated (304): the same security headers as the 200, which a cache takes over.
+    const etag = page.headers.get('etag') ?? '';
+    const again = await fetch(`${base}/admin`, { headers: { 'if-none-match': etag } });
+    assert.equal(again.status, 304);
+    for (const h of ['content-security-policy', 'x-frame-options', 'x-content-type-options', 'referrer-policy', 'etag']) assert.equal(again.headers.get(h), page.headers.get(h), h);
   });
 });
 

@@ -100,7 +100,9 @@ export async function startAdminServer(view: AdminView, logger: Logger, options:
 
   const serveFile = (req: IncomingMessage, res: ServerResponse, f: StaticFile) => {
     if (req.headers['if-none-match'] === f.etag) {
-      res.writeHead(304, { ETag: f.etag });
+      // The headers a 200 would carry but the body's: a cache updates its stored ones from a 304
+      // (RFC 9110, 15.4.5), so the page keeps its CSP and frame refusal however it was revalidated.
+      res.writeHead(304, { ...PAGE_HEADERS, ETag: f.etag, 'Cache-Control': 'no-cache' });
       res.end();
       return;
     }
