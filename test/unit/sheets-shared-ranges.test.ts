@@ -140,12 +140,15 @@ describe('ranges shared through Redis', { skip: redisMissing }, () => {
   });
 
   it("a stale copy's refresh takes the newer one another host fetched instead of reading Google, and says the change", async () => {
-    const a = host({ ttlMs: 300 });
-    const b = host({ ttlMs: 300 });
+    // One fake clock for both hosts: B's copy of A's refresh must still be fresh when B reads it,
+    // which on the real clock a busy machine could let pass a 300 ms TTL.
+    const clock = new FakeClock();
+    const a = host({ clock, ttlMs: 300 });
+    const b = host({ clock, ttlMs: 300 });
     await connected(a, b);
     await b.tier.get('Players');
     a.backend.tabs.get('Players')?.push(['Bob', 'P002']);
-    await new Promise((r) => setTimeout(r, 350));
+    await clock.advance(350);
     // A serves B's copy, stale now, and refreshes it from Google: with a row B's copy lacks.
     assert.equal((await a.tier.get('Players')).via, 'stale');
     while (a.backend.count('get', 'Players') < 1) await new Promise((r) => setTimeout(r, 10));

@@ -272,11 +272,13 @@ export async function acquireKeeperLock(dataDir: string, waitMs: number, onWait?
       if (!(await breakLock(path, text, mine, tag, self))) await new Promise((r) => setTimeout(r, 10));
       continue;
     }
+    // Said before the deadline is looked at: a keeper whose first look took the whole wait (a
+    // starved box) waited all the same, and its log says for whom.
+    if (!told) onWait?.(owner);
+    told = true;
     if (Date.now() >= deadline) {
       throw new CorralError('CORRAL_ERR_JOURNAL', `another keeper (pid ${owner}) still holds ${path}; not opening the journal twice`);
     }
-    if (!told) onWait?.(owner);
-    told = true;
     await new Promise((r) => setTimeout(r, 100));
   }
 }
