@@ -357,10 +357,9 @@ describe('flusher: rows sent under the header the tab has when they go', () => {
     copyAt = clock.now();
     await journal.add('Events', [built('e1')], undefined, OLD);
     backend.tabs.set('Events', [['event_id', 'at', 'player', 'kind']]);
-    const started = Date.now();
+    // The fake clock does not move: a drain that waited for the held row would never return.
     const left = await flusher.drain(clock.now() + 6000);
     assert.equal(left, 1);
-    assert.ok(Date.now() - started < 1000, `drained in ${Date.now() - started} ms`);
   });
 
   it('reads the header once more after rows were sent under a copy, and names them when it changed though no row follows', async () => {

@@ -256,14 +256,12 @@ describe('keeper link', () => {
   });
 
   it('close() ends the calls on their way and those waiting for a connection', async () => {
-    await listen(
-      createHttpServer((_req, res) => {
-        setTimeout(() => res.writeHead(200, { 'content-length': 2 }).end('{}'), 500);
-      }),
-    );
+    // The keeper holds every answer: the first call is on its way (arrived), the others wait.
+    const arrived: ServerResponse[] = [];
+    await listen(createHttpServer((_req, res) => void arrived.push(res)));
     const link = new KeeperLink({ socketPath, connections: 1, retryDelayMs: 10 });
     const calls = [1, 2, 3].map(() => link.call('GET', '/read?range=A'));
-    await new Promise((r) => setTimeout(r, 50));
+    while (arrived.length < 1) await new Promise((r) => setTimeout(r, 10));
     await link.close();
     const settled = await Promise.allSettled(calls);
     for (const s of settled) {
@@ -275,21 +273,24 @@ describe('keeper link', () => {
   it('closes a connection left idle for idleCloseMs itself, and opens a new one for the next call', async () => {
     const closed: Socket[] = [];
     const opened = new Set<Socket>();
-    await listen(
-      createHttpServer((req, res) => {
-        if (!opened.has(req.socket)) {
-          opened.add(req.socket);
-          req.socket.once('close', () => closed.push(req.socket));
-        }
-        res.writeHead(200, { 'content-length': 2 }).end('{}');
-      }),
-    );
-    const link = new KeeperLink({ socketPath, idleCloseMs: 100 });
+    const keeper = createHttpServer((req, res) => {
+      if (!opened.has(req.socket)) {
+        opened.add(req.socket);
+        req.socket.once('close', () => closed.push(req.socket));
+      }
+      res.writeHead(200, { 'content-length': 2 }).end('{}');
+    });
+    // The keeper keeps idle connections far longer than the link: a close is the link's.
+    keeper.keepAliveTimeout = 60_000;
+    await listen(keeper);
+    // An idle time a busy machine does not pass between two calls in a row; the close waited for.
+    const link = new KeeperLink({ socketPath, idleCloseMs: 1000 });
     try {
       await link.call('GET', '/read?range=A');
       await link.call('GET', '/read?range=A');
       assert.equal(opened.size, 1, 'reused while busy enough');
-      await new Promise((r) => setTimeout(r, 400));
+      const deadline = Date.now() + 10_000;
+      while (closed.length < 1 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
       assert.equal(closed.length, 1, 'the link closed its idle connection');
       await link.call('GET', '/read?range=A');
       assert.equal(opened.size, 2);
