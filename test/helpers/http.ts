@@ -39,6 +39,8 @@ export interface LoopOptions {
 export interface ClientLoop {
   /** Stops the clients and resolves with what they saw, once every request in flight is done. Idempotent. */
   stop(): Promise<LoopResult>;
+  /** Requests answered 2xx so far: a test waits for a number of them, not for a time. */
+  answered(): number;
 }
 
 /**
@@ -76,6 +78,7 @@ export function startClientLoop(url: string, concurrency: number, o: LoopOptions
       stopped = true;
       return done;
     },
+    answered: () => result.ok,
   };
 }
 
