@@ -418,10 +418,10 @@ export class Keeper {
    */
   private async headerRow(range: string, opts: { wait: boolean }): Promise<HeaderCopy | undefined> {
     const headerRange = firstRowOf(range);
-    const r = await this.tier.getFresh(fetchRangeFor(headerRange), opts);
-    if (!r) return undefined;
+    const copy = await this.tier.getFresh(fetchRangeFor(headerRange), opts);
+    if (!copy) return undefined;
     // Cut to the range's columns, as a read of it is answered (a range right of column A is fetched from A).
-    return { header: mergePending(headerRange, r.value.values, []).values[0] ?? [], fetchedAt: r.value.fetchedAt };
+    return { header: mergePending(headerRange, copy.values, []).values[0] ?? [], fetchedAt: copy.fetchedAt };
   }
 
   /**

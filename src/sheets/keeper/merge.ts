@@ -44,11 +44,11 @@ export interface PendingRow {
   readonly header?: readonly string[];
 }
 
-/** The row's cells under `header`, or as built when it cannot take them. */
-function cellsUnder(row: PendingRow, header: readonly string[] | undefined): readonly string[] {
-  if (!row.header || !header) return row.cells;
-  const r = remapRows([row.cells], row.header, header, { dropLost: true });
-  return r.ok ? r.rows[0]! : row.cells;
+/** The cells, built under `builtUnder`, under `header`; as built when there is none or it cannot take them. */
+function cellsUnder(cells: readonly string[], builtUnder: readonly string[], header: readonly string[] | undefined): readonly string[] {
+  if (!header) return cells;
+  const r = remapRows([cells], builtUnder, header, { dropLost: true });
+  return r.ok ? r.rows[0]! : cells;
 }
 
 interface ReadPlan {
@@ -161,7 +161,7 @@ export function mergePending(range: string, fetched: readonly (readonly string[]
     if (ids.has(id)) continue;
     ids.add(id);
     if (extra.length >= room) continue;
-    const cells = row.header ? cellsUnder(row, headerOf(row.range)) : row.cells;
+    const cells = row.header ? cellsUnder(row.cells, row.header, headerOf(row.range)) : row.cells;
     const placed = col === 1 ? cells : [...(Array(col - 1).fill('') as string[]), ...cells];
     extra.push(placed);
   }

@@ -217,28 +217,28 @@ export class ReadTier {
    * backoff, or a sheet refused as a whole, gets the error at once. `wait: false` (a drain's pass):
    * undefined rather than a wait.
    */
-  async getFresh(range: string, opts: { wait: boolean } = { wait: true }): Promise<TierRead | undefined> {
+  async getFresh(range: string, opts: { wait: boolean } = { wait: true }): Promise<CachedValue | undefined> {
     const st = this.state(range);
     const now = this.clock.now();
     const v = st.value;
     // Not a copy the draining keeper handed over: the sheet may have been edited while no keeper
-    // ran, and what the flusher writes under must have been read since.
-    if (v && now < v.expiresAt && !this.handedOver.has(v)) {
-      this.counts.fresh++;
-      return this.served(st, v, now, 'fresh');
-    }
+    // ran, and what the flusher writes under must have been read since. Not counted as a read
+    // served either: the cache's figures are the clients'.
+    if (v && now < v.expiresAt && !this.handedOver.has(v)) return v;
     if (!opts.wait) return undefined;
     if (!st.inflight && st.failingSince !== undefined && now < st.nextRetryAt) throw st.lastError;
     if (!st.inflight) this.refuseIfSheetFails(now);
-    this.counts.miss++;
-    // Its first attempt only, as a read past max-stale (tooStale): the flusher's pass waits on it,
-    // and must not through Google's retries and backoff.
-    const flight = st.inflight ?? this.refresh(range, st, false);
-    const attemptFailed = st.attemptFailed?.then((err) => {
+    // Its first attempt only, as a read past max-stale: the flusher's pass waits on it, and must
+    // not through Google's retries and backoff.
+    return this.firstAttempt(st, st.inflight ?? this.refresh(range, st, false));
+  }
+
+  /** The refresh in flight's value, or at once the error of its first failed attempt. */
+  private firstAttempt(st: RangeState, flight: Promise<CachedValue>): Promise<CachedValue> {
+    const attemptFailed = st.attemptFailed?.then((err): never => {
       throw err;
     });
-    const fetched = await (attemptFailed ? Promise.race([flight, attemptFailed]) : flight);
-    return this.served(st, fetched, this.clock.now(), 'miss');
+    return attemptFailed ? Promise.race([flight, attemptFailed]) : flight;
   }
 
   /**
@@ -263,11 +263,7 @@ export class ReadTier {
       throw failed;
     }
     if (!st.inflight) this.refuseIfSheetFails(now);
-    const flight = this.joined(st) ?? this.refresh(range, st, true);
-    const attemptFailed = st.attemptFailed?.then((err) => {
-      throw err;
-    });
-    const fetched = await (attemptFailed ? Promise.race([flight, attemptFailed]) : flight);
+    const fetched = await this.firstAttempt(st, this.joined(st) ?? this.refresh(range, st, true));
     return this.served(st, fetched, this.clock.now(), 'miss');
   }
 
