@@ -19,8 +19,6 @@ import { startSheetHost } from '../helpers/sheets-load.js';
 const LIMIT = 30;
 /** More ranges than the limit lets the busy hosts read in the test: they spend it all. */
 const RANGES = Array.from({ length: 24 }, (_, i) => `Players!A1:B${i + 2}`);
-/** The presence interval (5 s) and a margin: the idle host has heard of both others by then. */
-const HEARD_MS = 7000;
 
 const readCalls = (emu: Emulator) => emu.counters().calls['values.get'] + emu.counters().calls['values.batchGet'];
 const ADMIN_TOKEN = 'idle-host-admin-token-1234';
@@ -47,17 +45,22 @@ describe('an idle host going alone when Redis dies', { skip: redisMissing }, () 
       }
     };
     try {
-      const idle = await startSheetHost(emu, key, redis.url, { app: 'sheets-app.mjs', env });
+      // At debug, the idle host says what each answer to its presence (every 5 s) told it.
+      const idle = await startSheetHost(emu, key, redis.url, { app: 'sheets-app.mjs', env: { ...env, CORRAL_LOG_LEVEL: 'debug' } });
       hosts.push(idle);
       await idle.waitForLog((l) => l.event === 'redis.connected', 10_000, 'redis.connected');
       const busy = await Promise.all([0, 1].map(() => startSheetHost(emu, key, redis.url, { app: 'sheets-app.mjs', env })));
       hosts.push(...busy);
       for (const h of busy) await h.waitForLog((l) => l.event === 'redis.connected', 10_000, 'redis.connected');
-      const connectedAt = Date.now();
       for (const h of busy) for (const range of RANGES) reading.push(reader(h, range));
-      // The busy hosts spend the limit between them through the shared window.
+      // The busy hosts spend the limit between them through the shared window, and the idle host
+      // hears of it at a presence of its own (every 5 s): the three keepers and the window full.
       await waitFor(() => readCalls(emu) >= LIMIT, 15_000, `${LIMIT} read calls`);
-      await new Promise((res) => setTimeout(res, Math.max(0, connectedAt + HEARD_MS - Date.now())));
+      await idle.waitForLog(
+        (l) => l.event === 'quota.presence' && Number(l.keepers) >= 3 && Number(l.reads) >= LIMIT,
+        30_000,
+        `the idle host hearing of the 3 keepers and ${LIMIT} reads in the window`,
+      );
       assert.equal(await metric(idle, 'corral_sheets_upstream_calls_total'), '0', 'the idle host has made no call');
 
       await redis.kill();

@@ -90,6 +90,11 @@ export interface SharedQuotaOptions extends QuotaMemory {
   readonly clock?: Clock;
 }
 
+/** The grants a window holds, from a script's counts of them by age (HELD_LUA's). */
+function heldTotal(counts: unknown): number | null {
+  return Array.isArray(counts) ? counts.reduce((sum: number, c: unknown) => sum + (typeof c === 'number' ? c : 0), 0) : null;
+}
+
 /** The most keepers Redis counted in about the last two windows, and when. */
 interface Peak {
   keepers: number;
@@ -267,6 +272,8 @@ export class SharedQuota {
     this.heard(read, redisAt, reads, readsSince, at);
     this.heard(write, redisAt, writes, writesSince, at);
     this.countPresent(present);
+    // Debug only (every PRESENCE_INTERVAL_MS per keeper): what this keeper's share is taken from.
+    this.o.logger.debug({ event: 'quota.presence', keepers: this.present, reads: heldTotal(reads), writes: heldTotal(writes) }, 'keepers present and the shared window heard from Redis');
     // Redis lost this keeper's grants (or it made some alone): written back now, calls or not.
     // Waiting for its next call left them out of the window up to a minute, the others held to
     // their share of it meanwhile, or spending on top of them.
