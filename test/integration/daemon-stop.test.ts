@@ -8,15 +8,21 @@ import { http } from '../helpers/http.js';
 
 for (const signal of ['SIGTERM', 'SIGINT'] as const) {
   test(`${signal} with a slow request in flight: it completes, then the master exits 0 and removes its pidfile`, async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'corral-stop-'));
+    const release = join(dir, 'release');
     const c = await startCorral({ app: 'basic.mjs', workers: 2 });
     try {
       assert.ok(existsSync(c.pidFile));
-      const slow = http(`${c.url}/sleep?ms=2500`, { timeoutMs: 15000 });
-      await c.waitForLog((l) => l.event === 'fixture.sleeping', 10000, 'the slow request in a worker');
+      // Held until the worker has begun its drain: the stop has to wait for it.
+      const held = http(`${c.url}/hold?release=${encodeURIComponent(release)}`, { timeoutMs: 60_000 });
+      await c.waitForLog((l) => l.event === 'fixture.holding', 10000, 'the held request in a worker');
       c.kill(signal);
-      const r = await slow;
+      await c.waitForLog((l) => l.event === 'worker.draining', 10000, 'the workers draining');
+      assert.equal(c.events('shutdown.done').length, 0, 'the stop waits for the request');
+      writeFileSync(release, '');
+      const r = await held;
       assert.equal(r.status, 200);
-      assert.equal(r.json<{ slept: number }>().slept, 2500);
+      assert.equal(r.json<{ released: boolean }>().released, true);
       const { code } = await c.exited;
       assert.equal(code, 0);
       assert.equal(existsSync(c.pidFile), false, 'pidfile removed');
@@ -26,6 +32,7 @@ for (const signal of ['SIGTERM', 'SIGINT'] as const) {
       await assert.rejects(http(c.url, { timeoutMs: 2000 }));
     } finally {
       await c.stop();
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 }
@@ -57,25 +64,29 @@ test('SIGTERM during a reload whose new generation is still loading: the new wor
 });
 
 test('a HUP, TTIN or second TERM during a graceful stop is ignored, and the log says so', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'corral-stop-ignored-'));
+  const release = join(dir, 'release');
   const c = await startCorral({ app: 'basic.mjs', workers: 1 });
   try {
-    // The three signals must all land while the stop waits for this request (the default graceful
-    // timeout is 30 s): 2 s left too little room on a loaded machine for three rounds of a signal
-    // and its log line.
-    const slow = http(`${c.url}/sleep?ms=6000`, { timeoutMs: 20000 });
-    await c.waitForLog((l) => l.event === 'fixture.sleeping', 10000, 'the slow request in the worker');
+    // The three signals land while the stop waits for this request, which is held until they have
+    // all been said to be ignored (the default graceful timeout, 30 s, is far).
+    const held = http(`${c.url}/hold?release=${encodeURIComponent(release)}`, { timeoutMs: 60_000 });
+    await c.waitForLog((l) => l.event === 'fixture.holding', 10000, 'the held request in the worker');
     c.kill('SIGTERM');
     await c.waitForLog((l) => l.event === 'worker.draining', 10000, 'the worker draining');
     for (const signal of ['SIGHUP', 'SIGTTIN', 'SIGTERM'] as const) {
       c.kill(signal);
-      await c.waitForLog((l) => l.event === 'shutdown.ignored' && l.intent === { SIGHUP: 'reload', SIGTTIN: 'ttin', SIGTERM: 'stop' }[signal], 5000, `${signal} said to be ignored`);
+      await c.waitForLog((l) => l.event === 'shutdown.ignored' && l.intent === { SIGHUP: 'reload', SIGTTIN: 'ttin', SIGTERM: 'stop' }[signal], 10000, `${signal} said to be ignored`);
     }
-    assert.equal((await slow).status, 200, 'the request in flight finished');
+    assert.equal(c.events('shutdown.done').length, 0, 'the stop still waits for the request');
+    writeFileSync(release, '');
+    assert.equal((await held).status, 200, 'the request in flight finished');
     assert.equal((await c.exited).code, 0);
     assert.equal(c.events('reload.start').length, 0);
     assert.equal(c.events('workers.scale').length, 0);
   } finally {
     await c.stop();
+    rmSync(dir, { recursive: true, force: true });
   }
 });
 
