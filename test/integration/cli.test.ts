@@ -163,9 +163,10 @@ test('during a graceful stop, status says corral is stopping (not an outage) and
   writeFileSync(join(dir, '.env'), [`CORRAL_ADMIN_BIND=127.0.0.1:${adminPort}`, `CORRAL_ADMIN_TOKEN=${token}`, `CORRAL_WORKERS=1`, `CORRAL_APP=${join(FIXTURE_APPS, 'basic.mjs')}`].join('\n'));
   const c = await startCorral({ cwd: dir, workers: null, env: { CORRAL_ENV_FILE: '.env', CORRAL_LOG_FILE: join(dir, 'corral.log'), CORRAL_PIDFILE: join(dir, 'corral.pid'), CORRAL_ADMIN_BIND: `127.0.0.1:${adminPort}` } });
   try {
-    // A request the stop waits for (the graceful timeout is 30 s).
-    const slow = http(`${c.url}/sleep?ms=8000`, { timeoutMs: 20000 });
-    await c.waitForLog((l) => l.event === 'fixture.sleeping', 10000, 'the slow request in the worker');
+    // A request the stop waits for (the graceful timeout is 30 s), held until the commands ran.
+    const release = join(dir, 'release');
+    const slow = http(`${c.url}/hold?release=${encodeURIComponent(release)}`, { timeoutMs: 60_000 });
+    await c.waitForLog((l) => l.event === 'fixture.holding', 10000, 'the held request in the worker');
     c.kill('SIGTERM');
     await c.waitForLog((l) => l.event === 'worker.draining', 10000, 'the worker draining');
     const status = await corral(dir, 'status');
@@ -177,6 +178,7 @@ test('during a graceful stop, status says corral is stopping (not an outage) and
     assert.equal(reload.code, 1, `${reload.stdout}${reload.stderr}`);
     assert.equal(reload.stdout, '', 'no "reload requested"');
     assert.match(reload.stderr, new RegExp(`corral is stopping \\(master pid ${c.pid}\\): a reload would be ignored`));
+    writeFileSync(release, '');
     assert.equal((await slow).status, 200, 'the request in flight finished');
     assert.equal((await c.exited).code, 0);
     assert.deepEqual([c.events('shutdown.ignored').length, c.events('reload.start').length], [0, 0], 'the master was not signalled');

@@ -4,7 +4,7 @@
 // children must leave it to the master, as they do for Ctrl-C.
 
 import assert from 'node:assert/strict';
-import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -15,15 +15,21 @@ import { http } from '../helpers/http.js';
 test('SIGHUP to the whole process group is one zero-downtime reload: the request in flight finishes and no worker or keeper dies of the signal', async () => {
   // setsid makes the master the leader of its own process group (the same pid: setsid execs), so
   // the group signal reaches corral's processes and not the test runner.
+  const dir = mkdtempSync(join(tmpdir(), 'corral-group-hup-'));
+  const release = join(dir, 'release');
   const c = await startCorral({ app: 'basic.mjs', workers: 2, wrap: ['setsid'] });
   try {
-    const slow = http(`${c.url}/sleep?ms=2500`, { timeoutMs: 20000 });
-    await c.waitForLog((l) => l.event === 'fixture.sleeping', 10000, 'the slow request in a worker');
+    // In flight into the reload: released once its worker drains for it (the reload is done once
+    // the old generation has left, so only after the answer).
+    const held = http(`${c.url}/hold?release=${encodeURIComponent(release)}`, { timeoutMs: 60_000 });
+    const holding = await c.waitForLog((l) => l.event === 'fixture.holding', 10000, 'the held request in a worker');
     process.kill(-c.pid, 'SIGHUP');
-    await c.waitForLog((l) => l.event === 'reload.done', 30000, 'reload.done');
-    const r = await slow;
+    await c.waitForLog((l) => l.event === 'worker.draining' && l.pid === holding.pid, 30000, 'the holding worker draining for the reload');
+    writeFileSync(release, '');
+    const r = await held;
     assert.equal(r.status, 200, 'the request in flight was answered');
-    assert.equal(r.json<{ slept: number }>().slept, 2500);
+    assert.equal(r.json<{ released: boolean }>().released, true);
+    await c.waitForLog((l) => l.event === 'reload.done', 30000, 'reload.done');
     // The old generation drains and exits as the reload asks; nothing exits of the signal itself.
     await waitFor(() => c.events('worker.exit').filter((l) => l.generation === 1).length === 2 || undefined, 15000, 'both old workers gone');
     assert.deepEqual(c.events('worker.exit').map((l) => [l.generation, l.reason, l.signal]), [[1, 'reload to generation 2', null], [1, 'reload to generation 2', null]]);
@@ -33,6 +39,7 @@ test('SIGHUP to the whole process group is one zero-downtime reload: the request
     assert.equal(c.events('reload.start').length, 1, 'one reload');
   } finally {
     await c.stop();
+    rmSync(dir, { recursive: true, force: true });
   }
 });
 
@@ -68,15 +75,18 @@ test('SIGTERM to the whole process group: the keeper waits for the master to dra
 });
 
 test("SIGUSR2 (gunicorn's binary upgrade), to the master or the whole group: said and ignored; the request in flight finishes and every process goes on", async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'corral-group-usr2-'));
+  const release = join(dir, 'release');
   const c = await startCorral({ app: 'basic.mjs', workers: 1, wrap: ['setsid'] });
   try {
-    const slow = http(`${c.url}/sleep?ms=2000`, { timeoutMs: 20000 });
-    await c.waitForLog((l) => l.event === 'fixture.sleeping', 10000, 'the slow request in a worker');
+    const held = http(`${c.url}/hold?release=${encodeURIComponent(release)}`, { timeoutMs: 60_000 });
+    await c.waitForLog((l) => l.event === 'fixture.holding', 10000, 'the held request in a worker');
     c.kill('SIGUSR2');
-    await c.waitForLog((l) => l.event === 'signal.ignored' && l.signal === 'SIGUSR2', 5000, 'USR2 to the master said and ignored');
+    await c.waitForLog((l) => l.event === 'signal.ignored' && l.signal === 'SIGUSR2', 10000, 'USR2 to the master said and ignored');
     process.kill(-c.pid, 'SIGUSR2');
-    await waitFor(() => c.events('signal.ignored').length === 2 || undefined, 5000, 'USR2 to the group said and ignored');
-    const r = await slow;
+    await waitFor(() => c.events('signal.ignored').length === 2 || undefined, 10000, 'USR2 to the group said and ignored');
+    writeFileSync(release, '');
+    const r = await held;
     assert.equal(r.status, 200, 'the request in flight was answered');
     assert.equal((await http(c.url)).status, 200, 'still serving');
     assert.deepEqual(c.logs().filter((l) => l.event === 'worker.exit' || l.event === 'keeper.exit').map((l) => [l.event, l.signal]), [], 'no child exited');
@@ -84,6 +94,7 @@ test("SIGUSR2 (gunicorn's binary upgrade), to the master or the whole group: sai
     assert.equal(c.proc.signalCode, null);
   } finally {
     await c.stop();
+    rmSync(dir, { recursive: true, force: true });
   }
 });
 
