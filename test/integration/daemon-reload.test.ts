@@ -72,6 +72,8 @@ for (const keepalive of ['', 'set', 'args'] as const) {
   test(`a request in flight when its worker starts draining is answered with Connection: close, and its connection ends at once${asked}`, async () => {
     // A long keep-alive: without Connection: close the old worker would hold this connection (and
     // its own exit) until the keep-alive timeout.
+    const dir = mkdtempSync(join(tmpdir(), 'corral-drain-close-'));
+    const release = join(dir, 'release');
     const c = await startCorral({ app: 'basic.mjs', workers: 1, env: { CORRAL_KEEPALIVE: '30' } });
     const s = connect(Number(new URL(c.url).port), '127.0.0.1');
     try {
@@ -83,21 +85,21 @@ for (const keepalive of ['', 'set', 'args'] as const) {
         answer += d.toString();
       });
       const closed = new Promise<number>((r) => s.once('close', () => r(Date.now())));
-      // Long enough that the drain comes while it sleeps, however slow the new worker's boot
-      // (the old one drains once its replacement is ready): with 2.5 s, a boot slowed by two other
-      // test files let the answer leave before the drain, with keep-alive.
-      s.write(`GET /sleep?ms=8000&keepalive=${keepalive} HTTP/1.1\r\nHost: x\r\n\r\n`);
-      await c.waitForLog((l) => l.event === 'fixture.sleeping', 10000, 'the slow request in the worker');
+      // Held until the old worker drains (once its replacement is ready, however slow its boot).
+      s.write(`GET /hold?release=${encodeURIComponent(release)}&keepalive=${keepalive} HTTP/1.1\r\nHost: x\r\n\r\n`);
+      await c.waitForLog((l) => l.event === 'fixture.holding', 10000, 'the held request in the worker');
       c.kill('SIGHUP');
       await c.waitForLog((l) => l.event === 'worker.draining', 15000, 'the old worker draining');
+      writeFileSync(release, '');
       const closedAt = await Promise.race([closed, delay(20000).then(() => undefined)]);
       assert.match(answer, /^HTTP\/1\.1 200 /);
       assert.match(answer, /\r\nconnection: close\r\n/i);
       assert.doesNotMatch(answer, /keep-alive/i);
-      assert.ok(closedAt !== undefined && closedAt - answeredAt < 2000, 'the connection ended with its answer, not at the keep-alive timeout (30 s)');
+      assert.ok(closedAt !== undefined && closedAt - answeredAt < 10_000, 'the connection ended with its answer, not at the keep-alive timeout (30 s)');
     } finally {
       s.destroy();
       await c.stop();
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 }
