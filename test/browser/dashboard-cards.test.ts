@@ -284,10 +284,12 @@ describe('/admin dashboard in Chromium: cards, layout and buttons', { skip }, ()
     try {
       await page.goto(`${base}/admin#token=${TOKEN}`);
       await page.waitForSelector('#main:not([hidden])');
-      // A busy master: the change arrives, and its answer comes after the page stopped waiting.
+      // A busy master: the change arrives, and no answer comes until the page has stopped waiting.
+      let answerChange!: () => void;
+      const changeAnswered = new Promise<void>((resolve) => (answerChange = resolve));
       await page.route('**/api/admin/workers', async (route) => {
         posts++;
-        await new Promise((resolve) => setTimeout(resolve, 5000));
+        await changeAnswered;
         await route.abort('timedout').catch(() => {});
       });
       await page.click('#btn-add');
@@ -307,7 +309,9 @@ describe('/admin dashboard in Chromium: cards, layout and buttons', { skip }, ()
         ((await page.textContent('#action-result')) ?? '').trim(),
         /^no answer within 4 s: the master may still carry it out; the buttons come back once it answers again: check the workers and generation before asking again \(at \d\d:\d\d:\d\d\)$/,
       );
-      // It may still add the worker: no second click is offered until it answers again.
+      // It may still add the worker: no second click is offered until it answers again, the
+      // change's own late answer included.
+      answerChange();
       await new Promise((resolve) => setTimeout(resolve, 1500));
       for (const id of ['#btn-add', '#btn-remove', '#btn-reload']) assert.equal(await page.isDisabled(id), true, `${id} still disabled`);
       release();

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import type { Browser } from 'playwright-core';
+import type { Browser, Request } from 'playwright-core';
 import { startAdminServer } from '../../src/master/admin/server.js';
 import type { Monitoring } from '../../src/master/admin/monitoring.js';
 import { child, createFakeView, testSettings, type FakeView } from '../fixtures/fake-admin-view.js';
@@ -272,14 +272,25 @@ describe('/admin dashboard in Chromium', { skip }, () => {
     let most = 0;
     let answered = 0;
     try {
-      // Every stats answer takes 2.5 s (under the page's 4 s limit): a busy master.
-      await page.route('**/api/admin/stats', async (route) => {
+      // Every stats answer takes 2.5 s: a busy master. In flight is counted as the page sees it,
+      // from its asking to its answer or its giving up (a page starved past its 4 s limit gives
+      // up, and may ask again while the route still waits).
+      const isStats = (r: Request) => r.url().includes('/api/admin/stats');
+      page.on('request', (r) => {
+        if (!isStats(r)) return;
         inFlight++;
         most = Math.max(most, inFlight);
-        await new Promise((resolve) => setTimeout(resolve, 2500));
+      });
+      const ended = (r: Request) => {
+        if (!isStats(r)) return;
         inFlight--;
         answered++;
-        await route.continue();
+      };
+      page.on('requestfinished', ended);
+      page.on('requestfailed', ended);
+      await page.route('**/api/admin/stats', async (route) => {
+        await new Promise((resolve) => setTimeout(resolve, 2500));
+        await route.continue().catch(() => {});
       });
       await page.goto(`${base}/admin#token=${TOKEN}`);
       await page.waitForSelector('#main:not([hidden])');
