@@ -174,6 +174,7 @@ export class KeeperServer {
       throw err;
     });
     if (found) return found.ino === this.boundInode ? undefined : 'foreign';
+    if (this.closing) return undefined;
     await makeDirs(dirname(this.socketPath), PRIVATE_DIR_MODE);
     const listener = createListener((socket) => this.server.emit('connection', socket));
     await new Promise<void>((resolve, reject) => {
@@ -183,6 +184,12 @@ export class KeeperServer {
         resolve();
       });
     });
+    // close() ran while it was being bound (a file check in flight as the keeper closed): close()
+    // did not see this listener, which would hold the path and keep the process alive.
+    if (this.closing) {
+      listener.close();
+      return undefined;
+    }
     this.relisteners.push(listener);
     await chmod(this.socketPath, 0o600);
     this.boundInode = (await stat(this.socketPath)).ino;
