@@ -108,13 +108,28 @@ class ScriptedKeeper {
   }
 }
 
+/** Polls `check` until it holds; the 30 s are only there to fail rather than hang. */
 async function until<T>(check: () => T | undefined | false, what: string): Promise<T> {
-  for (let i = 0; i < 400; i++) {
+  const deadline = performance.now() + 30_000;
+  for (;;) {
     const v = check();
     if (v) return v;
+    if (performance.now() > deadline) throw new Error(`timed out waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 10));
   }
-  throw new Error(`timed out waiting for ${what}`);
+}
+
+/** SHEETS_TIMEOUT of the workers below. */
+const SHEETS_TIMEOUT_S = 10;
+
+/**
+ * Whether `p` has settled before the event loop's next turn: what a read served from this
+ * worker's memory does, with no timer and no I/O on the way. A read that waits for the keeper
+ * or for a patience cannot, however fast or slow the machine.
+ */
+async function settlesAtOnce(p: Promise<unknown>): Promise<boolean> {
+  const pending = Symbol('pending');
+  return (await Promise.race([p, new Promise((r) => setImmediate(() => r(pending)))])) !== pending;
 }
 
 describe('worker Sheets client', () => {
@@ -226,7 +241,8 @@ describe('worker Sheets client', () => {
         keeper.reads[asked]?.answer([HEADER, OLD_ROW]);
         const fresh = await first;
         assert.equal(fresh.stale, false, `fresh when it arrives (keeper ${ahead / 3600_000} h ahead)`);
-        assert.ok(Math.abs(fresh.fetchedAt - Date.now()) < 5000, 'fetchedAt on this worker\'s clock');
+        // Within a minute (a loaded machine's delays), not the two hours between the clocks.
+        assert.ok(Math.abs(fresh.fetchedAt - Date.now()) < 60_000, 'fetchedAt on this worker\'s clock');
         await worker.read('Events');
         assert.equal(keeper.reads.length, asked + 1, 'held within the TTL');
         // Past the 60 s TTL on this worker's clock: L1 asks the keeper again.
@@ -276,7 +292,9 @@ describe('worker Sheets client', () => {
       const read = await watching.read('Events');
       const waited = performance.now() - started;
       assert.equal(newKeeper.reads.length, 1, 'the keeper was asked');
-      assert.ok(waited >= KEEPER_PATIENCE_MS - 50 && waited < KEEPER_PATIENCE_MS + 1000, `served after ${Math.round(waited)} ms`);
+      // Served while the keeper still holds that read (it is answered below), after the patience:
+      // not the wait of a read with no copy to serve, which is 15 times as long.
+      assert.ok(waited >= KEEPER_PATIENCE_MS - 50 && waited < keeperAnswerWaitMs(SHEETS_TIMEOUT_S), `served after ${Math.round(waited)} ms`);
       assert.deepEqual(read.values.at(-1), OLD_ROW);
       newKeeper.reads[0]?.answer([HEADER, OLD_ROW, NEW_ROW]);
       await until(() => watching.cachedRecords('Events')?.records.length === 2, 'the new keeper\'s answer in L1');
@@ -438,10 +456,11 @@ describe('worker Sheets client', () => {
       assert.ok(first.ms >= KEEPER_PATIENCE_MS - 50, `the first read waited the patience (${Math.round(first.ms)} ms)`);
       assert.deepEqual(first.last, OLD_ROW);
       // Before, each of these waited the patience again (audit: ~1000 ms for every read for 24 s).
+      // Now each is served from the copy before the event loop's next turn: no patience, no keeper.
       for (let i = 0; i < 5; i++) {
-        const next = await timed(worker.read('Events'));
-        assert.deepEqual(next.last, OLD_ROW);
-        assert.ok(next.ms < KEEPER_PATIENCE_MS / 2, `served at once while the refresh goes on (${Math.round(next.ms)} ms)`);
+        const next = worker.read('Events');
+        assert.ok(await settlesAtOnce(next), `read ${i} served at once while the refresh goes on`);
+        assert.deepEqual((await next).values.at(-1), OLD_ROW);
       }
       assert.equal(keeper.reads.length, 3, 'one refresh at the keeper, still on its way');
       // A copy a write ended may lack rows: its read waits for the keeper, however long the
@@ -452,15 +471,16 @@ describe('worker Sheets client', () => {
       const afterWrite = worker.read('Players');
       const raced = await Promise.race([afterWrite.then(() => 'answered'), new Promise((r) => setTimeout(() => r('waiting'), KEEPER_PATIENCE_MS + 300))]);
       assert.equal(raced, 'waiting', 'not served the copy from before the write');
-      const withRow = Date.now();
+      // Both answered by that read of the keeper's (the row is only in it; no other read is made:
+      // four in all, below).
       keeper.reads[3]?.answer([HEADER, OLD_ROW, NEW_ROW]);
       assert.deepEqual((await afterWrite).values.at(-1), NEW_ROW);
       assert.deepEqual((await playersFlight).values.at(-1), NEW_ROW);
-      assert.ok(Date.now() - withRow < 1000);
-      // Past SHEET_CACHE_MAX_STALE the copy is no fallback: the read joins the refresh and waits.
+      // Past SHEET_CACHE_MAX_STALE the copy is no fallback: the read joins the refresh and waits,
+      // past the patience too.
       age(3_600_000);
       const pastMaxStale = worker.read('Events');
-      const raced2 = await Promise.race([pastMaxStale.then(() => 'answered'), new Promise((r) => setTimeout(() => r('waiting'), 300))]);
+      const raced2 = await Promise.race([pastMaxStale.then(() => 'answered'), new Promise((r) => setTimeout(() => r('waiting'), KEEPER_PATIENCE_MS + 300))]);
       assert.equal(raced2, 'waiting');
       keeper.reads[2]?.answer([HEADER, OLD_ROW, NEW_ROW]);
       assert.deepEqual((await pastMaxStale).values.at(-1), NEW_ROW);
@@ -486,10 +506,14 @@ describe('worker Sheets client', () => {
       const refreshes = Array.from({ length: 10 }, (_, i) => worker.read(`Tab${i}`));
       await until(() => keeper.reads.length === 18, 'eight refreshes at the keeper');
       // Before, the append queued behind them on the same connections (audit: 18-30 s and more).
-      const started = performance.now();
-      const receipt = await Promise.race([worker.append('Events', [NEW_ROW]), new Promise<string>((r) => setTimeout(() => r('still queued behind the reads'), 5000).unref())]);
+      // The keeper answers none of them until the end of this test: queued behind them, the
+      // append would wait for the link to give up on their silence (120 s), and the 30 s here
+      // would run out first, whatever the machine's load.
+      let timer: NodeJS.Timeout | undefined;
+      const receipt = await Promise.race([worker.append('Events', [NEW_ROW]), new Promise<string>((r) => (timer = setTimeout(() => r('still queued behind the reads'), 30_000)))]);
+      clearTimeout(timer);
       assert.deepEqual(receipt, { id: 'r-1', rows: 1 });
-      assert.ok(performance.now() - started < 1000, `answered in ${Math.round(performance.now() - started)} ms`);
+      assert.equal(keeper.reads.length, 18, 'answered while the eight refreshes wait at the keeper');
       for (const r of await Promise.all(refreshes)) assert.deepEqual(r.values.at(-1), OLD_ROW);
     } finally {
       await worker.close();
@@ -508,7 +532,9 @@ describe('worker Sheets client', () => {
       const started = performance.now();
       const aged = await patient.read('Events');
       const waited = performance.now() - started;
-      assert.ok(waited >= KEEPER_PATIENCE_MS - 50 && waited < KEEPER_PATIENCE_MS + 1000, `served after ${Math.round(waited)} ms`);
+      // The keeper has not answered (it does below): served after the patience, not the wait of a
+      // read with no copy to serve, which is 15 times as long.
+      assert.ok(waited >= KEEPER_PATIENCE_MS - 50 && waited < keeperAnswerWaitMs(SHEETS_TIMEOUT_S), `served after ${Math.round(waited)} ms`);
       assert.equal(aged.stale, true);
       assert.deepEqual(aged.values.at(-1), OLD_ROW);
       // The refresh goes on: a read meanwhile gets the copy at once, without a second refresh;
@@ -541,23 +567,27 @@ describe('worker Sheets client', () => {
       answerWaitMs: waitMs,
     });
     const slow = (err: { code?: string }) => err.code === 'CORRAL_ERR_KEEPER_SLOW';
+    // The keeper answers none of these reads until the test says: a read that waited for it would
+    // wait for the link to give up on its silence (120 s), and the 30 s here would run out first.
     const timedRefusal = async (range: string) => {
       const started = performance.now();
       let timer: NodeJS.Timeout | undefined;
-      const stillWaiting = new Promise<string>((resolve) => (timer = setTimeout(() => resolve('still waiting for the keeper'), waitMs + 2000)));
+      const stillWaiting = new Promise<string>((resolve) => (timer = setTimeout(() => resolve('still waiting for the keeper'), 30_000)));
       const read = worker.read(range).then(
         () => 'answered',
-        (err: { code?: string }) => (slow(err) ? 'refused' : `failed with ${String(err.code)}`),
+        (err: { code?: string; message?: string }) => (slow(err) ? `refused: ${err.message}` : `failed with ${String(err.code)}`),
       );
-      assert.equal(await Promise.race([read, stillWaiting]), 'refused');
+      const outcome = await Promise.race([read, stillWaiting]);
       clearTimeout(timer);
+      // Refused by the read's own wait (its error names it), nothing else.
+      assert.match(outcome, new RegExp(`^refused: .* within ${waitMs} ms`));
       return performance.now() - started;
     };
     try {
       assert.equal(keeperAnswerWaitMs(3), 8000, 'by default, one Google attempt (SHEETS_TIMEOUT) and 5 s');
       // No copy at all (a first fill).
       const waited = await timedRefusal('Events');
-      assert.ok(waited >= waitMs - 20 && waited < waitMs + 1000, `refused after ${Math.round(waited)} ms`);
+      assert.ok(waited >= waitMs - 20, `refused after ${Math.round(waited)} ms`);
       assert.equal(keeper.reads.length, 1);
       // The read went on: its answer is this worker's copy, and the retry is served it, without another read.
       keeper.reads[0]?.answer([HEADER, OLD_ROW]);
