@@ -7,7 +7,7 @@
 
 import assert from 'node:assert/strict';
 import { afterEach, beforeEach, describe, it } from 'node:test';
-import { RedisLink } from '../../src/redis/link.js';
+import { RedisLink, type RedisLinkOptions } from '../../src/redis/link.js';
 import { ReadTier, type ReadTierOptions } from '../../src/sheets/keeper/read-tier.js';
 import { SHARED_CLOCK_ALLOWANCE_MS } from '../../src/sheets/keeper/shared-copy.js';
 import { sharedPrefix } from '../../src/sheets/keeper/shared-keys.js';
@@ -37,10 +37,10 @@ describe('ranges shared through Redis', { skip: redisMissing }, () => {
   let log: CapturedLogger;
   const hosts: Host[] = [];
 
-  const host = (extra: Partial<ReadTierOptions> = {}, source = 'google sheet-1 via emulator', ranges: Partial<SharedRangesOptions> = {}): Host => {
+  const host = (extra: Partial<ReadTierOptions> = {}, source = 'google sheet-1 via emulator', ranges: Partial<SharedRangesOptions> = {}, linkOptions: Partial<RedisLinkOptions> = {}): Host => {
     const backend = new FakeBackend({ Players: PLAYERS });
     backend.source = source;
-    const link = new RedisLink({ url: server().url, logger: log.logger });
+    const link = new RedisLink({ url: server().url, logger: log.logger, ...linkOptions });
     const shared = new SharedRanges({ link, prefix: sharedPrefix(source), keepMs: TTL + 60_000, claimMs: 5000, ownerId: `host-${hosts.length}`, logger: log.logger, ...ranges });
     const changes: string[] = [];
     const tier = new ReadTier({ backend, logger: log.logger, ttlMs: TTL, maxStaleMs: 60_000, maxBytes: 1 << 20, shared, sharedWaitMs: 5000, onChange: (r) => changes.push(r), ...extra });
@@ -84,15 +84,18 @@ describe('ranges shared through Redis', { skip: redisMissing }, () => {
   });
 
   it('concurrent misses on two hosts make one upstream call: the other host waits for its value', async () => {
-    const [a, b] = [host(), host()];
+    // The claim and the wait for its value last longer than this test: a busy machine cannot let
+    // the waiter give up and fetch too (5 s each before).
+    const [a, b] = [host({ sharedWaitMs: 600_000 }, undefined, { claimMs: 600_000 }), host({ sharedWaitMs: 600_000 }, undefined, { claimMs: 600_000 })];
     await connected(a, b);
     a.backend.hold();
     b.backend.hold();
     const readsA = Array.from({ length: 20 }, () => a.tier.get('Players'));
     const readsB = Array.from({ length: 20 }, () => b.tier.get('Players'));
-    await new Promise((r) => setTimeout(r, 300));
-    const calls = a.backend.count('get', 'Players') + b.backend.count('get', 'Players');
-    assert.equal(calls, 1, 'one host fetches, the other waits for it');
+    const calls = () => a.backend.count('get', 'Players') + b.backend.count('get', 'Players');
+    // One host's fetch is at Google (held there), and the other host found its claim and waits.
+    await waitFor(() => calls() >= 1 && (a.tier.figures().sharedFetchWaits ?? 0) + (b.tier.figures().sharedFetchWaits ?? 0) >= 1, 30_000, 'a fetch and a host waiting for it');
+    assert.equal(calls(), 1, 'one host fetches, the other waits for it');
     a.backend.release();
     b.backend.release();
     const answers = await Promise.all([...readsA, ...readsB]);
@@ -183,10 +186,18 @@ describe('ranges shared through Redis', { skip: redisMissing }, () => {
   });
 
   it('Redis hanging (frozen, its connection open): a miss waits for one command timeout at most, then reads Google itself', async () => {
-    const [a, b] = [host(), host()];
+    // B's link probes no more during this test, so that the commands that fail are its miss's; its
+    // wait for another host's value is a minute, sixty command timeouts.
+    const [a, b] = [host(), host({ sharedWaitMs: 60_000 }, undefined, {}, { probeMs: 600_000 })];
     await connected(a, b);
     await a.tier.get('Players');
     await sharedInRedis('Players');
+    const failed: unknown[] = [];
+    const commandFailed = b.link.commandFailed.bind(b.link);
+    b.link.commandFailed = (err) => {
+      failed.push(err);
+      commandFailed(err);
+    };
     server().pause();
     try {
       const started = Date.now();
@@ -194,7 +205,11 @@ describe('ranges shared through Redis', { skip: redisMissing }, () => {
       const waited = Date.now() - started;
       assert.deepEqual(answer.value.values, PLAYERS);
       assert.equal(b.backend.count('get', 'Players'), 1, 'read from Google');
-      assert.ok(waited < 2000, `one timeout, not one per command (${waited} ms)`);
+      // A miss looks, claims and polls: the first command's timeout leaves Redis alone for the
+      // rest (counted, not timed: 2 s on the clock said this before).
+      assert.equal(failed.length, 1, `one timeout, not one per command: ${failed.map(String).join('; ')}`);
+      assert.match(String(failed[0]), /timed out/i);
+      assert.ok(waited < 30_000, `not the wait for another host's value (${waited} ms)`);
     } finally {
       server().resume();
     }
@@ -231,14 +246,15 @@ describe('ranges shared through Redis', { skip: redisMissing }, () => {
         const readB = b.tier.get('Events');
         while (b.backend.count('get', 'Events') < 1) await new Promise((r) => setTimeout(r, 5));
         assert.equal(server().cli('EXISTS', `${prefix}:fetching:Events`).trim(), '0', 'B left no claim in Redis');
-        const started = Date.now();
         await a.tier.get('Events');
-        const waited = Date.now() - started;
-        assert.ok(waited < 1000, `A read at once, not after B's claim (${waited} ms)`);
+        // At once: it found no claim to wait on (counted, not timed: 1 s on the clock said this before).
+        assert.equal(a.tier.figures().sharedFetchWaits, 0, "A read at once, not after B's claim");
         assert.equal(a.backend.count('get', 'Events'), 1);
         b.backend.release();
         await readB;
-        await new Promise((r) => setTimeout(r, 50));
+        // A put of B's would have gone on its connection before readB resolved: a PING sent after
+        // it is answered after it.
+        await b.link.client.ping();
         const copy = server().cli('GET', `${prefix}:range:Events`);
         assert.match(copy, /from A/, "A's copy");
         assert.doesNotMatch(copy, /from B/, 'B put nothing');
@@ -262,16 +278,14 @@ describe('ranges shared through Redis', { skip: redisMissing }, () => {
     const stored = server().cli('GET', key);
     assert.match(stored, /"tooLarge":\d+/, 'a marker, not the rows');
     assert.doesNotMatch(stored, /Alice/);
-    // A third host fetching the range now, its claim good for 10 s: with a shared value to come,
-    // B would wait for it.
-    server().cli('SET', `${sharedPrefix(source)}:fetching:Players`, 'host-c:1', 'PX', '10000');
-    const started = Date.now();
+    // A third host fetching the range now, its claim good for 10 minutes: with a shared value to
+    // come, B would wait for it.
+    server().cli('SET', `${sharedPrefix(source)}:fetching:Players`, 'host-c:1', 'PX', '600000');
     assert.deepEqual((await b.tier.get('Players')).value.values, PLAYERS);
-    const waited = Date.now() - started;
-    assert.ok(waited < 1000, `B read at once, not after the claim (${waited} ms)`);
     assert.equal(b.backend.count('get', 'Players'), 1, 'B read the range from Google itself');
     assert.equal(b.tier.figures().sharedReads, 0);
-    assert.equal(b.tier.figures().sharedFetchWaits, 0);
+    // At once: it did not wait on the claim (counted, not timed: 1 s on the clock said this before).
+    assert.equal(b.tier.figures().sharedFetchWaits, 0, 'B read at once, not after the claim');
     const said = log.lines().filter((l) => l.event === 'sheets.shared_range_too_large');
     assert.equal(said.length, 2, 'said by each host, at its fetch');
     assert.equal(said[0]?.range, 'Players');
@@ -317,7 +331,7 @@ describe('ranges shared through Redis', { skip: redisMissing }, () => {
     putCopy(clock.now() + 600_000, clock.now() + 600_000, OLD);
     await clock.advance(1000);
     assert.equal((await b.tier.get('Players')).via, 'stale', 'expired: served while one refresh runs');
-    await waitFor(() => b.backend.count('get', 'Players') === 2 || (b.tier.figures().sharedReads ?? 0) > 0, 3000, 'the refresh');
+    await waitFor(() => b.backend.count('get', 'Players') === 2 || (b.tier.figures().sharedReads ?? 0) > 0, 30_000, 'the refresh');
     assert.equal(b.backend.count('get', 'Players'), 2, 'the refresh read Google');
     assert.equal(b.tier.figures().sharedReads, 0);
   });
@@ -337,7 +351,7 @@ describe('ranges shared through Redis', { skip: redisMissing }, () => {
     // Expired: the copy in Redis is still the same one, and now looks newer than the one held
     // (which was capped at this host's clock). It is not taken again: the refresh reads Google.
     assert.equal((await b.tier.get('Players')).via, 'stale');
-    await waitFor(() => b.backend.count('get', 'Players') === 1 || (b.tier.figures().sharedReads ?? 0) > 1, 3000, 'the refresh');
+    await waitFor(() => b.backend.count('get', 'Players') === 1 || (b.tier.figures().sharedReads ?? 0) > 1, 30_000, 'the refresh');
     assert.equal(b.tier.figures().sharedReads, 1, 'the copy was taken once');
     assert.equal(b.backend.count('get', 'Players'), 1, 'the refresh read Google');
     const after = await b.tier.get('Players');
