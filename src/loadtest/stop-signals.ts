@@ -5,11 +5,19 @@
 // the default action would lose with the whole run; a second leaves at once, telling the operator
 // on stderr that the run was abandoned. Once the report is written nothing is left to abandon: a
 // signal then leaves saying where the results are, with the run's own exit code.
+//
+// The same signal again within SAME_STOP_MS of the first is that first stop delivered twice, not
+// a second: GNU timeout sends its signal to the child and then to its whole process group, npm
+// passes a terminal's Ctrl-C on to a child that got it already. Taken as a second, it abandoned
+// half the runs a CI job's timeout stopped, with their reports.
 
 import type { OutputFiles } from './output.js';
 import { LOADTEST_EXIT } from './exit.js';
 
 export const STOP_SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
+
+/** A repeat of the first stop signal within this long is the same stop, delivered twice. */
+export const SAME_STOP_MS = 1000;
 export type StopSignal = (typeof STOP_SIGNALS)[number];
 
 /** 130, 143 or 129: the code a shell reports for a process the signal ended. */
@@ -26,6 +34,8 @@ export interface StopSignalsIo {
   readonly stderr: { write(text: string): unknown };
   /** Ends the process with this code, at once. */
   readonly leave: (code: number) => void;
+  /** Monotonic milliseconds (the default: performance.now()). */
+  readonly now?: () => number;
 }
 
 /** A run whose result.json and report.html are written: what a signal from then on says, and its exit code. */
@@ -43,6 +53,7 @@ export class StopSignals {
   #loadBegan = false;
   #written: WrittenRun | undefined;
   #first: StopSignal | undefined;
+  #firstAt = 0;
   #listening = false;
 
   constructor(io: StopSignalsIo) {
@@ -88,8 +99,16 @@ export class StopSignals {
   }
 
   #handle(signal: StopSignal): void {
+    const now = (this.#io.now ?? (() => performance.now()))();
     const again = this.#first !== undefined;
-    this.#first ??= signal;
+    if (again && signal === this.#first && now - this.#firstAt < SAME_STOP_MS && !this.#written) {
+      this.#io.stderr.write(`corral loadtest: ${signal} again within ${SAME_STOP_MS / 1000} s of the first: taken as the same stop (a wrapper such as timeout or npm passes a signal on twice); send it once more to abandon the run\n`);
+      return;
+    }
+    if (!again) {
+      this.#first = signal;
+      this.#firstAt = now;
+    }
     const which = `${again ? 'second stop signal' : 'stop signal'} (${signal})`;
     if (this.#written) {
       const { files, headline } = this.#written;

@@ -47,9 +47,12 @@ function loadtest(args: string[], cwd: string, onStderr?: (text: string, child: 
   return startLoadtest(args, cwd, onStderr, ulimit).done;
 }
 
-/** As loadtest, with the process at hand from its start (to signal it before it prints anything). */
-function startLoadtest(args: string[], cwd: string, onStderr?: (text: string, child: ReturnType<typeof spawn>) => void, ulimit?: string): { child: ReturnType<typeof spawn>; done: Promise<CliRun> } {
-  const command = [process.execPath, BIN, 'loadtest', ...args];
+/**
+ * As loadtest, with the process at hand from its start (to signal it before it prints anything).
+ * `wrap`: a command it runs under (`timeout 120`), which is then the child at hand.
+ */
+function startLoadtest(args: string[], cwd: string, onStderr?: (text: string, child: ReturnType<typeof spawn>) => void, ulimit?: string, wrap: readonly string[] = []): { child: ReturnType<typeof spawn>; done: Promise<CliRun> } {
+  const command = [...wrap, process.execPath, BIN, 'loadtest', ...args];
   const child =
     ulimit === undefined
       ? spawn(command[0] as string, command.slice(1), { cwd, stdio: ['ignore', 'pipe', 'pipe'] })
@@ -561,6 +564,30 @@ describe('corral loadtest against the fixture app', () => {
       assertReportMatches(result, html);
     });
   }
+
+  it('stops once on a SIGTERM that timeout delivers twice (to its child, then to its process group), and writes the report (exit 143)', async () => {
+    const t = await target();
+    const out = join(dir, 'timeout-term');
+    const served = (): number => [...t.counts.values()].reduce((a, b) => a + b, 0);
+    let poll: NodeJS.Timeout | undefined;
+    // GNU timeout passes a signal it gets on to its child and then to its own process group, as it
+    // does its own at expiry: the run gets the same SIGTERM twice, within microseconds.
+    const run = startLoadtest(['--target', t.url, '--steps', '2,4', '--step-duration', '30s', '--think-time', '20ms', '--users-file', usersFile, '--out', out], dir, (text, child) => {
+      if (poll || !/users 2\b/.test(text)) return;
+      poll = setInterval(() => {
+        if (served() < 10) return;
+        clearInterval(poll);
+        child.kill('SIGTERM');
+      }, 20);
+    }, undefined, ['timeout', '--preserve-status', '120']);
+    const { code, stderr } = await run.done;
+    clearInterval(poll);
+    assert.doesNotMatch(stderr, /run abandoned/);
+    assert.equal(code, 143, stderr);
+    const { result, html } = readResult(out);
+    assert.equal(result.run.interrupted, true);
+    assertReportMatches(result, html);
+  });
 
   // A run stops within milliseconds of its first signal, sooner than a second one sent on reading
   // its acknowledgement reaches it (it had exited in 9 runs of 9). So the run is held with SIGSTOP

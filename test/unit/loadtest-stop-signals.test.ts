@@ -1,6 +1,6 @@
 // What `corral loadtest` does on Ctrl-C, SIGTERM and SIGHUP: before the load, one ends the run
 // saying nothing ran; during it, the first stops the load, a second abandons the run and says
-// whether its report was written. (The real process and real signals:
+// whether its report was written (the first one delivered twice is not a second). (The real process and real signals:
 // test/integration/loadtest.test.ts.)
 
 import assert from 'node:assert/strict';
@@ -11,13 +11,14 @@ import { exitAfterStdout, LOADTEST_EXIT } from '../../src/loadtest/exit.js';
 import { outputFiles } from '../../src/loadtest/output.js';
 import { StopSignals, type StopSignal } from '../../src/loadtest/stop-signals.js';
 
-function harness(): { signals: StopSignals; send: (s: StopSignal) => void; stderr: string[]; left: number[]; stops: string[] } {
+function harness(): { signals: StopSignals; send: (s: StopSignal) => void; stderr: string[]; left: number[]; stops: string[]; clock: { ms: number } } {
   const emitter = new EventEmitter();
   const stderr: string[] = [];
   const left: number[] = [];
   const stops: string[] = [];
-  const signals = new StopSignals({ signals: emitter, stderr: { write: (t: string) => stderr.push(t) }, leave: (code) => left.push(code) });
-  return { signals, send: (s) => emitter.emit(s, s), stderr, left, stops };
+  const clock = { ms: 5000 };
+  const signals = new StopSignals({ signals: emitter, stderr: { write: (t: string) => stderr.push(t) }, leave: (code) => left.push(code), now: () => clock.ms });
+  return { signals, send: (s) => emitter.emit(s, s), stderr, left, stops, clock };
 }
 
 describe('loadtest stop signals', () => {
@@ -42,6 +43,24 @@ describe('loadtest stop signals', () => {
     assert.deepEqual(h.stderr, ['corral loadtest: second stop signal (SIGINT): run abandoned; the report was not written (any earlier result.json and report.html in --out are left as they were)\n']);
     assert.deepEqual(h.left, [130]);
     assert.deepEqual(h.stops, ['stop'], 'the load is stopped once');
+  });
+
+  it('takes the first signal again within a second as the same stop (timeout and npm deliver it twice), and the next one as a second', () => {
+    const h = harness();
+    h.signals.onInterrupt(() => h.stops.push('stop'));
+    h.send('SIGTERM');
+    h.clock.ms += 2;
+    h.send('SIGTERM');
+    assert.deepEqual(h.stops, ['stop']);
+    assert.deepEqual(h.left, [], 'the run goes on to write its report');
+    assert.deepEqual(h.stderr, [
+      'corral loadtest: SIGTERM again within 1 s of the first: taken as the same stop (a wrapper such as timeout or npm passes a signal on twice); send it once more to abandon the run\n',
+    ]);
+    h.clock.ms += 1000;
+    h.send('SIGTERM');
+    assert.equal(h.stderr[1], 'corral loadtest: second stop signal (SIGTERM): run abandoned; the report was not written (any earlier result.json and report.html in --out are left as they were)\n');
+    assert.deepEqual(h.left, [143]);
+    assert.deepEqual(h.stops, ['stop']);
   });
 
   const written = (signals: StopSignals, dir: string, exitCode: () => number, headline = 'supports 2 concurrent users: yes (p95 41 ms, 0 errors, CPU not measured)'): void =>

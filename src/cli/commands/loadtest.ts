@@ -86,7 +86,8 @@ Progress goes to stderr (one line redrawn on a terminal; a plain line every 5 s 
 otherwise, and under CI or TERM=dumb); the steps table and the verdict go to stdout when the run
 ends. Ctrl-C (or SIGTERM, SIGHUP) stops early and still writes the report; a second one while it
 stops leaves at once: the run is abandoned, its report not written (earlier result files in --out
-are left as they were), stderr says so, and the exit code is the second signal's. One before
+are left as they were), stderr says so, and the exit code is the second signal's (the same
+signal again within a second is the first delivered twice, as timeout and npm do). One before
 the load begins (during the checks of the target and the admin API) ends the run at once: no
 load ran, no result is written, stderr says so, and the exit code is that signal's. One once the
 result files are written (the verdict being printed) leaves at once, saying on stderr where they
