@@ -35,12 +35,14 @@ export interface SegmentResult extends TallyResult {
   readonly complete: boolean;
   readonly rps: number;
   readonly server: ServerFigures;
-  /** false: a check failed, or the segment did not run; null: it ran, failed nothing, and measured nothing (no request finished in it) or too few requests other than logins to judge (its `sample` check null). */
+  /** false: a check failed; null: it did not run, or it ran, failed nothing, and measured nothing (no request finished in it) or too few requests other than logins to judge (its `sample` check null). */
   readonly pass: boolean | null;
   readonly checks: readonly Check[];
   readonly reasons: readonly string[];
   /** CPU or RAM, asked for with --admin, went unjudged as the admin API failed during it: it proves no capacity. */
   readonly serverLost?: boolean;
+  /** CPU or RAM, asked for with --admin, went unjudged, for that or because no measurement of the master covered the step: it proves no capacity. */
+  readonly criteriaUnjudged?: boolean;
 }
 
 export interface LoadtestResult {

@@ -115,6 +115,7 @@ export function judgeSegments(
       server: samplesFor(serverSamples, seg.startMs, end),
       serverProblem: missing.reason,
       serverLost: missing.lost,
+      asked: ran && serverProblem === undefined,
       ...(notRun !== undefined ? { notRun } : {}),
     });
     segments.push({
@@ -133,10 +134,13 @@ export function judgeSegments(
       server: judgement.server,
       // null: it ran and failed nothing, but no request finished in it, or too few besides logins
       // to judge (the 'sample' check): nothing to call a pass.
-      pass: ran && judgement.pass ? (judgement.measured && judgement.enough ? true : null) : false,
+      // A step that did not run is null too: it failed nothing (a script counting pass === false
+      // counted steps --duration or an interruption kept from running as failures).
+      pass: !ran ? null : judgement.pass ? (judgement.measured && judgement.enough ? true : null) : false,
       checks: judgement.checks,
       reasons: judgement.reasons,
       serverLost: judgement.serverLost,
+      criteriaUnjudged: judgement.unjudged,
     });
     judged.push({ label: seg.label, users: segmentPeak(seg), ran, complete, steady: seg.usersFrom === seg.usersTo, counts: tally.counts, latency: tally.latency(), judgement, ...(unstarted ? { cutByDuration: true } : {}) });
   });
@@ -146,13 +150,14 @@ export function judgeSegments(
 /**
  * A step's status in the steps table and the report: one word, the same in both. "partial": it
  * passed, but was not held to its end, or this machine could not send all of its load (EMFILE), or
- * the admin API failed during it (its CPU or RAM, asked for, not judged).
+ * its CPU or RAM, asked for with --admin, went unjudged (the admin API failed during it, or no
+ * measurement of the master covered it).
  * "too few": held to its end, it failed nothing, but on too few requests other than logins to call a pass.
  */
 export function segmentStatus(s: SegmentResult): 'not run' | 'fail' | 'no data' | 'too few' | 'partial' | 'pass' {
   const thin = s.checks.some((c) => c.name === 'sample' && c.pass === null);
   // Cut short, it is "partial" first: that alone proves nothing, whatever it measured.
-  return !s.ran ? 'not run' : s.pass === false ? 'fail' : s.pass === null ? (thin ? (s.complete ? 'too few' : 'partial') : 'no data') : !s.complete || s.counts.generator > 0 || s.serverLost === true ? 'partial' : 'pass';
+  return !s.ran ? 'not run' : s.pass === false ? 'fail' : s.pass === null ? (thin ? (s.complete ? 'too few' : 'partial') : 'no data') : !s.complete || s.counts.generator > 0 || s.serverLost === true || s.criteriaUnjudged === true ? 'partial' : 'pass';
 }
 
 /** The steps table and the verdict, on stdout; `files` undefined: they could not be written. */

@@ -59,6 +59,12 @@ export interface SegmentJudgement {
    * the step proves no capacity, as the criteria the operator asked for were not all applied.
    */
   readonly serverLost: boolean;
+  /**
+   * CPU or RAM, asked for with --admin, went unjudged, whatever the cause: the admin API failing
+   * (serverLost), or no measurement of the master covering a short step. The step proves no
+   * capacity: a "yes" judged without them is the one --admin was given to prevent.
+   */
+  readonly unjudged: boolean;
 }
 
 export interface SegmentInput {
@@ -80,6 +86,8 @@ export interface SegmentInput {
    * the step's length.
    */
   readonly serverLost?: boolean;
+  /** --admin was given and its API answered before the load: the CPU and RAM criteria were asked for. */
+  readonly asked?: boolean;
   /** Why the step did not run at all (the run ended before it began): said for what it could not measure. */
   readonly notRun?: string;
 }
@@ -233,8 +241,10 @@ export function judgeSegment(input: SegmentInput): SegmentJudgement {
     add('ram', ok, server.ramMax, CRITERIA.ramPercent, `RAM ${formatPercent(server.ramMax, CRITERIA.ramPercent)} at most ${ok ? '<' : '≥'} ${CRITERIA.ramPercent} %`);
   }
   const reasons = checks.filter((ch) => ch.pass === false).map((ch) => ch.detail);
-  const serverLost = input.serverLost === true && (server.cpuMean === null || server.ramMax === null);
-  return { pass: reasons.length === 0, measured, enough, checks, reasons, server, serverLost };
+  const figureMissing = server.cpuMean === null || server.ramMax === null;
+  const serverLost = input.serverLost === true && figureMissing;
+  const unjudged = (input.asked === true || serverLost) && figureMissing;
+  return { pass: reasons.length === 0, measured, enough, checks, reasons, server, serverLost, unjudged };
 }
 
 export interface JudgedSegment {
@@ -327,9 +337,10 @@ export function overallVerdict(segments: readonly JudgedSegment[], interrupted: 
   const passedPrefix = firstFailIdx < 0 ? ran : ran.slice(0, firstFailIdx);
   // The first of the steady, complete segments with the most users: its figures are the headline.
   // One this machine could not load in full (EMFILE) was not sent the load it names.
-  // One whose CPU or RAM went unjudged as the admin API failed during it was not judged on every
-  // criterion asked for: a "yes" from it would be the one --admin was given to prevent.
-  const best = passedPrefix.filter((s) => s.steady && s.complete && s.judgement.measured && s.judgement.enough && s.counts.generator === 0 && !s.judgement.serverLost).reduce<JudgedSegment | undefined>((acc, s) => (!acc || s.users > acc.users ? s : acc), undefined);
+  // One whose CPU or RAM, asked for with --admin, went unjudged (the admin API failed during it, or
+  // no measurement of the master covered it) was not judged on every criterion asked for: a "yes"
+  // from it would be the one --admin was given to prevent.
+  const best = passedPrefix.filter((s) => s.steady && s.complete && s.judgement.measured && s.judgement.enough && s.counts.generator === 0 && !s.judgement.unjudged).reduce<JudgedSegment | undefined>((acc, s) => (!acc || s.users > acc.users ? s : acc), undefined);
   const failed = firstFailIdx < 0 ? undefined : ran[firstFailIdx];
   const measured = ran.filter((s) => s.judgement.measured);
   // Measured, failing nothing, but on too few requests (or logins alone) to call a pass.
@@ -355,6 +366,8 @@ export function overallVerdict(segments: readonly JudgedSegment[], interrupted: 
           ? 'the load generator could not send every request of the steps held to their end'
           : held.some((s) => s.judgement.measured && s.judgement.enough && s.judgement.serverLost)
             ? 'the admin API gave no CPU or RAM figure during the steps held to their end'
+          : held.some((s) => s.judgement.measured && s.judgement.enough && s.judgement.unjudged)
+            ? 'no CPU or RAM measurement of the master covers the steps held to their end; longer steps get one'
           : held.some((s) => s.judgement.measured && !s.judgement.enough)
             ? 'not enough requests to judge'
             : held.length > 0
@@ -365,7 +378,7 @@ export function overallVerdict(segments: readonly JudgedSegment[], interrupted: 
   const unmeasured = ran.filter((s) => !s.judgement.measured);
   const partial = ran.filter((s) => !s.complete);
   const starved = ran.filter((s) => s.counts.generator > 0);
-  const lost = ran.filter((s) => s.judgement.serverLost && s.judgement.pass);
+  const lost = ran.filter((s) => s.judgement.unjudged && s.judgement.pass);
   if (failed) lines.push(`first failing step: ${failed.label}, ${usersText(failed.users)}: ${failed.judgement.reasons.join('; ')}`);
   else if (ran.length > 0 && measured.length === 0) lines.push(`nothing to judge: no request finished in any step (${ran.length} of ${segments.length} ran)`);
   // A step cut short or with nothing measured did not pass: it failed nothing, which is all it says.
@@ -373,7 +386,11 @@ export function overallVerdict(segments: readonly JudgedSegment[], interrupted: 
   else if (ran.length > 0) lines.push(`every step ${ran.length < segments.length ? 'that ran ' : ''}passed (${ran.length} of ${segments.length} ran)`);
   if (overBefore !== undefined) lines.push(`the server was already over the limit before the load (${overBefore}): ${failed ? 'this failure may be its state then, not the users sent' : 'its figures include whatever held it there'}`);
   if (partial.length > 0) lines.push(`cut short, so proving no capacity: ${partial.map((s) => `${s.label} (${usersText(s.users)})`).join(', ')}`);
-  if (lost.length > 0) lines.push(`without the CPU and RAM figures --admin asked for (the admin API failed during them), so proving no capacity: ${lost.map((s) => `${s.label} (${usersText(s.users)})`).join(', ')}`);
+  if (lost.length > 0) {
+    // Why each went unjudged is in the "not judged" line below.
+    const why = lost.every((s) => s.judgement.serverLost) ? ' (the admin API failed during them)' : '';
+    lines.push(`without the CPU and RAM figures --admin asked for${why}, so proving no capacity: ${lost.map((s) => `${s.label} (${usersText(s.users)})`).join(', ')}`);
+  }
   for (const s of starved) lines.push(`${s.label} (${usersText(s.users)}) proves no capacity: ${s.judgement.checks.find((c) => c.name === 'generator')?.detail ?? ''}`);
   if (unmeasured.length > 0 && measured.length > 0) {
     lines.push(`no request finished, so not measured and proving no capacity: ${unmeasured.map((s) => `${s.label} (${usersText(s.users)})`).join(', ')}`);
@@ -393,9 +410,10 @@ export function overallVerdict(segments: readonly JudgedSegment[], interrupted: 
   const showable = enough.filter((s) => s.steady && s.complete);
   return {
     // A run whose steps were all too thin to judge showed nothing: not a pass (exit 2), as one with no request.
-    // Nor one whose every step that could show capacity lost the admin API: none was judged on the
-    // criteria asked for, and a ramp judged in full before (which shows none) does not make it one.
-    pass: (showable.length > 0 ? showable : enough).some((s) => !s.judgement.serverLost) && !failed && !interrupted,
+    // Nor one whose every step that could show capacity went without the CPU or RAM asked for:
+    // none was judged on the criteria asked for, and a ramp judged in full before (which shows
+    // none) does not make it one.
+    pass: (showable.length > 0 ? showable : enough).some((s) => !s.judgement.unjudged) && !failed && !interrupted,
     supportedUsers: best?.users ?? null,
     headline,
     firstFailure: failed ? { label: failed.label, users: failed.users, reasons: failed.judgement.reasons } : null,

@@ -56,7 +56,7 @@ describe('judging segments', () => {
     r.finish(2000.3);
     // The deadline timer fired just after 2 s, when step 3 would have begun: it still did not run.
     const { segments, judged } = judgeSegments(schedule, r, 2000.3, false, [], 'no --admin URL given');
-    assert.deepEqual(segments.map((s) => [s.label, s.users, s.ran, s.pass]), [['step 1/3', 1, true, true], ['step 2/3', 2, true, true], ['step 3/3', 3, false, false]]);
+    assert.deepEqual(segments.map((s) => [s.label, s.users, s.ran, s.pass]), [['step 1/3', 1, true, true], ['step 2/3', 2, true, true], ['step 3/3', 3, false, null]], 'not run: neither a pass nor a failure');
     assert.equal(segments[2]?.counts.requests, 0);
     const verdict = overallVerdict(judged, false);
     assert.equal(verdict.pass, true, 'no step that ran failed');
@@ -227,6 +227,39 @@ describe('judging segments', () => {
     // Without --admin, nothing was asked for: a step without CPU and RAM still proves its users.
     const unasked = judgeSegments(schedule, r, 6000, false, [], 'no --admin URL given', []);
     assert.equal(overallVerdict(unasked.judged, false).supportedUsers, 4);
+  });
+
+  it('claims no capacity from a step no measurement of the master covered, with --admin given: the verdict names a step judged on CPU and RAM, or shows nothing', () => {
+    // Steps of 2 s; the master measured the host at 1.5 s (its figure averaging the 2.5 s before),
+    // then not again before the run ended: step 2 had neither CPU nor RAM.
+    const schedule = stepsSchedule([2, 4], 2000);
+    const r = new Recorder(schedule);
+    r.users(2, 0);
+    recordJudgeable(r, ok(100, 110));
+    r.users(4, 2000);
+    recordJudgeable(r, ok(2100, 2110));
+    r.finish(4000);
+    const host = (hostT: number, t: number): ServerSample => ({ t, cpu: 30, ram: 10, hostT, hostDated: true, connections: 1, maxConnections: 100, status: 'LOW' });
+    const samples = [host(-1000, 0), host(1500, 1600), host(1500, 2600), host(1500, 3600)];
+    const { segments, judged } = judgeSegments(schedule, r, 4000, false, samples, undefined);
+    assert.deepEqual(segments.map((s) => [s.server.cpuMean, s.server.ramMax]), [[30, 10], [null, null]]);
+    assert.deepEqual(segments.map((s) => [s.serverLost, s.criteriaUnjudged]), [[false, false], [false, true]], 'said in result.json');
+    const v = overallVerdict(judged, false);
+    let out = '';
+    printSummary({ write: (t: string) => (out += t) }, segments, judged, v, undefined);
+    assert.match(out, /^step 2\/2 +4 users  partial /m, 'not "pass": it proves no capacity');
+    assert.equal(v.supportedUsers, 2);
+    assert.match(v.headline, /^supports 2 concurrent users: yes \(p95 10 ms, 0 errors, CPU 30 %\)$/);
+    assert.ok(v.lines.includes('without the CPU and RAM figures --admin asked for, so proving no capacity: step 2/2 (4 users)'), v.lines.join(' | '));
+    assert.ok(v.lines.some((l) => l.startsWith('CPU and RAM not judged: no host measurement of the master (it measures every ') && l.includes('covers step 2/2')), v.lines.join(' | '));
+    // No measurement in either step: nothing shown, no pass (exit 2).
+    const none = judgeSegments(schedule, r, 4000, false, [host(-1000, 0), host(-1000, 1000), host(-1000, 3000)], undefined);
+    const nothing = overallVerdict(none.judged, false);
+    assert.equal(nothing.supportedUsers, null);
+    assert.equal(nothing.pass, false);
+    assert.match(nothing.headline, /^supports 4 concurrent users: not shown \(no CPU or RAM measurement of the master covers the steps held to their end; longer steps get one; /);
+    // Without --admin, nothing was asked for: the same steps prove their users.
+    assert.equal(overallVerdict(judgeSegments(schedule, r, 4000, false, [], 'no --admin URL given').judged, false).supportedUsers, 4);
   });
 
   it('is no pass when the admin API failed during the plateau, though the ramp before it was judged in full', () => {
