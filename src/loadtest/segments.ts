@@ -142,7 +142,7 @@ export function judgeSegments(
       serverLost: judgement.serverLost,
       criteriaUnjudged: judgement.unjudged,
     });
-    judged.push({ label: seg.label, users: segmentPeak(seg), ran, complete, steady: seg.usersFrom === seg.usersTo, counts: tally.counts, latency: tally.latency(), judgement, ...(unstarted ? { cutByDuration: true } : {}) });
+    judged.push({ label: seg.label, users: segmentPeak(seg), ran, complete, steady: seg.usersFrom === seg.usersTo, counts: tally.counts, latency: tally.latency(), judgement, usersReached: recorder.segmentUsersMax[i] ?? 0, ...(unstarted ? { cutByDuration: true } : {}) });
   });
   return { segments, judged };
 }

@@ -199,32 +199,32 @@ export function judgeSegment(input: SegmentInput): SegmentJudgement {
   if (measured) {
     add('sample', enough ? true : null, input.appRequests, needed, enough
       ? `${input.appRequests} requests other than logins`
-      : `not enough requests to judge this step: ${input.appRequests === 0 ? `no request other than logins (${logins} logins), which prove nothing of the load` : `${input.appRequests} requests other than logins (and ${logins} ${logins === 1 ? 'login' : 'logins'})`} where a pass needs at least ${needed} (${MIN_APP_REQUESTS}, and one per user)`);
+      : `not enough requests to judge this step: ${input.appRequests === 0 ? `no request other than logins (${counted(logins, 'login')}), which prove nothing of the load` : `${counted(input.appRequests, 'request')} other than logins (and ${counted(logins, 'login')})`} where a pass needs at least ${needed} (${MIN_APP_REQUESTS}, and one per user)`);
   }
   const p95 = input.latency?.p95;
   if (!measured) add('p95', null, null, CRITERIA.p95Ms, 'p95 not measured: no request');
   else {
-    const waiting = c.unanswered > 0 ? ` (with the waits of ${c.unanswered} requests still unanswered when the run ended)` : '';
+    const waiting = c.unanswered > 0 ? ` (with the waits of ${counted(c.unanswered, 'request')} still unanswered when the run ended)` : '';
     add('p95', p95 === undefined ? false : p95 < CRITERIA.p95Ms, p95 ?? null, CRITERIA.p95Ms,
       p95 === undefined ? 'no answer to measure' : `p95 ${formatMs(p95, CRITERIA.p95Ms)} ${p95 < CRITERIA.p95Ms ? '<' : '≥'} ${CRITERIA.p95Ms} ms${waiting}`);
   }
   const fives = list(input.statuses, (k) => Number(k) >= 500);
-  add('status5xx', c.status5xx === 0, c.status5xx, 0, c.status5xx === 0 ? 'no 5xx' : `${c.status5xx} server errors (${fives})${c.status503 > 0 ? '; 503 means the server was full or unavailable' : ''}`);
-  add('timeouts', c.timeouts === 0, c.timeouts, 0, c.timeouts === 0 ? 'no timeouts' : `${c.timeouts} timeouts`);
+  add('status5xx', c.status5xx === 0, c.status5xx, 0, c.status5xx === 0 ? 'no 5xx' : `${counted(c.status5xx, 'server error')} (${fives})${c.status503 > 0 ? '; 503 means the server was full or unavailable' : ''}`);
+  add('timeouts', c.timeouts === 0, c.timeouts, 0, c.timeouts === 0 ? 'no timeouts' : `${counted(c.timeouts, 'timeout')}`);
   const codes = list(input.errorCodes, (k) => k !== 'timeout' && k !== LOGIN_WITHOUT_TOKEN && k !== LOGIN_LOCKED && !String(k).includes('TIMEOUT') && !isGeneratorError(String(k)));
-  add('connection', c.connection === 0, c.connection, 0, c.connection === 0 ? 'no connection errors' : `${c.connection} connection errors (${codes})`);
+  add('connection', c.connection === 0, c.connection, 0, c.connection === 0 ? 'no connection errors' : `${counted(c.connection, 'connection error')} (${codes})`);
   add('rate_limited', c.status429 === 0, c.status429, 0, c.status429 === 0 ? 'not rate limited' : tooManyRequests(c.status429, input.errorCodes.get(LOGIN_LOCKED) ?? 0));
   const other = list(input.statuses, (k) => Number(k) !== 429 && Number(k) < 500 && (Number(k) < 200 || Number(k) >= 300));
   // Logins answered 2xx without a token are among them (their status is a success's): named apart.
   const tokenless = input.errorCodes.get(LOGIN_WITHOUT_TOKEN) ?? 0;
   const unexpected = [other, tokenless > 0 ? `${tokenless} logins answered without a token, as a server that is not corral's app does` : ''].filter((p) => p !== '').join(', ');
   add('unexpected_status', c.statusOther === 0, c.statusOther, 0,
-    c.statusOther === 0 ? 'no unexpected answers' : `${c.statusOther} unexpected answers (${unexpected}); 401 usually means --users-file or --admin-token does not match the target`);
+    c.statusOther === 0 ? 'no unexpected answers' : `${counted(c.statusOther, 'unexpected answer')} (${unexpected}); 401 usually means --users-file or --admin-token does not match the target`);
   // This machine's own failures say nothing of the target: neither a pass nor a fail, but the step
   // was not loaded as planned, so it proves no capacity (overallVerdict).
   const own = list(input.errorCodes, (k) => isGeneratorError(String(k)));
   add('generator', c.generator === 0 ? true : null, c.generator, 0,
-    c.generator === 0 ? 'every request sent' : `the load generator could not send ${c.generator} requests (${own}), a limit of this machine, not the target: ${generatorHint(input.errorCodes.keys())}`);
+    c.generator === 0 ? 'every request sent' : `the load generator could not send ${counted(c.generator, 'request')} (${own}), a limit of this machine, not the target: ${generatorHint(input.errorCodes.keys())}`);
   // Judged unrounded: rounded first, a mean of 79.95 % failed as "80 % ≥ 80 %".
   const raw = measuredFigures(input.server);
   const server = displayed(raw);
@@ -261,6 +261,22 @@ export interface JudgedSegment {
   readonly judgement: SegmentJudgement;
   /** True for a segment --duration cut before it began: it did not run, by plan rather than by an interruption. */
   readonly cutByDuration?: boolean;
+  /** The most virtual users that ran during it (result.json's usersActiveMax). */
+  readonly usersReached?: number;
+}
+
+/**
+ * The users a segment was run at: its planned peak, but for a ramp cut short, which never reached
+ * it (a profile's ramp to 300 users interrupted at 82 failed at 82 or fewer, not at 300).
+ */
+function usersRun(s: JudgedSegment): number {
+  return !s.steady && !s.complete && s.usersReached !== undefined ? Math.min(s.users, s.usersReached) : s.users;
+}
+
+/** "4 users", or for a ramp cut short "82 of 300 users reached". */
+function usersSaid(s: JudgedSegment): string {
+  const run = usersRun(s);
+  return run < s.users ? `${run} of ${usersText(s.users)} reached` : usersText(s.users);
 }
 
 export interface Verdict {
@@ -323,6 +339,11 @@ function namingSteps(unjudged: readonly { readonly detail: string; readonly labe
   });
 }
 
+/** "1 timeout", "3 timeouts". */
+function counted(n: number, noun: string): string {
+  return `${n} ${noun}${n === 1 ? '' : 's'}`;
+}
+
 function concurrentUsers(n: number): string {
   return `${n} concurrent user${n === 1 ? '' : 's'}`;
 }
@@ -352,12 +373,12 @@ export function overallVerdict(segments: readonly JudgedSegment[], interrupted: 
   } else if (best) {
     headline = `supports ${concurrentUsers(best.users)}: yes (${briefFigures(best)})`;
   } else if (failed) {
-    headline = `supports ${concurrentUsers(failed.users)}: no (${briefFigures(failed)})`;
+    headline = `supports ${concurrentUsers(usersRun(failed))}: no (${briefFigures(failed)})`;
   } else {
     // Nothing failed, but nothing ran steady to its end with a request measured (a ramp only, cut
     // short, or no request due): name the figures of the largest step that measured something.
     const shown = measured.length > 0 ? measured : ran;
-    const most = shown.reduce((acc, s) => (s.users > acc.users ? s : acc));
+    const most = shown.reduce((acc, s) => (usersRun(s) > usersRun(acc) ? s : acc));
     const held = ran.filter((s) => s.steady && s.complete);
     const why =
       measured.length === 0
@@ -373,19 +394,19 @@ export function overallVerdict(segments: readonly JudgedSegment[], interrupted: 
             : held.length > 0
             ? 'no step held to its end had a request to judge'
             : 'no step held its users to the end';
-    headline = `supports ${concurrentUsers(most.users)}: not shown (${why}; ${briefFigures(most)})`;
+    headline = `supports ${concurrentUsers(usersRun(most))}: not shown (${why}; ${briefFigures(most)})`;
   }
   const unmeasured = ran.filter((s) => !s.judgement.measured);
   const partial = ran.filter((s) => !s.complete);
   const starved = ran.filter((s) => s.counts.generator > 0);
   const lost = ran.filter((s) => s.judgement.unjudged && s.judgement.pass);
-  if (failed) lines.push(`first failing step: ${failed.label}, ${usersText(failed.users)}: ${failed.judgement.reasons.join('; ')}`);
+  if (failed) lines.push(`first failing step: ${failed.label}, ${usersSaid(failed)}: ${failed.judgement.reasons.join('; ')}`);
   else if (ran.length > 0 && measured.length === 0) lines.push(`nothing to judge: no request finished in any step (${ran.length} of ${segments.length} ran)`);
   // A step cut short or with nothing measured did not pass: it failed nothing, which is all it says.
   else if (unmeasured.length > 0 || partial.length > 0 || starved.length > 0 || thin.length > 0 || lost.length > 0) lines.push(`no step failed (${ran.length} of ${segments.length} ran)`);
   else if (ran.length > 0) lines.push(`every step ${ran.length < segments.length ? 'that ran ' : ''}passed (${ran.length} of ${segments.length} ran)`);
   if (overBefore !== undefined) lines.push(`the server was already over the limit before the load (${overBefore}): ${failed ? 'this failure may be its state then, not the users sent' : 'its figures include whatever held it there'}`);
-  if (partial.length > 0) lines.push(`cut short, so proving no capacity: ${partial.map((s) => `${s.label} (${usersText(s.users)})`).join(', ')}`);
+  if (partial.length > 0) lines.push(`cut short, so proving no capacity: ${partial.map((s) => `${s.label} (${usersSaid(s)})`).join(', ')}`);
   if (lost.length > 0) {
     // Why each went unjudged is in the "not judged" line below.
     const why = lost.every((s) => s.judgement.serverLost) ? ' (the admin API failed during them)' : '';
@@ -416,7 +437,7 @@ export function overallVerdict(segments: readonly JudgedSegment[], interrupted: 
     pass: (showable.length > 0 ? showable : enough).some((s) => !s.judgement.unjudged) && !failed && !interrupted,
     supportedUsers: best?.users ?? null,
     headline,
-    firstFailure: failed ? { label: failed.label, users: failed.users, reasons: failed.judgement.reasons } : null,
+    firstFailure: failed ? { label: failed.label, users: usersRun(failed), reasons: failed.judgement.reasons } : null,
     lines,
   };
 }

@@ -262,6 +262,29 @@ describe('judging segments', () => {
     assert.equal(overallVerdict(judgeSegments(schedule, r, 4000, false, [], 'no --admin URL given').judged, false).supportedUsers, 4);
   });
 
+  it('names a ramp an interruption cut short by the users it reached, not the peak it never got to', () => {
+    // A ramp to 300 users over 10 s, then a plateau: Ctrl-C 2.3 s in, with 82 users running, and
+    // 503s among their answers.
+    const schedule = profileSchedule(parseProfile({ users: { distribution: { ramp_up: { duration: '10s', users: 300 }, plateau: { duration: '10s', users: 300 } } } }), 1);
+    const r = new Recorder(schedule);
+    r.users(82, 2000);
+    recordJudgeable(r, ok(100, 120));
+    r.record({ ...ok(2100, 2110), status: 503, outcome: 'http' });
+    r.finish(2300);
+    const { judged } = judgeSegments(schedule, r, 2300, true, [], 'no --admin URL given');
+    const v = overallVerdict(judged, true);
+    assert.match(v.headline, /^supports 82 concurrent users: no \(/);
+    assert.ok(v.lines.some((l) => l.startsWith('first failing step: ramp_up, 82 of 300 users reached: 1 server error (')), v.lines.join(' | '));
+    assert.deepEqual(v.firstFailure?.users, 82);
+    // Held to its end, a ramp is named by its peak, as it reached it.
+    const whole = new Recorder(schedule);
+    whole.users(300, 9000);
+    recordJudgeable(whole, ok(100, 120));
+    whole.record({ ...ok(2100, 2110), status: 503, outcome: 'http' });
+    whole.finish(10_000);
+    assert.match(overallVerdict(judgeSegments(schedule, whole, 10_000, true, [], 'no --admin URL given').judged, true).headline, /^supports 300 concurrent users: no \(/);
+  });
+
   it('is no pass when the admin API failed during the plateau, though the ramp before it was judged in full', () => {
     // A ramp of 3 s to 4 users, then a plateau of 3 s; the master answered through the ramp and
     // went away 0.5 s into the plateau. The ramp shows no capacity; the plateau, which could, was

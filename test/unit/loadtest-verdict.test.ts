@@ -47,7 +47,7 @@ describe('judging a step', () => {
     assert.match(onlyLocked.reasons.join(), /^1 login answered 429 login_locked: /);
     assert.doesNotMatch(onlyLocked.reasons.join(), /CORRAL_RATE_LIMIT/);
     const other = judgeSegment(input({ ok: 99, statusOther: 1 }, { statuses: new Map([[200, 99], [401, 1]]) }));
-    assert.match(other.reasons.join(), /1 unexpected answers \(401×1\)/);
+    assert.match(other.reasons.join(), /1 unexpected answer \(401×1\)/);
     // Logins answered 200 without a token: their status is a success's, so they are named apart.
     const tokenless = judgeSegment(input({ ok: 0, statusOther: 100 }, { appRequests: 0, statuses: new Map([[200, 100]]), errorCodes: new Map([['login_without_token', 100]]) }));
     assert.match(tokenless.reasons.join(), /^100 unexpected answers \(100 logins answered without a token, as a server that is not corral's app does\)/);
@@ -81,7 +81,7 @@ describe('judging a step', () => {
     // answered one (failing on it turned a random tail request into exit 2).
     const healthy = stepOf(Array.from({ length: 199 }, () => 40), [1200]);
     assert.equal(healthy.pass, true, healthy.reasons.join());
-    assert.equal(healthy.checks.find((c) => c.name === 'p95')?.detail, 'p95 40 ms < 500 ms (with the waits of 1 requests still unanswered when the run ended)');
+    assert.equal(healthy.checks.find((c) => c.name === 'p95')?.detail, 'p95 40 ms < 500 ms (with the waits of 1 request still unanswered when the run ended)');
     // A target that stopped answering: most requests are still waiting, and their waits fail p95.
     const hung = stepOf(Array.from({ length: 10 }, () => 40), Array.from({ length: 30 }, () => 900));
     assert.equal(hung.pass, false);
