@@ -59,6 +59,27 @@ const RECONNECT_MAX_MS = 5000;
  */
 export const REFUSAL_REPEAT_MS = 3_600_000;
 
+/**
+ * The link's time: its pause after a failed command, its probes, the settle before redis.recovered,
+ * and failingForMs. Shaped as the keeper's Clock (sheets/keeper/clock.ts), so a test's FakeClock
+ * fits; declared here so that redis/ imports nothing from sheets/.
+ */
+export interface LinkClock {
+  now(): number;
+  setTimeout(fn: () => void, ms: number): unknown;
+  clearTimeout(handle: unknown): void;
+}
+
+const SYSTEM_LINK_CLOCK: LinkClock = {
+  now: () => Date.now(),
+  setTimeout: (fn, ms) => {
+    const t = setTimeout(fn, ms);
+    t.unref();
+    return t;
+  },
+  clearTimeout: (h) => clearTimeout(h as NodeJS.Timeout),
+};
+
 export interface RedisLinkOptions {
   readonly url: string;
   /** REDIS_TLS_CA_FILE: the CAs a rediss:// server's certificate is checked against. */
@@ -69,6 +90,13 @@ export interface RedisLinkOptions {
   readonly pauseAfterFailureMs?: number;
   readonly probeMs?: number;
   readonly recoveredAfterMs?: number;
+  /**
+   * Tests only (default: Date.now and unref'd timers). A fake clock lets a unit test say how long
+   * Redis answered or failed on the link's clock instead of sleeping: the settle before
+   * redis.recovered and the gap failingForMs reports were real time before, and a loaded machine
+   * that ran a test's steps late flipped its outcome.
+   */
+  readonly clock?: LinkClock;
 }
 
 export class RedisLink {
@@ -76,9 +104,9 @@ export class RedisLink {
   /** Where it connects, for log lines: the URL without its password. */
   readonly target: string;
   private readonly outage: RepeatedFailure;
-  private recoveredTimer: NodeJS.Timeout | undefined;
+  private recoveredTimer: unknown;
   /** Refusals of Redis's own (a new kind is said at once, as a new RepeatedFailure). */
-  private refusalLog = new RepeatedFailure(Date.now, REFUSAL_REPEAT_MS);
+  private refusalLog = new RepeatedFailure(() => this.clock.now(), REFUSAL_REPEAT_MS);
   private refusalKind: Refusal['kind'] | undefined;
   /** The database REDIS_URL names (undefined: Redis's default, 0). */
   private readonly db: number | undefined;
@@ -97,9 +125,9 @@ export class RedisLink {
   private everReady = false;
   private closed = false;
   private lastFailureAt = -Infinity;
-  /** When the first failure since Redis last answered came (Date.now), undefined while it answers. */
+  /** When the first failure since Redis last answered came (the link's clock), undefined while it answers. */
   private failingSinceAt: number | undefined;
-  private probeTimer: NodeJS.Timeout | undefined;
+  private probeTimer: unknown;
   /** A write of the keeper's that asks whether Redis answers (and takes writes) again; else PING. */
   private probeScript: (() => Promise<void>) | undefined;
 
@@ -107,7 +135,7 @@ export class RedisLink {
     const { options, shown } = redisTarget(o.url, o.tlsCaFile === undefined ? undefined : readRedisCa(o.tlsCaFile));
     this.target = shown;
     this.db = options.db;
-    this.outage = new RepeatedFailure(Date.now, undefined, this.recoveredAfterMs);
+    this.outage = new RepeatedFailure(() => this.clock.now(), undefined, this.recoveredAfterMs);
     const settings: RedisOptions = {
       ...options,
       connectionName: `corral-keeper-${process.pid}`,
@@ -184,12 +212,12 @@ export class RedisLink {
    * knows of the other hosts' calls by it (shared-quota.ts).
    */
   get failingForMs(): number {
-    return this.failingSinceAt === undefined ? 0 : Math.max(0, Date.now() - this.failingSinceAt);
+    return this.failingSinceAt === undefined ? 0 : Math.max(0, this.clock.now() - this.failingSinceAt);
   }
 
   /** Whether to send commands now: connected, and no command failed in the last few seconds. */
   get usable(): boolean {
-    return this.ready && Date.now() - this.lastFailureAt >= (this.o.pauseAfterFailureMs ?? REDIS_PAUSE_AFTER_FAILURE_MS);
+    return this.ready && this.clock.now() - this.lastFailureAt >= (this.o.pauseAfterFailureMs ?? REDIS_PAUSE_AFTER_FAILURE_MS);
   }
 
   private onReady(): void {
@@ -203,6 +231,10 @@ export class RedisLink {
       this.o.logger.info({ event: 'redis.connected', redis: this.target }, `redis: connected to ${this.target}; the Sheets quota, cache and failed-login counts are shared with the other hosts using it`);
     }
     this.recovered();
+  }
+
+  private get clock(): LinkClock {
+    return this.o.clock ?? SYSTEM_LINK_CLOCK;
   }
 
   private get recoveredAfterMs(): number {
@@ -220,10 +252,9 @@ export class RedisLink {
     const pending = this.outage.failing;
     this.outage.ended((failures) => this.sayRecovered(failures));
     if (!pending || this.closed) return;
-    clearTimeout(this.recoveredTimer);
+    this.clock.clearTimeout(this.recoveredTimer);
     // A little after: a timer may fire a millisecond early by Date.now, and the end would wait for the next.
-    this.recoveredTimer = setTimeout(() => this.outage.flush(), this.recoveredAfterMs + 20);
-    this.recoveredTimer.unref();
+    this.recoveredTimer = this.clock.setTimeout(() => this.outage.flush(), this.recoveredAfterMs + 20);
   }
 
   private sayRecovered(failures: number): void {
@@ -254,7 +285,7 @@ export class RedisLink {
   /** Redis answered, but refused: said with its fix, at once for a new kind, then at most hourly. */
   private refused(refusal: Refusal, err: Error): void {
     if (this.refusalKind !== refusal.kind) {
-      this.refusalLog = new RepeatedFailure(Date.now, REFUSAL_REPEAT_MS);
+      this.refusalLog = new RepeatedFailure(() => this.clock.now(), REFUSAL_REPEAT_MS);
       this.refusalKind = refusal.kind;
     }
     const what = { database: `database ${this.db ?? 0}`, scripts: "the keeper's scripts", keys: "the keeper's keys", login: 'the login', writes: "the keeper's writes", command: 'a command of the keeper' }[refusal.kind];
@@ -272,7 +303,7 @@ export class RedisLink {
    * refusal. Either way the hosts act alone meanwhile, and Redis is left alone for a while.
    */
   commandFailed(err: unknown): void {
-    this.lastFailureAt = Date.now();
+    this.lastFailureAt = this.clock.now();
     this.failingSinceAt ??= this.lastFailureAt;
     const e = err instanceof Error ? err : new Error(String(err));
     const refusal = refusalOf(e);
@@ -323,8 +354,7 @@ export class RedisLink {
   /** Asks Redis, in a while, whether it answers again (REDIS_PROBE_MS); one probe at a time. */
   private probeSoon(): void {
     if (this.probeTimer || this.closed) return;
-    this.probeTimer = setTimeout(() => void this.probe(), this.o.probeMs ?? REDIS_PROBE_MS);
-    this.probeTimer.unref();
+    this.probeTimer = this.clock.setTimeout(() => void this.probe(), this.o.probeMs ?? REDIS_PROBE_MS);
   }
 
   private async probe(): Promise<void> {
@@ -348,7 +378,7 @@ export class RedisLink {
 
   private onDown(err: Error): void {
     if (this.closed) return;
-    this.failingSinceAt ??= Date.now();
+    this.failingSinceAt ??= this.clock.now();
     const hint = tlsHint(err);
     this.outage.failed((sinceLastLine, total) =>
       this.o.logger.warn(
@@ -362,8 +392,8 @@ export class RedisLink {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    clearTimeout(this.probeTimer);
-    clearTimeout(this.recoveredTimer);
+    this.clock.clearTimeout(this.probeTimer);
+    this.clock.clearTimeout(this.recoveredTimer);
     try {
       await this.client.quit();
     } catch {
