@@ -7,14 +7,15 @@
 // command that timed out until it answers again, which the link notices by itself.
 
 import assert from 'node:assert/strict';
-import { afterEach, beforeEach, describe, it } from 'node:test';
-import { REDIS_RECOVERED_AFTER_MS, RedisLink } from '../../src/redis/link.js';
+import { afterEach, beforeEach, describe, it, mock } from 'node:test';
+import { REDIS_PROBE_MS, REDIS_RECOVERED_AFTER_MS, RedisLink } from '../../src/redis/link.js';
 import type { SheetsBackend } from '../../src/sheets/backend.js';
 import { sharedPrefix } from '../../src/sheets/keeper/shared-keys.js';
-import { SharedQuota } from '../../src/sheets/keeper/shared-quota.js';
+import { SharedQuota, type SharedQuotaOptions } from '../../src/sheets/keeper/shared-quota.js';
 import { SharedRanges } from '../../src/sheets/keeper/shared-ranges.js';
 import { SheetSharing, type SharingSettings } from '../../src/sheets/keeper/sheet-sharing.js';
 import { captureLogger, type CapturedLogger } from '../fixtures/capture-logger.js';
+import { FakeClock } from '../fixtures/fake-clock.js';
 import { waitFor } from '../helpers/corral.js';
 import { redisMissing, redisPerSuite } from '../helpers/redis-server.js';
 
@@ -27,6 +28,22 @@ const SETTINGS: Omit<SharingSettings, 'REDIS_URL'> = {
   SHEETS_TIMEOUT: 5,
 };
 const BACKEND = { kind: 'google', source: 'google sheet-1 via emulator' } as unknown as SheetsBackend;
+/** Only there to fail rather than hang: what is waited for does not depend on how fast the machine is. */
+const PATIENCE_MS = 30_000;
+
+/**
+ * A SharedQuota whose presence ticks (a setInterval, every 5 s) never come: once it has said it
+ * is present at its start, only the link's probe asks Redis without a call, which these tests
+ * watch. (Either could end an outage; which one did was told by a bound on the wall clock.)
+ */
+function quotaWithoutPresenceTicks(o: SharedQuotaOptions): SharedQuota {
+  mock.timers.enable({ apis: ['setInterval'] });
+  try {
+    return new SharedQuota(o);
+  } finally {
+    mock.timers.reset();
+  }
+}
 
 describe('the Redis link, refused by the server', { skip: redisMissing }, () => {
   const server = redisPerSuite();
@@ -51,7 +68,9 @@ describe('the Redis link, refused by the server', { skip: redisMissing }, () => 
     const sharing = await SheetSharing.open({ ...SETTINGS, REDIS_URL: `${server().url}?db=16` }, BACKEND, log.logger);
     assert.ok(sharing);
     opened.push(sharing);
-    // open() waited for the connection, whose SELECT came back refused before it was ready.
+    // open() waited for the connection, whose SELECT came back refused before it was ready (or
+    // for its 2 s; the refusal is then said once it comes: waited for here).
+    await waitFor(() => log.lines().some((l) => l.event === 'redis.misconfigured'), PATIENCE_MS, 'redis.misconfigured');
     await sharing.quota.take('read');
     await sharing.ranges.put('Players', Buffer.from('[["name"]]'), Date.now(), Date.now());
     assert.equal(await sharing.ranges.get('Players'), undefined);
@@ -79,7 +98,7 @@ describe('the Redis link, refused by the server', { skip: redisMissing }, () => 
       // No pause after a failed command: every call below reaches Redis.
       const link = new RedisLink({ url: `${server().url}?user=noscript&password=pw`, logger: log.logger, pauseAfterFailureMs: 0 });
       links.push(link);
-      assert.equal(await link.whenReady(3000), true);
+      assert.equal(await link.whenReady(PATIENCE_MS), true);
       const prefix = sharedPrefix('google sheet-1 via emulator');
       const quota = new SharedQuota({ link, prefix, perMinute: { read: 6, write: 6 }, logger: log.logger });
       quotas.push(quota);
@@ -122,9 +141,9 @@ describe('the Redis link, refused by the server', { skip: redisMissing }, () => 
     // Short probe and pause: several rounds of each while memory stays full.
     const link = new RedisLink({ url: server().url, logger: log.logger, pauseAfterFailureMs: 300, probeMs: 200 });
     links.push(link);
-    assert.equal(await link.whenReady(3000), true);
+    assert.equal(await link.whenReady(PATIENCE_MS), true);
     const prefix = sharedPrefix('google sheet-1 via emulator');
-    const quota = new SharedQuota({ link, prefix, perMinute: { read: 60, write: 60 }, logger: log.logger });
+    const quota = quotaWithoutPresenceTicks({ link, prefix, perMinute: { read: 60, write: 60 }, logger: log.logger });
     quotas.push(quota);
     const ranges = new SharedRanges({ link, prefix, keepMs: 90_000, claimMs: 5000, ownerId: 'host-a', logger: log.logger });
     await quota.take('read');
@@ -160,9 +179,9 @@ describe('the Redis link, refused by the server', { skip: redisMissing }, () => 
       server().cli('CONFIG', 'SET', 'maxmemory', '0');
     }
     // Memory free again: the link's probe (the keeper's presence, a write) ends it, with no call.
-    const freedAt = Date.now();
-    await waitFor(() => link.sharing, 3000, 'sharing again');
-    assert.ok(Date.now() - freedAt < 1500, `shared again ${Date.now() - freedAt} ms after Redis took writes again`);
+    // Nothing else asks Redis now (no call, the quota's presence ticks held): sharing again is the
+    // probe's doing, a probe interval of 200 ms being what makes it within about a second.
+    await waitFor(() => link.sharing, PATIENCE_MS, 'sharing again');
     assert.deepEqual(
       redisEvents().map((l) => l.event),
       ['redis.connected', 'redis.misconfigured', 'redis.recovered'],
@@ -193,7 +212,7 @@ describe('the Redis link, refused by the server', { skip: redisMissing }, () => 
       assert.ok(!JSON.stringify(said).includes('wrong'.concat('@')) && !JSON.stringify(said).includes('password=wrong'), 'the password is not logged');
       // The server now takes that password: the next reconnection is ready, and says so.
       server().cli('ACL', 'SETUSER', 'corral', '>wrong');
-      assert.equal(await link.whenReady(8000), true);
+      assert.equal(await link.whenReady(PATIENCE_MS), true);
       assert.equal(link.sharing, true);
       assert.deepEqual(
         redisEvents().map((l) => l.event),
@@ -221,33 +240,43 @@ describe('the Redis link, hanging', { skip: redisMissing }, () => {
   });
 
   it('frozen with its connection open (SIGSTOP): from the first command timed out, the figures say not connected while the host acts alone, past the pause too; once it answers again, sharing resumes within about a second without a call', async () => {
-    // A pause shorter than the freeze: the figures must not say connected once it has passed.
-    const link = new RedisLink({ url: server().url, logger: log.logger, commandTimeoutMs: 300, pauseAfterFailureMs: 500 });
+    // The link's pause, probes and settle run on a clock the test moves (its commands' timeouts
+    // stay real: Redis is really frozen). A pause shorter than the freeze: the figures must not
+    // say connected once it has passed.
+    const clock = new FakeClock(Date.now());
+    const link = new RedisLink({ url: server().url, logger: log.logger, pauseAfterFailureMs: 500, clock });
     links.push(link);
-    assert.equal(await link.whenReady(3000), true);
-    const quota = new SharedQuota({ link, prefix: sharedPrefix('google sheet-1 via emulator'), perMinute: { read: 60, write: 60 }, logger: log.logger });
+    assert.equal(await link.whenReady(PATIENCE_MS), true);
+    const quota = quotaWithoutPresenceTicks({ link, prefix: sharedPrefix('google sheet-1 via emulator'), perMinute: { read: 60, write: 60 }, logger: log.logger });
     quotas.push(quota);
     await quota.take('read');
     assert.equal(quota.figures().sharedQuotaGrants, 1);
     assert.equal(link.sharing, true);
+    // Past the pause, short of the link's next probe (REDIS_PROBE_MS after the failure).
+    const pastPause = 700;
     // No redis-cli while it is frozen: spawnSync would wait on it.
     server().pause();
-    let resumedAt = 0;
     try {
       await quota.take('read');
       assert.equal(quota.figures().aloneQuotaGrants, 1, 'timed out: the call went on alone');
       assert.equal(link.sharing, false, 'acting alone: not connected, as the figures say');
-      await new Promise((r) => setTimeout(r, 1500));
+      await clock.advance(pastPause);
       assert.equal(link.sharing, false, 'still frozen, the pause over: still not connected');
     } finally {
       server().resume();
-      resumedAt = Date.now();
     }
-    while (!link.sharing && Date.now() - resumedAt < 5000) await new Promise((r) => setTimeout(r, 20));
-    const took = Date.now() - resumedAt;
-    assert.ok(took < 2500, `sharing again ${took} ms after Redis answered again, with no call made`);
-    // Said once it has answered for a while (REDIS_RECOVERED_AFTER_MS): it might stall again.
-    await waitFor(() => log.lines().some((l) => l.event === 'redis.recovered'), REDIS_RECOVERED_AFTER_MS + 2000, 'redis.recovered');
+    // Redis answers again; no call is made, and nothing has asked it since it did.
+    assert.equal(link.sharing, false, 'not before something asked');
+    // The link's probe, a probe interval (1 s) after the failure on its clock, asks by itself. (To
+    // that moment exactly: the answer is then heard at it, whenever it comes.)
+    await clock.advance(REDIS_PROBE_MS - pastPause);
+    await waitFor(() => link.sharing, PATIENCE_MS, "sharing again at the link's probe, with no call made");
+    // Said once it has answered for a while (REDIS_RECOVERED_AFTER_MS on the link's clock), not
+    // before: it might stall again.
+    await clock.advance(REDIS_RECOVERED_AFTER_MS - 1);
+    assert.ok(!log.lines().some((l) => l.event === 'redis.recovered'), 'not said before it answered for REDIS_RECOVERED_AFTER_MS');
+    await clock.advance(21);
+    assert.ok(log.lines().some((l) => l.event === 'redis.recovered'), 'said once it answered for REDIS_RECOVERED_AFTER_MS');
     const said = log.lines().filter((l) => typeof l.event === 'string' && l.event.startsWith('redis.'));
     assert.deepEqual(
       said.map((l) => l.event),
@@ -255,15 +284,19 @@ describe('the Redis link, hanging', { skip: redisMissing }, () => {
     );
   });
   it("stalling again and again (frozen for a moment, answering for less than the settle time, several times): one unavailable line, no recovered line while it goes on, and one once it has answered for a while", async () => {
+    // How long it answers between stalls, and since the last, is the link's clock's, which the
+    // test moves: a busy machine's late steps no longer stretch a 300 ms answer past the settle
+    // time. Its commands' timeouts stay real (Redis is really frozen).
     const settleMs = 1500;
-    const link = new RedisLink({ url: server().url, logger: log.logger, commandTimeoutMs: 300, pauseAfterFailureMs: 300, probeMs: 100, recoveredAfterMs: settleMs });
+    const probeMs = 100;
+    const clock = new FakeClock(Date.now());
+    const link = new RedisLink({ url: server().url, logger: log.logger, pauseAfterFailureMs: 300, probeMs, recoveredAfterMs: settleMs, clock });
     links.push(link);
-    assert.equal(await link.whenReady(3000), true);
-    const quota = new SharedQuota({ link, prefix: sharedPrefix('google sheet-1 via emulator'), perMinute: { read: 600, write: 600 }, logger: log.logger });
+    assert.equal(await link.whenReady(PATIENCE_MS), true);
+    const quota = quotaWithoutPresenceTicks({ link, prefix: sharedPrefix('google sheet-1 via emulator'), perMinute: { read: 600, write: 600 }, logger: log.logger });
     quotas.push(quota);
     await quota.take('read');
     const recovered = () => log.lines().filter((l) => l.event === 'redis.recovered');
-    let answeringSince = 0;
     for (let i = 0; i < 4; i++) {
       server().pause();
       try {
@@ -272,15 +305,18 @@ describe('the Redis link, hanging', { skip: redisMissing }, () => {
       } finally {
         server().resume();
       }
-      await waitFor(() => link.sharing, 3000, `stall ${i}: sharing again once it answers`);
-      answeringSince = Date.now();
-      // It answers for a moment, less than the settle time, then stalls again.
-      if (i < 3) await new Promise((r) => setTimeout(r, 300));
+      // The link's next probe finds it answering.
+      await clock.advance(probeMs);
+      await waitFor(() => link.sharing, PATIENCE_MS, `stall ${i}: sharing again once it answers`);
+      // It answers for a moment, half the settle time, then stalls again.
+      if (i < 3) await clock.advance(settleMs / 2);
       assert.deepEqual(recovered(), [], `stall ${i}: no recovered line while it keeps stalling`);
     }
-    await waitFor(() => recovered().length > 0, settleMs + 2000, 'redis.recovered');
-    const after = Date.now() - answeringSince;
-    assert.ok(after >= settleMs - 100, `recovered said ${after} ms after it last began answering`);
+    // Said once it has answered for the settle time since it last began to, and not before.
+    await clock.advance(settleMs - 1);
+    assert.deepEqual(recovered(), [], 'not said before it answered for the settle time');
+    await clock.advance(21);
+    assert.equal(recovered().length, 1, 'said once it answered for the settle time');
     assert.deepEqual(
       log.lines().filter((l) => typeof l.event === 'string' && l.event.startsWith('redis.')).map((l) => l.event),
       ['redis.connected', 'redis.unavailable', 'redis.recovered'],
