@@ -90,8 +90,20 @@ export class ArbiterReadings {
 
   statusLine(): string {
     // Counted as health counts them: a ready worker whose loop is blocked serves nobody.
-    const ready = servingWorkers(this.workers(), this.s.now());
-    return statusLineOf({ ready, expected: this.s.target.expected, generation: this.s.gens.current, capacity: this.capacity(), wait: this.respawnWait(), reloadFailure: this.s.gens.lastFailure });
+    const { gens } = this.s;
+    const now = this.s.now();
+    const workers = this.workers();
+    const current = workers.filter((c) => c.generation === gens.current);
+    const reload = gens.reload;
+    return statusLineOf({
+      ready: servingWorkers(reload ? current : workers, now),
+      expected: this.s.target.expected,
+      generation: gens.current,
+      capacity: this.capacity(),
+      wait: this.respawnWait(),
+      reloadFailure: gens.lastFailure,
+      reloading: reload ? { from: reload.previousGeneration, serving: servingWorkers(workers.filter((c) => c.generation !== gens.current), now) } : undefined,
+    });
   }
 
   /** See respawnWaitOf. */

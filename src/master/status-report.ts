@@ -41,6 +41,11 @@ export interface StatusLineInput {
   readonly wait: RespawnWait | undefined;
   /** Why the latest reload did not apply, until one completes (Generations.lastFailure). */
   readonly reloadFailure?: string | undefined;
+  /**
+   * A reload in progress: `generation` is the one it boots, `ready` its workers ready; the
+   * generation it started from serves meanwhile, with `serving` workers ready.
+   */
+  readonly reloading?: { readonly from: number; readonly serving: number } | undefined;
 }
 
 /** How much of a reload failure's reason the status line carries: the log has all of it. */
@@ -56,7 +61,12 @@ function shortReason(text: string): string {
 export function statusLineOf(s: StatusLineInput): string {
   const { capacity: cap, wait } = s;
   const why = wait && (wait.bootFailures > 0 ? `${wait.bootFailures} failed boot${wait.bootFailures === 1 ? '' : 's'} in a row` : `crash loop ${wait.crashLoop}`);
-  return `${s.ready}/${s.expected} workers ready, generation ${s.generation}, capacity ${cap.status} (${busyConnections(cap)}/${cap.max_connections} busy, ${cap.idle_connections} idle${cap.refused_last_interval > 0 ? `, ${cap.refused_last_interval} refused` : ''}${cap.idle_closed_last_interval > 0 ? `, ${cap.idle_closed_last_interval} idle closed` : ''})${wait ? `; respawning in ${Math.ceil(wait.inMs / 1000)} s (${why})` : ''}${s.reloadFailure ? `; ${shortReason(s.reloadFailure)}` : ''}`;
+  // While a reload boots its generation, the one before serves: "2/2 workers ready, generation 3"
+  // said of a generation none of whose workers had booted.
+  const workers = s.reloading
+    ? `reloading to generation ${s.generation} (${s.ready}/${s.expected} workers ready), generation ${s.reloading.from} serving (${s.reloading.serving} ready)`
+    : `${s.ready}/${s.expected} workers ready, generation ${s.generation}`;
+  return `${workers}, capacity ${cap.status} (${busyConnections(cap)}/${cap.max_connections} busy, ${cap.idle_connections} idle${cap.refused_last_interval > 0 ? `, ${cap.refused_last_interval} refused` : ''}${cap.idle_closed_last_interval > 0 ? `, ${cap.idle_closed_last_interval} idle closed` : ''})${wait ? `; respawning in ${Math.ceil(wait.inMs / 1000)} s (${why})` : ''}${s.reloadFailure ? `; ${shortReason(s.reloadFailure)}` : ''}`;
 }
 
 export interface ReportInput {

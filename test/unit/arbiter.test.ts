@@ -955,6 +955,9 @@ test('a failed reload stays in the status line systemd shows until a reload comp
     t.arbiter.record('reload');
     t.arbiter.tick();
     assert.deepEqual(standing(), { inProgress: 2, queued: false, last: { seq: 1, outcome: 'refused', generation: 1, code: 'CORRAL_ERR_CONFIG_INVALID' } }, 'generation 2 boots');
+    // Said of the generation that boots, and of the one that serves meanwhile: not "2/2 workers
+    // ready, generation 2" while none of generation 2 has booted.
+    assert.match(t.arbiter.statusLine(), /^reloading to generation 2 \(0\/2 workers ready\), generation 1 serving \(2 ready\), capacity /);
     for (let i = 0; i < 200 && failures() < 2; i++) {
       for (const c of t.children) if (c.identity.generation === 2 && !c.exited) c.exit(4);
       live(250);

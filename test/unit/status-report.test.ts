@@ -22,6 +22,10 @@ test('the status line says how many serve, how busy, and why the others wait', (
   const cap = capacity([6, 2], [1, 0]);
   assert.equal(statusLineOf({ ready: 2, expected: 2, generation: 3, capacity: cap, wait: undefined }), '2/2 workers ready, generation 3, capacity LOW (7/20 busy, 1 idle)');
   assert.equal(
+    statusLineOf({ ready: 1, expected: 2, generation: 4, capacity: cap, wait: undefined, reloading: { from: 3, serving: 2 } }),
+    'reloading to generation 4 (1/2 workers ready), generation 3 serving (2 ready), capacity LOW (7/20 busy, 1 idle)',
+  );
+  assert.equal(
     statusLineOf({ ready: 0, expected: 2, generation: 1, capacity: cap, wait: { inMs: 2001, crashLoop: 4, bootFailures: 0 } }),
     '0/2 workers ready, generation 1, capacity LOW (7/20 busy, 1 idle); respawning in 3 s (crash loop 4)',
   );
