@@ -52,13 +52,21 @@ function refuseRepeatedFlags(tokens: readonly Token[]): void {
  * node:util parseArgs with strict checking, turning its errors into a usage error; each option may
  * be given once.
  */
-export function parseFlags<T extends NonNullable<ParseArgsConfig['options']>>(argv: readonly string[], options: T, o: { readonly readsSettings?: boolean } = {}) {
+export function parseFlags<T extends NonNullable<ParseArgsConfig['options']>>(
+  argv: readonly string[],
+  options: T,
+  o: {
+    readonly readsSettings?: boolean;
+    /** What to say of a flag the command does not take, by its name: before any setting it may spell. */
+    readonly flagHints?: Readonly<Record<string, string>>;
+  } = {},
+) {
   let parsed;
   try {
     parsed = parseArgs({ args: [...argv], options: { ...options, help: { type: 'boolean', short: 'h' } }, strict: true, allowPositionals: false, tokens: true });
   } catch (err) {
     const unknown = (err as NodeJS.ErrnoException).code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION' ? /^Unknown option '([^']+)'/.exec((err as Error).message)?.[1] : undefined;
-    const hint = unknown === undefined ? '' : unknownOptionHint(unknown, argv, [...Object.keys(options), 'help'], o.readsSettings === true);
+    const hint = unknown === undefined ? '' : unknownOptionHint(unknown, argv, [...Object.keys(options), 'help'], o.readsSettings === true, o.flagHints);
     throw new CorralError('CORRAL_ERR_USAGE', `${(err as Error).message}${hint}`, { cause: err });
   }
   refuseRepeatedFlags(parsed.tokens);

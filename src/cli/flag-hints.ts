@@ -73,13 +73,16 @@ const shellWord = (s: string): string => (/^[\w@%+=:,./-]+$/.test(s) ? s : `'${s
  * the command within two edits, or the one it abbreviates; else, where the command reads the
  * settings, the setting the flag names.
  */
-export function unknownOptionHint(unknown: string, argv: readonly string[], options: readonly string[], readsSettings: boolean): string {
+export function unknownOptionHint(unknown: string, argv: readonly string[], options: readonly string[], readsSettings: boolean, own: Readonly<Record<string, string>> = {}): string {
   const flag = unknown.replace(/^-+/, '').replace(/=.*$/, '');
   const longOptions = options.filter((o) => o.length > 1);
   const near = longOptions.map((o) => ({ o, d: editDistance(flag.toLowerCase(), o) })).sort((a, b) => a.d - b.d)[0];
   if (flag.length > 2 && near && near.d <= 2) return `: did you mean --${near.o}?`;
   const abbreviates = longOptions.filter((o) => flag.length >= 2 && o.startsWith(flag.toLowerCase()));
   if (abbreviates.length === 1) return `: did you mean --${abbreviates[0]}? (options are spelled out in full)`;
+  // What the command says of a flag it does not take (reload's --timeout is no CORRAL_TIMEOUT).
+  const ownHint = Object.hasOwn(own, flag) ? own[flag] : undefined;
+  if (ownHint !== undefined) return `: ${ownHint}`;
   if (!readsSettings) return '';
   const instead = GUNICORN_ONLY[flag];
   if (instead) return `: ${instead}`;

@@ -28,6 +28,19 @@ describe('unknown options', () => {
     assert.throws(() => parseFlags(['--workers', '8'], {}), usageError(/^Unknown option '--workers'$/));
   });
 
+  it("say what reload and stop do about a --timeout, not to set CORRAL_TIMEOUT (the workers' heartbeat timeout)", async () => {
+    for (const [command, said] of [
+      ['reload', /^Unknown option '--timeout': reload takes no timeout: --wait waits at most 120 s plus CORRAL_GRACEFUL_TIMEOUT .*`timeout 60 corral reload --wait` \(CORRAL_TIMEOUT is the workers' heartbeat timeout, not this wait\)$/],
+      ['stop', /^Unknown option '--timeout': stop takes no timeout: it waits for the master to exit, at most its CORRAL_GRACEFUL_TIMEOUT plus 10 s; .*\(CORRAL_TIMEOUT is the workers' heartbeat timeout, not this wait\)$/],
+    ] as const) {
+      const cmd = (await import(`../../src/cli/commands/${command}.js`)) as Record<string, { run(argv: string[]): Promise<number> }>;
+      const run = Object.values(cmd).find((c) => typeof c?.run === 'function');
+      await assert.rejects(() => (run as { run(argv: string[]): Promise<number> }).run(['--timeout', '5']), usageError(said));
+    }
+    // start takes its settings from the environment: there, gunicorn's --timeout is CORRAL_TIMEOUT.
+    assert.throws(() => parseFlags(['--timeout', '5'], {}, { readsSettings: true }), usageError(/set CORRAL_TIMEOUT=5 there/));
+  });
+
   it('never echo a secret given as a flag, and hide a proxy URL\'s password', () => {
     const reads = { readsSettings: true };
     assert.throws(

@@ -7,6 +7,10 @@ import { readMasterRecord } from '../../master/pidfile.js';
 import { adminBaseUrl, assertMaySignal, findMasterOrSay, getAdminJson, loadLookupSettings, MASTER_LOOKUP_SETTINGS, signalMaster } from '../master-process.js';
 import { readReloadStanding, waitForReloadEnd, type ReloadStanding } from '../reload-wait.js';
 
+/** A bound on --wait is not CORRAL_TIMEOUT (the workers' heartbeat timeout), which the generic hint would name. */
+const WAIT_BOUND = 'reload takes no timeout: --wait waits at most 120 s plus CORRAL_GRACEFUL_TIMEOUT (the unit\'s TimeoutStartSec); for a shorter bound, run it under timeout(1): `timeout 60 corral reload --wait` (CORRAL_TIMEOUT is the workers\' heartbeat timeout, not this wait)';
+const RELOAD_FLAG_HINTS: Readonly<Record<string, string>> = { timeout: WAIT_BOUND, 'wait-timeout': WAIT_BOUND, t: WAIT_BOUND };
+
 export const reloadCommand: Command = {
   name: 'reload',
   help: `Usage: corral reload [--wait]
@@ -47,7 +51,7 @@ or CORRAL_ENV_FILE cannot be read. The master is looked for first: when it is no
 this user may not signal it, that is the answer (3 or 1), whatever the settings. No signal was
 sent unless 0 (with --wait: 0, or 1 for a reload that did not complete).`,
   async run(argv) {
-    const { values } = parseFlags(argv, { wait: { type: 'boolean' } }, { readsSettings: true });
+    const { values } = parseFlags(argv, { wait: { type: 'boolean' } }, { readsSettings: true, flagHints: RELOAD_FLAG_HINTS });
     // The master first, found with the settings that name it: to a user who may not read its
     // pidfile or signal it, that is the answer (exit 1), not the settings as this user sees them
     // (whether a log file or the data dir can be written is judged as the user running this).

@@ -4,6 +4,10 @@ import { CorralError, EXIT } from '../../errors.js';
 import { parseFlags, type Command } from '../command.js';
 import { findMasterHere, loadLookupSettings, signalMaster } from '../master-process.js';
 
+/** A bound on the wait is not CORRAL_TIMEOUT (the workers' heartbeat timeout), which the generic hint would name. */
+const WAIT_BOUND = 'stop takes no timeout: it waits for the master to exit, at most its CORRAL_GRACEFUL_TIMEOUT plus 10 s; --fast stops without waiting for requests, --no-wait returns once the master is signalled (CORRAL_TIMEOUT is the workers\' heartbeat timeout, not this wait)';
+const STOP_FLAG_HINTS: Readonly<Record<string, string>> = { timeout: WAIT_BOUND, 'wait-timeout': WAIT_BOUND, t: WAIT_BOUND };
+
 export const stopCommand: Command = {
   name: 'stop',
   help: `Usage: corral stop [--fast] [--no-wait]
@@ -35,7 +39,7 @@ CORRAL_ADMIN_BIND (started with another CORRAL_PIDFILE): nothing was signalled, 
 how to go on), 64 an unknown option, 78 CORRAL_PIDFILE or CORRAL_GRACEFUL_TIMEOUT is invalid, or
 CORRAL_ENV_FILE cannot be read.`,
   async run(argv) {
-    const { values } = parseFlags(argv, { fast: { type: 'boolean' }, 'no-wait': { type: 'boolean' } }, { readsSettings: true });
+    const { values } = parseFlags(argv, { fast: { type: 'boolean' }, 'no-wait': { type: 'boolean' } }, { readsSettings: true, flagHints: STOP_FLAG_HINTS });
     const { settings, adminApi } = loadLookupSettings();
     let pid: number;
     try {
