@@ -66,8 +66,10 @@ function assertPidfileTrusted(file: string, pid: number, proc: ProcReaders): voi
   let owners: { path: string; uid: number }[];
   try {
     const link = lstatSync(file);
-    owners = [{ path: file, uid: link.uid }];
-    if (link.isSymbolicLink()) owners.push({ path: `${file} (the file it links to)`, uid: statSync(file).uid });
+    // A symlink is named as one: "the pidfile belongs to uid 65534" sent the operator to root's
+    // file it pointed at, when the link was the stranger's.
+    owners = [{ path: link.isSymbolicLink() ? `the pidfile ${file}, a symlink,` : `the pidfile ${file}`, uid: link.uid }];
+    if (link.isSymbolicLink()) owners.push({ path: `the file the pidfile ${file} links to`, uid: statSync(file).uid });
   } catch {
     // Gone since it was read (the master exited and removed it): signalMaster then finds no process.
     return;
@@ -76,7 +78,7 @@ function assertPidfileTrusted(file: string, pid: number, proc: ProcReaders): voi
   if (!stranger) return;
   throw new CorralError(
     'CORRAL_ERR_PIDFILE_UNTRUSTED',
-    `the pidfile ${stranger.path} belongs to uid ${stranger.uid}, but pid ${pid} it names runs as uid ${runsAs}: that user could have named any process, so nothing was signalled. A master writes its pidfile as the user it runs as; if pid ${pid} is corral, signal it yourself (kill -HUP|-TERM ${pid}) or use systemctl, and look at who wrote ${file}`,
+    `${stranger.path} belongs to uid ${stranger.uid}, but pid ${pid} it names runs as uid ${runsAs}: that user could have named any process, so nothing was signalled. A master writes its pidfile as the user it runs as; if pid ${pid} is corral, signal it yourself (kill -HUP|-TERM ${pid}) or use systemctl, and look at who wrote ${file}`,
   );
 }
 

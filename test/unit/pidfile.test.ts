@@ -405,7 +405,7 @@ test('a pidfile owned by a user other than root and the process it names is not 
     lchownSync(link, 65534, 65534);
     writeFileSync(stampFile(link), JSON.stringify({ pid, start_ticks: real.startTicks, boot_id: real.bootId }));
     const viaLink = loadSettings({ env: { CORRAL_ENV_FILE: 'none', CORRAL_PIDFILE: link } }).settings;
-    assert.throws(() => findMaster(viaLink), (err: CorralError) => err.code === 'CORRAL_ERR_PIDFILE_UNTRUSTED' && /link\.pid belongs to uid 65534/.test(err.message));
+    assert.throws(() => findMaster(viaLink), (err: CorralError) => err.code === 'CORRAL_ERR_PIDFILE_UNTRUSTED' && /the pidfile \S*link\.pid, a symlink, belongs to uid 65534, but pid/.test(err.message));
     assert.equal(findMaster(settings), pid, 'root-owned, naming a process of root: trusted');
     assert.equal(holder.exitCode, null);
     assert.equal(holder.signalCode, null, 'the process the pidfile named was not signalled');
