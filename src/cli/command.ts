@@ -49,6 +49,36 @@ function refuseRepeatedFlags(tokens: readonly Token[]): void {
 }
 
 /**
+ * `--steps 5, 10` typed as the README's prose shows a list: the shell splits it at the space, and
+ * parseArgs says only that '10' is an unexpected argument. Names the list and how to quote it.
+ */
+function unquotedListHint(argv: readonly string[]): string {
+  for (let i = 1; i < argv.length; i++) {
+    const value = argv[i] ?? '';
+    const flag = argv[i - 1] ?? '';
+    if (!flag.startsWith('--') || flag.includes('=') || !value.endsWith(',')) continue;
+    const rest: string[] = [];
+    for (let j = i + 1; j < argv.length && !(argv[j] ?? '').startsWith('-'); j++) rest.push(argv[j] ?? '');
+    return `: a list with spaces after its commas is one argument only in quotes: ${flag} "${[value, ...rest].join(' ')}"`;
+  }
+  return '';
+}
+
+/**
+ * An option whose value was left out: last on the line, or followed by another option (`--profile
+ * --out X`), which parseArgs says over three lines ("argument is ambiguous. Did you forget ...").
+ * One line, naming what follows it.
+ */
+function missingValueMessage(err: Error, argv: readonly string[]): string | undefined {
+  const last = /^Option '(-[^' ]+)(?:, -[^' ]+)? <value>' argument missing/.exec(err.message)?.[1];
+  if (last !== undefined) return `Option '${last}' needs a value, and none follows it`;
+  const flag = /^Option '(-[^' ]+)' argument is ambiguous/.exec(err.message)?.[1];
+  if (flag === undefined) return undefined;
+  const next = argv[argv.indexOf(flag) + 1];
+  return `Option '${flag}' needs a value, and what follows it${next === undefined ? '' : `, '${next}',`} is an option: give ${flag} its value (one that starts with a dash as ${flag}=-x)`;
+}
+
+/**
  * node:util parseArgs with strict checking, turning its errors into a usage error; each option may
  * be given once.
  */
@@ -66,8 +96,13 @@ export function parseFlags<T extends NonNullable<ParseArgsConfig['options']>>(
     parsed = parseArgs({ args: [...argv], options: { ...options, help: { type: 'boolean', short: 'h' } }, strict: true, allowPositionals: false, tokens: true });
   } catch (err) {
     const unknown = (err as NodeJS.ErrnoException).code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION' ? /^Unknown option '([^']+)'/.exec((err as Error).message)?.[1] : undefined;
-    const hint = unknown === undefined ? '' : unknownOptionHint(unknown, argv, [...Object.keys(options), 'help'], o.readsSettings === true, o.flagHints);
-    throw new CorralError('CORRAL_ERR_USAGE', `${(err as Error).message}${hint}`, { cause: err });
+    const hint =
+      unknown !== undefined
+        ? unknownOptionHint(unknown, argv, [...Object.keys(options), 'help'], o.readsSettings === true, o.flagHints)
+        : (err as NodeJS.ErrnoException).code === 'ERR_PARSE_ARGS_UNEXPECTED_POSITIONAL'
+          ? unquotedListHint(argv)
+          : '';
+    throw new CorralError('CORRAL_ERR_USAGE', `${missingValueMessage(err as Error, argv) ?? (err as Error).message}${hint}`, { cause: err });
   }
   refuseRepeatedFlags(parsed.tokens);
   return parsed;

@@ -41,6 +41,14 @@ describe('unknown options', () => {
     assert.throws(() => parseFlags(['--timeout', '5'], {}, { readsSettings: true }), usageError(/set CORRAL_TIMEOUT=5 there/));
   });
 
+  it('say how to quote a list typed with spaces, and name an option left without its value', () => {
+    const flags = { steps: { type: 'string' }, mix: { type: 'string' }, profile: { type: 'string' }, out: { type: 'string' } } as const;
+    assert.throws(() => parseFlags(['--steps', '5,', '10,', '25'], flags), usageError(/^Unexpected argument '10,'.*: a list with spaces after its commas is one argument only in quotes: --steps "5, 10, 25"$/));
+    assert.throws(() => parseFlags(['--mix', 'read=0.6,', 'write=0.4', '--out', 'x'], flags), usageError(/: --mix "read=0\.6, write=0\.4"$/));
+    assert.throws(() => parseFlags(['--profile', '--out', 'x'], flags), usageError(/^Option '--profile' needs a value, and what follows it, '--out', is an option: give --profile its value \(one that starts with a dash as --profile=-x\)$/));
+    assert.throws(() => parseFlags(['--out'], flags), usageError(/^Option '--out' needs a value, and none follows it$/));
+  });
+
   it('never echo a secret given as a flag, and hide a proxy URL\'s password', () => {
     const reads = { readsSettings: true };
     assert.throws(
