@@ -37,6 +37,8 @@ export interface Sample {
   readonly bytes: number;
   /** Error code for timeouts and connection failures (ECONNREFUSED, UND_ERR_SOCKET, ...). */
   readonly error?: string;
+  /** For a login answered login_locked: the name whose logins the target locked. */
+  readonly player?: string;
 }
 
 export interface SendRequest {

@@ -18,13 +18,13 @@ export const LOGIN_LOCKED = 'login_locked';
 
 /** What to do about logins answered 429 login_locked. */
 export const LOGIN_LOCKED_HINT =
-  "the target locked a player's name after too many failed logins (CORRAL_LOGIN_FAILURES_PER_NAME in 15 minutes), which a wrong code in --users-file causes, not the per-client-IP rate limit: correct the codes in --users-file (the 401s name how many logins it refused), and wait for the lock to end or restart the target";
+  "the target locked a player's name after too many failed logins (CORRAL_LOGIN_FAILURES_PER_NAME in 15 minutes: a wrong code in --users-file, in this run, whose 401s count them, or in an earlier one), not the per-client-IP rate limit: correct the codes in --users-file of the players named, and wait for the lock to end or restart the target";
 
-/** A login answered 429 with the app's `login_locked` error, counted under LOGIN_LOCKED. */
-export function asLockedLogin(reply: Reply): Reply {
+/** A login of `player` answered 429 with the app's `login_locked` error, counted under LOGIN_LOCKED, the player named. */
+export function asLockedLogin(reply: Reply, player: string): Reply {
   const error = (reply.json as { error?: unknown } | undefined)?.error;
   if (reply.sample.status !== 429 || error !== LOGIN_LOCKED) return reply;
-  return { ...reply, sample: { ...reply.sample, error: LOGIN_LOCKED } };
+  return { ...reply, sample: { ...reply.sample, error: LOGIN_LOCKED, player } };
 }
 
 /** The session token of a login answer, or undefined when it carries none. */

@@ -71,7 +71,7 @@ export async function preflight(opts: LoadtestOptions, mix: Mix, credential: Cre
       }
     }
     // A login answered 429 login_locked is its name locked after failed logins, not the per-IP limit.
-    const locked = asLockedLogin(login).sample.error === LOGIN_LOCKED;
+    const locked = asLockedLogin(login, credential.name).sample.error === LOGIN_LOCKED;
     if (locked) notes.push(`the login of ${JSON.stringify(credential.name)} from ${usersFile} answered 429 login_locked before the run started: ${LOGIN_LOCKED_HINT}`);
     if (s.status === 429 || (l.status === 429 && !locked) || exportStatus === 429) notes.push(`already rate limited before the run started: ${RATE_LIMIT_HINT}`);
   } finally {

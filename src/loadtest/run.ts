@@ -190,15 +190,18 @@ export async function runLoadtest(opts: LoadtestOptions, io: RunIo): Promise<Run
   const progress = new Progress(io.stderr, { inPlace: opts.progressInPlace });
   // Once each: the per-IP limit's 429, and a login's 429 login_locked (a wrong code in --users-file).
   const warned429 = new Set<string>();
+  // The players whose logins the target locked, named in a note after the run.
+  const lockedPlayers = new Set<string>();
   const onReply = (reply: Reply): void => {
     recorder.record(reply.sample);
     if (reply.sample.status !== 429) return;
     const locked = reply.sample.error === LOGIN_LOCKED;
+    if (locked && reply.sample.player !== undefined) lockedPlayers.add(reply.sample.player);
     const kind = locked ? LOGIN_LOCKED : 'rate_limited';
     if (warned429.has(kind)) return;
     warned429.add(kind);
     progress.done();
-    io.stderr.write(`warning: ${locked ? LOGIN_LOCKED_HINT : RATE_LIMIT_HINT}\n`);
+    io.stderr.write(`warning: ${locked ? `the login of ${JSON.stringify(reply.sample.player ?? '?')} answered 429 login_locked: ${LOGIN_LOCKED_HINT}` : RATE_LIMIT_HINT}\n`);
   };
   const env = { target: opts.target, onReply, onAction: (name: string) => recorder.actionStarted(name), mix, exportToken: opts.adminToken, runSignal: controller.signal, random };
   const removeInterrupt = io.onInterrupt?.(() => {
@@ -258,6 +261,7 @@ export async function runLoadtest(opts: LoadtestOptions, io: RunIo): Promise<Run
   const verdict = overallVerdict(judged, outcome.interrupted, overBefore);
   const totals = tallyResult(recorder.overall);
   if (totals.counts.status429 > 0) notes.push(tooManyRequests(totals.counts.status429, recorder.overall.errorCodes.get(LOGIN_LOCKED) ?? 0));
+  if (lockedPlayers.size > 0) notes.push(`the target locked the logins of ${[...lockedPlayers].map((p) => JSON.stringify(p)).join(', ')}: check their codes in --users-file`);
   // On loopback the generator shares the host it measures; say how much of the CPU figure is ours.
   if (sampler && isLoopbackHost(opts.target.hostname)) {
     notes.push(`the load generator runs on the target's host and used ${outcome.generatorCpuPercent} % of its CPU, which the server CPU figure includes`);

@@ -100,7 +100,7 @@ export class VirtualUser {
   async #login(): Promise<number | undefined> {
     const { name, code } = this.#credential;
     // A 200 without a token logged nobody in: an error, or a target that is not the app passes.
-    const reply = await this.#request('login', { method: 'POST', path: '/api/login', json: { name, code }, parseJson: true }, (r) => (isTokenless(r) ? asTokenlessFailure(r) : asLockedLogin(r)));
+    const reply = await this.#request('login', { method: 'POST', path: '/api/login', json: { name, code }, parseJson: true }, (r) => (isTokenless(r) ? asTokenlessFailure(r) : asLockedLogin(r, name)));
     const token = loginToken(reply);
     if (reply.sample.outcome === 'ok' && token !== undefined) this.#token = token;
     return reply.retryAfterMs;

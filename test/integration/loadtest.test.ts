@@ -971,7 +971,8 @@ describe('corral loadtest against a real corral', () => {
       const { result } = readResult(out);
       assert.ok((result.byRoute['POST /api/login']?.statuses['429'] ?? 0) > 0, JSON.stringify(result.byRoute['POST /api/login']));
       assert.match(run.stdout, /^ {2}first failing step: constant, 2 users: .*\d+ logins? answered 429 login_locked: the target locked a player's name after too many failed logins .*correct the codes in --users-file/m);
-      assert.match(run.stderr, /^warning: the target locked a player's name after too many failed logins/m);
+      assert.match(run.stderr, /^warning: the login of "Bruno Leroy" answered 429 login_locked: the target locked a player's name after too many failed logins/m);
+      assert.ok(result.notes.includes('the target locked the logins of "Bruno Leroy": check their codes in --users-file'), JSON.stringify(result.notes));
       // Its rate limit is off: raising it is no remedy, and nothing says to.
       assert.doesNotMatch(`${run.stdout}${run.stderr}${JSON.stringify(result.notes)}`, /CORRAL_RATE_LIMIT/);
     } finally {
