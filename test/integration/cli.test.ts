@@ -395,6 +395,16 @@ test('reload judges the env file the master read at start, wherever it runs, and
     const reload = await exec(elsewhere, [], ['reload'], { CORRAL_PIDFILE: pidfile });
     assert.equal(reload.code, 0, reload.stderr);
     await c.waitForLog((l) => l.event === 'reload.done', 20000, 'reload.done');
+    // The environment judged with the file is the master's, not this shell's: a value set here
+    // alone refuses nothing the master would make...
+    const shellOnly = await exec(elsewhere, [], ['reload'], { CORRAL_PIDFILE: pidfile, CORRAL_WORKERS: 'abc' });
+    assert.equal(shellOnly.code, 0, shellOnly.stderr);
+    await waitFor(() => c.events('reload.done').length === 2 || undefined, 20000, 'the second reload done');
+    // ...and hides nothing it would refuse.
+    writeFileSync(envFile, `${settings}\nCORRAL_LOG_FILE=logs/corral.log\nCORRAL_KEEPALIVE=soon\n`);
+    const hidden = await exec(elsewhere, [], ['reload'], { CORRAL_PIDFILE: pidfile, CORRAL_KEEPALIVE: '5' });
+    assert.equal(hidden.code, 78, `${hidden.stdout}${hidden.stderr}`);
+    assert.match(hidden.stderr, /CORRAL_KEEPALIVE/);
   } finally {
     await c.stop();
     rmSync(dir, { recursive: true, force: true });

@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { loadSettings } from '../../config/load.js';
 import type { Settings } from '../../config/schema.js';
 import { CorralError, EXIT } from '../../errors.js';
@@ -28,8 +29,9 @@ generation cannot boot, the old one keeps serving and the log (event reload.fail
            ExecReload= uses it, so \`systemctl reload corral\` fails when the reload did.
 
 The settings judged are those of the env file the master read at start, as recorded beside the
-pidfile (<pidfile>.start), whatever directory this runs in, and their relative paths are judged
-from the master's working directory; that file gone is refused (exit 78: restore it, or create an
+pidfile (<pidfile>.start), whatever directory this runs in, with the master's environment (read
+from /proc when this user may; else this command's), and their relative paths are judged from the
+master's working directory; that file gone is refused (exit 78: restore it, or create an
 empty one to reload with the defaults).
 Asked during a reload, the master queues one more (event reload.queued) for when it ends.
 What the reload cannot apply is logged: settings only a restart applies, CORRAL_BIND moved to an
@@ -72,10 +74,14 @@ sent unless 0 (with --wait: 0, or 1 for a reload that did not complete).`,
     // is the one the master recorded reading at start, which its reload re-reads (and refuses
     // when gone), not whichever .env this command's directory holds.
     // Its relative paths too are judged from the master's directory, not this command's.
+    // And with the master's environment, which its reload reads beside the file, not this shell's:
+    // CORRAL_WORKERS=abc set here alone refused a reload the master would have made.
     const record = lookup.settings.CORRAL_PIDFILE ? readMasterRecord(lookup.settings.CORRAL_PIDFILE, pid) : undefined;
     const atStart = record?.envFile;
+    const env = masterEnvironment(pid) ?? process.env;
     const judged = loadSettings({
-      ...(typeof atStart === 'string' ? { env: { ...process.env, CORRAL_ENV_FILE: atStart }, envFileAtStart: atStart } : {}),
+      env: typeof atStart === 'string' ? { ...env, CORRAL_ENV_FILE: atStart } : env,
+      ...(typeof atStart === 'string' ? { envFileAtStart: atStart } : {}),
       ...(record?.cwd !== undefined ? { cwd: record.cwd } : {}),
     });
     if (!values.wait) {
@@ -86,6 +92,26 @@ sent unless 0 (with --wait: 0, or 1 for a reload that did not complete).`,
     return reloadAndWait(pid, judged.settings, record?.gracefulTimeoutS);
   },
 };
+
+/**
+ * The environment the master started with (/proc/<pid>/environ: the master never changes its
+ * own), or undefined when this user may not read it (another user's master: its settings are
+ * then judged with this command's environment, as before).
+ */
+export function masterEnvironment(pid: number): NodeJS.ProcessEnv | undefined {
+  let raw: string;
+  try {
+    raw = readFileSync(`/proc/${pid}/environ`, 'utf8');
+  } catch {
+    return undefined;
+  }
+  const env: NodeJS.ProcessEnv = {};
+  for (const entry of raw.split('\0')) {
+    const eq = entry.indexOf('=');
+    if (eq > 0) env[entry.slice(0, eq)] = entry.slice(eq + 1);
+  }
+  return env;
+}
 
 /**
  * SIGHUP, then the reload followed through the admin API to its end: 0 once it completed, 1 when
