@@ -5,10 +5,12 @@
 // minute.
 
 import assert from 'node:assert/strict';
-import { afterEach, beforeEach, describe, it } from 'node:test';
-import { RedisLink } from '../../src/redis/link.js';
+import { afterEach, beforeEach, describe, it, mock } from 'node:test';
+import { REDIS_COMMAND_TIMEOUT_MS, RedisLink, type RedisLinkOptions } from '../../src/redis/link.js';
+import { systemClock, type Clock } from '../../src/sheets/keeper/clock.js';
 import { sharedPrefix } from '../../src/sheets/keeper/shared-keys.js';
 import { QUOTA_WINDOW_MS } from '../../src/sheets/keeper/quota.js';
+import { MAX_WAIT_MS } from '../../src/sheets/keeper/shared-quota-scripts.js';
 import { PRESENCE_INTERVAL_MS, SharedQuota, type QuotaMemory } from '../../src/sheets/keeper/shared-quota.js';
 import { captureLogger, type CapturedLogger } from '../fixtures/capture-logger.js';
 import { FakeClock } from '../fixtures/fake-clock.js';
@@ -18,6 +20,66 @@ import { redisMissing, redisPerSuite } from '../helpers/redis-server.js';
 const PREFIX = sharedPrefix('google sheet-1 via emulator');
 /** Redis is left alone this long after a failed command (5 s in the keeper). */
 const PAUSE_MS = 300;
+/**
+ * Redis's answers are not timed out here (1 s in the keeper) but where that is the test: on a
+ * loaded machine a late answer sent a call alone, and changed what was counted.
+ */
+const COMMAND_TIMEOUT_MS = 10_000;
+/** Only there to fail rather than hang: what is waited for does not depend on how fast the machine is. */
+const PATIENCE_MS = 30_000;
+
+/**
+ * A quota's clock in these tests: the real time, but a take that must wait (for a slot of the
+ * shared window, or of its share while Redis is away) sleeps on a timer that fires only when the
+ * test releases it. How many of some takes are granted at once is then known without a time
+ * limit: each is granted or asleep, and none asleep is granted before release(). (A count after
+ * 300 ms said it before: a loaded machine could grant fewer in that time, or leave a write-back
+ * unanswered.)
+ */
+class HeldClock implements Clock {
+  private readonly timers = new Map<number, { readonly fn: () => void; readonly ms: number }>();
+  private seq = 0;
+
+  now(): number {
+    return systemClock.now();
+  }
+
+  setTimeout(fn: () => void, ms: number): unknown {
+    const id = ++this.seq;
+    this.timers.set(id, { fn, ms });
+    return id;
+  }
+
+  clearTimeout(handle: unknown): void {
+    this.timers.delete(handle as number);
+  }
+
+  /** Timers held: takes asleep. */
+  pending(): number {
+    return this.timers.size;
+  }
+
+  /** How long each take asleep asked to sleep. */
+  sleeps(): number[] {
+    return [...this.timers.values()].map((t) => t.ms);
+  }
+
+  /** Wakes every take asleep now: each asks again, once. */
+  release(): void {
+    const due = [...this.timers.values()];
+    this.timers.clear();
+    for (const t of due) t.fn();
+  }
+}
+
+/**
+ * Whether `p` has settled before the event loop's next turn: what a take granted from what the
+ * keeper knows does, with no command to Redis and no timer on the way.
+ */
+async function settlesAtOnce(p: Promise<unknown>): Promise<boolean> {
+  const pending = Symbol('pending');
+  return (await Promise.race([p, new Promise((r) => setImmediate(() => r(pending)))])) !== pending;
+}
 
 describe('quota shared through Redis', { skip: redisMissing }, () => {
   const server = redisPerSuite();
@@ -25,18 +87,55 @@ describe('quota shared through Redis', { skip: redisMissing }, () => {
   const links: RedisLink[] = [];
   const quotas: SharedQuota[] = [];
   const aborts: AbortController[] = [];
+  /** Each quota's clock and link. */
+  const parts = new Map<SharedQuota, { readonly clock: HeldClock | FakeClock; readonly link: RedisLink }>();
+  const partsOf = (q: SharedQuota) => {
+    const found = parts.get(q);
+    assert.ok(found, 'a quota made by quota() or made()');
+    return found;
+  };
+  const heldClockOf = (q: SharedQuota): HeldClock => {
+    const { clock } = partsOf(q);
+    assert.ok(clock instanceof HeldClock, "the quota's clock is a HeldClock");
+    return clock;
+  };
+  /** Set by a test that moves the keepers' presence ticks by hand (mock.timers, for its whole body). */
+  let presenceByHand = false;
 
-  const quota = async (perMinute: number, url = server().url, memory: QuotaMemory = {}, clock?: FakeClock): Promise<SharedQuota> => {
-    // The end of an outage said once Redis answered for PAUSE_MS (5 s in the keeper), not 5 s later.
-    const link = new RedisLink({ url, logger: log.logger, pauseAfterFailureMs: PAUSE_MS, recoveredAfterMs: PAUSE_MS });
-    links.push(link);
-    while (!link.ready) await new Promise((r) => setTimeout(r, 10));
-    const q = new SharedQuota({ link, prefix: PREFIX, perMinute: { read: perMinute, write: perMinute }, logger: log.logger, ...memory, ...(clock ? { clock } : {}) });
+  /**
+   * A SharedQuota whose presence ticks (a setInterval, every 5 s) do not come: each says it is
+   * present as its link connects, and otherwise Redis hears from it at its calls. What a keeper
+   * last heard of the window decides its share while Redis is away, and what it writes back after
+   * a loss: a tick of its own between a test's steps (likelier the slower the machine) changed
+   * both. A test that needs the ticks moves them by hand (presenceByHand).
+   */
+  const made = (link: RedisLink, clock: HeldClock | FakeClock, make: () => SharedQuota): SharedQuota => {
+    if (!presenceByHand) mock.timers.enable({ apis: ['setInterval'] });
+    let q: SharedQuota;
+    try {
+      q = make();
+    } finally {
+      if (!presenceByHand) mock.timers.reset();
+    }
     quotas.push(q);
+    parts.set(q, { clock, link });
     return q;
   };
-  /** Starts `n` takes; returns how many were granted once `ms` passed (the rest are left waiting). */
-  const grantedWithin = async (q: SharedQuota, n: number, ms: number): Promise<number> => {
+
+  const quota = async (perMinute: number, url = server().url, memory: QuotaMemory = {}, clock: HeldClock | FakeClock = new HeldClock(), linkOptions: Partial<RedisLinkOptions> = {}): Promise<SharedQuota> => {
+    // The end of an outage said once Redis answered for PAUSE_MS (5 s in the keeper), not 5 s later.
+    const link = new RedisLink({ url, logger: log.logger, pauseAfterFailureMs: PAUSE_MS, recoveredAfterMs: PAUSE_MS, commandTimeoutMs: COMMAND_TIMEOUT_MS, ...linkOptions });
+    links.push(link);
+    while (!link.ready) await new Promise((r) => setTimeout(r, 10));
+    return made(link, clock, () => new SharedQuota({ link, prefix: PREFIX, perMinute: { read: perMinute, write: perMinute }, logger: log.logger, ...memory, clock }));
+  };
+  /**
+   * Starts `n` takes; returns how many were granted once each is granted or asleep on the quota's
+   * clock (the rest are left waiting: until the test releases them, or aborted after it).
+   */
+  const grantedAtOnce = async (q: SharedQuota, n: number): Promise<number> => {
+    const { clock } = partsOf(q);
+    const asleep = clock.pending();
     let granted = 0;
     for (let i = 0; i < n; i++) {
       const abort = new AbortController();
@@ -46,7 +145,7 @@ describe('quota shared through Redis', { skip: redisMissing }, () => {
         () => undefined,
       );
     }
-    await new Promise((r) => setTimeout(r, ms));
+    await waitFor(() => granted + clock.pending() - asleep === n, PATIENCE_MS, `each of ${n} takes granted or asleep`);
     return granted;
   };
 
@@ -60,12 +159,15 @@ describe('quota shared through Redis', { skip: redisMissing }, () => {
     for (const a of aborts.splice(0)) a.abort();
     for (const q of quotas.splice(0)) q.close();
     for (const l of links.splice(0)) await l.close();
+    parts.clear();
+    if (presenceByHand) mock.timers.reset();
+    presenceByHand = false;
     log.close();
   });
 
   it('two hosts together get the limit in a window, no more; reads and writes apart', async () => {
     const [a, b] = [await quota(6), await quota(6)];
-    const grants = (await Promise.all([grantedWithin(a, 5, 300), grantedWithin(b, 5, 300)])).reduce((x, y) => x + y, 0);
+    const grants = (await Promise.all([grantedAtOnce(a, 5), grantedAtOnce(b, 5)])).reduce((x, y) => x + y, 0);
     assert.equal(grants, 6, 'six of the ten takes granted, the other four wait for the window');
     assert.equal(members('quota:reads'), 6);
     await a.take('write');
@@ -84,7 +186,7 @@ describe('quota shared through Redis', { skip: redisMissing }, () => {
     assert.equal(a.figures().sharedKeepers, 2);
     await server().kill();
     try {
-      const alone = await grantedWithin(a, 5, 300);
+      const alone = await grantedAtOnce(a, 5);
       assert.equal(alone, 1, "a share of 6 / 2 keepers, less the two calls the window held when A last heard from it (B's and its own)");
       assert.equal(a.figures().aloneQuotaGrants, 1);
     } finally {
@@ -96,12 +198,12 @@ describe('quota shared through Redis', { skip: redisMissing }, () => {
     // Redis came back empty: as each keeper says it is present again, it writes back its grants
     // of the minute, backdated, calls or not: A what it spent alone and its grant from before the
     // outage, B its grant.
-    await waitFor(() => members('quota:reads') === 3, 3000, 'both wrote back');
+    await waitFor(() => members('quota:reads') === 3, PATIENCE_MS, 'both wrote back');
     assert.equal(a.figures().sharedQuotaGrants, 1, 'no grant taken to write back');
     // Every keeper counted again: the window decides, three slots left.
-    assert.equal(await grantedWithin(a, 4, 300), 3);
+    assert.equal(await grantedAtOnce(a, 4), 3);
     assert.equal(members('quota:reads'), 6);
-    assert.equal(await grantedWithin(b, 1, 300), 0, 'the window is full');
+    assert.equal(await grantedAtOnce(b, 1), 0, 'the window is full');
   });
 
   it("Redis away just after another host spent the whole window: that host's calls count against this host's share until they leave the window", async () => {
@@ -110,7 +212,7 @@ describe('quota shared through Redis', { skip: redisMissing }, () => {
     // B connects after A's calls: Redis's answer to its first word says what the window holds.
     const clock = new FakeClock(Date.now());
     const b = await quota(10, server().url, {}, clock);
-    await waitFor(() => b.figures().sharedKeepers === 2, 3000, 'B heard from Redis');
+    await waitFor(() => b.figures().sharedKeepers === 2, PATIENCE_MS, 'B heard from Redis');
     await server().kill();
     try {
       let granted = 0;
@@ -122,7 +224,8 @@ describe('quota shared through Redis', { skip: redisMissing }, () => {
           () => undefined,
         );
       }
-      await new Promise((r) => setTimeout(r, 300));
+      // Each granted, or asleep on B's clock, which only the test moves.
+      await waitFor(() => granted + clock.pending() === 5, PATIENCE_MS, 'each take granted or asleep');
       assert.equal(granted, 0, "B's share is 10 / 2 keepers, and A's 10 calls of the window count against it (Google would answer 429)");
       assert.equal(b.figures().aloneQuotaGrants, 0);
       // A's calls leave the window a minute after they were made: B spends its share.
@@ -136,21 +239,31 @@ describe('quota shared through Redis', { skip: redisMissing }, () => {
   });
 
   it("a keeper that makes no call hears the window every few seconds: Redis away, its share counts the keepers that connected after it", async () => {
-    const a = await quota(60);
-    await waitFor(() => members('keepers') === 1, 3000, 'A said it is present');
+    // The keepers' presence ticks come when the test moves them (node:test's mock timers), and A's
+    // clock too; its link's clock stands still, so Redis is found away as A's calls below come.
+    presenceByHand = true;
+    mock.timers.enable({ apis: ['setInterval'] });
+    const clock = new FakeClock(Date.now());
+    const a = await quota(60, server().url, {}, clock, { clock: new FakeClock(Date.now()) });
+    await waitFor(() => members('keepers') === 1, PATIENCE_MS, 'A said it is present');
     const [b, c] = [await quota(60), await quota(60)];
     await b.take('read');
     await c.take('read');
     // A makes no call: only its presence tells it of B and C (it heard of them 30 s later, and a
-    // Redis gone before then left it a share of the whole limit: 60 of 60 on top of theirs).
-    await waitFor(() => a.figures().sharedKeepers === 3, PRESENCE_INTERVAL_MS + 2000, 'A counted the keepers that connected after it');
+    // Redis gone before then left it a share of the whole limit: 60 of 60 on top of theirs). One
+    // presence interval.
+    assert.equal(a.figures().sharedKeepers, 1, 'A has not heard of B and C yet');
+    mock.timers.tick(PRESENCE_INTERVAL_MS);
+    await waitFor(() => a.figures().sharedKeepers === 3, PATIENCE_MS, 'A counted the keepers that connected after it');
     await server().kill();
     try {
-      const alone = await grantedWithin(a, 30, 300);
+      // Redis goes away a presence interval after A's last reading, the most it can be.
+      await clock.advance(PRESENCE_INTERVAL_MS);
+      const alone = await grantedAtOnce(a, 30);
       // 60 / 3 keepers = 20, less B's and C's calls of the window (2) and what B and C may have
-      // made since A's last reading, at most a presence interval ago (their share's pace: 40 a
-      // minute, 3 whole calls in 5 s).
-      assert.ok(alone >= 14 && alone <= 18, `A spent ${alone} alone: its share, less the window's calls and the others' since its last reading`);
+      // made since A's last reading, a presence interval ago (their share's pace: 40 a minute, 3
+      // whole calls in 5 s).
+      assert.equal(alone, 15, `A spent ${alone} alone: its share, less the window's calls and the others' since its last reading`);
     } finally {
       for (const x of aborts.splice(0)) x.abort();
       await server().restart();
@@ -158,8 +271,11 @@ describe('quota shared through Redis', { skip: redisMissing }, () => {
   });
 
   it('Redis away a while after a keeper last heard the window: the calls the others may have made since count against its share (their pace, at least their share of the limit)', async () => {
+    // A's link's clock stands still: Redis is found away as A's calls below come, so the time
+    // since A's reading is what A's clock is moved by (real time counted in it before, and a
+    // loaded machine's half second made it a call fewer).
     const clock = new FakeClock(Date.now());
-    const a = await quota(60, server().url, {}, clock);
+    const a = await quota(60, server().url, {}, clock, { clock: new FakeClock(Date.now()) });
     const [b] = [await quota(60), await quota(60)];
     for (let i = 0; i < 6; i++) await b.take('read');
     // A's answer: three keepers, seven calls in the window (B's six and its own).
@@ -169,7 +285,7 @@ describe('quota shared through Redis', { skip: redisMissing }, () => {
     try {
       // Six and a half seconds since A last heard from Redis when it went away.
       await clock.advance(6500);
-      const alone = await grantedWithin(a, 20, 300);
+      const alone = await grantedAtOnce(a, 20);
       // 60 / 3 keepers = 20, less the 7 calls the window held, less what B and C may have made in
       // those 6.5 s: their share's pace (40 a minute: 4), faster than B's pace before (6 in 10 s: 3).
       assert.equal(alone, 9);
@@ -180,8 +296,9 @@ describe('quota shared through Redis', { skip: redisMissing }, () => {
   });
 
   it('the pace of the window before the last reading counts when it was faster than the others\' share', async () => {
+    // A's link's clock stands still (as in the test above).
     const clock = new FakeClock(Date.now());
-    const a = await quota(60, server().url, {}, clock);
+    const a = await quota(60, server().url, {}, clock, { clock: new FakeClock(Date.now()) });
     const b = await quota(60);
     for (let i = 0; i < 20; i++) await b.take('read');
     await a.take('read');
@@ -191,7 +308,7 @@ describe('quota shared through Redis', { skip: redisMissing }, () => {
       await clock.advance(3250);
       // 60 / 2 = 30, less the 21 calls held, less B's pace of 20 in the last 10 s over 3.25 s: 6
       // (whole calls; its share's pace, 30 a minute, would be 1).
-      assert.equal(await grantedWithin(a, 20, 300), 3);
+      assert.equal(await grantedAtOnce(a, 20), 3);
     } finally {
       for (const x of aborts.splice(0)) x.abort();
       await server().restart();
@@ -201,15 +318,15 @@ describe('quota shared through Redis', { skip: redisMissing }, () => {
   it("a keeper that never called Google (it served the others' copies) counts in every share, its own included: Redis away, it spends its share, not the limit", async () => {
     const a = await quota(6);
     // Each says it is present once connected, before any call: B counts A.
-    await waitFor(() => members('keepers') === 1, 3000, 'A said it is present');
+    await waitFor(() => members('keepers') === 1, PATIENCE_MS, 'A said it is present');
     const b = await quota(6);
-    await waitFor(() => b.figures().sharedKeepers === 2, 3000, 'B counted two keepers present');
+    await waitFor(() => b.figures().sharedKeepers === 2, PATIENCE_MS, 'B counted two keepers present');
     for (let i = 0; i < 4; i++) await a.take('read');
     assert.equal(a.figures().sharedKeepers, 2, 'A counts B, which has made no call');
     await server().kill();
     try {
-      assert.equal(await grantedWithin(b, 6, 300), 3, 'B spends its share, 6 / 2 keepers (the whole limit if it counted itself alone)');
-      assert.equal(await grantedWithin(a, 2, 300), 0, 'A spent its share and more before the outage');
+      assert.equal(await grantedAtOnce(b, 6), 3, 'B spends its share, 6 / 2 keepers (the whole limit if it counted itself alone)');
+      assert.equal(await grantedAtOnce(a, 2), 0, 'A spent its share and more before the outage');
     } finally {
       for (const x of aborts.splice(0)) x.abort();
       await server().restart();
@@ -219,9 +336,9 @@ describe('quota shared through Redis', { skip: redisMissing }, () => {
   it("a keeper restarted just before Redis went away takes its share from its predecessor's count of keepers, less its predecessor's grants (the quota ledger's)", async () => {
     const seen: { keepers: number; at: number }[] = [];
     const a = await quota(6, server().url, { onKeepersSeen: (s) => seen.push(s) });
-    await waitFor(() => members('keepers') === 1, 3000, 'A said it is present');
+    await waitFor(() => members('keepers') === 1, PATIENCE_MS, 'A said it is present');
     const b = await quota(6);
-    await waitFor(() => b.figures().sharedKeepers === 2, 3000, 'B counted two keepers present');
+    await waitFor(() => b.figures().sharedKeepers === 2, PATIENCE_MS, 'B counted two keepers present');
     await a.take('read');
     assert.equal(seen.at(-1)?.keepers, 2, 'A handed its count to the ledger');
     // A restarts: Redis is flushed (its presence forgotten too) and then goes away before the
@@ -229,10 +346,10 @@ describe('quota shared through Redis', { skip: redisMissing }, () => {
     server().cli('FLUSHALL');
     const lastA = seen.at(-1)!;
     const restarted = await quota(6, server().url, { before: { keepers: lastA, grants: { read: [Date.now() - 1000], write: [] } } });
-    await waitFor(() => members('keepers') === 1, 3000, 'the new keeper said it is present');
+    await waitFor(() => members('keepers') === 1, PATIENCE_MS, 'the new keeper said it is present');
     await server().kill();
     try {
-      assert.equal(await grantedWithin(restarted, 6, 300), 2, 'a share of 6 / 2 keepers, less the one read its predecessor made (6 with no memory)');
+      assert.equal(await grantedAtOnce(restarted, 6), 2, 'a share of 6 / 2 keepers, less the one read its predecessor made (6 with no memory)');
     } finally {
       for (const x of aborts.splice(0)) x.abort();
       await server().restart();
@@ -248,16 +365,15 @@ describe('quota shared through Redis', { skip: redisMissing }, () => {
     // together all find Redis emptied and count one another as asking, so how their answers
     // interleave may hold A below its share (never above it).
     let granted = 0;
-    for (let i = 0; i < 3; i++) granted += await grantedWithin(a, 1, 300);
+    for (let i = 0; i < 3; i++) granted += await grantedAtOnce(a, 1);
     assert.equal(granted, 2);
     assert.equal(members('quota:reads'), 5);
     // B writes its three back and is granted one; both keepers are counted again, so A's waiting
-    // call takes the last slot.
+    // call takes the last slot when it asks again.
     await b.take('read');
-    const started = Date.now();
-    while (members('quota:reads') < 10 && Date.now() - started < 3000) await new Promise((r) => setTimeout(r, 20));
-    assert.equal(members('quota:reads'), 10, 'A granted once B was counted');
-    assert.equal(await grantedWithin(a, 1, 300), 0, 'the window is full');
+    heldClockOf(a).release();
+    await waitFor(() => members('quota:reads') === 10, PATIENCE_MS, 'A granted once B was counted');
+    assert.equal(await grantedAtOnce(a, 1), 0, 'the window is full');
   });
 
   it("after Redis lost its data, a keeper that made no call through Redis is held too: every keeper present before counts, and it gets its share of what the window may still hold", async () => {
@@ -265,30 +381,30 @@ describe('quota shared through Redis', { skip: redisMissing }, () => {
     for (let i = 0; i < 10; i++) await a.take('read');
     // B connects after A's calls and never reads Google: its first word tells it the window is full.
     const b = await quota(10);
-    await waitFor(() => b.figures().sharedKeepers === 2, 3000, 'B heard from Redis');
+    await waitFor(() => b.figures().sharedKeepers === 2, PATIENCE_MS, 'B heard from Redis');
     server().cli('FLUSHALL');
     // Redis now counts only B among the readers, but two keepers were present: A's ten grants are
     // not written back yet, and the window may still hold none (it took three before).
-    assert.equal(await grantedWithin(b, 3, 300), 0, "held: A's ten calls of the minute are not back in the window yet");
+    assert.equal(await grantedAtOnce(b, 3), 0, "held: A's ten calls of the minute are not back in the window yet");
     assert.equal(members('quota:reads'), 0);
     // A writes its ten back at its next call; the window is full for both.
-    assert.equal(await grantedWithin(a, 1, 300), 0);
+    assert.equal(await grantedAtOnce(a, 1), 0);
     assert.equal(members('quota:reads'), 10);
     assert.equal(b.figures().sharedQuotaGrants, 0);
   });
 
   it('after Redis lost its data, a keeper present that holds no grant of the window has none to write back: once it has said it is present, the others are not held to their share', async () => {
     const [a, b] = [await quota(10), await quota(10)];
-    await waitFor(() => b.figures().sharedKeepers === 2, 3000, 'B said it is present');
+    await waitFor(() => b.figures().sharedKeepers === 2, PATIENCE_MS, 'B said it is present');
     for (let i = 0; i < 2; i++) await a.take('read');
     assert.equal(a.figures().sharedKeepers, 2, 'A counts B, which has made no call');
     await server().kill();
     await server().restart();
     // Each says it is present as it reconnects: B, which holds no read, is counted among the readers.
-    await waitFor(() => members('keepers') === 2, 3000, 'both said they are present');
+    await waitFor(() => members('keepers') === 2, PATIENCE_MS, 'both said they are present');
     // A writes its two back; with every keeper accounted for, the window decides: eight more
     // (held to its share it would get four, for up to a minute).
-    assert.equal(await grantedWithin(a, 9, 500), 8);
+    assert.equal(await grantedAtOnce(a, 9), 8);
     assert.equal(members('quota:reads'), 10);
   });
 
@@ -296,33 +412,34 @@ describe('quota shared through Redis', { skip: redisMissing }, () => {
     const a = await quota(10);
     for (let i = 0; i < 10; i++) await a.take('read');
     const b = await quota(10);
-    await waitFor(() => b.figures().sharedKeepers === 2, 3000, 'B heard from Redis');
+    await waitFor(() => b.figures().sharedKeepers === 2, PATIENCE_MS, 'B heard from Redis');
     await server().kill();
     await server().restart();
     // A makes no call: it says it is present as it reconnects, finds Redis lacks its grants, and
     // writes them back (before, they came back at its next call, up to a minute later, and B was
     // held to its share of a window it could not see meanwhile).
-    await waitFor(() => members('quota:reads') === 10, 3000, "A's ten grants written back");
+    await waitFor(() => members('quota:reads') === 10, PATIENCE_MS, "A's ten grants written back");
     assert.equal(a.figures().sharedQuotaGrants, 10, 'no grant taken for it');
     // Said once Redis's answer to the write-back is back at the keeper, which may be just after
     // the window already shows the ten.
     const restored = () => log.lines().filter((l) => l.event === 'sheets.quota_window_restored');
-    await waitFor(() => restored().length > 0, 3000, 'sheets.quota_window_restored');
+    await waitFor(() => restored().length > 0, PATIENCE_MS, 'sheets.quota_window_restored');
     assert.deepEqual(
       restored().map((l) => [l.kind, l.grants]),
       [['read', 10]],
     );
-    assert.equal(await grantedWithin(b, 1, 300), 0, 'the window is full');
+    assert.equal(await grantedAtOnce(b, 1), 0, 'the window is full');
   });
 
   it('a keeper that first reaches Redis after calls made alone (started while Redis was away) writes them back without saying Redis lost its data', async () => {
+    let link: RedisLink | undefined;
     await server().kill();
     try {
       // Started while Redis is away: it never had an answer from it.
-      const link = new RedisLink({ url: server().url, logger: log.logger, pauseAfterFailureMs: PAUSE_MS, recoveredAfterMs: PAUSE_MS });
+      link = new RedisLink({ url: server().url, logger: log.logger, pauseAfterFailureMs: PAUSE_MS, recoveredAfterMs: PAUSE_MS, commandTimeoutMs: COMMAND_TIMEOUT_MS });
       links.push(link);
-      const a = new SharedQuota({ link, prefix: PREFIX, perMinute: { read: 10, write: 10 }, logger: log.logger });
-      quotas.push(a);
+      const clock = new HeldClock();
+      const a = made(link, clock, () => new SharedQuota({ link: link!, prefix: PREFIX, perMinute: { read: 10, write: 10 }, logger: log.logger, clock }));
       await a.take('read');
       await a.take('read');
       assert.equal(a.figures().aloneQuotaGrants, 2);
@@ -330,9 +447,13 @@ describe('quota shared through Redis', { skip: redisMissing }, () => {
       await server().restart();
     }
     // Its first word to Redis: the two calls go into the window, backdated, as calls made alone do.
-    await waitFor(() => members('quota:reads') === 2, 10_000, 'the calls made alone written into the window');
+    await waitFor(() => members('quota:reads') === 2, PATIENCE_MS, 'the calls made alone written into the window');
     // Nothing was lost: the warning that sends the operator to Redis's persistence is not said.
-    await new Promise((r) => setTimeout(r, 200));
+    // It would be said as the write-back's answer is heard: a PING sent after Redis ran it is
+    // answered after it, on the same connection (and a turn of the event loop lets the answers'
+    // callbacks all run).
+    await link?.client.ping();
+    await new Promise((r) => setImmediate(r));
     assert.deepEqual(log.lines().filter((l) => l.event === 'sheets.quota_window_restored'), []);
   });
 
@@ -345,9 +466,9 @@ describe('quota shared through Redis', { skip: redisMissing }, () => {
     server().cli('FLUSHALL');
     // A writes back its two and, its own two being under its share of 10 / 2, was granted three
     // more before B wrote its eight back: 13 in the minute. The window may still hold none.
-    assert.equal(await grantedWithin(a, 3, 300), 0, 'held until B has written back');
+    assert.equal(await grantedAtOnce(a, 3), 0, 'held until B has written back');
     assert.equal(members('quota:reads'), 2, "A's two written back");
-    assert.equal(await grantedWithin(b, 1, 300), 0, 'B writes its eight back: the window is full');
+    assert.equal(await grantedAtOnce(b, 1), 0, 'B writes its eight back: the window is full');
     assert.equal(members('quota:reads'), 10);
     assert.equal(a.figures().sharedQuotaGrants, 2);
   });
@@ -366,7 +487,7 @@ describe('quota shared through Redis', { skip: redisMissing }, () => {
     try {
       // A's share is 12 / 2 keepers, less its three calls of the window: three (nine with a
       // share of 12 / 1).
-      assert.equal(await grantedWithin(a, 10, 300), 3);
+      assert.equal(await grantedAtOnce(a, 10), 3);
     } finally {
       for (const x of aborts.splice(0)) x.abort();
       await server().restart();
@@ -375,40 +496,49 @@ describe('quota shared through Redis', { skip: redisMissing }, () => {
 
   it('a call waiting for its share while Redis is away goes back to the shared window once Redis answers, instead of waiting out the share', async () => {
     const a = await quota(6);
+    const clock = heldClockOf(a);
+    const { link } = partsOf(a);
     await a.take('read');
     await server().kill();
     let waiting: Promise<void>[] = [];
     try {
       // Alone, A's share is the whole limit less the call it made: five go, the sixth waits.
       waiting = Array.from({ length: 6 }, () => a.take('read'));
-      while ((a.figures().aloneQuotaGrants ?? 0) < 5) await new Promise((r) => setTimeout(r, 10));
-      await new Promise((r) => setTimeout(r, 200));
+      await waitFor(() => a.figures().aloneQuotaGrants === 5 && clock.pending() === 1, PATIENCE_MS, 'five granted alone, the sixth asleep');
       assert.equal(a.figures().aloneQuotaGrants, 5, 'the sixth waits for a slot of the share');
+      // Not until its share's slot frees (a minute after its first call): it asks again within
+      // MAX_WAIT_MS, whether Redis is back or not. (Timed before: granted within 5 s of Redis's return.)
+      assert.ok(
+        clock.sleeps().every((ms) => ms <= MAX_WAIT_MS),
+        `asleep ${clock.sleeps().join(', ')} ms, not a minute`,
+      );
     } finally {
       await server().restart();
     }
-    // Redis came back empty: A writes its six grants back, and the waiting call finds the shared
-    // window full too. A slot is then freed by hand (as one of another host's grants expiring).
-    const started = Date.now();
-    while (a.figures().sharedQuotaWaits === 0 && Date.now() - started < 5000) await new Promise((r) => setTimeout(r, 10));
+    await waitFor(() => link.usable, PATIENCE_MS, 'the link back');
+    // The sixth asks again. Redis came back empty: A writes its six grants back, and the waiting
+    // call finds the shared window full too. A slot is then freed by hand (as one of another
+    // host's grants expiring), and it asks again.
+    clock.release();
+    await waitFor(() => (a.figures().sharedQuotaWaits ?? 0) > 0 && clock.pending() === 1, PATIENCE_MS, 'the sixth waiting for a slot of the shared window');
     assert.equal(members('quota:reads'), 6, 'its six grants written back');
     server().cli('ZPOPMIN', `${PREFIX}:quota:reads`);
+    clock.release();
     await Promise.all(waiting);
-    assert.ok(Date.now() - started < 5000, `granted through Redis ${Date.now() - started} ms after it came back, not a minute after its share's slot was taken`);
-    assert.equal(a.figures().sharedQuotaGrants, 2);
+    assert.equal(a.figures().sharedQuotaGrants, 2, 'granted through Redis');
     assert.equal(a.figures().aloneQuotaGrants, 5);
   });
 
   it("Redis that lost its data (restarted empty between two calls): each keeper writes its grants of the last minute back before its next one, so the minute holds the limit, not twice it", async () => {
     const [a, b] = [await quota(6), await quota(6)];
-    assert.equal(await grantedWithin(a, 2, 200), 2);
-    assert.equal(await grantedWithin(b, 2, 200), 2);
+    assert.equal(await grantedAtOnce(a, 2), 2);
+    assert.equal(await grantedAtOnce(b, 2), 2);
     server().cli('FLUSHALL');
     await b.take('read');
     assert.equal(members('quota:reads'), 3, "B's two grants written back, then its third");
     await a.take('read');
     assert.equal(members('quota:reads'), 6);
-    assert.equal((await Promise.all([grantedWithin(a, 3, 300), grantedWithin(b, 3, 300)])).reduce((x, y) => x + y, 0), 0, 'the window is full');
+    assert.equal((await Promise.all([grantedAtOnce(a, 3), grantedAtOnce(b, 3)])).reduce((x, y) => x + y, 0), 0, 'the window is full');
     const said = log.lines().filter((l) => l.event === 'sheets.quota_window_restored');
     assert.deepEqual(
       said.map((l) => [l.kind, l.grants]),
@@ -421,7 +551,7 @@ describe('quota shared through Redis', { skip: redisMissing }, () => {
     // Written back twice (a second loss noticed by a call that raced the first): counted once.
     server().cli('DEL', `${PREFIX}:keepers:reads`);
     for (const x of aborts.splice(0)) x.abort();
-    assert.equal(await grantedWithin(a, 1, 200), 0);
+    assert.equal(await grantedAtOnce(a, 1), 0);
     assert.equal(members('quota:reads'), 6, 'the same members: no grant counted twice');
   });
 
@@ -433,7 +563,7 @@ describe('quota shared through Redis', { skip: redisMissing }, () => {
     assert.equal(members('quota:reads'), 1);
     await a.take('read');
     assert.equal(members('quota:reads'), 4, 'its three grants back, then the fourth');
-    assert.equal(await grantedWithin(a, 1, 300), 0, 'the window is full');
+    assert.equal(await grantedAtOnce(a, 1), 0, 'the window is full');
     assert.deepEqual(
       log.lines().filter((l) => l.event === 'sheets.quota_window_restored').map((l) => [l.kind, l.grants]),
       [['read', 3]],
@@ -453,29 +583,35 @@ describe('quota shared through Redis', { skip: redisMissing }, () => {
   });
 
   it('a Redis that hangs (frozen, its connection open): each call goes on alone after the command timeout, and it is said', async () => {
-    const a = await quota(6);
+    // The keeper's command timeout (real time: Redis is really frozen). The link's pause after the
+    // failure and its settle before redis.recovered are on a clock the test moves: the pause
+    // lasts until the test ends it, however slowly the steps below run.
+    const linkClock = new FakeClock(Date.now());
+    const a = await quota(6, server().url, {}, new HeldClock(), { commandTimeoutMs: REDIS_COMMAND_TIMEOUT_MS, clock: linkClock });
     await a.take('read');
     server().pause();
     try {
       const started = Date.now();
       await a.take('read');
       const waited = Date.now() - started;
-      assert.ok(waited >= 900 && waited < 5000, `went on alone after ${waited} ms`);
+      // Redis stays frozen: the call went on after its command's timeout, not with Redis's answer.
+      assert.ok(waited >= REDIS_COMMAND_TIMEOUT_MS - 100 && waited < 10 * REDIS_COMMAND_TIMEOUT_MS, `went on alone after ${waited} ms`);
       assert.equal(a.figures().aloneQuotaGrants, 1);
       const said = log.lines().find((l) => l.event === 'redis.unavailable');
       assert.match(JSON.stringify(said?.err), /timed out/i);
       // Left alone for a while after the failure: the next call does not wait the timeout again.
-      const next = Date.now();
-      await a.take('read');
-      assert.ok(Date.now() - next < 500, `the next call went on alone at once (${Date.now() - next} ms)`);
+      // It asks nothing of Redis: granted before the event loop's next turn (< 500 ms before).
+      assert.ok(await settlesAtOnce(a.take('read')), 'the next call went on alone at once');
       assert.equal(a.figures().aloneQuotaGrants, 2);
     } finally {
       server().resume();
     }
-    await new Promise((r) => setTimeout(r, PAUSE_MS));
+    await linkClock.advance(PAUSE_MS);
     await a.take('read');
     assert.equal(a.figures().sharedQuotaGrants, 2, 'shared again once the pause is over and it answers');
-    await waitFor(() => log.lines().some((l) => l.event === 'redis.recovered'), PAUSE_MS + 2000, 'redis.recovered');
+    // Said once Redis has answered for PAUSE_MS (the link's recoveredAfterMs here).
+    await linkClock.advance(PAUSE_MS + 20);
+    assert.ok(log.lines().some((l) => l.event === 'redis.recovered'), 'redis.recovered');
   });
 
   it('a Redis that refuses the script (an ACL without EVAL) is said, and the calls go on alone', async () => {
