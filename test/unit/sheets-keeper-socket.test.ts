@@ -63,6 +63,16 @@ describe('keeper socket removed while the keeper runs', () => {
     assert.equal(await server.relistenIfRemoved(), undefined, 'the new socket is its own');
   });
 
+  it('a check in flight when the keeper closes binds nothing that outlives close()', async () => {
+    rmSync(join(root, 'data'), { recursive: true });
+    // The check has begun (its stat is on its way) when close() runs: the listener it would bind
+    // was not close()'s to close, and held the path and the process open.
+    const checking = server.relistenIfRemoved();
+    await server.close();
+    assert.equal(await checking, undefined);
+    assert.notEqual(await read(socket), 200, 'nobody answers at the path once closed');
+  });
+
   it('another file at its path is not taken over', async () => {
     rmSync(socket);
     writeFileSync(socket, 'someone else');
