@@ -9,8 +9,14 @@ import { readFileSync } from 'node:fs';
 import { BlockList, isIP } from 'node:net';
 import type { HostPort } from './spec.js';
 
+interface Ip {
+  readonly address: string;
+  readonly family: 4 | 6;
+  readonly wildcard: boolean;
+}
+
 /** An IP literal, its family, and whether it is the wildcard; undefined for a host name. */
-function ipOf(host: string): { address: string; family: 4 | 6; wildcard: boolean } | undefined {
+function ipOf(host: string): Ip | undefined {
   const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(host);
   const address = mapped?.[1] ?? host;
   const family = isIP(address);
@@ -29,14 +35,35 @@ export function v6WildcardTakesIPv4(): boolean {
 }
 
 /**
+ * The addresses a host may listen on: an IP literal's own; for `localhost` (and names under it,
+ * RFC 6761), the loopback addresses it resolves to, whichever comes first; undefined for any other
+ * name, which resolves only at listen time.
+ */
+const LOOPBACK: readonly Ip[] = [
+  { address: '127.0.0.1', family: 4, wildcard: false },
+  { address: '::1', family: 6, wildcard: false },
+];
+
+function addressesOf(host: string): readonly Ip[] | undefined {
+  const ip = ipOf(host);
+  if (ip) return [ip];
+  return /^(.+\.)?localhost\.?$/i.test(host) ? LOOPBACK : undefined;
+}
+
+/**
  * True when `next` cannot be bound while `held` listens; false when it can; undefined when it
- * cannot be told here: a host name resolves only at listen time, maybe to several addresses.
- * Port 0 is an ephemeral port, never the one held.
+ * cannot be told here: a host name resolves only at listen time, maybe to several addresses
+ * (`localhost` excepted: it is loopback, and `localhost:9090` beside `127.0.0.1:9090` passed the
+ * check and then failed every worker's listen). Port 0 is an ephemeral port, never the one held.
  */
 export function bindsOverlap(held: HostPort, next: HostPort, dualStack: boolean): boolean | undefined {
   if (held.port !== next.port || next.port === 0) return false;
-  const [a, b] = [ipOf(held.host), ipOf(next.host)];
-  if (!a || !b) return undefined;
+  const [as, bs] = [addressesOf(held.host), addressesOf(next.host)];
+  if (!as || !bs) return undefined;
+  return as.some((a) => bs.some((b) => addressesOverlap(a, b, dualStack)));
+}
+
+function addressesOverlap(a: Ip, b: Ip, dualStack: boolean): boolean {
   if (a.family !== b.family) return (a.family === 6 && a.wildcard && dualStack) || (b.family === 6 && b.wildcard && dualStack);
   if (a.wildcard || b.wildcard) return true;
   const same = new BlockList();

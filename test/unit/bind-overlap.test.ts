@@ -21,9 +21,15 @@ test('a :: listener takes IPv4 too, unless net.ipv6.bindv6only says otherwise; s
   assert.equal(bindsOverlap(at('0.0.0.0'), at('::1'), true), false);
 });
 
-test('another port, or port 0 (an ephemeral one), never overlaps; a host name cannot be told before it is resolved', () => {
+test('another port, or port 0 (an ephemeral one), never overlaps; a host name cannot be told before it is resolved, localhost excepted', () => {
   assert.equal(bindsOverlap(at('127.0.0.1'), at('0.0.0.0', 8081), true), false);
   assert.equal(bindsOverlap(at('127.0.0.1', 0), at('0.0.0.0', 0), true), false);
-  assert.equal(bindsOverlap(at('127.0.0.1'), at('localhost'), true), undefined);
-  assert.equal(bindsOverlap(at('localhost'), at('0.0.0.0'), true), undefined);
+  assert.equal(bindsOverlap(at('127.0.0.1'), at('app.internal'), true), undefined);
+  assert.equal(bindsOverlap(at('app.internal'), at('0.0.0.0'), true), undefined);
+  // localhost is loopback (RFC 6761), 127.0.0.1 or ::1 as the resolver orders them: either overlaps.
+  assert.equal(bindsOverlap(at('127.0.0.1'), at('localhost'), true), true);
+  assert.equal(bindsOverlap(at('LOCALHOST'), at('::1'), true), true);
+  assert.equal(bindsOverlap(at('localhost'), at('0.0.0.0'), true), true);
+  assert.equal(bindsOverlap(at('localhost'), at('127.0.0.2'), true), false);
+  assert.equal(bindsOverlap(at('localhost'), at('localhost', 8081), true), false);
 });
