@@ -48,11 +48,13 @@ describe('bindOverlapProblem', () => {
     });
     assert.match(bindOverlapProblem({ CORRAL_BIND: at('0.0.0.0:8080'), CORRAL_ADMIN_BIND: at('127.0.0.1:8080') }) ?? '', /\(e\.g\. 127\.0\.0\.1:9090\), or CORRAL_BIND another$/);
   });
-  it('accepts another port, two distinct addresses, port 0, and leaves host names to listen time', () => {
+  it('accepts another port, two distinct addresses, port 0, and leaves host names but localhost to listen time', () => {
     assert.equal(bindOverlapProblem({ CORRAL_BIND: at('0.0.0.0:8080'), CORRAL_ADMIN_BIND: at('127.0.0.1:9090') }), undefined);
     assert.equal(bindOverlapProblem({ CORRAL_BIND: at('127.0.0.2:8080'), CORRAL_ADMIN_BIND: at('127.0.0.1:8080') }), undefined);
     assert.equal(bindOverlapProblem({ CORRAL_BIND: at('127.0.0.1:0'), CORRAL_ADMIN_BIND: at('127.0.0.1:0') }), undefined);
-    assert.equal(bindOverlapProblem({ CORRAL_BIND: at('localhost:8080'), CORRAL_ADMIN_BIND: at('127.0.0.1:8080') }), undefined);
+    assert.equal(bindOverlapProblem({ CORRAL_BIND: at('app.internal:8080'), CORRAL_ADMIN_BIND: at('127.0.0.1:8080') }), undefined);
+    // localhost is loopback: on the admin API's port, the workers could never listen.
+    assert.match(bindOverlapProblem({ CORRAL_BIND: at('localhost:8080'), CORRAL_ADMIN_BIND: at('127.0.0.1:8080') }) ?? '', /^overlaps CORRAL_BIND=localhost:8080 /);
   });
 });
 
