@@ -93,7 +93,9 @@ export function bool(o: Common<boolean>): SettingSpec<boolean> {
 export function str(o: Common<string | undefined> & { pattern?: RegExp; patternText?: string; minLength?: number; emptyIsDefault?: boolean }): SettingSpec<string | undefined> {
   return {
     ...o,
-    type: 'string',
+    // The constraints a value must meet, said where the type is (the example file, corral config
+    // --json): a token shorter than 16 characters was found out only when start refused it.
+    type: `string${o.minLength !== undefined ? `, at least ${o.minLength} characters` : ''}${o.patternText !== undefined ? `, ${o.patternText}` : ''}`,
     parse: (raw) => {
       // Empty means unset for a setting that is off by default: `CORRAL_ADMIN_TOKEN=` is not a
       // short token.
