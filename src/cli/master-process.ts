@@ -1,12 +1,14 @@
 // Finds a running master through the pidfile, for reload/stop/status.
 
-import { lstatSync, statSync } from 'node:fs';
+import { lstatSync, readFileSync, statSync } from 'node:fs';
 import { get as httpGet } from 'node:http';
+import { join, resolve } from 'node:path';
 import { loadSettings } from '../config/load.js';
 import type { SettingName, Settings } from '../config/schema.js';
 import { CorralError } from '../errors.js';
 import { checkPidfile } from '../master/pidfile.js';
 import { procReaders, type ProcReaders } from '../master/proc-identity.js';
+import { lockOwnerPid } from '../sheets/keeper/lock.js';
 
 /**
  * The master's pid, through the pidfile. Throws CORRAL_ERR_NOT_RUNNING when it is certainly not
@@ -217,7 +219,17 @@ export async function findMasterHere(settings: Settings, adminApi = true): Promi
       throw new CorralError('CORRAL_ERR_NOT_RUNNING', `${err.message}; the admin API was not asked whether a corral answers elsewhere: CORRAL_ADMIN_BIND is invalid`, { cause: err });
     }
     const other = await corralAtAdminApi(settings);
-    if (other === undefined) throw err;
+    if (other === undefined) {
+      const held = settings.CORRAL_DATA_DIR === undefined ? undefined : masterOfDataDir(resolve(settings.CORRAL_DATA_DIR));
+      if (held === undefined) throw err;
+      throw new CorralError(
+        'CORRAL_ERR_MASTER_ELSEWHERE',
+        `no pidfile names a master at ${settings.CORRAL_PIDFILE} (CORRAL_PIDFILE) and no corral answers the admin API at ${settings.CORRAL_ADMIN_BIND.host}:${settings.CORRAL_ADMIN_BIND.port}, but corral master pid ${held.master} runs, its keeper (pid ${held.keeper}) holding ${held.lock}: ` +
+          `one started with another CORRAL_PIDFILE and CORRAL_ADMIN_BIND (edited since it started?). Whether it is this corral is unknown; nothing was signalled. ` +
+          `Run this with the settings it started with, or signal it yourself (kill -TERM|-HUP ${held.master}), or use systemctl`,
+        { cause: err },
+      );
+    }
     const which = other.pid === undefined ? 'its pid: pgrep -f "corral start", or master.pid in GET /api/admin/stats with CORRAL_ADMIN_TOKEN' : `pid ${other.pid}`;
     throw new CorralError(
       'CORRAL_ERR_MASTER_ELSEWHERE',
@@ -226,6 +238,29 @@ export async function findMasterHere(settings: Settings, adminApi = true): Promi
         `Run this with the CORRAL_PIDFILE it started with, or signal it yourself (${which}; kill -TERM|-HUP <pid>), or use systemctl`,
     );
   }
+}
+
+/**
+ * The corral master whose keeper holds the data dir's lock: the keeper's parent, when it runs
+ * corral. The last trace of a master whose pidfile and admin API were both moved in .env since it
+ * started: said to be not running, `stop` exited 0 and the `start` after it made a second master
+ * that waited on this lock and failed on the port in use.
+ */
+function masterOfDataDir(dataDir: string): { keeper: number; master: number; lock: string } | undefined {
+  const lock = join(dataDir, 'keeper.lock');
+  const read = (path: string): string | undefined => {
+    try {
+      return readFileSync(path, 'utf8');
+    } catch {
+      return undefined;
+    }
+  };
+  const keeper = lockOwnerPid(read(lock) ?? '');
+  if (!Number.isInteger(keeper) || keeper <= 0) return undefined;
+  const master = Number(/^PPid:\s*(\d+)$/m.exec(read(`/proc/${keeper}/status`) ?? '')?.[1]);
+  if (!Number.isInteger(master) || master <= 1) return undefined;
+  const argv = (read(`/proc/${master}/cmdline`) ?? '').split('\0');
+  return argv.includes('start') && argv.some((a) => /corral/.test(a)) ? { keeper, master, lock } : undefined;
 }
 
 /**

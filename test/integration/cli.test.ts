@@ -250,6 +250,15 @@ test('CORRAL_PIDFILE edited in .env since the master started: stop and reload si
       assert.match(blind.stderr, said(cmd, ''));
       assert.match(blind.stderr, /pgrep -f "corral start"/);
     }
+    // The admin API moved in .env too: the keeper's lock in CORRAL_DATA_DIR still tells of the
+    // master (before, stop said "nothing to stop" and the start after it made a second master).
+    const otherAdmin = await freePort();
+    writeFileSync(join(dir, 'both-moved.env'), [...base.map((l) => (l.startsWith('CORRAL_ADMIN_BIND=') ? `CORRAL_ADMIN_BIND=127.0.0.1:${otherAdmin}` : l)), `CORRAL_PIDFILE=${moved}`].join('\n'));
+    for (const [cmd, code] of [['stop', 1], ['reload', 1], ['status', 4]] as const) {
+      const r = await exec(dir, [], [cmd], { CORRAL_ENV_FILE: 'both-moved.env' });
+      assert.equal(r.code, code, `${cmd} with both moved: ${r.stdout}${r.stderr}`);
+      assert.match(r.stderr, new RegExp(`\\[CORRAL_ERR_MASTER_ELSEWHERE\\] no pidfile names a master at ${moved} \\(CORRAL_PIDFILE\\) and no corral answers the admin API at 127\\.0\\.0\\.1:${otherAdmin}, but corral master pid ${c.pid} runs, its keeper \\(pid \\d+\\) holding \\S+keeper\\.lock: .*nothing was signalled`));
+    }
     const json = await corral(dir, 'status', '--json');
     assert.equal((JSON.parse(json.stdout) as { running: unknown }).running, null);
     assert.ok(isAlive(c.pid), 'nothing was signalled');

@@ -100,6 +100,11 @@ function parseOwner(text: string): { pid: number; start: string | undefined } {
   return { pid: /^[0-9]+$/.test(pid ?? '') ? Number(pid) : Number.NaN, start: start && start !== '-' ? start : undefined };
 }
 
+/** The pid a lock file's text names, or NaN when it is not a whole lock line (see parseOwner). */
+export function lockOwnerPid(text: string): number {
+  return parseOwner(text).pid;
+}
+
 /** Temporary files this process has made and not yet removed, for the exit hook. */
 const temps = new Set<string>();
 let exitHook = false;
