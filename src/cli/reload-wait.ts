@@ -13,7 +13,14 @@ export interface ReloadStanding {
   readonly in_progress_generation: number | null;
   readonly queued: boolean;
   readonly stopping: boolean;
-  readonly last: { readonly seq: number; readonly outcome: 'completed' | 'refused' | 'rolled_back' | 'incomplete'; readonly generation: number; readonly code: string | null } | null;
+  readonly last: {
+    readonly seq: number;
+    readonly outcome: 'completed' | 'refused' | 'rolled_back' | 'incomplete';
+    readonly generation: number;
+    readonly code: string | null;
+    /** Settings it left until a restart (absent from an older corral's answer). */
+    readonly restart_needed?: readonly string[];
+  } | null;
 }
 
 /** How often the admin API is asked: a reload takes seconds (its workers boot, the old ones drain). */

@@ -32,6 +32,11 @@ export interface ReloadEnd {
   readonly message: string;
   /** Wall clock, epoch ms. */
   readonly at: number;
+  /**
+   * The settings it read but left as they were until a restart (config.restart_needed), for a
+   * reload whose generation serves (completed, incomplete); empty otherwise.
+   */
+  readonly restartNeeded: readonly string[];
 }
 
 export class Generations {
@@ -47,6 +52,8 @@ export class Generations {
   private firstReadyAt: number | undefined;
   /** The latest reload that ended, whatever became of it; undefined before any. */
   private lastEnded: ReloadEnd | undefined;
+  /** The settings the reload in progress leaves until a restart, for its end (ReloadEnd.restartNeeded). */
+  private startedRestartNeeded: readonly string[] = [];
   /** Reloads ended since the master started, by outcome (/metrics' corral_reloads_total). */
   private readonly endedBy: Record<ReloadEnd['outcome'], number> = { completed: 0, refused: 0, rolled_back: 0, incomplete: 0 };
 
@@ -91,7 +98,9 @@ export class Generations {
 
   /** A reload ended (`generation` serves now), applied in full or not; `message` is one line. */
   ended(outcome: ReloadEnd['outcome'], code: string | undefined, message: string, wallNow: number): void {
-    this.lastEnded = { seq: (this.lastEnded?.seq ?? 0) + 1, outcome, generation: this.serving, code, message, at: wallNow };
+    const restartNeeded = outcome === 'completed' || outcome === 'incomplete' ? this.startedRestartNeeded : [];
+    this.startedRestartNeeded = [];
+    this.lastEnded = { seq: (this.lastEnded?.seq ?? 0) + 1, outcome, generation: this.serving, code, message, at: wallNow, restartNeeded };
     this.endedBy[outcome]++;
   }
 
@@ -134,6 +143,7 @@ export class Generations {
     this.serving = ++this.last;
     this.firstReadyAt = undefined;
     this.latest = { outcome: 'started', generation: this.serving, restartNeeded, envOverrides: next.envOverrides };
+    this.startedRestartNeeded = restartNeeded.map((r) => r.setting);
     return this.serving;
   }
 

@@ -109,22 +109,29 @@ test('reload --wait exits 0 once the reload completed and 1 when it was rolled b
     // 120 s and the graceful timeout of the master's environment (the test helper's 10 s).
     assert.equal(done.stdout, `reload requested (SIGHUP to master pid ${c.pid}); waiting for it to end (up to 130 s)\nreload done: generation 2 serves (master pid ${c.pid})\n`);
     assert.equal(c.events('reload.done').length, 1, 'it returned once the reload was done, not before');
+    // A setting only a restart applies: the reload completes, and says what it left as it was.
+    settings('basic.mjs');
+    writeFileSync(join(dir, '.env'), `${readFileSync(join(dir, '.env'), 'utf8')}\nCORRAL_ACCEPT=round-robin\n`);
+    const kept = await reloadWait();
+    assert.equal(kept.code, 0, `${kept.stdout}${kept.stderr}`);
+    assert.match(kept.stdout, /\nreload done: generation 3 serves \(master pid \d+\)\nnot applied until a restart \(systemctl restart corral\): CORRAL_ACCEPT \(config\.restart_needed in the log says what runs and what is configured\)\n$/);
+    settings('basic.mjs');
 
-    // Valid settings whose workers cannot boot: rolled back, generation 2 serves on.
+    // Valid settings whose workers cannot boot: rolled back, generation 3 serves on.
     settings('broken-import.mjs');
     const rolledBack = await reloadWait();
     assert.equal(rolledBack.code, 1, `${rolledBack.stdout}${rolledBack.stderr}`);
-    assert.match(rolledBack.stderr, /^corral reload: last reload rolled back \(CORRAL_ERR_APP_LOAD\), generation 2 serves: the new generation cannot boot \(.*broken-import\.mjs/);
+    assert.match(rolledBack.stderr, /^corral reload: last reload rolled back \(CORRAL_ERR_APP_LOAD\), generation 3 serves: the new generation cannot boot \(.*broken-import\.mjs/);
     assert.equal(c.events('reload.failed').length, 1, 'it returned once the reload was rolled back');
     assert.equal((await http(`${c.url}/`)).status, 200, 'the old generation serves');
     // And `corral status` says so until a reload completes, as systemd's status line does.
-    assert.match((await corral(dir, 'status')).stdout, /\nlast reload rolled back \(CORRAL_ERR_APP_LOAD\), generation 2 serves: the new generation cannot boot/);
+    assert.match((await corral(dir, 'status')).stdout, /\nlast reload rolled back \(CORRAL_ERR_APP_LOAD\), generation 3 serves: the new generation cannot boot/);
     // Without the token (gone from the settings the reload reads; the master, rolled back, keeps
     // its own), the admin API gives the outcome and its code, not the message.
     settings('broken-import.mjs', undefined, false);
     const gist = await reloadWait();
     assert.equal(gist.code, 1, `${gist.stdout}${gist.stderr}`);
-    assert.equal(gist.stderr, "corral reload: last reload rolled back (CORRAL_ERR_APP_LOAD), generation 2 serves; the log's reload.failed line says why\n");
+    assert.equal(gist.stderr, "corral reload: last reload rolled back (CORRAL_ERR_APP_LOAD), generation 3 serves; the log's reload.failed line says why\n");
 
     // A port chosen at start cannot be asked: refused before any signal.
     settings('basic.mjs', '127.0.0.1:0');
@@ -132,7 +139,7 @@ test('reload --wait exits 0 once the reload completed and 1 when it was rolled b
     assert.equal(noPort.code, 64, `${noPort.stdout}${noPort.stderr}`);
     assert.match(noPort.stderr, /reload --wait follows the reload through the admin API, and CORRAL_ADMIN_BIND=127\.0\.0\.1:0 gives it a port chosen at start/);
     assert.equal(noPort.stdout, '');
-    assert.equal(c.events('reload.start').length, 3, 'no reload after the two refused ones');
+    assert.equal(c.events('reload.start').length, 4, 'no reload after the two refused ones');
 
     // A second corral started on the same admin port serves without its admin API: what answers
     // there is the first one, whose reloads are not the second's. Refused, signalling nothing.
@@ -148,7 +155,7 @@ test('reload --wait exits 0 once the reload completed and 1 when it was rolled b
         elsewhere.stderr,
         `corral reload: [CORRAL_ERR_ADMIN_OTHER_MASTER] the admin API at http://127.0.0.1:${adminPort} answers for another master (pid ${c.pid}) than the pidfile's (pid ${second.pid}): CORRAL_ADMIN_BIND's port was in use when this one started (admin.failed in its log), so its reload cannot be followed; nothing was signalled. Give each corral its own CORRAL_ADMIN_BIND and restart it, or reload without --wait\n`,
       );
-      assert.deepEqual([second.events('reload.start').length, c.events('reload.start').length], [0, 3], 'neither master was signalled');
+      assert.deepEqual([second.events('reload.start').length, c.events('reload.start').length], [0, 4], 'neither master was signalled');
     } finally {
       await second.stop();
       rmSync(other, { recursive: true, force: true });

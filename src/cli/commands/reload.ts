@@ -153,6 +153,9 @@ async function reloadAndWait(pid: number, settings: Settings, runningGracefulS: 
       const { outcome, generation, code } = end.last;
       if (outcome === 'completed') {
         process.stdout.write(`reload done: generation ${generation} serves (master pid ${pid})\n`);
+        // Said here too, not in the log alone: the operator who edited them is the one reading.
+        const kept = end.last.restart_needed ?? [];
+        if (kept.length > 0) process.stdout.write(`not applied until a restart (systemctl restart corral): ${kept.join(', ')} (config.restart_needed in the log says what runs and what is configured)\n`);
         return EXIT.OK;
       }
       // The master's own line (systemd's STATUS=) when the token lets it be read, else its gist.

@@ -297,7 +297,7 @@ export function reloadOf(view: AdminView, withMessage: boolean) {
     in_progress_generation: inProgress ?? null,
     queued,
     last: last
-      ? { seq: last.seq, outcome: last.outcome, generation: last.generation, code: last.code ?? null, ...(withMessage ? { message: last.message } : {}), at: new Date(last.at).toISOString() }
+      ? { seq: last.seq, outcome: last.outcome, generation: last.generation, code: last.code ?? null, restart_needed: last.restartNeeded, ...(withMessage ? { message: last.message } : {}), at: new Date(last.at).toISOString() }
       : null,
   };
 }
