@@ -156,13 +156,22 @@ function settledOpen(d: Destination): Promise<boolean> {
   });
 }
 
+/** Why a reopen failed, in the operator's words where the error's are a syscall's. */
+export function reopenFailure(err: { readonly message: string; readonly code?: string }, file: string | undefined): string {
+  // The destination makes the file's directory first: a file standing at that path fails it so.
+  if (err.code === 'EEXIST' && /\bmkdir\b/.test(err.message) && file !== undefined) return `a file, not a directory, stands at ${dirname(file)}, where the log's directory should be (${err.message})`;
+  return err.message;
+}
+
 export function createLogger(settings: LogSettings, identity: LogIdentity, o: LoggerOptions = {}): CorralLogger {
   let file = settings.CORRAL_LOG_FILE;
   assertLogFileWritable(file);
   const sync = o.sync ?? false;
   const journal = o.journal ?? (file === undefined && (isJournalFd(1) || readStdoutJournal()));
   // A shared file is written with O_APPEND; each write is a buffer of whole lines, so lines from
-  // several processes never interleave mid-line. That holds for a file only: on a pipe a write
+  // several processes never interleave mid-line, but for a write the disk filling cut short (its
+  // rest goes out once there is room, after others' lines: the README says so). That holds for a
+  // file only: on a pipe a write
   // above PIPE_BUF is not atomic and a short write's rest goes out later, so on stdout the master
   // is the only writer, relaying its children's lines (master/stdout-relay.ts).
   const open = (batch: { minLength: number; periodicFlush: number } | undefined): Destination =>
@@ -182,8 +191,9 @@ export function createLogger(settings: LogSettings, identity: LogIdentity, o: Lo
       toStderr().error({ event: 'log.write_failed', code: 'CORRAL_ERR_LOG_WRITE', file, err }, `cannot write CORRAL_LOG_FILE ${file ?? '(stdout)'}: ${err.message}; log lines are dropped until it can be written again (serving goes on)`);
     },
     reopenFailed(err) {
-      toStderr().error({ event: 'log.reopen_failed', code: 'CORRAL_ERR_LOG_WRITE', file, err }, `cannot reopen CORRAL_LOG_FILE ${file ?? '(stdout)'}: ${err.message}; lines keep going to the file open before (the rotated one) until a reopen succeeds`);
-      logger.error({ event: 'log.reopen_failed', code: 'CORRAL_ERR_LOG_WRITE', file, err }, `cannot reopen CORRAL_LOG_FILE ${file ?? '(stdout)'}: ${err.message}; lines keep going to this file until a reopen succeeds`);
+      const why = reopenFailure(err, file);
+      toStderr().error({ event: 'log.reopen_failed', code: 'CORRAL_ERR_LOG_WRITE', file, err }, `cannot reopen CORRAL_LOG_FILE ${file ?? '(stdout)'}: ${why}; lines keep going to the file open before (the rotated one) until a reopen succeeds (fix it, then USR1 again)`);
+      logger.error({ event: 'log.reopen_failed', code: 'CORRAL_ERR_LOG_WRITE', file, err }, `cannot reopen CORRAL_LOG_FILE ${file ?? '(stdout)'}: ${why}; lines keep going to this file until a reopen succeeds (fix it, then USR1 again)`);
     },
     dropped(dropped, oversized) {
       const why =

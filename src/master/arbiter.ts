@@ -229,7 +229,8 @@ export class Arbiter {
         case 'reopen-logs':
           this.o.reopenLogs();
           for (const c of this.children.values()) c.handle.send({ type: 'reopen-logs' });
-          this.log.info({ event: 'logs.reopen' }, 'log files reopened');
+          // Asked, not done: each process reopens on its own, and says log.reopen_failed if it cannot.
+          this.log.info({ event: 'logs.reopen' }, 'reopening the log file in every process (USR1); one that cannot says log.reopen_failed');
           break;
       }
     }

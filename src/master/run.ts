@@ -80,7 +80,7 @@ export async function runMaster(loaded: LoadedSettings, entry: MasterEntryPoints
     if (state === 'missing') {
       logger.warn(
         { event: 'log.file_removed', code: 'CORRAL_ERR_LOG_WRITE', file },
-        `CORRAL_LOG_FILE ${file} was removed while corral wrote to it: created again and reopened by every process; the lines of the last few seconds went to the removed file`,
+        `CORRAL_LOG_FILE ${file} was removed (or moved away with nothing put in its place) while corral wrote to it: created again and reopened by every process; the lines of the last few seconds went to the file that was there (lost if removed, in the moved file if moved)`,
       );
     } else {
       logger.info({ event: 'log.file_replaced', file }, `CORRAL_LOG_FILE ${file} is another file than the one open (moved aside, a rotation before its USR1): reopened by every process`);
