@@ -21,6 +21,11 @@ export interface RequestStats {
   parserAnswer(a: ParserAnswer): void;
   /** Resolves once every tracked response has closed, and so is counted (at once when none is open). */
   allClosed(): Promise<void>;
+  /**
+   * The drain's graceful time ran out and the worker closed the connections left: an answer cut
+   * from now on is the worker's doing, said in its access line (`cut: "drain"`), not the client's.
+   */
+  forcedClose(): void;
 }
 
 /**
@@ -82,6 +87,7 @@ export function createRequestStats(accessLogger: Logger | undefined, onServed: (
   /** Tracked responses not closed yet, and who waits for there to be none. */
   let open = 0;
   let whenAllClosed: (() => void)[] = [];
+  let forced = false;
   const latency = new LatencyBuckets();
 
   // 'close' is emitted once per response (node:http emits it after 'finish', or when the
@@ -107,15 +113,20 @@ export function createRequestStats(accessLogger: Logger | undefined, onServed: (
     if (accessLogger) {
       const req = res.req;
       const socket = req.socket;
+      // nginx's 499: the connection closed before the whole answer went out (statusCode would
+      // still say 200 for a request that was never answered), unless the server cut it itself
+      // after a failure and said so with a 5xx statusCode.
+      const status = res[RAW_STATUS] ?? (res[UNSENT] === undefined && (res.writableFinished || res.statusCode >= 500) ? res.statusCode : 499);
+      // A 499 the worker caused is said apart: one counting 499s as clients giving up would lay
+      // the send timeout's cuts and a forced drain's on the clients.
+      const cut = status !== 499 ? undefined : res[UNSENT] !== undefined ? 'send_timeout' : forced ? 'drain' : undefined;
       accessLogger.info({
         event: 'access',
         method: req.method,
         // The query stays, as in nginx's access log, but not a value named like a credential.
         path: targetForAccessLog(req.url),
-        // nginx's 499: the connection closed before the whole answer went out (statusCode would
-        // still say 200 for a request that was never answered), unless the server cut it itself
-        // after a failure and said so with a 5xx statusCode.
-        status: res[RAW_STATUS] ?? (res[UNSENT] === undefined && (res.writableFinished || res.statusCode >= 500) ? res.statusCode : 499),
+        status,
+        ...(cut !== undefined ? { cut } : {}),
         ms: Math.round(ms * 100) / 100,
         // A response that never got the connection (its client left first) sent nothing.
         bytes: res[BYTES_BEFORE] === NOT_ON_SOCKET ? 0 : Math.max(0, (res[BYTES_AFTER] ?? socket.bytesWritten) - res[BYTES_BEFORE] - (res[UNSENT] ?? 0)),
@@ -154,6 +165,7 @@ export function createRequestStats(accessLogger: Logger | undefined, onServed: (
       accessLogger?.info({ event: 'access', method: a.method, path: targetForAccessLog(a.target), status: a.status, ms: 0, bytes: 0, remote: a.remote });
     },
     allClosed: () => (open === 0 ? Promise.resolve() : new Promise<void>((resolve) => void whenAllClosed.push(resolve))),
+    forcedClose: () => void (forced = true),
     served: () => served,
     errors: () => errors,
     takeLatency() {

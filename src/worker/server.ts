@@ -269,6 +269,7 @@ export function createWorkerServer(app: RequestListener, o: WorkerServerOptions)
             // No graceful time at all is a fast stop (QUIT), not a timeout that was reached.
             const why = ms === 0 ? 'fast stop (no graceful time)' : `graceful timeout reached (${ms} ms)`;
             logger.warn({ event: 'worker.drain_forced', open_connections: cap.active(), graceful_ms: ms }, `${why}, closing remaining connections`);
+            stats.forcedClose();
             server.closeAllConnections();
             settle();
           }, ms);

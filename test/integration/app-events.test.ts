@@ -109,6 +109,7 @@ describe('bundled app: durable events on the real master', () => {
     sock.destroy();
     const line = await c.waitForLog((l) => l.event === 'access' && l.path === '/api/login?aborted=1', 10_000, 'the access line of the aborted upload');
     assert.equal(line.status, 499);
+    assert.equal(line.cut, undefined, 'the client went away: no cut of the worker');
     assert.deepEqual(c.logs().filter((l) => l.level === 'error' && l.event === 'app.error'), []);
   });
 });

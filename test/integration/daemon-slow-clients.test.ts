@@ -48,6 +48,7 @@ test('a client that never reads its answers is cut after CORRAL_SEND_TIMEOUT; a 
     await closedWithin(reader, 5000, 'the stalled connection');
     // Never delivered in full: the access line says so as it does for a client that left.
     const access = await c.waitForLog((l) => l.event === 'access' && l.path === '/big?kib=32768' && l.status === 499, 5000, 'the cut answer as 499');
+    assert.equal(access.cut, 'send_timeout', 'the worker cut it: not a client that went away');
     // What the socket still held is not counted as sent (node:http took the answer whole).
     assert.ok(Number(access.bytes) <= 32 * 1024 * 1024 - Number(cut.unsent_bytes) + 1024, `access bytes ${String(access.bytes)}, unsent ${String(cut.unsent_bytes)}`);
 
