@@ -105,7 +105,10 @@ export function bootErrorOfExit(code: number | null, signal: NodeJS.Signals | nu
  * bootErrorOfExit says it of one booting. "signal SIGKILL" alone left the operator to guess between
  * the OOM killer and a crash, and the fix differs (dmesg and memory, not the app's code).
  */
-function senderOf(signal: NodeJS.Signals | null): string {
+function senderOf(signal: NodeJS.Signals | null, code: number | null = null): string {
+  // Exit 0 unasked: the worker drained and left by itself, as on a SIGTERM of its own, which only
+  // a signal sent past the master gives it (a worker never exits 0 otherwise).
+  if (signal === null && code === 0) return ' (a clean exit the master did not ask for: a SIGTERM sent to the worker itself, as `systemctl kill` without --kill-whom=main or `kill -TERM -<pgid>` do; stop or reload through the master)';
   return signal === null ? '' : ` (${signal} is commonly sent by ${SENDERS[signal] ?? 'another process'})`;
 }
 
@@ -158,7 +161,7 @@ export function accountExit(e: ChildExit, now: number, a: ExitAccounts): void {
     return;
   }
   const { uptime, delay, sharedWith } = crashes.crashed(c, now);
-  const sender = senderOf(signal);
+  const sender = c.role === 'worker' ? senderOf(signal, code) : senderOf(signal);
   log.error(
     { ...fields, code: 'CORRAL_ERR_WORKER_DIED', uptime_ms: uptime, crash_loop: crashes.quickCrashes, respawn_in_ms: delay, crash_counted: sharedWith === undefined },
     sharedWith === undefined

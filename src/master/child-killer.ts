@@ -121,7 +121,7 @@ export class ChildKiller {
     // worker.timeout (with worker_id 0) sent whoever greps for keeper lines looking elsewhere.
     this.o.log.error(
       { event: `${c.role}.timeout`, code: 'CORRAL_ERR_WORKER_TIMEOUT', worker_id: c.id, worker_pid: c.handle.pid, generation: c.generation, seconds_silent: seconds, draining },
-      `${c.role} ${c.id} (pid ${c.handle.pid}) silent for ${seconds} s${draining ? ' while draining: killing' : ': killing and replacing'}`,
+      `${c.role} ${c.id} (pid ${c.handle.pid}) silent for ${seconds} s, past CORRAL_TIMEOUT: its event loop is blocked (a busy loop, a long synchronous call: ${c.role}.stack shows where) or the process is stopped${draining ? '; killing it' : '; killing and replacing it'}`,
     );
     this.killWithStack(c);
   }

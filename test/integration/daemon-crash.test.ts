@@ -152,3 +152,17 @@ test('corral status says when a crash-looping master forks again, and why', asyn
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('a worker sent SIGTERM past the master drains and exits 0: replaced, and the line says where such a signal comes from', async () => {
+  const c = await startCorral({ app: 'basic.mjs', workers: 1 });
+  try {
+    const ready = await c.waitForLog((l) => l.event === 'worker.ready', 15_000, 'worker.ready');
+    process.kill(Number(ready.worker_pid), 'SIGTERM');
+    const exit = await c.waitForLog((l) => l.event === 'worker.exit' && l.worker_pid === ready.worker_pid, 15_000, 'worker.exit');
+    assert.deepEqual([exit.level, exit.code, exit.exit_code, exit.signal], ['error', 'CORRAL_ERR_WORKER_DIED', 0, null]);
+    assert.match(String(exit.msg), /died unexpectedly \(code 0, signal null\) \(a clean exit the master did not ask for: a SIGTERM sent to the worker itself, as `systemctl kill` without --kill-whom=main or `kill -TERM -<pgid>` do; stop or reload through the master\); replacing$/);
+    await waitFor(() => c.events('worker.ready').length === 2 || undefined, 15_000, 'the replacement ready');
+  } finally {
+    await c.stop();
+  }
+});
