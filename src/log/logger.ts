@@ -205,7 +205,7 @@ export function createLogger(settings: LogSettings, identity: LogIdentity, o: Lo
       logger.warn({ event: 'log.dropped', code: 'CORRAL_ERR_LOG_WRITE', file, dropped, oversized, buffer_bytes: LOG_BUFFER_MAX_BYTES }, `${dropped} log line(s) of this process dropped: ${why}`);
     },
     recovered(dropped, failedMs) {
-      logger.warn({ event: 'log.write_recovered', code: 'CORRAL_ERR_LOG_WRITE', file, dropped, failed_ms: failedMs }, `log file writable again after ${failedMs} ms; at least ${dropped} line(s) of this process were lost`);
+      logger.warn({ event: 'log.write_recovered', code: 'CORRAL_ERR_LOG_WRITE', file, dropped, failed_ms: failedMs }, `log file writable again after ${failedMs} ms; ${dropped === 0 ? 'no line of this process was dropped' : `at least ${dropped} ${dropped === 1 ? 'line' : 'lines'} of this process were lost`}`);
     },
   });
   // Every destination opens asynchronously, the access one included: a worker creates it just

@@ -167,9 +167,9 @@ export function createWorkerServer(app: RequestListener, o: WorkerServerOptions)
       started: (f) =>
         logger.warn(
           { event: 'worker.connections_refused', active_connections: f.active, cap: f.cap, host_full: f.hostFull, connections: f.current, max_connections: f.max },
-          f.hostFull ? `host full (${f.current}/${f.max}): new connections answered 503` : `connection cap reached (${f.current}/${f.max}): new connections answered 503`,
+          `${f.hostFull ? `host full (${f.current}/${f.max})` : `connection cap reached (${f.current}/${f.max})`}: new connections answered 503 (more room: CORRAL_WORKER_CONNECTIONS, CORRAL_WORKERS or CORRAL_MAX_CONNECTIONS where the host can carry it, or another host)`,
         ),
-      ended: (f) => logger.info({ event: 'worker.connections_refused_end', refused: f.count, ms: f.ms }, `${f.count} connections answered 503 in ${f.ms} ms, then none for ${BURST_QUIET_MS / 1000} s`),
+      ended: (f) => logger.info({ event: 'worker.connections_refused_end', refused: f.count, ms: f.ms }, `${f.count} ${f.count === 1 ? 'connection' : 'connections'} answered 503 in ${f.ms} ms, then none for ${BURST_QUIET_MS / 1000} s`),
     },
     idleClosures: {
       started: (f) =>
