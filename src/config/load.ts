@@ -234,13 +234,15 @@ const DEFAULT_WORDS = new Set(['auto', 'default']);
  * for a setting whose empty value means it (spec.ts), and "an integer from 1 to 3600" alone read
  * as if the line held something else. So does `auto` or `default` refused.
  */
-function withDefaultNote(spec: SettingSpec<unknown>, raw: string, parsed: ParseResult<unknown>): ParseResult<unknown> {
+function withDefaultNote(spec: SettingSpec<unknown>, raw: string, parsed: ParseResult<unknown>, fromEnvironment = false): ParseResult<unknown> {
   if (parsed.ok) return parsed;
   const word = raw.trim();
   const what = word === '' ? 'it is empty, which does not mean the default' : DEFAULT_WORDS.has(word.toLowerCase()) ? `"${word}" is not a name of the default` : undefined;
   if (what === undefined) return parsed;
   const d = spec.defaultText ?? (typeof spec.default === 'function' || spec.default === undefined ? undefined : spec.format(spec.default));
-  return { ok: false, allowed: `${parsed.allowed}; ${what}: delete the line (or comment it out) to use the default${d !== undefined && d !== '' ? ` (${d})` : ''}` };
+  // Set in the environment, there is no line to delete: `Environment=CORRAL_TIMEOUT=` in a unit.
+  const fix = fromEnvironment ? "unset it where the environment sets it (the unit's Environment=, the shell)" : 'delete the line (or comment it out)';
+  return { ok: false, allowed: `${parsed.allowed}; ${what}: ${fix} to use the default${d !== undefined && d !== '' ? ` (${d})` : ''}` };
 }
 
 /** Applies a setting's default (literal or computed). */
@@ -317,7 +319,7 @@ export function loadSettings(options: LoadOptions = {}): LoadedSettings {
       ? { ok: false, allowed: unclosedQuoteProblem(unclosed) }
       : reference
         ? { ok: false, allowed: reference }
-        : unexpandedPath(name, withDefaultNote(spec, raw, spec.parse(raw)), env);
+        : unexpandedPath(name, withDefaultNote(spec, raw, spec.parse(raw), readFrom === undefined), env);
     if (!parsed.ok && options.judgeOnly && !options.judgeOnly.includes(name)) {
       warnings.push(`${name}=${spec.secret ? '<redacted>' : JSON.stringify(shownRaw(spec, raw))} (from ${where(source, name)}) is invalid (${parsed.allowed}); this command does not need it, but corral will not start or reload until it is fixed`);
       out[name] = defaultOf(spec);

@@ -55,6 +55,7 @@ export const daemonSchema = {
     max: 3600,
     unit: 'seconds',
     aliases: ['GUNICORN_TIMEOUT'],
+    zero: "gunicorn's 0 turns its timeout off; corral always watches its workers' heartbeats (they beat while requests wait on I/O), so a slow request is no reason for a long one: give the longest a worker's event loop may be blocked",
   }),
   CORRAL_GRACEFUL_TIMEOUT: int({
     description: 'Seconds in-flight requests get to finish on stop, reload or recycle.',

@@ -51,14 +51,20 @@ interface Common<T> {
  * in a refusal: `CORRAL_TIMEOUT=30s` or `CORRAL_L1_CACHE_MB=64M` is refused, and "an integer from 1
  * to 3600" alone does not say that the unit is implied and must not be written.
  */
-export function int(o: Common<number> & { min: number; max: number; unit?: string }): SettingSpec<number> {
-  const { unit, ...rest } = o;
+/**
+ * `zero`: what to say of a 0 refused (a setting whose 0 meant "off" to gunicorn, where corral has
+ * no off), after the range.
+ */
+export function int(o: Common<number> & { min: number; max: number; unit?: string; zero?: string }): SettingSpec<number> {
+  const { unit, zero, ...rest } = o;
   return {
     ...rest,
     type: `integer ${o.min}..${o.max}${unit ? ` (${unit})` : ''}`,
     parse: (raw) => {
       const parsed = parseInteger(raw.trim(), o.min, o.max);
-      return parsed.ok || !unit ? parsed : { ok: false, allowed: `${parsed.allowed}, in ${unit} (a bare number, without a unit)` };
+      if (parsed.ok) return parsed;
+      const allowed = unit ? `${parsed.allowed}, in ${unit} (a bare number, without a unit)` : parsed.allowed;
+      return { ok: false, allowed: zero !== undefined && raw.trim() === '0' ? `${allowed}; ${zero}` : allowed };
     },
     format: String,
   };

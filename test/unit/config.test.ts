@@ -279,14 +279,24 @@ test('auto or default written for a setting is refused saying how to get the def
     (err: unknown) => {
       assert.ok(err instanceof ConfigError);
       const allowed = Object.fromEntries(err.problems.map((p) => [p.name, p.allowed]));
-      assert.equal(allowed.CORRAL_WORKERS, 'an integer from 1 to 512; "auto" is not a name of the default: delete the line (or comment it out) to use the default (CPU count x 4, at most 512)');
-      assert.match(allowed.CORRAL_TIMEOUT ?? '', /; "Default" is not a name of the default: delete the line \(or comment it out\) to use the default \(30\)$/);
+      // Set in the environment, there is no line to delete.
+      assert.equal(allowed.CORRAL_WORKERS, 'an integer from 1 to 512; "auto" is not a name of the default: unset it where the environment sets it (the unit\'s Environment=, the shell) to use the default (CPU count x 4, at most 512)');
+      assert.match(allowed.CORRAL_TIMEOUT ?? '', /; "Default" is not a name of the default: unset it where the environment sets it .* to use the default \(30\)$/);
       assert.match(allowed.CORRAL_ACCEPT ?? '', /^one of round-robin, shared; "default" is not a name of the default: .*\(shared\)$/);
       return true;
     },
   );
   // Any other text is refused as before, with no such note.
   assert.throws(() => loadSettings({ env: { CORRAL_ENV_FILE: 'none', CORRAL_WORKERS: 'many' } }), (err: unknown) => err instanceof ConfigError && err.problems[0]?.allowed === 'an integer from 1 to 512');
+});
+
+test("gunicorn's timeout 0 (off) is refused saying corral has no off, and why a long one is not needed", () => {
+  assert.throws(
+    () => loadSettings({ env: { CORRAL_ENV_FILE: 'none', GUNICORN_TIMEOUT: '0' } }),
+    (err: unknown) =>
+      err instanceof ConfigError &&
+      /^an integer from 1 to 3600, in seconds \(a bare number, without a unit\); gunicorn's 0 turns its timeout off; corral always watches its workers' heartbeats \(they beat while requests wait on I\/O\)/.test(err.problems[0]?.allowed ?? ''),
+  );
 });
 
 test('a ~ or $HOME path in a setting stop or status does not need is a warning for them, not a refusal', () => {
