@@ -362,14 +362,20 @@ export function loadSettings(options: LoadOptions = {}): LoadedSettings {
   }
   for (const [name, note] of Object.entries(IGNORED_WITH_NOTE)) if (merged[name] !== undefined) warnings.push(note);
   const known = (key: string) => key in schema || aliasOf.has(key) || key in IGNORED_WITH_NOTE || key in META_SETTINGS;
+  // Where an unknown name was set, to fix it there: the file's line, or the environment.
+  const setAt = (key: string, cased = ''): string => {
+    const line = lint.lineOf.get(key);
+    const place = env[key] !== undefined ? 'set in the environment' : `${file ?? '.env'}${line ? ` line ${line}` : ''}`;
+    return ` (${place}${cased})`;
+  };
   for (const key of Object.keys(merged)) {
     // Names are case-sensitive: `corral_workers=4` sets nothing, and must not pass unnoticed.
     const upper = key.toUpperCase();
     if (!KNOWN_PREFIXES.some((p) => upper.startsWith(p))) continue;
     if (known(key) || key.startsWith('CORRAL_INTERNAL_')) continue;
     const guess = known(upper) ? upper : suggest(upper);
-    const cased = key !== upper ? ' (setting names are upper case)' : '';
-    warnings.push(`unknown setting ${key}${cased}${guess ? `: did you mean ${guess}?` : ' (ignored)'}`);
+    const cased = key !== upper ? '; setting names are upper case' : '';
+    warnings.push(`unknown setting ${key}${setAt(key, cased)}${guess ? `: did you mean ${guess}?` : ': ignored'}`);
   }
   // A name under none of the prefixes (a misspelt prefix), from the file only: the environment
   // holds every other program's variables, and is not where an operator types corral's settings.
@@ -377,8 +383,7 @@ export function loadSettings(options: LoadOptions = {}): LoadedSettings {
     const upper = key.toUpperCase();
     if (known(key) || [...KNOWN_PREFIXES, ...SHARED_PREFIXES].some((p) => upper.startsWith(p))) continue;
     const guess = known(upper) ? upper : nearMiss(upper);
-    const line = lint.lineOf.get(key);
-    if (guess) warnings.push(`unknown setting ${key} (${file ?? '.env'}${line ? ` line ${line}` : ''}): did you mean ${guess}?`);
+    if (guess) warnings.push(`unknown setting ${key}${setAt(key)}: did you mean ${guess}?`);
   }
   // GOOGLE_* and REDIS_* names belong to other tools too (GOOGLE_CLOUD_PROJECT, an app's
   // REDIS_HOST...): only a near miss of one of ours is worth a word, and it is:
@@ -388,8 +393,8 @@ export function loadSettings(options: LoadOptions = {}): LoadedSettings {
     const prefix = SHARED_PREFIXES.find((p) => upper.startsWith(p));
     if (prefix === undefined || key in schema) continue;
     const guess = upper in schema ? upper : suggest(upper);
-    const cased = key !== upper ? ' (setting names are upper case)' : '';
-    if (guess?.startsWith(prefix)) warnings.push(`unknown setting ${key}${cased}: did you mean ${guess}?`);
+    const cased = key !== upper ? '; setting names are upper case' : '';
+    if (guess?.startsWith(prefix)) warnings.push(`unknown setting ${key}${setAt(key, cased)}: did you mean ${guess}?`);
   }
 
   // Google needs credentials: without them the keeper could only fail, over and over, behind a

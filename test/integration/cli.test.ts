@@ -1002,7 +1002,7 @@ test('config --check answers in one line whether start would accept the settings
     assert.equal(ok.code, 0, ok.stderr);
     assert.equal((JSON.parse((await corral(dir, 'config', '--json')).stdout) as { valid: boolean }).valid, true);
     assert.equal(ok.stdout, `settings OK (env file: ${join(dir, '.env')}; 1 warning on stderr)\n`);
-    assert.equal(ok.stderr, 'warning: unknown setting CORRAL_WORKRS: did you mean CORRAL_WORKERS?\n');
+    assert.equal(ok.stderr, `warning: unknown setting CORRAL_WORKRS (${join(dir, '.env')} line 2): did you mean CORRAL_WORKERS?\n`);
     writeFileSync(join(dir, '.env'), 'CORRAL_WORKERS=0\nCORRAL_TIMEOUT=30s\n');
     const refused = await corral(dir, 'config', '--check');
     assert.equal(refused.code, 78);
@@ -1048,14 +1048,14 @@ test('config and start report every problem at once, the settings as a whole inc
       const r = await exec(dir, [], [cmd], { CORRAL_PIDFILE: join(dir, 'corral.pid') });
       assert.equal(r.code, 78, `${cmd}: ${r.stdout}${r.stderr}`);
       assert.match(r.stderr, new RegExp(`^corral ${cmd}: \\[CORRAL_ERR_ADMIN_UNSAFE\\] CORRAL_ADMIN_BIND=0\\.0\\.0\\.0:26031 is reachable from other hosts but CORRAL_ADMIN_TOKEN is unset`));
-      assert.match(r.stderr, /note: unknown setting CORRAL_ADMIN_TOKNE: did you mean CORRAL_ADMIN_TOKEN\?/);
+      assert.match(r.stderr, /note: unknown setting CORRAL_ADMIN_TOKNE \(\S+\.env line 2\): did you mean CORRAL_ADMIN_TOKEN\?/);
     }
     const json = await corral(dir, 'config', '--json');
     assert.equal(json.code, 78);
     const answer = JSON.parse(json.stdout) as { error: { code: string }; problems: { name: string; code?: string }[]; warnings: string[] };
     assert.equal(answer.error.code, 'CORRAL_ERR_ADMIN_UNSAFE');
     assert.deepEqual(answer.problems.map((p) => [p.name, p.code]), [['CORRAL_ADMIN_BIND', 'CORRAL_ERR_ADMIN_UNSAFE']]);
-    assert.deepEqual(answer.warnings, ['unknown setting CORRAL_ADMIN_TOKNE: did you mean CORRAL_ADMIN_TOKEN?']);
+    assert.deepEqual(answer.warnings, [`unknown setting CORRAL_ADMIN_TOKNE (${join(dir, '.env')} line 2): did you mean CORRAL_ADMIN_TOKEN?`]);
 
     // Four mistakes, one run.
     writeFileSync(join(dir, 'afile'), '');

@@ -142,12 +142,12 @@ describe('corral check', () => {
   it('the settings\' own warnings are in the verdict: a near-miss name is why the offline sheet or no key is in use', async () => {
     const offline = await corral(['check'], { CORRAL_DATA_DIR: join(dir, 'data'), SHEETS_ID: emu.spreadsheetId }, dir);
     assert.equal(offline.code, 0, offline.stderr);
-    assert.match(offline.stdout, /^OK: no SHEET_ID is set, so the offline sheet is in use.*\nwarning: unknown setting SHEETS_ID: did you mean SHEET_ID\?\n$/s);
+    assert.match(offline.stdout, /^OK: no SHEET_ID is set, so the offline sheet is in use.*\nwarning: unknown setting SHEETS_ID \(set in the environment\): did you mean SHEET_ID\?\n$/s);
     const noKey = await corral(['check', '--json'], env({ GOOGLE_APPLICATION_CREDENTIALS: '', GOOGLE_APPLICATION_CREDENTIAL: keyFile }), dir);
     assert.equal(noKey.code, 1, noKey.stderr);
     const v = JSON.parse(noKey.stdout) as { stage: string; warnings: string[] };
     assert.equal(v.stage, 'settings');
-    assert.deepEqual(v.warnings, ['unknown setting GOOGLE_APPLICATION_CREDENTIAL: did you mean GOOGLE_APPLICATION_CREDENTIALS?']);
+    assert.deepEqual(v.warnings, ['unknown setting GOOGLE_APPLICATION_CREDENTIAL (set in the environment): did you mean GOOGLE_APPLICATION_CREDENTIALS?']);
   });
 
   it('an env file that cannot be read is a FAIL (settings) verdict like any settings problem, exit 1, in --json too', async () => {

@@ -65,10 +65,10 @@ describe('loadSettings judges the settings as a whole', () => {
       const err = refusal(() => loadSettings({ cwd: dir, env: {} }));
       assert.equal(err.code, 'CORRAL_ERR_ADMIN_UNSAFE');
       assert.match(err.message, /^CORRAL_ADMIN_BIND=0\.0\.0\.0:24031 is reachable from other hosts but CORRAL_ADMIN_TOKEN is unset/);
-      assert.match(err.message, /\n {2}note: unknown setting CORRAL_ADMIN_TOKNE: did you mean CORRAL_ADMIN_TOKEN\?/);
+      assert.match(err.message, /\n {2}note: unknown setting CORRAL_ADMIN_TOKNE \(\S+\.env line 2\): did you mean CORRAL_ADMIN_TOKEN\?/);
       assert.deepEqual(err.problems.map((p) => [p.name, p.code]), [['CORRAL_ADMIN_BIND', 'CORRAL_ERR_ADMIN_UNSAFE']]);
       assert.match(err.problems[0]?.source ?? '', /\.env line 1$/);
-      assert.deepEqual(err.warnings, ['unknown setting CORRAL_ADMIN_TOKNE: did you mean CORRAL_ADMIN_TOKEN?']);
+      assert.deepEqual(err.warnings, [`unknown setting CORRAL_ADMIN_TOKNE (${join(dir, '.env')} line 2): did you mean CORRAL_ADMIN_TOKEN?`]);
     });
   });
 

@@ -428,9 +428,9 @@ test('CORRAL_TRUSTED_PROXIES takes addresses and CIDR blocks, and names the entr
 
 test('unknown CORRAL_* names get a did-you-mean warning', () => {
   const { warnings } = loadSettings({ env: { CORRAL_ENV_FILE: 'none', CORRAL_WORKER: '3', CORRAL_TIMEOUTT: '4', CORRAL_ZZZZZZZZZZZZZ: '1' } });
-  assert.ok(warnings.includes('unknown setting CORRAL_WORKER: did you mean CORRAL_WORKERS?'));
-  assert.ok(warnings.includes('unknown setting CORRAL_TIMEOUTT: did you mean CORRAL_TIMEOUT?'));
-  assert.ok(warnings.includes('unknown setting CORRAL_ZZZZZZZZZZZZZ (ignored)'));
+  assert.ok(warnings.includes('unknown setting CORRAL_WORKER (set in the environment): did you mean CORRAL_WORKERS?'));
+  assert.ok(warnings.includes('unknown setting CORRAL_TIMEOUTT (set in the environment): did you mean CORRAL_TIMEOUT?'));
+  assert.ok(warnings.includes('unknown setting CORRAL_ZZZZZZZZZZZZZ (set in the environment): ignored'));
 });
 
 test('paths resolve against the working directory; children get the merged env without a file', () => {
@@ -546,16 +546,16 @@ test('a misspelt prefix in the env file (CORAL_, CORRALWORKERS, CORRAL-, SHEETID
 test('a near miss of a GOOGLE_* setting gets a did-you-mean warning; Google\'s own variables are left alone', () => {
   const { warnings } = loadSettings({ env: { CORRAL_ENV_FILE: 'none', GOOGLE_APPLICATION_CREDENTIAL: '/etc/corral/key.json', GOOGLE_CLOUD_PROJECT: 'p', GOOGLE_SERVICE_ACCOUNT_JSN: '{}' } });
   assert.deepEqual(warnings, [
-    'unknown setting GOOGLE_APPLICATION_CREDENTIAL: did you mean GOOGLE_APPLICATION_CREDENTIALS?',
-    'unknown setting GOOGLE_SERVICE_ACCOUNT_JSN: did you mean GOOGLE_SERVICE_ACCOUNT_JSON?',
+    'unknown setting GOOGLE_APPLICATION_CREDENTIAL (set in the environment): did you mean GOOGLE_APPLICATION_CREDENTIALS?',
+    'unknown setting GOOGLE_SERVICE_ACCOUNT_JSN (set in the environment): did you mean GOOGLE_SERVICE_ACCOUNT_JSON?',
   ]);
 });
 
 test('a near miss of a REDIS_* setting gets a did-you-mean warning (a misspelt REDIS_URL leaves the host unshared); other tools\' REDIS_* variables are left alone', () => {
   const { warnings } = loadSettings({ env: { CORRAL_ENV_FILE: 'none', REDIS_ULR: 'redis://127.0.0.1:6379', redis_url: 'redis://127.0.0.1:6379', REDIS_HOST: 'cache', REDIS_PASSWORD: 'x' } });
   assert.deepEqual(warnings, [
-    'unknown setting REDIS_ULR: did you mean REDIS_URL?',
-    'unknown setting redis_url (setting names are upper case): did you mean REDIS_URL?',
+    'unknown setting REDIS_ULR (set in the environment): did you mean REDIS_URL?',
+    'unknown setting redis_url (set in the environment; setting names are upper case): did you mean REDIS_URL?',
   ]);
 });
 
@@ -733,12 +733,14 @@ test('a setting name in lower or mixed case sets nothing, and is named with the 
     const { settings, warnings } = loadSettings({ env: {}, cwd: dir });
     assert.equal(settings.SHEET_ID, undefined);
     assert.equal(settings.CORRAL_TIMEOUT, 30);
+    // Named with the file and line to fix.
+    const env = join(dir, '.env');
     assert.deepEqual(warnings, [
-      'unknown setting corral_workers (setting names are upper case): did you mean CORRAL_WORKERS?',
-      'unknown setting Corral_Timeout (setting names are upper case): did you mean CORRAL_TIMEOUT?',
-      'unknown setting sheet_id (setting names are upper case): did you mean SHEET_ID?',
-      'unknown setting corral_nonsense (setting names are upper case) (ignored)',
-      'unknown setting google_application_credentials (setting names are upper case): did you mean GOOGLE_APPLICATION_CREDENTIALS?',
+      `unknown setting corral_workers (${env} line 1; setting names are upper case): did you mean CORRAL_WORKERS?`,
+      `unknown setting Corral_Timeout (${env} line 2; setting names are upper case): did you mean CORRAL_TIMEOUT?`,
+      `unknown setting sheet_id (${env} line 3; setting names are upper case): did you mean SHEET_ID?`,
+      `unknown setting corral_nonsense (${env} line 5; setting names are upper case): ignored`,
+      `unknown setting google_application_credentials (${env} line 4; setting names are upper case): did you mean GOOGLE_APPLICATION_CREDENTIALS?`,
     ]);
   });
 });
