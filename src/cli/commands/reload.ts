@@ -98,7 +98,7 @@ sent unless 0 (with --wait: 0, or 1 for a reload that did not complete).`,
  * own), or undefined when this user may not read it (another user's master: its settings are
  * then judged with this command's environment, as before).
  */
-export function masterEnvironment(pid: number): NodeJS.ProcessEnv | undefined {
+function masterEnvironment(pid: number): NodeJS.ProcessEnv | undefined {
   let raw: string;
   try {
     raw = readFileSync(`/proc/${pid}/environ`, 'utf8');
