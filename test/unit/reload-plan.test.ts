@@ -32,8 +32,9 @@ test('a new CORRAL_BIND overlapping the listening address on its port is kept; a
   assert.notEqual(overlappingBind({ host: '127.0.0.1', port: 0 }, { host: '0.0.0.0', port: 41234 }, 41234, true), undefined);
   // Nothing listens yet (no worker ready): nothing to overlap.
   assert.equal(overlappingBind(running, { host: '0.0.0.0', port: 8080 }, undefined, true), undefined);
-  // A host name is resolved only at listen time: left to the boot.
-  assert.equal(overlappingBind(running, { host: 'localhost', port: 8080 }, 8080, true), undefined);
+  // A host name is resolved only at listen time: left to the boot; but localhost is loopback.
+  assert.equal(overlappingBind(running, { host: 'app.internal', port: 8080 }, 8080, true), undefined);
+  assert.deepEqual(overlappingBind(running, { host: 'localhost', port: 8080 }, 8080, true), { setting: 'CORRAL_BIND', running: '127.0.0.1:8080', configured: 'localhost:8080' });
   // `::` takes IPv4 too only when the host is dual-stack.
   assert.notEqual(overlappingBind(running, { host: '::', port: 8080 }, 8080, true), undefined);
   assert.equal(overlappingBind(running, { host: '::', port: 8080 }, 8080, false), undefined);
