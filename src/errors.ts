@@ -102,7 +102,7 @@ export type ErrorCode = keyof typeof ERROR_CODES;
  */
 export const HTTP_ERRORS = {
   bad_request: { status: 400, meaning: 'The request is not valid HTTP, or its target is not a valid URL.' },
-  invalid_json: { status: 400, meaning: 'The body is not one JSON object in UTF-8 (empty, malformed, not an object, or a key repeated); `message` says which.' },
+  invalid_json: { status: 400, meaning: "The body is not one JSON object in UTF-8 (empty, malformed, not an object, or a key repeated; an empty body to the admin API's POST routes reads as `{}`); `message` says which." },
   invalid_field: { status: 400, meaning: 'One input field is missing or out of range; `field` names it and `message` says what it takes.' },
   missing_host: { status: 400, meaning: 'An HTTP/1.1 request without a Host header.' },
   invalid_host: { status: 400, meaning: 'Host sent more than once, or not of the form host[:port].' },
@@ -115,6 +115,7 @@ export const HTTP_ERRORS = {
   request_timeout: { status: 408, meaning: 'The request line, headers or body did not arrive in time.' },
   idempotency_key_in_flight: { status: 409, meaning: 'A request with this Idempotency-Key is still being journaled; retry after `Retry-After`.' },
   min_workers: { status: 409, meaning: 'The admin API was asked to remove the last worker.' },
+  max_workers: { status: 409, meaning: 'The admin API was asked to add a worker past the most corral runs (512, the bound of CORRAL_WORKERS).' },
   reload_refused: { status: 409, meaning: 'A reload asked through the admin API was refused (its settings are not valid); the old workers keep serving.' },
   shutting_down: { status: 409, meaning: 'A reload or worker-count change was asked for during a stop.' },
   expectation_failed: { status: 417, meaning: 'An Expect header other than `100-continue`.' },

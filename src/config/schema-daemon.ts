@@ -3,7 +3,8 @@
 import { availableParallelism } from 'node:os';
 import { addressList, bool, hostPort, int, oneOf, str } from './spec.js';
 
-const MAX_WORKERS = 512;
+/** The most workers a master runs: the settings' bound, and TTIN's and the admin API's. */
+export const MAX_WORKERS = 512;
 
 /**
  * CPU×4, the operators' default, within the range an explicit value is held to: on a 200-CPU host

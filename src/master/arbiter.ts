@@ -11,6 +11,7 @@
 // line, the tick's report and the admin API's view (arbiter-readings, capacity, status-report).
 
 import type { ChildIdentity } from '../config/identity.js';
+import { MAX_WORKERS } from '../config/schema-daemon.js';
 import type { Settings } from '../config/schema.js';
 import { monotonicNow } from '../clock.js';
 import { EXIT, describeError } from '../errors.js';
@@ -207,6 +208,12 @@ export class Arbiter {
           this.reloads.begin();
           break;
         case 'ttin':
+          // The settings' bound holds for a scale-up too: a script sending TTIN in a loop forked
+          // past it, beyond what the open-files sizing at start allowed for.
+          if (this.target.expected >= MAX_WORKERS) {
+            this.log.warn({ event: 'workers.scale', expected: this.target.expected, delta: 0 }, `TTIN ignored: already at the most of ${MAX_WORKERS} workers (the bound of CORRAL_WORKERS)`);
+            break;
+          }
           this.target.expected++;
           this.log.info({ event: 'workers.scale', expected: this.target.expected, delta: 1 }, `scaling to ${this.target.expected} workers`);
           break;

@@ -179,6 +179,21 @@ describe('admin server with a token', () => {
     const junk = await fetch(`${base}/api/admin/workers`, { method: 'POST', headers: auth, body: '{nope' });
     assert.equal(junk.status, 400);
     assert.deepEqual(view.deltas, [1]);
+    // The bounds of CORRAL_WORKERS hold for a change too: at 512 a +1 is refused, as a -1 at 1.
+    const expected = view.expected;
+    try {
+      view.expected = 512;
+      const most = await fetch(`${base}/api/admin/workers`, { method: 'POST', headers: { ...auth, 'content-type': 'application/json' }, body: '{"delta":1}' });
+      assert.equal(most.status, 409);
+      assert.deepEqual(await most.json(), { success: false, error: 'max_workers', message: 'corral runs at most 512 workers (the bound of CORRAL_WORKERS)' });
+      view.expected = 1;
+      const least = await fetch(`${base}/api/admin/workers`, { method: 'POST', headers: { ...auth, 'content-type': 'application/json' }, body: '{"delta":-1}' });
+      assert.equal(least.status, 409);
+      assert.equal(((await least.json()) as { error: string }).error, 'min_workers');
+      assert.deepEqual(view.deltas, [1], 'neither was asked of the master');
+    } finally {
+      view.expected = expected;
+    }
   });
 
   it('refuses a worker-count body with a repeated key (400 invalid_json) or a field it does not read (400 invalid_field), naming the key, and changes nothing', async () => {

@@ -1551,6 +1551,21 @@ test('TTOU at one worker changes nothing and says so, instead of logging a scale
   }
 });
 
+test('TTIN at 512 workers (the bound of CORRAL_WORKERS) changes nothing and says so', async () => {
+  const t = await setup({ CORRAL_WORKERS: '511' });
+  try {
+    t.arbiter.record('ttin');
+    t.arbiter.tick();
+    t.arbiter.record('ttin');
+    t.arbiter.tick();
+    const scale = t.log.lines().filter((l) => l.event === 'workers.scale');
+    assert.deepEqual(scale.map((l) => [l.expected, l.delta, l.level]), [[512, 1, 'info'], [512, 0, 'warn']]);
+    assert.match(String(scale[1]?.msg), /^TTIN ignored: already at the most of 512 workers \(the bound of CORRAL_WORKERS\)$/);
+  } finally {
+    t.log.close();
+  }
+});
+
 test('the admin view answers what the master steers towards when a reload is queued behind a worker-count change', async () => {
   const t = await setup({ CORRAL_WORKERS: '2' });
   try {

@@ -12,6 +12,7 @@ import { pathOfTarget } from '../../http/logged-target.js';
 import { urlOfTarget } from '../../http/target.js';
 import type { Logger } from '../../log/logger.js';
 import { RepeatedFailure, RepeatedFailures } from '../../log/repeated-failure.js';
+import { MAX_WORKERS } from '../../config/schema-daemon.js';
 import { checkAdminAuth } from './auth.js';
 import { AdminBodyError, readAdminJson } from './body.js';
 import { answerClientErrors } from './client-error.js';
@@ -239,6 +240,7 @@ export async function startAdminServer(view: AdminView, logger: Logger, options:
         if (view.stopping()) return fail(res, 'shutting_down', 'corral is shutting down; reload and worker-count changes are ignored');
         const before = view.expectedWorkers();
         if (delta === -1 && before <= 1) return fail(res, 'min_workers', 'corral keeps at least one worker');
+        if (delta === 1 && before >= MAX_WORKERS) return fail(res, 'max_workers', `corral runs at most ${MAX_WORKERS} workers (the bound of CORRAL_WORKERS)`);
         view.requestWorkerDelta(delta);
         view.settle();
         logger.info({ event: 'admin.workers', delta, before, remote: req.socket.remoteAddress }, `worker count change ${delta > 0 ? '+1' : '-1'} requested through the admin API`);
