@@ -68,6 +68,15 @@ describe('p99 in the history', () => {
   });
 });
 
+describe('the connections of a history sample', () => {
+  it('are null before any worker reported its figures (nothing measured), and the reported ones\' sum after', () => {
+    const booting = createFakeView(testSettings(), [child(1, 11, 'booting', undefined), child(2, 12, 'booting', undefined)]);
+    assert.equal(createHistory().record(booting, undefined, 1_000).connections, null);
+    const serving = createFakeView(testSettings(), [child(1, 11, 'ready', { activeConnections: 3 }), child(2, 12, 'ready', { activeConnections: 0 })]);
+    assert.equal(createHistory().record(serving, undefined, 1_000).connections, 3);
+  });
+});
+
 describe('5xx answers per second in the history', () => {
   it('are derived from the workers\' 5xx counts, exited workers\' included, and never negative', () => {
     const view = createFakeView(testSettings(), [child(1, 11, 'ready', { requestsServed: 100, errorsServed: 10 })]);

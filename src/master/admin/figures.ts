@@ -247,6 +247,8 @@ function childStats(c: ChildSnapshot, now: number, latency: RequestLatencyReader
   const f = c.figures;
   return {
     id: c.id,
+    // The `worker` label of its /metrics series (ids grow with every replacement; slots are reused).
+    slot: c.slot,
     role: c.role,
     pid: c.pid,
     generation: c.generation,

@@ -28,7 +28,8 @@ export interface HistorySample {
   readonly p99_ms: number | null;
   readonly cpu: number | null;
   readonly ram: number | null;
-  readonly connections: number;
+  /** Open connections of the workers that reported; null before any did (not 0: nothing was measured). */
+  readonly connections: number | null;
   readonly upstream_per_min: number | null;
 }
 
@@ -87,7 +88,7 @@ export function createHistory(options: { capacity?: number } = {}): History {
         p99_ms: workers.length > 0 || latency.count > 0 ? Math.round((latency.percentileMs(0.99) ?? 0) * 100) / 100 : null,
         cpu: host?.cpuPercent ?? null,
         ram: host?.ramPercent ?? null,
-        connections: workers.reduce((a, w) => a + (w.figures?.activeConnections ?? 0), 0),
+        connections: workers.some((w) => w.figures !== undefined) ? workers.reduce((a, w) => a + (w.figures?.activeConnections ?? 0), 0) : null,
         upstream_per_min: sheets.upstream_calls_per_minute ?? upDerived,
       };
       ring.push(sample);

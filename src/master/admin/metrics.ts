@@ -97,7 +97,7 @@ export function createAdminMetrics(view: AdminView, host: () => HostSample | und
   // Exits by role and reason: counts that only grow, so each scrape adds what came since the last.
   growingLabelledCounter(
     'corral_child_exits_total',
-    'Children (workers, keeper) that exited since the master started, by reason: reload, shutdown, max_requests, memory and scale_down (asked for), uncaught (an exception), timeout (silent past CORRAL_TIMEOUT, killed), boot_failed (exited before ready), died (any other exit not asked for: a crash, kill -9, the OOM killer).',
+    'Children (workers, keeper) that exited since the master started, by reason: reload, shutdown, max_requests, memory and scale_down (asked for), uncaught (an exception), timeout (silent past CORRAL_TIMEOUT, killed), boot_failed (exited before ready), died (any other exit not asked for: a crash, kill -9, the OOM killer), other (asked for with a reason none of these names: not expected, worth a report).',
     ['role', 'reason'],
     registers,
     () => {
