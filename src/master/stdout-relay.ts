@@ -76,8 +76,11 @@ function structured(text: string, child: RelayedChild): string {
     const line = text.slice(start, end);
     if (!isOurs(line)) {
       out += text.slice(kept, start);
-      // A partial line of the app's with a line of ours run on from it: each said as what it is.
-      const ours = line.indexOf(OURS, 1);
+      // A partial line of the app's with a line of ours run on from it: each said as what it is,
+      // ours with its journal priority (`<7>` left in the app's text sent an access line to the
+      // journal at info, the app's partial line ending in "<7>").
+      let ours = line.indexOf(OURS, 1);
+      if (ours >= 3 && line.charCodeAt(ours - 3) === 0x3c /* < */ && line.charCodeAt(ours - 1) === 0x3e /* > */) ours -= 3;
       if (ours > 0 && isOurs(line.slice(ours))) out += wrapRaw(line.slice(0, ours), child) + line.slice(ours) + '\n';
       else out += wrapRaw(line, child);
       kept = end + 1;

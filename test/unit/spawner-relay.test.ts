@@ -110,7 +110,11 @@ test("with the child named, its stdout lines outside corral's logger are relayed
   );
   assert.equal(lines[0], ours, 'a line of ours is relayed unchanged');
   // Journal: lines of ours carry their priority; a wrapped one gets info's.
-  const journal = await relay([`<6>${ours}\nplain\n`], true);
+  const journal = await relay([`<6>${ours}\nplain\n`, `50%<7>${ours}\n`], true);
   assert.equal(journal[0], `<6>${ours}`);
   assert.match(journal[1] ?? '', /^<6>\{"level":"info",.*"event":"stdout\.raw","msg":"plain"\}$/);
+  // A partial line of the app's, a line of ours run on from it: ours keeps its priority (debug for
+  // an access line), the app's text does not take it.
+  assert.match(journal[2] ?? '', /^<6>\{"level":"info",.*"event":"stdout\.raw","msg":"50%"\}$/);
+  assert.equal(journal[3], `<7>${ours}`);
 });
