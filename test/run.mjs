@@ -60,7 +60,10 @@ const PREPARED_BEFORE = { prepare: join(root, 'system', 'prepare-root.js'), star
 
 /** Starts the preparation in the background; the promise resolves with what it printed. */
 function startPreparation(script) {
-  const child = spawn(process.execPath, [script], { stdio: ['ignore', 'pipe', 'pipe'], env: testEnv });
+  // In a process group of its own with a channel to this one: when this run ends early (a pipe to
+  // `head` closed, a signal to npm alone), the channel closes and it stops its whole group, its
+  // debootstrap included, which went on building as root with nobody to wait for it.
+  const child = spawn(process.execPath, [script], { stdio: ['ignore', 'pipe', 'pipe', 'ipc'], env: testEnv, detached: true });
   let out = '';
   child.stdout.on('data', (d) => (out += d));
   child.stderr.on('data', (d) => (out += d));

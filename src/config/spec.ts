@@ -1,6 +1,6 @@
 // Setting constructors: each setting declares its type, default, allowed range and one-line
-// description once; parsing, `corral config`, `.env.example` and the README table all derive
-// from these declarations.
+// description once; parsing, `corral config` and `.env.example` derive from these declarations
+// (the README's table is written by hand; a unit test holds it to every setting's name).
 
 import { isIP } from 'node:net';
 import { parseDecimal, parseInteger } from './number-text.js';

@@ -5,6 +5,18 @@
 
 import { ensureRoot, ROOT_CACHE, systemdTestSkipReason } from './container.js';
 
+// test/run.mjs gone (ended early, or killed): this group's work is no one's any more. It started
+// this in a group of its own, so the group is this process and what it runs (debootstrap).
+process.on('disconnect', () => {
+  try {
+    process.kill(-process.pid, 'SIGKILL');
+  } catch {
+    process.exit(1);
+  }
+});
+// The channel alone must not keep this process once its work is done.
+process.channel?.unref();
+
 const skip = systemdTestSkipReason();
 if (skip) {
   process.stdout.write(`# systemd test root: not prepared (${skip})\n`);
