@@ -34,7 +34,10 @@ function unfinishedResponse(socket: Duplex): ServerResponse | undefined {
   return res && !res.req.complete ? res : undefined;
 }
 
-/** Set on a socket whose raw answer waits for the answers before it: the parser's later errors are the same one. */
+/**
+ * Set on a socket whose raw answer is queued behind the answers before it, or written: the
+ * parser's later errors are the same one, and the connection is closing as that answer says.
+ */
 const REPLY_QUEUED = Symbol('corral.replyQueued');
 type QueuingSocket = Duplex & { [REPLY_QUEUED]?: true };
 
@@ -63,6 +66,10 @@ function replyAfterAnswers(socket: QueuingSocket, text: string): void {
  * whose request is still underway.
  */
 function endAndClose(socket: Duplex, text: string): void {
+  // The failed parser reports each read the client still sends as another error: answered, that
+  // error found the socket no longer writable and reset it, and a client still sending (Python's
+  // http.client, curl uploading) lost the 400/414/431/501 to the reset the lingering close avoids.
+  (socket as QueuingSocket)[REPLY_QUEUED] = true;
   socket.write(text);
   lingerOnClose(socket as Socket);
   (socket as Socket).destroySoon();
@@ -225,6 +232,9 @@ function reply(res: ServerResponse, error: HttpErrorCode, message: string): void
  */
 function refuseUnread(req: IncomingMessage, res: ServerResponse, error: HttpErrorCode, message: string): void {
   lingerOnClose(req.socket);
+  // The body read and dropped may not parse (chunks a refused coding framed otherwise): the
+  // parser's error then is no new answer after this one, which closes the connection.
+  (req.socket as QueuingSocket)[REPLY_QUEUED] = true;
   reply(res, error, message);
 }
 
@@ -280,7 +290,8 @@ export function enforceRequestLimits(req: IncomingMessage, res: ServerResponse, 
     // node:http accepts any codings before a final `chunked` (`gzip, chunked`, or two header
     // lines) and hands the app the still-coded bytes as the body. RFC 9112 §6.1: a server answers
     // 501 to a transfer coding it does not understand (nginx does too).
-    reply(res, 'unsupported_transfer_encoding', `Transfer-Encoding ${JSON.stringify(coding.slice(0, 60))} is not supported; send chunked or a Content-Length`);
+    // Its body may be on its way, as a refused body's: read and dropped, not reset.
+    refuseUnread(req, res, 'unsupported_transfer_encoding', `Transfer-Encoding ${JSON.stringify(coding.slice(0, 60))} is not supported; send chunked or a Content-Length`);
     req.resume();
     return false;
   }

@@ -283,4 +283,34 @@ describe('worker server: a body over the limit while the client is still sending
     });
   }
 
+  // A client that sends its whole request before it reads (Python's http.client, curl uploading):
+  // refused by the parser (or for its coding) at the head, it must still find the answer, one
+  // answer, and no reset, as the lingering close promises.
+  for (const [what, head, status] of [
+    ['an unknown method (501)', `BREW /pot HTTP/1.1\r\nHost: x\r\nContent-Length: ${4 * 1024 * 1024}\r\n\r\n`, 501],
+    ['headers over the limit (431)', `POST /upload HTTP/1.1\r\nHost: x\r\nX-Big: ${'y'.repeat(20 * 1024)}\r\nContent-Length: ${4 * 1024 * 1024}\r\n\r\n`, 431],
+    ['a refused coding whose body is no chunks (501)', 'POST /upload HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip, chunked\r\n\r\n', 501],
+  ] as const) {
+    it(`a client that sends its whole request first gets one answer for ${what}, not a reset`, async () => {
+      const result = await new Promise<{ answer: string; error?: string }>((resolve) => {
+        const socket = connect(uploadPort, '127.0.0.1');
+        let answer = '';
+        const deadline = setTimeout(() => done(), 4000);
+        const done = (error?: string) => {
+          clearTimeout(deadline);
+          socket.destroy();
+          resolve({ answer, ...(error ? { error } : {}) });
+        };
+        socket.on('data', (d: Buffer) => (answer += d.toString('latin1')));
+        socket.on('error', (err: NodeJS.ErrnoException) => done(err.code));
+        socket.on('close', () => done());
+        // Everything written at once, then (the kernel's buffers full) as the server reads it.
+        socket.on('connect', () => socket.write(Buffer.concat([Buffer.from(head), Buffer.alloc(4 * 1024 * 1024, 0x7a)])));
+      });
+      assert.equal(result.error, undefined, `the client saw ${String(result.error)}; it had read: ${JSON.stringify(result.answer.slice(0, 60))}`);
+      assert.match(result.answer, new RegExp(`^HTTP/1\\.1 ${status} `));
+      assert.equal(result.answer.match(/HTTP\/1\.1 \d{3} /g)?.length, 1, `one answer: ${JSON.stringify(result.answer.slice(0, 400))}`);
+    });
+  }
+
 });
