@@ -146,7 +146,7 @@ export const daemonSchema = {
     max: 10000,
   }),
   CORRAL_LIMIT_REQUEST_HEADER_BYTES: int({
-    description: 'Maximum size in bytes of the request line and headers together (more = 431; 414 when the request line alone is longer).',
+    description: "Maximum size in bytes of the request line and headers together, as node:http counts them: the target and each header's name and value, not the method, the version, the `: ` or the line ends (more = 431; 414 when the request line alone is longer).",
     default: 16384,
     min: 1024,
     max: 1048576,
