@@ -15,10 +15,10 @@ import type { OutputFiles } from './output.js';
 import { LOADTEST_EXIT } from './exit.js';
 
 export const STOP_SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
+export type StopSignal = (typeof STOP_SIGNALS)[number];
 
 /** A repeat of the first stop signal within this long is the same stop, delivered twice. */
 export const SAME_STOP_MS = 1000;
-export type StopSignal = (typeof STOP_SIGNALS)[number];
 
 /** 130, 143 or 129: the code a shell reports for a process the signal ended. */
 export function exitForSignal(signal: StopSignal | undefined): number {

@@ -291,7 +291,8 @@ function distinctLines(plans: readonly UpdatePlan[], data: readonly { readonly v
     let lines = byTab.get(p.tab);
     if (!lines) byTab.set(p.tab, (lines = new Set()));
     if (of === 'rows') values.forEach((_, r) => lines.add(p.r1 + r));
-    else for (let c = 0; c < Math.max(0, ...values.map((row) => row.length)); c++) lines.add(p.c1 + c);
+    // Not Math.max(...rows): a spread of a large write's rows overflows the call's arguments.
+    else for (let c = 0, width = values.reduce((w, row) => Math.max(w, row.length), 0); c < width; c++) lines.add(p.c1 + c);
   });
   let n = 0;
   for (const lines of byTab.values()) n += lines.size;
