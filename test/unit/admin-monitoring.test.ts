@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { memoryLogger } from '../fixtures/memory-logger.js';
+import { waitFor } from '../helpers/corral.js';
 import { startMonitoring } from '../../src/master/admin/monitoring.js';
 import { createFakeView, testSettings } from '../fixtures/fake-admin-view.js';
 
@@ -121,6 +122,46 @@ describe('monitoring', () => {
       const again = await monitoring.host.sample();
       monitoring.recordHistory(again!.at);
       assert.equal(monitoring.history.latest()?.ram, 25, 'read again: the figure is back');
+    } finally {
+      monitoring.close();
+    }
+  });
+
+  it('a history sample carries the host sample that just landed, not the one an interval before it (the CPU chart ran 5 s behind the requests chart)', async () => {
+    const { logger } = memoryLogger();
+    const view = createFakeView(testSettings(), []);
+    // Each measurement reads 1 % more RAM in use than the one before: the figure says which measurement it was.
+    const landedAt: number[] = [];
+    const readMemory = async () => {
+      landedAt.push(Date.now());
+      return { total: 100 * 2 ** 20, available: (100 - landedAt.length) * 2 ** 20 };
+    };
+    const intervalMs = 400;
+    const monitoring = startMonitoring(view, logger, { alertIntervalMs: 3_600_000, ratesIntervalMs: 3_600_000, historyIntervalMs: intervalMs, hostIntervalMs: intervalMs, readMemory });
+    try {
+      await waitFor(() => monitoring.history.samples().filter((s) => s.ram !== null).length >= 4, 20_000, 'four history samples with host figures');
+      const withHost = monitoring.history.samples().filter((s) => s.ram !== null);
+      for (const s of withHost) {
+        const measured = landedAt[Math.round(s.ram!) - 1]!;
+        const lag = s.t - measured;
+        assert.ok(lag >= 0 && lag < intervalMs / 2, `the sample at ${s.t} carries RAM read ${lag} ms before it (${intervalMs} ms apart: one interval behind)`);
+      }
+    } finally {
+      monitoring.close();
+    }
+  });
+
+  it('a host measurement that never ends: the history goes on, its CPU and RAM unknown', async () => {
+    const { logger } = memoryLogger();
+    const view = createFakeView(testSettings(), []);
+    const readMemory = () => new Promise<never>(() => {});
+    const monitoring = startMonitoring(view, logger, { alertIntervalMs: 3_600_000, ratesIntervalMs: 3_600_000, historyIntervalMs: 100, hostIntervalMs: 100, readMemory });
+    try {
+      await waitFor(() => monitoring.history.samples().length >= 3, 20_000, 'three history samples while the host measurement hangs');
+      for (const s of monitoring.history.samples()) {
+        assert.equal(s.ram, null);
+        assert.equal(s.cpu, null);
+      }
     } finally {
       monitoring.close();
     }

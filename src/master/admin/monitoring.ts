@@ -1,7 +1,14 @@
 // The master's background watch: host CPU/RAM sampling, capacity/host alerts and the served
 // totals behind the stats' rates (every second), and the dashboard history (every 5 s). Runs whether or not the admin listener is on; timers are
 // unref'd and every step is a cheap read of snapshots the arbiter already holds.
+//
+// A history sample is recorded as the host's CPU/RAM sample lands, not on a timer of its own: the
+// host's CPU share is measured over the interval before its sample, and a history timer firing
+// beside the host's read the figure of the interval before that (the measurement is asynchronous
+// and landed a few milliseconds later), so the CPU and RAM charts ran one sample (5 s) behind the
+// requests, 5xx and p99 charts of the same instant.
 
+import { monotonicNow } from '../../clock.js';
 import type { Logger } from '../../log/logger.js';
 import { RepeatedFailure } from '../../log/repeated-failure.js';
 import { createAlerts, type Alerts } from '../alerts.js';
@@ -30,6 +37,11 @@ export interface Monitoring {
 
 export interface MonitoringOptions {
   readonly alertIntervalMs?: number;
+  /**
+   * The history's interval: a sample is recorded with the first host sample that lands this long
+   * (less a fifth, for timer jitter) after the previous one, or without one when none landed in
+   * one and a half intervals (the host's measurement hangs).
+   */
   readonly historyIntervalMs?: number;
   /** How often the served totals are recorded for the stats' rates. */
   readonly ratesIntervalMs?: number;
@@ -40,15 +52,25 @@ export interface MonitoringOptions {
   readonly readMemory?: () => Promise<{ total: number; available: number; from?: 'cgroup' | 'host' }>;
 }
 
+/** A host sample landing this share of the history's interval after its last sample records the next one. */
+const HISTORY_DUE_FRACTION = 0.8;
+/** With no host sample landing for this share of the interval, the history records without one. */
+const HISTORY_OVERDUE_FRACTION = 1.5;
+
 export function startMonitoring(view: AdminView, logger: Logger, options: MonitoringOptions = {}): Monitoring {
   const historyIntervalMs = options.historyIntervalMs ?? 5000;
   // Host CPU/RAM that cannot be read (a /proc hidden by a sandbox, systeminformation failing): the
   // dashboard and the RAM alert keep the last figures, so the log says why they stopped moving.
   const sampling = new RepeatedFailure();
+  /** When the last history sample was recorded (monotonic ms). */
+  let historyAt = -Infinity;
+  const historyDue = (fraction: number) => monotonicNow() - historyAt >= historyIntervalMs * fraction;
   const host = createHostMonitor({
     intervalMs: options.hostIntervalMs ?? 5000,
     ...(options.readMemory ? { readMemory: options.readMemory } : {}),
     onSample: (err) => {
+      // A failed measurement records one too: its figures are then the last ones, or unknown once stale.
+      if (historyDue(HISTORY_DUE_FRACTION)) monitoring.recordHistory();
       if (err === undefined) {
         sampling.ended((failed) => logger.info({ event: 'host.sample_recovered', failed }, `host CPU/RAM read again after ${failed} failed samples`));
         return;
@@ -99,6 +121,7 @@ export function startMonitoring(view: AdminView, logger: Logger, options: Monito
       }),
     recordHistory: (now = Date.now()) =>
       safe('history', () => {
+        historyAt = monotonicNow();
         view.settle();
         // A stale sample is no figure of the host's at `now`: recorded as unknown, the charts show
         // a gap while sampling fails rather than a line that carries the last figures across it.
@@ -119,7 +142,10 @@ export function startMonitoring(view: AdminView, logger: Logger, options: Monito
     },
   };
   const alertTimer = setInterval(() => monitoring.checkAlerts(), options.alertIntervalMs ?? 1000);
-  const historyTimer = setInterval(() => monitoring.recordHistory(), historyIntervalMs);
+  // Only for a host measurement that never ends: every other sample lands through onSample.
+  const historyTimer = setInterval(() => {
+    if (historyDue(HISTORY_OVERDUE_FRACTION)) monitoring.recordHistory();
+  }, historyIntervalMs / 2);
   const ratesTimer = setInterval(() => monitoring.recordRates(), options.ratesIntervalMs ?? 1000);
   alertTimer.unref();
   historyTimer.unref();
