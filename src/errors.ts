@@ -34,9 +34,9 @@ export const ERROR_CODES = {
   CORRAL_ERR_UNCAUGHT: 'An exception escaped to the process level; the worker drains and exits.',
   CORRAL_ERR_ADMIN_UNSAFE: 'The admin listener is bound beyond loopback without CORRAL_ADMIN_TOKEN.',
   CORRAL_ERR_ADMIN_UNREACHABLE:
-    "The pidfile's master runs, but its admin API at CORRAL_ADMIN_BIND did not answer (`corral status` exits 1; `corral reload --wait` signals nothing and exits 1): its admin listener could not start (admin.failed in its log), CORRAL_ADMIN_BIND was edited since it started, or the master is too busy to answer within the client's wait.",
+    "The pidfile's master runs, but its admin API did not start (admin.failed in its log: its CORRAL_ADMIN_BIND port was in use) or did not answer where it listens (recorded beside the pidfile; CORRAL_ADMIN_BIND for a master of an older corral), as when the master is too busy to answer within the client's wait. `corral status` exits 1; `corral reload --wait` signals nothing and exits 1.",
   CORRAL_ERR_ADMIN_OTHER_MASTER:
-    "The admin API at CORRAL_ADMIN_BIND answers for another master than the pidfile's: that port was in use when this one started (admin.failed in its log). `corral status` exits 1 and `corral reload --wait` signals nothing (exit 1); give each corral its own CORRAL_ADMIN_BIND and restart it.",
+    "The admin API asked answers for another master than the pidfile's: a master of an older corral, which records no admin address beside its pidfile, found another corral at CORRAL_ADMIN_BIND (its own could not start there: admin.failed in its log). `corral status` exits 1 and `corral reload --wait` signals nothing (exit 1); give each corral its own CORRAL_ADMIN_BIND and restart it.",
   CORRAL_ERR_SHEETS_AUTH:
     "Google refused the service-account credentials (invalid_grant: the key revoked or deleted, or the host's clock off by minutes). Check the clock (`timedatectl`: System clock synchronized: yes) and that the key is still among the service account's keys in the Cloud console; `corral check` tries the credentials and says what Google answered.",
   CORRAL_ERR_SHEETS_CREDENTIALS: 'The service-account key could not be read or parsed.',

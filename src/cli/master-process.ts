@@ -3,10 +3,11 @@
 import { lstatSync, readFileSync, statSync } from 'node:fs';
 import { get as httpGet } from 'node:http';
 import { join, resolve } from 'node:path';
+import { adminUrlOf } from '../admin-url.js';
 import { loadSettings } from '../config/load.js';
 import type { SettingName, Settings } from '../config/schema.js';
 import { CorralError } from '../errors.js';
-import { checkPidfile } from '../master/pidfile.js';
+import { checkPidfile, readMasterRecord } from '../master/pidfile.js';
 import { procReaders, type ProcReaders } from '../master/proc-identity.js';
 import { lockOwnerPid } from '../sheets/keeper/lock.js';
 
@@ -87,9 +88,17 @@ function assertPidfileTrusted(file: string, pid: number, proc: ProcReaders): voi
 /** The admin API base URL as seen from this host, or undefined when its port is ephemeral. */
 export function adminBaseUrl(settings: Settings): string | undefined {
   const { host, port } = settings.CORRAL_ADMIN_BIND;
-  if (port === 0) return undefined;
-  const h = host === '0.0.0.0' ? '127.0.0.1' : host === '::' ? '[::1]' : host.includes(':') ? `[${host}]` : host;
-  return `http://${h}:${port}`;
+  return port === 0 ? undefined : adminUrlOf(host, port);
+}
+
+/**
+ * Where the master `pid` serves its admin API: the address it recorded beside its pidfile once it
+ * listened (its settings may have come from `npm start`'s environment alone, or been edited in
+ * .env since), else the one these settings name. `null`: its admin API did not start.
+ */
+export function masterAdminUrl(settings: Settings, pid: number): string | null | undefined {
+  const recorded = settings.CORRAL_PIDFILE ? readMasterRecord(settings.CORRAL_PIDFILE, pid)?.adminUrl : undefined;
+  return recorded !== undefined ? recorded : adminBaseUrl(settings);
 }
 
 /**

@@ -75,18 +75,27 @@ export interface MasterRecord {
    * `corral reload` judges them as the master will, from whatever directory it runs in.
    */
   readonly cwd?: string;
+  /**
+   * The base URL the master's admin API listens on (`http://127.0.0.1:9090`; the port chosen at
+   * start when CORRAL_ADMIN_BIND's is 0), null when it could not start (admin.failed), undefined
+   * until it listens and in a stamp an older corral wrote. `corral status` and `reload --wait`
+   * ask it there: an address given to `npm start` alone, or one edited in .env since the start,
+   * is not the one their own settings name.
+   */
+  readonly adminUrl?: string | null;
 }
 
 type Stamp = ProcStamp & { readonly record: MasterRecord | undefined };
 
 function readStamp(file: string): Stamp | undefined {
   try {
-    const s = JSON.parse(readFileSync(stampFile(file), 'utf8')) as { pid?: unknown; start_ticks?: unknown; boot_id?: unknown; graceful_timeout_s?: unknown; env_file?: unknown; cwd?: unknown };
+    const s = JSON.parse(readFileSync(stampFile(file), 'utf8')) as { pid?: unknown; start_ticks?: unknown; boot_id?: unknown; graceful_timeout_s?: unknown; env_file?: unknown; cwd?: unknown; admin_url?: unknown };
     if (typeof s.pid !== 'number' || typeof s.start_ticks !== 'number') return undefined;
     const graceful = s.graceful_timeout_s;
     const envFile = s.env_file === null || (typeof s.env_file === 'string' && isAbsolute(s.env_file)) ? { envFile: s.env_file } : {};
     const cwd = typeof s.cwd === 'string' && isAbsolute(s.cwd) ? { cwd: s.cwd } : {};
-    const record = typeof graceful === 'number' && Number.isSafeInteger(graceful) && graceful >= 0 ? { gracefulTimeoutS: graceful, ...envFile, ...cwd } : undefined;
+    const adminUrl = s.admin_url === null || (typeof s.admin_url === 'string' && /^http:\/\/[^/]+$/.test(s.admin_url)) ? { adminUrl: s.admin_url } : {};
+    const record = typeof graceful === 'number' && Number.isSafeInteger(graceful) && graceful >= 0 ? { gracefulTimeoutS: graceful, ...envFile, ...cwd, ...adminUrl } : undefined;
     return { pid: s.pid, startTicks: s.start_ticks, bootId: typeof s.boot_id === 'string' ? s.boot_id : null, record };
   } catch {
     return undefined;
@@ -101,6 +110,7 @@ const stampText = (stamp: ProcStamp, record: MasterRecord | undefined): string =
     ...(record ? { graceful_timeout_s: record.gracefulTimeoutS } : {}),
     ...(record?.envFile !== undefined ? { env_file: record.envFile } : {}),
     ...(record?.cwd !== undefined ? { cwd: record.cwd } : {}),
+    ...(record?.adminUrl !== undefined ? { admin_url: record.adminUrl } : {}),
   })}\n`;
 
 /**

@@ -1,6 +1,7 @@
 // Runs the master: pidfile, logger, signals → intents, the arbiter, and an orderly exit.
 
 import { existsSync, writeSync } from 'node:fs';
+import { adminUrlOf } from '../admin-url.js';
 import { loadSettings, type LoadedSettings } from '../config/load.js';
 import { withoutSystemdNotifyEnv } from '../config/systemd-env.js';
 import { createCounterTable, openCounterTable, type CounterTable } from '../counter-table.js';
@@ -18,7 +19,7 @@ import { fdLimitShortfall, warnFdLimit } from './fd-limit-check.js';
 import { createHostCounters } from './host-counters.js';
 import { noopNotifier, type Notifier } from './notify.js';
 import { fatalStderrLine, type FatalReason } from './fatal-stderr.js';
-import { removePidfile, updateMasterRecord, writePidfile } from './pidfile.js';
+import { removePidfile, updateMasterRecord, writePidfile, type MasterRecord } from './pidfile.js';
 import { procReaders } from './proc-identity.js';
 import { createSpawner } from './spawner.js';
 import { outlastClosedOutput } from './closed-output.js';
@@ -60,7 +61,20 @@ export async function runMaster(loaded: LoadedSettings, entry: MasterEntryPoints
   // The notifier may refuse to start (NOTIFY_SOCKET set but no transport): before the pidfile.
   const notifier = hooks.notifier?.(logger) ?? noopNotifier;
   const pidfile = settings.CORRAL_PIDFILE;
-  const replaced = pidfile ? writePidfile(pidfile, procReaders, { gracefulTimeoutS: settings.CORRAL_GRACEFUL_TIMEOUT, envFile: loaded.envFile ?? null, cwd: process.cwd() }) : undefined;
+  /** Where the admin API listens, once it does (null: it could not start): recorded beside the pidfile. */
+  let adminUrl: string | null | undefined;
+  const masterRecord = (gracefulTimeoutS: number): MasterRecord => ({ gracefulTimeoutS, envFile: loaded.envFile ?? null, cwd: process.cwd(), ...(adminUrl !== undefined ? { adminUrl } : {}) });
+  const replaced = pidfile ? writePidfile(pidfile, procReaders, masterRecord(settings.CORRAL_GRACEFUL_TIMEOUT)) : undefined;
+  /** CORRAL_GRACEFUL_TIMEOUT as last applied. */
+  let gracefulTimeoutS = settings.CORRAL_GRACEFUL_TIMEOUT;
+  const recordMaster = (what: string, fallback: string) => {
+    if (!pidfile) return;
+    try {
+      updateMasterRecord(pidfile, masterRecord(gracefulTimeoutS));
+    } catch (err) {
+      logger.warn({ event: 'pidfile.record_failed', pidfile, err: describeError(err) }, `cannot record ${what} beside the pidfile (${fallback}): ${describeError(err).message}`);
+    }
+  };
   // A master that died without its exit path (SIGKILL, the OOM killer, a power cut) left its pidfile.
   if (replaced) logger.warn({ event: 'pidfile.stale', pidfile }, replaced);
   const keeperExec = entry.keeperExec && existsSync(entry.keeperExec) ? entry.keeperExec : undefined;
@@ -143,12 +157,8 @@ export async function runMaster(loaded: LoadedSettings, entry: MasterEntryPoints
       const need = fdLimitShortfall(next, fdLimit)?.need;
       if (need !== undefined && need !== fdNeedSaid) warnFdLimit(logger, next, fdLimit);
       fdNeedSaid = need;
-      if (!pidfile) return;
-      try {
-        updateMasterRecord(pidfile, { gracefulTimeoutS: next.CORRAL_GRACEFUL_TIMEOUT, envFile: loaded.envFile ?? null, cwd: process.cwd() });
-      } catch (err) {
-        logger.warn({ event: 'pidfile.record_failed', pidfile, err: describeError(err) }, `cannot record the reloaded settings beside the pidfile (corral stop falls back to .env): ${describeError(err).message}`);
-      }
+      gracefulTimeoutS = next.CORRAL_GRACEFUL_TIMEOUT;
+      recordMaster('the reloaded settings', 'corral stop falls back to .env');
     },
     notifier,
     onExit: exit,
@@ -180,10 +190,13 @@ export async function runMaster(loaded: LoadedSettings, entry: MasterEntryPoints
   try {
     admin = await startAdminServer(arbiter.view(), logger, { monitoring });
     arbiter.adminPort = admin.port;
+    adminUrl = adminUrlOf(settings.CORRAL_ADMIN_BIND.host, admin.port);
   } catch (err) {
     // The admin API is for operators; its port being taken must not keep the site down.
     logger.error({ event: 'admin.failed', code: 'CORRAL_ERR_LISTEN', err: describeError(err) }, `admin API not started: ${describeError(err).message}`);
+    adminUrl = null;
   }
+  recordMaster('where the admin API listens', 'corral status and reload --wait look for it at CORRAL_ADMIN_BIND');
   arbiter.start();
 }
 

@@ -31,9 +31,10 @@ export interface UnitOptions {
   readonly bindPort: number;
   /**
    * Whether ExecReload= is `corral reload --wait`, which fails `systemctl reload` when the reload
-   * did: it finds the master through CORRAL_PIDFILE and follows the reload through the admin API,
-   * so the settings need both (a pidfile, and a port of CORRAL_ADMIN_BIND other than 0). Else
-   * `kill -HUP $MAINPID`, and a reload rolled back ends `systemctl reload` as a success.
+   * did: it finds the master through CORRAL_PIDFILE and follows the reload through the admin API
+   * the master recorded beside it (its port too, when CORRAL_ADMIN_BIND's is 0), so the settings
+   * need a pidfile. Else `kill -HUP $MAINPID`, and a reload rolled back ends `systemctl reload` as
+   * a success.
    */
   readonly reloadWait: boolean;
 }
@@ -139,11 +140,11 @@ export function renderUnit(o: UnitOptions): string {
       ? [
           '# Then the HUP, and the reload followed to its end: one refused, rolled back (its new workers',
           '# cannot boot; the old ones serve on) or left incomplete fails `systemctl reload`, and says so',
-          '# in the journal. It finds the master through CORRAL_PIDFILE and asks the admin API',
-          '# (CORRAL_ADMIN_BIND, no token needed) where the reload stands. It returns once the reload',
-          '# has ended, so the job lasts the reload without a RELOADING=1 from here: one announced',
-          '# before a failure that signals nothing (no admin API answering) left the job waiting for a',
-          '# READY=1 that no reload would send.',
+          '# in the journal. It finds the master through CORRAL_PIDFILE and asks its admin API (no',
+          '# token needed; the address the master recorded beside its pidfile) where the reload stands.',
+          '# It returns once the reload has ended, so the job lasts the reload without a RELOADING=1',
+          '# from here: one announced before a failure that signals nothing (no admin API answering)',
+          '# left the job waiting for a READY=1 that no reload would send.',
           `ExecReload=${execWord(o.nodePath)} ${execWord(corral)} reload --wait`,
         ]
       : [
@@ -153,8 +154,8 @@ export function renderUnit(o: UnitOptions): string {
           '# reload was refused). systemd-notify runs here as the control process itself, which systemd',
           '# tracks, so the message is attributed reliably. (Type=notify-reload does this from 253 on.)',
           'ExecReload=/bin/systemd-notify RELOADING=1',
-          '# Then the HUP. (The settings this unit was generated for have no pidfile or no fixed admin',
-          '# port, which `corral reload --wait` needs: a reload rolled back ends `systemctl reload` as a',
+          '# Then the HUP. (The settings this unit was generated for have no pidfile, which `corral',
+          '# reload --wait` needs to find the master: a reload rolled back ends `systemctl reload` as a',
           '# success here; the log and `systemctl status` say it failed.)',
           'ExecReload=/bin/kill -HUP $MAINPID',
         ]),

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { promisify } from 'node:util';
 import { procStamp } from '../../src/master/proc-identity.js';
-import { CORRAL_BIN, FIXTURE_APPS, startCorral, waitFor } from '../helpers/corral.js';
+import { CORRAL_BIN, FIXTURE_APPS, resumeIfStopped, startCorral, waitFor } from '../helpers/corral.js';
 import { http } from '../helpers/http.js';
 import { freePort } from '../helpers/ports.js';
 import { isAlive, readMasterRecord } from '../../src/master/pidfile.js';
@@ -51,14 +51,27 @@ test('status, reload and stop find the master through the pidfile and .env', asy
     const wrong = await run(process.execPath, [CORRAL_BIN, 'status'], { cwd: dir, env: { PATH: process.env.PATH ?? '', CORRAL_ENV_FILE: 'wrong.env' }, timeout: 30000 });
     assert.match(wrong.stdout, /the admin API refused CORRAL_ADMIN_TOKEN \(HTTP 401\)/);
 
-    // CORRAL_ADMIN_BIND edited since the start: the master runs, nothing answers there. Exit 1,
-    // with a code in the JSON as for every exit but 0 and 3.
+    // CORRAL_ADMIN_BIND edited since the start (or given to the start alone): the master is asked
+    // where it recorded its admin API beside the pidfile, not where these settings say.
     writeFileSync(join(dir, 'moved.env'), readFileSync(join(dir, '.env'), 'utf8').replace(`:${adminPort}`, `:${await freePort()}`));
     const moved = await exec(dir, [], ['status', '--json'], { CORRAL_ENV_FILE: 'moved.env' });
-    assert.equal(moved.code, 1, `${moved.stdout}${moved.stderr}`);
-    assert.match(moved.stderr, new RegExp(`^corral status: \\[CORRAL_ERR_ADMIN_UNREACHABLE\\] corral master pid ${c.pid} is running but its admin API at \\S+ did not answer`));
-    const unreachable = JSON.parse(moved.stdout) as { running: boolean; pid: number; error: { code: string } };
-    assert.deepEqual([unreachable.running, unreachable.pid, unreachable.error.code], [true, c.pid, 'CORRAL_ERR_ADMIN_UNREACHABLE']);
+    assert.equal(moved.code, 0, `${moved.stdout}${moved.stderr}`);
+    assert.deepEqual(
+      (({ running, master }) => [running, master.pid])(JSON.parse(moved.stdout) as { running: boolean; master: { pid: number } }),
+      [true, c.pid],
+    );
+    // A master that does not answer (stopped here): exit 1, with a code in the JSON as for every exit but 0 and 3.
+    process.kill(c.pid, 'SIGSTOP');
+    let unreachable: Awaited<ReturnType<typeof exec>>;
+    try {
+      unreachable = await exec(dir, [], ['status', '--json']);
+    } finally {
+      resumeIfStopped(c.pid);
+    }
+    assert.equal(unreachable.code, 1, `${unreachable.stdout}${unreachable.stderr}`);
+    assert.match(unreachable.stderr, new RegExp(`^corral status: \\[CORRAL_ERR_ADMIN_UNREACHABLE\\] corral master pid ${c.pid} is running but its admin API at http://127\\.0\\.0\\.1:${adminPort} did not answer`));
+    const said = JSON.parse(unreachable.stdout) as { running: boolean; pid: number; error: { code: string } };
+    assert.deepEqual([said.running, said.pid, said.error.code], [true, c.pid, 'CORRAL_ERR_ADMIN_UNREACHABLE']);
 
     const reload = await corral(dir, 'reload');
     assert.equal(reload.code, 0, `${reload.stdout}${reload.stderr}`);
@@ -133,29 +146,51 @@ test('reload --wait exits 0 once the reload completed and 1 when it was rolled b
     assert.equal(gist.code, 1, `${gist.stdout}${gist.stderr}`);
     assert.equal(gist.stderr, "corral reload: last reload rolled back (CORRAL_ERR_APP_LOAD), generation 3 serves; the log's reload.failed line says why\n");
 
-    // A port chosen at start cannot be asked: refused before any signal.
+    // The admin address edited since the start (to a port chosen at start, here): the master is
+    // asked where it recorded its admin API, and the reload leaves the address to a restart.
     settings('basic.mjs', '127.0.0.1:0');
+    const moved = await reloadWait();
+    assert.equal(moved.code, 0, `${moved.stdout}${moved.stderr}`);
+    assert.match(moved.stdout, /\nnot applied until a restart \(systemctl restart corral\): CORRAL_ADMIN_BIND /);
+    // A master of an older corral recorded no address: a port chosen at start cannot be asked,
+    // refused before any signal.
+    const stamp = join(dir, 'corral.pid.start');
+    const { admin_url: recorded, ...older } = JSON.parse(readFileSync(stamp, 'utf8')) as { admin_url?: string };
+    assert.equal(recorded, `http://127.0.0.1:${adminPort}`);
+    writeFileSync(stamp, `${JSON.stringify(older)}\n`);
     const noPort = await reloadWait();
     assert.equal(noPort.code, 64, `${noPort.stdout}${noPort.stderr}`);
     assert.match(noPort.stderr, /reload --wait follows the reload through the admin API, and CORRAL_ADMIN_BIND=127\.0\.0\.1:0 gives it a port chosen at start/);
     assert.equal(noPort.stdout, '');
-    assert.equal(c.events('reload.start').length, 4, 'no reload after the two refused ones');
+    assert.equal(c.events('reload.start').length, 5, 'no reload after the refused one');
 
-    // A second corral started on the same admin port serves without its admin API: what answers
-    // there is the first one, whose reloads are not the second's. Refused, signalling nothing.
+    // A second corral started on the same admin port serves without its admin API (and records
+    // so): what answers there is the first one, whose reloads are not the second's. Refused,
+    // signalling nothing.
     settings('basic.mjs');
     const other = mkdtempSync(join(tmpdir(), 'corral-cli-'));
     writeFileSync(join(other, '.env'), readFileSync(join(dir, '.env'), 'utf8'));
     const second = await startCorral({ cwd: other, workers: null, unset: ['CORRAL_ADMIN_BIND'], env: { CORRAL_ENV_FILE: '.env', CORRAL_PIDFILE: join(other, 'corral.pid') } });
     try {
       await second.waitForLog((l) => l.event === 'admin.failed', 10_000, 'admin.failed');
+      await waitFor(() => readMasterRecord(join(other, 'corral.pid'), second.pid)?.adminUrl === null || undefined, 10_000, 'the second master to record that its admin API did not start');
       const elsewhere = await exec(other, [], ['reload', '--wait'], { CORRAL_PIDFILE: join(other, 'corral.pid') });
       assert.equal(elsewhere.code, 1, `${elsewhere.stdout}${elsewhere.stderr}`);
       assert.equal(
         elsewhere.stderr,
+        `corral reload: [CORRAL_ERR_ADMIN_UNREACHABLE] the master (pid ${second.pid}) has no admin API (admin.failed in its log: the port was taken?), so the reload could not be followed; nothing was signalled. Reload without --wait and watch the log for reload.done or reload.failed\n`,
+      );
+      // A master of an older corral, which recorded nothing: the one answering there is told apart.
+      const otherStamp = join(other, 'corral.pid.start');
+      const { admin_url: _none, ...olderStamp } = JSON.parse(readFileSync(otherStamp, 'utf8')) as { admin_url?: null };
+      writeFileSync(otherStamp, `${JSON.stringify(olderStamp)}\n`);
+      const olderElsewhere = await exec(other, [], ['reload', '--wait'], { CORRAL_PIDFILE: join(other, 'corral.pid') });
+      assert.equal(olderElsewhere.code, 1, `${olderElsewhere.stdout}${olderElsewhere.stderr}`);
+      assert.equal(
+        olderElsewhere.stderr,
         `corral reload: [CORRAL_ERR_ADMIN_OTHER_MASTER] the admin API at http://127.0.0.1:${adminPort} answers for another master (pid ${c.pid}) than the pidfile's (pid ${second.pid}): CORRAL_ADMIN_BIND's port was in use when this one started (admin.failed in its log), so its reload cannot be followed; nothing was signalled. Give each corral its own CORRAL_ADMIN_BIND and restart it, or reload without --wait\n`,
       );
-      assert.deepEqual([second.events('reload.start').length, c.events('reload.start').length], [0, 4], 'neither master was signalled');
+      assert.deepEqual([second.events('reload.start').length, c.events('reload.start').length], [0, 5], 'neither master was signalled');
     } finally {
       await second.stop();
       rmSync(other, { recursive: true, force: true });
@@ -207,11 +242,15 @@ test('stop waits by the graceful timeout the master runs (reloaded to 20 s), not
   // The graceful timeout from .env alone (the helper sets one in the environment, which would win).
   const c = await startCorral({ cwd: dir, workers: null, unset: ['CORRAL_GRACEFUL_TIMEOUT'], env: { CORRAL_ENV_FILE: '.env', CORRAL_LOG_FILE: join(dir, 'corral.log'), CORRAL_PIDFILE: pidfile } });
   try {
-    assert.deepEqual(readMasterRecord(pidfile, c.pid), { gracefulTimeoutS: 3, envFile: join(dir, '.env'), cwd: dir }, 'the master records the graceful timeout it started with, the env file it read, and its working directory');
+    const { adminUrl, ...record } = readMasterRecord(pidfile, c.pid) ?? {};
+    assert.deepEqual(record, { gracefulTimeoutS: 3, envFile: join(dir, '.env'), cwd: dir }, 'the master records the graceful timeout it started with, the env file it read, and its working directory');
+    // And the port its admin API got (CORRAL_ADMIN_BIND's port is 0), which status asks.
+    assert.match(adminUrl ?? '', /^http:\/\/127\.0\.0\.1:[1-9]\d*$/);
+    assert.match((await corral(dir, 'status')).stdout, new RegExp(`^corral is running: master pid ${c.pid}, 1/1 workers ready`));
     envFile(20);
     assert.equal((await corral(dir, 'reload')).code, 0);
     await c.waitForLog((l) => l.event === 'reload.done', 20000, 'reload.done');
-    assert.deepEqual(readMasterRecord(pidfile, c.pid), { gracefulTimeoutS: 20, envFile: join(dir, '.env'), cwd: dir }, 'and the one a reload applied');
+    assert.deepEqual(readMasterRecord(pidfile, c.pid), { gracefulTimeoutS: 20, envFile: join(dir, '.env'), cwd: dir, adminUrl }, 'and the one a reload applied');
 
     const slow = [0, 1].map(() => http(`${c.url}/sleep?ms=12000`, { timeoutMs: 30000 }));
     await waitFor(() => c.events('fixture.sleeping').length >= 2, 10000, 'both slow requests in the worker');
@@ -441,15 +480,25 @@ test('status of a corral whose admin port another corral holds: exit 1 and says 
   const second = await startCorral({ cwd: dir, app: 'basic.mjs', workers: 1, env: { ...env, CORRAL_PIDFILE: join(dir, 'corral.pid') } });
   try {
     await second.waitForLog((l) => l.event === 'admin.failed', 10000, 'admin.failed');
+    // The second master recorded beside its pidfile that its admin API did not start.
+    await waitFor(() => readMasterRecord(join(dir, 'corral.pid'), second.pid)?.adminUrl === null || undefined, 10_000, 'the second master to record that its admin API did not start');
     const status = await exec(dir, [], ['status'], { CORRAL_ENV_FILE: '.env' });
     assert.equal(status.code, 1, `${status.stdout}\n${status.stderr}`);
-    assert.match(status.stderr, new RegExp(`^corral status: \\[CORRAL_ERR_ADMIN_OTHER_MASTER\\] corral master pid ${second.pid} is running, but the admin API at \\S+ answers for another master \\(pid ${first.pid}\\)`));
+    assert.match(status.stderr, new RegExp(`^corral status: \\[CORRAL_ERR_ADMIN_UNREACHABLE\\] corral master pid ${second.pid} is running, but its admin API did not start \\(admin\\.failed in its log`));
     assert.equal(status.stdout, '', 'none of the other master\'s figures');
     // --json names the same code, as for every exit but 0 and 3.
     const json = await exec(dir, [], ['status', '--json'], { CORRAL_ENV_FILE: '.env' });
     assert.equal(json.code, 1);
     const answer = JSON.parse(json.stdout) as { running: boolean; pid: number; error: { code: string; message: string } };
-    assert.deepEqual([answer.running, answer.pid, answer.error.code], [true, second.pid, 'CORRAL_ERR_ADMIN_OTHER_MASTER']);
+    assert.deepEqual([answer.running, answer.pid, answer.error.code], [true, second.pid, 'CORRAL_ERR_ADMIN_UNREACHABLE']);
+    // A master of an older corral recorded nothing: the other master answering its CORRAL_ADMIN_BIND is told apart.
+    const stamp = join(dir, 'corral.pid.start');
+    const { admin_url: _none, ...older } = JSON.parse(readFileSync(stamp, 'utf8')) as { admin_url?: null };
+    writeFileSync(stamp, `${JSON.stringify(older)}\n`);
+    const olderStatus = await exec(dir, [], ['status', '--json'], { CORRAL_ENV_FILE: '.env' });
+    assert.equal(olderStatus.code, 1, `${olderStatus.stdout}\n${olderStatus.stderr}`);
+    assert.match(olderStatus.stderr, new RegExp(`^corral status: \\[CORRAL_ERR_ADMIN_OTHER_MASTER\\] corral master pid ${second.pid} is running, but the admin API at \\S+ answers for another master \\(pid ${first.pid}\\)`));
+    assert.equal((JSON.parse(olderStatus.stdout) as { error: { code: string } }).error.code, 'CORRAL_ERR_ADMIN_OTHER_MASTER');
     // The master that holds the port is still told apart correctly.
     const own = await exec(first.dir, [], ['status'], { CORRAL_ENV_FILE: 'none', CORRAL_PIDFILE: first.pidFile, ...env });
     assert.equal(own.code, 0, own.stderr);

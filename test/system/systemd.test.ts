@@ -278,10 +278,14 @@ describe('corral under a real systemd (debootstrap + systemd-nspawn)', { skip: s
     assert.match(await show('StatusText'), /^3\/3 workers ready, generation 4, capacity \w+ \([^)]*\)$/, 'a reload that completes clears it');
   });
 
-  test('a reload --wait that fails before its HUP (the admin port edited in the file: nothing answers there) fails systemctl reload within 30 s, not after TimeoutStartSec, and the unit is not left reloading', async () => {
-    const good = { ...settings };
+  test('a reload --wait that fails before its HUP (nothing answers where the master recorded its admin API) fails systemctl reload within 30 s, not after TimeoutStartSec, and the unit is not left reloading', async () => {
+    // The address the master recorded beside its pidfile, pointed at a port nothing listens on:
+    // reload --wait cannot learn where reloads stand, and signals nothing.
+    const stamp = '/run/corral/corral.pid.start';
+    const writeStamp = (text: string) => c.sh(`echo ${Buffer.from(text).toString('base64')} | base64 -d > ${stamp}`);
+    const recorded = await c.sh(`cat ${stamp}`);
     const nobody = await freePort();
-    await writeSettings({ CORRAL_ADMIN_BIND: `127.0.0.1:${nobody}` });
+    await writeStamp(`${JSON.stringify({ ...(JSON.parse(recorded) as Record<string, unknown>), admin_url: `http://127.0.0.1:${nobody}` })}\n`);
     try {
       const generation = (await http(`${base}/`)).json().generation;
       // Bounded inside the container: a job left waiting for a READY=1 that no reload will send
@@ -293,7 +297,7 @@ describe('corral under a real systemd (debootstrap + systemd-nspawn)', { skip: s
       assert.equal(await show('SubState'), 'running', 'not left reloading');
       assert.equal((await http(`${base}/`)).json().generation, generation, 'the master was not signalled');
     } finally {
-      await writeSettings(good);
+      await writeStamp(recorded);
     }
   });
 

@@ -84,7 +84,7 @@ test('writePidfile records the pid alone plus a stamp; this process then reads a
   }
 });
 
-test("the master records its graceful timeout and env file in the stamp, a reload's replaces it whole, and only the pid it names is read", () => {
+test("the master records its graceful timeout, env file and admin address in the stamp, a reload's replaces it whole, and only the pid it names is read", () => {
   const dir = mkdtempSync(join(tmpdir(), 'corral-pid-'));
   const file = join(dir, 'corral.pid');
   try {
@@ -98,6 +98,13 @@ test("the master records its graceful timeout and env file in the stamp, a reloa
     assert.deepEqual(readMasterRecord(file, process.pid), { gracefulTimeoutS: 25, envFile: null, cwd: '/srv/corral' });
     updateMasterRecord(file, { gracefulTimeoutS: 25, envFile: null, cwd: 'srv' });
     assert.deepEqual(readMasterRecord(file, process.pid), { gracefulTimeoutS: 25, envFile: null });
+    // Where its admin API listens (null: it did not start); anything but an http:// base is not read.
+    updateMasterRecord(file, { gracefulTimeoutS: 25, adminUrl: 'http://127.0.0.1:41234' });
+    assert.deepEqual(readMasterRecord(file, process.pid), { gracefulTimeoutS: 25, adminUrl: 'http://127.0.0.1:41234' });
+    updateMasterRecord(file, { gracefulTimeoutS: 25, adminUrl: null });
+    assert.deepEqual(readMasterRecord(file, process.pid), { gracefulTimeoutS: 25, adminUrl: null }, 'null: its admin API did not start');
+    updateMasterRecord(file, { gracefulTimeoutS: 25, adminUrl: 'http://127.0.0.1:41234/api' });
+    assert.deepEqual(readMasterRecord(file, process.pid), { gracefulTimeoutS: 25 });
     // A relative path is no file the command can judge from elsewhere: not read.
     updateMasterRecord(file, { gracefulTimeoutS: 25, envFile: 'corral.env' });
     assert.deepEqual(readMasterRecord(file, process.pid), { gracefulTimeoutS: 25 });

@@ -206,7 +206,7 @@ test('sizing comes from the settings file alone, as the service will see it (she
   assert.equal(value(stdout, 'ExecStart'), `${process.execPath} ${corral} start`);
 });
 
-test('ExecReload= follows the reload (`corral reload --wait`) where the settings give a pidfile and an admin port; without either it sends the HUP itself and says what that loses', async () => {
+test('ExecReload= follows the reload (`corral reload --wait`) where the settings give a pidfile (the master records its admin address beside it, a port chosen at start too); without one it sends the HUP itself and says what that loses', async () => {
   const reloadCommands = async (settingsText: string) => {
     const file = join(dir, 'reload.env');
     writeFileSync(file, settingsText);
@@ -216,12 +216,12 @@ test('ExecReload= follows the reload (`corral reload --wait`) where the settings
   const check = `${process.execPath} ${corral} config --check`;
   // No RELOADING=1 before it: reload --wait lasts the reload, and a failure before its HUP would
   // leave systemd waiting for a READY=1 that no reload sends.
-  assert.deepEqual((await reloadCommands('CORRAL_ADMIN_BIND=127.0.0.1:9191\n')).commands, [check, `${process.execPath} ${corral} reload --wait`]);
-  for (const settingsText of ['CORRAL_ADMIN_BIND=127.0.0.1:0\n', 'CORRAL_PIDFILE=\n']) {
-    const { commands, text } = await reloadCommands(settingsText);
-    assert.deepEqual(commands, [check, '/bin/systemd-notify RELOADING=1', '/bin/kill -HUP $MAINPID'], settingsText);
-    assert.match(text, /a reload rolled back ends `systemctl reload` as a\n# success here/, settingsText);
+  for (const settingsText of ['CORRAL_ADMIN_BIND=127.0.0.1:9191\n', 'CORRAL_ADMIN_BIND=127.0.0.1:0\n']) {
+    assert.deepEqual((await reloadCommands(settingsText)).commands, [check, `${process.execPath} ${corral} reload --wait`], settingsText);
   }
+  const { commands, text } = await reloadCommands('CORRAL_PIDFILE=\n');
+  assert.deepEqual(commands, [check, '/bin/systemd-notify RELOADING=1', '/bin/kill -HUP $MAINPID']);
+  assert.match(text, /a reload rolled back ends `systemctl reload` as a\n# success here/);
 });
 
 test('an invalid settings file fails like `corral start` would: exit 78 naming the setting', () => {

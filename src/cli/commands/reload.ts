@@ -4,8 +4,8 @@ import type { Settings } from '../../config/schema.js';
 import { CorralError, EXIT } from '../../errors.js';
 import { timeoutStartSec } from '../../systemd/timeouts.js';
 import { parseFlags, type Command } from '../command.js';
-import { readMasterRecord } from '../../master/pidfile.js';
-import { adminBaseUrl, assertMaySignal, findMasterOrSay, getAdminJson, loadLookupSettings, MASTER_LOOKUP_SETTINGS, signalMaster } from '../master-process.js';
+import { readMasterRecord, type MasterRecord } from '../../master/pidfile.js';
+import { adminBaseUrl, assertMaySignal, findMasterOrSay, getAdminJson, loadLookupSettings, MASTER_LOOKUP_SETTINGS, masterAdminUrl, signalMaster } from '../master-process.js';
 import { readReloadStanding, waitForReloadEnd, type ReloadStanding } from '../reload-wait.js';
 
 /** A bound on --wait is not CORRAL_TIMEOUT (the workers' heartbeat timeout), which the generic hint would name. */
@@ -65,7 +65,7 @@ sent unless 0 (with --wait: 0, or 1 for a reload that did not complete).`,
     assertMaySignal(pid, 'SIGHUP');
     // A master that is stopping ignores a reload (its log says shutdown.ignored): said here, not
     // answered "reload requested". Asked of its health when the admin API answers; otherwise sent.
-    if (await stopping(lookup.adminApi ? adminBaseUrl(lookup.settings) : undefined)) {
+    if (await stopping(lookup.adminApi ? (masterAdminUrl(lookup.settings, pid) ?? undefined) : undefined)) {
       process.stderr.write(`corral reload: corral is stopping (master pid ${pid}): a reload would be ignored; start it again once it has exited\n`);
       return EXIT.FAILURE;
     }
@@ -89,7 +89,7 @@ sent unless 0 (with --wait: 0, or 1 for a reload that did not complete).`,
       process.stdout.write(`reload requested (SIGHUP to master pid ${pid}); watch the log for reload.done or reload.failed (or reload --wait)\n`);
       return 0;
     }
-    return reloadAndWait(pid, judged.settings, record?.gracefulTimeoutS);
+    return reloadAndWait(pid, judged.settings, record);
   },
 };
 
@@ -119,8 +119,14 @@ function masterEnvironment(pid: number): NodeJS.ProcessEnv | undefined {
  * the wait). Where reloads stood is read before the signal: a reload that ends later is this one,
  * or the one queued behind it that the master runs with the settings as they are then.
  */
-async function reloadAndWait(pid: number, settings: Settings, runningGracefulS: number | undefined): Promise<number> {
-  const base = adminBaseUrl(settings);
+async function reloadAndWait(pid: number, settings: Settings, record: MasterRecord | undefined): Promise<number> {
+  const runningGracefulS = record?.gracefulTimeoutS;
+  // Where the master recorded its admin API, else where these settings put it.
+  const base = record?.adminUrl !== undefined ? record.adminUrl : adminBaseUrl(settings);
+  if (base === null) {
+    process.stderr.write(`corral reload: [CORRAL_ERR_ADMIN_UNREACHABLE] the master (pid ${pid}) has no admin API (admin.failed in its log: the port was taken?), so the reload could not be followed; nothing was signalled. Reload without --wait and watch the log for reload.done or reload.failed\n`);
+    return EXIT.FAILURE;
+  }
   if (base === undefined) {
     throw new CorralError(
       'CORRAL_ERR_USAGE',

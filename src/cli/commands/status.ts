@@ -1,7 +1,7 @@
 import { CorralError, EXIT } from '../../errors.js';
 import { parseFlags, type Command } from '../command.js';
 import type { Settings } from '../../config/schema.js';
-import { adminBaseUrl, findMasterOrSay, getAdminJson, loadLookupSettings, STATUS_SETTINGS } from '../master-process.js';
+import { findMasterOrSay, getAdminJson, loadLookupSettings, masterAdminUrl, STATUS_SETTINGS } from '../master-process.js';
 import { sheetsStatusLine, type SheetsStatus } from './status-sheets.js';
 
 interface WorkerRow {
@@ -176,9 +176,15 @@ admin API's settings are invalid, or CORRAL_ENV_FILE cannot be read.`,
       json({ running: false });
       return EXIT.NOT_RUNNING;
     }
-    const base = adminBaseUrl(settings);
-    if (!base) {
-      const why = 'the admin API port is ephemeral (CORRAL_ADMIN_BIND port 0), so no details';
+    const base = masterAdminUrl(settings, pid);
+    if (base === null) {
+      const message = `corral master pid ${pid} is running, but its admin API did not start (admin.failed in its log says why: its CORRAL_ADMIN_BIND port in use, or an address this host does not have); give it a free CORRAL_ADMIN_BIND and restart it`;
+      process.stderr.write(`corral status: [CORRAL_ERR_ADMIN_UNREACHABLE] ${message}\n`);
+      json({ running: true, pid, error: { code: 'CORRAL_ERR_ADMIN_UNREACHABLE', message } });
+      return 1;
+    }
+    if (base === undefined) {
+      const why = 'the admin API port is ephemeral (CORRAL_ADMIN_BIND port 0) and this master recorded none beside its pidfile (an older corral), so no details';
       if (values.json) json({ running: true, pid, health: null, note: why });
       else process.stdout.write(`corral is running (master pid ${pid}); ${why}\n`);
       return 0;

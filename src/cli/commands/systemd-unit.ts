@@ -200,7 +200,7 @@ file holds invalid settings.`,
       gracefulTimeout: settingFlag('graceful-timeout', values['graceful-timeout'], 'CORRAL_GRACEFUL_TIMEOUT') ?? s.CORRAL_GRACEFUL_TIMEOUT,
       timeout: settingFlag('timeout', values.timeout, 'CORRAL_TIMEOUT') ?? s.CORRAL_TIMEOUT,
       bindPort: integerFlag('port', values.port, 1, 65535) ?? s.CORRAL_BIND.port,
-      reloadWait: Boolean(s.CORRAL_PIDFILE) && s.CORRAL_ADMIN_BIND.port !== 0,
+      reloadWait: Boolean(s.CORRAL_PIDFILE),
     };
     let text: string;
     try {
