@@ -1,7 +1,8 @@
+import { bindHostProblems } from '../../config/bind-check.js';
 import { renderEnvExample } from '../../config/env-example.js';
 import { displayValue, loadSettings } from '../../config/load.js';
 import { schema, settingNames } from '../../config/schema.js';
-import { ConfigError, CorralError } from '../../errors.js';
+import { ConfigError, CorralError, type ConfigProblem } from '../../errors.js';
 import { parseFlags, type Command } from '../command.js';
 
 export const configCommand: Command = {
@@ -13,7 +14,8 @@ every setting with its value and source (default, .env, environment, alias NAME)
 redacted. Exits 78 when \`corral start\` or a reload would refuse the settings: listing every
 invalid setting (with SHEET_ID, the service-account key is read and parsed, without the network;
 CORRAL_DATA_DIR must be a directory this user can write in, or not exist yet under one it can
-write in; nothing is created), or saying the admin
+write in; nothing is created; CORRAL_BIND's and CORRAL_ADMIN_BIND's hosts must be addresses of
+this host, tried by listening on a free port of each for a moment), or saying the admin
 API would listen beyond loopback without CORRAL_ADMIN_TOKEN or on the workers' port, or that
 CORRAL_LOG_FILE cannot be opened or CORRAL_PIDFILE cannot be written (checked without creating
 them): every problem in one run, with the warnings.
@@ -39,8 +41,10 @@ cannot be read.`,
       return 0;
     }
     let loaded: ReturnType<typeof loadSettings>;
+    let addressWarnings: string[] = [];
     try {
       loaded = acceptedSettings();
+      addressWarnings = await bindAddressWarnings(loaded);
     } catch (err) {
       // A script reading --json gets the refusal as JSON too: nothing on stdout reads as success
       // to jq. stderr and the exit code say it as without --json.
@@ -53,7 +57,7 @@ cannot be read.`,
     // Said as the master says it at start and at each reload (config.env_overrides), where an
     // operator checks an edit: `corral config` showed the environment's value with the source
     // "environment" alone, and the edited line of the file read as taken.
-    const warnings = [...loaded.warnings, ...loaded.envOverrides.map((o) => `${o.setting} is set in ${loaded.envFile ?? 'the settings file'} (${o.file}) and in the environment (${o.environment}), whose value is used: the file's line has no effect; unset it in the environment (the shell's export, the unit's Environment=) to manage it in the file`)];
+    const warnings = [...loaded.warnings, ...addressWarnings, ...loaded.envOverrides.map((o) => `${o.setting} is set in ${loaded.envFile ?? 'the settings file'} (${o.file}) and in the environment (${o.environment}), whose value is used: the file's line has no effect; unset it in the environment (the shell's export, the unit's Environment=) to manage it in the file`)];
     if (values.check) {
       const n = warnings.length;
       process.stdout.write(`settings OK (env file: ${loaded.envFile ?? '(none)'}${n > 0 ? `; ${n} warning${n === 1 ? '' : 's'} on stderr` : ''})\n`);
@@ -85,4 +89,20 @@ cannot be read.`,
  */
 function acceptedSettings(): ReturnType<typeof loadSettings> {
   return loadSettings({ judgePidfile: true });
+}
+
+/**
+ * CORRAL_BIND's and CORRAL_ADMIN_BIND's addresses listened on for a moment (bind-check.ts):
+ * throws the refusal for one this host cannot listen on, where `corral start` would fail every
+ * worker's listen (or start without its admin API); returns a warning for one not known now.
+ */
+async function bindAddressWarnings(loaded: ReturnType<typeof loadSettings>): Promise<string[]> {
+  const found = await bindHostProblems(loaded.settings);
+  const consequence = { CORRAL_BIND: 'every worker would fail its listen (corral start exits 3 after its boot attempts)', CORRAL_ADMIN_BIND: 'corral would start without its admin API (admin.failed)' };
+  const fix = { CORRAL_BIND: 'point CORRAL_BIND at an address of this host (or 0.0.0.0)', CORRAL_ADMIN_BIND: 'point CORRAL_ADMIN_BIND at an address of this host (127.0.0.1 by default)' };
+  const refused: ConfigProblem[] = found
+    .filter((p) => p.check.kind === 'refused')
+    .map((p) => ({ name: p.name, value: p.value, source: loaded.sources[p.name], allowed: `an address this host can listen on: ${p.check.why}, so ${consequence[p.name]}; ${fix[p.name]}` }));
+  if (refused.length > 0) throw new ConfigError(refused, loaded.warnings);
+  return found.map((p) => `${p.name}=${p.value}: ${p.check.why}; corral start needs it to resolve to an address of this host`);
 }

@@ -1,0 +1,67 @@
+// Whether this host can listen on the addresses of CORRAL_BIND and CORRAL_ADMIN_BIND: a host name
+// that does not resolve, or an address no interface has, passed `corral config --check`, and then
+// every worker failed its listen (five boot attempts, exit 3) or the admin API did not start. Judged
+// by listening for a moment on a free port of that address (port 0): the configured port may be
+// the running corral's own, and is no question of the address.
+
+import { createServer } from 'node:net';
+import type { Settings } from './schema.js';
+
+/** A DNS answer slower than this is said as unknown, not as a refusal. */
+export const BIND_CHECK_TIMEOUT_MS = 5000;
+
+export type BindCheck =
+  /** The address can be listened on (on some port). */
+  | { readonly kind: 'ok' }
+  /** It cannot: the host name does not resolve, or no interface of this host has the address. */
+  | { readonly kind: 'refused'; readonly why: string }
+  /** Not known now (DNS failing for the moment, or slower than the bound). */
+  | { readonly kind: 'unknown'; readonly why: string };
+
+const UNRESOLVED = new Set(['ENOTFOUND', 'EAI_NONAME', 'EAI_NODATA']);
+
+/** Listens on `host` port 0 for a moment. */
+export function checkBindHost(host: string, timeoutMs = BIND_CHECK_TIMEOUT_MS): Promise<BindCheck> {
+  return new Promise((resolve) => {
+    const server = createServer();
+    const timer = setTimeout(() => {
+      server.close();
+      resolve({ kind: 'unknown', why: `${host} was not resolved within ${timeoutMs / 1000} s` });
+    }, timeoutMs);
+    server.once('error', (err: NodeJS.ErrnoException) => {
+      clearTimeout(timer);
+      const code = err.code ?? '';
+      if (UNRESOLVED.has(code)) resolve({ kind: 'refused', why: `the host name ${host} does not resolve (${code})` });
+      else if (code === 'EADDRNOTAVAIL') resolve({ kind: 'refused', why: `no interface of this host has the address ${host} (EADDRNOTAVAIL)` });
+      else if (code === 'EAI_AGAIN') resolve({ kind: 'unknown', why: `${host} could not be resolved now (EAI_AGAIN: DNS failing for the moment)` });
+      // Anything else (EACCES from a sandbox, EMFILE) says nothing of the address.
+      else resolve({ kind: 'ok' });
+    });
+    server.listen({ host, port: 0, exclusive: true }, () => {
+      clearTimeout(timer);
+      server.close(() => resolve({ kind: 'ok' }));
+    });
+  });
+}
+
+export interface BindProblem {
+  readonly name: 'CORRAL_BIND' | 'CORRAL_ADMIN_BIND';
+  readonly value: string;
+  readonly check: Exclude<BindCheck, { kind: 'ok' }>;
+}
+
+/** The addresses of the two binds that this host cannot, or cannot now be known to, listen on. */
+export async function bindHostProblems(settings: Pick<Settings, 'CORRAL_BIND' | 'CORRAL_ADMIN_BIND'>): Promise<BindProblem[]> {
+  const binds = [
+    { name: 'CORRAL_BIND', bind: settings.CORRAL_BIND },
+    { name: 'CORRAL_ADMIN_BIND', bind: settings.CORRAL_ADMIN_BIND },
+  ] as const;
+  const checks = await Promise.all(binds.map(({ bind }) => checkBindHost(bind.host)));
+  const problems: BindProblem[] = [];
+  binds.forEach(({ name, bind }, i) => {
+    const check = checks[i] as BindCheck;
+    const value = bind.host.includes(':') ? `[${bind.host}]:${bind.port}` : `${bind.host}:${bind.port}`;
+    if (check.kind !== 'ok') problems.push({ name, value, check });
+  });
+  return problems;
+}
