@@ -5,6 +5,7 @@ import { DETAIL_MAX, EVENT_BODY_LIMIT, EVENT_COLUMNS, KIND_MAX } from '../../src
 import { createFakeSheets, SAMPLE_EVENTS, SAMPLE_PLAYERS, type FakeSheets } from '../fixtures/fake-sheets.js';
 import { postJson, startApp, type AppHarness } from '../fixtures/app-harness.js';
 import { memoryLogger } from '../fixtures/memory-logger.js';
+import { waitFor } from '../helpers/corral.js';
 
 /** The app on the sample sheets, and Bob's authorization header. */
 async function appWithBob(): Promise<{ app: AppHarness; sheets: FakeSheets; auth: Record<string, string> }> {
@@ -253,6 +254,47 @@ describe('POST /api/events writes under the Events header row', () => {
       assert.ok(log.lines.slice(lines).some((l) => l.event === 'app.events_header_fixed'));
     });
   }
+});
+
+describe('POST /api/events and the header copies it is given', () => {
+  it('never goes back to an older copy of the header row than one it has used (the keeper serves one past its TTL while it refreshes it)', async () => {
+    const sheets = createFakeSheets({ Players: SAMPLE_PLAYERS, Events: SAMPLE_EVENTS });
+    const log = memoryLogger();
+    const app = await startApp({ CORRAL_RATE_LIMIT: '0' }, sheets, { logger: log.logger });
+    try {
+      const login = await postJson(`${app.url}/api/login`, { name: 'Bob', code: 'b-secret-2' });
+      const auth = { authorization: `Bearer ${((await login.json()) as { token: string }).token}` };
+      const good = [...SAMPLE_EVENTS[0]!];
+      const broken = ['at', 'event_id', 'player', 'kind', 'detail'];
+      const copy = (header: string[], fetchedAt: number) => ({
+        header,
+        records: [],
+        read: { range: 'Events!1:1', values: [header], fetchedAt, stale: true, staleSeconds: 10, pendingRows: 0 },
+      });
+      // The header fixed, in a copy this worker holds: the event is taken.
+      const fixedAt = Date.now();
+      const cached = sheets.cachedRecords.bind(sheets);
+      sheets.cachedRecords = (range) => (range === 'Events!1:1' ? copy(good, fixedAt) : cached(range));
+      assert.equal((await postJson(`${app.url}/api/events`, { kind: 'a' }, auth)).status, 201);
+      // Its hold ends (an append ends it), and the keeper answers the refresh with a copy from
+      // before the fix, served past its TTL while it refreshes it.
+      let refreshes = 0;
+      sheets.cachedRecords = (range) => (range === 'Events!1:1' ? undefined : cached(range));
+      const records = sheets.records.bind(sheets);
+      sheets.records = async (range) => (range === 'Events!1:1' ? (refreshes++, copy(broken, fixedAt - 40_000)) : records(range));
+      for (let i = 0; i < 3; i++) {
+        assert.equal((await postJson(`${app.url}/api/events`, { kind: `b${i}` }, auth)).status, 201, `event ${i} after the older copy came back`);
+      }
+      assert.ok(refreshes >= 1, 'the header was refreshed beside the requests');
+      assert.equal(log.lines.filter((l) => l.event === 'app.events_header_invalid').length, 0, 'no "invalid" line: the header was not seen broken again');
+      // A newer copy with a broken header is taken: from the event after the one that read it.
+      sheets.records = async (range) => (range === 'Events!1:1' ? copy(broken, Date.now()) : records(range));
+      await postJson(`${app.url}/api/events`, { kind: 'c' }, auth);
+      await waitFor(async () => (await postJson(`${app.url}/api/events`, { kind: 'd' }, auth)).status === 503 || undefined, 5_000, 'an event refused under the newer, broken header');
+    } finally {
+      await app.close();
+    }
+  });
 });
 
 describe('POST /api/events body limit', () => {

@@ -15,7 +15,7 @@ import { HttpError, sendJson, sendJsonText } from '../http.js';
 import { keyOwner, readIdempotencyKey, requestFingerprint, scopedKey } from '../idempotency-key.js';
 import type { Handler } from '../router.js';
 import { onlyFields, optionalText, requireText } from '../validate.js';
-import type { IdempotencyClaim } from '../../sheets/types.js';
+import type { IdempotencyClaim, SheetRecords } from '../../sheets/types.js';
 import { describeError } from '../../errors.js';
 import { RepeatedFailure } from '../../log/repeated-failure.js';
 import { firstRowOf } from '../../sheets/a1.js';
@@ -104,14 +104,24 @@ export function eventsRoute(deps: AppDeps): Handler {
   // header is seen one event later. Where each value lands is settled by the keeper when the row
   // is sent, under the header the tab has then (the row travels with the header it was built
   // under): this read only decides whether an event is refused.
-  let lastHeader: readonly string[] | undefined;
+  //
+  // Only a copy fetched no earlier than the last one replaces it: the keeper serves a copy past its
+  // TTL while it refreshes it, and a worker that had seen the header fixed (in a copy it held)
+  // took such an older copy from its refresh, and refused the next event under the broken header
+  // (or acknowledged one under a header it had already seen broken), its log saying "invalid"
+  // and "fixed" by turns without an edit.
+  let last: { readonly header: readonly string[]; readonly fetchedAt: number } | undefined;
+  const take = (copy: SheetRecords): readonly string[] => {
+    if (!last || copy.read.fetchedAt >= last.fetchedAt) last = { header: copy.header, fetchedAt: copy.read.fetchedAt };
+    return last.header;
+  };
   let refreshing = false;
   const refreshHeader = (): void => {
     if (refreshing) return;
     refreshing = true;
     deps.records(headerRange).then(
       (r) => {
-        lastHeader = r.header;
+        take(r);
         refreshing = false;
       },
       () => (refreshing = false),
@@ -119,12 +129,12 @@ export function eventsRoute(deps: AppDeps): Handler {
   };
   const headerNow = async (): Promise<readonly string[]> => {
     const held = deps.cachedRecords(headerRange);
-    if (held) return (lastHeader = held.header);
-    if (lastHeader) {
+    if (held) return take(held);
+    if (last) {
       refreshHeader();
-      return lastHeader;
+      return last.header;
     }
-    return (lastHeader = (await deps.records(headerRange)).header);
+    return take(await deps.records(headerRange));
   };
   /**
    * Builds the event's row in the order of the tab's header row as this worker last read it, and
