@@ -11,7 +11,11 @@
 // get one "failed" line, one "ended" line, and then silence for up to the interval while it goes
 // on: the log said it was over while it was not. With `settleMs`, an end is said only once that
 // long passed without a failure (flush(), which the caller's timer calls); a failure before then
-// is the same one going on, counted in its lines.
+// is the same one going on, counted in its lines. A failure after an end said so is a new one, and
+// is said at once: the interval ran on across ends, and an outage of Redis starting within a
+// minute of the previous one's first line (and ending within that minute) left no line at all,
+// after a "recovered" that the log then never contradicted. Flapping faster than `settleMs` is
+// one failure, so this is at most two lines per outage that lasted and ended.
 
 /** While a failure lasts, it is said again at most this often. */
 export const FAILURE_REPEAT_MS = 60_000;
@@ -93,6 +97,7 @@ export class RepeatedFailure {
     this.ending = undefined;
     if (!e.said) return;
     this.unsaid = 0;
+    this.saidAt = -Infinity;
     e.say(e.total);
   }
 }

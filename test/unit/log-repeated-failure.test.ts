@@ -62,7 +62,7 @@ describe('a repeated failure, as log lines', () => {
     assert.equal(lines.length, 3);
   });
 
-  it('with a settle time, an end not said is said before a failure that comes after it settled', () => {
+  it('with a settle time, an end not said is said before a failure that comes after it settled, and that failure is said as a new one', () => {
     let now = 0;
     const failure = new RepeatedFailure(() => now, FAILURE_REPEAT_MS, 5000);
     const lines: string[] = [];
@@ -71,7 +71,21 @@ describe('a repeated failure, as log lines', () => {
     now += 6000;
     // Nobody flushed in time (a late timer): the next failure is a new one, after its end.
     failure.failed((since) => lines.push(`failed ${since}`));
-    assert.deepEqual(lines, ['failed 1', 'ended 1']);
+    assert.deepEqual(lines, ['failed 1', 'ended 1', 'failed 1']);
+  });
+
+  it('with a settle time, every outage that lasted and ended is said, however soon after the one before (a Redis stalled twice within a minute was silent the second time)', () => {
+    let now = 0;
+    const failure = new RepeatedFailure(() => now, FAILURE_REPEAT_MS, 5000);
+    const lines: string[] = [];
+    // Three outages of 8 s, 20 s apart, each said with its end once it stayed away 5 s.
+    for (const start of [0, 20_000, 40_000]) {
+      for (now = start; now < start + 8000; now += 500) failure.failed((since, total) => lines.push(`failed ${since}/${total}`));
+      failure.ended((total) => lines.push(`ended ${total}`));
+      now += 5000;
+      failure.flush();
+    }
+    assert.deepEqual(lines, ['failed 1/1', 'ended 16', 'failed 1/1', 'ended 16', 'failed 1/1', 'ended 16']);
   });
 
   it('says nothing at an end without a failure', () => {
