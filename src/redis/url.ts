@@ -47,6 +47,12 @@ export function redisTarget(raw: string, tlsCa?: Buffer): { options: RedisOption
     if (/^rediss?:/i.test(raw) && reservedInUserinfo(raw)) throw new Error('a reserved character in the user or password');
     url = new URL(raw);
   } catch {
+    // A port past 65535 is no URL either, and the password hint below would send the operator
+    // to the one part that is right.
+    const port = /^rediss?:\/\/(?:[^@/?#]*@)?(?:\[[^\]]*\]|[^:/?#]*):(\d+)(?:[/?#]|$)/i.exec(raw)?.[1];
+    if (port !== undefined && Number(port) > 65535 && !reservedInUserinfo(raw)) {
+      throw new CorralError('CORRAL_ERR_CONFIG_INVALID', `REDIS_URL's port ${port} is out of range: a port is 1 to 65535 (Redis listens on 6379 by default); expected ${REDIS_URL_TEXT}`);
+    }
     // Most often a password with a character URLs reserve (# and ? end the host part, / starts
     // the path): the bare "not a URL" sent operators to check the host and port, which were right.
     throw new CorralError(

@@ -56,6 +56,14 @@ describe('REDIS_URL', () => {
         url,
       );
     }
+    // A port past 65535 is said as such, not as a password to percent-encode.
+    for (const url of ['redis://127.0.0.1:99999', 'rediss://u:p@cache.example:70000/0', 'redis://[::1]:123456']) {
+      assert.throws(
+        () => redisTarget(url),
+        (err: unknown) => err instanceof CorralError && err.code === 'CORRAL_ERR_CONFIG_INVALID' && /^REDIS_URL's port \d+ is out of range: a port is 1 to 65535/.test(err.message) && !/percent-encoded/.test(err.message),
+        url,
+      );
+    }
     // An @ in a query's value or after the host is no password: taken as written.
     assert.equal(redisTarget('unix:///run/redis.sock?password=a@b').options.password, 'a@b');
     assert.equal(redisTarget('redis://127.0.0.1:6379/2?password=a@b').options.password, 'a@b');
