@@ -28,6 +28,7 @@ import type { Settings } from '../config/schema.js';
 import type { CounterHit, CounterOptions, HostCounters } from '../contract.js';
 import { describeError } from '../errors.js';
 import type { Logger } from '../log/logger.js';
+import { LOGIN_COUNT_WAIT_MS } from '../sheets/keeper/protocol.js';
 import { HttpError } from './http.js';
 import { normName } from './players.js';
 import { sha256 } from './sha256.js';
@@ -40,9 +41,10 @@ const WINDOW: CounterOptions = { windowSeconds: LOGIN_FAILURE_WINDOW_SECONDS };
 const KEY_PREFIX = 'login-name:';
 /**
  * Longest wait for the count shared by the sheet's hosts before the host's count decides alone.
- * The keeper answers from Redis in about a millisecond; longer means it or Redis is stuck.
+ * The keeper answers from Redis in about a millisecond; longer means it or Redis is stuck. A
+ * stuck Redis the keeper says itself, after LOGIN_COUNT_WAIT_MS; this waits for that answer too.
  */
-export const SHARED_WAIT_MS = 250;
+export const SHARED_WAIT_MS = LOGIN_COUNT_WAIT_MS + 50;
 
 export interface LoginLimit {
   readonly failures: number;

@@ -59,6 +59,14 @@ export type WireLoginCount =
   | { readonly shared: true; readonly failures: number; readonly msLeft: number }
   | { readonly shared: false; readonly reason: string };
 
+/**
+ * How long the keeper waits for Redis's count before answering POST /login `shared: false`: less
+ * than the worker waits (app/login-limit.ts), so a Redis that stalls is said as Redis's doing, not
+ * as a keeper that did not answer (the log blamed a healthy keeper). Redis answers in about a
+ * millisecond; the command goes on, and a failure it counts still counts.
+ */
+export const LOGIN_COUNT_WAIT_MS = 200;
+
 /** Bounds of POST /login's window_ms (the limit's window is 15 minutes). */
 export const LOGIN_WINDOW_MS_MAX = 86_400_000;
 

@@ -9,7 +9,7 @@ import type { Logger } from '../../log/logger.js';
 import type { RedisLink } from '../../redis/link.js';
 import type { SheetsBackend } from '../backend.js';
 import type { Clock } from './clock.js';
-import type { WireLoginCount } from './protocol.js';
+import { LOGIN_COUNT_WAIT_MS, type WireLoginCount } from './protocol.js';
 import { sharedPrefix } from './shared-keys.js';
 import { SharedLogins } from './shared-logins.js';
 import { SharedQuota, type QuotaMemory } from './shared-quota.js';
@@ -53,9 +53,18 @@ export class SheetSharing {
 
   /** A name's failed logins counted by all the sheet's hosts, a failure (`failed`) counted first. */
   async settleLogin(nameHash: string, failed: boolean, windowMs: number): Promise<WireLoginCount> {
-    const count = await this.logins.settle(nameHash, failed, windowMs);
-    if (!count) return { shared: false, reason: `redis ${this.link.target} unavailable` };
-    return { shared: true, failures: count.failures, msLeft: count.msLeft };
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<'late'>((resolve) => {
+      timer = setTimeout(() => resolve('late'), LOGIN_COUNT_WAIT_MS);
+    });
+    try {
+      const count = await Promise.race([this.logins.settle(nameHash, failed, windowMs), late]);
+      if (count === 'late') return { shared: false, reason: `redis ${this.link.target} did not answer within ${LOGIN_COUNT_WAIT_MS} ms` };
+      if (!count) return { shared: false, reason: `redis ${this.link.target} unavailable` };
+      return { shared: true, failures: count.failures, msLeft: count.msLeft };
+    } finally {
+      clearTimeout(timer);
+    }
   }
 
   figures(): Record<string, number | boolean | string | null> {
