@@ -179,6 +179,17 @@ describe('quota shared through Redis', { skip: redisMissing }, () => {
     assert.equal(members('keepers:writes'), 2, 'both for writes, though only A wrote');
   });
 
+  it('a call waiting on the shared window is counted as waiting (the host figures showed the quota free and nothing queued)', async () => {
+    const [a, b] = [await quota(3), await quota(3)];
+    assert.equal(await grantedAtOnce(a, 3), 3);
+    assert.deepEqual([a.waitingOn('read'), b.waitingOn('read')], [0, 0]);
+    assert.equal(await grantedAtOnce(b, 2), 0, 'the window is full');
+    assert.deepEqual([b.waitingOn('read'), b.waitingOn('write'), a.waitingOn('read')], [2, 0, 0], "B's two reads wait on the window A spent");
+    for (const x of aborts.splice(0)) x.abort();
+    heldClockOf(b).release();
+    await waitFor(() => b.waitingOn('read') === 0 || undefined, PATIENCE_MS, 'the aborted takes no longer waiting');
+  });
+
   it("Redis away: each host spends its share (the limit over the keepers last counted), less the calls the window held; its grants count in the window once Redis is back", async () => {
     const [a, b] = [await quota(6), await quota(6)];
     await b.take('read');

@@ -514,6 +514,11 @@ export class Keeper {
   }
 
   /** The `extra` figures of the keeper's heartbeat. */
+  /** Calls of `kind` holding this host's token but waiting on the window shared through Redis. */
+  private sharedWaits(kind: 'read' | 'write'): number {
+    return this.sharing?.quota.waitingOn(kind) ?? 0;
+  }
+
   figures(): Record<string, number | string | boolean | null> {
     return {
       backend: this.backend.kind,
@@ -525,9 +530,11 @@ export class Keeper {
       upstreamCallsPerMinute: this.meter.perMinute('read') + this.meter.perMinute('write'),
       upstreamReadsPerMinute: this.meter.perMinute('read'),
       upstreamWritesPerMinute: this.meter.perMinute('write'),
-      readTokensLeft: this.readQuota.tokensLeft(),
-      writeTokensLeft: this.writeQuota.tokensLeft(),
-      readQueue: this.readQuota.queued(),
+      // With the quota shared, a call waiting on the shared window means none is left for now,
+      // whatever this host's own bucket holds; and it waits as much as one queued here.
+      readTokensLeft: this.sharedWaits('read') > 0 ? 0 : this.readQuota.tokensLeft(),
+      writeTokensLeft: this.sharedWaits('write') > 0 ? 0 : this.writeQuota.tokensLeft(),
+      readQueue: this.readQuota.queued() + this.sharedWaits('read'),
       // Read grants that went ahead of earlier waiters: reads a client waited for, served before
       // background refreshes (read-cause.ts).
       readGrantsAhead: this.readQuota.stats().ahead,

@@ -182,6 +182,7 @@ export class SharedQuota {
   private grantSeq = 0;
   private closed = false;
   private counts = { shared: 0, alone: 0, waits: 0 };
+  private readonly waiting: Record<QuotaKind, number> = { read: 0, write: 0 };
   /** Where the keepers present are counted (the key an earlier version counted its keepers under). */
   private readonly presentKey: string;
   /** Keepers present at Redis's last answer (1 until it answered once). */
@@ -320,7 +321,7 @@ export class SharedQuota {
         if (this.takeAlone(st)) return;
         // Not queued on the share: once Redis answers again, a waiting call goes back to the
         // shared window instead of waiting out a share of an outage that has ended.
-        await sleepOn(this.clock, Math.min(MAX_WAIT_MS, Math.max(1, st.fallback?.msUntilFree() ?? 1)), signal);
+        await this.wait(kind, Math.min(MAX_WAIT_MS, Math.max(1, st.fallback?.msUntilFree() ?? 1)), signal);
         continue;
       }
       const [granted, waitMs, keepers, present] = answer;
@@ -336,7 +337,25 @@ export class SharedQuota {
         return;
       }
       this.counts.waits++;
-      await sleepOn(this.clock, Math.min(MAX_WAIT_MS, Math.max(1, waitMs)), signal);
+      await this.wait(kind, Math.min(MAX_WAIT_MS, Math.max(1, waitMs)), signal);
+    }
+  }
+
+  /**
+   * Calls that hold the host's token but wait for a slot of the shared window (or of this host's
+   * share while Redis is away), now: the host's own bucket has tokens left meanwhile, and its
+   * figures alone said the quota was free while the sheet's hosts had spent it.
+   */
+  waitingOn(kind: QuotaKind): number {
+    return this.waiting[kind];
+  }
+
+  private async wait(kind: QuotaKind, ms: number, signal: AbortSignal | undefined): Promise<void> {
+    this.waiting[kind]++;
+    try {
+      await sleepOn(this.clock, ms, signal);
+    } finally {
+      this.waiting[kind]--;
     }
   }
 
