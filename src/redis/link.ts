@@ -27,6 +27,7 @@ import { Redis, type RedisOptions } from 'ioredis';
 import { describeError } from '../errors.js';
 import type { Logger } from '../log/logger.js';
 import { RepeatedFailure } from '../log/repeated-failure.js';
+import { routeClientWarnings } from './client-warnings.js';
 import { databaseRefusal, isSelectRefusal, refusalOf, type Refusal } from './refusal.js';
 import { readRedisCa, tlsHint } from './tls-ca.js';
 import { redisTarget } from './url.js';
@@ -130,6 +131,9 @@ export class RedisLink {
   private probeTimer: unknown;
   /** A write of the keeper's that asks whether Redis answers (and takes writes) again; else PING. */
   private probeScript: (() => Promise<void>) | undefined;
+  /** ioredis's own warnings (client-warnings.ts), said once each: ioredis says them at every connection. */
+  private readonly clientWarningsSaid = new Set<string>();
+  private readonly unrouteClientWarnings: () => void;
 
   constructor(private readonly o: RedisLinkOptions) {
     const { options, shown } = redisTarget(o.url, o.tlsCaFile === undefined ? undefined : readRedisCa(o.tlsCaFile));
@@ -148,6 +152,11 @@ export class RedisLink {
       retryStrategy: (times) => Math.min(RECONNECT_MAX_MS, 100 * 2 ** Math.min(times, 6)),
       lazyConnect: false,
     };
+    this.unrouteClientWarnings = routeClientWarnings((text) => {
+      if (this.clientWarningsSaid.has(text)) return;
+      this.clientWarningsSaid.add(text);
+      o.logger.warn({ event: 'redis.warning', redis: this.target }, text);
+    });
     this.client = new Redis(settings);
     // A new connection: its SELECT is still to come (sent before its ready check, so answered before 'ready').
     this.client.on('connect', () => (this.dbRefused = undefined));
@@ -394,6 +403,7 @@ export class RedisLink {
     this.closed = true;
     this.clock.clearTimeout(this.probeTimer);
     this.clock.clearTimeout(this.recoveredTimer);
+    this.unrouteClientWarnings();
     try {
       await this.client.quit();
     } catch {

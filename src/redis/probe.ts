@@ -3,12 +3,14 @@
 
 import { createHash } from 'node:crypto';
 import { Redis } from 'ioredis';
+import { routeClientWarnings } from './client-warnings.js';
 import { databaseRefusal, isSelectRefusal, refusalOf } from './refusal.js';
 import { readRedisCa, tlsHint } from './tls-ca.js';
 import { redisTarget } from './url.js';
 
 /** `refused`: Redis answered but refused (refusal.ts), as opposed to not being reached. */
-export type RedisProbe = { readonly ok: true; readonly shown: string; readonly version: string } | { readonly ok: false; readonly shown: string; readonly message: string; readonly refused: boolean };
+/** `warnings`: what ioredis said of the settings along the way (client-warnings.ts), in corral's words. */
+export type RedisProbe = { readonly ok: true; readonly shown: string; readonly version: string; readonly warnings: readonly string[] } | { readonly ok: false; readonly shown: string; readonly message: string; readonly refused: boolean };
 
 export async function probeRedis(url: string, prefix: string, tlsCaFile?: string): Promise<RedisProbe> {
   const { options, shown } = redisTarget(url, tlsCaFile === undefined ? undefined : readRedisCa(tlsCaFile));
@@ -18,6 +20,8 @@ export async function probeRedis(url: string, prefix: string, tlsCaFile?: string
   let connectionError: Error | undefined;
   client.on('error', (err: Error) => (connectionError = err));
   let step = 'connect';
+  const warnings = new Set<string>();
+  const unroute = routeClientWarnings((text) => warnings.add(text));
   try {
     await client.connect();
     // ioredis emits a refused SELECT as an event and connects all the same, in database 0.
@@ -38,13 +42,14 @@ export async function probeRedis(url: string, prefix: string, tlsCaFile?: string
     const probeKey = `${prefix}:check:${process.pid}`;
     await client.set(probeKey, '1', 'PX', 10_000);
     await client.del(probeKey);
-    return { ok: true, shown, version };
+    return { ok: true, shown, version, warnings: [...warnings] };
   } catch (err) {
     const why = step === 'connect' && connectionError ? connectionError : (err as Error);
     const refusal = refusalOf(why);
     const hint = tlsHint(why) ?? refusal?.fix;
     return { ok: false, shown, message: `${step} failed: ${why.message}${hint ? `: ${hint}` : ''}`, refused: refusal !== undefined };
   } finally {
+    unroute();
     client.disconnect();
   }
 }

@@ -91,6 +91,7 @@ async function checkGoogle(settings: Settings, backend: GoogleBackend): Promise<
       return failure('redis', Object.assign(new Error(message), { code: probe.refused ? 'CORRAL_ERR_REDIS_REFUSED' : 'CORRAL_ERR_REDIS' }), { spreadsheetId, identity, tabs });
     }
     shared = `; its quota and cache are shared through Redis ${probe.version} at ${probe.shown}`;
+    warnings.push(...probe.warnings);
   }
   return {
     ok: true,
