@@ -47,6 +47,9 @@ describe('CSV encoding', () => {
     assert.equal(csvField('\r=1'), `"'\r=1"`);
     // Plain numbers and text with a sign elsewhere are left as they are.
     assert.equal(csvField('-5'), '-5');
+    // In scientific notation too (Sheets' "-1.00E+05" format): a number, not text in Excel.
+    for (const n of ['-1e5', '-1.00E+05', '+2.5e-3']) assert.equal(csvField(n), n);
+    assert.equal(csvField('-1e5+cmd'), "'-1e5+cmd");
     assert.equal(csvField('+3.25'), '+3.25');
     assert.equal(csvField('a=b'), 'a=b');
     assert.equal(csvRows([['id', 'note'], ['1', '=1+1']], 2), "id,note\r\n1,'=1+1\r\n");

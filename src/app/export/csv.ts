@@ -7,13 +7,13 @@ const NEEDS_QUOTES = /[",\r\n]|^\s|\s$/;
  * CSV ("formula") injection, per OWASP's CSV Injection page: Excel, LibreOffice and Google Sheets
  * evaluate a cell starting with `=`, `+`, `-` or `@` (after a tab or CR too, which some skip first),
  * so a player's `=HYPERLINK(...)` in the Events tab would run on the exporting admin's machine. A
- * leading `'` makes such a cell text. Plain numbers (`-5`, `+3.2`) cannot be formulas and stay
+ * leading `'` makes such a cell text. Plain numbers (`-5`, `+3.2`, `-1.00E+05`) cannot be formulas and stay
  * numbers. A leading CR is defused here; a tab is a cut (CELL_CUT), so what follows one is
  * defused as a cell of its own whether a program skips the tab or cuts there (`\t=1` is
  * `\t'=1`), and a tab before anything else is left as it is.
  */
 const FORMULA_START = /^[=+\-@\r]/;
-const PLAIN_NUMBER = /^[+-]?(?:\d+(?:\.\d*)?|\.\d+)$/;
+const PLAIN_NUMBER = /^[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?$/;
 
 /**
  * Where a cell may be cut into cells of its own: Excel splits a .csv on the locale's list
