@@ -49,7 +49,9 @@ export interface LoadedSettings {
  * nothing, at start or at a reload. Values are as written (secrets redacted).
  */
 export interface EnvOverride {
-  readonly setting: SettingName;
+  /** The name as set: the setting's, or one of its aliases (then `aliasOf` names the setting). */
+  readonly setting: string;
+  readonly aliasOf?: SettingName;
   readonly file: string;
   readonly environment: string;
 }
@@ -513,10 +515,14 @@ export function loadSettings(options: LoadOptions = {}): LoadedSettings {
 
   const envOverrides: EnvOverride[] = [];
   for (const name of settingNames) {
-    const [inFile, inEnv] = [fileValues[name], env[name]];
-    if (!Object.hasOwn(fileValues, name) || inFile === undefined || inEnv === undefined || inFile === inEnv) continue;
     const spec = schema[name] as SettingSpec<unknown>;
-    envOverrides.push({ setting: name, file: shownRaw(spec, inFile), environment: shownRaw(spec, inEnv) });
+    // An alias set in both (GUNICORN_TIMEOUT in the file and in the unit's Environment=) is the
+    // same edit without effect as the setting's own name.
+    for (const given of [name, ...(spec.aliases ?? [])]) {
+      const [inFile, inEnv] = [fileValues[given], env[given]];
+      if (!Object.hasOwn(fileValues, given) || inFile === undefined || inEnv === undefined || inFile === inEnv) continue;
+      envOverrides.push({ setting: given, ...(given === name ? {} : { aliasOf: name }), file: shownRaw(spec, inFile), environment: shownRaw(spec, inEnv) });
+    }
   }
 
   const childEnv = { ...merged, CORRAL_ENV_FILE: 'none' };

@@ -51,7 +51,8 @@ export function redisTarget(raw: string, tlsCa?: Buffer): { options: RedisOption
     // to the one part that is right.
     const port = /^rediss?:\/\/(?:[^@/?#]*@)?(?:\[[^\]]*\]|[^:/?#]*):(\d+)(?:[/?#]|$)/i.exec(raw)?.[1];
     if (port !== undefined && Number(port) > 65535 && !reservedInUserinfo(raw)) {
-      throw new CorralError('CORRAL_ERR_CONFIG_INVALID', `REDIS_URL's port ${port} is out of range: a port is 1 to 65535 (Redis listens on 6379 by default); expected ${REDIS_URL_TEXT}`);
+      // The port is not quoted: nothing of REDIS_URL is, as it may hold a password.
+      throw new CorralError('CORRAL_ERR_CONFIG_INVALID', `REDIS_URL's port is out of range: a port is 1 to 65535 (Redis listens on 6379 by default); expected ${REDIS_URL_TEXT}`);
     }
     // Most often a password with a character URLs reserve (# and ? end the host part, / starts
     // the path): the bare "not a URL" sent operators to check the host and port, which were right.

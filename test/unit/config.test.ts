@@ -49,6 +49,15 @@ test('a setting the file and the environment both set, to different values, is l
   });
 });
 
+test('an alias the file and the environment both set, to different values, is listed as overridden too, naming its setting', () => {
+  withDir((dir) => {
+    writeFileSync(join(dir, '.env'), 'GUNICORN_TIMEOUT=30\nGUNICORN_WORKERS=4\n');
+    const { envOverrides, settings } = loadSettings({ env: { GUNICORN_TIMEOUT: '60', GUNICORN_WORKERS: '4' }, cwd: dir });
+    assert.equal(settings.CORRAL_TIMEOUT, 60);
+    assert.deepEqual(envOverrides, [{ setting: 'GUNICORN_TIMEOUT', aliasOf: 'CORRAL_TIMEOUT', file: '30', environment: '60' }]);
+  });
+});
+
 test('CORRAL_ENV_FILE names the file; a named file that is missing is an error', () => {
   withDir((dir) => {
     writeFileSync(join(dir, 'prod.env'), 'CORRAL_WORKERS=6\n');

@@ -57,7 +57,7 @@ cannot be read.`,
     // Said as the master says it at start and at each reload (config.env_overrides), where an
     // operator checks an edit: `corral config` showed the environment's value with the source
     // "environment" alone, and the edited line of the file read as taken.
-    const warnings = [...loaded.warnings, ...addressWarnings, ...loaded.envOverrides.map((o) => `${o.setting} is set in ${loaded.envFile ?? 'the settings file'} (${o.file}) and in the environment (${o.environment}), whose value is used: the file's line has no effect; unset it in the environment (the shell's export, the unit's Environment=) to manage it in the file`)];
+    const warnings = [...loaded.warnings, ...addressWarnings, ...loaded.envOverrides.map((o) => `${o.setting}${o.aliasOf ? ` (an alias of ${o.aliasOf})` : ''} is set in ${loaded.envFile ?? 'the settings file'} (${o.file}) and in the environment (${o.environment}), whose value is used: the file's line has no effect; unset it in the environment (the shell's export, the unit's Environment=) to manage it in the file`)];
     if (values.check) {
       const n = warnings.length;
       process.stdout.write(`settings OK (env file: ${loaded.envFile ?? '(none)'}${n > 0 ? `; ${n} warning${n === 1 ? '' : 's'} on stderr` : ''})\n`);
