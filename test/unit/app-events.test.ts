@@ -297,6 +297,42 @@ describe('POST /api/events and the header copies it is given', () => {
   });
 });
 
+describe('POST /api/events, appends on their way when one fails', () => {
+  it('an append begun before a failure and saved after it does not say appends are saved again; one begun after it does', async () => {
+    const sheets = createFakeSheets({ Players: SAMPLE_PLAYERS, Events: SAMPLE_EVENTS });
+    const log = memoryLogger();
+    const app = await startApp({ CORRAL_RATE_LIMIT: '0' }, sheets, { logger: log.logger });
+    try {
+      const login = await postJson(`${app.url}/api/login`, { name: 'Bob', code: 'b-secret-2' });
+      const auth = { authorization: `Bearer ${((await login.json()) as { token: string }).token}` };
+      const append = sheets.append.bind(sheets);
+      let release: () => void = () => {};
+      const held = new Promise<void>((r) => (release = r));
+      let calls = 0;
+      sheets.append = async (range, rows, options) => {
+        calls++;
+        if (calls === 1) {
+          await held;
+          return append(range, rows, options);
+        }
+        if (calls === 2) throw new CorralError('CORRAL_ERR_JOURNAL_FULL', 'the journal is full');
+        return append(range, rows, options);
+      };
+      const slow = postJson(`${app.url}/api/events`, { kind: 'slow' }, auth);
+      await waitFor(() => calls === 1 || undefined, 5000, 'the first append on its way');
+      assert.equal((await postJson(`${app.url}/api/events`, { kind: 'refused' }, auth)).status, 503);
+      release();
+      assert.equal((await slow).status, 201);
+      const said = () => log.lines.filter((l) => l.event === 'app.event_append_failed' || l.event === 'app.event_append_recovered').map((l) => l.event);
+      assert.deepEqual(said(), ['app.event_append_failed'], 'the append begun before the failure says nothing of its end');
+      assert.equal((await postJson(`${app.url}/api/events`, { kind: 'after' }, auth)).status, 201);
+      assert.deepEqual(said(), ['app.event_append_failed', 'app.event_append_recovered']);
+    } finally {
+      await app.close();
+    }
+  });
+});
+
 describe('POST /api/events body limit', () => {
   let app: AppHarness;
   let sheets: FakeSheets;

@@ -157,6 +157,47 @@ describe('the keeper at the backlog cap', () => {
   });
 });
 
+describe('the journal backlog cap, appends on their way', () => {
+  let dir: string;
+  let log: CapturedLogger;
+  let keeper: Keeper | undefined;
+  beforeEach(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'corral-backlog-race-'));
+    log = await captureLogger();
+  });
+  afterEach(async () => {
+    await keeper?.close();
+    log.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('appends journaled after the first refusal, begun before it, do not say the cap is lifted: journal.backlog_accepting comes only from one begun after it', async () => {
+    const clock = new FakeClock(Date.now());
+    const backend = new FakeBackend({ Players: [['name', 'code']] }); // the Events tab is gone: nothing is taken
+    const k = (keeper = await Keeper.start({ settings: testKeeperSettings(dir, { SHEETS_JOURNAL_MAX_MB: 1 }), logger: log.logger, socketPath: undefined, clock, openBackend: async (pace) => paced(backend, pace), lockWaitMs: 2000 }));
+    const big = 'x'.repeat(10_000);
+    let i = 0;
+    for (; (k.figures().journalBacklogBytes as number) < 1048576 - 8 * 10_500; i++) await k.append('Events', [row(`ev-${i}`, big)]);
+    // Twenty at once, as workers send them: the first fit, the rest are refused, in any order of finishing.
+    const outcomes = await Promise.allSettled(Array.from({ length: 20 }, (_, n) => k.append('Events', [row(`ev-burst-${n}`, big)])));
+    const refused = outcomes.filter((o) => o.status === 'rejected').length;
+    assert.ok(refused > 0 && refused < 20, `${refused} of 20 refused`);
+    const events = () => log.lines().filter((l) => typeof l.event === 'string' && l.event.startsWith('journal.backlog_')).map((l) => l.event);
+    assert.deepEqual(events(), ['journal.backlog_full'], 'full, and not lifted while it is');
+    assert.equal(k.figures().journalFull, true);
+    // A refusal later in the minute is counted in the failure going on, not said as a new one.
+    await assert.rejects(k.append('Events', [row('ev-later', big)]), { code: 'CORRAL_ERR_JOURNAL_FULL' });
+    assert.deepEqual(events(), ['journal.backlog_full']);
+    // The tab is back: the backlog drains, and an append begun now says the cap is lifted.
+    backend.tabs.set('Events', [HEADER]);
+    await clock.advance(120_000);
+    await k.flush();
+    await k.append('Events', [row('ev-after')]);
+    assert.deepEqual(events(), ['journal.backlog_full', 'journal.backlog_accepting']);
+    assert.equal(k.figures().journalFull, false);
+  });
+});
+
 describe('a journal over the cap at start', () => {
   let dir: string;
   let log: CapturedLogger;

@@ -18,6 +18,7 @@ import { onlyFields, optionalText, requireText } from '../validate.js';
 import type { IdempotencyClaim, SheetRecords } from '../../sheets/types.js';
 import { describeError } from '../../errors.js';
 import { RepeatedFailure } from '../../log/repeated-failure.js';
+import { StartedAfterFailure } from '../../log/started-after-failure.js';
 import { firstRowOf } from '../../sheets/a1.js';
 
 export { EVENT_COLUMNS };
@@ -171,7 +172,10 @@ export function eventsRoute(deps: AppDeps): Handler {
   // A full disk or a keeper that is down refuses every append until it is fixed: the first refusal
   // is logged with its cause, then a count at most once a minute, and the first saved append after.
   const appendFailure = new RepeatedFailure();
-  const failed = (err: unknown) =>
+  // Only an append begun after a failure says appends are saved again (started-after-failure.ts).
+  const tickets = new StartedAfterFailure<'append'>();
+  const failed = (err: unknown) => {
+    tickets.failed('append');
     appendFailure.failed((failed, total) => {
       const { code, message } = describeError(err);
       logger.error(
@@ -181,10 +185,13 @@ export function eventsRoute(deps: AppDeps): Handler {
           : `POST /api/events: ${failed} appends failed since the last such line (${message}); answered 503`,
       );
     });
-  const saved = () =>
+  };
+  const saved = (ticket: number) => {
+    if (!tickets.beganAfter('append', ticket)) return;
     appendFailure.ended((total) =>
       logger.info({ event: 'app.event_append_recovered', failed: total }, `POST /api/events: appends are saved again; ${total} failed meanwhile`),
     );
+  };
   return async ({ req, res }) => {
     // A player removed from the roster cannot post, even with a token that has not expired yet.
     const player = await deps.requireRosterPlayer(req);
@@ -206,6 +213,7 @@ export function eventsRoute(deps: AppDeps): Handler {
             owner: keyOwner(player.name),
           };
     let replayed: string | undefined;
+    const ticket = tickets.begin();
     try {
       replayed = (await deps.sheets().append(range, [row], { header, ...(idempotency ? { idempotency } : {}) })).replayed;
     } catch (err) {
@@ -214,7 +222,7 @@ export function eventsRoute(deps: AppDeps): Handler {
       failed(err);
       throw notSaved(err) ?? sheetsFailure(err);
     }
-    saved();
+    saved(ticket);
     if (replayed !== undefined) {
       // The first answer's own JSON text, kept by the keeper with the key.
       sendJsonText(res, 201, replayed, { 'Idempotent-Replayed': 'true' });

@@ -36,6 +36,7 @@ import { JournalWriteFailureLog } from './write-failure-log.js';
 import { isNoRoom, SpaceProbe } from './space-probe.js';
 import { reportOversizedJournal } from './journal-size-check.js';
 import { JOURNAL_FILE } from './journal-open.js';
+import { StartedAfterFailure } from '../../log/started-after-failure.js';
 import { BacklogFullLog } from './backlog-full-log.js';
 
 const CLOSING_BRACE = Buffer.from('}');
@@ -139,6 +140,7 @@ export class Keeper {
   /** While appends are refused for want of room: finds the room back with no append (space-probe.ts). */
   private readonly spaceProbe: SpaceProbe;
   private readonly backlogFull: BacklogFullLog;
+  private readonly appendTickets = new StartedAfterFailure<'write' | 'full'>();
   private evictionsReported = 0;
   private evictionsReportedAt = -Infinity;
 
@@ -459,19 +461,27 @@ export class Keeper {
    * `header`: the header row the rows were built under (header-mapping.ts).
    */
   async append(range: string, rows: unknown, idempotency?: unknown, header?: unknown): Promise<Receipt> {
+    const ticket = this.appendTickets.begin();
     try {
       const receipt = await this.journal.add(range, rows, idempotency, header);
-      this.writeFailures.succeeded();
-      this.spaceProbe.cancel();
-      this.backlogFull.accepted(this.journal.backlogBytes(), this.journal.backlogCapBytes);
+      // Only an append begun after a refusal says it is over (started-after-failure.ts).
+      if (this.appendTickets.beganAfter('write', ticket)) {
+        this.writeFailures.succeeded();
+        this.spaceProbe.cancel();
+      }
+      if (this.appendTickets.beganAfter('full', ticket)) this.backlogFull.accepted(this.journal.backlogBytes(), this.journal.backlogCapBytes);
       return receipt;
     } catch (err) {
       if (err instanceof DataDirWriteError) {
+        this.appendTickets.failed('write');
         this.writeFailures.failed(err);
         if (isNoRoom(err.errno)) this.spaceProbe.noRoom();
         else this.spaceProbe.cancel();
       }
-      if (err instanceof JournalFullError) this.backlogFull.refusedAt(err, () => this.journal.backlogRows());
+      if (err instanceof JournalFullError) {
+        this.appendTickets.failed('full');
+        this.backlogFull.refusedAt(err, () => this.journal.backlogRows());
+      }
       throw err;
     } finally {
       this.reportEvictions();
