@@ -136,6 +136,21 @@ describe('proxy failures are the proxy\'s, not Google\'s', () => {
     assert.equal(mapTokenError({ status: 407, headers: {}, body: Buffer.from('') }, tokenCtx).code, 'CORRAL_ERR_SHEETS_PROXY');
   });
 
+  it('a certificate this host does not trust, through a proxy (one inspecting TLS): CORRAL_ERR_SHEETS_PROXY naming it and NODE_EXTRA_CA_CERTS, not retried; without a proxy, as before', () => {
+    for (const code of ['DEPTH_ZERO_SELF_SIGNED_CERT', 'SELF_SIGNED_CERT_IN_CHAIN', 'UNABLE_TO_GET_ISSUER_CERT_LOCALLY']) {
+      const untrusted = new TransportError('queued', 'network', 'self-signed certificate', Object.assign(new Error('self-signed certificate'), { code }));
+      const e = mapTransportError(untrusted, ctx());
+      assert.deepEqual([e.code, e.reason, e.retryable, e.applied], ['CORRAL_ERR_SHEETS_PROXY', 'PROXY_TLS', false, 'no'], code);
+      assert.match(e.message, new RegExp(`^values\\.get on sheets\\.googleapis\\.com through the proxy http://proxy\\.corp:3128 \\(HTTPS_PROXY\\) presented a certificate this host does not trust \\(${code}\\).*NODE_EXTRA_CA_CERTS=/path/to/proxy-ca\\.pem.*add sheets\\.googleapis\\.com to NO_PROXY`));
+      assert.notEqual(mapTransportError(untrusted, ctx(false)).code, 'CORRAL_ERR_SHEETS_PROXY', 'without a proxy: not a proxy error');
+    }
+    const plain = new TransportError('queued', 'network', 'wrong version number', Object.assign(new Error('SSL routines:ssl3_get_record:wrong version number\n'), { code: 'ERR_SSL_WRONG_VERSION_NUMBER' }));
+    const e = mapTransportError(plain, ctx());
+    assert.deepEqual([e.code, e.reason], ['CORRAL_ERR_SHEETS_PROXY', 'PROXY_TLS']);
+    assert.match(e.message, /got no TLS answer to its handshake \(ERR_SSL_WRONG_VERSION_NUMBER\)/);
+    assert.doesNotMatch(e.message, /\n/);
+  });
+
   it('the proxy unreachable: CORRAL_ERR_SHEETS_PROXY naming it, retried; without a proxy, Google unreachable as before', () => {
     const refused = new TransportError('queued', 'network', 'connect ECONNREFUSED 10.0.0.5:3128', Object.assign(new Error('connect ECONNREFUSED 10.0.0.5:3128'), { code: 'ECONNREFUSED' }));
     const e = mapTransportError(refused, ctx());

@@ -19,6 +19,20 @@ import type { ProxyRoute } from './proxy.js';
 
 const UNREACHABLE = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH', 'UND_ERR_CONNECT_TIMEOUT']);
 
+/**
+ * A certificate this host does not trust, met through a proxy: most often a proxy that inspects
+ * TLS and re-signs every site with its own CA. Said as Google being unreachable, it sent operators
+ * to Google, with neither the proxy nor the fix named.
+ */
+const UNTRUSTED_CERTIFICATE = new Set([
+  'SELF_SIGNED_CERT_IN_CHAIN',
+  'DEPTH_ZERO_SELF_SIGNED_CERT',
+  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
+  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
+  'UNABLE_TO_GET_ISSUER_CERT',
+  'ERR_TLS_CERT_ALTNAME_INVALID',
+]);
+
 function named(route: ProxyRoute): string {
   return `the proxy ${route.shown} (${route.setting})`;
 }
@@ -63,6 +77,22 @@ export function proxyTransportError(err: TransportError, ctx: ErrorContext): She
   const status = /Proxy response \((\d{3})\) !== 200/.exec(text)?.[1] ?? (/Proxy Authentication Required \(407\)/.test(text) ? '407' : undefined);
   if (status !== undefined) return refused(route, Number(status), ctx, err);
   const code = err.causeCode;
+  if (code !== undefined && UNTRUSTED_CERTIFICATE.has(code)) {
+    const host = ctx.host.replace(/:\d+$/, '');
+    return new SheetsError(
+      'CORRAL_ERR_SHEETS_PROXY',
+      `${target(ctx)} through ${named(route)} presented a certificate this host does not trust (${code}), so Google was not reached: a proxy that inspects TLS signs every site with a CA of its own; ` +
+        `give that CA to corral with NODE_EXTRA_CA_CERTS=/path/to/proxy-ca.pem in the environment corral starts with (the unit's Environment=), or add ${host} to NO_PROXY if this host can reach it directly`,
+      { reason: 'PROXY_TLS', applied: 'no', retryable: false, cause: err },
+    );
+  }
+  if (code === 'ERR_SSL_WRONG_VERSION_NUMBER') {
+    return new SheetsError(
+      'CORRAL_ERR_SHEETS_PROXY',
+      `${target(ctx)} through ${named(route)} got no TLS answer to its handshake (${code}), so Google was not reached: the proxy did not relay the connection (it answered in plain text), or ${ctx.host} does not speak TLS there`,
+      { reason: 'PROXY_TLS', applied: 'no', retryable: false, cause: err },
+    );
+  }
   if (err.phase === 'queued' && code !== undefined && UNREACHABLE.has(code)) {
     return new SheetsError('CORRAL_ERR_SHEETS_PROXY', `cannot reach ${named(route)} for ${target(ctx)}: ${err.message} (${code}); check that the proxy runs and that ${route.setting} names it`, {
       reason: 'PROXY_UNREACHABLE',
