@@ -251,6 +251,26 @@ describe('keeper cache tier (L2)', () => {
     assert.equal(failed().at(-1)?.failures, 1);
   });
 
+  it('a failure no retry mends (the tab deleted) is said at once, though a blip of 503s was said less than a minute before', async () => {
+    await tier.get('Players');
+    const failed = () => log.lines().filter((l) => l.event === 'sheets.upstream_read_failed' && l.range === 'Players');
+    backend.failReads = true;
+    await clock.advance(TTL);
+    await tier.get('Players');
+    await settle();
+    assert.deepEqual(failed().map((l) => (l.err as { code?: string }).code), ['CORRAL_ERR_SHEETS_UNAVAILABLE']);
+    // The blip ends; 10 s later the tab is gone.
+    backend.failReads = false;
+    await clock.advance(5000);
+    await tier.get('Players');
+    await settle();
+    backend.tabs.delete('Players');
+    await clock.advance(TTL + 10_000);
+    await tier.get('Players');
+    await settle();
+    assert.deepEqual(failed().map((l) => (l.err as { code?: string }).code), ['CORRAL_ERR_SHEETS_UNAVAILABLE', 'CORRAL_ERR_SHEETS_BAD_RANGE']);
+  });
+
   it("a failed refresh is not retried before the Retry-After Google sent, even past the TTL", async () => {
     await tier.get('Players');
     const fill = backend.getValues.bind(backend);

@@ -72,7 +72,12 @@ interface RangeState {
   failingSince: number | undefined;
   nextRetryAt: number;
   /** Its failed upstream reads as log lines (kept with the range, and forgotten with it). */
-  readonly failureLog: RepeatedFailure;
+  failureLog: RepeatedFailure;
+  /**
+   * What those lines are of: `transient` for a failure a retry may mend (a 503, a timeout), else
+   * the error's code. Another such cause is said at once (failureCauseOf).
+   */
+  failureCause: string | undefined;
   lastError: unknown;
   /** The background retry armed for `nextRetryAt` while failing (see UNASKED_RETRIES). */
   retryTimer: unknown;
@@ -164,7 +169,7 @@ export class ReadTier {
   private state(range: string): RangeState {
     let st = this.states.get(range);
     if (!st) {
-      st = { value: undefined, inflight: undefined, cause: undefined, retrying: undefined, attemptFailed: undefined, adopting: undefined, adoptedStamp: undefined, failures: 0, failingSince: undefined, nextRetryAt: 0, failureLog: new RepeatedFailure(this.now), lastError: undefined, retryTimer: undefined, unaskedRetries: 0, unasked: false, lastServedAt: 0, lastServedStale: 0 };
+      st = { value: undefined, inflight: undefined, cause: undefined, retrying: undefined, attemptFailed: undefined, adopting: undefined, adoptedStamp: undefined, failures: 0, failingSince: undefined, nextRetryAt: 0, failureLog: new RepeatedFailure(this.now), failureCause: undefined, lastError: undefined, retryTimer: undefined, unaskedRetries: 0, unasked: false, lastServedAt: 0, lastServedStale: 0 };
       this.states.set(range, st);
     }
     return st;
@@ -466,6 +471,13 @@ export class ReadTier {
     if (this.abort.signal.aborted) return;
     this.retryLater(range, st);
     // Per range: a deleted tab fails alone, and an outage's line for one range hides no other.
+    // A failure no retry mends (a tab deleted, the sheet unshared), after a line of a blip of
+    // 503s, is said at once, not a minute after the blip's line.
+    const cause = failureCauseOf(err);
+    if (st.failureCause !== cause) {
+      st.failureLog = new RepeatedFailure(this.now);
+      st.failureCause = cause;
+    }
     st.failureLog.failed((failures, total) => {
       const v = st.value;
       const stale = v ? Math.max(0, Math.round((now - v.expiresAt) / 1000)) : null;
@@ -611,4 +623,10 @@ export class ReadTier {
       st.retryTimer = undefined;
     }
   }
+}
+
+/** `transient` for a failure a retry may mend, else its code: another cause is another line (see RangeState.failureCause). */
+function failureCauseOf(err: unknown): string {
+  const e = err as { retryable?: unknown; code?: unknown } | undefined;
+  return e?.retryable === false && typeof e.code === 'string' ? e.code : 'transient';
 }
