@@ -83,7 +83,7 @@ interface Row {
    * With several rounds: the median over rounds of corral's req/s divided by the other server's in
    * the same round. The ratio columns and the goals use it (see pairedRatio).
    */
-  pairedRatios?: { bare: number; gunicorn?: number; bareOverGunicorn?: number; floor?: number; floorOverBare?: number };
+  pairedRatios?: { bare: number; gunicorn?: number; bareOverGunicorn?: number; floor?: number; floorOverBare?: number; sharedOverRoundRobin?: number };
 }
 
 interface Upstream {
@@ -321,6 +321,7 @@ async function runWorkers(workers: number, matrix: boolean, routes: readonly Rou
                   bare: pairedRatio(measured.corral, measured.bare),
                   ...(measured.gunicorn ? { gunicorn: pairedRatio(measured.corral, measured.gunicorn), bareOverGunicorn: pairedRatio(measured.bare, measured.gunicorn) } : {}),
                   ...(measured.floor ? { floor: pairedRatio(measured.corral, measured.floor), floorOverBare: pairedRatio(measured.floor, measured.bare) } : {}),
+                  ...(measured.corralRoundRobin ? { sharedOverRoundRobin: pairedRatio(measured.corral, measured.corralRoundRobin) } : {}),
                 },
               }
             : {}),
@@ -504,7 +505,8 @@ export async function benchCompare(o: CompareOptions): Promise<void> {
               shape(r),
               Math.round(rr.rps),
               Math.round(sh.rps),
-              fmt(ratio(sh, rr), 2),
+              // Paired over the rounds when the row had several, as the other ratios are.
+              fmt(r.pairedRatios?.sharedOverRoundRobin ?? ratio(sh, rr), 2),
               `${fmt(rr.p50Ms)}/${fmt(rr.p99Ms)}`,
               `${fmt(sh.p50Ms)}/${fmt(sh.p99Ms)}`,
               `${fmt(rr.cpuUsPerRequest, 0)}/${fmt(sh.cpuUsPerRequest, 0)}`,

@@ -69,7 +69,7 @@ const compareLoads = (() => {
 
 const SECTIONS: Record<string, () => Promise<void>> = {
   daemon: async () => void (await benchDaemon({ seconds: seconds(5), rounds: rounds(3), workerCounts: workerCounts([2, 8]), connections: [100, 1000], warmupSeconds: warmupSeconds(2) })),
-  sheets: () => benchSheets({ seconds: seconds(10), workers: workers(8), connections: [100, 300, 1000], ttlS: 30, latencyMs: 800 }),
+  sheets: () => benchSheets({ seconds: seconds(10), workers: workers(8), connections: [100, 300, 1000], ttlS: 30, latencyMs: 800, warmupSeconds: warmupSeconds(10) }),
   compare: () =>
     benchCompare({
       seconds: seconds(10),
@@ -109,7 +109,7 @@ Environment (checked before any server starts, BENCH_GUNICORN aside: compare ski
 with a message when it cannot run it):
   BENCH_SECONDS            length of each load in seconds (each section has its own default)
   BENCH_ROUNDS             rounds per load (daemon, accept, ratelimit, streams: 3; compare's goal rows: 5; spread: 8)
-  BENCH_WARMUP_SECONDS     unmeasured load before measuring (compare: 10; streams, spread: 5; accept: 3; daemon: 2; ratelimit: 1; 0 = cold)
+  BENCH_WARMUP_SECONDS     unmeasured load before measuring (compare, sheets: 10; streams, spread: 5; accept: 3; daemon: 2; ratelimit: 1; 0 = cold)
   BENCH_WORKERS            one worker count for every section in place of its own (daemon: 2 and 8; compare: 8 and 2;
                            streams: 2; the others: 8); BENCH_COMPARE_WORKERS, BENCH_SPREAD_WORKERS and
                            BENCH_EXPORT_WORKERS override it for their section
