@@ -50,6 +50,20 @@ export interface UnclosedQuote {
   readonly quote: '"' | "'" | '`';
 }
 
+/**
+ * A quoted value spanning lines that holds lines reading as settings (`NAME=value`): dotenv takes
+ * them as part of that value, not as settings, without a word (a quote left open at the end of a
+ * token, closed by a quote further down the file, swallowed every setting in between).
+ */
+export interface SwallowedLines {
+  /** 1-based: the line of the value's name, and the inner lines that read as settings. */
+  readonly line: number;
+  readonly name: string;
+  readonly lines: readonly { readonly line: number; readonly name: string }[];
+  /** 1-based: the line of the quote that closes the value. */
+  readonly closedAt: number;
+}
+
 export interface EnvLint {
   /** The line each name's value comes from (the last that sets it, as dotenv keeps), 1-based. */
   readonly lineOf: ReadonlyMap<string, number>;
@@ -58,7 +72,11 @@ export interface EnvLint {
   readonly cutAtHash: readonly CutAtHash[];
   /** Every line whose value begins with a quote never closed, the earlier of a name set twice too. */
   readonly unclosedQuotes: readonly UnclosedQuote[];
+  readonly swallowed: readonly SwallowedLines[];
 }
+
+/** An inner line of a quoted value that reads as a setting: an upper-case name, `=`. */
+const SETTING_LINE = /^\s*(?:export\s+)?([A-Z][A-Z0-9_]{2,63})\s*=/;
 
 const QUOTED = /^\s*(['"`])[\s\S]*\1$/;
 
@@ -83,6 +101,8 @@ export function lintEnvText(raw: string): EnvLint {
   const covered = new Set<number>();
   const cutAtHash: CutAtHash[] = [];
   const unclosedQuotes: UnclosedQuote[] = [];
+  const swallowed: SwallowedLines[] = [];
+  const lines = text.split('\n');
   for (const m of text.matchAll(LINE)) {
     const [nameStart, nameEnd] = m.indices?.[1] ?? [0, 0];
     const name = m[1] ?? '';
@@ -94,6 +114,16 @@ export function lintEnvText(raw: string): EnvLint {
     // Where dotenv stopped reading the value: after it, or (none) right after the `=` or `: `.
     const valueEnd = value !== undefined ? (m.indices?.[2]?.[1] ?? 0) : nameEnd + (/^\s*=|^:\s/.exec(text.slice(nameEnd))?.[0].length ?? 0);
     const quoted = value !== undefined && QUOTED.test(value) && value.trim().length > 1;
+    // The line of the closing quote: the match itself runs on over blank and comment lines after it.
+    const closing = quoted ? lineAt(Math.max(nameStart, valueEnd - 1)) : first;
+    if (closing > first) {
+      const inner: { line: number; name: string }[] = [];
+      for (let l = first + 1; l <= closing; l++) {
+        const found = SETTING_LINE.exec(lines[l] ?? '')?.[1];
+        if (found) inner.push({ line: l + 1, name: found });
+      }
+      if (inner.length > 0) swallowed.push({ line: first + 1, name, lines: inner, closedAt: closing + 1 });
+    }
     // What dotenv read (up to a `#` or the line's end), trimmed as it trims it: a quote there with
     // no other of its kind after it is the value's own first character. `A="x#y` is said to be
     // that alone: its fix (close the quote) is not the cut value's (quote the value).
@@ -104,7 +134,7 @@ export function lintEnvText(raw: string): EnvLint {
     else if (!quoted && text[valueEnd] === '#' && !/\s$/.test(value ?? '')) cutAtHash.push({ line: first + 1, name });
   }
   const ignored: IgnoredLine[] = [];
-  text.split('\n').forEach((line, i) => {
+  lines.forEach((line, i) => {
     const trimmed = line.replace(/^\uFEFF/, '').trim();
     if (covered.has(i) || trimmed === '' || trimmed.startsWith('#')) return;
     const word = /^(?:export\s+)?([\w.-]{1,64})/.exec(trimmed)?.[1];
@@ -116,5 +146,6 @@ export function lintEnvText(raw: string): EnvLint {
     ignored,
     cutAtHash,
     unclosedQuotes,
+    swallowed,
   };
 }

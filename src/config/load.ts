@@ -118,7 +118,7 @@ const KNOWN_PREFIXES = ['CORRAL_', 'GUNICORN_', 'SHEET_', 'SHEETS_'];
 /** Prefixes other tools use too: an unknown name there is warned about only when it is a near miss of ours. */
 const SHARED_PREFIXES = ['GOOGLE_', 'REDIS_'];
 
-const NO_LINT: EnvLint = { lineOf: new Map(), duplicates: [], ignored: [], cutAtHash: [], unclosedQuotes: [] };
+const NO_LINT: EnvLint = { lineOf: new Map(), duplicates: [], ignored: [], cutAtHash: [], unclosedQuotes: [], swallowed: [] };
 
 /**
  * Why a value whose opening quote nothing closes is refused. dotenv keeps the quote in the value,
@@ -353,6 +353,13 @@ export function loadSettings(options: LoadOptions = {}): LoadedSettings {
     // Not the value of a setting corral reads (another program's name, a line set again later, a
     // value the environment overrides): the children get it as dotenv read it. Never shown.
     warnings.push(`line ${u.line} of ${file ?? '.env'}: the value of ${u.name} begins with ${u.quote}, never closed, so dotenv keeps the ${u.quote} as part of the value: close the quote or remove it`);
+  }
+  for (const w of lint.swallowed) {
+    // Only names: the value and the lines may hold secrets.
+    const held = w.lines.map((l) => `${l.name} on line ${l.line}`).join(', ');
+    warnings.push(
+      `line ${w.line} of ${file ?? '.env'}: the value of ${w.name} is quoted across lines ${w.line} to ${w.closedAt}, and holds lines that read as settings (${held}): dotenv takes them as part of that value, not as settings. If they are settings, close the quote on line ${w.line}`,
+    );
   }
   for (const { line, name } of lint.cutAtHash) {
     // The value is never shown: it may be a secret (a token cut short is still refused as short).

@@ -83,3 +83,22 @@ test('a value beginning with a quote that dotenv never closes is named with its 
   assert.deepEqual([parsed.D, parsed.E, parsed.I, parsed.J], ['multi\nline', "'My Sheet'!A1:C", 'closed', 'plain"quote']);
   assert.deepEqual(lint.ignored, [{ line: 12, begins: 'b' }]);
 });
+
+test('a quoted value spanning lines that holds lines reading as settings names them (dotenv takes them into the value); one holding none, a PEM key say, is not named', () => {
+  const text = [
+    'CORRAL_ADMIN_TOKEN="abcdefghijklmnopqrstu', // 1: the closing quote forgotten
+    'CORRAL_WORKERS=3', // 2
+    '# a comment', // 3
+    'export CORRAL_KEEPALIVE=7', // 4
+    'X_NOTE=x"', // 5: a quote at a line's end closes it
+    'KEY="-----BEGIN KEY-----', // 6
+    'MIIBOgIBAAJBAKj34GkxFhD90vcNLYLInFEX6Ppy1tPf9Cnzj4p4WGeKLs1Pt8Qu', // 7
+    'lower=case is no setting', // 8
+    '-----END KEY-----"', // 9
+  ].join('\n');
+  const lint = lintEnvText(text);
+  assert.deepEqual(lint.swallowed, [{ line: 1, name: 'CORRAL_ADMIN_TOKEN', lines: [{ line: 2, name: 'CORRAL_WORKERS' }, { line: 4, name: 'CORRAL_KEEPALIVE' }, { line: 5, name: 'X_NOTE' }], closedAt: 5 }]);
+  const parsed = dotenv.parse(text);
+  assert.equal(parsed.CORRAL_WORKERS, undefined, 'dotenv took it into the value');
+  assert.match(parsed.CORRAL_ADMIN_TOKEN ?? '', /\nCORRAL_WORKERS=3\n/);
+});

@@ -58,6 +58,20 @@ test('an alias the file and the environment both set, to different values, is li
   });
 });
 
+test('settings swallowed by a value quoted across lines are said in a note of the refusal, by name and line, never by value', () => {
+  withDir((dir) => {
+    writeFileSync(join(dir, '.env'), 'CORRAL_ADMIN_TOKEN="abcdefghijklmnopqrstu\nCORRAL_WORKERS=3\nX_NOTE=secret-value"\n');
+    assert.throws(
+      () => loadSettings({ env: {}, cwd: dir }),
+      (err: unknown) =>
+        err instanceof ConfigError &&
+        err.warnings.some((w) => w === `line 1 of ${join(dir, '.env')}: the value of CORRAL_ADMIN_TOKEN is quoted across lines 1 to 3, and holds lines that read as settings (CORRAL_WORKERS on line 2, X_NOTE on line 3): dotenv takes them as part of that value, not as settings. If they are settings, close the quote on line 1`) &&
+        !err.message.includes('secret-value') &&
+        !err.message.includes('abcdefghijklmnopqrstu'),
+    );
+  });
+});
+
 test('CORRAL_ENV_FILE names the file; a named file that is missing is an error', () => {
   withDir((dir) => {
     writeFileSync(join(dir, 'prod.env'), 'CORRAL_WORKERS=6\n');
@@ -654,10 +668,14 @@ test('a name set twice in .env is named with its lines; the last one is used (a 
     const { settings, warnings } = loadSettings({ env: {}, cwd: dir });
     assert.equal(settings.CORRAL_WORKERS, 8);
     assert.equal(settings.CORRAL_TIMEOUT, 20);
-    assert.deepEqual(warnings, [`CORRAL_WORKERS is set 2 times in ${file} (lines 1, 6); the last one (line 6) is used: delete the duplicate lines`]);
+    assert.deepEqual(warnings, [
+      // The line inside NOTE's value reads as a setting: said too, in case it was meant as one.
+      `line 2 of ${file}: the value of NOTE is quoted across lines 2 to 4, and holds lines that read as settings (CORRAL_WORKERS on line 3): dotenv takes them as part of that value, not as settings. If they are settings, close the quote on line 2`,
+      `CORRAL_WORKERS is set 2 times in ${file} (lines 1, 6); the last one (line 6) is used: delete the duplicate lines`,
+    ]);
     const overridden = loadSettings({ env: { CORRAL_WORKERS: '2' }, cwd: dir });
     assert.equal(overridden.settings.CORRAL_WORKERS, 2);
-    assert.match(overridden.warnings[0] ?? '', /\(lines 1, 6\); and in the environment, whose value is used: delete the duplicate lines$/);
+    assert.match(overridden.warnings[1] ?? '', /\(lines 1, 6\); and in the environment, whose value is used: delete the duplicate lines$/);
   });
 });
 
