@@ -3,12 +3,33 @@
 // config` and `corral reload` judge CORRAL_LOG_FILE and CORRAL_PIDFILE so, and run by root or
 // another user than corral's, they must leave nothing behind the master cannot write.
 
-import { accessSync, constants, statSync } from 'node:fs';
+import { accessSync, constants, statfsSync, statSync } from 'node:fs';
 import { dirname } from 'node:path';
 
 const errnoOf = (err: unknown) => (err as NodeJS.ErrnoException).code;
 /** Not there (ENOTDIR: a plain file stands where a directory of the path should be, found above). */
 const ABSENT = new Set(['ENOENT', 'ENOTDIR']);
+
+/**
+ * Filesystems whose directories take no new file whatever access() says (statfs(2) magic numbers):
+ * root passes access(W_OK) on /proc and /sys, so a log file named there passed `corral config`
+ * and `reload` when run as root, and the master then failed to open it.
+ */
+const NO_NEW_FILES = new Map<number, string>([
+  [0x9fa0, 'procfs (/proc)'],
+  [0x62656572, 'sysfs (/sys)'],
+  [0x63677270, 'cgroup2'],
+  [0x27e0eb, 'cgroup'],
+]);
+
+/** The pseudo-filesystem `dir` is on, when it is one of NO_NEW_FILES. */
+function pseudoFilesystem(dir: string): string | undefined {
+  try {
+    return NO_NEW_FILES.get(statfsSync(dir).type);
+  } catch {
+    return undefined;
+  }
+}
 
 /**
  * Why `file` (named by `setting`) could not be written, or undefined when it could. `example`: a
@@ -27,6 +48,8 @@ export function fileWriteProblem(file: string, setting: string, example: string)
     try {
       if (!statSync(dir).isDirectory()) return `${dir} is not a directory`;
       accessSync(dir, constants.W_OK | constants.X_OK);
+      const pseudo = pseudoFilesystem(dir);
+      if (pseudo !== undefined) return `${dir} is on ${pseudo}, a kernel filesystem where no file can be created`;
       return undefined;
     } catch (err) {
       if (ABSENT.has(errnoOf(err) ?? '') && dirname(dir) !== dir) continue;
