@@ -7,10 +7,10 @@ import { postJson, startApp, type AppHarness } from '../fixtures/app-harness.js'
 import { memoryLogger } from '../fixtures/memory-logger.js';
 import { waitFor } from '../helpers/corral.js';
 
-/** The app on the sample sheets, and Bob's authorization header. */
-async function appWithBob(): Promise<{ app: AppHarness; sheets: FakeSheets; auth: Record<string, string> }> {
+/** The app on the sample sheets, and Bob's authorization header; with `log`, the app logs there. */
+async function appWithBob(log?: ReturnType<typeof memoryLogger>): Promise<{ app: AppHarness; sheets: FakeSheets; auth: Record<string, string> }> {
   const sheets = createFakeSheets({ Players: SAMPLE_PLAYERS, Events: SAMPLE_EVENTS });
-  const app = await startApp({ CORRAL_RATE_LIMIT: '0' }, sheets);
+  const app = await startApp({ CORRAL_RATE_LIMIT: '0' }, sheets, log ? { logger: log.logger } : undefined);
   const res = await postJson(`${app.url}/api/login`, { name: 'Bob', code: 'b-secret-2' });
   return { app, sheets, auth: { authorization: `Bearer ${((await res.json()) as { token: string }).token}` } };
 }
@@ -258,12 +258,9 @@ describe('POST /api/events writes under the Events header row', () => {
 
 describe('POST /api/events and the header copies it is given', () => {
   it('never goes back to an older copy of the header row than one it has used (the keeper serves one past its TTL while it refreshes it)', async () => {
-    const sheets = createFakeSheets({ Players: SAMPLE_PLAYERS, Events: SAMPLE_EVENTS });
     const log = memoryLogger();
-    const app = await startApp({ CORRAL_RATE_LIMIT: '0' }, sheets, { logger: log.logger });
+    const { app, sheets, auth } = await appWithBob(log);
     try {
-      const login = await postJson(`${app.url}/api/login`, { name: 'Bob', code: 'b-secret-2' });
-      const auth = { authorization: `Bearer ${((await login.json()) as { token: string }).token}` };
       const good = [...SAMPLE_EVENTS[0]!];
       const broken = ['at', 'event_id', 'player', 'kind', 'detail'];
       const copy = (header: string[], fetchedAt: number) => ({
@@ -299,12 +296,9 @@ describe('POST /api/events and the header copies it is given', () => {
 
 describe('POST /api/events, appends on their way when one fails', () => {
   it('an append begun before a failure and saved after it does not say appends are saved again; one begun after it does', async () => {
-    const sheets = createFakeSheets({ Players: SAMPLE_PLAYERS, Events: SAMPLE_EVENTS });
     const log = memoryLogger();
-    const app = await startApp({ CORRAL_RATE_LIMIT: '0' }, sheets, { logger: log.logger });
+    const { app, sheets, auth } = await appWithBob(log);
     try {
-      const login = await postJson(`${app.url}/api/login`, { name: 'Bob', code: 'b-secret-2' });
-      const auth = { authorization: `Bearer ${((await login.json()) as { token: string }).token}` };
       const append = sheets.append.bind(sheets);
       let release: () => void = () => {};
       const held = new Promise<void>((r) => (release = r));

@@ -155,21 +155,6 @@ describe('the keeper at the backlog cap', () => {
     assert.deepEqual(back.map((l) => [l.level, l.refused]), [['info', 4]]);
     assert.equal(k.figures().journalFull, false);
   });
-});
-
-describe('the journal backlog cap, appends on their way', () => {
-  let dir: string;
-  let log: CapturedLogger;
-  let keeper: Keeper | undefined;
-  beforeEach(async () => {
-    dir = mkdtempSync(join(tmpdir(), 'corral-backlog-race-'));
-    log = await captureLogger();
-  });
-  afterEach(async () => {
-    await keeper?.close();
-    log.close();
-    rmSync(dir, { recursive: true, force: true });
-  });
 
   it('appends journaled after the first refusal, begun before it, do not say the cap is lifted: journal.backlog_accepting comes only from one begun after it', async () => {
     const clock = new FakeClock(Date.now());
