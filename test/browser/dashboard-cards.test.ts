@@ -307,7 +307,7 @@ describe('/admin dashboard in Chromium: cards, layout and buttons', { skip }, ()
       await page.waitForFunction(() => (document.getElementById('action-result')?.textContent ?? '').startsWith('no answer'), undefined, { timeout: 8000 });
       assert.match(
         ((await page.textContent('#action-result')) ?? '').trim(),
-        /^no answer within 4 s: the master may still carry it out; the buttons come back once it answers again: check the workers and generation before asking again \(at \d\d:\d\d:\d\d\)$/,
+        /^no answer within 4 s: the master may still carry it out; the buttons come back once it answers again, and this says whether it did \(at \d\d:\d\d:\d\d\)$/,
       );
       // It may still add the worker: no second click is offered until it answers again, the
       // change's own late answer included.
@@ -317,6 +317,11 @@ describe('/admin dashboard in Chromium: cards, layout and buttons', { skip }, ()
       release();
       await page.waitForFunction(() => !(document.getElementById('btn-add') as HTMLButtonElement).disabled, undefined, { timeout: 12_000 });
       assert.equal(posts, 1, 'one change sent for the clicks while it was on its way');
+      // The change never reached the master (the page gave up on it): said once it answers again.
+      assert.match(
+        ((await page.textContent('#action-result')) ?? '').trim(),
+        /^the change was not carried out: \d+ workers? expected as before; ask again if you still want it \(asked at \d\d:\d\d:\d\d, the master answered at \d\d:\d\d:\d\d\)$/,
+      );
     } finally {
       await page.close();
     }
@@ -440,6 +445,26 @@ describe('/admin dashboard in Chromium: cards, layout and buttons', { skip }, ()
       await page.waitForSelector('#token-form:not([hidden])', { timeout: 12_000 });
       assert.notEqual(await shown('#status'), 'UNREACHABLE');
       assert.equal(await page.getAttribute('#main', 'data-stale'), null);
+    } finally {
+      await page.close();
+    }
+  });
+
+  it('a token of spaces alone is not sent (it was, as no token: a 401 and a blank form); the form asks for the token', async () => {
+    const page = await browser.newPage();
+    let asked = 0;
+    try {
+      await page.goto(`${base}/admin`);
+      await page.waitForSelector('#token-form:not([hidden])');
+      await page.route('**/api/admin/stats', async (route) => {
+        asked++;
+        await route.continue();
+      });
+      await page.fill('#token-input', '   ');
+      await page.press('#token-input', 'Enter');
+      await page.waitForFunction(() => (document.getElementById('token-error')?.textContent ?? '') !== '', undefined, { timeout: 5000 });
+      assert.equal(((await page.textContent('#token-error')) ?? '').trim(), 'type the token: CORRAL_ADMIN_TOKEN of this corral');
+      assert.equal(asked, 0, 'nothing sent');
     } finally {
       await page.close();
     }
@@ -615,6 +640,47 @@ describe('/admin dashboard in Chromium: cards, layout and buttons', { skip }, ()
     } finally {
       await page.close();
       await ownServer.close();
+    }
+  });
+
+  it('the header says DEGRADED beside the capacity status while health would (a worker not beating, the keeper gone), and nothing once it is ok', async () => {
+    const settings = testSettings({ CORRAL_ADMIN_TOKEN: TOKEN, CORRAL_WORKERS: '2' });
+    const stuck = { ...child(2, 5402, 'ready', {}), lastBeatAt: Date.now() - 60_000 };
+    const own = createFakeView(settings, [child(1, 5401, 'ready', {}), stuck, child(0, 5400, 'ready', {}, 'keeper')]);
+    const ownServer = await startAdminServer(own, logger, { host: '127.0.0.1', port: 0, monitoring });
+    const page = await browser.newPage();
+    const health = async () => ((await page.textContent('#health')) ?? '').trim();
+    try {
+      await page.goto(`http://127.0.0.1:${ownServer.port}/admin#token=${TOKEN}`);
+      await page.waitForSelector('#health:not([hidden])');
+      assert.equal(await health(), 'DEGRADED: 1 worker not beating');
+      assert.equal(((await page.textContent('#status')) ?? '').trim(), 'LOW', 'the capacity status beside it, as before');
+      // The keeper stuck too, then everything back.
+      own.kids = [child(1, 5401, 'ready', {}), stuck, { ...child(0, 5400, 'ready', {}, 'keeper'), lastBeatAt: Date.now() - 60_000 }];
+      await page.waitForFunction(() => (document.getElementById('health')?.textContent ?? '').includes('keeper'), undefined, { timeout: 12_000 });
+      assert.equal(await health(), 'DEGRADED: 1 worker not beating, keeper not beating');
+      own.kids = [child(1, 5401, 'ready', {}), child(2, 5402, 'ready', {}), child(0, 5400, 'ready', {}, 'keeper')];
+      await page.waitForSelector('#health[hidden]', { state: 'attached', timeout: 12_000 });
+    } finally {
+      await page.close();
+      await ownServer.close();
+    }
+  });
+
+  it('a button pressed from the keyboard keeps the focus once its change is answered (disabled while it is sent, it gave the focus to the page)', async () => {
+    const page = await browser.newPage();
+    try {
+      await page.goto(`${base}/admin#token=${TOKEN}`);
+      await page.waitForSelector('#main:not([hidden])');
+      await page.focus('#btn-add');
+      await page.keyboard.press('Enter');
+      await page.waitForFunction(() => (document.getElementById('action-result')?.textContent ?? '').startsWith('workers →'), undefined, { timeout: 8000 });
+      await page.waitForFunction(() => !(document.getElementById('btn-add') as HTMLButtonElement).disabled, undefined, { timeout: 8000 });
+      assert.equal(await page.evaluate(() => document.activeElement?.id), 'btn-add');
+      await page.keyboard.press('Tab');
+      assert.equal(await page.evaluate(() => document.activeElement?.id), 'btn-remove', 'the next button, as before the change');
+    } finally {
+      await page.close();
     }
   });
 

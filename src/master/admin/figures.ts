@@ -88,6 +88,38 @@ export function journalRefusal(view: AdminView): JournalRefusal | undefined {
   return undefined;
 }
 
+/**
+ * GET /api/admin/health's verdict, which the stats carry too (the dashboard's header showed the
+ * capacity status alone, a green LOW while a worker or the keeper had stopped beating):
+ * `unavailable` with no worker ready and beating, `degraded` with fewer than expected, the keeper
+ * not ready, or the journal refusing events, else `ok`.
+ */
+export interface HealthVerdict {
+  readonly status: 'ok' | 'degraded' | 'unavailable';
+  readonly ready: number;
+  readonly expected: number;
+  readonly notBeating: number;
+  /** The keeper's state when it is not ready (absent when ready, or when this master runs none). */
+  readonly keeper?: Exclude<KeeperStatus, 'ready'>;
+  /** Why the journal refuses events, while the keeper is ready. */
+  readonly journal?: JournalRefusal;
+}
+
+export function healthOf(view: AdminView, now = view.now()): HealthVerdict {
+  const { ready, notBeating } = workersReadiness(view, now);
+  const expected = view.expectedWorkers();
+  // Without the keeper the workers still answer (cached reads from their own copies), but a
+  // read their copies miss fails and no event can be saved: degraded, still 200, since
+  // taking the host out of a load balancer would lose the reads that do work.
+  const keeper = keeperStatus(view, now);
+  const keeperDown = keeper !== undefined && keeper !== 'ready' ? keeper : undefined;
+  // The same for a journal that refuses events (a full disk, the backlog cap): every write
+  // answers 503 not_saved while reads go on, and health said ok.
+  const journal = keeperDown ? undefined : journalRefusal(view);
+  const status = ready === 0 ? 'unavailable' : ready < expected || keeperDown || journal ? 'degraded' : 'ok';
+  return { status, ready, expected, notBeating, ...(keeperDown ? { keeper: keeperDown } : {}), ...(journal ? { journal } : {}) };
+}
+
 function num(extra: Extra | undefined, ...names: string[]): number | undefined {
   if (!extra) return undefined;
   for (const n of names) {
@@ -350,6 +382,7 @@ export function statsOf(view: AdminView, extras: StatsExtras, now = view.now()) 
     workers_expected: view.expectedWorkers(),
     workers_ready: readiness.ready,
     workers_not_beating: readiness.notBeating,
+    health: healthOf(view, now).status,
     respawn: respawnOf(view),
     // A keeper in a crash loop is restarted after a backoff that grows to 30 s: when it comes back.
     keeper_respawn: keeperRespawnOf(view),

@@ -16,7 +16,7 @@ import { MAX_WORKERS } from '../../config/schema-daemon.js';
 import { checkAdminAuth } from './auth.js';
 import { AdminBodyError, readAdminJson } from './body.js';
 import { answerClientErrors } from './client-error.js';
-import { capacityFromView, journalRefusal, keeperStatus, reloadOf, statsOf, workersReadiness } from './figures.js';
+import { capacityFromView, healthOf, reloadOf, statsOf } from './figures.js';
 import { checkAdminHost } from './host-check.js';
 import type { AdminMetrics } from './metrics.js';
 import { startMonitoring, type Monitoring } from './monitoring.js';
@@ -147,17 +147,8 @@ export async function startAdminServer(view: AdminView, logger: Logger, options:
     // would list the children of one state and count the workers of the other.
     view.settle();
     if (path === '/api/admin/health') {
-      const { ready, notBeating } = workersReadiness(view);
-      const expected = view.expectedWorkers();
-      // Without the keeper the workers still answer (cached reads from their own copies), but a
-      // read their copies miss fails and no event can be saved: degraded, still 200, since
-      // taking the host out of a load balancer would lose the reads that do work.
-      const keeper = keeperStatus(view);
-      const keeperDown = keeper !== undefined && keeper !== 'ready';
-      // The same for a journal that refuses events (a full disk, the backlog cap): every write
-      // answers 503 not_saved while reads go on, and health said ok.
-      const journal = keeperDown ? undefined : journalRefusal(view);
-      const status = ready === 0 ? 'unavailable' : ready < expected || keeperDown || journal ? 'degraded' : 'ok';
+      const { status, ready, expected, notBeating, keeper, journal } = healthOf(view);
+      const keeperDown = keeper !== undefined;
       const wait = view.respawnWait();
       const keeperWait = keeperDown ? view.keeperRespawnWait() : undefined;
       return send(res, ready > 0 ? 200 : 503, {

@@ -1,7 +1,7 @@
 // corral /admin dashboard: the buttons (reload, +1 and −1 worker) and the message under them.
 // Loaded before dashboard.js; shares the page's global scope (api, set, clock, refresh,
 // TimeoutError are dashboard.js's, used only once the page runs).
-/* global $, api, set, clock, refresh, TimeoutError */
+/* global $, api, set, clock, refresh, TimeoutError, lastStats */
 'use strict';
 
 const ACTION_BUTTONS = ['btn-reload', 'btn-add', 'btn-remove'];
@@ -11,12 +11,20 @@ const NOTE_FRESH_MS = 60_000;
 
 // Disabled while a change is on its way, after one the master did not answer in time until it
 // answers a refresh (it may still carry the change out: a second click would add a second worker),
-// and while the master stops (it answers 409 shutting_down to each: offering them there only
-// invites a refusal).
-const buttons = { sending: false, unanswered: false, stopping: false };
+// while the master stops (it answers 409 shutting_down to each: offering them there only invites
+// a refusal), and while it does not answer at all (the page says UNREACHABLE).
+const buttons = { sending: false, unanswered: false, stopping: false, unreachable: false };
+// The button a change was asked with: disabled while it is sent, it lost the keyboard's focus to
+// the page (a screen reader lost its place); given it back once the buttons are enabled again.
+let focusBack = null;
 function setButtons(change) {
   Object.assign(buttons, change);
-  for (const id of ACTION_BUTTONS) $(id).disabled = buttons.sending || buttons.unanswered || buttons.stopping;
+  const disabled = buttons.sending || buttons.unanswered || buttons.stopping || buttons.unreachable;
+  for (const id of ACTION_BUTTONS) $(id).disabled = disabled;
+  if (!disabled && focusBack) {
+    if (!document.activeElement || document.activeElement === document.body) focusBack.focus();
+    focusBack = null;
+  }
 }
 
 // The message stays on screen between refreshes and spoke of a moment: "generation 2 is booting"
@@ -46,6 +54,27 @@ function followReload(target, started) {
   };
 }
 
+/**
+ * After a change the master did not answer in time: whether the next answer shows it carried out,
+ * judged against the stats before it (`before`): "may still carry it out" stayed on screen until it
+ * aged, whether or not the change had happened.
+ */
+function followUnanswered(path, body, before) {
+  if (!before) return null;
+  if (path === '/api/admin/reload') {
+    const target = before.master.generation + 1;
+    return (s) =>
+      s.master.generation >= target || (s.reload && s.reload.in_progress_generation !== null)
+        ? { done: 'the reload was carried out after all', seen: 'the master answered' }
+        : { done: `the reload was not carried out: generation ${s.master.generation} serves as before; reload again if you still want it`, seen: 'the master answered' };
+  }
+  const target = before.workers_expected + ((body && body.delta) || 0);
+  return (s) =>
+    s.workers_expected === target
+      ? { done: `the change was carried out after all: workers → ${target}`, seen: 'the master answered' }
+      : { done: `the change was not carried out: ${s.workers_expected} worker${s.workers_expected === 1 ? '' : 's'} expected as before; ask again if you still want it`, seen: 'the master answered' };
+}
+
 function followWorkers(target) {
   return (s) => {
     if (s.workers_expected !== target) return { past: true };
@@ -59,11 +88,11 @@ function followWorkers(target) {
 /** Called with each refresh's stats (dashboard.js's renderStats). */
 function followNote(s, now = new Date()) {
   // The master answers again: a change it had not answered was carried out before this, or not at all.
-  setButtons({ stopping: Boolean(s.master.stopping), ...(buttons.sending ? {} : { unanswered: false }) });
+  setButtons({ stopping: Boolean(s.master.stopping), unreachable: false, ...(buttons.sending ? {} : { unanswered: false }) });
   if (!note) return;
   if (note.follow && !note.past) {
     const seen = note.follow(s);
-    if (seen && seen.done) showNote({ text: `${seen.done} (asked at ${clock(note.at)}, seen done at ${clock(now)})`, at: note.at, doneAt: now, done: true });
+    if (seen && seen.done) showNote({ text: `${seen.done} (asked at ${clock(note.at)}, ${seen.seen || 'seen done'} at ${clock(now)})`, at: note.at, doneAt: now, done: true });
     else if (seen && seen.past) showNote({ ...note, follow: null, past: true });
   }
   ageNote(now);
@@ -80,6 +109,9 @@ function ageNote(now) {
 // stay disabled while one is on its way, and a timeout says it may still happen, so a second
 // click does not add a second worker or a second reload.
 async function action(path, body) {
+  const asked = document.activeElement;
+  if (asked && ACTION_BUTTONS.includes(asked.id)) focusBack = asked;
+  const before = lastStats;
   setButtons({ sending: true });
   showNote({ text: 'sent…', at: new Date() });
   try {
@@ -91,8 +123,9 @@ async function action(path, body) {
   } catch (err) {
     const unanswered = err instanceof TimeoutError;
     showNote({
-      text: unanswered ? `${err.message}: the master may still carry it out; the buttons come back once it answers again: check the workers and generation before asking again` : err.message,
+      text: unanswered ? `${err.message}: the master may still carry it out; the buttons come back once it answers again, and this says whether it did` : err.message,
       at: new Date(),
+      ...(unanswered ? { follow: followUnanswered(path, body, before) } : {}),
     });
     if (unanswered) setButtons({ unanswered: true });
   } finally {

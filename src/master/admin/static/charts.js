@@ -56,6 +56,9 @@ const X_LABEL_SPACE = 70; // px between ticks: room for "03:27:15" and a gap
 // A tick at the plot's right or left edge has half its label beyond it: uPlot's padding on the
 // right (25 px) cut "03:27:15" (55 px); the left has the y axis, at least 24 px, and 8 more.
 const X_LABEL_HALF = 32;
+// The steps the time axis may put between its ticks (seconds): uPlot's own go from 1 min straight
+// to 5 min, and a history of 4 to 10 minutes got a single label (or one beyond its last sample).
+const X_TICK_STEPS = [1, 2, 5, 10, 15, 30, 60, 120, 180, 300, 600, 900, 1800, 3600];
 function timeOfDay(u, splits, axisIdx, foundSpace, foundIncr) {
   const withSeconds = foundIncr % 60 !== 0;
   return splits.map((v) => {
@@ -82,7 +85,7 @@ function renderHistory(samples) {
         height: 160,
         scales: { x: { time: true }, y: c.max ? { range: [0, c.max] } : { range: (u, min, max) => [0, Math.max(1, max * 1.1)] } },
         series: [{}, { label: c.label, stroke: c.color, width: 2, spanGaps: false, points: { show: false } }],
-        axes: [{ space: X_LABEL_SPACE, values: timeOfDay }, { size: yAxisSize, values: (u, splits) => splits.map(compactNumber) }],
+        axes: [{ space: X_LABEL_SPACE, incrs: X_TICK_STEPS, values: timeOfDay }, { size: yAxisSize, values: (u, splits) => splits.map(compactNumber) }],
         legend: { show: false },
         padding: [null, X_LABEL_HALF, null, 8],
       }, data, el);

@@ -1,7 +1,7 @@
 // corral /admin dashboard: plain browser JS, no build step. Polls the admin API every 5 s with the
 // bearer token of token.js. The charts are charts.js's (renderHistory, sizeCharts), the buttons and
 // the message under them actions.js's (action, followNote, ageNote).
-/* global renderHistory, sizeCharts, tokenProblem, takeTokenFromHash, token, AuthError, authRefusal, showTokenForm, showTokenUnset, TOKEN_KEY, action, followNote, ageNote */
+/* global renderHistory, sizeCharts, tokenProblem, takeTokenFromHash, token, AuthError, authRefusal, showTokenForm, showTokenUnset, TOKEN_KEY, action, followNote, ageNote, setButtons */
 'use strict';
 
 const REFRESH_MS = 5000;
@@ -60,6 +60,32 @@ const fmt = {
 
 function set(id, text) { const el = $(id); if (el) el.textContent = text; }
 
+// The stats of the last refresh that answered: a change the master did not answer in time is
+// judged against them once it answers again (actions.js).
+let lastStats = null;
+
+/**
+ * Health's verdict beside the capacity status when it is not ok: the badge alone said LOW, in
+ * green, while a worker or the keeper had stopped beating (the cards said so far down the page).
+ * UNAVAILABLE is the capacity badge's already; a stop is said as STOPPING.
+ */
+function renderHealth(s, stopping) {
+  const el = $('health');
+  const degraded = !stopping && s.health === 'degraded';
+  el.hidden = !degraded;
+  if (!degraded) { el.textContent = ''; return; }
+  const why = [];
+  if (s.workers_not_beating > 0) why.push(`${s.workers_not_beating} worker${s.workers_not_beating === 1 ? '' : 's'} not beating`);
+  else if (s.workers_ready < s.workers_expected) why.push(`${s.workers_ready}/${s.workers_expected} workers ready`);
+  const k = s.keeper;
+  if (k && k.heartbeat_late) why.push('keeper not beating');
+  else if (k && k.state !== 'ready') why.push(`keeper ${k.state}`);
+  else if (!k && s.keeper_respawn) why.push('keeper not running');
+  if (s.sheets && s.sheets.journal_writable === false) why.push('journal cannot be written');
+  // The journal at SHEETS_JOURNAL_MAX_MB has no figure of its own here: health says it.
+  el.textContent = `DEGRADED${why.length ? `: ${why.join(', ')}` : ' (GET /api/admin/health says why)'}`;
+}
+
 /**
  * The reload in progress, or the latest one that did not apply, whoever asked for it (a HUP,
  * `systemctl reload`, this page): a reload rolled back left the page as it was, generation and
@@ -85,6 +111,7 @@ function renderStats(s) {
   const stopping = Boolean(s.master.stopping);
   status.textContent = stopping ? 'STOPPING' : c.status;
   status.dataset.status = stopping ? 'STOPPING' : c.status;
+  renderHealth(s, stopping);
   $('stopping-note').hidden = !stopping;
   renderReload(s.reload);
   // Busy: open and not idle, at their peak over the last heartbeat interval, as the bar, the
@@ -237,7 +264,10 @@ function markStale(message) {
   const status = $('status');
   status.textContent = 'UNREACHABLE';
   status.dataset.status = 'UNREACHABLE';
+  $('health').hidden = true;
   setStale(true);
+  // A change asked of a master that does not answer only fails: the buttons come back with it.
+  setButtons({ unreachable: true });
   const when = lastUpdate ? clock(lastUpdate) : 'no answer yet';
   set('stale-note', `not live: corral did not answer; the figures below are from ${when}`);
   set('updated', `failed: ${message}; figures shown are from ${when}`);
@@ -280,6 +310,7 @@ async function refreshOnce() {
     if (wasHidden) sizeCharts();
     setStale(false);
     lastUpdate = new Date();
+    lastStats = stats;
     renderStats(stats);
     renderHistory(hist.samples);
   } catch (err) {
@@ -295,6 +326,8 @@ document.addEventListener('DOMContentLoaded', () => {
     e.preventDefault();
     const typed = $('token-input').value.trim();
     $('token-input').value = '';
+    // Spaces alone were stored as no token and sent as none: a 401, and the form back blank.
+    if (typed === '') { showTokenForm('type the token: CORRAL_ADMIN_TOKEN of this corral'); return; }
     const problem = tokenProblem(typed);
     if (problem) { showTokenForm(problem); return; }
     sessionStorage.setItem(TOKEN_KEY, typed);

@@ -68,6 +68,9 @@ function clearHeader(updated) {
   const status = $('status');
   status.textContent = '…';
   status.dataset.status = '';
+  $('health').hidden = true;
+  // Nothing is shown as last known any more: not greyed as such ("last known: generation –").
+  delete document.querySelector('header').dataset.stale;
   for (const id of ['generation', 'master-pid', 'master-uptime']) set(id, '–');
   set('updated', updated);
 }
