@@ -260,7 +260,8 @@ export function attachConnectionCap(server: Server, initialCap: number, report?:
     const head = Object.entries(headers)
       .map(([k, v]) => `${k}: ${v}\r\n`)
       .join('');
-    return `HTTP/1.1 ${statusOf('server_full')} Service Unavailable\r\n${head}\r\n${body}`;
+    // Date as node:http sends it on every answer (RFC 9110 §6.6.1).
+    return `HTTP/1.1 ${statusOf('server_full')} Service Unavailable\r\ndate: ${new Date().toUTCString()}\r\n${head}\r\n${body}`;
   }
 
   function countRefusal(refusal: Refusal): void {

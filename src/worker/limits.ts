@@ -80,7 +80,8 @@ function rawReply(socket: Duplex, error: HttpErrorCode, message: string, headers
   const status = statusOf(error);
   const reason = STATUS_CODES[status] ?? '';
   const body = JSON.stringify({ error, message });
-  const text = `HTTP/1.1 ${status} ${reason}\r\n${JSON_HEADER_LINES}${headers}content-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`;
+  // Date as node:http sends it on every answer (RFC 9110 §6.6.1: an origin server with a clock must).
+  const text = `HTTP/1.1 ${status} ${reason}\r\ndate: ${new Date().toUTCString()}\r\n${JSON_HEADER_LINES}${headers}content-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`;
   const started = currentResponse(socket);
   if (started?.req.complete) {
     // The error is in a request pipelined behind a whole one the app is still answering (a POST

@@ -52,6 +52,11 @@ export function attachSendTimeout(server: Server, timeoutMs: number, onCut: (cut
     // 'timeout' listener on the request or the response).
     if (res && (res.listenerCount('timeout') > 0 || res.req.listenerCount('timeout') > 0)) return;
     if (res) onCut({ method: res.req.method, path: pathOfTarget(res.req.url), unsentBytes: socket.writableLength, remote: socket.remoteAddress, response: res });
-    socket.destroy();
+    // A client that takes none of its answer gets a reset, not a FIN: closed normally, the kernel
+    // kept the unsent bytes (megabytes of pipelined answers) as an orphan probing a zero window
+    // for minutes, memory every connection of the host shares, and a client repeating it every
+    // cut grew it (nginx's reset_timedout_connection). An idle keep-alive connection closes.
+    if (socket.writableLength > 0) socket.resetAndDestroy();
+    else socket.destroy();
   });
 }

@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import { connect, type Socket } from 'node:net';
 import { test } from 'node:test';
-import { startCorral } from '../helpers/corral.js';
+import { startCorral, waitFor } from '../helpers/corral.js';
 import { http } from '../helpers/http.js';
 
 function portOf(url: string): number {
@@ -44,6 +45,13 @@ test('a client that never reads its answers is cut after CORRAL_SEND_TIMEOUT; a 
     assert.equal(cut.path, '/big');
     assert.equal(cut.timeout_s, 1);
     assert.ok(Number(cut.unsent_bytes) > 0);
+    // Reset, not closed: a normal close left the unsent megabytes in the kernel, an orphan
+    // (FIN-WAIT-1, its Send-Q full) probing the client's zero window for minutes.
+    const serverSide = await waitFor(() => {
+      const out = execFileSync('ss', ['-tanH', `dport = :${reader.localPort}`], { encoding: 'utf8' }).trim();
+      return out === '' ? 'gone' : undefined;
+    }, 5000, "the worker's side of the cut connection gone from the kernel");
+    assert.equal(serverSide, 'gone');
     reader.resume();
     await closedWithin(reader, 5000, 'the stalled connection');
     // Never delivered in full: the access line says so as it does for a client that left.

@@ -149,6 +149,7 @@ describe('connection cap while the master says the host is FULL', () => {
     assert.match(answer, /\r\ncontent-type: application\/json; charset=utf-8\r\n/i);
     assert.match(answer, /\r\ncache-control: no-store\r\n/i);
     assert.match(answer, /\r\nx-content-type-options: nosniff\r\n/i);
+    assert.match(answer, /\r\ndate: \w{3}, \d{2} \w{3} \d{4} \d{2}:\d{2}:\d{2} GMT\r\n/i);
   });
 
   it('never takes more connections than it had when told the host is FULL, even under its own cap', async () => {

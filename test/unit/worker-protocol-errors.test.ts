@@ -110,7 +110,7 @@ describe('worker server: protocol errors node:http would answer without a body',
     assert.match(pipelined, /^HTTP\/1\.1 200 [^]*app answered \/later[^]*HTTP\/1\.1 501 [^]*method_not_implemented/);
   });
 
-  it("gives its own answers (raw refusals, refusals before the app, health) the JSON headers of every other answer", async () => {
+  it("gives its own answers (raw refusals, refusals before the app, health) the JSON headers of every other answer, and a Date", async () => {
     for (const request of [
       'THIS IS NOT HTTP\r\n\r\n',
       'BREW / HTTP/1.1\r\nHost: x\r\n\r\n',
@@ -124,6 +124,8 @@ describe('worker server: protocol errors node:http would answer without a body',
       assert.match(head, /\r\ncontent-type: application\/json; charset=utf-8\r\n/i, what);
       assert.match(head, /\r\ncache-control: no-store\r\n/i, what);
       assert.match(head, /\r\nx-content-type-options: nosniff\r\n/i, what);
+      // RFC 9110 §6.6.1: node:http sends one on its answers, and the raw refusals lacked it.
+      assert.match(head, /\r\ndate: \w{3}, \d{2} \w{3} \d{4} \d{2}:\d{2}:\d{2} GMT(\r\n|$)/i, what);
     }
   });
 
