@@ -29,6 +29,15 @@ import { attachSendTimeout } from './send-timeout.js';
 
 const netClose = NetServer.prototype.close;
 
+/** On a response whose connection closes after it, whatever the app asks (an upgrade no one takes). */
+const CLOSE_AFTER = Symbol('corral.closeAfter');
+
+/** `Upgrade` with `Connection: upgrade`: the request llhttp parses only up to its head. */
+function asksUpgrade(req: IncomingMessage): boolean {
+  const { upgrade, connection } = req.headers;
+  return upgrade !== undefined && connection !== undefined && /(?:^|,)\s*upgrade\s*(?:,|$)/i.test(connection);
+}
+
 /** A drain waits at most this long, after the last connection closed, for the responses on it to close. */
 const RESPONSES_CLOSE_WAIT_MS = 1000;
 
@@ -99,6 +108,11 @@ export function createWorkerServer(app: RequestListener, o: WorkerServerOptions)
     // above (503 over the cap, 413 for a declared body over the limit, 400, 431, 501) is answered
     // without the 100, and the client never uploads it.
     if (continueFirst) res.writeContinue();
+    // An upgrade no one takes (corral has no 'upgrade' listener): node:http answers it as a plain
+    // request, but its parser stopped at the request's head and the bytes after it, requests the
+    // client pipelined behind it, are dropped: unanswered until the keep-alive timeout. Closing
+    // after the answer tells the client to send them again (RFC 9112 §9.3.1).
+    if (asksUpgrade(req)) (res as WorkerResponse)[CLOSE_AFTER] = true;
     // HEAD too (node:http sends the headers without the body): load balancers probe with either.
     if ((req.method === 'GET' || req.method === 'HEAD') && isHealthTarget(req.url, hostStopping)) {
       // A worker draining for a reload or a recycle is one of a host that goes on serving: a 503
@@ -123,12 +137,13 @@ export function createWorkerServer(app: RequestListener, o: WorkerServerOptions)
   // starts must close its connection too, or the worker waits for the keep-alive timeout. So
   // must one whose app asked for keep-alive itself (see connection-close.ts).
   class WorkerResponse extends ServerResponse {
+    [CLOSE_AFTER]?: true;
     override writeHead(statusCode: number, statusMessage?: string, headers?: OutgoingHttpHeaders | OutgoingHttpHeader[]): this;
     override writeHead(statusCode: number, headers?: OutgoingHttpHeaders | OutgoingHttpHeader[]): this;
     // Two fixed parameters, not a rest array: this runs on every response. node:http reads a
     // missing or undefined second argument alike.
     override writeHead(statusCode: number, reasonOrHeaders?: string | OutgoingHttpHeaders | OutgoingHttpHeader[], headers?: OutgoingHttpHeaders | OutgoingHttpHeader[]): this {
-      if (draining || keepAliveOff) {
+      if (draining || keepAliveOff || this[CLOSE_AFTER]) {
         closeAfterAnswer(this);
         // The app's own `Connection: keep-alive`, passed here, would win over it too.
         if (typeof reasonOrHeaders === 'string') headers = withoutConnection(headers);

@@ -129,6 +129,17 @@ describe('worker server: protocol errors node:http would answer without a body',
     }
   });
 
+  it('an upgrade no one takes is answered and its connection closed, so the requests pipelined behind it (which node:http drops) are sent again', async () => {
+    const answer = await exchange(port, 'GET /first HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\nGET /second HTTP/1.1\r\nHost: x\r\n\r\n');
+    assert.match(answer, /^HTTP\/1\.1 200 /);
+    assert.match(answer, /\r\nconnection: close\r\n/i, 'closed after the answer: the client sends /second again');
+    assert.match(answer, /app answered \/first/);
+    assert.doesNotMatch(answer, /second/);
+    // Either header alone is no upgrade: both answered on the connection as usual.
+    const both = await exchange(port, 'GET /first HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\n\r\nGET /second HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n');
+    assert.equal(both.split('HTTP/1.1 200 ').length - 1, 2);
+  });
+
   it('answers an Expect other than 100-continue with 417 JSON expectation_failed', async () => {
     const answer = await exchange(port, 'POST / HTTP/1.1\r\nHost: x\r\nExpect: 200-ok\r\nContent-Length: 2\r\n\r\n{}');
     assert.match(answer, /^HTTP\/1\.1 417 /);
