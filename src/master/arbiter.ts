@@ -215,6 +215,7 @@ export class Arbiter {
             break;
           }
           this.target.expected++;
+          this.reloads.scaled(1);
           this.log.info({ event: 'workers.scale', expected: this.target.expected, delta: 1 }, `scaling to ${this.target.expected} workers`);
           break;
         case 'ttou':
@@ -225,6 +226,7 @@ export class Arbiter {
             break;
           }
           this.target.expected--;
+          this.reloads.scaled(-1);
           this.log.info({ event: 'workers.scale', expected: this.target.expected, delta: -1 }, `scaling to ${this.target.expected} workers`);
           break;
         case 'usr2':

@@ -5,6 +5,7 @@
 // generations.ts's; the arbiter forks and drains the workers and says when a step is due.
 
 import { displayValue, type LoadedSettings } from '../config/load.js';
+import { MAX_WORKERS } from '../config/schema-daemon.js';
 import { ConfigError, describeError, codeOf } from '../errors.js';
 import type { Logger } from '../log/logger.js';
 import type { ArbiterOptions } from './arbiter-options.js';
@@ -52,6 +53,13 @@ export class ReloadLifecycle {
   private readonly codeAtStart: string | undefined;
   /** The build on disk a reload last said needs a restart (said once per build). */
   private codeChangeSaid: string | undefined;
+  /**
+   * Worker count changes (TTIN, TTOU, the admin API's ±1) asked for while a reload is queued, which
+   * that reload carries over its CORRAL_WORKERS; undefined while none is queued. A reload asked for
+   * before them is handled first, as the README says, and they count from its workers: started
+   * after them, it reset the count, the +1 answered `workers_expected 4` undone without a word.
+   */
+  private scaleSinceQueued: number | undefined;
 
   constructor(private readonly d: ReloadDeps) {
     this.masterLogFile = displayValue('CORRAL_LOG_FILE', d.options.loaded.settings.CORRAL_LOG_FILE);
@@ -64,8 +72,11 @@ export class ReloadLifecycle {
     if (gens.reload) {
       const generation = gens.current;
       if (gens.queue()) log.info({ event: 'reload.queued', generation }, `a reload to generation ${generation} is in progress; another will start when it ends`);
+      this.scaleSinceQueued ??= 0;
       return;
     }
+    const carried = this.scaleSinceQueued ?? 0;
+    this.scaleSinceQueued = undefined;
     let next: LoadedSettings;
     try {
       // Settings the next start would refuse are refused now, not found out at the next reboot
@@ -109,10 +120,22 @@ export class ReloadLifecycle {
     target.loaded = next;
     this.d.options.settingsApplied?.(next.settings);
     target.expected = next.settings.CORRAL_WORKERS;
+    if (carried !== 0) {
+      target.expected = Math.min(MAX_WORKERS, Math.max(1, next.settings.CORRAL_WORKERS + carried));
+      log.info(
+        { event: 'workers.scale', expected: target.expected, delta: carried, workers_setting: next.settings.CORRAL_WORKERS },
+        `reload to generation ${gens.current}: ${target.expected} workers, CORRAL_WORKERS=${next.settings.CORRAL_WORKERS} ${carried > 0 ? '+' : ''}${carried} asked for after this reload was queued`,
+      );
+    }
     this.d.keeperRestart.ifChanged(previous.settings, next.settings, onDisk);
     this.d.crashes.clearBootBackoff();
     this.d.options.notifier.reloading(`reloading: starting generation ${gens.current}`, timeoutStartSec(next.settings.CORRAL_GRACEFUL_TIMEOUT) * 1000);
     log.info({ event: 'reload.start', generation: gens.current, workers: target.expected }, `reload: starting generation ${gens.current}`);
+  }
+
+  /** A worker count change (+1 or -1) was applied: a reload queued before it carries it too. */
+  scaled(delta: number): void {
+    if (this.scaleSinceQueued !== undefined) this.scaleSinceQueued += delta;
   }
 
   /** The reload's generation serves in full (`ready` workers, on `port`), and no other is left: it is done. */

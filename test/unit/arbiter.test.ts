@@ -340,6 +340,43 @@ test("a draining worker's 'drained' is answered with 'release' (its cue to exit)
   }
 });
 
+test('a TTIN after a queued reload is carried by that reload over its CORRAL_WORKERS, not undone by it; one before the reload counts from it', async () => {
+  const t = await setup();
+  try {
+    t.bootAll();
+    const expected = t.arbiter.view().expectedWorkers();
+    t.arbiter.record('reload');
+    t.arbiter.tick();
+    t.arbiter.record('reload');
+    t.arbiter.tick();
+    t.arbiter.record('ttin');
+    t.arbiter.tick();
+    assert.equal(t.arbiter.view().expectedWorkers(), expected + 1, 'applied at once');
+    t.children.filter((c) => c.identity.generation === 2).forEach(ready);
+    t.arbiter.tick();
+    t.children.filter((c) => c.identity.generation === 1).forEach((c) => c.exit(0));
+    t.arbiter.tick();
+    t.arbiter.tick();
+    assert.deepEqual(t.log.lines().filter((l) => l.event === 'reload.start').map((l) => l.generation), [2, 3]);
+    assert.equal(t.arbiter.view().expectedWorkers(), expected + 1, 'the queued reload, asked for before the TTIN, counts it over its CORRAL_WORKERS');
+    const carried = t.log.lines().filter((l) => l.event === 'workers.scale' && l.delta === 1 && l.workers_setting === expected);
+    assert.equal(carried.length, 1, 'and says so');
+    assert.match(String(carried[0]?.msg), /^reload to generation 3: \d+ workers, CORRAL_WORKERS=\d+ \+1 asked for after this reload was queued$/);
+    // A TTIN before a reload that is not queued: that reload counts from its own CORRAL_WORKERS.
+    t.children.filter((c) => c.identity.generation === 3).forEach(ready);
+    t.arbiter.tick();
+    t.children.filter((c) => c.identity.generation === 2).forEach((c) => c.exit(0));
+    t.arbiter.tick();
+    t.arbiter.record('ttin');
+    t.arbiter.tick();
+    t.arbiter.record('reload');
+    t.arbiter.tick();
+    assert.equal(t.arbiter.view().expectedWorkers(), expected, 'a reload re-reads CORRAL_WORKERS');
+  } finally {
+    t.log.close();
+  }
+});
+
 test('a SIGHUP during a reload is not lost: one more reload starts when the current one is done (several coalesce)', async () => {
   const t = await setup();
   try {
