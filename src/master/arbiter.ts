@@ -259,7 +259,10 @@ export class Arbiter {
       addServed(this.exitedServed, e.record);
       this.exitTally.count(e.record, e.signal);
       accountExit(e, this.now(), { crashes: this.crashes, keeperCrashes: this.keeperCrashes, log: this.log, stopping: this.phase === 'stopping' });
-      if (e.record.role === 'keeper' && e.record.stopReason === undefined && e.record.readyAt !== undefined) this.keeperRestart.crashed(this.phase === 'running');
+      // A serving keeper that died, or that the master killed as stuck (CORRAL_TIMEOUT): either way a
+      // new one follows that the workers should wait for (a write meanwhile was answered 503).
+      const died = e.record.stopReason === undefined || e.record.stopReason === 'timeout';
+      if (e.record.role === 'keeper' && died && e.record.readyAt !== undefined) this.keeperRestart.crashed(this.phase === 'running');
     }
     this.crashes.settle(this.now());
   }

@@ -70,6 +70,10 @@ export class ChildMessageHandler {
           d.keeperRestart.ready();
         } else {
           d.crashes.workerReady();
+          // A keeper restarting now: this worker may have been loading its app when the others
+          // were told, and waits for the new keeper as they do.
+          const notice = d.keeperRestart.noticeNow();
+          if (notice) c.handle.send(notice);
           // The wall clock, not d.now(): the worker compares it with a file's mtime.
           if (c.generation === d.gens.current) d.gens.workerReady(Date.now());
         }

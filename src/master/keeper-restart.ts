@@ -28,6 +28,8 @@ export class KeeperRestart {
   private restartingNow = false;
   /** Workers were told the keeper restarts ('keeper-restarting') and wait to hear it is ready. */
   private noticeOpen = false;
+  /** Until when (d.now()) the workers told wait for the new keeper. */
+  private noticeUntil = 0;
   /** The build the running keeper started from. */
   private keeperCode: string | undefined;
 
@@ -46,6 +48,22 @@ export class KeeperRestart {
   /** A keeper was forked from this build. */
   forked(code: string | undefined): void {
     this.keeperCode = code;
+  }
+
+  /**
+   * The notice for a worker that becomes ready while it is open, with the wait left: a worker still
+   * loading its app when the keeper died missed it (its handlers were not yet listening), and once
+   * serving answered 503 to the reads its own copies missed until the new keeper was ready.
+   */
+  noticeNow(): MasterMessage | undefined {
+    const left = this.noticeUntil - this.d.now();
+    return this.noticeOpen && left > 0 ? { type: 'keeper-restarting', waitMs: left } : undefined;
+  }
+
+  private tellRestarting(waitMs: number): void {
+    this.d.tellWorkers({ type: 'keeper-restarting', waitMs });
+    this.noticeOpen = true;
+    this.noticeUntil = this.d.now() + waitMs;
   }
 
   /** The keeper is ready: workers told it restarts hear that it is back. */
@@ -72,8 +90,7 @@ export class KeeperRestart {
     this.d.log.info({ event: 'keeper.restart', changed, code: codeChanged ? { running: this.keeperCode, on_disk: onDisk } : null }, `${why}: restarting the keeper first`);
     // The workers first: a write the draining keeper refuses is then retried until the new one is
     // ready, not answered 503 (keeper-restart-window.ts).
-    this.d.tellWorkers({ type: 'keeper-restarting', waitMs: KEEPER_RESTART_WAIT_MS });
-    this.noticeOpen = true;
+    this.tellRestarting(KEEPER_RESTART_WAIT_MS);
     this.d.drain(keeper, codeChanged && changed.length === 0 ? 'reload: new build of corral' : 'reload: keeper settings changed', KEEPER_RESTART_DRAIN_MS);
   }
 
@@ -101,7 +118,6 @@ export class KeeperRestart {
     if (!running || this.restartingNow) return;
     const respawnInMs = Math.max(0, this.d.keeperCrashes.nextSpawnAt - this.d.now());
     if (respawnInMs > KEEPER_CRASH_NOTICE_MAX_DELAY_MS) return;
-    this.d.tellWorkers({ type: 'keeper-restarting', waitMs: respawnInMs + KEEPER_CRASH_BOOT_WAIT_MS });
-    this.noticeOpen = true;
+    this.tellRestarting(respawnInMs + KEEPER_CRASH_BOOT_WAIT_MS);
   }
 }

@@ -594,6 +594,60 @@ test('a serving keeper that crashes: the workers are told to wait for its replac
   }
 });
 
+test('a worker that becomes ready while the keeper restarts is told to wait for it too (it was loading its app when the others were told), with the wait left', async () => {
+  const t = await setup({}, true);
+  try {
+    const keeper = t.bootWithKeeper();
+    // A reload: its new workers are forked and still loading their app.
+    t.arbiter.record('reload');
+    t.arbiter.tick();
+    const booting = t.children.filter((c) => c.identity.role === 'worker' && c.identity.generation === 2);
+    assert.ok(booting.length > 0);
+    keeper.exit(null, 'SIGKILL');
+    t.arbiter.tick();
+    t.advance(100);
+    // What was sent to it while it loaded its app may never have reached it (no listener yet).
+    const notices = (w: FakeChild) => w.sent.filter((m) => m.type === 'keeper-restarting') as { type: string; waitMs: number }[];
+    const before = notices(booting[0]!).length;
+    ready(booting[0]!);
+    t.arbiter.tick();
+    const told = notices(booting[0]!).slice(before);
+    assert.equal(told.length, 1, 'told again once ready');
+    assert.ok(told[0]!.waitMs > 0 && told[0]!.waitMs <= KEEPER_CRASH_BOOT_WAIT_MS + 250 - 100, `the wait left: ${told[0]!.waitMs} ms`);
+    // Once the new keeper is ready, a worker ready after it is not told.
+    t.untilForked(50);
+    t.keepers().find((k) => !k.exited)!.say({ type: 'ready' });
+    const later = booting[1];
+    assert.ok(later, 'two workers boot');
+    const laterBefore = notices(later).length;
+    ready(later);
+    t.arbiter.tick();
+    assert.equal(notices(later).length, laterBefore, 'not told: the new keeper serves');
+  } finally {
+    t.log.close();
+  }
+});
+
+test('a keeper killed as stuck (CORRAL_TIMEOUT): the workers are told to wait for its replacement, as after a crash', async () => {
+  const t = await setup({}, true);
+  try {
+    const keeper = t.bootWithKeeper();
+    const workers = t.children.filter((c) => c.identity.role === 'worker');
+    // The keeper falls silent; the workers beat on.
+    for (let i = 0; i < 4 && !keeper.kills.includes('SIGKILL'); i++) {
+      t.advance(2000);
+      beatAll(workers);
+      t.arbiter.tick();
+    }
+    assert.deepEqual(keeper.kills, ['SIGKILL'], 'killed as stuck');
+    keeper.exit(null, 'SIGKILL');
+    t.arbiter.tick();
+    for (const w of workers) assert.deepEqual(w.sent.filter((m) => m.type.startsWith('keeper-')).map((m) => m.type), ['keeper-restarting']);
+  } finally {
+    t.log.close();
+  }
+});
+
 test('a reload that changes a keeper setting restarts the keeper before the new workers boot', async () => {
   const t = await setup({}, true);
   try {
