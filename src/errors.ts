@@ -90,7 +90,7 @@ export const ERROR_CODES = {
   CORRAL_ERR_SAMPLE_ROSTER: "The offline sheet still holds the sample's Players tab (its login codes are published) while the app listens beyond loopback (sheets.sample_roster_exposed, warn at the keeper's start): set SHEET_ID, edit the Players tab, or bind CORRAL_BIND to 127.0.0.1.",
   CORRAL_ERR_STACK_PROBE: 'A child could not start its stack probe (its addon not built, or the thread refused); the stack of that child, stuck, cannot be logged.',
   CORRAL_ERR_COUNTER_TABLE: 'The host counters\' shared-memory table could not be created or opened (its addon not built, or memfd_create or mmap refused); the counts go to the master over IPC instead.',
-  CORRAL_ERR_FD_LIMIT: 'The open-files limit (RLIMIT_NOFILE: ulimit -n, LimitNOFILE=) is below what a worker may hold: its connections (with shared accept, the host\'s whole cap) plus 64 for its own files. At start and at a reload (fd_limit.low, warn) each worker\'s cap is lowered under the limit, and the host\'s capacity with it, so connections past it are answered 503; a worker that met the limit all the same says so (worker.accept_failed: accept() failed, those clients were closed unanswered; worker.memory_unreadable: its RSS could not be read). Raise the limit (ulimit -n N, LimitNOFILE=N) or lower CORRAL_WORKER_CONNECTIONS; the warning names N.',
+  CORRAL_ERR_FD_LIMIT: 'The open-files limit (RLIMIT_NOFILE: ulimit -n, LimitNOFILE=) is below what a worker may hold: its connections (with shared accept, the host\'s whole cap) plus 64 for its own files. At start and at a reload (fd_limit.low, warn) each worker\'s cap is lowered under the limit, and the host\'s capacity with it, so connections past it are answered 503; a worker that met the limit all the same says so (worker.accept_failed: accept() failed, those clients were closed unanswered; worker.memory_unreadable: its RSS could not be read). Raise the limit (ulimit -n N, LimitNOFILE=N) or lower CORRAL_WORKER_CONNECTIONS; the warning names N. A limit so low that a command ran out of descriptors before it could start (a few dozen) is said on stderr with this code, exit 78.',
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;
@@ -292,6 +292,8 @@ const EXIT_BY_CODE: Partial<Record<ErrorCode, number>> = {
   CORRAL_ERR_LOG_FILE: EXIT.CONFIG,
   CORRAL_ERR_PIDFILE: EXIT.CONFIG,
   CORRAL_ERR_ADMIN_UNSAFE: EXIT.CONFIG,
+  // Out of descriptors before corral could start (cli/main.ts): a restart cannot help either.
+  CORRAL_ERR_FD_LIMIT: EXIT.CONFIG,
   CORRAL_ERR_USAGE: EXIT.USAGE,
 };
 

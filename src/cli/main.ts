@@ -2,6 +2,7 @@
 
 import { editDistance } from '../edit-distance.js';
 import { CorralError, EXIT, exitCodeFor } from '../errors.js';
+import { readOpenFilesLimit } from '../fd-limit.js';
 import { commands } from './commands/index.js';
 
 function usage(): string {
@@ -37,6 +38,25 @@ function unknownCommandHint(name: string): string {
   return near && near.d <= 2 ? `: did you mean ${near.name}?` : '';
 }
 
+/**
+ * EMFILE or ENFILE before corral could say anything else (an open-files limit of a few dozen: the
+ * master loads its modules and opens its pipes, sockets and log): said with the limit and the
+ * fix, exit 78 as for settings (systemd does not restart into it), not as a raw Node stack. True
+ * when it was that.
+ */
+function sayOutOfDescriptors(command: string, err: unknown): boolean {
+  const code = (err as NodeJS.ErrnoException | undefined)?.code;
+  if (code !== 'EMFILE' && code !== 'ENFILE') return false;
+  // Read now, with no descriptor to spare, the limit may not be readable: then only its name.
+  const soft = readOpenFilesLimit()?.soft;
+  const limit = soft === undefined ? ' (its open-files limit, ulimit -n)' : ` (the open-files limit is ${soft})`;
+  const what = code === 'ENFILE' ? 'the host ran out of file descriptors (ENFILE: fs.file-max)' : `this process ran out of file descriptors${limit}`;
+  const message = `${what} before corral could start: ${(err as Error).message}; raise the limit (ulimit -n 65536 in the shell, LimitNOFILE=65536 in the unit; corral needs a few hundred, and its workers their connections on top)`;
+  process.stderr.write(`corral ${command}: [CORRAL_ERR_FD_LIMIT] ${message}\n`);
+  process.exitCode = EXIT.CONFIG;
+  return true;
+}
+
 export async function main(argv: readonly string[]): Promise<void> {
   // `corral config | head` closes the pipe early; that is not an error. A command that says what
   // its output meant by its exit code (loadtest's verdict) handles it itself.
@@ -65,7 +85,14 @@ export async function main(argv: readonly string[]): Promise<void> {
     process.exitCode = EXIT.USAGE;
     return;
   }
-  const command = await entry.load();
+  let command: Awaited<ReturnType<typeof entry.load>>;
+  try {
+    command = await entry.load();
+  } catch (err) {
+    // Loading the command's modules is where a tiny open-files limit shows first.
+    if (!sayOutOfDescriptors(name, err)) throw err;
+    return;
+  }
   if (rest.includes('--help') || rest.includes('-h')) {
     process.stdout.write(`${command.help}\n`);
     process.exitCode = 0;
@@ -84,6 +111,8 @@ export async function main(argv: readonly string[]): Promise<void> {
     } else if (err instanceof CorralError) {
       process.stderr.write(`corral ${command.name}: [${err.code}] ${err.message}\n`);
       process.exitCode = exitCodeFor(err);
+    } else if (sayOutOfDescriptors(command.name, err)) {
+      // Said.
     } else {
       process.stderr.write(`corral ${command.name}: ${(err as Error)?.stack ?? String(err)}\n`);
       process.exitCode = EXIT.FAILURE;
