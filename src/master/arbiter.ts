@@ -320,7 +320,9 @@ export class Arbiter {
     }
 
     for (const { c, superseded } of drainsDue(this.workers(), this.gens.current, this.target.expected)) {
-      if (superseded) this.drain(c, 'superseded', 0);
+      // A booting worker marked for a scale-down keeps that reason: its exit said `superseded`
+      // (counted as a reload's) after a `worker.recycle` line that said scale-down.
+      if (superseded) this.drain(c, c.retire ?? 'superseded', 0);
       else this.drain(c, c.retire ?? `reload to generation ${this.gens.current}`, this.settings.CORRAL_GRACEFUL_TIMEOUT * 1000);
     }
     const readyCurrent = activeCurrent.filter((c) => c.state === 'ready').length;

@@ -1626,6 +1626,29 @@ test('the admin view counts worker-count changes not yet handled, so concurrent 
   }
 });
 
+test('a worker still booting when a TTOU retires it exits as a scale-down, the reason its recycle line gave (not superseded, counted as a reload)', async () => {
+  const t = await setup();
+  try {
+    t.bootAll();
+    // A reload's new workers are booting when the TTOU comes: one of them is the one retired.
+    t.arbiter.record('reload');
+    t.arbiter.tick();
+    t.arbiter.record('ttou');
+    t.arbiter.tick();
+    const recycled = t.log.lines().find((l) => l.event === 'worker.recycle');
+    assert.equal(recycled?.reason, 'scale-down');
+    const booting = t.children.find((c) => c.pid === recycled?.worker_pid);
+    assert.ok(booting, 'a worker of the new generation, still booting');
+    booting.exit(0);
+    t.arbiter.tick();
+    const exit = t.log.lines().find((l) => l.event === 'worker.exit' && l.worker_pid === booting.pid);
+    assert.equal(exit?.reason, 'scale-down');
+    assert.deepEqual(t.arbiter.view().childExits().worker, { scale_down: 1 });
+  } finally {
+    t.log.close();
+  }
+});
+
 test('TTOU at one worker changes nothing and says so, instead of logging a scale-down', async () => {
   const t = await setup({ CORRAL_WORKERS: '2' });
   try {
