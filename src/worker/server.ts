@@ -156,7 +156,9 @@ export function createWorkerServer(app: RequestListener, o: WorkerServerOptions)
   const server = createServer(
     {
       ServerResponse: WorkerResponse,
-      maxHeaderSize: settings.CORRAL_LIMIT_REQUEST_HEADER_BYTES,
+      // node:http refuses a head that reaches its maxHeaderSize, not only one past it: one more, so
+      // that a head of exactly CORRAL_LIMIT_REQUEST_HEADER_BYTES passes, as the setting says.
+      maxHeaderSize: settings.CORRAL_LIMIT_REQUEST_HEADER_BYTES + 1,
       // Node requires headersTimeout <= requestTimeout.
       headersTimeout: Math.min(settings.CORRAL_HEADERS_TIMEOUT, settings.CORRAL_REQUEST_TIMEOUT) * 1000,
       requestTimeout: settings.CORRAL_REQUEST_TIMEOUT * 1000,

@@ -185,6 +185,14 @@ describe('worker server: protocol errors node:http would answer without a body',
     }
   });
 
+  it('takes a head of exactly CORRAL_LIMIT_REQUEST_HEADER_BYTES as node:http counts it (the target, the names, the values) and refuses one byte more', async () => {
+    // "Host" and "x" are 5 counted bytes: the target makes up the rest.
+    const at = (counted: number) => `GET /${'u'.repeat(counted - 5 - 1)} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`;
+    // Connection and close are counted too (15 bytes).
+    assert.match(await exchange(port, at(16384 - 15)), /^HTTP\/1\.1 200 /);
+    assert.match(await exchange(port, at(16384 - 15 + 1)), /^HTTP\/1\.1 431 /);
+  });
+
   it('still answers headers over the limit after a short request line with 431 headers_too_large', async () => {
     const answer = await exchange(port, `GET / HTTP/1.1\r\nHost: x\r\nX-Big: ${'h'.repeat(20000)}\r\n\r\n`);
     assert.match(answer, /^HTTP\/1\.1 431 /);
