@@ -272,6 +272,7 @@ describe('GET /api/export of a tab named like a cell', () => {
     assert.equal(r.status, 200, r.body.toString());
     assert.equal(r.body.toString('utf8'), 'month,total\r\njan,3\r\n');
     assert.match(String(r.headers['content-disposition']), /filename="FY2024\.csv"/);
+    assert.equal(r.headers['x-content-type-options'], 'nosniff', 'as every JSON answer');
   });
 });
 

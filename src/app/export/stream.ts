@@ -94,6 +94,8 @@ export async function streamCsv(
     'Content-Type': 'text/csv; charset=utf-8',
     'Content-Disposition': attachmentOf(`${filename}.csv`),
     'Cache-Control': 'no-store',
+    // As every JSON answer: a browser sniffing the sheet's text as HTML would run what a player typed.
+    'X-Content-Type-Options': 'nosniff',
     Vary: 'Accept-Encoding',
     ...(gzip ? { 'Content-Encoding': 'gzip' } : {}),
   });
