@@ -129,6 +129,17 @@ describe('worker server: protocol errors node:http would answer without a body',
     }
   });
 
+  it('answers a request line of another HTTP version than 1.0 or 1.1 with 505 JSON http_version_not_supported, before the app', async () => {
+    // node:http's parser takes 2.0 (other versions it refuses itself, 400 HPE_INVALID_VERSION).
+    for (const version of ['2.0']) {
+      const answer = await exchange(port, `GET /x HTTP/${version}\r\nHost: x\r\n\r\n`);
+      assert.match(answer, /^HTTP\/1\.1 505 /, version);
+      assert.deepEqual(jsonBody(answer), { error: 'http_version_not_supported', message: `HTTP/${version} is not supported here; send HTTP/1.1` });
+      assert.doesNotMatch(answer, /app answered/);
+    }
+    for (const version of ['1.0', '1.1']) assert.match(await exchange(port, `GET /x HTTP/${version}\r\nHost: x\r\nConnection: close\r\n\r\n`), /^HTTP\/1\.1 200 [^]*app answered \/x/, version);
+  });
+
   it('an upgrade no one takes is answered and its connection closed, so the requests pipelined behind it (which node:http drops) are sent again', async () => {
     const answer = await exchange(port, 'GET /first HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\nGET /second HTTP/1.1\r\nHost: x\r\n\r\n');
     assert.match(answer, /^HTTP\/1\.1 200 /);
