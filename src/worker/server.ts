@@ -29,6 +29,21 @@ import { attachSendTimeout } from './send-timeout.js';
 
 const netClose = NetServer.prototype.close;
 
+/**
+ * Expect: 100-continue: the 100 goes out when the app first reads the body, not before the app
+ * runs, so a request the app refuses unread (401 without a token, 404) is answered without
+ * inviting its upload (a client waiting for the 100 sent half a megabyte the worker then read and
+ * dropped). node:http asks for the body through _read whenever a reader wants it.
+ */
+function continueOnRead(req: IncomingMessage, res: ServerResponse): void {
+  const read = req._read;
+  req._read = function (this: IncomingMessage, size: number): void {
+    req._read = read;
+    if (!res.headersSent && !res.writableEnded) res.writeContinue();
+    read.call(this, size);
+  };
+}
+
 /** On a response whose connection closes after it, whatever the app asks (an upgrade no one takes). */
 const CLOSE_AFTER = Symbol('corral.closeAfter');
 
@@ -107,7 +122,7 @@ export function createWorkerServer(app: RequestListener, o: WorkerServerOptions)
     // Only a request the worker will hand to the app is invited to send its body: one refused
     // above (503 over the cap, 413 for a declared body over the limit, 400, 431, 501) is answered
     // without the 100, and the client never uploads it.
-    if (continueFirst) res.writeContinue();
+    if (continueFirst) continueOnRead(req, res);
     // An upgrade no one takes (corral has no 'upgrade' listener): node:http answers it as a plain
     // request, but its parser stopped at the request's head and the bytes after it, requests the
     // client pipelined behind it, are dropped: unanswered until the keep-alive timeout. Closing
