@@ -47,8 +47,9 @@ test('a client that never reads its answers is cut after CORRAL_SEND_TIMEOUT; a 
     assert.ok(Number(cut.unsent_bytes) > 0);
     // Reset, not closed: a normal close left the unsent megabytes in the kernel, an orphan
     // (FIN-WAIT-1, its Send-Q full) probing the client's zero window for minutes.
+    // The worker's end of this connection alone: another test's may share the reader's port number.
     const serverSide = await waitFor(() => {
-      const out = execFileSync('ss', ['-tanH', `dport = :${reader.localPort}`], { encoding: 'utf8' }).trim();
+      const out = execFileSync('ss', ['-tanH', 'exclude', 'time-wait', `( sport = :${portOf(c.url)} and dport = :${reader.localPort} )`], { encoding: 'utf8' }).trim();
       return out === '' ? 'gone' : undefined;
     }, 5000, "the worker's side of the cut connection gone from the kernel");
     assert.equal(serverSide, 'gone');
