@@ -28,6 +28,7 @@ import { describeError } from '../errors.js';
 import type { Logger } from '../log/logger.js';
 import { RepeatedFailure } from '../log/repeated-failure.js';
 import { routeClientWarnings } from './client-warnings.js';
+import { guardedConnector } from './guarded-connector.js';
 import { databaseRefusal, isSelectRefusal, refusalOf, type Refusal } from './refusal.js';
 import { readRedisCa, tlsHint } from './tls-ca.js';
 import { redisTarget } from './url.js';
@@ -151,6 +152,7 @@ export class RedisLink {
       connectTimeout: CONNECT_TIMEOUT_MS,
       retryStrategy: (times) => Math.min(RECONNECT_MAX_MS, 100 * 2 ** Math.min(times, 6)),
       lazyConnect: false,
+      ...guardedConnector,
     };
     this.unrouteClientWarnings = routeClientWarnings((text) => {
       if (this.clientWarningsSaid.has(text)) return;

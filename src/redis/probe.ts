@@ -4,6 +4,7 @@
 import { createHash } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { routeClientWarnings } from './client-warnings.js';
+import { guardedConnector } from './guarded-connector.js';
 import { databaseRefusal, isSelectRefusal, refusalOf } from './refusal.js';
 import { readRedisCa, tlsHint } from './tls-ca.js';
 import { redisTarget } from './url.js';
@@ -14,7 +15,7 @@ export type RedisProbe = { readonly ok: true; readonly shown: string; readonly v
 
 export async function probeRedis(url: string, prefix: string, tlsCaFile?: string): Promise<RedisProbe> {
   const { options, shown } = redisTarget(url, tlsCaFile === undefined ? undefined : readRedisCa(tlsCaFile));
-  const client = new Redis({ ...options, lazyConnect: true, enableOfflineQueue: false, maxRetriesPerRequest: 0, connectTimeout: 2000, commandTimeout: 2000, retryStrategy: () => null });
+  const client = new Redis({ ...options, lazyConnect: true, enableOfflineQueue: false, maxRetriesPerRequest: 0, connectTimeout: 2000, commandTimeout: 2000, retryStrategy: () => null, ...guardedConnector });
   // Connection errors are emitted as events (without a listener ioredis would print them), and
   // connect() then rejects with only "Connection is closed": the event says why (a TLS refusal).
   let connectionError: Error | undefined;
