@@ -88,10 +88,12 @@ test(
       f = await flood(port, FLOOD);
       // Waited for, not timed: a busy machine accepts the flood later.
       const flooded = f;
-      const counts = await waitFor(() => {
-        const now = flooded.counts();
-        return now.refused > 0 && now.open >= 384 ? now : undefined;
-      }, 15_000, 'the workers at their caps and connections past them refused');
+      // Settled: a connection still in the listen queue, not yet taken by a worker to be held or
+      // refused, counts as open for the client: a loaded machine showed 516 "open" for a moment.
+      let counts = flooded.counts();
+      for (const deadline = Date.now() + 15_000; !(counts.refused > 0 && counts.open >= 384 && counts.open <= 384 + 64) && Date.now() < deadline; counts = flooded.counts()) {
+        await new Promise((r) => setTimeout(r, 50));
+      }
       assert.ok(counts.refused > 0, `connections past the limit are answered 503: ${JSON.stringify(counts)}`);
       assert.ok(counts.open <= 384 + 64, `no worker holds more than its limit allows: ${JSON.stringify(counts)}`);
       assert.ok(counts.open >= 384, `the workers hold their caps: ${JSON.stringify(counts)}`);
