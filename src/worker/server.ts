@@ -152,7 +152,8 @@ export function createWorkerServer(app: RequestListener, o: WorkerServerOptions)
   // starts must close its connection too, or the worker waits for the keep-alive timeout. So
   // must one whose app asked for keep-alive itself (see connection-close.ts).
   class WorkerResponse extends ServerResponse {
-    [CLOSE_AFTER]?: true;
+    // Declared only: a field would be defined on every response, for the few that need it.
+    declare [CLOSE_AFTER]?: true;
     override writeHead(statusCode: number, statusMessage?: string, headers?: OutgoingHttpHeaders | OutgoingHttpHeader[]): this;
     override writeHead(statusCode: number, headers?: OutgoingHttpHeaders | OutgoingHttpHeader[]): this;
     // Two fixed parameters, not a rest array: this runs on every response. node:http reads a
