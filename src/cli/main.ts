@@ -51,11 +51,24 @@ function sayOutOfDescriptors(command: string, err: unknown): boolean {
   const soft = readOpenFilesLimit()?.soft;
   const limit = soft === undefined ? ' (its open-files limit, ulimit -n)' : ` (the open-files limit is ${soft})`;
   const what = code === 'ENFILE' ? 'the host ran out of file descriptors (ENFILE: fs.file-max)' : `this process ran out of file descriptors${limit}`;
-  const message = `${what} before corral could start: ${(err as Error).message}; raise the limit (ulimit -n 65536 in the shell, LimitNOFILE=65536 in the unit; corral needs a few hundred, and its workers their connections on top)`;
-  process.stderr.write(`corral ${command}: [CORRAL_ERR_FD_LIMIT] ${message}\n`);
-  process.exitCode = EXIT.CONFIG;
+  sayFdLimit(command, `${what} before corral could start: ${(err as Error).message}`);
   return true;
 }
+
+function sayFdLimit(command: string, what: string): void {
+  process.stderr.write(`corral ${command}: [CORRAL_ERR_FD_LIMIT] ${what}; ${FD_LIMIT_FIX}\n`);
+  process.exitCode = EXIT.CONFIG;
+}
+
+const FD_LIMIT_FIX = 'raise the limit (ulimit -n 65536 in the shell, LimitNOFILE=65536 in the unit; corral needs a few hundred, and its workers their connections on top)';
+
+/**
+ * The fewest open files `corral start` is let to start with: the master loads some hundred modules,
+ * several at once, and under about 72 it ran out while doing so. Below this it is refused before
+ * anything is loaded: run out, node's module loader may report a file it could not open as a
+ * package that does not exist (ERR_MODULE_NOT_FOUND), which says nothing of the limit.
+ */
+export const START_MIN_OPEN_FILES = 128;
 
 export async function main(argv: readonly string[]): Promise<void> {
   // `corral config | head` closes the pipe early; that is not an error. A command that says what
@@ -84,6 +97,13 @@ export async function main(argv: readonly string[]): Promise<void> {
     process.stderr.write(`corral: unknown command "${name}"${unknownCommandHint(name)}\n\n${usage()}\n`);
     process.exitCode = EXIT.USAGE;
     return;
+  }
+  if (entry.name === 'start') {
+    const soft = readOpenFilesLimit()?.soft;
+    if (soft !== undefined && soft < START_MIN_OPEN_FILES) {
+      sayFdLimit(name, `the open-files limit is ${soft} (ulimit -n), too low for corral to start (it needs ${START_MIN_OPEN_FILES} at the least)`);
+      return;
+    }
   }
   let command: Awaited<ReturnType<typeof entry.load>>;
   try {
