@@ -5,7 +5,7 @@
 // the running corral's own, and is no question of the address.
 
 import { createServer } from 'node:net';
-import type { Settings } from './schema.js';
+import { schema, type Settings } from './schema.js';
 
 /** A DNS answer slower than this is said as unknown, not as a refusal. */
 export const BIND_CHECK_TIMEOUT_MS = 5000;
@@ -60,8 +60,7 @@ export async function bindHostProblems(settings: Pick<Settings, 'CORRAL_BIND' | 
   const problems: BindProblem[] = [];
   binds.forEach(({ name, bind }, i) => {
     const check = checks[i] as BindCheck;
-    const value = bind.host.includes(':') ? `[${bind.host}]:${bind.port}` : `${bind.host}:${bind.port}`;
-    if (check.kind !== 'ok') problems.push({ name, value, check });
+    if (check.kind !== 'ok') problems.push({ name, value: schema[name].format(bind), check });
   });
   return problems;
 }
