@@ -146,6 +146,8 @@ export interface MasterLookup {
    * (An invalid token stands as unset: only the master's pid goes unread.)
    */
   readonly adminApi: boolean;
+  /** The settings file read (LoadedSettings.envFile); undefined: none (no ./.env, or CORRAL_ENV_FILE=none). */
+  readonly envFile: string | undefined;
 }
 
 /**
@@ -155,7 +157,7 @@ export interface MasterLookup {
 export function loadLookupSettings(judge: readonly SettingName[] = MASTER_LOOKUP_SETTINGS, quiet = false): MasterLookup {
   const loaded = loadSettings({ judgeOnly: judge });
   if (!quiet) for (const w of loaded.warnings) process.stderr.write(`corral: warning: ${w}\n`);
-  return { settings: loaded.settings, adminApi: !loaded.invalidIgnored.includes('CORRAL_ADMIN_BIND') };
+  return { settings: loaded.settings, adminApi: !loaded.invalidIgnored.includes('CORRAL_ADMIN_BIND'), envFile: loaded.envFile };
 }
 
 /** How long a command waits for the admin API to say whether a corral answers there. */
@@ -219,23 +221,28 @@ async function corralAtAdminApi(settings: Settings): Promise<{ url: string; pid:
  * this command does not look: said to be not running, `stop` exited 0 with the master serving on,
  * and the `start` after it failed on the port in use. Throws CORRAL_ERR_MASTER_ELSEWHERE then.
  */
-export async function findMasterHere(settings: Settings, adminApi = true): Promise<number> {
+export async function findMasterHere(lookup: MasterLookup): Promise<number> {
+  const { settings, adminApi } = lookup;
   try {
     return findMaster(settings);
   } catch (err) {
     if (!(err instanceof CorralError && err.code === 'CORRAL_ERR_NOT_RUNNING')) throw err;
     if (!adminApi) {
-      throw new CorralError('CORRAL_ERR_NOT_RUNNING', `${err.message}; the admin API was not asked whether a corral answers elsewhere: CORRAL_ADMIN_BIND is invalid`, { cause: err });
+      throw new CorralError('CORRAL_ERR_NOT_RUNNING', `${err.message}; the admin API was not asked whether a corral answers elsewhere: CORRAL_ADMIN_BIND is invalid${noSettingsFileHint(lookup)}`, { cause: err });
     }
     const other = await corralAtAdminApi(settings);
+    const read = `this command read ${lookup.envFile ?? 'no settings file'}`;
     if (other === undefined) {
       const held = settings.CORRAL_DATA_DIR === undefined ? undefined : masterOfDataDir(resolve(settings.CORRAL_DATA_DIR));
-      if (held === undefined) throw err;
+      if (held === undefined) {
+        const hint = noSettingsFileHint(lookup);
+        throw hint ? new CorralError('CORRAL_ERR_NOT_RUNNING', err.message + hint, { cause: err }) : err;
+      }
       throw new CorralError(
         'CORRAL_ERR_MASTER_ELSEWHERE',
         `no pidfile names a master at ${settings.CORRAL_PIDFILE} (CORRAL_PIDFILE) and no corral answers the admin API at ${settings.CORRAL_ADMIN_BIND.host}:${settings.CORRAL_ADMIN_BIND.port}, but corral master pid ${held.master} runs, its keeper (pid ${held.keeper}) holding ${held.lock}: ` +
-          `one started with another CORRAL_PIDFILE and CORRAL_ADMIN_BIND (edited since it started?). Whether it is this corral is unknown; nothing was signalled. ` +
-          `Run this with the settings it started with, or signal it yourself (kill -TERM|-HUP ${held.master}), or use systemctl`,
+          `one started with another CORRAL_PIDFILE and CORRAL_ADMIN_BIND (edited since it started, or another settings file: ${read}). Whether it is this corral is unknown; nothing was signalled. ` +
+          `Run this with the settings it started with (the same CORRAL_ENV_FILE), or signal it yourself (kill -TERM|-HUP ${held.master}), or use systemctl`,
         { cause: err },
       );
     }
@@ -243,10 +250,22 @@ export async function findMasterHere(settings: Settings, adminApi = true): Promi
     throw new CorralError(
       'CORRAL_ERR_MASTER_ELSEWHERE',
       `no pidfile names a master at ${settings.CORRAL_PIDFILE} (CORRAL_PIDFILE), but a corral master answers the admin API at ${other.url}${other.pid === undefined ? '' : ` (master pid ${other.pid})`}: ` +
-        `one started with another CORRAL_PIDFILE (edited since it started?), whose pidfile is where that setting pointed. Whether it is this corral is unknown; nothing was signalled. ` +
-        `Run this with the CORRAL_PIDFILE it started with, or signal it yourself (${which}; kill -TERM|-HUP <pid>), or use systemctl`,
+        `one started with another CORRAL_PIDFILE (edited since it started, or another settings file: ${read}), whose pidfile is where that setting pointed. Whether it is this corral is unknown; nothing was signalled. ` +
+        `Run this with the settings it started with (the same CORRAL_ENV_FILE, or its CORRAL_PIDFILE), or signal it yourself (${which}; kill -TERM|-HUP <pid>), or use systemctl`,
     );
   }
+}
+
+/**
+ * What "not running" adds when this command read no settings file: it looked at the default
+ * pidfile, while a corral installed as a service was started with a settings file (the unit's
+ * CORRAL_ENV_FILE=/etc/corral/corral.env). Run from the install directory, which has no .env,
+ * `corral status` said only "not running" and `corral stop` "nothing to stop", with corral serving.
+ */
+function noSettingsFileHint(lookup: MasterLookup): string {
+  if (lookup.envFile !== undefined) return '';
+  const why = process.env.CORRAL_ENV_FILE === 'none' ? 'CORRAL_ENV_FILE=none' : `no .env in ${process.cwd()}, CORRAL_ENV_FILE unset`;
+  return `; no settings file was read (${why}), so the default CORRAL_PIDFILE was looked at: a corral started with a settings file, as the systemd unit starts it, is found through the same file (CORRAL_ENV_FILE=/etc/corral/corral.env corral <command>)`;
 }
 
 /**
@@ -279,9 +298,9 @@ function masterOfDataDir(dataDir: string): { keeper: number; master: number; loc
  * on: reload fails with them (exit 1), status says "unknown" (exit 4). (stop calls findMasterHere
  * itself: not running is success for it.)
  */
-export async function findMasterOrSay(settings: Settings, adminApi = true): Promise<number | undefined> {
+export async function findMasterOrSay(lookup: MasterLookup): Promise<number | undefined> {
   try {
-    return await findMasterHere(settings, adminApi);
+    return await findMasterHere(lookup);
   } catch (err) {
     if (err instanceof CorralError && err.code === 'CORRAL_ERR_NOT_RUNNING') {
       process.stderr.write(`${err.message}\n`);

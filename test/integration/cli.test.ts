@@ -73,6 +73,22 @@ test('status, reload and stop find the master through the pidfile and .env', asy
     const said = JSON.parse(unreachable.stdout) as { running: boolean; pid: number; error: { code: string } };
     assert.deepEqual([said.running, said.pid, said.error.code], [true, c.pid, 'CORRAL_ERR_ADMIN_UNREACHABLE']);
 
+    // Run from a directory without .env (a service's install directory): no settings file read,
+    // so the default pidfile is looked at; the answer says so, and how to name the service's file.
+    const elsewhere = mkdtempSync(join(tmpdir(), 'corral-cli-nofile-'));
+    try {
+      const nowhere = { CORRAL_ADMIN_BIND: `127.0.0.1:${await freePort()}` };
+      const blind = await exec(elsewhere, [], ['status'], nowhere);
+      assert.equal(blind.code, 3, `${blind.stdout}${blind.stderr}`);
+      assert.match(blind.stderr, /^corral is not running \(no pidfile at .*corral\.pid\); no settings file was read \(no \.env in .*, CORRAL_ENV_FILE unset\), so the default CORRAL_PIDFILE was looked at: .*\(CORRAL_ENV_FILE=\/etc\/corral\/corral\.env corral <command>\)\n$/);
+      const blindStop = await exec(elsewhere, [], ['stop'], nowhere);
+      assert.equal(blindStop.code, 0, `${blindStop.stdout}${blindStop.stderr}`);
+      assert.match(blindStop.stdout, /no settings file was read .*; nothing to stop\n$/);
+      assert.ok(isAlive(c.pid), 'the master was not signalled');
+    } finally {
+      rmSync(elsewhere, { recursive: true, force: true });
+    }
+
     const reload = await corral(dir, 'reload');
     assert.equal(reload.code, 0, `${reload.stdout}${reload.stderr}`);
     await c.waitForLog((l) => l.event === 'reload.done', 20000, 'reload.done');

@@ -40,10 +40,12 @@ describe('findMasterHere with no pidfile at CORRAL_PIDFILE', () => {
       try {
         const port = (server.address() as AddressInfo).port;
         const settings = testSettings({ CORRAL_PIDFILE: join(dir, 'moved.pid'), CORRAL_ADMIN_BIND: `127.0.0.1:${port}`, CORRAL_ADMIN_TOKEN: TOKEN });
-        await assert.rejects(findMasterHere(settings), (err: unknown) => {
+        await assert.rejects(findMasterHere({ settings, adminApi: true, envFile: '/srv/app/.env' }), (err: unknown) => {
           assert.ok(err instanceof CorralError);
           assert.equal(err.code, 'CORRAL_ERR_MASTER_ELSEWHERE', err.message);
           assert.match(err.message, /master pid 4242/);
+          // Which settings this command read: the master may have been started with another file.
+          assert.match(err.message, /another settings file: this command read \/srv\/app\/\.env\)/);
           return true;
         });
       } finally {
@@ -58,10 +60,45 @@ describe('findMasterHere with no pidfile at CORRAL_PIDFILE', () => {
     try {
       const port = (server.address() as AddressInfo).port;
       const settings = testSettings({ CORRAL_PIDFILE: join(dir, 'moved.pid'), CORRAL_ADMIN_BIND: `127.0.0.1:${port}`, CORRAL_ADMIN_TOKEN: TOKEN });
-      await assert.rejects(findMasterHere(settings), (err: unknown) => err instanceof CorralError && err.code === 'CORRAL_ERR_NOT_RUNNING');
+      await assert.rejects(findMasterHere({ settings, adminApi: true, envFile: '/srv/app/.env' }), (err: unknown) => err instanceof CorralError && err.code === 'CORRAL_ERR_NOT_RUNNING');
     } finally {
       server.close();
       rmSync(dir, { recursive: true, force: true });
     }
+  });
+});
+
+describe('findMasterHere when nothing answers', () => {
+  const notRunning = async (envFile: string | undefined): Promise<string> => {
+    const dir = mkdtempSync(join(tmpdir(), 'corral-elsewhere-'));
+    // A port nothing listens on: bound, then closed.
+    const probe = createServer().listen(0, '127.0.0.1');
+    await once(probe, 'listening');
+    const port = (probe.address() as AddressInfo).port;
+    await new Promise((resolve) => probe.close(resolve));
+    try {
+      const settings = testSettings({ CORRAL_PIDFILE: join(dir, 'corral.pid'), CORRAL_ADMIN_BIND: `127.0.0.1:${port}` });
+      let message = '';
+      await assert.rejects(findMasterHere({ settings, adminApi: true, envFile }), (err: unknown) => {
+        assert.ok(err instanceof CorralError);
+        assert.equal(err.code, 'CORRAL_ERR_NOT_RUNNING', err.message);
+        message = err.message;
+        return true;
+      });
+      return message;
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  };
+
+  it('says no settings file was read, and how to name the one a service was started with', async () => {
+    // The install directory has no .env: the default pidfile was looked at, not the service's.
+    const message = await notRunning(undefined);
+    assert.match(message, /^corral is not running \(no pidfile at .*corral\.pid\); no settings file was read \(no \.env in .*, CORRAL_ENV_FILE unset\)/);
+    assert.match(message, /CORRAL_ENV_FILE=\/etc\/corral\/corral\.env corral <command>/);
+  });
+
+  it('adds nothing when a settings file was read', async () => {
+    assert.match(await notRunning('/srv/app/.env'), /^corral is not running \(no pidfile at .*corral\.pid\)$/);
   });
 });

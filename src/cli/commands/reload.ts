@@ -60,7 +60,7 @@ sent unless 0 (with --wait: 0, or 1 for a reload that did not complete).`,
     // Quietly: the settings are judged whole just below, and a lookup's warning ("this command
     // does not need it") would say the opposite of the refusal that follows it.
     const lookup = loadLookupSettings(MASTER_LOOKUP_SETTINGS, true);
-    const pid = await findMasterOrSay(lookup.settings, lookup.adminApi);
+    const pid = await findMasterOrSay(lookup);
     if (pid === undefined) return EXIT.NOT_RUNNING;
     assertMaySignal(pid, 'SIGHUP');
     // A master that is stopping ignores a reload (its log says shutdown.ignored): said here, not

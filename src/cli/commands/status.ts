@@ -1,7 +1,6 @@
 import { CorralError, EXIT } from '../../errors.js';
 import { parseFlags, type Command } from '../command.js';
-import type { Settings } from '../../config/schema.js';
-import { findMasterOrSay, getAdminJson, loadLookupSettings, masterAdminUrl, STATUS_SETTINGS } from '../master-process.js';
+import { findMasterOrSay, getAdminJson, loadLookupSettings, masterAdminUrl, STATUS_SETTINGS, type MasterLookup } from '../master-process.js';
 import { sheetsStatusLine, type SheetsStatus } from './status-sheets.js';
 
 interface WorkerRow {
@@ -152,9 +151,9 @@ admin API's settings are invalid, or CORRAL_ENV_FILE cannot be read.`,
     const json = (answer: Record<string, unknown>) => {
       if (values.json) process.stdout.write(`${JSON.stringify(answer, null, 2)}\n`);
     };
-    let settings: Settings;
+    let lookup: MasterLookup;
     try {
-      ({ settings } = loadLookupSettings(STATUS_SETTINGS));
+      lookup = loadLookupSettings(STATUS_SETTINGS);
     } catch (err) {
       // Refused settings (78): still one JSON object, whether corral runs being unknown.
       if (err instanceof CorralError) json({ running: null, error: { code: err.code, message: err.message } });
@@ -162,7 +161,7 @@ admin API's settings are invalid, or CORRAL_ENV_FILE cannot be read.`,
     }
     let pid: number | undefined;
     try {
-      pid = await findMasterOrSay(settings);
+      pid = await findMasterOrSay(lookup);
     } catch (err) {
       // Not "not running": start refuses this pidfile (or fails on the ports of the corral that
       // answers elsewhere), so `status || start` must not be told to start.
@@ -172,6 +171,7 @@ admin API's settings are invalid, or CORRAL_ENV_FILE cannot be read.`,
       json({ running: null, error: { code: err.code, message: err.message } });
       return EXIT.STATUS_UNKNOWN;
     }
+    const { settings } = lookup;
     if (pid === undefined) {
       json({ running: false });
       return EXIT.NOT_RUNNING;

@@ -40,10 +40,11 @@ how to go on), 64 an unknown option, 78 CORRAL_PIDFILE or CORRAL_GRACEFUL_TIMEOU
 CORRAL_ENV_FILE cannot be read.`,
   async run(argv) {
     const { values } = parseFlags(argv, { fast: { type: 'boolean' }, 'no-wait': { type: 'boolean' } }, { readsSettings: true, flagHints: STOP_FLAG_HINTS });
-    const { settings, adminApi } = loadLookupSettings();
+    const lookup = loadLookupSettings();
+    const { settings } = lookup;
     let pid: number;
     try {
-      pid = await findMasterHere(settings, adminApi);
+      pid = await findMasterHere(lookup);
     } catch (err) {
       if (!(err instanceof CorralError && err.code === 'CORRAL_ERR_NOT_RUNNING')) throw err;
       // LSB init-script actions: stop on a stopped service succeeds. Exiting 3 made a script's or
