@@ -34,7 +34,9 @@ export interface ReloadEnd {
   readonly at: number;
   /**
    * The settings it read but left as they were until a restart (config.restart_needed), for a
-   * reload whose generation serves (completed, incomplete); empty otherwise.
+   * reload that started (completed, incomplete, and rolled back too: those settings are the
+   * master's own, which a rollback leaves as they were, so a restart would still apply them); for
+   * one refused before it started, those of the reload before it, which still stand.
    */
   readonly restartNeeded: readonly string[];
 }
@@ -98,7 +100,7 @@ export class Generations {
 
   /** A reload ended (`generation` serves now), applied in full or not; `message` is one line. */
   ended(outcome: ReloadEnd['outcome'], code: string | undefined, message: string, wallNow: number): void {
-    const restartNeeded = outcome === 'completed' || outcome === 'incomplete' ? this.startedRestartNeeded : [];
+    const restartNeeded = outcome === 'refused' ? (this.lastEnded?.restartNeeded ?? []) : this.startedRestartNeeded;
     this.startedRestartNeeded = [];
     this.lastEnded = { seq: (this.lastEnded?.seq ?? 0) + 1, outcome, generation: this.serving, code, message, at: wallNow, restartNeeded };
     this.endedBy[outcome]++;

@@ -143,7 +143,11 @@ test('reload --wait exits 0 once the reload completed and 1 when it was rolled b
     writeFileSync(join(dir, '.env'), `${readFileSync(join(dir, '.env'), 'utf8')}\nCORRAL_ACCEPT=round-robin\n`);
     const kept = await reloadWait();
     assert.equal(kept.code, 0, `${kept.stdout}${kept.stderr}`);
-    assert.match(kept.stdout, /\nreload done: generation 3 serves \(master pid \d+\)\nnot applied until a restart \(systemctl restart corral\): CORRAL_ACCEPT \(config\.restart_needed in the log says what runs and what is configured\)\n$/);
+    const restartLine = /\nnot applied until a restart \(systemctl restart corral, or corral stop, then corral start\): CORRAL_ACCEPT \(config\.restart_needed in the log says what runs and what is configured\)\n/;
+    assert.match(kept.stdout, /\nreload done: generation 3 serves \(master pid \d+\)\n/);
+    assert.match(kept.stdout, restartLine);
+    // And `corral status` says it too, not the log alone.
+    assert.match((await corral(dir, 'status')).stdout, restartLine);
     settings('basic.mjs');
 
     // Valid settings whose workers cannot boot: rolled back, generation 3 serves on.
@@ -161,13 +165,19 @@ test('reload --wait exits 0 once the reload completed and 1 when it was rolled b
     const gist = await reloadWait();
     assert.equal(gist.code, 1, `${gist.stdout}${gist.stderr}`);
     assert.equal(gist.stderr, "corral reload: last reload rolled back (CORRAL_ERR_APP_LOAD), generation 3 serves; the log's reload.failed line says why\n");
+    // `corral status` without a token says the rollback's gist too: it said "ok" alone.
+    const tokenless = await corral(dir, 'status');
+    assert.equal(tokenless.code, 0, tokenless.stderr);
+    assert.equal(tokenless.stdout, `corral is running: master pid ${c.pid}, 2/2 workers ready (ok); set CORRAL_ADMIN_TOKEN for per-worker figures\nlast reload rolled back (CORRAL_ERR_APP_LOAD), generation 3 serves; the log's reload.failed line says why\n`);
+    const tokenlessJson = JSON.parse((await corral(dir, 'status', '--json')).stdout) as { reload?: { last?: { outcome: string; code: string } } };
+    assert.deepEqual([tokenlessJson.reload?.last?.outcome, tokenlessJson.reload?.last?.code], ['rolled_back', 'CORRAL_ERR_APP_LOAD']);
 
     // The admin address edited since the start (to a port chosen at start, here): the master is
     // asked where it recorded its admin API, and the reload leaves the address to a restart.
     settings('basic.mjs', '127.0.0.1:0');
     const moved = await reloadWait();
     assert.equal(moved.code, 0, `${moved.stdout}${moved.stderr}`);
-    assert.match(moved.stdout, /\nnot applied until a restart \(systemctl restart corral\): CORRAL_ADMIN_BIND /);
+    assert.match(moved.stdout, /\nnot applied until a restart \([^)]*\): CORRAL_ADMIN_BIND /);
     // A master of an older corral recorded no address: a port chosen at start cannot be asked,
     // refused before any signal.
     const stamp = join(dir, 'corral.pid.start');

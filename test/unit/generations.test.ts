@@ -66,3 +66,23 @@ test('a reload asked for has no outcome until handled; a refused one says why', 
   g.asked();
   assert.equal(g.outcome, undefined);
 });
+
+test('a rolled-back reload says what a restart would apply, which it read; a refused one leaves the last word standing', () => {
+  const g = new Generations();
+  g.start(loaded, 2, 0, [{ setting: 'CORRAL_ACCEPT', running: 'shared', configured: 'round-robin' }], loaded);
+  g.end();
+  g.ended('completed', undefined, 'reload done', 1000);
+  assert.deepEqual(g.lastEnd?.restartNeeded, ['CORRAL_ACCEPT']);
+  // Rolled back: the master's own settings were never changed, so a restart would apply these.
+  g.start(loaded, 2, 0, [{ setting: 'corral code', running: 'build a', configured: 'build b on disk' }], loaded);
+  g.rollBack();
+  g.ended('rolled_back', 'CORRAL_ERR_APP_LOAD', 'last reload rolled back', 2000);
+  assert.deepEqual(g.lastEnd?.restartNeeded, ['corral code']);
+  // Refused before it started (invalid settings): what the last reload said still stands.
+  g.ended('refused', 'CORRAL_ERR_CONFIG_INVALID', 'last reload refused', 3000);
+  assert.deepEqual(g.lastEnd?.restartNeeded, ['corral code']);
+  g.start(loaded, 2, 0, [], loaded);
+  g.end();
+  g.ended('completed', undefined, 'reload done', 4000);
+  assert.deepEqual(g.lastEnd?.restartNeeded, []);
+});

@@ -7,6 +7,7 @@ import { parseFlags, type Command } from '../command.js';
 import { readMasterRecord, type MasterRecord } from '../../master/pidfile.js';
 import { adminBaseUrl, assertMaySignal, findMasterOrSay, getAdminJson, loadLookupSettings, MASTER_LOOKUP_SETTINGS, masterAdminUrl, signalMaster } from '../master-process.js';
 import { readReloadStanding, waitForReloadEnd, type ReloadStanding } from '../reload-wait.js';
+import { reloadGist, restartNeededText } from '../reload-words.js';
 
 /** A bound on --wait is not CORRAL_TIMEOUT (the workers' heartbeat timeout), which the generic hint would name. */
 const WAIT_BOUND = 'reload takes no timeout: --wait waits at most 120 s plus CORRAL_GRACEFUL_TIMEOUT (the unit\'s TimeoutStartSec); for a shorter bound, run it under timeout(1): `timeout 60 corral reload --wait` (CORRAL_TIMEOUT is the workers\' heartbeat timeout, not this wait)';
@@ -156,17 +157,16 @@ async function reloadAndWait(pid: number, settings: Settings, record: MasterReco
   const end = await waitForReloadEnd(base, pid, before, boundS * 1000);
   switch (end.kind) {
     case 'ended': {
-      const { outcome, generation, code } = end.last;
+      const { outcome, generation } = end.last;
       if (outcome === 'completed') {
         process.stdout.write(`reload done: generation ${generation} serves (master pid ${pid})\n`);
         // Said here too, not in the log alone: the operator who edited them is the one reading.
-        const kept = end.last.restart_needed ?? [];
-        if (kept.length > 0) process.stdout.write(`not applied until a restart (systemctl restart corral): ${kept.join(', ')} (config.restart_needed in the log says what runs and what is configured)\n`);
+        const kept = restartNeededText(end.last);
+        if (kept !== undefined) process.stdout.write(`${kept}\n`);
         return EXIT.OK;
       }
       // The master's own line (systemd's STATUS=) when the token lets it be read, else its gist.
-      const said = { refused: 'refused', rolled_back: 'rolled back', incomplete: 'incomplete' }[outcome];
-      const line = (await failureMessage(base, settings.CORRAL_ADMIN_TOKEN, end.last.seq)) ?? `last reload ${said} (${code}), generation ${generation} serves; the log's reload.failed line says why`;
+      const line = (await failureMessage(base, settings.CORRAL_ADMIN_TOKEN, end.last.seq)) ?? reloadGist({ ...end.last, outcome });
       process.stderr.write(`corral reload: ${line}\n`);
       return EXIT.FAILURE;
     }

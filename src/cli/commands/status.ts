@@ -2,6 +2,8 @@ import { CorralError, EXIT } from '../../errors.js';
 import { parseFlags, type Command } from '../command.js';
 import { findMasterOrSay, getAdminJson, loadLookupSettings, masterAdminUrl, STATUS_SETTINGS, type MasterLookup } from '../master-process.js';
 import { sheetsStatusLine, type SheetsStatus } from './status-sheets.js';
+import { readReloadStanding, type ReloadStanding } from '../reload-wait.js';
+import { reloadGist, restartNeededText } from '../reload-words.js';
 
 interface WorkerRow {
   id: number;
@@ -32,18 +34,25 @@ interface Stats {
   /** The keeper's own figures (its `extra` names the backend); null without a keeper. */
   keeper?: { extra?: Record<string, unknown>; heartbeat_late?: boolean; last_beat_s_ago?: number | null } | null;
   /** Absent from a master older than this command. */
-  reload?: { in_progress_generation: number | null; queued: boolean; last: { outcome: string; message?: string } | null };
+  reload?: { in_progress_generation: number | null; queued: boolean; last: (NonNullable<ReloadStanding['last']> & { message?: string }) | null };
 }
 
 /**
  * The reload in progress, or the latest one that ended without applying (as systemd's STATUS=
- * line says it, until a reload completes): a rollback was said in the log alone to whoever runs
- * corral without systemd.
+ * line says it, until a reload completes; its gist without the token, which its message needs):
+ * a rollback was said in the log alone to whoever runs corral without systemd. Then what the
+ * last reload left until a restart (a new build of corral, CORRAL_ACCEPT...), which only
+ * `reload --wait` said.
  */
-function reloadLine(r: Stats['reload']): string | undefined {
-  if (!r) return undefined;
-  if (r.in_progress_generation !== null) return `reload to generation ${r.in_progress_generation} in progress${r.queued ? ', another queued behind it' : ''}`;
-  return r.last && r.last.outcome !== 'completed' ? r.last.message : undefined;
+function reloadLines(r: Stats['reload'] | undefined): string[] {
+  if (!r) return [];
+  const lines: string[] = [];
+  const last = r.last;
+  if (r.in_progress_generation !== null) lines.push(`reload to generation ${r.in_progress_generation} in progress${r.queued ? ', another queued behind it' : ''}`);
+  else if (last && last.outcome !== 'completed') lines.push(last.message ?? reloadGist({ ...last, outcome: last.outcome }));
+  const kept = restartNeededText(last);
+  if (kept !== undefined) lines.push(kept);
+  return lines;
 }
 
 /** The backoff holding the next fork, said as the master's status line says it. */
@@ -126,9 +135,11 @@ export const statusCommand: Command = {
 Finds the master through CORRAL_PIDFILE and asks its admin API (CORRAL_ADMIN_BIND, with
 CORRAL_ADMIN_TOKEN) for the master and per-worker figures, and the Sheets layer's state (Google
 answering or failing, writes waiting in the journal, Redis connected or this host alone).
-Without a token it shows the health summary only. With --json, one JSON object on stdout whatever the answer, led by "running"
+Without a token it shows the health summary only. Both say a reload in progress, the last one
+if it did not apply (refused, rolled back), and what the last reload left until a restart (a new
+build of corral, CORRAL_ACCEPT...). With --json, one JSON object on stdout whatever the answer, led by "running"
 (true; false when not running; null when unknown): then the admin API's figures with a token,
-or "pid" and "health" without one, and "error" with the message when the exit code is 1 or 4,
+or "pid", "health" and "reload" without one, and "error" with the message when the exit code is 1 or 4,
 or with its code and message when the settings are refused (78).
 Of the settings, only CORRAL_PIDFILE and the admin API's must be valid: a bad
 edit elsewhere in .env is reported as a warning.
@@ -196,8 +207,13 @@ admin API's settings are invalid, or CORRAL_ENV_FILE cannot be read.`,
         const health = await getAdminJson(`${base}/api/admin/health`, undefined);
         const h = health.body as Health;
         const hint = figuresRefusedHint(stats);
-        if (values.json) json({ running: true, pid, health: h, note: hint });
-        else process.stdout.write(`corral is ${stateOf(h.stopping)}: master pid ${pid}, ${h.workers_ready}/${h.workers_expected} workers ready (${h.status}${whyDegraded(h)})${respawnText(h.respawn_in_ms)}; ${hint}\n`);
+        // Where reloads stand needs no token (an older master answers without it: left out).
+        const reload = await readReloadStanding(base).catch(() => undefined);
+        if (values.json) json({ running: true, pid, health: h, ...(reload ? { reload: { in_progress_generation: reload.in_progress_generation, queued: reload.queued, last: reload.last } } : {}), note: hint });
+        else {
+          const lines = [`corral is ${stateOf(h.stopping)}: master pid ${pid}, ${h.workers_ready}/${h.workers_expected} workers ready (${h.status}${whyDegraded(h)})${respawnText(h.respawn_in_ms)}; ${hint}`, ...reloadLines(reload)];
+          process.stdout.write(`${lines.join('\n')}\n`);
+        }
         return 0;
       }
       const s = stats.body as Stats;
@@ -221,7 +237,7 @@ admin API's settings are invalid, or CORRAL_ENV_FILE cannot be read.`,
         `corral is ${stateOf(s.master.stopping)}: master pid ${s.master.pid}, generation ${s.master.generation}, up ${duration(s.master.uptime_s)}${s.master.stopping ? ' (a stop has begun: its workers finish their requests, then it exits)' : ''}`,
         `workers ${s.workers_ready}/${s.workers_expected} ready${s.workers_not_beating ? ` (${s.workers_not_beating} not beating)` : ''}, capacity ${s.capacity.status} (${capacityText(s.capacity)})${respawnText(s.respawn?.in_ms, s.respawn ?? undefined)}`,
         ...(h.status !== 'ok' ? [`health ${h.status}${whyDegraded(h)}`] : []),
-        ...[reloadLine(s.reload)].filter((line) => line !== undefined),
+        ...reloadLines(s.reload),
         ...[sheetsStatusLine(s.sheets, s.keeper?.extra, s.keeper)].filter((line) => line !== undefined),
         '',
         `${'ID'.padStart(4)} ${'PID'.padStart(8)} ${'GEN'.padStart(4)} ${'STATE'.padEnd(11)} ${'UPTIME'.padStart(7)} ${'REQUESTS'.padStart(10)} ${'RSS MiB'.padStart(8)}`,

@@ -1,0 +1,28 @@
+// How `corral reload --wait` and `corral status` say where reloads stand, in one set of words:
+// `status` said nothing of a reload rolled back without a token, nor of what only a restart applies.
+
+import type { ReloadStanding } from './reload-wait.js';
+
+type LastReload = NonNullable<ReloadStanding['last']>;
+
+/** How to restart, with systemd or without (corral has no restart command of its own). */
+export const RESTART_HOW = 'systemctl restart corral, or corral stop, then corral start';
+
+/**
+ * What the last reload left until a restart, or undefined. A new build of corral is said by the
+ * log's reload.code_changed, a setting by its config.restart_needed.
+ */
+export function restartNeededText(last: LastReload | null | undefined): string | undefined {
+  const kept = last?.restart_needed ?? [];
+  if (kept.length === 0) return undefined;
+  const code = kept.includes('corral code');
+  const settings = kept.some((k) => k !== 'corral code');
+  const lines = [code ? 'reload.code_changed' : undefined, settings ? 'config.restart_needed' : undefined].filter((l) => l !== undefined).join(' and ');
+  return `not applied until a restart (${RESTART_HOW}): ${kept.join(', ')} (${lines} in the log says what runs and what is configured)`;
+}
+
+/** The gist of a reload that ended without applying (its own message needs the token). */
+export function reloadGist(last: LastReload & { readonly outcome: Exclude<LastReload['outcome'], 'completed'> }): string {
+  const said = { refused: 'refused', rolled_back: 'rolled back', incomplete: 'incomplete' }[last.outcome];
+  return `last reload ${said} (${last.code}), generation ${last.generation} serves; the log's reload.failed line says why`;
+}
