@@ -21,6 +21,8 @@ export const ERROR_CODES = {
     "The master runs as another user, so this command may not signal it: run it as that user or root (`sudo -u corral corral reload`), or through systemctl under systemd.",
   CORRAL_ERR_APP_LOAD:
     "The application module (`CORRAL_APP`) could not be imported or did not export a request listener. The `worker.boot_failed` line carries the import's error and stack in `boot_error`: fix the module, then start or reload (a reload whose new workers cannot boot is rolled back, the old ones serving on).",
+  CORRAL_ERR_CODE_LOAD:
+    "corral's own code (dist/, node_modules) could not be loaded in a new worker or keeper: its files changed under the running corral, as `npm ci` or `git pull` in the directory it runs from does (node_modules is deleted, then rebuilt), or are incomplete. The `worker.boot_failed` (or keeper) line carries the loader's error in `boot_error`. Stop corral before upgrading it in place, or build the new release in a directory of its own (README: Upgrading corral); the workers already running are not affected.",
   CORRAL_ERR_LISTEN:
     "A socket could not be bound: the port is in use (another process, or corral's own admin API at `CORRAL_ADMIN_BIND`; `ss -ltnp 'sport = :8080'` names the holder), permission denied (a port below 1024 needs CAP_NET_BIND_SERVICE: use a higher port behind a proxy such as `config/nginx/corral.conf`), or no interface of this host has the address. The log line names the setting and the fix; a reload whose new workers cannot bind is rolled back.",
   CORRAL_ERR_BOOT_EXHAUSTED:

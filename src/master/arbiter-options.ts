@@ -6,6 +6,7 @@
 import type { LoadedSettings } from '../config/load.js';
 import type { Settings } from '../config/schema.js';
 import type { Logger } from '../log/logger.js';
+import type { InstallMove } from './code-identity.js';
 import type { FatalReason } from './fatal-stderr.js';
 import type { Notifier } from './notify.js';
 import type { Spawner } from './spawner.js';
@@ -34,6 +35,8 @@ export interface ArbiterOptions {
   readonly now?: () => number;
   /** The build on disk (code-identity.ts); tests give their own. */
   readonly codeIdentity?: () => string | undefined;
+  /** The install the path corral was started as leads to now, when moved (code-identity.ts); tests give their own. */
+  readonly installMove?: () => InstallMove | undefined;
   /**
    * The most connections a worker can hold under the open-files limit its children inherit
    * (fd-limit.ts connectionsWithin); CORRAL_WORKER_CONNECTIONS is held under it. Undefined: none known.

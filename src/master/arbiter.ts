@@ -26,7 +26,7 @@ import type { Capacity } from './capacity.js';
 import { accountExit, addServed, noneServed, type ChildExit, type ServedTotals } from './child-exits.js';
 import { ExitTally } from './exit-reasons.js';
 import { ChildKiller } from './child-killer.js';
-import { codeIdentity } from './code-identity.js';
+import { codeIdentity, installMoveWatch } from './code-identity.js';
 import { ChildMessageHandler } from './child-message-handler.js';
 import { RequestLatency } from './request-latency.js';
 import { CrashLedger } from './crash-ledger.js';
@@ -106,7 +106,8 @@ export class Arbiter {
     const keeperRestart = new KeeperRestart({ log, now, keeperCrashes, keeper, drain, tellWorkers: (msg) => this.tellWorkers(msg) });
     this.keeperRestart = keeperRestart;
     this.readings = new ArbiterReadings({ options: o, now, startedAt: this.startedAt, children, target, gens, crashes, keeperCrashes, latency, exitedServed: this.exitedServed, exitTally: this.exitTally, stopping: () => this.phase === 'stopping', finished: () => this.finished });
-    this.reloads = new ReloadLifecycle({ options: o, target, gens, crashes, keeperRestart, log, now, code, workers, requestTick, booting: () => this.phase === 'booting', statusLine: () => this.statusLine(), recordReload: () => this.record('reload') });
+    const installMove = o.installMove ?? installMoveWatch();
+    this.reloads = new ReloadLifecycle({ options: o, target, gens, crashes, keeperRestart, log, now, code, installMove, workers, requestTick, booting: () => this.phase === 'booting', statusLine: () => this.statusLine(), recordReload: () => this.record('reload') });
     const markRetire = (c: ChildRecord, reason: RetireReason, extra: Record<string, number>, crashCounted: boolean) => this.markRetire(c, reason, extra, crashCounted);
     const listening = (port: number) => {
       this.port = port;

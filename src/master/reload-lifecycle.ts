@@ -4,6 +4,7 @@
 // queued behind it. What the settings mean is reload-plan.ts's, the generation numbers are
 // generations.ts's; the arbiter forks and drains the workers and says when a step is due.
 
+import type { InstallMove } from './code-identity.js';
 import { displayValue, type LoadedSettings } from '../config/load.js';
 import { MAX_WORKERS } from '../config/schema-daemon.js';
 import { ConfigError, describeError, codeOf } from '../errors.js';
@@ -32,6 +33,8 @@ export interface ReloadDeps {
   readonly now: () => number;
   /** The build on disk (code-identity.ts). */
   readonly code: () => string | undefined;
+  /** The install the path corral was started as leads to now, when moved (code-identity.ts). */
+  readonly installMove: () => InstallMove | undefined;
   readonly gens: Generations;
   readonly crashes: CrashLedger;
   readonly keeperRestart: KeeperRestart;
@@ -53,6 +56,8 @@ export class ReloadLifecycle {
   private readonly codeAtStart: string | undefined;
   /** The build on disk a reload last said needs a restart (said once per build). */
   private codeChangeSaid: string | undefined;
+  /** The install a reload last said the launcher's path leads to (said once per install). */
+  private installMoveSaid: string | undefined;
   /**
    * Worker count changes (TTIN, TTOU, the admin API's ±1) asked for while a reload is queued, which
    * that reload carries over its CORRAL_WORKERS; undefined while none is queued. A reload asked for
@@ -109,10 +114,12 @@ export class ReloadLifecycle {
       masterLogFile: this.masterLogFile,
       configureLogs: this.d.options.configureLogs,
       code: { running: this.codeAtStart, onDisk, said: this.codeChangeSaid },
+      installMove: { move: this.d.installMove(), said: this.installMoveSaid },
       log,
     });
     next = plan.next;
     this.codeChangeSaid = plan.codeChangeSaid;
+    this.installMoveSaid = plan.installMoveSaid;
     this.refusedBind = plan.refusedBind;
     this.masterLogFile = plan.masterLogFile;
     const previous = target.loaded;

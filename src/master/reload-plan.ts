@@ -3,6 +3,7 @@
 // corral's code on disk is another build than the master's, and the lines that tell the operator so. The decisions are pure functions of the settings; planReload
 // logs them in the order a reload always has. The arbiter then starts the new generation.
 
+import type { InstallMove } from './code-identity.js';
 import { join } from 'node:path';
 import { JOURNAL_FILE } from '../sheets/keeper/journal-open.js';
 import { displayValue, keepingSetting, type LoadedSettings } from '../config/load.js';
@@ -123,6 +124,8 @@ export interface ReloadPlanInput {
   readonly configureLogs: ((settings: Settings) => boolean) | undefined;
   /** The build the master runs, the one on disk, and the one a reload last said needs a restart (code-identity.ts). */
   readonly code?: { readonly running: string | undefined; readonly onDisk: string | undefined; readonly said: string | undefined };
+  /** The install the path corral was started as leads to now, when moved, and the one a reload last said. */
+  readonly installMove?: { readonly move: InstallMove | undefined; readonly said: string | undefined };
   readonly log: Logger;
 }
 
@@ -134,6 +137,8 @@ export interface ReloadPlan {
   readonly masterLogFile: string;
   /** The build on disk this reload said needs a restart, or the one said before. */
   readonly codeChangeSaid: string | undefined;
+  /** The install this reload said the launcher leads to, or the one said before. */
+  readonly installMoveSaid: string | undefined;
 }
 
 /** Decides what the reload applies, applies the master's log settings, and logs what it does not apply. */
@@ -206,5 +211,19 @@ export function planReload(p: ReloadPlanInput): ReloadPlan {
       codeChangeSaid = onDisk;
     }
   }
-  return { next, restartNeeded, refusedBind, masterLogFile: logsApplied ? now : p.masterLogFile, codeChangeSaid };
+  // A release switched under the path corral was started as (a symlink deploy): the master forks
+  // the release it resolved at start, whatever the link says now. Once per release, as a build.
+  let installMoveSaid = p.installMove?.said;
+  const move = p.installMove?.move;
+  if (move !== undefined) {
+    if (!restartNeeded.some((r) => r.setting === 'corral code')) restartNeeded.push({ setting: 'corral code', running: move.running, configured: `${move.now} (where ${move.launcher} leads now)` });
+    if (installMoveSaid !== move.now) {
+      log.warn(
+        { event: 'reload.code_changed', running_dir: move.running, launcher: move.launcher, launcher_dir: move.now },
+        `corral was started as ${move.launcher}, which now leads to ${move.now}, but the master runs ${move.running} and forks its workers and keeper from there: this reload runs the code of ${move.running}, not of ${move.now}; restart corral to run it (systemctl restart corral, or corral stop, then corral start)`,
+      );
+      installMoveSaid = move.now;
+    }
+  }
+  return { next, restartNeeded, refusedBind, masterLogFile: logsApplied ? now : p.masterLogFile, codeChangeSaid, installMoveSaid };
 }

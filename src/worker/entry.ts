@@ -1,7 +1,9 @@
 // Process entry for a worker: the master forks this file. The group's signals are ignored before
-// the worker's code is imported (src/group-signals.ts says why), hence the dynamic import.
+// the worker's code is imported (src/group-signals.ts says why), hence the dynamic import; a
+// failure to load it is said to the master (src/own-code-load.ts).
 import { ignoreGroupSignals } from '../group-signals.js';
+import { loadOwnCode } from '../own-code-load.js';
 
 ignoreGroupSignals();
-const { runWorker } = await import('./main.js');
+const { runWorker } = await loadOwnCode('worker', () => import('./main.js'));
 void runWorker();

@@ -2,7 +2,7 @@
 // from a copy of the install whose compiled code the test changes, as an upgrade does.
 
 import assert from 'node:assert/strict';
-import { appendFileSync, cpSync, mkdirSync, mkdtempSync, rmSync, symlinkSync } from 'node:fs';
+import { appendFileSync, cpSync, mkdirSync, mkdtempSync, realpathSync, rmSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
@@ -53,6 +53,53 @@ test('a reload after corral was upgraded on disk restarts the keeper with the ne
     assert.equal(c.events('keeper.restart').length, 1);
     assert.equal(keeperReady().at(-1)?.pid, secondKeeper.pid);
     assert.equal(c.events('reload.code_changed').length, 1, 'said once per build');
+  } finally {
+    await c.stop();
+    rmSync(install, { recursive: true, force: true });
+  }
+});
+
+test('a release switched under the path corral was started as (a symlink deploy), then a reload: said to need a restart, as the workers run the old release', async () => {
+  const deploy = mkdtempSync(join(tmpdir(), 'corral-deploy-'));
+  const first = copyInstall();
+  const second = copyInstall();
+  const current = join(deploy, 'current');
+  symlinkSync(first, current);
+  const token = 'upgrade-test-admin-token-0123456789';
+  const c = await startCorral({ bin: join(current, 'bin', 'corral'), workers: 1, env: { CORRAL_ADMIN_TOKEN: token } });
+  try {
+    rmSync(current);
+    symlinkSync(second, current);
+    const reload = await http(`${c.adminUrl}/api/admin/reload`, { method: 'POST', headers: { authorization: `Bearer ${token}` } });
+    assert.equal(reload.status, 202, reload.text);
+    const body = reload.json<{ restart_needed: { setting: string; running: string; configured: string }[] }>();
+    assert.deepEqual(body.restart_needed, [{ setting: 'corral code', running: realpathSync(first), configured: `${realpathSync(second)} (where ${join(current, 'bin', 'corral')} leads now)` }]);
+    const said = await c.waitForLog((l) => l.event === 'reload.code_changed', 10_000, 'reload.code_changed');
+    assert.deepEqual([said.running_dir, said.launcher_dir], [realpathSync(first), realpathSync(second)]);
+    await c.waitForLog((l) => l.event === 'reload.done', 30_000, 'reload.done');
+    assert.equal((await http(`${c.url}/api/players`)).status, 200);
+  } finally {
+    await c.stop();
+    for (const dir of [deploy, first, second]) rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test("a worker forked while corral's packages are being reinstalled (npm ci in place) says its own code could not load, not the app, and the next attempt boots once they are back", async () => {
+  const install = copyInstall();
+  const c = await startCorral({ bin: join(install, 'bin', 'corral'), workers: 1 });
+  try {
+    await c.waitForLog((l) => l.event === 'worker.ready', 10_000, 'the first worker');
+    // What `npm ci` does first: node_modules goes away.
+    rmSync(join(install, 'node_modules'));
+    process.kill(c.pid, 'SIGTTIN');
+    const failed = await c.waitForLog((l) => l.event === 'worker.boot_failed', 15_000, 'worker.boot_failed');
+    assert.equal(failed.code, 'CORRAL_ERR_CODE_LOAD', JSON.stringify(failed));
+    const bootError = failed.boot_error as { code: string; message: string };
+    assert.match(bootError.message, /^corral's own code could not be loaded in a new worker \(.*Cannot find (package|module) .*\): its files changed under the running corral, as an npm ci or git pull/);
+    assert.equal((await http(`${c.url}/api/players`)).status, 200, 'the worker already running serves on');
+    // The packages are back: the next attempt (backoff) boots.
+    symlinkSync(join(REPO_ROOT, 'node_modules'), join(install, 'node_modules'));
+    await c.waitForLog((l) => l.event === 'worker.ready' && l.worker_id !== undefined && c.events('worker.ready').length >= 2, 20_000, 'the second worker');
   } finally {
     await c.stop();
     rmSync(install, { recursive: true, force: true });

@@ -727,6 +727,33 @@ test('a reload after corral was upgraded on disk restarts the keeper (the new wo
   }
 });
 
+test('a reload after the release under the path corral was started as was switched says the master runs the old one and a restart is needed, once per release', async () => {
+  let move: { launcher: string; running: string; now: string } | undefined;
+  const t = await setup({}, true, { codeIdentity: () => 'aaaaaaaaaaaa', installMove: () => move });
+  try {
+    t.bootWithKeeper();
+    move = { launcher: '/opt/corral/current/bin/corral', running: '/opt/corral/releases/1', now: '/opt/corral/releases/2' };
+    for (const _ of [1, 2]) {
+      t.arbiter.record('reload');
+      t.arbiter.tick();
+      const outcome = t.arbiter.view().reloadOutcome();
+      assert.ok(outcome?.outcome === 'started');
+      assert.deepEqual(outcome.restartNeeded, [{ setting: 'corral code', running: '/opt/corral/releases/1', configured: '/opt/corral/releases/2 (where /opt/corral/current/bin/corral leads now)' }]);
+      t.run(250);
+      t.children.filter((c) => c.identity.role === 'worker' && !c.exited && !c.sent.some((m) => m.type === 'drain')).forEach(ready);
+      t.run(250);
+      for (const c of t.children.filter((w) => w.identity.role === 'worker' && !w.exited && w.sent.some((m) => m.type === 'drain'))) c.exit(0);
+      t.run(250);
+    }
+    const said = t.log.lines().filter((l) => l.event === 'reload.code_changed');
+    assert.equal(said.length, 1, 'said once per release');
+    assert.deepEqual([said[0]?.running_dir, said[0]?.launcher, said[0]?.launcher_dir], ['/opt/corral/releases/1', '/opt/corral/current/bin/corral', '/opt/corral/releases/2']);
+    assert.match(String(said[0]?.msg), /this reload runs the code of \/opt\/corral\/releases\/1, not of \/opt\/corral\/releases\/2; restart corral/);
+  } finally {
+    t.log.close();
+  }
+});
+
 test('a keeper that crashes soon after each ready backs off like a worker; one that lived long is restarted at once', async () => {
   // Its failure count starts again at each ready: it was restarted within 250 ms every time, for good.
   const t = await setup({ CORRAL_WORKERS: '1' }, true);

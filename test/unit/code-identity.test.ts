@@ -1,11 +1,11 @@
 // The build digest a reload compares (master/code-identity.ts).
 
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, realpathSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { CODE_ROOT, codeIdentity } from '../../src/master/code-identity.js';
+import { CODE_ROOT, codeIdentity, installMoveWatch } from '../../src/master/code-identity.js';
 
 test('the digest follows the .js files under the root, by path and content, and nothing else', () => {
   const root = mkdtempSync(join(tmpdir(), 'corral-code-'));
@@ -34,4 +34,28 @@ test("is corral's own compiled code by default, and undefined when the code cann
   assert.match(codeIdentity() ?? '', /^[0-9a-f]{12}$/);
   assert.ok(CODE_ROOT.endsWith(join('dist', 'src') + '/'), CODE_ROOT);
   assert.equal(codeIdentity(join(tmpdir(), 'corral-no-such-dir-0')), undefined);
+});
+
+test('a release switched under the path corral was started as is seen; a launch from the install itself or from elsewhere is never a move', () => {
+  // This install, as a symlink deploy has it: releases/current -> the install, bin/corral through it.
+  const install = realpathSync(join(CODE_ROOT, '..', '..'));
+  const deploy = mkdtempSync(join(tmpdir(), 'corral-release-'));
+  try {
+    const current = join(deploy, 'current');
+    symlinkSync(install, current);
+    const next = join(deploy, 'release-2');
+    mkdirSync(join(next, 'bin'), { recursive: true });
+    const watch = installMoveWatch(join(current, 'bin', 'corral'));
+    assert.equal(watch(), undefined, 'the link still leads to the install it runs');
+    rmSync(current);
+    symlinkSync(next, current);
+    assert.deepEqual(watch(), { launcher: join(current, 'bin', 'corral'), running: install, now: realpathSync(next) });
+    rmSync(current);
+    assert.equal(watch(), undefined, 'a link gone for a moment (mid-switch) is no move');
+    assert.equal(installMoveWatch(join(install, 'bin', 'corral'))(), undefined, 'started from the install itself');
+    assert.equal(installMoveWatch(join(next, 'bin', 'corral'))(), undefined, 'started as another install: nothing this can follow');
+    assert.equal(installMoveWatch(undefined)(), undefined);
+  } finally {
+    rmSync(deploy, { recursive: true, force: true });
+  }
 });
