@@ -22,7 +22,8 @@ function usage(): string {
 
 /** Commands operators reach for that corral spells another way. */
 const OTHER_SPELLINGS: Readonly<Record<string, string>> = {
-  restart: 'corral has no restart: `corral reload` replaces the workers without dropping a request; under systemd, `systemctl restart corral` stops and starts the master',
+  restart:
+    'corral has no restart: `corral reload` replaces the workers without dropping a request (settings, the app); to restart (after upgrading corral itself, or for what a reload leaves until a restart: restart_needed), `systemctl restart corral` under systemd, else `corral stop`, then `corral start`',
   run: 'did you mean start? (it runs in the foreground)',
   serve: 'did you mean start? (it runs in the foreground)',
   kill: 'did you mean stop? (`corral stop --fast` does not wait for in-flight requests)',
@@ -30,10 +31,18 @@ const OTHER_SPELLINGS: Readonly<Record<string, string>> = {
   check_config: 'did you mean config? (it exits 78 when start would refuse the settings)',
 };
 
-/** A typo of a command (`stauts`), or a command corral spells another way (`restart`). */
-function unknownCommandHint(name: string): string {
+/**
+ * A typo of a command (`stauts`), a command corral spells another way (`restart`), or an option
+ * given before the command (`corral --json status`, `corral -c FILE start`): options follow it.
+ */
+function unknownCommandHint(name: string, rest: readonly string[]): string {
   const other = OTHER_SPELLINGS[name.toLowerCase()];
   if (other) return `: ${other}`;
+  const command = name.startsWith('-') ? rest.find((a) => commands.some((c) => c.name === a)) : undefined;
+  if (command !== undefined) {
+    const options = rest.slice(0, rest.indexOf(command));
+    return `: options follow the command, as in corral ${[command, name, ...options].join(' ')}`;
+  }
   const near = commands.map((c) => ({ name: c.name, d: editDistance(name.toLowerCase(), c.name) })).sort((a, b) => a.d - b.d)[0];
   return near && near.d <= 2 ? `: did you mean ${near.name}?` : '';
 }
@@ -94,7 +103,7 @@ export async function main(argv: readonly string[]): Promise<void> {
   if (name === '--version' || name === '-v') argv = ['version', ...rest];
   const entry = commands.find((c) => c.name === (argv[0] ?? ''));
   if (!entry) {
-    process.stderr.write(`corral: unknown command "${name}"${unknownCommandHint(name)}\n\n${usage()}\n`);
+    process.stderr.write(`corral: unknown command "${name}"${unknownCommandHint(name, rest)}\n\n${usage()}\n`);
     process.exitCode = EXIT.USAGE;
     return;
   }

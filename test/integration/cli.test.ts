@@ -815,10 +815,19 @@ test('every command answers --help, and an unknown command or flag is a usage er
     for (const [typed, says] of [
       ['stauts', /unknown command "stauts": did you mean status\?\n/],
       ['relaod', /did you mean reload\?/],
-      ['restart', /corral has no restart: `corral reload` replaces the workers .*`systemctl restart corral`/],
+      ['restart', /corral has no restart: `corral reload` replaces the workers .*`systemctl restart corral` under systemd, else `corral stop`, then `corral start`/],
     ] as const) {
       const r = await corral(dir, typed);
       assert.equal(r.code, 64, typed);
+      assert.match(r.stderr, says);
+    }
+    // An option before the command: where it goes.
+    for (const [args, says] of [
+      [['--json', 'status'], /unknown command "--json": options follow the command, as in corral status --json\n/],
+      [['-c', 'corral.env', 'start'], /unknown command "-c": options follow the command, as in corral start -c corral\.env\n/],
+    ] as const) {
+      const r = await corral(dir, ...args);
+      assert.equal(r.code, 64, args.join(' '));
       assert.match(r.stderr, says);
     }
     const badFlag = await corral(dir, 'stop', '--sideways');
