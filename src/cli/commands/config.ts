@@ -21,7 +21,7 @@ CORRAL_LOG_FILE cannot be opened or CORRAL_PIDFILE cannot be written (checked wi
 them): every problem in one run, with the warnings.
 
 Options:
-  --check    print one line (settings OK, or why not) instead of the table: for scripts and
+  --check    print one line (settings OK), or the refusal (a line per problem), instead of the table: for scripts and
              before \`systemctl restart corral\`
   --json     machine-readable output: {"valid": true, "envFile", "settings", "warnings"}, or
              when refused {"valid": false, "error": {"code", "message"}, "problems": [{"name",
