@@ -512,13 +512,14 @@ export function loadSettings(options: LoadOptions = {}): LoadedSettings {
     }),
   );
   warnings.push(...proxyWarnings(out as Partial<Settings>));
-  if (problems.length > 0) throw new ConfigError(problems, warnings);
-  if ((out.CORRAL_HEADERS_TIMEOUT as number) > (out.CORRAL_REQUEST_TIMEOUT as number)) {
+  // Judged on valid values, before a refusal of others: the warnings come with the refusal.
+  if (valid.CORRAL_HEADERS_TIMEOUT !== undefined && valid.CORRAL_REQUEST_TIMEOUT !== undefined && valid.CORRAL_HEADERS_TIMEOUT > valid.CORRAL_REQUEST_TIMEOUT) {
     warnings.push('CORRAL_HEADERS_TIMEOUT is longer than CORRAL_REQUEST_TIMEOUT; the request timeout applies to headers too');
   }
-  if (out.CORRAL_MAX_REQUESTS_JITTER !== 0 && out.CORRAL_MAX_REQUESTS === 0) {
+  if (valid.CORRAL_MAX_REQUESTS_JITTER !== undefined && valid.CORRAL_MAX_REQUESTS_JITTER !== 0 && valid.CORRAL_MAX_REQUESTS === 0) {
     warnings.push('CORRAL_MAX_REQUESTS_JITTER has no effect while CORRAL_MAX_REQUESTS is 0');
   }
+  if (problems.length > 0) throw new ConfigError(problems, warnings);
 
   const envOverrides: EnvOverride[] = [];
   for (const name of settingNames) {

@@ -771,3 +771,21 @@ test('a setting name in lower or mixed case sets nothing, and is named with the 
     ]);
   });
 });
+
+test('the warnings on settings taken together come with a refusal of others', () => {
+  assert.throws(
+    () => loadSettings({ env: { CORRAL_ENV_FILE: 'none', CORRAL_WORKERS: 'zero', CORRAL_HEADERS_TIMEOUT: '90', CORRAL_REQUEST_TIMEOUT: '60', CORRAL_MAX_REQUESTS_JITTER: '50' } }),
+    (err: unknown) => {
+      assert.ok(err instanceof ConfigError);
+      assert.deepEqual(err.problems.map((p) => p.name), ['CORRAL_WORKERS']);
+      assert.ok(err.warnings.includes('CORRAL_HEADERS_TIMEOUT is longer than CORRAL_REQUEST_TIMEOUT; the request timeout applies to headers too'), JSON.stringify(err.warnings));
+      assert.ok(err.warnings.includes('CORRAL_MAX_REQUESTS_JITTER has no effect while CORRAL_MAX_REQUESTS is 0'), JSON.stringify(err.warnings));
+      return true;
+    },
+  );
+  // Not judged on a value that is itself refused.
+  assert.throws(
+    () => loadSettings({ env: { CORRAL_ENV_FILE: 'none', CORRAL_REQUEST_TIMEOUT: 'soon', CORRAL_HEADERS_TIMEOUT: '90' } }),
+    (err: unknown) => err instanceof ConfigError && !err.warnings.some((w) => w.startsWith('CORRAL_HEADERS_TIMEOUT is longer')),
+  );
+});
