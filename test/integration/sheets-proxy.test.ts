@@ -112,11 +112,12 @@ describe('Google calls through HTTPS_PROXY / HTTP_PROXY', { skip: opensslMissing
       execFile(process.execPath, [CORRAL_BIN, 'config', '--json'], { env: { PATH: process.env.PATH ?? '', CORRAL_ENV_FILE: envFile, CORRAL_DATA_DIR: join(dir, 'config-data') } }, (err, stdout) => (err ? reject(err) : resolve(stdout))),
     );
     assert.equal(shown.includes(PASSWORD), false);
-    const rows = (JSON.parse(shown) as { settings: { name: string; value: string; source: string }[] }).settings.filter((r) => r.name.endsWith('_PROXY'));
+    const rows = (JSON.parse(shown) as { settings: { name: string; value: string | null; source: string }[] }).settings.filter((r) => r.name.endsWith('_PROXY'));
     assert.deepEqual(rows.map((r) => [r.name, r.value, r.source]), [
       ['HTTPS_PROXY', `http://${USER}:***@127.0.0.1:${proxy.port}`, 'alias https_proxy'],
       ['HTTP_PROXY', `http://${USER}:***@127.0.0.1:${proxy.port}`, 'alias http_proxy'],
-      ['NO_PROXY', '(unset)', 'default'],
+      // Unset: null, not the table's "(unset)".
+      ['NO_PROXY', null, 'default'],
     ]);
   });
 

@@ -23,7 +23,8 @@ them): every problem in one run, with the warnings.
 Options:
   --check    print one line (settings OK), or the refusal (a line per problem), instead of the table: for scripts and
              before \`systemctl restart corral\`
-  --json     machine-readable output: {"valid": true, "envFile", "settings", "warnings"}, or
+  --json     machine-readable output: {"valid": true, "envFile", "settings" (each "name", "value"
+             as the file spells it, null when unset, "source", "description"), "warnings"}, or
              when refused {"valid": false, "error": {"code", "message"}, "problems": [{"name",
              "value", "source", "allowed", "code"?}], "warnings"} (the exit code and stderr as without it)
   --example  print a commented .env with every setting and its default (config/.env.example)
@@ -71,7 +72,10 @@ cannot be read.`,
       description: schema[name].description,
     }));
     if (values.json) {
-      process.stdout.write(`${JSON.stringify({ valid: true, envFile: loaded.envFile ?? null, settings: rows, warnings }, null, 2)}\n`);
+      // An unset setting's value is null, not the table's "(unset)", which a script cannot tell
+      // from a value. The others as the settings file spells them (secrets redacted).
+      const settings = rows.map((r) => (loaded.settings[r.name] === undefined ? { ...r, value: null } : r));
+      process.stdout.write(`${JSON.stringify({ valid: true, envFile: loaded.envFile ?? null, settings, warnings }, null, 2)}\n`);
       return 0;
     }
     const w = Math.max(...rows.map((r) => r.name.length));
