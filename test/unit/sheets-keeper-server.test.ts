@@ -426,6 +426,20 @@ describe('keeper over its local socket, with worker clients', () => {
     assert.deepEqual({ level: torn?.level, truncatedBytes: torn?.truncatedBytes }, { level: 'info', truncatedBytes: 50 });
     assert.ok(readFileSync(String(torn?.quarantine), 'utf8').includes(cut));
     assert.ok(String(torn?.msg).includes(String(torn?.quarantine)));
+    assert.deepEqual(torn?.rows, [], 'the cut bytes began no row');
+  });
+
+  it('a write cut short that began rows names them, at warn: a file cut by something other than a crash looks the same and may have held acknowledged ones', async () => {
+    const add = (id: string) => encodeRecord({ k: 'add', id, r: 'Events', rows: [[id, 'P001', 'goal', '', '2024-05-01']], at: 1 });
+    const cut = add('ev-j2').slice(0, 70);
+    assert.ok(cut.includes('"rows":[["ev-j2","'), cut);
+    writeFileSync(join(dir, 'sheets.journal'), add('ev-j1') + cut);
+    keeper = await Keeper.start({ settings, logger: log.logger, socketPath: undefined, openBackend: async (pace) => paced(backend, pace), lockWaitMs: 2000 });
+    const torn = log.lines().find((l) => l.event === 'journal.torn_tail');
+    assert.deepEqual({ level: torn?.level, rows: torn?.rows }, { level: 'warn', rows: ['ev-j2'] });
+    assert.match(String(torn?.msg), /It began 1 row \(ev-j2\): after a crash their clients were told nothing and retry; if something other than a crash cut the file .* check the sheet for them before deleting that file$/);
+    // The whole records replay as before.
+    await until(() => backend.ids('Events').includes('ev-j1'), 'the whole record to reach the sheet');
   });
 
   it('drain flushes the journal before closing', async () => {

@@ -25,6 +25,12 @@ export interface QuarantinedDamage {
    * unsure (read back before it is sent).
    */
   readonly mayHoldAcknowledged: boolean;
+  /**
+   * The first cell (the event's id) of each row whose add record a write cut short began: never
+   * acknowledged when a crash cut the write, as is usual; possibly acknowledged when something
+   * else cut the file (a truncation, a restore of an older copy), which looks the same.
+   */
+  readonly cutRows: readonly string[];
 }
 
 export interface OpenedRecords {
@@ -72,7 +78,27 @@ export async function openJournalRecords(dir: string, destination: string, onPro
           path: quarantine,
           pieces: damaged.map((p) => ({ kind: p.kind, offset: p.offset, bytes: p.bytes.length, lines: p.lines })),
           mayHoldAcknowledged,
+          cutRows: damaged.filter(isCutWrite).flatMap((p) => rowsBegunIn(p.bytes)),
         }
       : undefined,
   };
+}
+
+/** The first cells of the rows of the add records begun in `bytes` (a cut write: its last record is incomplete JSON). */
+export function rowsBegunIn(bytes: Buffer): string[] {
+  const ids: string[] = [];
+  for (const record of bytes.toString('utf8').split('{"k":"add"').slice(1)) {
+    const at = record.indexOf('"rows":[');
+    if (at < 0) continue;
+    // Each row opens the list or follows the row before it: `[["a",...],["b",...]]`. Inside a
+    // JSON string `],["` cannot occur, its quote being escaped.
+    for (const row of record.slice(at + '"rows":['.length).matchAll(/(?:^|\],)\["((?:[^"\\]|\\.)*)"/g)) {
+      try {
+        ids.push(JSON.parse(`"${row[1]}"`) as string);
+      } catch {
+        // An escape cut in half: not a whole id.
+      }
+    }
+  }
+  return ids;
 }

@@ -260,12 +260,21 @@ export class Keeper {
             'Google has, so every pending entry is read back before it is sent)',
         );
       } else if (quarantined) {
-        // A write cut short by a crash is expected and was never acknowledged: no warning, but its
-        // bytes are kept all the same (they cost a few bytes, and the tail may be a disk's damage).
-        o.logger.info(
-          { event: 'journal.torn_tail', journal: journal.path, quarantine: quarantined.path, truncatedBytes: replayed.truncatedBytes },
-          `keeper: the write journal ended in a write cut short by a crash (never acknowledged); truncated, its bytes copied to ${quarantined.path}`,
-        );
+        // A write cut short by a crash is expected and was never acknowledged: its bytes are kept
+        // all the same (they cost a few bytes). A file cut by something else (a truncation, a
+        // restore of an older copy) looks the same and may have taken acknowledged rows: when
+        // the cut bytes began rows, they are named, at warn, so that the sheet can be checked.
+        const rows = quarantined.cutRows;
+        const fields = { event: 'journal.torn_tail', journal: journal.path, quarantine: quarantined.path, truncatedBytes: replayed.truncatedBytes, rows };
+        const said = `keeper: the write journal ended in a write cut short, as a crash cuts one (never acknowledged); truncated, its bytes copied to ${quarantined.path}`;
+        if (rows.length === 0) o.logger.info(fields, said);
+        else {
+          o.logger.warn(
+            fields,
+            `${said}. It began ${rows.length} row${rows.length === 1 ? '' : 's'} (${rows.slice(0, 10).join(', ')}${rows.length > 10 ? ', ...' : ''}): ` +
+              'after a crash their clients were told nothing and retry; if something other than a crash cut the file (a truncation, an older copy put back), they may have been acknowledged: check the sheet for them before deleting that file',
+          );
+        }
       }
       for (const held of heldForOtherSheets) logHeldForOtherSheet(o.logger, journal.path, held, k.backend.destination, k.clock.now());
       if (replayed.pending + replayed.unsure > 0 || replayed.truncatedBytes > 0 || replayed.skippedLines > 0) {
