@@ -141,9 +141,13 @@ export function accountExit(e: ChildExit, now: number, a: ExitAccounts): void {
   if (c.role === 'keeper') {
     const delay = a.keeperCrashes.exited(c.readyAt, c.bootError ?? { code: 'CORRAL_ERR_KEEPER_UNAVAILABLE', message: `keeper exited with code ${code} signal ${signal}` }, now);
     const hint = keeperExitHint(c, signal);
+    // A keeper that said why it could not start (keeper.boot_failed) did not exit "unexpectedly".
+    const said = c.readyAt === undefined && c.bootError !== undefined && signal === null;
     log.error(
       { ...fields, code: codeOf(c.bootError, 'CORRAL_ERR_KEEPER_DIED'), boot_error: c.bootError ?? null, crash_loop: a.keeperCrashes.quickCrashes, respawn_in_ms: delay, ...(hint ? { likely: 'out_of_heap' } : {}) },
-      `keeper exited unexpectedly (code ${code}, signal ${signal})${hint ? `: ${hint}` : senderOf(signal)}; restarting`,
+      said
+        ? `keeper could not start (code ${code}): ${c.bootError?.message}; restarting it in ${delay} ms`
+        : `keeper exited unexpectedly (code ${code}, signal ${signal})${hint ? `: ${hint}` : senderOf(signal)}; restarting`,
     );
     return;
   }

@@ -4,7 +4,7 @@
 // the journal as far as the quota allows and exits 0; a lost IPC channel (master gone) closes at
 // once and exits.
 
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { readIdentity } from './../config/identity.js';
 import { loadSettings } from '../config/load.js';
 import type { Settings } from '../config/schema.js';
@@ -210,7 +210,9 @@ async function main(): Promise<void> {
   } catch (err) {
     const d = describeError(err);
     const where = err instanceof DataDirWriteError ? { path: err.path, errno: err.errno ?? null } : undefined;
-    if (isPermanent(err)) bootFailed(codeOf(d, 'CORRAL_ERR_JOURNAL'), d.message, EXIT.KEEPER_BOOT_ERROR, d.stack, where);
+    // The data dir's fix, as the write path's own lines say it (a full disk said no more than ENOSPC).
+    const fix = err instanceof DataDirWriteError ? `; ${dataDirFix(err)}` : '';
+    if (isPermanent(err)) bootFailed(codeOf(d, 'CORRAL_ERR_JOURNAL'), d.message + fix, EXIT.KEEPER_BOOT_ERROR, d.stack, where);
     // Transient (a previous keeper still holds the data dir, Google unreachable): exit and let the
     // master restart us with its backoff.
     logger.error({ err: d, event: 'keeper.boot_error', code: codeOf(d, 'CORRAL_ERR_KEEPER_BOOT') }, `keeper could not start: ${d.message}`);
@@ -224,3 +226,20 @@ async function main(): Promise<void> {
 }
 
 void main();
+
+/** What frees a data dir file the keeper could not write at start; it is retried with the master's backoff. */
+function dataDirFix(err: DataDirWriteError): string {
+  const dir = dirname(err.path);
+  switch (err.errno) {
+    case 'ENOSPC':
+    case 'EDQUOT':
+      return `free space in ${dir} (df -h ${dir}): the master restarts the keeper with its backoff, and it starts once there is room`;
+    case 'EACCES':
+    case 'EPERM':
+      return `make ${dir} writable by the user corral runs as (chown -R <user> ${dir})`;
+    case 'EROFS':
+      return `${dir} is on a read-only file system: point CORRAL_DATA_DIR at a writable one, or remount it read-write`;
+    default:
+      return `make ${err.path} a writable file in a writable directory`;
+  }
+}

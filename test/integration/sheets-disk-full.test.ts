@@ -118,9 +118,10 @@ describe('a full data disk', { skip: unavailable }, () => {
     assert.equal(failed.code, 'CORRAL_ERR_JOURNAL_UNWRITABLE');
     assert.equal(failed.errno, 'ENOSPC');
     assert.equal(failed.path, join(c.dataDir, 'keeper.lock'));
-    assert.match(String(failed.msg), new RegExp(`cannot write the keeper lock ${join(c.dataDir, 'keeper.lock')}: ENOSPC`));
-    const exit = await c.waitForLog((l) => l.role !== 'keeper' && /keeper exited unexpectedly \(code 7,/.test(String(l.msg)), 10_000, 'the master to see exit code 7');
-    assert.ok(exit);
+    assert.match(String(failed.msg), new RegExp(`cannot write the keeper lock ${join(c.dataDir, 'keeper.lock')}: ENOSPC.*; free space in ${c.dataDir} \\(df -h ${c.dataDir}\\): the master restarts the keeper`));
+    // Not "exited unexpectedly": it said why.
+    const exit = await c.waitForLog((l) => l.event === 'keeper.exit' && l.exit_code === 7, 10_000, 'the master to see exit code 7');
+    assert.match(String(exit.msg), /^keeper could not start \(code 7\): cannot write the keeper lock .*ENOSPC.*; free space in .*; restarting it in \d+ ms$/);
 
     disk.free();
     await c.waitForLog((l) => l.event === 'keeper.ready', 30_000, 'keeper.ready once the disk has room');

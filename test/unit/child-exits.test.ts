@@ -115,6 +115,13 @@ test("the keeper's crash goes to its own ledger", async () => {
     const line = log.lines().find((l) => l.event === 'keeper.exit');
     assert.equal(line?.msg, 'keeper exited unexpectedly (code 1, signal null); restarting');
     assert.deepEqual([line?.level, line?.code, line?.exit_code], ['error', 'CORRAL_ERR_KEEPER_DIED', 1]);
+    // One that said why it could not start (keeper.boot_failed) is not said to exit unexpectedly.
+    const booting = record({ id: 1, role: 'keeper', state: 'booting', readyAt: undefined });
+    booting.bootError = { code: 'CORRAL_ERR_JOURNAL_UNWRITABLE', message: 'cannot write the keeper lock /d/keeper.lock: ENOSPC; free space in /d' };
+    accountExit({ record: booting, code: 7, signal: null }, NOW, accounts);
+    const said = log.lines().filter((l) => l.event === 'keeper.exit').at(-1);
+    assert.match(String(said?.msg), /^keeper could not start \(code 7\): cannot write the keeper lock \/d\/keeper\.lock: ENOSPC; free space in \/d; restarting it in \d+ ms$/);
+    assert.equal(said?.code, 'CORRAL_ERR_JOURNAL_UNWRITABLE');
   } finally {
     log.close();
   }
