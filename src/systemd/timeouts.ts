@@ -3,6 +3,8 @@
 // EXTEND_TIMEOUT_USEC= from the settings it runs with (sd-notify.ts), which an edited .env and a
 // reload may have made longer since.
 
+import { BOOT_TIMEOUT_FLOOR_MS } from '../master/stuck-judgement.js';
+
 /**
  * Seconds systemd waits after SIGTERM before SIGKILL: the drain (the graceful timeout and the
  * stop's exit margin), then the keeper's last journal flush (KEEPER_STOP_MS past the deadline,
@@ -17,11 +19,13 @@ export function timeoutStopSec(gracefulTimeout: number): number {
  * runs TimeoutStartSec for a reload announced by notification). A reload sends READY=1 once the
  * new generation serves and the old one has drained (reload.done), and a drain takes up to
  * CORRAL_GRACEFUL_TIMEOUT: with a fixed 120 s, a graceful timeout above ~115 s and a long request
- * in flight made systemd log "Reload operation timed out" while the reload was going fine. So the
- * boot's 120 s plus the drain.
+ * in flight made systemd log "Reload operation timed out" while the reload was going fine. So
+ * the boot plus the drain. The boot: twice what the master gives a worker to become ready (60 s,
+ * or CORRAL_TIMEOUT when longer: stuck-judgement.ts), a retry's room; a fixed 120 s timed out
+ * an app that takes 160 s to load under CORRAL_TIMEOUT=200, restarting corral every 150 s.
  */
-export function timeoutStartSec(gracefulTimeout: number): number {
-  return 120 + gracefulTimeout;
+export function timeoutStartSec(gracefulTimeout: number, timeout: number): number {
+  return 2 * Math.max(BOOT_TIMEOUT_FLOOR_MS / 1000, timeout) + gracefulTimeout;
 }
 
 /**

@@ -416,7 +416,14 @@ test('an empty or relative path option is refused (exit 64) naming it, as is a -
 
 test('TimeoutStartSec covers a reload: the boot plus a drain of up to CORRAL_GRACEFUL_TIMEOUT (3600 at most)', () => {
   for (const graceful of [1, 30, 115, 600, 3600]) {
-    assert.ok(timeoutStartSec(graceful) >= graceful + 120, `graceful ${graceful}`);
-    assert.equal(value(renderUnit({ ...REFERENCE_UNIT_OPTIONS, gracefulTimeout: graceful }), 'TimeoutStartSec'), String(timeoutStartSec(graceful)));
+    assert.ok(timeoutStartSec(graceful, 30) >= graceful + 120, `graceful ${graceful}`);
+    assert.equal(value(renderUnit({ ...REFERENCE_UNIT_OPTIONS, gracefulTimeout: graceful }), 'TimeoutStartSec'), String(timeoutStartSec(graceful, REFERENCE_UNIT_OPTIONS.timeout)));
   }
+});
+
+test('TimeoutStartSec covers the boot a worker is given: CORRAL_TIMEOUT when it is above 60 s, twice', () => {
+  // An app that loads in 160 s under CORRAL_TIMEOUT=200 was timed out at 150 s and restarted for good.
+  assert.equal(timeoutStartSec(30, 30), 150, 'the defaults: 2 x 60 s + 30 s');
+  assert.equal(timeoutStartSec(30, 200), 430);
+  assert.equal(value(renderUnit({ ...REFERENCE_UNIT_OPTIONS, timeout: 200, gracefulTimeout: 30 }), 'TimeoutStartSec'), '430');
 });

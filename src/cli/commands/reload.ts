@@ -10,7 +10,7 @@ import { readReloadStanding, waitForReloadEnd, type ReloadStanding } from '../re
 import { reloadGist, restartNeededText } from '../reload-words.js';
 
 /** A bound on --wait is not CORRAL_TIMEOUT (the workers' heartbeat timeout), which the generic hint would name. */
-const WAIT_BOUND = 'reload takes no timeout: --wait waits at most 120 s plus CORRAL_GRACEFUL_TIMEOUT (the unit\'s TimeoutStartSec); for a shorter bound, run it under timeout(1): `timeout 60 corral reload --wait` (CORRAL_TIMEOUT is the workers\' heartbeat timeout, not this wait)';
+const WAIT_BOUND = 'reload takes no timeout: --wait waits at most the unit\'s TimeoutStartSec (twice the larger of 60 s and CORRAL_TIMEOUT, plus CORRAL_GRACEFUL_TIMEOUT: 150 s with the defaults); for a shorter bound, run it under timeout(1): `timeout 60 corral reload --wait` (CORRAL_TIMEOUT is the workers\' heartbeat timeout, not this wait)';
 const RELOAD_FLAG_HINTS: Readonly<Record<string, string>> = { timeout: WAIT_BOUND, 'wait-timeout': WAIT_BOUND, t: WAIT_BOUND };
 
 export const reloadCommand: Command = {
@@ -24,8 +24,9 @@ generation cannot boot, the old one keeps serving and the log (event reload.fail
   --wait   follow the reload to its end through the admin API (CORRAL_ADMIN_BIND, no token
            needed) and exit 0 only if it completed: 1 if it was refused, rolled back or ended
            incomplete (the master's reason on stderr, in full with CORRAL_ADMIN_TOKEN), if corral
-           began to stop or the master exited meanwhile, or if it had not ended after 120 s plus
-           CORRAL_GRACEFUL_TIMEOUT (systemd's bound on a reload). A reload asked for during
+           began to stop or the master exited meanwhile, or if it had not ended within the unit's
+           TimeoutStartSec (twice the larger of 60 s and CORRAL_TIMEOUT, plus
+           CORRAL_GRACEFUL_TIMEOUT: systemd's bound on a reload). A reload asked for during
            another runs after it, and the wait covers both. The generated systemd unit's
            ExecReload= uses it, so \`systemctl reload corral\` fails when the reload did.
 
@@ -151,7 +152,7 @@ async function reloadAndWait(pid: number, settings: Settings, record: MasterReco
   }
   // systemd's bound on the reload (TimeoutStartSec, the unit's own): the boot, then the old
   // workers' drain by the longer of the graceful timeouts the master runs and the reload reads.
-  const boundS = timeoutStartSec(Math.max(settings.CORRAL_GRACEFUL_TIMEOUT, runningGracefulS ?? 0));
+  const boundS = timeoutStartSec(Math.max(settings.CORRAL_GRACEFUL_TIMEOUT, runningGracefulS ?? 0), settings.CORRAL_TIMEOUT);
   signalMaster(pid, 'SIGHUP');
   process.stdout.write(`reload requested (SIGHUP to master pid ${pid}); waiting for it to end (up to ${boundS} s)\n`);
   const end = await waitForReloadEnd(base, pid, before, boundS * 1000);
