@@ -19,6 +19,9 @@ export function assertUnitPath(name: string, value: string): void {
     throw new TypeError(`${name} contains a control character (newline, tab...), which a systemd unit file cannot hold: ${JSON.stringify(value)}`);
   }
   if (/\s$/.test(value)) throw new TypeError(`${name} ends in whitespace, which systemd trims from every value: ${JSON.stringify(value)}`);
+  // Written verbatim (WorkingDirectory=, EnvironmentFile=), a line ending in a backslash continues
+  // on the next: the directive after it was swallowed, and systemd-analyze verify said nothing.
+  if (value.endsWith('\\')) throw new TypeError(`${name} ends in a backslash, which systemd reads as a line continuation, swallowing the next line: ${JSON.stringify(value)}`);
 }
 
 /** A value of a directive that expands specifiers and takes the line verbatim (WorkingDirectory=, EnvironmentFile=). */

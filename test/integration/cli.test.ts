@@ -122,6 +122,33 @@ test('status, reload and stop find the master through the pidfile and .env', asy
   }
 });
 
+test('reload --wait stopped by SIGTERM (systemd stopping the unit during a reload) exits 0 and says so; the master carries on', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'corral-cli-'));
+  const timings = join(dir, 'timings.json');
+  writeFileSync(timings, JSON.stringify({ bootMs: 0 }));
+  writeFileSync(join(dir, '.env'), [`CORRAL_BIND=127.0.0.1:0`, `CORRAL_ADMIN_BIND=127.0.0.1:${await freePort()}`, `CORRAL_WORKERS=1`, `CORRAL_APP=${join(FIXTURE_APPS, 'slow-boot.mjs')}`].join('\n'));
+  const c = await startCorral({ cwd: dir, workers: null, unset: ['CORRAL_ADMIN_BIND'], env: { CORRAL_ENV_FILE: '.env', CORRAL_PIDFILE: join(dir, 'corral.pid'), FIXTURE_TIMINGS: timings } });
+  try {
+    // The new generation takes 20 s to load: the wait is still on when the SIGTERM comes.
+    writeFileSync(timings, JSON.stringify({ bootMs: 20_000 }));
+    const wait = spawn(process.execPath, [CORRAL_BIN, 'reload', '--wait'], { cwd: dir, env: { PATH: process.env.PATH ?? '', CORRAL_PIDFILE: join(dir, 'corral.pid') }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    wait.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    wait.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    await waitFor(async () => (/waiting for it to end/.test(stdout) ? true : undefined), 10_000, 'the wait to begin');
+    await c.waitForLog((l) => l.event === 'reload.start', 10_000, 'reload.start');
+    wait.kill('SIGTERM');
+    const [code, signal] = (await once(wait, 'exit')) as [number | null, NodeJS.Signals | null];
+    assert.deepEqual([code, signal], [0, null], stderr);
+    assert.match(stderr, /^corral reload: stopped waiting \(SIGTERM: under systemd, the service is stopping or restarting\); the reload's end, if it had one, is in the log/);
+    assert.ok(isAlive(c.pid), 'the master was not touched');
+  } finally {
+    await c.stop();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
 test('reload --wait exits 0 once the reload completed and 1 when it was rolled back, saying why (in full with the token); without an admin port (a usage error) or with another master answering there it signals nothing', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'corral-cli-'));
   const adminPort = await freePort();

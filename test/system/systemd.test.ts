@@ -453,6 +453,30 @@ describe('corral under a real systemd (debootstrap + systemd-nspawn)', { skip: s
     }
   };
 
+  test("systemctl stop during a reload ends the unit inactive with success: the reload's command, killed by the stop, does not fail it", async () => {
+    const agent = new Agent({ connections: 1 });
+    try {
+      // A request in flight holds an old worker, so the reload lasts until it ends (its drain).
+      const res = await request(`${base}/slow?ms=8000`, { dispatcher: agent, headersTimeout: 10_000, bodyTimeout: 30_000 });
+      assert.equal(res.statusCode, 200);
+      const reloading = c.exec(['systemctl', 'reload', 'corral'], { timeoutMs: 60_000 });
+      await until('the unit to be reloading', 20_000, async () => ((await show('ActiveState')) === 'reloading' ? true : undefined));
+      const stop = await c.exec(['systemctl', 'stop', 'corral'], { timeoutMs: 60_000 });
+      assert.equal(stop.code, 0, stop.stderr);
+      await reloading;
+      await res.body.dump();
+      // `corral reload --wait` got the stop's SIGTERM too: died of it, systemd left the unit
+      // failed (Result=signal) after an orderly stop.
+      assert.equal(await show('ActiveState'), 'inactive');
+      assert.equal(await show('Result'), 'success');
+    } finally {
+      await agent.close();
+      await c.sh('systemctl reset-failed corral || true');
+      const start = await c.exec(['systemctl', 'start', 'corral'], { timeoutMs: 60_000 });
+      assert.equal(start.code, 0, start.stderr);
+    }
+  });
+
   test('systemctl stop lets an in-flight slow request finish, then corral exits 0', async () => {
     await stopDuringSlowRequest(3000);
     const { lines } = parseJsonLines(c.readFile(LOG_FILE));

@@ -160,6 +160,8 @@ test('bad options are refused with a usage error', async () => {
   assert.throws(() => renderUnit({ ...REFERENCE_UNIT_OPTIONS, installDir: '/opt/my\ncorral' }), /installDir contains a control character \(newline, tab\.\.\.\), which a systemd unit file cannot hold/);
   assert.throws(() => renderUnit({ ...REFERENCE_UNIT_OPTIONS, dataDir: '/srv/data\t' }), /control character/);
   assert.throws(() => renderUnit({ ...REFERENCE_UNIT_OPTIONS, logDir: '/srv/logs ' }), /logDir ends in whitespace, which systemd trims/);
+  assert.throws(() => renderUnit({ ...REFERENCE_UNIT_OPTIONS, dataDir: '/srv/w\\' }), /dataDir ends in a backslash, which systemd reads as a line continuation/);
+  assert.throws(() => renderUnit({ ...REFERENCE_UNIT_OPTIONS, processEnvFile: '/etc/ne\\' }), /processEnvFile ends in a backslash/);
   const nl = spawnSync(process.execPath, [corral, 'systemd-unit', '--data-dir', '/srv/a\nb'], { cwd: dir, encoding: 'utf8' });
   assert.equal(nl.status, 64);
   assert.match(nl.stderr, /--data-dir contains a control character/);
