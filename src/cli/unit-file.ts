@@ -4,16 +4,26 @@
 // then reads the empty unit as masked; a crash mid-write leaves half a unit. Here the old file
 // stays as it was until the new one is whole.
 
-import { constants, statSync } from 'node:fs';
+import { constants, realpathSync, statSync } from 'node:fs';
 import { open, rename, rm } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { CorralError } from '../errors.js';
 import { fsyncDir } from '../fs-sync.js';
 
-/** Writes `text` to `path` (mode 0644, as unit files are), whole or not at all. */
-export async function replaceFile(path: string, text: string, flag: string): Promise<void> {
+/**
+ * Writes `text` to `path` (mode 0644, as unit files are), whole or not at all. A `path` that is a
+ * symbolic link (`systemctl link` installs a unit so) is written through: its target gets the new
+ * text, the link stays. Renamed over, the link became a file and its target kept the old unit.
+ */
+export async function replaceFile(given: string, text: string, flag: string): Promise<void> {
+  let path = given;
+  try {
+    path = realpathSync(given);
+  } catch {
+    // Not there yet (or a link to nothing, written as itself): the path as given.
+  }
   const fail = (why: string, cause?: unknown): never => {
-    throw new CorralError('CORRAL_ERR_USAGE', `cannot write ${flag} ${path}: ${why}`, cause === undefined ? undefined : { cause });
+    throw new CorralError('CORRAL_ERR_USAGE', `cannot write ${flag} ${given}${path === given ? '' : ` (a link to ${path})`}: ${why}`, cause === undefined ? undefined : { cause });
   };
   try {
     if (statSync(path).isDirectory()) fail('it is a directory: name the file itself (e.g. corral.service)');

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { execFile, spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { appendFileSync, chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { appendFileSync, chmodSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
@@ -902,6 +902,16 @@ test('every command answers --help, and an unknown command or flag is a usage er
     const toDir = await corral(dir, 'systemd-unit', '--settings-file', join(dir, 'none.env'), '--output', dir);
     assert.equal(toDir.code, 64);
     assert.match(toDir.stderr, /cannot write --output .*: it is a directory/);
+    // A unit installed as a link (`systemctl link`): its target gets the new unit, the link stays.
+    const target = join(dir, 'units', 'corral.service');
+    mkdirSync(join(dir, 'units'));
+    writeFileSync(target, '# an older unit\n');
+    const linked = join(dir, 'linked.service');
+    symlinkSync(target, linked);
+    const throughLink = await corral(dir, 'systemd-unit', '--settings-file', join(dir, 'none.env'), '--output', linked);
+    assert.equal(throughLink.code, 0, throughLink.stderr);
+    assert.ok(lstatSync(linked).isSymbolicLink(), 'still a link');
+    assert.equal(readFileSync(target, 'utf8'), installed, 'its target holds the new unit');
     for (const budget of ['0.5', '101', 'lots']) {
       const r = await corral(dir, 'recommend', '--ram-budget', budget);
       assert.equal(r.code, 64, `--ram-budget ${budget}`);
