@@ -103,6 +103,7 @@ export class ArbiterReadings {
       wait: this.respawnWait(),
       reloadFailure: gens.lastFailure,
       reloading: reload ? { from: reload.previousGeneration, serving: servingWorkers(workers.filter((c) => c.generation !== gens.current), now) } : undefined,
+      stopping: this.s.stopping() ? { workers: workers.length } : undefined,
     });
   }
 

@@ -46,6 +46,8 @@ export interface StatusLineInput {
    * generation it started from serves meanwhile, with `serving` workers ready.
    */
   readonly reloading?: { readonly from: number; readonly serving: number } | undefined;
+  /** A stop has begun: the workers left (`workers`) finish their requests. */
+  readonly stopping?: { readonly workers: number } | undefined;
 }
 
 /** How much of a reload failure's reason the status line carries: the log has all of it. */
@@ -60,6 +62,13 @@ function shortReason(text: string): string {
 /** systemd's STATUS= line (and READY=1's): `systemctl status` shows it. */
 export function statusLineOf(s: StatusLineInput): string {
   const { capacity: cap, wait } = s;
+  // "0/3 workers ready, capacity UNAVAILABLE" read as a failure through a drain, and stayed the
+  // unit's StatusText once it was inactive.
+  if (s.stopping) {
+    const n = s.stopping.workers;
+    const busy = busyConnections(cap);
+    return `stopping: ${n} worker${n === 1 ? '' : 's'} finishing ${n === 1 ? 'its' : 'their'} requests (${busy} connection${busy === 1 ? '' : 's'} busy)`;
+  }
   const why = wait && (wait.bootFailures > 0 ? `${wait.bootFailures} failed boot${wait.bootFailures === 1 ? '' : 's'} in a row` : `crash loop ${wait.crashLoop}`);
   // While a reload boots its generation, the one before serves: "2/2 workers ready, generation 3"
   // said of a generation none of whose workers had booted.

@@ -33,6 +33,12 @@ test('the status line says how many serve, how busy, and why the others wait', (
   assert.match(statusLineOf({ ready: 0, expected: 2, generation: 1, capacity: cap, wait: { inMs: 500, crashLoop: 2, bootFailures: 2 } }), /\(2 failed boots in a row\)$/);
 });
 
+test('while stopping, the status line says the drain, not "0/2 workers ready, capacity UNAVAILABLE"', () => {
+  const cap = capacity([1, 0], [0, 0]);
+  assert.equal(statusLineOf({ ready: 0, expected: 2, generation: 3, capacity: cap, wait: undefined, stopping: { workers: 2 } }), 'stopping: 2 workers finishing their requests (1 connection busy)');
+  assert.equal(statusLineOf({ ready: 0, expected: 2, generation: 3, capacity: cap, wait: undefined, stopping: { workers: 1 } }), 'stopping: 1 worker finishing its requests (1 connection busy)');
+});
+
 test('the status line carries the failure of the last reload on one line, cut short (the log has the rest)', () => {
   const cap = capacity([0, 0], [0, 0]);
   const refused = 'last reload refused (CORRAL_ERR_CONFIG_INVALID), generation 3 serves: invalid settings:\n  CORRAL_WORKERS="zero": an integer\n  CORRAL_TIMEOUT="x": a number';
