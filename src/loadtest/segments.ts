@@ -1,7 +1,7 @@
 // Each segment of the run, judged and turned into its part of the result.
 
 import { formatDuration } from './duration.js';
-import { minOf } from './extremes.js';
+import { maxOf, minOf } from './extremes.js';
 import type { OutputFiles } from './output.js';
 import type { Recorder } from './recorder.js';
 import type { SegmentResult } from './result.js';
@@ -72,7 +72,15 @@ function missingFigures(samples: readonly ServerSample[], failures: readonly Adm
   }
   // Fetched early in the step, then failing (a master stopped mid-step): the figures fetched
   // described the step before, and the step's own measurements were never fetched.
-  if (failed.length > 0) return lost(`the admin API stopped giving figures during this step (${describeFailures(failed)}), before any of the master's measurements in it`);
+  const measured = hostMeasurements(samples).filter((m) => within(m.sample.hostT));
+  if (failed.length > 0 && measured.length === 0) return lost(`the admin API stopped giving figures during this step (${describeFailures(failed)}), before any of the master's measurements in it`);
+  // Measured in the step, then failing to its end (a token rotated by a reload, a master
+  // stopped): its figures stand for the part before, and a step judged on a third of its span
+  // passed "CPU 18 %" with the admin API refusing for the rest. A failure the master's
+  // measurements came back after is a blip.
+  const lastFetched = maxOf(samples.filter((s) => within(s.t) && hasHostFigures(s)).map((s) => s.t));
+  const after = failed.filter((f) => f.t > lastFetched);
+  if (after.length > 0) return lost(`the admin API stopped giving figures partway through this step (${describeFailures(after)}), so the master's measurements cover only its start`);
   const spans = hostMeasurements(samples).map((m, i, all) => (i > 0 ? m.sample.hostT - (all[i - 1]?.sample.hostT ?? 0) : 0)).filter((d) => d > 0);
   const every = spans.length > 0 ? ` (it measures every ${formatDuration(minOf(spans))})` : '';
   return other(`no host measurement of the master${every} covers this step; longer steps get one`);

@@ -228,20 +228,23 @@ export function judgeSegment(input: SegmentInput): SegmentJudgement {
   // Judged unrounded: rounded first, a mean of 79.95 % failed as "80 % ≥ 80 %".
   const raw = measuredFigures(input.server);
   const server = displayed(raw);
-  if (raw.cpuMean === null || server.cpuMean === null) add('cpu', null, null, CRITERIA.cpuPercent, `CPU not judged: ${input.serverProblem ?? 'no CPU figure from the admin API'}`);
+  // The admin API failed during the step (SegmentInput.serverLost): figures fetched before it
+  // stand for part of the step only, and judge nothing.
+  const lost = input.serverLost === true;
+  if (lost || raw.cpuMean === null || server.cpuMean === null) add('cpu', null, null, CRITERIA.cpuPercent, `CPU not judged: ${input.serverProblem ?? 'no CPU figure from the admin API'}`);
   else {
     const ok = raw.cpuMean < CRITERIA.cpuPercent;
     // Said from the figures shown (one decimal), as the headline, the steps table and the report
     // say them: from the unrounded mean, 91.45 % read "91 %" here and "92 %" (91.5) everywhere else.
     add('cpu', ok, server.cpuMean, CRITERIA.cpuPercent, `CPU ${formatPercent(server.cpuMean, CRITERIA.cpuPercent)} on average (max ${formatPercent(server.cpuMax ?? server.cpuMean, CRITERIA.cpuPercent)}) ${ok ? '<' : '≥'} ${CRITERIA.cpuPercent} %`);
   }
-  if (raw.ramMax === null || server.ramMax === null) add('ram', null, null, CRITERIA.ramPercent, `RAM not judged: ${input.serverProblem ?? 'no RAM figure from the admin API'}`);
+  if (lost || raw.ramMax === null || server.ramMax === null) add('ram', null, null, CRITERIA.ramPercent, `RAM not judged: ${input.serverProblem ?? 'no RAM figure from the admin API'}`);
   else {
     const ok = raw.ramMax < CRITERIA.ramPercent;
     add('ram', ok, server.ramMax, CRITERIA.ramPercent, `RAM ${formatPercent(server.ramMax, CRITERIA.ramPercent)} at most ${ok ? '<' : '≥'} ${CRITERIA.ramPercent} %`);
   }
   const reasons = checks.filter((ch) => ch.pass === false).map((ch) => ch.detail);
-  const figureMissing = server.cpuMean === null || server.ramMax === null;
+  const figureMissing = lost || server.cpuMean === null || server.ramMax === null;
   const serverLost = input.serverLost === true && figureMissing;
   const unjudged = (input.asked === true || serverLost) && figureMissing;
   return { pass: reasons.length === 0, measured, enough, checks, reasons, server, serverLost, unjudged };

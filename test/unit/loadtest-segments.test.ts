@@ -229,6 +229,26 @@ describe('judging segments', () => {
     assert.equal(overallVerdict(unasked.judged, false).supportedUsers, 4);
   });
 
+  it('claims no capacity from a step the admin API failed partway through after measuring its start (a token rotated by a reload); a failure the measurements came back after is a blip', () => {
+    const schedule = stepsSchedule([3], 30_000);
+    const r = new Recorder(schedule);
+    r.users(3, 0);
+    recordJudgeable(r, ok(100, 110));
+    r.finish(30_000);
+    const host = (t: number, hostT: number): ServerSample => ({ t, cpu: 18, ram: 10, hostT, hostDated: true, connections: 1, maxConnections: 100, status: 'LOW' });
+    const early = [host(1500, 1000), host(6500, 6000), host(11_500, 11_000)];
+    const refused = [13_000, 15_000, 20_000, 25_000, 29_000].map((t) => ({ t, problem: 'HTTP 401: token refused' }));
+    const lost = judgeSegments(schedule, r, 30_000, false, early, undefined, refused);
+    assert.equal(lost.judged[0]?.judgement.serverLost, true);
+    assert.equal(lost.segments[0]?.checks.find((c) => c.name === 'cpu')?.detail, "CPU not judged: the admin API stopped giving figures partway through this step (HTTP 401: token refused ×5), so the master's measurements cover only its start");
+    const v = overallVerdict(lost.judged, false);
+    assert.equal(v.pass, false, 'not "supports 3 concurrent users: yes"');
+    // One refusal, then measured again to the end: judged.
+    const blip = judgeSegments(schedule, r, 30_000, false, [...early, host(16_500, 16_000), host(21_500, 21_000), host(26_500, 26_000)], undefined, [{ t: 13_000, problem: 'timeout' }]);
+    assert.equal(blip.judged[0]?.judgement.serverLost, false);
+    assert.equal(blip.segments[0]?.checks.find((c) => c.name === 'cpu')?.pass, true);
+  });
+
   it('claims no capacity from a step no measurement of the master covered, with --admin given: the verdict names a step judged on CPU and RAM, or shows nothing', () => {
     // Steps of 2 s; the master measured the host at 1.5 s (its figure averaging the 2.5 s before),
     // then not again before the run ended: step 2 had neither CPU nor RAM.
