@@ -459,8 +459,12 @@ describe('corral under a real systemd (debootstrap + systemd-nspawn)', { skip: s
       // A request in flight holds an old worker, so the reload lasts until it ends (its drain).
       const res = await request(`${base}/slow?ms=8000`, { dispatcher: agent, headersTimeout: 10_000, bodyTimeout: 30_000 });
       assert.equal(res.statusCode, 200);
+      const reloadStarts = () => c.readFile(LOG_FILE).split('"event":"reload.start"').length - 1;
+      const before = reloadStarts();
       const reloading = c.exec(['systemctl', 'reload', 'corral'], { timeoutMs: 60_000 });
-      await until('the unit to be reloading', 20_000, async () => ((await show('ActiveState')) === 'reloading' ? true : undefined));
+      // The reload's command has signalled the master: the stop comes while it waits.
+      await until('the reload to have begun', 20_000, async () => (reloadStarts() > before ? true : undefined));
+      assert.equal(await show('ActiveState'), 'reloading');
       const stop = await c.exec(['systemctl', 'stop', 'corral'], { timeoutMs: 60_000 });
       assert.equal(stop.code, 0, stop.stderr);
       await reloading;

@@ -55,6 +55,14 @@ or CORRAL_ENV_FILE cannot be read. The master is looked for first: when it is no
 this user may not signal it, that is the answer (3 or 1), whatever the settings. No signal was
 sent unless 0 (with --wait: 0, or 1 for a reload that did not complete).`,
   async run(argv) {
+    // A stop or restart of the unit during the reload: systemd sends SIGTERM to this command (the
+    // reload's control process) as well as the master, and counts a command killed by a signal as
+    // a failure of the unit, which it then left `failed` after an orderly stop (OnFailure= hooks
+    // and failed-unit monitoring fired). The master drains as asked; this ends, says so, with 0.
+    process.once('SIGTERM', () => {
+      process.stderr.write(`corral reload: stopped (SIGTERM: under systemd, the service is stopping or restarting); the reload's end, if it had one, is in the log (reload.done or reload.failed)\n`);
+      process.exit(EXIT.OK);
+    });
     const { values } = parseFlags(argv, { wait: { type: 'boolean' } }, { readsSettings: true, flagHints: RELOAD_FLAG_HINTS });
     // The master first, found with the settings that name it: to a user who may not read its
     // pidfile or signal it, that is the answer (exit 1), not the settings as this user sees them
@@ -155,16 +163,7 @@ async function reloadAndWait(pid: number, settings: Settings, record: MasterReco
   const boundS = timeoutStartSec(Math.max(settings.CORRAL_GRACEFUL_TIMEOUT, runningGracefulS ?? 0), settings.CORRAL_TIMEOUT);
   signalMaster(pid, 'SIGHUP');
   process.stdout.write(`reload requested (SIGHUP to master pid ${pid}); waiting for it to end (up to ${boundS} s)\n`);
-  // A stop or restart of the unit during the reload: systemd sends SIGTERM to this command (the
-  // reload's control process) as well as the master, and counts a command killed by a signal as a
-  // failure of the unit, which it then left `failed` after an orderly stop (OnFailure= hooks and
-  // failed-unit monitoring fired). The master drains as asked; the wait just ends, said so, with 0.
-  const stopped = (): void => {
-    process.stderr.write(`corral reload: stopped waiting (SIGTERM: under systemd, the service is stopping or restarting); the reload's end, if it had one, is in the log (reload.done or reload.failed)\n`);
-    process.exit(EXIT.OK);
-  };
-  process.once('SIGTERM', stopped);
-  const end = await waitForReloadEnd(base, pid, before, boundS * 1000).finally(() => process.off('SIGTERM', stopped));
+  const end = await waitForReloadEnd(base, pid, before, boundS * 1000);
   switch (end.kind) {
     case 'ended': {
       const { outcome, generation } = end.last;
