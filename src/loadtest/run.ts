@@ -32,6 +32,7 @@ import { checkTargetAllowed } from './target.js';
 import { CRITERIA, overallVerdict, RATE_LIMIT_HINT, tooManyRequests } from './verdict.js';
 import { LOGIN_LOCKED, LOGIN_LOCKED_HINT } from './login-answer.js';
 import { VirtualUser } from './vuser.js';
+import { TargetGone, TargetGoneWatch } from './target-gone.js';
 
 export interface RunIo {
   /** `verdictWritten`: told once the verdict's line is written (checked-output.ts). */
@@ -192,8 +193,10 @@ export async function runLoadtest(opts: LoadtestOptions, io: RunIo): Promise<Run
   const warned429 = new Set<string>();
   // The players whose logins the target locked, named in a note after the run.
   const lockedPlayers = new Set<string>();
+  const targetWatch = new TargetGoneWatch();
   const onReply = (reply: Reply): void => {
     recorder.record(reply.sample);
+    targetWatch.reply(reply.sample);
     if (reply.sample.status !== 429) return;
     const locked = reply.sample.error === LOGIN_LOCKED;
     if (locked && reply.sample.player !== undefined) lockedPlayers.add(reply.sample.player);
@@ -225,6 +228,13 @@ export async function runLoadtest(opts: LoadtestOptions, io: RunIo): Promise<Run
         return new VirtualUser(id, { ...env, send: connection.send, leave: connection.close }, credentials[id % credentials.length] as Credential, pacing.make());
       },
       onTick: (tick) => {
+        const gone = targetWatch.gone(tick.elapsedMs);
+        if (gone) {
+          progress.done();
+          io.stderr.write(`stopping: ${gone.message}; the steps left are not run\n`);
+          controller.abort(gone);
+          return;
+        }
         recorder.users(tick.users, tick.elapsedMs);
         const seg = schedule.segments[tick.segment];
         progress.update({
@@ -257,8 +267,11 @@ export async function runLoadtest(opts: LoadtestOptions, io: RunIo): Promise<Run
 
   const serverSamples = sampler?.samples ?? [];
   const serverFailures = sampler?.failures ?? [];
-  const { segments, judged } = judgeSegments(schedule, recorder, outcome.stoppedAtMs, outcome.interrupted, serverSamples, serverProblem, serverFailures);
-  const verdict = overallVerdict(judged, outcome.interrupted, overBefore);
+  // Stopped by itself, the target gone: the step it went in fails on its refusals, those after it did not run.
+  const gone = controller.signal.reason instanceof TargetGone ? controller.signal.reason : undefined;
+  const interrupted = outcome.interrupted && gone === undefined;
+  const { segments, judged } = judgeSegments(schedule, recorder, outcome.stoppedAtMs, outcome.interrupted, serverSamples, serverProblem, serverFailures, gone ? 'the target stopped answering before it began' : undefined);
+  const verdict = overallVerdict(judged, interrupted, overBefore);
   const totals = tallyResult(recorder.overall);
   if (totals.counts.status429 > 0) notes.push(tooManyRequests(totals.counts.status429, recorder.overall.errorCodes.get(LOGIN_LOCKED) ?? 0));
   if (lockedPlayers.size > 0) notes.push(`the target locked the logins of ${[...lockedPlayers].map((p) => JSON.stringify(p)).join(', ')}: check their codes in --users-file`);
@@ -266,7 +279,8 @@ export async function runLoadtest(opts: LoadtestOptions, io: RunIo): Promise<Run
   if (sampler && isLoopbackHost(opts.target.hostname)) {
     notes.push(`the load generator runs on the target's host and used ${outcome.generatorCpuPercent} % of its CPU, which the server CPU figure includes`);
   }
-  if (outcome.interrupted) notes.push(`interrupted after ${formatExactDuration(Math.round(outcome.stoppedAtMs))} of ${formatExactDuration(schedule.totalMs)}`);
+  if (gone) notes.push(`stopped after ${formatExactDuration(Math.round(outcome.stoppedAtMs))} of ${formatExactDuration(schedule.totalMs)}: the target stopped answering at ${formatExactDuration(Math.round(gone.sinceMs))} (${gone.message})`);
+  else if (outcome.interrupted) notes.push(`interrupted after ${formatExactDuration(Math.round(outcome.stoppedAtMs))} of ${formatExactDuration(schedule.totalMs)}`);
   // Said on stderr too: the run's own figures show no error when it applies.
   const journal = journalNote(serverSamples);
   if (journal) {
@@ -312,7 +326,7 @@ export async function runLoadtest(opts: LoadtestOptions, io: RunIo): Promise<Run
     notes,
   };
 
-  const exitCode = outcome.interrupted ? LOADTEST_EXIT.INTERRUPTED : verdict.pass ? LOADTEST_EXIT.PASS : LOADTEST_EXIT.CRITERIA_FAILED;
+  const exitCode = interrupted ? LOADTEST_EXIT.INTERRUPTED : verdict.pass ? LOADTEST_EXIT.PASS : LOADTEST_EXIT.CRITERIA_FAILED;
   // The verdict is printed even when the files cannot be written: it is what the run was for.
   let writeError: unknown;
   try {

@@ -94,6 +94,8 @@ export function judgeSegments(
   serverSamples: readonly ServerSample[],
   serverProblem: string | undefined,
   serverFailures: readonly AdminFailure[] = [],
+  /** Why the run stopped before its end when it was not an interruption (the target gone). */
+  stoppedWhy?: string,
 ): { segments: SegmentResult[]; judged: JudgedSegment[] } {
   const segments: SegmentResult[] = [];
   const judged: JudgedSegment[] = [];
@@ -110,7 +112,7 @@ export function judgeSegments(
     const complete = ran && seg.cutShort !== true && (!interrupted || seg.endMs <= stoppedAtMs);
     // A step the run ended before has no figures because it never ran: asked of the admin API's
     // samples, it read "the admin API did not answer during this step", of an API that answered throughout.
-    const notRun = ran ? undefined : unstarted ? '--duration ended the run before it began' : 'the run was stopped before it began';
+    const notRun = ran ? undefined : unstarted ? '--duration ended the run before it began' : (stoppedWhy ?? 'the run was stopped before it began');
     const missing = notRun !== undefined ? { reason: `this step did not run (${notRun})`, lost: false } : missingFigures(serverSamples, serverFailures, serverProblem, seg.startMs, end);
     const judgement = judgeSegment({
       label: seg.label,

@@ -211,6 +211,28 @@ describe('corral loadtest against the fixture app', () => {
     assertReportMatches(result, html);
   });
 
+  it('stops by itself when the target stops answering (every connection refused for 5 s): the step it went in fails, those after are not run', async () => {
+    const t = await target();
+    const out = join(dir, 'gone');
+    let closed = false;
+    const run = await loadtest(['--target', t.url, '--steps', '1,2,3', '--step-duration', '6s', '--think-time', '50ms', '--mix', 'read=0.7,write=0.3', '--users-file', usersFile, '--out', out], dir, (text) => {
+      // Gone once step 2 has begun: nothing listens on its port from then on.
+      if (!closed && /step 2\/3/.test(text)) {
+        closed = true;
+        void t.close();
+      }
+    });
+    assert.equal(run.code, 2, run.stderr);
+    assert.match(run.stderr, /^stopping: the target refused every connection for 5 s \(ECONNREFUSED ×\d+, none answered\): nothing listens there any more; the steps left are not run$/m);
+    const { result } = readResult(out);
+    assert.equal(result.run.interrupted, true, 'stopped before its schedule ended');
+    assert.ok(result.run.stoppedAtMs < result.schedule.totalMs - 2000, `${result.run.stoppedAtMs} of ${result.schedule.totalMs} ms`);
+    assert.deepEqual(result.segments.map((s) => [s.label, s.ran, s.pass]), [['step 1/3', true, true], ['step 2/3', true, false], ['step 3/3', false, null]]);
+    assert.match(result.segments[2]?.checks.find((c) => c.name === 'cpu')?.detail ?? '', /this step did not run \(the target stopped answering before it began\)/);
+    assert.ok(result.notes.some((n) => /^stopped after [\d.]+s of 18s: the target stopped answering at [\d.]+s \(the target refused every connection for 5 s/.test(n)), JSON.stringify(result.notes));
+    assert.match(run.stdout, /^verdict: .*\bsupports 1 concurrent user/m);
+  });
+
   it('the report opens offline in Chromium: charts drawn, hover readout, nothing fetched', { skip: existsSync(CHROMIUM) ? false : `${CHROMIUM} is missing` }, async () => {
     assert.ok(stepsReport && existsSync(stepsReport), 'the steps run wrote a report');
     const browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'] });
