@@ -54,7 +54,12 @@ export async function preflight(opts: LoadtestOptions, mix: Mix, credential: Cre
     if (l.status === 404) throw targetRefused(`target ${opts.target.href} answered 404 for POST ${loginPath}: it does not look like corral's bundled app${prefixHint(opts.target)}`);
     checkUnavailable(opts.target, 'POST /api/login', login, notes);
     if (l.status === 401 || l.status === 400) {
-      throw inputError(`the target refused the login of ${JSON.stringify(credential.name)} from ${usersFile} (HTTP ${l.status}): --users-file must list name,code pairs of the target's Players sheet`);
+      // Not given --users-file: the bundled sample's codes, which a target with its own sheet does not have.
+      const fix =
+        opts.usersFile === undefined
+          ? "the bundled sample players' codes do not match this target's sheet: pass --users-file with name,code pairs of its Players sheet"
+          : "--users-file must list name,code pairs of the target's Players sheet";
+      throw inputError(`the target refused the login of ${JSON.stringify(credential.name)} from ${usersFile} (HTTP ${l.status}): ${fix}`);
     }
     // A server answering 200 to every path (an SPA's fallback, a proxy's catch-all) logs nobody in:
     // the run would measure logins retried and call them a served load.

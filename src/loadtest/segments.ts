@@ -164,10 +164,13 @@ export function judgeSegments(
  * measurement of the master covered it).
  * "too few": held to its end, it failed nothing, but on too few requests other than logins to call a pass.
  */
-export function segmentStatus(s: SegmentResult): 'not run' | 'fail' | 'no data' | 'too few' | 'partial' | 'pass' {
+export function segmentStatus(s: SegmentResult): 'not run' | 'fail' | 'no data' | 'too few' | 'partial' | 'ramp ok' | 'pass' {
   const thin = s.checks.some((c) => c.name === 'sample' && c.pass === null);
   // Cut short, it is "partial" first: that alone proves nothing, whatever it measured.
-  return !s.ran ? 'not run' : s.pass === false ? 'fail' : s.pass === null ? (thin ? (s.complete ? 'too few' : 'partial') : 'no data') : !s.complete || s.counts.generator > 0 || s.serverLost === true || s.criteriaUnjudged === true ? 'partial' : 'pass';
+  const status = !s.ran ? 'not run' : s.pass === false ? 'fail' : s.pass === null ? (thin ? (s.complete ? 'too few' : 'partial') : 'no data') : !s.complete || s.counts.generator > 0 || s.serverLost === true || s.criteriaUnjudged === true ? 'partial' : 'pass';
+  // A ramp failed nothing: judged, but it claims no capacity (its users were never held), which
+  // "pass" beside the plateau's said it did.
+  return status === 'pass' && s.usersFrom !== s.usersTo ? 'ramp ok' : status;
 }
 
 /** The steps table and the verdict, on stdout; `files` undefined: they could not be written. */

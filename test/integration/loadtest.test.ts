@@ -872,7 +872,16 @@ describe('corral loadtest against the fixture app', () => {
     writeFileSync(wrong, 'name,code\nNobody,X\n');
     const run = await loadtest(['--target', t.url, '--steps', '1', '--users-file', wrong, '--out', join(dir, 'wrong')], dir);
     assert.equal(run.code, 64);
-    assert.match(run.stderr, /the target refused the login of "Nobody" from .*wrong\.csv \(HTTP 401\)/);
+    assert.match(run.stderr, /the target refused the login of "Nobody" from .*wrong\.csv \(HTTP 401\): --users-file must list name,code pairs/);
+    // Without --users-file, against a sheet of its own: the bundled sample's codes are what failed.
+    const own = await startTargetFixture({ players: PLAYERS.map((p) => ({ ...p, code: `X${p.code}` })) });
+    try {
+      const sample = await loadtest(['--target', own.url, '--steps', '1', '--out', join(dir, 'sample')], dir);
+      assert.equal(sample.code, 64);
+      assert.match(sample.stderr, /the target refused the login of "Alice Martin" from .*Players\.csv \(HTTP 401\): the bundled sample players' codes do not match this target's sheet: pass --users-file/);
+    } finally {
+      await own.close();
+    }
   });
 });
 

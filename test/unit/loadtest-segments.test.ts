@@ -106,9 +106,9 @@ describe('judging segments', () => {
     let out = '';
     printSummary({ write: (t: string) => (out += t) }, segments, judged, overallVerdict(judged, false), undefined);
     const rows = out.split('\n');
-    assert.match(rows[0] ?? '', /^ramp_up +0→3 users  pass /);
+    assert.match(rows[0] ?? '', /^ramp_up +0→3 users  ramp ok /);
     assert.match(rows[1] ?? '', /^plateau +3 users  pass /);
-    assert.match(rows[2] ?? '', /^ramp_down +3→0 users  pass /);
+    assert.match(rows[2] ?? '', /^ramp_down +3→0 users  ramp ok /);
   });
 
   it('says why a short step has no CPU or RAM figure although the admin API answered', () => {
