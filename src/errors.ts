@@ -55,6 +55,8 @@ export const ERROR_CODES = {
     "Google answered 5xx or did not answer in time; the call is retried with backoff. Meanwhile reads are served from the cache up to `SHEET_CACHE_MAX_STALE` and events wait in the journal; if it lasts, check the host's network and proxy (`HTTPS_PROXY`) and Google's status page.",
   CORRAL_ERR_SHEETS_TIMEOUT:
     "A Sheets call did not answer within `SHEETS_TIMEOUT` seconds; it is retried with backoff, as a 5xx is. On a slow network or proxy, raise `SHEETS_TIMEOUT`.",
+  CORRAL_ERR_SHEETS_DUPLICATE_ROWS:
+    "Rows corral resent after a read-back did not find them are in the sheet twice: Google applied the first append after corral gave up on it (past its timeout and SHEETS_UNSURE_DELAY). One more read of the ids, SHEETS_UNSURE_DELAY after the resend, finds them; `sheets.duplicate_rows` names each id and its row numbers. Delete one row of each; raise SHEETS_UNSURE_DELAY if it recurs.",
   CORRAL_ERR_SHEETS_UPSTREAM: 'Google answered with an unexpected status or body, or with a body over 64 MiB (not retried: read a smaller range).',
   CORRAL_ERR_SHEETS_PROXY: 'The outbound proxy (HTTPS_PROXY / HTTP_PROXY), not Google, failed the call: it wants a user and password or refused the ones in its URL (407), refused to relay to Google (403), answered another error, or could not be reached (connection refused, unknown host). Google was not reached.',
   CORRAL_ERR_SHEETS_READ_ONLY: 'A write was refused locally: the Sheets backend is read-only (API key or read-only scope).',

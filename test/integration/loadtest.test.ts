@@ -213,7 +213,7 @@ describe('corral loadtest against the fixture app', () => {
 
   it('stops by itself when the target stops answering (every connection refused for 5 s): the step it went in fails, those after are not run', async () => {
     const t = await target();
-    const out = join(dir, 'gone');
+    const out = join(dir, 'target-gone');
     let closed = false;
     const run = await loadtest(['--target', t.url, '--steps', '1,2,3', '--step-duration', '6s', '--think-time', '50ms', '--mix', 'read=0.7,write=0.3', '--users-file', usersFile, '--out', out], dir, (text) => {
       // Gone once step 2 has begun: nothing listens on its port from then on.

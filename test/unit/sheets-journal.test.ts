@@ -243,6 +243,42 @@ describe('write journal', () => {
     assert.equal(r.found, 0);
     assert.equal(r.sent, 1);
     assert.deepEqual(backend.ids('Events'), ['event_id', 't1']);
+    // Read once more a delay later: the rows are there once, nothing is said, and no more reads.
+    const reads = backend.count('get');
+    await clock.advance(1000);
+    await flusher.flushOnce({ wait: true });
+    assert.equal(backend.count('get'), reads + 1);
+    assert.equal(log.lines().find((l) => l.event === 'sheets.duplicate_rows'), undefined);
+    await clock.advance(1000);
+    await flusher.flushOnce({ wait: true });
+    assert.equal(backend.count('get'), reads + 1, 'checked once');
+  });
+
+  it('the first append applied by Google after its read-back and resend: the rows there twice are said, with their row numbers', async () => {
+    const { journal } = await openJournal();
+    await journal.add('Events', [row('late1'), row('late2')]);
+    await journal.add('Events', [row('fine')]);
+    const flusher = flusherFor(journal);
+    backend.failAppends = 'lost-before';
+    await flusher.flushOnce({ wait: true });
+    backend.failAppends = 'none';
+    await clock.advance(1000);
+    assert.equal((await flusher.flushOnce({ wait: true })).sent, 3, 'read back, absent, resent');
+    // Google processes the first request at last.
+    backend.tabs.get('Events')?.push(row('late1'), row('late2'));
+    assert.deepEqual(backend.ids('Events'), ['event_id', 'late1', 'late2', 'fine', 'late1', 'late2']);
+    await clock.advance(1000);
+    await flusher.flushOnce({ wait: true });
+    const said = log.lines().filter((l) => l.event === 'sheets.duplicate_rows');
+    assert.equal(said.length, 1);
+    assert.deepEqual([said[0]?.level, said[0]?.code, said[0]?.range, said[0]?.ids, said[0]?.duplicates], [
+      'error',
+      'CORRAL_ERR_SHEETS_DUPLICATE_ROWS',
+      'Events',
+      2,
+      [{ id: 'late1', rows: [2, 5] }, { id: 'late2', rows: [3, 6] }],
+    ]);
+    assert.match(String(said[0]?.msg), /^sheets: 2 rows of Events are in the sheet twice \(late1 at rows 2 and 5; late2 at rows 3 and 6\): Google applied an append after corral gave up on it/);
   });
 
   it('rows waiting for a write token are not journaled as sent: a keeper that dies then replays them as pending', async () => {

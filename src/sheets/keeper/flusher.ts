@@ -28,6 +28,7 @@ import { remapRows } from './header-mapping.js';
 import type { Journal, JournalEntry } from './journal.js';
 import type { QuotaBucket } from './quota.js';
 import { withReadCause } from './read-cause.js';
+import { ResendCheck } from './resend-check.js';
 import { sharedAbortController } from './shared-abort.js';
 import { JournalRecordFailureLog } from './write-failure-log.js';
 
@@ -103,6 +104,8 @@ export class Flusher {
   private readonly headerHolds: HeaderHolds;
   /** Ranges whose header confirmHeader is reading. */
   private readonly confirming = new Set<string>();
+  /** Rows resent after a read-back, read once more for a late first append (resend-check.ts). */
+  private readonly resendCheck: ResendCheck;
   private counts = { appends: 0, rowsSent: 0, rowsFound: 0, failures: 0, verifications: 0 };
 
   constructor(private readonly o: FlusherOptions) {
@@ -117,6 +120,7 @@ export class Flusher {
     this.passFailures = new FlushFailureLog(o.logger, () => this.clock.now());
     this.headerChanges = new HeaderChanges(o.logger, () => this.clock.now());
     this.headerHolds = new HeaderHolds(o.logger, () => this.clock.now());
+    this.resendCheck = new ResendCheck(o.logger, o.unsureDelayMs ?? 3000);
   }
 
   start(): void {
@@ -180,6 +184,10 @@ export class Flusher {
         this.retries.succeed(range);
         sent += r;
       }
+    }
+    for (const range of this.resendCheck.due(this.clock.now())) {
+      if (this.abort.signal.aborted || !this.canCall(this.o.readQuota, opts.wait)) break;
+      await this.checkResent(range);
     }
     this.alert.observe(this.clock.now(), this.o.journal.oldestBacklogAt(), this.o.journal.backlogRows());
     if (opts.wait) for (const range of this.headerChanges.unconfirmed()) this.confirmHeader(range);
@@ -398,6 +406,17 @@ export class Flusher {
     }
   }
 
+  /** Reads the ids of `range` to find rows resent after a read-back that are in the sheet twice. */
+  private async checkResent(range: string): Promise<void> {
+    try {
+      const vr = await withReadCause({ clientWaits: false }, () => this.o.backend.getValues(idColumnOf(range), this.abort.signal));
+      this.resendCheck.settle(range, (vr.values ?? []).map((row) => String(row[0] ?? '')));
+    } catch {
+      // Read again later; the read-back's own failures are said by its own lines.
+      this.resendCheck.later(range, this.clock.now());
+    }
+  }
+
   /** Reads the target back and settles unsure entries: found → done, absent → pending. */
   private async verify(range: string, unsure: JournalEntry[], wait: boolean): Promise<number | 'quota' | 'failed'> {
     if (!this.canCall(this.o.readQuota, wait)) return 'quota';
@@ -429,6 +448,7 @@ export class Flusher {
       } else {
         // Said once the split is written: one that fails is tried again at the next flush.
         await this.o.journal.split(e, missing);
+        this.resendCheck.resent(range, missing.map((row) => row[0] ?? ''), this.clock.now());
         this.o.logger.warn(
           { event: 'sheets.read_back_partial', range, entry: e.id, missing: missing.length, rows: e.rows.length },
           'sheets: read-back found part of an append; resending the missing rows only',
@@ -437,7 +457,10 @@ export class Flusher {
       }
     }
     if (present.length > 0) await this.o.journal.markDone(present, 'found');
-    if (absent.length > 0) await this.o.journal.markAbsent(absent);
+    if (absent.length > 0) {
+      await this.o.journal.markAbsent(absent);
+      this.resendCheck.resent(range, absent.flatMap((e) => e.rows.map((row) => row[0] ?? '')), this.clock.now());
+    }
     this.counts.rowsFound += found;
     if (found > 0 || absent.length > 0) {
       this.o.logger.info({ event: 'sheets.read_back', range, alreadyThere: found, toResend: absent.reduce((n, e) => n + e.rows.length, 0) }, 'sheets: read back unsure appends');
