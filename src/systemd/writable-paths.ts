@@ -118,3 +118,16 @@ export function missingDirWarnings(o: Pick<UnitOptions, 'dataDir' | 'logDir' | '
   }
   return out;
 }
+
+/**
+ * Directories far broader than corral's own that a --data-dir or --log-dir made writable
+ * (ReadWritePaths=): `--log-dir /var/log/` gave the service every log of the host to write, which
+ * ProtectSystem=strict is there to prevent. A warning: the unit is still what was asked for.
+ */
+const SHARED_DIRS = new Set(['/', '/etc', '/usr', '/opt', '/srv', '/var', '/var/lib', '/var/log', '/var/cache', '/home', '/root', '/run', '/tmp', '/var/tmp']);
+
+export function broadDirWarnings(o: Pick<UnitOptions, 'dataDir' | 'logDir'>): string[] {
+  return unmanagedDirs(o)
+    .filter(({ dir }) => SHARED_DIRS.has(dir))
+    .map(({ flag, dir }) => `${flag} ${dir} makes all of ${dir} writable by the service (ReadWritePaths=${dir}), not a directory of corral's own: give it one, e.g. ${flag} ${dir === '/' ? '' : dir}/corral`);
+}

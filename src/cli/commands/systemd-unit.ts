@@ -10,7 +10,7 @@ import { schema } from '../../config/schema.js';
 import { CorralError } from '../../errors.js';
 import { REFERENCE_UNIT_OPTIONS, renderUnit, type UnitOptions } from '../../systemd/unit.js';
 import { hiddenPathWarnings } from '../../systemd/hidden-paths.js';
-import { missingDirWarnings, privateTmpPaths, unwritablePaths, writableDirsText } from '../../systemd/writable-paths.js';
+import { broadDirWarnings, missingDirWarnings, privateTmpPaths, unwritablePaths, writableDirsText } from '../../systemd/writable-paths.js';
 import { parseFlags, type Command } from '../command.js';
 import { integerFlag } from '../number-flag.js';
 import { replaceFile } from '../unit-file.js';
@@ -233,7 +233,7 @@ file holds invalid settings.`,
     ] as const) {
       if (missing) process.stderr.write(`warning: ${flag}: there is no ${what} at ${path} on this host; the unit's ExecStart fails unless it exists on the host the unit is installed on\n`);
     }
-    for (const warning of missingDirWarnings(options, existsSync)) process.stderr.write(`warning: ${warning}\n`);
+    for (const warning of [...broadDirWarnings(options), ...missingDirWarnings(options, existsSync)]) process.stderr.write(`warning: ${warning}\n`);
     for (const u of unwritablePaths(s, options.dataDir, options.logDir)) {
       process.stderr.write(
         `warning: ${u.setting}=${u.path} (in ${envFile}) is outside what the unit makes writable (${writableDirsText(options.dataDir, options.logDir)}), so the service would fail at start: ${u.fix}\n`,
