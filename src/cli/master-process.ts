@@ -135,8 +135,12 @@ function sendOrDeny(pid: number, sent: NodeJS.Signals | 0, named: NodeJS.Signals
  * from working. The admin API's are used best effort (MasterLookup.adminApi).
  */
 export const MASTER_LOOKUP_SETTINGS = ['CORRAL_PIDFILE', 'CORRAL_GRACEFUL_TIMEOUT'] as const;
-/** status shows the admin API's figures: its settings must be valid too. */
-export const STATUS_SETTINGS = [...MASTER_LOOKUP_SETTINGS, 'CORRAL_ADMIN_BIND', 'CORRAL_ADMIN_TOKEN'] as const;
+/**
+ * status asks the admin API: its address must be valid too. An invalid token stands as unset (a
+ * warning, and the summary without per-worker figures): refused, status exited 78 with corral
+ * running fine, and a `corral status || alert` alerted on a typo in a setting it can do without.
+ */
+export const STATUS_SETTINGS = [...MASTER_LOOKUP_SETTINGS, 'CORRAL_ADMIN_BIND'] as const;
 
 export interface MasterLookup {
   readonly settings: Settings;
@@ -148,6 +152,8 @@ export interface MasterLookup {
   readonly adminApi: boolean;
   /** The settings file read (LoadedSettings.envFile); undefined: none (no ./.env, or CORRAL_ENV_FILE=none). */
   readonly envFile: string | undefined;
+  /** CORRAL_ADMIN_TOKEN is set but invalid: it stands as unset (said among the warnings). */
+  readonly tokenInvalid: boolean;
 }
 
 /**
@@ -157,7 +163,7 @@ export interface MasterLookup {
 export function loadLookupSettings(judge: readonly SettingName[] = MASTER_LOOKUP_SETTINGS, quiet = false): MasterLookup {
   const loaded = loadSettings({ judgeOnly: judge });
   if (!quiet) for (const w of loaded.warnings) process.stderr.write(`corral: warning: ${w}\n`);
-  return { settings: loaded.settings, adminApi: !loaded.invalidIgnored.includes('CORRAL_ADMIN_BIND'), envFile: loaded.envFile };
+  return { settings: loaded.settings, adminApi: !loaded.invalidIgnored.includes('CORRAL_ADMIN_BIND'), envFile: loaded.envFile, tokenInvalid: loaded.invalidIgnored.includes('CORRAL_ADMIN_TOKEN') };
 }
 
 /** How long a command waits for the admin API to say whether a corral answers there. */

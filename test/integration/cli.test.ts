@@ -712,15 +712,22 @@ test('stop and status work after a bad edit elsewhere in .env; a master of anoth
     assert.match(reload.stderr, /CORRAL_WORKERS/);
     assert.doesNotMatch(reload.stderr, /does not need it/, 'said once, as the refusal it is');
 
-    // Only the admin settings invalid: status, which shows the admin API's figures, is refused (78),
-    // in JSON too; stop, which needs only the pidfile, works and warns.
+    // An invalid token: status answers without it (running, exit 0), says why there are no
+    // per-worker figures, and warns; it exited 78 with corral running fine.
     appendFileSync(join(dir, '.env'), 'CORRAL_ADMIN_TOKEN=short\n');
+    const tokenless = await corral(dir, 'status');
+    assert.equal(tokenless.code, 0, tokenless.stderr);
+    assert.match(tokenless.stdout, new RegExp(`^corral is running: master pid ${c.pid}, .*; CORRAL_ADMIN_TOKEN in the settings is invalid \\(the warning above says why\\)`));
+    assert.match(tokenless.stderr, /warning: CORRAL_ADMIN_TOKEN=<redacted> \(from .*\.env line 6\) is invalid/);
+    // An invalid admin address: status, which asks the admin API, is refused (78), in JSON too;
+    // stop, which needs only the pidfile, works and warns.
+    appendFileSync(join(dir, '.env'), 'CORRAL_ADMIN_BIND=nowhere\n');
     const statusJson = await corral(dir, 'status', '--json');
     assert.equal(statusJson.code, 78, statusJson.stderr);
     const refused = JSON.parse(statusJson.stdout) as { running: unknown; error: { code: string; message: string } };
     assert.equal(refused.running, null);
     assert.equal(refused.error.code, 'CORRAL_ERR_CONFIG_INVALID');
-    assert.match(refused.error.message, /CORRAL_ADMIN_TOKEN="<redacted>"/);
+    assert.match(refused.error.message, /CORRAL_ADMIN_BIND="nowhere"/);
     assert.match(statusJson.stderr, /\[CORRAL_ERR_CONFIG_INVALID\]/);
 
     const stop = await corral(dir, 'stop');

@@ -40,7 +40,7 @@ describe('findMasterHere with no pidfile at CORRAL_PIDFILE', () => {
       try {
         const port = (server.address() as AddressInfo).port;
         const settings = testSettings({ CORRAL_PIDFILE: join(dir, 'moved.pid'), CORRAL_ADMIN_BIND: `127.0.0.1:${port}`, CORRAL_ADMIN_TOKEN: TOKEN });
-        await assert.rejects(findMasterHere({ settings, adminApi: true, envFile: '/srv/app/.env' }), (err: unknown) => {
+        await assert.rejects(findMasterHere({ settings, adminApi: true, envFile: '/srv/app/.env', tokenInvalid: false }), (err: unknown) => {
           assert.ok(err instanceof CorralError);
           assert.equal(err.code, 'CORRAL_ERR_MASTER_ELSEWHERE', err.message);
           assert.match(err.message, /master pid 4242/);
@@ -60,7 +60,7 @@ describe('findMasterHere with no pidfile at CORRAL_PIDFILE', () => {
     try {
       const port = (server.address() as AddressInfo).port;
       const settings = testSettings({ CORRAL_PIDFILE: join(dir, 'moved.pid'), CORRAL_ADMIN_BIND: `127.0.0.1:${port}`, CORRAL_ADMIN_TOKEN: TOKEN });
-      await assert.rejects(findMasterHere({ settings, adminApi: true, envFile: '/srv/app/.env' }), (err: unknown) => err instanceof CorralError && err.code === 'CORRAL_ERR_NOT_RUNNING');
+      await assert.rejects(findMasterHere({ settings, adminApi: true, envFile: '/srv/app/.env', tokenInvalid: false }), (err: unknown) => err instanceof CorralError && err.code === 'CORRAL_ERR_NOT_RUNNING');
     } finally {
       server.close();
       rmSync(dir, { recursive: true, force: true });
@@ -79,7 +79,7 @@ describe('findMasterHere when nothing answers', () => {
     try {
       const settings = testSettings({ CORRAL_PIDFILE: join(dir, 'corral.pid'), CORRAL_ADMIN_BIND: `127.0.0.1:${port}` });
       let message = '';
-      await assert.rejects(findMasterHere({ settings, adminApi: true, envFile }), (err: unknown) => {
+      await assert.rejects(findMasterHere({ settings, adminApi: true, envFile, tokenInvalid: false }), (err: unknown) => {
         assert.ok(err instanceof CorralError);
         assert.equal(err.code, 'CORRAL_ERR_NOT_RUNNING', err.message);
         message = err.message;

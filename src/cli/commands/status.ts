@@ -152,8 +152,9 @@ says how to tell), or this user may not read the pidfile (run as the user corral
 the pidfile belongs to a user other than root and the one the process it names runs as,
 or CORRAL_PIDFILE is empty (no pidfile is written: use systemctl status corral), or no pidfile
 names a master but a corral answers the admin API (one started with another CORRAL_PIDFILE), 1 running but the admin API did not answer, or answers for another master (its port was
-taken); and 64 an unknown option, 78 CORRAL_PIDFILE or the
-admin API's settings are invalid, or CORRAL_ENV_FILE cannot be read.`,
+taken); and 64 an unknown option, 78 CORRAL_PIDFILE or
+CORRAL_ADMIN_BIND is invalid, or CORRAL_ENV_FILE cannot be read (an invalid
+CORRAL_ADMIN_TOKEN is a warning: the summary without per-worker figures).`,
   async run(argv) {
     const { values } = parseFlags(argv, { json: { type: 'boolean' } }, { readsSettings: true });
     // With --json, every answer is one JSON object on stdout, led by `running` (true, false, or
@@ -206,7 +207,7 @@ admin API's settings are invalid, or CORRAL_ENV_FILE cannot be read.`,
       if (!stats || stats.status !== 200) {
         const health = await getAdminJson(`${base}/api/admin/health`, undefined);
         const h = health.body as Health;
-        const hint = figuresRefusedHint(stats);
+        const hint = lookup.tokenInvalid ? 'CORRAL_ADMIN_TOKEN in the settings is invalid (the warning above says why): per-worker figures need the token the master runs with' : figuresRefusedHint(stats);
         // Where reloads stand needs no token (an older master answers without it: left out).
         const reload = await readReloadStanding(base).catch(() => undefined);
         if (values.json) json({ running: true, pid, health: h, ...(reload ? { reload: { in_progress_generation: reload.in_progress_generation, queued: reload.queued, last: reload.last } } : {}), note: hint });
