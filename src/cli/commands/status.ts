@@ -141,8 +141,8 @@ build of corral, CORRAL_ACCEPT...). With --json, one JSON object on stdout whate
 (true; false when not running; null when unknown): then the admin API's figures with a token,
 or "pid", "health" and "reload" without one, and "error" with the message when the exit code is 1 or 4,
 or with its code and message when the settings are refused (78).
-Of the settings, only CORRAL_PIDFILE and the admin API's must be valid: a bad
-edit elsewhere in .env is reported as a warning.
+Of the settings, only CORRAL_PIDFILE and CORRAL_ADMIN_BIND must be valid: a bad
+edit elsewhere in .env (CORRAL_ADMIN_TOKEN included) is reported as a warning.
 A master whose stop has begun is still running (exit 0): it is shown as stopping, its workers
 finishing their requests.
 
