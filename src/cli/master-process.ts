@@ -2,8 +2,11 @@
 
 import { lstatSync, readFileSync, statSync } from 'node:fs';
 import { get as httpGet } from 'node:http';
+import { isIP } from 'node:net';
+import { networkInterfaces } from 'node:os';
 import { join, resolve } from 'node:path';
 import { adminUrlOf } from '../admin-url.js';
+import { isLoopbackHost } from '../loopback.js';
 import { loadSettings } from '../config/load.js';
 import type { SettingName, Settings } from '../config/schema.js';
 import { CorralError } from '../errors.js';
@@ -98,7 +101,28 @@ export function adminBaseUrl(settings: Settings): string | undefined {
  */
 export function masterAdminUrl(settings: Settings, pid: number): string | null | undefined {
   const recorded = settings.CORRAL_PIDFILE ? readMasterRecord(settings.CORRAL_PIDFILE, pid)?.adminUrl : undefined;
+  if (typeof recorded === 'string' && !namesThisHost(recorded)) {
+    process.stderr.write(`corral: warning: the admin address recorded beside the pidfile (${recorded}) is no address of this host; not asked (CORRAL_ADMIN_TOKEN is not sent there): asking ${adminBaseUrl(settings) ?? 'nothing'} from the settings instead\n`);
+    return adminBaseUrl(settings);
+  }
   return recorded !== undefined ? recorded : adminBaseUrl(settings);
+}
+
+/**
+ * Whether a recorded admin URL names this host: a loopback address or `localhost`, or an address of
+ * one of its interfaces. The stamp beside the pidfile is not checked for its owner as the pidfile
+ * is, and whoever may write that directory (the service's user) could have named any host there:
+ * `corral status` and `reload --wait`, run by root, sent it CORRAL_ADMIN_TOKEN.
+ */
+function namesThisHost(url: string): boolean {
+  let host: string;
+  try {
+    host = new URL(url).hostname.replace(/^\[|\]$/g, '');
+  } catch {
+    return false;
+  }
+  if (isLoopbackHost(host)) return true;
+  return isIP(host) !== 0 && Object.values(networkInterfaces()).some((list) => list?.some((i) => i.address.toLowerCase() === host.toLowerCase()));
 }
 
 /**

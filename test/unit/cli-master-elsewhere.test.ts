@@ -12,7 +12,9 @@ import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import type { AddressInfo } from 'node:net';
 import { CorralError } from '../../src/errors.js';
-import { findMasterHere } from '../../src/cli/master-process.js';
+import { findMasterHere, masterAdminUrl } from '../../src/cli/master-process.js';
+import { writePidfile } from '../../src/master/pidfile.js';
+import { procReaders } from '../../src/master/proc-identity.js';
 import { testSettings } from '../fixtures/fake-admin-view.js';
 
 const TOKEN = 'elsewhere-token-0123456789';
@@ -100,5 +102,24 @@ describe('findMasterHere when nothing answers', () => {
 
   it('adds nothing when a settings file was read', async () => {
     assert.match(await notRunning('/srv/app/.env'), /^corral is not running \(no pidfile at .*corral\.pid\)$/);
+  });
+});
+
+describe('masterAdminUrl: the address recorded beside the pidfile', () => {
+  it('is asked when it names this host, and not when it names another (the token would go there): the settings name it then', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'corral-stamp-'));
+    try {
+      const pidfile = join(dir, 'corral.pid');
+      const settings = testSettings({ CORRAL_PIDFILE: pidfile, CORRAL_ADMIN_BIND: '127.0.0.1:9555' });
+      writePidfile(pidfile, procReaders, { gracefulTimeoutS: 30, adminUrl: 'http://127.0.0.1:40123' });
+      assert.equal(masterAdminUrl(settings, process.pid), 'http://127.0.0.1:40123');
+      // The stamp rewritten by whoever may write the pidfile's directory.
+      writePidfile(pidfile, procReaders, { gracefulTimeoutS: 30, adminUrl: 'http://192.0.2.10:9090' });
+      assert.equal(masterAdminUrl(settings, process.pid), 'http://127.0.0.1:9555');
+      writePidfile(pidfile, procReaders, { gracefulTimeoutS: 30, adminUrl: 'http://evil.example:9090' });
+      assert.equal(masterAdminUrl(settings, process.pid), 'http://127.0.0.1:9555', 'a name, which DNS answers, never');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
