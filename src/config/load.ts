@@ -1,7 +1,7 @@
 // Reads settings once: .env file (dotenv.parse, never mutating process.env), then the real
 // environment on top, then aliases; every problem is collected and reported together.
 
-import { lstatSync, readFileSync, readlinkSync } from 'node:fs';
+import { lstatSync, readFileSync, readlinkSync, statSync } from 'node:fs';
 import { isAbsolute, resolve } from 'node:path';
 import dotenv from 'dotenv';
 import { ConfigError, CorralError, type ConfigProblem } from '../errors.js';
@@ -269,6 +269,10 @@ export function loadSettings(options: LoadOptions = {}): LoadedSettings {
     return `${source === '.env' ? '' : `${source} in `}${file ?? '.env'}${line ? ` line ${line}` : ''}`;
   };
   const warnings: string[] = [];
+  // Said where the settings are judged whole (start, config, a reload), not by the commands that
+  // only look the master up (status, stop).
+  const openSecrets = file === undefined || options.judgeOnly !== undefined ? undefined : secretsOpenToOthers(file, fileValues);
+  if (openSecrets) warnings.push(openSecrets);
   const problems: ConfigProblem[] = [];
   const out: Record<string, unknown> = {};
   const sources: Record<string, SettingSource> = {};
@@ -563,4 +567,25 @@ export function displayValue(name: SettingName, value: unknown): string {
   if (value === undefined) return '(unset)';
   if (spec.secret) return '<redacted>';
   return spec.show ? spec.show(spec.format(value)) : spec.format(value);
+}
+
+/**
+ * A settings file every user of the host may read, that holds a secret (the admin token, the
+ * session secret, a service-account key, a Redis password): said, with the fix. `echo ... >> .env`
+ * under the usual umask 022 makes it 0644; the data dir's files corral writes itself are 0600.
+ */
+function secretsOpenToOthers(file: string, values: Record<string, string>): string | undefined {
+  let mode: number;
+  try {
+    mode = statSync(file).mode;
+  } catch {
+    return undefined;
+  }
+  if ((mode & 0o004) === 0) return undefined;
+  const held = settingNames.filter((name) => {
+    const spec = schema[name] as SettingSpec<unknown>;
+    return spec.secret === true && [name, ...(spec.aliases ?? [])].some((n) => (values[n] ?? '') !== '');
+  });
+  if (held.length === 0) return undefined;
+  return `${file} is readable by every user of this host (mode ${(mode & 0o777).toString(8).padStart(4, '0')}) and holds ${held.join(', ')}: chmod 600 ${file} (or 640, owned by root and the service's group, as the Deploy steps install it)`;
 }

@@ -26,7 +26,7 @@ test('corral config says which lines of the file the environment overrides (the 
   const dir = mkdtempSync(join(tmpdir(), 'corral-config-overrides-'));
   try {
     const file = join(dir, '.env');
-    writeFileSync(file, 'CORRAL_TIMEOUT=20\nCORRAL_WORKERS=2\nCORRAL_ADMIN_TOKEN=file-token-0123456789\n');
+    writeFileSync(file, 'CORRAL_TIMEOUT=20\nCORRAL_WORKERS=2\nCORRAL_ADMIN_TOKEN=file-token-0123456789\n', { mode: 0o600 });
     // An exported variable left in the shell: the master started from it uses 40, not the file's 20.
     const env = { CORRAL_TIMEOUT: '40', CORRAL_WORKERS: '2', CORRAL_ADMIN_TOKEN: 'env-token-0123456789ab' };
     const said = (secret: boolean) => [

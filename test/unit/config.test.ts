@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { exampleNames, renderEnvExample } from '../../src/config/env-example.js';
@@ -598,7 +598,7 @@ test('an empty tab range or data dir is its default, and `corral config` shows t
 test('an unquoted value that dotenv cuts at a # written right after it is a warning naming the line, the name and the fix, never the value', () => {
   withDir((dir) => {
     const file = join(dir, '.env');
-    writeFileSync(file, 'CORRAL_ADMIN_TOKEN=abcdefghijklmnopqr#stuvwx\nSHEET_PLAYERS_RANGE=Players#1\nCORRAL_WORKERS=3 # three\n');
+    writeFileSync(file, 'CORRAL_ADMIN_TOKEN=abcdefghijklmnopqr#stuvwx\nSHEET_PLAYERS_RANGE=Players#1\nCORRAL_WORKERS=3 # three\n', { mode: 0o600 });
     const { settings, warnings } = loadSettings({ env: {}, cwd: dir });
     assert.equal(settings.SHEET_PLAYERS_RANGE, 'Players');
     const cut = (line: number, name: string) =>
@@ -788,4 +788,20 @@ test('the warnings on settings taken together come with a refusal of others', ()
     () => loadSettings({ env: { CORRAL_ENV_FILE: 'none', CORRAL_REQUEST_TIMEOUT: 'soon', CORRAL_HEADERS_TIMEOUT: '90' } }),
     (err: unknown) => err instanceof ConfigError && !err.warnings.some((w) => w.startsWith('CORRAL_HEADERS_TIMEOUT is longer')),
   );
+});
+
+test('a settings file every user may read that holds a secret is a warning with the fix; one without a secret, or private, is not', () => {
+  withDir((dir) => {
+    const file = join(dir, '.env');
+    writeFileSync(file, 'CORRAL_WORKERS=2\nCORRAL_ADMIN_TOKEN=abcdefghijklmnopqrstuvwxyz\n');
+    chmodSync(file, 0o644);
+    const open = loadSettings({ env: {}, cwd: dir }).warnings;
+    assert.deepEqual(open, [`${file} is readable by every user of this host (mode 0644) and holds CORRAL_ADMIN_TOKEN: chmod 600 ${file} (or 640, owned by root and the service's group, as the Deploy steps install it)`]);
+    assert.ok(!open.join('').includes('abcdefghijklmnopqrstuvwxyz'), 'never the value');
+    chmodSync(file, 0o640);
+    assert.deepEqual(loadSettings({ env: {}, cwd: dir }).warnings, []);
+    writeFileSync(file, 'CORRAL_WORKERS=2\n');
+    chmodSync(file, 0o644);
+    assert.deepEqual(loadSettings({ env: {}, cwd: dir }).warnings, [], 'no secret in it');
+  });
 });
