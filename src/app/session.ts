@@ -21,6 +21,9 @@ export interface Sessions {
 
 const PREFIX = 'v1';
 
+/** How far ahead of this host's clock a token's issue time may be: another host's clock, a little ahead. */
+const ISSUED_AHEAD_SLACK_S = 300;
+
 export function createSessions(secret: Buffer | string, ttlSeconds: number): Sessions {
   // A KeyObject made once: createHmac() with raw key bytes imports them again on every call, about
   // 2 µs of every login and every token check (5.2 against 3.4 µs per signature here).
@@ -57,7 +60,12 @@ export function createSessions(secret: Buffer | string, ttlSeconds: number): Ses
       if (typeof claims !== 'object' || claims === null) return undefined;
       const c = claims as Partial<SessionClaims>;
       if (typeof c.sub !== 'string' || !isEpochSeconds(c.exp) || !isEpochSeconds(c.iat)) return undefined;
-      if (Math.floor(nowMs / 1000) >= c.exp) return undefined;
+      const now = Math.floor(nowMs / 1000);
+      if (now >= c.exp) return undefined;
+      // Held to the TTL in force, not only to the expiry it was issued with: lowering
+      // CORRAL_SESSION_TTL (a reload) left every token issued before valid for the old TTL. And
+      // never from the future beyond a clock's slack between hosts.
+      if (c.exp - c.iat > ttlSeconds || c.iat > now + ISSUED_AHEAD_SLACK_S) return undefined;
       return { sub: c.sub, iat: c.iat, exp: c.exp };
     },
   };

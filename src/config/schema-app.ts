@@ -20,7 +20,7 @@ export const appSchema = {
     minLength: 32,
   }),
   CORRAL_SESSION_TTL: int({
-    description: 'Seconds a session token stays valid.',
+    description: 'Seconds a session token stays valid (lowered by a reload, it ends the tokens issued for longer).',
     default: 43200,
     min: 60,
     max: 2592000,

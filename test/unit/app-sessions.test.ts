@@ -42,6 +42,20 @@ describe('session tokens', () => {
     assert.equal(sessions.verify(token, now + 60_000), undefined);
   });
 
+  it('holds a token to the TTL in force: one issued under a longer TTL, or issued ahead of this host\'s clock, is refused', () => {
+    const now = Date.UTC(2025, 0, 1);
+    const longer = createSessions('s'.repeat(40), 12 * 3600).issue('Alice', now).token;
+    assert.ok(createSessions('s'.repeat(40), 12 * 3600).verify(longer, now + 120_000));
+    // CORRAL_SESSION_TTL lowered to 60 s by a reload: the 12-hour token is no session any more.
+    assert.equal(sessions.verify(longer, now + 1000), undefined);
+    // Raised: tokens issued under the shorter TTL keep their own expiry.
+    const shorter = sessions.issue('Alice', now).token;
+    assert.ok(createSessions('s'.repeat(40), 12 * 3600).verify(shorter, now + 30_000));
+    // Issued by a host whose clock is an hour ahead: refused; a few seconds ahead: taken.
+    assert.equal(sessions.verify(sessions.issue('Alice', now + 3600_000).token, now), undefined);
+    assert.ok(sessions.verify(sessions.issue('Alice', now + 5000).token, now));
+  });
+
   it('refuses tampered tokens and tokens signed with another secret', () => {
     const { token } = sessions.issue('Alice');
     const [v, payload, sig] = token.split('.') as [string, string, string];
