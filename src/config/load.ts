@@ -7,7 +7,7 @@ import dotenv from 'dotenv';
 import { ConfigError, CorralError, type ConfigProblem } from '../errors.js';
 import { editDistance } from '../edit-distance.js';
 import { readRedisCa } from '../redis/tls-ca.js';
-import { redisTarget } from '../redis/url.js';
+import { redisTarget, redisUrlWarnings } from '../redis/url.js';
 import { lintEnvText, type EnvLint, type UnclosedQuote } from './env-lint.js';
 import { appModuleProblem } from './app-module.js';
 import { dataDirProblem, serviceAccountKeyProblem } from './path-checks.js';
@@ -478,6 +478,7 @@ export function loadSettings(options: LoadOptions = {}): LoadedSettings {
     invalidIgnored.push(p.name as SettingName);
   };
   if (typeof out.REDIS_URL === 'string') {
+    warnings.push(...redisUrlWarnings(out.REDIS_URL));
     try {
       redisTarget(out.REDIS_URL);
     } catch (err) {

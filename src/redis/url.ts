@@ -40,6 +40,30 @@ function decoded(text: string, part: string, shown: string): string {
  * The connection options REDIS_URL stands for. `tlsCa`: the CA certificates (PEM) a rediss://
  * server's certificate is checked against, in place of the system's (REDIS_TLS_CA_FILE).
  */
+/** The query parameters REDIS_URL is read for (`password` is read, never shown). */
+const SHOWN_PARAMS: ReadonlySet<string> = new Set(['db', 'user']);
+const READ_PARAMS: ReadonlySet<string> = new Set([...SHOWN_PARAMS, 'password']);
+
+/**
+ * What REDIS_URL holds that is most likely a mistake, said without its values: a user without a
+ * password (a password written without its `:`), query parameters it is not read for.
+ */
+export function redisUrlWarnings(raw: string): string[] {
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    return [];
+  }
+  const out: string[] = [];
+  if (url.protocol !== 'unix:' && url.username && !url.password) {
+    out.push("REDIS_URL names a user and no password (redis://user@host): if what is written there is the password, write it after a colon, redis://:password@host (Redis's default user), or redis://user:password@host");
+  }
+  const ignored = [...new Set(url.searchParams.keys())].filter((name) => !READ_PARAMS.has(name));
+  if (ignored.length > 0) out.push(`REDIS_URL has query parameters corral does not read, ignored (${ignored.map((n) => JSON.stringify(n)).join(', ')}; their values not shown): it reads db, user and password only`);
+  return out;
+}
+
 export function redisTarget(raw: string, tlsCa?: Buffer): { options: RedisOptions; shown: string } {
   let url: URL;
   try {
@@ -63,7 +87,11 @@ export function redisTarget(raw: string, tlsCa?: Buffer): { options: RedisOption
   }
   const shownUrl = new URL(url.href);
   if (shownUrl.password) shownUrl.password = '***';
-  shownUrl.searchParams.delete('password');
+  // A user with no password is most often a password written without its `:` (redis://secret@h,
+  // read as the user "secret"): masked too, and said where the settings are judged (load.ts).
+  else if (shownUrl.username) shownUrl.username = '***';
+  // Only the parameters read here are shown: any other is ignored, and may be a misspelt password.
+  for (const name of [...shownUrl.searchParams.keys()]) if (!SHOWN_PARAMS.has(name)) shownUrl.searchParams.delete(name);
   const shown = shownUrl.href;
   const username = decoded(url.username, 'the user', shown) || url.searchParams.get('user') || undefined;
   const password = decoded(url.password, 'the password', shown) || url.searchParams.get('password') || undefined;

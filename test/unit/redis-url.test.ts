@@ -20,6 +20,19 @@ describe('REDIS_URL', () => {
     assert.deepEqual(redisTarget('redis://[::1]:6379').options, { host: '::1', port: 6379 });
   });
 
+  it('never shows a user with no password (a password written without its colon) nor a query parameter it does not read, and says so when the settings load', () => {
+    const bare = redisTarget('rediss://Pw6LEAK@cache.example');
+    assert.equal(bare.shown, 'rediss://***@cache.example');
+    assert.deepEqual(bare.options.username, 'Pw6LEAK', 'still sent as the user, as written');
+    const unix = redisTarget('unix:///run/redis.sock?db=2&PASSWORD=topsecret&pass=x');
+    assert.equal(unix.shown, 'unix:///run/redis.sock?db=2');
+    const { warnings } = loadSettings({ env: { CORRAL_ENV_FILE: 'none', SHEET_ID: 'sheet', SHEETS_API_KEY: 'k'.repeat(39), REDIS_URL: 'unix:///run/redis.sock?db=2&PASSWORD=topsecret' } });
+    assert.ok(warnings.includes('REDIS_URL has query parameters corral does not read, ignored ("PASSWORD"; their values not shown): it reads db, user and password only'), JSON.stringify(warnings));
+    const user = loadSettings({ env: { CORRAL_ENV_FILE: 'none', SHEET_ID: 'sheet', SHEETS_API_KEY: 'k'.repeat(39), REDIS_URL: 'redis://Pw6LEAK@cache.example' } }).warnings;
+    assert.ok(user.some((w) => w.startsWith('REDIS_URL names a user and no password')), JSON.stringify(user));
+    assert.ok(!JSON.stringify(user).includes('Pw6LEAK') && !JSON.stringify(warnings).includes('topsecret'));
+  });
+
   it('rediss:// sends the server name (SNI) for a host name only, not for an address, and takes the CA given', () => {
     const ca = Buffer.from('-----BEGIN CERTIFICATE-----\nMII\n-----END CERTIFICATE-----\n');
     assert.deepEqual(redisTarget('rediss://10.0.0.5:6390', ca).options, { host: '10.0.0.5', port: 6390, tls: { ca } });
