@@ -4,7 +4,7 @@ import type { RetryListener, ValueRange } from '../../src/sheets/backend.js';
 import { SheetsError } from '../../src/sheets/errors.js';
 import { sleepOn } from '../../src/sheets/keeper/clock.js';
 import { paced, pacer } from '../../src/sheets/keeper/pacing.js';
-import { QuotaBucket } from '../../src/sheets/keeper/quota.js';
+import { QUOTA_WINDOW_MS, QuotaBucket } from '../../src/sheets/keeper/quota.js';
 import { ReadTier, STATE_BYTES, UNASKED_RETRIES } from '../../src/sheets/keeper/read-tier.js';
 import { UpstreamMeter } from '../../src/sheets/keeper/upstream-meter.js';
 import { captureLogger, type CapturedLogger } from '../fixtures/capture-logger.js';
@@ -538,7 +538,7 @@ describe('keeper cache tier (L2)', () => {
     await settle();
     assert.equal(backend.count('get'), 3, 'D waits for a token; E was refused');
     assert.equal(meter.perMinute('read'), 3);
-    await clock.advance(60_000);
+    await clock.advance(QUOTA_WINDOW_MS);
     await d;
     assert.equal(backend.count('get'), 4);
     pacedTier.close();
@@ -574,7 +574,7 @@ describe('keeper cache tier (L2)', () => {
       await settle();
       assert.equal(quota.queued(), 4);
       // The first token back goes to the read a client waits for, then the refreshes, in turn.
-      await clock.advance(start + 60_000 - clock.now());
+      await clock.advance(start + QUOTA_WINDOW_MS - clock.now());
       assert.equal(await outcome(c), 'answered');
       assert.deepEqual(readsSince(from), ['C']);
       assert.deepEqual((await c).value.values, [['C']]);
@@ -605,7 +605,7 @@ describe('keeper cache tier (L2)', () => {
       const y = pacedTier.get('Y');
       await settle();
       assert.equal(quota.queued(), 2, 'no second fetch of Y: the read joined the one queued');
-      await clock.advance(start + 60_000 - clock.now());
+      await clock.advance(start + QUOTA_WINDOW_MS - clock.now());
       assert.deepEqual(readsSince(from), ['Y'], "Y's refresh went ahead of X's, queued before it");
       assert.equal(await outcome(y), 'answered');
       assert.deepEqual((await y).value.values, [['y']]);
@@ -648,7 +648,7 @@ describe('keeper cache tier (L2)', () => {
       const z = pacedTier.get('Z');
       await settle();
       assert.equal(quota.queued(), 2);
-      await clock.advance(start + 60_000 - clock.now());
+      await clock.advance(start + QUOTA_WINDOW_MS - clock.now());
       assert.deepEqual(attempts, ['X', 'X', 'Z'], "Z's read went ahead of the retry nobody waits for");
       assert.equal(await outcome(z), 'answered');
       // The retry goes when the token of X's first attempt comes back.

@@ -8,7 +8,7 @@
 // when that was faster, and no more than the window had room for. A burst of theirs in those
 // seconds, faster than both, is not seen: the hosts may then together go over the limit by that.
 
-import { QUOTA_WINDOW_MS } from './quota.js';
+import { QUOTA_MINUTE_MS, QUOTA_WINDOW_MS } from './quota.js';
 import type { WindowSeen } from './window-seen.js';
 
 /** The pace of the window before a keeper's last reading is taken over this long. */
@@ -31,7 +31,7 @@ export function unheardCalls(o: UnheardInput): number[] {
   if (!o.seen.known) return [];
   const gap = o.until - o.seen.at;
   if (gap <= 0) return [];
-  const othersShare = (o.perMinute * (o.keepers - 1)) / o.keepers / QUOTA_WINDOW_MS;
+  const othersShare = (o.perMinute * (o.keepers - 1)) / o.keepers / QUOTA_MINUTE_MS;
   const recentPace = Math.max(0, o.seen.recent(RECENT_PACE_MS) - o.ownRecent) / RECENT_PACE_MS;
   const stillHeld = o.seen.times().filter((t) => o.until - t < QUOTA_WINDOW_MS).length;
   const room = Math.max(0, o.perMinute - stillHeld);
