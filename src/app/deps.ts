@@ -97,7 +97,9 @@ export function sheetsFailure(err: unknown, field?: string): HttpError {
   if (code === 'CORRAL_ERR_SHEETS_BAD_RANGE' && field) {
     return new HttpError('invalid_field', `the sheet refused this range: ${(err as Error).message}`, { field });
   }
-  return new HttpError('sheets_unavailable', 'the sheet cannot be reached right now; retry shortly', { headers: { 'Retry-After': String(retryAfterSeconds(err)) } });
+  // The host's own read quota, not Google: said so (the read is queued; the retry finds its copy).
+  const message = code === 'CORRAL_ERR_SHEETS_QUOTA_WAIT' || code === 'CORRAL_ERR_QUEUE_FULL' ? "the sheet's read quota is spent for now; retry after Retry-After" : 'the sheet cannot be reached right now; retry shortly';
+  return new HttpError('sheets_unavailable', message, { headers: { 'Retry-After': String(retryAfterSeconds(err)) } });
 }
 
 /** Most a 503 tells a client to wait: Google's quota windows are a minute. */

@@ -584,6 +584,44 @@ describe('keeper cache tier (L2)', () => {
       assert.equal(quota.queued(), 0);
     });
 
+    it('a read with no copy that would wait over a second for its token is answered at once (RetryLater with the wait), its read queued; one whose fetch holds its token waits for it', async () => {
+      quota = new QuotaBucket({ name: 'reads', perMinute: 1, maxQueue: 10, clock });
+      const writes = new QuotaBucket({ name: 'writes', perMinute: 1, maxQueue: 10, clock });
+      pacedTier = new ReadTier({ backend: paced(backend, pacer(quota, writes, new UpstreamMeter(clock))), logger: log.logger, ttlMs: TTL, maxStaleMs: MAX_STALE, maxBytes: 1 << 20, clock, readQuotaWaitMs: () => quota.msUntilFree() });
+      backend.tabs.set('A', [['a']]);
+      backend.tabs.set('B', [['b']]);
+      // A token free: the first fill waits for Google as before; a read joining it while it is at
+      // Google (its token granted, none left) waits for it too, rather than a minute's Retry-After.
+      backend.hold();
+      const first = pacedTier.get('A');
+      await settle();
+      const joining = pacedTier.get('A');
+      backend.release();
+      assert.deepEqual((await first).value.values, [['a']]);
+      assert.deepEqual((await joining).value.values, [['a']]);
+      assert.equal(backend.count('get', 'A'), 1);
+      // The minute's token spent: B is answered at once with the wait, and its read queued.
+      const start = clock.now();
+      const err = await pacedTier.get('B').then(
+        () => undefined,
+        (e: Error & { code?: string; retryAfterMs?: number }) => e,
+      );
+      assert.equal(err?.code, 'CORRAL_ERR_SHEETS_QUOTA_WAIT');
+      assert.ok((err?.retryAfterMs ?? 0) > 59_000, String(err?.retryAfterMs));
+      assert.equal(clock.now(), start, 'at once');
+      await settle();
+      assert.equal(quota.queued(), 1, 'its read waits for the token');
+      const said = log.lines().filter((l) => l.event === 'sheets.read_quota_wait');
+      assert.deepEqual([said.length, said[0]?.range, said[0]?.code], [1, 'B', 'CORRAL_ERR_SHEETS_QUOTA_WAIT']);
+      // Asked again meanwhile: at once again, one read still.
+      await assert.rejects(pacedTier.get('B'), (e: { code?: string }) => e.code === 'CORRAL_ERR_SHEETS_QUOTA_WAIT');
+      await clock.advance(QUOTA_WINDOW_MS);
+      await settle();
+      assert.equal(backend.count('get', 'B'), 1);
+      // The retry finds the copy.
+      assert.deepEqual((await pacedTier.get('B')).value.values, [['b']]);
+    });
+
     it("a client that joins a background refresh still waiting for its token (its copy now too stale to serve) makes it go first", async () => {
       const ttl = 2000;
       const maxStale = 3000;

@@ -68,7 +68,8 @@ describe('host-wide quota bucket', () => {
     await q.acquire();
     const a = q.acquire();
     const b = q.acquire();
-    await assert.rejects(q.acquire(), (err: Error & { code?: string }) => err.code === 'CORRAL_ERR_QUEUE_FULL');
+    // With the wait for the next token, which the app's 503 gives as Retry-After.
+    await assert.rejects(q.acquire(), (err: Error & { code?: string; retryAfterMs?: number }) => err.code === 'CORRAL_ERR_QUEUE_FULL' && err.retryAfterMs === QUOTA_WINDOW_MS);
     assert.equal(q.stats().refused, 1);
     await clock.advance(QUOTA_WINDOW_MS);
     await a;

@@ -169,6 +169,7 @@ export class Keeper {
       // The host tier holds what every worker's L1 holds, and then some.
       maxBytes: s.CORRAL_L1_CACHE_MB * 4 * 1024 * 1024,
       budgetSetting: 'CORRAL_L1_CACHE_MB (the keeper holds 4 times it)',
+      readQuotaWaitMs: () => this.readQuota.msUntilFree(),
       ...(this.o.clock ? { clock: this.o.clock } : {}),
       onChange: (range) => this.feed.publish(sheetKey(range)),
       ...(this.sharing

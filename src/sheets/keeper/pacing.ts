@@ -40,6 +40,10 @@ export function pacer(readQuota: QuotaBucket, writeQuota: QuotaBucket, meter: Up
       await readQuota.acquire(signal, cause && (() => cause.clientWaits));
     }
     await shared?.(info.kind, signal);
+    if (info.kind === 'read') {
+      const cause = currentReadCause();
+      if (cause) cause.granted = true;
+    }
     meter.record(info.kind);
   };
 }

@@ -14,7 +14,7 @@
 // them back for long, and each of those fills a range that is then served without Google for the
 // TTL and the max staleness, so that lasts no longer than a cold cache does.
 
-import { CorralError } from '../../errors.js';
+import { CorralError, RetryLaterError } from '../../errors.js';
 import { sleepOn, systemClock, type Clock } from './clock.js';
 
 /**
@@ -220,12 +220,9 @@ export class QuotaBucket {
     if (this.tryAcquire()) return Promise.resolve();
     if (this.waiters.length >= this.maxQueue && !this.roomGoingFirst(goesFirst)) {
       this.refused++;
-      return Promise.reject(
-        new CorralError(
-          'CORRAL_ERR_QUEUE_FULL',
-          `${this.name} queue is full (${this.maxQueue} waiting for the ${this.perMinute}/min quota)`,
-        ),
-      );
+      // With the wait for the next token: the app's 503 says it in Retry-After (it said 2 s while
+      // the next token was 50 s away, and every retry met the same full queue).
+      return Promise.reject(new RetryLaterError('CORRAL_ERR_QUEUE_FULL', `${this.name} queue is full (${this.maxQueue} waiting for the ${this.perMinute}/min quota)`, this.msUntilFree()));
     }
     return new Promise<void>((resolve, reject) => {
       const waiter: Waiter = { goesFirst, resolve, reject, signal, onAbort: undefined };

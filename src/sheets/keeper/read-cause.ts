@@ -14,6 +14,8 @@ import { AsyncLocalStorage } from 'node:async_hooks';
 export interface ReadCause {
   /** A client waits for this read's answer. */
   clientWaits: boolean;
+  /** Its quota token was granted (pacing.ts): it is at Google, not queued for the quota. */
+  granted?: boolean;
 }
 
 const causes = new AsyncLocalStorage<ReadCause>();

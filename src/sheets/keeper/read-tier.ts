@@ -26,7 +26,7 @@
 // still waiting for its token makes it one that a client waits for.
 
 import { LRUCache } from 'lru-cache';
-import { describeError } from '../../errors.js';
+import { describeError, RetryLaterError } from '../../errors.js';
 import type { Logger } from '../../log/logger.js';
 import { RepeatedFailure } from '../../log/repeated-failure.js';
 import type { RetryListener, SheetsBackend } from '../backend.js';
@@ -110,7 +110,17 @@ export interface ReadTierOptions extends SharedCopyOptions {
   readonly shared?: SharedRanges;
   /** Longest wait for another host's fetch of a range before fetching it here. */
   readonly sharedWaitMs?: number;
+  /** How long until a read token is free (the host's read quota: QuotaBucket.msUntilFree); absent: never asked. */
+  readonly readQuotaWaitMs?: () => number;
 }
+
+/**
+ * Longest a read with no copy to serve waits for a read token: past it, it is answered at once
+ * (the app's 503 with Retry-After), its fetch queued so that the retry finds the copy. A copy past
+ * SHEET_CACHE_MAX_STALE whose refresh waited for the quota held every request 15 s (the worker's
+ * bound), then answered 503 all the same, where the README promises 503 at once.
+ */
+export const QUOTA_ANSWER_MS = 1000;
 
 /**
  * Background retries of a failing range after the last read that asked for it (see the top). Each
@@ -145,7 +155,9 @@ export class ReadTier {
   private readonly sharedCopies: SharedCopies;
   /** Copies taken from a draining keeper (restore): served to reads, never to getFresh. */
   private readonly handedOver = new WeakSet<CachedValue>();
-  private counts = { fresh: 0, stale: 0, miss: 0, upstream: 0, upstreamErrors: 0, shared: 0, sharedWaits: 0 };
+  private counts = { fresh: 0, stale: 0, miss: 0, upstream: 0, upstreamErrors: 0, shared: 0, sharedWaits: 0, quotaAnswered: 0 };
+  /** Reads answered at once for want of a read token: said at the first, then once a minute with the count. */
+  private readonly quotaWaits = new RepeatedFailure(() => this.clock.now());
 
   constructor(private readonly o: ReadTierOptions) {
     this.clock = o.clock ?? systemClock;
@@ -210,8 +222,33 @@ export class ReadTier {
     if (!st.inflight && st.failingSince !== undefined && now < st.nextRetryAt) throw st.lastError;
     // The whole sheet is refused: its error at once, no call (sheet-failure.ts).
     if (!st.inflight) this.refuseIfSheetFails(now);
+    this.answerIfQuotaWaits(range, st);
     const fetched = await (this.joined(st) ?? this.refresh(range, st, true));
     return this.served(st, fetched, this.clock.now(), 'miss');
+  }
+
+  /**
+   * Throws RetryLaterError when this read would wait longer than QUOTA_ANSWER_MS for a read token:
+   * its fetch (joined, so it goes before background reads) goes on without it. A fetch in flight
+   * whose token was granted is at Google: waited for, as before.
+   */
+  private answerIfQuotaWaits(range: string, st: RangeState): void {
+    if (!this.o.readQuotaWaitMs || st.cause?.granted === true) return;
+    const waitMs = this.o.readQuotaWaitMs();
+    if (waitMs <= QUOTA_ANSWER_MS) return;
+    (this.joined(st) ?? this.refresh(range, st, true)).catch(() => undefined);
+    this.counts.quotaAnswered++;
+    this.quotaWaits.failed((reads) =>
+      this.o.logger.warn(
+        { event: 'sheets.read_quota_wait', code: 'CORRAL_ERR_SHEETS_QUOTA_WAIT', range, waitMs: Math.round(waitMs), reads },
+        `sheets: reads with no copy to serve answered 503 at once (${reads} since the last line): the read quota (SHEETS_READS_PER_MINUTE) has no token free for ${Math.ceil(waitMs / 1000)} s; their reads are queued and the copies come with them. Many distinct ranges read at once spend it: raise SHEET_CACHE_TTL, read fewer distinct ranges, or raise the project's quota and SHEETS_READS_PER_MINUTE`,
+      ),
+    );
+    throw new RetryLaterError(
+      'CORRAL_ERR_SHEETS_QUOTA_WAIT',
+      `the read quota (SHEETS_READS_PER_MINUTE) has no token free for ${Math.ceil(waitMs / 1000)} s; the read of ${range} is queued and its copy comes with it`,
+      waitMs,
+    );
   }
 
   /**
@@ -259,7 +296,8 @@ export class ReadTier {
    *     refresh, but for its first attempt only: its value, or at once the error of that attempt.
    * So a read waits for Google at most one attempt (SHEETS_TIMEOUT, after its quota token and,
    * with REDIS_URL, another host's fetch), and only when nothing says Google is failing. A range
-   * never filled (or evicted) has no copy: it waits for its first fill, retries included.
+   * never filled (or evicted) has no copy: it waits for its first fill, retries included. Either
+   * is answered at once when its token is over QUOTA_ANSWER_MS away (answerIfQuotaWaits).
    */
   private async tooStale(range: string, st: RangeState, now: number): Promise<TierRead> {
     const failed = st.retrying ?? (st.failingSince !== undefined ? st.lastError : undefined);
@@ -268,6 +306,7 @@ export class ReadTier {
       throw failed;
     }
     if (!st.inflight) this.refuseIfSheetFails(now);
+    this.answerIfQuotaWaits(range, st);
     const fetched = await this.firstAttempt(st, this.joined(st) ?? this.refresh(range, st, true));
     return this.served(st, fetched, this.clock.now(), 'miss');
   }
