@@ -377,7 +377,8 @@ export class Keeper {
       // A range in backoff says when it is tried again: the app's 503 tells the client so.
       const retryIn = this.tier.retryIn(fetched);
       if (retryIn === undefined || !(err instanceof CorralError)) throw err;
-      throw new RetryLaterError(err.code, err.message, retryIn, { cause: err });
+      // The longer of the two: a full quota queue's wait for its next token outlasts the range's backoff.
+      throw new RetryLaterError(err.code, err.message, Math.max(retryIn, err instanceof RetryLaterError ? err.retryAfterMs : 0), { cause: err });
     }
     const v = r.value;
     const sheet = sheetOfRange(range);

@@ -504,7 +504,9 @@ export class ReadTier {
     st.lastError = err;
     // Backoff capped at the TTL (a failing range is retried at least once a TTL), but never sooner
     // than Google asked (Retry-After on a 429 or 503): retrying earlier only spends quota.
-    const askedMs = (err as { retryAfterMs?: unknown }).retryAfterMs;
+    // (This host's own full queue says when its next token frees, for the client's Retry-After:
+    // not a wait Google asked for, and the range's retries go on their backoff as before.)
+    const askedMs = (err as { code?: unknown }).code === 'CORRAL_ERR_QUEUE_FULL' ? undefined : (err as { retryAfterMs?: unknown }).retryAfterMs;
     st.nextRetryAt = now + Math.max(Math.min(this.o.ttlMs, backoffMs(st.failures)), typeof askedMs === 'number' ? askedMs : 0);
     // Reads cut by the keeper's own close are not a failure of Google's.
     if (this.abort.signal.aborted) return;
