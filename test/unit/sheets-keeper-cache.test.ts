@@ -537,6 +537,10 @@ describe('keeper cache tier (L2)', () => {
     await assert.rejects(pacedTier.get('E'), (err: Error & { code?: string }) => err.code === 'CORRAL_ERR_QUEUE_FULL');
     await settle();
     assert.equal(backend.count('get'), 3, 'D waits for a token; E was refused');
+    // Said as the host's full queue, once, not as an upstream failure of the range.
+    const full = log.lines().filter((l) => l.event === 'sheets.read_queue_full');
+    assert.deepEqual(full.map((l) => [l.level, l.code, l.range, l.reads]), [['warn', 'CORRAL_ERR_QUEUE_FULL', 'E', 1]]);
+    assert.equal(log.lines().filter((l) => l.event === 'sheets.upstream_read_failed').length, 0);
     assert.equal(meter.perMinute('read'), 3);
     await clock.advance(QUOTA_WINDOW_MS);
     await d;

@@ -158,6 +158,8 @@ export class ReadTier {
   private counts = { fresh: 0, stale: 0, miss: 0, upstream: 0, upstreamErrors: 0, shared: 0, sharedWaits: 0, quotaAnswered: 0 };
   /** Reads answered at once for want of a read token: said at the first, then once a minute with the count. */
   private readonly quotaWaits = new RepeatedFailure(() => this.clock.now());
+  /** Reads refused by the host's full read queue: one line for the host, at most once a minute. */
+  private readonly queueFull = new RepeatedFailure(() => this.clock.now());
 
   constructor(private readonly o: ReadTierOptions) {
     this.clock = o.clock ?? systemClock;
@@ -511,6 +513,17 @@ export class ReadTier {
     // Reads cut by the keeper's own close are not a failure of Google's.
     if (this.abort.signal.aborted) return;
     this.retryLater(range, st);
+    // This host's own full queue, not Google: one line for the host, not one per range (124 warn
+    // lines in 75 s of exports of distinct ranges, each worded as an upstream failure).
+    if ((err as { code?: unknown }).code === 'CORRAL_ERR_QUEUE_FULL') {
+      this.queueFull.failed((reads, total) =>
+        this.o.logger.warn(
+          { event: 'sheets.read_queue_full', code: 'CORRAL_ERR_QUEUE_FULL', range, reads, reads_total: total, err: describeError(err) },
+          `sheets: reads refused by this host's full read queue, no call made to Google (${reads} since the last line; the latest ${range}): more distinct ranges are read than SHEETS_READS_PER_MINUTE serves; raise SHEET_CACHE_TTL, read fewer distinct ranges, or raise the project's quota and SHEETS_READS_PER_MINUTE`,
+        ),
+      );
+      return;
+    }
     // Per range: a deleted tab fails alone, and an outage's line for one range hides no other.
     // A failure no retry mends (a tab deleted, the sheet unshared), after a line of a blip of
     // 503s, is said at once, not a minute after the blip's line.
