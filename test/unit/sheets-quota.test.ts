@@ -215,6 +215,37 @@ describe('quota ledger', () => {
     writes: new QuotaBucket({ name: 'writes', perMinute, maxQueue: 10, clock }),
   });
 
+  it('a grant dated again when its call leaves (after the hosts\' shared window): its token comes back a window after that, and the ledger a restarted keeper reads says so', async () => {
+    await withDir(async (dir) => {
+      const log = await captureLogger();
+      try {
+        const clock = new FakeClock();
+        const first = bucketsOn(clock, 1);
+        QuotaLedger.open(dir, first, log.logger);
+        const grantedAt = await first.reads.acquire();
+        assert.equal(grantedAt, clock.now(), 'acquire resolves with the grant time');
+        // 20 s in Redis's shared window before the call leaves.
+        await clock.advance(20_000);
+        first.reads.sentAt(grantedAt);
+        assert.deepEqual(first.reads.recentGrants(), [clock.now()]);
+        assert.equal(first.reads.msUntilFree(), QUOTA_WINDOW_MS, 'a window from the call, not from the grant');
+        const ledgerFile = JSON.parse(readFileSync(join(dir, QUOTA_LEDGER_FILE), 'utf8')) as { reads: [number, number][] };
+        assert.deepEqual(ledgerFile.reads, [[Math.floor(clock.now() / 1000), 1]], 'the ledger moved it, not counted it twice');
+        // The keeper dies; its successor, 70 s after the grant (50 s after the call), still counts it.
+        await clock.advance(50_000);
+        const second = bucketsOn(clock, 1);
+        QuotaLedger.open(dir, second, log.logger);
+        assert.equal(second.reads.tokensLeft(), 0, 'dated at the grant, its token would be back already; dated at the call, in 11 s');
+        assert.ok(second.reads.msUntilFree() > QUOTA_WINDOW_MS - 50_000 - 1, String(second.reads.msUntilFree()));
+        // A grant never waited for is left as it was.
+        first.reads.sentAt(clock.now() + 5);
+        assert.equal(first.reads.recentGrants().length, 1);
+      } finally {
+        log.close();
+      }
+    });
+  });
+
   it("a restarted keeper's buckets count the calls its predecessor made in the last minute", async () => {
     await withDir(async (dir) => {
       const log = await captureLogger();

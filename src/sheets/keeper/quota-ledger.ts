@@ -90,6 +90,14 @@ function timesOf(counts: readonly SecondCount[]): number[] {
 class PerSecond {
   private readonly counts = new Map<number, number>();
 
+  /** A grant dated again (QuotaBucket.sentAt): no longer counted in its former second. */
+  remove(at: number): void {
+    const second = Math.floor(at / 1000);
+    const n = this.counts.get(second) ?? 0;
+    if (n <= 1) this.counts.delete(second);
+    else this.counts.set(second, n - 1);
+  }
+
   add(at: number): void {
     const second = Math.floor(at / 1000);
     this.counts.set(second, (this.counts.get(second) ?? 0) + 1);
@@ -139,7 +147,7 @@ export class QuotaLedger {
       const kept = buckets[name].recentGrants();
       for (const at of kept) ledger.seconds[name].add(at);
       restored[name] = kept.length;
-      buckets[name].setGrantListener((at) => ledger.record(name, at));
+      buckets[name].setGrantListener((at, movedFrom) => ledger.record(name, at, movedFrom));
     }
     if (restored.reads + restored.writes > 0) {
       logger.info({ event: 'quota.restored', ...restored }, "quota: the previous keeper's calls of the last minute still count");
@@ -159,7 +167,8 @@ export class QuotaLedger {
     this.write();
   }
 
-  private record(name: BucketName, at: number): void {
+  private record(name: BucketName, at: number, movedFrom?: number): void {
+    if (movedFrom !== undefined) this.seconds[name].remove(movedFrom);
     this.seconds[name].add(at);
     this.write();
   }

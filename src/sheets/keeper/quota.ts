@@ -39,7 +39,8 @@ export interface QuotaOptions {
 interface Waiter {
   /** Whether it goes before the waiters that do not (asked when a token frees); undefined: never. */
   goesFirst: (() => boolean) | undefined;
-  resolve: () => void;
+  /** With the grant's time. */
+  resolve: (at: number) => void;
   reject: (err: Error) => void;
   signal: AbortSignal | undefined;
   onAbort: (() => void) | undefined;
@@ -62,7 +63,7 @@ export class QuotaBucket {
   private ahead = 0;
   /** Waiters with a goesFirst: while none is queued, the head goes without a look at the others. */
   private ranked = 0;
-  private onGrant: ((at: number) => void) | undefined;
+  private onGrant: ((at: number, movedFrom?: number) => void) | undefined;
   /**
    * Google's 429 said its quota is lower than `perMinute` (quota-refusals.ts): no 60 s window
    * holds more grants than this, and none is made before `pausedUntil`.
@@ -147,9 +148,31 @@ export class QuotaBucket {
     this.onGrant?.(now);
   }
 
-  /** Called synchronously after every grant, with its time (the keeper's quota ledger records it). */
-  setGrantListener(listener: ((at: number) => void) | undefined): void {
+  /**
+   * Called synchronously after every grant, with its time (the keeper's quota ledger records it),
+   * and when a grant is dated again (`movedFrom`: its former time; see sentAt).
+   */
+  setGrantListener(listener: ((at: number, movedFrom?: number) => void) | undefined): void {
     this.onGrant = listener;
+  }
+
+  /**
+   * Dates the grant made at `grantedAt` now, as the call it paid for leaves only now: with
+   * REDIS_URL a call waits in the hosts' shared window after its host's grant, for seconds when
+   * the shared minute is spent. Dated at the grant, the token came back that much early, and a
+   * keeper restarted meanwhile restored it so from the ledger: a call or two over in Google's
+   * minute, after a keeper crash with Redis's data lost.
+   */
+  sentAt(grantedAt: number): void {
+    const now = this.clock.now();
+    if (now <= grantedAt) return;
+    this.prune(now);
+    const i = this.grants.lastIndexOf(grantedAt);
+    if (i < this.head) return;
+    this.grants.splice(i, 1);
+    // Every grant so far was made by now: the log stays in order.
+    this.grants.push(now);
+    this.onGrant?.(now, grantedAt);
   }
 
   /** Grant times still inside the window, oldest first (what a ledger keeps). */
@@ -214,17 +237,17 @@ export class QuotaBucket {
    * `goesFirst` says true when a token frees takes it before those queued without, FIFO within
    * each kind; it is asked then, not now, so it may turn true while the waiter waits.
    */
-  acquire(signal?: AbortSignal, goesFirst?: () => boolean): Promise<void> {
+  acquire(signal?: AbortSignal, goesFirst?: () => boolean): Promise<number> {
     if (this.closed) return Promise.reject(new CorralError('CORRAL_ERR_QUEUE_FULL', `${this.name} quota bucket is closed`));
     if (signal?.aborted) return Promise.reject(signal.reason instanceof Error ? signal.reason : new Error('aborted'));
-    if (this.tryAcquire()) return Promise.resolve();
+    if (this.tryAcquire()) return Promise.resolve(this.clock.now());
     if (this.waiters.length >= this.maxQueue && !this.roomGoingFirst(goesFirst)) {
       this.refused++;
       // With the wait for the next token: the app's 503 says it in Retry-After (it said 2 s while
       // the next token was 50 s away, and every retry met the same full queue).
       return Promise.reject(new RetryLaterError('CORRAL_ERR_QUEUE_FULL', `${this.name} queue is full (${this.maxQueue} waiting for the ${this.perMinute}/min quota)`, this.msUntilFree()));
     }
-    return new Promise<void>((resolve, reject) => {
+    return new Promise<number>((resolve, reject) => {
       const waiter: Waiter = { goesFirst, resolve, reject, signal, onAbort: undefined };
       if (signal) {
         waiter.onAbort = () => {
@@ -260,7 +283,7 @@ export class QuotaBucket {
       const w = this.dequeue(next);
       if (w.signal && w.onAbort) w.signal.removeEventListener('abort', w.onAbort);
       this.take(now);
-      w.resolve();
+      w.resolve(now);
     }
     this.schedule();
   }
