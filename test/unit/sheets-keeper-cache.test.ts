@@ -368,6 +368,23 @@ describe('keeper cache tier (L2)', () => {
       assert.equal(short.figures().rangesFailing, 0, 'the retry worked');
     });
 
+    it("the recovered line's duration counts from the first failed attempt, not from the moment Google's retries gave up", async () => {
+      await clock.advance(ttl);
+      const firstFailed = clock.now();
+      assert.equal((await short.get('Players')).via, 'stale');
+      // The refresh's five attempts (15 s), then the tier's backoff and background retries.
+      await clock.advance(40_000);
+      failing = false;
+      await clock.advance(30_000);
+      await short.get('Players');
+      await settle();
+      const recovered = log.lines().filter((l) => l.event === 'sheets.upstream_read_recovered');
+      assert.equal(recovered.length, 1);
+      // Google failed for 40 s from the first attempt; the retries gave up 15 s into it.
+      const seconds = Number(recovered[0]?.failedForSeconds);
+      assert.ok(seconds >= 40 && seconds <= Math.round((clock.now() - firstFailed) / 1000), `failedForSeconds ${seconds}`);
+    });
+
     it("with no failure seen, a read waits for the refresh's first attempt only: its value, or its error at once", async () => {
       failing = false;
       // A range nobody read for a while, Google answering: the read waits, and has the value.

@@ -70,6 +70,12 @@ interface RangeState {
   adoptedStamp: string | undefined;
   failures: number;
   failingSince: number | undefined;
+  /**
+   * When the failure began: its first failed attempt, before Google's retries (failingSince is
+   * set once they gave up). The recovered line's duration counts from it: from failingSince, an
+   * outage of 43 s was said to have lasted 22.
+   */
+  firstFailedAt?: number | undefined;
   nextRetryAt: number;
   /** Its failed upstream reads as log lines (kept with the range, and forgotten with it). */
   failureLog: RepeatedFailure;
@@ -346,6 +352,7 @@ export class ReadTier {
     const cause: ReadCause = { clientWaits };
     const onRetry = (err: Error) => {
       if (st.attemptFailed !== attemptFailed) return;
+      st.firstFailedAt ??= this.clock.now();
       st.retrying ??= err;
       // A range with a copy answers every read at once from here on, its copy or this error
       // (tooStale()): nobody waits for the retries, so they go as background reads. A range with
@@ -442,7 +449,7 @@ export class ReadTier {
       const value = cachedValue(range, vr.values ?? [], started, done, this.o.ttlMs);
       const changed = this.changes(range, st, value);
       this.install(range, st, value);
-      const failingSince = st.failingSince;
+      const failingSince = st.firstFailedAt ?? st.failingSince;
       this.sheet.succeeded();
       st.failureLog.ended((failures) =>
         this.o.logger.info(
@@ -452,6 +459,7 @@ export class ReadTier {
       );
       st.failures = 0;
       st.failingSince = undefined;
+      st.firstFailedAt = undefined;
       st.lastError = undefined;
       st.nextRetryAt = 0;
       st.unasked = false;
@@ -503,6 +511,7 @@ export class ReadTier {
     if (!this.abort.signal.aborted) this.sheet.failed(err);
     st.failures++;
     st.failingSince ??= now;
+    st.firstFailedAt ??= now;
     st.lastError = err;
     // Backoff capped at the TTL (a failing range is retried at least once a TTL), but never sooner
     // than Google asked (Retry-After on a 429 or 503): retrying earlier only spends quota.
