@@ -212,7 +212,11 @@ export function judgeSegment(input: SegmentInput): SegmentJudgement {
   add('status5xx', c.status5xx === 0, c.status5xx, 0, c.status5xx === 0 ? 'no 5xx' : `${counted(c.status5xx, 'server error')} (${fives})${c.status503 > 0 ? '; 503 means the server was full or unavailable' : ''}`);
   add('timeouts', c.timeouts === 0, c.timeouts, 0, c.timeouts === 0 ? 'no timeouts' : `${counted(c.timeouts, 'timeout')}`);
   const codes = list(input.errorCodes, (k) => k !== 'timeout' && k !== LOGIN_WITHOUT_TOKEN && k !== LOGIN_LOCKED && !String(k).includes('TIMEOUT') && !isGeneratorError(String(k)));
-  add('connection', c.connection === 0, c.connection, 0, c.connection === 0 ? 'no connection errors' : `${counted(c.connection, 'connection error')} (${codes})`);
+  // At its cap the server closes idle keep-alive connections to make room, and a request sent on
+  // one as it closes is reset: said, or the reason read as a network fault (all users were served).
+  const atCap = input.server.some((s) => s.status === 'FULL' || (s.connections !== null && s.maxConnections !== null && s.maxConnections > 0 && s.connections >= s.maxConnections));
+  const capNote = atCap ? '; the server was at its connection cap (FULL) during this step, where it closes idle keep-alive connections to make room and a request sent on one as it closes is reset' : '';
+  add('connection', c.connection === 0, c.connection, 0, c.connection === 0 ? 'no connection errors' : `${counted(c.connection, 'connection error')} (${codes})${capNote}`);
   add('rate_limited', c.status429 === 0, c.status429, 0, c.status429 === 0 ? 'not rate limited' : tooManyRequests(c.status429, input.errorCodes.get(LOGIN_LOCKED) ?? 0));
   const other = list(input.statuses, (k) => Number(k) !== 429 && Number(k) < 500 && (Number(k) < 200 || Number(k) >= 300));
   // Logins answered 2xx without a token are among them (their status is a success's): named apart.

@@ -38,6 +38,10 @@ describe('judging a step', () => {
     assert.deepEqual(to.reasons, ['2 timeouts']);
     const conn = judgeSegment(input({ ok: 97, connection: 3 }, { errorCodes: new Map([['ECONNREFUSED', 3]]) }));
     assert.deepEqual(conn.reasons, ['3 connection errors (ECONNREFUSED×3)']);
+    // A server at its connection cap during the step: why a reset may come, said with it.
+    const full: ServerSample = { ...cpu(30), connections: 3, maxConnections: 3, status: 'FULL' };
+    const atCap = judgeSegment(input({ ok: 99, connection: 1 }, { errorCodes: new Map([['ECONNRESET', 1]]), server: [cpu(30), full] }));
+    assert.deepEqual(atCap.reasons, ['1 connection error (ECONNRESET×1); the server was at its connection cap (FULL) during this step, where it closes idle keep-alive connections to make room and a request sent on one as it closes is reset']);
     const limited = judgeSegment(input({ ok: 90, status429: 10 }, { statuses: new Map([[200, 90], [429, 10]]) }));
     assert.match(limited.reasons.join(), /10 answers 429 Too Many Requests: .*CORRAL_RATE_LIMIT.*CORRAL_TRUSTED_PROXIES/);
     // Logins answered 429 login_locked: a name locked by wrong codes, which no rate limit setting lifts.
