@@ -34,23 +34,16 @@ export type AfterAttempt = (info: { readonly kind: 'read' | 'write' }, error: un
 export function pacer(readQuota: QuotaBucket, writeQuota: QuotaBucket, meter: UpstreamMeter, shared?: (kind: 'read' | 'write', signal?: AbortSignal) => Promise<void> | undefined): BeforeAttempt {
   return async (info, signal) => {
     const bucket = info.kind === 'write' ? writeQuota : readQuota;
-    let grantedAt: number;
-    if (info.kind === 'write') grantedAt = await writeQuota.acquire(signal);
-    else {
-      // Read when a token frees, not now: a client may join this read while it waits.
-      const cause = currentReadCause();
-      grantedAt = await readQuota.acquire(signal, cause && (() => cause.clientWaits));
-    }
+    // A read's rank is asked when a token frees, not now: a client may join it while it waits.
+    const cause = info.kind === 'read' ? currentReadCause() : undefined;
+    const grantedAt = await bucket.acquire(signal, cause && (() => cause.clientWaits));
     const sharedWait = shared?.(info.kind, signal);
     if (sharedWait) {
       await sharedWait;
       // Dated when it leaves, after the hosts' shared window let it (QuotaBucket.sentAt).
       bucket.sentAt(grantedAt);
     }
-    if (info.kind === 'read') {
-      const cause = currentReadCause();
-      if (cause) cause.granted = true;
-    }
+    if (cause) cause.granted = true;
     meter.record(info.kind);
   };
 }

@@ -161,7 +161,7 @@ export class ReadTier {
   private readonly sharedCopies: SharedCopies;
   /** Copies taken from a draining keeper (restore): served to reads, never to getFresh. */
   private readonly handedOver = new WeakSet<CachedValue>();
-  private counts = { fresh: 0, stale: 0, miss: 0, upstream: 0, upstreamErrors: 0, shared: 0, sharedWaits: 0, quotaAnswered: 0 };
+  private counts = { fresh: 0, stale: 0, miss: 0, upstream: 0, upstreamErrors: 0, shared: 0, sharedWaits: 0 };
   /** Reads answered at once for want of a read token: said at the first, then once a minute with the count. */
   private readonly quotaWaits = new RepeatedFailure(() => this.clock.now());
   /** Reads refused by the host's full read queue: one line for the host, at most once a minute. */
@@ -245,7 +245,6 @@ export class ReadTier {
     const waitMs = this.o.readQuotaWaitMs();
     if (waitMs <= QUOTA_ANSWER_MS) return;
     (this.joined(st) ?? this.refresh(range, st, true)).catch(() => undefined);
-    this.counts.quotaAnswered++;
     this.quotaWaits.failed((reads) =>
       this.o.logger.warn(
         { event: 'sheets.read_quota_wait', code: 'CORRAL_ERR_SHEETS_QUOTA_WAIT', range, waitMs: Math.round(waitMs), reads },
