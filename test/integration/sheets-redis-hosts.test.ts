@@ -93,6 +93,38 @@ describe('two hosts sharing one sheet through Redis', { skip: redisMissing }, ()
     }
   });
 
+  it("a read with no copy on a host whose own bucket has tokens, while the hosts spent the shared window: answered 503 at once, Retry-After the window's wait, not held for it", async () => {
+    const redis = server();
+    const emu = await startEmulator({ faults: { latencyMs: 20 } });
+    const key = emu.registerServiceAccount();
+    // The keeper's answer is waited for 8 s: a read held for the window would take that long.
+    const env = { SHEETS_READS_PER_MINUTE: '3', SHEETS_TIMEOUT: '3', SHEET_CACHE_TTL: '120' };
+    const hosts = await Promise.all([startHost(emu, key, redis, env), startHost(emu, key, redis, env)]);
+    const [a, b] = hosts as [CorralProcess, CorralProcess];
+    try {
+      for (const h of hosts) await h.waitForLog((l) => l.event === 'redis.connected', 10_000, 'redis.connected');
+      // A spends the shared window on three ranges; B has made no call (its own bucket is full).
+      for (const range of ['Players!A1:A2', 'Players!A1:B2', 'Players!A1:C2']) await read(a, range);
+      assert.equal(readCalls(emu), 3, 'the window spent by A');
+      // B's first read with no copy: its keeper has heard the window is full (its presence, every
+      // 5 s, or this read's own ask), so the answer comes at once, or after the one ask at most.
+      const started = Date.now();
+      const r = await http(`${b.url}/read?range=${encodeURIComponent('Events!A1:B2')}`, { headers: { connection: 'close' }, timeoutMs: 30_000 });
+      const ms = Date.now() - started;
+      assert.equal(r.status, 503, r.text);
+      const body = r.json<{ code: string; retryAfterMs: number }>();
+      assert.equal(body.code, 'CORRAL_ERR_SHEETS_QUOTA_WAIT');
+      assert.ok(body.retryAfterMs > 1000 && body.retryAfterMs <= 61_000, `Retry-After the window's wait (${body.retryAfterMs} ms)`);
+      // Held for the window, it answered after the keeper wait (8 s); at once, in well under it.
+      assert.ok(ms < 4000, `answered in ${ms} ms, not held for the window`);
+      await b.waitForLog((l) => l.event === 'sheets.read_quota_wait', 5000, 'sheets.read_quota_wait');
+      assert.equal(readCalls(emu), 3, 'no call over the window');
+    } finally {
+      await Promise.all(hosts.map((h) => h.stop()));
+      await emu.close();
+    }
+  });
+
   it('with Redis killed, both hosts go on serving (each reading Google itself), say so, and share again once it is back', async () => {
     const redis = server();
     const emu = await startEmulator({ faults: { latencyMs: 50 } });

@@ -190,6 +190,26 @@ describe('quota shared through Redis', { skip: redisMissing }, () => {
     await waitFor(() => b.waitingOn('read') === 0 || undefined, PATIENCE_MS, 'the aborted takes no longer waiting');
   });
 
+  it("a call asking now is told how long it would wait at least for the shared window: from the window as Redis last told it, and from the slot the calls waiting were told of (the read tier's quota-wait answer)", async () => {
+    const [a, b] = [await quota(3), await quota(3)];
+    assert.equal(b.msUntilSlot('read'), 0, 'an empty window: no wait');
+    assert.equal(await grantedAtOnce(a, 2), 2);
+    assert.equal(a.msUntilSlot('read'), 0, 'two of three slots taken: no wait');
+    assert.equal(await grantedAtOnce(a, 1), 1);
+    const aWait = a.msUntilSlot('read');
+    // The first grant leaves the window QUOTA_WINDOW_MS after it was made (moments ago), dated a
+    // step early at most (window-seen.ts).
+    assert.ok(aWait > QUOTA_WINDOW_MS - PATIENCE_MS && aWait <= QUOTA_WINDOW_MS, `A, which spent the window, knows its next read waits about a window (${aWait} ms)`);
+    assert.equal(a.msUntilSlot('write'), 0, 'writes have their own window');
+    assert.equal(await grantedAtOnce(b, 1), 0, 'the window is full for B too');
+    const bWait = b.msUntilSlot('read');
+    assert.ok(bWait > QUOTA_WINDOW_MS - PATIENCE_MS && bWait <= QUOTA_WINDOW_MS, `B, told so by Redis, knows it too (${bWait} ms)`);
+    for (const x of aborts.splice(0)) x.abort();
+    heldClockOf(b).release();
+    await waitFor(() => b.waitingOn('read') === 0 || undefined, PATIENCE_MS, 'the aborted take no longer waiting');
+    assert.ok(b.msUntilSlot('read') > 0, 'none waits, and the window B last heard of is still full');
+  });
+
   it("Redis away: each host spends its share (the limit over the keepers last counted), less the calls the window held; its grants count in the window once Redis is back", async () => {
     const [a, b] = [await quota(6), await quota(6)];
     await b.take('read');
@@ -523,6 +543,9 @@ describe('quota shared through Redis', { skip: redisMissing }, () => {
         clock.sleeps().every((ms) => ms <= MAX_WAIT_MS),
         `asleep ${clock.sleeps().join(', ')} ms, not a minute`,
       );
+      // A call asking now would wait for the slot the sixth was told of: its share's, a minute after A's first call.
+      const wait = a.msUntilSlot('read');
+      assert.ok(wait > QUOTA_WINDOW_MS - PATIENCE_MS && wait <= QUOTA_WINDOW_MS, `a read asking now waits for the share's slot (${wait} ms)`);
     } finally {
       await server().restart();
     }

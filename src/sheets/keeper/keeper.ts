@@ -169,7 +169,8 @@ export class Keeper {
       // The host tier holds what every worker's L1 holds, and then some.
       maxBytes: s.CORRAL_L1_CACHE_MB * 4 * 1024 * 1024,
       budgetSetting: 'CORRAL_L1_CACHE_MB (the keeper holds 4 times it)',
-      readQuotaWaitMs: () => this.readQuota.msUntilFree(),
+      // The host's bucket, and the window the sheet's hosts share (a token of the first is no slot of the second).
+      readQuotaWaitMs: () => Math.max(this.readQuota.msUntilFree(), this.sharing?.quota.msUntilSlot('read') ?? 0),
       ...(this.o.clock ? { clock: this.o.clock } : {}),
       onChange: (range) => this.feed.publish(sheetKey(range)),
       ...(this.sharing
@@ -211,7 +212,7 @@ export class Keeper {
       // Under the lock and before the first call: what the previous keeper spent this minute counts.
       k.ledger = QuotaLedger.open(dataDir, { reads: k.readQuota, writes: k.writeQuota }, o.logger);
       k.backend = await o.openBackend(
-        pacer(k.readQuota, k.writeQuota, k.meter, (kind, signal) => k.sharing?.quota.take(kind, signal)),
+        pacer(k.readQuota, k.writeQuota, k.meter, (kind, signal, onWait) => k.sharing?.quota.take(kind, signal, onWait)),
         (info, error) => k.refusals.attempted(info.kind, error),
       );
       const ledger = k.ledger;

@@ -31,13 +31,18 @@ export type AfterAttempt = (info: { readonly kind: 'read' | 'write' }, error: un
  * Redis's window, shared with hosts whose clients this one cannot rank against its own, and the
  * calls waiting there go as they ask (unranked, as before).
  */
-export function pacer(readQuota: QuotaBucket, writeQuota: QuotaBucket, meter: UpstreamMeter, shared?: (kind: 'read' | 'write', signal?: AbortSignal) => Promise<void> | undefined): BeforeAttempt {
+export function pacer(
+  readQuota: QuotaBucket,
+  writeQuota: QuotaBucket,
+  meter: UpstreamMeter,
+  shared?: (kind: 'read' | 'write', signal?: AbortSignal, onWait?: (waitMs: number) => void) => Promise<void> | undefined,
+): BeforeAttempt {
   return async (info, signal) => {
     const bucket = info.kind === 'write' ? writeQuota : readQuota;
     // A read's rank is asked when a token frees, not now: a client may join it while it waits.
     const cause = info.kind === 'read' ? currentReadCause() : undefined;
     const grantedAt = await bucket.acquire(signal, cause && (() => cause.clientWaits));
-    const sharedWait = shared?.(info.kind, signal);
+    const sharedWait = shared?.(info.kind, signal, cause?.waitsForSlot);
     if (sharedWait) {
       await sharedWait;
       // Dated when it leaves, after the hosts' shared window let it (QuotaBucket.sentAt).

@@ -16,6 +16,11 @@ export interface ReadCause {
   clientWaits: boolean;
   /** Its quota token was granted (pacing.ts): it is at Google, not queued for the quota. */
   granted?: boolean;
+  /**
+   * Told by the window the sheet's hosts share (shared-quota.ts) that its slot frees in `waitMs`,
+   * with this host's token in hand: the read tier answers its clients at once past a second.
+   */
+  waitsForSlot?: (waitMs: number) => void;
 }
 
 const causes = new AsyncLocalStorage<ReadCause>();

@@ -64,6 +64,11 @@ interface RangeState {
   retrying: unknown;
   /** Resolves with that error at the fetch's first failed attempt (never, if none fails). */
   attemptFailed: Promise<unknown> | undefined;
+  /**
+   * Resolves with the wait the hosts' shared window told the fetch in flight of, once one was
+   * over QUOTA_ANSWER_MS (never, if none was): its clients are answered then (unlessQuotaWaits).
+   */
+  slotTold?: Promise<number> | undefined;
   /** A look for another host's value (REDIS_URL), shared by the misses that wait on it. */
   adopting: Promise<Adopted> | undefined;
   /** The times, as stamped, of the copy last taken from another host (it is not taken twice). */
@@ -231,7 +236,7 @@ export class ReadTier {
     // The whole sheet is refused: its error at once, no call (sheet-failure.ts).
     if (!st.inflight) this.refuseIfSheetFails(now);
     this.answerIfQuotaWaits(range, st);
-    const fetched = await (this.joined(st) ?? this.refresh(range, st, true));
+    const fetched = await this.unlessQuotaWaits(range, st, this.joined(st) ?? this.refresh(range, st, true));
     return this.served(st, fetched, this.clock.now(), 'miss');
   }
 
@@ -245,13 +250,32 @@ export class ReadTier {
     const waitMs = this.o.readQuotaWaitMs();
     if (waitMs <= QUOTA_ANSWER_MS) return;
     (this.joined(st) ?? this.refresh(range, st, true)).catch(() => undefined);
+    throw this.quotaWaitAnswer(range, waitMs);
+  }
+
+  /**
+   * The fetch's value; or RetryLaterError at once when, before its token was granted, the window
+   * the sheet's hosts share (REDIS_URL) told it its slot is over QUOTA_ANSWER_MS away: this
+   * host's bucket had a token, so answerIfQuotaWaits let the read through, and it was held up to
+   * the worker's bound. The fetch goes on; the copy comes with it.
+   */
+  private async unlessQuotaWaits(range: string, st: RangeState, flight: Promise<CachedValue>): Promise<CachedValue> {
+    const told = st.slotTold;
+    if (!told || st.cause?.granted === true) return flight;
+    const first = await Promise.race([flight.then((value) => ({ value })), told.then((waitMs) => ({ waitMs }))]);
+    if ('value' in first) return first.value;
+    throw this.quotaWaitAnswer(range, first.waitMs);
+  }
+
+  /** The answer to a read with no copy that would wait `waitMs` for its token (said once a minute). */
+  private quotaWaitAnswer(range: string, waitMs: number): RetryLaterError {
     this.quotaWaits.failed((reads) =>
       this.o.logger.warn(
         { event: 'sheets.read_quota_wait', code: 'CORRAL_ERR_SHEETS_QUOTA_WAIT', range, waitMs: Math.round(waitMs), reads },
-        `sheets: reads with no copy to serve answered 503 at once (${reads} since the last line): the read quota (SHEETS_READS_PER_MINUTE) has no token free for ${Math.ceil(waitMs / 1000)} s; their reads are queued and the copies come with them. Many distinct ranges read at once spend it: raise SHEET_CACHE_TTL, read fewer distinct ranges, or raise the project's quota and SHEETS_READS_PER_MINUTE`,
+        `sheets: reads with no copy to serve answered 503 at once (${reads} since the last line): the read quota (SHEETS_READS_PER_MINUTE; with REDIS_URL, shared by the sheet's hosts) has no token free for ${Math.ceil(waitMs / 1000)} s; their reads are queued and the copies come with them. Many distinct ranges read at once spend it: raise SHEET_CACHE_TTL, read fewer distinct ranges, or raise the project's quota and SHEETS_READS_PER_MINUTE`,
       ),
     );
-    throw new RetryLaterError(
+    return new RetryLaterError(
       'CORRAL_ERR_SHEETS_QUOTA_WAIT',
       `the read quota (SHEETS_READS_PER_MINUTE) has no token free for ${Math.ceil(waitMs / 1000)} s; the read of ${range} is queued and its copy comes with it`,
       waitMs,
@@ -314,7 +338,7 @@ export class ReadTier {
     }
     if (!st.inflight) this.refuseIfSheetFails(now);
     this.answerIfQuotaWaits(range, st);
-    const fetched = await this.firstAttempt(st, this.joined(st) ?? this.refresh(range, st, true));
+    const fetched = await this.unlessQuotaWaits(range, st, this.firstAttempt(st, this.joined(st) ?? this.refresh(range, st, true)));
     return this.served(st, fetched, this.clock.now(), 'miss');
   }
 
@@ -348,7 +372,14 @@ export class ReadTier {
   private refresh(range: string, st: RangeState, clientWaits: boolean): Promise<CachedValue> {
     let tell: (err: unknown) => void = () => undefined;
     const attemptFailed = new Promise<unknown>((resolve) => (tell = resolve));
-    const cause: ReadCause = { clientWaits };
+    let tellSlot: (waitMs: number) => void = () => undefined;
+    const slotTold = new Promise<number>((resolve) => (tellSlot = resolve));
+    const cause: ReadCause = {
+      clientWaits,
+      waitsForSlot: (waitMs) => {
+        if (waitMs > QUOTA_ANSWER_MS) tellSlot(waitMs);
+      },
+    };
     const onRetry = (err: Error) => {
       if (st.attemptFailed !== attemptFailed) return;
       st.firstFailedAt ??= this.clock.now();
@@ -361,6 +392,7 @@ export class ReadTier {
     };
     st.retrying = undefined;
     st.attemptFailed = attemptFailed;
+    st.slotTold = slotTold;
     st.cause = cause;
     this.sheet.started();
     const p = withReadCause(cause, () => this.fetch(range, st, onRetry)).finally(() => {
@@ -369,6 +401,7 @@ export class ReadTier {
       st.cause = undefined;
       st.retrying = undefined;
       st.attemptFailed = undefined;
+      st.slotTold = undefined;
     });
     st.inflight = p;
     return p;

@@ -172,6 +172,8 @@ interface KindState {
   restoreSaidAt: number;
   /** This host's share while Redis is away; made at an outage's first call, dropped when it ends. */
   fallback: QuotaBucket | undefined;
+  /** When the last call told to wait was told a slot frees (Redis's window, or this host's share while Redis is away). */
+  slotFreesAt: number;
 }
 
 export class SharedQuota {
@@ -216,6 +218,7 @@ export class SharedQuota {
       restoreIsLoss: false,
       restoreSaidAt: -Infinity,
       fallback: undefined,
+      slotFreesAt: 0,
     });
     this.kinds = { read: state('read'), write: state('write') };
     const seen = o.before?.keepers;
@@ -300,9 +303,10 @@ export class SharedQuota {
 
   /**
    * Resolves once the call may leave: a slot of the shared window, or (Redis away) of this host's
-   * share. Rejects only when `signal` aborts or the quota is closed.
+   * share. Rejects only when `signal` aborts or the quota is closed. `onWait` hears each wait
+   * it is told of, before it sleeps.
    */
-  async take(kind: QuotaKind, signal?: AbortSignal): Promise<void> {
+  async take(kind: QuotaKind, signal?: AbortSignal, onWait?: (waitMs: number) => void): Promise<void> {
     const st = this.kinds[kind];
     for (;;) {
       if (this.closed) throw new CorralError('CORRAL_ERR_QUEUE_FULL', `shared sheets ${kind} quota is closed`);
@@ -321,7 +325,10 @@ export class SharedQuota {
         if (this.takeAlone(st)) return;
         // Not queued on the share: once Redis answers again, a waiting call goes back to the
         // shared window instead of waiting out a share of an outage that has ended.
-        await this.wait(kind, Math.min(MAX_WAIT_MS, Math.max(1, st.fallback?.msUntilFree() ?? 1)), signal);
+        const shareWaitMs = Math.max(1, st.fallback?.msUntilFree() ?? 1);
+        st.slotFreesAt = this.clock.now() + shareWaitMs;
+        onWait?.(shareWaitMs);
+        await this.wait(kind, Math.min(MAX_WAIT_MS, shareWaitMs), signal);
         continue;
       }
       const [granted, waitMs, keepers, present] = answer;
@@ -337,8 +344,36 @@ export class SharedQuota {
         return;
       }
       this.counts.waits++;
+      st.slotFreesAt = this.clock.now() + Math.max(1, waitMs);
+      onWait?.(Math.max(1, waitMs));
       await this.wait(kind, Math.min(MAX_WAIT_MS, Math.max(1, waitMs)), signal);
     }
+  }
+
+  /**
+   * How long a call of this kind asking now would wait at least for the shared window (or this
+   * host's share while Redis is away): while calls wait there, until the slot the last of them
+   * was told of frees; and while the window as Redis last told it, with this keeper's grants
+   * since, is full, until enough of them leave it. 0 when neither holds. A lower bound: the other
+   * hosts' calls since the last answer are not counted, and may take the slot first. The read
+   * tier answers a read with no copy at once when it is over a second (read-tier.ts): the host's
+   * bucket alone said a token was free while the hosts had spent the window, and such reads were
+   * held up to the worker's bound.
+   */
+  msUntilSlot(kind: QuotaKind): number {
+    const st = this.kinds[kind];
+    const now = this.clock.now();
+    const told = this.waiting[kind] > 0 ? st.slotFreesAt - now : 0;
+    return Math.max(0, told, this.windowFullFor(st, now));
+  }
+
+  /** While Redis is usable and has answered: how long the window it last told of, and this keeper's grants since, stays full. */
+  private windowFullFor(st: KindState, now: number): number {
+    if (!this.o.link.usable || !st.seen.known) return 0;
+    const since = st.recent.filter((g) => g.at > st.seen.at).map((g) => g.at);
+    const held = [...st.seen.earliestTimes(), ...since].filter((t) => now - t < QUOTA_WINDOW_MS).sort((a, b) => a - b);
+    const leaving = held[held.length - st.perMinute];
+    return leaving === undefined ? 0 : leaving + QUOTA_WINDOW_MS - now;
   }
 
   /**

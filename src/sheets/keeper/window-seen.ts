@@ -66,4 +66,12 @@ export class WindowSeen {
     });
     return out;
   }
+
+  /**
+   * The grants' times at the earliest they can have been made (a step before times()): when a
+   * wait is told from them, it is never longer than the window makes it (shared-quota.ts msUntilSlot).
+   */
+  earliestTimes(): number[] {
+    return this.times().map((t) => t - HELD_STEP_MS);
+  }
 }
