@@ -392,7 +392,8 @@ describe('corral loadtest against the fixture app', () => {
     const run = await loadtest(['--target', t.url, '--steps', '2,4', '--step-duration', '1s', '--think-time', '20ms', '--mix', 'write=1', '--users-file', usersFile, '--out', out], dir);
     assert.equal(run.code, 2, run.stderr);
     assert.match(run.stdout, /^verdict: supports 2 concurrent users: yes \(p95 [\d.]+ ms, 0 errors, CPU not measured\)$/m);
-    assert.match(run.stdout, /first failing step: step 2\/2, 4 users: \d+ server errors? \(503×\d+\); 503 means the server was full or unavailable/);
+    // Its 503s are among the reasons; on a loaded machine its p95 may be one too, said before them.
+    assert.match(run.stdout, /first failing step: step 2\/2, 4 users: (?:[^\n]*; )?\d+ server errors? \(503×\d+\); 503 means the server was full or unavailable/);
     const { result, html } = readResult(out);
     assert.equal(result.verdict.pass, false);
     assert.equal(result.verdict.firstFailure?.users, 4);
