@@ -322,10 +322,15 @@ export function codeOf(err: unknown, fallback: ErrorCode): ErrorCode {
   return typeof code === 'string' && Object.hasOwn(ERROR_CODES, code) ? (code as ErrorCode) : fallback;
 }
 
-export function describeError(err: unknown): { message: string; code?: string; stack?: string } {
+/**
+ * `type`: the error's class (TypeError, CorralError), as pino's serializer says it of an Error; a
+ * log line's `err` made from this object said "Object" (log/logger.ts keeps this one's).
+ */
+export function describeError(err: unknown): { type?: string; message: string; code?: string; stack?: string } {
   if (err instanceof Error) {
     const code = (err as { code?: unknown }).code;
-    return { message: err.message, ...(typeof code === 'string' ? { code } : {}), ...(err.stack ? { stack: err.stack } : {}) };
+    const type = typeof err.constructor === 'function' && err.constructor.name ? err.constructor.name : err.name;
+    return { type, message: err.message, ...(typeof code === 'string' ? { code } : {}), ...(err.stack ? { stack: err.stack } : {}) };
   }
   return { message: String(err) };
 }

@@ -85,6 +85,15 @@ let isoMs = -1;
 let isoText = '';
 
 /** pino's isoTime, formatted once per millisecond instead of once per line. */
+/**
+ * An Error as pino says it (type, message, stack, its own fields); anything else as given: the
+ * plain `{ type, message, code, stack }` of describeError(), whose `type` pino's serializer
+ * replaced by "Object" (every such line said `"type":"Object"`).
+ */
+function serializeError(err: unknown): unknown {
+  return err instanceof Error ? pino.stdSerializers.err(err) : err;
+}
+
 function isoTime(): string {
   const now = Date.now();
   if (now !== isoMs) {
@@ -181,6 +190,7 @@ export function createLogger(settings: LogSettings, identity: LogIdentity, o: Lo
     base: { role: identity.role, worker: identity.worker ?? null, pid: process.pid, gen: identity.generation ?? null },
     timestamp: isoTime,
     formatters: { level: (label: string) => ({ level: label }) },
+    serializers: { err: serializeError },
   };
   // Said on stderr (the journal under systemd; a child's stderr is relayed by the master), since
   // the file is what fails. Created on the first failure only.
