@@ -25,7 +25,7 @@ import { playersRoute } from './routes/players.js';
 import { loadSessionSecret } from './secret.js';
 import { createSessions } from './session.js';
 import { describeError } from '../errors.js';
-import { RepeatedFailures } from '../log/repeated-failure.js';
+import { FIRST_LINES_PER_MINUTE, RequestErrorLog } from '../log/request-errors.js';
 import { dropBodyAndClose } from '../http/lingering-close.js';
 import { pathOfTarget } from '../http/logged-target.js';
 import { StreamFailureLog } from './stream-failure-log.js';
@@ -94,7 +94,14 @@ export async function createApp(ctx: AppContext): Promise<RequestListener> {
     'players app ready',
   );
 
-  const handlerErrors = new RepeatedFailures();
+  const handlerErrors = new RequestErrorLog(({ held, first }) =>
+    logger.error(
+      { event: 'app.errors_held', code: 'CORRAL_ERR_REQUEST', held, first },
+      first
+        ? `over ${FIRST_LINES_PER_MINUTE} distinct request failures this minute: the others are counted, not said one by one`
+        : `${held} distinct request failures in the last minute not said one by one`,
+    ),
+  );
   const streamFailures = new StreamFailureLog(logger);
   const fail = (req: IncomingMessage, res: ServerResponse, err: unknown): void => {
     if (res.destroyed && !res.headersSent) {
@@ -128,11 +135,11 @@ export async function createApp(ctx: AppContext): Promise<RequestListener> {
       return;
     }
     // A bug on a route fails every request to it: said once with the stack, then at most once a
-    // minute with the count.
+    // minute with the count, whatever the paths it comes with (request-errors.ts).
     // The path alone: the same failure comes with any query, and a query may hold a secret (logged-target.ts).
     const d = describeError(err);
     const path = pathOfTarget(req.url);
-    handlerErrors.failed(`${req.method} ${path} ${d.code ?? ''} ${d.message}`, (requests) =>
+    handlerErrors.failed({ method: req.method, ...d }, (requests) =>
       logger.error({ event: 'app.error', code: 'CORRAL_ERR_REQUEST', err, method: req.method, path, requests }, 'request handler failed'),
     );
     sendError(res, new HttpError('internal_error', 'internal error; the log has the details'));

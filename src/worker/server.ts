@@ -15,7 +15,7 @@ import {
 import { monotonicNow } from '../clock.js';
 import type { Settings } from '../config/schema.js';
 import type { Logger } from '../log/logger.js';
-import { RepeatedFailures } from '../log/repeated-failure.js';
+import { FIRST_LINES_PER_MINUTE, RequestErrorLog } from '../log/request-errors.js';
 import { describeError, statusOf, type HttpErrorCode } from '../errors.js';
 import { sendJson } from '../http/json.js';
 import { pathOfTarget } from '../http/logged-target.js';
@@ -101,13 +101,21 @@ export function createWorkerServer(app: RequestListener, o: WorkerServerOptions)
   const stats = createRequestStats(o.accessLogger, o.onServed);
 
   // A handler that throws for a request throws for every such request (a client retrying it, a
-  // bug on a busy route): said once with the stack, then at most once a minute with the count.
-  const handlerErrors = new RepeatedFailures();
+  // bug on a busy route): said once with the stack, then at most once a minute with the count,
+  // whatever the paths it comes with (request-errors.ts).
+  const handlerErrors = new RequestErrorLog(({ held, first }) =>
+    logger.error(
+      { event: 'request.errors_held', code: 'CORRAL_ERR_REQUEST', held, first },
+      first
+        ? `over ${FIRST_LINES_PER_MINUTE} distinct handler errors this minute: the others are counted, not said one by one (a message that names the request, a scanner's paths)`
+        : `${held} distinct handler errors in the last minute not said one by one`,
+    ),
+  );
   const handleError = (err: unknown, req: IncomingMessage, res: ServerResponse) => {
     const d = describeError(err);
     // The path alone: the same failure comes with any query, and a query may hold a secret (logged-target.ts).
     const path = pathOfTarget(req.url);
-    handlerErrors.failed(`${req.method} ${path} ${d.code ?? ''} ${d.message}`, (requests) =>
+    handlerErrors.failed({ method: req.method, ...d }, (requests) =>
       logger.error({ event: 'request.error', code: 'CORRAL_ERR_REQUEST', method: req.method, path, err: d, requests }, 'request handler threw'),
     );
     if (!res.headersSent) sendJson(res, statusOf('internal_error'), { error: 'internal_error' satisfies HttpErrorCode, message: 'the server failed to answer this request' });

@@ -105,6 +105,17 @@ test('an exception in a request gives that client a 500 JSON body and the worker
     for (let i = 0; i < 20; i++) assert.equal((await http(`${c.url}/throw?try=${i}`)).status, 500);
     await waitFor(() => c.events('access').filter((l) => l.status === 500).length >= 21, 10_000, 'the access lines of the 21 failed requests');
     assert.equal(c.events('request.error').length, 1, `${c.events('request.error').length} request.error lines for 21 failed requests`);
+    // One failure on a route with ids in its paths (a scanner's random paths): one line, not one per path.
+    for (let i = 0; i < 20; i++) assert.equal((await http(`${c.url}/items/${1000 + i}`)).status, 500);
+    // Failures whose message names the request: ten said, the rest held and counted.
+    for (let i = 0; i < 15; i++) assert.equal((await http(`${c.url}/named/${i}`)).status, 500);
+    await waitFor(() => c.events('access').filter((l) => l.status === 500).length >= 56, 10_000, 'the access lines of the 56 failed requests');
+    const items = c.events('request.error').filter((l) => String(l.path).startsWith('/items/'));
+    assert.equal(items.length, 1, `${items.length} request.error lines for 20 requests failing at one place on 20 paths`);
+    assert.equal(c.events('request.error').filter((l) => String(l.path).startsWith('/named/')).length, 8, 'the first lines of the minute: 10 in all, /throw and /items/ included');
+    const held = c.events('request.errors_held');
+    assert.equal(held.length, 1, 'one line when the first is held');
+    assert.equal(held[0]?.first, true);
   } finally {
     await c.stop();
   }

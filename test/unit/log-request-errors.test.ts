@@ -1,0 +1,70 @@
+// Handler errors are told apart by what failed (method, code, message, the frame thrown at), not
+// by the request's path: a route with ids in its paths, or a scanner's random paths, logged a line
+// with its stack per request. Distinct failures past FIRST_LINES_PER_MINUTE in a minute are counted.
+
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { describeError } from '../../src/errors.js';
+import { FIRST_LINES_PER_MINUTE, RequestErrorLog, thrownAt, type HeldFailures } from '../../src/log/request-errors.js';
+
+function throwLookup(): never {
+  throw new Error('lookup failed');
+}
+
+function throwOther(): never {
+  throw new Error('lookup failed');
+}
+
+function caught(fn: () => never): ReturnType<typeof describeError> {
+  try {
+    fn();
+  } catch (err) {
+    return describeError(err);
+  }
+}
+
+describe('request error log', () => {
+  it('one failure on many paths is one line, then the count a minute later', () => {
+    let now = 0;
+    const held: HeldFailures[] = [];
+    const log = new RequestErrorLog((h) => held.push(h), () => now);
+    const said: number[] = [];
+    for (let i = 0; i < 1000; i++) log.failed({ method: 'GET', ...caught(throwLookup) }, (n) => said.push(n));
+    assert.deepEqual(said, [1], 'the first said, with its stack; the rest counted');
+    now = 60_000;
+    log.failed({ method: 'GET', ...caught(throwLookup) }, (n) => said.push(n));
+    assert.deepEqual(said, [1, 1000], 'a minute later: the 999 since and this one');
+    assert.deepEqual(held, []);
+  });
+
+  it('the same message thrown at another place, or by another method, is another failure', () => {
+    const log = new RequestErrorLog(() => assert.fail('nothing held'), () => 0);
+    const said: string[] = [];
+    log.failed({ method: 'GET', ...caught(throwLookup) }, () => said.push('GET lookup'));
+    log.failed({ method: 'GET', ...caught(throwOther) }, () => said.push('GET other'));
+    log.failed({ method: 'POST', ...caught(throwLookup) }, () => said.push('POST lookup'));
+    log.failed({ method: 'GET', ...caught(throwLookup) }, () => said.push('GET lookup again'));
+    assert.deepEqual(said, ['GET lookup', 'GET other', 'POST lookup']);
+  });
+
+  it('distinct failures past the first lines of a minute are counted in one line, and the count said once the minute is over', () => {
+    let now = 0;
+    const held: HeldFailures[] = [];
+    const log = new RequestErrorLog((h) => held.push(h), () => now);
+    let said = 0;
+    // A message naming the request: each a failure of its own.
+    for (let i = 0; i < 500; i++) log.failed({ method: 'GET', message: `no item ${i}` }, () => said++);
+    assert.equal(said, FIRST_LINES_PER_MINUTE);
+    assert.deepEqual(held, [{ held: 1, first: true }], 'one line at the first held');
+    now = 60_000;
+    log.failed({ method: 'GET', message: 'no item 501' }, () => said++);
+    assert.deepEqual(held, [{ held: 1, first: true }, { held: 500 - FIRST_LINES_PER_MINUTE, first: false }], 'the count of the minute');
+    assert.equal(said, FIRST_LINES_PER_MINUTE + 1, 'a new minute: said again');
+  });
+
+  it('reads the frame an error was thrown at from its stack', () => {
+    assert.match(thrownAt(caught(throwLookup).stack), /^at throwLookup /);
+    assert.equal(thrownAt(undefined), '');
+    assert.equal(thrownAt('Error: x'), '');
+  });
+});
