@@ -4,13 +4,17 @@
 // and the host read LOW while clients got `503 server full`. Busy connections only grow when a
 // connection is accepted or a request begins on one, so looking then sees every peak.
 //
-// Looking must stay cheap, since it runs per connection: open minus the keep-alive connections
-// listed between requests bounds the busy count from above, and only a bound over the peak so far
-// is counted exactly (idle-connections.ts count(), one pass over the idle lists, at most the
-// worker's cap). The bound can miss by the listed connections whose answer is still on its way
-// out (not idle yet): each of those was counted busy when its request began.
+// Looking must stay cheap, since it runs per connection and per request. Busy connections are at
+// most the open ones, so nothing is counted while those are no more than the peak so far (a
+// worker at its peak, under a steady load, counts nothing). Otherwise the idle ones are counted
+// (idle-connections.ts count(): one pass over the idle lists, at most the worker's cap), at most
+// once per PEAK_LOOK_MS unless more connections are open than at the last count: a peak that
+// lasts less than that between two looks may be missed, by the requests begun within it.
 
 import type { IdleConnections } from './idle-connections.js';
+
+/** How often the idle connections are counted at most, while the open ones do not grow. */
+export const PEAK_LOOK_MS = 20;
 
 export interface BusyPeak {
   /** Busy connections may have grown: a connection was accepted, or a request began on one. */
@@ -21,9 +25,14 @@ export interface BusyPeak {
 
 export function createBusyPeak(idle: IdleConnections): BusyPeak {
   let peak = 0;
+  let lookedAt = -Infinity;
+  let openAtLook = 0;
   return {
     rose(open, now) {
-      if (open - idle.keepAliveListed() <= peak) return;
+      if (open <= peak) return;
+      if (open <= openAtLook && now - lookedAt < PEAK_LOOK_MS) return;
+      lookedAt = now;
+      openAtLook = open;
       const busy = open - idle.count(now);
       if (busy > peak) peak = busy;
     },

@@ -5,8 +5,8 @@
 // sending their headers then get the 503 at that deadline.
 //
 // Idle connections give way: at the cap, a new connection takes the slot of an idle one
-// (idle-connections.ts: a keep-alive connection between requests, or one that has sent nothing for
-// a second), which is closed, as nginx does when worker_connections runs out ("reusing
+// (idle-connections.ts: a keep-alive connection a second past its last answer with nothing read
+// since, or one that has sent nothing for a second), which is closed, as nginx does when worker_connections runs out ("reusing
 // connections"). Otherwise clients that merely keep a connection open (browsers keep theirs for
 // CORRAL_KEEPALIVE) would make every new client get the 503 while the worker does nothing. Only
 // when no connection is idle does the new one get the 503. The slot changes hands, so the count
@@ -159,7 +159,7 @@ export function attachConnectionCap(server: Server, initialCap: number, report?:
   function onAnswerSent(this: ServerResponse): void {
     const socket = this.req.socket as CappedSocket;
     if (socket._httpMessage || socket.destroyed || !counted.has(socket)) return;
-    idle.answered(socket);
+    idle.answered(socket, performance.now());
   }
 
   /** The connection to give way first, taken out of the idle lists; undefined when none is idle. */

@@ -14,6 +14,7 @@ import { Client } from 'undici';
 import { ROOM_WANTED_MS } from '../../src/worker/connection-gauge.js';
 import { startCorral, waitFor, type CorralProcess } from '../helpers/corral.js';
 import { http } from '../helpers/http.js';
+import { ANSWERED_GRACE_MS } from '../../src/worker/idle-connections.js';
 
 interface Answer {
   readonly status: number;
@@ -242,6 +243,8 @@ test('CORRAL_ACCEPT=shared: at the host cap an idle connection gives its slot to
   try {
     const idle = [await hold(false), await hold(false)];
     const closed = idle.map((h) => new Promise<void>((resolve) => h.socket.once('close', () => resolve())));
+    // Idle once ANSWERED_GRACE_MS has passed since their answers (counted from before the client read them).
+    await new Promise((r) => setTimeout(r, ANSWERED_GRACE_MS + 100));
     // Host full of idle connections: the third takes the longest-idle one's slot.
     assert.equal((await hold(true)).status, 200, 'a new connection at the cap, with one idle');
     await closed[0];

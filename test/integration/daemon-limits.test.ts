@@ -3,6 +3,7 @@ import { connect, type Socket } from 'node:net';
 import { test } from 'node:test';
 import { startCorral, waitFor } from '../helpers/corral.js';
 import { http } from '../helpers/http.js';
+import { ANSWERED_GRACE_MS } from '../../src/worker/idle-connections.js';
 
 const ADMIN_TOKEN = 'integration-admin-token-1234';
 
@@ -88,6 +89,8 @@ test('at the cap an idle keep-alive connection gives way: the new client gets a 
       s.write('GET / HTTP/1.1\r\nHost: x\r\n\r\n');
       assert.match(await answered, /^HTTP\/1\.1 200 [^]*keep-alive/i);
     }
+    // Idle once ANSWERED_GRACE_MS has passed since their answers (counted from before the client read them).
+    await new Promise((r) => setTimeout(r, ANSWERED_GRACE_MS + 100));
     const closed = new Promise<void>((r) => (idle[0] as Socket).once('close', () => r()));
     assert.match(await raw(portOf(c.url), 'GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n'), /^HTTP\/1\.1 200 /);
     await closed;

@@ -1,0 +1,107 @@
+// Clients that fill every slot with keep-alive connections and send each next request as soon as
+// the last answer is in (a proxy's pool, a load generator), on the real master. Their connections
+// are in use, not idle: the capacity says so, and a new client at the cap gets the 503, never a
+// slot taken from a connection whose next request waits unread in the kernel. Counted idle as soon
+// as its answer left, such a connection read LOW 1 % at 100 % CPU, and each newcomer closed one with
+// a request on it: a request sent, answered by nobody.
+
+import assert from 'node:assert/strict';
+import { connect, type Socket } from 'node:net';
+import { test } from 'node:test';
+import { startCorral } from '../helpers/corral.js';
+import { http } from '../helpers/http.js';
+
+const TOKEN = 'integration-admin-token-busy-keepalive';
+const CAP = 12;
+const LOAD_MS = 5000;
+
+interface Tally {
+  answered: number;
+  /** Requests written on a connection that closed before their answer came. */
+  lost: number;
+}
+
+/**
+ * One keep-alive connection sending `GET /` back to back until `until`: each request written as
+ * soon as the previous answer is whole. Resolves when it stops (or its connection closes).
+ */
+function backToBack(port: number, until: number, tally: Tally): Promise<void> {
+  return new Promise((resolve) => {
+    const socket: Socket = connect(port, '127.0.0.1');
+    let buf = '';
+    let waiting = false;
+    const send = () => {
+      if (Date.now() >= until) {
+        socket.end();
+        return;
+      }
+      waiting = true;
+      socket.write('GET / HTTP/1.1\r\nHost: test\r\n\r\n');
+    };
+    socket.on('connect', send);
+    socket.on('data', (d: Buffer) => {
+      buf += d.toString('latin1');
+      // One whole answer: its head, then its Content-Length's bytes, or a chunked body to its last chunk.
+      for (;;) {
+        const head = buf.indexOf('\r\n\r\n');
+        if (head === -1) return;
+        const fields = buf.slice(0, head);
+        let end: number;
+        if (/transfer-encoding: chunked/i.test(fields)) {
+          const last = buf.indexOf('\r\n0\r\n\r\n', head);
+          if (last === -1) return;
+          end = last + 7;
+        } else {
+          end = head + 4 + Number(/content-length: (\d+)/i.exec(fields)?.[1] ?? 0);
+          if (buf.length < end) return;
+        }
+        buf = buf.slice(end);
+        waiting = false;
+        tally.answered++;
+        send();
+      }
+    });
+    socket.on('error', () => undefined);
+    socket.on('close', () => {
+      if (waiting) tally.lost++;
+      resolve();
+    });
+  });
+}
+
+test('keep-alive connections sending back to back fill the cap as busy: a newcomer gets the 503, no request on them is cut, and the capacity is not LOW', async () => {
+  const c = await startCorral({
+    app: 'basic.mjs',
+    workers: 1,
+    env: { CORRAL_WORKER_CONNECTIONS: String(CAP), CORRAL_KEEPALIVE: '60', CORRAL_ADMIN_TOKEN: TOKEN, CORRAL_RATE_LIMIT: '0', CORRAL_ACCESS_LOG: 'false' },
+  });
+  try {
+    const port = Number(new URL(c.url).port);
+    const tally: Tally = { answered: 0, lost: 0 };
+    const until = Date.now() + LOAD_MS;
+    const load = Promise.all(Array.from({ length: CAP }, () => backToBack(port, until, tally)));
+    // Newcomers, one at a time, while the load runs: each is answered (503 at the cap), none hangs.
+    const newcomers: number[] = [];
+    const statuses: string[] = [];
+    await new Promise((r) => setTimeout(r, 1500));
+    while (Date.now() < until - 500) {
+      newcomers.push((await http(`${c.url}/`, { headers: { connection: 'close' }, timeoutMs: 5000 })).status);
+      const cap = (await http(`${c.adminUrl}/api/admin/capacity`, { headers: { authorization: `Bearer ${TOKEN}` } })).json<{ capacity: { status: string } }>();
+      statuses.push(cap.capacity.status);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    await load;
+    assert.ok(tally.answered > 100, `the load ran (${tally.answered} answers)`);
+    assert.equal(tally.lost, 0, `${tally.lost} requests sent on the load's connections were cut unanswered by newcomers taking their slots`);
+    assert.ok(newcomers.length >= 5, `${newcomers.length} newcomers`);
+    assert.ok(
+      newcomers.every((s) => s === 503 || s === 200),
+      `each newcomer answered: ${newcomers.join(' ')}`,
+    );
+    assert.ok(newcomers.filter((s) => s === 503).length >= newcomers.length / 2, `at the cap, newcomers mostly refused: ${newcomers.join(' ')}`);
+    // Read at heartbeats (about a second apart): every one after the first beat of the load.
+    assert.ok(!statuses.slice(2).includes('LOW'), `capacity while every slot was in use: ${statuses.join(' ')}`);
+  } finally {
+    await c.stop();
+  }
+});
