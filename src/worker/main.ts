@@ -20,7 +20,7 @@ import { createSharedCounters } from './shared-counters.js';
 import { startHeartbeat } from './heartbeat.js';
 import { createWorkerServer } from './server.js';
 import { createSheetsAccess } from './sheets-access.js';
-import { startStackProbe } from '../stack-probe.js';
+import { masterGoneExit, startStackProbe } from '../stack-probe.js';
 
 /** A master slower than this to count a request lets it through (see the bundled app's rate limit). */
 const COUNTER_TIMEOUT_MS = 2000;
@@ -79,8 +79,9 @@ export async function runWorker(): Promise<void> {
     process.exit(exitCodeFor(err));
   }
   const logger = log.logger;
-  // Before the app is imported: an import that blocks the loop is a stuck boot whose stack is wanted.
-  startStackProbe(logger);
+  // Before the app is imported: an import that blocks the loop is a stuck boot whose stack is
+  // wanted, and a master killed meanwhile must not leave it spinning (the probe's orphan exit).
+  startStackProbe(logger, masterGoneExit('worker', identity, log.file()));
   sayMasterGone = () => {
     logger.warn({ event: 'worker.master_gone' }, 'IPC channel to the master closed: exiting');
     log.flush();
