@@ -54,6 +54,7 @@ export function masterGoneExit(role: 'worker' | 'keeper', identity: { workerId: 
       pid: process.pid,
       gen: identity.generation,
       event: `${role}.master_gone`,
+      code: 'CORRAL_ERR_MASTER_GONE',
       stuck: true,
       grace_ms: ORPHAN_GRACE_MS,
       exit_code: EXIT.MASTER_GONE,

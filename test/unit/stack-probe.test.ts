@@ -122,6 +122,7 @@ test("a child stuck in a busy loop when the master's end of its probe closes (th
     assert.equal(line.level, 'error');
     assert.ok(Math.abs(Date.parse(String(line.time)) - Date.now()) < 10_000, String(line.time));
     assert.equal(line.event, 'worker.master_gone');
+    assert.equal(line.code, 'CORRAL_ERR_MASTER_GONE');
     assert.equal(line.stuck, true);
     assert.equal(line.exit_code, EXIT.MASTER_GONE);
     assert.equal(line.worker, 3);
