@@ -127,3 +127,28 @@ test('a master stopped (SIGSTOP) longer than the grace keeps its children, the s
     killLeft(children);
   }
 });
+
+test('a worker its probe cannot end (stopped when its master is killed) keeps the port: a new corral there names it as an orphaned corral worker', async () => {
+  const old = await startCorral({ app: 'basic.mjs', workers: 1 });
+  let children: Child[] = [];
+  let next: CorralProcess | undefined;
+  try {
+    const port = Number(new URL(old.url).port);
+    children = childrenOf(old.pid);
+    const worker = Number(old.events('worker.ready')[0]?.worker_pid);
+    // Stopped, the whole process is, its probe's thread included: only SIGKILL or SIGCONT moves it.
+    process.kill(worker, 'SIGSTOP');
+    old.kill('SIGKILL');
+    await old.exited;
+    next = await startCorral({ app: 'basic.mjs', workers: 1, waitReady: false, env: { CORRAL_BIND: `127.0.0.1:${port}`, CORRAL_BOOT_ATTEMPTS: '1' } });
+    const failed = await next.waitForLog((l) => l.event === 'worker.listen_failed', 20_000, 'the new worker failing to listen');
+    assert.match(
+      String(failed.msg),
+      new RegExp(`EADDRINUSE.*; port ${port} is held by pid ${worker} \\([^)]*worker/entry\\.js[^)]*\\), a corral worker whose master is gone \\(its parent is pid \\d+; \`kill -9 ${worker}\`\\): stop it, or point CORRAL_BIND at a free port$`),
+    );
+  } finally {
+    killLeft(children);
+    await next?.stop();
+    await old.stop();
+  }
+});
