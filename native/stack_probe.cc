@@ -17,9 +17,24 @@
  * StackTrace::CurrentStackTrace and hands the frames back as one JSON line:
  *   [{"fn":"spin","url":"file:///app.mjs","line":12,"column":5}, ...]\n
  * or `null\n` when the main thread did not reach an interrupt check in time (stopped by a signal,
- * blocked in a system call). End of file on the fd (the master gone) ends the thread.
+ * blocked in a system call).
  *
- * JS API: start(fd: number) -> undefined; throws on a bad fd or when the thread cannot start.
+ * The master gone: end of file on the fd (or ECONNRESET, or EPIPE on an answer) comes only once
+ * the master's end is closed, that is once the master exited or was killed; a master that merely
+ * stalls (SIGSTOP, a long GC) keeps it open. The child's JavaScript hears of it too (its IPC
+ * channel's 'disconnect') and exits, but never while its main thread is stuck: a worker in a
+ * busy loop then spun on forever as an orphan, keeping its listening socket (each worker accepts
+ * on its own), and a new corral could not bind the port. So, when start() was given an exit code,
+ * this thread waits `grace_ms` (time for the JavaScript path to exit first and log why) and, if
+ * the process is still there, writes one log line and ends it with _exit(exit_code). Not
+ * PR_SET_PDEATHSIG: it gives no grace, kills at once a healthy child that would have logged why
+ * and closed its journal, and follows the forking thread rather than the master process.
+ *
+ * JS API: start(fd: number, exitCode?: number, graceMs?: number, logFile?: string, line?: string)
+ *   -> undefined; throws on a bad fd or when the thread cannot start. Without exitCode, the
+ *   master's end closing only ends the thread. `line` is a JSON object's text (its fields, already
+ *   escaped) written as `{"level":"error","time":"<ISO time>",<line's fields>}\n`, appended to
+ *   `logFile` when it is non-empty and can be opened, else to stderr.
  * Started once per process, from the main thread.
  */
 #include <errno.h>
@@ -29,6 +44,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -46,6 +62,12 @@ constexpr int kCaptureWaitMs = 800;
 v8::Isolate *main_isolate = nullptr;
 int probe_fd = -1;
 bool started = false;
+
+/* What to do when the master is gone, set by start() before the thread runs; exit_code < 0: nothing. */
+int orphan_exit_code = -1;
+int orphan_grace_ms = 0;
+std::string orphan_log_file;
+std::string orphan_line;
 
 pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 pthread_cond_t captured = PTHREAD_COND_INITIALIZER;
@@ -113,7 +135,9 @@ bool WriteAll(int fd, const std::string &text) {
       continue;
     } else if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
       struct pollfd p = {fd, POLLOUT, 0};
-      if (poll(&p, 1, 1000) <= 0) return false;
+      const int ready = poll(&p, 1, 1000);
+      if (ready == 0) errno = ETIMEDOUT; /* the master not reading: not gone */
+      if (ready <= 0) return false;
     } else {
       return false;
     }
@@ -144,7 +168,62 @@ std::string CaptureOnce() {
   return out + "\n";
 }
 
+/* Sleeps `ms`, through signals that interrupt the sleep. */
+void SleepMs(int ms) {
+  struct timespec left = {ms / 1000, static_cast<long>(ms % 1000) * 1000000L};
+  while (nanosleep(&left, &left) == -1 && errno == EINTR) {
+  }
+}
+
+/* `{"level":"error","time":"2026-01-02T03:04:05.678Z",` + the rest of orphan_line + newline. */
+std::string OrphanLogLine() {
+  struct timespec now;
+  clock_gettime(CLOCK_REALTIME, &now);
+  struct tm utc;
+  gmtime_r(&now.tv_sec, &utc);
+  char stamp[64];
+  const size_t len = strftime(stamp, sizeof stamp, "%Y-%m-%dT%H:%M:%S", &utc);
+  snprintf(stamp + len, sizeof stamp - len, ".%03ldZ", now.tv_nsec / 1000000L);
+  std::string out = "{\"level\":\"error\",\"time\":\"";
+  out += stamp;
+  out += "\"";
+  if (orphan_line.size() > 2 && orphan_line.front() == '{') out += "," + orphan_line.substr(1);
+  else out += "}";
+  return out + "\n";
+}
+
+/*
+ * The master is gone and the JavaScript path did not end this process within the grace: says so
+ * where the operator reads the log, then exits. One write() each, never a wait: stderr is a pipe
+ * to the dead master (EPIPE; Node ignores SIGPIPE), and a pipe with a live reader that is full
+ * is skipped rather than waited on.
+ */
+[[noreturn]] void ExitOrphan() {
+  SleepMs(orphan_grace_ms);
+  const std::string line = OrphanLogLine();
+  bool written = false;
+  if (!orphan_log_file.empty()) {
+    /* No O_CREAT: a log file removed meanwhile is the logger's to make again, with its mode. */
+    const int fd = open(orphan_log_file.c_str(), O_WRONLY | O_APPEND | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+    if (fd >= 0) {
+      struct stat st;
+      if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode)) written = write(fd, line.data(), line.size()) == static_cast<ssize_t>(line.size());
+      close(fd);
+    }
+  }
+  if (!written) {
+    struct pollfd p = {2, POLLOUT, 0};
+    if (poll(&p, 1, 0) == 1 && (p.revents & POLLOUT)) {
+      ssize_t ignored = write(2, line.data(), line.size());
+      (void)ignored;
+    }
+  }
+  /* _exit, not exit(): atexit handlers and static destructors would run beside a live V8. */
+  _exit(orphan_exit_code);
+}
+
 void *ProbeThread(void *) {
+  bool master_gone = false;
   for (;;) {
     char request[64];
     ssize_t n = read(probe_fd, request, sizeof request);
@@ -154,10 +233,19 @@ void *ProbeThread(void *) {
       poll(&p, 1, -1);
       continue;
     }
-    if (n <= 0) break; /* the master closed its end, or the fd is unusable */
-    if (!WriteAll(probe_fd, CaptureOnce())) break;
+    /* The master closed its end (ECONNRESET: it died with an answer of ours unread). */
+    if (n == 0 || (n < 0 && errno == ECONNRESET)) {
+      master_gone = true;
+      break;
+    }
+    if (n < 0) break; /* the fd is unusable: no stacks, and no word of the master */
+    if (!WriteAll(probe_fd, CaptureOnce())) {
+      master_gone = errno == EPIPE || errno == ECONNRESET;
+      break;
+    }
   }
   close(probe_fd);
+  if (master_gone && orphan_exit_code >= 0) ExitOrphan();
   return nullptr;
 }
 
@@ -170,6 +258,23 @@ void Start(const v8::FunctionCallbackInfo<v8::Value> &args) {
   if (args.Length() < 1 || !args[0]->IsInt32() || args[0].As<v8::Int32>()->Value() < 0) {
     isolate->ThrowException(v8::Exception::TypeError(v8::String::NewFromUtf8Literal(isolate, "start(fd): fd must be a non-negative integer")));
     return;
+  }
+  if (args.Length() >= 2 && !args[1]->IsUndefined()) {
+    if (!args[1]->IsInt32() || args[1].As<v8::Int32>()->Value() < 0 || args[1].As<v8::Int32>()->Value() > 255 ||
+        args.Length() < 3 || !args[2]->IsInt32() || args[2].As<v8::Int32>()->Value() < 0) {
+      isolate->ThrowException(v8::Exception::TypeError(v8::String::NewFromUtf8Literal(isolate, "start(fd, exitCode, graceMs, logFile, line): exitCode must be 0-255 and graceMs a non-negative integer")));
+      return;
+    }
+    orphan_exit_code = args[1].As<v8::Int32>()->Value();
+    orphan_grace_ms = args[2].As<v8::Int32>()->Value();
+    if (args.Length() >= 4 && args[3]->IsString()) {
+      v8::String::Utf8Value file(isolate, args[3]);
+      if (*file) orphan_log_file = *file;
+    }
+    if (args.Length() >= 5 && args[4]->IsString()) {
+      v8::String::Utf8Value line(isolate, args[4]);
+      if (*line) orphan_line = *line;
+    }
   }
   main_isolate = isolate;
   probe_fd = args[0].As<v8::Int32>()->Value();

@@ -130,7 +130,7 @@ export class ChildKiller {
   private killWithStack(c: ChildRecord): void {
     const probe = this.probes.get(c.id);
     const kill = () => c.handle.kill('SIGKILL');
-    // A child forked while CORRAL_STUCK_STACKS was off has no probe.
+    // Every child forked has a probe (a failed fork has none); CORRAL_STUCK_STACKS says whether to ask it.
     if (!this.o.stuckStacks() || !probe) {
       kill();
       return;

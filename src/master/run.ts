@@ -131,15 +131,13 @@ export async function runMaster(loaded: LoadedSettings, entry: MasterEntryPoints
   // Workers inherit the master's open-files limit: a cap they cannot hold is lowered under it, and said.
   const fdLimit = readOpenFilesLimit();
   let fdNeedSaid = warnFdLimit(logger, settings, fdLimit)?.need;
-  /** CORRAL_STUCK_STACKS as last applied: whether the next child forked gets a stack probe. */
-  let stuckStacks = settings.CORRAL_STUCK_STACKS;
   const fdCeiling = connectionsWithin(fdLimit?.soft);
   const counterTable = createCounterTableOrWarn(logger);
   arbiter = new Arbiter({
     loaded,
     // The file read at start, gone at a reload, is refused rather than read as "no file".
     reloadSettings: () => loadSettings({ envFileAtStart: loaded.envFile }),
-    spawner: createSpawner({ workerExec: entry.workerExec, keeperExec, stackProbes: () => stuckStacks, envFilter: withoutSystemdNotifyEnv, listenSocket: { accept: settings.CORRAL_ACCEPT, backlog: settings.CORRAL_BACKLOG }, counters: createHostCounters({ logger }), ...(counterTable === undefined ? {} : { counterTableFd: counterTable.fd, connectionGauges: createConnectionGauges(counterTable.table) }), stderrJournal: isJournalFd(2), stdout: log.stdoutSink(), stdoutJournal: isJournalFd(1), stdoutStructured: log.file() === undefined }),
+    spawner: createSpawner({ workerExec: entry.workerExec, keeperExec, envFilter: withoutSystemdNotifyEnv, listenSocket: { accept: settings.CORRAL_ACCEPT, backlog: settings.CORRAL_BACKLOG }, counters: createHostCounters({ logger }), ...(counterTable === undefined ? {} : { counterTableFd: counterTable.fd, connectionGauges: createConnectionGauges(counterTable.table) }), stderrJournal: isJournalFd(2), stdout: log.stdoutSink(), stdoutJournal: isJournalFd(1), stdoutStructured: log.file() === undefined }),
     withKeeper: keeperExec !== undefined,
     logger,
     reopenLogs: () => {
@@ -151,7 +149,6 @@ export async function runMaster(loaded: LoadedSettings, entry: MasterEntryPoints
     configureLogs: (next) => log.configure(next),
     // `corral stop` waits by the graceful timeout the master runs, not by a .env edited since.
     settingsApplied: (next) => {
-      stuckStacks = next.CORRAL_STUCK_STACKS;
       // A reload may raise the connections past the limit the master started with (said again
       // only when what a worker needs changed; a rollback to the same settings says nothing).
       const need = fdLimitShortfall(next, fdLimit)?.need;

@@ -1,8 +1,9 @@
 // Forks real children: workers through node:cluster (they share the listening socket), the keeper
 // through child_process.fork (one per host, no shared socket). Both get stderr piped to the
 // master, which relays it line by line (stderr-relay.ts), stdout, which the master relays in whole
-// lines (stdout-relay.ts), and with CORRAL_STUCK_STACKS a socketpair to their stack probe
-// (stack-capture.ts).
+// lines (stdout-relay.ts), and a socketpair to their stack probe (src/stack-probe.ts), which the
+// master reads a stuck child's stack through (CORRAL_STUCK_STACKS, stack-capture.ts) and whose
+// closing at the master's death ends a child too stuck to exit by itself.
 
 import { fork, type ChildProcess } from 'node:child_process';
 import cluster, { type Worker } from 'node:cluster';
@@ -21,7 +22,7 @@ import { relayStdout, type RelayedChild, type StdoutSink } from './stdout-relay.
 
 export interface SpawnedChild {
   readonly handle: ChildHandle;
-  /** The master's end of the child's stack probe; undefined without CORRAL_STUCK_STACKS. */
+  /** The master's end of the child's stack probe; undefined if the fork gave none (a failed fork). */
   readonly stackProbe: Duplex | undefined;
 }
 
@@ -37,11 +38,6 @@ export interface Spawner {
 export interface SpawnerOptions {
   readonly workerExec: string;
   readonly keeperExec: string | undefined;
-  /**
-   * Whether the next child gets a stack probe, for the master to log where it is if it gets stuck:
-   * CORRAL_STUCK_STACKS as the settings say at its fork (a reload's new workers follow the change).
-   */
-  readonly stackProbes: () => boolean;
   /** Removes what children must not inherit (systemd's NOTIFY_SOCKET: only the master speaks to systemd). */
   readonly envFilter?: (env: Readonly<Record<string, string>>) => Readonly<Record<string, string>>;
   /**
@@ -92,10 +88,11 @@ function relayOf(stderr: NodeJS.ReadableStream | null | undefined, journal: bool
 
 /**
  * The master's end of the child's stack probe. A write to a child that just died fails with EPIPE:
- * the capture reads that as no answer, and nothing else may throw it at the master.
+ * the capture reads that as no answer, and nothing else may throw it at the master. Held open for
+ * the child's life even when CORRAL_STUCK_STACKS is off: its closing tells the child the master died.
  */
-function probeOf(stdio: ChildProcess['stdio'], wanted: boolean): Duplex | undefined {
-  const end = wanted ? (stdio[STACK_PROBE_FD] as Duplex | null | undefined) : undefined;
+function probeOf(stdio: ChildProcess['stdio']): Duplex | undefined {
+  const end = stdio[STACK_PROBE_FD] as Duplex | null | undefined;
   end?.on('error', () => {});
   return end ?? undefined;
 }
@@ -169,10 +166,11 @@ export function createSpawner(o: SpawnerOptions): Spawner {
     o.stdoutStructured === true && pid !== undefined ? { role: identity.role === 'keeper' ? 'keeper' : 'worker', workerId: identity.workerId, generation: identity.generation, pid, journal: o.stdoutJournal === true } : undefined;
   return {
     spawn(identity, env, events) {
-      const probed = o.stackProbes();
-      // A socketpair, both ways: the master asks, the child's probe answers.
-      const stdio = probed ? [...baseStdio, 'pipe' as const] : [...baseStdio];
-      const probeEnv = probed ? stackProbeEnv(STACK_PROBE_FD) : {};
+      // A socketpair, both ways: the master asks, the child's probe answers. Every child gets one,
+      // whatever CORRAL_STUCK_STACKS says (the master asks only when it does): the probe also
+      // ends a child stuck in synchronous code when the master dies, which its JavaScript cannot.
+      const stdio = [...baseStdio, 'pipe' as const];
+      const probeEnv = stackProbeEnv(STACK_PROBE_FD);
       const fullEnv = { ...(o.envFilter ? o.envFilter(env) : env), ...socketEnv, ...stdoutEnv, ...probeEnv, ...identityEnv(identity) };
       if (identity.role === 'worker') {
         // The counter table, when there is one, is the fd after all of stdio's.
@@ -197,7 +195,7 @@ export function createSpawner(o: SpawnerOptions): Spawner {
         worker.on('error', () => {});
         reportFailedFork(worker.process, exited);
         relayOf(worker.process.stderr, o.stderrJournal ?? false);
-        return { handle: handleOf(worker.process.pid, channel, worker.process), stackProbe: probeOf(worker.process.stdio, probed) };
+        return { handle: handleOf(worker.process.pid, channel, worker.process), stackProbe: probeOf(worker.process.stdio) };
       }
       if (!o.keeperExec) throw new Error('no keeper entry point configured');
       const child: ChildProcess = fork(o.keeperExec, [], { env: fullEnv, execArgv: [], stdio });
@@ -207,7 +205,7 @@ export function createSpawner(o: SpawnerOptions): Spawner {
       child.on('error', () => {});
       reportFailedFork(child, events);
       relayOf(child.stderr, o.stderrJournal ?? false);
-      return { handle: handleOf(child.pid, channel, child), stackProbe: probeOf(child.stdio, probed) };
+      return { handle: handleOf(child.pid, channel, child), stackProbe: probeOf(child.stdio) };
     },
   };
 }

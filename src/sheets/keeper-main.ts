@@ -20,7 +20,7 @@ import { Keeper } from './keeper/keeper.js';
 import { keeperSocketPath, dataDirOf } from './keeper/socket-path.js';
 import { logDrained } from './keeper/drained-log.js';
 import { JOURNAL_FILE } from './keeper/journal-open.js';
-import { startStackProbe } from '../stack-probe.js';
+import { masterGoneExit, startStackProbe } from '../stack-probe.js';
 
 /** Leave this much of the graceful timeout for closing files and exiting. */
 const EXIT_MARGIN_MS = 500;
@@ -154,7 +154,9 @@ async function main(): Promise<void> {
   // As soon as the settings say how often (reading them is synchronous and quick).
   startHeartbeat(heartbeatIntervalMs(settings.CORRAL_TIMEOUT));
   const logger = log.logger;
-  startStackProbe(logger);
+  // Its orphan exit ends a keeper stuck when the master dies, as a worker's does; one whose close
+  // (below) outlasts the grace is ended mid-close, as a crash would: its journal is replayed.
+  startStackProbe(logger, masterGoneExit('keeper', { workerId: 0, generation: identity?.generation ?? 0 }, log.file()));
 
   // The master is gone (killed, crashed): nobody will restart or drain us. Appends in flight
   // become "unsure" in the journal and are read back by the next keeper before any resend.

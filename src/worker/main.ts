@@ -20,7 +20,8 @@ import { createSharedCounters } from './shared-counters.js';
 import { startHeartbeat } from './heartbeat.js';
 import { createWorkerServer } from './server.js';
 import { createSheetsAccess } from './sheets-access.js';
-import { startStackProbe } from '../stack-probe.js';
+import { masterGoneExit, startStackProbe } from '../stack-probe.js';
+import { describeHolder, portHolders } from '../port-holder.js';
 
 /** A master slower than this to count a request lets it through (see the bundled app's rate limit). */
 const COUNTER_TIMEOUT_MS = 2000;
@@ -79,8 +80,9 @@ export async function runWorker(): Promise<void> {
     process.exit(exitCodeFor(err));
   }
   const logger = log.logger;
-  // Before the app is imported: an import that blocks the loop is a stuck boot whose stack is wanted.
-  startStackProbe(logger);
+  // Before the app is imported: an import that blocks the loop is a stuck boot whose stack is
+  // wanted, and a master killed meanwhile must not leave it spinning (the probe's orphan exit).
+  startStackProbe(logger, masterGoneExit('worker', identity, log.file()));
   sayMasterGone = () => {
     logger.warn({ event: 'worker.master_gone' }, 'IPC channel to the master closed: exiting');
     log.flush();
@@ -327,8 +329,12 @@ export async function runWorker(): Promise<void> {
 function listenFailure(bind: { host: string; port: number }, err: unknown): string {
   const at = bind.host.includes(':') ? `[${bind.host}]:${bind.port}` : `${bind.host}:${bind.port}`;
   const code = (err as NodeJS.ErrnoException).code;
+  // Named when /proc shows it (a process of this user, or any as root).
+  const holders = code === 'EADDRINUSE' ? portHolders(bind.port) : [];
   const fix =
-    code === 'EADDRINUSE'
+    code === 'EADDRINUSE' && holders.length > 0
+      ? `; port ${bind.port} is held by ${holders.map(describeHolder).join('; and by ')}: stop it, or point CORRAL_BIND at a free port`
+      : code === 'EADDRINUSE'
       ? '; another process (or corral\'s admin API, CORRAL_ADMIN_BIND) listens there: stop it, or point CORRAL_BIND at a free port'
       : code === 'EACCES'
         ? '; a port below 1024 needs CAP_NET_BIND_SERVICE: use a higher port behind a proxy, or grant the capability'

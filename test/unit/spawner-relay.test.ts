@@ -17,7 +17,7 @@ async function relayedStderr(source: string, stderrJournal: boolean, done = (lin
   const write = process.stderr.write;
   process.stderr.write = ((chunk: string) => lines.push(String(chunk)) > 0) as typeof process.stderr.write;
   try {
-    const spawner = createSpawner({ workerExec: script, keeperExec: script, stackProbes: () => false, listenSocket: { accept: 'shared', backlog: 16 }, stderrJournal });
+    const spawner = createSpawner({ workerExec: script, keeperExec: script, listenSocket: { accept: 'shared', backlog: 16 }, stderrJournal });
     await new Promise<void>((resolve) => spawner.spawn({ role: 'keeper', workerId: 0, generation: 1 }, {}, { onMessage: () => {}, onExit: () => resolve() }));
     // The pipe may still hold the child's last lines when its exit is seen.
     const deadline = Date.now() + 5000;
