@@ -9,6 +9,7 @@ import { fileWriteProblem } from '../file-creatable.js';
 import type { ConfigProblem, ErrorCode } from '../errors.js';
 import { isLoopbackHost } from '../loopback.js';
 import { bindsOverlap, v6WildcardTakesIPv4 } from './bind-overlap.js';
+import { stdioLogFileProblem } from './log-file-stdio.js';
 import type { Settings } from './schema.js';
 import type { HostPort } from './spec.js';
 
@@ -68,7 +69,10 @@ export function wholeProblems(valid: Valid, o: WholeCheckOptions): ConfigProblem
     if (why) add('CORRAL_ADMIN_BIND', text(admin), why);
   }
   const log = valid.CORRAL_LOG_FILE;
-  if (o.logFile && log !== undefined && judged('CORRAL_LOG_FILE')) {
+  // Named by its path alone wherever the settings load; through a link only where files are read.
+  const stdio = log !== undefined && judged('CORRAL_LOG_FILE') ? stdioLogFileProblem(log, o.logFile) : undefined;
+  if (stdio) add('CORRAL_LOG_FILE', log as string, stdio);
+  else if (o.logFile && log !== undefined && judged('CORRAL_LOG_FILE')) {
     // Judged without creating it: run by root or another user, `corral config` would otherwise
     // leave a file or a directory behind that the master cannot write.
     const why = fileWriteProblem(log, 'CORRAL_LOG_FILE', 'corral.log');

@@ -9,6 +9,7 @@ import { CorralError } from '../errors.js';
 import { makeDirsSync } from '../make-dirs.js';
 import { flushBounded } from './bounded-flush.js';
 import { readStdoutJournal } from '../config/identity.js';
+import { stdioLogFileProblem } from '../config/log-file-stdio.js';
 import type { StdoutSink } from '../master/stdout-relay.js';
 import { ACCESS_PRIORITY, isJournalFd, priorityOf } from './journal.js';
 import { relaySink } from './relay-sink.js';
@@ -140,6 +141,10 @@ const withPriority = (line: string) => priorityOf(line) + line;
  */
 export function assertLogFileWritable(file: string | undefined): void {
   if (file === undefined) return;
+  // Refused when the settings load; said as well here for a caller that skipped them, since a
+  // child's open of it fails with a bare ENXIO (log-file-stdio.ts).
+  const stdio = stdioLogFileProblem(file, true);
+  if (stdio) throw new CorralError('CORRAL_ERR_LOG_FILE', `CORRAL_LOG_FILE=${file} must be ${stdio}`);
   try {
     makeDirsSync(dirname(file));
     closeSync(openSync(file, 'a', LOG_FILE_MODE));

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { writeFileSync } from 'node:fs';
+import { symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { loadSettings } from '../../src/config/load.js';
@@ -93,6 +93,27 @@ describe('loadSettings judges the settings as a whole', () => {
       assert.equal(refusal(() => loadSettings({ cwd: dir, env, judgePidfile: true })).code, 'CORRAL_ERR_PIDFILE');
       assert.doesNotThrow(() => loadSettings({ cwd: dir, env: { CORRAL_ENV_FILE: 'none', CORRAL_LOG_FILE: 'afile/x.log' }, readFiles: false }));
       assert.equal(refusal(() => loadSettings({ cwd: dir, env: { CORRAL_ENV_FILE: 'none', CORRAL_LOG_FILE: 'afile/x.log' } })).code, 'CORRAL_ERR_LOG_FILE');
+    });
+  });
+
+  it('a log file that is one of the process\'s descriptors (/dev/stdout, /dev/fd/N, /proc/self/fd/N, or a link to one) is refused: leave it unset for stdout', () => {
+    // Each child opens CORRAL_LOG_FILE itself, and its stdout is a socketpair: ENXIO, every
+    // worker failed, and start exited 3 after ~8 s while config --check had said OK.
+    for (const value of ['/dev/stdout', '/dev/stderr', '/dev/fd/1', '/proc/self/fd/2', '/proc/1234/fd/1', '/dev/./stdout']) {
+      for (const readFiles of [true, false]) {
+        const err = refusal(() => loadSettings({ env: { CORRAL_ENV_FILE: 'none', CORRAL_LOG_FILE: value }, readFiles }));
+        assert.equal(err.code, 'CORRAL_ERR_CONFIG_INVALID', value);
+        assert.deepEqual(err.problems.map((p) => p.name), ['CORRAL_LOG_FILE'], value);
+        assert.match(err.message, /a file to write the log to, not .*cannot be opened by name \(ENXIO\).*leave CORRAL_LOG_FILE unset/, value);
+      }
+    }
+    withDir((dir) => {
+      symlinkSync('/dev/stdout', join(dir, 'app.log'));
+      const err = refusal(() => loadSettings({ cwd: dir, env: { CORRAL_ENV_FILE: 'none', CORRAL_LOG_FILE: 'app.log' } }));
+      assert.match(err.message, /not .*app\.log \(a link to \/dev\/stdout\)/);
+      // A link is followed only where the settings' files are read; /dev/null is a file to write to.
+      assert.doesNotThrow(() => loadSettings({ cwd: dir, env: { CORRAL_ENV_FILE: 'none', CORRAL_LOG_FILE: 'app.log' }, readFiles: false }));
+      assert.doesNotThrow(() => loadSettings({ cwd: dir, env: { CORRAL_ENV_FILE: 'none', CORRAL_LOG_FILE: '/dev/null' } }));
     });
   });
 
