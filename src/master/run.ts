@@ -116,7 +116,7 @@ export async function runMaster(loaded: LoadedSettings, entry: MasterEntryPoints
       logger.info({ event: 'master.exit', exit_code: code }, `master exiting with code ${code}`);
       log.flush();
       const why = fatal ?? crashed;
-      const line = why && fatalStderrLine(why, log.file());
+      const line = why && fatalStderrLine(why, log.file(), logger.level);
       if (line) {
         try {
           writeSync(2, line);
