@@ -89,14 +89,21 @@ test('status, reload and stop find the master through the pidfile and .env', asy
       rmSync(elsewhere, { recursive: true, force: true });
     }
 
+    // A misspelt name appended to .env: reload says it as status and config --check do (it said nothing).
+    writeFileSync(join(dir, '.env'), `${readFileSync(join(dir, '.env'), 'utf8')}\nCORAL_WORKERS=3\n`);
+    const misspelt = /^corral reload: warning: unknown setting CORAL_WORKERS \(.*\.env line 7\): did you mean CORRAL_WORKERS\?$/m;
     const reload = await corral(dir, 'reload');
     assert.equal(reload.code, 0, `${reload.stdout}${reload.stderr}`);
+    assert.match(reload.stderr, misspelt);
     await c.waitForLog((l) => l.event === 'reload.done', 20000, 'reload.done');
     const after = await corral(dir, 'status', '--json');
     const s = JSON.parse(after.stdout) as { running: boolean; master: { generation: number }; workers: { generation: number }[] };
     assert.equal(s.running, true);
     assert.equal(s.master.generation, 2);
     assert.ok(s.workers.every((w) => w.generation === 2));
+    const waited = await corral(dir, 'reload', '--wait');
+    assert.equal(waited.code, 0, `${waited.stdout}${waited.stderr}`);
+    assert.match(waited.stderr, misspelt);
 
     const stop = await corral(dir, 'stop');
     assert.equal(stop.code, 0, stop.stderr);
