@@ -194,7 +194,7 @@ export class Arbiter {
 
   private handleIntents(): void {
     for (let intent = this.intents.shift(); intent; intent = this.intents.shift()) {
-      if (this.phase === 'stopping' && intent !== 'quit' && intent !== 'reopen-logs') {
+      if (this.phase === 'stopping' && intent !== 'quit' && intent !== 'reopen-logs' && intent !== 'log-file-changed') {
         // Said, not dropped without a word: an operator whose HUP (or TTIN, TTOU, second TERM)
         // came during a graceful stop otherwise found nothing in the log about it.
         this.log.info({ event: 'shutdown.ignored', intent }, `${intent} ignored: the master is stopping`);
@@ -237,11 +237,16 @@ export class Arbiter {
           );
           break;
         case 'reopen-logs':
+        case 'log-file-changed': {
           this.o.reopenLogs();
           for (const c of this.children.values()) c.handle.send({ type: 'reopen-logs' });
           // Asked, not done: each process reopens on its own, and says log.reopen_failed if it cannot.
-          this.log.info({ event: 'logs.reopen' }, 'reopening the log file in every process (USR1); one that cannot says log.reopen_failed');
+          // Said with what asked for it: a reopen the file watch made is no USR1 (logrotate's).
+          const trigger = intent === 'reopen-logs' ? 'USR1' : 'file_watch';
+          const why = intent === 'reopen-logs' ? 'USR1' : 'the log file was removed or replaced: log.file_removed, log.file_replaced';
+          this.log.info({ event: 'logs.reopen', trigger }, `reopening the log file in every process (${why}); one that cannot says log.reopen_failed`);
           break;
+        }
       }
     }
   }

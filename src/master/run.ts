@@ -171,7 +171,7 @@ export async function runMaster(loaded: LoadedSettings, entry: MasterEntryPoints
     fd: () => log.fd(),
     changed: (state, file) => {
       fileChange = { state, file };
-      arbiter?.record('reopen-logs');
+      arbiter?.record('log-file-changed');
     },
   });
   for (const [signal, intent] of Object.entries(SIGNAL_INTENTS)) {
