@@ -16,7 +16,7 @@ import { variableReferenceProblem } from './value-variables.js';
 import { proxyWarnings } from './proxy-url.js';
 import { IGNORED_WITH_NOTE, META_SETTINGS, schema, settingNames, type SettingName, type Settings } from './schema.js';
 import type { ParseResult, SettingSpec } from './spec.js';
-import { wholeProblems } from './whole-checks.js';
+import { wholeProblems, wholeWarnings } from './whole-checks.js';
 
 export type SettingSource = 'default' | '.env' | 'environment' | `alias ${string}`;
 
@@ -518,12 +518,7 @@ export function loadSettings(options: LoadOptions = {}): LoadedSettings {
   );
   warnings.push(...proxyWarnings(out as Partial<Settings>));
   // Judged on valid values, before a refusal of others: the warnings come with the refusal.
-  if (valid.CORRAL_HEADERS_TIMEOUT !== undefined && valid.CORRAL_REQUEST_TIMEOUT !== undefined && valid.CORRAL_HEADERS_TIMEOUT > valid.CORRAL_REQUEST_TIMEOUT) {
-    warnings.push('CORRAL_HEADERS_TIMEOUT is longer than CORRAL_REQUEST_TIMEOUT; the request timeout applies to headers too');
-  }
-  if (valid.CORRAL_MAX_REQUESTS_JITTER !== undefined && valid.CORRAL_MAX_REQUESTS_JITTER !== 0 && valid.CORRAL_MAX_REQUESTS === 0) {
-    warnings.push('CORRAL_MAX_REQUESTS_JITTER has no effect while CORRAL_MAX_REQUESTS is 0');
-  }
+  warnings.push(...wholeWarnings(valid, (name) => sources[name] !== undefined && sources[name] !== 'default'));
   if (problems.length > 0) throw new ConfigError(problems, warnings);
 
   const envOverrides: EnvOverride[] = [];

@@ -117,6 +117,19 @@ describe('loadSettings judges the settings as a whole', () => {
     });
   });
 
+  it('CORRAL_ACCESS_LOG=true under a level that leaves info lines out (warn and above) is warned of: no access line was written, without a word', () => {
+    const warned = (env: Record<string, string>) => loadSettings({ env: { CORRAL_ENV_FILE: 'none', ...env } }).warnings.filter((w) => w.startsWith('CORRAL_ACCESS_LOG'));
+    for (const level of ['warn', 'error', 'fatal', 'silent']) {
+      assert.deepEqual(warned({ CORRAL_ACCESS_LOG: 'true', CORRAL_LOG_LEVEL: level }), [
+        `CORRAL_ACCESS_LOG=true has no effect while CORRAL_LOG_LEVEL=${level}: access lines are logged at info, which ${level} leaves out; set CORRAL_LOG_LEVEL=info for them, or CORRAL_ACCESS_LOG=false`,
+      ]);
+    }
+    assert.deepEqual(warned({ CORRAL_ACCESS_LOG: 'true', CORRAL_LOG_LEVEL: 'info' }), []);
+    assert.deepEqual(warned({ CORRAL_ACCESS_LOG: 'false', CORRAL_LOG_LEVEL: 'warn' }), []);
+    // Left at its default (on), a quieter level is what the operator asked for.
+    assert.deepEqual(warned({ CORRAL_LOG_LEVEL: 'warn' }), []);
+  });
+
   it('the admin API on the workers\' port is refused before start, naming CORRAL_BIND', () => {
     const err = refusal(() => loadSettings({ env: { CORRAL_ENV_FILE: 'none', CORRAL_BIND: '0.0.0.0:24111', CORRAL_ADMIN_BIND: '127.0.0.1:24111' } }));
     assert.equal(err.code, 'CORRAL_ERR_CONFIG_INVALID');
