@@ -192,10 +192,10 @@ const aliasOf = new Map<string, SettingName>();
 for (const name of settingNames) for (const alias of (schema[name] as SettingSpec<unknown>).aliases ?? []) aliasOf.set(alias, name);
 for (const name of settingNames) if ((schema[name] as SettingSpec<unknown>).lowercase) aliasOf.set(name.toLowerCase(), name);
 
-/** A value as written, as it may be shown: secrets redacted whole, a proxy URL's password alone. */
+/** A value as written, as it may be shown: secrets redacted whole, a proxy URL's or REDIS_URL's password alone. */
 function shownRaw(spec: SettingSpec<unknown>, raw: string): string {
-  if (spec.secret) return '<redacted>';
-  return spec.show ? spec.show(raw) : raw;
+  if (spec.show) return spec.show(raw);
+  return spec.secret ? '<redacted>' : raw;
 }
 
 function nearest(unknown: string): { name: string; d: number } | undefined {
@@ -327,7 +327,7 @@ export function loadSettings(options: LoadOptions = {}): LoadedSettings {
         ? { ok: false, allowed: reference }
         : unexpandedPath(name, withDefaultNote(spec, raw, spec.parse(raw), readFrom === undefined), env);
     if (!parsed.ok && options.judgeOnly && !options.judgeOnly.includes(name)) {
-      warnings.push(`${name}=${spec.secret ? '<redacted>' : JSON.stringify(shownRaw(spec, raw))} (from ${where(source, name)}) is invalid (${parsed.allowed}); this command does not need it, but corral will not start or reload until it is fixed`);
+      warnings.push(`${name}=${spec.secret && !spec.show ? '<redacted>' : JSON.stringify(shownRaw(spec, raw))} (from ${where(source, name)}) is invalid (${parsed.allowed}); this command does not need it, but corral will not start or reload until it is fixed`);
       out[name] = defaultOf(spec);
       sources[name] = 'default';
       invalidIgnored.push(name);
@@ -482,7 +482,7 @@ export function loadSettings(options: LoadOptions = {}): LoadedSettings {
     try {
       redisTarget(out.REDIS_URL);
     } catch (err) {
-      refuse({ name: 'REDIS_URL', value: '<redacted>', source: where(sources.REDIS_URL ?? 'environment', 'REDIS_URL'), allowed: (err as Error).message });
+      refuse({ name: 'REDIS_URL', value: shownRaw(schema.REDIS_URL as SettingSpec<unknown>, out.REDIS_URL), source: where(sources.REDIS_URL ?? 'environment', 'REDIS_URL'), allowed: (err as Error).message });
     }
     // Each host's offline sheet is its own file: there is nothing to share, and sharing its ranges
     // would serve one host's rows from another's file.
@@ -561,8 +561,8 @@ export function keepingSetting<N extends SettingName>(loaded: LoadedSettings, na
 export function displayValue(name: SettingName, value: unknown): string {
   const spec = schema[name] as SettingSpec<unknown>;
   if (value === undefined) return '(unset)';
-  if (spec.secret) return '<redacted>';
-  return spec.show ? spec.show(spec.format(value)) : spec.format(value);
+  if (spec.show) return spec.show(spec.format(value));
+  return spec.secret ? '<redacted>' : spec.format(value);
 }
 
 /**
