@@ -269,6 +269,12 @@ export function loadSettings(options: LoadOptions = {}): LoadedSettings {
     return `${source === '.env' ? '' : `${source} in `}${file ?? '.env'}${line ? ` line ${line}` : ''}`;
   };
   const warnings: string[] = [];
+  // The file's line each warning about one is of (by index in `warnings`), to say them in line order.
+  const lineOfWarning = new Map<number, number>();
+  const warnAt = (line: number | undefined, text: string): void => {
+    if (line !== undefined) lineOfWarning.set(warnings.length, line);
+    warnings.push(text);
+  };
   // Said where the settings are judged whole (start, config, a reload), not by the commands that
   // only look the master up (status, stop).
   const openSecrets = file === undefined || options.judgeOnly !== undefined ? undefined : secretsOpenToOthers(file, fileValues);
@@ -345,36 +351,40 @@ export function loadSettings(options: LoadOptions = {}): LoadedSettings {
   // as it is, and the operator who wrote that line would otherwise never learn it did nothing.
   if (Object.hasOwn(fileValues, 'CORRAL_ENV_FILE')) {
     const line = lint.lineOf.get('CORRAL_ENV_FILE');
-    warnings.push(
+    warnAt(
+      line,
       `CORRAL_ENV_FILE in ${file ?? '.env'}${line ? ` line ${line}` : ''} has no effect: it says which file to read, so only the environment can set it (under systemd, Environment=CORRAL_ENV_FILE=... in the unit); this file was read`,
     );
   }
   for (const { line, begins } of lint.ignored) {
-    warnings.push(`line ${line} of ${file ?? '.env'} is not NAME=value, so it is ignored${begins ? ` (it begins ${begins})` : ''}: write it as NAME=value, or comment it out with #`);
+    warnAt(line, `line ${line} of ${file ?? '.env'} is not NAME=value, so it is ignored${begins ? ` (it begins ${begins})` : ''}: write it as NAME=value, or comment it out with #`);
   }
   for (const u of lint.unclosedQuotes) {
     if (unclosedSaid.has(u)) continue;
     // Not the value of a setting corral reads (another program's name, a line set again later, a
     // value the environment overrides): the children get it as dotenv read it. Never shown.
-    warnings.push(`line ${u.line} of ${file ?? '.env'}: the value of ${u.name} begins with ${u.quote}, never closed, so dotenv keeps the ${u.quote} as part of the value: close the quote or remove it`);
+    warnAt(u.line, `line ${u.line} of ${file ?? '.env'}: the value of ${u.name} begins with ${u.quote}, never closed, so dotenv keeps the ${u.quote} as part of the value: close the quote or remove it`);
   }
   for (const w of lint.swallowed) {
     // Only names: the value and the lines may hold secrets.
     const held = w.lines.map((l) => `${l.name} on line ${l.line}`).join(', ');
-    warnings.push(
+    warnAt(
+      w.line,
       `line ${w.line} of ${file ?? '.env'}: the value of ${w.name} is quoted across lines ${w.line} to ${w.closedAt}, and holds lines that read as settings (${held}): dotenv takes them as part of that value, not as settings. If they are settings, close the quote on line ${w.line}`,
     );
   }
   for (const { line, name } of lint.cutAtHash) {
     // The value is never shown: it may be a secret (a token cut short is still refused as short).
-    warnings.push(`line ${line} of ${file ?? '.env'}: the value of ${name} ends at its "#" (dotenv reads an unquoted value only up to a #), so what follows the # is dropped: if the # is part of the value, quote the value (${name}="..."); if it begins a comment, put a space before it`);
+    warnAt(line, `line ${line} of ${file ?? '.env'}: the value of ${name} ends at its "#" (dotenv reads an unquoted value only up to a #), so what follows the # is dropped: if the # is part of the value, quote the value (${name}="..."); if it begins a comment, put a space before it`);
   }
   for (const d of lint.duplicates) {
     const which = env[d.name] !== undefined ? 'and in the environment, whose value is used' : `the last one (line ${d.lines[d.lines.length - 1]}) is used`;
-    warnings.push(`${d.name} is set ${d.lines.length} times in ${file ?? '.env'} (lines ${d.lines.join(', ')}); ${which}: delete the duplicate lines`);
+    warnAt(d.lines[0], `${d.name} is set ${d.lines.length} times in ${file ?? '.env'} (lines ${d.lines.join(', ')}); ${which}: delete the duplicate lines`);
   }
   for (const [name, note] of Object.entries(IGNORED_WITH_NOTE)) if (merged[name] !== undefined) warnings.push(note);
   const known = (key: string) => key in schema || aliasOf.has(key) || key in IGNORED_WITH_NOTE || key in META_SETTINGS;
+  // The file's line a name was read from (none when the environment sets it).
+  const fileLine = (key: string): number | undefined => (env[key] !== undefined ? undefined : lint.lineOf.get(key));
   // Where an unknown name was set, to fix it there: the file's line, or the environment.
   const setAt = (key: string, cased = ''): string => {
     const line = lint.lineOf.get(key);
@@ -388,7 +398,7 @@ export function loadSettings(options: LoadOptions = {}): LoadedSettings {
     if (known(key) || key.startsWith('CORRAL_INTERNAL_')) continue;
     const guess = known(upper) ? upper : suggest(upper);
     const cased = key !== upper ? '; setting names are upper case' : '';
-    warnings.push(`unknown setting ${key}${setAt(key, cased)}${guess ? `: did you mean ${guess}?` : ': ignored'}`);
+    warnAt(fileLine(key), `unknown setting ${key}${setAt(key, cased)}${guess ? `: did you mean ${guess}?` : ': ignored'}`);
   }
   // A name under none of the prefixes (a misspelt prefix), from the file only: the environment
   // holds every other program's variables, and is not where an operator types corral's settings.
@@ -396,7 +406,7 @@ export function loadSettings(options: LoadOptions = {}): LoadedSettings {
     const upper = key.toUpperCase();
     if (known(key) || [...KNOWN_PREFIXES, ...SHARED_PREFIXES].some((p) => upper.startsWith(p))) continue;
     const guess = known(upper) ? upper : nearMiss(upper);
-    if (guess) warnings.push(`unknown setting ${key}${setAt(key)}: did you mean ${guess}?`);
+    if (guess) warnAt(fileLine(key), `unknown setting ${key}${setAt(key)}: did you mean ${guess}?`);
   }
   // GOOGLE_* and REDIS_* names belong to other tools too (GOOGLE_CLOUD_PROJECT, an app's
   // REDIS_HOST...): only a near miss of one of ours is worth a word, and it is:
@@ -407,7 +417,7 @@ export function loadSettings(options: LoadOptions = {}): LoadedSettings {
     if (prefix === undefined || key in schema) continue;
     const guess = upper in schema ? upper : suggest(upper);
     const cased = key !== upper ? '; setting names are upper case' : '';
-    if (guess?.startsWith(prefix)) warnings.push(`unknown setting ${key}${setAt(key, cased)}: did you mean ${guess}?`);
+    if (guess?.startsWith(prefix)) warnAt(fileLine(key), `unknown setting ${key}${setAt(key, cased)}: did you mean ${guess}?`);
   }
 
   // Google needs credentials: without them the keeper could only fail, over and over, behind a
@@ -519,6 +529,11 @@ export function loadSettings(options: LoadOptions = {}): LoadedSettings {
   warnings.push(...proxyWarnings(out as Partial<Settings>));
   // Judged on valid values, before a refusal of others: the warnings come with the refusal.
   warnings.push(...wholeWarnings(valid, (name) => sources[name] !== undefined && sources[name] !== 'default'));
+  // The warnings of the file's lines in the order of the lines (each kind was said in turn: line
+  // 4's cut value before line 3's unknown name); the others keep their places.
+  const slots = [...lineOfWarning.keys()].sort((a, b) => a - b);
+  const inOrder = [...slots].sort((a, b) => (lineOfWarning.get(a) ?? 0) - (lineOfWarning.get(b) ?? 0) || a - b).map((i) => warnings[i] as string);
+  slots.forEach((slot, k) => (warnings[slot] = inOrder[k] as string));
   if (problems.length > 0) throw new ConfigError(problems, warnings);
 
   const envOverrides: EnvOverride[] = [];
