@@ -453,10 +453,13 @@ export function loadSettings(options: LoadOptions = {}): LoadedSettings {
 
   // The files the settings name, judged by what is there (path-checks.ts): a key the keeper cannot
   // read, or a data dir that is a file, made it fail over and over behind a master that said ready.
+  // A SHEET_ID refused for its value (a URL pasted whole) still says a Google sheet is meant: the
+  // key is judged with it, so that both are reported at once, not the key's after the id is fixed.
   const keySettings = ['SHEET_ID', 'GOOGLE_APPLICATION_CREDENTIALS', 'GOOGLE_SERVICE_ACCOUNT_JSON'] as const;
-  if (options.readFiles !== false && keySettings.every(judged) && !problems.some((p) => (keySettings as readonly string[]).includes(p.name))) {
+  const sheetMeant = typeof out.SHEET_ID === 'string' ? out.SHEET_ID : problems.some((p) => p.name === 'SHEET_ID') ? '(refused)' : undefined;
+  if (options.readFiles !== false && keySettings.every(judged) && !problems.some((p) => p.name === 'GOOGLE_APPLICATION_CREDENTIALS' || p.name === 'GOOGLE_SERVICE_ACCOUNT_JSON')) {
     const file = typeof out.GOOGLE_APPLICATION_CREDENTIALS === 'string' ? resolve(cwd, out.GOOGLE_APPLICATION_CREDENTIALS) : undefined;
-    const bad = serviceAccountKeyProblem(out as Pick<Settings, (typeof keySettings)[number]>, file);
+    const bad = serviceAccountKeyProblem({ ...(out as Pick<Settings, (typeof keySettings)[number]>), SHEET_ID: sheetMeant }, file);
     if (bad) {
       const value = bad.setting === 'GOOGLE_SERVICE_ACCOUNT_JSON' ? '<redacted>' : String(out.GOOGLE_APPLICATION_CREDENTIALS);
       problems.push({ name: bad.setting, value, source: where(sources[bad.setting] ?? 'environment', bad.setting), allowed: bad.why });

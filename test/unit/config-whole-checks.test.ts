@@ -130,6 +130,18 @@ describe('loadSettings judges the settings as a whole', () => {
     assert.deepEqual(warned({ CORRAL_LOG_LEVEL: 'warn' }), []);
   });
 
+  it('a SHEET_ID refused for its value and a key file that is not there are reported together, not the key only once the id is fixed', () => {
+    withDir((dir) => {
+      const env = { CORRAL_ENV_FILE: 'none', SHEET_ID: 'https://docs.google.com/spreadsheets/d/1AbC/edit', GOOGLE_APPLICATION_CREDENTIALS: 'absent.json' };
+      const err = refusal(() => loadSettings({ cwd: dir, env }));
+      assert.deepEqual(err.problems.map((p) => p.name), ['SHEET_ID', 'GOOGLE_APPLICATION_CREDENTIALS']);
+      assert.match(err.message, /SHEET_ID=.*write SHEET_ID=1AbC/);
+      assert.match(err.message, /GOOGLE_APPLICATION_CREDENTIALS=".*absent\.json" \(from environment\): cannot read the service-account key .*ENOENT/);
+      // Without credentials a refused SHEET_ID is its one problem (its credentials are not a key to read).
+      assert.deepEqual(refusal(() => loadSettings({ cwd: dir, env: { CORRAL_ENV_FILE: 'none', SHEET_ID: 'a b' } })).problems.map((p) => p.name), ['SHEET_ID']);
+    });
+  });
+
   it('the admin API on the workers\' port is refused before start, naming CORRAL_BIND', () => {
     const err = refusal(() => loadSettings({ env: { CORRAL_ENV_FILE: 'none', CORRAL_BIND: '0.0.0.0:24111', CORRAL_ADMIN_BIND: '127.0.0.1:24111' } }));
     assert.equal(err.code, 'CORRAL_ERR_CONFIG_INVALID');
