@@ -161,7 +161,8 @@ test('reload --wait exits 0 once the reload completed and 1 when it was rolled b
   const adminPort = await freePort();
   const token = 'cli-test-token-0123456789';
   const settings = (app: string, admin = `127.0.0.1:${adminPort}`, withToken = true) =>
-    writeFileSync(join(dir, '.env'), [`CORRAL_BIND=127.0.0.1:0`, `CORRAL_ADMIN_BIND=${admin}`, ...(withToken ? [`CORRAL_ADMIN_TOKEN=${token}`] : []), `CORRAL_WORKERS=2`, `CORRAL_APP=${join(FIXTURE_APPS, app)}`, `CORRAL_BOOT_ATTEMPTS=2`].join('\n'));
+    writeFileSync(join(dir, '.env'), [`CORRAL_BIND=127.0.0.1:0`, `CORRAL_ADMIN_BIND=${admin}`, ...(withToken ? [`CORRAL_ADMIN_TOKEN=${token}`] : []), `CORRAL_WORKERS=2`, `CORRAL_APP=${join(FIXTURE_APPS, app)}`, `CORRAL_BOOT_ATTEMPTS=2`].join('\n'), { mode: 0o600 });
+  // Private, as a file holding a token is installed: reload warns of one every user may read.
   settings('basic.mjs');
   // The master reads its settings from .env, as the CLI does.
   const c = await startCorral({ cwd: dir, workers: null, unset: ['CORRAL_ADMIN_BIND'], env: { CORRAL_ENV_FILE: '.env', CORRAL_PIDFILE: join(dir, 'corral.pid') } });
@@ -229,7 +230,7 @@ test('reload --wait exits 0 once the reload completed and 1 when it was rolled b
     // signalling nothing.
     settings('basic.mjs');
     const other = mkdtempSync(join(tmpdir(), 'corral-cli-'));
-    writeFileSync(join(other, '.env'), readFileSync(join(dir, '.env'), 'utf8'));
+    writeFileSync(join(other, '.env'), readFileSync(join(dir, '.env'), 'utf8'), { mode: 0o600 });
     const second = await startCorral({ cwd: other, workers: null, unset: ['CORRAL_ADMIN_BIND'], env: { CORRAL_ENV_FILE: '.env', CORRAL_PIDFILE: join(other, 'corral.pid') } });
     try {
       await second.waitForLog((l) => l.event === 'admin.failed', 10_000, 'admin.failed');
