@@ -62,7 +62,7 @@ function valueGiven(argv: readonly string[], flag: string): string | undefined {
 function shownValue(setting: string, value: string | undefined): string {
   if (value === undefined) return '';
   const spec = (schema as Record<string, { secret?: boolean; show?: (text: string) => string }>)[setting];
-  if (spec?.secret) return '=<the value given, not shown: a secret>';
+  if (spec?.secret && !spec.show) return '=<the value given, not shown: a secret>';
   return `=${shellWord(spec?.show ? spec.show(value) : value)}`;
 }
 

@@ -34,7 +34,7 @@ export function renderEnvExample(): string {
     for (const name of names) {
       const spec = schema[name as keyof typeof schema] as SettingSpec<unknown>;
       out.push(`# ${spec.description}`);
-      out.push(`# type: ${spec.type}${spec.secret ? ' (secret: redacted by corral config)' : ''}${spec.aliases?.length ? `; old name: ${spec.aliases.join(', ')}` : ''}`);
+      out.push(`# type: ${spec.type}${spec.secret ? (spec.show ? ' (secret: its password is masked by corral config)' : ' (secret: redacted by corral config)') : ''}${spec.aliases?.length ? `; old name: ${spec.aliases.join(', ')}` : ''}`);
       // A computed default cannot be written as a value: it is said, and the line holds an example,
       // so that uncommenting any line of this file gives a setting corral accepts.
       if (spec.defaultText) out.push(`# default: ${spec.defaultText}; for example:`);

@@ -16,7 +16,7 @@ import { variableReferenceProblem } from './value-variables.js';
 import { proxyWarnings } from './proxy-url.js';
 import { IGNORED_WITH_NOTE, META_SETTINGS, schema, settingNames, type SettingName, type Settings } from './schema.js';
 import type { ParseResult, SettingSpec } from './spec.js';
-import { wholeProblems } from './whole-checks.js';
+import { wholeProblems, wholeWarnings } from './whole-checks.js';
 
 export type SettingSource = 'default' | '.env' | 'environment' | `alias ${string}`;
 
@@ -192,10 +192,10 @@ const aliasOf = new Map<string, SettingName>();
 for (const name of settingNames) for (const alias of (schema[name] as SettingSpec<unknown>).aliases ?? []) aliasOf.set(alias, name);
 for (const name of settingNames) if ((schema[name] as SettingSpec<unknown>).lowercase) aliasOf.set(name.toLowerCase(), name);
 
-/** A value as written, as it may be shown: secrets redacted whole, a proxy URL's password alone. */
+/** A value as written, as it may be shown: secrets redacted whole, a proxy URL's or REDIS_URL's password alone. */
 function shownRaw(spec: SettingSpec<unknown>, raw: string): string {
-  if (spec.secret) return '<redacted>';
-  return spec.show ? spec.show(raw) : raw;
+  if (spec.show) return spec.show(raw);
+  return spec.secret ? '<redacted>' : raw;
 }
 
 function nearest(unknown: string): { name: string; d: number } | undefined {
@@ -269,6 +269,12 @@ export function loadSettings(options: LoadOptions = {}): LoadedSettings {
     return `${source === '.env' ? '' : `${source} in `}${file ?? '.env'}${line ? ` line ${line}` : ''}`;
   };
   const warnings: string[] = [];
+  // The file's line each warning about one is of (by index in `warnings`), to say them in line order.
+  const lineOfWarning = new Map<number, number>();
+  const warnAt = (line: number | undefined, text: string): void => {
+    if (line !== undefined) lineOfWarning.set(warnings.length, line);
+    warnings.push(text);
+  };
   // Said where the settings are judged whole (start, config, a reload), not by the commands that
   // only look the master up (status, stop).
   const openSecrets = file === undefined || options.judgeOnly !== undefined ? undefined : secretsOpenToOthers(file, fileValues);
@@ -327,7 +333,7 @@ export function loadSettings(options: LoadOptions = {}): LoadedSettings {
         ? { ok: false, allowed: reference }
         : unexpandedPath(name, withDefaultNote(spec, raw, spec.parse(raw), readFrom === undefined), env);
     if (!parsed.ok && options.judgeOnly && !options.judgeOnly.includes(name)) {
-      warnings.push(`${name}=${spec.secret ? '<redacted>' : JSON.stringify(shownRaw(spec, raw))} (from ${where(source, name)}) is invalid (${parsed.allowed}); this command does not need it, but corral will not start or reload until it is fixed`);
+      warnings.push(`${name}=${spec.secret && !spec.show ? '<redacted>' : JSON.stringify(shownRaw(spec, raw))} (from ${where(source, name)}) is invalid (${parsed.allowed}); this command does not need it, but corral will not start or reload until it is fixed`);
       out[name] = defaultOf(spec);
       sources[name] = 'default';
       invalidIgnored.push(name);
@@ -345,36 +351,40 @@ export function loadSettings(options: LoadOptions = {}): LoadedSettings {
   // as it is, and the operator who wrote that line would otherwise never learn it did nothing.
   if (Object.hasOwn(fileValues, 'CORRAL_ENV_FILE')) {
     const line = lint.lineOf.get('CORRAL_ENV_FILE');
-    warnings.push(
+    warnAt(
+      line,
       `CORRAL_ENV_FILE in ${file ?? '.env'}${line ? ` line ${line}` : ''} has no effect: it says which file to read, so only the environment can set it (under systemd, Environment=CORRAL_ENV_FILE=... in the unit); this file was read`,
     );
   }
   for (const { line, begins } of lint.ignored) {
-    warnings.push(`line ${line} of ${file ?? '.env'} is not NAME=value, so it is ignored${begins ? ` (it begins ${begins})` : ''}: write it as NAME=value, or comment it out with #`);
+    warnAt(line, `line ${line} of ${file ?? '.env'} is not NAME=value, so it is ignored${begins ? ` (it begins ${begins})` : ''}: write it as NAME=value, or comment it out with #`);
   }
   for (const u of lint.unclosedQuotes) {
     if (unclosedSaid.has(u)) continue;
     // Not the value of a setting corral reads (another program's name, a line set again later, a
     // value the environment overrides): the children get it as dotenv read it. Never shown.
-    warnings.push(`line ${u.line} of ${file ?? '.env'}: the value of ${u.name} begins with ${u.quote}, never closed, so dotenv keeps the ${u.quote} as part of the value: close the quote or remove it`);
+    warnAt(u.line, `line ${u.line} of ${file ?? '.env'}: the value of ${u.name} begins with ${u.quote}, never closed, so dotenv keeps the ${u.quote} as part of the value: close the quote or remove it`);
   }
   for (const w of lint.swallowed) {
     // Only names: the value and the lines may hold secrets.
     const held = w.lines.map((l) => `${l.name} on line ${l.line}`).join(', ');
-    warnings.push(
+    warnAt(
+      w.line,
       `line ${w.line} of ${file ?? '.env'}: the value of ${w.name} is quoted across lines ${w.line} to ${w.closedAt}, and holds lines that read as settings (${held}): dotenv takes them as part of that value, not as settings. If they are settings, close the quote on line ${w.line}`,
     );
   }
   for (const { line, name } of lint.cutAtHash) {
     // The value is never shown: it may be a secret (a token cut short is still refused as short).
-    warnings.push(`line ${line} of ${file ?? '.env'}: the value of ${name} ends at its "#" (dotenv reads an unquoted value only up to a #), so what follows the # is dropped: if the # is part of the value, quote the value (${name}="..."); if it begins a comment, put a space before it`);
+    warnAt(line, `line ${line} of ${file ?? '.env'}: the value of ${name} ends at its "#" (dotenv reads an unquoted value only up to a #), so what follows the # is dropped: if the # is part of the value, quote the value (${name}="..."); if it begins a comment, put a space before it`);
   }
   for (const d of lint.duplicates) {
     const which = env[d.name] !== undefined ? 'and in the environment, whose value is used' : `the last one (line ${d.lines[d.lines.length - 1]}) is used`;
-    warnings.push(`${d.name} is set ${d.lines.length} times in ${file ?? '.env'} (lines ${d.lines.join(', ')}); ${which}: delete the duplicate lines`);
+    warnAt(d.lines[0], `${d.name} is set ${d.lines.length} times in ${file ?? '.env'} (lines ${d.lines.join(', ')}); ${which}: delete the duplicate lines`);
   }
   for (const [name, note] of Object.entries(IGNORED_WITH_NOTE)) if (merged[name] !== undefined) warnings.push(note);
   const known = (key: string) => key in schema || aliasOf.has(key) || key in IGNORED_WITH_NOTE || key in META_SETTINGS;
+  // The file's line a name was read from (none when the environment sets it).
+  const fileLine = (key: string): number | undefined => (env[key] !== undefined ? undefined : lint.lineOf.get(key));
   // Where an unknown name was set, to fix it there: the file's line, or the environment.
   const setAt = (key: string, cased = ''): string => {
     const line = lint.lineOf.get(key);
@@ -388,7 +398,7 @@ export function loadSettings(options: LoadOptions = {}): LoadedSettings {
     if (known(key) || key.startsWith('CORRAL_INTERNAL_')) continue;
     const guess = known(upper) ? upper : suggest(upper);
     const cased = key !== upper ? '; setting names are upper case' : '';
-    warnings.push(`unknown setting ${key}${setAt(key, cased)}${guess ? `: did you mean ${guess}?` : ': ignored'}`);
+    warnAt(fileLine(key), `unknown setting ${key}${setAt(key, cased)}${guess ? `: did you mean ${guess}?` : ': ignored'}`);
   }
   // A name under none of the prefixes (a misspelt prefix), from the file only: the environment
   // holds every other program's variables, and is not where an operator types corral's settings.
@@ -396,7 +406,7 @@ export function loadSettings(options: LoadOptions = {}): LoadedSettings {
     const upper = key.toUpperCase();
     if (known(key) || [...KNOWN_PREFIXES, ...SHARED_PREFIXES].some((p) => upper.startsWith(p))) continue;
     const guess = known(upper) ? upper : nearMiss(upper);
-    if (guess) warnings.push(`unknown setting ${key}${setAt(key)}: did you mean ${guess}?`);
+    if (guess) warnAt(fileLine(key), `unknown setting ${key}${setAt(key)}: did you mean ${guess}?`);
   }
   // GOOGLE_* and REDIS_* names belong to other tools too (GOOGLE_CLOUD_PROJECT, an app's
   // REDIS_HOST...): only a near miss of one of ours is worth a word, and it is:
@@ -407,7 +417,7 @@ export function loadSettings(options: LoadOptions = {}): LoadedSettings {
     if (prefix === undefined || key in schema) continue;
     const guess = upper in schema ? upper : suggest(upper);
     const cased = key !== upper ? '; setting names are upper case' : '';
-    if (guess?.startsWith(prefix)) warnings.push(`unknown setting ${key}${setAt(key, cased)}: did you mean ${guess}?`);
+    if (guess?.startsWith(prefix)) warnAt(fileLine(key), `unknown setting ${key}${setAt(key, cased)}: did you mean ${guess}?`);
   }
 
   // Google needs credentials: without them the keeper could only fail, over and over, behind a
@@ -443,10 +453,13 @@ export function loadSettings(options: LoadOptions = {}): LoadedSettings {
 
   // The files the settings name, judged by what is there (path-checks.ts): a key the keeper cannot
   // read, or a data dir that is a file, made it fail over and over behind a master that said ready.
+  // A SHEET_ID refused for its value (a URL pasted whole) still says a Google sheet is meant: the
+  // key is judged with it, so that both are reported at once, not the key's after the id is fixed.
   const keySettings = ['SHEET_ID', 'GOOGLE_APPLICATION_CREDENTIALS', 'GOOGLE_SERVICE_ACCOUNT_JSON'] as const;
-  if (options.readFiles !== false && keySettings.every(judged) && !problems.some((p) => (keySettings as readonly string[]).includes(p.name))) {
+  const sheetMeant = typeof out.SHEET_ID === 'string' ? out.SHEET_ID : problems.some((p) => p.name === 'SHEET_ID') ? '(refused)' : undefined;
+  if (options.readFiles !== false && keySettings.every(judged) && !problems.some((p) => p.name === 'GOOGLE_APPLICATION_CREDENTIALS' || p.name === 'GOOGLE_SERVICE_ACCOUNT_JSON')) {
     const file = typeof out.GOOGLE_APPLICATION_CREDENTIALS === 'string' ? resolve(cwd, out.GOOGLE_APPLICATION_CREDENTIALS) : undefined;
-    const bad = serviceAccountKeyProblem(out as Pick<Settings, (typeof keySettings)[number]>, file);
+    const bad = serviceAccountKeyProblem({ ...(out as Pick<Settings, (typeof keySettings)[number]>), SHEET_ID: sheetMeant }, file);
     if (bad) {
       const value = bad.setting === 'GOOGLE_SERVICE_ACCOUNT_JSON' ? '<redacted>' : String(out.GOOGLE_APPLICATION_CREDENTIALS);
       problems.push({ name: bad.setting, value, source: where(sources[bad.setting] ?? 'environment', bad.setting), allowed: bad.why });
@@ -482,7 +495,7 @@ export function loadSettings(options: LoadOptions = {}): LoadedSettings {
     try {
       redisTarget(out.REDIS_URL);
     } catch (err) {
-      refuse({ name: 'REDIS_URL', value: '<redacted>', source: where(sources.REDIS_URL ?? 'environment', 'REDIS_URL'), allowed: (err as Error).message });
+      refuse({ name: 'REDIS_URL', value: shownRaw(schema.REDIS_URL as SettingSpec<unknown>, out.REDIS_URL), source: where(sources.REDIS_URL ?? 'environment', 'REDIS_URL'), allowed: (err as Error).message });
     }
     // Each host's offline sheet is its own file: there is nothing to share, and sharing its ranges
     // would serve one host's rows from another's file.
@@ -518,12 +531,12 @@ export function loadSettings(options: LoadOptions = {}): LoadedSettings {
   );
   warnings.push(...proxyWarnings(out as Partial<Settings>));
   // Judged on valid values, before a refusal of others: the warnings come with the refusal.
-  if (valid.CORRAL_HEADERS_TIMEOUT !== undefined && valid.CORRAL_REQUEST_TIMEOUT !== undefined && valid.CORRAL_HEADERS_TIMEOUT > valid.CORRAL_REQUEST_TIMEOUT) {
-    warnings.push('CORRAL_HEADERS_TIMEOUT is longer than CORRAL_REQUEST_TIMEOUT; the request timeout applies to headers too');
-  }
-  if (valid.CORRAL_MAX_REQUESTS_JITTER !== undefined && valid.CORRAL_MAX_REQUESTS_JITTER !== 0 && valid.CORRAL_MAX_REQUESTS === 0) {
-    warnings.push('CORRAL_MAX_REQUESTS_JITTER has no effect while CORRAL_MAX_REQUESTS is 0');
-  }
+  warnings.push(...wholeWarnings(valid, (name) => sources[name] !== undefined && sources[name] !== 'default'));
+  // The warnings of the file's lines in the order of the lines (each kind was said in turn: line
+  // 4's cut value before line 3's unknown name); the others keep their places.
+  const slots = [...lineOfWarning.keys()].sort((a, b) => a - b);
+  const inOrder = [...slots].sort((a, b) => (lineOfWarning.get(a) ?? 0) - (lineOfWarning.get(b) ?? 0) || a - b).map((i) => warnings[i] as string);
+  slots.forEach((slot, k) => (warnings[slot] = inOrder[k] as string));
   if (problems.length > 0) throw new ConfigError(problems, warnings);
 
   const envOverrides: EnvOverride[] = [];
@@ -566,8 +579,8 @@ export function keepingSetting<N extends SettingName>(loaded: LoadedSettings, na
 export function displayValue(name: SettingName, value: unknown): string {
   const spec = schema[name] as SettingSpec<unknown>;
   if (value === undefined) return '(unset)';
-  if (spec.secret) return '<redacted>';
-  return spec.show ? spec.show(spec.format(value)) : spec.format(value);
+  if (spec.show) return spec.show(spec.format(value));
+  return spec.secret ? '<redacted>' : spec.format(value);
 }
 
 /**

@@ -14,11 +14,12 @@ export interface SettingSpec<T> {
   readonly default: T | (() => T);
   /** Old names accepted with a warning (e.g. GUNICORN_WORKERS). */
   readonly aliases?: readonly string[];
-  /** Redacted by `corral config` and in logs. */
+  /** Redacted by `corral config` and in logs (shown through `show`, when it has one). */
   readonly secret?: boolean;
   /**
-   * Where only part of the value is secret (a proxy URL's password): the value as written, as it
-   * may be shown (`corral config`, refusals, logs).
+   * Where only part of the value is secret (a proxy URL's or REDIS_URL's password): the value as
+   * written, as it may be shown (`corral config`, refusals, logs). Wins over `secret`'s redaction;
+   * `secret` still counts the setting among those a settings file must not show other users.
    */
   readonly show?: (text: string) => string;
   /**
@@ -42,6 +43,8 @@ interface Common<T> {
   default: T | (() => T);
   aliases?: readonly string[];
   secret?: boolean;
+  /** SettingSpec.show: a secret whose value is shown with its secret part masked. */
+  show?: (text: string) => string;
   defaultText?: string;
   example?: string;
 }

@@ -9,6 +9,7 @@ import { fileWriteProblem } from '../file-creatable.js';
 import type { ConfigProblem, ErrorCode } from '../errors.js';
 import { isLoopbackHost } from '../loopback.js';
 import { bindsOverlap, v6WildcardTakesIPv4 } from './bind-overlap.js';
+import { stdioLogFileProblem } from './log-file-stdio.js';
 import type { Settings } from './schema.js';
 import type { HostPort } from './spec.js';
 
@@ -68,7 +69,10 @@ export function wholeProblems(valid: Valid, o: WholeCheckOptions): ConfigProblem
     if (why) add('CORRAL_ADMIN_BIND', text(admin), why);
   }
   const log = valid.CORRAL_LOG_FILE;
-  if (o.logFile && log !== undefined && judged('CORRAL_LOG_FILE')) {
+  // Named by its path alone wherever the settings load; through a link only where files are read.
+  const stdio = log !== undefined && judged('CORRAL_LOG_FILE') ? stdioLogFileProblem(log, o.logFile) : undefined;
+  if (stdio) add('CORRAL_LOG_FILE', log as string, stdio);
+  else if (o.logFile && log !== undefined && judged('CORRAL_LOG_FILE')) {
     // Judged without creating it: run by root or another user, `corral config` would otherwise
     // leave a file or a directory behind that the master cannot write.
     const why = fileWriteProblem(log, 'CORRAL_LOG_FILE', 'corral.log');
@@ -88,4 +92,29 @@ export function wholeProblems(valid: Valid, o: WholeCheckOptions): ConfigProblem
     if (why) add('CORRAL_PIDFILE', pidfile, `cannot be written: ${why}; ${fix}`, 'CORRAL_ERR_PIDFILE', `the pidfile ${pidfile} (CORRAL_PIDFILE) cannot be written: ${why}; corral start refuses it: ${fix}`);
   }
   return problems;
+}
+
+/** The levels at which pino writes an info line (access lines are info: worker/request-stats.ts). */
+const LOGS_INFO: ReadonlySet<string> = new Set(['trace', 'debug', 'info']);
+
+/**
+ * What the settings as a whole will not do that the operator may expect, said as warnings (the
+ * refused combinations are wholeProblems'). Of valid values only; `set`: whether the operator
+ * set a setting (a default is no request of theirs).
+ */
+export function wholeWarnings(valid: Partial<Settings>, set: (name: keyof Settings) => boolean): string[] {
+  const out: string[] = [];
+  if (valid.CORRAL_HEADERS_TIMEOUT !== undefined && valid.CORRAL_REQUEST_TIMEOUT !== undefined && valid.CORRAL_HEADERS_TIMEOUT > valid.CORRAL_REQUEST_TIMEOUT) {
+    out.push('CORRAL_HEADERS_TIMEOUT is longer than CORRAL_REQUEST_TIMEOUT; the request timeout applies to headers too');
+  }
+  if (valid.CORRAL_MAX_REQUESTS_JITTER !== undefined && valid.CORRAL_MAX_REQUESTS_JITTER !== 0 && valid.CORRAL_MAX_REQUESTS === 0) {
+    out.push('CORRAL_MAX_REQUESTS_JITTER has no effect while CORRAL_MAX_REQUESTS is 0');
+  }
+  // Access lines are info lines: at warn and above none was written, without a word. Said when
+  // CORRAL_ACCESS_LOG was set on (the default, on, under a quieter level is what that level asks).
+  const level = valid.CORRAL_LOG_LEVEL;
+  if (valid.CORRAL_ACCESS_LOG === true && set('CORRAL_ACCESS_LOG') && level !== undefined && !LOGS_INFO.has(level)) {
+    out.push(`CORRAL_ACCESS_LOG=true has no effect while CORRAL_LOG_LEVEL=${level}: access lines are logged at info, which ${level} leaves out; set CORRAL_LOG_LEVEL=info for them, or CORRAL_ACCESS_LOG=false`);
+  }
+  return out;
 }

@@ -9,6 +9,7 @@ import { CorralError } from '../errors.js';
 import { makeDirsSync } from '../make-dirs.js';
 import { flushBounded } from './bounded-flush.js';
 import { readStdoutJournal } from '../config/identity.js';
+import { stdioLogFileProblem } from '../config/log-file-stdio.js';
 import type { StdoutSink } from '../master/stdout-relay.js';
 import { ACCESS_PRIORITY, isJournalFd, priorityOf } from './journal.js';
 import { relaySink } from './relay-sink.js';
@@ -140,6 +141,10 @@ const withPriority = (line: string) => priorityOf(line) + line;
  */
 export function assertLogFileWritable(file: string | undefined): void {
   if (file === undefined) return;
+  // Refused when the settings load; said as well here for a caller that skipped them, since a
+  // child's open of it fails with a bare ENXIO (log-file-stdio.ts).
+  const stdio = stdioLogFileProblem(file, true);
+  if (stdio) throw new CorralError('CORRAL_ERR_LOG_FILE', `CORRAL_LOG_FILE=${file} must be ${stdio}`);
   try {
     makeDirsSync(dirname(file));
     closeSync(openSync(file, 'a', LOG_FILE_MODE));
@@ -196,28 +201,49 @@ export function createLogger(settings: LogSettings, identity: LogIdentity, o: Lo
   // the file is what fails. Created on the first failure only.
   let stderrLogger: Logger | undefined;
   const toStderr = () => (stderrLogger ??= pino(isJournalFd(2) ? { ...options, hooks: { streamWrite: withPriority } } : options, pino.destination({ dest: 2, sync: true })));
-  const failures = watchWriteFailures({
-    failed(err) {
-      toStderr().error({ event: 'log.write_failed', code: 'CORRAL_ERR_LOG_WRITE', file, err }, `cannot write CORRAL_LOG_FILE ${file ?? '(stdout)'}: ${err.message}; log lines are dropped until it can be written again (serving goes on)`);
+  // Without a log file the lines go to stdout: the messages say so, not "the log file" there is
+  // none of. A worker's or the keeper's stdout is a pipe the master reads (master/stdout-relay.ts).
+  const slowly = () =>
+    file !== undefined
+      ? 'lines came faster than the log file was written'
+      : identity.role === 'master' || identity.role === 'cli'
+        ? "lines came faster than stdout was read (the journal, or whatever reads corral's output)"
+        : "lines came faster than the master read this process's stdout (it relays them to its own)";
+  const failures = watchWriteFailures(
+    {
+      failed(err) {
+        const what = file !== undefined ? `CORRAL_LOG_FILE ${file}` : 'the log to stdout (CORRAL_LOG_FILE is unset)';
+        toStderr().error({ event: 'log.write_failed', code: 'CORRAL_ERR_LOG_WRITE', file, err }, `cannot write ${what}: ${err.message}; log lines are dropped until ${file !== undefined ? 'it' : 'stdout'} can be written again (serving goes on)`);
+      },
+      reopenFailed(err) {
+        const why = reopenFailure(err, file);
+        toStderr().error({ event: 'log.reopen_failed', code: 'CORRAL_ERR_LOG_WRITE', file, err }, `cannot reopen CORRAL_LOG_FILE ${file ?? '(stdout)'}: ${why}; lines keep going to the file open before (the rotated one) until a reopen succeeds (fix it, then USR1 again)`);
+        logger.error({ event: 'log.reopen_failed', code: 'CORRAL_ERR_LOG_WRITE', file, err }, `cannot reopen CORRAL_LOG_FILE ${file ?? '(stdout)'}: ${why}; lines keep going to this file until a reopen succeeds (fix it, then USR1 again)`);
+      },
+      dropped(dropped, oversized, relayed) {
+        const slow = slowly();
+        const why =
+          oversized === dropped
+            ? `each longer than the ${LOG_BUFFER_MAX_BYTES / 1048576} MiB a line may take (log less of what it carries, e.g. not a whole body)`
+            : oversized > 0
+              ? `${slow}, and ${oversized} of them were each longer than the ${LOG_BUFFER_MAX_BYTES / 1048576} MiB a line may take`
+              : slow;
+        // On stdout the master writes its children's lines too (relayed): said whose were lost.
+        const whose = relayed === 0 ? 'of this process' : relayed === dropped ? "of the master's children (relayed to stdout)" : `(${relayed} of them the master's children's, relayed to stdout; ${dropped - relayed} its own)`;
+        logger.warn(
+          { event: 'log.dropped', code: 'CORRAL_ERR_LOG_WRITE', file, dropped, oversized, ...(file === undefined ? { relayed } : {}), buffer_bytes: LOG_BUFFER_MAX_BYTES },
+          `${dropped} log ${dropped === 1 ? 'line' : 'lines'} ${whose} dropped: ${why}`,
+        );
+      },
+      recovered(dropped, failedMs) {
+        logger.warn({ event: 'log.write_recovered', code: 'CORRAL_ERR_LOG_WRITE', file, dropped, failed_ms: failedMs }, `${file !== undefined ? 'log file' : 'stdout'} writable again after ${failedMs} ms; ${dropped === 0 ? 'no line of this process was dropped' : `at least ${dropped} ${dropped === 1 ? 'line' : 'lines'} of this process were lost`}`);
+      },
     },
-    reopenFailed(err) {
-      const why = reopenFailure(err, file);
-      toStderr().error({ event: 'log.reopen_failed', code: 'CORRAL_ERR_LOG_WRITE', file, err }, `cannot reopen CORRAL_LOG_FILE ${file ?? '(stdout)'}: ${why}; lines keep going to the file open before (the rotated one) until a reopen succeeds (fix it, then USR1 again)`);
-      logger.error({ event: 'log.reopen_failed', code: 'CORRAL_ERR_LOG_WRITE', file, err }, `cannot reopen CORRAL_LOG_FILE ${file ?? '(stdout)'}: ${why}; lines keep going to this file until a reopen succeeds (fix it, then USR1 again)`);
-    },
-    dropped(dropped, oversized) {
-      const why =
-        oversized === dropped
-          ? `each longer than the ${LOG_BUFFER_MAX_BYTES / 1048576} MiB a line may take (log less of what it carries, e.g. not a whole body)`
-          : oversized > 0
-            ? `lines came faster than the log file was written, and ${oversized} of them were each longer than the ${LOG_BUFFER_MAX_BYTES / 1048576} MiB a line may take`
-            : 'lines came faster than the log file was written';
-      logger.warn({ event: 'log.dropped', code: 'CORRAL_ERR_LOG_WRITE', file, dropped, oversized, buffer_bytes: LOG_BUFFER_MAX_BYTES }, `${dropped} log line(s) of this process dropped: ${why}`);
-    },
-    recovered(dropped, failedMs) {
-      logger.warn({ event: 'log.write_recovered', code: 'CORRAL_ERR_LOG_WRITE', file, dropped, failed_ms: failedMs }, `log file writable again after ${failedMs} ms; ${dropped === 0 ? 'no line of this process was dropped' : `at least ${dropped} ${dropped === 1 ? 'line' : 'lines'} of this process were lost`}`);
-    },
-  });
+    Date.now,
+    // Only on stdout does a destination carry other processes' lines (the master's relay).
+    file === undefined ? `"pid":${process.pid},` : undefined,
+  );
+
   // Every destination opens asynchronously, the access one included: a worker creates it just
   // before listening, so a bind that fails at once exits with it still opening. Its exit must wait
   // for it (opened()), and pino's exit hook, which flushes every destination, must not throw

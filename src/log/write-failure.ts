@@ -39,9 +39,10 @@ export interface WriteFailureReport {
   /**
    * Lines dropped with no write failing: the buffer was full (a disk slower than the logging), or,
    * `oversized` of them, a line longer than the buffer's cap, which is never written however fast
-   * the disk is.
+   * the disk is. `relayed` of them were other processes' lines (a master's children's, relayed
+   * to its stdout), told from this process's own by `ownMark` (0 without one).
    */
-  dropped(dropped: number, oversized: number): void;
+  dropped(dropped: number, oversized: number, relayed: number): void;
   /**
    * A reopen (USR1, a reload's new path) could not open the file: nothing is lost yet, the lines
    * keep going to the file open before (the rotated one). Once per destination set and failure.
@@ -60,18 +61,33 @@ export interface WriteFailureWatch {
   sayDropped(): void;
 }
 
-/** The lines in what a destination dropped: one pino line, or a relayed chunk of several (relay-sink.ts). */
-function linesIn(data: unknown): number {
+/**
+ * The lines in what a destination dropped: one pino line, or a relayed chunk of several
+ * (relay-sink.ts); and how many of them lack `ownMark` (another process's, relayed).
+ */
+function linesIn(data: unknown, ownMark: string | undefined): { lines: number; relayed: number } {
   const text = typeof data === 'string' ? data : String(data);
-  let n = 0;
-  for (let i = text.indexOf('\n'); i >= 0; i = text.indexOf('\n', i + 1)) n++;
-  return Math.max(n, 1);
+  let lines = 0;
+  let relayed = 0;
+  let start = 0;
+  for (let i = text.indexOf('\n'); i >= 0; i = text.indexOf('\n', i + 1)) {
+    lines++;
+    if (ownMark !== undefined && !text.slice(start, i).includes(ownMark)) relayed++;
+    start = i + 1;
+  }
+  if (lines === 0) return { lines: 1, relayed: ownMark !== undefined && !text.includes(ownMark) ? 1 : 0 };
+  return { lines, relayed };
 }
 
-export function watchWriteFailures(report: WriteFailureReport, now: () => number = Date.now): WriteFailureWatch {
+/**
+ * `ownMark`: text every line this process logs holds and no other process's does (its `"pid":N,`):
+ * on stdout the master writes its children's lines too, and log.dropped says whose were lost.
+ */
+export function watchWriteFailures(report: WriteFailureReport, now: () => number = Date.now, ownMark?: string): WriteFailureWatch {
   let failingSince: number | undefined;
   let dropped = 0;
   let oversized = 0;
+  let relayed = 0;
   let reopenFailing = false;
   let lastDropReport = -Infinity;
   const watched = new Map<WatchedDestination, () => void>();
@@ -105,11 +121,14 @@ export function watchWriteFailures(report: WriteFailureReport, now: () => number
         if (failingSince !== undefined) return;
         failingSince = now();
         dropped = 0;
+        relayed = 0;
         for (const w of watched.keys()) w.flushSync = noFlush;
         report.failed(describeError(err));
       });
       d.on('drop', (data) => {
-        dropped += linesIn(data);
+        const n = linesIn(data, ownMark);
+        dropped += n.lines;
+        relayed += n.relayed;
         // Said apart: "lines came faster than the file was written" sent the operator to the disk
         // for a line (a whole request body logged) that no disk would have taken.
         if (typeof data === 'string' && data.length > LOG_BUFFER_MAX_BYTES / 4 && Buffer.byteLength(data) > LOG_BUFFER_MAX_BYTES) oversized++;
@@ -118,9 +137,10 @@ export function watchWriteFailures(report: WriteFailureReport, now: () => number
         if (failingSince === undefined) {
           if (dropped > 0 && now() - lastDropReport >= DROP_REPORT_INTERVAL_MS) {
             lastDropReport = now();
-            report.dropped(dropped, oversized);
+            report.dropped(dropped, oversized, relayed);
             dropped = 0;
             oversized = 0;
+            relayed = 0;
           }
           return;
         }
@@ -130,14 +150,16 @@ export function watchWriteFailures(report: WriteFailureReport, now: () => number
         report.recovered(dropped, failedMs);
         dropped = 0;
         oversized = 0;
+        relayed = 0;
       });
     },
     sayDropped() {
       if (failingSince !== undefined || dropped === 0) return;
       lastDropReport = now();
-      report.dropped(dropped, oversized);
+      report.dropped(dropped, oversized, relayed);
       dropped = 0;
       oversized = 0;
+      relayed = 0;
     },
   };
 }

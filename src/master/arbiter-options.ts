@@ -11,7 +11,8 @@ import type { FatalReason } from './fatal-stderr.js';
 import type { Notifier } from './notify.js';
 import type { Spawner } from './spawner.js';
 
-export type Intent = 'reload' | 'stop' | 'quit' | 'ttin' | 'ttou' | 'reopen-logs' | 'usr2';
+/** `log-file-changed`: the reopen the log file watch asks for (master/run.ts), not a USR1's. */
+export type Intent = 'reload' | 'stop' | 'quit' | 'ttin' | 'ttou' | 'reopen-logs' | 'log-file-changed' | 'usr2';
 
 export interface ArbiterOptions {
   readonly loaded: LoadedSettings;

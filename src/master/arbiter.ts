@@ -52,6 +52,9 @@ const TICK_MS = 250;
  */
 const MASTER_STALL_MS = 5000;
 
+/** `n` and the noun, singular for one: "corral ready: 1 workers", "after 1 attempts" read wrong. */
+const counted = (n: number, noun: string): string => `${n} ${n === 1 ? noun : `${noun}s`}`;
+
 export class Arbiter {
   /** The settings in force and the worker count steered to (a reload replaces both). */
   private readonly target: Target;
@@ -125,7 +128,7 @@ export class Arbiter {
     const s = this.settings;
     this.log.info(
       { event: 'master.start', workers: this.target.expected, bind: `${s.CORRAL_BIND.host}:${s.CORRAL_BIND.port}`, timeout_s: s.CORRAL_TIMEOUT, env_file: this.target.loaded.envFile ?? null },
-      `corral master starting ${this.target.expected} workers`,
+      `corral master starting ${counted(this.target.expected, 'worker')}`,
     );
     for (const warning of this.target.loaded.warnings) this.log.warn({ event: 'config.warning' }, warning);
     logEnvOverrides(this.log, this.target.loaded);
@@ -194,7 +197,7 @@ export class Arbiter {
 
   private handleIntents(): void {
     for (let intent = this.intents.shift(); intent; intent = this.intents.shift()) {
-      if (this.phase === 'stopping' && intent !== 'quit' && intent !== 'reopen-logs') {
+      if (this.phase === 'stopping' && intent !== 'quit' && intent !== 'reopen-logs' && intent !== 'log-file-changed') {
         // Said, not dropped without a word: an operator whose HUP (or TTIN, TTOU, second TERM)
         // came during a graceful stop otherwise found nothing in the log about it.
         this.log.info({ event: 'shutdown.ignored', intent }, `${intent} ignored: the master is stopping`);
@@ -217,7 +220,7 @@ export class Arbiter {
           }
           this.target.expected++;
           this.reloads.scaled(1);
-          this.log.info({ event: 'workers.scale', expected: this.target.expected, delta: 1 }, `scaling to ${this.target.expected} workers`);
+          this.log.info({ event: 'workers.scale', expected: this.target.expected, delta: 1 }, `scaling to ${counted(this.target.expected, 'worker')}`);
           break;
         case 'ttou':
           // At one worker a TTOU changes nothing; saying "scaling to 1 workers" with delta -1
@@ -228,7 +231,7 @@ export class Arbiter {
           }
           this.target.expected--;
           this.reloads.scaled(-1);
-          this.log.info({ event: 'workers.scale', expected: this.target.expected, delta: -1 }, `scaling to ${this.target.expected} workers`);
+          this.log.info({ event: 'workers.scale', expected: this.target.expected, delta: -1 }, `scaling to ${counted(this.target.expected, 'worker')}`);
           break;
         case 'usr2':
           this.log.warn(
@@ -237,11 +240,16 @@ export class Arbiter {
           );
           break;
         case 'reopen-logs':
+        case 'log-file-changed': {
           this.o.reopenLogs();
           for (const c of this.children.values()) c.handle.send({ type: 'reopen-logs' });
           // Asked, not done: each process reopens on its own, and says log.reopen_failed if it cannot.
-          this.log.info({ event: 'logs.reopen' }, 'reopening the log file in every process (USR1); one that cannot says log.reopen_failed');
+          // Said with what asked for it: a reopen the file watch made is no USR1 (logrotate's).
+          const trigger = intent === 'reopen-logs' ? 'USR1' : 'file_watch';
+          const why = intent === 'reopen-logs' ? 'USR1' : 'the log file was removed or replaced: log.file_removed, log.file_replaced';
+          this.log.info({ event: 'logs.reopen', trigger }, `reopening the log file in every process (${why}); one that cannot says log.reopen_failed`);
           break;
+        }
       }
     }
   }
@@ -291,7 +299,7 @@ export class Arbiter {
       const failures = this.keeperCrashes.failures;
       const step = keeperRestartStep({ keeperReady: keeper?.state === 'ready', reloading: this.gens.reload !== undefined, failures, bootAttempts: this.settings.CORRAL_BOOT_ATTEMPTS });
       if (step === 'roll-back') {
-        this.reloads.rollBack(`the keeper cannot boot with the new settings (${failures} attempts)`, this.keeperCrashes.lastKeeperError);
+        this.reloads.rollBack(`the keeper cannot boot with the new settings (${counted(failures, 'attempt')})`, this.keeperCrashes.lastKeeperError);
         return;
       }
       if (step === 'wait') return;
@@ -333,7 +341,7 @@ export class Arbiter {
       const admin = this.adminPort;
       this.log.info(
         { event: 'master.ready', workers: readyCurrent, port: this.port ?? null, admin_port: admin ?? null, generation: this.gens.current },
-        `corral ready: ${readyCurrent} workers on port ${this.port}`,
+        `corral ready: ${counted(readyCurrent, 'worker')} on port ${this.port}`,
       );
       this.o.notifier.ready(this.statusLine());
     }
@@ -347,7 +355,7 @@ export class Arbiter {
     if (this.reloads.workersCannotBoot()) return true;
     if (this.workers().some((c) => c.state === 'ready')) return false;
     const err = this.crashes.lastBootError;
-    const fatal = { code: 'CORRAL_ERR_BOOT_EXHAUSTED', message: `no worker could boot after ${this.crashes.bootFailures} attempts: ${err?.message}` } as const;
+    const fatal = { code: 'CORRAL_ERR_BOOT_EXHAUSTED', message: `no worker could boot after ${counted(this.crashes.bootFailures, 'attempt')}: ${err?.message}` } as const;
     this.log.fatal({ event: 'boot.exhausted', code: fatal.code, attempts: this.crashes.bootFailures, boot_error: err ?? null }, fatal.message);
     this.finish(EXIT.BOOT_EXHAUSTED, fatal);
     return true;

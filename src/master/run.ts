@@ -116,7 +116,7 @@ export async function runMaster(loaded: LoadedSettings, entry: MasterEntryPoints
       logger.info({ event: 'master.exit', exit_code: code }, `master exiting with code ${code}`);
       log.flush();
       const why = fatal ?? crashed;
-      const line = why && fatalStderrLine(why, log.file());
+      const line = why && fatalStderrLine(why, log.file(), logger.level);
       if (line) {
         try {
           writeSync(2, line);
@@ -168,7 +168,7 @@ export async function runMaster(loaded: LoadedSettings, entry: MasterEntryPoints
     fd: () => log.fd(),
     changed: (state, file) => {
       fileChange = { state, file };
-      arbiter?.record('reopen-logs');
+      arbiter?.record('log-file-changed');
     },
   });
   for (const [signal, intent] of Object.entries(SIGNAL_INTENTS)) {

@@ -64,6 +64,29 @@ export function redisUrlWarnings(raw: string): string[] {
   return out;
 }
 
+/**
+ * REDIS_URL as the settings show it (`corral config`, a refusal, the environment overriding the
+ * file): as written, with the password (in the URL or its `password=`), a user given alone (a
+ * password written without its colon) and the values of parameters corral does not read (a
+ * misspelt `password`) replaced by ***. Redacted whole, `REDIS_URL=localhost:6379` refused as
+ * "<redacted>" left the operator unable to see what was wrong with it. A value that is no URL is
+ * shown up to its last @ masked (a password holding a reserved character).
+ */
+export function shownRedisUrl(raw: string): string {
+  let url: URL;
+  try {
+    if (/^rediss?:/i.test(raw) && reservedInUserinfo(raw)) throw new Error('a reserved character in the user or password');
+    url = new URL(raw);
+  } catch {
+    return raw.replace(/^([^/]*\/\/)?.*@/, (_, scheme: string | undefined) => `${scheme ?? ''}***@`);
+  }
+  if (url.password) url.password = '***';
+  else if (url.username) url.username = '***';
+  for (const name of [...new Set(url.searchParams.keys())]) if (!SHOWN_PARAMS.has(name)) url.searchParams.set(name, '***');
+  // A URL that parsed says its parts as the parser has them; unmasked, as written.
+  return url.href === raw || url.password || url.username || url.search ? url.href : raw;
+}
+
 export function redisTarget(raw: string, tlsCa?: Buffer): { options: RedisOptions; shown: string } {
   let url: URL;
   try {

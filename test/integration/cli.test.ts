@@ -89,14 +89,21 @@ test('status, reload and stop find the master through the pidfile and .env', asy
       rmSync(elsewhere, { recursive: true, force: true });
     }
 
+    // A misspelt name appended to .env: reload says it as status and config --check do (it said nothing).
+    writeFileSync(join(dir, '.env'), `${readFileSync(join(dir, '.env'), 'utf8')}\nCORAL_WORKERS=3\n`);
+    const misspelt = /^corral reload: warning: unknown setting CORAL_WORKERS \(.*\.env line 7\): did you mean CORRAL_WORKERS\?$/m;
     const reload = await corral(dir, 'reload');
     assert.equal(reload.code, 0, `${reload.stdout}${reload.stderr}`);
+    assert.match(reload.stderr, misspelt);
     await c.waitForLog((l) => l.event === 'reload.done', 20000, 'reload.done');
     const after = await corral(dir, 'status', '--json');
     const s = JSON.parse(after.stdout) as { running: boolean; master: { generation: number }; workers: { generation: number }[] };
     assert.equal(s.running, true);
     assert.equal(s.master.generation, 2);
     assert.ok(s.workers.every((w) => w.generation === 2));
+    const waited = await corral(dir, 'reload', '--wait');
+    assert.equal(waited.code, 0, `${waited.stdout}${waited.stderr}`);
+    assert.match(waited.stderr, misspelt);
 
     const stop = await corral(dir, 'stop');
     assert.equal(stop.code, 0, stop.stderr);
@@ -154,7 +161,8 @@ test('reload --wait exits 0 once the reload completed and 1 when it was rolled b
   const adminPort = await freePort();
   const token = 'cli-test-token-0123456789';
   const settings = (app: string, admin = `127.0.0.1:${adminPort}`, withToken = true) =>
-    writeFileSync(join(dir, '.env'), [`CORRAL_BIND=127.0.0.1:0`, `CORRAL_ADMIN_BIND=${admin}`, ...(withToken ? [`CORRAL_ADMIN_TOKEN=${token}`] : []), `CORRAL_WORKERS=2`, `CORRAL_APP=${join(FIXTURE_APPS, app)}`, `CORRAL_BOOT_ATTEMPTS=2`].join('\n'));
+    writeFileSync(join(dir, '.env'), [`CORRAL_BIND=127.0.0.1:0`, `CORRAL_ADMIN_BIND=${admin}`, ...(withToken ? [`CORRAL_ADMIN_TOKEN=${token}`] : []), `CORRAL_WORKERS=2`, `CORRAL_APP=${join(FIXTURE_APPS, app)}`, `CORRAL_BOOT_ATTEMPTS=2`].join('\n'), { mode: 0o600 });
+  // Private, as a file holding a token is installed: reload warns of one every user may read.
   settings('basic.mjs');
   // The master reads its settings from .env, as the CLI does.
   const c = await startCorral({ cwd: dir, workers: null, unset: ['CORRAL_ADMIN_BIND'], env: { CORRAL_ENV_FILE: '.env', CORRAL_PIDFILE: join(dir, 'corral.pid') } });
@@ -222,7 +230,7 @@ test('reload --wait exits 0 once the reload completed and 1 when it was rolled b
     // signalling nothing.
     settings('basic.mjs');
     const other = mkdtempSync(join(tmpdir(), 'corral-cli-'));
-    writeFileSync(join(other, '.env'), readFileSync(join(dir, '.env'), 'utf8'));
+    writeFileSync(join(other, '.env'), readFileSync(join(dir, '.env'), 'utf8'), { mode: 0o600 });
     const second = await startCorral({ cwd: other, workers: null, unset: ['CORRAL_ADMIN_BIND'], env: { CORRAL_ENV_FILE: '.env', CORRAL_PIDFILE: join(other, 'corral.pid') } });
     try {
       await second.waitForLog((l) => l.event === 'admin.failed', 10_000, 'admin.failed');

@@ -215,6 +215,12 @@ test('a master that gives up at start (an app that cannot be imported) says why 
     assert.equal(r.status, EXIT.BOOT_EXHAUSTED, r.stderr);
     assert.match(r.stdout, /"event":"boot.exhausted"/);
     assert.doesNotMatch(r.stderr, /CORRAL_ERR_BOOT_EXHAUSTED/);
+    // At a level that leaves the fatal line out (silent), a failed start said nothing at all.
+    const quiet = spawnSync(process.execPath, [CORRAL_BIN, 'start'], { cwd: dir, env: { ...env, CORRAL_LOG_LEVEL: 'silent' }, encoding: 'utf8', timeout: 30000 });
+    assert.equal(quiet.status, EXIT.BOOT_EXHAUSTED, quiet.stderr);
+    assert.equal(quiet.stdout, '');
+    assert.match(quiet.stderr, /^corral start: \[CORRAL_ERR_BOOT_EXHAUSTED\] no worker could boot after 1 attempt: .*missing dependency.*; CORRAL_LOG_LEVEL=silent leaves this line out of the log$/m);
+    assert.doesNotMatch(quiet.stderr, /the full log is in/);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

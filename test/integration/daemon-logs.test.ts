@@ -84,6 +84,7 @@ test('USR1 reopens the log file after logrotate moved it, losing no lines', asyn
     // Until USR1, lines keep going to the moved file (same inode), as with logrotate's create mode.
     c.kill('SIGUSR1');
     await waitFor(() => readLogLines(c.logFile).some((l) => l.event === 'logs.reopen'), 5000, 'logs.reopen in the new file');
+    assert.equal(readLogLines(c.logFile).find((l) => l.event === 'logs.reopen')?.trigger, 'USR1');
     // Workers reopen on the master's IPC message; give them a moment to receive it.
     await waitFor(async () => {
       await http(`${c.url}/?probe=1`, { headers: { connection: 'close' } });
@@ -275,6 +276,10 @@ test('a log file removed while corral writes it (rm to free a disk) is created a
     await waitFor(() => holdingRemoved(pids, c.logFile).length === 0 || undefined, 5000, 'no process holding the removed file').catch(() => undefined);
     assert.deepEqual(holdingRemoved(pids, c.logFile), [], 'processes still writing to the removed file');
     assert.equal(c.events('log.file_removed').length, 1, 'said once');
+    // The reopen is said as the file watch's, not as a USR1 nobody sent.
+    const reopen = await waitFor(() => c.events('logs.reopen')[0], 5000, 'logs.reopen');
+    assert.equal(reopen.trigger, 'file_watch');
+    assert.doesNotMatch(String(reopen.msg), /USR1/);
     const exit = await c.stop(15000);
     assert.deepEqual(exit, { code: 0, signal: null });
   } finally {

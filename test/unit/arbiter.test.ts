@@ -1972,3 +1972,43 @@ test('exits are counted by role and reason, for the admin API and corral_child_e
     t.log.close();
   }
 });
+
+test('logs.reopen says what asked for it: USR1, or the log file watch (a removed or replaced file), not "(USR1)" for both', async () => {
+  let reopened = 0;
+  const t = await setup({}, false, { reopenLogs: () => void reopened++ });
+  t.bootAll();
+  t.arbiter.record('reopen-logs');
+  t.arbiter.tick();
+  t.arbiter.record('log-file-changed');
+  t.arbiter.tick();
+  const lines = t.log.lines().filter((l) => l.event === 'logs.reopen');
+  assert.deepEqual(lines.map((l) => l.trigger), ['USR1', 'file_watch']);
+  assert.match(String(lines[0]?.msg), /\(USR1\)/);
+  assert.doesNotMatch(String(lines[1]?.msg), /USR1/);
+  assert.match(String(lines[1]?.msg), /removed or replaced/);
+  assert.equal(reopened, 2);
+  // Either way every child is asked to reopen.
+  assert.ok(t.children.every((c) => c.sent.filter((m) => m.type === 'reopen-logs').length === 2));
+});
+
+test('one worker, one attempt: said in the singular ("corral ready: 1 worker", "after 1 attempt"), not "1 workers", "1 attempts"', async () => {
+  const one = await setup({ CORRAL_WORKERS: '1' });
+  try {
+    one.bootAll();
+    assert.match(String(one.log.lines().find((l) => l.event === 'master.ready')?.msg), /^corral ready: 1 worker on port 8080$/);
+  } finally {
+    one.log.close();
+  }
+  const t = await setup({ CORRAL_WORKERS: '1', CORRAL_BOOT_ATTEMPTS: '1' });
+  try {
+    t.arbiter.tick();
+    const [c] = t.children;
+    c!.say({ type: 'boot-failed', code: 'CORRAL_ERR_APP_LOAD', message: 'cannot find module x' });
+    c!.exit(4);
+    t.arbiter.tick();
+    assert.deepEqual(t.exits, [3]);
+    assert.match(String(t.log.lines().find((l) => l.event === 'boot.exhausted')?.msg), /^no worker could boot after 1 attempt: cannot find module x$/);
+  } finally {
+    t.log.close();
+  }
+});

@@ -1,7 +1,11 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import dotenv from 'dotenv';
 import { lintEnvText } from '../../src/config/env-lint.js';
+import { loadSettings } from '../../src/config/load.js';
+import { withDir } from '../fixtures/settings-dir.js';
 
 /** Texts whose value boundaries are easy to get wrong; the lint must find the names dotenv does. */
 const TRICKY = [
@@ -101,4 +105,19 @@ test('a quoted value spanning lines that holds lines reading as settings names t
   const parsed = dotenv.parse(text);
   assert.equal(parsed.CORRAL_WORKERS, undefined, 'dotenv took it into the value');
   assert.match(parsed.CORRAL_ADMIN_TOKEN ?? '', /\nCORRAL_WORKERS=3\n/);
+});
+
+test('the warnings about lines of the file are said in the order of the lines, whatever their kind; the others keep their places', () => {
+  // Each kind was said in turn: line 4's cut value came before line 3's unknown name.
+  withDir((dir) => {
+    writeFileSync(
+      join(dir, '.env'),
+      ['CORRAL_WORKERS=2', 'this line is junk', 'CORAL_TIMEOUT=30', 'SHEET_PLAYERS_RANGE=Players!A1#B', 'CORRAL_GRACEFUL_TIMEOUT=5', 'CORRAL_GRACEFUL_TIMEOUT=6', 'CORRAL_MAX_REQUESTS_JITTER=5'].join('\n'),
+      { mode: 0o600 },
+    );
+    const { warnings } = loadSettings({ cwd: dir, env: {} });
+    const lined = warnings.map((w) => /line (\d+)|\(lines (\d+)/.exec(w)).map((m) => (m ? Number(m[1] ?? m[2]) : undefined));
+    assert.deepEqual(lined.filter((l) => l !== undefined), [2, 3, 4, 5], warnings.join('\n'));
+    assert.ok(warnings.some((w) => w.startsWith('CORRAL_MAX_REQUESTS_JITTER has no effect')), 'a warning of no line is said too');
+  });
 });

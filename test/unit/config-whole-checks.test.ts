@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { writeFileSync } from 'node:fs';
+import { symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { loadSettings } from '../../src/config/load.js';
@@ -93,6 +93,52 @@ describe('loadSettings judges the settings as a whole', () => {
       assert.equal(refusal(() => loadSettings({ cwd: dir, env, judgePidfile: true })).code, 'CORRAL_ERR_PIDFILE');
       assert.doesNotThrow(() => loadSettings({ cwd: dir, env: { CORRAL_ENV_FILE: 'none', CORRAL_LOG_FILE: 'afile/x.log' }, readFiles: false }));
       assert.equal(refusal(() => loadSettings({ cwd: dir, env: { CORRAL_ENV_FILE: 'none', CORRAL_LOG_FILE: 'afile/x.log' } })).code, 'CORRAL_ERR_LOG_FILE');
+    });
+  });
+
+  it('a log file that is one of the process\'s descriptors (/dev/stdout, /dev/fd/N, /proc/self/fd/N, or a link to one) is refused: leave it unset for stdout', () => {
+    // Each child opens CORRAL_LOG_FILE itself, and its stdout is a socketpair: ENXIO, every
+    // worker failed, and start exited 3 after ~8 s while config --check had said OK.
+    for (const value of ['/dev/stdout', '/dev/stderr', '/dev/fd/1', '/proc/self/fd/2', '/proc/1234/fd/1', '/dev/./stdout']) {
+      for (const readFiles of [true, false]) {
+        const err = refusal(() => loadSettings({ env: { CORRAL_ENV_FILE: 'none', CORRAL_LOG_FILE: value }, readFiles }));
+        assert.equal(err.code, 'CORRAL_ERR_CONFIG_INVALID', value);
+        assert.deepEqual(err.problems.map((p) => p.name), ['CORRAL_LOG_FILE'], value);
+        assert.match(err.message, /a file to write the log to, not .*cannot be opened by name \(ENXIO\).*leave CORRAL_LOG_FILE unset/, value);
+      }
+    }
+    withDir((dir) => {
+      symlinkSync('/dev/stdout', join(dir, 'app.log'));
+      const err = refusal(() => loadSettings({ cwd: dir, env: { CORRAL_ENV_FILE: 'none', CORRAL_LOG_FILE: 'app.log' } }));
+      assert.match(err.message, /not .*app\.log \(a link to \/dev\/stdout\)/);
+      // A link is followed only where the settings' files are read; /dev/null is a file to write to.
+      assert.doesNotThrow(() => loadSettings({ cwd: dir, env: { CORRAL_ENV_FILE: 'none', CORRAL_LOG_FILE: 'app.log' }, readFiles: false }));
+      assert.doesNotThrow(() => loadSettings({ cwd: dir, env: { CORRAL_ENV_FILE: 'none', CORRAL_LOG_FILE: '/dev/null' } }));
+    });
+  });
+
+  it('CORRAL_ACCESS_LOG=true under a level that leaves info lines out (warn and above) is warned of: no access line was written, without a word', () => {
+    const warned = (env: Record<string, string>) => loadSettings({ env: { CORRAL_ENV_FILE: 'none', ...env } }).warnings.filter((w) => w.startsWith('CORRAL_ACCESS_LOG'));
+    for (const level of ['warn', 'error', 'fatal', 'silent']) {
+      assert.deepEqual(warned({ CORRAL_ACCESS_LOG: 'true', CORRAL_LOG_LEVEL: level }), [
+        `CORRAL_ACCESS_LOG=true has no effect while CORRAL_LOG_LEVEL=${level}: access lines are logged at info, which ${level} leaves out; set CORRAL_LOG_LEVEL=info for them, or CORRAL_ACCESS_LOG=false`,
+      ]);
+    }
+    assert.deepEqual(warned({ CORRAL_ACCESS_LOG: 'true', CORRAL_LOG_LEVEL: 'info' }), []);
+    assert.deepEqual(warned({ CORRAL_ACCESS_LOG: 'false', CORRAL_LOG_LEVEL: 'warn' }), []);
+    // Left at its default (on), a quieter level is what the operator asked for.
+    assert.deepEqual(warned({ CORRAL_LOG_LEVEL: 'warn' }), []);
+  });
+
+  it('a SHEET_ID refused for its value and a key file that is not there are reported together, not the key only once the id is fixed', () => {
+    withDir((dir) => {
+      const env = { CORRAL_ENV_FILE: 'none', SHEET_ID: 'https://docs.google.com/spreadsheets/d/1AbC/edit', GOOGLE_APPLICATION_CREDENTIALS: 'absent.json' };
+      const err = refusal(() => loadSettings({ cwd: dir, env }));
+      assert.deepEqual(err.problems.map((p) => p.name), ['SHEET_ID', 'GOOGLE_APPLICATION_CREDENTIALS']);
+      assert.match(err.message, /SHEET_ID=.*write SHEET_ID=1AbC/);
+      assert.match(err.message, /GOOGLE_APPLICATION_CREDENTIALS=".*absent\.json" \(from environment\): cannot read the service-account key .*ENOENT/);
+      // Without credentials a refused SHEET_ID is its one problem (its credentials are not a key to read).
+      assert.deepEqual(refusal(() => loadSettings({ cwd: dir, env: { CORRAL_ENV_FILE: 'none', SHEET_ID: 'a b' } })).problems.map((p) => p.name), ['SHEET_ID']);
     });
   });
 

@@ -335,14 +335,14 @@ test('a ~ or $HOME path in a setting stop or status does not need is a warning f
 
 test('a REDIS_URL or REDIS_TLS_CA_FILE refused at start is a warning for stop and status, which do not need them', () => {
   const env = { CORRAL_ENV_FILE: 'none', SHEET_ID: 'abc', SHEETS_API_KEY: 'AIzaSyExample', CORRAL_PIDFILE: '/run/corral/corral.pid' };
-  for (const redis of [{ REDIS_URL: 'redis://host:6379', REDIS_TLS_CA_FILE: '/etc/ssl/corral-ca.pem' }, { REDIS_URL: 'redis://host:99999' }]) {
+  for (const redis of [{ REDIS_URL: 'redis://host:6379', REDIS_TLS_CA_FILE: '/etc/ssl/corral-ca.pem' }, { REDIS_URL: 'redis://:s3cret@host:99999' }]) {
     const name = 'REDIS_TLS_CA_FILE' in redis ? 'REDIS_TLS_CA_FILE' : 'REDIS_URL';
     assert.throws(() => loadSettings({ env: { ...env, ...redis } }), (err: unknown) => err instanceof ConfigError && err.problems.some((p) => p.name === name));
     const { warnings, invalidIgnored, settings } = loadSettings({ env: { ...env, ...redis }, judgeOnly: ['CORRAL_PIDFILE', 'CORRAL_GRACEFUL_TIMEOUT'] });
     assert.equal(settings.CORRAL_PIDFILE, '/run/corral/corral.pid');
     assert.deepEqual(invalidIgnored, [name]);
     assert.ok(warnings.some((w) => w.startsWith(`${name}=`) && w.includes('this command does not need it')), JSON.stringify(warnings));
-    assert.ok(!warnings.some((w) => w.includes('99999')), 'REDIS_URL stays redacted');
+    assert.ok(!warnings.some((w) => w.includes('s3cret')), "REDIS_URL's password stays masked");
   }
 });
 
@@ -668,14 +668,15 @@ test('a name set twice in .env is named with its lines; the last one is used (a 
     const { settings, warnings } = loadSettings({ env: {}, cwd: dir });
     assert.equal(settings.CORRAL_WORKERS, 8);
     assert.equal(settings.CORRAL_TIMEOUT, 20);
+    // In the order of the lines (the duplicate's first).
     assert.deepEqual(warnings, [
+      `CORRAL_WORKERS is set 2 times in ${file} (lines 1, 6); the last one (line 6) is used: delete the duplicate lines`,
       // The line inside NOTE's value reads as a setting: said too, in case it was meant as one.
       `line 2 of ${file}: the value of NOTE is quoted across lines 2 to 4, and holds lines that read as settings (CORRAL_WORKERS on line 3): dotenv takes them as part of that value, not as settings. If they are settings, close the quote on line 2`,
-      `CORRAL_WORKERS is set 2 times in ${file} (lines 1, 6); the last one (line 6) is used: delete the duplicate lines`,
     ]);
     const overridden = loadSettings({ env: { CORRAL_WORKERS: '2' }, cwd: dir });
     assert.equal(overridden.settings.CORRAL_WORKERS, 2);
-    assert.match(overridden.warnings[1] ?? '', /\(lines 1, 6\); and in the environment, whose value is used: delete the duplicate lines$/);
+    assert.match(overridden.warnings[0] ?? '', /\(lines 1, 6\); and in the environment, whose value is used: delete the duplicate lines$/);
   });
 });
 
@@ -766,8 +767,8 @@ test('a setting name in lower or mixed case sets nothing, and is named with the 
       `unknown setting corral_workers (${env} line 1; setting names are upper case): did you mean CORRAL_WORKERS?`,
       `unknown setting Corral_Timeout (${env} line 2; setting names are upper case): did you mean CORRAL_TIMEOUT?`,
       `unknown setting sheet_id (${env} line 3; setting names are upper case): did you mean SHEET_ID?`,
-      `unknown setting corral_nonsense (${env} line 5; setting names are upper case): ignored`,
       `unknown setting google_application_credentials (${env} line 4; setting names are upper case): did you mean GOOGLE_APPLICATION_CREDENTIALS?`,
+      `unknown setting corral_nonsense (${env} line 5; setting names are upper case): ignored`,
     ]);
   });
 });

@@ -29,4 +29,6 @@ it('a flush before exit that meets a closed stdout pipe returns, and the process
   assert.match(stderr, /flushed/);
   // The lines the pipe could not take are said lost where they can still be read.
   assert.match(stderr, /"event":"log.write_failed".*EPIPE/);
+  // Said of stdout, not of a CORRAL_LOG_FILE there is none of.
+  assert.match(stderr, /"msg":"cannot write the log to stdout \(CORRAL_LOG_FILE is unset\): .*EPIPE.*; log lines are dropped until stdout can be written again/);
 });

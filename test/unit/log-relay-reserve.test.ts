@@ -53,6 +53,9 @@ log.logger.info({ event: 'master.exit', exit_code: 0 }, 'master exiting with cod
   // As master/run.ts exits: the drops said at drained(), master.exit the last line.
   assert.deepEqual(own.map((l) => l.event), ['worker.draining', 'worker.exit', 'log.dropped', 'master.exit']);
   assert.equal(own.at(-2)?.dropped, OVERFLOW_LINES - relayed, 'every relayed line not written is counted');
+  // Said as stdout's and the children's, not as "this process's" lines and "the log file" there is none of.
+  assert.equal(own.at(-2)?.relayed, OVERFLOW_LINES - relayed);
+  assert.equal(own.at(-2)?.msg, `${OVERFLOW_LINES - relayed} log lines of the master's children (relayed to stdout) dropped: lines came faster than stdout was read (the journal, or whatever reads corral's output)`);
   assertFilledToReserve(relayed * ACCESS_LINE.length);
 });
 
@@ -72,6 +75,8 @@ log.logger.info({ event: 'worker.exit_clean' }, 'exiting');`,
   const own = parsed.filter((l) => l.event !== 'access');
   assert.deepEqual(own.map((l) => l.event), ['worker.draining', 'log.dropped', 'worker.exit_clean']);
   assert.equal(own[1]?.dropped, OVERFLOW_LINES - written, 'every access line not written is counted');
+  assert.equal(own[1]?.relayed, 0, 'its own lines');
+  assert.match(String(own[1]?.msg), /^\d+ log lines of this process dropped: lines came faster than the master read this process's stdout/);
   assertFilledToReserve(out.filter((l) => l.includes('"event":"access"')).reduce((n, l) => n + l.length + 1, 0));
 });
 

@@ -139,6 +139,25 @@ test('at an exit, the lines dropped since the last report are said at once, a re
   assert.equal(failed.length, 1);
 });
 
+test('on stdout, where the master writes its children\'s lines too, the dropped lines are told apart: its own (its pid) from those it relayed', () => {
+  const said: [number, number, number][] = [];
+  const w = watchWriteFailures({ failed: () => assert.fail('no write failed'), recovered: () => undefined, reopenFailed: () => assert.fail('no open failed'), dropped: (n, o, r) => said.push([n, o, r]) }, () => 0, '"pid":42,');
+  const d = new FakeDestination();
+  w.watch(d);
+  d.emit('drop', '{"level":"info","pid":42,"event":"worker.exit"}\n');
+  d.emit('drop', '{"pid":7,"event":"access"}\n{"pid":8,"event":"access"}\nan app\'s console.log\n');
+  d.emit('write', 100);
+  assert.deepEqual(said, [[4, 0, 3]]);
+  // Without a mark (a log file: only this process's lines), none is relayed.
+  const plain: number[] = [];
+  const f = watchWriteFailures({ failed: () => undefined, recovered: () => undefined, reopenFailed: () => undefined, dropped: (_n, _o, r) => plain.push(r) }, () => 0);
+  const e = new FakeDestination();
+  f.watch(e);
+  e.emit('drop', '{"pid":7}\n');
+  e.emit('write', 1);
+  assert.deepEqual(plain, [0]);
+});
+
 test('a line logged while a reopen is in flight reaches the old file when the open fails, with nothing else logged after it', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'corral-reopen-'));
   const file = join(dir, 'corral.log');
@@ -181,7 +200,7 @@ test('a line longer than the buffer cap is dropped and said as such, not as line
     const dropped = lines().find((l) => l.event === 'log.dropped');
     assert.ok(dropped, `log.dropped in ${JSON.stringify(lines().map((l) => l.event))}`);
     assert.deepEqual([dropped.dropped, dropped.oversized, dropped.code], [1, 1, 'CORRAL_ERR_LOG_WRITE']);
-    assert.match(String(dropped.msg), /^1 log line\(s\) of this process dropped: each longer than the 16 MiB a line may take/);
+    assert.match(String(dropped.msg), /^1 log line of this process dropped: each longer than the 16 MiB a line may take/);
     assert.ok(lines().some((l) => l.event === 'fixture.after'), 'the next line is written');
   } finally {
     log.flush();

@@ -3,9 +3,9 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { loadSettings } from '../../src/config/load.js';
+import { displayValue, loadSettings } from '../../src/config/load.js';
 import { ConfigError, CorralError } from '../../src/errors.js';
-import { redisTarget } from '../../src/redis/url.js';
+import { redisTarget, shownRedisUrl } from '../../src/redis/url.js';
 
 describe('REDIS_URL', () => {
   it('reads redis://, rediss:// and unix:// URLs, and never shows the password', () => {
@@ -92,10 +92,26 @@ describe('REDIS_URL', () => {
     );
   });
 
-  it('is checked when settings load: a bad URL is a config problem (redacted); without SHEET_ID it is said to do nothing', () => {
+  it('is shown with its password (or a user given alone, or a parameter corral does not read) masked, the rest as written', () => {
+    assert.equal(shownRedisUrl('localhost:6379'), 'localhost:6379');
+    assert.equal(shownRedisUrl('redis://10.0.0.5:6379/2'), 'redis://10.0.0.5:6379/2');
+    assert.equal(shownRedisUrl('redis://corral:s3cret@10.0.0.5:6379'), 'redis://corral:***@10.0.0.5:6379');
+    assert.equal(shownRedisUrl('redis://s3cret@10.0.0.5'), 'redis://***@10.0.0.5');
+    assert.equal(shownRedisUrl('unix:///run/redis.sock?db=1&password=s3cret&pasword=s3cret'), 'unix:///run/redis.sock?db=1&password=***&pasword=***');
+    assert.equal(shownRedisUrl('redis://:s3#cret@10.0.0.5'), 'redis://***@10.0.0.5');
+    // As `corral config` lists it.
+    assert.equal(displayValue('REDIS_URL', 'rediss://:s3cret@redis.internal:6380/1'), 'rediss://:***@redis.internal:6380/1');
+  });
+
+  it('is checked when settings load: a bad URL is a config problem (its password masked); without SHEET_ID it is said to do nothing', () => {
+    // Shown as written when it holds no password: "<redacted>" hid what was wrong with it.
     assert.throws(
       () => loadSettings({ env: { CORRAL_ENV_FILE: 'none', REDIS_URL: 'localhost:6379' } }),
-      (err: unknown) => err instanceof ConfigError && /REDIS_URL/.test(err.message) && /redis:\/\/host:port/.test(err.message),
+      (err: unknown) => err instanceof ConfigError && /REDIS_URL="localhost:6379" \(from environment\): a redis:\/\/host:port/.test(err.message),
+    );
+    assert.throws(
+      () => loadSettings({ env: { CORRAL_ENV_FILE: 'none', REDIS_URL: 'redis://:s3cret@h:99999' } }),
+      (err: unknown) => err instanceof ConfigError && /REDIS_URL="redis:\/\/\*\*\*@h:99999"/.test(err.message) && !err.message.includes('s3cret'),
     );
     assert.throws(
       () => loadSettings({ env: { CORRAL_ENV_FILE: 'none', REDIS_URL: 'redis://:pw@h/x' } }),

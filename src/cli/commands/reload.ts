@@ -35,6 +35,7 @@ pidfile (<pidfile>.start), whatever directory this runs in, with the master's en
 from /proc when this user may; else this command's), and their relative paths are judged from the
 master's working directory; that file gone is refused (exit 78: restore it, or create an
 empty one to reload with the defaults).
+Settings warnings (an unknown name, did you mean...) are printed on stderr, as config --check does.
 Asked during a reload, the master queues one more (event reload.queued) for when it ends.
 What the reload cannot apply is logged: settings only a restart applies, CORRAL_BIND moved to an
 address overlapping the running one on the same port among them (config.restart_needed), and
@@ -94,6 +95,9 @@ sent unless 0 (with --wait: 0, or 1 for a reload that did not complete).`,
       ...(typeof atStart === 'string' ? { envFileAtStart: atStart } : {}),
       ...(record?.cwd !== undefined ? { cwd: record.cwd } : {}),
     });
+    // Said as `corral status` and `config --check` say them: a misspelt name (CORAL_WORKERS) the
+    // reload will ignore was otherwise said only in the master's log (config.warning).
+    for (const w of judged.warnings) process.stderr.write(`corral reload: warning: ${w}\n`);
     if (!values.wait) {
       signalMaster(pid, 'SIGHUP');
       process.stdout.write(`reload requested (SIGHUP to master pid ${pid}); watch the log for reload.done or reload.failed (or reload --wait)\n`);
