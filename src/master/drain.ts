@@ -1,6 +1,6 @@
 // Telling one child to stop: drained if it listens, SIGTERM if it is still booting, killed at once
-// if its loop is blocked and it cannot drain; a later, shorter order brings its deadline forward,
-// never back. Used by stops, reloads, recycling and the keeper's restart alike.
+// if its loop is blocked and the host is stopping (or it is booting); a later, shorter order
+// brings its deadline forward, never back. Used by stops, reloads, recycling and the keeper's restart alike.
 
 import type { ChildKiller } from './child-killer.js';
 import type { ChildRecord } from './registry.js';
@@ -32,7 +32,13 @@ export function drainChild(c: ChildRecord, order: DrainOrder, now: number, kille
     if (sooner || (hostStopping && c.role === 'worker')) c.handle.send({ type: 'drain', reason, gracefulMs, hostStopping });
   }
   if (c.state === 'killing') return;
-  if (cannotDrain(c, now)) {
+  // Not beating: killed at once when the whole host stops (its copy of the listening socket
+  // would keep new connections queued unanswered, refused by nobody, until it exits), and while
+  // booting (nothing in flight to finish). Replaced (a reload, a recycle, a scale-down), it drains
+  // once its loop is free: the others accept meanwhile, and a request doing seconds of work on
+  // a host that raised CORRAL_TIMEOUT for it is not cut; one stuck for good goes at
+  // CORRAL_TIMEOUT (judgeChild's `stuck`), as a draining worker does.
+  if (cannotDrain(c, now) && (hostStopping || c.state === 'booting')) {
     killer.killNotBeating(c, reason);
     return;
   }

@@ -94,10 +94,25 @@ test('a child sent SIGTERM gets its SIGKILL sooner from a shorter order, never l
   assert.deepEqual(kills, []);
 });
 
-test('a ready child whose beats stopped cannot drain: it is killed now, not told', () => {
+test('a ready child whose beats stopped cannot drain before the host stops: it is killed now, not told', () => {
   const { c, sent, notBeating, killer } = child({ lastBeatAt: NOW - 10_000 });
   drainChild(c, order, NOW, killer);
   assert.deepEqual(notBeating, ['shutdown']);
   assert.deepEqual(sent, []);
   assert.equal(c.state, 'ready');
+});
+
+test('a ready worker whose beats stopped, replaced by a reload or a recycle, is told to drain, not killed: its loop may be busy with a long request, and the others accept meanwhile', () => {
+  const { c, sent, notBeating, killer } = child({ lastBeatAt: NOW - 10_000 });
+  drainChild(c, { reason: 'reload to generation 3', gracefulMs: 30_000, hostStopping: false }, NOW, killer);
+  assert.deepEqual(notBeating, []);
+  assert.equal(c.state, 'draining');
+  assert.equal(c.drainDeadline, NOW + 30_000 + EXIT_MARGIN_MS);
+  assert.deepEqual(sent, [{ type: 'drain', reason: 'reload to generation 3', gracefulMs: 30_000, hostStopping: false }]);
+});
+
+test('a booting child whose beats stopped is killed at once, a reload or not: nothing in flight, and it cannot run its SIGTERM handler', () => {
+  const { c, notBeating, killer } = child({ state: 'booting', lastBeatAt: NOW - 10_000 });
+  drainChild(c, { reason: 'reload to generation 3', gracefulMs: 30_000, hostStopping: false }, NOW, killer);
+  assert.deepEqual(notBeating, ['reload to generation 3']);
 });
