@@ -267,7 +267,7 @@ export class Arbiter {
       this.killer.forget(e.record.id);
       addServed(this.exitedServed, e.record);
       this.exitTally.count(e.record, e.signal);
-      accountExit(e, this.now(), { crashes: this.crashes, keeperCrashes: this.keeperCrashes, log: this.log, stopping: this.phase === 'stopping' });
+      accountExit(e, this.now(), { crashes: this.crashes, keeperCrashes: this.keeperCrashes, log: this.log, stopping: this.phase === 'stopping', ...(this.gens.reload ? { reloadingTo: this.gens.current } : {}) });
       // A serving keeper that died, or that the master killed as stuck (CORRAL_TIMEOUT): either way a
       // new one follows that the workers should wait for (a write meanwhile was answered 503).
       const died = e.record.stopReason === undefined || e.record.stopReason === 'timeout';

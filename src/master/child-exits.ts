@@ -71,6 +71,11 @@ export interface ExitAccounts {
   readonly log: Logger;
   /** The master is stopping: nothing that exits is replaced. */
   readonly stopping?: boolean;
+  /**
+   * The generation a reload in progress boots: a worker of an older one that dies is not replaced
+   * (the master forks the reload's generation only), and its line must not say "replacing".
+   */
+  readonly reloadingTo?: number;
 }
 
 // Who commonly sends the signals that end a booting worker, for the operator reading the log.
@@ -166,10 +171,12 @@ export function accountExit(e: ChildExit, now: number, a: ExitAccounts): void {
   }
   const { uptime, delay, sharedWith } = crashes.crashed(c, now);
   const sender = c.role === 'worker' ? senderOf(signal, code) : senderOf(signal);
+  const outgoing = a.reloadingTo !== undefined && c.generation !== a.reloadingTo;
+  const then = outgoing ? `not replaced: the reload to generation ${a.reloadingTo} brings its successor, ready when that generation's workers are` : 'replacing';
   log.error(
-    { ...fields, code: 'CORRAL_ERR_WORKER_DIED', uptime_ms: uptime, crash_loop: crashes.quickCrashes, respawn_in_ms: delay, crash_counted: sharedWith === undefined },
+    { ...fields, code: 'CORRAL_ERR_WORKER_DIED', uptime_ms: uptime, crash_loop: crashes.quickCrashes, respawn_in_ms: outgoing ? null : delay, crash_counted: sharedWith === undefined, ...(outgoing ? { replaced_by_reload: a.reloadingTo } : {}) },
     sharedWith === undefined
-      ? `worker ${c.id} (pid ${c.handle.pid}) died unexpectedly (code ${code}, signal ${signal})${sender}; replacing`
-      : `worker ${c.id} (pid ${c.handle.pid}) died unexpectedly (code ${code}, signal ${signal})${sender} along with worker ${sharedWith}, counted once; replacing`,
+      ? `worker ${c.id} (pid ${c.handle.pid}) died unexpectedly (code ${code}, signal ${signal})${sender}; ${then}`
+      : `worker ${c.id} (pid ${c.handle.pid}) died unexpectedly (code ${code}, signal ${signal})${sender} along with worker ${sharedWith}, counted once; ${then}`,
   );
 }

@@ -171,3 +171,19 @@ test("an exited worker's served figures are kept in the totals; the keeper's are
   addServed(totals, record({ role: 'keeper', figures: { ...figures, extra: { cacheHits: 4, cacheMisses: 1, cacheStaleHits: 2, upstreamCallsTotal: 7 } } }));
   assert.deepEqual(totals, { requests: 11, errors: 2, refused: 3, idleClosed: 4, sheets: { cacheHits: 4, cacheMisses: 1, cacheStaleHits: 2, l1Hits: 900, l1Misses: 5, l1StaleFallbacks: 1, upstreamCallsTotal: 7, journalAppendsRefused: 0, sharedReads: 0, aloneQuotaGrants: 0 } });
 });
+
+test("a worker of the outgoing generation that dies during a reload is not said to be replaced: the reload's generation brings its successor", async () => {
+  const { log, accounts } = await setup();
+  try {
+    accountExit({ record: record({ generation: 3 }), code: null, signal: 'SIGKILL' }, NOW, { ...accounts, reloadingTo: 4 });
+    accountExit({ record: record({ generation: 4 }), code: null, signal: 'SIGKILL' }, NOW + 60_000, { ...accounts, reloadingTo: 4 });
+    const [old, current] = log.lines().filter((l) => l.event === 'worker.exit');
+    assert.match(String(old?.msg), /; not replaced: the reload to generation 4 brings its successor, ready when that generation's workers are$/);
+    assert.equal(old?.respawn_in_ms, null);
+    assert.equal(old?.replaced_by_reload, 4);
+    assert.match(String(current?.msg), /; replacing$/, "one of the reload's own generation is replaced");
+    assert.equal(current?.replaced_by_reload, undefined);
+  } finally {
+    log.close();
+  }
+});
