@@ -152,7 +152,7 @@ export function createAdminMetrics(view: AdminView, host: () => HostSample | und
   perWorker('corral_worker_latency_p99_seconds', 'Request latency p99 of the worker in this slot over the last 60 s.', (c) => (c.role === 'worker' && c.figures ? view.latency().p99Ms(view.now(), c.pid) / 1000 : undefined));
   new Gauge({
     name: 'corral_request_latency_p99_seconds',
-    help: 'Request latency p99 over the last 60 s, every request of every worker (those that exited since included); 0 with none answered.',
+    help: "Request latency p99 over the last 60 s, every request of every worker (those that exited since included), from the handler's call to the answer's end (not the wait before a busy worker reads it); 0 with none answered.",
     registers,
     collect() {
       this.set(view.latency().p99Ms(view.now()) / 1000);
