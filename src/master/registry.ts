@@ -82,6 +82,7 @@ export function snapshotOf(r: ChildRecord): ChildSnapshot {
     pid: r.handle.pid,
     generation: r.generation,
     state: r.state,
+    retire: r.retire,
     startedAt: r.startedAt,
     readyAt: r.readyAt,
     lastBeatAt: r.lastBeatAt,

@@ -133,7 +133,8 @@ test('reload --wait stopped by SIGTERM (systemd stopping the unit during a reloa
   const dir = mkdtempSync(join(tmpdir(), 'corral-cli-'));
   const timings = join(dir, 'timings.json');
   writeFileSync(timings, JSON.stringify({ bootMs: 0 }));
-  writeFileSync(join(dir, '.env'), [`CORRAL_BIND=127.0.0.1:0`, `CORRAL_ADMIN_BIND=127.0.0.1:${await freePort()}`, `CORRAL_WORKERS=1`, `CORRAL_APP=${join(FIXTURE_APPS, 'slow-boot.mjs')}`].join('\n'));
+  // A token, for the per-worker figures of `status` (private, as a file holding one is installed).
+  writeFileSync(join(dir, '.env'), [`CORRAL_BIND=127.0.0.1:0`, `CORRAL_ADMIN_BIND=127.0.0.1:${await freePort()}`, `CORRAL_WORKERS=1`, `CORRAL_APP=${join(FIXTURE_APPS, 'slow-boot.mjs')}`, 'CORRAL_ADMIN_TOKEN=cli-test-token-sigterm-0123456789'].join('\n'), { mode: 0o600 });
   const c = await startCorral({ cwd: dir, workers: null, unset: ['CORRAL_ADMIN_BIND'], env: { CORRAL_ENV_FILE: '.env', CORRAL_PIDFILE: join(dir, 'corral.pid'), FIXTURE_TIMINGS: timings } });
   try {
     // The new generation takes 20 s to load: the wait is still on when the SIGTERM comes.
@@ -145,6 +146,10 @@ test('reload --wait stopped by SIGTERM (systemd stopping the unit during a reloa
     wait.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
     await waitFor(async () => (/waiting for it to end/.test(stdout) ? true : undefined), 10_000, 'the wait to begin');
     await c.waitForLog((l) => l.event === 'reload.start', 10_000, 'reload.start');
+    // The master's generation is the one the reload boots, not the one serving: status says so.
+    const status = await exec(dir, [], ['status'], { CORRAL_PIDFILE: join(dir, 'corral.pid') });
+    assert.match(status.stdout, /^corral is running: master pid \d+, reloading to generation 2, up /m, status.stdout);
+    assert.match(status.stdout, /^reload to generation 2 in progress/m, status.stdout);
     wait.kill('SIGTERM');
     const [code, signal] = (await once(wait, 'exit')) as [number | null, NodeJS.Signals | null];
     assert.deepEqual([code, signal], [0, null], stderr);

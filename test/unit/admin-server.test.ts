@@ -23,7 +23,7 @@ describe('admin server with a token', () => {
     const settings = testSettings({ CORRAL_ADMIN_TOKEN: TOKEN, CORRAL_WORKERS: '2', CORRAL_WORKER_CONNECTIONS: '10' });
     view = createFakeView(settings, [
       child(1, 1001, 'ready', { activeConnections: 6, requestsServed: 100, latencyP99Ms: 4 }),
-      child(2, 1002, 'ready', { activeConnections: 3, requestsServed: 50, latencyP99Ms: 9 }),
+      { ...child(2, 1002, 'ready', { activeConnections: 3, requestsServed: 50, latencyP99Ms: 9 }), retire: 'uncaught' },
       child(0, 1000, 'ready', { extra: { cacheHits: 90, cacheMisses: 10, upstreamReads: 12, maxStaleSeconds: 3, journalBacklogRows: 2 } }, 'keeper'),
     ]);
     monitoring = startMonitoring(view, logger, { historyIntervalMs: 60_000, alertIntervalMs: 60_000 });
@@ -100,6 +100,7 @@ describe('admin server with a token', () => {
       [[1001, 'ready', 6, 100, 50 * 1048576], [1002, 'ready', 3, 50, 50 * 1048576]],
     );
     assert.equal(s.workers[0].event_loop_lag_ms, 1.5);
+    assert.deepEqual(s.workers.map((w: any) => w.retiring), [null, 'uncaught'], 'a worker marked for replacement says why: it serves on until its successor is ready');
     assert.ok(s.workers[0].uptime_s >= 59);
     assert.equal(s.totals.active_connections, 9);
     assert.equal(s.sheets.cache_hit_ratio, 0.9);

@@ -12,6 +12,8 @@ interface WorkerRow {
   state: string;
   /** Absent from a corral older than it. */
   heartbeat_late?: boolean;
+  /** Why it is to be replaced, once marked (absent from a corral older than it). */
+  retiring?: string | null;
   uptime_s: number;
   requests_served: number | null;
   rss_bytes: number | null;
@@ -234,17 +236,21 @@ CORRAL_ADMIN_TOKEN is a warning: the summary without per-worker figures).`,
       }
       // The health says what the figures leave to be worked out: a keeper down, workers not beating.
       const h = (await getAdminJson(`${base}/api/admin/health`, undefined)).body as Health;
+      // The master's generation is the one a reload in progress boots, not yet the one serving.
+      const reloading = s.reload?.in_progress_generation !== null && s.reload?.in_progress_generation !== undefined;
+      const stateText = (w: WorkerRow) => (w.state === 'ready' && w.heartbeat_late ? 'not beating' : w.state === 'ready' && w.retiring ? `retiring (${w.retiring})` : w.state);
+      const stateWidth = Math.max(11, ...s.workers.map((w) => stateText(w).length));
       const lines = [
-        `corral is ${stateOf(s.master.stopping)}: master pid ${s.master.pid}, generation ${s.master.generation}, up ${duration(s.master.uptime_s)}${s.master.stopping ? ' (a stop has begun: its workers finish their requests, then it exits)' : ''}`,
+        `corral is ${stateOf(s.master.stopping)}: master pid ${s.master.pid}, ${reloading ? 'reloading to ' : ''}generation ${s.master.generation}, up ${duration(s.master.uptime_s)}${s.master.stopping ? ' (a stop has begun: its workers finish their requests, then it exits)' : ''}`,
         `workers ${s.workers_ready}/${s.workers_expected} ready${s.workers_not_beating ? ` (${s.workers_not_beating} not beating)` : ''}, capacity ${s.capacity.status} (${capacityText(s.capacity)})${respawnText(s.respawn?.in_ms, s.respawn ?? undefined)}`,
         ...(h.status !== 'ok' ? [`health ${h.status}${whyDegraded(h)}`] : []),
         ...reloadLines(s.reload),
         ...[sheetsStatusLine(s.sheets, s.keeper?.extra, s.keeper)].filter((line) => line !== undefined),
         '',
-        `${'ID'.padStart(4)} ${'PID'.padStart(8)} ${'GEN'.padStart(4)} ${'STATE'.padEnd(11)} ${'UPTIME'.padStart(7)} ${'REQUESTS'.padStart(10)} ${'RSS MiB'.padStart(8)}`,
+        `${'ID'.padStart(4)} ${'PID'.padStart(8)} ${'GEN'.padStart(4)} ${'STATE'.padEnd(stateWidth)} ${'UPTIME'.padStart(7)} ${'REQUESTS'.padStart(10)} ${'RSS MiB'.padStart(8)}`,
         ...s.workers.map(
           (w) =>
-            `${String(w.id).padStart(4)} ${String(w.pid).padStart(8)} ${String(w.generation).padStart(4)} ${(w.state === 'ready' && w.heartbeat_late ? 'not beating' : w.state).padEnd(11)} ${duration(w.uptime_s).padStart(7)} ${String(w.requests_served ?? '-').padStart(10)} ${(w.rss_bytes === null ? '-' : (w.rss_bytes / 1048576).toFixed(0)).padStart(8)}`,
+            `${String(w.id).padStart(4)} ${String(w.pid).padStart(8)} ${String(w.generation).padStart(4)} ${stateText(w).padEnd(stateWidth)} ${duration(w.uptime_s).padStart(7)} ${String(w.requests_served ?? '-').padStart(10)} ${(w.rss_bytes === null ? '-' : (w.rss_bytes / 1048576).toFixed(0)).padStart(8)}`,
         ),
       ];
       process.stdout.write(`${lines.join('\n')}\n`);

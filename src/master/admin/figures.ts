@@ -285,6 +285,9 @@ function childStats(c: ChildSnapshot, now: number, latency: RequestLatencyReader
     pid: c.pid,
     generation: c.generation,
     state: c.state,
+    // A ready worker marked for replacement serves until its successor is ready: `corral status`
+    // said "ready" of four workers that were all on their way out after uncaught exceptions.
+    retiring: c.retire ?? null,
     uptime_s: Math.max(0, Math.round((now - c.startedAt) / 1000)),
     last_beat_s_ago: c.lastBeatAt === undefined ? null : Math.max(0, Math.round((now - c.lastBeatAt) / 100) / 10),
     heartbeat_late: c.state !== 'booting' && heartbeatLate(c, now),

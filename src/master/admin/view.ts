@@ -29,6 +29,11 @@ export interface ChildSnapshot {
   readonly pid: number;
   readonly generation: number;
   readonly state: ChildState;
+  /**
+   * Why it is to be replaced (max-requests, uncaught, memory, scale-down), once marked: it serves
+   * on until its successor is ready, then drains. Undefined while it is not.
+   */
+  readonly retire?: string | undefined;
   /** These three are on the arbiter's clock (AdminView.now()): subtract them from its readings, not Date.now(). */
   readonly startedAt: number;
   readonly readyAt: number | undefined;
