@@ -5,11 +5,19 @@
 
 import type { ChildRecord } from './registry.js';
 
-type Worker = Pick<ChildRecord, 'generation' | 'retire' | 'pendingRetire' | 'state'>;
+type Worker = Pick<ChildRecord, 'generation' | 'retire' | 'pendingRetire' | 'state'> & Partial<Pick<ChildRecord, 'readyAt' | 'bootError' | 'stopReason'>>;
 
-/** A worker of `generation` that counts towards its size: booting or ready, not retiring. */
+/**
+ * A worker of `generation` that counts towards its size: booting or ready, not retiring; or
+ * killed as a failed boot (silent at import, or never ready) and not reaped yet. Uncounted from
+ * its kill, its slot was forked again in the same tick, before its exit counted as a failure:
+ * the boot backoff and the one-at-a-time probing after failures were skipped (two forked at once
+ * after the first timeout, a fork 8 ms after the second).
+ */
 export function isActiveCurrent(c: Worker, generation: number): boolean {
-  return c.generation === generation && c.retire === undefined && (c.state === 'booting' || c.state === 'ready');
+  if (c.generation !== generation || c.retire !== undefined) return false;
+  if (c.state === 'booting' || c.state === 'ready') return true;
+  return c.state === 'killing' && c.readyAt === undefined && c.bootError !== undefined && c.stopReason === undefined;
 }
 
 /** Scale down: the oldest of the current generation beyond `expected`, to retire. */

@@ -18,6 +18,14 @@ test('only booting or ready workers of the generation, not retiring, count towar
   assert.equal(isActiveCurrent(w(1, 2, 'ready', { retire: 'max-requests' }), 2), false);
 });
 
+test('a worker killed as a failed boot counts until its exit is reaped: its slot is not forked again before the failure is counted', () => {
+  const failedBoot = { readyAt: undefined, bootError: { code: 'CORRAL_ERR_WORKER_TIMEOUT', message: 'silent for 10 s while booting' }, stopReason: undefined };
+  assert.equal(isActiveCurrent({ ...w(1, 2, 'killing'), ...failedBoot }, 2), true);
+  assert.equal(isActiveCurrent({ ...w(1, 2, 'killing'), ...failedBoot, stopReason: 'superseded' }, 2), false, 'one stopped on purpose does not count');
+  assert.equal(isActiveCurrent({ ...w(1, 2, 'killing'), ...failedBoot, readyAt: 5 }, 2), false, 'one that was ready is a crash, not a failed boot');
+  assert.equal(isActiveCurrent({ ...w(1, 1, 'killing'), ...failedBoot }, 2), false, 'of another generation');
+});
+
 test('scaling down retires the oldest of the current generation beyond the count', () => {
   const workers = [w(1, 1, 'ready'), w(2, 2, 'ready'), w(3, 2, 'draining'), w(4, 2, 'ready'), w(5, 2, 'booting'), w(6, 2, 'ready', { retire: 'memory' })];
   assert.deepEqual(ids(scaleDownExcess(workers, 2, 1)), [2, 4]);
