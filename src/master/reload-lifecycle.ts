@@ -17,6 +17,12 @@ import type { ChildRecord } from './registry.js';
 import { logEnvOverrides, planReload } from './reload-plan.js';
 import { timeoutStartSec } from '../systemd/timeouts.js';
 
+/**
+ * How long a reload none of whose workers is ready yet is waited for before a newer one replaces
+ * it rather than queueing behind it: well past a boot that goes as it should.
+ */
+export const SUPERSEDE_AFTER_MS = 10_000;
+
 /** What the master steers towards: a reload replaces both, a rollback puts them back. */
 export interface Target {
   /** The settings in force. */
@@ -71,15 +77,19 @@ export class ReloadLifecycle {
     this.codeAtStart = d.code();
   }
 
-  /** The reload intent: starts the next generation, or queues behind the reload in progress. */
+  /**
+   * The reload intent: starts the next generation, or queues behind the reload in progress; or,
+   * when that one has no worker ready yet while its old generation serves, supersedes it.
+   */
   begin(): void {
     const { gens, log, target } = this.d;
-    if (gens.reload) {
+    if (gens.reload && !this.supersedable()) {
       const generation = gens.current;
       if (gens.queue()) log.info({ event: 'reload.queued', generation }, `a reload to generation ${generation} is in progress; another will start when it ends`);
       this.scaleSinceQueued ??= 0;
       return;
     }
+    if (gens.reload) this.supersede();
     const carried = this.scaleSinceQueued ?? 0;
     this.scaleSinceQueued = undefined;
     let next: LoadedSettings;
@@ -140,6 +150,33 @@ export class ReloadLifecycle {
     log.info({ event: 'reload.start', generation: gens.current, workers: target.expected }, `reload: starting generation ${gens.current}`);
   }
 
+  /**
+   * Whether the reload in progress may give way to a new one at once: none of its workers is ready
+   * yet (nothing of it serves) though a boot of them failed or it has run SUPERSEDE_AFTER_MS, and
+   * a worker of the generation it started from is ready (the new one starts from it). Queued
+   * behind it, the fix of settings whose app never loads waited for the rollback:
+   * CORRAL_BOOT_ATTEMPTS boots of up to a minute each, about five. A reload booting as it should
+   * is still queued behind: HUPs sent faster than a boot would otherwise restart it for good.
+   */
+  private supersedable(): boolean {
+    const { gens } = this.d;
+    const r = gens.reload;
+    if (!r || gens.readyAt !== undefined) return false;
+    if (this.d.crashes.bootFailures === 0 && this.d.now() - r.startedAt < SUPERSEDE_AFTER_MS) return false;
+    return this.d.workers().some((c) => c.generation === r.previousGeneration && c.state === 'ready');
+  }
+
+  /** Ends the reload in progress as rolled back, for the one starting now: its booting workers are stopped. */
+  private supersede(): void {
+    const { gens } = this.d;
+    const r = gens.reload;
+    if (!r) return;
+    const superseded = gens.current;
+    this.rollBack(`superseded by a newer reload before any of its workers was ready`, undefined, superseded);
+    // The reload starting now reads the settings of any queued behind the superseded one.
+    gens.takePending();
+  }
+
   /** A worker count change (+1 or -1) was applied: a reload queued before it carries it too. */
   scaled(delta: number): void {
     if (this.scaleSinceQueued !== undefined) this.scaleSinceQueued += delta;
@@ -185,14 +222,24 @@ export class ReloadLifecycle {
     return false;
   }
 
-  /** Goes back to the settings and generation the reload started from; the old generation keeps serving. */
-  rollBack(why: string, bootError: ChildRecord['bootError']): void {
+  /**
+   * Goes back to the settings and generation the reload started from; the old generation keeps
+   * serving. `superseded`: the generation a newer reload replaces, starting at once (begin()).
+   */
+  rollBack(why: string, bootError: ChildRecord['bootError'], superseded?: number): void {
     const { gens, target } = this.d;
     const r = gens.reload;
     if (!r) return;
     const failed = target.loaded.settings;
-    const code = codeOf(bootError, 'CORRAL_ERR_WORKER_DIED');
-    this.d.log.error({ event: 'reload.failed', code, generation: gens.current, boot_error: bootError ?? null }, `reload failed: ${why}; generation ${r.previousGeneration} keeps serving`);
+    const code = superseded === undefined ? codeOf(bootError, 'CORRAL_ERR_WORKER_DIED') : undefined;
+    if (superseded === undefined) {
+      this.d.log.error({ event: 'reload.failed', code, generation: gens.current, boot_error: bootError ?? null }, `reload failed: ${why}; generation ${r.previousGeneration} keeps serving`);
+    } else {
+      this.d.log.warn(
+        { event: 'reload.superseded', generation: superseded, serving: r.previousGeneration },
+        `reload to generation ${superseded} superseded: a newer reload came before any of its workers was ready; its booting workers are stopped, generation ${r.previousGeneration} serves until the new one is ready`,
+      );
+    }
     // The new generation's workers are now outgoing: manage() stops those still booting and
     // drains the ready ones gracefully, each only once a worker of the old generation is ready to
     // take its place (cutting them at once dropped their requests and the capacity).
@@ -202,13 +249,18 @@ export class ReloadLifecycle {
     // whether it could): a later reload's restart_needed names the file it writes to.
     if (this.d.options.configureLogs?.(r.previous.settings) ?? true) this.masterLogFile = displayValue('CORRAL_LOG_FILE', r.previous.settings.CORRAL_LOG_FILE);
     gens.rollBack();
-    gens.ended('rolled_back', code, `last reload rolled back (${code}), generation ${r.previousGeneration} serves: ${why}`, Date.now());
+    gens.ended('rolled_back', code, superseded === undefined ? `last reload rolled back (${code}), generation ${r.previousGeneration} serves: ${why}` : `reload to generation ${superseded} ${why}; generation ${r.previousGeneration} serves meanwhile`, Date.now());
     // The count that served before the reload, TTIN/TTOU included: the new settings' count had
     // already drained the excess of a larger one, which is now forked again.
     target.expected = r.previousWorkers;
     // The backoff was the failing generation's: the old one's replacements start at once.
     this.d.crashes.clearBootBackoff();
     this.d.keeperRestart.rollBack(failed, r.previous.settings);
+    // Superseded, the newer reload starts at once, and systemd is told RELOADING=1 for it.
+    if (superseded !== undefined) {
+      this.d.requestTick();
+      return;
+    }
     // Still booting, READY=1 is the end of the boot's own and waits for the workers.
     if (!this.startPending() && !this.d.booting()) this.d.options.notifier.ready(this.d.statusLine());
     // This tick's lists of current and outgoing workers are stale now: manage again next tick.
