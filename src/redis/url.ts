@@ -77,6 +77,12 @@ export function shownRedisUrl(raw: string): string {
   try {
     if (/^rediss?:/i.test(raw) && reservedInUserinfo(raw)) throw new Error('a reserved character in the user or password');
     url = new URL(raw);
+    // Only a URL of a scheme corral reads has its parts where the parser puts them: without one,
+    // `default:s3cret@10.0.0.5:6379` parses with `default:` as its scheme and no password, and was
+    // shown whole, password and all.
+    if (!['redis:', 'rediss:', 'unix:'].includes(url.protocol)) throw new Error('not a scheme REDIS_URL takes');
+    // `redis:/:s3cret@host`: the scheme, but no `//`, so no user or password part either.
+    if (url.protocol !== 'unix:' && !/^rediss?:\/\//i.test(raw)) throw new Error('no authority part');
   } catch {
     return raw.replace(/^([^/]*\/\/)?.*@/, (_, scheme: string | undefined) => `${scheme ?? ''}***@`);
   }

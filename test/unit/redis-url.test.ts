@@ -94,6 +94,10 @@ describe('REDIS_URL', () => {
 
   it('is shown with its password (or a user given alone, or a parameter corral does not read) masked, the rest as written', () => {
     assert.equal(shownRedisUrl('localhost:6379'), 'localhost:6379');
+    // Without a scheme, `default:` parses as one and the password as a path: masked all the same.
+    assert.equal(shownRedisUrl('default:s3cret@10.0.0.5:6379'), '***@10.0.0.5:6379');
+    assert.equal(shownRedisUrl('user:s3cret@host:6379'), '***@host:6379');
+    assert.equal(shownRedisUrl('redis:/:s3cret@host'), '***@host');
     assert.equal(shownRedisUrl('redis://10.0.0.5:6379/2'), 'redis://10.0.0.5:6379/2');
     assert.equal(shownRedisUrl('redis://corral:s3cret@10.0.0.5:6379'), 'redis://corral:***@10.0.0.5:6379');
     assert.equal(shownRedisUrl('redis://s3cret@10.0.0.5'), 'redis://***@10.0.0.5');
