@@ -5,7 +5,7 @@
 // sending their headers then get the 503 at that deadline.
 //
 // Idle connections give way: at the cap, a new connection takes the slot of an idle one
-// (idle-connections.ts: a keep-alive connection a second past its last answer with nothing read
+// (idle-connections.ts: a keep-alive connection 250 ms past its last answer with nothing read
 // since, or one that has sent nothing for a second), which is closed, as nginx does when worker_connections runs out ("reusing
 // connections"). Otherwise clients that merely keep a connection open (browsers keep theirs for
 // CORRAL_KEEPALIVE) would make every new client get the 503 while the worker does nothing. Only

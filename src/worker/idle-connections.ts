@@ -1,7 +1,7 @@
 // Which of a worker's connections may give their slot to a new one at the connection cap
 // (connection-cap.ts), and how many there are (the capacity status counts them apart). Two kinds:
-// - keep-alive connections between requests for ANSWERED_GRACE_MS or more: their last answer
-//   sent that long ago, no byte of a next request read since. Longest idle first (a Map keeps
+// - keep-alive connections between requests for ANSWERED_GRACE_MS (250 ms) or more: their last
+//   answer sent that long ago, no byte of a next request read since. Longest idle first (a Map keeps
 //   insertion order), each with its byte count when its answer was sent: a count that moved since
 //   means a next request has begun to arrive, and the connection is no longer idle even before
 //   node:http has parsed it. Bytes of a next request read before the answer was sent (a client
@@ -15,7 +15,9 @@
 //   at every heartbeat, so a worker serving 200 such connections at 100 % CPU said LOW 1 %; and at
 //   the cap each new client closed one of them with a request on it (reset, unanswered, counted
 //   nowhere: about 4 lost requests per newcomer). Within the grace a keep-alive connection counts
-//   busy: in use, not holding a slot it does not need.
+//   busy. The grace is many turns of a loaded loop (a few ms each), and short of a client that
+//   polls: at a second, a client reusing its connection every 0.7 s never gave way, and an idle
+//   host refused newcomers at its cap while its clients merely kept their connections warm.
 // - connections that have sent nothing since they were accepted, for SILENT_GRACE_MS or more (a
 //   browser's preconnect, a client that connected and went quiet). Without this one, each held its
 //   slot until the headers timeout while new clients got the 503. Within the grace the first
@@ -35,9 +37,10 @@ export const SILENT_GRACE_MS = 1000;
 
 /**
  * How long a keep-alive connection must have sat since its answer, no byte read, to count as idle:
- * well over a turn of a busy worker's event loop, in which the next request may wait unread.
+ * well over a turn of a busy worker's event loop (a few ms under load, tens in a long GC pause),
+ * in which the next request may wait unread; well under a polling client's interval.
  */
-export const ANSWERED_GRACE_MS = 1000;
+export const ANSWERED_GRACE_MS = 250;
 
 /** The connection's byte count when its last answer was sent. */
 const READ_AT_ANSWER = Symbol('corral.readAtAnswer');

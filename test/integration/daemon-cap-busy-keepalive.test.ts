@@ -105,3 +105,45 @@ test('keep-alive connections sending back to back fill the cap as busy: a newcom
     await c.stop();
   }
 });
+
+test("keep-alive clients polling every 0.7 s leave their connections idle in between: a newcomer at the cap takes one's slot (200, not 503), and the capacity is not FULL", async () => {
+  const c = await startCorral({
+    app: 'basic.mjs',
+    workers: 1,
+    env: { CORRAL_WORKER_CONNECTIONS: String(CAP), CORRAL_KEEPALIVE: '60', CORRAL_ADMIN_TOKEN: TOKEN, CORRAL_RATE_LIMIT: '0', CORRAL_ACCESS_LOG: 'false' },
+  });
+  const pollers: Socket[] = [];
+  try {
+    const port = Number(new URL(c.url).port);
+    // CAP connections, each sending GET / every 700 ms, their phases spread over the interval (as
+    // independent clients' are): at any moment most were answered over 250 ms before.
+    for (let i = 0; i < CAP; i++) {
+      const socket = connect(port, '127.0.0.1');
+      socket.on('error', () => undefined);
+      socket.on('data', () => undefined);
+      const poll = () => socket.write('GET / HTTP/1.1\r\nHost: test\r\n\r\n');
+      let timer: NodeJS.Timeout | undefined;
+      const start = setTimeout(() => {
+        poll();
+        timer = setInterval(poll, 700);
+      }, (i * 700) / CAP);
+      socket.on('close', () => {
+        clearTimeout(start);
+        clearInterval(timer);
+      });
+      pollers.push(socket);
+    }
+    await new Promise((r) => setTimeout(r, 1500));
+    const newcomers: number[] = [];
+    for (let i = 0; i < 4; i++) {
+      newcomers.push((await http(`${c.url}/`, { headers: { connection: 'close' }, timeoutMs: 5000 })).status);
+      await new Promise((r) => setTimeout(r, 300));
+    }
+    assert.deepEqual(newcomers, [200, 200, 200, 200], 'each newcomer served in the slot of a poller between its requests');
+    const cap = (await http(`${c.adminUrl}/api/admin/capacity`, { headers: { authorization: `Bearer ${TOKEN}` } })).json<{ capacity: { status: string } }>();
+    assert.notEqual(cap.capacity.status, 'FULL', 'pollers between their requests are idle');
+  } finally {
+    for (const s of pollers) s.destroy();
+    await c.stop();
+  }
+});

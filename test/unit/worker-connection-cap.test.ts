@@ -205,7 +205,7 @@ describe('connection cap: what each heartbeat reports of its interval', () => {
     assert.deepEqual(worker.cap.takeInterval(), { active: 0, idle: 0, peakBusy: 0, refused: 0, idleClosed: 0 });
   });
 
-  it('counts keep-alive connections as busy for a second after their answer, then idle', async () => {
+  it('counts keep-alive connections as busy for ANSWERED_GRACE_MS after their answer, then idle', async () => {
     const clients: Client[] = [];
     try {
       for (let i = 0; i < 3; i++) {
