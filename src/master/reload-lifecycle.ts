@@ -17,12 +17,6 @@ import type { ChildRecord } from './registry.js';
 import { logEnvOverrides, planReload } from './reload-plan.js';
 import { timeoutStartSec } from '../systemd/timeouts.js';
 
-/**
- * How long a reload none of whose workers is ready yet is waited for before a newer one replaces
- * it rather than queueing behind it: well past a boot that goes as it should.
- */
-export const SUPERSEDE_AFTER_MS = 10_000;
-
 /** What the master steers towards: a reload replaces both, a rollback puts them back. */
 export interface Target {
   /** The settings in force. */
@@ -152,17 +146,18 @@ export class ReloadLifecycle {
 
   /**
    * Whether the reload in progress may give way to a new one at once: none of its workers is ready
-   * yet (nothing of it serves) though a boot of them failed or it has run SUPERSEDE_AFTER_MS, and
+   * yet (nothing of it serves) and one of their boots failed (a boot that timed out included), and
    * a worker of the generation it started from is ready (the new one starts from it). Queued
    * behind it, the fix of settings whose app never loads waited for the rollback:
-   * CORRAL_BOOT_ATTEMPTS boots of up to a minute each, about five. A reload booting as it should
-   * is still queued behind: HUPs sent faster than a boot would otherwise restart it for good.
+   * CORRAL_BOOT_ATTEMPTS boots of up to a minute each, about five. A reload whose boots have not
+   * failed is still queued behind, however long they take within their bound: a time limit cut
+   * apps whose createApp legitimately takes longer, and HUPs sent faster than a boot would
+   * restart it for good. (The crash ledger's count of failed boots starts again at each reload.)
    */
   private supersedable(): boolean {
     const { gens } = this.d;
     const r = gens.reload;
-    if (!r || gens.readyAt !== undefined) return false;
-    if (this.d.crashes.bootFailures === 0 && this.d.now() - r.startedAt < SUPERSEDE_AFTER_MS) return false;
+    if (!r || gens.readyAt !== undefined || this.d.crashes.bootFailures === 0) return false;
     return this.d.workers().some((c) => c.generation === r.previousGeneration && c.state === 'ready');
   }
 
@@ -172,7 +167,7 @@ export class ReloadLifecycle {
     const r = gens.reload;
     if (!r) return;
     const superseded = gens.current;
-    this.rollBack(`superseded by a newer reload before any of its workers was ready`, undefined, superseded);
+    this.rollBack(`superseded by a newer reload: none of its workers was ready, and their boots failed`, undefined, superseded);
     // The reload starting now reads the settings of any queued behind the superseded one.
     gens.takePending();
   }
@@ -237,7 +232,7 @@ export class ReloadLifecycle {
     } else {
       this.d.log.warn(
         { event: 'reload.superseded', generation: superseded, serving: r.previousGeneration },
-        `reload to generation ${superseded} superseded: a newer reload came before any of its workers was ready; its booting workers are stopped, generation ${r.previousGeneration} serves until the new one is ready`,
+        `reload to generation ${superseded} superseded: a newer reload came while none of its workers was ready and their boots failed; its booting workers are stopped, generation ${r.previousGeneration} serves until the new one is ready`,
       );
     }
     // The new generation's workers are now outgoing: manage() stops those still booting and
