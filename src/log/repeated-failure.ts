@@ -115,6 +115,11 @@ export class RepeatedFailures {
     private readonly maxKeys = 100,
   ) {}
 
+  /** Whether `key` is followed (it failed, and was not dropped past `maxKeys`). */
+  has(key: string): boolean {
+    return this.byKey.has(key);
+  }
+
   failed(key: string, say: (sinceLastLine: number, total: number) => void): void {
     let failure = this.byKey.get(key);
     if (!failure) {

@@ -63,12 +63,15 @@ export class RequestErrorLog {
       this.firstLines = 0;
       this.held = 0;
     }
-    this.failures.failed(`${f.method ?? ''} ${f.code ?? ''} ${f.message} ${thrownAt(f.stack)}`, (requests, total) => {
-      if (total === 1 && this.firstLines >= FIRST_LINES_PER_MINUTE) {
-        this.held++;
-        if (this.held === 1) this.sayHeld({ held: 1, first: true });
-        return;
-      }
+    const key = `${f.method ?? ''} ${f.code ?? ''} ${f.message} ${thrownAt(f.stack)}`;
+    // Held, a failure is not followed either: followed, it counted as said, and a new bug coming
+    // after a scanner spent the minute's lines was silent for a minute more.
+    if (!this.failures.has(key) && this.firstLines >= FIRST_LINES_PER_MINUTE) {
+      this.held++;
+      if (this.held === 1) this.sayHeld({ held: 1, first: true });
+      return;
+    }
+    this.failures.failed(key, (requests, total) => {
       if (total === 1) this.firstLines++;
       say(requests);
     });

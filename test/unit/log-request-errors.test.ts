@@ -68,3 +68,17 @@ describe('request error log', () => {
     assert.equal(thrownAt('Error: x'), '');
   });
 });
+
+describe('request error log past the first lines of a minute', () => {
+  it('a failure held then is said with its stack at its first occurrence of the next minute', () => {
+    let now = 0;
+    const log = new RequestErrorLog(() => undefined, () => now);
+    for (let i = 0; i < FIRST_LINES_PER_MINUTE; i++) log.failed({ method: 'GET', message: `no item ${i}` }, () => undefined);
+    const said: number[] = [];
+    log.failed({ method: 'GET', ...caught(throwLookup) }, (n) => said.push(n));
+    assert.equal(said.length, 0, 'held: the minute spent its lines');
+    now = 60_000;
+    log.failed({ method: 'GET', ...caught(throwLookup) }, (n) => said.push(n));
+    assert.deepEqual(said, [1], 'said at once in the next minute, as a first occurrence');
+  });
+});
