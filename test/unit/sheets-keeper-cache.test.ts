@@ -643,6 +643,33 @@ describe('keeper cache tier (L2)', () => {
       assert.deepEqual((await pacedTier.get('B')).value.values, [['b']]);
     });
 
+    it("a read with no copy whose fetch the hosts' shared window tells to wait is answered at once; one joining when the slot is under a second away waits for it", async () => {
+      quota = new QuotaBucket({ name: 'reads', perMinute: 10, maxQueue: 10, clock });
+      const writes = new QuotaBucket({ name: 'writes', perMinute: 10, maxQueue: 10, clock });
+      // The shared window (Redis) as the pacer sees it: told to wait 1.5 s for a slot, then granted.
+      const shared = (_kind: 'read' | 'write', signal?: AbortSignal, onWait?: (waitMs: number) => void) => {
+        onWait?.(1500);
+        return sleepOn(clock, 1500, signal);
+      };
+      pacedTier = new ReadTier({ backend: paced(backend, pacer(quota, writes, new UpstreamMeter(clock), shared)), logger: log.logger, ttlMs: TTL, maxStaleMs: MAX_STALE, maxBytes: 1 << 20, clock, readQuotaWaitMs: () => quota.msUntilFree() });
+      backend.tabs.set('A', [['a']]);
+      const start = clock.now();
+      const err = await pacedTier.get('A').then(
+        () => undefined,
+        (e: Error & { code?: string; retryAfterMs?: number }) => e,
+      );
+      assert.equal(err?.code, 'CORRAL_ERR_SHEETS_QUOTA_WAIT');
+      assert.equal(err?.retryAfterMs, 1500);
+      assert.equal(clock.now(), start, 'at once');
+      // 1.4 s later the slot is 0.1 s away: a read joining the fetch waits for it, not 503 "1.5 s".
+      await clock.advance(1400);
+      const joining = pacedTier.get('A');
+      await settle();
+      await clock.advance(100);
+      assert.deepEqual((await joining).value.values, [['a']]);
+      assert.equal(backend.count('get', 'A'), 1, 'one fetch');
+    });
+
     it("a client that joins a background refresh still waiting for its token (its copy now too stale to serve) makes it go first", async () => {
       const ttl = 2000;
       const maxStale = 3000;

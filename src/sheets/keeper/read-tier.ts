@@ -69,6 +69,8 @@ interface RangeState {
    * over QUOTA_ANSWER_MS (never, if none was): its clients are answered then (unlessQuotaWaits).
    */
   slotTold?: Promise<number> | undefined;
+  /** When the slot the fetch in flight was last told of frees (this tier's clock): a later joiner's wait. */
+  slotFreesAt?: number | undefined;
   /** A look for another host's value (REDIS_URL), shared by the misses that wait on it. */
   adopting: Promise<Adopted> | undefined;
   /** The times, as stamped, of the copy last taken from another host (it is not taken twice). */
@@ -262,9 +264,13 @@ export class ReadTier {
   private async unlessQuotaWaits(range: string, st: RangeState, flight: Promise<CachedValue>): Promise<CachedValue> {
     const told = st.slotTold;
     if (!told || st.cause?.granted === true) return flight;
-    const first = await Promise.race([flight.then((value) => ({ value })), told.then((waitMs) => ({ waitMs }))]);
+    const first = await Promise.race([flight.then((value) => ({ value })), told.then(() => ({ told: true }))]);
     if ('value' in first) return first.value;
-    throw this.quotaWaitAnswer(range, first.waitMs);
+    // What is left of the wait, not the wait as first told: a client joining 1.4 s into a 1.5 s
+    // wait was answered 503 "2 s" with the slot 0.1 s away.
+    const waitMs = (st.slotFreesAt ?? 0) - this.clock.now();
+    if (waitMs <= QUOTA_ANSWER_MS) return flight;
+    throw this.quotaWaitAnswer(range, waitMs);
   }
 
   /** The answer to a read with no copy that would wait `waitMs` for its token (said once a minute). */
@@ -377,6 +383,7 @@ export class ReadTier {
     const cause: ReadCause = {
       clientWaits,
       waitsForSlot: (waitMs) => {
+        if (st.slotTold === slotTold) st.slotFreesAt = this.clock.now() + waitMs;
         if (waitMs > QUOTA_ANSWER_MS) tellSlot(waitMs);
       },
     };
@@ -402,6 +409,7 @@ export class ReadTier {
       st.retrying = undefined;
       st.attemptFailed = undefined;
       st.slotTold = undefined;
+      st.slotFreesAt = undefined;
     });
     st.inflight = p;
     return p;
