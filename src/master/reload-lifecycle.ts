@@ -73,7 +73,8 @@ export class ReloadLifecycle {
 
   /**
    * The reload intent: starts the next generation, or queues behind the reload in progress; or,
-   * when that one has no worker ready yet while its old generation serves, supersedes it.
+   * when that one has no worker ready and its boots failed while its old generation serves,
+   * supersedes it (supersedable()).
    */
   begin(): void {
     const { gens, log, target } = this.d;
