@@ -6,6 +6,7 @@
 
 import type { InstallMove } from './code-identity.js';
 import { displayValue, type LoadedSettings } from '../config/load.js';
+import type { Settings } from '../config/schema.js';
 import { MAX_WORKERS } from '../config/schema-daemon.js';
 import { ConfigError, describeError, codeOf } from '../errors.js';
 import type { Logger } from '../log/logger.js';
@@ -78,20 +79,25 @@ export class ReloadLifecycle {
    */
   begin(): void {
     const { gens, log, target } = this.d;
-    if (gens.reload && !this.supersedable()) {
+    // Superseding takes settings that load: an edit that does not is queued, and refused once the
+    // reload in progress ended, as any HUP during a reload.
+    const superseding = gens.reload && this.supersedable() ? this.loadingSettings() : undefined;
+    if (gens.reload && !superseding) {
       const generation = gens.current;
       if (gens.queue()) log.info({ event: 'reload.queued', generation }, `a reload to generation ${generation} is in progress; another will start when it ends`);
       this.scaleSinceQueued ??= 0;
       return;
     }
-    if (gens.reload) this.supersede();
+    // The keeper's settings as the superseded reload left them: compared with the new ones, the
+    // keeper restarts once at most (going back to the old ones first restarted it twice).
+    const keeperFrom = superseding ? this.supersede() : undefined;
     const carried = this.scaleSinceQueued ?? 0;
     this.scaleSinceQueued = undefined;
     let next: LoadedSettings;
     try {
       // Settings the next start would refuse are refused now, not found out at the next reboot
       // (`corral reload` makes the same check before it signals): loadSettings judges them whole.
-      next = this.d.options.reloadSettings();
+      next = superseding ?? this.d.options.reloadSettings();
     } catch (err) {
       const why = describeError(err);
       // The warnings first, as for an accepted reload: a did-you-mean may be what explains it.
@@ -139,7 +145,7 @@ export class ReloadLifecycle {
         `reload to generation ${gens.current}: ${target.expected} workers, CORRAL_WORKERS=${next.settings.CORRAL_WORKERS} ${carried > 0 ? '+' : ''}${carried} asked for after this reload was queued`,
       );
     }
-    this.d.keeperRestart.ifChanged(previous.settings, next.settings, onDisk);
+    this.d.keeperRestart.ifChanged(keeperFrom ?? previous.settings, next.settings, onDisk);
     this.d.crashes.clearBootBackoff();
     this.d.options.notifier.reloading(`reloading: starting generation ${gens.current}`, timeoutStartSec(next.settings.CORRAL_GRACEFUL_TIMEOUT, next.settings.CORRAL_TIMEOUT) * 1000);
     log.info({ event: 'reload.start', generation: gens.current, workers: target.expected }, `reload: starting generation ${gens.current}`);
@@ -162,15 +168,30 @@ export class ReloadLifecycle {
     return this.d.workers().some((c) => c.generation === r.previousGeneration && c.state === 'ready');
   }
 
-  /** Ends the reload in progress as rolled back, for the one starting now: its booting workers are stopped. */
-  private supersede(): void {
-    const { gens } = this.d;
+  /** The settings a reload would read now, or undefined when they do not load (refused). */
+  private loadingSettings(): LoadedSettings | undefined {
+    try {
+      return this.d.options.reloadSettings();
+    } catch {
+      return undefined;
+    }
+  }
+
+  /**
+   * Ends the reload in progress as rolled back, for the one starting now: its booting workers are
+   * stopped. Returns the settings it had the keeper on: the new reload restarts the keeper from
+   * them, if it must.
+   */
+  private supersede(): Settings | undefined {
+    const { gens, target } = this.d;
     const r = gens.reload;
-    if (!r) return;
+    if (!r) return undefined;
     const superseded = gens.current;
+    const keeperOn = target.loaded.settings;
     this.rollBack(`superseded by a newer reload: none of its workers was ready, and their boots failed`, undefined, superseded);
     // The reload starting now reads the settings of any queued behind the superseded one.
     gens.takePending();
+    return keeperOn;
   }
 
   /** A worker count change (+1 or -1) was applied: a reload queued before it carries it too. */
@@ -251,12 +272,13 @@ export class ReloadLifecycle {
     target.expected = r.previousWorkers;
     // The backoff was the failing generation's: the old one's replacements start at once.
     this.d.crashes.clearBootBackoff();
-    this.d.keeperRestart.rollBack(failed, r.previous.settings);
-    // Superseded, the newer reload starts at once, and systemd is told RELOADING=1 for it.
+    // Superseded, the newer reload starts at once (systemd is told RELOADING=1 for it), and takes
+    // the keeper from the settings this one left it on.
     if (superseded !== undefined) {
       this.d.requestTick();
       return;
     }
+    this.d.keeperRestart.rollBack(failed, r.previous.settings);
     // Still booting, READY=1 is the end of the boot's own and waits for the workers.
     if (!this.startPending() && !this.d.booting()) this.d.options.notifier.ready(this.d.statusLine());
     // This tick's lists of current and outgoing workers are stale now: manage again next tick.

@@ -227,12 +227,16 @@ test('a SIGHUP during a reload is queued: the reload after it applies the .env a
 test('a SIGHUP during a reload whose workers fail to boot supersedes it: its booting workers are stopped and the settings read now boot at once, not after its rollback; one whose boot has not failed is queued behind', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'corral-superseded-reload-'));
   const timings = join(dir, 'timings.json');
+  const envFile = join(dir, 'corral.env');
   writeFileSync(timings, JSON.stringify({ bootMs: 0 }));
   // Many attempts: the rollback is far off, as it is for an app that never loads (a minute each).
-  const c = await startCorral({ app: 'slow-boot.mjs', workers: 1, env: { FIXTURE_TIMINGS: timings, CORRAL_BOOT_ATTEMPTS: '20' } });
+  writeFileSync(envFile, 'CORRAL_WORKERS=1\nCORRAL_BOOT_ATTEMPTS=20\nCORRAL_LOG_LEVEL=info\n');
+  const c = await startCorral({ app: 'slow-boot.mjs', workers: null, env: { CORRAL_ENV_FILE: envFile, FIXTURE_TIMINGS: timings } });
   try {
-    // Generation 2's app fails to load; the operator fixes it and reloads again.
+    // Generation 2's app fails to load, with a keeper setting changed (the keeper restarts for
+    // it); the operator fixes the app and reloads again, the keeper setting kept.
     writeFileSync(timings, JSON.stringify({ fail: true }));
+    writeFileSync(envFile, 'CORRAL_WORKERS=1\nCORRAL_BOOT_ATTEMPTS=20\nCORRAL_LOG_LEVEL=debug\n');
     c.kill('SIGHUP');
     await c.waitForLog((l) => l.event === 'reload.start' && l.generation === 2, 10000, 'reload to generation 2');
     await c.waitForLog((l) => l.event === 'worker.boot_failed' && l.generation === 2, 10000, "generation 2's first failed boot");
@@ -245,6 +249,7 @@ test('a SIGHUP during a reload whose workers fail to boot supersedes it: its boo
     assert.deepEqual(c.events('reload.queued'), [], 'not queued behind the reload that could not boot');
     assert.deepEqual(c.events('reload.failed'), [], 'no failure said: it was superseded');
     assert.equal((await http(c.url, { headers: { connection: 'close' } })).json<{ generation: number }>().generation, 3);
+    assert.equal(c.events('keeper.restart').length, 1, 'the keeper restarted once for the new log level, not back and forth');
 
     // A reload whose boot is slow but has not failed: the next SIGHUP queues behind it.
     writeFileSync(timings, JSON.stringify({ bootMs: 3000 }));
