@@ -9,7 +9,8 @@
 //
 // A message that itself holds the path (`no item 123`) is still a new failure per request: past
 // FIRST_LINES_PER_MINUTE first lines in a minute, the others are counted, not said, and one line
-// says how many (at the first so held, and once the minute is over, at the next failure).
+// says how many (at the first so held, and once the minute is over: at the next failure, or by a
+// timer if none comes, so a storm's last minute is counted too).
 
 import { RepeatedFailures } from './repeated-failure.js';
 
@@ -50,15 +51,23 @@ export class RequestErrorLog {
   constructor(
     private readonly sayHeld: (h: HeldFailures) => void,
     private readonly now: () => number = Date.now,
+    private readonly schedule: (fn: () => void, ms: number) => void = (fn, ms) => void setTimeout(fn, ms).unref(),
   ) {
     this.failures = new RepeatedFailures(now);
+  }
+
+  /** Says the held count of a minute that is over, if no failure since has. */
+  private sayHeldCount(): void {
+    if (this.held === 0 || this.now() - this.minuteStart < MINUTE_MS) return;
+    this.sayHeld({ held: this.held, first: false });
+    this.held = 0;
   }
 
   /** Counts a failure; calls `say` when its line is due, with the requests it failed since the last. */
   failed(f: RequestFailure, say: (requests: number) => void): void {
     const now = this.now();
     if (now - this.minuteStart >= MINUTE_MS) {
-      if (this.held > 0) this.sayHeld({ held: this.held, first: false });
+      this.sayHeldCount();
       this.minuteStart = now;
       this.firstLines = 0;
       this.held = 0;
@@ -68,7 +77,10 @@ export class RequestErrorLog {
     // after a scanner spent the minute's lines was silent for a minute more.
     if (!this.failures.has(key) && this.firstLines >= FIRST_LINES_PER_MINUTE) {
       this.held++;
-      if (this.held === 1) this.sayHeld({ held: 1, first: true });
+      if (this.held === 1) {
+        this.sayHeld({ held: 1, first: true });
+        this.schedule(() => this.sayHeldCount(), this.minuteStart + MINUTE_MS - now);
+      }
       return;
     }
     this.failures.failed(key, (requests, total) => {

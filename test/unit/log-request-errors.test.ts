@@ -82,3 +82,21 @@ describe('request error log past the first lines of a minute', () => {
     assert.deepEqual(said, [1], 'said at once in the next minute, as a first occurrence');
   });
 });
+
+describe('request error log: the held count of a storm that stops', () => {
+  it('is said once its minute is over, though no failure comes after', () => {
+    let now = 0;
+    const held: HeldFailures[] = [];
+    const timers: { fn: () => void; ms: number }[] = [];
+    const log = new RequestErrorLog((h) => held.push(h), () => now, (fn, ms) => void timers.push({ fn, ms }));
+    for (let i = 0; i < FIRST_LINES_PER_MINUTE + 5; i++) log.failed({ method: 'GET', message: `no item ${i}` }, () => undefined);
+    assert.deepEqual(held, [{ held: 1, first: true }]);
+    assert.deepEqual(timers.map((t) => t.ms), [60_000], 'a timer for the end of the minute');
+    now = 60_000;
+    timers[0]?.fn();
+    assert.deepEqual(held, [{ held: 1, first: true }, { held: 5, first: false }]);
+    // A failure after it starts a new minute without saying the count again.
+    log.failed({ method: 'GET', message: 'no item x' }, () => undefined);
+    assert.equal(held.length, 2);
+  });
+});
