@@ -453,7 +453,7 @@ it('chaos soak: kill -9 of a worker and of the keeper, HUP, TTIN/TTOU and a conn
         // connection's (which gives way), or is refused and tried again. The clients' own
         // connections give way one by one as they fall idle between requests, and their
         // reconnections find the host full (a 503 they retry after its Retry-After).
-        // The clients' connections in use (a request at least every second) are busy and keep
+        // The clients' connections in use (a request at least every 250 ms) are busy and keep
         // their slots (idle-connections.ts): the held ones take every other slot, and the fill
         // ends once none has come free for longer than that.
         const holders: HeldRequest[] = [];
