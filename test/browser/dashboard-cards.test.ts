@@ -124,6 +124,27 @@ describe('/admin dashboard in Chromium: cards, layout and buttons', { skip }, ()
     }
   });
 
+  it('the Workers table says a ready worker marked for replacement is retiring, and why; a worker that answered nothing in the minute has no p99, not 0.0 ms', async () => {
+    const view = createFakeView(testSettings({ CORRAL_ADMIN_TOKEN: TOKEN, CORRAL_WORKERS: '2' }), [{ ...child(1, 4701, 'ready', { requestsServed: 10 }), retire: 'uncaught' }, child(2, 4702, 'ready', { requestsServed: 0 })]);
+    view.beats.add(4701, [900, 10], view.now());
+    const own = startMonitoring(view, logger, { historyIntervalMs: 60_000, alertIntervalMs: 60_000 });
+    const server = await startAdminServer(view, logger, { host: '127.0.0.1', port: 0, monitoring: own });
+    const page = await browser.newPage();
+    try {
+      await page.goto(`http://127.0.0.1:${server.port}/admin#token=${TOKEN}`);
+      await page.waitForFunction(() => document.querySelectorAll('#workers-body tr').length === 2);
+      const rows = await page.$$eval('#workers-body tr', (trs) => trs.map((tr) => [...tr.querySelectorAll('td')].map((td) => td.textContent)));
+      assert.equal(rows[0]?.[3], 'ready, retiring (uncaught)');
+      assert.equal(rows[1]?.[3], 'ready');
+      assert.match(rows[0]?.[11] ?? '', /^\d+(\.\d)? ms$/, 'the worker that answered has its p99');
+      assert.equal(rows[1]?.[11], '–', 'none answered: no p99');
+    } finally {
+      await page.close();
+      await server.close();
+      own.close();
+    }
+  });
+
   it('the Requests card shows the requests served since the master started (as /metrics), exited workers\' included, and the live workers\' share', async () => {
     // Two workers replaced so far served 5000 between them; the one running now, 120.
     const replaced = createFakeView(testSettings({ CORRAL_ADMIN_TOKEN: TOKEN, CORRAL_WORKERS: '1' }), [child(1, 4601, 'ready', { requestsServed: 120 })]);

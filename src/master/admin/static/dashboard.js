@@ -219,9 +219,14 @@ function renderStats(s) {
     tr.dataset.state = w.state;
     if (w.heartbeat_late) tr.dataset.late = 'true';
     const beat = w.last_beat_s_ago === null ? '–' : `${fmt.num(w.last_beat_s_ago, 1)} s ago`;
-    const cells = [w.id, w.pid, w.generation, w.heartbeat_late ? `${w.state}, not beating` : w.state, beat, fmt.dur(w.uptime_s), fmt.bytes(w.rss_bytes), fmt.bytes(w.heap_used_bytes),
+    // A ready worker marked for replacement serves until its successor is ready: "ready" alone
+    // hid that every worker was on its way out (after uncaught exceptions, say).
+    const state = w.heartbeat_late ? `${w.state}, not beating` : w.retiring && w.state === 'ready' ? `ready, retiring (${w.retiring})` : w.state;
+    // 0 is the API's "no request answered in the window" (no request takes under 5 µs): shown as
+    // none, not as a 0.0 ms p99 that read as fast.
+    const cells = [w.id, w.pid, w.generation, state, beat, fmt.dur(w.uptime_s), fmt.bytes(w.rss_bytes), fmt.bytes(w.heap_used_bytes),
       w.event_loop_lag_ms === null ? '–' : `${fmt.num(w.event_loop_lag_ms, 1)} ms`, fmt.int(w.active_connections), fmt.int(w.requests_served),
-      w.latency_p99_ms === null ? '–' : `${fmt.num(w.latency_p99_ms, 1)} ms`];
+      !w.latency_p99_ms ? '–' : `${fmt.num(w.latency_p99_ms, 1)} ms`];
     for (const v of cells) { const td = document.createElement('td'); td.textContent = String(v); tr.appendChild(td); }
     return tr;
   });
