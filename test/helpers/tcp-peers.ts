@@ -44,6 +44,35 @@ export function listeningPortsOf(pid: number): Set<number> {
 /** The kernel's st column for LISTEN (include/net/tcp_states.h). */
 const LISTEN = '0A';
 
+/** The processes with a socket listening on TCP `port` (IPv4 and IPv6), by pid. */
+export function listenerPidsOn(port: number): Set<number> {
+  const inodes = new Set<string>();
+  for (const table of ['/proc/net/tcp', '/proc/net/tcp6']) {
+    let text: string;
+    try {
+      text = readFileSync(table, 'utf8');
+    } catch {
+      continue;
+    }
+    for (const line of text.split('\n').slice(1)) {
+      const f = line.trim().split(/\s+/);
+      if (f[3] === LISTEN && portOf(f[1]) === port && f[9]) inodes.add(f[9]);
+    }
+  }
+  const pids = new Set<number>();
+  if (inodes.size === 0) return pids;
+  for (const entry of readdirSync('/proc')) {
+    const pid = Number(entry);
+    if (!Number.isInteger(pid) || pid <= 0) continue;
+    try {
+      for (const inode of socketInodes(pid)) if (inodes.has(inode)) pids.add(pid);
+    } catch {
+      // Gone, or not ours to read.
+    }
+  }
+  return pids;
+}
+
 /** The lines of /proc/net/tcp{,6} of `pid`'s sockets, split into fields. */
 function socketsOf(pid: number): string[][] {
   const inodes = socketInodes(pid);
