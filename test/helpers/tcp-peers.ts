@@ -46,19 +46,7 @@ const LISTEN = '0A';
 
 /** The processes with a socket listening on TCP `port` (IPv4 and IPv6), by pid. */
 export function listenerPidsOn(port: number): Set<number> {
-  const inodes = new Set<string>();
-  for (const table of ['/proc/net/tcp', '/proc/net/tcp6']) {
-    let text: string;
-    try {
-      text = readFileSync(table, 'utf8');
-    } catch {
-      continue;
-    }
-    for (const line of text.split('\n').slice(1)) {
-      const f = line.trim().split(/\s+/);
-      if (f[3] === LISTEN && portOf(f[1]) === port && f[9]) inodes.add(f[9]);
-    }
-  }
+  const inodes = new Set(tcpRows().filter((f) => f[3] === LISTEN && portOf(f[1]) === port && f[9]).map((f) => f[9] as string));
   const pids = new Set<number>();
   if (inodes.size === 0) return pids;
   for (const entry of readdirSync('/proc')) {
@@ -76,6 +64,11 @@ export function listenerPidsOn(port: number): Set<number> {
 /** The lines of /proc/net/tcp{,6} of `pid`'s sockets, split into fields. */
 function socketsOf(pid: number): string[][] {
   const inodes = socketInodes(pid);
+  return tcpRows().filter((f) => f[9] !== undefined && inodes.has(f[9]));
+}
+
+/** Every line of /proc/net/tcp{,6}, split into fields: sl local_address rem_address st tx:rx tr:when retrnsmt uid timeout inode ... */
+function tcpRows(): string[][] {
   const rows: string[][] = [];
   for (const table of ['/proc/net/tcp', '/proc/net/tcp6']) {
     let text: string;
@@ -84,12 +77,7 @@ function socketsOf(pid: number): string[][] {
     } catch {
       continue;
     }
-    for (const line of text.split('\n').slice(1)) {
-      // sl local_address rem_address st tx:rx tr:when retrnsmt uid timeout inode ...
-      const f = line.trim().split(/\s+/);
-      const inode = f[9];
-      if (inode !== undefined && inodes.has(inode)) rows.push(f);
-    }
+    for (const line of text.split('\n').slice(1)) if (line.trim()) rows.push(line.trim().split(/\s+/));
   }
   return rows;
 }

@@ -65,10 +65,10 @@ interface RangeState {
   /** Resolves with that error at the fetch's first failed attempt (never, if none fails). */
   attemptFailed: Promise<unknown> | undefined;
   /**
-   * Resolves with the wait the hosts' shared window told the fetch in flight of, once one was
-   * over QUOTA_ANSWER_MS (never, if none was): its clients are answered then (unlessQuotaWaits).
+   * Resolves once the hosts' shared window told the fetch in flight of a wait over
+   * QUOTA_ANSWER_MS (never, if none was): its clients are answered then (unlessQuotaWaits).
    */
-  slotTold?: Promise<number> | undefined;
+  slotTold?: Promise<void> | undefined;
   /** When the slot the fetch in flight was last told of frees (this tier's clock): a later joiner's wait. */
   slotFreesAt?: number | undefined;
   /** A look for another host's value (REDIS_URL), shared by the misses that wait on it. */
@@ -264,7 +264,7 @@ export class ReadTier {
   private async unlessQuotaWaits(range: string, st: RangeState, flight: Promise<CachedValue>): Promise<CachedValue> {
     const told = st.slotTold;
     if (!told || st.cause?.granted === true) return flight;
-    const first = await Promise.race([flight.then((value) => ({ value })), told.then(() => ({ told: true }))]);
+    const first = await Promise.race([flight.then((value) => ({ value })), told.then(() => ({}))]);
     if ('value' in first) return first.value;
     // What is left of the wait, not the wait as first told: a client joining 1.4 s into a 1.5 s
     // wait was answered 503 "2 s" with the slot 0.1 s away.
@@ -378,13 +378,13 @@ export class ReadTier {
   private refresh(range: string, st: RangeState, clientWaits: boolean): Promise<CachedValue> {
     let tell: (err: unknown) => void = () => undefined;
     const attemptFailed = new Promise<unknown>((resolve) => (tell = resolve));
-    let tellSlot: (waitMs: number) => void = () => undefined;
-    const slotTold = new Promise<number>((resolve) => (tellSlot = resolve));
+    let tellSlot: () => void = () => undefined;
+    const slotTold = new Promise<void>((resolve) => (tellSlot = resolve));
     const cause: ReadCause = {
       clientWaits,
       waitsForSlot: (waitMs) => {
         if (st.slotTold === slotTold) st.slotFreesAt = this.clock.now() + waitMs;
-        if (waitMs > QUOTA_ANSWER_MS) tellSlot(waitMs);
+        if (waitMs > QUOTA_ANSWER_MS) tellSlot();
       },
     };
     const onRetry = (err: Error) => {
