@@ -1,8 +1,10 @@
 // Which client connections a process holds on a port, read from /proc: the clients a kill -9 of
-// that process cuts; and which ports it listens on. Linux only (the daemon's integration tests
-// already are).
+// that process cuts; and which ports it listens on, read from the kernel's listening sockets by
+// ss(8). Linux only (the daemon's integration tests already are).
 
+import { execFile } from 'node:child_process';
 import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
+import { promisify } from 'node:util';
 
 function socketInodes(pid: number): Set<string> {
   const inodes = new Set<string>();
@@ -34,19 +36,15 @@ export function clientPortsHeldBy(pid: number, serverPort: number): Set<number> 
   return ports;
 }
 
-/** The TCP ports `pid` listens on (its sockets in LISTEN state, IPv4 and IPv6). */
-export function listeningPortsOf(pid: number): Set<number> {
-  const ports = new Set<number>();
-  for (const f of socketsOf(pid)) if (f[3] === LISTEN) ports.add(portOf(f[1]));
-  return ports;
+/** The TCP ports `pid` listens on (IPv4 and IPv6). */
+export async function listeningPortsOf(pid: number): Promise<Set<number>> {
+  const inodes = socketInodes(pid);
+  return new Set((await listeningSockets()).filter((l) => inodes.has(l.inode)).map((l) => l.port));
 }
 
-/** The kernel's st column for LISTEN (include/net/tcp_states.h). */
-const LISTEN = '0A';
-
 /** The processes with a socket listening on TCP `port` (IPv4 and IPv6), by pid. */
-export function listenerPidsOn(port: number): Set<number> {
-  const inodes = new Set(tcpRows().filter((f) => f[3] === LISTEN && portOf(f[1]) === port && f[9]).map((f) => f[9] as string));
+export async function listenerPidsOn(port: number): Promise<Set<number>> {
+  const inodes = new Set((await listeningSockets()).filter((l) => l.port === port).map((l) => l.inode));
   const pids = new Set<number>();
   if (inodes.size === 0) return pids;
   for (const entry of readdirSync('/proc')) {
@@ -59,6 +57,25 @@ export function listenerPidsOn(port: number): Set<number> {
     }
   }
   return pids;
+}
+
+/**
+ * The host's listening TCP sockets, as ss(8) asks the kernel over netlink for them alone. Not
+ * /proc/net/tcp: that lists every socket of the host, 50 000 rows after a CI run's load tests
+ * left their TIME_WAITs, and reading and splitting it took this process's loop for so long that a
+ * test polling it every 50 ms starved its own HTTP client. Run asynchronously for the same reason.
+ */
+async function listeningSockets(): Promise<{ readonly port: number; readonly inode: string }[]> {
+  const { stdout } = await promisify(execFile)('ss', ['-H', '-l', '-t', '-n', '-e'], { maxBuffer: 16 * 1024 * 1024 });
+  const sockets: { port: number; inode: string }[] = [];
+  for (const line of stdout.split('\n')) {
+    // LISTEN 0 511 127.0.0.1:45599 0.0.0.0:* ino:693667 sk:4 cgroup:/ <->  ([::1]:port, *:port)
+    const local = line.trim().split(/\s+/)[3];
+    const inode = /\bino:(\d+)/.exec(line)?.[1];
+    if (!local || !inode) continue;
+    sockets.push({ port: Number(local.slice(local.lastIndexOf(':') + 1)), inode });
+  }
+  return sockets;
 }
 
 /** The lines of /proc/net/tcp{,6} of `pid`'s sockets, split into fields. */

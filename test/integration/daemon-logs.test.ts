@@ -57,7 +57,7 @@ test('USR1 sent to the workers and the keeper themselves (systemctl kill without
     // local user may connect to and run code as corral's user.
     for (const pid of children) {
       await new Promise((resolve) => setTimeout(resolve, 200));
-      assert.deepEqual([...listeningPortsOf(pid)].filter((p) => p !== appPort), [], `pid ${pid} listens on no port of its own`);
+      assert.deepEqual([...(await listeningPortsOf(pid))].filter((p) => p !== appPort), [], `pid ${pid} listens on no port of its own`);
     }
     // The workers write to the new file. The master, not signalled, writes to the moved one
     // until its check of the path (file-watch.ts) finds the new file there and it follows.

@@ -69,7 +69,7 @@ test('a worker spinning in a busy loop when the master is killed with SIGKILL ex
     assert.equal(children.length, 3, 'two workers and the keeper');
     const { pid: stuck, client } = await spinOneWorker(c);
     assert.ok(children.some((ch) => ch.pid === stuck));
-    assert.ok(listeningPortsOf(stuck).has(port), 'the stuck worker listens on the port itself (shared accept)');
+    assert.ok((await listeningPortsOf(stuck)).has(port), 'the stuck worker listens on the port itself (shared accept)');
     c.kill('SIGKILL');
     await c.exited;
     const killedAt = Date.now();
@@ -80,7 +80,7 @@ test('a worker spinning in a busy loop when the master is killed with SIGKILL ex
     // No child of the killed master listens there any more. (Whether the port can be bound again
     // says less beside other tests: the freed port is an ephemeral one, which another test's
     // server or outgoing connection may take at once; it did, in CI.)
-    const holders = [...listenerPidsOn(port)];
+    const holders = [...(await listenerPidsOn(port))];
     assert.deepEqual(holders.filter((pid) => children.some((ch) => ch.pid === pid)), [], `port ${port}: no child of the killed master listens (listeners: ${holders.join(', ') || 'none'})`);
     // Each says why: the idle worker and the keeper by their JavaScript, the stuck one by its probe.
     const gone = await waitFor(() => {

@@ -52,7 +52,7 @@ test("a child stuck in a busy loop answers its stack through the probe: the loop
     assert.ok(frames, 'frames came back');
     assert.deepEqual(frames.slice(0, 2).map((f) => f.fn), ['spinForever', 'handler']);
     assert.ok(frames[0]!.url.endsWith('.mjs') && frames[0]!.line === 4, JSON.stringify(frames[0]));
-    assert.deepEqual([...listeningPortsOf(pid)], [], 'the child listens on no TCP port (the inspector was never opened)');
+    assert.deepEqual([...(await listeningPortsOf(pid))], [], 'the child listens on no TCP port (the inspector was never opened)');
     // Asked again, it answers again (the master asks once; the probe does not care).
     assert.equal((await captureStuckStack(spawned.stackProbe, 2000))?.[0]?.fn, 'spinForever');
   } finally {
