@@ -42,17 +42,20 @@ describe('two hosts sharing one sheet through Redis', { skip: redisMissing }, ()
       while (!redis.cli('KEYS', '*:range:Players').includes('Players')) await new Promise((r) => setTimeout(r, 10));
       const fromB = await read(b, 'Players');
       assert.deepEqual(fromB.values, fromA.values);
-      // Each process reads the wall clock at its start, so one time reads a little apart in two.
-      assert.ok(Math.abs(fromB.fetchedAt - fromA.fetchedAt) < 100, `B answers A's copy (${fromB.fetchedAt - fromA.fetchedAt} ms apart)`);
       assert.equal(readCalls(emu), calls, 'B read nothing from Google');
       assert.ok(((await keeperFigures(b)).sharedReads ?? 0) >= 1, "B's keeper counts the range it took from Redis");
+      // A worker moves its keeper's times onto its own clock by the two clocks' difference as read
+      // when the answer was sent and taken, which counts the answer's time in transit: one time
+      // reads apart on two hosts, by a few ms on a quiet box, by 200 ms on a loaded one (a CI run).
+      // The call count above is what rules out a copy of B's own.
+      assert.ok(Math.abs(fromB.fetchedAt - fromA.fetchedAt) < 1000, `B answers A's copy (${fromB.fetchedAt - fromA.fetchedAt} ms apart)`);
 
       // Events, cold on both: 40 readers on each host at once.
       const before = readCalls(emu);
       const answers = await Promise.all([...Array.from({ length: 40 }, () => read(a, 'Events')), ...Array.from({ length: 40 }, () => read(b, 'Events'))]);
       assert.equal(readCalls(emu) - before, 1, 'one fetch of Events for both hosts');
       const times = answers.map((x) => x.fetchedAt);
-      assert.ok(Math.max(...times) - Math.min(...times) < 100, 'every reader got the one copy');
+      assert.ok(Math.max(...times) - Math.min(...times) < 1000, 'every reader got the one copy (its time as each host reads it)');
     } finally {
       await Promise.all(hosts.map((h) => h.stop()));
       await emu.close();
