@@ -8,6 +8,7 @@ import { generatorHint, isGeneratorError } from './generator-limits.js';
 import { LOGIN_LOCKED, LOGIN_LOCKED_HINT, LOGIN_WITHOUT_TOKEN } from './login-answer.js';
 import type { ServerSample } from './sampler.js';
 import type { Counts, LatencySummary } from './tally.js';
+import { counted } from '../counted.js';
 
 export const CRITERIA = Object.freeze({ p95Ms: 500, cpuPercent: 80, ramPercent: 50 });
 
@@ -344,11 +345,6 @@ function namingSteps(unjudged: readonly { readonly detail: string; readonly labe
     const labels = steps.get(u.detail);
     return labels ? u.detail.replaceAll('this step', [...labels].join(', ')) : u.detail;
   });
-}
-
-/** "1 timeout", "3 timeouts". */
-function counted(n: number, noun: string): string {
-  return `${n} ${noun}${n === 1 ? '' : 's'}`;
 }
 
 function concurrentUsers(n: number): string {

@@ -3,6 +3,7 @@
 // threshold gives one line, not one per tick.
 
 import type { Logger } from '../log/logger.js';
+import { counted } from '../counted.js';
 import { busyConnections, type Capacity } from './capacity.js';
 import type { HostSample } from './host-monitor.js';
 
@@ -42,7 +43,11 @@ export function createAlerts(logger: Logger, options: AlertOptions): Alerts {
         fired.add(level);
         const fields = { event: 'capacity.alert', threshold: level, percent_used: p, current_connections: c.current_connections, idle_connections: c.idle_connections, peak_busy_connections: c.peak_busy_connections, refused_last_interval: c.refused_last_interval, idle_closed_last_interval: c.idle_closed_last_interval, max_connections: c.max_connections, status: c.status };
         const refusing = `${c.refused_last_interval > 0 ? `, ${c.refused_last_interval} refused` : ''}${c.idle_closed_last_interval > 0 ? `, ${c.idle_closed_last_interval} idle closed to admit new ones` : ''}`;
-        const msg = `capacity at ${p}% (${busy}/${c.max_connections} busy, ${c.idle_connections} idle${refusing}): passed ${level}%`;
+        // Reached by idle closures, not by the busy share: "at 5 % ... passed 80 %" read as a bug.
+        const byClosures = share < level && c.refused_last_interval === 0 && c.idle_closed_last_interval > 0;
+        const msg = byClosures
+          ? `capacity tight: every slot was held, and ${counted(c.idle_closed_last_interval, 'idle connection')} closed to admit new ones (${busy}/${c.max_connections} busy, ${p}%, ${c.idle_connections} idle): counted as ${level}%`
+          : `capacity at ${p}% (${busy}/${c.max_connections} busy, ${c.idle_connections} idle${refusing}): passed ${level}%`;
         if (level >= 100) logger.error({ ...fields, code: 'CORRAL_ERR_CAPACITY' }, `${msg}; new connections are refused`);
         else if (level >= 95) logger.error({ ...fields, code: 'CORRAL_ERR_CAPACITY' }, msg);
         else logger.warn(fields, msg);

@@ -28,6 +28,7 @@ import { ExitTally } from './exit-reasons.js';
 import { ChildKiller } from './child-killer.js';
 import { codeIdentity, installMoveWatch } from './code-identity.js';
 import { ChildMessageHandler } from './child-message-handler.js';
+import { counted } from '../counted.js';
 import { RequestLatency } from './request-latency.js';
 import { CrashLedger } from './crash-ledger.js';
 import { drainChild } from './drain.js';
@@ -53,7 +54,6 @@ const TICK_MS = 250;
 const MASTER_STALL_MS = 5000;
 
 /** `n` and the noun, singular for one: "corral ready: 1 workers", "after 1 attempts" read wrong. */
-const counted = (n: number, noun: string): string => `${n} ${n === 1 ? noun : `${noun}s`}`;
 
 export class Arbiter {
   /** The settings in force and the worker count steered to (a reload replaces both). */

@@ -42,6 +42,8 @@ describe('alerts', () => {
     assert.equal(lines[2]?.refused_last_interval, 300);
     assert.match(String(lines[2]?.msg), /300 refused.*new connections are refused/);
     assert.equal(lines[6]?.idle_closed_last_interval, 40, 'idle connections closed to admit new ones: WARNING');
+    // Not "capacity at 5% ...: passed 80%": the line says what made it count as 80 %.
+    assert.equal(String(lines[6]?.msg), 'capacity tight: every slot was held, and 40 idle connections closed to admit new ones (5/100 busy, 5%, 0 idle): counted as 80%');
   });
 
   it('judges thresholds on the exact ratio: 7996 of 8000 is no "refused" alert, 94.96 % has not passed 95', async () => {
