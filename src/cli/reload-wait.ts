@@ -11,6 +11,12 @@ import { getAdminJson } from './master-process.js';
 export interface ReloadStanding {
   readonly master_pid: number;
   readonly in_progress_generation: number | null;
+  /**
+   * Ms from the answer within which the reload in progress ends or takes a step that renews it
+   * (the bound the master gives systemd); null with none in progress, absent from an older
+   * corral's answer.
+   */
+  readonly in_progress_bound_ms?: number | null;
   readonly queued: boolean;
   readonly stopping: boolean;
   readonly last: {
@@ -43,17 +49,31 @@ export type ReloadEnding =
   | { readonly kind: 'ended'; readonly last: NonNullable<ReloadStanding['last']> }
   | { readonly kind: 'stopping' }
   | { readonly kind: 'master-gone' }
-  | { readonly kind: 'timeout'; readonly standing: ReloadStanding | undefined; readonly why: string | undefined };
+  | { readonly kind: 'timeout'; readonly standing: ReloadStanding | undefined; readonly why: string | undefined; readonly waitedMs: number };
+
+/**
+ * The wait's deadline once the master answered `standing` at `answeredAt` (epoch ms): a reload in
+ * progress within its bound moves it to where that bound ends, never earlier than it was (the
+ * first bound holds until the reload has started, and for a master of an older corral, which
+ * gives none). systemd keeps its timer the same way (reload-bound.ts).
+ */
+export function deadlineAfter(deadline: number, standing: Pick<ReloadStanding, 'in_progress_generation' | 'in_progress_bound_ms'>, answeredAt: number): number {
+  const bound = standing.in_progress_bound_ms;
+  if (standing.in_progress_generation === null || typeof bound !== 'number' || !Number.isFinite(bound)) return deadline;
+  return Math.max(deadline, answeredAt + bound);
+}
 
 /**
  * Waits until a reload that ended after `before` was read is the latest, with none in progress or
  * queued behind it (a reload asked for during another is queued, and the master runs it next with
- * the settings as they are then: the wait covers it), a stop begins, the master exits, or
- * `timeoutMs` passes. The signal sent after `before` was read is one of those reloads.
+ * the settings as they are then: the wait covers it), a stop begins, the master exits, or the
+ * bound passes without that: `firstBoundMs`, moved on by the master's answers while the reload
+ * makes progress (deadlineAfter). The signal sent after `before` was read is one of those reloads.
  */
-export async function waitForReloadEnd(base: string, masterPid: number, before: ReloadStanding, timeoutMs: number): Promise<ReloadEnding> {
+export async function waitForReloadEnd(base: string, masterPid: number, before: ReloadStanding, firstBoundMs: number): Promise<ReloadEnding> {
   const beforeSeq = before.last?.seq ?? 0;
-  const deadline = Date.now() + timeoutMs;
+  const startedAt = Date.now();
+  let deadline = startedAt + firstBoundMs;
   let standing: ReloadStanding | undefined;
   let why: string | undefined;
   for (;;) {
@@ -61,6 +81,7 @@ export async function waitForReloadEnd(base: string, masterPid: number, before: 
     try {
       standing = await readReloadStanding(base);
       why = undefined;
+      deadline = deadlineAfter(deadline, standing, Date.now());
       const last = standing.last;
       if (last && last.seq > beforeSeq && standing.in_progress_generation === null && !standing.queued) return { kind: 'ended', last };
       // A stop drops a reload not yet started and ends the one in progress with the workers.
@@ -70,6 +91,7 @@ export async function waitForReloadEnd(base: string, masterPid: number, before: 
       if (!isAlive(masterPid)) return { kind: 'master-gone' };
       why = (err as Error).message;
     }
-    if (Date.now() >= deadline) return { kind: 'timeout', standing, why };
+    const now = Date.now();
+    if (now >= deadline) return { kind: 'timeout', standing, why, waitedMs: now - startedAt };
   }
 }

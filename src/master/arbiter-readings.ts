@@ -37,6 +37,8 @@ export interface ReadingsSource {
   readonly exitedServed: ServedTotals;
   readonly exitTally: ExitTally;
   readonly latency: RequestLatencyReader;
+  /** What is left of the reload in progress's bound (reload-bound.ts); undefined with none in progress. */
+  readonly reloadBoundMs: () => number | undefined;
 }
 
 /** What the admin API asks of the arbiter, beside what it reads. */
@@ -165,7 +167,7 @@ export class ArbiterReadings {
       },
       generation: () => s.gens.current,
       reloadOutcome: () => s.gens.outcome,
-      reloadState: () => ({ inProgress: s.gens.reload ? s.gens.current : undefined, queued: s.gens.queued, last: s.gens.lastEnd, ended: s.gens.endedByOutcome }),
+      reloadState: () => ({ inProgress: s.gens.reload ? s.gens.current : undefined, boundMs: s.reloadBoundMs(), queued: s.gens.queued, last: s.gens.lastEnd, ended: s.gens.endedByOutcome }),
       // A stop recorded but not yet handled by the tick counts: the tick drops what comes after it.
       stopping: () => s.stopping() || asks.stopRecorded(),
       requestReload: asks.requestReload,

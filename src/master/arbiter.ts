@@ -37,6 +37,7 @@ import { KeeperCrashLedger } from './keeper-crash-ledger.js';
 import { KeeperRestart } from './keeper-restart.js';
 import { keeperRestartStep, waitForFirstKeeper } from './keeper-wait.js';
 import { keeperOf, newChildRecord, workersOf, type ChildRecord, type RetireReason } from './registry.js';
+import { attemptBoundMs, drainBoundMs, ReloadBound } from './reload-bound.js';
 import { ReloadLifecycle, type Target } from './reload-lifecycle.js';
 import { logEnvOverrides } from './reload-plan.js';
 import { drainsDue, forksDue, isActiveCurrent, nextRecycle, scaleDownExcess } from './rollout.js';
@@ -86,6 +87,7 @@ export class Arbiter {
   private readonly killer: ChildKiller;
   private readonly keeperRestart: KeeperRestart;
   private readonly reloads: ReloadLifecycle;
+  private readonly reloadBound: ReloadBound;
   private readonly readings: ArbiterReadings;
   private readonly messages: ChildMessageHandler;
   private readonly shutdown: Shutdown;
@@ -108,9 +110,11 @@ export class Arbiter {
     const requestTick = () => this.requestTick();
     const keeperRestart = new KeeperRestart({ log, now, keeperCrashes, keeper, drain, tellWorkers: (msg) => this.tellWorkers(msg) });
     this.keeperRestart = keeperRestart;
-    this.readings = new ArbiterReadings({ options: o, now, startedAt: this.startedAt, children, target, gens, crashes, keeperCrashes, latency, exitedServed: this.exitedServed, exitTally: this.exitTally, stopping: () => this.phase === 'stopping', finished: () => this.finished });
+    this.readings = new ArbiterReadings({ options: o, now, startedAt: this.startedAt, children, target, gens, crashes, keeperCrashes, latency, exitedServed: this.exitedServed, exitTally: this.exitTally, stopping: () => this.phase === 'stopping', finished: () => this.finished, reloadBoundMs: () => (gens.reload ? this.reloadBound.remainingMs() : undefined) });
     const installMove = o.installMove ?? installMoveWatch();
-    this.reloads = new ReloadLifecycle({ options: o, target, gens, crashes, keeperRestart, log, now, code, installMove, workers, requestTick, booting: () => this.phase === 'booting', statusLine: () => this.statusLine(), recordReload: () => this.record('reload') });
+    const bound = new ReloadBound(o.notifier, now);
+    this.reloadBound = bound;
+    this.reloads = new ReloadLifecycle({ options: o, target, gens, crashes, keeperRestart, bound, log, now, code, installMove, workers, requestTick, booting: () => this.phase === 'booting', statusLine: () => this.statusLine(), recordReload: () => this.record('reload') });
     const markRetire = (c: ChildRecord, reason: RetireReason, extra: Record<string, number>, crashCounted: boolean) => this.markRetire(c, reason, extra, crashCounted);
     const listening = (port: number) => {
       this.port = port;
@@ -286,7 +290,10 @@ export class Arbiter {
       this.shutdown.step(now);
       return;
     }
-    if (this.o.withKeeper && !this.keeper() && now >= this.keeperCrashes.nextSpawnAt) this.spawn('keeper');
+    if (this.o.withKeeper && !this.keeper()) {
+      if (now >= this.keeperCrashes.nextSpawnAt) this.spawn('keeper');
+      else this.reloadStep(attemptBoundMs(this.settings, this.keeperCrashes.nextSpawnAt - now));
+    }
     // Workers wait for the keeper at first boot so the first requests find it, but not forever.
     const keeper = this.keeper();
     if (this.o.withKeeper && this.phase === 'booting' && keeper?.state !== 'ready' && !this.keeperGaveWay) {
@@ -318,6 +325,8 @@ export class Arbiter {
       if (this.giveUpOnBoot()) return;
     }
     const missing = this.target.expected - activeCurrent.length;
+    // A failed boot's backoff: the reload's next attempt begins once it has passed.
+    if (missing > 0 && now < this.crashes.nextSpawnAt) this.reloadStep(attemptBoundMs(this.settings, this.crashes.nextSpawnAt - now));
     if (missing > 0 && now >= this.crashes.nextSpawnAt) {
       const anyBooting = activeCurrent.some((c) => c.state === 'booting');
       const { n, failing } = forksDue({ missing, bootFailures: this.crashes.bootFailures, quickCrashes: this.crashes.quickCrashes, anyBooting });
@@ -332,7 +341,10 @@ export class Arbiter {
       // A booting worker marked for a scale-down keeps that reason: its exit said `superseded`
       // (counted as a reload's) after a `worker.recycle` line that said scale-down.
       if (superseded) this.drain(c, c.retire ?? 'superseded', 0);
-      else this.drain(c, c.retire ?? `reload to generation ${this.gens.current}`, this.settings.CORRAL_GRACEFUL_TIMEOUT * 1000);
+      else {
+        this.drain(c, c.retire ?? `reload to generation ${this.gens.current}`, this.settings.CORRAL_GRACEFUL_TIMEOUT * 1000);
+        this.reloadStep(drainBoundMs(this.settings));
+      }
     }
     const readyCurrent = activeCurrent.filter((c) => c.state === 'ready').length;
 
@@ -359,6 +371,16 @@ export class Arbiter {
     this.log.fatal({ event: 'boot.exhausted', code: fatal.code, attempts: this.crashes.bootFailures, boot_error: err ?? null }, fatal.message);
     this.finish(EXIT.BOOT_EXHAUSTED, fatal);
     return true;
+  }
+
+  /**
+   * The reload in progress took a step that restarts its clock (a boot attempt, a failed boot's
+   * backoff, an old worker's drain) and may take `boundMs` from now: systemd and `corral reload
+   * --wait` are told (reload-bound.ts). Outside a reload, nothing: a first boot has the unit's
+   * TimeoutStartSec, and a crash's replacement no systemd job.
+   */
+  private reloadStep(boundMs: number): void {
+    if (this.gens.reload) this.reloadBound.extend(boundMs);
   }
 
   private markRetire(c: ChildRecord, reason: RetireReason, extra: Record<string, number> = {}, crashCounted?: boolean): void {
@@ -419,6 +441,8 @@ export class Arbiter {
     this.children.set(id, record);
     this.killer.track(id, spawned.stackProbe);
     if (role === 'keeper') this.keeperRestart.forked(this.code());
+    // A boot attempt begins: the reload has its boot timeout, then the drain.
+    this.reloadStep(attemptBoundMs(this.settings));
     this.log.info({ event: `${role}.boot`, worker_id: id, worker_pid: spawned.handle.pid, generation: this.gens.current }, `booting ${role} ${id} (pid ${spawned.handle.pid})`);
   }
 

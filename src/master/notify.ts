@@ -10,6 +10,11 @@ export interface Notifier {
    * unit's TimeoutStartSec was generated for).
    */
   reloading(status: string, timeoutMs: number): void;
+  /**
+   * EXTEND_TIMEOUT_USEC alone: the reload under way took a step (a boot attempt, the old workers'
+   * drain) and may take `timeoutMs` from now (reload-bound.ts).
+   */
+  extendTimeout(timeoutMs: number): void;
   /** STOPPING=1 at the start of shutdown, and EXTEND_TIMEOUT_USEC: the stop may take `timeoutMs`. */
   stopping(status: string, timeoutMs: number): void;
   /** STATUS= one-line summary. */
@@ -24,6 +29,7 @@ export interface Notifier {
 export const noopNotifier: Notifier = {
   ready() {},
   reloading() {},
+  extendTimeout() {},
   stopping() {},
   status() {},
   watchdog() {},

@@ -15,8 +15,8 @@ import type { CrashLedger } from './crash-ledger.js';
 import type { Generations } from './generations.js';
 import type { KeeperRestart } from './keeper-restart.js';
 import type { ChildRecord } from './registry.js';
+import { startBoundMs, type ReloadBound } from './reload-bound.js';
 import { logEnvOverrides, planReload } from './reload-plan.js';
-import { timeoutStartSec } from '../systemd/timeouts.js';
 
 /** What the master steers towards: a reload replaces both, a rollback puts them back. */
 export interface Target {
@@ -39,6 +39,8 @@ export interface ReloadDeps {
   readonly gens: Generations;
   readonly crashes: CrashLedger;
   readonly keeperRestart: KeeperRestart;
+  /** The reload's bound: RELOADING=1 starts it, the arbiter renews it at each step. */
+  readonly bound: ReloadBound;
   readonly workers: () => ChildRecord[];
   /** The master's first boot is not over: READY=1 is then the boot's own, and waits for the workers. */
   readonly booting: () => boolean;
@@ -147,7 +149,7 @@ export class ReloadLifecycle {
     }
     this.d.keeperRestart.ifChanged(keeperFrom ?? previous.settings, next.settings, onDisk);
     this.d.crashes.clearBootBackoff();
-    this.d.options.notifier.reloading(`reloading: starting generation ${gens.current}`, timeoutStartSec(next.settings.CORRAL_GRACEFUL_TIMEOUT, next.settings.CORRAL_TIMEOUT) * 1000);
+    this.d.bound.start(`reloading: starting generation ${gens.current}`, startBoundMs(next.settings));
     log.info({ event: 'reload.start', generation: gens.current, workers: target.expected }, `reload: starting generation ${gens.current}`);
   }
 

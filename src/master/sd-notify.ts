@@ -63,7 +63,8 @@ export function oneLine(text: string): string {
  * were sized from the settings when the unit was generated; CORRAL_GRACEFUL_TIMEOUT raised in the
  * .env file since (and applied by a reload) would otherwise have systemd SIGKILL a stop, requests
  * in flight and the keeper's last flush with it, before the graceful timeout the operator set.
- * It never shortens a timeout: systemd keeps the later of the two deadlines.
+ * It never shortens a timeout: systemd keeps the later of the two deadlines. A reload sends it again
+ * at each step it takes (reload-bound.ts), each time before the last one runs out.
  */
 function extendTimeout(timeoutMs: number): string {
   return `EXTEND_TIMEOUT_USEC=${Math.max(0, Math.ceil(timeoutMs)) * 1000}`;
@@ -120,6 +121,9 @@ export function createNotifier(systemdEnv: SystemdEnv, logger: Logger, options: 
       // MONOTONIC_USEC lets systemd ≥253 (Type=notify-reload) match this RELOADING=1 to the
       // reload it asked for; systemd 252 ignores the field and still honours RELOADING/READY.
       notify(['RELOADING=1', `MONOTONIC_USEC=${monotonicUsec()}`, extendTimeout(timeoutMs), `STATUS=${oneLine(status)}`]);
+    },
+    extendTimeout(timeoutMs) {
+      notify([extendTimeout(timeoutMs)]);
     },
     stopping(status, timeoutMs) {
       notify(['STOPPING=1', extendTimeout(timeoutMs), `STATUS=${oneLine(status)}`]);

@@ -8,6 +8,11 @@ import type { ChildRecord } from './registry.js';
 /** A child that has not reported ready after this long is killed as a failed boot. */
 export const BOOT_TIMEOUT_FLOOR_MS = 60_000;
 
+/** How long a child has to report ready: the floor, or CORRAL_TIMEOUT (`timeoutMs`) when longer. */
+export function bootTimeoutMs(timeoutMs: number): number {
+  return Math.max(BOOT_TIMEOUT_FLOOR_MS, timeoutMs);
+}
+
 type Judged = Pick<ChildRecord, 'state' | 'lastBeatAt' | 'beatIntervalMs' | 'drainedReported' | 'sigkillAt' | 'drainDeadline' | 'startedAt'> & Partial<Pick<ChildRecord, 'bootProgressAt'>>;
 
 export type MurderVerdict =
@@ -54,7 +59,7 @@ export function judgeChild(c: Judged, now: number, timeoutMs: number): MurderVer
   // deadline counted from its last advance: a replay that moves is not a boot that hangs. One
   // that stops advancing is killed that long after its last advance, as any other.
   const bootClock = Math.max(c.startedAt, c.bootProgressAt ?? -Infinity);
-  if (c.state === 'booting' && now - bootClock > Math.max(BOOT_TIMEOUT_FLOOR_MS, timeoutMs)) return { kind: 'boot-timeout', bootMs: now - c.startedAt };
+  if (c.state === 'booting' && now - bootClock > bootTimeoutMs(timeoutMs)) return { kind: 'boot-timeout', bootMs: now - c.startedAt };
   return NONE;
 }
 

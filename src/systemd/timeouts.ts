@@ -3,7 +3,7 @@
 // EXTEND_TIMEOUT_USEC= from the settings it runs with (sd-notify.ts), which an edited .env and a
 // reload may have made longer since.
 
-import { BOOT_TIMEOUT_FLOOR_MS } from '../master/stuck-judgement.js';
+import { bootTimeoutMs } from '../master/stuck-judgement.js';
 
 /**
  * Seconds systemd waits after SIGTERM before SIGKILL: the drain (the graceful timeout and the
@@ -23,9 +23,15 @@ export function timeoutStopSec(gracefulTimeout: number): number {
  * the boot plus the drain. The boot: twice what the master gives a worker to become ready (60 s,
  * or CORRAL_TIMEOUT when longer: stuck-judgement.ts), a retry's room; a fixed 120 s timed out
  * an app that takes 160 s to load under CORRAL_TIMEOUT=200, restarting corral every 150 s.
+ *
+ * It stays that size although a reload no longer depends on it alone: it is the whole bound of the
+ * first start, which the master does not extend (a start whose workers hang fails after two boots,
+ * and Restart= tries again, rather than holding `systemctl start` for CORRAL_BOOT_ATTEMPTS boots),
+ * and the first bound of a reload, before the master renews it at each step (reload-bound.ts), and
+ * all of it for an older master, which does not.
  */
 export function timeoutStartSec(gracefulTimeout: number, timeout: number): number {
-  return 2 * Math.max(BOOT_TIMEOUT_FLOOR_MS / 1000, timeout) + gracefulTimeout;
+  return Math.ceil((2 * bootTimeoutMs(timeout * 1000)) / 1000) + gracefulTimeout;
 }
 
 /**

@@ -501,7 +501,7 @@ describe('/admin dashboard in Chromium: cards, layout and buttons', { skip }, ()
     // The reload note above the cards too: a rollback names the app's path.
     const rolledBack = `last reload rolled back (CORRAL_ERR_APP_LOAD), generation 1 serves: the new generation cannot boot (Cannot find module /srv/${'releases/'.repeat(20)}app.mjs)`;
     const standing = view.reloadStanding;
-    view.reloadStanding = { inProgress: undefined, queued: false, last: { seq: 1, outcome: 'rolled_back', generation: 1, code: 'CORRAL_ERR_APP_LOAD', message: rolledBack, at: Date.now(), restartNeeded: [] }, ended: { completed: 0, refused: 0, rolled_back: 1, incomplete: 0 } };
+    view.reloadStanding = { inProgress: undefined, boundMs: undefined, queued: false, last: { seq: 1, outcome: 'rolled_back', generation: 1, code: 'CORRAL_ERR_APP_LOAD', message: rolledBack, at: Date.now(), restartNeeded: [] }, ended: { completed: 0, refused: 0, rolled_back: 1, incomplete: 0 } };
     try {
       await page.route('**/api/admin/reload', (route) => route.fulfill({ status: 409, contentType: 'application/json', body: JSON.stringify({ success: false, error: 'reload_refused', message }) }));
       await page.goto(`${base}/admin#token=${TOKEN}`);
@@ -613,7 +613,7 @@ describe('/admin dashboard in Chromium: cards, layout and buttons', { skip }, ()
     const settings = testSettings({ CORRAL_ADMIN_TOKEN: TOKEN, CORRAL_WORKERS: '2' });
     const own = createFakeView(settings, [child(1, 5301, 'ready', {}), child(2, 5302, 'ready', {})]);
     const message = 'last reload rolled back (CORRAL_ERR_APP_LOAD), generation 1 serves: the new generation cannot boot (Cannot find module /srv/app.mjs)';
-    own.reloadStanding = { inProgress: undefined, queued: false, last: { seq: 1, outcome: 'rolled_back', generation: 1, code: 'CORRAL_ERR_APP_LOAD', message, at: Date.now(), restartNeeded: [] }, ended: { completed: 0, refused: 0, rolled_back: 1, incomplete: 0 } };
+    own.reloadStanding = { inProgress: undefined, boundMs: undefined, queued: false, last: { seq: 1, outcome: 'rolled_back', generation: 1, code: 'CORRAL_ERR_APP_LOAD', message, at: Date.now(), restartNeeded: [] }, ended: { completed: 0, refused: 0, rolled_back: 1, incomplete: 0 } };
     const ownServer = await startAdminServer(own, logger, { host: '127.0.0.1', port: 0, monitoring });
     const page = await browser.newPage();
     const note = async () => ({ visible: await page.isVisible('#reload-note'), text: ((await page.textContent('#reload-note')) ?? '').trim(), kind: await page.getAttribute('#reload-note', 'class') });
@@ -625,7 +625,7 @@ describe('/admin dashboard in Chromium: cards, layout and buttons', { skip }, ()
       own.reloadStanding = { ...own.reloadStanding, inProgress: 3, queued: true };
       await page.waitForFunction(() => document.getElementById('reload-note')?.textContent?.startsWith('reload to generation 3'), undefined, { timeout: 12_000 });
       assert.deepEqual(await note(), { visible: true, text: 'reload to generation 3 in progress, another queued behind it', kind: 'banner reloading' });
-      own.reloadStanding = { inProgress: undefined, queued: false, last: { seq: 3, outcome: 'completed', generation: 4, code: undefined, message: 'last reload completed, generation 4 serves', restartNeeded: [], at: Date.now() }, ended: { completed: 2, refused: 0, rolled_back: 1, incomplete: 0 } };
+      own.reloadStanding = { inProgress: undefined, boundMs: undefined, queued: false, last: { seq: 3, outcome: 'completed', generation: 4, code: undefined, message: 'last reload completed, generation 4 serves', restartNeeded: [], at: Date.now() }, ended: { completed: 2, refused: 0, rolled_back: 1, incomplete: 0 } };
       await page.waitForFunction(() => document.getElementById('reload-note')?.hidden === true, undefined, { timeout: 12_000 });
       assert.equal((await note()).visible, false);
     } finally {

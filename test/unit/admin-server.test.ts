@@ -45,16 +45,16 @@ describe('admin server with a token', () => {
   it('says where reloads stand without a token, outcomes and codes only; the stats add the message', async () => {
     const empty = await fetch(`${base}/api/admin/reload`);
     assert.equal(empty.status, 200);
-    assert.deepEqual(await empty.json(), { success: true, master_pid: process.pid, in_progress_generation: null, queued: false, last: null, stopping: false });
+    assert.deepEqual(await empty.json(), { success: true, master_pid: process.pid, in_progress_generation: null, in_progress_bound_ms: null, queued: false, last: null, stopping: false });
     const message = 'last reload rolled back (CORRAL_ERR_APP_LOAD), generation 1 serves: the new generation cannot boot (Cannot find module /srv/app.mjs)';
-    view.reloadStanding = { inProgress: 3, queued: true, last: { seq: 2, outcome: 'rolled_back', generation: 1, code: 'CORRAL_ERR_APP_LOAD', message, at: Date.parse('2026-11-28T01:00:00Z'), restartNeeded: [] }, ended: { completed: 1, refused: 0, rolled_back: 1, incomplete: 0 } };
+    view.reloadStanding = { inProgress: 3, boundMs: 41_999.2, queued: true, last: { seq: 2, outcome: 'rolled_back', generation: 1, code: 'CORRAL_ERR_APP_LOAD', message, at: Date.parse('2026-11-28T01:00:00Z'), restartNeeded: [] }, ended: { completed: 1, refused: 0, rolled_back: 1, incomplete: 0 } };
     try {
       const last = { seq: 2, outcome: 'rolled_back', generation: 1, code: 'CORRAL_ERR_APP_LOAD', restart_needed: [], at: '2026-11-28T01:00:00.000Z' };
-      assert.deepEqual(await (await fetch(`${base}/api/admin/reload`)).json(), { success: true, master_pid: process.pid, in_progress_generation: 3, queued: true, last, stopping: false });
+      assert.deepEqual(await (await fetch(`${base}/api/admin/reload`)).json(), { success: true, master_pid: process.pid, in_progress_generation: 3, in_progress_bound_ms: 42_000, queued: true, last, stopping: false });
       const stats = (await (await fetch(`${base}/api/admin/stats`, { headers: auth })).json()) as { reload: unknown };
-      assert.deepEqual(stats.reload, { in_progress_generation: 3, queued: true, last: { ...last, message } });
+      assert.deepEqual(stats.reload, { in_progress_generation: 3, in_progress_bound_ms: 42_000, queued: true, last: { ...last, message } });
     } finally {
-      view.reloadStanding = { inProgress: undefined, queued: false, last: undefined, ended: { completed: 0, refused: 0, rolled_back: 0, incomplete: 0 } };
+      view.reloadStanding = { inProgress: undefined, boundMs: undefined, queued: false, last: undefined, ended: { completed: 0, refused: 0, rolled_back: 0, incomplete: 0 } };
     }
   });
 

@@ -64,12 +64,15 @@ function recordingNotifier() {
   const statuses: string[] = [];
   /** The EXTEND_TIMEOUT_USEC each RELOADING=1 and STOPPING=1 carried, in ms. */
   const timeouts: string[] = [];
+  /** The EXTEND_TIMEOUT_USEC sent alone (a reload's later steps), in ms. */
+  const extensions: number[] = [];
   const n: Notifier = {
     ready: (s) => void calls.push(`ready:${s}`),
     reloading: (_s, timeoutMs) => {
       calls.push('reloading');
       timeouts.push(`reloading:${timeoutMs}`);
     },
+    extendTimeout: (timeoutMs) => void extensions.push(timeoutMs),
     stopping: (_s, timeoutMs) => {
       calls.push('stopping');
       timeouts.push(`stopping:${timeoutMs}`);
@@ -79,14 +82,14 @@ function recordingNotifier() {
     watchdogIntervalMs: 1000,
     close: () => {},
   };
-  return { n, calls, statuses, timeouts };
+  return { n, calls, statuses, timeouts, extensions };
 }
 
 async function setup(env: Record<string, string> = {}, withKeeper = false, options: Partial<ArbiterOptions> = {}) {
   let now = 1_000_000;
   const exits: number[] = [];
   const { spawner, children } = fakeSpawner();
-  const { n, calls, statuses, timeouts } = recordingNotifier();
+  const { n, calls, statuses, timeouts, extensions } = recordingNotifier();
   const log = await captureLogger('worker');
   const base = { CORRAL_ENV_FILE: 'none', CORRAL_WORKERS: '2', CORRAL_TIMEOUT: '5', CORRAL_STUCK_STACKS: 'false', ...env };
   const arbiter = new Arbiter({
@@ -108,6 +111,7 @@ async function setup(env: Record<string, string> = {}, withKeeper = false, optio
     calls,
     statuses,
     timeouts,
+    extensions,
     exits,
     log,
     advance: (ms: number) => (now += ms),
@@ -335,6 +339,70 @@ test("a draining worker's 'drained' is answered with 'release' (its cue to exit)
     t.arbiter.tick();
     keeper.say({ type: 'drained' });
     assert.ok(!keeper.sent.some((m) => m.type === 'release'), 'the keeper exits on its own');
+  } finally {
+    t.log.close();
+  }
+});
+
+test('a reload whose new workers never become ready renews its bound at each boot attempt, so neither systemd nor the admin API\'s answer runs out before the rollback', async () => {
+  // CORRAL_TIMEOUT=5: a boot has the minute's floor; 3 attempts and their backoff outlast the
+  // 150 s bound RELOADING=1 starts with (2 boots and the 30 s drain).
+  const t = await setup({ CORRAL_WORKERS: '1', CORRAL_BOOT_ATTEMPTS: '3' });
+  try {
+    t.bootAll();
+    const view = t.arbiter.view();
+    t.arbiter.record('reload');
+    t.arbiter.tick();
+    assert.deepEqual(t.timeouts, ['reloading:150000']);
+    assert.equal(view.reloadState().boundMs, 150_000);
+    const attempt = 60_000 + 30_000 + 10_000;
+    const forks: number[] = [];
+    let elapsed = 0;
+    let leastLeft = Infinity;
+    for (; elapsed < 600_000 && !t.log.lines().some((l) => l.event === 'reload.failed'); elapsed += 250) {
+      const forked = t.children.filter((c) => c.identity.generation === 2).length;
+      t.run(250);
+      if (t.children.filter((c) => c.identity.generation === 2).length > forked) forks.push(elapsed);
+      beatAll(t.children.filter((c) => !c.exited));
+      for (const c of t.children) if (c.kills.includes('SIGKILL') && !c.exited) c.exit(null, 'SIGKILL');
+      const left = view.reloadState().boundMs;
+      if (left !== undefined) leastLeft = Math.min(leastLeft, left);
+    }
+    assert.ok(t.log.lines().some((l) => l.event === 'reload.failed'), 'rolled back');
+    assert.ok(elapsed > 150_000, `the rollback came after ${elapsed} ms, past the first bound: the case the renewal is for`);
+    assert.equal(forks.length, 2, 'two more attempts after the first');
+    // Each later attempt told systemd its own bound: the backoff it waited, then the attempt from its fork.
+    assert.ok(t.extensions.length >= 2, JSON.stringify(t.extensions));
+    assert.ok(t.extensions.every((ms) => ms >= attempt && ms <= attempt + 30_000), JSON.stringify(t.extensions));
+    // At a boot's timeout, the drain's time and the margin are still left: it never ran out.
+    assert.ok(leastLeft >= 30_000, `the bound ran low while the reload went on (${leastLeft} ms at the least)`);
+    assert.equal(view.reloadState().boundMs, undefined, 'none once the reload ended');
+    assert.equal(t.calls.filter((c) => c.startsWith('ready')).length, 2, 'READY=1 ends the reload');
+  } finally {
+    t.log.close();
+  }
+});
+
+test('once the old generation drains, the reload\'s bound still covers the drain: the graceful timeout and a margin from then', async () => {
+  const t = await setup({ CORRAL_WORKERS: '1', CORRAL_GRACEFUL_TIMEOUT: '100' });
+  try {
+    t.bootAll();
+    t.arbiter.record('reload');
+    t.arbiter.tick();
+    assert.deepEqual(t.timeouts, ['reloading:220000']);
+    // A boot that takes most of its minute, then the drain of the old worker.
+    for (let i = 0; i < 220; i++) {
+      t.run(250);
+      beatAll(t.children);
+    }
+    ready(t.children.find((c) => c.identity.generation === 2)!);
+    t.arbiter.tick();
+    const old = t.children.find((c) => c.identity.generation === 1)!;
+    assert.ok(old.sent.some((m) => m.type === 'drain'));
+    assert.ok((t.arbiter.view().reloadState().boundMs ?? 0) >= 100_000 + 10_000, 'systemd gives the drain its graceful timeout');
+    old.exit(0);
+    t.arbiter.tick();
+    assert.equal(t.arbiter.view().reloadState().boundMs, undefined, 'the reload is done');
   } finally {
     t.log.close();
   }
@@ -1886,6 +1954,7 @@ test('a tick that throws at every run (a bug) is one master.tick_failed line wit
   const notifier: Notifier = {
     ready: () => {},
     reloading: () => {},
+    extendTimeout: () => {},
     stopping: () => {},
     status: () => {},
     // Fed at every tick: it throws at every tick.

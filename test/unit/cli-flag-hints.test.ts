@@ -30,7 +30,7 @@ describe('unknown options', () => {
 
   it("say what reload and stop do about a --timeout, not to set CORRAL_TIMEOUT (the workers' heartbeat timeout)", async () => {
     for (const [command, said] of [
-      ['reload', /^Unknown option '--timeout': reload takes no timeout: --wait waits at most the unit's TimeoutStartSec .*`timeout 60 corral reload --wait` \(CORRAL_TIMEOUT is the workers' heartbeat timeout, not this wait\)$/],
+      ['reload', /^Unknown option '--timeout': reload takes no timeout: --wait waits as long as the reload makes progress within its bound, as systemd does: at first the unit's TimeoutStartSec .*renewed by the master at each step .*`timeout 60 corral reload --wait` \(CORRAL_TIMEOUT is the workers' heartbeat timeout, not this wait\)$/],
       ['stop', /^Unknown option '--timeout': stop takes no timeout: it waits for the master to exit, at most its CORRAL_GRACEFUL_TIMEOUT plus 10 s; .*\(CORRAL_TIMEOUT is the workers' heartbeat timeout, not this wait\)$/],
     ] as const) {
       const cmd = (await import(`../../src/cli/commands/${command}.js`)) as Record<string, { run(argv: string[]): Promise<number> }>;

@@ -73,8 +73,9 @@ for (const kind of ['path', 'abstract'] as const) {
       n.reloading('reloading: generation 2', 150_000);
       n.watchdog();
       n.stopping('stopping: draining 2 workers', 45_000.4);
+      n.extendTimeout(100_000);
       const after = monotonicUsec();
-      const got = await receiver.waitFor(5);
+      const got = await receiver.waitFor(6);
       assert.deepEqual(
         got.map((d) => d.pid),
         got.map(() => process.pid),
@@ -89,12 +90,13 @@ for (const kind of ['path', 'abstract'] as const) {
       assert.equal(reload[3], 'STATUS=reloading: generation 2');
       assert.equal(got[3]?.text, 'WATCHDOG=1');
       assert.equal(got[4]?.text, 'STOPPING=1\nEXTEND_TIMEOUT_USEC=45001000\nSTATUS=stopping: draining 2 workers', 'whole milliseconds, rounded up');
+      assert.equal(got[5]?.text, 'EXTEND_TIMEOUT_USEC=100000000', 'a reload\'s later step: the bound alone');
       n.close();
       n.status('after close');
       n.close();
-      const sent = (await log.lines((ls) => ls.filter((l) => l.event === 'systemd.notify').length >= 5)).filter((l) => l.event === 'systemd.notify');
-      assert.equal(sent.length, 5);
-      assert.equal(receiver.received.length, 5, 'nothing is sent after close()');
+      const sent = (await log.lines((ls) => ls.filter((l) => l.event === 'systemd.notify').length >= 6)).filter((l) => l.event === 'systemd.notify');
+      assert.equal(sent.length, 6);
+      assert.equal(receiver.received.length, 6, 'nothing is sent after close()');
     });
 
     test('WATCHDOG=1 is not sent when the watchdog belongs to another pid', async () => {

@@ -57,6 +57,7 @@ function setup(watchdogIntervalMs: number | undefined = 1000) {
   const notifier: Notifier = {
     ready() {},
     reloading() {},
+    extendTimeout() {},
     stopping() {},
     status: (s) => void statuses.push(s),
     watchdog: () => void fed++,
@@ -95,7 +96,7 @@ test("each worker is sent its own cap: one whose share changed at once, the othe
     [second, 2],
     [third, 2],
   ]);
-  const reporter = new StatusReporter({ ready() {}, reloading() {}, stopping() {}, status() {}, watchdog() {}, watchdogIntervalMs: undefined, close() {} });
+  const reporter = new StatusReporter({ ready() {}, reloading() {}, extendTimeout() {}, stopping() {}, status() {}, watchdog() {}, watchdogIntervalMs: undefined, close() {} });
   const report = (now: number) => reporter.report({ now, workers: [first, second, third], capacity: capacity([0, 0]), workerCapOf: (c) => caps.get(c) ?? 0, waiting: false, statusLine: () => 'line', timeoutMs: 5000 });
   const capsSent = (pid: number) => (sent.get(pid) ?? []).map((m) => (m.type === 'capacity' ? m.workerCap : undefined));
   report(10_000);

@@ -10,7 +10,7 @@ import { readReloadStanding, waitForReloadEnd, type ReloadStanding } from '../re
 import { reloadGist, restartNeededText } from '../reload-words.js';
 
 /** A bound on --wait is not CORRAL_TIMEOUT (the workers' heartbeat timeout), which the generic hint would name. */
-const WAIT_BOUND = 'reload takes no timeout: --wait waits at most the unit\'s TimeoutStartSec (twice the larger of 60 s and CORRAL_TIMEOUT, plus CORRAL_GRACEFUL_TIMEOUT: 150 s with the defaults); for a shorter bound, run it under timeout(1): `timeout 60 corral reload --wait` (CORRAL_TIMEOUT is the workers\' heartbeat timeout, not this wait)';
+const WAIT_BOUND = 'reload takes no timeout: --wait waits as long as the reload makes progress within its bound, as systemd does: at first the unit\'s TimeoutStartSec (twice the larger of 60 s and CORRAL_TIMEOUT, plus CORRAL_GRACEFUL_TIMEOUT: 150 s with the defaults), renewed by the master at each step (a boot attempt, the old workers\' drain); for a shorter bound, run it under timeout(1): `timeout 60 corral reload --wait` (CORRAL_TIMEOUT is the workers\' heartbeat timeout, not this wait)';
 const RELOAD_FLAG_HINTS: Readonly<Record<string, string>> = { timeout: WAIT_BOUND, 'wait-timeout': WAIT_BOUND, t: WAIT_BOUND };
 
 export const reloadCommand: Command = {
@@ -24,10 +24,11 @@ generation cannot boot, the old one keeps serving and the log (event reload.fail
   --wait   follow the reload to its end through the admin API (CORRAL_ADMIN_BIND, no token
            needed) and exit 0 only if it completed: 1 if it was refused, rolled back or ended
            incomplete (the master's reason on stderr, in full with CORRAL_ADMIN_TOKEN), if corral
-           began to stop or the master exited meanwhile, or if it had not ended within the unit's
-           TimeoutStartSec (twice the larger of 60 s and CORRAL_TIMEOUT, plus
-           CORRAL_GRACEFUL_TIMEOUT: systemd's bound on a reload). A reload asked for during
-           another runs after it, and the wait covers both. The generated systemd unit's
+           began to stop or the master exited meanwhile, or if its bound passed without it
+           ending: at first the unit's TimeoutStartSec (twice the larger of 60 s and
+           CORRAL_TIMEOUT, plus CORRAL_GRACEFUL_TIMEOUT), renewed by the master at each step the
+           reload takes (a boot attempt, the old workers' drain), as it renews systemd's bound on
+           the reload. A reload asked for during another runs after it, and the wait covers both. The generated systemd unit's
            ExecReload= uses it, so \`systemctl reload corral\` fails when the reload did.
 
 The settings judged are those of the env file the master read at start, as recorded beside the
@@ -162,11 +163,13 @@ async function reloadAndWait(pid: number, settings: Settings, record: MasterReco
     );
     return EXIT.FAILURE;
   }
-  // systemd's bound on the reload (TimeoutStartSec, the unit's own): the boot, then the old
+  // systemd's first bound on the reload (TimeoutStartSec, the unit's own): the boot, then the old
   // workers' drain by the longer of the graceful timeouts the master runs and the reload reads.
+  // The master renews it at each step the reload takes, and says so in its answers: the wait
+  // follows (waitForReloadEnd). Alone it held for a master of an older corral, which gives none.
   const boundS = timeoutStartSec(Math.max(settings.CORRAL_GRACEFUL_TIMEOUT, runningGracefulS ?? 0), settings.CORRAL_TIMEOUT);
   signalMaster(pid, 'SIGHUP');
-  process.stdout.write(`reload requested (SIGHUP to master pid ${pid}); waiting for it to end (up to ${boundS} s)\n`);
+  process.stdout.write(`reload requested (SIGHUP to master pid ${pid}); waiting for it to end (up to ${boundS} s, extended while it makes progress)\n`);
   const end = await waitForReloadEnd(base, pid, before, boundS * 1000);
   switch (end.kind) {
     case 'ended': {
@@ -191,7 +194,7 @@ async function reloadAndWait(pid: number, settings: Settings, record: MasterReco
       return EXIT.FAILURE;
     case 'timeout': {
       const where = end.standing?.in_progress_generation != null ? `: generation ${end.standing.in_progress_generation} is still booting or the old workers still drain` : end.why ? ` (${end.why})` : '';
-      process.stderr.write(`corral reload: the reload had not ended after ${boundS} s${where}; it goes on: watch the log for reload.done or reload.failed\n`);
+      process.stderr.write(`corral reload: the reload had not ended after ${Math.round(end.waitedMs / 1000)} s, past its bound without progress${where}; it goes on: watch the log for reload.done or reload.failed\n`);
       return EXIT.FAILURE;
     }
   }

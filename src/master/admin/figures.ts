@@ -329,9 +329,11 @@ export interface StatsExtras {
  * settings, only with a token (the stats' `reload`).
  */
 export function reloadOf(view: AdminView, withMessage: boolean) {
-  const { inProgress, queued, last } = view.reloadState();
+  const { inProgress, boundMs, queued, last } = view.reloadState();
   return {
     in_progress_generation: inProgress ?? null,
+    // What `corral reload --wait` waits for a reload in progress: it gives up once this passes.
+    in_progress_bound_ms: inProgress !== undefined && boundMs !== undefined ? Math.ceil(boundMs) : null,
     queued,
     last: last
       ? { seq: last.seq, outcome: last.outcome, generation: last.generation, code: last.code ?? null, restart_needed: last.restartNeeded, ...(withMessage ? { message: last.message } : {}), at: new Date(last.at).toISOString() }

@@ -63,6 +63,11 @@ export type ReloadOutcome =
 /** Where reloads stand: GET /api/admin/reload (`corral reload --wait`), the stats' `reload`, corral_reloads_total. */
 export interface ReloadStateView {
   readonly inProgress: number | undefined;
+  /**
+   * Ms from now within which the reload in progress ends or takes a step that renews it: the
+   * bound systemd was last told (reload-bound.ts). Undefined with none in progress.
+   */
+  readonly boundMs: number | undefined;
   readonly queued: boolean;
   readonly last: ReloadEnd | undefined;
   /** Reloads ended since the master started, by outcome. */

@@ -1,0 +1,73 @@
+// `corral reload --wait` against a fake admin API on loopback that answers where a reload stands,
+// as a master does: how long it keeps waiting, and when it gives up.
+import assert from 'node:assert/strict';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { after, before, test } from 'node:test';
+import { deadlineAfter, waitForReloadEnd, type ReloadStanding } from '../../src/cli/reload-wait.js';
+
+const IDLE: ReloadStanding = { master_pid: process.pid, in_progress_generation: null, in_progress_bound_ms: null, queued: false, last: null, stopping: false } as ReloadStanding;
+const ended = (seq: number): ReloadStanding => ({ ...IDLE, last: { seq, outcome: 'rolled_back', generation: 1, code: 'CORRAL_ERR_APP_LOAD' } });
+
+test('the deadline moves to where the bound of a reload in progress ends, never earlier; nothing moves it without a reload in progress or a bound', () => {
+  const inProgress = { in_progress_generation: 2, in_progress_bound_ms: 5_000 };
+  assert.equal(deadlineAfter(10_000, inProgress, 8_000), 13_000);
+  assert.equal(deadlineAfter(20_000, inProgress, 8_000), 20_000, 'the first bound holds while longer');
+  assert.equal(deadlineAfter(10_000, { in_progress_generation: 2, in_progress_bound_ms: 0 }, 8_000), 10_000, 'a bound run out moves nothing');
+  assert.equal(deadlineAfter(10_000, { in_progress_generation: null, in_progress_bound_ms: 5_000 }, 8_000), 10_000);
+  assert.equal(deadlineAfter(10_000, { in_progress_generation: 2, in_progress_bound_ms: null }, 8_000), 10_000);
+  assert.equal(deadlineAfter(10_000, { in_progress_generation: 2 }, 8_000), 10_000, 'an older corral gives no bound: the first one holds');
+});
+
+/** What the fake master answers now: set by each test. */
+let answer: () => ReloadStanding = () => IDLE;
+let server: Server;
+let base: string;
+
+before(async () => {
+  server = createServer((req, res) => {
+    if (req.url !== '/api/admin/reload') return void res.writeHead(404).end();
+    res.writeHead(200, { 'content-type': 'application/json' });
+    res.end(JSON.stringify({ success: true, ...answer() }));
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+});
+after(() => new Promise<void>((resolve) => server.close(() => resolve())));
+
+test('a reload that keeps making progress is followed past the first bound to its end', async () => {
+  const start = Date.now();
+  // Each step renews a 600 ms bound, three times the first one; it ends after 2.4 s.
+  answer = () => {
+    const t = Date.now() - start;
+    if (t >= 2400) return ended(1);
+    return { ...IDLE, in_progress_generation: 2, in_progress_bound_ms: 600 - (t % 600) };
+  };
+  const end = await waitForReloadEnd(base, process.pid, IDLE, 200);
+  assert.equal(end.kind, 'ended', JSON.stringify(end));
+  assert.ok(Date.now() - start >= 2400);
+});
+
+test('a reload in progress whose bound passes without progress ends the wait, once the bound has passed and not before', async () => {
+  const start = Date.now();
+  // One step at the start, good for 1.5 s, then nothing more.
+  answer = () => ({ ...IDLE, in_progress_generation: 2, in_progress_bound_ms: Math.max(0, 1500 - (Date.now() - start)) });
+  const end = await waitForReloadEnd(base, process.pid, IDLE, 300);
+  const waited = Date.now() - start;
+  assert.equal(end.kind, 'timeout');
+  assert.ok(end.kind === 'timeout' && end.standing?.in_progress_generation === 2);
+  assert.ok(waited >= 1500, `gave up after ${waited} ms, within the master's bound`);
+  assert.ok(waited < 1500 + 1500, `waited ${waited} ms, well past the bound`);
+});
+
+test('a master of an older corral, which gives no bound: the first bound alone, as before', async () => {
+  const start = Date.now();
+  answer = () => {
+    const { in_progress_bound_ms: _none, ...older } = { ...IDLE, in_progress_generation: 2 };
+    return older as ReloadStanding;
+  };
+  const end = await waitForReloadEnd(base, process.pid, IDLE, 800);
+  const waited = Date.now() - start;
+  assert.equal(end.kind, 'timeout');
+  assert.ok(waited >= 800 && waited < 800 + 1500, `waited ${waited} ms for a bound of 800`);
+});
