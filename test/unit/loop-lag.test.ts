@@ -17,13 +17,13 @@ describe('event-loop lag', () => {
     }
   });
 
-  it('reports a loop blocked for 600 ms right after a reading, and only in that reading', async () => {
+  it('reports a loop blocked for 1.2 s right after a reading, and only in that reading', async () => {
     const lag = startLoopLag();
     try {
       await waitMs(LOOP_LAG_RESOLUTION_MS * 2);
       // Blocked right after a reading: the interval that spans the block still counts.
       lag.takeMs();
-      const until = Date.now() + 600;
+      const until = Date.now() + 1200;
       while (Date.now() < until) {
         // blocked, as a stuck request handler would be
       }
@@ -33,8 +33,9 @@ describe('event-loop lag', () => {
       assert.ok(blocked >= 100, `blocked loop lag ${blocked} ms`);
       await waitMs(LOOP_LAG_RESOLUTION_MS * 4);
       const after = lag.takeMs();
-      // Counted again, the block would still add about 75 ms to the mean of this reading.
-      assert.ok(after < 50, `after the block: ${after} ms (during: ${blocked} ms)`);
+      // Counted again, the block would add well over 100 ms to the mean of this reading; the
+      // bound is the idle loop's above (a loaded box reads 50 ms of lag on an idle loop).
+      assert.ok(after < 100, `after the block: ${after} ms (during: ${blocked} ms)`);
     } finally {
       lag.stop();
     }
