@@ -147,7 +147,7 @@ export class ReloadLifecycle {
     }
     this.d.keeperRestart.ifChanged(keeperFrom ?? previous.settings, next.settings, onDisk);
     this.d.crashes.clearBootBackoff();
-    this.d.options.notifier.reloading(`reloading: starting generation ${gens.current}`, timeoutStartSec(next.settings.CORRAL_GRACEFUL_TIMEOUT, next.settings.CORRAL_TIMEOUT) * 1000);
+    this.d.options.notifier.reloading(`reloading: starting generation ${gens.current}`, timeoutStartSec(next.settings.CORRAL_GRACEFUL_TIMEOUT, next.settings.CORRAL_TIMEOUT, next.settings.CORRAL_RELOAD_SETTLE) * 1000);
     log.info({ event: 'reload.start', generation: gens.current, workers: target.expected }, `reload: starting generation ${gens.current}`);
   }
 

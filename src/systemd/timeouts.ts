@@ -23,9 +23,11 @@ export function timeoutStopSec(gracefulTimeout: number): number {
  * the boot plus the drain. The boot: twice what the master gives a worker to become ready (60 s,
  * or CORRAL_TIMEOUT when longer: stuck-judgement.ts), a retry's room; a fixed 120 s timed out
  * an app that takes 160 s to load under CORRAL_TIMEOUT=200, restarting corral every 150 s.
+ * A reload's new worker must then stay ready for CORRAL_RELOAD_SETTLE before an old one drains:
+ * each boot, the retry's too, is that much longer.
  */
-export function timeoutStartSec(gracefulTimeout: number, timeout: number): number {
-  return 2 * Math.max(BOOT_TIMEOUT_FLOOR_MS / 1000, timeout) + gracefulTimeout;
+export function timeoutStartSec(gracefulTimeout: number, timeout: number, reloadSettle: number): number {
+  return 2 * (Math.max(BOOT_TIMEOUT_FLOOR_MS / 1000, timeout) + reloadSettle) + gracefulTimeout;
 }
 
 /**

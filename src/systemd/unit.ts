@@ -27,6 +27,8 @@ export interface UnitOptions {
   readonly gracefulTimeout: number;
   /** CORRAL_TIMEOUT, seconds. */
   readonly timeout: number;
+  /** CORRAL_RELOAD_SETTLE, seconds: a reload waits that long after each new worker's ready. */
+  readonly reloadSettle: number;
   /** Port of CORRAL_BIND: below 1024 the unit grants CAP_NET_BIND_SERVICE and nothing else. */
   readonly bindPort: number;
   /**
@@ -53,6 +55,7 @@ export const REFERENCE_UNIT_OPTIONS: UnitOptions = {
   workerConnections: 1000,
   gracefulTimeout: 30,
   timeout: 30,
+  reloadSettle: 2,
   bindPort: 8080,
   reloadWait: true,
 };
@@ -100,7 +103,7 @@ export function validateUnitOptions(o: UnitOptions): void {
   for (const key of ['user', 'group'] as const) {
     if (!/^[a-z_][a-z0-9_-]{0,31}$/.test(o[key])) throw new TypeError(`${key} must be a valid user/group name (lower-case letters, digits, _ and -, starting with a letter or _, at most 32 characters), got ${JSON.stringify(o[key])}`);
   }
-  for (const key of ['workers', 'workerConnections', 'gracefulTimeout', 'timeout', 'bindPort'] as const) {
+  for (const key of ['workers', 'workerConnections', 'gracefulTimeout', 'timeout', 'reloadSettle', 'bindPort'] as const) {
     if (!Number.isInteger(o[key]) || o[key] < 0) throw new TypeError(`${key} must be a non-negative integer, got ${o[key]}`);
   }
 }
@@ -169,9 +172,9 @@ export function renderUnit(o: UnitOptions): string {
     'KillSignal=SIGTERM',
     `TimeoutStopSec=${timeoutStopSec(o.gracefulTimeout)}`,
     '# Waiting for READY=1 at the start, and after RELOADING=1: a reload ends once the old workers',
-    '# drained, so the boot (twice the 60 s, or CORRAL_TIMEOUT, a worker has to become ready) plus',
-    '# CORRAL_GRACEFUL_TIMEOUT.',
-    `TimeoutStartSec=${timeoutStartSec(o.gracefulTimeout, o.timeout)}`,
+    '# drained, so the boot (twice the 60 s, or CORRAL_TIMEOUT, a worker has to become ready, and',
+    '# CORRAL_RELOAD_SETTLE it then stays ready before an old one drains) plus CORRAL_GRACEFUL_TIMEOUT.',
+    `TimeoutStartSec=${timeoutStartSec(o.gracefulTimeout, o.timeout, o.reloadSettle)}`,
     '# A crash, a kill or a watchdog abort is restarted; settings that need an operator (exit 78:',
     '# an invalid value, an unreadable settings or log file, an admin API open without a token)',
     '# are not, or systemd would retry them every 2 s until its start limit.',
