@@ -139,6 +139,13 @@ export const daemonSchema = {
     min: 1,
     max: 100,
   }),
+  CORRAL_RELOAD_SETTLE: int({
+    description: 'Seconds a replacement (a reload\'s new worker, a recycle\'s) must stay ready before the worker it replaces drains; a reload\'s new worker that dies sooner counts as a failed boot, so the reload rolls back while the old generation serves (0 = drain at once, as gunicorn does).',
+    default: 2,
+    min: 0,
+    max: 600,
+    unit: 'seconds',
+  }),
   CORRAL_LIMIT_REQUEST_FIELDS: int({
     description: 'Maximum number of request header fields (more = 431).',
     default: 100,

@@ -40,7 +40,8 @@ import { keeperOf, newChildRecord, workersOf, type ChildRecord, type RetireReaso
 import { attemptBoundMs, drainBoundMs, ReloadBound } from './reload-bound.js';
 import { ReloadLifecycle, type Target } from './reload-lifecycle.js';
 import { logEnvOverrides } from './reload-plan.js';
-import { drainsDue, forksDue, isActiveCurrent, nextRecycle, scaleDownExcess } from './rollout.js';
+import { drainsDue, forksDue, isActiveCurrent, nextRecycle, scaleDownExcess, stillBooting } from './rollout.js';
+import { settlesNow } from './settle.js';
 import type { FatalReason } from './fatal-stderr.js';
 import { Shutdown } from './shutdown.js';
 
@@ -119,7 +120,7 @@ export class Arbiter {
     const listening = (port: number) => {
       this.port = port;
     };
-    this.messages = new ChildMessageHandler({ log, now, gens, crashes, keeperCrashes, keeperRestart, latency, requestTick, settings: () => this.settings, listening, markRetire });
+    this.messages = new ChildMessageHandler({ log, now, gens, crashes, keeperCrashes, keeperRestart, latency, requestTick, settings: () => this.settings, listening, workers, markRetire });
     this.shutdown = new Shutdown({ log, notifier: o.notifier, now, settings: () => this.settings, children, workers, keeper, killer: this.killer, drain, finish: (code) => this.finish(code) });
   }
 
@@ -290,6 +291,7 @@ export class Arbiter {
       this.shutdown.step(now);
       return;
     }
+    this.settleWorkers(now);
     if (this.o.withKeeper && !this.keeper()) {
       if (now >= this.keeperCrashes.nextSpawnAt) this.spawn('keeper');
       else this.reloadStep(attemptBoundMs(this.settings, this.keeperCrashes.nextSpawnAt - now));
@@ -328,7 +330,7 @@ export class Arbiter {
     // A failed boot's backoff: the reload's next attempt begins once it has passed.
     if (missing > 0 && now < this.crashes.nextSpawnAt) this.reloadStep(attemptBoundMs(this.settings, this.crashes.nextSpawnAt - now));
     if (missing > 0 && now >= this.crashes.nextSpawnAt) {
-      const anyBooting = activeCurrent.some((c) => c.state === 'booting');
+      const anyBooting = activeCurrent.some(stillBooting);
       const { n, failing } = forksDue({ missing, bootFailures: this.crashes.bootFailures, quickCrashes: this.crashes.quickCrashes, anyBooting });
       if (n > 0) this.crashes.newForkBatch();
       for (let i = 0; i < n; i++) this.spawn('worker');
@@ -359,6 +361,28 @@ export class Arbiter {
     }
     if (this.gens.reload && readyCurrent >= this.target.expected && !this.workers().some((c) => c.generation !== this.gens.current)) {
       this.reloads.done(readyCurrent, this.port, now);
+    }
+  }
+
+  /**
+   * Marks the workers ready for CORRAL_RELOAD_SETTLE (settle.ts): each may now take an outgoing
+   * worker's place (drainsDue), this same tick. The tick runs every TICK_MS, so a predecessor
+   * drains within a quarter second of its replacement's settle time. A reload's new worker on
+   * probation has now booted for good: the count of failed boots starts again.
+   */
+  private settleWorkers(now: number): void {
+    const settleMs = this.settings.CORRAL_RELOAD_SETTLE * 1000;
+    for (const c of this.workers()) {
+      if (!settlesNow(c, now, settleMs)) continue;
+      c.settled = true;
+      if (this.gens.reload && c.generation === this.gens.current) this.gens.workerSettled();
+      if (!c.probation) continue;
+      this.crashes.workerReady();
+      const readyMs = now - (c.readyAt ?? now);
+      this.log.info(
+        { event: 'worker.settled', worker_id: c.id, worker_pid: c.handle.pid, generation: c.generation, ready_ms: readyMs },
+        `worker ${c.id} settled: ready for ${Math.round(readyMs / 100) / 10} s (CORRAL_RELOAD_SETTLE), a worker it replaces may drain`,
+      );
     }
   }
 

@@ -9,6 +9,7 @@ import type { CrashLedger } from './crash-ledger.js';
 import { keeperExitHint } from './keeper-boot-words.js';
 import type { KeeperCrashLedger } from './keeper-crash-ledger.js';
 import type { ChildRecord } from './registry.js';
+import { probationFailure } from './settle.js';
 
 export interface ChildExit {
   readonly record: ChildRecord;
@@ -121,6 +122,17 @@ export function accountExit(e: ChildExit, now: number, a: ExitAccounts): void {
   const { record: c, code, signal } = e;
   const { crashes, log } = a;
   const fields = { event: `${c.role}.exit`, worker_id: c.id, worker_pid: c.handle.pid, generation: c.generation, exit_code: code, signal, reason: c.stopReason ?? null };
+  // A reload's new worker that died (or was killed as stuck) before it settled: a failed boot of
+  // its generation, not a crash (settle.ts). Counted once: not as a quick crash as well.
+  if (c.role === 'worker' && !c.crashCounted && (c.stopReason === undefined || c.stopReason === 'timeout')) {
+    const stuck = c.stopReason === 'timeout';
+    const bootError = probationFailure(c, stuck ? { kind: 'stuck' } : { kind: 'exit', code, signal }, stuck ? c.lastBeatAt : now, a.reloadingTo);
+    if (bootError) {
+      crashes.bootFailed(c.forkBatch, bootError, now);
+      log.error({ ...fields, event: 'worker.boot_failed', code: bootError.code, failures: crashes.bootFailures, boot_error: bootError }, `worker ${c.id} failed to boot: ${bootError.message}`);
+      return;
+    }
+  }
   if (c.stopReason !== undefined) {
     log.info(fields, `${c.role} ${c.id} exited (${c.stopReason})`);
     return;

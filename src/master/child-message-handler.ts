@@ -13,6 +13,7 @@ import type { KeeperCrashLedger } from './keeper-crash-ledger.js';
 import type { KeeperRestart } from './keeper-restart.js';
 import type { ChildRecord, RetireReason } from './registry.js';
 import type { RequestLatency } from './request-latency.js';
+import { probationFailure } from './settle.js';
 
 export interface MessageHandlerDeps {
   readonly log: Logger;
@@ -25,6 +26,8 @@ export interface MessageHandlerDeps {
   readonly gens: Generations;
   /** A child became ready listening on this port. */
   readonly listening: (port: number) => void;
+  /** The live workers: a reload's new one is on probation only while its old generation serves. */
+  readonly workers: () => readonly ChildRecord[];
   /** The arbiter's markRetire: the worker is retired once, with a line that says why. */
   readonly markRetire: (c: ChildRecord, reason: RetireReason, extra: Record<string, number>, crashCounted: boolean) => void;
   readonly requestTick: () => void;
@@ -69,7 +72,10 @@ export class ChildMessageHandler {
           d.keeperCrashes.ready();
           d.keeperRestart.ready();
         } else {
-          d.crashes.workerReady();
+          c.probation = this.onProbation(c);
+          // On probation, its boot has worked once it settled (the tick resets the count then):
+          // reset now, failures that kill each new worker 0.5 s after its ready never added up.
+          if (!c.probation) d.crashes.workerReady();
           // A keeper restarting now: this worker may have been loading its app when the others
           // were told, and waits for the new keeper as they do.
           const notice = d.keeperRestart.noticeNow();
@@ -89,6 +95,17 @@ export class ChildMessageHandler {
   }
 
   /**
+   * A reload's new worker ready while a worker of the generation it replaces serves, with a settle
+   * time: it must settle before its boot counts as done. At the first start, or with the old
+   * generation gone (nothing to drain, nothing to go back to), its death stays a crash.
+   */
+  private onProbation(c: ChildRecord): boolean {
+    const r = this.d.gens.reload;
+    if (!r || c.generation !== this.d.gens.current || this.d.settings().CORRAL_RELOAD_SETTLE <= 0) return false;
+    return this.d.workers().some((w) => w.generation === r.previousGeneration && w.state === 'ready');
+  }
+
+  /**
    * A worker reported an uncaught exception. It is a crash like an exit, and is counted now: the
    * worker is then drained on purpose, and an expected exit is never counted (without this, a
    * worker throwing soon after boot was replaced about three times a second, for good). The
@@ -102,7 +119,20 @@ export class ChildMessageHandler {
     // wanted, and how long it lived says nothing of the code that will run next.
     if (c.stopReason !== undefined) return;
     c.crashCounted = true;
-    const { uptime, delay, sharedWith } = this.d.crashes.crashed(c, this.d.now());
+    const now = this.d.now();
+    const bootError = probationFailure(c, { kind: 'uncaught' }, now, this.d.gens.reload ? this.d.gens.current : undefined);
+    if (bootError) {
+      // A failed boot of the reload's generation, counted once (its exit is not counted again):
+      // CORRAL_BOOT_ATTEMPTS of them roll the reload back, as boots that never got ready do.
+      this.d.crashes.bootFailed(c.forkBatch, bootError, now);
+      this.d.log.error(
+        { event: 'worker.boot_failed', worker_id: c.id, worker_pid: c.handle.pid, generation: c.generation, code: bootError.code, failures: this.d.crashes.bootFailures, boot_error: bootError },
+        `worker ${c.id} failed to boot: ${bootError.message}`,
+      );
+      this.d.markRetire(c, 'uncaught', { uptime_ms: now - (c.readyAt ?? c.startedAt) }, false);
+      return;
+    }
+    const { uptime, delay, sharedWith } = this.d.crashes.crashed(c, now);
     this.d.markRetire(c, 'uncaught', { uptime_ms: uptime, crash_loop: this.d.crashes.quickCrashes, respawn_in_ms: delay }, sharedWith === undefined);
   }
 }

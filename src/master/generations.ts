@@ -56,6 +56,8 @@ export class Generations {
   private lastEnded: ReloadEnd | undefined;
   /** The settings the reload in progress leaves until a restart, for its end (ReloadEnd.restartNeeded). */
   private startedRestartNeeded: readonly string[] = [];
+  /** A worker of the reload in progress settled (reloadSettled). */
+  private settledAny = false;
   /** Reloads ended since the master started, by outcome (/metrics' corral_reloads_total). */
   private readonly endedBy: Record<ReloadEnd['outcome'], number> = { completed: 0, refused: 0, rolled_back: 0, incomplete: 0 };
 
@@ -115,6 +117,19 @@ export class Generations {
     return this.firstReadyAt;
   }
 
+  /**
+   * A worker of the reload in progress has settled (ready for CORRAL_RELOAD_SETTLE, settle.ts):
+   * it took, or may take, an old worker's place. False while no reload runs.
+   */
+  get reloadSettled(): boolean {
+    return this.inProgress !== undefined && this.settledAny;
+  }
+
+  /** A worker of the current generation settled. */
+  workerSettled(): void {
+    this.settledAny = true;
+  }
+
   /** A worker of the current generation is ready: the first one sets readyAt. */
   workerReady(wallNow: number): void {
     this.firstReadyAt ??= wallNow;
@@ -144,6 +159,7 @@ export class Generations {
     this.inProgress = { previous, previousGeneration: this.serving, previousWorkers, startedAt: now, previousReadyAt: this.firstReadyAt };
     this.serving = ++this.last;
     this.firstReadyAt = undefined;
+    this.settledAny = false;
     this.latest = { outcome: 'started', generation: this.serving, restartNeeded, envOverrides: next.envOverrides };
     this.startedRestartNeeded = restartNeeded.map((r) => r.setting);
     return this.serving;

@@ -50,6 +50,17 @@ export interface ChildRecord {
   crashCounted: boolean;
   /** A worker's RSS in MiB when it became ready, before any request: what a fresh worker weighs. */
   readyRssMb: number | undefined;
+  /**
+   * Ready, and beating, for CORRAL_RELOAD_SETTLE (settle.ts): it may take an outgoing worker's
+   * place. Set once, by the tick.
+   */
+  settled: boolean;
+  /**
+   * A reload's new worker that became ready while the generation it replaces served: until it
+   * settles, its death is a failed boot of the new generation (settle.ts), and its ready has not
+   * yet reset the count of failed boots.
+   */
+  probation: boolean;
 }
 
 /** The record of a child just forked: booting, its first beat counted as of its start. */
@@ -71,6 +82,8 @@ export function newChildRecord(o: Pick<ChildRecord, 'id' | 'slot' | 'role' | 'ge
     crashCounted: false,
     drainedReported: false,
     readyRssMb: undefined,
+    settled: false,
+    probation: false,
   };
 }
 

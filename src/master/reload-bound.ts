@@ -24,22 +24,23 @@ export const STEP_MARGIN_MS = 10_000;
 /** A new bound within this of the last one told is not sent again: forks in a row are one step. */
 const RESEND_MS = 1000;
 
-type Timeouts = Pick<Settings, 'CORRAL_TIMEOUT' | 'CORRAL_GRACEFUL_TIMEOUT'>;
+type Timeouts = Pick<Settings, 'CORRAL_TIMEOUT' | 'CORRAL_GRACEFUL_TIMEOUT' | 'CORRAL_RELOAD_SETTLE'>;
 
 /**
  * A reload starting: a keeper restart's boot (when its settings changed), then the workers', then
  * the old generation's drain. The unit's TimeoutStartSec, as generated for these settings.
  */
 export function startBoundMs(s: Timeouts): number {
-  return timeoutStartSec(s.CORRAL_GRACEFUL_TIMEOUT, s.CORRAL_TIMEOUT) * 1000;
+  return timeoutStartSec(s.CORRAL_GRACEFUL_TIMEOUT, s.CORRAL_TIMEOUT, s.CORRAL_RELOAD_SETTLE) * 1000;
 }
 
 /**
  * A boot attempt beginning `inMs` from now (a fork now, or the next once a failed boot's backoff
- * has passed): the boot timeout it has, then the old generation's drain.
+ * has passed): the boot timeout it has, the settle time it then stays ready before an old worker
+ * drains, then the old generation's drain.
  */
 export function attemptBoundMs(s: Timeouts, inMs = 0): number {
-  return Math.max(0, inMs) + bootTimeoutMs(s.CORRAL_TIMEOUT * 1000) + drainBoundMs(s);
+  return Math.max(0, inMs) + bootTimeoutMs(s.CORRAL_TIMEOUT * 1000) + s.CORRAL_RELOAD_SETTLE * 1000 + drainBoundMs(s);
 }
 
 /** The old generation's drain beginning: each of its workers has the graceful timeout. */

@@ -154,8 +154,9 @@ export class ReloadLifecycle {
   }
 
   /**
-   * Whether the reload in progress may give way to a new one at once: none of its workers is ready
-   * yet (nothing of it serves) and one of their boots failed (a boot that timed out included), and
+   * Whether the reload in progress may give way to a new one at once: none of its workers has
+   * settled yet (none took an old one's place, settle.ts) and one of their boots failed (a boot
+   * that timed out, or a worker that died before it settled, included), and
    * a worker of the generation it started from is ready (the new one starts from it). Queued
    * behind it, the fix of settings whose app never loads waited for the rollback:
    * CORRAL_BOOT_ATTEMPTS boots of up to a minute each, about five. A reload whose boots have not
@@ -166,7 +167,7 @@ export class ReloadLifecycle {
   private supersedable(): boolean {
     const { gens } = this.d;
     const r = gens.reload;
-    if (!r || gens.readyAt !== undefined || this.d.crashes.bootFailures === 0) return false;
+    if (!r || gens.reloadSettled || this.d.crashes.bootFailures === 0) return false;
     return this.d.workers().some((c) => c.generation === r.previousGeneration && c.state === 'ready');
   }
 
@@ -190,7 +191,7 @@ export class ReloadLifecycle {
     if (!r) return undefined;
     const superseded = gens.current;
     const keeperOn = target.loaded.settings;
-    this.rollBack(`superseded by a newer reload: none of its workers was ready, and their boots failed`, undefined, superseded);
+    this.rollBack(`superseded by a newer reload: none of its workers had settled, and their boots failed`, undefined, superseded);
     // The reload starting now reads the settings of any queued behind the superseded one.
     gens.takePending();
     return keeperOn;
@@ -256,7 +257,7 @@ export class ReloadLifecycle {
     } else {
       this.d.log.warn(
         { event: 'reload.superseded', generation: superseded, serving: r.previousGeneration },
-        `reload to generation ${superseded} superseded: a newer reload came while none of its workers was ready and their boots failed; its booting workers are stopped, generation ${r.previousGeneration} serves until the new one is ready`,
+        `reload to generation ${superseded} superseded: a newer reload came while none of its workers had settled and their boots failed; its booting workers are stopped (its ready ones drain), generation ${r.previousGeneration} serves until the new one is ready`,
       );
     }
     // The new generation's workers are now outgoing: manage() stops those still booting and

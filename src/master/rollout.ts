@@ -5,7 +5,7 @@
 
 import type { ChildRecord } from './registry.js';
 
-type Worker = Pick<ChildRecord, 'generation' | 'retire' | 'pendingRetire' | 'state'> & Partial<Pick<ChildRecord, 'readyAt' | 'bootError' | 'stopReason'>>;
+type Worker = Pick<ChildRecord, 'generation' | 'retire' | 'pendingRetire' | 'state'> & Partial<Pick<ChildRecord, 'readyAt' | 'bootError' | 'stopReason' | 'settled' | 'probation'>>;
 
 /**
  * A worker of `generation` that counts towards its size: booting or ready, not retiring; or
@@ -17,7 +17,18 @@ type Worker = Pick<ChildRecord, 'generation' | 'retire' | 'pendingRetire' | 'sta
 export function isActiveCurrent(c: Worker, generation: number): boolean {
   if (c.generation !== generation || c.retire !== undefined) return false;
   if (c.state === 'booting' || c.state === 'ready') return true;
-  return c.state === 'killing' && c.readyAt === undefined && c.bootError !== undefined && c.stopReason === undefined;
+  if (c.state !== 'killing') return false;
+  // A reload's new worker killed as stuck before it settled is a failed boot too (settle.ts).
+  if (c.probation === true && c.settled !== true && c.stopReason === 'timeout') return true;
+  return c.readyAt === undefined && c.bootError !== undefined && c.stopReason === undefined;
+}
+
+/**
+ * Still booting, as the probing after failed boots counts it: booting, or a reload's new worker
+ * ready but not settled, whose death would still be a failed boot (one probe at a time).
+ */
+export function stillBooting(c: Worker): boolean {
+  return c.state === 'booting' || (c.state === 'ready' && c.probation === true && c.settled !== true);
 }
 
 /** Scale down: the oldest of the current generation beyond `expected`, to retire. */
@@ -56,12 +67,17 @@ export function forksDue(f: ForkInput): { readonly n: number; readonly failing: 
 
 /**
  * Outgoing workers (old generation, or asked to be recycled) to stop now: those still booting at
- * once (`superseded`), ready ones only while enough current ones are ready to take their place:
- * zero downtime.
+ * once (`superseded`), ready ones only while enough current ones are settled (ready for
+ * CORRAL_RELOAD_SETTLE, settle.ts) to take their place: zero downtime, and a replacement that
+ * dies soon after its ready has not cost its predecessor. Workers retired after an uncaught
+ * exception go first: a healthy worker of the old generation is never drained to keep one.
  */
 export function drainsDue<W extends Worker>(workers: readonly W[], generation: number, expected: number): { readonly c: W; readonly superseded: boolean }[] {
-  const readyCurrent = workers.filter((c) => isActiveCurrent(c, generation) && c.state === 'ready').length;
-  const outgoing = workers.filter((c) => (c.generation !== generation || c.retire !== undefined) && c.state !== 'draining' && c.state !== 'killing');
+  const readyCurrent = workers.filter((c) => isActiveCurrent(c, generation) && c.state === 'ready' && c.settled === true).length;
+  const leaving = workers.filter((c) => (c.generation !== generation || c.retire !== undefined) && c.state !== 'draining' && c.state !== 'killing');
+  // A reload's new workers that threw are outgoing beside the old generation: in fork order, the
+  // old ones were drained first, and three that threw 0.5 s after ready cost three old ones.
+  const outgoing = [...leaving.filter((c) => c.retire === 'uncaught'), ...leaving.filter((c) => c.retire !== 'uncaught')];
   let readyOutgoing = outgoing.filter((c) => c.state === 'ready').length;
   const due: { c: W; superseded: boolean }[] = [];
   for (const c of outgoing) {

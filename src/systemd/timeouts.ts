@@ -24,14 +24,17 @@ export function timeoutStopSec(gracefulTimeout: number): number {
  * or CORRAL_TIMEOUT when longer: stuck-judgement.ts), a retry's room; a fixed 120 s timed out
  * an app that takes 160 s to load under CORRAL_TIMEOUT=200, restarting corral every 150 s.
  *
+ * A reload's new worker must then stay ready for CORRAL_RELOAD_SETTLE before an old one drains:
+ * each boot, the retry's too, is that much longer.
+ *
  * It stays that size although a reload no longer depends on it alone: it is the whole bound of the
  * first start, which the master does not extend (a start whose workers hang fails after two boots,
  * and Restart= tries again, rather than holding `systemctl start` for CORRAL_BOOT_ATTEMPTS boots),
  * and the first bound of a reload, before the master renews it at each step (reload-bound.ts), and
  * all of it for an older master, which does not.
  */
-export function timeoutStartSec(gracefulTimeout: number, timeout: number): number {
-  return Math.ceil((2 * bootTimeoutMs(timeout * 1000)) / 1000) + gracefulTimeout;
+export function timeoutStartSec(gracefulTimeout: number, timeout: number, reloadSettle: number): number {
+  return Math.ceil((2 * (bootTimeoutMs(timeout * 1000) + reloadSettle * 1000)) / 1000) + gracefulTimeout;
 }
 
 /**

@@ -27,6 +27,8 @@ export interface UnitOptions {
   readonly gracefulTimeout: number;
   /** CORRAL_TIMEOUT, seconds. */
   readonly timeout: number;
+  /** CORRAL_RELOAD_SETTLE, seconds: a reload waits that long after each new worker's ready. */
+  readonly reloadSettle: number;
   /** Port of CORRAL_BIND: below 1024 the unit grants CAP_NET_BIND_SERVICE and nothing else. */
   readonly bindPort: number;
   /**
@@ -53,6 +55,7 @@ export const REFERENCE_UNIT_OPTIONS: UnitOptions = {
   workerConnections: 1000,
   gracefulTimeout: 30,
   timeout: 30,
+  reloadSettle: 2,
   bindPort: 8080,
   reloadWait: true,
 };
@@ -100,7 +103,7 @@ export function validateUnitOptions(o: UnitOptions): void {
   for (const key of ['user', 'group'] as const) {
     if (!/^[a-z_][a-z0-9_-]{0,31}$/.test(o[key])) throw new TypeError(`${key} must be a valid user/group name (lower-case letters, digits, _ and -, starting with a letter or _, at most 32 characters), got ${JSON.stringify(o[key])}`);
   }
-  for (const key of ['workers', 'workerConnections', 'gracefulTimeout', 'timeout', 'bindPort'] as const) {
+  for (const key of ['workers', 'workerConnections', 'gracefulTimeout', 'timeout', 'reloadSettle', 'bindPort'] as const) {
     if (!Number.isInteger(o[key]) || o[key] < 0) throw new TypeError(`${key} must be a non-negative integer, got ${o[key]}`);
   }
 }
@@ -169,11 +172,12 @@ export function renderUnit(o: UnitOptions): string {
     'KillSignal=SIGTERM',
     `TimeoutStopSec=${timeoutStopSec(o.gracefulTimeout)}`,
     '# Waiting for READY=1 at the start: the keeper\'s boot and the workers\' (twice the 60 s, or',
-    '# CORRAL_TIMEOUT, a worker has to become ready: or one retry) plus CORRAL_GRACEFUL_TIMEOUT. The',
-    '# master does not extend it at the start: a start whose workers hang fails after two boots. A',
-    '# reload starts from it too (a reload ends once the old workers drained), and the master renews',
-    '# it (EXTEND_TIMEOUT_USEC) at each boot attempt and at the drain, up to the rollback.',
-    `TimeoutStartSec=${timeoutStartSec(o.gracefulTimeout, o.timeout)}`,
+    '# CORRAL_TIMEOUT, a worker has to become ready, and CORRAL_RELOAD_SETTLE it then stays ready',
+    '# before an old one drains: or one retry) plus CORRAL_GRACEFUL_TIMEOUT. The master does not',
+    '# extend it at the start: a start whose workers hang fails after two boots. A reload starts from',
+    '# it too (a reload ends once the old workers drained), and the master renews it',
+    '# (EXTEND_TIMEOUT_USEC) at each boot attempt and at the drain, up to the rollback.',
+    `TimeoutStartSec=${timeoutStartSec(o.gracefulTimeout, o.timeout, o.reloadSettle)}`,
     '# A crash, a kill or a watchdog abort is restarted; settings that need an operator (exit 78:',
     '# an invalid value, an unreadable settings or log file, an admin API open without a token)',
     '# are not, or systemd would retry them every 2 s until its start limit.',

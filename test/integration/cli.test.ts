@@ -175,8 +175,9 @@ test('reload --wait exits 0 once the reload completed and 1 when it was rolled b
   try {
     const done = await reloadWait();
     assert.equal(done.code, 0, `${done.stdout}${done.stderr}`);
-    // 120 s and the graceful timeout of the master's environment (the test helper's 10 s).
-    assert.equal(done.stdout, `reload requested (SIGHUP to master pid ${c.pid}); waiting for it to end (up to 130 s, extended while it makes progress)\nreload done: generation 2 serves (master pid ${c.pid})\n`);
+    // Twice the 60 s boot and the 2 s settle time, and the graceful timeout of the master's
+    // environment (the test helper's 10 s).
+    assert.equal(done.stdout, `reload requested (SIGHUP to master pid ${c.pid}); waiting for it to end (up to 134 s, extended while it makes progress)\nreload done: generation 2 serves (master pid ${c.pid})\n`);
     assert.equal(c.events('reload.done').length, 1, 'it returned once the reload was done, not before');
     // A setting only a restart applies: the reload completes, and says what it left as it was.
     settings('basic.mjs');

@@ -41,7 +41,9 @@ test('max-requests recycling replaces workers one at a time with no failed reque
 // waited for the master's 'release', this load stranded a few connections per run here (3 in the
 // run that checked it). The timeout is generous: a stranded connection never gets an answer.
 test('recycling under a stream of new connections: none is stranded between the master and a retiring worker', async () => {
-  const c = await startCorral({ app: 'basic.mjs', workers: 3, env: { CORRAL_MAX_REQUESTS: '40', CORRAL_MAX_REQUESTS_JITTER: '0' } });
+  // Replacements drain their predecessors at their ready (no settle time): thirty recycles one at
+  // a time, each waiting 2 s for its replacement to settle, took over a minute.
+  const c = await startCorral({ app: 'basic.mjs', workers: 3, env: { CORRAL_MAX_REQUESTS: '40', CORRAL_MAX_REQUESTS_JITTER: '0', CORRAL_RELOAD_SETTLE: '0' } });
   const loop = startClientLoop(c.url, 16, { freshConnections: true, timeoutMs: 10_000 });
   try {
     await waitFor(() => c.events('worker.exit').length >= 30, 60000, 'thirty recycled workers');

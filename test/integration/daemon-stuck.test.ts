@@ -215,7 +215,9 @@ for (const [signal, what] of [
 ] as const) {
   test(`a worker stuck when ${what} drains it is killed after CORRAL_TIMEOUT, not kept until the graceful timeout`, async () => {
     const token = 'stuck-test-admin-token-0123456789';
-    const c = await startCorral({ app: 'basic.mjs', workers: 2, env: { CORRAL_TIMEOUT: '3', CORRAL_GRACEFUL_TIMEOUT: '20', CORRAL_STUCK_STACKS: 'false', CORRAL_ADMIN_TOKEN: token } });
+    // No settle time: the reload's drain order comes at the new workers' ready, while the stuck
+    // one is short of CORRAL_TIMEOUT (with 2 s of settling it was killed as stuck before any drain).
+    const c = await startCorral({ app: 'basic.mjs', workers: 2, env: { CORRAL_TIMEOUT: '3', CORRAL_GRACEFUL_TIMEOUT: '20', CORRAL_STUCK_STACKS: 'false', CORRAL_ADMIN_TOKEN: token, CORRAL_RELOAD_SETTLE: '0' } });
     try {
       const spin = http(`${c.url}/spin`, { timeoutMs: 30000 }).then(
         (r) => r.status,

@@ -91,7 +91,9 @@ async function setup(env: Record<string, string> = {}, withKeeper = false, optio
   const { spawner, children } = fakeSpawner();
   const { n, calls, statuses, timeouts, extensions } = recordingNotifier();
   const log = await captureLogger('worker');
-  const base = { CORRAL_ENV_FILE: 'none', CORRAL_WORKERS: '2', CORRAL_TIMEOUT: '5', CORRAL_STUCK_STACKS: 'false', ...env };
+  // No settle time unless a test asks for one: a replacement then lets its predecessor drain at
+  // its ready, and the rules of the drain, the boot and the rollback are seen alone.
+  const base = { CORRAL_ENV_FILE: 'none', CORRAL_WORKERS: '2', CORRAL_TIMEOUT: '5', CORRAL_STUCK_STACKS: 'false', CORRAL_RELOAD_SETTLE: '0', ...env };
   const arbiter = new Arbiter({
     loaded: loadSettings({ env: base }),
     reloadSettings: () => loadSettings({ env: { ...base, ...nextEnv } }),
@@ -2077,6 +2079,144 @@ test('one worker, one attempt: said in the singular ("corral ready: 1 worker", "
     t.arbiter.tick();
     assert.deepEqual(t.exits, [3]);
     assert.match(String(t.log.lines().find((l) => l.event === 'boot.exhausted')?.msg), /^no worker could boot after 1 attempt: cannot find module x$/);
+  } finally {
+    t.log.close();
+  }
+});
+
+// ---------------------------------------------------------------- the settle window (CORRAL_RELOAD_SETTLE)
+
+const drainedOf = (cs: FakeChild[]) => cs.filter((c) => c.sent.some((m) => m.type === 'drain'));
+const ofGeneration = (t: { children: FakeChild[] }, g: number) => t.children.filter((c) => c.identity.role === 'worker' && c.identity.generation === g);
+
+test('reload with a settle time: an old worker drains only once a new one has been ready for it, at the first tick after, and reload.done follows the old ones\' exits', async () => {
+  const t = await setup({ CORRAL_RELOAD_SETTLE: '2' });
+  try {
+    t.bootAll();
+    t.arbiter.record('reload');
+    t.arbiter.tick();
+    const old = ofGeneration(t, 1);
+    const fresh = ofGeneration(t, 2);
+    fresh.forEach(ready);
+    t.arbiter.tick();
+    assert.deepEqual(drainedOf(old), [], 'ready is not enough');
+    for (let i = 0; i < 7; i++) {
+      t.advance(250);
+      beatAll(t.children);
+      t.arbiter.tick();
+    }
+    assert.deepEqual(drainedOf(old), [], 'ready for 1.75 s');
+    t.advance(250);
+    beatAll(t.children);
+    t.arbiter.tick();
+    assert.equal(drainedOf(old).length, 2, 'both drain at the tick at 2 s');
+    assert.deepEqual(t.log.lines().filter((l) => l.event === 'worker.settled').map((l) => l.ready_ms), [2000, 2000]);
+    assert.ok(!t.log.lines().some((l) => l.event === 'reload.done'), 'not done while the old ones drain');
+    old.forEach((c) => c.exit(0));
+    t.arbiter.tick();
+    assert.equal(t.log.lines().filter((l) => l.event === 'reload.done').length, 1);
+  } finally {
+    t.log.close();
+  }
+});
+
+test('reload with a settle time: new workers that exit 0.5 s after ready are failed boots, counted once per fork batch and not as quick crashes; CORRAL_BOOT_ATTEMPTS of them roll the reload back with the old generation never drained', async () => {
+  const t = await setup({ CORRAL_RELOAD_SETTLE: '2', CORRAL_BOOT_ATTEMPTS: '2' });
+  try {
+    t.bootAll();
+    t.arbiter.record('reload');
+    t.arbiter.tick();
+    const old = ofGeneration(t, 1);
+    const first = ofGeneration(t, 2);
+    first.forEach(ready);
+    t.arbiter.tick();
+    t.advance(500);
+    first.forEach((c) => c.exit(1));
+    t.arbiter.tick();
+    const failed = t.log.lines().filter((l) => l.event === 'worker.boot_failed');
+    assert.equal(failed.length, 2);
+    assert.deepEqual(failed.map((l) => l.failures), [1, 1], 'the batch fails once');
+    assert.equal((failed[0]?.boot_error as { message: string }).message, 'worker exited with code 1 0.5 s after it was ready, before it settled (CORRAL_RELOAD_SETTLE)');
+    assert.equal(failed[0]?.code, 'CORRAL_ERR_WORKER_DIED');
+    assert.deepEqual(t.log.lines().filter((l) => l.event === 'worker.exit' && l.generation === 2), [], 'not said (nor counted) as crashes');
+    // One probe after the backoff; ready, it is still the only one while it settles.
+    t.untilForked(50);
+    const probe = ofGeneration(t, 2).filter((c) => !first.includes(c));
+    assert.equal(probe.length, 1);
+    ready(probe[0]!);
+    t.arbiter.tick();
+    t.advance(250);
+    beatAll(t.children.filter((c) => !c.exited));
+    t.arbiter.tick();
+    assert.equal(ofGeneration(t, 2).length, 3, 'no other fork while the probe settles');
+    t.advance(250);
+    probe[0]!.exit(1);
+    t.arbiter.tick();
+    const rolledBack = t.log.lines().find((l) => l.event === 'reload.failed');
+    assert.ok(rolledBack, 'reload.failed');
+    assert.equal(rolledBack.code, 'CORRAL_ERR_WORKER_DIED');
+    assert.match(String(rolledBack.msg), /^reload failed: the new generation cannot boot \(worker exited with code 1 0\.5 s after it was ready, before it settled \(CORRAL_RELOAD_SETTLE\)\); generation 1 keeps serving$/);
+    assert.deepEqual(drainedOf(old), [], 'the old generation served throughout');
+    const view = t.arbiter.view();
+    assert.equal(view.reloadState().last?.outcome, 'rolled_back');
+    assert.ok(!t.log.lines().some((l) => l.event === 'reload.done'));
+  } finally {
+    t.log.close();
+  }
+});
+
+test('reload with a settle time: a new worker that throws before it settled is one failed boot (its exit not counted again), and the old generation is not drained to keep it', async () => {
+  const t = await setup({ CORRAL_RELOAD_SETTLE: '2', CORRAL_BOOT_ATTEMPTS: '3' });
+  try {
+    t.bootAll();
+    t.arbiter.record('reload');
+    t.arbiter.tick();
+    const old = ofGeneration(t, 1);
+    const fresh = ofGeneration(t, 2);
+    fresh.forEach(ready);
+    t.arbiter.tick();
+    t.advance(300);
+    fresh.forEach((c) => c.say({ type: 'retire', reason: 'uncaught' }));
+    t.arbiter.tick();
+    const failed = t.log.lines().filter((l) => l.event === 'worker.boot_failed');
+    assert.deepEqual(failed.map((l) => l.code), ['CORRAL_ERR_UNCAUGHT', 'CORRAL_ERR_UNCAUGHT']);
+    assert.match((failed[0]?.boot_error as { message: string }).message, /^worker threw an uncaught exception 0\.3 s after it was ready/);
+    assert.deepEqual(drainedOf(old), [], 'the old ones serve');
+    assert.equal(drainedOf(fresh).length, 2, 'the ones that threw drain: the old generation holds the count');
+    fresh.forEach((c) => c.exit(70));
+    t.arbiter.tick();
+    assert.equal(t.log.lines().filter((l) => l.event === 'worker.boot_failed').length, 2, 'their exits are not counted again');
+    assert.equal(t.log.lines().filter((l) => l.event === 'worker.exit' && l.generation === 2 && l.crash_loop !== undefined && l.crash_loop !== 0).length, 0);
+  } finally {
+    t.log.close();
+  }
+});
+
+test('with a settle time, a worker dying 0.5 s after its ready is a crash as before at the first start, and after a reload\'s worker settled', async () => {
+  const t = await setup({ CORRAL_RELOAD_SETTLE: '2' });
+  try {
+    t.bootAll();
+    t.advance(500);
+    t.children[0]!.exit(1);
+    t.arbiter.tick();
+    assert.deepEqual(t.log.lines().filter((l) => l.event === 'worker.boot_failed'), []);
+    assert.equal(t.log.lines().filter((l) => l.event === 'worker.exit' && l.code === 'CORRAL_ERR_WORKER_DIED').length, 1, 'a crash, counted as one');
+    t.untilForked(50);
+    ready(t.children.at(-1)!);
+    t.run(5000);
+    beatAll(t.children.filter((c) => !c.exited));
+    t.arbiter.record('reload');
+    t.arbiter.tick();
+    const fresh = ofGeneration(t, 2);
+    fresh.forEach(ready);
+    for (let i = 0; i < 10; i++) {
+      t.advance(250);
+      beatAll(t.children.filter((c) => !c.exited));
+      t.arbiter.tick();
+    }
+    fresh[0]!.exit(1);
+    t.arbiter.tick();
+    assert.deepEqual(t.log.lines().filter((l) => l.event === 'worker.boot_failed'), [], 'settled: its death is a crash');
   } finally {
     t.log.close();
   }

@@ -4,21 +4,21 @@ import { attemptBoundMs, drainBoundMs, ReloadBound, startBoundMs, STEP_MARGIN_MS
 import { BOOT_TIMEOUT_FLOOR_MS } from '../../src/master/stuck-judgement.js';
 import { timeoutStartSec } from '../../src/systemd/timeouts.js';
 
-const DEFAULTS = { CORRAL_TIMEOUT: 30, CORRAL_GRACEFUL_TIMEOUT: 30 };
+const DEFAULTS = { CORRAL_TIMEOUT: 30, CORRAL_GRACEFUL_TIMEOUT: 30, CORRAL_RELOAD_SETTLE: 2 };
 
-test('a reload starts with the unit\'s TimeoutStartSec: two boots (a keeper restart\'s, the workers\') and the drain', () => {
-  assert.equal(startBoundMs(DEFAULTS), 150_000);
-  assert.equal(startBoundMs({ CORRAL_TIMEOUT: 200, CORRAL_GRACEFUL_TIMEOUT: 10 }), timeoutStartSec(10, 200) * 1000);
-  assert.equal(startBoundMs({ CORRAL_TIMEOUT: 200, CORRAL_GRACEFUL_TIMEOUT: 10 }), 410_000);
+test('a reload starts with the unit\'s TimeoutStartSec: two boots (a keeper restart\'s, the workers\') with their settle time, and the drain', () => {
+  assert.equal(startBoundMs(DEFAULTS), 154_000);
+  assert.equal(startBoundMs({ CORRAL_TIMEOUT: 200, CORRAL_GRACEFUL_TIMEOUT: 10, CORRAL_RELOAD_SETTLE: 0 }), timeoutStartSec(10, 200, 0) * 1000);
+  assert.equal(startBoundMs({ CORRAL_TIMEOUT: 200, CORRAL_GRACEFUL_TIMEOUT: 10, CORRAL_RELOAD_SETTLE: 0 }), 410_000);
 });
 
-test('a boot attempt has its boot timeout (the floor, or CORRAL_TIMEOUT when longer), then the drain and a margin; a later one the wait before it too', () => {
-  assert.equal(attemptBoundMs(DEFAULTS), BOOT_TIMEOUT_FLOOR_MS + 30_000 + STEP_MARGIN_MS);
-  assert.equal(attemptBoundMs({ CORRAL_TIMEOUT: 200, CORRAL_GRACEFUL_TIMEOUT: 0 }), 200_000 + STEP_MARGIN_MS);
+test('a boot attempt has its boot timeout (the floor, or CORRAL_TIMEOUT when longer) and its settle time, then the drain and a margin; a later one the wait before it too', () => {
+  assert.equal(attemptBoundMs(DEFAULTS), BOOT_TIMEOUT_FLOOR_MS + 2_000 + 30_000 + STEP_MARGIN_MS);
+  assert.equal(attemptBoundMs({ CORRAL_TIMEOUT: 200, CORRAL_GRACEFUL_TIMEOUT: 0, CORRAL_RELOAD_SETTLE: 0 }), 200_000 + STEP_MARGIN_MS);
   assert.equal(attemptBoundMs(DEFAULTS, 4_000), 4_000 + attemptBoundMs(DEFAULTS), 'a failed boot\'s backoff comes first');
   assert.equal(attemptBoundMs(DEFAULTS, -5), attemptBoundMs(DEFAULTS), 'a backoff already over adds nothing');
   assert.equal(drainBoundMs(DEFAULTS), 30_000 + STEP_MARGIN_MS);
-  assert.equal(drainBoundMs({ CORRAL_TIMEOUT: 30, CORRAL_GRACEFUL_TIMEOUT: 0 }), STEP_MARGIN_MS, 'killed at once, the old workers still need reaping');
+  assert.equal(drainBoundMs({ CORRAL_TIMEOUT: 30, CORRAL_GRACEFUL_TIMEOUT: 0, CORRAL_RELOAD_SETTLE: 2 }), STEP_MARGIN_MS, 'killed at once, the old workers still need reaping');
 });
 
 function recorded() {

@@ -2,12 +2,13 @@
 
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { drainsDue, forksDue, isActiveCurrent, nextRecycle, scaleDownExcess } from '../../src/master/rollout.js';
+import { drainsDue, forksDue, isActiveCurrent, nextRecycle, scaleDownExcess, stillBooting } from '../../src/master/rollout.js';
 import type { ChildRecord } from '../../src/master/registry.js';
 
-type W = Pick<ChildRecord, 'generation' | 'retire' | 'pendingRetire' | 'state'> & { id: number };
+type W = Pick<ChildRecord, 'generation' | 'retire' | 'pendingRetire' | 'state'> & Partial<Pick<ChildRecord, 'settled' | 'probation' | 'stopReason' | 'readyAt'>> & { id: number };
 
-const w = (id: number, generation: number, state: W['state'], over: Partial<W> = {}): W => ({ id, generation, state, retire: undefined, pendingRetire: undefined, ...over });
+/** A worker; a ready one has settled (been ready for CORRAL_RELOAD_SETTLE) unless `over` says not. */
+const w = (id: number, generation: number, state: W['state'], over: Partial<W> = {}): W => ({ id, generation, state, retire: undefined, pendingRetire: undefined, settled: state === 'ready', ...over });
 const ids = (list: readonly { id: number }[]) => list.map((c) => c.id);
 
 test('only booting or ready workers of the generation, not retiring, count towards its size', () => {
@@ -62,4 +63,39 @@ test('outgoing workers drain only while enough current ones are ready to take th
   const retiring = w(6, 2, 'ready', { retire: 'max-requests' });
   assert.deepEqual(drainsDue([retiring, w(7, 2, 'booting')], 2, 1), []);
   assert.deepEqual(drainsDue([retiring, w(7, 2, 'ready')], 2, 1), [{ c: retiring, superseded: false }]);
+});
+
+test('an outgoing worker drains only once its replacement has settled: ready alone is not enough', () => {
+  const old = [w(1, 1, 'ready'), w(2, 1, 'ready')];
+  const settling = (id: number) => w(id, 2, 'ready', { settled: false, probation: true });
+  // Both new ones ready, neither settled: nothing drains.
+  assert.deepEqual(drainsDue([...old, settling(3), settling(4)], 2, 2), []);
+  // One settled: one old one drains; the other waits for the second.
+  assert.deepEqual(ids(drainsDue([...old, w(3, 2, 'ready'), settling(4)], 2, 2).map((d) => d.c)), [1]);
+  assert.deepEqual(ids(drainsDue([...old, w(3, 2, 'ready'), w(4, 2, 'ready')], 2, 2).map((d) => d.c)), [1, 2]);
+  // A recycle's replacement waits its settle time too.
+  const retiring = w(6, 2, 'ready', { retire: 'max-requests' });
+  assert.deepEqual(drainsDue([retiring, w(5, 2, 'ready'), w(7, 2, 'ready', { settled: false })], 2, 2), []);
+  assert.deepEqual(drainsDue([retiring, w(5, 2, 'ready'), w(7, 2, 'ready')], 2, 2), [{ c: retiring, superseded: false }]);
+  // A scale-down needs no replacement: the excess drains at once, settled or not.
+  const excess = w(8, 2, 'ready', { retire: 'scale-down', settled: false });
+  assert.deepEqual(drainsDue([excess, w(9, 2, 'ready')], 2, 1), [{ c: excess, superseded: false }]);
+});
+
+test('a reload\'s new workers that threw drain before any old one: a healthy old worker is never drained to keep one', () => {
+  const old = [w(1, 1, 'ready'), w(2, 1, 'ready')];
+  const threw = [w(3, 2, 'ready', { retire: 'uncaught', settled: false }), w(4, 2, 'ready', { retire: 'uncaught', settled: false })];
+  // Two old ones serve the count of two: the two that threw go, both old ones stay.
+  assert.deepEqual(ids(drainsDue([...old, ...threw], 2, 2).map((d) => d.c)), [3, 4]);
+});
+
+test('probing after failed boots counts a reload\'s new worker ready but not settled as still booting; one killed as stuck before it settled still holds its slot', () => {
+  assert.equal(stillBooting(w(1, 2, 'booting')), true);
+  assert.equal(stillBooting(w(1, 2, 'ready', { settled: false, probation: true })), true);
+  assert.equal(stillBooting(w(1, 2, 'ready', { settled: false, probation: false })), false, 'no reload: ready is done');
+  assert.equal(stillBooting(w(1, 2, 'ready', { probation: true })), false, 'settled');
+  const stuck = w(1, 2, 'killing', { readyAt: 5, stopReason: 'timeout', probation: true, settled: false });
+  assert.equal(isActiveCurrent(stuck, 2), true, 'its exit is a failed boot still to count');
+  assert.equal(isActiveCurrent({ ...stuck, settled: true }, 2), false, 'settled, it is a crash: replaced at once');
+  assert.equal(isActiveCurrent({ ...stuck, probation: false }, 2), false);
 });

@@ -69,7 +69,7 @@ test('the unit has the service contract operators rely on', () => {
   assert.equal(value(u, 'RestartPreventExitStatus'), String(EXIT.CONFIG), 'a settings mistake is not retried');
   assert.ok(Number(value(u, 'TimeoutStopSec')) > REFERENCE_UNIT_OPTIONS.gracefulTimeout);
   // A reload's READY=1 waits for the old workers' drain: systemd must wait longer than that.
-  assert.equal(Number(value(u, 'TimeoutStartSec')), 120 + REFERENCE_UNIT_OPTIONS.gracefulTimeout, 'CORRAL_TIMEOUT 30: the 60 s a worker has to boot, twice');
+  assert.equal(Number(value(u, 'TimeoutStartSec')), 2 * (60 + REFERENCE_UNIT_OPTIONS.reloadSettle) + REFERENCE_UNIT_OPTIONS.gracefulTimeout, 'CORRAL_TIMEOUT 30: the 60 s a worker has to boot and its settle time, twice');
   assert.ok(Number(value(u, 'WatchdogSec')) > REFERENCE_UNIT_OPTIONS.timeout);
   assert.ok(Number(value(u, 'LimitNOFILE')) >= REFERENCE_UNIT_OPTIONS.workers * REFERENCE_UNIT_OPTIONS.workerConnections);
   assert.equal(value(u, 'User'), 'corral');
@@ -193,14 +193,14 @@ test('paths the unit hides from the service (ProtectHome=yes) are warned about',
 
 test('sizing comes from the settings file alone, as the service will see it (shell env ignored)', async () => {
   const file = join(dir, 'corral.env');
-  writeFileSync(file, 'CORRAL_WORKERS=100\nCORRAL_WORKER_CONNECTIONS=5000\nCORRAL_GRACEFUL_TIMEOUT=60\nCORRAL_TIMEOUT=10\nCORRAL_BIND=0.0.0.0:443\n');
+  writeFileSync(file, 'CORRAL_WORKERS=100\nCORRAL_WORKER_CONNECTIONS=5000\nCORRAL_GRACEFUL_TIMEOUT=60\nCORRAL_TIMEOUT=10\nCORRAL_RELOAD_SETTLE=5\nCORRAL_BIND=0.0.0.0:443\n');
   const { stdout } = await run(process.execPath, [corral, 'systemd-unit', '--settings-file', file, '--user', 'web', '--data-dir', '/var/lib/corral-web'], {
     cwd: dir,
     env: { ...process.env, CORRAL_WORKERS: '3', CORRAL_ENV_FILE: 'none' },
   });
   assert.equal(value(stdout, 'LimitNOFILE'), String(limitNoFile(100, 5000)));
   assert.equal(value(stdout, 'TimeoutStopSec'), '75');
-  assert.equal(value(stdout, 'TimeoutStartSec'), '180');
+  assert.equal(value(stdout, 'TimeoutStartSec'), '190', '2 x (60 s + CORRAL_RELOAD_SETTLE 5 s) + 60 s');
   assert.equal(value(stdout, 'WatchdogSec'), String(watchdogSec(10)));
   assert.equal(value(stdout, 'AmbientCapabilities'), 'CAP_NET_BIND_SERVICE');
   assert.equal(value(stdout, 'User'), 'web');
@@ -420,16 +420,22 @@ test('an empty or relative path option is refused (exit 64) naming it, as is a -
 
 test('TimeoutStartSec covers a reload: the boot plus a drain of up to CORRAL_GRACEFUL_TIMEOUT (3600 at most)', () => {
   for (const graceful of [1, 30, 115, 600, 3600]) {
-    assert.ok(timeoutStartSec(graceful, 30) >= graceful + 120, `graceful ${graceful}`);
-    assert.equal(value(renderUnit({ ...REFERENCE_UNIT_OPTIONS, gracefulTimeout: graceful }), 'TimeoutStartSec'), String(timeoutStartSec(graceful, REFERENCE_UNIT_OPTIONS.timeout)));
+    assert.ok(timeoutStartSec(graceful, 30, 0) >= graceful + 120, `graceful ${graceful}`);
+    assert.equal(value(renderUnit({ ...REFERENCE_UNIT_OPTIONS, gracefulTimeout: graceful }), 'TimeoutStartSec'), String(timeoutStartSec(graceful, REFERENCE_UNIT_OPTIONS.timeout, REFERENCE_UNIT_OPTIONS.reloadSettle)));
   }
 });
 
 test('TimeoutStartSec covers the boot a worker is given: CORRAL_TIMEOUT when it is above 60 s, twice', () => {
   // An app that loads in 160 s under CORRAL_TIMEOUT=200 was timed out at 150 s and restarted for good.
-  assert.equal(timeoutStartSec(30, 30), 150, 'the defaults: 2 x 60 s + 30 s');
-  assert.equal(timeoutStartSec(30, 200), 430);
-  assert.equal(value(renderUnit({ ...REFERENCE_UNIT_OPTIONS, timeout: 200, gracefulTimeout: 30 }), 'TimeoutStartSec'), '430');
+  assert.equal(timeoutStartSec(30, 30, 0), 150, '2 x 60 s + 30 s');
+  assert.equal(timeoutStartSec(30, 200, 0), 430);
+  assert.equal(value(renderUnit({ ...REFERENCE_UNIT_OPTIONS, timeout: 200, gracefulTimeout: 30, reloadSettle: 0 }), 'TimeoutStartSec'), '430');
+});
+
+test('TimeoutStartSec covers the settle time of a reload\'s new workers, the retry\'s too (CORRAL_RELOAD_SETTLE)', () => {
+  assert.equal(timeoutStartSec(30, 30, 2), 154, 'the defaults: 2 x (60 s + 2 s) + 30 s');
+  assert.equal(timeoutStartSec(30, 30, 60), 270);
+  assert.equal(value(renderUnit({ ...REFERENCE_UNIT_OPTIONS, reloadSettle: 60 }), 'TimeoutStartSec'), '270');
 });
 
 test('a --data-dir or --log-dir that is a shared directory of the host (/var/log, /var/lib, /) is a warning: all of it becomes writable', () => {

@@ -163,11 +163,12 @@ async function reloadAndWait(pid: number, settings: Settings, record: MasterReco
     );
     return EXIT.FAILURE;
   }
-  // systemd's first bound on the reload (TimeoutStartSec, the unit's own): the boot, then the old
-  // workers' drain by the longer of the graceful timeouts the master runs and the reload reads.
-  // The master renews it at each step the reload takes, and says so in its answers: the wait
-  // follows (waitForReloadEnd). Alone it held for a master of an older corral, which gives none.
-  const boundS = timeoutStartSec(Math.max(settings.CORRAL_GRACEFUL_TIMEOUT, runningGracefulS ?? 0), settings.CORRAL_TIMEOUT);
+  // systemd's first bound on the reload (TimeoutStartSec, the unit's own): the boot and its settle
+  // time, then the old workers' drain by the longer of the graceful timeouts the master runs and
+  // the reload reads. The master renews it at each step the reload takes, and says so in its
+  // answers: the wait follows (waitForReloadEnd). Alone it held for a master of an older corral,
+  // which gives none.
+  const boundS = timeoutStartSec(Math.max(settings.CORRAL_GRACEFUL_TIMEOUT, runningGracefulS ?? 0), settings.CORRAL_TIMEOUT, settings.CORRAL_RELOAD_SETTLE);
   signalMaster(pid, 'SIGHUP');
   process.stdout.write(`reload requested (SIGHUP to master pid ${pid}); waiting for it to end (up to ${boundS} s, extended while it makes progress)\n`);
   const end = await waitForReloadEnd(base, pid, before, boundS * 1000);

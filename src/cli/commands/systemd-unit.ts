@@ -199,6 +199,7 @@ file holds invalid settings.`,
       workerConnections: settingFlag('worker-connections', values['worker-connections'], 'CORRAL_WORKER_CONNECTIONS') ?? s.CORRAL_WORKER_CONNECTIONS,
       gracefulTimeout: settingFlag('graceful-timeout', values['graceful-timeout'], 'CORRAL_GRACEFUL_TIMEOUT') ?? s.CORRAL_GRACEFUL_TIMEOUT,
       timeout: settingFlag('timeout', values.timeout, 'CORRAL_TIMEOUT') ?? s.CORRAL_TIMEOUT,
+      reloadSettle: s.CORRAL_RELOAD_SETTLE,
       bindPort: integerFlag('port', values.port, 1, 65535) ?? s.CORRAL_BIND.port,
       reloadWait: Boolean(s.CORRAL_PIDFILE),
     };

@@ -1,0 +1,58 @@
+// The settle window of a replacement (CORRAL_RELOAD_SETTLE): a worker that takes an outgoing one's
+// place (a reload's new generation, a recycle's replacement) lets it drain only once it has been
+// ready, and beating, for the settle time. During a reload, a new worker that dies within that
+// window is a failed boot of the new generation, not a crash of a serving one: an app that listens
+// and then fails (an async init, a database refused 0.5 s later) drained the old generation on its
+// ready, reported the reload done, and then crash-looped with nothing left to go back to.
+
+import { lateAfterMs } from '../heartbeat-interval.js';
+import type { BootError } from './crash-ledger.js';
+import type { ChildRecord } from './registry.js';
+
+type Settling = Pick<ChildRecord, 'state' | 'readyAt' | 'lastBeatAt' | 'beatIntervalMs' | 'settled'>;
+
+/**
+ * Whether a ready worker settles now: ready for `settleMs`, and beating (a loop blocked at the
+ * end of its window is not taking anyone's place; it settles once it beats again).
+ */
+export function settlesNow(c: Settling, now: number, settleMs: number): boolean {
+  if (c.settled || c.state !== 'ready' || c.readyAt === undefined) return false;
+  return now - c.readyAt >= settleMs && now - c.lastBeatAt <= lateAfterMs(c.beatIntervalMs);
+}
+
+/** "0.5 s": how long after its ready a worker died. */
+function seconds(ms: number): string {
+  return `${Math.round(ms / 100) / 10} s`;
+}
+
+/** How a worker on probation ended: its exit (code, signal), its uncaught exception, or a kill as stuck. */
+export type ProbationEnd =
+  | { readonly kind: 'exit'; readonly code: number | null; readonly signal: NodeJS.Signals | null }
+  | { readonly kind: 'uncaught' }
+  | { readonly kind: 'stuck' };
+
+/**
+ * The boot error of a reload's new worker that ended before it settled, or undefined when its end
+ * is no failed boot: it was not on probation (no reload, no settle time, nothing to drain when it
+ * was ready), it settled first, or its generation is no longer the one the reload boots (`reloadingTo`).
+ * `at`: when it ended (for a kill as stuck, when it last beat: the window in which it went silent).
+ */
+export function probationFailure(
+  c: Pick<ChildRecord, 'generation' | 'readyAt' | 'probation' | 'settled'>,
+  end: ProbationEnd,
+  at: number,
+  reloadingTo: number | undefined,
+): BootError | undefined {
+  if (!c.probation || c.settled || c.readyAt === undefined || c.generation !== reloadingTo) return undefined;
+  const after = `${seconds(Math.max(0, at - c.readyAt))} after it was ready, before it settled (CORRAL_RELOAD_SETTLE)`;
+  switch (end.kind) {
+    case 'uncaught':
+      return { code: 'CORRAL_ERR_UNCAUGHT', message: `worker threw an uncaught exception ${after}; its worker.uncaught line has the error` };
+    case 'stuck':
+      return { code: 'CORRAL_ERR_WORKER_TIMEOUT', message: `worker stopped beating ${after}, and was killed as stuck at CORRAL_TIMEOUT` };
+    case 'exit':
+      return end.signal !== null
+        ? { code: 'CORRAL_ERR_WORKER_DIED', message: `worker was killed by signal ${end.signal} ${after}` }
+        : { code: 'CORRAL_ERR_WORKER_DIED', message: `worker exited with code ${end.code} ${after}` };
+  }
+}

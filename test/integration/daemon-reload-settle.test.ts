@@ -1,0 +1,132 @@
+// The settle window of a reload (CORRAL_RELOAD_SETTLE): an app that listens and then crashes is a
+// failed boot, rolled back while the old generation serves; a sound one completes once its
+// workers have been ready for the settle time.
+
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { promisify } from 'node:util';
+import { Agent } from 'undici';
+import { CORRAL_BIN, FIXTURE_APPS, startCorral, waitFor } from '../helpers/corral.js';
+import { http } from '../helpers/http.js';
+import { freePort } from '../helpers/ports.js';
+
+const run = promisify(execFile);
+
+/** `corral reload --wait` run in `dir`, as systemd's ExecReload= runs it. */
+async function reloadWait(dir: string, pidFile: string): Promise<{ code: number; stdout: string; stderr: string }> {
+  try {
+    const r = await run(process.execPath, [CORRAL_BIN, 'reload', '--wait'], { cwd: dir, env: { PATH: process.env.PATH ?? '', CORRAL_PIDFILE: pidFile }, timeout: 120_000 });
+    return { code: 0, stdout: r.stdout, stderr: r.stderr };
+  } catch (err) {
+    const e = err as { code: number; stdout: string; stderr: string };
+    return { code: e.code, stdout: e.stdout, stderr: e.stderr };
+  }
+}
+
+/**
+ * Clients over loopback on `concurrency` keep-alive connections, noting which generation answered
+ * and when; a refused or reset request is a failure. A connection stays with the worker that
+ * accepted it until that worker drains (its answers then say Connection: close, and the client
+ * opens another, which any ready worker may take): so connections opened before a reload are
+ * answered by the old generation for as long as it is not drained.
+ */
+function generationLoop(url: string, concurrency: number) {
+  const agent = new Agent({ connections: concurrency, keepAliveTimeout: 30_000 });
+  const answers: { at: number; generation: number }[] = [];
+  const failures: string[] = [];
+  let stopped = false;
+  const one = async () => {
+    while (!stopped) {
+      try {
+        const r = await http(url, { dispatcher: agent });
+        if (r.status === 200) answers.push({ at: Date.now(), generation: r.json<{ generation: number }>().generation });
+        else failures.push(`${r.status} ${r.text.slice(0, 200)}`);
+      } catch (err) {
+        failures.push((err as Error).message);
+      }
+    }
+  };
+  const done = Promise.all(Array.from({ length: concurrency }, one)).then(() => agent.close());
+  return {
+    answers,
+    failures,
+    stop: async () => {
+      stopped = true;
+      await done;
+    },
+  };
+}
+
+test('a reload to an app that exits 0.5 s after it is ready is rolled back with no old worker drained: the old generation answers throughout, and reload --wait exits 1 naming the cause; a sound reload then completes, each old worker drained once a new one settled', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'corral-settle-'));
+  const timings = join(dir, 'timings.json');
+  writeFileSync(timings, '{}');
+  const adminPort = await freePort();
+  const token = 'settle-test-token-0123456789';
+  writeFileSync(
+    join(dir, '.env'),
+    [`CORRAL_BIND=127.0.0.1:0`, `CORRAL_ADMIN_BIND=127.0.0.1:${adminPort}`, `CORRAL_ADMIN_TOKEN=${token}`, 'CORRAL_WORKERS=2', `CORRAL_APP=${join(FIXTURE_APPS, 'slow-boot.mjs')}`, 'CORRAL_BOOT_ATTEMPTS=2', 'CORRAL_RELOAD_SETTLE=2'].join('\n'),
+    { mode: 0o600 },
+  );
+  const c = await startCorral({ cwd: dir, workers: null, unset: ['CORRAL_ADMIN_BIND'], env: { CORRAL_ENV_FILE: '.env', FIXTURE_TIMINGS: timings } });
+  const loop = generationLoop(c.url, 4);
+  try {
+    await waitFor(() => loop.answers.length >= 20, 30_000, '20 requests answered before the reload');
+
+    // The new release listens, then its init fails half a second later, in every worker.
+    writeFileSync(timings, JSON.stringify({ crashAfterReadyMs: 500 }));
+    const from = loop.answers.length;
+    const rolledBack = await reloadWait(dir, c.pidFile);
+    const to = loop.answers.length;
+    assert.equal(rolledBack.code, 1, `${rolledBack.stdout}${rolledBack.stderr}`);
+    assert.match(rolledBack.stderr, /^corral reload: last reload rolled back \(CORRAL_ERR_WORKER_DIED\), generation 1 serves: the new generation cannot boot \(worker exited with code 1 \d\.\d s after it was ready, before it settled \(CORRAL_RELOAD_SETTLE\)\)\n$/);
+    const failed = c.events('reload.failed');
+    assert.equal(failed.length, 1);
+    assert.match(String(failed[0]?.msg), /worker exited with code 1 \d\.\d s after it was ready/);
+    assert.ok(c.events('worker.boot_failed').every((l) => l.generation === 2 && l.code === 'CORRAL_ERR_WORKER_DIED'));
+    assert.deepEqual(c.events('reload.done'), [], 'never said done');
+    assert.deepEqual(c.events('worker.settled'), [], 'no new worker lived through its settle time');
+    // Not one old worker was told to drain, nor exited: the rollback found the generation whole.
+    assert.deepEqual(c.events('worker.draining').filter((l) => l.gen === 1), []);
+    assert.deepEqual(c.events('worker.exit').filter((l) => l.generation === 1), []);
+    const standing = (await http(`http://127.0.0.1:${adminPort}/api/admin/reload`)).json<{ last: { outcome: string; code: string; generation: number } }>();
+    assert.deepEqual([standing.last.outcome, standing.last.code, standing.last.generation], ['rolled_back', 'CORRAL_ERR_WORKER_DIED', 1]);
+    // Generation 1 answered every request made during the reload (its workers' connections were
+    // never closed for a drain), with no gap a drain would leave.
+    const during = loop.answers.slice(from, to);
+    assert.ok(during.length >= 20, `${during.length} answers during the reload`);
+    assert.deepEqual([...new Set(during.map((a) => a.generation))], [1]);
+    const gaps = during.slice(1).map((a, i) => a.at - (during[i]?.at ?? a.at));
+    assert.ok(Math.max(...gaps) < 2000, `the longest wait between two answers: ${Math.max(...gaps)} ms`);
+    assert.deepEqual(loop.failures, [], 'no request refused or reset during the reload');
+    await waitFor(() => loop.answers.length >= to + 20, 30_000, '20 more answers after the rollback');
+    assert.deepEqual([...new Set(loop.answers.slice(to).map((a) => a.generation))], [1], 'generation 1 serves after the rollback');
+
+    // A sound release: its workers settle, and only then does each old worker drain.
+    writeFileSync(timings, '{}');
+    const done = await reloadWait(dir, c.pidFile);
+    assert.equal(done.code, 0, `${done.stdout}${done.stderr}`);
+    assert.match(done.stdout, /\nreload done: generation 3 serves/);
+    const settled = c.events('worker.settled');
+    assert.deepEqual(settled.map((l) => l.generation), [3, 3]);
+    assert.ok(settled.every((l) => Number(l.ready_ms) >= 2000 && Number(l.ready_ms) < 3000), JSON.stringify(settled.map((l) => l.ready_ms)));
+    const oldExits = c.events('worker.exit').filter((l) => l.generation === 1);
+    assert.deepEqual(oldExits.map((l) => [l.reason, l.exit_code]), [['reload to generation 3', 0], ['reload to generation 3', 0]]);
+    const firstSettled = Date.parse(String(settled[0]?.time));
+    assert.ok(c.events('worker.draining').filter((l) => l.gen === 1).every((l) => Date.parse(String(l.time)) >= firstSettled), 'no old worker drained before a new one settled');
+    const total = loop.answers.length;
+    await waitFor(() => loop.answers.length >= total + 20, 30_000, '20 more answers after the reload');
+    // Requests sent before reload.done may have been answered since by the draining old workers.
+    assert.deepEqual([...new Set(loop.answers.slice(total + 4).map((a) => a.generation))], [3]);
+    await loop.stop();
+    assert.deepEqual(loop.failures, [], 'no request refused or reset across both reloads');
+  } finally {
+    await loop.stop();
+    await c.stop();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
