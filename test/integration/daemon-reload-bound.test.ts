@@ -17,11 +17,12 @@ import { python3Available, startNotifyReceiver } from '../system/notify-receiver
 const run = promisify(execFile);
 const FLOOR_MS = 4000;
 const GRACEFUL_S = 1;
+const SETTLE_S = 2;
 const ATTEMPTS = 4;
-/** The first bound: TimeoutStartSec for these settings (2 × the 4 s boot + 1 s). */
-const FIRST_BOUND_S = (2 * FLOOR_MS) / 1000 + GRACEFUL_S;
-/** What an attempt has from its fork: the boot, the drain, the master's margin (reload-bound.ts). */
-const ATTEMPT_MS = FLOOR_MS + GRACEFUL_S * 1000 + 10_000;
+/** The first bound: TimeoutStartSec for these settings (2 × the 4 s boot and 2 s settle time, + 1 s). */
+const FIRST_BOUND_S = (2 * (FLOOR_MS + SETTLE_S * 1000)) / 1000 + GRACEFUL_S;
+/** What an attempt has from its fork: the boot, its settle time, the drain, the master's margin (reload-bound.ts). */
+const ATTEMPT_MS = FLOOR_MS + SETTLE_S * 1000 + GRACEFUL_S * 1000 + 10_000;
 
 interface Reading {
   readonly at: number;
@@ -42,7 +43,7 @@ test(
       app: 'slow-boot.mjs',
       workers: 1,
       readyTimeoutMs: 30_000,
-      env: { ...hook, FIXTURE_TIMINGS: timings, NOTIFY_SOCKET: receiver.address, CORRAL_TIMEOUT: '2', CORRAL_GRACEFUL_TIMEOUT: String(GRACEFUL_S), CORRAL_BOOT_ATTEMPTS: String(ATTEMPTS) },
+      env: { ...hook, FIXTURE_TIMINGS: timings, NOTIFY_SOCKET: receiver.address, CORRAL_TIMEOUT: '2', CORRAL_GRACEFUL_TIMEOUT: String(GRACEFUL_S), CORRAL_RELOAD_SETTLE: String(SETTLE_S), CORRAL_BOOT_ATTEMPTS: String(ATTEMPTS) },
     });
     const readings: Reading[] = [];
     let polling = true;
