@@ -2089,16 +2089,22 @@ test('one worker, one attempt: said in the singular ("corral ready: 1 worker", "
 const drainedOf = (cs: FakeChild[]) => cs.filter((c) => c.sent.some((m) => m.type === 'drain'));
 const ofGeneration = (t: { children: FakeChild[] }, g: number) => t.children.filter((c) => c.identity.role === 'worker' && c.identity.generation === g);
 
+/** Boots generation 1, reloads, and has every worker of generation 2 say ready: the tick after that ready. */
+function reloadToReady(t: Awaited<ReturnType<typeof setup>>): { old: FakeChild[]; fresh: FakeChild[] } {
+  t.bootAll();
+  t.arbiter.record('reload');
+  t.arbiter.tick();
+  const old = ofGeneration(t, 1);
+  const fresh = ofGeneration(t, 2);
+  fresh.forEach(ready);
+  t.arbiter.tick();
+  return { old, fresh };
+}
+
 test('reload with a settle time: an old worker drains only once a new one has been ready for it, at the first tick after, and reload.done follows the old ones\' exits', async () => {
   const t = await setup({ CORRAL_RELOAD_SETTLE: '2' });
   try {
-    t.bootAll();
-    t.arbiter.record('reload');
-    t.arbiter.tick();
-    const old = ofGeneration(t, 1);
-    const fresh = ofGeneration(t, 2);
-    fresh.forEach(ready);
-    t.arbiter.tick();
+    const { old } = reloadToReady(t);
     assert.deepEqual(drainedOf(old), [], 'ready is not enough');
     for (let i = 0; i < 7; i++) {
       t.advance(250);
@@ -2123,13 +2129,7 @@ test('reload with a settle time: an old worker drains only once a new one has be
 test('reload with a settle time: new workers that exit 0.5 s after ready are failed boots, counted once per fork batch and not as quick crashes; CORRAL_BOOT_ATTEMPTS of them roll the reload back with the old generation never drained', async () => {
   const t = await setup({ CORRAL_RELOAD_SETTLE: '2', CORRAL_BOOT_ATTEMPTS: '2' });
   try {
-    t.bootAll();
-    t.arbiter.record('reload');
-    t.arbiter.tick();
-    const old = ofGeneration(t, 1);
-    const first = ofGeneration(t, 2);
-    first.forEach(ready);
-    t.arbiter.tick();
+    const { old, fresh: first } = reloadToReady(t);
     t.advance(500);
     first.forEach((c) => c.exit(1));
     t.arbiter.tick();
@@ -2168,13 +2168,7 @@ test('reload with a settle time: new workers that exit 0.5 s after ready are fai
 test('reload with a settle time: a new worker that throws before it settled is one failed boot (its exit not counted again), and the old generation is not drained to keep it', async () => {
   const t = await setup({ CORRAL_RELOAD_SETTLE: '2', CORRAL_BOOT_ATTEMPTS: '3' });
   try {
-    t.bootAll();
-    t.arbiter.record('reload');
-    t.arbiter.tick();
-    const old = ofGeneration(t, 1);
-    const fresh = ofGeneration(t, 2);
-    fresh.forEach(ready);
-    t.arbiter.tick();
+    const { old, fresh } = reloadToReady(t);
     t.advance(300);
     fresh.forEach((c) => c.say({ type: 'retire', reason: 'uncaught' }));
     t.arbiter.tick();
