@@ -505,6 +505,45 @@ describe('corral under a real systemd (debootstrap + systemd-nspawn)', { skip: s
     }
   });
 
+  test('systemctl reload to an app whose workers never become ready outlasts TimeoutStartSec and the first bound: the master renews it at each boot attempt, and the reload fails rolled back, not timed out', async () => {
+    // The boot timeout's floor (a minute) brought to 4 s for the master and `corral reload --wait`
+    // alike (test/fixtures/boot-timeout-floor.mjs), and CORRAL_TIMEOUT (which raises it) to 2 s:
+    // six boots of 4 s and their backoff take about 30 s, past the reload's first bound (two boots
+    // and their 2 s settle time, plus the 10 s graceful timeout: 22 s) and far past the unit's
+    // TimeoutStartSec, lowered to 5 s.
+    const hook = '/etc/systemd/system/corral.service.d/test-boot-floor.conf';
+    const shortStart = '/etc/systemd/system/corral.service.d/test-short-start.conf';
+    c.writeFile(hook, `[Service]\nEnvironment=NODE_OPTIONS=--import=${INSTALL}/test/fixtures/boot-timeout-floor.mjs FIXTURE_BOOT_TIMEOUT_FLOOR_MS=4000\n`);
+    await c.sh('systemctl daemon-reload');
+    const good = { ...settings };
+    try {
+      const start = await c.exec(['systemctl', 'start', 'corral'], { timeoutMs: 60_000 });
+      assert.equal(start.code, 0, start.stderr);
+      c.writeFile(shortStart, '[Service]\nTimeoutStartSec=5\n');
+      await c.sh('systemctl daemon-reload');
+      assert.equal(await show('TimeoutStartUSec'), '5s');
+      const generation = (await http(`${base}/`)).json().generation;
+      await writeSettings({ CORRAL_APP: `${INSTALL}/test/fixtures/apps/never-ready.mjs`, CORRAL_BOOT_ATTEMPTS: '6', CORRAL_TIMEOUT: '2' });
+      const since = (await c.sh('date +%s')).trim();
+      const began = Date.now();
+      const reload = await c.exec(['systemctl', 'reload', 'corral'], { timeoutMs: 120_000 });
+      const tookMs = Date.now() - began;
+      assert.notEqual(reload.code, 0, `systemctl reload fails: ${reload.stdout}${reload.stderr}`);
+      assert.ok(tookMs > 22_000, `systemctl reload returned ${tookMs} ms after it began: within the first bound, nothing was renewed`);
+      const journal = await until('the rollback said by reload --wait in the journal', 10_000, async () => {
+        const text = await c.sh(`journalctl -u corral --since @${since} --no-pager -o cat || true`);
+        return /^corral reload: last reload rolled back \(CORRAL_ERR_\w+\), generation \d+ serves/m.test(text) ? text : undefined;
+      });
+      assert.doesNotMatch(journal, /Reload operation timed out/, 'systemd did not time the reload out');
+      assert.equal(await show('ActiveState'), 'active');
+      assert.equal(await show('SubState'), 'running');
+      assert.equal((await http(`${base}/`)).json().generation, generation, 'the old generation serves on');
+    } finally {
+      await writeSettings(good);
+      await c.sh(`rm -f ${hook} ${shortStart} && systemctl daemon-reload && systemctl stop corral && systemctl reset-failed corral || true`);
+    }
+  });
+
   test('systemctl start with a broken settings file fails with status 78, says why, and is not restarted', async () => {
     const good = { ...settings };
     await writeSettings({ CORRAL_WORKERS: 'zero' });
