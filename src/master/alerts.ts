@@ -44,7 +44,7 @@ export function createAlerts(logger: Logger, options: AlertOptions): Alerts {
         const fields = { event: 'capacity.alert', threshold: level, percent_used: p, current_connections: c.current_connections, idle_connections: c.idle_connections, peak_busy_connections: c.peak_busy_connections, refused_last_interval: c.refused_last_interval, idle_closed_last_interval: c.idle_closed_last_interval, max_connections: c.max_connections, status: c.status };
         const refusing = `${c.refused_last_interval > 0 ? `, ${c.refused_last_interval} refused` : ''}${c.idle_closed_last_interval > 0 ? `, ${c.idle_closed_last_interval} idle closed to admit new ones` : ''}`;
         // Reached by idle closures, not by the busy share: "at 5 % ... passed 80 %" read as a bug.
-        const byClosures = share < level && c.refused_last_interval === 0 && c.idle_closed_last_interval > 0;
+        const byClosures = share < level && c.status !== 'FULL' && c.refused_last_interval === 0 && c.idle_closed_last_interval > 0;
         const msg = byClosures
           ? `capacity tight: every slot was held, and ${counted(c.idle_closed_last_interval, 'idle connection')} closed to admit new ones (${busy}/${c.max_connections} busy, ${p}%, ${c.idle_connections} idle): counted as ${level}%`
           : `capacity at ${p}% (${busy}/${c.max_connections} busy, ${c.idle_connections} idle${refusing}): passed ${level}%`;

@@ -44,6 +44,11 @@ describe('alerts', () => {
     assert.equal(lines[6]?.idle_closed_last_interval, 40, 'idle connections closed to admit new ones: WARNING');
     // Not "capacity at 5% ...: passed 80%": the line says what made it count as 80 %.
     assert.equal(String(lines[6]?.msg), 'capacity tight: every slot was held, and 40 idle connections closed to admit new ones (5/100 busy, 5%, 0 idle): counted as 80%');
+    // Every slot busy is FULL by the share itself: the line says so, not "counted as" by closures.
+    alerts.observe(beat(100, 0, 7), undefined);
+    await flush();
+    const full = lines.filter((l) => l.event === 'capacity.alert' && l.threshold === 100).at(-1);
+    assert.match(String(full?.msg), /^capacity at 100% \(100\/100 busy, 0 idle, 7 idle closed to admit new ones\): passed 100%/);
   });
 
   it('judges thresholds on the exact ratio: 7996 of 8000 is no "refused" alert, 94.96 % has not passed 95', async () => {
