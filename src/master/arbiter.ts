@@ -37,7 +37,7 @@ import { KeeperCrashLedger } from './keeper-crash-ledger.js';
 import { KeeperRestart } from './keeper-restart.js';
 import { keeperRestartStep, waitForFirstKeeper } from './keeper-wait.js';
 import { keeperOf, newChildRecord, workersOf, type ChildRecord, type RetireReason } from './registry.js';
-import { attemptBoundMs, drainBoundMs, ReloadBound } from './reload-bound.js';
+import { attemptBoundMs, drainBoundMs, probationBoundMs, ReloadBound } from './reload-bound.js';
 import { ReloadLifecycle, type Target } from './reload-lifecycle.js';
 import { logEnvOverrides } from './reload-plan.js';
 import { drainsDue, forksDue, isActiveCurrent, nextRecycle, scaleDownExcess, stillBooting } from './rollout.js';
@@ -55,7 +55,6 @@ const TICK_MS = 250;
  */
 const MASTER_STALL_MS = 5000;
 
-/** `n` and the noun, singular for one: "corral ready: 1 workers", "after 1 attempts" read wrong. */
 
 export class Arbiter {
   /** The settings in force and the worker count steered to (a reload replaces both). */
@@ -359,8 +358,12 @@ export class Arbiter {
       );
       this.o.notifier.ready(this.statusLine());
     }
-    if (this.gens.reload && readyCurrent >= this.target.expected && !this.workers().some((c) => c.generation !== this.gens.current)) {
-      this.reloads.done(readyCurrent, this.port, now);
+    // Done once the new generation has proven itself: a worker on probation that dies is still a
+    // failed boot, which the reload must be in progress to roll back (old workers that died on
+    // their own had left none to wait for).
+    const provenCurrent = activeCurrent.filter((c) => c.state === 'ready' && (c.settled || !c.probation)).length;
+    if (this.gens.reload && provenCurrent >= this.target.expected && !this.workers().some((c) => c.generation !== this.gens.current)) {
+      this.reloads.done(provenCurrent, this.port, now);
     }
   }
 
@@ -373,9 +376,15 @@ export class Arbiter {
   private settleWorkers(now: number): void {
     const settleMs = this.settings.CORRAL_RELOAD_SETTLE * 1000;
     for (const c of this.workers()) {
-      if (!settlesNow(c, now, settleMs)) continue;
+      if (!settlesNow(c, now, settleMs)) {
+        if (c.probation && !c.settled && c.readyAt !== undefined) this.reloadStep(probationBoundMs(this.settings, now - c.readyAt));
+        continue;
+      }
       c.settled = true;
-      if (this.gens.reload && c.generation === this.gens.current) this.gens.workerSettled();
+      // A superseded reload's worker settling proves nothing of the reload now in progress: its
+      // count of failed boots is not reset, nor is the worker said to take anyone's place.
+      if (!this.gens.reload || c.generation !== this.gens.current) continue;
+      this.gens.workerSettled();
       if (!c.probation) continue;
       this.crashes.workerReady();
       const readyMs = now - (c.readyAt ?? now);

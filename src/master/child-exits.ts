@@ -9,7 +9,7 @@ import type { CrashLedger } from './crash-ledger.js';
 import { keeperExitHint } from './keeper-boot-words.js';
 import type { KeeperCrashLedger } from './keeper-crash-ledger.js';
 import type { ChildRecord } from './registry.js';
-import { probationFailure } from './settle.js';
+import { failedOnProbation, probationFailure } from './settle.js';
 
 export interface ChildExit {
   readonly record: ChildRecord;
@@ -124,12 +124,12 @@ export function accountExit(e: ChildExit, now: number, a: ExitAccounts): void {
   const fields = { event: `${c.role}.exit`, worker_id: c.id, worker_pid: c.handle.pid, generation: c.generation, exit_code: code, signal, reason: c.stopReason ?? null };
   // A reload's new worker that died (or was killed as stuck) before it settled: a failed boot of
   // its generation, not a crash (settle.ts). Counted once: not as a quick crash as well.
-  if (c.role === 'worker' && !c.crashCounted && (c.stopReason === undefined || c.stopReason === 'timeout')) {
+  // One told to drain (a stop, a scale-down) and then killed as stuck was on its way out already.
+  if (c.role === 'worker' && !c.crashCounted && c.drainDeadline === undefined && (c.stopReason === undefined || c.stopReason === 'timeout')) {
     const stuck = c.stopReason === 'timeout';
     const bootError = probationFailure(c, stuck ? { kind: 'stuck' } : { kind: 'exit', code, signal }, stuck ? c.lastBeatAt : now, a.reloadingTo);
     if (bootError) {
-      crashes.bootFailed(c.forkBatch, bootError, now);
-      log.error({ ...fields, event: 'worker.boot_failed', code: bootError.code, failures: crashes.bootFailures, boot_error: bootError }, `worker ${c.id} failed to boot: ${bootError.message}`);
+      failedOnProbation(c, bootError, now, crashes, log, fields);
       return;
     }
   }

@@ -13,7 +13,8 @@ import type { KeeperCrashLedger } from './keeper-crash-ledger.js';
 import type { KeeperRestart } from './keeper-restart.js';
 import type { ChildRecord, RetireReason } from './registry.js';
 import type { RequestLatency } from './request-latency.js';
-import { probationFailure } from './settle.js';
+import { previousServes } from './rollout.js';
+import { failedOnProbation, probationFailure } from './settle.js';
 
 export interface MessageHandlerDeps {
   readonly log: Logger;
@@ -102,7 +103,7 @@ export class ChildMessageHandler {
   private onProbation(c: ChildRecord): boolean {
     const r = this.d.gens.reload;
     if (!r || c.generation !== this.d.gens.current || this.d.settings().CORRAL_RELOAD_SETTLE <= 0) return false;
-    return this.d.workers().some((w) => w.generation === r.previousGeneration && w.state === 'ready');
+    return previousServes(this.d.workers(), r.previousGeneration);
   }
 
   /**
@@ -124,11 +125,7 @@ export class ChildMessageHandler {
     if (bootError) {
       // A failed boot of the reload's generation, counted once (its exit is not counted again):
       // CORRAL_BOOT_ATTEMPTS of them roll the reload back, as boots that never got ready do.
-      this.d.crashes.bootFailed(c.forkBatch, bootError, now);
-      this.d.log.error(
-        { event: 'worker.boot_failed', worker_id: c.id, worker_pid: c.handle.pid, generation: c.generation, code: bootError.code, failures: this.d.crashes.bootFailures, boot_error: bootError },
-        `worker ${c.id} failed to boot: ${bootError.message}`,
-      );
+      failedOnProbation(c, bootError, now, this.d.crashes, this.d.log);
       this.d.markRetire(c, 'uncaught', { uptime_ms: now - (c.readyAt ?? c.startedAt) }, false);
       return;
     }

@@ -1,7 +1,7 @@
 // How long the reload in progress may still take, renewed at each step that restarts its clock:
 // what systemd is told (EXTEND_TIMEOUT_USEC) and what GET /api/admin/reload answers, which
 // `corral reload --wait` follows. A fixed bound was a guess: TimeoutStartSec (two boots and the
-// drain, 150 s with the defaults) ran out after the second of CORRAL_BOOT_ATTEMPTS boots that
+// drain, 154 s with the defaults) ran out after the second of CORRAL_BOOT_ATTEMPTS boots that
 // hang, and systemd called a reload the master was still carrying out "timed out" (killing the
 // wait, which never said why) minutes before the master rolled it back. Renewed at each step, the
 // bound holds as long as the reload moves, and still ends it once a step overruns its own time.
@@ -41,6 +41,16 @@ export function startBoundMs(s: Timeouts): number {
  */
 export function attemptBoundMs(s: Timeouts, inMs = 0): number {
   return Math.max(0, inMs) + bootTimeoutMs(s.CORRAL_TIMEOUT * 1000) + s.CORRAL_RELOAD_SETTLE * 1000 + drainBoundMs(s);
+}
+
+/**
+ * A reload's new worker on probation, ready for `readyForMs`: silent just before it settles, it is
+ * killed as stuck CORRAL_TIMEOUT later (a failed boot, and the next attempt follows), or else it
+ * settles and the old generation drains. Past its attempt's bound when CORRAL_TIMEOUT is longer
+ * than the boot timeout's floor and the boot took most of it.
+ */
+export function probationBoundMs(s: Timeouts, readyForMs: number): number {
+  return Math.max(0, s.CORRAL_RELOAD_SETTLE * 1000 - readyForMs) + s.CORRAL_TIMEOUT * 1000 + drainBoundMs(s);
 }
 
 /** The old generation's drain beginning: each of its workers has the graceful timeout. */

@@ -17,6 +17,7 @@ import type { KeeperRestart } from './keeper-restart.js';
 import type { ChildRecord } from './registry.js';
 import { startBoundMs, type ReloadBound } from './reload-bound.js';
 import { logEnvOverrides, planReload } from './reload-plan.js';
+import { previousServes } from './rollout.js';
 
 /** What the master steers towards: a reload replaces both, a rollback puts them back. */
 export interface Target {
@@ -168,7 +169,7 @@ export class ReloadLifecycle {
     const { gens } = this.d;
     const r = gens.reload;
     if (!r || gens.reloadSettled || this.d.crashes.bootFailures === 0) return false;
-    return this.d.workers().some((c) => c.generation === r.previousGeneration && c.state === 'ready');
+    return previousServes(this.d.workers(), r.previousGeneration);
   }
 
   /** The settings a reload would read now, or undefined when they do not load (refused). */
@@ -220,7 +221,7 @@ export class ReloadLifecycle {
   workersCannotBoot(): boolean {
     const { gens, target } = this.d;
     const err = this.d.crashes.lastBootError;
-    if (gens.reload && this.d.workers().some((c) => c.generation === gens.reload?.previousGeneration && c.state === 'ready')) {
+    if (gens.reload && previousServes(this.d.workers(), gens.reload.previousGeneration)) {
       this.rollBack(`the new generation cannot boot (${err?.message})`, err);
       return true;
     }

@@ -5,7 +5,7 @@
 
 import type { ChildRecord } from './registry.js';
 
-type Worker = Pick<ChildRecord, 'generation' | 'retire' | 'pendingRetire' | 'state'> & Partial<Pick<ChildRecord, 'readyAt' | 'bootError' | 'stopReason' | 'settled' | 'probation'>>;
+type Worker = Pick<ChildRecord, 'generation' | 'retire' | 'pendingRetire' | 'state'> & Partial<Pick<ChildRecord, 'readyAt' | 'bootError' | 'stopReason' | 'settled' | 'probation' | 'drainDeadline'>>;
 
 /**
  * A worker of `generation` that counts towards its size: booting or ready, not retiring; or
@@ -19,7 +19,7 @@ export function isActiveCurrent(c: Worker, generation: number): boolean {
   if (c.state === 'booting' || c.state === 'ready') return true;
   if (c.state !== 'killing') return false;
   // A reload's new worker killed as stuck before it settled is a failed boot too (settle.ts).
-  if (c.probation === true && c.settled !== true && c.stopReason === 'timeout') return true;
+  if (c.probation === true && c.settled !== true && c.stopReason === 'timeout' && c.drainDeadline === undefined) return true;
   return c.readyAt === undefined && c.bootError !== undefined && c.stopReason === undefined;
 }
 
@@ -29,6 +29,11 @@ export function isActiveCurrent(c: Worker, generation: number): boolean {
  */
 export function stillBooting(c: Worker): boolean {
   return c.state === 'booting' || (c.state === 'ready' && c.probation === true && c.settled !== true);
+}
+
+/** A worker of the generation a reload started from is ready: what the reload may go back to. */
+export function previousServes(workers: readonly Pick<ChildRecord, 'generation' | 'state'>[], previousGeneration: number): boolean {
+  return workers.some((c) => c.generation === previousGeneration && c.state === 'ready');
 }
 
 /** Scale down: the oldest of the current generation beyond `expected`, to retire. */
@@ -69,15 +74,20 @@ export function forksDue(f: ForkInput): { readonly n: number; readonly failing: 
  * Outgoing workers (old generation, or asked to be recycled) to stop now: those still booting at
  * once (`superseded`), ready ones only while enough current ones are settled (ready for
  * CORRAL_RELOAD_SETTLE, settle.ts) to take their place: zero downtime, and a replacement that
- * dies soon after its ready has not cost its predecessor. Workers retired after an uncaught
- * exception go first: a healthy worker of the old generation is never drained to keep one.
+ * dies soon after its ready has not cost its predecessor. Outgoing workers that have not proven
+ * themselves go first: those retired after an uncaught exception, then a reload's new workers on
+ * probation (retired by a scale-down, or of a superseded reload), so a healthy worker of the old
+ * generation is never drained to keep one.
  */
 export function drainsDue<W extends Worker>(workers: readonly W[], generation: number, expected: number): { readonly c: W; readonly superseded: boolean }[] {
   const readyCurrent = workers.filter((c) => isActiveCurrent(c, generation) && c.state === 'ready' && c.settled === true).length;
   const leaving = workers.filter((c) => (c.generation !== generation || c.retire !== undefined) && c.state !== 'draining' && c.state !== 'killing');
-  // A reload's new workers that threw are outgoing beside the old generation: in fork order, the
-  // old ones were drained first, and three that threw 0.5 s after ready cost three old ones.
-  const outgoing = [...leaving.filter((c) => c.retire === 'uncaught'), ...leaving.filter((c) => c.retire !== 'uncaught')];
+  // A reload's new workers that threw, or were retired or superseded before they settled, are
+  // outgoing beside the old generation: in fork order the old ones were drained first (three that
+  // threw 0.5 s after ready cost three old ones; a TTOU during the settle time drained the whole
+  // old generation for one unsettled worker, and the reload was done with nothing to go back to).
+  const rank = (c: W) => (c.retire === 'uncaught' ? 0 : c.probation === true && c.settled !== true ? 1 : 2);
+  const outgoing = [...leaving].sort((a, b) => rank(a) - rank(b));
   let readyOutgoing = outgoing.filter((c) => c.state === 'ready').length;
   const due: { c: W; superseded: boolean }[] = [];
   for (const c of outgoing) {

@@ -6,7 +6,8 @@
 // ready, reported the reload done, and then crash-looped with nothing left to go back to.
 
 import { lateAfterMs } from '../heartbeat-interval.js';
-import type { BootError } from './crash-ledger.js';
+import type { Logger } from '../log/logger.js';
+import type { BootError, CrashLedger } from './crash-ledger.js';
 import type { ChildRecord } from './registry.js';
 
 type Settling = Pick<ChildRecord, 'state' | 'readyAt' | 'lastBeatAt' | 'beatIntervalMs' | 'settled'>;
@@ -55,4 +56,23 @@ export function probationFailure(
         ? { code: 'CORRAL_ERR_WORKER_DIED', message: `worker was killed by signal ${end.signal} ${after}` }
         : { code: 'CORRAL_ERR_WORKER_DIED', message: `worker exited with code ${end.code} ${after}` };
   }
+}
+
+/**
+ * Counts a reload's new worker that ended on probation as one failed boot of its generation (not
+ * as a crash: counted once) and says so; `exitFields`: its exit's, when it exited.
+ */
+export function failedOnProbation(
+  c: Pick<ChildRecord, 'id' | 'handle' | 'generation' | 'forkBatch'>,
+  bootError: BootError,
+  now: number,
+  crashes: Pick<CrashLedger, 'bootFailed' | 'bootFailures'>,
+  log: Logger,
+  exitFields: Record<string, unknown> = {},
+): void {
+  crashes.bootFailed(c.forkBatch, bootError, now);
+  log.error(
+    { ...exitFields, event: 'worker.boot_failed', worker_id: c.id, worker_pid: c.handle.pid, generation: c.generation, code: bootError.code, failures: crashes.bootFailures, boot_error: bootError },
+    `worker ${c.id} failed to boot: ${bootError.message}`,
+  );
 }

@@ -117,7 +117,9 @@ test('a reload to an app that exits 0.5 s after it is ready is rolled back with 
     const oldExits = c.events('worker.exit').filter((l) => l.generation === 1);
     assert.deepEqual(oldExits.map((l) => [l.reason, l.exit_code]), [['reload to generation 3', 0], ['reload to generation 3', 0]]);
     const firstSettled = Date.parse(String(settled[0]?.time));
-    assert.ok(c.events('worker.draining').filter((l) => l.gen === 1).every((l) => Date.parse(String(l.time)) >= firstSettled), 'no old worker drained before a new one settled');
+    const oldDraining = c.events('worker.draining').filter((l) => l.gen === 1);
+    assert.equal(oldDraining.length, 2, 'each old worker said it was draining');
+    assert.ok(oldDraining.every((l) => Date.parse(String(l.time)) >= firstSettled), 'no old worker drained before a new one settled');
     const total = loop.answers.length;
     await waitFor(() => loop.answers.length >= total + 20, 30_000, '20 more answers after the reload');
     // Requests sent before reload.done may have been answered since by the draining old workers.

@@ -2186,6 +2186,25 @@ test('reload with a settle time: a new worker that throws before it settled is o
   }
 });
 
+test('reload with a settle time: a TTOU during it retires a new worker, not the whole old generation; the reload is not done before the other settles, and its death then rolls it back', async () => {
+  const t = await setup({ CORRAL_RELOAD_SETTLE: '2', CORRAL_BOOT_ATTEMPTS: '1' });
+  try {
+    const { old, fresh } = reloadToReady(t);
+    t.arbiter.record('ttou');
+    t.arbiter.tick();
+    assert.deepEqual(drainedOf(fresh).map((c) => c.identity.generation), [2], 'the scale-down retires a new worker');
+    assert.equal(drainedOf(old).length, 1, 'one old worker stays beside the new one while it settles');
+    assert.ok(!t.log.lines().some((l) => l.event === 'reload.done'), 'not done with a worker on probation');
+    t.advance(500);
+    fresh.find((c) => !drainedOf([c]).length)!.exit(1);
+    t.arbiter.tick();
+    assert.equal(t.arbiter.view().reloadState().last?.outcome, 'rolled_back');
+    assert.ok(!t.log.lines().some((l) => l.event === 'reload.done'));
+  } finally {
+    t.log.close();
+  }
+});
+
 test('with a settle time, a worker dying 0.5 s after its ready is a crash as before at the first start, and after a reload\'s worker settled', async () => {
   const t = await setup({ CORRAL_RELOAD_SETTLE: '2' });
   try {

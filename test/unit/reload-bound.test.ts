@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { attemptBoundMs, drainBoundMs, ReloadBound, startBoundMs, STEP_MARGIN_MS } from '../../src/master/reload-bound.js';
+import { attemptBoundMs, drainBoundMs, probationBoundMs, ReloadBound, startBoundMs, STEP_MARGIN_MS } from '../../src/master/reload-bound.js';
 import { BOOT_TIMEOUT_FLOOR_MS } from '../../src/master/stuck-judgement.js';
 import { timeoutStartSec } from '../../src/systemd/timeouts.js';
 
@@ -53,4 +53,11 @@ test('the bound is told to systemd when it ends later than what systemd has, nev
   // The next reload starts from its own bound.
   bound.start('reloading: starting generation 3', 150_000);
   assert.equal(bound.remainingMs(), 150_000);
+});
+
+test('a new worker on probation may still be killed as stuck CORRAL_TIMEOUT after its settle time ends: the bound covers that, then the drain', () => {
+  const slow = { CORRAL_TIMEOUT: 120, CORRAL_GRACEFUL_TIMEOUT: 30, CORRAL_RELOAD_SETTLE: 2 };
+  assert.equal(probationBoundMs(slow, 0), 2_000 + 120_000 + 30_000 + STEP_MARGIN_MS);
+  assert.equal(probationBoundMs(slow, 1_500), 500 + 120_000 + 30_000 + STEP_MARGIN_MS);
+  assert.equal(probationBoundMs(slow, 5_000), 120_000 + 30_000 + STEP_MARGIN_MS, 'past its settle time: what a kill as stuck still takes');
 });

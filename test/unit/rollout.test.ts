@@ -89,6 +89,18 @@ test('a reload\'s new workers that threw drain before any old one: a healthy old
   assert.deepEqual(ids(drainsDue([...old, ...threw], 2, 2).map((d) => d.c)), [3, 4]);
 });
 
+test('outgoing workers not settled drain before settled ones: a scale-down or a superseded reload during the settle time keeps the old generation serving', () => {
+  const old = [w(1, 1, 'ready'), w(2, 1, 'ready')];
+  // A TTOU during a reload's settle time retires the oldest new worker, ready but not settled:
+  // it goes first, and one old worker stays beside the other new one until that one settles.
+  const retired = w(3, 2, 'ready', { retire: 'scale-down', settled: false, probation: true });
+  const settling = w(4, 2, 'ready', { settled: false, probation: true });
+  assert.deepEqual(ids(drainsDue([...old, retired, settling], 2, 1).map((d) => d.c)), [3, 1]);
+  // A superseded reload's worker, ready but not settled, is outgoing too: it goes, the old generation stays.
+  const superseded = w(5, 2, 'ready', { settled: false, probation: true });
+  assert.deepEqual(ids(drainsDue([...old, superseded, w(6, 3, 'booting'), w(7, 3, 'booting')], 3, 2).map((d) => d.c)), [5]);
+});
+
 test('probing after failed boots counts a reload\'s new worker ready but not settled as still booting; one killed as stuck before it settled still holds its slot', () => {
   assert.equal(stillBooting(w(1, 2, 'booting')), true);
   assert.equal(stillBooting(w(1, 2, 'ready', { settled: false, probation: true })), true);

@@ -10,7 +10,7 @@ import { readReloadStanding, waitForReloadEnd, type ReloadStanding } from '../re
 import { reloadGist, restartNeededText } from '../reload-words.js';
 
 /** A bound on --wait is not CORRAL_TIMEOUT (the workers' heartbeat timeout), which the generic hint would name. */
-const WAIT_BOUND = 'reload takes no timeout: --wait waits as long as the reload makes progress within its bound, as systemd does: at first the unit\'s TimeoutStartSec (twice the larger of 60 s and CORRAL_TIMEOUT, plus CORRAL_GRACEFUL_TIMEOUT: 150 s with the defaults), renewed by the master at each step (a boot attempt, the old workers\' drain); for a shorter bound, run it under timeout(1): `timeout 60 corral reload --wait` (CORRAL_TIMEOUT is the workers\' heartbeat timeout, not this wait)';
+const WAIT_BOUND = 'reload takes no timeout: --wait waits as long as the reload makes progress within its bound, as systemd does: at first the unit\'s TimeoutStartSec (twice the larger of 60 s and CORRAL_TIMEOUT with CORRAL_RELOAD_SETTLE, plus CORRAL_GRACEFUL_TIMEOUT: 154 s with the defaults), renewed by the master at each step (a boot attempt, a new worker on probation, the old workers\' drain); for a shorter bound, run it under timeout(1): `timeout 60 corral reload --wait` (CORRAL_TIMEOUT is the workers\' heartbeat timeout, not this wait)';
 const RELOAD_FLAG_HINTS: Readonly<Record<string, string>> = { timeout: WAIT_BOUND, 'wait-timeout': WAIT_BOUND, t: WAIT_BOUND };
 
 export const reloadCommand: Command = {
@@ -26,9 +26,9 @@ generation cannot boot, the old one keeps serving and the log (event reload.fail
            incomplete (the master's reason on stderr, in full with CORRAL_ADMIN_TOKEN), if corral
            began to stop or the master exited meanwhile, or if its bound passed without it
            ending: at first the unit's TimeoutStartSec (twice the larger of 60 s and
-           CORRAL_TIMEOUT, plus CORRAL_GRACEFUL_TIMEOUT), renewed by the master at each step the
-           reload takes (a boot attempt, the old workers' drain), as it renews systemd's bound on
-           the reload. A reload asked for during another runs after it, and the wait covers both. The generated systemd unit's
+           CORRAL_TIMEOUT with CORRAL_RELOAD_SETTLE, plus CORRAL_GRACEFUL_TIMEOUT), renewed by the
+           master at each step the reload takes (a boot attempt, a new worker on probation, the
+           old workers' drain), as it renews systemd's bound on the reload. A reload asked for during another runs after it, and the wait covers both. The generated systemd unit's
            ExecReload= uses it, so \`systemctl reload corral\` fails when the reload did.
 
 The settings judged are those of the env file the master read at start, as recorded beside the
@@ -170,7 +170,9 @@ async function reloadAndWait(pid: number, settings: Settings, record: MasterReco
   // which gives none.
   const boundS = timeoutStartSec(Math.max(settings.CORRAL_GRACEFUL_TIMEOUT, runningGracefulS ?? 0), settings.CORRAL_TIMEOUT, settings.CORRAL_RELOAD_SETTLE);
   signalMaster(pid, 'SIGHUP');
-  process.stdout.write(`reload requested (SIGHUP to master pid ${pid}); waiting for it to end (up to ${boundS} s, extended while it makes progress)\n`);
+  // A master of an older corral gives no bound of its own (the field is absent): the first one holds.
+  const renewed = before.in_progress_bound_ms !== undefined ? ', extended while it makes progress' : '';
+  process.stdout.write(`reload requested (SIGHUP to master pid ${pid}); waiting for it to end (up to ${boundS} s${renewed})\n`);
   const end = await waitForReloadEnd(base, pid, before, boundS * 1000);
   switch (end.kind) {
     case 'ended': {
