@@ -132,3 +132,37 @@ test('a reload to an app that exits 0.5 s after it is ready is rolled back with 
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('a TTOU during the settle time retires a new worker, not the old generation: the reload is not done before its workers settle, and one dying after ready still rolls it back with an old worker serving', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'corral-settle-ttou-'));
+  const timings = join(dir, 'timings.json');
+  writeFileSync(timings, '{}');
+  const adminPort = await freePort();
+  writeFileSync(
+    join(dir, '.env'),
+    [`CORRAL_BIND=127.0.0.1:0`, `CORRAL_ADMIN_BIND=127.0.0.1:${adminPort}`, 'CORRAL_ADMIN_TOKEN=settle-test-token-0123456789', 'CORRAL_WORKERS=2', `CORRAL_APP=${join(FIXTURE_APPS, 'slow-boot.mjs')}`, 'CORRAL_BOOT_ATTEMPTS=2', 'CORRAL_RELOAD_SETTLE=5'].join('\n'),
+    { mode: 0o600 },
+  );
+  const c = await startCorral({ cwd: dir, workers: null, unset: ['CORRAL_ADMIN_BIND'], env: { CORRAL_ENV_FILE: '.env', FIXTURE_TIMINGS: timings } });
+  try {
+    // The new release's init fails 2 s after it listens, within the 5 s settle time.
+    writeFileSync(timings, JSON.stringify({ crashAfterReadyMs: 2000 }));
+    c.kill('SIGHUP');
+    await waitFor(() => c.events('worker.ready').filter((l) => l.generation === 2).length >= 2, 20_000, 'both new workers ready');
+    c.kill('SIGTTOU');
+    const failed = await c.waitForLog((l) => l.event === 'reload.failed', 30_000, 'the reload rolled back');
+    assert.match(String(failed.msg), /worker exited with code 1 \d+(\.\d)? s after it was ready, before it settled/);
+    assert.deepEqual(c.events('reload.done'), [], 'never said done');
+    // The scale-down took a new worker and one old one (one worker is the count now); the other
+    // old worker served on, and is what the rollback went back to.
+    assert.equal(c.events('worker.draining').filter((l) => l.gen === 1).length, 1, 'one old worker drained for the count of one');
+    const standing = (await http(`http://127.0.0.1:${adminPort}/api/admin/reload`)).json<{ last: { outcome: string; generation: number } }>();
+    assert.deepEqual([standing.last.outcome, standing.last.generation], ['rolled_back', 1]);
+    const r = await http(c.url);
+    assert.equal(r.status, 200);
+    assert.equal(r.json<{ generation: number }>().generation, 1);
+  } finally {
+    await c.stop();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
