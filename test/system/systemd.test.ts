@@ -506,14 +506,14 @@ describe('corral under a real systemd (debootstrap + systemd-nspawn)', { skip: s
   });
 
   test('systemctl reload to an app whose workers never become ready outlasts TimeoutStartSec and the first bound: the master renews it at each boot attempt, and the reload fails rolled back, not timed out', async () => {
-    // The boot timeout's floor (a minute) brought to 4 s for the master and `corral reload --wait`
+    // The boot timeout's floor (a minute) brought to 3 s for the master and `corral reload --wait`
     // alike (test/fixtures/boot-timeout-floor.mjs), and CORRAL_TIMEOUT (which raises it) to 2 s:
-    // six boots of 4 s and their backoff take about 30 s, past the reload's first bound (two boots
-    // and their 2 s settle time, plus the 10 s graceful timeout: 22 s) and far past the unit's
+    // four boots of 3 s and their backoff take about 14 s, past the bound the master starts the
+    // reload with (two boots, no settle time, a graceful timeout of 1 s: 7 s) and the unit's
     // TimeoutStartSec, lowered to 5 s.
     const hook = '/etc/systemd/system/corral.service.d/test-boot-floor.conf';
     const shortStart = '/etc/systemd/system/corral.service.d/test-short-start.conf';
-    c.writeFile(hook, `[Service]\nEnvironment=NODE_OPTIONS=--import=${INSTALL}/test/fixtures/boot-timeout-floor.mjs FIXTURE_BOOT_TIMEOUT_FLOOR_MS=4000\n`);
+    c.writeFile(hook, `[Service]\nEnvironment=NODE_OPTIONS=--import=${INSTALL}/test/fixtures/boot-timeout-floor.mjs FIXTURE_BOOT_TIMEOUT_FLOOR_MS=3000\n`);
     await c.sh('systemctl daemon-reload');
     const good = { ...settings };
     try {
@@ -523,13 +523,13 @@ describe('corral under a real systemd (debootstrap + systemd-nspawn)', { skip: s
       await c.sh('systemctl daemon-reload');
       assert.equal(await show('TimeoutStartUSec'), '5s');
       const generation = (await http(`${base}/`)).json().generation;
-      await writeSettings({ CORRAL_APP: `${INSTALL}/test/fixtures/apps/never-ready.mjs`, CORRAL_BOOT_ATTEMPTS: '6', CORRAL_TIMEOUT: '2' });
+      await writeSettings({ CORRAL_APP: `${INSTALL}/test/fixtures/apps/never-ready.mjs`, CORRAL_BOOT_ATTEMPTS: '4', CORRAL_TIMEOUT: '2', CORRAL_RELOAD_SETTLE: '0', CORRAL_GRACEFUL_TIMEOUT: '1' });
       const since = (await c.sh('date +%s')).trim();
       const began = Date.now();
       const reload = await c.exec(['systemctl', 'reload', 'corral'], { timeoutMs: 120_000 });
       const tookMs = Date.now() - began;
       assert.notEqual(reload.code, 0, `systemctl reload fails: ${reload.stdout}${reload.stderr}`);
-      assert.ok(tookMs > 22_000, `systemctl reload returned ${tookMs} ms after it began: within the first bound, nothing was renewed`);
+      assert.ok(tookMs > 7_000, `systemctl reload returned ${tookMs} ms after it began: within the first bound, nothing was renewed`);
       const journal = await until('the rollback said by reload --wait in the journal', 10_000, async () => {
         const text = await c.sh(`journalctl -u corral --since @${since} --no-pager -o cat || true`);
         return /^corral reload: last reload rolled back \(CORRAL_ERR_\w+\), generation \d+ serves/m.test(text) ? text : undefined;
@@ -539,7 +539,9 @@ describe('corral under a real systemd (debootstrap + systemd-nspawn)', { skip: s
       assert.equal(await show('SubState'), 'running');
       assert.equal((await http(`${base}/`)).json().generation, generation, 'the old generation serves on');
     } finally {
-      await writeSettings(good);
+      // The file as it was, without the settings this test added (writeSettings merges).
+      settings = good;
+      await writeSettings({});
       await c.sh(`rm -f ${hook} ${shortStart} && systemctl daemon-reload && systemctl stop corral && systemctl reset-failed corral || true`);
     }
   });
