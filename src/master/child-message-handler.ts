@@ -74,8 +74,8 @@ export class ChildMessageHandler {
           d.keeperRestart.ready();
         } else {
           c.probation = this.onProbation(c);
-          // On probation, its boot has worked once it settled (the tick resets the count then):
-          // reset now, failures that kill each new worker 0.5 s after its ready never added up.
+          // On probation, its boot counts as done once it settles (the tick resets the count of
+          // failed boots then): reset at its ready, workers dying 0.5 s later never added up.
           if (!c.probation) d.crashes.workerReady();
           // A keeper restarting now: this worker may have been loading its app when the others
           // were told, and waits for the new keeper as they do.
