@@ -61,18 +61,27 @@ function generationLoop(url: string, concurrency: number) {
   };
 }
 
-test('a reload to an app that exits 0.5 s after it is ready is rolled back with no old worker drained: the old generation answers throughout, and reload --wait exits 1 naming the cause; a sound reload then completes, each old worker drained once a new one settled', async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'corral-settle-'));
+/**
+ * A corral of two slow-boot workers in its own directory, with its .env there (reload --wait reads
+ * it) and the fixture's timings file, settling for `settleS` seconds: what a test edits between
+ * reloads is `timings`.
+ */
+async function startSettling(prefix: string, settleS: number) {
+  const dir = mkdtempSync(join(tmpdir(), prefix));
   const timings = join(dir, 'timings.json');
   writeFileSync(timings, '{}');
   const adminPort = await freePort();
-  const token = 'settle-test-token-0123456789';
   writeFileSync(
     join(dir, '.env'),
-    [`CORRAL_BIND=127.0.0.1:0`, `CORRAL_ADMIN_BIND=127.0.0.1:${adminPort}`, `CORRAL_ADMIN_TOKEN=${token}`, 'CORRAL_WORKERS=2', `CORRAL_APP=${join(FIXTURE_APPS, 'slow-boot.mjs')}`, 'CORRAL_BOOT_ATTEMPTS=2', 'CORRAL_RELOAD_SETTLE=2'].join('\n'),
+    [`CORRAL_BIND=127.0.0.1:0`, `CORRAL_ADMIN_BIND=127.0.0.1:${adminPort}`, 'CORRAL_ADMIN_TOKEN=settle-test-token-0123456789', 'CORRAL_WORKERS=2', `CORRAL_APP=${join(FIXTURE_APPS, 'slow-boot.mjs')}`, 'CORRAL_BOOT_ATTEMPTS=2', `CORRAL_RELOAD_SETTLE=${settleS}`].join('\n'),
     { mode: 0o600 },
   );
   const c = await startCorral({ cwd: dir, workers: null, unset: ['CORRAL_ADMIN_BIND'], env: { CORRAL_ENV_FILE: '.env', FIXTURE_TIMINGS: timings } });
+  return { c, dir, timings, adminPort };
+}
+
+test('a reload to an app that exits 0.5 s after it is ready is rolled back with no old worker drained: the old generation answers throughout, and reload --wait exits 1 naming the cause; a sound reload then completes, each old worker drained once a new one settled', async () => {
+  const { c, dir, timings, adminPort } = await startSettling('corral-settle-', 2);
   const loop = generationLoop(c.url, 4);
   try {
     await waitFor(() => loop.answers.length >= 20, 30_000, '20 requests answered before the reload');
@@ -134,16 +143,7 @@ test('a reload to an app that exits 0.5 s after it is ready is rolled back with 
 });
 
 test('a TTOU during the settle time retires a new worker, not the old generation: the reload is not done before its workers settle, and one dying after ready still rolls it back with an old worker serving', async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'corral-settle-ttou-'));
-  const timings = join(dir, 'timings.json');
-  writeFileSync(timings, '{}');
-  const adminPort = await freePort();
-  writeFileSync(
-    join(dir, '.env'),
-    [`CORRAL_BIND=127.0.0.1:0`, `CORRAL_ADMIN_BIND=127.0.0.1:${adminPort}`, 'CORRAL_ADMIN_TOKEN=settle-test-token-0123456789', 'CORRAL_WORKERS=2', `CORRAL_APP=${join(FIXTURE_APPS, 'slow-boot.mjs')}`, 'CORRAL_BOOT_ATTEMPTS=2', 'CORRAL_RELOAD_SETTLE=5'].join('\n'),
-    { mode: 0o600 },
-  );
-  const c = await startCorral({ cwd: dir, workers: null, unset: ['CORRAL_ADMIN_BIND'], env: { CORRAL_ENV_FILE: '.env', FIXTURE_TIMINGS: timings } });
+  const { c, dir, timings, adminPort } = await startSettling('corral-settle-ttou-', 5);
   try {
     // The new release's init fails 2 s after it listens, within the 5 s settle time.
     writeFileSync(timings, JSON.stringify({ crashAfterReadyMs: 2000 }));
