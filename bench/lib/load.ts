@@ -2,6 +2,9 @@
 // otherwise autocannon (npm). Returns requests/s, latency percentiles and errors.
 
 import { execFile, spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { promisify } from 'node:util';
 
 const run = promisify(execFile);
@@ -58,16 +61,19 @@ async function wrk(url: string, connections: number, seconds: number, keepAlive:
   const args = ['-t', String(threads), '-c', String(connections), '-d', `${seconds}s`, '--latency', '--timeout', '10s'];
   if (!keepAlive) args.push('-H', 'Connection: close');
   const lua = wrkScript(method, body, clients);
-  if (lua !== undefined) {
-    const { writeFileSync, mkdtempSync } = await import('node:fs');
-    const { join } = await import('node:path');
-    const { tmpdir } = await import('node:os');
-    const script = join(mkdtempSync(join(tmpdir(), 'wrk-')), 'req.lua');
+  const scriptDir = lua === undefined ? undefined : mkdtempSync(join(tmpdir(), 'wrk-'));
+  if (lua !== undefined && scriptDir !== undefined) {
+    const script = join(scriptDir, 'req.lua');
     writeFileSync(script, lua);
     args.push('-s', script);
   }
   args.push(url);
-  const { stdout } = await run('wrk', args, { maxBuffer: 1 << 20 });
+  let stdout: string;
+  try {
+    ({ stdout } = await run('wrk', args, { maxBuffer: 1 << 20 }));
+  } finally {
+    if (scriptDir !== undefined) rmSync(scriptDir, { recursive: true, force: true });
+  }
   const requests = Number(/(\d+) requests in/.exec(stdout)?.[1] ?? 0);
   const answeredRps = Number(/Requests\/sec:\s+([\d.]+)/.exec(stdout)?.[1] ?? 0);
   const p50 = ms(/\s50%\s+(\S+)/.exec(stdout)?.[1]);

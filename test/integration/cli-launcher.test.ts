@@ -5,7 +5,7 @@
 
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, symlinkSync } from 'node:fs';
+import { mkdtempSync, rmSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
@@ -15,7 +15,11 @@ import { CORRAL_BIN } from '../helpers/corral.js';
 function launch(bin: string, args: string[]) {
   const dir = mkdtempSync(join(tmpdir(), 'corral-launcher-'));
   const PATH = `${join(process.execPath, '..')}:${process.env.PATH ?? ''}`;
-  return spawnSync(bin, args, { cwd: dir, env: { PATH }, encoding: 'utf8', timeout: 30_000 });
+  try {
+    return spawnSync(bin, args, { cwd: dir, env: { PATH }, encoding: 'utf8', timeout: 30_000 });
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 }
 
 test('Node options after the command reach corral: --env-file names CORRAL_ENV_FILE, exit 64, not Node\'s exit 9', () => {
@@ -30,8 +34,10 @@ test('Node options after the command reach corral: --env-file names CORRAL_ENV_F
   assert.match(inspect.stderr, /Unknown option '--inspect/);
 });
 
-test('through a symlink (npm\'s node_modules/.bin/corral), with the arguments as given', () => {
-  const link = join(mkdtempSync(join(tmpdir(), 'corral-bin-')), 'corral');
+test('through a symlink (npm\'s node_modules/.bin/corral), with the arguments as given', (t) => {
+  const linkDir = mkdtempSync(join(tmpdir(), 'corral-bin-'));
+  t.after(() => rmSync(linkDir, { recursive: true, force: true }));
+  const link = join(linkDir, 'corral');
   symlinkSync(CORRAL_BIN, link);
   const version = launch(link, ['--version']);
   assert.equal(version.status, 0, version.stderr);
