@@ -335,3 +335,10 @@ export function describeError(err: unknown): { type?: string; message: string; c
   }
   return { message: String(err) };
 }
+
+/** An error's headline for a message another line repeats: "TypeError: boom", one line, at most 300 characters. */
+export function errorHeadline(err: unknown): string {
+  const d = describeError(err);
+  const line = `${d.type ? `${d.type}: ` : ''}${d.message}`.split('\n', 1)[0] ?? '';
+  return line.length > 300 ? `${line.slice(0, 299)}…` : line;
+}

@@ -59,7 +59,11 @@ export type ChildMessage =
     }
   | { readonly type: 'heartbeat'; readonly figures: ChildFigures }
   | { readonly type: 'boot-failed'; readonly code: string; readonly message: string; readonly stack?: string }
-  | { readonly type: 'retire'; readonly reason: 'max-requests' | 'uncaught' }
+  /**
+   * It asks to be replaced. `error`, with `uncaught`: the exception's first line ("TypeError:
+   * boom"), so that a reload rolled back for it says what threw (absent from older workers).
+   */
+  | { readonly type: 'retire'; readonly reason: 'max-requests' | 'uncaught'; readonly error?: string }
   /**
    * Server closed and connections done. A worker then waits for 'release' before it exits; the
    * keeper, which takes no connections from the listening socket, exits at once.

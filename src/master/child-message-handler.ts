@@ -87,7 +87,7 @@ export class ChildMessageHandler {
         d.log.info({ event: `${c.role}.ready`, worker_id: c.id, worker_pid: c.handle.pid, generation: c.generation, port: effect.port ?? null, boot_ms: now - c.startedAt }, `${c.role} ${c.id} ready`);
         break;
       case 'crashed':
-        this.retireCrashed(c);
+        this.retireCrashed(c, effect.error);
         break;
       case 'tick':
         break;
@@ -113,7 +113,7 @@ export class ChildMessageHandler {
    * replacement waits for the backoff; meanwhile the crashed worker keeps serving, so the
    * capacity does not drop.
    */
-  private retireCrashed(c: ChildRecord): void {
+  private retireCrashed(c: ChildRecord, error: string | undefined): void {
     // Every further throw reports again: one crash per worker.
     if (c.crashCounted) return;
     // Already told to stop (a reload, a recycle, a shutdown): its replacement is on its way or not
@@ -121,7 +121,7 @@ export class ChildMessageHandler {
     if (c.stopReason !== undefined) return;
     c.crashCounted = true;
     const now = this.d.now();
-    const bootError = probationFailure(c, { kind: 'uncaught' }, now, this.d.gens.reload ? this.d.gens.current : undefined);
+    const bootError = probationFailure(c, error === undefined ? { kind: 'uncaught' } : { kind: 'uncaught', error }, now, this.d.gens.reload ? this.d.gens.current : undefined);
     if (bootError) {
       // A failed boot of the reload's generation, counted once (its exit is not counted again):
       // CORRAL_BOOT_ATTEMPTS of them roll the reload back, as boots that never got ready do.

@@ -13,8 +13,8 @@ export type MessageEffect =
   | { readonly kind: 'tick' }
   /** It became ready (only once, from booting). */
   | { readonly kind: 'ready'; readonly port: number | undefined }
-  /** It reported an uncaught exception: a crash, to be counted. */
-  | { readonly kind: 'crashed' }
+  /** It reported an uncaught exception (`error`: its first line, when it said): a crash, to be counted. */
+  | { readonly kind: 'crashed'; readonly error?: string }
   /** Its beat showed an RSS over CORRAL_MAX_WORKER_MEMORY_MB: it now waits to be recycled. */
   | { readonly kind: 'over-memory'; readonly rssMb: number }
   /**
@@ -61,7 +61,7 @@ export function applyChildMessage(c: ChildRecord, msg: ChildMessage, now: number
       c.bootError ??= { code: msg.code, message: msg.message, ...(msg.stack ? { stack: msg.stack } : {}) };
       return NONE;
     case 'retire':
-      if (msg.reason === 'uncaught') return { kind: 'crashed' };
+      if (msg.reason === 'uncaught') return typeof msg.error === 'string' ? { kind: 'crashed', error: msg.error } : { kind: 'crashed' };
       c.pendingRetire ??= msg.reason;
       return { kind: 'tick' };
     case 'drained':

@@ -26,10 +26,13 @@ function seconds(ms: number): string {
   return `${Math.round(ms / 100) / 10} s`;
 }
 
-/** How a worker on probation ended: its exit (code, signal), its uncaught exception, or a kill as stuck. */
+/**
+ * How a worker on probation ended: its exit (code, signal), its uncaught exception (`error`: the
+ * first line the worker reported), or a kill as stuck.
+ */
 export type ProbationEnd =
   | { readonly kind: 'exit'; readonly code: number | null; readonly signal: NodeJS.Signals | null }
-  | { readonly kind: 'uncaught' }
+  | { readonly kind: 'uncaught'; readonly error?: string }
   | { readonly kind: 'stuck' };
 
 /**
@@ -48,7 +51,10 @@ export function probationFailure(
   const after = `${seconds(Math.max(0, at - c.readyAt))} after it was ready, before it settled (CORRAL_RELOAD_SETTLE)`;
   switch (end.kind) {
     case 'uncaught':
-      return { code: 'CORRAL_ERR_UNCAUGHT', message: `worker threw an uncaught exception ${after}; its worker.uncaught line has the error` };
+      return {
+        code: 'CORRAL_ERR_UNCAUGHT',
+        message: `worker threw an uncaught exception ${after}: ${end.error ?? 'its worker.uncaught line has the error'}`,
+      };
     case 'stuck':
       return { code: 'CORRAL_ERR_WORKER_TIMEOUT', message: `worker stopped beating ${after}, and was killed as stuck at CORRAL_TIMEOUT` };
     case 'exit':

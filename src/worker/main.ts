@@ -5,7 +5,7 @@ import { loadSettings } from '../config/load.js';
 import { readConnectionGauge, readCounterTableFd, readIdentity } from '../config/identity.js';
 import type { AppContext } from '../contract.js';
 import { openCounterTable, type CounterTable } from '../counter-table.js';
-import { CorralError, EXIT, describeError, exitCodeFor, codeOf } from '../errors.js';
+import { CorralError, EXIT, describeError, errorHeadline, exitCodeFor, codeOf } from '../errors.js';
 import { heartbeatIntervalMs } from '../heartbeat-interval.js';
 import { childChannel } from '../ipc/channel.js';
 import { createLogger, EXIT_DRAIN_WAIT_MS, type Logger } from '../log/logger.js';
@@ -207,7 +207,7 @@ export async function runWorker(): Promise<void> {
     crashed = true;
     // The master starts a replacement first, then tells this worker to drain; the timer is the
     // fallback if the master never answers.
-    channel.send({ type: 'retire', reason: 'uncaught' });
+    channel.send({ type: 'retire', reason: 'uncaught', error: errorHeadline(err) });
     setTimeout(() => void drainAndExit(settings.CORRAL_GRACEFUL_TIMEOUT * 1000, EXIT.UNCAUGHT, false), settings.CORRAL_GRACEFUL_TIMEOUT * 1000).unref();
   });
   // No 'unhandledRejection' listener on purpose: Node then raises it as an uncaught exception,

@@ -142,22 +142,29 @@ test('a reload to an app that exits 0.5 s after it is ready is rolled back with 
   }
 });
 
-test('a TTOU during the settle time retires a new worker, not the old generation: the reload is not done before its workers settle, and one dying after ready still rolls it back with an old worker serving', async () => {
+test('a TTOU during the settle time retires a new worker, not the old generation: the reload is not done before its workers settle, and one throwing after ready still rolls it back with an old worker serving, saying what it threw', async () => {
   const { c, dir, timings, adminPort } = await startSettling('corral-settle-ttou-', 5);
   try {
-    // The new release's init fails 2 s after it listens, within the 5 s settle time.
-    writeFileSync(timings, JSON.stringify({ crashAfterReadyMs: 2000 }));
+    // The new release's init throws 2 s after it listens, within the 5 s settle time.
+    writeFileSync(timings, JSON.stringify({ throwAfterReadyMs: 2000 }));
     c.kill('SIGHUP');
     await waitFor(() => c.events('worker.ready').filter((l) => l.generation === 2).length >= 2, 20_000, 'both new workers ready');
     c.kill('SIGTTOU');
     const failed = await c.waitForLog((l) => l.event === 'reload.failed', 30_000, 'the reload rolled back');
-    assert.match(String(failed.msg), /worker exited with code 1 \d+(\.\d)? s after it was ready, before it settled/);
+    // What it threw, as the worker reported it: the operator reads the cause in the rollback.
+    assert.match(String(failed.msg), /worker threw an uncaught exception \d+(\.\d)? s after it was ready, before it settled \(CORRAL_RELOAD_SETTLE\): Error: connect ECONNREFUSED 127\.0\.0\.1:5432/);
+    assert.equal(failed.code, 'CORRAL_ERR_UNCAUGHT');
     assert.deepEqual(c.events('reload.done'), [], 'never said done');
     // The scale-down took a new worker and one old one (one worker is the count now); the other
     // old worker served on, and is what the rollback went back to.
     assert.equal(c.events('worker.draining').filter((l) => l.gen === 1).length, 1, 'one old worker drained for the count of one');
     const standing = (await http(`http://127.0.0.1:${adminPort}/api/admin/reload`)).json<{ last: { outcome: string; generation: number } }>();
     assert.deepEqual([standing.last.outcome, standing.last.generation], ['rolled_back', 1]);
+    // A worker that threw is retired once a replacement is ready, as at any time (the capacity
+    // holds): the rollback's count is generation 1's two, so the last new worker serves until a
+    // second old one is up, then drains. From then on generation 1 alone answers.
+    const ofGeneration2 = (event: string) => c.events(event).filter((l) => l.generation === 2).length;
+    await waitFor(() => ofGeneration2('worker.exit') === ofGeneration2('worker.boot'), 30_000, 'every worker of generation 2 gone');
     const r = await http(c.url);
     assert.equal(r.status, 200);
     assert.equal(r.json<{ generation: number }>().generation, 1);

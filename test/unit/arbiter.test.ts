@@ -2170,11 +2170,15 @@ test('reload with a settle time: a new worker that throws before it settled is o
   try {
     const { old, fresh } = reloadToReady(t);
     t.advance(300);
-    fresh.forEach((c) => c.say({ type: 'retire', reason: 'uncaught' }));
+    // One says what it threw (as workers of this build do), the other does not (an older build).
+    fresh[0]?.say({ type: 'retire', reason: 'uncaught', error: 'Error: connect ECONNREFUSED 127.0.0.1:5432' });
+    fresh[1]?.say({ type: 'retire', reason: 'uncaught' });
     t.arbiter.tick();
     const failed = t.log.lines().filter((l) => l.event === 'worker.boot_failed');
     assert.deepEqual(failed.map((l) => l.code), ['CORRAL_ERR_UNCAUGHT', 'CORRAL_ERR_UNCAUGHT']);
-    assert.match((failed[0]?.boot_error as { message: string }).message, /^worker threw an uncaught exception 0\.3 s after it was ready/);
+    assert.match((failed[0]?.boot_error as { message: string }).message, /^worker threw an uncaught exception 0\.3 s after it was ready, .*: Error: connect ECONNREFUSED 127\.0\.0\.1:5432$/);
+    assert.match(String(failed[0]?.msg), /failed to boot: worker threw .*ECONNREFUSED/);
+    assert.match((failed[1]?.boot_error as { message: string }).message, /: its worker\.uncaught line has the error$/);
     assert.deepEqual(drainedOf(old), [], 'the old ones serve');
     assert.equal(drainedOf(fresh).length, 2, 'the ones that threw drain: the old generation holds the count');
     fresh.forEach((c) => c.exit(70));

@@ -55,6 +55,7 @@ test('the first boot failure reported is kept: what follows is fallout', () => {
 test('an uncaught exception is a crash for the master to count; a max-requests retire waits its turn', () => {
   const { c } = record({ state: 'ready' });
   assert.deepEqual(applyChildMessage(c, { type: 'retire', reason: 'uncaught' }, NOW, 0), { kind: 'crashed' });
+  assert.deepEqual(applyChildMessage(c, { type: 'retire', reason: 'uncaught', error: 'RangeError: too deep' }, NOW, 0), { kind: 'crashed', error: 'RangeError: too deep' });
   assert.equal(c.pendingRetire, undefined);
   assert.deepEqual(applyChildMessage(c, { type: 'retire', reason: 'max-requests' }, NOW, 0), { kind: 'tick' });
   assert.equal(c.pendingRetire, 'max-requests');

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { ConfigError, CorralError, ERROR_CODES, EXIT, exitCodeFor, HTTP_ERRORS } from '../../src/errors.js';
+import { ConfigError, CorralError, ERROR_CODES, EXIT, errorHeadline, exitCodeFor, HTTP_ERRORS } from '../../src/errors.js';
 import { REPO_ROOT } from '../helpers/corral.js';
 
 function sources(dir: string): string[] {
@@ -71,4 +71,13 @@ test('settings problems exit 78, an unreadable .env included; usage errors 64; a
   assert.equal(exitCodeFor(new CorralError('CORRAL_ERR_NOT_RUNNING', 'not running')), EXIT.FAILURE);
   assert.equal(exitCodeFor(new Error('a bug')), EXIT.FAILURE);
   assert.equal(exitCodeFor('thrown string'), EXIT.FAILURE);
+});
+
+test('an error\'s headline: its class and the first line of its message, capped for a message that repeats it', () => {
+  assert.equal(errorHeadline(new TypeError('db.query is not a function')), 'TypeError: db.query is not a function');
+  assert.equal(errorHeadline(new CorralError('CORRAL_ERR_USAGE', 'first line\nsecond line')), 'CorralError: first line');
+  assert.equal(errorHeadline('thrown string'), 'thrown string');
+  const long = errorHeadline(new Error('x'.repeat(1000)));
+  assert.equal(long.length, 300);
+  assert.ok(long.endsWith('…'));
 });

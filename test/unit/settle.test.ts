@@ -25,7 +25,12 @@ test('a reload\'s new worker that dies before it settled is a failed boot, with 
     message: 'worker exited with code 1 0.5 s after it was ready, before it settled (CORRAL_RELOAD_SETTLE)',
   });
   assert.match(probationFailure(c, { kind: 'exit', code: null, signal: 'SIGKILL' }, 11_200, 2)?.message ?? '', /^worker was killed by signal SIGKILL 1\.2 s after it was ready/);
-  assert.equal(probationFailure(c, { kind: 'uncaught' }, 10_300, 2)?.code, 'CORRAL_ERR_UNCAUGHT');
+  // The exception's headline as the worker reported it; an older worker sends none.
+  assert.deepEqual(probationFailure(c, { kind: 'uncaught', error: 'TypeError: db.query is not a function' }, 10_300, 2), {
+    code: 'CORRAL_ERR_UNCAUGHT',
+    message: 'worker threw an uncaught exception 0.3 s after it was ready, before it settled (CORRAL_RELOAD_SETTLE): TypeError: db.query is not a function',
+  });
+  assert.match(probationFailure(c, { kind: 'uncaught' }, 10_300, 2)?.message ?? '', /before it settled \(CORRAL_RELOAD_SETTLE\): its worker\.uncaught line has the error$/);
   const stuck = probationFailure(c, { kind: 'stuck' }, 10_800, 2);
   assert.equal(stuck?.code, 'CORRAL_ERR_WORKER_TIMEOUT');
   assert.match(stuck?.message ?? '', /stopped beating 0\.8 s after it was ready/);
