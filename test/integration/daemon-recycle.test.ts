@@ -3,7 +3,7 @@ import { test } from 'node:test';
 import { startCorral, waitFor } from '../helpers/corral.js';
 import { http, startClientLoop } from '../helpers/http.js';
 
-test('max-requests recycling replaces workers one at a time with no failed requests', async () => {
+test('max-requests recycling replaces workers one at a time with no failed requests, each old worker draining only once its replacement has served for the settle time', async () => {
   const c = await startCorral({ app: 'basic.mjs', workers: 3, env: { CORRAL_MAX_REQUESTS: '150', CORRAL_MAX_REQUESTS_JITTER: '50' } });
   const loop = startClientLoop(c.url, 20);
   try {
@@ -23,11 +23,18 @@ test('max-requests recycling replaces workers one at a time with no failed reque
       maxRecycling = Math.max(maxRecycling, recycling);
     }
     assert.equal(maxRecycling, 1, 'recycling is one worker at a time');
-    // Each recycle is followed by a replacement ready before the old one exits.
+    // Each recycle is followed by a replacement ready before the old one exits, and the old one is
+    // told to drain only once that replacement has been ready for CORRAL_RELOAD_SETTLE (2 s, the
+    // default): a replacement that dies just after its ready leaves the old one serving.
     for (const exit of exits) {
       const recycleIdx = lines.findIndex((l) => l.event === 'worker.recycle' && l.worker_pid === exit.worker_pid);
       const exitIdx = lines.findIndex((l) => l.event === 'worker.exit' && l.worker_pid === exit.worker_pid);
-      assert.ok(lines.slice(recycleIdx, exitIdx).some((l) => l.event === 'worker.ready'), 'replacement ready before the old worker exits');
+      const replacementReady = lines.slice(recycleIdx, exitIdx).find((l) => l.event === 'worker.ready');
+      assert.ok(replacementReady, 'replacement ready before the old worker exits');
+      const draining = c.logs().find((l) => l.event === 'worker.draining' && l.pid === exit.worker_pid);
+      assert.ok(draining, `worker ${String(exit.worker_pid)} said it was draining`);
+      const servedMs = Date.parse(String(draining.time)) - Date.parse(String(replacementReady.time));
+      assert.ok(servedMs >= 2000, `the replacement had been ready ${servedMs} ms when worker ${String(exit.worker_pid)} began to drain`);
     }
   } finally {
     await loop.stop();
