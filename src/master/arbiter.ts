@@ -80,6 +80,8 @@ export class Arbiter {
   /** Ticks that threw: a bug that throws once throws at every tick, four times a second. */
   private readonly tickFailures: RepeatedFailure;
   private finished = false;
+  /** Why the master gave up (boot.exhausted): the stop that follows exits with it, not 0. */
+  private gaveUp: FatalReason | undefined;
   private lastTickAt: number | undefined;
   readonly startedAt: number;
   private readonly now: () => number;
@@ -120,7 +122,7 @@ export class Arbiter {
       this.port = port;
     };
     this.messages = new ChildMessageHandler({ log, now, gens, crashes, keeperCrashes, keeperRestart, latency, requestTick, settings: () => this.settings, listening, workers, markRetire });
-    this.shutdown = new Shutdown({ log, notifier: o.notifier, now, settings: () => this.settings, children, workers, keeper, killer: this.killer, drain, finish: (code) => this.finish(code) });
+    this.shutdown = new Shutdown({ log, notifier: o.notifier, now, settings: () => this.settings, children, workers, keeper, killer: this.killer, drain, finish: (code) => this.finish(this.gaveUp ? EXIT.BOOT_EXHAUSTED : code, this.gaveUp) });
   }
 
   get settings(): Settings {
@@ -258,11 +260,12 @@ export class Arbiter {
     }
   }
 
-  private beginStop(fast: boolean): void {
+  /** `why`: what made the master stop itself (it gave up), said in shutdown.start. */
+  private beginStop(fast: boolean, why?: string): void {
     const again = this.phase === 'stopping';
     // First: the drains the stop sends tell the children the whole master goes away.
     this.phase = 'stopping';
-    this.shutdown.begin(fast, again);
+    this.shutdown.begin(fast, again, why);
   }
 
   private reap(): void {
@@ -402,7 +405,12 @@ export class Arbiter {
     const err = this.crashes.lastBootError;
     const fatal = { code: 'CORRAL_ERR_BOOT_EXHAUSTED', message: `no worker could boot after ${counted(this.crashes.bootFailures, 'attempt')}: ${err?.message}` } as const;
     this.log.fatal({ event: 'boot.exhausted', code: fatal.code, attempts: this.crashes.bootFailures, boot_error: err ?? null }, fatal.message);
-    this.finish(EXIT.BOOT_EXHAUSTED, fatal);
+    // Stopped as any stop is, then exit 3: the keeper is drained, so the rows it journaled are
+    // sent or left whole in the journal, and its exit is said (it was killed with the workers,
+    // without a line, its appends in flight left unsure). No worker serves: none is waited for.
+    this.gaveUp = fatal;
+    this.beginStop(false, 'no worker could boot');
+    this.shutdown.step(this.now());
     return true;
   }
 

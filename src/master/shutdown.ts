@@ -33,12 +33,15 @@ export class Shutdown {
 
   constructor(private readonly d: ShutdownDeps) {}
 
-  /** A stop (graceful) or a quit (fast); `again`: a stop was already under way. */
-  begin(fast: boolean, again: boolean): void {
+  /**
+   * A stop (graceful) or a quit (fast); `again`: a stop was already under way; `why`: what made
+   * the master stop itself, when nobody asked (no worker could boot).
+   */
+  begin(fast: boolean, again: boolean, why?: string): void {
     const { d } = this;
     const gracefulMs = fast ? 0 : d.settings().CORRAL_GRACEFUL_TIMEOUT * 1000;
     if (!again) {
-      d.log.info({ event: 'shutdown.start', fast, graceful_s: gracefulMs / 1000 }, fast ? 'fast shutdown' : 'graceful shutdown');
+      d.log.info({ event: 'shutdown.start', fast, graceful_s: gracefulMs / 1000, ...(why ? { reason: why } : {}) }, `${fast ? 'fast' : 'graceful'} shutdown${why ? `: ${why}` : ''}`);
       d.notifier.stopping('stopping', timeoutStopSec(gracefulMs / 1000) * 1000);
     } else if (fast) {
       // A QUIT during a graceful stop cuts it short: said, or the log showed requests cut before

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -204,6 +204,10 @@ test('a master that gives up at start (an app that cannot be imported) says why 
     // The same line: code and message, and where the rest is.
     assert.match(c.stderr(), new RegExp(`^corral start: \\[CORRAL_ERR_BOOT_EXHAUSTED\\] ${escape(String(fatal.msg))}; the full log is in ${escape(c.logFile)}$`, 'm'));
     assert.match(String(fatal.msg), /missing dependency/);
+    // The keeper was stopped as in any stop: its exit said, its socket and lock removed.
+    const keeperExit = c.events('keeper.exit')[0];
+    assert.deepEqual([keeperExit?.exit_code, keeperExit?.reason], [0, 'shutdown'], JSON.stringify(keeperExit));
+    assert.deepEqual(readdirSync(c.dataDir).filter((f) => f.startsWith('keeper.')), []);
   } finally {
     await c.stop();
   }

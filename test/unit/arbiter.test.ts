@@ -506,6 +506,39 @@ test('boot exhaustion: workers that fail before ready are retried with backoff, 
   }
 });
 
+test('boot exhaustion with a keeper: the keeper is drained as in a stop, and the master exits 3 once it has exited, not SIGKILLed with the workers', async () => {
+  const t = await setup({ CORRAL_BOOT_ATTEMPTS: '1', CORRAL_GRACEFUL_TIMEOUT: '7' }, true);
+  try {
+    t.arbiter.tick();
+    const keeper = t.keepers()[0];
+    assert.ok(keeper);
+    keeper.say({ type: 'ready' });
+    t.arbiter.tick();
+    for (const c of t.children.filter((w) => w.identity.role === 'worker')) {
+      c.say({ type: 'boot-failed', code: 'CORRAL_ERR_APP_LOAD', message: 'cannot find module x' });
+      c.exit(4);
+    }
+    t.arbiter.tick();
+    assert.ok(t.log.lines().some((l) => l.event === 'boot.exhausted'));
+    assert.deepEqual(t.exits, [], 'not before the keeper has stopped');
+    assert.deepEqual(keeper.kills, [], 'the keeper is not killed');
+    // The keeper's share of a stop: the graceful timeout and what is left after the workers.
+    const drains = keeper.sent.flatMap((m) => (m.type === 'drain' ? [m] : []));
+    assert.deepEqual(drains.map((m) => m.reason), ['shutdown']);
+    assert.ok((drains[0]?.gracefulMs ?? 0) >= 7000, String(drains[0]?.gracefulMs));
+    const start = t.log.lines().find((l) => l.event === 'shutdown.start');
+    assert.deepEqual([start?.reason, start?.msg], ['no worker could boot', 'graceful shutdown: no worker could boot']);
+    assert.ok(t.calls.includes('stopping'), 'systemd hears STOPPING=1');
+    keeper.say({ type: 'drained' });
+    keeper.exit(0);
+    t.arbiter.tick();
+    assert.deepEqual(t.exits, [3]);
+    assert.ok(t.log.lines().some((l) => l.event === 'keeper.exit'), 'the keeper\'s exit is said');
+  } finally {
+    t.log.close();
+  }
+});
+
 test('workers forked together that fail to boot together are one attempt: retried one probe at a time with backoff, then exit 3', async () => {
   const t = await setup({ CORRAL_WORKERS: '8', CORRAL_BOOT_ATTEMPTS: '3' });
   try {
