@@ -5,7 +5,8 @@ import type { RequestListener } from 'node:http';
 import { isAbsolute, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { AppContext } from '../contract.js';
-import { CorralError } from '../errors.js';
+import { CorralError, type ErrorCode } from '../errors.js';
+import { appErrorLocation } from './app-error-location.js';
 
 /** The bundled players app, used when CORRAL_APP is unset. */
 export const BUNDLED_APP = new URL('../app/index.js', import.meta.url).href;
@@ -22,13 +23,25 @@ function isListener(v: unknown): v is RequestListener {
   return typeof v === 'function';
 }
 
+/**
+ * The app's failure as a boot error: its message with where in the app's files it comes from,
+ * and its own stack under the loader's (whose frames alone named no file of the app).
+ */
+function appFailure(code: ErrorCode, what: string, err: unknown, specifier: string): CorralError {
+  const location = appErrorLocation(err, specifier);
+  const message = `${what}: ${err instanceof Error ? err.message : String(err)}${location ? ` (at ${location})` : ''}`;
+  const failure = new CorralError(code, message, { cause: err });
+  if (err instanceof Error && err.stack) failure.stack = `${failure.name}: ${message}\nCaused by: ${err.stack}`;
+  return failure;
+}
+
 export async function loadApp(app: string | undefined, ctx: AppContext): Promise<RequestListener> {
   const specifier = specifierOf(app);
   let mod: Record<string, unknown>;
   try {
     mod = (await import(specifier)) as Record<string, unknown>;
   } catch (err) {
-    throw new CorralError('CORRAL_ERR_APP_LOAD', `cannot import app module ${app ?? '(bundled app)'}: ${(err as Error).message}`, { cause: err });
+    throw appFailure('CORRAL_ERR_APP_LOAD', `cannot import app module ${app ?? '(bundled app)'}`, err, specifier);
   }
   // CommonJS modules arrive as { default: module.exports }.
   const cjs = (mod.default && typeof mod.default === 'object' ? mod.default : undefined) as Record<string, unknown> | undefined;
@@ -41,7 +54,7 @@ export async function loadApp(app: string | undefined, ctx: AppContext): Promise
     // An app that says why with a code of its own (the bundled app's session secret file refused)
     // keeps it: worker.boot_failed then carries the code its README entry is found by.
     const code = err instanceof CorralError ? err.code : 'CORRAL_ERR_APP_LOAD';
-    throw new CorralError(code, `createApp() of ${app ?? '(bundled app)'} threw: ${(err as Error).message}`, { cause: err });
+    throw appFailure(code, `createApp() of ${app ?? '(bundled app)'} threw`, err, specifier);
   }
   if (!isListener(listener)) {
     throw new CorralError(
