@@ -231,11 +231,22 @@ export interface ConfigProblem {
   readonly message?: string;
 }
 
+/** The settings a refusal read: the valid values, and where a setting's value came from, as a problem says it. */
+export interface ConfigRead {
+  readonly valid: Readonly<Record<string, unknown>>;
+  readonly where: (name: string) => string;
+}
+
 export class ConfigError extends CorralError {
   readonly problems: readonly ConfigProblem[];
   /** The notes (did you mean, deprecated aliases) found while reading the refused settings. */
   readonly warnings: readonly string[];
-  constructor(problems: readonly ConfigProblem[], warnings: readonly string[] = []) {
+  /**
+   * What a further check of the same settings needs (`corral config` judges the addresses this
+   * host can listen on after a refusal too): the values that are valid, and where each was read.
+   */
+  readonly read: ConfigRead | undefined;
+  constructor(problems: readonly ConfigProblem[], warnings: readonly string[] = [], read?: ConfigRead) {
     const lines = problems.map((p) => `  ${p.name}=${JSON.stringify(p.value)} (from ${p.source}): ${p.allowed}${p.code ? ` [${p.code}]` : ''}`);
     // The warnings go with the refusal: a did-you-mean is often what explains it (a misspelt
     // CORRAL_ADMIN_TOKEN behind "CORRAL_ADMIN_TOKEN is unset").
@@ -251,6 +262,7 @@ export class ConfigError extends CorralError {
     this.name = 'ConfigError';
     this.problems = problems;
     this.warnings = warnings;
+    this.read = read;
   }
 }
 

@@ -51,11 +51,11 @@ export interface BindProblem {
 }
 
 /** The addresses of the two binds that this host cannot, or cannot now be known to, listen on. */
-export async function bindHostProblems(settings: Pick<Settings, 'CORRAL_BIND' | 'CORRAL_ADMIN_BIND'>): Promise<BindProblem[]> {
-  const binds = [
-    { name: 'CORRAL_BIND', bind: settings.CORRAL_BIND },
-    { name: 'CORRAL_ADMIN_BIND', bind: settings.CORRAL_ADMIN_BIND },
-  ] as const;
+export async function bindHostProblems(settings: Partial<Pick<Settings, 'CORRAL_BIND' | 'CORRAL_ADMIN_BIND'>>): Promise<BindProblem[]> {
+  const binds = (['CORRAL_BIND', 'CORRAL_ADMIN_BIND'] as const).flatMap((name) => {
+    const bind = settings[name];
+    return bind === undefined ? [] : [{ name, bind }];
+  });
   const checks = await Promise.all(binds.map(({ bind }) => checkBindHost(bind.host)));
   const problems: BindProblem[] = [];
   binds.forEach(({ name, bind }, i) => {

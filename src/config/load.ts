@@ -27,6 +27,8 @@ export interface LoadedSettings {
   readonly warnings: readonly string[];
   /** The .env file that was read, if any. */
   readonly envFile: string | undefined;
+  /** Where a setting's value was read, as a problem with it says: `/etc/corral/corral.env line 4`, `environment`, `default`. */
+  readonly where: (name: SettingName) => string;
   /** Settings the file gives one value and the environment, which wins, another (see EnvOverride). */
   readonly envOverrides: readonly EnvOverride[];
   /**
@@ -537,7 +539,8 @@ export function loadSettings(options: LoadOptions = {}): LoadedSettings {
   const slots = [...lineOfWarning.keys()].sort((a, b) => a - b);
   const inOrder = [...slots].sort((a, b) => (lineOfWarning.get(a) ?? 0) - (lineOfWarning.get(b) ?? 0) || a - b).map((i) => warnings[i] as string);
   slots.forEach((slot, k) => (warnings[slot] = inOrder[k] as string));
-  if (problems.length > 0) throw new ConfigError(problems, warnings);
+  const whereOf = (name: string) => where(sources[name as SettingName] ?? 'environment', name);
+  if (problems.length > 0) throw new ConfigError(problems, warnings, { valid, where: whereOf });
 
   const envOverrides: EnvOverride[] = [];
   for (const name of settingNames) {
@@ -557,6 +560,7 @@ export function loadSettings(options: LoadOptions = {}): LoadedSettings {
     sources: Object.freeze(sources) as Record<SettingName, SettingSource>,
     warnings,
     envFile: file,
+    where: whereOf,
     envOverrides,
     childEnv,
     invalidIgnored,

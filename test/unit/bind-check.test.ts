@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
@@ -35,6 +35,23 @@ test('config --check refuses a CORRAL_BIND or CORRAL_ADMIN_BIND this host cannot
     const ok = check({ CORRAL_BIND: '127.0.0.1:8080', CORRAL_ADMIN_BIND: '127.0.0.1:9090' });
     assert.equal(ok.status, 0, ok.stderr);
     assert.match(ok.stdout, /^settings OK/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('config --check judges the addresses beside the other problems: an admin address this host does not have, without a token, is refused for both, each from its line of the file', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'corral-bind-check-'));
+  try {
+    writeFileSync(join(dir, '.env'), `CORRAL_WORKERS=2\nCORRAL_ADMIN_BIND=${NOT_HERE}:9090\nCORRAL_BIND=${NOT_HERE}:8080\n`);
+    const env = { PATH: process.env.PATH ?? '', CORRAL_DATA_DIR: join(dir, 'data'), CORRAL_PIDFILE: join(dir, 'corral.pid') };
+    const r = spawnSync(process.execPath, [CORRAL_BIN, 'config', '--check'], { cwd: dir, env, encoding: 'utf8', timeout: 30_000 });
+    assert.equal(r.status, 78, r.stderr);
+    const file = join(dir, '.env').replace(/[.]/g, '\\.');
+    // Before, the token's refusal alone: that the address is not this host's came once a token was set.
+    assert.match(r.stderr, new RegExp(`CORRAL_ADMIN_BIND="192\\.0\\.2\\.1:9090" \\(from ${file} line 2\\): .*CORRAL_ADMIN_TOKEN.*\\[CORRAL_ERR_ADMIN_UNSAFE\\]`));
+    assert.match(r.stderr, new RegExp(`CORRAL_ADMIN_BIND="192\\.0\\.2\\.1:9090" \\(from ${file} line 2\\): an address this host can listen on: no interface of this host has the address 192\\.0\\.2\\.1 \\(EADDRNOTAVAIL\\)`));
+    assert.match(r.stderr, new RegExp(`CORRAL_BIND="192\\.0\\.2\\.1:8080" \\(from ${file} line 3\\): an address this host can listen on`));
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

@@ -1,7 +1,7 @@
 import { bindHostProblems } from '../../config/bind-check.js';
 import { renderEnvExample } from '../../config/env-example.js';
 import { displayValue, loadSettings } from '../../config/load.js';
-import { schema, settingNames } from '../../config/schema.js';
+import { schema, settingNames, type SettingName, type Settings } from '../../config/schema.js';
 import { ConfigError, CorralError, type ConfigProblem } from '../../errors.js';
 import { parseFlags, type Command } from '../command.js';
 
@@ -45,8 +45,9 @@ cannot be read.`,
     let addressWarnings: string[] = [];
     try {
       loaded = acceptedSettings();
-      addressWarnings = await bindAddressWarnings(loaded);
-    } catch (err) {
+      addressWarnings = await bindAddressWarnings(loaded.settings, loaded.where, loaded.warnings);
+    } catch (caught) {
+      const err = await withAddressProblems(caught);
       // A script reading --json gets the refusal as JSON too: nothing on stdout reads as success
       // to jq. stderr and the exit code say it as without --json.
       if (values.json && err instanceof CorralError) {
@@ -95,18 +96,37 @@ function acceptedSettings(): ReturnType<typeof loadSettings> {
   return loadSettings({ judgePidfile: true });
 }
 
+/** The addresses this host cannot listen on, as problems (where each was read, as the others say it). */
+async function addressProblems(binds: Partial<Pick<Settings, 'CORRAL_BIND' | 'CORRAL_ADMIN_BIND'>>, where: (name: SettingName) => string) {
+  const found = await bindHostProblems(binds);
+  const consequence = { CORRAL_BIND: 'every worker would fail its listen (corral start exits 3 after its boot attempts)', CORRAL_ADMIN_BIND: 'corral would start without its admin API (admin.failed)' };
+  const fix = { CORRAL_BIND: 'point CORRAL_BIND at an address of this host (or 0.0.0.0)', CORRAL_ADMIN_BIND: 'point CORRAL_ADMIN_BIND at an address of this host (127.0.0.1 by default)' };
+  const refused: ConfigProblem[] = found
+    .filter((p) => p.check.kind === 'refused')
+    .map((p) => ({ name: p.name, value: p.value, source: where(p.name), allowed: `an address this host can listen on: ${p.check.why}, so ${consequence[p.name]}; ${fix[p.name]}` }));
+  return { found, refused };
+}
+
 /**
  * CORRAL_BIND's and CORRAL_ADMIN_BIND's addresses listened on for a moment (bind-check.ts):
  * throws the refusal for one this host cannot listen on, where `corral start` would fail every
  * worker's listen (or start without its admin API); returns a warning for one not known now.
  */
-async function bindAddressWarnings(loaded: ReturnType<typeof loadSettings>): Promise<string[]> {
-  const found = await bindHostProblems(loaded.settings);
-  const consequence = { CORRAL_BIND: 'every worker would fail its listen (corral start exits 3 after its boot attempts)', CORRAL_ADMIN_BIND: 'corral would start without its admin API (admin.failed)' };
-  const fix = { CORRAL_BIND: 'point CORRAL_BIND at an address of this host (or 0.0.0.0)', CORRAL_ADMIN_BIND: 'point CORRAL_ADMIN_BIND at an address of this host (127.0.0.1 by default)' };
-  const refused: ConfigProblem[] = found
-    .filter((p) => p.check.kind === 'refused')
-    .map((p) => ({ name: p.name, value: p.value, source: loaded.sources[p.name], allowed: `an address this host can listen on: ${p.check.why}, so ${consequence[p.name]}; ${fix[p.name]}` }));
-  if (refused.length > 0) throw new ConfigError(refused, loaded.warnings);
+async function bindAddressWarnings(settings: Settings, where: (name: SettingName) => string, warnings: readonly string[]): Promise<string[]> {
+  const { found, refused } = await addressProblems(settings, where);
+  if (refused.length > 0) throw new ConfigError(refused, warnings);
   return found.map((p) => `${p.name}=${p.value}: ${p.check.why}; corral start needs it to resolve to an address of this host`);
+}
+
+/**
+ * A refusal of other settings, with the addresses judged too: every problem in one run. A
+ * mistyped CORRAL_ADMIN_BIND host without a token was refused as an admin API open to other
+ * hosts, and that it does not resolve came only once a token was set.
+ */
+async function withAddressProblems(err: unknown): Promise<unknown> {
+  if (!(err instanceof ConfigError) || err.read === undefined) return err;
+  const valid = err.read.valid as Partial<Settings>;
+  const binds = { ...(valid.CORRAL_BIND ? { CORRAL_BIND: valid.CORRAL_BIND } : {}), ...(valid.CORRAL_ADMIN_BIND ? { CORRAL_ADMIN_BIND: valid.CORRAL_ADMIN_BIND } : {}) };
+  const { refused } = await addressProblems(binds, err.read.where);
+  return refused.length === 0 ? err : new ConfigError([...err.problems, ...refused], err.warnings, err.read);
 }
