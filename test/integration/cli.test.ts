@@ -337,6 +337,31 @@ test('stop waits by the graceful timeout the master runs (reloaded to 20 s), not
   }
 });
 
+test('stop that outwaits a master which does not end (stopped here) exits 1 with its code and what to do next; the master ends on the pending signal once resumed', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'corral-cli-'));
+  const pidfile = join(dir, 'corral.pid');
+  // A graceful timeout of 0: stop waits the least it can, 10 s.
+  const c = await startCorral({ cwd: dir, workers: 1, env: { CORRAL_GRACEFUL_TIMEOUT: '0', CORRAL_PIDFILE: pidfile } });
+  try {
+    process.kill(c.pid, 'SIGSTOP');
+    let stop: Awaited<ReturnType<typeof exec>>;
+    try {
+      stop = await exec(dir, [], ['stop'], { CORRAL_PIDFILE: pidfile });
+    } finally {
+      resumeIfStopped(c.pid);
+    }
+    assert.equal(stop.code, 1, `${stop.stdout}${stop.stderr}`);
+    assert.match(
+      stop.stderr,
+      new RegExp(`^corral stop: \\[CORRAL_ERR_STOP_TIMEOUT\\] master pid ${c.pid} is still running after 10 s \\(.*\\); it may be stopped \\(SIGSTOP\\) or stuck: \`corral status\` says what it is doing, \`corral stop --fast\` cuts its requests in flight short, \`kill -KILL ${c.pid}\` ends it at once\n$`),
+    );
+    assert.equal((await c.exited).code, 0, 'resumed, it stops on the TERM it was sent');
+  } finally {
+    await c.stop();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
 test('CORRAL_PIDFILE edited in .env since the master started: stop and reload signal nothing and exit 1, status exits 4, none says "not running" while the admin API answers; with the old path they work', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'corral-cli-'));
   const adminPort = await freePort();

@@ -64,8 +64,10 @@ CORRAL_ENV_FILE cannot be read.`,
     const deadline = Date.now() + wait.seconds * 1000;
     while (isAlive(pid)) {
       if (Date.now() > deadline) {
-        process.stderr.write(`master pid ${pid} is still running after ${wait.seconds} s (${wait.why})\n`);
-        return 1;
+        throw new CorralError(
+          'CORRAL_ERR_STOP_TIMEOUT',
+          `master pid ${pid} is still running after ${wait.seconds} s (${wait.why}); it may be stopped (SIGSTOP) or stuck: \`corral status\` says what it is doing, \`corral stop --fast\` cuts its requests in flight short, \`kill -KILL ${pid}\` ends it at once`,
+        );
       }
       await new Promise((r) => setTimeout(r, 100));
     }
