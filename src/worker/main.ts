@@ -242,7 +242,10 @@ export async function runWorker(): Promise<void> {
       // With a gauge the host's cap is the only one: the kernel's spread is uneven, and a worker
       // may hold what others leave free.
       const workerCap = withinFds(gauge ? m.max : m.workerCap);
-      if (server.cap.setLimit(workerCap)) logger.info({ event: 'worker.cap', cap: workerCap }, `connection cap now ${workerCap} (this worker's share, from the master's worker count)`);
+      if (server.cap.setLimit(workerCap)) {
+        const whose = gauge ? "the host's cap, shared by every worker" : "this worker's share of the host's cap";
+        logger.info({ event: 'worker.cap', cap: workerCap }, `connection cap now ${workerCap} (${whose}, from the master's worker count)`);
+      }
     },
   });
   process.on('SIGTERM', () => {

@@ -135,6 +135,7 @@ test('after TTOU the remaining worker takes over the departed worker\'s share of
     const exit = await c.waitForLog((l) => l.event === 'worker.exit' && l.reason === 'scale-down', 15_000, 'one worker retired');
     const cap = await c.waitForLog((l) => l.event === 'worker.cap' && l.pid !== exit.worker_pid, 10_000, 'the remaining worker told its new cap');
     assert.equal(cap.cap, 4);
+    assert.match(String(cap.msg), /^connection cap now 4 \(this worker's share of the host's cap, from the master's worker count\)$/);
     const port = Number(new URL(c.url).port);
     for (let i = 0; i < 4; i++) {
       const h = await holdConnection(port);
