@@ -175,7 +175,9 @@ function readEnvFile(env: NodeJS.ProcessEnv, cwd: string, readAtStart: string | 
     if (code === 'ENOENT' && !named) return { file: undefined, values: {}, lint: NO_LINT };
     const fix =
       code === 'EACCES' || code === 'EPERM'
-        ? 'make it readable by the user corral runs as'
+        ? // Read by the master, and by the commands that find it (status, reload, stop), often
+          // run by an operator as themselves: the file is private to corral's user on purpose.
+          `make it readable by the user corral runs as, and run corral's commands as that user or root (sudo -u <that user> corral …)`
         : code === 'EISDIR'
           ? named
             ? 'CORRAL_ENV_FILE must name a file, not a directory'

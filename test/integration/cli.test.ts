@@ -1077,7 +1077,7 @@ test(
   },
 );
 
-test('an env file that cannot be read (missing, a directory) exits 78 with its code, starting nothing', async () => {
+test('an env file that cannot be read (missing, a directory, private to the user corral runs as) exits 78 with its code and the fix, starting nothing', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'corral-cli-'));
   try {
     for (const [cmd, file, reason] of [
@@ -1089,6 +1089,15 @@ test('an env file that cannot be read (missing, a directory) exits 78 with its c
       assert.equal(r.code, 78, `${cmd} with CORRAL_ENV_FILE=${file}: ${r.stderr}`);
       assert.match(r.stderr, new RegExp(`^corral ${cmd}: \\[CORRAL_ERR_ENV_FILE\\] cannot read env file .*${reason}`));
       assert.equal(existsSync(join(dir, 'corral.pid')), false, 'nothing was started');
+    }
+    // A settings file private to corral's user, read by a command run as another: the fix names
+    // both sides (the master reads it as corral's user; the operator runs status as themselves).
+    if (isRoot) {
+      chmodSync(dir, 0o755);
+      writeFileSync(join(dir, 'private.env'), 'CORRAL_WORKERS=2\n', { mode: 0o600 });
+      const r = await exec(dir, ['setpriv', '--reuid=65534', '--regid=65534', '--clear-groups'], ['status'], { CORRAL_ENV_FILE: join(dir, 'private.env') });
+      assert.equal(r.code, 78, r.stderr);
+      assert.match(r.stderr, /^corral status: \[CORRAL_ERR_ENV_FILE\] cannot read env file .*private\.env: EACCES.*; make it readable by the user corral runs as, and run corral's commands as that user or root \(sudo -u <that user> corral …\)\n$/);
     }
   } finally {
     rmSync(dir, { recursive: true, force: true });
