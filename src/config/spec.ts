@@ -184,10 +184,15 @@ function badHost(host: string): string | undefined {
  * address needs its brackets: `::1:8080` is itself an IPv6 address, so which part is the port
  * cannot be told.
  */
-export function parseHostPort(raw: string): ParseResult<HostPort> {
+/**
+ * `host:port`, `[v6]:port`, or a port alone (`8080`, `:8080`), which keeps `defaultHost`: the
+ * setting's own, so that CORRAL_ADMIN_BIND=9091 stays on loopback as its default does, where
+ * 0.0.0.0 put the admin API on every interface.
+ */
+export function parseHostPort(raw: string, defaultHost = '0.0.0.0'): ParseResult<HostPort> {
   const t = raw.trim();
   const fail = (why: string): ParseResult<HostPort> => ({ ok: false, allowed: `${why}; write host:port, e.g. 0.0.0.0:8080, 127.0.0.1:9090 or [::1]:8080 (port 0..65535)` });
-  let host = '0.0.0.0';
+  let host = defaultHost;
   let portText = t;
   const v6 = /^\[([^\]]*)\]:(.*)$/.exec(t);
   // gunicorn's --bind forms, which GUNICORN_BIND users bring along: judged by what they are, as
@@ -196,7 +201,7 @@ export function parseHostPort(raw: string): ParseResult<HostPort> {
   const parts = t.split(/[\s,;]+/).filter(Boolean);
   if (/^unix:/i.test(t) || t.startsWith('/')) {
     return fail('a Unix socket, and corral listens on TCP only: bind a loopback address (127.0.0.1:PORT) and point the proxy in front at it');
-  } else if (parts.length > 1 && parts.every((p) => parseHostPort(p).ok)) {
+  } else if (parts.length > 1 && parts.every((p) => parseHostPort(p, defaultHost).ok)) {
     return fail(`${parts.length} addresses, and corral listens on one: 0.0.0.0:PORT for every IPv4 address, [::]:PORT for IPv6 (and IPv4 too where the system maps it)`);
   } else if (t.includes('/')) {
     return fail('a URL or a path is not an address');
@@ -210,7 +215,7 @@ export function parseHostPort(raw: string): ParseResult<HostPort> {
     return fail('an IPv6 address needs brackets around it');
   } else if (t.includes(':')) {
     const i = t.indexOf(':');
-    host = t.slice(0, i) || '0.0.0.0';
+    host = t.slice(0, i) || defaultHost;
     portText = t.slice(i + 1);
     const why = badHost(host);
     if (why) return fail(why);
@@ -223,11 +228,11 @@ export function parseHostPort(raw: string): ParseResult<HostPort> {
   return { ok: true, value: { host, port } };
 }
 
-export function hostPort(o: Common<HostPort>): SettingSpec<HostPort> {
+export function hostPort(o: Common<HostPort> & { default: HostPort }): SettingSpec<HostPort> {
   return {
     ...o,
     type: 'host:port',
-    parse: parseHostPort,
+    parse: (raw) => parseHostPort(raw, o.default.host),
     format: (v) => (v.host.includes(':') ? `[${v.host}]:${v.port}` : `${v.host}:${v.port}`),
   };
 }

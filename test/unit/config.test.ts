@@ -526,6 +526,11 @@ test('bind addresses: port alone, :port, host:port and [v6]:port are taken; a ma
   ] as const) {
     assert.deepEqual(bind(raw), { ok: true, value: { host, port } }, raw);
   }
+  // A port alone keeps the setting's default host: the admin API's is loopback, and a bare port
+  // put it on every interface (refused without a token; with one, open to the network).
+  assert.deepEqual(schema.CORRAL_ADMIN_BIND.parse('9091'), { ok: true, value: { host: '127.0.0.1', port: 9091 } });
+  assert.deepEqual(schema.CORRAL_ADMIN_BIND.parse(':9091'), { ok: true, value: { host: '127.0.0.1', port: 9091 } });
+  assert.deepEqual(schema.CORRAL_ADMIN_BIND.parse('0.0.0.0:9091'), { ok: true, value: { host: '0.0.0.0', port: 9091 } });
   // Each of these used to pass as a host name and fail only at listen time, in every worker, after
   // corral had started (999.1.1.1: getaddrinfo ENOTFOUND), or bound another address than meant.
   for (const [raw, why] of [
