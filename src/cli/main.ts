@@ -15,7 +15,7 @@ function usage(): string {
     'Commands:',
     ...commands.map((c) => `  ${c.name.padEnd(w)}  ${c.summary}`),
     '',
-    'Run `corral <command> --help` for details and its exit codes (64 for an unknown command or option, always).',
+    'Run `corral <command> --help` (or `corral help <command>`) for details and its exit codes (64 for an unknown command or option, always).',
     'Settings come from .env and the environment; see `corral config`.',
   ].join('\n');
 }

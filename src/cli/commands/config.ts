@@ -82,7 +82,8 @@ cannot be read.`,
     const w = Math.max(...rows.map((r) => r.name.length));
     const v = Math.min(40, Math.max(...rows.map((r) => r.value.length)));
     process.stdout.write(`# env file: ${loaded.envFile ?? '(none)'}\n`);
-    for (const r of rows) process.stdout.write(`${r.name.padEnd(w)}  ${r.value.padEnd(v)}  ${r.source}\n`);
+    // An empty list (CORRAL_TRUSTED_PROXIES' default) was a blank cell.
+    for (const r of rows) process.stdout.write(`${r.name.padEnd(w)}  ${(r.value === '' ? '(none)' : r.value).padEnd(v)}  ${r.source}\n`);
     for (const warning of warnings) process.stderr.write(`warning: ${warning}\n`);
     return 0;
   },
