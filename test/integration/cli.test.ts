@@ -1139,6 +1139,8 @@ test('config refuses what start refuses: an admin API beyond loopback without CO
     const ok = await exec(dir, [], ['config'], { CORRAL_ADMIN_TOKEN: 'a-token-of-24-characters' });
     assert.equal(ok.code, 0, ok.stderr);
     assert.match(ok.stdout, /^CORRAL_ADMIN_TOKEN\s+<redacted>\s+environment$/m);
+    // An empty list is said, not a blank cell.
+    assert.match(ok.stdout, /^CORRAL_TRUSTED_PROXIES\s+\(none\)\s+default$/m);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
