@@ -643,6 +643,36 @@ describe('keeper cache tier (L2)', () => {
       assert.deepEqual((await pacedTier.get('B')).value.values, [['b']]);
     });
 
+    it('a read with no copy behind client reads already queued is answered at once, even when the first token back is under a second away (it was held behind them)', async () => {
+      quota = new QuotaBucket({ name: 'reads', perMinute: 2, maxQueue: 10, clock });
+      const writes = new QuotaBucket({ name: 'writes', perMinute: 2, maxQueue: 10, clock });
+      // As the keeper asks (keeper.ts): the turn of a read a client waits for.
+      pacedTier = new ReadTier({ backend: paced(backend, pacer(quota, writes, new UpstreamMeter(clock))), logger: log.logger, ttlMs: TTL, maxStaleMs: MAX_STALE, maxBytes: 1 << 20, clock, readQuotaWaitMs: () => quota.msUntilTurn(true) });
+      for (const r of ['A', 'B', 'C', 'D', 'E', 'F']) backend.tabs.set(r, [[r.toLowerCase()]]);
+      await pacedTier.get('A');
+      await pacedTier.get('B');
+      // The minute spent: three more ranges are answered at once, their reads queued (as a client
+      // each: they go first).
+      for (const r of ['C', 'D', 'E']) await assert.rejects(pacedTier.get(r), (e: { code?: string }) => e.code === 'CORRAL_ERR_SHEETS_QUOTA_WAIT');
+      await settle();
+      assert.equal(quota.queued(), 3);
+      // 0.3 s before the first token comes back, another range: its turn is behind the three.
+      await clock.advance(QUOTA_WINDOW_MS - 300);
+      const start = clock.now();
+      const err = await pacedTier.get('F').then(
+        () => undefined,
+        (e: Error & { code?: string; retryAfterMs?: number }) => e,
+      );
+      assert.equal(err?.code, 'CORRAL_ERR_SHEETS_QUOTA_WAIT');
+      assert.ok((err?.retryAfterMs ?? 0) >= QUOTA_WINDOW_MS - 300, String(err?.retryAfterMs));
+      assert.equal(clock.now(), start, 'at once');
+      // The queued reads go in turn as the tokens come back; F's copy comes with its own.
+      await clock.advance(3 * QUOTA_WINDOW_MS);
+      await settle();
+      assert.deepEqual(['C', 'D', 'E', 'F'].map((r) => backend.count('get', r)), [1, 1, 1, 1]);
+      assert.deepEqual((await pacedTier.get('F')).value.values, [['f']]);
+    });
+
     it("a read with no copy whose fetch the hosts' shared window tells to wait is answered at once; one joining when the slot is under a second away waits for it", async () => {
       quota = new QuotaBucket({ name: 'reads', perMinute: 10, maxQueue: 10, clock });
       const writes = new QuotaBucket({ name: 'writes', perMinute: 10, maxQueue: 10, clock });

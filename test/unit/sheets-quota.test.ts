@@ -176,6 +176,37 @@ describe('host-wide quota bucket', () => {
     q.close();
   });
 
+  it("a caller's turn counts the waiters it would queue behind: those going first for one that goes first, all for one that does not", async () => {
+    const clock = new FakeClock();
+    const q = new QuotaBucket({ name: 'reads', perMinute: 2, maxQueue: 10, clock });
+    assert.equal(q.msUntilTurn(true), 0, 'a token free, nobody queued');
+    assert.ok(q.tryAcquire());
+    await clock.advance(1000);
+    assert.ok(q.tryAcquire());
+    // Two client reads and one background read queued; the first token back is 0.5 s away.
+    const ranked = () => true;
+    const waits = [q.acquire(undefined, ranked), q.acquire(undefined), q.acquire(undefined, ranked)].map((p) => p.catch(() => undefined));
+    await clock.advance(QUOTA_WINDOW_MS - 1500);
+    assert.equal(q.msUntilFree(), 500, "the head's wait");
+    // A client read goes behind the two going first: the second grant's return serves the second
+    // of them, and its own token is one of the grants they make, a window away at least.
+    assert.equal(q.msUntilTurn(true), QUOTA_WINDOW_MS);
+    assert.equal(q.msUntilTurn(false), QUOTA_WINDOW_MS);
+    await clock.advance(500);
+    await settle();
+    // One client read served; the other goes at the second grant's return (1 s on), then the new one.
+    assert.equal(q.queued(), 2);
+    assert.equal(q.msUntilTurn(true), QUOTA_WINDOW_MS);
+    await clock.advance(1000);
+    await settle();
+    assert.equal(q.queued(), 1, 'the background read waits');
+    // Only the background read is queued: a client read goes before it, at the next return.
+    assert.equal(q.msUntilTurn(true), QUOTA_WINDOW_MS - 1000);
+    assert.equal(q.msUntilTurn(false), QUOTA_WINDOW_MS, 'behind the background read: the return after next');
+    q.close();
+    await Promise.all(waits);
+  });
+
   it('whenFree waits for a token without taking it, and stops waiting on abort', async () => {
     const clock = new FakeClock();
     const q = new QuotaBucket({ name: 'writes', perMinute: 2, maxQueue: 5, clock });

@@ -203,6 +203,28 @@ export class QuotaBucket {
   }
 
   /**
+   * Milliseconds until a caller asking now would be granted a token: behind the waiters it would
+   * queue after (those that go first, for one that goes first; every waiter, for one that does
+   * not), each taking a token before it. msUntilFree() is the head's wait: with ten client reads
+   * queued and the first token back 0.3 s away, a read of another range asked it, was told 0.3 s,
+   * went on, and waited behind the ten for the next minute (held to the worker's 15 s bound). A
+   * turn past the tokens the window's grants give back is a window away at least (the waiters'
+   * own grants must leave it first): QUOTA_WINDOW_MS, a lower bound.
+   */
+  msUntilTurn(goesFirst: boolean): number {
+    const now = this.clock.now();
+    this.prune(now);
+    const ahead = goesFirst ? this.waiters.filter((w) => w.goesFirst?.() === true).length : this.waiters.length;
+    const paused = Math.max(0, this.pausedUntil - now);
+    const free = this.limit() - this.inWindow();
+    if (ahead < free) return paused;
+    // The grant whose leaving frees this caller's token: `ahead - free` more leave before it.
+    const leaving = this.grants[this.grants.length - this.limit() + ahead];
+    if (leaving === undefined || this.grants.length - this.limit() + ahead < this.head) return Math.max(paused, QUOTA_WINDOW_MS);
+    return Math.max(paused, leaving + QUOTA_WINDOW_MS - now, ahead > 0 ? 1 : 0);
+  }
+
+  /**
    * Resolves once a token is free, without taking it. For a caller that must do something durable
    * before it spends the token (the flusher journals a send) and is the bucket's only taker, so
    * the token is still free when it asks for it.
