@@ -260,12 +260,12 @@ export class Arbiter {
     }
   }
 
-  /** `why`: what made the master stop itself (it gave up), said in shutdown.start. */
-  private beginStop(fast: boolean, why?: string): void {
+  /** `giveUp`: the master stops itself (no worker could boot): see Shutdown.begin. */
+  private beginStop(fast: boolean, giveUp?: { readonly why: string }): void {
     const again = this.phase === 'stopping';
     // First: the drains the stop sends tell the children the whole master goes away.
     this.phase = 'stopping';
-    this.shutdown.begin(fast, again, why);
+    this.shutdown.begin(fast, again, giveUp);
   }
 
   private reap(): void {
@@ -407,9 +407,10 @@ export class Arbiter {
     this.log.fatal({ event: 'boot.exhausted', code: fatal.code, attempts: this.crashes.bootFailures, boot_error: err ?? null }, fatal.message);
     // Stopped as any stop is, then exit 3: the keeper is drained, so the rows it journaled are
     // sent or left whole in the journal, and its exit is said (it was killed with the workers,
-    // without a line, its appends in flight left unsure). No worker serves: none is waited for.
+    // without a line, its appends in flight left unsure). No worker serves: those still booting
+    // are drained with no grace (killed soon after if they hang), and the keeper has its time.
     this.gaveUp = fatal;
-    this.beginStop(false, 'no worker could boot');
+    this.beginStop(false, { why: 'no worker could boot' });
     this.shutdown.step(this.now());
     return true;
   }

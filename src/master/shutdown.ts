@@ -34,10 +34,12 @@ export class Shutdown {
   constructor(private readonly d: ShutdownDeps) {}
 
   /**
-   * A stop (graceful) or a quit (fast); `again`: a stop was already under way; `why`: what made
-   * the master stop itself, when nobody asked (no worker could boot).
+   * A stop (graceful) or a quit (fast); `again`: a stop was already under way. `giveUp`: the
+   * master stops itself, nobody asked (no worker could boot): why, said in shutdown.start, and
+   * its workers, which serve nothing, are drained with no grace; the keeper keeps its time.
    */
-  begin(fast: boolean, again: boolean, why?: string): void {
+  begin(fast: boolean, again: boolean, giveUp?: { readonly why: string }): void {
+    const why = giveUp?.why;
     const { d } = this;
     const gracefulMs = fast ? 0 : d.settings().CORRAL_GRACEFUL_TIMEOUT * 1000;
     if (!again) {
@@ -49,7 +51,7 @@ export class Shutdown {
       d.log.info({ event: 'shutdown.hastened', fast }, 'fast shutdown: QUIT during the graceful stop cuts it short; requests in flight are cut now');
     }
     this.deadline = stopDeadline(d.now(), gracefulMs, again ? this.deadline : undefined);
-    for (const c of d.workers()) d.drain(c, fast ? 'quit' : 'shutdown', gracefulMs);
+    for (const c of d.workers()) d.drain(c, fast ? 'quit' : 'shutdown', giveUp ? 0 : gracefulMs);
     if (fast) this.drainKeeper(0);
   }
 
