@@ -246,8 +246,10 @@ export class ConfigError extends CorralError {
   /**
    * What a further check of the same settings needs (`corral config` judges the addresses this
    * host can listen on after a refusal too): the values that are valid, and where each was read.
+   * Not enumerable: it holds the secrets (the admin token, Redis's password), and a logger's or
+   * util.inspect's view of the error must not print them.
    */
-  readonly read: ConfigRead | undefined;
+  declare readonly read: ConfigRead | undefined;
   constructor(problems: readonly ConfigProblem[], warnings: readonly string[] = [], read?: ConfigRead) {
     const lines = problems.map((p) => `  ${p.name}=${JSON.stringify(p.value)} (from ${p.source}): ${p.allowed}${p.code ? ` [${p.code}]` : ''}`);
     // The warnings go with the refusal: a did-you-mean is often what explains it (a misspelt
@@ -264,7 +266,7 @@ export class ConfigError extends CorralError {
     this.name = 'ConfigError';
     this.problems = problems;
     this.warnings = warnings;
-    this.read = read;
+    Object.defineProperty(this, 'read', { value: read, enumerable: false });
   }
 }
 

@@ -1,6 +1,8 @@
 import assert from 'node:assert/strict';
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
+import { inspect } from 'node:util';
+import pino from 'pino';
 import { test } from 'node:test';
 import { ConfigError, CorralError, ERROR_CODES, EXIT, errorHeadline, exitCodeFor, HTTP_ERRORS } from '../../src/errors.js';
 import { REPO_ROOT } from '../helpers/corral.js';
@@ -80,4 +82,11 @@ test('an error\'s headline: its class and the first line of its message, capped 
   const long = errorHeadline(new Error('x'.repeat(1000)));
   assert.equal(long.length, 300);
   assert.ok(long.endsWith('…'));
+});
+
+test('a settings refusal keeps what it read for later checks out of sight: no logger or inspect prints the valid values, secrets among them', () => {
+  const err = new ConfigError([{ name: 'CORRAL_WORKERS', value: 'x', source: 'environment', allowed: 'an integer' }], [], { valid: { CORRAL_ADMIN_TOKEN: 'secret-token-0123456789' }, where: () => 'environment' });
+  assert.equal(err.read?.valid.CORRAL_ADMIN_TOKEN, 'secret-token-0123456789');
+  assert.doesNotMatch(inspect(err, { depth: 5 }), /secret-token/);
+  assert.doesNotMatch(JSON.stringify(pino.stdSerializers.err(err)), /secret-token/);
 });
