@@ -27,8 +27,8 @@ function isListener(v: unknown): v is RequestListener {
  * The app's failure as a boot error: its message with where in the app's files it comes from,
  * and its own stack under the loader's (whose frames alone named no file of the app).
  */
-function appFailure(code: ErrorCode, what: string, err: unknown, specifier: string): CorralError {
-  const location = appErrorLocation(err, specifier);
+async function appFailure(code: ErrorCode, what: string, err: unknown, specifier: string): Promise<CorralError> {
+  const location = await appErrorLocation(err, specifier);
   const message = `${what}: ${err instanceof Error ? err.message : String(err)}${location ? ` (at ${location})` : ''}`;
   const failure = new CorralError(code, message, { cause: err });
   if (err instanceof Error && err.stack) failure.stack = `${failure.name}: ${message}\nCaused by: ${err.stack}`;
@@ -41,7 +41,7 @@ export async function loadApp(app: string | undefined, ctx: AppContext): Promise
   try {
     mod = (await import(specifier)) as Record<string, unknown>;
   } catch (err) {
-    throw appFailure('CORRAL_ERR_APP_LOAD', `cannot import app module ${app ?? '(bundled app)'}`, err, specifier);
+    throw await appFailure('CORRAL_ERR_APP_LOAD', `cannot import app module ${app ?? '(bundled app)'}`, err, specifier);
   }
   // CommonJS modules arrive as { default: module.exports }.
   const cjs = (mod.default && typeof mod.default === 'object' ? mod.default : undefined) as Record<string, unknown> | undefined;
@@ -54,7 +54,7 @@ export async function loadApp(app: string | undefined, ctx: AppContext): Promise
     // An app that says why with a code of its own (the bundled app's session secret file refused)
     // keeps it: worker.boot_failed then carries the code its README entry is found by.
     const code = err instanceof CorralError ? err.code : 'CORRAL_ERR_APP_LOAD';
-    throw appFailure(code, `createApp() of ${app ?? '(bundled app)'} threw`, err, specifier);
+    throw await appFailure(code, `createApp() of ${app ?? '(bundled app)'} threw`, err, specifier);
   }
   if (!isListener(listener)) {
     throw new CorralError(
