@@ -18,7 +18,7 @@ export const ERROR_CODES = {
   CORRAL_ERR_PIDFILE_UNREADABLE: 'reload, stop or status could not read CORRAL_PIDFILE (no permission): whether corral runs is unknown, nothing was signalled; status exits 4, reload and stop 1.',
   CORRAL_ERR_PIDFILE_UNTRUSTED: 'CORRAL_PIDFILE (or the symlink at its path) belongs to a user other than root and the one the process it names runs as, so that user could have named any process: reload and stop signal nothing (exit 1), status exits 4 (unknown).',
   CORRAL_ERR_STOP_TIMEOUT:
-    "`corral stop` waited the master's graceful timeout plus 10 s and the master still runs: stopped (SIGSTOP, a debugger) or too busy to end its stop. The signal stays pending; `corral status` says what it is doing, `corral stop --fast` cuts its requests in flight short, and `kill -KILL <pid>` ends it at once (its workers and keeper exit once it is gone; what the keeper journaled is sent after the next start). Exit 1.",
+    "`corral stop` waited the master's graceful timeout plus 10 s and the master still runs. Stopped (SIGSTOP, a debugger: the message says so), it acts on no signal until `kill -CONT <pid>` resumes it, and then stops; otherwise `corral status` says what it is doing and `corral stop --fast` cuts its requests in flight short. `kill -KILL <pid>` ends it at once either way (its workers and keeper exit once it is gone; what the keeper journaled is sent after the next start). Exit 1.",
   CORRAL_ERR_SIGNAL_DENIED:
     "The master runs as another user, so this command may not signal it: run it as that user or root (`sudo -u corral corral reload`), or through systemctl under systemd.",
   CORRAL_ERR_APP_LOAD:

@@ -38,12 +38,26 @@ export interface ProcReaders {
  * stays a zombie, and `corral stop` waited its whole timeout, then said it was still running.
  */
 export function isZombie(pid: number): boolean {
+  return procState(pid) === 'Z';
+}
+
+/**
+ * True when `pid` is stopped (state T: SIGSTOP, Ctrl-Z; t: a debugger): it acts on no signal but
+ * SIGCONT and SIGKILL until it is resumed.
+ */
+export function isStopped(pid: number): boolean {
+  const state = procState(pid);
+  return state === 'T' || state === 't';
+}
+
+/** Field 3 of /proc/<pid>/stat (R, S, D, Z, T, t...), or undefined when it cannot be read. */
+function procState(pid: number): string | undefined {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    // Field 3, after the command name (which may hold spaces and parentheses).
-    return stat.slice(stat.lastIndexOf(')') + 2).startsWith('Z');
+    // After the command name (field 2), which may hold spaces and parentheses.
+    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) || undefined;
   } catch {
-    return false;
+    return undefined;
   }
 }
 

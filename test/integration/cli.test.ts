@@ -353,7 +353,7 @@ test('stop that outwaits a master which does not end (stopped here) exits 1 with
     assert.equal(stop.code, 1, `${stop.stdout}${stop.stderr}`);
     assert.match(
       stop.stderr,
-      new RegExp(`^corral stop: \\[CORRAL_ERR_STOP_TIMEOUT\\] master pid ${c.pid} is still running after 10 s \\(.*\\); it may be stopped \\(SIGSTOP\\) or stuck: \`corral status\` says what it is doing, \`corral stop --fast\` cuts its requests in flight short, \`kill -KILL ${c.pid}\` ends it at once\n$`),
+      new RegExp(`^corral stop: \\[CORRAL_ERR_STOP_TIMEOUT\\] master pid ${c.pid} is still running after 10 s \\(.*\\); it is stopped \\(SIGSTOP, or a debugger\\) and acts on no signal until resumed: \`kill -CONT ${c.pid}\` lets it carry out the stop, \`kill -KILL ${c.pid}\` ends it at once\n$`),
     );
     assert.equal((await c.exited).code, 0, 'resumed, it stops on the TERM it was sent');
   } finally {

@@ -1,5 +1,6 @@
 import { schema } from '../../config/schema.js';
 import { isAlive, readMasterRecord } from '../../master/pidfile.js';
+import { isStopped } from '../../master/proc-identity.js';
 import { CorralError, EXIT } from '../../errors.js';
 import { parseFlags, type Command } from '../command.js';
 import { findMasterHere, loadLookupSettings, signalMaster } from '../master-process.js';
@@ -64,10 +65,12 @@ CORRAL_ENV_FILE cannot be read.`,
     const deadline = Date.now() + wait.seconds * 1000;
     while (isAlive(pid)) {
       if (Date.now() > deadline) {
-        throw new CorralError(
-          'CORRAL_ERR_STOP_TIMEOUT',
-          `master pid ${pid} is still running after ${wait.seconds} s (${wait.why}); it may be stopped (SIGSTOP) or stuck: \`corral status\` says what it is doing, \`corral stop --fast\` cuts its requests in flight short, \`kill -KILL ${pid}\` ends it at once`,
-        );
+        // A stopped master acts on nothing until resumed: neither status (its admin API does not
+        // answer) nor --fast (one more pending signal) helps it, SIGCONT does.
+        const next = isStopped(pid)
+          ? `it is stopped (SIGSTOP, or a debugger) and acts on no signal until resumed: \`kill -CONT ${pid}\` lets it carry out the stop, \`kill -KILL ${pid}\` ends it at once`
+          : `it may be stuck or still finishing: \`corral status\` says what it is doing, \`corral stop --fast\` cuts its requests in flight short, \`kill -KILL ${pid}\` ends it at once`;
+        throw new CorralError('CORRAL_ERR_STOP_TIMEOUT', `master pid ${pid} is still running after ${wait.seconds} s (${wait.why}); ${next}`);
       }
       await new Promise((r) => setTimeout(r, 100));
     }
