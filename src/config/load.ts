@@ -534,6 +534,13 @@ export function loadSettings(options: LoadOptions = {}): LoadedSettings {
     }),
   );
   warnings.push(...proxyWarnings(out as Partial<Settings>));
+  // A port alone meant every interface until it kept the setting's default host: an admin API a
+  // token let other hosts reach (a scraper elsewhere) moved to loopback, and is said so.
+  const adminRaw = merged.CORRAL_ADMIN_BIND?.trim();
+  if (adminRaw !== undefined && /^:?\d+$/.test(adminRaw) && typeof out.CORRAL_ADMIN_TOKEN === 'string' && out.CORRAL_ADMIN_BIND !== undefined) {
+    const { host, port } = out.CORRAL_ADMIN_BIND as Settings['CORRAL_ADMIN_BIND'];
+    warnings.push(`CORRAL_ADMIN_BIND=${adminRaw} (${where(sources.CORRAL_ADMIN_BIND ?? 'environment', 'CORRAL_ADMIN_BIND')}) is a port alone: the admin API listens on ${host}:${port}, loopback only; write 0.0.0.0:${port} for it to be reached from other hosts`);
+  }
   // Judged on valid values, before a refusal of others: the warnings come with the refusal.
   warnings.push(...wholeWarnings(valid, (name) => sources[name] !== undefined && sources[name] !== 'default'));
   // The warnings of the file's lines in the order of the lines (each kind was said in turn: line

@@ -116,7 +116,7 @@ export const daemonSchema = {
     default: true,
   }),
   CORRAL_ADMIN_BIND: hostPort({
-    description: 'Address of the master\'s admin API and /admin dashboard (port 0 = any free port, logged).',
+    description: 'Address of the master\'s admin API and /admin dashboard (port 0 = any free port, logged); a port alone stays on 127.0.0.1.',
     default: { host: '127.0.0.1', port: 9090 },
   }),
   CORRAL_ADMIN_TOKEN: str({

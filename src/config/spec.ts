@@ -180,14 +180,10 @@ function badHost(host: string): string | undefined {
 }
 
 /**
- * `host:port`, `[v6]:port`, or `:port`/`port` for all interfaces; otherwise why not. An IPv6
- * address needs its brackets: `::1:8080` is itself an IPv6 address, so which part is the port
- * cannot be told.
- */
-/**
  * `host:port`, `[v6]:port`, or a port alone (`8080`, `:8080`), which keeps `defaultHost`: the
  * setting's own, so that CORRAL_ADMIN_BIND=9091 stays on loopback as its default does, where
- * 0.0.0.0 put the admin API on every interface.
+ * 0.0.0.0 put the admin API on every interface; otherwise why not. An IPv6 address needs its
+ * brackets: `::1:8080` is itself an IPv6 address, so which part is the port cannot be told.
  */
 export function parseHostPort(raw: string, defaultHost = '0.0.0.0'): ParseResult<HostPort> {
   const t = raw.trim();

@@ -531,6 +531,10 @@ test('bind addresses: port alone, :port, host:port and [v6]:port are taken; a ma
   assert.deepEqual(schema.CORRAL_ADMIN_BIND.parse('9091'), { ok: true, value: { host: '127.0.0.1', port: 9091 } });
   assert.deepEqual(schema.CORRAL_ADMIN_BIND.parse(':9091'), { ok: true, value: { host: '127.0.0.1', port: 9091 } });
   assert.deepEqual(schema.CORRAL_ADMIN_BIND.parse('0.0.0.0:9091'), { ok: true, value: { host: '0.0.0.0', port: 9091 } });
+  // With a token (meant, perhaps, for other hosts to reach it), it says where it listens.
+  const withToken = loadSettings({ env: { CORRAL_ENV_FILE: 'none', CORRAL_ADMIN_BIND: ':9091', CORRAL_ADMIN_TOKEN: 'token-of-the-admin-0123456789' } });
+  assert.deepEqual(withToken.warnings, ['CORRAL_ADMIN_BIND=:9091 (environment) is a port alone: the admin API listens on 127.0.0.1:9091, loopback only; write 0.0.0.0:9091 for it to be reached from other hosts']);
+  assert.deepEqual(loadSettings({ env: { CORRAL_ENV_FILE: 'none', CORRAL_ADMIN_BIND: '9091' } }).warnings, [], 'without a token, nothing to say');
   // Each of these used to pass as a host name and fail only at listen time, in every worker, after
   // corral had started (999.1.1.1: getaddrinfo ENOTFOUND), or bound another address than meant.
   for (const [raw, why] of [
