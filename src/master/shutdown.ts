@@ -44,7 +44,8 @@ export class Shutdown {
     const gracefulMs = fast ? 0 : d.settings().CORRAL_GRACEFUL_TIMEOUT * 1000;
     if (!again) {
       d.log.info({ event: 'shutdown.start', fast, graceful_s: gracefulMs / 1000, ...(why ? { reason: why } : {}) }, `${fast ? 'fast' : 'graceful'} shutdown${why ? `: ${why}` : ''}`);
-      d.notifier.stopping('stopping', timeoutStopSec(gracefulMs / 1000) * 1000);
+      // systemctl status shows why, when the master stops itself.
+      d.notifier.stopping(why ? `stopping: ${why}` : 'stopping', timeoutStopSec(gracefulMs / 1000) * 1000);
     } else if (fast) {
       // A QUIT during a graceful stop cuts it short: said, or the log showed requests cut before
       // the graceful timeout with nothing to say why.

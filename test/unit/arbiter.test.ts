@@ -66,6 +66,8 @@ function recordingNotifier() {
   const timeouts: string[] = [];
   /** The EXTEND_TIMEOUT_USEC sent alone (a reload's later steps), in ms. */
   const extensions: number[] = [];
+  /** The STATUS= each STOPPING=1 carried. */
+  const stoppingSaid: string[] = [];
   const n: Notifier = {
     ready: (s) => void calls.push(`ready:${s}`),
     reloading: (_s, timeoutMs) => {
@@ -73,8 +75,9 @@ function recordingNotifier() {
       timeouts.push(`reloading:${timeoutMs}`);
     },
     extendTimeout: (timeoutMs) => void extensions.push(timeoutMs),
-    stopping: (_s, timeoutMs) => {
+    stopping: (s, timeoutMs) => {
       calls.push('stopping');
+      stoppingSaid.push(s);
       timeouts.push(`stopping:${timeoutMs}`);
     },
     status: (s) => void statuses.push(s),
@@ -82,14 +85,14 @@ function recordingNotifier() {
     watchdogIntervalMs: 1000,
     close: () => {},
   };
-  return { n, calls, statuses, timeouts, extensions };
+  return { n, calls, statuses, timeouts, extensions, stoppingSaid };
 }
 
 async function setup(env: Record<string, string> = {}, withKeeper = false, options: Partial<ArbiterOptions> = {}) {
   let now = 1_000_000;
   const exits: number[] = [];
   const { spawner, children } = fakeSpawner();
-  const { n, calls, statuses, timeouts, extensions } = recordingNotifier();
+  const { n, calls, statuses, timeouts, extensions, stoppingSaid } = recordingNotifier();
   const log = await captureLogger('worker');
   // No settle time unless a test asks for one: a replacement then lets its predecessor drain at
   // its ready, and the rules of the drain, the boot and the rollback are seen alone.
@@ -114,6 +117,7 @@ async function setup(env: Record<string, string> = {}, withKeeper = false, optio
     statuses,
     timeouts,
     extensions,
+    stoppingSaid,
     exits,
     log,
     advance: (ms: number) => (now += ms),
@@ -539,7 +543,7 @@ test('boot exhaustion with a keeper: the keeper is drained as in a stop, and the
     assert.deepEqual(drains.map((m) => [m.reason, m.gracefulMs]), [['shutdown', 6500]]);
     const start = t.log.lines().find((l) => l.event === 'shutdown.start');
     assert.deepEqual([start?.reason, start?.msg], ['no worker could boot', 'graceful shutdown: no worker could boot']);
-    assert.ok(t.calls.includes('stopping'), 'systemd hears STOPPING=1');
+    assert.deepEqual(t.stoppingSaid, ['stopping: no worker could boot'], 'systemd hears STOPPING=1, and why');
     keeper.say({ type: 'drained' });
     keeper.exit(0);
     t.arbiter.tick();
