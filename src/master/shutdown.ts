@@ -52,7 +52,8 @@ export class Shutdown {
       d.log.info({ event: 'shutdown.hastened', fast }, 'fast shutdown: QUIT during the graceful stop cuts it short; requests in flight are cut now');
     }
     this.deadline = stopDeadline(d.now(), gracefulMs, again ? this.deadline : undefined);
-    for (const c of d.workers()) d.drain(c, fast ? 'quit' : 'shutdown', giveUp ? 0 : gracefulMs);
+    // Giving up, the workers still booting serve nothing; one draining already (a scale-down) keeps its requests' time.
+    for (const c of d.workers()) d.drain(c, fast ? 'quit' : 'shutdown', giveUp && c.state === 'booting' ? 0 : gracefulMs);
     if (fast) this.drainKeeper(0);
   }
 

@@ -20,6 +20,9 @@ import { fileURLToPath } from 'node:url';
 /** corral's own directory (dist/src), whose frames are the loader's, not the app's. */
 const OWN_CODE = fileURLToPath(new URL('..', import.meta.url));
 
+/** The files `node --check` parses as JavaScript: a JSON module (`with { type: 'json' }`) would fail as one. */
+const SCRIPT_FILE = /\.(?:m|c)?js$/;
+
 /** At most this many of the app's files are checked, and for at most this long in all. */
 const CHECK_MAX_FILES = 100;
 const CHECK_MAX_MS = 10_000;
@@ -55,7 +58,7 @@ export function syntaxErrorHead(report: string): string | undefined {
 /** The relative specifiers a module's source imports (static, re-exported, or import('...') of a literal). */
 export function relativeImports(source: string): string[] {
   const found = new Set<string>();
-  const patterns = [/\b(?:import|export)\s[^'"`;]*?\bfrom\s*(['"])(\.{1,2}\/[^'"]+)\1/g, /\bimport\s*(['"])(\.{1,2}\/[^'"]+)\1/g, /\bimport\s*\(\s*(['"])(\.{1,2}\/[^'"]+)\1\s*\)/g];
+  const patterns = [/\b(?:import|export)\b[^'"`;]*?\bfrom\s*(['"])(\.{1,2}\/[^'"]+)\1/g, /\bimport\s*(['"])(\.{1,2}\/[^'"]+)\1/g, /\bimport\s*\(\s*(['"])(\.{1,2}\/[^'"]+)\1\s*\)/g];
   for (const pattern of patterns) for (const m of source.matchAll(pattern)) if (m[2]) found.add(m[2]);
   return [...found];
 }
@@ -74,7 +77,9 @@ async function firstUnparsable(entry: string): Promise<string | undefined> {
   const deadline = Date.now() + CHECK_MAX_MS;
   const queue = [entry];
   const seen = new Set(queue);
-  for (let file = queue.shift(); file !== undefined && seen.size <= CHECK_MAX_FILES && Date.now() < deadline; file = queue.shift()) {
+  let checked = 0;
+  for (let file = queue.shift(); file !== undefined && checked < CHECK_MAX_FILES && Date.now() < deadline; file = queue.shift()) {
+    checked++;
     const head = await checkSyntax(file, deadline - Date.now());
     if (head !== undefined) return head;
     let source: string;
@@ -85,7 +90,7 @@ async function firstUnparsable(entry: string): Promise<string | undefined> {
     }
     for (const specifier of relativeImports(source)) {
       const next = resolve(dirname(file), specifier.split(/[?#]/)[0] ?? specifier);
-      if (seen.has(next) || !existsSync(next) || !statSync(next).isFile()) continue;
+      if (seen.has(next) || !SCRIPT_FILE.test(next) || !existsSync(next) || !statSync(next).isFile()) continue;
       seen.add(next);
       queue.push(next);
     }

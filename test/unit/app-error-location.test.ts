@@ -72,9 +72,19 @@ test('a module imported lazily by createApp(), and paths with spaces and parenth
   assert.equal(readFileSync(ran, 'utf8'), 'top level ran\n', 'the app was imported once, by the loader alone');
 });
 
+test('the walk checks JavaScript files only (a JSON module is no syntax error), and counts the files it checked, not those it found', async () => {
+  file('data.json', '{"a": 1}\n');
+  // 105 imports found at once, the 31st broken: it stopped at 100 found, having checked one.
+  const many = Array.from({ length: 105 }, (_, i) => file(`many-${i}.mjs`, `export const v${i} = ${i};\n`));
+  writeFileSync(many[30] ?? '', 'export const v30 = ;\n');
+  const app = file('imports-many.mjs', `import data from './data.json' with { type: 'json' };\n${many.map((_, i) => `import './many-${i}.mjs';`).join('\n')}\nexport function createApp() { return (req, res) => res.end(data); }\n`);
+  assert.match((await failureOf(app)).message, new RegExp(`\\(at ${join(dir, 'many-30.mjs').replace(/[.]/g, '\\.')}:1: export const v30 = ;\\)$`));
+});
+
 test('the relative imports a module names: static, re-exported, bare, and import() of a literal', () => {
   const source = "import a from './a.mjs';\nimport { b } from \"../b.js\";\nexport * from './c.mjs';\nimport './d.mjs';\nconst e = await import('./e.mjs');\nimport pkg from 'pkg';\nimport('./f' + x);\n";
   assert.deepEqual(relativeImports(source).sort(), ['../b.js', './a.mjs', './c.mjs', './d.mjs', './e.mjs']);
+  assert.deepEqual(relativeImports("import{a}from'./min.js';export{b}from\"./re.js\""), ['./min.js', './re.js'], 'minified');
 });
 
 test('a module that cannot be found says so as before, with no place to add', async () => {

@@ -647,7 +647,7 @@ describe('keeper cache tier (L2)', () => {
       quota = new QuotaBucket({ name: 'reads', perMinute: 2, maxQueue: 10, clock });
       const writes = new QuotaBucket({ name: 'writes', perMinute: 2, maxQueue: 10, clock });
       // As the keeper asks (keeper.ts): the turn of a read a client waits for.
-      pacedTier = new ReadTier({ backend: paced(backend, pacer(quota, writes, new UpstreamMeter(clock))), logger: log.logger, ttlMs: TTL, maxStaleMs: MAX_STALE, maxBytes: 1 << 20, clock, readQuotaWaitMs: () => quota.msUntilTurn(true) });
+      pacedTier = new ReadTier({ backend: paced(backend, pacer(quota, writes, new UpstreamMeter(clock))), logger: log.logger, ttlMs: TTL, maxStaleMs: MAX_STALE, maxBytes: 1 << 20, clock, readQuotaWaitMs: (joining) => (joining ? quota.msUntilFree() : quota.msUntilTurn(true)) });
       for (const r of ['A', 'B', 'C', 'D', 'E', 'F']) backend.tabs.set(r, [[r.toLowerCase()]]);
       await pacedTier.get('A');
       await pacedTier.get('B');
@@ -671,6 +671,30 @@ describe('keeper cache tier (L2)', () => {
       await settle();
       assert.deepEqual(['C', 'D', 'E', 'F'].map((r) => backend.count('get', r)), [1, 1, 1, 1]);
       assert.deepEqual((await pacedTier.get('F')).value.values, [['f']]);
+    });
+
+    it('a second reader of a range whose fetch waits for a token under a second away joins it and is served, not answered 503 with a new read\'s turn', async () => {
+      quota = new QuotaBucket({ name: 'reads', perMinute: 2, maxQueue: 10, clock });
+      const writes = new QuotaBucket({ name: 'writes', perMinute: 2, maxQueue: 10, clock });
+      pacedTier = new ReadTier({ backend: paced(backend, pacer(quota, writes, new UpstreamMeter(clock))), logger: log.logger, ttlMs: TTL, maxStaleMs: MAX_STALE, maxBytes: 1 << 20, clock, readQuotaWaitMs: (joining) => (joining ? quota.msUntilFree() : quota.msUntilTurn(true)) });
+      for (const r of ['A', 'B', 'C']) backend.tabs.set(r, [[r.toLowerCase()]]);
+      const start = clock.now();
+      await pacedTier.get('A');
+      await clock.advance(30_000);
+      await pacedTier.get('B');
+      // 0.5 s before A's token comes back: C's read goes on, its fetch queued for that token.
+      await clock.advance(start + QUOTA_WINDOW_MS - 500 - clock.now());
+      const first = pacedTier.get('C');
+      await settle();
+      assert.equal(quota.queued(), 1);
+      await clock.advance(100);
+      // A second reader joins that fetch: its token is 0.4 s away, not a new read's 30 s.
+      const second = pacedTier.get('C');
+      await settle();
+      await clock.advance(400);
+      assert.deepEqual((await first).value.values, [['c']]);
+      assert.deepEqual((await second).value.values, [['c']]);
+      assert.equal(backend.count('get', 'C'), 1);
     });
 
     it("a read with no copy whose fetch the hosts' shared window tells to wait is answered at once; one joining when the slot is under a second away waits for it", async () => {

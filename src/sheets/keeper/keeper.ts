@@ -170,8 +170,9 @@ export class Keeper {
       maxBytes: s.CORRAL_L1_CACHE_MB * 4 * 1024 * 1024,
       budgetSetting: 'CORRAL_L1_CACHE_MB (the keeper holds 4 times it)',
       // The host's bucket, and the window the sheet's hosts share (a token of the first is no slot of the second).
-      // A read with no copy, which a client waits for: it goes behind the client reads queued before it.
-      readQuotaWaitMs: () => Math.max(this.readQuota.msUntilTurn(true), this.sharing?.quota.msUntilSlot('read') ?? 0),
+      // A read with no copy, which a client waits for: a new fetch goes behind the client reads
+      // queued before it; one joining a fetch already queued waits at least for the head's token.
+      readQuotaWaitMs: (joining) => Math.max(joining ? this.readQuota.msUntilFree() : this.readQuota.msUntilTurn(true), this.sharing?.quota.msUntilSlot('read') ?? 0),
       ...(this.o.clock ? { clock: this.o.clock } : {}),
       onChange: (range) => this.feed.publish(sheetKey(range)),
       ...(this.sharing

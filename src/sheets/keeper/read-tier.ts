@@ -123,8 +123,14 @@ export interface ReadTierOptions extends SharedCopyOptions {
   readonly shared?: SharedRanges;
   /** Longest wait for another host's fetch of a range before fetching it here. */
   readonly sharedWaitMs?: number;
-  /** How long until a read token is free (the host's read quota: QuotaBucket.msUntilFree); absent: never asked. */
-  readonly readQuotaWaitMs?: () => number;
+  /**
+   * How long a read a client waits for would wait for its read token (the host's read quota, and
+   * the hosts' shared window); absent: never asked. `joining`: the read joins a fetch already
+   * queued for its token, whose place in the queue is its own (QuotaBucket.msUntilFree, the
+   * head's wait, is the bound asked then); else it queues a new fetch, behind the client reads
+   * queued before it (QuotaBucket.msUntilTurn).
+   */
+  readonly readQuotaWaitMs?: (joining: boolean) => number;
 }
 
 /**
@@ -249,7 +255,10 @@ export class ReadTier {
    */
   private answerIfQuotaWaits(range: string, st: RangeState): void {
     if (!this.o.readQuotaWaitMs || st.cause?.granted === true) return;
-    const waitMs = this.o.readQuotaWaitMs();
+    // A fetch already queued is joined where it stands: its turn is not a new read's at the back
+    // of the queue (a second reader of the range was answered 503 "30 s" with its fetch 0.4 s
+    // from its token).
+    const waitMs = this.o.readQuotaWaitMs(st.inflight !== undefined);
     if (waitMs <= QUOTA_ANSWER_MS) return;
     (this.joined(st) ?? this.refresh(range, st, true)).catch(() => undefined);
     throw this.quotaWaitAnswer(range, waitMs);
