@@ -16,6 +16,20 @@ export function normalizeIp(ip: string): string {
 }
 
 /**
+ * An X-Forwarded-For entry's address. Some proxies write the client's port too (Azure Application
+ * Gateway, IIS ARR: `203.0.113.7:53211`, `[2001:db8::1]:53211`): read as garbage, the entry made
+ * the resolver fall back to the proxy's own address, and every client shared its budget.
+ */
+export function forwardedAddress(entry: string): string {
+  const t = entry.trim();
+  const bracketed = /^\[([^\]]+)\](?::\d{1,5})?$/.exec(t);
+  if (bracketed?.[1]) return normalizeIp(bracketed[1]);
+  const withPort = /^(\d{1,3}(?:\.\d{1,3}){3}):\d{1,5}$/.exec(t);
+  if (withPort?.[1]) return withPort[1];
+  return normalizeIp(t);
+}
+
+/**
  * The eight 16-bit groups of an IPv6 address (`::` expanded, a dotted IPv4 tail as the last two
  * groups, any case), or undefined when `addr` is not one. A zone id (`%eth0`) must be cut first.
  */
@@ -126,7 +140,7 @@ export function createClientIpResolver(trustedProxies: readonly string[]): Clien
     const header = req.headers['x-forwarded-for'];
     const hops = (Array.isArray(header) ? header.join(',') : header ?? '')
       .split(',')
-      .map((h) => normalizeIp(h))
+      .map((h) => forwardedAddress(h))
       .filter((h) => h !== '');
     for (let i = hops.length - 1; i >= 0; i--) {
       const hop = hops[i] ?? '';

@@ -42,6 +42,12 @@ describe('client IP', () => {
     assert.equal(ip(fakeReq('127.0.0.1', '6.6.6.6, 198.51.100.7, 10.2.3.4')), '198.51.100.7');
     assert.equal(ip(fakeReq('127.0.0.1')), '127.0.0.1');
     assert.equal(ip(fakeReq('127.0.0.1', 'not-an-ip')), '127.0.0.1');
+    // A proxy that writes the client's port (Azure Application Gateway, IIS ARR): the address
+    // counts, where the entry read as garbage and every client counted as the proxy.
+    assert.equal(ip(fakeReq('127.0.0.1', '198.51.100.7:53211')), '198.51.100.7');
+    assert.equal(ip(fakeReq('127.0.0.1', '[2001:db8::7]:53211, 10.2.3.4:443')), '2001:db8::7');
+    assert.equal(ip(fakeReq('127.0.0.1', '[2001:db8::8]')), '2001:db8::8');
+    assert.equal(ip(fakeReq('127.0.0.1', '198.51.100.7:port')), '127.0.0.1', 'still garbage');
   });
 
   it('keys IPv6 clients by their /64, in canonical form, and everything else by its address', () => {
