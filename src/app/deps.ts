@@ -39,6 +39,12 @@ export interface AppDeps {
 
 /** What every 401 carries (RFC 9110 §15.5.2: a 401 must send a challenge): the scheme the API takes. */
 export const CHALLENGE = { 'WWW-Authenticate': 'Bearer' };
+/**
+ * The challenge to a token that was sent and refused (invalid, expired, a player no longer in the
+ * roster): RFC 6750 §3.1's error, so that a client tells "log in again" from "no token sent"
+ * without reading the message.
+ */
+export const INVALID_TOKEN = { 'WWW-Authenticate': 'Bearer error="invalid_token"' };
 
 /** `adminRefused`: told of each request refused for CORRAL_ADMIN_TOKEN (admin-refusals.ts). */
 export function createDeps(ctx: AppContext, sessions: Sessions, adminRefused: (req: IncomingMessage) => void = () => {}): AppDeps {
@@ -65,7 +71,7 @@ export function createDeps(ctx: AppContext, sessions: Sessions, adminRefused: (r
       const claims = token ? sessions.verify(token) : undefined;
       if (!claims) {
         throw new HttpError('unauthorized', token ? 'the session token is invalid or expired; log in again' : 'send Authorization: Bearer <token> from POST /api/login', {
-          headers: CHALLENGE,
+          headers: token ? INVALID_TOKEN : CHALLENGE,
         });
       }
       return claims;
@@ -74,7 +80,7 @@ export function createDeps(ctx: AppContext, sessions: Sessions, adminRefused: (r
       const claims = deps.requirePlayer(req);
       const sheet = await deps.records(deps.playersRange);
       const record = findPlayer(sheet, claims.sub);
-      if (!record) throw new HttpError('unauthorized', 'this player is no longer in the roster', { headers: CHALLENGE });
+      if (!record) throw new HttpError('unauthorized', 'this player is no longer in the roster', { headers: INVALID_TOKEN });
       return { claims, name: playerName(sheet, record), record };
     },
     requireAdmin(req) {
@@ -83,7 +89,7 @@ export function createDeps(ctx: AppContext, sessions: Sessions, adminRefused: (r
       const token = bearerToken(req);
       if (!token || !safeEqual(token, configured)) {
         adminRefused(req);
-        throw new HttpError('unauthorized', 'this route needs Authorization: Bearer $CORRAL_ADMIN_TOKEN', { headers: CHALLENGE });
+        throw new HttpError('unauthorized', 'this route needs Authorization: Bearer $CORRAL_ADMIN_TOKEN', { headers: token ? INVALID_TOKEN : CHALLENGE });
       }
     },
   };

@@ -247,15 +247,18 @@ describe('login, me and players over HTTP', () => {
     assert.deepEqual(await wrong.json(), await unknown.json());
   });
 
-  it('refuses /api/me without a token, with a bad one, and with an expired one', async () => {
-    assert.equal((await fetch(`${app.url}/api/me`)).status, 401);
+  it('refuses /api/me without a token, with a bad one, and with an expired one; a token sent and refused is said so in the challenge (RFC 6750)', async () => {
+    const none = await fetch(`${app.url}/api/me`);
+    assert.equal(none.status, 401);
+    assert.equal(none.headers.get('www-authenticate'), 'Bearer', 'no token sent: the scheme alone');
     const bad = await fetch(`${app.url}/api/me`, { headers: { authorization: 'Bearer v1.abc.def' } });
     assert.equal(bad.status, 401);
-    assert.equal(bad.headers.get('www-authenticate'), 'Bearer');
+    assert.equal(bad.headers.get('www-authenticate'), 'Bearer error="invalid_token"');
     const secret = await loadSessionSecret(undefined, app.dataDir);
     const old = createSessions(secret, 60).issue('Alice', Date.now() - 61_000).token;
     const expired = await fetch(`${app.url}/api/me`, { headers: { authorization: `Bearer ${old}` } });
     assert.equal(expired.status, 401);
+    assert.equal(expired.headers.get('www-authenticate'), 'Bearer error="invalid_token"');
     const fresh = createSessions(secret, 60).issue('Alice').token;
     assert.equal((await fetch(`${app.url}/api/me`, { headers: { authorization: `Bearer ${fresh}` } })).status, 200);
   });
