@@ -18,7 +18,9 @@ export function restartNeededText(last: LastReload | null | undefined): string |
   const code = kept.includes('corral code');
   const settings = kept.some((k) => k !== 'corral code');
   const lines = [code ? 'reload.code_changed' : undefined, settings ? 'config.restart_needed' : undefined].filter((l) => l !== undefined).join(' and ');
-  return `not applied until a restart (${RESTART_HOW}): ${kept.join(', ')} (${lines} in the log says what runs and what is configured)`;
+  // A moved pidfile: `corral stop` now looks where the file says, and the master is not there.
+  const pidfile = kept.includes('CORRAL_PIDFILE') ? '; the running master is at the CORRAL_PIDFILE it started with: stop it with that one in the environment (CORRAL_PIDFILE=<old path> corral stop), or with systemctl' : '';
+  return `not applied until a restart (${RESTART_HOW}): ${kept.join(', ')} (${lines} in the log says what runs and what is configured)${pidfile}`;
 }
 
 /** The gist of a reload that ended without applying (its own message needs the token). */

@@ -5,6 +5,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, test } from 'node:test';
 import { deadlineAfter, waitForReloadEnd, type ReloadStanding } from '../../src/cli/reload-wait.js';
+import { RESTART_HOW, restartNeededText } from '../../src/cli/reload-words.js';
 
 const IDLE: ReloadStanding = { master_pid: process.pid, in_progress_generation: null, in_progress_bound_ms: null, queued: false, last: null, stopping: false } as ReloadStanding;
 const ended = (seq: number): ReloadStanding => ({ ...IDLE, last: { seq, outcome: 'rolled_back', generation: 1, code: 'CORRAL_ERR_APP_LOAD' } });
@@ -70,4 +71,12 @@ test('a master of an older corral, which gives no bound: the first bound alone, 
   const waited = Date.now() - start;
   assert.equal(end.kind, 'timeout');
   assert.ok(waited >= 800 && waited < 800 + 1500, `waited ${waited} ms for a bound of 800`);
+});
+
+test('what a reload left until a restart: the settings and the log lines that say more; a moved pidfile says how to stop the master it does not name', () => {
+  const last = { seq: 1, outcome: 'completed', generation: 2, code: null, restart_needed: ['CORRAL_ACCEPT'], at: '' } as unknown as Parameters<typeof restartNeededText>[0];
+  assert.equal(restartNeededText(last), `not applied until a restart (${RESTART_HOW}): CORRAL_ACCEPT (config.restart_needed in the log says what runs and what is configured)`);
+  const moved = { ...last, restart_needed: ['CORRAL_PIDFILE'] } as Parameters<typeof restartNeededText>[0];
+  assert.match(restartNeededText(moved) ?? '', /CORRAL_PIDFILE \(config\.restart_needed .*\); the running master is at the CORRAL_PIDFILE it started with: stop it with that one in the environment \(CORRAL_PIDFILE=<old path> corral stop\), or with systemctl$/);
+  assert.equal(restartNeededText({ ...last, restart_needed: [] } as Parameters<typeof restartNeededText>[0]), undefined);
 });
