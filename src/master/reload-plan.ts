@@ -187,7 +187,7 @@ export function planReload(p: ReloadPlanInput): ReloadPlan {
   if (bindWas !== bindNow) {
     log.warn(
       { event: 'config.bind_moved', running: bindWas, configured: bindNow },
-      `CORRAL_BIND changed from ${bindWas} to ${bindNow}: the new generation listens on ${bindNow}; ${bindWas} closes once the old workers have drained, and new connections to it are refused from then on`,
+      `CORRAL_BIND changed from ${bindWas} to ${bindNow}: the new generation listens on ${bindNow}; ${bindWas} closes as the old workers begin to drain, once the new ones have settled: new connections to it are refused from then on, the requests already on it finish`,
     );
   }
   const logsApplied = p.configureLogs?.(next.settings) ?? true;

@@ -65,7 +65,7 @@ test('a reload answers which edited settings only a restart applies, at every re
   }
 });
 
-test('a reload that changes CORRAL_BIND moves the listener: the log says where to, the old address refuses once the old workers are gone', async () => {
+test('a reload that changes CORRAL_BIND moves the listener: the log says where to, the old address refuses once the old workers drain', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'corral-reload-bind-'));
   const envFile = join(dir, 'corral.env');
   const [before, after] = [await freePort(), await freePort()];
@@ -78,7 +78,7 @@ test('a reload that changes CORRAL_BIND moves the listener: the log says where t
     c.kill('SIGHUP');
     const moved = await c.waitForLog((l) => l.event === 'config.bind_moved', 10000, 'config.bind_moved');
     assert.deepEqual([moved.running, moved.configured], [`127.0.0.1:${before}`, `127.0.0.1:${after}`]);
-    assert.match(String(moved.msg), /closes once the old workers have drained/);
+    assert.match(String(moved.msg), /closes as the old workers begin to drain, once the new ones have settled: new connections to it are refused from then on, the requests already on it finish/);
     const done = await c.waitForLog((l) => l.event === 'reload.done', 20000, 'reload.done');
     assert.equal(done.port, after);
     assert.equal((await http(`http://127.0.0.1:${after}/`, { headers: { connection: 'close' } })).json<{ generation: number }>().generation, 2);
