@@ -216,11 +216,12 @@ export class QuotaBucket {
     this.prune(now);
     const ahead = goesFirst ? this.waiters.filter((w) => w.goesFirst?.() === true).length : this.waiters.length;
     const paused = Math.max(0, this.pausedUntil - now);
-    const free = this.limit() - this.inWindow();
-    if (ahead < free) return paused;
-    // The grant whose leaving frees this caller's token: `ahead - free` more leave before it.
-    const leaving = this.grants[this.grants.length - this.limit() + ahead];
-    if (leaving === undefined || this.grants.length - this.limit() + ahead < this.head) return Math.max(paused, QUOTA_WINDOW_MS);
+    const limit = this.limit();
+    if (ahead < limit - this.inWindow()) return paused;
+    // The grant whose leaving frees this caller's token (never before `head`: `ahead` is at least
+    // the tokens free); past the log, one of the waiters' own grants, a window away at least.
+    const leaving = this.grants[this.grants.length - limit + ahead];
+    if (leaving === undefined) return Math.max(paused, QUOTA_WINDOW_MS);
     return Math.max(paused, leaving + QUOTA_WINDOW_MS - now, ahead > 0 ? 1 : 0);
   }
 
