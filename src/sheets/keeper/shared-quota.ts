@@ -50,6 +50,7 @@ import type { RedisLink } from '../../redis/link.js';
 import { sleepOn, systemClock, type Clock } from './clock.js';
 import { QUOTA_WINDOW_MS, QuotaBucket } from './quota.js';
 import type { KeepersSeen } from './quota-ledger.js';
+import { shareCounts, shareOf } from './share-counts.js';
 import { MAX_WAIT_MS, PRESENT_SCRIPT, TAKE_SCRIPT, type PresentAnswer, type TakeAnswer } from './shared-quota-scripts.js';
 import { WindowSeen } from './window-seen.js';
 import { RECENT_PACE_MS, unheardCalls } from './unheard-calls.js';
@@ -401,7 +402,7 @@ export class SharedQuota {
 
   /** This keeper's part of the limit when it cannot count on the shared window: the limit over the keepers present. */
   private share(st: KindState): number {
-    return Math.max(1, Math.floor(st.perMinute / this.keepersBefore(st)));
+    return shareOf(st.perMinute, this.keepersBefore(st));
   }
 
   /**
@@ -524,12 +525,8 @@ export class SharedQuota {
       // The share is fixed for the outage: the count of keepers is Redis's, and Redis is away.
       st.fallback = new QuotaBucket({ name: `sheets ${st.kind}s (this host's share while Redis is away)`, perMinute: this.share(st), maxQueue: 0, clock: this.clock });
       // What the window held before the outage counts against the share, every host's calls
-      // until they leave it (window-seen.ts): a fresh share on top of them would let the hosts
-      // spend up to twice the limit that minute. This keeper's grants the window held are among
-      // them; those it made alone since are not. Its predecessor's (the ledger's) count too: which
-      // of them the window holds is not known.
-      const own = st.seen.known ? st.recent.filter((g) => !g.written) : st.recent;
-      st.fallback.restore([...st.inherited, ...st.seen.times(), ...own.map((g) => g.at), ...this.unheard(st)]);
+      // until they leave it, and more (share-counts.ts).
+      st.fallback.restore(shareCounts({ seen: st.seen.times(), heard: st.seen.known, own: st.recent, inherited: st.inherited, unheard: this.unheard(st) }));
     }
     if (!st.fallback.tryAcquire()) return false;
     const now = this.clock.now();
