@@ -21,7 +21,7 @@ import { lockOwnerPid } from '../sheets/keeper/lock.js';
  * CORRAL_ERR_PIDFILE_UNTRUSTED when the pidfile belongs to a user who could have named any process.
  * CORRAL_ERR_NO_PIDFILE when CORRAL_PIDFILE is empty: there is nothing to look at.
  */
-export function findMaster(settings: Settings, proc: ProcReaders = procReaders): number {
+export function findMaster(settings: Pick<Settings, 'CORRAL_PIDFILE'>, proc: ProcReaders = procReaders): number {
   const file = settings.CORRAL_PIDFILE;
   // Empty is no pidfile (under systemd, which tracks the master itself): not "not running", which
   // would make `stop` report success and `status || start` start a second master into a refusal.

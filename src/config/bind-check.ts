@@ -2,9 +2,13 @@
 // that does not resolve, or an address no interface has, passed `corral config --check`, and then
 // every worker failed its listen (five boot attempts, exit 3) or the admin API did not start. Judged
 // by listening for a moment on a free port of that address (port 0): the configured port may be
-// the running corral's own, and is no question of the address.
+// the running corral's own, and is no question of the address. When no corral runs for these
+// settings, the configured ports are tried too: one another process holds passed, and start then
+// failed every worker's listen, or ran without its admin API (admin.failed) with nothing else said.
 
 import { createServer } from 'node:net';
+import { describeHolder, portHolders } from '../port-holder.js';
+import type { HostPort } from './spec.js';
 import { schema, type Settings } from './schema.js';
 
 /** A DNS answer slower than this is said as unknown, not as a refusal. */
@@ -63,4 +67,42 @@ export async function bindHostProblems(settings: Partial<Pick<Settings, 'CORRAL_
     if (check.kind !== 'ok') problems.push({ name, value: schema[name].format(bind), check });
   });
   return problems;
+}
+
+/** Whether `bind`'s port is free on its host: listened on for a moment. Only EADDRINUSE says it is not. */
+export function checkBindPort(bind: HostPort): Promise<{ readonly taken: false } | { readonly taken: true; readonly why: string }> {
+  return new Promise((resolve) => {
+    const server = createServer();
+    server.once('error', (err: NodeJS.ErrnoException) => {
+      if (err.code !== 'EADDRINUSE') {
+        // Anything else is said by the address check, or is no question of the port.
+        resolve({ taken: false });
+        return;
+      }
+      // Named when /proc shows it (a process of this user, or any as root).
+      const holders = portHolders(bind.port);
+      const by = holders.length > 0 ? `held by ${holders.map(describeHolder).join('; and by ')}` : `in use by another process (\`ss -ltnp 'sport = :${bind.port}'\` names it)`;
+      resolve({ taken: true, why: `port ${bind.port} is ${by}` });
+    });
+    server.listen({ host: bind.host, port: bind.port, exclusive: true }, () => server.close(() => resolve({ taken: false })));
+  });
+}
+
+export interface PortProblem {
+  readonly name: 'CORRAL_BIND' | 'CORRAL_ADMIN_BIND';
+  readonly value: string;
+  readonly why: string;
+}
+
+/** The ports of the two binds another process holds (port 0, any free port, is never one). */
+export async function bindPortProblems(settings: Partial<Pick<Settings, 'CORRAL_BIND' | 'CORRAL_ADMIN_BIND'>>): Promise<PortProblem[]> {
+  const binds = (['CORRAL_BIND', 'CORRAL_ADMIN_BIND'] as const).flatMap((name) => {
+    const bind = settings[name];
+    return bind === undefined || bind.port === 0 ? [] : [{ name, bind }];
+  });
+  const checks = await Promise.all(binds.map(({ bind }) => checkBindPort(bind)));
+  return binds.flatMap(({ name, bind }, i) => {
+    const check = checks[i];
+    return check?.taken ? [{ name, value: schema[name].format(bind), why: check.why }] : [];
+  });
 }

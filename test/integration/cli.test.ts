@@ -45,6 +45,9 @@ test('status, reload and stop find the master through the pidfile and .env', asy
     assert.match(status.stdout, /workers 2\/2 ready/);
     const rows = status.stdout.split('\n').filter((l) => /^\s+\d+\s+\d+\s+1\s+ready/.test(l));
     assert.equal(rows.length, 2, status.stdout);
+    // The master's own admin port is no conflict: with it running, config --check does not try the ports.
+    const check = await corral(dir, 'config', '--check');
+    assert.equal(check.code, 0, check.stderr);
 
     // A token the master does not know: status says so, not "set CORRAL_ADMIN_TOKEN".
     writeFileSync(join(dir, 'wrong.env'), readFileSync(join(dir, '.env'), 'utf8').replace(token, 'not-the-token-0123456789'));

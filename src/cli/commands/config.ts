@@ -1,9 +1,10 @@
-import { bindHostProblems } from '../../config/bind-check.js';
+import { bindHostProblems, bindPortProblems } from '../../config/bind-check.js';
 import { renderEnvExample } from '../../config/env-example.js';
 import { displayValue, loadSettings } from '../../config/load.js';
 import { schema, settingNames, type SettingName, type Settings } from '../../config/schema.js';
 import { ConfigError, CorralError, type ConfigProblem } from '../../errors.js';
 import { parseFlags, type Command } from '../command.js';
+import { findMaster } from '../master-process.js';
 
 export const configCommand: Command = {
   name: 'config',
@@ -15,7 +16,9 @@ redacted. Exits 78 when \`corral start\` or a reload would refuse the settings: 
 invalid setting (with SHEET_ID, the service-account key is read and parsed, without the network;
 CORRAL_DATA_DIR must be a directory this user can write in, or not exist yet under one it can
 write in; nothing is created; CORRAL_BIND's and CORRAL_ADMIN_BIND's hosts must be addresses of
-this host, tried by listening on a free port of each for a moment), or saying the admin
+this host, tried by listening on a free port of each for a moment, and, when no corral runs for
+these settings (the pidfile names none), their ports must be free: one another process listens
+on is refused, naming it), or saying the admin
 API would listen beyond loopback without CORRAL_ADMIN_TOKEN or on the workers' port, or that
 CORRAL_LOG_FILE cannot be opened or CORRAL_PIDFILE cannot be written (checked without creating
 them): every problem in one run, with the warnings.
@@ -97,14 +100,40 @@ function acceptedSettings(): ReturnType<typeof loadSettings> {
   return loadSettings({ judgePidfile: true });
 }
 
-/** The addresses this host cannot listen on, as problems (where each was read, as the others say it). */
-async function addressProblems(binds: Partial<Pick<Settings, 'CORRAL_BIND' | 'CORRAL_ADMIN_BIND'>>, where: (name: SettingName) => string) {
+/**
+ * Whether no corral master runs for these settings, for certain: only then are their ports tried,
+ * since a running corral's own would read as taken. Without a pidfile (under systemd, whose unit
+ * then runs `config --check` before each reload) whether one runs is not known, and they are not.
+ */
+function certainlyNotRunning(settings: Partial<Pick<Settings, 'CORRAL_PIDFILE'>>): boolean {
+  if (!settings.CORRAL_PIDFILE) return false;
+  try {
+    findMaster({ CORRAL_PIDFILE: settings.CORRAL_PIDFILE });
+    return false;
+  } catch (err) {
+    return err instanceof CorralError && err.code === 'CORRAL_ERR_NOT_RUNNING';
+  }
+}
+
+/**
+ * The addresses this host cannot listen on, and, when no corral runs for these settings, the ports
+ * another process holds, as problems (where each was read, as the others say it).
+ */
+async function addressProblems(settings: Partial<Pick<Settings, 'CORRAL_BIND' | 'CORRAL_ADMIN_BIND' | 'CORRAL_PIDFILE'>>, where: (name: SettingName) => string) {
+  const binds = { ...(settings.CORRAL_BIND ? { CORRAL_BIND: settings.CORRAL_BIND } : {}), ...(settings.CORRAL_ADMIN_BIND ? { CORRAL_ADMIN_BIND: settings.CORRAL_ADMIN_BIND } : {}) };
   const found = await bindHostProblems(binds);
   const consequence = { CORRAL_BIND: 'every worker would fail its listen (corral start exits 3 after its boot attempts)', CORRAL_ADMIN_BIND: 'corral would start without its admin API (admin.failed)' };
   const fix = { CORRAL_BIND: 'point CORRAL_BIND at an address of this host (or 0.0.0.0)', CORRAL_ADMIN_BIND: 'point CORRAL_ADMIN_BIND at an address of this host (127.0.0.1 by default)' };
   const refused: ConfigProblem[] = found
     .filter((p) => p.check.kind === 'refused')
     .map((p) => ({ name: p.name, value: p.value, source: where(p.name), allowed: `an address this host can listen on: ${p.check.why}, so ${consequence[p.name]}; ${fix[p.name]}` }));
+  if (certainlyNotRunning(settings)) {
+    // An address refused above says its own problem; its port is no question then.
+    const listenable = Object.fromEntries(Object.entries(binds).filter(([name]) => !refused.some((p) => p.name === name)));
+    for (const p of await bindPortProblems(listenable)) {
+      refused.push({ name: p.name, value: p.value, source: where(p.name), allowed: `a port no other process listens on: ${p.why}, so ${consequence[p.name]}; stop it, or point ${p.name} at a free port` });
+    }
+  }
   return { found, refused };
 }
 
@@ -126,8 +155,6 @@ async function bindAddressWarnings(settings: Settings, where: (name: SettingName
  */
 async function withAddressProblems(err: unknown): Promise<unknown> {
   if (!(err instanceof ConfigError) || err.read === undefined) return err;
-  const valid = err.read.valid as Partial<Settings>;
-  const binds = { ...(valid.CORRAL_BIND ? { CORRAL_BIND: valid.CORRAL_BIND } : {}), ...(valid.CORRAL_ADMIN_BIND ? { CORRAL_ADMIN_BIND: valid.CORRAL_ADMIN_BIND } : {}) };
-  const { refused } = await addressProblems(binds, err.read.where);
+  const { refused } = await addressProblems(err.read.valid as Partial<Settings>, err.read.where);
   return refused.length === 0 ? err : new ConfigError([...err.problems, ...refused], err.warnings, err.read);
 }
