@@ -428,7 +428,13 @@ export class Arbiter {
   private markRetire(c: ChildRecord, reason: RetireReason, extra: Record<string, number> = {}, crashCounted?: boolean): void {
     if (c.retire) return;
     c.retire = reason;
-    this.log.info({ event: 'worker.recycle', worker_id: c.id, worker_pid: c.handle.pid, reason, ...extra, ...(crashCounted === undefined ? {} : { crash_counted: crashCounted }) }, `recycling worker ${c.id} (${reason})`);
+    // An uncaught exception's recycle says what was thrown: the worker's own worker.uncaught line
+    // holds the stack, but this is the line an operator greps the master's decisions by.
+    const error = reason === 'uncaught' ? c.uncaught : undefined;
+    this.log.info(
+      { event: 'worker.recycle', worker_id: c.id, worker_pid: c.handle.pid, reason, ...extra, ...(crashCounted === undefined ? {} : { crash_counted: crashCounted }), ...(error === undefined ? {} : { error }) },
+      `recycling worker ${c.id} (${reason}${error === undefined ? '' : `: ${error}`})`,
+    );
   }
 
   private drain(c: ChildRecord, reason: string, gracefulMs: number): void {

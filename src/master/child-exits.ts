@@ -134,7 +134,9 @@ export function accountExit(e: ChildExit, now: number, a: ExitAccounts): void {
     }
   }
   if (c.stopReason !== undefined) {
-    log.info(fields, `${c.role} ${c.id} exited (${c.stopReason})`);
+    // Drained for an uncaught exception: the exit line says what was thrown, as its recycle did.
+    const thrown = c.stopReason === 'uncaught' ? c.uncaught : undefined;
+    log.info(thrown === undefined ? fields : { ...fields, error: thrown }, `${c.role} ${c.id} exited (${c.stopReason}${thrown === undefined ? '' : `: ${thrown}`})`);
     return;
   }
   if (c.role === 'keeper' && a.stopping === true && c.readyAt === undefined && (signal === 'SIGINT' || signal === 'SIGHUP')) {
@@ -178,7 +180,10 @@ export function accountExit(e: ChildExit, now: number, a: ExitAccounts): void {
   if (c.crashCounted) {
     // Its uncaught exception was counted when it was reported; it gave up waiting for the
     // master's drain (or died meanwhile). Counting the exit too would double its backoff.
-    log.error({ ...fields, code: 'CORRAL_ERR_UNCAUGHT', crash_loop: crashes.quickCrashes }, `worker ${c.id} (pid ${c.handle.pid}) exited after an uncaught exception (code ${code}, signal ${signal})`);
+    log.error(
+      { ...fields, code: 'CORRAL_ERR_UNCAUGHT', crash_loop: crashes.quickCrashes, error: c.uncaught ?? null },
+      `worker ${c.id} (pid ${c.handle.pid}) exited after an uncaught exception${c.uncaught === undefined ? '' : ` (${c.uncaught})`} (code ${code}, signal ${signal})`,
+    );
     return;
   }
   const { uptime, delay, sharedWith } = crashes.crashed(c, now);

@@ -120,6 +120,7 @@ export class ChildMessageHandler {
     // wanted, and how long it lived says nothing of the code that will run next.
     if (c.stopReason !== undefined) return;
     c.crashCounted = true;
+    c.uncaught = error;
     const now = this.d.now();
     const bootError = probationFailure(c, error === undefined ? { kind: 'uncaught' } : { kind: 'uncaught', error }, now, this.d.gens.reload ? this.d.gens.current : undefined);
     if (bootError) {

@@ -48,6 +48,8 @@ export interface ChildRecord {
   stopReason: string | undefined;
   /** Its uncaught exception already counted towards the crash-loop backoff (its exit must not again). */
   crashCounted: boolean;
+  /** That exception's first line, as the worker reported it (its recycle and exit lines say it). */
+  uncaught: string | undefined;
   /** A worker's RSS in MiB when it became ready, before any request: what a fresh worker weighs. */
   readyRssMb: number | undefined;
   /**
@@ -80,6 +82,7 @@ export function newChildRecord(o: Pick<ChildRecord, 'id' | 'slot' | 'role' | 'ge
     sigkillAt: undefined,
     stopReason: undefined,
     crashCounted: false,
+    uncaught: undefined,
     drainedReported: false,
     readyRssMb: undefined,
     settled: false,

@@ -152,6 +152,12 @@ test('an uncaught exception at process level: logged, the worker is replaced fir
     await c.waitForLog((l) => l.event === 'worker.ready' && l.worker_pid !== first?.worker_pid, 10000, 'replacement ready');
     const exit = await c.waitForLog((l) => l.event === 'worker.exit' && l.worker_pid === first?.worker_pid, 15000, 'crashed worker exit');
     assert.equal(exit.reason, 'uncaught');
+    // The master's lines say what was thrown, not only that something was.
+    const recycle = c.events('worker.recycle').find((l) => l.worker_pid === first?.worker_pid);
+    assert.equal(recycle?.error, 'Error: process-level explosion');
+    assert.equal(recycle?.msg, `recycling worker ${String(first?.worker_id)} (uncaught: Error: process-level explosion)`);
+    assert.equal(exit.error, 'Error: process-level explosion');
+    assert.match(String(exit.msg), /exited \(uncaught: Error: process-level explosion\)$/);
     assert.equal((await http(c.url)).status, 200);
   } finally {
     await c.stop();

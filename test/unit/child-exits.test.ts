@@ -90,16 +90,30 @@ test('a booting worker that exits without saying why is named by its exit code',
 test('a worker crash after ready is counted once, even when its uncaught exception already was', async () => {
   const { log, accounts, crashes } = await setup();
   try {
-    accountExit({ record: record({ crashCounted: true }), code: 1, signal: null }, NOW, accounts);
+    accountExit({ record: record({ crashCounted: true, uncaught: 'TypeError: rows is undefined' }), code: 1, signal: null }, NOW, accounts);
     assert.equal(crashes.quickCrashes, 0);
     accountExit({ record: record(), code: null, signal: 'SIGKILL' }, NOW, accounts);
     assert.equal(crashes.quickCrashes, 1);
     const lines = log.lines().filter((l) => l.event === 'worker.exit');
-    assert.equal(lines[0]?.msg, 'worker 4 (pid 900) exited after an uncaught exception (code 1, signal null)');
+    assert.equal(lines[0]?.msg, 'worker 4 (pid 900) exited after an uncaught exception (TypeError: rows is undefined) (code 1, signal null)');
+    assert.equal(lines[0]?.error, 'TypeError: rows is undefined');
     assert.equal(lines[1]?.msg, "worker 4 (pid 900) died unexpectedly (code null, signal SIGKILL) (SIGKILL is commonly sent by the kernel's OOM killer (see dmesg) or an operator (kill -9)); replacing");
     assert.equal(lines[1]?.respawn_in_ms, 100);
     assert.equal(lines[1]?.crash_counted, true);
     assert.deepEqual(lines.map((l) => [l.level, l.code, l.exit_code, l.signal]), [['error', 'CORRAL_ERR_UNCAUGHT', 1, null], ['error', 'CORRAL_ERR_WORKER_DIED', null, 'SIGKILL']]);
+  } finally {
+    log.close();
+  }
+});
+
+test('a worker drained for its uncaught exception exits saying what was thrown', async () => {
+  const { log, accounts } = await setup();
+  try {
+    accountExit({ record: record({ crashCounted: true, uncaught: 'RangeError: bad page', stopReason: 'uncaught', drainDeadline: NOW + 1000 }), code: 0, signal: null }, NOW, accounts);
+    const line = log.lines().find((l) => l.event === 'worker.exit');
+    assert.equal(line?.msg, 'worker 4 exited (uncaught: RangeError: bad page)');
+    assert.equal(line?.error, 'RangeError: bad page');
+    assert.equal(line?.level, 'info');
   } finally {
     log.close();
   }
