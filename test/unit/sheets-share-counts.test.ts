@@ -9,6 +9,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { Clock } from '../../src/sheets/keeper/clock.js';
+import { seededRandom } from '../../src/sheets/emulator/faults.js';
 import { QuotaBucket, QUOTA_WINDOW_MS } from '../../src/sheets/keeper/quota.js';
 import { shareCounts, shareOf, type OwnGrant } from '../../src/sheets/keeper/share-counts.js';
 import { HELD_STEP_MS } from '../../src/sheets/keeper/shared-quota-scripts.js';
@@ -40,18 +41,6 @@ describe("a keeper's share while Redis is away", () => {
     assert.equal(shareOf(60, 0), 60, 'no count yet: this keeper alone');
   });
 });
-
-/** A small seeded generator, so a failing scenario can be run again. */
-function random(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** The grants of `times` in the window ending at `t` (a grant holds its slot QUOTA_WINDOW_MS). */
 const inWindow = (times: readonly number[], t: number) => times.filter((g) => g <= t && t - g < QUOTA_WINDOW_MS).length;
@@ -91,7 +80,7 @@ interface Scenario {
 
 /** One scenario, from its seed. */
 function scenario(seed: number): Scenario {
-  const rnd = random(seed);
+  const rnd = seededRandom(seed);
   const limit = [6, 10, 20, 60, 300][Math.floor(rnd() * 5)] ?? 60;
   const live = 1 + Math.floor(rnd() * 4);
   const counted = live + (rnd() < 0.3 ? 1 : 0);
