@@ -25,6 +25,7 @@ import { ArbiterReadings } from './arbiter-readings.js';
 import type { Capacity } from './capacity.js';
 import { accountExit, addServed, noneServed, type ChildExit, type ServedTotals } from './child-exits.js';
 import { ExitTally } from './exit-reasons.js';
+import { forkFailure } from './fork-failure.js';
 import { ChildKiller } from './child-killer.js';
 import { codeIdentity, installMoveWatch } from './code-identity.js';
 import { ChildMessageHandler } from './child-message-handler.js';
@@ -470,8 +471,10 @@ export class Arbiter {
         // the boot-failure count, a late 'retire' count a crash twice.
         if (record && this.children.get(record.id) === record) this.messages.handle(record, msg);
       },
-      onExit: (code, signal) => {
+      onExit: (code, signal, forkError) => {
         if (!record) return;
+        // Never created: its boot error says why, as a child's own report of its failure would.
+        if (forkError) record.bootError ??= forkFailure(role, forkError);
         this.exits.push({ record, code, signal });
         this.requestTick();
       },
@@ -491,7 +494,9 @@ export class Arbiter {
     if (role === 'keeper') this.keeperRestart.forked(this.code());
     // A boot attempt begins: the reload has its boot timeout, then the drain.
     this.reloadStep(attemptBoundMs(this.settings));
-    this.log.info({ event: `${role}.boot`, worker_id: id, worker_pid: spawned.handle.pid, generation: this.gens.current }, `booting ${role} ${id} (pid ${spawned.handle.pid})`);
+    // No pid: the fork failed, which its boot failure says next (a "pid -1" told nothing).
+    const pid = spawned.handle.pid === -1 ? null : spawned.handle.pid;
+    this.log.info({ event: `${role}.boot`, worker_id: id, worker_pid: pid, generation: this.gens.current }, `booting ${role} ${id} (${pid === null ? 'no process: the fork failed' : `pid ${pid}`})`);
   }
 
   // ---------------------------------------------------------------- readings (arbiter-readings.ts)

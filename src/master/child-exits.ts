@@ -84,7 +84,7 @@ const SENDERS: Partial<Record<NodeJS.Signals, string>> = {
   SIGKILL: 'the kernel\'s OOM killer (see dmesg) or an operator (kill -9)',
   SIGTERM: 'an operator or another supervisor',
   SIGINT: 'an operator (Ctrl-C)',
-  SIGABRT: 'node itself aborting (V8 out of heap memory, a failed assertion in a native addon)',
+  SIGABRT: 'node itself aborting (V8 out of heap memory; a thread it could not create under the process or thread limit, TasksMax= or pids.max, with pthread_create or uv_thread_create on its stderr; a failed assertion in a native addon)',
   SIGSEGV: 'a crash in native code (an addon, node itself)',
   SIGBUS: 'a crash in native code (an addon, node itself)',
 };
@@ -121,7 +121,8 @@ function senderOf(signal: NodeJS.Signals | null, code: number | null = null): st
 export function accountExit(e: ChildExit, now: number, a: ExitAccounts): void {
   const { record: c, code, signal } = e;
   const { crashes, log } = a;
-  const fields = { event: `${c.role}.exit`, worker_id: c.id, worker_pid: c.handle.pid, generation: c.generation, exit_code: code, signal, reason: c.stopReason ?? null };
+  // A child whose fork failed has no pid (its handle's -1).
+  const fields = { event: `${c.role}.exit`, worker_id: c.id, worker_pid: c.handle.pid === -1 ? null : c.handle.pid, generation: c.generation, exit_code: code, signal, reason: c.stopReason ?? null };
   // A reload's new worker that died (or was killed as stuck) before it settled: a failed boot of
   // its generation, not a crash (settle.ts). Counted once: not as a quick crash as well.
   // One told to drain (a stop, a scale-down) and then killed as stuck was on its way out already.

@@ -111,7 +111,7 @@ export class ChildKiller {
       // the backoff and CORRAL_BOOT_ATTEMPTS instead of being respawned at once, forever.
       c.bootError = {
         code: 'CORRAL_ERR_WORKER_TIMEOUT',
-        message: c.role === 'keeper' ? keeperSilentBooting(c, seconds) : `silent for ${seconds} s while booting (the app blocks the event loop at import or in createApp?)`,
+        message: c.role === 'keeper' ? keeperSilentBooting(c, seconds) : `silent for ${seconds} s while booting (the app blocks the event loop at import or in createApp? or node could not start its threads under the process or thread limit, TasksMax= or pids.max: pthread_create on its stderr)`,
       };
     } else {
       c.stopReason = 'timeout';

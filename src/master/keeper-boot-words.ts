@@ -47,6 +47,7 @@ export function keeperExitHint(c: Pick<ChildRecord, 'figures'>, signal: NodeJS.S
   const journal = bytes !== undefined ? `, its journal ${mib(bytes)}` : '';
   return (
     `likely out of heap memory (V8's "Reached heap limit" goes to stderr only${heap}${journal}): ` +
-    'raise the heap with NODE_OPTIONS=--max-old-space-size=<MiB> in the environment corral starts with, or lower SHEETS_JOURNAL_MAX_MB (a backlog of rows Google has not taken is held in memory)'
+    'raise the heap with NODE_OPTIONS=--max-old-space-size=<MiB> in the environment corral starts with, or lower SHEETS_JOURNAL_MAX_MB (a backlog of rows Google has not taken is held in memory); ' +
+    'with pthread_create or uv_thread_create on its stderr instead, a thread it could not create under the process or thread limit (TasksMax=, pids.max): raise that'
   );
 }

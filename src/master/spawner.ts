@@ -28,7 +28,8 @@ export interface SpawnedChild {
 
 export interface ChildEvents {
   onMessage(msg: ChildMessage): void;
-  onExit(code: number | null, signal: NodeJS.Signals | null): void;
+  /** `forkError`: the child was never created (fork(2) refused), and why. */
+  onExit(code: number | null, signal: NodeJS.Signals | null, forkError?: Error): void;
 }
 
 export interface Spawner {
@@ -121,20 +122,42 @@ function attach(ep: Parameters<typeof masterChannel>[0], events: ChildEvents, co
 }
 
 /**
- * A fork that failed (EAGAIN under a pids or TasksMax limit, ENOMEM) gives a ChildProcess with no
- * pid that emits 'error' and 'close' but never 'exit': reported here as the exit it stands for,
- * once, or the arbiter would wait for that child for good (a stop or reload that never ends).
+ * A fork that failed with EAGAIN (a pids or TasksMax limit), EMFILE or ENFILE gives a
+ * ChildProcess with no pid that emits 'error' and 'close' but never 'exit': reported here as the
+ * exit it stands for, once, with the error, or the arbiter would wait for that child for good (a
+ * stop or reload that never ends). Node throws the other errnos (ENOMEM) from fork() itself:
+ * forkOrFailed.
  */
 export function reportFailedFork(proc: ChildProcess, events: ChildEvents): void {
   if (proc.pid !== undefined) return;
   let reported = false;
-  const report = () => {
+  const report = (err: Error | undefined) => {
     if (reported) return;
     reported = true;
-    events.onExit(null, null);
+    events.onExit(null, null, err ?? new Error('the child process was not created'));
   };
-  proc.once('error', report);
-  proc.once('close', report);
+  proc.once('error', (err) => report(err));
+  // 'error' comes first; a 'close' without one is still a child that never was.
+  proc.once('close', () => setImmediate(() => report(undefined)));
+}
+
+/** A child handle for a fork that threw: no process, nothing to send to or kill. */
+function noChild(): SpawnedChild {
+  return { handle: { pid: -1, send: () => false, kill: () => undefined }, stackProbe: undefined };
+}
+
+/**
+ * Forks with `create`; a fork that throws (ENOMEM, which Node throws rather than emits) is
+ * reported as a failed fork, after the caller has its record of the child (on the next turn).
+ */
+function forkOrFailed<T>(create: () => T, events: ChildEvents): T | undefined {
+  try {
+    return create();
+  } catch (err) {
+    const error = err instanceof Error ? err : new Error(String(err));
+    setImmediate(() => events.onExit(null, null, error));
+    return undefined;
+  }
 }
 
 function handleOf(pid: number | undefined, channel: ReturnType<typeof masterChannel>, proc: ChildProcess): ChildHandle {
@@ -178,16 +201,17 @@ export function createSpawner(o: SpawnerOptions): Spawner {
         cluster.setupPrimary({ exec: o.workerExec, execArgv: [], stdio: tableFd === undefined ? stdio : [...stdio, tableFd], silent: false });
         let gauge = tableFd === undefined ? undefined : o.connectionGauges?.acquire();
         const tableEnv = tableFd === undefined ? {} : { ...counterTableEnv(stdio.length), ...(gauge === undefined ? {} : connectionGaugeEnv(gauge)) };
-        const worker: Worker = cluster.fork({ ...fullEnv, ...tableEnv });
         // The gauge is freed before the arbiter hears of the exit, which may fork the replacement.
         const exited: ChildEvents = {
           onMessage: (m) => events.onMessage(m),
-          onExit: (code, signal) => {
+          onExit: (code, signal, forkError) => {
             if (gauge !== undefined) o.connectionGauges?.release(gauge);
             gauge = undefined;
-            events.onExit(code, signal);
+            events.onExit(code, signal, forkError);
           },
         };
+        const worker = forkOrFailed<Worker>(() => cluster.fork({ ...fullEnv, ...tableEnv }), exited);
+        if (!worker) return noChild();
         const channel = attach(worker, exited, o.counters);
         const whenRelayed = afterStdout(worker.process.stdout, o.stdout, relayed(identity, worker.process.pid));
         worker.on('exit', (code, signal) => whenRelayed(() => exited.onExit(code, signal as NodeJS.Signals | null)));
@@ -198,7 +222,9 @@ export function createSpawner(o: SpawnerOptions): Spawner {
         return { handle: handleOf(worker.process.pid, channel, worker.process), stackProbe: probeOf(worker.process.stdio) };
       }
       if (!o.keeperExec) throw new Error('no keeper entry point configured');
-      const child: ChildProcess = fork(o.keeperExec, [], { env: fullEnv, execArgv: [], stdio });
+      const keeperExec = o.keeperExec;
+      const child = forkOrFailed<ChildProcess>(() => fork(keeperExec, [], { env: fullEnv, execArgv: [], stdio }), events);
+      if (!child) return noChild();
       const channel = attach(child, events);
       const whenRelayed = afterStdout(child.stdout, o.stdout, relayed(identity, child.pid));
       child.on('exit', (code, signal) => whenRelayed(() => events.onExit(code, signal)));
