@@ -20,6 +20,12 @@ import { describeError } from '../errors.js';
 export const LOG_BUFFER_MAX_BYTES = 16 * 1024 * 1024;
 /** Lines dropped while the file is written, only too slowly, are said at most this often. */
 export const DROP_REPORT_INTERVAL_MS = 60_000;
+/**
+ * While the file fails, what the destinations hold is tried again this often: sonic-boom tries
+ * only at the next line, and a master that logs nothing for minutes left its lines unwritten, and
+ * the file's recovery unsaid, until then.
+ */
+export const WRITE_RETRY_MS = 1000;
 
 /** The part of a pino destination (SonicBoom) this watches. */
 export interface WatchedDestination {
@@ -90,6 +96,7 @@ export function watchWriteFailures(report: WriteFailureReport, now: () => number
   let relayed = 0;
   let reopenFailing = false;
   let lastDropReport = -Infinity;
+  let retry: NodeJS.Timeout | undefined;
   const watched = new Map<WatchedDestination, () => void>();
   const noFlush = () => {};
   return {
@@ -124,6 +131,11 @@ export function watchWriteFailures(report: WriteFailureReport, now: () => number
         relayed = 0;
         for (const w of watched.keys()) w.flushSync = noFlush;
         report.failed(describeError(err));
+        // An empty write makes sonic-boom write what it holds (nothing new is added).
+        retry = setInterval(() => {
+          for (const w of watched.keys()) w.write('');
+        }, WRITE_RETRY_MS);
+        retry.unref();
       });
       d.on('drop', (data) => {
         const n = linesIn(data, ownMark);
@@ -133,7 +145,11 @@ export function watchWriteFailures(report: WriteFailureReport, now: () => number
         // for a line (a whole request body logged) that no disk would have taken.
         if (typeof data === 'string' && data.length > LOG_BUFFER_MAX_BYTES / 4 && Buffer.byteLength(data) > LOG_BUFFER_MAX_BYTES) oversized++;
       });
-      d.on('write', () => {
+      d.on('write', (n) => {
+        // Nothing written proves nothing: sonic-boom's periodic flush of an empty buffer (the
+        // access lines' destination) writes 0 bytes, which succeeds on a full disk, and each read
+        // as a recovery, then the next line's failure as a new one, said once a second.
+        if (!(n > 0)) return;
         if (failingSince === undefined) {
           if (dropped > 0 && now() - lastDropReport >= DROP_REPORT_INTERVAL_MS) {
             lastDropReport = now();
@@ -146,6 +162,8 @@ export function watchWriteFailures(report: WriteFailureReport, now: () => number
         }
         const failedMs = now() - failingSince;
         failingSince = undefined;
+        clearInterval(retry);
+        retry = undefined;
         for (const [w, flushSync] of watched) w.flushSync = flushSync;
         report.recovered(dropped, failedMs);
         dropped = 0;

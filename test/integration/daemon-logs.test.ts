@@ -1,9 +1,12 @@
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdirSync, readdirSync, readFileSync, readlinkSync, renameSync, rmdirSync, statSync, symlinkSync, unlinkSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, renameSync, rmdirSync, rmSync, statSync, symlinkSync, unlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { test } from 'node:test';
 import { readLogLines, startCorral, waitFor, type LogLine } from '../helpers/corral.js';
 import { http, startClientLoop } from '../helpers/http.js';
+import { mountSmallDisk, smallDiskUnavailable } from '../helpers/small-disk.js';
 import { listeningPortsOf } from '../helpers/tcp-peers.js';
 
 test('8 workers under load share one log file: every line is whole JSON with role, worker, pid and generation', async () => {
@@ -187,6 +190,75 @@ test('a log file that cannot be written (disk full) costs lines, not service: sa
     assert.deepEqual(exit, { code: 0, signal: null }, 'graceful stop exits 0, not hung flushing the failed file');
   } finally {
     await c.stop();
+  }
+});
+
+/** The JSON lines of a process's stderr read so far, up to its last newline. */
+function completeStderrLines(text: string): LogLine[] {
+  return text
+    .slice(0, text.lastIndexOf('\n') + 1)
+    .split('\n')
+    .filter((l) => l.startsWith('{'))
+    .map((l) => {
+      try {
+        return JSON.parse(l) as LogLine;
+      } catch {
+        throw new Error(`not JSON: ${l.slice(0, 300)}`);
+      }
+    });
+}
+
+const logDiskUnavailable = smallDiskUnavailable(join(tmpdir(), `corral-log-disk-probe-${process.pid}`));
+
+test('a log disk that fills while corral runs: said once per process however long it lasts, and, once room is back, writing resumes by itself with no line or signal needed', { skip: logDiskUnavailable }, async () => {
+  // The test's directory (its log file, its pidfile) on a small filesystem; the data dir elsewhere.
+  const disk = mountSmallDisk(mkdtempSync(join(tmpdir(), 'corral-log-disk-')), 512);
+  const dataDir = mkdtempSync(join(tmpdir(), 'corral-log-disk-data-'));
+  const c = await startCorral({ app: 'basic.mjs', workers: 2, cwd: disk.dir, env: { CORRAL_DATA_DIR: dataDir } });
+  try {
+    // Access lines written before the disk fills (their batch goes out within a second): each
+    // worker's access buffer is empty from then on.
+    for (let i = 0; i < 20; i++) assert.equal((await http(`${c.url}/?before=${i}`, { headers: { connection: 'close' } })).status, 200);
+    await new Promise((r) => setTimeout(r, 1500));
+    disk.fill();
+    // The workers' own lines fail (request.error, on their main destination), and the master's (a
+    // worker killed: its exit and its replacement's boot).
+    for (let i = 0; i < 20; i++) assert.equal((await http(`${c.url}/throw`, { headers: { connection: 'close' } })).status, 500);
+    const victim = Number(c.events('worker.ready').at(-1)?.worker_pid);
+    process.kill(victim, 'SIGKILL');
+    // Whole lines only: the stderr read so far may end in part of one.
+    const failedLines = () => completeStderrLines(c.stderr()).filter((l) => l.event === 'log.write_failed');
+    await waitFor(() => failedLines().some((l) => l.role === 'master') && failedLines().some((l) => l.role === 'worker'), 15_000, 'the master and a worker saying on stderr that the log cannot be written');
+    // Seconds of a full disk: the access lines' periodic flush writes 0 bytes when it holds none,
+    // which a full disk takes; each read as a recovery, and the next line's failure (the recovery
+    // line's own) was said again, once a second in every worker.
+    await new Promise((r) => setTimeout(r, 4000));
+    const failed = failedLines();
+    assert.equal(new Set(failed.map((l) => l.pid)).size, failed.length, `once per process: ${failed.map((l) => `${String(l.role)} ${String(l.pid)}`).join(', ')}`);
+    // A write the full disk cut short leaves part of a line, its rest written once there is room
+    // (README: Logs): the file is read line by line, such parts skipped.
+    const written = () =>
+      readFileSync(c.logFile, 'utf8')
+        .split('\n')
+        .flatMap((l) => {
+          try {
+            return [JSON.parse(l) as LogLine];
+          } catch {
+            return [];
+          }
+        });
+    assert.deepEqual(written().filter((l) => l.event === 'log.write_recovered'), []);
+
+    // Room again, and nothing logged, nothing signalled: the master writes what it held.
+    disk.free();
+    await waitFor(() => written().some((l) => l.event === 'log.write_recovered' && l.role === 'master'), 10_000, 'the master writing its held lines by itself');
+    // Its lines of the full disk's time are in the file, not lost (the buffer held them).
+    assert.ok(written().some((l) => l.event === 'worker.exit' && Number(l.worker_pid) === victim), "the killed worker's exit line, written once room was back");
+  } finally {
+    await c.stop();
+    disk.unmount();
+    rmSync(disk.dir, { recursive: true, force: true });
+    rmSync(dataDir, { recursive: true, force: true });
   }
 });
 

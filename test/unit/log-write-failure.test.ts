@@ -4,12 +4,14 @@ import { mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync } from 'node:f
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pino from 'pino';
-import { test } from 'node:test';
-import { watchWriteFailures } from '../../src/log/write-failure.js';
+import { mock, test } from 'node:test';
+import { WRITE_RETRY_MS, watchWriteFailures } from '../../src/log/write-failure.js';
 
 class FakeDestination extends EventEmitter {
   flushes = 0;
-  write(): boolean {
+  readonly writes: string[] = [];
+  write(data: string): boolean {
+    this.writes.push(data);
     return true;
   }
   flushSync(): void {
@@ -205,5 +207,35 @@ test('a line longer than the buffer cap is dropped and said as such, not as line
   } finally {
     log.flush();
     rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('while the file fails, an empty write is no recovery, and what the destinations hold is tried again every second until a write works', () => {
+  mock.timers.enable({ apis: ['setInterval'] });
+  try {
+    const failed: string[] = [];
+    const recovered: Array<[number, number]> = [];
+    const w = watchWriteFailures({ failed: (err) => failed.push(err.message), recovered: (dropped, ms) => recovered.push([dropped, ms]), reopenFailed: () => assert.fail('no open failed'), dropped: () => assert.fail('drops are in the recovery') });
+    const main = new FakeDestination();
+    const access = new FakeDestination();
+    w.watch(main);
+    w.watch(access);
+    main.emit('error', new Error('ENOSPC: no space left on device, write'));
+    // The access lines' periodic flush of an empty buffer: 0 bytes, written on a full disk too.
+    access.emit('write', 0);
+    assert.deepEqual(recovered, [], 'nothing written is no recovery');
+    main.emit('error', new Error('ENOSPC: no space left on device, write'));
+    assert.equal(failed.length, 1, 'the same failure goes on: said once');
+    // Nothing logged meanwhile: each destination is asked to write what it holds, every second.
+    mock.timers.tick(WRITE_RETRY_MS);
+    assert.deepEqual([main.writes, access.writes], [[''], ['']]);
+    mock.timers.tick(WRITE_RETRY_MS);
+    assert.equal(main.writes.length, 2);
+    main.emit('write', 4096);
+    assert.equal(recovered.length, 1, 'the buffered lines written: recovered');
+    mock.timers.tick(10 * WRITE_RETRY_MS);
+    assert.equal(main.writes.length, 2, 'no more tries once a write worked');
+  } finally {
+    mock.timers.reset();
   }
 });
