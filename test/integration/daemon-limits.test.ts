@@ -210,3 +210,36 @@ test('CORRAL_KEEPALIVE=0 means no keep-alive: every response closes its connecti
     await c.stop();
   }
 });
+
+test('a keep-alive request sent while the worker was blocked past CORRAL_KEEPALIVE is answered, not reset: the loop reads it before the idle timer closes the connection', async () => {
+  const c = await startCorral({ app: 'basic.mjs', workers: 1, env: { CORRAL_KEEPALIVE: '1' } });
+  const client = connect(portOf(c.url), '127.0.0.1');
+  try {
+    let received = '';
+    let failure: string | undefined;
+    client.on('data', (d: Buffer) => (received += d.toString()));
+    client.on('error', (err: NodeJS.ErrnoException) => (failure = err.code ?? err.message));
+    client.on('close', () => (failure ??= 'closed'));
+    await new Promise<void>((resolve) => client.once('connect', () => resolve()));
+    client.write('GET /?first=1 HTTP/1.1\r\nHost: x\r\n\r\n');
+    // (Its body may come chunked: the answer is whole once its JSON closed.)
+    await waitFor(() => /^HTTP\/1\.1 200 [\s\S]*\}/.test(received) || failure, 5000, 'the first answer');
+    assert.equal(failure, undefined);
+    received = '';
+    // The worker's loop blocked for 3 s, three times the keep-alive timeout; the kept-alive client
+    // sends its next request in the middle of it.
+    const blocked = http(`${c.url}/work?ms=3000`, { headers: { connection: 'close' } });
+    await new Promise((r) => setTimeout(r, 1500));
+    client.write('GET /?second=1 HTTP/1.1\r\nHost: x\r\n\r\n');
+    assert.equal((await blocked).status, 200);
+    await waitFor(() => /^HTTP\/1\.1 200 /.test(received) || failure, 10_000, 'the second answer, or the connection failing');
+    assert.equal(failure, undefined, `the request sent during the block: ${failure ?? ''}; received ${JSON.stringify(received)}`);
+    assert.match(received, /^HTTP\/1\.1 200 /);
+    // Idle afterwards, it is closed at the keep-alive timeout as before.
+    await waitFor(() => failure, 10_000, 'the idle connection closed');
+    assert.equal(failure, 'closed');
+  } finally {
+    client.destroy();
+    await c.stop();
+  }
+});
