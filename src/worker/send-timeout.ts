@@ -42,6 +42,10 @@ export function attachSendTimeout(server: Server, timeoutMs: number, onCut: (cut
     // word whenever CORRAL_SEND_TIMEOUT was not above CORRAL_HEADERS_TIMEOUT (whose deadlines are
     // checked once a second).
     if (!res && (socket.parser?.duration() ?? 0) > 0) return;
+    if (!res && socket.writableLength === 0) {
+      closeIfStillIdle(socket);
+      return;
+    }
     if (res && socket.writableLength === 0) {
       // An answer in progress whose bytes all went out: the app is still working on it (a slow
       // upstream, a long poll) or the client is still sending its request, which the request and
@@ -58,5 +62,21 @@ export function attachSendTimeout(server: Server, timeoutMs: number, onCut: (cut
     // cut grew it (nginx's reset_timedout_connection). An idle keep-alive connection closes.
     if (socket.writableLength > 0) socket.resetAndDestroy();
     else socket.destroy();
+  });
+}
+
+/**
+ * An idle keep-alive connection at its timeout, closed unless the client's next request was
+ * waiting: after the event loop was blocked past CORRAL_KEEPALIVE (a long synchronous step), the
+ * timer fires before the loop reads what came meanwhile (timers run before I/O in a loop turn),
+ * and a request sent during the block was answered with a reset: a POST whose client cannot tell
+ * whether it was saved. Decided once the loop has read what waits (setImmediate runs after the
+ * turn's I/O): bytes read since, or a request begun, keep the connection.
+ */
+function closeIfStillIdle(socket: HttpSocket): void {
+  const read = socket.bytesRead;
+  setImmediate(() => {
+    if (socket.destroyed || socket.bytesRead !== read || socket._httpMessage || (socket.parser?.duration() ?? 0) > 0) return;
+    socket.destroy();
   });
 }

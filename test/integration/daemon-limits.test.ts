@@ -211,7 +211,7 @@ test('CORRAL_KEEPALIVE=0 means no keep-alive: every response closes its connecti
   }
 });
 
-test('a keep-alive request sent while the worker was blocked past CORRAL_KEEPALIVE is answered, not reset: the loop reads it before the idle timer closes the connection', async () => {
+test('a keep-alive request sent while the worker was blocked past CORRAL_KEEPALIVE is answered, not reset: the idle timer fires first, before the loop reads it, and no longer closes the connection under it', async () => {
   const c = await startCorral({ app: 'basic.mjs', workers: 1, env: { CORRAL_KEEPALIVE: '1' } });
   const client = connect(portOf(c.url), '127.0.0.1');
   try {
