@@ -26,6 +26,7 @@ import type { Capacity } from './capacity.js';
 import { accountExit, addServed, noneServed, type ChildExit, type ServedTotals } from './child-exits.js';
 import { ExitTally } from './exit-reasons.js';
 import { forkFailure } from './fork-failure.js';
+import { LoopBlocks } from './loop-blocks.js';
 import { ChildKiller } from './child-killer.js';
 import { codeIdentity, installMoveWatch } from './code-identity.js';
 import { ChildMessageHandler } from './child-message-handler.js';
@@ -80,6 +81,7 @@ export class Arbiter {
   private ticking = false;
   /** Ticks that threw: a bug that throws once throws at every tick, four times a second. */
   private readonly tickFailures: RepeatedFailure;
+  private readonly loopBlocks: LoopBlocks;
   private finished = false;
   /** Why the master gave up (boot.exhausted): the stop that follows exits with it, not 0. */
   private gaveUp: FatalReason | undefined;
@@ -103,6 +105,7 @@ export class Arbiter {
     this.log = o.logger;
     this.startedAt = this.now();
     this.tickFailures = new RepeatedFailure(this.now);
+    this.loopBlocks = new LoopBlocks(this.log, this.now, () => this.settings.CORRAL_TIMEOUT);
     this.killer = new ChildKiller({ log: this.log, now: this.now, stuckStacks: () => this.settings.CORRAL_STUCK_STACKS });
     this.code = o.codeIdentity ?? (() => codeIdentity());
     // The collaborators read and change the state above through what each is handed here.
@@ -166,6 +169,7 @@ export class Arbiter {
     this.ticking = true;
     try {
       this.discountStall();
+      this.loopBlocks.observe(this.children.values());
       this.handleIntents();
       this.reap();
       this.murder();
@@ -197,6 +201,7 @@ export class Arbiter {
     const gap = now - (this.lastTickAt ?? now);
     this.lastTickAt = now;
     if (gap <= MASTER_STALL_MS) return;
+    this.loopBlocks.forget();
     // Never past now: beats read since the master resumed are already counted as of now.
     for (const c of this.children.values()) c.lastBeatAt = Math.min(now, c.lastBeatAt + gap);
     this.log.warn({ event: 'master.stalled', ms: gap }, `the master did not run for ${Math.round(gap / 100) / 10} s; that time does not count as its children's silence`);

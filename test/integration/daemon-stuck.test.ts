@@ -306,3 +306,19 @@ test('a stopped keeper is killed after CORRAL_TIMEOUT as keeper.timeout, its sta
     await c.stop();
   }
 });
+
+test('a worker whose loop blocks for seconds, short of CORRAL_TIMEOUT, is said once its beats come back: for how long, and that its requests waited', async () => {
+  const c = await startCorral({ app: 'basic.mjs', workers: 1 });
+  try {
+    const worker = c.events('worker.ready')[0];
+    const answer = await http(`${c.url}/work?ms=3500`);
+    assert.equal(answer.status, 200);
+    const said = await c.waitForLog((l) => l.event === 'worker.loop_blocked', 10_000, 'worker.loop_blocked');
+    assert.equal(said.worker_pid, worker?.worker_pid);
+    assert.ok(Number(said.silent_ms) >= 2500 && Number(said.silent_ms) <= 6000, `silent_ms ${String(said.silent_ms)}`);
+    assert.match(String(said.msg), /sent no heartbeat for \d+(\.\d)? s: its event loop was blocked/);
+    assert.deepEqual(c.events('worker.timeout'), [], 'not killed');
+  } finally {
+    await c.stop();
+  }
+});
