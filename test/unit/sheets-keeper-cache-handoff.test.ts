@@ -3,7 +3,7 @@
 // keeper's settings starts them.
 
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, it } from 'node:test';
@@ -73,6 +73,15 @@ describe('the cache handoff file', () => {
       assert.match(taken.kind === 'ignored' ? taken.reason : '', reason, what);
       assert.equal(existsSync(path), false, `${what}: deleted`);
     }
+  });
+
+  it('one that cannot be read (a directory in its place, as an I/O error or a file over 2 GiB) is dropped, not tried again at every start', async () => {
+    mkdirSync(join(dir, CACHE_HANDOFF_FILE));
+    const taken = await takeCacheHandoff(dir, 'src', T0, HOUR);
+    assert.equal(taken.kind, 'ignored');
+    if (taken.kind === 'ignored') assert.match(taken.reason, /^it cannot be read \(EISDIR/);
+    assert.equal(existsSync(join(dir, CACHE_HANDOFF_FILE)), false);
+    assert.deepEqual(await takeCacheHandoff(dir, 'src', T0, HOUR), { kind: 'none' });
   });
 
   it('drops values that could no longer be served, and values from after now (a clock set back); removes a temporary file never renamed', async () => {

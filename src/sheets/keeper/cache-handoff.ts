@@ -95,19 +95,25 @@ export async function takeCacheHandoff(dataDir: string, source: string, now: num
   const path = join(dataDir, CACHE_HANDOFF_FILE);
   // What a drain killed mid-write left: never renamed, so never taken.
   await rm(`${path}.tmp`, { force: true });
-  let text: string;
+  // Bytes, not a string: a string holds at most 512 MiB, and a larger file (a cache raised with
+  // CORRAL_L1_CACHE_MB) failed to be read at every start, never deleted.
+  let bytes: Buffer;
   try {
-    text = await readFile(path, 'utf8');
+    bytes = await readFile(path);
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return { kind: 'none' };
-    throw err;
+    // Unreadable (over 2 GiB, an I/O error, a directory in its place): dropped, or every start
+    // would try it again.
+    await rm(path, { recursive: true, force: true });
+    await fsyncDir(dataDir);
+    return { kind: 'ignored', reason: `it cannot be read (${(err as Error).message})` };
   }
   await rm(path);
   await fsyncDir(dataDir);
-  const lines = text.split('\n');
+  const lines = splitLines(bytes);
   let header: unknown;
   try {
-    header = JSON.parse(lines[0] ?? '');
+    header = JSON.parse(lines[0]?.toString('utf8') ?? '');
   } catch {
     return { kind: 'ignored', reason: 'its header is not JSON' };
   }
@@ -115,15 +121,16 @@ export async function takeCacheHandoff(dataDir: string, source: string, now: num
   if (!isHeader(header)) return { kind: 'ignored', reason: 'its header is malformed' };
   if (header.source !== source) return { kind: 'ignored', reason: `it holds another sheet's values (${header.source})` };
   // The header line, a line per range, and the empty string after the last newline.
-  if (lines.length !== header.ranges.length + 2 || lines[lines.length - 1] !== '') return { kind: 'ignored', reason: `it holds ${lines.length - 2} lines of values for ${header.ranges.length} ranges (cut short?)` };
+  if (lines.length !== header.ranges.length + 2 || lines[lines.length - 1]?.length !== 0) return { kind: 'ignored', reason: `it holds ${lines.length - 2} lines of values for ${header.ranges.length} ranges (cut short?)` };
   const values: HandedValue[] = [];
   let tooOld = 0;
   for (const [i, r] of header.ranges.entries()) {
-    const json = lines[i + 1] ?? '';
+    const json = lines[i + 1] ?? Buffer.alloc(0);
     let rows: unknown;
     try {
-      rows = JSON.parse(json);
+      rows = JSON.parse(json.toString('utf8'));
     } catch {
+      // (A range over 512 MiB cannot be a string: RangeError, the same answer.)
       return { kind: 'ignored', reason: `the values of ${r.range} are not JSON` };
     }
     if (!isRows(rows)) return { kind: 'ignored', reason: `the values of ${r.range} are not rows of strings` };
@@ -131,7 +138,20 @@ export async function takeCacheHandoff(dataDir: string, source: string, now: num
       tooOld++;
       continue;
     }
+    // A copy: a slice would keep the whole file's bytes alive as long as any range is cached.
     values.push({ range: r.range, values: rows, jsonBytes: Buffer.from(json), fetchStartedAt: r.fetchStartedAt, fetchedAt: r.fetchedAt });
   }
   return { kind: 'restored', values, savedAt: header.savedAt, tooOld };
+}
+
+/** The file's lines, split at each newline (the last, after the final newline, empty). */
+function splitLines(bytes: Buffer): Buffer[] {
+  const lines: Buffer[] = [];
+  let start = 0;
+  for (let nl = bytes.indexOf(0x0a); nl >= 0; nl = bytes.indexOf(0x0a, start)) {
+    lines.push(bytes.subarray(start, nl));
+    start = nl + 1;
+  }
+  lines.push(bytes.subarray(start));
+  return lines;
 }
