@@ -96,6 +96,16 @@ export function createDeps(ctx: AppContext, sessions: Sessions, adminRefused: (r
   return deps;
 }
 
+/** Sheets failures that last until the operator changes something (the sheet's sharing, the settings, the sheet). */
+const OPERATOR_FAILURES: ReadonlySet<string> = new Set([
+  'CORRAL_ERR_SHEETS_FORBIDDEN',
+  'CORRAL_ERR_SHEETS_NOT_FOUND',
+  'CORRAL_ERR_SHEETS_NOT_A_SHEET',
+  'CORRAL_ERR_SHEETS_AUTH',
+  'CORRAL_ERR_SHEETS_CREDENTIALS',
+  'CORRAL_ERR_SHEETS_UPSTREAM',
+]);
+
 /** Maps a Sheets-layer failure to an HTTP answer (the code says which kind, see src/errors.ts). */
 export function sheetsFailure(err: unknown, field?: string): HttpError {
   if (err instanceof HttpError) return err;
@@ -104,7 +114,14 @@ export function sheetsFailure(err: unknown, field?: string): HttpError {
     return new HttpError('invalid_field', `the sheet refused this range: ${(err as Error).message}`, { field });
   }
   // The host's own read quota, not Google: said so (the read is queued; the retry finds its copy).
-  const message = code === 'CORRAL_ERR_SHEETS_QUOTA_WAIT' || code === 'CORRAL_ERR_QUEUE_FULL' ? "the sheet's read quota is spent for now; retry after Retry-After" : 'the sheet cannot be reached right now; retry shortly';
+  // A failure only the operator can end (the sheet not shared, SHEET_ID wrong, a tab over 64 MiB)
+  // is not one a retry soon ends: "retry shortly" had clients retry for hours.
+  const message =
+    code === 'CORRAL_ERR_SHEETS_QUOTA_WAIT' || code === 'CORRAL_ERR_QUEUE_FULL'
+      ? "the sheet's read quota is spent for now; retry after Retry-After"
+      : typeof code === 'string' && OPERATOR_FAILURES.has(code)
+        ? "the sheet cannot be read: a problem on the server's side that its operator must fix (the server's log says which)"
+        : 'the sheet cannot be reached right now; retry shortly';
   return new HttpError('sheets_unavailable', message, { headers: { 'Retry-After': String(retryAfterSeconds(err)) } });
 }
 

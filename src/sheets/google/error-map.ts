@@ -231,7 +231,11 @@ export function mapTransportError(err: TransportError, ctx: ErrorContext): Sheet
   if (err.kind === 'too-large') {
     // Not transient: every retry would download as much again, pay a quota token, and fail.
     const subject = ctx.operation === 'token' ? what : `Google's answer to ${ctx.operation} of ${rangesText(ctx)}`;
-    return make('CORRAL_ERR_SHEETS_UPSTREAM', `${subject} was cut off: ${err.message}; read a smaller range (fewer rows or columns)`, { reason: 'TOO_LARGE', applied, retryable: false, cause: err });
+    return make(
+      'CORRAL_ERR_SHEETS_UPSTREAM',
+      `${subject} was cut off: ${err.message} (64 MiB): a range is read whole, so keep it under that as Google sends it (about 300,000 rows of 200 bytes): move old rows to another tab or spreadsheet, or read a smaller range (fewer rows or columns)`,
+      { reason: 'TOO_LARGE', applied, retryable: false, cause: err },
+    );
   }
   const byProxy = proxyTransportError(err, ctx);
   if (byProxy) return byProxy;
