@@ -20,6 +20,13 @@ import { PRIVATE_DIR_MODE } from '../../private-modes.js';
 import { quarantineDamage } from './journal-quarantine.js';
 import { type DamagedPiece, type JournalRecord, encodeRecord, JournalScanner, type ScannedFile } from './journal-scan.js';
 
+
+/**
+ * A group's write and fsync this slow is said (journal.slow_sync): an acknowledgement waits for
+ * it, so every append of the group, and its request, waited as long. A healthy disk takes
+ * milliseconds; a saturated or failing one, or a network filesystem, can take tens of seconds.
+ */
+export const SLOW_SYNC_MS = 1000;
 export { decodeRecord, encodeRecord, type DamagedPiece, type JournalRecord } from './journal-scan.js';
 
 /** About how much of a rewrite is encoded and written at a time (characters; bytes for ASCII). */
@@ -139,6 +146,7 @@ export class JournalFile {
   private readonly syncDir: (dir: string) => Promise<void>;
   private readonly wrapHandle: (fh: FileHandle, path: string) => FileHandle;
   private recovery: ReplacementRecovery | undefined;
+  private slowSync: ((ms: number, bytes: number) => void) | undefined;
 
   private constructor(
     readonly path: string,
@@ -213,6 +221,11 @@ export class JournalFile {
    */
   recoverReplacementWith(recovery: ReplacementRecovery): void {
     this.recovery = recovery;
+  }
+
+  /** Tells `said` of each group whose write and fsync took SLOW_SYNC_MS or longer: its appends waited as long. */
+  onSlowSync(said: (ms: number, bytes: number) => void): void {
+    this.slowSync = said;
   }
 
   /** Checks the file is still the journal's (see recoverReplacementWith), putting it back if not; after every queued write. */
@@ -319,10 +332,13 @@ export class JournalFile {
     if (buf.length === 0) return;
     const before = this.size;
     try {
+      const started = performance.now();
       await writeFully(fh, buf, this.path);
       await fh.datasync();
       this.fsyncs++;
       this.size = before + buf.length;
+      const ms = performance.now() - started;
+      if (ms >= SLOW_SYNC_MS) this.slowSync?.(ms, buf.length);
     } catch (err) {
       // A half-written group (ENOSPC, EIO; any number of its bytes may be in the file) must not stay
       // in front of later records: cut it off. If that fails, `tornAt` makes the next write cut it first.

@@ -49,6 +49,11 @@ export interface JournalOptions {
    * the entries not yet in the sheet, which a restart would otherwise have lost.
    */
   readonly onFileReplaced?: (what: FileReplacement, detail: { expectedBytes: number; foundBytes: number | undefined; rowsNotInSheet: number }) => void;
+  /**
+   * Told when a group's write and fsync took SLOW_SYNC_MS or longer (journal-file.ts), with how
+   * long and the bytes written: every append of the group waited as long for its acknowledgement.
+   */
+  readonly onSlowSync?: (ms: number, bytes: number) => void;
 }
 
 export interface Receipt {

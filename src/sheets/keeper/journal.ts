@@ -75,6 +75,7 @@ export class Journal {
       snapshot,
       told: (what, expectedBytes, foundBytes) => options.onFileReplaced?.(what, { expectedBytes, foundBytes, rowsNotInSheet: this.backlogRows() + this.heldRows() }),
     });
+    if (options.onSlowSync) file.onSlowSync(options.onSlowSync);
   }
 
   static async open(

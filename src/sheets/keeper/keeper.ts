@@ -13,6 +13,7 @@ import type { SheetsBackend } from '../backend.js';
 import { destinationDigest, destinationOf } from '../destination.js';
 import { firstRowOf } from '../a1.js';
 import { saveCacheHandoff, takeCacheHandoff, type TakenHandoff } from './cache-handoff.js';
+import { JournalSlowSyncLog } from './slow-sync-log.js';
 import { ChangeFeed, type WatchAnswer } from './change-feed.js';
 import { systemClock, type Clock } from './clock.js';
 import { Flusher, type HeaderCopy } from './flusher.js';
@@ -231,6 +232,7 @@ export class Keeper {
       await k.restoreCache(dataDir);
       const journalPath = join(dataDir, JOURNAL_FILE);
       await reportOversizedJournal(o.logger, journalPath, s.SHEETS_JOURNAL_MAX_MB * 1024 * 1024);
+      const slowSyncs = new JournalSlowSyncLog(o.logger, journalPath, () => k.clock.now());
       const { journal, replayed, quarantined, heldForOtherSheets } = await Journal.open({
         dir: dataDir,
         destination: k.backend.destination,
@@ -247,6 +249,7 @@ export class Keeper {
             { event: 'journal.replaced', code: 'CORRAL_ERR_KEEPER_FILES_REMOVED', journal: journalPath, what, expectedBytes: d.expectedBytes, foundBytes: d.foundBytes ?? null, rowsNotInSheet: d.rowsNotInSheet },
             `keeper: the write journal ${journalPath} was ${what} while the keeper ran, by something other than corral (${d.rowsNotInSheet} acknowledged rows not yet in the sheet were only in its memory); writing it again from memory before the next append: find what removes or edits files in ${dataDir}`,
           ),
+        onSlowSync: (ms, bytes) => slowSyncs.said(ms, bytes),
         onCompactionFailed: (err, bytes) =>
           o.logger.warn(
             { event: 'journal.compact_failed', dataDir, bytes, err: describeError(err) },
