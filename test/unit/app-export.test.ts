@@ -467,3 +467,36 @@ describe('an export under the worker server', () => {
     assert.equal(await end, 'stalled after the stall time');
   });
 });
+
+describe('an export whose threads cannot start', () => {
+  it('fails before any byte is sent, so the route can answer 503 rather than a 200 cut short', async (t) => {
+    const { createServer } = await import('node:http');
+    const { ExportPrepareError, streamCsv } = await import('../../src/app/export/stream.js');
+    // As piscina fails when the process or thread limit refuses it a thread.
+    const refused = Object.assign(new Error('Worker initialization failure: EAGAIN'), { code: 'ERR_WORKER_INIT_FAILED' });
+    const pool = { format: () => Promise.reject(refused), close: async () => undefined };
+    const seen: { error?: unknown; headersSent?: boolean } = {};
+    const server = createServer((req, res) => {
+      streamCsv(req, res, pool, [['a', 'b'], ['1', '2']], 'x').then(
+        () => res.end(),
+        (err: unknown) => {
+          seen.error = err;
+          seen.headersSent = res.headersSent;
+          res.writeHead(503).end();
+        },
+      );
+    });
+    server.listen(0, '127.0.0.1');
+    await once(server, 'listening');
+    t.after(() => {
+      server.closeAllConnections();
+      server.close();
+    });
+    const { port } = server.address() as { port: number };
+    const answer = await rawGet(`http://127.0.0.1:${port}/export`, {});
+    assert.equal(answer.status, 503);
+    assert.ok(seen.error instanceof ExportPrepareError);
+    assert.equal((seen.error as Error).cause, refused);
+    assert.equal(seen.headersSent, false);
+  });
+});

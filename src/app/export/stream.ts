@@ -76,7 +76,18 @@ export function attachmentOf(name: string): string {
 /** The export handles its own send stall: see streamCsv. */
 function keepTimeoutToExport(): void {}
 
-/** Resolves once the whole CSV went out, the client closed the connection, or it stopped reading. */
+/** The export's first chunk failed, before anything was sent: its threads did not start (a thread limit) or failed. */
+export class ExportPrepareError extends Error {
+  constructor(cause: unknown) {
+    super(`the export's first rows could not be formatted: ${cause instanceof Error ? cause.message : String(cause)}`, { cause });
+    this.name = 'ExportPrepareError';
+  }
+}
+
+/**
+ * Resolves once the whole CSV went out, the client closed the connection, or it stopped reading.
+ * Rejects with ExportPrepareError, before any byte is sent, when the first rows cannot be formatted.
+ */
 export async function streamCsv(
   req: IncomingMessage,
   res: ServerResponse,
@@ -90,6 +101,31 @@ export async function streamCsv(
   // would ever see it, and a write to the closed response never drains.
   if (res.destroyed) return 'client_closed';
   const gzip = acceptsGzip(req);
+  let width = 0;
+  const pending: Promise<Buffer>[] = [];
+  let next = 0;
+  const schedule = () => {
+    while (pending.length < AHEAD && next < values.length) {
+      pending.push(pool.format({ rows: values.slice(next, next + CHUNK_ROWS), width }));
+      next += CHUNK_ROWS;
+    }
+  };
+  if (req.method !== 'HEAD') {
+    // Every row as wide as the widest (RFC 4180: each record the same number of fields): the Sheets
+    // API trims trailing empty cells, so rows come back ragged, and a row wider than the header
+    // (a note in a column past it) left the rows above it short. An empty row becomes a row of
+    // empty fields, not a blank line, which CSV readers skip (pandas does by default).
+    for (const row of values) if (row.length > width) width = row.length;
+    schedule();
+    // The first chunk before the headers: threads that cannot start (a process or thread limit)
+    // failed the export after its 200, and the client got a closed connection and no answer.
+    try {
+      await pending[0];
+    } catch (err) {
+      await Promise.allSettled(pending);
+      throw new ExportPrepareError(err);
+    }
+  }
   res.writeHead(200, {
     'Content-Type': 'text/csv; charset=utf-8',
     'Content-Disposition': attachmentOf(`${filename}.csv`),
@@ -139,22 +175,7 @@ export async function streamCsv(
   }
   const out: Writable = zip ?? res;
   if (options.bom) out.write(UTF8_BOM);
-  // Every row as wide as the widest (RFC 4180: each record the same number of fields): the Sheets
-  // API trims trailing empty cells, so rows come back ragged, and a row wider than the header
-  // (a note in a column past it) left the rows above it short. An empty row becomes a row of
-  // empty fields, not a blank line, which CSV readers skip (pandas does by default).
-  let width = 0;
-  for (const row of values) if (row.length > width) width = row.length;
-  const pending: Promise<Buffer>[] = [];
-  let next = 0;
-  const schedule = () => {
-    while (pending.length < AHEAD && next < values.length) {
-      pending.push(pool.format({ rows: values.slice(next, next + CHUNK_ROWS), width }));
-      next += CHUNK_ROWS;
-    }
-  };
   try {
-    schedule();
     while (pending.length > 0 && !aborted) {
       const chunk = await (pending.shift() as Promise<Buffer>);
       schedule();

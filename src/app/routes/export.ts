@@ -1,10 +1,11 @@
 // GET /api/export?sheet=<tab or A1 range> (admin token): the sheet as a streamed CSV.
 
+import { describeError } from '../../errors.js';
 import type { AppDeps } from '../deps.js';
 import { sheetsFailure } from '../deps.js';
 import type { CsvPool } from '../export/pool.js';
-import { SEND_STALL_MS, streamCsv } from '../export/stream.js';
-import { invalidField } from '../http.js';
+import { ExportPrepareError, SEND_STALL_MS, streamCsv } from '../export/stream.js';
+import { HttpError, invalidField } from '../http.js';
 import { nonUtf8Params } from '../query-utf8.js';
 import type { Handler } from '../router.js';
 import { parseA1, quoteSheetName } from '../../sheets/a1.js';
@@ -81,7 +82,14 @@ export function exportRoute(deps: AppDeps, pool: CsvPool): Handler {
       throw sheetsFailure(err, 'sheet');
     }
     const started = Date.now();
-    const end = await streamCsv(req, res, pool, values, exportFilename(sheet), { bom });
+    let end: Awaited<ReturnType<typeof streamCsv>>;
+    try {
+      end = await streamCsv(req, res, pool, values, exportFilename(sheet), { bom });
+    } catch (err) {
+      if (!(err instanceof ExportPrepareError)) throw err;
+      deps.ctx.logger.warn({ event: 'app.export_failed', sheet, rows: values.length, err: describeError(err.cause) }, `${err.message}; answered 503 export_unavailable (a process or thread limit: TasksMax=, pids.max?)`);
+      throw new HttpError('export_unavailable', 'the export could not be prepared on this worker; retry after Retry-After', { headers: { 'Retry-After': '5' } });
+    }
     const fields = { sheet, rows: values.length, ms: Date.now() - started };
     if (end === 'complete') deps.ctx.logger.info({ event: 'app.export', ...fields }, 'sheet exported');
     else if (end === 'client_closed') deps.ctx.logger.info({ event: 'app.export_aborted', reason: end, ...fields }, 'the client closed the connection before the end of the export');
