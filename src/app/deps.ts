@@ -103,7 +103,7 @@ const OPERATOR_FAILURES: ReadonlySet<string> = new Set([
   'CORRAL_ERR_SHEETS_NOT_A_SHEET',
   'CORRAL_ERR_SHEETS_AUTH',
   'CORRAL_ERR_SHEETS_CREDENTIALS',
-  'CORRAL_ERR_SHEETS_UPSTREAM',
+  'CORRAL_ERR_SHEETS_TOO_LARGE',
 ]);
 
 /** Maps a Sheets-layer failure to an HTTP answer (the code says which kind, see src/errors.ts). */

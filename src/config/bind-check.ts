@@ -100,9 +100,12 @@ export async function bindPortProblems(settings: Partial<Pick<Settings, 'CORRAL_
     const bind = settings[name];
     return bind === undefined || bind.port === 0 ? [] : [{ name, bind }];
   });
-  const checks = await Promise.all(binds.map(({ bind }) => checkBindPort(bind)));
-  return binds.flatMap(({ name, bind }, i) => {
-    const check = checks[i];
-    return check?.taken ? [{ name, value: schema[name].format(bind), why: check.why }] : [];
-  });
+  // One after the other: two binds on one port (an overlap, refused on its own) would each find
+  // the other's listener and read as taken by "another process".
+  const problems: PortProblem[] = [];
+  for (const { name, bind } of binds) {
+    const check = await checkBindPort(bind);
+    if (check.taken) problems.push({ name, value: schema[name].format(bind), why: check.why });
+  }
+  return problems;
 }

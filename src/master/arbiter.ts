@@ -56,6 +56,8 @@ const TICK_MS = 250;
  * children's silence. (A step of the system clock is none: the arbiter's clock is monotonic.)
  */
 const MASTER_STALL_MS = 5000;
+/** A tick this long after the last (four times its period): the master itself did not run meanwhile. */
+const MASTER_PAUSE_MS = 1000;
 
 
 export class Arbiter {
@@ -168,8 +170,7 @@ export class Arbiter {
     if (this.finished || this.ticking) return;
     this.ticking = true;
     try {
-      this.discountStall();
-      this.loopBlocks.observe(this.children.values());
+      this.observeBeats(this.discountStall());
       this.handleIntents();
       this.reap();
       this.murder();
@@ -196,15 +197,27 @@ export class Arbiter {
     for (let i = 0; i < 2 && this.intents.length > 0; i++) this.tick();
   }
 
-  private discountStall(): void {
+  /** Discounts a stall of the master's own from its children's silence; returns how long since the last tick. */
+  private discountStall(): number {
     const now = this.now();
     const gap = now - (this.lastTickAt ?? now);
     this.lastTickAt = now;
-    if (gap <= MASTER_STALL_MS) return;
-    this.loopBlocks.forget();
+    if (gap <= MASTER_STALL_MS) return gap;
     // Never past now: beats read since the master resumed are already counted as of now.
     for (const c of this.children.values()) c.lastBeatAt = Math.min(now, c.lastBeatAt + gap);
     this.log.warn({ event: 'master.stalled', ms: gap }, `the master did not run for ${Math.round(gap / 100) / 10} s; that time does not count as its children's silence`);
+    return gap;
+  }
+
+  /**
+   * Children's heartbeat silences (loop-blocks.ts), but not on a tick after the master itself did
+   * not run for a while: the beats sent meanwhile wait unread in the pipes (the tick's timer runs
+   * before the loop reads them), and every child read as blocked (a SIGSTOP of 3.5 s said all of
+   * them). What was marked before is forgotten then too; the next tick reads afresh.
+   */
+  private observeBeats(sinceLastTickMs: number): void {
+    if (sinceLastTickMs > MASTER_PAUSE_MS) this.loopBlocks.forget();
+    else this.loopBlocks.observe(this.children.values());
   }
 
   private handleIntents(): void {

@@ -16,6 +16,8 @@ import { Arbiter, type Intent } from './arbiter.js';
 import { createConnectionGauges } from './connection-gauges.js';
 import { connectionsWithin, readOpenFilesLimit } from '../fd-limit.js';
 import { fdLimitShortfall, warnFdLimit } from './fd-limit-check.js';
+import { taskLimitShortfall, warnTaskLimit } from './task-limit-check.js';
+import { readTaskLimit } from '../task-limit.js';
 import { createHostCounters } from './host-counters.js';
 import { noopNotifier, type Notifier } from './notify.js';
 import { fatalStderrLine, type FatalReason } from './fatal-stderr.js';
@@ -131,6 +133,9 @@ export async function runMaster(loaded: LoadedSettings, entry: MasterEntryPoints
   // Workers inherit the master's open-files limit: a cap they cannot hold is lowered under it, and said.
   const fdLimit = readOpenFilesLimit();
   let fdNeedSaid = warnFdLimit(logger, settings, fdLimit)?.need;
+  // Its process and thread limit, which a fork or a thread past it fails (and reloads double).
+  const taskLimit = readTaskLimit();
+  let taskNeedSaid = warnTaskLimit(logger, settings, taskLimit)?.need;
   const fdCeiling = connectionsWithin(fdLimit?.soft);
   const counterTable = createCounterTableOrWarn(logger);
   arbiter = new Arbiter({
@@ -154,6 +159,9 @@ export async function runMaster(loaded: LoadedSettings, entry: MasterEntryPoints
       const need = fdLimitShortfall(next, fdLimit)?.need;
       if (need !== undefined && need !== fdNeedSaid) warnFdLimit(logger, next, fdLimit);
       fdNeedSaid = need;
+      const tasks = taskLimitShortfall(next, taskLimit)?.need;
+      if (tasks !== undefined && tasks !== taskNeedSaid) warnTaskLimit(logger, next, taskLimit);
+      taskNeedSaid = tasks;
       gracefulTimeoutS = next.CORRAL_GRACEFUL_TIMEOUT;
       recordMaster('the reloaded settings', 'corral stop falls back to .env');
     },

@@ -60,6 +60,8 @@ const FALL_BACK_ON: ReadonlySet<string> = new Set([
   'CORRAL_ERR_SHEETS_TIMEOUT',
   'CORRAL_ERR_SHEETS_QUOTA',
   'CORRAL_ERR_SHEETS_UPSTREAM',
+  // A tab grown past the size a read may have: the copy from before it still serves.
+  'CORRAL_ERR_SHEETS_TOO_LARGE',
 ]);
 
 /**

@@ -322,3 +322,19 @@ test('a worker whose loop blocks for seconds, short of CORRAL_TIMEOUT, is said o
     await c.stop();
   }
 });
+
+test("the master's own pause (SIGSTOP for 3.5 s) is no child's blocked loop: none is said", async () => {
+  const c = await startCorral({ app: 'basic.mjs', workers: 2 });
+  try {
+    c.kill('SIGSTOP');
+    await new Promise((r) => setTimeout(r, 3500));
+    c.kill('SIGCONT');
+    // A few ticks and heartbeats after it resumed; then a child that does block is still said.
+    await new Promise((r) => setTimeout(r, 2500));
+    assert.deepEqual(c.events('worker.loop_blocked').concat(c.events('keeper.loop_blocked')), []);
+    assert.equal((await http(`${c.url}/work?ms=3000`)).status, 200);
+    await c.waitForLog((l) => l.event === 'worker.loop_blocked', 10_000, 'a real block said');
+  } finally {
+    await c.stop();
+  }
+});

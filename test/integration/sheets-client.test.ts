@@ -519,10 +519,10 @@ describe('retries with backoff', () => {
     withHarness(async (h) => {
       const b = h.backend({ maxResponseBytes: 100 });
       const e = await rejection(b.getValues('Players'));
-      assert.equal(e.code, 'CORRAL_ERR_SHEETS_UPSTREAM');
+      assert.equal(e.code, 'CORRAL_ERR_SHEETS_TOO_LARGE');
       assert.equal(e.reason, 'TOO_LARGE');
       assert.equal(e.retryable, false);
-      assert.match(e.message, /answer to values\.get of "Players" was cut off: response body larger than 100 bytes; read a smaller range/);
+      assert.match(e.message, /answer to values\.get of "Players" was cut off: response body larger than 100 bytes: a range is read whole, .*move old rows to another tab or spreadsheet, or read a smaller range/);
       assert.equal(e.attempts, 1);
       assert.equal(h.emulator.counters().calls['values.get'], 1, 'one download, not one per retry');
     }));

@@ -500,3 +500,51 @@ describe('an export whose threads cannot start', () => {
     assert.equal(seen.headersSent, false);
   });
 });
+
+describe('the export thread pool when the system will not start a thread', () => {
+  it('fails the export, and its close leaves no task behind to throw at the worker\'s drain', async (t) => {
+    const { createCsvPool } = await import('../../src/app/export/pool.js');
+    const unhandled: unknown[] = [];
+    const onUnhandled = (err: unknown) => unhandled.push(err);
+    process.on('unhandledRejection', onUnhandled);
+    t.after(() => process.off('unhandledRejection', onUnhandled));
+    // A stack no thread can have: its creation fails with EAGAIN, as under a thread limit.
+    const pool = createCsvPool(1, { resourceLimits: { stackSizeMb: 1e9 } });
+    for (let i = 0; i < 2; i++) await assert.rejects(pool.format({ rows: [['a']], width: 1 }), { code: 'ERR_WORKER_INIT_FAILED' });
+    await pool.close();
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    assert.deepEqual(unhandled, [], 'no orphaned task rejected at the close');
+  });
+});
+
+describe('an export whose client leaves while its first rows are formatted', () => {
+  it('ends as the client closing, at once, not after a send stall per slice', { timeout: 20_000 }, async (t) => {
+    const { createServer } = await import('node:http');
+    const { createCsvPool } = await import('../../src/app/export/pool.js');
+    const { streamCsv } = await import('../../src/app/export/stream.js');
+    // A cold pool: its thread starts with the first rows, and the client leaves before they are done.
+    const pool = createCsvPool(1);
+    const values = Array.from({ length: 50_000 }, (_, i) => [`row-${i}`, 'x'.repeat(50)]);
+    let ended!: (end: string) => void;
+    const end = new Promise<string>((resolve) => (ended = resolve));
+    const server = createServer((req, res) => {
+      const started = Date.now();
+      void streamCsv(req, res, pool, values, 'big', { sendStallMs: 2000 }).then((how) => ended(`${how} in ${Date.now() - started < 2000 ? 'less than' : 'over'} the stall time`));
+    });
+    server.listen(0, '127.0.0.1');
+    await once(server, 'listening');
+    const { port } = server.address() as { port: number };
+    t.after(async () => {
+      server.closeAllConnections();
+      server.close();
+      await pool.close();
+    });
+    const socket = connect(port, '127.0.0.1');
+    await once(socket, 'connect');
+    socket.write('GET /export HTTP/1.1\r\nHost: x\r\n\r\n');
+    // Gone within a few ms, long before a cold thread has formatted its first rows.
+    await new Promise((resolve) => setTimeout(resolve, 5));
+    socket.destroy();
+    assert.equal(await end, 'client_closed in less than the stall time');
+  });
+});

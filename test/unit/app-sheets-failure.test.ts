@@ -10,13 +10,14 @@ import { CorralError } from '../../src/errors.js';
 const failure = (code: string, extra: Record<string, unknown> = {}) => Object.assign(new CorralError(code as never, 'from the sheets layer'), extra);
 
 test("a failure only the operator can end says so; one that passes says to retry shortly; the quota's says to wait", () => {
-  for (const code of ['CORRAL_ERR_SHEETS_FORBIDDEN', 'CORRAL_ERR_SHEETS_NOT_FOUND', 'CORRAL_ERR_SHEETS_NOT_A_SHEET', 'CORRAL_ERR_SHEETS_AUTH', 'CORRAL_ERR_SHEETS_CREDENTIALS', 'CORRAL_ERR_SHEETS_UPSTREAM']) {
+  for (const code of ['CORRAL_ERR_SHEETS_FORBIDDEN', 'CORRAL_ERR_SHEETS_NOT_FOUND', 'CORRAL_ERR_SHEETS_NOT_A_SHEET', 'CORRAL_ERR_SHEETS_AUTH', 'CORRAL_ERR_SHEETS_CREDENTIALS', 'CORRAL_ERR_SHEETS_TOO_LARGE']) {
     const answer = sheetsFailure(failure(code));
     assert.equal(answer.status, 503, code);
     assert.equal(answer.error, 'sheets_unavailable', code);
     assert.equal(answer.message, "the sheet cannot be read: a problem on the server's side that its operator must fix (the server's log says which)", code);
   }
-  for (const code of ['CORRAL_ERR_SHEETS_UNAVAILABLE', 'CORRAL_ERR_SHEETS_TIMEOUT', 'CORRAL_ERR_KEEPER_UNAVAILABLE', 'CORRAL_ERR_KEEPER_SLOW']) {
+  // A catch-all for odd answers, often passing (an unreadable body), and what an unknown keeper code becomes.
+  for (const code of ['CORRAL_ERR_SHEETS_UPSTREAM', 'CORRAL_ERR_SHEETS_UNAVAILABLE', 'CORRAL_ERR_SHEETS_TIMEOUT', 'CORRAL_ERR_KEEPER_UNAVAILABLE', 'CORRAL_ERR_KEEPER_SLOW']) {
     assert.equal(sheetsFailure(failure(code)).message, 'the sheet cannot be reached right now; retry shortly', code);
   }
   const quota = sheetsFailure(failure('CORRAL_ERR_SHEETS_QUOTA_WAIT', { retryAfterMs: 12_500 }));

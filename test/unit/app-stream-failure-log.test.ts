@@ -4,6 +4,7 @@
 import assert from 'node:assert/strict';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { describe, it } from 'node:test';
+import { CHUNK_ROWS } from '../../src/app/export/stream.js';
 import { StreamFailureLog } from '../../src/app/stream-failure-log.js';
 import { captureLogger } from '../fixtures/capture-logger.js';
 import { createFakeSheets } from '../fixtures/fake-sheets.js';
@@ -13,9 +14,10 @@ const TOKEN = 'admin-token-0123456789';
 
 describe('answers that fail after their headers', () => {
   it('exports failing mid-stream are one app.stream_failed line with the error, and one app.stream_recovered once an export goes through', async () => {
-    // A cell the export threads cannot be handed (not cloneable): every export of this tab fails
-    // after its 200 went out.
-    const broken = [['name', 'code'], ['Alice', Symbol('not a cell') as unknown as string]];
+    // A cell the export threads cannot be handed (not cloneable), past the first chunk of rows
+    // (which is formatted before the headers): every export of this tab fails after its 200 went out.
+    const good = Array.from({ length: CHUNK_ROWS }, (_, i) => [`P${i}`, `C${i}`]);
+    const broken = [['name', 'code'], ...good, ['Alice', Symbol('not a cell') as unknown as string]];
     const sheets = createFakeSheets({ Broken: broken, Players: [['name', 'code'], ['Bob', 'P002']] });
     const log = await captureLogger('worker');
     const app = await startApp({ CORRAL_RATE_LIMIT: '0', CORRAL_ADMIN_TOKEN: TOKEN }, sheets, { logger: log.logger });
@@ -45,6 +47,21 @@ describe('answers that fail after their headers', () => {
           ['app.stream_recovered', 'info', 10],
         ],
       );
+    } finally {
+      await app.close();
+      log.close();
+    }
+  });
+
+  it('an export whose first rows fail (before its headers) is answered 500 as the handler\'s error, not a 200 cut short', async () => {
+    const sheets = createFakeSheets({ Broken: [['name', 'code'], ['Alice', Symbol('not a cell') as unknown as string]] });
+    const log = await captureLogger('worker');
+    const app = await startApp({ CORRAL_RATE_LIMIT: '0', CORRAL_ADMIN_TOKEN: TOKEN }, sheets, { logger: log.logger });
+    try {
+      const r = await fetch(`${app.url}/api/export?sheet=Broken`, { headers: { authorization: `Bearer ${TOKEN}` } });
+      assert.equal(r.status, 500);
+      assert.equal(((await r.json()) as { error: string }).error, 'internal_error');
+      assert.deepEqual(log.lines().filter((l) => String(l.event).startsWith('app.stream_') || l.event === 'app.export_failed'), []);
     } finally {
       await app.close();
       log.close();

@@ -115,3 +115,8 @@ test('config --check, with no corral running for these settings, refuses ports a
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('two binds on one port (an overlap, refused on its own) are not each taken for the other: no port is said to be held', async () => {
+  const port = await freePort();
+  assert.deepEqual(await bindPortProblems({ CORRAL_BIND: { host: '0.0.0.0', port }, CORRAL_ADMIN_BIND: { host: '127.0.0.1', port } }), []);
+});

@@ -101,12 +101,30 @@ export async function streamCsv(
   // would ever see it, and a write to the closed response never drains.
   if (res.destroyed) return 'client_closed';
   const gzip = acceptsGzip(req);
+  let aborted = false;
+  let stalled = false;
+  // This export cuts a client that stopped reading itself (progressOr, below) and logs why. A
+  // 'timeout' listener on the response tells the server so (node:http's contract): corral's
+  // worker, whose send timeout would otherwise close the socket first, leaves it alone.
+  res.on('timeout', keepTimeoutToExport);
+  // One listener for the whole stream: a per-drain `once(res, 'close')` would pile up listeners.
+  // Before the first chunk is awaited: a client leaving meanwhile is seen.
+  const closed = new Promise<void>((resolve) =>
+    res.once('close', () => {
+      aborted = !res.writableFinished;
+      resolve();
+    }),
+  );
   let width = 0;
   const pending: Promise<Buffer>[] = [];
   let next = 0;
   const schedule = () => {
     while (pending.length < AHEAD && next < values.length) {
-      pending.push(pool.format({ rows: values.slice(next, next + CHUNK_ROWS), width }));
+      const chunk = pool.format({ rows: values.slice(next, next + CHUNK_ROWS), width });
+      // Awaited in its turn; a chunk that fails while the one before it is awaited was an
+      // unhandled rejection meanwhile, which ends a worker (Node's default).
+      chunk.catch(() => undefined);
+      pending.push(chunk);
       next += CHUNK_ROWS;
     }
   };
@@ -125,6 +143,10 @@ export async function streamCsv(
       await Promise.allSettled(pending);
       throw new ExportPrepareError(err);
     }
+    if (aborted || res.destroyed) {
+      await Promise.allSettled(pending);
+      return 'client_closed';
+    }
   }
   res.writeHead(200, {
     'Content-Type': 'text/csv; charset=utf-8',
@@ -139,19 +161,6 @@ export async function streamCsv(
     res.end();
     return 'complete';
   }
-  let aborted = false;
-  let stalled = false;
-  // This export cuts a client that stopped reading itself (progressOr, below) and logs why. A
-  // 'timeout' listener on the response tells the server so (node:http's contract): corral's
-  // worker, whose send timeout would otherwise close the socket first, leaves it alone.
-  res.on('timeout', keepTimeoutToExport);
-  // One listener for the whole stream: a per-drain `once(res, 'close')` would pile up listeners.
-  const closed = new Promise<void>((resolve) =>
-    res.once('close', () => {
-      aborted = !res.writableFinished;
-      resolve();
-    }),
-  );
   // Waits for `event` while the client reads; one that has not taken a slice in stallMs is cut off.
   const progressOr = async (event: Promise<unknown>): Promise<void> => {
     let timer: NodeJS.Timeout | undefined;

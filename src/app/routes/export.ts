@@ -87,7 +87,10 @@ export function exportRoute(deps: AppDeps, pool: CsvPool): Handler {
       end = await streamCsv(req, res, pool, values, exportFilename(sheet), { bom });
     } catch (err) {
       if (!(err instanceof ExportPrepareError)) throw err;
-      deps.ctx.logger.warn({ event: 'app.export_failed', sheet, rows: values.length, err: describeError(err.cause) }, `${err.message}; answered 503 export_unavailable (a process or thread limit: TasksMax=, pids.max?)`);
+      // Any other failure of the first rows (a bug, a cell the threads cannot take) is the
+      // handler's error, answered 500 as such, before the headers rather than as a cut 200.
+      if ((err.cause as { code?: unknown } | undefined)?.code !== 'ERR_WORKER_INIT_FAILED') throw err.cause;
+      deps.ctx.logger.warn({ event: 'app.export_failed', sheet, rows: values.length, err: describeError(err.cause) }, `${err.message}; answered 503 export_unavailable: the system would not start an export thread (a process or thread limit: TasksMax=, pids.max, ulimit -u)`);
       throw new HttpError('export_unavailable', 'the export could not be prepared on this worker; retry after Retry-After', { headers: { 'Retry-After': '5' } });
     }
     const fields = { sheet, rows: values.length, ms: Date.now() - started };

@@ -232,8 +232,8 @@ export function mapTransportError(err: TransportError, ctx: ErrorContext): Sheet
     // Not transient: every retry would download as much again, pay a quota token, and fail.
     const subject = ctx.operation === 'token' ? what : `Google's answer to ${ctx.operation} of ${rangesText(ctx)}`;
     return make(
-      'CORRAL_ERR_SHEETS_UPSTREAM',
-      `${subject} was cut off: ${err.message} (64 MiB): a range is read whole, so keep it under that as Google sends it (about 300,000 rows of 200 bytes): move old rows to another tab or spreadsheet, or read a smaller range (fewer rows or columns)`,
+      'CORRAL_ERR_SHEETS_TOO_LARGE',
+      `${subject} was cut off: ${err.message}: a range is read whole, so keep it under that as Google sends it (64 MiB is about 300,000 rows of 200 bytes): move old rows to another tab or spreadsheet, or read a smaller range (fewer rows or columns)`,
       { reason: 'TOO_LARGE', applied, retryable: false, cause: err },
     );
   }

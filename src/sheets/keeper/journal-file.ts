@@ -331,14 +331,12 @@ export class JournalFile {
     const fh = this.fh;
     if (buf.length === 0) return;
     const before = this.size;
+    const started = performance.now();
     try {
-      const started = performance.now();
       await writeFully(fh, buf, this.path);
       await fh.datasync();
       this.fsyncs++;
       this.size = before + buf.length;
-      const ms = performance.now() - started;
-      if (ms >= SLOW_SYNC_MS) this.slowSync?.(ms, buf.length);
     } catch (err) {
       // A half-written group (ENOSPC, EIO; any number of its bytes may be in the file) must not stay
       // in front of later records: cut it off. If that fails, `tornAt` makes the next write cut it first.
@@ -346,6 +344,9 @@ export class JournalFile {
       await this.cutTornTail(fh, before).catch(() => undefined);
       throw err;
     }
+    // Outside the try: the group is durable, and nothing the telling does may cut it off.
+    const ms = performance.now() - started;
+    if (ms >= SLOW_SYNC_MS) this.slowSync?.(ms, buf.length);
   }
 
   /** Truncates the file back to `at` (the end of the last durable group), durably. */

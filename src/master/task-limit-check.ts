@@ -1,0 +1,49 @@
+// At start (and at each reload that changes the worker count), the process and thread limit the
+// master runs under (task-limit.ts) against what corral's processes take. Too low, and a worker's
+// fork fails (CORRAL_ERR_FORK), or its threads do and it aborts or hangs as it boots; a reload,
+// whose new generation boots while the old one serves, needs twice the workers. Corral does not
+// refuse to start: it says so at once, with the fixes, rather than at the first fork that fails.
+
+import type { Settings } from '../config/schema.js';
+import type { Logger } from '../log/logger.js';
+import { TASKS_PER_PROCESS, tasksNeeded, type TaskLimit } from '../task-limit.js';
+
+type TaskSettings = Pick<Settings, 'CORRAL_WORKERS' | 'CORRAL_EXPORT_THREADS'>;
+
+export interface TaskLimitShortfall {
+  readonly limit: TaskLimit;
+  readonly need: number;
+  /** The most workers the limit leaves room for, reloads included (at least 1). */
+  readonly fittingWorkers: number;
+}
+
+/** Undefined when the limit is unknown or high enough. */
+export function taskLimitShortfall(s: TaskSettings, limit: TaskLimit | undefined): TaskLimitShortfall | undefined {
+  if (!limit) return undefined;
+  const need = tasksNeeded(s.CORRAL_WORKERS, s.CORRAL_EXPORT_THREADS);
+  if (limit.max >= need) return undefined;
+  const perWorker = 2 * TASKS_PER_PROCESS + 2 * s.CORRAL_EXPORT_THREADS;
+  const fittingWorkers = Math.max(1, Math.floor((limit.max - 2 * TASKS_PER_PROCESS) / perWorker));
+  return { limit, need, fittingWorkers };
+}
+
+export function taskLimitMessage(f: TaskLimitShortfall, s: TaskSettings): string {
+  const what = f.limit.source === 'pids.max' ? `the cgroup's pids.max ${f.limit.max} (systemd's TasksMax=, a container's --pids-limit)` : `RLIMIT_NPROC ${f.limit.max} (ulimit -u)`;
+  const fix = f.limit.source === 'pids.max' ? `TasksMax=${f.need} in corral's unit (systemctl edit corral), or --pids-limit ${f.need} for its container` : `ulimit -u ${f.need} in the shell that starts corral (LimitNPROC=${f.need} in a unit)`;
+  return (
+    `the process and thread limit, ${what}, is below the ${f.need} tasks corral may need: ${s.CORRAL_WORKERS} workers, the keeper and the master at about ${TASKS_PER_PROCESS} threads each, ` +
+    `twice the workers during a reload (the new generation boots while the old one serves), and ${s.CORRAL_EXPORT_THREADS} export thread(s) per worker. ` +
+    `A fork past it fails (CORRAL_ERR_FORK), and a thread past it aborts or hangs a process as it boots. Fix: ${fix}, or lower CORRAL_WORKERS to ${f.fittingWorkers}`
+  );
+}
+
+/** Logs the shortfall, if any (task_limit.low, warn, CORRAL_ERR_TASK_LIMIT); returns it. */
+export function warnTaskLimit(logger: Logger, s: TaskSettings, limit: TaskLimit | undefined): TaskLimitShortfall | undefined {
+  const f = taskLimitShortfall(s, limit);
+  if (!f) return undefined;
+  logger.warn(
+    { event: 'task_limit.low', code: 'CORRAL_ERR_TASK_LIMIT', task_limit: f.limit.max, source: f.limit.source, tasks_current: f.limit.current ?? null, tasks_need: f.need, fix: { CORRAL_WORKERS: f.fittingWorkers, limit: f.need } },
+    taskLimitMessage(f, s),
+  );
+  return f;
+}

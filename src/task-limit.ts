@@ -1,0 +1,65 @@
+// The process and thread limit corral runs under: a cgroup's pids.max (systemd's TasksMax=, a
+// container's --pids-limit) and RLIMIT_NPROC (ulimit -u, for a user other than root). Every node
+// process is about a dozen tasks (its main thread, libuv's four, V8's and the inspector's), and a
+// fork or thread past the limit fails: the fork with EAGAIN (a worker that cannot boot), a thread
+// with an abort or a process that hangs while booting. Read from /proc (Linux); undefined where it
+// cannot be said.
+
+import { readFileSync } from 'node:fs';
+
+/** Tasks (threads) of one corral process at rest: measured 12 for a worker and the keeper (Node 20). */
+export const TASKS_PER_PROCESS = 12;
+
+export interface TaskLimit {
+  /** The smaller of the limits found, and what sets it. */
+  readonly max: number;
+  readonly source: 'pids.max' | 'RLIMIT_NPROC';
+  /** Tasks already counted against it (the cgroup's pids.current), when known. */
+  readonly current: number | undefined;
+}
+
+/** The cgroup v2 (`0::/path`) or v1 pids controller (`N:pids:/path`) path of /proc/self/cgroup. */
+export function pidsCgroupDir(cgroupText: string, root = '/sys/fs/cgroup'): string | undefined {
+  const lines = cgroupText.split('\n');
+  const v1 = lines.map((l) => /^\d+:pids:(.*)$/.exec(l)?.[1]).find((p) => p !== undefined);
+  if (v1 !== undefined) return `${root}/pids${v1}`;
+  const v2 = lines.map((l) => /^0::(.*)$/.exec(l)?.[1]).find((p) => p !== undefined);
+  return v2 === undefined ? undefined : `${root}${v2}`;
+}
+
+/** "Max processes" of /proc/PID/limits (the soft limit); undefined when unlimited or absent. */
+export function parseNprocLimit(limitsText: string): number | undefined {
+  const soft = /^Max processes\s+(\S+)/m.exec(limitsText)?.[1];
+  return soft !== undefined && /^\d+$/.test(soft) ? Number(soft) : undefined;
+}
+
+function read(path: string): string | undefined {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch {
+    return undefined;
+  }
+}
+
+/** The limit this process runs under, as /proc and the cgroup filesystem say it; undefined if none. */
+export function readTaskLimit(isRoot = process.getuid?.() === 0): TaskLimit | undefined {
+  const found: TaskLimit[] = [];
+  const dir = pidsCgroupDir(read('/proc/self/cgroup') ?? '');
+  const max = dir === undefined ? undefined : read(`${dir}/pids.max`)?.trim();
+  if (max !== undefined && /^\d+$/.test(max)) {
+    const current = read(`${dir}/pids.current`)?.trim();
+    found.push({ max: Number(max), source: 'pids.max', current: current !== undefined && /^\d+$/.test(current) ? Number(current) : undefined });
+  }
+  // Root is not held to RLIMIT_NPROC.
+  const nproc = isRoot ? undefined : parseNprocLimit(read('/proc/self/limits') ?? '');
+  if (nproc !== undefined) found.push({ max: nproc, source: 'RLIMIT_NPROC', current: undefined });
+  return found.sort((a, b) => a.max - b.max)[0];
+}
+
+/**
+ * Tasks corral needs: its master, the keeper and `workers` workers, twice the workers during a
+ * reload (the new generation boots while the old one serves), and each worker's export threads.
+ */
+export function tasksNeeded(workers: number, exportThreads: number): number {
+  return (2 * workers + 2) * TASKS_PER_PROCESS + 2 * workers * exportThreads;
+}

@@ -1,0 +1,50 @@
+// The process and thread limit corral runs under (pids.max, RLIMIT_NPROC), read from /proc and
+// the cgroup filesystem, and the master's warning when it is below what corral's processes take.
+
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { taskLimitMessage, taskLimitShortfall, warnTaskLimit } from '../../src/master/task-limit-check.js';
+import { parseNprocLimit, pidsCgroupDir, readTaskLimit, tasksNeeded, TASKS_PER_PROCESS } from '../../src/task-limit.js';
+import { captureLogger } from '../fixtures/capture-logger.js';
+
+test("finds the pids controller's directory of a cgroup v2 or v1 hierarchy, and the soft RLIMIT_NPROC", () => {
+  assert.equal(pidsCgroupDir('0::/system.slice/corral.service\n'), '/sys/fs/cgroup/system.slice/corral.service');
+  assert.equal(pidsCgroupDir('9:name=systemd:/\n8:pids:/docker/abc\n0::/\n'), '/sys/fs/cgroup/pids/docker/abc');
+  assert.equal(pidsCgroupDir(''), undefined);
+  const limits = 'Limit                     Soft Limit           Hard Limit           Units\nMax processes             4096                 8192                 processes\n';
+  assert.equal(parseNprocLimit(limits), 4096);
+  assert.equal(parseNprocLimit(limits.replace('4096', 'unlimited')), undefined);
+});
+
+test('reads this process\'s limit where there is one; root is not held to RLIMIT_NPROC', () => {
+  const limit = readTaskLimit(true);
+  if (limit) {
+    assert.equal(limit.source, 'pids.max');
+    assert.ok(limit.max > 0);
+  }
+});
+
+test('says a limit below what corral may need, with what to set: the limit, or the workers it leaves room for', async () => {
+  // 16 workers with 1 export thread: (32 + 2) x 12 + 32 = 440 tasks.
+  assert.equal(tasksNeeded(16, 1), (2 * 16 + 2) * TASKS_PER_PROCESS + 32);
+  const s = { CORRAL_WORKERS: 16, CORRAL_EXPORT_THREADS: 1 };
+  assert.equal(taskLimitShortfall(s, { max: 1000, source: 'pids.max', current: 40 }), undefined);
+  assert.equal(taskLimitShortfall(s, undefined), undefined);
+  const short = taskLimitShortfall(s, { max: 300, source: 'pids.max', current: 40 });
+  assert.equal(short?.need, 440);
+  // (300 - 24) / 26 workers: 10.
+  assert.equal(short?.fittingWorkers, 10);
+  assert.ok(short && tasksNeeded(short.fittingWorkers, 1) <= 300 && tasksNeeded(short.fittingWorkers + 1, 1) > 300);
+  const log = await captureLogger('worker');
+  try {
+    warnTaskLimit(log.logger, s, { max: 300, source: 'pids.max', current: 40 });
+    const line = log.lines().find((l) => l.event === 'task_limit.low');
+    assert.equal(line?.code, 'CORRAL_ERR_TASK_LIMIT');
+    assert.equal(line?.level, 'warn');
+    assert.deepEqual(line?.fix, { CORRAL_WORKERS: 10, limit: 440 });
+    assert.match(String(line?.msg), /^the process and thread limit, the cgroup's pids\.max 300 \(systemd's TasksMax=, a container's --pids-limit\), is below the 440 tasks corral may need: 16 workers.*Fix: TasksMax=440 in corral's unit.*or lower CORRAL_WORKERS to 10$/);
+  } finally {
+    log.close();
+  }
+  assert.match(taskLimitMessage({ limit: { max: 100, source: 'RLIMIT_NPROC', current: undefined }, need: 440, fittingWorkers: 2 }, s), /RLIMIT_NPROC 100 \(ulimit -u\).*ulimit -u 440/);
+});
