@@ -15,6 +15,7 @@ import { firstRowOf } from '../a1.js';
 import { saveCacheHandoff, takeCacheHandoff, type TakenHandoff } from './cache-handoff.js';
 import { JournalSlowSyncLog } from './slow-sync-log.js';
 import { ChangeFeed, type WatchAnswer } from './change-feed.js';
+import { CopyIdentities } from './copy-identity.js';
 import { systemClock, type Clock } from './clock.js';
 import { Flusher, type HeaderCopy } from './flusher.js';
 import { logHeldForOtherSheet } from './held-rows-log.js';
@@ -24,7 +25,7 @@ import { acquireKeeperLock, type KeeperLock } from './lock.js';
 import { reportOtherSheetHolder } from './lock-holder.js';
 import { fetchRangeFor, mergePending } from './merge.js';
 import { pacer, type AfterAttempt, type BeforeAttempt } from './pacing.js';
-import type { WireLoginCount, WireRead } from './protocol.js';
+import type { WireLoginCount, WireRead, WireUnchanged } from './protocol.js';
 import { QuotaBucket } from './quota.js';
 import { QuotaLedger } from './quota-ledger.js';
 import { QuotaRefusals } from './quota-refusals.js';
@@ -118,9 +119,14 @@ export class Keeper {
   private readonly feed = new ChangeFeed();
   /**
    * Reads cut from a widened fetch (fetchRangeFor) with nothing journaled, by the tier's value
-   * they were cut from, then by range: a new fetch is a new value, and its old cuts go with it.
+   * bytes they were cut from, then by range: a fetch of other bytes is a new value, and its old
+   * cuts go with it.
    */
-  private readonly cuts = new WeakMap<object, Map<string, { readonly values: readonly (readonly string[])[]; readonly jsonBytes: Buffer }>>();
+  private readonly cuts = new WeakMap<Buffer, Map<string, { readonly values: readonly (readonly string[])[]; readonly jsonBytes: Buffer }>>();
+  /** What names each copy answered, for the workers' refreshes of a copy they hold (copy-identity.ts). */
+  private readonly copies = new CopyIdentities(this.feed.epoch);
+  /** Reads answered "unchanged": the worker held the copy, and no rows were sent (its figure). */
+  private unchangedAnswers = 0;
   private readonly clock: Clock;
   private readonly meter: UpstreamMeter;
   private readonly readQuota: QuotaBucket;
@@ -303,7 +309,7 @@ export class Keeper {
         k.server = new KeeperServer(
           o.socketPath,
           {
-            read: (range, heldOnly) => (heldOnly && !k.holds(range) ? Promise.resolve(undefined) : k.readAnswer(range)),
+            read: (range, heldOnly, have) => (heldOnly && !k.holds(range) ? Promise.resolve(undefined) : k.readAnswer(range, have)),
             append: (range, rows, idempotency, header) => k.append(range, rows, idempotency, header),
             watch: (since, epoch, timeoutMs) => k.watch(since, epoch, timeoutMs),
             settleLogin: (nameHash, failed, windowMs) => k.settleLogin(nameHash, failed, windowMs),
@@ -372,8 +378,11 @@ export class Keeper {
     }
   }
 
-  /** The read, and the JSON of its values as pieces of bytes when they can be had without serialising them all. */
-  private async resolve(range: string): Promise<{ read: KeeperRead; valuesJson: readonly Buffer[] | undefined }> {
+  /**
+   * The read, and the JSON of its values as pieces of bytes when they can be had without
+   * serialising them all (made only when asked: an answer "unchanged" sends none).
+   */
+  private async resolve(range: string): Promise<{ read: KeeperRead & { readonly copy: string }; valuesJson: () => readonly Buffer[] | undefined }> {
     // A read right of column A is fetched from column A, for the merge to see the rows' ids.
     const fetched = fetchRangeFor(range);
     let r: TierRead;
@@ -389,12 +398,13 @@ export class Keeper {
     const v = r.value;
     const sheet = sheetOfRange(range);
     const pending = this.journal.rowsFor(sheet, v.fetchStartedAt);
-    // A widened read with nothing journaled is the same cut of the same fetch every time: cut and
-    // serialised once per fetch and range, not per read (every worker re-reads after each append).
-    const memo = pending.length === 0 ? this.cuts.get(v) : undefined;
+    // A widened read with nothing journaled is the same cut of the same bytes every time: cut and
+    // serialised once per fetched value and range, not per read (every worker re-reads after each
+    // append). Keyed by the bytes, which a refresh that found them unchanged keeps (read-tier.ts).
+    const memo = pending.length === 0 ? this.cuts.get(v.jsonBytes) : undefined;
     const known = memo?.get(range);
     const merged = known ? { values: known.values, added: 0 } : mergePending(range, v.values, pending);
-    const read: KeeperRead = {
+    const read = {
       range,
       values: merged.values,
       fetchedAt: v.fetchedAt,
@@ -404,28 +414,32 @@ export class Keeper {
       pendingRows: merged.added,
       backend: this.backend.kind,
       now: this.clock.now(),
+      copy: this.copies.of(v.jsonBytes, pending),
       via: r.via,
     };
-    // The tier's JSON of these very values, when no journaled row was merged in nor columns cut.
-    if (merged.values === v.values) return { read, valuesJson: [v.jsonBytes] };
-    if (known) return { read, valuesJson: [known.jsonBytes] };
-    if (pending.length === 0) {
-      let byRange = this.cuts.get(v);
-      if (!byRange) this.cuts.set(v, (byRange = new Map()));
-      const cut = { values: merged.values, jsonBytes: Buffer.from(JSON.stringify(merged.values)) };
-      byRange.set(range, cut);
-      return { read, valuesJson: [cut.jsonBytes] };
-    }
-    // Journaled rows below the fetched ones: the tier's JSON without its closing bracket, then
-    // only the new rows. Each read of a tab being written to (every worker re-reads after each
-    // append) serialised the whole tab again.
-    if (merged.below) {
-      const tail = JSON.stringify(merged.below);
-      if (v.values.length === 0) return { read, valuesJson: [Buffer.from(tail)] };
-      if (merged.below.length === 0) return { read, valuesJson: [v.jsonBytes] };
-      return { read, valuesJson: [v.jsonBytes.subarray(0, v.jsonBytes.length - 1), Buffer.from(`,${tail.slice(1)}`)] };
-    }
-    return { read, valuesJson: undefined };
+    const valuesJson = (): readonly Buffer[] | undefined => {
+      // The tier's JSON of these very values, when no journaled row was merged in nor columns cut.
+      if (merged.values === v.values) return [v.jsonBytes];
+      if (known) return [known.jsonBytes];
+      if (pending.length === 0) {
+        let byRange = this.cuts.get(v.jsonBytes);
+        if (!byRange) this.cuts.set(v.jsonBytes, (byRange = new Map()));
+        const cut = { values: merged.values, jsonBytes: Buffer.from(JSON.stringify(merged.values)) };
+        byRange.set(range, cut);
+        return [cut.jsonBytes];
+      }
+      // Journaled rows below the fetched ones: the tier's JSON without its closing bracket, then
+      // only the new rows. Each read of a tab being written to (every worker re-reads after each
+      // append) serialised the whole tab again.
+      if (merged.below) {
+        const tail = JSON.stringify(merged.below);
+        if (v.values.length === 0) return [Buffer.from(tail)];
+        if (merged.below.length === 0) return [v.jsonBytes];
+        return [v.jsonBytes.subarray(0, v.jsonBytes.length - 1), Buffer.from(`,${tail.slice(1)}`)];
+      }
+      return undefined;
+    };
+    return { read, valuesJson };
   }
 
   /**
@@ -465,12 +479,19 @@ export class Keeper {
    * was copied twice on its way to the socket (flattened, then encoded): several workers asking
    * for a tab of 300k rows at once held a copy each, hundreds of MB of the keeper's peak.
    */
-  async readAnswer(range: string): Promise<readonly Buffer[]> {
+  async readAnswer(range: string, have?: string): Promise<readonly Buffer[]> {
     const { read, valuesJson } = await this.resolve(range);
-    if (valuesJson === undefined) return [Buffer.from(JSON.stringify(read))];
     const { values: _values, ...rest } = read;
+    // The worker holds these very rows (`have`, copy-identity.ts): only the new times go back,
+    // and it keeps its rows and everything it built from them.
+    if (have !== undefined && have === read.copy) {
+      this.unchangedAnswers++;
+      return [Buffer.from(JSON.stringify({ ...rest, unchanged: true } satisfies WireUnchanged))];
+    }
+    const pieces = valuesJson();
+    if (pieces === undefined) return [Buffer.from(JSON.stringify(read))];
     const head = JSON.stringify(rest);
-    return [Buffer.from(`${head.slice(0, -1)},"values":`), ...valuesJson, CLOSING_BRACE];
+    return [Buffer.from(`${head.slice(0, -1)},"values":`), ...pieces, CLOSING_BRACE];
   }
 
   /**
@@ -585,6 +606,8 @@ export class Keeper {
       idempotencyKeysEvicted: this.journal.idempotencyFigures().evicted,
       idempotencyKeysEvictedByPlayerShare: this.journal.idempotencyFigures().ownerEvicted,
       keeperRequests: this.server?.stats().requests ?? 0,
+      // Reads of a copy the worker held whose rows had not changed: answered without them.
+      unchangedAnswers: this.unchangedAnswers,
       // Absent without REDIS_URL (an absent series reads as "not used", a 0 as "down").
       ...this.sharing?.figures(),
     };

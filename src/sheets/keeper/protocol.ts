@@ -3,6 +3,10 @@
 //   GET  /read?range=R&held=only → WireRead when the keeper can answer from its copy at once
 //                                 (fresh, or stale within SHEET_CACHE_MAX_STALE), else at once
 //                                 WireNotHeld: nothing waits for Google or the read quota
+//   GET  /read?range=R&have=C   → WireUnchanged when the answer would be the copy C (its `copy`)
+//                                 again: the same rows, with this answer's times; else WireRead.
+//                                 A keeper of a build before it ignores `have` and answers
+//                                 WireRead without `copy`, which the worker takes as it is.
 //   POST /append {range, rows, idempotency?: {key, fingerprint, answer}, header?}
 //                               → WireReceipt, only after the rows are fsynced in the journal
 //                                 (or at once with `replayed` when the key is held); `header`:
@@ -39,7 +43,26 @@ export interface WireRead {
    * the worker reads them relative to this.
    */
   readonly now: number;
+  /**
+   * What names these rows (copy-identity.ts): another answer with the same `copy` has the same
+   * `values`, byte for byte. A worker refreshing the copy it holds sends it back as `have`.
+   * Absent from a keeper of a build before it (a reload's overlap).
+   */
+  readonly copy?: string;
 }
+
+/**
+ * The answer to `have=C` when the rows are still those of copy C: everything WireRead says but
+ * the rows, which the worker keeps (the same arrays, so what it built from them stays valid), with
+ * the new times: a refresh that found the same bytes moves `fetchedAt` and `expiresAt` on.
+ */
+export interface WireUnchanged extends Omit<WireRead, 'values' | 'copy'> {
+  readonly unchanged: true;
+  readonly copy: string;
+}
+
+/** What GET /read answers. */
+export type WireReadAnswer = WireRead | WireUnchanged;
 
 /** The answer to a `held=only` read of a range the keeper has no copy of that it may serve now. */
 export interface WireNotHeld {

@@ -473,17 +473,30 @@ export class ReadTier {
     if (this.abort.signal.aborted) return undefined;
     const copy = this.sharedCopies.take(range, found, this.clock.now(), st);
     if (!copy) return undefined;
-    const changed = this.changes(range, st, copy.value);
-    this.install(range, st, copy.value);
+    const value = this.keepingSameBytes(st, copy.value);
+    const changed = this.changes(range, st, value);
+    this.install(range, st, value);
     st.adoptedStamp = copy.stamp;
     this.counts.shared++;
     if (changed) this.o.onChange?.(range);
-    return copy.value;
+    return value;
+  }
+
+  /**
+   * `value`, but with the rows and bytes of the copy held when its bytes are the same: a refresh
+   * that found the range as it was keeps them (the same objects, the old new ones dropped), so the
+   * copy keeps its name (copy-identity.ts) and workers holding it are answered "unchanged", and
+   * what the keeper made of them (its cuts) stays valid. Its times are the new fetch's.
+   */
+  private keepingSameBytes(st: RangeState, value: CachedValue): CachedValue {
+    const held = st.value;
+    if (!held || held.jsonBytes === value.jsonBytes || !held.jsonBytes.equals(value.jsonBytes)) return value;
+    return { ...value, values: held.values, jsonBytes: held.jsonBytes };
   }
 
   /** Whether installing `value` changes what the workers were told of the range (see everFilled). */
   private changes(range: string, st: RangeState, value: CachedValue): boolean {
-    return st.value ? !st.value.jsonBytes.equals(value.jsonBytes) : this.everFilled.has(range);
+    return st.value ? st.value.jsonBytes !== value.jsonBytes && !st.value.jsonBytes.equals(value.jsonBytes) : this.everFilled.has(range);
   }
 
   private async fetchUpstream(range: string, st: RangeState, onRetry: RetryListener): Promise<CachedValue> {
@@ -495,7 +508,7 @@ export class ReadTier {
       // are those it had when it closed the tier (cache-handoff.ts).
       this.abort.signal.throwIfAborted();
       const done = this.clock.now();
-      const value = cachedValue(range, vr.values ?? [], started, done, this.o.ttlMs);
+      const value = this.keepingSameBytes(st, cachedValue(range, vr.values ?? [], started, done, this.o.ttlMs));
       const changed = this.changes(range, st, value);
       this.install(range, st, value);
       const failingSince = st.firstFailedAt ?? st.failingSince;

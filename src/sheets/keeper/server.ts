@@ -18,8 +18,9 @@ export interface KeeperHandlers {
   /**
    * The answer body as JSON bytes, in pieces (cached values are serialised once and shared by
    * every answer). `heldOnly`: undefined at once unless the keeper can answer from its copy now.
+   * `have`: the copy the worker holds (WireRead.copy), answered WireUnchanged when still current.
    */
-  read(range: string, heldOnly: boolean): Promise<readonly Buffer[] | undefined>;
+  read(range: string, heldOnly: boolean, have: string | undefined): Promise<readonly Buffer[] | undefined>;
   append(range: string, rows: unknown, idempotency: unknown, header: unknown): Promise<object>;
   watch(since: number, epoch: string | undefined, timeoutMs: number): Promise<WatchAnswer>;
   /** A name's failed logins shared by the sheet's hosts; `failed` counts one first. */
@@ -217,7 +218,7 @@ export class KeeperServer {
       if (req.method === 'GET' && url.pathname === '/read') {
         const range = url.searchParams.get('range');
         if (!range) throw new CorralError('CORRAL_ERR_SHEETS_BAD_RANGE', 'missing ?range=');
-        const answer = await this.h.read(range, url.searchParams.get('held') === 'only');
+        const answer = await this.h.read(range, url.searchParams.get('held') === 'only', url.searchParams.get('have') || undefined);
         if (answer) sendParts(res, 200, answer);
         else send(res, 200, NOT_HELD);
         return;
