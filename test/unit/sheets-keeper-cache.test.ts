@@ -144,6 +144,28 @@ describe('keeper cache tier (L2)', () => {
     assert.deepEqual(changes, ['Players']);
   });
 
+  it('a refresh that finds the same bytes keeps the rows and bytes held (the same objects) with its own times; other bytes are a new value', async () => {
+    const first = (await tier.get('Players')).value;
+    await clock.advance(TTL + 1);
+    await tier.get('Players');
+    await settle();
+    const refreshed = (await tier.get('Players')).value;
+    assert.equal(backend.count('get'), 2);
+    assert.notEqual(refreshed, first, 'a new value');
+    assert.equal(refreshed.values, first.values, 'holding the same rows');
+    assert.equal(refreshed.jsonBytes, first.jsonBytes, 'and the same bytes, so the copy keeps its name (copy-identity.ts)');
+    assert.equal(refreshed.fetchedAt, first.fetchedAt + TTL + 1, 'with the new fetch time');
+    assert.equal(refreshed.expiresAt, refreshed.fetchedAt + TTL);
+    (backend.tabs.get('Players') as string[][]).push(['Bob', 'P002']);
+    await clock.advance(TTL + 1);
+    await tier.get('Players');
+    await settle();
+    const changed = (await tier.get('Players')).value;
+    assert.notEqual(changed.values, first.values);
+    assert.notEqual(changed.jsonBytes, first.jsonBytes);
+    assert.equal(changed.values.length, 3);
+  });
+
   it('tells the journal whether a copy from before a time can still be served (and so still needs its rows)', async () => {
     const t0 = clock.now();
     await tier.get('Players');
