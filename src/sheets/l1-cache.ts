@@ -4,14 +4,17 @@
 // expires (`expiresAt` = upstream fetch + SHEET_CACHE_TTL), never longer, so L1 adds no staleness
 // of its own beyond the keeper's; a stale answer from the keeper (its refresh is running) is held
 // only STALE_HOLD_MS. The keeper also pushes invalidations (a tab got new rows or a new upstream
-// value) over the watch long-poll, which ends entries early. L1 never calls Google itself: every
+// value) over the watch long-poll, which ends entries early. A refresh of an entry whose rows the
+// keeper says are unchanged (WireUnchanged) stores the same rows with the new times: the entry's
+// `values` stays the same array, so whatever was built from it (records, the roster, the players
+// body) stays valid. L1 never calls Google itself: every
 // miss goes to the keeper, whose single-flight makes the host's one upstream call per range per TTL.
 // Expired entries stay (LRU-bounded) as a last resort while the keeper is unreachable, within
 // SHEET_CACHE_MAX_STALE.
 
 import { LRUCache } from 'lru-cache';
 import { parseA1 } from './a1.js';
-import type { WireRead } from './keeper/protocol.js';
+import type { WireRead, WireUnchanged } from './keeper/protocol.js';
 import type { SheetRead } from './types.js';
 
 /** How long a stale keeper answer is reused before asking again (its refresh is in flight). */
@@ -45,6 +48,21 @@ function sheetOf(range: string): string {
   }
 }
 
+/**
+ * Rows of a copy kept across a refresh the keeper answered "unchanged" are the same arrays: their
+ * size is counted once, not at each TTL (a pass over every cell of a large tab).
+ */
+const sizes = new WeakMap<WireRead['values'], number>();
+
+function valuesSize(values: WireRead['values']): number {
+  let n = sizes.get(values);
+  if (n === undefined) {
+    n = values.reduce((sum, row) => sum + row.reduce((m, c) => m + c.length + 4, 8), 64);
+    sizes.set(values, n);
+  }
+  return n;
+}
+
 export class L1Cache {
   private readonly lru: LRUCache<string, L1Entry>;
   /** Bumped by every expiry of a tab (and of all tabs): a read begun before one may miss its rows. */
@@ -61,7 +79,7 @@ export class L1Cache {
       // Capped at half the budget: lru-cache refuses an entry larger than maxSize, and a range
       // bigger than the cache would then go to the keeper on every read, with no fallback copy.
       // Half, not all: counted as the whole budget it would evict, and be evicted by, any other.
-      sizeCalculation: (e) => Math.min(Math.max(1, Math.floor(maxBytes / 2)), Math.max(1, e.read.range.length + e.read.values.reduce((n, row) => n + row.reduce((m, c) => m + c.length + 4, 8), 64))),
+      sizeCalculation: (e) => Math.min(Math.max(1, Math.floor(maxBytes / 2)), Math.max(1, e.read.range.length + valuesSize(e.read.values))),
     });
   }
 
@@ -86,6 +104,18 @@ export class L1Cache {
     const entry: L1Entry = { read, sheet: sheetOf(range), holdUntil, mayLackRows: !current, ownWriteVersion: ownWriteVersion ?? this.ownWriteVersionOf(range) };
     this.lru.set(range, entry);
     return entry;
+  }
+
+  /**
+   * Stores the keeper's answer to a refresh of `base` that says its rows are unchanged (the same
+   * `copy`): `base`'s rows, the very arrays, with the answer's times (a new fetch's expiry, or a
+   * stale answer's staleness), held as set() holds any answer. Undefined when the answer is not
+   * about `base`'s copy (never from a keeper that only answers the `have` it was sent).
+   */
+  setUnchanged(range: string, base: L1Entry, answer: WireUnchanged, now: number, version?: string, ownWriteVersion?: string): L1Entry | undefined {
+    if (base.read.copy === undefined || answer.copy !== base.read.copy) return undefined;
+    const { unchanged: _unchanged, ...times } = answer;
+    return this.set(range, { ...times, values: base.read.values }, now, version, ownWriteVersion);
   }
 
   /** Changes whenever this worker appended to the tab of `range` (noteOwnWrite). */

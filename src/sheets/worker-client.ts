@@ -12,7 +12,7 @@ import { destinationDigest, destinationOf } from './destination.js';
 import { OtherSheetError } from './keeper/other-sheet.js';
 import { KeeperLink } from './keeper-link.js';
 import type { KeeperRestartWindow } from './keeper-restart-window.js';
-import type { WireLoginCount, WireNotHeld, WireRead, WireReceipt } from './keeper/protocol.js';
+import type { WireLoginCount, WireNotHeld, WireRead, WireReadAnswer, WireReceipt } from './keeper/protocol.js';
 import { dataDirOf, keeperSocketPath, socketOutsideDataDir } from './keeper/socket-path.js';
 import { L1Cache, type L1Entry } from './l1-cache.js';
 import { OtherSheetLog } from './other-sheet-log.js';
@@ -44,7 +44,7 @@ export interface WorkerClientOptions {
  * the keeper's times were an hour ahead of the worker's, and L1 held every copy an hour past its
  * TTL: stale rows served as fresh, and no read reaching the keeper to refresh them.
  */
-function onOwnClock(wire: WireRead, now: number): WireRead {
+function onOwnClock<T extends WireReadAnswer>(wire: T, now: number): T {
   // An answer without `now` (a keeper of an older build, during a reload) is taken as it is.
   const shift = typeof wire.now === 'number' ? now - wire.now : 0;
   if (shift === 0) return wire;
@@ -110,7 +110,7 @@ class WorkerSheetsClient implements SheetsClient {
   private readonly answerWaitMs: number;
   /** Refusals by a keeper of another sheet (two corrals sharing a data dir). */
   private readonly otherSheet: OtherSheetLog;
-  private counts = { hits: 0, misses: 0, staleFallbacks: 0, appends: 0, errors: 0, invalidations: 0 };
+  private counts = { hits: 0, misses: 0, staleFallbacks: 0, appends: 0, errors: 0, invalidations: 0, unchangedRefreshes: 0 };
   private maxStaleSeen = 0;
 
   constructor(
@@ -300,17 +300,29 @@ class WorkerSheetsClient implements SheetsClient {
     const joined = this.inflight.get(range);
     if (joined && joined.version === version) return joined.entry;
     const path = `/read?range=${encodeURIComponent(range)}`;
+    // The copy held is named to the keeper (`have`), which answers "unchanged" rather than its
+    // rows when they are still these: the worker then keeps its arrays, and what the app built
+    // from them, instead of parsing the tab again at every TTL. Whatever ended the copy's hold (a
+    // notice, an own write, a new keeper), the keeper compares the rows it would answer now.
+    const base = held ? this.l1.peek(range) : undefined;
+    const have = base?.read.copy;
+    const asked = have === undefined ? path : `${path}&have=${encodeURIComponent(have)}`;
     const flight = {
       version,
       startedAt: performance.now(),
-      entry: this.checked(held ? this.link.call<WireRead>('GET', path) : this.firstRead(path))
+      entry: this.checked(held ? this.link.call<WireReadAnswer>('GET', asked) : this.firstRead(path))
         .then((wire) => {
           this.slowReads.ended(range, () => undefined);
           this.fallbacks.ended(range, (total) =>
             this.logger.info({ event: 'sheets.keeper_read_recovered', range, fallbacks: total }, `sheets: the keeper answers reads of ${range} again; ${total} were served from this worker's copy meanwhile`),
           );
           const now = this.now();
-          return this.l1.set(range, onOwnClock(wire, now), now, version, ownWriteVersion);
+          // A keeper of the build before (a reload's overlap) ignores `have`: its full answer is taken as it is.
+          if (!('unchanged' in wire)) return this.l1.set(range, onOwnClock(wire, now), now, version, ownWriteVersion);
+          const kept = base && this.l1.setUnchanged(range, base, onOwnClock(wire, now), now, version, ownWriteVersion);
+          if (!kept) throw new CorralError('CORRAL_ERR_KEEPER_UNAVAILABLE', `the keeper answered "unchanged" about a copy of ${range} this worker did not name`);
+          this.counts.unchangedRefreshes++;
+          return kept;
         })
         .finally(() => {
           if (this.inflight.get(range) === flight) this.inflight.delete(range);
@@ -374,6 +386,8 @@ class WorkerSheetsClient implements SheetsClient {
       l1Entries: this.l1.size,
       l1Bytes: this.l1.bytes,
       l1StaleFallbacks: this.counts.staleFallbacks,
+      // Refreshes the keeper answered "unchanged": the copy's rows kept, only its times moved on.
+      l1UnchangedRefreshes: this.counts.unchangedRefreshes,
       sheetsReadErrors: this.counts.errors,
       sheetsAppends: this.counts.appends,
       keeperRetries: this.link.retries,

@@ -326,6 +326,45 @@ describe('keeper over its local socket, with worker clients', () => {
     backend.release();
   });
 
+  it("a refresh of a range that did not change keeps every worker's rows (the same arrays); a change in the sheet or another worker's append brings new ones", async () => {
+    // 2 s: a copy past its TTL is answered stale while the keeper refreshes, and held a second.
+    settings = { ...settings, SHEET_CACHE_TTL: 2 };
+    const k = await startKeeper();
+    const [a, b] = [client(), client()];
+    const first = await a.read('Events');
+    const firstRecords = await a.records('Events');
+    // Past the TTL: the keeper refreshes, finds the same rows, and says so; only the times move on.
+    const refreshed = await until(
+      async () => {
+        const r = await a.read('Events');
+        return !r.stale && r.fetchedAt > first.fetchedAt && r;
+      },
+      'a refreshed copy',
+      10_000,
+    );
+    assert.ok(backend.count('get', 'Events') >= 2, 'fetched again');
+    assert.equal(refreshed.values, first.values, 'the rows held, not a parse of the same rows');
+    assert.equal((await a.records('Events')).records, firstRecords.records);
+    assert.ok(Number(a.figures().l1UnchangedRefreshes) >= 1);
+    assert.ok(Number(k.figures().unchangedAnswers) >= 1);
+    // Another worker's append: the keeper's notice ends a's copy, and its next read has the row.
+    const row = ['ev-2', 'P002', 'goal', '', '2024-03-02'];
+    await b.append('Events', [row]);
+    const withRow = await until(async () => {
+      const r = await a.read('Events');
+      return r.values.length === 3 && r;
+    }, "the appended row in the other worker's copy", 10_000);
+    assert.deepEqual(withRow.values.at(-1), row);
+    assert.notEqual(withRow.values, first.values);
+    // A change made in the sheet itself: the next refresh brings it.
+    backend.tabs.get('Events')?.splice(1, 0, ['ev-0', 'P000', 'joined', '', '2023-12-31']);
+    const edited = await until(async () => {
+      const r = await a.read('Events');
+      return r.values[1]?.[0] === 'ev-0' && r;
+    }, 'the edit in the sheet', 10_000);
+    assert.notEqual(edited.values, withRow.values);
+  });
+
   it('keeper errors reach the app with their codes', async () => {
     await startKeeper();
     const a = client();

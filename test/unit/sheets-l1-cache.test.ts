@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import type { WireRead } from '../../src/sheets/keeper/protocol.js';
+import type { WireRead, WireUnchanged } from '../../src/sheets/keeper/protocol.js';
 import { L1Cache } from '../../src/sheets/l1-cache.js';
 
 function wire(range: string, values: string[][], now: number): WireRead {
@@ -18,5 +18,34 @@ describe('worker L1 cache', () => {
     assert.ok(l1.peek('Players'), 'a small range stays next to it');
     l1.set('Teams', wire('Teams', [['b']], now), now);
     assert.equal(l1.peek('Events')?.read.values.length, 200, 'and is not evicted by the next small one');
+  });
+  it("a refresh answered unchanged keeps the entry's rows (the same arrays) with the answer's times; one about another copy is not taken", () => {
+    const l1 = new L1Cache(1 << 20);
+    const t0 = Date.now();
+    const base = l1.set('Players', { ...wire('Players', [['name'], ['Alice']], t0), copy: 'e.1' }, t0);
+    const t1 = t0 + 61_000;
+    const same: WireUnchanged = { range: 'Players', copy: 'e.1', unchanged: true, fetchedAt: t1, expiresAt: t1 + 60_000, stale: false, staleSeconds: 0, pendingRows: 0, backend: 'google', now: t1 };
+    const kept = l1.setUnchanged('Players', base, same, t1);
+    assert.ok(kept);
+    assert.equal(kept.read.values, base.read.values, 'the same rows');
+    assert.equal(l1.peek('Players'), kept);
+    assert.equal(kept.read.fetchedAt, t1);
+    assert.equal(kept.holdUntil, t1 + 60_000, 'held until the new expiry');
+    assert.equal(kept.read.copy, 'e.1');
+    assert.equal('unchanged' in kept.read, false);
+    // A stale "unchanged" (the keeper's refresh running) is held a moment, as any stale answer.
+    const stale = l1.setUnchanged('Players', kept, { ...same, stale: true, staleSeconds: 2, expiresAt: t1 - 2000 }, t1);
+    assert.equal(stale?.read.values, base.read.values);
+    assert.ok((stale?.holdUntil ?? 0) <= t1 + 1000);
+    // Not the copy named: nothing taken.
+    assert.equal(l1.setUnchanged('Players', kept, { ...same, copy: 'e.2' }, t1), undefined);
+    const unnamed = l1.set('Events', wire('Events', [['id']], t0), t0);
+    assert.equal(l1.setUnchanged('Events', unnamed, { ...same, range: 'Events' }, t1), undefined, 'an entry with no name (an older keeper) is never unchanged');
+    // A copy whose tab was expired while its read was on its way is kept, but not held (set()'s rule).
+    const version = l1.versionOf('Players');
+    l1.expireSheet('Players');
+    const late = l1.setUnchanged('Players', kept, same, t1, version);
+    assert.equal(late?.read.values, base.read.values);
+    assert.equal(late?.holdUntil, 0);
   });
 });

@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import type { Socket } from 'node:net';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, it } from 'node:test';
-import type { WireRead, WireReceipt } from '../../src/sheets/keeper/protocol.js';
+import type { WireRead, WireReceipt, WireUnchanged } from '../../src/sheets/keeper/protocol.js';
 import { createWorkerSheetsClient, keeperAnswerWaitMs, KEEPER_PATIENCE_MS } from '../../src/sheets/worker-client.js';
 import type { SheetsClient } from '../../src/sheets/types.js';
 import { captureLogger, type CapturedLogger } from '../fixtures/capture-logger.js';
@@ -19,7 +19,7 @@ const NEW_ROW = ['ev-2', 'P002', 'goal', '', '2024-03-02'];
 
 /** A keeper that answers /read when the test says so, with the rows the test says. */
 class ScriptedKeeper {
-  readonly reads: Array<{ url: string; answer(values: readonly (readonly string[])[]): void }> = [];
+  readonly reads: Array<{ url: string; answer(values: readonly (readonly string[])[]): void; send(body: object): void }> = [];
   /** How far the keeper's clock is ahead of Date.now() (its clock does not follow system clock steps). */
   clockAheadMs = 0;
   /** Long polls are held open until cutWatches() (as a keeper that restarts cuts them), rather than answered 404. */
@@ -67,6 +67,7 @@ class ScriptedKeeper {
             const read: WireRead = { range: 'Events', values, fetchedAt: now, expiresAt: now + 60_000, stale: false, staleSeconds: 0, pendingRows: 0, backend: 'google', now };
             send(read);
           },
+          send,
         });
       } else if (req.url?.startsWith('/watch') && this.holdWatches) {
         this.watches++;
@@ -607,6 +608,57 @@ describe('worker Sheets client', () => {
       assert.equal(said.length, 1, JSON.stringify(said));
       assert.equal(said[0]?.code, 'CORRAL_ERR_KEEPER_SLOW');
       assert.equal(said[0]?.range, 'Events');
+    } finally {
+      await worker.close();
+    }
+  });
+  it('a refresh the keeper answers "unchanged" keeps the rows held (the same arrays, and so the same records) with the new times; a changed copy brings new arrays; a keeper without copy names is taken in full', async () => {
+    const { worker, age } = clockedWorker();
+    /** The keeper's answer to the next /read, made by `body` with the keeper's clock; the `have` it was sent. */
+    const nextRead = async (read: Promise<unknown>, body: (now: number) => object): Promise<string | null> => {
+      const asked = keeper.reads.length;
+      await until(() => keeper.reads.length === asked + 1, 'a /read');
+      const r = keeper.reads[asked]!;
+      r.send(body(Date.now()));
+      await read;
+      return new URL(r.url, 'http://keeper').searchParams.get('have');
+    };
+    const times = (now: number) => ({ range: 'Events', fetchedAt: now, expiresAt: now + 60_000, stale: false, staleSeconds: 0, pendingRows: 0, backend: 'google' as const, now });
+    try {
+      const firstRead = worker.read('Events');
+      assert.equal(await nextRead(firstRead, (now) => ({ ...times(now), values: [HEADER, OLD_ROW], copy: 'e1.1' }) satisfies WireRead), null, 'no copy held, none named');
+      const first = await firstRead;
+      const firstRecords = await worker.records('Events');
+      // Past its expiry: the copy held is named, and the keeper says it is still these rows.
+      age(61_000);
+      const secondRead = worker.read('Events');
+      assert.equal(await nextRead(secondRead, (now) => ({ ...times(now), copy: 'e1.1', unchanged: true }) satisfies WireUnchanged), 'e1.1');
+      const second = await secondRead;
+      assert.equal(second.values, first.values, 'the very rows held');
+      assert.ok(second.fetchedAt >= first.fetchedAt + 61_000, 'with the new fetch time');
+      assert.equal(second.stale, false);
+      assert.equal((await worker.records('Events')).records, firstRecords.records, 'so the records built from them are kept too');
+      assert.equal(worker.cachedRecords('Events')?.records, firstRecords.records, 'and held until the new expiry');
+      assert.equal(keeper.reads.length, 2);
+      assert.equal(worker.figures().l1UnchangedRefreshes, 1);
+      // Changed: new rows, a new name.
+      age(61_000);
+      const thirdRead = worker.read('Events');
+      assert.equal(await nextRead(thirdRead, (now) => ({ ...times(now), values: [HEADER, OLD_ROW, NEW_ROW], copy: 'e1.2' }) satisfies WireRead), 'e1.1');
+      const third = await thirdRead;
+      assert.notEqual(third.values, first.values);
+      assert.deepEqual(third.values, [HEADER, OLD_ROW, NEW_ROW]);
+      assert.notEqual((await worker.records('Events')).records, firstRecords.records);
+      // A keeper of the build before (a reload's overlap) ignores the name: its full answer, with
+      // no name of its own, is taken; the next refresh names nothing.
+      age(61_000);
+      const fourthRead = worker.read('Events');
+      assert.equal(await nextRead(fourthRead, (now) => ({ ...times(now), values: [HEADER, NEW_ROW] })), 'e1.2');
+      assert.deepEqual((await fourthRead).values, [HEADER, NEW_ROW]);
+      age(61_000);
+      const fifthRead = worker.read('Events');
+      assert.equal(await nextRead(fifthRead, (now) => ({ ...times(now), values: [HEADER, NEW_ROW] })), null);
+      assert.equal(worker.figures().l1UnchangedRefreshes, 1);
     } finally {
       await worker.close();
     }
