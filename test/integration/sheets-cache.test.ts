@@ -3,7 +3,7 @@
 
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { request } from 'undici';
+import { Agent, request } from 'undici';
 import { startEmulator } from '../../src/sheets/emulator/index.js';
 import { waitFor } from '../helpers/corral.js';
 import { delay, http } from '../helpers/http.js';
@@ -141,6 +141,67 @@ describe('host-wide Sheets cache with the real master', () => {
       assert.ok(((await keeperFigures(c)).cacheStaleHits ?? 0) > staleHitsBefore, 'the reads reached the keeper, which answered from its cache');
       assert.deepEqual(c.events('sheets.keeper_read_fallback'), []);
       assert.deepEqual(await Promise.all(exports), Array(10).fill(200));
+    } finally {
+      await c.stop();
+      await emu.close();
+    }
+  });
+  it("a refresh of a range that did not change leaves every worker's copy as it was (l1UnchangedRefreshes), and a change made in the sheet shows after the TTL", async () => {
+    const emu = await startEmulator();
+    const c = await startWithEmulator(emu, 2, { SHEET_CACHE_TTL: '2', SHEET_CACHE_MAX_STALE: '600' });
+    // Each request on a connection of its own, so that they reach both workers (a kept-alive
+    // connection stays with the worker it was handed to).
+    const once = async (path: string) => {
+      const agent = new Agent();
+      try {
+        return await http(`${c.url}${path}`, { dispatcher: agent });
+      } finally {
+        await agent.close();
+      }
+    };
+    const players = async () => (await once('/read?range=Players')).json<ReadAnswer>();
+    try {
+      await waitFor(async () => (await http(`${c.url}/read?range=Players`)).status === 200, 30_000, 'the first fill');
+      const first = await players();
+      const getsBefore = emu.counters().calls['values.get'];
+      // Both workers read Players through several TTLs: each refresh finds the tab as it was.
+      const unchanged = new Map<number, number>();
+      await waitFor(
+        async () => {
+          await players();
+          const f = (await once('/figures')).json<Record<string, number>>();
+          unchanged.set(f.worker ?? 0, f.l1UnchangedRefreshes ?? 0);
+          return unchanged.size === 2 && [...unchanged.values()].every((n) => n >= 2);
+        },
+        30_000,
+        "both workers' copies kept across refreshes",
+      ).catch((err: Error) => {
+        throw new Error(`${err.message}: ${JSON.stringify([...unchanged])}`);
+      });
+      const kf = await keeperFigures(c);
+      assert.ok((kf.unchangedAnswers ?? 0) >= 4, `the keeper answered refreshes without rows (${kf.unchangedAnswers})`);
+      assert.ok(emu.counters().calls['values.get'] - getsBefore >= 2, 'the keeper did fetch the range again from the sheet');
+      const again = await players();
+      assert.deepEqual(again.values, first.values);
+      assert.ok(again.fetchedAt > first.fetchedAt, 'the times of the copy moved on');
+      // A change made in the sheet: it shows once the copy held passes its TTL.
+      const rows = emu.getSheet(emu.spreadsheetId, 'Players') ?? [];
+      const added = ['Zed Newcomer', 'P999', 'Green', 'player', '2024-05-01'];
+      emu.setSheet(emu.spreadsheetId, 'Players', [...rows, added]);
+      const changedAt = Date.now();
+      const showing = new Set<number>();
+      await waitFor(
+        async () => {
+          const r = await players();
+          if (r.values.some((row) => row[0] === added[0])) showing.add(r.worker);
+          return showing.size === 2;
+        },
+        20_000,
+        "the new row in both workers' copies",
+      );
+      const tookMs = Date.now() - changedAt;
+      console.log(`unchanged refreshes: keeper answered ${kf.unchangedAnswers} without rows; a change in the sheet showed after ${tookMs} ms (TTL 2 s)`);
+      assert.ok(tookMs < 8000, `the change showed within the TTL and a refresh (${tookMs} ms)`);
     } finally {
       await c.stop();
       await emu.close();
