@@ -7,7 +7,7 @@ import { statusOf, type HttpErrorCode } from '../errors.js';
 import { sendJson } from '../http/json.js';
 import { fieldCount } from '../http/field-count.js';
 
-export { prepareJson, sendJson, sendJsonText, sendPrepared, type PreparedJson } from '../http/json.js';
+export { prepareJson, prepareJsonPieces, sendJson, sendJsonText, sendPrepared, type PreparedJson } from '../http/json.js';
 
 export class HttpError extends Error {
   readonly status: number;

@@ -7,25 +7,31 @@ import type { ServerResponse } from 'node:http';
 import { describe, it } from 'node:test';
 import type { AppDeps } from '../../src/app/deps.js';
 import type { RequestInfo } from '../../src/app/router.js';
-import { playersRoute } from '../../src/app/routes/players.js';
+import { HEAD_APART_BYTES, playersRoute } from '../../src/app/routes/players.js';
 import type { SheetRead, SheetRecords } from '../../src/sheets/types.js';
 
-/** The body a call of the route writes, with the held copy `sheet`. */
-function answer(sheet: SheetRecords): { status: number; body: string } {
+/** The body a call of the route writes, with the held copy `sheet`, and in how many writes. */
+function answer(sheet: SheetRecords): { status: number; body: string; length: number } {
   let status = 0;
   let body = '';
+  let length = 0;
   const res = {
-    writeHead(s: number) {
+    writeHead(s: number, headers: Record<string, number>) {
       status = s;
+      length = headers['Content-Length'] ?? -1;
       return this;
     },
+    write(bytes: Buffer) {
+      body += bytes.toString('utf8');
+      return true;
+    },
     end(bytes: Buffer) {
-      body = bytes.toString('utf8');
+      body += bytes.toString('utf8');
     },
   } as unknown as ServerResponse;
   const deps = { playersRange: 'Players', cachedRecords: () => sheet } as unknown as AppDeps;
   void playersRoute(deps)({ res } as RequestInfo);
-  return { status, body };
+  return { status, body, length };
 }
 
 function copyOf(records: SheetRecords['records'], fetchedAt: number, stale: boolean): SheetRecords {
@@ -69,14 +75,14 @@ describe('GET /api/players body', () => {
       fetched_at: '2024-01-01T12:00:00.000Z',
       stale: false,
     });
-    let stale = { status: 0, body: '' };
+    let stale = { status: 0, body: '', length: 0 };
     assert.equal(
       arraysSerialisedBy(() => (stale = answer(copyOf(records, t0, true)))),
       0,
       'the players are not serialised again',
     );
     assert.deepEqual(JSON.parse(stale.body), { ...JSON.parse(first.body), stale: true });
-    let refreshed = { status: 0, body: '' };
+    let refreshed = { status: 0, body: '', length: 0 };
     assert.equal(arraysSerialisedBy(() => (refreshed = answer(copyOf(records, t0 + 30_000, false)))), 0);
     assert.deepEqual(JSON.parse(refreshed.body), { ...JSON.parse(first.body), fetched_at: '2024-01-01T12:00:30.000Z' });
     // The same answer again is the very body.
@@ -89,5 +95,18 @@ describe('GET /api/players body', () => {
     let body = '';
     assert.equal(arraysSerialisedBy(() => (body = answer(copyOf(other, t0, false)).body)), 1);
     assert.deepEqual(JSON.parse(body).players, [{ name: 'Carol', team: 'Green' }]);
+  });
+  it("a large roster's players are sent as they were made, their times after them (never copied again); Content-Length counts both", () => {
+    const many = Object.freeze(Array.from({ length: 2000 }, (_, i) => Object.freeze({ name: `Player ${i}`, code: `C${i}`, team: 'x'.repeat(40) })));
+    const first = answer(copyOf(many, t0, false));
+    assert.ok(first.length > HEAD_APART_BYTES);
+    assert.equal(Buffer.byteLength(first.body), first.length);
+    const parsed = JSON.parse(first.body) as { players: unknown[]; count: number; fetched_at: string; stale: boolean };
+    assert.equal(parsed.count, 2000);
+    assert.deepEqual(parsed.players[1], { name: 'Player 1', team: 'x'.repeat(40) });
+    let refreshed = { status: 0, body: '', length: 0 };
+    assert.equal(arraysSerialisedBy(() => (refreshed = answer(copyOf(many, t0 + 30_000, true)))), 0);
+    assert.equal(Buffer.byteLength(refreshed.body), refreshed.length);
+    assert.deepEqual(JSON.parse(refreshed.body), { ...parsed, fetched_at: '2024-01-01T12:00:30.000Z', stale: true });
   });
 });

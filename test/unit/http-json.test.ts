@@ -2,10 +2,11 @@ import assert from 'node:assert/strict';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
-import { prepareJson, sendJsonText, sendPrepared } from '../../src/http/json.js';
+import { prepareJson, prepareJsonPieces, sendJsonText, sendPrepared } from '../../src/http/json.js';
 
 describe('JSON answers', () => {
   const prepared = prepareJson('{"players":["Zoë"]}');
+  const pieces = prepareJsonPieces(Buffer.from('{"players":["Zoë"],"at":'), Buffer.from('"é"}'));
   let server: Server;
   let base: string;
   before(async () => {
@@ -13,6 +14,7 @@ describe('JSON answers', () => {
       // As a draining worker or the rate limit do: a header set before the prepared ones.
       if (req.url === '/with-header') res.setHeader('Connection', 'close');
       if (req.url === '/text') sendJsonText(res, 201, '{"a":"é"}', { 'Retry-After': '5' });
+      else if (req.url === '/pieces') sendPrepared(res, 200, pieces);
       else sendPrepared(res, 200, prepared);
     });
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -48,5 +50,13 @@ describe('JSON answers', () => {
     assert.equal(res.headers.get('content-length'), '10');
     assert.equal(res.headers.get('x-content-type-options'), 'nosniff');
     assert.deepEqual(await res.json(), { a: 'é' });
+  });
+  it('sends a body prepared in two pieces as one, its Content-Length counting both', async () => {
+    for (let i = 0; i < 2; i++) {
+      const res = await fetch(`${base}/pieces`);
+      assert.equal(res.status, 200);
+      assert.equal(res.headers.get('content-length'), String(Buffer.byteLength('{"players":["Zoë"],"at":"é"}')));
+      assert.deepEqual(await res.json(), { players: ['Zoë'], at: 'é' });
+    }
   });
 });

@@ -5,11 +5,11 @@
 // (and staleness state) and reused until the copy changes, so a request costs about what a static
 // body does. The players' JSON, the costly part (1.6 s for 300k rows), is made once per copy's
 // records: a refresh that found the roster unchanged keeps the records (worker-client.ts) and only
-// moves `fetched_at` and `stale` on, which costs a copy of the bytes, not the roster's JSON again.
+// moves `fetched_at` and `stale` on: a few bytes made again, sent after the players' (HEAD_APART_BYTES).
 
 import type { SheetRecords } from '../../sheets/types.js';
 import type { AppDeps } from '../deps.js';
-import { prepareJson, sendPrepared, type PreparedJson } from '../http.js';
+import { prepareJson, prepareJsonPieces, sendPrepared, type PreparedJson } from '../http.js';
 import { playerName, publicFields } from '../players.js';
 import type { Handler } from '../router.js';
 
@@ -17,12 +17,15 @@ interface BuiltBody {
   readonly fetchedAt: number;
   readonly stale: boolean;
   readonly body: PreparedJson;
-  /**
-   * How many of the body's first bytes are `{"players":[...],"count":N,"fetched_at":`, what the
-   * records make: the next body of the same records starts with them (no second copy is held).
-   */
-  readonly headBytes: number;
+  /** `{"players":[...],"count":N,"fetched_at":` as bytes: what the records make. */
+  readonly head: Buffer;
 }
+
+/**
+ * A head larger than this is sent as its own piece, ahead of the rest (prepareJsonPieces), and
+ * never copied: a head this small is copied into one body, which one write sends.
+ */
+export const HEAD_APART_BYTES = 64 * 1024;
 
 const bodies = new WeakMap<SheetRecords['records'], BuiltBody>();
 
@@ -30,15 +33,15 @@ function bodyOf(sheet: SheetRecords): PreparedJson {
   const { fetchedAt, stale } = sheet.read;
   const hit = bodies.get(sheet.records);
   if (hit && hit.fetchedAt === fetchedAt && hit.stale === stale) return hit.body;
-  let head: Buffer;
-  if (hit) head = hit.body.bytes.subarray(0, hit.headBytes);
-  else {
+  let head = hit?.head;
+  if (!head) {
     const players = sheet.records.filter((r) => playerName(sheet, r) !== '').map(publicFields);
     head = Buffer.from(`{"players":${JSON.stringify(players)},"count":${players.length},"fetched_at":`);
   }
-  const tail = Buffer.from(`${JSON.stringify(new Date(fetchedAt).toISOString())},"stale":${stale}}`);
-  const body = prepareJson(Buffer.concat([head, tail], head.length + tail.length));
-  bodies.set(sheet.records, { fetchedAt, stale, body, headBytes: head.length });
+  const rest = Buffer.from(`${JSON.stringify(new Date(fetchedAt).toISOString())},"stale":${stale}}`);
+  // A small head costs one copy; with the body in one piece, one write sends it.
+  const body = head.length > HEAD_APART_BYTES ? prepareJsonPieces(head, rest) : prepareJson(Buffer.concat([head, rest], head.length + rest.length));
+  bodies.set(sheet.records, { fetchedAt, stale, body, head });
   return body;
 }
 
