@@ -33,6 +33,13 @@ export function parseNprocLimit(limitsText: string): number | undefined {
   return soft !== undefined && /^\d+$/.test(soft) ? Number(soft) : undefined;
 }
 
+/** The cgroup directory above `dir`, up to the hierarchy's root (undefined past it). */
+function parentOf(dir: string): string | undefined {
+  const at = dir.lastIndexOf('/');
+  const up = dir.slice(0, at);
+  return up.length >= '/sys/fs/cgroup'.length && up !== dir ? up : undefined;
+}
+
 function read(path: string): string | undefined {
   try {
     return readFileSync(path, 'utf8');
@@ -44,9 +51,10 @@ function read(path: string): string | undefined {
 /** The limit this process runs under, as /proc and the cgroup filesystem say it; undefined if none. */
 export function readTaskLimit(isRoot = process.getuid?.() === 0): TaskLimit | undefined {
   const found: TaskLimit[] = [];
-  const dir = pidsCgroupDir(read('/proc/self/cgroup') ?? '');
-  const max = dir === undefined ? undefined : read(`${dir}/pids.max`)?.trim();
-  if (max !== undefined && /^\d+$/.test(max)) {
+  // The leaf's and every parent's: a limit on a slice (a user's, a pod's) holds the leaf too.
+  for (let dir = pidsCgroupDir(read('/proc/self/cgroup') ?? ''); dir !== undefined && dir.startsWith('/sys/fs/cgroup'); dir = parentOf(dir)) {
+    const max = read(`${dir}/pids.max`)?.trim();
+    if (max === undefined || !/^\d+$/.test(max)) continue;
     const current = read(`${dir}/pids.current`)?.trim();
     found.push({ max: Number(max), source: 'pids.max', current: current !== undefined && /^\d+$/.test(current) ? Number(current) : undefined });
   }

@@ -134,8 +134,7 @@ export async function runMaster(loaded: LoadedSettings, entry: MasterEntryPoints
   const fdLimit = readOpenFilesLimit();
   let fdNeedSaid = warnFdLimit(logger, settings, fdLimit)?.need;
   // Its process and thread limit, which a fork or a thread past it fails (and reloads double).
-  const taskLimit = readTaskLimit();
-  let taskNeedSaid = warnTaskLimit(logger, settings, taskLimit)?.need;
+  let taskNeedSaid = warnTaskLimit(logger, settings, readTaskLimit())?.need;
   const fdCeiling = connectionsWithin(fdLimit?.soft);
   const counterTable = createCounterTableOrWarn(logger);
   arbiter = new Arbiter({
@@ -159,6 +158,8 @@ export async function runMaster(loaded: LoadedSettings, entry: MasterEntryPoints
       const need = fdLimitShortfall(next, fdLimit)?.need;
       if (need !== undefined && need !== fdNeedSaid) warnFdLimit(logger, next, fdLimit);
       fdNeedSaid = need;
+      // Read again: a limit changed on the running unit (systemctl set-property corral TasksMax=).
+      const taskLimit = readTaskLimit();
       const tasks = taskLimitShortfall(next, taskLimit)?.need;
       if (tasks !== undefined && tasks !== taskNeedSaid) warnTaskLimit(logger, next, taskLimit);
       taskNeedSaid = tasks;

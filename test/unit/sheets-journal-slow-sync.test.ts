@@ -38,6 +38,11 @@ test('a group whose write and fsync take SLOW_SYNC_MS or longer is told with how
     assert.equal(told.length, 1);
     assert.ok((told[0]?.[0] ?? 0) >= SLOW_SYNC_MS, `${told[0]?.[0]} ms`);
     assert.ok((told[0]?.[1] ?? 0) > 0);
+    // A telling that throws (a log that cannot be written) fails no append: the group is durable.
+    file.onSlowSync(() => {
+      throw new Error('the log cannot be written');
+    });
+    await file.append([{ k: 'add', id: 'slow-again' }]);
     await file.close();
   } finally {
     rmSync(dir, { recursive: true, force: true });

@@ -344,9 +344,16 @@ export class JournalFile {
       await this.cutTornTail(fh, before).catch(() => undefined);
       throw err;
     }
-    // Outside the try: the group is durable, and nothing the telling does may cut it off.
+    // Outside the try: the group is durable, and nothing the telling does may cut it off or
+    // fail its appends (refused, they would be resent and land twice).
     const ms = performance.now() - started;
-    if (ms >= SLOW_SYNC_MS) this.slowSync?.(ms, buf.length);
+    if (ms >= SLOW_SYNC_MS) {
+      try {
+        this.slowSync?.(ms, buf.length);
+      } catch {
+        // A log line that could not be written is no failed append.
+      }
+    }
   }
 
   /** Truncates the file back to `at` (the end of the last durable group), durably. */
