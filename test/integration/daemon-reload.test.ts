@@ -435,9 +435,13 @@ test('SIGHUP while an old worker does seconds of synchronous work (CORRAL_TIMEOU
 });
 
 test('SIGHUP with an old worker stuck for good (its loop blocked): the new generation serves, and the stuck one is killed at CORRAL_TIMEOUT, after which the reload completes', async () => {
-  const c = await startCorral({ app: 'basic.mjs', workers: 2, env: { CORRAL_TIMEOUT: '6', CORRAL_STUCK_STACKS: 'false' } });
+  // The stuck worker is told to drain once a new one has settled (its boot and
+  // CORRAL_RELOAD_SETTLE's 2 s after the HUP, itself about 3 s after the spin began): a timeout of
+  // 10 s leaves that room on a loaded machine, where 6 s saw the timeout come first (a suite
+  // running beside it), and the kill then found the worker not yet draining.
+  const c = await startCorral({ app: 'basic.mjs', workers: 2, env: { CORRAL_TIMEOUT: '10', CORRAL_STUCK_STACKS: 'false' } });
   try {
-    const spin = http(`${c.url}/spin`, { timeoutMs: 30000 }).then(
+    const spin = http(`${c.url}/spin`, { timeoutMs: 40000 }).then(
       (r) => r.status,
       (err: Error) => err,
     );
