@@ -33,11 +33,10 @@ export function parseNprocLimit(limitsText: string): number | undefined {
   return soft !== undefined && /^\d+$/.test(soft) ? Number(soft) : undefined;
 }
 
-/** The cgroup directory above `dir`, up to the hierarchy's root (undefined past it). */
-function parentOf(dir: string): string | undefined {
-  const at = dir.lastIndexOf('/');
-  const up = dir.slice(0, at);
-  return up.length >= '/sys/fs/cgroup'.length && up !== dir ? up : undefined;
+/** The cgroup directory above `dir`, up to the hierarchy's `root` (undefined past it). */
+function parentOf(dir: string, root: string): string | undefined {
+  const up = dir.slice(0, dir.lastIndexOf('/'));
+  return up.length >= root.length && up !== dir ? up : undefined;
 }
 
 function read(path: string): string | undefined {
@@ -48,18 +47,26 @@ function read(path: string): string | undefined {
   }
 }
 
+export interface TaskLimitSources {
+  /** Root is not held to RLIMIT_NPROC. */
+  readonly isRoot?: boolean;
+  /** Where /proc and the cgroup filesystem are (a test's tree elsewhere). */
+  readonly proc?: string;
+  readonly cgroupRoot?: string;
+}
+
 /** The limit this process runs under, as /proc and the cgroup filesystem say it; undefined if none. */
-export function readTaskLimit(isRoot = process.getuid?.() === 0): TaskLimit | undefined {
+export function readTaskLimit(o: TaskLimitSources = {}): TaskLimit | undefined {
+  const { isRoot = process.getuid?.() === 0, proc = '/proc', cgroupRoot = '/sys/fs/cgroup' } = o;
   const found: TaskLimit[] = [];
   // The leaf's and every parent's: a limit on a slice (a user's, a pod's) holds the leaf too.
-  for (let dir = pidsCgroupDir(read('/proc/self/cgroup') ?? ''); dir !== undefined && dir.startsWith('/sys/fs/cgroup'); dir = parentOf(dir)) {
+  for (let dir = pidsCgroupDir(read(`${proc}/self/cgroup`) ?? '', cgroupRoot); dir !== undefined && dir.startsWith(cgroupRoot); dir = parentOf(dir, cgroupRoot)) {
     const max = read(`${dir}/pids.max`)?.trim();
     if (max === undefined || !/^\d+$/.test(max)) continue;
     const current = read(`${dir}/pids.current`)?.trim();
     found.push({ max: Number(max), source: 'pids.max', current: current !== undefined && /^\d+$/.test(current) ? Number(current) : undefined });
   }
-  // Root is not held to RLIMIT_NPROC.
-  const nproc = isRoot ? undefined : parseNprocLimit(read('/proc/self/limits') ?? '');
+  const nproc = isRoot ? undefined : parseNprocLimit(read(`${proc}/self/limits`) ?? '');
   if (nproc !== undefined) found.push({ max: nproc, source: 'RLIMIT_NPROC', current: undefined });
   return found.sort((a, b) => a.max - b.max)[0];
 }

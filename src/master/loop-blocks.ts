@@ -9,6 +9,7 @@
 
 import type { Logger } from '../log/logger.js';
 import { RepeatedFailure } from '../log/repeated-failure.js';
+import { secondsText } from '../seconds-text.js';
 import type { ChildRecord } from './registry.js';
 
 /** A child silent this long past its last beat is marked; said if it beats again before its kill. */
@@ -75,15 +76,14 @@ export class LoopBlocks {
   private say(c: ChildRecord, silentMs: number): void {
     const longest = this.longest[c.role];
     if (silentMs > longest.ms) Object.assign(longest, { ms: silentMs, id: c.id });
-    const s = (ms: number) => `${Math.round(ms / 100) / 10} s`;
     const who = c.role === 'keeper' ? 'the keeper' : `worker ${c.id}`;
     const waited = c.role === 'keeper' ? "the workers' reads and writes that needed it waited as long" : 'the requests it held waited as long';
     this.repeats[c.role].failed((since, total) => {
       const fields = { event: `${c.role}.loop_blocked`, worker_id: c.id, worker_pid: c.handle.pid, silent_ms: Math.round(silentMs), blocks: since, blocks_total: total, longest_ms: Math.round(longest.ms), longest_worker_id: longest.id };
       const message =
         since === 1
-          ? `${who} (pid ${c.handle.pid}) sent no heartbeat for ${s(silentMs)}: its event loop was blocked (a long synchronous step: the app's code, or a large sheet range parsed and rebuilt) or starved of CPU, and ${waited}; silent for CORRAL_TIMEOUT (${this.timeoutSeconds()} s) it is killed as stuck`
-          : `${since} more heartbeat silences of ${c.role === 'keeper' ? 'the keeper' : 'workers'} since the last such line, the longest ${s(longest.ms)}${c.role === 'keeper' ? '' : ` (worker ${longest.id})`}: event loops blocked or starved of CPU`;
+          ? `${who} (pid ${c.handle.pid}) sent no heartbeat for ${secondsText(silentMs)}: its event loop was blocked (a long synchronous step: the app's code, or a large sheet range parsed and rebuilt) or starved of CPU, and ${waited}; silent for CORRAL_TIMEOUT (${this.timeoutSeconds()} s) it is killed as stuck`
+          : `${since} more heartbeat silences of ${c.role === 'keeper' ? 'the keeper' : 'workers'} since the last such line, the longest ${secondsText(longest.ms)}${c.role === 'keeper' ? '' : ` (worker ${longest.id})`}: event loops blocked or starved of CPU`;
       this.log.warn(fields, message);
       Object.assign(longest, { ms: 0, id: 0 });
     });

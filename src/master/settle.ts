@@ -9,6 +9,7 @@ import { lateAfterMs } from '../heartbeat-interval.js';
 import type { Logger } from '../log/logger.js';
 import type { BootError, CrashLedger } from './crash-ledger.js';
 import type { ChildRecord } from './registry.js';
+import { secondsText } from '../seconds-text.js';
 
 type Settling = Pick<ChildRecord, 'state' | 'readyAt' | 'lastBeatAt' | 'beatIntervalMs' | 'settled'>;
 
@@ -19,11 +20,6 @@ type Settling = Pick<ChildRecord, 'state' | 'readyAt' | 'lastBeatAt' | 'beatInte
 export function settlesNow(c: Settling, now: number, settleMs: number): boolean {
   if (c.settled || c.state !== 'ready' || c.readyAt === undefined) return false;
   return now - c.readyAt >= settleMs && now - c.lastBeatAt <= lateAfterMs(c.beatIntervalMs);
-}
-
-/** "0.5 s": how long after its ready a worker died. */
-function seconds(ms: number): string {
-  return `${Math.round(ms / 100) / 10} s`;
 }
 
 /**
@@ -48,7 +44,7 @@ export function probationFailure(
   reloadingTo: number | undefined,
 ): BootError | undefined {
   if (!c.probation || c.settled || c.readyAt === undefined || c.generation !== reloadingTo) return undefined;
-  const after = `${seconds(Math.max(0, at - c.readyAt))} after it was ready, before it settled (CORRAL_RELOAD_SETTLE)`;
+  const after = `${secondsText(Math.max(0, at - c.readyAt))} after it was ready, before it settled (CORRAL_RELOAD_SETTLE)`;
   switch (end.kind) {
     case 'uncaught':
       return {

@@ -2,6 +2,9 @@
 // the cgroup filesystem, and the master's warning when it is below what corral's processes take.
 
 import assert from 'node:assert/strict';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { test } from 'node:test';
 import { taskLimitMessage, taskLimitShortfall, warnTaskLimit } from '../../src/master/task-limit-check.js';
 import { parseNprocLimit, pidsCgroupDir, readTaskLimit, tasksNeeded, TASKS_PER_PROCESS } from '../../src/task-limit.js';
@@ -16,11 +19,27 @@ test("finds the pids controller's directory of a cgroup v2 or v1 hierarchy, and 
   assert.equal(parseNprocLimit(limits.replace('4096', 'unlimited')), undefined);
 });
 
-test('reads this process\'s limit where there is one; root is not held to RLIMIT_NPROC', () => {
-  const limit = readTaskLimit(true);
-  if (limit) {
-    assert.equal(limit.source, 'pids.max');
-    assert.ok(limit.max > 0);
+test("takes the smallest pids.max of the cgroup and its parents (a slice's, a pod's), and a non-root user's RLIMIT_NPROC", () => {
+  const tree = mkdtempSync(join(tmpdir(), 'corral-task-limit-'));
+  try {
+    const proc = join(tree, 'proc');
+    const cgroup = join(tree, 'cgroup');
+    mkdirSync(join(proc, 'self'), { recursive: true });
+    mkdirSync(join(cgroup, 'kubepods', 'pod1', 'corral'), { recursive: true });
+    writeFileSync(join(proc, 'self', 'cgroup'), '0::/kubepods/pod1/corral\n');
+    writeFileSync(join(proc, 'self', 'limits'), 'Limit                     Soft Limit           Hard Limit           Units\nMax processes             150                  150                  processes\n');
+    writeFileSync(join(cgroup, 'kubepods', 'pod1', 'corral', 'pids.max'), 'max\n');
+    writeFileSync(join(cgroup, 'kubepods', 'pod1', 'pids.max'), '300\n');
+    writeFileSync(join(cgroup, 'kubepods', 'pod1', 'pids.current'), '42\n');
+    writeFileSync(join(cgroup, 'kubepods', 'pids.max'), '5000\n');
+    // The pod's 300, not the leaf's "max" nor the 5000 above it; root is not held to the 150.
+    assert.deepEqual(readTaskLimit({ isRoot: true, proc, cgroupRoot: cgroup }), { max: 300, source: 'pids.max', current: 42 });
+    assert.deepEqual(readTaskLimit({ isRoot: false, proc, cgroupRoot: cgroup }), { max: 150, source: 'RLIMIT_NPROC', current: undefined });
+    writeFileSync(join(cgroup, 'kubepods', 'pod1', 'pids.max'), 'max\n');
+    writeFileSync(join(cgroup, 'kubepods', 'pids.max'), 'max\n');
+    assert.equal(readTaskLimit({ isRoot: true, proc, cgroupRoot: cgroup }), undefined, 'no limit anywhere');
+  } finally {
+    rmSync(tree, { recursive: true, force: true });
   }
 });
 

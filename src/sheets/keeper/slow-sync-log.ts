@@ -6,6 +6,7 @@
 
 import type { Logger } from '../../log/logger.js';
 import { RepeatedFailure } from '../../log/repeated-failure.js';
+import { secondsText } from '../../seconds-text.js';
 
 export class JournalSlowSyncLog {
   private readonly repeat: RepeatedFailure;
@@ -21,13 +22,12 @@ export class JournalSlowSyncLog {
 
   said(ms: number, bytes: number): void {
     this.longestMs = Math.max(this.longestMs, ms);
-    const s = (x: number) => `${Math.round(x / 100) / 10} s`;
     this.repeat.failed((since, total) => {
       this.logger.warn(
         { event: 'journal.slow_sync', path: this.path, ms: Math.round(ms), bytes, slow: since, slow_total: total, longest_ms: Math.round(this.longestMs) },
         since === 1
-          ? `keeper: writing and fsyncing the journal ${this.path} took ${s(ms)}: the appends of that write, and the requests that added them, waited as long for their acknowledgement; the data dir's disk is slow (saturated, failing, or a network filesystem): find what else writes there, or move CORRAL_DATA_DIR to a faster local disk`
-          : `keeper: ${since} more journal writes took a second or more since the last such line, the longest ${s(this.longestMs)}: appends waited as long; the data dir's disk is slow`,
+          ? `keeper: writing and fsyncing the journal ${this.path} took ${secondsText(ms)}: the appends of that write, and the requests that added them, waited as long for their acknowledgement; the data dir's disk is slow (saturated, failing, or a network filesystem): find what else writes there, or move CORRAL_DATA_DIR to a faster local disk`
+          : `keeper: ${since} more journal writes took a second or more since the last such line, the longest ${secondsText(this.longestMs)}: appends waited as long; the data dir's disk is slow`,
       );
       this.longestMs = 0;
     });
