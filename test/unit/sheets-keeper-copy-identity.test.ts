@@ -8,6 +8,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, it } from 'node:test';
+import { answerPieces } from '../../src/sheets/keeper/answer-memo.js';
 import { CopyIdentities } from '../../src/sheets/keeper/copy-identity.js';
 import { Keeper } from '../../src/sheets/keeper/keeper.js';
 import { paced } from '../../src/sheets/keeper/pacing.js';
@@ -203,5 +204,48 @@ describe('keeper reads that name the copy the worker holds (have)', () => {
     const next = full(await answer(k, 'Events', first.copy));
     assert.deepEqual(next.values, [HEADER, ROW_1]);
     assert.notEqual(next.copy, first.copy);
+  });
+
+  it("a copy's answer is made once: the other workers' reads of it and its refreshes merge and serialise nothing again", async () => {
+    const k = await start();
+    await answer(k, 'Events');
+    await k.append('Events', [ROW_2]);
+    // The merge of the journaled row, for the first worker's read after the append ...
+    const merged = await k.read('Events');
+    assert.deepEqual(merged.values, [HEADER, ROW_1, ROW_2]);
+    // ... is the one every other read of that copy gets: the same rows, not merged again.
+    assert.equal((await k.read('Events')).values, merged.values, 'the same rows, not a new merge');
+    const named = full(await answer(k, 'Events'));
+    assert.equal(unchanged(await answer(k, 'Events', named.copy)).pendingRows, 1, 'an "unchanged" answer still counts the rows merged in');
+    // A cut of columns with a journaled row in it is serialised once, its bytes sent to each.
+    const cutOnce = await k.readAnswer('Events!B:C');
+    const cutAgain = await k.readAnswer('Events!B:C');
+    assert.deepEqual(full(JSON.parse(Buffer.concat(cutOnce).toString('utf8')) as Answer).values, [['player', 'kind'], ['P001', 'joined'], ['P002', 'goal']]);
+    assert.equal(cutAgain[1], cutOnce[1], 'the same bytes of rows');
+    // Another append is another copy: merged anew, with the new row.
+    await k.append('Events', [ROW_3]);
+    const more = await k.read('Events');
+    assert.notEqual(more.values, merged.values);
+    assert.deepEqual(more.values, [HEADER, ROW_1, ROW_2, ROW_3]);
+    assert.deepEqual(full(JSON.parse(Buffer.concat(await k.readAnswer('Events!B:C')).toString('utf8')) as Answer).values, [['player', 'kind'], ['P001', 'joined'], ['P002', 'goal'], ['P003', 'card']]);
+  });
+});
+
+describe('answerPieces', () => {
+  const fetched = [HEADER, ROW_1];
+  const json = Buffer.from(JSON.stringify(fetched));
+  const parsed = (pieces: readonly Buffer[]) => JSON.parse(Buffer.concat(pieces).toString('utf8')) as unknown;
+
+  it("sends the tier's bytes themselves for its rows, and only the journaled rows after them", () => {
+    assert.deepEqual(answerPieces({ values: fetched, added: 0 }, fetched, json), [json]);
+    const below = answerPieces({ values: [...fetched, ROW_2], added: 1, below: [ROW_2] }, fetched, json);
+    assert.equal(below[0]?.buffer, json.buffer, "the tier's bytes, not a copy");
+    assert.deepEqual(parsed(below), [HEADER, ROW_1, ROW_2]);
+    assert.deepEqual(parsed(answerPieces({ values: [ROW_2], added: 1, below: [ROW_2] }, [], Buffer.from('[]'))), [ROW_2], 'below an empty tab');
+    assert.deepEqual(answerPieces({ values: fetched, added: 0, below: [] }, fetched, json), [json]);
+  });
+
+  it('serialises rows that are not the fetched ones with rows below (a cut of columns)', () => {
+    assert.deepEqual(parsed(answerPieces({ values: [['player'], ['P001']], added: 0 }, fetched, json)), [['player'], ['P001']]);
   });
 });

@@ -24,6 +24,7 @@ import { Journal, sheetKey, type Receipt } from './journal.js';
 import { acquireKeeperLock, type KeeperLock } from './lock.js';
 import { reportOtherSheetHolder } from './lock-holder.js';
 import { fetchRangeFor, mergePending } from './merge.js';
+import { AnswerMemo, answerPieces } from './answer-memo.js';
 import { pacer, type AfterAttempt, type BeforeAttempt } from './pacing.js';
 import type { WireLoginCount, WireRead, WireUnchanged } from './protocol.js';
 import { QuotaBucket } from './quota.js';
@@ -117,12 +118,8 @@ export interface KeeperRead extends WireRead {
 export class Keeper {
   backend!: SheetsBackend;
   private readonly feed = new ChangeFeed();
-  /**
-   * Reads cut from a widened fetch (fetchRangeFor) with nothing journaled, by the tier's value
-   * bytes they were cut from, then by range: a fetch of other bytes is a new value, and its old
-   * cuts go with it.
-   */
-  private readonly cuts = new WeakMap<Buffer, Map<string, { readonly values: readonly (readonly string[])[]; readonly jsonBytes: Buffer }>>();
+  /** Reads as answered, made once per copy (answer-memo.ts). */
+  private readonly answers = new AnswerMemo();
   /** What names each copy answered, for the workers' refreshes of a copy they hold (copy-identity.ts). */
   private readonly copies = new CopyIdentities(this.feed.epoch);
   /** Reads answered "unchanged": the worker held the copy, and no rows were sent (its figure). */
@@ -379,10 +376,10 @@ export class Keeper {
   }
 
   /**
-   * The read, and the JSON of its values as pieces of bytes when they can be had without
-   * serialising them all (made only when asked: an answer "unchanged" sends none).
+   * The read, and the JSON of its values as pieces of bytes (made only when asked: an answer
+   * "unchanged" sends none).
    */
-  private async resolve(range: string): Promise<{ read: KeeperRead & { readonly copy: string }; valuesJson: () => readonly Buffer[] | undefined }> {
+  private async resolve(range: string): Promise<{ read: KeeperRead & { readonly copy: string }; valuesJson: () => readonly Buffer[] }> {
     // A read right of column A is fetched from column A, for the merge to see the rows' ids.
     const fetched = fetchRangeFor(range);
     let r: TierRead;
@@ -396,49 +393,25 @@ export class Keeper {
       throw new RetryLaterError(err.code, err.message, Math.max(retryIn, err instanceof RetryLaterError ? err.retryAfterMs : 0), { cause: err });
     }
     const v = r.value;
-    const sheet = sheetOfRange(range);
-    const pending = this.journal.rowsFor(sheet, v.fetchStartedAt);
-    // A widened read with nothing journaled is the same cut of the same bytes every time: cut and
-    // serialised once per fetched value and range, not per read (every worker re-reads after each
-    // append). Keyed by the bytes, which a refresh that found them unchanged keeps (read-tier.ts).
-    const memo = pending.length === 0 ? this.cuts.get(v.jsonBytes) : undefined;
-    const known = memo?.get(range);
-    const merged = known ? { values: known.values, added: 0 } : mergePending(range, v.values, pending);
+    const pending = this.journal.rowsFor(sheetOfRange(range), v.fetchStartedAt);
+    // Named before anything is merged: a worker's refresh of the copy it holds, and every other
+    // worker's read of a copy already answered, cost no merge (answer-memo.ts).
+    const copy = this.copies.of(v.jsonBytes, pending);
+    const answer = this.answers.get(v.jsonBytes, range, copy) ?? this.answers.keep(v.jsonBytes, range, copy, mergePending(range, v.values, pending));
     const read = {
       range,
-      values: merged.values,
+      values: answer.values,
       fetchedAt: v.fetchedAt,
       expiresAt: v.expiresAt,
       stale: r.stale,
       staleSeconds: r.staleSeconds,
-      pendingRows: merged.added,
+      pendingRows: answer.added,
       backend: this.backend.kind,
       now: this.clock.now(),
-      copy: this.copies.of(v.jsonBytes, pending),
+      copy,
       via: r.via,
     };
-    const valuesJson = (): readonly Buffer[] | undefined => {
-      // The tier's JSON of these very values, when no journaled row was merged in nor columns cut.
-      if (merged.values === v.values) return [v.jsonBytes];
-      if (known) return [known.jsonBytes];
-      if (pending.length === 0) {
-        let byRange = this.cuts.get(v.jsonBytes);
-        if (!byRange) this.cuts.set(v.jsonBytes, (byRange = new Map()));
-        const cut = { values: merged.values, jsonBytes: Buffer.from(JSON.stringify(merged.values)) };
-        byRange.set(range, cut);
-        return [cut.jsonBytes];
-      }
-      // Journaled rows below the fetched ones: the tier's JSON without its closing bracket, then
-      // only the new rows. Each read of a tab being written to (every worker re-reads after each
-      // append) serialised the whole tab again.
-      if (merged.below) {
-        const tail = JSON.stringify(merged.below);
-        if (v.values.length === 0) return [Buffer.from(tail)];
-        if (merged.below.length === 0) return [v.jsonBytes];
-        return [v.jsonBytes.subarray(0, v.jsonBytes.length - 1), Buffer.from(`,${tail.slice(1)}`)];
-      }
-      return undefined;
-    };
+    const valuesJson = (): readonly Buffer[] => (answer.pieces ??= answerPieces(answer, v.values, v.jsonBytes));
     return { read, valuesJson };
   }
 
@@ -474,8 +447,9 @@ export class Keeper {
   /**
    * The same read as the JSON bytes the socket sends, in pieces written one after the other.
    * Serialising a big tab on every read would cost the keeper's single loop what the cache saves,
-   * so with nothing pending (the common case) the values' JSON built once per fetch by the read
-   * tier is sent as is: the same bytes for every worker, never copied. A string built per answer
+   * so the values' JSON is made once per copy (answer-memo.ts), and with nothing pending (the
+   * common case) it is the read tier's, sent as is: the same bytes for every worker, never
+   * copied. A string built per answer
    * was copied twice on its way to the socket (flattened, then encoded): several workers asking
    * for a tab of 300k rows at once held a copy each, hundreds of MB of the keeper's peak.
    */
@@ -489,7 +463,6 @@ export class Keeper {
       return [Buffer.from(JSON.stringify({ ...rest, unchanged: true } satisfies WireUnchanged))];
     }
     const pieces = valuesJson();
-    if (pieces === undefined) return [Buffer.from(JSON.stringify(read))];
     const head = JSON.stringify(rest);
     return [Buffer.from(`${head.slice(0, -1)},"values":`), ...pieces, CLOSING_BRACE];
   }
