@@ -19,6 +19,7 @@ import { heartbeatIntervalMs } from '../heartbeat-interval.js';
 import type { MasterMessage } from '../ipc/messages.js';
 import type { Logger } from '../log/logger.js';
 import { RepeatedFailure } from '../log/repeated-failure.js';
+import { secondsText } from '../seconds-text.js';
 import type { AdminView } from './admin/view.js';
 import type { ArbiterOptions, Intent } from './arbiter-options.js';
 import { ArbiterReadings } from './arbiter-readings.js';
@@ -50,14 +51,10 @@ import { Shutdown } from './shutdown.js';
 export type { ArbiterOptions, Intent } from './arbiter-options.js';
 
 const TICK_MS = 250;
-/**
- * Ticks further apart than this mean the master itself did not run (SIGSTOP, a paused VM).
- * Heartbeats sent meanwhile still wait in the pipes, so that time is not counted as the
- * children's silence. (A step of the system clock is none: the arbiter's clock is monotonic.)
- */
-const MASTER_STALL_MS = 5000;
 /** A tick this long after the last (four times its period): the master itself did not run meanwhile. */
 const MASTER_PAUSE_MS = 1000;
+/** A pause of the master this long is said (`master.stalled`); a shorter one only discounted. */
+const MASTER_STALL_MS = 5000;
 
 
 export class Arbiter {
@@ -88,6 +85,8 @@ export class Arbiter {
   /** Why the master gave up (boot.exhausted): the stop that follows exits with it, not 0. */
   private gaveUp: FatalReason | undefined;
   private lastTickAt: number | undefined;
+  /** The last tick discounted a pause of the master's from the children's silence (discountPause). */
+  private pauseDiscounted = false;
   readonly startedAt: number;
   private readonly now: () => number;
   private readonly log: Logger;
@@ -170,7 +169,7 @@ export class Arbiter {
     if (this.finished || this.ticking) return;
     this.ticking = true;
     try {
-      this.observeBeats(this.discountStall());
+      this.observeBeats(this.discountPause());
       this.handleIntents();
       this.reap();
       this.murder();
@@ -197,15 +196,26 @@ export class Arbiter {
     for (let i = 0; i < 2 && this.intents.length > 0; i++) this.tick();
   }
 
-  /** Discounts a stall of the master's own from its children's silence; returns how long since the last tick. */
-  private discountStall(): number {
+  /**
+   * Discounts a pause of the master's own (SIGSTOP, a paused VM, a host too busy to run it) from
+   * its children's silence; returns how long since the last tick. Heartbeats sent meanwhile wait
+   * unread in the pipes (this tick's timer runs before the loop reads them), so that time is not
+   * their silence: with CORRAL_TIMEOUT=2 a pause of 3 s killed every worker and the keeper as
+   * stuck. What the master did not see is the gap past a tick's period. Never on two ticks in a
+   * row: a master slow on every tick (its loop busy, beats read between ticks) discounting every
+   * gap would count a stuck child's silence at a quarter of its pace and kill it that much later.
+   * (A step of the system clock is no pause: the arbiter's clock is monotonic.)
+   */
+  private discountPause(): number {
     const now = this.now();
     const gap = now - (this.lastTickAt ?? now);
     this.lastTickAt = now;
-    if (gap <= MASTER_STALL_MS) return gap;
+    const discounted = gap > MASTER_PAUSE_MS && !this.pauseDiscounted;
+    this.pauseDiscounted = discounted;
+    if (!discounted) return gap;
     // Never past now: beats read since the master resumed are already counted as of now.
-    for (const c of this.children.values()) c.lastBeatAt = Math.min(now, c.lastBeatAt + gap);
-    this.log.warn({ event: 'master.stalled', ms: gap }, `the master did not run for ${Math.round(gap / 100) / 10} s; that time does not count as its children's silence`);
+    for (const c of this.children.values()) c.lastBeatAt = Math.min(now, c.lastBeatAt + gap - TICK_MS);
+    if (gap > MASTER_STALL_MS) this.log.warn({ event: 'master.stalled', ms: gap }, `the master did not run for ${secondsText(gap)}; that time does not count as its children's silence`);
     return gap;
   }
 

@@ -338,3 +338,21 @@ test("the master's own pause (SIGSTOP for 3.5 s) is no child's blocked loop: non
     await c.stop();
   }
 });
+
+test("the master's own pause past CORRAL_TIMEOUT (SIGSTOP 3 s, CORRAL_TIMEOUT=2) kills no child; a worker that does block is still killed", async () => {
+  const c = await startCorral({ app: 'basic.mjs', workers: 2, env: { CORRAL_TIMEOUT: '2' } });
+  try {
+    c.kill('SIGSTOP');
+    await new Promise((r) => setTimeout(r, 3000));
+    c.kill('SIGCONT');
+    // Ticks and heartbeats after it resumed: time for a kill to show, had there been one.
+    await new Promise((r) => setTimeout(r, 2000));
+    assert.deepEqual([c.events('worker.timeout'), c.events('keeper.timeout')], [[], []], 'no child killed as stuck');
+    // Its connection ends with the kill; the log says why.
+    await http(`${c.url}/work?ms=6000`).catch(() => undefined);
+    const killed = await c.waitForLog((l) => l.event === 'worker.timeout', 10_000, 'the blocked worker killed');
+    assert.ok(Number(killed.seconds_silent) >= 2, `silent ${String(killed.seconds_silent)} s`);
+  } finally {
+    await c.stop();
+  }
+});

@@ -121,10 +121,14 @@ async function setup(env: Record<string, string> = {}, withKeeper = false, optio
     exits,
     log,
     advance: (ms: number) => (now += ms),
-    /** Lets `ms` pass as the running master sees it: a tick every 250 ms (longer gaps read as a stalled master). */
-    run: (ms: number) => {
+    /**
+     * Lets `ms` pass as the running master sees it: a tick every 250 ms (a gap over a second reads
+     * as the master's own pause), `beating` beating before each.
+     */
+    run: (ms: number, beating: readonly FakeChild[] = []) => {
       for (let left = ms; left > 0; left -= 250) {
         now += Math.min(250, left);
+        beatAll(beating);
         arbiter.tick();
       }
     },
@@ -179,7 +183,7 @@ const settledExpected = (view: AdminView) => {
   view.settle();
   return view.expectedWorkers();
 };
-const beatAll = (cs: FakeChild[]) => cs.forEach((c) => c.say({ type: 'heartbeat', figures: { rssBytes: 1, heapUsedBytes: 1, heapTotalBytes: 1, eventLoopLagMs: 0, activeConnections: 0, requestsServed: 0, errorsServed: 0, latencyP99Ms: 0 } }));
+const beatAll = (cs: readonly FakeChild[]) => cs.forEach((c) => c.say({ type: 'heartbeat', figures: { rssBytes: 1, heapUsedBytes: 1, heapTotalBytes: 1, eventLoopLagMs: 0, activeConnections: 0, requestsServed: 0, errorsServed: 0, latencyP99Ms: 0 } }));
 
 test('boot: the tick forks the configured workers; READY is sent once all of them listen', async () => {
   const t = await setup();
@@ -204,20 +208,16 @@ test('murder: a worker silent for CORRAL_TIMEOUT is killed with SIGKILL; its exi
   const t = await setup();
   try {
     t.bootAll();
-    t.advance(3000);
-    beatAll([t.children[1]!]);
-    t.arbiter.tick();
+    t.run(5000, [t.children[1]!]);
     assert.deepEqual(t.children[0]!.kills, []);
-    t.advance(2500);
-    beatAll([t.children[1]!]);
-    t.arbiter.tick();
+    t.run(250, [t.children[1]!]);
     assert.deepEqual(t.children[0]!.kills, ['SIGKILL']);
     assert.deepEqual(t.children[1]!.kills, []);
     t.children[0]!.exit(null, 'SIGKILL');
     t.arbiter.tick();
     assert.equal(t.children.length, 3, 'a replacement was forked');
     const line = t.log.lines().find((l) => l.event === 'worker.timeout');
-    assert.equal(line?.seconds_silent, 5.5);
+    assert.equal(line?.seconds_silent, 5.3);
   } finally {
     t.log.close();
   }
@@ -752,11 +752,7 @@ test('a keeper killed as stuck (CORRAL_TIMEOUT): the workers are told to wait fo
     const keeper = t.bootWithKeeper();
     const workers = t.children.filter((c) => c.identity.role === 'worker');
     // The keeper falls silent; the workers beat on.
-    for (let i = 0; i < 4 && !keeper.kills.includes('SIGKILL'); i++) {
-      t.advance(2000);
-      beatAll(workers);
-      t.arbiter.tick();
-    }
+    t.run(5250, workers);
     assert.deepEqual(keeper.kills, ['SIGKILL'], 'killed as stuck');
     keeper.exit(null, 'SIGKILL');
     t.arbiter.tick();
@@ -1078,6 +1074,48 @@ test('a master that did not run for longer than CORRAL_TIMEOUT does not kill its
       t.arbiter.tick();
     }
     assert.deepEqual(t.children[0]!.kills, ['SIGKILL']);
+    assert.deepEqual(t.children[1]!.kills, []);
+  } finally {
+    t.log.close();
+  }
+});
+
+test("a pause of the master's shorter than 5 s but past CORRAL_TIMEOUT kills no child, and is not said", async () => {
+  const t = await setup({ CORRAL_TIMEOUT: '2' });
+  try {
+    t.bootAll();
+    t.advance(400);
+    t.arbiter.tick();
+    // SIGSTOP for 3 s: the beats sent meanwhile wait in the pipes (before the fix, every child
+    // was killed as silent for 3.4 s).
+    t.advance(3000);
+    t.arbiter.tick();
+    assert.deepEqual(t.children.map((c) => c.kills), [[], []]);
+    assert.equal(t.log.lines().some((l) => l.event === 'master.stalled'), false, 'a pause under 5 s is only discounted');
+    beatAll(t.children);
+    t.advance(250);
+    t.arbiter.tick();
+    assert.deepEqual(t.children.map((c) => c.kills), [[], []]);
+  } finally {
+    t.log.close();
+  }
+});
+
+test('a master slow on every tick still kills a stuck child: its pauses are not all discounted', async () => {
+  const t = await setup({ CORRAL_TIMEOUT: '2' });
+  try {
+    t.bootAll();
+    // Ticks 1.2 s apart, the beats read between them; worker 1 stops beating.
+    let elapsed = 0;
+    while (t.children[0]!.kills.length === 0 && elapsed < 20_000) {
+      t.advance(1200);
+      elapsed += 1200;
+      beatAll([t.children[1]!]);
+      t.arbiter.tick();
+    }
+    assert.deepEqual(t.children[0]!.kills, ['SIGKILL']);
+    // Half the gaps discounted (each past a tick's period): about twice CORRAL_TIMEOUT, not four times or never.
+    assert.ok(elapsed <= 6000, `killed after ${elapsed} ms`);
     assert.deepEqual(t.children[1]!.kills, []);
   } finally {
     t.log.close();
@@ -2059,12 +2097,7 @@ test('exits are counted by role and reason, for the admin API and corral_child_e
     const view = t.arbiter.view();
     assert.deepEqual(view.childExits(), { worker: {}, keeper: {} });
     // Worker 1 goes silent past CORRAL_TIMEOUT (5 s) and is killed; worker 2 is killed -9 by someone else.
-    t.advance(3000);
-    beatAll([t.children[1]!]);
-    t.arbiter.tick();
-    t.advance(2500);
-    beatAll([t.children[1]!]);
-    t.arbiter.tick();
+    t.run(5250, [t.children[1]!]);
     assert.deepEqual(t.children[0]!.kills, ['SIGKILL']);
     t.children[0]!.exit(null, 'SIGKILL');
     t.children[1]!.exit(null, 'SIGKILL');
