@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, it } from 'node:test';
 import { answerPieces } from '../../src/sheets/keeper/answer-memo.js';
 import { CopyIdentities } from '../../src/sheets/keeper/copy-identity.js';
+import { showsJournaledRows } from '../../src/sheets/keeper/merge.js';
 import { Keeper } from '../../src/sheets/keeper/keeper.js';
 import { paced } from '../../src/sheets/keeper/pacing.js';
 import type { WireRead, WireUnchanged } from '../../src/sheets/keeper/protocol.js';
@@ -206,6 +207,22 @@ describe('keeper reads that name the copy the worker holds (have)', () => {
     assert.notEqual(next.copy, first.copy);
   });
 
+  it('a block its rows fill (the header row) keeps its name through appends: the journal is no part of it', async () => {
+    const k = await start();
+    const header = full(await answer(k, 'Events!1:1'));
+    assert.deepEqual(header.values, [HEADER]);
+    await k.append('Events', [ROW_2]);
+    await k.append('Events', [ROW_3]);
+    assert.deepEqual(unchanged(await answer(k, 'Events!1:1', header.copy)).pendingRows, 0);
+    assert.equal(full(await answer(k, 'Events')).pendingRows, 2, 'the whole tab shows them');
+    // An empty tab's first row is where a journaled row lands: that one does show it.
+    backend.tabs.set('Empty', []);
+    const empty = full(await answer(k, 'Empty!1:1'));
+    assert.deepEqual(empty.values, []);
+    await k.append('Empty', [ROW_1]);
+    assert.deepEqual(full(await answer(k, 'Empty!1:1', empty.copy)).values, [ROW_1]);
+  });
+
   it("a copy's answer is made once: the other workers' reads of it and its refreshes merge and serialise nothing again", async () => {
     const k = await start();
     await answer(k, 'Events');
@@ -228,6 +245,18 @@ describe('keeper reads that name the copy the worker holds (have)', () => {
     assert.notEqual(more.values, merged.values);
     assert.deepEqual(more.values, [HEADER, ROW_1, ROW_2, ROW_3]);
     assert.deepEqual(full(JSON.parse(Buffer.concat(await k.readAnswer('Events!B:C')).toString('utf8')) as Answer).values, [['player', 'kind'], ['P001', 'joined'], ['P002', 'goal'], ['P003', 'card']]);
+  });
+});
+
+describe('showsJournaledRows', () => {
+  it('is false only for a block its fetched rows fill', () => {
+    assert.equal(showsJournaledRows('Events!1:1', [HEADER]), false, 'the header row');
+    assert.equal(showsJournaledRows('Events!A1:E2', [HEADER, ROW_1]), false);
+    assert.equal(showsJournaledRows('Events!B1:C1', [HEADER]), false, 'a cut of columns too');
+    assert.equal(showsJournaledRows('Events!1:1', []), true, 'an empty tab: a journaled row lands on row 1');
+    assert.equal(showsJournaledRows('Events!A1:E3', [HEADER, ROW_1]), true, 'room for one');
+    assert.equal(showsJournaledRows('Events', [HEADER, ROW_1]), true, 'a whole tab');
+    assert.equal(showsJournaledRows('Events!A5:E5', []), false, 'an empty block below row 1: where rows land is unknown');
   });
 });
 

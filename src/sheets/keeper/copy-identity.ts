@@ -11,8 +11,9 @@
 //     refresh finds the same ones (read-tier.ts), and each new Buffer gets a new number, never
 //     reused; a value evicted and fetched again gets a new one even when equal (a full answer
 //     once, never a wrong "unchanged");
-//   - a digest of the journaled rows merged in, when there are any: an append, or a row leaving
-//     the merge once a copy fetched after it landed holds it, changes it. A row marked done
+//   - a digest of the journaled rows the read may show, when there are any (a block its fetched
+//     rows fill, the header row `Events!1:1`, shows none, so the journal is no part of its name):
+//     an append, or a row leaving the merge once a copy fetched after it landed holds it, changes it. A row marked done
 //     leaves it as it was (it is still merged until a copy from after it is fetched), and so
 //     does the answer.
 // The range is the worker's own key: it only ever sends back the name of its copy of that range.

@@ -23,7 +23,7 @@ import { watchKeeperFiles } from './file-watch.js';
 import { Journal, sheetKey, type Receipt } from './journal.js';
 import { acquireKeeperLock, type KeeperLock } from './lock.js';
 import { reportOtherSheetHolder } from './lock-holder.js';
-import { fetchRangeFor, mergePending } from './merge.js';
+import { fetchRangeFor, mergePending, showsJournaledRows } from './merge.js';
 import { AnswerMemo, answerPieces } from './answer-memo.js';
 import { pacer, type AfterAttempt, type BeforeAttempt } from './pacing.js';
 import type { WireLoginCount, WireRead, WireUnchanged } from './protocol.js';
@@ -393,7 +393,10 @@ export class Keeper {
       throw new RetryLaterError(err.code, err.message, Math.max(retryIn, err instanceof RetryLaterError ? err.retryAfterMs : 0), { cause: err });
     }
     const v = r.value;
-    const pending = this.journal.rowsFor(sheetOfRange(range), v.fetchStartedAt);
+    // The journaled rows the answer may show, none for a read that cannot show them: each worker
+    // reads the header row again after each append, and with a backlog of 50k rows (a Google
+    // outage) listing and naming them cost 45 ms of this loop per read, a cliff for every POST.
+    const pending = showsJournaledRows(range, v.values) ? this.journal.rowsFor(sheetOfRange(range), v.fetchStartedAt) : [];
     // Named before anything is merged: a worker's refresh of the copy it holds, and every other
     // worker's read of a copy already answered, cost no merge (answer-memo.ts).
     const copy = this.copies.of(v.jsonBytes, pending);

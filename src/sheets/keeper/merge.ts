@@ -114,6 +114,26 @@ function trimCells(cells: readonly string[]): readonly string[] {
 }
 
 /**
+ * How many journaled rows a read can show below the fetched ones: a bounded block's rows land
+ * below its last row with a cell, and only those within it show. With no row at all and a first
+ * row below 1, that landing row is unknown: shown as fetched.
+ */
+function roomBelow(plan: ReadPlan, fetched: readonly (readonly string[])[]): number {
+  if (plan.rows === undefined) return Infinity;
+  return fetched.length === 0 && plan.firstRow > 1 ? 0 : Math.max(0, plan.rows - fetched.length);
+}
+
+/**
+ * Whether a read of `range` whose fetch found `fetched` can show any journaled row: a block full
+ * of rows (a header row, `Events!1:1`, read before each event is written) cannot, whatever is
+ * journaled, so its answer, and its copy's name, need not look at the journal.
+ */
+export function showsJournaledRows(range: string, fetched: readonly (readonly string[])[]): boolean {
+  const plan = planRead(range);
+  return plan.merges && roomBelow(plan, fetched) > 0;
+}
+
+/**
  * The read of `range` as served: `fetched` (the upstream values of fetchRangeFor(range)) with the
  * journaled rows it does not hold yet added below, cut to the read's columns. Returns `fetched`
  * itself when there is nothing to add or cut.
@@ -121,10 +141,8 @@ function trimCells(cells: readonly string[]): readonly string[] {
 export function mergePending(range: string, fetched: readonly (readonly string[])[], pending: readonly PendingRow[]): Merged {
   const plan = planRead(range);
   if (!plan.merges) return { values: fetched, added: 0 };
-  const { firstCol, lastCol, rows } = plan;
-  // A bounded block: rows land below its last row with a cell, and only those within it show.
-  // With no row at all and a first row below 1, that landing row is unknown: shown as fetched.
-  const room = rows === undefined ? Infinity : fetched.length === 0 && plan.firstRow > 1 ? 0 : Math.max(0, rows - fetched.length);
+  const { firstCol, lastCol } = plan;
+  const room = roomBelow(plan, fetched);
   if (room === 0 && firstCol === 1) return { values: fetched, added: 0 };
   // From here on `fetched` starts at column A (planRead widened the fetch if the read did not).
   const extra: (readonly string[])[] = [];
