@@ -327,6 +327,7 @@ export class Arbiter {
       if (now >= this.keeperCrashes.nextSpawnAt) this.spawn('keeper');
       else this.reloadStep(attemptBoundMs(this.settings, this.keeperCrashes.nextSpawnAt - now));
     }
+    this.renewForBootProgress(now);
     // Workers wait for the keeper at first boot so the first requests find it, but not forever.
     const keeper = this.keeper();
     if (this.o.withKeeper && this.phase === 'booting' && keeper?.state !== 'ready' && !this.keeperGaveWay) {
@@ -452,6 +453,18 @@ export class Arbiter {
    */
   private reloadStep(boundMs: number): void {
     if (this.gens.reload) this.reloadBound.extend(boundMs);
+  }
+
+  /**
+   * A boot that reports progress (a keeper replaying a large journal) has its deadline counted
+   * from its last advance (stuck-judgement.ts), and so does the reload's bound: told only the
+   * attempt's bound from the fork, systemd called a reload "timed out" while the keeper, restarted
+   * by it, still replayed a journal a step at a time.
+   */
+  private renewForBootProgress(now: number): void {
+    for (const c of this.children.values()) {
+      if (c.state === 'booting' && c.bootProgressAt !== undefined) this.reloadStep(attemptBoundMs(this.settings) - (now - c.bootProgressAt));
+    }
   }
 
   private markRetire(c: ChildRecord, reason: RetireReason, extra: Record<string, number> = {}, crashCounted?: boolean): void {

@@ -389,6 +389,38 @@ test('a reload whose new workers never become ready renews its bound at each boo
   }
 });
 
+test("a reload's keeper whose boot moves (a journal replayed a step at a time) has the reload's bound move with it", async () => {
+  const t = await setup({ CORRAL_WORKERS: '1' }, true);
+  try {
+    t.bootWithKeeper();
+    const view = t.arbiter.view();
+    t.setNextEnv({ SHEET_CACHE_TTL: '90' });
+    t.arbiter.record('reload');
+    t.arbiter.tick();
+    const old = t.keepers()[0]!;
+    old.say({ type: 'drained' });
+    old.exit(0);
+    let leastLeft = Infinity;
+    let progress = 0;
+    // The new keeper replays for 4 minutes, past the attempt's bound from its fork, advancing every second.
+    for (let ms = 0; ms < 240_000; ms += 250) {
+      t.advance(250);
+      const replaying = t.keepers().find((c) => !c.exited && c !== old);
+      if (replaying && ms % 1000 === 0) replaying.say({ type: 'heartbeat', figures: { rssBytes: 1, heapUsedBytes: 1, heapTotalBytes: 1, eventLoopLagMs: 0, activeConnections: 0, requestsServed: 0, errorsServed: 0, latencyP99Ms: 0, bootProgress: (progress += 1_000_000) } });
+      beatAll(t.children.filter((c) => !c.exited && c.identity.role === 'worker'));
+      t.arbiter.tick();
+      const left = view.reloadState().boundMs;
+      if (left !== undefined) leastLeft = Math.min(leastLeft, left);
+    }
+    const replaying = t.keepers().find((c) => c !== old);
+    assert.ok(replaying && !replaying.exited && replaying.kills.length === 0, 'the replaying keeper is not killed');
+    assert.ok(leastLeft >= 60_000, `the bound ran low while the boot moved (${leastLeft} ms at the least)`);
+    assert.ok(t.extensions.length > 0, 'systemd was told');
+  } finally {
+    t.log.close();
+  }
+});
+
 test('once the old generation drains, the reload\'s bound still covers the drain: the graceful timeout and a margin from then', async () => {
   const t = await setup({ CORRAL_WORKERS: '1', CORRAL_GRACEFUL_TIMEOUT: '100' });
   try {
