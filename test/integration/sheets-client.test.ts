@@ -325,6 +325,19 @@ describe('errors an operator can act on', () => {
       assert.equal(e.applied, 'no');
     }));
 
+  it('a sheet anyone with the link can view is read by an account it is not shared with, as Google does; its appends are refused as no Editor', () =>
+    withHarness(async (h) => {
+      const stranger = h.emulator.registerServiceAccount({ share: 'none' });
+      h.emulator.setPublic(h.emulator.spreadsheetId, true);
+      const b = h.backend({}, { GOOGLE_SERVICE_ACCOUNT_JSON: JSON.stringify(stranger) });
+      assert.equal((await b.getValues('Players!A1')).values?.[0]?.[0], 'name');
+      const e = await rejection(b.appendValues('Events', [['E9', 'P001', 'x', '', '']]));
+      assert.equal(e.code, 'CORRAL_ERR_SHEETS_FORBIDDEN');
+      assert.match(e.message, /as Editor \(shared as Viewer, or readable by anyone with its link/);
+      h.emulator.setPublic(h.emulator.spreadsheetId, false);
+      assert.equal((await rejection(b.getValues('Players!A1'))).code, 'CORRAL_ERR_SHEETS_FORBIDDEN', 'no longer public: not readable');
+    }));
+
   it('404: check SHEET_ID', () =>
     withHarness(async (h) => {
       const b = h.backend({}, { SHEET_ID: '1NoSuchSheetxxxxxxxxxxxxxxxxxxxx' });

@@ -3,6 +3,7 @@
 
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
+import { generateKeyPairSync } from 'node:crypto';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -72,7 +73,7 @@ describe('corral check', () => {
     assert.equal(r.code, 0, r.stderr);
     assert.equal(
       r.stdout.trim(),
-      `OK: service account ${email} can read sheet ${emu.spreadsheetId} (tab Players, 5 columns: name, code, team, role, joined; tab Events, 5 columns: event_id, player, kind, detail, at)`,
+      `OK: service account ${email} can read sheet ${emu.spreadsheetId} (tab Players, 5 columns: name, code, team, role, joined; tab Events, 5 columns: event_id, player, kind, detail, at); appends need the account to be an Editor of the sheet, which check does not try (it never writes)`,
     );
     assert.equal(emu.counters().ok.token >= 1, true);
   });
@@ -124,13 +125,18 @@ describe('corral check', () => {
     assert.match(r.stdout, /FAIL \(sheet access\): Google rejected the range .*Unable to parse range: 'Joueurs 2024'!A1:E1/);
   });
 
-  it('invalid_grant: the key or the clock, exit 1', async () => {
+  it('invalid_grant: the key or the clock; an account Google does not know, deleted or disabled; exit 1', async () => {
     const key = JSON.parse(readFileSync(keyFile, 'utf8')) as Record<string, string>;
-    const revoked = keyFor('revoked.json', { ...key, client_email: 'deleted@corral-emulator.iam.gserviceaccount.com' });
+    const otherKey = generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
+    const revoked = keyFor('revoked.json', { ...key, private_key: otherKey });
     const r = await corral(['check'], env({ GOOGLE_APPLICATION_CREDENTIALS: revoked }), dir);
     assert.equal(r.code, 1);
-    assert.match(r.stdout, /^FAIL \(credentials\): Google refused the service-account key of deleted@corral-emulator\.iam\.gserviceaccount\.com \(invalid_grant/);
-    assert.match(r.stdout, /clock/);
+    assert.match(r.stdout, new RegExp(`^FAIL \\(credentials\\): Google refused the service-account key of ${email.replace(/[.]/g, '\\.')} \\(invalid_grant: Invalid JWT Signature\\.\\)`));
+    assert.match(r.stdout, /The key was deleted or revoked: create a new JSON key/);
+    const deleted = keyFor('deleted.json', { ...key, client_email: 'deleted@corral-emulator.iam.gserviceaccount.com' });
+    const gone = await corral(['check'], env({ GOOGLE_APPLICATION_CREDENTIALS: deleted }), dir);
+    assert.equal(gone.code, 1);
+    assert.match(gone.stdout, /^FAIL \(credentials\): .*\(invalid_grant: Invalid grant: account not found\)\. The service account deleted@corral-emulator\.iam\.gserviceaccount\.com was deleted or disabled: enable it again/);
   });
 
   it('no credentials: says which settings to set', async () => {

@@ -68,6 +68,21 @@ describe('Sheets API error mapping', () => {
     assert.equal(e.applied, 'no');
   });
 
+  it("403 on an append says the account is no Editor: a Viewer's reads work, so 'not shared' sent the operator looking for a share that was there", () => {
+    const e = mapApiError(res(403, envelope(403, 'PERMISSION_DENIED', 'The caller does not have permission')), append);
+    assert.match(e.message, /^the sheet is not shared with bot@proj\.iam\.gserviceaccount\.com as Editor \(shared as Viewer, or readable by anyone with its link, it can be read but not written\): .*give bot@proj\.iam\.gserviceaccount\.com Editor/);
+    assert.equal(e.applied, 'no');
+  });
+
+  it("403 as Google's front-end page (no API error) says it was turned away before the API, not that the sheet is not shared", () => {
+    const page = '<!DOCTYPE html><html lang=en><meta charset=utf-8><title>Error 403 (Forbidden)!!1</title><style>*{margin:0}</style><p><b>403.</b> <ins>That’s an error.</ins><p>Your client does not have permission to get URL <code>/v4/spreadsheets/1AbCdEf/values/Players</code> from this server. <ins>That’s all we know.</ins>';
+    const e = mapApiError(res(403, page, { 'content-type': 'text/html; charset=UTF-8' }), sa);
+    assert.equal(e.code, 'CORRAL_ERR_SHEETS_FORBIDDEN');
+    assert.match(e.message, /^sheets\.googleapis\.com refused values\.get with HTTP 403 and no Sheets API error \(.*Your client does not have permission to get URL.*\): Google's front end turned the request away before the API saw it, so sharing is not the cause/);
+    assert.doesNotMatch(e.message, /not shared/);
+    assert.equal(e.retryable, false);
+  });
+
   it('403 for a read-only token, a disabled API and an API key each say what to fix', () => {
     const scope = mapApiError(res(403, envelope(403, 'PERMISSION_DENIED', 'Request had insufficient authentication scopes.', 'ACCESS_TOKEN_SCOPE_INSUFFICIENT')), append);
     assert.match(scope.message, /read-only scope/);
@@ -186,6 +201,16 @@ describe('token endpoint error mapping', () => {
     assert.match(e.message, /deleted or revoked/);
     assert.match(e.message, /clock/);
     assert.deepEqual([e.retryable, e.applied], [false, 'no']);
+  });
+
+  it('invalid_grant for an account deleted or disabled says so: no new key of it would be accepted', () => {
+    for (const description of ['Invalid grant: account not found', 'Robot is disabled.']) {
+      const e = mapTokenError(res(400, { error: 'invalid_grant', error_description: description }), { ...sa, operation: 'token' });
+      assert.equal(e.code, 'CORRAL_ERR_SHEETS_AUTH');
+      assert.match(e.message, /The service account bot@proj\.iam\.gserviceaccount\.com was deleted or disabled: enable it again .*IAM & Admin > Service Accounts/);
+      assert.doesNotMatch(e.message, /create a new JSON key/);
+      assert.equal(e.retryable, false);
+    }
   });
 
   it("invalid_grant with the endpoint's Date header two hours off says so, and is retried once the dating is corrected", () => {

@@ -55,6 +55,16 @@ function failure(stage: Verdict['stage'], err: unknown, base: Partial<Verdict>):
   return { ok: false, backend: 'google', stage, warnings: [], ...base, error: { code, message }, line: `FAIL (${stage}): ${message} [${code}]` };
 }
 
+/**
+ * What an OK does not prove: the check never writes, and a Viewer share (or a sheet anyone with
+ * the link can view) reads as well as an Editor's while Google refuses its appends; the events
+ * then wait in the journal until someone reads sheets.append_failed.
+ */
+function writeUntried(backend: GoogleBackend): string {
+  if (backend.auth.identity.kind !== 'service-account') return '';
+  return '; appends need the account to be an Editor of the sheet, which check does not try (it never writes)';
+}
+
 async function checkGoogle(settings: Settings, backend: GoogleBackend): Promise<Verdict> {
   const spreadsheetId = backend.spreadsheetId;
   let identity: string;
@@ -101,7 +111,7 @@ async function checkGoogle(settings: Settings, backend: GoogleBackend): Promise<
     tabs,
     warnings,
     // The proxy, when one is used: an OK through it proves HTTPS_PROXY right (password as ***).
-    line: `OK: ${identity} can read sheet ${spreadsheetId} (${describeTabs(tabs)})${shared}${proxyText(backend.proxy)}`,
+    line: `OK: ${identity} can read sheet ${spreadsheetId} (${describeTabs(tabs)})${shared}${proxyText(backend.proxy)}${writeUntried(backend)}`,
   };
 }
 

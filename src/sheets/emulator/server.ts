@@ -51,7 +51,7 @@ export interface Emulator {
   /** Registers an API key (generated when omitted) and returns it. */
   registerApiKey(key?: string): string;
   share(spreadsheetId: string, clientEmail: string, role: ShareRole | 'none'): void;
-  /** "Anyone with the link can view" on or off (API-key reads). */
+  /** "Anyone with the link can view" on or off (reads with an API key or any account's token). */
   setPublic(spreadsheetId: string, isPublic: boolean): void;
   /** An Excel file stored in Drive under this id rather than a Google Sheet (every values call: 400 FAILED_PRECONDITION). */
   setXlsx(spreadsheetId: string, isXlsx: boolean): void;

@@ -31,7 +31,7 @@ export interface Spreadsheet {
   readonly id: string;
   readonly tabs: Tab[];
   readonly shares: Map<string, ShareRole>;
-  /** "Anyone with the link can view": readable with an API key. */
+  /** "Anyone with the link can view": readable with an API key, and by any account's token. */
   public: boolean;
   /**
    * An Excel file stored in Drive under this id rather than a Google Sheet: shared and found like

@@ -129,7 +129,9 @@ export function authorize(principal: Principal, sheet: Spreadsheet, method: Valu
   if (write ? !Accounts.canWrite(principal.token) : !Accounts.canRead(principal.token)) {
     throw credentialError(403, 'Request had insufficient authentication scopes.', 'ACCESS_TOKEN_SCOPE_INSUFFICIENT', method);
   }
-  const role = sheet.shares.get(principal.token.email);
+  // A sheet anyone with its link can view is read by any account's token too, shared or not
+  // (gspread#495); its appends still need the account shared as Editor.
+  const role = sheet.shares.get(principal.token.email) ?? (sheet.public ? 'reader' : undefined);
   if (!role || (write && role !== 'writer')) throw new ApiError(403, PERMISSION_DENIED);
   if (sheet.xlsx) throw notASheet();
 }

@@ -94,8 +94,12 @@ function forbiddenMessage(ctx: ErrorContext, env: Envelope): string {
     return `the sheet ${ctx.spreadsheetId} is not public: SHEETS_API_KEY can only read sheets shared as "Anyone with the link can view"; share it that way or use a service account (GOOGLE_APPLICATION_CREDENTIALS) ${said}`;
   }
   const email = ctx.auth.clientEmail;
-  const right = ctx.write ? 'Editor' : 'Viewer (Editor if corral appends rows)';
-  return `the sheet is not shared with ${email}: open spreadsheet ${ctx.spreadsheetId} in Google Sheets, click Share and add ${email} as ${right} ${said}`;
+  if (ctx.write) {
+    // A Viewer share, or a sheet anyone with the link can view, reads and refuses appends: "not
+    // shared" sent an operator whose reads worked looking for a share that was there.
+    return `the sheet is not shared with ${email} as Editor (shared as Viewer, or readable by anyone with its link, it can be read but not written): open spreadsheet ${ctx.spreadsheetId} in Google Sheets, click Share and give ${email} Editor ${said}`;
+  }
+  return `the sheet is not shared with ${email}: open spreadsheet ${ctx.spreadsheetId} in Google Sheets, click Share and add ${email} as Viewer (Editor if corral appends rows) ${said}`;
 }
 
 /**
@@ -177,6 +181,16 @@ export function mapApiError(res: HttpResponse, ctx: ErrorContext): SheetsError {
     // An access token Google no longer accepts (revoked, expired early): the caller refreshes it once.
     const who = ctx.auth.kind === 'service-account' ? `the access token of ${ctx.auth.clientEmail}` : 'SHEETS_API_KEY';
     return make('CORRAL_ERR_SHEETS_AUTH', `Google refused ${who} (HTTP 401 ${env.status || 'UNAUTHENTICATED'}): ${env.message}`, { ...base, applied: 'no', retryable: true });
+  }
+  if (s === 403 && envelope === undefined) {
+    // Not the API's PERMISSION_DENIED but Google's front-end page ("Your client does not have
+    // permission to get URL ... from this server"): refused before any spreadsheet was looked up,
+    // so no share would change it.
+    return make(
+      'CORRAL_ERR_SHEETS_FORBIDDEN',
+      `${ctx.host} refused ${ctx.operation} with HTTP 403 and no Sheets API error (${env.message || 'empty body'}): Google's front end turned the request away before the API saw it, so sharing is not the cause; check SHEETS_API_URL, and whether this host's network or address is blocked from Google`,
+      { ...base, applied: 'no', retryable: false },
+    );
   }
   if (s === 403) return make('CORRAL_ERR_SHEETS_FORBIDDEN', forbiddenMessage(ctx, env), { ...base, applied: 'no', retryable: false });
   if (s === 404 && envelope === undefined) {
@@ -286,6 +300,14 @@ export function mapTokenError(res: HttpResponse, ctx: ErrorContext, clock: Token
         ...base,
         retryable: corrected,
       });
+    }
+    if (/account not found|robot is disabled/i.test(description)) {
+      // The account itself is gone or disabled: no new key of it would be accepted.
+      return make(
+        'CORRAL_ERR_SHEETS_AUTH',
+        `${refused}. The service account ${email} was deleted or disabled: enable it again (or undelete it within 30 days) in the Cloud console under IAM & Admin > Service Accounts, or use another account's key and share the sheet with it`,
+        { ...base, retryable: false },
+      );
     }
     const why =
       behindMs === undefined
