@@ -3,6 +3,7 @@
 // quotas, fault injection and the /__emulator control endpoints.
 
 import assert from 'node:assert/strict';
+import { get as httpGet } from 'node:http';
 import { createPrivateKey, sign } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -246,6 +247,20 @@ describe('emulator values endpoints', () => {
     } finally {
       emu.setPublic(emu.spreadsheetId, false);
     }
+  });
+
+  it('answers gzip only to a client that accepts it and names gzip in its User-Agent, as Google does', async () => {
+    const encodingFor = (headers: Record<string, string>) =>
+      new Promise<string | undefined>((resolve, reject) => {
+        httpGet(`${base}/values/Players?access_token=${encodeURIComponent(token)}`, { headers }, (res) => {
+          res.resume();
+          res.on('end', () => resolve(res.headers['content-encoding']));
+        }).on('error', reject);
+      });
+    assert.equal(await encodingFor({ 'accept-encoding': 'gzip', 'user-agent': 'my program (gzip)' }), 'gzip');
+    assert.equal(await encodingFor({ 'accept-encoding': 'gzip', 'user-agent': 'my program' }), undefined, 'no gzip in the User-Agent');
+    assert.equal(await encodingFor({ 'user-agent': 'my program (gzip)' }), undefined, 'gzip not accepted');
+    assert.equal(await encodingFor({ 'accept-encoding': 'gzip;q=0', 'user-agent': 'my program (gzip)' }), undefined, 'refused with q=0');
   });
 
   it('a refused credential names the RPC in its ErrorInfo; an empty bearer token is an unregistered caller', async () => {

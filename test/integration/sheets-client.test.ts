@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import { createServer, request as httpRequest } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { describe, it } from 'node:test';
+import { gunzipSync } from 'node:zlib';
 import { SheetsError } from '../../src/sheets/errors.js';
 import type { ServiceAccountAuth } from '../../src/sheets/google/auth.js';
 import { createGoogleBackend } from '../../src/sheets/google/index.js';
@@ -242,7 +243,7 @@ describe('reads', () => {
           answer.on('data', (c: Buffer) => parts.push(c));
           answer.on('end', () => {
             const body = Buffer.concat(parts);
-            if (req.url?.includes('/values/')) seen.push(body.toString('utf8'));
+            if (req.url?.includes('/values/')) seen.push((answer.headers['content-encoding'] === 'gzip' ? gunzipSync(body) : body).toString('utf8'));
             res.writeHead(answer.statusCode ?? 502, answer.headers);
             res.end(body);
           });
@@ -538,6 +539,28 @@ describe('retries with backoff', () => {
       assert.match(e.message, /answer to values\.get of "Players" was cut off: response body larger than 100 bytes: a range is read whole, .*move old rows to another tab or spreadsheet, or read a smaller range/);
       assert.equal(e.attempts, 1);
       assert.equal(h.emulator.counters().calls['values.get'], 1, 'one download, not one per retry');
+    }));
+
+  it('asks for gzip as Google requires (Accept-Encoding and "gzip" in its User-Agent), and reads gzip answers and errors', () =>
+    withHarness(async (h) => {
+      const b = h.backend();
+      assert.equal((await b.getValues('Players!A1')).values?.[0]?.[0], 'name');
+      assert.equal(h.emulator.counters().gzipped, 1, 'the answer came gzip-encoded');
+      const e = await rejection(b.getValues("'No Such Tab'!A1"));
+      assert.equal(e.code, 'CORRAL_ERR_SHEETS_BAD_RANGE');
+      assert.match(e.message, /Unable to parse range: 'No Such Tab'!A1/, "Google's words, decoded");
+      assert.equal(h.emulator.counters().gzipped, 2);
+    }));
+
+  it('a gzip answer over the size limit once decoded fails as too large, though its gzip bytes were under it', () =>
+    withHarness(async (h) => {
+      // 3000 equal rows: about 100 KB of JSON, a few hundred bytes of gzip.
+      h.emulator.setSheet(h.emulator.spreadsheetId, 'Big', Array.from({ length: 3000 }, () => ['same', 'row', 'again']));
+      const b = h.backend({ maxResponseBytes: 20_000 });
+      const e = await rejection(b.getValues('Big'));
+      assert.equal(e.code, 'CORRAL_ERR_SHEETS_TOO_LARGE');
+      assert.match(e.message, /response body larger than 20000 bytes once decoded \(gzip\)/);
+      assert.equal(e.attempts, 1);
     }));
 
   it('the caller can abort a hung call', () =>

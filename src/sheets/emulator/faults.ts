@@ -96,6 +96,8 @@ export interface EmulatorCounters {
   readonly quotaRejections: number;
   /** Rows appended and kept (applied), whatever the answer was. */
   readonly rowsAppended: number;
+  /** Values answers sent gzip-encoded (the client asked as Google requires: see http-util.ts). */
+  readonly gzipped: number;
 }
 
 function methods(): Record<EmulatorMethod, number> {
@@ -112,6 +114,7 @@ export class Counters {
   appliedErrors = 0;
   quotaRejections = 0;
   rowsAppended = 0;
+  gzipped = 0;
 
   status(code: number): void {
     this.statuses[String(code)] = (this.statuses[String(code)] ?? 0) + 1;
@@ -128,6 +131,7 @@ export class Counters {
       appliedErrors: this.appliedErrors,
       quotaRejections: this.quotaRejections,
       rowsAppended: this.rowsAppended,
+      gzipped: this.gzipped,
     };
   }
 
@@ -141,6 +145,7 @@ export class Counters {
     this.appliedErrors = 0;
     this.quotaRejections = 0;
     this.rowsAppended = 0;
+    this.gzipped = 0;
   }
 }
 

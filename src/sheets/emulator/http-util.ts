@@ -1,6 +1,7 @@
 // Small node:http helpers for the emulator: bounded body reading and JSON answers.
 
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { gzipSync } from 'node:zlib';
 
 /** Google's limit on a request body; over it the API answers 400 INVALID_ARGUMENT. */
 export const MAX_REQUEST_BYTES = 10 * 1024 * 1024;
@@ -36,10 +37,26 @@ export function jsonBody(value: unknown, pretty = true): Buffer {
   return Buffer.from(pretty ? JSON.stringify(value, null, 2) : JSON.stringify(value));
 }
 
-export function sendJson(res: ServerResponse, status: number, value: unknown, pretty = true): void {
+/**
+ * Whether Google would gzip its answer to `req`: only when the client accepts gzip AND its
+ * User-Agent contains "gzip" (the performance guide of Google's APIs: "you must do two things").
+ */
+export function wantsGzip(req: IncomingMessage): boolean {
+  const accepted = String(req.headers['accept-encoding'] ?? '')
+    .split(',')
+    .some((part) => {
+      const [coding, ...params] = part.trim().toLowerCase().split(';');
+      return coding?.trim() === 'gzip' && !params.some((p) => /^\s*q\s*=\s*0(\.0*)?\s*$/.test(p));
+    });
+  return accepted && /gzip/i.test(String(req.headers['user-agent'] ?? ''));
+}
+
+/** Sends `value` as JSON; gzip-encoded when `gzip` (wantsGzip of the request). */
+export function sendJson(res: ServerResponse, status: number, value: unknown, pretty = true, gzip = false): void {
   if (res.headersSent || res.destroyed) return;
-  const body = jsonBody(value, pretty);
-  res.writeHead(status, { 'content-type': 'application/json; charset=UTF-8', 'content-length': body.length });
+  const json = jsonBody(value, pretty);
+  const body = gzip ? gzipSync(json) : json;
+  res.writeHead(status, { 'content-type': 'application/json; charset=UTF-8', 'content-length': body.length, ...(gzip ? { 'content-encoding': 'gzip', vary: 'Accept-Encoding' } : {}) });
   res.end(body);
 }
 

@@ -9,7 +9,7 @@ import type { ServiceAccountKey } from '../google/credentials.js';
 import { Accounts, TokenError } from './accounts.js';
 import { ApiError, frontEndErrorPage, serverError } from './api-error.js';
 import { Counters, DEFAULT_FAULTS, MinuteQuota, parseFaults, seededRandom, UserQuotas, type EmulatorCounters, type Faults } from './faults.js';
-import { BodyTooLarge, jsonBody, readBody, sendHtml, sendJson, wantsPrettyPrint } from './http-util.js';
+import { BodyTooLarge, jsonBody, readBody, sendHtml, sendJson, wantsGzip, wantsPrettyPrint } from './http-util.js';
 import { applyFieldMask, fieldMaskOf } from './field-mask.js';
 import { generateServiceAccountKey } from './keys.js';
 import { defaultSeed, type SheetSeed } from './seed.js';
@@ -302,7 +302,9 @@ class EmulatorServer implements Emulator {
 
   #answerError(res: ServerResponse, err: ApiError, query: URLSearchParams): void {
     this.#counters.status(err.code);
-    sendJson(res, err.code, err.envelope(), wantsPrettyPrint(query));
+    const gzip = wantsGzip(res.req);
+    if (gzip) this.#counters.gzipped += 1;
+    sendJson(res, err.code, err.envelope(), wantsPrettyPrint(query), gzip);
   }
 
   #token(req: IncomingMessage, res: ServerResponse, body: Buffer): void {
@@ -411,7 +413,9 @@ class EmulatorServer implements Emulator {
     }
     this.#counters.ok[route.method] += 1;
     this.#counters.status(200);
-    sendJson(res, 200, result.body, wantsPrettyPrint(query));
+    const gzip = wantsGzip(req);
+    if (gzip) this.#counters.gzipped += 1;
+    sendJson(res, 200, result.body, wantsPrettyPrint(query), gzip);
   }
 
   #control(req: IncomingMessage, res: ServerResponse, url: URL, body: Buffer): void {

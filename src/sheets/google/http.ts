@@ -8,6 +8,7 @@
 // phase 'queued'. From onRequestStart on, the request may be on the wire: phase 'sent'. Once the
 // status line arrived: phase 'response'.
 
+import { gunzip } from 'node:zlib';
 import type { Dispatcher } from 'undici';
 
 export type Phase = 'queued' | 'sent' | 'response';
@@ -20,7 +21,7 @@ export interface HttpRequest {
   readonly body?: string;
   /** Whole-exchange deadline (connect + send + headers + body). */
   readonly timeoutMs: number;
-  /** Answers with a larger body are cut off (default MAX_BODY_BYTES). */
+  /** Answers with a larger body, as sent or once decoded, are cut off (default MAX_BODY_BYTES). */
   readonly maxBodyBytes?: number;
   readonly signal?: AbortSignal;
 }
@@ -28,6 +29,7 @@ export interface HttpRequest {
 export interface HttpResponse {
   readonly status: number;
   readonly headers: Readonly<Record<string, string>>;
+  /** As decoded: a gzip answer (content-encoding: gzip) is gunzipped. */
   readonly body: Buffer;
 }
 
@@ -130,7 +132,24 @@ export function httpCall(dispatcher: Dispatcher, req: HttpRequest): Promise<Http
         chunks.push(chunk);
       },
       onResponseEnd() {
-        settle(() => resolve({ status, headers, body: Buffer.concat(chunks) }));
+        if (settled) return;
+        const body = Buffer.concat(chunks);
+        if (headers['content-encoding']?.trim().toLowerCase() !== 'gzip') {
+          settle(() => resolve({ status, headers, body }));
+          return;
+        }
+        // Decoded on libuv's threadpool, within the deadline, and bounded as the bytes sent are:
+        // a few MB of gzip can hold far more than the limit.
+        gunzip(body, { maxOutputLength: maxBody }, (err, decoded) => {
+          if (!err) {
+            const { 'content-encoding': _coding, 'content-length': _length, ...plain } = headers;
+            settle(() => resolve({ status, headers: plain, body: decoded }));
+          } else if ((err as { code?: string }).code === 'ERR_BUFFER_TOO_LARGE') {
+            settle(() => reject(new TransportError('response', 'too-large', `response body larger than ${maxBody} bytes once decoded (gzip)`)));
+          } else {
+            settle(() => reject(new TransportError('response', 'network', `the gzip answer could not be decoded: ${err.message}`, err)));
+          }
+        });
       },
       onResponseError(_controller, err) {
         const message = err.message || (err as { code?: string }).code || 'connection failed';
