@@ -58,7 +58,12 @@ export type ChildMessage =
       readonly rssBytes?: number;
     }
   | { readonly type: 'heartbeat'; readonly figures: ChildFigures }
-  | { readonly type: 'boot-failed'; readonly code: string; readonly message: string; readonly stack?: string }
+  /**
+   * `lasting`: no new attempt can succeed until the files or the settings change (the app cannot
+   * be imported as written, a port the process may not bind): a master that gives up on such a
+   * boot exits 78, which systemd does not restart (boot-lasting.ts).
+   */
+  | { readonly type: 'boot-failed'; readonly code: string; readonly message: string; readonly stack?: string; readonly lasting?: boolean }
   /**
    * It asks to be replaced. `error`, with `uncaught`: the exception's first line ("TypeError:
    * boom"), so that a reload rolled back for it says what threw (absent from older workers).

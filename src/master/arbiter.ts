@@ -84,6 +84,8 @@ export class Arbiter {
   private finished = false;
   /** Why the master gave up (boot.exhausted): the stop that follows exits with it, not 0. */
   private gaveUp: FatalReason | undefined;
+  /** The exit code of that stop: 3, or 78 for a boot no restart gets past (boot-lasting.ts). */
+  private gaveUpExit: number = EXIT.BOOT_EXHAUSTED;
   private lastTickAt: number | undefined;
   /** The last tick discounted a pause of the master's from the children's silence (discountPause). */
   private pauseDiscounted = false;
@@ -127,7 +129,7 @@ export class Arbiter {
       this.port = port;
     };
     this.messages = new ChildMessageHandler({ log, now, gens, crashes, keeperCrashes, keeperRestart, latency, requestTick, settings: () => this.settings, listening, workers, markRetire });
-    this.shutdown = new Shutdown({ log, notifier: o.notifier, now, settings: () => this.settings, children, workers, keeper, killer: this.killer, drain, finish: (code) => this.finish(this.gaveUp ? EXIT.BOOT_EXHAUSTED : code, this.gaveUp) });
+    this.shutdown = new Shutdown({ log, notifier: o.notifier, now, settings: () => this.settings, children, workers, keeper, killer: this.killer, drain, finish: (code) => this.finish(this.gaveUp ? this.gaveUpExit : code, this.gaveUp) });
   }
 
   get settings(): Settings {
@@ -433,8 +435,14 @@ export class Arbiter {
     if (this.reloads.workersCannotBoot()) return true;
     if (this.workers().some((c) => c.state === 'ready')) return false;
     const err = this.crashes.lastBootError;
-    const fatal = { code: 'CORRAL_ERR_BOOT_EXHAUSTED', message: `no worker could boot after ${counted(this.crashes.bootFailures, 'attempt')}: ${err?.message}` } as const;
-    this.log.fatal({ event: 'boot.exhausted', code: fatal.code, attempts: this.crashes.bootFailures, boot_error: err ?? null }, fatal.message);
+    // A boot no restart gets past (the app as written, a port not allowed) exits 78, which the
+    // unit does not restart: the operator must change something first (worker/boot-lasting.ts).
+    const lasting = err?.lasting === true;
+    const exitCode = lasting ? EXIT.CONFIG : EXIT.BOOT_EXHAUSTED;
+    const then = lasting ? `; every attempt fails alike until the app's files or the settings change, so corral exits ${exitCode} (its systemd unit does not restart that)` : '';
+    const fatal = { code: 'CORRAL_ERR_BOOT_EXHAUSTED', message: `no worker could boot after ${counted(this.crashes.bootFailures, 'attempt')}: ${err?.message}${then}` } as const;
+    this.log.fatal({ event: 'boot.exhausted', code: fatal.code, attempts: this.crashes.bootFailures, boot_error: err ?? null, exit_code: exitCode }, fatal.message);
+    this.gaveUpExit = exitCode;
     // Stopped as any stop is, then exit 3: the keeper is drained, so the rows it journaled are
     // sent or left whole in the journal, and its exit is said (it was killed with the workers,
     // without a line, its appends in flight left unsure). No worker serves: those still booting

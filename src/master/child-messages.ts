@@ -58,7 +58,7 @@ export function applyChildMessage(c: ChildRecord, msg: ChildMessage, now: number
       return { kind: 'ready', port: msg.port };
     case 'boot-failed':
       // The first report is the cause; anything a failing child reports after it is fallout.
-      c.bootError ??= { code: msg.code, message: msg.message, ...(msg.stack ? { stack: msg.stack } : {}) };
+      c.bootError ??= { code: msg.code, message: msg.message, ...(msg.stack ? { stack: msg.stack } : {}), ...(msg.lasting === true ? { lasting: true } : {}) };
       return NONE;
     case 'retire':
       if (msg.reason === 'uncaught') return typeof msg.error === 'string' ? { kind: 'crashed', error: msg.error } : { kind: 'crashed' };

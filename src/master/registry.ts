@@ -33,7 +33,7 @@ export interface ChildRecord {
   figures: ChildFigures | undefined;
   port: number | undefined;
   /** The last boot-failed report, logged when the child exits. */
-  bootError: { code: string; message: string; stack?: string } | undefined;
+  bootError: { code: string; message: string; stack?: string; lasting?: boolean } | undefined;
   /** Asked to be replaced; the replacement is started before this one drains. */
   retire: RetireReason | undefined;
   /** Asked to be recycled, waiting for its turn (recycling replaces one worker at a time). */

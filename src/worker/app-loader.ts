@@ -7,6 +7,7 @@ import { pathToFileURL } from 'node:url';
 import type { AppContext } from '../contract.js';
 import { CorralError, type ErrorCode } from '../errors.js';
 import { appErrorLocation } from './app-error-location.js';
+import { importFailureLasts } from './boot-lasting.js';
 
 /** The bundled players app, used when CORRAL_APP is unset. */
 export const BUNDLED_APP = new URL('../app/index.js', import.meta.url).href;
@@ -17,6 +18,19 @@ function specifierOf(app: string | undefined): string {
   // Paths (relative to the working directory) become file URLs; bare names are packages.
   if (app.startsWith('.') || isAbsolute(app)) return pathToFileURL(resolve(app)).href;
   return app;
+}
+
+/** Failures of the app as written, which every boot meets alike until its files change (boot-lasting.ts). */
+const lastingFailures = new WeakSet<Error>();
+
+/** Whether `err`, thrown by loadApp(), fails every boot until the app's files change. */
+export function appFailureLasts(err: unknown): boolean {
+  return err instanceof Error && lastingFailures.has(err);
+}
+
+function lasting(err: CorralError): CorralError {
+  lastingFailures.add(err);
+  return err;
 }
 
 function isListener(v: unknown): v is RequestListener {
@@ -41,7 +55,8 @@ export async function loadApp(app: string | undefined, ctx: AppContext): Promise
   try {
     mod = (await import(specifier)) as Record<string, unknown>;
   } catch (err) {
-    throw await appFailure('CORRAL_ERR_APP_LOAD', `cannot import app module ${app ?? '(bundled app)'}`, err, specifier);
+    const failure = await appFailure('CORRAL_ERR_APP_LOAD', `cannot import app module ${app ?? '(bundled app)'}`, err, specifier);
+    throw importFailureLasts(err) ? lasting(failure) : failure;
   }
   // CommonJS modules arrive as { default: module.exports }.
   const cjs = (mod.default && typeof mod.default === 'object' ? mod.default : undefined) as Record<string, unknown> | undefined;
@@ -57,9 +72,11 @@ export async function loadApp(app: string | undefined, ctx: AppContext): Promise
     throw await appFailure(code, `createApp() of ${app ?? '(bundled app)'} threw`, err, specifier);
   }
   if (!isListener(listener)) {
-    throw new CorralError(
-      'CORRAL_ERR_APP_LOAD',
-      `app module ${app ?? '(bundled app)'} must export createApp(ctx) returning a request listener (req, res) => void, or a default export that is one`,
+    throw lasting(
+      new CorralError(
+        'CORRAL_ERR_APP_LOAD',
+        `app module ${app ?? '(bundled app)'} must export createApp(ctx) returning a request listener (req, res) => void, or a default export that is one`,
+      ),
     );
   }
   return listener;

@@ -13,13 +13,15 @@ import { RepeatedFailure } from '../log/repeated-failure.js';
 import { connectionFdBudget, connectionsWithin, readOpenFilesLimit } from '../fd-limit.js';
 import { maxConnectionsOf, perWorkerCap, workerConnectionsWithin } from '../master/capacity.js';
 import type { SheetsClient } from '../sheets/types.js';
-import { loadApp } from './app-loader.js';
+import { appFailureLasts, loadApp } from './app-loader.js';
+import { listenFailureLasts } from './boot-lasting.js';
 import { hostConnectionGauge, type HostConnectionGauge } from './connection-gauge.js';
 import { createCounterClient } from './counter-client.js';
 import { createSharedCounters } from './shared-counters.js';
 import { startHeartbeat } from './heartbeat.js';
 import { createWorkerServer } from './server.js';
 import { createSheetsAccess } from './sheets-access.js';
+import { preferForOomKill } from './oom-score.js';
 import { masterGoneExit, startStackProbe } from '../stack-probe.js';
 import { describeHolder, portHolders } from '../port-holder.js';
 
@@ -80,6 +82,13 @@ export async function runWorker(): Promise<void> {
     process.exit(exitCodeFor(err));
   }
   const logger = log.logger;
+  const oom = preferForOomKill();
+  if (!oom.ok) {
+    logger.warn(
+      { event: 'worker.oom_score_unset', reason: oom.reason },
+      `cannot raise this worker's oom_score_adj (${oom.reason}): under memory pressure the kernel may kill the master before a worker`,
+    );
+  }
   // Before the app is imported: an import that blocks the loop is a stuck boot whose stack is
   // wanted, and a master killed meanwhile must not leave it spinning (the probe's orphan exit).
   startStackProbe(logger, masterGoneExit('worker', identity, log.file()));
@@ -143,13 +152,13 @@ export async function runWorker(): Promise<void> {
     process.exit(code);
   };
   // `event`: what failed, for the worker's own line (the master's worker.boot_failed names it too).
-  const bootFail = (err: unknown, exitCode: number, event: 'app.load_failed' | 'worker.listen_failed' = 'app.load_failed') => {
+  const bootFail = (err: unknown, exitCode: number, event: 'app.load_failed' | 'worker.listen_failed' = 'app.load_failed', lasting = false) => {
     // The first failure is the one to report: the master keeps one reason per worker, and what
     // follows it (an exception thrown while exiting) would only hide the app's own error.
     if (exiting) return;
     exiting = true;
     const d = describeError(err);
-    channel.send({ type: 'boot-failed', code: codeOf(d, 'CORRAL_ERR_APP_LOAD'), message: d.message, ...(d.stack ? { stack: d.stack } : {}) });
+    channel.send({ type: 'boot-failed', code: codeOf(d, 'CORRAL_ERR_APP_LOAD'), message: d.message, ...(d.stack ? { stack: d.stack } : {}), ...(lasting ? { lasting } : {}) });
     logger.error({ event, code: d.code, err: d }, d.message);
     void flushAndExit(exitCode);
   };
@@ -283,7 +292,7 @@ export async function runWorker(): Promise<void> {
   try {
     listener = await loadApp(settings.CORRAL_APP, ctx);
   } catch (err) {
-    return bootFail(err, EXIT.APP_LOAD_ERROR);
+    return bootFail(err, EXIT.APP_LOAD_ERROR, 'app.load_failed', appFailureLasts(err));
   }
   // Told to stop while the app was loading (a shutdown, or a newer generation superseding this
   // one): never listen, or the master would hand connections to a worker on its way out.
@@ -321,7 +330,7 @@ export async function runWorker(): Promise<void> {
     logger.info({ event: 'worker.listening', address, port }, `listening on ${address}:${port}`);
     channel.send({ type: 'ready', address, port, rssBytes: process.memoryUsage.rss() });
   } catch (err) {
-    bootFail(new CorralError('CORRAL_ERR_LISTEN', listenFailure(settings.CORRAL_BIND, err), { cause: err }), EXIT.LISTEN_ERROR, 'worker.listen_failed');
+    bootFail(new CorralError('CORRAL_ERR_LISTEN', listenFailure(settings.CORRAL_BIND, err), { cause: err }), EXIT.LISTEN_ERROR, 'worker.listen_failed', listenFailureLasts(err));
   }
 }
 

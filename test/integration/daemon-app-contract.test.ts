@@ -27,10 +27,10 @@ test('an async createApp(ctx) receives the settings and a logger', async () => {
   }
 });
 
-test('a module without createApp or a default listener is refused with a message saying what to export', async () => {
+test('a module without createApp or a default listener is refused with a message saying what to export; no restart gets past it: exit 78', async () => {
   const c = await startCorral({ app: 'not-an-app.mjs', workers: 1, waitReady: false, env: { CORRAL_BOOT_ATTEMPTS: '1' } });
   try {
-    assert.equal((await c.exited).code, 3);
+    assert.equal((await c.exited).code, 78);
     const failed = c.events('worker.boot_failed')[0];
     assert.match(JSON.stringify(failed?.boot_error), /must export createApp\(ctx\) returning a request listener/);
     assert.equal((failed?.boot_error as { code?: string })?.code, 'CORRAL_ERR_APP_LOAD');

@@ -191,6 +191,26 @@ test('an app that cannot be imported: bounded retries, then exit 3 with the app 
   }
 });
 
+test('an app importing a module that is not there fails every boot alike: the master says so and exits 78, which its unit does not restart; one whose own start throws still exits 3', async () => {
+  const c = await startCorral({ app: 'missing-module.mjs', workers: 1, waitReady: false, env: { CORRAL_BOOT_ATTEMPTS: '2' } });
+  try {
+    assert.equal((await c.exited).code, 78);
+    const exhausted = c.events('boot.exhausted')[0];
+    assert.match(String(exhausted?.msg), /not-deployed\.mjs.*; every attempt fails alike until the app's files or the settings change, so corral exits 78/);
+    assert.equal(exhausted?.exit_code, 78);
+    assert.equal((exhausted?.boot_error as { lasting?: boolean } | undefined)?.lasting, true);
+  } finally {
+    await c.stop();
+  }
+  const transient = await startCorral({ app: 'fails-after-loading.mjs', workers: 1, waitReady: false, env: { CORRAL_BOOT_ATTEMPTS: '1' } });
+  try {
+    assert.equal((await transient.exited).code, 3, 'a database not up yet: the next start may succeed');
+    assert.doesNotMatch(String(transient.events('boot.exhausted')[0]?.msg), /fails alike/);
+  } finally {
+    await transient.stop();
+  }
+});
+
 /** `s` matched as it is, in a RegExp. */
 const escape = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 

@@ -177,6 +177,17 @@ describe('corral under a real systemd (debootstrap + systemd-nspawn)', { skip: s
     assert.match(r.stdout, new RegExp(`^corral is running: master pid ${await show('MainPID')}, 2/2 workers ready \\(ok\\)`));
   });
 
+  test("an OOM kill is the master's to handle (OOMPolicy=continue), and the workers, not the master or the keeper, are the kernel's first choice under the unit's hardening", async () => {
+    assert.equal(await show('OOMPolicy'), 'continue');
+    const master = (await show('MainPID')).trim();
+    const adj = async (pid: string) => Number((await c.sh(`cat /proc/${pid}/oom_score_adj`)).trim());
+    const children = (await c.sh(`pgrep -P ${master}`)).trim().split(/\s+/);
+    const masterAdj = await adj(master);
+    const childAdj = await Promise.all(children.map(adj));
+    // Two workers raised by 500 (from the master's, which the unit leaves at 0), the keeper not.
+    assert.deepEqual(childAdj.sort((a, b) => a - b), [masterAdj, masterAdj + 500, masterAdj + 500], `children ${children.join(', ')}`);
+  });
+
   test('the master feeds the watchdog while its workers are healthy', async () => {
     const first = Number(await show('WatchdogTimestampMonotonic'));
     assert.equal(await show('WatchdogUSec'), `${WATCHDOG_SEC}s`);
@@ -559,6 +570,24 @@ describe('corral under a real systemd (debootstrap + systemd-nspawn)', { skip: s
       assert.equal(await show('ExecMainStatus'), '78');
       assert.equal(Number(await show('NRestarts')), restarts, 'not restarted');
       assert.match(await c.sh('journalctl -u corral --no-pager -o cat -n 20'), /\[CORRAL_ERR_CONFIG_INVALID\][\s\S]*CORRAL_WORKERS="zero"/);
+    } finally {
+      await writeSettings(good);
+      await c.sh('systemctl reset-failed corral');
+    }
+  });
+
+  test('systemctl start with an app that imports a module not there fails with status 78 once its boots are spent, says why, and is not restarted every few seconds', async () => {
+    const good = { ...settings };
+    await writeSettings({ CORRAL_APP: `${INSTALL}/test/fixtures/apps/missing-module.mjs`, CORRAL_BOOT_ATTEMPTS: '2' });
+    try {
+      const restarts = Number(await show('NRestarts'));
+      const start = await c.exec(['systemctl', 'start', 'corral'], { timeoutMs: 90_000 });
+      assert.notEqual(start.code, 0, 'systemctl start reports the failure');
+      // Exit 3 was restarted by Restart=on-failure every 7 s or so, for good: never "failed".
+      await until('the unit to be failed', 60_000, async () => ((await show('ActiveState')) === 'failed' ? true : undefined));
+      assert.equal(await show('ExecMainStatus'), '78');
+      assert.equal(Number(await show('NRestarts')), restarts, 'not restarted');
+      assert.match(await c.sh('journalctl -u corral --no-pager -o cat -n 40'), /CORRAL_ERR_BOOT_EXHAUSTED.*no worker could boot after 2 attempts: .*not-deployed\.mjs.*every attempt fails alike/);
     } finally {
       await writeSettings(good);
       await c.sh('systemctl reset-failed corral');

@@ -536,7 +536,31 @@ test('boot exhaustion: workers that fail before ready are retried with backoff, 
     }
     assert.deepEqual(t.exits, [3], JSON.stringify(t.log.lines().map((l) => [l.event, l.msg])));
     const exhausted = t.log.lines().find((l) => l.event === 'boot.exhausted');
-    assert.match(String(exhausted?.msg), /cannot find module x/);
+    assert.match(String(exhausted?.msg), /cannot find module x$/, 'not said to last: the next start may succeed');
+    assert.equal(exhausted?.exit_code, 3);
+  } finally {
+    t.log.close();
+  }
+});
+
+test('boot exhaustion on a failure no restart gets past (lasting: the app as written, a port not allowed): exit 78, which the unit does not restart, and said so', async () => {
+  const t = await setup({ CORRAL_BOOT_ATTEMPTS: '2' });
+  try {
+    t.arbiter.tick();
+    for (let i = 0; i < 10 && t.exits.length === 0; i++) {
+      for (const c of t.children) {
+        if (!c.kills.length && !c.exited) {
+          c.say({ type: 'boot-failed', code: 'CORRAL_ERR_APP_LOAD', message: "cannot import app module /srv/app.mjs: Cannot find module '/srv/lib.mjs'", lasting: true });
+          c.exit(4);
+        }
+      }
+      t.advance(60_000);
+      t.arbiter.tick();
+    }
+    assert.deepEqual(t.exits, [78]);
+    const exhausted = t.log.lines().find((l) => l.event === 'boot.exhausted');
+    assert.equal(exhausted?.exit_code, 78);
+    assert.match(String(exhausted?.msg), /Cannot find module .*; every attempt fails alike until the app's files or the settings change, so corral exits 78 \(its systemd unit does not restart that\)$/);
   } finally {
     t.log.close();
   }

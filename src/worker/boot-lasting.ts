@@ -1,0 +1,27 @@
+// Boot failures that no new attempt can get past until the files or the settings change: the app
+// cannot be imported as written (a syntax error, a module or package that is not there), it
+// exports no listener, or the port is one this process may not bind. Under systemd a master that
+// gave up on such a boot exited 3, which Restart=on-failure restarted every 7 s or so for good:
+// the unit stayed "activating", never "failed", and the start limit (5 in 10 s) was never
+// reached. Said as lasting, the master exits 78 instead, which the unit does not restart
+// (RestartPreventExitStatus=78), as it already does for invalid settings.
+//
+// What an app's own code throws while it starts (createApp() rejecting: a database not up yet)
+// is not lasting: the next attempt may well succeed.
+
+/** Node's codes for a module or package that cannot be resolved or loaded as named. */
+const UNRESOLVABLE = new Set(['ERR_MODULE_NOT_FOUND', 'ERR_UNKNOWN_FILE_EXTENSION', 'ERR_UNSUPPORTED_DIR_IMPORT', 'ERR_PACKAGE_PATH_NOT_EXPORTED', 'ERR_INVALID_PACKAGE_CONFIG', 'ERR_INVALID_PACKAGE_TARGET', 'MODULE_NOT_FOUND']);
+
+/** Whether `err`, thrown by import() of the app, fails every import until the files change. */
+export function importFailureLasts(err: unknown): boolean {
+  if (err instanceof SyntaxError) return true;
+  const code = (err as { code?: unknown } | undefined)?.code;
+  return typeof code === 'string' && UNRESOLVABLE.has(code);
+}
+
+/** Whether a failed listen() fails every attempt until the settings or the unit change. */
+export function listenFailureLasts(err: unknown): boolean {
+  // EACCES: a port below 1024 without CAP_NET_BIND_SERVICE. Not EADDRINUSE (a previous master
+  // may still hold the port at a restart) nor EADDRNOTAVAIL (an address not configured yet at boot).
+  return (err as { code?: unknown } | undefined)?.code === 'EACCES';
+}
