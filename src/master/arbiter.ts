@@ -384,13 +384,18 @@ export class Arbiter {
     }
     const readyCurrent = activeCurrent.filter((c) => c.state === 'ready').length;
 
-    if (this.phase === 'booting' && readyCurrent >= this.target.expected) {
+    if (this.phase === 'booting' && (readyCurrent >= this.target.expected || this.startsDegraded(readyCurrent))) {
       this.phase = 'running';
       const admin = this.adminPort;
-      this.log.info(
-        { event: 'master.ready', workers: readyCurrent, port: this.port ?? null, admin_port: admin ?? null, generation: this.gens.current },
-        `corral ready: ${counted(readyCurrent, 'worker')} on port ${this.port}`,
-      );
+      const fields = { event: 'master.ready', workers: readyCurrent, port: this.port ?? null, admin_port: admin ?? null, generation: this.gens.current };
+      if (readyCurrent >= this.target.expected) this.log.info(fields, `corral ready: ${counted(readyCurrent, 'worker')} on port ${this.port}`);
+      else {
+        const err = this.crashes.lastBootError;
+        this.log.warn(
+          { ...fields, degraded: true, expected: this.target.expected, boot_failures: this.crashes.bootFailuresEver, boot_error: err ?? null },
+          `corral ready with ${readyCurrent} of ${counted(this.target.expected, 'worker')} on port ${this.port}: the others failed to boot ${counted(this.crashes.bootFailuresEver, 'time')} (last: ${err?.message ?? 'no reason given'}); they are tried again with backoff, and the status line says how many serve`,
+        );
+      }
       this.o.notifier.ready(this.statusLine());
     }
     // Done once the new generation has proven itself: a worker on probation that dies is still a
@@ -428,6 +433,17 @@ export class Arbiter {
         `worker ${c.id} settled: ready for ${Math.round(readyMs / 100) / 10} s (CORRAL_RELOAD_SETTLE), a worker it replaces may drain`,
       );
     }
+  }
+
+  /**
+   * A start that serves with some workers while the others keep failing to boot (a fork refused
+   * under a TasksMax= too low, an app failing on some workers) is ready as it is once the failed
+   * boots reach CORRAL_BOOT_ATTEMPTS, the bound that ends a start with none ready. Waiting for all
+   * of them, READY=1 never came: systemd killed the serving master at TimeoutStartSec and started
+   * it again, an outage every 157 s for good.
+   */
+  private startsDegraded(readyCurrent: number): boolean {
+    return readyCurrent > 0 && this.crashes.bootFailuresEver >= this.settings.CORRAL_BOOT_ATTEMPTS;
   }
 
   /** Returns true when this tick must manage no further: the master is exiting, or a reload was rolled back. */

@@ -22,6 +22,8 @@ export interface CrashCount {
 
 export class CrashLedger {
   private failedBoots = 0;
+  /** Failed boots since the master started, a fork batch counting once: never reset. */
+  private failedBootsEver = 0;
   /** Workers are forked in numbered batches (one per tick that forks): see bootFailed(). */
   private batch = 0;
   /** The batch of the last boot failure counted: others of that batch are the same attempt. */
@@ -41,6 +43,11 @@ export class CrashLedger {
   /** Failed boots in a row, a fork batch counting once. */
   get bootFailures(): number {
     return this.failedBoots;
+  }
+
+  /** Failed boots since the master started, a fork batch counting once (a ready worker resets bootFailures, not this). */
+  get bootFailuresEver(): number {
+    return this.failedBootsEver;
   }
 
   get lastBootError(): BootError | undefined {
@@ -86,6 +93,7 @@ export class CrashLedger {
     // once, and the master exited 3 without a single retry.
     if (forkBatch > this.lastFailedBatch) {
       this.failedBoots++;
+      this.failedBootsEver++;
       this.lastFailedBatch = forkBatch;
       this.spawnAt = now + this.backoff.delayMs(this.failedBoots);
     }

@@ -211,6 +211,19 @@ test('an app importing a module that is not there fails every boot alike: the ma
   }
 });
 
+test('a start that serves with some workers while the others keep failing to boot is ready (degraded) once the failed boots reach CORRAL_BOOT_ATTEMPTS, and serves', async () => {
+  const c = await startCorral({ app: 'fails-past-second-worker.mjs', workers: 3, waitReady: false, env: { CORRAL_BOOT_ATTEMPTS: '2' } });
+  try {
+    const ready = await c.waitForLog((l) => l.event === 'master.ready', 60_000, 'master.ready');
+    assert.deepEqual([ready.degraded, ready.workers, ready.expected], [true, 2, 3]);
+    assert.match(String(ready.msg), /^corral ready with 2 of 3 workers on port \d+: the others failed to boot 2 times \(last: .*cannot start here/);
+    assert.match((await http(`http://127.0.0.1:${String(ready.port)}/`)).text, /^worker [12]\n$/);
+    assert.equal(c.events('boot.exhausted').length, 0, 'not given up');
+  } finally {
+    await c.stop();
+  }
+});
+
 /** `s` matched as it is, in a RegExp. */
 const escape = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 

@@ -566,6 +566,46 @@ test('boot exhaustion on a failure no restart gets past (lasting: the app as wri
   }
 });
 
+test('a start that serves with some workers while another keeps failing to boot is ready once the failed boots reach CORRAL_BOOT_ATTEMPTS, said degraded; the missing one is still tried', async () => {
+  const t = await setup({ CORRAL_WORKERS: '3', CORRAL_BOOT_ATTEMPTS: '3' });
+  try {
+    t.arbiter.tick();
+    const [a, b] = t.children;
+    ready(a!);
+    ready(b!);
+    // The third fails at every boot: a fork refused under a TasksMax= too low.
+    const failThird = () => {
+      for (const c of t.children.slice(2)) {
+        if (!c.exited) {
+          c.say({ type: 'boot-failed', code: 'CORRAL_ERR_FORK', message: 'fork failed: EAGAIN' });
+          c.exit(1);
+        }
+      }
+    };
+    // Time passes tick by tick, the two beating; each new third worker fails as soon as forked.
+    const readyCalls = () => t.calls.filter((c) => c.startsWith('ready'));
+    const failures = () => t.log.lines().filter((l) => l.event === 'worker.boot_failed').length;
+    for (let i = 0; i < 400 && readyCalls().length === 0; i++) {
+      failThird();
+      if (failures() < 3) assert.deepEqual(readyCalls(), [], `${failures()} failed boots: not yet`);
+      t.run(250, [a!, b!]);
+    }
+    assert.equal(failures(), 3);
+    const readies = readyCalls();
+    assert.equal(readies.length, 1, 'READY=1 once the failed boots reach CORRAL_BOOT_ATTEMPTS');
+    assert.match(readies[0] ?? '', /2\/3 workers ready/);
+    const said = t.log.lines().find((l) => l.event === 'master.ready');
+    assert.deepEqual([said?.degraded, said?.workers, said?.expected, said?.boot_failures], [true, 2, 3, 3]);
+    assert.match(String(said?.msg), /^corral ready with 2 of 3 workers on port .*: the others failed to boot 3 times \(last: fork failed: EAGAIN\); they are tried again with backoff/);
+    assert.deepEqual(t.exits, [], 'not given up: two serve');
+    const forked = t.children.length;
+    t.run(60_000, [a!, b!]);
+    assert.equal(t.children.length, forked + 1, 'the missing worker is forked again');
+  } finally {
+    t.log.close();
+  }
+});
+
 test('boot exhaustion with a keeper: the keeper is drained as in a stop, and the master exits 3 once it has exited, not SIGKILLed with the workers', async () => {
   const t = await setup({ CORRAL_BOOT_ATTEMPTS: '1', CORRAL_GRACEFUL_TIMEOUT: '7' }, true);
   try {
