@@ -13,7 +13,7 @@ import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import type { LoadtestResult } from '../../src/loadtest/result.js';
 import { startAdminFixture, startTargetFixture } from '../fixtures/loadtest-target.js';
-import { freePort } from '../helpers/ports.js';
+import { refusingPort } from '../helpers/ports.js';
 
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 const BIN = join(ROOT, 'bin', 'corral');
@@ -196,8 +196,7 @@ describe('corral loadtest checks what the target is before the load', () => {
   it('refuses an --admin that cannot be reached before the load (a mistyped port), exit 69 as an unreachable target, rather than judging without CPU and RAM', async () => {
     const t = await startTargetFixture({ players: [{ name: 'Alice Martin', code: 'P001' }] });
     open.push({ url: t.url, counts: t.counts, close: () => t.close() });
-    // A port nothing listens on: taken, then released.
-    const port = await freePort();
+    const port = await refusingPort();
     const out = join(dir, 'admin-unreachable');
     const run = await loadtest(['--target', t.url, '--users', '2', '--duration', '1s', '--think-time', '20ms', '--mix', 'read=1', '--admin', `http://127.0.0.1:${port}`, '--admin-token', 'admintok', '--users-file', usersFile, '--out', out], dir);
     assert.equal(run.code, 69, `${run.stdout}\n${run.stderr}`);

@@ -14,7 +14,7 @@ import { cpuCoveringEach } from '../../src/loadtest/cpu-covering.js';
 import type { LoadtestResult } from '../../src/loadtest/result.js';
 import { startAdminFixture, startTargetFixture, type AdminFixture, type Player, type TargetFixture } from '../fixtures/loadtest-target.js';
 import { startCorral, waitFor, type CorralProcess } from '../helpers/corral.js';
-import { freePort } from '../helpers/ports.js';
+import { refusingPort } from '../helpers/ports.js';
 import { chromium } from 'playwright-core';
 
 
@@ -821,7 +821,7 @@ describe('corral loadtest against the fixture app', () => {
   });
 
   it('refuses an unreachable target with exit 69', async () => {
-    const port = await freePort();
+    const port = await refusingPort();
     const run = await loadtest(['--target', `http://127.0.0.1:${port}`, '--steps', '1', '--step-duration', '1s', '--users-file', usersFile, '--out', join(dir, 'unreachable')], dir);
     assert.equal(run.code, 69);
     assert.match(run.stderr, /^corral loadtest: \[CORRAL_ERR_LOADTEST_TARGET\] target http:\/\/127\.0\.0\.1:\d+ is not answering \(ECONNREFUSED\)/m);

@@ -3,23 +3,15 @@
 // have been applied by Google (applied 'maybe': never resent by the client; the journal decides).
 
 import assert from 'node:assert/strict';
-import { createServer } from 'node:net';
 import { describe, it } from 'node:test';
 import { fakeClock, FAST_RETRY, rejection, withHarness, type Harness } from '../fixtures/sheets/harness.js';
+import { refusingPort } from '../helpers/ports.js';
 
 
 function eventsCount(h: Harness): number {
   return h.emulator.getSheet(h.emulator.spreadsheetId, 'Events')?.length ?? 0;
 }
 
-/** A loopback port nothing listens on. */
-async function closedPort(): Promise<number> {
-  const srv = createServer();
-  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
-  const port = (srv.address() as { port: number }).port;
-  await new Promise<void>((r) => srv.close(() => r()));
-  return port;
-}
 
 const ROW = ['E0100', 'P002', 'scored', 'match 3', '2024-05-01T10:00:00Z'];
 
@@ -138,7 +130,7 @@ describe('append failures Google certainly did not apply are resent', () => {
   });
 
   it('connection refused: applied no, resent up to the bounded attempts', async () => {
-    const port = await closedPort();
+    const port = await refusingPort();
     await withHarness(async (h) => {
       const attempts: number[] = [];
       const b = h.backend({ beforeAttempt: (info) => void attempts.push(info.attempt) }, { SHEETS_API_URL: `http://127.0.0.1:${port}` });
