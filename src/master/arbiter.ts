@@ -40,7 +40,7 @@ import { KeeperCrashLedger } from './keeper-crash-ledger.js';
 import { KeeperRestart } from './keeper-restart.js';
 import { keeperRestartStep, waitForFirstKeeper } from './keeper-wait.js';
 import { keeperOf, newChildRecord, workersOf, type ChildRecord, type RetireReason } from './registry.js';
-import { attemptBoundMs, drainBoundMs, probationBoundMs, ReloadBound } from './reload-bound.js';
+import { attemptBoundMs, drainBoundMs, probationBoundMs, ReloadBound, startBoundMs, STEP_MARGIN_MS } from './reload-bound.js';
 import { ReloadLifecycle, type Target } from './reload-lifecycle.js';
 import { logEnvOverrides } from './reload-plan.js';
 import { drainsDue, forksDue, isActiveCurrent, nextRecycle, scaleDownExcess, stillBooting } from './rollout.js';
@@ -384,16 +384,21 @@ export class Arbiter {
     }
     const readyCurrent = activeCurrent.filter((c) => c.state === 'ready').length;
 
-    if (this.phase === 'booting' && (readyCurrent >= this.target.expected || this.startsDegraded(readyCurrent))) {
+    if (this.phase === 'booting' && (readyCurrent >= this.target.expected || this.startsDegraded(readyCurrent, now))) {
       this.phase = 'running';
       const admin = this.adminPort;
       const fields = { event: 'master.ready', workers: readyCurrent, port: this.port ?? null, admin_port: admin ?? null, generation: this.gens.current };
       if (readyCurrent >= this.target.expected) this.log.info(fields, `corral ready: ${counted(readyCurrent, 'worker')} on port ${this.port}`);
       else {
         const err = this.crashes.lastBootError;
+        const failures = this.crashes.bootFailuresEver;
+        const why =
+          failures >= this.settings.CORRAL_BOOT_ATTEMPTS
+            ? `the others failed to boot ${counted(failures, 'time')} (last: ${err?.message ?? 'no reason given'})`
+            : `the others are not ready after ${secondsText(now - this.startedAt)}, near the start's bound (TimeoutStartSec=${Math.round(startBoundMs(this.settings) / 1000)} in the unit corral writes)${failures > 0 ? `, ${counted(failures, 'failed boot')} (last: ${err?.message ?? 'no reason given'})` : ''}`;
         this.log.warn(
-          { ...fields, degraded: true, expected: this.target.expected, boot_failures: this.crashes.bootFailuresEver, boot_error: err ?? null },
-          `corral ready with ${readyCurrent} of ${counted(this.target.expected, 'worker')} on port ${this.port}: the others failed to boot ${counted(this.crashes.bootFailuresEver, 'time')} (last: ${err?.message ?? 'no reason given'}); they are tried again with backoff, and the status line says how many serve`,
+          { ...fields, degraded: true, expected: this.target.expected, boot_failures: failures, boot_error: err ?? null },
+          `corral ready with ${readyCurrent} of ${counted(this.target.expected, 'worker')} on port ${this.port}: ${why}; they are tried again with backoff, and the status line says how many serve`,
         );
       }
       this.o.notifier.ready(this.statusLine());
@@ -438,12 +443,14 @@ export class Arbiter {
   /**
    * A start that serves with some workers while the others keep failing to boot (a fork refused
    * under a TasksMax= too low, an app failing on some workers) is ready as it is once the failed
-   * boots reach CORRAL_BOOT_ATTEMPTS, the bound that ends a start with none ready. Waiting for all
-   * of them, READY=1 never came: systemd killed the serving master at TimeoutStartSec and started
-   * it again, an outage every 157 s for good.
+   * boots reach CORRAL_BOOT_ATTEMPTS, the bound that ends a start with none ready, or once the
+   * start nears the TimeoutStartSec its unit is written with (workers that hang at boot fail only
+   * at their boot timeout, a minute each). Waiting for all of them, READY=1 never came: systemd
+   * killed the serving master at TimeoutStartSec and started it again, an outage every 157 s.
    */
-  private startsDegraded(readyCurrent: number): boolean {
-    return readyCurrent > 0 && this.crashes.bootFailuresEver >= this.settings.CORRAL_BOOT_ATTEMPTS;
+  private startsDegraded(readyCurrent: number, now: number): boolean {
+    if (readyCurrent === 0) return false;
+    return this.crashes.bootFailuresEver >= this.settings.CORRAL_BOOT_ATTEMPTS || now - this.startedAt >= startBoundMs(this.settings) - STEP_MARGIN_MS;
   }
 
   /** Returns true when this tick must manage no further: the master is exiting, or a reload was rolled back. */
@@ -453,7 +460,7 @@ export class Arbiter {
     const err = this.crashes.lastBootError;
     // A boot no restart gets past (the app as written, a port not allowed) exits 78, which the
     // unit does not restart: the operator must change something first (worker/boot-lasting.ts).
-    const lasting = err?.lasting === true;
+    const lasting = this.crashes.failuresAllLasting;
     const exitCode = lasting ? EXIT.CONFIG : EXIT.BOOT_EXHAUSTED;
     const then = lasting ? `; every attempt fails alike until the app's files or the settings change, so corral exits ${exitCode} (its systemd unit does not restart that)` : '';
     const fatal = { code: 'CORRAL_ERR_BOOT_EXHAUSTED', message: `no worker could boot after ${counted(this.crashes.bootFailures, 'attempt')}: ${err?.message}${then}` } as const;

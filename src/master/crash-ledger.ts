@@ -24,6 +24,8 @@ export class CrashLedger {
   private failedBoots = 0;
   /** Failed boots since the master started, a fork batch counting once: never reset. */
   private failedBootsEver = 0;
+  /** Every failed boot since the last ready worker (or the start) was lasting (worker/boot-lasting.ts). */
+  private allLasting = true;
   /** Workers are forked in numbered batches (one per tick that forks): see bootFailed(). */
   private batch = 0;
   /** The batch of the last boot failure counted: others of that batch are the same attempt. */
@@ -77,12 +79,23 @@ export class CrashLedger {
   /** A worker reported ready: boots work again. */
   workerReady(): void {
     this.failedBoots = 0;
+    this.allLasting = true;
   }
 
   /** A new generation (a reload, or the rollback of one) starts without the last one's backoff. */
   clearBootBackoff(): void {
     this.failedBoots = 0;
     this.spawnAt = 0;
+    this.allLasting = true;
+  }
+
+  /**
+   * Whether every failed boot of the run that bootFailures counts failed for a cause that lasts
+   * until the files or settings change: not only the last one. A cause that went away meanwhile
+   * (a deploy half-written at the first attempt) lets a later one fail otherwise.
+   */
+  get failuresAllLasting(): boolean {
+    return this.failedBoots > 0 && this.allLasting;
   }
 
   /** A worker of `forkBatch` exited before it was ready. */
@@ -97,6 +110,7 @@ export class CrashLedger {
       this.lastFailedBatch = forkBatch;
       this.spawnAt = now + this.backoff.delayMs(this.failedBoots);
     }
+    if (error.lasting !== true) this.allLasting = false;
     this.lastError = error;
   }
 

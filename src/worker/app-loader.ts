@@ -72,12 +72,13 @@ export async function loadApp(app: string | undefined, ctx: AppContext): Promise
     throw await appFailure(code, `createApp() of ${app ?? '(bundled app)'} threw`, err, specifier);
   }
   if (!isListener(listener)) {
-    throw lasting(
-      new CorralError(
-        'CORRAL_ERR_APP_LOAD',
-        `app module ${app ?? '(bundled app)'} must export createApp(ctx) returning a request listener (req, res) => void, or a default export that is one`,
-      ),
+    const failure = new CorralError(
+      'CORRAL_ERR_APP_LOAD',
+      `app module ${app ?? '(bundled app)'} must export createApp(ctx) returning a request listener (req, res) => void, or a default export that is one`,
     );
+    // A module that exports neither fails alike every time; what a createApp() returns may depend
+    // on its run (one that swallows a database error and resolves nothing).
+    throw typeof factory === 'function' ? failure : lasting(failure);
   }
   return listener;
 }

@@ -9,12 +9,20 @@
 // What an app's own code throws while it starts (createApp() rejecting: a database not up yet)
 // is not lasting: the next attempt may well succeed.
 
+import { appFrame } from './app-error-location.js';
+
 /** Node's codes for a module or package that cannot be resolved or loaded as named. */
 const UNRESOLVABLE = new Set(['ERR_MODULE_NOT_FOUND', 'ERR_UNKNOWN_FILE_EXTENSION', 'ERR_UNSUPPORTED_DIR_IMPORT', 'ERR_PACKAGE_PATH_NOT_EXPORTED', 'ERR_INVALID_PACKAGE_CONFIG', 'ERR_INVALID_PACKAGE_TARGET', 'MODULE_NOT_FOUND']);
 
-/** Whether `err`, thrown by import() of the app, fails every import until the files change. */
+/**
+ * Whether `err`, thrown by import() of the app, fails every import until the files change: a
+ * module that does not parse (a SyntaxError with no frame in the app's files: one thrown by its
+ * running code, a JSON.parse of a config service's error page, may pass next time), or one that
+ * cannot be resolved as named. A dynamic import() of a path not there yet looks the same as a
+ * static one; the master exits 78 only when every attempt failed alike (crash-ledger.ts).
+ */
 export function importFailureLasts(err: unknown): boolean {
-  if (err instanceof SyntaxError) return true;
+  if (err instanceof SyntaxError) return appFrame(err.stack) === undefined;
   const code = (err as { code?: unknown } | undefined)?.code;
   return typeof code === 'string' && UNRESOLVABLE.has(code);
 }

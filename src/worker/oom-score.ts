@@ -8,11 +8,16 @@
 //
 // Raising one's own oom_score_adj needs no privilege (lowering it does), so each worker does it
 // for itself at boot, from what it inherited: under a unit's OOMScoreAdjust= the order holds.
+//
+// By 200, not more: the kernel adds adj × limit / 1000 to a process's pages, so a worker goes
+// first among processes of about its size, and a master or keeper larger than a worker by a
+// fifth of the limit (a leak, a cache grown past reason) still goes before it. With +500 a keeper
+// leaking to 45 % of MemoryMax= was never the one killed: workers died in a loop instead (review).
 
 import { readFileSync, writeFileSync } from 'node:fs';
 
 /** Added to the oom_score_adj a worker inherits; the kernel's range ends at 1000. */
-export const WORKER_OOM_SCORE_BONUS = 500;
+export const WORKER_OOM_SCORE_BONUS = 200;
 const OOM_SCORE_ADJ_MAX = 1000;
 
 export type OomPreference = { readonly ok: true; readonly before: number; readonly after: number } | { readonly ok: false; readonly reason: string };

@@ -9,7 +9,7 @@ import { startCorral } from '../helpers/corral.js';
 
 const procNumber = (pid: number, file: 'oom_score_adj' | 'oom_score') => Number(readFileSync(`/proc/${pid}/${file}`, 'utf8').trim());
 
-test('each worker is the OOM killer\'s choice before the master and the keeper: oom_score_adj raised by 500, also after a reload', async () => {
+test('each worker is the OOM killer\'s choice before the master and the keeper: oom_score_adj raised by 200, also after a reload', async () => {
   const c = await startCorral({ workers: 2 });
   try {
     const master = procNumber(c.pid, 'oom_score_adj');
@@ -18,7 +18,7 @@ test('each worker is the OOM killer\'s choice before the master and the keeper: 
     assert.equal(workers.length, 2);
     assert.equal(procNumber(keeper, 'oom_score_adj'), master, 'the keeper keeps the master\'s');
     for (const pid of workers) {
-      assert.equal(procNumber(pid, 'oom_score_adj'), Math.min(1000, master + 500));
+      assert.equal(procNumber(pid, 'oom_score_adj'), Math.min(1000, master + 200));
       // What the kernel ranks by: above the master's and the keeper's, though no larger in memory.
       assert.ok(procNumber(pid, 'oom_score') > procNumber(c.pid, 'oom_score'), `worker ${pid} oom_score over the master's`);
       assert.ok(procNumber(pid, 'oom_score') > procNumber(keeper, 'oom_score'), `worker ${pid} oom_score over the keeper's`);
@@ -29,7 +29,7 @@ test('each worker is the OOM killer\'s choice before the master and the keeper: 
     await c.waitForLog((l) => l.event === 'reload.done', 60_000, 'reload.done');
     const fresh = c.events('worker.ready').map((l) => Number(l.worker_pid)).filter((pid) => !workers.includes(pid));
     assert.equal(fresh.length, 2);
-    for (const pid of fresh) assert.equal(procNumber(pid, 'oom_score_adj'), Math.min(1000, master + 500));
+    for (const pid of fresh) assert.equal(procNumber(pid, 'oom_score_adj'), Math.min(1000, master + 200));
   } finally {
     await c.stop();
   }

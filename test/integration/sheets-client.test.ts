@@ -334,7 +334,7 @@ describe('errors an operator can act on', () => {
       assert.equal((await b.getValues('Players!A1')).values?.[0]?.[0], 'name');
       const e = await rejection(b.appendValues('Events', [['E9', 'P001', 'x', '', '']]));
       assert.equal(e.code, 'CORRAL_ERR_SHEETS_FORBIDDEN');
-      assert.match(e.message, /as Editor \(shared as Viewer, or readable by anyone with its link/);
+      assert.match(e.message, /as Editor \(if its reads work, it is shared as Viewer or readable by anyone with its link/);
       h.emulator.setPublic(h.emulator.spreadsheetId, false);
       assert.equal((await rejection(b.getValues('Players!A1'))).code, 'CORRAL_ERR_SHEETS_FORBIDDEN', 'no longer public: not readable');
     }));
@@ -550,6 +550,26 @@ describe('retries with backoff', () => {
       assert.equal(e.code, 'CORRAL_ERR_SHEETS_BAD_RANGE');
       assert.match(e.message, /Unable to parse range: 'No Such Tab'!A1/, "Google's words, decoded");
       assert.equal(h.emulator.counters().gzipped, 2);
+    }));
+
+  it('an answer labelled gzip that is not is read as it came: its status mapped as any other, not a connection failure', () =>
+    withHarness(async (h) => {
+      const server = createServer((_req, res) => {
+        res.writeHead(503, { 'content-type': 'application/json; charset=UTF-8', 'content-encoding': 'gzip' });
+        res.end(JSON.stringify({ error: { code: 503, message: 'The service is currently unavailable.', status: 'UNAVAILABLE' } }));
+      });
+      await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+      try {
+        const { port } = server.address() as AddressInfo;
+        const b = h.backend({}, { SHEETS_API_URL: `http://127.0.0.1:${port}` });
+        const e = await rejection(b.getValues('Players'));
+        assert.equal(e.code, 'CORRAL_ERR_SHEETS_UNAVAILABLE');
+        assert.equal(e.status, 503);
+        assert.match(e.message, /The service is currently unavailable/);
+        assert.doesNotMatch(e.message, /cannot reach/);
+      } finally {
+        server.close();
+      }
     }));
 
   it('a gzip answer over the size limit once decoded fails as too large, though its gzip bytes were under it', () =>

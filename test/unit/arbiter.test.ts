@@ -606,6 +606,53 @@ test('a start that serves with some workers while another keeps failing to boot 
   }
 });
 
+test('boot exhaustion whose failures were not all lasting (a deploy half-written at the first attempt, then an error of the app) exits 3', async () => {
+  const t = await setup({ CORRAL_BOOT_ATTEMPTS: '2' });
+  try {
+    t.arbiter.tick();
+    let attempt = 0;
+    for (let i = 0; i < 10 && t.exits.length === 0; i++) {
+      for (const c of t.children) {
+        if (!c.kills.length && !c.exited) {
+          attempt++;
+          c.say(attempt === 1 ? { type: 'boot-failed', code: 'CORRAL_ERR_APP_LOAD', message: "Cannot find module '/srv/lib.mjs'", lasting: true } : { type: 'boot-failed', code: 'CORRAL_ERR_APP_LOAD', message: 'database unreachable' });
+          c.exit(4);
+        }
+      }
+      t.advance(60_000);
+      t.arbiter.tick();
+    }
+    assert.deepEqual(t.exits, [3]);
+  } finally {
+    t.log.close();
+  }
+});
+
+test('a start whose other workers hang at boot (failing only at their boot timeout) is ready with those that serve near the unit\'s TimeoutStartSec, not killed by systemd at it', async () => {
+  const t = await setup({ CORRAL_WORKERS: '3' });
+  try {
+    t.arbiter.tick();
+    const [a, b] = t.children;
+    ready(a!);
+    ready(b!);
+    // The third beats but never reports ready: killed at its boot timeout (60 s), its replacement
+    // too; two failed boots by the TimeoutStartSec of 150 s the unit gets for these settings,
+    // short of CORRAL_BOOT_ATTEMPTS (5).
+    let readyAt: number | undefined;
+    for (let ms = 250; ms < 200_000 && readyAt === undefined; ms += 250) {
+      t.run(250, t.children.filter((c) => !c.exited));
+      for (const c of t.children) if (c.kills.includes('SIGKILL') && !c.exited) c.exit(null, 'SIGKILL');
+      if (t.calls.some((c) => c.startsWith('ready'))) readyAt = ms;
+    }
+    const said = t.log.lines().find((l) => l.event === 'master.ready');
+    assert.ok(readyAt !== undefined && readyAt >= 139_000 && readyAt < 150_000, `READY=1 after ${readyAt} ms: ${String(said?.msg)}`);
+    assert.deepEqual([said?.degraded, said?.workers, said?.boot_failures], [true, 2, 2]);
+    assert.match(String(said?.msg), /^corral ready with 2 of 3 workers on port .*: the others are not ready after 14\d(\.\d)? s, near the start's bound \(TimeoutStartSec=150 in the unit corral writes\), 2 failed boots \(last: .*\); they are tried again/);
+  } finally {
+    t.log.close();
+  }
+});
+
 test('boot exhaustion with a keeper: the keeper is drained as in a stop, and the master exits 3 once it has exited, not SIGKILLed with the workers', async () => {
   const t = await setup({ CORRAL_BOOT_ATTEMPTS: '1', CORRAL_GRACEFUL_TIMEOUT: '7' }, true);
   try {

@@ -2,7 +2,10 @@
 // app-loader.ts): those end a master's start with exit 78, which its systemd unit does not restart.
 
 import assert from 'node:assert/strict';
-import { test } from 'node:test';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import type { AppContext } from '../../src/contract.js';
 import { appFailureLasts, loadApp } from '../../src/worker/app-loader.js';
@@ -10,9 +13,22 @@ import { importFailureLasts, listenFailureLasts } from '../../src/worker/boot-la
 
 const app = (name: string) => fileURLToPath(new URL(`../../../test/fixtures/apps/${name}`, import.meta.url));
 const errno = (code: string) => Object.assign(new Error(code), { code });
+const dir = mkdtempSync(join(tmpdir(), 'corral-lasting-'));
+after(() => rmSync(dir, { recursive: true, force: true }));
+/** An app module written for the test. */
+const written = (name: string, source: string) => {
+  const path = join(dir, name);
+  writeFileSync(path, source);
+  return path;
+};
 
 test('an import that fails on the files as written lasts; an error the module throws while it runs does not', () => {
-  assert.equal(importFailureLasts(new SyntaxError('Unexpected token')), true);
+  // As Node throws them: a module that does not parse has only its own frames; JSON.parse of a
+  // page run by the app's code has the app's.
+  const parse = Object.assign(new SyntaxError('Unexpected number'), { stack: 'SyntaxError: Unexpected number\n    at compileSourceTextModule (node:internal/modules/esm/utils:346:16)\n    at ModuleLoader.moduleStrategy (node:internal/modules/esm/translators:146:18)' });
+  assert.equal(importFailureLasts(parse), true);
+  const running = Object.assign(new SyntaxError('Unexpected token'), { stack: 'SyntaxError: Unexpected token\n    at JSON.parse (<anonymous>)\n    at file:///srv/app/server.mjs:3:18\n    at ModuleJob.run (node:internal/modules/esm/module_job:325:25)' });
+  assert.equal(importFailureLasts(running), false);
   for (const code of ['ERR_MODULE_NOT_FOUND', 'ERR_UNKNOWN_FILE_EXTENSION', 'ERR_UNSUPPORTED_DIR_IMPORT', 'ERR_PACKAGE_PATH_NOT_EXPORTED', 'MODULE_NOT_FOUND']) {
     assert.equal(importFailureLasts(errno(code)), true, code);
   }
@@ -26,18 +42,25 @@ test('a listen refused for a port below 1024 lasts; a port in use or an address 
   assert.equal(listenFailureLasts(errno('EADDRNOTAVAIL')), false);
 });
 
-test('loadApp marks what lasts: a module not there, a module that exports no listener; not a createApp() or a top-level throw', async () => {
+test('loadApp marks what lasts: a module not there, one that does not parse, one that exports no listener; not what the code throws or returns as it runs', async () => {
   const ctx = {} as AppContext;
-  const failure = async (name: string) => {
+  const failure = async (path: string) => {
     try {
-      await loadApp(app(name), ctx);
+      await loadApp(path, ctx);
     } catch (err) {
       return err;
     }
-    assert.fail(`${name} loaded`);
+    assert.fail(`${path} loaded`);
   };
-  assert.equal(appFailureLasts(await failure('missing-module.mjs')), true);
-  assert.equal(appFailureLasts(await failure('not-an-app.mjs')), true);
-  assert.equal(appFailureLasts(await failure('broken-import.mjs')), false, 'a throw at import: its own code, which may depend on anything');
-  assert.equal(appFailureLasts(await failure('fails-after-loading.mjs')), false, 'createApp() rejecting: a database not up yet');
+  assert.equal(appFailureLasts(await failure(app('missing-module.mjs'))), true);
+  assert.equal(appFailureLasts(await failure(app('not-an-app.mjs'))), true, 'exports neither createApp nor a default listener');
+  assert.equal(appFailureLasts(await failure(written('unparsable.mjs', 'export function createApp( { return 1 }\n'))), true, 'a syntax error in its files');
+  assert.equal(appFailureLasts(await failure(app('broken-import.mjs'))), false, 'a throw at import: its own code, which may depend on anything');
+  assert.equal(appFailureLasts(await failure(app('fails-after-loading.mjs'))), false, 'createApp() rejecting: a database not up yet');
+  // A SyntaxError its running code throws: a config service's error page read as JSON.
+  const json = written('config-page.mjs', "const config = JSON.parse('<html>502</html>');\nexport function createApp() { return () => config; }\n");
+  assert.equal(appFailureLasts(await failure(json)), false, 'a SyntaxError thrown by its code as it runs');
+  // A createApp() that swallowed its database's error and resolved nothing.
+  const swallowed = written('swallowed.mjs', 'export async function createApp() { try { throw new Error("db down"); } catch { return undefined; } }\n');
+  assert.equal(appFailureLasts(await failure(swallowed)), false, 'what createApp() returns may depend on its run');
 });

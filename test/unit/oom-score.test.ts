@@ -18,8 +18,8 @@ function adjFile(content: string): string {
 }
 
 test('adds the bonus to what the worker inherited, up to the kernel\'s 1000', () => {
-  assert.equal(WORKER_OOM_SCORE_BONUS, 500);
-  for (const [inherited, expected] of [[0, 500], [-500, 0], [-1000, -500], [800, 1000], [1000, 1000]] as const) {
+  assert.equal(WORKER_OOM_SCORE_BONUS, 200);
+  for (const [inherited, expected] of [[0, 200], [-500, -300], [-1000, -800], [900, 1000], [1000, 1000]] as const) {
     const path = adjFile(`${inherited}\n`);
     assert.deepEqual(preferForOomKill(path), { ok: true, before: inherited, after: expected });
     assert.equal(readFileSync(path, 'utf8').trim(), String(expected));

@@ -70,7 +70,7 @@ describe('Sheets API error mapping', () => {
 
   it("403 on an append says the account is no Editor: a Viewer's reads work, so 'not shared' sent the operator looking for a share that was there", () => {
     const e = mapApiError(res(403, envelope(403, 'PERMISSION_DENIED', 'The caller does not have permission')), append);
-    assert.match(e.message, /^the sheet is not shared with bot@proj\.iam\.gserviceaccount\.com as Editor \(shared as Viewer, or readable by anyone with its link, it can be read but not written\): .*give bot@proj\.iam\.gserviceaccount\.com Editor/);
+    assert.match(e.message, /^the sheet is not shared with bot@proj\.iam\.gserviceaccount\.com as Editor \(if its reads work, it is shared as Viewer or readable by anyone with its link: read but not written\): .*give bot@proj\.iam\.gserviceaccount\.com Editor/);
     assert.equal(e.applied, 'no');
   });
 

@@ -97,7 +97,7 @@ function forbiddenMessage(ctx: ErrorContext, env: Envelope): string {
   if (ctx.write) {
     // A Viewer share, or a sheet anyone with the link can view, reads and refuses appends: "not
     // shared" sent an operator whose reads worked looking for a share that was there.
-    return `the sheet is not shared with ${email} as Editor (shared as Viewer, or readable by anyone with its link, it can be read but not written): open spreadsheet ${ctx.spreadsheetId} in Google Sheets, click Share and give ${email} Editor ${said}`;
+    return `the sheet is not shared with ${email} as Editor (if its reads work, it is shared as Viewer or readable by anyone with its link: read but not written): open spreadsheet ${ctx.spreadsheetId} in Google Sheets, click Share and give ${email} Editor ${said}`;
   }
   return `the sheet is not shared with ${email}: open spreadsheet ${ctx.spreadsheetId} in Google Sheets, click Share and add ${email} as Viewer (Editor if corral appends rows) ${said}`;
 }
@@ -247,7 +247,7 @@ export function mapTransportError(err: TransportError, ctx: ErrorContext): Sheet
     const subject = ctx.operation === 'token' ? what : `Google's answer to ${ctx.operation} of ${rangesText(ctx)}`;
     return make(
       'CORRAL_ERR_SHEETS_TOO_LARGE',
-      `${subject} was cut off: ${err.message}: a range is read whole, so keep it under that as Google sends it (64 MiB is about 300,000 rows of 200 bytes): move old rows to another tab or spreadsheet, or read a smaller range (fewer rows or columns)`,
+      `${subject} was cut off: ${err.message}: a range is read whole, so keep its JSON under that (64 MiB is about 300,000 rows of 200 bytes): move old rows to another tab or spreadsheet, or read a smaller range (fewer rows or columns)`,
       { reason: 'TOO_LARGE', applied, retryable: false, cause: err },
     );
   }

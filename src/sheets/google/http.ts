@@ -147,7 +147,9 @@ export function httpCall(dispatcher: Dispatcher, req: HttpRequest): Promise<Http
           } else if ((err as { code?: string }).code === 'ERR_BUFFER_TOO_LARGE') {
             settle(() => reject(new TransportError('response', 'too-large', `response body larger than ${maxBody} bytes once decoded (gzip)`)));
           } else {
-            settle(() => reject(new TransportError('response', 'network', `the gzip answer could not be decoded: ${err.message}`, err)));
+            // Google answered, its body is not gzip after all: the answer as it came, its status
+            // mapped as any other and a body no JSON reading takes said as unreadable.
+            settle(() => resolve({ status, headers, body }));
           }
         });
       },
