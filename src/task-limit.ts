@@ -34,7 +34,7 @@ export function parseNprocLimit(limitsText: string): number | undefined {
 }
 
 /** The cgroup directory above `dir`, up to the hierarchy's `root` (undefined past it). */
-function parentOf(dir: string, root: string): string | undefined {
+export function parentOf(dir: string, root: string): string | undefined {
   const up = dir.slice(0, dir.lastIndexOf('/'));
   return up.length >= root.length && up !== dir ? up : undefined;
 }

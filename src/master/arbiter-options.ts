@@ -7,6 +7,7 @@ import type { LoadedSettings } from '../config/load.js';
 import type { Settings } from '../config/schema.js';
 import type { Logger } from '../log/logger.js';
 import type { InstallMove } from './code-identity.js';
+import type { DeathCauses } from './death-causes.js';
 import type { FatalReason } from './fatal-stderr.js';
 import type { Notifier } from './notify.js';
 import type { Spawner } from './spawner.js';
@@ -34,6 +35,8 @@ export interface ArbiterOptions {
    * worker alive, and every drain and stop deadline pending, for that hour.
    */
   readonly now?: () => number;
+  /** What a child that died unasked died of, by its cgroup's counters (default: this process's cgroup). */
+  readonly deathCauses?: DeathCauses;
   /** The build on disk (code-identity.ts); tests give their own. */
   readonly codeIdentity?: () => string | undefined;
   /** The install the path corral was started as leads to now, when moved (code-identity.ts); tests give their own. */

@@ -25,7 +25,9 @@ import type { ArbiterOptions, Intent } from './arbiter-options.js';
 import { ArbiterReadings } from './arbiter-readings.js';
 import type { Capacity } from './capacity.js';
 import { accountExit, addServed, noneServed, type ChildExit, type ServedTotals } from './child-exits.js';
+import { DeathCauses } from './death-causes.js';
 import { ExitTally } from './exit-reasons.js';
+import { tasksNeeded } from '../task-limit.js';
 import { forkFailure } from './fork-failure.js';
 import { LoopBlocks } from './loop-blocks.js';
 import { ChildKiller } from './child-killer.js';
@@ -71,6 +73,8 @@ export class Arbiter {
   private keeperGaveWay = false;
   private readonly exitedServed: ServedTotals = noneServed();
   private readonly exitTally = new ExitTally();
+  /** The cgroup's OOM-kill and pids counters, read at start and at each child that dies unasked. */
+  private readonly deathCauses: DeathCauses;
   /** Every worker beat's request durations for the last minute (the history's and the stats' p99). */
   private readonly latency = new RequestLatency();
   private port: number | undefined;
@@ -105,6 +109,7 @@ export class Arbiter {
   constructor(private readonly o: ArbiterOptions) {
     this.target = { loaded: o.loaded, expected: o.loaded.settings.CORRAL_WORKERS };
     this.now = o.now ?? monotonicNow;
+    this.deathCauses = o.deathCauses ?? new DeathCauses(this.now);
     this.log = o.logger;
     this.startedAt = this.now();
     this.tickFailures = new RepeatedFailure(this.now);
@@ -305,7 +310,9 @@ export class Arbiter {
       this.killer.forget(e.record.id);
       addServed(this.exitedServed, e.record);
       this.exitTally.count(e.record, e.signal);
-      accountExit(e, this.now(), { crashes: this.crashes, keeperCrashes: this.keeperCrashes, log: this.log, stopping: this.phase === 'stopping', ...(this.gens.reload ? { reloadingTo: this.gens.current } : {}) });
+      // Read only for a child that died unasked: an OOM kill or a refused thread says so for certain.
+      const cause = e.record.stopReason === undefined ? this.deathCauses.causeOf(e.signal, e.code, tasksNeeded(this.settings.CORRAL_WORKERS, this.settings.CORRAL_EXPORT_THREADS)) : undefined;
+      accountExit(e, this.now(), { crashes: this.crashes, keeperCrashes: this.keeperCrashes, log: this.log, stopping: this.phase === 'stopping', ...(this.gens.reload ? { reloadingTo: this.gens.current } : {}), ...(cause ? { cause } : {}) });
       // A serving keeper that died, or that the master killed as stuck (CORRAL_TIMEOUT): either way a
       // new one follows that the workers should wait for (a write meanwhile was answered 503).
       const died = e.record.stopReason === undefined || e.record.stopReason === 'timeout';

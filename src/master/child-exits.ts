@@ -5,7 +5,8 @@
 
 import { BOOT_FAILURE_EXITS, EXIT, codeOf } from '../errors.js';
 import type { Logger } from '../log/logger.js';
-import type { CrashLedger } from './crash-ledger.js';
+import type { BootError, CrashLedger } from './crash-ledger.js';
+import { causeFields, causeWords, type DeathCause } from './death-causes.js';
 import { keeperExitHint } from './keeper-boot-words.js';
 import type { KeeperCrashLedger } from './keeper-crash-ledger.js';
 import type { ChildRecord } from './registry.js';
@@ -77,6 +78,16 @@ export interface ExitAccounts {
    * (the master forks the reload's generation only), and its line must not say "replacing".
    */
   readonly reloadingTo?: number;
+  /**
+   * Why it died, when its cgroup's counters say so for certain (death-causes.ts): said in place of
+   * who commonly sends its signal, and added to its boot error (which reload.failed repeats).
+   */
+  readonly cause?: DeathCause;
+}
+
+/** A boot error with the cgroup limit the worker died of, when one was reached. */
+export function withCause(e: BootError, cause: DeathCause | undefined): BootError {
+  return cause ? { ...e, message: `${e.message}: ${causeWords(cause)}`, ...causeFields(cause) } : e;
 }
 
 // Who commonly sends the signals that end a booting worker, for the operator reading the log.
@@ -95,7 +106,9 @@ const SENDERS: Partial<Record<NodeJS.Signals, string>> = {
  * which must not read as CORRAL_ERR_APP_LOAD in reload.failed and boot.exhausted (an OOM kill is not
  * a broken app, and the operator's fix differs).
  */
-export function bootErrorOfExit(code: number | null, signal: NodeJS.Signals | null): { code: string; message: string } {
+export function bootErrorOfExit(code: number | null, signal: NodeJS.Signals | null, cause?: DeathCause): BootError {
+  // Its cgroup's counters named the limit it died of: said for certain, not as who commonly sends the signal.
+  if (cause) return withCause({ code: 'CORRAL_ERR_WORKER_DIED', message: signal !== null ? `worker was killed by signal ${signal} before it was ready` : `worker exited with code ${code} before it was ready` }, cause);
   if (signal !== null) {
     const by = SENDERS[signal] ?? 'another process';
     return { code: 'CORRAL_ERR_WORKER_DIED', message: `worker was killed by signal ${signal} before it was ready (commonly sent by ${by})` };
@@ -111,7 +124,9 @@ export function bootErrorOfExit(code: number | null, signal: NodeJS.Signals | nu
  * bootErrorOfExit says it of one booting. "signal SIGKILL" alone left the operator to guess between
  * the OOM killer and a crash, and the fix differs (dmesg and memory, not the app's code).
  */
-function senderOf(signal: NodeJS.Signals | null, code: number | null = null): string {
+function senderOf(signal: NodeJS.Signals | null, code: number | null = null, cause?: DeathCause): string {
+  // Its cgroup's counters said why: no guess at who sent the signal.
+  if (cause) return `: ${causeWords(cause)}`;
   // Exit 0 unasked: the worker drained and left by itself, as on a SIGTERM of its own, which only
   // a signal sent past the master gives it (a worker never exits 0 otherwise).
   if (signal === null && code === 0) return ' (a clean exit the master did not ask for: a SIGTERM sent to the worker itself, as `systemctl kill` without --kill-whom=main or `kill -TERM -<pgid>` do; stop or reload through the master)';
@@ -120,9 +135,9 @@ function senderOf(signal: NodeJS.Signals | null, code: number | null = null): st
 
 export function accountExit(e: ChildExit, now: number, a: ExitAccounts): void {
   const { record: c, code, signal } = e;
-  const { crashes, log } = a;
+  const { crashes, log, cause } = a;
   // A child whose fork failed has no pid (its handle's -1).
-  const fields = { event: `${c.role}.exit`, worker_id: c.id, worker_pid: c.handle.pid === -1 ? null : c.handle.pid, generation: c.generation, exit_code: code, signal, reason: c.stopReason ?? null };
+  const fields = { event: `${c.role}.exit`, worker_id: c.id, worker_pid: c.handle.pid === -1 ? null : c.handle.pid, generation: c.generation, exit_code: code, signal, reason: c.stopReason ?? null, ...(cause ? causeFields(cause) : {}) };
   // A reload's new worker that died (or was killed as stuck) before it settled: a failed boot of
   // its generation, not a crash (settle.ts). Counted once: not as a quick crash as well.
   // One told to drain (a stop, a scale-down) and then killed as stuck was on its way out already.
@@ -130,7 +145,7 @@ export function accountExit(e: ChildExit, now: number, a: ExitAccounts): void {
     const stuck = c.stopReason === 'timeout';
     const bootError = probationFailure(c, stuck ? { kind: 'stuck' } : { kind: 'exit', code, signal }, stuck ? c.lastBeatAt : now, a.reloadingTo);
     if (bootError) {
-      failedOnProbation(c, bootError, now, crashes, log, fields);
+      failedOnProbation(c, stuck ? bootError : withCause(bootError, cause), now, crashes, log, fields);
       return;
     }
   }
@@ -151,28 +166,32 @@ export function accountExit(e: ChildExit, now: number, a: ExitAccounts): void {
   if (c.role === 'keeper' && a.stopping === true) {
     // Drained last, after the workers: one that exits before its drain (a crash, the OOM killer,
     // a kill) is not restarted, and saying "restarting" with a respawn delay was false.
-    const hint = keeperExitHint(c, signal);
+    // A limit its cgroup's counters name is certain; out of heap is a likelihood.
+    const hint = cause ? undefined : keeperExitHint(c, signal);
     log.error(
       { ...fields, code: codeOf(c.bootError, 'CORRAL_ERR_KEEPER_DIED'), boot_error: c.bootError ?? null, respawn_in_ms: null, ...(hint ? { likely: 'out_of_heap' } : {}) },
-      `keeper exited unexpectedly (code ${code}, signal ${signal})${hint ? `: ${hint}` : senderOf(signal)} while the master is stopping; not restarted (journaled rows it had not sent stay in the journal for the next start)`,
+      `keeper exited unexpectedly (code ${code}, signal ${signal})${hint ? `: ${hint}` : senderOf(signal, null, cause)} while the master is stopping; not restarted (journaled rows it had not sent stay in the journal for the next start)`,
     );
     return;
   }
   if (c.role === 'keeper') {
     const delay = a.keeperCrashes.exited(c.readyAt, c.bootError ?? { code: 'CORRAL_ERR_KEEPER_UNAVAILABLE', message: `keeper exited with code ${code} signal ${signal}` }, now);
-    const hint = keeperExitHint(c, signal);
+    // A limit its cgroup's counters name is certain; out of heap is a likelihood.
+    const hint = cause ? undefined : keeperExitHint(c, signal);
     // A keeper that said why it could not start (keeper.boot_failed) did not exit "unexpectedly".
     const said = c.readyAt === undefined && c.bootError !== undefined && signal === null;
     log.error(
       { ...fields, code: codeOf(c.bootError, 'CORRAL_ERR_KEEPER_DIED'), boot_error: c.bootError ?? null, crash_loop: a.keeperCrashes.quickCrashes, respawn_in_ms: delay, ...(hint ? { likely: 'out_of_heap' } : {}) },
       said
         ? `keeper could not start (code ${code}): ${c.bootError?.message}; restarting it in ${delay} ms`
-        : `keeper exited unexpectedly (code ${code}, signal ${signal})${hint ? `: ${hint}` : senderOf(signal)}; restarting`,
+        : `keeper exited unexpectedly (code ${code}, signal ${signal})${hint ? `: ${hint}` : senderOf(signal, null, cause)}; restarting`,
     );
     return;
   }
   if (c.readyAt === undefined) {
-    const bootError = c.bootError ?? bootErrorOfExit(code, signal);
+    // A worker's own report (an app that failed to load) says why; an exit without one may be a
+    // limit its cgroup's counters name.
+    const bootError = c.bootError ?? bootErrorOfExit(code, signal, cause);
     crashes.bootFailed(c.forkBatch, bootError, now);
     const kind = code !== null && BOOT_FAILURE_EXITS.has(code) ? 'cannot boot' : 'failed to boot';
     log.error({ ...fields, event: 'worker.boot_failed', code: bootError.code, failures: crashes.bootFailures, boot_error: bootError }, `worker ${c.id} ${kind}: ${bootError.message}`);
@@ -188,7 +207,7 @@ export function accountExit(e: ChildExit, now: number, a: ExitAccounts): void {
     return;
   }
   const { uptime, delay, sharedWith } = crashes.crashed(c, now);
-  const sender = c.role === 'worker' ? senderOf(signal, code) : senderOf(signal);
+  const sender = c.role === 'worker' ? senderOf(signal, code, cause) : senderOf(signal, null, cause);
   const outgoing = a.reloadingTo !== undefined && c.generation !== a.reloadingTo;
   const then = outgoing ? `not replaced: the reload to generation ${a.reloadingTo} brings its successor, ready when that generation's workers are` : 'replacing';
   log.error(

@@ -4,6 +4,7 @@
 
 import type { ChildFigures, MasterMessage } from '../ipc/messages.js';
 import type { ChildSnapshot, ChildState } from './admin/view.js';
+import type { CauseFields } from './death-causes.js';
 
 export interface ChildHandle {
   readonly pid: number;
@@ -32,8 +33,12 @@ export interface ChildRecord {
   readonly beatIntervalMs: number;
   figures: ChildFigures | undefined;
   port: number | undefined;
-  /** The last boot-failed report, logged when the child exits. */
-  bootError: { code: string; message: string; stack?: string; lasting?: boolean } | undefined;
+  /**
+   * The last boot-failed report, logged when the child exits; `lasting` as the child said it
+   * (worker/boot-lasting.ts); with the cgroup limit it died of, when its counters said so
+   * (death-causes.ts: `task_limit_reached`, `oom_kill`, ...).
+   */
+  bootError: ({ code: string; message: string; stack?: string; lasting?: boolean } & Partial<CauseFields>) | undefined;
   /** Asked to be replaced; the replacement is started before this one drains. */
   retire: RetireReason | undefined;
   /** Asked to be recycled, waiting for its turn (recycling replaces one worker at a time). */

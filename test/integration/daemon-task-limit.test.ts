@@ -52,3 +52,42 @@ test('a pids.max below what the workers may take is said at start, with the limi
     rmdirSync(dir);
   }
 });
+
+test("a reload whose new workers abort at the cgroup's pids.max is rolled back, and reload.failed says the task limit was reached (pids.max, TasksMax=), not the list of SIGABRT's usual senders", { skip: 'skip' in where ? where.skip : false }, async (t) => {
+  if ('skip' in where) return;
+  const dir = join(where.root, `corral-test-reload-${process.pid}`);
+  try {
+    mkdirSync(dir);
+  } catch (err) {
+    t.skip(`cannot make a pids cgroup: ${(err as Error).message}`);
+    return;
+  }
+  const c = await startCorral({ app: 'basic.mjs', workers: 2, env: { CORRAL_BOOT_ATTEMPTS: '2' }, wrap: ['/bin/sh', '-c', `echo $$ > ${join(dir, 'cgroup.procs')} && exec "$@"`, 'sh'] }).catch((err: unknown) => {
+    rmdirSync(dir);
+    throw err;
+  });
+  try {
+    // Room for the forks of the new generation, not for the threads each node then starts.
+    const current = Number(readFileSync(join(dir, 'pids.current'), 'utf8'));
+    const max = current + 4;
+    writeFileSync(join(dir, 'pids.max'), String(max));
+    c.kill('SIGHUP');
+    const failed = await c.waitForLog((l) => l.event === 'reload.failed', 60_000, 'reload.failed');
+    assert.equal(failed.code, 'CORRAL_ERR_WORKER_DIED', 'the code any death of a new worker gives');
+    const bootError = failed.boot_error as { message: string; task_limit_reached?: boolean; task_limit?: number };
+    assert.equal(bootError.task_limit_reached, true, JSON.stringify(failed));
+    assert.equal(bootError.task_limit, max);
+    assert.match(String(failed.msg), new RegExp(`the process and thread limit was reached: the cgroup's pids\\.max ${max} \\(/corral-test-reload-${process.pid}\\)`));
+    assert.match(String(failed.msg), /the container's pids limit \(docker run --pids-limit \d+/);
+    assert.doesNotMatch(String(failed.msg), /commonly sent by/);
+    const boots = c.events('worker.boot_failed').filter((l) => l.generation === 2);
+    assert.ok(boots.length > 0 && boots.every((l) => l.task_limit_reached === true), JSON.stringify(boots));
+    // The old generation serves on.
+    writeFileSync(join(dir, 'pids.max'), 'max');
+    assert.equal((await http(c.url)).status, 200);
+  } finally {
+    writeFileSync(join(dir, 'pids.max'), 'max');
+    await c.stop();
+    rmdirSync(dir);
+  }
+});

@@ -16,23 +16,25 @@ const run = promisify(execFile);
 const LIMIT = 768 * 2 ** 20;
 const TOKEN = 'cgroup-test-token-0123456789';
 
-/** A memory cgroup limited to LIMIT, and the file a pid is written to to move it in; a reason when none can be made. */
-function makeCgroup(): { dir: string; procs: string } | string {
-  const name = `corral-test-${process.pid}`;
+/** A memory cgroup limited to `limit`, and the file a pid is written to to move it in; a reason when none can be made. */
+function makeCgroup(limit = LIMIT, name = `corral-test-${process.pid}`): { dir: string; procs: string } | string {
   const v1 = '/sys/fs/cgroup/memory';
   const v2 = '/sys/fs/cgroup';
   try {
     if (existsSync(join(v1, 'memory.usage_in_bytes'))) {
       const dir = join(v1, name);
       mkdirSync(dir);
-      writeFileSync(join(dir, 'memory.limit_in_bytes'), String(LIMIT));
+      writeFileSync(join(dir, 'memory.limit_in_bytes'), String(limit));
+      // No swap to spill into past the limit: the OOM killer is what reaching it does.
+      if (existsSync(join(dir, 'memory.memsw.limit_in_bytes'))) writeFileSync(join(dir, 'memory.memsw.limit_in_bytes'), String(limit));
       return { dir, procs: join(dir, 'cgroup.procs') };
     }
     if (existsSync(join(v2, 'cgroup.controllers')) && readFileSync(join(v2, 'cgroup.controllers'), 'utf8').split(/\s+/).includes('memory')) {
       if (!readFileSync(join(v2, 'cgroup.subtree_control'), 'utf8').includes('memory')) writeFileSync(join(v2, 'cgroup.subtree_control'), '+memory');
       const dir = join(v2, name);
       mkdirSync(dir);
-      writeFileSync(join(dir, 'memory.max'), String(LIMIT));
+      writeFileSync(join(dir, 'memory.max'), String(limit));
+      if (existsSync(join(dir, 'memory.swap.max'))) writeFileSync(join(dir, 'memory.swap.max'), '0');
       return { dir, procs: join(dir, 'cgroup.procs') };
     }
     return 'no memory cgroup controller is mounted';
@@ -84,5 +86,48 @@ test("under a cgroup memory limit, the master's RAM figures are the limit's (ram
         return false;
       }
     }, 10_000, 'the test cgroup removed').catch(() => undefined);
+  }
+});
+
+/** Removes a test cgroup once every process it held has exited. */
+async function removeCgroup(dir: string): Promise<void> {
+  await waitFor(() => {
+    try {
+      rmdirSync(dir);
+      return true;
+    } catch {
+      return false;
+    }
+  }, 10_000, 'the test cgroup removed').catch(() => undefined);
+}
+
+test("a worker the OOM killer kills at the cgroup's memory limit is said so for certain, with the limit and the setting to raise, not as who commonly sends SIGKILL", async (t) => {
+  const limit = 320 * 2 ** 20;
+  const cg = makeCgroup(limit, `corral-test-oom-${process.pid}`);
+  if (typeof cg === 'string') {
+    t.skip(cg);
+    return;
+  }
+  try {
+    const c = await startCorral({ app: 'basic.mjs', workers: 1, wrap: ['/bin/sh', '-c', `echo $$ > ${cg.procs} && exec "$@"`, 'sh'] });
+    try {
+      const victim = Number(c.events('worker.ready')[0]?.worker_pid);
+      // 64 MiB at a time, each page written: the worker, the biggest process of the cgroup, is the one killed.
+      for (let i = 0; i < 10 && c.events('worker.exit').length === 0; i++) await http(`${c.url}/grow?mb=64`).catch(() => undefined);
+      const exit = await waitFor(() => c.events('worker.exit').find((l) => Number(l.worker_pid) === victim), 15_000, "the killed worker's exit line");
+      assert.equal(exit.signal, 'SIGKILL');
+      assert.equal(exit.code, 'CORRAL_ERR_WORKER_DIED', 'the same code as any death');
+      assert.equal(exit.oom_kill, true);
+      assert.equal(exit.memory_limit_bytes, limit, JSON.stringify(exit));
+      assert.equal(exit.memory_limit_cgroup, `/corral-test-oom-${process.pid}`);
+      assert.match(String(exit.msg), /killed by the kernel's OOM killer: the cgroup's memory limit, 320 MiB \(.*\), was reached \(its oom_kill count rose\)\. Raise the container's memory limit/);
+      assert.doesNotMatch(String(exit.msg), /commonly sent/);
+      // Replaced as any worker that died.
+      await waitFor(() => c.events('worker.ready').length >= 2 || undefined, 15_000, 'the replacement ready');
+    } finally {
+      await c.stop();
+    }
+  } finally {
+    await removeCgroup(cg.dir);
   }
 });

@@ -1,0 +1,136 @@
+// Why a child died unasked, when its cgroup's counters say it for certain (cgroup-events.ts): the
+// OOM killer within corral's cgroup (oom_kill rose) for a SIGKILL, the process and thread limit
+// (pids.events max rose) for an abort or a crash. Compared with the last reading, taken at start
+// and at each such death, never on a timer: the counters are read only when a child died unasked.
+
+import { readMemoryCounters, readPidsCounters, type MemoryCounters, type MemoryLimitLevel, type PidsCounters, type PidsLevel } from './cgroup-events.js';
+
+export type DeathCause =
+  /** `limit`: the cgroup whose memory limit was reached; undefined: none was (the machine ran out). */
+  | { readonly kind: 'oom'; readonly limit: MemoryLimitLevel | undefined }
+  /** `level`: the cgroup whose pids.max holds corral (the lowest); `need`: tasks corral may need, when known. */
+  | { readonly kind: 'task_limit'; readonly level: PidsLevel; readonly need?: number };
+
+export interface CounterReaders {
+  readonly memory: () => MemoryCounters | undefined;
+  readonly pids: () => PidsCounters | undefined;
+}
+
+/**
+ * How long a rise is held for a death not yet reaped: one OOM can kill several workers whose exits
+ * the master learns of over a few ticks, and the first reading sees every kill.
+ */
+export const RISE_HOLD_MS = 10_000;
+
+const SYSTEM: CounterReaders = { memory: () => readMemoryCounters(), pids: () => readPidsCounters() };
+
+export class DeathCauses {
+  private memory: MemoryCounters | undefined;
+  private pids: PidsCounters | undefined;
+  /** OOM kills seen and not yet put to a death, and the limit then reached. */
+  private oomCredits: { count: number; until: number; limit: MemoryLimitLevel | undefined } | undefined;
+  private pidsRise: { until: number; level: PidsLevel } | undefined;
+
+  constructor(
+    private readonly now: () => number,
+    private readonly readers: CounterReaders = SYSTEM,
+  ) {
+    // The baseline: what the counters held before any child of this master.
+    this.memory = readers.memory();
+    this.pids = readers.pids();
+  }
+
+  /** For a child that died unasked (a signal, or an exit code it had no reason for): the certain cause, if any. */
+  causeOf(signal: NodeJS.Signals | null, code: number | null, tasksNeed?: number): DeathCause | undefined {
+    const now = this.now();
+    if (signal === 'SIGKILL') return this.oomKill(now);
+    if (signal === null && (code === 0 || code === null)) return undefined;
+    const limit = this.taskLimit(now);
+    return limit && tasksNeed !== undefined ? { ...limit, need: tasksNeed } : limit;
+  }
+
+  private oomKill(now: number): DeathCause | undefined {
+    const before = this.memory;
+    const after = this.readers.memory();
+    if (after) this.memory = after;
+    if (before && after && after.version === before.version && after.oomKills > before.oomKills) {
+      // The deepest cgroup whose limit was reached since: its own, or a slice's above it.
+      // v1's counts of refusals miss some (cgroup-events.ts): a peak at the limit then says it.
+      const limit = after.limits.find((l) => l.reached > (before.limits.find((b) => b.path === l.path)?.reached ?? l.reached)) ?? after.limits.find((l) => l.peakAtLimit === true);
+      this.oomCredits = { count: (this.oomCredits && this.oomCredits.until >= now ? this.oomCredits.count : 0) + after.oomKills - before.oomKills, until: now + RISE_HOLD_MS, limit };
+    }
+    const c = this.oomCredits;
+    if (!c || c.until < now || c.count <= 0) return undefined;
+    c.count -= 1;
+    return { kind: 'oom', limit: c.limit };
+  }
+
+  private taskLimit(now: number): Extract<DeathCause, { kind: 'task_limit' }> | undefined {
+    const before = this.pids;
+    const after = this.readers.pids();
+    if (after) this.pids = after;
+    if (before && after) {
+      const rose = after.levels.filter((l) => l.refused > (before.levels.find((b) => b.path === l.path)?.refused ?? l.refused));
+      if (rose.length > 0) {
+        // The limiting cgroup counts the refusal on v2; on v1 the forking task's does, under
+        // whichever ancestor's pids.max: the lowest limit of the chain is the one that binds.
+        const level = rose.find((l) => l.max !== undefined) ?? lowestLimit(after.levels) ?? rose[0];
+        if (level) this.pidsRise = { until: now + RISE_HOLD_MS, level };
+      }
+    }
+    const r = this.pidsRise;
+    return r && r.until >= now ? { kind: 'task_limit', level: r.level } : undefined;
+  }
+}
+
+function lowestLimit(levels: readonly PidsLevel[]): PidsLevel | undefined {
+  return levels.filter((l) => l.max !== undefined).sort((a, b) => (a.max ?? 0) - (b.max ?? 0))[0];
+}
+
+const mib = (bytes: number): string => (bytes >= 2 ** 30 ? `${Math.round((bytes / 2 ** 30) * 100) / 100} GiB` : `${Math.round((bytes / 1048576) * 10) / 10} MiB`);
+
+/** The systemd unit (or slice) a cgroup path names, if it is one of systemd's. */
+function unitOf(path: string): string | undefined {
+  const last = path.split('/').filter((p) => p !== '').at(-1);
+  return last !== undefined && /\.(service|scope|slice)$/.test(last) ? last : undefined;
+}
+
+/** What sets the limit of the cgroup at `path`, and how to raise it. */
+function setter(path: string, setting: 'MemoryMax' | 'TasksMax', value: string): string {
+  const unit = unitOf(path);
+  if (unit !== undefined) return `${setting}= of ${unit}: systemctl set-property ${unit} ${setting}=${value} (or ${setting}= in the unit file: systemctl edit ${unit.replace(/\.service$/, '')})`;
+  return setting === 'MemoryMax' ? `the container's memory limit (docker run --memory ${value}, a pod's resources.limits.memory)` : `the container's pids limit (docker run --pids-limit ${value}, a pod's pids limit)`;
+}
+
+export interface CauseFields {
+  readonly oom_kill: true;
+  readonly memory_limit_bytes: number | null;
+  readonly memory_limit_cgroup: string | null;
+  readonly task_limit_reached: true;
+  readonly task_limit: number | null;
+  readonly task_limit_cgroup: string;
+}
+
+/** The log fields a cause adds to an exit line (its event and code unchanged), and to its boot error. */
+export function causeFields(c: DeathCause): Partial<CauseFields> {
+  if (c.kind === 'oom') return { oom_kill: true, memory_limit_bytes: c.limit?.limitBytes ?? null, memory_limit_cgroup: c.limit?.path ?? null };
+  return { task_limit_reached: true, task_limit: c.level.max ?? null, task_limit_cgroup: c.level.path };
+}
+
+/** The cause in words, for the exit line and the boot error a reload.failed repeats. */
+export function causeWords(c: DeathCause): string {
+  if (c.kind === 'oom') {
+    if (!c.limit) return "killed by the kernel's OOM killer (the oom_kill count of corral's cgroup rose) with no cgroup memory limit of corral's reached: the machine ran out of memory (dmesg names the victim)";
+    const more = mib(c.limit.limitBytes * 1.5).replace(/ /g, '').replace('MiB', 'M').replace('GiB', 'G');
+    return (
+      `killed by the kernel's OOM killer: the cgroup's memory limit, ${mib(c.limit.limitBytes)} (${c.limit.path}), was reached (its oom_kill count rose). ` +
+      `Raise ${setter(c.limit.path, 'MemoryMax', more)}, or lower what corral holds (CORRAL_WORKERS, CORRAL_MAX_WORKER_MEMORY_MB)`
+    );
+  }
+  const max = c.level.max === undefined ? '' : ` ${c.level.max}`;
+  const need = c.need !== undefined ? String(c.need) : `<more than${max}>`;
+  return (
+    `the process and thread limit was reached: the cgroup's pids.max${max} (${c.level.path}) refused a fork or a thread (its pids.events max count rose), and node aborts when it cannot create a thread. ` +
+    `Raise ${setter(c.level.path, 'TasksMax', need)}, or lower CORRAL_WORKERS (task_limit.low at start says what fits)`
+  );
+}

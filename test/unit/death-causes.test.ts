@@ -1,0 +1,195 @@
+// Why a child died unasked, by its cgroup's counters (cgroup-events.ts, death-causes.ts): the OOM
+// killer within corral's memory cgroup for a SIGKILL, the pids limit for an abort. Read from trees
+// laid out as cgroup v1 and v2 lay them out, and said in the exit line and the boot error.
+
+import assert from 'node:assert/strict';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { readMemoryCounters, readPidsCounters } from '../../src/master/cgroup-events.js';
+import { accountExit } from '../../src/master/child-exits.js';
+import { CrashLedger } from '../../src/master/crash-ledger.js';
+import { causeWords, DeathCauses, RISE_HOLD_MS } from '../../src/master/death-causes.js';
+import { KeeperCrashLedger } from '../../src/master/keeper-crash-ledger.js';
+import { newChildRecord, type ChildRecord } from '../../src/master/registry.js';
+import { captureLogger } from '../fixtures/capture-logger.js';
+
+function tree(): { proc: string; cgroupRoot: string; put(path: string, text: string): void; done(): void } {
+  const dir = mkdtempSync(join(tmpdir(), 'corral-death-causes-'));
+  const proc = join(dir, 'proc');
+  const cgroupRoot = join(dir, 'cgroup');
+  mkdirSync(join(proc, 'self'), { recursive: true });
+  return {
+    proc,
+    cgroupRoot,
+    put(path, text) {
+      const file = join(dir, path);
+      mkdirSync(join(file, '..'), { recursive: true });
+      writeFileSync(file, text);
+    },
+    done: () => rmSync(dir, { recursive: true, force: true }),
+  };
+}
+
+const V2_UNIT = '/system.slice/corral.service';
+const events = (oom: number, kills: number) => `low 0\nhigh 0\nmax 3\noom ${oom}\noom_kill ${kills}\noom_group_kill 0\n`;
+
+test("cgroup v2: reads corral's oom_kill and each limit up the tree with how often it was reached", () => {
+  const t = tree();
+  try {
+    t.put('proc/self/cgroup', `0::${V2_UNIT}\n`);
+    t.put(`cgroup${V2_UNIT}/memory.events`, events(1, 2));
+    t.put(`cgroup${V2_UNIT}/memory.max`, '536870912\n');
+    t.put('cgroup/system.slice/memory.events', events(0, 2));
+    t.put('cgroup/system.slice/memory.max', 'max\n');
+    assert.deepEqual(readMemoryCounters(t), { version: 2, oomKills: 2, limits: [{ path: V2_UNIT, limitBytes: 536870912, reached: 1 }] });
+    t.put(`cgroup${V2_UNIT}/pids.events`, 'max 0\n');
+    t.put(`cgroup${V2_UNIT}/pids.max`, 'max\n');
+    t.put('cgroup/system.slice/pids.events', 'max 4\n');
+    t.put('cgroup/system.slice/pids.max', '300\n');
+    assert.deepEqual(readPidsCounters(t), {
+      levels: [
+        { path: V2_UNIT, max: undefined, refused: 0 },
+        { path: '/system.slice', max: 300, refused: 4 },
+      ],
+    });
+  } finally {
+    t.done();
+  }
+});
+
+test('cgroup v1: memory.oom_control and memory.failcnt of the memory hierarchy, pids.events of the pids one; none readable is undefined', () => {
+  const t = tree();
+  try {
+    assert.equal(readMemoryCounters(t), undefined);
+    assert.equal(readPidsCounters(t), undefined);
+    t.put('proc/self/cgroup', '8:pids:/docker/abc\n4:memory:/docker/abc\n0::/\n');
+    t.put('cgroup/memory/docker/abc/memory.oom_control', 'oom_kill_disable 0\nunder_oom 0\noom_kill 1\n');
+    t.put('cgroup/memory/docker/abc/memory.limit_in_bytes', '268435456\n');
+    t.put('cgroup/memory/docker/abc/memory.failcnt', '17\n');
+    t.put('cgroup/memory/docker/memory.limit_in_bytes', '9223372036854771712\n');
+    t.put('cgroup/memory/docker/memory.failcnt', '0\n');
+    assert.deepEqual(readMemoryCounters(t), { version: 1, oomKills: 1, limits: [{ path: '/docker/abc', limitBytes: 268435456, reached: 17 }] });
+    t.put('cgroup/pids/docker/abc/pids.events', 'max 2\n');
+    t.put('cgroup/pids/docker/abc/pids.max', '200\n');
+    t.put('cgroup/pids/pids.events', 'max 0\n');
+    assert.deepEqual(readPidsCounters(t)?.levels, [
+      { path: '/docker/abc', max: 200, refused: 2 },
+      { path: '/', max: undefined, refused: 0 },
+    ]);
+  } finally {
+    t.done();
+  }
+});
+
+test("a SIGKILL is an OOM kill only when corral's oom_kill rose since the last reading; each kill is put to one death, for a while", () => {
+  const t = tree();
+  let now = 1000;
+  try {
+    t.put('proc/self/cgroup', `0::${V2_UNIT}\n`);
+    t.put(`cgroup${V2_UNIT}/memory.events`, events(0, 0));
+    t.put(`cgroup${V2_UNIT}/memory.max`, '536870912\n');
+    const causes = new DeathCauses(() => now, { memory: () => readMemoryCounters(t), pids: () => readPidsCounters(t) });
+    assert.equal(causes.causeOf('SIGKILL', null), undefined, 'a kill -9: the counter did not move');
+    // One OOM that killed two workers: both exits, reaped over two ticks, are OOM kills.
+    t.put(`cgroup${V2_UNIT}/memory.events`, events(1, 2));
+    const first = causes.causeOf('SIGKILL', null);
+    assert.deepEqual(first, { kind: 'oom', limit: { path: V2_UNIT, limitBytes: 536870912, reached: 1 } });
+    now += 250;
+    assert.deepEqual(causes.causeOf('SIGKILL', null), first);
+    assert.equal(causes.causeOf('SIGKILL', null), undefined, 'a third SIGKILL: no kill left to put to it');
+    // A kill seen and not put to a death is not held past RISE_HOLD_MS.
+    t.put(`cgroup${V2_UNIT}/memory.events`, events(2, 4));
+    assert.equal(causes.causeOf('SIGKILL', null)?.kind, 'oom');
+    now += RISE_HOLD_MS + 1;
+    assert.equal(causes.causeOf('SIGKILL', null), undefined);
+    // Killed by the OOM killer with no limit of corral's reached: the machine's OOM.
+    t.put(`cgroup${V2_UNIT}/memory.events`, events(2, 5));
+    assert.deepEqual(causes.causeOf('SIGKILL', null), { kind: 'oom', limit: undefined });
+    // An abort is no OOM kill.
+    t.put(`cgroup${V2_UNIT}/memory.events`, events(3, 6));
+    assert.equal(causes.causeOf('SIGABRT', null), undefined);
+  } finally {
+    t.done();
+  }
+});
+
+test("an abort is the task limit only when a pids.events max count rose; the limit is the lowest pids.max of the tree (v1 counts at the forking task's cgroup)", () => {
+  const t = tree();
+  const now = 1000;
+  try {
+    t.put('proc/self/cgroup', '8:pids:/corral\n0::/\n');
+    t.put('cgroup/pids/corral/pids.events', 'max 0\n');
+    t.put('cgroup/pids/corral/pids.max', 'max\n');
+    t.put('cgroup/pids/pids.events', 'max 0\n');
+    t.put('cgroup/pids/pids.max', '200\n');
+    const causes = new DeathCauses(() => now, { memory: () => readMemoryCounters(t), pids: () => readPidsCounters(t) });
+    assert.equal(causes.causeOf('SIGABRT', null), undefined, 'V8 out of heap: no fork refused');
+    t.put('cgroup/pids/corral/pids.events', 'max 3\n');
+    assert.deepEqual(causes.causeOf('SIGABRT', null, 232), { kind: 'task_limit', level: { path: '/', max: 200, refused: 0 }, need: 232 });
+    // The other workers of the same generation, aborting in the same seconds.
+    assert.equal(causes.causeOf('SIGABRT', null)?.kind, 'task_limit');
+    assert.equal(causes.causeOf(null, 0), undefined, 'a clean exit is not judged');
+    assert.equal(causes.causeOf('SIGKILL', null), undefined, 'a SIGKILL is judged by the memory counters only');
+  } finally {
+    t.done();
+  }
+});
+
+test('says the limit reached and the setting to raise: the unit of a systemd cgroup, else the container', () => {
+  const oom = causeWords({ kind: 'oom', limit: { path: V2_UNIT, limitBytes: 512 * 2 ** 20, reached: 1 } });
+  assert.match(oom, /^killed by the kernel's OOM killer: the cgroup's memory limit, 512 MiB \(\/system\.slice\/corral\.service\), was reached \(its oom_kill count rose\)\. Raise MemoryMax= of corral\.service: systemctl set-property corral\.service MemoryMax=768M/);
+  assert.match(causeWords({ kind: 'oom', limit: { path: '/docker/abc', limitBytes: 2 * 2 ** 30, reached: 1 } }), /2 GiB .*Raise the container's memory limit \(docker run --memory 3G,/);
+  assert.match(causeWords({ kind: 'oom', limit: undefined }), /no cgroup memory limit of corral's reached: the machine ran out of memory/);
+  const tasks = causeWords({ kind: 'task_limit', level: { path: V2_UNIT, max: 200, refused: 1 }, need: 232 });
+  assert.match(tasks, /^the process and thread limit was reached: the cgroup's pids\.max 200 \(\/system\.slice\/corral\.service\) refused a fork or a thread .*Raise TasksMax= of corral\.service: systemctl set-property corral\.service TasksMax=232/);
+});
+
+const NOW = 2_000_000;
+function worker(over: Partial<ChildRecord> = {}): ChildRecord {
+  const forked = newChildRecord({ id: 4, slot: 4, role: 'worker', generation: 1, handle: { pid: 900, send: () => true, kill() {} }, startedAt: NOW - 3000, forkBatch: 1, beatIntervalMs: 1000 });
+  return { ...forked, state: 'ready', readyAt: NOW - 2000, lastBeatAt: NOW, ...over };
+}
+
+test('the exit line of an OOM-killed worker says the limit for certain, with its fields; its event and code are the same', async () => {
+  const log = await captureLogger('worker');
+  try {
+    const accounts = { crashes: new CrashLedger(), keeperCrashes: new KeeperCrashLedger(), log: log.logger };
+    accountExit({ record: worker(), code: null, signal: 'SIGKILL' }, NOW, { ...accounts, cause: { kind: 'oom', limit: { path: V2_UNIT, limitBytes: 512 * 2 ** 20, reached: 1 } } });
+    accountExit({ record: worker({ id: 5 }), code: null, signal: 'SIGKILL' }, NOW, accounts);
+    const [oom, plain] = log.lines().filter((l) => l.event === 'worker.exit');
+    assert.equal(oom?.code, 'CORRAL_ERR_WORKER_DIED');
+    assert.deepEqual([oom?.oom_kill, oom?.memory_limit_bytes, oom?.memory_limit_cgroup], [true, 512 * 2 ** 20, V2_UNIT]);
+    assert.match(String(oom?.msg), /^worker 4 \(pid 900\) died unexpectedly \(code null, signal SIGKILL\): killed by the kernel's OOM killer: the cgroup's memory limit, 512 MiB .*MemoryMax=.*; replacing$/);
+    assert.doesNotMatch(String(oom?.msg), /commonly sent/);
+    assert.equal(plain?.oom_kill, undefined);
+    assert.match(String(plain?.msg), /SIGKILL is commonly sent by the kernel's OOM killer \(see dmesg\) or an operator/, 'no counter rose: the hedge');
+  } finally {
+    log.close();
+  }
+});
+
+test("a booting worker's abort under the pids limit says so in its boot error, which reload.failed and boot.exhausted repeat", async () => {
+  const log = await captureLogger('worker');
+  try {
+    const crashes = new CrashLedger();
+    accountExit({ record: worker({ readyAt: undefined }), code: null, signal: 'SIGABRT' }, NOW, {
+      crashes,
+      keeperCrashes: new KeeperCrashLedger(),
+      log: log.logger,
+      cause: { kind: 'task_limit', level: { path: '/', max: 200, refused: 3 }, need: 232 },
+    });
+    const line = log.lines().find((l) => l.event === 'worker.boot_failed');
+    assert.equal(line?.code, 'CORRAL_ERR_WORKER_DIED');
+    assert.equal(line?.task_limit_reached, true);
+    assert.equal(line?.task_limit, 200);
+    const err = crashes.lastBootError;
+    assert.equal(err?.code, 'CORRAL_ERR_WORKER_DIED');
+    assert.equal(err?.task_limit_reached, true);
+    assert.match(String(err?.message), /^worker was killed by signal SIGABRT before it was ready: the process and thread limit was reached: the cgroup's pids\.max 200 .*--pids-limit 232/);
+    assert.doesNotMatch(String(err?.message), /commonly sent/);
+  } finally {
+    log.close();
+  }
+});
