@@ -193,3 +193,22 @@ test("a booting worker's abort under the pids limit says so in its boot error, w
     log.close();
   }
 });
+
+test('cgroup v1 with a memory+swap limit: the failcnts stay at 0 at an OOM kill (Linux 6.18), and the peak standing at the limit names it', () => {
+  const t = tree();
+  try {
+    t.put('proc/self/cgroup', '4:memory:/corral\n0::/\n');
+    const limit = 320 * 2 ** 20;
+    t.put('cgroup/memory/corral/memory.oom_control', 'oom_kill_disable 0\nunder_oom 0\noom_kill 0\n');
+    t.put('cgroup/memory/corral/memory.limit_in_bytes', `${limit}\n`);
+    t.put('cgroup/memory/corral/memory.failcnt', '0\n');
+    t.put('cgroup/memory/corral/memory.memsw.failcnt', '0\n');
+    t.put('cgroup/memory/corral/memory.max_usage_in_bytes', `${100 * 2 ** 20}\n`);
+    const causes = new DeathCauses(() => 0, { memory: () => readMemoryCounters(t), pids: () => readPidsCounters(t) });
+    t.put('cgroup/memory/corral/memory.oom_control', 'oom_kill_disable 0\nunder_oom 0\noom_kill 1\n');
+    t.put('cgroup/memory/corral/memory.max_usage_in_bytes', `${limit}\n`);
+    assert.deepEqual(causes.causeOf('SIGKILL', null), { kind: 'oom', limit: { path: '/corral', limitBytes: limit, reached: 0, peakAtLimit: true } });
+  } finally {
+    t.done();
+  }
+});
