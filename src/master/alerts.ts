@@ -69,12 +69,16 @@ export function createAlerts(logger: Logger, options: AlertOptions): Alerts {
       logger.info({ event: 'host.cpu_normal', cpu_percent: h.cpuPercent, threshold: CPU_ALERT_PERCENT }, `host CPU back to ${h.cpuPercent}%`);
     }
     const ramLimit = options.ramAlertPercent;
+    // Under a cgroup memory limit the figures are the limit's (cgroup-memory.ts): "host RAM at
+    // 88.8 %" sent an operator to `free`, which showed the machine's gigabytes mostly free.
+    const ramFrom = h.ramFrom ?? 'host';
+    const ofWhat = (p: number) => (ramFrom === 'cgroup' ? `RAM at ${p}% of the cgroup's memory limit (${bytesText(h.ramTotalBytes)}: MemoryMax= of corral's unit, or its container's limit), not of the machine's RAM` : `host RAM at ${p}%`);
     if (!ramHigh && h.ramPercent > ramLimit) {
       ramHigh = true;
-      logger.warn({ event: 'host.ram_high', ram_percent: h.ramPercent, threshold: ramLimit, ram_used_bytes: h.ramUsedBytes, ram_total_bytes: h.ramTotalBytes }, `host RAM at ${h.ramPercent}% (over CORRAL_RAM_ALERT_PERCENT=${ramLimit}%)`);
+      logger.warn({ event: 'host.ram_high', ram_percent: h.ramPercent, threshold: ramLimit, ram_used_bytes: h.ramUsedBytes, ram_total_bytes: h.ramTotalBytes, ram_from: ramFrom }, `${ofWhat(h.ramPercent)} (over CORRAL_RAM_ALERT_PERCENT=${ramLimit}%)`);
     } else if (ramHigh && h.ramPercent < ramLimit - HYSTERESIS_POINTS) {
       ramHigh = false;
-      logger.info({ event: 'host.ram_normal', ram_percent: h.ramPercent, threshold: ramLimit }, `host RAM back to ${h.ramPercent}%`);
+      logger.info({ event: 'host.ram_normal', ram_percent: h.ramPercent, threshold: ramLimit, ram_from: ramFrom }, ramFrom === 'cgroup' ? `RAM back to ${h.ramPercent}% of the cgroup's memory limit` : `host RAM back to ${h.ramPercent}%`);
     }
   };
 
@@ -85,4 +89,9 @@ export function createAlerts(logger: Logger, options: AlertOptions): Alerts {
     },
     active: () => ({ capacity: [...fired].sort((a, b) => a - b), cpu: cpuHigh, ram: ramHigh }),
   };
+}
+
+/** 536870912 -> "512 MiB"; 2 GiB and over in GiB. */
+function bytesText(bytes: number): string {
+  return bytes >= 2 ** 30 ? `${Math.round((bytes / 2 ** 30) * 100) / 100} GiB` : `${Math.round((bytes / 2 ** 20) * 10) / 10} MiB`;
 }

@@ -77,5 +77,25 @@ describe('alerts', () => {
       ['host.cpu_high', 'host.ram_high', 'host.cpu_normal', 'host.ram_normal', 'host.cpu_high', 'host.ram_high'],
     );
     assert.equal(lines.find((l) => l.event === 'host.ram_high')?.threshold, 60);
+    assert.equal(lines.find((l) => l.event === 'host.ram_high')?.ram_from, 'host');
+    assert.equal(lines.find((l) => l.event === 'host.ram_high')?.msg, 'host RAM at 61% (over CORRAL_RAM_ALERT_PERCENT=60%)');
+  });
+
+  it("under a cgroup memory limit, says the RAM is the limit's, not the machine's, with the limit and what sets it", async () => {
+    const { logger, lines } = memoryLogger();
+    const alerts = createAlerts(logger, { ramAlertPercent: 85 });
+    const limit = 512 * 2 ** 20;
+    const sample = (ram: number): HostSample => ({ ...host(10, ram), ramUsedBytes: Math.round((limit * ram) / 100), ramTotalBytes: limit, ramFrom: 'cgroup' });
+    alerts.observe(cap(0), sample(88.8));
+    alerts.observe(cap(0), sample(50));
+    await flush();
+    const [high, normal] = lines;
+    assert.equal(high?.event, 'host.ram_high');
+    assert.equal(high?.ram_from, 'cgroup');
+    assert.equal(high?.ram_total_bytes, limit);
+    assert.equal(high?.msg, "RAM at 88.8% of the cgroup's memory limit (512 MiB: MemoryMax= of corral's unit, or its container's limit), not of the machine's RAM (over CORRAL_RAM_ALERT_PERCENT=85%)");
+    assert.equal(normal?.event, 'host.ram_normal');
+    assert.equal(normal?.ram_from, 'cgroup');
+    assert.equal(normal?.msg, "RAM back to 50% of the cgroup's memory limit");
   });
 });
