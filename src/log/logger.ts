@@ -38,8 +38,13 @@ export interface CorralLogger {
   access(): Logger;
   /** The file this logger writes to now (a reload may have moved it), or undefined for stdout. */
   file(): string | undefined;
-  /** Reopens the log file after logrotate moved it (USR1). No-op on stdout. */
-  reopen(): void;
+  /**
+   * Reopens the log file after logrotate moved it (USR1). No-op on stdout. Resolves true once this
+   * process's lines go to the file at its path again, false when it could not be opened (said as
+   * log.reopen_failed; the lines keep going to the file open before), undefined when neither was
+   * known within REOPEN_WAIT_MS: what the master says of a removed file must be what happened.
+   */
+  reopen(): Promise<boolean | undefined>;
   /** The descriptor this process's own lines are written to, for file-watch.ts; undefined on stdout or while none is open. */
   fd(): number | undefined;
   /** Writes out buffered lines; call before a deliberate exit (after drained(), where it can wait). */
@@ -170,6 +175,33 @@ function settledOpen(d: Destination): Promise<boolean> {
   });
 }
 
+/** How long reopen() waits to know whether the file opened. */
+export const REOPEN_WAIT_MS = 5000;
+
+/** True when `d`'s reopen in progress opened the file, false when its open failed, undefined after REOPEN_WAIT_MS. */
+function reopenSettled(d: Destination): Promise<boolean | undefined> {
+  return new Promise((resolve) => {
+    const done = (opened: boolean | undefined) => {
+      clearTimeout(timer);
+      d.off('ready', onReady);
+      d.off('error', onError);
+      resolve(opened);
+    };
+    const onReady = () => {
+      // The ready of an open begun before the reopen: sonic-boom's own listener has just begun it.
+      if (!(d as unknown as { _opening?: boolean })._opening) done(true);
+    };
+    const onError = (err: NodeJS.ErrnoException) => {
+      // A failed open (or the mkdir before it) is the reopen's; a write's error is not (write-failure.ts).
+      if (err.syscall === 'open' || err.syscall === 'mkdir') done(false);
+    };
+    const timer = setTimeout(() => done(undefined), REOPEN_WAIT_MS);
+    timer.unref();
+    d.on('ready', onReady);
+    d.on('error', onError);
+  });
+}
+
 /** Why a reopen failed, in the operator's words where the error's are a syscall's. */
 export function reopenFailure(err: { readonly message: string; readonly code?: string }, file: string | undefined): string {
   // The destination makes the file's directory first: a file standing at that path fails it so.
@@ -292,7 +324,11 @@ export function createLogger(settings: LogSettings, identity: LogIdentity, o: Lo
     // process.stdout once failed (its reader gone: master/closed-output.ts) is written no more.
     stdoutSink: () => (file === undefined ? (relay ??= relaySink(destinations[0] as Destination)) : { write: (text) => (process.stdout.writable ? process.stdout.write(text) : false) }),
     reopen() {
-      if (file) for (const d of destinations) d.reopen();
+      if (!file) return Promise.resolve(true);
+      for (const d of destinations) d.reopen();
+      // After the reopens: one of an open still in flight is made at its 'ready', by a listener
+      // sonic-boom added before this one, and that open's 'ready' is not this reopen's.
+      return reopenSettled(destinations[0] as Destination);
     },
     fd() {
       const fd = (destinations[0] as unknown as { fd: number }).fd;

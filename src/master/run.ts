@@ -92,14 +92,28 @@ export async function runMaster(loaded: LoadedSettings, entry: MasterEntryPoints
   let logFileWatch: { close(): void } | undefined;
   /** What the log file watch found, said once the reopen it asked for is done. */
   let fileChange: { state: 'replaced' | 'missing'; file: string } | undefined;
-  const sayFileChange = ({ state, file }: { state: 'replaced' | 'missing'; file: string }) => {
+  // `reopened`: whether the master's own reopen opened the file (the children open the same path
+  // as the same user, and each says log.reopen_failed if it cannot). Said only once known: with the
+  // log's directory unwritable (chmod 0555 after a rotation), "created again and reopened" was
+  // written into the rotated file while no file stood at the path.
+  const sayFileChange = ({ state, file }: { state: 'replaced' | 'missing'; file: string }, reopened: boolean | undefined) => {
+    const done = reopened === true;
     if (state === 'missing') {
       logger.warn(
-        { event: 'log.file_removed', code: 'CORRAL_ERR_LOG_WRITE', file },
-        `CORRAL_LOG_FILE ${file} was removed (or moved away with nothing put in its place) while corral wrote to it: created again and reopened by every process; the lines of the last few seconds went to the file that was there (lost if removed, in the moved file if moved)`,
+        { event: 'log.file_removed', code: 'CORRAL_ERR_LOG_WRITE', file, reopened: reopened ?? null },
+        `CORRAL_LOG_FILE ${file} was removed (or moved away with nothing put in its place) while corral wrote to it: ` +
+          (done
+            ? 'created again and reopened by every process; the lines of the last few seconds went to the file that was there (lost if removed, in the moved file if moved)'
+            : reopened === false
+              ? 'it could not be created again (log.reopen_failed says why), so every process keeps writing to the file it had open (in the moved file if moved; if removed, to a file no directory names, whose space is not freed): fix the directory, then USR1'
+              : 'every process was asked to create it again and reopen it, and the master did not learn within seconds whether it could (a log.reopen_failed line says so if not)'),
       );
     } else {
-      logger.info({ event: 'log.file_replaced', file }, `CORRAL_LOG_FILE ${file} is another file than the one open (moved aside, a rotation before its USR1): reopened by every process`);
+      logger.info(
+        { event: 'log.file_replaced', file, reopened: reopened ?? null },
+        `CORRAL_LOG_FILE ${file} is another file than the one open (moved aside, a rotation before its USR1): ` +
+          (done ? 'reopened by every process' : reopened === false ? 'it could not be opened (log.reopen_failed says why); lines keep going to the file open before until a USR1 can open it' : 'every process was asked to reopen it'),
+      );
     }
   };
   const exit = (stopCode: number, fatal?: FatalReason) => {
@@ -145,10 +159,13 @@ export async function runMaster(loaded: LoadedSettings, entry: MasterEntryPoints
     withKeeper: keeperExec !== undefined,
     logger,
     reopenLogs: () => {
-      log.reopen();
-      // Said after the reopen, so that the line lands in the new file, not the one that went.
-      if (fileChange) sayFileChange(fileChange);
+      const change = fileChange;
       fileChange = undefined;
+      // Said once the reopen is done, so that the line lands in the new file, not the one that
+      // went, and says whether it worked.
+      void log.reopen().then((reopened) => {
+        if (change) sayFileChange(change, reopened);
+      });
     },
     configureLogs: (next) => log.configure(next),
     // `corral stop` waits by the graceful timeout the master runs, not by a .env edited since.

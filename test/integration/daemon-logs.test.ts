@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, renameSync, rmdirSync, rmSync, statSync, symlinkSync, unlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, renameSync, rmdirSync, rmSync, statSync, symlinkSync, unlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
@@ -298,6 +298,46 @@ test('USR1 when the new log file cannot be opened: every process says so and kee
   }
 });
 
+/** Why a directory cannot be made immutable here (chattr +i: no new file in it, for root too), or undefined. */
+function immutableUnavailable(): string | undefined {
+  if (process.getuid?.() !== 0) return 'needs root for chattr +i (a directory root cannot write in)';
+  const dir = mkdtempSync(join(tmpdir(), 'corral-immutable-probe-'));
+  try {
+    const r = spawnSync('chattr', ['+i', dir]);
+    if (r.status !== 0) return `chattr +i is not available here: ${String(r.stderr ?? r.error?.message).trim()}`;
+    spawnSync('chattr', ['-i', dir]);
+    return undefined;
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+test("a log file moved away whose directory cannot take a new one (mv, chmod 0555, USR1): log.file_removed says it could not be created again, not that it was reopened", { skip: immutableUnavailable() }, async () => {
+  const c = await startCorral({ app: 'basic.mjs', workers: 1 });
+  let locked = false;
+  try {
+    const rotated = () => readLogLines(`${c.logFile}.1`);
+    renameSync(c.logFile, `${c.logFile}.1`);
+    // What `chmod 0555` on the directory does to a user other than root: no new file in it.
+    assert.equal(spawnSync('chattr', ['+i', c.dir]).status, 0);
+    locked = true;
+    c.kill('SIGUSR1');
+    await waitFor(() => rotated().some((l) => l.event === 'log.reopen_failed' && l.role === 'master'), 5000, 'log.reopen_failed from the master in the rotated file');
+    // The file watch then finds no file at the path (two checks, 2 s apart) and asks a reopen again.
+    const removed = await waitFor(() => rotated().find((l) => l.event === 'log.file_removed'), 15_000, 'log.file_removed in the rotated file');
+    assert.equal(removed.reopened, false);
+    assert.doesNotMatch(String(removed.msg), /created again and reopened/);
+    assert.match(String(removed.msg), /could not be created again \(log\.reopen_failed says why\), so every process keeps writing to the file it had open/);
+    assert.equal(existsSync(c.logFile), false, 'no file at CORRAL_LOG_FILE');
+    // Writing goes on, to the rotated file.
+    assert.equal((await http(`${c.url}/?after=1`, { headers: { connection: 'close' } })).status, 200);
+    await waitFor(() => rotated().some((l) => l.event === 'access' && l.path === '/?after=1'), 5000, 'the access line in the rotated file');
+  } finally {
+    if (locked) spawnSync('chattr', ['-i', c.dir]);
+    await c.stop();
+  }
+});
+
 test('a new log file is created 0640 under umask 022: its lines (client addresses, events) are not for every local user', async () => {
   // A shell's usual umask, which left the file 0644 outside systemd.
   const previous = process.umask(0o022);
@@ -341,6 +381,8 @@ test('a log file removed while corral writes it (rm to free a disk) is created a
     const removed = await waitFor(() => c.events('log.file_removed')[0], 15_000, 'log.file_removed in a new file');
     assert.equal(removed.level, 'warn');
     assert.equal(removed.code, 'CORRAL_ERR_LOG_WRITE');
+    assert.equal(removed.reopened, true, 'said once the reopen worked');
+    assert.match(String(removed.msg), /created again and reopened by every process/);
     await waitFor(async () => {
       await http(`${c.url}/?after=1`, { headers: { connection: 'close' } });
       return new Set(c.events('access').map((l) => l.worker)).size === 2;

@@ -3,12 +3,12 @@
 // exists, mkdir '/var/log/corral'", which named neither the file nor what to do.
 
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, renameSync, rmdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { describeError } from '../../src/errors.js';
-import { reopenFailure } from '../../src/log/logger.js';
+import { createLogger, reopenFailure } from '../../src/log/logger.js';
 
 test('a file at the log directory\'s path is said as such, other failures as they are', () => {
   const dir = mkdtempSync(join(tmpdir(), 'corral-log-reopen-'));
@@ -25,6 +25,34 @@ test('a file at the log directory\'s path is said as such, other failures as the
     assert.match(said, new RegExp(`^a file, not a directory, stands at ${logDir}, where the log's directory should be \\(EEXIST: `));
     assert.equal(reopenFailure({ message: 'EACCES: permission denied', code: 'EACCES' }, join(logDir, 'corral.log')), 'EACCES: permission denied');
   } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test("reopen() resolves whether the file at CORRAL_LOG_FILE's path was opened: true once lines go there, false when its open failed", async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'corral-log-reopen-'));
+  const file = join(dir, 'corral.log');
+  const log = createLogger({ CORRAL_LOG_FILE: file, CORRAL_LOG_LEVEL: 'info' }, { role: 'master' });
+  const stderr = process.stderr.write;
+  try {
+    await log.opened(5000);
+    log.logger.info({ event: 'before' }, 'before');
+    renameSync(file, `${file}.1`);
+    // Something other than a file at the path: the open fails (EISDIR) whoever runs it, root too.
+    mkdirSync(file);
+    // The failure is said on stderr as well: kept out of the test's output.
+    process.stderr.write = (() => true) as typeof process.stderr.write;
+    assert.equal(await log.reopen(), false);
+    process.stderr.write = stderr;
+    rmdirSync(file);
+    assert.equal(await log.reopen(), true);
+    log.logger.info({ event: 'after' }, 'after');
+    log.flush();
+    assert.match(readFileSync(file, 'utf8'), /"event":"after"/);
+    assert.doesNotMatch(readFileSync(file, 'utf8'), /"event":"before"/);
+  } finally {
+    process.stderr.write = stderr;
+    log.flush();
     rmSync(dir, { recursive: true, force: true });
   }
 });
