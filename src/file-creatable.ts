@@ -31,29 +31,41 @@ function pseudoFilesystem(dir: string): string | undefined {
   }
 }
 
+/** Why a file cannot be written: the message, and `readOnly` where its filesystem is mounted read-only (EROFS). */
+export interface FileWriteProblem {
+  readonly message: string;
+  readonly readOnly: boolean;
+}
+
 /**
  * Why `file` (named by `setting`) could not be written, or undefined when it could. `example`: a
  * file name to suggest in a directory given instead of a file (corral.log).
  */
 export function fileWriteProblem(file: string, setting: string, example: string): string | undefined {
+  return fileWriteFailure(file, setting, example)?.message;
+}
+
+/** fileWriteProblem's, with whether the filesystem is read-only: no directory's mode fixes that. */
+export function fileWriteFailure(file: string, setting: string, example: string): FileWriteProblem | undefined {
+  const failed = (err: unknown): FileWriteProblem => ({ message: (err as Error).message, readOnly: errnoOf(err) === 'EROFS' });
   try {
-    if (statSync(file).isDirectory()) return `it is a directory: name a file in it, e.g. ${setting}=${file}/${example}`;
+    if (statSync(file).isDirectory()) return { message: `it is a directory: name a file in it, e.g. ${setting}=${file}/${example}`, readOnly: false };
     accessSync(file, constants.W_OK);
     return undefined;
   } catch (err) {
-    if (!ABSENT.has(errnoOf(err) ?? '')) return (err as Error).message;
+    if (!ABSENT.has(errnoOf(err) ?? '')) return failed(err);
   }
   // Not there yet: it is created, with any missing directories, under the nearest one that exists.
   for (let dir = dirname(file); ; dir = dirname(dir)) {
     try {
-      if (!statSync(dir).isDirectory()) return `${dir} is not a directory`;
+      if (!statSync(dir).isDirectory()) return { message: `${dir} is not a directory`, readOnly: false };
       accessSync(dir, constants.W_OK | constants.X_OK);
       const pseudo = pseudoFilesystem(dir);
-      if (pseudo !== undefined) return `${dir} is on ${pseudo}, a kernel filesystem where no file can be created`;
+      if (pseudo !== undefined) return { message: `${dir} is on ${pseudo}, a kernel filesystem where no file can be created`, readOnly: false };
       return undefined;
     } catch (err) {
       if (ABSENT.has(errnoOf(err) ?? '') && dirname(dir) !== dir) continue;
-      return (err as Error).message;
+      return failed(err);
     }
   }
 }

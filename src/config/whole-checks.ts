@@ -4,8 +4,8 @@
 // one at a time after the schema's, each hid the others and the warnings that explained it (a
 // misspelt CORRAL_ADMIN_TOKEN), and an operator fixed a file in as many runs as it had mistakes.
 
-import { resolve } from 'node:path';
-import { fileWriteProblem } from '../file-creatable.js';
+import { dirname, resolve } from 'node:path';
+import { fileWriteFailure } from '../file-creatable.js';
 import type { ConfigProblem, ErrorCode } from '../errors.js';
 import { isLoopbackHost } from '../loopback.js';
 import { bindsOverlap, v6WildcardTakesIPv4 } from './bind-overlap.js';
@@ -75,8 +75,13 @@ export function wholeProblems(valid: Valid, o: WholeCheckOptions): ConfigProblem
   else if (o.logFile && log !== undefined && judged('CORRAL_LOG_FILE')) {
     // Judged without creating it: run by root or another user, `corral config` would otherwise
     // leave a file or a directory behind that the master cannot write.
-    const why = fileWriteProblem(log, 'CORRAL_LOG_FILE', 'corral.log');
-    const fix = 'create its directory writable by the user corral runs as, or point CORRAL_LOG_FILE elsewhere (unset: the log goes to stdout)';
+    const failure = fileWriteFailure(log, 'CORRAL_LOG_FILE', 'corral.log');
+    // A read-only filesystem (a read-only root, systemd's ProtectSystem=strict) takes no file
+    // whatever the directory's owner or mode: "create its directory writable" did not fit.
+    const fix = failure?.readOnly
+      ? `its filesystem is mounted read-only, so no directory mode or owner helps: point CORRAL_LOG_FILE at a writable filesystem (e.g. /var/log/corral/corral.log), or under systemd, where ProtectSystem=strict or ReadOnlyPaths= make it read-only for the service, add LogsDirectory=corral to the unit (systemd creates /var/log/corral, writable by its User=) or ReadWritePaths=${dirname(log)}; unset, the log goes to stdout (the journal)`
+      : 'create its directory writable by the user corral runs as, or point CORRAL_LOG_FILE elsewhere (unset: the log goes to stdout)';
+    const why = failure?.message;
     if (why) add('CORRAL_LOG_FILE', log, `cannot be opened for appending: ${why}; ${fix}`, 'CORRAL_ERR_LOG_FILE', `cannot open CORRAL_LOG_FILE ${log}: ${why}; ${fix}`);
   }
   const pidfile = valid.CORRAL_PIDFILE;
@@ -87,8 +92,11 @@ export function wholeProblems(valid: Valid, o: WholeCheckOptions): ConfigProblem
   if (o.pidfile && pidfile && judged('CORRAL_PIDFILE')) {
     // Start writes the pidfile before anything else; a reload does not move it, so only start
     // and `corral config` judge it.
-    const why = fileWriteProblem(pidfile, 'CORRAL_PIDFILE', 'corral.pid');
-    const fix = 'point CORRAL_PIDFILE at a file in a directory the user corral runs as can write';
+    const failure = fileWriteFailure(pidfile, 'CORRAL_PIDFILE', 'corral.pid');
+    const why = failure?.message;
+    const fix = failure?.readOnly
+      ? `its filesystem is mounted read-only: point CORRAL_PIDFILE at a writable one (e.g. /run/corral/corral.pid), or under systemd add RuntimeDirectory=corral to the unit (systemd creates /run/corral) or ReadWritePaths=${dirname(pidfile)}`
+      : 'point CORRAL_PIDFILE at a file in a directory the user corral runs as can write';
     if (why) add('CORRAL_PIDFILE', pidfile, `cannot be written: ${why}; ${fix}`, 'CORRAL_ERR_PIDFILE', `the pidfile ${pidfile} (CORRAL_PIDFILE) cannot be written: ${why}; corral start refuses it: ${fix}`);
   }
   return problems;
