@@ -64,3 +64,19 @@ export function workerFdNeed(connections: number): number {
 export function connectionsWithin(soft: number | undefined): number | undefined {
   return soft === undefined ? undefined : Math.max(1, soft - WORKER_FD_RESERVE);
 }
+
+/**
+ * Descriptors the master holds besides connections: stdio, the log file, the admin listener and
+ * its clients, the listen socket, the pidfile, /proc reads.
+ */
+export const MASTER_OWN_FDS = 64;
+
+/**
+ * Descriptors the master may need with CORRAL_ACCEPT=round-robin, where it accepts every connection
+ * itself and holds it until it is handed to a worker: in a burst up to the host's cap at once
+ * (`hostCap`), besides its own and three per child (the IPC channel, stdout and stderr pipes) for
+ * twice the workers (a reload's new generation beside the old) and the keeper.
+ */
+export function masterFdNeed(hostCap: number, workers: number): number {
+  return hostCap + MASTER_OWN_FDS + 3 * (2 * workers + 1);
+}

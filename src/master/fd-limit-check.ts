@@ -7,7 +7,7 @@
 // like any others over the cap, and says so, with the fixes.
 
 import type { Settings } from '../config/schema.js';
-import { connectionsWithin, WORKER_FD_RESERVE, workerFdNeed, type OpenFilesLimit } from '../fd-limit.js';
+import { connectionsWithin, masterFdNeed, WORKER_FD_RESERVE, workerFdNeed, type OpenFilesLimit } from '../fd-limit.js';
 import type { Logger } from '../log/logger.js';
 import { limitNoFile } from '../systemd/unit.js';
 import { largestWorkerCap, maxConnectionsOf, workerConnectionsWithin } from './capacity.js';
@@ -29,6 +29,14 @@ export interface FdLimitShortfall {
   /** What to set instead: a CORRAL_WORKER_CONNECTIONS that fits, and the unit's LimitNOFILE. */
   readonly fittingWorkerConnections: number;
   readonly unitLimitNoFile: number;
+  /** False when only the master's need is past the limit: each worker's cap stays as configured. */
+  readonly workerShort: boolean;
+  /**
+   * With round-robin, the master's need when it is past the limit: it holds every connection it
+   * accepts until a worker takes it (`hostCap`: the host's cap as configured), and the
+   * CORRAL_MAX_CONNECTIONS that fits.
+   */
+  readonly master: { readonly need: number; readonly hostCap: number; readonly fittingMaxConnections: number } | undefined;
 }
 
 /**
@@ -44,9 +52,15 @@ export function fdLimitShortfall(s: CapSettings, limit: OpenFilesLimit | undefin
   const workers = s.CORRAL_WORKERS;
   const workerMayHold = largestWorkerCap(workers, s.CORRAL_WORKER_CONNECTIONS, s.CORRAL_MAX_CONNECTIONS, s.CORRAL_ACCEPT);
   const need = workerFdNeed(workerMayHold);
-  if (soft >= need) return undefined;
-  const ceiling = connectionsWithin(soft) ?? workerMayHold;
+  const master = masterShortfall(s, soft);
+  const workerShort = soft < need;
+  if (!workerShort && !master) return undefined;
+  // Only the master's need is past the limit: the workers' caps stay (no behaviour changes; the
+  // master's accept() is what fails, said here with its fixes).
+  const ceiling = workerShort ? (connectionsWithin(soft) ?? workerMayHold) : workerMayHold;
   return {
+    workerShort,
+    master,
     soft,
     hard: limit?.hard,
     workerMayHold,
@@ -59,15 +73,46 @@ export function fdLimitShortfall(s: CapSettings, limit: OpenFilesLimit | undefin
   };
 }
 
+/**
+ * With round-robin the master accepts every connection and passes it to a worker over IPC; past
+ * its own open-files limit its accept() fails with EMFILE, and libuv then closes connections
+ * waiting in the listen backlog unanswered, with nothing logged (its EMFILE trick: the spare fd
+ * it keeps is closed, each pending connection accepted and closed at once). The worker's share
+ * alone was judged, which fit while the master dropped clients in a burst.
+ */
+function masterShortfall(s: CapSettings, soft: number): FdLimitShortfall['master'] {
+  if (s.CORRAL_ACCEPT !== 'round-robin') return undefined;
+  const hostCap = maxConnectionsOf(s.CORRAL_WORKERS, s.CORRAL_WORKER_CONNECTIONS, s.CORRAL_MAX_CONNECTIONS);
+  const need = masterFdNeed(hostCap, s.CORRAL_WORKERS);
+  if (soft >= need) return undefined;
+  return { need, hostCap, fittingMaxConnections: Math.max(1, soft - (need - hostCap)) };
+}
+
+/** The descriptors to allow: the larger of a worker's need and, with round-robin, the master's. */
+function limitToSet(f: FdLimitShortfall): number {
+  return Math.max(f.workerShort ? f.need : 0, f.master?.need ?? 0);
+}
+
 export function fdLimitMessage(f: FdLimitShortfall): string {
-  const hard = f.hard !== undefined && f.hard < f.need ? ` (its hard limit is ${f.hard}: only root can raise it past that)` : '';
+  const set = limitToSet(f);
+  const hard = f.hard !== undefined && f.hard < set ? ` (its hard limit is ${f.hard}: only root can raise it past that)` : '';
+  const m = f.master;
+  const masterWords = m
+    ? `With CORRAL_ACCEPT=round-robin the master accepts every connection itself and holds it until a worker takes it: in a burst up to the host's cap of ${m.hostCap} at once, ` +
+      `${m.need} descriptors with its own files and its children's pipes. Past the limit its accept() fails with EMFILE, and connections waiting in the listen backlog are closed unanswered, with nothing logged. `
+    : '';
+  const fix =
+    `Fix: ulimit -n ${set}${hard} in the shell that starts corral, or LimitNOFILE=${f.unitLimitNoFile} in its unit (corral systemd-unit writes it), ` +
+    (f.workerShort ? `or lower CORRAL_WORKER_CONNECTIONS to ${f.fittingWorkerConnections}` : '') +
+    (m ? `${f.workerShort ? ', ' : ''}or lower CORRAL_MAX_CONNECTIONS to ${m.fittingMaxConnections} (the master's share), or set CORRAL_ACCEPT=shared (each worker accepts its own connections, and only its share is held against the limit)` : '');
+  if (!f.workerShort && m) {
+    return `open-files limit (RLIMIT_NOFILE) ${f.soft} is below the ${m.need} the master may need; each worker's share (${f.workerMayHold} connections + ${WORKER_FD_RESERVE}) fits, and its cap is unchanged. ${masterWords}${fix}`;
+  }
   return (
     `open-files limit (RLIMIT_NOFILE) ${f.soft} is below the ${f.need} a worker may need ` +
     `(${f.workerMayHold} connections + ${WORKER_FD_RESERVE} for its own files): each worker's connection cap is lowered to ${f.workerCap}` +
     (f.max < f.configuredMax ? ` and the host's from ${f.configuredMax} to ${f.max}` : ` (the host's stays ${f.max}, spread over the workers)`) +
-    `, and connections past it are answered 503. ` +
-    `Fix: ulimit -n ${f.need}${hard} in the shell that starts corral, or LimitNOFILE=${f.unitLimitNoFile} in its unit (corral systemd-unit writes it), ` +
-    `or lower CORRAL_WORKER_CONNECTIONS to ${f.fittingWorkerConnections}`
+    `, and connections past it are answered 503. ${masterWords}${fix}`
   );
 }
 
@@ -86,7 +131,13 @@ export function warnFdLimit(logger: Logger, s: CapSettings, limit: OpenFilesLimi
       worker_cap: f.workerCap,
       max_connections_configured: f.configuredMax,
       max_connections: f.max,
-      fix: { ulimit: f.need, LimitNOFILE: f.unitLimitNoFile, CORRAL_WORKER_CONNECTIONS: f.fittingWorkerConnections },
+      ...(f.master ? { master_fd_need: f.master.need, master_may_hold: f.master.hostCap } : {}),
+      fix: {
+        ulimit: limitToSet(f),
+        LimitNOFILE: f.unitLimitNoFile,
+        ...(f.workerShort ? { CORRAL_WORKER_CONNECTIONS: f.fittingWorkerConnections } : {}),
+        ...(f.master ? { CORRAL_MAX_CONNECTIONS: f.master.fittingMaxConnections, CORRAL_ACCEPT: 'shared' } : {}),
+      },
     },
     fdLimitMessage(f),
   );

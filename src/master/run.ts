@@ -15,7 +15,7 @@ import { startAdminServer, type AdminServer } from './admin/server.js';
 import { Arbiter, type Intent } from './arbiter.js';
 import { createConnectionGauges } from './connection-gauges.js';
 import { connectionsWithin, readOpenFilesLimit } from '../fd-limit.js';
-import { fdLimitShortfall, warnFdLimit } from './fd-limit-check.js';
+import { fdLimitShortfall, warnFdLimit, type FdLimitShortfall } from './fd-limit-check.js';
 import { taskLimitShortfall, warnTaskLimit } from './task-limit-check.js';
 import { readTaskLimit } from '../task-limit.js';
 import { createHostCounters } from './host-counters.js';
@@ -146,7 +146,7 @@ export async function runMaster(loaded: LoadedSettings, entry: MasterEntryPoints
 
   // Workers inherit the master's open-files limit: a cap they cannot hold is lowered under it, and said.
   const fdLimit = readOpenFilesLimit();
-  let fdNeedSaid = warnFdLimit(logger, settings, fdLimit)?.need;
+  let fdNeedSaid = fdNeedKey(warnFdLimit(logger, settings, fdLimit));
   // Its process and thread limit, which a fork or a thread past it fails (and reloads double).
   let taskNeedSaid = warnTaskLimit(logger, settings, readTaskLimit())?.need;
   const fdCeiling = connectionsWithin(fdLimit?.soft);
@@ -171,8 +171,9 @@ export async function runMaster(loaded: LoadedSettings, entry: MasterEntryPoints
     // `corral stop` waits by the graceful timeout the master runs, not by a .env edited since.
     settingsApplied: (next) => {
       // A reload may raise the connections past the limit the master started with (said again
-      // only when what a worker needs changed; a rollback to the same settings says nothing).
-      const need = fdLimitShortfall(next, fdLimit)?.need;
+      // only when what a worker, or the round-robin master, needs changed; a rollback to the same
+      // settings says nothing).
+      const need = fdNeedKey(fdLimitShortfall(next, fdLimit));
       if (need !== undefined && need !== fdNeedSaid) warnFdLimit(logger, next, fdLimit);
       fdNeedSaid = need;
       // Read again: a limit changed on the running unit (systemctl set-property corral TasksMax=).
@@ -221,6 +222,11 @@ export async function runMaster(loaded: LoadedSettings, entry: MasterEntryPoints
   }
   recordMaster('where the admin API listens', 'corral status and reload --wait look for it at CORRAL_ADMIN_BIND');
   arbiter.start();
+}
+
+/** What an fd_limit.low said, to tell a reload's shortfall from the one said before. */
+function fdNeedKey(f: FdLimitShortfall | undefined): string | undefined {
+  return f === undefined ? undefined : `${f.workerShort ? f.need : '-'}/${f.master?.need ?? '-'}`;
 }
 
 /**

@@ -3,7 +3,7 @@
 
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { connectionFdBudget, connectionsWithin, parseOpenFilesLimit, readOpenFilesLimit, WORKER_FD_RESERVE, workerFdNeed } from '../../src/fd-limit.js';
+import { connectionFdBudget, connectionsWithin, masterFdNeed, parseOpenFilesLimit, readOpenFilesLimit, WORKER_FD_RESERVE, workerFdNeed } from '../../src/fd-limit.js';
 import { maxConnectionsOf, perWorkerCap, workerConnectionsWithin } from '../../src/master/capacity.js';
 import { fdLimitMessage, fdLimitShortfall, warnFdLimit } from '../../src/master/fd-limit-check.js';
 import { limitNoFile } from '../../src/systemd/unit.js';
@@ -72,10 +72,49 @@ describe('the start check against the open-files limit (fd_limit.low)', () => {
   });
 
   it("with round-robin, judges a worker's share of CORRAL_MAX_CONNECTIONS", () => {
-    assert.equal(fdLimitShortfall({ ...DEFAULTS, CORRAL_ACCEPT: 'round-robin', CORRAL_MAX_CONNECTIONS: 300 }, { soft: 256, hard: 256 }), undefined);
+    const fits = fdLimitShortfall({ ...DEFAULTS, CORRAL_ACCEPT: 'round-robin', CORRAL_MAX_CONNECTIONS: 300 }, { soft: 256, hard: 256 });
+    assert.equal(fits?.workerShort, false, "a worker's 150 fit");
+    assert.equal(fits?.workerCap, 150, 'its cap unchanged');
     const f = fdLimitShortfall({ ...DEFAULTS, CORRAL_ACCEPT: 'round-robin', CORRAL_MAX_CONNECTIONS: 600 }, { soft: 256, hard: 256 });
     assert.equal(f?.workerMayHold, 300);
     assert.equal(f?.max, 384);
+  });
+
+  it("with round-robin, judges the master's own need too: it holds every connection it accepts until a worker takes it, up to the host's cap in a burst", () => {
+    const rr = { ...DEFAULTS, CORRAL_ACCEPT: 'round-robin', CORRAL_WORKER_CONNECTIONS: 100 } as const;
+    // 2 workers x 100: each worker's 100 + 64 fit in 1024, and so does the master's 200 + 64 + 3 x 5.
+    assert.equal(masterFdNeed(200, 2), 279);
+    assert.equal(fdLimitShortfall(rr, { soft: 1024, hard: 1024 }), undefined);
+    // 16 workers x 100: a worker's 164 fit in 1024; the master's 1600 + 64 + 3 x 33 do not.
+    const f = fdLimitShortfall({ ...rr, CORRAL_WORKERS: 16 }, { soft: 1024, hard: 4096 });
+    assert.ok(f);
+    assert.equal(f.workerShort, false);
+    assert.equal(f.workerCap, 100, "each worker's cap unchanged: no behaviour changes");
+    assert.deepEqual(f.master, { need: 1763, hostCap: 1600, fittingMaxConnections: 1024 - 163 });
+    const msg = fdLimitMessage(f);
+    assert.match(msg, /^open-files limit \(RLIMIT_NOFILE\) 1024 is below the 1763 the master may need; each worker's share \(100 connections \+ 64\) fits, and its cap is unchanged\./);
+    assert.match(msg, /With CORRAL_ACCEPT=round-robin the master accepts every connection itself .* up to the host's cap of 1600 at once/);
+    assert.match(msg, /accept\(\) fails with EMFILE, and connections waiting in the listen backlog are closed unanswered, with nothing logged/);
+    assert.match(msg, /Fix: ulimit -n 1763 in the shell .*LimitNOFILE=\d+ .*or lower CORRAL_MAX_CONNECTIONS to 861 .*or set CORRAL_ACCEPT=shared/);
+    assert.doesNotMatch(msg, /CORRAL_WORKER_CONNECTIONS to/);
+    // Shared accept: each worker accepts its own; the master holds none.
+    assert.equal(fdLimitShortfall({ ...rr, CORRAL_WORKERS: 16, CORRAL_ACCEPT: 'shared' }, { soft: 1024, hard: 4096 }), undefined);
+    const { logger, lines } = memoryLogger();
+    warnFdLimit(logger, { ...rr, CORRAL_WORKERS: 16 }, { soft: 1024, hard: 4096 });
+    const [line] = lines;
+    assert.equal(line?.event, 'fd_limit.low');
+    assert.equal(line?.code, 'CORRAL_ERR_FD_LIMIT');
+    assert.deepEqual([line?.master_fd_need, line?.master_may_hold, line?.worker_cap], [1763, 1600, 100]);
+    assert.deepEqual(line?.fix, { ulimit: 1763, LimitNOFILE: limitNoFile(16, 100), CORRAL_MAX_CONNECTIONS: 861, CORRAL_ACCEPT: 'shared' });
+  });
+
+  it('with round-robin and both short, says both and asks the larger limit', () => {
+    const f = fdLimitShortfall({ ...DEFAULTS, CORRAL_ACCEPT: 'round-robin' }, { soft: 256, hard: 256 });
+    assert.ok(f?.workerShort && f.master);
+    assert.equal(f.master.need, 2000 + 64 + 15);
+    const msg = fdLimitMessage(f);
+    assert.match(msg, /below the 1064 a worker may need .*With CORRAL_ACCEPT=round-robin the master/);
+    assert.match(msg, /Fix: ulimit -n 2079 \(its hard limit is 256.*lower CORRAL_WORKER_CONNECTIONS to 192, or lower CORRAL_MAX_CONNECTIONS to/);
   });
 
   it('logs a warning with its stable code and the figures', () => {
