@@ -22,6 +22,9 @@ export interface CounterReaders {
  */
 export const RISE_HOLD_MS = 10_000;
 
+/** The signals a process gets from its own failure, not from another process. */
+const CRASH_SIGNALS: ReadonlySet<NodeJS.Signals> = new Set(['SIGABRT', 'SIGSEGV', 'SIGBUS', 'SIGILL', 'SIGTRAP', 'SIGFPE']);
+
 const SYSTEM: CounterReaders = { memory: () => readMemoryCounters(), pids: () => readPidsCounters() };
 
 export class DeathCauses {
@@ -44,7 +47,9 @@ export class DeathCauses {
   causeOf(signal: NodeJS.Signals | null, code: number | null, tasksNeed?: number): DeathCause | undefined {
     const now = this.now();
     if (signal === 'SIGKILL') return this.oomKill(now);
-    if (signal === null && (code === 0 || code === null)) return undefined;
+    // A thread refused aborts node (or crashes what did not check for it), or fails an exit; a
+    // SIGTERM or SIGINT is someone's, whatever the counters did meanwhile.
+    if (signal === null ? code === 0 || code === null : !CRASH_SIGNALS.has(signal)) return undefined;
     const limit = this.taskLimit(now);
     return limit && tasksNeed !== undefined ? { ...limit, need: tasksNeed } : limit;
   }

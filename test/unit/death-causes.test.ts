@@ -131,6 +131,8 @@ test("an abort is the task limit only when a pids.events max count rose; the lim
     // The other workers of the same generation, aborting in the same seconds.
     assert.equal(causes.causeOf('SIGABRT', null)?.kind, 'task_limit');
     assert.equal(causes.causeOf(null, 0), undefined, 'a clean exit is not judged');
+    assert.equal(causes.causeOf('SIGTERM', null), undefined, "a SIGTERM is someone's");
+    assert.equal(causes.causeOf(null, 1)?.kind, 'task_limit', 'an exit 1 of a thread refused (a worker pool that could not start)');
     assert.equal(causes.causeOf('SIGKILL', null), undefined, 'a SIGKILL is judged by the memory counters only');
   } finally {
     t.done();
