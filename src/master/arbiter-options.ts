@@ -22,7 +22,11 @@ export interface ArbiterOptions {
   readonly spawner: Spawner;
   readonly withKeeper: boolean;
   readonly logger: Logger;
-  readonly reopenLogs: () => void;
+  /**
+   * Reopens the master's log file; `said` runs once that is done and the file watch's line (if it
+   * asked) is written, so the master's lines come in the new file in the order things happened.
+   */
+  readonly reopenLogs: (said?: () => void) => void;
   /** Applies a reload's CORRAL_LOG_LEVEL and CORRAL_LOG_FILE to the master's own logger; false = needs a restart. */
   readonly configureLogs?: (settings: Settings) => boolean;
   /** A reload applied these settings, or a failed one went back to them (run.ts records them for the CLI). */

@@ -283,13 +283,14 @@ export class Arbiter {
           break;
         case 'reopen-logs':
         case 'log-file-changed': {
-          this.o.reopenLogs();
-          for (const c of this.children.values()) c.handle.send({ type: 'reopen-logs' });
           // Asked, not done: each process reopens on its own, and says log.reopen_failed if it cannot.
-          // Said with what asked for it: a reopen the file watch made is no USR1 (logrotate's).
+          // Said with what asked for it: a reopen the file watch made is no USR1 (logrotate's); and
+          // after the watch's own line (log.file_replaced, said once the master's reopen is done),
+          // which it refers to.
           const trigger = intent === 'reopen-logs' ? 'USR1' : 'file_watch';
           const why = intent === 'reopen-logs' ? 'USR1' : 'the log file was removed or replaced: log.file_removed, log.file_replaced';
-          this.log.info({ event: 'logs.reopen', trigger }, `reopening the log file in every process (${why}); one that cannot says log.reopen_failed`);
+          this.o.reopenLogs(() => this.log.info({ event: 'logs.reopen', trigger }, `reopening the log file in every process (${why}); one that cannot says log.reopen_failed`));
+          for (const c of this.children.values()) c.handle.send({ type: 'reopen-logs' });
           break;
         }
       }
@@ -310,8 +311,11 @@ export class Arbiter {
       this.killer.forget(e.record.id);
       addServed(this.exitedServed, e.record);
       this.exitTally.count(e.record, e.signal);
-      // Read only for a child that died unasked: an OOM kill or a refused thread says so for certain.
-      const cause = e.record.stopReason === undefined ? this.deathCauses.causeOf(e.signal, e.code, tasksNeeded(this.settings.CORRAL_WORKERS, this.settings.CORRAL_EXPORT_THREADS)) : undefined;
+      // Read at every exit (the baseline kept current), said only of a child that died unasked:
+      // not stopped, drained or killed by the master (a stuck one, a boot past its timeout: those
+      // are 'killing' with no stopReason).
+      const unasked = e.record.stopReason === undefined && e.record.state !== 'killing';
+      const cause = this.deathCauses.exited(e.signal, e.code, unasked, tasksNeeded(this.settings.CORRAL_WORKERS, this.settings.CORRAL_EXPORT_THREADS));
       accountExit(e, this.now(), { crashes: this.crashes, keeperCrashes: this.keeperCrashes, log: this.log, stopping: this.phase === 'stopping', ...(this.gens.reload ? { reloadingTo: this.gens.current } : {}), ...(cause ? { cause } : {}) });
       // A serving keeper that died, or that the master killed as stuck (CORRAL_TIMEOUT): either way a
       // new one follows that the workers should wait for (a write meanwhile was answered 503).

@@ -1,13 +1,19 @@
-// Why a child died unasked, when its cgroup's counters say it for certain (cgroup-events.ts): the
-// OOM killer within corral's cgroup (oom_kill rose) for a SIGKILL, the process and thread limit
-// (pids.events max rose) for an abort or a crash. Compared with the last reading, taken at start
-// and at each such death, never on a timer: the counters are read only when a child died unasked.
+// Why a child died unasked, when its cgroup's counters say it (cgroup-events.ts): the OOM killer
+// within corral's cgroup (oom_kill rose) for a SIGKILL, the process and thread limit (pids.events
+// max rose) for an abort or a crash. Compared with the last reading, taken at start and at every
+// child's exit, asked for or not, never on a timer: a rise read at no exit (a draining worker
+// OOM-killed, a fork refused) stood in the baseline and was put to a death hours later (review).
 
 import { readMemoryCounters, readPidsCounters, type MemoryCounters, type MemoryLimitLevel, type PidsCounters, type PidsLevel } from './cgroup-events.js';
 
 export type DeathCause =
-  /** `limit`: the cgroup whose memory limit was reached; undefined: none was (the machine ran out). */
-  | { readonly kind: 'oom'; readonly limit: MemoryLimitLevel | undefined }
+  /**
+   * `limit`: the cgroup whose memory limit was reached; undefined: none was (the machine ran out).
+   * `certain`: cgroup v2 counted the limit reached (its `oom`) since the last reading; v1's counts
+   * also rise with page cache reclaimed at the limit, and its peak is never reset, so there the
+   * limit is only the likely one.
+   */
+  | { readonly kind: 'oom'; readonly limit: MemoryLimitLevel | undefined; readonly certain: boolean }
   /** `level`: the cgroup whose pids.max holds corral (the lowest); `need`: tasks corral may need, when known. */
   | { readonly kind: 'task_limit'; readonly level: PidsLevel; readonly need?: number };
 
@@ -31,7 +37,7 @@ export class DeathCauses {
   private memory: MemoryCounters | undefined;
   private pids: PidsCounters | undefined;
   /** OOM kills seen and not yet put to a death, and the limit then reached. */
-  private oomCredits: { count: number; until: number; limit: MemoryLimitLevel | undefined } | undefined;
+  private oomCredits: { count: number; until: number; limit: MemoryLimitLevel | undefined; certain: boolean } | undefined;
   private pidsRise: { until: number; level: PidsLevel } | undefined;
 
   constructor(
@@ -43,48 +49,59 @@ export class DeathCauses {
     this.pids = readers.pids();
   }
 
-  /** For a child that died unasked (a signal, or an exit code it had no reason for): the certain cause, if any. */
-  causeOf(signal: NodeJS.Signals | null, code: number | null, tasksNeed?: number): DeathCause | undefined {
+  /**
+   * A child exited: the counters are read (the baseline kept current whatever the exit), and for
+   * one that died `unasked` (no stop, drain or kill of the master's: see reap) the cause they
+   * say, if any.
+   */
+  exited(signal: NodeJS.Signals | null, code: number | null, unasked: boolean, tasksNeed?: number): DeathCause | undefined {
     const now = this.now();
-    if (signal === 'SIGKILL') return this.oomKill(now);
-    // A thread refused aborts node (or crashes what did not check for it), or fails an exit; a
-    // SIGTERM or SIGINT is someone's, whatever the counters did meanwhile.
-    if (signal === null ? code === 0 || code === null : !CRASH_SIGNALS.has(signal)) return undefined;
-    const limit = this.taskLimit(now);
-    return limit && tasksNeed !== undefined ? { ...limit, need: tasksNeed } : limit;
+    this.readMemory(now);
+    this.readPids(now);
+    if (!unasked) return undefined;
+    if (signal === 'SIGKILL') return this.takeOomKill(now);
+    // A thread refused aborts node (or crashes what did not check for it), or fails an exit, and a
+    // fork refused leaves no process (code and signal null: fork-failure.ts); a SIGTERM or SIGINT
+    // is someone's, whatever the counters did meanwhile.
+    if (signal === null ? code === 0 : !CRASH_SIGNALS.has(signal)) return undefined;
+    const r = this.pidsRise;
+    if (!r || r.until < now) return undefined;
+    return tasksNeed !== undefined ? { kind: 'task_limit', level: r.level, need: tasksNeed } : { kind: 'task_limit', level: r.level };
   }
 
-  private oomKill(now: number): DeathCause | undefined {
+  private readMemory(now: number): void {
     const before = this.memory;
     const after = this.readers.memory();
     if (after) this.memory = after;
-    if (before && after && after.version === before.version && after.oomKills > before.oomKills) {
-      // The deepest cgroup whose limit was reached since: its own, or a slice's above it.
-      // v1's counts of refusals miss some (cgroup-events.ts): a peak at the limit then says it.
-      const limit = after.limits.find((l) => l.reached > (before.limits.find((b) => b.path === l.path)?.reached ?? l.reached)) ?? after.limits.find((l) => l.peakAtLimit === true);
-      this.oomCredits = { count: (this.oomCredits && this.oomCredits.until >= now ? this.oomCredits.count : 0) + after.oomKills - before.oomKills, until: now + RISE_HOLD_MS, limit };
-    }
+    if (!before || !after || after.version !== before.version || after.oomKills <= before.oomKills) return;
+    // The deepest cgroup whose limit was reached since: its own, or a slice's above it. A level
+    // not in the last reading (its limit set since: systemctl set-property) counts from 0.
+    const counted = after.limits.find((l) => l.reached > (before.limits.find((b) => b.path === l.path)?.reached ?? 0));
+    // v1's counts of refusals miss some (cgroup-events.ts): a peak at the limit then names it,
+    // as the likely one only.
+    const limit = counted ?? after.limits.find((l) => l.peakAtLimit === true);
+    const certain = after.version === 2;
+    this.oomCredits = { count: (this.oomCredits && this.oomCredits.until >= now ? this.oomCredits.count : 0) + after.oomKills - before.oomKills, until: now + RISE_HOLD_MS, limit, certain };
+  }
+
+  private takeOomKill(now: number): DeathCause | undefined {
     const c = this.oomCredits;
     if (!c || c.until < now || c.count <= 0) return undefined;
     c.count -= 1;
-    return { kind: 'oom', limit: c.limit };
+    return { kind: 'oom', limit: c.limit, certain: c.certain };
   }
 
-  private taskLimit(now: number): Extract<DeathCause, { kind: 'task_limit' }> | undefined {
+  private readPids(now: number): void {
     const before = this.pids;
     const after = this.readers.pids();
     if (after) this.pids = after;
-    if (before && after) {
-      const rose = after.levels.filter((l) => l.refused > (before.levels.find((b) => b.path === l.path)?.refused ?? l.refused));
-      if (rose.length > 0) {
-        // The limiting cgroup counts the refusal on v2; on v1 the forking task's does, under
-        // whichever ancestor's pids.max: the lowest limit of the chain is the one that binds.
-        const level = rose.find((l) => l.max !== undefined) ?? lowestLimit(after.levels) ?? rose[0];
-        if (level) this.pidsRise = { until: now + RISE_HOLD_MS, level };
-      }
-    }
-    const r = this.pidsRise;
-    return r && r.until >= now ? { kind: 'task_limit', level: r.level } : undefined;
+    if (!before || !after) return;
+    const rose = after.levels.filter((l) => l.refused > (before.levels.find((b) => b.path === l.path)?.refused ?? 0));
+    if (rose.length === 0) return;
+    // The limiting cgroup counts the refusal on v2; on v1 the forking task's does, under
+    // whichever ancestor's pids.max: the lowest limit of the chain is the one that binds.
+    const level = rose.find((l) => l.max !== undefined) ?? lowestLimit(after.levels) ?? rose[0];
+    if (level) this.pidsRise = { until: now + RISE_HOLD_MS, level };
   }
 }
 
@@ -111,6 +128,8 @@ export interface CauseFields {
   readonly oom_kill: true;
   readonly memory_limit_bytes: number | null;
   readonly memory_limit_cgroup: string | null;
+  /** false: cgroup v1, whose counters name the limit as the likely one only. */
+  readonly memory_limit_certain: boolean;
   readonly task_limit_reached: true;
   readonly task_limit: number | null;
   readonly task_limit_cgroup: string;
@@ -118,7 +137,7 @@ export interface CauseFields {
 
 /** The log fields a cause adds to an exit line (its event and code unchanged), and to its boot error. */
 export function causeFields(c: DeathCause): Partial<CauseFields> {
-  if (c.kind === 'oom') return { oom_kill: true, memory_limit_bytes: c.limit?.limitBytes ?? null, memory_limit_cgroup: c.limit?.path ?? null };
+  if (c.kind === 'oom') return { oom_kill: true, memory_limit_bytes: c.limit?.limitBytes ?? null, memory_limit_cgroup: c.limit?.path ?? null, memory_limit_certain: c.certain };
   return { task_limit_reached: true, task_limit: c.level.max ?? null, task_limit_cgroup: c.level.path };
 }
 
@@ -127,13 +146,20 @@ export function causeWords(c: DeathCause): string {
   if (c.kind === 'oom') {
     if (!c.limit) return "killed by the kernel's OOM killer (the oom_kill count of corral's cgroup rose) with no cgroup memory limit of corral's reached: the machine ran out of memory (dmesg names the victim)";
     const more = mib(c.limit.limitBytes * 1.5).replace(/ /g, '').replace('MiB', 'M').replace('GiB', 'G');
-    return (
-      `killed by the kernel's OOM killer: the cgroup's memory limit, ${mib(c.limit.limitBytes)} (${c.limit.path}), was reached (its oom_kill count rose). ` +
-      `Raise ${setter(c.limit.path, 'MemoryMax', more)}, or lower what corral holds (CORRAL_WORKERS, CORRAL_MAX_WORKER_MEMORY_MB)`
-    );
+    const fix = `Raise ${setter(c.limit.path, 'MemoryMax', more)}, or lower what corral holds (CORRAL_WORKERS, CORRAL_MAX_WORKER_MEMORY_MB)`;
+    if (!c.certain) {
+      return (
+        `killed by the kernel's OOM killer (the oom_kill count of corral's cgroup rose), most likely at the cgroup's memory limit, ${mib(c.limit.limitBytes)} (${c.limit.path}), which its use has reached ` +
+        `(cgroup v1 cannot tell that from the machine running out: dmesg's oom-kill line says constraint=CONSTRAINT_MEMCG for the limit, CONSTRAINT_NONE for the machine). ${fix}`
+      );
+    }
+    return `killed by the kernel's OOM killer: the cgroup's memory limit, ${mib(c.limit.limitBytes)} (${c.limit.path}), was reached (its oom_kill count rose). ${fix}`;
   }
   const max = c.level.max === undefined ? '' : ` ${c.level.max}`;
-  const need = c.need !== undefined ? String(c.need) : `<more than${max}>`;
+  // What corral needs when that is over the limit in force; else (the 12 tasks a process the
+  // estimate counts fell short) half as much again as that limit, never one below it.
+  const raised = c.level.max === undefined ? undefined : Math.ceil(c.level.max * 1.5);
+  const need = c.need !== undefined && (c.level.max === undefined || c.need > c.level.max) ? String(c.need) : raised !== undefined ? String(raised) : `<more than${max}>`;
   return (
     `the process and thread limit was reached: the cgroup's pids.max${max} (${c.level.path}) refused a fork or a thread (its pids.events max count rose), and node aborts when it cannot create a thread. ` +
     `Raise ${setter(c.level.path, 'TasksMax', need)}, or lower CORRAL_WORKERS (task_limit.low at start says what fits)`

@@ -158,13 +158,14 @@ export async function runMaster(loaded: LoadedSettings, entry: MasterEntryPoints
     spawner: createSpawner({ workerExec: entry.workerExec, keeperExec, envFilter: withoutSystemdNotifyEnv, listenSocket: { accept: settings.CORRAL_ACCEPT, backlog: settings.CORRAL_BACKLOG }, counters: createHostCounters({ logger }), ...(counterTable === undefined ? {} : { counterTableFd: counterTable.fd, connectionGauges: createConnectionGauges(counterTable.table) }), stderrJournal: isJournalFd(2), stdout: log.stdoutSink(), stdoutJournal: isJournalFd(1), stdoutStructured: log.file() === undefined }),
     withKeeper: keeperExec !== undefined,
     logger,
-    reopenLogs: () => {
+    reopenLogs: (said) => {
       const change = fileChange;
       fileChange = undefined;
       // Said once the reopen is done, so that the line lands in the new file, not the one that
-      // went, and says whether it worked.
+      // went, and says whether it worked; the arbiter's own line after it.
       void log.reopen().then((reopened) => {
         if (change) sayFileChange(change, reopened);
+        said?.();
       });
     },
     configureLogs: (next) => log.configure(next),

@@ -12,6 +12,7 @@ import type { ChildMessage, MasterMessage } from '../../src/ipc/messages.js';
 import { startMonitoring } from '../../src/master/admin/monitoring.js';
 import { startAdminServer } from '../../src/master/admin/server.js';
 import { Arbiter, type ArbiterOptions, type Intent } from '../../src/master/arbiter.js';
+import { DeathCauses } from '../../src/master/death-causes.js';
 import { KEEPER_CRASH_BOOT_WAIT_MS, KEEPER_RESTART_DRAIN_MS, KEEPER_RESTART_WAIT_MS } from '../../src/master/keeper-wait.js';
 import type { AdminView } from '../../src/master/admin/view.js';
 import type { Notifier } from '../../src/master/notify.js';
@@ -103,7 +104,7 @@ async function setup(env: Record<string, string> = {}, withKeeper = false, optio
     spawner,
     withKeeper,
     logger: log.logger,
-    reopenLogs: () => {},
+    reopenLogs: (said) => said?.(),
     notifier: n,
     onExit: (code) => void exits.push(code),
     now: () => now,
@@ -2268,9 +2269,44 @@ test('exits are counted by role and reason, for the admin API and corral_child_e
   }
 });
 
+test("a child the master killed (a boot past its timeout) is not said OOM-killed though the counters rose; the OOM kill is put to the next child that died unasked", async () => {
+  let kills = 0;
+  const causes = new DeathCauses(() => 0, { memory: () => ({ version: 2, oomKills: kills, limits: [{ path: '/system.slice/corral.service', limitBytes: 2 ** 29, reached: kills }] }), pids: () => undefined });
+  const t = await setup({ CORRAL_WORKERS: '1' }, false, { deathCauses: causes });
+  try {
+    t.arbiter.tick();
+    const [hung] = t.children;
+    // Beating, never ready: killed at its boot timeout (a minute), with no stopReason.
+    t.run(61_000, [hung!]);
+    assert.deepEqual(hung!.kills, ['SIGKILL']);
+    // The kernel killed some process of the cgroup meanwhile; the master's own SIGKILL lands too.
+    kills = 1;
+    hung!.exit(null, 'SIGKILL');
+    t.arbiter.tick();
+    assert.deepEqual(t.log.lines().filter((l) => l.oom_kill === true), [], "the master's kill is not the OOM killer's");
+    t.untilForked(250);
+    const next = t.children.find((c) => !c.exited);
+    assert.ok(next, 'a replacement');
+    ready(next);
+    t.arbiter.tick();
+    next.exit(null, 'SIGKILL');
+    t.arbiter.tick();
+    const said = t.log.lines().filter((l) => l.oom_kill === true);
+    assert.equal(said.length, 1, JSON.stringify(t.log.lines().slice(-6).map((l) => [l.event, l.msg])));
+    assert.equal(said[0]?.worker_pid, next.pid);
+  } finally {
+    t.log.close();
+  }
+});
+
 test('logs.reopen says what asked for it: USR1, or the log file watch (a removed or replaced file), not "(USR1)" for both', async () => {
   let reopened = 0;
-  const t = await setup({}, false, { reopenLogs: () => void reopened++ });
+  const t = await setup({}, false, {
+    reopenLogs: (said) => {
+      reopened++;
+      said?.();
+    },
+  });
   t.bootAll();
   t.arbiter.record('reopen-logs');
   t.arbiter.tick();

@@ -91,25 +91,25 @@ test("a SIGKILL is an OOM kill only when corral's oom_kill rose since the last r
     t.put(`cgroup${V2_UNIT}/memory.events`, events(0, 0));
     t.put(`cgroup${V2_UNIT}/memory.max`, '536870912\n');
     const causes = new DeathCauses(() => now, { memory: () => readMemoryCounters(t), pids: () => readPidsCounters(t) });
-    assert.equal(causes.causeOf('SIGKILL', null), undefined, 'a kill -9: the counter did not move');
+    assert.equal(causes.exited('SIGKILL', null, true), undefined, 'a kill -9: the counter did not move');
     // One OOM that killed two workers: both exits, reaped over two ticks, are OOM kills.
     t.put(`cgroup${V2_UNIT}/memory.events`, events(1, 2));
-    const first = causes.causeOf('SIGKILL', null);
-    assert.deepEqual(first, { kind: 'oom', limit: { path: V2_UNIT, limitBytes: 536870912, reached: 1 } });
+    const first = causes.exited('SIGKILL', null, true);
+    assert.deepEqual(first, { kind: 'oom', limit: { path: V2_UNIT, limitBytes: 536870912, reached: 1 }, certain: true });
     now += 250;
-    assert.deepEqual(causes.causeOf('SIGKILL', null), first);
-    assert.equal(causes.causeOf('SIGKILL', null), undefined, 'a third SIGKILL: no kill left to put to it');
+    assert.deepEqual(causes.exited('SIGKILL', null, true), first);
+    assert.equal(causes.exited('SIGKILL', null, true), undefined, 'a third SIGKILL: no kill left to put to it');
     // A kill seen and not put to a death is not held past RISE_HOLD_MS.
     t.put(`cgroup${V2_UNIT}/memory.events`, events(2, 4));
-    assert.equal(causes.causeOf('SIGKILL', null)?.kind, 'oom');
+    assert.equal(causes.exited('SIGKILL', null, true)?.kind, 'oom');
     now += RISE_HOLD_MS + 1;
-    assert.equal(causes.causeOf('SIGKILL', null), undefined);
+    assert.equal(causes.exited('SIGKILL', null, true), undefined);
     // Killed by the OOM killer with no limit of corral's reached: the machine's OOM.
     t.put(`cgroup${V2_UNIT}/memory.events`, events(2, 5));
-    assert.deepEqual(causes.causeOf('SIGKILL', null), { kind: 'oom', limit: undefined });
+    assert.deepEqual(causes.exited('SIGKILL', null, true), { kind: 'oom', limit: undefined, certain: true });
     // An abort is no OOM kill.
     t.put(`cgroup${V2_UNIT}/memory.events`, events(3, 6));
-    assert.equal(causes.causeOf('SIGABRT', null), undefined);
+    assert.equal(causes.exited('SIGABRT', null, true), undefined);
   } finally {
     t.done();
   }
@@ -125,25 +125,28 @@ test("an abort is the task limit only when a pids.events max count rose; the lim
     t.put('cgroup/pids/pids.events', 'max 0\n');
     t.put('cgroup/pids/pids.max', '200\n');
     const causes = new DeathCauses(() => now, { memory: () => readMemoryCounters(t), pids: () => readPidsCounters(t) });
-    assert.equal(causes.causeOf('SIGABRT', null), undefined, 'V8 out of heap: no fork refused');
+    assert.equal(causes.exited('SIGABRT', null, true), undefined, 'V8 out of heap: no fork refused');
     t.put('cgroup/pids/corral/pids.events', 'max 3\n');
-    assert.deepEqual(causes.causeOf('SIGABRT', null, 232), { kind: 'task_limit', level: { path: '/', max: 200, refused: 0 }, need: 232 });
+    assert.deepEqual(causes.exited('SIGABRT', null, true, 232), { kind: 'task_limit', level: { path: '/', max: 200, refused: 0 }, need: 232 });
     // The other workers of the same generation, aborting in the same seconds.
-    assert.equal(causes.causeOf('SIGABRT', null)?.kind, 'task_limit');
-    assert.equal(causes.causeOf(null, 0), undefined, 'a clean exit is not judged');
-    assert.equal(causes.causeOf('SIGTERM', null), undefined, "a SIGTERM is someone's");
-    assert.equal(causes.causeOf(null, 1)?.kind, 'task_limit', 'an exit 1 of a thread refused (a worker pool that could not start)');
-    assert.equal(causes.causeOf('SIGKILL', null), undefined, 'a SIGKILL is judged by the memory counters only');
+    assert.equal(causes.exited('SIGABRT', null, true)?.kind, 'task_limit');
+    assert.equal(causes.exited(null, 0, true), undefined, 'a clean exit is not judged');
+    assert.equal(causes.exited('SIGTERM', null, true), undefined, "a SIGTERM is someone's");
+    assert.equal(causes.exited(null, 1, true)?.kind, 'task_limit', 'an exit 1 of a thread refused (a worker pool that could not start)');
+    assert.equal(causes.exited(null, null, true)?.kind, 'task_limit', 'a fork refused: no process, code and signal null');
+    assert.equal(causes.exited('SIGKILL', null, true), undefined, 'a SIGKILL is judged by the memory counters only');
   } finally {
     t.done();
   }
 });
 
 test('says the limit reached and the setting to raise: the unit of a systemd cgroup, else the container', () => {
-  const oom = causeWords({ kind: 'oom', limit: { path: V2_UNIT, limitBytes: 512 * 2 ** 20, reached: 1 } });
+  const oom = causeWords({ kind: 'oom', limit: { path: V2_UNIT, limitBytes: 512 * 2 ** 20, reached: 1 }, certain: true });
   assert.match(oom, /^killed by the kernel's OOM killer: the cgroup's memory limit, 512 MiB \(\/system\.slice\/corral\.service\), was reached \(its oom_kill count rose\)\. Raise MemoryMax= of corral\.service: systemctl set-property corral\.service MemoryMax=768M/);
-  assert.match(causeWords({ kind: 'oom', limit: { path: '/docker/abc', limitBytes: 2 * 2 ** 30, reached: 1 } }), /2 GiB .*Raise the container's memory limit \(docker run --memory 3G,/);
-  assert.match(causeWords({ kind: 'oom', limit: undefined }), /no cgroup memory limit of corral's reached: the machine ran out of memory/);
+  assert.match(causeWords({ kind: 'oom', limit: { path: '/docker/abc', limitBytes: 2 * 2 ** 30, reached: 1 }, certain: true }), /2 GiB .*Raise the container's memory limit \(docker run --memory 3G,/);
+  assert.match(causeWords({ kind: 'oom', limit: undefined, certain: true }), /no cgroup memory limit of corral's reached: the machine ran out of memory/);
+  // cgroup v1: the limit named as the likely one, with how to tell.
+  assert.match(causeWords({ kind: 'oom', limit: { path: '/corral', limitBytes: 320 * 2 ** 20, reached: 0, peakAtLimit: true }, certain: false }), /^killed by the kernel's OOM killer \(the oom_kill count of corral's cgroup rose\), most likely at the cgroup's memory limit, 320 MiB \(\/corral\), .*constraint=CONSTRAINT_MEMCG for the limit, CONSTRAINT_NONE for the machine\)\. Raise /);
   const tasks = causeWords({ kind: 'task_limit', level: { path: V2_UNIT, max: 200, refused: 1 }, need: 232 });
   assert.match(tasks, /^the process and thread limit was reached: the cgroup's pids\.max 200 \(\/system\.slice\/corral\.service\) refused a fork or a thread .*Raise TasksMax= of corral\.service: systemctl set-property corral\.service TasksMax=232/);
 });
@@ -158,7 +161,7 @@ test('the exit line of an OOM-killed worker says the limit for certain, with its
   const log = await captureLogger('worker');
   try {
     const accounts = { crashes: new CrashLedger(), keeperCrashes: new KeeperCrashLedger(), log: log.logger };
-    accountExit({ record: worker(), code: null, signal: 'SIGKILL' }, NOW, { ...accounts, cause: { kind: 'oom', limit: { path: V2_UNIT, limitBytes: 512 * 2 ** 20, reached: 1 } } });
+    accountExit({ record: worker(), code: null, signal: 'SIGKILL' }, NOW, { ...accounts, cause: { kind: 'oom', limit: { path: V2_UNIT, limitBytes: 512 * 2 ** 20, reached: 1 }, certain: true } });
     accountExit({ record: worker({ id: 5 }), code: null, signal: 'SIGKILL' }, NOW, accounts);
     const [oom, plain] = log.lines().filter((l) => l.event === 'worker.exit');
     assert.equal(oom?.code, 'CORRAL_ERR_WORKER_DIED');
@@ -209,8 +212,50 @@ test('cgroup v1 with a memory+swap limit: the failcnts stay at 0 at an OOM kill 
     const causes = new DeathCauses(() => 0, { memory: () => readMemoryCounters(t), pids: () => readPidsCounters(t) });
     t.put('cgroup/memory/corral/memory.oom_control', 'oom_kill_disable 0\nunder_oom 0\noom_kill 1\n');
     t.put('cgroup/memory/corral/memory.max_usage_in_bytes', `${limit}\n`);
-    assert.deepEqual(causes.causeOf('SIGKILL', null), { kind: 'oom', limit: { path: '/corral', limitBytes: limit, reached: 0, peakAtLimit: true } });
+    assert.deepEqual(causes.exited('SIGKILL', null, true), { kind: 'oom', limit: { path: '/corral', limitBytes: limit, reached: 0, peakAtLimit: true }, certain: false });
   } finally {
     t.done();
   }
+});
+
+test('the counters are read at every exit: a rise at an exit the master asked for (a draining worker OOM-killed) is not put to a death hours later', () => {
+  const t = tree();
+  let now = 1000;
+  try {
+    t.put('proc/self/cgroup', `0::${V2_UNIT}\n`);
+    t.put(`cgroup${V2_UNIT}/memory.events`, events(0, 0));
+    t.put(`cgroup${V2_UNIT}/memory.max`, '536870912\n');
+    t.put(`cgroup${V2_UNIT}/pids.events`, 'max 0\n');
+    t.put(`cgroup${V2_UNIT}/pids.max`, '200\n');
+    const causes = new DeathCauses(() => now, { memory: () => readMemoryCounters(t), pids: () => readPidsCounters(t) });
+    // A draining worker OOM-killed during a reload, and a fork refused: exits the master asked for.
+    t.put(`cgroup${V2_UNIT}/memory.events`, events(1, 1));
+    t.put(`cgroup${V2_UNIT}/pids.events`, 'max 1\n');
+    assert.equal(causes.exited('SIGKILL', null, false), undefined, 'asked for: no cause said');
+    now += 3 * 3600_000;
+    assert.equal(causes.exited('SIGKILL', null, true), undefined, 'a kill -9 hours later is no OOM kill');
+    assert.equal(causes.exited('SIGABRT', null, true), undefined, 'an abort hours later is not the task limit');
+  } finally {
+    t.done();
+  }
+});
+
+test('cgroup v2: a limit set since the last reading (systemctl set-property MemoryMax=) is named when reached', () => {
+  const t = tree();
+  try {
+    t.put('proc/self/cgroup', `0::${V2_UNIT}\n`);
+    t.put(`cgroup${V2_UNIT}/memory.events`, events(0, 0));
+    t.put(`cgroup${V2_UNIT}/memory.max`, 'max\n');
+    const causes = new DeathCauses(() => 0, { memory: () => readMemoryCounters(t), pids: () => readPidsCounters(t) });
+    t.put(`cgroup${V2_UNIT}/memory.max`, '268435456\n');
+    t.put(`cgroup${V2_UNIT}/memory.events`, events(1, 1));
+    assert.deepEqual(causes.exited('SIGKILL', null, true), { kind: 'oom', limit: { path: V2_UNIT, limitBytes: 268435456, reached: 1 }, certain: true });
+  } finally {
+    t.done();
+  }
+});
+
+test('the TasksMax= advised is never below the limit in force', () => {
+  assert.match(causeWords({ kind: 'task_limit', level: { path: V2_UNIT, max: 4915, refused: 1 }, need: 232 }), /TasksMax=7373/);
+  assert.match(causeWords({ kind: 'task_limit', level: { path: V2_UNIT, max: 100, refused: 1 }, need: 232 }), /TasksMax=232/);
 });
