@@ -33,6 +33,16 @@ function tree(): { proc: string; cgroupRoot: string; put(path: string, text: str
 }
 
 const V2_UNIT = '/system.slice/corral.service';
+
+/** The counters of a test's tree, as DeathCauses reads them. */
+const readersOf = (t: ReturnType<typeof tree>) => ({ memory: () => readMemoryCounters(t), pids: () => readPidsCounters(t) });
+
+/** corral in the v2 cgroup of its unit, under a memory limit of 512 MiB, its counters at 0. */
+function inV2Unit(t: ReturnType<typeof tree>): void {
+  t.put('proc/self/cgroup', `0::${V2_UNIT}\n`);
+  t.put(`cgroup${V2_UNIT}/memory.events`, events(0, 0));
+  t.put(`cgroup${V2_UNIT}/memory.max`, '536870912\n');
+}
 const events = (oom: number, kills: number) => `low 0\nhigh 0\nmax 3\noom ${oom}\noom_kill ${kills}\noom_group_kill 0\n`;
 
 test("cgroup v2: reads corral's oom_kill and each limit up the tree with how often it was reached", () => {
@@ -87,10 +97,8 @@ test("a SIGKILL is an OOM kill only when corral's oom_kill rose since the last r
   const t = tree();
   let now = 1000;
   try {
-    t.put('proc/self/cgroup', `0::${V2_UNIT}\n`);
-    t.put(`cgroup${V2_UNIT}/memory.events`, events(0, 0));
-    t.put(`cgroup${V2_UNIT}/memory.max`, '536870912\n');
-    const causes = new DeathCauses(() => now, { memory: () => readMemoryCounters(t), pids: () => readPidsCounters(t) });
+    inV2Unit(t);
+    const causes = new DeathCauses(() => now, readersOf(t));
     assert.equal(causes.exited('SIGKILL', null, true), undefined, 'a kill -9: the counter did not move');
     // One OOM that killed two workers: both exits, reaped over two ticks, are OOM kills.
     t.put(`cgroup${V2_UNIT}/memory.events`, events(1, 2));
@@ -124,7 +132,7 @@ test("an abort is the task limit only when a pids.events max count rose; the lim
     t.put('cgroup/pids/corral/pids.max', 'max\n');
     t.put('cgroup/pids/pids.events', 'max 0\n');
     t.put('cgroup/pids/pids.max', '200\n');
-    const causes = new DeathCauses(() => now, { memory: () => readMemoryCounters(t), pids: () => readPidsCounters(t) });
+    const causes = new DeathCauses(() => now, readersOf(t));
     assert.equal(causes.exited('SIGABRT', null, true), undefined, 'V8 out of heap: no fork refused');
     t.put('cgroup/pids/corral/pids.events', 'max 3\n');
     assert.deepEqual(causes.exited('SIGABRT', null, true, 232), { kind: 'task_limit', level: { path: '/', max: 200, refused: 0 }, need: 232 });
@@ -209,7 +217,7 @@ test('cgroup v1 with a memory+swap limit: the failcnts stay at 0 at an OOM kill 
     t.put('cgroup/memory/corral/memory.failcnt', '0\n');
     t.put('cgroup/memory/corral/memory.memsw.failcnt', '0\n');
     t.put('cgroup/memory/corral/memory.max_usage_in_bytes', `${100 * 2 ** 20}\n`);
-    const causes = new DeathCauses(() => 0, { memory: () => readMemoryCounters(t), pids: () => readPidsCounters(t) });
+    const causes = new DeathCauses(() => 0, readersOf(t));
     t.put('cgroup/memory/corral/memory.oom_control', 'oom_kill_disable 0\nunder_oom 0\noom_kill 1\n');
     t.put('cgroup/memory/corral/memory.max_usage_in_bytes', `${limit}\n`);
     assert.deepEqual(causes.exited('SIGKILL', null, true), { kind: 'oom', limit: { path: '/corral', limitBytes: limit, reached: 0, peakAtLimit: true }, certain: false });
@@ -222,12 +230,10 @@ test('the counters are read at every exit: a rise at an exit the master asked fo
   const t = tree();
   let now = 1000;
   try {
-    t.put('proc/self/cgroup', `0::${V2_UNIT}\n`);
-    t.put(`cgroup${V2_UNIT}/memory.events`, events(0, 0));
-    t.put(`cgroup${V2_UNIT}/memory.max`, '536870912\n');
+    inV2Unit(t);
     t.put(`cgroup${V2_UNIT}/pids.events`, 'max 0\n');
     t.put(`cgroup${V2_UNIT}/pids.max`, '200\n');
-    const causes = new DeathCauses(() => now, { memory: () => readMemoryCounters(t), pids: () => readPidsCounters(t) });
+    const causes = new DeathCauses(() => now, readersOf(t));
     // A draining worker OOM-killed during a reload, and a fork refused: exits the master asked for.
     t.put(`cgroup${V2_UNIT}/memory.events`, events(1, 1));
     t.put(`cgroup${V2_UNIT}/pids.events`, 'max 1\n');
@@ -246,7 +252,7 @@ test('cgroup v2: a limit set since the last reading (systemctl set-property Memo
     t.put('proc/self/cgroup', `0::${V2_UNIT}\n`);
     t.put(`cgroup${V2_UNIT}/memory.events`, events(0, 0));
     t.put(`cgroup${V2_UNIT}/memory.max`, 'max\n');
-    const causes = new DeathCauses(() => 0, { memory: () => readMemoryCounters(t), pids: () => readPidsCounters(t) });
+    const causes = new DeathCauses(() => 0, readersOf(t));
     t.put(`cgroup${V2_UNIT}/memory.max`, '268435456\n');
     t.put(`cgroup${V2_UNIT}/memory.events`, events(1, 1));
     assert.deepEqual(causes.exited('SIGKILL', null, true), { kind: 'oom', limit: { path: V2_UNIT, limitBytes: 268435456, reached: 1 }, certain: true });
