@@ -69,8 +69,11 @@ test('USR1 sent to the workers and the keeper themselves (systemctl kill without
       const access = readLogLines(c.logFile).filter((l) => l.event === 'access');
       return new Set(access.map((l) => l.worker)).size === 2;
     }, 10_000, 'both workers writing to the new file');
-    const masterLines = readLogLines(c.logFile).filter((l) => l.role === 'master');
-    assert.ok(masterLines.length === 0 || masterLines[0]?.event === 'log.file_replaced', `the master was not signalled, only followed the new file: ${JSON.stringify(masterLines[0])}`);
+    // Its lines about the reopen (other lines, host.cpu_high on a busy machine, may come before:
+    // the watch's line is said once the master's reopen is done).
+    const reopenLines = readLogLines(c.logFile).filter((l) => l.role === 'master' && ['log.file_replaced', 'log.file_removed', 'logs.reopen'].includes(String(l.event)));
+    assert.ok(reopenLines.length === 0 || reopenLines[0]?.event === 'log.file_replaced', `the master was not signalled, only followed the new file: ${JSON.stringify(reopenLines[0])}`);
+    assert.ok(!reopenLines.some((l) => l.trigger === 'USR1'), 'no USR1 reached the master');
     for (const pid of children) process.kill(pid, 0); // all alive
     const exits = [...readLogLines(`${c.logFile}.1`), ...readLogLines(c.logFile)].filter((l) => l.event === 'worker.exit' || l.event === 'keeper.exit');
     assert.deepEqual(exits, [], 'no child exited');
