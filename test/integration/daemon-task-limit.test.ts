@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { startCorral } from '../helpers/corral.js';
+import { readLogLines, startCorral } from '../helpers/corral.js';
 import { http } from '../helpers/http.js';
 
 /** Where a pids cgroup can be made (root, a v1 pids hierarchy or a v2 one with the controller), or why not. */
@@ -75,7 +75,11 @@ test("a reload whose new workers abort at the cgroup's pids.max is rolled back, 
     // A new worker may hang rather than abort when its threads are refused (a CI run saw no
     // reload.failed within 60 s): then it fails at its boot timeout, a minute, and the second
     // attempt after it.
-    const failed = await c.waitForLog((l) => l.event === 'reload.failed', 180_000, 'reload.failed');
+    const failed = await c.waitForLog((l) => l.event === 'reload.failed', 180_000, 'reload.failed').catch((err: unknown) => {
+      // What the reload did instead, for the next one who reads this failure.
+      const seen = readLogLines(c.logFile).filter((l) => /^(reload|worker\.(boot|exit|ready|timeout)|keeper\.exit|master\.tick)/.test(String(l.event))).map((l) => `${String(l.event)}: ${String(l.msg)}`);
+      throw new Error(`${(err as Error).message}; pids.max ${max}; the log said:\n${seen.join('\n')}`);
+    });
     assert.equal(failed.code, 'CORRAL_ERR_WORKER_DIED', 'the code any death of a new worker gives');
     const bootError = failed.boot_error as { message: string; task_limit_reached?: boolean; task_limit?: number };
     assert.equal(bootError.task_limit_reached, true, JSON.stringify(failed));
