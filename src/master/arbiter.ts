@@ -73,7 +73,7 @@ export class Arbiter {
   private keeperGaveWay = false;
   private readonly exitedServed: ServedTotals = noneServed();
   private readonly exitTally = new ExitTally();
-  /** The cgroup's OOM-kill and pids counters, read at start and at each child that dies unasked. */
+  /** The cgroup's OOM-kill and pids counters, read at start and at every child's exit. */
   private readonly deathCauses: DeathCauses;
   /** Every worker beat's request durations for the last minute (the history's and the stats' p99). */
   private readonly latency = new RequestLatency();
