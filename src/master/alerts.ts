@@ -72,7 +72,7 @@ export function createAlerts(logger: Logger, options: AlertOptions): Alerts {
     // Under a cgroup memory limit the figures are the limit's (cgroup-memory.ts): "host RAM at
     // 88.8 %" sent an operator to `free`, which showed the machine's gigabytes mostly free.
     const ramFrom = h.ramFrom ?? 'host';
-    const ofWhat = (p: number) => (ramFrom === 'cgroup' ? `RAM at ${p}% of the cgroup's memory limit (${bytesText(h.ramTotalBytes)}: MemoryMax= of corral's unit, or its container's limit), not of the machine's RAM` : `host RAM at ${p}%`);
+    const ofWhat = (p: number) => (ramFrom === 'cgroup' ? `RAM at ${p}% of the cgroup's memory limit (${bytesText(h.ramTotalBytes)}: MemoryMax= of corral's unit or of a slice above it, or its container's limit), not of the machine's RAM` : `host RAM at ${p}%`);
     if (!ramHigh && h.ramPercent > ramLimit) {
       ramHigh = true;
       logger.warn({ event: 'host.ram_high', ram_percent: h.ramPercent, threshold: ramLimit, ram_used_bytes: h.ramUsedBytes, ram_total_bytes: h.ramTotalBytes, ram_from: ramFrom }, `${ofWhat(h.ramPercent)} (over CORRAL_RAM_ALERT_PERCENT=${ramLimit}%)`);

@@ -93,7 +93,7 @@ describe('alerts', () => {
     assert.equal(high?.event, 'host.ram_high');
     assert.equal(high?.ram_from, 'cgroup');
     assert.equal(high?.ram_total_bytes, limit);
-    assert.equal(high?.msg, "RAM at 88.8% of the cgroup's memory limit (512 MiB: MemoryMax= of corral's unit, or its container's limit), not of the machine's RAM (over CORRAL_RAM_ALERT_PERCENT=85%)");
+    assert.equal(high?.msg, "RAM at 88.8% of the cgroup's memory limit (512 MiB: MemoryMax= of corral's unit or of a slice above it, or its container's limit), not of the machine's RAM (over CORRAL_RAM_ALERT_PERCENT=85%)");
     assert.equal(normal?.event, 'host.ram_normal');
     assert.equal(normal?.ram_from, 'cgroup');
     assert.equal(normal?.msg, "RAM back to 50% of the cgroup's memory limit");
