@@ -557,40 +557,48 @@ describe('corral under a real systemd (debootstrap + systemd-nspawn)', { skip: s
     }
   });
 
-  test('systemctl start with a broken settings file fails with status 78, says why, and is not restarted', async () => {
+  /**
+   * `systemctl start` with these settings fails, and the unit ends `failed` with status 78, not
+   * restarted, with `said` in the journal's last `lines` lines; the settings are put back after.
+   */
+  const startFailsWith78 = async (o: { extra: Record<string, string>; startTimeoutMs: number; failedWithinMs: number; lines: number; said: RegExp; then?: () => Promise<void> }) => {
     const good = { ...settings };
-    await writeSettings({ CORRAL_WORKERS: 'zero' });
+    await writeSettings(o.extra);
     try {
       const restarts = Number(await show('NRestarts'));
-      const start = await c.exec(['systemctl', 'start', 'corral'], { timeoutMs: 60_000 });
+      const start = await c.exec(['systemctl', 'start', 'corral'], { timeoutMs: o.startTimeoutMs });
       assert.notEqual(start.code, 0, 'systemctl start reports the failure');
-      // Restart=on-failure alone would put it in auto-restart ("activating") every 2 s instead.
-      await until('the unit to be failed', 20_000, async () => ((await show('ActiveState')) === 'failed' ? true : undefined));
-      assert.equal(await show('Result'), 'exit-code');
+      await until('the unit to be failed', o.failedWithinMs, async () => ((await show('ActiveState')) === 'failed' ? true : undefined));
+      await o.then?.();
       assert.equal(await show('ExecMainStatus'), '78');
       assert.equal(Number(await show('NRestarts')), restarts, 'not restarted');
-      assert.match(await c.sh('journalctl -u corral --no-pager -o cat -n 20'), /\[CORRAL_ERR_CONFIG_INVALID\][\s\S]*CORRAL_WORKERS="zero"/);
+      assert.match(await c.sh(`journalctl -u corral --no-pager -o cat -n ${o.lines}`), o.said);
     } finally {
       await writeSettings(good);
       await c.sh('systemctl reset-failed corral');
     }
+  };
+
+  test('systemctl start with a broken settings file fails with status 78, says why, and is not restarted', async () => {
+    // Restart=on-failure alone would put it in auto-restart ("activating") every 2 s instead.
+    await startFailsWith78({
+      extra: { CORRAL_WORKERS: 'zero' },
+      startTimeoutMs: 60_000,
+      failedWithinMs: 20_000,
+      lines: 20,
+      said: /\[CORRAL_ERR_CONFIG_INVALID\][\s\S]*CORRAL_WORKERS="zero"/,
+      then: async () => assert.equal(await show('Result'), 'exit-code'),
+    });
   });
 
   test('systemctl start with an app that imports a module not there fails with status 78 once its boots are spent, says why, and is not restarted every few seconds', async () => {
-    const good = { ...settings };
-    await writeSettings({ CORRAL_APP: `${INSTALL}/test/fixtures/apps/missing-module.mjs`, CORRAL_BOOT_ATTEMPTS: '2' });
-    try {
-      const restarts = Number(await show('NRestarts'));
-      const start = await c.exec(['systemctl', 'start', 'corral'], { timeoutMs: 90_000 });
-      assert.notEqual(start.code, 0, 'systemctl start reports the failure');
-      // Exit 3 was restarted by Restart=on-failure every 7 s or so, for good: never "failed".
-      await until('the unit to be failed', 60_000, async () => ((await show('ActiveState')) === 'failed' ? true : undefined));
-      assert.equal(await show('ExecMainStatus'), '78');
-      assert.equal(Number(await show('NRestarts')), restarts, 'not restarted');
-      assert.match(await c.sh('journalctl -u corral --no-pager -o cat -n 40'), /CORRAL_ERR_BOOT_EXHAUSTED.*no worker could boot after 2 attempts: .*not-deployed\.mjs.*every attempt fails alike/);
-    } finally {
-      await writeSettings(good);
-      await c.sh('systemctl reset-failed corral');
-    }
+    // Exit 3 was restarted by Restart=on-failure every 7 s or so, for good: never "failed".
+    await startFailsWith78({
+      extra: { CORRAL_APP: `${INSTALL}/test/fixtures/apps/missing-module.mjs`, CORRAL_BOOT_ATTEMPTS: '2' },
+      startTimeoutMs: 90_000,
+      failedWithinMs: 60_000,
+      lines: 40,
+      said: /CORRAL_ERR_BOOT_EXHAUSTED.*no worker could boot after 2 attempts: .*not-deployed\.mjs.*every attempt fails alike/,
+    });
   });
 });

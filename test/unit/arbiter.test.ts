@@ -186,6 +186,24 @@ const settledExpected = (view: AdminView) => {
 };
 const beatAll = (cs: readonly FakeChild[]) => cs.forEach((c) => c.say({ type: 'heartbeat', figures: { rssBytes: 1, heapUsedBytes: 1, heapTotalBytes: 1, eventLoopLagMs: 0, activeConnections: 0, requestsServed: 0, errorsServed: 0, latencyP99Ms: 0 } }));
 
+/**
+ * Every worker booting fails with what `report` says for its attempt (counted from 1), a minute
+ * passing between rounds (past any backoff), until the master exits (ten rounds at most).
+ */
+function failBootsUntilExit(t: Awaited<ReturnType<typeof setup>>, report: (attempt: number) => ChildMessage): void {
+  let attempt = 0;
+  for (let i = 0; i < 10 && t.exits.length === 0; i++) {
+    for (const c of t.children) {
+      if (!c.kills.length && !c.exited) {
+        c.say(report(++attempt));
+        c.exit(4);
+      }
+    }
+    t.advance(60_000);
+    t.arbiter.tick();
+  }
+}
+
 test('boot: the tick forks the configured workers; READY is sent once all of them listen', async () => {
   const t = await setup();
   try {
@@ -548,16 +566,7 @@ test('boot exhaustion on a failure no restart gets past (lasting: the app as wri
   const t = await setup({ CORRAL_BOOT_ATTEMPTS: '2' });
   try {
     t.arbiter.tick();
-    for (let i = 0; i < 10 && t.exits.length === 0; i++) {
-      for (const c of t.children) {
-        if (!c.kills.length && !c.exited) {
-          c.say({ type: 'boot-failed', code: 'CORRAL_ERR_APP_LOAD', message: "cannot import app module /srv/app.mjs: Cannot find module '/srv/lib.mjs'", lasting: true });
-          c.exit(4);
-        }
-      }
-      t.advance(60_000);
-      t.arbiter.tick();
-    }
+    failBootsUntilExit(t, () => ({ type: 'boot-failed', code: 'CORRAL_ERR_APP_LOAD', message: "cannot import app module /srv/app.mjs: Cannot find module '/srv/lib.mjs'", lasting: true }));
     assert.deepEqual(t.exits, [78]);
     const exhausted = t.log.lines().find((l) => l.event === 'boot.exhausted');
     assert.equal(exhausted?.exit_code, 78);
@@ -611,18 +620,9 @@ test('boot exhaustion whose failures were not all lasting (a deploy half-written
   const t = await setup({ CORRAL_BOOT_ATTEMPTS: '2' });
   try {
     t.arbiter.tick();
-    let attempt = 0;
-    for (let i = 0; i < 10 && t.exits.length === 0; i++) {
-      for (const c of t.children) {
-        if (!c.kills.length && !c.exited) {
-          attempt++;
-          c.say(attempt === 1 ? { type: 'boot-failed', code: 'CORRAL_ERR_APP_LOAD', message: "Cannot find module '/srv/lib.mjs'", lasting: true } : { type: 'boot-failed', code: 'CORRAL_ERR_APP_LOAD', message: 'database unreachable' });
-          c.exit(4);
-        }
-      }
-      t.advance(60_000);
-      t.arbiter.tick();
-    }
+    failBootsUntilExit(t, (attempt) =>
+      attempt === 1 ? { type: 'boot-failed', code: 'CORRAL_ERR_APP_LOAD', message: "Cannot find module '/srv/lib.mjs'", lasting: true } : { type: 'boot-failed', code: 'CORRAL_ERR_APP_LOAD', message: 'database unreachable' },
+    );
     assert.deepEqual(t.exits, [3]);
   } finally {
     t.log.close();
