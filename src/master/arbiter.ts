@@ -28,7 +28,6 @@ import { accountExit, addServed, noneServed, type ChildExit, type ServedTotals }
 import { DeathCauses } from './death-causes.js';
 import { ExitTally } from './exit-reasons.js';
 import { tasksNeeded } from '../task-limit.js';
-import { forkFailure } from './fork-failure.js';
 import { LoopBlocks } from './loop-blocks.js';
 import { ChildKiller } from './child-killer.js';
 import { codeIdentity, installMoveWatch } from './code-identity.js';
@@ -556,9 +555,8 @@ export class Arbiter {
       },
       onExit: (code, signal, forkError) => {
         if (!record) return;
-        // Never created: its boot error says why, as a child's own report of its failure would.
-        if (forkError) record.bootError ??= forkFailure(role, forkError);
-        this.exits.push({ record, code, signal });
+        // Never created: its boot error is made as it is reaped, with the limit that refused it.
+        this.exits.push({ record, code, signal, ...(forkError ? { forkError } : {}) });
         this.requestTick();
       },
     });

@@ -7,6 +7,7 @@ import { BOOT_FAILURE_EXITS, EXIT, codeOf } from '../errors.js';
 import type { Logger } from '../log/logger.js';
 import type { BootError, CrashLedger } from './crash-ledger.js';
 import { causeFields, causeWords, type DeathCause } from './death-causes.js';
+import { forkFailure } from './fork-failure.js';
 import { keeperExitHint } from './keeper-boot-words.js';
 import type { KeeperCrashLedger } from './keeper-crash-ledger.js';
 import type { ChildRecord } from './registry.js';
@@ -16,6 +17,8 @@ export interface ChildExit {
   readonly record: ChildRecord;
   readonly code: number | null;
   readonly signal: NodeJS.Signals | null;
+  /** The child was never created: fork(2) refused with this (fork-failure.ts). */
+  readonly forkError?: Error;
 }
 
 /**
@@ -136,6 +139,9 @@ function senderOf(signal: NodeJS.Signals | null, code: number | null = null, cau
 export function accountExit(e: ChildExit, now: number, a: ExitAccounts): void {
   const { record: c, code, signal } = e;
   const { crashes, log, cause } = a;
+  // Never created: its boot error says why, as a child's own report of its failure would, with
+  // the limit the cgroup counted when it counted one.
+  if (e.forkError) c.bootError ??= forkFailure(c.role, e.forkError, cause);
   // A child whose fork failed has no pid (its handle's -1).
   const fields = { event: `${c.role}.exit`, worker_id: c.id, worker_pid: c.handle.pid === -1 ? null : c.handle.pid, generation: c.generation, exit_code: code, signal, reason: c.stopReason ?? null, ...(cause ? causeFields(cause) : {}) };
   // A reload's new worker that died (or was killed as stuck) before it settled: a failed boot of

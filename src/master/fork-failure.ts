@@ -4,9 +4,12 @@
 // attempts and backoff as a worker that cannot boot does. Before, the refusal was dropped: the
 // boot failure read "exited with code null ... (the app or a library called process.exit?)",
 // sending the operator to the app, and a fork that threw (ENOMEM) failed the master's tick every
-// 250 ms instead, forever.
+// 250 ms instead, forever. When the cgroup's counters say which limit refused it (death-causes.ts),
+// the limit is named with its value and how to raise it, in place of the list of limits EAGAIN
+// may mean.
 
 import type { BootError } from './crash-ledger.js';
+import { causeFields, causeWords, type DeathCause } from './death-causes.js';
 
 /** Why fork(2) refused, and what to change, by errno. */
 const WHY: Record<string, string> = {
@@ -17,9 +20,9 @@ const WHY: Record<string, string> = {
   ENFILE: 'the system is out of file descriptors (fs.file-max): raise it, or find what holds them',
 };
 
-/** The boot error of a `role` whose fork failed with `err`. */
-export function forkFailure(role: 'worker' | 'keeper', err: Error): BootError {
+/** The boot error of a `role` whose fork failed with `err`; `cause`, the limit its cgroup counted. */
+export function forkFailure(role: 'worker' | 'keeper', err: Error, cause?: DeathCause): BootError {
   const errno = (err as NodeJS.ErrnoException).code ?? '';
-  const why = WHY[errno] ?? 'see the error';
-  return { code: 'CORRAL_ERR_FORK', message: `could not fork a ${role} process: ${err.message}: ${why}` };
+  const why = cause ? causeWords(cause) : (WHY[errno] ?? 'see the error');
+  return { code: 'CORRAL_ERR_FORK', message: `could not fork a ${role} process: ${err.message}: ${why}`, ...(cause ? causeFields(cause) : {}) };
 }

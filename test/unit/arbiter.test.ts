@@ -28,7 +28,8 @@ interface FakeChild {
   /** Set once exit() was called. */
   exited: boolean;
   say(msg: ChildMessage): void;
-  exit(code: number | null, signal?: NodeJS.Signals | null): void;
+  /** `forkError`: the child was never created (fork(2) refused), as the spawner reports it. */
+  exit(code: number | null, signal?: NodeJS.Signals | null, forkError?: Error): void;
 }
 
 function fakeSpawner() {
@@ -44,9 +45,9 @@ function fakeSpawner() {
         kills: [],
         exited: false,
         say: (msg) => events.onMessage(msg),
-        exit: (code, signal = null) => {
+        exit: (code, signal = null, forkError) => {
           child.exited = true;
-          events.onExit(code, signal);
+          events.onExit(code, signal, forkError);
         },
       };
       children.push(child);
@@ -2294,6 +2295,52 @@ test("a child the master killed (a boot past its timeout) is not said OOM-killed
     const said = t.log.lines().filter((l) => l.oom_kill === true);
     assert.equal(said.length, 1, JSON.stringify(t.log.lines().slice(-6).map((l) => [l.event, l.msg])));
     assert.equal(said[0]?.worker_pid, next.pid);
+  } finally {
+    t.log.close();
+  }
+});
+
+test("a reload whose worker's fork is refused at a cgroup's pids.max names that limit and how to raise it, not the list of limits EAGAIN may mean", async () => {
+  let refused = 0;
+  const causes = new DeathCauses(() => 0, { memory: () => undefined, pids: () => ({ levels: [{ path: '/system.slice/corral.service', max: 40, refused }] }) });
+  const t = await setup({ CORRAL_WORKERS: '1', CORRAL_BOOT_ATTEMPTS: '1' }, false, { deathCauses: causes });
+  try {
+    t.bootAll();
+    t.arbiter.record('reload');
+    t.arbiter.tick();
+    const forked = t.children.find((c) => c.identity.generation === 2);
+    assert.ok(forked, "the new generation's worker");
+    refused = 1;
+    forked.exit(null, null, Object.assign(new Error('spawn EAGAIN'), { code: 'EAGAIN' }));
+    t.arbiter.tick();
+    const failed = t.log.lines().find((l) => l.event === 'worker.boot_failed');
+    assert.equal(failed?.code, 'CORRAL_ERR_FORK');
+    const bootError = failed?.boot_error as Record<string, unknown>;
+    assert.equal(bootError.task_limit_reached, true);
+    assert.equal(bootError.task_limit, 40);
+    assert.equal(bootError.task_limit_cgroup, '/system.slice/corral.service');
+    assert.match(String(bootError.message), /^could not fork a worker process: spawn EAGAIN: the process and thread limit was reached: the cgroup's pids\.max 40 \(\/system\.slice\/corral\.service\) .*systemctl set-property corral\.service TasksMax=/);
+    assert.doesNotMatch(String(bootError.message), /ulimit -u/, 'the limit is known: not the list of every limit EAGAIN may mean');
+    const rolledBack = t.log.lines().find((l) => l.event === 'reload.failed');
+    assert.equal(rolledBack?.code, 'CORRAL_ERR_FORK');
+    assert.match(String(rolledBack?.msg), /pids\.max 40/);
+  } finally {
+    t.log.close();
+  }
+});
+
+test('a fork refused with no limit counted by the cgroup says the limits EAGAIN may mean', async () => {
+  const causes = new DeathCauses(() => 0, { memory: () => undefined, pids: () => undefined });
+  const t = await setup({ CORRAL_WORKERS: '1' }, false, { deathCauses: causes });
+  try {
+    t.arbiter.tick();
+    const [first] = t.children;
+    first!.exit(null, null, Object.assign(new Error('spawn EAGAIN'), { code: 'EAGAIN' }));
+    t.arbiter.tick();
+    const failed = t.log.lines().find((l) => l.event === 'worker.boot_failed');
+    assert.equal(failed?.code, 'CORRAL_ERR_FORK');
+    assert.match(String((failed?.boot_error as { message: string }).message), /^could not fork a worker process: spawn EAGAIN: the process or thread limit is reached \(systemd TasksMax=, a cgroup pids\.max, ulimit -u\)/);
+    assert.equal((failed?.boot_error as Record<string, unknown>).task_limit_reached, undefined);
   } finally {
     t.log.close();
   }
