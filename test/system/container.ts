@@ -5,11 +5,15 @@
 //
 // Commands run inside with nsenter into every namespace of the container's systemd, with a clean
 // environment (the host's variables, e.g. NODE_EXTRA_CA_CERTS, mean nothing in there).
+//
+// On a cgroup v1 host the container runs in cgroups of its own, its pids and memory hierarchies
+// writable (cgroups.ts), so that the resource limits of a unit inside are applied.
 
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { makeRunCgroups } from './cgroups.js';
 
 export const DEBIAN_SUITE = 'bookworm';
 /** Where the built root is kept between runs (git-ignored). */
@@ -151,6 +155,11 @@ export interface Bind {
 export interface Container {
   /** Host pid of the container's PID 1 (systemd). */
   readonly initPid: number;
+  /**
+   * The v1 controllers (of pids, memory) the container's systemd could write at its start, so
+   * applies a unit's limits with: none on a host of cgroup v2 alone (see cgroups.ts).
+   */
+  readonly writableControllers: readonly string[];
   /** Runs a command inside every namespace of the container, with a clean environment. */
   exec(args: readonly string[], opts?: { timeoutMs?: number; input?: string }): Promise<RunResult>;
   /** exec(['sh', '-c', script]), failing with the output when the exit code is not 0. */
@@ -164,6 +173,10 @@ export interface Container {
   console(): string;
   /** systemctl poweroff, then SIGKILL of nspawn if it did not stop in time. Idempotent. */
   poweroff(timeoutMs?: number): Promise<void>;
+}
+
+function shellQuote(s: string): string {
+  return `'${s.replace(/'/g, `'\\''`)}'`;
 }
 
 function childrenOf(pid: number): Array<{ pid: number; comm: string }> {
@@ -195,6 +208,8 @@ async function until<T>(what: string, timeoutMs: number, probe: () => T | undefi
 }
 
 export async function bootContainer(opts: { root: string; machine: string; binds: readonly Bind[]; bootTimeoutMs: number }): Promise<Container> {
+  const cgroups = makeRunCgroups();
+  const writable = cgroups?.writableControllers ?? [];
   const args = [
     '--register=no', // no systemd-machined on the host: nothing to register with
     '--keep-unit', // and no host systemd to create a scope unit
@@ -204,9 +219,17 @@ export async function bootContainer(opts: { root: string; machine: string; binds
     '-D',
     opts.root,
     ...opts.binds.map((b) => `--bind-ro=${b.host}:${b.container}`),
-    '-b',
+    // nspawn mounted the controllers read-only: PID 1 makes them writable before it becomes
+    // systemd, which judges at its start which controllers it can use (a remount later needed a
+    // daemon-reexec). It is what -b runs (/lib/systemd/systemd, no arguments), with the signal
+    // -b would stop it with.
+    ...(writable.length === 0
+      ? ['-b']
+      : ['--kill-signal=SIGRTMIN+3', '/bin/sh', '-c', `${writable.map((c) => `mount -o remount,bind,rw /sys/fs/cgroup/${c} || exit 1; `).join('')}exec /lib/systemd/systemd`]),
   ];
-  const nspawn = spawn('systemd-nspawn', args, { stdio: ['pipe', 'pipe', 'pipe'] });
+  // The shell enters the run's cgroups, then becomes nspawn: the container is born in them.
+  const enter = (cgroups?.procsFiles ?? []).map((f) => `echo $$ > ${shellQuote(f)} && `).join('');
+  const nspawn = spawn('sh', ['-c', `${enter}exec systemd-nspawn "$@"`, 'sh', ...args], { stdio: ['pipe', 'pipe', 'pipe'] });
   let consoleText = '';
   const keep = (d: Buffer) => {
     consoleText = (consoleText + d.toString('utf8')).slice(-20_000);
@@ -214,7 +237,8 @@ export async function bootContainer(opts: { root: string; machine: string; binds
   nspawn.stdout!.on('data', keep);
   nspawn.stderr!.on('data', keep);
   let exited = false;
-  const exit = new Promise<void>((resolve) => nspawn.once('exit', () => ((exited = true), resolve())));
+  // Once nspawn is gone, so is every process of the container: its cgroups can go too.
+  const exit = new Promise<void>((resolve) => nspawn.once('exit', () => ((exited = true), cgroups?.remove(), resolve())));
 
   const kill = async () => {
     if (!exited) nspawn.kill('SIGKILL');
@@ -247,6 +271,7 @@ export async function bootContainer(opts: { root: string; machine: string; binds
     let off: Promise<void> | undefined;
     return {
       initPid,
+      writableControllers: writable,
       exec,
       async sh(script, timeoutMs = 60_000) {
         const r = await exec(['sh', '-c', script], { timeoutMs });
