@@ -15,6 +15,8 @@ import { Agent, request } from 'undici';
 import { http, startClientLoop } from '../helpers/http.js';
 import { freePort } from '../helpers/ports.js';
 import { bootContainer, ensureRoot, ROOT_CACHE, systemdTestSkipReason, type Container } from './container.js';
+import { journalLines, parseJsonLines, until, type Json } from './journal.js';
+import { registerResourceLimitTests } from './resource-limits.js';
 
 const REPO = fileURLToPath(new URL('../../../', import.meta.url));
 const INSTALL = '/opt/corral';
@@ -31,56 +33,17 @@ const LOG_RATE_LIMIT_BURST = 1000;
 
 const skip = systemdTestSkipReason();
 
-async function until<T>(what: string, timeoutMs: number, probe: () => Promise<T | undefined>): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const v = await probe();
-      if (v !== undefined) return v;
-    } catch (err) {
-      last = err;
-    }
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last ? `: ${String(last)}` : ''}`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
-}
-
-type Json = Record<string, unknown>;
-
-/**
- * corral's JSON lines in the journal of the unit, optionally since a time (epoch seconds). journald
- * reads a service's stdout on its own schedule: a line written just before a command returned may
- * not be in the journal yet, so callers poll with until().
- */
-async function journalLines(c: Container, since?: string): Promise<Json[]> {
-  const text = await c.sh(`journalctl -u corral${since ? ` --since=@${since}` : ''} --no-pager -o cat | grep '^{' || true`);
-  return parseJsonLines(text).lines;
-}
-
 /** journald's own lines about messages of the unit it dropped (rate limiting), for failure messages. */
 async function journalSuppressed(c: Container): Promise<string> {
   return (await c.sh(`journalctl --no-pager -o cat | grep -i 'suppressed' | tail -n 3 || true`)).trim() || 'no suppressed messages';
-}
-
-function parseJsonLines(text: string): { lines: Json[]; bad: string[] } {
-  const lines: Json[] = [];
-  const bad: string[] = [];
-  for (const l of text.split('\n')) {
-    if (l === '') continue;
-    try {
-      lines.push(JSON.parse(l) as Json);
-    } catch {
-      bad.push(l);
-    }
-  }
-  return { lines, bad };
 }
 
 describe('corral under a real systemd (debootstrap + systemd-nspawn)', { skip: skip ?? false, timeout: 15 * 60_000 }, () => {
   let c: Container;
   let base: string;
   let settings: Record<string, string>;
+  /** As the install wrote them. */
+  let installed: Record<string, string>;
 
   const show = async (prop: string) => (await c.sh(`systemctl show corral.service -p ${prop} --value`)).trim();
   const writeSettings = async (extra: Record<string, string>) => {
@@ -126,6 +89,7 @@ describe('corral under a real systemd (debootstrap + systemd-nspawn)', { skip: s
         CORRAL_PIDFILE: '/run/corral/corral.pid',
         CORRAL_DATA_DIR: '/var/lib/corral',
       });
+      installed = { ...settings };
       c.writeFile('/etc/logrotate.d/corral', readFileSync(join(REPO, 'config', 'logrotate', 'corral'), 'utf8'));
       await c.sh(`/usr/bin/node ${INSTALL}/bin/corral systemd-unit --settings-file ${ENV_FILE} --output ${UNIT}`);
       c.writeFile('/etc/systemd/system/corral.service.d/test-watchdog.conf', `[Service]\nWatchdogSec=${WATCHDOG_SEC}\nTimeoutAbortSec=2\n`);
@@ -601,4 +565,16 @@ describe('corral under a real systemd (debootstrap + systemd-nspawn)', { skip: s
       said: /CORRAL_ERR_BOOT_EXHAUSTED.*no worker could boot after 2 attempts: .*not-deployed\.mjs.*every attempt fails alike/,
     });
   });
+
+  registerResourceLimitTests(() => ({
+    c,
+    base,
+    show,
+    settings: () => ({ ...settings }),
+    installed: () => ({ ...installed }),
+    setSettings: async (all) => {
+      settings = {};
+      await writeSettings(all);
+    },
+  }));
 });
