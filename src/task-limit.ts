@@ -72,9 +72,18 @@ export function readTaskLimit(o: TaskLimitSources = {}): TaskLimit | undefined {
 }
 
 /**
+ * Node processes corral runs beside its workers: the master, the keeper, and during a reload the
+ * reload's own command. The unit's ExecReload= (`corral reload --wait`) is a node process that runs
+ * in the unit's cgroup until the reload ends: left out, the TasksMax= corral advised refused a
+ * thread of the reload's new workers under systemd (a boot failed at the limit it had named).
+ */
+export const PROCESSES_BESIDE_WORKERS = 3;
+
+/**
  * Tasks corral needs: its master, the keeper and `workers` workers, twice the workers during a
- * reload (the new generation boots while the old one serves), and each worker's export threads.
+ * reload (the new generation boots while the old one serves) with the reload's command, and each
+ * worker's export threads.
  */
 export function tasksNeeded(workers: number, exportThreads: number): number {
-  return (2 * workers + 2) * TASKS_PER_PROCESS + 2 * workers * exportThreads;
+  return (2 * workers + PROCESSES_BESIDE_WORKERS) * TASKS_PER_PROCESS + 2 * workers * exportThreads;
 }

@@ -6,7 +6,7 @@
 
 import type { Settings } from '../config/schema.js';
 import type { Logger } from '../log/logger.js';
-import { TASKS_PER_PROCESS, tasksNeeded, type TaskLimit } from '../task-limit.js';
+import { PROCESSES_BESIDE_WORKERS, TASKS_PER_PROCESS, tasksNeeded, type TaskLimit } from '../task-limit.js';
 
 type TaskSettings = Pick<Settings, 'CORRAL_WORKERS' | 'CORRAL_EXPORT_THREADS'>;
 
@@ -23,7 +23,7 @@ export function taskLimitShortfall(s: TaskSettings, limit: TaskLimit | undefined
   const need = tasksNeeded(s.CORRAL_WORKERS, s.CORRAL_EXPORT_THREADS);
   if (limit.max >= need) return undefined;
   const perWorker = 2 * TASKS_PER_PROCESS + 2 * s.CORRAL_EXPORT_THREADS;
-  const fittingWorkers = Math.max(1, Math.floor((limit.max - 2 * TASKS_PER_PROCESS) / perWorker));
+  const fittingWorkers = Math.max(1, Math.floor((limit.max - PROCESSES_BESIDE_WORKERS * TASKS_PER_PROCESS) / perWorker));
   return { limit, need, fittingWorkers };
 }
 
@@ -32,7 +32,7 @@ export function taskLimitMessage(f: TaskLimitShortfall, s: TaskSettings): string
   const fix = f.limit.source === 'pids.max' ? `TasksMax=${f.need} in corral's unit (systemctl edit corral), or --pids-limit ${f.need} for its container` : `ulimit -u ${f.need} in the shell that starts corral (LimitNPROC=${f.need} in a unit)`;
   return (
     `the process and thread limit, ${what}, is below the ${f.need} tasks corral may need: ${s.CORRAL_WORKERS} workers, the keeper and the master at about ${TASKS_PER_PROCESS} threads each, ` +
-    `twice the workers during a reload (the new generation boots while the old one serves), and ${s.CORRAL_EXPORT_THREADS} export thread(s) per worker. ` +
+    `twice the workers during a reload (the new generation boots while the old one serves) with the reload's own command (corral reload --wait, the unit's ExecReload=, in corral's cgroup), and ${s.CORRAL_EXPORT_THREADS} export thread(s) per worker. ` +
     `A fork past it fails (CORRAL_ERR_FORK), and a thread past it aborts or hangs a process as it boots. Fix: ${fix}, or lower CORRAL_WORKERS to ${f.fittingWorkers}`
   );
 }

@@ -85,7 +85,9 @@ export function registerResourceLimitTests(u: () => UnitUnderTest): void {
       assert.equal(low.code, 'CORRAL_ERR_TASK_LIMIT');
       assert.equal(low.task_limit, 60);
       assert.equal(low.source, 'pids.max');
-      assert.equal(low.tasks_need, 76, brief(low));
+      // Two generations of two workers, the keeper, the master and the reload's command.
+      assert.equal(low.tasks_need, 88, brief(low));
+      assert.deepEqual(low.fix, { CORRAL_WORKERS: 1, limit: 88 });
       assert.match(String(low.msg), /TasksMax=/);
       assert.equal((await http(`${u().base}/`)).json().generation, 1);
 
@@ -106,6 +108,20 @@ export function registerResourceLimitTests(u: () => UnitUnderTest): void {
       assert.equal(await show('ActiveState'), 'active');
       assert.equal(await show('MainPID'), mainPid, 'the same master');
       assert.equal((await http(`${u().base}/`)).json().generation, 1, 'the old generation serves');
+
+      // The fix task_limit.low gave, applied as the README says: the next reload fits, every
+      // boot of it. Short of the reload's own command (corral reload --wait, in the unit's
+      // cgroup), the limit it advised refused a new worker's thread.
+      const fixed = (low.fix as { limit: number }).limit;
+      await c.sh(`systemctl set-property --runtime corral TasksMax=${fixed}`);
+      assert.equal(await cgroupFile('pids', 'pids.max'), String(fixed));
+      const refused = async () => Number(/^max (\d+)$/m.exec(await cgroupFile('pids', 'pids.events'))?.[1]);
+      const refusedBefore = await refused();
+      const again = await c.exec(['systemctl', 'reload', 'corral'], { timeoutMs: 90_000 });
+      assert.equal(again.code, 0, again.stderr);
+      assert.equal((await http(`${u().base}/`)).json().generation, 3);
+      assert.equal(await refused(), refusedBefore, `no fork or thread refused under TasksMax=${fixed} (pids.events)`);
+      assert.deepEqual((await events(since, 'worker.boot_failed')).filter((l) => l.generation === 3).map(brief), []);
     });
   });
 

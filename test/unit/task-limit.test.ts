@@ -44,14 +44,15 @@ test("takes the smallest pids.max of the cgroup and its parents (a slice's, a po
 });
 
 test('says a limit below what corral may need, with what to set: the limit, or the workers it leaves room for', async () => {
-  // 16 workers with 1 export thread: (32 + 2) x 12 + 32 = 440 tasks.
-  assert.equal(tasksNeeded(16, 1), (2 * 16 + 2) * TASKS_PER_PROCESS + 32);
+  // 16 workers with 1 export thread: (32 + 3) x 12 + 32 = 452 tasks: the master, the keeper, and
+  // during a reload both generations and the reload's command (the unit's ExecReload=).
+  assert.equal(tasksNeeded(16, 1), (2 * 16 + 3) * TASKS_PER_PROCESS + 32);
   const s = { CORRAL_WORKERS: 16, CORRAL_EXPORT_THREADS: 1 };
   assert.equal(taskLimitShortfall(s, { max: 1000, source: 'pids.max', current: 40 }), undefined);
   assert.equal(taskLimitShortfall(s, undefined), undefined);
   const short = taskLimitShortfall(s, { max: 300, source: 'pids.max', current: 40 });
-  assert.equal(short?.need, 440);
-  // (300 - 24) / 26 workers: 10.
+  assert.equal(short?.need, 452);
+  // (300 - 36) / 26 workers: 10.
   assert.equal(short?.fittingWorkers, 10);
   assert.ok(short && tasksNeeded(short.fittingWorkers, 1) <= 300 && tasksNeeded(short.fittingWorkers + 1, 1) > 300);
   const log = await captureLogger('worker');
@@ -60,8 +61,8 @@ test('says a limit below what corral may need, with what to set: the limit, or t
     const line = log.lines().find((l) => l.event === 'task_limit.low');
     assert.equal(line?.code, 'CORRAL_ERR_TASK_LIMIT');
     assert.equal(line?.level, 'warn');
-    assert.deepEqual(line?.fix, { CORRAL_WORKERS: 10, limit: 440 });
-    assert.match(String(line?.msg), /^the process and thread limit, the cgroup's pids\.max 300 \(systemd's TasksMax=, a container's --pids-limit\), is below the 440 tasks corral may need: 16 workers.*Fix: TasksMax=440 in corral's unit.*or lower CORRAL_WORKERS to 10$/);
+    assert.deepEqual(line?.fix, { CORRAL_WORKERS: 10, limit: 452 });
+    assert.match(String(line?.msg), /^the process and thread limit, the cgroup's pids\.max 300 \(systemd's TasksMax=, a container's --pids-limit\), is below the 452 tasks corral may need: 16 workers.*with the reload's own command \(corral reload --wait, the unit's ExecReload=, in corral's cgroup\).*Fix: TasksMax=452 in corral's unit.*or lower CORRAL_WORKERS to 10$/);
   } finally {
     log.close();
   }
