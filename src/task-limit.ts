@@ -16,6 +16,11 @@ export interface TaskLimit {
   readonly source: 'pids.max' | 'RLIMIT_NPROC';
   /** Tasks already counted against it (the cgroup's pids.current), when known. */
   readonly current: number | undefined;
+  /**
+   * pids.max: the path, in its hierarchy, of the cgroup that sets it (corral's own,
+   * `/system.slice/corral.service`, or a slice above it), when known.
+   */
+  readonly cgroup?: string;
 }
 
 /** The cgroup v2 (`0::/path`) or v1 pids controller (`N:pids:/path`) path of /proc/self/cgroup. */
@@ -59,12 +64,16 @@ export interface TaskLimitSources {
 export function readTaskLimit(o: TaskLimitSources = {}): TaskLimit | undefined {
   const { isRoot = process.getuid?.() === 0, proc = '/proc', cgroupRoot = '/sys/fs/cgroup' } = o;
   const found: TaskLimit[] = [];
+  const cgroupText = read(`${proc}/self/cgroup`) ?? '';
+  // Where the pids hierarchy is mounted: the paths of its cgroups are relative to it.
+  const mount = /^\d+:pids:/m.test(cgroupText) ? `${cgroupRoot}/pids` : cgroupRoot;
   // The leaf's and every parent's: a limit on a slice (a user's, a pod's) holds the leaf too.
-  for (let dir = pidsCgroupDir(read(`${proc}/self/cgroup`) ?? '', cgroupRoot); dir !== undefined && dir.startsWith(cgroupRoot); dir = parentOf(dir, cgroupRoot)) {
+  for (let dir = pidsCgroupDir(cgroupText, cgroupRoot); dir !== undefined && dir.startsWith(cgroupRoot); dir = parentOf(dir, cgroupRoot)) {
     const max = read(`${dir}/pids.max`)?.trim();
     if (max === undefined || !/^\d+$/.test(max)) continue;
     const current = read(`${dir}/pids.current`)?.trim();
-    found.push({ max: Number(max), source: 'pids.max', current: current !== undefined && /^\d+$/.test(current) ? Number(current) : undefined });
+    const cgroup = dir.startsWith(mount) ? dir.slice(mount.length).replace(/\/$/, '') || '/' : undefined;
+    found.push({ max: Number(max), source: 'pids.max', current: current !== undefined && /^\d+$/.test(current) ? Number(current) : undefined, ...(cgroup !== undefined ? { cgroup } : {}) });
   }
   const nproc = isRoot ? undefined : parseNprocLimit(read(`${proc}/self/limits`) ?? '');
   if (nproc !== undefined) found.push({ max: nproc, source: 'RLIMIT_NPROC', current: undefined });

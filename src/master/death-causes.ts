@@ -4,6 +4,7 @@
 // child's exit, asked for or not, never on a timer: a rise read at no exit (a draining worker
 // OOM-killed, a fork refused) stood in the baseline and was put to a death hours later (review).
 
+import { limitSetter } from './limit-setter.js';
 import { readMemoryCounters, readPidsCounters, type MemoryCounters, type MemoryLimitLevel, type PidsCounters, type PidsLevel } from './cgroup-events.js';
 
 export type DeathCause =
@@ -111,19 +112,6 @@ function lowestLimit(levels: readonly PidsLevel[]): PidsLevel | undefined {
 
 const mib = (bytes: number): string => (bytes >= 2 ** 30 ? `${Math.round((bytes / 2 ** 30) * 100) / 100} GiB` : `${Math.round((bytes / 1048576) * 10) / 10} MiB`);
 
-/** The systemd unit (or slice) a cgroup path names, if it is one of systemd's. */
-function unitOf(path: string): string | undefined {
-  const last = path.split('/').filter((p) => p !== '').at(-1);
-  return last !== undefined && /\.(service|scope|slice)$/.test(last) ? last : undefined;
-}
-
-/** What sets the limit of the cgroup at `path`, and how to raise it. */
-function setter(path: string, setting: 'MemoryMax' | 'TasksMax', value: string): string {
-  const unit = unitOf(path);
-  if (unit !== undefined) return `${setting}= of ${unit}: systemctl set-property ${unit} ${setting}=${value} (or ${setting}= in the unit file: systemctl edit ${unit.replace(/\.service$/, '')})`;
-  return setting === 'MemoryMax' ? `the container's memory limit (docker run --memory ${value}, a pod's resources.limits.memory)` : `the container's pids limit (docker run --pids-limit ${value}, a pod's pids limit)`;
-}
-
 export interface CauseFields {
   readonly oom_kill: true;
   readonly memory_limit_bytes: number | null;
@@ -146,7 +134,7 @@ export function causeWords(c: DeathCause): string {
   if (c.kind === 'oom') {
     if (!c.limit) return "killed by the kernel's OOM killer (the oom_kill count of corral's cgroup rose) with no cgroup memory limit of corral's reached: the machine ran out of memory (dmesg names the victim)";
     const more = mib(c.limit.limitBytes * 1.5).replace(/ /g, '').replace('MiB', 'M').replace('GiB', 'G');
-    const fix = `Raise ${setter(c.limit.path, 'MemoryMax', more)}, or lower what corral holds (CORRAL_WORKERS, CORRAL_MAX_WORKER_MEMORY_MB)`;
+    const fix = `Raise ${limitSetter(c.limit.path, 'MemoryMax', more)}, or lower what corral holds (CORRAL_WORKERS, CORRAL_MAX_WORKER_MEMORY_MB)`;
     if (!c.certain) {
       return (
         `killed by the kernel's OOM killer (the oom_kill count of corral's cgroup rose), most likely at the cgroup's memory limit, ${mib(c.limit.limitBytes)} (${c.limit.path}), which its use has reached ` +
@@ -162,6 +150,6 @@ export function causeWords(c: DeathCause): string {
   const need = c.need !== undefined && (c.level.max === undefined || c.need > c.level.max) ? String(c.need) : raised !== undefined ? String(raised) : `<more than${max}>`;
   return (
     `the process and thread limit was reached: the cgroup's pids.max${max} (${c.level.path}) refused a fork or a thread (its pids.events max count rose), and node aborts when it cannot create a thread. ` +
-    `Raise ${setter(c.level.path, 'TasksMax', need)}, or lower CORRAL_WORKERS (task_limit.low at start says what fits)`
+    `Raise ${limitSetter(c.level.path, 'TasksMax', need)}, or lower CORRAL_WORKERS (task_limit.low at start says what fits)`
   );
 }

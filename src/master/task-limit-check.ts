@@ -6,6 +6,7 @@
 
 import type { Settings } from '../config/schema.js';
 import type { Logger } from '../log/logger.js';
+import { limitSetter } from './limit-setter.js';
 import { PROCESSES_BESIDE_WORKERS, TASKS_PER_PROCESS, tasksNeeded, type TaskLimit } from '../task-limit.js';
 
 type TaskSettings = Pick<Settings, 'CORRAL_WORKERS' | 'CORRAL_EXPORT_THREADS'>;
@@ -28,8 +29,17 @@ export function taskLimitShortfall(s: TaskSettings, limit: TaskLimit | undefined
 }
 
 export function taskLimitMessage(f: TaskLimitShortfall, s: TaskSettings): string {
-  const what = f.limit.source === 'pids.max' ? `the cgroup's pids.max ${f.limit.max} (systemd's TasksMax=, a container's --pids-limit)` : `RLIMIT_NPROC ${f.limit.max} (ulimit -u)`;
-  const fix = f.limit.source === 'pids.max' ? `TasksMax=${f.need} in corral's unit (systemctl edit corral), or --pids-limit ${f.need} for its container` : `ulimit -u ${f.need} in the shell that starts corral (LimitNPROC=${f.need} in a unit)`;
+  const { cgroup } = f.limit;
+  // The cgroup that sets it named, its setting is said (the unit's, a slice's, a container's);
+  // unknown, the two common ones.
+  const what =
+    f.limit.source !== 'pids.max' ? `RLIMIT_NPROC ${f.limit.max} (ulimit -u)` : cgroup !== undefined ? `the cgroup's pids.max ${f.limit.max} (${cgroup})` : `the cgroup's pids.max ${f.limit.max} (systemd's TasksMax=, a container's --pids-limit)`;
+  const fix =
+    f.limit.source !== 'pids.max'
+      ? `ulimit -u ${f.need} in the shell that starts corral (LimitNPROC=${f.need} in a unit)`
+      : cgroup !== undefined
+        ? `raise ${limitSetter(cgroup, 'TasksMax', String(f.need))}`
+        : `TasksMax=${f.need} in corral's unit (systemctl edit corral), or --pids-limit ${f.need} for its container`;
   return (
     `the process and thread limit, ${what}, is below the ${f.need} tasks corral may need: ${s.CORRAL_WORKERS} workers, the keeper and the master at about ${TASKS_PER_PROCESS} threads each, ` +
     `twice the workers during a reload (the new generation boots while the old one serves) with the reload's own command (corral reload --wait, the unit's ExecReload=, in corral's cgroup), and ${s.CORRAL_EXPORT_THREADS} export thread(s) per worker. ` +
@@ -42,7 +52,7 @@ export function warnTaskLimit(logger: Logger, s: TaskSettings, limit: TaskLimit 
   const f = taskLimitShortfall(s, limit);
   if (!f) return undefined;
   logger.warn(
-    { event: 'task_limit.low', code: 'CORRAL_ERR_TASK_LIMIT', task_limit: f.limit.max, source: f.limit.source, tasks_current: f.limit.current ?? null, tasks_need: f.need, fix: { CORRAL_WORKERS: f.fittingWorkers, limit: f.need } },
+    { event: 'task_limit.low', code: 'CORRAL_ERR_TASK_LIMIT', task_limit: f.limit.max, source: f.limit.source, task_limit_cgroup: f.limit.cgroup ?? null, tasks_current: f.limit.current ?? null, tasks_need: f.need, fix: { CORRAL_WORKERS: f.fittingWorkers, limit: f.need } },
     taskLimitMessage(f, s),
   );
   return f;

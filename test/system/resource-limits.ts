@@ -88,7 +88,8 @@ export function registerResourceLimitTests(u: () => UnitUnderTest): void {
       // Two generations of two workers, the keeper, the master and the reload's command.
       assert.equal(low.tasks_need, 88, brief(low));
       assert.deepEqual(low.fix, { CORRAL_WORKERS: 1, limit: 88 });
-      assert.match(String(low.msg), /TasksMax=/);
+      assert.equal(low.task_limit_cgroup, UNIT_CGROUP);
+      assert.match(String(low.msg), /the cgroup's pids\.max 60 \(\/system\.slice\/corral\.service\).*Fix: raise TasksMax= of corral\.service: systemctl set-property corral\.service TasksMax=88 /);
       assert.equal((await http(`${u().base}/`)).json().generation, 1);
 
       const reload = await c.exec(['systemctl', 'reload', 'corral'], { timeoutMs: 90_000 });

@@ -33,11 +33,17 @@ test("takes the smallest pids.max of the cgroup and its parents (a slice's, a po
     writeFileSync(join(cgroup, 'kubepods', 'pod1', 'pids.current'), '42\n');
     writeFileSync(join(cgroup, 'kubepods', 'pids.max'), '5000\n');
     // The pod's 300, not the leaf's "max" nor the 5000 above it; root is not held to the 150.
-    assert.deepEqual(readTaskLimit({ isRoot: true, proc, cgroupRoot: cgroup }), { max: 300, source: 'pids.max', current: 42 });
+    assert.deepEqual(readTaskLimit({ isRoot: true, proc, cgroupRoot: cgroup }), { max: 300, source: 'pids.max', current: 42, cgroup: '/kubepods/pod1' });
     assert.deepEqual(readTaskLimit({ isRoot: false, proc, cgroupRoot: cgroup }), { max: 150, source: 'RLIMIT_NPROC', current: undefined });
     writeFileSync(join(cgroup, 'kubepods', 'pod1', 'pids.max'), 'max\n');
     writeFileSync(join(cgroup, 'kubepods', 'pids.max'), 'max\n');
     assert.equal(readTaskLimit({ isRoot: true, proc, cgroupRoot: cgroup }), undefined, 'no limit anywhere');
+    // A v1 pids hierarchy: the path is the hierarchy's, as systemd names its units' cgroups.
+    mkdirSync(join(cgroup, 'pids', 'system.slice', 'corral.service'), { recursive: true });
+    writeFileSync(join(proc, 'self', 'cgroup'), '9:name=systemd:/system.slice/corral.service\n8:pids:/system.slice/corral.service\n0::/system.slice/corral.service\n');
+    writeFileSync(join(cgroup, 'pids', 'system.slice', 'corral.service', 'pids.max'), '60\n');
+    writeFileSync(join(cgroup, 'pids', 'system.slice', 'pids.max'), '500\n');
+    assert.deepEqual(readTaskLimit({ isRoot: true, proc, cgroupRoot: cgroup }), { max: 60, source: 'pids.max', current: undefined, cgroup: '/system.slice/corral.service' });
   } finally {
     rmSync(tree, { recursive: true, force: true });
   }
@@ -67,4 +73,20 @@ test('says a limit below what corral may need, with what to set: the limit, or t
     log.close();
   }
   assert.match(taskLimitMessage({ limit: { max: 100, source: 'RLIMIT_NPROC', current: undefined }, need: 440, fittingWorkers: 2 }, s), /RLIMIT_NPROC 100 \(ulimit -u\).*ulimit -u 440/);
+});
+
+test("names the setting of the cgroup whose pids.max binds: the unit's TasksMax= with systemctl set-property, a slice's, or a container's", async () => {
+  const s = { CORRAL_WORKERS: 2, CORRAL_EXPORT_THREADS: 1 };
+  const at = (cgroup: string) => taskLimitMessage({ limit: { max: 60, source: 'pids.max', current: 47, cgroup }, need: 88, fittingWorkers: 1 }, s);
+  assert.match(at('/system.slice/corral.service'), /the cgroup's pids\.max 60 \(\/system\.slice\/corral\.service\).*Fix: raise TasksMax= of corral\.service: systemctl set-property corral\.service TasksMax=88 \(or TasksMax= in the unit file: systemctl edit corral\), or lower CORRAL_WORKERS to 1$/);
+  // A slice's limit holds corral whatever its own unit says: raising the unit's would not do.
+  assert.match(at('/system.slice'), /Fix: raise TasksMax= of system\.slice: systemctl set-property system\.slice TasksMax=88/);
+  assert.match(at('/docker/abc'), /Fix: raise the container's pids limit \(docker run --pids-limit 88/);
+  const log = await captureLogger('worker');
+  try {
+    warnTaskLimit(log.logger, s, { max: 60, source: 'pids.max', current: 47, cgroup: '/system.slice/corral.service' });
+    assert.equal(log.lines().find((l) => l.event === 'task_limit.low')?.task_limit_cgroup, '/system.slice/corral.service');
+  } finally {
+    log.close();
+  }
 });
