@@ -314,7 +314,9 @@ export class Arbiter {
       // not stopped, drained or killed by the master (a stuck one, a boot past its timeout: those
       // are 'killing' with no stopReason).
       const unasked = e.record.stopReason === undefined && e.record.state !== 'killing';
-      const cause = this.deathCauses.exited(e.signal, e.code, unasked, tasksNeeded(this.settings.CORRAL_WORKERS, this.settings.CORRAL_EXPORT_THREADS));
+      // Killed silent before it was ready: a node that could not create a thread hangs so.
+      const hungAtBoot = e.record.readyAt === undefined && e.record.bootError?.code === 'CORRAL_ERR_WORKER_TIMEOUT';
+      const cause = this.deathCauses.exited(e.signal, e.code, unasked, tasksNeeded(this.settings.CORRAL_WORKERS, this.settings.CORRAL_EXPORT_THREADS), { id: e.record.id, hungAtBoot });
       accountExit(e, this.now(), { crashes: this.crashes, keeperCrashes: this.keeperCrashes, log: this.log, stopping: this.phase === 'stopping', ...(this.gens.reload ? { reloadingTo: this.gens.current } : {}), ...(cause ? { cause } : {}) });
       // A serving keeper that died, or that the master killed as stuck (CORRAL_TIMEOUT): either way a
       // new one follows that the workers should wait for (a write meanwhile was answered 503).
@@ -572,6 +574,7 @@ export class Arbiter {
     });
     this.children.set(id, record);
     this.killer.track(id, spawned.stackProbe);
+    this.deathCauses.forked(id);
     if (role === 'keeper') this.keeperRestart.forked(this.code());
     // A boot attempt begins: the reload has its boot timeout, then the drain.
     this.reloadStep(attemptBoundMs(this.settings));

@@ -6,6 +6,7 @@
 import { BOOT_FAILURE_EXITS, EXIT, codeOf } from '../errors.js';
 import type { Logger } from '../log/logger.js';
 import type { BootError, CrashLedger } from './crash-ledger.js';
+import { SILENT_BOOT_GUESS } from './child-killer.js';
 import { causeFields, causeWords, type DeathCause } from './death-causes.js';
 import { forkFailure } from './fork-failure.js';
 import { keeperExitHint } from './keeper-boot-words.js';
@@ -86,6 +87,15 @@ export interface ExitAccounts {
    * who commonly sends its signal, and added to its boot error (which reload.failed repeats).
    */
   readonly cause?: DeathCause;
+}
+
+/**
+ * The boot error of a worker killed silent while booting, with the limit its cgroup's counters
+ * name in place of the guess at why it was silent (others are as the worker or the killer said).
+ */
+function silentBootWithCause(e: BootError, cause: DeathCause | undefined): BootError {
+  if (!cause || e.code !== 'CORRAL_ERR_WORKER_TIMEOUT' || !e.message.endsWith(SILENT_BOOT_GUESS)) return e;
+  return withCause({ ...e, message: e.message.slice(0, -SILENT_BOOT_GUESS.length) }, cause);
 }
 
 /** A boot error with the cgroup limit the worker died of, when one was reached. */
@@ -196,8 +206,8 @@ export function accountExit(e: ChildExit, now: number, a: ExitAccounts): void {
   }
   if (c.readyAt === undefined) {
     // A worker's own report (an app that failed to load) says why; an exit without one may be a
-    // limit its cgroup's counters name.
-    const bootError = c.bootError ?? bootErrorOfExit(code, signal, cause);
+    // limit its cgroup's counters name, and so may a boot the master killed silent (a thread refused).
+    const bootError = c.bootError ? silentBootWithCause(c.bootError, cause) : bootErrorOfExit(code, signal, cause);
     crashes.bootFailed(c.forkBatch, bootError, now);
     const kind = code !== null && BOOT_FAILURE_EXITS.has(code) ? 'cannot boot' : 'failed to boot';
     log.error({ ...fields, event: 'worker.boot_failed', code: bootError.code, failures: crashes.bootFailures, boot_error: bootError }, `worker ${c.id} ${kind}: ${bootError.message}`);

@@ -10,6 +10,12 @@ import { keeperNotReady, keeperSilentBooting } from './keeper-boot-words.js';
 import { captureStuckStack, formatStack } from './stack-capture.js';
 import { judgeChild } from './stuck-judgement.js';
 
+/**
+ * Why a worker may be silent while booting, when nothing more is known; its exit replaces it with
+ * the limit the cgroup's counters name, when they name one (child-exits.ts).
+ */
+export const SILENT_BOOT_GUESS = ' (the app blocks the event loop at import or in createApp? or node could not start its threads under the process or thread limit, TasksMax= or pids.max: pthread_create on its stderr)';
+
 /** Time allowed to read a stuck child's stack before the kill (its probe gives up at 800 ms). */
 const STACK_CAPTURE_MS = 1000;
 
@@ -111,7 +117,7 @@ export class ChildKiller {
       // the backoff and CORRAL_BOOT_ATTEMPTS instead of being respawned at once, forever.
       c.bootError = {
         code: 'CORRAL_ERR_WORKER_TIMEOUT',
-        message: c.role === 'keeper' ? keeperSilentBooting(c, seconds) : `silent for ${seconds} s while booting (the app blocks the event loop at import or in createApp? or node could not start its threads under the process or thread limit, TasksMax= or pids.max: pthread_create on its stderr)`,
+        message: c.role === 'keeper' ? keeperSilentBooting(c, seconds) : `silent for ${seconds} s while booting${SILENT_BOOT_GUESS}`,
       };
     } else {
       c.stopReason = 'timeout';

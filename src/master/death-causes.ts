@@ -15,8 +15,11 @@ export type DeathCause =
    * limit is only the likely one.
    */
   | { readonly kind: 'oom'; readonly limit: MemoryLimitLevel | undefined; readonly certain: boolean }
-  /** `level`: the cgroup whose pids.max holds corral (the lowest); `need`: tasks corral may need, when known. */
-  | { readonly kind: 'task_limit'; readonly level: PidsLevel; readonly need?: number };
+  /**
+   * `level`: the cgroup whose pids.max holds corral (the lowest); `need`: tasks corral may need,
+   * when known; `hungAtBoot`: the child hung as it booted (killed silent) rather than aborted.
+   */
+  | { readonly kind: 'task_limit'; readonly level: PidsLevel; readonly need?: number; readonly hungAtBoot?: true };
 
 export interface CounterReaders {
   readonly memory: () => MemoryCounters | undefined;
@@ -34,9 +37,24 @@ const CRASH_SIGNALS: ReadonlySet<NodeJS.Signals> = new Set(['SIGABRT', 'SIGSEGV'
 
 const SYSTEM: CounterReaders = { memory: () => readMemoryCounters(), pids: () => readPidsCounters() };
 
+/** Which child exited: one the master killed silent while booting is judged against the counters at its fork. */
+export interface ExitedChild {
+  readonly id: number;
+  /** The master killed it silent before it was ready (no beat for CORRAL_TIMEOUT). */
+  readonly hungAtBoot: boolean;
+}
+
 export class DeathCauses {
   private memory: MemoryCounters | undefined;
   private pids: PidsCounters | undefined;
+  /**
+   * The pids counters when each child was forked, until its exit. A node that cannot create one
+   * of its threads may hang as it boots rather than abort (its main thread waits for a thread that
+   * never started, and sends no beat): the master kills it at CORRAL_TIMEOUT, long after the
+   * refusal, past RISE_HOLD_MS. Under the container's real systemd and TasksMax=, a third of the
+   * boots refused at the limit ended so, said only as the hedge of a silent boot.
+   */
+  private readonly pidsAtFork = new Map<number, PidsCounters | undefined>();
   /** OOM kills seen and not yet put to a death, and the limit then reached. */
   private oomCredits: { count: number; until: number; limit: MemoryLimitLevel | undefined; certain: boolean } | undefined;
   private pidsRise: { until: number; level: PidsLevel } | undefined;
@@ -50,15 +68,28 @@ export class DeathCauses {
     this.pids = readers.pids();
   }
 
+  /** A child was forked (or its fork tried): its exit may be judged against the counters now. */
+  forked(id: number): void {
+    this.pidsAtFork.set(id, this.readers.pids());
+  }
+
   /**
    * A child exited: the counters are read (the baseline kept current whatever the exit), and for
    * one that died `unasked` (no stop, drain or kill of the master's: see reap) the cause they
-   * say, if any.
+   * say, if any; for one the master killed silent while booting (`child.hungAtBoot`), the process
+   * and thread limit when its cgroup refused a fork or a thread since that child was forked.
    */
-  exited(signal: NodeJS.Signals | null, code: number | null, unasked: boolean, tasksNeed?: number): DeathCause | undefined {
+  exited(signal: NodeJS.Signals | null, code: number | null, unasked: boolean, tasksNeed?: number, child?: ExitedChild): DeathCause | undefined {
     const now = this.now();
     this.readMemory(now);
     this.readPids(now);
+    const atFork = child ? this.pidsAtFork.get(child.id) : undefined;
+    if (child) this.pidsAtFork.delete(child.id);
+    if (child?.hungAtBoot) {
+      const level = atFork && this.pids ? risenLevel(atFork, this.pids) : undefined;
+      if (!level) return undefined;
+      return tasksNeed !== undefined ? { kind: 'task_limit', level, need: tasksNeed, hungAtBoot: true } : { kind: 'task_limit', level, hungAtBoot: true };
+    }
     if (!unasked) return undefined;
     if (signal === 'SIGKILL') return this.takeOomKill(now);
     // A thread refused aborts node (or crashes what did not check for it), or fails an exit, and a
@@ -97,13 +128,18 @@ export class DeathCauses {
     const after = this.readers.pids();
     if (after) this.pids = after;
     if (!before || !after) return;
-    const rose = after.levels.filter((l) => l.refused > (before.levels.find((b) => b.path === l.path)?.refused ?? 0));
-    if (rose.length === 0) return;
-    // The limiting cgroup counts the refusal on v2; on v1 the forking task's does, under
-    // whichever ancestor's pids.max: the lowest limit of the chain is the one that binds.
-    const level = rose.find((l) => l.max !== undefined) ?? lowestLimit(after.levels) ?? rose[0];
+    const level = risenLevel(before, after);
     if (level) this.pidsRise = { until: now + RISE_HOLD_MS, level };
   }
+}
+
+/** The cgroup whose limit refused forks or threads between two readings, if any did. */
+function risenLevel(before: PidsCounters, after: PidsCounters): PidsLevel | undefined {
+  const rose = after.levels.filter((l) => l.refused > (before.levels.find((b) => b.path === l.path)?.refused ?? 0));
+  if (rose.length === 0) return undefined;
+  // The limiting cgroup counts the refusal on v2; on v1 the forking task's does, under
+  // whichever ancestor's pids.max: the lowest limit of the chain is the one that binds.
+  return rose.find((l) => l.max !== undefined) ?? lowestLimit(after.levels) ?? rose[0];
 }
 
 function lowestLimit(levels: readonly PidsLevel[]): PidsLevel | undefined {
@@ -149,7 +185,9 @@ export function causeWords(c: DeathCause): string {
   const raised = c.level.max === undefined ? undefined : Math.ceil(c.level.max * 1.5);
   const need = c.need !== undefined && (c.level.max === undefined || c.need > c.level.max) ? String(c.need) : raised !== undefined ? String(raised) : `<more than${max}>`;
   return (
-    `the process and thread limit was reached: the cgroup's pids.max${max} (${c.level.path}) refused a fork or a thread (its pids.events max count rose), and node aborts when it cannot create a thread. ` +
+    (c.hungAtBoot
+      ? `the process and thread limit was reached: the cgroup's pids.max${max} (${c.level.path}) refused a fork or a thread since it was forked (its pids.events max count rose), and node hangs as it boots, or aborts, when it cannot create a thread. `
+      : `the process and thread limit was reached: the cgroup's pids.max${max} (${c.level.path}) refused a fork or a thread (its pids.events max count rose), and node aborts when it cannot create a thread. `) +
     `Raise ${limitSetter(c.level.path, 'TasksMax', need)}, or lower CORRAL_WORKERS (task_limit.low at start says what fits)`
   );
 }

@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { readMemoryCounters, readPidsCounters } from '../../src/master/cgroup-events.js';
 import { accountExit } from '../../src/master/child-exits.js';
+import { SILENT_BOOT_GUESS } from '../../src/master/child-killer.js';
 import { CrashLedger } from '../../src/master/crash-ledger.js';
 import { causeWords, DeathCauses, RISE_HOLD_MS } from '../../src/master/death-causes.js';
 import { KeeperCrashLedger } from '../../src/master/keeper-crash-ledger.js';
@@ -145,6 +146,52 @@ test("an abort is the task limit only when a pids.events max count rose; the lim
     assert.equal(causes.exited('SIGKILL', null, true), undefined, 'a SIGKILL is judged by the memory counters only');
   } finally {
     t.done();
+  }
+});
+
+test("a child the master killed silent while booting is the task limit when pids.events max rose since its fork: node may hang, not abort, when a thread is refused", () => {
+  const t = tree();
+  let now = 1000;
+  try {
+    t.put('proc/self/cgroup', '8:pids:/system.slice/corral.service\n0::/system.slice/corral.service\n');
+    t.put('cgroup/pids/system.slice/corral.service/pids.events', 'max 1\n');
+    t.put('cgroup/pids/system.slice/corral.service/pids.max', '40\n');
+    const causes = new DeathCauses(() => now, readersOf(t));
+    causes.forked(7);
+    t.put('cgroup/pids/system.slice/corral.service/pids.events', 'max 3\n');
+    causes.forked(8);
+    // Killed at CORRAL_TIMEOUT, long past the hold of a rise seen at another exit.
+    now += 30_000;
+    const hung = causes.exited('SIGKILL', null, false, 88, { id: 7, hungAtBoot: true });
+    assert.deepEqual(hung, { kind: 'task_limit', level: { path: '/system.slice/corral.service', max: 40, refused: 3 }, need: 88, hungAtBoot: true });
+    assert.match(causeWords(hung!), /refused a fork or a thread since it was forked .*node hangs as it boots, or aborts, when it cannot create a thread\. Raise TasksMax= of corral\.service/);
+    assert.equal(causes.exited('SIGKILL', null, false, 88, { id: 8, hungAtBoot: true }), undefined, 'the refusals came before its fork: a silent app, as far as the counters tell');
+    causes.forked(9);
+    t.put('cgroup/pids/system.slice/corral.service/pids.events', 'max 4\n');
+    assert.equal(causes.exited('SIGKILL', null, false, 88, { id: 9, hungAtBoot: false }), undefined, 'killed for another reason (stuck once ready, a drain past its deadline)');
+  } finally {
+    t.done();
+  }
+});
+
+test("a booting worker killed silent under the pids limit says the limit in its boot error, in place of the guess at why it was silent", async () => {
+  const log = await captureLogger('worker');
+  try {
+    const crashes = new CrashLedger();
+    const silent = () => worker({ readyAt: undefined, state: 'killing', bootError: { code: 'CORRAL_ERR_WORKER_TIMEOUT', message: `silent for 5 s while booting${SILENT_BOOT_GUESS}` } });
+    const accounts = { crashes, keeperCrashes: new KeeperCrashLedger(), log: log.logger };
+    accountExit({ record: silent(), code: null, signal: 'SIGKILL' }, NOW, { ...accounts, cause: { kind: 'task_limit', level: { path: V2_UNIT, max: 40, refused: 3 }, need: 88, hungAtBoot: true } });
+    const line = log.lines().find((l) => l.event === 'worker.boot_failed');
+    assert.equal(line?.code, 'CORRAL_ERR_WORKER_TIMEOUT');
+    assert.deepEqual([line?.task_limit_reached, line?.task_limit, line?.task_limit_cgroup], [true, 40, V2_UNIT]);
+    const err = crashes.lastBootError;
+    assert.equal(err?.task_limit_reached, true);
+    assert.match(String(err?.message), /^silent for 5 s while booting: the process and thread limit was reached: the cgroup's pids\.max 40 \(\/system\.slice\/corral\.service\) refused a fork or a thread since it was forked .*TasksMax=88/);
+    assert.doesNotMatch(String(err?.message), /the app blocks/);
+    accountExit({ record: silent(), code: null, signal: 'SIGKILL' }, NOW, accounts);
+    assert.equal(crashes.lastBootError?.message, `silent for 5 s while booting${SILENT_BOOT_GUESS}`, 'no limit counted: the guess stays');
+  } finally {
+    log.close();
   }
 });
 
