@@ -69,7 +69,12 @@ export function registerResourceLimitTests(u: () => UnitUnderTest): void {
     }
   };
   const cgroupFile = async (controller: string, file: string) => (await u().c.sh(`cat /sys/fs/cgroup/${controller}${UNIT_CGROUP}/${file}`)).trim();
-  const events = async (since: string, ...names: string[]) => (await journalLines(u().c, since)).filter((l) => names.includes(String(l.event)));
+  /**
+   * The lines of these events the test's master wrote: the journal's times are those journald read
+   * them at, so a line of the master stopped just before `since` may come after it.
+   */
+  const events = async (since: string, master: string, ...names: string[]) =>
+    (await journalLines(u().c, since)).filter((l) => String(l.pid) === master && names.includes(String(l.event)));
 
   test('TasksMax= is corral.service\'s own pids.max: task_limit.low says so at start, and a reload refused at it is rolled back with the limit named, the old generation serving', async (t) => {
     // Two workers at rest are about 47 tasks (12 a node process); a reload's two more do not fit in 60.
@@ -81,7 +86,7 @@ export function registerResourceLimitTests(u: () => UnitUnderTest): void {
       assert.equal(await cgroupFile('pids', 'pids.max'), '60');
       const mainPid = await show('MainPID');
       assert.match(await c.sh(`cat /proc/${mainPid}/cgroup`), new RegExp(`^\\d+:pids:${UNIT_CGROUP}$`, 'm'));
-      const low = await until('task_limit.low in the journal', 10_000, async () => (await events(since, 'task_limit.low'))[0]);
+      const low = await until('task_limit.low in the journal', 10_000, async () => (await events(since, mainPid, 'task_limit.low'))[0]);
       assert.equal(low.code, 'CORRAL_ERR_TASK_LIMIT');
       assert.equal(low.task_limit, 60);
       assert.equal(low.source, 'pids.max');
@@ -94,11 +99,11 @@ export function registerResourceLimitTests(u: () => UnitUnderTest): void {
 
       const reload = await c.exec(['systemctl', 'reload', 'corral'], { timeoutMs: 90_000 });
       assert.notEqual(reload.code, 0, `systemctl reload fails: ${reload.stdout}${reload.stderr}`);
-      const failed = await until('reload.failed in the journal', 10_000, async () => (await events(since, 'reload.failed'))[0]);
+      const failed = await until('reload.failed in the journal', 10_000, async () => (await events(since, mainPid, 'reload.failed'))[0]);
       // The new generation's boots, each saying the limit: a fork refused (CORRAL_ERR_FORK), a
       // worker that aborted when a thread was (CORRAL_ERR_WORKER_DIED), or one that hung as it
       // booted and was killed silent at CORRAL_TIMEOUT (CORRAL_ERR_WORKER_TIMEOUT).
-      const boots = (await events(since, 'worker.boot_failed')).filter((l) => l.generation === 2);
+      const boots = (await events(since, mainPid, 'worker.boot_failed')).filter((l) => l.generation === 2);
       assert.ok(boots.length > 0);
       for (const l of boots) {
         assert.equal(l.task_limit_reached, true, `a boot refused at the limit says so: ${brief(l)}`);
@@ -126,7 +131,7 @@ export function registerResourceLimitTests(u: () => UnitUnderTest): void {
       assert.equal(again.code, 0, again.stderr);
       assert.equal((await http(`${u().base}/`)).json().generation, 3);
       assert.equal(await refused(), refusedBefore, `no fork or thread refused under TasksMax=${fixed} (pids.events)`);
-      assert.deepEqual((await events(since, 'worker.boot_failed')).filter((l) => l.generation === 3).map(brief), []);
+      assert.deepEqual((await events(since, mainPid, 'worker.boot_failed')).filter((l) => l.generation === 3).map(brief), []);
     });
   });
 
@@ -140,7 +145,8 @@ export function registerResourceLimitTests(u: () => UnitUnderTest): void {
       assert.equal(start.code, 0, `systemctl start: ${start.code} ${start.stderr}`);
       assert.equal(await cgroupFile('pids', 'pids.max'), '40');
       assert.equal(await show('ActiveState'), 'active');
-      const ready = await until('master.ready in the journal', 10_000, async () => (await events(since, 'master.ready'))[0]);
+      const mainPid = await show('MainPID');
+      const ready = await until('master.ready in the journal', 10_000, async () => (await events(since, mainPid, 'master.ready'))[0]);
       assert.equal(ready.degraded, true, brief(ready));
       assert.equal(ready.expected, 2);
       assert.equal(ready.workers, 1);
@@ -149,7 +155,7 @@ export function registerResourceLimitTests(u: () => UnitUnderTest): void {
       assert.equal((await http(`${u().base}/`)).status, 200);
       // Each boot that did not fit says the limit (aborted, fork refused, or hung and killed
       // silent), and so does master.ready's last boot error.
-      const boots = await events(since, 'worker.boot_failed');
+      const boots = await events(since, mainPid, 'worker.boot_failed');
       assert.ok(boots.length >= 3, boots.map(brief).join('\n'));
       for (const l of boots) assert.deepEqual([l.task_limit_reached, l.task_limit, l.task_limit_cgroup], [true, 40, UNIT_CGROUP], brief(l));
       assert.deepEqual([(ready.boot_error as Json).task_limit_reached, (ready.boot_error as Json).task_limit], [true, 40], brief(ready));
@@ -175,7 +181,7 @@ export function registerResourceLimitTests(u: () => UnitUnderTest): void {
       assert.equal(await show('MainPID'), mainPid, 'the master was not the one killed');
       assert.equal(await show('NRestarts'), restarts);
       const killed = await until('an OOM kill said in the journal', 10_000, async () => {
-        const l = await events(since, 'worker.exit', 'worker.boot_failed');
+        const l = await events(since, mainPid, 'worker.exit', 'worker.boot_failed');
         return l.some((e) => e.oom_kill === true) ? l.filter((e) => e.oom_kill === true) : undefined;
       });
       for (const l of killed) {
