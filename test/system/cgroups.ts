@@ -100,37 +100,40 @@ function removeTree(dir: string): void {
 const PREFIX = 'corral-nspawn-';
 
 /**
- * Makes this run's cgroups in the hierarchies a container writes: undefined when the host has no
- * v1 hierarchy of LIMIT_CONTROLLERS (cgroup v2 alone, or none).
+ * Makes this run's cgroups in the hierarchies a container writes; a reason instead when the host
+ * has no v1 hierarchy of LIMIT_CONTROLLERS (cgroup v2 alone) or they cannot be made (a cgroupfs
+ * this root may not write): the container then boots as nspawn alone sets it up.
  */
-export function makeRunCgroups(): RunCgroups | undefined {
+export function makeRunCgroups(): RunCgroups | { readonly unavailable: string } {
   const hierarchies = cgroupHierarchies(readFileSync('/proc/self/mountinfo', 'utf8'));
   const own = ownCgroups(readFileSync('/proc/self/cgroup', 'utf8'));
   const limitHierarchies = hierarchies.filter((h) => (LIMIT_CONTROLLERS as readonly string[]).includes(h.key));
-  if (limitHierarchies.length === 0) return undefined;
+  if (limitHierarchies.length === 0) return { unavailable: `no cgroup v1 ${LIMIT_CONTROLLERS.join(' or ')} hierarchy on this host (cgroup v2 alone: nspawn delegates a v2 subtree itself, which this test does not set up)` };
   // The limit controllers, and those where nspawn and the container's systemd keep their tree
   // (name=systemd; the unified hierarchy when it is mounted beside v1 ones, not as the only one).
   const used = [...limitHierarchies, ...hierarchies.filter((h) => h.key === 'name=systemd' || (h.key === '' && h.mountPoint !== '/sys/fs/cgroup'))];
   const dirs: string[] = [];
-  for (const h of used) {
-    const base = join(h.mountPoint, own.get(h.key) ?? '/');
-    // Left by runs killed before they removed theirs.
-    for (const name of existsSync(base) ? readdirSync(base) : []) {
-      const m = new RegExp(`^${PREFIX}(\\d+)$`).exec(name);
-      if (m && (Number(m[1]) === process.pid || !pidAlive(Number(m[1])))) removeTree(join(base, name));
-    }
-    const dir = join(base, `${PREFIX}${process.pid}`);
-    mkdirSync(dir);
-    dirs.push(dir);
-  }
   let removed = false;
-  return {
-    procsFiles: dirs.map((d) => join(d, 'cgroup.procs')),
-    writableControllers: limitHierarchies.map((h) => h.key),
-    remove() {
-      if (removed) return;
-      removed = true;
-      for (const d of dirs) removeTree(d);
-    },
+  const remove = () => {
+    if (removed) return;
+    removed = true;
+    for (const d of dirs) removeTree(d);
   };
+  try {
+    for (const h of used) {
+      const base = join(h.mountPoint, own.get(h.key) ?? '/');
+      // Left by runs killed before they removed theirs.
+      for (const name of existsSync(base) ? readdirSync(base) : []) {
+        const m = new RegExp(`^${PREFIX}(\\d+)$`).exec(name);
+        if (m && (Number(m[1]) === process.pid || !pidAlive(Number(m[1])))) removeTree(join(base, name));
+      }
+      const dir = join(base, `${PREFIX}${process.pid}`);
+      mkdirSync(dir);
+      dirs.push(dir);
+    }
+  } catch (err) {
+    remove();
+    return { unavailable: `cannot make the container's cgroups: ${(err as Error).message}` };
+  }
+  return { procsFiles: dirs.map((d) => join(d, 'cgroup.procs')), writableControllers: limitHierarchies.map((h) => h.key), remove };
 }

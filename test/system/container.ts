@@ -160,6 +160,8 @@ export interface Container {
    * applies a unit's limits with: none on a host of cgroup v2 alone (see cgroups.ts).
    */
   readonly writableControllers: readonly string[];
+  /** Why writableControllers is empty. */
+  readonly cgroupsUnavailable: string | undefined;
   /** Runs a command inside every namespace of the container, with a clean environment. */
   exec(args: readonly string[], opts?: { timeoutMs?: number; input?: string }): Promise<RunResult>;
   /** exec(['sh', '-c', script]), failing with the output when the exit code is not 0. */
@@ -208,7 +210,8 @@ async function until<T>(what: string, timeoutMs: number, probe: () => T | undefi
 }
 
 export async function bootContainer(opts: { root: string; machine: string; binds: readonly Bind[]; bootTimeoutMs: number }): Promise<Container> {
-  const cgroups = makeRunCgroups();
+  const made = makeRunCgroups();
+  const cgroups = 'unavailable' in made ? undefined : made;
   const writable = cgroups?.writableControllers ?? [];
   const args = [
     '--register=no', // no systemd-machined on the host: nothing to register with
@@ -272,6 +275,7 @@ export async function bootContainer(opts: { root: string; machine: string; binds
     return {
       initPid,
       writableControllers: writable,
+      cgroupsUnavailable: 'unavailable' in made ? made.unavailable : undefined,
       exec,
       async sh(script, timeoutMs = 60_000) {
         const r = await exec(['sh', '-c', script], { timeoutMs });

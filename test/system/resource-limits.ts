@@ -38,7 +38,7 @@ const RUNTIME_DROP_INS = '/run/systemd/system.control/corral.service.d';
 /** Why the limits cannot be shown here, or undefined. */
 function limitsSkipReason(c: Container, controller: 'pids' | 'memory'): string | undefined {
   if (c.writableControllers.includes(controller)) return undefined;
-  return `no cgroup v1 ${controller} hierarchy on this host to give the container (cgroup v2 alone: nspawn's own delegation is not set up by this test), so systemd cannot apply the unit's limits inside it`;
+  return `the container's systemd cannot apply the unit's limits: ${c.cgroupsUnavailable ?? `no cgroup v1 ${controller} hierarchy on this host`}`;
 }
 
 /** Error lines say this much of themselves: the fields a test failure should show. */
