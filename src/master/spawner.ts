@@ -91,9 +91,13 @@ function relayOf(stderr: NodeJS.ReadableStream | null | undefined, journal: bool
  * The master's end of the child's stack probe. A write to a child that just died fails with EPIPE:
  * the capture reads that as no answer, and nothing else may throw it at the master. Held open for
  * the child's life even when CORRAL_STUCK_STACKS is off: its closing tells the child the master died.
+ * A fork refused with EMFILE or ENFILE leaves the child no stdio at all (Node returns before
+ * making it): read as no probe. Read as an array, it threw at the master's tick, before the
+ * arbiter recorded the child, and so at every tick after (a reload under the open-files limit
+ * wedged, past its bound, until a stop).
  */
-function probeOf(stdio: ChildProcess['stdio']): Duplex | undefined {
-  const end = stdio[STACK_PROBE_FD] as Duplex | null | undefined;
+function probeOf(stdio: ChildProcess['stdio'] | undefined): Duplex | undefined {
+  const end = stdio?.[STACK_PROBE_FD] as Duplex | null | undefined;
   end?.on('error', () => {});
   return end ?? undefined;
 }
