@@ -7,6 +7,7 @@
 // the master's, so the master's is theirs unless something changed it (prlimit on a running pid).
 
 import { readFileSync } from 'node:fs';
+import { KEEPER_LINK_MAX_CONNECTIONS } from './keeper-link-pools.js';
 
 export interface OpenFilesLimit {
   /** undefined: unlimited. */
@@ -72,11 +73,48 @@ export function connectionsWithin(soft: number | undefined): number | undefined 
 export const MASTER_OWN_FDS = 64;
 
 /**
- * Descriptors the master may need with CORRAL_ACCEPT=round-robin, where it accepts every connection
- * itself and holds it until it is handed to a worker: in a burst up to the host's cap at once
- * (`hostCap`), besides its own and three per child (the IPC channel, stdout and stderr pipes) for
- * twice the workers (a reload's new generation beside the old) and the keeper.
+ * Descriptors the master holds for each child: the IPC channel, the stdout and stderr pipes and
+ * the stack probe's socketpair (spawner.ts). Counted as three, the probe forgotten: 128 workers
+ * and the keeper held 540 descriptors at rest, not the 411 the check allowed for.
+ */
+export const MASTER_FDS_PER_CHILD = 4;
+
+/**
+ * Descriptors the master may need: its own, and MASTER_FDS_PER_CHILD for twice the workers (a
+ * reload's new generation beside the old) and the keeper. Past it a fork fails with EMFILE, and
+ * a reload's new workers cannot start until old ones drain. With CORRAL_ACCEPT=round-robin the
+ * master also accepts every connection itself and holds it until it is handed to a worker: in a
+ * burst up to the host's cap at once (`hostCap`; 0 with shared accept).
  */
 export function masterFdNeed(hostCap: number, workers: number): number {
-  return hostCap + MASTER_OWN_FDS + 3 * (2 * workers + 1);
+  return hostCap + MASTER_OWN_FDS + MASTER_FDS_PER_CHILD * (2 * workers + 1);
+}
+
+/** The most workers whose children's descriptors fit the master's soft limit (at least 1). */
+export function workersWithinMaster(soft: number, hostCap: number): number {
+  return Math.max(1, Math.floor((soft - hostCap - MASTER_OWN_FDS - MASTER_FDS_PER_CHILD) / (2 * MASTER_FDS_PER_CHILD)));
+}
+
+/**
+ * Descriptors the keeper holds besides the workers' connections: stdio, the IPC channel, the log
+ * file, the journal, the quota ledger and the offline sheet's files, its connections to Google
+ * (or Redis), libuv's own, /proc reads. About 24 at rest (Node 20).
+ */
+export const KEEPER_OWN_FDS = 64;
+
+/**
+ * Descriptors the keeper may need: every worker's keeper link full (KEEPER_LINK_MAX_CONNECTIONS
+ * each), for twice the workers while a reload runs two generations, besides its own. Past it its
+ * accept() fails (libuv then closes the workers' waiting connections: their reads and appends fail
+ * "keeper unreachable"), and so does every file it opens: under `ulimit -n 560`, 64 workers and a
+ * burst of appends, the keeper's append to the sheet failed with EMFILE, its quota ledger could not
+ * be written, and POST /api/events answered 503.
+ */
+export function keeperFdNeed(workers: number): number {
+  return KEEPER_OWN_FDS + 2 * workers * KEEPER_LINK_MAX_CONNECTIONS;
+}
+
+/** The most workers whose connections to the keeper fit its soft limit (at least 1). */
+export function workersWithinKeeper(soft: number): number {
+  return Math.max(1, Math.floor((soft - KEEPER_OWN_FDS) / (2 * KEEPER_LINK_MAX_CONNECTIONS)));
 }

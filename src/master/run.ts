@@ -171,9 +171,9 @@ export async function runMaster(loaded: LoadedSettings, entry: MasterEntryPoints
     configureLogs: (next) => log.configure(next),
     // `corral stop` waits by the graceful timeout the master runs, not by a .env edited since.
     settingsApplied: (next) => {
-      // A reload may raise the connections past the limit the master started with (said again
-      // only when what a worker, or the round-robin master, needs changed; a rollback to the same
-      // settings says nothing).
+      // A reload may raise the connections or the workers past the limit the master started with
+      // (said again only when what a worker, the master or the keeper needs changed; a rollback to
+      // the same settings says nothing).
       const need = fdNeedKey(fdLimitShortfall(next, fdLimit));
       if (need !== undefined && need !== fdNeedSaid) warnFdLimit(logger, next, fdLimit);
       fdNeedSaid = need;
@@ -227,7 +227,7 @@ export async function runMaster(loaded: LoadedSettings, entry: MasterEntryPoints
 
 /** What an fd_limit.low said, to tell a reload's shortfall from the one said before. */
 function fdNeedKey(f: FdLimitShortfall | undefined): string | undefined {
-  return f === undefined ? undefined : `${f.workerShort ? f.need : '-'}/${f.master?.need ?? '-'}`;
+  return f === undefined ? undefined : `${f.workerShort ? f.need : '-'}/${f.master?.need ?? '-'}/${f.keeper?.need ?? '-'}`;
 }
 
 /**

@@ -10,6 +10,7 @@
 
 import { CorralError, ERROR_CODES, RetryLaterError, type ErrorCode } from '../errors.js';
 import { DESTINATION_HEADER } from './destination.js';
+import { KEEPER_LINK_POOLS } from '../keeper-link-pools.js';
 import { OtherSheetError } from './keeper/other-sheet.js';
 import { checkSocketDir } from './keeper/socket-path.js';
 import { IDLE_CLOSE_MS, KeeperConnection } from './keeper-client/connection.js';
@@ -50,9 +51,6 @@ export interface KeeperLinkOptions {
  * costs microseconds, and the master's 'keeper-ready' wakes the waiting calls sooner anyway.
  */
 const RESTART_POLL_MS = 200;
-
-/** Connections for brief calls: each is answered in about a millisecond, or given up soon. */
-const BRIEF_CONNECTIONS = 4;
 
 function isErrorCode(code: string): code is ErrorCode {
   return Object.hasOwn(ERROR_CODES, code);
@@ -172,11 +170,12 @@ export class KeeperLink {
     // A digest is hex: nothing in it can end the header line.
     const headers = o.destination !== undefined ? `${DESTINATION_HEADER}: ${o.destination}\r\n` : '';
     const pool = (max: number) => new ConnectionPool(o.socketPath, max, idleCloseMs, o.checkDir ?? false, headers);
-    this.pool = pool(o.connections ?? 8);
-    this.firstFillPool = pool(o.connections ?? 8);
-    this.writePool = pool(o.connections ?? 8);
-    this.watchPool = pool(1);
-    this.briefPool = pool(BRIEF_CONNECTIONS);
+    // Sizes from keeper-link-pools.ts, which the master's open-files check counts the keeper by.
+    this.pool = pool(o.connections ?? KEEPER_LINK_POOLS.reads);
+    this.firstFillPool = pool(o.connections ?? KEEPER_LINK_POOLS.firstFills);
+    this.writePool = pool(o.connections ?? KEEPER_LINK_POOLS.writes);
+    this.watchPool = pool(KEEPER_LINK_POOLS.watch);
+    this.briefPool = pool(KEEPER_LINK_POOLS.brief);
     this.retryDelayMs = o.retryDelayMs ?? 500;
     this.restartWindow = o.restartWindow ?? new KeeperRestartWindow();
   }

@@ -162,17 +162,17 @@ test(
   "with CORRAL_ACCEPT=round-robin under a limit each worker's share fits but the master's does not (it holds every connection it accepts until a worker takes it), fd_limit.low says the master's need and its fixes; the workers' caps are unchanged",
   { skip: process.platform !== 'linux' ? 'Linux /proc only' : false },
   async () => {
-    // 2 workers x 100: a worker needs 164 descriptors, the master up to 200 + 64 + 15 = 279.
+    // 2 workers x 100: a worker needs 164 descriptors, the master up to 200 + 64 + 4 x 5 = 284.
     const c = await startCorral({ app: 'basic.mjs', workers: 2, wrap: ulimitN(256), env: { CORRAL_ACCEPT: 'round-robin', CORRAL_WORKER_CONNECTIONS: '100', CORRAL_ADMIN_TOKEN: ADMIN_TOKEN } });
     try {
       const [warn] = c.events('fd_limit.low');
       assert.ok(warn, 'fd_limit.low at start');
       assert.equal(warn.code, 'CORRAL_ERR_FD_LIMIT');
       assert.equal(warn.fd_limit, 256);
-      assert.equal(warn.master_fd_need, 279);
+      assert.equal(warn.master_fd_need, 284);
       assert.equal(warn.master_may_hold, 200);
       assert.equal(warn.worker_cap, 100);
-      assert.deepEqual(warn.fix, { ulimit: 279, LimitNOFILE: 65536, CORRAL_MAX_CONNECTIONS: 177, CORRAL_ACCEPT: 'shared' });
+      assert.deepEqual(warn.fix, { ulimit: 284, LimitNOFILE: 65536, CORRAL_MAX_CONNECTIONS: 172, CORRAL_ACCEPT: 'shared' });
       assert.match(String(warn.msg), /the master may need; each worker's share \(100 connections \+ 64\) fits, and its cap is unchanged\. With CORRAL_ACCEPT=round-robin the master accepts every connection itself/);
       const capacity = (await http(`${c.adminUrl}/api/admin/capacity`, { headers: auth })).json() as { capacity: { max_connections: number } };
       assert.equal(capacity.capacity.max_connections, 200, 'nothing lowered');
