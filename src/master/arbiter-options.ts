@@ -39,6 +39,11 @@ export interface ArbiterOptions {
    * worker alive, and every drain and stop deadline pending, for that hour.
    */
   readonly now?: () => number;
+  /**
+   * The real clock the fork budget is kept by (fork-pace.ts; default performance.now): forks take
+   * real time, which a test's `now` does not see pass.
+   */
+  readonly forkClock?: () => number;
   /** What a child that died unasked died of, by its cgroup's counters (default: this process's cgroup). */
   readonly deathCauses?: DeathCauses;
   /** The build on disk (code-identity.ts); tests give their own. */

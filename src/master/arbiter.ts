@@ -48,6 +48,7 @@ import { drainsDue, forksDue, isActiveCurrent, nextRecycle, scaleDownExcess, sti
 import { settlesNow } from './settle.js';
 import type { FatalReason } from './fatal-stderr.js';
 import { Shutdown } from './shutdown.js';
+import { ForkPace } from './fork-pace.js';
 
 export type { ArbiterOptions, Intent } from './arbiter-options.js';
 
@@ -68,6 +69,7 @@ export class Arbiter {
   private readonly exits: ChildExit[] = [];
   private nextId = 1;
   private readonly crashes = new CrashLedger();
+  private readonly forkPace: ForkPace;
   private readonly keeperCrashes = new KeeperCrashLedger();
   private keeperGaveWay = false;
   private readonly exitedServed: ServedTotals = noneServed();
@@ -108,6 +110,7 @@ export class Arbiter {
   constructor(private readonly o: ArbiterOptions) {
     this.target = { loaded: o.loaded, expected: o.loaded.settings.CORRAL_WORKERS };
     this.now = o.now ?? monotonicNow;
+    this.forkPace = new ForkPace(o.forkClock ?? (() => performance.now()));
     this.deathCauses = o.deathCauses ?? new DeathCauses(this.now);
     this.log = o.logger;
     this.startedAt = this.now();
@@ -378,8 +381,10 @@ export class Arbiter {
     if (missing > 0 && now >= this.crashes.nextSpawnAt) {
       const anyBooting = activeCurrent.some(stillBooting);
       const { n, failing } = forksDue({ missing, bootFailures: this.crashes.bootFailures, quickCrashes: this.crashes.quickCrashes, anyBooting });
-      if (n > 0) this.crashes.newForkBatch();
-      for (let i = 0; i < n; i++) this.spawn('worker');
+      // Within a time budget (fork-pace.ts): the rest are forked at the next tick, once the loop
+      // has answered what came meanwhile.
+      const forked = this.forkPace.run(n, this.gens.current, failing, () => this.crashes.newForkBatch(), () => this.spawn('worker'));
+      if (forked < n) this.requestTick();
       if (n > 0 && failing) {
         this.log.info({ event: 'worker.respawn', failures: this.crashes.bootFailures, crash_loop: this.crashes.quickCrashes }, 'respawning after backoff');
       }
