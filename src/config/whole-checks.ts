@@ -124,5 +124,17 @@ export function wholeWarnings(valid: Partial<Settings>, set: (name: keyof Settin
   if (valid.CORRAL_ACCESS_LOG === true && set('CORRAL_ACCESS_LOG') && level !== undefined && !LOGS_INFO.has(level)) {
     out.push(`CORRAL_ACCESS_LOG=true has no effect while CORRAL_LOG_LEVEL=${level}: access lines are logged at info, which ${level} leaves out; set CORRAL_LOG_LEVEL=info for them, or CORRAL_ACCESS_LOG=false`);
   }
+  // With round-robin each worker holds its share of the host's cap, one connection at least
+  // (master/capacity.ts perWorkerCap): under a cap below the worker count the host holds one per
+  // worker. A cap sized for a few workers, on a host whose CPU x 4 default gives 128, was exceeded
+  // without a word (64 workers under a cap of 32 held 64 connections; the capacity said 200 %).
+  const workers = valid.CORRAL_WORKERS;
+  const cap = valid.CORRAL_MAX_CONNECTIONS;
+  if (valid.CORRAL_ACCEPT === 'round-robin' && workers !== undefined && cap !== undefined && cap > 0 && cap < workers) {
+    out.push(
+      `CORRAL_MAX_CONNECTIONS=${cap} is below CORRAL_WORKERS=${workers} with CORRAL_ACCEPT=round-robin: each worker holds its share of the cap but one connection at least, so the host may hold ${workers}, over the cap (the capacity reads over 100 %); ` +
+        `raise CORRAL_MAX_CONNECTIONS to ${workers} or more, lower CORRAL_WORKERS, or set CORRAL_ACCEPT=shared, under which the cap is exact`,
+    );
+  }
   return out;
 }

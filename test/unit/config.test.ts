@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { chmodSync, existsSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { exampleNames, renderEnvExample } from '../../src/config/env-example.js';
@@ -814,4 +815,17 @@ test('a settings file every user may read that holds a secret is a warning with 
     chmodSync(file, 0o644);
     assert.deepEqual(loadSettings({ env: {}, cwd: dir }).warnings, [], 'no secret in it');
   });
+});
+
+test('with round-robin, a CORRAL_MAX_CONNECTIONS below the worker count is a warning: each worker holds one connection at least, the host one per worker', () => {
+  const rr = (env: Record<string, string>) => loadSettings({ env: { CORRAL_ENV_FILE: 'none', CORRAL_ACCEPT: 'round-robin', ...env } }).warnings.filter((w) => w.startsWith('CORRAL_MAX_CONNECTIONS='));
+  // The audit's case: 64 workers under a cap of 32 held 64 connections, and the capacity said 200 %.
+  assert.deepEqual(rr({ CORRAL_WORKERS: '64', CORRAL_MAX_CONNECTIONS: '32' }), [
+    'CORRAL_MAX_CONNECTIONS=32 is below CORRAL_WORKERS=64 with CORRAL_ACCEPT=round-robin: each worker holds its share of the cap but one connection at least, so the host may hold 64, over the cap (the capacity reads over 100 %); raise CORRAL_MAX_CONNECTIONS to 64 or more, lower CORRAL_WORKERS, or set CORRAL_ACCEPT=shared, under which the cap is exact',
+  ]);
+  // The default worker count (CPU x 4) is judged as well as a set one.
+  assert.equal(rr({ CORRAL_MAX_CONNECTIONS: String(defaultWorkers(availableParallelism()) - 1) }).length, defaultWorkers(availableParallelism()) > 1 ? 1 : 0);
+  assert.deepEqual(rr({ CORRAL_WORKERS: '64', CORRAL_MAX_CONNECTIONS: '64' }), [], 'one each: the cap holds');
+  assert.deepEqual(rr({ CORRAL_WORKERS: '64', CORRAL_MAX_CONNECTIONS: '0' }), [], 'no cap');
+  assert.deepEqual(loadSettings({ env: { CORRAL_ENV_FILE: 'none', CORRAL_WORKERS: '64', CORRAL_MAX_CONNECTIONS: '32' } }).warnings, [], 'shared accept: the cap is exact');
 });
