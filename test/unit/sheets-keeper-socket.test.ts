@@ -4,12 +4,13 @@
 // not its socket is left alone.
 
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, it } from 'node:test';
-import { KeeperServer } from '../../src/sheets/keeper/server.js';
+import { KEEPER_LISTEN_BACKLOG, KeeperServer } from '../../src/sheets/keeper/server.js';
 import { captureLogger, type CapturedLogger } from '../fixtures/capture-logger.js';
 
 /** GET /read over the socket at `path`, on a new connection: the status, or the connection's error code. */
@@ -78,4 +79,67 @@ describe('keeper socket removed while the keeper runs', () => {
     writeFileSync(socket, 'someone else');
     assert.equal(await server.relistenIfRemoved(), 'foreign');
   });
+});
+
+/** net.core.somaxconn, which caps any listen backlog; undefined where /proc cannot say. */
+function somaxconn(): number | undefined {
+  try {
+    return Number(readFileSync('/proc/sys/net/core/somaxconn', 'utf8').trim());
+  } catch {
+    return undefined;
+  }
+}
+
+const BURST = 1000;
+const cap = somaxconn();
+
+describe('the keeper socket under a burst of connections', () => {
+  it(
+    `queues ${BURST} connections opened at once while its loop is busy, rather than refuse them with EAGAIN`,
+    { skip: cap === undefined || cap < BURST + 100 ? `net.core.somaxconn is ${cap ?? 'unknown'}: the kernel holds any backlog under it` : false },
+    async () => {
+      // Many workers each open several connections to the one keeper; a unix socket with a full
+      // backlog refuses a connect() at once (EAGAIN), where TCP would retry. Node's default
+      // backlog of 511 refused 488 of these 1000.
+      assert.ok(KEEPER_LISTEN_BACKLOG >= 2 * 512 * 29);
+      const root = mkdtempSync(join(tmpdir(), 'corral-keeper-burst-'));
+      const log = await captureLogger();
+      const socket = join(root, 'keeper.sock');
+      const server = new KeeperServer(
+        socket,
+        { read: async () => [], append: async () => ({ id: 'e1', rows: 1, duplicates: 0 }), watch: async () => ({ version: 0, epoch: 'e', sheets: [], all: false }), settleLogin: async () => ({ shared: false, reason: 'none' }), figures: () => ({}) },
+        log.logger,
+        'digest',
+      );
+      try {
+        await server.listen();
+        // Another process connects, so that its connects are made while this loop is busy.
+        const burst = `const { connect } = require('node:net'); const r = {}; let left = ${BURST}; const socks = [];
+process.stdout.write('go\\n');
+for (let i = 0; i < ${BURST}; i++) { const s = connect(${JSON.stringify(socket)}); socks.push(s);
+  const done = (k) => { r[k] = (r[k] || 0) + 1; if (--left === 0) { process.stdout.write(JSON.stringify(r) + '\\n'); for (const x of socks) x.destroy(); } };
+  s.once('connect', () => done('connected')); s.once('error', (e) => done(e.code)); }`;
+        const child = spawn(process.execPath, ['-e', burst], { stdio: ['ignore', 'pipe', 'inherit'] });
+        let out = '';
+        const result = new Promise<Record<string, number>>((resolve, reject) => {
+          child.stdout.on('data', (d: Buffer) => {
+            out += d.toString();
+            const line = out.split('\n').find((l) => l.startsWith('{'));
+            if (line) resolve(JSON.parse(line) as Record<string, number>);
+          });
+          child.once('exit', () => setImmediate(() => reject(new Error(`the burst ended without a result: ${out}`))));
+        });
+        await new Promise<void>((resolve) => child.stdout.once('data', () => resolve()));
+        // Busy for a moment (a large range parsed, a GC): nothing is accepted meanwhile.
+        const until = Date.now() + 1500;
+        while (Date.now() < until);
+        const counts = await result;
+        assert.deepEqual(counts, { connected: BURST }, `every connection queued until the keeper accepted it: ${JSON.stringify(counts)}`);
+      } finally {
+        await server.close();
+        log.close();
+        rmSync(root, { recursive: true, force: true });
+      }
+    },
+  );
 });

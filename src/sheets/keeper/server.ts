@@ -12,6 +12,8 @@ import type { Logger } from '../../log/logger.js';
 import type { WatchAnswer } from './change-feed.js';
 import { DESTINATION_HEADER } from '../destination.js';
 import { OtherSheetError, otherSheetRefusal, OtherSheetRefusals } from './other-sheet.js';
+import { MAX_WORKERS } from '../../config/schema-daemon.js';
+import { KEEPER_LINK_MAX_CONNECTIONS } from '../../keeper-link-pools.js';
 import { LOGIN_WINDOW_MS_MAX, MAX_APPEND_BYTES, WATCH_TIMEOUT_MS, type WireError, type WireLoginCount, type WireNotHeld } from './protocol.js';
 
 export interface KeeperHandlers {
@@ -29,6 +31,16 @@ export interface KeeperHandlers {
 }
 
 const NOT_HELD = JSON.stringify({ held: false } satisfies WireNotHeld);
+
+/**
+ * The socket's listen backlog: every connection the most workers corral runs may open to it at
+ * once, two generations of them (the kernel holds it to net.core.somaxconn). A connect() to a
+ * unix socket whose backlog is full fails at once with EAGAIN, where TCP would retry the SYN:
+ * with Node's default of 511, 128 workers meeting a keeper slow to accept (just restarted, on a
+ * busy host) had appends answered 503 "keeper unreachable: connect EAGAIN" after their one retry,
+ * and 1000 connects to a keeper whose loop was busy for a moment had 488 refused.
+ */
+export const KEEPER_LISTEN_BACKLOG = 2 * MAX_WORKERS * KEEPER_LINK_MAX_CONNECTIONS;
 
 const STATUS: Record<string, number> = {
   CORRAL_ERR_APPEND_INVALID: 400,
@@ -149,7 +161,7 @@ export class KeeperServer {
     });
     await new Promise<void>((resolve, reject) => {
       this.server.once('error', reject);
-      this.server.listen(this.socketPath, () => {
+      this.server.listen({ path: this.socketPath, backlog: KEEPER_LISTEN_BACKLOG }, () => {
         this.server.off('error', reject);
         resolve();
       });
@@ -180,7 +192,7 @@ export class KeeperServer {
     const listener = createListener((socket) => this.server.emit('connection', socket));
     await new Promise<void>((resolve, reject) => {
       listener.once('error', reject);
-      listener.listen(this.socketPath, () => {
+      listener.listen({ path: this.socketPath, backlog: KEEPER_LISTEN_BACKLOG }, () => {
         listener.off('error', reject);
         resolve();
       });
