@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { request } from 'node:http';
+import { Agent, request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, it } from 'node:test';
@@ -62,6 +62,43 @@ describe('keeper socket removed while the keeper runs', () => {
     assert.equal(await server.relistenIfRemoved(), 'rebound');
     assert.equal(await read(socket), 200);
     assert.equal(await server.relistenIfRemoved(), undefined, 'the new socket is its own');
+  });
+
+  it('removed again and again: one listener more at most, not one per removal, and the connections already taken go on', async () => {
+    // Each removal bound a listener and kept the one before, whose path was gone: a socket and an
+    // fd each, for the keeper's life (a cleanup job removing the data dir nightly: one a day).
+    // Listening sockets bound at this path, removed or not (the kernel keeps the name a socket was
+    // bound to): Flags 00010000 is a listening one.
+    const listening = () =>
+      readFileSync('/proc/net/unix', 'utf8')
+        .split('\n')
+        .filter((line) => line.endsWith(` ${socket}`) && line.trim().split(/\s+/)[3] === '00010000').length;
+    const before = listening();
+    rmSync(socket);
+    assert.equal(await server.relistenIfRemoved(), 'rebound');
+    // A keep-alive connection taken by this listener, as a worker's pool holds one.
+    const agent = new Agent({ keepAlive: true, maxSockets: 1 });
+    const readKept = () =>
+      new Promise<number>((resolve, reject) => {
+        const req = request({ socketPath: socket, path: '/read?range=Players', agent }, (res) => {
+          res.resume();
+          res.on('end', () => resolve(res.statusCode ?? 0));
+        });
+        req.on('error', reject);
+        req.end();
+      });
+    assert.equal(await readKept(), 200);
+    const kept = listening();
+    for (let i = 0; i < 5; i++) {
+      rmSync(socket);
+      assert.equal(await server.relistenIfRemoved(), 'rebound');
+      assert.equal(await read(socket), 200, 'a new connection is served');
+    }
+    assert.equal(before, 1);
+    assert.equal(kept, 2, 'the first rebind adds its listener; the server keeps its own');
+    assert.equal(listening(), kept, `listening sockets after 5 more removals: ${listening()}, after the first: ${kept}`);
+    assert.equal(await readKept(), 200, 'the connection the first listener took is still served');
+    agent.destroy();
   });
 
   it('a check in flight when the keeper closes binds nothing that outlives close()', async () => {

@@ -131,8 +131,12 @@ export class KeeperServer {
   private readonly otherSheets: OtherSheetRefusals;
   /** The inode of the socket file this keeper bound last: a file at the path with another is not its. */
   private boundInode: number | undefined;
-  /** Listeners bound again after the socket file was removed (relistenIfRemoved); their connections go to `server`. */
-  private readonly relisteners: Listener[] = [];
+  /**
+   * The listener bound again after the socket file was last removed (relistenIfRemoved); its
+   * connections go to `server`. One at most: each removal bound another and kept the one before,
+   * whose path was gone and which no worker could reach, an fd each for the keeper's life.
+   */
+  private relistener: Listener | undefined;
 
   /** `destination`: the digest of the sheet this keeper appends to (destination.ts); requests naming another are refused. */
   constructor(
@@ -188,6 +192,12 @@ export class KeeperServer {
     });
     if (found) return found.ino === this.boundInode ? undefined : 'foreign';
     if (this.closing) return undefined;
+    // The one bound last time listens on the path just found removed: nothing reaches it any more.
+    // Closed now, while no file stands there: libuv removes a listening socket's path as it closes
+    // it, which once the new listener is bound would be the new socket's. Closing stops only its
+    // accepting; the connections it took are the HTTP server's and go on.
+    this.relistener?.close();
+    this.relistener = undefined;
     await makeDirs(dirname(this.socketPath), PRIVATE_DIR_MODE);
     const listener = createListener((socket) => this.server.emit('connection', socket));
     await new Promise<void>((resolve, reject) => {
@@ -203,7 +213,7 @@ export class KeeperServer {
       listener.close();
       return undefined;
     }
-    this.relisteners.push(listener);
+    this.relistener = listener;
     await chmod(this.socketPath, 0o600);
     this.boundInode = (await stat(this.socketPath)).ino;
     return 'rebound';
@@ -290,7 +300,7 @@ export class KeeperServer {
     if (this.closing) return;
     this.closing = true;
     this.server.close();
-    for (const listener of this.relisteners) listener.close();
+    this.relistener?.close();
   }
 
   /** Closes everything and removes the socket file. Idempotent. */
