@@ -178,6 +178,9 @@ function settledOpen(d: Destination): Promise<boolean> {
 /** How long reopen() waits to know whether the file opened. */
 export const REOPEN_WAIT_MS = 5000;
 
+/** reopenSettled's own 'ready' listeners: not sonic-boom's, which reopenDestination removes. */
+const settling = new WeakSet<object>();
+
 /** True when `d`'s reopen in progress opened the file, false when its open failed, undefined after REOPEN_WAIT_MS. */
 function reopenSettled(d: Destination): Promise<boolean | undefined> {
   return new Promise((resolve) => {
@@ -197,8 +200,30 @@ function reopenSettled(d: Destination): Promise<boolean | undefined> {
     };
     const timer = setTimeout(() => done(undefined), REOPEN_WAIT_MS);
     timer.unref();
+    settling.add(onReady);
     d.on('ready', onReady);
     d.on('error', onError);
+  });
+}
+
+/**
+ * Reopens `d` (at `path` when given) and resolves as reopenSettled does. sonic-boom's reopen adds a
+ * listener that closes the old fd once the new one is ready; when the open fails, the old fd stays
+ * the one written to and that listener stays too. Every failed USR1 left one, in every process,
+ * for as long as the path could not be opened (a MaxListenersExceededWarning on stderr at the
+ * 11th), and the reopen that worked then closed the old fd once per failure before it, the extra
+ * closes on the thread pool after the first, when that fd number may be another file's or socket's
+ * already. Removed once the open failed: the next reopen adds its own.
+ */
+function reopenDestination(d: Destination, path?: string): Promise<boolean | undefined> {
+  const before = new Set(d.rawListeners('ready'));
+  d.reopen(path);
+  return reopenSettled(d).then((opened) => {
+    // Those sonic-boom added since: this reopen's, or that of the reopen it makes once the write
+    // in flight is done (a reopen asked during a write waits for it, the usual case when the
+    // process logs much).
+    if (opened === false) for (const l of d.rawListeners('ready')) if (!before.has(l) && !settling.has(l)) d.removeListener('ready', l as () => void);
+    return opened;
   });
 }
 
@@ -325,10 +350,10 @@ export function createLogger(settings: LogSettings, identity: LogIdentity, o: Lo
     stdoutSink: () => (file === undefined ? (relay ??= relaySink(destinations[0] as Destination)) : { write: (text) => (process.stdout.writable ? process.stdout.write(text) : false) }),
     reopen() {
       if (!file) return Promise.resolve(true);
-      for (const d of destinations) d.reopen();
-      // After the reopens: one of an open still in flight is made at its 'ready', by a listener
-      // sonic-boom added before this one, and that open's 'ready' is not this reopen's.
-      return reopenSettled(destinations[0] as Destination);
+      // Each settles after its reopen: one of an open still in flight is made at its 'ready', by a
+      // listener sonic-boom added before reopenSettled's, and that open's 'ready' is not this reopen's.
+      const settled = destinations.map((d) => reopenDestination(d));
+      return settled[0] as Promise<boolean | undefined>;
     },
     fd() {
       const fd = (destinations[0] as unknown as { fd: number }).fd;
@@ -340,7 +365,7 @@ export function createLogger(settings: LogSettings, identity: LogIdentity, o: Lo
       if (next.CORRAL_LOG_FILE === file) return true;
       if (file === undefined || next.CORRAL_LOG_FILE === undefined) return false;
       file = next.CORRAL_LOG_FILE;
-      for (const d of destinations) d.reopen(file);
+      for (const d of destinations) void reopenDestination(d, file);
       return true;
     },
     async opened(timeoutMs) {

@@ -4,6 +4,7 @@
 
 import assert from 'node:assert/strict';
 import { mkdirSync, mkdtempSync, readFileSync, renameSync, rmdirSync, rmSync, writeFileSync } from 'node:fs';
+import fs from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
@@ -52,6 +53,47 @@ test("reopen() resolves whether the file at CORRAL_LOG_FILE's path was opened: t
     assert.doesNotMatch(readFileSync(file, 'utf8'), /"event":"before"/);
   } finally {
     process.stderr.write = stderr;
+    log.flush();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('reopens that fail, one a USR1 for as long as the path cannot be opened, leave nothing behind: the one that works closes the old file once', async () => {
+  // Each failed reopen left sonic-boom's listener that closes the old fd once a new one is ready:
+  // twelve daily rotations into a broken path made a MaxListenersExceededWarning, and the reopen
+  // that worked then closed the old fd thirteen times, the last twelve on whatever had its number.
+  const dir = mkdtempSync(join(tmpdir(), 'corral-log-reopen-'));
+  const file = join(dir, 'corral.log');
+  const log = createLogger({ CORRAL_LOG_FILE: file, CORRAL_LOG_LEVEL: 'info' }, { role: 'master' });
+  const stderr = process.stderr.write;
+  const close = fs.close;
+  const warnings: string[] = [];
+  const onWarning = (w: Error) => void warnings.push(`${w.name}: ${w.message}`);
+  process.on('warning', onWarning);
+  try {
+    await log.opened(5000);
+    const oldFd = log.fd();
+    assert.equal(typeof oldFd, 'number');
+    renameSync(file, `${file}.1`);
+    mkdirSync(file);
+    process.stderr.write = (() => true) as typeof process.stderr.write;
+    for (let i = 0; i < 12; i++) assert.equal(await log.reopen(), false);
+    process.stderr.write = stderr;
+    rmdirSync(file);
+    const closed: number[] = [];
+    fs.close = ((fd: number, ...rest: unknown[]) => {
+      closed.push(fd);
+      return (close as (...a: unknown[]) => void)(fd, ...rest);
+    }) as typeof fs.close;
+    assert.equal(await log.reopen(), true);
+    fs.close = close;
+    await new Promise((resolve) => setImmediate(resolve));
+    assert.deepEqual(closed.filter((fd) => fd === oldFd), [oldFd], 'the old file closed once');
+    assert.deepEqual(warnings.filter((w) => w.startsWith('MaxListenersExceededWarning')), []);
+  } finally {
+    fs.close = close;
+    process.stderr.write = stderr;
+    process.off('warning', onWarning);
     log.flush();
     rmSync(dir, { recursive: true, force: true });
   }
