@@ -20,6 +20,7 @@
 
 import { existsSync, readdirSync, readFileSync, rmdirSync, mkdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
+import { isAlive } from '../../src/master/pidfile.js';
 
 /** The v1 controllers whose limits the system test needs applied inside the container. */
 export const LIMIT_CONTROLLERS = ['pids', 'memory'] as const;
@@ -70,15 +71,6 @@ export interface RunCgroups {
   remove(): void;
 }
 
-function pidAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 /** rmdir of a cgroup and its descendants, deepest first; a cgroup that still holds a process stays. */
 function removeTree(dir: string): void {
   if (!existsSync(dir)) return;
@@ -125,7 +117,7 @@ export function makeRunCgroups(): RunCgroups | { readonly unavailable: string } 
       // Left by runs killed before they removed theirs.
       for (const name of existsSync(base) ? readdirSync(base) : []) {
         const m = new RegExp(`^${PREFIX}(\\d+)$`).exec(name);
-        if (m && (Number(m[1]) === process.pid || !pidAlive(Number(m[1])))) removeTree(join(base, name));
+        if (m && (Number(m[1]) === process.pid || !isAlive(Number(m[1])))) removeTree(join(base, name));
       }
       const dir = join(base, `${PREFIX}${process.pid}`);
       mkdirSync(dir);

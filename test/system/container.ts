@@ -14,6 +14,7 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, w
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { makeRunCgroups } from './cgroups.js';
+import { isAlive } from '../../src/master/pidfile.js';
 
 export const DEBIAN_SUITE = 'bookworm';
 /** Where the built root is kept between runs (git-ignored). */
@@ -97,15 +98,6 @@ export function aptMirror(): string {
   return candidates.find((u) => /^https?:\/\//.test(u) && !/security/.test(u)) ?? 'http://deb.debian.org/debian';
 }
 
-function pidAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 export interface RootInfo {
   readonly dir: string;
   /** True when this call ran debootstrap (false: reused the cache). */
@@ -128,7 +120,7 @@ export async function ensureRoot(cacheDir: string, timeoutMs: number): Promise<R
   // Leftovers of runs that were killed mid-build.
   for (const name of readdirSync(cacheDir)) {
     const m = /^systemd-root\.(?:tmp|old)-(\d+)-/.exec(name);
-    if (m && !pidAlive(Number(m[1]))) rmSync(join(cacheDir, name), { recursive: true, force: true });
+    if (m && !isAlive(Number(m[1]))) rmSync(join(cacheDir, name), { recursive: true, force: true });
   }
   const tmp = join(cacheDir, `systemd-root.tmp-${process.pid}-${Date.now()}`);
   const mirror = aptMirror();
