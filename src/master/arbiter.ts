@@ -319,7 +319,10 @@ export class Arbiter {
       const unasked = e.record.stopReason === undefined && e.record.state !== 'killing';
       // Killed silent before it was ready: a node that could not create a thread hangs so.
       const hungAtBoot = e.record.readyAt === undefined && e.record.bootError?.code === 'CORRAL_ERR_WORKER_TIMEOUT';
-      const cause = this.deathCauses.exited(e.signal, e.code, unasked, tasksNeeded(this.settings.CORRAL_WORKERS, this.settings.CORRAL_EXPORT_THREADS), { id: e.record.id, hungAtBoot });
+      const counted = this.deathCauses.exited(e.signal, e.code, unasked, tasksNeeded(this.settings.CORRAL_WORKERS, this.settings.CORRAL_EXPORT_THREADS), { id: e.record.id, hungAtBoot });
+      // A fork refused for descriptors or memory (EMFILE, ENOMEM) is not the task limit, whatever
+      // the pids counters did since the last exit (an export thread refused an hour ago).
+      const cause = e.forkError && (e.forkError as NodeJS.ErrnoException).code !== 'EAGAIN' ? undefined : counted;
       accountExit(e, this.now(), { crashes: this.crashes, keeperCrashes: this.keeperCrashes, log: this.log, stopping: this.phase === 'stopping', ...(this.gens.reload ? { reloadingTo: this.gens.current } : {}), ...(cause ? { cause } : {}) });
       // A serving keeper that died, or that the master killed as stuck (CORRAL_TIMEOUT): either way a
       // new one follows that the workers should wait for (a write meanwhile was answered 503).
@@ -383,7 +386,7 @@ export class Arbiter {
       const { n, failing } = forksDue({ missing, bootFailures: this.crashes.bootFailures, quickCrashes: this.crashes.quickCrashes, anyBooting });
       // Within a time budget (fork-pace.ts): the rest are forked at the next tick, once the loop
       // has answered what came meanwhile.
-      const forked = this.forkPace.run(n, this.gens.current, failing, () => this.crashes.newForkBatch(), () => this.spawn('worker'));
+      const forked = this.forkPace.run(n, this.gens.current, failing || this.crashes.forkBatchSpent, () => this.crashes.newForkBatch(), () => this.spawn('worker'));
       if (forked < n) this.requestTick();
       if (n > 0 && failing) {
         this.log.info({ event: 'worker.respawn', failures: this.crashes.bootFailures, crash_loop: this.crashes.quickCrashes }, 'respawning after backoff');
@@ -554,6 +557,9 @@ export class Arbiter {
     };
     const now = this.now();
     let record: ChildRecord | undefined;
+    // The pids counters before the fork: a child refused its threads as it starts (before spawn()
+    // returns, on a loaded host) must find the refusal after this reading.
+    this.deathCauses.forked(id);
     const spawned = this.o.spawner.spawn(identity, this.target.loaded.childEnv, {
       onMessage: (msg) => {
         // A message read after its child was reaped is not acted on: a late 'ready' would reset
@@ -579,7 +585,6 @@ export class Arbiter {
     });
     this.children.set(id, record);
     this.killer.track(id, spawned.stackProbe);
-    this.deathCauses.forked(id);
     if (role === 'keeper') this.keeperRestart.forked(this.code());
     // A boot attempt begins: the reload has its boot timeout, then the drain.
     this.reloadStep(attemptBoundMs(this.settings));

@@ -26,7 +26,10 @@ export class CrashLedger {
   private failedBootsEver = 0;
   /** Every failed boot since the last ready worker (or the start) was lasting (worker/boot-lasting.ts). */
   private allLasting = true;
-  /** Workers are forked in numbered batches (one per tick that forks): see bootFailed(). */
+  /**
+   * Workers are forked in numbered batches (one per round of forks: a start's or reload's workers
+   * forked over several ticks are one, fork-pace.ts): see bootFailed().
+   */
   private batch = 0;
   /** The batch of the last boot failure counted: others of that batch are the same attempt. */
   private lastFailedBatch = 0;
@@ -71,9 +74,18 @@ export class CrashLedger {
     return this.batch;
   }
 
-  /** Starts the next fork batch (a tick that forks). */
+  /** Starts the next fork batch (a round of forks). */
   newForkBatch(): void {
     this.batch++;
+  }
+
+  /**
+   * A boot failure or a crash step was counted against the current batch: workers forked into it
+   * now would share that count (bootFailed, crashed), their failures uncounted and their backoff
+   * skipped. A paced round of forks that meets this begins a batch of its own.
+   */
+  get forkBatchSpent(): boolean {
+    return this.batch > 0 && (this.lastFailedBatch === this.batch || this.crashStep?.lastBatch === this.batch);
   }
 
   /** A worker reported ready: boots work again. */

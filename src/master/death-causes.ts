@@ -186,7 +186,9 @@ export function causeWords(c: DeathCause): string {
   const need = c.need !== undefined && (c.level.max === undefined || c.need > c.level.max) ? String(c.need) : raised !== undefined ? String(raised) : `<more than${max}>`;
   return (
     (c.hungAtBoot
-      ? `the process and thread limit was reached: the cgroup's pids.max${max} (${c.level.path}) refused a fork or a thread since it was forked (its pids.events max count rose), and node hangs as it boots, or aborts, when it cannot create a thread. `
+      ? // Any refusal in the cgroup since its fork counts (another worker's, an export thread's):
+        // the limit is the likely cause, and an app that blocks at import stays the other one.
+        `most likely the process and thread limit: the cgroup's pids.max${max} (${c.level.path}) refused a fork or a thread since it was forked (its pids.events max count rose), and node hangs as it boots, or aborts, when it cannot create a thread (else the app blocks the event loop at import or in createApp). `
       : `the process and thread limit was reached: the cgroup's pids.max${max} (${c.level.path}) refused a fork or a thread (its pids.events max count rose), and node aborts when it cannot create a thread. `) +
     `Raise ${limitSetter(c.level.path, 'TasksMax', need)}, or lower CORRAL_WORKERS (task_limit.low at start says what fits)`
   );

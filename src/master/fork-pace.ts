@@ -10,6 +10,9 @@
 // The workers forked over those ticks are one fork batch (crash-ledger.ts): they fail together
 // for one reason, and one counted boot failure stands for all of them. Split into batches, a
 // start of 128 workers that cannot boot would spend CORRAL_BOOT_ATTEMPTS at once.
+// Once a failure or a crash was counted against the batch, the rest begin a batch of their own
+// (the arbiter passes `failing` then): forked into a spent batch, their failures would share its
+// count, uncounted and with no backoff, for as long as the budget kept cutting the round short.
 
 /** Longest a tick goes on forking (it forks one at least): the master answers within about this. */
 export const FORK_BUDGET_MS = 100;

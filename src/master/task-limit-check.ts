@@ -14,8 +14,8 @@ type TaskSettings = Pick<Settings, 'CORRAL_WORKERS' | 'CORRAL_EXPORT_THREADS'>;
 export interface TaskLimitShortfall {
   readonly limit: TaskLimit;
   readonly need: number;
-  /** The most workers the limit leaves room for, reloads included (at least 1). */
-  readonly fittingWorkers: number;
+  /** The most workers the limit leaves room for, reloads included; undefined when not even one fits. */
+  readonly fittingWorkers: number | undefined;
 }
 
 /** Undefined when the limit is unknown or high enough. */
@@ -24,8 +24,9 @@ export function taskLimitShortfall(s: TaskSettings, limit: TaskLimit | undefined
   const need = tasksNeeded(s.CORRAL_WORKERS, s.CORRAL_EXPORT_THREADS);
   if (limit.max >= need) return undefined;
   const perWorker = 2 * TASKS_PER_PROCESS + 2 * s.CORRAL_EXPORT_THREADS;
-  const fittingWorkers = Math.max(1, Math.floor((limit.max - PROCESSES_BESIDE_WORKERS * TASKS_PER_PROCESS) / perWorker));
-  return { limit, need, fittingWorkers };
+  const fitting = Math.floor((limit.max - PROCESSES_BESIDE_WORKERS * TASKS_PER_PROCESS) / perWorker);
+  // One worker that does not fit either is no fix to offer: only the limit's raise is.
+  return { limit, need, fittingWorkers: fitting >= 1 ? fitting : undefined };
 }
 
 export function taskLimitMessage(f: TaskLimitShortfall, s: TaskSettings): string {
@@ -43,7 +44,7 @@ export function taskLimitMessage(f: TaskLimitShortfall, s: TaskSettings): string
   return (
     `the process and thread limit, ${what}, is below the ${f.need} tasks corral may need: ${s.CORRAL_WORKERS} workers, the keeper and the master at about ${TASKS_PER_PROCESS} threads each, ` +
     `twice the workers during a reload (the new generation boots while the old one serves) with the reload's own command (corral reload --wait, the unit's ExecReload=, in corral's cgroup), and ${s.CORRAL_EXPORT_THREADS} export thread(s) per worker. ` +
-    `A fork past it fails (CORRAL_ERR_FORK), and a thread past it aborts or hangs a process as it boots. Fix: ${fix}, or lower CORRAL_WORKERS to ${f.fittingWorkers}`
+    `A fork past it fails (CORRAL_ERR_FORK), and a thread past it aborts or hangs a process as it boots. Fix: ${fix}${f.fittingWorkers !== undefined ? `, or lower CORRAL_WORKERS to ${f.fittingWorkers}` : ` (not even 1 worker fits under ${f.limit.max}, reloads included: only the limit's raise helps)`}`
   );
 }
 
@@ -52,7 +53,7 @@ export function warnTaskLimit(logger: Logger, s: TaskSettings, limit: TaskLimit 
   const f = taskLimitShortfall(s, limit);
   if (!f) return undefined;
   logger.warn(
-    { event: 'task_limit.low', code: 'CORRAL_ERR_TASK_LIMIT', task_limit: f.limit.max, source: f.limit.source, task_limit_cgroup: f.limit.cgroup ?? null, tasks_current: f.limit.current ?? null, tasks_need: f.need, fix: { CORRAL_WORKERS: f.fittingWorkers, limit: f.need } },
+    { event: 'task_limit.low', code: 'CORRAL_ERR_TASK_LIMIT', task_limit: f.limit.max, source: f.limit.source, task_limit_cgroup: f.limit.cgroup ?? null, tasks_current: f.limit.current ?? null, tasks_need: f.need, fix: { ...(f.fittingWorkers !== undefined ? { CORRAL_WORKERS: f.fittingWorkers } : {}), limit: f.need } },
     taskLimitMessage(f, s),
   );
   return f;

@@ -763,6 +763,36 @@ test('many workers are forked over several ticks, each within the fork budget, t
   }
 });
 
+test('a paced round of forks that met a failure forks the rest as a batch of their own: their failures are counted and backed off, not hidden in the spent batch', async () => {
+  let t: Awaited<ReturnType<typeof setup>> | undefined = undefined;
+  t = await setup({ CORRAL_WORKERS: '16', CORRAL_BOOT_ATTEMPTS: '5' }, false, { forkClock: () => 30 * (t?.children.length ?? 0) });
+  const failBoot = (c: FakeChild) => {
+    c.say({ type: 'boot-failed', code: 'CORRAL_ERR_APP_LOAD', message: 'database unreachable' });
+    c.exit(4);
+  };
+  try {
+    t.arbiter.tick();
+    assert.equal(t.children.length, 4, 'the first chunk');
+    // One of the first chunk fails (counted, a backoff begins); another is then ready (the count
+    // resets), so the rest are not forked one at a time as after failures.
+    failBoot(t.children[0]!);
+    t.arbiter.tick();
+    assert.equal(t.children.length, 4, 'nothing forked during the backoff');
+    ready(t.children[1]!);
+    t.advance(1000);
+    t.arbiter.tick();
+    const second = t.children.slice(4);
+    assert.equal(second.length, 4, 'the next chunk, once the backoff passed');
+    second.forEach(failBoot);
+    t.arbiter.tick();
+    const failures = t.log.lines().filter((l) => l.event === 'worker.boot_failed').map((l) => l.failures);
+    assert.deepEqual(failures, [1, 1, 1, 1, 1], 'the later chunk failing is counted, once for the chunk');
+    assert.equal(t.children.length, 8, 'and backed off: nothing forked again at once');
+  } finally {
+    t.log.close();
+  }
+});
+
 test("a message read after its child was reaped is ignored: a late 'ready' does not reset the boot failures", async () => {
   const t = await setup({ CORRAL_WORKERS: '1', CORRAL_BOOT_ATTEMPTS: '2' });
   try {
@@ -2358,6 +2388,23 @@ test("a reload whose worker's fork is refused at a cgroup's pids.max names that 
     const rolledBack = t.log.lines().find((l) => l.event === 'reload.failed');
     assert.equal(rolledBack?.code, 'CORRAL_ERR_FORK');
     assert.match(String(rolledBack?.msg), /pids\.max 40/);
+  } finally {
+    t.log.close();
+  }
+});
+
+test("a fork refused for descriptors (EMFILE) is not put to the pids limit, though the cgroup's refusals rose since the last exit", async () => {
+  let refused = 0;
+  const causes = new DeathCauses(() => 0, { memory: () => undefined, pids: () => ({ levels: [{ path: '/system.slice/corral.service', max: 400, refused }] }) });
+  const t = await setup({ CORRAL_WORKERS: '1' }, false, { deathCauses: causes });
+  try {
+    t.arbiter.tick();
+    refused = 3;
+    t.children[0]!.exit(null, null, Object.assign(new Error('spawn EMFILE'), { code: 'EMFILE' }));
+    t.arbiter.tick();
+    const failed = t.log.lines().find((l) => l.event === 'worker.boot_failed');
+    assert.match(String((failed?.boot_error as { message: string }).message), /^could not fork a worker process: spawn EMFILE: the master is out of file descriptors/);
+    assert.equal(failed?.task_limit_reached, undefined);
   } finally {
     t.log.close();
   }

@@ -49,6 +49,23 @@ test("takes the smallest pids.max of the cgroup and its parents (a slice's, a po
   }
 });
 
+test('offers no worker count when not even one worker fits: only the raise of the limit', async () => {
+  const s = { CORRAL_WORKERS: 2, CORRAL_EXPORT_THREADS: 1 };
+  // One worker with a reload: (2 + 3) x 12 + 2 = 62 tasks, over 60.
+  const short = taskLimitShortfall(s, { max: 60, source: 'pids.max', current: 40, cgroup: '/system.slice/corral.service' });
+  assert.equal(short?.fittingWorkers, undefined);
+  const log = await captureLogger('worker');
+  try {
+    warnTaskLimit(log.logger, s, { max: 60, source: 'pids.max', current: 40, cgroup: '/system.slice/corral.service' });
+    const line = log.lines().find((l) => l.event === 'task_limit.low');
+    assert.deepEqual(line?.fix, { limit: 88 });
+    assert.match(String(line?.msg), /Fix: raise TasksMax= of corral\.service: systemctl set-property corral\.service TasksMax=88 .*\(not even 1 worker fits under 60, reloads included: only the limit's raise helps\)$/);
+    assert.doesNotMatch(String(line?.msg), /lower CORRAL_WORKERS/);
+  } finally {
+    log.close();
+  }
+});
+
 test('says a limit below what corral may need, with what to set: the limit, or the workers it leaves room for', async () => {
   // 16 workers with 1 export thread: (32 + 3) x 12 + 32 = 452 tasks: the master, the keeper, and
   // during a reload both generations and the reload's command (the unit's ExecReload=).
@@ -60,7 +77,7 @@ test('says a limit below what corral may need, with what to set: the limit, or t
   assert.equal(short?.need, 452);
   // (300 - 36) / 26 workers: 10.
   assert.equal(short?.fittingWorkers, 10);
-  assert.ok(short && tasksNeeded(short.fittingWorkers, 1) <= 300 && tasksNeeded(short.fittingWorkers + 1, 1) > 300);
+  assert.ok(short?.fittingWorkers !== undefined && tasksNeeded(short.fittingWorkers, 1) <= 300 && tasksNeeded(short.fittingWorkers + 1, 1) > 300);
   const log = await captureLogger('worker');
   try {
     warnTaskLimit(log.logger, s, { max: 300, source: 'pids.max', current: 40 });
