@@ -89,6 +89,19 @@ function removeTree(dir: string): void {
   }
 }
 
+/** Whether a process is in the cgroup at `dir` or one below it. */
+function holdsProcess(dir: string): boolean {
+  try {
+    if (readFileSync(join(dir, 'cgroup.procs'), 'utf8').trim() !== '') return true;
+    return readdirSync(dir, { withFileTypes: true }).some((e) => e.isDirectory() && holdsProcess(join(dir, e.name)));
+  } catch {
+    return false;
+  }
+}
+
+/** How long remove() waits for the container's last processes to leave its cgroups (a SIGKILLed nspawn's). */
+const REMOVE_WAIT_MS = 5000;
+
 const PREFIX = 'corral-nspawn-';
 
 /**
@@ -109,7 +122,14 @@ export function makeRunCgroups(): RunCgroups | { readonly unavailable: string } 
   const remove = () => {
     if (removed) return;
     removed = true;
-    for (const d of dirs) removeTree(d);
+    // nspawn has exited; after a SIGKILL of it the container's processes may take a moment more
+    // to die, and a cgroup is removed only once empty.
+    const until = Date.now() + REMOVE_WAIT_MS;
+    for (;;) {
+      for (const d of dirs) removeTree(d);
+      if (!dirs.some((d) => existsSync(d)) || Date.now() >= until) return;
+      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 100);
+    }
   };
   try {
     for (const h of used) {
@@ -117,7 +137,9 @@ export function makeRunCgroups(): RunCgroups | { readonly unavailable: string } 
       // Left by runs killed before they removed theirs.
       for (const name of existsSync(base) ? readdirSync(base) : []) {
         const m = new RegExp(`^${PREFIX}(\\d+)$`).exec(name);
-        if (m && (Number(m[1]) === process.pid || !isAlive(Number(m[1])))) removeTree(join(base, name));
+        // Another run's while its process lives (its container may not have entered them yet),
+        // and a killed run's while its container outlives it (a process in them): left alone.
+        if (m && (Number(m[1]) === process.pid || (!isAlive(Number(m[1])) && !holdsProcess(join(base, name))))) removeTree(join(base, name));
       }
       const dir = join(base, `${PREFIX}${process.pid}`);
       mkdirSync(dir);

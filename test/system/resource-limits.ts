@@ -57,7 +57,9 @@ export function registerResourceLimitTests(u: () => UnitUnderTest): void {
     if (skip) return t.skip(skip);
     const before = u().settings();
     if (limit !== undefined) c.writeFile(DROP_IN, `[Service]\n${limit}\n`);
-    await c.sh('systemctl daemon-reload && { systemctl reset-failed corral || true; }');
+    // Stopped first: a corral a test before left running would make `systemctl start` a no-op,
+    // under the old limits, with no task_limit.low of this start's master to find.
+    await c.sh('systemctl stop corral; systemctl daemon-reload && { systemctl reset-failed corral || true; }');
     await u().setSettings({ ...u().installed(), ...extra });
     try {
       const since = (await c.sh('date +%s')).trim();
@@ -172,7 +174,11 @@ export function registerResourceLimitTests(u: () => UnitUnderTest): void {
       // Room for a few MiB more than the first generation: the second one's workers (about 15
       // MiB of their own each) cross it. At rest the master is the largest process (about 70 MiB
       // against a worker's 58): by size alone the kernel picked it, and the whole service went.
-      const limit = Number(await cgroupFile('memory', 'memory.usage_in_bytes')) + 24 * 2 ** 20;
+      // Counted without the page cache of files, which the kernel reclaims at the limit rather
+      // than kill: with much of it charged, a limit over the whole usage let the new generation fit.
+      const stat = Object.fromEntries((await cgroupFile('memory', 'memory.stat')).split('\n').map((l) => l.split(' ')).map(([k, v]) => [k, Number(v)]));
+      const held = Number(await cgroupFile('memory', 'memory.usage_in_bytes')) - (stat.total_active_file ?? 0) - (stat.total_inactive_file ?? 0);
+      const limit = held + 24 * 2 ** 20;
       await c.sh(`systemctl set-property --runtime corral MemoryMax=${limit}`);
       assert.equal(Number(await cgroupFile('memory', 'memory.limit_in_bytes')), limit, 'systemd applied MemoryMax= to the unit\'s own memory cgroup');
       const mainPid = await show('MainPID');
