@@ -21,6 +21,12 @@ export interface TaskLimit {
    * `/system.slice/corral.service`, or a slice above it), when known.
    */
   readonly cgroup?: string;
+  /**
+   * When that cgroup is a slice above corral's own: the tasks of its other processes (the slice's
+   * pids.current less corral's cgroup's), counted against the same limit. Every unit of
+   * system.slice counts against a TasksMax= set on it, so corral's room there is the rest.
+   */
+  readonly others?: number;
 }
 
 /** The cgroup v2 (`0::/path`) or v1 pids controller (`N:pids:/path`) path of /proc/self/cgroup. */
@@ -67,17 +73,25 @@ export function readTaskLimit(o: TaskLimitSources = {}): TaskLimit | undefined {
   const cgroupText = read(`${proc}/self/cgroup`) ?? '';
   // Where the pids hierarchy is mounted: the paths of its cgroups are relative to it.
   const mount = /^\d+:pids:/m.test(cgroupText) ? `${cgroupRoot}/pids` : cgroupRoot;
+  const counted = (dir: string): number | undefined => {
+    const text = read(`${dir}/pids.current`)?.trim();
+    return text !== undefined && /^\d+$/.test(text) ? Number(text) : undefined;
+  };
+  const leaf = pidsCgroupDir(cgroupText, cgroupRoot);
+  const own = leaf === undefined ? undefined : counted(leaf);
   // The leaf's and every parent's: a limit on a slice (a user's, a pod's) holds the leaf too.
-  for (let dir = pidsCgroupDir(cgroupText, cgroupRoot); dir !== undefined && dir.startsWith(cgroupRoot); dir = parentOf(dir, cgroupRoot)) {
+  for (let dir = leaf; dir !== undefined && dir.startsWith(cgroupRoot); dir = parentOf(dir, cgroupRoot)) {
     const max = read(`${dir}/pids.max`)?.trim();
     if (max === undefined || !/^\d+$/.test(max)) continue;
-    const current = read(`${dir}/pids.current`)?.trim();
+    const current = counted(dir);
     const cgroup = dir.startsWith(mount) ? dir.slice(mount.length).replace(/\/$/, '') || '/' : undefined;
-    found.push({ max: Number(max), source: 'pids.max', current: current !== undefined && /^\d+$/.test(current) ? Number(current) : undefined, ...(cgroup !== undefined ? { cgroup } : {}) });
+    const others = dir !== leaf && current !== undefined && own !== undefined ? Math.max(0, current - own) : undefined;
+    found.push({ max: Number(max), source: 'pids.max', current, ...(cgroup !== undefined ? { cgroup } : {}), ...(others !== undefined && others > 0 ? { others } : {}) });
   }
   const nproc = isRoot ? undefined : parseNprocLimit(read(`${proc}/self/limits`) ?? '');
   if (nproc !== undefined) found.push({ max: nproc, source: 'RLIMIT_NPROC', current: undefined });
-  return found.sort((a, b) => a.max - b.max)[0];
+  // The one that leaves corral the least room binds.
+  return found.sort((a, b) => a.max - (a.others ?? 0) - (b.max - (b.others ?? 0)))[0];
 }
 
 /**

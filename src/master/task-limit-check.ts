@@ -14,6 +14,8 @@ type TaskSettings = Pick<Settings, 'CORRAL_WORKERS' | 'CORRAL_EXPORT_THREADS'>;
 export interface TaskLimitShortfall {
   readonly limit: TaskLimit;
   readonly need: number;
+  /** The limit to set: corral's need, and the tasks of the other processes a slice's limit counts. */
+  readonly setTo: number;
   /** The most workers the limit leaves room for, reloads included; undefined when not even one fits. */
   readonly fittingWorkers: number | undefined;
 }
@@ -22,11 +24,13 @@ export interface TaskLimitShortfall {
 export function taskLimitShortfall(s: TaskSettings, limit: TaskLimit | undefined): TaskLimitShortfall | undefined {
   if (!limit) return undefined;
   const need = tasksNeeded(s.CORRAL_WORKERS, s.CORRAL_EXPORT_THREADS);
-  if (limit.max >= need) return undefined;
+  const others = limit.others ?? 0;
+  const room = limit.max - others;
+  if (room >= need) return undefined;
   const perWorker = 2 * TASKS_PER_PROCESS + 2 * s.CORRAL_EXPORT_THREADS;
-  const fitting = Math.floor((limit.max - PROCESSES_BESIDE_WORKERS * TASKS_PER_PROCESS) / perWorker);
+  const fitting = Math.floor((room - PROCESSES_BESIDE_WORKERS * TASKS_PER_PROCESS) / perWorker);
   // One worker that does not fit either is no fix to offer: only the limit's raise is.
-  return { limit, need, fittingWorkers: fitting >= 1 ? fitting : undefined };
+  return { limit, need, setTo: need + others, fittingWorkers: fitting >= 1 ? fitting : undefined };
 }
 
 export function taskLimitMessage(f: TaskLimitShortfall, s: TaskSettings): string {
@@ -39,12 +43,13 @@ export function taskLimitMessage(f: TaskLimitShortfall, s: TaskSettings): string
     f.limit.source !== 'pids.max'
       ? `ulimit -u ${f.need} in the shell that starts corral (LimitNPROC=${f.need} in a unit)`
       : cgroup !== undefined
-        ? `raise ${limitSetter(cgroup, 'TasksMax', String(f.need))}`
+        ? `raise ${limitSetter(cgroup, 'TasksMax', String(f.setTo))}`
         : `TasksMax=${f.need} in corral's unit (systemctl edit corral), or --pids-limit ${f.need} for its container`;
+  const others = f.limit.others !== undefined ? ` beside the ${f.limit.others} tasks of other processes in ${cgroup ?? 'that cgroup'} counted against it now` : '';
   return (
-    `the process and thread limit, ${what}, is below the ${f.need} tasks corral may need: ${s.CORRAL_WORKERS} workers, the keeper and the master at about ${TASKS_PER_PROCESS} threads each, ` +
+    `the process and thread limit, ${what}, is below the ${f.need} tasks corral may need${others}: ${s.CORRAL_WORKERS} workers, the keeper and the master at about ${TASKS_PER_PROCESS} threads each, ` +
     `twice the workers during a reload (the new generation boots while the old one serves) with the reload's own command (corral reload --wait, the unit's ExecReload=, in corral's cgroup), and ${s.CORRAL_EXPORT_THREADS} export thread(s) per worker. ` +
-    `A fork past it fails (CORRAL_ERR_FORK), and a thread past it aborts or hangs a process as it boots. Fix: ${fix}${f.fittingWorkers !== undefined ? `, or lower CORRAL_WORKERS to ${f.fittingWorkers}` : ` (not even 1 worker fits under ${f.limit.max}, reloads included: only the limit's raise helps)`}`
+    `A fork past it fails (CORRAL_ERR_FORK), and a thread past it aborts or hangs a process as it boots. Fix: ${fix}${f.fittingWorkers !== undefined ? `, or lower CORRAL_WORKERS to ${f.fittingWorkers}` : ` (not even 1 worker fits under ${f.limit.max}${f.limit.others !== undefined ? ` less the others' ${f.limit.others}` : ''}, reloads included: only the limit's raise helps)`}`
   );
 }
 
@@ -53,7 +58,7 @@ export function warnTaskLimit(logger: Logger, s: TaskSettings, limit: TaskLimit 
   const f = taskLimitShortfall(s, limit);
   if (!f) return undefined;
   logger.warn(
-    { event: 'task_limit.low', code: 'CORRAL_ERR_TASK_LIMIT', task_limit: f.limit.max, source: f.limit.source, task_limit_cgroup: f.limit.cgroup ?? null, tasks_current: f.limit.current ?? null, tasks_need: f.need, fix: { ...(f.fittingWorkers !== undefined ? { CORRAL_WORKERS: f.fittingWorkers } : {}), limit: f.need } },
+    { event: 'task_limit.low', code: 'CORRAL_ERR_TASK_LIMIT', task_limit: f.limit.max, source: f.limit.source, task_limit_cgroup: f.limit.cgroup ?? null, tasks_current: f.limit.current ?? null, tasks_need: f.need, fix: { ...(f.fittingWorkers !== undefined ? { CORRAL_WORKERS: f.fittingWorkers } : {}), limit: f.setTo }, ...(f.limit.others !== undefined ? { tasks_others: f.limit.others } : {}) },
     taskLimitMessage(f, s),
   );
   return f;

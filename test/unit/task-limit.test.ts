@@ -89,12 +89,12 @@ test('says a limit below what corral may need, with what to set: the limit, or t
   } finally {
     log.close();
   }
-  assert.match(taskLimitMessage({ limit: { max: 100, source: 'RLIMIT_NPROC', current: undefined }, need: 440, fittingWorkers: 2 }, s), /RLIMIT_NPROC 100 \(ulimit -u\).*ulimit -u 440/);
+  assert.match(taskLimitMessage({ limit: { max: 100, source: 'RLIMIT_NPROC', current: undefined }, need: 440, setTo: 440, fittingWorkers: 2 }, s), /RLIMIT_NPROC 100 \(ulimit -u\).*ulimit -u 440/);
 });
 
 test("names the setting of the cgroup whose pids.max binds: the unit's TasksMax= with systemctl set-property, a slice's, or a container's", async () => {
   const s = { CORRAL_WORKERS: 2, CORRAL_EXPORT_THREADS: 1 };
-  const at = (cgroup: string) => taskLimitMessage({ limit: { max: 60, source: 'pids.max', current: 47, cgroup }, need: 88, fittingWorkers: 1 }, s);
+  const at = (cgroup: string) => taskLimitMessage({ limit: { max: 60, source: 'pids.max', current: 47, cgroup }, need: 88, setTo: 88, fittingWorkers: 1 }, s);
   assert.match(at('/system.slice/corral.service'), /the cgroup's pids\.max 60 \(\/system\.slice\/corral\.service\).*Fix: raise TasksMax= of corral\.service: systemctl set-property corral\.service TasksMax=88 \(or TasksMax= in the unit file: systemctl edit corral\), or lower CORRAL_WORKERS to 1$/);
   // A slice's limit holds corral whatever its own unit says: raising the unit's would not do.
   assert.match(at('/system.slice'), /Fix: raise TasksMax= of system\.slice: systemctl set-property system\.slice TasksMax=88/);
@@ -105,5 +105,42 @@ test("names the setting of the cgroup whose pids.max binds: the unit's TasksMax=
     assert.equal(log.lines().find((l) => l.event === 'task_limit.low')?.task_limit_cgroup, '/system.slice/corral.service');
   } finally {
     log.close();
+  }
+});
+
+test("a slice's limit counts its other units' tasks too: corral's room is what they leave, and the limit to set is its need beside them", async () => {
+  const tree = mkdtempSync(join(tmpdir(), 'corral-task-limit-slice-'));
+  try {
+    const proc = join(tree, 'proc');
+    const cgroup = join(tree, 'cgroup');
+    mkdirSync(join(proc, 'self'), { recursive: true });
+    mkdirSync(join(cgroup, 'system.slice', 'corral.service'), { recursive: true });
+    writeFileSync(join(proc, 'self', 'cgroup'), '0::/system.slice/corral.service\n');
+    writeFileSync(join(cgroup, 'system.slice', 'corral.service', 'pids.max'), 'max\n');
+    writeFileSync(join(cgroup, 'system.slice', 'corral.service', 'pids.current'), '12\n');
+    writeFileSync(join(cgroup, 'system.slice', 'pids.max'), '500\n');
+    // 312 tasks in the slice: corral's 12 and 300 of other units.
+    writeFileSync(join(cgroup, 'system.slice', 'pids.current'), '312\n');
+    const limit = readTaskLimit({ isRoot: true, proc, cgroupRoot: cgroup });
+    assert.deepEqual(limit, { max: 500, source: 'pids.max', current: 312, cgroup: '/system.slice', others: 300 });
+    // 16 workers need 452: under the slice's 500 alone, but not in the 200 the others leave.
+    const s = { CORRAL_WORKERS: 16, CORRAL_EXPORT_THREADS: 1 };
+    const short = taskLimitShortfall(s, limit);
+    assert.ok(short, 'short of room beside the slice\'s other units');
+    assert.equal(short.setTo, 752);
+    // (200 - 36) / 26 workers: 6.
+    assert.equal(short.fittingWorkers, 6);
+    const log = await captureLogger('worker');
+    try {
+      warnTaskLimit(log.logger, s, limit);
+      const line = log.lines().find((l) => l.event === 'task_limit.low');
+      assert.deepEqual(line?.fix, { CORRAL_WORKERS: 6, limit: 752 });
+      assert.equal(line?.tasks_others, 300);
+      assert.match(String(line?.msg), /is below the 452 tasks corral may need beside the 300 tasks of other processes in \/system\.slice counted against it now: .*Fix: raise TasksMax= of system\.slice: systemctl set-property system\.slice TasksMax=752/);
+    } finally {
+      log.close();
+    }
+  } finally {
+    rmSync(tree, { recursive: true, force: true });
   }
 });
