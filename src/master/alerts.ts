@@ -6,6 +6,7 @@ import type { Logger } from '../log/logger.js';
 import { counted } from '../counted.js';
 import { busyConnections, type Capacity } from './capacity.js';
 import type { HostSample } from './host-monitor.js';
+import { bytesText } from '../bytes-text.js';
 
 /** The seeds' alert levels: 80 % warn, 95 % urgent, 100 % full. */
 export const CAPACITY_LEVELS = [80, 95, 100] as const;
@@ -89,9 +90,4 @@ export function createAlerts(logger: Logger, options: AlertOptions): Alerts {
     },
     active: () => ({ capacity: [...fired].sort((a, b) => a - b), cpu: cpuHigh, ram: ramHigh }),
   };
-}
-
-/** 536870912 -> "512 MiB"; 2 GiB and over in GiB. */
-function bytesText(bytes: number): string {
-  return bytes >= 2 ** 30 ? `${Math.round((bytes / 2 ** 30) * 100) / 100} GiB` : `${Math.round((bytes / 2 ** 20) * 10) / 10} MiB`;
 }

@@ -4,6 +4,7 @@
 // child's exit, asked for or not, never on a timer: a rise read at no exit (a draining worker
 // OOM-killed, a fork refused) stood in the baseline and was put to a death hours later (review).
 
+import { bytesText } from '../bytes-text.js';
 import { limitSetter } from './limit-setter.js';
 import { readMemoryCounters, readPidsCounters, type MemoryCounters, type MemoryLimitLevel, type PidsCounters, type PidsLevel } from './cgroup-events.js';
 
@@ -88,7 +89,7 @@ export class DeathCauses {
     if (child?.hungAtBoot) {
       const level = atFork && this.pids ? risenLevel(atFork, this.pids) : undefined;
       if (!level) return undefined;
-      return tasksNeed !== undefined ? { kind: 'task_limit', level, need: tasksNeed, hungAtBoot: true } : { kind: 'task_limit', level, hungAtBoot: true };
+      return { kind: 'task_limit', level, ...(tasksNeed !== undefined ? { need: tasksNeed } : {}), hungAtBoot: true };
     }
     if (!unasked) return undefined;
     if (signal === 'SIGKILL') return this.takeOomKill(now);
@@ -98,7 +99,7 @@ export class DeathCauses {
     if (signal === null ? code === 0 : !CRASH_SIGNALS.has(signal)) return undefined;
     const r = this.pidsRise;
     if (!r || r.until < now) return undefined;
-    return tasksNeed !== undefined ? { kind: 'task_limit', level: r.level, need: tasksNeed } : { kind: 'task_limit', level: r.level };
+    return { kind: 'task_limit', level: r.level, ...(tasksNeed !== undefined ? { need: tasksNeed } : {}) };
   }
 
   private readMemory(now: number): void {
@@ -146,8 +147,6 @@ function lowestLimit(levels: readonly PidsLevel[]): PidsLevel | undefined {
   return levels.filter((l) => l.max !== undefined).sort((a, b) => (a.max ?? 0) - (b.max ?? 0))[0];
 }
 
-const mib = (bytes: number): string => (bytes >= 2 ** 30 ? `${Math.round((bytes / 2 ** 30) * 100) / 100} GiB` : `${Math.round((bytes / 1048576) * 10) / 10} MiB`);
-
 export interface CauseFields {
   readonly oom_kill: true;
   readonly memory_limit_bytes: number | null;
@@ -169,15 +168,15 @@ export function causeFields(c: DeathCause): Partial<CauseFields> {
 export function causeWords(c: DeathCause): string {
   if (c.kind === 'oom') {
     if (!c.limit) return "killed by the kernel's OOM killer (the oom_kill count of corral's cgroup rose) with no cgroup memory limit of corral's reached: the machine ran out of memory (dmesg names the victim)";
-    const more = mib(c.limit.limitBytes * 1.5).replace(/ /g, '').replace('MiB', 'M').replace('GiB', 'G');
+    const more = bytesText(c.limit.limitBytes * 1.5).replace(/ /g, '').replace('MiB', 'M').replace('GiB', 'G');
     const fix = `Raise ${limitSetter(c.limit.path, 'MemoryMax', more)}, or lower what corral holds (CORRAL_WORKERS, CORRAL_MAX_WORKER_MEMORY_MB)`;
     if (!c.certain) {
       return (
-        `killed by the kernel's OOM killer (the oom_kill count of corral's cgroup rose), most likely at the cgroup's memory limit, ${mib(c.limit.limitBytes)} (${c.limit.path}), which its use has reached ` +
+        `killed by the kernel's OOM killer (the oom_kill count of corral's cgroup rose), most likely at the cgroup's memory limit, ${bytesText(c.limit.limitBytes)} (${c.limit.path}), which its use has reached ` +
         `(cgroup v1 cannot tell that from the machine running out: dmesg's oom-kill line says constraint=CONSTRAINT_MEMCG for the limit, CONSTRAINT_NONE for the machine). ${fix}`
       );
     }
-    return `killed by the kernel's OOM killer: the cgroup's memory limit, ${mib(c.limit.limitBytes)} (${c.limit.path}), was reached (its oom_kill count rose). ${fix}`;
+    return `killed by the kernel's OOM killer: the cgroup's memory limit, ${bytesText(c.limit.limitBytes)} (${c.limit.path}), was reached (its oom_kill count rose). ${fix}`;
   }
   const max = c.level.max === undefined ? '' : ` ${c.level.max}`;
   // What corral needs when that is over the limit in force; else (the 12 tasks a process the

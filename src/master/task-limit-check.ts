@@ -44,7 +44,7 @@ export function taskLimitMessage(f: TaskLimitShortfall, s: TaskSettings): string
       ? `ulimit -u ${f.need} in the shell that starts corral (LimitNPROC=${f.need} in a unit)`
       : cgroup !== undefined
         ? `raise ${limitSetter(cgroup, 'TasksMax', String(f.setTo))}`
-        : `TasksMax=${f.need} in corral's unit (systemctl edit corral), or --pids-limit ${f.need} for its container`;
+        : `TasksMax=${f.setTo} in corral's unit (systemctl edit corral), or --pids-limit ${f.setTo} for its container`;
   const others = f.limit.others !== undefined ? ` beside the ${f.limit.others} tasks of other processes in ${cgroup ?? 'that cgroup'} counted against it now` : '';
   return (
     `the process and thread limit, ${what}, is below the ${f.need} tasks corral may need${others}: ${s.CORRAL_WORKERS} workers, the keeper and the master at about ${TASKS_PER_PROCESS} threads each, ` +
