@@ -19,6 +19,7 @@ import { relayedStderrPriority } from '../log/journal.js';
 import { relayStderr } from './stderr-relay.js';
 import { writeIfOpen } from './closed-output.js';
 import { relayStdout, type RelayedChild, type StdoutSink } from './stdout-relay.js';
+import { preferChildForOomKill } from '../oom-score.js';
 
 export interface SpawnedChild {
   readonly handle: ChildHandle;
@@ -216,6 +217,7 @@ export function createSpawner(o: SpawnerOptions): Spawner {
         };
         const worker = forkOrFailed<Worker>(() => cluster.fork({ ...fullEnv, ...tableEnv }), exited);
         if (!worker) return noChild();
+        preferChildForOomKill(worker.process.pid);
         const channel = attach(worker, exited, o.counters);
         const whenRelayed = afterStdout(worker.process.stdout, o.stdout, relayed(identity, worker.process.pid));
         worker.on('exit', (code, signal) => whenRelayed(() => exited.onExit(code, signal as NodeJS.Signals | null)));

@@ -1,9 +1,12 @@
 // Process entry for a worker: the master forks this file. The group's signals are ignored before
 // the worker's code is imported (src/group-signals.ts says why), hence the dynamic import; a
-// failure to load it is said to the master (src/own-code-load.ts).
+// failure to load it is said to the master (src/own-code-load.ts). The OOM killer's preference is
+// checked before the import too (src/oom-score.ts says why); the worker says a failure once it logs.
 import { ignoreGroupSignals } from '../group-signals.js';
+import { preferForOomKill } from '../oom-score.js';
 import { loadOwnCode } from '../own-code-load.js';
 
 ignoreGroupSignals();
+const oom = preferForOomKill();
 const { runWorker } = await loadOwnCode('worker', () => import('./main.js'));
-void runWorker();
+void runWorker(oom);

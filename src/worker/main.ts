@@ -21,7 +21,7 @@ import { createSharedCounters } from './shared-counters.js';
 import { startHeartbeat } from './heartbeat.js';
 import { createWorkerServer } from './server.js';
 import { createSheetsAccess } from './sheets-access.js';
-import { preferForOomKill } from './oom-score.js';
+import type { OomPreference } from '../oom-score.js';
 import { masterGoneExit, startStackProbe } from '../stack-probe.js';
 import { describeHolder, portHolders } from '../port-holder.js';
 
@@ -30,7 +30,8 @@ const COUNTER_TIMEOUT_MS = 2000;
 /** How long an exit waits for the log file to open, so the lines that say why reach it. */
 const LOG_OPEN_WAIT_MS = 2000;
 
-export async function runWorker(): Promise<void> {
+/** `oom`: the raise of this worker's oom_score_adj, made before its modules were loaded (entry.ts). */
+export async function runWorker(oom: OomPreference): Promise<void> {
   const identity = readIdentity() ?? { role: 'worker' as const, workerId: 0, generation: 0 };
   const channel = childChannel();
   // No master, no worker: an orphan must never keep serving. node:cluster registers its own
@@ -82,7 +83,6 @@ export async function runWorker(): Promise<void> {
     process.exit(exitCodeFor(err));
   }
   const logger = log.logger;
-  const oom = preferForOomKill();
   if (!oom.ok) {
     logger.warn(
       { event: 'worker.oom_score_unset', reason: oom.reason },

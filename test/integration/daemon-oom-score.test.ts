@@ -1,5 +1,5 @@
 // The kernel's OOM killer takes the process with the highest oom_score: each worker raises its
-// own (worker/oom-score.ts) so that, under a memory limit a reload's second generation crosses,
+// own (src/oom-score.ts) so that, under a memory limit a reload's second generation crosses,
 // a worker is killed and replaced rather than the master, and the whole service with it.
 
 import assert from 'node:assert/strict';

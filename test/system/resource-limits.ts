@@ -14,6 +14,7 @@
 // that the kernel kills a worker, not the master.
 
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { test, type TestContext } from 'node:test';
 import { http } from '../helpers/http.js';
 import type { Container } from './container.js';
@@ -39,6 +40,19 @@ const RUNTIME_DROP_INS = '/run/systemd/system.control/corral.service.d';
 function limitsSkipReason(c: Container, controller: 'pids' | 'memory'): string | undefined {
   if (c.writableControllers.includes(controller)) return undefined;
   return `the container's systemd cannot apply the unit's limits: ${c.cgroupsUnavailable ?? `no cgroup v1 ${controller} hierarchy on this host`}`;
+}
+
+/**
+ * The host kernel's log lines of its OOM kills (which process, and the table of candidates with
+ * their oom_score_adj) from line `from` on, for a failure message: the container's journal does
+ * not have them. The line count now when `from` is not given.
+ */
+function kernelOomReport(from?: number): { lines: number; report: string } {
+  const all = (spawnSync('dmesg', { encoding: 'utf8' }).stdout ?? '').split('\n');
+  const lines = all.length;
+  if (from === undefined) return { lines, report: '' };
+  const report = all.slice(from).filter((l) => /oom-kill:|Killed process|oom_score_adj name|\[\s*\d+\]\s+\d+\s+\d+\s/.test(l)).join('\n');
+  return { lines, report: report === '' ? '(no OOM kill in dmesg)' : report };
 }
 
 /** Error lines say this much of themselves: the fields a test failure should show. */
@@ -183,10 +197,11 @@ export function registerResourceLimitTests(u: () => UnitUnderTest): void {
       assert.equal(Number(await cgroupFile('memory', 'memory.limit_in_bytes')), limit, 'systemd applied MemoryMax= to the unit\'s own memory cgroup');
       const mainPid = await show('MainPID');
       const restarts = await show('NRestarts');
+      const kernelLog = kernelOomReport().lines;
       // It ends either way: the old generation killed and the new one serving, or the new one's
       // boots killed and the reload rolled back.
       await c.exec(['systemctl', 'reload', 'corral'], { timeoutMs: 90_000 });
-      assert.equal(await show('MainPID'), mainPid, 'the master was not the one killed');
+      assert.equal(await show('MainPID'), mainPid, `the master was not the one killed; the kernel's OOM kills:\n${kernelOomReport(kernelLog).report}`);
       assert.equal(await show('NRestarts'), restarts);
       const killed = await until('an OOM kill said in the journal', 10_000, async () => {
         const l = await events(since, mainPid, 'worker.exit', 'worker.boot_failed');

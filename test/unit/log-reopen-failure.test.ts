@@ -48,6 +48,9 @@ test("reopen() resolves whether the file at CORRAL_LOG_FILE's path was opened: t
     rmdirSync(file);
     assert.equal(await log.reopen(), true);
     log.logger.info({ event: 'after' }, 'after');
+    // The line's write is in flight on the thread pool (the destination is asynchronous), which
+    // flush() cannot complete: read before it lands, the file did not hold it yet (a loaded run).
+    await log.drained(5000);
     log.flush();
     assert.match(readFileSync(file, 'utf8'), /"event":"after"/);
     assert.doesNotMatch(readFileSync(file, 'utf8'), /"event":"before"/);
