@@ -256,7 +256,11 @@ test('a log disk that fills while corral runs: said once per process however lon
     disk.free();
     await waitFor(() => written().some((l) => l.event === 'log.write_recovered' && l.role === 'master'), 10_000, 'the master writing its held lines by itself');
     // Its lines of the full disk's time are in the file, not lost (the buffer held them).
-    assert.ok(written().some((l) => l.event === 'worker.exit' && Number(l.worker_pid) === victim), "the killed worker's exit line, written once room was back");
+    assert.ok(
+      written().some((l) => l.event === 'worker.exit' && Number(l.worker_pid) === victim),
+      // What the master wrote, for the next reader of a failure here (it failed once, on a loaded box).
+      `the killed worker's exit line (pid ${victim}), written once room was back; the master's lines in the file: ${JSON.stringify(written().filter((l) => l.role === 'master').map((l) => [l.event, l.worker_pid ?? l.pid]).slice(-30))}; the master's stderr: ${c.stderr().slice(-1500)}`,
+    );
   } finally {
     await c.stop();
     disk.unmount();

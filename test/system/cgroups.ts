@@ -151,3 +151,26 @@ export function makeRunCgroups(): RunCgroups | { readonly unavailable: string } 
   }
   return { procsFiles: dirs.map((d) => join(d, 'cgroup.procs')), writableControllers: limitHierarchies.map((h) => h.key), remove };
 }
+
+/**
+ * Of `controllers`, those mounted writable at /sys/fs/cgroup/<controller> in a process's mount
+ * namespace, from its /proc/<pid>/mountinfo: what the container's PID 1 made of its remounts.
+ */
+export function writableIn(mountinfo: string, controllers: readonly string[]): string[] {
+  const rw = new Set<string>();
+  for (const line of mountinfo.split('\n')) {
+    // "1071 1068 0:31 / /sys/fs/cgroup/pids rw,nosuid,nodev,noexec,relatime - cgroup cgroup rw,pids"
+    const [pre] = line.split(' - ');
+    const fields = (pre ?? '').split(' ');
+    const mountPoint = fields[4];
+    const perMount = (fields[5] ?? '').split(',');
+    if (mountPoint?.startsWith('/sys/fs/cgroup/')) {
+      const c = mountPoint.slice('/sys/fs/cgroup/'.length);
+      // The last mount at a point is the one seen there.
+      if (perMount.includes('rw')) rw.add(c);
+      else rw.delete(c);
+    }
+  }
+  return controllers.filter((c) => rw.has(c));
+}
+

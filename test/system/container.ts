@@ -13,7 +13,7 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { makeRunCgroups } from './cgroups.js';
+import { makeRunCgroups, writableIn } from './cgroups.js';
 import { isAlive } from '../../src/master/pidfile.js';
 
 export const DEBIAN_SUITE = 'bookworm';
@@ -152,7 +152,7 @@ export interface Container {
    * applies a unit's limits with: none on a host of cgroup v2 alone (see cgroups.ts).
    */
   readonly writableControllers: readonly string[];
-  /** Why writableControllers is empty. */
+  /** Why writableControllers lacks one of LIMIT_CONTROLLERS (the host's, or what refused its setup). */
   readonly cgroupsUnavailable: string | undefined;
   /** Runs a command inside every namespace of the container, with a clean environment. */
   exec(args: readonly string[], opts?: { timeoutMs?: number; input?: string }): Promise<RunResult>;
@@ -201,10 +201,13 @@ async function until<T>(what: string, timeoutMs: number, probe: () => T | undefi
   }
 }
 
+/** Begins the lines the container's launcher says of its cgroups on the console. */
+const CGROUP_NOTE = 'corral-test:';
+
 export async function bootContainer(opts: { root: string; machine: string; binds: readonly Bind[]; bootTimeoutMs: number }): Promise<Container> {
   const made = makeRunCgroups();
   const cgroups = 'unavailable' in made ? undefined : made;
-  const writable = cgroups?.writableControllers ?? [];
+  const toRemount = cgroups?.writableControllers ?? [];
   const args = [
     '--register=no', // no systemd-machined on the host: nothing to register with
     '--keep-unit', // and no host systemd to create a scope unit
@@ -214,17 +217,23 @@ export async function bootContainer(opts: { root: string; machine: string; binds
     '-D',
     opts.root,
     ...opts.binds.map((b) => `--bind-ro=${b.host}:${b.container}`),
-    // nspawn mounted the controllers read-only: PID 1 makes them writable before it becomes
-    // systemd, which judges at its start which controllers it can use (a remount later needed a
-    // daemon-reexec). It is what -b runs (/lib/systemd/systemd, no arguments), with the signal
-    // -b would stop it with.
-    ...(writable.length === 0
-      ? ['-b']
-      : ['--kill-signal=SIGRTMIN+3', '/bin/sh', '-c', `${writable.map((c) => `mount -o remount,bind,rw /sys/fs/cgroup/${c} || exit 1; `).join('')}exec /lib/systemd/systemd`]),
   ];
-  // The shell enters the run's cgroups, then becomes nspawn: the container is born in them.
-  const enter = (cgroups?.procsFiles ?? []).map((f) => `echo $$ > ${shellQuote(f)} && `).join('');
-  const nspawn = spawn('sh', ['-c', `${enter}exec systemd-nspawn "$@"`, 'sh', ...args], { stdio: ['pipe', 'pipe', 'pipe'] });
+  // nspawn mounts the controllers read-only: PID 1 makes them writable before it becomes
+  // systemd, which judges at its start which controllers it can use (a remount later needed a
+  // daemon-reexec). It is what -b runs (/lib/systemd/systemd, no arguments), with the signal -b
+  // would stop it with. A remount refused is said and the boot goes on: the limit tests then skip,
+  // saying why, rather than the whole file failing.
+  const remounts = toRemount.map((c) => `err=$(mount -o remount,bind,rw /sys/fs/cgroup/${c} 2>&1) || echo "${CGROUP_NOTE} cannot remount /sys/fs/cgroup/${c} writable: $err" >&2; `).join('');
+  const withCgroups = `exec systemd-nspawn "$@" --kill-signal=SIGRTMIN+3 /bin/sh -c ${shellQuote(`${remounts}exec /lib/systemd/systemd`)}`;
+  // The shell enters the run's cgroups, then becomes nspawn: the container is born in them. Where
+  // it cannot, the container boots as nspawn alone sets it up, its controllers left read-only
+  // (remounted writable in the test's own cgroups, its systemd would share them with any other).
+  const enter = (cgroups?.procsFiles ?? []).map((f) => `echo $$ > ${shellQuote(f)}`).join(' && ');
+  const script =
+    toRemount.length === 0
+      ? 'exec systemd-nspawn "$@" -b'
+      : `if err=$({ ${enter}; } 2>&1); then ${withCgroups}; else echo "${CGROUP_NOTE} cannot enter the run's cgroups: $err" >&2; exec systemd-nspawn "$@" -b; fi`;
+  const nspawn = spawn('sh', ['-c', script, 'sh', ...args], { stdio: ['pipe', 'pipe', 'pipe'] });
   let consoleText = '';
   const keep = (d: Buffer) => {
     consoleText = (consoleText + d.toString('utf8')).slice(-20_000);
@@ -263,11 +272,15 @@ export async function bootContainer(opts: { root: string; machine: string; binds
     const s = state.stdout.trim();
     if (s !== 'running' && s !== 'degraded') throw new Error(`container did not finish booting (${s}): ${state.stderr}\n${consoleText}`);
 
+    // What PID 1 made writable, read back: a remount or a cgroup entry refused left them read-only.
+    const writable = writableIn(readFileSync(`/proc/${initPid}/mountinfo`, 'utf8'), toRemount);
+    const notes = consoleText.split('\n').filter((l) => l.includes(CGROUP_NOTE)).map((l) => l.slice(l.indexOf(CGROUP_NOTE) + CGROUP_NOTE.length).trim());
+    const unavailable = 'unavailable' in made ? made.unavailable : writable.length < toRemount.length ? (notes.join('; ') || `${toRemount.filter((c) => !writable.includes(c)).join(', ')} mounted read-only in the container`) : undefined;
     let off: Promise<void> | undefined;
     return {
       initPid,
       writableControllers: writable,
-      cgroupsUnavailable: 'unavailable' in made ? made.unavailable : undefined,
+      cgroupsUnavailable: unavailable,
       exec,
       async sh(script, timeoutMs = 60_000) {
         const r = await exec(['sh', '-c', script], { timeoutMs });
