@@ -217,7 +217,7 @@ export function createSpawner(o: SpawnerOptions): Spawner {
         };
         const worker = forkOrFailed<Worker>(() => cluster.fork({ ...fullEnv, ...tableEnv }), exited);
         if (!worker) return noChild();
-        preferChildForOomKill(worker.process.pid);
+        preferChildForOomKill('worker', worker.process.pid);
         const channel = attach(worker, exited, o.counters);
         const whenRelayed = afterStdout(worker.process.stdout, o.stdout, relayed(identity, worker.process.pid));
         worker.on('exit', (code, signal) => whenRelayed(() => exited.onExit(code, signal as NodeJS.Signals | null)));
@@ -231,6 +231,7 @@ export function createSpawner(o: SpawnerOptions): Spawner {
       const keeperExec = o.keeperExec;
       const child = forkOrFailed<ChildProcess>(() => fork(keeperExec, [], { env: fullEnv, execArgv: [], stdio }), events);
       if (!child) return noChild();
+      preferChildForOomKill('keeper', child.pid);
       const channel = attach(child, events);
       const whenRelayed = afterStdout(child.stdout, o.stdout, relayed(identity, child.pid));
       child.on('exit', (code, signal) => whenRelayed(() => events.onExit(code, signal)));

@@ -14,6 +14,7 @@ import { childChannel } from '../ipc/channel.js';
 import { startLoopLag } from '../loop-lag.js';
 import { readMemory, type MemoryFigures } from '../process-memory.js';
 import { createLogger, EXIT_DRAIN_WAIT_MS, type CorralLogger } from '../log/logger.js';
+import { preferForOomKill } from '../oom-score.js';
 import { openBackend } from './create-backend.js';
 import { systemClock } from './keeper/clock.js';
 import { Keeper } from './keeper/keeper.js';
@@ -154,6 +155,14 @@ async function main(): Promise<void> {
   // As soon as the settings say how often (reading them is synchronous and quick).
   startHeartbeat(heartbeatIntervalMs(settings.CORRAL_TIMEOUT));
   const logger = log.logger;
+  // The master raised it at the fork; checked here too, as a worker does (src/oom-score.ts).
+  const oom = preferForOomKill('keeper');
+  if (!oom.ok) {
+    logger.warn(
+      { event: 'keeper.oom_score_unset', reason: oom.reason },
+      `cannot raise the keeper's oom_score_adj (${oom.reason}): under memory pressure the kernel may kill the master before the keeper`,
+    );
+  }
   // Its orphan exit ends a keeper stuck when the master dies, as a worker's does; one whose close
   // (below) outlasts the grace is ended mid-close, as a crash would: its journal is replayed.
   startStackProbe(logger, masterGoneExit('keeper', { workerId: 0, generation: identity?.generation ?? 0 }, log.file()));

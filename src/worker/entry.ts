@@ -7,6 +7,6 @@ import { preferForOomKill } from '../oom-score.js';
 import { loadOwnCode } from '../own-code-load.js';
 
 ignoreGroupSignals();
-const oom = preferForOomKill();
+const oom = preferForOomKill('worker');
 const { runWorker } = await loadOwnCode('worker', () => import('./main.js'));
 void runWorker(oom);
