@@ -155,7 +155,8 @@ async function main(): Promise<void> {
   // As soon as the settings say how often (reading them is synchronous and quick).
   startHeartbeat(heartbeatIntervalMs(settings.CORRAL_TIMEOUT));
   const logger = log.logger;
-  // The master raised it at the fork; checked here too, as a worker does (src/oom-score.ts).
+  // The master raised it at the fork; checked here once the keeper can say that it failed
+  // (src/oom-score.ts). Unlike a worker's, not before its code loads: one keeper boots at a time.
   const oom = preferForOomKill('keeper');
   if (!oom.ok) {
     logger.warn(

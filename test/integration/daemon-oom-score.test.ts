@@ -4,9 +4,11 @@
 // rather than the master, and the whole service with it.
 
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { test } from 'node:test';
-import { startCorral } from '../helpers/corral.js';
+import { REPO_ROOT, startCorral, waitFor } from '../helpers/corral.js';
 
 const procNumber = (pid: number, file: 'oom_score_adj' | 'oom_score') => Number(readFileSync(`/proc/${pid}/${file}`, 'utf8').trim());
 
@@ -43,3 +45,35 @@ test("each worker is the OOM killer's choice before the keeper, and the keeper b
     await c.stop();
   }
 });
+
+test("a child's oom_score_adj is raised before any of its code runs: the master raises it at the fork, not the child once it has loaded", async () => {
+  // A reload's new workers are what crosses a memory limit, while they load their code (40 MiB in
+  // 100-300 ms); at the master's value then, the kernel took the master once the old workers were
+  // gone. Each child's entry module is held here (test/fixtures/slow-child-load.mjs): what its
+  // oom_score_adj is meanwhile is the master's doing alone.
+  const marks = mkdtempSync(join(tmpdir(), 'corral-oom-load-'));
+  const entries = { worker: 'entry.js', keeper: 'keeper-entry.js' } as const;
+  const c = await startCorral({
+    workers: 1,
+    waitReady: false,
+    env: {
+      NODE_OPTIONS: `--import=${join(REPO_ROOT, 'test', 'fixtures', 'slow-child-load.mjs')}`,
+      CORRAL_TEST_SLOW_LOAD_DIR: marks,
+      CORRAL_TEST_SLOW_LOAD_MODULES: '/dist/src/worker/entry.js,/dist/src/sheets/keeper-entry.js',
+      CORRAL_TEST_SLOW_LOAD_MS: '3000',
+    },
+  });
+  try {
+    const master = procNumber(c.pid, 'oom_score_adj');
+    for (const [role, bonus] of [['worker', 200], ['keeper', 100]] as const) {
+      const mark = await waitFor(() => readdirSync(marks).find((f) => f.startsWith(`${entries[role]}-`)), 30_000, `the ${role}'s entry held`);
+      const pid = Number(mark.slice(entries[role].length + 1));
+      assert.equal(procNumber(pid, 'oom_score_adj'), Math.min(1000, master + bonus), `the ${role}'s, its entry not loaded yet`);
+    }
+    await c.waitForLog((l) => l.event === 'master.ready', 30_000, 'the master ready once the holds end');
+  } finally {
+    await c.stop();
+    rmSync(marks, { recursive: true, force: true });
+  }
+});
+

@@ -226,8 +226,9 @@ export async function bootContainer(opts: { root: string; machine: string; binds
   const remounts = toRemount.map((c) => `err=$(mount -o remount,bind,rw /sys/fs/cgroup/${c} 2>&1) || echo "${CGROUP_NOTE} cannot remount /sys/fs/cgroup/${c} writable: $err" >&2; `).join('');
   const withCgroups = `exec systemd-nspawn "$@" --kill-signal=SIGRTMIN+3 /bin/sh -c ${shellQuote(`${remounts}exec /lib/systemd/systemd`)}`;
   // The shell enters the run's cgroups, then becomes nspawn: the container is born in them. Where
-  // it cannot, the container boots as nspawn alone sets it up, its controllers left read-only
-  // (remounted writable in the test's own cgroups, its systemd would share them with any other).
+  // it cannot, the container boots with its controllers left read-only, as nspawn alone sets them
+  // up (remounted writable in the test's own cgroups, its systemd would share them with any other),
+  // in those of the run's cgroups it did enter before the one refused: removed at power-off as well.
   const enter = (cgroups?.procsFiles ?? []).map((f) => `echo $$ > ${shellQuote(f)}`).join(' && ');
   const script =
     toRemount.length === 0
@@ -235,8 +236,12 @@ export async function bootContainer(opts: { root: string; machine: string; binds
       : `if err=$({ ${enter}; } 2>&1); then ${withCgroups}; else echo "${CGROUP_NOTE} cannot enter the run's cgroups: $err" >&2; exec systemd-nspawn "$@" -b; fi`;
   const nspawn = spawn('sh', ['-c', script, 'sh', ...args], { stdio: ['pipe', 'pipe', 'pipe'] });
   let consoleText = '';
+  // The launcher's own notes, kept apart: a long boot pushes them out of the console's tail.
+  const notes: string[] = [];
   const keep = (d: Buffer) => {
-    consoleText = (consoleText + d.toString('utf8')).slice(-20_000);
+    const text = d.toString('utf8');
+    for (const l of text.split('\n')) if (l.includes(CGROUP_NOTE)) notes.push(l.slice(l.indexOf(CGROUP_NOTE) + CGROUP_NOTE.length).trim());
+    consoleText = (consoleText + text).slice(-20_000);
   };
   nspawn.stdout!.on('data', keep);
   nspawn.stderr!.on('data', keep);
@@ -274,7 +279,6 @@ export async function bootContainer(opts: { root: string; machine: string; binds
 
     // What PID 1 made writable, read back: a remount or a cgroup entry refused left them read-only.
     const writable = writableIn(readFileSync(`/proc/${initPid}/mountinfo`, 'utf8'), toRemount);
-    const notes = consoleText.split('\n').filter((l) => l.includes(CGROUP_NOTE)).map((l) => l.slice(l.indexOf(CGROUP_NOTE) + CGROUP_NOTE.length).trim());
     const unavailable = 'unavailable' in made ? made.unavailable : writable.length < toRemount.length ? (notes.join('; ') || `${toRemount.filter((c) => !writable.includes(c)).join(', ')} mounted read-only in the container`) : undefined;
     let off: Promise<void> | undefined;
     return {

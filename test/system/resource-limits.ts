@@ -44,15 +44,20 @@ function limitsSkipReason(c: Container, controller: 'pids' | 'memory'): string |
 
 /**
  * The host kernel's log lines of its OOM kills (which process, and the table of candidates with
- * their oom_score_adj) from line `from` on, for a failure message: the container's journal does
- * not have them. The line count now when `from` is not given.
+ * their oom_score_adj) after the line `after`, for a failure message: the container's journal does
+ * not have them. The ring buffer of a long-running host is full, old lines leaving as new ones come:
+ * the lines after the last one read before, all of them when it has left. Its last line now, when
+ * `after` is not given.
  */
-function kernelOomReport(from?: number): { lines: number; report: string } {
-  const all = (spawnSync('dmesg', { encoding: 'utf8' }).stdout ?? '').split('\n');
-  const lines = all.length;
-  if (from === undefined) return { lines, report: '' };
+function kernelOomReport(after?: string): { last: string; report: string } {
+  const r = spawnSync('dmesg', { encoding: 'utf8' });
+  if (r.status !== 0) return { last: '', report: `(dmesg: ${r.error?.message ?? `exit ${r.status}`} ${r.stderr ?? ''})` };
+  const all = r.stdout.split('\n').filter((l) => l !== '');
+  const last = all.at(-1) ?? '';
+  if (after === undefined) return { last, report: '' };
+  const from = all.lastIndexOf(after) + 1;
   const report = all.slice(from).filter((l) => /oom-kill:|Killed process|oom_score_adj name|\[\s*\d+\]\s+\d+\s+\d+\s/.test(l)).join('\n');
-  return { lines, report: report === '' ? '(no OOM kill in dmesg)' : report };
+  return { last, report: report === '' ? '(no OOM kill in dmesg)' : report };
 }
 
 /** Error lines say this much of themselves: the fields a test failure should show. */
@@ -180,7 +185,7 @@ export function registerResourceLimitTests(u: () => UnitUnderTest): void {
     });
   });
 
-  test("a reload whose second generation crosses MemoryMax= costs workers, not the master: the kernel takes a worker (they raise their own oom_score_adj), said as an OOM kill at the unit's limit", async (t) => {
+  test("a reload whose second generation crosses MemoryMax= costs workers, not the master: the kernel takes a worker (the master raises their oom_score_adj at the fork), said as an OOM kill at the unit's limit", async (t) => {
     await underLimit(t, 'memory', undefined, { CORRAL_BOOT_ATTEMPTS: '2' }, async (since) => {
       const { c, show } = u();
       const start = await c.exec(['systemctl', 'start', 'corral'], { timeoutMs: 60_000 });
@@ -197,7 +202,7 @@ export function registerResourceLimitTests(u: () => UnitUnderTest): void {
       assert.equal(Number(await cgroupFile('memory', 'memory.limit_in_bytes')), limit, 'systemd applied MemoryMax= to the unit\'s own memory cgroup');
       const mainPid = await show('MainPID');
       const restarts = await show('NRestarts');
-      const kernelLog = kernelOomReport().lines;
+      const kernelLog = kernelOomReport().last;
       // It ends either way: the old generation killed and the new one serving, or the new one's
       // boots killed and the reload rolled back.
       await c.exec(['systemctl', 'reload', 'corral'], { timeoutMs: 90_000 });
