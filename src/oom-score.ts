@@ -9,19 +9,20 @@
 // and still over the limit, the next after them was the master, the keeper a little smaller.
 //
 // Raising a process's oom_score_adj needs no privilege (lowering it does), and a process of the
-// same user may raise another's. The master raises each child's the moment fork() returns (a
-// worker checks its own too, before it loads anything else; the keeper once it logs, saying so if
-// it cannot, where the master's raise failed as well): a reload's new workers are what
-// crosses the limit, while they boot. Raised only once the worker had loaded its modules (about
-// 40 MiB in 100-300 ms), they were still at the master's value when the kernel had killed the old
-// generation and needed one more: it took the master (the system test, CI, November 2026). From
-// the master's value, so the two raises make one: under a unit's OOMScoreAdjust= the order holds.
+// same user may raise another's. The master raises each child's the moment fork() returns; a
+// worker checks its own too, before it loads anything else, and the keeper once it logs, each
+// saying so if it cannot (the master's raise then likely failed as well). A reload's new workers
+// are what crosses the limit, while they boot: raised only once a worker had loaded its modules
+// (about 40 MiB in 100-300 ms), they were still at the master's value when the kernel had killed
+// the old generation and needed one more, and it took the master (the system test, CI, November
+// 2026). From the master's value, so the two raises make one: under a unit's OOMScoreAdjust= the
+// order holds.
 //
 // By 200 and 100, not more: the kernel adds adj × limit / 1000 to a process's pages, so a worker
-// goes first among processes of about its size, and a master larger than a worker by a fifth of
-// the limit (a leak, a cache grown past reason), a keeper larger than one by a tenth, or a master
-// larger than the keeper by a tenth, still goes before it. With +500 a keeper
-// leaking to 45 % of MemoryMax= was never the one killed: workers died in a loop instead (review).
+// goes first among processes of about its size, while a master larger than a worker by a fifth
+// of the limit (a leak, a cache grown past reason), a keeper larger than one by a tenth, or a
+// master larger than the keeper by a tenth still goes before it. With +500 a keeper leaking to
+// 45 % of MemoryMax= was never the one killed: workers died in a loop instead (review).
 
 import { readFileSync, writeFileSync } from 'node:fs';
 
