@@ -65,7 +65,9 @@ test("a child's oom_score_adj is raised before any of its code runs: the master 
   });
   try {
     const master = procNumber(c.pid, 'oom_score_adj');
-    for (const [role, bonus] of [['worker', 200], ['keeper', 100]] as const) {
+    // In the order the master forks them (the keeper first, the worker once it is ready), each
+    // read while its entry is held.
+    for (const [role, bonus] of [['keeper', 100], ['worker', 200]] as const) {
       const mark = await waitFor(() => readdirSync(marks).find((f) => f.startsWith(`${entries[role]}-`)), 30_000, `the ${role}'s entry held`);
       const pid = Number(mark.slice(entries[role].length + 1));
       assert.equal(procNumber(pid, 'oom_score_adj'), Math.min(1000, master + bonus), `the ${role}'s, its entry not loaded yet`);
