@@ -155,7 +155,7 @@ exists is refused: it writes a new file, mode 0600).`,
         ...(tokenLifetimeS === undefined ? {} : { tokenLifetimeS }),
       });
     } catch (err) {
-      throw new CorralError('CORRAL_ERR_LISTEN', `the emulator cannot listen: ${(err as Error).message}`, { cause: err });
+      throw new CorralError('CORRAL_ERR_LISTEN', `the emulator cannot listen: ${(err as Error).message}${listenFix((err as NodeJS.ErrnoException).code, v.host ?? '127.0.0.1', port)}`, { cause: err });
     }
     const out = (line: string) => process.stdout.write(`${line}\n`);
     // Nothing is said until everything that can fail has been done: a script waiting for the
@@ -210,3 +210,11 @@ exists is refused: it writes a new file, mode 0600).`,
     return 0;
   },
 };
+
+/** What to do about a listen failure: the raw EADDRINUSE said what failed, not how to go on. */
+function listenFix(code: string | undefined, host: string, port: number): string {
+  if (code === 'EADDRINUSE') return `: another process listens on port ${port}; give another --port (--port 0 takes any free one, said on the "listening on" line), or stop that process (ss -ltnp 'sport = :${port}' names it)`;
+  if (code === 'EACCES') return `: a port below 1024 needs CAP_NET_BIND_SERVICE; give a --port of 1024 or more`;
+  if (code === 'EADDRNOTAVAIL') return `: no interface of this host has the address ${host}; give a --host of this host (default 127.0.0.1)`;
+  return '';
+}
