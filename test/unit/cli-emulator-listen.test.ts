@@ -1,3 +1,6 @@
+// `corral emulator` on a port it cannot listen on says how to go on, as corral's own bind does
+// (src/config/bind-check.ts): the raw EADDRINUSE said what failed, not what to do.
+
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { createServer, type AddressInfo } from 'node:net';
