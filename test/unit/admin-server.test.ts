@@ -418,6 +418,10 @@ describe('admin server with a token', () => {
     // `/` exists (a redirect to the dashboard): another method there is 405, not 404.
     const root = await fetch(`${base}/`, { method: 'POST', headers: auth, redirect: 'manual' });
     assert.deepEqual([root.status, root.headers.get('allow'), ((await root.json()) as { error: string }).error], [405, 'GET, HEAD', 'method_not_allowed']);
+    // A dashboard file says which methods it takes, as every other route does (it said only
+    // "POST is not allowed on /admin", the one 405 without them).
+    const page = await fetch(`${base}/admin`, { method: 'POST', headers: auth });
+    assert.deepEqual([page.status, page.headers.get('allow'), ((await page.json()) as { message: string }).message], [405, 'GET, HEAD', 'POST is not allowed on /admin; use GET, HEAD']);
     const toPage = await fetch(`${base}/`, { redirect: 'manual' });
     assert.deepEqual([toPage.status, toPage.headers.get('location')], [302, '/admin']);
     await toPage.body?.cancel();

@@ -133,7 +133,7 @@ export async function startAdminServer(view: AdminView, logger: Logger, options:
     // Static dashboard files carry no data; the page asks for the token and sends it with every API call.
     const file = files.get(path);
     if (file) {
-      if (method !== 'GET') return fail(res, 'method_not_allowed', `${req.method} is not allowed on ${path}`, { Allow: 'GET, HEAD' });
+      if (method !== 'GET') return fail(res, 'method_not_allowed', `${req.method} is not allowed on ${path}; use GET, HEAD`, { Allow: 'GET, HEAD' });
       return serveFile(req, res, file);
     }
     const allowed = ROUTES[path];
