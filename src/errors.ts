@@ -117,7 +117,7 @@ export type ErrorCode = keyof typeof ERROR_CODES;
  */
 export const HTTP_ERRORS = {
   bad_request: { status: 400, meaning: 'The request is not valid HTTP, or its target is not a valid URL.' },
-  invalid_json: { status: 400, meaning: "The body is not one JSON object in UTF-8 (empty, malformed, not an object, or a key repeated; an empty body to the admin API's POST routes reads as `{}`); `message` says which." },
+  invalid_json: { status: 400, meaning: "The body is not one JSON object in UTF-8 (empty, malformed, not an object, or a key repeated; an empty body to `POST /api/admin/workers` reads as `{}`); `message` says which." },
   invalid_field: { status: 400, meaning: 'One input field is missing or out of range; `field` names it and `message` says what it takes.' },
   missing_host: { status: 400, meaning: 'An HTTP/1.1 request without a Host header.' },
   invalid_host: { status: 400, meaning: 'Host sent more than once, or not of the form host[:port].' },
