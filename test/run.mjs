@@ -123,11 +123,16 @@ function reporterArgs(summaryFile) {
  * once it ends. Resolves with its exit status and what its failure reporter wrote.
  */
 function runGroup(files, group, summaryFile, live) {
+  // `extra` goes to every group: a --test-name-pattern, a --test-reporter of one's own. A file
+  // named in it would run in each group of its phase, and --test-concurrency would set theirs.
   const args = ['--test', `--test-concurrency=${group.concurrency}`, `--test-timeout=${FILE_TIMEOUT_MS}`, ...reporterArgs(summaryFile), ...extra, ...files];
   const child = spawn(process.execPath, args, { stdio: ['inherit', live ? 'inherit' : 'pipe', live ? 'inherit' : 'pipe'], env: testEnv });
   const held = [];
   if (!live) for (const s of [child.stdout, child.stderr]) s.on('data', (d) => held.push(d));
-  return new Promise((resolve) =>
+  return new Promise((resolve) => {
+    // A spawn that fails (EAGAIN, ENOMEM) is the group's failure, not this run's crash with the
+    // other group left running.
+    child.once('error', (err) => resolve({ status: err.code ?? err.message, output: Buffer.concat(held), summary: '' }));
     child.once('close', (code, signal) => {
       let summary = '';
       try {
@@ -136,8 +141,8 @@ function runGroup(files, group, summaryFile, live) {
         // The group died before its reporter wrote anything: its exit status is all there is.
       }
       resolve({ status: code ?? signal, output: Buffer.concat(held), summary });
-    }),
-  );
+    });
+  });
 }
 
 const failures = [];
@@ -157,11 +162,11 @@ for (const phase of phases) {
     results.push(result);
     if (i > 0) process.stdout.write(`\n# phase ${phase.name}, beside it: ${groups[i].files.length} files (${groups[i].files.map((f) => f.slice(root.length)).join(', ')})\n${result.output}`);
   }
-  const phaseFailed = results.filter((r) => r.status !== 0);
+  const phaseFailed = results.map((r, i) => ({ ...r, label: i === 0 ? '' : ', beside it' })).filter((r) => r.status !== 0);
   process.stdout.write(`# phase ${phase.name}: ${phaseFailed.length === 0 ? 'passed' : 'FAILED'} in ${Math.round((Date.now() - started) / 1000)} s\n`);
   if (phaseFailed.length > 0) {
     failed = true;
-    failures.push(`# phase ${phase.name}: exit ${phaseFailed.map((r) => r.status).join(', ')}\n${phaseFailed.map((r) => r.summary).join('') || '(no failed test reported: see the phase output above)\n'}`);
+    for (const r of phaseFailed) failures.push(`# phase ${phase.name}${r.label}: exit ${r.status}\n${r.summary || '(no failed test reported: see the phase output above)\n'}`);
   }
 }
 rmSync(summaryDir, { recursive: true, force: true });

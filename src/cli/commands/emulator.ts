@@ -214,7 +214,8 @@ exists is refused: it writes a new file, mode 0600).`,
 /** What to do about a listen failure: the raw EADDRINUSE said what failed, not how to go on. */
 function listenFix(code: string | undefined, host: string, port: number): string {
   if (code === 'EADDRINUSE') return `: another process listens on port ${port}; give another --port (--port 0 takes any free one, said on the "listening on" line), or stop that process (ss -ltnp 'sport = :${port}' names it)`;
-  if (code === 'EACCES') return `: a port below 1024 needs CAP_NET_BIND_SERVICE; give a --port of 1024 or more`;
+  // EACCES on a higher port is a sandbox's or a raised net.ipv4.ip_unprivileged_port_start: not this advice.
+  if (code === 'EACCES' && port > 0 && port < 1024) return `: a port below 1024 needs CAP_NET_BIND_SERVICE; give a --port of 1024 or more`;
   if (code === 'EADDRNOTAVAIL') return `: no interface of this host has the address ${host}; give a --host of this host (default 127.0.0.1)`;
   return '';
 }
