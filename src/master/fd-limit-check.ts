@@ -165,6 +165,7 @@ export function fdLimitMessage(f: FdLimitShortfall): string {
 export function warnFdLimit(logger: Logger, s: CapSettings, limit: OpenFilesLimit | undefined): FdLimitShortfall | undefined {
   const f = fdLimitShortfall(s, limit);
   if (!f) return undefined;
+  const workers = fittingWorkers(f);
   logger.warn(
     {
       event: 'fd_limit.low',
@@ -183,7 +184,7 @@ export function warnFdLimit(logger: Logger, s: CapSettings, limit: OpenFilesLimi
         LimitNOFILE: f.unitLimitNoFile,
         ...(f.workerShort ? { CORRAL_WORKER_CONNECTIONS: f.fittingWorkerConnections } : {}),
         ...(f.master?.fittingMaxConnections !== undefined ? { CORRAL_MAX_CONNECTIONS: f.master.fittingMaxConnections } : {}),
-        ...(fittingWorkers(f) !== undefined ? { CORRAL_WORKERS: fittingWorkers(f) } : {}),
+        ...(workers !== undefined ? { CORRAL_WORKERS: workers } : {}),
         ...(f.master && f.master.hostCap > 0 ? { CORRAL_ACCEPT: 'shared' } : {}),
       },
     },

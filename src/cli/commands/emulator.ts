@@ -5,6 +5,7 @@
 import { writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { CorralError } from '../../errors.js';
+import { describeHolder, portHolders } from '../../port-holder.js';
 import { defaultSeed, loadSeedFile, startEmulator, type Faults, type ShareRole, type SheetSeed } from '../../sheets/emulator/index.js';
 import { parseFlags, type Command } from '../command.js';
 import { decimalFlag, integerFlag } from '../number-flag.js';
@@ -213,7 +214,12 @@ exists is refused: it writes a new file, mode 0600).`,
 
 /** What to do about a listen failure: the raw EADDRINUSE said what failed, not how to go on. */
 function listenFix(code: string | undefined, host: string, port: number): string {
-  if (code === 'EADDRINUSE') return `: another process listens on port ${port}; give another --port (--port 0 takes any free one, said on the "listening on" line), or stop that process (ss -ltnp 'sport = :${port}' names it)`;
+  if (code === 'EADDRINUSE') {
+    // Named as corral's own bind names it (config/bind-check.ts), when /proc shows the holder.
+    const holders = portHolders(port);
+    const which = holders.length > 0 ? `it is held by ${holders.map(describeHolder).join('; and by ')}` : `ss -ltnp 'sport = :${port}' names it`;
+    return `: another process listens on port ${port}; give another --port (--port 0 takes any free one, said on the "listening on" line), or stop that process (${which})`;
+  }
   // EACCES on a higher port is a sandbox's or a raised net.ipv4.ip_unprivileged_port_start: not this advice.
   if (code === 'EACCES' && port > 0 && port < 1024) return `: a port below 1024 needs CAP_NET_BIND_SERVICE; give a --port of 1024 or more`;
   if (code === 'EADDRNOTAVAIL') return `: no interface of this host has the address ${host}; give a --host of this host (default 127.0.0.1)`;
