@@ -27,3 +27,26 @@ test('corral start under an open-files limit of a few dozen exits 78 with CORRAL
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('a limit so low that Node runs out of descriptors while loading the CLI itself (about 20) is said the same way, exit 78, no stack', () => {
+  const env = { PATH: process.env.PATH ?? '', CORRAL_ENV_FILE: 'none' };
+  // Where the band lies depends on Node's own descriptors, so every limit from where Node cannot
+  // even read the launcher to where the CLI's own check answers is tried; each must be one or the other.
+  let launcherAnswered = 0;
+  let cliAnswered = 0;
+  for (let limit = 12; limit <= 40; limit++) {
+    const r = spawnSync('sh', ['-c', `ulimit -n ${limit} && exec "$0" "$1" start`, process.execPath, CORRAL_BIN], { env, encoding: 'utf8', timeout: 60_000 });
+    if (r.signal !== null || r.stderr.includes(`open '${CORRAL_BIN}'`)) continue; // Node itself failed, before the launcher ran
+    assert.equal(r.status, 78, `ulimit -n ${limit}: ${r.stderr}`);
+    assert.doesNotMatch(r.stderr, /\n\s+at /, `ulimit -n ${limit}: no stack`);
+    if (r.stderr.includes('while loading corral')) {
+      launcherAnswered++;
+      assert.match(r.stderr, /^corral start: \[CORRAL_ERR_FD_LIMIT\] this process ran out of file descriptors \(its open-files limit, ulimit -n\) while loading corral: E[MN]FILE: .*; raise the limit \(ulimit -n 65536 in the shell, LimitNOFILE=65536 in the unit; corral needs a few hundred, and its workers their connections on top\)\n$/);
+    } else {
+      cliAnswered++;
+      assert.match(r.stderr, /^corral start: \[CORRAL_ERR_FD_LIMIT\] /, `ulimit -n ${limit}: ${r.stderr}`);
+    }
+  }
+  assert.ok(launcherAnswered >= 1, `some limit ran out while loading the CLI (${launcherAnswered} of them), and the launcher said it`);
+  assert.ok(cliAnswered >= 10, `the CLI answered the higher limits itself (${cliAnswered})`);
+});

@@ -163,8 +163,9 @@ describe('corral check', () => {
     assert.match(r.stdout, new RegExp(`^FAIL \\(settings\\): cannot read env file ${missing}: ENOENT.*; point CORRAL_ENV_FILE at an existing file, or set CORRAL_ENV_FILE=none to read no file \\[CORRAL_ERR_ENV_FILE\\]\n$`));
     const json = await corral(['check', '--json'], env({ CORRAL_ENV_FILE: dir }), dir);
     assert.equal(json.code, 1, json.stderr);
-    const v = JSON.parse(json.stdout) as { ok: boolean; stage: string; error: { code: string; message: string } };
+    const v = JSON.parse(json.stdout) as { ok: boolean; backend?: string; stage: string; error: { code: string; message: string } };
     assert.deepEqual([v.ok, v.stage, v.error.code], [false, 'settings', 'CORRAL_ERR_ENV_FILE']);
+    assert.equal('backend' in v, false, 'settings never read: which sheet they meant is not known');
     assert.match(v.error.message, /EISDIR.*CORRAL_ENV_FILE must name a file, not a directory/);
   });
 

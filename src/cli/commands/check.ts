@@ -20,7 +20,8 @@ interface TabReport {
 
 interface Verdict {
   readonly ok: boolean;
-  readonly backend: 'offline' | 'google';
+  /** Absent when the settings could not be read: which sheet they meant is not known. */
+  readonly backend?: 'offline' | 'google';
   readonly stage?: 'settings' | 'credentials' | 'sheet access' | 'redis';
   readonly spreadsheetId?: string;
   readonly identity?: string;
@@ -130,7 +131,9 @@ Prints one line, "OK: ..." or "FAIL (stage): what is wrong and how to fix it". W
 emulator (SHEETS_API_URL).
 
 Options:
-  --json     machine-readable verdict
+  --json     machine-readable verdict: ok, backend ("offline" or "google"; absent when the
+             settings could not be read), stage (of a FAIL), spreadsheetId, identity, tabs
+             (tab, header), warnings, error (code, message), line (the text verdict)
   -h, --help this text
 
 Exit codes: 0 corral can read the sheet (OK), 1 it cannot (FAIL; invalid settings and an
@@ -156,7 +159,7 @@ unreadable CORRAL_ENV_FILE included, as "FAIL (settings)"), 64 an unknown option
       else if (err instanceof CorralError && err.code === 'CORRAL_ERR_ENV_FILE') message = err.message;
       else throw err;
       const warnings = err instanceof ConfigError ? err.warnings : [];
-      return report({ ok: false, backend: 'google', stage: 'settings', warnings, error: { code: err.code, message }, line: `FAIL (settings): ${message} [${err.code}]` }, values.json === true);
+      return report({ ok: false, stage: 'settings', warnings, error: { code: err.code, message }, line: `FAIL (settings): ${message} [${err.code}]` }, values.json === true);
     }
     let verdict: Verdict;
     if (!settings.SHEET_ID) {
