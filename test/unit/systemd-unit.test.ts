@@ -438,6 +438,19 @@ test('TimeoutStartSec covers the settle time of a reload\'s new workers, the ret
   assert.equal(value(renderUnit({ ...REFERENCE_UNIT_OPTIONS, reloadSettle: 60 }), 'TimeoutStartSec'), '270');
 });
 
+test('the README\'s TimeoutStartSec row and `systemd-unit --help` say what the unit is sized from, CORRAL_RELOAD_SETTLE included', () => {
+  // The README gave 2 x max(60 s, CORRAL_TIMEOUT) + CORRAL_GRACEFUL_TIMEOUT (150 s with the
+  // defaults), while the unit (and `reload --wait`) use 154 s; --help left TimeoutStartSec out.
+  const readme = readFileSync(join(root, 'README.md'), 'utf8');
+  const row = readme.split('\n').find((l) => l.startsWith('| `TimeoutStartSec` |'));
+  assert.ok(row, 'the README has a TimeoutStartSec row');
+  assert.match(row, /CORRAL_RELOAD_SETTLE/);
+  assert.match(row, new RegExp(`${timeoutStartSec(30, 30, 2)} s with the defaults`));
+  assert.match(readme, /Regenerate the unit after\s+changing [^.]*`CORRAL_RELOAD_SETTLE`/);
+  const help = spawnSync(process.execPath, [corral, 'systemd-unit', '--help'], { encoding: 'utf8', env: { ...process.env, CORRAL_ENV_FILE: 'none' } }).stdout;
+  for (const word of ['TimeoutStartSec', 'TimeoutStopSec', 'WatchdogSec', 'LimitNOFILE', 'CORRAL_RELOAD_SETTLE']) assert.ok(help.replace(/\s+/g, ' ').includes(word), `--help names ${word}`);
+});
+
 test('a --data-dir or --log-dir that is a shared directory of the host (/var/log, /var/lib, /) is a warning: all of it becomes writable', () => {
   assert.deepEqual(broadDirWarnings({ dataDir: '/var/lib/corral', logDir: '/var/log' }), [
     "--log-dir /var/log makes all of /var/log writable by the service (ReadWritePaths=/var/log), not a directory of corral's own: give it one, e.g. --log-dir /var/log/corral",

@@ -122,9 +122,10 @@ export const systemdUnitCommand: Command = {
        corral systemd-unit [options]            (prints the unit)
 
 Prints a Type=notify unit with hardening, for the install this command runs from. Workers,
-connections per worker, timeouts and the port are read from the settings file (--settings-file)
-the way the service will read it, to size LimitNOFILE, TimeoutStopSec, WatchdogSec and the
-capability for ports below 1024. Regenerate after changing those settings.
+connections per worker, timeouts (CORRAL_TIMEOUT, CORRAL_GRACEFUL_TIMEOUT, CORRAL_RELOAD_SETTLE)
+and the port are read from the settings file (--settings-file) the way the service will read it,
+to size LimitNOFILE, TimeoutStartSec, TimeoutStopSec, WatchdogSec and the capability for ports
+below 1024. Regenerate after changing those settings.
 
 Options:
   --install-dir DIR         package root holding bin/corral (default: this install, ${packageRoot()})
