@@ -50,6 +50,19 @@ test('the file explains why keep-alive matters', () => {
   assert.match(text, /CORRAL_ACCEPT=round-robin/);
 });
 
+test('nginx lets through the bodies corral refuses itself, so clients get corral\'s JSON 413', () => {
+  // At an equal limit (1m, corral's default CORRAL_LIMIT_REQUEST_BODY_BYTES of 1 MiB) nginx
+  // answered every body over it with its own HTML 413 before corral saw it.
+  const size = /^\s*client_max_body_size\s+(\d+)([kmg]?);/im.exec(conf);
+  assert.ok(size, 'client_max_body_size is set');
+  const bytes = Number(size[1]) * ({ '': 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3 } as Record<string, number>)[(size[2] ?? '').toLowerCase()]!;
+  assert.ok(bytes > 1024 * 1024, `client_max_body_size ${size[1]}${size[2]} is above corral's 1 MiB`);
+});
+
+test('the comments do not promise a forwarded client address in corral\'s access lines (their remote is the peer)', () => {
+  assert.doesNotMatch(text, /X-Forwarded-For[^]*?for its access log/);
+});
+
 const nginx = spawnSync('nginx', ['-v'], { encoding: 'utf8' });
 const openssl = spawnSync('openssl', ['version'], { encoding: 'utf8' });
 const skip = nginx.status !== 0 ? 'nginx is not installed' : openssl.status !== 0 ? 'openssl is not installed' : false;
