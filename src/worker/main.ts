@@ -259,6 +259,9 @@ export async function runWorker(oom: OomPreference): Promise<void> {
   });
   process.on('SIGTERM', () => {
     stopAsked = true;
+    // Said as the master's drain is: without it, a TERM sent to the group (or to this worker
+    // alone) left no line of this worker's about its drain, only the master's exit line after it.
+    if (!exiting) logger.info({ event: 'worker.draining', reason: 'SIGTERM', host_stopping: true }, 'draining: SIGTERM sent to this worker itself, not through the master');
     toldHostStopping = true;
     void drainAndExit(settings.CORRAL_GRACEFUL_TIMEOUT * 1000, EXIT.OK, true);
   });
