@@ -9,7 +9,7 @@ import type { IncomingMessage } from 'node:http';
 import { pathOfTarget } from '../http/logged-target.js';
 import type { Logger } from '../log/logger.js';
 import { RepeatedFailure } from '../log/repeated-failure.js';
-import type { ClientIpResolver } from './client-ip.js';
+import type { ClientIpResolver } from '../http/client-ip.js';
 
 /** Counts one refused request and logs `app.admin_unauthorized` when a line is due. */
 export type AdminRefusalLog = (req: IncomingMessage) => void;

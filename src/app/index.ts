@@ -9,7 +9,7 @@
 import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http';
 import type { AppContext } from '../contract.js';
 import { createAdminRefusalLog } from './admin-refusals.js';
-import { clientKey, createClientIpResolver } from './client-ip.js';
+import { clientKey, createClientIpResolver } from '../http/client-ip.js';
 import { createDeps } from './deps.js';
 import { createCsvPool } from './export/pool.js';
 import { HttpError, sendError } from './http.js';

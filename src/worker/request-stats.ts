@@ -2,6 +2,7 @@
 
 import { performance } from 'node:perf_hooks';
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { normalizeIp, type ClientIpResolver } from '../http/client-ip.js';
 import { targetForAccessLog } from '../http/logged-target.js';
 import { LatencyBuckets } from '../latency-buckets.js';
 import type { Logger } from '../log/logger.js';
@@ -81,7 +82,18 @@ export function cutUnsent(res: ServerResponse, unsentBytes: number): void {
 }
 
 /** `accessLogger` undefined: no access log. Its lines carry the worker's id from the logger's base fields. */
-export function createRequestStats(accessLogger: Logger | undefined, onServed: (n: number) => void): RequestStats {
+/** The client a trusted proxy forwarded `req` for; undefined when that is the peer itself. */
+function forwardedFor(req: IncomingMessage, resolve: ClientIpResolver): string | undefined {
+  const client = resolve(req);
+  return client === normalizeIp(req.socket.remoteAddress ?? '') ? undefined : client;
+}
+
+/**
+ * `forwardedClient`: with CORRAL_TRUSTED_PROXIES, the client a trusted proxy's X-Forwarded-For
+ * names, as the rate limit counts it: the access line's `client`, beside `remote` (the connection's
+ * peer, the proxy), when the two differ. Behind nginx every line's remote was nginx's address.
+ */
+export function createRequestStats(accessLogger: Logger | undefined, onServed: (n: number) => void, forwardedClient?: ClientIpResolver): RequestStats {
   let served = 0;
   let errors = 0;
   /** Tracked responses not closed yet, and who waits for there to be none. */
@@ -132,6 +144,7 @@ export function createRequestStats(accessLogger: Logger | undefined, onServed: (
         // A response that never got the connection (its client left first) sent nothing.
         bytes: res[BYTES_BEFORE] === NOT_ON_SOCKET ? 0 : Math.max(0, (res[BYTES_AFTER] ?? socket.bytesWritten) - res[BYTES_BEFORE] - (res[UNSENT] ?? 0)),
         remote: socket.remoteAddress,
+        client: forwardedClient === undefined ? undefined : forwardedFor(req, forwardedClient),
       });
     }
     onServed(served);

@@ -17,6 +17,7 @@ import type { Settings } from '../config/schema.js';
 import type { Logger } from '../log/logger.js';
 import { FIRST_LINES_PER_MINUTE, RequestErrorLog } from '../log/request-errors.js';
 import { describeError, statusOf, type HttpErrorCode } from '../errors.js';
+import { createClientIpResolver } from '../http/client-ip.js';
 import { sendJson } from '../http/json.js';
 import { pathOfTarget } from '../http/logged-target.js';
 import { closeAfterAnswer, withoutConnection } from './connection-close.js';
@@ -98,7 +99,7 @@ export function createWorkerServer(app: RequestListener, o: WorkerServerOptions)
   let forceAt = Infinity;
   let scheduleForce: (ms: number) => void = () => {};
 
-  const stats = createRequestStats(o.accessLogger, o.onServed);
+  const stats = createRequestStats(o.accessLogger, o.onServed, o.accessLogger && settings.CORRAL_TRUSTED_PROXIES.length > 0 ? createClientIpResolver(settings.CORRAL_TRUSTED_PROXIES) : undefined);
 
   // A handler that throws for a request throws for every such request (a client retrying it, a
   // bug on a busy route): said once with the stack, then at most once a minute with the count,

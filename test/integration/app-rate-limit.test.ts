@@ -54,6 +54,16 @@ describe('rate limit across workers on the real master', () => {
     assert.equal(other.status, 200);
     assert.equal(other.headers['ratelimit-remaining'], '99');
   });
+
+  it('access lines name the client the trusted proxy forwarded for (client) beside the proxy itself (remote)', async () => {
+    await http(`${c.url}/api/players?via=proxy`, { headers: { 'x-forwarded-for': '203.0.113.9, 198.51.100.25' } });
+    await http(`${c.url}/api/players?via=none`);
+    const line = (via: string) => c.events('access').find((l) => l.path === `/api/players?via=${via}`);
+    await waitFor(() => (line('proxy') && line('none')) || undefined, 10_000, 'both access lines');
+    // The last hop the trusted peer added is the client, as the rate limit counts it.
+    assert.deepEqual([line('proxy')?.remote, line('proxy')?.client], ['127.0.0.1', '198.51.100.25']);
+    assert.deepEqual([line('none')?.remote, 'client' in (line('none') ?? {})], ['127.0.0.1', false], 'no X-Forwarded-For: the peer is the client, said once');
+  });
 });
 
 describe('the per-IP limit keys IPv6 clients by /64, and counts 404s, on the real master', () => {

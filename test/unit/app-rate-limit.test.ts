@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { request, type IncomingMessage } from 'node:http';
 import { after, before, describe, it } from 'node:test';
-import { clientKey, createClientIpResolver, normalizeIp } from '../../src/app/client-ip.js';
+import { clientKey, createClientIpResolver, normalizeIp } from '../../src/http/client-ip.js';
 import type { HostCounters } from '../../src/contract.js';
 import { createFakeSheets, SAMPLE_EVENTS, SAMPLE_PLAYERS } from '../fixtures/fake-sheets.js';
 import { startApp, type AppHarness } from '../fixtures/app-harness.js';

@@ -3,6 +3,7 @@ import { EventEmitter } from 'node:events';
 import { createServer, request, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { connect, type AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
+import { createClientIpResolver } from '../../src/http/client-ip.js';
 import { createRequestStats, type RequestStats } from '../../src/worker/request-stats.js';
 import { captureLogger, type CapturedLogger } from '../fixtures/capture-logger.js';
 
@@ -126,6 +127,33 @@ describe('request stats, pipelined requests', () => {
       const answers = got.split(/(?=HTTP\/1\.1 )/).map((a) => Buffer.byteLength(a, 'latin1'));
       assert.equal(answers.length, 3);
       assert.deepEqual(lines.map((l) => l.bytes), answers);
+    } finally {
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+      log.close();
+    }
+  });
+});
+
+describe('request stats behind a trusted proxy', () => {
+  it("names the forwarded client (client) beside the connection's peer (remote), and leaves client out when they are one", async () => {
+    const log = await captureLogger('worker');
+    const stats = createRequestStats(log.logger, () => {}, createClientIpResolver(['127.0.0.1']));
+    const server = createServer((req, res) => {
+      stats.track(req, res);
+      res.end('ok');
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    try {
+      const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+      await (await fetch(`${base}/forwarded`, { headers: { 'x-forwarded-for': '198.51.100.7' } })).text();
+      await (await fetch(`${base}/direct`)).text();
+      await waitUntil(() => stats.served() === 2);
+      const lines = log.lines().filter((l) => l.event === 'access');
+      assert.deepEqual(lines.map((l) => [l.path, l.remote, l.client]), [
+        ['/forwarded', '127.0.0.1', '198.51.100.7'],
+        ['/direct', '127.0.0.1', undefined],
+      ]);
     } finally {
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));
