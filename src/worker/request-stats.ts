@@ -82,6 +82,19 @@ export function cutUnsent(res: ServerResponse, unsentBytes: number): void {
 }
 
 /** `accessLogger` undefined: no access log. Its lines carry the worker's id from the logger's base fields. */
+/** The longest X-Request-Id an access line carries: a proxy's id is 32 characters (nginx's $request_id). */
+const REQUEST_ID_MAX = 128;
+
+/**
+ * The request's X-Request-Id (nginx's $request_id, as config/nginx/corral.conf sends it), so an
+ * access line can be matched with the proxy's own for the same request; undefined without one.
+ */
+function requestIdOf(req: IncomingMessage): string | undefined {
+  const id = req.headers['x-request-id'];
+  if (typeof id !== 'string' || id === '') return undefined;
+  return id.length > REQUEST_ID_MAX ? id.slice(0, REQUEST_ID_MAX) : id;
+}
+
 /** The client a trusted proxy forwarded `req` for; undefined when that is the peer itself. */
 function forwardedFor(req: IncomingMessage, resolve: ClientIpResolver): string | undefined {
   const client = resolve(req);
@@ -145,6 +158,7 @@ export function createRequestStats(accessLogger: Logger | undefined, onServed: (
         bytes: res[BYTES_BEFORE] === NOT_ON_SOCKET ? 0 : Math.max(0, (res[BYTES_AFTER] ?? socket.bytesWritten) - res[BYTES_BEFORE] - (res[UNSENT] ?? 0)),
         remote: socket.remoteAddress,
         client: forwardedClient === undefined ? undefined : forwardedFor(req, forwardedClient),
+        request_id: requestIdOf(req),
       });
     }
     onServed(served);

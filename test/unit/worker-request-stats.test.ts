@@ -136,7 +136,7 @@ describe('request stats, pipelined requests', () => {
 });
 
 describe('request stats behind a trusted proxy', () => {
-  it("names the forwarded client (client) beside the connection's peer (remote), and leaves client out when they are one", async () => {
+  it("names the forwarded client (client) beside the connection's peer (remote), and the proxy's X-Request-Id (request_id, bounded); each left out when there is none", async () => {
     const log = await captureLogger('worker');
     const stats = createRequestStats(log.logger, () => {}, createClientIpResolver(['127.0.0.1']));
     const server = createServer((req, res) => {
@@ -146,13 +146,15 @@ describe('request stats behind a trusted proxy', () => {
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     try {
       const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-      await (await fetch(`${base}/forwarded`, { headers: { 'x-forwarded-for': '198.51.100.7' } })).text();
+      await (await fetch(`${base}/forwarded`, { headers: { 'x-forwarded-for': '198.51.100.7', 'x-request-id': 'f3c1a2b4d5e6f7a8b9c0d1e2f3a4b5c6' } })).text();
       await (await fetch(`${base}/direct`)).text();
-      await waitUntil(() => stats.served() === 2);
+      await (await fetch(`${base}/long-id`, { headers: { 'x-request-id': 'x'.repeat(300) } })).text();
+      await waitUntil(() => stats.served() === 3);
       const lines = log.lines().filter((l) => l.event === 'access');
-      assert.deepEqual(lines.map((l) => [l.path, l.remote, l.client]), [
-        ['/forwarded', '127.0.0.1', '198.51.100.7'],
-        ['/direct', '127.0.0.1', undefined],
+      assert.deepEqual(lines.map((l) => [l.path, l.remote, l.client, l.request_id]), [
+        ['/forwarded', '127.0.0.1', '198.51.100.7', 'f3c1a2b4d5e6f7a8b9c0d1e2f3a4b5c6'],
+        ['/direct', '127.0.0.1', undefined, undefined],
+        ['/long-id', '127.0.0.1', undefined, 'x'.repeat(128)],
       ]);
     } finally {
       server.closeAllConnections();
