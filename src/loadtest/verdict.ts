@@ -402,11 +402,17 @@ export function overallVerdict(segments: readonly JudgedSegment[], interrupted: 
   const unmeasured = ran.filter((s) => !s.judgement.measured);
   const partial = ran.filter((s) => !s.complete);
   const starved = ran.filter((s) => s.counts.generator > 0);
-  const lost = ran.filter((s) => s.judgement.unjudged && s.judgement.pass);
+  // A ramp proves no capacity whatever its CPU and RAM: "without the CPU and RAM figures ..., so
+  // proving no capacity: ramp_down (300 users)" said of one implied that it would have, and named
+  // the users it ramped down from. Its "not judged" line below still says why.
+  const lost = ran.filter((s) => s.steady && s.judgement.unjudged && s.judgement.pass);
+  // A ramp that failed nothing is "ramp ok" in the steps table, not "pass": "every step passed"
+  // would say of it what the table does not.
+  const rampsOk = ran.filter((s) => !s.steady && s.judgement.pass);
   if (failed) lines.push(`first failing step: ${failed.label}, ${usersSaid(failed)}: ${failed.judgement.reasons.join('; ')}`);
   else if (ran.length > 0 && measured.length === 0) lines.push(`nothing to judge: no request finished in any step (${ran.length} of ${segments.length} ran)`);
   // A step cut short or with nothing measured did not pass: it failed nothing, which is all it says.
-  else if (unmeasured.length > 0 || partial.length > 0 || starved.length > 0 || thin.length > 0 || lost.length > 0) lines.push(`no step failed (${ran.length} of ${segments.length} ran)`);
+  else if (unmeasured.length > 0 || partial.length > 0 || starved.length > 0 || thin.length > 0 || lost.length > 0 || rampsOk.length > 0) lines.push(`no step failed (${ran.length} of ${segments.length} ran)`);
   else if (ran.length > 0) lines.push(`every step ${ran.length < segments.length ? 'that ran ' : ''}passed (${ran.length} of ${segments.length} ran)`);
   if (overBefore !== undefined) lines.push(`the server was already over the limit before the load (${overBefore}): ${failed ? 'this failure may be its state then, not the users sent' : 'its figures include whatever held it there'}`);
   if (partial.length > 0) lines.push(`cut short, so proving no capacity: ${partial.map((s) => `${s.label} (${usersSaid(s)})`).join(', ')}`);

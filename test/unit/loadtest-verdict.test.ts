@@ -192,6 +192,32 @@ describe('the verdict', () => {
     assert.equal(v.firstFailure?.label, 'plateau');
   });
 
+  it('a profile whose ramps failed nothing says no step failed, not that every step passed: the table shows them "ramp ok"', () => {
+    const v = overallVerdict(
+      [judged(4, input(), true, { label: 'ramp_up', steady: false }), judged(4, input(), true, { label: 'plateau' }), judged(4, input(), true, { label: 'ramp_down', steady: false })],
+      false,
+    );
+    assert.equal(v.pass, true);
+    assert.match(v.headline, /^supports 4 concurrent users: yes/);
+    assert.ok(v.lines.includes('no step failed (3 of 3 ran)'), v.lines.join(' | '));
+    assert.ok(!v.lines.some((l) => l.startsWith('every step')), v.lines.join(' | '));
+    // Steps alone still say every step passed.
+    assert.ok(overallVerdict([judged(2, input()), judged(4, input())], false).lines.includes('every step passed (2 of 2 ran)'));
+  });
+
+  it('does not say a ramp whose CPU went unmeasured proves no capacity "without the CPU and RAM figures": no ramp proves any', () => {
+    const down = judged(300, input(), true, { label: 'ramp_down', steady: false });
+    const unmeasuredDown = { ...down, judgement: { ...down.judgement, unjudged: true } };
+    const v = overallVerdict([judged(300, input(), true, { label: 'ramp_up', steady: false }), judged(300, input(), true, { label: 'plateau' }), unmeasuredDown], false);
+    assert.equal(v.pass, true);
+    assert.ok(!v.lines.some((l) => l.startsWith('without the CPU and RAM figures')), v.lines.join(' | '));
+    // A steady step so left unjudged is still named.
+    const step = judged(4, input());
+    const lostStep = { ...step, judgement: { ...step.judgement, unjudged: true } };
+    const w = overallVerdict([judged(2, input()), lostStep], false);
+    assert.ok(w.lines.includes('without the CPU and RAM figures --admin asked for, so proving no capacity: step 4 (4 users)'), w.lines.join(' | '));
+  });
+
   it('takes the plateau, not the ramp down, for the headline of a passing profile', () => {
     const plateau = input({}, { latency: { ...fast, p95: 128 } });
     const down = input({}, { latency: { ...fast, p95: 73 } });
