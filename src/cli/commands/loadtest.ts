@@ -100,10 +100,13 @@ Exit codes:
        the verdict says so
   2    the run completed but a step failed the criteria (see the verdict), or
        no step had enough requests other than logins to judge (none finished,
-       logins alone, or a handful), or the admin API failed during every step
-       that could show capacity (held to its end with enough of them; with none
-       held, every step that had enough): CPU and RAM not judged
+       logins alone, or a handful), or, with --admin, CPU and RAM went unjudged in
+       every step that could show capacity (held to its end with enough of them; with
+       none held, every step that had enough): the admin API failed during them, or
+       they were too short for a measurement of the master (it measures every 5 s)
   64   bad arguments, profile or users file, a --time-scale too small for a verdict,
+       an --out that cannot be written, a target that is not corral's app (404 for
+       its routes, a login answered without a token),
        a remote target or --admin without --allow-remote,
        an admin token the target or the admin API refuses, an --admin that is not the
        admin API (404s, not JSON: the app's port, a path in the URL), or an open-file limit of this
