@@ -122,6 +122,12 @@ export class RedisLink {
    * close and the next ones are no outage. Cleared when a connection is ready.
    */
   private connectionRefused: Refusal | undefined;
+  /**
+   * This connection's login was refused and said (counted) already: the SELECT of REDIS_URL's
+   * database and the ready check sent after the AUTH come back NOAUTH on the same connection, and
+   * are the same refused login, not a database the server does not have.
+   */
+  private loginRefusedHere = false;
   /** A command Redis refused (refusal.ts); cleared by a script of the keeper's answered. */
   private refusal: Refusal | undefined;
   private everReady = false;
@@ -161,7 +167,10 @@ export class RedisLink {
     });
     this.client = new Redis(settings);
     // A new connection: its SELECT is still to come (sent before its ready check, so answered before 'ready').
-    this.client.on('connect', () => (this.dbRefused = undefined));
+    this.client.on('connect', () => {
+      this.dbRefused = undefined;
+      this.loginRefusedHere = false;
+    });
     this.client.on('ready', () => this.onReady());
     // ioredis emits 'error' for every failed (re)connection: without a listener it would be thrown.
     // It emits a refused SELECT the same way, and then goes on in database 0; a refused login
@@ -194,7 +203,7 @@ export class RedisLink {
    * Redis down and sending the operator to a redis.unavailable line the log does not hold.
    */
   get refusedKind(): Refusal['kind'] | undefined {
-    if (this.dbRefused) return 'database';
+    if (this.dbRefused && this.connectionRefused?.kind !== 'login') return 'database';
     return this.refusal?.kind ?? this.connectionRefused?.kind;
   }
 
@@ -273,11 +282,25 @@ export class RedisLink {
   }
 
   private onConnectionError(err: Error): void {
+    const refusal = refusalOf(err);
+    if (refusal?.kind === 'login') {
+      // WRONGPASS for the AUTH, then NOAUTH for the SELECT of REDIS_URL's database (and for the
+      // ready check): one refused login per connection. Said as a database refused, a wrong
+      // password alternated login and database lines at every reconnection (each a new kind, so
+      // each said at once), and `corral status` named the database.
+      if (this.closed) return;
+      // Nothing is sent on this connection either way; it is never ready in another database.
+      if (isSelectRefusal(err)) this.dbRefused = err;
+      this.connectionRefused = refusal;
+      if (this.loginRefusedHere) return;
+      this.loginRefusedHere = true;
+      this.refused(refusal, err);
+      return;
+    }
     if (isSelectRefusal(err)) {
       this.onDatabaseRefused(err);
       return;
     }
-    const refusal = refusalOf(err);
     if (!refusal) {
       this.onDown(err);
       return;
@@ -290,6 +313,8 @@ export class RedisLink {
   private onDatabaseRefused(err: Error): void {
     if (this.closed) return;
     this.dbRefused = err;
+    // The SELECT was answered for itself: this connection's login (if any) was accepted.
+    this.connectionRefused = undefined;
     this.refused(databaseRefusal(err, this.db), err);
   }
 

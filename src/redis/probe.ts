@@ -19,7 +19,12 @@ export async function probeRedis(url: string, prefix: string, tlsCaFile?: string
   // Connection errors are emitted as events (without a listener ioredis would print them), and
   // connect() then rejects with only "Connection is closed": the event says why (a TLS refusal).
   let connectionError: Error | undefined;
-  client.on('error', (err: Error) => (connectionError = err));
+  // A refused login is said in Redis's words for it (WRONGPASS for the AUTH), not in those of
+  // the commands sent after it on the same connection (NOAUTH for the SELECT of the database).
+  client.on('error', (err: Error) => {
+    if (refusalOf(connectionError)?.kind === 'login' && refusalOf(err)?.kind === 'login') return;
+    connectionError = err;
+  });
   let step = 'connect';
   const warnings = new Set<string>();
   const unroute = routeClientWarnings((text) => warnings.add(text));

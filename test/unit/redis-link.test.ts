@@ -9,6 +9,7 @@
 import assert from 'node:assert/strict';
 import { afterEach, beforeEach, describe, it, mock } from 'node:test';
 import { REDIS_PROBE_MS, REDIS_RECOVERED_AFTER_MS, RedisLink } from '../../src/redis/link.js';
+import { probeRedis } from '../../src/redis/probe.js';
 import type { SheetsBackend } from '../../src/sheets/backend.js';
 import { sharedPrefix } from '../../src/sheets/keeper/shared-keys.js';
 import { SharedQuota, type SharedQuotaOptions } from '../../src/sheets/keeper/shared-quota.js';
@@ -220,6 +221,64 @@ describe('the Redis link, refused by the server', { skip: redisMissing }, () => 
       );
     } finally {
       server().cli('ACL', 'DELUSER', 'corral');
+    }
+  });
+
+  it("a wrong password with a database in REDIS_URL (…/1, a server with requirepass): the SELECT's NOAUTH is the same refused login, not a database the server lacks; said once however often it reconnects, and the figures say login", async () => {
+    // requirepass: the default user is not logged in until its AUTH works, so the SELECT of the
+    // database sent after a refused AUTH is refused too (NOAUTH), on every connection.
+    server().cli('CONFIG', 'SET', 'requirepass', 'right');
+    const cli = (...args: string[]) => server().cli('-a', 'right', '--no-auth-warning', ...args);
+    try {
+      const link = new RedisLink({ url: `${server().url}?db=1&password=wrong`, logger: log.logger });
+      links.push(link);
+      // 1.5 s: reconnecting 100, 200, 400, 800 ms apart, each connection refused again. The
+      // audit saw a login line and a database line (fix: "database 1 … is not one this server
+      // has") at every reconnection, each a new kind said at once, and `corral status` saying
+      // "Redis refuses the database in REDIS_URL".
+      assert.equal(await link.whenReady(1500), false, 'not connected');
+      const said = redisEvents();
+      assert.deepEqual(said.map((l) => `${String(l.event)} ${String(l.refused)}`), ['redis.misconfigured login'], 'one line, the login');
+      assert.match(String(said[0]?.msg), /WRONGPASS/);
+      assert.equal(link.refusedKind, 'login');
+      assert.equal(link.sharing, false);
+      cli('CONFIG', 'SET', 'requirepass', 'wrong');
+      assert.equal(await link.whenReady(PATIENCE_MS), true);
+      assert.equal(link.refusedKind, undefined);
+      assert.equal(link.sharing, true);
+      assert.deepEqual(redisEvents().map((l) => l.event), ['redis.misconfigured', 'redis.connected', 'redis.recovered']);
+    } finally {
+      server().cli('-a', 'wrong', '--no-auth-warning', 'CONFIG', 'SET', 'requirepass', '');
+      cli('CONFIG', 'SET', 'requirepass', '');
+    }
+  });
+
+  it("corral check's probe, a wrong password with a database in REDIS_URL: says Redis's WRONGPASS for the login, not the SELECT's NOAUTH after it", async () => {
+    server().cli('CONFIG', 'SET', 'requirepass', 'right');
+    try {
+      const probe = await probeRedis(`${server().url}?db=2&password=wrong`, 'corral:{test}');
+      assert.equal(probe.ok, false);
+      assert.ok(!probe.ok && probe.refused);
+      assert.match(probe.ok ? '' : probe.message, /^connect failed: WRONGPASS .*user and password of REDIS_URL/);
+    } finally {
+      server().cli('-a', 'right', '--no-auth-warning', 'CONFIG', 'SET', 'requirepass', '');
+    }
+  });
+
+  it("a database the server lacks once the password is accepted (a wrong password, then the right one, …/16): said as the database, with its fix, and nothing written to database 0", async () => {
+    server().cli('CONFIG', 'SET', 'requirepass', 'right');
+    try {
+      const link = new RedisLink({ url: `${server().url}?db=16&password=wrong`, logger: log.logger });
+      links.push(link);
+      assert.equal(await link.whenReady(1000), false);
+      assert.equal(link.refusedKind, 'login');
+      server().cli('-a', 'right', '--no-auth-warning', 'CONFIG', 'SET', 'requirepass', 'wrong');
+      await waitFor(() => link.refusedKind === 'database', PATIENCE_MS, 'refused: database');
+      assert.deepEqual(redisEvents().map((l) => `${String(l.event)} ${String(l.refused)}`), ['redis.misconfigured login', 'redis.misconfigured database']);
+      assert.equal(link.sharing, false);
+      assert.equal(server().cli('-a', 'wrong', '--no-auth-warning', 'DBSIZE').trim(), '0', 'nothing written to database 0');
+    } finally {
+      server().cli('-a', 'wrong', '--no-auth-warning', 'CONFIG', 'SET', 'requirepass', '');
     }
   });
 });
