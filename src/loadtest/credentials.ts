@@ -2,8 +2,8 @@
 // sheet's Players tab) or a JSON array of {name, code}. Users are handed out round-robin.
 
 import { readFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import { parseCsv as parseSheetCsv } from '../sheets/offline/csv.js';
+import { sampleTabFile } from '../sheets/sample-sheet.js';
 import { inputError } from './exit.js';
 import { jsonSyntaxMessage } from './json-syntax.js';
 
@@ -12,10 +12,9 @@ export interface Credential {
   readonly code: string;
 }
 
-/** The bundled sample sheet (config/sample-sheet/Players.csv), relative to the package root. */
+/** The bundled sample sheet's Players tab (config/sample-sheet/Players.csv). */
 export function defaultUsersFile(): string {
-  // dist/src/loadtest/credentials.js → package root is three levels up.
-  return fileURLToPath(new URL('../../../config/sample-sheet/Players.csv', import.meta.url));
+  return sampleTabFile('Players');
 }
 
 /** RFC 4180 rows (the offline sheet's parser), without blank lines. */

@@ -133,7 +133,7 @@ describe('POST /api/events with Idempotency-Key, on the real master', () => {
     assert.match(other.json<{ message: string }>().message, /different request/);
 
     // Keys are the player's own: another player sending the same key makes a new event.
-    const bruno = await login('Bruno Lefèvre', 'P002');
+    const bruno = await login('Bruno Leroy', 'P002');
     const his = await post(bruno, body, key);
     assert.equal(his.status, 201, his.text);
     assert.equal(his.headers['idempotent-replayed'], undefined);

@@ -73,11 +73,11 @@ const ADMIN_TOKEN = 'chaos-soak-admin-token-0123456789';
 const UPSTREAM_FAULTS = { latencyMs: 40, latencyJitterMs: 160, errorRate: 0.1, errorStatus: 503, resetRate: 0.1, appliedErrorRate: 0.2 } as const;
 const FAULTS_OFF = { latencyMs: 0, latencyJitterMs: 0, errorRate: 0, resetRate: 0, appliedErrorRate: 0 };
 const SEED = 20261125;
-/** The emulator's default Events tab holds these before the soak. */
-const SEEDED_EVENT_IDS = ['E0001', 'E0002'];
+/** The emulator's default Events tab (the sample sheet's) holds these before the soak. */
+const SEEDED_EVENT_IDS = ['ev-sample-0001', 'ev-sample-0002', 'ev-sample-0003'];
 const PLAYERS: readonly (readonly [string, string])[] = [
   ['Alice Martin', 'P001'],
-  ['Bruno Lefèvre', 'P002'],
+  ['Bruno Leroy', 'P002'],
   ['Chloé Dubois', 'P003'],
   ['David Moreau', 'P004'],
   ['Emma Laurent', 'P005'],

@@ -14,6 +14,7 @@ import { loadSeedFile, startEmulator, type Emulator } from '../../src/sheets/emu
 import type { ServiceAccountKey } from '../../src/sheets/google/credentials.js';
 import { signJwt } from '../../src/sheets/google/jwt.js';
 import { JWT_BEARER_GRANT, SCOPE_READONLY, SCOPE_READWRITE } from '../../src/sheets/google/wire.js';
+import { SEED_EVENTS_ROWS, SEED_PLAYERS_ROWS } from '../fixtures/sheets/seed-rows.js';
 
 interface Json {
   status: number;
@@ -143,7 +144,7 @@ describe('emulator values endpoints', () => {
     const whole = await call(`${base}/values/Players`, { headers: auth() });
     assert.equal(whole.body.range, 'Players!A1:Z1000');
     assert.equal(whole.body.majorDimension, 'ROWS');
-    assert.equal(whole.body.values.length, 6);
+    assert.equal(whole.body.values.length, SEED_PLAYERS_ROWS);
     const open = await call(`${base}/values/${encodeRangeForPath('Sparse!B2:C')}`, { headers: auth() });
     assert.deepEqual(open.body, { range: 'Sparse!B2:C1000', majorDimension: 'ROWS', values: [['b2', 'c2'], ['b3'], [], ['', 'c5']] });
     const empty = await call(`${base}/values/${encodeRangeForPath('Sparse!A1:A9')}`, { headers: auth() });
@@ -412,11 +413,12 @@ describe('emulator values endpoints', () => {
 
     // Whole-sheet and whole-column ranges are unchanged: after the last row with data.
     const whole = await append('Events', '&insertDataOption=INSERT_ROWS', [['E9001', 'P001']]);
-    assert.equal(whole.body.tableRange, 'Events!A1:E3');
-    assert.equal(whole.body.updates.updatedRange, 'Events!A4:B4');
+    const e = SEED_EVENTS_ROWS;
+    assert.equal(whole.body.tableRange, `Events!A1:E${e}`);
+    assert.equal(whole.body.updates.updatedRange, `Events!A${e + 1}:B${e + 1}`);
     const columns = await append('Events!A:E', '&insertDataOption=INSERT_ROWS', [['E9002', 'P001']]);
-    assert.equal(columns.body.tableRange, 'Events!A1:E4');
-    assert.equal(columns.body.updates.updatedRange, 'Events!A5:B5');
+    assert.equal(columns.body.tableRange, `Events!A1:E${e + 1}`);
+    assert.equal(columns.body.updates.updatedRange, `Events!A${e + 2}:B${e + 2}`);
   });
 
   it('update (PUT) and batchUpdate answer like Google', async () => {

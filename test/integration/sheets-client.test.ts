@@ -12,6 +12,7 @@ import { SheetsError } from '../../src/sheets/errors.js';
 import type { ServiceAccountAuth } from '../../src/sheets/google/auth.js';
 import { createGoogleBackend } from '../../src/sheets/google/index.js';
 import { FAST_RETRY, fakeClock, rejection, startHarness, withHarness } from '../fixtures/sheets/harness.js';
+import { SEED_EVENTS_ROWS, SEED_PLAYERS_ROWS } from '../fixtures/sheets/seed-rows.js';
 
 
 describe('service-account auth against the emulator', () => {
@@ -192,7 +193,7 @@ describe('service-account auth against the emulator', () => {
       await b.getValues('Players');
       h.emulator.revokeTokens();
       const again = await b.getValues('Players');
-      assert.equal(again.values?.length, 6);
+      assert.equal(again.values?.length, SEED_PLAYERS_ROWS);
       const c = h.emulator.counters();
       assert.equal(c.calls.token, 2);
       assert.equal(c.statuses['401'], 1);
@@ -225,7 +226,7 @@ describe('reads', () => {
       ]);
       assert.deepEqual(got[1]?.values, [['1', '2', '3']]);
       assert.deepEqual(got[2]?.values, [['x'], ['y']]);
-      assert.equal(got[3]?.values?.length, 3);
+      assert.equal(got[3]?.values?.length, SEED_EVENTS_ROWS);
       assert.equal(got[4]?.values, undefined, 'an empty range has no values key');
       assert.ok(!('values' in (got[4] ?? {})));
       assert.equal(h.emulator.counters().calls['values.batchGet'], 1, 'one request for all ranges');
@@ -496,7 +497,7 @@ describe('retries with backoff', () => {
         },
       });
       const got = await b.getValues('Players');
-      assert.equal(got.values?.length, 6);
+      assert.equal(got.values?.length, SEED_PLAYERS_ROWS);
       const c = h.emulator.counters();
       assert.equal(c.injectedErrors, 2);
       assert.equal(c.ok['values.get'], 1);

@@ -5,6 +5,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { fakeClock, FAST_RETRY, rejection, withHarness, type Harness } from '../fixtures/sheets/harness.js';
+import { SEED_EVENTS_ROWS as E } from '../fixtures/sheets/seed-rows.js';
 import { refusingPort } from '../helpers/ports.js';
 
 
@@ -20,14 +21,14 @@ describe('append: where rows land', () => {
     withHarness(async (h) => {
       const b = h.backend();
       const res = await b.appendValues('Events', [ROW, ['E0101', 'P004', 'joined', '', '2024-05-02T10:00:00Z']]);
-      assert.deepEqual(res, { updatedRange: 'Events!A4:E5', updatedRows: 2 });
+      assert.deepEqual(res, { updatedRange: `Events!A${E + 1}:E${E + 2}`, updatedRows: 2 });
       const raw = await b.api.appendValues('Events!A:E', [['E0102', 'P001']]);
-      assert.equal(raw.tableRange, 'Events!A1:E5');
-      assert.equal(raw.updates.updatedRange, 'Events!A6:B6');
+      assert.equal(raw.tableRange, `Events!A1:E${E + 2}`);
+      assert.equal(raw.updates.updatedRange, `Events!A${E + 3}:B${E + 3}`);
       assert.equal(raw.updates.updatedCells, 2);
       const rows = h.emulator.getSheet(h.emulator.spreadsheetId, 'Events') ?? [];
-      assert.deepEqual(rows[3], ROW);
-      assert.deepEqual(rows[5], ['E0102', 'P001']);
+      assert.deepEqual(rows[E], ROW);
+      assert.deepEqual(rows[E + 2], ['E0102', 'P001']);
     }));
 });
 
@@ -58,7 +59,7 @@ describe('append failures Google may have applied are never resent', () => {
         assert.equal(e.applied, 'maybe');
         assert.equal(e.retryable, true, 'transient: the journal may resend after checking the sheet');
         assert.equal(h.emulator.counters().calls['values.append'], 1, 'not resent by the client');
-        assert.equal(eventsCount(h), 4, 'Google did write it, once');
+        assert.equal(eventsCount(h), E + 1, 'Google did write it, once');
       },
       { faults: { appliedErrorRate: 1 } },
     ));
@@ -72,7 +73,7 @@ describe('append failures Google may have applied are never resent', () => {
         assert.equal(e.reason, 'NETWORK');
         assert.equal(h.emulator.counters().resets, 1);
         assert.equal(h.emulator.counters().calls['values.append'], 1);
-        assert.equal(eventsCount(h), 4);
+        assert.equal(eventsCount(h), E + 1);
       },
       { faults: { resetRate: 1 } },
     ));
@@ -99,7 +100,7 @@ describe('append failures Google may have applied are never resent', () => {
         assert.equal(e.status, 503);
         assert.equal(e.applied, 'maybe');
         assert.equal(h.emulator.counters().calls['values.append'], 1);
-        assert.equal(eventsCount(h), 3, 'this time Google had not written it: only the journal can find out');
+        assert.equal(eventsCount(h), E, 'this time Google had not written it: only the journal can find out');
       },
       { faults: { errorRate: 1 } },
     ));
@@ -118,12 +119,12 @@ describe('append failures Google certainly did not apply are resent', () => {
         });
         await b.appendValues('Events', [ROW]);
         const res = await b.appendValues('Events', [['E0101', 'P003', 'joined', '', '']]);
-        assert.equal(res.updatedRange, 'Events!A5:E5');
+        assert.equal(res.updatedRange, `Events!A${E + 2}:E${E + 2}`);
         const c = h.emulator.counters();
         assert.equal(c.quotaRejections, 1);
         assert.equal(c.calls['values.append'], 3);
         assert.equal(c.rowsAppended, 2);
-        assert.equal(eventsCount(h), 5);
+        assert.equal(eventsCount(h), E + 2);
       },
       { now: clock.now, faults: { writesPerMinute: 1 } },
     );

@@ -3,7 +3,7 @@ import { cpSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
-import { SAMPLE_SHEET_DIR } from '../../src/sheets/offline/backend.js';
+import { SAMPLE_SHEET_DIR } from '../../src/sheets/sample-sheet.js';
 import { sampleRosterExposure } from '../../src/sheets/offline/sample-roster.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'corral-sample-roster-'));

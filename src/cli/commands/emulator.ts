@@ -49,7 +49,7 @@ Options:
   --port P                  listen port (default 8085; 0 = any free port)
   --host H                  listen address (default 127.0.0.1; control endpoints are unauthenticated)
   --sheet-file FILE         seed JSON: {"spreadsheetId": "...", "sheets": {"Players": [[...], ...]}}
-                            (default: a small Players/Events sheet)
+                            (default: the sample sheet of config/sample-sheet/, as offline)
   --spreadsheet-id ID       override the seed's spreadsheet id
   --key-out FILE            write a service-account key (token_uri = this emulator) to FILE, shared
                             on the sheet; then: GOOGLE_APPLICATION_CREDENTIALS=FILE

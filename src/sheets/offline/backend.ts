@@ -7,7 +7,6 @@
 
 import { constants } from 'node:fs';
 import { chmod, copyFile, mkdir, readdir, readFile, rename, rm, stat } from 'node:fs/promises';
-import { fileURLToPath } from 'node:url';
 import { basename, join } from 'node:path';
 import { fsyncPath } from '../../fs-sync.js';
 import type { Logger } from '../../log/logger.js';
@@ -18,10 +17,8 @@ import { A1ParseError, formatA1, parseA1, type GridArea } from '../a1.js';
 import type { AppendResult, SheetsBackend, ValueRange } from '../backend.js';
 import { OFFLINE_DESTINATION } from '../destination.js';
 import { SheetsError } from '../errors.js';
+import { SAMPLE_SHEET_DIR } from '../sample-sheet.js';
 import { parseCsv, stringifyCsv } from './csv.js';
-
-/** config/sample-sheet/ of the installed package (dist/src/sheets/offline → package root). */
-export const SAMPLE_SHEET_DIR = fileURLToPath(new URL('../../../../config/sample-sheet/', import.meta.url));
 
 export interface OfflineOptions {
   /** Directory holding the tabs (created and seeded when missing). */

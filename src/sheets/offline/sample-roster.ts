@@ -7,7 +7,7 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { isLoopbackHost } from '../../loopback.js';
-import { SAMPLE_SHEET_DIR } from './backend.js';
+import { SAMPLE_SHEET_DIR } from '../sample-sheet.js';
 
 const PLAYERS = 'Players.csv';
 
