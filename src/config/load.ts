@@ -611,7 +611,11 @@ function secretsOpenToOthers(file: string, values: Record<string, string>): stri
   if ((mode & 0o004) === 0) return undefined;
   const held = settingNames.filter((name) => {
     const spec = schema[name] as SettingSpec<unknown>;
-    return spec.secret === true && [name, ...(spec.aliases ?? [])].some((n) => (values[n] ?? '') !== '');
+    // A setting only part of which is secret (REDIS_URL's password) holds one when showing it hides something.
+    return spec.secret === true && [name, ...(spec.aliases ?? [])].some((n) => {
+      const raw = values[n] ?? '';
+      return raw !== '' && (spec.show === undefined || spec.show(raw) !== raw);
+    });
   });
   if (held.length === 0) return undefined;
   return `${file} is readable by every user of this host (mode ${(mode & 0o777).toString(8).padStart(4, '0')}) and holds ${held.join(', ')}: chmod 600 ${file} (or 640, owned by root and the service's group, as the Deploy steps install it)`;

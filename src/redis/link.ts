@@ -30,7 +30,7 @@ import { RepeatedFailure } from '../log/repeated-failure.js';
 import { routeClientWarnings } from './client-warnings.js';
 import { guardedConnector } from './guarded-connector.js';
 import { databaseRefusal, isSelectRefusal, refusalOf, type Refusal } from './refusal.js';
-import { readRedisCa, tlsHint } from './tls-ca.js';
+import { readRedisCa, schemeHint, tlsHint } from './tls-ca.js';
 import { redisTarget } from './url.js';
 
 /** A command Redis has not answered by then fails (and the caller acts for this host alone). */
@@ -415,7 +415,8 @@ export class RedisLink {
   private onDown(err: Error): void {
     if (this.closed) return;
     this.failingSinceAt ??= this.clock.now();
-    const hint = tlsHint(err);
+    // The scheme only while no connection ever worked: a reset later is Redis going away.
+    const hint = tlsHint(err) ?? (this.everReady ? undefined : schemeHint(err, this.client.options.tls !== undefined));
     this.outage.failed((sinceLastLine, total) =>
       this.o.logger.warn(
         { event: 'redis.unavailable', code: 'CORRAL_ERR_REDIS', redis: this.target, err: describeError(err), failures: total, since_last_line: sinceLastLine },

@@ -6,7 +6,7 @@ import { Redis } from 'ioredis';
 import { routeClientWarnings } from './client-warnings.js';
 import { guardedConnector } from './guarded-connector.js';
 import { databaseRefusal, isSelectRefusal, refusalOf } from './refusal.js';
-import { readRedisCa, tlsHint } from './tls-ca.js';
+import { readRedisCa, schemeHint, tlsHint } from './tls-ca.js';
 import { redisTarget } from './url.js';
 
 /** `refused`: Redis answered but refused (refusal.ts), as opposed to not being reached. */
@@ -52,7 +52,7 @@ export async function probeRedis(url: string, prefix: string, tlsCaFile?: string
   } catch (err) {
     const why = step === 'connect' && connectionError ? connectionError : (err as Error);
     const refusal = refusalOf(why);
-    const hint = tlsHint(why) ?? refusal?.fix;
+    const hint = tlsHint(why) ?? refusal?.fix ?? (step === 'connect' ? schemeHint(why, options.tls !== undefined) : undefined);
     return { ok: false, shown, message: `${step} failed: ${why.message}${hint ? `: ${hint}` : ''}`, refused: refusal !== undefined };
   } finally {
     unroute();

@@ -34,3 +34,17 @@ export function tlsHint(err: unknown): string | undefined {
   if (code === 'CERT_HAS_EXPIRED' || code === 'CERT_NOT_YET_VALID') return "the server's certificate is outside its validity dates: renew it (or check this host's clock)";
   return undefined;
 }
+
+/**
+ * A connection that failed as one to a port of the other kind fails: a plain redis:// client on a
+ * TLS port is reset (the server reads no TLS handshake), a rediss:// client on a plain port waits
+ * for a handshake the server never answers, or reads bytes that are no TLS. Said as a likely cause
+ * (a firewall resets and times out too), only for a connection that never got going.
+ */
+export function schemeHint(err: unknown, usesTls: boolean): string | undefined {
+  const code = (err as { code?: unknown } | undefined)?.code;
+  if (typeof code !== 'string') return undefined;
+  if (!usesTls && code === 'ECONNRESET') return 'a Redis port that takes TLS resets plain connections so: if this one does (a managed Redis, a tls-port), use rediss:// in REDIS_URL';
+  if (usesTls && (code === 'ETIMEDOUT' || code === 'EPROTO' || code.startsWith('ERR_SSL_'))) return 'a plain Redis port does not answer a TLS handshake: if this one takes no TLS, use redis:// in REDIS_URL';
+  return undefined;
+}

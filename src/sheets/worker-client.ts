@@ -371,7 +371,7 @@ class WorkerSheetsClient implements SheetsClient {
   async settleLogin(nameHash: string, failed: boolean, windowMs: number, timeoutMs: number): Promise<SharedLoginCount> {
     const body = JSON.stringify({ name_hash: nameHash, failed, window_ms: windowMs });
     const answer = await this.checked(this.link.brief<WireLoginCount>('POST', '/login', body, timeoutMs));
-    if (!answer.shared) throw new CorralError('CORRAL_ERR_REDIS', answer.reason);
+    if (!answer.shared) throw new CorralError(answer.refused === undefined ? 'CORRAL_ERR_REDIS' : 'CORRAL_ERR_REDIS_REFUSED', answer.reason);
     if (typeof answer.failures !== 'number' || typeof answer.msLeft !== 'number') throw new CorralError('CORRAL_ERR_KEEPER_UNAVAILABLE', 'keeper sent a malformed login count');
     return { failures: answer.failures, msLeft: answer.msLeft };
   }

@@ -200,7 +200,7 @@ describe('corral check', () => {
     try {
       const ok = await corral(['check'], env({ REDIS_URL: redis.url }), dir);
       assert.equal(ok.code, 0, ok.stdout + ok.stderr);
-      assert.match(ok.stdout, /^OK: service account .* its quota and cache are shared through Redis \d+\.\d+\.\d+ at unix:\/\/\//);
+      assert.match(ok.stdout, /^OK: service account .* its quota, cache and failed-login counts are shared through Redis \d+\.\d+\.\d+ at unix:\/\/\//);
       assert.equal(redis.cli('DBSIZE').trim(), '0', 'nothing left behind');
 
       // A database the server does not have: ioredis goes on in database 0 after the refused
@@ -227,7 +227,7 @@ describe('corral check', () => {
       await redis.kill();
       const down = await corral(['check'], env({ REDIS_URL: redis.url }), dir);
       assert.equal(down.code, 1);
-      assert.match(down.stdout, /^FAIL \(redis\): Redis at unix:\/\/\/.* \(REDIS_URL\): connect failed: .*; until it works each host reads Google and spends the quota on its own share \[CORRAL_ERR_REDIS\]/);
+      assert.match(down.stdout, /^FAIL \(redis\): Redis at unix:\/\/\/.* \(REDIS_URL\): connect failed: .*; until it works each host reads Google, spends the quota on its own share and counts failed logins alone \[CORRAL_ERR_REDIS\]/);
     } finally {
       await redis.stop();
     }
@@ -239,7 +239,7 @@ describe('corral check', () => {
       const url = `rediss://127.0.0.1:${redis.tls?.port ?? 0}`;
       const ok = await corral(['check'], env({ REDIS_URL: url, REDIS_TLS_CA_FILE: redis.tls?.caFile ?? '' }), dir);
       assert.equal(ok.code, 0, ok.stdout + ok.stderr);
-      assert.match(ok.stdout, /^OK: service account .* its quota and cache are shared through Redis \d+\.\d+\.\d+ at rediss:\/\/127\.0\.0\.1:\d+/);
+      assert.match(ok.stdout, /^OK: service account .* its quota, cache and failed-login counts are shared through Redis \d+\.\d+\.\d+ at rediss:\/\/127\.0\.0\.1:\d+/);
       assert.equal(ok.stderr.includes('DeprecationWarning'), false, ok.stderr);
       const untrusted = await corral(['check'], env({ REDIS_URL: url }), dir);
       assert.equal(untrusted.code, 1);

@@ -4,9 +4,10 @@
 // about one, RFC 6066 forbids it); the certificate is still checked against it.
 
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
+import { after, before, describe, it, test } from 'node:test';
 import { probeRedis } from '../../src/redis/probe.js';
 import { RedisLink } from '../../src/redis/link.js';
+import { schemeHint } from '../../src/redis/tls-ca.js';
 import { captureLogger } from '../fixtures/capture-logger.js';
 import { redisTlsMissing, startRedis, type RedisServer } from '../helpers/redis-server.js';
 
@@ -68,9 +69,33 @@ describe('Redis over TLS (rediss://)', { skip: redisTlsMissing }, () => {
     assert.equal(ok.ok, true, ok.ok ? '' : ok.message);
   });
 
+  it('redis:// (no TLS) to the TLS port: the probe and the link suggest rediss://', async () => {
+    const probe = await probeRedis(`redis://127.0.0.1:${tls.port}`, 'corral:{probe}');
+    assert.equal(probe.ok, false);
+    assert.match(probe.ok ? '' : probe.message, /^connect failed: .*: a Redis port that takes TLS resets plain connections so: if this one does \(a managed Redis, a tls-port\), use rediss:\/\/ in REDIS_URL$/);
+    const log = await captureLogger();
+    const link = new RedisLink({ url: `redis://127.0.0.1:${tls.port}`, logger: log.logger });
+    try {
+      let down: Record<string, unknown> | undefined;
+      while (!(down = log.lines().find((l) => l.event === 'redis.unavailable'))) await new Promise((r) => setTimeout(r, 10));
+      assert.match(String(down.msg), /use rediss:\/\/ in REDIS_URL/);
+    } finally {
+      await link.close();
+      log.close();
+    }
+  });
+
   it('a certificate that does not name the host in REDIS_URL is refused, saying so', async () => {
     const probe = await probeRedis(`rediss://127.0.0.2:${tls.port}`, 'corral:{probe}', tls.caFile);
     assert.equal(probe.ok, false);
     assert.match(probe.ok ? '' : probe.message, /^connect failed: .*127\.0\.0\.2.*: the server's certificate does not name the host in REDIS_URL/);
   });
+});
+
+test("the scheme hint: a reset to redis:// suggests rediss://, a handshake unanswered or no TLS to rediss:// suggests redis://, nothing else", () => {
+  const err = (code: string) => Object.assign(new Error(code), { code });
+  assert.match(schemeHint(err('ECONNRESET'), false) ?? '', /use rediss:\/\//);
+  for (const code of ['ETIMEDOUT', 'EPROTO', 'ERR_SSL_WRONG_VERSION_NUMBER']) assert.match(schemeHint(err(code), true) ?? '', /use redis:\/\//, code);
+  for (const [code, tls] of [['ECONNREFUSED', false], ['ECONNREFUSED', true], ['ETIMEDOUT', false], ['ECONNRESET', true]] as const) assert.equal(schemeHint(err(code), tls), undefined, `${code}, tls ${tls}`);
+  assert.equal(schemeHint(new Error('no code'), true), undefined);
 });

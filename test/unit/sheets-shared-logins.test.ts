@@ -152,6 +152,19 @@ describe("the keeper's failed-login count shared through Redis", { skip: redisMi
     }
   });
 
+  it('Redis answering but refusing the keeper (a user that may not run scripts): no count, said as the refusal (CORRAL_ERR_REDIS_REFUSED), not as Redis away', async () => {
+    server().cli('ACL', 'SETUSER', 'noscript', 'on', '>noscript-pw', '~*', '+@all', '-eval', '-evalsha', '-script');
+    try {
+      const settle = await start(`${server().url}?user=noscript&password=noscript-pw`);
+      // The first count is refused (NOPERM); from then on the link knows what Redis refuses.
+      await assert.rejects(settle('Alice', true));
+      await waitFor(() => log.lines().some((l) => l.event === 'redis.misconfigured' && l.refused === 'scripts'), 10_000, 'redis.misconfigured, scripts');
+      await assert.rejects(settle('Alice', true), { code: 'CORRAL_ERR_REDIS_REFUSED', message: /refuses the keeper \(scripts: see redis\.misconfigured for the fix\)/ });
+    } finally {
+      server().cli('ACL', 'DELUSER', 'noscript');
+    }
+  });
+
   it('without REDIS_URL the keeper has no shared count to give', async () => {
     const settle = await start(null);
     await assert.rejects(settle('Alice', true), { code: 'CORRAL_ERR_REDIS', message: /REDIS_URL is unset/ });

@@ -98,10 +98,10 @@ async function checkGoogle(settings: Settings, backend: GoogleBackend): Promise<
     const { probeRedis } = await import('../../redis/probe.js');
     const probe = await probeRedis(settings.REDIS_URL, sharedPrefix(backend.source), settings.REDIS_TLS_CA_FILE);
     if (!probe.ok) {
-      const message = `Redis at ${probe.shown} (REDIS_URL): ${probe.message}; until it works each host reads Google and spends the quota on its own share`;
+      const message = `Redis at ${probe.shown} (REDIS_URL): ${probe.message}; until it works each host reads Google, spends the quota on its own share and counts failed logins alone`;
       return failure('redis', Object.assign(new Error(message), { code: probe.refused ? 'CORRAL_ERR_REDIS_REFUSED' : 'CORRAL_ERR_REDIS' }), { spreadsheetId, identity, tabs });
     }
-    shared = `; its quota and cache are shared through Redis ${probe.version} at ${probe.shown}`;
+    shared = `; its quota, cache and failed-login counts are shared through Redis ${probe.version} at ${probe.shown}`;
     warnings.push(...probe.warnings);
   }
   return {

@@ -80,7 +80,7 @@ export interface WireReceipt {
 /** The answer to POST /login: the count all the sheet's hosts share, or why there is none now. */
 export type WireLoginCount =
   | { readonly shared: true; readonly failures: number; readonly msLeft: number }
-  | { readonly shared: false; readonly reason: string };
+  | { readonly shared: false; readonly reason: string; /** What Redis refuses (refusal.ts), when it answers but refuses the keeper. */ readonly refused?: string };
 
 /**
  * How long the keeper waits for Redis's count before answering POST /login `shared: false`: less

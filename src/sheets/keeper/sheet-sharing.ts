@@ -60,7 +60,13 @@ export class SheetSharing {
     try {
       const count = await Promise.race([this.logins.settle(nameHash, failed, windowMs), late]);
       if (count === 'late') return { shared: false, reason: `redis ${this.link.target} did not answer within ${LOGIN_COUNT_WAIT_MS} ms` };
-      if (!count) return { shared: false, reason: `redis ${this.link.target} unavailable` };
+      if (!count) {
+        // Redis answering but refusing the keeper is no outage: said as what it refuses, as
+        // `corral status` and redis.misconfigured say it, not as Redis away.
+        const refused = this.link.refusedKind;
+        if (refused !== undefined) return { shared: false, refused, reason: `redis ${this.link.target} refuses the keeper (${refused}: see redis.misconfigured for the fix)` };
+        return { shared: false, reason: `redis ${this.link.target} unavailable` };
+      }
       return { shared: true, failures: count.failures, msLeft: count.msLeft };
     } finally {
       clearTimeout(timer);
