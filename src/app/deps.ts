@@ -115,11 +115,13 @@ export function sheetsFailure(err: unknown, field?: string): HttpError {
   }
   // The host's own read quota, not Google: said so (the read is queued; the retry finds its copy).
   // A failure only the operator can end (the sheet not shared, SHEET_ID wrong, a tab over 64 MiB)
-  // is not one a retry soon ends: "retry shortly" had clients retry for hours.
+  // is not one a retry soon ends: "retry shortly" had clients retry for hours. So is a range the
+  // sheet refuses when it is the app's own (SHEET_PLAYERS_RANGE or SHEET_EVENTS_RANGE naming a tab
+  // the sheet lacks, say one renamed): no field to blame, and no retry makes the tab appear.
   const message =
     code === 'CORRAL_ERR_SHEETS_QUOTA_WAIT' || code === 'CORRAL_ERR_QUEUE_FULL'
       ? "the sheet's read quota is spent for now; retry after Retry-After"
-      : typeof code === 'string' && OPERATOR_FAILURES.has(code)
+      : typeof code === 'string' && (OPERATOR_FAILURES.has(code) || code === 'CORRAL_ERR_SHEETS_BAD_RANGE')
         ? "the sheet cannot be read: a problem on the server's side that its operator must fix (the server's log says which)"
         : 'the sheet cannot be reached right now; retry shortly';
   return new HttpError('sheets_unavailable', message, { headers: { 'Retry-After': String(retryAfterSeconds(err)) } });

@@ -24,3 +24,17 @@ test("a failure only the operator can end says so; one that passes says to retry
   assert.equal(quota.message, "the sheet's read quota is spent for now; retry after Retry-After");
   assert.equal(quota.headers['Retry-After'], '13');
 });
+
+test("a range the sheet refuses is the client's 400 when the client named it, else the operator's 503", () => {
+  const badRange = () => failure('CORRAL_ERR_SHEETS_BAD_RANGE');
+  // GET /api/export?sheet=Nope: the client's range.
+  const exported = sheetsFailure(badRange(), 'sheet');
+  assert.equal(exported.status, 400);
+  assert.equal(exported.error, 'invalid_field');
+  // The app's own range (SHEET_PLAYERS_RANGE naming a tab the sheet lacks: a login, GET /api/players):
+  // only the operator can end it, so no "retry shortly".
+  const own = sheetsFailure(badRange());
+  assert.equal(own.status, 503);
+  assert.equal(own.error, 'sheets_unavailable');
+  assert.equal(own.message, "the sheet cannot be read: a problem on the server's side that its operator must fix (the server's log says which)");
+});
