@@ -295,7 +295,10 @@ export async function findMasterHere(lookup: MasterLookup): Promise<number> {
 function noSettingsFileHint(lookup: MasterLookup): string {
   if (lookup.envFile !== undefined) return '';
   const why = process.env.CORRAL_ENV_FILE === 'none' ? 'CORRAL_ENV_FILE=none' : `no .env in ${process.cwd()}, CORRAL_ENV_FILE unset`;
-  return `; no settings file was read (${why}), so the default CORRAL_PIDFILE was looked at: a corral started with a settings file, as the systemd unit starts it, is found through the same file (CORRAL_ENV_FILE=/etc/corral/corral.env corral <command>)`;
+  // CORRAL_PIDFILE given in the environment (as README asks of settings given to `npm start`) is
+  // the one looked at: calling it "the default" sent the reader looking for a pidfile never used.
+  const pidfile = process.env.CORRAL_PIDFILE ? 'the CORRAL_PIDFILE of the environment' : 'the default CORRAL_PIDFILE';
+  return `; no settings file was read (${why}), so ${pidfile} was looked at: a corral started with a settings file, as the systemd unit starts it, is found through the same file (CORRAL_ENV_FILE=/etc/corral/corral.env corral <command>)`;
 }
 
 /**

@@ -100,6 +100,19 @@ describe('findMasterHere when nothing answers', () => {
     assert.match(message, /CORRAL_ENV_FILE=\/etc\/corral\/corral\.env corral <command>/);
   });
 
+  it('says the pidfile looked at is the environment\'s, not the default, when CORRAL_PIDFILE is set there', async () => {
+    const before = process.env.CORRAL_PIDFILE;
+    process.env.CORRAL_PIDFILE = '/run/elsewhere/corral.pid';
+    try {
+      const message = await notRunning(undefined);
+      assert.match(message, /no settings file was read \(.*\), so the CORRAL_PIDFILE of the environment was looked at: /);
+      assert.doesNotMatch(message, /the default CORRAL_PIDFILE/);
+    } finally {
+      if (before === undefined) delete process.env.CORRAL_PIDFILE;
+      else process.env.CORRAL_PIDFILE = before;
+    }
+  });
+
   it('adds nothing when a settings file was read', async () => {
     assert.match(await notRunning('/srv/app/.env'), /^corral is not running \(no pidfile at .*corral\.pid\)$/);
   });
