@@ -357,7 +357,16 @@ describe('an export to a client that stops reading', () => {
     const values = Array.from({ length: 60_000 }, (_, i) => [`row-${i}`, 'x'.repeat(200)]);
     let ended!: (end: string) => void;
     const end = new Promise<string>((resolve) => (ended = resolve));
+    let reset = false;
     const server = createServer((req, res) => {
+      // How the cut closes the connection (a reset), watched on the server's side: what the client
+      // then sees of it is the kernel's (Linux reports a reset with unread data as an end).
+      const sock = req.socket as typeof req.socket & { resetAndDestroy(): unknown };
+      const resetAndDestroy = sock.resetAndDestroy.bind(sock);
+      sock.resetAndDestroy = () => {
+        reset = true;
+        return resetAndDestroy();
+      };
       void streamCsv(req, res, pool, values, 'big', { sendStallMs: 300 }).then(ended);
     });
     server.listen(0, '127.0.0.1');
@@ -374,13 +383,16 @@ describe('an export to a client that stops reading', () => {
     socket.pause(); // reads nothing until the server has given up
     socket.write('GET /export HTTP/1.1\r\nHost: x\r\n\r\n');
     assert.equal(await end, 'stalled');
-    // The connection is closed: once the client reads again, it gets what was sent, then the end,
-    // short of the whole CSV.
+    // The connection is reset, not closed with a FIN: a FIN left the unsent megabytes in the kernel
+    // as an orphan in FIN-WAIT-1, probing the client's zero window for minutes (as the worker's send
+    // timeout avoids). Once the client reads again, it gets what reached it, short of the whole CSV.
+    assert.ok(reset, 'the stalled connection is reset');
     let received = 0;
     socket.on('data', (d: Buffer) => (received += d.length));
+    socket.on('error', () => undefined);
     socket.resume();
     await once(socket, 'close');
-    assert.ok(received > 0 && received < 60_000 * 200, `received ${received} bytes`);
+    assert.ok(received < 60_000 * 200, `received ${received} bytes`);
   });
 });
 

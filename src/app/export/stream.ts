@@ -167,6 +167,11 @@ export async function streamCsv(
     const stall = new Promise<void>((resolve) => {
       timer = setTimeout(() => {
         stalled = true;
+        // A reset, not a FIN, as the worker's send timeout cuts (send-timeout.ts): closed normally,
+        // the kernel kept the megabytes the client never took as an orphan in FIN-WAIT-1, probing
+        // its zero window for minutes (nginx's reset_timedout_connection).
+        const socket = res.socket;
+        if (socket && !socket.destroyed) socket.resetAndDestroy();
         res.destroy();
         resolve();
       }, stallMs);
