@@ -128,6 +128,8 @@ export class RedisLink {
    * are the same refused login, not a database the server does not have.
    */
   private loginRefusedHere = false;
+  /** Failures of a refusal that ended while an outage was still settling: said with its end. */
+  private refusalFailuresHeld = 0;
   /** A command Redis refused (refusal.ts); cleared by a script of the keeper's answered. */
   private refusal: Refusal | undefined;
   private everReady = false;
@@ -267,9 +269,15 @@ export class RedisLink {
    */
   private recovered(): void {
     if (!this.ready || this.refusal) return;
-    this.refusalLog.ended((failures) => this.sayRecovered(failures));
-    this.refusalKind = undefined;
     const pending = this.outage.failing;
+    // A refusal that ends with an outage still to settle (Redis refusing a database, then down,
+    // then back with it) is one return, said once with the outage's end and its failures counted
+    // in: said apart, one return gave two recovered lines 5 s apart (audit).
+    this.refusalLog.ended((failures) => {
+      if (pending) this.refusalFailuresHeld += failures;
+      else this.sayRecovered(failures);
+    });
+    this.refusalKind = undefined;
     this.outage.ended((failures) => this.sayRecovered(failures));
     if (!pending || this.closed) return;
     this.clock.clearTimeout(this.recoveredTimer);
@@ -277,7 +285,9 @@ export class RedisLink {
     this.recoveredTimer = this.clock.setTimeout(() => this.outage.flush(), this.recoveredAfterMs + 20);
   }
 
-  private sayRecovered(failures: number): void {
+  private sayRecovered(outageFailures: number): void {
+    const failures = outageFailures + this.refusalFailuresHeld;
+    this.refusalFailuresHeld = 0;
     this.o.logger.info({ event: 'redis.recovered', redis: this.target, failures }, `redis: ${this.target} reachable and taking the keeper's commands again; the Sheets quota, cache and failed-login counts are shared again`);
   }
 

@@ -253,6 +253,25 @@ describe('the Redis link, refused by the server', { skip: redisMissing }, () => 
     }
   });
 
+  it('refused, then down, then back taking it (a restarted Redis without the password it refused): one recovered line, at the outage\'s end, counting both', async () => {
+    server().cli('CONFIG', 'SET', 'requirepass', 'right');
+    const link = new RedisLink({ url: `${server().url}?password=wrong`, logger: log.logger, recoveredAfterMs: 300 });
+    links.push(link);
+    await waitFor(() => redisEvents().some((l) => l.event === 'redis.misconfigured' && l.refused === 'login') || undefined, PATIENCE_MS, 'the refused login');
+    await server().kill();
+    await waitFor(() => redisEvents().some((l) => l.event === 'redis.unavailable') || undefined, PATIENCE_MS, 'redis.unavailable');
+    // Back empty, with no password: the one REDIS_URL gives is not asked for (a warning), and it connects.
+    await server().restart();
+    assert.equal(await link.whenReady(PATIENCE_MS), true);
+    await waitFor(() => redisEvents().some((l) => l.event === 'redis.recovered') || undefined, PATIENCE_MS, 'redis.recovered');
+    // Past the settle time again: a second line would have come by now.
+    await new Promise((r) => setTimeout(r, 900));
+    const recovered = redisEvents().filter((l) => l.event === 'redis.recovered');
+    assert.equal(recovered.length, 1, `one return, one line: ${JSON.stringify(redisEvents().map((l) => [l.event, l.failures]))}`);
+    const failures = redisEvents().filter((l) => l.event === 'redis.misconfigured' || l.event === 'redis.unavailable').reduce((n, l) => n + Number(l.failures ?? 0), 0);
+    assert.ok(Number(recovered[0]?.failures) >= failures, `its failures (${String(recovered[0]?.failures)}) count the refusal's and the outage's (${failures} said before)`);
+  });
+
   it("corral check's probe, a wrong password with a database in REDIS_URL: says Redis's WRONGPASS for the login, not the SELECT's NOAUTH after it", async () => {
     server().cli('CONFIG', 'SET', 'requirepass', 'right');
     try {
