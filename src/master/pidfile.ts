@@ -10,7 +10,7 @@
 // tell (it never starts a second master on the same pidfile), and reload/stop/status signal
 // nothing and say that whether corral runs is unknown.
 
-import { readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, fchmodSync, fstatSync, openSync, readFileSync, renameSync, rmSync, writeSync } from 'node:fs';
 import { dirname, isAbsolute } from 'node:path';
 import { CorralError } from '../errors.js';
 import { makeDirsSync } from '../make-dirs.js';
@@ -56,6 +56,30 @@ export function isAlive(pid: number): boolean {
 }
 
 export const stampFile = (file: string): string => `${file}.start`;
+
+/** The pidfile's and its stamp's mode: the service's user writes them, anyone may read them. */
+export const PIDFILE_MODE = 0o644;
+
+/** Directories corral creates for CORRAL_PIDFILE. */
+export const PIDFILE_DIR_MODE = 0o755;
+
+/**
+ * Writes the pidfile or its stamp writable by its owner alone, whatever the umask. The commands
+ * trust a pidfile by its owner (root or the master's user): one left writable by group or others
+ * (a umask of 000 or 002 at start, or a file of that mode already there) let any local user write
+ * any pid and a stamp matching it, and an operator's `sudo corral stop` then killed that process.
+ * A stricter mode (umask 077) is kept; only group and other write bits are taken away.
+ */
+function writeOwnerOnly(file: string, text: string): void {
+  const fd = openSync(file, 'w', PIDFILE_MODE);
+  try {
+    const mode = fstatSync(fd).mode & 0o7777;
+    if (mode & 0o022) fchmodSync(fd, mode & ~0o022);
+    writeSync(fd, text);
+  } finally {
+    closeSync(fd);
+  }
+}
 
 /**
  * What the master records in its stamp besides who it is, for the commands that find it there:
@@ -133,7 +157,7 @@ export function updateMasterRecord(file: string, record: MasterRecord, proc: Pro
   if (!stamp) return;
   const temp = `${stampFile(file)}.${process.pid}.tmp`;
   try {
-    writeFileSync(temp, stampText(stamp, record));
+    writeOwnerOnly(temp, stampText(stamp, record));
     renameSync(temp, stampFile(file));
   } catch (err) {
     rmSync(temp, { force: true });
@@ -208,12 +232,12 @@ export function writePidfile(file: string, proc: ProcReaders = procReaders, reco
   }
   if (existing?.status === 'unreadable') throw pidfileError(file, `cannot read it to tell whether a master runs: ${existing.why}`, 'EACCES');
   try {
-    makeDirsSync(dirname(file));
+    makeDirsSync(dirname(file), PIDFILE_DIR_MODE);
     // The stamp first: a reader that finds the new pid finds its stamp too.
     const stamp = proc.stamp(process.pid);
-    if (stamp) writeFileSync(stampFile(file), stampText(stamp, record));
+    if (stamp) writeOwnerOnly(stampFile(file), stampText(stamp, record));
     else rmSync(stampFile(file), { force: true });
-    writeFileSync(file, `${process.pid}\n`);
+    writeOwnerOnly(file, `${process.pid}\n`);
   } catch (err) {
     throw pidfileError(file, `cannot write it: ${(err as Error).message}`, (err as NodeJS.ErrnoException).code, err);
   }

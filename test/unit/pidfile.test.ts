@@ -420,3 +420,39 @@ test('a pidfile owned by a user other than root and the process it names is not 
     cleanup();
   }
 });
+
+test('the pidfile, its stamp and a directory made for them are writable by their owner alone, whatever the umask', () => {
+  // The commands trust a pidfile by its owner: one left writable by everyone (a umask of 000 at
+  // start) let any local user write a pid and a matching stamp, and root's `corral stop` then
+  // killed that process (the audit: a `sleep` of root's, stopped through a 0666 pidfile).
+  const dir = mkdtempSync(join(tmpdir(), 'corral-pid-'));
+  const previous = process.umask(0o000);
+  try {
+    const file = join(dir, 'run', 'sub', 'corral.pid');
+    writePidfile(file);
+    const modeOf = (path: string) => lstatSync(path).mode & 0o777;
+    assert.equal(modeOf(file), 0o644);
+    assert.equal(modeOf(stampFile(file)), 0o644);
+    assert.equal(modeOf(join(dir, 'run')), 0o755);
+    assert.equal(modeOf(join(dir, 'run', 'sub')), 0o755);
+    updateMasterRecord(file, { gracefulTimeoutS: 7 });
+    assert.equal(modeOf(stampFile(file)), 0o644, 'the stamp rewritten by a reload too');
+    assert.equal(readMasterRecord(file, process.pid)?.gracefulTimeoutS, 7);
+
+    // Files already there with a wider mode (written under that umask by an older corral) lose
+    // group and other write; a stricter mode is kept.
+    removePidfile(file);
+    writeFileSync(file, '');
+    chmodSync(file, 0o666);
+    writeFileSync(stampFile(file), '');
+    chmodSync(stampFile(file), 0o600);
+    writePidfile(file);
+    assert.equal(modeOf(file), 0o644);
+    assert.equal(modeOf(stampFile(file)), 0o600);
+    assert.equal(readFileSync(file, 'utf8'), `${process.pid}\n`);
+    removePidfile(file);
+  } finally {
+    process.umask(previous);
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
