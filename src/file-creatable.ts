@@ -22,8 +22,8 @@ const NO_NEW_FILES = new Map<number, string>([
   [0x27e0eb, 'cgroup'],
 ]);
 
-/** The pseudo-filesystem `dir` is on, when it is one of NO_NEW_FILES. */
-function pseudoFilesystem(dir: string): string | undefined {
+/** The pseudo-filesystem `dir` is on, when it is one of NO_NEW_FILES (path-checks.ts judges CORRAL_DATA_DIR by it too). */
+export function pseudoFilesystem(dir: string): string | undefined {
   try {
     return NO_NEW_FILES.get(statfsSync(dir).type);
   } catch {

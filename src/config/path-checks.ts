@@ -9,6 +9,7 @@
 
 import { accessSync, constants, statSync, type Stats } from 'node:fs';
 import { dirname } from 'node:path';
+import { pseudoFilesystem } from '../file-creatable.js';
 import { loadServiceAccount } from '../sheets/google/credentials.js';
 
 function kindOf(st: Stats): string {
@@ -40,6 +41,17 @@ function notWritable(dir: string): string | undefined {
   }
 }
 
+/**
+ * A data dir on /proc, /sys or a cgroup filesystem, where nothing can be created, or undefined.
+ * Root passes access(W_OK) there: CORRAL_DATA_DIR=/sys/corral passed `corral config` and start as
+ * root, and the keeper then failed at every boot (EPERM), its message saying to chown -R /sys.
+ */
+function onPseudoFilesystem(dir: string, existing: string): string | undefined {
+  const pseudo = pseudoFilesystem(existing);
+  if (pseudo === undefined) return undefined;
+  return `${dir} is on ${pseudo}, a kernel filesystem where no file can be created, whoever runs corral: point CORRAL_DATA_DIR at a directory on a disk, e.g. /var/lib/corral`;
+}
+
 function userOfProcess(): string {
   return process.getuid ? `uid ${process.getuid()}` : 'this user';
 }
@@ -60,6 +72,10 @@ export function dataDirProblem(dir: string, options: { writable?: boolean } = {}
     if (code === 'ENOENT') {
       const parent = options.writable ? nearestExisting(dir) : undefined;
       const why = parent?.st.isDirectory() ? notWritable(parent.path) : undefined;
+      if (parent?.st.isDirectory() && options.writable) {
+        const pseudo = onPseudoFilesystem(dir, parent.path);
+        if (pseudo !== undefined) return pseudo;
+      }
       if (parent === undefined || why === undefined) return undefined;
       return `${dir} does not exist, and ${userOfProcess()} cannot create it in ${parent.path} (${why}): create it for the user corral runs as (mkdir -m 0700 ${dir} && chown <user> ${dir}), or point CORRAL_DATA_DIR elsewhere`;
     }
@@ -71,6 +87,8 @@ export function dataDirProblem(dir: string, options: { writable?: boolean } = {}
     return `${dir} cannot be reached (${code ?? (err as Error).message}): make it and its parents usable by the user corral runs as, or point CORRAL_DATA_DIR elsewhere`;
   }
   if (st.isDirectory()) {
+    const pseudo = options.writable ? onPseudoFilesystem(dir, dir) : undefined;
+    if (pseudo !== undefined) return pseudo;
     const why = options.writable ? notWritable(dir) : undefined;
     if (why === undefined) return undefined;
     return `${dir} is not writable by ${userOfProcess()} (${why}), and the keeper keeps its lock and write journal there: give the user corral runs as the directory (chown <user> ${dir}; chmod 0700 ${dir}), or point CORRAL_DATA_DIR elsewhere`;

@@ -29,6 +29,18 @@ describe('dataDirProblem', () => {
     assert.match(dataDirProblem('/dev/null') ?? '', /^\/dev\/null is a device, not a directory: point CORRAL_DATA_DIR at a directory/);
   });
 
+  it('a data dir on /proc or /sys, where nothing can be created, is refused for root too, and only when writability is judged', () => {
+    // Root passes access(W_OK) there: CORRAL_DATA_DIR=/sys/corral passed `corral config` and start
+    // as root, and the keeper then failed at every boot with EPERM (the audit).
+    for (const path of ['/sys/corral', '/proc/corral/deeper', '/sys/kernel']) {
+      assert.match(dataDirProblem(path, { writable: true }) ?? '', /^\/(sys|proc)\S* is on (sysfs|procfs) \(\/(sys|proc)\), a kernel filesystem where no file can be created, whoever runs corral: point CORRAL_DATA_DIR at a directory on a disk/, path);
+    }
+    assert.equal(dataDirProblem('/sys/corral'), undefined, 'a shape-only judgement does not look at the filesystem');
+    mkdirSync(join(dir, 'disk'), { recursive: true });
+    assert.equal(dataDirProblem(join(dir, 'disk'), { writable: true }), undefined, 'a directory on a disk is fine');
+    assert.equal(dataDirProblem(join(dir, 'disk', 'new'), { writable: true }), undefined);
+  });
+
   it('a path under a file can never be created: the file is named', () => {
     writeFileSync(join(dir, 'file'), '');
     assert.equal(dataDirProblem(join(dir, 'file', 'data', 'deeper')), `${join(dir, 'file')} is a file, so ${join(dir, 'file', 'data', 'deeper')} cannot be created under it: point CORRAL_DATA_DIR at a directory (corral creates a missing one, mode 0700), e.g. /var/lib/corral`);
