@@ -85,6 +85,14 @@ describe('admin server: requests refused before the routes', () => {
     assert.match(old.answer, /^HTTP\/1\.1 200 /, 'HTTP/1.0 without Host is answered');
   });
 
+  it('answers a request line naming HTTP/2.0 or 0.9 505 http_version_not_supported, as the workers do (it was answered as HTTP/1.1: 200)', async () => {
+    for (const version of ['2.0', '0.9']) {
+      const { answer } = await exchange(server.port, `GET /api/admin/health HTTP/${version}\r\nHost: 127.0.0.1\r\n\r\n`);
+      assert.match(answer, /^HTTP\/1\.1 505 /, version);
+      assert.deepEqual(jsonOf(answer), { success: false, error: 'http_version_not_supported', message: `HTTP/${version} is not supported here; send HTTP/1.1` });
+    }
+  });
+
   it('answers CONNECT 405 in JSON rather than dropping the connection', async () => {
     const { answer } = await exchange(server.port, 'CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\n\r\n');
     assert.match(answer, /^HTTP\/1\.1 405 /);
