@@ -133,6 +133,13 @@ export interface LoggerOptions {
  */
 export const LOG_FILE_MODE = 0o640;
 
+/**
+ * The mode of a directory corral creates for CORRAL_LOG_FILE: writable by its user alone. Under a
+ * umask of 000 it was 0777, where any local user could replace the log file (a symlink to a file
+ * of corral's user, appended to at the next reopen) or remove it.
+ */
+export const LOG_DIR_MODE = 0o755;
+
 /** How long a deliberate exit waits for the log's write in flight (drained()) before it flushes. */
 export const EXIT_DRAIN_WAIT_MS = 1000;
 
@@ -151,7 +158,7 @@ export function assertLogFileWritable(file: string | undefined): void {
   const stdio = stdioLogFileProblem(file, true);
   if (stdio) throw new CorralError('CORRAL_ERR_LOG_FILE', `CORRAL_LOG_FILE=${file} must be ${stdio}`);
   try {
-    makeDirsSync(dirname(file));
+    makeDirsSync(dirname(file), LOG_DIR_MODE);
     closeSync(openSync(file, 'a', LOG_FILE_MODE));
   } catch (err) {
     throw new CorralError('CORRAL_ERR_LOG_FILE', `cannot open CORRAL_LOG_FILE ${file}: ${(err as Error).message}`, { cause: err });

@@ -37,6 +37,21 @@ describe('the log file mode', () => {
     }
   });
 
+  it('creates a new directory for it writable by corral alone, 0755, under umask 000 too (it was 0777)', () => {
+    const previous = process.umask(0o000);
+    try {
+      const file = join(dir, 'open-umask', 'deeper', 'corral.log');
+      const log = open(file);
+      log.logger.info({ event: 'test.line' }, 'a line');
+      log.flush();
+      assert.equal(modeOf(join(dir, 'open-umask')), '755');
+      assert.equal(modeOf(join(dir, 'open-umask', 'deeper')), '755');
+      assert.equal(modeOf(file), '640');
+    } finally {
+      process.umask(previous);
+    }
+  });
+
   it("keeps the mode of a log file already there: an operator's choice is not changed", () => {
     for (const mode of [0o600, 0o644]) {
       const file = join(dir, `existing-${mode.toString(8)}.log`);
