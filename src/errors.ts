@@ -1,7 +1,10 @@
 // Every error corral throws or logs carries a stable `code` from this file, so operators can grep
 // for it and tests can assert on it. A unit test checks the codes are unique and documented here.
 
-/** Stable error codes, with the one-line meaning an operator reads in the README. */
+/**
+ * Stable error codes, each with its meaning: the README's table says the same in an operator's
+ * words, at times at more length (a unit test keeps the two sets of codes equal, not the texts).
+ */
 export const ERROR_CODES = {
   CORRAL_ERR_CONFIG_INVALID: 'One or more settings have invalid values; all problems are listed together.',
   CORRAL_ERR_ENV_FILE: 'The .env file named by CORRAL_ENV_FILE (or ./.env) could not be read (missing, a directory, no permission, a symbolic link to nothing, UTF-16 rather than UTF-8), or the one read at start is gone at a reload (refused: restore it, or create an empty one for the defaults).',

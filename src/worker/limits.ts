@@ -259,8 +259,8 @@ export function refuseExpectation(req: IncomingMessage, res: ServerResponse): vo
  * and caps chunked bodies while they stream. Returns false when the request was answered here.
  */
 export function enforceRequestLimits(req: IncomingMessage, res: ServerResponse, limits: LimitSettings): boolean {
-  // llhttp takes any digit pair after HTTP/ (`HTTP/2.0`, `HTTP/9.9`) and node:http answered them as
-  // HTTP/1.1: RFC 9110 §15.6.6 says 505 (nginx answers it too).
+  // llhttp takes HTTP/2.0 and HTTP/0.9 (other versions it refuses itself: a 400) and node:http
+  // answered them as HTTP/1.1: RFC 9110 §15.6.6 says 505 (nginx answers it too).
   if (req.httpVersionMajor !== 1 || req.httpVersionMinor > 1) {
     refuseUnread(req, res, 'http_version_not_supported', `HTTP/${req.httpVersion} is not supported here; send HTTP/1.1`);
     return false;
