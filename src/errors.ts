@@ -151,7 +151,7 @@ export const HTTP_ERRORS = {
   internal_error: { status: 500, meaning: 'A handler failed inside corral or the app (a bug); the log has the stack.' },
   method_not_implemented: { status: 501, meaning: 'A method node:http does not know (`BREW`, lower-case `get`).' },
   unsupported_transfer_encoding: { status: 501, meaning: 'A Transfer-Encoding other than `chunked`; send chunked or a Content-Length.' },
-  http_version_not_supported: { status: 505, meaning: 'A request line naming an HTTP version other than 1.0 or 1.1 (`HTTP/2.0`: HTTP/2 is not spoken here); send HTTP/1.1.' },
+  http_version_not_supported: { status: 505, meaning: 'A request line naming `HTTP/2.0` (HTTP/2 is not spoken here) or `HTTP/0.9`; send HTTP/1.1. Another version (`HTTP/1.2`, `HTTP/3.0`) is no version node\'s parser knows: a 400 `bad_request`.' },
   sheets_unavailable: { status: 503, meaning: 'The sheet cannot be read right now (Google failing, the keeper away) and no cached copy is young enough; `Retry-After` says when to retry.' },
   events_header_invalid: { status: 503, meaning: 'The Events tab\'s header row does not name the columns an event is written under (event_id first, then player, kind, detail, at in any order): nothing was written; the operator must fix the tab (the log says how); retry after `Retry-After`.' },
   not_saved: { status: 503, meaning: 'The write journal cannot be written (disk full, I/O error), or holds SHEETS_JOURNAL_MAX_MB of rows the sheet has not taken yet: nothing was recorded; retry after `Retry-After`.' },
