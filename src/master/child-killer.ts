@@ -123,11 +123,14 @@ export class ChildKiller {
       c.stopReason = 'timeout';
     }
     c.state = 'killing';
+    // Point at the stack line only when one follows: with CORRAL_STUCK_STACKS=false none does, and
+    // "worker.stack shows where" sent the operator looking for a line that never comes.
+    const where = this.o.stuckStacks() ? `${c.role}.stack shows where` : 'no stack is logged, CORRAL_STUCK_STACKS=false';
     // Named after the role, as keeper.kill and keeper.exit are: a stuck keeper logged as
     // worker.timeout (with worker_id 0) sent whoever greps for keeper lines looking elsewhere.
     this.o.log.error(
       { event: `${c.role}.timeout`, code: 'CORRAL_ERR_WORKER_TIMEOUT', worker_id: c.id, worker_pid: c.handle.pid, generation: c.generation, seconds_silent: seconds, draining },
-      `${c.role} ${c.id} (pid ${c.handle.pid}) silent for ${seconds} s, past CORRAL_TIMEOUT: its event loop is blocked (a busy loop, a long synchronous call: ${c.role}.stack shows where) or the process is stopped${draining ? '; killing it' : '; killing and replacing it'}`,
+      `${c.role} ${c.id} (pid ${c.handle.pid}) silent for ${seconds} s, past CORRAL_TIMEOUT: its event loop is blocked (a busy loop, a long synchronous call: ${where}) or the process is stopped${draining ? '; killing it' : '; killing and replacing it'}`,
     );
     this.killWithStack(c);
   }

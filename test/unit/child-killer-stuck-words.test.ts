@@ -1,0 +1,56 @@
+// The worker.timeout line of a stuck child points at the worker.stack line that follows it, and
+// only when one does: with CORRAL_STUCK_STACKS=false the master kills at once and logs no stack.
+
+import assert from 'node:assert/strict';
+import { PassThrough } from 'node:stream';
+import { test } from 'node:test';
+import { ChildKiller } from '../../src/master/child-killer.js';
+import { newChildRecord, type ChildRecord } from '../../src/master/registry.js';
+import { captureLogger } from '../fixtures/capture-logger.js';
+
+const NOW = 5_000_000;
+const TIMEOUT_MS = 30_000;
+
+function stuckWorker(): ChildRecord & { killed: string[] } {
+  const killed: string[] = [];
+  const c = newChildRecord({ id: 3, slot: 0, role: 'worker', generation: 1, handle: { pid: 4343, send: () => true, kill: (s?: NodeJS.Signals | number) => void killed.push(String(s)) }, startedAt: NOW - 60_000, forkBatch: 1, beatIntervalMs: 1000 });
+  return Object.assign(c, { state: 'ready' as const, readyAt: NOW - 50_000, lastBeatAt: NOW - 31_000, killed });
+}
+
+test('with CORRAL_STUCK_STACKS=false, worker.timeout does not send the operator to a worker.stack line, and the kill is at once', async () => {
+  const log = await captureLogger('worker');
+  try {
+    const killer = new ChildKiller({ log: log.logger, now: () => NOW, stuckStacks: () => false });
+    const c = stuckWorker();
+    killer.track(c.id, new PassThrough());
+    killer.murder([c], TIMEOUT_MS);
+    assert.deepEqual(c.killed, ['SIGKILL']);
+    const timeout = log.lines().find((l) => l.event === 'worker.timeout');
+    assert.ok(timeout, 'worker.timeout logged');
+    assert.doesNotMatch(String(timeout.msg), /worker\.stack shows where/);
+    assert.match(String(timeout.msg), /no stack is logged, CORRAL_STUCK_STACKS=false/);
+    assert.equal(log.lines().filter((l) => l.event === 'worker.stack').length, 0);
+  } finally {
+    log.close();
+  }
+});
+
+test('with CORRAL_STUCK_STACKS on, worker.timeout says worker.stack shows where, and worker.stack follows before the kill', async () => {
+  const log = await captureLogger('worker');
+  try {
+    const killer = new ChildKiller({ log: log.logger, now: () => NOW, stuckStacks: () => true });
+    const c = stuckWorker();
+    // A probe that never answers, as a stopped process's: the stack cannot be captured.
+    killer.track(c.id, new PassThrough());
+    killer.murder([c], TIMEOUT_MS);
+    const timeout = log.lines().find((l) => l.event === 'worker.timeout');
+    assert.match(String(timeout?.msg), /worker\.stack shows where/);
+    assert.deepEqual(c.killed, [], 'not killed before the stack is tried');
+    await new Promise((r) => setTimeout(r, 1300));
+    assert.deepEqual(c.killed, ['SIGKILL']);
+    const stack = log.lines().find((l) => l.event === 'worker.stack');
+    assert.equal(stack?.frames, null);
+  } finally {
+    log.close();
+  }
+});
