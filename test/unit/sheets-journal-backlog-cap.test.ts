@@ -150,6 +150,8 @@ describe('the keeper at the backlog cap', () => {
     await clock.advance(120_000);
     await k.flush();
     assert.equal(k.figures().journalBacklogBytes, 0);
+    // Under the cap again: the figures (health's `journal: full`) say so before any new append.
+    assert.equal(k.figures().journalFull, false, 'not full once the backlog is under the cap');
     await k.append('Events', [row('ev-z')]);
     const back = log.lines().filter((l) => l.event === 'journal.backlog_accepting');
     assert.deepEqual(back.map((l) => [l.level, l.refused]), [['info', 4]]);

@@ -570,10 +570,13 @@ export class Keeper {
       journalWritable: !this.writeFailures.failing,
       journalAppendsRefused: this.writeFailures.refused,
       // The backlog against its cap (SHEETS_JOURNAL_MAX_MB): at the cap appends are refused,
-      // answered 503 not_saved, counted in journalAppendsRefusedFull.
+      // answered 503 not_saved, counted in journalAppendsRefusedFull. journalFull (health's
+      // `journal: full`, `corral status`) ends as soon as the flusher has brought the backlog under
+      // the cap, when the next append would be journaled, not only once one is: the backlog
+      // drained overnight left health degraded until the first player's event.
       journalBacklogBytes: this.journal.backlogBytes(),
       journalBacklogMaxBytes: this.journal.backlogCapBytes,
-      journalFull: this.backlogFull.full,
+      journalFull: this.backlogFull.full && this.journal.backlogBytes() >= this.journal.backlogCapBytes,
       journalAppendsRefusedFull: this.backlogFull.refused,
       journalOldestRowSeconds: this.oldestBacklogSeconds(),
       journalBytes: this.journal.fileBytes(),
