@@ -81,7 +81,6 @@ export function cutUnsent(res: ServerResponse, unsentBytes: number): void {
   (res as TrackedResponse)[UNSENT] = unsentBytes;
 }
 
-/** `accessLogger` undefined: no access log. Its lines carry the worker's id from the logger's base fields. */
 /** The longest X-Request-Id an access line carries: a proxy's id is 32 characters (nginx's $request_id). */
 const REQUEST_ID_MAX = 128;
 
@@ -102,6 +101,7 @@ function forwardedFor(req: IncomingMessage, resolve: ClientIpResolver): string |
 }
 
 /**
+ * `accessLogger` undefined: no access log. Its lines carry the worker's id from the logger's base fields.
  * `forwardedClient`: with CORRAL_TRUSTED_PROXIES, the client a trusted proxy's X-Forwarded-For
  * names, as the rate limit counts it: the access line's `client`, beside `remote` (the connection's
  * peer, the proxy), when the two differ. Behind nginx every line's remote was nginx's address.

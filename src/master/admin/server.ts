@@ -120,9 +120,9 @@ export async function startAdminServer(view: AdminView, logger: Logger, options:
     }
     const path = url.pathname.length > 1 && url.pathname.endsWith('/') ? url.pathname.slice(0, -1) : url.pathname;
     const method = req.method === 'HEAD' ? 'GET' : (req.method ?? 'GET');
-    // llhttp takes any digit pair after HTTP/ and node:http answered `HTTP/2.0` (and 0.9) as
-    // HTTP/1.1, with a 200: refused 505 as the workers refuse it (worker/limits.ts), the answer
-    // the README's table gives for http_version_not_supported.
+    // llhttp takes HTTP/2.0 and HTTP/0.9 (other versions it refuses itself: a 400) and node:http
+    // answered them as HTTP/1.1, with a 200: refused 505 as the workers refuse it (worker/limits.ts),
+    // the answer the README's table gives for http_version_not_supported.
     if (req.httpVersionMajor !== 1 || req.httpVersionMinor > 1) {
       return fail(res, 'http_version_not_supported', `HTTP/${req.httpVersion} is not supported here; send HTTP/1.1`, { Connection: 'close' });
     }
