@@ -29,12 +29,15 @@ describe('config/nginx/corral.conf in front of the real master', { skip }, () =>
   let https: string;
   let plain: string;
   let tls: Agent;
+  let caFile: string;
 
   before(async () => {
     dir = mkdtempSync(join(tmpdir(), 'corral-nginx-front-'));
     work = prepareWorkDir();
     c = await startCorral({ cwd: work, workers: 2, env: { CORRAL_TRUSTED_PROXIES: '127.0.0.1' } });
-    const { caFile, certFile, keyFile } = makeCertificates(dir);
+    const certs = makeCertificates(dir);
+    caFile = certs.caFile;
+    const { certFile, keyFile } = certs;
     const [httpsPort, plainPort] = [await freePort(), await freePort()];
     const site = shipped
       .replace('server 127.0.0.1:8080', `server 127.0.0.1:${new URL(c.url).port}`)
@@ -68,13 +71,22 @@ describe('config/nginx/corral.conf in front of the real master', { skip }, () =>
   });
 
   it('the access line names the client nginx forwarded for and carries its request id; remote is nginx', async () => {
-    const r = await http(`${https}/api/players?via=nginx`, { dispatcher: tls, headers: { 'x-forwarded-for': '198.51.100.9' } });
-    assert.equal(r.status, 200, r.text);
-    const line = () => c.events('access').find((l) => l.path === '/api/players?via=nginx');
-    await waitFor(() => line(), 10_000, 'the access line');
-    // nginx appends its own peer (127.0.0.1) to the chain: corral, trusting it, reads past it.
-    assert.deepEqual([line()?.remote, line()?.client], ['127.0.0.1', '198.51.100.9']);
-    assert.match(String(line()?.request_id), /^[0-9a-f]{32}$/, 'nginx\'s $request_id');
+    // The client from 127.0.0.2, an address corral does not trust (nginx, its peer, is 127.0.0.1),
+    // with an X-Forwarded-For of its own making: nginx appends the client's real address, and
+    // corral, reading from the right, stops there. From 127.0.0.1 the forged entry was believed.
+    const outside = new Agent({ localAddress: '127.0.0.2', connect: { ca: readFileSync(caFile) } });
+    try {
+      for (const path of ['/api/players?via=nginx', '/api/admin/health?via=nginx']) {
+        const r = await http(`${https}${path}`, { dispatcher: outside, headers: { 'x-forwarded-for': '198.51.100.9' } });
+        assert.equal(r.status, 200, r.text);
+        const line = () => c.events('access').find((l) => l.path === path);
+        await waitFor(() => line(), 10_000, `the access line of ${path}`);
+        assert.deepEqual([line()?.remote, line()?.client], ['127.0.0.1', '127.0.0.2'], path);
+        assert.match(String(line()?.request_id), /^[0-9a-f]{32}$/, `${path}: nginx's $request_id`);
+      }
+    } finally {
+      await outside.close();
+    }
   });
 
   it('a body over corral\'s 1 MiB gets corral\'s JSON 413, not nginx\'s page', async () => {
