@@ -112,7 +112,7 @@ export async function createLoginLimit(options: LoginLimitOptions): Promise<Logi
         const d = describeError(err);
         logger.warn(
           { event: 'login_limit.shared_unavailable', code: d.code ?? null, err: d.message, logins },
-          "the failed-login count shared with the other hosts did not answer; this host's count alone decides",
+          `the failed-login count shared with the other hosts ${d.code === 'CORRAL_ERR_REDIS_REFUSED' ? 'is refused by Redis (see redis.misconfigured)' : 'did not answer'}: ${d.message}; this host's count alone decides`,
         );
       });
       return undefined;

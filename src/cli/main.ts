@@ -69,7 +69,8 @@ function sayFdLimit(command: string, what: string): void {
   process.exitCode = EXIT.CONFIG;
 }
 
-const FD_LIMIT_FIX = 'raise the limit (ulimit -n 65536 in the shell, LimitNOFILE=65536 in the unit; corral needs a few hundred, and its workers their connections on top)';
+/** The fix for a limit too low; bin/corral repeats it (a unit test keeps the two equal). */
+export const FD_LIMIT_FIX = 'raise the limit (ulimit -n 65536 in the shell, LimitNOFILE=65536 in the unit; corral needs a few hundred, and its workers their connections on top)';
 
 /**
  * The fewest open files `corral start` is let to start with: the master loads some hundred modules,

@@ -611,10 +611,10 @@ function secretsOpenToOthers(file: string, values: Record<string, string>): stri
   if ((mode & 0o004) === 0) return undefined;
   const held = settingNames.filter((name) => {
     const spec = schema[name] as SettingSpec<unknown>;
-    // A setting only part of which is secret (REDIS_URL's password) holds one when showing it hides something.
+    // A setting only part of which is secret (REDIS_URL's password) holds one only with that part.
     return spec.secret === true && [name, ...(spec.aliases ?? [])].some((n) => {
       const raw = values[n] ?? '';
-      return raw !== '' && (spec.show === undefined || spec.show(raw) !== raw);
+      return raw !== '' && (spec.holdsSecret?.(raw) ?? true);
     });
   });
   if (held.length === 0) return undefined;

@@ -1,6 +1,6 @@
 // Settings of the Google Sheets layer (client, cache, quota, journal).
 
-import { REDIS_URL_PATTERN, REDIS_URL_TEXT, shownRedisUrl } from '../redis/url.js';
+import { REDIS_URL_PATTERN, REDIS_URL_TEXT, redisUrlHoldsSecret, shownRedisUrl } from '../redis/url.js';
 import { noProxyList, proxyUrl } from './proxy-url.js';
 import { sheetId } from './sheet-id.js';
 import { sheetsApiUrl } from './sheets-api-url.js';
@@ -135,6 +135,7 @@ export const sheetsSchema = {
     patternText: REDIS_URL_TEXT,
     secret: true,
     show: shownRedisUrl,
+    holdsSecret: redisUrlHoldsSecret,
   }),
   REDIS_TLS_CA_FILE: str({
     description: 'PEM file of the CA certificates that sign the Redis server\'s certificate, for a rediss:// REDIS_URL whose server a public CA did not sign (unset = the system\'s CAs). Read when the keeper starts.',

@@ -23,6 +23,11 @@ export interface SettingSpec<T> {
    */
   readonly show?: (text: string) => string;
   /**
+   * With `secret` and `show`: whether a value holds a secret at all (REDIS_URL with a password or
+   * user), for the warning about settings files others may read. Without it every value counts.
+   */
+  readonly holdsSecret?: (text: string) => boolean;
+  /**
    * The lower-case name is read too, and wins over the upper-case one when both are set: the
    * proxy variables, whose lower-case form came first and which curl and undici prefer.
    */
@@ -45,6 +50,8 @@ interface Common<T> {
   secret?: boolean;
   /** SettingSpec.show: a secret whose value is shown with its secret part masked. */
   show?: (text: string) => string;
+  /** SettingSpec.holdsSecret. */
+  holdsSecret?: (text: string) => boolean;
   defaultText?: string;
   example?: string;
 }

@@ -223,6 +223,17 @@ function reopenSettled(d: Destination): Promise<boolean | undefined> {
  * already. Removed once the open failed: the next reopen adds its own.
  */
 function reopenDestination(d: Destination, path?: string): Promise<boolean | undefined> {
+  // A directory removed since (or a new CORRAL_LOG_FILE's) is made as at start, writable by its
+  // user alone: sonic-boom's own mkdir gives it the umask's mode (0777 under umask 000). Its
+  // failure is left to sonic-boom's open, which reports it as the reopen's.
+  const file = path ?? (d as unknown as { file?: unknown }).file;
+  if (typeof file === 'string') {
+    try {
+      makeDirsSync(dirname(file), LOG_DIR_MODE);
+    } catch {
+      // said by the reopen below
+    }
+  }
   const before = new Set(d.rawListeners('ready'));
   d.reopen(path);
   return reopenSettled(d).then((opened) => {

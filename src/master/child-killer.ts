@@ -125,7 +125,7 @@ export class ChildKiller {
     c.state = 'killing';
     // Point at the stack line only when one follows: with CORRAL_STUCK_STACKS=false none does, and
     // "worker.stack shows where" sent the operator looking for a line that never comes.
-    const where = this.o.stuckStacks() ? `${c.role}.stack shows where` : 'no stack is logged, CORRAL_STUCK_STACKS=false';
+    const where = !this.o.stuckStacks() ? 'no stack is logged, CORRAL_STUCK_STACKS=false' : this.probes.get(c.id) !== undefined ? `${c.role}.stack shows where` : 'no stack can be read from it';
     // Named after the role, as keeper.kill and keeper.exit are: a stuck keeper logged as
     // worker.timeout (with worker_id 0) sent whoever greps for keeper lines looking elsewhere.
     this.o.log.error(

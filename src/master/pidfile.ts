@@ -10,7 +10,7 @@
 // tell (it never starts a second master on the same pidfile), and reload/stop/status signal
 // nothing and say that whether corral runs is unknown.
 
-import { closeSync, fchmodSync, fstatSync, openSync, readFileSync, renameSync, rmSync, writeSync } from 'node:fs';
+import { closeSync, constants, fchmodSync, fstatSync, openSync, readFileSync, renameSync, rmSync, writeSync } from 'node:fs';
 import { dirname, isAbsolute } from 'node:path';
 import { CorralError } from '../errors.js';
 import { makeDirsSync } from '../make-dirs.js';
@@ -68,10 +68,12 @@ export const PIDFILE_DIR_MODE = 0o755;
  * trust a pidfile by its owner (root or the master's user): one left writable by group or others
  * (a umask of 000 or 002 at start, or a file of that mode already there) let any local user write
  * any pid and a stamp matching it, and an operator's `sudo corral stop` then killed that process.
- * A stricter mode (umask 077) is kept; only group and other write bits are taken away.
+ * A stricter mode (umask 077) is kept; only group and other write bits are taken away. Never
+ * through a symlink planted at the path (its target's mode would be changed, its content replaced);
+ * `fresh`: the path must not exist yet (a temporary file, its name predictable).
  */
-function writeOwnerOnly(file: string, text: string): void {
-  const fd = openSync(file, 'w', PIDFILE_MODE);
+function writeOwnerOnly(file: string, text: string, fresh = false): void {
+  const fd = openSync(file, constants.O_WRONLY | constants.O_CREAT | constants.O_TRUNC | constants.O_NOFOLLOW | (fresh ? constants.O_EXCL : 0), PIDFILE_MODE);
   try {
     const mode = fstatSync(fd).mode & 0o7777;
     if (mode & 0o022) fchmodSync(fd, mode & ~0o022);
@@ -157,7 +159,8 @@ export function updateMasterRecord(file: string, record: MasterRecord, proc: Pro
   if (!stamp) return;
   const temp = `${stampFile(file)}.${process.pid}.tmp`;
   try {
-    writeOwnerOnly(temp, stampText(stamp, record));
+    rmSync(temp, { force: true });
+    writeOwnerOnly(temp, stampText(stamp, record), true);
     renameSync(temp, stampFile(file));
   } catch (err) {
     rmSync(temp, { force: true });

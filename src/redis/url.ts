@@ -65,6 +65,15 @@ export function redisUrlWarnings(raw: string): string[] {
 }
 
 /**
+ * Whether REDIS_URL holds a credential: what shownRedisUrl masks (a password, a user given alone, a
+ * parameter corral does not read). Compared as the masks, not as the whole text: the URL parser's
+ * normal form (a port written 06379) is no secret.
+ */
+export function redisUrlHoldsSecret(raw: string): boolean {
+  return shownRedisUrl(raw).includes('***');
+}
+
+/**
  * REDIS_URL as the settings show it (`corral config`, a refusal, the environment overriding the
  * file): as written, with the password (in the URL or its `password=`), a user given alone (a
  * password written without its colon) and the values of parameters corral does not read (a

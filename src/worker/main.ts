@@ -170,6 +170,8 @@ export async function runWorker(oom: OomPreference): Promise<void> {
   const released = new Promise<void>((resolve) => (release = resolve));
   // Set while listen() waits for the master: a drain must let it settle, then close the server.
   let listening: Promise<unknown> | undefined;
+  /** The master was told this worker is ready: from then on it drains it through IPC, never by SIGTERM. */
+  let toldReady = false;
   const drainAndExit = async (gracefulMs: number, code: number, hostStopping: boolean) => {
     if (exiting) return;
     exiting = true;
@@ -261,7 +263,9 @@ export async function runWorker(oom: OomPreference): Promise<void> {
     stopAsked = true;
     // Said as the master's drain is: without it, a TERM sent to the group (or to this worker
     // alone) left no line of this worker's about its drain, only the master's exit line after it.
-    if (!exiting) logger.info({ event: 'worker.draining', reason: 'SIGTERM', host_stopping: true }, 'draining: SIGTERM sent to this worker itself, not through the master');
+    // Only once the master knows it serves: the master itself stops a worker still booting with
+    // SIGTERM (a stop, a superseded reload), which is no TERM from outside (review).
+    if (!exiting && toldReady) logger.info({ event: 'worker.draining', reason: 'SIGTERM', host_stopping: true }, 'draining: SIGTERM sent to this worker itself, not through the master');
     toldHostStopping = true;
     void drainAndExit(settings.CORRAL_GRACEFUL_TIMEOUT * 1000, EXIT.OK, true);
   });
@@ -332,6 +336,7 @@ export async function runWorker(oom: OomPreference): Promise<void> {
     ready = true;
     logger.info({ event: 'worker.listening', address, port }, `listening on ${address}:${port}`);
     channel.send({ type: 'ready', address, port, rssBytes: process.memoryUsage.rss() });
+    toldReady = true;
   } catch (err) {
     bootFail(new CorralError('CORRAL_ERR_LISTEN', listenFailure(settings.CORRAL_BIND, err), { cause: err }), EXIT.LISTEN_ERROR, 'worker.listen_failed', listenFailureLasts(err));
   }

@@ -815,8 +815,10 @@ test('a settings file every user may read that holds a secret is a warning with 
     chmodSync(file, 0o644);
     assert.deepEqual(loadSettings({ env: {}, cwd: dir }).warnings, [], 'no secret in it');
     // REDIS_URL is secret only for its password (or user): a URL without one holds none.
-    writeFileSync(file, 'REDIS_URL=redis://127.0.0.1:6380/2\n');
-    assert.deepEqual(loadSettings({ env: {}, cwd: dir }).warnings.filter((w) => w.includes('readable by every user')), [], 'a REDIS_URL without a password');
+    for (const url of ['redis://127.0.0.1:6380/2', 'redis://127.0.0.1:06380/2', 'unix:///run/redis.sock?db=1']) {
+      writeFileSync(file, `REDIS_URL=${url}\n`);
+      assert.deepEqual(loadSettings({ env: {}, cwd: dir }).warnings.filter((w) => w.includes('readable by every user')), [], `a REDIS_URL without a password: ${url}`);
+    }
     writeFileSync(file, 'REDIS_URL=redis://:s3cret@127.0.0.1:6380/2\n');
     assert.deepEqual(loadSettings({ env: {}, cwd: dir }).warnings.filter((w) => w.includes('readable by every user')), [`${file} is readable by every user of this host (mode 0644) and holds REDIS_URL: chmod 600 ${file} (or 640, owned by root and the service's group, as the Deploy steps install it)`]);
   });

@@ -52,6 +52,24 @@ describe('the log file mode', () => {
     }
   });
 
+  it('makes a directory removed since again 0755 at a reopen (USR1), under umask 000 too', async () => {
+    const file = join(dir, 'removed-dir', 'corral.log');
+    const log = open(file);
+    log.logger.info({ event: 'test.before' }, 'before');
+    log.flush();
+    rmSync(join(dir, 'removed-dir'), { recursive: true, force: true });
+    const previous = process.umask(0o000);
+    try {
+      await log.reopen();
+      log.logger.info({ event: 'test.after' }, 'after');
+      log.flush();
+      assert.equal(modeOf(join(dir, 'removed-dir')), '755', 'not 0777: sonic-boom would make it with the umask');
+      assert.match(readFileSync(file, 'utf8'), /"event":"test\.after"/);
+    } finally {
+      process.umask(previous);
+    }
+  });
+
   it("keeps the mode of a log file already there: an operator's choice is not changed", () => {
     for (const mode of [0o600, 0o644]) {
       const file = join(dir, `existing-${mode.toString(8)}.log`);

@@ -456,3 +456,26 @@ test('the pidfile, its stamp and a directory made for them are writable by their
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('the pidfile, its stamp and the stamp written at a reload never write through a symlink planted at their path', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'corral-pid-'));
+  try {
+    const victim = join(dir, 'victim');
+    writeFileSync(victim, 'keep\n');
+    chmodSync(victim, 0o666);
+    const file = join(dir, 'corral.pid');
+    writePidfile(file);
+    // The reload's temporary stamp, its name predictable: a link there is removed, not followed.
+    symlinkSync(victim, `${stampFile(file)}.${process.pid}.tmp`);
+    updateMasterRecord(file, { gracefulTimeoutS: 9 });
+    assert.equal(readMasterRecord(file, process.pid)?.gracefulTimeoutS, 9);
+    removePidfile(file);
+    // A link at the pidfile's own path: refused (ELOOP), the file it points at untouched.
+    symlinkSync(victim, file);
+    assert.throws(() => writePidfile(file), (err: CorralError) => err.code === 'CORRAL_ERR_PIDFILE');
+    assert.equal(readFileSync(victim, 'utf8'), 'keep\n');
+    assert.equal(lstatSync(victim).mode & 0o777, 0o666, "the target's mode untouched");
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
