@@ -13,6 +13,7 @@ import { malformedRequestMessage } from '../http/malformed-request.js';
 import { unknownMethodMessage, unknownMethodOf } from '../http/unknown-method.js';
 import { answeredOnSocket } from './request-stats.js';
 import { fieldCount } from '../http/field-count.js';
+import { unsupportedVersion } from '../http/version.js';
 
 export interface LimitSettings {
   readonly CORRAL_LIMIT_REQUEST_FIELDS: number;
@@ -259,10 +260,9 @@ export function refuseExpectation(req: IncomingMessage, res: ServerResponse): vo
  * and caps chunked bodies while they stream. Returns false when the request was answered here.
  */
 export function enforceRequestLimits(req: IncomingMessage, res: ServerResponse, limits: LimitSettings): boolean {
-  // llhttp takes HTTP/2.0 and HTTP/0.9 (other versions it refuses itself: a 400) and node:http
-  // answered them as HTTP/1.1: RFC 9110 §15.6.6 says 505 (nginx answers it too).
-  if (req.httpVersionMajor !== 1 || req.httpVersionMinor > 1) {
-    refuseUnread(req, res, 'http_version_not_supported', `HTTP/${req.httpVersion} is not supported here; send HTTP/1.1`);
+  const version = unsupportedVersion(req);
+  if (version !== undefined) {
+    refuseUnread(req, res, 'http_version_not_supported', version);
     return false;
   }
   // HTTP/1.1 requires Host (RFC 9112 §3.2). The server is created with requireHostHeader off so

@@ -10,6 +10,7 @@ import { sendJson } from '../../http/json.js';
 import { dropBodyAndClose } from '../../http/lingering-close.js';
 import { pathOfTarget } from '../../http/logged-target.js';
 import { urlOfTarget } from '../../http/target.js';
+import { unsupportedVersion } from '../../http/version.js';
 import type { Logger } from '../../log/logger.js';
 import { RepeatedFailure, RepeatedFailures } from '../../log/repeated-failure.js';
 import { MAX_WORKERS } from '../../config/schema-daemon.js';
@@ -120,12 +121,9 @@ export async function startAdminServer(view: AdminView, logger: Logger, options:
     }
     const path = url.pathname.length > 1 && url.pathname.endsWith('/') ? url.pathname.slice(0, -1) : url.pathname;
     const method = req.method === 'HEAD' ? 'GET' : (req.method ?? 'GET');
-    // llhttp takes HTTP/2.0 and HTTP/0.9 (other versions it refuses itself: a 400) and node:http
-    // answered them as HTTP/1.1, with a 200: refused 505 as the workers refuse it (worker/limits.ts),
-    // the answer the README's table gives for http_version_not_supported.
-    if (req.httpVersionMajor !== 1 || req.httpVersionMinor > 1) {
-      return fail(res, 'http_version_not_supported', `HTTP/${req.httpVersion} is not supported here; send HTTP/1.1`, { Connection: 'close' });
-    }
+    // As the workers refuse it (it was answered as HTTP/1.1, with a 200).
+    const version = unsupportedVersion(req);
+    if (version !== undefined) return fail(res, 'http_version_not_supported', version, { Connection: 'close' });
     // Before any route, the dashboard's files and health included: see host-check.ts.
     const hostCheck = checkAdminHost(req, host);
     if (!hostCheck.ok) return fail(res, hostCheck.error, hostCheck.message, hostCheck.error === 'host_not_allowed' ? {} : { Connection: 'close' });
