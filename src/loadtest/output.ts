@@ -3,7 +3,7 @@
 // are written only at the end (whole, then renamed into place), so a run refused before its load
 // leaves nothing behind, and one cut short while writing leaves no half of a result.
 
-import { accessSync, constants, fsyncSync, mkdirSync, renameSync, statSync, unlinkSync, type Stats } from 'node:fs';
+import { accessSync, constants, fsyncSync, mkdirSync, renameSync, rmdirSync, statSync, unlinkSync, type Stats } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { makeDirsSync } from '../make-dirs.js';
 import { syncDirectory, syncNewDirectories, writeDurably, type Fsync } from './durable-file.js';
@@ -97,9 +97,10 @@ const OWN_DIRECTORY_TRIES = 1000;
  * so of two runs started in the same second only one gets the name and the other takes the first
  * free one of name-2, name-3, ...; returns the files where they will go. Every directory created
  * is flushed into its parent before the load: the result's own flush at the end makes the files
- * durable in their directory, not the directory in its parent.
+ * durable in their directory, not the directory in its parent. `created`: the directories made,
+ * topmost first, which a run abandoned before writing anything removes (removeEmptyCreated).
  */
-export function createOutputDir(files: OutputFiles, ownDirectory = false, fsync: Fsync = fsyncSync): OutputFiles {
+export function createOutputDir(files: OutputFiles, ownDirectory = false, fsync: Fsync = fsyncSync): CreatedOutput {
   const cannotCreate = (dir: string, err: unknown): LoadtestError =>
     inputError(`--out: cannot create ${dir}: ${(err as Error).message}; pass --out with a directory you can write to`, err);
   const makeAll = (dir: string): string[] => {
@@ -110,8 +111,9 @@ export function createOutputDir(files: OutputFiles, ownDirectory = false, fsync:
     }
   };
   if (!ownDirectory) {
-    syncCreated(makeAll(files.dir), fsync);
-    return files;
+    const created = makeAll(files.dir);
+    syncCreated(created, fsync);
+    return { files, created };
   }
   const parents = makeAll(dirname(files.dir));
   for (let n = 1; ; n++) {
@@ -122,9 +124,35 @@ export function createOutputDir(files: OutputFiles, ownDirectory = false, fsync:
       if ((err as NodeJS.ErrnoException).code !== 'EEXIST' || n >= OWN_DIRECTORY_TRIES) throw cannotCreate(dir, err);
       continue;
     }
-    syncCreated([...parents, resolve(dir)], fsync);
-    return outputFiles(dir);
+    const created = [...parents, resolve(dir)];
+    syncCreated(created, fsync);
+    return { files: outputFiles(dir), created };
   }
+}
+
+/** Where the run's files go, and the directories createOutputDir made for them (topmost first). */
+export interface CreatedOutput {
+  readonly files: OutputFiles;
+  readonly created: readonly string[];
+}
+
+/**
+ * Removes, deepest first, those of `created` that are still empty: a run abandoned before its
+ * report leaves no empty --out directory behind to pass for a run's. A directory holding anything
+ * (another run's files, a temporary one being written) stays, and so do its parents. Returns the
+ * directories removed.
+ */
+export function removeEmptyCreated(created: readonly string[]): string[] {
+  const removed: string[] = [];
+  for (const dir of [...created].reverse()) {
+    try {
+      rmdirSync(dir);
+    } catch {
+      break;
+    }
+    removed.push(dir);
+  }
+  return removed;
 }
 
 /** The flush of new directories before the load; a failure (EIO) stops the run there, exit 1. */

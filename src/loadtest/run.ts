@@ -41,9 +41,10 @@ export interface RunIo {
   /**
    * Calls fn on an interrupt (SIGINT); returns a function that removes the handler, called once
    * the report is written: until then a signal stops (or, a second one, abandons) a run whose
-   * report is still to be written.
+   * report is still to be written. `createdDirs`: the --out directories this run made, which an
+   * abandoned run removes while they are empty.
    */
-  readonly onInterrupt?: (fn: () => void) => () => void;
+  readonly onInterrupt?: (fn: () => void, createdDirs: readonly string[]) => () => void;
   /** result.json and report.html were written there; the run's exit code and verdict as they stand. */
   readonly onReportWritten?: (files: OutputFiles, run: { readonly exitCode: number; readonly headline: string }) => void;
   readonly random?: () => number;
@@ -178,7 +179,8 @@ export async function runLoadtest(opts: LoadtestOptions, io: RunIo): Promise<Run
     }
   }
 
-  files = createOutputDir(files, opts.outDirIsDefault);
+  const output = createOutputDir(files, opts.outDirIsDefault);
+  files = output.files;
 
   const controller = new AbortController();
   // Every request in flight and every pause listens on the run's signal: thousands, by design.
@@ -211,7 +213,7 @@ export async function runLoadtest(opts: LoadtestOptions, io: RunIo): Promise<Run
     progress.done();
     io.stderr.write('interrupted: stopping the virtual users and writing the report (a second signal leaves at once, without it)\n');
     controller.abort(new Error('interrupted'));
-  });
+  }, output.created);
 
   io.stderr.write(startLine(opts, schedule));
   sampler?.start(clock);

@@ -11,7 +11,7 @@
 // passes a terminal's Ctrl-C on to a child that got it already. Taken as a second, it abandoned
 // half the runs a CI job's timeout stopped, with their reports.
 
-import type { OutputFiles } from './output.js';
+import { removeEmptyCreated, type OutputFiles } from './output.js';
 import { LOADTEST_EXIT } from './exit.js';
 
 export const STOP_SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
@@ -50,6 +50,7 @@ export interface WrittenRun {
 export class StopSignals {
   readonly #io: StopSignalsIo;
   #stopLoad: (() => void) | undefined;
+  #createdDirs: readonly string[] = [];
   #loadBegan = false;
   #written: WrittenRun | undefined;
   #first: StopSignal | undefined;
@@ -82,11 +83,13 @@ export class StopSignals {
 
   /**
    * From the start of the load: `stopLoad` is what the first signal does until the returned
-   * function is called (once the report is written).
+   * function is called (once the report is written). `createdDirs`: the --out directories the run
+   * made, removed on abandoning it while still empty.
    */
-  readonly onInterrupt = (stopLoad: () => void): (() => void) => {
+  readonly onInterrupt = (stopLoad: () => void, createdDirs: readonly string[] = []): (() => void) => {
     this.#loadBegan = true;
     this.#stopLoad = stopLoad;
+    this.#createdDirs = createdDirs;
     this.listen();
     return () => {
       if (this.#stopLoad === stopLoad) this.#stopLoad = undefined;
@@ -125,7 +128,11 @@ export class StopSignals {
       this.#stopLoad();
       return;
     }
-    this.#io.stderr.write(`corral loadtest: ${which}: run abandoned; the report was not written (any earlier result.json and report.html in --out are left as they were)\n`);
+    // An empty directory of the run's own making would look like a run's result that lost its files.
+    const removed = removeEmptyCreated(this.#createdDirs);
+    const parents = removed.length - 1;
+    const emptied = removed.length === 0 ? '' : `; the --out directory it had created, still empty, was removed (${removed[0]}${parents > 0 ? `, with the ${parents === 1 ? 'parent' : `${parents} parents`} it had created` : ''})`;
+    this.#io.stderr.write(`corral loadtest: ${which}: run abandoned; the report was not written (any earlier result.json and report.html in --out are left as they were)${emptied}\n`);
     this.#io.leave(exitForSignal(signal));
   }
 }

@@ -255,22 +255,22 @@ describe('loadtest output directory', () => {
     const wanted = outputFiles(join(root, 'own', 'loadtest-20250102-030405'));
     assert.deepEqual(checkOutput(wanted, true), [], 'where it goes is checked; nothing is created');
     assert.equal(existsSync(join(root, 'own')), false);
-    const first = createOutputDir(wanted, true);
-    const second = createOutputDir(wanted, true);
+    const first = createOutputDir(wanted, true).files;
+    const second = createOutputDir(wanted, true).files;
     writeFileSync(`${wanted.dir}-3`, 'a file by that name');
-    const third = createOutputDir(wanted, true);
+    const third = createOutputDir(wanted, true).files;
     assert.deepEqual([first.dir, second.dir, third.dir], [wanted.dir, `${wanted.dir}-2`, `${wanted.dir}-4`]);
     assert.deepEqual(third, outputFiles(`${wanted.dir}-4`));
     // An earlier run's files under the name are not this run's to replace.
     writeOutput(first, '{}\n', '<html>');
     assert.deepEqual(checkOutput(wanted, true), []);
-    assert.equal(createOutputDir(wanted, true).dir, `${wanted.dir}-5`);
+    assert.equal(createOutputDir(wanted, true).files.dir, `${wanted.dir}-5`);
   });
 
   it('an --out given is shared by the runs that name it, as a re-run', () => {
     const given = outputFiles(join(root, 'given'));
-    assert.deepEqual(createOutputDir(given), given);
-    assert.deepEqual(createOutputDir(given), given);
+    assert.deepEqual(createOutputDir(given), { files: given, created: [given.dir] });
+    assert.deepEqual(createOutputDir(given), { files: given, created: [] }, 'made by the first run, not by the second');
   });
 
   it('flushes every directory it creates for --out into its parent, once, so a power cut cannot take the result directory away', () => {
@@ -296,7 +296,7 @@ describe('loadtest output directory', () => {
     createOutputDir(wanted, true, first.fsync);
     assert.deepEqual(first.named(base, join(base, 'runs')), [base, join(base, 'runs')]);
     const second = flushedDirectories();
-    assert.equal(createOutputDir(wanted, true, second.fsync).dir, `${wanted.dir}-2`);
+    assert.equal(createOutputDir(wanted, true, second.fsync).files.dir, `${wanted.dir}-2`);
     assert.deepEqual(second.named(base, join(base, 'runs')), [join(base, 'runs')], 'only the new name-2, in runs');
   });
 
@@ -314,7 +314,7 @@ describe('loadtest output directory', () => {
     for (const code of ['EINVAL', 'EISDIR']) {
       const dir = join(root, `no-parent-fsync-${code}`, 'out');
       const syncs = flushedDirectories(code);
-      assert.deepEqual(createOutputDir(outputFiles(dir), false, syncs.fsync), outputFiles(dir));
+      assert.deepEqual(createOutputDir(outputFiles(dir), false, syncs.fsync).files, outputFiles(dir));
       assert.equal(syncs.named().length, 2);
       assert.equal(existsSync(dir), true);
     }

@@ -5,10 +5,13 @@
 
 import assert from 'node:assert/strict';
 import { EventEmitter } from 'node:events';
+import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { CheckedOutput } from '../../src/loadtest/checked-output.js';
 import { exitAfterStdout, LOADTEST_EXIT } from '../../src/loadtest/exit.js';
-import { outputFiles } from '../../src/loadtest/output.js';
+import { createOutputDir, outputFiles } from '../../src/loadtest/output.js';
 import { StopSignals, type StopSignal } from '../../src/loadtest/stop-signals.js';
 
 function harness(): { signals: StopSignals; send: (s: StopSignal) => void; stderr: string[]; left: number[]; stops: string[]; clock: { ms: number } } {
@@ -43,6 +46,42 @@ describe('loadtest stop signals', () => {
     assert.deepEqual(h.stderr, ['corral loadtest: second stop signal (SIGINT): run abandoned; the report was not written (any earlier result.json and report.html in --out are left as they were)\n']);
     assert.deepEqual(h.left, [130]);
     assert.deepEqual(h.stops, ['stop'], 'the load is stopped once');
+  });
+
+  it('removes, on abandoning the run, the --out directories it made while they are still empty, and says so', () => {
+    const root = mkdtempSync(join(tmpdir(), 'corral-loadtest-abandon-'));
+    try {
+      const made = createOutputDir(outputFiles(join(root, 'runs', 'first')));
+      assert.deepEqual(made.created, [join(root, 'runs'), join(root, 'runs', 'first')]);
+      const h = harness();
+      h.signals.onInterrupt(() => h.stops.push('stop'), made.created);
+      h.send('SIGTERM');
+      assert.equal(existsSync(made.files.dir), true, 'a stopped run writes its report there');
+      h.send('SIGHUP');
+      assert.deepEqual(h.stderr, [
+        `corral loadtest: second stop signal (SIGHUP): run abandoned; the report was not written (any earlier result.json and report.html in --out are left as they were); the --out directory it had created, still empty, was removed (${made.files.dir}, with the parent it had created)\n`,
+      ]);
+      assert.deepEqual(readdirSync(root), []);
+      assert.deepEqual(h.left, [129]);
+    } finally {
+      rmSync(root, { recursive: true, force: true });
+    }
+  });
+
+  it('leaves a directory it made that holds anything by then, and the parents above it', () => {
+    const root = mkdtempSync(join(tmpdir(), 'corral-loadtest-abandon-'));
+    try {
+      const made = createOutputDir(outputFiles(join(root, 'runs', 'second')));
+      writeFileSync(join(made.files.dir, 'notes.txt'), 'put there during the run');
+      const h = harness();
+      h.signals.onInterrupt(() => h.stops.push('stop'), made.created);
+      h.send('SIGINT');
+      h.send('SIGTERM');
+      assert.deepEqual(h.stderr, ['corral loadtest: second stop signal (SIGTERM): run abandoned; the report was not written (any earlier result.json and report.html in --out are left as they were)\n']);
+      assert.deepEqual(readdirSync(made.files.dir), ['notes.txt']);
+    } finally {
+      rmSync(root, { recursive: true, force: true });
+    }
   });
 
   it('takes the first signal again within a second as the same stop (timeout and npm deliver it twice), and the next one as a second', () => {

@@ -86,12 +86,13 @@ Progress goes to stderr (one line redrawn on a terminal; a plain line every 5 s 
 otherwise, and under CI or TERM=dumb); the steps table and the verdict go to stdout when the run
 ends. Ctrl-C (or SIGTERM, SIGHUP) stops early and still writes the report; a second one while it
 stops leaves at once: the run is abandoned, its report not written (earlier result files in --out
-are left as they were), stderr says so, and the exit code is the second signal's (the same
-signal again within a second is the first delivered twice, as timeout and npm do). One before
-the load begins (during the checks of the target and the admin API) ends the run at once: no
-load ran, no result is written, stderr says so, and the exit code is that signal's. One once the
-result files are written (the verdict being printed) leaves at once, saying on stderr where they
-are and the verdict, with the code the run has anyway (its verdict's, or an earlier signal's).
+are left as they were; an --out directory it created, still empty, is removed), stderr says so,
+and the exit code is the second signal's (the same signal again within a second is the first
+delivered twice, as timeout and npm do). One before the load begins (during the checks of the
+target and the admin API) ends the run at once: no load ran, no result is written, stderr says
+so, and the exit code is that signal's. One once the result files are written (the verdict being
+printed) leaves at once, saying on stderr where they are and the verdict, with the code the run
+has anyway (its verdict's, or an earlier signal's).
 
 Exit codes:
   0    no step that ran failed the criteria and at least one measured enough
