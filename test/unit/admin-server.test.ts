@@ -424,6 +424,11 @@ describe('admin server with a token', () => {
     assert.deepEqual([page.status, page.headers.get('allow'), ((await page.json()) as { message: string }).message], [405, 'GET, HEAD', 'POST is not allowed on /admin; use GET, HEAD']);
     const toPage = await fetch(`${base}/`, { redirect: 'manual' });
     assert.deepEqual([toPage.status, toPage.headers.get('location')], [302, '/admin']);
+    // The headers of every other answer here: nothing cached, nothing sniffed, not to be framed.
+    assert.deepEqual(
+      ['cache-control', 'x-content-type-options', 'x-frame-options', 'content-length'].map((h) => toPage.headers.get(h)),
+      ['no-store', 'nosniff', 'DENY', '0'],
+    );
     await toPage.body?.cancel();
   });
 

@@ -130,7 +130,8 @@ export async function startAdminServer(view: AdminView, logger: Logger, options:
 
     if (path === '/') {
       if (method !== 'GET') return fail(res, 'method_not_allowed', `${req.method} is not allowed on /; use GET, HEAD`, { Allow: 'GET, HEAD' });
-      res.writeHead(302, { Location: '/admin' });
+      // The page's framing refusal too: a redirect is a document a browser may render or frame.
+      res.writeHead(302, { ...PAGE_HEADERS, Location: '/admin', 'Cache-Control': 'no-store', 'Content-Length': 0 });
       res.end();
       return;
     }
