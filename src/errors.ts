@@ -19,7 +19,7 @@ export const ERROR_CODES = {
   CORRAL_ERR_ALREADY_RUNNING: 'The pidfile names a live master, or a live process without a start stamp that may be one (remove the pidfile if it is stale).',
   CORRAL_ERR_PIDFILE: 'start could not use CORRAL_PIDFILE: its directory cannot be created or written, the path is a directory, or the file cannot be read; nothing was started (exit 78).',
   CORRAL_ERR_PIDFILE_UNREADABLE: 'reload, stop or status could not read CORRAL_PIDFILE (no permission): whether corral runs is unknown, nothing was signalled; status exits 4, reload and stop 1.',
-  CORRAL_ERR_PIDFILE_UNTRUSTED: 'CORRAL_PIDFILE (or the symlink at its path) belongs to a user other than root and the one the process it names runs as, so that user could have named any process: reload and stop signal nothing (exit 1), status exits 4 (unknown).',
+  CORRAL_ERR_PIDFILE_UNTRUSTED: 'CORRAL_PIDFILE (or the symlink at its path, or its `.start` file) belongs to a user other than root and the one the process it names runs as, or the pidfile or its `.start` file is writable by group or others, so someone else could have named any process: reload and stop signal nothing (exit 1), status exits 4 (unknown).',
   CORRAL_ERR_STOP_TIMEOUT:
     "`corral stop` waited the master's graceful timeout plus 10 s and the master still runs. Stopped (SIGSTOP, a debugger: the message says so), it acts on no signal until `kill -CONT <pid>` resumes it, and then stops; otherwise `corral status` says what it is doing and `corral stop --fast` cuts its requests in flight short. `kill -KILL <pid>` ends it at once either way (its workers and keeper exit once it is gone; what the keeper journaled is sent after the next start). Exit 1.",
   CORRAL_ERR_SIGNAL_DENIED:

@@ -10,7 +10,7 @@ import { isLoopbackHost } from '../loopback.js';
 import { loadSettings } from '../config/load.js';
 import type { SettingName, Settings } from '../config/schema.js';
 import { CorralError } from '../errors.js';
-import { checkPidfile, readMasterRecord } from '../master/pidfile.js';
+import { checkPidfile, readMasterRecord, stampFile } from '../master/pidfile.js';
 import { procReaders, type ProcReaders } from '../master/proc-identity.js';
 import { lockOwnerPid } from '../sheets/keeper/lock.js';
 
@@ -61,8 +61,9 @@ export function findMaster(settings: Pick<Settings, 'CORRAL_PIDFILE'>, proc: Pro
  * user owns it (under systemd, /run/corral belongs to the service's user), and that user can
  * write any pid and a matching start stamp there: run as root, `corral stop` would then send
  * SIGTERM to a process of root's (sshd) on behalf of a compromised service account. So the
- * pidfile, and a symlink at its path, must belong to root or to the user the named process runs
- * as: the same check systemd makes of a PIDFile= it does not own. Skipped when the process cannot
+ * pidfile, a symlink at its path and its start stamp must belong to root or to the user the named
+ * process runs as (the same check systemd makes of a PIDFile= it does not own), and the pidfile and
+ * stamp be writable by their owner alone (openToOthers). Skipped when the process cannot
  * be looked at (another user's, hidden by hidepid): the kernel then refuses a non-root signal
  * to it anyway, and root always sees every process.
  */
@@ -80,12 +81,46 @@ function assertPidfileTrusted(file: string, pid: number, proc: ProcReaders): voi
     // Gone since it was read (the master exited and removed it): signalMaster then finds no process.
     return;
   }
+  // The stamp decides whether a live pid is the master: a stranger's stamp for a reused pid would
+  // make a stale pidfile name that process as running.
+  try {
+    owners.push({ path: `its start stamp ${stampFile(file)}`, uid: statSync(stampFile(file)).uid });
+  } catch {
+    // No stamp (an older corral, or a hand-written pidfile): checkPidfile judged the command line.
+  }
   const stranger = owners.find((o) => o.uid !== 0 && o.uid !== runsAs);
-  if (!stranger) return;
-  throw new CorralError(
-    'CORRAL_ERR_PIDFILE_UNTRUSTED',
-    `${stranger.path} belongs to uid ${stranger.uid}, but pid ${pid} it names runs as uid ${runsAs}: that user could have named any process, so nothing was signalled. A master writes its pidfile as the user it runs as; if pid ${pid} is corral, signal it yourself (kill -HUP|-TERM ${pid}) or use systemctl, and look at who wrote ${file}`,
-  );
+  if (stranger) {
+    throw new CorralError(
+      'CORRAL_ERR_PIDFILE_UNTRUSTED',
+      `${stranger.path} belongs to uid ${stranger.uid}, but pid ${pid} it names runs as uid ${runsAs}: that user could have named any process, so nothing was signalled. A master writes its pidfile as the user it runs as; if pid ${pid} is corral, signal it yourself (kill -HUP|-TERM ${pid}) or use systemctl, and look at who wrote ${file}`,
+    );
+  }
+  const open = openToOthers(file);
+  if (open) {
+    throw new CorralError(
+      'CORRAL_ERR_PIDFILE_UNTRUSTED',
+      `${open}: users other than its owner could have named any process there (with a matching ${stampFile(file)}), so nothing was signalled. A master writes them writable by itself alone; if pid ${pid} is corral, signal it yourself (kill -HUP|-TERM ${pid}) or use systemctl, and make them writable by their owner alone (chmod go-w ${file} ${stampFile(file)})`,
+    );
+  }
+}
+
+/**
+ * Why others than their owner may have written the pidfile or its stamp, or undefined: one of
+ * them writable by its group or by everyone (an older corral left them so under a umask of 002
+ * or 000). The owner check alone let root's `corral stop` kill a process of root's that any local
+ * user had named in a root-owned 0666 pidfile with a matching stamp.
+ */
+function openToOthers(file: string): string | undefined {
+  for (const [path, name] of [[file, `the pidfile ${file}`], [stampFile(file), `its start stamp ${stampFile(file)}`]] as const) {
+    let mode: number;
+    try {
+      mode = statSync(path).mode;
+    } catch {
+      continue; // gone, or no stamp (an older corral): the pidfile alone was judged
+    }
+    if ((mode & 0o022) !== 0) return `${name} is writable by ${(mode & 0o002) !== 0 ? 'every user' : 'its group'} (mode ${(mode & 0o7777).toString(8).padStart(4, '0')})`;
+  }
+  return undefined;
 }
 
 /** The admin API base URL as seen from this host, or undefined when its port is ephemeral. */

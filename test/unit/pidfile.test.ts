@@ -237,8 +237,9 @@ async function pidfileOfSleeper(bootId?: string) {
   const pid = holder.pid!;
   const settings = loadSettings({ env: { CORRAL_ENV_FILE: 'none', CORRAL_PIDFILE: file } }).settings;
   const real = procStamp(pid)!;
-  writeFileSync(file, `${pid}\n`);
-  writeFileSync(stampFile(file), JSON.stringify({ pid, start_ticks: real.startTicks, boot_id: bootId ?? real.bootId }));
+  // As a master writes them (and whatever the umask: findMaster refuses files others may write).
+  writeFileSync(file, `${pid}\n`, { mode: 0o644 });
+  writeFileSync(stampFile(file), JSON.stringify({ pid, start_ticks: real.startTicks, boot_id: bootId ?? real.bootId }), { mode: 0o644 });
   const cleanup = () => {
     holder.kill('SIGKILL');
     rmSync(dir, { recursive: true, force: true });
@@ -407,6 +408,7 @@ test('a pidfile owned by a user other than root and the process it names is not 
     assert.equal(status.status, EXIT.STATUS_UNKNOWN, status.stderr);
     // A symlink the service account made, to a pidfile root wrote (sshd's, say): the link's owner counts.
     chownSync(file, 0, 0);
+    chownSync(stampFile(file), 0, 0);
     const link = join(dir, 'link.pid');
     symlinkSync(file, link);
     lchownSync(link, 65534, 65534);
@@ -414,6 +416,51 @@ test('a pidfile owned by a user other than root and the process it names is not 
     const viaLink = loadSettings({ env: { CORRAL_ENV_FILE: 'none', CORRAL_PIDFILE: link } }).settings;
     assert.throws(() => findMaster(viaLink), (err: CorralError) => err.code === 'CORRAL_ERR_PIDFILE_UNTRUSTED' && /the pidfile \S*link\.pid, a symlink, belongs to uid 65534, but pid/.test(err.message));
     assert.equal(findMaster(settings), pid, 'root-owned, naming a process of root: trusted');
+    assert.equal(holder.exitCode, null);
+    assert.equal(holder.signalCode, null, 'the process the pidfile named was not signalled');
+  } finally {
+    cleanup();
+  }
+});
+
+test('a pidfile or start stamp that others may write is not trusted, whoever owns it: stop, reload and status signal nothing', async () => {
+  // A root-owned pidfile left 0666 by an older corral under a umask of 000: any local user could
+  // write the pid of a process of root's there, with a matching stamp, and the owner check passed.
+  const { file, holder, pid, settings, cleanup } = await pidfileOfSleeper();
+  try {
+    const owner = lstatSync(file).uid;
+    const proc = { ...procReaders, owner: () => owner };
+    assert.equal(findMaster(settings, proc), pid, 'both 0644: trusted');
+    for (const [path, mode, words] of [
+      [file, 0o666, `the pidfile ${file} is writable by every user (mode 0666)`],
+      [file, 0o664, `the pidfile ${file} is writable by its group (mode 0664)`],
+      [stampFile(file), 0o646, `its start stamp ${stampFile(file)} is writable by every user (mode 0646)`],
+    ] as const) {
+      chmodSync(path, mode);
+      assert.throws(
+        () => findMaster(settings, proc),
+        (err: CorralError) => {
+          assert.equal(err.code, 'CORRAL_ERR_PIDFILE_UNTRUSTED');
+          assert.ok(err.message.startsWith(`${words}: users other than its owner could have named any process there`), err.message);
+          assert.match(err.message, new RegExp(`nothing was signalled.*kill -HUP\\|-TERM ${pid}.*chmod go-w ${file} ${stampFile(file)}`));
+          return true;
+        },
+      );
+      chmodSync(path, 0o644);
+    }
+    assert.equal(findMaster(settings, proc), pid, 'made writable by their owner alone: trusted again');
+    if (process.getuid?.() === 0) {
+      // As root, for real: the stamp alone a stranger's (nobody's), the pidfile root's.
+      chownSync(stampFile(file), 65534, 65534);
+      assert.throws(() => findMaster(settings), (err: CorralError) => err.code === 'CORRAL_ERR_PIDFILE_UNTRUSTED' && err.message.startsWith(`its start stamp ${stampFile(file)} belongs to uid 65534, but pid ${pid} it names runs as uid 0`));
+      const status = spawnSync(process.execPath, [CORRAL_BIN, 'status'], { env: { PATH: process.env.PATH ?? '/usr/bin:/bin', CORRAL_ENV_FILE: 'none', CORRAL_PIDFILE: file }, encoding: 'utf8' });
+      assert.equal(status.status, EXIT.STATUS_UNKNOWN, status.stderr);
+      chownSync(stampFile(file), 0, 0);
+      chmodSync(file, 0o666);
+      const stop = spawnSync(process.execPath, [CORRAL_BIN, 'stop', '--no-wait'], { env: { PATH: process.env.PATH ?? '/usr/bin:/bin', CORRAL_ENV_FILE: 'none', CORRAL_PIDFILE: file }, encoding: 'utf8' });
+      assert.equal(stop.status, 1, stop.stderr);
+      assert.match(stop.stderr, /CORRAL_ERR_PIDFILE_UNTRUSTED.*writable by every user \(mode 0666\)/);
+    }
     assert.equal(holder.exitCode, null);
     assert.equal(holder.signalCode, null, 'the process the pidfile named was not signalled');
   } finally {
