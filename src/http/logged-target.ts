@@ -32,12 +32,15 @@ export function targetForAccessLog(target: string | undefined): string {
   if (q < 0) return path;
   const h = raw.indexOf('#', q);
   const query = raw.slice(q + 1, h < 0 ? undefined : h);
-  const pairs = query.split('&').map((pair) => {
+  // `;` too: some clients and frameworks still separate parameters with it (HTML 4's advice), so
+  // `?x=1;token=...` carries a token to them. The separators are kept as they were sent.
+  const parts = query.split(/([&;])/).map((pair, i) => {
+    if (i % 2 === 1) return pair;
     const eq = pair.indexOf('=');
     const name = eq < 0 ? pair : pair.slice(0, eq);
     return SECRET_NAME.test(decodedName(name)) ? `${name}=${REDACTED}` : pair;
   });
-  return `${path}?${pairs.join('&')}`;
+  return `${path}?${parts.join('')}`;
 }
 
 /** `%74oken` is `token` to whoever decodes the query: names are matched as decoded. */

@@ -22,4 +22,10 @@ describe('request targets in the log', () => {
     assert.equal(targetForAccessLog('/x?%zz=1'), '/x?%zz=1', 'a name that does not decode is matched as it is');
     assert.equal(targetForAccessLog('/api/players'), '/api/players');
   });
+
+  it('takes `;` for a separator as well, as some clients and frameworks do, and keeps each separator as sent', () => {
+    assert.equal(targetForAccessLog('/x?page=1;token=s3cret'), '/x?page=1;token=[REDACTED]');
+    assert.equal(targetForAccessLog('/x?a=1;api_key=k&b=2;c'), '/x?a=1;api_key=[REDACTED]&b=2;c');
+    assert.equal(targetForAccessLog('/x?q=a;b'), '/x?q=a;b', 'nothing named like a credential: as sent');
+  });
 });
