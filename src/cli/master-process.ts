@@ -9,6 +9,7 @@ import { adminUrlOf } from '../admin-url.js';
 import { isLoopbackHost } from '../loopback.js';
 import { loadSettings } from '../config/load.js';
 import type { SettingName, Settings } from '../config/schema.js';
+import type { SettingSource } from '../config/load.js';
 import { CorralError } from '../errors.js';
 import { checkPidfile, readMasterRecord, stampFile } from '../master/pidfile.js';
 import { procReaders, type ProcReaders } from '../master/proc-identity.js';
@@ -211,6 +212,10 @@ export interface MasterLookup {
   readonly adminApi: boolean;
   /** The settings file read (LoadedSettings.envFile); undefined: none (no ./.env, or CORRAL_ENV_FILE=none). */
   readonly envFile: string | undefined;
+  /** Why no file was read, when none was: CORRAL_ENV_FILE=none (LoadedSettings.envFileNone), or no ./.env. */
+  readonly envFileNone: boolean;
+  /** Where CORRAL_PIDFILE's value came from: the hint of a lookup that found nothing names it. */
+  readonly pidfileSource: SettingSource;
   /** CORRAL_ADMIN_TOKEN is set but invalid: it stands as unset (said among the warnings). */
   readonly tokenInvalid: boolean;
 }
@@ -222,7 +227,14 @@ export interface MasterLookup {
 export function loadLookupSettings(judge: readonly SettingName[] = MASTER_LOOKUP_SETTINGS, quiet = false): MasterLookup {
   const loaded = loadSettings({ judgeOnly: judge });
   if (!quiet) for (const w of loaded.warnings) process.stderr.write(`corral: warning: ${w}\n`);
-  return { settings: loaded.settings, adminApi: !loaded.invalidIgnored.includes('CORRAL_ADMIN_BIND'), envFile: loaded.envFile, tokenInvalid: loaded.invalidIgnored.includes('CORRAL_ADMIN_TOKEN') };
+  return {
+    settings: loaded.settings,
+    adminApi: !loaded.invalidIgnored.includes('CORRAL_ADMIN_BIND'),
+    envFile: loaded.envFile,
+    envFileNone: loaded.envFileNone,
+    pidfileSource: loaded.sources.CORRAL_PIDFILE,
+    tokenInvalid: loaded.invalidIgnored.includes('CORRAL_ADMIN_TOKEN'),
+  };
 }
 
 /** How long a command waits for the admin API to say whether a corral answers there. */
@@ -329,10 +341,10 @@ export async function findMasterHere(lookup: MasterLookup): Promise<number> {
  */
 function noSettingsFileHint(lookup: MasterLookup): string {
   if (lookup.envFile !== undefined) return '';
-  const why = process.env.CORRAL_ENV_FILE === 'none' ? 'CORRAL_ENV_FILE=none' : `no .env in ${process.cwd()}, CORRAL_ENV_FILE unset`;
+  const why = lookup.envFileNone ? 'CORRAL_ENV_FILE=none' : `no .env in ${process.cwd()}, CORRAL_ENV_FILE unset`;
   // CORRAL_PIDFILE given in the environment (as README asks of settings given to `npm start`) is
   // the one looked at: calling it "the default" sent the reader looking for a pidfile never used.
-  const pidfile = process.env.CORRAL_PIDFILE ? 'the CORRAL_PIDFILE of the environment' : 'the default CORRAL_PIDFILE';
+  const pidfile = lookup.pidfileSource === 'default' ? 'the default CORRAL_PIDFILE' : 'the CORRAL_PIDFILE of the environment';
   return `; no settings file was read (${why}), so ${pidfile} was looked at: a corral started with a settings file, as the systemd unit starts it, is found through the same file (CORRAL_ENV_FILE=/etc/corral/corral.env corral <command>)`;
 }
 

@@ -27,6 +27,8 @@ export interface LoadedSettings {
   readonly warnings: readonly string[];
   /** The .env file that was read, if any. */
   readonly envFile: string | undefined;
+  /** CORRAL_ENV_FILE=none: no file was read because none was asked for (not for want of a ./.env). */
+  readonly envFileNone: boolean;
   /** Where a setting's value was read, as a problem with it says: `/etc/corral/corral.env line 4`, `environment`, `default`. */
   readonly where: (name: SettingName) => string;
   /** Settings the file gives one value and the environment, which wins, another (see EnvOverride). */
@@ -569,6 +571,7 @@ export function loadSettings(options: LoadOptions = {}): LoadedSettings {
     sources: Object.freeze(sources) as Record<SettingName, SettingSource>,
     warnings,
     envFile: file,
+    envFileNone: env.CORRAL_ENV_FILE === 'none',
     where: whereOf,
     envOverrides,
     childEnv,

@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import type { AddressInfo } from 'node:net';
 import { CorralError } from '../../src/errors.js';
-import { findMasterHere, masterAdminUrl } from '../../src/cli/master-process.js';
+import { findMasterHere, masterAdminUrl, type MasterLookup } from '../../src/cli/master-process.js';
 import { writePidfile } from '../../src/master/pidfile.js';
 import { procReaders } from '../../src/master/proc-identity.js';
 import { testSettings } from '../fixtures/fake-admin-view.js';
@@ -42,7 +42,7 @@ describe('findMasterHere with no pidfile at CORRAL_PIDFILE', () => {
       try {
         const port = (server.address() as AddressInfo).port;
         const settings = testSettings({ CORRAL_PIDFILE: join(dir, 'moved.pid'), CORRAL_ADMIN_BIND: `127.0.0.1:${port}`, CORRAL_ADMIN_TOKEN: TOKEN });
-        await assert.rejects(findMasterHere({ settings, adminApi: true, envFile: '/srv/app/.env', tokenInvalid: false }), (err: unknown) => {
+        await assert.rejects(findMasterHere({ settings, adminApi: true, envFile: '/srv/app/.env', envFileNone: false, pidfileSource: '.env', tokenInvalid: false }), (err: unknown) => {
           assert.ok(err instanceof CorralError);
           assert.equal(err.code, 'CORRAL_ERR_MASTER_ELSEWHERE', err.message);
           assert.match(err.message, /master pid 4242/);
@@ -62,7 +62,7 @@ describe('findMasterHere with no pidfile at CORRAL_PIDFILE', () => {
     try {
       const port = (server.address() as AddressInfo).port;
       const settings = testSettings({ CORRAL_PIDFILE: join(dir, 'moved.pid'), CORRAL_ADMIN_BIND: `127.0.0.1:${port}`, CORRAL_ADMIN_TOKEN: TOKEN });
-      await assert.rejects(findMasterHere({ settings, adminApi: true, envFile: '/srv/app/.env', tokenInvalid: false }), (err: unknown) => err instanceof CorralError && err.code === 'CORRAL_ERR_NOT_RUNNING');
+      await assert.rejects(findMasterHere({ settings, adminApi: true, envFile: '/srv/app/.env', envFileNone: false, pidfileSource: '.env', tokenInvalid: false }), (err: unknown) => err instanceof CorralError && err.code === 'CORRAL_ERR_NOT_RUNNING');
     } finally {
       server.close();
       rmSync(dir, { recursive: true, force: true });
@@ -71,7 +71,7 @@ describe('findMasterHere with no pidfile at CORRAL_PIDFILE', () => {
 });
 
 describe('findMasterHere when nothing answers', () => {
-  const notRunning = async (envFile: string | undefined): Promise<string> => {
+  const notRunning = async (envFile: string | undefined, read: Partial<Pick<MasterLookup, 'envFileNone' | 'pidfileSource'>> = {}): Promise<string> => {
     const dir = mkdtempSync(join(tmpdir(), 'corral-elsewhere-'));
     // A port nothing listens on: bound, then closed.
     const probe = createServer().listen(0, '127.0.0.1');
@@ -81,7 +81,7 @@ describe('findMasterHere when nothing answers', () => {
     try {
       const settings = testSettings({ CORRAL_PIDFILE: join(dir, 'corral.pid'), CORRAL_ADMIN_BIND: `127.0.0.1:${port}` });
       let message = '';
-      await assert.rejects(findMasterHere({ settings, adminApi: true, envFile, tokenInvalid: false }), (err: unknown) => {
+      await assert.rejects(findMasterHere({ settings, adminApi: true, envFile, envFileNone: false, pidfileSource: 'default', ...read, tokenInvalid: false }), (err: unknown) => {
         assert.ok(err instanceof CorralError);
         assert.equal(err.code, 'CORRAL_ERR_NOT_RUNNING', err.message);
         message = err.message;
@@ -101,16 +101,14 @@ describe('findMasterHere when nothing answers', () => {
   });
 
   it('says the pidfile looked at is the environment\'s, not the default, when CORRAL_PIDFILE is set there', async () => {
-    const before = process.env.CORRAL_PIDFILE;
-    process.env.CORRAL_PIDFILE = '/run/elsewhere/corral.pid';
-    try {
-      const message = await notRunning(undefined);
-      assert.match(message, /no settings file was read \(.*\), so the CORRAL_PIDFILE of the environment was looked at: /);
-      assert.doesNotMatch(message, /the default CORRAL_PIDFILE/);
-    } finally {
-      if (before === undefined) delete process.env.CORRAL_PIDFILE;
-      else process.env.CORRAL_PIDFILE = before;
-    }
+    const message = await notRunning(undefined, { pidfileSource: 'environment' });
+    assert.match(message, /no settings file was read \(no \.env in .*, CORRAL_ENV_FILE unset\), so the CORRAL_PIDFILE of the environment was looked at: /);
+    assert.doesNotMatch(message, /the default CORRAL_PIDFILE/);
+  });
+
+  it('says CORRAL_ENV_FILE=none when that is why no file was read', async () => {
+    const message = await notRunning(undefined, { envFileNone: true, pidfileSource: 'default' });
+    assert.match(message, /no settings file was read \(CORRAL_ENV_FILE=none\), so the default CORRAL_PIDFILE was looked at: /);
   });
 
   it('adds nothing when a settings file was read', async () => {
