@@ -522,7 +522,8 @@ describe('keeper cache tier (L2)', () => {
       assert.equal(backend.count('get', 'Events!1:1'), 1 + UNASKED_RETRIES, 'the read, then the bounded background retries');
       assert.equal(failingCount(), 0, 'given up on: nobody needs it');
       const unasked = log.lines().filter((l) => l.event === 'sheets.upstream_read_unasked');
-      assert.deepEqual(unasked.map((l) => [l.range, l.retries]), [['Events!1:1', UNASKED_RETRIES]]);
+      assert.deepEqual(unasked.map((l) => [l.range, l.retries, l.retries_uncalled]), [['Events!1:1', UNASKED_RETRIES, 0]]);
+      assert.doesNotMatch(String(unasked[0]?.msg), /Google/, 'each retry was an answer of Google\'s');
       await clock.advance(10 * TTL);
       assert.equal(backend.count('get', 'Events!1:1'), 1 + UNASKED_RETRIES, 'and not read again');
       // A read asks for it again: it is tried, counted as failing, and retried again.
@@ -533,6 +534,26 @@ describe('keeper cache tier (L2)', () => {
       await clock.advance(TTL);
       assert.equal(failingCount(), 0);
       assert.equal(recovered().length, 1);
+    });
+
+    it('says how many of its retries made no call to Google (this host\'s full read queue refused them)', async () => {
+      // The read queue full for the whole time: every background retry is refused here, not by Google.
+      const full = new (class extends FakeBackend {
+        override async getValues(range: string): Promise<ValueRange> {
+          if (range.startsWith('Events')) throw Object.assign(new Error('the read queue is full'), { code: 'CORRAL_ERR_QUEUE_FULL' });
+          return super.getValues(range);
+        }
+      })({ Players: PLAYERS });
+      const queued = new ReadTier({ backend: full, logger: log.logger, ttlMs: TTL, maxStaleMs: MAX_STALE, maxBytes: 1 << 20, clock });
+      try {
+        await assert.rejects(queued.get('Events!1:1'));
+        await clock.advance(10 * TTL);
+        const unasked = log.lines().filter((l) => l.event === 'sheets.upstream_read_unasked');
+        assert.deepEqual(unasked.map((l) => [l.retries, l.retries_uncalled]), [[UNASKED_RETRIES, UNASKED_RETRIES]]);
+        assert.match(String(unasked[0]?.msg), new RegExp(`after ${UNASKED_RETRIES} retries that no read asked for \\(none of them reached Google: this host's full read queue`));
+      } finally {
+        queued.close();
+      }
     });
 
     it('refused by Google as a range (400: no such tab) is not retried unasked nor counted as failing; a read after its backoff finds the tab made meanwhile', async () => {

@@ -96,6 +96,14 @@ interface RangeState {
   retryTimer: unknown;
   /** Background retries since the last read that asked for the range. */
   unaskedRetries: number;
+  /**
+   * Of those, the ones that made no call to Google: held for a refusal of the whole sheet, or
+   * refused by this host's full read queue. They count (a sheet refused for good, a queue full for
+   * good, stop the retries alike), but the line that gives up says they were not Google's answers.
+   */
+  unaskedUncalled: number;
+  /** A background retry's read is in flight: its failure is one of those retries'. */
+  retryingUnasked: boolean;
   /** Failing, retried UNASKED_RETRIES times unasked, and given up on until it is read again. */
   unasked: boolean;
   lastServedAt: number;
@@ -202,7 +210,7 @@ export class ReadTier {
   private state(range: string): RangeState {
     let st = this.states.get(range);
     if (!st) {
-      st = { value: undefined, inflight: undefined, cause: undefined, retrying: undefined, attemptFailed: undefined, adopting: undefined, adoptedStamp: undefined, failures: 0, failingSince: undefined, nextRetryAt: 0, failureLog: new RepeatedFailure(this.now), failureCause: undefined, lastError: undefined, retryTimer: undefined, unaskedRetries: 0, unasked: false, lastServedAt: 0, lastServedStale: 0 };
+      st = { value: undefined, inflight: undefined, cause: undefined, retrying: undefined, attemptFailed: undefined, adopting: undefined, adoptedStamp: undefined, failures: 0, failingSince: undefined, nextRetryAt: 0, failureLog: new RepeatedFailure(this.now), failureCause: undefined, lastError: undefined, retryTimer: undefined, unaskedRetries: 0, unaskedUncalled: 0, retryingUnasked: false, unasked: false, lastServedAt: 0, lastServedStale: 0 };
       this.states.set(range, st);
     }
     return st;
@@ -219,6 +227,7 @@ export class ReadTier {
     const now = this.clock.now();
     // Asked for: its background retries start again from none (and it counts as failing again).
     st.unaskedRetries = 0;
+    st.unaskedUncalled = 0;
     st.unasked = false;
     const v = st.value;
     if (v && now < v.expiresAt) {
@@ -525,6 +534,7 @@ export class ReadTier {
       st.lastError = undefined;
       st.nextRetryAt = 0;
       st.unasked = false;
+      st.retryingUnasked = false;
       this.clock.clearTimeout(st.retryTimer);
       st.retryTimer = undefined;
       if (changed) this.o.onChange?.(range);
@@ -569,6 +579,8 @@ export class ReadTier {
 
   private onFailure(range: string, st: RangeState, err: unknown): void {
     const now = this.clock.now();
+    if (st.retryingUnasked && (err as { code?: unknown }).code === 'CORRAL_ERR_QUEUE_FULL') st.unaskedUncalled++;
+    st.retryingUnasked = false;
     this.counts.upstreamErrors++;
     if (!this.abort.signal.aborted) this.sheet.failed(err);
     st.failures++;
@@ -637,9 +649,19 @@ export class ReadTier {
     }
     if (st.unaskedRetries >= UNASKED_RETRIES) {
       st.unasked = true;
+      const uncalled = st.unaskedUncalled;
+      const held = "this host's full read queue or a refusal of the whole sheet held them";
+      const notGoogle = uncalled === 0 ? '' : uncalled === st.unaskedRetries ? ` (none of them reached Google: ${held})` : ` (${uncalled} of them made no call to Google: ${held})`;
       this.o.logger.info(
-        { event: 'sheets.upstream_read_unasked', range, retries: st.unaskedRetries, failures: st.failures, failingForSeconds: st.failingSince === undefined ? null : Math.round((this.now() - st.failingSince) / 1000) },
-        `sheets: range ${range} still fails after ${st.unaskedRetries} retries that no read asked for; not retried nor counted in ranges_failing until a read asks for it again`,
+        {
+          event: 'sheets.upstream_read_unasked',
+          range,
+          retries: st.unaskedRetries,
+          retries_uncalled: uncalled,
+          failures: st.failures,
+          failingForSeconds: st.failingSince === undefined ? null : Math.round((this.now() - st.failingSince) / 1000),
+        },
+        `sheets: range ${range} still fails after ${st.unaskedRetries} retries that no read asked for${notGoogle}; not retried nor counted in ranges_failing until a read asks for it again`,
       );
       return;
     }
@@ -652,10 +674,12 @@ export class ReadTier {
       // The whole sheet is refused (sheet-failure.ts): no call now, but the retry counts, so a
       // sheet refused for good stops being retried range by range.
       if (this.sheet.holds(now) !== undefined) {
+        st.unaskedUncalled++;
         st.nextRetryAt = Math.max(st.nextRetryAt, now + (this.sheet.retryIn(now) ?? 0));
         this.retryLater(range, st);
         return;
       }
+      st.retryingUnasked = true;
       this.refresh(range, st, false).catch(() => undefined);
     }, Math.max(0, st.nextRetryAt - this.now()));
   }
