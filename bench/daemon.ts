@@ -6,7 +6,7 @@
 
 import { treeCpuSeconds } from './lib/cpu.js';
 import { load, type LoadResult } from './lib/load.js';
-import { machine, save, table } from './lib/report.js';
+import { machine, median, save, table } from './lib/report.js';
 import { startBare, startCorralFor, type Running } from './lib/servers.js';
 
 export interface DaemonBenchOptions {
@@ -18,8 +18,8 @@ export interface DaemonBenchOptions {
   readonly connections: readonly number[];
 }
 
-type Measured = LoadResult & { cpuUsPerRequest: number };
-type Variant = 'bare' | 'corral' | 'corral+log';
+export type Measured = LoadResult & { cpuUsPerRequest: number };
+export type Variant = 'bare' | 'corral' | 'corral+log';
 
 /** Load plus the server tree's CPU microseconds per request, after `warmupSeconds` of unmeasured load. */
 async function measure(server: Running, connections: number, seconds: number, warmupSeconds: number): Promise<Measured> {
@@ -41,15 +41,19 @@ function start(variant: Variant, workers: number): Promise<Running> {
   return startCorralFor({ app: 'body-12k.mjs', workers, env });
 }
 
-const median = (xs: readonly number[]) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length % 2 ? (s[(s.length - 1) / 2] ?? NaN) : ((s[s.length / 2 - 1] ?? 0) + (s[s.length / 2] ?? 0)) / 2;
-};
-
-interface Row {
+export interface Row {
   workers: number;
   connections: number;
   runs: Record<Variant, Measured[]>;
+}
+
+/**
+ * A variant's median round of a figure: lib/report.ts's lower median, as every section takes it,
+ * so with an even BENCH_ROUNDS it is a round that was measured. This section used to average the
+ * two middle rounds, unlike the others and unlike what the README says of BENCH_ROUNDS.
+ */
+export function rowMedian(row: Row, v: Variant, f: (x: Measured) => number): number {
+  return median(row.runs[v].map(f));
 }
 
 export async function benchDaemon(o: DaemonBenchOptions): Promise<{ rows: Row[]; ratio100: number | undefined }> {
@@ -65,32 +69,31 @@ export async function benchDaemon(o: DaemonBenchOptions): Promise<{ rows: Row[];
         for (const v of order) row.runs[v].push(await measure(await start(v, workers), connections, o.seconds, o.warmupSeconds));
       }
       rows.push(row);
-      const m = (v: Variant) => median(row.runs[v].map((r) => r.rps));
+      const m = (v: Variant) => rowMedian(row, v, (r) => r.rps);
       console.log(`workers ${workers}, ${connections} connections: bare ${m('bare').toFixed(0)} req/s, corral ${m('corral').toFixed(0)} (x${(m('corral') / m('bare')).toFixed(2)}), with access log ${m('corral+log').toFixed(0)} (x${(m('corral+log') / m('bare')).toFixed(2)})`);
     }
   }
-  const med = (r: Row, v: Variant, f: (x: Measured) => number) => median(r.runs[v].map(f));
   console.log(
     `\n${table(
       ['workers', 'conns', 'bare req/s', 'corral req/s', 'corral/bare', 'corral+access log', 'ratio', 'CPU µs/req bare', 'corral', 'corral+log', 'p99 ms bare/corral', 'errors'],
       rows.map((r) => [
         r.workers,
         r.connections,
-        Math.round(med(r, 'bare', (x) => x.rps)),
-        Math.round(med(r, 'corral', (x) => x.rps)),
-        (med(r, 'corral', (x) => x.rps) / med(r, 'bare', (x) => x.rps)).toFixed(2),
-        Math.round(med(r, 'corral+log', (x) => x.rps)),
-        (med(r, 'corral+log', (x) => x.rps) / med(r, 'bare', (x) => x.rps)).toFixed(2),
-        med(r, 'bare', (x) => x.cpuUsPerRequest).toFixed(0),
-        med(r, 'corral', (x) => x.cpuUsPerRequest).toFixed(0),
-        med(r, 'corral+log', (x) => x.cpuUsPerRequest).toFixed(0),
-        `${med(r, 'bare', (x) => x.p99Ms).toFixed(1)}/${med(r, 'corral', (x) => x.p99Ms).toFixed(1)}`,
+        Math.round(rowMedian(r, 'bare', (x) => x.rps)),
+        Math.round(rowMedian(r, 'corral', (x) => x.rps)),
+        (rowMedian(r, 'corral', (x) => x.rps) / rowMedian(r, 'bare', (x) => x.rps)).toFixed(2),
+        Math.round(rowMedian(r, 'corral+log', (x) => x.rps)),
+        (rowMedian(r, 'corral+log', (x) => x.rps) / rowMedian(r, 'bare', (x) => x.rps)).toFixed(2),
+        rowMedian(r, 'bare', (x) => x.cpuUsPerRequest).toFixed(0),
+        rowMedian(r, 'corral', (x) => x.cpuUsPerRequest).toFixed(0),
+        rowMedian(r, 'corral+log', (x) => x.cpuUsPerRequest).toFixed(0),
+        `${rowMedian(r, 'bare', (x) => x.p99Ms).toFixed(1)}/${rowMedian(r, 'corral', (x) => x.p99Ms).toFixed(1)}`,
         variants.map((v) => r.runs[v].reduce((a, x) => a + x.errors, 0)).join('/'),
       ]),
     )}\n(load tool: ${rows[0]?.runs.bare[0]?.tool}; goal: corral/bare >= 0.9 at the same worker count, access log off)`,
   );
   const at100 = rows.find((r) => r.connections === 100 && r.workers === o.workerCounts[0]);
-  const ratio100 = at100 ? med(at100, 'corral', (x) => x.rps) / med(at100, 'bare', (x) => x.rps) : undefined;
+  const ratio100 = at100 ? rowMedian(at100, 'corral', (x) => x.rps) / rowMedian(at100, 'bare', (x) => x.rps) : undefined;
   console.log(`saved ${save('daemon', { rows })}`);
   return { rows, ratio100 };
 }
