@@ -9,6 +9,7 @@ import { FULL_MATRIX, loadName, parseCompareLoads } from './lib/compare-loads.js
 import { benchDaemon } from './daemon.js';
 import { benchExportMemory } from './export-memory.js';
 import { benchIdempotencyMemory } from './idempotency-memory.js';
+import { resultsDir, resultsDirProblem } from './lib/report.js';
 import { benchRateLimit } from './ratelimit.js';
 import { benchSheets } from './sheets.js';
 import { benchSpread } from './spread.js';
@@ -136,4 +137,10 @@ if (options.length > 0) refuse(`unknown option "${options.join('", "')}": sectio
 const names = args.length > 0 ? args : Object.keys(SECTIONS);
 const unknown = names.filter((n) => !SECTIONS[n]);
 if (unknown.length > 0) refuse(`unknown bench section "${unknown.join('", "')}"; known: ${Object.keys(SECTIONS).join(', ')}`);
+// After --help and the names, which must not create the directory; before any server starts.
+const resultsProblem = resultsDirProblem();
+if (resultsProblem !== undefined) {
+  const where = process.env.BENCH_RESULTS_DIR ? `BENCH_RESULTS_DIR=${process.env.BENCH_RESULTS_DIR}` : `${resultsDir()} (BENCH_RESULTS_DIR saves elsewhere)`;
+  refuse(`${where}: the figures cannot be saved there: ${resultsProblem}`);
+}
 for (const name of names) await (SECTIONS[name] as () => Promise<void>)();

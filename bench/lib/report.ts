@@ -1,6 +1,6 @@
 // Prints bench tables and keeps the figures as JSON under bench/results/.
 
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { REPO_ROOT } from '../../test/helpers/corral.js';
@@ -23,8 +23,30 @@ export function median(xs: readonly number[]): number {
 }
 
 /** bench/results/ holds the figures the README quotes; BENCH_RESULTS_DIR sends a run's elsewhere. */
+export function resultsDir(): string {
+  return process.env.BENCH_RESULTS_DIR || join(REPO_ROOT, 'bench', 'results');
+}
+
+/**
+ * Why the figures could not be saved, or undefined when they can: made (as save would) and written
+ * to once. Checked before any section starts: a BENCH_RESULTS_DIR that was a file, or not
+ * writable, failed the run at its first save, after that section's minutes of load, its figures
+ * lost. A probe file rather than access(W_OK), which says yes to root on a read-only mount.
+ */
+export function resultsDirProblem(dir: string = resultsDir()): string | undefined {
+  const probe = join(dir, `.bench-write-check-${process.pid}`);
+  try {
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(probe, '');
+    rmSync(probe, { force: true });
+    return undefined;
+  } catch (err) {
+    return (err as Error).message;
+  }
+}
+
 export function save(section: string, data: unknown): string {
-  const dir = process.env.BENCH_RESULTS_DIR || join(REPO_ROOT, 'bench', 'results');
+  const dir = resultsDir();
   mkdirSync(dir, { recursive: true });
   const file = join(dir, `${section}.json`);
   writeFileSync(file, `${JSON.stringify({ machine: machine(), at: new Date().toISOString(), ...(data as object) }, null, 2)}\n`);

@@ -7,7 +7,7 @@
 
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
@@ -139,7 +139,7 @@ function goal(saved: Saved, what: string) {
 }
 
 describe('npm run bench', () => {
-  it('--help lists the sections and settings without running any; an unknown option is refused before any server starts', () => {
+  it('--help lists the sections and settings without running any; an unknown option or a results directory that cannot be written is refused before any server starts', () => {
     const help = spawnSync(process.execPath, [RUN, '--help'], { encoding: 'utf8', timeout: 30_000 });
     assert.equal(help.status, 0, help.stderr);
     assert.match(help.stdout, /^Usage: npm run bench/);
@@ -154,6 +154,14 @@ describe('npm run bench', () => {
     assert.equal(badLoads.status, 64);
     assert.match(badLoads.stderr, /^bench: BENCH_COMPARE_LOADS=100,fast: "fast" is not a load: a number of connections ≥ 1, with -close for a connection per request \(e\.g\. 10,100,300,1000,100-close\)/);
     assert.equal(badLoads.stdout, '', 'no section ran');
+    // A results directory that cannot be made (a file stands there): refused before the section
+    // runs, not at its save, once its load had run and its figures were lost.
+    const notADir = join(scratch, 'results-is-a-file');
+    writeFileSync(notADir, '');
+    const badDir = spawnSync(process.execPath, [RUN, 'idempotency-memory'], { encoding: 'utf8', timeout: 120_000, env: { ...process.env, BENCH_RESULTS_DIR: join(notADir, 'sub') } });
+    assert.equal(badDir.status, 64, badDir.stderr);
+    assert.match(badDir.stderr, /^bench: BENCH_RESULTS_DIR=.*results-is-a-file\/sub: the figures cannot be saved there: .*ENOTDIR/);
+    assert.equal(badDir.stdout, '', 'no section ran');
   });
 
   const missing = gunicornMissing();
