@@ -14,6 +14,7 @@ import { CorralError } from '../errors.js';
 import { checkPidfile, readMasterRecord, stampFile } from '../master/pidfile.js';
 import { procReaders, type ProcReaders } from '../master/proc-identity.js';
 import { lockOwnerPid } from '../sheets/keeper/lock.js';
+import { mastersOfSettingsFile } from './master-by-settings-file.js';
 
 /**
  * The master's pid, through the pidfile. Throws CORRAL_ERR_NOT_RUNNING when it is certainly not
@@ -312,6 +313,17 @@ export async function findMasterHere(lookup: MasterLookup): Promise<number> {
     if (other === undefined) {
       const held = settings.CORRAL_DATA_DIR === undefined ? undefined : masterOfDataDir(resolve(settings.CORRAL_DATA_DIR));
       if (held === undefined) {
+        const sameFile = lookup.envFile === undefined ? [] : mastersOfSettingsFile(lookup.envFile);
+        if (sameFile.length > 0) {
+          const pids = sameFile.join(', ');
+          throw new CorralError(
+            'CORRAL_ERR_MASTER_ELSEWHERE',
+            `no pidfile names a master at ${settings.CORRAL_PIDFILE} (CORRAL_PIDFILE), no corral answers the admin API at ${settings.CORRAL_ADMIN_BIND.host}:${settings.CORRAL_ADMIN_BIND.port} and no keeper holds CORRAL_DATA_DIR's lock, but corral master pid ${pids} runs, started with the settings file this command read (${lookup.envFile}): ` +
+              `CORRAL_PIDFILE, CORRAL_ADMIN_BIND and CORRAL_DATA_DIR were edited there since it started (a reload applies none of them until a restart). Nothing was signalled. ` +
+              `Put back the values it started with (or run this with them in the environment), or signal it yourself (kill -TERM|-HUP ${sameFile[0]}), or use systemctl`,
+            { cause: err },
+          );
+        }
         const hint = noSettingsFileHint(lookup);
         throw hint ? new CorralError('CORRAL_ERR_NOT_RUNNING', err.message + hint, { cause: err }) : err;
       }

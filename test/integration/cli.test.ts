@@ -400,6 +400,24 @@ test('CORRAL_PIDFILE edited in .env since the master started: stop and reload si
       assert.equal(r.code, code, `${cmd} with both moved: ${r.stdout}${r.stderr}`);
       assert.match(r.stderr, new RegExp(`\\[CORRAL_ERR_MASTER_ELSEWHERE\\] no pidfile names a master at ${moved} \\(CORRAL_PIDFILE\\) and no corral answers the admin API at 127\\.0\\.0\\.1:${otherAdmin}, but corral master pid ${c.pid} runs, its keeper \\(pid \\d+\\) holding \\S+keeper\\.lock: .*nothing was signalled`));
     }
+    // All three moved in the file the master was started with: nothing is left where they point,
+    // but the master itself, found as the `corral start` that read this very file (before: "not
+    // running", exit 3, and stop "nothing to stop" while it served).
+    writeFileSync(join(dir, '.env'), [...base.map((l) => (l.startsWith('CORRAL_ADMIN_BIND=') ? `CORRAL_ADMIN_BIND=127.0.0.1:${otherAdmin}` : l)), `CORRAL_PIDFILE=${moved}`, `CORRAL_DATA_DIR=${join(dir, 'data-moved')}`].join('\n'));
+    for (const [cmd, code] of [['stop', 1], ['reload', 1], ['status', 4]] as const) {
+      const r = await corral(dir, cmd);
+      assert.equal(r.code, code, `${cmd} with all three moved: ${r.stdout}${r.stderr}`);
+      assert.match(
+        r.stderr,
+        new RegExp(`\\[CORRAL_ERR_MASTER_ELSEWHERE\\] no pidfile names a master at ${moved} \\(CORRAL_PIDFILE\\), no corral answers the admin API at 127\\.0\\.0\\.1:${otherAdmin} and no keeper holds CORRAL_DATA_DIR's lock, but corral master pid ${c.pid} runs, started with the settings file this command read \\(${join(dir, '.env')}\\): .*Nothing was signalled`),
+      );
+      assert.doesNotMatch(r.stdout + r.stderr, /nothing to stop|not running/);
+    }
+    // Another settings file, naming the same moved places: no master read it, so none is named.
+    writeFileSync(join(dir, 'all-moved.env'), readFileSync(join(dir, '.env'), 'utf8'));
+    const elsewhere = await exec(dir, [], ['status'], { CORRAL_ENV_FILE: 'all-moved.env' });
+    assert.equal(elsewhere.code, 3, `${elsewhere.stdout}${elsewhere.stderr}`);
+    writeFileSync(join(dir, '.env'), [...base, `CORRAL_PIDFILE=${moved}`].join('\n'));
     const json = await corral(dir, 'status', '--json');
     assert.equal((JSON.parse(json.stdout) as { running: unknown }).running, null);
     assert.ok(isAlive(c.pid), 'nothing was signalled');

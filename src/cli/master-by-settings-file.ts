@@ -1,0 +1,63 @@
+// The corral masters started with a given settings file, found through /proc: the last way a
+// command finds a master whose CORRAL_PIDFILE, CORRAL_ADMIN_BIND and CORRAL_DATA_DIR were all
+// edited in that file since it started (a reload keeps the first two until a restart, and the
+// keeper holds its lock where the data dir was). Each of the others leaves a trace where the old
+// value points; this finds the master by the one thing that did not change, the file itself.
+// Before, `corral status` said "not running" (exit 3) while it served, and `stop` "nothing to stop".
+
+import { readdirSync, readFileSync, readlinkSync, realpathSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { looksLikeMaster, procArgv } from '../master/proc-identity.js';
+
+/** The settings file a process read at start, as the loader finds it; undefined: none, or not readable here. */
+function settingsFileOf(pid: number): string | undefined {
+  let environ: string;
+  let cwd: string;
+  try {
+    // Readable for this user's own processes, and for root: another user's master is not this one's to find.
+    environ = readFileSync(`/proc/${pid}/environ`, 'utf8');
+    cwd = readlinkSync(`/proc/${pid}/cwd`);
+  } catch {
+    return undefined;
+  }
+  const named = environ
+    .split('\0')
+    .find((entry) => entry.startsWith('CORRAL_ENV_FILE='))
+    ?.slice('CORRAL_ENV_FILE='.length);
+  if (named === 'none') return undefined;
+  return resolve(cwd, named !== undefined && named !== '' ? named : '.env');
+}
+
+/** The path with its links resolved, or as it is when it cannot be (gone since). */
+function realOr(path: string): string {
+  try {
+    return realpathSync(path);
+  } catch {
+    return path;
+  }
+}
+
+/**
+ * The pids of the corral masters (`corral start` command lines) that read `settingsFile` at
+ * start, lowest first; never this process.
+ */
+export function mastersOfSettingsFile(settingsFile: string): number[] {
+  const wanted = realOr(settingsFile);
+  let entries: string[];
+  try {
+    entries = readdirSync('/proc');
+  } catch {
+    return [];
+  }
+  const found: number[] = [];
+  for (const entry of entries) {
+    if (!/^\d+$/.test(entry)) continue;
+    const pid = Number(entry);
+    if (pid === process.pid) continue;
+    const argv = procArgv(pid);
+    if (argv === undefined || !looksLikeMaster(argv)) continue;
+    const file = settingsFileOf(pid);
+    if (file !== undefined && realOr(file) === wanted) found.push(pid);
+  }
+  return found.sort((a, b) => a - b);
+}
