@@ -16,6 +16,7 @@ import { fileURLToPath } from 'node:url';
 import type { SystemdEnv } from '../config/systemd-env.js';
 import { CorralError } from '../errors.js';
 import type { Logger } from '../log/logger.js';
+import { HeldFields } from './notify-held.js';
 import { noopNotifier, type Notifier } from './notify.js';
 
 /** Sends one datagram; throws an Error with an errno `code` on failure. */
@@ -88,24 +89,30 @@ export function createNotifier(systemdEnv: SystemdEnv, logger: Logger, options: 
   let closed = false;
   // Log a failing send once per distinct error, not once per watchdog tick; log the recovery.
   let lastErrorCode: string | undefined;
+  // What a failed send must still tell systemd (READY=1 above all), carried by the next message.
+  const held = new HeldFields();
 
   function notify(fields: readonly string[]): void {
     if (closed) return;
-    const payload = Buffer.from(fields.join('\n'), 'utf8');
+    const sending = held.payload(fields);
+    const resent = sending.slice(0, sending.length - fields.length);
+    const payload = Buffer.from(sending.join('\n'), 'utf8');
     try {
       send(address as string, payload);
+      held.delivered();
       if (lastErrorCode !== undefined) {
-        logger.info({ event: 'systemd.notify.recovered', socket: address }, 'sd_notify works again');
+        logger.info({ event: 'systemd.notify.recovered', socket: address, resent }, `sd_notify works again${resent.length > 0 ? `; sent what failed before: ${resent.join(' ')}` : ''}`);
         lastErrorCode = undefined;
       }
-      logger.debug({ event: 'systemd.notify', fields }, 'sd_notify sent');
+      logger.debug({ event: 'systemd.notify', fields: sending }, 'sd_notify sent');
     } catch (err) {
+      held.failed(sending);
       const code = String((err as NodeJS.ErrnoException).code ?? 'EUNKNOWN');
       if (code !== lastErrorCode) {
         lastErrorCode = code;
         logger.warn(
-          { event: 'systemd.notify.failed', code: 'CORRAL_ERR_NOTIFY', errno: code, socket: address, fields, err: (err as Error).message },
-          'could not send a notification to systemd',
+          { event: 'systemd.notify.failed', code: 'CORRAL_ERR_NOTIFY', errno: code, socket: address, fields: sending, held: held.holding, err: (err as Error).message },
+          `could not send a notification to systemd${held.holding.length > 0 ? `; ${held.holding.join(' ')} goes again with the next one` : ''}`,
         );
       }
     }

@@ -99,6 +99,49 @@ for (const kind of ['path', 'abstract'] as const) {
       assert.equal(receiver.received.length, 6, 'nothing is sent after close()');
     });
 
+    test('a READY=1 whose send failed (EAGAIN: PID 1\'s queue full) goes with the next message; a newer state replaces a held one', async () => {
+      // The addon's own sender, refusing as it does when the receiver's queue is full (MSG_DONTWAIT).
+      const real = loadDatagramSend(addonPath());
+      let full = false;
+      const send = (address: string, payload: Buffer) => {
+        if (full) throw Object.assign(new Error('sendto: Resource temporarily unavailable'), { code: 'EAGAIN', errno: 11, syscall: 'sendto' });
+        real(address, payload);
+      };
+      const log = fileLogger(`held-${kind}.log`);
+      const n = createNotifier(readSystemdEnv({ NOTIFY_SOCKET: receiver.address, WATCHDOG_USEC: '4000000' }), log.logger, { send });
+      const start = receiver.received.length;
+      full = true;
+      n.ready('2/2 workers ready');
+      n.watchdog();
+      full = false;
+      n.status('2/2 workers ready, capacity LOW');
+      // Lost, systemd would have waited for READY=1 until TimeoutStartSec and killed the master.
+      const got = await receiver.waitFor(start + 1);
+      assert.equal(got[start]?.text, 'READY=1\nSTATUS=2/2 workers ready, capacity LOW');
+      n.watchdog();
+      assert.equal((await receiver.waitFor(start + 2))[start + 1]?.text, 'WATCHDOG=1', 'delivered once, then no longer held');
+
+      // A reload's RELOADING=1 lost, then its end: READY=1 alone (the reload is over), not both.
+      full = true;
+      n.reloading('reloading: starting generation 2', 130_000);
+      full = false;
+      n.ready('2/2 workers ready, generation 2');
+      assert.equal((await receiver.waitFor(start + 3))[start + 2]?.text, 'READY=1\nSTATUS=2/2 workers ready, generation 2');
+      // A held RELOADING=1 keeps its MONOTONIC_USEC (when the reload began); a later bound replaces its own.
+      full = true;
+      n.reloading('reloading: starting generation 3', 130_000);
+      full = false;
+      n.extendTimeout(20_000);
+      const resent = (await receiver.waitFor(start + 4))[start + 3]?.text.split('\n') ?? [];
+      assert.deepEqual(resent.map((f) => f.replace(/^MONOTONIC_USEC=\d+$/, 'MONOTONIC_USEC=<t>')), ['RELOADING=1', 'MONOTONIC_USEC=<t>', 'EXTEND_TIMEOUT_USEC=20000000']);
+      n.close();
+      const lines = await log.lines((ls) => ls.filter((l) => l.event === 'systemd.notify.recovered').length >= 3);
+      const failed = lines.filter((l) => l.event === 'systemd.notify.failed');
+      assert.equal(failed[0]?.errno, 'EAGAIN');
+      assert.deepEqual(failed[0]?.held, ['READY=1']);
+      assert.deepEqual(lines.find((l) => l.event === 'systemd.notify.recovered')?.resent, ['READY=1']);
+    });
+
     test('WATCHDOG=1 is not sent when the watchdog belongs to another pid', async () => {
       const start = receiver.received.length;
       const n = createNotifier(readSystemdEnv({ NOTIFY_SOCKET: receiver.address, WATCHDOG_USEC: '4000000', WATCHDOG_PID: '1' }, process.pid), fileLogger(`wd-${kind}.log`).logger);

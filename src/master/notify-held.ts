@@ -1,0 +1,51 @@
+// The sd_notify fields systemd must get, held after a failed send until a later message carries
+// them. The addon sends with MSG_DONTWAIT (it never blocks the master's loop), so a full queue at
+// PID 1 (EAGAIN: the notify socket takes net.unix.max_dgram_qlen datagrams from every service)
+// loses that datagram. A lost STATUS= or WATCHDOG=1 is made good by the next one; a lost READY=1
+// is not: nothing sends it again, and systemd kept the unit "activating" until TimeoutStartSec and
+// then killed the serving master (or, after `systemd-notify RELOADING=1` from ExecReload=, kept
+// the reload job waiting until its timeout). libsystemd's own sd_notify blocks until PID 1 has
+// room instead, which the master's loop cannot afford.
+//
+// Held: the state (READY=1, RELOADING=1 with its MONOTONIC_USEC, STOPPING=1) and EXTEND_TIMEOUT_USEC,
+// which bounds the reload or the stop under way. A newer state replaces all of them (READY=1 ends the
+// reload a held RELOADING=1 began, and its bound with it); a newer field of the same name replaces
+// the held one. A held EXTEND_TIMEOUT_USEC sent late gives systemd a little more time than was asked
+// (it counts from the arrival): never less than the reload needs.
+
+/** The fields that say what state the service is in: a new one replaces every held field. */
+const STATE = new Set(['READY', 'RELOADING', 'STOPPING', 'MONOTONIC_USEC']);
+/** The fields kept after a failed send; STATUS= and WATCHDOG=1 are sent afresh anyway. */
+const KEPT = new Set([...STATE, 'EXTEND_TIMEOUT_USEC']);
+
+function nameOf(field: string): string {
+  const eq = field.indexOf('=');
+  return eq === -1 ? field : field.slice(0, eq);
+}
+
+export class HeldFields {
+  private held: readonly string[] = [];
+
+  /** The fields still to be delivered from failed sends. */
+  get holding(): readonly string[] {
+    return this.held;
+  }
+
+  /** What to send for `fields`: the held fields they do not replace, then `fields`. */
+  payload(fields: readonly string[]): string[] {
+    if (this.held.length === 0) return [...fields];
+    if (fields.some((f) => STATE.has(nameOf(f)))) return [...fields];
+    const names = new Set(fields.map(nameOf));
+    return [...this.held.filter((f) => !names.has(nameOf(f))), ...fields];
+  }
+
+  /** `payload` reached systemd. */
+  delivered(): void {
+    this.held = [];
+  }
+
+  /** `payload` could not be sent: what systemd must still get of it is held for the next message. */
+  failed(payload: readonly string[]): void {
+    this.held = payload.filter((f) => KEPT.has(nameOf(f)));
+  }
+}
