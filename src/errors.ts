@@ -328,6 +328,10 @@ const EXIT_BY_CODE: Partial<Record<ErrorCode, number>> = {
   CORRAL_ERR_ADMIN_UNSAFE: EXIT.CONFIG,
   // Out of descriptors before corral could start (cli/main.ts): a restart cannot help either.
   CORRAL_ERR_FD_LIMIT: EXIT.CONFIG,
+  // Thrown only by `corral start` under systemd with the sd_notify addon missing or not loadable
+  // (sd-notify.ts): only a rebuild helps. Exiting 1, the unit (Restart=on-failure) started it
+  // again every 2 s, failing alike each time.
+  CORRAL_ERR_NOTIFY: EXIT.CONFIG,
   CORRAL_ERR_USAGE: EXIT.USAGE,
 };
 
