@@ -30,19 +30,18 @@ Signals to the master:
   USR1        reopen the log file (after logrotate)
   USR2        ignored and logged (signal.ignored): corral has no binary upgrade; reload instead
 
-Exit codes: 0 stopped cleanly, 1 not started: corral already runs (CORRAL_ERR_ALREADY_RUNNING: the
-pidfile names a live master, or a live process that may be one; the message says how to tell),
-3 no worker could boot (a port in
-use, an app whose start throws: the log's boot.exhausted says why, and with CORRAL_LOG_FILE set,
-the same line on stderr, naming the file), 64 an unknown option or
-argument, 70 uncaught exception in the master (its workers stopped first; said on stderr
-too with CORRAL_LOG_FILE), 78 settings refused (an invalid value, an unreadable
-CORRAL_ENV_FILE, a CORRAL_LOG_FILE or CORRAL_PIDFILE that cannot be written, with SHEET_ID a
-service-account key that cannot be read or is no key, a CORRAL_DATA_DIR that is a file or that
-this user cannot write in or create, an admin
-API beyond loopback without a token), or NOTIFY_SOCKET is set but the sd_notify addon is not
-built or cannot be loaded (CORRAL_ERR_NOTIFY: npm rebuild): nothing was started; or no worker could boot for a cause
-no restart gets past until the files or settings change (a module that is not there, a syntax
+Exit codes: 0 stopped cleanly, 1 not started: corral already runs (CORRAL_ERR_ALREADY_RUNNING:
+the pidfile names a live master, or a live process that may be one; the message says how to
+tell), 3 no worker could boot (a port in use, an app whose start throws: the log's
+boot.exhausted says why, and with CORRAL_LOG_FILE set, the same line on stderr, naming the
+file), 64 an unknown option or argument, 70 uncaught exception in the master (its workers
+stopped first; said on stderr too with CORRAL_LOG_FILE), 78 settings refused (an invalid value,
+an unreadable CORRAL_ENV_FILE, a CORRAL_LOG_FILE or CORRAL_PIDFILE that cannot be written, with
+SHEET_ID a service-account key that cannot be read or is no key, a CORRAL_DATA_DIR that is a
+file or that this user cannot write in or create, an admin API beyond loopback without a token),
+or NOTIFY_SOCKET is set but the sd_notify addon is not built or cannot be loaded
+(CORRAL_ERR_NOTIFY: npm rebuild): nothing was started; or no worker could boot for a cause no
+restart gets past until the files or settings change (a module that is not there, a syntax
 error, no listener exported, a port below 1024 without the capability), which systemd's
 RestartPreventExitStatus=78 does not restart.`,
   async run(argv) {
