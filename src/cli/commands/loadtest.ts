@@ -140,9 +140,19 @@ export const loadtestCommand: Command = {
   help: HELP,
   handlesClosedStdout: true,
   async run(argv) {
+    let parsed: ReturnType<typeof parseLoadtestArgs>;
     try {
       // Read only for a relative path: a run from a directory removed since, given absolute paths, runs.
-      const parsed = parseLoadtestArgs(argv, () => process.cwd());
+      parsed = parseLoadtestArgs(argv, () => process.cwd());
+    } catch (err) {
+      if (!(err instanceof LoadtestError) || err.exitCode !== LOADTEST_EXIT.USAGE) throw err;
+      // As every command says a usage error (src/cli/main.ts): what is wrong, the usage line and
+      // where the rest is. Only an unknown option got the pointer, and none the usage line, so a
+      // bad value (`--users 1.5`, a profile that does not parse) left the reader to guess the way on.
+      process.stderr.write(`corral loadtest: [${err.code}] ${err.message}\n${HELP.split('\n')[0] ?? ''}\nRun \`corral loadtest --help\` for the options and exit codes.\n`);
+      return err.exitCode;
+    }
+    try {
       if (parsed.help) {
         process.stdout.write(`${HELP}\n`);
         return 0;
@@ -177,9 +187,6 @@ export const loadtestCommand: Command = {
       if (err instanceof LoadtestError) {
         // The same "[CODE] message" shape as every other CLI error (src/cli/main.ts).
         process.stderr.write(`corral loadtest: [${err.code}] ${err.message}\n`);
-        if (err.exitCode === LOADTEST_EXIT.USAGE && err.code === 'CORRAL_ERR_LOADTEST_INPUT' && /^(Unknown option|Option|Unexpected argument)/.test(err.message)) {
-          process.stderr.write('Run `corral loadtest --help` for the options.\n');
-        }
         return err.exitCode;
       }
       throw err;
