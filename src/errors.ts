@@ -48,6 +48,10 @@ export const ERROR_CODES = {
     "The pidfile's master runs, but its admin API did not start (admin.failed in its log: its CORRAL_ADMIN_BIND port was in use) or did not answer where it listens (recorded beside the pidfile; CORRAL_ADMIN_BIND for a master of an older corral), as when the master is too busy to answer within the client's wait. `corral status` exits 1; `corral reload --wait` signals nothing and exits 1.",
   CORRAL_ERR_ADMIN_OTHER_MASTER:
     "The admin API asked answers for another master than the pidfile's: a master of an older corral, which records no admin address beside its pidfile, found another corral at CORRAL_ADMIN_BIND (its own could not start there: admin.failed in its log). `corral status` exits 1 and `corral reload --wait` signals nothing (exit 1); give each corral its own CORRAL_ADMIN_BIND and restart it.",
+  CORRAL_ERR_MASTER_STOPPING:
+    "The master is stopping (a stop has begun): `corral reload` signals nothing, as the master would ignore the reload, and `corral reload --wait` ends when a stop begins before the reload it follows ended (dropped or cut short). Exit 1; start corral again once it has exited.",
+  CORRAL_ERR_RELOAD_UNFINISHED:
+    "`corral reload --wait` stopped following a reload before it ended: the master exited meanwhile (its log says why), or the reload passed its bound without progress (it goes on: reload.done or reload.failed in the log says how it ends). Exit 1.",
   CORRAL_ERR_SHEETS_AUTH:
     "Google refused the service-account credentials (invalid_grant: the key revoked or deleted, or the host's clock off by minutes). Check the clock (`timedatectl`: System clock synchronized: yes) and that the key is still among the service account's keys in the Cloud console; `corral check` tries the credentials and says what Google answered.",
   CORRAL_ERR_SHEETS_CREDENTIALS: 'The service-account key could not be read or parsed.',

@@ -1,7 +1,7 @@
 // How `corral reload --wait` and `corral status` say where reloads stand, in one set of words:
 // `status` said nothing of a reload rolled back without a token, nor of what only a restart applies.
 
-import type { ReloadStanding } from './reload-wait.js';
+import type { ReloadEnding, ReloadStanding } from './reload-wait.js';
 
 type LastReload = NonNullable<ReloadStanding['last']>;
 
@@ -27,4 +27,21 @@ export function restartNeededText(last: LastReload | null | undefined): string |
 export function reloadGist(last: LastReload & { readonly outcome: Exclude<LastReload['outcome'], 'completed'> }): string {
   const said = { refused: 'refused', rolled_back: 'rolled back', incomplete: 'incomplete' }[last.outcome];
   return `last reload ${said} (${last.code}), generation ${last.generation} serves; the log's reload.failed line says why`;
+}
+
+/**
+ * Why `reload --wait` stopped following a reload that had not ended, with the code a script or a
+ * journal search keys on: these were the failures a command printed without one.
+ */
+export function unfinishedText(end: Exclude<ReloadEnding, { readonly kind: 'ended' }>, pid: number): string {
+  switch (end.kind) {
+    case 'stopping':
+      return `[CORRAL_ERR_MASTER_STOPPING] corral began to stop (master pid ${pid}) before the reload ended: it was dropped or cut short`;
+    case 'master-gone':
+      return `[CORRAL_ERR_RELOAD_UNFINISHED] the master (pid ${pid}) exited before the reload ended; its log says why`;
+    case 'timeout': {
+      const where = end.standing?.in_progress_generation != null ? `: generation ${end.standing.in_progress_generation} is still booting or the old workers still drain` : end.why ? ` (${end.why})` : '';
+      return `[CORRAL_ERR_RELOAD_UNFINISHED] the reload had not ended after ${Math.round(end.waitedMs / 1000)} s, past its bound without progress${where}; it goes on: watch the log for reload.done or reload.failed`;
+    }
+  }
 }

@@ -292,7 +292,8 @@ test('during a graceful stop, status says corral is stopping (not an outage) and
     const reload = await corral(dir, 'reload');
     assert.equal(reload.code, 1, `${reload.stdout}${reload.stderr}`);
     assert.equal(reload.stdout, '', 'no "reload requested"');
-    assert.match(reload.stderr, new RegExp(`corral is stopping \\(master pid ${c.pid}\\): a reload would be ignored`));
+    // With its code, as every failure a command prints.
+    assert.match(reload.stderr, new RegExp(`^corral reload: \\[CORRAL_ERR_MASTER_STOPPING\\] corral is stopping \\(master pid ${c.pid}\\): a reload would be ignored`, 'm'));
     writeFileSync(release, '');
     assert.equal((await slow).status, 200, 'the request in flight finished');
     assert.equal((await c.exited).code, 0);

@@ -5,7 +5,8 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, test } from 'node:test';
 import { deadlineAfter, waitForReloadEnd, type ReloadStanding } from '../../src/cli/reload-wait.js';
-import { RESTART_HOW, restartNeededText } from '../../src/cli/reload-words.js';
+import { RESTART_HOW, restartNeededText, unfinishedText } from '../../src/cli/reload-words.js';
+import { ERROR_CODES } from '../../src/errors.js';
 
 const IDLE: ReloadStanding = { master_pid: process.pid, in_progress_generation: null, in_progress_bound_ms: null, queued: false, last: null, stopping: false } as ReloadStanding;
 const ended = (seq: number): ReloadStanding => ({ ...IDLE, last: { seq, outcome: 'rolled_back', generation: 1, code: 'CORRAL_ERR_APP_LOAD' } });
@@ -79,4 +80,19 @@ test('what a reload left until a restart: the settings and the log lines that sa
   const moved = { ...last, restart_needed: ['CORRAL_PIDFILE'] } as Parameters<typeof restartNeededText>[0];
   assert.match(restartNeededText(moved) ?? '', /CORRAL_PIDFILE \(config\.restart_needed .*\); the running master is at the CORRAL_PIDFILE it started with: stop it with that one in the environment \(CORRAL_PIDFILE=<old path> corral stop\), or with systemctl$/);
   assert.equal(restartNeededText({ ...last, restart_needed: [] } as Parameters<typeof restartNeededText>[0]), undefined);
+});
+
+// README (Errors and exit codes): every failure a command prints has a stable code. A wait cut
+// short by a stop, the master's exit or the bound said why with none.
+test('a wait that ends before the reload did says why with its code: a stop began, the master exited, the bound passed', () => {
+  const timeout = { kind: 'timeout', standing: { ...IDLE, in_progress_generation: 3 }, why: undefined, waitedMs: 154_000 } as const;
+  for (const [end, code, says] of [
+    [{ kind: 'stopping' }, 'CORRAL_ERR_MASTER_STOPPING', 'corral began to stop (master pid 42) before the reload ended: it was dropped or cut short'],
+    [{ kind: 'master-gone' }, 'CORRAL_ERR_RELOAD_UNFINISHED', 'the master (pid 42) exited before the reload ended; its log says why'],
+    [timeout, 'CORRAL_ERR_RELOAD_UNFINISHED', 'the reload had not ended after 154 s, past its bound without progress: generation 3 is still booting or the old workers still drain; it goes on'],
+  ] as const) {
+    assert.ok(code in ERROR_CODES, code);
+    const text = unfinishedText(end, 42);
+    assert.ok(text.startsWith(`[${code}] ${says}`), text);
+  }
 });

@@ -7,7 +7,7 @@ import { parseFlags, type Command } from '../command.js';
 import { readMasterRecord, type MasterRecord } from '../../master/pidfile.js';
 import { adminBaseUrl, assertMaySignal, findMasterOrSay, getAdminJson, loadLookupSettings, MASTER_LOOKUP_SETTINGS, masterAdminUrl, signalMaster } from '../master-process.js';
 import { readReloadStanding, waitForReloadEnd, type ReloadStanding } from '../reload-wait.js';
-import { reloadGist, restartNeededText } from '../reload-words.js';
+import { reloadGist, restartNeededText, unfinishedText } from '../reload-words.js';
 
 /** A bound on --wait is not CORRAL_TIMEOUT (the workers' heartbeat timeout), which the generic hint would name. */
 const WAIT_BOUND = 'reload takes no timeout: --wait waits as long as the reload makes progress within its bound, as systemd does: at first the unit\'s TimeoutStartSec (twice the larger of 60 s and CORRAL_TIMEOUT with CORRAL_RELOAD_SETTLE, plus CORRAL_GRACEFUL_TIMEOUT: 154 s with the defaults), renewed by the master at each step (a boot attempt, a new worker on probation, the old workers\' drain); for a shorter bound, run it under timeout(1): `timeout 60 corral reload --wait` (CORRAL_TIMEOUT is the workers\' heartbeat timeout, not this wait)';
@@ -78,7 +78,8 @@ sent unless 0 (with --wait: 0, or 1 for a reload that did not complete).`,
     // A master that is stopping ignores a reload (its log says shutdown.ignored): said here, not
     // answered "reload requested". Asked of its health when the admin API answers; otherwise sent.
     if (await stopping(lookup.adminApi ? (masterAdminUrl(lookup.settings, pid) ?? undefined) : undefined)) {
-      process.stderr.write(`corral reload: corral is stopping (master pid ${pid}): a reload would be ignored; start it again once it has exited\n`);
+      // With its code, as every failure a command prints (README: Errors and exit codes): it had none.
+      process.stderr.write(`corral reload: [CORRAL_ERR_MASTER_STOPPING] corral is stopping (master pid ${pid}): a reload would be ignored; start it again once it has exited\n`);
       return EXIT.FAILURE;
     }
     // The master's own check of the settings it will read: refused here, no signal is sent (a
@@ -190,16 +191,10 @@ async function reloadAndWait(pid: number, settings: Settings, record: MasterReco
       return EXIT.FAILURE;
     }
     case 'stopping':
-      process.stderr.write(`corral reload: corral began to stop (master pid ${pid}) before the reload ended: it was dropped or cut short\n`);
-      return EXIT.FAILURE;
     case 'master-gone':
-      process.stderr.write(`corral reload: the master (pid ${pid}) exited before the reload ended; its log says why\n`);
+    case 'timeout':
+      process.stderr.write(`corral reload: ${unfinishedText(end, pid)}\n`);
       return EXIT.FAILURE;
-    case 'timeout': {
-      const where = end.standing?.in_progress_generation != null ? `: generation ${end.standing.in_progress_generation} is still booting or the old workers still drain` : end.why ? ` (${end.why})` : '';
-      process.stderr.write(`corral reload: the reload had not ended after ${Math.round(end.waitedMs / 1000)} s, past its bound without progress${where}; it goes on: watch the log for reload.done or reload.failed\n`);
-      return EXIT.FAILURE;
-    }
   }
 }
 
