@@ -192,14 +192,18 @@ function sendOrDeny(pid: number, sent: NodeJS.Signals | 0, named: NodeJS.Signals
 }
 
 /**
- * Settings that stop and reload need to find the master; other invalid settings must not keep them
- * from working. The admin API's are used best effort (MasterLookup.adminApi).
+ * The setting that finds the master; other invalid settings must not keep stop, reload and status
+ * from finding it. The admin API's are used best effort (MasterLookup.adminApi). reload judges the
+ * master's settings whole once it has found it (a refusal is 78), but "not running" comes first.
  */
-export const MASTER_LOOKUP_SETTINGS = ['CORRAL_PIDFILE', 'CORRAL_GRACEFUL_TIMEOUT'] as const;
+export const MASTER_LOOKUP_SETTINGS = ['CORRAL_PIDFILE'] as const;
+/** stop also waits by the graceful timeout (the master's own when it recorded one; else this one). */
+export const STOP_SETTINGS = [...MASTER_LOOKUP_SETTINGS, 'CORRAL_GRACEFUL_TIMEOUT'] as const;
 /**
  * status asks the admin API: its address must be valid too. An invalid token stands as unset (a
  * warning, and the summary without per-worker figures): refused, status exited 78 with corral
  * running fine, and a `corral status || alert` alerted on a typo in a setting it can do without.
+ * So did an invalid CORRAL_GRACEFUL_TIMEOUT, which status never reads, while it was judged with stop's.
  */
 export const STATUS_SETTINGS = [...MASTER_LOOKUP_SETTINGS, 'CORRAL_ADMIN_BIND'] as const;
 

@@ -767,6 +767,11 @@ test('stop and status work after a bad edit elsewhere in .env; a master of anoth
     assert.equal(status.code, 0, status.stderr);
     assert.match(status.stdout, new RegExp(`master pid ${c.pid}`));
     assert.match(status.stderr, /warning: CORRAL_WORKERS="0" \(from \/.*\/\.env line 5\) is invalid/);
+    // CORRAL_GRACEFUL_TIMEOUT is stop's wait, which status never reads: a warning, not exit 78
+    // (status judged it with stop's settings, and a `status || alert` alerted on it).
+    const graceful = await exec(dir, [], ['status'], { CORRAL_GRACEFUL_TIMEOUT: 'soon' });
+    assert.equal(graceful.code, 0, graceful.stderr);
+    assert.match(graceful.stderr, /warning: CORRAL_GRACEFUL_TIMEOUT="soon" \(from environment\) is invalid/);
     // A reload would be refused by the master too: the CLI says so at once, and sends nothing.
     const reload = await corral(dir, 'reload');
     assert.equal(reload.code, 78);
@@ -805,6 +810,11 @@ test('stop and status work after a bad edit elsewhere in .env; a master of anoth
     const blind = await exec(dir, [], ['stop'], { CORRAL_ADMIN_BIND: 'nowhere' });
     assert.equal(blind.code, 0, blind.stderr);
     assert.match(blind.stdout, /corral is not running \(no pidfile at .*\); the admin API was not asked whether a corral answers elsewhere: CORRAL_ADMIN_BIND is invalid; nothing to stop/);
+    // reload looks for the master first: not running is its answer (3), whatever the settings; an
+    // invalid CORRAL_GRACEFUL_TIMEOUT, which only the master's own check of them judges, made it 78.
+    const noReload = await exec(dir, [], ['reload'], { CORRAL_GRACEFUL_TIMEOUT: 'soon' });
+    assert.equal(noReload.code, 3, noReload.stderr);
+    assert.match(noReload.stderr, /corral is not running \(no pidfile at /);
   } finally {
     await c.stop();
     rmSync(dir, { recursive: true, force: true });

@@ -3,7 +3,7 @@ import { isAlive, readMasterRecord } from '../../master/pidfile.js';
 import { isStopped } from '../../master/proc-identity.js';
 import { CorralError, EXIT } from '../../errors.js';
 import { parseFlags, type Command } from '../command.js';
-import { findMasterHere, loadLookupSettings, signalMaster } from '../master-process.js';
+import { findMasterHere, loadLookupSettings, signalMaster, STOP_SETTINGS } from '../master-process.js';
 
 /** A bound on the wait is not CORRAL_TIMEOUT (the workers' heartbeat timeout), which the generic hint would name. */
 const WAIT_BOUND = 'stop takes no timeout: it waits for the master to exit, at most its CORRAL_GRACEFUL_TIMEOUT plus 10 s; --fast stops without waiting for requests, --no-wait returns once the master is signalled (CORRAL_TIMEOUT is the workers\' heartbeat timeout, not this wait)';
@@ -41,7 +41,7 @@ how to go on), 64 an unknown option, 78 CORRAL_PIDFILE or CORRAL_GRACEFUL_TIMEOU
 CORRAL_ENV_FILE cannot be read.`,
   async run(argv) {
     const { values } = parseFlags(argv, { fast: { type: 'boolean' }, 'no-wait': { type: 'boolean' } }, { readsSettings: true, flagHints: STOP_FLAG_HINTS });
-    const lookup = loadLookupSettings();
+    const lookup = loadLookupSettings(STOP_SETTINGS);
     const { settings } = lookup;
     let pid: number;
     try {
