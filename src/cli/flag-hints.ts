@@ -44,7 +44,7 @@ export function settingForFlag(flag: string): string | undefined {
   return undefined;
 }
 
-/** The value given with the unknown flag, if any: `--workers=8`, or `--workers 8`. */
+/** The value given with the unknown flag, if any: `--workers=8`, `--workers 8`, or `-w8`. */
 function valueGiven(argv: readonly string[], flag: string): string | undefined {
   const dashes = flag.length === 1 ? '-' : '--';
   for (let i = 0; i < argv.length; i++) {
@@ -54,6 +54,8 @@ function valueGiven(argv: readonly string[], flag: string): string | undefined {
       const next = argv[i + 1];
       return next !== undefined && !next.startsWith('-') ? next : undefined;
     }
+    // gunicorn's short flags take their value attached too (`-w4`, `-b0.0.0.0:8000`), as getopt does.
+    if (dashes === '-' && arg.startsWith(`-${flag}`) && arg.length > 2) return arg.slice(2);
   }
   return undefined;
 }

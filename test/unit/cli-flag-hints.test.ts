@@ -20,6 +20,9 @@ describe('unknown options', () => {
     const reads = { readsSettings: true };
     assert.throws(() => parseFlags(['--workers', '8'], {}, reads), usageError(/^Unknown option '--workers': corral takes its settings from the environment or its settings file \(\.env, or CORRAL_ENV_FILE\), not from options: set CORRAL_WORKERS=8 there/));
     assert.throws(() => parseFlags(['-b', '0.0.0.0:8000'], {}, reads), usageError(/set CORRAL_BIND=0\.0\.0\.0:8000 there/));
+    // As gunicorn takes them (getopt): the value attached to a short flag. It said "set CORRAL_WORKERS there", the 4 lost.
+    assert.throws(() => parseFlags(['-w4'], {}, reads), usageError(/set CORRAL_WORKERS=4 there/));
+    assert.throws(() => parseFlags(['-b0.0.0.0:8000'], {}, reads), usageError(/set CORRAL_BIND=0\.0\.0\.0:8000 there/));
     assert.throws(() => parseFlags(['--sheet-id=1AbC'], {}, reads), usageError(/set SHEET_ID=1AbC there/));
     assert.throws(() => parseFlags(['--max-requests'], {}, reads), usageError(/set CORRAL_MAX_REQUESTS there/));
     assert.throws(() => parseFlags(['--daemon'], {}, reads), usageError(/corral runs in the foreground: run it as a service under systemd/));
