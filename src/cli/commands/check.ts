@@ -133,7 +133,7 @@ emulator (SHEETS_API_URL).
 Options:
   --json     machine-readable verdict: ok, backend ("offline" or "google"; absent when the
              settings could not be read), stage (of a FAIL), spreadsheetId, identity, tabs
-             (tab, header), warnings, error (code, message), line (the text verdict)
+             (setting, range, tab, header), warnings, error (code, message), line (the text verdict)
   -h, --help this text
 
 Exit codes: 0 corral can read the sheet (OK), 1 it cannot (FAIL; invalid settings and an
