@@ -142,7 +142,7 @@ if it did not apply (refused, rolled back), and what the last reload left until 
 build of corral, CORRAL_ACCEPT...). With --json, one JSON object on stdout whatever the answer, led by "running"
 (true; false when not running; null when unknown): then the admin API's figures with a token,
 or "pid", "health" and "reload" without one, and "error" with the message when the exit code is 1 or 4,
-or with its code and message when the settings are refused (78).
+or with its code and message when the settings are refused (78) or the command line is (64).
 Of the settings, only CORRAL_PIDFILE and CORRAL_ADMIN_BIND must be valid: a bad
 edit elsewhere in .env (CORRAL_ADMIN_TOKEN included) is reported as a warning.
 A master whose stop has begun is still running (exit 0): it is shown as stopping, its workers
@@ -158,7 +158,15 @@ taken); and 64 an unknown option, 78 CORRAL_PIDFILE or
 CORRAL_ADMIN_BIND is invalid, or CORRAL_ENV_FILE cannot be read (an invalid
 CORRAL_ADMIN_TOKEN is a warning: the summary without per-worker figures).`,
   async run(argv) {
-    const { values } = parseFlags(argv, { json: { type: 'boolean' } }, { readsSettings: true });
+    let values: { json?: boolean };
+    try {
+      ({ values } = parseFlags(argv, { json: { type: 'boolean' } }, { readsSettings: true }));
+    } catch (err) {
+      // A command line refused beside --json (`status --json --quiet`) printed nothing on stdout,
+      // which `jq .running` reads as success: one JSON object there too, then the usage error.
+      if (argv.includes('--json') && err instanceof CorralError) process.stdout.write(`${JSON.stringify({ running: null, error: { code: err.code, message: err.message } }, null, 2)}\n`);
+      throw err;
+    }
     // With --json, every answer is one JSON object on stdout, led by `running` (true, false, or
     // null when unknown): a script's `corral status --json | jq .running` must never read nothing,
     // which jq takes as success. The message stays on stderr, the exit code says the same.
