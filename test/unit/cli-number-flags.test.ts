@@ -61,6 +61,10 @@ test('`corral emulator` refuses numbers in exponent, hex or trailing-garbage for
     ['--random-seed', ' 5', 'an integer from 0 to 4294967295'],
     ['--error-rate', '1e-1', 'a number from 0 to 1 in plain decimal notation'],
     ['--latency-ms', '0x10', 'a number from 0 to 600000 in plain decimal notation'],
+    // The statuses it takes, not a range: 501 is in 500..504 and refused too.
+    ['--error-status', '418', '500, 502, 503 or 504'],
+    ['--error-status', '501', '500, 502, 503 or 504'],
+    ['--error-status', '0x1f6', '500, 502, 503 or 504'],
   ] as const) {
     const r = corralRun('emulator', flag, text);
     assert.equal(r.status, 64, `${flag} ${text}: ${r.stdout}${r.stderr}`);

@@ -4,6 +4,7 @@
 
 import { writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
+import { parseInteger } from '../../config/number-text.js';
 import { CorralError } from '../../errors.js';
 import { describeHolder, portHolders } from '../../port-holder.js';
 import { defaultSeed, loadSeedFile, startEmulator, type Faults, type ShareRole, type SheetSeed } from '../../sheets/emulator/index.js';
@@ -37,6 +38,21 @@ const FLAGS = {
   'random-seed': { type: 'string' },
   'token-lifetime': { type: 'string' },
 } as const;
+
+/** The 5xx statuses the emulator answers as Google's front end does. */
+const ERROR_STATUSES: readonly Faults['errorStatus'][] = [500, 502, 503, 504];
+
+/**
+ * --error-status, refused with the statuses it takes and the value given: "an integer from 500 to
+ * 504" for 418 sent the operator to try 501, which was then refused without saying what it got.
+ */
+function errorStatusFlag(raw: string | undefined): Faults['errorStatus'] | undefined {
+  if (raw === undefined) return undefined;
+  const parsed = parseInteger(raw, 500, 504);
+  const status = ERROR_STATUSES.find((s) => parsed.ok && s === parsed.value);
+  if (status !== undefined) return status;
+  throw new CorralError('CORRAL_ERR_USAGE', `--error-status must be 500, 502, 503 or 504, got ${JSON.stringify(raw)}`);
+}
 
 export const emulatorCommand: Command = {
   name: 'emulator',
@@ -119,11 +135,8 @@ exists is refused: it writes a new file, mode 0600).`,
     set('readsPerMinutePerUser', integerFlag('reads-per-minute-per-user', v['reads-per-minute-per-user'], 0, 10_000_000));
     set('writesPerMinutePerUser', integerFlag('writes-per-minute-per-user', v['writes-per-minute-per-user'], 0, 10_000_000));
     set('workbookCellLimit', integerFlag('workbook-cell-limit', v['workbook-cell-limit'], 0, 1_000_000_000));
-    const status = integerFlag('error-status', v['error-status'], 500, 504);
-    if (status !== undefined) {
-      if (status !== 500 && status !== 502 && status !== 503 && status !== 504) throw new CorralError('CORRAL_ERR_USAGE', '--error-status must be 500, 502, 503 or 504');
-      faults.errorStatus = status;
-    }
+    const status = errorStatusFlag(v['error-status']);
+    if (status !== undefined) faults.errorStatus = status;
     // Both describe the key --key-out writes; without it they would change nothing, silently.
     for (const flag of ['share', 'client-email'] as const) {
       if (v[flag] !== undefined && !v['key-out']) throw new CorralError('CORRAL_ERR_USAGE', `--${flag} applies to the key written by --key-out FILE; add --key-out`);
