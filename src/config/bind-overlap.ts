@@ -44,10 +44,35 @@ const LOOPBACK: readonly Ip[] = [
   { address: '::1', family: 6, wildcard: false },
 ];
 
+/** `localhost` or a name under it (RFC 6761). */
+function isLocalhost(host: string): boolean {
+  return /^(.+\.)?localhost\.?$/i.test(host);
+}
+
 function addressesOf(host: string): readonly Ip[] | undefined {
   const ip = ipOf(host);
   if (ip) return [ip];
-  return /^(.+\.)?localhost\.?$/i.test(host) ? LOOPBACK : undefined;
+  return isLocalhost(host) ? LOOPBACK : undefined;
+}
+
+/** The loopback addresses as the resolver writes them, which is how node:cluster keys its sockets. */
+const RESOLVED_LOOPBACK = new Set(['127.0.0.1', '::1']);
+
+/**
+ * Whether a new generation of cluster workers can listen on `next` while the running workers
+ * listen on `held`, on the same port, although bindsOverlap says the two overlap: `localhost`
+ * beside the loopback address its resolver gives (127.0.0.1 or ::1, spelt so) or beside another
+ * localhost. A worker resolves a name before it asks the master for the socket, and node:cluster
+ * keys its sockets by the resolved address: localhost resolving to the address held is handed the
+ * running socket, and to the other loopback address gets a socket of its own; neither is refused.
+ * (A reload from 127.0.0.1:8080 to localhost:8080 was kept back as needing a restart, its log line
+ * saying the new workers could not bind it, EADDRINUSE, which they could.) Not so beside a socket
+ * outside the cluster, the admin API's: there the overlap stands.
+ */
+export function clusterSharesLoopback(held: HostPort, next: HostPort): boolean {
+  if (!isLocalhost(held.host) && !isLocalhost(next.host)) return false;
+  const resolvable = (host: string) => isLocalhost(host) || RESOLVED_LOOPBACK.has(host);
+  return resolvable(held.host) && resolvable(next.host);
 }
 
 /**

@@ -12,7 +12,7 @@ import { sheetsSchema } from '../config/schema-sheets.js';
 import type { HostPort } from '../config/spec.js';
 import type { Logger } from '../log/logger.js';
 import type { RestartNeeded } from './admin/view.js';
-import { bindsOverlap, v6WildcardTakesIPv4 } from '../config/bind-overlap.js';
+import { bindsOverlap, clusterSharesLoopback, v6WildcardTakesIPv4 } from '../config/bind-overlap.js';
 
 /**
  * Settings the keeper reads: a reload that changes one restarts the keeper. Not CORRAL_DATA_DIR,
@@ -56,11 +56,14 @@ export function restartOnlyChanges(started: Settings, previous: Settings, next: 
  * EADDRINUSE until the reload was rolled back, seconds later, the whole reload lost. The reload
  * now keeps the running address, applies the rest, and says the new one needs a restart. (A
  * host name cannot be judged before it is resolved at listen time: that case is left to the
- * boot, as before.) Returns what the reload keeps, or undefined when `wanted` can be applied.
+ * boot, as before. localhost beside the loopback address it resolves to is no overlap for
+ * cluster workers: see clusterSharesLoopback.) Returns what the reload keeps, or undefined when
+ * `wanted` can be applied.
  */
 export function overlappingBind(running: HostPort, wanted: HostPort, listeningPort: number | undefined, dualStack: boolean): RestartNeeded | undefined {
   const [runningText, wantedText] = [displayValue('CORRAL_BIND', running), displayValue('CORRAL_BIND', wanted)];
-  if (!listeningPort || runningText === wantedText || bindsOverlap({ host: running.host, port: listeningPort }, wanted, dualStack) !== true) return undefined;
+  const held = { host: running.host, port: listeningPort ?? 0 };
+  if (!listeningPort || runningText === wantedText || bindsOverlap(held, wanted, dualStack) !== true || clusterSharesLoopback(held, wanted)) return undefined;
   return { setting: 'CORRAL_BIND', running: runningText, configured: wantedText };
 }
 
@@ -185,9 +188,13 @@ export function planReload(p: ReloadPlanInput): ReloadPlan {
   // clients of the old address find out only as refused connections unless the log says so.
   const [bindWas, bindNow] = [displayValue('CORRAL_BIND', p.current.settings.CORRAL_BIND), displayValue('CORRAL_BIND', next.settings.CORRAL_BIND)];
   if (bindWas !== bindNow) {
+    // localhost and a loopback address on the same port may be one socket (clusterSharesLoopback).
+    const held = { host: p.current.settings.CORRAL_BIND.host, port: p.listeningPort ?? p.current.settings.CORRAL_BIND.port };
+    const maybeShared = next.settings.CORRAL_BIND.port === held.port && clusterSharesLoopback(held, next.settings.CORRAL_BIND);
     log.warn(
       { event: 'config.bind_moved', running: bindWas, configured: bindNow },
-      `CORRAL_BIND changed from ${bindWas} to ${bindNow}: the new generation listens on ${bindNow}; ${bindWas} closes as the old workers begin to drain, once the new ones have settled: new connections to it are refused from then on, the requests already on it finish`,
+      `CORRAL_BIND changed from ${bindWas} to ${bindNow}: the new generation listens on ${bindNow}; ${bindWas} closes as the old workers begin to drain, once the new ones have settled: new connections to it are refused from then on, the requests already on it finish` +
+        (maybeShared ? ` (unless localhost resolves to the address served: the new workers then share its socket, which stays open)` : ''),
     );
   }
   const logsApplied = p.configureLogs?.(next.settings) ?? true;

@@ -157,6 +157,38 @@ test('a reload from 127.0.0.1:P to 0.0.0.0:P (the same port, overlapping, while 
   }
 });
 
+test('a reload from 127.0.0.1:P to localhost:P is applied: the new workers listen (localhost shares the running socket, or resolves to ::1 beside it), not kept back as EADDRINUSE needing a restart', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'corral-reload-bind-localhost-'));
+  const envFile = join(dir, 'corral.env');
+  const port = await freePort();
+  writeFileSync(envFile, `CORRAL_BIND=127.0.0.1:${port}\nCORRAL_WORKERS=1\n`);
+  // CORRAL_BIND from the file only: the environment would win over it.
+  const c = await startCorral({ app: 'basic.mjs', workers: null, unset: ['CORRAL_BIND'], env: { CORRAL_ENV_FILE: envFile, CORRAL_ADMIN_TOKEN: ADMIN_TOKEN } });
+  try {
+    assert.equal(c.url, `http://127.0.0.1:${port}`);
+    writeFileSync(envFile, `CORRAL_BIND=localhost:${port}\nCORRAL_WORKERS=1\n`);
+    const r = await http(`${c.adminUrl}/api/admin/reload`, { method: 'POST', headers: { authorization: `Bearer ${ADMIN_TOKEN}` } });
+    assert.equal(r.status, 202, r.text);
+    const body = r.json<ReloadBody>();
+    // Before, the reload kept 127.0.0.1 and said the new workers could not bind localhost (EADDRINUSE).
+    assert.deepEqual(body.restart_needed, []);
+    const end = await c.waitForLog((l) => (l.event === 'reload.done' || l.event === 'reload.failed') && l.generation === body.generation, 20000, "the reload's end");
+    assert.equal(end.event, 'reload.done', JSON.stringify(end));
+    assert.equal(end.port, port);
+    assert.deepEqual(c.events('worker.boot_failed'), []);
+    assert.deepEqual(c.events('config.restart_needed'), []);
+    assert.equal(c.events('config.bind_moved').length, 1);
+    const listened = c.events('worker.listening').filter((l) => l.gen === body.generation).map((l) => l.address);
+    assert.equal(listened.length, 1);
+    assert.ok(listened[0] === '127.0.0.1' || listened[0] === '::1', `the new worker listens on loopback (${String(listened[0])})`);
+    const host = listened[0] === '::1' ? '[::1]' : '127.0.0.1';
+    assert.equal((await http(`http://${host}:${port}/`)).json<{ generation: number }>().generation, body.generation);
+  } finally {
+    await c.stop();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
 test('a reload after the service-account key file went away is refused with the message start gives, and the running generation keeps serving', async () => {
   const emu = await startEmulator({});
   const dir = mkdtempSync(join(tmpdir(), 'corral-reload-key-'));

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { bindsOverlap } from '../../src/config/bind-overlap.js';
+import { bindsOverlap, clusterSharesLoopback } from '../../src/config/bind-overlap.js';
 
 const at = (host: string, port = 8080) => ({ host, port });
 
@@ -32,4 +32,19 @@ test('another port, or port 0 (an ephemeral one), never overlaps; a host name ca
   assert.equal(bindsOverlap(at('localhost'), at('0.0.0.0'), true), true);
   assert.equal(bindsOverlap(at('localhost'), at('127.0.0.2'), true), false);
   assert.equal(bindsOverlap(at('localhost'), at('localhost', 8081), true), false);
+});
+
+test('cluster workers on localhost share the socket of the loopback address it resolves to, or get one of their own beside the other: never refused; any other pair is judged by the overlap', () => {
+  assert.equal(clusterSharesLoopback(at('127.0.0.1'), at('localhost')), true);
+  assert.equal(clusterSharesLoopback(at('localhost'), at('127.0.0.1')), true);
+  assert.equal(clusterSharesLoopback(at('::1'), at('LOCALHOST')), true);
+  assert.equal(clusterSharesLoopback(at('localhost'), at('app.localhost')), true);
+  // A wildcard overlaps whatever localhost resolves to.
+  assert.equal(clusterSharesLoopback(at('0.0.0.0'), at('localhost')), false);
+  assert.equal(clusterSharesLoopback(at('localhost'), at('::')), false);
+  // Spelt otherwise than the resolver writes it, the address is another cluster key: a second bind of it is refused.
+  assert.equal(clusterSharesLoopback(at('::ffff:127.0.0.1'), at('localhost')), false);
+  assert.equal(clusterSharesLoopback(at('0:0::1'), at('localhost')), false);
+  // No localhost on either side: the overlap alone decides.
+  assert.equal(clusterSharesLoopback(at('127.0.0.1'), at('::1')), false);
 });

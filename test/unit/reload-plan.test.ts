@@ -34,7 +34,12 @@ test('a new CORRAL_BIND overlapping the listening address on its port is kept; a
   assert.equal(overlappingBind(running, { host: '0.0.0.0', port: 8080 }, undefined, true), undefined);
   // A host name is resolved only at listen time: left to the boot; but localhost is loopback.
   assert.equal(overlappingBind(running, { host: 'app.internal', port: 8080 }, 8080, true), undefined);
-  assert.deepEqual(overlappingBind(running, { host: 'localhost', port: 8080 }, 8080, true), { setting: 'CORRAL_BIND', running: '127.0.0.1:8080', configured: 'localhost:8080' });
+  assert.deepEqual(overlappingBind({ host: '0.0.0.0', port: 8080 }, { host: 'localhost', port: 8080 }, 8080, true), { setting: 'CORRAL_BIND', running: '0.0.0.0:8080', configured: 'localhost:8080' });
+  // Beside the loopback address it resolves to, localhost shares the running socket (node:cluster
+  // keys its sockets by the resolved address); beside the other one it has its own: applied.
+  assert.equal(overlappingBind(running, { host: 'localhost', port: 8080 }, 8080, true), undefined);
+  assert.equal(overlappingBind({ host: 'localhost', port: 8080 }, running, 8080, true), undefined);
+  assert.equal(overlappingBind({ host: '::1', port: 8080 }, { host: 'localhost', port: 8080 }, 8080, true), undefined);
   // `::` takes IPv4 too only when the host is dual-stack.
   assert.notEqual(overlappingBind(running, { host: '::', port: 8080 }, 8080, true), undefined);
   assert.equal(overlappingBind(running, { host: '::', port: 8080 }, 8080, false), undefined);
