@@ -439,7 +439,7 @@ describe('admin server with a token', () => {
     const html = await page.text();
     assert.match(html, /\/admin\/vendor\/uPlot\.iife\.min\.js/);
     assert.doesNotMatch(html, /https?:\/\//);
-    for (const p of ['/admin/charts.js', '/admin/token.js', '/admin/actions.js', '/admin/dashboard.js', '/admin/dashboard.css', '/admin/vendor/uPlot.iife.min.js', '/admin/vendor/uPlot.min.css']) {
+    for (const p of ['/admin/charts.js', '/admin/token.js', '/admin/actions.js', '/admin/capacity.js', '/admin/dashboard.js', '/admin/dashboard.css', '/admin/vendor/uPlot.iife.min.js', '/admin/vendor/uPlot.min.css']) {
       const r = await fetch(`${base}${p}`);
       assert.equal(r.status, 200, p);
       assert.ok((await r.arrayBuffer()).byteLength > 100, p);

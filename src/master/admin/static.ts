@@ -45,6 +45,7 @@ export function dashboardFiles(): Record<string, string> {
     '/admin/charts.js': join(dir, 'charts.js'),
     '/admin/token.js': join(dir, 'token.js'),
     '/admin/actions.js': join(dir, 'actions.js'),
+    '/admin/capacity.js': join(dir, 'capacity.js'),
     '/admin/dashboard.js': join(dir, 'dashboard.js'),
     '/admin/dashboard.css': join(dir, 'dashboard.css'),
     '/admin/vendor/uPlot.iife.min.js': join(vendor, 'uPlot.iife.min.js'),

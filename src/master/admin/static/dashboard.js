@@ -1,7 +1,8 @@
 // corral /admin dashboard: plain browser JS, no build step. Polls the admin API every 5 s with the
 // bearer token of token.js. The charts are charts.js's (renderHistory, sizeCharts), the buttons and
-// the message under them actions.js's (action, followNote, ageNote).
-/* global renderHistory, sizeCharts, tokenProblem, takeTokenFromHash, token, AuthError, authRefusal, showTokenForm, showTokenUnset, TOKEN_KEY, action, followNote, ageNote, setButtons */
+// the message under them actions.js's (action, followNote, ageNote), the Connections card
+// capacity.js's (renderConnections).
+/* global renderHistory, sizeCharts, renderConnections, tokenProblem, takeTokenFromHash, token, AuthError, authRefusal, showTokenForm, showTokenUnset, TOKEN_KEY, action, followNote, ageNote, setButtons */
 'use strict';
 
 const REFRESH_MS = 5000;
@@ -114,19 +115,7 @@ function renderStats(s) {
   renderHealth(s, stopping);
   $('stopping-note').hidden = !stopping;
   renderReload(s.reload);
-  // Busy: open and not idle, at their peak over the last heartbeat interval, as the bar, the
-  // percentage and the status count them. Idle connections give their slot to a new client (a
-  // corral without the figures: none idle, busy as open at the beat).
-  const idle = c.idle_connections ?? 0;
-  set('connections-used', fmt.int(c.peak_busy_connections ?? c.current_connections - idle));
-  set('connections-open', fmt.int(c.current_connections));
-  set('connections-idle', fmt.int(idle));
-  set('connections-max', fmt.int(c.max_connections));
-  set('percent-used', fmt.num(c.percent_used));
-  set('available-slots', fmt.int(c.available_slots));
-  const bar = $('capacity-bar');
-  bar.style.width = `${Math.min(100, Math.max(0, c.percent_used))}%`;
-  bar.dataset.status = c.status;
+  renderConnections(c);
   set('generation', String(s.master.generation));
   set('master-pid', String(s.master.pid));
   set('master-uptime', fmt.dur(s.master.uptime_s));
