@@ -4,7 +4,7 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { describe, it } from 'node:test';
 import { adminUrlAllowed, fdLimitSource, measuredFromAdmin, recommend, recommendCommand, warningAt, type SizingInput } from '../../src/cli/commands/recommend.js';
-import { computeCapacity } from '../../src/master/capacity.js';
+import { computeCapacity, maxConnectionsOf } from '../../src/master/capacity.js';
 import { loadSettings } from '../../src/config/load.js';
 import { CorralError } from '../../src/errors.js';
 import type { OpenFilesLimit } from '../../src/fd-limit.js';
@@ -182,5 +182,43 @@ describe("corral recommend's open-files limit", () => {
     const src = fdLimitSource(settings, () => 777, read);
     assert.equal(src.limit, 20000);
     assert.match(src.from, /^this shell, as the running corral master's \/proc\/777\/limits cannot be read/);
+  });
+});
+
+describe('corral recommend output', () => {
+  /** What a run writes on stdout. */
+  async function printed(argv: string[]): Promise<string> {
+    let out = '';
+    const write = process.stdout.write;
+    process.stdout.write = ((chunk: string | Uint8Array) => {
+      out += String(chunk);
+      return true;
+    }) as typeof process.stdout.write;
+    try {
+      assert.equal(await recommendCommand.run(argv), 0);
+    } finally {
+      process.stdout.write = write;
+    }
+    return out;
+  }
+
+  it('gives the capacity as a figure, not as a CORRAL_MAX_CONNECTIONS to copy: set to workers x worker connections, it held the cap there when a worker was added', async () => {
+    // The trap: the cap stays put with a worker more (TTIN, the dashboard's +1), the step FULL calls for.
+    assert.equal(maxConnectionsOf(3, 100, 2 * 100), 200);
+    assert.equal(maxConnectionsOf(3, 100, 0), 300);
+    const closed = createServer();
+    closed.listen(0, '127.0.0.1');
+    await once(closed, 'listening');
+    const port = (closed.address() as AddressInfo).port;
+    closed.close();
+    const argv = ['--admin-url', `http://127.0.0.1:${port}`];
+    const text = await printed(argv);
+    assert.match(text, /^CORRAL_WORKERS=\d+$/m);
+    assert.match(text, /^CORRAL_WORKER_CONNECTIONS=\d+$/m);
+    assert.doesNotMatch(text, /^CORRAL_MAX_CONNECTIONS=/m);
+    assert.match(text, /^# capacity: \d+ x \d+ = \d+ connections \(leave CORRAL_MAX_CONNECTIONS unset: it grows with the workers\)$/m);
+    const json = JSON.parse(await printed(['--json', ...argv])) as { recommended: Record<string, number>; capacity: number };
+    assert.deepEqual(Object.keys(json.recommended), ['CORRAL_WORKERS', 'CORRAL_WORKER_CONNECTIONS']);
+    assert.equal(json.capacity, (json.recommended.CORRAL_WORKERS ?? 0) * (json.recommended.CORRAL_WORKER_CONNECTIONS ?? 0));
   });
 });

@@ -1,7 +1,9 @@
 // `corral recommend`: sizing from this machine's figures instead of the seeds' static RAM table.
 // Reads CPU and RAM with systeminformation, the per-worker memory measured by a running corral
-// (its admin stats), and prints CORRAL_WORKERS, CORRAL_WORKER_CONNECTIONS and CORRAL_MAX_CONNECTIONS
-// with the reasoning behind each number.
+// (its admin stats), and prints CORRAL_WORKERS, CORRAL_WORKER_CONNECTIONS and the capacity they
+// give, with the reasoning behind each number. The capacity is no setting to copy:
+// CORRAL_MAX_CONNECTIONS set to it held the cap there when a worker was added (TTIN, the
+// dashboard's +1 worker), the very step FULL calls for.
 
 import { availableParallelism } from 'node:os';
 import si from 'systeminformation';
@@ -86,7 +88,7 @@ export function recommend(i: SizingInput): Sizing {
   );
   const maxConnections = workers * workerConnections;
   reasons.push(
-    `Capacity: ${workers} x ${workerConnections} = ${maxConnections.toLocaleString('en-US')} simultaneous connections; the status turns WARNING at 80% (${warningAt(maxConnections).toLocaleString('en-US')} busy) and FULL refuses new connections at 100%. Scale up or out before WARNING is the norm.`,
+    `Capacity: ${workers} x ${workerConnections} = ${maxConnections.toLocaleString('en-US')} simultaneous connections, with CORRAL_MAX_CONNECTIONS left unset (0: workers x worker connections), so that a worker added (TTIN, the dashboard's +1 worker) brings its connections; set to this figure, it would hold the cap there whatever the worker count. The status turns WARNING at 80% (${warningAt(maxConnections).toLocaleString('en-US')} busy) and FULL refuses new connections at 100%. Scale up or out before WARNING is the norm.`,
   );
   return { workers, workerConnections, maxConnections, reasons };
 }
@@ -301,7 +303,8 @@ command reads them to find the admin API).`,
     });
     const machine = { cpu: `${cpu.manufacturer} ${cpu.brand}`.trim(), cpus, ram_total_bytes: mem.total, ram_from: mem.from, fd_limit: fds, fd_limit_from: fdSource.from, measured: Boolean(measured) };
     if (values.json) {
-      process.stdout.write(`${JSON.stringify({ machine, recommended: { CORRAL_WORKERS: sizing.workers, CORRAL_WORKER_CONNECTIONS: sizing.workerConnections, CORRAL_MAX_CONNECTIONS: sizing.maxConnections }, reasons: sizing.reasons }, null, 2)}\n`);
+      // The capacity beside the settings, not among them: see the header comment.
+      process.stdout.write(`${JSON.stringify({ machine, recommended: { CORRAL_WORKERS: sizing.workers, CORRAL_WORKER_CONNECTIONS: sizing.workerConnections }, capacity: sizing.maxConnections, reasons: sizing.reasons }, null, 2)}\n`);
       return 0;
     }
     const out = [
@@ -309,7 +312,7 @@ command reads them to find the admin API).`,
       '',
       `CORRAL_WORKERS=${sizing.workers}`,
       `CORRAL_WORKER_CONNECTIONS=${sizing.workerConnections}`,
-      `CORRAL_MAX_CONNECTIONS=${sizing.maxConnections}`,
+      `# capacity: ${sizing.workers} x ${sizing.workerConnections} = ${sizing.maxConnections} connections (leave CORRAL_MAX_CONNECTIONS unset: it grows with the workers)`,
       '',
       'Why:',
       ...sizing.reasons.map((r) => `- ${r}`),
