@@ -1,6 +1,10 @@
 // Capacity and host alerts in the log, once per crossing. A level fires when the figure reaches it
 // and re-arms only after the figure falls a band below it (hysteresis), so a value hovering at the
-// threshold gives one line, not one per tick.
+// threshold gives one line, not one per tick. A capacity level also re-arms only once the figure
+// has stayed under that band for CAPACITY_RECOVER_MS: under steady overload the refusals fall in
+// some heartbeat intervals and not in others, so the figure swings between 100 % and the busy
+// share from one beat to the next, and every swing gave three alerts (two of them errors) and
+// three recoveries: 57 alert lines in 40 s of one overloaded host.
 
 import type { Logger } from '../log/logger.js';
 import { counted } from '../counted.js';
@@ -13,9 +17,15 @@ export const CAPACITY_LEVELS = [80, 95, 100] as const;
 export const CPU_ALERT_PERCENT = 80;
 /** How far below a level a figure must fall before that level can fire again. */
 export const HYSTERESIS_POINTS = 5;
+/** How long a capacity figure must stay under a level's band before that level is recovered. */
+export const CAPACITY_RECOVER_MS = 15_000;
 
 export interface AlertOptions {
   readonly ramAlertPercent: number;
+  /** CAPACITY_RECOVER_MS unless given (tests of the bands alone give 0). */
+  readonly recoverAfterMs?: number;
+  /** Monotonic milliseconds (performance.now by default). */
+  readonly now?: () => number;
 }
 
 export interface Alerts {
@@ -27,6 +37,10 @@ export interface Alerts {
 
 export function createAlerts(logger: Logger, options: AlertOptions): Alerts {
   const fired = new Set<number>();
+  // Since when each fired level's figure has been under its band, while it is.
+  const underSince = new Map<number, number>();
+  const recoverAfterMs = options.recoverAfterMs ?? CAPACITY_RECOVER_MS;
+  const now = options.now ?? (() => performance.now());
   let cpuHigh = false;
   let ramHigh = false;
 
@@ -53,8 +67,20 @@ export function createAlerts(logger: Logger, options: AlertOptions): Alerts {
         else if (level >= 95) logger.error({ ...fields, code: 'CORRAL_ERR_CAPACITY' }, msg);
         else logger.warn(fields, msg);
       } else if (fired.has(level) && exact < level - HYSTERESIS_POINTS) {
+        const t = now();
+        const since = underSince.get(level) ?? t;
+        underSince.set(level, since);
+        if (t - since < recoverAfterMs) continue;
         fired.delete(level);
-        logger.info({ event: 'capacity.recovered', threshold: level, percent_used: p, current_connections: c.current_connections, idle_connections: c.idle_connections, peak_busy_connections: c.peak_busy_connections, refused_last_interval: c.refused_last_interval, idle_closed_last_interval: c.idle_closed_last_interval, max_connections: c.max_connections, status: c.status }, `capacity back under ${level}% (${p}%)`);
+        underSince.delete(level);
+        const held = recoverAfterMs > 0 ? ` for ${Math.round((t - since) / 1000)} s` : '';
+        logger.info(
+          { event: 'capacity.recovered', threshold: level, percent_used: p, current_connections: c.current_connections, idle_connections: c.idle_connections, peak_busy_connections: c.peak_busy_connections, refused_last_interval: c.refused_last_interval, idle_closed_last_interval: c.idle_closed_last_interval, max_connections: c.max_connections, status: c.status, under_for_s: Math.round((t - since) / 1000) },
+          `capacity back under ${level}% (${p}%)${held}`,
+        );
+      } else {
+        // At or over the band again (or not fired): the time under it starts again from the next dip.
+        underSince.delete(level);
       }
     }
   };

@@ -8,6 +8,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { startCorral, waitFor } from '../helpers/corral.js';
 import { delay, http, startClientLoop } from '../helpers/http.js';
+import { CAPACITY_RECOVER_MS } from '../../src/master/alerts.js';
 
 const TOKEN = 'integration-admin-token-1234';
 
@@ -76,7 +77,7 @@ test('connections refused between heartbeats make the capacity FULL (no slot, ca
     assert.equal(low.can_accept_new, true);
     assert.equal(low.refused_last_interval, 0);
     assert.ok(low.available_slots > 0);
-    await c.waitForLog((l) => l.event === 'capacity.recovered' && l.threshold === 100, 10_000, 'the recovery line');
+    await c.waitForLog((l) => l.event === 'capacity.recovered' && l.threshold === 100, CAPACITY_RECOVER_MS + 10_000, 'the recovery line');
   } finally {
     if (!stopped) await loop.stop();
     await c.stop();

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { memoryLogger } from '../fixtures/memory-logger.js';
-import { createAlerts } from '../../src/master/alerts.js';
+import { CAPACITY_RECOVER_MS, createAlerts } from '../../src/master/alerts.js';
 import { computeCapacity } from '../../src/master/capacity.js';
 import type { HostSample } from '../../src/master/host-monitor.js';
 
@@ -13,7 +13,8 @@ const flush = () => new Promise((r) => setImmediate(r));
 describe('alerts', () => {
   it('logs each capacity level once per crossing, with hysteresis', async () => {
     const { logger, lines } = memoryLogger();
-    const alerts = createAlerts(logger, { ramAlertPercent: 90 });
+    // The bands alone: no time under them is asked for (the next test asks for it).
+    const alerts = createAlerts(logger, { ramAlertPercent: 90, recoverAfterMs: 0 });
     for (const n of [10, 50, 79, 80, 81, 80, 82, 79, 96, 100, 120, 100, 97, 94, 90, 96, 70, 85]) alerts.observe(cap(n), undefined);
     await flush();
     assert.deepEqual(
@@ -28,7 +29,7 @@ describe('alerts', () => {
 
   it('alerts FULL when connections were refused in the last interval though few are busy at the beats, and recovers when the refusals stop', async () => {
     const { logger, lines } = memoryLogger();
-    const alerts = createAlerts(logger, { ramAlertPercent: 90 });
+    const alerts = createAlerts(logger, { ramAlertPercent: 90, recoverAfterMs: 0 });
     const beat = (busy: number, refused: number, idleClosed = 0) => computeCapacity({ activeConnections: [busy], peakBusyConnections: [busy], refusedInInterval: [refused], idleClosedInInterval: [idleClosed], workers: 1, workerConnections: 100, maxConnections: 0, serving: true });
     alerts.observe(beat(5, 300), undefined);
     alerts.observe(beat(5, 0), undefined);
@@ -49,6 +50,36 @@ describe('alerts', () => {
     await flush();
     const full = lines.filter((l) => l.event === 'capacity.alert' && l.threshold === 100).at(-1);
     assert.match(String(full?.msg), /^capacity at 100% \(100\/100 busy, 0 idle, 7 idle closed to admit new ones\): passed 100%/);
+  });
+
+  it(`recovers a capacity level only after ${CAPACITY_RECOVER_MS / 1000} s under its band: refusals in every other beat of an overload are one alert, not one per beat`, async () => {
+    const { logger, lines } = memoryLogger();
+    let ms = 0;
+    const alerts = createAlerts(logger, { ramAlertPercent: 90, now: () => ms });
+    const beat = (busy: number, refused: number) => computeCapacity({ activeConnections: [busy], peakBusyConnections: [busy], refusedInInterval: [refused], workers: 1, workerConnections: 100, maxConnections: 0, serving: true });
+    // A minute of steady overload: refused in one beat, none in the next (the figure 100 %, then
+    // 20 %), the last beat refused.
+    for (let s = 0; s <= 60; s++) {
+      alerts.observe(beat(20, s % 2 === 0 ? 50 : 0), undefined);
+      ms += 1000;
+    }
+    await flush();
+    const said = () => lines.map((l) => `${String(l.event)}@${String(l.threshold)}`);
+    assert.deepEqual(said(), ['capacity.alert@80', 'capacity.alert@95', 'capacity.alert@100'], 'one crossing, held');
+    assert.deepEqual(alerts.active().capacity, [80, 95, 100]);
+    // The load ends: recovered once under the bands for the whole hold, each level once.
+    for (let s = 0; s * 1000 < CAPACITY_RECOVER_MS; s++) {
+      alerts.observe(beat(20, 0), undefined);
+      ms += 1000;
+    }
+    await flush();
+    assert.equal(lines.length, 3, 'not yet: under the band for less than the hold');
+    alerts.observe(beat(20, 0), undefined);
+    await flush();
+    assert.deepEqual(said().slice(3), ['capacity.recovered@80', 'capacity.recovered@95', 'capacity.recovered@100']);
+    assert.equal(lines[3]?.under_for_s, CAPACITY_RECOVER_MS / 1000);
+    assert.match(String(lines[3]?.msg), new RegExp(`^capacity back under 80% \\(20%\\) for ${CAPACITY_RECOVER_MS / 1000} s$`));
+    assert.deepEqual(alerts.active().capacity, []);
   });
 
   it('judges thresholds on the exact ratio: 7996 of 8000 is no "refused" alert, 94.96 % has not passed 95', async () => {
