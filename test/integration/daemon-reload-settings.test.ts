@@ -121,15 +121,20 @@ test('a reload whose settings file edits a setting the master\'s environment als
   }
 });
 
-test('a reload from 127.0.0.1:P to 0.0.0.0:P (the same port, overlapping, while the old generation holds it): the new address is refused at once as needing a restart, and the rest of the reload applies on the old one', async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'corral-reload-bind-overlap-'));
+/** One worker on 127.0.0.1:<a free port>, CORRAL_BIND and CORRAL_WORKERS read from a settings file only (the environment would win over it). */
+async function startWithBindInFile(prefix: string) {
+  const dir = mkdtempSync(join(tmpdir(), prefix));
   const envFile = join(dir, 'corral.env');
   const port = await freePort();
   writeFileSync(envFile, `CORRAL_BIND=127.0.0.1:${port}\nCORRAL_WORKERS=1\n`);
-  // CORRAL_BIND and CORRAL_WORKERS from the file only: the environment would win over it.
   const c = await startCorral({ app: 'basic.mjs', workers: null, unset: ['CORRAL_BIND'], env: { CORRAL_ENV_FILE: envFile, CORRAL_ADMIN_TOKEN: ADMIN_TOKEN } });
+  assert.equal(c.url, `http://127.0.0.1:${port}`);
+  return { dir, envFile, port, c };
+}
+
+test('a reload from 127.0.0.1:P to 0.0.0.0:P (the same port, overlapping, while the old generation holds it): the new address is refused at once as needing a restart, and the rest of the reload applies on the old one', async () => {
+  const { dir, envFile, port, c } = await startWithBindInFile('corral-reload-bind-overlap-');
   try {
-    assert.equal(c.url, `http://127.0.0.1:${port}`);
     writeFileSync(envFile, `CORRAL_BIND=0.0.0.0:${port}\nCORRAL_WORKERS=2\n`);
     const hupAt = Date.now();
     const r = await http(`${c.adminUrl}/api/admin/reload`, { method: 'POST', headers: { authorization: `Bearer ${ADMIN_TOKEN}` } });
@@ -158,14 +163,8 @@ test('a reload from 127.0.0.1:P to 0.0.0.0:P (the same port, overlapping, while 
 });
 
 test('a reload from 127.0.0.1:P to localhost:P is applied: the new workers listen (localhost shares the running socket, or resolves to ::1 beside it), not kept back as EADDRINUSE needing a restart', async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'corral-reload-bind-localhost-'));
-  const envFile = join(dir, 'corral.env');
-  const port = await freePort();
-  writeFileSync(envFile, `CORRAL_BIND=127.0.0.1:${port}\nCORRAL_WORKERS=1\n`);
-  // CORRAL_BIND from the file only: the environment would win over it.
-  const c = await startCorral({ app: 'basic.mjs', workers: null, unset: ['CORRAL_BIND'], env: { CORRAL_ENV_FILE: envFile, CORRAL_ADMIN_TOKEN: ADMIN_TOKEN } });
+  const { dir, envFile, port, c } = await startWithBindInFile('corral-reload-bind-localhost-');
   try {
-    assert.equal(c.url, `http://127.0.0.1:${port}`);
     writeFileSync(envFile, `CORRAL_BIND=localhost:${port}\nCORRAL_WORKERS=1\n`);
     const r = await http(`${c.adminUrl}/api/admin/reload`, { method: 'POST', headers: { authorization: `Bearer ${ADMIN_TOKEN}` } });
     assert.equal(r.status, 202, r.text);
