@@ -4,21 +4,17 @@
 
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, symlinkSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { EXIT } from '../../src/errors.js';
 import { FIXTURE_APPS, REPO_ROOT } from '../helpers/corral.js';
+import { copyInstall } from '../helpers/install-copy.js';
 
 /** A copy of this install whose build/Release holds every addon but sd_notify's. */
 function installWithoutNotifyAddon(): string {
-  const root = mkdtempSync(join(tmpdir(), 'corral-no-notify-'));
-  cpSync(join(REPO_ROOT, 'bin'), join(root, 'bin'), { recursive: true });
-  cpSync(join(REPO_ROOT, 'package.json'), join(root, 'package.json'));
-  mkdirSync(join(root, 'dist'));
-  cpSync(join(REPO_ROOT, 'dist', 'src'), join(root, 'dist', 'src'), { recursive: true });
-  for (const linked of ['node_modules', 'config']) symlinkSync(join(REPO_ROOT, linked), join(root, linked));
+  const root = copyInstall({ prefix: 'corral-no-notify-', linkBuild: false });
   const release = join(REPO_ROOT, 'build', 'Release');
   mkdirSync(join(root, 'build', 'Release'), { recursive: true });
   for (const name of readdirSync(release)) if (name.endsWith('.node') && name !== 'sd_notify.node') cpSync(join(release, name), join(root, 'build', 'Release', name));

@@ -2,23 +2,13 @@
 // from a copy of the install whose compiled code the test changes, as an upgrade does.
 
 import assert from 'node:assert/strict';
-import { appendFileSync, cpSync, mkdirSync, mkdtempSync, realpathSync, rmSync, symlinkSync } from 'node:fs';
+import { appendFileSync, mkdtempSync, realpathSync, rmSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { REPO_ROOT, startCorral } from '../helpers/corral.js';
+import { copyInstall } from '../helpers/install-copy.js';
 import { http } from '../helpers/http.js';
-
-/** A copy of this install: its launcher, package.json and compiled code; addons, packages and the sample sheet linked. */
-function copyInstall(): string {
-  const root = mkdtempSync(join(tmpdir(), 'corral-install-'));
-  cpSync(join(REPO_ROOT, 'bin'), join(root, 'bin'), { recursive: true });
-  cpSync(join(REPO_ROOT, 'package.json'), join(root, 'package.json'));
-  mkdirSync(join(root, 'dist'));
-  cpSync(join(REPO_ROOT, 'dist', 'src'), join(root, 'dist', 'src'), { recursive: true });
-  for (const linked of ['node_modules', 'build', 'config']) symlinkSync(join(REPO_ROOT, linked), join(root, linked));
-  return root;
-}
 
 test('a reload after corral was upgraded on disk restarts the keeper with the new build, and says the master runs the old one until a restart', async () => {
   const install = copyInstall();
