@@ -556,6 +556,38 @@ describe('keeper cache tier (L2)', () => {
       }
     });
 
+    it('counts a background retry a read joined as the read\'s, not among the retries that made no call to Google', async () => {
+      // The read queue full throughout; a read asks for the range while a background retry is in
+      // flight and shares its failure: that failure is the read's, and the retries start again.
+      let gate: Promise<void> | undefined;
+      let open = (): void => {};
+      const full = new (class extends FakeBackend {
+        override async getValues(range: string): Promise<ValueRange> {
+          if (!range.startsWith('Events')) return super.getValues(range);
+          this.events++;
+          if (gate) await gate;
+          throw Object.assign(new Error('the read queue is full'), { code: 'CORRAL_ERR_QUEUE_FULL' });
+        }
+        events = 0;
+      })({ Players: PLAYERS });
+      const queued = new ReadTier({ backend: full, logger: log.logger, ttlMs: TTL, maxStaleMs: MAX_STALE, maxBytes: 1 << 20, clock });
+      try {
+        await assert.rejects(queued.get('Events!1:1'));
+        gate = new Promise((r) => (open = r));
+        await clock.advance(TTL);
+        assert.equal(full.events, 2, 'the first background retry is in flight');
+        const joined = queued.get('Events!1:1');
+        gate = undefined;
+        open();
+        await assert.rejects(joined);
+        await clock.advance(10 * TTL);
+        const unasked = log.lines().filter((l) => l.event === 'sheets.upstream_read_unasked');
+        assert.deepEqual(unasked.map((l) => [l.retries, l.retries_uncalled]), [[UNASKED_RETRIES, UNASKED_RETRIES]]);
+      } finally {
+        queued.close();
+      }
+    });
+
     it('refused by Google as a range (400: no such tab) is not retried unasked nor counted as failing; a read after its backoff finds the tab made meanwhile', async () => {
       const err = await tier.get('Evnets!1:1').then(
         () => undefined,

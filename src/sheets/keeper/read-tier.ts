@@ -228,6 +228,9 @@ export class ReadTier {
     // Asked for: its background retries start again from none (and it counts as failing again).
     st.unaskedRetries = 0;
     st.unaskedUncalled = 0;
+    // A background retry in flight that this read joins fails as the read's: counted in
+    // retries_uncalled after the reset above, it made that figure exceed the retries it is of.
+    st.retryingUnasked = false;
     st.unasked = false;
     const v = st.value;
     if (v && now < v.expiresAt) {
