@@ -50,7 +50,8 @@ function readCommand(pid: number, proc: string): string | undefined {
   }
 }
 
-function readParent(pid: number, proc: string): number | undefined {
+/** The parent of `pid` (field 4 of /proc/<pid>/stat, read past the command name), or undefined when gone or hidden. */
+export function readParent(pid: number, proc = '/proc'): number | undefined {
   try {
     const stat = readFileSync(`${proc}/${pid}/stat`, 'utf8');
     const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);

@@ -8,6 +8,7 @@
 import { readdirSync, readFileSync, readlinkSync, realpathSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { looksLikeMaster, procArgv } from '../master/proc-identity.js';
+import { readParent } from '../port-holder.js';
 
 /** The settings file a process read at start, as the loader finds it; undefined: none, or not readable here. */
 function settingsFileOf(pid: number): string | undefined {
@@ -59,5 +60,14 @@ export function mastersOfSettingsFile(settingsFile: string): number[] {
     const file = settingsFileOf(pid);
     if (file !== undefined && realOr(file) === wanted) found.push(pid);
   }
-  return found.sort((a, b) => a - b);
+  // A command that runs `corral start` as its child (timeout 60 corral start, sudo -u corral
+  // corral start, npx corral start) has the words and the environment of one, and stays its
+  // parent: it was named as a master too, the lowest pid, which the message says to signal.
+  const wrappers = new Set<number>();
+  for (const pid of found) {
+    for (let up = readParent(pid), hops = 0; up !== undefined && up > 1 && hops < 64; up = readParent(up), hops++) {
+      if (found.includes(up)) wrappers.add(up);
+    }
+  }
+  return found.filter((pid) => !wrappers.has(pid)).sort((a, b) => a - b);
 }
