@@ -6,7 +6,7 @@
 // Before, `corral status` said "not running" (exit 3) while it served, and `stop` "nothing to stop".
 
 import { readdirSync, readFileSync, readlinkSync, realpathSync } from 'node:fs';
-import { resolve } from 'node:path';
+import { envFilePath } from '../config/load.js';
 import { looksLikeMaster, procArgv } from '../master/proc-identity.js';
 import { readParent } from '../port-holder.js';
 
@@ -25,8 +25,7 @@ function settingsFileOf(pid: number): string | undefined {
     .split('\0')
     .find((entry) => entry.startsWith('CORRAL_ENV_FILE='))
     ?.slice('CORRAL_ENV_FILE='.length);
-  if (named === 'none') return undefined;
-  return resolve(cwd, named !== undefined && named !== '' ? named : '.env');
+  return envFilePath(named, cwd);
 }
 
 /** The path with its links resolved, or as it is when it cannot be (gone since). */

@@ -154,10 +154,20 @@ function notUtf8Text(bytes: Buffer): string | undefined {
   return undefined;
 }
 
+/**
+ * The settings file a process reads, by its CORRAL_ENV_FILE and working directory: undefined for
+ * `none`. Also how a command finds the master that read a file (cli/master-by-settings-file.ts),
+ * from that master's /proc environ and cwd: one rule, not two that could drift apart.
+ */
+export function envFilePath(named: string | undefined, cwd: string): string | undefined {
+  if (named === 'none') return undefined;
+  return resolve(cwd, named && named !== '' ? named : '.env');
+}
+
 function readEnvFile(env: NodeJS.ProcessEnv, cwd: string, readAtStart: string | undefined): { file: string | undefined; values: Record<string, string>; lint: EnvLint } {
   const named = env.CORRAL_ENV_FILE;
-  if (named === 'none') return { file: undefined, values: {}, lint: NO_LINT };
-  const file = resolve(cwd, named && named !== '' ? named : '.env');
+  const file = envFilePath(named, cwd);
+  if (file === undefined) return { file: undefined, values: {}, lint: NO_LINT };
   let bytes: Buffer;
   try {
     bytes = readFileSync(file);
