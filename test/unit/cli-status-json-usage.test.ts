@@ -15,7 +15,7 @@ after(() => rmSync(dir, { recursive: true, force: true }));
 // `corral status --json | jq .running` never reads an empty answer, which jq takes as success.
 // A command line refused beside --json printed the usage error on stderr and nothing on stdout.
 test('status --json with a refused command line still prints one JSON object (running null, the usage error), exit 64', () => {
-  for (const args of [['--json', '--quiet'], ['--json', '--json'], ['--json', 'now']]) {
+  for (const args of [['--json', '--quiet'], ['--json', '--json'], ['--json', 'now'], ['--json=yes']]) {
     const r = spawnSync(process.execPath, [corral, 'status', ...args], { cwd: dir, encoding: 'utf8', env: { PATH: process.env.PATH ?? '', CORRAL_ENV_FILE: 'none' }, timeout: 20_000 });
     assert.equal(r.status, 64, `${args.join(' ')}: ${r.stdout}${r.stderr}`);
     const said = JSON.parse(r.stdout) as { running: unknown; error: { code: string; message: string } };

@@ -164,7 +164,8 @@ CORRAL_ADMIN_TOKEN is a warning: the summary without per-worker figures).`,
     } catch (err) {
       // A command line refused beside --json (`status --json --quiet`) printed nothing on stdout,
       // which `jq .running` reads as success: one JSON object there too, then the usage error.
-      if (argv.includes('--json') && err instanceof CorralError) process.stdout.write(`${JSON.stringify({ running: null, error: { code: err.code, message: err.message } }, null, 2)}\n`);
+      // `--json=yes` too: refused for its value, it still asks for the answer as JSON.
+      if (argv.some((a) => a === '--json' || a.startsWith('--json=')) && err instanceof CorralError) process.stdout.write(`${JSON.stringify({ running: null, error: { code: err.code, message: err.message } }, null, 2)}\n`);
       throw err;
     }
     // With --json, every answer is one JSON object on stdout, led by `running` (true, false, or
