@@ -33,14 +33,21 @@ export function targetForAccessLog(target: string | undefined): string {
   const h = raw.indexOf('#', q);
   const query = raw.slice(q + 1, h < 0 ? undefined : h);
   // `;` too: some clients and frameworks still separate parameters with it (HTML 4's advice), so
-  // `?x=1;token=...` carries a token to them. The separators are kept as they were sent.
-  const parts = query.split(/([&;])/).map((pair, i) => {
-    if (i % 2 === 1) return pair;
-    const eq = pair.indexOf('=');
-    const name = eq < 0 ? pair : pair.slice(0, eq);
-    return SECRET_NAME.test(decodedName(name)) ? `${name}=${REDACTED}` : pair;
+  // `?x=1;token=...` carries a token to them. But to a server that splits on `&` alone (WHATWG's
+  // URLSearchParams, node:querystring) a `;` is part of the value: `sig=part1;part2` is one
+  // secret, whose tail was logged as sent when `;` ended it. So a value named like a credential
+  // is redacted to the next `&`. The separators before it are kept as they were sent.
+  const pairs = query.split('&').map((pair) => {
+    const chunks = pair.split(';');
+    for (let i = 0; i < chunks.length; i++) {
+      const chunk = chunks[i] ?? '';
+      const eq = chunk.indexOf('=');
+      const name = eq < 0 ? chunk : chunk.slice(0, eq);
+      if (SECRET_NAME.test(decodedName(name))) return [...chunks.slice(0, i), `${name}=${REDACTED}`].join(';');
+    }
+    return pair;
   });
-  return `${path}?${parts.join('')}`;
+  return `${path}?${pairs.join('&')}`;
 }
 
 /** `%74oken` is `token` to whoever decodes the query: names are matched as decoded. */

@@ -27,5 +27,8 @@ describe('request targets in the log', () => {
     assert.equal(targetForAccessLog('/x?page=1;token=s3cret'), '/x?page=1;token=[REDACTED]');
     assert.equal(targetForAccessLog('/x?a=1;api_key=k&b=2;c'), '/x?a=1;api_key=[REDACTED]&b=2;c');
     assert.equal(targetForAccessLog('/x?q=a;b'), '/x?q=a;b', 'nothing named like a credential: as sent');
+    // To a server that splits on `&` alone (URLSearchParams), `;` is part of the value: all of it is the secret.
+    assert.equal(targetForAccessLog('/x?sig=part1;part2;part3&page=2'), '/x?sig=[REDACTED]&page=2');
+    assert.equal(targetForAccessLog('/x?a=1;token=t1;t2'), '/x?a=1;token=[REDACTED]');
   });
 });
