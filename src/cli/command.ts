@@ -19,6 +19,16 @@ export interface Command {
 }
 
 /** A command as `corral --help` lists it; its module is imported by load() when it runs. */
+/**
+ * How every command says a command line it refused (exit 64): what is wrong, its usage line (the
+ * first of its help, not the whole help, after which the one line that matters scrolled away)
+ * and where the rest is. `said`: the message, with its code where the command gives one.
+ */
+export function usageRefusal(command: Pick<Command, 'name' | 'help'>, said: string): string {
+  const usageLine = command.help.split('\n')[0] ?? '';
+  return `corral ${command.name}: ${said}\n${usageLine}\nRun \`corral ${command.name} --help\` for the options and exit codes.\n`;
+}
+
 export interface CommandEntry {
   readonly name: string;
   /** One line for `corral --help`. */

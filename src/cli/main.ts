@@ -4,6 +4,7 @@ import { editDistance } from '../edit-distance.js';
 import { CorralError, EXIT, exitCodeFor } from '../errors.js';
 import { readOpenFilesLimit } from '../fd-limit.js';
 import { commands } from './commands/index.js';
+import { usageRefusal } from './command.js';
 
 function usage(): string {
   const w = Math.max(...commands.map((c) => c.name.length));
@@ -133,10 +134,7 @@ export async function main(argv: readonly string[]): Promise<void> {
     process.exitCode = await command.run(rest);
   } catch (err) {
     if (err instanceof CorralError && err.code === 'CORRAL_ERR_USAGE') {
-      // The usage line, not the whole help: after 40 lines of options (emulator, loadtest) the
-      // one line that says what was wrong would have scrolled out of sight.
-      const usageLine = command.help.split('\n')[0] ?? '';
-      process.stderr.write(`corral ${command.name}: ${err.message}\n${usageLine}\nRun \`corral ${command.name} --help\` for the options and exit codes.\n`);
+      process.stderr.write(usageRefusal(command, err.message));
       process.exitCode = exitCodeFor(err);
     } else if (err instanceof CorralError) {
       process.stderr.write(`corral ${command.name}: [${err.code}] ${err.message}\n`);

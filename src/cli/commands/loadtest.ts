@@ -5,7 +5,7 @@ import { exitAfterStdout, LoadtestError, LOADTEST_EXIT } from '../../loadtest/ex
 import { parseLoadtestArgs } from '../../loadtest/options.js';
 import { runLoadtest } from '../../loadtest/run.js';
 import { StopSignals } from '../../loadtest/stop-signals.js';
-import type { Command } from '../command.js';
+import { usageRefusal, type Command } from '../command.js';
 import { packageVersion } from './version.js';
 
 const HELP = `Usage: corral loadtest --target URL [options]
@@ -149,7 +149,7 @@ export const loadtestCommand: Command = {
       // As every command says a usage error (src/cli/main.ts): what is wrong, the usage line and
       // where the rest is. Only an unknown option got the pointer, and none the usage line, so a
       // bad value (`--users 1.5`, a profile that does not parse) left the reader to guess the way on.
-      process.stderr.write(`corral loadtest: [${err.code}] ${err.message}\n${HELP.split('\n')[0] ?? ''}\nRun \`corral loadtest --help\` for the options and exit codes.\n`);
+      process.stderr.write(usageRefusal(loadtestCommand, `[${err.code}] ${err.message}`));
       return err.exitCode;
     }
     try {
