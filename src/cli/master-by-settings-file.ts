@@ -5,26 +5,23 @@
 // value points; this finds the master by the one thing that did not change, the file itself.
 // Before, `corral status` said "not running" (exit 3) while it served, and `stop` "nothing to stop".
 
-import { readdirSync, readFileSync, readlinkSync, realpathSync } from 'node:fs';
+import { readdirSync, readlinkSync, realpathSync } from 'node:fs';
 import { envFilePath } from '../config/load.js';
-import { looksLikeMaster, procArgv } from '../master/proc-identity.js';
+import { looksLikeMaster, procArgv, procEnviron } from '../master/proc-identity.js';
 import { readParent } from '../port-holder.js';
 
 /** The settings file a process read at start, as the loader finds it; undefined: none, or not readable here. */
 function settingsFileOf(pid: number): string | undefined {
-  let environ: string;
+  // Readable for this user's own processes, and for root: another user's master is not this one's to find.
+  const environ = procEnviron(pid);
+  if (environ === undefined) return undefined;
   let cwd: string;
   try {
-    // Readable for this user's own processes, and for root: another user's master is not this one's to find.
-    environ = readFileSync(`/proc/${pid}/environ`, 'utf8');
     cwd = readlinkSync(`/proc/${pid}/cwd`);
   } catch {
     return undefined;
   }
-  const named = environ
-    .split('\0')
-    .find((entry) => entry.startsWith('CORRAL_ENV_FILE='))
-    ?.slice('CORRAL_ENV_FILE='.length);
+  const named = environ.CORRAL_ENV_FILE;
   return envFilePath(named, cwd);
 }
 

@@ -140,3 +140,22 @@ export function procOwner(pid: number): number | undefined {
 }
 
 export const procReaders: ProcReaders = { stamp: procStamp, argv: procArgv, bootId: readBootId, bootIdOf: bootIdSeenBy, owner: procOwner };
+
+/**
+ * The environment `pid` was started with (/proc/<pid>/environ: a master never changes its own), or
+ * undefined when this user may not read it (another user's process, hidden by hidepid, or gone).
+ */
+export function procEnviron(pid: number): NodeJS.ProcessEnv | undefined {
+  let raw: string;
+  try {
+    raw = readFileSync(`/proc/${pid}/environ`, 'utf8');
+  } catch {
+    return undefined;
+  }
+  const env: NodeJS.ProcessEnv = {};
+  for (const entry of raw.split('\0')) {
+    const eq = entry.indexOf('=');
+    if (eq > 0) env[entry.slice(0, eq)] = entry.slice(eq + 1);
+  }
+  return env;
+}

@@ -1,10 +1,10 @@
-import { readFileSync } from 'node:fs';
 import { loadSettings } from '../../config/load.js';
 import type { Settings } from '../../config/schema.js';
 import { CorralError, EXIT } from '../../errors.js';
 import { timeoutStartSec } from '../../systemd/timeouts.js';
 import { parseFlags, type Command } from '../command.js';
 import { readMasterRecord, type MasterRecord } from '../../master/pidfile.js';
+import { procEnviron } from '../../master/proc-identity.js';
 import { adminBaseUrl, assertMaySignal, findMasterOrSay, getAdminJson, loadLookupSettings, MASTER_LOOKUP_SETTINGS, masterAdminUrl, signalMaster } from '../master-process.js';
 import { readReloadStanding, waitForReloadEnd, type ReloadStanding } from '../reload-wait.js';
 import { reloadGist, restartNeededText, unfinishedText } from '../reload-words.js';
@@ -91,7 +91,8 @@ sent unless 0 (with --wait: 0, or 1 for a reload that did not complete).`,
     // CORRAL_WORKERS=abc set here alone refused a reload the master would have made.
     const record = lookup.settings.CORRAL_PIDFILE ? readMasterRecord(lookup.settings.CORRAL_PIDFILE, pid) : undefined;
     const atStart = record?.envFile;
-    const env = masterEnvironment(pid) ?? process.env;
+    // The environment the master started with (another user's unreadable: this command's, as before).
+    const env = procEnviron(pid) ?? process.env;
     const judged = loadSettings({
       env: typeof atStart === 'string' ? { ...env, CORRAL_ENV_FILE: atStart } : env,
       ...(typeof atStart === 'string' ? { envFileAtStart: atStart } : {}),
@@ -108,26 +109,6 @@ sent unless 0 (with --wait: 0, or 1 for a reload that did not complete).`,
     return reloadAndWait(pid, judged.settings, record);
   },
 };
-
-/**
- * The environment the master started with (/proc/<pid>/environ: the master never changes its
- * own), or undefined when this user may not read it (another user's master: its settings are
- * then judged with this command's environment, as before).
- */
-function masterEnvironment(pid: number): NodeJS.ProcessEnv | undefined {
-  let raw: string;
-  try {
-    raw = readFileSync(`/proc/${pid}/environ`, 'utf8');
-  } catch {
-    return undefined;
-  }
-  const env: NodeJS.ProcessEnv = {};
-  for (const entry of raw.split('\0')) {
-    const eq = entry.indexOf('=');
-    if (eq > 0) env[entry.slice(0, eq)] = entry.slice(eq + 1);
-  }
-  return env;
-}
 
 /**
  * SIGHUP, then the reload followed through the admin API to its end: 0 once it completed, 1 when
