@@ -24,7 +24,7 @@ export function checkUnavailable(target: URL, route: string, reply: Reply, notes
   const message = (reply.json as { message?: unknown } | undefined)?.message;
   const said = typeof message === 'string' ? `: ${message}` : '';
   if (code === 'server_full') {
-    throw new LoadtestError('CORRAL_ERR_LOADTEST_TARGET', `target ${target.origin} answered ${route} with 503 server_full${said} before the load: every connection slot is already held by other clients, so the run would measure them and blame the users it sends; run it when the server has room (its admin API's capacity), or give it more workers or CORRAL_MAX_CONNECTIONS`, LOADTEST_EXIT.TARGET_UNREACHABLE);
+    throw new LoadtestError('CORRAL_ERR_LOADTEST_TARGET', `target ${target.origin} answered ${route} with 503 server_full${said} before the load: every connection slot is already held by other clients, so the run would measure them and blame the users it sends; run it when the server has room (its admin API's capacity), or give it more workers or CORRAL_WORKER_CONNECTIONS (and a CORRAL_MAX_CONNECTIONS set lower than their product raised or unset)`, LOADTEST_EXIT.TARGET_UNREACHABLE);
   }
   if (code === 'sheets_unavailable') {
     throw new LoadtestError('CORRAL_ERR_LOADTEST_TARGET', `target ${target.origin} answered ${route} with 503 sheets_unavailable before the load: its Google Sheets backend cannot be read (Google failing, or the keeper away) and it has no copy young enough, so its reads would fail whatever the users sent; check its log and admin stats (sheets.ranges_failing), then run again`, LOADTEST_EXIT.TARGET_UNREACHABLE);
