@@ -5,32 +5,39 @@
 // value points; this finds the master by the one thing that did not change, the file itself.
 // Before, `corral status` said "not running" (exit 3) while it served, and `stop` "nothing to stop".
 
-import { readdirSync, readlinkSync, realpathSync } from 'node:fs';
-import { envFilePath } from '../config/load.js';
+import { readdirSync, statSync } from 'node:fs';
+import { isAbsolute } from 'node:path';
+import { envFileName } from '../config/load.js';
 import { looksLikeMaster, procArgv, procEnviron } from '../master/proc-identity.js';
 import { readParent } from '../port-holder.js';
 
-/** The settings file a process read at start, as the loader finds it; undefined: none, or not readable here. */
-function settingsFileOf(pid: number): string | undefined {
+/**
+ * The settings file a process read at start, as the loader finds it, reached through the
+ * process's own working directory and root (/proc/<pid>/cwd, /proc/<pid>/root) and identified by
+ * device and inode: in another mount namespace or chroot (a container) the same path names another
+ * file, and comparing paths named a container's corral as the master of this host's file.
+ * Undefined: none read, or not readable here.
+ */
+function settingsFileOf(pid: number): FileId | undefined {
   // Readable for this user's own processes, and for root: another user's master is not this one's to find.
   const environ = procEnviron(pid);
   if (environ === undefined) return undefined;
-  let cwd: string;
-  try {
-    cwd = readlinkSync(`/proc/${pid}/cwd`);
-  } catch {
-    return undefined;
-  }
-  const named = environ.CORRAL_ENV_FILE;
-  return envFilePath(named, cwd);
+  const name = envFileName(environ.CORRAL_ENV_FILE);
+  if (name === undefined) return undefined;
+  return fileId(isAbsolute(name) ? `/proc/${pid}/root${name}` : `/proc/${pid}/cwd/${name}`);
 }
 
-/** The path with its links resolved, or as it is when it cannot be (gone since). */
-function realOr(path: string): string {
+interface FileId {
+  readonly dev: number;
+  readonly ino: number;
+}
+
+function fileId(path: string): FileId | undefined {
   try {
-    return realpathSync(path);
+    const { dev, ino } = statSync(path);
+    return { dev, ino };
   } catch {
-    return path;
+    return undefined;
   }
 }
 
@@ -39,7 +46,8 @@ function realOr(path: string): string {
  * start, lowest first; never this process.
  */
 export function mastersOfSettingsFile(settingsFile: string): number[] {
-  const wanted = realOr(settingsFile);
+  const wanted = fileId(settingsFile);
+  if (wanted === undefined) return [];
   let entries: string[];
   try {
     entries = readdirSync('/proc');
@@ -54,7 +62,7 @@ export function mastersOfSettingsFile(settingsFile: string): number[] {
     const argv = procArgv(pid);
     if (argv === undefined || !looksLikeMaster(argv)) continue;
     const file = settingsFileOf(pid);
-    if (file !== undefined && realOr(file) === wanted) found.push(pid);
+    if (file !== undefined && file.dev === wanted.dev && file.ino === wanted.ino) found.push(pid);
   }
   // A command that runs `corral start` as its child (timeout 60 corral start, sudo -u corral
   // corral start, npx corral start) has the words and the environment of one, and stays its

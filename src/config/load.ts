@@ -160,8 +160,14 @@ function notUtf8Text(bytes: Buffer): string | undefined {
  * from that master's /proc environ and cwd: one rule, not two that could drift apart.
  */
 export function envFilePath(named: string | undefined, cwd: string): string | undefined {
+  const name = envFileName(named);
+  return name === undefined ? undefined : resolve(cwd, name);
+}
+
+/** The settings file CORRAL_ENV_FILE names, as given (relative to the cwd unless absolute): undefined for `none`. */
+export function envFileName(named: string | undefined): string | undefined {
   if (named === 'none') return undefined;
-  return resolve(cwd, named && named !== '' ? named : '.env');
+  return named && named !== '' ? named : '.env';
 }
 
 function readEnvFile(env: NodeJS.ProcessEnv, cwd: string, readAtStart: string | undefined): { file: string | undefined; values: Record<string, string>; lint: EnvLint } {

@@ -1,8 +1,8 @@
 // mastersOfSettingsFile: the corral masters found through /proc by the settings file they read.
 
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
@@ -36,5 +36,33 @@ test('a command that runs corral start as its child (timeout, sudo, npx) is not 
   } finally {
     wrapper?.kill('SIGTERM');
     rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('a corral start in another mount namespace (a container) whose settings file has the same path is not this file\'s master', { skip: process.getuid?.() !== 0 || spawnSync('unshare', ['--mount', '--propagation', 'private', 'true']).status !== 0 ? 'needs root and unshare(1)' : false }, async () => {
+  // Here: host/corral.env. In the namespace: another directory bound over host/, its own
+  // corral.env at the very same path, read by a corral start there.
+  const root = mkdtempSync(join(tmpdir(), 'corral-by-file-ns-'));
+  const host = join(root, 'host');
+  const other = join(root, 'other');
+  mkdirSync(host);
+  mkdirSync(other);
+  writeFileSync(join(host, 'corral.env'), '');
+  writeFileSync(join(other, 'corral.env'), '');
+  writeFileSync(join(other, 'corral'), 'setTimeout(() => {}, 60_000);\n');
+  let inside: ChildProcess | undefined;
+  try {
+    inside = spawn('unshare', ['--mount', '--propagation', 'private', 'sh', '-c', `mount --bind ${other} ${host} && exec ${process.execPath} ${join(host, 'corral')} start`], {
+      env: { ...process.env, CORRAL_ENV_FILE: join(host, 'corral.env') },
+      stdio: 'ignore',
+    });
+    const pid = inside.pid!;
+    for (let i = 0; i < 200 && procArgv(pid)?.[0] !== process.execPath; i++) await new Promise((r) => setTimeout(r, 50));
+    assert.deepEqual(procArgv(pid), [process.execPath, join(host, 'corral'), 'start'], 'the corral start runs in its namespace');
+    assert.deepEqual(mastersOfSettingsFile(join(host, 'corral.env')), [], 'another file at the same path');
+    assert.deepEqual(mastersOfSettingsFile(join(other, 'corral.env')), [pid], 'the file it read, seen from here under its own path');
+  } finally {
+    inside?.kill('SIGKILL');
+    rmSync(root, { recursive: true, force: true });
   }
 });
