@@ -1,6 +1,6 @@
 // Finds a running master through the pidfile, for reload/stop/status.
 
-import { lstatSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, lstatSync, readFileSync, statSync } from 'node:fs';
 import { get as httpGet } from 'node:http';
 import { isIP } from 'node:net';
 import { networkInterfaces } from 'node:os';
@@ -101,7 +101,7 @@ function assertPidfileTrusted(file: string, pid: number, proc: ProcReaders): voi
   if (open) {
     throw new CorralError(
       'CORRAL_ERR_PIDFILE_UNTRUSTED',
-      `${open}: users other than its owner could have named any process there (with a matching ${stampFile(file)}), so nothing was signalled. A master writes them writable by itself alone; if pid ${pid} is corral, signal it yourself (kill -HUP|-TERM ${pid}) or use systemctl, and make them writable by their owner alone (chmod go-w ${file} ${stampFile(file)})`,
+      `${open}: users other than its owner could have named any process there (with a matching ${stampFile(file)}), so nothing was signalled. A master writes them writable by itself alone; if pid ${pid} is corral, signal it yourself (kill -HUP|-TERM ${pid}) or use systemctl, and make them writable by their owner alone (chmod go-w ${existsSync(stampFile(file)) ? `${file} ${stampFile(file)}` : file})`,
     );
   }
 }
