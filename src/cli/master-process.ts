@@ -197,8 +197,6 @@ function sendOrDeny(pid: number, sent: NodeJS.Signals | 0, named: NodeJS.Signals
  * master's settings whole once it has found it (a refusal is 78), but "not running" comes first.
  */
 export const MASTER_LOOKUP_SETTINGS = ['CORRAL_PIDFILE'] as const;
-/** stop also waits by the graceful timeout (the master's own when it recorded one; else this one). */
-export const STOP_SETTINGS = [...MASTER_LOOKUP_SETTINGS, 'CORRAL_GRACEFUL_TIMEOUT'] as const;
 /**
  * status asks the admin API: its address must be valid too. An invalid token stands as unset (a
  * warning, and the summary without per-worker figures): refused, status exited 78 with corral

@@ -796,10 +796,17 @@ test('stop and status work after a bad edit elsewhere in .env; a master of anoth
     assert.match(refused.error.message, /CORRAL_ADMIN_BIND="nowhere"/);
     assert.match(statusJson.stderr, /\[CORRAL_ERR_CONFIG_INVALID\]/);
 
-    const stop = await corral(dir, 'stop');
+    // stop waits by the master's own graceful timeout, recorded beside the pidfile: an invalid one
+    // in the settings is a warning, not exit 78 with corral left running.
+    const stop = await exec(dir, [], ['stop'], { CORRAL_GRACEFUL_TIMEOUT: 'soon' });
     assert.equal(stop.code, 0, stop.stderr);
     assert.match(stop.stderr, /warning: CORRAL_ADMIN_TOKEN=<redacted> \(from .*\.env line 6\) is invalid/);
+    assert.match(stop.stderr, /warning: CORRAL_GRACEFUL_TIMEOUT="soon" \(from environment\) is invalid/);
+    assert.match(stop.stdout, new RegExp(`^corral stopped \\(master pid ${c.pid}\\)`));
     assert.equal((await c.exited).code, 0);
+    const stopped = await exec(dir, [], ['stop'], { CORRAL_GRACEFUL_TIMEOUT: 'soon' });
+    assert.equal(stopped.code, 0, stopped.stderr);
+    assert.match(stopped.stdout, /nothing to stop/);
 
     // An env file that cannot be read: still one JSON object.
     const noFile = await exec(dir, [], ['status', '--json'], { CORRAL_ENV_FILE: 'nope' });

@@ -3,7 +3,7 @@ import { isAlive, readMasterRecord } from '../../master/pidfile.js';
 import { isStopped } from '../../master/proc-identity.js';
 import { CorralError, EXIT } from '../../errors.js';
 import { parseFlags, type Command } from '../command.js';
-import { findMasterHere, loadLookupSettings, signalMaster, STOP_SETTINGS } from '../master-process.js';
+import { findMasterHere, loadLookupSettings, signalMaster } from '../master-process.js';
 
 /** A bound on the wait is not CORRAL_TIMEOUT (the workers' heartbeat timeout), which the generic hint would name. */
 const WAIT_BOUND = 'stop takes no timeout: it waits for the master to exit, at most its CORRAL_GRACEFUL_TIMEOUT plus 10 s; --fast stops without waiting for requests, --no-wait returns once the master is signalled (CORRAL_TIMEOUT is the workers\' heartbeat timeout, not this wait)';
@@ -20,8 +20,9 @@ Options:
   --fast      SIGQUIT: do not wait for in-flight requests
   --no-wait   return as soon as the signal is sent
 
-Of the settings, only CORRAL_PIDFILE and CORRAL_GRACEFUL_TIMEOUT must be valid: a bad edit
-elsewhere in .env is reported as a warning and does not keep you from stopping corral. With
+Of the settings, only CORRAL_PIDFILE must be valid: a bad edit elsewhere in .env (an invalid
+CORRAL_GRACEFUL_TIMEOUT too, which stands at its default) is reported as a warning and does not
+keep you from stopping corral. With
 CORRAL_ADMIN_BIND invalid, the admin API is not asked whether a corral started with another
 CORRAL_PIDFILE answers there (said with the answer); an invalid CORRAL_ADMIN_TOKEN is left unused.
 
@@ -37,11 +38,15 @@ may not be corral, or this user may not read the pidfile, or the pidfile belongs
 than root and the one the process it names runs as, or CORRAL_PIDFILE is empty so no pidfile
 names the master, or no pidfile names one but a corral answers the admin API at
 CORRAL_ADMIN_BIND (started with another CORRAL_PIDFILE): nothing was signalled, the message says
-how to go on), 64 an unknown option, 78 CORRAL_PIDFILE or CORRAL_GRACEFUL_TIMEOUT is invalid, or
-CORRAL_ENV_FILE cannot be read.`,
+how to go on), 64 an unknown option, 78 CORRAL_PIDFILE is invalid, or CORRAL_ENV_FILE cannot be
+read.`,
   async run(argv) {
     const { values } = parseFlags(argv, { fast: { type: 'boolean' }, 'no-wait': { type: 'boolean' } }, { readsSettings: true, flagHints: STOP_FLAG_HINTS });
-    const lookup = loadLookupSettings(STOP_SETTINGS);
+    // The pidfile alone must be valid: the wait is the master's own graceful timeout, recorded
+    // beside it. An invalid one in .env (a typo) stands at its default with a warning: judged,
+    // it kept the operator from stopping corral at all (exit 78), and from hearing "nothing to
+    // stop" of one that was not running.
+    const lookup = loadLookupSettings();
     const { settings } = lookup;
     let pid: number;
     try {
