@@ -1,6 +1,6 @@
 // Finds a running master through the pidfile, for reload/stop/status.
 
-import { existsSync, lstatSync, readFileSync, statSync } from 'node:fs';
+import { lstatSync, readFileSync, statSync, type Stats } from 'node:fs';
 import { get as httpGet } from 'node:http';
 import { isIP } from 'node:net';
 import { networkInterfaces } from 'node:os';
@@ -72,24 +72,31 @@ export function findMaster(settings: Pick<Settings, 'CORRAL_PIDFILE'>, proc: Pro
 function assertPidfileTrusted(file: string, pid: number, proc: ProcReaders): void {
   const runsAs = proc.owner?.(pid);
   if (runsAs === undefined) return;
-  let owners: { path: string; uid: number }[];
+  let link: Stats;
+  let target: Stats;
   try {
-    const link = lstatSync(file);
-    // A symlink is named as one: "the pidfile belongs to uid 65534" sent the operator to root's
-    // file it pointed at, when the link was the stranger's.
-    owners = [{ path: link.isSymbolicLink() ? `the pidfile ${file}, a symlink,` : `the pidfile ${file}`, uid: link.uid }];
-    if (link.isSymbolicLink()) owners.push({ path: `the file the pidfile ${file} links to`, uid: statSync(file).uid });
+    link = lstatSync(file);
+    target = link.isSymbolicLink() ? statSync(file) : link;
   } catch {
     // Gone since it was read (the master exited and removed it): signalMaster then finds no process.
     return;
   }
   // The stamp decides whether a live pid is the master: a stranger's stamp for a reused pid would
-  // make a stale pidfile name that process as running.
+  // make a stale pidfile name that process as running. None: an older corral, or a hand-written
+  // pidfile, whose command line checkPidfile judged.
+  let stamp: Stats | undefined;
   try {
-    owners.push({ path: `its start stamp ${stampFile(file)}`, uid: statSync(stampFile(file)).uid });
+    stamp = statSync(stampFile(file));
   } catch {
-    // No stamp (an older corral, or a hand-written pidfile): checkPidfile judged the command line.
+    stamp = undefined;
   }
+  // A symlink is named as one: "the pidfile belongs to uid 65534" sent the operator to root's
+  // file it pointed at, when the link was the stranger's.
+  const owners = [
+    { path: link.isSymbolicLink() ? `the pidfile ${file}, a symlink,` : `the pidfile ${file}`, uid: link.uid },
+    ...(link.isSymbolicLink() ? [{ path: `the file the pidfile ${file} links to`, uid: target.uid }] : []),
+    ...(stamp ? [{ path: `its start stamp ${stampFile(file)}`, uid: stamp.uid }] : []),
+  ];
   const stranger = owners.find((o) => o.uid !== 0 && o.uid !== runsAs);
   if (stranger) {
     throw new CorralError(
@@ -97,29 +104,23 @@ function assertPidfileTrusted(file: string, pid: number, proc: ProcReaders): voi
       `${stranger.path} belongs to uid ${stranger.uid}, but pid ${pid} it names runs as uid ${runsAs}: that user could have named any process, so nothing was signalled. A master writes its pidfile as the user it runs as; if pid ${pid} is corral, signal it yourself (kill -HUP|-TERM ${pid}) or use systemctl, and look at who wrote ${file}`,
     );
   }
-  const open = openToOthers(file);
+  const open = openToOthers([[`the pidfile ${file}`, target.mode], ...(stamp ? [[`its start stamp ${stampFile(file)}`, stamp.mode] as const] : [])]);
   if (open) {
     throw new CorralError(
       'CORRAL_ERR_PIDFILE_UNTRUSTED',
-      `${open}: users other than its owner could have named any process there (with a matching ${stampFile(file)}), so nothing was signalled. A master writes them writable by itself alone; if pid ${pid} is corral, signal it yourself (kill -HUP|-TERM ${pid}) or use systemctl, and make them writable by their owner alone (chmod go-w ${existsSync(stampFile(file)) ? `${file} ${stampFile(file)}` : file})`,
+      `${open}: users other than its owner could have named any process there (with a matching ${stampFile(file)}), so nothing was signalled. A master writes them writable by itself alone; if pid ${pid} is corral, signal it yourself (kill -HUP|-TERM ${pid}) or use systemctl, and make them writable by their owner alone (chmod go-w ${stamp ? `${file} ${stampFile(file)}` : file})`,
     );
   }
 }
 
 /**
- * Why others than their owner may have written the pidfile or its stamp, or undefined: one of
- * them writable by its group or by everyone (an older corral left them so under a umask of 002
- * or 000). The owner check alone let root's `corral stop` kill a process of root's that any local
- * user had named in a root-owned 0666 pidfile with a matching stamp.
+ * Why others than their owner may have written the pidfile or its stamp (each named, with its
+ * mode), or undefined: one of them writable by its group or by everyone (an older corral left them
+ * so under a umask of 002 or 000). The owner check alone let root's `corral stop` kill a process
+ * of root's that any local user had named in a root-owned 0666 pidfile with a matching stamp.
  */
-function openToOthers(file: string): string | undefined {
-  for (const [path, name] of [[file, `the pidfile ${file}`], [stampFile(file), `its start stamp ${stampFile(file)}`]] as const) {
-    let mode: number;
-    try {
-      mode = statSync(path).mode;
-    } catch {
-      continue; // gone, or no stamp (an older corral): the pidfile alone was judged
-    }
+function openToOthers(files: readonly (readonly [name: string, mode: number])[]): string | undefined {
+  for (const [name, mode] of files) {
     if ((mode & 0o022) !== 0) return `${name} is writable by ${(mode & 0o002) !== 0 ? 'every user' : 'its group'} (mode ${(mode & 0o7777).toString(8).padStart(4, '0')})`;
   }
   return undefined;

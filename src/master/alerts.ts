@@ -73,9 +73,10 @@ export function createAlerts(logger: Logger, options: AlertOptions): Alerts {
         if (t - since < recoverAfterMs) continue;
         fired.delete(level);
         underSince.delete(level);
-        const held = recoverAfterMs > 0 ? ` for ${Math.round((t - since) / 1000)} s` : '';
+        const underForS = Math.round((t - since) / 1000);
+        const held = recoverAfterMs > 0 ? ` for ${underForS} s` : '';
         logger.info(
-          { event: 'capacity.recovered', threshold: level, percent_used: p, current_connections: c.current_connections, idle_connections: c.idle_connections, peak_busy_connections: c.peak_busy_connections, refused_last_interval: c.refused_last_interval, idle_closed_last_interval: c.idle_closed_last_interval, max_connections: c.max_connections, status: c.status, under_for_s: Math.round((t - since) / 1000) },
+          { event: 'capacity.recovered', threshold: level, percent_used: p, current_connections: c.current_connections, idle_connections: c.idle_connections, peak_busy_connections: c.peak_busy_connections, refused_last_interval: c.refused_last_interval, idle_closed_last_interval: c.idle_closed_last_interval, max_connections: c.max_connections, status: c.status, under_for_s: underForS },
           `capacity back under ${level}% (${p}%)${held}`,
         );
       } else {
