@@ -14,11 +14,26 @@ export interface Command {
    * (`corral config | head`) ends the process with 0.
    */
   readonly handlesClosedStdout?: boolean;
+  /**
+   * For a command with --json: its refusal as the one JSON object a script reads on stdout. Any
+   * CorralError the command throws (a refused command line, refused settings) is printed with it
+   * when the command line asks for JSON, beside the message on stderr: nothing on stdout reads as
+   * success to `jq`.
+   */
+  jsonRefusal?(err: CorralError): Record<string, unknown>;
   /** Returns the process exit code. */
   run(argv: readonly string[]): Promise<number>;
 }
 
-/** A command as `corral --help` lists it; its module is imported by load() when it runs. */
+/**
+ * Whether a command line asks for JSON: `--json=yes` too, refused for its value, still asks for the
+ * answer as JSON.
+ */
+export function asksForJson(argv: readonly string[]): boolean {
+  const end = argv.indexOf('--');
+  return (end === -1 ? argv : argv.slice(0, end)).some((a) => a === '--json' || a.startsWith('--json='));
+}
+
 /**
  * How every command says a command line it refused (exit 64): what is wrong, its usage line (the
  * first of its help, not the whole help, after which the one line that matters scrolled away)
@@ -29,6 +44,7 @@ export function usageRefusal(command: Pick<Command, 'name' | 'help'>, said: stri
   return `corral ${command.name}: ${said}\n${usageLine}\nRun \`corral ${command.name} --help\` for the options and exit codes.\n`;
 }
 
+/** A command as `corral --help` lists it; its module is imported by load() when it runs. */
 export interface CommandEntry {
   readonly name: string;
   /** One line for `corral --help`. */

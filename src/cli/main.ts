@@ -4,7 +4,7 @@ import { editDistance } from '../edit-distance.js';
 import { CorralError, EXIT, exitCodeFor } from '../errors.js';
 import { readOpenFilesLimit } from '../fd-limit.js';
 import { commands } from './commands/index.js';
-import { usageRefusal } from './command.js';
+import { asksForJson, usageRefusal } from './command.js';
 
 function usage(): string {
   const w = Math.max(...commands.map((c) => c.name.length));
@@ -133,6 +133,7 @@ export async function main(argv: readonly string[]): Promise<void> {
   try {
     process.exitCode = await command.run(rest);
   } catch (err) {
+    if (err instanceof CorralError && command.jsonRefusal !== undefined && asksForJson(rest)) process.stdout.write(`${JSON.stringify(command.jsonRefusal(err), null, 2)}\n`);
     if (err instanceof CorralError && err.code === 'CORRAL_ERR_USAGE') {
       process.stderr.write(usageRefusal(command, err.message));
       process.exitCode = exitCodeFor(err);

@@ -22,7 +22,7 @@ interface Verdict {
   readonly ok: boolean;
   /** Absent when the settings could not be read: which sheet they meant is not known. */
   readonly backend?: 'offline' | 'google';
-  readonly stage?: 'settings' | 'credentials' | 'sheet access' | 'redis';
+  readonly stage?: 'usage' | 'settings' | 'credentials' | 'sheet access' | 'redis';
   readonly spreadsheetId?: string;
   readonly identity?: string;
   readonly tabs?: readonly TabReport[];
@@ -133,11 +133,14 @@ emulator (SHEETS_API_URL).
 Options:
   --json     machine-readable verdict: ok, backend ("offline" or "google"; absent when the
              settings could not be read), stage (of a FAIL), spreadsheetId, identity, tabs
-             (setting, range, tab, header), warnings, error (code, message), line (the text verdict)
+             (setting, range, tab, header), warnings, error (code, message), line (the text verdict);
+             a refused command line too, as stage "usage" (exit 64)
   -h, --help this text
 
 Exit codes: 0 corral can read the sheet (OK), 1 it cannot (FAIL; invalid settings and an
 unreadable CORRAL_ENV_FILE included, as "FAIL (settings)"), 64 an unknown option.`,
+  // A refused command line (exit 64) as a verdict too: `corral check --json | jq .ok` reads false.
+  jsonRefusal: (err) => ({ ok: false, stage: 'usage', warnings: [], error: { code: err.code, message: err.message }, line: `FAIL (usage): ${err.message} [${err.code}]` }) satisfies Verdict,
   async run(argv) {
     const { values } = parseFlags(argv, { json: { type: 'boolean' } }, { readsSettings: true });
     if (values.help) {

@@ -29,13 +29,17 @@ Options:
   --json     machine-readable output: {"valid": true, "envFile", "settings" (each "name", "value"
              as the file spells it, null when unset, "source", "description"), "warnings"}, or
              when refused {"valid": false, "error": {"code", "message"}, "problems": [{"name",
-             "value", "source", "allowed", "code"?}], "warnings"} (the exit code and stderr as without it)
+             "value", "source", "allowed", "code"?}], "warnings"} (a refused command line too, its
+             "problems" empty; the exit code and stderr as without it)
   --example  print a commented .env with every setting and its default (config/.env.example)
   -h, --help this text
 
 Exit codes: 0 the settings would be accepted (warnings, if any, on stderr), 64 an unknown option
 or more than one of --check, --json and --example, 78 the settings are refused or CORRAL_ENV_FILE
 cannot be read.`,
+  // A script reading --json gets a refusal (of the command line or the settings) as JSON too;
+  // stderr and the exit code say it as without --json.
+  jsonRefusal: (err) => ({ valid: false, error: { code: err.code, message: err.message }, problems: err instanceof ConfigError ? err.problems : [], warnings: err instanceof ConfigError ? err.warnings : [] }),
   async run(argv) {
     const { values } = parseFlags(argv, { check: { type: 'boolean' }, json: { type: 'boolean' }, example: { type: 'boolean' } }, { readsSettings: true });
     const modes = (['check', 'json', 'example'] as const).filter((m) => values[m]);
@@ -50,14 +54,7 @@ cannot be read.`,
       loaded = acceptedSettings();
       addressWarnings = await bindAddressWarnings(loaded.settings, loaded.where, loaded.warnings);
     } catch (caught) {
-      const err = await withAddressProblems(caught);
-      // A script reading --json gets the refusal as JSON too: nothing on stdout reads as success
-      // to jq. stderr and the exit code say it as without --json.
-      if (values.json && err instanceof CorralError) {
-        const refused = { valid: false, error: { code: err.code, message: err.message }, problems: err instanceof ConfigError ? err.problems : [], warnings: err instanceof ConfigError ? err.warnings : [] };
-        process.stdout.write(`${JSON.stringify(refused, null, 2)}\n`);
-      }
-      throw err;
+      throw await withAddressProblems(caught);
     }
     // Said as the master says it at start and at each reload (config.env_overrides), where an
     // operator checks an edit: `corral config` showed the environment's value with the source

@@ -249,12 +249,16 @@ Options:
                          --allow-remote
   --allow-remote         allow an --admin-url that is not this machine
   --ram-budget PERCENT   share of RAM corral may use (default 50, the seeds' "RAM < 50 %")
-  --json                 machine-readable output
+  --json                 machine-readable output: {"machine", "recommended", "capacity",
+                         "reasons"}, or when refused {"recommended": null, "error": {"code",
+                         "message"}} (the exit code and stderr as without it)
   -h, --help             this text
 
 Exit codes: 0 printed (with the reference machine's figures when no corral answered), 64 an
 unknown or invalid option, or an --admin-url that is not loopback without --allow-remote, 78 the settings are invalid or CORRAL_ENV_FILE cannot be read (this
 command reads them to find the admin API).`,
+  // Nothing recommended: the command line or the settings were refused, or no sizing was possible.
+  jsonRefusal: (err) => ({ recommended: null, error: { code: err.code, message: err.message } }),
   async run(argv) {
     const { values } = parseFlags(argv, { 'admin-url': { type: 'string' }, 'allow-remote': { type: 'boolean' }, 'ram-budget': { type: 'string' }, json: { type: 'boolean' } });
     if (values.help) {

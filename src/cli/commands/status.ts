@@ -157,31 +157,19 @@ names a master but a corral answers the admin API (one started with another CORR
 taken); and 64 an unknown option, 78 CORRAL_PIDFILE or
 CORRAL_ADMIN_BIND is invalid, or CORRAL_ENV_FILE cannot be read (an invalid
 CORRAL_ADMIN_TOKEN is a warning: the summary without per-worker figures).`,
+  // Whether corral runs is not known when the command line or the settings are refused.
+  jsonRefusal: (err) => ({ running: null, error: { code: err.code, message: err.message } }),
   async run(argv) {
-    let values: { json?: boolean };
-    try {
-      ({ values } = parseFlags(argv, { json: { type: 'boolean' } }, { readsSettings: true }));
-    } catch (err) {
-      // A command line refused beside --json (`status --json --quiet`) printed nothing on stdout,
-      // which `jq .running` reads as success: one JSON object there too, then the usage error.
-      // `--json=yes` too: refused for its value, it still asks for the answer as JSON.
-      if (argv.some((a) => a === '--json' || a.startsWith('--json=')) && err instanceof CorralError) process.stdout.write(`${JSON.stringify({ running: null, error: { code: err.code, message: err.message } }, null, 2)}\n`);
-      throw err;
-    }
+    // A command line refused beside --json (`status --json --quiet`), and settings refused (78),
+    // still print one JSON object: jsonRefusal below, printed by the CLI's entry.
+    const { values } = parseFlags(argv, { json: { type: 'boolean' } }, { readsSettings: true });
     // With --json, every answer is one JSON object on stdout, led by `running` (true, false, or
     // null when unknown): a script's `corral status --json | jq .running` must never read nothing,
     // which jq takes as success. The message stays on stderr, the exit code says the same.
     const json = (answer: Record<string, unknown>) => {
       if (values.json) process.stdout.write(`${JSON.stringify(answer, null, 2)}\n`);
     };
-    let lookup: MasterLookup;
-    try {
-      lookup = loadLookupSettings(STATUS_SETTINGS);
-    } catch (err) {
-      // Refused settings (78): still one JSON object, whether corral runs being unknown.
-      if (err instanceof CorralError) json({ running: null, error: { code: err.code, message: err.message } });
-      throw err;
-    }
+    const lookup: MasterLookup = loadLookupSettings(STATUS_SETTINGS);
     let pid: number | undefined;
     try {
       pid = await findMasterOrSay(lookup);

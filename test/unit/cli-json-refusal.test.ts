@@ -1,0 +1,82 @@
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { after, test } from 'node:test';
+
+// dist/test/unit -> repo root
+const corral = join(resolve(dirname(fileURLToPath(import.meta.url)), '../../..'), 'bin', 'corral');
+const dir = mkdtempSync(join(tmpdir(), 'corral-json-refusal-'));
+after(() => rmSync(dir, { recursive: true, force: true }));
+
+function run(args: readonly string[], env: Record<string, string> = {}) {
+  return spawnSync(process.execPath, [corral, ...args], { cwd: dir, encoding: 'utf8', env: { PATH: process.env.PATH ?? '', CORRAL_ENV_FILE: 'none', ...env }, timeout: 20_000 });
+}
+
+/** stdout must be one JSON object (JSON.parse refuses two), its error the one stderr says. */
+function refusal(args: readonly string[], status: number, env?: Record<string, string>): Record<string, unknown> & { error: { code: string; message: string } } {
+  const r = run(args, env);
+  assert.equal(r.status, status, `${args.join(' ')}: ${r.stdout}${r.stderr}`);
+  const said = JSON.parse(r.stdout) as Record<string, unknown> & { error: { code: string; message: string } };
+  assert.ok(r.stderr.includes(said.error.message), `the message is the one on stderr: ${r.stderr}`);
+  return said;
+}
+
+// README (Commands): `status --json` prints one JSON object whatever the answer, so that
+// `corral status --json | jq .running` never reads an empty answer, which jq takes as success.
+// A command line refused beside --json printed the usage error on stderr and nothing on stdout.
+test('status --json with a refused command line still prints one JSON object (running null, the usage error), exit 64', () => {
+  for (const args of [['--json', '--quiet'], ['--json', '--json'], ['--json', 'now'], ['--json=yes']]) {
+    const said = refusal(['status', ...args], 64);
+    assert.equal(said.running, null);
+    assert.equal(said.error.code, 'CORRAL_ERR_USAGE');
+    assert.match(run(['status', ...args]).stderr, /\nUsage: corral status \[--json\]\n/);
+  }
+  // Without --json the refusal stays on stderr alone.
+  const plain = run(['status', '--quiet']);
+  assert.equal(plain.status, 64);
+  assert.equal(plain.stdout, '');
+});
+
+test('status --json with refused settings prints one JSON object (running null), exit 78', () => {
+  const said = refusal(['status', '--json'], 78, { CORRAL_ADMIN_BIND: 'nowhere:99999' });
+  assert.equal(said.running, null);
+  assert.equal(said.error.code, 'CORRAL_ERR_CONFIG_INVALID');
+});
+
+// config, check and recommend with --json printed nothing on stdout for a refused command line
+// (and recommend for refused settings too): each answers in its own shape.
+test('config --json with a refused command line answers valid false with no problems, exit 64', () => {
+  for (const args of [['--json', '--quiet'], ['--json', '--example']]) {
+    const said = refusal(['config', ...args], 64);
+    assert.equal(said.valid, false);
+    assert.equal(said.error.code, 'CORRAL_ERR_USAGE');
+    assert.deepEqual(said.problems, []);
+    assert.deepEqual(said.warnings, []);
+  }
+  // Refused settings: once, with the problem named (it was written by the command itself before).
+  const said = refusal(['config', '--json'], 78, { CORRAL_WORKERS: 'many' });
+  assert.equal(said.valid, false);
+  assert.equal(said.error.code, 'CORRAL_ERR_CONFIG_INVALID');
+  assert.deepEqual((said.problems as { name: string }[]).map((p) => p.name), ['CORRAL_WORKERS']);
+  assert.equal(run(['config', '--example', '--check']).stdout, '', 'without --json, nothing on stdout');
+});
+
+test('check --json with a refused command line answers ok false at the stage "usage", exit 64', () => {
+  const said = refusal(['check', '--json', '--quiet'], 64);
+  assert.equal(said.ok, false);
+  assert.equal(said.stage, 'usage');
+  assert.equal(said.error.code, 'CORRAL_ERR_USAGE');
+  assert.match(String(said.line), /^FAIL \(usage\): Unknown option '--quiet'.* \[CORRAL_ERR_USAGE\]$/);
+});
+
+test('recommend --json refused answers recommended null: a command line (64), the settings (78)', () => {
+  const usage = refusal(['recommend', '--json', '--ram-budget', '0'], 64);
+  assert.equal(usage.recommended, null);
+  assert.equal(usage.error.code, 'CORRAL_ERR_USAGE');
+  const settings = refusal(['recommend', '--json'], 78, { CORRAL_ADMIN_BIND: 'nowhere:99999' });
+  assert.equal(settings.recommended, null);
+  assert.equal(settings.error.code, 'CORRAL_ERR_CONFIG_INVALID');
+});
