@@ -13,6 +13,7 @@ const GUNICORN_FLAGS: Readonly<Record<string, string>> = {
   b: 'CORRAL_BIND',
   t: 'CORRAL_TIMEOUT',
   pid: 'CORRAL_PIDFILE',
+  p: 'CORRAL_PIDFILE',
   'access-logfile': 'CORRAL_ACCESS_LOG',
   'error-logfile': 'CORRAL_LOG_FILE',
   'log-file': 'CORRAL_LOG_FILE',
@@ -21,18 +22,47 @@ const GUNICORN_FLAGS: Readonly<Record<string, string>> = {
   config: 'CORRAL_ENV_FILE',
 };
 
+const UNDER_SYSTEMD = 'corral runs in the foreground: run it as a service under systemd (`corral systemd-unit` writes the unit)';
+const ASYNC_WORKERS = "corral's workers are asynchronous, each serving many connections at once: there is no worker class or thread count to choose; CORRAL_WORKERS sets the processes, CORRAL_WORKER_CONNECTIONS the connections each takes";
+const UNIT_USER = 'corral runs as the user that starts it: under systemd, User= and Group= in the unit (`corral systemd-unit` writes one)';
+
 /** gunicorn's flags with no setting, and what corral does instead. */
 const GUNICORN_ONLY: Readonly<Record<string, string>> = {
-  daemon: 'corral runs in the foreground: run it as a service under systemd (`corral systemd-unit` writes the unit)',
-  D: 'corral runs in the foreground: run it as a service under systemd (`corral systemd-unit` writes the unit)',
+  daemon: UNDER_SYSTEMD,
+  D: UNDER_SYSTEMD,
+  threads: ASYNC_WORKERS,
+  'worker-class': ASYNC_WORKERS,
+  k: ASYNC_WORKERS,
+  user: UNIT_USER,
+  u: UNIT_USER,
+  group: UNIT_USER,
+  g: UNIT_USER,
+  chdir: 'corral runs in the directory it is started in: under systemd, WorkingDirectory= in the unit; the settings file is CORRAL_ENV_FILE',
+  reload: 'corral does not watch files: `corral reload` (SIGHUP, `systemctl reload corral`) applies new code and settings with no downtime',
+  preload: 'each worker loads the app itself, as it starts (a reload loads the new code in new workers)',
+  'preload-app': 'each worker loads the app itself, as it starts (a reload loads the new code in new workers)',
 };
+
+/**
+ * `--port 8000` and `--host 127.0.0.1` (common to other servers): half of CORRAL_BIND, which takes
+ * both, the other half its default.
+ */
+function bindHint(flag: string, value: string | undefined): string | undefined {
+  if (flag !== 'port' && flag !== 'host') return undefined;
+  const spec = schema.CORRAL_BIND;
+  const bindDefault = typeof spec.default === 'function' ? spec.default() : spec.default;
+  const { host, port } = bindDefault;
+  const shownHost = host.includes(':') ? `[${host}]` : host;
+  const given = value === undefined ? undefined : flag === 'port' ? `${shownHost}:${value}` : `${value.includes(':') ? `[${value}]` : value}:${port}`;
+  return `corral takes host and port in one setting, from the environment or its settings file (.env, or CORRAL_ENV_FILE), not from options: set CORRAL_BIND=${given === undefined ? 'HOST:PORT' : shellWord(given)} there (the default is ${spec.format(bindDefault)})`;
+}
 
 const squash = (s: string): string => s.toUpperCase().replace(/[^A-Z0-9]/g, '');
 
 /** The setting a flag's name spells (`--workers`, `--max-requests`, `--keep-alive`, `--sheet-id`, `-w`). */
 export function settingForFlag(flag: string): string | undefined {
-  const known = GUNICORN_FLAGS[flag];
-  if (known) return known;
+  // Own keys only: `--constructor` read Object's constructor, a function, as a setting's name.
+  if (Object.hasOwn(GUNICORN_FLAGS, flag)) return GUNICORN_FLAGS[flag];
   const want = squash(flag);
   if (want.length < 2) return undefined;
   const names: string[] = [...settingNames, ...Object.keys(META_SETTINGS)];
@@ -86,8 +116,10 @@ export function unknownOptionHint(unknown: string, argv: readonly string[], opti
   const ownHint = Object.hasOwn(own, flag) ? own[flag] : undefined;
   if (ownHint !== undefined) return `: ${ownHint}`;
   if (!readsSettings) return '';
-  const instead = GUNICORN_ONLY[flag];
+  const instead = Object.hasOwn(GUNICORN_ONLY, flag) ? GUNICORN_ONLY[flag] : undefined;
   if (instead) return `: ${instead}`;
+  const bind = bindHint(flag, valueGiven(argv, flag));
+  if (bind) return `: ${bind}`;
   const setting = settingForFlag(flag);
   if (!setting) return '';
   const assignment = `${setting}${shownValue(setting, valueGiven(argv, flag))}`;

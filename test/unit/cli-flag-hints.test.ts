@@ -27,6 +27,19 @@ describe('unknown options', () => {
     assert.throws(() => parseFlags(['--max-requests'], {}, reads), usageError(/set CORRAL_MAX_REQUESTS there/));
     assert.throws(() => parseFlags(['--daemon'], {}, reads), usageError(/corral runs in the foreground: run it as a service under systemd/));
     assert.throws(() => parseFlags(['-c', '/etc/corral/corral.env'], {}, reads), usageError(/the settings file is named by the environment: CORRAL_ENV_FILE=\/etc\/corral\/corral\.env/));
+    assert.throws(() => parseFlags(['-p', '/run/corral.pid'], {}, reads), usageError(/set CORRAL_PIDFILE=\/run\/corral\.pid there/));
+    // Flags with no setting of their own say what corral does instead; "Unknown option" alone left
+    // an operator used to gunicorn (or another server's --port) guessing.
+    assert.throws(() => parseFlags(['--port', '8000'], {}, reads), usageError(/^Unknown option '--port': corral takes host and port in one setting, .*: set CORRAL_BIND=0\.0\.0\.0:8000 there \(the default is 0\.0\.0\.0:8080\)$/));
+    assert.throws(() => parseFlags(['--host=::1'], {}, reads), usageError(/set CORRAL_BIND='\[::1\]:8080' there/));
+    assert.throws(() => parseFlags(['--port'], {}, reads), usageError(/set CORRAL_BIND=HOST:PORT there/));
+    for (const flag of ['--threads=4', '-k', '--worker-class=gevent']) assert.throws(() => parseFlags([flag], {}, reads), usageError(/: corral's workers are asynchronous, .*CORRAL_WORKERS sets the processes, CORRAL_WORKER_CONNECTIONS the connections each takes$/));
+    assert.throws(() => parseFlags(['--user', 'corral'], {}, reads), usageError(/User= and Group= in the unit/));
+    assert.throws(() => parseFlags(['--chdir', '/srv/app'], {}, reads), usageError(/WorkingDirectory= in the unit/));
+    assert.throws(() => parseFlags(['--reload'], {}, reads), usageError(/corral does not watch files: `corral reload` \(SIGHUP, `systemctl reload corral`\)/));
+    assert.throws(() => parseFlags(['--preload'], {}, reads), usageError(/each worker loads the app itself/));
+    // A name inherited by every object is no flag of gunicorn's.
+    assert.throws(() => parseFlags(['--constructor'], {}, reads), usageError(/^Unknown option '--constructor'$/));
     // Not for a command whose options are its own (loadtest, emulator): CORRAL_WORKERS is not theirs.
     assert.throws(() => parseFlags(['--workers', '8'], {}), usageError(/^Unknown option '--workers'$/));
   });
