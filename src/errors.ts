@@ -100,6 +100,7 @@ export const ERROR_CODES = {
   CORRAL_ERR_LOADTEST_TARGET: 'The loadtest target is unreachable or not allowed.',
   CORRAL_ERR_LOADTEST_GENERATOR: "The machine running the loadtest cannot carry it: its open-file limit (ulimit -n, LimitNOFILE=) is below what the peak of virtual users needs, checked before the load (exit 64), or it could not open a connection of its own before the load (EMFILE, ENFILE, EADDRNOTAVAIL, ENOBUFS).",
   CORRAL_ERR_LOADTEST_OUTPUT: 'The loadtest result or report could not be written after the run (disk full, directory removed), or its directory could not be flushed to disk (after the run, or, for a directory the run created, before the load).',
+  CORRAL_ERR_LOADTEST_STDOUT: "The loadtest's verdict could not be printed: stdout was closed before its line (its reader went away, as `| head` does) or could not be written. The result and report files were written; stderr names them with the verdict, and a run that passed exits 141 rather than 0.",
   CORRAL_ERR_NOTIFY:
     "A message to systemd (sd_notify) could not be sent (`systemd.notify.failed`; what systemd must still get, `READY=1` above all, goes again with the next message); or `NOTIFY_SOCKET` is set but the sd_notify addon is not built or cannot be loaded: `corral start` exits 78 (`npm rebuild`).",
   CORRAL_ERR_COUNTER_INVALID: 'An app asked a host counter for a limit or window out of range (or the master got a count request it cannot read, or the keeper a failed-login count request); the count is refused at once.',

@@ -329,7 +329,7 @@ describe('corral loadtest against the fixture app', () => {
     const { result } = readResult(out);
     assert.equal(result.verdict.pass, true, 'the run itself passed');
     assert.equal(code, 141, stderr);
-    assert.match(stderr, new RegExp(`^corral loadtest: stdout was closed before the verdict was printed \\(EPIPE\\); verdict: supports 1 concurrent user: yes \\(p95 [\\d.]+ ms, 0 errors, CPU not measured\\); result: ${out}/result\\.json, report: ${out}/report\\.html$`, 'm'));
+    assert.match(stderr, new RegExp(`^corral loadtest: \\[CORRAL_ERR_LOADTEST_STDOUT\\] stdout was closed before the verdict was printed \\(EPIPE\\); verdict: supports 1 concurrent user: yes \\(p95 [\\d.]+ ms, 0 errors, CPU not measured\\); result: ${out}/result\\.json, report: ${out}/report\\.html$`, 'm'));
   });
 
   it('exits 0 when the reader of stdout left once it had the verdict (the lines after it meet the closed pipe)', async () => {
@@ -368,7 +368,7 @@ describe('corral loadtest against the fixture app', () => {
     child.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
     const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));
     assert.equal(code, 141, stderr);
-    assert.match(stderr, /^corral loadtest: the verdict could not be written to stdout \(ENOSPC\); verdict: supports 1 concurrent user: yes /m);
+    assert.match(stderr, /^corral loadtest: \[CORRAL_ERR_LOADTEST_STDOUT\] the verdict could not be written to stdout \(ENOSPC\); verdict: supports 1 concurrent user: yes /m);
     assert.equal(readResult(out).result.verdict.pass, true);
   });
 
@@ -381,7 +381,7 @@ describe('corral loadtest against the fixture app', () => {
     const exited = new Promise<number | null>((resolve) => child.on('exit', resolve));
     child.stdout.destroy();
     assert.equal(await exited, 2, stderr);
-    assert.match(stderr, /stdout was closed before the verdict was printed \(EPIPE\); verdict: supports 1 concurrent user: no /);
+    assert.match(stderr, /\[CORRAL_ERR_LOADTEST_STDOUT\] stdout was closed before the verdict was printed \(EPIPE\); verdict: supports 1 concurrent user: no /);
     assert.equal(readResult(out).result.verdict.pass, false);
   });
 

@@ -181,7 +181,7 @@ export const loadtestCommand: Command = {
       // someone may still look, and do not let exit 0 vouch for it.
       const code = (lost as NodeJS.ErrnoException).code ?? lost.message;
       const what = code === 'EPIPE' ? 'stdout was closed before the verdict was printed' : 'the verdict could not be written to stdout';
-      process.stderr.write(`corral loadtest: ${what} (${code}); verdict: ${report.result.verdict.headline}; result: ${report.jsonFile}, report: ${report.htmlFile}\n`);
+      process.stderr.write(`corral loadtest: [CORRAL_ERR_LOADTEST_STDOUT] ${what} (${code}); verdict: ${report.result.verdict.headline}; result: ${report.jsonFile}, report: ${report.htmlFile}\n`);
       return exitAfterStdout(exitCode, true);
     } catch (err) {
       if (err instanceof LoadtestError) {
