@@ -8,9 +8,13 @@
 // room instead, which the master's loop cannot afford.
 //
 // Held: the state (READY=1, RELOADING=1 with its MONOTONIC_USEC, STOPPING=1) and EXTEND_TIMEOUT_USEC,
-// which bounds the reload or the stop under way. A newer state replaces all of them (READY=1 ends the
-// reload a held RELOADING=1 began, and its bound with it); a newer field of the same name replaces
-// the held one. A held EXTEND_TIMEOUT_USEC sent late gives systemd a little more time than was asked
+// which bounds the reload or the stop under way. A newer state replaces all of them, but for READY=1
+// after a held RELOADING=1: that READY=1 ends the reload (its bound goes) and carries the held
+// RELOADING=1 and MONOTONIC_USEC with it. Under Type=notify-reload, systemd, which sent SIGHUP and
+// waits for RELOADING=1 dated after it, ignores a READY=1 alone in that state and fails the reload
+// at its timeout; "RELOADING=1 and READY=1" in one message it reads as a reload begun and finished
+// (src/core/service.c, service_notify_message). Under Type=notify READY=1 wins over RELOADING=1 in
+// one message, as READY=1 alone would. A newer field of the same name replaces the held one. A held EXTEND_TIMEOUT_USEC sent late gives systemd a little more time than was asked
 // (it counts from the arrival): never less than the reload needs.
 
 /** The fields that say what state the service is in: a new one replaces every held field. */
@@ -34,7 +38,12 @@ export class HeldFields {
   /** What to send for `fields`: the held fields they do not replace, then `fields`. */
   payload(fields: readonly string[]): string[] {
     if (this.held.length === 0) return [...fields];
-    if (fields.some((f) => STATE.has(nameOf(f)))) return [...fields];
+    if (fields.some((f) => STATE.has(nameOf(f)))) {
+      const endsHeldReload = this.held.includes('RELOADING=1') && fields.includes('READY=1') && !fields.includes('STOPPING=1');
+      if (!endsHeldReload) return [...fields];
+      const own = new Set(fields.map(nameOf));
+      return [...this.held.filter((f) => (nameOf(f) === 'RELOADING' || nameOf(f) === 'MONOTONIC_USEC') && !own.has(nameOf(f))), ...fields];
+    }
     const names = new Set(fields.map(nameOf));
     return [...this.held.filter((f) => !names.has(nameOf(f))), ...fields];
   }
