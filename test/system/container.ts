@@ -114,7 +114,8 @@ export async function ensureRoot(cacheDir: string, timeoutMs: number): Promise<R
   const dir = join(cacheDir, 'systemd-root');
   const want = JSON.stringify({ suite: DEBIAN_SUITE, variant: 'minbase', packages: ROOT_PACKAGES });
   const stamp = join(dir, ROOT_STAMP);
-  if (existsSync(stamp) && readFileSync(stamp, 'utf8') === want) return { dir, built: false, ms: Date.now() - started };
+  const current = () => existsSync(stamp) && readFileSync(stamp, 'utf8') === want;
+  if (current()) return { dir, built: false, ms: Date.now() - started };
 
   mkdirSync(cacheDir, { recursive: true });
   // Leftovers of runs that were killed mid-build.
@@ -128,6 +129,13 @@ export async function ensureRoot(cacheDir: string, timeoutMs: number): Promise<R
   if (r.code !== 0) {
     rmSync(tmp, { recursive: true, force: true });
     throw new Error(`debootstrap from ${mirror} failed (${r.code ?? r.signal}):\n${(r.stdout + r.stderr).slice(-3000)}`);
+  }
+  // The system test files boot a container each, at the same time: when prepare-root.ts could not
+  // build the root, each builds it. The one done second keeps the other's, which may be booted
+  // already: replaced, it would leave that container's overlay without its lower directory.
+  if (current()) {
+    rmSync(tmp, { recursive: true, force: true });
+    return { dir, built: true, ms: Date.now() - started };
   }
   writeFileSync(join(tmp, ROOT_STAMP), want);
   if (existsSync(dir)) {
