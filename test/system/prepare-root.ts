@@ -1,6 +1,6 @@
-// Builds (or finds) the Debian root the systemd test boots, ahead of that test: test/run.mjs starts
+// Builds (or finds) the Debian root the systemd test files boot, ahead of them: test/run.mjs starts
 // it with the unit phase, so debootstrap (its downloads, then about 45 s of CPU on one core) is off
-// the suite's critical path. The systemd test calls ensureRoot itself,
+// the suite's critical path. Each of those files calls ensureRoot itself (installed-unit.ts),
 // so a root this could not build is built, or its failure reported, there.
 
 import { ensureRoot, ROOT_CACHE, systemdTestSkipReason } from './container.js';

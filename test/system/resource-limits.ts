@@ -1,8 +1,8 @@
 // The resource limits an operator sets on corral's unit, under the container's real systemd:
 // TasksMax= (the unit's pids.max) and MemoryMax= (its memory cgroup's limit), and what corral
 // promises under them (README: task_limit.low, CORRAL_ERR_FORK, master.ready degraded, worker.exit's
-// oom_kill, OOMPolicy= and the workers' oom_score_adj). Registered by systemd.test.ts in its
-// container, after its own tests; each test starts corral with its limit and stops it after.
+// oom_kill, OOMPolicy= and the workers' oom_score_adj). Registered by systemd-limits.test.ts in its
+// container, after its failed starts; each test starts corral with its limit and stops it after.
 //
 // Each first reads the limit back from the unit's own cgroup: systemd must have applied it
 // (container.ts makes the controllers writable on a cgroup v1 host). A host where that cannot be

@@ -1,110 +1,32 @@
-// corral under a real systemd: a minimal Debian booted with systemd-nspawn, corral installed the
-// way README.md (Operations) says (dedicated user, settings file, `corral systemd-unit --output` the unit), then
-// driven with systemctl like an operator would. Skips (with the reason) when not root or when
-// debootstrap / systemd-nspawn are missing; .ci/run installs them.
-//
-// The container shares the host's network namespace (no --private-network), so the test talks to
-// corral over the host's loopback on a free high port.
+// corral under a real systemd: a minimal Debian booted with systemd-nspawn, corral installed in it
+// the way README.md (Operations) says (installed-unit.ts), then driven with systemctl like an
+// operator would, each test from where the one before left the service. Skips (with the reason)
+// when not root or when debootstrap / systemd-nspawn are missing; .ci/run installs them. The tests
+// that start corral themselves from a stopped unit are in systemd-limits.test.ts, in a container
+// of their own booted at the same time.
 
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { after, before, describe, test } from 'node:test';
-import { fileURLToPath } from 'node:url';
+import { describe, test } from 'node:test';
 import { Agent, request } from 'undici';
 import { http, startClientLoop } from '../helpers/http.js';
 import { freePort } from '../helpers/ports.js';
-import { bootContainer, ensureRoot, ROOT_CACHE, systemdTestSkipReason, type Container } from './container.js';
+import type { Container } from './container.js';
+import { ENV_FILE, INSTALL, installedUnit, SUITE_OPTIONS, UNIT, WATCHDOG_SEC } from './installed-unit.js';
 import { journalLines, parseJsonLines, until, type Json } from './journal.js';
-import { registerResourceLimitTests } from './resource-limits.js';
 
-const REPO = fileURLToPath(new URL('../../../', import.meta.url));
-const INSTALL = '/opt/corral';
-const ENV_FILE = '/etc/corral/corral.env';
-const UNIT = '/etc/systemd/system/corral.service';
 const LOG_DIR = '/var/log/corral';
 const LOG_FILE = `${LOG_DIR}/corral.log`;
-const APP = `${INSTALL}/test/fixtures/apps/systemd-app.mjs`;
-const INSTALLED = ['package.json', 'bin', 'dist', 'src/master/admin/static', 'config', 'systemd', 'README.md', 'node_modules', 'build', 'test/fixtures'];
-/** The test's own drop-in: a short watchdog so its effects show within seconds. */
-const WATCHDOG_SEC = 10;
-/** Lines per 30 s and priority pool that journald keeps of the unit (times 1 to 6 for free disk space). */
-const LOG_RATE_LIMIT_BURST = 1000;
-
-const skip = systemdTestSkipReason();
 
 /** journald's own lines about messages of the unit it dropped (rate limiting), for failure messages. */
 async function journalSuppressed(c: Container): Promise<string> {
   return (await c.sh(`journalctl --no-pager -o cat | grep -i 'suppressed' | tail -n 3 || true`)).trim() || 'no suppressed messages';
 }
 
-describe('corral under a real systemd (debootstrap + systemd-nspawn)', { skip: skip ?? false, timeout: 15 * 60_000 }, () => {
+describe('corral under a real systemd (debootstrap + systemd-nspawn)', SUITE_OPTIONS, () => {
   let c: Container;
   let base: string;
-  let settings: Record<string, string>;
-  /** As the install wrote them. */
-  let installed: Record<string, string>;
-
-  const show = async (prop: string) => (await c.sh(`systemctl show corral.service -p ${prop} --value`)).trim();
-  const writeSettings = async (extra: Record<string, string>) => {
-    settings = { ...settings, ...extra };
-    c.writeFile(ENV_FILE, Object.entries(settings).map(([k, v]) => `${k}=${v}`).join('\n') + '\n');
-    await c.sh(`chown root:corral ${ENV_FILE} && chmod 0640 ${ENV_FILE}`);
-  };
-
-  /** Timings gathered in before(), reported by the first test (hooks have no diagnostic()). */
-  const notes: string[] = [];
-
-  before(
-    async () => {
-      const root = await ensureRoot(ROOT_CACHE, 10 * 60_000);
-      notes.push(`debian root ${root.built ? 'built with debootstrap' : 'reused from .cache'} in ${root.ms} ms`);
-      const port = await freePort();
-      base = `http://127.0.0.1:${port}`;
-      const started = Date.now();
-      c = await bootContainer({
-        root: root.dir,
-        machine: `corral-test-${process.pid}`,
-        bootTimeoutMs: 90_000,
-        binds: [
-          { host: process.execPath, container: '/usr/bin/node' },
-          // What `npm ci` leaves in an install (package.json "files" + node_modules + the addon), and our fixture.
-          ...INSTALLED.filter((p) => existsSync(join(REPO, p))).map((p) => ({ host: join(REPO, p), container: `${INSTALL}/${p}` })),
-        ],
-      });
-      notes.push(`container booted in ${Date.now() - started} ms`);
-      // The daily logrotate.timer would fire at boot (Persistent=true) and rotate at a random moment.
-      await c.sh('systemctl stop logrotate.timer');
-      // Install as README.md (Operations) says: dedicated user, settings file, generated unit.
-      await c.sh('useradd --system --user-group --home-dir /var/lib/corral --no-create-home --shell /usr/sbin/nologin corral && install -d -m 0755 /etc/corral');
-      settings = {};
-      await writeSettings({
-        CORRAL_BIND: `127.0.0.1:${port}`,
-        CORRAL_WORKERS: '2',
-        // A free port of its own: the container shares the host's ports with other tests. The
-        // generated unit's ExecReload= (`corral reload --wait`) follows each reload through it.
-        CORRAL_ADMIN_BIND: `127.0.0.1:${await freePort()}`,
-        CORRAL_APP: APP,
-        CORRAL_GRACEFUL_TIMEOUT: '10',
-        CORRAL_PIDFILE: '/run/corral/corral.pid',
-        CORRAL_DATA_DIR: '/var/lib/corral',
-      });
-      installed = { ...settings };
-      c.writeFile('/etc/logrotate.d/corral', readFileSync(join(REPO, 'config', 'logrotate', 'corral'), 'utf8'));
-      await c.sh(`/usr/bin/node ${INSTALL}/bin/corral systemd-unit --settings-file ${ENV_FILE} --output ${UNIT}`);
-      c.writeFile('/etc/systemd/system/corral.service.d/test-watchdog.conf', `[Service]\nWatchdogSec=${WATCHDOG_SEC}\nTimeoutAbortSec=2\n`);
-      // journald's rate limit, lowered so that the client loop of the reload check trips it in every
-      // run, as a busy site's access lines trip the default one: lifecycle lines, warnings and errors
-      // must still reach the journal (they carry priorities of their own; src/log/journal.ts).
-      c.writeFile('/etc/systemd/system/corral.service.d/test-log-rate-limit.conf', `[Service]\nLogRateLimitIntervalSec=30s\nLogRateLimitBurst=${LOG_RATE_LIMIT_BURST}\n`);
-      await c.sh('systemctl daemon-reload');
-    },
-    { timeout: 12 * 60_000 },
-  );
-
-  after(async () => {
-    await c?.poweroff();
-  });
+  const unit = installedUnit((u) => ({ c, base } = u));
+  const { show, writeSettings, stopDuringSlowRequest, settings, notes } = unit;
 
   test('systemd-analyze verify accepts the unit generated inside the container', async (t) => {
     for (const n of notes) t.diagnostic(n);
@@ -186,7 +108,7 @@ describe('corral under a real systemd (debootstrap + systemd-nspawn)', { skip: s
   });
 
   test('systemctl reload with a broken settings file fails at the unit\'s check, signals nothing, and the old generation keeps serving; a HUP sent anyway is refused by the master', async () => {
-    const good = { ...settings };
+    const good = settings();
     await writeSettings({ CORRAL_WORKERS: 'zero' });
     try {
       const since = (await c.sh('date +%s')).trim();
@@ -222,7 +144,7 @@ describe('corral under a real systemd (debootstrap + systemd-nspawn)', { skip: s
   });
 
   test('systemctl reload to an app that cannot load fails once the reload is rolled back; the old generation keeps serving, and systemctl status says so until a reload completes', async () => {
-    const good = { ...settings };
+    const good = settings();
     // Settings the unit's check accepts (the file exists); the new workers fail to import it.
     await writeSettings({ CORRAL_APP: `${INSTALL}/test/fixtures/apps/broken-import.mjs` });
     try {
@@ -404,30 +326,6 @@ describe('corral under a real systemd (debootstrap + systemd-nspawn)', { skip: s
     }
   });
 
-  /**
-   * `systemctl stop` while a request of `slowMs` is in flight in a worker: the request completes,
-   * the stop succeeds and corral exits 0 (not SIGKILLed at a timeout).
-   */
-  const stopDuringSlowRequest = async (slowMs: number) => {
-    const agent = new Agent({ connections: 1 });
-    try {
-      // undici resolves at the response headers, which the fixture sends at once: the request is
-      // now in flight inside a worker.
-      const res = await request(`${base}/slow?ms=${slowMs}`, { dispatcher: agent, headersTimeout: 10_000, bodyTimeout: 30_000 });
-      assert.equal(res.statusCode, 200);
-      const stopping = c.exec(['systemctl', 'stop', 'corral'], { timeoutMs: 60_000 });
-      const body = (await res.body.json()) as Json;
-      assert.equal(body.slept, slowMs, 'the slow request completed during the stop');
-      const stop = await stopping;
-      assert.equal(stop.code, 0, stop.stderr);
-      assert.equal(await show('ActiveState'), 'inactive');
-      assert.equal(await show('Result'), 'success', 'not "timeout": systemd did not SIGKILL the stop');
-      assert.equal(await show('ExecMainStatus'), '0');
-    } finally {
-      await agent.close();
-    }
-  };
-
   test("systemctl stop during a reload ends the unit inactive with success: the reload's command, killed by the stop, does not fail it", async () => {
     const agent = new Agent({ connections: 1 });
     try {
@@ -463,118 +361,5 @@ describe('corral under a real systemd (debootstrap + systemd-nspawn)', { skip: s
     assert.ok(events.includes('shutdown.start'));
     assert.equal(lines.find((l) => l.event === 'master.exit')?.exit_code, 0);
   });
-
-  test("a stop outlasts a TimeoutStopSec shorter than the graceful timeout corral runs with: the master extends it (EXTEND_TIMEOUT_USEC)", async () => {
-    // As when CORRAL_GRACEFUL_TIMEOUT was raised in the settings file after the unit was generated:
-    // the unit allows 3 s, the master's drain allows 10 s, and a request takes 6 s.
-    const dropIn = '/etc/systemd/system/corral.service.d/test-short-stop.conf';
-    c.writeFile(dropIn, '[Service]\nTimeoutStopSec=3\n');
-    await c.sh('systemctl daemon-reload');
-    try {
-      const start = await c.exec(['systemctl', 'start', 'corral'], { timeoutMs: 60_000 });
-      assert.equal(start.code, 0, start.stderr);
-      assert.equal(await show('TimeoutStopUSec'), '3s');
-      await stopDuringSlowRequest(6000);
-    } finally {
-      await c.sh(`rm -f ${dropIn} && systemctl daemon-reload && systemctl reset-failed corral || true`);
-    }
-  });
-
-  test('systemctl reload to an app whose workers never become ready outlasts TimeoutStartSec and the first bound: the master renews it at each boot attempt, and the reload fails rolled back, not timed out', async () => {
-    // The boot timeout's floor (a minute) brought to 3 s for the master and `corral reload --wait`
-    // alike (test/fixtures/boot-timeout-floor.mjs), and CORRAL_TIMEOUT (which raises it) to 2 s:
-    // four boots of 3 s and their backoff take about 14 s, past the bound the master starts the
-    // reload with (two boots, no settle time, a graceful timeout of 1 s: 7 s) and the unit's
-    // TimeoutStartSec, lowered to 5 s.
-    const hook = '/etc/systemd/system/corral.service.d/test-boot-floor.conf';
-    const shortStart = '/etc/systemd/system/corral.service.d/test-short-start.conf';
-    c.writeFile(hook, `[Service]\nEnvironment=NODE_OPTIONS=--import=${INSTALL}/test/fixtures/boot-timeout-floor.mjs FIXTURE_BOOT_TIMEOUT_FLOOR_MS=3000\n`);
-    await c.sh('systemctl daemon-reload');
-    const good = { ...settings };
-    try {
-      const start = await c.exec(['systemctl', 'start', 'corral'], { timeoutMs: 60_000 });
-      assert.equal(start.code, 0, start.stderr);
-      c.writeFile(shortStart, '[Service]\nTimeoutStartSec=5\n');
-      await c.sh('systemctl daemon-reload');
-      assert.equal(await show('TimeoutStartUSec'), '5s');
-      const generation = (await http(`${base}/`)).json().generation;
-      await writeSettings({ CORRAL_APP: `${INSTALL}/test/fixtures/apps/never-ready.mjs`, CORRAL_BOOT_ATTEMPTS: '4', CORRAL_TIMEOUT: '2', CORRAL_RELOAD_SETTLE: '0', CORRAL_GRACEFUL_TIMEOUT: '1' });
-      const since = (await c.sh('date +%s')).trim();
-      const began = Date.now();
-      const reload = await c.exec(['systemctl', 'reload', 'corral'], { timeoutMs: 120_000 });
-      const tookMs = Date.now() - began;
-      assert.notEqual(reload.code, 0, `systemctl reload fails: ${reload.stdout}${reload.stderr}`);
-      assert.ok(tookMs > 7_000, `systemctl reload returned ${tookMs} ms after it began: within the first bound, nothing was renewed`);
-      const journal = await until('the rollback said by reload --wait in the journal', 10_000, async () => {
-        const text = await c.sh(`journalctl -u corral --since @${since} --no-pager -o cat || true`);
-        return /^corral reload: last reload rolled back \(CORRAL_ERR_\w+\), generation \d+ serves/m.test(text) ? text : undefined;
-      });
-      assert.doesNotMatch(journal, /Reload operation timed out/, 'systemd did not time the reload out');
-      assert.equal(await show('ActiveState'), 'active');
-      assert.equal(await show('SubState'), 'running');
-      assert.equal((await http(`${base}/`)).json().generation, generation, 'the old generation serves on');
-    } finally {
-      // The file as it was, without the settings this test added (writeSettings merges).
-      settings = good;
-      await writeSettings({});
-      await c.sh(`rm -f ${hook} ${shortStart} && systemctl daemon-reload && systemctl stop corral && systemctl reset-failed corral || true`);
-    }
-  });
-
-  /**
-   * `systemctl start` with these settings fails, and the unit ends `failed` with status 78, not
-   * restarted, with `said` in the journal's last `lines` lines; the settings are put back after.
-   */
-  const startFailsWith78 = async (o: { extra: Record<string, string>; startTimeoutMs: number; failedWithinMs: number; lines: number; said: RegExp; then?: () => Promise<void> }) => {
-    const good = { ...settings };
-    await writeSettings(o.extra);
-    try {
-      const restarts = Number(await show('NRestarts'));
-      const start = await c.exec(['systemctl', 'start', 'corral'], { timeoutMs: o.startTimeoutMs });
-      assert.notEqual(start.code, 0, 'systemctl start reports the failure');
-      await until('the unit to be failed', o.failedWithinMs, async () => ((await show('ActiveState')) === 'failed' ? true : undefined));
-      await o.then?.();
-      assert.equal(await show('ExecMainStatus'), '78');
-      assert.equal(Number(await show('NRestarts')), restarts, 'not restarted');
-      assert.match(await c.sh(`journalctl -u corral --no-pager -o cat -n ${o.lines}`), o.said);
-    } finally {
-      await writeSettings(good);
-      await c.sh('systemctl reset-failed corral');
-    }
-  };
-
-  test('systemctl start with a broken settings file fails with status 78, says why, and is not restarted', async () => {
-    // Restart=on-failure alone would put it in auto-restart ("activating") every 2 s instead.
-    await startFailsWith78({
-      extra: { CORRAL_WORKERS: 'zero' },
-      startTimeoutMs: 60_000,
-      failedWithinMs: 20_000,
-      lines: 20,
-      said: /\[CORRAL_ERR_CONFIG_INVALID\][\s\S]*CORRAL_WORKERS="zero"/,
-      then: async () => assert.equal(await show('Result'), 'exit-code'),
-    });
-  });
-
-  test('systemctl start with an app that imports a module not there fails with status 78 once its boots are spent, says why, and is not restarted every few seconds', async () => {
-    // Exit 3 was restarted by Restart=on-failure every 7 s or so, for good: never "failed".
-    await startFailsWith78({
-      extra: { CORRAL_APP: `${INSTALL}/test/fixtures/apps/missing-module.mjs`, CORRAL_BOOT_ATTEMPTS: '2' },
-      startTimeoutMs: 90_000,
-      failedWithinMs: 60_000,
-      lines: 40,
-      said: /CORRAL_ERR_BOOT_EXHAUSTED.*no worker could boot after 2 attempts: .*not-deployed\.mjs.*every attempt fails alike/,
-    });
-  });
-
-  registerResourceLimitTests(() => ({
-    c,
-    base,
-    show,
-    settings: () => ({ ...settings }),
-    installed: () => ({ ...installed }),
-    setSettings: async (all) => {
-      settings = {};
-      await writeSettings(all);
-    },
-  }));
 });
+
