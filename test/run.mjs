@@ -57,6 +57,10 @@ const phases = [
   // split in two) took 124 s against 143 s, but five Chromiums at once starved one: a report page
   // took over 30 s to load (CI, November 2026). Three Chromiums at most, as when the four places
   // were shared with the systemd suite.
+  // The systemd suite is two files, each booting a container of its own, so that it is not the
+  // phase's longest file: 89 s (systemd) and 72 s (systemd-limits) side by side against 150 s in
+  // one file on the same 2 cores (November 2026). test/system/ comes first in its group, so both
+  // take a place at once; the third waiting file starts when the shortest of the others ends.
   {
     name: 'browser and system',
     groups: [
@@ -99,7 +103,7 @@ function startPreparation(script) {
 
 // A backstop, per test file: a file whose test failed while something it started (a client loop,
 // a child process) keeps its process alive would otherwise hold CI until CI's own limit. The
-// longest file, the systemd suite with its debootstrap, takes a few minutes.
+// longest files, the systemd ones with their debootstrap, take a few minutes.
 const FILE_TIMEOUT_MS = 15 * 60_000;
 const extra = process.argv.slice(2);
 // Node reads NODE_EXTRA_CA_CERTS at every start, before any code runs: with Debian's bundle (some
