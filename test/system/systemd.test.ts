@@ -25,8 +25,7 @@ async function journalSuppressed(c: Container): Promise<string> {
 describe('corral under a real systemd (debootstrap + systemd-nspawn)', SUITE_OPTIONS, () => {
   let c: Container;
   let base: string;
-  const unit = installedUnit((u) => ({ c, base } = u));
-  const { show, writeSettings, stopDuringSlowRequest, settings, notes } = unit;
+  const { show, writeSettings, stopDuringSlowRequest, settings, notes } = installedUnit((u) => ({ c, base } = u));
 
   test('systemd-analyze verify accepts the unit generated inside the container', async (t) => {
     for (const n of notes) t.diagnostic(n);
