@@ -1,8 +1,9 @@
 // What the /admin dashboard's browser tests share: a master's admin server over a fake view of
 // three workers and a keeper (WARNING: 250 of 300 connections busy), with a minute of history
 // so the charts have lines, and a headless Chromium (Debian's /usr/bin/chromium driven by
-// playwright-core). The tests are split over two files so the two run side by side: they mostly
-// wait on the page's 5 s refresh.
+// playwright-core). The tests are split over several files (dashboard.test.ts, dashboard-cards,
+// dashboard-buttons, dashboard-capacity), each starting its own, so that they run side by side:
+// they mostly wait on the page's 5 s refresh.
 
 import { after, before } from 'node:test';
 import { chromium, type Browser } from 'playwright-core';

@@ -1,7 +1,8 @@
-// The /admin dashboard in headless Chromium, its first part (dashboard-cards.test.ts has the
-// second; dashboard-setup.ts what they share): the token, the figures the API returns and the
-// charts, a screenshot saved to test-artifacts/dashboard.png, and what the page says when the
-// admin API, the token or the workers fail.
+// The /admin dashboard in headless Chromium, its first part (dashboard-cards.test.ts has the cards
+// and the Workers table, dashboard-buttons.test.ts the header, the buttons, the token form, the
+// charts' axes and a phone's width; dashboard-setup.ts what they share): the token, the figures the
+// API returns and the charts, a screenshot saved to test-artifacts/dashboard.png, and what the page
+// says when the admin API, the token or the workers fail.
 
 import assert from 'node:assert/strict';
 import { existsSync, mkdirSync } from 'node:fs';
