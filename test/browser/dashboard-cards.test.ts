@@ -1,6 +1,6 @@
 // The /admin dashboard in headless Chromium: the cards' figures and their alarms (Requests, Sheets,
 // CPU and RAM, Workers) and the Workers table. dashboard.test.ts has the token, the figures the API
-// returns and the charts; dashboard-buttons.test.ts the header, the buttons, the token form, the
+// returns and the charts; dashboard_buttons.test.ts the header, the buttons, the token form, the
 // charts' axes and a phone's width; dashboard-setup.ts what they share.
 
 import assert from 'node:assert/strict';

@@ -2,7 +2,7 @@
 // three workers and a keeper (WARNING: 250 of 300 connections busy), with a minute of history
 // so the charts have lines, and a headless Chromium (Debian's /usr/bin/chromium driven by
 // playwright-core). The tests are split over several files (dashboard.test.ts, dashboard-cards,
-// dashboard-buttons, dashboard-capacity), each starting its own, so that they run side by side:
+// dashboard_buttons, dashboard-capacity), each starting its own, so that they run side by side:
 // they mostly wait on the page's 5 s refresh.
 
 import { after, before } from 'node:test';

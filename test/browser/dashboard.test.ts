@@ -1,5 +1,5 @@
 // The /admin dashboard in headless Chromium, its first part (dashboard-cards.test.ts has the cards
-// and the Workers table, dashboard-buttons.test.ts the header, the buttons, the token form, the
+// and the Workers table, dashboard_buttons.test.ts the header, the buttons, the token form, the
 // charts' axes and a phone's width; dashboard-setup.ts what they share): the token, the figures the
 // API returns and the charts, a screenshot saved to test-artifacts/dashboard.png, and what the page
 // says when the admin API, the token or the workers fail.

@@ -2,6 +2,12 @@
 // the buttons and their messages, the token form, the charts' axes and sizes, a phone's width, and
 // what a screen reader is told. dashboard.test.ts has the token, the figures the API returns and the
 // charts; dashboard-cards.test.ts the cards and the Workers table; dashboard-setup.ts what they share.
+// Named with `_`, not `-`, so that it sorts after dashboard.test.ts: node --test starts its files in
+// the order of their names (whatever order it is given them), three at a time in npm test's browser
+// group. Named dashboard-buttons, it started first beside dashboard-capacity and dashboard-cards,
+// and dashboard.test.ts (73 s) began only once one of the halves had ended: 118-123 s for the
+// browser files, as before the split. After it, dashboard.test.ts starts when dashboard-capacity
+// ends (14 s) and this file when dashboard-live does.
 
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
