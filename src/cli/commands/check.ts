@@ -140,7 +140,11 @@ Options:
 Exit codes: 0 corral can read the sheet (OK), 1 it cannot (FAIL; invalid settings and an
 unreadable CORRAL_ENV_FILE included, as "FAIL (settings)"), 64 an unknown option.`,
   // A refused command line (exit 64) as a verdict too: `corral check --json | jq .ok` reads false.
-  jsonRefusal: (err) => ({ ok: false, stage: 'usage', warnings: [], error: { code: err.code, message: err.message }, line: `FAIL (usage): ${err.message} [${err.code}]` }) satisfies Verdict,
+  // (The settings' own refusals are verdicts of run(); whatever else it throws, it threw reading them.)
+  jsonRefusal: (err) => {
+    const stage = err.code === 'CORRAL_ERR_USAGE' ? 'usage' : 'settings';
+    return { ok: false, stage, warnings: [], error: { code: err.code, message: err.message }, line: `FAIL (${stage}): ${err.message} [${err.code}]` } satisfies Verdict;
+  },
   async run(argv) {
     const { values } = parseFlags(argv, { json: { type: 'boolean' } }, { readsSettings: true });
     if (values.help) {
