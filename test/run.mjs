@@ -77,7 +77,8 @@ const phases = [
   // The systemd suite is two files, each booting a container of its own, so that it is not the
   // phase's longest file: 89 s (systemd) and 72 s (systemd-limits) side by side against 150 s in
   // one file on the same 2 cores (November 2026). test/system/ comes first in its group, so both
-  // take a place at once; the third waiting file starts when the shortest of the others ends.
+  // take a place at once, and the first three waiting files beside them; the fourth starts when the
+  // shortest of those five ends.
   {
     name: 'browser and system',
     groups: [

@@ -4,6 +4,7 @@
 // flags (`corral start --workers 8 --bind 0.0.0.0:8000`): "Unknown option" alone left them to find
 // that CORRAL_WORKERS exists.
 
+import { isIPv6 } from 'node:net';
 import { editDistance } from '../edit-distance.js';
 import { META_SETTINGS, schema, settingNames } from '../config/schema.js';
 
@@ -45,16 +46,28 @@ const GUNICORN_ONLY: Readonly<Record<string, string>> = {
 
 /**
  * `--port 8000` and `--host 127.0.0.1` (common to other servers): half of CORRAL_BIND, which takes
- * both, the other half its default.
+ * both. The other half is left to the operator, not filled in with the default's: a settings file
+ * binding 127.0.0.1 behind a proxy, told CORRAL_BIND=0.0.0.0:9000 for `--port 9000`, would serve
+ * every interface. (Reading the settings here would load them for every command, `version` too.)
  */
 function bindHint(flag: string, value: string | undefined): string | undefined {
   if (flag !== 'port' && flag !== 'host') return undefined;
   const spec = schema.CORRAL_BIND;
   const bindDefault = typeof spec.default === 'function' ? spec.default() : spec.default;
-  const { host, port } = bindDefault;
-  const shownHost = host.includes(':') ? `[${host}]` : host;
-  const given = value === undefined ? undefined : flag === 'port' ? `${shownHost}:${value}` : `${value.includes(':') ? `[${value}]` : value}:${port}`;
-  return `corral takes host and port in one setting, from the environment or its settings file (.env, or CORRAL_ENV_FILE), not from options: set CORRAL_BIND=${given === undefined ? 'HOST:PORT' : shellWord(given)} there (the default is ${spec.format(bindDefault)})`;
+  const given = value === undefined ? 'HOST:PORT' : flag === 'port' ? `HOST:${value}` : hostWithPort(value);
+  const half = value === undefined ? '' : flag === 'port' ? ', HOST the address to serve on (127.0.0.1 for this host alone, 0.0.0.0 for every interface)' : given.endsWith(':PORT') ? ', PORT the port to serve on' : '';
+  return `corral takes host and port in one setting, from the environment or its settings file (.env, or CORRAL_ENV_FILE), not from options: set CORRAL_BIND=${shellWord(given)} there${half} (\`corral config\` shows the one in force; the default is ${spec.format(bindDefault)})`;
+}
+
+/**
+ * `--host` given as an address, for CORRAL_BIND: an IPv6 one in brackets. Given with a port already
+ * (`0.0.0.0:9000`, `[::1]:9000`) it is used as it is; bracketed again it was a CORRAL_BIND corral
+ * refuses (`[0.0.0.0:9000]:PORT`, `[[::1]]:PORT`).
+ */
+function hostWithPort(value: string): string {
+  if (isIPv6(value)) return `[${value}]:PORT`;
+  if (/^\[[^\]]*\]$/.test(value) || !value.includes(':')) return `${value}:PORT`;
+  return value;
 }
 
 const squash = (s: string): string => s.toUpperCase().replace(/[^A-Z0-9]/g, '');

@@ -14,8 +14,9 @@
 // waits for RELOADING=1 dated after it, ignores a READY=1 alone in that state and fails the reload
 // at its timeout; "RELOADING=1 and READY=1" in one message it reads as a reload begun and finished
 // (src/core/service.c, service_notify_message). Under Type=notify READY=1 wins over RELOADING=1 in
-// one message, as READY=1 alone would. A newer field of the same name replaces the held one. A held EXTEND_TIMEOUT_USEC sent late gives systemd a little more time than was asked
-// (it counts from the arrival): never less than the reload needs.
+// one message, as READY=1 alone would. A newer field of the same name replaces the held one. A held
+// EXTEND_TIMEOUT_USEC sent late gives systemd a little more time than was asked (it counts from
+// the arrival): never less than the reload needs.
 
 /** The fields that say what state the service is in: a new one replaces every held field. */
 const STATE = new Set(['READY', 'RELOADING', 'STOPPING', 'MONOTONIC_USEC']);
@@ -42,7 +43,8 @@ export class HeldFields {
       const endsHeldReload = this.held.includes('RELOADING=1') && fields.includes('READY=1') && !fields.includes('STOPPING=1');
       if (!endsHeldReload) return [...fields];
       const own = new Set(fields.map(nameOf));
-      return [...this.held.filter((f) => (nameOf(f) === 'RELOADING' || nameOf(f) === 'MONOTONIC_USEC') && !own.has(nameOf(f))), ...fields];
+      const reloadBegun = this.held.filter((f) => (nameOf(f) === 'RELOADING' || nameOf(f) === 'MONOTONIC_USEC') && !own.has(nameOf(f)));
+      return [...reloadBegun, ...fields];
     }
     const names = new Set(fields.map(nameOf));
     return [...this.held.filter((f) => !names.has(nameOf(f))), ...fields];

@@ -30,8 +30,14 @@ describe('unknown options', () => {
     assert.throws(() => parseFlags(['-p', '/run/corral.pid'], {}, reads), usageError(/set CORRAL_PIDFILE=\/run\/corral\.pid there/));
     // Flags with no setting of their own say what corral does instead; "Unknown option" alone left
     // an operator used to gunicorn (or another server's --port) guessing.
-    assert.throws(() => parseFlags(['--port', '8000'], {}, reads), usageError(/^Unknown option '--port': corral takes host and port in one setting, .*: set CORRAL_BIND=0\.0\.0\.0:8000 there \(the default is 0\.0\.0\.0:8080\)$/));
-    assert.throws(() => parseFlags(['--host=::1'], {}, reads), usageError(/set CORRAL_BIND='\[::1\]:8080' there/));
+    // The other half is the operator's to give: filled in with the default's 0.0.0.0, `--port 9000`
+    // told a settings file binding 127.0.0.1 behind a proxy to serve every interface.
+    assert.throws(() => parseFlags(['--port', '8000'], {}, reads), usageError(/^Unknown option '--port': corral takes host and port in one setting, .*: set CORRAL_BIND=HOST:8000 there, HOST the address to serve on \(127\.0\.0\.1 for this host alone, 0\.0\.0\.0 for every interface\) \(`corral config` shows the one in force; the default is 0\.0\.0\.0:8080\)$/));
+    assert.throws(() => parseFlags(['--host=::1'], {}, reads), usageError(/set CORRAL_BIND='\[::1\]:PORT' there, PORT the port to serve on \(/));
+    // Given with its port, or in brackets, it is not bracketed again (`[0.0.0.0:9000]:PORT`, `[[::1]]:PORT`).
+    assert.throws(() => parseFlags(['--host', '0.0.0.0:9000'], {}, reads), usageError(/set CORRAL_BIND=0\.0\.0\.0:9000 there \(/));
+    assert.throws(() => parseFlags(['--host', '[::1]'], {}, reads), usageError(/set CORRAL_BIND='\[::1\]:PORT' there/));
+    assert.throws(() => parseFlags(['--host=[::1]:9000'], {}, reads), usageError(/set CORRAL_BIND='\[::1\]:9000' there \(/));
     assert.throws(() => parseFlags(['--port'], {}, reads), usageError(/set CORRAL_BIND=HOST:PORT there/));
     for (const flag of ['--threads=4', '-k', '--worker-class=gevent']) assert.throws(() => parseFlags([flag], {}, reads), usageError(/: corral's workers are asynchronous, .*CORRAL_WORKERS sets the processes, CORRAL_WORKER_CONNECTIONS the connections each takes$/));
     assert.throws(() => parseFlags(['--user', 'corral'], {}, reads), usageError(/User= and Group= in the unit/));
