@@ -47,7 +47,7 @@ function testFiles(dir) {
 // a quarter of a core alone (CPU time over wall time, run one at a time on 2 cores: daemon-task-limit
 // 0.14 of 39 s, admin-capacity 0.19 of 30 s, sheets-ranges-failing 0.13 of 22 s, sheets-disk-room
 // 0.13 of 20 s, app-events-header 0.20 of 19 s) went there too, the longest first after
-// sheets-cache: the integration phase took 365-372 s against 417 s (CI, November 2026). Not
+// sheets-cache: the integration phase took 363-372 s against 417 s (CI, November 2026). Not
 // daemon-reload-bound (0.23 of 20 s): beside three Chromiums and two containers one of its workers,
 // whose CORRAL_TIMEOUT is 2 s, was killed as stuck before its first beat (still loading its
 // modules), and the reload it follows was rolled back for that rather than for its boot timeout.
@@ -84,8 +84,8 @@ const phases = [
     groups: [
       { dirs: ['browser'], concurrency: 3 },
       // Five places: with four, the two containers and the waiting files (some 500 s of them) took
-      // 176 s in CI, the browser files about 100 s; with five the phase took 152 s, sheets-cache
-      // (127 s) its longest file (CI, November 2026).
+      // 176 s in CI, the browser files about 100 s; with five the phase took 152-166 s, sheets-cache
+      // (127-133 s) its longest file (two CI runs, November 2026).
       { dirs: ['system'], files: WAITING_FILES, concurrency: 5 },
     ],
   },
