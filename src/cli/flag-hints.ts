@@ -26,6 +26,7 @@ const GUNICORN_FLAGS: Readonly<Record<string, string>> = {
 const UNDER_SYSTEMD = 'corral runs in the foreground: run it as a service under systemd (`corral systemd-unit` writes the unit)';
 const ASYNC_WORKERS = "corral's workers are asynchronous, each serving many connections at once: there is no worker class or thread count to choose; CORRAL_WORKERS sets the processes, CORRAL_WORKER_CONNECTIONS the connections each takes";
 const UNIT_USER = 'corral runs as the user that starts it: under systemd, User= and Group= in the unit (`corral systemd-unit` writes one)';
+const NO_PRELOAD = 'each worker loads the app itself, as it starts (a reload loads the new code in new workers)';
 
 /** gunicorn's flags with no setting, and what corral does instead. */
 const GUNICORN_ONLY: Readonly<Record<string, string>> = {
@@ -40,8 +41,8 @@ const GUNICORN_ONLY: Readonly<Record<string, string>> = {
   g: UNIT_USER,
   chdir: 'corral runs in the directory it is started in: under systemd, WorkingDirectory= in the unit; the settings file is CORRAL_ENV_FILE',
   reload: 'corral does not watch files: `corral reload` (SIGHUP, `systemctl reload corral`) applies new code and settings with no downtime',
-  preload: 'each worker loads the app itself, as it starts (a reload loads the new code in new workers)',
-  'preload-app': 'each worker loads the app itself, as it starts (a reload loads the new code in new workers)',
+  preload: NO_PRELOAD,
+  'preload-app': NO_PRELOAD,
 };
 
 /**

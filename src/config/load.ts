@@ -154,17 +154,18 @@ function notUtf8Text(bytes: Buffer): string | undefined {
   return undefined;
 }
 
-/**
- * The settings file a process reads, by its CORRAL_ENV_FILE and working directory: undefined for
- * `none`. Also how a command finds the master that read a file (cli/master-by-settings-file.ts),
- * from that master's /proc environ and cwd: one rule, not two that could drift apart.
- */
-export function envFilePath(named: string | undefined, cwd: string): string | undefined {
+/** The settings file a process reads, by its CORRAL_ENV_FILE and working directory: undefined for `none`. */
+function envFilePath(named: string | undefined, cwd: string): string | undefined {
   const name = envFileName(named);
   return name === undefined ? undefined : resolve(cwd, name);
 }
 
-/** The settings file CORRAL_ENV_FILE names, as given (relative to the cwd unless absolute): undefined for `none`. */
+/**
+ * The settings file CORRAL_ENV_FILE names, as given (relative to the cwd unless absolute):
+ * undefined for `none`. Also how a command finds the master that read a file
+ * (cli/master-by-settings-file.ts, from that master's /proc environ): one rule, not two that
+ * could drift apart.
+ */
 export function envFileName(named: string | undefined): string | undefined {
   if (named === 'none') return undefined;
   return named && named !== '' ? named : '.env';
