@@ -116,7 +116,12 @@ export class Arbiter {
     this.startedAt = this.now();
     this.tickFailures = new RepeatedFailure(this.now);
     this.loopBlocks = new LoopBlocks(this.log, this.now, () => this.settings.CORRAL_TIMEOUT);
-    this.killer = new ChildKiller({ log: this.log, now: this.now, stuckStacks: () => this.settings.CORRAL_STUCK_STACKS });
+    this.killer = new ChildKiller({
+      log: this.log,
+      now: this.now,
+      stuckStacks: () => this.settings.CORRAL_STUCK_STACKS,
+      taskRefusedSinceFork: (id) => this.deathCauses.taskRefusedSinceFork(id),
+    });
     this.code = o.codeIdentity ?? (() => codeIdentity());
     // The collaborators read and change the state above through what each is handed here.
     const { children, target, gens, crashes, keeperCrashes, latency, log, now, code } = this;
@@ -319,7 +324,7 @@ export class Arbiter {
       const unasked = e.record.stopReason === undefined && e.record.state !== 'killing';
       // Killed silent before it was ready: a node that could not create a thread hangs so.
       const hungAtBoot = e.record.readyAt === undefined && e.record.bootError?.code === 'CORRAL_ERR_WORKER_TIMEOUT';
-      const counted = this.deathCauses.exited(e.signal, e.code, unasked, tasksNeeded(this.settings.CORRAL_WORKERS, this.settings.CORRAL_EXPORT_THREADS), { id: e.record.id, hungAtBoot });
+      const counted = this.deathCauses.exited(e.signal, e.code, unasked, tasksNeeded(this.settings.CORRAL_WORKERS, this.settings.CORRAL_EXPORT_THREADS), { id: e.record.id, hungAtBoot, neverBeat: !e.record.beaten });
       // A fork refused for descriptors or memory (EMFILE, ENOMEM) is not the task limit, whatever
       // the pids counters did since the last exit (an export thread refused an hour ago).
       const cause = e.forkError && (e.forkError as NodeJS.ErrnoException).code !== 'EAGAIN' ? undefined : counted;

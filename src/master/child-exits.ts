@@ -6,7 +6,7 @@
 import { BOOT_FAILURE_EXITS, EXIT, codeOf } from '../errors.js';
 import type { Logger } from '../log/logger.js';
 import type { BootError, CrashLedger } from './crash-ledger.js';
-import { SILENT_BOOT_GUESS } from './child-killer.js';
+import { NEVER_BEAT_GUESS, SILENT_BOOT_GUESS } from './child-killer.js';
 import { causeFields, causeWords, type DeathCause } from './death-causes.js';
 import { forkFailure } from './fork-failure.js';
 import { keeperExitHint } from './keeper-boot-words.js';
@@ -94,8 +94,9 @@ export interface ExitAccounts {
  * name in place of the guess at why it was silent (others are as the worker or the killer said).
  */
 function silentBootWithCause(e: BootError, cause: DeathCause | undefined): BootError {
-  if (!cause || e.code !== 'CORRAL_ERR_WORKER_TIMEOUT' || !e.message.endsWith(SILENT_BOOT_GUESS)) return e;
-  return withCause({ ...e, message: e.message.slice(0, -SILENT_BOOT_GUESS.length) }, cause);
+  const guess = [SILENT_BOOT_GUESS, NEVER_BEAT_GUESS].find((g) => e.message.endsWith(g));
+  if (!cause || e.code !== 'CORRAL_ERR_WORKER_TIMEOUT' || guess === undefined) return e;
+  return withCause({ ...e, message: e.message.slice(0, -guess.length) }, cause);
 }
 
 /** A boot error with the cgroup limit the worker died of, when one was reached. */

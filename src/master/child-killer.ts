@@ -16,6 +16,12 @@ import { judgeChild } from './stuck-judgement.js';
  */
 export const SILENT_BOOT_GUESS = ' (the app blocks the event loop at import or in createApp? or node could not start its threads under the process or thread limit, TasksMax= or pids.max: pthread_create on its stderr)';
 
+/**
+ * Why a child may be silent since its fork, before its first beat (sent before the app is
+ * imported), when nothing more is known; replaced at its exit as SILENT_BOOT_GUESS is.
+ */
+export const NEVER_BEAT_GUESS = " (node or corral's own modules never started: node could not start its threads under the process or thread limit, TasksMax= or pids.max, pthread_create on its stderr? or the host is too short of CPU or memory?)";
+
 /** Time allowed to read a stuck child's stack before the kill (its probe gives up at 800 ms). */
 const STACK_CAPTURE_MS = 1000;
 
@@ -24,6 +30,8 @@ export interface ChildKillerOptions {
   readonly now: () => number;
   /** CORRAL_STUCK_STACKS as the settings now say (a reload may change it). */
   readonly stuckStacks: () => boolean;
+  /** Whether the cgroup refused a fork or a thread since child `id` was forked (DeathCauses.taskRefusedSinceFork). */
+  readonly taskRefusedSinceFork: (id: number) => boolean;
 }
 
 export class ChildKiller {
@@ -45,12 +53,13 @@ export class ChildKiller {
   murder(children: Iterable<ChildRecord>, timeoutMs: number): void {
     const now = this.o.now();
     for (const c of children) {
-      const verdict = judgeChild(c, now, timeoutMs);
+      const verdict = judgeChild(c, now, timeoutMs, () => this.o.taskRefusedSinceFork(c.id));
       switch (verdict.kind) {
         case 'none':
           break;
         case 'stuck':
-          this.killStuck(c, verdict.silentMs);
+          if (verdict.neverBeat) this.killNeverBeat(c, verdict.silentMs, verdict.neverBeat);
+          else this.killStuck(c, verdict.silentMs);
           break;
         case 'not-beating':
           this.killNotBeating(c, c.stopReason ?? 'stop');
@@ -131,6 +140,26 @@ export class ChildKiller {
     this.o.log.error(
       { event: `${c.role}.timeout`, code: 'CORRAL_ERR_WORKER_TIMEOUT', worker_id: c.id, worker_pid: c.handle.pid, generation: c.generation, seconds_silent: seconds, draining },
       `${c.role} ${c.id} (pid ${c.handle.pid}) silent for ${seconds} s, past CORRAL_TIMEOUT: its event loop is blocked (a busy loop, a long synchronous call: ${where}) or the process is stopped${draining ? '; killing it' : '; killing and replacing it'}`,
+    );
+    this.killWithStack(c);
+  }
+
+  /**
+   * A booting child silent since its fork: its own code never ran as far as the first beat. Its
+   * stack is asked for all the same (the probe answers once the worker's entry has started it).
+   */
+  private killNeverBeat(c: ChildRecord, silentMs: number, judged: 'boot-timeout' | 'task-limit'): void {
+    const seconds = Math.round(silentMs / 100) / 10;
+    c.sigkillAt = undefined;
+    c.bootError = { code: 'CORRAL_ERR_WORKER_TIMEOUT', message: `no beat in ${seconds} s since it was forked${NEVER_BEAT_GUESS}` };
+    c.state = 'killing';
+    const past =
+      judged === 'task-limit'
+        ? "past CORRAL_TIMEOUT, with a fork or thread refused at the cgroup's process and thread limit since it was forked (pids.events)"
+        : 'past the boot timeout';
+    this.o.log.error(
+      { event: `${c.role}.timeout`, code: 'CORRAL_ERR_WORKER_TIMEOUT', worker_id: c.id, worker_pid: c.handle.pid, generation: c.generation, seconds_silent: seconds, draining: false, never_beat: true },
+      `${c.role} ${c.id} (pid ${c.handle.pid}) has not beaten once in ${seconds} s since it was forked, ${past}: node or corral's own modules never started; killing and replacing it`,
     );
     this.killWithStack(c);
   }

@@ -37,6 +37,7 @@ export function applyChildMessage(c: ChildRecord, msg: ChildMessage, now: number
   switch (msg.type) {
     case 'heartbeat': {
       c.lastBeatAt = now;
+      c.beaten = true;
       const progress = msg.figures.bootProgress;
       if (c.state === 'booting' && progress !== undefined && progress > (c.figures?.bootProgress ?? 0)) c.bootProgressAt = now;
       c.figures = msg.figures;
@@ -50,6 +51,7 @@ export function applyChildMessage(c: ChildRecord, msg: ChildMessage, now: number
     }
     case 'ready':
       c.lastBeatAt = now;
+      c.beaten = true;
       if (c.state !== 'booting') return NONE;
       c.state = 'ready';
       c.readyAt = now;

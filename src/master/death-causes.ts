@@ -18,9 +18,10 @@ export type DeathCause =
   | { readonly kind: 'oom'; readonly limit: MemoryLimitLevel | undefined; readonly certain: boolean }
   /**
    * `level`: the cgroup whose pids.max holds corral (the lowest); `need`: tasks corral may need,
-   * when known; `hungAtBoot`: the child hung as it booted (killed silent) rather than aborted.
+   * when known; `hungAtBoot`: the child hung as it booted (killed silent) rather than aborted;
+   * `neverBeat`: before its first beat, so before its app was imported.
    */
-  | { readonly kind: 'task_limit'; readonly level: PidsLevel; readonly need?: number; readonly hungAtBoot?: true };
+  | { readonly kind: 'task_limit'; readonly level: PidsLevel; readonly need?: number; readonly hungAtBoot?: true; readonly neverBeat?: true };
 
 export interface CounterReaders {
   readonly memory: () => MemoryCounters | undefined;
@@ -43,6 +44,8 @@ export interface ExitedChild {
   readonly id: number;
   /** The master killed it silent before it was ready (no beat for CORRAL_TIMEOUT). */
   readonly hungAtBoot: boolean;
+  /** And it never beat at all: its app was not imported yet (stuck-judgement.ts). */
+  readonly neverBeat?: boolean;
 }
 
 export class DeathCauses {
@@ -75,6 +78,17 @@ export class DeathCauses {
   }
 
   /**
+   * Whether the cgroup refused a fork or a thread since child `id` was forked: a booting child
+   * silent since then is likely a node hung for want of a thread (stuck-judgement.ts). Reads the
+   * counters without moving the baseline (only exits do).
+   */
+  taskRefusedSinceFork(id: number): boolean {
+    const atFork = this.pidsAtFork.get(id);
+    const current = atFork ? this.readers.pids() : undefined;
+    return atFork !== undefined && current !== undefined && risenLevel(atFork, current) !== undefined;
+  }
+
+  /**
    * A child exited: the counters are read (the baseline kept current whatever the exit), and for
    * one that died `unasked` (no stop, drain or kill of the master's: see reap) the cause they
    * say, if any; for one the master killed silent while booting (`child.hungAtBoot`), the process
@@ -89,7 +103,7 @@ export class DeathCauses {
     if (child?.hungAtBoot) {
       const level = atFork && this.pids ? risenLevel(atFork, this.pids) : undefined;
       if (!level) return undefined;
-      return { kind: 'task_limit', level, ...(tasksNeed !== undefined ? { need: tasksNeed } : {}), hungAtBoot: true };
+      return { kind: 'task_limit', level, ...(tasksNeed !== undefined ? { need: tasksNeed } : {}), hungAtBoot: true, ...(child.neverBeat === true ? { neverBeat: true as const } : {}) };
     }
     if (!unasked) return undefined;
     if (signal === 'SIGKILL') return this.takeOomKill(now);
@@ -187,7 +201,8 @@ export function causeWords(c: DeathCause): string {
     (c.hungAtBoot
       ? // Any refusal in the cgroup since its fork counts (another worker's, an export thread's):
         // the limit is the likely cause, and an app that blocks at import stays the other one.
-        `most likely the process and thread limit: the cgroup's pids.max${max} (${c.level.path}) refused a fork or a thread since it was forked (its pids.events max count rose), and node hangs as it boots, or aborts, when it cannot create a thread (else the app blocks the event loop at import or in createApp). `
+        // Before its first beat the app was not even imported: the other cause is the host.
+        `most likely the process and thread limit: the cgroup's pids.max${max} (${c.level.path}) refused a fork or a thread since it was forked (its pids.events max count rose), and node hangs as it boots, or aborts, when it cannot create a thread (else ${c.neverBeat ? 'the host was too short of CPU or memory to start it' : 'the app blocks the event loop at import or in createApp'}). `
       : `the process and thread limit was reached: the cgroup's pids.max${max} (${c.level.path}) refused a fork or a thread (its pids.events max count rose), and node aborts when it cannot create a thread. `) +
     `Raise ${limitSetter(c.level.path, 'TasksMax', need)}, or lower CORRAL_WORKERS (task_limit.low at start says what fits)`
   );

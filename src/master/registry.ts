@@ -24,7 +24,14 @@ export interface ChildRecord {
   readonly startedAt: number;
   state: ChildState | 'killing';
   readyAt: number | undefined;
+  /** As of its fork until its first beat (or ready), then when the last one was read. */
   lastBeatAt: number;
+  /**
+   * It has beaten (or reported ready) at least once: its own code runs. Before that it is still
+   * starting node and corral's modules, which a host short of CPU may stretch past CORRAL_TIMEOUT
+   * (stuck-judgement.ts).
+   */
+  beaten: boolean;
   /** When a booting child's bootProgress last grew (ChildFigures.bootProgress); undefined before. */
   bootProgressAt: number | undefined;
   /** The arbiter's batch of forks it was part of: a batch failing to boot is one attempt. */
@@ -77,6 +84,7 @@ export function newChildRecord(o: Pick<ChildRecord, 'id' | 'slot' | 'role' | 'ge
     state: 'booting',
     readyAt: undefined,
     lastBeatAt: o.startedAt,
+    beaten: false,
     bootProgressAt: undefined,
     figures: undefined,
     port: undefined,

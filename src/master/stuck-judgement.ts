@@ -13,12 +13,20 @@ export function bootTimeoutMs(timeoutMs: number): number {
   return Math.max(BOOT_TIMEOUT_FLOOR_MS, timeoutMs);
 }
 
-type Judged = Pick<ChildRecord, 'state' | 'lastBeatAt' | 'beatIntervalMs' | 'drainedReported' | 'sigkillAt' | 'drainDeadline' | 'startedAt'> & Partial<Pick<ChildRecord, 'bootProgressAt'>>;
+type Judged = Pick<ChildRecord, 'state' | 'lastBeatAt' | 'beaten' | 'beatIntervalMs' | 'drainedReported' | 'sigkillAt' | 'drainDeadline' | 'startedAt'> & Partial<Pick<ChildRecord, 'bootProgressAt'>>;
 
 export type MurderVerdict =
   | { readonly kind: 'none' }
-  /** Silent past CORRAL_TIMEOUT: killed (and replaced unless it was on its way out). */
-  | { readonly kind: 'stuck'; readonly silentMs: number }
+  /**
+   * Silent past CORRAL_TIMEOUT: killed (and replaced unless it was on its way out). A booting child
+   * that never beat, past the boot timeout, or past CORRAL_TIMEOUT when the task limit explains it.
+   */
+  | {
+      readonly kind: 'stuck';
+      readonly silentMs: number;
+      /** It never beat since its fork, and was judged by the boot timeout or by the task limit refusing since. */
+      readonly neverBeat?: 'boot-timeout' | 'task-limit';
+    }
   /** Sent SIGTERM while booting, and its beats stopped: it cannot stop by itself (see cannotDrain). */
   | { readonly kind: 'not-beating' }
   /** Told to stop with SIGTERM and still alive at its SIGKILL time. */
@@ -29,7 +37,12 @@ export type MurderVerdict =
 
 const NONE: MurderVerdict = { kind: 'none' };
 
-export function judgeChild(c: Judged, now: number, timeoutMs: number): MurderVerdict {
+/**
+ * `taskRefused`: whether the cgroup's process and thread limit refused a fork or a thread since
+ * this child was forked (death-causes.ts); asked only of a booting child that never beat and is
+ * silent past CORRAL_TIMEOUT, since it reads the cgroup's counters.
+ */
+export function judgeChild(c: Judged, now: number, timeoutMs: number, taskRefused: () => boolean = () => false): MurderVerdict {
   const silentMs = now - c.lastBeatAt;
   // A child started before a reload lowered CORRAL_TIMEOUT still beats at its old pace: it is
   // stuck only once it missed a beat of its own.
@@ -53,6 +66,18 @@ export function judgeChild(c: Judged, now: number, timeoutMs: number): MurderVer
     if (stuck && !c.drainedReported) return { kind: 'stuck', silentMs };
     if (c.drainDeadline !== undefined && now > c.drainDeadline) return { kind: 'drain-deadline' };
     return NONE;
+  }
+  if (c.state === 'booting' && !c.beaten) {
+    // Silent since its fork: node and corral's own modules are still starting (the first beat is
+    // sent before the app is imported), which a host short of CPU stretches. Counted from the
+    // fork against CORRAL_TIMEOUT, a worker of a reload on a busy host (CORRAL_TIMEOUT=2, beside
+    // a build) was killed as stuck before it had run, and the reload rolled back. It has the boot
+    // timeout, as a boot that never gets ready does; but a node that cannot start its threads
+    // under the task limit hangs there for good, and is still killed at CORRAL_TIMEOUT when the
+    // cgroup's counters say a fork or thread was refused since it was forked.
+    if (!stuck) return NONE;
+    if (silentMs > bootTimeoutMs(timeoutMs)) return { kind: 'stuck', silentMs, neverBeat: 'boot-timeout' };
+    return taskRefused() ? { kind: 'stuck', silentMs, neverBeat: 'task-limit' } : NONE;
   }
   if (stuck) return { kind: 'stuck', silentMs };
   // A boot that reports progress (the keeper replaying a large journal, a chunk at a time) has its

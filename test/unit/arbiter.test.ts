@@ -13,6 +13,7 @@ import { startMonitoring } from '../../src/master/admin/monitoring.js';
 import { startAdminServer } from '../../src/master/admin/server.js';
 import { Arbiter, type ArbiterOptions, type Intent } from '../../src/master/arbiter.js';
 import { DeathCauses } from '../../src/master/death-causes.js';
+import { BOOT_TIMEOUT_FLOOR_MS } from '../../src/master/stuck-judgement.js';
 import { KEEPER_CRASH_BOOT_WAIT_MS, KEEPER_RESTART_DRAIN_MS, KEEPER_RESTART_WAIT_MS } from '../../src/master/keeper-wait.js';
 import type { AdminView } from '../../src/master/admin/view.js';
 import type { Notifier } from '../../src/master/notify.js';
@@ -862,6 +863,8 @@ test('a worker silent while booting counts as a failed boot: backoff, then exit 
   try {
     for (let round = 0; round < 20 && t.exits.length === 0; round++) {
       t.arbiter.tick();
+      // Each beats once, then its loop blocks (at the app's import): one that never beat has the boot timeout.
+      beatAll(t.children.filter((c) => !c.exited));
       t.run(6000);
       for (const c of t.children) {
         if (c.kills.includes('SIGKILL') && !c.exited) c.exit(null, 'SIGKILL');
@@ -874,6 +877,46 @@ test('a worker silent while booting counts as a failed boot: backoff, then exit 
     const failed = t.log.lines().filter((l) => l.event === 'worker.boot_failed');
     assert.equal(failed.length, 3);
     assert.match(JSON.stringify(failed[0]?.boot_error), /silent for .* while booting/);
+  } finally {
+    t.log.close();
+  }
+});
+
+test("a worker that never beat is killed at the boot timeout, not CORRAL_TIMEOUT (node starting on a starved host), and at CORRAL_TIMEOUT once the cgroup refused a fork or thread since its fork", async () => {
+  let refused = 0;
+  const pids = () => ({ levels: [{ path: '/system.slice/corral.service', max: 40, refused }] });
+  const t = await setup({ CORRAL_TIMEOUT: '2', CORRAL_WORKERS: '1' }, false, { deathCauses: new DeathCauses(() => 0, { memory: () => undefined, pids }) });
+  try {
+    t.arbiter.tick();
+    const [first] = t.children;
+    assert.ok(first);
+    // Ten times CORRAL_TIMEOUT without a beat: not killed.
+    t.run(20_000);
+    assert.deepEqual(first.kills, []);
+    t.run(BOOT_TIMEOUT_FLOOR_MS - 20_000 + 500);
+    assert.deepEqual(first.kills, ['SIGKILL']);
+    const timeout = t.log.lines().find((l) => l.event === 'worker.timeout');
+    assert.equal(timeout?.never_beat, true);
+    assert.match(String(timeout?.msg), /has not beaten once in 60\.\d s since it was forked, past the boot timeout/);
+    first.exit(null, 'SIGKILL');
+    t.arbiter.tick();
+    const bootError = (event: Record<string, unknown> | undefined) => String((event?.boot_error as { message?: string } | undefined)?.message);
+    assert.match(bootError(t.log.lines().find((l) => l.event === 'worker.boot_failed')), /^no beat in 60\.\d s since it was forked \(node or corral's own modules never started/);
+
+    // The next one: a thread refused at the cgroup's pids.max since its fork, and it hangs so.
+    t.untilForked(250);
+    const second = t.children.at(-1);
+    assert.ok(second && second !== first);
+    refused++;
+    t.run(2500);
+    assert.deepEqual(second.kills, ['SIGKILL'], 'killed at CORRAL_TIMEOUT');
+    const said = t.log.lines().filter((l) => l.event === 'worker.timeout').at(-1);
+    assert.match(String(said?.msg), /past CORRAL_TIMEOUT, with a fork or thread refused at the cgroup's process and thread limit since it was forked/);
+    second.exit(null, 'SIGKILL');
+    t.arbiter.tick();
+    const boot = t.log.lines().filter((l) => l.event === 'worker.boot_failed').at(-1);
+    assert.equal(boot?.task_limit_reached, true, JSON.stringify(boot));
+    assert.match(bootError(boot), /^no beat in [\d.]+ s since it was forked: most likely the process and thread limit: the cgroup's pids\.max 40 .*\(else the host was too short of CPU or memory to start it\)/);
   } finally {
     t.log.close();
   }

@@ -4,7 +4,8 @@
 import assert from 'node:assert/strict';
 import { PassThrough } from 'node:stream';
 import { test } from 'node:test';
-import { ChildKiller } from '../../src/master/child-killer.js';
+import { ChildKiller, NEVER_BEAT_GUESS } from '../../src/master/child-killer.js';
+import { BOOT_TIMEOUT_FLOOR_MS } from '../../src/master/stuck-judgement.js';
 import { newChildRecord, type ChildRecord } from '../../src/master/registry.js';
 import { captureLogger } from '../fixtures/capture-logger.js';
 import { waitFor } from '../helpers/corral.js';
@@ -15,13 +16,13 @@ const TIMEOUT_MS = 30_000;
 function stuckWorker(): ChildRecord & { killed: string[] } {
   const killed: string[] = [];
   const c = newChildRecord({ id: 3, slot: 0, role: 'worker', generation: 1, handle: { pid: 4343, send: () => true, kill: (s?: NodeJS.Signals | number) => void killed.push(String(s)) }, startedAt: NOW - 60_000, forkBatch: 1, beatIntervalMs: 1000 });
-  return Object.assign(c, { state: 'ready' as const, readyAt: NOW - 50_000, lastBeatAt: NOW - 31_000, killed });
+  return Object.assign(c, { state: 'ready' as const, readyAt: NOW - 50_000, lastBeatAt: NOW - 31_000, beaten: true, killed });
 }
 
 test('with CORRAL_STUCK_STACKS=false, worker.timeout does not send the operator to a worker.stack line, and the kill is at once', async () => {
   const log = await captureLogger('worker');
   try {
-    const killer = new ChildKiller({ log: log.logger, now: () => NOW, stuckStacks: () => false });
+    const killer = new ChildKiller({ log: log.logger, now: () => NOW, stuckStacks: () => false, taskRefusedSinceFork: () => false });
     const c = stuckWorker();
     killer.track(c.id, new PassThrough());
     killer.murder([c], TIMEOUT_MS);
@@ -39,7 +40,7 @@ test('with CORRAL_STUCK_STACKS=false, worker.timeout does not send the operator 
 test('with CORRAL_STUCK_STACKS on, worker.timeout says worker.stack shows where, and worker.stack follows before the kill', async () => {
   const log = await captureLogger('worker');
   try {
-    const killer = new ChildKiller({ log: log.logger, now: () => NOW, stuckStacks: () => true });
+    const killer = new ChildKiller({ log: log.logger, now: () => NOW, stuckStacks: () => true, taskRefusedSinceFork: () => false });
     const c = stuckWorker();
     // A probe that never answers, as a stopped process's: the stack cannot be captured.
     killer.track(c.id, new PassThrough());
@@ -52,6 +53,32 @@ test('with CORRAL_STUCK_STACKS on, worker.timeout says worker.stack shows where,
     assert.deepEqual(c.killed, ['SIGKILL']);
     const stack = log.lines().find((l) => l.event === 'worker.stack');
     assert.equal(stack?.frames, null);
+  } finally {
+    log.close();
+  }
+});
+
+test("a booting worker that never beat is said to have never started, judged by the boot timeout or by the task limit, never as the app's import", async () => {
+  const log = await captureLogger('worker');
+  try {
+    for (const [refused, now, judged] of [
+      [true, NOW + TIMEOUT_MS + 1000, /past CORRAL_TIMEOUT, with a fork or thread refused at the cgroup's process and thread limit since it was forked \(pids\.events\)/],
+      [false, NOW + BOOT_TIMEOUT_FLOOR_MS + 1000, /past the boot timeout/],
+    ] as const) {
+      const killer = new ChildKiller({ log: log.logger, now: () => now, stuckStacks: () => false, taskRefusedSinceFork: () => refused });
+      const killed: string[] = [];
+      const c = newChildRecord({ id: 4, slot: 0, role: 'worker', generation: 2, handle: { pid: 4444, send: () => true, kill: (s?: NodeJS.Signals | number) => void killed.push(String(s)) }, startedAt: NOW, forkBatch: 1, beatIntervalMs: 1000 });
+      killer.murder([c], TIMEOUT_MS);
+      assert.deepEqual(killed, ['SIGKILL']);
+      assert.equal(c.bootError?.code, 'CORRAL_ERR_WORKER_TIMEOUT');
+      assert.equal(c.bootError?.message, `no beat in ${(now - NOW) / 1000} s since it was forked${NEVER_BEAT_GUESS}`);
+      assert.doesNotMatch(c.bootError?.message ?? '', /createApp|the app/);
+      const line = log.lines().filter((l) => l.event === 'worker.timeout').at(-1);
+      assert.equal(line?.never_beat, true);
+      assert.equal(line?.code, 'CORRAL_ERR_WORKER_TIMEOUT');
+      assert.match(String(line?.msg), judged);
+      assert.match(String(line?.msg), /^worker 4 \(pid 4444\) has not beaten once in [\d.]+ s since it was forked, .*: node or corral's own modules never started; killing and replacing it$/);
+    }
   } finally {
     log.close();
   }

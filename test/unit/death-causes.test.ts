@@ -174,6 +174,27 @@ test("a child the master killed silent while booting is the task limit when pids
   }
 });
 
+test('whether the cgroup refused a fork or a thread since a child was forked: read on demand, the baseline of the exits unmoved', () => {
+  const t = tree();
+  try {
+    t.put('proc/self/cgroup', '0::/system.slice/corral.service\n');
+    t.put('cgroup/system.slice/corral.service/pids.events', 'max 1\n');
+    t.put('cgroup/system.slice/corral.service/pids.max', '40\n');
+    const causes = new DeathCauses(() => 1000, readersOf(t));
+    causes.forked(7);
+    assert.equal(causes.taskRefusedSinceFork(7), false, 'the refusal before its fork is not its own');
+    assert.equal(causes.taskRefusedSinceFork(8), false, 'a child not forked by this master');
+    t.put('cgroup/system.slice/corral.service/pids.events', 'max 2\n');
+    assert.equal(causes.taskRefusedSinceFork(7), true);
+    // Asked again, the answer stands: asking moved no baseline.
+    assert.equal(causes.taskRefusedSinceFork(7), true);
+    assert.equal(causes.exited('SIGKILL', null, false, 88, { id: 7, hungAtBoot: true })?.kind, 'task_limit');
+    assert.equal(causes.taskRefusedSinceFork(7), false, 'forgotten at its exit');
+  } finally {
+    t.done();
+  }
+});
+
 test("a booting worker killed silent under the pids limit says the limit in its boot error, in place of the guess at why it was silent", async () => {
   const log = await captureLogger('worker');
   try {

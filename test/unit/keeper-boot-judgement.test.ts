@@ -18,10 +18,11 @@ const NOW = 5_000_000;
 const TIMEOUT_MS = 30_000;
 const MIB = 1048576;
 
+/** A keeper that has beaten (the master has read at least one beat of it), unless `over` says otherwise. */
 function keeper(over: Partial<ChildRecord> = {}): ChildRecord & { killed: string[] } {
   const killed: string[] = [];
   const c = newChildRecord({ id: 0, slot: 0, role: 'keeper', generation: 1, handle: { pid: 4242, send: () => true, kill: (s?: NodeJS.Signals | number) => void killed.push(String(s)) }, startedAt: NOW, forkBatch: 1, beatIntervalMs: 1000 });
-  return Object.assign(c, over, { killed });
+  return Object.assign(c, { beaten: true }, over, { killed });
 }
 
 const figures = (over: Partial<ChildFigures> = {}): ChildFigures => ({
@@ -63,7 +64,7 @@ test('a booting keeper whose journal replay advances is not killed at the boot d
 test("a keeper killed as silent while booting is said to be replaying its journal, with its size and how to fix it, not to be an app's import", async () => {
   const log = await captureLogger('worker');
   try {
-    const killer = new ChildKiller({ log: log.logger, now: () => NOW + 31_000, stuckStacks: () => false });
+    const killer = new ChildKiller({ log: log.logger, now: () => NOW + 31_000, stuckStacks: () => false, taskRefusedSinceFork: () => false });
     const c = keeper({ figures: figures({ bootProgress: 120 * MIB, extra: { journalBytes: 648 * MIB } }), lastBeatAt: NOW });
     killer.murder([c], TIMEOUT_MS);
     assert.deepEqual(c.killed, ['SIGKILL']);
@@ -86,7 +87,7 @@ test('a keeper beating but not advancing past the boot deadline is a keeper boot
   const log = await captureLogger('worker');
   try {
     const now = NOW + BOOT_TIMEOUT_FLOOR_MS + 10_000;
-    const killer = new ChildKiller({ log: log.logger, now: () => now, stuckStacks: () => false });
+    const killer = new ChildKiller({ log: log.logger, now: () => now, stuckStacks: () => false, taskRefusedSinceFork: () => false });
     const c = keeper({ figures: figures({ bootProgress: 300 * MIB, extra: { journalBytes: 300 * MIB } }), lastBeatAt: now, bootProgressAt: NOW + 5000 });
     killer.murder([c], TIMEOUT_MS);
     assert.deepEqual(c.killed, ['SIGKILL']);

@@ -12,7 +12,7 @@ const NOW = 1_000_000;
 type Judged = Parameters<typeof judgeChild>[0];
 
 function child(over: Partial<Judged> = {}): Judged {
-  return { state: 'ready', lastBeatAt: NOW, beatIntervalMs: 1000, drainedReported: false, sigkillAt: undefined, drainDeadline: undefined, startedAt: NOW - 100_000, ...over };
+  return { state: 'ready', lastBeatAt: NOW, beaten: true, beatIntervalMs: 1000, drainedReported: false, sigkillAt: undefined, drainDeadline: undefined, startedAt: NOW - 100_000, ...over };
 }
 
 test('a ready child is stuck only once silent for longer than CORRAL_TIMEOUT', () => {
@@ -54,6 +54,33 @@ test('a booting child that beats but is never ready times out after the larger o
   const longTimeout = 120_000;
   assert.equal(judgeChild({ ...booting, lastBeatAt: NOW + 1 }, NOW + 1, longTimeout).kind, 'none');
   assert.equal(judgeChild({ ...booting, lastBeatAt: NOW + 60_001 }, NOW + 60_001, longTimeout).kind, 'boot-timeout');
+});
+
+test("a booting child that never beat has the boot timeout, not CORRAL_TIMEOUT (node and corral's modules still starting on a starved host), unless the task limit refused since its fork", () => {
+  const TIMEOUT = 2000;
+  let asked = 0;
+  const refused = (answer: boolean) => () => {
+    asked++;
+    return answer;
+  };
+  const unbeaten = child({ state: 'booting', beaten: false, startedAt: NOW, lastBeatAt: NOW });
+  assert.deepEqual(judgeChild(unbeaten, NOW + TIMEOUT + 1, TIMEOUT, refused(false)), { kind: 'none' });
+  assert.equal(asked, 1, 'the counters are read once it is silent past CORRAL_TIMEOUT');
+  assert.deepEqual(judgeChild(unbeaten, NOW + TIMEOUT, TIMEOUT, refused(true)), { kind: 'none' });
+  assert.equal(asked, 1, 'and not before');
+  assert.deepEqual(judgeChild(unbeaten, NOW + TIMEOUT + 1, TIMEOUT, refused(true)), { kind: 'stuck', silentMs: TIMEOUT + 1, neverBeat: 'task-limit' });
+  assert.deepEqual(judgeChild(unbeaten, NOW + BOOT_TIMEOUT_FLOOR_MS, TIMEOUT, refused(false)), { kind: 'none' });
+  asked = 0;
+  assert.deepEqual(judgeChild(unbeaten, NOW + BOOT_TIMEOUT_FLOOR_MS + 1, TIMEOUT, refused(false)), { kind: 'stuck', silentMs: BOOT_TIMEOUT_FLOOR_MS + 1, neverBeat: 'boot-timeout' });
+  assert.equal(asked, 0, 'past the boot timeout the counters are not needed');
+  // A pause of the master's own discounted (lastBeatAt moved on): the boot timeout counts from there too.
+  assert.deepEqual(judgeChild({ ...unbeaten, lastBeatAt: NOW + 5000 }, NOW + BOOT_TIMEOUT_FLOOR_MS + 1, TIMEOUT), { kind: 'none' });
+  // Once it beat, a silence is its loop blocked (at the app's import, in createApp): CORRAL_TIMEOUT.
+  const beat = { ...unbeaten, beaten: true, lastBeatAt: NOW + 500 };
+  assert.deepEqual(judgeChild(beat, NOW + 500 + TIMEOUT + 1, TIMEOUT, refused(false)), { kind: 'stuck', silentMs: TIMEOUT + 1 });
+  // A ready or draining child has beaten (ready is a beat); one sent SIGTERM keeps its own rules.
+  const killing = { ...unbeaten, state: 'killing' as const, sigkillAt: NOW + 60_000 };
+  assert.equal(judgeChild(killing, NOW + 4000, TIMEOUT).kind, 'not-beating');
 });
 
 test('a booting, ready or draining child cannot drain once LATE_AFTER_BEATS beats are missed and it has not reported drained', () => {
