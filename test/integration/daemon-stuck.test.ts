@@ -1,6 +1,9 @@
 import assert from 'node:assert/strict';
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { test } from 'node:test';
-import { resumeIfStopped, startCorral, waitFor } from '../helpers/corral.js';
+import { REPO_ROOT, resumeIfStopped, startCorral, waitFor } from '../helpers/corral.js';
 import { Client } from 'undici';
 import { http } from '../helpers/http.js';
 import { listeningPortsOf } from '../helpers/tcp-peers.js';
@@ -83,6 +86,39 @@ test('a worker stuck in a busy loop is killed within CORRAL_TIMEOUT + 2 s, its s
     await Promise.all([...clients.values()].map((cl) => cl.destroy()));
   } finally {
     await c.stop();
+  }
+});
+
+test("a worker whose own modules load for longer than CORRAL_TIMEOUT (a starved host) is not killed before its first beat: it boots and serves", async () => {
+  // The loading of the worker's main module held for 5 s (test/fixtures/slow-child-load.mjs),
+  // CORRAL_TIMEOUT 2 s: counted from its fork, its silence killed it as stuck before it ran,
+  // again at every attempt, and the start failed. Before its first beat it has the boot timeout.
+  const marks = mkdtempSync(join(tmpdir(), 'corral-slow-load-'));
+  const c = await startCorral({
+    app: 'basic.mjs',
+    workers: 1,
+    readyTimeoutMs: 60_000,
+    env: {
+      CORRAL_TIMEOUT: '2',
+      NODE_OPTIONS: `--import=${join(REPO_ROOT, 'test', 'fixtures', 'slow-child-load.mjs')}`,
+      CORRAL_TEST_SLOW_LOAD_DIR: marks,
+      CORRAL_TEST_SLOW_LOAD_MODULES: '/dist/src/worker/main.js',
+      CORRAL_TEST_SLOW_LOAD_MS: '5000',
+    },
+  });
+  try {
+    const held = readdirSync(marks)[0] ?? '';
+    assert.ok(held.startsWith('main.js-'), `the worker's load was held: ${readdirSync(marks).join(', ')}`);
+    const ready = c.events('worker.ready');
+    assert.equal(ready.length, 1, JSON.stringify(ready));
+    assert.equal(String(ready[0]?.worker_pid), held.slice('main.js-'.length), 'the worker held is the one that became ready');
+    assert.ok(Number(ready[0]?.boot_ms) > 5000, `booted in ${ready[0]?.boot_ms} ms: more than twice CORRAL_TIMEOUT`);
+    assert.deepEqual(c.events('worker.timeout'), []);
+    assert.deepEqual(c.events('worker.boot_failed'), []);
+    assert.equal((await http(`${c.url}/`)).status, 200);
+  } finally {
+    await c.stop();
+    rmSync(marks, { recursive: true, force: true });
   }
 });
 
