@@ -37,7 +37,8 @@ export const ERROR_CODES = {
   CORRAL_ERR_FORK:
     "The operating system would not create a worker or keeper process: fork(2) refused with EAGAIN (the process or thread limit: systemd TasksMax=, a cgroup pids.max, ulimit -u; each node process takes about a dozen tasks, its threads), ENOMEM (no memory for a new process), EMFILE or ENFILE (file descriptors). Said as that child's boot failure (worker.boot_failed, keeper.exit) with the errno and what to raise, and counted as one: the backoff, CORRAL_BOOT_ATTEMPTS at start (boot.exhausted, exit 3), a reload rolled back. Not a broken app.",
   CORRAL_ERR_WORKER_DIED: 'A worker died without an app or listen failure: killed by a signal (SIGKILL: the OOM killer or an operator; the message names the signal and its usual sender), or exited with a code that is no boot failure; before it was ready (worker.boot_failed), or while serving (worker.exit: replaced with backoff). Not a broken app: check memory (dmesg) and who signals the workers.',
-  CORRAL_ERR_WORKER_TIMEOUT: 'A worker (or the keeper) stopped sending heartbeats and was killed; with CORRAL_STUCK_STACKS its stack is logged first (worker.stack).',
+  CORRAL_ERR_WORKER_TIMEOUT:
+    "A worker (or the keeper) stopped sending heartbeats and was killed; with CORRAL_STUCK_STACKS its stack is logged first (worker.stack). One booting that never sent its first (worker.timeout with never_beat: true, boot_error 'no beat in N s since it was forked') had the boot timeout, or CORRAL_TIMEOUT once the cgroup refused a fork or thread since its fork.",
   CORRAL_ERR_REQUEST: 'A request handler threw; the client got a 500.',
   CORRAL_ERR_MASTER_STEP: 'A step of the master failed inside corral (a reconcile tick, a monitoring step): a bug; the master goes on with the next one.',
   CORRAL_ERR_ADMIN_DASHBOARD: 'The /admin dashboard files could not be read; the admin API works without the page.',
