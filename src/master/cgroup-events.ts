@@ -11,8 +11,10 @@
 // memory.limit_in_bytes, memory.max_usage_in_bytes. Pids: pids.events (`max`: forks, threads included, refused: on v1 at the
 // forking task's cgroup, on v2 at the limiting cgroup and its ancestors), pids.max. Each is read
 // from corral's own cgroup up to the hierarchy's root, as task-limit.ts reads pids.max: a limit on
-// a slice (a user's, a pod's) holds corral too. Synchronous reads of a few small cgroupfs files,
-// done only when a child died unasked.
+// a slice (a user's, a pod's) holds corral too. Synchronous reads of a few small cgroupfs files
+// (tens of microseconds; a file that cannot be read is undefined, never thrown), done at each
+// child's exit, and for pids, from the tick, for each booting child silent since its fork past
+// CORRAL_TIMEOUT (DeathCauses.taskRefusedSinceFork), until it beats or its boot timeout.
 
 import { existsSync, readFileSync } from 'node:fs';
 import { parentOf, pidsCgroupDir } from '../task-limit.js';

@@ -18,9 +18,12 @@ export const SILENT_BOOT_GUESS = ' (the app blocks the event loop at import or i
 
 /**
  * Why a child may be silent since its fork, before its first beat (sent before the app is
- * imported), when nothing more is known; replaced at its exit as SILENT_BOOT_GUESS is.
+ * imported), when nothing more is known; replaced at its exit as SILENT_BOOT_GUESS is. Node itself
+ * ran a while (the slow load that was killed so had started node and was loading corral's
+ * modules), hence "did not finish starting", not "never started"; a NODE_OPTIONS preload
+ * (--require, --import) runs before corral's code, so before the first beat, too.
  */
-export const NEVER_BEAT_GUESS = " (node or corral's own modules never started: node could not start its threads under the process or thread limit, TasksMax= or pids.max, pthread_create on its stderr? or the host is too short of CPU or memory?)";
+export const NEVER_BEAT_GUESS = " (node or corral's own modules did not finish starting: node could not start its threads under the process or thread limit, TasksMax= or pids.max, pthread_create on its stderr? the host too short of CPU or memory? or a NODE_OPTIONS preload, --require or --import, that blocks?)";
 
 /** Time allowed to read a stuck child's stack before the kill (its probe gives up at 800 ms). */
 const STACK_CAPTURE_MS = 1000;
@@ -146,7 +149,8 @@ export class ChildKiller {
 
   /**
    * A booting child silent since its fork: its own code never ran as far as the first beat. Its
-   * stack is asked for all the same (the probe answers once the worker's entry has started it).
+   * stack is asked for all the same: a worker starts its probe in runWorker just before its first
+   * beat, so it seldom answers (a keeper starts its probe after its first beat: never).
    */
   private killNeverBeat(c: ChildRecord, silentMs: number, judged: 'boot-timeout' | 'task-limit'): void {
     const seconds = Math.round(silentMs / 100) / 10;
@@ -159,7 +163,7 @@ export class ChildKiller {
         : 'past the boot timeout';
     this.o.log.error(
       { event: `${c.role}.timeout`, code: 'CORRAL_ERR_WORKER_TIMEOUT', worker_id: c.id, worker_pid: c.handle.pid, generation: c.generation, seconds_silent: seconds, draining: false, never_beat: true },
-      `${c.role} ${c.id} (pid ${c.handle.pid}) has not beaten once in ${seconds} s since it was forked, ${past}: node or corral's own modules never started; killing and replacing it`,
+      `${c.role} ${c.id} (pid ${c.handle.pid}) has not beaten once in ${seconds} s since it was forked, ${past}: node or corral's own modules did not finish starting; killing and replacing it`,
     );
     this.killWithStack(c);
   }

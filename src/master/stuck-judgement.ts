@@ -1,6 +1,7 @@
-// Whether a child is stuck, and what its silence or its deadlines call for: pure functions of a
-// child record, the clock and CORRAL_TIMEOUT, so the rules can be checked without a process. The
-// arbiter's murder step acts on these verdicts (child-killer.ts).
+// Whether a child is stuck, and what its silence or its deadlines call for: functions of a child
+// record, the clock and CORRAL_TIMEOUT (and, for a booting child that never beat, whether the
+// cgroup refused a task since its fork, asked through a callback), so the rules can be checked
+// without a process. The arbiter's murder step acts on these verdicts (child-killer.ts).
 
 import { lateAfterMs } from '../heartbeat-interval.js';
 import type { ChildRecord } from './registry.js';

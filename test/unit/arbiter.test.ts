@@ -901,7 +901,7 @@ test("a worker that never beat is killed at the boot timeout, not CORRAL_TIMEOUT
     first.exit(null, 'SIGKILL');
     t.arbiter.tick();
     const bootError = (event: Record<string, unknown> | undefined) => String((event?.boot_error as { message?: string } | undefined)?.message);
-    assert.match(bootError(t.log.lines().find((l) => l.event === 'worker.boot_failed')), /^no beat in 60\.\d s since it was forked \(node or corral's own modules never started/);
+    assert.match(bootError(t.log.lines().find((l) => l.event === 'worker.boot_failed')), /^no beat in 60\.\d s since it was forked \(node or corral's own modules did not finish starting/);
 
     // The next one: a thread refused at the cgroup's pids.max since its fork, and it hangs so.
     t.untilForked(250);

@@ -58,7 +58,7 @@ test('with CORRAL_STUCK_STACKS on, worker.timeout says worker.stack shows where,
   }
 });
 
-test("a booting worker that never beat is said to have never started, judged by the boot timeout or by the task limit, never as the app's import", async () => {
+test("a booting worker that never beat is said not to have finished starting, judged by the boot timeout or by the task limit, never as the app's import", async () => {
   const log = await captureLogger('worker');
   try {
     for (const [refused, now, judged] of [
@@ -77,7 +77,7 @@ test("a booting worker that never beat is said to have never started, judged by 
       assert.equal(line?.never_beat, true);
       assert.equal(line?.code, 'CORRAL_ERR_WORKER_TIMEOUT');
       assert.match(String(line?.msg), judged);
-      assert.match(String(line?.msg), /^worker 4 \(pid 4444\) has not beaten once in [\d.]+ s since it was forked, .*: node or corral's own modules never started; killing and replacing it$/);
+      assert.match(String(line?.msg), /^worker 4 \(pid 4444\) has not beaten once in [\d.]+ s since it was forked, .*: node or corral's own modules did not finish starting; killing and replacing it$/);
     }
   } finally {
     log.close();
