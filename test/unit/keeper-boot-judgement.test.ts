@@ -117,3 +117,25 @@ test('a keeper that exits by SIGABRT is said to have likely run out of heap, wit
     log.close();
   }
 });
+
+test("a keeper that never beat since its fork (node and its modules still loading) has the boot timeout, not CORRAL_TIMEOUT, and is then said never to have beaten, not to be replaying its journal", async () => {
+  const log = await captureLogger('worker');
+  try {
+    const c = keeper({ beaten: false, lastBeatAt: NOW });
+    // Past CORRAL_TIMEOUT, no refusal at the task limit: not killed.
+    const early = new ChildKiller({ log: log.logger, now: () => NOW + TIMEOUT_MS + 1000, stuckStacks: () => false, taskRefusedSinceFork: () => false });
+    early.murder([c], TIMEOUT_MS);
+    assert.deepEqual(c.killed, []);
+    assert.equal(c.state, 'booting');
+    const late = new ChildKiller({ log: log.logger, now: () => NOW + BOOT_TIMEOUT_FLOOR_MS + 1000, stuckStacks: () => false, taskRefusedSinceFork: () => false });
+    late.murder([c], TIMEOUT_MS);
+    assert.deepEqual(c.killed, ['SIGKILL']);
+    assert.match(c.bootError?.message ?? '', /^no beat in 61 s since it was forked \(/);
+    assert.doesNotMatch(c.bootError?.message ?? '', /journal/);
+    const line = log.lines().find((l) => l.event === 'keeper.timeout');
+    assert.equal(line?.never_beat, true);
+    assert.match(String(line?.msg), /^keeper 0 \(pid 4242\) has not beaten once in 61 s since it was forked, past the boot timeout/);
+  } finally {
+    log.close();
+  }
+});
